@@ -1,0 +1,1 @@
+"""Typer command-line interface: parse, call, render. No logic lives here."""

@@ -1,0 +1,32 @@
+"""The `kprov` entry point: one Typer app, one sub-app or command group per concern.
+
+Each concern lives in its own module under kprov.cli and exposes either ``app`` (a Typer
+sub-app mounted under a name) or ``register(app)`` (top-level commands).
+"""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="kprov",
+    help="Provision a cluster onto real machines, and run it.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+def _mount() -> None:
+    # Imported here so `kprov --help` stays quick and a broken concern names itself.
+    from kprov.cli import lab
+
+    app.add_typer(lab.app, name="lab", help="A local lab of real hosts (systemd-nspawn).")
+
+
+def main() -> None:
+    _mount()
+    app()
+
+
+if __name__ == "__main__":
+    main()
