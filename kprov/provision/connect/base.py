@@ -1,0 +1,135 @@
+"""The connection interface every transport implements.
+
+A ``Connector`` is one persistent session to one host for the length of a run: commands go
+through ``run`` (a POSIX shell command line, run by ``/bin/sh -c`` on the host, optionally
+through sudo), files through ``put``/``get`` (whole contents as bytes; ``put`` is atomic: a
+temp file in the target directory renamed over the target, so a killed run never leaves half
+a file). Transports: ssh (paramiko), local (subprocess, for ``ansible_connection: local``),
+fake (scripted, for unit tests).
+
+Errors: ``UnreachableError`` means the host could not be reached or the session died (the
+executor reports UNREACHABLE); ``CommandTimeoutError`` means one command overran its timeout
+(a task failure, the session is still usable). A command that merely exits non-zero is a
+``CommandResult`` with ``rc != 0``, never an exception.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "CommandResult",
+    "CommandTimeoutError",
+    "ConnectionFailure",
+    "Connector",
+    "UnreachableError",
+    "connector_for",
+]
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """What one remote command returned (text decoded as UTF-8, bad bytes replaced)."""
+
+    rc: int
+    stdout: str
+    stderr: str
+    duration_s: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.rc == 0
+
+
+class ConnectionFailure(Exception):
+    """Base of the transport's own errors."""
+
+    def __init__(self, host: str, message: str) -> None:
+        super().__init__(f"{host}: {message}")
+        self.host = host
+        self.message = message
+
+
+class UnreachableError(ConnectionFailure):
+    """The host cannot be reached or authenticated to, or the session was lost."""
+
+
+class CommandTimeoutError(ConnectionFailure):
+    """A command did not finish within its timeout (it was abandoned)."""
+
+
+class Connector(ABC):
+    """One persistent session to one host. Not thread-safe: one executor thread per host."""
+
+    host: str
+
+    @abstractmethod
+    def connect(self) -> None:
+        """Open the session (idempotent). Raises UnreachableError."""
+
+    @abstractmethod
+    def run(
+        self,
+        cmd: str,
+        *,
+        become: bool = False,
+        become_user: str | None = None,
+        stdin: bytes | None = None,
+        timeout: float | None = None,
+    ) -> CommandResult:
+        """Run ``cmd`` with /bin/sh -c; connects first if needed."""
+
+    @abstractmethod
+    def put(
+        self,
+        data: bytes,
+        path: str,
+        *,
+        mode: int | None = None,
+        become: bool = False,
+        owner: str | None = None,
+        group: str | None = None,
+    ) -> None:
+        """Atomically replace ``path`` with ``data`` (mode/owner/group set before the rename).
+
+        Without ``mode`` a new file gets 0644 (minus nothing: umask is not applied) and an
+        existing file keeps its mode. Raises OSError-like ``ConnectionFailure`` subclasses
+        only for transport problems; a refused write raises ``PermissionError``/``OSError``.
+        """
+
+    @abstractmethod
+    def get(self, path: str, *, become: bool = False) -> bytes:
+        """Whole contents of ``path``; FileNotFoundError if it does not exist."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Close the session (idempotent)."""
+
+    def __enter__(self) -> Connector:
+        self.connect()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def connector_for(host_name: str, host_vars: Mapping[str, Any]) -> Connector:
+    """The connector a host's (ansible_*) variables ask for: local or ssh (paramiko).
+
+    ``ansible_connection: local`` (or ``localhost`` with no ansible_host) gives a local
+    connector; anything else (ssh, paramiko, smart, unset) gives ssh. See
+    ``kprov.provision.connect.settings`` for every variable read.
+    """
+    from kprov.provision.connect.settings import ConnectionSettings
+
+    settings = ConnectionSettings.from_host_vars(host_name, host_vars)
+    if settings.transport == "local":
+        from kprov.provision.connect.local import LocalConnector
+
+        return LocalConnector(host_name, settings)
+    from kprov.provision.connect.ssh import SSHConnector
+
+    return SSHConnector(host_name, settings)

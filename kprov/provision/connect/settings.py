@@ -1,0 +1,233 @@
+"""How to reach a host, read from its (Ansible-named) inventory variables. Pure data.
+
+Variables read (first one set wins, Ansible's aliases included):
+  ansible_connection                 local | ssh | paramiko | smart (default ssh; ``local``
+                                     is also chosen for inventory name localhost/127.0.0.1
+                                     without ansible_host)
+  ansible_host, ansible_ssh_host     address (default: the inventory name)
+  ansible_port, ansible_ssh_port     port (22)
+  ansible_user, ansible_ssh_user     login user (default: the controller's user)
+  ansible_password, ansible_ssh_pass login password
+  ansible_ssh_private_key_file, ansible_private_key_file
+  ansible_become_password, ansible_become_pass, ansible_sudo_pass
+  ansible_become_method              only ``sudo`` is supported
+  ansible_ssh_common_args, ansible_ssh_extra_args   ``-o Key=Value`` options read:
+                                     StrictHostKeyChecking, UserKnownHostsFile, ProxyJump
+                                     (also ``-J``), ConnectTimeout, ServerAliveInterval,
+                                     ConnectionAttempts; ``-i`` key file
+  ansible_ssh_timeout, ansible_timeout              connect timeout seconds (10)
+  ansible_ssh_retries, kprov_connect_retries        extra connect attempts (2)
+  kprov_host_key_checking, ansible_host_key_checking  false turns known_hosts checking off;
+                                     so do env KPROV_HOST_KEY_CHECKING / ANSIBLE_HOST_KEY_CHECKING
+  kprov_jump_host                    ``[user@]host[:port]`` bastion
+  kprov_keepalive_interval           seconds between keepalives (15)
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["ConnectionSettings", "JumpHost", "SettingsError", "as_bool"]
+
+_TRUE = {"yes", "on", "1", "true", "y", "t"}
+_FALSE = {"no", "off", "0", "false", "n", "f", ""}
+_LOCAL_NAMES = {"localhost", "127.0.0.1", "::1"}
+
+
+class SettingsError(ValueError):
+    """An inventory variable about connecting has a value kprov cannot use."""
+
+
+def as_bool(value: Any, *, what: str = "value") -> bool:
+    """Ansible's boolean reading: yes/no/true/false/on/off/1/0 (any case), or a bool."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return value != 0
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise SettingsError(f"{what}: {value!r} is not a boolean (use true/false, yes/no)")
+
+
+@dataclass(frozen=True)
+class JumpHost:
+    address: str
+    port: int = 22
+    user: str | None = None
+
+    @classmethod
+    def parse(cls, spec: str) -> JumpHost:
+        """``[user@]host[:port]`` (first hop only if a comma-separated chain is given)."""
+        first = spec.split(",")[0].strip()
+        if first.startswith("ssh://"):
+            first = first[len("ssh://"):]
+        user, _, hostport = first.rpartition("@")
+        host, port = hostport, 22
+        if hostport.startswith("["):  # [v6addr]:port
+            host, _, rest = hostport[1:].partition("]")
+            if rest.startswith(":"):
+                port = int(rest[1:])
+        elif hostport.count(":") == 1:
+            host, port_text = hostport.split(":")
+            port = int(port_text)
+        if not host:
+            raise SettingsError(f"jump host {spec!r}: no host name (expected [user@]host[:port])")
+        return cls(address=host, port=port, user=user or None)
+
+
+def _first(host_vars: Mapping[str, Any], *names: str) -> Any:
+    for name in names:
+        value = host_vars.get(name)
+        if value is not None and value != "":
+            return value
+    return None
+
+
+def _ssh_options(args: str) -> tuple[dict[str, str], str | None]:
+    """``-o Key=Value`` options (keys lower-cased) and ``-i`` from an ssh argument string."""
+    options: dict[str, str] = {}
+    identity: str | None = None
+    words = shlex.split(args)
+    i = 0
+    while i < len(words):
+        word = words[i]
+        value: str | None = None
+        if word in ("-o", "-J", "-i", "-p") and i + 1 < len(words):
+            value = words[i + 1]
+            i += 1
+        elif word.startswith(("-o", "-J", "-i", "-p")) and len(word) > 2:
+            value = word[2:]
+            word = word[:2]
+        i += 1
+        if value is None:
+            continue
+        if word == "-o":
+            key, sep, val = value.partition("=")
+            if not sep:
+                key, _, val = value.partition(" ")
+            options[key.strip().lower()] = val.strip()
+        elif word == "-J":
+            options["proxyjump"] = value
+        elif word == "-i":
+            identity = value
+        elif word == "-p":
+            options["port"] = value
+    return options, identity
+
+
+@dataclass(frozen=True)
+class ConnectionSettings:
+    host_name: str
+    transport: str = "ssh"
+    address: str = ""
+    port: int = 22
+    user: str = field(default_factory=getpass.getuser)
+    password: str | None = None
+    key_file: str | None = None
+    become_password: str | None = None
+    host_key_checking: bool = True
+    known_hosts_file: str | None = None
+    jump: JumpHost | None = None
+    connect_timeout: float = 10.0
+    connect_retries: int = 2
+    keepalive_interval: int = 15
+
+    @classmethod
+    def from_host_vars(
+        cls, host_name: str, host_vars: Mapping[str, Any], environ: Mapping[str, str] | None = None
+    ) -> ConnectionSettings:
+        env = os.environ if environ is None else environ
+        address = str(_first(host_vars, "ansible_host", "ansible_ssh_host") or host_name)
+        transport = str(_first(host_vars, "ansible_connection") or "").lower()
+        if not transport or transport == "smart":
+            has_address = _first(host_vars, "ansible_host", "ansible_ssh_host") is not None
+            transport = "local" if host_name in _LOCAL_NAMES and not has_address else "ssh"
+        if transport == "paramiko":
+            transport = "ssh"
+        if transport not in ("ssh", "local"):
+            raise SettingsError(
+                f"host {host_name}: ansible_connection={transport!r} is not supported (use ssh or local)"
+            )
+        method = str(_first(host_vars, "ansible_become_method") or "sudo")
+        if method != "sudo":
+            raise SettingsError(
+                f"host {host_name}: ansible_become_method={method!r} is not supported (only sudo)"
+            )
+        arg_vars = (host_vars.get("ansible_ssh_common_args"), host_vars.get("ansible_ssh_extra_args"))
+        ssh_args = " ".join(str(v) for v in arg_vars if v)
+        options, identity = _ssh_options(ssh_args)
+
+        checking = True
+        strict = options.get("stricthostkeychecking", "").lower()
+        if strict in ("no", "off", "false", "accept-new"):
+            checking = False
+        for name in ("kprov_host_key_checking", "ansible_host_key_checking"):
+            if host_vars.get(name) is not None:
+                checking = checking and as_bool(host_vars[name], what=f"host {host_name}: {name}")
+        for name in ("KPROV_HOST_KEY_CHECKING", "ANSIBLE_HOST_KEY_CHECKING"):
+            if env.get(name) is not None:
+                checking = checking and as_bool(env[name], what=f"environment {name}")
+
+        jump_spec = _first(host_vars, "kprov_jump_host") or options.get("proxyjump")
+        if options.get("proxycommand"):
+            raise SettingsError(
+                f"host {host_name}: ProxyCommand is not supported; "
+                "use -o ProxyJump=user@host or kprov_jump_host"
+            )
+        known_hosts = options.get("userknownhostsfile")
+        if known_hosts and known_hosts.lower() == "/dev/null":
+            known_hosts = None
+            checking = False if strict in ("no", "off", "false") else checking
+
+        def number(value: Any, default: float, what: str) -> float:
+            if value is None:
+                return default
+            try:
+                return float(value)
+            except (TypeError, ValueError):
+                raise SettingsError(f"host {host_name}: {what}={value!r} is not a number") from None
+
+        port = int(number(_first(host_vars, "ansible_port", "ansible_ssh_port") or options.get("port"),
+                          22, "ansible_port"))
+        timeout = number(_first(host_vars, "ansible_ssh_timeout", "ansible_timeout")
+                         or options.get("connecttimeout"), 10.0, "ansible_timeout")
+        retries = int(number(_first(host_vars, "kprov_connect_retries", "ansible_ssh_retries"),
+                             2, "ansible_ssh_retries"))
+        keepalive = int(number(_first(host_vars, "kprov_keepalive_interval")
+                               or options.get("serveraliveinterval"), 15, "kprov_keepalive_interval"))
+        return cls(
+            host_name=host_name,
+            transport=transport,
+            address=address,
+            port=port,
+            user=str(_first(host_vars, "ansible_user", "ansible_ssh_user", "ansible_remote_user")
+                     or getpass.getuser()),
+            password=_opt_str(_first(host_vars, "ansible_password", "ansible_ssh_pass",
+                                     "ansible_ssh_password")),
+            key_file=_opt_path(_first(host_vars, "ansible_ssh_private_key_file", "ansible_private_key_file")
+                               or identity),
+            become_password=_opt_str(_first(host_vars, "ansible_become_password", "ansible_become_pass",
+                                            "ansible_sudo_pass", "ansible_sudo_password")),
+            host_key_checking=checking,
+            known_hosts_file=os.path.expanduser(known_hosts) if known_hosts else None,
+            jump=JumpHost.parse(str(jump_spec)) if jump_spec else None,
+            connect_timeout=timeout,
+            connect_retries=max(0, retries),
+            keepalive_interval=keepalive,
+        )
+
+
+def _opt_str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _opt_path(value: Any) -> str | None:
+    return None if value is None else os.path.expanduser(str(value))

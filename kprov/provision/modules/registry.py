@@ -1,0 +1,61 @@
+"""Module names → the Python module that implements them.
+
+Each implementation file defines ``MODULE`` (an object with ``name`` and ``run``). Files are
+imported on first lookup, so naming a module costs nothing until it is used. Every short name
+is also accepted under its Ansible collection prefix(es), e.g. ``ansible.builtin.copy``,
+``ansible.legacy.copy``, ``ansible.posix.sysctl``, ``community.general.modprobe``.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from kprov.provision.modules.base import Module, UnknownModuleError
+
+__all__ = ["all_names", "lookup"]
+
+# short name -> (implementation file under kprov.provision.modules, collections it lives in)
+_BUILTIN = ("ansible.builtin", "ansible.legacy")
+_TABLE: dict[str, tuple[str, tuple[str, ...]]] = {
+    "template": ("template", _BUILTIN),
+    "copy": ("copy", _BUILTIN),
+    "file": ("file", _BUILTIN),
+    "lineinfile": ("lineinfile", _BUILTIN),
+    "blockinfile": ("blockinfile", _BUILTIN),
+    "command": ("command", _BUILTIN),
+    "shell": ("shell", _BUILTIN),
+    "systemd_service": ("systemd_service", _BUILTIN),
+    "systemd": ("systemd_service", _BUILTIN),
+    "service": ("systemd_service", _BUILTIN),
+    "apt": ("apt", _BUILTIN),
+    "package": ("apt", _BUILTIN),
+    "sysctl": ("sysctl", ("ansible.posix",)),
+    "modprobe": ("modprobe", ("community.general",)),
+    "get_url": ("get_url", _BUILTIN),
+    "unarchive": ("unarchive", _BUILTIN),
+    "user": ("user", _BUILTIN),
+    "group": ("group", _BUILTIN),
+    "wait_for": ("wait_for", _BUILTIN),
+    "stat": ("stat", _BUILTIN),
+    "slurp": ("slurp", _BUILTIN),
+}
+
+
+def _names() -> dict[str, str]:
+    names: dict[str, str] = {}
+    for short, (impl, collections) in _TABLE.items():
+        names[short] = impl
+        for collection in collections:
+            names[f"{collection}.{short}"] = impl
+    return names
+
+
+def lookup(name: str) -> Module:
+    impl = _names().get(name)
+    if impl is None:
+        raise UnknownModuleError(name)
+    return importlib.import_module(f"kprov.provision.modules.{impl}").MODULE  # type: ignore[no-any-return]
+
+
+def all_names() -> list[str]:
+    return sorted(_names())
