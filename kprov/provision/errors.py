@@ -1,0 +1,63 @@
+"""Errors of the provisioning engine.
+
+Every error says where (file:line, task, template) and what to do, so the CLI can print it
+as-is. They all derive from ProvisionError; the CLI catches that one type.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ProvisionError",
+    "YamlError",
+    "InventoryError",
+    "PlaybookError",
+    "TemplateError",
+    "UndefinedVariableError",
+    "UnknownModuleError",
+]
+
+
+class ProvisionError(Exception):
+    """Base of every engine error; str(err) is a complete, user-facing message."""
+
+
+class YamlError(ProvisionError):
+    """A YAML file that does not parse: names file:line:column."""
+
+    def __init__(self, path: str, line: int, column: int, problem: str) -> None:
+        self.path, self.line, self.column, self.problem = path, line, column, problem
+        super().__init__(f"{path}:{line}:{column}: invalid YAML: {problem}")
+
+
+class InventoryError(ProvisionError):
+    """An inventory that cannot be understood."""
+
+
+class PlaybookError(ProvisionError):
+    """A playbook, role or task that cannot be understood."""
+
+
+class TemplateError(ProvisionError):
+    """A Jinja2 template or expression that fails to render."""
+
+
+class UndefinedVariableError(TemplateError):
+    """A template used a variable that is not defined: names the task, template and variable."""
+
+    def __init__(self, variable: str, template: str, task: str | None = None, detail: str = "") -> None:
+        self.variable, self.template, self.task = variable, template, task
+        where = f"task '{task}': " if task else ""
+        extra = f" ({detail})" if detail and variable not in detail else ""
+        super().__init__(
+            f"{where}undefined variable '{variable}' in template {template}{extra}; "
+            "define it (role defaults, group_vars, host_vars, -e) or guard it with `| default(...)`"
+        )
+
+
+class UnknownModuleError(PlaybookError):
+    """A task names a module that neither the engine nor the module registry knows."""
+
+    def __init__(self, name: str, closest: str | None, where: str) -> None:
+        self.name, self.closest = name, closest
+        hint = f"; did you mean '{closest}'?" if closest else ""
+        super().__init__(f"{where}: unknown module '{name}'{hint}")

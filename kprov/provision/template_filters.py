@@ -1,0 +1,306 @@
+"""Ansible-compatible Jinja2 filters and tests (the common subset kprov roles use).
+
+Registered on the one environment built in :mod:`kprov.provision.templates`. Each function
+follows the behaviour of the Ansible filter of the same name.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import posixpath
+import re
+import shlex
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import yaml
+from jinja2 import pass_environment
+from jinja2.runtime import Undefined
+
+__all__ = ["ANSIBLE_FILTERS", "ANSIBLE_TESTS", "to_bool"]
+
+
+def to_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if value is None:
+        return False
+    if isinstance(value, int | float):
+        return value == 1
+    return str(value).strip().lower() in ("yes", "on", "1", "true", "y", "t")
+
+
+def _to_yaml(value: Any, indent: int = 2, **kw: Any) -> str:
+    return yaml.safe_dump(
+        _plain(value),
+        allow_unicode=True,
+        default_flow_style=kw.pop("default_flow_style", None),
+        indent=indent,
+        sort_keys=kw.pop("sort_keys", True),
+        **kw,
+    )
+
+
+def _to_nice_yaml(value: Any, indent: int = 4, **kw: Any) -> str:
+    return yaml.safe_dump(
+        _plain(value),
+        allow_unicode=True,
+        default_flow_style=False,
+        indent=indent,
+        sort_keys=kw.pop("sort_keys", True),
+        **kw,
+    )
+
+
+def _plain(value: Any) -> Any:
+    """Plain dicts/lists/scalars, so YAML/JSON dumpers accept our mapping views."""
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _to_json(value: Any, **kw: Any) -> str:
+    return json.dumps(_plain(value), **kw)
+
+
+def _to_nice_json(value: Any, indent: int = 4, **kw: Any) -> str:
+    return json.dumps(_plain(value), indent=indent, sort_keys=True, **kw)
+
+
+def _b64encode(value: Any, encoding: str = "utf-8") -> str:
+    data = value if isinstance(value, bytes) else str(value).encode(encoding)
+    return base64.b64encode(data).decode("ascii")
+
+
+def _b64decode(value: Any, encoding: str = "utf-8") -> str:
+    return base64.b64decode(str(value)).decode(encoding, errors="replace")
+
+
+def _regex_flags(ignorecase: bool, multiline: bool) -> int:
+    return (re.I if ignorecase else 0) | (re.M if multiline else 0)
+
+
+def _regex_replace(
+    value: Any,
+    pattern: str,
+    replacement: str = "",
+    ignorecase: bool = False,
+    multiline: bool = False,
+    count: int = 0,
+) -> str:
+    return re.sub(pattern, replacement, str(value), count=count, flags=_regex_flags(ignorecase, multiline))
+
+
+def _regex_search(
+    value: Any, pattern: str, *groups: str, ignorecase: bool = False, multiline: bool = False
+) -> Any:
+    match = re.search(pattern, str(value), flags=_regex_flags(ignorecase, multiline))
+    if not match:
+        return None
+    if not groups:
+        return match.group(0)
+    picked = []
+    for g in groups:
+        ref = g[1:] if g.startswith("\\") else g
+        picked.append(
+            match.group(int(ref)) if ref.isdigit() else match.group(ref.removeprefix("g<").rstrip(">"))
+        )
+    return picked
+
+
+def _regex_findall(value: Any, pattern: str, ignorecase: bool = False, multiline: bool = False) -> list[Any]:
+    return re.findall(pattern, str(value), flags=_regex_flags(ignorecase, multiline))
+
+
+def _unique(values: Iterable[Any]) -> list[Any]:
+    out: list[Any] = []
+    for v in values:
+        if v not in out:
+            out.append(v)
+    return out
+
+
+def _union(a: Iterable[Any], b: Iterable[Any]) -> list[Any]:
+    return _unique([*a, *b])
+
+
+def _intersect(a: Iterable[Any], b: Iterable[Any]) -> list[Any]:
+    bl = list(b)
+    return _unique([x for x in a if x in bl])
+
+
+def _difference(a: Iterable[Any], b: Iterable[Any]) -> list[Any]:
+    bl = list(b)
+    return _unique([x for x in a if x not in bl])
+
+
+def _symmetric_difference(a: Iterable[Any], b: Iterable[Any]) -> list[Any]:
+    al, bl = list(a), list(b)
+    return _unique([x for x in al if x not in bl] + [x for x in bl if x not in al])
+
+
+def _dict2items(
+    value: Mapping[str, Any], key_name: str = "key", value_name: str = "value"
+) -> list[dict[str, Any]]:
+    return [{key_name: k, value_name: v} for k, v in value.items()]
+
+
+def _items2dict(
+    value: Iterable[Mapping[str, Any]], key_name: str = "key", value_name: str = "value"
+) -> dict[str, Any]:
+    return {item[key_name]: item[value_name] for item in value}
+
+
+def _combine(
+    *dicts: Mapping[str, Any], recursive: bool = False, list_merge: str = "replace"
+) -> dict[str, Any]:
+    def merge(a: dict[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
+        out = dict(a)
+        for k, v in b.items():
+            if recursive and isinstance(out.get(k), Mapping) and isinstance(v, Mapping):
+                out[k] = merge(dict(out[k]), v)
+            elif list_merge == "append" and isinstance(out.get(k), list) and isinstance(v, list):
+                out[k] = out[k] + v
+            else:
+                out[k] = v
+        return out
+
+    result: dict[str, Any] = {}
+    for d in dicts:
+        for part in d if isinstance(d, list) else [d]:
+            result = merge(result, part)
+    return result
+
+
+def _flatten(value: Iterable[Any], levels: int | None = None) -> list[Any]:
+    out: list[Any] = []
+    for item in value:
+        if isinstance(item, list | tuple) and (levels is None or levels > 0):
+            out.extend(_flatten(item, None if levels is None else levels - 1))
+        elif item is not None:
+            out.append(item)
+    return out
+
+
+def _hash(value: Any, algorithm: str = "sha1") -> str:
+    return hashlib.new(algorithm, str(value).encode("utf-8")).hexdigest()
+
+
+def _ternary(value: Any, true_val: Any, false_val: Any, none_val: Any = None) -> Any:
+    if value is None and none_val is not None:
+        return none_val
+    return true_val if value else false_val
+
+
+@pass_environment
+def _mandatory(env: Any, value: Any, msg: str | None = None) -> Any:
+    if isinstance(value, Undefined):
+        raise env.undefined_error(msg or "mandatory variable not defined")  # type: ignore[attr-defined]
+    return value
+
+
+def _result_status(key: str) -> Callable[[Any], bool]:
+    def test(result: Any) -> bool:
+        if not isinstance(result, Mapping):
+            raise TypeError(f"the '{key}' test needs a registered task result")
+        if key == "failed":
+            return bool(result.get("failed", False))
+        if key == "succeeded":
+            return not result.get("failed", False)
+        return bool(result.get(key, False))
+
+    return test
+
+
+def _version(value: Any, other: Any, operator: str = "eq", strict: bool = False) -> bool:
+    def key(v: Any) -> list[Any]:
+        return [int(p) if p.isdigit() else p for p in re.split(r"[.\-+~]", str(v))]
+
+    a, b = key(value), key(other)
+    ops = {
+        "eq": a == b,
+        "==": a == b,
+        "ne": a != b,
+        "!=": a != b,
+        "lt": a < b,
+        "<": a < b,
+        "le": a <= b,
+        "<=": a <= b,
+        "gt": a > b,
+        ">": a > b,
+        "ge": a >= b,
+        ">=": a >= b,
+    }
+    return ops[operator]
+
+
+ANSIBLE_FILTERS: dict[str, Callable[..., Any]] = {
+    "to_json": _to_json,
+    "to_nice_json": _to_nice_json,
+    "from_json": json.loads,
+    "to_yaml": _to_yaml,
+    "to_nice_yaml": _to_nice_yaml,
+    "from_yaml": yaml.safe_load,
+    "b64encode": _b64encode,
+    "b64decode": _b64decode,
+    "regex_replace": _regex_replace,
+    "regex_search": _regex_search,
+    "regex_findall": _regex_findall,
+    "regex_escape": re.escape,
+    "bool": to_bool,
+    "unique": _unique,
+    "union": _union,
+    "intersect": _intersect,
+    "difference": _difference,
+    "symmetric_difference": _symmetric_difference,
+    "dict2items": _dict2items,
+    "items2dict": _items2dict,
+    "combine": _combine,
+    "flatten": _flatten,
+    "basename": posixpath.basename,
+    "dirname": posixpath.dirname,
+    "expanduser": os.path.expanduser,
+    "splitext": posixpath.splitext,
+    "hash": _hash,
+    "quote": lambda v: shlex.quote(str(v)),
+    "ternary": _ternary,
+    "mandatory": _mandatory,
+    "type_debug": lambda v: type(v).__name__,
+    "checksum": lambda v: _hash(v, "sha1"),
+    "md5": lambda v: _hash(v, "md5"),
+    "sha1": lambda v: _hash(v, "sha1"),
+    "zip": lambda a, *b: [list(t) for t in zip(a, *b, strict=False)],
+}
+
+ANSIBLE_TESTS: dict[str, Callable[..., bool]] = {
+    "match": lambda v, p, ignorecase=False, multiline=False: (
+        re.match(p, str(v), _regex_flags(ignorecase, multiline)) is not None
+    ),
+    "search": lambda v, p, ignorecase=False, multiline=False: (
+        re.search(p, str(v), _regex_flags(ignorecase, multiline)) is not None
+    ),
+    "regex": lambda v, p, ignorecase=False, multiline=False, match_type="search": (
+        getattr(re, match_type)(p, str(v), _regex_flags(ignorecase, multiline)) is not None
+    ),
+    "changed": _result_status("changed"),
+    "failed": _result_status("failed"),
+    "skipped": _result_status("skipped"),
+    "succeeded": _result_status("succeeded"),
+    "success": _result_status("succeeded"),
+    "successful": _result_status("succeeded"),
+    "failure": _result_status("failed"),
+    "change": _result_status("changed"),
+    "version": _version,
+    "version_compare": _version,
+    "subset": lambda a, b: all(x in b for x in a),
+    "superset": lambda a, b: all(x in a for x in b),
+    "contains": lambda seq, x: x in seq,
+    "truthy": lambda v: bool(v),
+    "falsy": lambda v: not v,
+    "abs": posixpath.isabs,
+}

@@ -1,0 +1,235 @@
+"""One Jinja2 environment for the engine (StrictUndefined + Ansible filters) and lazy variables.
+
+* :class:`TemplateEngine` owns the environment and a cache of compiled templates.
+* :class:`VarScope` is the variable view a template sees: layers from highest to lowest
+  precedence; string values of *templated* layers (inventory, play, role, task vars) are
+  rendered on access in the same scope (so ``a: "{{ b }}"`` works, with cycle detection),
+  while *raw* layers (facts, registered results, set_fact values) are returned as-is.
+* A string that is exactly one ``{{ expression }}`` evaluates to the native value (a list
+  stays a list), as in Ansible; anything else renders to a string.
+* An undefined variable raises :class:`UndefinedVariableError` naming the variable and the
+  template (a file path, or ``task field 'when'`` etc.); the executor adds the task name.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from jinja2.utils import concat
+
+from kprov.provision.errors import TemplateError, UndefinedVariableError
+from kprov.provision.template_filters import ANSIBLE_FILTERS, ANSIBLE_TESTS, to_bool
+
+__all__ = ["OMIT", "Layer", "TemplateEngine", "VarScope", "is_template"]
+
+OMIT = "__omit_place_holder__kprov__"
+_SINGLE_EXPR = re.compile(r"^\s*\{\{(?P<expr>(?:(?!\{\{|\}\}|\{%).)*)\}\}\s*$", re.S)
+_UNDEFINED_NAME = re.compile(r"'([^']+)' is undefined|has no attribute '([^']+)'|no element '?([^']+?)'?$")
+
+Layer = tuple[Mapping[str, Any], bool]  # (variables, templated?)
+
+
+def is_template(value: Any) -> bool:
+    return isinstance(value, str) and ("{{" in value or "{%" in value)
+
+
+class TemplateEngine:
+    """The single Jinja2 environment; safe to share between host threads."""
+
+    def __init__(self, extra_globals: Mapping[str, Any] | None = None) -> None:
+        self.env = jinja2.Environment(
+            undefined=jinja2.StrictUndefined,
+            keep_trailing_newline=True,
+            trim_blocks=True,
+            extensions=["jinja2.ext.do", "jinja2.ext.loopcontrols"],
+            autoescape=False,
+        )
+        self.env.filters.update(ANSIBLE_FILTERS)
+        self.env.tests.update(ANSIBLE_TESTS)
+        self.env.globals.update(extra_globals or {})
+        self.env.globals["omit"] = OMIT
+        self.env.globals["lookup"] = _lookup
+        self._compiled: dict[str, jinja2.Template] = {}
+
+    def compile(self, source: str, where: str) -> jinja2.Template:
+        cached = self._compiled.get(source)
+        if cached is None:
+            try:
+                cached = self.env.from_string(source)
+            except jinja2.TemplateSyntaxError as err:
+                raise TemplateError(
+                    f"{where}: template syntax error at line {err.lineno}: {err.message}"
+                ) from None
+            self._compiled[source] = cached
+        return cached
+
+    def scope(self, layers: list[Layer]) -> VarScope:
+        return VarScope(self, layers)
+
+
+class VarScope(Mapping[str, Any]):
+    """Layered, lazily rendered variables (highest precedence first)."""
+
+    def __init__(self, engine: TemplateEngine, layers: list[Layer]) -> None:
+        self.engine = engine
+        self.layers = layers
+        self._resolving: list[str] = []
+        self._cache: dict[str, Any] = {}
+
+    # -- Mapping ---------------------------------------------------------------------------
+    def __getitem__(self, key: str) -> Any:
+        if key in self._cache:
+            return self._cache[key]
+        found = next(((m, t) for m, t in self.layers if key in m), None)
+        if found is None:
+            raise KeyError(key)
+        value, templated = found[0][key], found[1]
+        if not templated or not _needs_render(value):
+            return value
+        if key in self._resolving:
+            chain = " -> ".join([*self._resolving[self._resolving.index(key) :], key])
+            raise TemplateError(f"variable '{key}' refers to itself: {chain}")
+        self._resolving.append(key)
+        try:
+            rendered = self.template(value, where=f"variable '{key}'")
+        finally:
+            self._resolving.pop()
+        self._cache[key] = rendered
+        return rendered
+
+    def __contains__(self, key: object) -> bool:
+        return any(key in mapping for mapping, _ in self.layers)
+
+    def __iter__(self) -> Iterator[str]:
+        seen: set[str] = set()
+        for mapping, _ in self.layers:
+            for key in mapping:
+                if key not in seen:
+                    seen.add(key)
+                    yield key
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def child(self, layer: Mapping[str, Any], templated: bool = False) -> VarScope:
+        """A scope with one more highest-precedence layer (loop item, registered result)."""
+        return VarScope(self.engine, [(layer, templated), *self.layers])
+
+    # -- rendering -------------------------------------------------------------------------
+    def render(self, source: str, where: str) -> str:
+        template = self.engine.compile(source, where)
+        context = template.new_context(self, shared=True)  # type: ignore[arg-type]
+        try:
+            return concat(template.root_render_func(context))
+        except jinja2.UndefinedError as err:
+            raise _undefined(err, where) from None
+        except UndefinedVariableError as err:
+            raise _via(err, where) from None
+        except TemplateError:
+            raise
+        except Exception as err:  # a filter or test raised: report it with the place
+            raise TemplateError(f"{where}: {type(err).__name__}: {err}") from None
+
+    def evaluate(self, expression: str, where: str) -> Any:
+        """The native value of a bare Jinja2 expression (``when``, ``that``, ``{{ x }}``)."""
+        source = "{% set __kprov_value__ = (" + expression + "\n) %}"
+        template = self.engine.compile(source, where)
+        context = template.new_context(self, shared=True)  # type: ignore[arg-type]
+        try:
+            for _ in template.root_render_func(context):
+                pass
+            value = context.vars["__kprov_value__"]
+        except jinja2.UndefinedError as err:
+            raise _undefined(err, where) from None
+        except UndefinedVariableError as err:
+            raise _via(err, where) from None
+        except TemplateError:
+            raise
+        except Exception as err:
+            raise TemplateError(f"{where}: {type(err).__name__}: {err}") from None
+        if isinstance(value, jinja2.Undefined):
+            value._fail_with_undefined_error()  # raises through StrictUndefined
+        return value
+
+    def template(self, value: Any, where: str) -> Any:
+        """Render strings inside any structure; a lone ``{{ expr }}`` keeps its native type."""
+        if isinstance(value, str):
+            if not is_template(value):
+                return value
+            match = _SINGLE_EXPR.match(value)
+            if match:
+                try:
+                    return _unwrap(self.evaluate(match.group("expr"), where))
+                except jinja2.UndefinedError as err:
+                    raise _undefined(err, where) from None
+            return self.render(value, where)
+        if isinstance(value, Mapping) and not isinstance(value, VarScope):
+            return {k: self.template(v, f"{where}.{k}") for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.template(v, where) for v in value]
+        return value
+
+    def condition(self, condition: Any, where: str) -> bool:
+        """A ``when``/``failed_when``/``changed_when``/``until``/``that`` entry as a bool."""
+        if isinstance(condition, bool):
+            return condition
+        if condition is None:
+            return False
+        text = str(condition).strip()
+        if is_template(text):
+            text = str(self.template(text, where))
+            if text in ("True", "False", "true", "false", "yes", "no"):
+                return to_bool(text)
+        return bool(_unwrap(self.evaluate(text, where)))
+
+    def render_file(self, path: Path, where: str | None = None) -> str:
+        try:
+            source = path.read_text(encoding="utf-8")
+        except OSError as err:
+            raise TemplateError(f"cannot read template {path}: {err.strerror}") from None
+        return self.render(source, where or str(path))
+
+
+def _needs_render(value: Any) -> bool:
+    if isinstance(value, str):
+        return is_template(value)
+    if isinstance(value, Mapping):
+        return any(_needs_render(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_needs_render(v) for v in value)
+    return False
+
+
+def _unwrap(value: Any) -> Any:
+    if isinstance(value, VarScope):
+        return dict(value.items())
+    return value
+
+
+def _undefined(err: jinja2.UndefinedError, where: str) -> UndefinedVariableError:
+    message = str(err)
+    match = _UNDEFINED_NAME.search(message)
+    name = next((g for g in match.groups() if g), message) if match else message
+    return UndefinedVariableError(name, where, detail=message)
+
+
+def _via(err: UndefinedVariableError, where: str) -> UndefinedVariableError:
+    if err.template == where or err.template.startswith(f"{where} "):
+        return err
+    return UndefinedVariableError(err.variable, f"{where} (via {err.template})", err.task)
+
+
+def _lookup(kind: str, *terms: str, default: Any = None, **_: Any) -> Any:
+    """``lookup('env', NAME)`` and ``lookup('file', PATH)``: the lookups kprov supports."""
+    if kind == "env":
+        values = [os.environ.get(t, default if default is not None else "") for t in terms]
+    elif kind == "file":
+        values = [Path(t).read_text(encoding="utf-8").rstrip("\n") for t in terms]
+    else:
+        raise TemplateError(f"lookup plugin '{kind}' is not supported by kprov (supported: env, file)")
+    return ",".join(str(v) for v in values)
