@@ -1,0 +1,195 @@
+"""etcd access through aetcd: connecting (plain or mutual TLS) and the three KV calls we use.
+
+aetcd's high-level helpers hide the response header revision and do not expose limit/revision
+on range reads, which consistent paging needs; so this module builds the etcd v3 messages
+itself and calls aetcd's own gRPC stubs on aetcd's channel. Every gRPC failure becomes a
+:class:`StorageUnavailableError`; reads at a compacted revision become
+:class:`RevisionExpiredError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import aetcd
+import grpc
+from aetcd import rpc
+
+from kprov.cluster.storage.errors import RevisionExpiredError, StorageUnavailableError
+
+__all__ = ["EtcdConfig", "EtcdKV", "RangeResult", "TxnResult", "prefix_end"]
+
+# Lists of thousands of objects exceed gRPC's default 4 MiB receive limit.
+_CHANNEL_OPTIONS = {
+    "grpc.max_receive_message_length": 512 * 1024 * 1024,
+    "grpc.max_send_message_length": 64 * 1024 * 1024,
+    "grpc.keepalive_time_ms": 30_000,
+}
+
+
+def prefix_end(prefix: bytes) -> bytes:
+    """The range end that covers every key starting with ``prefix``."""
+    return aetcd.utils.prefix_range_end(prefix)
+
+
+@dataclass(frozen=True)
+class EtcdConfig:
+    """Where etcd is and how to authenticate (``--etcd-*`` flags)."""
+
+    servers: Sequence[str]  # URLs: http://127.0.0.1:2379 or https://10.0.0.1:2379
+    cafile: str | None = None
+    certfile: str | None = None
+    keyfile: str | None = None
+    timeout_s: float = 10.0
+
+    def target(self) -> tuple[str, int]:
+        url = urlsplit(self.servers[0] if "://" in self.servers[0] else f"http://{self.servers[0]}")
+        return url.hostname or "127.0.0.1", url.port or 2379
+
+    @property
+    def uses_tls(self) -> bool:
+        return bool(self.cafile) or any(s.startswith("https://") for s in self.servers)
+
+
+class _TlsClient(aetcd.Client):
+    """aetcd.Client opening a mutual-TLS channel (aetcd 1.0 only opens insecure ones)."""
+
+    def __init__(self, config: EtcdConfig) -> None:
+        host, port = config.target()
+        super().__init__(host=host, port=port, options=_CHANNEL_OPTIONS)
+        read = lambda p: Path(p).read_bytes() if p else None  # noqa: E731
+        self._credentials = grpc.ssl_channel_credentials(
+            root_certificates=read(config.cafile),
+            private_key=read(config.keyfile),
+            certificate_chain=read(config.certfile),
+        )
+
+    async def connect(self) -> None:
+        if self._connected.is_set():
+            return
+        self.channel = rpc.secure_channel(
+            f"{self._host}:{self._port}", self._credentials, options=list(self._options.items())
+        )
+        self.kvstub = rpc.KVStub(self.channel)
+        self.clusterstub = rpc.ClusterStub(self.channel)
+        self.leasestub = rpc.LeaseStub(self.channel)
+        self.maintenancestub = rpc.MaintenanceStub(self.channel)
+        self._watcher = aetcd.watcher.Watcher(rpc.WatchStub(self.channel), timeout=self._timeout)
+        self._connected.set()
+
+
+@dataclass(frozen=True)
+class RangeResult:
+    kvs: Sequence[Any]  # etcd mvccpb.KeyValue messages
+    revision: int  # the store revision the read saw
+    more: bool
+    count: int
+
+
+@dataclass(frozen=True)
+class TxnResult:
+    succeeded: bool
+    revision: int
+    responses: Sequence[Any]  # etcd ResponseOp messages
+
+
+class EtcdKV:
+    """A connected etcd client: range reads, transactions, and the watch stub."""
+
+    def __init__(self, config: EtcdConfig) -> None:
+        self.config = config
+        if config.uses_tls:
+            self.client: aetcd.Client = _TlsClient(config)
+        else:
+            host, port = config.target()
+            self.client = aetcd.Client(host=host, port=port, options=_CHANNEL_OPTIONS)
+
+    async def connect(self) -> None:
+        try:
+            await self.client.connect()
+        except Exception as exc:  # aetcd wraps gRPC errors in its own hierarchy
+            raise StorageUnavailableError(f"etcd {self.config.servers[0]}: {exc}") from exc
+
+    async def close(self) -> None:
+        await self.client.close()
+
+    @property
+    def channel(self) -> grpc.aio.Channel:
+        return self.client.channel
+
+    def _failed(self, exc: grpc.aio.AioRpcError, revision: int = 0) -> Exception:
+        details = exc.details() or ""
+        if exc.code() == grpc.StatusCode.OUT_OF_RANGE and "compacted" in details:
+            return RevisionExpiredError(revision, 0)
+        return StorageUnavailableError(f"etcd {self.config.servers[0]}: {exc.code().name}: {details}")
+
+    async def range(
+        self,
+        key: bytes,
+        range_end: bytes | None = None,
+        *,
+        revision: int = 0,
+        limit: int = 0,
+        keys_only: bool = False,
+        count_only: bool = False,
+    ) -> RangeResult:
+        request = rpc.RangeRequest(
+            key=key,
+            range_end=range_end or b"",
+            revision=revision,
+            limit=limit,
+            keys_only=keys_only,
+            count_only=count_only,
+        )
+        try:
+            response = await self.client.kvstub.Range(request, timeout=self.config.timeout_s)
+        except grpc.aio.AioRpcError as exc:
+            raise self._failed(exc, revision) from exc
+        return RangeResult(response.kvs, response.header.revision, response.more, response.count)
+
+    async def txn(self, compare: list[Any], success: list[Any], failure: list[Any]) -> TxnResult:
+        request = rpc.TxnRequest(compare=compare, success=success, failure=failure)
+        try:
+            response = await self.client.kvstub.Txn(request, timeout=self.config.timeout_s)
+        except grpc.aio.AioRpcError as exc:
+            raise self._failed(exc) from exc
+        return TxnResult(response.succeeded, response.header.revision, response.responses)
+
+    async def put(self, key: bytes, value: bytes) -> int:
+        try:
+            response = await self.client.kvstub.Put(
+                rpc.PutRequest(key=key, value=value), timeout=self.config.timeout_s
+            )
+        except grpc.aio.AioRpcError as exc:
+            raise self._failed(exc) from exc
+        return int(response.header.revision)
+
+
+# Builders for transaction parts, so callers need not know etcd's message names.
+def compare_mod(key: bytes, revision: int) -> Any:
+    return rpc.Compare(key=key, result=rpc.Compare.EQUAL, target=rpc.Compare.MOD, mod_revision=revision)
+
+
+def compare_created(key: bytes, revision: int) -> Any:
+    return rpc.Compare(
+        key=key, result=rpc.Compare.EQUAL, target=rpc.Compare.CREATE, create_revision=revision
+    )
+
+
+def op_put(key: bytes, value: bytes) -> Any:
+    return rpc.RequestOp(request_put=rpc.PutRequest(key=key, value=value))
+
+
+def op_get(key: bytes) -> Any:
+    return rpc.RequestOp(request_range=rpc.RangeRequest(key=key))
+
+
+def op_delete(key: bytes) -> Any:
+    return rpc.RequestOp(request_delete_range=rpc.DeleteRangeRequest(key=key, prev_kv=True))
+
+
+__all__ += ["compare_created", "compare_mod", "op_delete", "op_get", "op_put"]

@@ -1,0 +1,125 @@
+"""The object store: Kubernetes objects in etcd with compare-and-swap writes.
+
+Every write is one etcd transaction guarded by a comparison, so concurrent API servers
+never overwrite each other: create requires the key to be absent (``create_revision == 0``),
+update and delete require the ``mod_revision`` the caller read. On a failed comparison the
+same transaction reads the current value, which tells "gone" from "changed".
+
+Reads either see the latest state or, for paged lists, one fixed revision: a page is a range
+read at the list's first revision, starting after the previous page's last key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from kprov.cluster.storage.codec import Codec
+from kprov.cluster.storage.errors import KeyExistsError, KeyNotFoundError, RevisionConflictError
+from kprov.cluster.storage.etcd import (
+    EtcdKV,
+    compare_created,
+    compare_mod,
+    op_delete,
+    op_get,
+    op_put,
+    prefix_end,
+)
+
+__all__ = ["ListPage", "Store", "StoredObject"]
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    key: str
+    obj: dict[str, Any]  # metadata.resourceVersion == str(revision)
+    revision: int  # etcd mod_revision
+
+
+@dataclass(frozen=True)
+class ListPage:
+    items: Sequence[StoredObject]
+    revision: int  # the revision the whole list is consistent at
+    next_key: str | None  # where the next page starts (None: this was the last page)
+    remaining: int  # objects after this page
+
+
+def _with_revision(obj: dict[str, Any], revision: int) -> dict[str, Any]:
+    return {**obj, "metadata": {**obj.get("metadata", {}), "resourceVersion": str(revision)}}
+
+
+class Store:
+    def __init__(self, kv: EtcdKV, codec: Codec) -> None:
+        self.kv = kv
+        self.codec = codec
+
+    def _stored(self, kv: Any) -> StoredObject:
+        key = kv.key.decode()
+        return StoredObject(key, self.codec.decode(key, kv.value, kv.mod_revision), kv.mod_revision)
+
+    async def current_revision(self) -> int:
+        result = await self.kv.range(b"/registry/", prefix_end(b"/registry/"), count_only=True)
+        return result.revision
+
+    async def get(self, key: str) -> StoredObject | None:
+        result = await self.kv.range(key.encode())
+        return self._stored(result.kvs[0]) if result.kvs else None
+
+    async def get_raw(self, key: str) -> bytes | None:
+        """The stored bytes as etcd holds them (encrypted values stay encrypted)."""
+        result = await self.kv.range(key.encode())
+        return bytes(result.kvs[0].value) if result.kvs else None
+
+    async def list(
+        self, prefix: str, *, limit: int = 0, start_key: str | None = None, revision: int = 0
+    ) -> ListPage:
+        """Objects under ``prefix`` in key order; ``limit``/``start_key``/``revision`` page."""
+        end = prefix_end(prefix.encode())
+        start = (start_key or prefix).encode()
+        result = await self.kv.range(start, end, revision=revision, limit=limit)
+        items = [self._stored(kv) for kv in result.kvs]
+        next_key = None
+        remaining = 0
+        if result.more and items:
+            next_key = items[-1].key + "\x00"
+            remaining = int(result.count) - len(items)
+        return ListPage(items, revision or result.revision, next_key, remaining)
+
+    async def create(self, key: str, obj: dict[str, Any]) -> StoredObject:
+        bkey = key.encode()
+        value = self.codec.encode(key, obj)
+        result = await self.kv.txn([compare_created(bkey, 0)], [op_put(bkey, value)], [])
+        if not result.succeeded:
+            raise KeyExistsError(key)
+        return StoredObject(key, _with_revision(obj, result.revision), result.revision)
+
+    async def update(self, key: str, obj: dict[str, Any], expected_revision: int) -> StoredObject:
+        """Write ``obj`` if the key is still at ``expected_revision``."""
+        bkey = key.encode()
+        value = self.codec.encode(key, obj)
+        result = await self.kv.txn(
+            [compare_mod(bkey, expected_revision)], [op_put(bkey, value)], [op_get(bkey)]
+        )
+        if not result.succeeded:
+            self._raise_for_current(key, expected_revision, result.responses)
+        return StoredObject(key, _with_revision(obj, result.revision), result.revision)
+
+    async def delete(self, key: str, expected_revision: int) -> StoredObject:
+        """Delete the key if it is still at ``expected_revision``; returns the last state
+        with the deletion's revision as its resourceVersion."""
+        bkey = key.encode()
+        result = await self.kv.txn([compare_mod(bkey, expected_revision)], [op_delete(bkey)], [op_get(bkey)])
+        if not result.succeeded:
+            self._raise_for_current(key, expected_revision, result.responses)
+        prev = result.responses[0].response_delete_range.prev_kvs
+        if not prev:
+            raise KeyNotFoundError(key)
+        return StoredObject(key, self.codec.decode(key, prev[0].value, result.revision), result.revision)
+
+    @staticmethod
+    def _raise_for_current(key: str, expected: int, responses: Sequence[Any]) -> None:
+        kvs = responses[0].response_range.kvs if responses else []
+        if not kvs:
+            raise KeyNotFoundError(key)
+        raise RevisionConflictError(key, expected, int(kvs[0].mod_revision))
