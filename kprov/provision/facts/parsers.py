@@ -1,0 +1,275 @@
+"""Parsers from one facts-script section's text to Ansible-named facts.
+
+Each parser is ``(text, facts) -> None`` and adds its facts to the dict; ``finish`` derives
+the facts that combine sections (default_ipv4 from the route plus the addresses).
+"""
+
+from __future__ import annotations
+
+import ast
+import ipaddress
+from datetime import UTC, datetime
+from typing import Any
+
+__all__ = [
+    "cpuinfo", "date_time", "debian_version", "default_route", "environment", "finish", "hostname",
+    "ipv4_addresses", "links", "machine_id", "meminfo", "os_release", "python", "service_mgr",
+    "uname", "user", "virtualization",
+]
+
+_DISTRIBUTIONS = {
+    "debian": ("Debian", "Debian"), "ubuntu": ("Ubuntu", "Debian"), "raspbian": ("Debian", "Debian"),
+    "linuxmint": ("Linux Mint", "Debian"), "centos": ("CentOS", "RedHat"), "rhel": ("RedHat", "RedHat"),
+    "fedora": ("Fedora", "RedHat"), "rocky": ("Rocky", "RedHat"), "almalinux": ("AlmaLinux", "RedHat"),
+    "ol": ("OracleLinux", "RedHat"), "amzn": ("Amazon", "RedHat"), "opensuse-leap": ("openSUSE Leap", "Suse"),
+    "sles": ("SLES", "Suse"), "arch": ("Archlinux", "Archlinux"), "alpine": ("Alpine", "Alpine"),
+}
+
+
+def _lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.strip()]
+
+
+def uname(text: str, facts: dict[str, Any]) -> None:
+    parts = text.splitlines() + [""] * 5
+    facts["nodename"], facts["kernel"], machine, facts["system"], facts["kernel_version"] = (
+        p.strip() for p in parts[:5])
+    facts["machine"] = facts["architecture"] = machine
+    if machine in ("i386", "i486", "i586", "i686"):
+        facts["architecture"] = "i386"
+
+
+def hostname(text: str, facts: dict[str, Any]) -> None:
+    lines = text.splitlines() + ["", ""]
+    short = lines[0].strip() or facts.get("nodename", "")
+    fqdn = lines[1].strip() or short
+    facts["hostname"] = short.split(".")[0]
+    facts["fqdn"] = fqdn
+    facts["domain"] = fqdn.partition(".")[2]
+
+
+def os_release(text: str, facts: dict[str, Any]) -> None:
+    values: dict[str, str] = {}
+    for line in _lines(text):
+        key, sep, value = line.partition("=")
+        if sep:
+            value = value.strip()
+            if value[:1] in "\"'" and value[-1:] == value[:1] and len(value) >= 2:
+                value = value[1:-1]
+            values[key.strip()] = value
+    os_id = values.get("ID", "").lower()
+    name, family = _DISTRIBUTIONS.get(os_id, (values.get("NAME", "NA"), values.get("NAME", "NA")))
+    if os_id not in _DISTRIBUTIONS:
+        for like in values.get("ID_LIKE", "").split():
+            if like in _DISTRIBUTIONS:
+                family = _DISTRIBUTIONS[like][1]
+                break
+    version = values.get("VERSION_ID", "NA")
+    facts.update(
+        distribution=name,
+        os_family=family,
+        distribution_version=version,
+        distribution_major_version=version.split(".")[0],
+        distribution_release=values.get("VERSION_CODENAME") or values.get("UBUNTU_CODENAME") or "NA",
+    )
+
+
+def debian_version(text: str, facts: dict[str, Any]) -> None:
+    """Ansible reports Debian's point release (12.5) from /etc/debian_version."""
+    value = text.strip()
+    if facts.get("distribution") == "Debian" and value and value[0].isdigit():
+        facts["distribution_version"] = value
+        facts["distribution_major_version"] = value.split(".")[0]
+        facts["distribution_minor_version"] = value.split(".")[1] if "." in value else "0"
+
+
+def default_route(text: str, facts: dict[str, Any]) -> None:
+    words = text.split()
+    route: dict[str, str] = {}
+    for key in ("via", "dev", "src"):
+        if key in words and words.index(key) + 1 < len(words):
+            route[key] = words[words.index(key) + 1]
+    facts["_default_route"] = route
+
+
+def ipv4_addresses(text: str, facts: dict[str, Any]) -> None:
+    """``ip -4 -o addr show`` lines: ``2: eth0    inet 10.0.0.5/24 brd 10.0.0.255 scope ...``."""
+    entries: list[dict[str, Any]] = []
+    for line in _lines(text):
+        words = line.split()
+        if "inet" not in words:
+            continue
+        interface = words[1].rstrip(":").split("@")[0]
+        iface = ipaddress.ip_interface(words[words.index("inet") + 1])
+        entry = {
+            "interface": interface,
+            "address": str(iface.ip),
+            "netmask": str(iface.netmask),
+            "network": str(iface.network.network_address),
+            "prefix": str(iface.network.prefixlen),
+            "broadcast": words[words.index("brd") + 1] if "brd" in words else "",
+        }
+        entries.append(entry)
+    facts["_ipv4"] = entries
+    facts["all_ipv4_addresses"] = [e["address"] for e in entries if not e["address"].startswith("127.")]
+
+
+def links(text: str, facts: dict[str, Any]) -> None:
+    """``ip -o link show``: interface names, mtu, mac address and type."""
+    details: dict[str, dict[str, Any]] = {}
+    for line in _lines(text):
+        words = line.split()
+        if len(words) < 2:
+            continue
+        name = words[1].rstrip(":").split("@")[0]
+        item: dict[str, Any] = {"device": name, "active": "UP" in line.split(">")[0]}
+        if "mtu" in words:
+            item["mtu"] = int(words[words.index("mtu") + 1])
+        for kind in ("link/ether", "link/loopback", "link/none"):
+            if kind in words:
+                item["type"] = {"link/ether": "ether", "link/loopback": "loopback"}.get(kind, "unknown")
+                mac_index = words.index(kind) + 1
+                if kind != "link/none" and mac_index < len(words):
+                    item["macaddress"] = words[mac_index]
+        details[name] = item
+    facts["_links"] = details
+    facts["interfaces"] = list(details)
+
+
+def cpuinfo(text: str, facts: dict[str, Any]) -> None:
+    processors: list[str] = []
+    sockets: set[str] = set()
+    cores_per_socket = 0
+    siblings = 0
+    threads = 0
+    nproc = 0
+    for line in _lines(text):
+        key, _, value = (part.strip() for part in line.partition(":"))
+        if key == "processor":
+            threads += 1
+            processors.append(value)
+        elif key in ("vendor_id", "model name"):
+            processors.append(value)
+        elif key == "physical id":
+            sockets.add(value)
+        elif key == "cpu cores":
+            cores_per_socket = int(value)
+        elif key == "siblings":
+            siblings = int(value)
+        elif key == "nproc" and value.isdigit():
+            nproc = int(value)
+    count = len(sockets) or 1
+    cores = cores_per_socket or max(1, threads // count)
+    per_core = max(1, siblings // cores) if siblings and cores else 1
+    facts.update(
+        processor=processors,
+        processor_count=count,
+        processor_cores=cores,
+        processor_threads_per_core=per_core,
+        processor_vcpus=threads or count * cores * per_core,
+        processor_nproc=nproc or threads,
+    )
+
+
+def meminfo(text: str, facts: dict[str, Any]) -> None:
+    values = {}
+    for line in _lines(text):
+        key, _, rest = line.partition(":")
+        values[key] = int(rest.split()[0]) // 1024 if rest.split() else 0
+    facts["memtotal_mb"] = values.get("MemTotal", 0)
+    facts["memfree_mb"] = values.get("MemFree", 0)
+    facts["swaptotal_mb"] = values.get("SwapTotal", 0)
+    facts["swapfree_mb"] = values.get("SwapFree", 0)
+
+
+def python(text: str, facts: dict[str, Any]) -> None:
+    lines = _lines(text)
+    if len(lines) < 2:
+        return
+    info = ast.literal_eval(lines[1])
+    facts["python"] = {
+        "executable": lines[0],
+        "type": "cpython",
+        "version": dict(zip(("major", "minor", "micro", "releaselevel", "serial"), info, strict=False)),
+        "version_info": info,
+    }
+    facts["python_version"] = ".".join(str(part) for part in info[:3])
+
+
+def service_mgr(text: str, facts: dict[str, Any]) -> None:
+    lines = _lines(text)
+    comm = lines[0].strip() if lines else ""
+    if "run-systemd-system" in lines or comm == "systemd":
+        facts["service_mgr"] = "systemd"
+    else:
+        facts["service_mgr"] = {"init": "sysvinit", "openrc-init": "openrc"}.get(comm, comm or "service")
+
+
+def machine_id(text: str, facts: dict[str, Any]) -> None:
+    facts["machine_id"] = text.strip()
+
+
+def user(text: str, facts: dict[str, Any]) -> None:
+    lines = text.splitlines() + [""] * 5
+    facts["user_id"] = lines[0].strip()
+    facts["user_uid"] = int(lines[1]) if lines[1].strip().isdigit() else -1
+    facts["user_gid"] = int(lines[2]) if lines[2].strip().isdigit() else -1
+    facts["user_dir"] = lines[3].strip()
+    facts["user_shell"] = lines[4].strip()
+
+
+def date_time(text: str, facts: dict[str, Any]) -> None:
+    epoch = text.strip()
+    if not epoch.isdigit():
+        return
+    moment = datetime.fromtimestamp(int(epoch), UTC)
+    facts["date_time"] = {
+        "epoch": epoch,
+        "date": moment.strftime("%Y-%m-%d"),
+        "time": moment.strftime("%H:%M:%S"),
+        "year": moment.strftime("%Y"),
+        "iso8601": moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "tz": "UTC",
+    }
+
+
+def virtualization(text: str, facts: dict[str, Any]) -> None:
+    kind = text.strip()
+    facts["virtualization_type"] = kind if kind and kind != "none" else "NA"
+    facts["virtualization_role"] = "guest" if kind and kind != "none" else "NA"
+
+
+def environment(text: str, facts: dict[str, Any]) -> None:
+    env: dict[str, str] = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition("=")
+        if sep and key.replace("_", "").isalnum():
+            env[key] = value
+    facts["env"] = env
+
+
+def finish(facts: dict[str, Any]) -> None:
+    """Facts that combine sections: default_ipv4, per-interface facts; drop scratch keys."""
+    route = facts.pop("_default_route", {})
+    entries = facts.pop("_ipv4", [])
+    link_details = facts.pop("_links", {})
+    default: dict[str, Any] = {}
+    candidates = [e for e in entries if e["interface"] == route.get("dev")]
+    if route.get("src"):
+        candidates = [e for e in candidates if e["address"] == route["src"]] or candidates
+    if not candidates and not route:  # no default route (air-gapped): first non-loopback address
+        candidates = [e for e in entries if not e["address"].startswith("127.")]
+    if candidates:
+        default = dict(candidates[0])
+        default["gateway"] = route.get("via", "")
+        default["alias"] = default["interface"]
+        link = link_details.get(default["interface"], {})
+        default.update({k: link[k] for k in ("macaddress", "mtu", "type") if k in link})
+    facts["default_ipv4"] = default
+    for name, link in link_details.items():
+        item = dict(link)
+        ipv4 = [e for e in entries if e["interface"] == name]
+        if ipv4:
+            first = ipv4[0]
+            item["ipv4"] = {k: first[k] for k in ("address", "netmask", "network", "prefix", "broadcast")}
+        facts[name.replace("-", "_").replace(".", "_")] = item
