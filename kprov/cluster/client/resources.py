@@ -1,0 +1,84 @@
+"""Where a kind lives on the REST API: group, version, plural and scope.
+
+A :class:`Resource` turns (namespace, name, subresource) into a URL path. The constants
+below are the kinds the cluster components use; anything else can be built on the fly or
+found through :meth:`kprov.cluster.client.rest.ApiClient.discover`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from urllib.parse import quote
+
+__all__ = [
+    "BINDINGS",
+    "CONFIGMAPS",
+    "CONTROLLER_REVISIONS",
+    "DAEMONSETS",
+    "DEPLOYMENTS",
+    "ENDPOINTS",
+    "ENDPOINTSLICES",
+    "EVENTS",
+    "LEASES",
+    "NAMESPACES",
+    "NODES",
+    "PERSISTENT_VOLUME_CLAIMS",
+    "PODS",
+    "REPLICASETS",
+    "SECRETS",
+    "SERVICEACCOUNTS",
+    "SERVICES",
+    "STATEFULSETS",
+    "Resource",
+]
+
+
+@dataclass(frozen=True)
+class Resource:
+    group: str
+    version: str
+    plural: str
+    kind: str
+    namespaced: bool
+    verbs: tuple[str, ...] = field(default=(), compare=False)
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def base(self) -> str:
+        return f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
+
+    def path(
+        self, namespace: str | None = None, name: str | None = None, subresource: str | None = None
+    ) -> str:
+        parts = [self.base]
+        if self.namespaced and namespace:
+            parts.append(f"namespaces/{quote(namespace, safe='')}")
+        parts.append(self.plural)
+        if name is not None:
+            parts.append(quote(name, safe=""))
+            if subresource:
+                parts.append(subresource)
+        return "/".join(parts)
+
+
+PODS = Resource("", "v1", "pods", "Pod", True)
+BINDINGS = Resource("", "v1", "bindings", "Binding", True)
+NODES = Resource("", "v1", "nodes", "Node", False)
+NAMESPACES = Resource("", "v1", "namespaces", "Namespace", False)
+SERVICES = Resource("", "v1", "services", "Service", True)
+ENDPOINTS = Resource("", "v1", "endpoints", "Endpoints", True)
+EVENTS = Resource("", "v1", "events", "Event", True)
+SERVICEACCOUNTS = Resource("", "v1", "serviceaccounts", "ServiceAccount", True)
+CONFIGMAPS = Resource("", "v1", "configmaps", "ConfigMap", True)
+SECRETS = Resource("", "v1", "secrets", "Secret", True)
+PERSISTENT_VOLUME_CLAIMS = Resource("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", True)
+REPLICASETS = Resource("apps", "v1", "replicasets", "ReplicaSet", True)
+DEPLOYMENTS = Resource("apps", "v1", "deployments", "Deployment", True)
+STATEFULSETS = Resource("apps", "v1", "statefulsets", "StatefulSet", True)
+DAEMONSETS = Resource("apps", "v1", "daemonsets", "DaemonSet", True)
+CONTROLLER_REVISIONS = Resource("apps", "v1", "controllerrevisions", "ControllerRevision", True)
+ENDPOINTSLICES = Resource("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", True)
+LEASES = Resource("coordination.k8s.io", "v1", "leases", "Lease", True)
