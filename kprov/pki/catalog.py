@@ -1,0 +1,139 @@
+"""The catalog of a cluster's certificates and kubeconfigs: a pure function of the topology.
+
+Names are paths below the pki directory without the suffix (``etcd/h1/server`` means
+``etcd/h1/server.crt`` + ``.key``). Two CAs: ``ca`` (cluster) and ``etcd/ca``.
+
+    ca                               cluster CA
+    apiserver                        API server serving cert
+    apiserver-kubelet-client         API server -> kubelet (logs, exec)
+    admin, scheduler, controller-manager, kube-proxy    component/admin client certs
+    kubelet/<node>/client            kubelet -> API server (system:node:<node>)
+    kubelet/<node>/serving           kubelet's HTTPS endpoint (:10250)
+    etcd/ca                          etcd CA
+    etcd/<member>/server, etcd/<member>/peer            per etcd member
+    etcd/apiserver-etcd-client       API server -> etcd
+    etcd/admin                       etcdctl on members and kprov's etcd operations
+    kubeconfigs/<user>.conf, kubelet/<node>/kubelet.conf
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kprov.pki import identities as ids
+from kprov.pki.topology import ClusterTopology, PkiHost, is_ip
+
+__all__ = [
+    "CLUSTER_CA",
+    "ETCD_ADMIN_CN",
+    "ETCD_CA",
+    "CertSpec",
+    "KubeconfigSpec",
+    "cert_specs",
+    "kubeconfig_specs",
+]
+
+CLUSTER_CA = "ca"
+ETCD_CA = "etcd/ca"
+ETCD_ADMIN_CN = "kprov-etcd-admin"
+_LOOPBACK_NAMES = ("localhost",)
+_LOOPBACK_IPS = ("127.0.0.1",)
+
+
+@dataclass(frozen=True)
+class CertSpec:
+    """One leaf certificate: where it lives, who signs it and what it must say."""
+
+    name: str
+    ca: str
+    common_name: str
+    organizations: tuple[str, ...] = ()
+    dns_names: tuple[str, ...] = ()
+    ip_addresses: tuple[str, ...] = ()
+    server: bool = False
+    client: bool = False
+
+
+@dataclass(frozen=True)
+class KubeconfigSpec:
+    """A kubeconfig embedding the cert ``cert`` for ``user``."""
+
+    path: str
+    cert: str
+    user: str
+
+
+def _dedup(items: list[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(items))
+
+
+def _host_sans(host: PkiHost) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    return _dedup([*host.dns_names, *_LOOPBACK_NAMES]), _dedup([*host.ips, *_LOOPBACK_IPS])
+
+
+def _apiserver_spec(topo: ClusterTopology) -> CertSpec:
+    domain = topo.cluster_domain
+    dns = ["kubernetes", "kubernetes.default", "kubernetes.default.svc", f"kubernetes.default.svc.{domain}"]
+    ips = [topo.service_ip]
+    for name in topo.control_plane:
+        host = topo.hosts[name]
+        dns += host.dns_names
+        ips += host.ips
+    endpoint = topo.apiserver_host
+    if endpoint:
+        (ips if is_ip(endpoint) else dns).append(endpoint)
+    dns += [*topo.extra_apiserver_names, *_LOOPBACK_NAMES]
+    ips += _LOOPBACK_IPS
+    return CertSpec(
+        "apiserver", CLUSTER_CA, "kube-apiserver", (), _dedup(dns), _dedup(ips), server=True
+    )
+
+
+def cert_specs(topo: ClusterTopology) -> list[CertSpec]:
+    """Every leaf certificate the cluster needs, in a stable order."""
+    specs: list[CertSpec] = [_apiserver_spec(topo)]
+    specs.append(
+        CertSpec("apiserver-kubelet-client", CLUSTER_CA, ids.APISERVER_KUBELET_CLIENT_CN,
+                 (ids.MASTERS_GROUP,), client=True)
+    )
+    specs.append(CertSpec("admin", CLUSTER_CA, ids.ADMIN_CN, (ids.MASTERS_GROUP,), client=True))
+    specs.append(CertSpec("scheduler", CLUSTER_CA, ids.SCHEDULER_CN, client=True))
+    specs.append(CertSpec("controller-manager", CLUSTER_CA, ids.CONTROLLER_MANAGER_CN, client=True))
+    specs.append(CertSpec("kube-proxy", CLUSTER_CA, ids.KUBE_PROXY_CN, client=True))
+    for name in topo.kubelets:
+        host = topo.hosts[name]
+        specs.append(
+            CertSpec(f"kubelet/{name}/client", CLUSTER_CA, ids.kubelet_cn(name), (ids.NODES_GROUP,),
+                     client=True)
+        )
+        specs.append(
+            CertSpec(f"kubelet/{name}/serving", CLUSTER_CA, ids.kubelet_cn(name), (ids.NODES_GROUP,),
+                     host.dns_names, host.ips, server=True)
+        )
+    specs.append(
+        CertSpec("etcd/apiserver-etcd-client", ETCD_CA, ids.APISERVER_ETCD_CLIENT_CN, client=True)
+    )
+    specs.append(CertSpec("etcd/admin", ETCD_CA, ETCD_ADMIN_CN, client=True))
+    for name in topo.etcd:
+        dns, ips = _host_sans(topo.hosts[name])
+        # etcd uses its server cert as a client too (gRPC gateway), and peers are both.
+        specs.append(CertSpec(f"etcd/{name}/server", ETCD_CA, name, (), dns, ips, server=True, client=True))
+        specs.append(CertSpec(f"etcd/{name}/peer", ETCD_CA, name, (), dns, ips, server=True, client=True))
+    return specs
+
+
+def kubeconfig_specs(topo: ClusterTopology) -> list[KubeconfigSpec]:
+    """Every kubeconfig the cluster needs (the server URL comes from the topology)."""
+    confs = [
+        KubeconfigSpec("kubeconfigs/admin.conf", "admin", ids.ADMIN_CN),
+        KubeconfigSpec("kubeconfigs/scheduler.conf", "scheduler", ids.SCHEDULER_CN),
+        KubeconfigSpec(
+            "kubeconfigs/controller-manager.conf", "controller-manager", ids.CONTROLLER_MANAGER_CN
+        ),
+        KubeconfigSpec("kubeconfigs/kube-proxy.conf", "kube-proxy", ids.KUBE_PROXY_CN),
+    ]
+    for name in topo.kubelets:
+        confs.append(
+            KubeconfigSpec(f"kubelet/{name}/kubelet.conf", f"kubelet/{name}/client", ids.kubelet_cn(name))
+        )
+    return confs

@@ -1,0 +1,187 @@
+"""ClusterPki.ensure: what is issued (CN/O/SANs), idempotence, growth, rotation, file modes."""
+
+from __future__ import annotations
+
+import base64
+import stat
+
+import pytest
+import yaml
+
+from kprov.pki import identities as ids
+from kprov.pki import read_pair
+from kprov.pki.listing import list_certs
+from kprov.pki.secrets import encryption_keys
+from kprov.pki.store import ClusterPki, PkiError, cert_sans
+
+from .conftest import FIVE, FIVE_VARS, make_topology
+
+
+def _sans(pki_dir, name: str) -> tuple[set[str], set[str]]:
+    dns, ips = cert_sans(read_pair(pki_dir, name).cert)
+    return set(dns), set(ips)
+
+
+def test_identities_are_the_fixed_ones(tmp_path, five) -> None:
+    ClusterPki(tmp_path).ensure(five)
+    expect = {
+        "admin": ("kubernetes-admin", ["system:masters"]),
+        "scheduler": ("system:kube-scheduler", []),
+        "controller-manager": ("system:kube-controller-manager", []),
+        "kube-proxy": ("system:kube-proxy", []),
+        "apiserver-kubelet-client": ("kube-apiserver-kubelet-client", ["system:masters"]),
+        "etcd/apiserver-etcd-client": ("kube-apiserver-etcd-client", []),
+        "kubelet/h4/client": ("system:node:h4", ["system:nodes"]),
+        "kubelet/h1/client": ("system:node:h1", ["system:nodes"]),
+    }
+    for name, (cn, orgs) in expect.items():
+        pair = read_pair(tmp_path, name)
+        assert (pair.common_name, pair.organizations) == (cn, orgs), name
+    assert ids.kubelet_cn("h4") == "system:node:h4"
+
+
+def test_sans(tmp_path, five) -> None:
+    ClusterPki(tmp_path).ensure(five)
+    dns, ips = _sans(tmp_path, "apiserver")
+    assert dns >= {"h1", "h2", "h3", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
+                   "kubernetes.default.svc.cluster.local", "localhost"}
+    assert ips == {"10.77.2.11", "10.77.2.12", "10.77.2.13", "10.96.0.1", "127.0.0.1"}
+    assert "h4" not in dns
+    assert _sans(tmp_path, "etcd/h2/server") == ({"h2", "localhost"}, {"10.77.2.12", "127.0.0.1"})
+    assert _sans(tmp_path, "etcd/h2/peer") == ({"h2", "localhost"}, {"10.77.2.12", "127.0.0.1"})
+    assert _sans(tmp_path, "kubelet/h5/serving") == ({"h5"}, {"10.77.2.15"})
+    assert not (tmp_path / "etcd/h4").exists()  # h4 is no etcd member
+
+
+def test_extra_addresses_and_endpoint(tmp_path) -> None:
+    host_vars = {**FIVE_VARS, "h1": {"ansible_host": "h1.example.org", "ip": "192.168.1.1",
+                                     "kprov_ips": ["fd00::1"], "apiserver_endpoint": "10.0.0.100"}}
+    topo = make_topology(FIVE, host_vars)
+    ClusterPki(tmp_path).ensure(topo)
+    dns, ips = _sans(tmp_path, "etcd/h1/server")
+    assert dns == {"h1", "h1.example.org", "localhost"}
+    assert ips == {"192.168.1.1", "fd00::1", "127.0.0.1"}
+    assert "10.0.0.100" in _sans(tmp_path, "apiserver")[1]
+    conf = yaml.safe_load((tmp_path / "kubeconfigs/admin.conf").read_text())
+    assert conf["clusters"][0]["cluster"]["server"] == "https://10.0.0.100:6443"
+
+
+def test_kubeconfigs_point_at_first_control_plane_host(tmp_path, five) -> None:
+    ClusterPki(tmp_path).ensure(five)
+    for conf_name, cert_name, user in (("kubeconfigs/admin.conf", "admin", "kubernetes-admin"),
+                                       ("kubelet/h5/kubelet.conf", "kubelet/h5/client", "system:node:h5")):
+        conf = yaml.safe_load((tmp_path / conf_name).read_text())
+        assert conf["clusters"][0]["cluster"]["server"] == "https://10.77.2.11:6443"
+        cert = base64.b64decode(conf["users"][0]["user"]["client-certificate-data"])
+        assert cert == read_pair(tmp_path, cert_name).cert_pem
+        assert conf["users"][0]["name"] == user
+
+
+def test_key_modes(tmp_path, five) -> None:
+    ClusterPki(tmp_path).ensure(five)
+    private = [p for p in tmp_path.rglob("*") if p.is_file() and p.suffix in (".key", ".conf")]
+    private.append(tmp_path / "encryption-config.yaml")
+    assert len(private) > 30
+    for path in private:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+    assert stat.S_IMODE((tmp_path / "ca.crt").stat().st_mode) == 0o644
+
+
+def test_second_ensure_changes_nothing(tmp_path, five) -> None:
+    pki = ClusterPki(tmp_path)
+    first = pki.ensure(five)
+    assert len(first.changed) > 30
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    second = pki.ensure(five)
+    assert second.changed == []
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+
+
+def test_new_host_gets_new_certs_only(tmp_path, five) -> None:
+    pki = ClusterPki(tmp_path)
+    pki.ensure(five)
+    ca_before = (tmp_path / "ca.crt").read_bytes()
+    groups = {**FIVE, "workers": ["h4", "h5", "h6"], "etcd": ["h1", "h2", "h3", "h4", "h5"]}
+    host_vars = {**FIVE_VARS, "h6": {"ansible_host": "10.77.2.16"}}
+    report = pki.ensure(make_topology(groups, host_vars))
+    changed = {c.name for c in report.changed}
+    assert {"kubelet/h6/client", "kubelet/h6/serving", "kubelet/h6/kubelet.conf",
+            "etcd/h4/server", "etcd/h4/peer", "etcd/h5/server", "etcd/h5/peer"} == changed
+    assert (tmp_path / "ca.crt").read_bytes() == ca_before
+
+
+def test_changed_addresses_reissue_affected_certs(tmp_path, five) -> None:
+    pki = ClusterPki(tmp_path)
+    pki.ensure(five)
+    host_vars = {**FIVE_VARS, "h2": {"ansible_host": "10.77.2.99"}}
+    report = pki.ensure(make_topology(FIVE, host_vars))
+    renewed = {c.name: c.reason for c in report.changed}
+    assert renewed == {"apiserver": "SANs differ", "etcd/h2/server": "SANs differ",
+                       "etcd/h2/peer": "SANs differ", "kubelet/h2/serving": "SANs differ"}
+
+
+def test_rotate_renews_leaves_keeps_cas(tmp_path, five) -> None:
+    pki = ClusterPki(tmp_path)
+    pki.ensure(five)
+    cas = {n: (tmp_path / f"{n}.crt").read_bytes() for n in ("ca", "etcd/ca")}
+    leaf_before = read_pair(tmp_path, "admin")
+    sa_before = (tmp_path / "sa.key").read_bytes()
+    enc_before = (tmp_path / "encryption-config.yaml").read_bytes()
+    report = pki.ensure(five, rotate=True)
+    renewed = {c.name for c in report.changed if c.action == "renewed"}
+    assert renewed >= {"admin", "apiserver", "etcd/h1/server"}
+    for name, data in cas.items():
+        assert (tmp_path / f"{name}.crt").read_bytes() == data
+    leaf_after = read_pair(tmp_path, "admin")
+    assert leaf_after.cert.serial_number != leaf_before.cert.serial_number
+    assert leaf_after.key_pem != leaf_before.key_pem
+    leaf_after.cert.verify_directly_issued_by(read_pair(tmp_path, "ca").cert)
+    assert (tmp_path / "sa.key").read_bytes() == sa_before
+    assert (tmp_path / "encryption-config.yaml").read_bytes() == enc_before
+    assert pki.ensure(five).changed == []
+
+
+def test_lost_ca_key_is_an_error_not_a_new_ca(tmp_path, five) -> None:
+    pki = ClusterPki(tmp_path)
+    pki.ensure(five)
+    (tmp_path / "ca.key").unlink()
+    with pytest.raises(PkiError, match="ca.key: CA key missing"):
+        pki.ensure(five)
+
+
+def test_foreign_cert_is_replaced(tmp_path, five) -> None:
+    pki = ClusterPki(tmp_path)
+    pki.ensure(five)
+    other = ClusterPki(tmp_path / "other")
+    other.ensure(five)
+    (tmp_path / "admin.crt").write_bytes((tmp_path / "other/admin.crt").read_bytes())
+    reasons = {c.name: c.reason for c in pki.ensure(five).changed}
+    assert reasons["admin"] == "key does not match certificate"
+
+
+def test_encryption_config_and_service_account_key(tmp_path, five) -> None:
+    ClusterPki(tmp_path).ensure(five)
+    keys = encryption_keys((tmp_path / "encryption-config.yaml").read_text())
+    assert list(keys) == ["key1"] and len(keys["key1"]) == 32
+    doc = yaml.safe_load((tmp_path / "encryption-config.yaml").read_text())
+    assert doc["kind"] == "EncryptionConfiguration"
+    assert doc["resources"][0]["resources"] == ["secrets"]
+    assert b"BEGIN PRIVATE KEY" in (tmp_path / "sa.key").read_bytes()
+    assert b"BEGIN PUBLIC KEY" in (tmp_path / "sa.pub").read_bytes()
+
+
+def test_broken_encryption_config_is_refused(tmp_path, five) -> None:
+    ClusterPki(tmp_path).ensure(five)
+    (tmp_path / "encryption-config.yaml").write_text("resources: [{providers: [{aesgcm: {keys: []}}]}]\n")
+    with pytest.raises(PkiError, match="encryption-config.yaml: needs at least one aesgcm key"):
+        ClusterPki(tmp_path).ensure(five)
+
+
+def test_listing(tmp_path, five) -> None:
+    ClusterPki(tmp_path).ensure(five)
+    infos = list_certs(tmp_path)
+    assert [i.name for i in infos[:2]] == ["ca", "etcd/ca"]
+    by_name = {i.name: i for i in infos}
+    assert by_name["admin"].status == "ok" and 360 <= by_name["admin"].days_left <= 365
+    assert by_name["etcd/h1/server"].issuer == "kprov-etcd-ca"
+    assert len(infos) == len(list(tmp_path.rglob("*.crt")))
