@@ -1,0 +1,77 @@
+"""A host's disk: an overlayfs (shared base below, the host's own upper dir on top).
+
+Identity files are written once, at creation (machine-id, sshd host keys). Files that derive
+from the instance (hostname, /etc/hosts, apt sources, authorized key) are rewritten before
+every start, so a host always matches its instance even though the base is shared.
+/var/lib/containerd is a plain directory of the machine's filesystem bound into the host,
+because overlayfs cannot be the upper layer of containerd's own overlay mounts.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+from kprov.lab.bundle import apt_source_line
+from kprov.lab.keys import host_key_files, public_key_line
+from kprov.lab.layout import LabLayout
+from kprov.lab.system import mount_points, run
+
+__all__ = ["create_disk", "disk_exists", "disk_mounted", "mount_disk", "unmount_disk", "write_instance_files"]
+
+APT_LAB_CONF = (
+    '// kprov lab: the local bundle has no recommended extras\nAPT::Install-Recommends "false";\n'
+)
+
+
+def disk_exists(layout: LabLayout, host: str) -> bool:
+    return (layout.upper(host) / "etc/machine-id").exists()
+
+
+def disk_mounted(layout: LabLayout, host: str) -> bool:
+    return str(layout.merged(host)) in mount_points()
+
+
+def _write(path: Path, data: str | bytes, mode: int = 0o644) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".kprov-tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data.encode() if isinstance(data, str) else data)
+    os.chmod(tmp, mode)
+    os.replace(tmp, path)
+
+
+def create_disk(layout: LabLayout, host: str) -> None:
+    """Directories and identity (machine-id, host keys) of a new host."""
+    for path in (layout.upper(host), layout.workdir(host), layout.merged(host), layout.containerd_dir(host)):
+        path.mkdir(parents=True, exist_ok=True)
+    upper = layout.upper(host)
+    for name, (private, public) in host_key_files(host).items():
+        _write(upper / "etc/ssh" / name, private, 0o600)
+        _write(upper / "etc/ssh" / f"{name}.pub", public)
+    _write(upper / "etc/machine-id", uuid.uuid4().hex + "\n", 0o444)
+
+
+def mount_disk(layout: LabLayout, host: str) -> None:
+    if disk_mounted(layout, host):
+        return
+    options = f"lowerdir={layout.base},upperdir={layout.upper(host)},workdir={layout.workdir(host)}"
+    run(["mount", "-t", "overlay", "overlay", "-o", options, layout.merged(host)])
+
+
+def unmount_disk(layout: LabLayout, host: str) -> None:
+    if disk_mounted(layout, host) and run(["umount", layout.merged(host)], check=False).returncode != 0:
+        run(["umount", "-l", layout.merged(host)])
+
+
+def write_instance_files(layout: LabLayout, host: str) -> None:
+    """Files that follow from the instance, rewritten in the upper dir before each start."""
+    upper = layout.upper(host)
+    _write(upper / "etc/hostname", host + "\n")
+    _write(upper / "etc/hosts", layout.etc_hosts())
+    _write(upper / "etc/apt/sources.list", apt_source_line(layout.repo_url))
+    _write(upper / "etc/apt/apt.conf.d/90kprov-lab", APT_LAB_CONF)
+    _write(upper / "root/.ssh/authorized_keys", public_key_line(layout.key_path), 0o600)
+    os.chmod(upper / "root/.ssh", 0o700)

@@ -1,0 +1,280 @@
+"""``Lab``: one lab instance, the Python API behind ``kprov lab`` (and e2e fixtures).
+
+Each operation observes the machine, then acts on the difference, under the instance's
+lock, so ``up`` twice changes nothing and two processes never work one instance at once.
+A host is "running" while its supervisor lives; its state comes from its own systemd.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import paramiko
+
+from kprov.lab import cgroups, disk, network
+from kprov.lab.base import BASE_SIZE_BYTES, base_ready, build_base
+from kprov.lab.bundle import BUNDLE_SIZE_BYTES, LAB_PACKAGES, bundle_current, fill_bundle
+from kprov.lab.errors import LabError
+from kprov.lab.inventory import inventory_yaml, write_inventory_file
+from kprov.lab.keys import ensure_client_key
+from kprov.lab.layout import DEFAULT_ROOT, MAX_HOSTS, LabLayout, lab_index_from_env
+from kprov.lab.plan import HostObservation, LabObservation, Step, StepKind, plan_up, space_needed
+from kprov.lab.remote import run_ssh, ssh_argv, wait_ssh
+from kprov.lab.services import ensure_repo_server, launch_supervisor, stop_repo_server
+from kprov.lab.system import (
+    ensure_free_space,
+    ensure_tools,
+    file_lock,
+    mount_points,
+    read_pid,
+    require_root,
+    run,
+    wait_pid_gone,
+)
+
+__all__ = ["HostStatus", "Lab"]
+
+Progress = Callable[[str], None]
+BOOT_TIMEOUT_S = 180.0
+STOP_TIMEOUT_S = 60.0
+
+
+def _quiet(_: str) -> None:
+    return
+
+
+@dataclass(frozen=True)
+class HostStatus:
+    name: str
+    ip: str
+    state: str  # running | starting | degraded | ... (systemd's word) | stopped
+    supervisor_pid: int | None
+    leader_pid: int | None
+
+
+class Lab:
+    """Lab instance ``index`` (default: env KPROV_LAB, else 0)."""
+
+    def __init__(self, index: int | None = None, root: Path = DEFAULT_ROOT, base: Path | None = None,
+                 packages: Sequence[str] = LAB_PACKAGES) -> None:
+        self.layout = LabLayout(lab_index_from_env(index), Path(root), base)
+        self.packages = tuple(packages)
+
+    @property
+    def index(self) -> int:
+        return self.layout.index
+
+    @property
+    def key_path(self) -> Path:
+        return self.layout.key_path
+
+    def ip(self, host: str) -> str:
+        return self.layout.ip(host)
+
+    def hosts(self) -> list[str]:
+        """Hosts that exist (have a disk) in this instance."""
+        return self.layout.existing_hosts()
+
+    # --- observing and planning -------------------------------------------------------
+    def _host_running(self, host: str) -> bool:
+        return read_pid(self.layout.supervisor_pidfile(host)) is not None
+
+    def observe(self, count: int = MAX_HOSTS) -> LabObservation:
+        layout = self.layout
+        hosts = tuple(
+            HostObservation(
+                name=h,
+                has_disk=disk.disk_exists(layout, h),
+                mounted=disk.disk_mounted(layout, h),
+                has_network=network.host_network_exists(layout, h),
+                running=self._host_running(h),
+            )
+            for h in layout.host_names(count)
+        )
+        return LabObservation(
+            key_exists=layout.key_path.exists(),
+            base_ready=base_ready(layout.base),
+            bundle_current=bundle_current(layout.repo_dir, self.packages),
+            bridge_exists=network.bridge_exists(layout),
+            repo_server_alive=read_pid(layout.repo_server_pidfile) is not None,
+            hosts=hosts,
+        )
+
+    def plan(self, count: int = 5) -> list[Step]:
+        return plan_up(self.observe(count), count)
+
+    # --- up / start / stop ------------------------------------------------------------
+    def up(self, count: int = 5, progress: Progress = _quiet, timeout: float = BOOT_TIMEOUT_S) -> list[Step]:
+        """Bring hosts h1..h<count> up and wait until each runs; returns the steps taken."""
+        require_root("kprov lab up")
+        with file_lock(self.layout.instance_lock):
+            steps = self.plan(count)
+            if steps:
+                ensure_tools()
+                needed = space_needed(steps, BASE_SIZE_BYTES, BUNDLE_SIZE_BYTES)
+                ensure_free_space(self.layout.root, needed)
+            for step in steps:
+                progress(str(step))
+                self._execute(step)
+            self.wait_running(self.layout.host_names(count), timeout, progress)
+        return steps
+
+    def _execute(self, step: Step) -> None:
+        layout, host = self.layout, step.host or ""
+        match step.kind:
+            case StepKind.CLIENT_KEY:
+                ensure_client_key(layout.key_path)
+            case StepKind.BUILD_BASE:
+                build_base(layout.base)
+            case StepKind.FILL_BUNDLE:
+                fill_bundle(layout.repo_dir, layout.base, self.packages)
+            case StepKind.BRIDGE:
+                network.ensure_bridge(layout)
+            case StepKind.REPO_SERVER:
+                ensure_repo_server(layout)
+            case StepKind.CREATE_DISK:
+                disk.create_disk(layout, host)
+            case StepKind.MOUNT_DISK:
+                disk.mount_disk(layout, host)
+            case StepKind.NETWORK:
+                network.ensure_host_network(layout, host)
+            case StepKind.BOOT:
+                self._boot(host)
+
+    def _boot(self, host: str) -> None:
+        layout = self.layout
+        # a host that crashed may have left processes behind: never boot a disk twice
+        cgroups.kill_all(cgroups.find_host_cgroups(layout.cgroup(host)))
+        disk.write_instance_files(layout, host)
+        launch_supervisor(layout, host)
+
+    def wait_running(self, hosts: Sequence[str], timeout: float = BOOT_TIMEOUT_S,
+                     progress: Progress = _quiet) -> None:
+        """Wait until each host accepts SSH and its systemd reports `running`."""
+        deadline = time.monotonic() + timeout
+        for host in hosts:
+            ip = self.ip(host)
+            if not wait_ssh(ip, self.key_path, max(1.0, deadline - time.monotonic())):
+                raise LabError(f"{host} ({ip}) did not accept SSH within {timeout:.0f} s; "
+                               f"see {self.layout.console_log(host)}")
+            remaining = max(5.0, deadline - time.monotonic())
+            command = f"timeout {remaining:.0f} systemctl is-system-running --wait"
+            rc, out, _ = run_ssh(ip, self.key_path, command, timeout=remaining + 5)
+            state = out.strip()
+            if state != "running":
+                _, failed, _ = run_ssh(ip, self.key_path, "systemctl --failed --no-legend --plain")
+                raise LabError(f"{host} ({ip}) reports `{state or rc}`, not `running`. Failed units:\n"
+                               f"{failed.strip() or '(none)'}")
+            progress(f"{host}: running at {ip}")
+
+    def start(self, host: str, timeout: float = BOOT_TIMEOUT_S) -> None:
+        """Power a stopped host on again and wait until it runs."""
+        require_root("kprov lab start")
+        layout = self.layout
+        with file_lock(layout.instance_lock):
+            if not disk.disk_exists(layout, host):
+                raise LabError(f"{host} does not exist in lab {self.index}: create it with "
+                               f"`kprov lab up --hosts {host[1:]}`")
+            if not self._host_running(host):
+                network.ensure_bridge(layout)
+                ensure_repo_server(layout)
+                disk.mount_disk(layout, host)
+                network.ensure_host_network(layout, host)
+                self._boot(host)
+            self.wait_running([host], timeout)
+
+    def stop(self, host: str, timeout: float = STOP_TIMEOUT_S) -> None:
+        """Power a host off (orderly: SIGTERM to its supervisor), keeping its disk."""
+        require_root("kprov lab stop")
+        with file_lock(self.layout.instance_lock):
+            self._stop(host, timeout)
+
+    def _stop(self, host: str, timeout: float = STOP_TIMEOUT_S) -> None:
+        pidfile = self.layout.supervisor_pidfile(host)
+        pid = read_pid(pidfile)
+        if pid is not None:
+            os.kill(pid, signal.SIGTERM)
+            if not wait_pid_gone(pid, timeout):
+                os.kill(pid, signal.SIGKILL)
+        # whatever survived (a killed supervisor's nspawn, a stuck host) goes now
+        cgroups.kill_all(cgroups.find_host_cgroups(self.layout.cgroup(host)))
+        if pid is not None:
+            wait_pid_gone(pid, 5)
+        pidfile.unlink(missing_ok=True)
+        self.layout.leader_pidfile(host).unlink(missing_ok=True)
+
+    # --- down / wipe ------------------------------------------------------------------
+    def down(self) -> None:
+        """Stop every host and take the instance's network down; disks are kept."""
+        require_root("kprov lab down")
+        with file_lock(self.layout.instance_lock):
+            self._down()
+
+    def _down(self) -> None:
+        layout = self.layout
+        for host in layout.host_names(MAX_HOSTS):
+            self._stop(host)
+            if layout.host_dir(host).exists():
+                disk.unmount_disk(layout, host)
+            network.remove_host_network(layout, host)
+            groups = cgroups.find_host_cgroups(layout.cgroup(host))
+            left = cgroups.remove(groups)
+            if left:
+                raise LabError(f"could not remove cgroups of {host}: {', '.join(map(str, left))}")
+        stop_repo_server(layout)
+        network.remove_bridge(layout)
+
+    def wipe(self) -> None:
+        """Remove everything of this instance: hosts, disks, mounts, netns, links, cgroups."""
+        require_root("kprov lab wipe")
+        with file_lock(self.layout.instance_lock):
+            self._down()
+            state = str(self.layout.state_dir)
+            for mount in sorted(mount_points(), key=len, reverse=True):
+                if mount == state or mount.startswith(state + "/"):
+                    run(["umount", "-l", mount], check=False)
+            if self.layout.state_dir.exists():
+                shutil.rmtree(self.layout.state_dir)
+
+    # --- looking at hosts -------------------------------------------------------------
+    def status(self) -> list[HostStatus]:
+        return [self.host_status(h) for h in self.hosts()]
+
+    def host_status(self, host: str) -> HostStatus:
+        layout = self.layout
+        supervisor = read_pid(layout.supervisor_pidfile(host))
+        leader = read_pid(layout.leader_pidfile(host)) if supervisor else None
+        if supervisor is None:
+            state = "stopped"
+        elif leader is None:
+            state = "starting"
+        else:
+            proc = run(["nsenter", "-t", str(leader), "-m", "-p", "systemctl", "is-system-running"],
+                       check=False, timeout=10)
+            state = proc.stdout.strip() or "starting"
+        return HostStatus(host, layout.ip(host), state, supervisor, leader)
+
+    def ssh(self, host: str, command: str, timeout: float = 300.0) -> tuple[int, str, str]:
+        """Run ``command`` on ``host`` as root: (exit status, stdout, stderr)."""
+        try:
+            return run_ssh(self.ip(host), self.key_path, command, timeout)
+        except (OSError, paramiko.SSHException, EOFError) as exc:
+            raise LabError(f"cannot reach {host} ({self.ip(host)}) over SSH: {exc}") from exc
+
+    def ssh_argv(self, host: str, command: list[str] | None = None) -> list[str]:
+        """The OpenSSH client command line for ``host`` (interactive when no command)."""
+        return ssh_argv(self.ip(host), self.key_path, command)
+
+    def inventory_text(self, count: int | None = None) -> str:
+        """This instance's Ansible inventory (for ``count`` hosts, default: existing or 5)."""
+        return inventory_yaml(self.layout, count or len(self.hosts()) or 5)
+
+    def write_inventory(self, path: Path, count: int | None = None) -> Path:
+        """Write this instance's Ansible inventory (for ``count`` hosts, default: existing or 5)."""
+        return write_inventory_file(self.layout, count or len(self.hosts()) or 5, Path(path))
