@@ -1,0 +1,232 @@
+"""The resource registry: which kinds the API server serves, and how.
+
+Design: every served resource is one frozen `ResourceInfo` (group, version, plural, kind,
+scope, verbs, short names, categories, subresources). The table below is the single source
+that discovery, routing, storage keys, tables and validation look kinds up in. `Registry`
+indexes an immutable tuple of infos by (group, version, resource) and by (group, kind);
+`REGISTRY` is the one instance built from the table (read-only; nothing mutates it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+__all__ = [
+    "ALL_VERBS",
+    "REGISTRY",
+    "Registry",
+    "ResourceInfo",
+    "SubresourceInfo",
+    "api_version",
+    "split_api_version",
+]
+
+ALL_VERBS: tuple[str, ...] = (
+    "create", "delete", "deletecollection", "get", "list", "patch", "update", "watch",
+)
+_NO_COLLECTION_DELETE: tuple[str, ...] = ("create", "delete", "get", "list", "patch", "update", "watch")
+
+
+@dataclass(frozen=True)
+class SubresourceInfo:
+    """A subresource such as `status` or `scale`, with the kind it answers with."""
+
+    name: str
+    kind: str
+    group: str = ""
+    version: str = "v1"
+    verbs: tuple[str, ...] = ("get", "patch", "update")
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+
+@dataclass(frozen=True)
+class ResourceInfo:
+    """Everything the server needs to know about one served resource."""
+
+    group: str
+    version: str
+    resource: str
+    kind: str
+    singular: str
+    namespaced: bool
+    short_names: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    verbs: tuple[str, ...] = ALL_VERBS
+    subresources: tuple[SubresourceInfo, ...] = ()
+    list_kind: str = ""
+    field_selectors: tuple[str, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        if not self.list_kind:
+            object.__setattr__(self, "list_kind", self.kind + "List")
+
+    @property
+    def api_version(self) -> str:
+        return api_version(self)
+
+    @property
+    def group_version(self) -> str:
+        return api_version(self)
+
+    @property
+    def has_status(self) -> bool:
+        return self.subresource("status") is not None
+
+    @property
+    def has_scale(self) -> bool:
+        return self.subresource("scale") is not None
+
+    @property
+    def group_resource(self) -> str:
+        """`deployments.apps` / `pods`: the form Status messages use."""
+        return f"{self.resource}.{self.group}" if self.group else self.resource
+
+    def subresource(self, name: str) -> SubresourceInfo | None:
+        for sub in self.subresources:
+            if sub.name == name:
+                return sub
+        return None
+
+
+def api_version(info: ResourceInfo) -> str:
+    """`v1` for the core group, `group/version` otherwise."""
+    return f"{info.group}/{info.version}" if info.group else info.version
+
+
+def split_api_version(value: str) -> tuple[str, str]:
+    """`apps/v1` -> ("apps", "v1"); `v1` -> ("", "v1")."""
+    group, _, version = value.rpartition("/")
+    return group, version
+
+
+_SCALE = SubresourceInfo("scale", "Scale", "autoscaling", "v1")
+
+# Field selectors every resource supports, plus the kind-specific ones the real server accepts.
+_META_FIELDS = ("metadata.name", "metadata.namespace")
+_EVENT_FIELDS = (
+    "involvedObject.kind", "involvedObject.namespace", "involvedObject.name", "involvedObject.uid",
+    "involvedObject.apiVersion", "involvedObject.resourceVersion", "involvedObject.fieldPath",
+    "reason", "reportingComponent", "source", "type",
+)
+
+
+def _status(kind: str, group: str = "", version: str = "v1") -> SubresourceInfo:
+    return SubresourceInfo("status", kind, group, version)
+
+
+def _build() -> tuple[ResourceInfo, ...]:
+    apps = "apps"
+    return (
+        ResourceInfo("", "v1", "namespaces", "Namespace", "namespace", False, ("ns",),
+                     verbs=_NO_COLLECTION_DELETE,
+                     subresources=(_status("Namespace"),
+                                   SubresourceInfo("finalize", "Namespace", verbs=("update",))),
+                     field_selectors=_META_FIELDS + ("status.phase",)),
+        ResourceInfo("", "v1", "nodes", "Node", "node", False, ("no",),
+                     subresources=(_status("Node"),),
+                     field_selectors=_META_FIELDS + ("spec.unschedulable",)),
+        ResourceInfo("", "v1", "pods", "Pod", "pod", True, ("po",), ("all",),
+                     subresources=(
+                         _status("Pod"),
+                         SubresourceInfo("binding", "Binding", verbs=("create",)),
+                         SubresourceInfo("log", "Pod", verbs=("get",)),
+                         SubresourceInfo("exec", "PodExecOptions", verbs=("create", "get")),
+                         SubresourceInfo("eviction", "Eviction", "policy", "v1", verbs=("create",)),
+                     ),
+                     field_selectors=_META_FIELDS + (
+                         "spec.nodeName", "spec.restartPolicy", "spec.schedulerName",
+                         "spec.serviceAccountName", "spec.hostNetwork", "status.phase",
+                         "status.podIP", "status.nominatedNodeName")),
+        ResourceInfo("", "v1", "services", "Service", "service", True, ("svc",), ("all",),
+                     subresources=(_status("Service"),),
+                     verbs=_NO_COLLECTION_DELETE,
+                     field_selectors=_META_FIELDS + ("spec.clusterIP", "spec.type")),
+        ResourceInfo("", "v1", "endpoints", "Endpoints", "endpoints", True, ("ep",),
+                     field_selectors=_META_FIELDS),
+        ResourceInfo("", "v1", "configmaps", "ConfigMap", "configmap", True, ("cm",),
+                     field_selectors=_META_FIELDS),
+        ResourceInfo("", "v1", "secrets", "Secret", "secret", True,
+                     field_selectors=_META_FIELDS + ("type",)),
+        ResourceInfo("", "v1", "events", "Event", "event", True, ("ev",),
+                     field_selectors=_META_FIELDS + _EVENT_FIELDS),
+        ResourceInfo("", "v1", "serviceaccounts", "ServiceAccount", "serviceaccount", True, ("sa",),
+                     field_selectors=_META_FIELDS),
+        ResourceInfo(apps, "v1", "deployments", "Deployment", "deployment", True, ("deploy",), ("all",),
+                     subresources=(_status("Deployment", apps), _SCALE), field_selectors=_META_FIELDS),
+        ResourceInfo(apps, "v1", "replicasets", "ReplicaSet", "replicaset", True, ("rs",), ("all",),
+                     subresources=(_status("ReplicaSet", apps), _SCALE),
+                     field_selectors=_META_FIELDS + ("status.replicas",)),
+        ResourceInfo(apps, "v1", "statefulsets", "StatefulSet", "statefulset", True, ("sts",), ("all",),
+                     subresources=(_status("StatefulSet", apps), _SCALE), field_selectors=_META_FIELDS),
+        ResourceInfo(apps, "v1", "daemonsets", "DaemonSet", "daemonset", True, ("ds",), ("all",),
+                     subresources=(_status("DaemonSet", apps),), field_selectors=_META_FIELDS),
+        ResourceInfo("coordination.k8s.io", "v1", "leases", "Lease", "lease", True,
+                     field_selectors=_META_FIELDS),
+        ResourceInfo("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", "endpointslice", True,
+                     field_selectors=_META_FIELDS),
+        ResourceInfo("events.k8s.io", "v1", "events", "Event", "event", True, ("ev",),
+                     field_selectors=_META_FIELDS + _EVENT_FIELDS + (
+                         "regarding.kind", "regarding.namespace", "regarding.name", "regarding.uid",
+                         "regarding.apiVersion", "regarding.resourceVersion", "regarding.fieldPath",
+                         "reportingController")),
+        ResourceInfo("authorization.k8s.io", "v1", "selfsubjectaccessreviews", "SelfSubjectAccessReview",
+                     "selfsubjectaccessreview", False, verbs=("create",)),
+    )
+
+
+class Registry:
+    """Read-only lookups over a fixed tuple of resources."""
+
+    def __init__(self, infos: tuple[ResourceInfo, ...]) -> None:
+        self._infos = infos
+        self._by_gvr = MappingProxyType({(i.group, i.version, i.resource): i for i in infos})
+        by_kind: dict[tuple[str, str], ResourceInfo] = {}
+        for info in infos:
+            by_kind.setdefault((info.group, info.kind), info)
+        self._by_kind = MappingProxyType(by_kind)
+
+    def __iter__(self) -> Iterator[ResourceInfo]:
+        return iter(self._infos)
+
+    def __len__(self) -> int:
+        return len(self._infos)
+
+    def all(self) -> tuple[ResourceInfo, ...]:
+        return self._infos
+
+    def get(self, group: str, version: str, resource: str) -> ResourceInfo | None:
+        """By URL parts: ("apps", "v1", "deployments")."""
+        return self._by_gvr.get((group, version, resource))
+
+    def by_kind(self, kind: str, group: str | None = None) -> ResourceInfo | None:
+        """By kind; `group` None means: the core group first, then any group serving the kind."""
+        if group is not None:
+            return self._by_kind.get((group, kind))
+        found = self._by_kind.get(("", kind))
+        if found is not None:
+            return found
+        return next((i for i in self._infos if i.kind == kind), None)
+
+    def for_object(self, obj: dict) -> ResourceInfo | None:
+        """By an object's apiVersion and kind."""
+        group, version = split_api_version(str(obj.get("apiVersion", "")))
+        info = self._by_kind.get((group, str(obj.get("kind", ""))))
+        return info if info is not None and info.version == version else None
+
+    def group_versions(self) -> tuple[tuple[str, str], ...]:
+        """(group, version) pairs in table order, the core group first."""
+        seen: dict[tuple[str, str], None] = {}
+        for info in self._infos:
+            seen.setdefault((info.group, info.version), None)
+        return tuple(seen)
+
+    def in_group_version(self, group: str, version: str) -> tuple[ResourceInfo, ...]:
+        return tuple(i for i in self._infos if i.group == group and i.version == version)
+
+
+REGISTRY = Registry(_build())
