@@ -1,0 +1,86 @@
+"""Build the wheelhouse that installs kprov's cluster components on hosts without internet.
+
+The wheelhouse is named by a digest of kprov's own sources, so a host can tell in one
+comparison whether it runs the code the operator has: same digest, nothing to do. Wheels of
+third-party dependencies are cached across builds (they only change with pyproject.toml);
+only kprov's own wheel is rebuilt when its sources change. The result is one tar.gz that a
+role unpacks on each host and installs with ``pip --no-index``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import sys
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["Wheelhouse", "build_wheelhouse", "source_digest"]
+
+DEFAULT_CACHE = Path("/var/lib/kprov/wheelhouse")
+_SOURCE_GLOBS = ("pyproject.toml", "kprov/**/*.py", "kprov/**/*.proto", "kprov/**/*.j2")
+
+
+@dataclass(frozen=True)
+class Wheelhouse:
+    """A built wheelhouse archive and the digest of the sources it was built from."""
+
+    archive: Path
+    digest: str
+
+
+def source_digest(repo_root: Path) -> str:
+    """A short sha256 over kprov's sources and pyproject.toml (paths and contents)."""
+    h = hashlib.sha256()
+    files: set[Path] = set()
+    for pattern in _SOURCE_GLOBS:
+        files.update(p for p in repo_root.glob(pattern) if "__pycache__" not in p.parts)
+    for path in sorted(files):
+        h.update(str(path.relative_to(repo_root)).encode())
+        h.update(b"\0")
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _pip(*args: str) -> None:
+    cmd = [sys.executable, "-m", "pip", "-q", "--disable-pip-version-check", *args]
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{result.stderr[-2000:]}")
+
+
+def build_wheelhouse(repo_root: Path, cache_dir: Path = DEFAULT_CACHE) -> Wheelhouse:
+    """Return the wheelhouse archive for the sources in ``repo_root``, building it if needed."""
+    repo_root = repo_root.resolve()
+    digest = source_digest(repo_root)
+    archive = cache_dir / f"kprov-wheelhouse-{digest}.tar.gz"
+    if archive.exists():
+        return Wheelhouse(archive, digest)
+    deps = cache_dir / "deps"
+    deps.mkdir(parents=True, exist_ok=True)
+    staging = cache_dir / f"staging-{digest}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    # Dependencies resolve from the cache first; only missing ones are fetched, then cached.
+    # Offline from the cache first (seconds); the index is asked only when that fails.
+    args = ("wheel", "--no-build-isolation", "--find-links", str(deps), "-w", str(staging), str(repo_root))
+    try:
+        _pip(*args[:1], "--no-index", *args[1:])
+    except RuntimeError:
+        _pip(*args)
+    for wheel in staging.glob("*.whl"):
+        if not wheel.name.startswith("kprov-") and not (deps / wheel.name).exists():
+            shutil.copy2(wheel, deps / wheel.name)
+    (staging / "DIGEST").write_text(digest + "\n")
+    tmp = archive.with_suffix(".partial")
+    with tarfile.open(tmp, "w:gz") as tar:
+        for item in sorted(staging.iterdir()):
+            tar.add(item, arcname=item.name)
+    tmp.rename(archive)
+    shutil.rmtree(staging)
+    for old in cache_dir.glob("kprov-wheelhouse-*.tar.gz"):
+        if old != archive:
+            old.unlink()
+    return Wheelhouse(archive, digest)
