@@ -9,8 +9,17 @@ is also accepted under its Ansible collection prefix(es), e.g. ``ansible.builtin
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
+from typing import Any
 
-from kprov.provision.modules.base import Module, UnknownModuleError
+from kprov.provision.modules.base import (
+    Module,
+    ModuleArgsError,
+    ModuleContext,
+    ModuleFailed,
+    ModuleResult,
+    UnknownModuleError,
+)
 
 __all__ = ["all_names", "lookup"]
 
@@ -50,11 +59,28 @@ def _names() -> dict[str, str]:
     return names
 
 
+class _Guarded:
+    """Runs a module and turns its ModuleFailed / ModuleArgsError into a failed result."""
+
+    def __init__(self, module: Module) -> None:
+        self.module = module
+        self.name = module.name
+
+    def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
+        try:
+            return self.module.run(ctx, args)
+        except ModuleFailed as exc:
+            return ModuleResult(failed=True, msg=exc.msg, data=dict(exc.data))
+        except ModuleArgsError as exc:
+            return ModuleResult(failed=True, msg=str(exc))
+
+
 def lookup(name: str) -> Module:
+    """The module for ``name``; its ModuleFailed/ModuleArgsError come back as failed results."""
     impl = _names().get(name)
     if impl is None:
         raise UnknownModuleError(name)
-    return importlib.import_module(f"kprov.provision.modules.{impl}").MODULE  # type: ignore[no-any-return]
+    return _Guarded(importlib.import_module(f"kprov.provision.modules.{impl}").MODULE)
 
 
 def all_names() -> list[str]:

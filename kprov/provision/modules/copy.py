@@ -1,0 +1,67 @@
+"""ansible.builtin.copy: put a controller file (``src``) or literal ``content`` on the host.
+
+Idempotent by sha1 checksum (one probe round trip when nothing changes). ``src`` is found
+with ``ctx.find_file(src, "files")`` unless absolute; ``remote_src: true`` copies a file that
+is already on the host. Directory sources are not supported (use several tasks or unarchive).
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from kprov.provision.modules.args import FILE_ATTRS, Arg, parse_args
+from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult
+from kprov.provision.modules.placefile import place_file
+
+__all__ = ["MODULE", "CopyModule"]
+
+SPEC = {
+    "src": Arg(), "content": Arg("raw"), "dest": Arg(required=True),
+    "backup": Arg("bool", default=False), "force": Arg("bool", default=True, aliases=("thirsty",)),
+    "remote_src": Arg("bool", default=False), "validate": Arg(), "directory_mode": Arg("mode"),
+    "follow": Arg("bool", default=False), "local_follow": Arg("bool", default=True),
+    "checksum": Arg(), "decrypt": Arg("bool", default=True), **FILE_ATTRS,
+}
+
+
+class CopyModule:
+    name = "copy"
+
+    def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
+        p = parse_args(self.name, SPEC, args)
+        if (p["src"] is None) == (p["content"] is None):
+            raise ModuleFailed("copy: give exactly one of 'src' or 'content'")
+        src_name = None
+        if p["content"] is not None:
+            content = p["content"]
+            if not isinstance(content, str | bytes):
+                content = json.dumps(content, indent=4)  # Ansible serializes non-string content
+            data = content if isinstance(content, bytes) else content.encode()
+        elif p["remote_src"]:
+            src_name = posixpath.basename(p["src"].rstrip("/"))
+            try:
+                data = ctx.get(p["src"])
+            except OSError as exc:
+                raise ModuleFailed(f"copy: remote src {p['src']} unreadable: {exc}") from exc
+        else:
+            src = Path(p["src"]) if p["src"].startswith("/") else ctx.find_file(p["src"], "files")
+            if src.is_dir():
+                raise ModuleFailed(f"copy: src {p['src']} is a directory; directory copies are not supported")
+            try:
+                data = src.read_bytes()
+            except OSError as exc:
+                raise ModuleFailed(f"copy: cannot read src {src}: {exc}") from exc
+            src_name = src.name
+        result = place_file(ctx, self.name, p["dest"], data, owner=p["owner"], group=p["group"],
+                            mode=p["mode"], backup=p["backup"], force=p["force"], validate=p["validate"],
+                            src_name=src_name)
+        if p["src"] is not None:
+            result.data["src"] = p["src"]
+        return result
+
+
+MODULE = CopyModule()
