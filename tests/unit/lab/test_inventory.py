@@ -1,0 +1,43 @@
+"""The lab inventory: Ansible layout, the committed file matches what the lab generates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from kprov.lab.inventory import inventory_data, inventory_yaml, write_inventory_file
+from kprov.lab.layout import LabLayout
+
+COMMITTED = Path(__file__).resolve().parents[3] / "inventories/lab/hosts.yml"
+
+
+def test_committed_inventory_is_the_generated_one_for_instance_0() -> None:
+    assert COMMITTED.read_text() == inventory_yaml(LabLayout(0), 5)
+
+
+def test_groups_addresses_and_connection_vars() -> None:
+    data = yaml.safe_load(inventory_yaml(LabLayout(3), 5))["all"]
+    assert {h: v["ansible_host"] for h, v in data["hosts"].items()} == {
+        f"h{i}": f"10.77.3.1{i}" for i in range(1, 6)
+    }
+    children = data["children"]
+    assert list(children["etcd"]["hosts"]) == ["h1", "h2", "h3"]
+    assert list(children["control_plane"]["hosts"]) == ["h1", "h2", "h3"]
+    assert list(children["workers"]["hosts"]) == ["h4", "h5"]
+    assert data["vars"]["ansible_user"] == "root"
+    assert data["vars"]["ansible_ssh_private_key_file"] == "/var/lib/kprov/lab/id_lab"
+    assert "StrictHostKeyChecking=no" in data["vars"]["ansible_ssh_common_args"]
+    assert "UserKnownHostsFile=/dev/null" in data["vars"]["ansible_ssh_common_args"]
+    assert data["vars"]["kprov_host_key_checking"] is False
+
+
+def test_small_labs_have_no_workers() -> None:
+    data = inventory_data(LabLayout(1), 2)["all"]
+    assert list(data["children"]["control_plane"]["hosts"]) == ["h1", "h2"]
+    assert data["children"]["workers"]["hosts"] == {}
+
+
+def test_write_creates_parent_dirs(tmp_path: Path) -> None:
+    out = write_inventory_file(LabLayout(9), 4, tmp_path / "a/b/hosts.yml")
+    assert yaml.safe_load(out.read_text())["all"]["hosts"]["h4"]["ansible_host"] == "10.77.9.14"
