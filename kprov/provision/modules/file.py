@@ -1,0 +1,172 @@
+"""ansible.builtin.file: directories, links, removal, touch, and owner/group/mode.
+
+One probe decides; the changing commands and a fresh probe run as one script, so the return
+values (``path``, ``state``, ``mode``, ``owner``, ...) describe the real result. ``recurse``
+(directories) checks the whole tree with one ``find`` for anything off.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import shlex
+from collections.abc import Mapping
+from typing import Any
+
+from kprov.provision.modules.args import FILE_ATTRS, Arg, parse_args
+from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult
+from kprov.provision.modules.fileops import (
+    FileState,
+    attribute_commands,
+    file_return,
+    mode_string,
+    parse_probe,
+    probe,
+    probe_script,
+    resolve_mode,
+    state_diff,
+)
+
+__all__ = ["MODULE", "FileModule"]
+
+SPEC = {
+    "path": Arg(required=True, aliases=("dest", "name")),
+    "state": Arg(choices=("absent", "directory", "file", "hard", "link", "touch")),
+    "src": Arg(), "recurse": Arg("bool", default=False), "force": Arg("bool", default=False),
+    "follow": Arg("bool", default=True), "modification_time": Arg(), "access_time": Arg(),
+    "modification_time_format": Arg(default="%Y%m%d%H%M.%S"),
+    "access_time_format": Arg(default="%Y%m%d%H%M.%S"),
+    **FILE_ATTRS,
+}
+
+
+def _recurse_check(path: str, owner: str | None, group: str | None, mode: int | None) -> str:
+    """A find that prints the first entry under ``path`` whose owner/group/mode is off."""
+    tests = []
+    if owner is not None:
+        tests.append(f"! -user {shlex.quote(owner)}")
+    if group is not None:
+        tests.append(f"! -group {shlex.quote(group)}")
+    if mode is not None:
+        tests.append(f"! -perm {mode_string(mode)}")
+    if not tests:
+        return ""
+    return f"; find {shlex.quote(path)} \\( {' -o '.join(tests)} \\) -printf 'OFF:%p\\n' -quit"
+
+
+def _recurse_commands(path: str, owner: str | None, group: str | None, mode: int | None) -> list[str]:
+    p = shlex.quote(path)
+    commands = []
+    if owner is not None or group is not None:
+        spec = (owner or "") + (f":{group}" if group is not None else "")
+        commands.append(f"chown -R {shlex.quote(spec)} -- {p}")
+    if mode is not None:
+        commands.append(f"chmod -R {mode_string(mode)} -- {p}")
+    return commands
+
+
+class FileModule:
+    name = "file"
+
+    def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
+        p = parse_args(self.name, SPEC, args)
+        path = p["path"]
+        owner, group = p["owner"], p["group"]
+        numeric_mode = resolve_mode(p["mode"], None, is_dir=True) if isinstance(p["mode"], int) or (
+            isinstance(p["mode"], str) and p["mode"].strip().isdigit()) else None
+        extra = _recurse_check(path, owner, group, numeric_mode) if p["recurse"] else ""
+        result = ctx.run(probe_script(path, follow=p["follow"] and p["state"] != "link") + extra)
+        if result.rc != 0:
+            raise ModuleFailed(f"file: cannot inspect {path}: {result.stderr.strip()}")
+        state = parse_probe(path, result.stdout)
+        tree_off = "OFF:" in result.stdout
+        wanted = p["state"] or ("directory" if p["recurse"] else "link" if p["src"] else
+                                ("file" if not state.exists else
+                                 state.kind if state.kind in ("directory", "link") else "file"))
+        before = self._summary(state)
+        commands: list[str] = []
+        always_changed = False
+        if wanted == "absent":
+            if state.exists:
+                commands.append(f"rm -rf -- {shlex.quote(path)}")
+        elif wanted == "file":
+            if not state.exists:
+                raise ModuleFailed(f"file ({path}) is absent, cannot continue", path=path, state="absent")
+            if state.kind == "directory":
+                raise ModuleFailed(f"file ({path}) is a directory, not a file", path=path)
+        elif wanted == "directory":
+            if state.exists and state.kind != "directory":
+                raise ModuleFailed(f"{path} already exists as a {state.kind}", path=path)
+            if not state.exists:
+                commands.append(f"mkdir -p -- {shlex.quote(path)}")
+        elif wanted in ("link", "hard"):
+            commands += self._link_commands(ctx, p, state, wanted)
+        elif wanted == "touch":
+            always_changed = True
+            commands.append(f"touch -- {shlex.quote(path)}")
+        if wanted != "absent":
+            current = state if state.exists and not commands else None
+            mode = resolve_mode(p["mode"], current.mode if current else None,
+                                is_dir=wanted == "directory", module=self.name)
+            if current is not None:
+                commands += attribute_commands(current, owner=owner, group=group, mode=mode,
+                                               follow=wanted != "link")
+            else:
+                target = FileState(path=path, exists=True, kind=wanted if wanted != "touch" else "file")
+                commands += attribute_commands(target, owner=owner, group=group, mode=mode,
+                                               follow=wanted != "link")
+            if p["recurse"] and wanted == "directory" and (tree_off or not state.exists):
+                commands += _recurse_commands(path, owner, group, mode)
+        changed = bool(commands) or always_changed
+        out = ModuleResult(changed=changed, data={**file_return(state), "path": path,
+                                                  "state": wanted if state.exists else "absent"})
+        if ctx.diff and changed:
+            after = {"state": wanted}
+            if p["mode"] is not None:
+                after["mode"] = p["mode"] if isinstance(p["mode"], str) else mode_string(p["mode"])
+            out.diff.append(state_diff(path, before, after))
+        if not changed or ctx.check_mode:
+            if not state.exists:
+                out.data = {"path": path, "state": "absent"}
+            return out
+        script = "set -e\n" + "\n".join(commands) + "\n" + probe_script(path, follow=wanted not in ("link",))
+        done = ctx.run(script)
+        if done.rc != 0:
+            raise ModuleFailed(f"file: {path}: {done.stderr.strip()}", path=path)
+        final = parse_probe(path, done.stdout)
+        out.data = file_return(final) if final.exists else {"path": path, "state": "absent"}
+        if wanted in ("link", "hard"):
+            out.data["src"] = p["src"]
+        return out
+
+    @staticmethod
+    def _summary(state: FileState) -> dict[str, Any]:
+        if not state.exists:
+            return {"state": "absent"}
+        return {"state": state.kind if state.kind in ("directory", "link") else "file",
+                "mode": mode_string(state.mode)}
+
+    def _link_commands(self, ctx: ModuleContext, p: dict[str, Any], state: FileState, kind: str) -> list[str]:
+        src, path = p["src"], p["path"]
+        if not src:
+            raise ModuleFailed(f"file: src is required for state={kind}")
+        q_src, q_path = shlex.quote(src), shlex.quote(path)
+        if kind == "link":
+            if state.kind == "link" and state.link_target == src:
+                return []
+            if state.exists and state.kind == "directory":
+                raise ModuleFailed(f"file: refusing to replace directory {path} with a link")
+            if state.exists and state.kind != "link" and not p["force"]:
+                raise ModuleFailed(f"file: refusing to convert from {state.kind} to symlink for {path} "
+                                   "(use force: true)")
+            return [f"ln -sfn -- {q_src} {q_path}"]
+        source = probe(ctx, src if src.startswith("/") else posixpath.join(posixpath.dirname(path), src))
+        if not source.exists:
+            raise ModuleFailed(f"file: src {src} does not exist (needed for a hard link)")
+        if state.exists and state.inode == source.inode and state.dev == source.dev:
+            return []
+        if state.exists and not p["force"] and state.kind != "file":
+            raise ModuleFailed(f"file: refusing to convert from {state.kind} to hard link for {path}")
+        return [f"ln -f -- {q_src} {q_path}"]
+
+
+MODULE = FileModule()
