@@ -1,0 +1,1 @@
+"""Generated CRI v1 stubs (see ../codegen.py); do not edit."""

@@ -1,0 +1,251 @@
+"""Pod volumes on the node: written under the kubelet root dir, mounted via CRI mounts.
+
+Each volume of pod ``uid`` lives in ``<root>/pods/<uid>/volumes/<kind>/<name>``:
+emptyDir is a directory; configMap, secret, downwardAPI and projected volumes are
+directories of files rewritten whenever their content changes (so updates to a configmap
+reach running pods on the next sync); hostPath points at the node path itself (created for
+the ``DirectoryOrCreate`` / ``FileOrCreate`` types). :func:`container_mounts` turns a
+container's volumeMounts (with subPath and readOnly) into (host path, container path,
+read-only) triples for the CRI config.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kprov.cluster.kubelet.env import ConfigError, PodSources, field_value
+
+__all__ = [
+    "MountSpec",
+    "container_mounts",
+    "pod_dir",
+    "referenced_sources",
+    "remove_pod_volumes",
+    "setup_volumes",
+]
+
+Obj = Mapping[str, Any]
+_SOURCE_KINDS = ("emptyDir", "configMap", "secret", "hostPath", "projected", "downwardAPI")
+
+
+@dataclass(frozen=True)
+class MountSpec:
+    host_path: str
+    container_path: str
+    readonly: bool
+
+
+def pod_dir(root: Path, uid: str) -> Path:
+    return root / "pods" / uid
+
+
+def _containers(pod: Obj) -> list[Obj]:
+    spec = pod.get("spec") or {}
+    return list(spec.get("initContainers") or []) + list(spec.get("containers") or [])
+
+
+def referenced_sources(pod: Obj) -> tuple[set[str], set[str]]:
+    """Names of the configmaps and secrets the pod's env, envFrom and volumes refer to."""
+    cms: set[str] = set()
+    secrets: set[str] = set()
+    for c in _containers(pod):
+        for src in c.get("envFrom") or []:
+            if src.get("configMapRef"):
+                cms.add(src["configMapRef"].get("name", ""))
+            if src.get("secretRef"):
+                secrets.add(src["secretRef"].get("name", ""))
+        for item in c.get("env") or []:
+            vf = item.get("valueFrom") or {}
+            if vf.get("configMapKeyRef"):
+                cms.add(vf["configMapKeyRef"].get("name", ""))
+            if vf.get("secretKeyRef"):
+                secrets.add(vf["secretKeyRef"].get("name", ""))
+    for vol in (pod.get("spec") or {}).get("volumes") or []:
+        if vol.get("configMap"):
+            cms.add(vol["configMap"].get("name", ""))
+        if vol.get("secret"):
+            secrets.add(vol["secret"].get("secretName", ""))
+        for src in (vol.get("projected") or {}).get("sources") or []:
+            if src.get("configMap"):
+                cms.add(src["configMap"].get("name", ""))
+            if src.get("secret"):
+                secrets.add(src["secret"].get("name", ""))
+    cms.discard("")
+    secrets.discard("")
+    return cms, secrets
+
+
+def _kind(vol: Obj) -> str:
+    for kind in _SOURCE_KINDS:
+        if kind in vol:
+            return kind
+    raise ConfigError(
+        f"volume {vol.get('name')!r}: unsupported volume source (supported: {', '.join(_SOURCE_KINDS)})"
+    )
+
+
+def _keyed_files(
+    data: Mapping[str, bytes], items: list[Obj] | None, default_mode: int, optional: bool, what: str
+) -> dict[str, tuple[bytes, int]]:
+    if not items:
+        return {key: (value, default_mode) for key, value in data.items()}
+    files: dict[str, tuple[bytes, int]] = {}
+    for item in items:
+        key = item.get("key", "")
+        if key not in data:
+            if optional:
+                continue
+            raise ConfigError(f"{what}: key {key!r} not found")
+        files[item.get("path", key)] = (data[key], int(item.get("mode", default_mode)))
+    return files
+
+
+def _source_files(
+    kind: str, ref: Obj, name: str, sources: PodSources, default_mode: int
+) -> dict[str, tuple[bytes, int]]:
+    store = sources.config_maps if kind == "configMap" else sources.secrets
+    obj = store.get(name)
+    optional = bool(ref.get("optional"))
+    if obj is None:
+        if optional:
+            return {}
+        raise ConfigError(f'{kind} "{name}" not found')
+    data: dict[str, bytes]
+    if kind == "configMap":
+        data = {k: str(v).encode() for k, v in (obj.get("data") or {}).items()}
+        data.update({k: base64.b64decode(v) for k, v in (obj.get("binaryData") or {}).items()})
+    else:
+        data = {k: base64.b64decode(v) for k, v in (obj.get("data") or {}).items()}
+        data.update({k: str(v).encode() for k, v in (obj.get("stringData") or {}).items()})
+    return _keyed_files(
+        data, ref.get("items"), int(ref.get("defaultMode", default_mode)), optional, f"{kind} {name}"
+    )
+
+
+def _downward_files(
+    pod: Obj, items: list[Obj], default_mode: int, sources: PodSources
+) -> dict[str, tuple[bytes, int]]:
+    files: dict[str, tuple[bytes, int]] = {}
+    for item in items:
+        if "fieldRef" not in item:
+            continue
+        value = field_value(pod, item["fieldRef"].get("fieldPath", ""), sources)
+        files[item["path"]] = (value.encode(), int(item.get("mode", default_mode)))
+    return files
+
+
+def _volume_files(pod: Obj, vol: Obj, kind: str, sources: PodSources) -> dict[str, tuple[bytes, int]]:
+    if kind == "configMap":
+        ref = vol["configMap"]
+        return _source_files("configMap", ref, ref.get("name", ""), sources, 0o644)
+    if kind == "secret":
+        ref = vol["secret"]
+        return _source_files("secret", ref, ref.get("secretName", ""), sources, 0o644)
+    if kind == "downwardAPI":
+        ref = vol["downwardAPI"]
+        return _downward_files(pod, ref.get("items") or [], int(ref.get("defaultMode", 0o644)), sources)
+    projected = vol["projected"]
+    mode = int(projected.get("defaultMode", 0o644))
+    files: dict[str, tuple[bytes, int]] = {}
+    for src in projected.get("sources") or []:
+        if src.get("configMap"):
+            ref = src["configMap"]
+            files.update(
+                _source_files("configMap", {"defaultMode": mode, **ref}, ref.get("name", ""), sources, mode)
+            )
+        elif src.get("secret"):
+            ref = src["secret"]
+            files.update(
+                _source_files("secret", {"defaultMode": mode, **ref}, ref.get("name", ""), sources, mode)
+            )
+        elif src.get("downwardAPI"):
+            files.update(_downward_files(pod, src["downwardAPI"].get("items") or [], mode, sources))
+    return files
+
+
+def _sync_files(directory: Path, files: dict[str, tuple[bytes, int]]) -> None:
+    """Make ``directory`` hold exactly ``files`` (relative path -> (content, mode))."""
+    directory.mkdir(parents=True, exist_ok=True)
+    wanted = set()
+    for rel, (content, mode) in files.items():
+        rel_path = Path(rel)
+        if rel_path.is_absolute() or ".." in rel_path.parts:
+            raise ConfigError(f"volume file path {rel!r} must be relative without '..'")
+        target = directory / rel_path
+        wanted.add(target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if not (target.is_file() and target.read_bytes() == content):
+            tmp = target.with_name(f".{target.name}.tmp")
+            tmp.write_bytes(content)
+            os.replace(tmp, target)
+        os.chmod(target, mode & 0o7777)
+    for existing in sorted(directory.rglob("*"), reverse=True):
+        if existing.is_file() and existing not in wanted:
+            existing.unlink()
+
+
+def _host_path(vol: Obj) -> str:
+    ref = vol["hostPath"]
+    path = Path(ref.get("path", ""))
+    kind = ref.get("type", "")
+    if kind == "DirectoryOrCreate":
+        path.mkdir(parents=True, exist_ok=True)
+    elif kind == "FileOrCreate" and not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch()
+    elif kind in ("Directory", "File") and not path.exists():
+        raise ConfigError(f"hostPath {path}: does not exist (type {kind})")
+    return str(path)
+
+
+def setup_volumes(root: Path, pod: Obj, sources: PodSources) -> dict[str, str]:
+    """Create or refresh every volume of ``pod``; return volume name -> host path."""
+    uid = (pod.get("metadata") or {}).get("uid", "")
+    base = pod_dir(root, uid) / "volumes"
+    paths: dict[str, str] = {}
+    for vol in (pod.get("spec") or {}).get("volumes") or []:
+        name = vol.get("name", "")
+        kind = _kind(vol)
+        if kind == "hostPath":
+            paths[name] = _host_path(vol)
+            continue
+        directory = base / kind / name
+        if kind == "emptyDir":
+            directory.mkdir(parents=True, exist_ok=True)
+            directory.chmod(0o777)
+        else:
+            _sync_files(directory, _volume_files(pod, vol, kind, sources))
+        paths[name] = str(directory)
+    return paths
+
+
+def container_mounts(container: Obj, volume_paths: Mapping[str, str]) -> list[MountSpec]:
+    mounts: list[MountSpec] = []
+    for vm in container.get("volumeMounts") or []:
+        name = vm.get("name", "")
+        if name not in volume_paths:
+            raise ConfigError(
+                f"container {container.get('name')!r}: volumeMount {name!r} names no volume of the pod"
+            )
+        host = volume_paths[name]
+        sub = vm.get("subPath", "")
+        if sub:
+            sub_path = Path(sub)
+            if sub_path.is_absolute() or ".." in sub_path.parts:
+                raise ConfigError(f"volumeMount {name!r}: subPath {sub!r} must be relative without '..'")
+            target = Path(host) / sub_path
+            if not target.exists():
+                target.mkdir(parents=True, exist_ok=True)
+            host = str(target)
+        mounts.append(MountSpec(host, vm.get("mountPath", ""), bool(vm.get("readOnly", False))))
+    return mounts
+
+
+def remove_pod_volumes(root: Path, uid: str) -> None:
+    shutil.rmtree(pod_dir(root, uid), ignore_errors=True)

@@ -1,0 +1,46 @@
+"""Ready-made image specs built from this machine's static busybox.
+
+``busybox_image`` is a general test image (a shell and ~270 applets, /etc/passwd, /tmp);
+``pause_image`` is the pod sandbox image: the same files with ``sleep infinity`` as its
+entrypoint (the sandbox only has to hold the pod's namespaces open).
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from kprov.images.oci import FileEntry, ImageSpec
+
+__all__ = ["BUSYBOX_PATH", "busybox_files", "busybox_image", "pause_image"]
+
+BUSYBOX_PATH = Path("/bin/busybox")
+BASE_DIRS = ("bin", "dev", "etc", "proc", "root", "sys", "usr", "usr/bin", "var")
+
+
+def _applets(busybox: Path) -> list[str]:
+    out = subprocess.run([str(busybox), "--list"], check=True, capture_output=True, text=True).stdout
+    return sorted({name for name in out.split() if name and name != "busybox"})
+
+
+def busybox_files(busybox: Path = BUSYBOX_PATH) -> list[FileEntry]:
+    """The files of a busybox root: the binary, one symlink per applet, a passwd/group."""
+    if not busybox.is_file():
+        raise FileNotFoundError(f"{busybox}: a static busybox is needed (apt-get install busybox-static)")
+    files = [FileEntry(d, is_dir=True, mode=0o755) for d in BASE_DIRS]
+    files.append(FileEntry("tmp", is_dir=True, mode=0o1777))
+    files.append(FileEntry("bin/busybox", data=busybox.read_bytes(), mode=0o755))
+    files += [FileEntry(f"bin/{name}", symlink_to="busybox") for name in _applets(busybox)]
+    files.append(
+        FileEntry("etc/passwd", data=b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534::/:/bin/false\n")
+    )
+    files.append(FileEntry("etc/group", data=b"root:x:0:\nnobody:x:65534:\n"))
+    return files
+
+
+def busybox_image(reference: str = "kprov.local/busybox:1", busybox: Path = BUSYBOX_PATH) -> ImageSpec:
+    return ImageSpec(reference=reference, files=busybox_files(busybox), cmd=["/bin/sh"])
+
+
+def pause_image(reference: str = "kprov.local/pause:1", busybox: Path = BUSYBOX_PATH) -> ImageSpec:
+    return ImageSpec(reference=reference, files=busybox_files(busybox), entrypoint=["/bin/sleep", "infinity"])
