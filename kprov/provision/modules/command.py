@@ -1,0 +1,148 @@
+"""ansible.builtin.command and ansible.builtin.shell: run a command, report its output.
+
+``command`` runs an argv (no shell features: each word is quoted), ``shell`` runs the text with
+``/bin/sh`` (or ``executable``). ``creates``/``removes`` (globs allowed) are tested in the SAME
+round trip as the command: the script prints a per-run random token and stops when the test
+says "skip", so a skipped command costs one round trip too. Always ``changed`` when it runs
+(use changed_when), failed when rc != 0. Check mode runs nothing (unless creates/removes
+would skip it anyway) and reports ``skipped``.
+"""
+
+from __future__ import annotations
+
+import secrets
+import shlex
+import time
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from kprov.provision.modules.args import Arg, parse_args
+from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult
+
+__all__ = ["MODULE", "CommandModule"]
+
+SPEC = {
+    "_raw_params": Arg("raw"), "cmd": Arg(), "argv": Arg("list"), "chdir": Arg(), "creates": Arg(),
+    "removes": Arg(), "executable": Arg(), "stdin": Arg(), "stdin_add_newline": Arg("bool", default=True),
+    "strip_empty_ends": Arg("bool", default=True), "expand_argument_vars": Arg("bool", default=True),
+    "warn": Arg("bool", default=False), "free_form": Arg(),
+}
+
+
+def _quote_expanding(word: str) -> str:
+    """Quote a word but let $VAR / ${VAR} (and a leading ~) expand, like Ansible's command."""
+    if "$" not in word and not word.startswith("~"):
+        return shlex.quote(word)
+    home = ""
+    if word == "~":
+        return "~"
+    if word.startswith("~/"):
+        home, word = "~/", word[2:]
+    elif "$" not in word:
+        return shlex.quote(word)
+    escaped = word.replace("\\", "\\\\").replace('"', '\\"').replace("`", "\\`").replace("$(", "\\$(")
+    return f'{home}"{escaped}"'
+
+
+def _exists_test(pattern: str) -> str:
+    """True (exit 0) when any path matches the glob ``pattern``."""
+    return f"(for f in {_glob_words(pattern)}; do [ -e \"$f\" ] || [ -L \"$f\" ] && exit 0; done; exit 1)"
+
+
+def _glob_words(pattern: str) -> str:
+    """Quote everything except glob characters, so the shell expands only the glob."""
+    out, chunk = [], ""
+    for char in pattern:
+        if char in "*?[]":
+            if chunk:
+                out.append(shlex.quote(chunk))
+                chunk = ""
+            out.append(char)
+        else:
+            chunk += char
+    if chunk:
+        out.append(shlex.quote(chunk))
+    return "".join(out)
+
+
+class CommandModule:
+    def __init__(self, name: str, use_shell: bool) -> None:
+        self.name = name
+        self.use_shell = use_shell
+
+    def _command_text(self, p: dict[str, Any]) -> tuple[str, Any]:
+        raw = p["cmd"] if p["cmd"] is not None else p["_raw_params"] or p["free_form"]
+        if p["argv"]:
+            if self.use_shell:
+                raise ModuleFailed("shell: argument 'argv' is only for the command module")
+            if raw:
+                raise ModuleFailed("command: give either a command string or argv, not both")
+            return " ".join(shlex.quote(str(word)) for word in p["argv"]), p["argv"]
+        if not raw or not str(raw).strip():
+            raise ModuleFailed(f"{self.name}: no command given (free form, 'cmd' or 'argv')")
+        raw = str(raw)
+        if self.use_shell:
+            if p["executable"]:
+                return f"{shlex.quote(p['executable'])} -c {shlex.quote(raw)}", raw
+            return raw, raw
+        try:
+            words = shlex.split(raw)
+        except ValueError as exc:
+            raise ModuleFailed(f"command: cannot split {raw!r}: {exc}") from exc
+        quote = _quote_expanding if p["expand_argument_vars"] else shlex.quote
+        return " ".join(quote(w) for w in words), raw
+
+    def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
+        p = parse_args(self.name, SPEC, args)
+        line, shown = self._command_text(p)
+        token = secrets.token_hex(8)
+        guards = []
+        if p["creates"]:
+            guards.append(f"if {_exists_test(p['creates'])}; then echo {token}:creates; exit 0; fi")
+        if p["removes"]:
+            guards.append(f"if ! {_exists_test(p['removes'])}; then echo {token}:removes; exit 0; fi")
+        stdin = None
+        if p["stdin"] is not None:
+            stdin = (p["stdin"] + ("\n" if p["stdin_add_newline"] else "")).encode()
+        if ctx.check_mode:
+            line = "true"
+        chdir = [f"cd {shlex.quote(p['chdir'])} || exit 1"] if p["chdir"] else []
+        script = "\n".join([*chdir, *guards, line])
+        started = datetime.now()
+        clock = time.monotonic()
+        result = ctx.run(script, stdin=stdin if not ctx.check_mode else None)
+        delta = time.monotonic() - clock
+        ended = datetime.now()
+        if result.stdout.startswith(f"{token}:"):
+            which = result.stdout.strip().split(":", 1)[1]
+            target = p["creates"] if which == "creates" else p["removes"]
+            verb = "exists" if which == "creates" else "does not exist"
+            msg = f"Did not run command since '{target}' {verb}"
+            return ModuleResult(changed=False, msg=msg, data={
+                "cmd": shown, "rc": 0, "stdout": msg, "stderr": "", "stdout_lines": [msg],
+                "stderr_lines": []})
+        if ctx.check_mode:
+            return ModuleResult(skipped=True, msg="Command would have run if not in check mode",
+                                data={"cmd": shown, "rc": 0, "stdout": "", "stderr": "",
+                                      "stdout_lines": [], "stderr_lines": []})
+        stdout, stderr = result.stdout, result.stderr
+        if p["strip_empty_ends"]:
+            stdout, stderr = stdout.rstrip("\r\n"), stderr.rstrip("\r\n")
+        data = {
+            "cmd": shown, "rc": result.rc, "stdout": stdout, "stderr": stderr,
+            "stdout_lines": stdout.splitlines(), "stderr_lines": stderr.splitlines(),
+            "start": started.strftime("%Y-%m-%d %H:%M:%S.%f"), "end": ended.strftime("%Y-%m-%d %H:%M:%S.%f"),
+            "delta": _delta(delta),
+        }
+        failed = result.rc != 0
+        return ModuleResult(changed=True, failed=failed, msg="non-zero return code" if failed else "",
+                            data=data)
+
+
+def _delta(seconds: float) -> str:
+    whole = int(seconds)
+    return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}.{int((seconds - whole) * 1e6):06d}"
+
+
+MODULE = CommandModule("command", use_shell=False)
