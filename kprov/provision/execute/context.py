@@ -1,0 +1,93 @@
+"""Run-time state shared by the executor: options, per-host state, per-play context.
+
+* :class:`RunOptions` — what the CLI asked for (check, diff, tags, extra vars, forks...).
+* :class:`HostState` — one per host per run: its session, facts, set_fact/registered vars
+  (the *raw* layer: never re-templated), notified handlers, failed/unreachable flags.
+* :class:`RunContext` — the inventory, the template engine, the loader, every HostState,
+  the report, the run log, the observer.
+* :class:`PlayContext` — one play: its hosts, the batch sync, the handler lists.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kprov.provision.connect.base import Connector
+from kprov.provision.execute.results import NullObserver, RunObserver, RunReport
+from kprov.provision.execute.runlog import RunLog
+from kprov.provision.inventory.model import Inventory
+from kprov.provision.playbook.loader import PlaybookLoader
+from kprov.provision.playbook.model import Play, Task
+from kprov.provision.templates import TemplateEngine
+
+__all__ = ["HostState", "PlayContext", "RunContext", "RunOptions"]
+
+
+@dataclass
+class RunOptions:
+    check: bool = False
+    diff: bool = False
+    tags: frozenset[str] = frozenset()
+    skip_tags: frozenset[str] = frozenset()
+    extra_vars: dict[str, Any] = field(default_factory=dict)
+    forks: int = 10
+    limit: str | None = None
+    verbosity: int = 0
+    roles_path: list[Path] = field(default_factory=list)
+
+
+@dataclass
+class HostState:
+    name: str
+    inventory_vars: dict[str, Any]
+    connector: Connector | None = None
+    facts: dict[str, Any] = field(default_factory=dict)  # ansible_facts (un-prefixed keys)
+    runtime_vars: dict[str, Any] = field(default_factory=dict)  # set_fact + register
+    unreachable: bool = False
+    failed: bool = False
+    error: str = ""
+
+    @property
+    def alive(self) -> bool:
+        return not (self.unreachable or self.failed)
+
+
+@dataclass
+class RunContext:
+    inventory: Inventory
+    options: RunOptions
+    engine: TemplateEngine
+    report: RunReport
+    log: RunLog
+    loader: PlaybookLoader | None = None
+    observer: RunObserver = field(default_factory=NullObserver)
+    hosts: dict[str, HostState] = field(default_factory=dict)
+    groups: dict[str, list[str]] = field(default_factory=dict)
+    playbook_dir: Path = field(default_factory=Path.cwd)
+    local_connector: Connector | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def localhost(self) -> Connector:
+        """A logged local connector for ``delegate_to: localhost`` (created on first use)."""
+        from kprov.provision.connect.base import connector_for
+        from kprov.provision.execute.runlog import LoggedConnector
+
+        with self._lock:
+            if self.local_connector is None:
+                inner = connector_for("localhost", {"ansible_connection": "local"})
+                self.local_connector = LoggedConnector(inner, self.log)
+            return self.local_connector
+
+
+@dataclass
+class PlayContext:
+    play: Play
+    hosts: list[str]  # the play's hosts (all batches)
+    batch: list[str]
+    sync: Any  # BatchSync (execute.sync); typed loosely to keep this module import-light
+    handlers: dict[str, list[Task]] = field(default_factory=dict)  # per host: play + included role handlers
+    notified: dict[str, list[str]] = field(default_factory=dict)  # per host, notification order
+    sync_tasks: dict[int, bool] = field(default_factory=dict)  # task uid -> needs a sync point

@@ -1,0 +1,234 @@
+"""Run a play's task list on one host (one thread per host).
+
+Walks blocks (``rescue`` runs when a ``block`` task failed, ``always`` runs regardless),
+expands ``include_tasks``/``include_role`` per host at run time, runs ``meta`` actions,
+applies ``--tags``/``--skip-tags``, records every result, and runs notified handlers at each
+``flush_handlers`` point (the play inserts one after pre_tasks, after roles+tasks, and
+after post_tasks) once each, in notification order. A failed task stops this host only
+(unless ``ignore_errors``); sync points and ``run_once`` go through :mod:`execute.sync`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from kprov.provision.errors import ProvisionError, UndefinedVariableError
+from kprov.provision.execute.context import HostState, PlayContext, RunContext
+from kprov.provision.execute.results import TaskResult
+from kprov.provision.execute.task_runner import TaskRunner
+from kprov.provision.playbook.model import Block, Item, Task
+
+__all__ = ["HostRunner", "tags_selected"]
+
+Outcome = Literal["ok", "failed", "unreachable", "ended"]
+_SPECIAL_ACTIONS = ("meta", "include_tasks", "include_role", "import_tasks", "import_role")
+
+
+def tags_selected(task_tags: list[str], only: frozenset[str], skip: frozenset[str]) -> bool:
+    tags = set(task_tags)
+    if "never" in tags and not (tags - {"never"}) & only:
+        return False
+    if skip and (tags & skip or ("tagged" in skip and tags) or ("untagged" in skip and not tags)):
+        return "always" in tags and "always" not in skip
+    if not only or "all" in only or "always" in tags:
+        return True
+    return bool(tags & only) or ("tagged" in only and bool(tags)) or ("untagged" in only and not tags)
+
+
+class HostRunner:
+    def __init__(self, run: RunContext, pctx: PlayContext, host: HostState) -> None:
+        self.run, self.pctx, self.host = run, pctx, host
+        self.tasks = TaskRunner(run, pctx, host)
+
+    def run_play(self) -> Outcome:
+        return self.items(self.pctx.play.items)
+
+    # -- walking ---------------------------------------------------------------------------
+    def items(self, items: list[Item], extra: dict[str, Any] | None = None) -> Outcome:
+        for item in items:
+            if self.pctx.sync.aborted:
+                return "ended"
+            outcome = self.block(item, extra) if isinstance(item, Block) else self.task(item, extra)
+            if outcome != "ok":
+                return outcome
+        return "ok"
+
+    def block(self, block: Block, extra: dict[str, Any] | None) -> Outcome:
+        outcome = self.items(block.block, extra)
+        if outcome == "failed" and block.rescue:
+            self.host.failed = False
+            self.run.report.rescued(self.host.name)
+            outcome = self.items(block.rescue, extra)
+        if block.always and outcome != "unreachable":
+            was_failed = self.host.failed
+            self.host.failed = False
+            always = self.items(block.always, extra)
+            self.host.failed = was_failed or always == "failed"
+            outcome = always if always != "ok" else outcome
+        return outcome
+
+    def task(self, task: Task, extra: dict[str, Any] | None) -> Outcome:
+        opts = self.run.options
+        if not tags_selected(task.tags, opts.tags, opts.skip_tags):
+            return "ok"
+        if task.action == "meta":
+            return self.meta(task)
+        if task.action in ("include_tasks", "include_role"):
+            return self.include(task, extra)
+        if self._needs_sync(task):
+            generation, released = self.pctx.sync.wait(self.host.name, task.uid)
+            if self.pctx.sync.aborted:
+                return "ended"
+            if task.run_once:
+                ran, result = self.pctx.sync.run_once(
+                    self.host.name, task.uid, generation, released, lambda: self.tasks.execute(task, extra)
+                )
+                if not ran:
+                    return self._adopt(task, result)
+                return self._after(task, result)
+        return self._after(task, self.tasks.execute(task, extra))
+
+    def _adopt(self, task: Task, result: TaskResult) -> Outcome:
+        """Take the result of a run_once task that another host ran."""
+        if task.register:
+            self.host.runtime_vars[task.register] = result.result
+        if task.action == "set_fact":
+            self.host.runtime_vars.update(result.result.get("ansible_facts") or {})
+        if result.status == "changed":
+            self._notify(task)
+        return "ok"
+
+    def _after(self, task: Task, result: TaskResult) -> Outcome:
+        self.run.report.record(result)
+        self.run.observer.task_done(result)
+        if result.status == "unreachable":
+            return "unreachable"
+        if result.status == "failed" and not result.ignored:
+            self.host.failed = True
+            self.host.error = result.msg
+            self.pctx.sync.failed(self.host.name, fatal=self.pctx.play.any_errors_fatal)
+            return "failed"
+        if result.status == "changed":
+            self._notify(task)
+        return "ok"
+
+    def _needs_sync(self, task: Task) -> bool:
+        cached = self.pctx.sync_tasks.get(task.uid)
+        if cached is None:
+            play = self.pctx.play
+            text = repr((task.args, task.when, task.loop, task.vars, task.changed_when, task.failed_when))
+            cached = bool(
+                task.run_once
+                or play.any_errors_fatal
+                or play.max_fail_percentage is not None
+                or "hostvars" in text
+            )
+            self.pctx.sync_tasks[task.uid] = cached
+        return cached
+
+    # -- meta, includes, handlers ----------------------------------------------------------
+    def meta(self, task: Task) -> Outcome:
+        what = str(task.args.get("_raw_params") or task.args.get("action") or "").strip()
+        if what == "flush_handlers":
+            return self.flush_handlers()
+        if what in ("noop", "", "refresh_inventory", "clear_facts", "clear_host_errors", "reset_connection"):
+            return "ok"
+        if what == "end_host":
+            return "ended"
+        if what == "end_play":
+            self.pctx.sync.abort(f"meta: end_play on {self.host.name}")
+            return "ended"
+        raise ProvisionError(
+            f"{task.origin}: unknown meta action '{what}' (supported: flush_handlers, noop, "
+            "end_host, end_play)"
+        )
+
+    def include(self, task: Task, extra: dict[str, Any] | None) -> Outcome:
+        loader = self.run.loader
+        assert loader is not None, "a run with plays needs a PlaybookLoader"
+        scope = self.tasks.scope(task, extra)
+        where = f"task field 'when' ({task.origin})"
+        try:
+            items = self.tasks.loop_items(task, scope) if task.loop is not None else [None]
+            for item in items:
+                item_extra = dict(extra or {})
+                if task.loop is not None:
+                    item_extra[str(task.loop_control.get("loop_var", "item"))] = item
+                item_scope = scope.child(item_extra) if item_extra else scope
+                if not all(item_scope.condition(c, where) for c in task.when):
+                    continue
+                args = {
+                    k: item_scope.template(v, f"task field '{k}' ({task.origin})")
+                    for k, v in task.args.items()
+                }
+                if task.action == "include_tasks":
+                    loaded = loader.include_tasks(task, args)
+                else:
+                    loaded = loader.role_items(args, task.scope, None, None, task.origin)
+                    for role_task in loaded:
+                        self._adopt_role_handlers(role_task)
+                outcome = self.items(loaded, item_extra or extra)
+                if outcome != "ok":
+                    return outcome
+        except UndefinedVariableError as err:
+            return self._fail_include(
+                task, str(UndefinedVariableError(err.variable, err.template, task.title))
+            )
+        except ProvisionError as err:
+            return self._fail_include(task, f"task '{task.title}': {err}")
+        return "ok"
+
+    def _adopt_role_handlers(self, item: Item) -> None:
+        if not isinstance(item, Task) or item.scope.role is None:
+            return
+        role = item.scope.role
+        handlers = self.pctx.handlers.setdefault(self.host.name, list(self.pctx.play.handlers))
+        if any(h.scope.role is role for h in handlers):
+            return
+        assert self.run.loader is not None
+        handlers += self.run.loader.role_handlers(role, item.scope)
+
+    def _fail_include(self, task: Task, msg: str) -> Outcome:
+        return self._fail(task.title, task.action, msg, task.origin)
+
+    def _fail(self, title: str, action: str, msg: str, origin: str) -> Outcome:
+        result = TaskResult(
+            host=self.host.name,
+            task=title,
+            action=action,
+            status="failed",
+            msg=msg,
+            origin=origin,
+            play=self.pctx.play.name,
+        )
+        self.run.report.record(result)
+        self.run.observer.task_done(result)
+        self.host.failed = True
+        self.host.error = msg
+        self.pctx.sync.failed(self.host.name, fatal=self.pctx.play.any_errors_fatal)
+        return "failed"
+
+    def _notify(self, task: Task) -> None:
+        queue = self.pctx.notified.setdefault(self.host.name, [])
+        for name in task.notify:
+            if name not in queue:
+                queue.append(name)
+
+    def flush_handlers(self) -> Outcome:
+        queue = self.pctx.notified.get(self.host.name) or []
+        handlers = self.pctx.handlers.get(self.host.name, self.pctx.play.handlers)
+        done: set[int] = set()
+        while queue:
+            name = queue.pop(0)
+            matching = [h for h in handlers if name in (h.name, h.title, *h.listen)]
+            if not matching:
+                msg = f"handler '{name}' was notified but no handler has that name or listen"
+                return self._fail(f"notify {name}", "meta", msg, self.pctx.play.origin)
+            for handler in matching:
+                if handler.uid in done:
+                    continue
+                done.add(handler.uid)
+                outcome = self._after(handler, self.tasks.execute(handler))
+                if outcome != "ok":
+                    return outcome
+        return "ok"

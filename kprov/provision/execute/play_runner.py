@@ -1,0 +1,84 @@
+"""Run one play over its hosts: serial batches, one thread per host, fork limit, handlers.
+
+Hosts that failed or were unreachable earlier in the run are left out (as in Ansible). A
+batch whose hosts all failed ends the play (later batches do not start); an abort from
+``any_errors_fatal``/``max_fail_percentage``/``end_play`` also ends it.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from kprov.provision.execute.context import PlayContext, RunContext
+from kprov.provision.execute.host_runner import HostRunner
+from kprov.provision.execute.sync import BatchSync
+from kprov.provision.inventory.patterns import select_hosts
+from kprov.provision.playbook.model import Play
+
+__all__ = ["PlayRunner", "batches"]
+
+
+def batches(hosts: list[str], serial: Any) -> list[list[str]]:
+    """Split hosts per ``serial`` (a count, a percentage, or a list of them; last size repeats)."""
+    if not serial or not hosts:
+        return [hosts] if hosts else []
+    sizes = serial if isinstance(serial, list) else [serial]
+    out: list[list[str]] = []
+    rest = list(hosts)
+    index = 0
+    while rest:
+        spec = str(sizes[min(index, len(sizes) - 1)]).strip()
+        size = int(len(hosts) * float(spec[:-1]) / 100) if spec.endswith("%") else int(spec)
+        size = max(1, size)
+        out.append(rest[:size])
+        rest = rest[size:]
+        index += 1
+    return out
+
+
+class PlayRunner:
+    def __init__(self, run: RunContext, play: Play) -> None:
+        self.run, self.play = run, play
+
+    def hosts(self) -> list[str]:
+        wanted = select_hosts(self.run.inventory, self.play.hosts)
+        return [h for h in wanted if h in self.run.hosts and self.run.hosts[h].alive]
+
+    def execute(self) -> bool:
+        """Run the play; False when it was aborted (the playbook stops)."""
+        hosts = self.hosts()
+        self.run.observer.play(self.play.name, hosts)
+        if not hosts:
+            return True
+        for batch in batches(hosts, self.play.serial):
+            sync = BatchSync(batch, self.run.options.forks, self.play.max_fail_percentage)
+            pctx = PlayContext(play=self.play, hosts=hosts, batch=batch, sync=sync)
+            threads = [
+                threading.Thread(target=self._host_thread, args=(pctx, h), name=f"kprov-{h}", daemon=True)
+                for h in batch
+            ]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            if sync.aborted:
+                if "end_play" not in sync.abort_reason:
+                    self.run.report.errors.append(f"play '{self.play.name}' aborted: {sync.abort_reason}")
+                    return False
+                return True
+            if all(not self.run.hosts[h].alive for h in batch):
+                return True
+        return True
+
+    def _host_thread(self, pctx: PlayContext, host: str) -> None:
+        pctx.sync.start()
+        try:
+            HostRunner(self.run, pctx, self.run.hosts[host]).run_play()
+        except Exception as err:  # an engine bug must not hang the other hosts
+            state = self.run.hosts[host]
+            state.failed = True
+            state.error = f"internal error: {type(err).__name__}: {err}"
+            self.run.report.errors.append(f"{host}: {state.error}")
+        finally:
+            pctx.sync.finish(host)

@@ -1,0 +1,122 @@
+"""What a run produces: one TaskResult per task per host, per-host counters, the run report.
+
+Statuses are Ansible's: ok, changed, failed, skipped, unreachable (plus ``ignored`` failures
+and ``rescued`` blocks, counted apart as in Ansible's recap). The report is plain data and
+serialises to JSON for ``--json``.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal, Protocol
+
+__all__ = ["HostStats", "NullObserver", "RunObserver", "RunReport", "Status", "TaskResult"]
+
+Status = Literal["ok", "changed", "failed", "skipped", "unreachable"]
+
+
+@dataclass
+class TaskResult:
+    host: str
+    task: str
+    action: str
+    status: Status
+    msg: str = ""
+    diff: list[dict[str, Any]] = field(default_factory=list)
+    ignored: bool = False
+    duration_s: float = 0.0
+    origin: str = ""
+    play: str = ""
+    result: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class HostStats:
+    ok: int = 0
+    changed: int = 0
+    unreachable: int = 0
+    failed: int = 0
+    skipped: int = 0
+    rescued: int = 0
+    ignored: int = 0
+
+    def count(self, result: TaskResult) -> None:
+        if result.status == "changed":
+            self.changed += 1
+            self.ok += 1
+        elif result.status == "ok":
+            self.ok += 1
+        elif result.status == "skipped":
+            self.skipped += 1
+        elif result.status == "unreachable":
+            self.unreachable += 1
+        elif result.ignored:
+            self.ignored += 1
+        else:
+            self.failed += 1
+
+
+class RunObserver(Protocol):
+    """Live progress hooks (called from host threads; implementations must be thread-safe)."""
+
+    def phase(self, title: str) -> None: ...
+    def play(self, name: str, hosts: list[str]) -> None: ...
+    def task_start(self, host: str, task: str) -> None: ...
+    def task_done(self, result: TaskResult) -> None: ...
+
+
+class NullObserver:
+    def phase(self, title: str) -> None:
+        return None
+
+    def play(self, name: str, hosts: list[str]) -> None:
+        return None
+
+    def task_start(self, host: str, task: str) -> None:
+        return None
+
+    def task_done(self, result: TaskResult) -> None:
+        return None
+
+
+@dataclass
+class RunReport:
+    hosts: list[str] = field(default_factory=list)
+    stats: dict[str, HostStats] = field(default_factory=dict)
+    results: list[TaskResult] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # run-level problems (not tied to a task)
+    log_path: str = ""
+    duration_s: float = 0.0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add_host(self, host: str) -> None:
+        with self._lock:
+            if host not in self.stats:
+                self.hosts.append(host)
+                self.stats[host] = HostStats()
+
+    def record(self, result: TaskResult) -> None:
+        with self._lock:
+            self.results.append(result)
+            self.stats.setdefault(result.host, HostStats()).count(result)
+
+    def rescued(self, host: str) -> None:
+        with self._lock:
+            stats = self.stats[host]
+            stats.rescued += 1
+            stats.failed = max(0, stats.failed - 1)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors and all(s.failed == 0 and s.unreachable == 0 for s in self.stats.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "duration_s": round(self.duration_s, 3),
+            "log": self.log_path,
+            "errors": list(self.errors),
+            "stats": {h: asdict(s) for h, s in self.stats.items()},
+            "results": [asdict(r) for r in self.results],
+        }

@@ -1,0 +1,118 @@
+"""Host threads of one batch: a fork limit, sync points, run_once and batch-wide abort.
+
+Strategy (documented choice): hosts run *free* — each host goes through its own task list as
+fast as it can — except at **sync points**, where a host waits until every other live host
+of the batch is either finished or also waiting at a sync point (a quiescence barrier, which
+cannot deadlock even when hosts' task lists differ). A task is a sync point when it is
+``run_once``, when its text mentions ``hostvars`` (so facts set by other hosts earlier in the
+play are there), and for every task of a play with ``any_errors_fatal`` or
+``max_fail_percentage`` (those plays run in lockstep, like Ansible's linear strategy).
+
+At most ``forks`` hosts run at once; a host waiting at a sync point gives its slot away.
+``run_once``: of the hosts released together at that task, the first in batch order runs it
+and the others take its result.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["BatchSync"]
+
+
+@dataclass
+class _OnceSlot:
+    done: threading.Event = field(default_factory=threading.Event)
+    value: Any = None
+
+
+class BatchSync:
+    def __init__(self, hosts: list[str], forks: int, max_fail_percentage: float | None = None) -> None:
+        self.hosts = list(hosts)
+        self._slots = threading.Semaphore(max(1, forks))
+        self._cond = threading.Condition()
+        self._live = set(hosts)
+        self._waiting: dict[str, int] = {}  # host -> task uid it waits at
+        self._generation = 0
+        self._released: dict[int, dict[int, list[str]]] = {}  # generation -> uid -> hosts
+        self._once: dict[tuple[int, int], _OnceSlot] = {}
+        self._failed: set[str] = set()
+        self.max_fail_percentage = max_fail_percentage
+        self.abort_reason = ""
+
+    # -- thread life -----------------------------------------------------------------------
+    def start(self) -> None:
+        self._slots.acquire()
+
+    def finish(self, host: str) -> None:
+        with self._cond:
+            self._live.discard(host)
+            self._maybe_release()
+        self._slots.release()
+
+    # -- failures and abort ----------------------------------------------------------------
+    def failed(self, host: str, fatal: bool) -> None:
+        with self._cond:
+            self._failed.add(host)
+            if fatal and not self.abort_reason:
+                self.abort_reason = f"any_errors_fatal: {host} failed"
+
+    def abort(self, reason: str) -> None:
+        with self._cond:
+            self.abort_reason = self.abort_reason or reason
+
+    @property
+    def aborted(self) -> bool:
+        return bool(self.abort_reason)
+
+    # -- sync points -----------------------------------------------------------------------
+    def wait(self, host: str, uid: int) -> tuple[int, list[str]]:
+        """Block until the batch is quiescent; returns (generation, hosts released at ``uid``)."""
+        self._slots.release()
+        try:
+            with self._cond:
+                self._waiting[host] = uid
+                generation = self._generation
+                self._maybe_release()
+                while self._generation == generation:
+                    self._cond.wait()
+                return generation, self._released[generation].get(uid, [host])
+        finally:
+            self._slots.acquire()
+
+    def _maybe_release(self) -> None:
+        if not self._waiting or any(h not in self._waiting for h in self._live):
+            return
+        by_uid: dict[int, list[str]] = {}
+        for h in self.hosts:
+            if h in self._waiting:
+                by_uid.setdefault(self._waiting[h], []).append(h)
+        self._released[self._generation] = by_uid
+        self._released.pop(self._generation - 2, None)
+        if self.max_fail_percentage is not None and self.hosts:
+            pct = 100.0 * len(self._failed) / len(self.hosts)
+            if pct > float(self.max_fail_percentage) and not self.abort_reason:
+                self.abort_reason = (
+                    f"max_fail_percentage {self.max_fail_percentage}% exceeded ({pct:.0f}% failed)"
+                )
+        self._waiting.clear()
+        self._generation += 1
+        self._cond.notify_all()
+
+    def run_once(
+        self, host: str, uid: int, generation: int, released: list[str], action: Callable[[], Any]
+    ) -> tuple[bool, Any]:
+        """Run ``action`` on the first released host; others get its value. Returns (ran_here, value)."""
+        with self._cond:
+            slot = self._once.setdefault((generation, uid), _OnceSlot())
+        if host == released[0]:
+            try:
+                slot.value = action()
+            finally:
+                slot.done.set()
+            return True, slot.value
+        slot.done.wait()
+        return False, slot.value

@@ -1,0 +1,322 @@
+"""Run one task on one host: when, loop, args, module or engine action, retries, conditions.
+
+Order, as in Ansible: ``when`` (per loop item when there is a loop) -> template the args ->
+run (``until``/``retries``/``delay``) -> ``changed_when`` / ``failed_when`` (the result is
+visible under the ``register`` name and as ``result``) -> register -> notify. Check mode and
+diff come from the task, else the play, else the command line. Errors of templating, bad
+arguments and module exceptions make the task *failed* with a message naming the task;
+a lost session makes the host *unreachable*.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from kprov.provision.connect.base import ConnectionFailure, Connector, UnreachableError, connector_for
+from kprov.provision.errors import ProvisionError, UndefinedVariableError
+from kprov.provision.execute.actions import ENGINE_RUNNERS, RAW_ARG_KEYS
+from kprov.provision.execute.context import HostState, PlayContext, RunContext
+from kprov.provision.execute.results import Status, TaskResult
+from kprov.provision.execute.runlog import LoggedConnector
+from kprov.provision.execute.variables import VarsView, task_scope
+from kprov.provision.modules.base import ModuleArgsError, ModuleContext, ModuleResult, get_module
+from kprov.provision.playbook.model import Task
+from kprov.provision.template_filters import to_bool
+from kprov.provision.templates import OMIT, VarScope
+
+__all__ = ["TaskRunner"]
+
+
+class _Unreachable(Exception):
+    pass
+
+
+class TaskRunner:
+    def __init__(self, run: RunContext, pctx: PlayContext, host: HostState) -> None:
+        self.run, self.pctx, self.host = run, pctx, host
+
+    # -- entry -----------------------------------------------------------------------------
+    def execute(self, task: Task, extra: dict[str, Any] | None = None) -> TaskResult:
+        start = time.monotonic()
+        self.run.observer.task_start(self.host.name, task.title)
+        try:
+            status, registered = self._execute(task, extra)
+        except _Unreachable as err:
+            self.host.unreachable = True
+            self.host.error = str(err)
+            status, registered = "unreachable", {"unreachable": True, "msg": str(err), "changed": False}
+        except UndefinedVariableError as err:
+            named = UndefinedVariableError(err.variable, err.template, task.title)
+            status, registered = "failed", {"failed": True, "msg": str(named), "changed": False}
+        except ProvisionError as err:
+            status, registered = (
+                "failed",
+                {"failed": True, "msg": f"task '{task.title}': {err}", "changed": False},
+            )
+        result = self._result(task, status, registered, time.monotonic() - start)
+        if task.register and status != "unreachable":
+            self.host.runtime_vars[task.register] = registered
+        return result
+
+    def _result(self, task: Task, status: Status, registered: dict[str, Any], seconds: float) -> TaskResult:
+        diffs = list(registered.get("diff") or [])
+        for item in registered.get("results") or []:
+            diffs += item.get("diff") or []
+        ignored = status == "failed" and self._ignore_errors(task)
+        public = {"censored": "output hidden: no_log is set"} if task.no_log else registered
+        msg = "" if task.no_log and status != "failed" else str(registered.get("msg") or "")
+        if task.no_log and status == "failed":
+            msg = "task failed (output hidden: no_log is set)"
+        return TaskResult(
+            host=self.host.name,
+            task=task.title,
+            action=task.action,
+            status=status,
+            msg=msg,
+            diff=[] if task.no_log else diffs,
+            ignored=ignored,
+            duration_s=round(seconds, 4),
+            origin=task.origin,
+            play=self.pctx.play.name,
+            result=public,
+        )
+
+    def _ignore_errors(self, task: Task) -> bool:
+        value = task.ignore_errors
+        return bool(value) if not isinstance(value, str) else to_bool(value)
+
+    # -- when and loops --------------------------------------------------------------------
+    def scope(self, task: Task, extra: dict[str, Any] | None = None) -> VarScope:
+        return task_scope(self.run, self.pctx, self.host, task, extra)
+
+    def _execute(self, task: Task, extra: dict[str, Any] | None) -> tuple[Status, dict[str, Any]]:
+        scope = self.scope(task, extra)
+        if task.loop is None:
+            if not self._when(task, scope):
+                return "skipped", {
+                    "changed": False,
+                    "skipped": True,
+                    "skip_reason": "Conditional result was False",
+                }
+            return self._once(task, scope)
+        items = self.loop_items(task, scope)
+        loop_var = str(task.loop_control.get("loop_var", "item"))
+        index_var = task.loop_control.get("index_var")
+        results: list[dict[str, Any]] = []
+        statuses: list[Status] = []
+        for index, item in enumerate(items):
+            layer: dict[str, Any] = {
+                loop_var: item,
+                "ansible_loop_var": loop_var,
+                "ansible_loop": {
+                    "index": index + 1,
+                    "index0": index,
+                    "first": index == 0,
+                    "last": index == len(items) - 1,
+                    "length": len(items),
+                },
+            }
+            if index_var:
+                layer[str(index_var)] = index
+            item_scope = scope.child(layer)
+            if not self._when(task, item_scope):
+                status, reg = "skipped", {"changed": False, "skipped": True}
+            else:
+                status, reg = self._once(task, item_scope)
+            reg = {**reg, loop_var: item, "ansible_loop_var": loop_var}
+            results.append(reg)
+            statuses.append(status)
+            if status == "unreachable":
+                raise _Unreachable(reg.get("msg", "unreachable"))
+        overall: Status
+        if any(s == "failed" for s in statuses):
+            overall = "failed"
+        elif any(s == "changed" for s in statuses):
+            overall = "changed"
+        elif statuses and all(s == "skipped" for s in statuses):
+            overall = "skipped"
+        else:
+            overall = "ok"
+        registered: dict[str, Any] = {
+            "results": results,
+            "changed": overall == "changed",
+            "failed": overall == "failed",
+            "msg": "All items completed" if overall != "failed" else "One or more items failed",
+        }
+        if overall == "skipped" or not items:
+            registered["skipped"] = True
+            overall = "skipped"
+        return overall, registered
+
+    def loop_items(self, task: Task, scope: VarScope) -> list[Any]:
+        where = f"task field 'loop' ({task.origin})"
+        loop = task.loop
+        if isinstance(loop, dict) and "__flatten__" in loop:
+            value = scope.template(loop["__flatten__"], where)
+            value = value if isinstance(value, list) else [value]
+            return [x for v in value for x in (v if isinstance(v, list) else [v])]
+        if isinstance(loop, dict) and "__dict2items__" in loop:
+            value = scope.template(loop["__dict2items__"], where)
+            return [{"key": k, "value": v} for k, v in dict(value).items()]
+        value = scope.template(loop, where)
+        if isinstance(value, str):
+            raise ProvisionError(f"{task.origin}: loop must be a list, got the string {value!r}")
+        if isinstance(value, dict):
+            raise ProvisionError(f"{task.origin}: loop must be a list; use `| dict2items` for a mapping")
+        return list(value)
+
+    def _when(self, task: Task, scope: VarScope) -> bool:
+        return all(scope.condition(c, f"task field 'when' ({task.origin})") for c in task.when)
+
+    # -- one execution (one loop item) -----------------------------------------------------
+    def _once(self, task: Task, scope: VarScope) -> tuple[Status, dict[str, Any]]:
+        raw_keys = RAW_ARG_KEYS.get(task.action, frozenset())
+        args = {
+            k: (v if k in raw_keys else scope.template(v, f"task field '{k}' ({task.origin})"))
+            for k, v in task.args.items()
+        }
+        args = {k: v for k, v in args.items() if v != OMIT}
+        retries = int(scope.template(task.retries, "retries")) if task.retries is not None else 3
+        delay = float(scope.template(task.delay, "delay")) if task.delay is not None else 5.0
+        attempts = 0
+        while True:
+            attempts += 1
+            result = self._call(task, scope, args)
+            registered = result.as_registered()
+            check_scope = scope.child({task.register: registered} if task.register else {})
+            check_scope = check_scope.child({"result": registered}) if not task.register else check_scope
+            if task.until is None:
+                break
+            if all(check_scope.condition(c, "task field 'until'") for c in task.until):
+                break
+            if attempts > retries:
+                registered["failed"] = True
+                registered["msg"] = registered.get("msg") or f"retries exhausted ({retries}), until not met"
+                result.failed = True
+                break
+            time.sleep(delay)
+        if task.until is not None:
+            registered["attempts"] = attempts
+        if result.skipped:
+            return "skipped", registered
+        changed, failed = result.changed, result.failed
+        if task.changed_when is not None:
+            changed = all(check_scope.condition(c, "task field 'changed_when'") for c in task.changed_when)
+        if task.failed_when is not None:
+            failed = all(check_scope.condition(c, "task field 'failed_when'") for c in task.failed_when)
+            if failed and not registered.get("msg"):
+                registered["msg"] = "failed_when condition met"
+        registered["changed"], registered["failed"] = changed, failed
+        if failed:
+            return "failed", registered
+        return ("changed" if changed else "ok"), registered
+
+    def _call(self, task: Task, scope: VarScope, args: dict[str, Any]) -> ModuleResult:
+        where = f"task '{task.title}' ({task.origin})"
+        runner = ENGINE_RUNNERS.get(task.action)
+        if runner is not None:
+            return runner(args, scope, self.host.runtime_vars, where)
+        connector = self._connector(task, scope)
+        ctx = self.module_context(task, scope, connector)
+        try:
+            return get_module(task.action).run(ctx, args)
+        except UnreachableError as err:
+            raise _Unreachable(str(err)) from None
+        except ConnectionFailure as err:
+            return ModuleResult(failed=True, msg=str(err))
+        except UndefinedVariableError:
+            raise
+        except ProvisionError as err:
+            return ModuleResult(failed=True, msg=str(err))
+        except ModuleArgsError as err:
+            return ModuleResult(failed=True, msg=f"bad arguments: {err}")
+        except FileNotFoundError as err:
+            return ModuleResult(failed=True, msg=f"file not found: {err}")
+        except Exception as err:  # a module bug must fail one task, not the run
+            return ModuleResult(failed=True, msg=f"{task.action} raised {type(err).__name__}: {err}")
+
+    def module_context(self, task: Task, scope: VarScope, connector: Connector) -> ModuleContext:
+        opts, play = self.run.options, self.pctx.play
+        check = task.check_mode if task.check_mode is not None else play.check_mode
+        check = opts.check if check is None else to_bool(check)
+        diff = opts.diff if task.diff is None else to_bool(task.diff)
+        become, become_user = self._become(task, scope)
+        last_found: dict[str, Path] = {}
+
+        def find_file(name: str, kind: str) -> Path:
+            path = self.find_file(task, name, kind)
+            last_found[kind] = path
+            return path
+
+        def render_template(text: str) -> str:
+            source = last_found.get("templates")
+            where = str(source) if source is not None else f"inline template of task '{task.title}'"
+            try:
+                return scope.render(text, where)
+            except UndefinedVariableError as err:
+                raise UndefinedVariableError(err.variable, err.template, task.title) from None
+
+        def log(message: str) -> None:
+            self.run.log.event(self.host.name, f"{task.title}: {message}")
+
+        return ModuleContext(
+            connector=connector,
+            check_mode=check,
+            diff=diff,
+            become=become,
+            become_user=become_user,
+            task_vars=VarsView(scope),
+            render_template=render_template,
+            find_file=find_file,
+            log=log,
+        )
+
+    def _become(self, task: Task, scope: VarScope) -> tuple[bool, str | None]:
+        play = self.pctx.play
+        if task.become is not None:
+            become = to_bool(scope.template(task.become, "become"))
+        elif play.become is not None:
+            become = to_bool(play.become)
+        else:
+            become = to_bool(scope.get("ansible_become", False))
+        user = task.become_user or play.become_user or scope.get("ansible_become_user")
+        return become, (str(scope.template(user, "become_user")) if user else None)
+
+    def _connector(self, task: Task, scope: VarScope) -> Connector:
+        if task.delegate_to:
+            target = str(scope.template(task.delegate_to, "delegate_to"))
+            if target != self.host.name:
+                if target in self.run.hosts and self.run.hosts[target].connector is not None:
+                    return self.run.hosts[target].connector  # type: ignore[return-value]
+                if target in ("localhost", "127.0.0.1"):
+                    return self.run.localhost()
+                if target in self.run.inventory.hosts:
+                    inner = connector_for(target, self.run.inventory.host_vars(target))
+                    return LoggedConnector(inner, self.run.log)
+                raise ProvisionError(
+                    f"{task.origin}: delegate_to '{target}' is not localhost nor an inventory host"
+                )
+        if self.host.connector is None:
+            raise _Unreachable(f"{self.host.name}: no session")
+        return self.host.connector
+
+    def find_file(self, task: Task, name: str, kind: str) -> Path:
+        """Role-relative search like Ansible: role/<kind>/, role/, playbook/<kind>/, playbook/."""
+        path = Path(name)
+        if path.is_absolute():
+            if path.exists():
+                return path
+            raise FileNotFoundError(name)
+        bases: list[Path] = []
+        for role in reversed(task.scope.role_chain):
+            bases += [role.path / kind, role.path]
+        task_dir = task.scope.base_dir
+        bases += [task_dir / kind, task_dir.parent / kind, task_dir]
+        bases += [self.run.playbook_dir / kind, self.run.playbook_dir]
+        for base in bases:
+            candidate = base / name
+            if candidate.exists():
+                return candidate
+        raise FileNotFoundError(f"'{name}' not found in {', '.join(str(b) for b in dict.fromkeys(bases))}")

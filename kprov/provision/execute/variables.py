@@ -1,0 +1,143 @@
+"""The variables a task sees on a host, layered by Ansible's precedence (highest first):
+
+magic vars (inventory_hostname, groups, hostvars, ...) > extra vars (-e) > role params >
+set_fact / registered (raw) > task vars > block / include vars (inner first) > role vars
+(the task's role chain, then the play's other roles) > play vars > facts (``ansible_facts``
+and ``ansible_<fact>``, raw) > inventory vars (group/host precedence, see inventory.model) >
+role defaults (the task's role chain, then the play's other roles).
+
+``hostvars[name]`` is the same stack without task-level layers, seen from that host.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from kprov.provision.execute.context import HostState, PlayContext, RunContext
+from kprov.provision.playbook.model import Play, Role, Task
+from kprov.provision.templates import OMIT, Layer, VarScope
+
+__all__ = ["HostVarsView", "VarsView", "host_scope", "task_scope"]
+
+
+class VarsView(Mapping[str, Any]):
+    """A read-only mapping over a VarScope with no attributes that could shadow variable names."""
+
+    def __init__(self, scope: VarScope) -> None:
+        self.__scope = scope
+
+    def __getitem__(self, key: str) -> Any:
+        return self.__scope[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.__scope)
+
+    def __len__(self) -> int:
+        return len(self.__scope)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.__scope
+
+
+class HostVarsView(Mapping[str, Any]):
+    """``hostvars``: every inventory host's variables, rendered from that host's point of view."""
+
+    def __init__(self, run: RunContext, pctx: PlayContext | None) -> None:
+        self.__run, self.__pctx = run, pctx
+
+    def __getitem__(self, host: str) -> Any:
+        if host not in self.__run.hosts:
+            raise KeyError(host)
+        return VarsView(host_scope(self.__run, self.__pctx, self.__run.hosts[host]))
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.__run.hosts)
+
+    def __len__(self) -> int:
+        return len(self.__run.hosts)
+
+
+def _fact_layer(host: HostState) -> dict[str, Any]:
+    layer = {f"ansible_{k}": v for k, v in host.facts.items()}
+    layer["ansible_facts"] = host.facts
+    return layer
+
+
+def _magic(run: RunContext, pctx: PlayContext | None, host: HostState, task: Task | None) -> dict[str, Any]:
+    play_hosts = pctx.hosts if pctx else list(run.hosts)
+    alive = [h for h in play_hosts if run.hosts[h].alive] if pctx else play_hosts
+    magic: dict[str, Any] = {
+        "inventory_hostname": host.name,
+        "inventory_hostname_short": host.name.split(".")[0],
+        "group_names": sorted(g for g in run.inventory.groups_of(host.name) if g not in ("all", "ungrouped"))
+        if host.name in run.inventory.hosts
+        else [],
+        "groups": run.groups,
+        "hostvars": HostVarsView(run, pctx),
+        "play_hosts": alive,
+        "ansible_play_hosts": alive,
+        "ansible_play_hosts_all": play_hosts,
+        "ansible_play_batch": pctx.batch if pctx else play_hosts,
+        "ansible_check_mode": run.options.check,
+        "ansible_diff_mode": run.options.diff,
+        "playbook_dir": str(run.playbook_dir),
+        "inventory_dir": str(run.inventory.sources[0]) if run.inventory.sources else "",
+        "omit": OMIT,
+    }
+    if pctx:
+        magic["ansible_play_name"] = pctx.play.name
+    role = task.scope.role if task else None
+    if role is not None:
+        magic["role_name"] = role.name
+        magic["role_path"] = str(role.path)
+        magic["ansible_role_name"] = role.name
+    return magic
+
+
+def _role_layers(play: Play | None, chain: tuple[Role, ...], attr: str) -> list[dict[str, Any]]:
+    """Highest first: the task's own role chain (innermost first), then the play's other roles."""
+    layers = [getattr(r, attr) for r in reversed(chain)]
+    if play is not None:
+        layers += [getattr(r, attr) for r in reversed(play.roles) if r not in chain]
+    return [layer for layer in layers if layer]
+
+
+def host_scope(run: RunContext, pctx: PlayContext | None, host: HostState) -> VarScope:
+    """Play-level variables of a host (what ``hostvars[host]`` shows)."""
+    return run.engine.scope(_layers(run, pctx, host, None))
+
+
+def task_scope(
+    run: RunContext,
+    pctx: PlayContext | None,
+    host: HostState,
+    task: Task,
+    extra: Mapping[str, Any] | None = None,
+) -> VarScope:
+    layers = _layers(run, pctx, host, task)
+    if extra:
+        layers.insert(0, (extra, False))
+    return run.engine.scope(layers)
+
+
+def _layers(run: RunContext, pctx: PlayContext | None, host: HostState, task: Task | None) -> list[Layer]:
+    play = pctx.play if pctx else None
+    chain = task.scope.role_chain if task else ()
+    layers: list[Layer] = [
+        (_magic(run, pctx, host, task), False),
+        (run.options.extra_vars, True),
+    ]
+    if task is not None:
+        layers.append((dict(task.scope.role_params), True))
+    layers.append((host.runtime_vars, False))
+    if task is not None:
+        layers.append((task.vars, True))
+        layers += [(v, True) for v in reversed(task.scope.vars)]
+    layers += [(v, True) for v in _role_layers(play, chain, "vars")]
+    if play is not None:
+        layers.append((play.vars, True))
+    layers.append((_fact_layer(host), False))
+    layers.append((host.inventory_vars, True))
+    layers += [(v, True) for v in _role_layers(play, chain, "defaults")]
+    return layers

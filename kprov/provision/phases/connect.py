@@ -1,0 +1,100 @@
+"""Connect phase: one persistent, logged session per targeted host, all hosts in parallel.
+
+A host that cannot be reached is marked unreachable (an UNREACHABLE result in the recap);
+the others go on. Connection variables (``ansible_host``, ``ansible_user`` ...) are
+templated first, so they may use ``{{ }}``.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from kprov.provision.connect.base import ConnectionFailure, connector_for
+from kprov.provision.execute.context import RunContext
+from kprov.provision.execute.results import TaskResult
+from kprov.provision.execute.runlog import LoggedConnector
+from kprov.provision.execute.variables import host_scope
+from kprov.provision.phases.base import for_each_host
+from kprov.provision.templates import TemplateError
+
+__all__ = ["ConnectPhase", "connection_vars"]
+
+
+def connection_vars(run: RunContext, host: str) -> dict[str, Any]:
+    scope = host_scope(run, None, run.hosts[host])
+    return {
+        k: scope.template(v, f"variable '{k}' of host {host}")
+        for k, v in run.hosts[host].inventory_vars.items()
+        if k.startswith("ansible_")
+    }
+
+
+class ConnectPhase:
+    title = "Connect"
+    always = False
+
+    def __init__(self, targets: list[str]) -> None:
+        self.targets = targets
+
+    def should_run(self, run: RunContext) -> bool:
+        return bool(self.targets)
+
+    def run(self, run: RunContext) -> None:
+        for host in self.targets:
+            run.report.add_host(host)
+        for_each_host(run, self.targets, lambda h: self._connect(run, h))
+
+    dry_run = run
+
+    def _connect(self, run: RunContext, host: str) -> None:
+        state = run.hosts[host]
+        start = time.monotonic()
+        try:
+            conn = LoggedConnector(connector_for(host, connection_vars(run, host)), run.log)
+            conn.connect()
+            state.connector = conn
+            return
+        except ConnectionFailure as err:
+            state.unreachable, status = True, "unreachable"
+            state.error = str(err)
+        except (ValueError, TemplateError) as err:  # bad connection settings: this host fails
+            state.failed, status = True, "failed"
+            state.error = f"connection settings: {err}"
+        result = TaskResult(
+            host=host,
+            task="connect",
+            action="connect",
+            status=status,  # type: ignore[arg-type]
+            msg=state.error,
+            duration_s=round(time.monotonic() - start, 3),
+        )
+        run.report.record(result)
+        run.observer.task_done(result)
+
+    def cleanup(self, run: RunContext) -> None:
+        DisconnectPhase().run(run)
+
+
+class DisconnectPhase:
+    title = "Disconnect"
+    always = True
+
+    def should_run(self, run: RunContext) -> bool:
+        return True
+
+    def run(self, run: RunContext) -> None:
+        for state in run.hosts.values():
+            if state.connector is not None:
+                try:
+                    state.connector.close()
+                finally:
+                    state.connector = None
+        if run.local_connector is not None:
+            run.local_connector.close()
+            run.local_connector = None
+
+    dry_run = run
+
+    def cleanup(self, run: RunContext) -> None:
+        return None

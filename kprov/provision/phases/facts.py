@@ -1,0 +1,61 @@
+"""Gather-facts phase: the ansible_facts of every reachable targeted host, one round trip each,
+all hosts in parallel, cached for the whole run (plays that say ``gather_facts: false`` for
+every host skip it)."""
+
+from __future__ import annotations
+
+import time
+
+from kprov.provision.connect.base import UnreachableError
+from kprov.provision.execute.context import RunContext
+from kprov.provision.execute.results import TaskResult
+from kprov.provision.facts import gather_facts
+from kprov.provision.phases.base import for_each_host
+
+__all__ = ["GatherFactsPhase"]
+
+
+class GatherFactsPhase:
+    title = "Gather facts"
+    always = False
+
+    def __init__(self, targets: list[str]) -> None:
+        self.targets = targets
+
+    def should_run(self, run: RunContext) -> bool:
+        return bool(self.targets)
+
+    def run(self, run: RunContext) -> None:
+        alive = [h for h in self.targets if run.hosts[h].alive and run.hosts[h].connector is not None]
+        for_each_host(run, alive, lambda h: self._gather(run, h))
+
+    dry_run = run
+
+    def _gather(self, run: RunContext, host: str) -> None:
+        state = run.hosts[host]
+        assert state.connector is not None
+        start = time.monotonic()
+        try:
+            state.facts = gather_facts(state.connector)
+            return
+        except UnreachableError as err:
+            state.unreachable, status, state.error = True, "unreachable", str(err)
+        except Exception as err:  # noqa: BLE001 - a host whose facts fail is a failed host, not a crash
+            state.failed, status, state.error = (
+                True,
+                "failed",
+                f"gathering facts: {type(err).__name__}: {err}",
+            )
+        result = TaskResult(
+            host=host,
+            task="Gathering Facts",
+            action="gather_facts",
+            status=status,  # type: ignore[arg-type]
+            msg=state.error,
+            duration_s=round(time.monotonic() - start, 3),
+        )
+        run.report.record(result)
+        run.observer.task_done(result)
+
+    def cleanup(self, run: RunContext) -> None:
+        return None

@@ -1,0 +1,269 @@
+"""Runs as explicit phase lists over the same machinery.
+
+* ``apply``: connect -> gather facts -> plays -> disconnect.
+* ``plan``: the same phases in their dry-run form (check + diff): reports, never acts.
+* ``ping`` / ``exec_command`` / ``host_facts``: connect (+ one command or facts) -> disconnect.
+
+Each returns a :class:`RunReport` (plus data where it has some). ``open_run`` builds the
+:class:`RunContext` (inventory, every host's variables, template engine, run log).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kprov.provision.connect.base import CommandResult, ConnectionFailure
+from kprov.provision.errors import InventoryError, PlaybookError
+from kprov.provision.execute.context import HostState, RunContext, RunOptions
+from kprov.provision.execute.results import NullObserver, RunObserver, RunReport, TaskResult
+from kprov.provision.execute.runlog import RunLog
+from kprov.provision.inventory.loader import load_inventory, load_vars_dir
+from kprov.provision.inventory.patterns import select_hosts
+from kprov.provision.phases import ConnectPhase, DisconnectPhase, GatherFactsPhase, PhaseManager, PlaysPhase
+from kprov.provision.phases.base import Phase, for_each_host
+from kprov.provision.playbook.loader import PlaybookLoader
+from kprov.provision.playbook.model import Playbook
+from kprov.provision.templates import TemplateEngine
+
+__all__ = [
+    "CommandOutcome",
+    "apply",
+    "exec_command",
+    "find_playbook",
+    "host_facts",
+    "open_run",
+    "ping",
+    "plan",
+]
+
+
+def find_playbook(explicit: str | None) -> Path:
+    """The playbook argument, else ``site.yml`` in the current directory or the repository."""
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise PlaybookError(f"playbook {path} does not exist")
+        return path
+    for candidate in (Path.cwd() / "site.yml", Path(__file__).resolve().parents[2] / "site.yml"):
+        if candidate.is_file():
+            return candidate
+    raise PlaybookError(
+        "no PLAYBOOK given and no site.yml in the current directory or the repository; "
+        "pass the playbook path: kprov apply -i INVENTORY PLAYBOOK"
+    )
+
+
+def open_run(
+    inventory: list[str],
+    options: RunOptions,
+    observer: RunObserver | None = None,
+    playbook_dir: Path | None = None,
+) -> RunContext:
+    inv = load_inventory(*inventory)
+    log = RunLog()
+    base = (playbook_dir or Path.cwd()).resolve()
+    run = RunContext(
+        inventory=inv,
+        options=options,
+        engine=TemplateEngine(),
+        report=RunReport(log_path=str(log.path)),
+        log=log,
+        observer=observer or NullObserver(),
+        groups=inv.group_map(),
+        playbook_dir=base,
+    )
+    extra = _playbook_var_layers(base, inv) if playbook_dir else []
+    for name in inv.hosts:
+        run.hosts[name] = HostState(name=name, inventory_vars=inv.host_vars(name, extra))
+    return run
+
+
+def _playbook_var_layers(base: Path, inv: Any) -> list[tuple[str, dict[str, Any]]]:
+    layers: list[tuple[str, dict[str, Any]]] = []
+    if (base / "group_vars").is_dir():
+        for group in inv.groups:
+            data = load_vars_dir(base / "group_vars", group)
+            if data:
+                layers.append((f"group:{group}", data))
+    if (base / "host_vars").is_dir():
+        for host in inv.hosts:
+            data = load_vars_dir(base / "host_vars", host)
+            if data:
+                layers.append((f"host:{host}", data))
+    return layers
+
+
+def _targets(run: RunContext, pattern: str | None, playbook: Playbook | None = None) -> list[str]:
+    if playbook is not None:
+        used: set[str] = set()
+        for play in playbook.plays:
+            used.update(select_hosts(run.inventory, play.hosts))
+        hosts = [h for h in run.inventory.hosts if h in used]
+    else:
+        hosts = list(run.inventory.hosts)
+    if pattern:
+        limited = set(select_hosts(run.inventory, pattern, strict=True))
+        hosts = [h for h in hosts if h in limited]
+    return hosts
+
+
+def _run_phases(run: RunContext, phases: list[Phase], dry_run: bool) -> RunReport:
+    start = time.monotonic()
+    try:
+        PhaseManager(phases, dry_run=dry_run).execute(run)
+    finally:
+        run.report.duration_s = time.monotonic() - start
+        run.log.event("-", f"run finished in {run.report.duration_s:.3f}s ok={run.report.ok}")
+        run.log.close()
+    return run.report
+
+
+def apply(
+    inventory: list[str],
+    playbook_path: Path,
+    options: RunOptions,
+    observer: RunObserver | None = None,
+    *,
+    dry_run: bool = False,
+) -> RunReport:
+    playbook_path = playbook_path.resolve()
+    run = open_run(inventory, options, observer, playbook_path.parent)
+    try:
+        loader = PlaybookLoader(playbook_path.parent, options.roles_path)
+        playbook = loader.load(playbook_path)
+        run.loader = loader
+        targets = _targets(run, options.limit, playbook)
+        if not targets:
+            raise InventoryError(
+                "no host matches the playbook's plays"
+                + (f" and --limit {options.limit}" if options.limit else "")
+            )
+    except BaseException:
+        run.log.close()
+        raise
+    # Non-targeted hosts stay in hostvars but never run: mark them so plays skip them.
+    for name, state in run.hosts.items():
+        if name not in targets:
+            state.failed = True
+            state.error = "not targeted"
+    gather = [
+        h
+        for h in targets
+        if any(p.gather_facts and h in select_hosts(run.inventory, p.hosts) for p in playbook.plays)
+    ]
+    phases: list[Phase] = [
+        ConnectPhase(targets),
+        GatherFactsPhase(gather),
+        PlaysPhase(playbook),
+        DisconnectPhase(),
+    ]
+    return _run_phases(run, phases, dry_run)
+
+
+def plan(
+    inventory: list[str], playbook_path: Path, options: RunOptions, observer: RunObserver | None = None
+) -> RunReport:
+    options.check, options.diff = True, True
+    return apply(inventory, playbook_path, options, observer, dry_run=True)
+
+
+@dataclass
+class CommandOutcome:
+    report: RunReport
+    outputs: dict[str, CommandResult] = field(default_factory=dict)
+    facts: dict[str, Any] = field(default_factory=dict)
+
+
+class _CommandPhase:
+    always = False
+
+    def __init__(
+        self, title: str, targets: list[str], command: str | None, become: bool, outcome: CommandOutcome
+    ) -> None:
+        self.title, self.targets, self.command, self.become, self.outcome = (
+            title,
+            targets,
+            command,
+            become,
+            outcome,
+        )
+
+    def should_run(self, run: RunContext) -> bool:
+        return bool(self.targets)
+
+    def run(self, run: RunContext) -> None:
+        for_each_host(run, [h for h in self.targets if run.hosts[h].alive], lambda h: self._one(run, h))
+
+    dry_run = run
+
+    def _one(self, run: RunContext, host: str) -> None:
+        state = run.hosts[host]
+        assert state.connector is not None
+        start = time.monotonic()
+        try:
+            if self.command is None:
+                from kprov.provision.facts import gather_facts
+
+                self.outcome.facts[host] = gather_facts(state.connector)
+                status, msg = "ok", ""
+            else:
+                result = state.connector.run(self.command, become=self.become)
+                self.outcome.outputs[host] = result
+                status, msg = ("ok" if result.rc == 0 else "failed"), f"rc={result.rc}"
+        except ConnectionFailure as err:
+            state.unreachable, status, msg = True, "unreachable", str(err)
+        run.report.record(
+            TaskResult(
+                host=host,
+                task=self.title,
+                action="command",
+                status=status,  # type: ignore[arg-type]
+                msg=msg,
+                duration_s=round(time.monotonic() - start, 3),
+            )
+        )
+
+    def cleanup(self, run: RunContext) -> None:
+        return None
+
+
+def _command_run(
+    inventory: list[str],
+    pattern: str | None,
+    title: str,
+    command: str | None,
+    options: RunOptions,
+    become: bool = False,
+    observer: RunObserver | None = None,
+) -> CommandOutcome:
+    run = open_run(inventory, options, observer)
+    targets = _targets(run, pattern)
+    outcome = CommandOutcome(report=run.report)
+    phases: list[Phase] = [
+        ConnectPhase(targets),
+        _CommandPhase(title, targets, command, become, outcome),
+        DisconnectPhase(),
+    ]
+    _run_phases(run, phases, dry_run=False)
+    return outcome
+
+
+def ping(inventory: list[str], options: RunOptions, observer: RunObserver | None = None) -> CommandOutcome:
+    return _command_run(inventory, options.limit, "ping", "echo pong", options, observer=observer)
+
+
+def exec_command(
+    inventory: list[str],
+    command: str,
+    options: RunOptions,
+    become: bool = False,
+    observer: RunObserver | None = None,
+) -> CommandOutcome:
+    return _command_run(inventory, options.limit, command, command, options, become, observer)
+
+
+def host_facts(inventory: list[str], host: str, options: RunOptions) -> CommandOutcome:
+    return _command_run(inventory, host, "facts", None, options)

@@ -1,0 +1,335 @@
+"""Load a playbook into plays of blocks and tasks, expanding static imports.
+
+* ``import_playbook`` / ``import_tasks`` / ``import_role`` and a play's ``roles:`` are
+  expanded here, once; their ``when``/``tags``/``vars``/``become`` are inherited by every task.
+* ``include_tasks`` / ``include_role`` stay tasks; the executor calls :meth:`PlaybookLoader.
+  include_tasks` / :meth:`PlaybookLoader.role_items` per host at run time.
+* A play's items are ``pre_tasks``, ``meta: flush_handlers``, roles, ``tasks``, a flush,
+  ``post_tasks``, a flush — the points where Ansible runs notified handlers.
+* A role runs once per play (dependencies first) unless its params differ or its meta sets
+  ``allow_duplicates``; its handlers join the play's handlers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from kprov.provision.errors import PlaybookError
+from kprov.provision.playbook.model import Block, Item, Play, Playbook, Role, Scope, Task
+from kprov.provision.playbook.tasks import parse_task
+from kprov.provision.roles.loader import RoleFinder, role_file
+from kprov.provision.yamlfile import load_yaml_file, origin_of
+
+__all__ = ["PlaybookLoader", "load_playbook"]
+
+_PLAY_KEYS = frozenset(
+    [
+        "name",
+        "hosts",
+        "roles",
+        "tasks",
+        "pre_tasks",
+        "post_tasks",
+        "handlers",
+        "vars",
+        "become",
+        "become_user",
+        "become_method",
+        "serial",
+        "any_errors_fatal",
+        "max_fail_percentage",
+        "gather_facts",
+        "check_mode",
+        "tags",
+        "vars_files",
+        "strategy",
+        "connection",
+        "remote_user",
+        "environment",
+        "collections",
+        "order",
+        "ignore_errors",
+        "no_log",
+        "diff",
+    ]
+)
+_INHERITED = (
+    "become",
+    "become_user",
+    "ignore_errors",
+    "check_mode",
+    "no_log",
+    "delegate_to",
+    "run_once",
+    "diff",
+)
+_FLUSH = {"meta": "flush_handlers"}
+
+
+def _known_modules() -> frozenset[str]:
+    from kprov.provision.modules.base import known_module_names
+
+    return frozenset(known_module_names())
+
+
+class PlaybookLoader:
+    def __init__(
+        self,
+        playbook_dir: Path,
+        roles_path: list[Path] | None = None,
+        known_modules: frozenset[str] | None = None,
+    ) -> None:
+        self.playbook_dir = playbook_dir
+        self.roles = RoleFinder(playbook_dir, roles_path)
+        self.known = known_modules if known_modules is not None else _known_modules()
+
+    # -- playbooks and plays ---------------------------------------------------------------
+    def load(self, path: Path) -> Playbook:
+        data = load_yaml_file(path)
+        if data is None:
+            data = []
+        if not isinstance(data, list):
+            raise PlaybookError(f"{path}: a playbook is a list of plays, got {type(data).__name__}")
+        book = Playbook(path=path)
+        for entry in data:
+            where = origin_of(entry, str(path))
+            if not isinstance(entry, dict):
+                raise PlaybookError(f"{where}: a play must be a mapping")
+            if "import_playbook" in entry:
+                book.plays += self.load((path.parent / str(entry["import_playbook"])).resolve()).plays
+            else:
+                book.plays.append(self.load_play(entry, path))
+        return book
+
+    def load_play(self, data: dict[str, Any], path: Path) -> Play:
+        where = origin_of(data, str(path))
+        unknown = sorted(set(data) - _PLAY_KEYS)
+        if unknown:
+            raise PlaybookError(f"{where}: unknown play keyword(s) {unknown}")
+        if "hosts" not in data:
+            raise PlaybookError(f"{where}: a play needs 'hosts'")
+        play = Play(
+            name=str(data.get("name") or data["hosts"]),
+            hosts=",".join(data["hosts"]) if isinstance(data["hosts"], list) else str(data["hosts"]),
+            origin=where,
+            base_dir=path.parent,
+            vars=dict(data.get("vars") or {}),
+            become=data.get("become"),
+            become_user=data.get("become_user"),
+            serial=data.get("serial"),
+            any_errors_fatal=bool(data.get("any_errors_fatal", False)),
+            max_fail_percentage=data.get("max_fail_percentage"),
+            gather_facts=bool(data.get("gather_facts", True)),
+            check_mode=data.get("check_mode"),
+            tags=[str(t) for t in _list(data.get("tags"))],
+        )
+        for vars_file in _list(data.get("vars_files")):
+            loaded = load_yaml_file(path.parent / str(vars_file)) or {}
+            play.vars.update(loaded)
+        keywords = tuple((k, data[k]) for k in _INHERITED if k in data)
+        scope = Scope(base_dir=path.parent, tags=tuple(play.tags), keywords=keywords)
+        seen: set[tuple[str, str]] = set()
+        items: list[Item] = []
+        items += self.items(_list(data.get("pre_tasks")), scope, str(path))
+        items.append(self._flush(scope, where))
+        for ref in _list(data.get("roles")):
+            ref = {"role": ref} if isinstance(ref, str) else ref
+            if not isinstance(ref, dict) or not (ref.get("role") or ref.get("name")):
+                raise PlaybookError(
+                    f"{origin_of(ref, where)}: a play's role entry is a name or {{role: NAME, ...}}"
+                )
+            items += self.role_items(dict(ref), scope, play, seen, origin_of(ref, where))
+        items += self.items(_list(data.get("tasks")), scope, str(path))
+        items.append(self._flush(scope, where))
+        items += self.items(_list(data.get("post_tasks")), scope, str(path))
+        items.append(self._flush(scope, where))
+        play.items = items
+        play.handlers += self.handlers(_list(data.get("handlers")), scope, str(path))
+        return play
+
+    # -- task lists ------------------------------------------------------------------------
+    def items(self, data: list[Any], scope: Scope, source: str) -> list[Item]:
+        out: list[Item] = []
+        for entry in data:
+            out += self.item(entry, scope, source)
+        return out
+
+    def item(self, data: Any, scope: Scope, source: str) -> list[Item]:
+        where = origin_of(data, source)
+        if not isinstance(data, dict):
+            raise PlaybookError(f"{where}: a task must be a mapping, got {type(data).__name__}")
+        if "block" in data:
+            inner = self._inherit(scope, data, where)
+            return [
+                Block(
+                    block=self.items(_list(data["block"]), inner, source),
+                    rescue=self.items(_list(data.get("rescue")), inner, source),
+                    always=self.items(_list(data.get("always")), inner, source),
+                    name=str(data.get("name") or ""),
+                    origin=where,
+                )
+            ]
+        task = parse_task(data, scope, self.known, source)
+        if task.action == "import_tasks":
+            file = self._include_path(task, scope)
+            inner = self._inherit(scope, data, where, include_vars=task.vars)
+            return self.items(
+                _list(load_yaml_file(file)), dataclasses.replace(inner, base_dir=file.parent), str(file)
+            )
+        if task.action == "import_role":
+            inner = self._inherit(scope, data, where)
+            return self.role_items(dict(task.args), inner, None, None, where)
+        return [task]
+
+    def include_tasks(self, task: Task, args: dict[str, Any]) -> list[Item]:
+        """Run-time expansion of ``include_tasks`` (args already templated)."""
+        file = self._include_path(dataclasses.replace(task, args=args), task.scope)
+        inner = dataclasses.replace(
+            task.scope, base_dir=file.parent, vars=(*task.scope.vars, dict(task.vars))
+        )
+        return self.items(_list(load_yaml_file(file)), inner, str(file))
+
+    def handlers(self, data: list[Any], scope: Scope, source: str) -> list[Task]:
+        flat: list[Task] = []
+        for item in self.items(data, scope, source):
+            flat += _flatten(item)
+        return flat
+
+    # -- roles -----------------------------------------------------------------------------
+    def role_items(
+        self,
+        ref: dict[str, Any],
+        scope: Scope,
+        play: Play | None,
+        seen: set[tuple[str, str]] | None,
+        where: str,
+    ) -> list[Item]:
+        """A role's tasks (dependencies first) as items; its handlers join ``play`` (or scope role)."""
+        ref = dict(ref)
+        name = str(ref.pop("role", None) or ref.pop("name"))
+        tasks_from = str(ref.pop("tasks_from", "main"))
+        handlers_from = str(ref.pop("handlers_from", "main"))
+        ref.pop("defaults_from", None)
+        ref.pop("vars_from", None)
+        ref.pop("public", None)
+        ref.pop("apply", None)
+        role_when = _list(ref.pop("when", None))
+        role_tags = [str(t) for t in _list(ref.pop("tags", None))]
+        params = dict(ref.pop("vars", None) or {})
+        keywords = dict(scope.keywords)
+        for key in _INHERITED:
+            if key in ref:
+                keywords[key] = ref.pop(key)
+        params.update(ref)
+        role = self.roles.find(name, where)
+        key = (str(role.path), repr(sorted(params.items())) + tasks_from)
+        if seen is not None:
+            if key in seen and not role.allow_duplicates:
+                return []
+            seen.add(key)
+        chain = (*scope.role_chain, role) if scope.role else (role,)
+        inner = Scope(
+            base_dir=role.path / "tasks",
+            role=role,
+            role_chain=chain,
+            role_params=tuple(params.items()),
+            when=(*scope.when, *role_when),
+            tags=tuple(sorted({*scope.tags, *role_tags})),
+            vars=scope.vars,
+            keywords=tuple(keywords.items()),
+        )
+        items: list[Item] = []
+        for dep in role.dependencies:
+            dep_scope = dataclasses.replace(inner, role=None, role_params=(), base_dir=scope.base_dir)
+            items += self.role_items(dict(dep), dep_scope, play, seen, f"{role.path}/meta")
+        tasks_file = role_file(role.path, "tasks", tasks_from)
+        if tasks_file is None and tasks_from != "main":
+            raise PlaybookError(f"{where}: role '{name}' has no tasks/{tasks_from}.yml")
+        if tasks_file is not None:
+            items += self.items(_list(load_yaml_file(tasks_file)), inner, str(tasks_file))
+        if play is not None:
+            if role not in play.roles:
+                play.roles.append(role)
+            handlers_file = role_file(role.path, "handlers", handlers_from)
+            if handlers_file is not None and not any(h.scope.role is role for h in play.handlers):
+                handler_scope = dataclasses.replace(inner, when=(), tags=())
+                play.handlers += self.handlers(
+                    _list(load_yaml_file(handlers_file)), handler_scope, str(handlers_file)
+                )
+        return items
+
+    def role_handlers(self, role: Role, scope: Scope) -> list[Task]:
+        handlers_file = role_file(role.path, "handlers")
+        if handlers_file is None:
+            return []
+        return self.handlers(
+            _list(load_yaml_file(handlers_file)),
+            dataclasses.replace(scope, when=(), tags=()),
+            str(handlers_file),
+        )
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _include_path(self, task: Task, scope: Scope) -> Path:
+        name = task.args.get("file") or task.args.get("_raw_params")
+        if not name:
+            raise PlaybookError(f"{task.origin}: {task.action} needs a file name")
+        candidates = [scope.base_dir / str(name)]
+        if scope.role is not None:
+            candidates.append(scope.role.path / "tasks" / str(name))
+        candidates.append(self.playbook_dir / str(name))
+        for path in candidates:
+            if path.is_file():
+                return path
+        raise PlaybookError(
+            f"{task.origin}: {task.action}: file '{name}' not found (looked in "
+            f"{', '.join(str(c.parent) for c in candidates)})"
+        )
+
+    @staticmethod
+    def _inherit(
+        scope: Scope, data: dict[str, Any], where: str, include_vars: dict[str, Any] | None = None
+    ) -> Scope:
+        block_vars = data.get("vars") or {}
+        if not isinstance(block_vars, dict):
+            raise PlaybookError(f"{where}: vars must be a mapping")
+        keywords = dict(scope.keywords)
+        keywords.update({k: data[k] for k in _INHERITED if k in data})
+        layers = [*scope.vars]
+        if block_vars:
+            layers.append(dict(block_vars))
+        if include_vars:
+            layers.append(dict(include_vars))
+        return dataclasses.replace(
+            scope,
+            when=(*scope.when, *[c for c in _list(data.get("when")) if c is not None]),
+            tags=tuple(sorted({*scope.tags, *(str(t) for t in _list(data.get("tags")))})),
+            vars=tuple(layers),
+            keywords=tuple(keywords.items()),
+        )
+
+    def _flush(self, scope: Scope, where: str) -> Task:
+        task = parse_task(dict(_FLUSH), dataclasses.replace(scope, when=()), self.known, where)
+        task.tags = ["always"]
+        task.origin = where
+        return task
+
+
+def _list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def _flatten(item: Item) -> list[Task]:
+    if isinstance(item, Task):
+        return [item]
+    return [t for part in (item.block, item.rescue, item.always) for i in part for t in _flatten(i)]
+
+
+def load_playbook(path: str | Path, roles_path: list[Path] | None = None) -> Playbook:
+    path = Path(path)
+    if not path.is_file():
+        raise PlaybookError(f"playbook {path} does not exist")
+    return PlaybookLoader(path.parent.resolve(), roles_path).load(path.resolve())

@@ -1,0 +1,130 @@
+"""Playbook data model: plays, blocks, tasks and roles as plain data (no behaviour).
+
+Keywords set on a block, a role or an import are *inherited* at load time: each Task holds
+its effective ``when`` list (ANDed), ``tags`` (union), ``become``... and ``scope_vars`` (block
+and include vars, outermost first). Dynamic includes (``include_tasks``/``include_role``)
+stay as tasks; the executor loads them per host at run time with the task's ``scope``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Block", "Item", "Play", "Playbook", "Role", "Scope", "Task", "new_uid"]
+
+_uids = itertools.count(1)  # identity for sync points; only ever increases (no shared state to reset)
+
+
+def new_uid() -> int:
+    return next(_uids)
+
+
+@dataclass
+class Role:
+    name: str
+    path: Path
+    defaults: dict[str, Any] = field(default_factory=dict)
+    vars: dict[str, Any] = field(default_factory=dict)
+    dependencies: list[dict[str, Any]] = field(default_factory=list)  # [{role: name, ...params}]
+    allow_duplicates: bool = False
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a task inherits from the blocks, roles and imports around it."""
+
+    base_dir: Path  # where relative include paths resolve
+    role: Role | None = None
+    role_chain: tuple[Role, ...] = ()  # outer roles first (a dependency's parent, ...)
+    role_params: tuple[tuple[str, Any], ...] = ()
+    when: tuple[Any, ...] = ()
+    tags: tuple[str, ...] = ()
+    vars: tuple[dict[str, Any], ...] = ()
+    keywords: tuple[tuple[str, Any], ...] = ()  # become, become_user, ignore_errors, ...
+
+    def keyword(self, name: str, default: Any = None) -> Any:
+        return dict(self.keywords).get(name, default)
+
+
+@dataclass
+class Task:
+    name: str
+    action: str
+    args: dict[str, Any]
+    origin: str
+    scope: Scope
+    when: list[Any] = field(default_factory=list)  # inherited + own
+    tags: list[str] = field(default_factory=list)
+    loop: Any = None
+    loop_control: dict[str, Any] = field(default_factory=dict)
+    register: str | None = None
+    notify: list[str] = field(default_factory=list)
+    listen: list[str] = field(default_factory=list)
+    become: bool | None = None
+    become_user: str | None = None
+    changed_when: list[Any] | None = None
+    failed_when: list[Any] | None = None
+    until: list[Any] | None = None
+    retries: Any = None
+    delay: Any = None
+    vars: dict[str, Any] = field(default_factory=dict)
+    run_once: bool = False
+    delegate_to: str | None = None
+    ignore_errors: bool = False
+    check_mode: bool | None = None
+    diff: bool | None = None
+    no_log: bool = False
+    uid: int = field(default_factory=new_uid)
+
+    @property
+    def display_name(self) -> str:
+        if self.name:
+            return self.name
+        role = f"{self.scope.role.name} : " if self.scope.role else ""
+        return f"{role}{self.action}"
+
+    @property
+    def title(self) -> str:
+        role = self.scope.role.name if self.scope.role else ""
+        return f"{role} : {self.name}" if role and self.name else self.display_name
+
+
+@dataclass
+class Block:
+    block: list[Item]
+    rescue: list[Item] = field(default_factory=list)
+    always: list[Item] = field(default_factory=list)
+    name: str = ""
+    origin: str = ""
+
+
+Item = Task | Block
+
+
+@dataclass
+class Play:
+    name: str
+    hosts: str
+    origin: str
+    base_dir: Path
+    items: list[Item] = field(default_factory=list)  # pre_tasks, roles, tasks, post_tasks (+ flushes)
+    handlers: list[Task] = field(default_factory=list)
+    roles: list[Role] = field(default_factory=list)  # every role of the play, dependencies first
+    vars: dict[str, Any] = field(default_factory=dict)
+    become: bool | None = None
+    become_user: str | None = None
+    serial: Any = None
+    any_errors_fatal: bool = False
+    max_fail_percentage: float | None = None
+    gather_facts: bool = True
+    check_mode: bool | None = None
+    tags: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Playbook:
+    path: Path
+    plays: list[Play] = field(default_factory=list)

@@ -1,0 +1,272 @@
+"""Turning one task mapping into a :class:`Task`: keywords, the module key, and its arguments.
+
+The module key is the one key that is not a task keyword. Its value may be a mapping or a
+free-form string: ``k=v`` pairs become arguments; for ``command``/``shell`` (and any text
+that is not ``k=v``) the rest is ``_raw_params``, as in Ansible. ``args:`` merges in.
+``local_action``/``action`` forms are accepted.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from typing import Any
+
+from kprov.provision.errors import PlaybookError, UnknownModuleError
+from kprov.provision.playbook.model import Scope, Task
+from kprov.provision.yamlfile import origin_of
+
+__all__ = ["ENGINE_ACTIONS", "TASK_KEYWORDS", "normalize_action", "parse_free_form", "parse_task"]
+
+TASK_KEYWORDS = frozenset(
+    [
+        "name",
+        "when",
+        "loop",
+        "with_items",
+        "with_list",
+        "with_dict",
+        "loop_control",
+        "register",
+        "notify",
+        "listen",
+        "become",
+        "become_user",
+        "become_method",
+        "tags",
+        "changed_when",
+        "failed_when",
+        "until",
+        "retries",
+        "delay",
+        "vars",
+        "run_once",
+        "delegate_to",
+        "delegate_facts",
+        "ignore_errors",
+        "ignore_unreachable",
+        "check_mode",
+        "diff",
+        "no_log",
+        "args",
+        "environment",
+        "any_errors_fatal",
+        "throttle",
+        "timeout",
+        "collections",
+        "module_defaults",
+        "debugger",
+    ]
+)
+ENGINE_ACTIONS = frozenset(
+    [
+        "debug",
+        "set_fact",
+        "assert",
+        "fail",
+        "meta",
+        "include_tasks",
+        "import_tasks",
+        "include_role",
+        "import_role",
+    ]
+)
+_RAW_MODULES = frozenset({"command", "shell", "raw", "script"})
+_RAW_OPTIONS = frozenset({"chdir", "creates", "removes", "executable", "stdin", "warn", "stdin_add_newline"})
+_PREFIXES = ("ansible.builtin.", "ansible.legacy.")
+
+
+def normalize_action(name: str) -> str:
+    """``ansible.builtin.debug`` -> ``debug`` for engine actions; module names stay as written."""
+    for prefix in _PREFIXES:
+        if name.startswith(prefix) and name[len(prefix) :] in ENGINE_ACTIONS:
+            return name[len(prefix) :]
+    return name
+
+
+def _short(name: str) -> str:
+    return name.rsplit(".", 1)[-1]
+
+
+def split_args(text: str) -> list[str]:
+    """Split on whitespace outside quotes and outside Jinja2 ``{{ }}`` / ``{% %}`` (quotes kept)."""
+    tokens: list[str] = []
+    current: list[str] = []
+    quote = ""
+    depth = 0
+    i = 0
+    while i < len(text):
+        pair = text[i : i + 2]
+        char = text[i]
+        if not quote and pair in ("{{", "{%"):
+            depth += 1
+            current.append(pair)
+            i += 2
+            continue
+        if not quote and depth and pair in ("}}", "%}"):
+            depth -= 1
+            current.append(pair)
+            i += 2
+            continue
+        if quote:
+            if char == quote and text[i - 1] != "\\":
+                quote = ""
+        elif char in "'\"" and not depth:
+            quote = char
+        elif char.isspace() and not depth:
+            if current:
+                tokens.append("".join(current))
+                current = []
+            i += 1
+            continue
+        current.append(char)
+        i += 1
+    if quote or depth:
+        raise ValueError("unbalanced quotes or Jinja2 braces")
+    if current:
+        tokens.append("".join(current))
+    return tokens
+
+
+def parse_free_form(text: str, action: str) -> dict[str, Any]:
+    try:
+        tokens = split_args(text)
+    except ValueError as err:
+        raise PlaybookError(f"cannot parse arguments {text!r} of '{action}': {err}") from None
+    raw_module = _short(action) in _RAW_MODULES
+    args: dict[str, Any] = {}
+    rest: list[str] = []
+    for token in tokens:
+        key, eq, value = token.partition("=")
+        is_kv = eq and key.isidentifier()
+        if is_kv and (not raw_module or key in _RAW_OPTIONS):
+            args[key] = _unquote(value)
+        else:
+            rest.append(token)
+    if rest:
+        args["_raw_params"] = " ".join(rest)
+    return args
+
+
+def _unquote(value: str) -> str:
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        return value[1:-1]
+    return value
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list | tuple) else [value]
+
+
+def _closest(name: str, known: Iterable[str]) -> str | None:
+    pool = sorted(set(known))
+    match = difflib.get_close_matches(name, pool, n=1, cutoff=0.6)
+    if not match:
+        match = difflib.get_close_matches(_short(name), [_short(n) for n in pool], n=1, cutoff=0.6)
+    return match[0] if match else None
+
+
+def parse_task(data: dict[str, Any], scope: Scope, known_modules: frozenset[str], source: str) -> Task:
+    where = origin_of(data, source)
+    if not isinstance(data, dict):
+        raise PlaybookError(f"{where}: a task must be a mapping, got {type(data).__name__}")
+    candidates = [k for k in data if k not in TASK_KEYWORDS]
+    if "local_action" in data or "action" in data:
+        key = "local_action" if "local_action" in data else "action"
+        value = data[key]
+        if isinstance(value, dict):
+            value = dict(value)
+            action = str(value.pop("module", ""))
+            args = value
+        else:
+            action, _, rest = str(value).strip().partition(" ")
+            args = parse_free_form(rest, action) if rest else {}
+        candidates = [c for c in candidates if c not in ("local_action", "action")]
+        if candidates:
+            raise PlaybookError(f"{where}: '{key}' task has unknown key(s) {candidates}")
+    else:
+        if not candidates:
+            raise PlaybookError(f"{where}: task has no module (keys: {sorted(data)})")
+        if len(candidates) > 1:
+            raise PlaybookError(
+                f"{where}: task has more than one module-like key {candidates}; only one is allowed "
+                "(a misspelt keyword?)"
+            )
+        action = candidates[0]
+        value = data[action]
+        if value is None:
+            args = {}
+        elif isinstance(value, dict):
+            args = dict(value)
+        elif isinstance(value, str | int | float | bool):
+            args = (
+                parse_free_form(str(value), action)
+                if action not in ("include_tasks", "import_tasks")
+                else {"file": str(value)}
+            )
+        else:
+            raise PlaybookError(f"{where}: arguments of '{action}' must be a mapping or a string")
+    action = normalize_action(action)
+    if action not in ENGINE_ACTIONS and action not in known_modules:
+        all_known = (
+            set(known_modules) | set(ENGINE_ACTIONS) | {p + a for p in _PREFIXES[:1] for a in ENGINE_ACTIONS}
+        )
+        raise UnknownModuleError(action, _closest(action, all_known), where)
+    extra_args = data.get("args") or {}
+    if not isinstance(extra_args, dict):
+        raise PlaybookError(f"{where}: 'args' must be a mapping")
+    args.update(extra_args)
+    if "local_action" in data:
+        data = {**data, "delegate_to": "localhost"}
+    return _build(data, action, args, scope, where)
+
+
+def _build(data: dict[str, Any], action: str, args: dict[str, Any], scope: Scope, where: str) -> Task:
+    loop = data.get("loop")
+    if "with_items" in data or "with_list" in data:
+        loop = data.get("with_items", data.get("with_list"))
+        if "with_items" in data:
+            loop = {"__flatten__": loop}
+    elif "with_dict" in data:
+        loop = {"__dict2items__": data["with_dict"]}
+    loop_control = data.get("loop_control") or {}
+    if not isinstance(loop_control, dict):
+        raise PlaybookError(f"{where}: loop_control must be a mapping")
+    task_vars = data.get("vars") or {}
+    if not isinstance(task_vars, dict):
+        raise PlaybookError(f"{where}: vars must be a mapping")
+    kw = scope.keyword
+    cond = [c for c in _as_list(data.get("when")) if c is not None]
+    task = Task(
+        name=str(data.get("name") or ""),
+        action=action,
+        args=args,
+        origin=where,
+        scope=scope,
+        when=[*scope.when, *cond],
+        tags=sorted({*scope.tags, *(str(t) for t in _as_list(data.get("tags")))}),
+        loop=loop,
+        loop_control=dict(loop_control),
+        register=data.get("register"),
+        notify=[str(n) for n in _as_list(data.get("notify"))],
+        listen=[str(n) for n in _as_list(data.get("listen"))],
+        become=data.get("become", kw("become")),
+        become_user=data.get("become_user", kw("become_user")),
+        changed_when=_as_list(data["changed_when"]) if "changed_when" in data else None,
+        failed_when=_as_list(data["failed_when"]) if "failed_when" in data else None,
+        until=_as_list(data["until"]) if "until" in data else None,
+        retries=data.get("retries"),
+        delay=data.get("delay"),
+        vars=dict(task_vars),
+        run_once=bool(data.get("run_once", kw("run_once", False))),
+        delegate_to=data.get("delegate_to", kw("delegate_to")),
+        ignore_errors=bool(data.get("ignore_errors", kw("ignore_errors", False))),
+        check_mode=data.get("check_mode", kw("check_mode")),
+        diff=data.get("diff", kw("diff")),
+        no_log=bool(data.get("no_log", kw("no_log", False))),
+    )
+    if task.register is not None and not str(task.register).isidentifier():
+        raise PlaybookError(f"{where}: register name {task.register!r} is not a valid variable name")
+    return task

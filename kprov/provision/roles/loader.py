@@ -1,0 +1,87 @@
+"""Find and read Ansible-layout roles.
+
+A role ``NAME`` is searched, in order, in: ``<playbook dir>/roles/``, the playbook dir
+itself, each ``roles_path`` entry, and the repository's top-level ``roles/`` (the directory
+above the installed ``kprov`` package, when it has one). A name containing ``/`` may also
+be a path. A role has ``tasks/ handlers/ defaults/ vars/ meta/ templates/ files/``; the
+``main`` file of each may be ``main.yml``, ``main.yaml`` or ``main``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from kprov.provision.errors import PlaybookError
+from kprov.provision.playbook.model import Role
+from kprov.provision.yamlfile import load_yaml_file, origin_of
+
+__all__ = ["RoleFinder", "repo_roles_dir", "role_file"]
+
+
+def repo_roles_dir() -> Path:
+    return Path(__file__).resolve().parents[3] / "roles"
+
+
+def role_file(role_path: Path, kind: str, name: str = "main") -> Path | None:
+    for candidate in (f"{name}.yml", f"{name}.yaml", name):
+        path = role_path / kind / candidate
+        if path.is_file():
+            return path
+    return None
+
+
+class RoleFinder:
+    """Resolves role names to loaded :class:`Role` objects (cached per path)."""
+
+    def __init__(self, playbook_dir: Path, roles_path: list[Path] | None = None) -> None:
+        self.search = [playbook_dir / "roles", playbook_dir, *(roles_path or []), repo_roles_dir()]
+        self._cache: dict[Path, Role] = {}
+
+    def find(self, name: str, where: str) -> Role:
+        candidates = [base / name for base in self.search]
+        if "/" in name:
+            candidates.insert(0, Path(name))
+        for path in candidates:
+            if path.is_dir() and any(
+                (path / d).is_dir() for d in ("tasks", "handlers", "defaults", "vars", "meta")
+            ):
+                return self._load(path.resolve())
+        searched = ", ".join(str(p) for p in self.search)
+        raise PlaybookError(
+            f"{where}: role '{name}' not found (searched: {searched}); use --roles-path to add a dir"
+        )
+
+    def _load(self, path: Path) -> Role:
+        if path in self._cache:
+            return self._cache[path]
+        role = Role(name=path.name, path=path)
+        role.defaults = self._mapping(role_file(path, "defaults"))
+        role.vars = self._mapping(role_file(path, "vars"))
+        meta_file = role_file(path, "meta")
+        meta = self._mapping(meta_file)
+        role.allow_duplicates = bool(meta.get("allow_duplicates", False))
+        for dep in meta.get("dependencies") or []:
+            if isinstance(dep, str):
+                role.dependencies.append({"role": dep})
+            elif isinstance(dep, dict) and ("role" in dep or "name" in dep):
+                entry = dict(dep)
+                entry["role"] = entry.pop("role", None) or entry.pop("name")
+                role.dependencies.append(entry)
+            else:
+                raise PlaybookError(
+                    f"{origin_of(dep, str(meta_file))}: a dependency is a role name or {{role: NAME}}"
+                )
+        self._cache[path] = role
+        return role
+
+    @staticmethod
+    def _mapping(path: Path | None) -> dict[str, Any]:
+        if path is None:
+            return {}
+        data = load_yaml_file(path)
+        if data is None:
+            return {}
+        if not isinstance(data, dict):
+            raise PlaybookError(f"{path}: expected a mapping, got {type(data).__name__}")
+        return data
