@@ -1,0 +1,34 @@
+"""ansible.builtin.slurp: a remote file's content, base64-encoded (``content``, ``encoding``,
+``source``), read in one command."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Mapping
+from typing import Any
+
+from kprov.provision.modules.args import Arg, parse_args
+from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult
+
+__all__ = ["MODULE", "SlurpModule"]
+
+SPEC = {"src": Arg(required=True, aliases=("path",))}
+
+
+class SlurpModule:
+    name = "slurp"
+
+    def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
+        src = parse_args(self.name, SPEC, args)["src"]
+        result = ctx.run(f"base64 -w0 -- {shlex.quote(src)}")
+        if result.rc != 0:
+            error = result.stderr.strip()
+            if "No such file" in error:
+                raise ModuleFailed(f"file not found: {src}")
+            if "Is a directory" in error:
+                raise ModuleFailed(f"source is a directory and must be a file: {src}")
+            raise ModuleFailed(f"unable to slurp file: {error}")
+        return ModuleResult(data={"content": result.stdout.strip(), "encoding": "base64", "source": src})
+
+
+MODULE = SlurpModule()
