@@ -1,0 +1,140 @@
+"""ansible.builtin.systemd_service (also ``systemd`` and ``service``): unit state and enablement.
+
+One ``systemctl show`` (after ``daemon-reload`` when asked, in the same command) gives
+ActiveState, UnitFileState, LoadState; the module decides, and one script applies
+unmask / enable / start ... in the right order. Active means ActiveState active|activating
+(as Ansible); enabled means what ``systemctl is-enabled`` accepts (enabled, static, ...).
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Mapping
+from typing import Any
+
+from kprov.provision.modules.args import Arg, parse_args
+from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult
+
+__all__ = ["MODULE", "SystemdServiceModule", "plan_unit"]
+
+SPEC = {
+    "name": Arg(aliases=("service", "unit")),
+    "state": Arg(choices=("reloaded", "restarted", "started", "stopped", "running")),
+    "enabled": Arg("bool"), "force": Arg("bool"), "masked": Arg("bool"),
+    "daemon_reload": Arg("bool", default=False, aliases=("daemon-reload",)),
+    "daemon_reexec": Arg("bool", default=False, aliases=("daemon-reexec",)),
+    "scope": Arg(default="system", choices=("system", "user", "global")),
+    "no_block": Arg("bool", default=False),
+    # accepted for the generic ``service`` module, meaningless with systemd
+    "arguments": Arg(aliases=("args",)), "pattern": Arg(), "runlevel": Arg(), "sleep": Arg("int"),
+    "use": Arg(),
+}
+
+_ENABLED_STATES = {"enabled", "enabled-runtime", "static", "indirect", "generated", "alias", "transient"}
+_NOT_DISABLEABLE = {"static", "indirect", "generated", "transient"}
+_ACTIVE_STATES = {"active", "activating", "reloading", "refreshing"}
+
+
+def parse_show(text: str) -> dict[str, str]:
+    status: dict[str, str] = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition("=")
+        if sep and key and key[0].isupper():
+            status[key] = value
+    return status
+
+
+def plan_unit(status: Mapping[str, str], *, state: str | None, enabled: bool | None,
+              masked: bool | None) -> list[str]:
+    """The systemctl verbs (in order) that take a unit from ``status`` to what is wanted."""
+    verbs: list[str] = []
+    file_state = status.get("UnitFileState", "")
+    is_masked = file_state.startswith("masked") or status.get("LoadState") == "masked"
+    if masked is False and is_masked:
+        verbs.append("unmask")
+        is_masked = False
+    if enabled is not None:
+        is_enabled = file_state in _ENABLED_STATES
+        if enabled and not is_enabled:
+            verbs.append("enable")
+        elif not enabled and is_enabled and file_state not in _NOT_DISABLEABLE:
+            verbs.append("disable")
+    if masked is True and not is_masked:
+        verbs.append("mask")
+    active = status.get("ActiveState", "") in _ACTIVE_STATES
+    if state in ("started", "running") and not active:
+        verbs.append("start")
+    elif state == "stopped" and (active or status.get("ActiveState") == "deactivating"):
+        verbs.append("stop")
+    elif state == "restarted":
+        verbs.append("restart")
+    elif state == "reloaded":
+        verbs.append("reload" if active else "start")
+    return verbs
+
+
+class SystemdServiceModule:
+    name = "systemd_service"
+
+    def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
+        p = parse_args(self.name, SPEC, args)
+        unit = p["name"]
+        scope = "" if p["scope"] == "system" else f" --{p['scope']}"
+        systemctl = f"systemctl{scope}"
+        if not unit:
+            if (p["state"], p["enabled"], p["masked"]) != (None, None, None):
+                raise ModuleFailed("systemd_service: argument 'name' is required with state/enabled/masked")
+            if not (p["daemon_reload"] or p["daemon_reexec"]):
+                raise ModuleFailed("systemd_service: give 'name' or daemon_reload/daemon_reexec")
+        prefix = []
+        if p["daemon_reexec"] and not ctx.check_mode:
+            prefix.append(f"{systemctl} daemon-reexec")
+        if p["daemon_reload"] and not ctx.check_mode:
+            prefix.append(f"{systemctl} daemon-reload")
+        if not unit:
+            done = ctx.run(" && ".join(prefix) or "true")
+            if done.rc != 0:
+                raise ModuleFailed(f"systemd_service: daemon-reload failed: {done.stderr.strip()}")
+            return ModuleResult(changed=False, data={"name": None})
+        q_unit = shlex.quote(unit)
+        show = f"{systemctl} show {q_unit}"
+        query = ctx.run(" && ".join([*prefix, show]))
+        if query.rc != 0:
+            raise ModuleFailed(f"systemd_service: {unit}: {query.stderr.strip() or query.stdout.strip()}")
+        status = parse_show(query.stdout)
+        if status.get("LoadState") == "not-found" and not (p["masked"] and p["state"] is None):
+            if p["state"] == "stopped" and not p["enabled"]:
+                return ModuleResult(changed=False, data={"name": unit, "state": "stopped", "status": status})
+            raise ModuleFailed(f"Could not find the requested service {unit}: host")
+        verbs = plan_unit(status, state=p["state"], enabled=p["enabled"], masked=p["masked"])
+        before = {"state": status.get("ActiveState", ""), "enabled": status.get("UnitFileState", "")}
+        after = dict(before)
+        for verb in verbs:
+            if verb in ("start", "restart", "reload"):
+                after["state"] = "active"
+            elif verb == "stop":
+                after["state"] = "inactive"
+            elif verb in ("enable", "disable", "mask"):
+                after["enabled"] = {"enable": "enabled", "disable": "disabled", "mask": "masked"}[verb]
+            elif verb == "unmask":
+                after["enabled"] = "disabled"
+        data: dict[str, Any] = {"name": unit, "status": status}
+        if p["state"] is not None:
+            data["state"] = "started" if p["state"] == "running" else p["state"]
+        if p["enabled"] is not None:
+            data["enabled"] = p["enabled"]
+        result = ModuleResult(changed=bool(verbs), data=data)
+        if verbs and ctx.diff:
+            result.diff.append({"before": {"unit": unit, **before}, "after": {"unit": unit, **after}})
+        if not verbs or ctx.check_mode:
+            return result
+        no_block = " --no-block" if p["no_block"] else ""
+        script = " && ".join(f"{systemctl}{no_block} {verb} {q_unit}" for verb in verbs)
+        done = ctx.run(script)
+        if done.rc != 0:
+            raise ModuleFailed(f"Unable to {' / '.join(verbs)} service {unit}: {done.stderr.strip()}",
+                               name=unit, status=status)
+        return result
+
+
+MODULE = SystemdServiceModule()
