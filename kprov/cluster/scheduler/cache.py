@@ -1,0 +1,226 @@
+"""The scheduler's view of the cluster: per-node state kept up to date incrementally.
+
+:class:`NodeInfo` holds a node's allocatable resources and what its pods already request
+(cpu, memory, pod count, host ports), so a resource check is a few integer comparisons.
+:class:`SchedulerCache` holds every node, every assigned pod and the pods the scheduler
+has *assumed* onto a node before the API server confirmed the binding: an assumed pod
+counts against its node at once, so two pods in flight can never double-book capacity.
+
+For inter-pod (anti-)affinity and topology spreading it keeps indexes instead of scanning:
+pods by (namespace, label key, label value) and by namespace, and the required
+anti-affinity terms of existing pods grouped by term (equal terms share one entry) with the
+nodes where they live. Looking up "pods that match this selector" then touches only
+candidate pods, never every pod times every node.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from kprov.cluster.api.objects import cpu_millis, memory_bytes
+from kprov.cluster.api.selectors import LabelSelector
+from kprov.cluster.scheduler.podinfo import AffinityTerm, PodInfo
+
+__all__ = ["NodeInfo", "SchedulerCache"]
+
+Obj = dict[str, Any]
+
+
+@dataclass
+class NodeInfo:
+    name: str
+    node: Obj
+    labels: dict[str, str] = field(default_factory=dict)
+    taints: tuple[Obj, ...] = ()
+    unschedulable: bool = False
+    alloc_cpu: int = 0
+    alloc_memory: int = 0
+    alloc_pods: int = 110
+    req_cpu: int = 0
+    req_memory: int = 0
+    pods: dict[str, PodInfo] = field(default_factory=dict)
+    ports: Counter[tuple[str, str, int]] = field(default_factory=Counter)
+
+    def set_node(self, node: Obj) -> None:
+        self.node = node
+        meta = node.get("metadata") or {}
+        spec = node.get("spec") or {}
+        alloc = (node.get("status") or {}).get("allocatable") or {}
+        self.labels = dict(meta.get("labels") or {})
+        self.taints = tuple(spec.get("taints") or ())
+        self.unschedulable = bool(spec.get("unschedulable"))
+        self.alloc_cpu = cpu_millis(alloc["cpu"]) if "cpu" in alloc else 0
+        self.alloc_memory = memory_bytes(alloc["memory"]) if "memory" in alloc else 0
+        self.alloc_pods = int(alloc.get("pods", 110))
+
+    def add_pod(self, info: PodInfo) -> None:
+        self.pods[info.key] = info
+        self.req_cpu += info.cpu
+        self.req_memory += info.memory
+        self.ports.update(info.host_ports)
+
+    def remove_pod(self, key: str) -> PodInfo | None:
+        info = self.pods.pop(key, None)
+        if info is not None:
+            self.req_cpu -= info.cpu
+            self.req_memory -= info.memory
+            self.ports.subtract(info.host_ports)
+            for port in info.host_ports:
+                if self.ports[port] <= 0:
+                    del self.ports[port]
+        return info
+
+
+class SchedulerCache:
+    def __init__(self, assume_ttl: float = 30.0) -> None:
+        self.nodes: dict[str, NodeInfo] = {}
+        self.node_order: list[str] = []
+        self.pod_node: dict[str, str] = {}
+        self.assumed: dict[str, float] = {}  # pod key -> monotonic deadline
+        self._by_label: dict[tuple[str, str, str], set[str]] = {}
+        self._by_namespace: dict[str, set[str]] = {}
+        self._pods: dict[str, PodInfo] = {}
+        self._anti_terms: dict[str, tuple[AffinityTerm, Counter[str]]] = {}
+        self._assume_ttl = assume_ttl
+        self.generation = 0  # bumped on every change that could make a pod schedulable
+
+    # ---- nodes -------------------------------------------------------------------------
+
+    def set_node(self, node: Obj) -> None:
+        name = node["metadata"]["name"]
+        info = self.nodes.get(name)
+        if info is None:
+            info = NodeInfo(name=name, node=node)
+            self.nodes[name] = info
+            self.node_order.append(name)
+        info.set_node(node)
+        self.generation += 1
+
+    def remove_node(self, name: str) -> None:
+        if self.nodes.pop(name, None) is not None:
+            self.node_order.remove(name)
+            self.generation += 1
+
+    # ---- pods --------------------------------------------------------------------------
+
+    def _index(self, info: PodInfo) -> None:
+        self._by_namespace.setdefault(info.namespace, set()).add(info.key)
+        for k, v in info.labels.items():
+            self._by_label.setdefault((info.namespace, k, v), set()).add(info.key)
+
+    def _unindex(self, info: PodInfo) -> None:
+        members = self._by_namespace.get(info.namespace)
+        if members is not None:
+            members.discard(info.key)
+        for k, v in info.labels.items():
+            keyed = self._by_label.get((info.namespace, k, v))
+            if keyed is not None:
+                keyed.discard(info.key)
+                if not keyed:
+                    del self._by_label[(info.namespace, k, v)]
+
+    def add_pod(self, info: PodInfo, node_name: str) -> None:
+        """Record a pod on a node (bound, or assumed by assume())."""
+        self.remove_pod(info.key, bump=False)
+        self.pod_node[info.key] = node_name
+        self._pods[info.key] = info
+        self._index(info)
+        for term in info.anti_affinity:
+            entry = self._anti_terms.setdefault(term.identity, (term, Counter()))
+            entry[1][node_name] += 1
+        node = self.nodes.get(node_name)
+        if node is not None:
+            node.add_pod(info)
+
+    def remove_pod(self, key: str, bump: bool = True) -> None:
+        self.assumed.pop(key, None)
+        node_name = self.pod_node.pop(key, None)
+        info = self._pods.pop(key, None)
+        if info is None:
+            return
+        self._unindex(info)
+        for term in info.anti_affinity:
+            entry = self._anti_terms.get(term.identity)
+            if entry is not None:
+                entry[1][node_name or ""] -= 1
+                if entry[1][node_name or ""] <= 0:
+                    del entry[1][node_name or ""]
+                if not entry[1]:
+                    del self._anti_terms[term.identity]
+        if node_name and node_name in self.nodes:
+            self.nodes[node_name].remove_pod(key)
+        if bump:
+            self.generation += 1
+
+    def assume(self, info: PodInfo, node_name: str) -> None:
+        self.add_pod(info, node_name)
+        self.assumed[info.key] = time.monotonic() + self._assume_ttl
+
+    def confirm(self, key: str) -> None:
+        """The binding was observed: the pod is no longer only assumed."""
+        self.assumed.pop(key, None)
+
+    def forget(self, key: str) -> None:
+        """A binding failed: give the node's capacity back."""
+        if key in self.assumed:
+            self.remove_pod(key)
+
+    def expire_assumed(self) -> list[str]:
+        now = time.monotonic()
+        stale = [k for k, deadline in self.assumed.items() if deadline < now]
+        for key in stale:
+            self.remove_pod(key)
+        return stale
+
+    def is_assigned(self, key: str) -> bool:
+        return key in self.pod_node
+
+    # ---- queries for affinity and spreading --------------------------------------------
+
+    def matching_pods(self, namespaces: frozenset[str] | None, selector: LabelSelector) -> Iterable[PodInfo]:
+        """Assigned pods in ``namespaces`` (None = all) whose labels match ``selector``."""
+        if selector.nothing:
+            return []
+        spaces = list(namespaces) if namespaces is not None else list(self._by_namespace)
+        narrowing = next(
+            (r for r in selector.requirements if r.op in ("=", "in") and len(r.values) == 1), None
+        )
+        found: list[PodInfo] = []
+        for ns in spaces:
+            if narrowing is not None:
+                keys: Iterable[str] = self._by_label.get((ns, narrowing.key, narrowing.values[0]), ())
+            else:
+                keys = self._by_namespace.get(ns, ())
+            for key in keys:
+                info = self._pods[key]
+                if selector.matches(info.labels):
+                    found.append(info)
+        return found
+
+    def domains_with(self, pods: Iterable[PodInfo], topology_key: str) -> Counter[str]:
+        """How many of ``pods`` run in each topology domain (node label value)."""
+        counts: Counter[str] = Counter()
+        for info in pods:
+            node = self.nodes.get(self.pod_node.get(info.key, ""))
+            if node is not None and topology_key in node.labels:
+                counts[node.labels[topology_key]] += 1
+        return counts
+
+    def existing_anti_affinity(self, pod: PodInfo) -> list[tuple[str, set[str]]]:
+        """(topologyKey, domains) that existing pods' required anti-affinity forbids for ``pod``."""
+        out = []
+        for term, node_counts in self._anti_terms.values():
+            if not term.matches(pod.namespace, pod.labels):
+                continue
+            domains = {
+                self.nodes[n].labels[term.topology_key]
+                for n in node_counts
+                if n in self.nodes and term.topology_key in self.nodes[n].labels
+            }
+            if domains:
+                out.append((term.topology_key, domains))
+        return out

@@ -1,0 +1,55 @@
+"""The scheduling framework: plugins with filter and score extension points.
+
+A plugin subclasses :class:`Plugin` and overrides what it takes part in:
+
+- ``pre_filter(state, pod, cache)``: compute per-cycle data once (e.g. affinity domains);
+- ``filter(state, pod, node)``: return the reasons the node cannot take the pod (empty =
+  fits); reasons are the user-facing strings counted in the FailedScheduling message;
+- ``score(state, pod, node)``: a raw score for a feasible node; scores are normalized to
+  0..100 when ``normalize`` is set (``reverse`` makes lower raw scores better), then
+  multiplied by the plugin's weight and summed.
+
+``unresolvable`` marks filters that evicting pods could not fix (taints, selectors): this
+is what the "preemption: ..." part of the message reports. :class:`CycleState` is a dict
+the plugins share during one pod's cycle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from kprov.cluster.scheduler.cache import NodeInfo, SchedulerCache
+from kprov.cluster.scheduler.podinfo import PodInfo
+
+__all__ = ["NO_REASONS", "CycleState", "Plugin"]
+
+NO_REASONS: tuple[str, ...] = ()
+
+
+class CycleState(dict[str, Any]):
+    """Scratch data for one scheduling cycle, keyed by plugin name."""
+
+
+class Plugin:
+    name: ClassVar[str] = ""
+    has_filter: ClassVar[bool] = False
+    has_score: ClassVar[bool] = False
+    unresolvable: ClassVar[bool] = False
+    normalize: ClassVar[bool] = False
+    reverse: ClassVar[bool] = False
+    default_weight: ClassVar[int] = 1
+
+    def pre_filter(self, state: CycleState, pod: PodInfo, cache: SchedulerCache) -> None:
+        """Prepare per-cycle data; default: nothing."""
+
+    def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Sequence[str]:
+        return NO_REASONS
+
+    def pre_score(
+        self, state: CycleState, pod: PodInfo, cache: SchedulerCache, nodes: Sequence[NodeInfo]
+    ) -> None:
+        """Prepare scoring data over the feasible nodes; default: nothing."""
+
+    def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> float:
+        return 0.0

@@ -1,0 +1,23 @@
+"""NodeResourcesBalancedAllocation: prefer nodes where cpu and memory would be used in
+similar fractions after placing the pod (100 = perfectly balanced)."""
+
+from __future__ import annotations
+
+from kprov.cluster.scheduler.cache import NodeInfo
+from kprov.cluster.scheduler.framework import CycleState, Plugin
+from kprov.cluster.scheduler.podinfo import PodInfo
+
+__all__ = ["BalancedAllocation"]
+
+
+class BalancedAllocation(Plugin):
+    name = "NodeResourcesBalancedAllocation"
+    has_score = True
+
+    def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> float:
+        if node.alloc_cpu <= 0 or node.alloc_memory <= 0:
+            return 0.0
+        cpu = min(1.0, (node.req_cpu + pod.cpu) / node.alloc_cpu)
+        mem = min(1.0, (node.req_memory + pod.memory) / node.alloc_memory)
+        # the standard deviation of two fractions is half their difference
+        return (1.0 - abs(cpu - mem) / 2) * 100

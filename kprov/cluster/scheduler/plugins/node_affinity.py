@@ -1,0 +1,73 @@
+"""NodeAffinity: spec.nodeSelector and required node affinity must match the node's labels
+(and metadata.name fields); preferred node affinity terms add their weights to the score."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from kprov.cluster.scheduler.cache import NodeInfo
+from kprov.cluster.scheduler.framework import NO_REASONS, CycleState, Plugin
+from kprov.cluster.scheduler.podinfo import PodInfo
+
+__all__ = ["NodeAffinity", "node_matches_pod_affinity", "term_matches"]
+
+_REASON = ("node(s) didn't match Pod's node affinity/selector",)
+
+
+def _requirement_matches(req: dict[str, Any], values: dict[str, str]) -> bool:
+    key, op, wanted = req.get("key", ""), req.get("operator", ""), req.get("values") or []
+    present = key in values
+    if op == "In":
+        return present and values[key] in wanted
+    if op == "NotIn":
+        return not present or values[key] not in wanted
+    if op == "Exists":
+        return present
+    if op == "DoesNotExist":
+        return not present
+    if op in ("Gt", "Lt") and present and wanted:
+        try:
+            have, limit = int(values[key]), int(wanted[0])
+        except ValueError:
+            return False
+        return have > limit if op == "Gt" else have < limit
+    return False
+
+
+def term_matches(term: dict[str, Any], node: NodeInfo) -> bool:
+    """A NodeSelectorTerm: all its expressions and fields match (an empty term matches nothing)."""
+    exprs = term.get("matchExpressions") or []
+    fields = term.get("matchFields") or []
+    if not exprs and not fields:
+        return False
+    if not all(_requirement_matches(r, node.labels) for r in exprs):
+        return False
+    return all(_requirement_matches(r, {"metadata.name": node.name}) for r in fields)
+
+
+def node_matches_pod_affinity(pod: PodInfo, node: NodeInfo) -> bool:
+    for key, value in pod.node_selector.items():
+        if node.labels.get(key) != value:
+            return False
+    if pod.required_node_terms is None:
+        return True
+    return any(term_matches(t, node) for t in pod.required_node_terms)
+
+
+class NodeAffinity(Plugin):
+    name = "NodeAffinity"
+    has_filter = True
+    has_score = True
+    unresolvable = True
+    normalize = True
+    default_weight = 2
+
+    def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Sequence[str]:
+        return NO_REASONS if node_matches_pod_affinity(pod, node) else _REASON
+
+    def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> float:
+        return float(sum(
+            int(p.get("weight", 0)) for p in pod.preferred_node_terms
+            if term_matches(p.get("preference") or {}, node)
+        ))

@@ -1,0 +1,139 @@
+"""What the scheduler needs to know about a pod, computed once per pod.
+
+:class:`PodInfo` holds the pod's effective resource requests (the larger of the sum of
+containers and of any init container, plus overhead, as the real scheduler computes them),
+its host ports, tolerations, node selector/affinity and pod (anti-)affinity terms with
+their label selectors already parsed. Plugins read these fields instead of re-walking the
+pod dict for every node.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from kprov.cluster.api.objects import cpu_millis, memory_bytes
+from kprov.cluster.api.selectors import LabelSelector, label_selector_from_object
+from kprov.cluster.client.store import object_key
+
+__all__ = ["AffinityTerm", "PodInfo", "pod_requests"]
+
+Obj = dict[str, Any]
+
+
+def _container_requests(container: Obj) -> tuple[int, int]:
+    resources = container.get("resources") or {}
+    requests = {**(resources.get("limits") or {}), **(resources.get("requests") or {})}
+    cpu = cpu_millis(requests["cpu"]) if "cpu" in requests else 0
+    mem = memory_bytes(requests["memory"]) if "memory" in requests else 0
+    return cpu, mem
+
+
+def pod_requests(pod: Obj) -> tuple[int, int]:
+    """(milli-cpu, memory bytes) the pod asks for."""
+    spec = pod.get("spec") or {}
+    cpu = mem = 0
+    for c in spec.get("containers") or []:
+        c_cpu, c_mem = _container_requests(c)
+        cpu, mem = cpu + c_cpu, mem + c_mem
+    for c in spec.get("initContainers") or []:
+        c_cpu, c_mem = _container_requests(c)
+        cpu, mem = max(cpu, c_cpu), max(mem, c_mem)
+    overhead = spec.get("overhead") or {}
+    if "cpu" in overhead:
+        cpu += cpu_millis(overhead["cpu"])
+    if "memory" in overhead:
+        mem += memory_bytes(overhead["memory"])
+    return cpu, mem
+
+
+@dataclass(frozen=True)
+class AffinityTerm:
+    """A pod (anti-)affinity term: pods matching ``selector`` in ``namespaces`` (None = all)."""
+
+    selector: LabelSelector
+    namespaces: frozenset[str] | None
+    topology_key: str
+    weight: int = 0
+    identity: str = ""  # equal for equal terms, so existing pods' terms can be grouped
+
+    def matches(self, namespace: str, labels: dict[str, str]) -> bool:
+        if self.namespaces is not None and namespace not in self.namespaces:
+            return False
+        return self.selector.matches(labels)
+
+
+def _terms(pod_ns: str, raw_terms: list[Obj], weighted: bool) -> tuple[AffinityTerm, ...]:
+    out = []
+    for raw in raw_terms or []:
+        term = raw.get("podAffinityTerm") or {} if weighted else raw
+        namespaces = term.get("namespaces") or []
+        ns_set: frozenset[str] | None = frozenset(namespaces) if namespaces else frozenset({pod_ns})
+        if term.get("namespaceSelector") == {}:
+            ns_set = None  # an empty namespaceSelector means every namespace
+        selector = label_selector_from_object(term.get("labelSelector"))
+        identity = f"{sorted(ns_set) if ns_set is not None else '*'}|{selector}|{term.get('topologyKey', '')}"
+        out.append(AffinityTerm(selector, ns_set, term.get("topologyKey", ""),
+                                int(raw.get("weight", 0)) if weighted else 0, identity))
+    return tuple(out)
+
+
+@dataclass
+class PodInfo:
+    key: str
+    pod: Obj
+    namespace: str
+    labels: dict[str, str]
+    cpu: int
+    memory: int
+    host_ports: tuple[tuple[str, str, int], ...]  # (protocol, hostIP, port)
+    tolerations: tuple[Obj, ...]
+    node_selector: dict[str, str]
+    required_node_terms: tuple[Obj, ...] | None  # None = no required node affinity
+    preferred_node_terms: tuple[Obj, ...]
+    affinity: tuple[AffinityTerm, ...]
+    anti_affinity: tuple[AffinityTerm, ...]
+    preferred_affinity: tuple[AffinityTerm, ...]
+    preferred_anti_affinity: tuple[AffinityTerm, ...]
+    spread_constraints: tuple[Obj, ...]
+    spread_selectors: tuple[LabelSelector, ...] = field(default=())
+
+    @classmethod
+    def of(cls, pod: Obj) -> PodInfo:
+        meta = pod.get("metadata") or {}
+        spec = pod.get("spec") or {}
+        ns = meta.get("namespace") or "default"
+        cpu, mem = pod_requests(pod)
+        ports = []
+        for c in spec.get("containers") or []:
+            for p in c.get("ports") or []:
+                if p.get("hostPort"):
+                    host_ip = p.get("hostIP") or "0.0.0.0"
+                    ports.append((p.get("protocol") or "TCP", host_ip, int(p["hostPort"])))
+        affinity = spec.get("affinity") or {}
+        node_aff = affinity.get("nodeAffinity") or {}
+        required = (node_aff.get("requiredDuringSchedulingIgnoredDuringExecution") or {})
+        pod_aff = affinity.get("podAffinity") or {}
+        anti = affinity.get("podAntiAffinity") or {}
+        req_key = "requiredDuringSchedulingIgnoredDuringExecution"
+        pref_key = "preferredDuringSchedulingIgnoredDuringExecution"
+        constraints = tuple(spec.get("topologySpreadConstraints") or ())
+        return cls(
+            key=object_key(pod),
+            pod=pod,
+            namespace=ns,
+            labels=dict(meta.get("labels") or {}),
+            cpu=cpu,
+            memory=mem,
+            host_ports=tuple(ports),
+            tolerations=tuple(spec.get("tolerations") or ()),
+            node_selector=dict(spec.get("nodeSelector") or {}),
+            required_node_terms=tuple(required.get("nodeSelectorTerms") or ()) if required else None,
+            preferred_node_terms=tuple(node_aff.get(pref_key) or ()),
+            affinity=_terms(ns, pod_aff.get(req_key) or [], False),
+            anti_affinity=_terms(ns, anti.get(req_key) or [], False),
+            preferred_affinity=_terms(ns, pod_aff.get(pref_key) or [], True),
+            preferred_anti_affinity=_terms(ns, anti.get(pref_key) or [], True),
+            spread_constraints=constraints,
+            spread_selectors=tuple(label_selector_from_object(c.get("labelSelector")) for c in constraints),
+        )

@@ -1,0 +1,254 @@
+"""The scheduling loop: watch pods and nodes, place pending pods, bind them.
+
+Informers keep the :class:`~.cache.SchedulerCache` current (nodes; pods bound to nodes).
+Pending pods of this scheduler (no nodeName, our schedulerName) go on a work queue. One
+loop takes a pod at a time and runs :func:`~.algorithm.schedule`; a chosen node is
+*assumed* at once and the binding (POST pods/binding) runs in the background, with many
+bindings in flight. A failed binding forgets the assumption and retries the pod.
+
+A pod that fits nowhere gets PodScheduled=False (reason Unschedulable) and a
+FailedScheduling event, and waits in the unschedulable set until the cluster changes in a
+way that could help (a node added or changed, a pod deleted); then it is retried. They
+are also retried every ``unschedulable_retry`` seconds regardless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from typing import Any
+
+from kprov.cluster.api.objects import set_condition
+from kprov.cluster.client.errors import ApiError, Conflict, NotFound
+from kprov.cluster.client.events import EventRecorder
+from kprov.cluster.client.informer import EventHandler, Informer
+from kprov.cluster.client.resources import NODES, PODS
+from kprov.cluster.client.rest import ApiClient
+from kprov.cluster.client.store import object_key
+from kprov.cluster.client.workqueue import QueueShutDown, WorkQueue
+from kprov.cluster.scheduler.algorithm import failure_message, schedule
+from kprov.cluster.scheduler.cache import SchedulerCache
+from kprov.cluster.scheduler.plugins import build_plugins
+from kprov.cluster.scheduler.podinfo import PodInfo
+
+__all__ = ["Scheduler"]
+
+log = logging.getLogger(__name__)
+
+Obj = dict[str, Any]
+
+
+def _node_shape(node: Obj) -> tuple[Any, ...]:
+    """The parts of a node that scheduling depends on (heartbeats change none of them)."""
+    spec = node.get("spec") or {}
+    return (
+        (node.get("metadata") or {}).get("labels"), spec.get("taints"), spec.get("unschedulable"),
+        (node.get("status") or {}).get("allocatable"),
+    )
+
+
+def _terminal(pod: Obj) -> bool:
+    return (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
+
+
+class Scheduler:
+    def __init__(
+        self,
+        client: ApiClient,
+        scheduler_name: str = "default-scheduler",
+        *,
+        plugins: tuple[str, ...] | None = None,
+        percentage_of_nodes_to_score: int = 0,
+        bind_concurrency: int = 128,
+        unschedulable_retry: float = 60.0,
+        record_scheduled_events: bool = True,
+    ) -> None:
+        self.client = client
+        self.scheduler_name = scheduler_name
+        self.plugins = build_plugins(plugins) if plugins else build_plugins()
+        self.percentage = percentage_of_nodes_to_score
+        self.cache = SchedulerCache()
+        self.queue = WorkQueue(base_delay=0.5, max_delay=10.0)
+        self.unschedulable: dict[str, int] = {}  # pod key -> cache generation when it failed
+        self.recorder = EventRecorder(client, scheduler_name)
+        self.pods = Informer(client, PODS)
+        self.nodes = Informer(client, NODES)
+        self.bound = 0
+        self._bind_slots = asyncio.Semaphore(bind_concurrency)
+        self._background: set[asyncio.Task[None]] = set()
+        self._start = 0
+        self._rng = random.Random()
+        self._flush_handle: asyncio.TimerHandle | None = None
+        self._unschedulable_retry = unschedulable_retry
+        self._record_scheduled = record_scheduled_events
+        self.pods.add_handler(EventHandler(self._pod_added, self._pod_updated, self._pod_deleted))
+        self.nodes.add_handler(EventHandler(self._node_added, self._node_updated, self._node_deleted))
+
+    # ---- informer handlers -------------------------------------------------------------
+
+    def _responsible(self, pod: Obj) -> bool:
+        spec = pod.get("spec") or {}
+        return (spec.get("schedulerName") or "default-scheduler") == self.scheduler_name
+
+    def _pod_added(self, pod: Obj) -> None:
+        key = object_key(pod)
+        node = (pod.get("spec") or {}).get("nodeName")
+        if node:
+            self.unschedulable.pop(key, None)
+            if _terminal(pod):
+                self.cache.remove_pod(key)
+            elif key in self.cache.assumed and self.cache.pod_node.get(key) == node:
+                self.cache.confirm(key)
+            elif self.cache.pod_node.get(key) != node:
+                self.cache.add_pod(PodInfo.of(pod), node)
+            return
+        deleting = (pod.get("metadata") or {}).get("deletionTimestamp")
+        if self._responsible(pod) and not deleting and key not in self.unschedulable:
+            self.queue.add(key)
+
+    def _pod_updated(self, old: Obj, new: Obj) -> None:
+        was_terminal = _terminal(old)
+        self._pod_added(new)
+        if not was_terminal and _terminal(new) and (new.get("spec") or {}).get("nodeName"):
+            self._cluster_changed()
+
+    def _pod_deleted(self, pod: Obj) -> None:
+        key = object_key(pod)
+        self.unschedulable.pop(key, None)
+        if self.cache.is_assigned(key):
+            self.cache.remove_pod(key)
+            self._cluster_changed()
+
+    def _node_added(self, node: Obj) -> None:
+        self.cache.set_node(node)
+        self._cluster_changed()
+
+    def _node_updated(self, old: Obj, new: Obj) -> None:
+        if _node_shape(old) != _node_shape(new):
+            self.cache.set_node(new)
+            self._cluster_changed()
+        else:
+            self.cache.nodes[new["metadata"]["name"]].node = new
+
+    def _node_deleted(self, node: Obj) -> None:
+        self.cache.remove_node(node["metadata"]["name"])
+
+    def _cluster_changed(self) -> None:
+        """Something that may help unschedulable pods happened: retry them shortly."""
+        if self.unschedulable and self._flush_handle is None:
+            self._flush_handle = asyncio.get_running_loop().call_later(0.2, self._flush_unschedulable)
+
+    def _flush_unschedulable(self) -> None:
+        self._flush_handle = None
+        keys = list(self.unschedulable)
+        self.unschedulable.clear()
+        for key in keys:
+            self.queue.add(key)
+
+    # ---- the loop ----------------------------------------------------------------------
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def schedule_one(self, key: str) -> None:
+        pod = self.pods.store.get(key)
+        if pod is None or (pod.get("spec") or {}).get("nodeName") or self.cache.is_assigned(key):
+            return
+        if (pod.get("metadata") or {}).get("deletionTimestamp") or not self._responsible(pod):
+            return
+        try:
+            info = PodInfo.of(pod)
+        except ValueError as exc:
+            await self._unschedulable(pod, key, f"invalid pod: {exc}", self.cache.generation)
+            return
+        generation = self.cache.generation
+        result = schedule(info, self.cache, self.plugins, start=self._start,
+                          percentage=self.percentage, rng=self._rng)
+        self._start = result.next_start
+        if result.node is None:
+            await self._unschedulable(pod, key, failure_message(result), generation)
+            return
+        self.cache.assume(info, result.node)
+        await self._bind_slots.acquire()
+        self._spawn(self._bind(pod, info, result.node))
+
+    async def _bind(self, pod: Obj, info: PodInfo, node: str) -> None:
+        meta = pod["metadata"]
+        try:
+            await self.client.bind(meta["namespace"], meta["name"], node, meta.get("uid"))
+        except (NotFound, Conflict) as exc:
+            log.info("binding %s to %s: %s", info.key, node, exc)
+            self.cache.forget(info.key)
+            return
+        except ApiError as exc:
+            log.warning("binding %s to %s failed: %s; retrying", info.key, node, exc)
+            self.cache.forget(info.key)
+            self.queue.add_rate_limited(info.key)
+            return
+        finally:
+            self._bind_slots.release()
+        self.bound += 1
+        if self._record_scheduled:
+            where = f"{meta['namespace']}/{meta['name']}"
+            await self.recorder.record(pod, "Normal", "Scheduled", f"Successfully assigned {where} to {node}")
+
+    async def _unschedulable(self, pod: Obj, key: str, message: str, generation: int) -> None:
+        if generation != self.cache.generation:
+            self.queue.add_after(key, 0.05)  # the cluster changed during the cycle: try again
+            return
+        self.unschedulable[key] = generation
+        self._spawn(self._report_unschedulable(pod, message))
+
+    async def _report_unschedulable(self, pod: Obj, message: str) -> None:
+        log.info("%s unschedulable: %s", object_key(pod), message)
+        status = dict(pod.get("status") or {})
+        status["conditions"] = [dict(c) for c in status.get("conditions") or []]
+        changed = set_condition(status, {
+            "type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": message,
+            "lastProbeTime": None,
+        })
+        if changed:
+            with contextlib.suppress(ApiError):
+                await self.client.update_status(PODS, {**pod, "status": status})
+        await self.recorder.record(pod, "Warning", "FailedScheduling", message)
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                key = await self.queue.get()
+            except QueueShutDown:
+                return
+            try:
+                await self.schedule_one(str(key))
+            except Exception:
+                log.exception("scheduling %s failed", key)
+                self.queue.add_rate_limited(key)
+            finally:
+                self.queue.done(key)
+            await asyncio.sleep(0)  # let bindings and watch events run between cycles
+
+    async def _housekeeping(self) -> None:
+        while True:
+            await asyncio.sleep(min(5.0, self._unschedulable_retry))
+            self.cache.expire_assumed()
+            if self.unschedulable:
+                self._flush_unschedulable()
+                await asyncio.sleep(max(0.0, self._unschedulable_retry - 5.0))
+
+    async def run(self) -> None:
+        informers = [asyncio.create_task(i.run()) for i in (self.nodes, self.pods)]
+        try:
+            await self.nodes.wait_synced()
+            await self.pods.wait_synced()
+            log.info("scheduler %s: caches synced (%d nodes, %d pods)", self.scheduler_name,
+                     len(self.cache.nodes), len(self.pods.store))
+            await asyncio.gather(self._loop(), self._housekeeping())
+        finally:
+            for task in [*informers, *self._background]:
+                task.cancel()
+            await asyncio.gather(*informers, *self._background, return_exceptions=True)
+            self.queue.shutdown()
