@@ -18,7 +18,9 @@ app = typer.Typer(
 
 def _mount() -> None:
     # Imported here so `kprov --help` stays quick and a broken concern names itself.
-    from kprov.cli import lab, pki
+    from kprov.cli import lab, pki, provision
+
+    provision.register(app)
 
     app.add_typer(lab.app, name="lab", help="A local lab of real hosts (systemd-nspawn).")
     app.add_typer(pki.app, name="pki", help="Cluster CA, etcd CA, certificates and kubeconfigs.")

@@ -47,7 +47,8 @@ def find_playbook(explicit: str | None) -> Path:
         if not path.is_file():
             raise PlaybookError(f"playbook {path} does not exist")
         return path
-    for candidate in (Path.cwd() / "site.yml", Path(__file__).resolve().parents[2] / "site.yml"):
+    repo = Path(__file__).resolve().parents[2]
+    for candidate in (Path.cwd() / "site.yml", repo / "roles" / "site.yml", repo / "site.yml"):
         if candidate.is_file():
             return candidate
     raise PlaybookError(
@@ -168,6 +169,35 @@ def plan(
 ) -> RunReport:
     options.check, options.diff = True, True
     return apply(inventory, playbook_path, options, observer, dry_run=True)
+
+
+def run_playbook(
+    inventory: str | Path | list[str | Path],
+    playbook: str | Path | None = None,
+    *,
+    extra_vars: dict[str, Any] | None = None,
+    limit: str | None = None,
+    check: bool = False,
+    diff: bool = False,
+    tags: list[str] | None = None,
+    skip_tags: list[str] | None = None,
+    forks: int = 10,
+    roles_path: list[Path] | None = None,
+    observer: RunObserver | None = None,
+) -> RunReport:
+    """The Python API of ``kprov apply``: run a playbook, return the report (``report.ok``)."""
+    sources = [str(p) for p in inventory] if isinstance(inventory, list) else [str(inventory)]
+    options = RunOptions(
+        check=check,
+        diff=diff,
+        tags=frozenset(tags or ()),
+        skip_tags=frozenset(skip_tags or ()),
+        extra_vars=dict(extra_vars or {}),
+        forks=forks,
+        limit=limit,
+        roles_path=list(roles_path or []),
+    )
+    return apply(sources, find_playbook(str(playbook) if playbook else None), options, observer)
 
 
 @dataclass

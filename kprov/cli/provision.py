@@ -1,0 +1,353 @@
+"""`kprov apply | plan | ping | facts | exec`: the provisioning engine's commands.
+
+Parses options, calls kprov.provision.pipelines, renders: a live per-host progress view
+(rich), failures with their messages, diffs (``--diff`` / ``plan``), then a recap table per
+host like Ansible's. ``--json`` prints the run report as JSON instead. Exit code: 0 only when
+nothing failed and every host was reached; 2 when a host failed or was unreachable; 1 for
+bad input (inventory, playbook, options). Every run writes a log (path printed at the end).
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+import typer
+import yaml
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from kprov.provision.errors import ProvisionError
+from kprov.provision.execute import RunOptions, RunReport, TaskResult
+from kprov.provision.pipelines import apply, exec_command, find_playbook, host_facts, ping, plan
+
+__all__ = ["register"]
+
+_STATUS_STYLE = {
+    "ok": "green",
+    "changed": "yellow",
+    "failed": "red",
+    "skipped": "cyan",
+    "unreachable": "magenta",
+}
+
+InventoryOpt = typer.Option(..., "-i", "--inventory", help="Inventory file or directory (repeatable).")
+LimitOpt = typer.Option(
+    None, "--limit", "-l", help="Host pattern: group, host, a:b, group:!host, group:&other."
+)
+ExtraOpt = typer.Option(None, "-e", "--extra-vars", help="key=value, @file.yml, or a JSON/YAML mapping.")
+ForksOpt = typer.Option(10, "--forks", "-f", help="Hosts running at once.")
+JsonOpt = typer.Option(False, "--json", help="Print the run report as JSON (no live view).")
+VerboseOpt = typer.Option(0, "-v", "--verbose", count=True, help="-v: every task result; -vv: with its data.")
+TagsOpt = typer.Option(None, "--tags", "-t", help="Only tasks with these tags (comma separated).")
+SkipTagsOpt = typer.Option(None, "--skip-tags", help="Skip tasks with these tags (comma separated).")
+RolesPathOpt = typer.Option(None, "--roles-path", help="Extra directory to search for roles (repeatable).")
+
+
+def parse_extra_vars(values: list[str] | None) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for value in values or []:
+        value = value.strip()
+        if value.startswith("@"):
+            data = yaml.safe_load(Path(value[1:]).read_text(encoding="utf-8")) or {}
+        elif value.startswith(("{", "---")):
+            data = yaml.safe_load(value)
+        else:
+            data = {}
+            for pair in value.split():
+                key, eq, val = pair.partition("=")
+                if not eq:
+                    raise typer.BadParameter(f"-e {pair!r}: expected key=value, @file or a mapping")
+                data[key] = val
+        if not isinstance(data, dict):
+            raise typer.BadParameter(f"-e {value!r}: must give a mapping")
+        merged.update(data)
+    return merged
+
+
+def _split(values: list[str] | None) -> frozenset[str]:
+    return frozenset(t.strip() for v in values or [] for t in v.split(",") if t.strip())
+
+
+class LiveView:
+    """Thread-safe observer: a live table of hosts (current task + counters), result lines on -v."""
+
+    def __init__(self, console: Console, verbosity: int, enabled: bool) -> None:
+        self.console, self.verbosity, self.enabled = console, verbosity, enabled
+        self.lock = threading.Lock()
+        self.current: dict[str, str] = {}
+        self.counts: dict[str, dict[str, int]] = {}
+        self.title = ""
+        self.live: Live | None = None
+
+    def __enter__(self) -> LiveView:
+        if self.enabled:
+            self.live = Live(self._render(), console=self.console, refresh_per_second=8, transient=True)
+            self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.live is not None:
+            self.live.__exit__(None, None, None)
+
+    def _render(self) -> Table:
+        table = Table(title=self.title, title_justify="left", expand=False, show_edge=False)
+        for col in ("host", "task", "ok", "changed", "failed", "skipped", "unreachable"):
+            table.add_column(col)
+        for host, task in self.current.items():
+            c = self.counts.get(host, {})
+            table.add_row(
+                host,
+                task[:60],
+                *(str(c.get(k, 0)) for k in ("ok", "changed", "failed", "skipped", "unreachable")),
+            )
+        return table
+
+    def _refresh(self) -> None:
+        if self.live is not None:
+            self.live.update(self._render())
+
+    def phase(self, title: str) -> None:
+        with self.lock:
+            self.title = title
+            self._refresh()
+
+    def play(self, name: str, hosts: list[str]) -> None:
+        with self.lock:
+            self.title = f"PLAY [{name}]"
+            if self.enabled:
+                self.console.print(
+                    Text.assemble((f"PLAY [{name}]", "bold"), f" on {', '.join(hosts) or 'no hosts'}")
+                )
+            self._refresh()
+
+    def task_start(self, host: str, task: str) -> None:
+        with self.lock:
+            self.current[host] = task
+            self._refresh()
+
+    def task_done(self, result: TaskResult) -> None:
+        with self.lock:
+            counts = self.counts.setdefault(result.host, {})
+            counts[result.status] = counts.get(result.status, 0) + 1
+            self.current.setdefault(result.host, result.task)
+            if self.enabled and (self.verbosity or result.status in ("failed", "unreachable")):
+                self.console.print(_result_line(result, self.verbosity))
+            self._refresh()
+
+
+def _result_line(result: TaskResult, verbosity: int) -> Text:
+    status = result.status.upper() if result.status in ("failed", "unreachable") else result.status
+    if result.ignored:
+        status += " (ignored)"
+    text = Text.assemble((f"{status:<11}", _STATUS_STYLE[result.status]), f" {result.host}: {result.task}")
+    if result.msg:
+        text.append(f" — {result.msg}")
+    if verbosity > 1 and result.result:
+        text.append("\n" + json.dumps(result.result, indent=2, default=str))
+    return text
+
+
+def _diff_text(entry: dict[str, Any]) -> str:
+    before, after = entry.get("before", ""), entry.get("after", "")
+    if not isinstance(before, str) or not isinstance(after, str):
+        before = yaml.safe_dump(before, default_flow_style=False)
+        after = yaml.safe_dump(after, default_flow_style=False)
+    lines = difflib.unified_diff(
+        before.splitlines(keepends=True),
+        after.splitlines(keepends=True),
+        str(entry.get("before_header", "before")),
+        str(entry.get("after_header", "after")),
+    )
+    return "".join(lines)
+
+
+def print_diffs(console: Console, report: RunReport, only_changed: bool = True) -> None:
+    for host in report.hosts:
+        changes = [
+            r for r in report.results if r.host == host and (r.status == "changed" or not only_changed)
+        ]
+        console.print(f"[bold]{host}[/bold]: {len(changes)} change(s)")
+        for r in changes:
+            console.print(f"  [yellow]~[/yellow] {r.task} [dim]({r.action})[/dim]")
+            for entry in r.diff:
+                text = _diff_text(entry)
+                if text:
+                    console.print(Text(text, style="dim"), highlight=False)
+
+
+def print_recap(console: Console, report: RunReport) -> None:
+    table = Table(title="PLAY RECAP", title_justify="left")
+    cols = ("ok", "changed", "unreachable", "failed", "skipped", "rescued", "ignored")
+    table.add_column("host")
+    for col in cols:
+        table.add_column(col, justify="right")
+    for host in report.hosts:
+        s = report.stats[host]
+        style = "red" if s.failed or s.unreachable else ("yellow" if s.changed else "green")
+        table.add_row(Text(host, style=style), *(str(getattr(s, c)) for c in cols))
+    console.print(table)
+    for error in report.errors:
+        console.print(f"[red]error:[/red] {error}")
+    console.print(f"[dim]{report.duration_s:.2f}s — log: {report.log_path}[/dim]")
+
+
+def _finish(console: Console, report: RunReport, as_json: bool, diff: bool) -> None:
+    if as_json:
+        print(json.dumps(report.to_dict(), indent=2, default=str))
+    else:
+        if diff:
+            print_diffs(console, report)
+        print_recap(console, report)
+    raise typer.Exit(0 if report.ok else 2)
+
+
+def _error(console: Console, err: Exception) -> typer.Exit:
+    console.print(f"[red]error:[/red] {err}", highlight=False)
+    return typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("apply")
+    def apply_cmd(
+        playbook: str = typer.Argument(
+            None, help="Playbook (default: ./site.yml, else the repo's roles/site.yml)."
+        ),
+        inventory: list[str] = InventoryOpt,
+        check: bool = typer.Option(False, "--check", "-C", help="Dry run."),
+        diff: bool = typer.Option(False, "--diff", "-D", help="Show file diffs."),
+        limit: str = LimitOpt,
+        tags: list[str] = TagsOpt,
+        skip_tags: list[str] = SkipTagsOpt,
+        extra_vars: list[str] = ExtraOpt,
+        forks: int = ForksOpt,
+        as_json: bool = JsonOpt,
+        verbose: int = VerboseOpt,
+        roles_path: list[Path] = RolesPathOpt,
+    ) -> None:
+        """Apply a playbook to the inventory's hosts (Ansible-compatible roles)."""
+        console = Console(stderr=as_json)
+        options = RunOptions(
+            check=check,
+            diff=diff,
+            tags=_split(tags),
+            skip_tags=_split(skip_tags),
+            extra_vars=parse_extra_vars(extra_vars),
+            forks=forks,
+            limit=limit,
+            verbosity=verbose,
+            roles_path=list(roles_path or []),
+        )
+        try:
+            path = find_playbook(playbook)
+            with LiveView(console, verbose, enabled=not as_json) as view:
+                report = apply(list(inventory), path, options, view)
+        except ProvisionError as err:
+            raise _error(console, err) from None
+        _finish(console, report, as_json, diff)
+
+    @app.command("plan")
+    def plan_cmd(
+        playbook: str = typer.Argument(None, help="Playbook (default as for apply)."),
+        inventory: list[str] = InventoryOpt,
+        limit: str = LimitOpt,
+        tags: list[str] = TagsOpt,
+        skip_tags: list[str] = SkipTagsOpt,
+        extra_vars: list[str] = ExtraOpt,
+        forks: int = ForksOpt,
+        as_json: bool = JsonOpt,
+        verbose: int = VerboseOpt,
+        roles_path: list[Path] = RolesPathOpt,
+    ) -> None:
+        """Show, per host, what apply would change (check mode + diffs); changes nothing."""
+        console = Console(stderr=as_json)
+        options = RunOptions(
+            tags=_split(tags),
+            skip_tags=_split(skip_tags),
+            extra_vars=parse_extra_vars(extra_vars),
+            forks=forks,
+            limit=limit,
+            verbosity=verbose,
+            roles_path=list(roles_path or []),
+        )
+        try:
+            path = find_playbook(playbook)
+            with LiveView(console, verbose, enabled=not as_json) as view:
+                report = plan(list(inventory), path, options, view)
+        except ProvisionError as err:
+            raise _error(console, err) from None
+        _finish(console, report, as_json, diff=True)
+
+    @app.command("ping")
+    def ping_cmd(
+        inventory: list[str] = InventoryOpt,
+        limit: str = LimitOpt,
+        forks: int = ForksOpt,
+        as_json: bool = JsonOpt,
+    ) -> None:
+        """Connect to every host and run one command: pong or UNREACHABLE."""
+        console = Console()
+        try:
+            outcome = ping(list(inventory), RunOptions(forks=forks, limit=limit))
+        except ProvisionError as err:
+            raise _error(console, err) from None
+        if as_json:
+            print(json.dumps(outcome.report.to_dict(), indent=2, default=str))
+        for r in [] if as_json else outcome.report.results:
+            word = "pong" if r.status == "ok" else f"{r.status.upper()} {r.msg}"
+            console.print(Text.assemble((f"{r.host}: ", "bold"), (word, _STATUS_STYLE[r.status])))
+        raise typer.Exit(0 if outcome.report.ok else 2)
+
+    @app.command("facts")
+    def facts_cmd(
+        host: str = typer.Argument(..., help="Inventory host name."), inventory: list[str] = InventoryOpt
+    ) -> None:
+        """Print a host's ansible_facts as JSON (one round trip)."""
+        console = Console(stderr=True)
+        try:
+            outcome = host_facts(list(inventory), host, RunOptions())
+        except ProvisionError as err:
+            raise _error(console, err) from None
+        if host not in outcome.facts:
+            msgs = [r.msg for r in outcome.report.results if r.host == host]
+            console.print(f"[red]{host}:[/red] {'; '.join(msgs) or 'no facts'}")
+            raise typer.Exit(2)
+        print(json.dumps(outcome.facts[host], indent=2, sort_keys=True, default=str))
+
+    @app.command("exec")
+    def exec_cmd(
+        command: list[str] = typer.Argument(..., help="Command (after --)."),
+        inventory: list[str] = InventoryOpt,
+        limit: str = LimitOpt,
+        forks: int = ForksOpt,
+        become: bool = typer.Option(False, "--become", "-b", help="Run through sudo."),
+        as_json: bool = JsonOpt,
+    ) -> None:
+        """Run a shell command on the hosts in parallel and print each host's output."""
+        console = Console()
+        try:
+            outcome = exec_command(
+                list(inventory), " ".join(command), RunOptions(forks=forks, limit=limit), become
+            )
+        except ProvisionError as err:
+            raise _error(console, err) from None
+        if as_json:
+            data = {
+                h: {"rc": r.rc, "stdout": r.stdout, "stderr": r.stderr} for h, r in outcome.outputs.items()
+            }
+            print(json.dumps({"outputs": data, **outcome.report.to_dict()}, indent=2, default=str))
+        else:
+            for r in outcome.report.results:
+                out = outcome.outputs.get(r.host)
+                head = Text.assemble(
+                    (r.host, "bold"), " | ", (r.status.upper(), _STATUS_STYLE[r.status]), f" | {r.msg}"
+                )
+                console.print(head)
+                if out is not None:
+                    console.print(Group(Text(out.stdout.rstrip()), Text(out.stderr.rstrip(), style="red")))
+        raise typer.Exit(0 if outcome.report.ok else 2)
