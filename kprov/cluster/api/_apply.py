@@ -40,17 +40,28 @@ from kprov.cluster.api.schema import FieldSpec, element_type, fields_of, root_ty
 __all__ = ["server_side_apply"]
 
 
-def server_side_apply(info: ResourceInfo, live: dict[str, Any] | None, applied: dict[str, Any],
-                      manager: str, *, force: bool, now: str, subresource: str = "") -> dict[str, Any]:
+def server_side_apply(
+    info: ResourceInfo,
+    live: dict[str, Any] | None,
+    applied: dict[str, Any],
+    manager: str,
+    *,
+    force: bool,
+    now: str,
+    subresource: str = "",
+) -> dict[str, Any]:
     if not manager:
-        raise PatchError("PATCH requests with apply content type require fieldManager query parameter",
-                         code=400)
+        raise PatchError(
+            "PATCH requests with apply content type require fieldManager query parameter", code=400
+        )
     if not isinstance(applied, dict):
         raise PatchError("apply patch body must be an object")
     expected = api_version(info)
     if applied.get("apiVersion") not in (None, expected) or applied.get("kind") not in (None, info.kind):
-        raise PatchError(f"apply patch apiVersion/kind must be {expected}/{info.kind}, got "
-                         f"{applied.get('apiVersion')}/{applied.get('kind')}")
+        raise PatchError(
+            f"apply patch apiVersion/kind must be {expected}/{info.kind}, got "
+            f"{applied.get('apiVersion')}/{applied.get('kind')}"
+        )
     live = copy.deepcopy(live) if live else {}
     applied = {k: v for k, v in applied.items() if k != "status" or subresource == "status"}
     if isinstance(applied.get("metadata"), dict):
@@ -86,8 +97,12 @@ def server_side_apply(info: ResourceInfo, live: dict[str, Any] | None, applied: 
     return result
 
 
-def _conflicts(live: dict[str, Any], applied: dict[str, Any], leaves: set[Path],
-               others: list[tuple[dict[str, Any], set[Path]]]) -> list[tuple[dict[str, Any], Path, Any]]:
+def _conflicts(
+    live: dict[str, Any],
+    applied: dict[str, Any],
+    leaves: set[Path],
+    others: list[tuple[dict[str, Any], set[Path]]],
+) -> list[tuple[dict[str, Any], Path, Any]]:
     found = []
     for entry, paths in others:
         for path in sorted(leaves & paths):
@@ -115,7 +130,7 @@ def _conflict_error(conflicts: list[tuple[dict[str, Any], Path, Any]]) -> Confli
     for entry, path, _ in conflicts:
         who = f'conflict with "{entry.get("manager")}"'
         if entry.get("operation") == "Update":
-            who += f' using {entry.get("apiVersion")}'
+            who += f" using {entry.get('apiVersion')}"
         causes.append(Cause(_dotted(path), "FieldManagerConflict", who))
         lines.append(f"- {who}: {_dotted(path)}")
     noun = "conflict" if len(conflicts) == 1 else "conflicts"
@@ -133,8 +148,11 @@ def _merge(live: Any, applied: Any, type_name: str) -> Any:
     fields = fields_of(type_name) if type_name and not type_name.startswith("map[string]") else {}
     for key, value in applied.items():
         spec = fields.get(key)
-        child_type = spec.base if spec else (type_name[len("map[string]"):]
-                                             if type_name.startswith("map[string]") else "any")
+        child_type = (
+            spec.base
+            if spec
+            else (type_name[len("map[string]") :] if type_name.startswith("map[string]") else "any")
+        )
         current = result.get(key)
         if isinstance(value, dict) and isinstance(current, dict) and value:
             result[key] = _merge(current, value, child_type)
@@ -154,15 +172,22 @@ def _merge_list(live: list[Any], applied: list[Any], spec: FieldSpec | None) -> 
             if not isinstance(item, dict):
                 continue
             wanted = item_key(item, keys)
-            index = next((i for i, old in enumerate(result)
-                          if isinstance(old, dict) and item_key(old, keys) == wanted), None)
+            index = next(
+                (
+                    i
+                    for i, old in enumerate(result)
+                    if isinstance(old, dict) and item_key(old, keys) == wanted
+                ),
+                None,
+            )
             if index is None:
                 result.append(copy.deepcopy(item))
             else:
                 result[index] = _merge(result[index], item, item_type)
         return result
-    if spec is not None and (spec.list_type == "set" or
-                             ("merge" in spec.patch_strategy and not spec.merge_key)):
+    if spec is not None and (
+        spec.list_type == "set" or ("merge" in spec.patch_strategy and not spec.merge_key)
+    ):
         return list(live) + [copy.deepcopy(v) for v in applied if v not in live]
     return copy.deepcopy(applied)
 
@@ -179,8 +204,11 @@ def _remove(obj: Any, path: Path) -> None:
         parent.pop(last[2:], None)
     elif last.startswith("k:") and isinstance(parent, list):
         wanted = json.loads(last[2:])
-        parent[:] = [item for item in parent
-                     if not (isinstance(item, dict) and all(item.get(k) == v for k, v in wanted.items()))]
+        parent[:] = [
+            item
+            for item in parent
+            if not (isinstance(item, dict) and all(item.get(k) == v for k, v in wanted.items()))
+        ]
     elif last.startswith("v:") and isinstance(parent, list):
         value = json.loads(last[2:])
         parent[:] = [item for item in parent if item != value]

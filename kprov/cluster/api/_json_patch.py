@@ -133,8 +133,11 @@ def apply_json_patch(doc: Any, operations: Any) -> Any:
             expected = _field(op, "value")
             actual = _get(result, path)
             if not _json_equal(actual, expected):
-                raise PatchError(f'json patch test operation failed: value at "{path}" is not {expected!r}',
-                                 code=422, reason="Invalid")
+                raise PatchError(
+                    f'json patch test operation failed: value at "{path}" is not {expected!r}',
+                    code=422,
+                    reason="Invalid",
+                )
         else:
             raise PatchError(f"json patch: unknown operation {kind!r}")
     return result

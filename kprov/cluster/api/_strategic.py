@@ -40,8 +40,11 @@ def strip_directives(value: Any) -> Any:
             return None
         return {k: strip_directives(v) for k, v in value.items() if not k.startswith("$")}
     if isinstance(value, list):
-        return [strip_directives(v) for v in value
-                if not (isinstance(v, dict) and (v.get(_PATCH) == "delete" or set(v) == {_PATCH}))]
+        return [
+            strip_directives(v)
+            for v in value
+            if not (isinstance(v, dict) and (v.get(_PATCH) == "delete" or set(v) == {_PATCH}))
+        ]
     return value
 
 
@@ -63,7 +66,7 @@ def _merge_map(original: dict[str, Any], patch: dict[str, Any], type_name: str) 
             del original[key]
     for key, value in patch.items():
         if key.startswith(_DELETE_PRIMITIVE):
-            name = key[len(_DELETE_PRIMITIVE):]
+            name = key[len(_DELETE_PRIMITIVE) :]
             if isinstance(original.get(name), list) and isinstance(value, list):
                 original[name] = [item for item in original[name] if item not in value]
     for key, value in patch.items():
@@ -90,7 +93,7 @@ def _merge_map(original: dict[str, Any], patch: dict[str, Any], type_name: str) 
             original[key] = merged
     for key, order in patch.items():
         if key.startswith(_ORDER):
-            name = key[len(_ORDER):]
+            name = key[len(_ORDER) :]
             if isinstance(original.get(name), list) and isinstance(order, list):
                 original[name] = _apply_order(original[name], order, fields.get(name))
     return original
@@ -123,16 +126,21 @@ def _merge_list(original: list[Any], patch: list[Any], spec: FieldSpec | None) -
     result = list(original)
     for item in patch:
         if not isinstance(item, dict):
-            raise PatchError(f"strategic merge patch: element {item!r} of {spec.name if spec else ''} "
-                             f"must be an object with {merge_key!r}")
+            raise PatchError(
+                f"strategic merge patch: element {item!r} of {spec.name if spec else ''} "
+                f"must be an object with {merge_key!r}"
+            )
         if merge_key not in item:
             raise PatchError(f"map: {item} does not contain declared merge key: {merge_key}")
         key_value = item[merge_key]
-        index = next((i for i, old in enumerate(result)
-                      if isinstance(old, dict) and old.get(merge_key) == key_value), None)
+        index = next(
+            (i for i, old in enumerate(result) if isinstance(old, dict) and old.get(merge_key) == key_value),
+            None,
+        )
         if item.get(_PATCH) == "delete":
-            result = [old for old in result
-                      if not (isinstance(old, dict) and old.get(merge_key) == key_value)]
+            result = [
+                old for old in result if not (isinstance(old, dict) and old.get(merge_key) == key_value)
+            ]
             continue
         if index is None:
             merged = _merge_map({}, item, item_type)
@@ -156,8 +164,10 @@ def _identity(item: Any, spec: FieldSpec | None) -> Any:
 def _apply_order(items: list[Any], order: list[Any], spec: FieldSpec | None) -> list[Any]:
     """Items named in `order` come in that order; others keep their place after their predecessor."""
     rank = {_identity(entry, spec): index for index, entry in enumerate(order)}
-    ordered = sorted((item for item in items if _identity(item, spec) in rank),
-                     key=lambda item: rank[_identity(item, spec)])
+    ordered = sorted(
+        (item for item in items if _identity(item, spec) in rank),
+        key=lambda item: rank[_identity(item, spec)],
+    )
     result: list[Any] = []
     # server-only items stay directly after the ordered item that preceded them originally
     pending: list[Any] = []

@@ -48,8 +48,13 @@ class ApiError(Exception):
 
     def status_dict(self, details: dict[str, Any] | None = None) -> dict[str, Any]:
         status: dict[str, Any] = {
-            "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-            "message": self.message, "reason": self.reason, "code": self.code,
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": self.message,
+            "reason": self.reason,
+            "code": self.code,
         }
         merged = dict(details or {})
         if self.causes:
@@ -62,8 +67,9 @@ class ApiError(Exception):
 class PatchError(ApiError):
     """A patch that cannot be applied: malformed (400), failing test op (422), bad type (415)."""
 
-    def __init__(self, message: str, code: int = 400, reason: str = "BadRequest",
-                 causes: list[Cause] | None = None) -> None:
+    def __init__(
+        self, message: str, code: int = 400, reason: str = "BadRequest", causes: list[Cause] | None = None
+    ) -> None:
         super().__init__(message, code, reason, list(causes or []))
 
 

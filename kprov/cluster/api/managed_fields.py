@@ -39,10 +39,20 @@ __all__ = [
 
 Path = tuple[str, ...]
 _MISSING = object()
-_IDENTITY_META = frozenset({
-    "name", "namespace", "uid", "resourceVersion", "generation", "creationTimestamp", "managedFields",
-    "selfLink", "deletionTimestamp", "deletionGracePeriodSeconds",
-})
+_IDENTITY_META = frozenset(
+    {
+        "name",
+        "namespace",
+        "uid",
+        "resourceVersion",
+        "generation",
+        "creationTimestamp",
+        "managedFields",
+        "selfLink",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+    }
+)
 
 
 def list_keys(spec: FieldSpec | None) -> tuple[str, ...]:
@@ -72,7 +82,7 @@ def _value_type(spec: FieldSpec | None, parent_type: str) -> str:
     if spec is not None:
         return spec.base
     if parent_type.startswith("map[string]"):
-        return parent_type[len("map[string]"):]
+        return parent_type[len("map[string]") :]
     return "any"
 
 
@@ -179,8 +189,11 @@ def entries_of(obj: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def entry_matches(entry: Mapping[str, Any], manager: str, operation: str, subresource: str) -> bool:
-    return (entry.get("manager") == manager and entry.get("operation") == operation
-            and entry.get("subresource", "") == subresource)
+    return (
+        entry.get("manager") == manager
+        and entry.get("operation") == operation
+        and entry.get("subresource", "") == subresource
+    )
 
 
 def write_entries(obj: dict[str, Any], entries: list[tuple[dict[str, Any], set[Path]]]) -> None:
@@ -197,8 +210,16 @@ def write_entries(obj: dict[str, Any], entries: list[tuple[dict[str, Any], set[P
         metadata.pop("managedFields", None)
 
 
-def record_update(info: ResourceInfo, old: Mapping[str, Any] | None, new: dict[str, Any], manager: str,
-                  *, now: str, subresource: str = "", operation: str = "Update") -> None:
+def record_update(
+    info: ResourceInfo,
+    old: Mapping[str, Any] | None,
+    new: dict[str, Any],
+    manager: str,
+    *,
+    now: str,
+    subresource: str = "",
+    operation: str = "Update",
+) -> None:
     """Give `manager` the fields this write changed (taking them from others); in place on `new`.
 
     Call on create (old None), update and non-apply patches, before storing `new`.

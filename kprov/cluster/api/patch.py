@@ -58,9 +58,16 @@ def decode_patch_body(body: bytes | str | dict | list, content_type: str) -> Any
 
 
 def apply_patch(
-    info: ResourceInfo, live: dict[str, Any] | None, patch_body: bytes | str | dict | list,
-    content_type: str, *, field_manager: str | None = None, force: bool = False,
-    subresource: str = "", type_name: str | None = None, now: str | None = None,
+    info: ResourceInfo,
+    live: dict[str, Any] | None,
+    patch_body: bytes | str | dict | list,
+    content_type: str,
+    *,
+    field_manager: str | None = None,
+    force: bool = False,
+    subresource: str = "",
+    type_name: str | None = None,
+    now: str | None = None,
 ) -> dict[str, Any]:
     """Return `live` with the patch applied.
 
@@ -69,8 +76,12 @@ def apply_patch(
     """
     media = _media_type(content_type)
     if media not in PATCH_TYPES:
-        raise PatchError(f"the body of the request was in an unknown format - accepted media types include: "
-                         f"{', '.join(PATCH_TYPES)}", code=415, reason="UnsupportedMediaType")
+        raise PatchError(
+            f"the body of the request was in an unknown format - accepted media types include: "
+            f"{', '.join(PATCH_TYPES)}",
+            code=415,
+            reason="UnsupportedMediaType",
+        )
     body = decode_patch_body(patch_body, content_type)
     if type_name is None:
         type_name = type_for_kind("autoscaling", "Scale") if subresource == "scale" else root_type(info)
@@ -86,8 +97,15 @@ def apply_patch(
             raise PatchError("strategic merge patch body must be a JSON object")
         result = apply_strategic_merge_patch(current, body, type_name)
     else:
-        return server_side_apply(info, live, body, field_manager or "", force=force,
-                                 now=now or now_rfc3339(), subresource=subresource)
+        return server_side_apply(
+            info,
+            live,
+            body,
+            field_manager or "",
+            force=force,
+            now=now or now_rfc3339(),
+            subresource=subresource,
+        )
     if not isinstance(result, dict):
         raise PatchError("the patched object must be a JSON object")
     return result

@@ -38,9 +38,15 @@ __all__ = [
 
 FREE_FORM = frozenset({"any", "RawExtension", "FieldsV1"})
 _GROUP_PACKAGES = {
-    "": "core", "apps": "apps", "coordination.k8s.io": "coordination", "discovery.k8s.io": "discovery",
-    "events.k8s.io": "events", "authorization.k8s.io": "authorization", "autoscaling": "autoscaling",
-    "policy": "policy", "meta.k8s.io": "meta",
+    "": "core",
+    "apps": "apps",
+    "coordination.k8s.io": "coordination",
+    "discovery.k8s.io": "discovery",
+    "events.k8s.io": "events",
+    "authorization.k8s.io": "authorization",
+    "autoscaling": "autoscaling",
+    "policy": "policy",
+    "meta.k8s.io": "meta",
 }
 
 
@@ -76,9 +82,15 @@ def _raw_types() -> Mapping[str, Mapping[str, Any]]:
 
 def _spec(name: str, raw: Mapping[str, Any], inline_of: str = "") -> FieldSpec:
     return FieldSpec(
-        name=name, type=raw["t"], proto=raw.get("p"), omitempty=bool(raw.get("o")),
-        patch_strategy=raw.get("s", ""), merge_key=raw.get("k", ""), list_type=raw.get("lt", ""),
-        list_map_keys=tuple(raw.get("lk", ())), inline_of=inline_of,
+        name=name,
+        type=raw["t"],
+        proto=raw.get("p"),
+        omitempty=bool(raw.get("o")),
+        patch_strategy=raw.get("s", ""),
+        merge_key=raw.get("k", ""),
+        list_type=raw.get("lt", ""),
+        list_map_keys=tuple(raw.get("lk", ())),
+        inline_of=inline_of,
     )
 
 
@@ -119,7 +131,7 @@ def element_type(type_name: str) -> str:
     if base.startswith("[]"):
         return base[2:].lstrip("*")
     if base.startswith("map[string]"):
-        return base[len("map[string]"):].lstrip("*")
+        return base[len("map[string]") :].lstrip("*")
     return base
 
 
@@ -143,7 +155,7 @@ def _walk(type_name: str, value: Any, path: str, found: list[str], drop: bool) -
     if base.startswith("map[string]"):
         if isinstance(value, dict):
             for key, item in value.items():
-                _walk(base[len("map[string]"):], item, f"{path}[{key}]", found, drop)
+                _walk(base[len("map[string]") :], item, f"{path}[{key}]", found, drop)
         return
     if not is_struct(base) or not isinstance(value, dict):
         return
@@ -175,5 +187,7 @@ def drop_unknown(info: ResourceInfo, obj: dict[str, Any]) -> list[str]:
 def strict_decoding_message(info: ResourceInfo, paths: list[str]) -> str:
     """The real server's wording for fieldValidation=Strict (a 400 BadRequest)."""
     fields = ", ".join(f'unknown field "{p.lstrip(".")}"' for p in paths)
-    return (f'{info.kind} in version "{info.version}" cannot be handled as a {info.kind}: '
-            f"strict decoding error: {fields}")
+    return (
+        f'{info.kind} in version "{info.version}" cannot be handled as a {info.kind}: '
+        f"strict decoding error: {fields}"
+    )

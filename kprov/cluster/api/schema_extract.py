@@ -33,23 +33,55 @@ _PACKAGES: dict[str, tuple[int, tuple[str, ...]]] = {
 }
 # Kinds the server serves or answers with; only types reachable from these are kept.
 _ROOTS = (
-    "core.Namespace", "core.Node", "core.Pod", "core.Service", "core.Endpoints", "core.ConfigMap",
-    "core.Secret", "core.Event", "core.ServiceAccount", "core.Binding", "apps.Deployment",
-    "apps.ReplicaSet", "apps.StatefulSet", "apps.DaemonSet", "coordination.Lease",
-    "discovery.EndpointSlice", "events.Event", "authorization.SelfSubjectAccessReview",
-    "autoscaling.Scale", "policy.Eviction", "meta.DeleteOptions", "meta.PartialObjectMetadata",
+    "core.Namespace",
+    "core.Node",
+    "core.Pod",
+    "core.Service",
+    "core.Endpoints",
+    "core.ConfigMap",
+    "core.Secret",
+    "core.Event",
+    "core.ServiceAccount",
+    "core.Binding",
+    "apps.Deployment",
+    "apps.ReplicaSet",
+    "apps.StatefulSet",
+    "apps.DaemonSet",
+    "coordination.Lease",
+    "discovery.EndpointSlice",
+    "events.Event",
+    "authorization.SelfSubjectAccessReview",
+    "autoscaling.Scale",
+    "policy.Eviction",
+    "meta.DeleteOptions",
+    "meta.PartialObjectMetadata",
 )
 _IMPORT_TO_PACKAGE = {
     "k8s.io/api/core/v1": "core",
     "k8s.io/apimachinery/pkg/apis/meta/v1": "meta",
 }
 _SPECIAL = {
-    "resource.Quantity": "Quantity", "intstr.IntOrString": "IntOrString", "metav1.Time": "Time",
-    "metav1.MicroTime": "MicroTime", "Time": "Time", "MicroTime": "MicroTime",
-    "runtime.RawExtension": "RawExtension", "FieldsV1": "FieldsV1", "metav1.FieldsV1": "FieldsV1",
-    "metav1.Duration": "Duration", "Duration": "Duration", "types.UID": "string",
-    "[]byte": "bytes", "string": "string", "int32": "int32", "int64": "int64", "bool": "bool",
-    "float64": "float64", "int": "int64", "uint16": "int32", "uint32": "int32",
+    "resource.Quantity": "Quantity",
+    "intstr.IntOrString": "IntOrString",
+    "metav1.Time": "Time",
+    "metav1.MicroTime": "MicroTime",
+    "Time": "Time",
+    "MicroTime": "MicroTime",
+    "runtime.RawExtension": "RawExtension",
+    "FieldsV1": "FieldsV1",
+    "metav1.FieldsV1": "FieldsV1",
+    "metav1.Duration": "Duration",
+    "Duration": "Duration",
+    "types.UID": "string",
+    "[]byte": "bytes",
+    "string": "string",
+    "int32": "int32",
+    "int64": "int64",
+    "bool": "bool",
+    "float64": "float64",
+    "int": "int64",
+    "uint16": "int32",
+    "uint32": "int32",
 }
 _FIELD = re.compile(r"^\s*(\w+)\s+([^`\s]+)\s+`([^`]*)`")
 _EMBED = re.compile(r"^\s*([\w.]+)\s+`([^`]*)`")
@@ -57,8 +89,9 @@ _TAG = re.compile(r'(\w+):"([^"]*)"')
 
 
 def _read(git_dir: str, tag: str, path: str) -> str:
-    return subprocess.run(["git", "--git-dir", git_dir, "show", f"{tag}:{path}"],
-                          check=True, capture_output=True, text=True).stdout
+    return subprocess.run(
+        ["git", "--git-dir", git_dir, "show", f"{tag}:{path}"], check=True, capture_output=True, text=True
+    ).stdout
 
 
 def _imports(source: str) -> dict[str, str]:
@@ -109,8 +142,13 @@ def _structs(source: str) -> tuple[dict[str, list[_Field]], dict[str, str]]:
     return structs, aliases
 
 
-def _resolve(go_type: str, package: str, imports: dict[str, str], aliases: dict[str, dict[str, str]],
-             structs: dict[str, set[str]]) -> str:
+def _resolve(
+    go_type: str,
+    package: str,
+    imports: dict[str, str],
+    aliases: dict[str, dict[str, str]],
+    structs: dict[str, set[str]],
+) -> str:
     if go_type.startswith("*"):
         return "*" + _resolve(go_type[1:], package, imports, aliases, structs)
     if go_type in _SPECIAL:
@@ -118,7 +156,7 @@ def _resolve(go_type: str, package: str, imports: dict[str, str], aliases: dict[
     if go_type.startswith("[]"):
         return "[]" + _resolve(go_type[2:], package, imports, aliases, structs)
     if go_type.startswith("map["):
-        value = go_type[go_type.index("]") + 1:]
+        value = go_type[go_type.index("]") + 1 :]
         return "map[string]" + _resolve(value, package, imports, aliases, structs)
     if "." in go_type:
         prefix, name = go_type.split(".", 1)
@@ -196,8 +234,10 @@ def main() -> None:
     api_git, machinery_git, tag = sys.argv[1:4]
     table = extract(api_git, machinery_git, tag)
     lines = [f'{{"source": {json.dumps(table["source"])}, "types": {{']
-    entries = [f"  {json.dumps(name)}: {json.dumps(fields, sort_keys=True)}"
-               for name, fields in table["types"].items()]
+    entries = [
+        f"  {json.dumps(name)}: {json.dumps(fields, sort_keys=True)}"
+        for name, fields in table["types"].items()
+    ]
     lines.append(",\n".join(entries))
     lines.append("}}")
     sys.stdout.write("\n".join(lines) + "\n")

@@ -225,7 +225,8 @@ class _LabelParser:
             expect_value = False
         if not values:
             raise SelectorError(
-                "unable to parse requirement: for 'in', 'notin' operators, values set can't be empty")
+                "unable to parse requirement: for 'in', 'notin' operators, values set can't be empty"
+            )
         return tuple(values)
 
 
@@ -303,7 +304,7 @@ class FieldSelector:
         for req in self.requirements:
             if req.field not in info.field_selectors:
                 raise SelectorError(
-                    f'field label not supported: {req.field}'
+                    f"field label not supported: {req.field}"
                     if info.field_selectors
                     else f'"{req.field}" is not a known field selector: only "metadata.name", '
                     '"metadata.namespace"'
@@ -355,7 +356,7 @@ def _split_term(term: str) -> tuple[str, str, str] | None:
             continue
         for op in ("!=", "==", "="):
             if term.startswith(op, index):
-                return term[:index], "!=" if op == "!=" else "=", term[index + len(op):]
+                return term[:index], "!=" if op == "!=" else "=", term[index + len(op) :]
         index += 1
     return None
 
@@ -397,7 +398,7 @@ def field_value(obj: Mapping[str, Any], field: str) -> str:
     if str(obj.get("apiVersion", "")).startswith("events.k8s.io/"):
         for prefix, target in _EVENTS_V1_ALIASES.items():
             if field == prefix or (prefix.endswith(".") and field.startswith(prefix)):
-                field = target + field[len(prefix):]
+                field = target + field[len(prefix) :]
                 break
     value: Any = obj
     for part in field.split("."):

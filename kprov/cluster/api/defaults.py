@@ -1,0 +1,313 @@
+"""Server-side defaults, as the real API server applies them on create and update.
+
+Design: one function per kind (or shared part: pod spec, container, probe), applied in place,
+each setting a field only when it is absent. `apply_defaults(info, obj)` dispatches by kind.
+Defaults that real admission plugins add to Pods (service account, priority, default
+tolerations) and the fields a Pod's create strategy fills (status.phase, qosClass) are
+applied for bare Pods only, not for pod templates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from kprov.cluster.api.objects import parse_quantity
+from kprov.cluster.api.resources import ResourceInfo
+
+__all__ = ["apply_defaults", "default_container", "default_pod_spec", "image_pull_policy", "pod_qos_class"]
+
+
+def _set(obj: dict[str, Any], key: str, value: Any) -> Any:
+    if obj.get(key) is None:
+        obj[key] = value
+    return obj[key]
+
+
+def image_pull_policy(image: str) -> str:
+    """Always for `:latest` or no tag (and no digest), IfNotPresent otherwise."""
+    if "@" in image:
+        return "IfNotPresent"
+    last = image.rsplit("/", 1)[-1]
+    if ":" not in last:
+        return "Always"
+    return "Always" if last.rsplit(":", 1)[1] == "latest" else "IfNotPresent"
+
+
+def _default_probe(probe: dict[str, Any] | None) -> None:
+    if not isinstance(probe, dict):
+        return
+    for key, value in (
+        ("timeoutSeconds", 1),
+        ("periodSeconds", 10),
+        ("successThreshold", 1),
+        ("failureThreshold", 3),
+    ):
+        _set(probe, key, value)
+    if isinstance(probe.get("httpGet"), dict):
+        _set(probe["httpGet"], "scheme", "HTTP")
+        _set(probe["httpGet"], "path", "/")
+
+
+def _default_env(env: list[Any]) -> None:
+    for var in env:
+        field_ref = (var.get("valueFrom") or {}).get("fieldRef") if isinstance(var, dict) else None
+        if isinstance(field_ref, dict):
+            _set(field_ref, "apiVersion", "v1")
+
+
+def default_container(container: dict[str, Any]) -> None:
+    _set(container, "terminationMessagePath", "/dev/termination-log")
+    _set(container, "terminationMessagePolicy", "File")
+    _set(container, "imagePullPolicy", image_pull_policy(str(container.get("image", ""))))
+    _set(container, "resources", {})
+    for port in container.get("ports") or []:
+        if isinstance(port, dict):
+            _set(port, "protocol", "TCP")
+    _default_env(container.get("env") or [])
+    for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
+        _default_probe(container.get(probe))
+
+
+def _default_volume(volume: dict[str, Any]) -> None:
+    for source, mode_key in (
+        ("configMap", "defaultMode"),
+        ("secret", "defaultMode"),
+        ("projected", "defaultMode"),
+        ("downwardAPI", "defaultMode"),
+    ):
+        if isinstance(volume.get(source), dict):
+            _set(volume[source], mode_key, 420)
+    if isinstance(volume.get("hostPath"), dict):
+        _set(volume["hostPath"], "type", "")
+    known = {
+        "name",
+        "emptyDir",
+        "hostPath",
+        "configMap",
+        "secret",
+        "projected",
+        "downwardAPI",
+        "persistentVolumeClaim",
+        "nfs",
+        "csi",
+        "ephemeral",
+        "image",
+    }
+    if not (set(volume) - {"name"}) & known:
+        volume["emptyDir"] = {}
+
+
+def default_pod_spec(spec: dict[str, Any]) -> None:
+    """Defaults shared by Pods and pod templates."""
+    _set(spec, "restartPolicy", "Always")
+    _set(spec, "dnsPolicy", "ClusterFirst")
+    _set(spec, "terminationGracePeriodSeconds", 30)
+    _set(spec, "schedulerName", "default-scheduler")
+    _set(spec, "securityContext", {})
+    for key in ("containers", "initContainers", "ephemeralContainers"):
+        for container in spec.get(key) or []:
+            if isinstance(container, dict):
+                default_container(container)
+    for volume in spec.get("volumes") or []:
+        if isinstance(volume, dict):
+            _default_volume(volume)
+    if spec.get("serviceAccountName") and not spec.get("serviceAccount"):
+        spec["serviceAccount"] = spec["serviceAccountName"]
+
+
+def pod_qos_class(spec: dict[str, Any]) -> str:
+    """BestEffort / Burstable / Guaranteed from the containers' requests and limits."""
+    containers = [
+        c for c in (spec.get("containers") or []) + (spec.get("initContainers") or []) if isinstance(c, dict)
+    ]
+    any_set = False
+    guaranteed = True
+    for container in containers:
+        resources = container.get("resources") or {}
+        requests = {k: v for k, v in (resources.get("requests") or {}).items() if k in ("cpu", "memory")}
+        limits = {k: v for k, v in (resources.get("limits") or {}).items() if k in ("cpu", "memory")}
+        if requests or limits:
+            any_set = True
+        if set(limits) != {"cpu", "memory"}:
+            guaranteed = False
+            continue
+        for name, limit in limits.items():
+            request = requests.get(name, limit)
+            try:
+                if parse_quantity(request) != parse_quantity(limit):
+                    guaranteed = False
+            except ValueError:
+                guaranteed = False
+    if not any_set:
+        return "BestEffort"
+    return "Guaranteed" if guaranteed else "Burstable"
+
+
+_NOT_READY_TOLERATIONS = (
+    {
+        "key": "node.kubernetes.io/not-ready",
+        "operator": "Exists",
+        "effect": "NoExecute",
+        "tolerationSeconds": 300,
+    },
+    {
+        "key": "node.kubernetes.io/unreachable",
+        "operator": "Exists",
+        "effect": "NoExecute",
+        "tolerationSeconds": 300,
+    },
+)
+
+
+def _pod(obj: dict[str, Any]) -> None:
+    spec = _set(obj, "spec", {})
+    default_pod_spec(spec)
+    # what admission plugins add (ServiceAccount, Priority, DefaultTolerationSeconds)
+    _set(spec, "serviceAccountName", "default")
+    _set(spec, "serviceAccount", spec["serviceAccountName"])
+    _set(spec, "priority", 0)
+    _set(spec, "preemptionPolicy", "PreemptLowerPriority")
+    _set(spec, "enableServiceLinks", True)
+    tolerations = _set(spec, "tolerations", [])
+    for toleration in _NOT_READY_TOLERATIONS:
+        if not any(
+            t.get("key") == toleration["key"] and t.get("effect") in (None, "", "NoExecute")
+            for t in tolerations
+            if isinstance(t, dict)
+        ):
+            tolerations.append(dict(toleration))
+    status = _set(obj, "status", {})
+    _set(status, "phase", "Pending")
+    _set(status, "qosClass", pod_qos_class(spec))
+
+
+def _template(obj: dict[str, Any]) -> None:
+    template = _set(_set(obj, "spec", {}), "template", {})
+    default_pod_spec(_set(template, "spec", {}))
+
+
+def _deployment(obj: dict[str, Any]) -> None:
+    spec = _set(obj, "spec", {})
+    _set(spec, "replicas", 1)
+    strategy = _set(spec, "strategy", {})
+    _set(strategy, "type", "RollingUpdate")
+    if strategy["type"] == "RollingUpdate":
+        rolling = _set(strategy, "rollingUpdate", {})
+        _set(rolling, "maxUnavailable", "25%")
+        _set(rolling, "maxSurge", "25%")
+    _set(spec, "revisionHistoryLimit", 10)
+    _set(spec, "progressDeadlineSeconds", 600)
+    _template(obj)
+
+
+def _replicaset(obj: dict[str, Any]) -> None:
+    _set(_set(obj, "spec", {}), "replicas", 1)
+    _template(obj)
+
+
+def _statefulset(obj: dict[str, Any]) -> None:
+    spec = _set(obj, "spec", {})
+    _set(spec, "replicas", 1)
+    _set(spec, "podManagementPolicy", "OrderedReady")
+    strategy = _set(spec, "updateStrategy", {})
+    _set(strategy, "type", "RollingUpdate")
+    if strategy["type"] == "RollingUpdate":
+        _set(_set(strategy, "rollingUpdate", {}), "partition", 0)
+    _set(spec, "revisionHistoryLimit", 10)
+    retention = _set(spec, "persistentVolumeClaimRetentionPolicy", {})
+    _set(retention, "whenDeleted", "Retain")
+    _set(retention, "whenScaled", "Retain")
+    _template(obj)
+
+
+def _daemonset(obj: dict[str, Any]) -> None:
+    spec = _set(obj, "spec", {})
+    strategy = _set(spec, "updateStrategy", {})
+    _set(strategy, "type", "RollingUpdate")
+    if strategy["type"] == "RollingUpdate":
+        rolling = _set(strategy, "rollingUpdate", {})
+        _set(rolling, "maxUnavailable", 1)
+        _set(rolling, "maxSurge", 0)
+    _set(spec, "revisionHistoryLimit", 10)
+    _template(obj)
+
+
+def _service(obj: dict[str, Any]) -> None:
+    spec = _set(obj, "spec", {})
+    service_type = _set(spec, "type", "ClusterIP")
+    _set(spec, "sessionAffinity", "None")
+    for port in spec.get("ports") or []:
+        if isinstance(port, dict):
+            _set(port, "protocol", "TCP")
+            if port.get("targetPort") in (None, 0, ""):
+                port["targetPort"] = port.get("port")
+    if service_type != "ExternalName":
+        _set(spec, "internalTrafficPolicy", "Cluster")
+    if service_type in ("NodePort", "LoadBalancer"):
+        _set(spec, "externalTrafficPolicy", "Cluster")
+    if service_type == "LoadBalancer":
+        _set(spec, "allocateLoadBalancerNodePorts", True)
+    _set(obj, "status", {}).setdefault("loadBalancer", {})
+
+
+def _namespace(obj: dict[str, Any]) -> None:
+    _set(_set(obj, "spec", {}), "finalizers", ["kubernetes"])
+    _set(_set(obj, "status", {}), "phase", "Active")
+    metadata = _set(obj, "metadata", {})
+    if metadata.get("name"):
+        _set(metadata, "labels", {})["kubernetes.io/metadata.name"] = metadata["name"]
+
+
+def _secret(obj: dict[str, Any]) -> None:
+    _set(obj, "type", "Opaque")
+
+
+def _event(obj: dict[str, Any]) -> None:
+    _set(obj, "involvedObject", {})
+    _set(obj, "source", {})
+    _set(obj, "reportingComponent", "")
+    _set(obj, "reportingInstance", "")
+
+
+def _endpoints(obj: dict[str, Any]) -> None:
+    for subset in obj.get("subsets") or []:
+        for port in (subset or {}).get("ports") or []:
+            if isinstance(port, dict):
+                _set(port, "protocol", "TCP")
+
+
+def _endpointslice(obj: dict[str, Any]) -> None:
+    for port in obj.get("ports") or []:
+        if isinstance(port, dict):
+            _set(port, "protocol", "TCP")
+    for endpoint in obj.get("endpoints") or []:
+        if isinstance(endpoint, dict):
+            _set(endpoint, "conditions", {})
+
+
+def _node(obj: dict[str, Any]) -> None:
+    _set(obj, "spec", {})
+
+
+_BY_KIND: dict[tuple[str, str], Callable[[dict[str, Any]], None]] = {
+    ("", "Pod"): _pod,
+    ("", "Service"): _service,
+    ("", "Namespace"): _namespace,
+    ("", "Secret"): _secret,
+    ("", "Event"): _event,
+    ("", "Endpoints"): _endpoints,
+    ("", "Node"): _node,
+    ("apps", "Deployment"): _deployment,
+    ("apps", "ReplicaSet"): _replicaset,
+    ("apps", "StatefulSet"): _statefulset,
+    ("apps", "DaemonSet"): _daemonset,
+    ("discovery.k8s.io", "EndpointSlice"): _endpointslice,
+}
+
+
+def apply_defaults(info: ResourceInfo, obj: dict[str, Any]) -> None:
+    """Fill the server-side defaults of `info`'s kind into `obj`, in place."""
+    handler = _BY_KIND.get((info.group, info.kind))
+    if handler is not None:
+        handler(obj)
