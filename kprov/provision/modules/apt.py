@@ -1,0 +1,210 @@
+"""ansible.builtin.apt (and ``package``): Debian packages present / absent / latest.
+
+One command per no-op task: (``apt-get update`` when ``update_cache`` and the cache is older
+than ``cache_valid_time``, decided on the host) + one ``dpkg-query`` for every requested
+package (+ ``apt-cache policy`` for ``latest``). The module compares, and one ``apt-get``
+acts on the difference only. ``deb`` installs a .deb already on the host (or downloads a URL
+there). No python3-apt is needed on hosts.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from kprov.provision.modules.args import Arg, parse_args
+from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult
+
+__all__ = ["MODULE", "AptModule", "PackageInfo", "parse_query", "plan_packages"]
+
+SPEC = {
+    "name": Arg("list", aliases=("package", "pkg")),
+    "state": Arg(default="present", choices=("absent", "build-dep", "latest", "present", "fixed",
+                                              "installed", "removed")),
+    "update_cache": Arg("bool", aliases=("update-cache",)), "cache_valid_time": Arg("int", default=0),
+    "deb": Arg(), "purge": Arg("bool", default=False), "autoremove": Arg("bool", default=False),
+    "autoclean": Arg("bool", default=False), "clean": Arg("bool", default=False),
+    "install_recommends": Arg("bool", aliases=("install-recommends",)),
+    "force": Arg("bool", default=False), "default_release": Arg(aliases=("default-release",)),
+    "allow_downgrade": Arg("bool", default=False, aliases=("allow-downgrade", "allow_downgrades")),
+    "allow_unauthenticated": Arg("bool", default=False, aliases=("allow-unauthenticated",)),
+    "allow_change_held_packages": Arg("bool", default=False),
+    "dpkg_options": Arg(default="force-confdef,force-confold"), "lock_timeout": Arg("int", default=60),
+    "only_upgrade": Arg("bool", default=False), "upgrade": Arg(default="no"), "policy_rc_d": Arg("int"),
+    "force_apt_get": Arg("bool", default=False), "fail_on_autoremove": Arg("bool", default=False),
+    "update_cache_retries": Arg("int", default=5), "update_cache_retry_max_delay": Arg("int", default=12),
+    "use": Arg(),
+}
+
+
+@dataclass(frozen=True)
+class PackageInfo:
+    name: str
+    installed_version: str | None = None
+    config_files_only: bool = False
+    candidate: str | None = None
+
+
+def _query_script(names: list[str], *, latest: bool, update: bool, valid_time: int, lock_timeout: int) -> str:
+    quoted = " ".join(shlex.quote(n) for n in names)
+    lines = ["now=$(date +%s)"]
+    lines.append("s=/var/lib/apt/periodic/update-success-stamp; [ -e $s ] || s=/var/lib/apt/lists")
+    lines.append("m=$(stat -c %Y $s 2>/dev/null || echo 0)")
+    if update:
+        lines.append(
+            f"if [ {valid_time} -le 0 ] || [ $((now - m)) -gt {valid_time} ]; then "
+            f"apt-get -q -o DPkg::Lock::Timeout={lock_timeout} update >/tmp/.kprov-apt-update.log 2>&1 "
+            "|| { cat /tmp/.kprov-apt-update.log >&2; exit 100; }; echo UPDATED:1; m=$(date +%s); fi")
+    lines.append("echo CACHE:$m")
+    if names:
+        lines.append(f"dpkg-query -W -f='PKG:${{Package}}\\t${{db:Status-Abbrev}}\\t${{Version}}\\n' {quoted}"
+                     " 2>/dev/null")
+        if latest:
+            lines.append(f"LC_ALL=C apt-cache policy {quoted} 2>/dev/null | "
+                         "awk '/^[^ ]/{p=$1; sub(/:$/,\"\",p)} /Candidate:/{print \"POL:\" p \"\\t\" $2}'")
+    lines.append("true")
+    return "\n".join(lines)
+
+
+def parse_query(text: str) -> tuple[dict[str, PackageInfo], bool, int]:
+    """Packages seen, whether the cache was updated, the cache time."""
+    packages: dict[str, PackageInfo] = {}
+    candidates: dict[str, str] = {}
+    updated, cache_time = False, 0
+    for line in text.splitlines():
+        if line.startswith("PKG:"):
+            parts = line[4:].split("\t") + ["", ""]
+            name, status, version = parts[0], parts[1].strip(), parts[2]
+            installed = len(status) >= 2 and status[1] in "iWt"
+            packages[name] = PackageInfo(name, version if installed else None,
+                                         config_files_only=len(status) >= 2 and status[1] == "c")
+        elif line.startswith("POL:"):
+            name, _, candidate = line[4:].partition("\t")
+            candidates[name] = candidate.strip()
+        elif line.startswith("UPDATED:"):
+            updated = True
+        elif line.startswith("CACHE:") and line[6:].strip().isdigit():
+            cache_time = int(line[6:].strip())
+    for name, candidate in candidates.items():
+        current = packages.get(name, PackageInfo(name))
+        packages[name] = PackageInfo(name, current.installed_version, current.config_files_only,
+                                     None if candidate in ("(none)", "") else candidate)
+    return packages, updated, cache_time
+
+
+def _split_spec(spec: str) -> tuple[str, str | None]:
+    name, sep, version = spec.partition("=")
+    return name, (version if sep else None)
+
+
+def plan_packages(specs: list[str], packages: Mapping[str, PackageInfo], state: str,
+                  purge: bool = False) -> list[str]:
+    """The specs apt-get must act on: to install/upgrade (present/latest) or remove (absent)."""
+    todo = []
+    for spec in specs:
+        name, version = _split_spec(spec)
+        info = packages.get(name.split(":")[0], PackageInfo(name))
+        if state == "absent":
+            if info.installed_version is not None or (purge and info.config_files_only):
+                todo.append(name)
+        elif state == "latest":
+            outdated = info.candidate is not None and info.candidate != info.installed_version
+            if info.installed_version is None or outdated:
+                todo.append(spec)
+        elif info.installed_version is None or (
+                version is not None and not fnmatch.fnmatchcase(info.installed_version, version)):
+            todo.append(spec)
+    return todo
+
+
+class AptModule:
+    name = "apt"
+
+    def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
+        p = parse_args(self.name, SPEC, args)
+        state = {"installed": "present", "removed": "absent"}.get(p["state"], p["state"])
+        if state in ("build-dep", "fixed"):
+            raise ModuleFailed(f"apt: state={state} is not supported by kprov")
+        if p["upgrade"] not in ("no", False, "false", "False"):
+            raise ModuleFailed("apt: argument 'upgrade' (dist/full upgrades) is not supported by kprov")
+        specs = [str(s) for s in (p["name"] or [])]
+        deb_name = None
+        if p["deb"]:
+            deb_name, deb_version = self._deb_identity(ctx, p["deb"])
+            specs = [f"{deb_name}={deb_version}"]
+        if not specs and not p["update_cache"]:
+            raise ModuleFailed("apt: give 'name', 'deb' or 'update_cache'")
+        names = [_split_spec(s)[0].split(":")[0] for s in specs]
+        update = bool(p["update_cache"]) and not ctx.check_mode
+        query = ctx.run(_query_script(names, latest=state == "latest", update=update,
+                                      valid_time=p["cache_valid_time"], lock_timeout=p["lock_timeout"]))
+        if query.rc != 0:
+            raise ModuleFailed(f"apt: Failed to update apt cache: {query.stderr.strip()}"
+                               if query.rc == 100 else f"apt: query failed: {query.stderr.strip()}")
+        packages, updated, cache_time = parse_query(query.stdout)
+        data: dict[str, Any] = {"cache_updated": updated, "cache_update_time": cache_time}
+        if not specs:
+            return ModuleResult(changed=updated, data=data)
+        todo = plan_packages(specs, packages, state, purge=p["purge"])
+        result = ModuleResult(changed=bool(todo), data=data)
+        if todo and ctx.diff:
+            verb = "removed" if state == "absent" else "installed"
+            result.diff.append({"before": {"packages": {n: packages.get(n, PackageInfo(n)).installed_version
+                                                        for n in names}},
+                                "after": {verb: todo}})
+        if not todo:
+            return result
+        if ctx.check_mode:
+            result.msg = f"would {'remove' if state == 'absent' else 'install'}: {' '.join(todo)}"
+            return result
+        command = self._apt_command(p, state, todo if deb_name is None else [p["deb"]])
+        done = ctx.run(command, timeout=1800)
+        result.data.update(stdout=done.stdout, stderr=done.stderr, stdout_lines=done.stdout.splitlines(),
+                           stderr_lines=done.stderr.splitlines(), rc=done.rc)
+        if done.rc != 0:
+            tail = (done.stderr.strip() or done.stdout.strip()).splitlines()[-3:]
+            raise ModuleFailed(f"apt: '{command.split(' && ')[-1]}' failed: {' '.join(tail)}", **result.data)
+        return result
+
+    @staticmethod
+    def _apt_command(p: dict[str, Any], state: str, targets: list[str]) -> str:
+        options = [f"-o DPkg::Lock::Timeout={p['lock_timeout']}"]
+        dpkg_options = [opt.strip() for opt in p["dpkg_options"].split(",") if opt.strip()]
+        options += [f"-o Dpkg::Options::=--{opt}" for opt in dpkg_options]
+        if p["install_recommends"] is False:
+            options.append("--no-install-recommends")
+        elif p["install_recommends"] is True:
+            options.append("--install-recommends")
+        if p["default_release"]:
+            options.append(f"-t {shlex.quote(p['default_release'])}")
+        if p["allow_downgrade"]:
+            options.append("--allow-downgrades")
+        if p["allow_unauthenticated"] or p["force"]:
+            options.append("--allow-unauthenticated")
+        if p["allow_change_held_packages"]:
+            options.append("--allow-change-held-packages")
+        if p["only_upgrade"]:
+            options.append("--only-upgrade")
+        quoted = " ".join(shlex.quote(t) for t in targets)
+        base = "DEBIAN_FRONTEND=noninteractive apt-get -y -q"
+        if state == "absent":
+            verb = "remove --purge" if p["purge"] else "remove"
+            extra = " --autoremove" if p["autoremove"] else ""
+            return f"{base} {options[0]} {verb}{extra} {quoted}"
+        return f"{base} {' '.join(options)} install {quoted}"
+
+    @staticmethod
+    def _deb_identity(ctx: ModuleContext, deb: str) -> tuple[str, str]:
+        if "://" in deb:
+            raise ModuleFailed("apt: 'deb' URLs are not supported; get_url the file, then give its path")
+        info = ctx.run(f"dpkg-deb -f {shlex.quote(deb)} Package Version")
+        if info.rc != 0:
+            raise ModuleFailed(f"apt: cannot read {deb}: {info.stderr.strip()}")
+        fields = dict(line.split(": ", 1) for line in info.stdout.splitlines() if ": " in line)
+        return fields.get("Package", ""), fields.get("Version", "")
+
+
+MODULE = AptModule()
