@@ -152,6 +152,7 @@ class Lab:
         # a host that crashed may have left processes behind: never boot a disk twice
         cgroups.kill_all(cgroups.find_host_cgroups(layout.cgroup(host)))
         disk.write_instance_files(layout, host)
+        network.set_host_link(layout, host, up=True)
         launch_supervisor(layout, host)
 
     def wait_running(self, hosts: Sequence[str], timeout: float = BOOT_TIMEOUT_S,
@@ -171,7 +172,15 @@ class Lab:
                 _, failed, _ = run_ssh(ip, self.key_path, "systemctl --failed --no-legend --plain")
                 raise LabError(f"{host} ({ip}) reports `{state or rc}`, not `running`. Failed units:\n"
                                f"{failed.strip() or '(none)'}")
+            self._prime_apt_lists(host)
             progress(f"{host}: running at {ip}")
+
+    def _prime_apt_lists(self, host: str) -> None:
+        """A new host gets the bundle's package lists, so `apt-get install` works at once."""
+        command = "ls /var/lib/apt/lists/*_Packages >/dev/null 2>&1 || apt-get update -qq"
+        rc, _, err = run_ssh(self.ip(host), self.key_path, command)
+        if rc != 0:
+            raise LabError(f"{host}: `apt-get update` against {self.layout.repo_url} failed: {err.strip()}")
 
     def start(self, host: str, timeout: float = BOOT_TIMEOUT_S) -> None:
         """Power a stopped host on again and wait until it runs."""
@@ -208,6 +217,7 @@ class Lab:
             wait_pid_gone(pid, 5)
         pidfile.unlink(missing_ok=True)
         self.layout.leader_pidfile(host).unlink(missing_ok=True)
+        network.set_host_link(self.layout, host, up=False)
 
     # --- down / wipe ------------------------------------------------------------------
     def down(self) -> None:

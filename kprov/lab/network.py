@@ -1,10 +1,11 @@
 """The lab's network: one bridge per instance on the machine, one netns + veth per host.
 
 A host's address and default route are configured from outside before it boots, so hosts
-need no DHCP. Hosts reach each other and the bridge address (the package repository); the
-machine does not route them anywhere else. If something (dockerd) set the FORWARD policy to
-DROP, traffic between hosts across the bridge would be dropped by br_netfilter: an ACCEPT
-rule for bridge-internal traffic is added, and removed again with the bridge.
+need no DHCP. A powered-off host's veth is set down, so it stops answering like a real one.
+Hosts reach each other and the bridge address (the package repository); the machine does not
+route them anywhere else. If something (dockerd) set the FORWARD policy to DROP, traffic
+between hosts across the bridge would be dropped by br_netfilter: an ACCEPT rule for
+bridge-internal traffic is added, and removed again with the bridge.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ __all__ = [
     "lab_netns",
     "remove_bridge",
     "remove_host_network",
+    "set_host_link",
 ]
 
 
@@ -92,6 +94,11 @@ def ensure_host_network(layout: LabLayout, host: str) -> None:
     run(["ip", "-n", ns, "addr", "add", f"{layout.ip(host)}/24", "dev", "eth0"])
     run(["ip", "-n", ns, "link", "set", "eth0", "up"])
     run(["ip", "-n", ns, "route", "add", "default", "via", layout.gateway])
+
+
+def set_host_link(layout: LabLayout, host: str, up: bool) -> None:
+    """Plug (up) or unplug (down) a host's cable: a powered-off host must not answer."""
+    run(["ip", "link", "set", layout.veth(host), "up" if up else "down"], check=False)
 
 
 def remove_host_network(layout: LabLayout, host: str) -> None:

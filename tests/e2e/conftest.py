@@ -1,0 +1,70 @@
+"""Fixtures for every e2e test: lab hosts (systemd-nspawn machines) on one lab instance.
+
+The instance is ``int(os.environ.get("KPROV_TEST_LAB", "9"))``; it is wiped when the test
+session ends. Use:
+
+    def test_something(lab_hosts):
+        lab = lab_hosts(3)                 # h1..h3 running (brought up if needed)
+        rc, out, err = lab.ssh("h1", "systemctl is-system-running")
+
+    def test_with_ansible(lab_inventory):
+        path = lab_inventory(5)            # h1..h5 running + an Ansible inventory file for them
+
+``lab`` is the session's kprov.lab.Lab itself (nothing brought up). Tests under
+tests/e2e/lab/ wipe and rebuild the instance, so they are ordered to run before all other
+e2e tests; everything else must call ``lab_hosts(n)`` (cheap when the hosts already run)
+rather than assume hosts survive from an earlier test module.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from kprov.lab import Lab
+
+LAB_INDEX = int(os.environ.get("KPROV_TEST_LAB", "9"))
+_LAB_TESTS_DIR = Path(__file__).parent / "lab"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run the lab's own (destructive) tests before any other e2e test."""
+    items.sort(key=lambda item: 0 if item.path.is_relative_to(_LAB_TESTS_DIR) else 1)
+
+
+@pytest.fixture(scope="session")
+def lab() -> Iterator[Lab]:
+    """The test session's lab instance (KPROV_TEST_LAB, default 9); wiped at session end."""
+    if os.geteuid() != 0:
+        pytest.skip("lab tests need root")
+    instance = Lab(LAB_INDEX)
+    yield instance
+    instance.wipe()
+
+
+@pytest.fixture(scope="session")
+def lab_hosts(lab: Lab) -> Callable[[int], Lab]:
+    """Factory: ``lab_hosts(n)`` makes sure h1..hn are running and returns the Lab."""
+
+    def ensure(count: int = 3) -> Lab:
+        lab.up(count)
+        return lab
+
+    return ensure
+
+
+@pytest.fixture(scope="session")
+def lab_inventory(
+    lab_hosts: Callable[[int], Lab], tmp_path_factory: pytest.TempPathFactory
+) -> Callable[[int], Path]:
+    """Factory: ``lab_inventory(n)`` brings h1..hn up and returns an Ansible inventory for them
+    (groups etcd/control_plane = h1..h3, workers = the rest)."""
+    directory = tmp_path_factory.mktemp("lab-inventory")
+
+    def write(count: int = 5) -> Path:
+        return lab_hosts(count).write_inventory(directory / f"hosts-{count}.yml", count)
+
+    return write
