@@ -1,0 +1,93 @@
+"""``kprov-apiserver``: the Kubernetes API over etcd. Flags mirror kube-apiserver's."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from kprov.cluster.apiserver.config import ServerConfig
+from kprov.cluster.apiserver.server import run_server
+from kprov.cluster.storage import EtcdConfig
+
+__all__ = ["main", "parse_args"]
+
+
+def _port_range(text: str) -> tuple[int, int]:
+    try:
+        low, high = (int(p) for p in text.split("-", 1))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--service-node-port-range: expected LOW-HIGH, got {text!r}"
+        ) from None
+    if not 0 < low <= high < 65536:
+        raise argparse.ArgumentTypeError(f"--service-node-port-range: {text!r} is not a valid port range")
+    return low, high
+
+
+def parse_args(argv: list[str] | None = None) -> ServerConfig:
+    parser = argparse.ArgumentParser(prog="kprov-apiserver", description=__doc__)
+    parser.add_argument("--etcd-servers", required=True, help="comma-separated etcd client URLs")
+    parser.add_argument("--etcd-cafile", default="")
+    parser.add_argument("--etcd-certfile", default="")
+    parser.add_argument("--etcd-keyfile", default="")
+    parser.add_argument("--tls-cert-file", required=True)
+    parser.add_argument("--tls-private-key-file", required=True)
+    parser.add_argument("--client-ca-file", required=True)
+    parser.add_argument("--kubelet-client-certificate", default="")
+    parser.add_argument("--kubelet-client-key", default="")
+    parser.add_argument("--bind-address", default="0.0.0.0")
+    parser.add_argument("--secure-port", type=int, default=6443)
+    parser.add_argument("--advertise-address", default="127.0.0.1")
+    parser.add_argument("--service-cluster-ip-range", default="10.96.0.0/12")
+    parser.add_argument("--service-node-port-range", type=_port_range, default=(30000, 32767))
+    parser.add_argument("--encryption-provider-config", default="")
+    parser.add_argument(
+        "--insecure-debug-port",
+        type=int,
+        default=0,
+        help="ALSO serve plain HTTP on 127.0.0.1:PORT as system:masters (debugging only)",
+    )
+    parser.add_argument("--v", type=int, default=0, help="log verbosity (0 warnings, 1 info, 2 debug)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=[logging.WARNING, logging.INFO, logging.DEBUG][min(args.v, 2)],
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    etcd = EtcdConfig(
+        servers=[s.strip() for s in args.etcd_servers.split(",") if s.strip()],
+        cafile=args.etcd_cafile or None,
+        certfile=args.etcd_certfile or None,
+        keyfile=args.etcd_keyfile or None,
+    )
+    return ServerConfig(
+        etcd=etcd,
+        tls_cert_file=args.tls_cert_file,
+        tls_key_file=args.tls_private_key_file,
+        client_ca_file=args.client_ca_file,
+        kubelet_client_cert=args.kubelet_client_certificate,
+        kubelet_client_key=args.kubelet_client_key,
+        bind_address=args.bind_address,
+        secure_port=args.secure_port,
+        advertise_address=args.advertise_address,
+        service_cluster_ip_range=args.service_cluster_ip_range,
+        service_node_port_range=args.service_node_port_range,
+        encryption_provider_config=args.encryption_provider_config,
+        insecure_port=args.insecure_debug_port,
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    config = parse_args(argv)
+    try:
+        asyncio.run(run_server(config))
+    except KeyboardInterrupt:
+        pass
+    except Exception as exc:
+        print(f"kprov-apiserver: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
+
+
+if __name__ == "__main__":
+    main()

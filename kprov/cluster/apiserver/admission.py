@@ -1,0 +1,85 @@
+"""Checks and side effects around writes, by kind (the API server's built-in admission).
+
+- Namespaced objects can only be created in an existing namespace that is not terminating.
+- Namespaces get the ``kubernetes`` finalizer and phase Active (the namespace controller
+  empties a terminating namespace and then finalizes it).
+- Services get a ClusterIP and NodePorts from :mod:`.allocators`; deleting a Service
+  releases them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kprov.cluster.api.resources import ResourceInfo
+from kprov.cluster.apiserver.allocators import Allocators
+from kprov.cluster.apiserver.context import ApiContext
+from kprov.cluster.apiserver.status import ApiError, StatusError
+
+__all__ = ["after_delete", "after_failed_create", "before_create", "before_update"]
+
+
+def _allocators(ctx: ApiContext) -> Allocators | None:
+    found = ctx.extras.get("allocators")
+    return found if isinstance(found, Allocators) else None
+
+
+async def _check_namespace(ctx: ApiContext, info: ResourceInfo, namespace: str) -> None:
+    ns_info = ctx.registry.get("", "v1", "namespaces")
+    assert ns_info is not None
+    stored = await ctx.store.get(ctx.key(ns_info, "", namespace))
+    if stored is None:
+        raise StatusError(
+            f'namespaces "{namespace}" not found', 404, "NotFound", {"name": namespace, "kind": "namespaces"}
+        )
+    if stored.obj.get("metadata", {}).get("deletionTimestamp"):
+        raise StatusError(
+            f"{info.resource} is forbidden: unable to create new content in namespace {namespace} "
+            "because it is being terminated",
+            403,
+            "Forbidden",
+            {"name": namespace, "kind": "namespaces"},
+        )
+
+
+async def before_create(ctx: ApiContext, info: ResourceInfo, obj: dict[str, Any], dry_run: bool) -> None:
+    if info.namespaced:
+        await _check_namespace(ctx, info, obj["metadata"]["namespace"])
+    if info.group == "" and info.resource == "namespaces":
+        spec = obj.setdefault("spec", {})
+        if "kubernetes" not in (spec.get("finalizers") or []):
+            spec["finalizers"] = [*(spec.get("finalizers") or []), "kubernetes"]
+        obj["status"] = {"phase": "Active"}
+    if info.group == "" and info.resource == "services":
+        allocators = _allocators(ctx)
+        if allocators is not None:
+            await allocators.allocate_service(obj, dry_run)
+
+
+async def before_update(
+    ctx: ApiContext, info: ResourceInfo, old: dict[str, Any], new: dict[str, Any]
+) -> None:
+    if info.group == "" and info.resource == "services":
+        old_ip = (old.get("spec") or {}).get("clusterIP")
+        spec = new.setdefault("spec", {})
+        if spec.get("clusterIP") in (None, "") and old_ip:
+            spec["clusterIP"] = old_ip
+            spec["clusterIPs"] = (old.get("spec") or {}).get("clusterIPs", [old_ip])
+        elif old_ip and spec.get("clusterIP") != old_ip:
+            raise ApiError(
+                f'Service "{new["metadata"]["name"]}" is invalid: spec.clusterIPs[0]: Invalid value: '
+                f'[]string{{"{spec.get("clusterIP")}"}}: may not change once set',
+                422,
+                "Invalid",
+            )
+
+
+async def after_failed_create(ctx: ApiContext, info: ResourceInfo, obj: dict[str, Any]) -> None:
+    await after_delete(ctx, info, obj)
+
+
+async def after_delete(ctx: ApiContext, info: ResourceInfo, obj: dict[str, Any]) -> None:
+    if info.group == "" and info.resource == "services":
+        allocators = _allocators(ctx)
+        if allocators is not None:
+            await allocators.release_service(obj)

@@ -1,0 +1,170 @@
+"""ClusterIP and NodePort allocation, safe across several API servers.
+
+Each allocated IP or port is a claim key in etcd (``/registry/ipallocations/<ip>``,
+``/registry/portallocations/<port>``) created with an "absent" comparison, so two servers can
+never hand out the same one: whoever creates the key owns it. A Service asking for a
+specific IP that is already claimed gets 422; deleting the Service deletes its claims.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import random
+from typing import Any
+
+from kprov.cluster.api.errors import Cause, InvalidError
+from kprov.cluster.storage import KeyExistsError, KeyNotFoundError, RevisionConflictError, Store, WatchCache
+
+__all__ = ["Allocators"]
+
+_IP_PREFIX = "/registry/ipallocations/"
+_PORT_PREFIX = "/registry/portallocations/"
+
+
+class Allocators:
+    def __init__(
+        self, store: Store, cache: WatchCache, service_cidr: str, node_ports: tuple[int, int]
+    ) -> None:
+        self._store = store
+        self._cache = cache
+        self.network = ipaddress.ip_network(service_cidr)
+        self.node_ports = node_ports
+
+    @property
+    def first_ip(self) -> str:
+        return str(self.network.network_address + 1)
+
+    async def _claim(self, key: str, owner: str) -> bool:
+        try:
+            await self._store.create(key, {"metadata": {"name": key.rsplit("/", 1)[-1]}, "owner": owner})
+            return True
+        except KeyExistsError:
+            return False
+
+    async def _release(self, key: str) -> None:
+        stored = await self._store.get(key)
+        if stored is not None:
+            # Already released (or re-claimed) by someone else: nothing left to do.
+            with contextlib.suppress(KeyNotFoundError, RevisionConflictError):
+                await self._store.delete(key, stored.revision)
+
+    def _taken(self, prefix: str) -> set[str]:
+        return {str(o.get("metadata", {}).get("name")) for o in self._cache.objects(prefix)}
+
+    async def allocate_ip(self, owner: str, wanted: str | None, dry_run: bool) -> str:
+        if wanted:
+            try:
+                address = ipaddress.ip_address(wanted)
+            except ValueError:
+                raise InvalidError(
+                    "Service",
+                    owner,
+                    [
+                        Cause(
+                            "spec.clusterIPs",
+                            "FieldValueInvalid",
+                            f'Invalid value: "{wanted}": must be a valid IP',
+                        )
+                    ],
+                ) from None
+            if address not in self.network or address in (
+                self.network.network_address,
+                self.network.broadcast_address,
+            ):
+                raise InvalidError(
+                    "Service",
+                    owner,
+                    [
+                        Cause(
+                            "spec.clusterIPs",
+                            "FieldValueInvalid",
+                            f'Invalid value: []string{{"{wanted}"}}: failed to allocate IP {wanted}: '
+                            f"the provided IP ({wanted}) is not in the valid range. "
+                            f"The range of valid IPs is {self.network}",
+                        )
+                    ],
+                )
+            if dry_run or await self._claim(_IP_PREFIX + wanted, owner):
+                return wanted
+            raise InvalidError(
+                "Service",
+                owner,
+                [
+                    Cause(
+                        "spec.clusterIPs",
+                        "FieldValueInvalid",
+                        f'Invalid value: []string{{"{wanted}"}}: failed to allocate IP {wanted}: '
+                        "provided IP is already allocated",
+                    )
+                ],
+            )
+        size = self.network.num_addresses - 2
+        taken = self._taken(_IP_PREFIX)
+        for _ in range(200):
+            candidate = str(self.network.network_address + 2 + random.randrange(max(size - 1, 1)))
+            if candidate in taken:
+                continue
+            if dry_run or await self._claim(_IP_PREFIX + candidate, owner):
+                return candidate
+        raise InvalidError(
+            "Service",
+            owner,
+            [Cause("spec.clusterIPs", "FieldValueInvalid", "failed to allocate a serviceIP: range is full")],
+        )
+
+    async def allocate_port(self, owner: str, wanted: int | None, dry_run: bool) -> int:
+        low, high = self.node_ports
+        if wanted:
+            if not low <= wanted <= high or not (
+                dry_run or await self._claim(_PORT_PREFIX + str(wanted), owner)
+            ):
+                raise InvalidError(
+                    "Service",
+                    owner,
+                    [
+                        Cause(
+                            "spec.ports[0].nodePort",
+                            "FieldValueInvalid",
+                            f"Invalid value: {wanted}: provided port is already allocated"
+                            if low <= wanted <= high
+                            else f"Invalid value: {wanted}: provided port is not in the valid range. "
+                            f"The range of valid ports is {low}-{high}",
+                        )
+                    ],
+                )
+            return wanted
+        taken = self._taken(_PORT_PREFIX)
+        for _ in range(200):
+            candidate = random.randint(low, high)
+            if str(candidate) not in taken and (
+                dry_run or await self._claim(_PORT_PREFIX + str(candidate), owner)
+            ):
+                return candidate
+        raise InvalidError(
+            "Service", owner, [Cause("spec.ports", "FieldValueInvalid", "node port range is full")]
+        )
+
+    async def allocate_service(self, service: dict[str, Any], dry_run: bool) -> None:
+        meta = service["metadata"]
+        owner = f"{meta.get('namespace', '')}/{meta['name']}"
+        spec = service.setdefault("spec", {})
+        kind = spec.setdefault("type", "ClusterIP")
+        if spec.get("clusterIP") != "None" and kind != "ExternalName":
+            ip = await self.allocate_ip(owner, spec.get("clusterIP") or None, dry_run)
+            spec["clusterIP"] = ip
+            spec["clusterIPs"] = [ip]
+            spec.setdefault("ipFamilies", ["IPv4"])
+            spec.setdefault("ipFamilyPolicy", "SingleStack")
+        if kind in ("NodePort", "LoadBalancer"):
+            for port in spec.get("ports") or []:
+                port["nodePort"] = await self.allocate_port(owner, port.get("nodePort"), dry_run)
+
+    async def release_service(self, service: dict[str, Any]) -> None:
+        spec = service.get("spec") or {}
+        ip = spec.get("clusterIP")
+        if ip and ip != "None":
+            await self._release(_IP_PREFIX + ip)
+        for port in spec.get("ports") or []:
+            if port.get("nodePort"):
+                await self._release(_PORT_PREFIX + str(port["nodePort"]))

@@ -1,0 +1,48 @@
+"""Authentication by x509 client certificate: CN is the user, O entries are the groups.
+
+TLS itself verifies the certificate against the client CA (``--client-ca-file``); this module
+only reads the verified peer certificate. No certificate -> anonymous (only the public health
+and version endpoints accept that).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiohttp import web
+
+__all__ = ["ANONYMOUS", "UserInfo", "authenticate"]
+
+
+@dataclass(frozen=True)
+class UserInfo:
+    name: str
+    groups: tuple[str, ...] = ()
+
+    @property
+    def authenticated(self) -> bool:
+        return self.name != ANONYMOUS.name
+
+
+ANONYMOUS = UserInfo("system:anonymous", ("system:unauthenticated",))
+
+
+def authenticate(request: web.Request, local_user: UserInfo | None = None) -> UserInfo:
+    transport = request.transport
+    ssl_object = transport.get_extra_info("ssl_object") if transport is not None else None
+    if ssl_object is None:
+        return local_user or ANONYMOUS
+    cert = ssl_object.getpeercert()
+    if not cert:
+        return ANONYMOUS
+    name = ""
+    groups: list[str] = []
+    for rdn in cert.get("subject", ()):
+        for attr, value in rdn:
+            if attr == "commonName":
+                name = value
+            elif attr == "organizationName":
+                groups.append(value)
+    if not name:
+        return ANONYMOUS
+    return UserInfo(name, (*groups, "system:authenticated"))

@@ -1,0 +1,140 @@
+"""Authorization: who may do what, as one small rule table per identity.
+
+- group ``system:masters``: everything.
+- nodes (``system:node:<name>`` in ``system:nodes``): read nodes, pods, services, endpoints,
+  endpointslices; read the secrets/configmaps referenced by pods bound to that node only;
+  write only its own Node (and status), its own Lease in kube-node-lease, events, and
+  pods/status (and delete) of pods bound to it.
+- ``system:kube-scheduler``: pods, bindings, nodes, events, leases (kube-system).
+- ``system:kube-controller-manager``: everything (it manages every kind).
+- ``system:kube-proxy``: read services, endpoints, endpointslices, nodes; write events.
+Everything else is denied (403 with the real server's wording, see status.forbidden).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kprov.cluster.apiserver.authn import UserInfo
+from kprov.cluster.apiserver.requestinfo import RequestInfo
+from kprov.cluster.storage import WatchCache, scope_prefix
+
+__all__ = ["authorize"]
+
+_READ = frozenset({"get", "list", "watch"})
+_NODE_READ = frozenset(
+    {
+        "nodes",
+        "pods",
+        "services",
+        "endpoints",
+        "endpointslices",
+        "namespaces",
+        "persistentvolumeclaims",
+        "persistentvolumes",
+        "serviceaccounts",
+    }
+)
+
+
+def _pod_refs(pod: dict[str, Any], kind: str) -> set[str]:
+    names: set[str] = set()
+    spec = pod.get("spec") or {}
+    for volume in spec.get("volumes") or []:
+        if kind == "secrets" and volume.get("secret"):
+            names.add(volume["secret"].get("secretName", ""))
+        if kind == "configmaps" and volume.get("configMap"):
+            names.add(volume["configMap"].get("name", ""))
+        for source in (volume.get("projected") or {}).get("sources") or []:
+            ref = source.get("secret" if kind == "secrets" else "configMap")
+            if ref:
+                names.add(ref.get("name", ""))
+    containers = [*(spec.get("containers") or []), *(spec.get("initContainers") or [])]
+    for container in containers:
+        for env_from in container.get("envFrom") or []:
+            ref = env_from.get("secretRef" if kind == "secrets" else "configMapRef")
+            if ref:
+                names.add(ref.get("name", ""))
+        for env in container.get("env") or []:
+            ref = (env.get("valueFrom") or {}).get("secretKeyRef" if kind == "secrets" else "configMapKeyRef")
+            if ref:
+                names.add(ref.get("name", ""))
+    if kind == "secrets":
+        for pull in spec.get("imagePullSecrets") or []:
+            names.add(pull.get("name", ""))
+    return names
+
+
+def _bound_pods(cache: WatchCache, node: str, namespace: str) -> list[dict[str, Any]]:
+    prefix = scope_prefix("", "pods", namespace)
+    return [p for p in cache.objects(prefix) if (p.get("spec") or {}).get("nodeName") == node]
+
+
+def _node_allows(node: str, ri: RequestInfo, cache: WatchCache) -> bool:
+    res, verb, sub = ri.resource, ri.verb, ri.subresource
+    if res in ("secrets", "configmaps"):
+        if verb != "get" or not ri.name:
+            return False
+        return any(ri.name in _pod_refs(p, res) for p in _bound_pods(cache, node, ri.namespace))
+    if res == "events" or (ri.group == "events.k8s.io"):
+        return True
+    if res == "nodes":
+        if verb in _READ and not sub:
+            return True
+        return (
+            ri.name == node
+            and verb in ("create", "update", "patch", "get")
+            or (verb == "create" and not ri.name)
+        )
+    if res == "leases" and ri.group == "coordination.k8s.io":
+        return ri.namespace == "kube-node-lease" and (
+            ri.name in (node, "") and verb in ("get", "create", "update", "patch", "list", "watch")
+        )
+    if res == "pods":
+        if verb in _READ and not sub:
+            return True
+        if verb in ("create",) and not sub:
+            return True  # mirror pods
+        if sub in ("status", "") and verb in ("update", "patch", "delete", "get"):
+            pod = cache.get(f"/registry/pods/{ri.namespace}/{ri.name}")
+            return pod is not None and (pod.get("spec") or {}).get("nodeName") == node
+        return False
+    return verb in _READ and res in _NODE_READ and not sub
+
+
+def authorize(user: UserInfo, ri: RequestInfo, cache: WatchCache) -> bool:
+    if "system:masters" in user.groups:
+        return True
+    if user.name.startswith("system:node:") and "system:nodes" in user.groups:
+        return _node_allows(user.name[len("system:node:") :], ri, cache)
+    if user.name == "system:kube-controller-manager":
+        return True
+    if user.name == "system:kube-scheduler":
+        if ri.resource in (
+            "pods",
+            "nodes",
+            "namespaces",
+            "services",
+            "persistentvolumeclaims",
+            "persistentvolumes",
+            "replicasets",
+            "statefulsets",
+            "replicationcontrollers",
+        ):
+            return (
+                ri.verb in _READ
+                or (ri.resource == "pods" and ri.subresource in ("binding", "status"))
+                or (ri.resource == "pods" and ri.verb == "delete")
+            )
+        if ri.resource == "bindings":
+            return ri.verb == "create"
+        if ri.resource == "events":
+            return True
+        if ri.resource == "leases":
+            return ri.namespace == "kube-system"
+        return False
+    if user.name == "system:kube-proxy":
+        if ri.resource in ("services", "endpoints", "endpointslices", "nodes"):
+            return ri.verb in _READ
+        return ri.resource == "events"
+    return False

@@ -1,0 +1,30 @@
+"""API server configuration (the command-line flags, as a dataclass)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from kprov.cluster.storage import EtcdConfig
+
+__all__ = ["ServerConfig"]
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    etcd: EtcdConfig
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
+    client_ca_file: str = ""
+    kubelet_client_cert: str = ""
+    kubelet_client_key: str = ""
+    bind_address: str = "0.0.0.0"
+    secure_port: int = 6443
+    advertise_address: str = "127.0.0.1"
+    service_cluster_ip_range: str = "10.96.0.0/12"
+    service_node_port_range: tuple[int, int] = (30000, 32767)
+    encryption_provider_config: str = ""
+    insecure_port: int = 0  # plain HTTP on 127.0.0.1 for local debugging, 0 = off
+    max_body_bytes: int = 3 * 1024 * 1024
+    bookmark_interval_s: float = 1.0
+    watch_cache_capacity: int = 100_000
+    extra: dict[str, str] = field(default_factory=dict)

@@ -1,0 +1,36 @@
+"""The API server's shared state, passed to every handler through the aiohttp app.
+
+One object (no module-level state): configuration, the resource registry, the object store,
+the watch cache, and the allocators; ``app[CONTEXT]`` holds it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from kprov.cluster.api.resources import Registry, ResourceInfo
+from kprov.cluster.apiserver.config import ServerConfig
+from kprov.cluster.storage import Store, WatchCache, object_key, scope_prefix
+
+__all__ = ["CONTEXT", "ApiContext"]
+
+
+@dataclass
+class ApiContext:
+    config: ServerConfig
+    registry: Registry
+    store: Store
+    cache: WatchCache
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def key(self, info: ResourceInfo, namespace: str, name: str) -> str:
+        return object_key(info.group, info.resource, namespace if info.namespaced else "", name)
+
+    def prefix(self, info: ResourceInfo, namespace: str) -> str:
+        return scope_prefix(info.group, info.resource, namespace if info.namespaced else "")
+
+
+CONTEXT: web.AppKey[ApiContext] = web.AppKey("kprov_api_context", ApiContext)

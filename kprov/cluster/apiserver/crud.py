@@ -1,0 +1,440 @@
+"""REST verbs on resources: get, list, create, update (PUT), patch, delete, deletecollection.
+
+Every write reads the current object, computes the new one with the pure functions of
+:mod:`.lifecycle` and kprov.cluster.api (defaults, validation, patches), and stores it with a
+compare-and-swap on the revision it read; on a lost race it retries from a fresh read unless
+the client pinned a resourceVersion (then: 409 Conflict). A write that changes nothing is
+not written (the resourceVersion stays). ``dryRun=All`` runs everything but the write.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+
+from kprov.cluster.api.errors import Cause, InvalidError
+from kprov.cluster.api.resources import ResourceInfo
+from kprov.cluster.apiserver import _lib, admission
+from kprov.cluster.apiserver.context import ApiContext
+from kprov.cluster.apiserver.lifecycle import (
+    graceful_delete_plan,
+    is_noop,
+    prepare_create,
+    prepare_update,
+    ready_to_delete,
+)
+from kprov.cluster.apiserver.listing import list_objects, make_matcher
+from kprov.cluster.apiserver.negotiation import (
+    PATCH_TYPES,
+    decode_body,
+    json_response,
+    media_type,
+    wants_table,
+)
+from kprov.cluster.apiserver.requestinfo import RequestInfo, parse_bool
+from kprov.cluster.apiserver.status import (
+    ApiError,
+    already_exists,
+    bad_request,
+    conflict,
+    not_found,
+    success_status,
+)
+from kprov.cluster.storage import KeyExistsError, KeyNotFoundError, RevisionConflictError
+
+__all__ = [
+    "Mutation",
+    "create_object",
+    "delete_object",
+    "guaranteed_update",
+    "handle_collection",
+    "handle_object",
+    "render_object",
+]
+
+Mutation = Callable[[dict[str, Any]], dict[str, Any]]
+_MODIFIED = "the object has been modified; please apply your changes to the latest version and try again"
+
+
+def _dry_run(request: web.Request) -> bool:
+    values = request.query.getall("dryRun", [])
+    if any(v not in ("All", "") for v in values):
+        raise bad_request(f"unsupported dryRun value {values[0]!r}: only All")
+    return "All" in values
+
+
+def render_object(
+    request: web.Request,
+    info: ResourceInfo,
+    obj: dict[str, Any],
+    status: int = 200,
+    warnings: list[str] | None = None,
+) -> web.Response:
+    headers = {}
+    if warnings:
+        headers["Warning"] = ", ".join('299 - "' + w.replace('"', '\\"') + '"' for w in warnings)
+    if wants_table(request):
+        table = _lib.table(info, [obj], request.query.get("includeObject", "Metadata"))
+        table["metadata"] = {"resourceVersion": obj.get("metadata", {}).get("resourceVersion", "")}
+        return json_response(table, status, headers)
+    return json_response(obj, status, headers)
+
+
+def _check_fields(request: web.Request, info: ResourceInfo, obj: dict[str, Any]) -> list[str]:
+    mode = request.query.get("fieldValidation", "Warn")
+    if mode == "Ignore":
+        return []
+    unknown = _lib.unknown_fields(info, obj)
+    if not unknown:
+        return []
+    if mode == "Strict":
+        name = str((obj.get("metadata") or {}).get("name", ""))
+        raise InvalidError(
+            info.kind, name, [Cause(f, "FieldValueInvalid", f'unknown field "{f}"') for f in unknown]
+        )
+    return [f'unknown field "{f}"' for f in unknown]
+
+
+# -- reads -------------------------------------------------------------------------------------
+async def get_object(ctx: ApiContext, info: ResourceInfo, namespace: str, name: str) -> dict[str, Any]:
+    stored = await ctx.store.get(ctx.key(info, namespace, name))
+    if stored is None:
+        raise not_found(info, name)
+    return stored.obj
+
+
+async def _list(request: web.Request, ctx: ApiContext, info: ResourceInfo, ri: RequestInfo) -> web.Response:
+    query = request.query
+    matches = make_matcher(info, query.get("labelSelector"), query.get("fieldSelector"))
+    try:
+        limit = int(query.get("limit") or 0)
+    except ValueError:
+        raise bad_request(f"invalid limit {query.get('limit')!r}") from None
+    result = await list_objects(
+        ctx,
+        info,
+        ri.namespace,
+        matches,
+        limit=max(limit, 0),
+        continue_token=query.get("continue", ""),
+        resource_version=query.get("resourceVersion", ""),
+    )
+    meta: dict[str, Any] = {"resourceVersion": str(result.revision)}
+    if result.continue_token:
+        meta["continue"] = result.continue_token
+        if result.remaining is not None:
+            meta["remainingItemCount"] = result.remaining
+    if wants_table(request):
+        table = _lib.table(info, result.items, query.get("includeObject", "Metadata"))
+        table["metadata"] = meta
+        return json_response(table)
+    body = {"kind": info.list_kind, "apiVersion": info.api_version, "metadata": meta, "items": result.items}
+    return json_response(body)
+
+
+# -- writes ------------------------------------------------------------------------------------
+async def create_object(
+    ctx: ApiContext,
+    request: web.Request | None,
+    info: ResourceInfo,
+    namespace: str,
+    obj: Any,
+    dry_run: bool = False,
+) -> tuple[dict[str, Any], list[str]]:
+    obj = prepare_create(info, obj, namespace)
+    _lib.apply_defaults(info, obj)
+    warnings = _check_fields(request, info, obj) if request is not None else []
+    _lib.validate(info, obj, None)
+    name = obj["metadata"]["name"]
+    await admission.before_create(ctx, info, obj, dry_run)
+    if dry_run:
+        return obj, warnings
+    try:
+        stored = await ctx.store.create(ctx.key(info, namespace, name), obj)
+    except KeyExistsError:
+        await admission.after_failed_create(ctx, info, obj)
+        raise already_exists(info, name) from None
+    except BaseException:
+        await admission.after_failed_create(ctx, info, obj)
+        raise
+    return stored.obj, warnings
+
+
+async def guaranteed_update(
+    ctx: ApiContext,
+    info: ResourceInfo,
+    namespace: str,
+    name: str,
+    mutate: Mutation,
+    *,
+    pinned_revision: int | None = None,
+    dry_run: bool = False,
+    subresource: str = "",
+) -> dict[str, Any]:
+    key = ctx.key(info, namespace, name)
+    for _ in range(20):
+        current = await ctx.store.get(key)
+        if current is None:
+            raise not_found(info, name)
+        if pinned_revision is not None and pinned_revision != current.revision:
+            raise conflict(info, name, _MODIFIED)
+        new = prepare_update(info, current.obj, mutate(copy.deepcopy(current.obj)), subresource)
+        if subresource != "status":
+            _lib.apply_defaults(info, new)
+        _lib.validate(info, new, current.obj)
+        if is_noop(current.obj, new):
+            return current.obj
+        await admission.before_update(ctx, info, current.obj, new)
+        if dry_run:
+            return new
+        try:
+            stored = await ctx.store.update(key, new, current.revision)
+        except RevisionConflictError:
+            if pinned_revision is not None:
+                raise conflict(info, name, _MODIFIED) from None
+            continue
+        except KeyNotFoundError:
+            raise not_found(info, name) from None
+        if ready_to_delete(info, stored.obj):
+            return await _delete_now(ctx, info, stored.obj, stored.revision)
+        return stored.obj
+    raise conflict(info, name, "too many concurrent writers; try again")
+
+
+async def _delete_now(
+    ctx: ApiContext, info: ResourceInfo, obj: dict[str, Any], revision: int
+) -> dict[str, Any]:
+    meta = obj["metadata"]
+    try:
+        gone = await ctx.store.delete(ctx.key(info, meta.get("namespace", ""), meta["name"]), revision)
+    except KeyNotFoundError:
+        raise not_found(info, meta["name"]) from None
+    await admission.after_delete(ctx, info, gone.obj)
+    return gone.obj
+
+
+async def delete_object(
+    ctx: ApiContext,
+    info: ResourceInfo,
+    namespace: str,
+    name: str,
+    options: dict[str, Any],
+    dry_run: bool = False,
+) -> tuple[dict[str, Any], bool]:
+    """Delete or mark for deletion; returns (object, deleted_now)."""
+    key = ctx.key(info, namespace, name)
+    grace = options.get("gracePeriodSeconds")
+    pre = options.get("preconditions") or {}
+    policy = options.get("propagationPolicy") or ("Orphan" if options.get("orphanDependents") else "")
+    for _ in range(20):
+        current = await ctx.store.get(key)
+        if current is None:
+            raise not_found(info, name)
+        meta = current.obj["metadata"]
+        if pre.get("uid") and pre["uid"] != meta.get("uid"):
+            raise conflict(
+                info,
+                name,
+                f"Precondition failed: UID in precondition: {pre['uid']}, "
+                f"UID in object meta: {meta.get('uid')}",
+            )
+        if pre.get("resourceVersion") and str(pre["resourceVersion"]) != str(current.revision):
+            raise conflict(info, name, _MODIFIED)
+        obj = current.obj
+        if policy in ("Foreground", "Orphan"):
+            finalizer = "foregroundDeletion" if policy == "Foreground" else "orphan"
+            if finalizer not in (meta.get("finalizers") or []):
+                obj = {
+                    **obj,
+                    "metadata": {**meta, "finalizers": [*(meta.get("finalizers") or []), finalizer]},
+                }
+        plan = graceful_delete_plan(info, obj, None if grace is None else int(grace))
+        if dry_run:
+            return (plan.marked or obj), plan.delete_now
+        try:
+            if plan.delete_now:
+                return await _delete_now(ctx, info, obj, current.revision), True
+            if is_noop(current.obj, plan.marked or obj):
+                return current.obj, False
+            stored = await ctx.store.update(key, plan.marked or obj, current.revision)
+            return stored.obj, False
+        except RevisionConflictError:
+            continue
+    raise conflict(info, name, "too many concurrent writers; try again")
+
+
+# -- handlers ----------------------------------------------------------------------------------
+async def _read_json_options(request: web.Request, body: bytes) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    if body.strip():
+        decoded = decode_body(body, media_type(request))
+        if not isinstance(decoded, dict):
+            raise bad_request("DeleteOptions must be a JSON object")
+        options.update(decoded)
+    for name in ("gracePeriodSeconds", "propagationPolicy"):
+        if name in request.query:
+            options[name] = request.query[name]
+    if "gracePeriodSeconds" in options:
+        try:
+            options["gracePeriodSeconds"] = int(options["gracePeriodSeconds"])
+        except (TypeError, ValueError):
+            raise bad_request("gracePeriodSeconds must be an integer") from None
+    return options
+
+
+async def handle_collection(
+    request: web.Request, ctx: ApiContext, info: ResourceInfo, ri: RequestInfo, body: bytes
+) -> web.Response:
+    if ri.verb == "list":
+        return await _list(request, ctx, info, ri)
+    if ri.verb == "create":
+        obj = decode_body(body, media_type(request))
+        created, warnings = await create_object(ctx, request, info, ri.namespace, obj, _dry_run(request))
+        return render_object(request, info, created, 201, warnings)
+    if ri.verb == "deletecollection":
+        matches = make_matcher(info, request.query.get("labelSelector"), request.query.get("fieldSelector"))
+        result = await list_objects(ctx, info, ri.namespace, matches)
+        options = await _read_json_options(request, body)
+        deleted = []
+        for obj in result.items:
+            meta = obj["metadata"]
+            try:
+                gone, _ = await delete_object(
+                    ctx, info, meta.get("namespace", ""), meta["name"], options, _dry_run(request)
+                )
+                deleted.append(gone)
+            except ApiError as exc:
+                if exc.code != 404:
+                    raise
+        body_out = {
+            "kind": info.list_kind,
+            "apiVersion": info.api_version,
+            "metadata": {"resourceVersion": str(ctx.cache.revision)},
+            "items": deleted,
+        }
+        return json_response(body_out)
+    raise ApiError(
+        f"the server does not allow this method on the requested resource ({ri.verb})",
+        405,
+        "MethodNotAllowed",
+    )
+
+
+def _resource_version_of(obj: Any) -> int | None:
+    raw = (obj.get("metadata") or {}).get("resourceVersion") if isinstance(obj, dict) else None
+    if raw in (None, ""):
+        return None
+    try:
+        return int(raw)
+    except (TypeError, ValueError):
+        raise bad_request(f"invalid resourceVersion {raw!r}") from None
+
+
+async def handle_object(
+    request: web.Request,
+    ctx: ApiContext,
+    info: ResourceInfo,
+    ri: RequestInfo,
+    body: bytes,
+    subresource: str = "",
+) -> web.Response:
+    """get/update/patch/delete of one object (``subresource`` is "" or "status")."""
+    dry_run = _dry_run(request) if ri.verb in ("update", "patch", "delete") else False
+    if ri.verb == "get":
+        return render_object(request, info, await get_object(ctx, info, ri.namespace, ri.name))
+    if ri.verb == "update":
+        new = decode_body(body, media_type(request))
+        if not isinstance(new, dict):
+            raise bad_request("the request body must be a JSON object")
+        warnings = _check_fields(request, info, new)
+        pinned = _resource_version_of(new)
+        try:
+            obj = await guaranteed_update(
+                ctx,
+                info,
+                ri.namespace,
+                ri.name,
+                lambda _old: copy.deepcopy(new),
+                pinned_revision=pinned,
+                dry_run=dry_run,
+                subresource=subresource,
+            )
+        except ApiError as exc:
+            if exc.code != 404 or subresource or pinned is not None:
+                raise
+            obj, _ = await create_object(ctx, request, info, ri.namespace, new, dry_run)
+            return render_object(request, info, obj, 201, warnings)
+        return render_object(request, info, obj, 200, warnings)
+    if ri.verb == "patch":
+        return await _patch(request, ctx, info, ri, body, subresource, dry_run)
+    if ri.verb == "delete":
+        options = await _read_json_options(request, body)
+        obj, now = await delete_object(ctx, info, ri.namespace, ri.name, options, dry_run)
+        if not now or info.resource != "namespaces":
+            return render_object(request, info, obj, 200)
+        return json_response(success_status(info, ri.name, obj["metadata"].get("uid", "")))
+    raise ApiError(
+        f"the server does not allow this method on the requested resource ({ri.verb})",
+        405,
+        "MethodNotAllowed",
+    )
+
+
+async def _patch(
+    request: web.Request,
+    ctx: ApiContext,
+    info: ResourceInfo,
+    ri: RequestInfo,
+    body: bytes,
+    subresource: str,
+    dry_run: bool,
+) -> web.Response:
+    content_type = media_type(request)
+    if content_type not in PATCH_TYPES:
+        raise ApiError(
+            f"the body of the request was in an unknown format - accepted media types include: "
+            f"{', '.join(PATCH_TYPES)}",
+            415,
+            "UnsupportedMediaType",
+        )
+    warnings: list[str] = []
+    if content_type == "application/apply-patch+yaml":
+        applied = decode_body(body, "application/yaml")
+        if not isinstance(applied, dict):
+            raise bad_request("an apply patch must be an object")
+        warnings = _check_fields(request, info, applied)
+        manager = request.query.get("fieldManager", "")
+        if not manager:
+            raise bad_request("PATCH requests with apply-patch+yaml require a fieldManager query parameter")
+        force = parse_bool(request.query.get("force"))
+        applied.setdefault("metadata", {}).setdefault("name", ri.name)
+        try:
+            obj = await guaranteed_update(
+                ctx,
+                info,
+                ri.namespace,
+                ri.name,
+                lambda live: _lib.server_side_apply(live, applied, manager, force, info),
+                dry_run=dry_run,
+                subresource=subresource,
+            )
+        except ApiError as exc:
+            if exc.code != 404 or subresource:
+                raise
+            new = _lib.server_side_apply(None, copy.deepcopy(applied), manager, force, info)
+            obj, _ = await create_object(ctx, request, info, ri.namespace, new, dry_run)
+            return render_object(request, info, obj, 201, warnings)
+        return render_object(request, info, obj, 200, warnings)
+
+    def mutate(live: dict[str, Any]) -> dict[str, Any]:
+        patched = _lib.apply_patch(content_type, live, body, info)
+        warnings[:] = _check_fields(request, info, patched)
+        return patched
+
+    obj = await guaranteed_update(
+        ctx, info, ri.namespace, ri.name, mutate, dry_run=dry_run, subresource=subresource
+    )
+    return render_object(request, info, obj, 200, warnings)

@@ -1,0 +1,227 @@
+"""/version, discovery (aggregated v2 and legacy), OpenAPI v3 and the health endpoints.
+
+Aggregated discovery is returned when the Accept header asks for ``as=APIGroupDiscoveryList``
+(client-go decides by the response Content-Type); otherwise the legacy documents
+(APIVersions / APIGroupList / APIResourceList). ``/version`` reports minor "32": kubectl on
+these machines is a dispatcher that picks the kubectl binary by that number.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from aiohttp import web
+
+from kprov.cluster.api.resources import Registry, ResourceInfo
+from kprov.cluster.apiserver import _lib
+from kprov.cluster.apiserver.context import CONTEXT
+from kprov.cluster.apiserver.negotiation import json_bytes, json_response
+
+__all__ = ["VERSION_INFO", "add_discovery_routes"]
+
+VERSION_INFO = {
+    "major": "1",
+    "minor": "32",
+    "gitVersion": "v1.32.0",
+    "gitCommit": "kprov",
+    "gitTreeState": "clean",
+    "buildDate": "2026-01-01T00:00:00Z",
+    "goVersion": "go1.23.0",
+    "compiler": "gc",
+    "platform": "linux/amd64",
+}
+_AGG_V2 = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+_AGG_V2BETA1 = "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList"
+
+
+def _aggregated_type(request: web.Request) -> str | None:
+    accept = request.headers.get("Accept", "")
+    if "as=APIGroupDiscoveryList" not in accept:
+        return None
+    return _AGG_V2 if "v=v2;" in accept.replace(" ", "") + ";" or "v=v2," in accept else _AGG_V2BETA1
+
+
+def _agg_resource(info: ResourceInfo) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "resource": info.resource,
+        "responseKind": {"group": info.group, "version": info.version, "kind": info.kind},
+        "scope": "Namespaced" if info.namespaced else "Cluster",
+        "singularResource": info.singular,
+        "verbs": sorted(info.verbs),
+    }
+    if info.short_names:
+        entry["shortNames"] = list(info.short_names)
+    if info.categories:
+        entry["categories"] = list(info.categories)
+    if info.subresources:
+        entry["subresources"] = [
+            {
+                "subresource": s.name,
+                "responseKind": {"group": s.group, "version": s.version, "kind": s.kind},
+                "verbs": sorted(s.verbs),
+            }
+            for s in info.subresources
+        ]
+    return entry
+
+
+def _aggregated(registry: Registry, core: bool, content_type: str) -> web.Response:
+    groups: dict[str, list[tuple[str, list[ResourceInfo]]]] = {}
+    for group, version in registry.group_versions():
+        if (group == "") == core:
+            groups.setdefault(group, []).append((version, list(registry.in_group_version(group, version))))
+    version = content_type.split("v=", 1)[1].split(";", 1)[0]
+    body = {
+        "kind": "APIGroupDiscoveryList",
+        "apiVersion": f"apidiscovery.k8s.io/{version}",
+        "metadata": {},
+        "items": [
+            {
+                "metadata": {"name": group},
+                "versions": [
+                    {"version": v, "freshness": "Current", "resources": [_agg_resource(i) for i in infos]}
+                    for v, infos in versions
+                ],
+            }
+            for group, versions in groups.items()
+        ],
+    }
+    return web.Response(body=json_bytes(body), headers={"Content-Type": content_type})
+
+
+def _legacy_resources(group: str, version: str, infos: list[ResourceInfo]) -> dict[str, Any]:
+    resources: list[dict[str, Any]] = []
+    for info in infos:
+        entry: dict[str, Any] = {
+            "name": info.resource,
+            "singularName": info.singular,
+            "namespaced": info.namespaced,
+            "kind": info.kind,
+            "verbs": sorted(info.verbs),
+        }
+        if info.short_names:
+            entry["shortNames"] = list(info.short_names)
+        if info.categories:
+            entry["categories"] = list(info.categories)
+        resources.append(entry)
+        for sub in info.subresources:
+            resources.append(
+                {
+                    "name": f"{info.resource}/{sub.name}",
+                    "singularName": "",
+                    "namespaced": info.namespaced,
+                    "kind": sub.kind,
+                    "group": sub.group,
+                    "version": sub.version,
+                    "verbs": sorted(sub.verbs),
+                }
+            )
+    gv = f"{group}/{version}" if group else version
+    return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}
+
+
+def add_discovery_routes(app: web.Application) -> None:
+    async def version(_: web.Request) -> web.Response:
+        return json_response(VERSION_INFO)
+
+    async def api(request: web.Request) -> web.Response:
+        ctx = request.app[CONTEXT]
+        agg = _aggregated_type(request)
+        if agg:
+            return _aggregated(ctx.registry, True, agg)
+        return json_response(
+            {
+                "kind": "APIVersions",
+                "versions": ["v1"],
+                "serverAddressByClientCIDRs": [
+                    {
+                        "clientCIDR": "0.0.0.0/0",
+                        "serverAddress": f"{ctx.config.advertise_address}:{ctx.config.secure_port}",
+                    }
+                ],
+            }
+        )
+
+    async def apis(request: web.Request) -> web.Response:
+        ctx = request.app[CONTEXT]
+        agg = _aggregated_type(request)
+        if agg:
+            return _aggregated(ctx.registry, False, agg)
+        groups: dict[str, list[str]] = {}
+        for group, ver in ctx.registry.group_versions():
+            if group:
+                groups.setdefault(group, []).append(ver)
+        items = [
+            {
+                "name": g,
+                "versions": [{"groupVersion": f"{g}/{v}", "version": v} for v in vs],
+                "preferredVersion": {"groupVersion": f"{g}/{vs[0]}", "version": vs[0]},
+            }
+            for g, vs in groups.items()
+        ]
+        return json_response({"kind": "APIGroupList", "apiVersion": "v1", "groups": items})
+
+    async def group_versions(request: web.Request) -> web.Response:
+        ctx = request.app[CONTEXT]
+        group = request.match_info.get("group", "")
+        ver = request.match_info["version"]
+        infos = list(ctx.registry.in_group_version(group, ver))
+        if not infos:
+            raise web.HTTPNotFound()
+        return json_response(_legacy_resources(group, ver, infos))
+
+    async def api_group(request: web.Request) -> web.Response:
+        ctx = request.app[CONTEXT]
+        group = request.match_info["group"]
+        versions = [v for g, v in ctx.registry.group_versions() if g == group]
+        if not versions:
+            raise web.HTTPNotFound()
+        return json_response(
+            {
+                "kind": "APIGroup",
+                "apiVersion": "v1",
+                "name": group,
+                "versions": [{"groupVersion": f"{group}/{v}", "version": v} for v in versions],
+                "preferredVersion": {"groupVersion": f"{group}/{versions[0]}", "version": versions[0]},
+            }
+        )
+
+    async def openapi_v3(request: web.Request) -> web.Response:
+        index = _lib.openapi_index()
+        if index is None:
+            raise web.HTTPNotFound()
+        return json_response(index)
+
+    async def openapi_v3_doc(request: web.Request) -> web.Response:
+        path = request.match_info["path"]
+        parts = path.split("/")
+        if parts[0] == "api" and len(parts) == 2:
+            group, ver = "", parts[1]
+        elif parts[0] == "apis" and len(parts) == 3:
+            group, ver = parts[1], parts[2]
+        else:
+            raise web.HTTPNotFound()
+        doc = _lib.openapi_doc(group, ver)
+        if doc is None:
+            raise web.HTTPNotFound()
+        body = json_bytes(doc)
+        etag = hashlib.sha256(body).hexdigest()[:32]
+        return web.Response(
+            body=body,
+            content_type="application/json",
+            headers={"ETag": f'"{etag}"', "Cache-Control": "no-cache, private"},
+        )
+
+    async def not_served(_: web.Request) -> web.Response:
+        raise web.HTTPNotFound()
+
+    app.router.add_get("/version", version)
+    app.router.add_get("/api", api)
+    app.router.add_get("/apis", apis)
+    app.router.add_get("/api/{version}", group_versions)
+    app.router.add_get("/apis/{group}", api_group)
+    app.router.add_get("/apis/{group}/{version}", group_versions)
+    app.router.add_get("/openapi/v3", openapi_v3)
+    app.router.add_get("/openapi/v3/{path:.+}", openapi_v3_doc)
+    app.router.add_get("/openapi/v2", not_served)

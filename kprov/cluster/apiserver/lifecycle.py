@@ -1,0 +1,206 @@
+"""What the server does to an object on create, update and delete (pure functions).
+
+- create: kind/apiVersion checked, name (or generateName + 5 random chars), namespace from the
+  URL, a new uid, creationTimestamp, generation 1; client-set resourceVersion and deletion
+  fields dropped.
+- update: identity fields (uid, creationTimestamp, deletion fields) kept from the stored
+  object; the main resource cannot change ``status`` and ``/status`` can change nothing
+  else; ``generation`` grows only when the spec (anything outside metadata/status) changes.
+- delete: an object with finalizers, or a pod bound to a node deleted with a grace period,
+  is only *marked* (deletionTimestamp, deletionGracePeriodSeconds); otherwise it goes.
+  A marked object whose finalizers become empty is deleted by the next write.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import uuid
+from typing import Any
+
+from kprov.cluster.api.objects import format_time, is_spec_change
+from kprov.cluster.api.resources import ResourceInfo
+from kprov.cluster.apiserver.status import ApiError, bad_request
+
+__all__ = [
+    "DeletePlan",
+    "graceful_delete_plan",
+    "is_noop",
+    "prepare_create",
+    "prepare_update",
+    "ready_to_delete",
+]
+
+_NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"
+_IDENTITY = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds")
+
+
+def _now() -> str:
+    return format_time(dt.datetime.now(dt.UTC))
+
+
+def _check_type(info: ResourceInfo, obj: dict[str, Any]) -> None:
+    kind = obj.get("kind") or info.kind
+    api_version = obj.get("apiVersion") or info.api_version
+    if kind != info.kind or api_version != info.api_version:
+        raise bad_request(
+            f"the API version in the data ({api_version}) does not match the expected API version "
+            f"({info.api_version})"
+            if api_version != info.api_version
+            else f"the kind in the data ({kind}) does not match the expected kind ({info.kind})"
+        )
+    obj["kind"], obj["apiVersion"] = info.kind, info.api_version
+
+
+def prepare_create(info: ResourceInfo, obj: dict[str, Any], namespace: str) -> dict[str, Any]:
+    """Fill the server-owned metadata of a new object (mutates and returns ``obj``)."""
+    if not isinstance(obj, dict):
+        raise bad_request("the request body must be a JSON object")
+    _check_type(info, obj)
+    meta = obj.get("metadata")
+    if not isinstance(meta, dict):
+        meta = obj["metadata"] = {}
+    if not meta.get("name"):
+        prefix = meta.get("generateName")
+        if not prefix:
+            raise ApiError(
+                f'{info.kind}.{info.group or "core"} "" is invalid: metadata.name: Required value: '
+                "name or generateName is required",
+                422,
+                "Invalid",
+            )
+        meta["name"] = prefix + "".join(secrets.choice(_NAME_CHARS) for _ in range(5))
+    if info.namespaced:
+        if meta.get("namespace") and meta["namespace"] != namespace:
+            raise bad_request(
+                "the namespace of the provided object does not match the namespace sent on the request"
+            )
+        meta["namespace"] = namespace
+    else:
+        meta.pop("namespace", None)
+    for field in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "managedFields"):
+        meta.pop(field, None)
+    meta["uid"] = str(uuid.uuid4())
+    meta["creationTimestamp"] = _now()
+    if "spec" in obj:
+        meta["generation"] = 1
+    else:
+        meta.pop("generation", None)
+    return obj
+
+
+def prepare_update(
+    info: ResourceInfo, old: dict[str, Any], new: dict[str, Any], subresource: str = ""
+) -> dict[str, Any]:
+    """The object to store when ``new`` replaces ``old`` (``new`` is mutated and returned)."""
+    if not isinstance(new, dict):
+        raise bad_request("the request body must be a JSON object")
+    _check_type(info, new)
+    meta = new.get("metadata")
+    if not isinstance(meta, dict):
+        meta = new["metadata"] = {}
+    old_meta = old.get("metadata", {})
+    if meta.get("name") and meta["name"] != old_meta.get("name"):
+        raise bad_request(
+            f"the name of the object ({meta['name']}) does not match the name on the URL "
+            f"({old_meta.get('name')})"
+        )
+    meta["name"] = old_meta.get("name")
+    if info.namespaced:
+        meta["namespace"] = old_meta.get("namespace")
+    for field in _IDENTITY:
+        if field in old_meta:
+            meta[field] = old_meta[field]
+        else:
+            meta.pop(field, None)
+    if subresource == "status":
+        kept = {k: v for k, v in old.items() if k not in ("status", "metadata")}
+        status = new.get("status")
+        new_meta = {**old_meta}
+        new.clear()
+        new.update(kept)
+        new["metadata"] = new_meta
+        if status is not None:
+            new["status"] = status
+        return new
+    if info.has_status and subresource == "":
+        if "status" in old:
+            new["status"] = old["status"]
+        else:
+            new.pop("status", None)
+    if "generation" in old_meta or "spec" in new:
+        generation = int(old_meta.get("generation") or 1)
+        meta["generation"] = generation + 1 if is_spec_change(old, new) else generation
+    else:
+        meta.pop("generation", None)
+    return new
+
+
+def is_noop(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """True when storing ``new`` would change nothing (resourceVersion aside)."""
+    old_meta = {k: v for k, v in old.get("metadata", {}).items() if k != "resourceVersion"}
+    new_meta = {k: v for k, v in new.get("metadata", {}).items() if k != "resourceVersion"}
+    if old_meta != new_meta:
+        return False
+    return {k: v for k, v in old.items() if k != "metadata"} == {
+        k: v for k, v in new.items() if k != "metadata"
+    }
+
+
+class DeletePlan:
+    """Either delete now, or store ``marked`` (deletionTimestamp set) and wait."""
+
+    def __init__(self, marked: dict[str, Any] | None) -> None:
+        self.marked = marked
+
+    @property
+    def delete_now(self) -> bool:
+        return self.marked is None
+
+
+def _default_grace(info: ResourceInfo, obj: dict[str, Any]) -> int:
+    if info.kind == "Pod" and info.group == "":
+        value = (obj.get("spec") or {}).get("terminationGracePeriodSeconds")
+        return int(value) if value is not None else 30
+    return 0
+
+
+def graceful_delete_plan(info: ResourceInfo, obj: dict[str, Any], grace_seconds: int | None) -> DeletePlan:
+    meta = obj.get("metadata", {})
+    finalizers = meta.get("finalizers") or []
+    spec_finalizers = (obj.get("spec") or {}).get("finalizers") or [] if info.kind == "Namespace" else []
+    grace = _default_grace(info, obj) if grace_seconds is None else max(int(grace_seconds), 0)
+    bound_pod = info.kind == "Pod" and info.group == "" and bool((obj.get("spec") or {}).get("nodeName"))
+    pod_done = (obj.get("status") or {}).get("phase") in ("Succeeded", "Failed")
+    waits_for_kubelet = bound_pod and not pod_done and grace > 0
+    if not finalizers and not spec_finalizers and not waits_for_kubelet:
+        return DeletePlan(None)
+    if meta.get("deletionTimestamp"):
+        current = meta.get("deletionGracePeriodSeconds")
+        if current is not None and grace >= int(current) and (finalizers or spec_finalizers or grace > 0):
+            return DeletePlan(obj)  # already marked; a shorter grace period shortens it
+    moment = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=grace if waits_for_kubelet else 0)
+    marked = {
+        **obj,
+        "metadata": {
+            **meta,
+            "deletionTimestamp": format_time(moment),
+            "deletionGracePeriodSeconds": grace if waits_for_kubelet else 0,
+        },
+    }
+    if info.kind == "Namespace":
+        marked["status"] = {**(obj.get("status") or {}), "phase": "Terminating"}
+    return DeletePlan(marked)
+
+
+def ready_to_delete(info: ResourceInfo, obj: dict[str, Any]) -> bool:
+    """A marked object with nothing left to wait for."""
+    meta = obj.get("metadata", {})
+    if not meta.get("deletionTimestamp") or meta.get("finalizers"):
+        return False
+    if info.kind == "Namespace" and (obj.get("spec") or {}).get("finalizers"):
+        return False
+    if info.kind == "Pod" and info.group == "":
+        grace = meta.get("deletionGracePeriodSeconds")
+        return grace is not None and int(grace) == 0
+    return True

@@ -1,0 +1,81 @@
+"""Content negotiation: decoding request bodies and choosing the response form.
+
+Bodies: no Content-Type or ``application/json`` -> JSON; ``application/yaml`` -> YAML;
+``application/vnd.kubernetes.protobuf`` -> the protobuf envelope (kprov.cluster.api);
+anything else -> 415. Malformed bodies are a 400 Status naming the problem.
+Responses are always JSON (``application/json``); a Table is returned when the Accept header
+asks for ``as=Table`` (what kubectl's human-readable ``get`` does).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import yaml
+from aiohttp import web
+
+from kprov.cluster.api.errors import UnsupportedMediaType
+from kprov.cluster.apiserver import _lib
+from kprov.cluster.apiserver.status import bad_request
+
+__all__ = [
+    "JSON",
+    "PATCH_TYPES",
+    "PROTOBUF",
+    "decode_body",
+    "json_bytes",
+    "json_response",
+    "media_type",
+    "wants_table",
+]
+
+JSON = "application/json"
+PROTOBUF = "application/vnd.kubernetes.protobuf"
+PATCH_TYPES = (
+    "application/json-patch+json",
+    "application/merge-patch+json",
+    "application/strategic-merge-patch+json",
+    "application/apply-patch+yaml",
+)
+
+
+def media_type(request: web.Request) -> str:
+    raw = request.headers.get("Content-Type", "")
+    return raw.split(";", 1)[0].strip().lower()
+
+
+def json_bytes(obj: Any) -> bytes:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def json_response(obj: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(body=json_bytes(obj), status=status, content_type=JSON, headers=headers)
+
+
+def decode_body(body: bytes, content_type: str) -> Any:
+    """Decode a create/update body by its media type."""
+    if content_type in ("", JSON, "*/*", "text/plain"):
+        try:
+            return json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise bad_request(f"the request body is not valid JSON: {exc}") from None
+    if content_type in ("application/yaml", "application/x-yaml", "text/yaml"):
+        try:
+            return yaml.safe_load(body)
+        except yaml.YAMLError as exc:
+            raise bad_request(f"the request body is not valid YAML: {exc}") from None
+    if content_type == PROTOBUF:
+        return _lib.decode_protobuf(body)
+    raise UnsupportedMediaType(
+        f'the body of the request was in an unknown format "{content_type}" - accepted media types include: '
+        "application/json, application/yaml, application/vnd.kubernetes.protobuf"
+    )
+
+
+def wants_table(request: web.Request) -> bool:
+    for part in request.headers.get("Accept", "").split(","):
+        params = {p.split("=", 1)[0].strip(): p.split("=", 1)[-1].strip() for p in part.split(";")[1:]}
+        if params.get("as") == "Table" and params.get("g", "meta.k8s.io") == "meta.k8s.io":
+            return True
+    return False

@@ -1,0 +1,150 @@
+"""pods/log and pods/exec, proxied to the kubelet of the pod's node.
+
+The kubelet is reached over HTTPS at the node's InternalIP and
+``status.daemonEndpoints.kubeletEndpoint.Port`` (10250 by default), authenticated with the API
+server's kubelet-client certificate. Logs are streamed through chunk by chunk; exec is a
+websocket (``v5.channel.k8s.io``) whose frames are relayed verbatim in both directions, so
+this proxy knows nothing about the channel protocol.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp
+from aiohttp import web
+
+from kprov.cluster.apiserver.context import ApiContext
+from kprov.cluster.apiserver.crud import get_object
+from kprov.cluster.apiserver.requestinfo import RequestInfo
+from kprov.cluster.apiserver.status import ApiError, bad_request
+
+__all__ = ["handle_exec", "handle_log"]
+
+_EXEC_PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")
+
+
+def _kubelet_ssl(ctx: ApiContext) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE  # kubelet serving certs are self-signed per node
+    if ctx.config.kubelet_client_cert:
+        context.load_cert_chain(ctx.config.kubelet_client_cert, ctx.config.kubelet_client_key or None)
+    return context
+
+
+async def _kubelet_base(ctx: ApiContext, info: Any, ri: RequestInfo) -> tuple[str, dict[str, Any]]:
+    pod = await get_object(ctx, info, ri.namespace, ri.name)
+    node_name = (pod.get("spec") or {}).get("nodeName")
+    if not node_name:
+        raise bad_request(f"pod {ri.name} does not have a host assigned")
+    node_info = ctx.registry.get("", "v1", "nodes")
+    node = await get_object(ctx, node_info, "", node_name)
+    status = node.get("status") or {}
+    address = next(
+        (a["address"] for a in status.get("addresses") or [] if a.get("type") == "InternalIP"), None
+    )
+    if not address:
+        raise ApiError(f"node {node_name} has no InternalIP address", 500, "InternalError")
+    port = (((status.get("daemonEndpoints") or {}).get("kubeletEndpoint") or {}).get("Port")) or 10250
+    return f"https://{address}:{port}", pod
+
+
+def _container(pod: dict[str, Any], request: web.Request) -> str:
+    wanted = request.query.get("container")
+    containers = [c.get("name") for c in (pod.get("spec") or {}).get("containers") or []]
+    if wanted:
+        return wanted
+    if len(containers) == 1:
+        return str(containers[0])
+    name = pod["metadata"]["name"]
+    raise bad_request(
+        f"a container name must be specified for pod {name}, choose one of: [{' '.join(containers)}]"
+    )
+
+
+async def handle_log(request: web.Request, ctx: ApiContext, info: Any, ri: RequestInfo) -> web.StreamResponse:
+    base, pod = await _kubelet_base(ctx, info, ri)
+    container = _container(pod, request)
+    query = {
+        k: request.query[k]
+        for k in ("follow", "tailLines", "timestamps", "previous", "sinceSeconds", "limitBytes")
+        if k in request.query
+    }
+    url = f"{base}/containerLogs/{ri.namespace}/{ri.name}/{container}?{urlencode(query)}"
+    timeout = aiohttp.ClientTimeout(total=None, sock_connect=10)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        try:
+            upstream = await session.get(url, ssl=_kubelet_ssl(ctx))
+        except aiohttp.ClientError as exc:
+            raise ApiError(f'Get "{url}": {exc}', 500, "InternalError") from None
+        async with upstream:
+            if upstream.status != 200:
+                text = await upstream.text()
+                raise ApiError(
+                    text.strip() or f"kubelet answered {upstream.status}",
+                    upstream.status,
+                    "BadRequest" if upstream.status == 400 else "InternalError",
+                )
+            response = web.StreamResponse(headers={"Content-Type": "text/plain"})
+            response.enable_chunked_encoding()
+            await response.prepare(request)
+            with contextlib.suppress(ConnectionResetError, aiohttp.ClientError):
+                async for chunk in upstream.content.iter_any():
+                    await response.write(chunk)
+            with contextlib.suppress(ConnectionResetError, RuntimeError):
+                await response.write_eof()
+            return response
+
+
+async def _relay(source: Any, target: Any) -> None:
+    async for message in source:
+        if message.type == aiohttp.WSMsgType.BINARY:
+            await target.send_bytes(message.data)
+        elif message.type == aiohttp.WSMsgType.TEXT:
+            await target.send_str(message.data)
+        elif message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.ERROR):
+            break
+
+
+async def handle_exec(
+    request: web.Request, ctx: ApiContext, info: Any, ri: RequestInfo
+) -> web.StreamResponse:
+    if request.headers.get("Upgrade", "").lower() != "websocket":
+        raise bad_request("Upgrade request required")
+    base, pod = await _kubelet_base(ctx, info, ri)
+    container = _container(pod, request)
+    query = [(k, v) for k, v in request.query.items() if k != "container"]
+    url = f"{base}/exec/{ri.namespace}/{ri.name}/{container}?{urlencode(query)}"
+    offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
+    protocols = [p for p in offered if p in _EXEC_PROTOCOLS] or list(_EXEC_PROTOCOLS)
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, sock_connect=10)) as session:
+        try:
+            upstream = await session.ws_connect(
+                url, protocols=protocols, ssl=_kubelet_ssl(ctx), autoping=True
+            )
+        except aiohttp.ClientError as exc:
+            raise ApiError(f"error dialing kubelet: {exc}", 500, "InternalError") from None
+        async with upstream:
+            downstream = web.WebSocketResponse(
+                protocols=(upstream.protocol,) if upstream.protocol else (), autoping=True
+            )
+            await downstream.prepare(request)
+            tasks = [
+                asyncio.create_task(_relay(downstream, upstream)),
+                asyncio.create_task(_relay(upstream, downstream)),
+            ]
+            _, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            if tasks[1].done():  # the kubelet finished: flush and close the client side normally
+                with contextlib.suppress(Exception):
+                    await downstream.close()
+            for task in pending:
+                task.cancel()
+            await upstream.close()
+            with contextlib.suppress(Exception):
+                await downstream.close()
+            return downstream

@@ -1,0 +1,72 @@
+"""URL -> what the request is about (group, version, resource, namespace, name, subresource,
+verb), the way Kubernetes' RequestInfo resolver reads API paths:
+
+``/api/v1/namespaces/default/pods/web/status`` ->
+(group "", version v1, resource pods, namespace default, name web, subresource status).
+The verb comes from the HTTP method plus name/watch: GET on a collection is ``list`` (or
+``watch`` with ``watch=true``), GET on an object ``get``, POST ``create``, PUT ``update``,
+PATCH ``patch``, DELETE ``delete`` / ``deletecollection``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["RequestInfo", "parse_bool", "parse_request_info"]
+
+_TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
+_FALSE = frozenset({"0", "f", "F", "FALSE", "false", "False"})
+
+
+def parse_bool(value: str | None, default: bool = False) -> bool:
+    """Go's strconv.ParseBool; anything else is ``default`` (an empty value too)."""
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    return default
+
+
+@dataclass(frozen=True)
+class RequestInfo:
+    group: str
+    version: str
+    resource: str
+    namespace: str
+    name: str
+    subresource: str
+    verb: str
+
+    @property
+    def is_collection(self) -> bool:
+        return not self.name
+
+
+def parse_request_info(method: str, path: str, watch: bool) -> RequestInfo | None:
+    """None when the path is not a resource path (discovery, health, openapi...)."""
+    parts = [p for p in path.split("/") if p]
+    if len(parts) >= 2 and parts[0] == "api":
+        group, version, rest = "", parts[1], parts[2:]
+    elif len(parts) >= 3 and parts[0] == "apis":
+        group, version, rest = parts[1], parts[2], parts[3:]
+    else:
+        return None
+    if not rest:
+        return None
+    namespace = ""
+    if rest[0] == "namespaces" and len(rest) >= 3 and rest[2] not in ("status", "finalize"):
+        namespace, rest = rest[1], rest[2:]
+    resource = rest[0]
+    name = rest[1] if len(rest) >= 2 else ""
+    subresource = "/".join(rest[2:])
+    verb = {
+        "GET": "get" if name else ("watch" if watch else "list"),
+        "HEAD": "get" if name else "list",
+        "POST": "create",
+        "PUT": "update",
+        "PATCH": "patch",
+        "DELETE": "delete" if name else "deletecollection",
+    }.get(method, method.lower())
+    if verb == "get" and watch:
+        verb = "watch"
+    return RequestInfo(group, version, resource, namespace, name, subresource, verb)

@@ -1,0 +1,100 @@
+"""Running the API server: connect etcd, load the watch cache, bootstrap, serve HTTPS.
+
+:func:`run_server` is what ``kprov-apiserver`` calls; it returns when the process is asked to
+stop (SIGTERM/SIGINT) and then closes listeners, watches and the etcd connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+
+from aiohttp import web
+
+from kprov.cluster.api.resources import REGISTRY
+from kprov.cluster.apiserver.allocators import Allocators
+from kprov.cluster.apiserver.app import build_app
+from kprov.cluster.apiserver.bootstrap import bootstrap
+from kprov.cluster.apiserver.config import ServerConfig
+from kprov.cluster.apiserver.context import ApiContext
+from kprov.cluster.apiserver.tls import server_ssl_context
+from kprov.cluster.storage import Codec, EtcdKV, Store, WatchCache, load_encryption_config, resource_prefix
+
+__all__ = ["bucket_function", "run_server", "start_server"]
+
+_log = logging.getLogger(__name__)
+
+
+def bucket_function(prefixes: set[str]):  # type: ignore[no-untyped-def]
+    """key -> its resource prefix (``/registry/apps/deployments/``), for the watch cache."""
+
+    def bucket_of(key: str) -> str:
+        rest = key[len("/registry/") :]
+        first, _, tail = rest.partition("/")
+        second = tail.partition("/")[0]
+        two = f"/registry/{first}/{second}/"
+        if two in prefixes:
+            return two
+        return f"/registry/{first}/"
+
+    return bucket_of
+
+
+async def start_server(config: ServerConfig) -> tuple[web.AppRunner, ApiContext, EtcdKV]:
+    kv = EtcdKV(config.etcd)
+    await kv.connect()
+    encryption = (
+        load_encryption_config(config.encryption_provider_config)
+        if config.encryption_provider_config
+        else None
+    )
+    codec = Codec(encryption)
+    store = Store(kv, codec)
+    prefixes = {resource_prefix(i.group, i.resource) for i in REGISTRY}
+    cache = WatchCache(kv, codec, bucket_function(prefixes), capacity=config.watch_cache_capacity)
+    for attempt in range(60):
+        try:
+            await cache.start()
+            break
+        except Exception as exc:  # etcd still starting
+            if attempt == 59:
+                raise
+            _log.warning("waiting for etcd: %s", exc)
+            await asyncio.sleep(0.5)
+    ctx = ApiContext(config, REGISTRY, store, cache)
+    allocators = Allocators(store, cache, config.service_cluster_ip_range, config.service_node_port_range)
+    ctx.extras["allocators"] = allocators
+    await bootstrap(ctx, allocators.first_ip)
+    runner = web.AppRunner(build_app(ctx), access_log=None, handle_signals=False, shutdown_timeout=1.0)
+    await runner.setup()
+    ssl_context = server_ssl_context(config.tls_cert_file, config.tls_key_file, config.client_ca_file)
+    await web.TCPSite(
+        runner, config.bind_address, config.secure_port, ssl_context=ssl_context, backlog=1024
+    ).start()
+    if config.insecure_port:
+        local_runner = web.AppRunner(
+            build_app(ctx, insecure_local=True), access_log=None, handle_signals=False
+        )
+        await local_runner.setup()
+        await web.TCPSite(local_runner, "127.0.0.1", config.insecure_port).start()
+        ctx.extras["local_runner"] = local_runner
+    return runner, ctx, kv
+
+
+async def run_server(config: ServerConfig) -> None:
+    runner, ctx, kv = await start_server(config)
+    _log.info("serving on https://%s:%d", config.bind_address, config.secure_port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await ctx.cache.stop()
+    with contextlib.suppress(Exception):
+        local = ctx.extras.get("local_runner")
+        if isinstance(local, web.AppRunner):
+            await local.cleanup()
+    await runner.cleanup()
+    await kv.close()

@@ -1,0 +1,121 @@
+"""Kubernetes ``Status`` errors, worded like the real API server (kubectl prints them as-is).
+
+Handlers raise :class:`ApiError` (from kprov.cluster.api.errors); the app turns it into a
+Status reply. The constructors here produce the exact messages kubectl users know.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kprov.cluster.api.errors import ApiError
+from kprov.cluster.api.resources import ResourceInfo
+
+__all__ = [
+    "ApiError",
+    "already_exists",
+    "bad_request",
+    "conflict",
+    "expired",
+    "forbidden",
+    "internal_error",
+    "method_not_supported",
+    "not_found",
+    "status_body",
+    "success_status",
+    "too_large",
+    "unauthorized",
+    "unavailable",
+]
+
+
+class StatusError(ApiError):
+    """An ApiError carrying the Status ``details`` (name, group, kind)."""
+
+    def __init__(self, message: str, code: int, reason: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message, code, reason)
+        self.details = details or {}
+
+
+def status_body(error: ApiError) -> dict[str, Any]:
+    details = getattr(error, "details", None)
+    return error.status_dict(details or None)
+
+
+def success_status(info: ResourceInfo, name: str, uid: str = "") -> dict[str, Any]:
+    details: dict[str, Any] = {"name": name, "group": info.group, "kind": info.resource}
+    if uid:
+        details["uid"] = uid
+    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details}
+
+
+def _details(info: ResourceInfo, name: str) -> dict[str, Any]:
+    return {"name": name, "group": info.group, "kind": info.resource}
+
+
+def not_found(info: ResourceInfo, name: str) -> ApiError:
+    return StatusError(f'{info.group_resource} "{name}" not found', 404, "NotFound", _details(info, name))
+
+
+def already_exists(info: ResourceInfo, name: str) -> ApiError:
+    return StatusError(
+        f'{info.group_resource} "{name}" already exists', 409, "AlreadyExists", _details(info, name)
+    )
+
+
+def conflict(info: ResourceInfo, name: str, why: str) -> ApiError:
+    return StatusError(
+        f'Operation cannot be fulfilled on {info.group_resource} "{name}": {why}',
+        409,
+        "Conflict",
+        _details(info, name),
+    )
+
+
+def forbidden(
+    user: str, verb: str, resource: str, group: str, namespace: str, name: str = "", subresource: str = ""
+) -> ApiError:
+    what = f"{resource}/{subresource}" if subresource else resource
+    target = f"{resource}.{group}" if group else resource
+    if name:
+        target += f' "{name}"'
+    scope = f' in the namespace "{namespace}"' if namespace else " at the cluster scope"
+    message = (
+        f'{target} is forbidden: User "{user}" cannot {verb} resource "{what}" in API group "{group}"{scope}'
+    )
+    details: dict[str, Any] = {"group": group, "kind": resource}
+    if name:
+        details["name"] = name
+    return StatusError(message, 403, "Forbidden", details)
+
+
+def unauthorized() -> ApiError:
+    return StatusError("Unauthorized", 401, "Unauthorized")
+
+
+def bad_request(message: str) -> ApiError:
+    return StatusError(message, 400, "BadRequest")
+
+
+def expired(message: str) -> ApiError:
+    return StatusError(message, 410, "Expired")
+
+
+def too_large(limit: int) -> ApiError:
+    return StatusError(f"the request is too large (limit {limit} bytes)", 413, "RequestEntityTooLarge")
+
+
+def method_not_supported(verb: str, what: str) -> ApiError:
+    return StatusError(
+        f"the server does not allow this method on the requested resource ({verb} {what})",
+        405,
+        "MethodNotAllowed",
+    )
+
+
+def internal_error(message: str) -> ApiError:
+    return StatusError(f"Internal error occurred: {message}", 500, "InternalError")
+
+
+def unavailable(message: str) -> ApiError:
+    return StatusError(message, 503, "ServiceUnavailable")

@@ -1,0 +1,145 @@
+"""Subresources other than ``status``: ``scale`` (autoscaling/v1 Scale), ``pods/binding`` (the
+scheduler's bind: sets spec.nodeName once, 409 if already bound) and ``pods/eviction``
+(a delete that respects the pod's grace period).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from aiohttp import web
+
+from kprov.cluster.api.resources import ResourceInfo
+from kprov.cluster.apiserver import _lib
+from kprov.cluster.apiserver.context import ApiContext
+from kprov.cluster.apiserver.crud import delete_object, get_object, guaranteed_update
+from kprov.cluster.apiserver.negotiation import decode_body, json_response, media_type
+from kprov.cluster.apiserver.requestinfo import RequestInfo
+from kprov.cluster.apiserver.status import ApiError, bad_request, conflict
+
+__all__ = ["handle_binding", "handle_eviction", "handle_scale"]
+
+
+def _selector_string(obj: dict[str, Any]) -> str:
+    selector = (obj.get("spec") or {}).get("selector") or {}
+    parts = [f"{k}={v}" for k, v in sorted((selector.get("matchLabels") or {}).items())]
+    for expr in selector.get("matchExpressions") or []:
+        values = ",".join(expr.get("values") or [])
+        op = expr.get("operator", "")
+        if op == "In":
+            parts.append(f"{expr['key']} in ({values})")
+        elif op == "NotIn":
+            parts.append(f"{expr['key']} notin ({values})")
+        elif op == "Exists":
+            parts.append(expr["key"])
+        elif op == "DoesNotExist":
+            parts.append(f"!{expr['key']}")
+    return ",".join(parts)
+
+
+def _scale_of(obj: dict[str, Any]) -> dict[str, Any]:
+    meta = obj["metadata"]
+    return {
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
+        "metadata": {
+            k: meta[k]
+            for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
+            if k in meta
+        },
+        "spec": {"replicas": int((obj.get("spec") or {}).get("replicas", 1))},
+        "status": {
+            "replicas": int((obj.get("status") or {}).get("replicas", 0)),
+            "selector": _selector_string(obj),
+        },
+    }
+
+
+async def handle_scale(
+    request: web.Request, ctx: ApiContext, info: ResourceInfo, ri: RequestInfo, body: bytes
+) -> web.Response:
+    if ri.verb == "get":
+        return json_response(_scale_of(await get_object(ctx, info, ri.namespace, ri.name)))
+    if ri.verb not in ("update", "patch"):
+        raise ApiError("method not allowed on scale", 405, "MethodNotAllowed")
+    pinned: list[int | None] = [None]
+
+    def mutate(live: dict[str, Any]) -> dict[str, Any]:
+        scale = _scale_of(live)
+        if ri.verb == "update":
+            new_scale = decode_body(body, media_type(request))
+            rv = ((new_scale or {}).get("metadata") or {}).get("resourceVersion")
+            pinned[0] = int(rv) if rv else None
+        else:
+            new_scale = _lib.apply_patch(media_type(request), scale, body, info)
+        replicas = (new_scale.get("spec") or {}).get("replicas")
+        if not isinstance(replicas, int) or replicas < 0:
+            raise ApiError(
+                f'Scale.autoscaling "{ri.name}" is invalid: spec.replicas: Invalid value: {replicas}: '
+                "must be greater than or equal to 0",
+                422,
+                "Invalid",
+            )
+        live.setdefault("spec", {})["replicas"] = replicas
+        return live
+
+    if ri.verb == "update":
+        new_scale = decode_body(body, media_type(request))
+        rv = (
+            ((new_scale or {}).get("metadata") or {}).get("resourceVersion")
+            if isinstance(new_scale, dict)
+            else None
+        )
+        pinned[0] = int(rv) if rv else None
+    obj = await guaranteed_update(ctx, info, ri.namespace, ri.name, mutate, pinned_revision=pinned[0])
+    return json_response(_scale_of(obj))
+
+
+async def handle_binding(
+    request: web.Request, ctx: ApiContext, info: ResourceInfo, ri: RequestInfo, body: bytes
+) -> web.Response:
+    """POST pods/<name>/binding or POST bindings (the scheduler's bind)."""
+    binding = decode_body(body, media_type(request))
+    if not isinstance(binding, dict):
+        raise bad_request("a Binding must be an object")
+    name = ri.name or str((binding.get("metadata") or {}).get("name", ""))
+    node = str((binding.get("target") or {}).get("name", ""))
+    if not node:
+        raise ApiError(f'Binding "{name}" is invalid: target.name: Required value', 422, "Invalid")
+
+    def bind(live: dict[str, Any]) -> dict[str, Any]:
+        if (live.get("metadata") or {}).get("deletionTimestamp"):
+            raise conflict(info, name, "pod is being deleted, cannot be assigned to a host")
+        current = (live.get("spec") or {}).get("nodeName")
+        if current:
+            raise conflict(info, name, f'pod {name} is already assigned to node "{current}"')
+        live.setdefault("spec", {})["nodeName"] = node
+        conditions = [
+            c for c in (live.get("status") or {}).get("conditions") or [] if c.get("type") != "PodScheduled"
+        ]
+        conditions.append({"type": "PodScheduled", "status": "True", "lastTransitionTime": _lib_now()})
+        live.setdefault("status", {})["conditions"] = conditions
+        return live
+
+    await guaranteed_update(ctx, info, ri.namespace, name, bind, subresource="binding")
+    return json_response(
+        {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}, status=201
+    )
+
+
+def _lib_now() -> str:
+    from kprov.cluster.api.objects import now_rfc3339
+
+    return now_rfc3339()
+
+
+async def handle_eviction(
+    request: web.Request, ctx: ApiContext, info: ResourceInfo, ri: RequestInfo, body: bytes
+) -> web.Response:
+    eviction = decode_body(body, media_type(request)) if body.strip() else {}
+    options = copy.deepcopy((eviction or {}).get("deleteOptions") or {})
+    await delete_object(ctx, info, ri.namespace, ri.name, options)
+    return json_response(
+        {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}, status=201
+    )

@@ -1,0 +1,157 @@
+"""Watch: a chunked stream of ``{"type":..,"object":..}`` lines from the watch cache.
+
+resourceVersion semantics (KUBECTL.md §8): unset or "0" -> a synthetic ADDED for every
+matching object first, then changes; N -> only changes after N (410 Expired as an ERROR event
+when N is older than the cache remembers; when N is newer than this server has seen, it
+waits for its cache to catch up - another server may have written it). Selectors are applied
+to old and new state, so an object leaving the selection arrives as DELETED and one entering
+as ADDED. Bookmarks when allowWatchBookmarks; the stream ends after timeoutSeconds. With a
+Table Accept header each event object is a one-row Table, columns only in the first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from typing import Any
+
+from aiohttp import web
+
+from kprov.cluster.api.resources import ResourceInfo
+from kprov.cluster.apiserver import _lib
+from kprov.cluster.apiserver.context import ApiContext
+from kprov.cluster.apiserver.listing import make_matcher
+from kprov.cluster.apiserver.negotiation import JSON, json_bytes, wants_table
+from kprov.cluster.apiserver.requestinfo import RequestInfo, parse_bool
+from kprov.cluster.apiserver.status import bad_request, expired, status_body
+from kprov.cluster.storage import CacheEvent, RevisionExpiredError
+
+__all__ = ["handle_watch"]
+
+_DEFAULT_TIMEOUT_S = 1800.0
+
+
+class _Encoder:
+    def __init__(self, info: ResourceInfo, table: bool, include_object: str) -> None:
+        self.info = info
+        self.table = table
+        self.include_object = include_object
+        self.first = True
+
+    def line(self, kind: str, obj: dict[str, Any], event: CacheEvent | None = None) -> bytes:
+        if not self.table:
+            if event is not None and event.type == kind:
+                return event.json_line()
+            return json_bytes({"type": kind, "object": obj}) + b"\n"
+        table = _lib.table(self.info, [obj], self.include_object)
+        table["metadata"] = {"resourceVersion": obj.get("metadata", {}).get("resourceVersion", "")}
+        if not self.first:
+            table["columnDefinitions"] = []
+        self.first = False
+        return json_bytes({"type": kind, "object": table}) + b"\n"
+
+
+def _transition(event: CacheEvent, matches: Any) -> str | None:
+    now = event.type != "DELETED" and matches(event.obj)
+    before = event.prev is not None and matches(event.prev)
+    if event.type == "DELETED":
+        return "DELETED" if before else None
+    if now and before:
+        return "MODIFIED"
+    if now:
+        return "ADDED"
+    return "DELETED" if before else None
+
+
+async def handle_watch(
+    request: web.Request, ctx: ApiContext, info: ResourceInfo, ri: RequestInfo
+) -> web.StreamResponse:
+    query = request.query
+    field_selector = query.get("fieldSelector", "")
+    if ri.name:  # GET .../pods/x?watch=true
+        field_selector = ",".join(filter(None, [field_selector, f"metadata.name={ri.name}"]))
+    matches = make_matcher(info, query.get("labelSelector"), field_selector)
+    try:
+        timeout = (
+            float(query["timeoutSeconds"])
+            if query.get("timeoutSeconds")
+            else _DEFAULT_TIMEOUT_S * (1 + random.random())
+        )
+    except ValueError:
+        raise bad_request("timeoutSeconds must be a number") from None
+    bookmarks = parse_bool(query.get("allowWatchBookmarks"))
+    raw_rv = query.get("resourceVersion", "")
+    prefix = ctx.prefix(info, ri.namespace)
+    encoder = _Encoder(info, wants_table(request), query.get("includeObject", "Metadata"))
+
+    initial: list[dict[str, Any]] = []
+    error: dict[str, Any] | None = None
+    if raw_rv in ("", "0"):
+        objects, since = ctx.cache.snapshot(prefix)
+        initial = [o for o in objects if matches(o)]
+    else:
+        try:
+            since = int(raw_rv)
+        except ValueError:
+            raise bad_request(f"invalid resourceVersion {raw_rv!r}") from None
+        if since > ctx.cache.revision:
+            await ctx.cache.wait_for(since, 5.0)
+    try:
+        sub = ctx.cache.subscribe(prefix, since)
+    except RevisionExpiredError as exc:
+        sub = None
+        error = status_body(expired(f"too old resource version: {exc.requested} ({exc.oldest})"))
+
+    response = web.StreamResponse(status=200, headers={"Content-Type": JSON, "Cache-Control": "no-cache"})
+    response.enable_chunked_encoding()
+    await response.prepare(request)
+    if sub is None:
+        await response.write(json_bytes({"type": "ERROR", "object": error}) + b"\n")
+        return response
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    interval = ctx.config.bookmark_interval_s
+    try:
+        if initial:
+            await response.write(b"".join(encoder.line("ADDED", o) for o in initial))
+        while True:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                break
+            try:
+                event = await sub.next(min(remaining, interval) if bookmarks else remaining)
+            except TimeoutError:
+                if bookmarks and deadline - loop.time() > 0:
+                    mark = {
+                        "kind": info.kind,
+                        "apiVersion": info.api_version,
+                        "metadata": {"resourceVersion": str(ctx.cache.revision)},
+                    }
+                    await response.write(json_bytes({"type": "BOOKMARK", "object": mark}) + b"\n")
+                continue
+            if event is None:
+                break
+            batch = [event, *sub.drain()]
+            chunk = []
+            for item in batch:
+                kind = _transition(item, matches)
+                if kind is not None:
+                    chunk.append(
+                        encoder.line(
+                            kind,
+                            item.obj if kind != "DELETED" or item.type == "DELETED" else {**item.obj},
+                            item,
+                        )
+                    )
+            if chunk:
+                await response.write(b"".join(chunk))
+            if sub.closed:
+                break
+    except (ConnectionResetError, asyncio.CancelledError):
+        pass
+    finally:
+        sub.close()
+    with contextlib.suppress(ConnectionResetError, RuntimeError):
+        await response.write_eof()
+    return response

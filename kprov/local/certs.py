@@ -1,0 +1,83 @@
+"""Certificates of a local control plane (one CA; kprov.pki does the cryptography).
+
+Layout under ``<dir>/pki``: ``ca.crt/.key``, ``apiserver.crt/.key`` (serving, for 127.0.0.1,
+localhost and the ``kubernetes`` service names/IP), ``apiserver-kubelet-client.crt/.key``,
+``encryption-config.yaml``; kubeconfigs under ``<dir>/kubeconfigs/<user>.conf``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+from kprov.pki import (
+    APISERVER_KUBELET_CLIENT_CN,
+    KEY_MODE,
+    MASTERS_GROUP,
+    KeyPair,
+    encryption_config,
+    issue_cert,
+    new_ca,
+    read_pair,
+    write_file,
+    write_kubeconfig,
+    write_pair,
+)
+
+__all__ = ["LocalPki", "ensure_pki", "write_identity_kubeconfig"]
+
+
+class LocalPki:
+    def __init__(self, base: Path) -> None:
+        self.dir = base / "pki"
+        self.kubeconfig_dir = base / "kubeconfigs"
+
+    def path(self, name: str, ext: str) -> str:
+        return str(self.dir / f"{name}.{ext}")
+
+    @property
+    def encryption_config(self) -> str:
+        return str(self.dir / "encryption-config.yaml")
+
+    def ca(self) -> KeyPair:
+        return read_pair(self.dir, "ca")
+
+
+def ensure_pki(base: Path, service_ip: str = "10.96.0.1") -> LocalPki:
+    """Create the CA and server certificates once; later calls reuse them."""
+    pki = LocalPki(base)
+    if (pki.dir / "ca.crt").exists():
+        return pki
+    pki.dir.mkdir(parents=True, exist_ok=True)
+    pki.dir.chmod(0o700)
+    ca = new_ca("kprov-local-ca")
+    write_pair(pki.dir, "ca", ca)
+    serving = issue_cert(
+        ca,
+        "kube-apiserver",
+        server=True,
+        dns_names=[
+            "localhost",
+            "kubernetes",
+            "kubernetes.default",
+            "kubernetes.default.svc",
+            "kubernetes.default.svc.cluster.local",
+        ],
+        ip_addresses=["127.0.0.1", service_ip],
+    )
+    write_pair(pki.dir, "apiserver", serving)
+    kubelet_client = issue_cert(ca, APISERVER_KUBELET_CLIENT_CN, [MASTERS_GROUP], client=True)
+    write_pair(pki.dir, "apiserver-kubelet-client", kubelet_client)
+    write_file(pki.encryption_config, encryption_config().encode(), KEY_MODE)
+    return pki
+
+
+def write_identity_kubeconfig(pki: LocalPki, server: str, user: str, groups: Sequence[str] = ()) -> Path:
+    """A kubeconfig for ``user`` (CN) in ``groups`` (O), signed by the local CA."""
+    ca = pki.ca()
+    pair = issue_cert(ca, user, list(groups), client=True)
+    pki.kubeconfig_dir.mkdir(parents=True, exist_ok=True)
+    path = pki.kubeconfig_dir / (re.sub(r"[^A-Za-z0-9_.-]+", "-", user).strip("-") + ".conf")
+    write_kubeconfig(path, server, ca.cert_pem, pair.cert_pem, pair.key_pem, user)
+    return path

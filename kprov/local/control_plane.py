@@ -1,0 +1,179 @@
+"""A single-machine control plane on loopback: etcd, the API server, and (when installed)
+the scheduler and controller manager, each a detached process under one directory.
+
+``LocalControlPlane(dir).up()`` starts what is not running and returns :class:`LocalInfo`
+(URLs, kubeconfig paths); ``down()`` stops everything (components first, etcd last);
+``status()`` says what runs. The state (ports, paths) is kept in ``<dir>/state.json`` so
+``down``/``status`` work from another process. Components are a list of
+:class:`Component` entries: adding one (e.g. a future component) is adding a line.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import ssl
+import sys
+import time
+import urllib.request
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from kprov.local.certs import LocalPki, ensure_pki, write_identity_kubeconfig
+from kprov.local.etcd import start_etcd
+from kprov.local.ports import free_port
+from kprov.local.processes import is_running, start_detached, stop_process
+from kprov.pki import ADMIN_CN, CONTROLLER_MANAGER_CN, MASTERS_GROUP, SCHEDULER_CN
+
+__all__ = ["DEFAULT_DIR", "COMPONENTS", "Component", "LocalControlPlane", "LocalInfo"]
+
+DEFAULT_DIR = Path("/var/lib/kprov/local")
+
+
+@dataclass(frozen=True)
+class Component:
+    """A client component started with ``python -m <module> --kubeconfig <its identity>``."""
+
+    name: str
+    module: str
+    user: str
+    groups: tuple[str, ...] = ()
+
+    def installed(self) -> bool:
+        try:
+            return importlib.util.find_spec(f"{self.module}.__main__") is not None
+        except ModuleNotFoundError:
+            return False
+
+
+COMPONENTS: tuple[Component, ...] = (
+    Component("scheduler", "kprov.cluster.scheduler", SCHEDULER_CN),
+    Component("controller-manager", "kprov.cluster.controllers", CONTROLLER_MANAGER_CN),
+)
+
+
+@dataclass(frozen=True)
+class LocalInfo:
+    dir: str
+    etcd_url: str
+    server: str  # https://127.0.0.1:<port>
+    admin_kubeconfig: str
+    ca_file: str
+    components: tuple[str, ...]
+
+
+class LocalControlPlane:
+    def __init__(
+        self,
+        directory: str | Path = DEFAULT_DIR,
+        components: tuple[Component, ...] = COMPONENTS,
+        start_components: bool = True,
+    ) -> None:
+        self.dir = Path(directory)
+        self.components = components if start_components else ()
+        self.pki = LocalPki(self.dir)
+
+    @property
+    def _state_file(self) -> Path:
+        return self.dir / "state.json"
+
+    def _load_state(self) -> LocalInfo | None:
+        try:
+            data = json.loads(self._state_file.read_text())
+            data["components"] = tuple(data.get("components", ()))
+            return LocalInfo(**data)
+        except (OSError, ValueError, TypeError):
+            return None
+
+    def status(self) -> dict[str, bool]:
+        names = ["etcd", "apiserver", *(c.name for c in COMPONENTS)]
+        return {name: is_running(self.dir, name) for name in names}
+
+    def info(self) -> LocalInfo | None:
+        return self._load_state()
+
+    def up(self, timeout_s: float = 60.0) -> LocalInfo:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        state = self._load_state()
+        if state is not None and is_running(self.dir, "etcd") and is_running(self.dir, "apiserver"):
+            return state
+        self.down()
+        pki = ensure_pki(self.dir)
+        etcd = start_etcd(self.dir)
+        port = free_port()
+        server = f"https://127.0.0.1:{port}"
+        argv = [
+            sys.executable,
+            "-m",
+            "kprov.cluster.apiserver",
+            "--etcd-servers",
+            etcd.url,
+            "--tls-cert-file",
+            pki.path("apiserver", "crt"),
+            "--tls-private-key-file",
+            pki.path("apiserver", "key"),
+            "--client-ca-file",
+            pki.path("ca", "crt"),
+            "--kubelet-client-certificate",
+            pki.path("apiserver-kubelet-client", "crt"),
+            "--kubelet-client-key",
+            pki.path("apiserver-kubelet-client", "key"),
+            "--bind-address",
+            "127.0.0.1",
+            "--secure-port",
+            str(port),
+            "--advertise-address",
+            "127.0.0.1",
+            "--encryption-provider-config",
+            pki.encryption_config,
+        ]
+        start_detached(self.dir, "apiserver", argv)
+        admin = write_identity_kubeconfig(pki, server, ADMIN_CN, [MASTERS_GROUP])
+        self._wait_ready(server, pki, timeout_s)
+        started = []
+        for component in self.components:
+            if not component.installed():
+                continue
+            kubeconfig = write_identity_kubeconfig(pki, server, component.user, component.groups)
+            start_detached(
+                self.dir,
+                component.name,
+                [sys.executable, "-m", component.module, "--kubeconfig", str(kubeconfig)],
+            )
+            started.append(component.name)
+        info = LocalInfo(str(self.dir), etcd.url, server, str(admin), pki.path("ca", "crt"), tuple(started))
+        self._state_file.write_text(json.dumps(asdict(info), indent=2))
+        return info
+
+    def _wait_ready(self, server: str, pki: LocalPki, timeout_s: float) -> None:
+        context = ssl.create_default_context(cafile=pki.path("ca", "crt"))
+        deadline = time.monotonic() + timeout_s
+        last = ""
+        while time.monotonic() < deadline:
+            if not is_running(self.dir, "apiserver"):
+                raise RuntimeError(f"the API server exited; see {self.dir}/logs/apiserver.log")
+            try:
+                with urllib.request.urlopen(f"{server}/readyz", context=context, timeout=2) as reply:
+                    if reply.read() == b"ok":
+                        return
+            except OSError as exc:
+                last = str(exc)
+            time.sleep(0.1)
+        raise RuntimeError(
+            f"the API server was not ready after {timeout_s:.0f}s ({last}); see {self.dir}/logs/apiserver.log"
+        )
+
+    def kubeconfig_for(self, user: str, groups: tuple[str, ...] | list[str] = ()) -> Path:
+        """A kubeconfig for any identity (e.g. ``system:node:n1`` in ``system:nodes``)."""
+        state = self._load_state()
+        if state is None:
+            raise RuntimeError(f"no local control plane in {self.dir}; run `kprov local up` first")
+        return write_identity_kubeconfig(self.pki, state.server, user, groups)
+
+    def down(self) -> list[str]:
+        """Stop every component (etcd last); returns the names that were running."""
+        stopped = []
+        for name in [*(c.name for c in reversed(COMPONENTS)), "apiserver", "etcd"]:
+            if stop_process(self.dir, name):
+                stopped.append(name)
+        return stopped
