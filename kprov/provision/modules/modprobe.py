@@ -1,0 +1,82 @@
+"""community.general.modprobe: load or unload a kernel module (and persist it).
+
+One command answers whether the module is loaded (/proc/modules) or built in
+(modules.builtin). Loading goes through ``modprobe``; inside a container (lab hosts) the
+kernel refuses or /lib/modules is absent, and the task fails saying so. ``persistent``
+writes /etc/modules-load.d/NAME.conf (and /etc/modprobe.d/NAME.conf for params).
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Mapping
+from typing import Any
+
+from kprov.provision.modules.args import Arg, parse_args
+from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult
+
+__all__ = ["MODULE", "ModprobeModule"]
+
+SPEC = {
+    "name": Arg(required=True), "state": Arg(default="present", choices=("present", "absent")),
+    "params": Arg(default=""),
+    "persistent": Arg(default="disabled", choices=("disabled", "absent", "present")),
+}
+
+
+class ModprobeModule:
+    name = "modprobe"
+
+    def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
+        p = parse_args(self.name, SPEC, args)
+        name = p["name"]
+        if not re.fullmatch(r"[A-Za-z0-9_-]+", name):
+            raise ModuleFailed(f"modprobe: argument 'name': {name!r} is not a kernel module name")
+        canonical = name.replace("-", "_")
+        load_conf = f"/etc/modules-load.d/{name}.conf"
+        opts_conf = f"/etc/modprobe.d/{name}.conf"
+        query = ctx.run(
+            f"grep -q '^{canonical} ' /proc/modules && echo LOADED:1; "
+            f"grep -qE '/{canonical}\\.ko' /lib/modules/$(uname -r)/modules.builtin 2>/dev/null"
+            " && echo BUILTIN:1; "
+            f"[ -e /lib/modules/$(uname -r) ] || echo NOMODULES:1; "
+            f"printf 'LOADCONF:'; cat {shlex.quote(load_conf)} 2>/dev/null | tr '\\n' ' '; echo; "
+            f"printf 'OPTSCONF:'; cat {shlex.quote(opts_conf)} 2>/dev/null | tr '\\n' ' '; echo; true")
+        fields = dict(line.partition(":")[::2] for line in query.stdout.splitlines() if ":" in line)
+        loaded = "LOADED" in fields or "BUILTIN" in fields
+        commands: list[str] = []
+        if p["state"] == "present" and not loaded:
+            commands.append(f"modprobe {shlex.quote(name)} {p['params']}".strip())
+        elif p["state"] == "absent" and "LOADED" in fields:
+            commands.append(f"modprobe -r {shlex.quote(name)}")
+        if p["persistent"] == "present":
+            if fields.get("LOADCONF", "").split() != [name]:
+                commands.append(f"printf '%s\\n' {shlex.quote(name)} > {shlex.quote(load_conf)}")
+            wanted_opts = f"options {name} {p['params']}".split() if p["params"] else []
+            if fields.get("OPTSCONF", "").split() != wanted_opts:
+                line = shlex.quote(" ".join(wanted_opts))
+                commands.append(f"printf '%s\\n' {line} > {shlex.quote(opts_conf)}"
+                                if wanted_opts else f"rm -f {shlex.quote(opts_conf)}")
+        elif p["persistent"] == "absent" and (fields.get("LOADCONF", "").strip()
+                                              or fields.get("OPTSCONF", "").strip()):
+            commands.append(f"rm -f {shlex.quote(load_conf)} {shlex.quote(opts_conf)}")
+        result = ModuleResult(changed=bool(commands), data={"name": name, "params": p["params"],
+                                                            "state": p["state"]})
+        if commands and ctx.diff:
+            result.diff.append({"before": {"module": name, "loaded": loaded},
+                                "after": {"module": name, "loaded": p["state"] == "present"}})
+        if not commands or ctx.check_mode:
+            return result
+        done = ctx.run(" && ".join(commands))
+        if done.rc != 0:
+            hint = ""
+            refused = ("Operation not permitted", "not found", "Read-only")
+            if "NOMODULES" in fields or any(word in done.stderr for word in refused):
+                hint = (" (this host cannot load kernel modules: in a container, load the module on the "
+                        "machine itself)")
+            raise ModuleFailed(f"modprobe: {name}: {done.stderr.strip()}{hint}", name=name, rc=done.rc)
+        return result
+
+
+MODULE = ModprobeModule()
