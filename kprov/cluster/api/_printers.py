@@ -1,0 +1,34 @@
+"""Which Table printer each kind uses (kinds not listed print NAME and AGE)."""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+
+from kprov.cluster.api._printers_config import CONFIGMAP, EVENT, LEASE, SECRET, SERVICEACCOUNT
+from kprov.cluster.api._printers_pods import NAMESPACE, NODE, POD
+from kprov.cluster.api._printers_services import ENDPOINTS, ENDPOINTSLICE, SERVICE
+from kprov.cluster.api._printers_workloads import DAEMONSET, DEPLOYMENT, REPLICASET, STATEFULSET
+from kprov.cluster.api._printing import Column, Printer, default_printer
+
+__all__ = ["PRINTERS", "Column", "Printer", "default_printer"]
+
+PRINTERS = MappingProxyType(
+    {
+        ("", "Pod"): POD,
+        ("", "Node"): NODE,
+        ("", "Namespace"): NAMESPACE,
+        ("", "Service"): SERVICE,
+        ("", "Endpoints"): ENDPOINTS,
+        ("", "ConfigMap"): CONFIGMAP,
+        ("", "Secret"): SECRET,
+        ("", "ServiceAccount"): SERVICEACCOUNT,
+        ("", "Event"): EVENT,
+        ("events.k8s.io", "Event"): EVENT,
+        ("apps", "Deployment"): DEPLOYMENT,
+        ("apps", "ReplicaSet"): REPLICASET,
+        ("apps", "StatefulSet"): STATEFULSET,
+        ("apps", "DaemonSet"): DAEMONSET,
+        ("coordination.k8s.io", "Lease"): LEASE,
+        ("discovery.k8s.io", "EndpointSlice"): ENDPOINTSLICE,
+    }
+)
