@@ -1,0 +1,108 @@
+"""``kprov-kubelet``: parse flags (the real kubelet's names where they exist) and run.
+
+Example::
+
+    kprov-kubelet --kubeconfig /etc/kprov/kubelet.conf --node-name h1 --node-ip 10.77.3.11 \\
+        --container-runtime-endpoint unix:///run/containerd/containerd.sock \\
+        --tls-cert-file /etc/kprov/pki/kubelet.crt --tls-private-key-file /etc/kprov/pki/kubelet.key \\
+        --client-ca-file /etc/kprov/pki/ca.crt --node-labels role=worker
+
+Stopping the kubelet (SIGTERM) leaves pods running; a restarted kubelet adopts them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+import sys
+
+from kprov.cluster.kubelet.node import KUBELET_PORT, parse_labels, parse_taints
+
+__all__ = ["main", "parse_args"]
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="kprov-kubelet", description="Run the pods bound to this node via CRI.")
+    p.add_argument("--kubeconfig", required=True)
+    p.add_argument("--hostname-override", "--node-name", dest="node_name", default=socket.gethostname())
+    p.add_argument("--node-ip", required=True, help="the node's InternalIP (also the pods' hostIP)")
+    p.add_argument("--container-runtime-endpoint", default="unix:///run/containerd/containerd.sock")
+    p.add_argument("--tls-cert-file", default="")
+    p.add_argument("--tls-private-key-file", default="")
+    p.add_argument("--client-ca-file", default="")
+    p.add_argument("--node-labels", default="", help="key=value,key2=value2")
+    p.add_argument("--register-with-taints", default="", help="key=value:Effect,...")
+    p.add_argument("--root-dir", default="/var/lib/kprov/kubelet")
+    p.add_argument("--pod-log-dir", default="/var/log/pods")
+    p.add_argument(
+        "--pod-infra-container-image",
+        default="",
+        help="informational: the sandbox image is set in containerd's CRI config",
+    )
+    p.add_argument("--cluster-dns", default="", help="comma-separated DNS server IPs for ClusterFirst pods")
+    p.add_argument("--cluster-domain", default="cluster.local")
+    p.add_argument("--address", default="0.0.0.0")
+    p.add_argument("--port", type=int, default=KUBELET_PORT)
+    p.add_argument("--ctr", default="ctr", help="ctr binary used for interactive exec")
+    p.add_argument("-v", "--verbose", action="store_true")
+    return p.parse_args(argv)
+
+
+async def _run(args: argparse.Namespace) -> None:
+    from kprov.cluster.client import ApiClient
+    from kprov.cluster.kubelet.cri.client import CRIClient
+    from kprov.cluster.kubelet.kubelet import Kubelet, KubeletConfig
+
+    config = KubeletConfig(
+        node_name=args.node_name,
+        node_ip=args.node_ip,
+        kubeconfig=args.kubeconfig,
+        runtime_endpoint=args.container_runtime_endpoint,
+        tls_cert_file=args.tls_cert_file,
+        tls_private_key_file=args.tls_private_key_file,
+        client_ca_file=args.client_ca_file,
+        node_labels=parse_labels(args.node_labels),
+        taints=parse_taints(args.register_with_taints),
+        root_dir=args.root_dir,
+        pod_log_root=args.pod_log_dir,
+        cluster_dns=tuple(x for x in args.cluster_dns.split(",") if x),
+        cluster_domain=args.cluster_domain,
+        address=args.address,
+        port=args.port,
+        ctr_path=args.ctr,
+    )
+    client = ApiClient.from_kubeconfig(args.kubeconfig, user_agent=f"kprov-kubelet/{args.node_name}")
+    runtime = CRIClient(args.container_runtime_endpoint)
+    task = asyncio.current_task()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, lambda: task.cancel() if task else None)
+    try:
+        await Kubelet(config, client, runtime).run()
+    finally:
+        await client.close()
+        await runtime.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        asyncio.run(_run(args))
+    except ValueError as err:
+        sys.exit(f"kprov-kubelet: {err}")
+    except asyncio.CancelledError:
+        pass
+    with contextlib.suppress(Exception):
+        logging.shutdown()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,113 @@
+"""The kubelet's use of the API server: pod sources, pod status, final delete, node, lease.
+
+Built on :class:`kprov.cluster.client.ApiClient`. Pod status is written as a JSON merge
+patch on ``pods/status`` (whole lists replaced), falling back to GET + PUT when the server
+does not accept that patch. 404s on a pod being written or deleted are normal (someone
+else deleted it) and ignored.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from kprov.cluster.client import ApiClient, ApiError, Conflict, NotFound
+from kprov.cluster.client.resources import CONFIGMAPS, LEASES, NAMESPACES, NODES, PODS, SECRETS
+from kprov.cluster.kubelet.node import lease_object
+
+__all__ = ["KubeletApi"]
+
+log = logging.getLogger(__name__)
+Obj = Mapping[str, Any]
+LEASE_NAMESPACE = "kube-node-lease"
+
+
+class KubeletApi:
+    def __init__(self, client: ApiClient) -> None:
+        self.client = client
+
+    async def get_config_map(self, namespace: str, name: str) -> dict[str, Any] | None:
+        try:
+            return await self.client.get(CONFIGMAPS, name, namespace)
+        except NotFound:
+            return None
+
+    async def get_secret(self, namespace: str, name: str) -> dict[str, Any] | None:
+        try:
+            return await self.client.get(SECRETS, name, namespace)
+        except NotFound:
+            return None
+
+    async def write_pod_status(self, pod: Obj, status: dict[str, Any]) -> None:
+        meta = pod.get("metadata") or {}
+        name, ns = meta.get("name", ""), meta.get("namespace")
+        try:
+            await self.client.patch(
+                PODS, name, {"status": status}, ns, patch_type="merge", subresource="status"
+            )
+        except NotFound:
+            return
+        except ApiError as err:
+            if err.code not in (405, 415):
+                raise
+            current = await self.client.get(PODS, name, ns)
+            current["status"] = status
+            await self.client.update_status(PODS, current)
+
+    async def delete_pod(self, pod: Obj) -> None:
+        meta = pod.get("metadata") or {}
+        try:
+            await self.client.delete(
+                PODS, meta.get("name", ""), meta.get("namespace"), uid=meta.get("uid"), grace_period_seconds=0
+            )
+        except (NotFound, Conflict):
+            return
+
+    # ---- node -----------------------------------------------------------------------------
+    async def register_node(self, node: dict[str, Any]) -> dict[str, Any]:
+        """Create the Node, or merge our labels/taints into an existing one."""
+        name = node["metadata"]["name"]
+        try:
+            return await self.client.create(NODES, node)
+        except ApiError as err:
+            if err.code != 409:
+                raise
+        patch = {"metadata": {"labels": node["metadata"]["labels"]}}
+        if node.get("spec", {}).get("taints"):
+            patch["spec"] = {"taints": node["spec"]["taints"]}
+        return await self.client.patch(NODES, name, patch)
+
+    async def patch_node_status(self, name: str, status: dict[str, Any]) -> dict[str, Any]:
+        return await self.client.patch(NODES, name, {"status": status}, subresource="status")
+
+    async def get_node(self, name: str) -> dict[str, Any] | None:
+        try:
+            return await self.client.get(NODES, name)
+        except NotFound:
+            return None
+
+    async def renew_lease(self, name: str) -> None:
+        now = datetime.now(UTC)
+        try:
+            lease = await self.client.get(LEASES, name, LEASE_NAMESPACE)
+        except NotFound:
+            await self._create_lease(name, now)
+            return
+        lease.setdefault("spec", {}).update(lease_object(name, name, now)["spec"])
+        try:
+            await self.client.update(LEASES, lease)
+        except Conflict:
+            log.info("lease %s changed under us; renewing on the next beat", name)
+
+    async def _create_lease(self, name: str, now: datetime) -> None:
+        try:
+            await self.client.create(LEASES, lease_object(name, name, now), LEASE_NAMESPACE)
+        except NotFound:  # the namespace itself is missing
+            try:
+                await self.client.create(NAMESPACES, {"metadata": {"name": LEASE_NAMESPACE}})
+            except ApiError as err:
+                if err.code != 409:
+                    raise
+            await self.client.create(LEASES, lease_object(name, name, now), LEASE_NAMESPACE)

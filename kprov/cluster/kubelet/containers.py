@@ -1,0 +1,98 @@
+"""Starting one container of a pod: image policy and pull back-off, env, mounts, CRI calls.
+
+:func:`start_container` returns None on success or a (reason, message) waiting state the
+pod status shows: ErrImageNeverPull, ErrImagePull / ImagePullBackOff (pulls are retried
+with the same exponential back-off as crashes), CreateContainerConfigError (missing
+configmap/secret/key), CreateContainerError / RunContainerError (the runtime refused).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from kprov.cluster.kubelet.context import KubeletContext
+from kprov.cluster.kubelet.cri.client import CRIError
+from kprov.cluster.kubelet.cri.generated import api_pb2 as pb
+from kprov.cluster.kubelet.env import ConfigError, PodSources, resolve_env
+from kprov.cluster.kubelet.podconfig import container_config
+from kprov.cluster.kubelet.volumes import container_mounts
+
+__all__ = ["Waiting", "ensure_image", "pull_policy", "start_container"]
+
+Obj = Mapping[str, Any]
+Waiting = tuple[str, str]
+
+
+def pull_policy(container: Obj) -> str:
+    policy = container.get("imagePullPolicy")
+    if policy:
+        return str(policy)
+    image = str(container.get("image", ""))
+    last = image.rsplit("/", 1)[-1]
+    if "@" in image:
+        return "IfNotPresent"
+    if ":" not in last or last.endswith(":latest"):
+        return "Always"
+    return "IfNotPresent"
+
+
+async def ensure_image(ctx: KubeletContext, pod: Obj, container: Obj) -> tuple[str | None, Waiting | None]:
+    """(image ref, None) when the image is usable, else (None, waiting state)."""
+    image = str(container.get("image", ""))
+    uid = (pod.get("metadata") or {}).get("uid", "")
+    policy = pull_policy(container)
+    present = await ctx.runtime.image_ref(image)
+    if policy == "Never":
+        if present:
+            return present, None
+        return None, (
+            "ErrImageNeverPull",
+            f'Container image "{image}" is not present with pull policy of Never',
+        )
+    if policy == "IfNotPresent" and present:
+        return present, None
+    key = f"image:{uid}/{container.get('name', '')}"
+    now = ctx.wall_clock()
+    if ctx.backoff.remaining(key, ctx.backoff_last.get(key, 0.0), now) > 0:
+        return None, ("ImagePullBackOff", f'Back-off pulling image "{image}"')
+    try:
+        ref = await ctx.runtime.pull_image(image)
+    except CRIError as err:
+        ctx.backoff.record(key, now)
+        ctx.backoff_last[key] = now
+        return None, ("ErrImagePull", err.details or str(err))
+    ctx.backoff.forget(key)
+    return ref, None
+
+
+async def start_container(
+    ctx: KubeletContext,
+    pod: Obj,
+    container: Obj,
+    *,
+    kind: str,
+    attempt: int,
+    sandbox_id: str,
+    sandbox_config: pb.PodSandboxConfig,
+    sources: PodSources,
+    volume_paths: Mapping[str, str],
+) -> Waiting | None:
+    ref, waiting = await ensure_image(ctx, pod, container)
+    if waiting is not None or ref is None:
+        return waiting
+    try:
+        env = resolve_env(pod, container, sources)
+        mounts = container_mounts(container, volume_paths)
+        config = container_config(pod, container, attempt, env, mounts, kind=kind, image_ref=ref)
+    except (ConfigError, ValueError) as err:
+        return ("CreateContainerConfigError", str(err))
+    try:
+        container_id = await ctx.runtime.create_container(sandbox_id, config, sandbox_config)
+    except CRIError as err:
+        return ("CreateContainerError", err.details)
+    try:
+        await ctx.runtime.start_container(container_id)
+    except CRIError as err:
+        return ("RunContainerError", err.details)
+    return None

@@ -1,0 +1,244 @@
+"""The kubelet process: register the node, heartbeat, run a worker per bound pod, serve.
+
+:class:`Kubelet` ties the pieces together: an informer over pods with
+``spec.nodeName=<node>`` feeds :class:`~kprov.cluster.kubelet.podworker.PodWorker` tasks
+(one per pod uid); a relist loop (the "PLEG") lists the runtime's containers every second
+and wakes the workers of pods whose containers changed state; a heartbeat renews the node
+Lease and posts NodeStatus every 10 s; the HTTPS server answers logs and exec. After the
+first pod list, sandboxes of pods the API no longer has are torn down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from kprov.cluster.client import ApiClient, EventHandler, Informer
+from kprov.cluster.client.resources import PODS
+from kprov.cluster.client.store import object_key
+from kprov.cluster.kubelet import labels as L
+from kprov.cluster.kubelet.apiaccess import KubeletApi
+from kprov.cluster.kubelet.context import KubeletContext
+from kprov.cluster.kubelet.cri.client import CRIClient
+from kprov.cluster.kubelet.cri.types import ContainerInfo
+from kprov.cluster.kubelet.node import KUBELET_PORT, host_facts, node_object, node_status
+from kprov.cluster.kubelet.podconfig import NodeSettings
+from kprov.cluster.kubelet.podworker import PodWorker
+from kprov.cluster.kubelet.server import KubeletServer, server_ssl_context
+
+__all__ = ["Kubelet", "KubeletConfig"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class KubeletConfig:
+    node_name: str
+    node_ip: str
+    kubeconfig: str
+    runtime_endpoint: str = "unix:///run/containerd/containerd.sock"
+    tls_cert_file: str = ""
+    tls_private_key_file: str = ""
+    client_ca_file: str = ""
+    node_labels: dict[str, str] = field(default_factory=dict)
+    taints: list[dict[str, str]] = field(default_factory=list)
+    root_dir: str = "/var/lib/kprov/kubelet"
+    pod_log_root: str = "/var/log/pods"
+    cluster_dns: tuple[str, ...] = ()
+    cluster_domain: str = "cluster.local"
+    address: str = "0.0.0.0"
+    port: int = KUBELET_PORT
+    ctr_path: str = "ctr"
+    heartbeat_s: float = 10.0
+    relist_s: float = 1.0
+
+
+class Kubelet:
+    def __init__(self, config: KubeletConfig, client: ApiClient, runtime: CRIClient) -> None:
+        self.config = config
+        self.client = client
+        self.runtime = runtime
+        self.api = KubeletApi(client)
+        root = Path(config.root_dir)
+        root.mkdir(parents=True, exist_ok=True)
+        settings = NodeSettings(
+            config.node_name, config.pod_log_root, config.cluster_dns, config.cluster_domain
+        )
+        self.ctx = KubeletContext(runtime, self.api, settings, root, config.node_ip)
+        self.informer = Informer(client, PODS, field_selector=f"spec.nodeName={config.node_name}")
+        self.workers: dict[str, PodWorker] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._finished: set[str] = set()
+        self._fingerprints: dict[str, frozenset[tuple[str, str]]] = {}
+        self._runtime_version = ""
+        self._ready = False
+
+    # ---- pods ---------------------------------------------------------------------------
+    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def _on_pod(self, pod: dict[str, Any]) -> None:
+        uid = (pod.get("metadata") or {}).get("uid", "")
+        if not uid or uid in self._finished:
+            return
+        worker = self.workers.get(uid)
+        if worker is not None:
+            worker.update(pod)
+            return
+        worker = PodWorker(self.ctx, pod)
+        self.workers[uid] = worker
+        task = self._spawn(worker.run())
+        task.add_done_callback(lambda _t, uid=uid: self._worker_done(uid))
+
+    def _worker_done(self, uid: str) -> None:
+        self.workers.pop(uid, None)
+        self._finished.add(uid)
+
+    def _on_pod_deleted(self, pod: dict[str, Any]) -> None:
+        worker = self.workers.get((pod.get("metadata") or {}).get("uid", ""))
+        if worker is not None:
+            worker.mark_gone()
+
+    async def _remove_orphans(self) -> None:
+        known = set(self.workers)
+        for sandbox in await self.runtime.list_sandboxes({L.MANAGED_BY: L.MANAGED_BY_VALUE}):
+            if sandbox.pod_uid in known or sandbox.pod_uid in self._finished:
+                continue
+            grace = int(sandbox.annotations.get(L.TERMINATION_GRACE, "30") or 30)
+            pod = {
+                "metadata": {
+                    "uid": sandbox.pod_uid,
+                    "name": sandbox.pod_name,
+                    "namespace": sandbox.pod_namespace,
+                },
+                "spec": {"terminationGracePeriodSeconds": grace},
+            }
+            worker = PodWorker(self.ctx, pod)
+            worker.gone = True
+            known.add(sandbox.pod_uid)
+            log.info(
+                "removing orphaned pod %s/%s (%s)", sandbox.pod_namespace, sandbox.pod_name, sandbox.pod_uid
+            )
+            self._spawn(worker.run())
+
+    async def _relist(self) -> None:
+        """Wake the workers of pods whose containers changed state since the last look."""
+        while True:
+            try:
+                containers = await self.runtime.list_containers({L.MANAGED_BY: L.MANAGED_BY_VALUE})
+                by_pod: dict[str, set[tuple[str, str]]] = {}
+                for c in containers:
+                    by_pod.setdefault(c.labels.get(L.POD_UID, ""), set()).add((c.id, c.state))
+                current = {uid: frozenset(v) for uid, v in by_pod.items()}
+                for uid in set(current) | set(self._fingerprints):
+                    if current.get(uid) != self._fingerprints.get(uid) and uid in self.workers:
+                        self.workers[uid].wake()
+                self._fingerprints = current
+            except Exception as err:
+                log.warning("relist failed: %s", err)
+            await asyncio.sleep(self.config.relist_s)
+
+    async def find_container(
+        self, namespace: str, pod: str, name: str, previous: bool
+    ) -> ContainerInfo | None:
+        obj = self.informer.store.get(object_key({"metadata": {"namespace": namespace, "name": pod}}))
+        if obj is None:
+            return None
+        uid = obj["metadata"]["uid"]
+        found = await self.runtime.list_containers({L.POD_UID: uid, L.CONTAINER_NAME: name})
+        found.sort(key=lambda c: (c.attempt, c.created_at_ns), reverse=True)
+        index = 1 if previous else 0
+        if len(found) <= index:
+            return None
+        return await self.runtime.container_status(found[index].id)
+
+    # ---- node ---------------------------------------------------------------------------
+    async def _heartbeat(self) -> None:
+        facts = host_facts()
+        while True:
+            try:
+                conditions = await self.runtime.runtime_conditions()
+                self._ready = bool(conditions.get("RuntimeReady")) and bool(conditions.get("NetworkReady"))
+                message = (
+                    "kubelet is posting ready status" if self._ready else f"runtime not ready: {conditions}"
+                )
+                await self.api.renew_lease(self.config.node_name)
+                node = await self.api.get_node(self.config.node_name)
+                old = ((node or {}).get("status") or {}).get("conditions") or []
+                status = node_status(
+                    self.config.node_name,
+                    facts,
+                    self.config.node_ip,
+                    self._runtime_version,
+                    self._ready,
+                    message,
+                    old,
+                )
+                await self.api.patch_node_status(self.config.node_name, status)
+            except Exception as err:
+                log.warning("node heartbeat failed: %s", err)
+            await asyncio.sleep(self.config.heartbeat_s)
+
+    async def _register(self) -> None:
+        cfg = self.config
+        node = node_object(cfg.node_name, host_facts(), cfg.node_labels, cfg.taints)
+        delay = 0.5
+        while True:
+            try:
+                await self.api.register_node(node)
+                log.info("node %s registered", cfg.node_name)
+                return
+            except Exception as err:
+                log.warning("registering node %s failed: %s; retrying", cfg.node_name, err)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+
+    # ---- run ----------------------------------------------------------------------------
+    async def _serve(self) -> web.AppRunner:
+        cfg = self.config
+        address = cfg.runtime_endpoint.removeprefix("unix://")
+        server = KubeletServer(self.runtime, self.find_container, cfg.ctr_path, address, lambda: True)
+        runner = web.AppRunner(server.app(), access_log=None)
+        await runner.setup()
+        ssl_ctx = None
+        if cfg.tls_cert_file:
+            ssl_ctx = server_ssl_context(
+                cfg.tls_cert_file, cfg.tls_private_key_file, cfg.client_ca_file or None
+            )
+        site = web.TCPSite(runner, cfg.address, cfg.port, ssl_context=ssl_ctx, reuse_address=True)
+        await site.start()
+        return runner
+
+    async def run(self) -> None:
+        version = await self.runtime.version()
+        self._runtime_version = f"{version.runtime_name}://{version.runtime_version}"
+        await self._register()
+        runner = await self._serve()
+        self.informer.add_handler(
+            EventHandler(
+                on_add=self._on_pod,
+                on_update=lambda _old, new: self._on_pod(new),
+                on_delete=self._on_pod_deleted,
+            )
+        )
+        background = [self._spawn(self.informer.run()), self._spawn(self._heartbeat())]
+        try:
+            await self.informer.wait_synced()
+            await self._remove_orphans()
+            background.append(self._spawn(self._relist()))
+            await asyncio.Event().wait()
+        finally:
+            for task in list(self._tasks):
+                task.cancel()
+            with contextlib.suppress(Exception):
+                await asyncio.gather(*self._tasks, return_exceptions=True)
+            await runner.cleanup()

@@ -1,0 +1,396 @@
+"""One worker per pod: level-based sync of the pod's sandbox and containers with its spec.
+
+Each :meth:`PodWorker.sync` reads the truth from the runtime (the pod's sandboxes and
+containers, found by the ``io.kubernetes.pod.uid`` label; the CRI attempt number is the
+restart count) and acts on the difference: create the sandbox, run init containers one at
+a time to completion, start app containers, restart exited ones per restartPolicy with
+CrashLoopBackOff back-off, kill containers whose liveness probe failed, and write the
+computed status. Because nothing is remembered that the runtime does not hold, a restarted
+kubelet adopts running containers instead of restarting them.
+
+A pod being deleted (deletionTimestamp, or gone from the API) is terminated: containers
+get StopContainer with the grace period (SIGTERM, then SIGKILL), then sandbox, containers
+and volumes are removed and the pod object is deleted with grace 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from kprov.cluster.api.objects import now_rfc3339
+from kprov.cluster.kubelet import labels as L
+from kprov.cluster.kubelet.containers import start_container
+from kprov.cluster.kubelet.context import KubeletContext
+from kprov.cluster.kubelet.cri.client import CRIError
+from kprov.cluster.kubelet.cri.types import CONTAINER_EXITED, CONTAINER_RUNNING, ContainerInfo, SandboxInfo
+from kprov.cluster.kubelet.env import ConfigError, PodSources
+from kprov.cluster.kubelet.podconfig import grace_period, sandbox_config
+from kprov.cluster.kubelet.probes import LIVENESS, READINESS, STARTUP, Prober, ProbeTarget, ProbeWorker
+from kprov.cluster.kubelet.status import ContainerView, pod_status, will_restart
+from kprov.cluster.kubelet.volumes import referenced_sources, remove_pod_volumes, setup_volumes
+
+__all__ = ["PodWorker"]
+
+log = logging.getLogger(__name__)
+Obj = Mapping[str, Any]
+
+
+def _by_name(containers: list[ContainerInfo]) -> dict[str, list[ContainerInfo]]:
+    out: dict[str, list[ContainerInfo]] = {}
+    for c in containers:
+        out.setdefault(c.name, []).append(c)
+    for items in out.values():
+        items.sort(key=lambda c: (c.attempt, c.created_at_ns), reverse=True)
+    return out
+
+
+class PodWorker:
+    def __init__(self, ctx: KubeletContext, pod: Obj) -> None:
+        self.ctx = ctx
+        self.pod: dict[str, Any] = dict(pod)
+        self.uid: str = pod["metadata"]["uid"]
+        self.gone = False  # the API no longer has the pod
+        self.done = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._waiting: dict[str, tuple[str, str]] = {}
+        self._probe_tasks: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self._probe_results: dict[tuple[str, str], bool] = {}
+        self._sandbox_ips: dict[str, list[str]] = {}
+        self._last_status: dict[str, Any] | None = None
+        self._prober = Prober(ctx.runtime)
+        self._timer: asyncio.TimerHandle | None = None
+
+    # ---- driving ------------------------------------------------------------------------
+    def update(self, pod: Obj) -> None:
+        self.pod = dict(pod)
+        self.wake()
+
+    def mark_gone(self) -> None:
+        self.gone = True
+        self.wake()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def wake_in(self, seconds: float) -> None:
+        loop = asyncio.get_running_loop()
+        if self._timer is not None and self._timer.when() <= loop.time() + seconds:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = loop.call_later(seconds, self.wake)
+
+    async def run(self) -> None:
+        try:
+            while True:
+                self._wake.clear()
+                try:
+                    if self._terminating:
+                        await self.terminate()
+                        return
+                    await self.sync()
+                except CRIError as err:
+                    log.warning("pod %s: runtime error: %s", self._key, err)
+                except Exception:
+                    log.exception("pod %s: sync failed", self._key)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.ctx.resync_s)
+        finally:
+            self._stop_probes(set())
+            if self._timer is not None:
+                self._timer.cancel()
+            self.done.set()
+
+    @property
+    def _key(self) -> str:
+        meta = self.pod.get("metadata") or {}
+        return f"{meta.get('namespace')}/{meta.get('name')}"
+
+    @property
+    def _terminating(self) -> bool:
+        return self.gone or bool((self.pod.get("metadata") or {}).get("deletionTimestamp"))
+
+    # ---- the sync -----------------------------------------------------------------------
+    async def _sources(self) -> PodSources:
+        ns = self.pod["metadata"].get("namespace", "default")
+        cms, secrets = referenced_sources(self.pod)
+        sources = PodSources(host_ip=self.ctx.node_ip)
+        for name in cms:
+            obj = await self.ctx.api.get_config_map(ns, name)
+            if obj is not None:
+                sources.config_maps[name] = obj
+        for name in secrets:
+            obj = await self.ctx.api.get_secret(ns, name)
+            if obj is not None:
+                sources.secrets[name] = obj
+        return sources
+
+    async def _ensure_sandbox(self) -> tuple[SandboxInfo, Any]:
+        sandboxes = await self.ctx.runtime.list_sandboxes({L.POD_UID: self.uid})
+        sandboxes.sort(key=lambda s: (s.attempt, s.created_at_ns), reverse=True)
+        ready = [s for s in sandboxes if s.ready]
+        if ready:
+            sandbox = ready[0]
+            config = sandbox_config(self.ctx.settings, self.pod, sandbox.attempt)
+        else:
+            attempt = sandboxes[0].attempt + 1 if sandboxes else 0
+            for old in sandboxes:  # a dead sandbox: its containers go with it
+                for c in await self.ctx.runtime.list_containers({L.POD_UID: self.uid}):
+                    if c.sandbox_id == old.id and c.state == CONTAINER_RUNNING:
+                        await self.ctx.runtime.stop_container(c.id, 0)
+            config = sandbox_config(self.ctx.settings, self.pod, attempt)
+            sandbox_id = await self.ctx.runtime.run_sandbox(config)
+            sandbox = await self.ctx.runtime.sandbox_status(sandbox_id)
+            self._sandbox_ips[sandbox.id] = [ip for ip in (sandbox.ip, *sandbox.additional_ips) if ip]
+        if sandbox.id not in self._sandbox_ips:
+            status = await self.ctx.runtime.sandbox_status(sandbox.id)
+            self._sandbox_ips[sandbox.id] = [ip for ip in (status.ip, *status.additional_ips) if ip]
+        return sandbox, config
+
+    async def _containers(self) -> dict[str, list[ContainerInfo]]:
+        listed = await self.ctx.runtime.list_containers({L.POD_UID: self.uid})
+        detailed = []
+        for c in listed:
+            try:
+                detailed.append(await self.ctx.runtime.container_status(c.id))
+            except CRIError as err:
+                if not err.not_found:
+                    raise
+        fixed = [
+            ContainerInfo(**{**d.__dict__, "sandbox_id": next(x.sandbox_id for x in listed if x.id == d.id)})
+            for d in detailed
+        ]
+        return _by_name(fixed)
+
+    async def sync(self) -> None:
+        spec = self.pod.get("spec") or {}
+        policy = spec.get("restartPolicy", "Always")
+        phase = (self.pod.get("status") or {}).get("phase")
+        if phase in ("Succeeded", "Failed"):
+            return  # terminal: nothing restarts; containers stay for logs until deletion
+        sources = await self._sources()
+        try:
+            volume_paths = setup_volumes(self.ctx.root_dir, self.pod, sources)
+        except ConfigError as err:
+            self._waiting = {
+                c["name"]: ("CreateContainerConfigError", str(err)) for c in spec.get("containers", [])
+            }
+            await self._write_status({}, [], [])
+            return
+        sandbox, sb_config = await self._ensure_sandbox()
+        pod_ips = self._sandbox_ips.get(sandbox.id, [])
+        sources.pod_ip = pod_ips[0] if pod_ips else ""
+        by_name = await self._containers()
+        now = self.ctx.wall_clock()
+
+        async def start(container: Obj, kind: str, attempt: int) -> None:
+            waiting = await start_container(
+                self.ctx,
+                self.pod,
+                container,
+                kind=kind,
+                attempt=attempt,
+                sandbox_id=sandbox.id,
+                sandbox_config=sb_config,
+                sources=sources,
+                volume_paths=volume_paths,
+            )
+            if waiting is None:
+                self._waiting.pop(container["name"], None)
+            else:
+                self._waiting[container["name"]] = waiting
+                self.wake_in(
+                    max(1.0, self.ctx.backoff.current_delay(f"image:{self.uid}/{container['name']}"))
+                )
+
+        changed = False
+        init_done = True
+        for container in spec.get("initContainers") or []:
+            name = container["name"]
+            history = by_name.get(name, [])
+            cur = history[0] if history else None
+            if cur is not None and cur.state == CONTAINER_EXITED and cur.exit_code == 0:
+                continue
+            init_done = False
+            if cur is None:
+                await start(container, L.KIND_INIT, 0)
+                changed = True
+            elif cur.state == CONTAINER_EXITED and policy != "Never":
+                changed |= await self._restart(container, cur, L.KIND_INIT, start, now)
+            break
+        if init_done:
+            for container in spec.get("containers") or []:
+                name = container["name"]
+                history = by_name.get(name, [])
+                cur = history[0] if history else None
+                if cur is None:
+                    await start(container, L.KIND_APP, 0)
+                    changed = True
+                elif cur.state == CONTAINER_RUNNING and self._probe_results.get((cur.id, LIVENESS)) is False:
+                    log.info("pod %s: container %s failed liveness probe, restarting", self._key, name)
+                    await self.ctx.runtime.stop_container(cur.id, grace_period(self.pod))
+                    self.wake()
+                elif cur.state == CONTAINER_EXITED and will_restart(policy, cur):
+                    changed |= await self._restart(container, cur, L.KIND_APP, start, now)
+        if changed:
+            by_name = await self._containers()
+        await self._prune(by_name)
+        self._sync_probes(by_name, pod_ips)
+        await self._write_status_from(by_name, pod_ips)
+
+    async def _restart(self, container: Obj, cur: ContainerInfo, kind: str, start: Any, now: float) -> bool:
+        key = f"{self.uid}/{container['name']}"
+        since = (cur.finished_at_ns or cur.created_at_ns) / 1e9
+        wait = self.ctx.backoff.remaining(key, since, now)
+        if wait > 0:
+            delay = int(self.ctx.backoff.current_delay(key))
+            meta = self.pod["metadata"]
+            self._waiting[container["name"]] = (
+                "CrashLoopBackOff",
+                f"back-off {delay}s restarting failed container={container['name']} "
+                f"pod={meta.get('name')}_{meta.get('namespace')}({self.uid})",
+            )
+            self.wake_in(wait)
+            return False
+        self.ctx.backoff.record(key, now)
+        await start(container, kind, cur.attempt + 1)
+        return True
+
+    async def _prune(self, by_name: dict[str, list[ContainerInfo]]) -> None:
+        """Keep the latest two attempts of each container (current + lastState)."""
+        for history in by_name.values():
+            for old in history[2:]:
+                if old.state == CONTAINER_EXITED:
+                    with contextlib.suppress(CRIError):
+                        await self.ctx.runtime.remove_container(old.id)
+
+    # ---- probes -------------------------------------------------------------------------
+    def _on_probe(self, container_id: str, kind: str, result: bool, message: str) -> None:
+        self._probe_results[(container_id, kind)] = result
+        self.wake()
+
+    def _sync_probes(self, by_name: dict[str, list[ContainerInfo]], pod_ips: list[str]) -> None:
+        wanted: set[tuple[str, str]] = set()
+        for container in (self.pod.get("spec") or {}).get("containers") or []:
+            history = by_name.get(container["name"], [])
+            cur = history[0] if history else None
+            if cur is None or cur.state != CONTAINER_RUNNING:
+                continue
+            ports = {
+                p["name"]: int(p["containerPort"]) for p in container.get("ports") or [] if p.get("name")
+            }
+            target = ProbeTarget(cur.id, pod_ips[0] if pod_ips else "127.0.0.1", ports)
+            for kind, field_name in (
+                (STARTUP, "startupProbe"),
+                (LIVENESS, "livenessProbe"),
+                (READINESS, "readinessProbe"),
+            ):
+                probe = container.get(field_name)
+                if not probe:
+                    continue
+                key = (cur.id, kind)
+                wanted.add(key)
+                if key in self._probe_tasks:
+                    continue
+                has_startup = bool(container.get("startupProbe"))
+                cid = cur.id
+
+                def gate(cid: str = cid, has_startup: bool = has_startup) -> bool:
+                    return not has_startup or self._probe_results.get((cid, STARTUP), False)
+
+                worker = ProbeWorker(
+                    kind,
+                    probe,
+                    target,
+                    self._prober,
+                    lambda k, r, m, cid=cid: self._on_probe(cid, k, r, m),
+                    gate=None if kind == STARTUP else gate,
+                )
+                self._probe_tasks[key] = asyncio.create_task(worker.run())
+        self._stop_probes(wanted)
+
+    def _stop_probes(self, keep: set[tuple[str, str]]) -> None:
+        for key in [k for k in self._probe_tasks if k not in keep]:
+            self._probe_tasks.pop(key).cancel()
+        for key in [k for k in self._probe_results if k not in keep]:
+            del self._probe_results[key]
+
+    def _flags(self, container: Obj, cur: ContainerInfo | None) -> tuple[bool, bool]:
+        """(ready, started) of the container's current instance from its probe results."""
+        if cur is None or cur.state != CONTAINER_RUNNING:
+            return False, False
+        started = not container.get("startupProbe") or self._probe_results.get((cur.id, STARTUP), False)
+        if not started:
+            return False, False
+        ready = not container.get("readinessProbe") or self._probe_results.get((cur.id, READINESS), False)
+        return ready, True
+
+    # ---- status -------------------------------------------------------------------------
+    def _views(self, containers: list[Obj], by_name: dict[str, list[ContainerInfo]]) -> list[ContainerView]:
+        views = []
+        for container in containers:
+            history = by_name.get(container["name"], [])
+            cur = history[0] if history else None
+            prev = history[1] if len(history) > 1 else None
+            waiting = self._waiting.get(container["name"])
+            if cur is not None and cur.state == CONTAINER_RUNNING:
+                waiting = None
+            ready, started = self._flags(container, cur)
+            views.append(
+                ContainerView(
+                    container["name"], container.get("image", ""), cur, prev, waiting, ready, started
+                )
+            )
+        return views
+
+    async def _write_status_from(self, by_name: dict[str, list[ContainerInfo]], pod_ips: list[str]) -> None:
+        spec = self.pod.get("spec") or {}
+        await self._write_status(by_name, pod_ips, spec.get("initContainers") or [])
+
+    async def _write_status(
+        self, by_name: dict[str, list[ContainerInfo]], pod_ips: list[str], init: list[Obj]
+    ) -> None:
+        spec = self.pod.get("spec") or {}
+        status = pod_status(
+            self.pod,
+            self._views(list(init), by_name),
+            self._views(list(spec.get("containers") or []), by_name),
+            pod_ips=pod_ips,
+            host_ip=self.ctx.node_ip,
+            now=now_rfc3339(),
+        )
+        if status == self._last_status:
+            return
+        await self.ctx.api.write_pod_status(self.pod, status)
+        self._last_status = status
+        self.pod["status"] = status
+
+    # ---- termination --------------------------------------------------------------------
+    async def terminate(self) -> None:
+        grace = grace_period(self.pod)
+        self._stop_probes(set())
+        containers = await self.ctx.runtime.list_containers({L.POD_UID: self.uid})
+        running = [c for c in containers if c.state in (CONTAINER_RUNNING, "created")]
+        await asyncio.gather(
+            *(self.ctx.runtime.stop_container(c.id, grace) for c in running), return_exceptions=True
+        )
+        sandboxes = await self.ctx.runtime.list_sandboxes({L.POD_UID: self.uid})
+        for sb in sandboxes:
+            with contextlib.suppress(CRIError):
+                await self.ctx.runtime.stop_sandbox(sb.id)
+        for c in containers:
+            with contextlib.suppress(CRIError):
+                await self.ctx.runtime.remove_container(c.id)
+        for sb in sandboxes:
+            with contextlib.suppress(CRIError):
+                await self.ctx.runtime.remove_sandbox(sb.id)
+        remove_pod_volumes(self.ctx.root_dir, self.uid)
+        self.ctx.backoff.forget_prefix(f"{self.uid}/")
+        self.ctx.backoff.forget_prefix(f"image:{self.uid}/")
+        if not self.gone:
+            await self.ctx.api.delete_pod(self.pod)
+        log.info("pod %s: terminated and removed", self._key)

@@ -1,0 +1,190 @@
+"""The kubelet's HTTPS server on :10250: /healthz, /containerLogs and /exec.
+
+TLS with the node's serving certificate; clients may present a certificate signed by the
+cluster CA (``--client-ca-file``). /healthz is open; logs and exec require the API
+server's kubelet-client identity (CN ``kube-apiserver-kubelet-client``) or a member of
+``system:masters``. Logs are streamed as text/plain (chunked while following); exec is a
+websocket speaking v5.channel.k8s.io (or v4).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from kprov.cluster.kubelet import channels as ch
+from kprov.cluster.kubelet.context import Runtime
+from kprov.cluster.kubelet.cri.types import CONTAINER_RUNNING, ContainerInfo
+from kprov.cluster.kubelet.execsession import ExecRequest, run_exec
+from kprov.cluster.kubelet.logs import follow, read_records, render, tail_lines
+
+__all__ = ["ALLOWED_CN", "ALLOWED_GROUP", "KubeletServer", "is_authorized", "server_ssl_context"]
+
+log = logging.getLogger(__name__)
+ALLOWED_CN = "kube-apiserver-kubelet-client"
+ALLOWED_GROUP = "system:masters"
+
+FindContainer = Callable[[str, str, str, bool], Awaitable[ContainerInfo | None]]
+
+
+def server_ssl_context(cert_file: str, key_file: str, client_ca_file: str | None) -> ssl.SSLContext:
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(cert_file, key_file)
+    if client_ca_file:
+        ctx.load_verify_locations(client_ca_file)
+        ctx.verify_mode = ssl.CERT_OPTIONAL
+    return ctx
+
+
+def is_authorized(peercert: dict[str, Any] | None) -> bool:
+    """True for the API server's kubelet client or any system:masters certificate."""
+    if not peercert:
+        return False
+    cns, orgs = set(), set()
+    for rdn in peercert.get("subject", ()):
+        for key, value in rdn:
+            if key == "commonName":
+                cns.add(value)
+            elif key == "organizationName":
+                orgs.add(value)
+    return ALLOWED_CN in cns or ALLOWED_GROUP in orgs
+
+
+def _status(code: int, reason: str, message: str) -> web.Response:
+    body = {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": message,
+        "reason": reason,
+        "code": code,
+    }
+    return web.json_response(body, status=code)
+
+
+def _flag(request: web.Request, name: str) -> bool:
+    return request.query.get(name, "").lower() in ("1", "true", "yes")
+
+
+@dataclass
+class KubeletServer:
+    runtime: Runtime
+    find_container: FindContainer
+    ctr_path: str
+    containerd_address: str
+    healthy: Callable[[], bool] = lambda: True
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_get("/healthz", self.healthz)
+        app.router.add_get("/containerLogs/{ns}/{pod}/{container}", self.container_logs)
+        for method in ("GET", "POST"):
+            app.router.add_route(method, "/exec/{ns}/{pod}/{container}", self.exec)
+        return app
+
+    async def healthz(self, request: web.Request) -> web.Response:
+        return web.Response(
+            text="ok" if self.healthy() else "unhealthy", status=200 if self.healthy() else 500
+        )
+
+    def _check(self, request: web.Request) -> web.Response | None:
+        peer = request.transport.get_extra_info("peercert") if request.transport else None
+        if not is_authorized(peer):
+            return _status(
+                403, "Forbidden", "only the API server's kubelet client or system:masters may use this"
+            )
+        return None
+
+    async def container_logs(self, request: web.Request) -> web.StreamResponse:
+        denied = self._check(request)
+        if denied:
+            return denied
+        ns, pod, name = request.match_info["ns"], request.match_info["pod"], request.match_info["container"]
+        previous = _flag(request, "previous")
+        info = await self.find_container(ns, pod, name, previous)
+        if info is None or not info.log_path:
+            return _status(404, "NotFound", f'container "{name}" in pod "{pod}" not found')
+        tail = request.query.get("tailLines")
+        try:
+            tail_count = int(tail) if tail not in (None, "") else None
+        except ValueError:
+            return _status(400, "BadRequest", f"tailLines: {tail!r} is not an integer")
+        timestamps = _flag(request, "timestamps")
+        path = Path(info.log_path)
+        size = path.stat().st_size if path.exists() else 0
+        records = tail_lines(read_records(path), tail_count) if path.exists() else []
+        resp = web.StreamResponse(headers={"Content-Type": "text/plain"})
+        await resp.prepare(request)
+        await resp.write(render(records, timestamps))
+        if _flag(request, "follow") and not previous:
+
+            async def running() -> bool:
+                try:
+                    return (await self.runtime.container_status(info.id)).state == CONTAINER_RUNNING
+                except Exception:
+                    return False
+
+            try:
+                async for rec in follow(path, size, running):
+                    await resp.write(render([rec], timestamps))
+            except (ConnectionResetError, asyncio.CancelledError):
+                return resp
+        await resp.write_eof()
+        return resp
+
+    async def exec(self, request: web.Request) -> web.StreamResponse:
+        denied = self._check(request)
+        if denied:
+            return denied
+        ns, pod, name = request.match_info["ns"], request.match_info["pod"], request.match_info["container"]
+        command = request.query.getall("command", [])
+        if not command:
+            return _status(400, "BadRequest", "you must specify at least one command for the container")
+        info = await self.find_container(ns, pod, name, False)
+        if info is None or info.state != CONTAINER_RUNNING:
+            return _status(404, "NotFound", f'container "{name}" in pod "{pod}" is not running')
+        protocol = ch.pick_protocol(request.headers.get("Sec-WebSocket-Protocol"))
+        if protocol is None:
+            return _status(
+                400, "BadRequest", "websocket upgrade with subprotocol v5.channel.k8s.io is required"
+            )
+        tty = _flag(request, "tty")
+        req = ExecRequest(
+            info.id,
+            command,
+            _flag(request, "stdin"),
+            _flag(request, "stdout"),
+            _flag(request, "stderr") and not tty,
+            tty,
+        )
+        ws = web.WebSocketResponse(protocols=(protocol,), autoping=True, heartbeat=None)
+        await ws.prepare(request)
+
+        async def incoming() -> AsyncIterator[bytes]:
+            async for msg in ws:
+                if msg.type == WSMsgType.BINARY:
+                    yield msg.data
+                elif msg.type == WSMsgType.TEXT:
+                    yield msg.data.encode()
+                elif msg.type in (WSMsgType.CLOSE, WSMsgType.ERROR):
+                    return
+
+        async def send(data: bytes) -> None:
+            if not ws.closed:
+                await ws.send_bytes(data)
+
+        try:
+            await run_exec(self.runtime, self.ctr_path, self.containerd_address, req, incoming(), send)
+        except Exception as err:  # report instead of dropping the connection silently
+            log.exception("exec in %s/%s/%s failed", ns, pod, name)
+            await send(ch.encode(ch.ERROR, ch.failure_status(str(err))))
+        await ws.close()
+        return ws

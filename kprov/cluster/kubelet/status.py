@@ -1,0 +1,229 @@
+"""Pod status from what the runtime reports: phase, conditions, IPs and container statuses.
+
+Pure functions over :class:`ContainerView` (one per spec container: its latest and
+previous CRI container, a waiting reason the pod worker decided such as ErrImagePull or
+CrashLoopBackOff, and probe-derived ready/started flags). Conditions keep their
+lastTransitionTime while their status is unchanged, so writing the same status twice is a
+no-op for watchers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from kprov.cluster.kubelet.cri.types import CONTAINER_EXITED, CONTAINER_RUNNING, ContainerInfo
+
+__all__ = [
+    "ContainerView",
+    "container_status",
+    "pod_phase",
+    "pod_status",
+    "qos_class",
+    "will_restart",
+]
+
+Obj = Mapping[str, Any]
+RUNTIME_PREFIX = "containerd://"
+
+
+@dataclass(frozen=True)
+class ContainerView:
+    name: str
+    image: str
+    current: ContainerInfo | None = None
+    previous: ContainerInfo | None = None
+    waiting: tuple[str, str] | None = None  # (reason, message) when not running
+    ready: bool = False
+    started: bool = False
+
+
+def _ts(ns: int) -> str:
+    return datetime.fromtimestamp(ns / 1e9, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _terminated(info: ContainerInfo) -> dict[str, Any]:
+    reason = info.reason or ("Completed" if info.exit_code == 0 else "Error")
+    out: dict[str, Any] = {
+        "exitCode": info.exit_code,
+        "reason": reason,
+        "containerID": RUNTIME_PREFIX + info.id,
+    }
+    if info.message:
+        out["message"] = info.message
+    if info.started_at_ns:
+        out["startedAt"] = _ts(info.started_at_ns)
+    if info.finished_at_ns:
+        out["finishedAt"] = _ts(info.finished_at_ns)
+    return out
+
+
+def will_restart(restart_policy: str, info: ContainerInfo) -> bool:
+    """Does the restart policy restart this exited container?"""
+    if restart_policy == "Always":
+        return True
+    if restart_policy == "OnFailure":
+        return info.exit_code != 0
+    return False
+
+
+def container_status(view: ContainerView, default_waiting: str = "ContainerCreating") -> dict[str, Any]:
+    cur = view.current
+    state: dict[str, Any]
+    last: dict[str, Any] = {}
+    if cur is None or cur.state not in (CONTAINER_RUNNING, CONTAINER_EXITED):
+        reason, message = view.waiting or (default_waiting, "")
+        state = {"waiting": {"reason": reason, **({"message": message} if message else {})}}
+        if view.previous is not None and view.previous.state == CONTAINER_EXITED:
+            last = {"terminated": _terminated(view.previous)}
+    elif cur.state == CONTAINER_RUNNING:
+        state = {"running": {"startedAt": _ts(cur.started_at_ns or cur.created_at_ns)}}
+        if view.previous is not None and view.previous.state == CONTAINER_EXITED:
+            last = {"terminated": _terminated(view.previous)}
+    elif view.waiting is not None:  # exited, and about to be restarted after a back-off
+        reason, message = view.waiting
+        state = {"waiting": {"reason": reason, **({"message": message} if message else {})}}
+        last = {"terminated": _terminated(cur)}
+    else:
+        state = {"terminated": _terminated(cur)}
+        if view.previous is not None and view.previous.state == CONTAINER_EXITED:
+            last = {"terminated": _terminated(view.previous)}
+    out: dict[str, Any] = {
+        "name": view.name,
+        "state": state,
+        "lastState": last,
+        "ready": bool(view.ready and cur is not None and cur.state == CONTAINER_RUNNING),
+        "restartCount": cur.attempt
+        if cur is not None
+        else (view.previous.attempt + 1 if view.previous else 0),
+        "image": view.image,
+        "imageID": (cur.image_ref if cur is not None else "") or "",
+        "started": bool(view.started and cur is not None and cur.state == CONTAINER_RUNNING),
+    }
+    if cur is not None:
+        out["containerID"] = RUNTIME_PREFIX + cur.id
+    return out
+
+
+def _init_done(view: ContainerView) -> bool:
+    cur = view.current
+    return cur is not None and cur.state == CONTAINER_EXITED and cur.exit_code == 0
+
+
+def pod_phase(
+    restart_policy: str, init_views: Sequence[ContainerView], app_views: Sequence[ContainerView]
+) -> str:
+    for view in init_views:
+        cur = view.current
+        if (
+            cur is not None
+            and cur.state == CONTAINER_EXITED
+            and cur.exit_code != 0
+            and restart_policy == "Never"
+        ):
+            return "Failed"
+    if not all(_init_done(v) for v in init_views):
+        return "Pending"
+    waiting = running = failed = 0
+    for view in app_views:
+        cur = view.current
+        if cur is None or cur.state not in (CONTAINER_RUNNING, CONTAINER_EXITED):
+            if view.previous is not None:
+                running += 1  # being restarted
+            else:
+                waiting += 1
+        elif cur.state == CONTAINER_RUNNING or will_restart(restart_policy, cur):
+            running += 1
+        elif cur.exit_code != 0:
+            failed += 1
+    if waiting:
+        return "Pending"
+    if running:
+        return "Running"
+    return "Failed" if failed else "Succeeded"
+
+
+def qos_class(pod: Obj) -> str:
+    containers = list((pod.get("spec") or {}).get("containers") or [])
+    containers += list((pod.get("spec") or {}).get("initContainers") or [])
+    any_set = False
+    guaranteed = True
+    for c in containers:
+        res = c.get("resources") or {}
+        limits, requests = res.get("limits") or {}, res.get("requests") or {}
+        if limits or requests:
+            any_set = True
+        for name in ("cpu", "memory"):
+            if name not in limits or str(requests.get(name, limits.get(name))) != str(limits.get(name)):
+                guaranteed = False
+    if not any_set:
+        return "BestEffort"
+    return "Guaranteed" if guaranteed else "Burstable"
+
+
+def _conditions(old: Sequence[Obj], wanted: dict[str, bool], now: str) -> list[dict[str, Any]]:
+    previous = {c.get("type"): c for c in old}
+    out = []
+    for ctype, value in wanted.items():
+        status = "True" if value else "False"
+        before = previous.get(ctype)
+        stamp = before.get("lastTransitionTime", now) if before and before.get("status") == status else now
+        cond: dict[str, Any] = {
+            "type": ctype,
+            "status": status,
+            "lastProbeTime": None,
+            "lastTransitionTime": stamp,
+        }
+        if not value and ctype in ("ContainersReady", "Ready"):
+            cond["reason"] = "ContainersNotReady"
+        if not value and ctype == "Initialized":
+            cond["reason"] = "ContainersNotInitialized"
+        out.append(cond)
+    return out
+
+
+def pod_status(
+    pod: Obj,
+    init_views: Sequence[ContainerView],
+    app_views: Sequence[ContainerView],
+    *,
+    pod_ips: Sequence[str],
+    host_ip: str,
+    now: str,
+) -> dict[str, Any]:
+    """The whole ``status`` of the pod (old status is read from ``pod`` for continuity)."""
+    spec = pod.get("spec") or {}
+    old = pod.get("status") or {}
+    restart_policy = spec.get("restartPolicy", "Always")
+    phase = pod_phase(restart_policy, init_views, app_views)
+    initialized = all(_init_done(v) for v in init_views)
+    app_statuses = [
+        container_status(v, "ContainerCreating" if initialized else "PodInitializing") for v in app_views
+    ]
+    all_ready = bool(app_statuses) and all(s["ready"] for s in app_statuses) and phase == "Running"
+    status: dict[str, Any] = {
+        "phase": phase,
+        "conditions": _conditions(
+            old.get("conditions") or [],
+            {
+                "PodScheduled": True,
+                "Initialized": initialized,
+                "ContainersReady": all_ready,
+                "Ready": all_ready,
+            },
+            now,
+        ),
+        "hostIP": host_ip,
+        "hostIPs": [{"ip": host_ip}] if host_ip else [],
+        "startTime": old.get("startTime") or now,
+        "containerStatuses": app_statuses,
+        "qosClass": qos_class(pod),
+    }
+    if pod_ips:
+        status["podIP"] = pod_ips[0]
+        status["podIPs"] = [{"ip": ip} for ip in pod_ips]
+    if init_views:
+        status["initContainerStatuses"] = [container_status(v, "PodInitializing") for v in init_views]
+    return status
