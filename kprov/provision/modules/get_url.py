@@ -1,0 +1,149 @@
+"""ansible.builtin.get_url: download a URL ON THE HOST into ``dest``.
+
+One command decides: if ``dest`` exists and either no ``checksum`` is given (and not
+``force``) or its checksum matches, nothing happens. Otherwise one command downloads with
+curl (wget as fallback) into a temp file beside ``dest``, verifies the checksum, sets the
+attributes and renames it over ``dest`` (so a failed download never leaves half a file).
+``checksum`` is ``ALGORITHM:HEX`` (sha256, sha1, sha512, md5, ...).
+"""
+
+from __future__ import annotations
+
+import posixpath
+import shlex
+from collections.abc import Mapping
+from typing import Any
+
+from kprov.provision.modules.args import FILE_ATTRS, Arg, parse_args
+from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult
+from kprov.provision.modules.fileops import attribute_commands, parse_probe, probe_script, resolve_mode
+
+__all__ = ["MODULE", "GetUrlModule"]
+
+SPEC = {
+    "url": Arg(required=True),
+    "dest": Arg(required=True),
+    "checksum": Arg(default=""),
+    "force": Arg("bool", default=False, aliases=("thirsty",)),
+    "timeout": Arg("int", default=10),
+    "headers": Arg("dict"),
+    "url_username": Arg(aliases=("username",)),
+    "url_password": Arg(aliases=("password",)),
+    "validate_certs": Arg("bool", default=True),
+    "backup": Arg("bool", default=False),
+    "use_proxy": Arg("bool", default=True),
+    "http_agent": Arg(default="kprov-get_url"),
+    "force_basic_auth": Arg("bool", default=False),
+    "tmp_dest": Arg(),
+    "decompress": Arg("bool", default=True),
+    **FILE_ATTRS,
+}
+
+_ALGORITHMS = ("md5", "sha1", "sha224", "sha256", "sha384", "sha512")
+
+
+class GetUrlModule:
+    name = "get_url"
+
+    def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
+        p = parse_args(self.name, SPEC, args)
+        algorithm, expected = "", ""
+        if p["checksum"]:
+            algorithm, _, expected = p["checksum"].partition(":")
+            algorithm = algorithm.lower()
+            if algorithm not in _ALGORITHMS or not expected:
+                raise ModuleFailed(
+                    f"get_url: argument 'checksum' must be ALGORITHM:HEX with one of {_ALGORITHMS}"
+                )
+            expected = expected.strip().lower()
+        dest = p["dest"]
+        if dest.endswith("/"):
+            dest = posixpath.join(dest, posixpath.basename(p["url"].split("?")[0]) or "index.html")
+        q_dest = shlex.quote(dest)
+        query = probe_script(dest, follow=True)
+        if algorithm:
+            query += f"; [ -f {q_dest} ] && {algorithm}sum -- {q_dest} | sed 's/ .*//; s/^/SUM:/'; true"
+        found = ctx.run(query)
+        state = parse_probe(dest, found.stdout)
+        current_sum = next((line[4:] for line in found.stdout.splitlines() if line.startswith("SUM:")), "")
+        need_download = (
+            not state.exists or (algorithm and current_sum != expected) or (p["force"] and not algorithm)
+        )
+        wanted_mode = resolve_mode(p["mode"], state.mode if state.exists else None, module=self.name)
+        attrs = (
+            []
+            if need_download
+            else attribute_commands(state, owner=p["owner"], group=p["group"], mode=wanted_mode)
+        )
+        data: dict[str, Any] = {"dest": dest, "url": p["url"], "state": "file"}
+        if algorithm:
+            data["checksum_dest"] = current_sum or None
+        result = ModuleResult(changed=bool(need_download or attrs), data=data)
+        if ctx.diff and result.changed:
+            result.diff.append(
+                {
+                    "before": {"path": dest, "checksum": current_sum or None},
+                    "after": {"path": dest, "checksum": expected or "(downloaded)"},
+                }
+            )
+        if not result.changed or ctx.check_mode:
+            return result
+        if not need_download:
+            fixed = ctx.run(" && ".join(attrs))
+            if fixed.rc != 0:
+                raise ModuleFailed(f"get_url: cannot set attributes of {dest}: {fixed.stderr.strip()}")
+            return result
+        done = ctx.run(
+            self._download_script(p, dest, algorithm, expected, wanted_mode), timeout=p["timeout"] * 30 + 30
+        )
+        if done.rc != 0:
+            raise ModuleFailed(f"get_url: {p['url']}: {done.stderr.strip() or done.stdout.strip()}", **data)
+        return result
+
+    @staticmethod
+    def _download_script(
+        p: dict[str, Any], dest: str, algorithm: str, expected: str, mode: int | None
+    ) -> str:
+        q_dest, q_url = shlex.quote(dest), shlex.quote(p["url"])
+        tmp = f'"$(dirname {q_dest})/.$(basename {q_dest}).kprov-$$"'
+        curl = [
+            f"curl -fsSL --max-time {p['timeout'] * 30} --connect-timeout {p['timeout']}",
+            f"-A {shlex.quote(p['http_agent'])}",
+        ]
+        wget = [f"wget -q -T {p['timeout']}", f"-U {shlex.quote(p['http_agent'])}"]
+        if not p["validate_certs"]:
+            curl.append("-k")
+            wget.append("--no-check-certificate")
+        if p["url_username"]:
+            auth = f"{p['url_username']}:{p['url_password'] or ''}"
+            curl.append(f"-u {shlex.quote(auth)}")
+        for key, value in (p["headers"] or {}).items():
+            curl.append(f"-H {shlex.quote(f'{key}: {value}')}")
+            wget.append(f"--header={shlex.quote(f'{key}: {value}')}")
+        lines = [
+            "set -e",
+            f"t={tmp}",
+            "trap 'rm -f \"$t\"' EXIT",
+            f'if command -v curl >/dev/null; then {" ".join(curl)} -o "$t" {q_url}; '
+            f'else {" ".join(wget)} -O "$t" {q_url}; fi',
+        ]
+        if algorithm:
+            lines.append(f"got=$({algorithm}sum \"$t\" | cut -d' ' -f1)")
+            lines.append(
+                f'[ "$got" = {expected} ] || {{ echo "The checksum for $t did not match '
+                f'{expected}; it was $got." >&2; exit 1; }}'
+            )
+        lines.append(
+            f'if [ -e {q_dest} ]; then chmod --reference={q_dest} "$t"; '
+            f'chown --reference={q_dest} "$t" 2>/dev/null || true; else chmod 0644 "$t"; fi'
+        )
+        if p["owner"] or p["group"]:
+            spec = (p["owner"] or "") + (f":{p['group']}" if p["group"] else "")
+            lines.append(f'chown {shlex.quote(spec)} "$t"')
+        if mode is not None:
+            lines.append(f'chmod {mode:04o} "$t"')
+        lines.append(f'mv -f "$t" {q_dest}')
+        return "\n".join(lines)
+
+
+MODULE = GetUrlModule()

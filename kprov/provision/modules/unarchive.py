@@ -1,0 +1,144 @@
+"""ansible.builtin.unarchive: unpack a tar (gz/bz2/xz) or zip archive into ``dest``.
+
+The archive is read on the controller (``src`` via ``ctx.find_file(src, "files")``; with
+``remote_src`` it is already on the host). Idempotence as in Ansible: each regular member's
+size and mtime are compared with the files under ``dest`` in ONE command (``creates``
+short-circuits); only when something differs is the archive streamed to ``tar -x`` on the
+host's stdin (zip: uploaded, then ``unzip``).
+"""
+
+from __future__ import annotations
+
+import calendar
+import shlex
+import tarfile
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from kprov.provision.modules.args import FILE_ATTRS, Arg, parse_args
+from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult
+
+__all__ = ["MODULE", "UnarchiveModule", "archive_members"]
+
+SPEC = {
+    "src": Arg(required=True),
+    "dest": Arg(required=True),
+    "remote_src": Arg("bool", default=False),
+    "copy": Arg("bool", default=True),
+    "creates": Arg(),
+    "list_files": Arg("bool", default=False),
+    "exclude": Arg("list", default=[]),
+    "include": Arg("list", default=[]),
+    "keep_newer": Arg("bool", default=False),
+    "extra_opts": Arg("list", default=[]),
+    "io_buffer_size": Arg("int"),
+    "validate_certs": Arg("bool", default=True),
+    "decrypt": Arg("bool", default=True),
+    **FILE_ATTRS,
+}
+
+
+def archive_members(path: Path) -> tuple[str, list[tuple[str, int, int]]]:
+    """Archive kind ("tar"/"zip") and its regular members as (name, size, mtime)."""
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            return "zip", [
+                (info.filename, info.file_size, calendar.timegm((*info.date_time, 0, 0, 0)))
+                for info in archive.infolist()
+                if not info.is_dir()
+            ]
+    try:
+        with tarfile.open(path) as archive:
+            return "tar", [(m.name, m.size, int(m.mtime)) for m in archive.getmembers() if m.isfile()]
+    except tarfile.TarError as exc:
+        raise ModuleFailed(f"unarchive: {path} is neither a tar nor a zip archive: {exc}") from exc
+
+
+def _compression_flag(payload: bytes) -> str:
+    """tar cannot sniff compression on stdin: pick the flag from the magic bytes."""
+    magics = ((b"\x1f\x8b", "-z"), (b"BZh", "-j"), (b"\xfd7zXZ\x00", "-J"), (b"\x28\xb5\x2f\xfd", "--zstd"))
+    return next((flag for magic, flag in magics if payload.startswith(magic)), "")
+
+
+class UnarchiveModule:
+    name = "unarchive"
+
+    def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
+        p = parse_args(self.name, SPEC, args)
+        if p["remote_src"] or not p["copy"]:
+            raise ModuleFailed("unarchive: remote_src is not supported by kprov; give a controller-side src")
+        src = Path(p["src"]) if p["src"].startswith("/") else ctx.find_file(p["src"], "files")
+        if "://" in p["src"]:
+            raise ModuleFailed("unarchive: URL sources are not supported; get_url, then use a local archive")
+        kind, members = archive_members(src)
+        dest = p["dest"]
+        q_dest = shlex.quote(dest)
+        data: dict[str, Any] = {
+            "dest": dest,
+            "src": p["src"],
+            "handler": "TgzArchive" if kind == "tar" else "ZipArchive",
+        }
+        if p["list_files"]:
+            data["files"] = [name for name, _, _ in members]
+        checks = [f"[ -d {q_dest} ] || {{ echo NODEST; exit 0; }}"]
+        if p["creates"]:
+            checks.append(f"[ -e {shlex.quote(p['creates'])} ] && {{ echo CREATES; exit 0; }}")
+        excluded = set(p["exclude"])
+        wanted = [(n, s, m) for n, s, m in members if n not in excluded and n.lstrip("./")]
+        stat_args = " ".join(shlex.quote(f"{dest.rstrip('/')}/{name}") for name, _, _ in wanted)
+        if stat_args:
+            checks.append(f"stat -c '%s %Y %n' -- {stat_args} 2>/dev/null")
+        checks.append("true")
+        query = ctx.run("; ".join(checks))
+        if "NODEST" in query.stdout.splitlines():
+            raise ModuleFailed(f"unarchive: dest '{dest}' must be an existing dir", **data)
+        if "CREATES" in query.stdout.splitlines():
+            return ModuleResult(changed=False, msg=f"skipped, since {p['creates']} exists", data=data)
+        seen = {}
+        for line in query.stdout.splitlines():
+            size, mtime, path = line.split(" ", 2)
+            seen[path] = (int(size), int(mtime))
+        differs = [
+            name
+            for name, size, mtime in wanted
+            if seen.get(f"{dest.rstrip('/')}/{name}") != (size, mtime)
+            and not (p["keep_newer"] and seen.get(f"{dest.rstrip('/')}/{name}", (0, 0))[1] > mtime)
+        ]
+        result = ModuleResult(changed=bool(differs), data=data)
+        if differs and ctx.diff:
+            result.diff.append({"before": {"path": dest}, "after": {"path": dest, "extracted": differs[:50]}})
+        if not differs or ctx.check_mode:
+            return result
+        excludes = " ".join(f"--exclude={shlex.quote(e)}" for e in p["exclude"])
+        extra = " ".join(shlex.quote(o) for o in p["extra_opts"])
+        if kind == "tar":
+            payload = src.read_bytes()
+            command = f"tar -x {_compression_flag(payload)} -f - -C {q_dest} {excludes} {extra}"
+            done = ctx.run(command, stdin=payload)
+        else:
+            staged = f"/tmp/.kprov-unarchive-{src.name}"
+            ctx.put(src.read_bytes(), staged, mode=0o600)
+            zip_excludes = " ".join(shlex.quote(e) for e in p["exclude"])
+            q_staged = shlex.quote(staged)
+            exclude_part = f" -x {zip_excludes}" if zip_excludes else ""
+            command = (
+                f"unzip -o {extra} {q_staged} -d {q_dest}{exclude_part}; rc=$?; rm -f {q_staged}; exit $rc"
+            )
+            done = ctx.run(command)
+        if done.rc != 0:
+            raise ModuleFailed(f"unarchive: extracting {src.name} failed: {done.stderr.strip()}", **data)
+        fix = []
+        if p["owner"] or p["group"]:
+            spec = (p["owner"] or "") + (f":{p['group']}" if p["group"] else "")
+            names = " ".join(shlex.quote(f"{dest.rstrip('/')}/{n}") for n, _, _ in wanted)
+            fix.append(f"chown {shlex.quote(spec)} -- {names}")
+        if fix:
+            fixed = ctx.run(" && ".join(fix))
+            if fixed.rc != 0:
+                raise ModuleFailed(f"unarchive: setting owner failed: {fixed.stderr.strip()}", **data)
+        return result
+
+
+MODULE = UnarchiveModule()

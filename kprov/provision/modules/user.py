@@ -1,0 +1,157 @@
+"""ansible.builtin.user: a local account present with the wanted attributes, or absent.
+
+One command reads ``getent passwd`` and the user's groups; useradd / usermod / userdel act
+on the difference only. ``password`` is an already-hashed string, as in Ansible.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Mapping
+from typing import Any
+
+from kprov.provision.modules.args import Arg, parse_args
+from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult
+
+__all__ = ["MODULE", "UserModule"]
+
+SPEC = {
+    "name": Arg(required=True, aliases=("user",)),
+    "state": Arg(default="present", choices=("present", "absent")),
+    "uid": Arg("int"),
+    "group": Arg(),
+    "groups": Arg("list"),
+    "append": Arg("bool", default=False),
+    "home": Arg(),
+    "shell": Arg(),
+    "comment": Arg(),
+    "system": Arg("bool", default=False),
+    "create_home": Arg("bool", default=True, aliases=("createhome",)),
+    "move_home": Arg("bool", default=False),
+    "password": Arg(),
+    "update_password": Arg(default="always", choices=("always", "on_create")),
+    "remove": Arg("bool", default=False),
+    "force": Arg("bool", default=False),
+    "non_unique": Arg("bool", default=False),
+    "expires": Arg("float"),
+    "password_lock": Arg("bool"),
+    "local": Arg("bool", default=False),
+    "generate_ssh_key": Arg("bool", default=False),
+    "skeleton": Arg(),
+    "umask": Arg(),
+}
+
+
+def _query(name: str) -> str:
+    q = shlex.quote(name)
+    return (
+        f"if getent passwd {q} >/tmp/.kprov-u.$$; then printf 'PW:'; cat /tmp/.kprov-u.$$; "
+        f"printf 'GROUPS:'; id -Gn {q}; printf 'GROUP:'; id -gn {q}; "
+        f"printf 'SHADOW:'; getent shadow {q} | cut -d: -f2; fi; rm -f /tmp/.kprov-u.$$; true"
+    )
+
+
+class UserModule:
+    name = "user"
+
+    def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
+        p = parse_args(self.name, SPEC, args)
+        name = p["name"]
+        q = shlex.quote(name)
+        query = ctx.run(_query(name))
+        fields = {k: v for k, _, v in (line.partition(":") for line in query.stdout.splitlines())}
+        exists = "PW" in fields
+        pw = fields.get("PW", "").split(":")
+        current: dict[str, Any] = {}
+        if exists and len(pw) >= 7:
+            current = {
+                "uid": int(pw[2]),
+                "comment": pw[4],
+                "home": pw[5],
+                "shell": pw[6],
+                "group": fields.get("GROUP", "").strip(),
+                "groups": fields.get("GROUPS", "").split(),
+                "password": fields.get("SHADOW", "").strip(),
+            }
+        command = ""
+        if p["state"] == "absent":
+            if exists:
+                command = f"userdel {'-r ' if p['remove'] else ''}{'-f ' if p['force'] else ''}{q}"
+        else:
+            opts = self._options(p, current if exists else None)
+            if not exists:
+                extra = ["-r"] if p["system"] else []
+                extra += (
+                    ["-m"]
+                    if p["create_home"] and not p["system"]
+                    else (["-M"] if not p["create_home"] else [])
+                )
+                command = " ".join(["useradd", *extra, *opts, q])
+            elif opts:
+                command = " ".join(["usermod", *opts, q])
+        data: dict[str, Any] = {"name": name, "state": p["state"]}
+        if exists:
+            data.update({k: v for k, v in current.items() if k != "password"})
+        result = ModuleResult(changed=bool(command), data=data)
+        if command and ctx.diff:
+            result.diff.append(
+                {
+                    "before": {"user": name, "state": "present" if exists else "absent"},
+                    "after": {"user": name, "state": p["state"], "command": command.split()[0]},
+                }
+            )
+        if not command or ctx.check_mode:
+            return result
+        done = ctx.run(command)
+        if done.rc != 0:
+            raise ModuleFailed(
+                f"user: {command.split()[0]} {name} failed: {done.stderr.strip()}", name=name, rc=done.rc
+            )
+        if p["state"] == "present":
+            after = ctx.run(_query(name))
+            pw_after = next((line[3:] for line in after.stdout.splitlines() if line.startswith("PW:")), "")
+            parts = pw_after.split(":")
+            if len(parts) >= 7:
+                result.data.update(uid=int(parts[2]), home=parts[5], shell=parts[6], comment=parts[4])
+        return result
+
+    @staticmethod
+    def _options(p: dict[str, Any], current: dict[str, Any] | None) -> list[str]:
+        opts: list[str] = []
+
+        def differs(key: str) -> bool:
+            return p[key] is not None and (current is None or current.get(key) != p[key])
+
+        if differs("uid"):
+            opts.append(f"-u {p['uid']}" + (" -o" if p["non_unique"] else ""))
+        if differs("group"):
+            opts.append(f"-g {shlex.quote(p['group'])}")
+        if differs("home"):
+            opts.append(
+                f"-d {shlex.quote(p['home'])}" + (" -m" if current is not None and p["move_home"] else "")
+            )
+        if differs("shell"):
+            opts.append(f"-s {shlex.quote(p['shell'])}")
+        if differs("comment"):
+            opts.append(f"-c {shlex.quote(p['comment'])}")
+        if p["password"] is not None and (
+            current is None or (p["update_password"] == "always" and current.get("password") != p["password"])
+        ):
+            opts.append(f"-p {shlex.quote(p['password'])}")
+        if p["groups"] is not None:
+            wanted = [g for g in p["groups"] if g]
+            have = set(current.get("groups", [])) - {current.get("group")} if current else set()
+            if p["append"]:
+                missing = [g for g in wanted if g not in have]
+                if missing:
+                    opts.append(
+                        f"-a -G {shlex.quote(','.join(missing))}"
+                        if current
+                        else f"-G {shlex.quote(','.join(wanted))}"
+                    )
+            elif set(wanted) != have:
+                opts.append(f"-G {shlex.quote(','.join(wanted))}")
+        return opts
+
+
+MODULE = UserModule()

@@ -1,0 +1,84 @@
+"""ansible.builtin.wait_for: wait on the host for a port, a path, or a regex in a file.
+
+The whole wait is ONE remote shell loop (delay, then poll every ``sleep`` seconds until
+``timeout``), so waiting costs one round trip however long it takes. A port is probed with
+bash's /dev/tcp (bash is essential on Debian). Never ``changed``; in check mode it still
+waits (it changes nothing), as Ansible does.
+"""
+
+from __future__ import annotations
+
+import shlex
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from kprov.provision.modules.args import Arg, parse_args
+from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult
+
+__all__ = ["MODULE", "WaitForModule"]
+
+SPEC = {
+    "host": Arg(default="127.0.0.1"),
+    "port": Arg("int"),
+    "path": Arg(),
+    "state": Arg(default="started", choices=("absent", "drained", "present", "started", "stopped")),
+    "timeout": Arg("int", default=300),
+    "delay": Arg("int", default=0),
+    "sleep": Arg("int", default=1),
+    "connect_timeout": Arg("int", default=5),
+    "search_regex": Arg(),
+    "exclude_hosts": Arg("list"),
+    "active_connection_states": Arg("list"),
+    "msg": Arg(),
+}
+
+
+def _check(p: dict[str, Any]) -> str:
+    """A shell condition that is true when the wait is over."""
+    if p["path"]:
+        q = shlex.quote(p["path"])
+        if p["state"] in ("absent", "stopped"):
+            return f"[ ! -e {q} ]"
+        if p["search_regex"]:
+            return f"grep -Eq -- {shlex.quote(p['search_regex'])} {q} 2>/dev/null"
+        return f"[ -e {q} ]"
+    target = f"/dev/tcp/{p['host']}/{p['port']}"
+    probe = f"timeout {p['connect_timeout']} bash -c {shlex.quote(f'exec 3<>{target}')} 2>/dev/null"
+    if p["state"] in ("stopped", "drained", "absent"):
+        return f"! {probe}"
+    return probe
+
+
+class WaitForModule:
+    name = "wait_for"
+
+    def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
+        p = parse_args(self.name, SPEC, args)
+        if p["port"] is not None and p["path"]:
+            raise ModuleFailed("wait_for: port and path are mutually exclusive")
+        if p["search_regex"] and not p["path"]:
+            raise ModuleFailed("wait_for: search_regex is supported with path only in kprov")
+        started = time.monotonic()
+        if p["port"] is None and not p["path"]:
+            if p["delay"] + p["timeout"] > 0:
+                time.sleep(p["delay"] or p["timeout"])
+            return ModuleResult(data={"elapsed": int(time.monotonic() - started), "state": p["state"]})
+        condition = _check(p)
+        script = (
+            f"sleep {p['delay']}; end=$(( $(date +%s) + {p['timeout']} )); "
+            f"while :; do if {condition}; then exit 0; fi; "
+            f"[ $(date +%s) -ge $end ] && exit 3; sleep {p['sleep']}; done"
+        )
+        done = ctx.run(script, timeout=p["delay"] + p["timeout"] + p["connect_timeout"] + 30)
+        elapsed = int(time.monotonic() - started)
+        data: dict[str, Any] = {"elapsed": elapsed, "state": p["state"]}
+        data.update({k: p[k] for k in ("port", "path", "search_regex") if p[k] is not None})
+        if done.rc == 0:
+            return ModuleResult(data=data)
+        what = p["path"] or f"{p['host']}:{p['port']}"
+        verb = "to stop" if p["state"] in ("stopped", "absent", "drained") else "for"
+        raise ModuleFailed(p["msg"] or f"Timeout when waiting {verb} {what}", **data)
+
+
+MODULE = WaitForModule()
