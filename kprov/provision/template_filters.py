@@ -187,6 +187,13 @@ def _flatten(value: Iterable[Any], levels: int | None = None) -> list[Any]:
     return out
 
 
+def _extract(item: Any, container: Any, morekeys: Any = None) -> Any:
+    value = container[item]
+    for key in [] if morekeys is None else (morekeys if isinstance(morekeys, list) else [morekeys]):
+        value = value[key]
+    return value
+
+
 def _hash(value: Any, algorithm: str = "sha1") -> str:
     return hashlib.new(algorithm, str(value).encode("utf-8")).hexdigest()
 
@@ -274,6 +281,7 @@ ANSIBLE_FILTERS: dict[str, Callable[..., Any]] = {
     "checksum": lambda v: _hash(v, "sha1"),
     "md5": lambda v: _hash(v, "md5"),
     "sha1": lambda v: _hash(v, "sha1"),
+    "extract": _extract,
     "zip": lambda a, *b: [list(t) for t in zip(a, *b, strict=False)],
 }
 

@@ -1,0 +1,99 @@
+"""The Jinja2 environment: lazy nested variables, native values, Ansible filters and tests, errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from kprov.provision.errors import TemplateError, UndefinedVariableError
+from kprov.provision.templates import TemplateEngine
+
+
+@pytest.fixture
+def scope():
+    engine = TemplateEngine()
+    return engine.scope(
+        [
+            (
+                {
+                    "name": "web",
+                    "ref": "{{ name }}-1",
+                    "nums": [3, 1, 3],
+                    "cfg": {"a": 1},
+                    "loop_a": "{{ loop_b }}",
+                    "loop_b": "{{ loop_a }}",
+                    "raw": "{{ not_rendered }}",
+                },
+                True,
+            ),
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    ("expr", "expected"),
+    [
+        ("{{ ref }}", "web-1"),
+        ("{{ nums | unique | list }}", [3, 1]),
+        ("{{ nums | union([4]) }}", [3, 1, 4]),
+        ("{{ nums | difference([3]) }}", [1]),
+        ("{{ cfg | to_json }}", '{"a": 1}'),
+        ("{{ cfg | to_nice_yaml }}", "a: 1\n"),
+        ("{{ '{\"x\": 2}' | from_json }}", {"x": 2}),
+        ("{{ 'x: [1]' | from_yaml }}", {"x": [1]}),
+        ("{{ 'hi' | b64encode }}", "aGk="),
+        ("{{ 'aGk=' | b64decode }}", "hi"),
+        ("{{ 'a-b-c' | regex_replace('-', '_') }}", "a_b_c"),
+        ("{{ 'v1.2.3' | regex_search('[0-9.]+') }}", "1.2.3"),
+        ("{{ 'yes' | bool }}", True),
+        ("{{ '42' | int + 1 }}", 43),
+        ("{{ cfg | dict2items }}", [{"key": "a", "value": 1}]),
+        ("{{ [{'key': 'k', 'value': 2}] | items2dict }}", {"k": 2}),
+        ("{{ '/etc/kprov/x.conf' | basename }}", "x.conf"),
+        ("{{ '/etc/kprov/x.conf' | dirname }}", "/etc/kprov"),
+        ("{{ 'abc' | hash('md5') }}", "900150983cd24fb0d6963f7d28e17f72"),
+        ("{{ missing | default('d') }}", "d"),
+        (
+            "{{ [{'n': 1, 'on': true}, {'n': 2, 'on': false}] | selectattr('on')"
+            " | map(attribute='n') | list }}",
+            [1],
+        ),
+        ("{{ nums | join(',') }}", "3,1,3"),
+        ("x={{ nums | length }}", "x=3"),
+        ("{{ 'abc' is match('a') }}", True),
+        ("{{ '1.10' is version('1.9', '>') }}", True),
+    ],
+)
+def test_filters_and_native_values(scope, expr, expected) -> None:
+    assert scope.template(expr, "test") == expected
+
+
+def test_conditions(scope) -> None:
+    assert scope.condition("name == 'web'", "when") is True
+    assert scope.condition("nums | length > 5", "when") is False
+    assert scope.condition("{{ name == 'web' }}", "when") is True
+    assert scope.condition("{'changed': True} is changed", "when") is True
+
+
+def test_undefined_names_variable_and_template(scope) -> None:
+    with pytest.raises(UndefinedVariableError) as err:
+        scope.render("hello {{ nope }}", "roles/x/templates/a.j2")
+    assert err.value.variable == "nope"
+    assert "roles/x/templates/a.j2" in str(err.value)
+
+
+def test_undefined_through_another_variable_names_both(scope) -> None:
+    with pytest.raises(UndefinedVariableError) as err:
+        scope.render("{{ raw }}", "t.j2")
+    assert err.value.variable == "not_rendered"
+    assert "t.j2" in str(err.value) and "raw" in str(err.value)
+
+
+def test_self_reference_is_an_error(scope) -> None:
+    with pytest.raises(TemplateError, match="refers to itself"):
+        scope.template("{{ loop_a }}", "t")
+
+
+def test_raw_layer_is_not_rendered_again() -> None:
+    engine = TemplateEngine()
+    scope = engine.scope([({"out": "{{ literal }}"}, False)])
+    assert scope.template("{{ out }}", "t") == "{{ literal }}"
