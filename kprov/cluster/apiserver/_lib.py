@@ -1,20 +1,23 @@
 """The API server's one door into kprov.cluster.api (tables, patches, defaults, validation,
-protobuf, OpenAPI), so the handlers do not depend on that library's exact function names.
+protobuf, managed fields, OpenAPI), so handlers depend on this small surface only.
 
-Each function here calls the library; where a piece is missing from the library the
-fallback is the smallest correct behaviour (NAME/AGE tables, RFC 7386 merge for patches,
-no defaults), never a silent success for something we cannot do (protobuf -> 415).
+OpenAPI is looked up lazily: without it /openapi/v3 answers 404 (kubectl then needs
+``--validate=false`` for apply), which is the honest fallback.
 """
 
 from __future__ import annotations
 
 import importlib
-import json
-from types import ModuleType
 from typing import Any
 
-from kprov.cluster.api.errors import PatchError, UnsupportedMediaType
-from kprov.cluster.api.objects import parse_time
+from kprov.cluster.api import defaults as _defaults
+from kprov.cluster.api import managed_fields as _managed
+from kprov.cluster.api import patch as _patch
+from kprov.cluster.api import protobuf as _protobuf
+from kprov.cluster.api import schema as _schema
+from kprov.cluster.api import validation as _validation
+from kprov.cluster.api.errors import InvalidError
+from kprov.cluster.api.objects import now_rfc3339
 from kprov.cluster.api.resources import ResourceInfo
 
 __all__ = [
@@ -23,153 +26,125 @@ __all__ = [
     "decode_protobuf",
     "openapi_doc",
     "openapi_index",
-    "server_side_apply",
+    "record_update",
     "table",
     "unknown_fields",
     "validate",
 ]
 
 
-def _module(name: str) -> ModuleType | None:
+def _optional(name: str) -> Any:
     try:
         return importlib.import_module(f"kprov.cluster.api.{name}")
     except ImportError:
         return None
 
 
-def _fn(module: str, *names: str) -> Any:
-    mod = _module(module)
-    for name in names:
-        found = getattr(mod, name, None) if mod else None
-        if found is not None:
-            return found
-    return None
-
-
-# -- tables ------------------------------------------------------------------------------------
-def _age(obj: dict[str, Any]) -> str:
-    import datetime as dt
-
-    created = parse_time((obj.get("metadata") or {}).get("creationTimestamp"))
-    if created is None:
-        return "<unknown>"
-    seconds = int((dt.datetime.now(dt.UTC) - created).total_seconds())
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds // size}{unit}"
-    return f"{max(seconds, 0)}s"
-
-
-def _partial(obj: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "kind": "PartialObjectMetadata",
-        "apiVersion": "meta.k8s.io/v1",
-        "metadata": obj.get("metadata", {}),
-    }
-
-
-def table(info: ResourceInfo, objects: list[dict[str, Any]], include_object: str) -> dict[str, Any]:
-    """A meta.k8s.io/v1 Table (without list metadata; the caller adds it)."""
-    build = _fn("tables", "to_table", "build_table", "table_for")
-    if build is not None:
-        return dict(build(info, objects, include_object=include_object))
+def _name_age_table(objects: list[dict[str, Any]], include_object: str, no_headers: bool) -> dict[str, Any]:
+    """NAME/AGE only: used while the library's printers are unavailable."""
+    columns = [
+        {"name": "Name", "type": "string", "format": "name", "description": "Name", "priority": 0},
+        {"name": "Created", "type": "string", "format": "", "description": "Created", "priority": 0},
+    ]
     rows = []
     for obj in objects:
-        row: dict[str, Any] = {"cells": [obj.get("metadata", {}).get("name", ""), _age(obj)]}
+        meta = obj.get("metadata") or {}
+        row: dict[str, Any] = {"cells": [meta.get("name", ""), meta.get("creationTimestamp", "")]}
         if include_object == "Object":
             row["object"] = obj
-        elif include_object != "None":
-            row["object"] = _partial(obj)
+        elif include_object == "Metadata":
+            row["object"] = {
+                "kind": "PartialObjectMetadata",
+                "apiVersion": "meta.k8s.io/v1",
+                "metadata": meta,
+            }
         rows.append(row)
     return {
         "kind": "Table",
         "apiVersion": "meta.k8s.io/v1",
         "metadata": {},
-        "columnDefinitions": [
-            {"name": "Name", "type": "string", "format": "name", "description": "Name", "priority": 0},
-            {"name": "Age", "type": "string", "format": "", "description": "Age", "priority": 0},
-        ],
+        "columnDefinitions": [] if no_headers else columns,
         "rows": rows,
     }
 
 
-# -- patches -----------------------------------------------------------------------------------
-def _merge(target: Any, patch: Any) -> Any:
-    if not isinstance(patch, dict):
-        return patch
-    result = dict(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            result.pop(key, None)
-        else:
-            result[key] = _merge(result.get(key), value)
-    return result
+def table(
+    info: ResourceInfo, objects: list[dict[str, Any]], include_object: str, no_headers: bool = False
+) -> dict[str, Any]:
+    """A meta.k8s.io/v1 Table (the caller sets its list metadata)."""
+    if include_object not in ("Metadata", "Object", "None"):
+        include_object = "Metadata"
+    tables = _optional("tables")
+    if tables is None:
+        return _name_age_table(objects, include_object, no_headers)
+    return dict(tables.to_table(info, objects, include_object=include_object, no_headers=no_headers))
 
 
 def apply_patch(
-    content_type: str, original: dict[str, Any], body: bytes, info: ResourceInfo
+    content_type: str,
+    live: dict[str, Any] | None,
+    body: bytes,
+    info: ResourceInfo,
+    *,
+    field_manager: str = "",
+    force: bool = False,
+    subresource: str = "",
 ) -> dict[str, Any]:
-    """json-patch / merge-patch / strategic-merge-patch applied to ``original`` (not mutated)."""
-    try:
-        patch = json.loads(body or b"null")
-    except ValueError as exc:
-        raise PatchError(f"error decoding patch: {exc}") from None
-    lib = _fn("patch", "apply_patch")
-    if lib is not None:
-        return dict(lib(content_type, original, patch, info))
-    if content_type == "application/json-patch+json":
-        json_patch = _fn("_json_patch", "apply_json_patch")
-        return dict(json_patch(json.loads(json.dumps(original)), patch))
-    if content_type in ("application/merge-patch+json", "application/strategic-merge-patch+json"):
-        if not isinstance(patch, dict):
-            raise PatchError("a merge patch must be a JSON object")
-        return dict(_merge(original, patch))
-    raise UnsupportedMediaType(f"the body of the request was in an unknown format ({content_type})")
-
-
-def server_side_apply(
-    live: dict[str, Any] | None, applied: dict[str, Any], manager: str, force: bool, info: ResourceInfo
-) -> dict[str, Any]:
-    lib = _fn("patch", "server_side_apply", "apply_configuration")
-    if lib is not None:
-        return dict(lib(live, applied, manager=manager, force=force, info=info))
-    return dict(_merge(live or {}, applied))
-
-
-# -- decoding, defaults, validation ------------------------------------------------------------
-def decode_protobuf(body: bytes) -> dict[str, Any]:
-    lib = _fn("protobuf", "decode", "decode_object")
-    if lib is None:
-        raise UnsupportedMediaType(
-            "the body of the request was in an unknown format - accepted media "
-            "types include: application/json, application/yaml"
+    """Any of the four patch types (apply-patch+yaml = server-side apply; live None = create)."""
+    return dict(
+        _patch.apply_patch(
+            info,
+            live,
+            body,
+            content_type,
+            field_manager=field_manager or None,
+            force=force,
+            subresource=subresource,
         )
-    return dict(lib(body))
+    )
+
+
+def record_update(
+    info: ResourceInfo, old: dict[str, Any] | None, new: dict[str, Any], manager: str, subresource: str = ""
+) -> None:
+    """Give ``manager`` the fields this (non-apply) write changed, in new.metadata.managedFields."""
+    if manager:
+        _managed.record_update(info, old, new, manager, now=now_rfc3339(), subresource=subresource)
+
+
+def decode_protobuf(body: bytes) -> dict[str, Any]:
+    return dict(_protobuf.decode_object(body))
 
 
 def apply_defaults(info: ResourceInfo, obj: dict[str, Any]) -> None:
-    lib = _fn("defaults", "apply_defaults", "default_object")
-    if lib is not None:
-        lib(info, obj)
+    _defaults.apply_defaults(info, obj)
 
 
 def validate(info: ResourceInfo, obj: dict[str, Any], old: dict[str, Any] | None = None) -> None:
-    lib = _fn("validation", "validate", "validate_object")
-    if lib is not None:
-        lib(info, obj, old)
+    causes = _validation.validate(info, obj, old)
+    if causes:
+        raise InvalidError(info.kind, str((obj.get("metadata") or {}).get("name", "")), list(causes))
 
 
 def unknown_fields(info: ResourceInfo, obj: dict[str, Any]) -> list[str]:
-    lib = _fn("schema", "unknown_fields")
-    return list(lib(info, obj)) if lib is not None else []
+    return list(_schema.unknown_fields(info, obj))
 
 
-# -- openapi -----------------------------------------------------------------------------------
+def _openapi() -> Any:
+    return _optional("openapi")
+
+
 def openapi_index() -> dict[str, Any] | None:
-    lib = _fn("openapi", "index", "openapi_index", "v3_index")
-    return dict(lib()) if lib is not None else None
+    module = _openapi()
+    build = getattr(module, "index", None) or getattr(module, "v3_index", None) if module else None
+    return dict(build()) if build else None
 
 
 def openapi_doc(group: str, version: str) -> dict[str, Any] | None:
-    lib = _fn("openapi", "group_version_doc", "v3_document", "document")
-    return dict(lib(group, version)) if lib is not None else None
+    module = _openapi()
+    build = (
+        (getattr(module, "group_version_doc", None) or getattr(module, "v3_document", None))
+        if module
+        else None
+    )
+    return dict(build(group, version)) if build else None

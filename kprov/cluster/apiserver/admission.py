@@ -14,7 +14,7 @@ from typing import Any
 from kprov.cluster.api.resources import ResourceInfo
 from kprov.cluster.apiserver.allocators import Allocators
 from kprov.cluster.apiserver.context import ApiContext
-from kprov.cluster.apiserver.status import ApiError, StatusError
+from kprov.cluster.apiserver.status import ApiError, StatusError, already_exists
 
 __all__ = ["after_delete", "after_failed_create", "before_create", "before_update"]
 
@@ -51,6 +51,9 @@ async def before_create(ctx: ApiContext, info: ResourceInfo, obj: dict[str, Any]
             spec["finalizers"] = [*(spec.get("finalizers") or []), "kubernetes"]
         obj["status"] = {"phase": "Active"}
     if info.group == "" and info.resource == "services":
+        meta = obj["metadata"]
+        if await ctx.store.get(ctx.key(info, meta["namespace"], meta["name"])) is not None:
+            raise already_exists(info, meta["name"])  # before claiming its IP, which would fail first
         allocators = _allocators(ctx)
         if allocators is not None:
             await allocators.allocate_service(obj, dry_run)

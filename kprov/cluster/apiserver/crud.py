@@ -98,6 +98,12 @@ def _check_fields(request: web.Request, info: ResourceInfo, obj: dict[str, Any])
     return [f'unknown field "{f}"' for f in unknown]
 
 
+def _default_manager(request: web.Request) -> str:
+    """Like the real server: the client's User-Agent program name when no fieldManager is given."""
+    agent = request.headers.get("User-Agent", "unknown")
+    return agent.split("/", 1)[0][:128] or "unknown"
+
+
 # -- reads -------------------------------------------------------------------------------------
 async def get_object(ctx: ApiContext, info: ResourceInfo, namespace: str, name: str) -> dict[str, Any]:
     stored = await ctx.store.get(ctx.key(info, namespace, name))
@@ -149,16 +155,19 @@ async def create_object(
     warnings = _check_fields(request, info, obj) if request is not None else []
     _lib.validate(info, obj, None)
     name = obj["metadata"]["name"]
+    if request is not None and not (obj["metadata"].get("managedFields")):
+        _lib.record_update(
+            info, None, obj, request.query.get("fieldManager", "") or _default_manager(request)
+        )
     await admission.before_create(ctx, info, obj, dry_run)
     if dry_run:
         return obj, warnings
     try:
         stored = await ctx.store.create(ctx.key(info, namespace, name), obj)
-    except KeyExistsError:
+    except BaseException as exc:
         await admission.after_failed_create(ctx, info, obj)
-        raise already_exists(info, name) from None
-    except BaseException:
-        await admission.after_failed_create(ctx, info, obj)
+        if isinstance(exc, KeyExistsError):
+            raise already_exists(info, name) from None
         raise
     return stored.obj, warnings
 
@@ -173,6 +182,7 @@ async def guaranteed_update(
     pinned_revision: int | None = None,
     dry_run: bool = False,
     subresource: str = "",
+    field_manager: str = "",
 ) -> dict[str, Any]:
     key = ctx.key(info, namespace, name)
     for _ in range(20):
@@ -187,6 +197,7 @@ async def guaranteed_update(
         _lib.validate(info, new, current.obj)
         if is_noop(current.obj, new):
             return current.obj
+        _lib.record_update(info, current.obj, new, field_manager, subresource)
         await admission.before_update(ctx, info, current.obj, new)
         if dry_run:
             return new
@@ -361,6 +372,7 @@ async def handle_object(
                 pinned_revision=pinned,
                 dry_run=dry_run,
                 subresource=subresource,
+                field_manager=request.query.get("fieldManager", "") or _default_manager(request),
             )
         except ApiError as exc:
             if exc.code != 404 or subresource or pinned is not None:
@@ -417,24 +429,46 @@ async def _patch(
                 info,
                 ri.namespace,
                 ri.name,
-                lambda live: _lib.server_side_apply(live, applied, manager, force, info),
+                lambda live: _lib.apply_patch(
+                    content_type,
+                    live,
+                    body,
+                    info,
+                    field_manager=manager,
+                    force=force,
+                    subresource=subresource,
+                ),
                 dry_run=dry_run,
                 subresource=subresource,
             )
         except ApiError as exc:
             if exc.code != 404 or subresource:
                 raise
-            new = _lib.server_side_apply(None, copy.deepcopy(applied), manager, force, info)
+            new = _lib.apply_patch(content_type, None, body, info, field_manager=manager, force=force)
             obj, _ = await create_object(ctx, request, info, ri.namespace, new, dry_run)
             return render_object(request, info, obj, 201, warnings)
         return render_object(request, info, obj, 200, warnings)
 
     def mutate(live: dict[str, Any]) -> dict[str, Any]:
-        patched = _lib.apply_patch(content_type, live, body, info)
+        patched = _lib.apply_patch(
+            content_type,
+            live,
+            body,
+            info,
+            field_manager=request.query.get("fieldManager", ""),
+            subresource=subresource,
+        )
         warnings[:] = _check_fields(request, info, patched)
         return patched
 
     obj = await guaranteed_update(
-        ctx, info, ri.namespace, ri.name, mutate, dry_run=dry_run, subresource=subresource
+        ctx,
+        info,
+        ri.namespace,
+        ri.name,
+        mutate,
+        dry_run=dry_run,
+        subresource=subresource,
+        field_manager=request.query.get("fieldManager", "") or _default_manager(request),
     )
     return render_object(request, info, obj, 200, warnings)

@@ -72,7 +72,7 @@ async def handle_scale(
             rv = ((new_scale or {}).get("metadata") or {}).get("resourceVersion")
             pinned[0] = int(rv) if rv else None
         else:
-            new_scale = _lib.apply_patch(media_type(request), scale, body, info)
+            new_scale = _lib.apply_patch(media_type(request), scale, body, info, subresource="scale")
         replicas = (new_scale.get("spec") or {}).get("replicas")
         if not isinstance(replicas, int) or replicas < 0:
             raise ApiError(

@@ -44,10 +44,8 @@ class _Encoder:
             if event is not None and event.type == kind:
                 return event.json_line()
             return json_bytes({"type": kind, "object": obj}) + b"\n"
-        table = _lib.table(self.info, [obj], self.include_object)
+        table = _lib.table(self.info, [obj], self.include_object, no_headers=not self.first)
         table["metadata"] = {"resourceVersion": obj.get("metadata", {}).get("resourceVersion", "")}
-        if not self.first:
-            table["columnDefinitions"] = []
         self.first = False
         return json_bytes({"type": kind, "object": table}) + b"\n"
 
