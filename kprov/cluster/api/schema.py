@@ -29,7 +29,10 @@ __all__ = [
     "drop_unknown",
     "element_type",
     "fields_of",
+    "inline_members",
     "is_struct",
+    "own_fields",
+    "raw_types",
     "root_type",
     "strict_decoding_message",
     "type_for_kind",
@@ -75,7 +78,7 @@ class FieldSpec:
 
 
 @functools.cache
-def _raw_types() -> Mapping[str, Mapping[str, Any]]:
+def raw_types() -> Mapping[str, Mapping[str, Any]]:
     text = importlib_resources.files("kprov.cluster.api").joinpath("schema_types.json").read_text()
     return json.loads(text)["types"]
 
@@ -97,7 +100,7 @@ def _spec(name: str, raw: Mapping[str, Any], inline_of: str = "") -> FieldSpec:
 @functools.cache
 def fields_of(type_name: str) -> Mapping[str, FieldSpec]:
     """JSON field name -> FieldSpec, inline structs flattened. Unknown type -> empty."""
-    raw = _raw_types().get(type_name.lstrip("*"), {})
+    raw = raw_types().get(type_name.lstrip("*"), {})
     fields: dict[str, FieldSpec] = {}
     for name, spec in raw.items():
         if name.startswith("$inline:"):
@@ -111,18 +114,18 @@ def fields_of(type_name: str) -> Mapping[str, FieldSpec]:
 @functools.cache
 def inline_members(type_name: str) -> Mapping[str, FieldSpec]:
     """The inline struct entries of a type (`$inline:VolumeSource` -> spec), for protobuf."""
-    raw = _raw_types().get(type_name.lstrip("*"), {})
+    raw = raw_types().get(type_name.lstrip("*"), {})
     return {name: _spec(name, spec) for name, spec in raw.items() if name.startswith("$inline:")}
 
 
 def own_fields(type_name: str) -> Mapping[str, FieldSpec]:
     """Fields declared directly (not flattened), for protobuf where inline structs are messages."""
-    raw = _raw_types().get(type_name.lstrip("*"), {})
+    raw = raw_types().get(type_name.lstrip("*"), {})
     return {name: _spec(name, spec) for name, spec in raw.items() if not name.startswith("$inline:")}
 
 
 def is_struct(type_name: str) -> bool:
-    return type_name.lstrip("*") in _raw_types()
+    return type_name.lstrip("*") in raw_types()
 
 
 def element_type(type_name: str) -> str:
