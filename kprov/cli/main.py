@@ -24,6 +24,9 @@ def _mount() -> None:
 
     app.add_typer(lab.app, name="lab", help="A local lab of real hosts (systemd-nspawn).")
     app.add_typer(pki.app, name="pki", help="Cluster CA, etcd CA, certificates and kubeconfigs.")
+    from kprov.cli import images
+
+    app.add_typer(images.app, name="images", help="Build OCI images locally and import them on nodes.")
 
 
 def main() -> None:

@@ -10,14 +10,19 @@ busybox is the usual base) into an OCI archive, uploaded over SSH and imported w
 """
 
 from kprov.images.oci import FileEntry, ImageSpec, build_archive, normalize_reference
+from kprov.images.push import PushResult, SSHTarget, import_command, push_archive
 from kprov.images.recipes import BUSYBOX_PATH, busybox_image, pause_image
 
 __all__ = [
     "BUSYBOX_PATH",
     "FileEntry",
     "ImageSpec",
+    "PushResult",
+    "SSHTarget",
     "build_archive",
     "busybox_image",
+    "import_command",
     "normalize_reference",
     "pause_image",
+    "push_archive",
 ]
