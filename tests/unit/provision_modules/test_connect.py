@@ -1,0 +1,121 @@
+"""Connection settings from inventory vars, become wrapping, atomic placement, local and fake
+connectors (the local one against a temp dir on this machine)."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+
+import pytest
+
+from kprov.provision.connect import CommandTimeoutError, UnreachableError, connector_for
+from kprov.provision.connect.fake import FakeConnector, UnscriptedCommand
+from kprov.provision.connect.local import LocalConnector
+from kprov.provision.connect.settings import ConnectionSettings, JumpHost, SettingsError
+from kprov.provision.connect.shell import finalize_script, wrap_command
+
+
+def settings(host_vars: dict, environ: dict | None = None) -> ConnectionSettings:
+    return ConnectionSettings.from_host_vars("h1", host_vars, environ=environ or {})
+
+
+def test_ssh_settings_from_ansible_vars() -> None:
+    s = settings({"ansible_host": "10.0.0.5", "ansible_port": "2222", "ansible_user": "deploy",
+                  "ansible_ssh_private_key_file": "~/k", "ansible_become_password": "pw",
+                  "ansible_ssh_timeout": 3})
+    assert (s.transport, s.address, s.port, s.user) == ("ssh", "10.0.0.5", 2222, "deploy")
+    assert s.key_file == os.path.expanduser("~/k")
+    assert s.become_password == "pw"
+    assert s.connect_timeout == 3.0
+    assert s.host_key_checking is True
+
+
+@pytest.mark.parametrize("host_vars,environ", [
+    ({"ansible_ssh_common_args": "-o StrictHostKeyChecking=no"}, {}),
+    ({"ansible_ssh_extra_args": "-oStrictHostKeyChecking=no"}, {}),
+    ({"kprov_host_key_checking": "false"}, {}),
+    ({}, {"KPROV_HOST_KEY_CHECKING": "False"}),
+    ({}, {"ANSIBLE_HOST_KEY_CHECKING": "no"}),
+])
+def test_host_key_checking_opt_outs(host_vars: dict, environ: dict) -> None:
+    assert settings(host_vars, environ).host_key_checking is False
+
+
+def test_jump_host_from_proxyjump_and_var() -> None:
+    s = settings({"ansible_ssh_common_args": "-o ProxyJump=ops@bastion:2200"})
+    assert s.jump == JumpHost("bastion", 2200, "ops")
+    assert settings({"ansible_ssh_common_args": "-J bastion"}).jump == JumpHost("bastion", 22, None)
+    assert settings({"kprov_jump_host": "root@10.1.1.1"}).jump == JumpHost("10.1.1.1", 22, "root")
+
+
+def test_local_transport_choice_and_bad_values() -> None:
+    assert settings({"ansible_connection": "local"}).transport == "local"
+    assert ConnectionSettings.from_host_vars("localhost", {}, environ={}).transport == "local"
+    assert isinstance(connector_for("localhost", {"ansible_connection": "local"}), LocalConnector)
+    with pytest.raises(SettingsError, match="ansible_connection='winrm'"):
+        settings({"ansible_connection": "winrm"})
+    with pytest.raises(SettingsError, match="kprov_host_key_checking"):
+        settings({"kprov_host_key_checking": "maybe"})
+    with pytest.raises(SettingsError, match="ProxyCommand"):
+        settings({"ansible_ssh_common_args": "-o ProxyCommand='nc %h %p'"})
+
+
+def test_become_wrapping() -> None:
+    assert wrap_command("id", login_user="root", become=True, become_user=None,
+                        sudo_password=False) == "/bin/sh -c id"
+    assert wrap_command("id", login_user="root", become=True, become_user="nobody",
+                        sudo_password=False).startswith("runuser -u nobody -- ")
+    assert wrap_command("echo 'a b'", login_user="deploy", become=True, become_user=None,
+                        sudo_password=False) == "sudo -H -n -u root -- /bin/sh -c 'echo '\"'\"'a b'\"'\"''"
+    assert "-S -p ''" in wrap_command("id", login_user="deploy", become=True, become_user=None,
+                                       sudo_password=True)
+    assert wrap_command("id", login_user="deploy", become=False, become_user=None,
+                        sudo_password=True) == "/bin/sh -c id"
+
+
+def test_finalize_keeps_existing_mode_and_renames(tmp_path) -> None:
+    dest = tmp_path / "target"
+    dest.write_text("old")
+    dest.chmod(0o640)
+    staged = tmp_path / ".target.kprov-1"
+    staged.write_text("new")
+    subprocess.run(["/bin/sh", "-c", finalize_script(str(staged), str(dest))], check=True)
+    assert dest.read_text() == "new"
+    assert stat.S_IMODE(dest.stat().st_mode) == 0o640
+    assert not staged.exists()
+
+
+def test_local_connector_run_put_get(tmp_path) -> None:
+    conn = LocalConnector()
+    result = conn.run("cat; echo err >&2; exit 4", stdin=b"in")
+    assert (result.rc, result.stdout, result.stderr) == (4, "in", "err\n")
+    path = str(tmp_path / "f")
+    conn.put(b"one", path, mode=0o600)
+    assert conn.get(path) == b"one"
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    conn.put(b"two", path)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600, "an existing file keeps its mode"
+    assert sorted(os.listdir(tmp_path)) == ["f"], "no temp file is left behind"
+    with pytest.raises(FileNotFoundError):
+        conn.get(str(tmp_path / "missing"))
+    with pytest.raises(CommandTimeoutError):
+        conn.run("sleep 5", timeout=0.2)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="becoming another user needs root")
+def test_local_connector_become_user() -> None:
+    assert LocalConnector().run("id -un", become=True, become_user="nobody").stdout.strip() == "nobody"
+
+
+def test_fake_connector_scripts_and_records() -> None:
+    fake = FakeConnector(host="h9")
+    fake.on(r"^uptime", stdout="up", times=1)
+    assert fake.run("uptime", become=True).stdout == "up"
+    assert fake.commands[0].become is True
+    with pytest.raises(UnscriptedCommand, match="uptime"):
+        fake.run("uptime")
+    fake.put(b"x", "/etc/a", mode=0o600)
+    assert fake.get("/etc/a") == b"x" and fake.puts[0].mode == 0o600
+    with pytest.raises(UnreachableError):
+        FakeConnector(unreachable=True).run("true")

@@ -1,0 +1,50 @@
+"""Fact parsing from the facts script's real output (captured on a Debian 12 machine), and
+that gathering is one command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kprov.provision.connect.fake import FakeConnector
+from kprov.provision.facts import FACTS_SCRIPT, gather_facts, parse_facts
+
+CAPTURED = (Path(__file__).parent / "data" / "facts_debian12.txt").read_text()
+
+
+def test_parse_captured_debian12_output() -> None:
+    facts = parse_facts(CAPTURED)
+    assert facts["distribution"] == "Debian"
+    assert facts["os_family"] == "Debian"
+    assert facts["distribution_release"] == "bookworm"
+    assert facts["distribution_major_version"] == "12"
+    assert facts["distribution_version"].startswith("12.")
+    assert facts["architecture"] == "x86_64"
+    assert facts["default_ipv4"]["address"] == "192.0.2.2"
+    assert facts["default_ipv4"]["interface"] == "eth0"
+    assert facts["default_ipv4"]["gateway"] == "192.0.2.1"
+    assert facts["all_ipv4_addresses"] == ["192.0.2.2"]
+    assert facts["processor_vcpus"] == 2
+    assert facts["memtotal_mb"] > 1000
+    assert facts["swaptotal_mb"] == 0
+    assert facts["python"]["version"]["major"] == 3
+    assert facts["python_version"].startswith("3.")
+    assert len(facts["machine_id"]) == 32
+    assert facts["env"]["LANG"] == "C.UTF-8"
+    assert facts["hostname"] and facts["fqdn"] and facts["nodename"]
+    assert not any(key.startswith("_") for key in facts)
+
+
+def test_no_default_route_falls_back_to_first_address() -> None:
+    text = ("@@kprov:addrs\n1: lo    inet 127.0.0.1/8 scope host lo\n"
+            "2: host0    inet 10.77.5.11/24 brd 10.77.5.255 scope global host0\n@@kprov:route\n")
+    facts = parse_facts(text)
+    assert facts["default_ipv4"]["address"] == "10.77.5.11"
+    assert facts["default_ipv4"]["broadcast"] == "10.77.5.255"
+
+
+def test_gather_is_one_round_trip() -> None:
+    fake = FakeConnector().on("@@kprov:", stdout=CAPTURED)
+    facts = gather_facts(fake)
+    assert len(fake.commands) == 1
+    assert fake.commands[0].cmd == FACTS_SCRIPT
+    assert facts["service_mgr"]
