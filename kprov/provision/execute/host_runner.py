@@ -122,9 +122,20 @@ class HostRunner:
                 or play.any_errors_fatal
                 or play.max_fail_percentage is not None
                 or "hostvars" in text
+                or "hostvars" in self._template_source(task)
             )
             self.pctx.sync_tasks[task.uid] = cached
         return cached
+
+    def _template_source(self, task: Task) -> str:
+        """The text of a template task's source file, when its name is literal (for sync detection)."""
+        src = task.args.get("src")
+        if not task.action.endswith("template") or not isinstance(src, str) or "{{" in src:
+            return ""
+        try:
+            return self.tasks.find_file(task, src, "templates").read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return ""
 
     # -- meta, includes, handlers ----------------------------------------------------------
     def meta(self, task: Task) -> Outcome:

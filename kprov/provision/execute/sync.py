@@ -4,8 +4,8 @@ Strategy (documented choice): hosts run *free* — each host goes through its ow
 fast as it can — except at **sync points**, where a host waits until every other live host
 of the batch is either finished or also waiting at a sync point (a quiescence barrier, which
 cannot deadlock even when hosts' task lists differ). A task is a sync point when it is
-``run_once``, when its text mentions ``hostvars`` (so facts set by other hosts earlier in the
-play are there), and for every task of a play with ``any_errors_fatal`` or
+``run_once``, when its text (or its template file) mentions ``hostvars`` (so facts set by
+other hosts earlier in the play are there), and for every task of a play with ``any_errors_fatal`` or
 ``max_fail_percentage`` (those plays run in lockstep, like Ansible's linear strategy).
 
 At most ``forks`` hosts run at once; a host waiting at a sync point gives its slot away.
