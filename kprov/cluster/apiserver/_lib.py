@@ -16,9 +16,9 @@ from kprov.cluster.api import patch as _patch
 from kprov.cluster.api import protobuf as _protobuf
 from kprov.cluster.api import schema as _schema
 from kprov.cluster.api import validation as _validation
-from kprov.cluster.api.errors import InvalidError
 from kprov.cluster.api.objects import now_rfc3339
 from kprov.cluster.api.resources import ResourceInfo
+from kprov.cluster.apiserver.status import invalid
 
 __all__ = [
     "apply_defaults",
@@ -123,21 +123,74 @@ def apply_defaults(info: ResourceInfo, obj: dict[str, Any]) -> None:
 def validate(info: ResourceInfo, obj: dict[str, Any], old: dict[str, Any] | None = None) -> None:
     causes = _validation.validate(info, obj, old)
     if causes:
-        raise InvalidError(info.kind, str((obj.get("metadata") or {}).get("name", "")), list(causes))
+        raise invalid(info, str((obj.get("metadata") or {}).get("name", "")), list(causes))
 
 
 def unknown_fields(info: ResourceInfo, obj: dict[str, Any]) -> list[str]:
-    return list(_schema.unknown_fields(info, obj))
+    return [path.lstrip(".") for path in _schema.unknown_fields(info, obj)]
 
 
 def _openapi() -> Any:
     return _optional("openapi")
 
 
+def _fallback_doc(group: str, version: str) -> dict[str, Any] | None:
+    """The minimum kubectl needs (KUBECTL.md §3): per resource a PATCH operation carrying
+    x-kubernetes-group-version-kind and a fieldValidation query parameter."""
+    from kprov.cluster.api.resources import REGISTRY
+
+    infos = REGISTRY.in_group_version(group, version)
+    if not infos:
+        return None
+    base = f"/apis/{group}/{version}" if group else f"/api/{version}"
+    params = [
+        {"name": n, "in": "query", "schema": {"type": "string"}}
+        for n in ("dryRun", "fieldManager", "fieldValidation", "force")
+    ]
+    paths: dict[str, Any] = {}
+    for info in infos:
+        scope = (
+            f"{base}/namespaces/{{namespace}}/{info.resource}"
+            if info.namespaced
+            else f"{base}/{info.resource}"
+        )
+        gvk = {"group": info.group, "version": info.version, "kind": info.kind}
+        paths[scope + "/{name}"] = {
+            "patch": {
+                "operationId": f"patch{info.kind}",
+                "parameters": params,
+                "x-kubernetes-action": "patch",
+                "x-kubernetes-group-version-kind": gvk,
+                "requestBody": {
+                    "content": {
+                        "application/json-patch+json": {},
+                        "application/merge-patch+json": {},
+                        "application/apply-patch+yaml": {},
+                    }
+                },
+                "responses": {"200": {"description": "OK"}},
+            },
+        }
+    return {
+        "openapi": "3.0.0",
+        "info": {"title": "Kubernetes", "version": "v1.32.0"},
+        "paths": paths,
+        "components": {"schemas": {}},
+    }
+
+
 def openapi_index() -> dict[str, Any] | None:
     module = _openapi()
-    build = getattr(module, "index", None) or getattr(module, "v3_index", None) if module else None
-    return dict(build()) if build else None
+    build = (getattr(module, "index", None) or getattr(module, "v3_index", None)) if module else None
+    if build:
+        return dict(build())
+    from kprov.cluster.api.resources import REGISTRY
+
+    paths = {}
+    for group, version in REGISTRY.group_versions():
+        rel = f"apis/{group}/{version}" if group else f"api/{version}"
+        paths[rel] = {"serverRelativeURL": f"/openapi/v3/{rel}?hash=kprov-{version}"}
+    return {"paths": paths}
 
 
 def openapi_doc(group: str, version: str) -> dict[str, Any] | None:
@@ -147,4 +200,4 @@ def openapi_doc(group: str, version: str) -> dict[str, Any] | None:
         if module
         else None
     )
-    return dict(build(group, version)) if build else None
+    return dict(build(group, version)) if build else _fallback_doc(group, version)

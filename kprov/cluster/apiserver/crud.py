@@ -15,7 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
-from kprov.cluster.api.errors import Cause, InvalidError
+from kprov.cluster.api.errors import Cause
 from kprov.cluster.api.resources import ResourceInfo
 from kprov.cluster.apiserver import _lib, admission
 from kprov.cluster.apiserver.context import ApiContext
@@ -40,6 +40,7 @@ from kprov.cluster.apiserver.status import (
     already_exists,
     bad_request,
     conflict,
+    invalid,
     not_found,
     success_status,
 )
@@ -92,9 +93,7 @@ def _check_fields(request: web.Request, info: ResourceInfo, obj: dict[str, Any])
         return []
     if mode == "Strict":
         name = str((obj.get("metadata") or {}).get("name", ""))
-        raise InvalidError(
-            info.kind, name, [Cause(f, "FieldValueInvalid", f'unknown field "{f}"') for f in unknown]
-        )
+        raise invalid(info, name, [Cause(f, "FieldValueInvalid", f'unknown field "{f}"') for f in unknown])
     return [f'unknown field "{f}"' for f in unknown]
 
 

@@ -108,6 +108,8 @@ def prepare_update(
     meta["name"] = old_meta.get("name")
     if info.namespaced:
         meta["namespace"] = old_meta.get("namespace")
+    if "managedFields" not in meta and "managedFields" in old_meta:
+        meta["managedFields"] = old_meta["managedFields"]  # omitted = unchanged, as the real server
     for field in _IDENTITY:
         if field in old_meta:
             meta[field] = old_meta[field]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kprov.cluster.api.errors import ApiError
+from kprov.cluster.api.errors import ApiError, Cause
 from kprov.cluster.api.resources import ResourceInfo
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "expired",
     "forbidden",
     "internal_error",
+    "invalid",
     "method_not_supported",
     "not_found",
     "status_body",
@@ -51,6 +52,21 @@ def success_status(info: ResourceInfo, name: str, uid: str = "") -> dict[str, An
 
 def _details(info: ResourceInfo, name: str) -> dict[str, Any]:
     return {"name": name, "group": info.group, "kind": info.resource}
+
+
+def invalid(info: ResourceInfo, name: str, causes: list[Cause]) -> ApiError:
+    """422 Invalid with details, so kubectl prints `The Deployment "x" is invalid: ...`."""
+    joined = ", ".join(str(c) for c in causes)
+    if len(causes) > 1:
+        joined = f"[{joined}]"
+    error = StatusError(
+        f'{info.kind}{"." + info.group if info.group else ""} "{name}" is invalid: {joined}',
+        422,
+        "Invalid",
+        {"name": name, "group": info.group, "kind": info.kind},
+    )
+    error.causes = list(causes)
+    return error
 
 
 def not_found(info: ResourceInfo, name: str) -> ApiError:
