@@ -1,0 +1,187 @@
+"""Idempotence decisions of the service/package/kernel/account modules, with a scripted host:
+what they read (one command), what they decide, and that check mode never acts."""
+
+from __future__ import annotations
+
+from kprov.provision.connect.fake import FakeConnector
+from kprov.provision.modules import ModuleContext, get_module
+from kprov.provision.modules.apt import PackageInfo, parse_query, plan_packages
+from kprov.provision.modules.blockinfile import apply_block
+from kprov.provision.modules.lineinfile import ensure_line, remove_lines
+from kprov.provision.modules.sysctl import set_in_file
+from kprov.provision.modules.systemd_service import plan_unit
+
+INACTIVE = "Id=etcd.service\nLoadState=loaded\nActiveState=inactive\nUnitFileState=disabled\n"
+ACTIVE = "Id=etcd.service\nLoadState=loaded\nActiveState=active\nUnitFileState=enabled\n"
+
+
+def ctx(fake: FakeConnector, **kw) -> ModuleContext:
+    return ModuleContext(connector=fake, diff=True, **kw)
+
+
+def test_plan_unit() -> None:
+    assert plan_unit(
+        {"ActiveState": "inactive", "UnitFileState": "disabled"}, state="started", enabled=True, masked=None
+    ) == ["enable", "start"]
+    assert (
+        plan_unit(
+            {"ActiveState": "active", "UnitFileState": "enabled"}, state="started", enabled=True, masked=None
+        )
+        == []
+    )
+    assert plan_unit(
+        {"ActiveState": "active", "UnitFileState": "static"}, state="restarted", enabled=False, masked=None
+    ) == ["restart"]
+    assert plan_unit(
+        {"ActiveState": "inactive", "UnitFileState": "masked", "LoadState": "masked"},
+        state="started",
+        enabled=None,
+        masked=False,
+    ) == ["unmask", "start"]
+
+
+def test_systemd_one_query_then_one_action() -> None:
+    fake = FakeConnector().on(r"systemctl show 'etcd\.service'|systemctl show etcd.service", stdout=INACTIVE)
+    fake.on(r"^systemctl enable etcd.service && systemctl start etcd.service$")
+    result = get_module("ansible.builtin.systemd_service").run(
+        ctx(fake), {"name": "etcd.service", "state": "started", "enabled": True, "daemon_reload": True}
+    )
+    assert result.changed and not result.failed, result.msg
+    assert fake.command_lines[0] == "systemctl daemon-reload && systemctl show etcd.service"
+    assert len(fake.commands) == 2
+    assert result.diff[0]["after"]["state"] == "active"
+
+
+def test_systemd_noop_and_check_mode() -> None:
+    fake = FakeConnector().on(r"systemctl show", stdout=ACTIVE)
+    noop = get_module("service").run(
+        ctx(fake), {"name": "etcd.service", "state": "started", "enabled": "yes"}
+    )
+    assert not noop.changed and len(fake.commands) == 1 and noop.data["status"]["ActiveState"] == "active"
+    fake = FakeConnector().on(r"systemctl show", stdout=INACTIVE)
+    checked = get_module("systemd").run(
+        ctx(fake, check_mode=True), {"name": "etcd.service", "state": "started"}
+    )
+    assert checked.changed and fake.command_lines == ["systemctl show etcd.service"]
+
+
+def test_systemd_missing_unit_fails_clearly() -> None:
+    fake = FakeConnector().on(r"systemctl show", stdout="LoadState=not-found\nActiveState=inactive\n")
+    result = get_module("systemd_service").run(ctx(fake), {"name": "nope", "state": "started"})
+    assert result.failed and "Could not find the requested service nope" in result.msg
+
+
+DPKG = (
+    "CACHE:1700000000\nPKG:etcd-server\tii \t3.4.23-4+b4\nPKG:runc\tun \t\n"
+    "PKG:containerd\trc \t1.6.20\nPOL:etcd-server\t3.4.23-4+b5\nPOL:runc\t1.1.5\n"
+)
+
+
+def test_apt_parse_and_plan() -> None:
+    packages, updated, cache_time = parse_query(DPKG)
+    assert not updated and cache_time == 1700000000
+    assert packages["etcd-server"] == PackageInfo("etcd-server", "3.4.23-4+b4", False, "3.4.23-4+b5")
+    assert packages["runc"].installed_version is None
+    assert packages["containerd"].config_files_only
+    assert plan_packages(["etcd-server", "runc"], packages, "present") == ["runc"]
+    assert plan_packages(["etcd-server=3.4.*"], packages, "present") == []
+    assert plan_packages(["etcd-server=3.5.*"], packages, "present") == ["etcd-server=3.5.*"]
+    assert plan_packages(["etcd-server", "runc"], packages, "latest") == ["etcd-server", "runc"]
+    assert plan_packages(["etcd-server", "runc"], packages, "absent") == ["etcd-server"]
+    assert plan_packages(["containerd"], packages, "absent", purge=True) == ["containerd"]
+
+
+def test_apt_noop_is_one_command_and_install_only_missing() -> None:
+    fake = FakeConnector().on(r"dpkg-query", stdout=DPKG)
+    noop = get_module("ansible.builtin.apt").run(
+        ctx(fake), {"name": ["etcd-server"], "cache_valid_time": 3600, "update_cache": True}
+    )
+    assert not noop.changed and len(fake.commands) == 1
+    assert "apt-get -q -o DPkg::Lock::Timeout=60 update" in fake.command_lines[0]
+    fake.on(r"apt-get -y -q .* install 'runc'|apt-get -y -q .* install runc", stdout="ok")
+    installed = get_module("package").run(ctx(fake), {"name": "etcd-server,runc", "state": "present"})
+    assert installed.changed and not installed.failed, installed.msg
+    assert fake.command_lines[-1].endswith("install runc")
+
+
+def test_apt_update_failure_is_reported() -> None:
+    fake = FakeConnector().on(r"dpkg-query", rc=100, stderr="E: The repository is not signed")
+    result = get_module("apt").run(ctx(fake), {"name": "runc", "update_cache": True})
+    assert result.failed and "Failed to update apt cache" in result.msg
+
+
+def test_sysctl_file_edit_and_readonly_failure() -> None:
+    assert set_in_file("a=1\nvm.swappiness = 60\n", "vm.swappiness", "10") == "a=1\nvm.swappiness=10\n"
+    assert set_in_file("vm/swappiness=10\n", "vm.swappiness", "10") == "vm/swappiness=10\n"
+    assert set_in_file("x=1", "y", "2") == "x=1\ny=2\n"
+    assert set_in_file("x=1\ny=2\n", "y", None) == "x=1\n"
+    fake = FakeConnector().on(r"^printf 'FILE:'", stdout="FILE:\nLIVE:60 \n")
+    fake.on(r"^sysctl -w", rc=255, stderr='sysctl: permission denied on key "vm.swappiness"')
+    result = get_module("ansible.posix.sysctl").run(
+        ctx(fake), {"name": "vm.swappiness", "value": 10, "sysctl_set": True, "sysctl_file": "/etc/s.conf"}
+    )
+    assert result.failed and "read-only here" in result.msg and "ignoreerrors" in result.msg
+    assert fake.puts[0].path == "/etc/s.conf" and fake.puts[0].data == b"vm.swappiness=10\n"
+
+
+def test_sysctl_noop_when_file_and_live_agree() -> None:
+    fake = FakeConnector().on(r"^printf 'FILE:'", stdout="FILE:bmV0LmlwdjQuaXBfZm9yd2FyZD0xCg==\nLIVE:1 \n")
+    result = get_module("sysctl").run(
+        ctx(fake), {"name": "net.ipv4.ip_forward", "value": "1", "sysctl_set": True}
+    )
+    assert not result.changed and len(fake.commands) == 1
+
+
+def test_modprobe_in_a_container_fails_clearly() -> None:
+    fake = FakeConnector().on(r"/proc/modules", stdout="NOMODULES:1\nLOADCONF:\nOPTSCONF:\n")
+    fake.on(r"^modprobe br_netfilter", rc=1, stderr="modprobe: FATAL: Module br_netfilter not found")
+    result = get_module("community.general.modprobe").run(ctx(fake), {"name": "br_netfilter"})
+    assert result.failed and "cannot load kernel modules" in result.msg
+    loaded = FakeConnector().on(r"/proc/modules", stdout="LOADED:1\nLOADCONF:\nOPTSCONF:\n")
+    assert not get_module("modprobe").run(ctx(loaded), {"name": "overlay"}).changed
+
+
+def test_user_and_group_decisions() -> None:
+    fake = FakeConnector().on(
+        r"getent passwd",
+        stdout="PW:etcd:x:998:998::/var/lib/etcd:/usr/sbin/nologin\nGROUPS:etcd\nGROUP:etcd\nSHADOW:!\n",
+    )
+    same = get_module("user").run(ctx(fake), {"name": "etcd", "home": "/var/lib/etcd", "system": True})
+    assert not same.changed and same.data["uid"] == 998
+    fake.on(r"^usermod -s /bin/bash etcd$")
+    changed = get_module("user").run(ctx(fake), {"name": "etcd", "shell": "/bin/bash"})
+    assert changed.changed and not changed.failed, changed.msg
+    group = FakeConnector().on(r"^getent group kprov; true$", stdout="")
+    planned = get_module("group").run(ctx(group, check_mode=True), {"name": "kprov", "gid": 1500})
+    assert planned.changed and len(group.commands) == 1
+
+
+def test_lineinfile_rules() -> None:
+    assert ensure_line("a\nb\n", "c") == ("a\nb\nc\n", "line added")
+    assert ensure_line("a\nb", "c") == ("a\nb\nc\n", "line added")
+    assert ensure_line("a\nb\n", "c", insertafter="^a") == ("a\nc\nb\n", "line added")
+    assert ensure_line("a\nb\n", "c", insertbefore="^b") == ("a\nc\nb\n", "line added")
+    assert ensure_line("a\nb\n", "c", insertbefore="BOF") == ("c\na\nb\n", "line added")
+    assert ensure_line("x=1\nx=2\n", "x=3", regexp="^x=") == ("x=1\nx=3\n", "line replaced")
+    assert ensure_line("x=1\nx=2\n", "x=3", regexp="^x=", firstmatch=True) == ("x=3\nx=2\n", "line replaced")
+    assert ensure_line("a\n", "v=\\1", regexp="^nomatch(.*)", backrefs=True) == ("a\n", "")
+    assert ensure_line("key: old\n", "key: \\1!", regexp="^key: (.*)$", backrefs=True)[0] == "key: old!\n"
+    assert ensure_line("c\n", "c", regexp="^zzz") == ("c\n", "")
+    assert remove_lines("a\nb\na\n", line="a") == ("b\n", "2 line(s) removed", 2)
+
+
+def test_blockinfile_rules() -> None:
+    text, msg = apply_block("a\n", "x\ny")
+    assert (
+        msg == "Block inserted"
+        and text == "a\n# BEGIN ANSIBLE MANAGED BLOCK\nx\ny\n# END ANSIBLE MANAGED BLOCK\n"
+    )
+    replaced, msg = apply_block(text, "z")
+    assert (
+        msg == "Block replaced"
+        and replaced == "a\n# BEGIN ANSIBLE MANAGED BLOCK\nz\n# END ANSIBLE MANAGED BLOCK\n"
+    )
+    assert apply_block(replaced, "z") == (replaced, "")
+    assert apply_block(replaced, "", present=True) == ("a\n", "Block removed")
+    first, _ = apply_block("a\nb\n", "x", insertbefore="BOF", marker="// {mark}")
+    assert first == "// BEGIN\nx\n// END\na\nb\n"
