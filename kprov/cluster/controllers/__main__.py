@@ -1,0 +1,67 @@
+"""kprov-controller-manager: flags, then the controllers under leader election."""
+
+from __future__ import annotations
+
+import argparse
+
+from kprov.cluster.client.component import add_common_flags, parse_bool, parse_duration, run_component
+from kprov.cluster.client.rest import ApiClient
+from kprov.cluster.controllers.base import ControllerOptions
+from kprov.cluster.controllers.manager import CONTROLLERS, ControllerManager, select_controllers
+
+__all__ = ["main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kprov-controller-manager", description="Runs the cluster's reconcilers (one active replica)."
+    )
+    add_common_flags(parser, lease_name="kube-controller-manager")
+    parser.add_argument(
+        "--controllers",
+        default="*",
+        help=f"'*' for all, 'name' to add, '-name' to remove; known: {','.join(CONTROLLERS)}",
+    )
+    parser.add_argument("--cluster-cidr", default="10.244.0.0/16")
+    parser.add_argument("--node-cidr-mask-size", type=int, default=24)
+    parser.add_argument("--allocate-node-cidrs", type=parse_bool, nargs="?", const=True, default=True)
+    parser.add_argument("--node-monitor-grace-period", type=parse_duration, default=40.0)
+    parser.add_argument("--node-monitor-period", type=parse_duration, default=5.0)
+    parser.add_argument(
+        "--pod-eviction-timeout",
+        "--default-not-ready-toleration-seconds",
+        "--default-unreachable-toleration-seconds",
+        dest="default_toleration_seconds",
+        type=parse_duration,
+        default=300.0,
+        help="how long pods without their own toleration stay on an unreachable node",
+    )
+    parser.add_argument("--concurrent-workers", type=int, default=4, help="workers per controller")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        names = select_controllers(args.controllers)
+    except ValueError as exc:
+        parser.error(str(exc))
+    options = ControllerOptions(
+        cluster_cidr=args.cluster_cidr,
+        node_cidr_mask_size=args.node_cidr_mask_size,
+        allocate_node_cidrs=args.allocate_node_cidrs,
+        node_monitor_grace_period=args.node_monitor_grace_period,
+        node_monitor_period=args.node_monitor_period,
+        default_toleration_seconds=args.default_toleration_seconds,
+        workers=args.concurrent_workers,
+    )
+
+    async def work(client: ApiClient) -> None:
+        await ControllerManager(client, names, options).run()
+
+    return run_component(args, "kprov-controller-manager", work)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,188 @@
+"""DaemonSet: one pod on every node that matches the set's node selector/affinity and
+whose NoSchedule/NoExecute taints the pod tolerates.
+
+As in Kubernetes, a daemon pod is pinned to its node through required node affinity on
+``metadata.name`` (matchFields) and left to the scheduler, and it gets the standard
+daemon tolerations (not-ready, unreachable, disk/memory/pid pressure, unschedulable). Pods
+on nodes that no longer qualify are deleted. A RollingUpdate replaces pods whose template
+hash differs, up to maxUnavailable at a time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+
+from kprov.cluster.api.objects import controller_ref
+from kprov.cluster.client.errors import NotFound
+from kprov.cluster.client.informer import EventHandler
+from kprov.cluster.client.resources import DAEMONSETS, NODES, PODS
+from kprov.cluster.controllers.base import Controller, Obj
+from kprov.cluster.controllers.informers import index_by_controller_uid
+from kprov.cluster.controllers.pods import is_active, is_ready, pod_from_template
+from kprov.cluster.controllers.rollout import scaled_value, template_hash
+from kprov.cluster.scheduler.cache import NodeInfo
+from kprov.cluster.scheduler.plugins.node_affinity import node_matches_pod_affinity
+from kprov.cluster.scheduler.plugins.taint_toleration import tolerates
+from kprov.cluster.scheduler.podinfo import PodInfo
+
+__all__ = ["DaemonSetController", "daemon_tolerations", "pinned_affinity"]
+
+HASH_LABEL = "controller-revision-hash"
+_DAEMON_TOLERATIONS = (
+    ("node.kubernetes.io/not-ready", "NoExecute"),
+    ("node.kubernetes.io/unreachable", "NoExecute"),
+    ("node.kubernetes.io/disk-pressure", "NoSchedule"),
+    ("node.kubernetes.io/memory-pressure", "NoSchedule"),
+    ("node.kubernetes.io/pid-pressure", "NoSchedule"),
+    ("node.kubernetes.io/unschedulable", "NoSchedule"),
+)
+
+
+def daemon_tolerations(existing: list[Obj]) -> list[Obj]:
+    out = list(existing)
+    for key, effect in _DAEMON_TOLERATIONS:
+        if not any(t.get("key") == key and t.get("effect") == effect for t in out):
+            out.append({"key": key, "operator": "Exists", "effect": effect})
+    return out
+
+
+def pinned_affinity(affinity: Obj | None, node_name: str) -> Obj:
+    """The pod's affinity with the required node terms replaced by metadata.name = node."""
+    result = copy.deepcopy(affinity or {})
+    node_aff = result.setdefault("nodeAffinity", {})
+    node_aff["requiredDuringSchedulingIgnoredDuringExecution"] = {
+        "nodeSelectorTerms": [
+            {"matchFields": [{"key": "metadata.name", "operator": "In", "values": [node_name]}]}
+        ]
+    }
+    return result
+
+
+def _pinned_node(pod: Obj) -> str | None:
+    spec = pod.get("spec") or {}
+    if spec.get("nodeName"):
+        return str(spec["nodeName"])
+    terms = (
+        ((spec.get("affinity") or {}).get("nodeAffinity") or {}).get(
+            "requiredDuringSchedulingIgnoredDuringExecution"
+        )
+        or {}
+    ).get("nodeSelectorTerms") or []
+    for term in terms:
+        for field in term.get("matchFields") or []:
+            if field.get("key") == "metadata.name" and field.get("values"):
+                return str(field["values"][0])
+    return None
+
+
+class DaemonSetController(Controller):
+    name = "daemonset"
+
+    def setup(self) -> None:
+        self.sets = self.ctx.informers.get(DAEMONSETS)
+        self.nodes = self.ctx.informers.get(NODES)
+        self.pods = self.ctx.informers.get(PODS, {"controller": index_by_controller_uid})
+        self.sets.add_handler(EventHandler(self.enqueue, lambda _o, n: self.enqueue(n), None))
+        self.pods.add_handler(EventHandler(self._pod, lambda _o, n: self._pod(n), self._pod))
+        self.nodes.add_handler(EventHandler(self._all, self._node_updated, self._all))
+
+    def _pod(self, pod: Obj) -> None:
+        ref = controller_ref(pod)
+        if ref is not None and ref.get("kind") == "DaemonSet":
+            self.queue.add(f"{pod['metadata']['namespace']}/{ref['name']}")
+
+    def _node_updated(self, old: Obj, new: Obj) -> None:
+        shape = lambda n: (n["metadata"].get("labels"), (n.get("spec") or {}).get("taints"))  # noqa: E731
+        if shape(old) != shape(new):
+            self._all(new)
+
+    def _all(self, _node: Obj) -> None:
+        for ds in self.sets.store.items():
+            self.enqueue(ds)
+
+    def _should_run(self, template_pod: PodInfo, node: Obj) -> bool:
+        info = NodeInfo(name=node["metadata"]["name"], node=node)
+        info.set_node(node)
+        if not node_matches_pod_affinity(template_pod, info):
+            return False
+        for taint in info.taints:
+            if taint.get("effect") in ("NoSchedule", "NoExecute") and not any(
+                tolerates(t, taint) for t in template_pod.tolerations
+            ):
+                return False
+        return True
+
+    async def reconcile(self, key: str) -> float | None:
+        ds = self.sets.store.get(key)
+        if ds is None or ds["metadata"].get("deletionTimestamp"):
+            return None
+        ns = ds["metadata"]["namespace"]
+        template = copy.deepcopy(ds["spec"].get("template") or {})
+        template.setdefault("spec", {})["tolerations"] = daemon_tolerations(
+            template["spec"].get("tolerations") or []
+        )
+        hash_ = template_hash(ds["spec"].get("template") or {})
+        probe = PodInfo.of(
+            {"metadata": {"namespace": ns, **(template.get("metadata") or {})}, "spec": template["spec"]}
+        )
+        by_node: dict[str, list[Obj]] = {}
+        for pod in self.pods.store.by_index("controller", ds["metadata"]["uid"]):
+            if is_active(pod):
+                by_node.setdefault(_pinned_node(pod) or "", []).append(pod)
+        wanted = {n["metadata"]["name"] for n in self.nodes.store.items() if self._should_run(probe, n)}
+        for node_name in sorted(wanted - set(by_node)):
+            pod = pod_from_template(ds, template, extra_labels={HASH_LABEL: hash_})
+            pod["spec"]["affinity"] = pinned_affinity(pod["spec"].get("affinity"), node_name)
+            await self.client.create(PODS, pod)
+        for node_name, pods in by_node.items():
+            extra = pods[1:] if node_name in wanted else pods
+            for pod in extra:
+                with contextlib.suppress(NotFound):
+                    await self.client.delete(PODS, pod["metadata"]["name"], ns)
+        await self._rolling_update(ds, by_node, wanted, hash_)
+        await self._status(ds, by_node, wanted, hash_)
+        return None
+
+    async def _rolling_update(
+        self, ds: Obj, by_node: dict[str, list[Obj]], wanted: set[str], hash_: str
+    ) -> None:
+        strategy = ds["spec"].get("updateStrategy") or {}
+        if strategy.get("type", "RollingUpdate") != "RollingUpdate":
+            return
+        max_unavailable = (
+            scaled_value((strategy.get("rollingUpdate") or {}).get("maxUnavailable"), len(wanted), False, 1)
+            or 1
+        )
+        current = [by_node[n][0] for n in wanted if by_node.get(n)]
+        unavailable = len(wanted) - sum(1 for p in current if is_ready(p))
+        stale = [p for p in current if (p["metadata"].get("labels") or {}).get(HASH_LABEL) != hash_]
+        stale.sort(key=lambda p: is_ready(p))  # replace broken pods first
+        for pod in stale:
+            if unavailable >= max_unavailable and is_ready(pod):
+                break
+            with contextlib.suppress(NotFound):
+                await self.client.delete(PODS, pod["metadata"]["name"], pod["metadata"]["namespace"])
+            if is_ready(pod):
+                unavailable += 1
+
+    async def _status(self, ds: Obj, by_node: dict[str, list[Obj]], wanted: set[str], hash_: str) -> None:
+        scheduled = [n for n in wanted if by_node.get(n)]
+        pods = [by_node[n][0] for n in scheduled]
+        ready = sum(1 for p in pods if is_ready(p))
+        status = {
+            **(ds.get("status") or {}),
+            "observedGeneration": ds["metadata"].get("generation", 1),
+            "desiredNumberScheduled": len(wanted),
+            "currentNumberScheduled": len(scheduled),
+            "numberMisscheduled": sum(1 for n in by_node if n not in wanted),
+            "numberReady": ready,
+            "numberAvailable": ready,
+            "numberUnavailable": len(wanted) - ready,
+            "updatedNumberScheduled": sum(
+                1 for p in pods if (p["metadata"].get("labels") or {}).get(HASH_LABEL) == hash_
+            ),
+        }
+        if status != ds.get("status"):
+            with contextlib.suppress(NotFound):
+                await self.client.update_status(DAEMONSETS, {**ds, "status": status})
