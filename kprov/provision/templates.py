@@ -28,7 +28,7 @@ from kprov.provision.template_filters import ANSIBLE_FILTERS, ANSIBLE_TESTS, to_
 __all__ = ["OMIT", "Layer", "TemplateEngine", "VarScope", "is_template"]
 
 OMIT = "__omit_place_holder__kprov__"
-_SINGLE_EXPR = re.compile(r"^\s*\{\{(?P<expr>(?:(?!\{\{|\}\}|\{%).)*)\}\}\s*$", re.S)
+_SINGLE_EXPR = re.compile(r"^\{\{(?P<expr>(?:(?!\{\{|\}\}|\{%).)*)\}\}\Z", re.S)
 _UNDEFINED_NAME = re.compile(r"'([^']+)' is undefined|has no attribute '([^']+)'|no element '?([^']+?)'?$")
 
 Layer = tuple[Mapping[str, Any], bool]  # (variables, templated?)

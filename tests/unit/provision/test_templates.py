@@ -97,3 +97,8 @@ def test_raw_layer_is_not_rendered_again() -> None:
     engine = TemplateEngine()
     scope = engine.scope([({"out": "{{ literal }}"}, False)])
     assert scope.template("{{ out }}", "t") == "{{ literal }}"
+
+
+def test_text_around_a_single_expression_is_kept(scope) -> None:
+    assert scope.template("{{ name }}\n", "t") == "web\n"
+    assert scope.template(" {{ nums }}", "t") == " [3, 1, 3]"
