@@ -18,12 +18,13 @@ app = typer.Typer(
 
 def _mount() -> None:
     # Imported here so `kprov --help` stays quick and a broken concern names itself.
-    from kprov.cli import lab, pki, provision
+    from kprov.cli import etcd, lab, pki, provision
 
     provision.register(app)
 
     app.add_typer(lab.app, name="lab", help="A local lab of real hosts (systemd-nspawn).")
     app.add_typer(pki.app, name="pki", help="Cluster CA, etcd CA, certificates and kubeconfigs.")
+    app.add_typer(etcd.app, name="etcd", help="The etcd cluster: status, backup, restore, members.")
     from kprov.cli import images
 
     app.add_typer(images.app, name="images", help="Build OCI images locally and import them on nodes.")
