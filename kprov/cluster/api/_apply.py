@@ -85,7 +85,7 @@ def server_side_apply(
     others = [(entry, paths - taken) for entry, paths in others]
     result = _merge(live, applied, root_type(info))
     still_owned = set().union(*(paths for _, paths in others)) if others else set()
-    for path in sorted(previous - applied_paths - still_owned, key=len, reverse=True):
+    for path in sorted(previous - applied_paths - still_owned, key=lambda p: (p[-1] != ".", -len(p))):
         _remove(result, path)
     result.setdefault("apiVersion", expected)
     result.setdefault("kind", info.kind)

@@ -145,8 +145,14 @@ def _first_bytes(data: bytes) -> bytes:
     return b""
 
 
+_VARINT_TYPES = frozenset({"int32", "int64", "bool"})
+
+
 def _scalar(type_name: str, wire: int, value: Any) -> Any:
     """One value of a scalar or special type."""
+    expected = 0 if type_name in _VARINT_TYPES else 1 if type_name == "float64" else 2
+    if wire != expected:
+        raise ProtobufError(f"protobuf wire type {wire} does not fit a {type_name} field")
     if type_name == "string":
         return value.decode("utf-8")
     if type_name == "bytes":

@@ -46,8 +46,7 @@ def _labels(errors: Errors, labels: Any, path: str) -> None:
 def _metadata(errors: Errors, info: ResourceInfo, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
     meta = obj.get("metadata")
     if not isinstance(meta, dict):
-        errors.required("metadata")
-        return
+        meta = {}
     name = meta.get("name")
     if not name:
         errors.required("metadata.name", "name or generateName is required")
