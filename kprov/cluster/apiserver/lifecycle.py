@@ -78,7 +78,7 @@ def prepare_create(info: ResourceInfo, obj: dict[str, Any], namespace: str) -> d
         meta["namespace"] = namespace
     else:
         meta.pop("namespace", None)
-    for field in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "managedFields"):
+    for field in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds"):
         meta.pop(field, None)
     meta["uid"] = str(uuid.uuid4())
     meta["creationTimestamp"] = _now()
