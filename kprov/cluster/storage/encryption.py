@@ -80,7 +80,7 @@ def _transformer(path: str, where: str, providers: list[object]) -> ValueTransfo
     for i, provider in enumerate(providers):
         if not isinstance(provider, dict) or len(provider) != 1:
             raise EncryptionConfigError(f"{path}: {where}.providers[{i}] must have exactly one provider")
-        (kind, body), = provider.items()
+        ((kind, body),) = provider.items()
         if kind == "identity":
             pass
         elif kind == "aesgcm":

@@ -175,9 +175,7 @@ def compare_mod(key: bytes, revision: int) -> Any:
 
 
 def compare_created(key: bytes, revision: int) -> Any:
-    return rpc.Compare(
-        key=key, result=rpc.Compare.EQUAL, target=rpc.Compare.CREATE, create_revision=revision
-    )
+    return rpc.Compare(key=key, result=rpc.Compare.EQUAL, target=rpc.Compare.CREATE, create_revision=revision)
 
 
 def op_put(key: bytes, value: bytes) -> Any:
