@@ -7,7 +7,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 
-from kprov.cluster.client.errors import Conflict
+from kprov.cluster.client.errors import ApiError
 from kprov.cluster.client.informer import EventHandler
 from kprov.cluster.client.resources import NODES
 from kprov.cluster.controllers.base import Controller, ControllerContext, Obj
@@ -71,10 +71,11 @@ class NodeIpamController(Controller):
         if node is None or (node.get("spec") or {}).get("podCIDR"):
             return None
         cidr = self.allocator.allocate()
-        body = {**node, "spec": {**(node.get("spec") or {}), "podCIDR": cidr, "podCIDRs": [cidr]}}
+        patch = {"metadata": {"resourceVersion": node["metadata"]["resourceVersion"]},
+                 "spec": {"podCIDR": cidr, "podCIDRs": [cidr]}}
         try:
-            await self.client.update(NODES, body)
-        except Conflict:
+            await self.client.patch(NODES, key, patch)
+        except ApiError:
             self.allocator.release(cidr)
             raise
         log.info("node %s: podCIDR %s", key, cidr)

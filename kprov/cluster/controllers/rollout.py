@@ -44,7 +44,7 @@ def _without_hash(template: Obj) -> Obj:
 
 
 def template_hash(template: Obj, collision_count: int = 0) -> str:
-    data = json.dumps(_without_hash(template), sort_keys=True, separators=(",", ":")).encode()
+    data = json.dumps(_drop_empty(_without_hash(template)), sort_keys=True, separators=(",", ":")).encode()
     if collision_count:
         data += str(collision_count).encode()
     value = 0x811C9DC5
@@ -54,15 +54,19 @@ def template_hash(template: Obj, collision_count: int = 0) -> str:
     return "".join(_ALPHABET[int(d) % len(_ALPHABET)] for d in digits)[:10]
 
 
+def _drop_empty(value: Any) -> Any:
+    """null, {} and [] mean "unset" (Go's zero values), so they compare equal to absent."""
+    if isinstance(value, dict):
+        cleaned = {k: _drop_empty(v) for k, v in value.items()}
+        return {k: v for k, v in cleaned.items() if v not in (None, {}, [])}
+    if isinstance(value, list):
+        return [_drop_empty(v) for v in value]
+    return value
+
+
 def same_template(a: Obj, b: Obj) -> bool:
     def normal(t: Obj) -> str:
-        clean = _without_hash(t)
-        meta = clean.setdefault("metadata", {})
-        if not meta.get("labels"):
-            meta.pop("labels", None)
-        if not meta:
-            clean.pop("metadata", None)
-        return json.dumps(clean, sort_keys=True)
+        return json.dumps(_drop_empty(_without_hash(t)), sort_keys=True)
 
     return normal(a) == normal(b)
 

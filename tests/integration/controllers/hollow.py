@@ -24,8 +24,14 @@ from kprov.cluster.client.errors import AlreadyExists, Conflict
 from kprov.cluster.client.timeutil import format_micro_time, format_time
 
 
-def node_body(name: str, cpu: str = "4", memory: str = "8Gi", pods: int = 110,
-              labels: dict[str, str] | None = None, taints: list[dict] | None = None) -> dict[str, Any]:
+def node_body(
+    name: str,
+    cpu: str = "4",
+    memory: str = "8Gi",
+    pods: int = 110,
+    labels: dict[str, str] | None = None,
+    taints: list[dict] | None = None,
+) -> dict[str, Any]:
     return {
         "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name, **(labels or {})}},
         "spec": {"taints": taints or []},
@@ -38,22 +44,45 @@ def node_status(cpu: str = "4", memory: str = "8Gi", pods: int = 110, ready: str
     return {
         "capacity": capacity,
         "allocatable": capacity,
-        "conditions": [{"type": "Ready", "status": ready, "reason": "KubeletReady", "message": "hollow",
-                        "lastHeartbeatTime": stamp, "lastTransitionTime": stamp}],
+        "conditions": [
+            {
+                "type": "Ready",
+                "status": ready,
+                "reason": "KubeletReady",
+                "message": "hollow",
+                "lastHeartbeatTime": stamp,
+                "lastTransitionTime": stamp,
+            }
+        ],
         "addresses": [{"type": "InternalIP", "address": "127.0.0.1"}],
     }
 
 
-async def create_node(client: ApiClient, name: str, *, cpu: str = "4", memory: str = "8Gi", pods: int = 110,
-                      labels: dict[str, str] | None = None, taints: list[dict] | None = None) -> dict:
+async def create_node(
+    client: ApiClient,
+    name: str,
+    *,
+    cpu: str = "4",
+    memory: str = "8Gi",
+    pods: int = 110,
+    labels: dict[str, str] | None = None,
+    taints: list[dict] | None = None,
+) -> dict:
     node = await client.create(resources.NODES, node_body(name, labels=labels, taints=taints))
-    node["status"] = node_status(cpu, memory, pods)
-    return await client.update_status(resources.NODES, node)
+    for _ in range(5):
+        node["status"] = node_status(cpu, memory, pods)
+        try:
+            return await client.update_status(resources.NODES, node)
+        except Conflict:  # e.g. the pod CIDR allocator wrote the node meanwhile
+            node = await client.get(resources.NODES, name)
+    raise AssertionError(f"could not set the status of node {name}")
 
 
 async def renew_lease(client: ApiClient, node: str) -> None:
-    body = {"metadata": {"name": node, "namespace": "kube-node-lease"},
-            "spec": {"holderIdentity": node, "leaseDurationSeconds": 40, "renewTime": format_micro_time()}}
+    body = {
+        "metadata": {"name": node, "namespace": "kube-node-lease"},
+        "spec": {"holderIdentity": node, "leaseDurationSeconds": 40, "renewTime": format_micro_time()},
+    }
     try:
         lease = await client.get(resources.LEASES, node, "kube-node-lease")
     except NotFound:
@@ -91,7 +120,11 @@ async def mark_running(client: ApiClient, pod: dict, ip: str, ready: bool = True
             "conditions": [
                 {"type": "PodScheduled", "status": "True", "lastTransitionTime": stamp},
                 {"type": "Ready", "status": "True" if ready else "False", "lastTransitionTime": stamp},
-                {"type": "ContainersReady", "status": "True" if ready else "False", "lastTransitionTime": stamp},
+                {
+                    "type": "ContainersReady",
+                    "status": "True" if ready else "False",
+                    "lastTransitionTime": stamp,
+                },
             ],
         }
         try:
@@ -101,19 +134,31 @@ async def mark_running(client: ApiClient, pod: dict, ip: str, ready: bool = True
     raise AssertionError(f"could not update the status of {pod['metadata']['name']}")
 
 
-def simple_pod(name: str, namespace: str = "default", labels: dict | None = None, cpu: str = "",
-               memory: str = "", **spec: Any) -> dict:
+def simple_pod(
+    name: str,
+    namespace: str = "default",
+    labels: dict | None = None,
+    cpu: str = "",
+    memory: str = "",
+    **spec: Any,
+) -> dict:
     requests = {k: v for k, v in (("cpu", cpu), ("memory", memory)) if v}
-    container: dict[str, Any] = {"name": "c", "image": "registry.invalid/pause:1",
-                                 "resources": {"requests": requests} if requests else {}}
+    container: dict[str, Any] = {
+        "name": "c",
+        "image": "registry.invalid/pause:1",
+        "resources": {"requests": requests} if requests else {},
+    }
     if "ports" in spec:
         container["ports"] = spec.pop("ports")
-    return {"metadata": {"name": name, "namespace": namespace, "labels": labels or {}},
-            "spec": {"containers": [container], **spec}}
+    return {
+        "metadata": {"name": name, "namespace": namespace, "labels": labels or {}},
+        "spec": {"containers": [container], **spec},
+    }
 
 
-async def wait_for(check: Callable[[], Awaitable[Any]], timeout: float = 20.0, interval: float = 0.2,
-                   what: str = "condition") -> Any:
+async def wait_for(
+    check: Callable[[], Awaitable[Any]], timeout: float = 20.0, interval: float = 0.2, what: str = "condition"
+) -> Any:
     deadline = time.monotonic() + timeout
     last: Any = None
     while time.monotonic() < deadline:
@@ -129,7 +174,10 @@ def start_component(module: str, kubeconfig: Path, log_dir: Path, name: str, *ar
     log = open(log_dir / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process by stop_component
     proc = subprocess.Popen(
         [sys.executable, "-m", module, "--kubeconfig", str(kubeconfig), *args],
-        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     proc.log_file = log  # type: ignore[attr-defined]

@@ -9,8 +9,10 @@ from tests.integration.controllers.hollow import create_node, ensure_namespace, 
 
 
 async def test_smoke(control_plane, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    async with ApiClient.from_kubeconfig(control_plane.admin_kubeconfig) as admin, \
-            ApiClient.from_kubeconfig(control_plane.scheduler_kubeconfig()) as sched_client:
+    async with (
+        ApiClient.from_kubeconfig(control_plane.admin_kubeconfig) as admin,
+        ApiClient.from_kubeconfig(control_plane.scheduler_kubeconfig()) as sched_client,
+    ):
         await ensure_namespace(admin, "smoke")
         await create_node(admin, "smoke-n1", cpu="2")
         sched = Scheduler(sched_client)
@@ -27,7 +29,9 @@ async def test_smoke(control_plane, tmp_path: Path) -> None:  # type: ignore[no-
 
             async def failed() -> str:
                 pod = await admin.get(resources.PODS, "p2", "smoke")
-                conds = [c for c in pod.get("status", {}).get("conditions", []) if c["type"] == "PodScheduled"]
+                conds = [
+                    c for c in pod.get("status", {}).get("conditions", []) if c["type"] == "PodScheduled"
+                ]
                 return conds[0]["message"] if conds else ""
 
             print(await wait_for(failed, 10))

@@ -26,11 +26,13 @@ async def test_list_then_watch_then_relist_on_gone() -> None:
     await api.create(PODS, pod("a", "", "n1"))
     inf = Informer(api, PODS, indexers={"node": index_by_node_name})  # type: ignore[arg-type]
     seen: list[tuple[str, str]] = []
-    inf.add_handler(EventHandler(
-        on_add=lambda o: seen.append(("add", o["metadata"]["name"])),
-        on_update=lambda old, new: seen.append(("update", new["metadata"]["name"])),
-        on_delete=lambda o: seen.append(("delete", o["metadata"]["name"])),
-    ))
+    inf.add_handler(
+        EventHandler(
+            on_add=lambda o: seen.append(("add", o["metadata"]["name"])),
+            on_update=lambda old, new: seen.append(("update", new["metadata"]["name"])),
+            on_delete=lambda o: seen.append(("delete", o["metadata"]["name"])),
+        )
+    )
     task = asyncio.create_task(inf.run())
     await asyncio.wait_for(inf.wait_synced(), 1)
     assert seen == [("add", "a")]

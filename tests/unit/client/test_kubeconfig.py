@@ -22,8 +22,13 @@ def _pki(tmp_path: Path) -> tuple[bytes, bytes, bytes]:
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "t")])
     now = datetime.datetime.now(datetime.UTC)
     cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-        .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )
@@ -49,10 +54,20 @@ def test_servers_extension_adds_failover_servers(tmp_path: Path) -> None:
     doc = {
         "current-context": "c",
         "contexts": [{"name": "c", "context": {"cluster": "k", "user": "u"}}],
-        "clusters": [{"name": "k", "cluster": {
-            "server": "https://a:6443",
-            "extensions": [{"name": SERVERS_EXTENSION, "extension": {"servers": ["https://a:6443", "https://b:6443"]}}],
-        }}],
+        "clusters": [
+            {
+                "name": "k",
+                "cluster": {
+                    "server": "https://a:6443",
+                    "extensions": [
+                        {
+                            "name": SERVERS_EXTENSION,
+                            "extension": {"servers": ["https://a:6443", "https://b:6443"]},
+                        }
+                    ],
+                },
+            }
+        ],
         "users": [{"name": "u", "user": {"token": "t0k"}}],
     }
     path = tmp_path / "kc"
@@ -80,8 +95,14 @@ def test_file_references_are_relative_to_the_kubeconfig(tmp_path: Path) -> None:
     [
         ({"contexts": []}, "no current-context"),
         ({"current-context": "x", "contexts": []}, "no context named 'x'"),
-        ({"current-context": "c", "contexts": [{"name": "c", "context": {"cluster": "k"}}],
-          "clusters": [{"name": "k", "cluster": {}}]}, "has no 'server'"),
+        (
+            {
+                "current-context": "c",
+                "contexts": [{"name": "c", "context": {"cluster": "k"}}],
+                "clusters": [{"name": "k", "cluster": {}}],
+            },
+            "has no 'server'",
+        ),
     ],
 )
 def test_bad_kubeconfig_names_the_problem(tmp_path: Path, doc: dict, needle: str) -> None:

@@ -10,8 +10,15 @@ from kprov.cluster.scheduler.plugins import REGISTRY, build_plugins
 from kprov.cluster.scheduler.podinfo import PodInfo
 
 
-def node(name: str, cpu: str = "4", memory: str = "8Gi", pods: int = 110, labels: dict | None = None,
-         taints: list | None = None, unschedulable: bool = False) -> dict[str, Any]:
+def node(
+    name: str,
+    cpu: str = "4",
+    memory: str = "8Gi",
+    pods: int = 110,
+    labels: dict | None = None,
+    taints: list | None = None,
+    unschedulable: bool = False,
+) -> dict[str, Any]:
     return {
         "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name, **(labels or {})}},
         "spec": {"taints": taints or [], "unschedulable": unschedulable},

@@ -28,16 +28,31 @@ def test_node_selector_and_required_affinity() -> None:
     by_selector = pod("p", nodeSelector={"disk": "ssd"})
     assert {run(cache, by_selector).node for _ in range(20)} == {"a"}
     not_z1 = [{"matchExpressions": [{"key": "zone", "operator": "NotIn", "values": ["z1"]}]}]
-    by_affinity = pod("q", affinity={"nodeAffinity": {
-        "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": not_z1}}})
+    by_affinity = pod(
+        "q",
+        affinity={
+            "nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": not_z1}}
+        },
+    )
     assert {run(cache, by_affinity).node for _ in range(20)} == {"b"}
     assert {run(cache, by_affinity, without="NodeAffinity").node for _ in range(40)} == {"a", "b"}
 
 
 def test_preferred_node_affinity_scores() -> None:
     cache = cache_with([node("a"), node("b", labels={"fast": "yes"})])
-    p = pod("p", affinity={"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
-        {"weight": 50, "preference": {"matchExpressions": [{"key": "fast", "operator": "Exists"}]}}]}})
+    p = pod(
+        "p",
+        affinity={
+            "nodeAffinity": {
+                "preferredDuringSchedulingIgnoredDuringExecution": [
+                    {
+                        "weight": 50,
+                        "preference": {"matchExpressions": [{"key": "fast", "operator": "Exists"}]},
+                    }
+                ]
+            }
+        },
+    )
     assert {run(cache, p).node for _ in range(20)} == {"b"}
 
 
@@ -63,8 +78,9 @@ def test_prefer_no_schedule_taint_lowers_score() -> None:
 
 
 def test_node_resources_fit_counts_assigned_pods() -> None:
-    cache = cache_with([node("a", cpu="2"), node("b", cpu="2", pods=1)],
-                       placed=[(pod("x", cpu="1500m"), "a")])
+    cache = cache_with(
+        [node("a", cpu="2"), node("b", cpu="2", pods=1)], placed=[(pod("x", cpu="1500m"), "a")]
+    )
     result = run(cache, pod("p", cpu="1", memory="1Gi"))
     assert result.node == "b"
     cache.add_pod(PodInfo.of(pod("y")), "b")
@@ -80,36 +96,52 @@ def test_least_allocated_and_balanced_scoring() -> None:
 
 
 def test_node_ports() -> None:
-    cache = cache_with([node("a"), node("b")],
-                       placed=[(pod("x", ports=[{"containerPort": 80, "hostPort": 8080}]), "a")])
+    cache = cache_with(
+        [node("a"), node("b")], placed=[(pod("x", ports=[{"containerPort": 80, "hostPort": 8080}]), "a")]
+    )
     p = pod("p", ports=[{"containerPort": 80, "hostPort": 8080, "protocol": "TCP"}])
     assert {run(cache, p).node for _ in range(20)} == {"b"}
     udp = pod("u", ports=[{"containerPort": 80, "hostPort": 8080, "protocol": "UDP"}])
     assert {run(cache, udp, without="NodeResourcesFit").node for _ in range(40)} == {"a", "b"}
-    cache.add_pod(PodInfo.of(
-        pod("y", ports=[{"containerPort": 1, "hostPort": 8080}])), "b")
+    cache.add_pod(PodInfo.of(pod("y", ports=[{"containerPort": 1, "hostPort": 8080}])), "b")
     result = run(cache, p)
     assert result.node is None
     assert dict(result.reasons) == {"node(s) didn't have free ports for the requested pod ports": 2}
 
 
 def _zones() -> list[dict]:
-    return [node("a1", labels={"zone": "z1"}), node("a2", labels={"zone": "z1"}),
-            node("b1", labels={"zone": "z2"})]
+    return [
+        node("a1", labels={"zone": "z1"}),
+        node("a2", labels={"zone": "z1"}),
+        node("b1", labels={"zone": "z2"}),
+    ]
 
 
 def test_required_pod_affinity_follows_the_topology_key() -> None:
     cache = cache_with(_zones(), placed=[(pod("db", labels={"app": "db"}), "b1")])
-    p = pod("web", affinity={"podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
-        {"labelSelector": {"matchLabels": {"app": "db"}}, "topologyKey": "zone"}]}})
+    p = pod(
+        "web",
+        affinity={
+            "podAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": [
+                    {"labelSelector": {"matchLabels": {"app": "db"}}, "topologyKey": "zone"}
+                ]
+            }
+        },
+    )
     assert {run(cache, p).node for _ in range(20)} == {"b1"}
     assert {run(cache, p, without="InterPodAffinity").node for _ in range(60)} == {"a1", "a2", "b1"}
 
 
 def test_required_anti_affinity_and_its_symmetry() -> None:
     cache = cache_with(_zones(), placed=[(pod("w1", labels={"app": "web"}), "a1")])
-    anti = {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
-        {"labelSelector": {"matchLabels": {"app": "web"}}, "topologyKey": "zone"}]}}
+    anti = {
+        "podAntiAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": [
+                {"labelSelector": {"matchLabels": {"app": "web"}}, "topologyKey": "zone"}
+            ]
+        }
+    }
     p = pod("w2", labels={"app": "web"}, affinity=anti)
     assert {run(cache, p).node for _ in range(20)} == {"b1"}
     # symmetry: an existing pod with anti-affinity keeps matching newcomers out of its zone
@@ -117,15 +149,22 @@ def test_required_anti_affinity_and_its_symmetry() -> None:
     result = run(cache2, pod("w2", labels={"app": "web"}, nodeSelector={"zone": "z2"}))
     assert result.node is None
     assert "1 node(s) didn't satisfy existing pods anti-affinity rules" in failure_message(result)
-    assert run(cache2, pod("w2", labels={"app": "web"}, nodeSelector={"zone": "z2"}),
-               without="InterPodAffinity").node == "b1"
+    assert (
+        run(
+            cache2, pod("w2", labels={"app": "web"}, nodeSelector={"zone": "z2"}), without="InterPodAffinity"
+        ).node
+        == "b1"
+    )
 
 
 def test_affinity_to_itself_lets_the_first_pod_in() -> None:
     cache = cache_with(_zones())
     terms = [{"labelSelector": {"matchLabels": {"app": "x"}}, "topologyKey": "zone"}]
-    p = pod("first", labels={"app": "x"},
-            affinity={"podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": terms}})
+    p = pod(
+        "first",
+        labels={"app": "x"},
+        affinity={"podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": terms}},
+    )
     assert run(cache, p).node is not None
     other = pod("other", affinity=p["spec"]["affinity"])
     assert run(cache, other).node is None
@@ -133,17 +172,36 @@ def test_affinity_to_itself_lets_the_first_pod_in() -> None:
 
 def test_preferred_pod_affinity_scores() -> None:
     cache = cache_with(_zones(), placed=[(pod("cache", labels={"app": "cache"}), "a2")])
-    p = pod("web", affinity={"podAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
-        {"weight": 100, "podAffinityTerm": {"labelSelector": {"matchLabels": {"app": "cache"}},
-                                            "topologyKey": "kubernetes.io/hostname"}}]}})
+    p = pod(
+        "web",
+        affinity={
+            "podAffinity": {
+                "preferredDuringSchedulingIgnoredDuringExecution": [
+                    {
+                        "weight": 100,
+                        "podAffinityTerm": {
+                            "labelSelector": {"matchLabels": {"app": "cache"}},
+                            "topologyKey": "kubernetes.io/hostname",
+                        },
+                    }
+                ]
+            }
+        },
+    )
     assert {run(cache, p).node for _ in range(20)} == {"a2"}
 
 
 def test_pod_topology_spread() -> None:
     placed = [(pod(f"s{i}", labels={"app": "s"}), n) for i, n in enumerate(["a1", "a2"])]
     cache = cache_with(_zones(), placed=placed)
-    spread = [{"maxSkew": 1, "topologyKey": "zone", "whenUnsatisfiable": "DoNotSchedule",
-               "labelSelector": {"matchLabels": {"app": "s"}}}]
+    spread = [
+        {
+            "maxSkew": 1,
+            "topologyKey": "zone",
+            "whenUnsatisfiable": "DoNotSchedule",
+            "labelSelector": {"matchLabels": {"app": "s"}},
+        }
+    ]
     p = pod("s3", labels={"app": "s"}, topologySpreadConstraints=spread)
     assert {run(cache, p).node for _ in range(20)} == {"b1"}
     assert {run(cache, p, without="PodTopologySpread").node for _ in range(60)} >= {"a1", "b1"}

@@ -1,0 +1,205 @@
+"""ReplicaSets replace lost pods; Deployments roll out (kubectl rollout status returns)
+and roll back (kubectl rollout undo); StatefulSets create ordered stable names;
+DaemonSets put one pod per matching node."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+
+from kprov.cluster.client import ApiClient, resources
+from tests.integration.controllers.fake_kubelet import FakeKubelet
+from tests.integration.controllers.hollow import create_node, ensure_namespace, wait_for
+
+KUBECTL = "/usr/bin/kubectl"
+
+
+def _template(app: str, image: str = "registry.invalid/app:1") -> dict:
+    return {"metadata": {"labels": {"app": app}}, "spec": {"containers": [{"name": "app", "image": image}]}}
+
+
+async def _pods(client: ApiClient, ns: str, selector: str) -> list[dict]:
+    items, _ = await client.list_all(resources.PODS, ns, label_selector=selector)
+    return [p for p in items if not p["metadata"].get("deletionTimestamp")]
+
+
+async def test_replicaset_replaces_a_deleted_pod(control_plane, controller_manager) -> None:  # type: ignore[no-untyped-def]
+    async with ApiClient.from_kubeconfig(control_plane.admin_kubeconfig) as admin:
+        await ensure_namespace(admin, "rs")
+        rs = {
+            "metadata": {"name": "web", "namespace": "rs"},
+            "spec": {
+                "replicas": 3,
+                "selector": {"matchLabels": {"app": "web"}},
+                "template": _template("web"),
+            },
+        }
+        await admin.create(resources.REPLICASETS, rs)
+
+        async def three() -> list[dict] | None:
+            pods = await _pods(admin, "rs", "app=web")
+            return pods if len(pods) == 3 else None
+
+        pods = await wait_for(three, 20, what="3 pods")
+        victim = pods[0]["metadata"]["name"]
+        await admin.delete(resources.PODS, victim, "rs")
+
+        async def replaced() -> bool:
+            names = {p["metadata"]["name"] for p in await _pods(admin, "rs", "app=web")}
+            return len(names) == 3 and victim not in names
+
+        await wait_for(replaced, 20, what="a replacement pod")
+        owned = await _pods(admin, "rs", "app=web")
+        assert all(p["metadata"]["ownerReferences"][0]["kind"] == "ReplicaSet" for p in owned)
+
+
+def _kubectl(kubeconfig: str, *args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [KUBECTL, f"--kubeconfig={kubeconfig}", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+async def test_deployment_rolls_out_and_back(control_plane, controller_manager) -> None:  # type: ignore[no-untyped-def]
+    kubeconfig = str(control_plane.admin_kubeconfig)
+    async with ApiClient.from_kubeconfig(control_plane.admin_kubeconfig) as admin:
+        await ensure_namespace(admin, "deploy")
+        kubelet = FakeKubelet(admin, "deploy")
+        kubelet.start()
+        try:
+            body = {
+                "metadata": {"name": "web", "namespace": "deploy"},
+                "spec": {
+                    "replicas": 3,
+                    "selector": {"matchLabels": {"app": "web"}},
+                    "strategy": {
+                        "type": "RollingUpdate",
+                        "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+                    },
+                    "template": _template("web", "registry.invalid/app:1"),
+                },
+            }
+            await admin.create(resources.DEPLOYMENTS, body)
+            done = await asyncio.to_thread(
+                _kubectl, kubeconfig, "-n", "deploy", "rollout", "status", "deployment/web", "--timeout=60s"
+            )
+            assert done.returncode == 0, done.stdout + done.stderr
+            assert "successfully rolled out" in done.stdout
+
+            changed = await asyncio.to_thread(
+                _kubectl,
+                kubeconfig,
+                "-n",
+                "deploy",
+                "set",
+                "image",
+                "deployment/web",
+                "app=registry.invalid/app:2",
+            )
+            assert changed.returncode == 0, changed.stderr
+            done = await asyncio.to_thread(
+                _kubectl, kubeconfig, "-n", "deploy", "rollout", "status", "deployment/web", "--timeout=60s"
+            )
+            assert done.returncode == 0, done.stdout + done.stderr
+            pods = await _pods(admin, "deploy", "app=web")
+            assert sorted(p["spec"]["containers"][0]["image"] for p in pods) == ["registry.invalid/app:2"] * 3
+            sets, _ = await admin.list_all(resources.REPLICASETS, "deploy")
+            revisions = sorted(
+                rs["metadata"]["annotations"]["deployment.kubernetes.io/revision"] for rs in sets
+            )
+            assert revisions == ["1", "2"]
+            assert all("pod-template-hash" in rs["spec"]["selector"]["matchLabels"] for rs in sets)
+
+            undo = await asyncio.to_thread(
+                _kubectl, kubeconfig, "-n", "deploy", "rollout", "undo", "deployment/web"
+            )
+            assert undo.returncode == 0, undo.stdout + undo.stderr
+            done = await asyncio.to_thread(
+                _kubectl, kubeconfig, "-n", "deploy", "rollout", "status", "deployment/web", "--timeout=60s"
+            )
+            assert done.returncode == 0, done.stdout + done.stderr
+
+            async def back_on_v1() -> bool:
+                pods = await _pods(admin, "deploy", "app=web")
+                return (
+                    sorted(p["spec"]["containers"][0]["image"] for p in pods)
+                    == ["registry.invalid/app:1"] * 3
+                )
+
+            await wait_for(back_on_v1, 30, what="pods back on app:1")
+            dep = await admin.get(resources.DEPLOYMENTS, "web", "deploy")
+            assert dep["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "3"
+            sets, _ = await admin.list_all(resources.REPLICASETS, "deploy")
+            assert len(sets) == 2  # the old ReplicaSet came back instead of a new one
+        finally:
+            await kubelet.stop()
+
+
+async def test_statefulset_creates_ordered_stable_pods(control_plane, controller_manager) -> None:  # type: ignore[no-untyped-def]
+    async with ApiClient.from_kubeconfig(control_plane.admin_kubeconfig) as admin:
+        await ensure_namespace(admin, "sts")
+        kubelet = FakeKubelet(admin, "sts")
+        kubelet.start()
+        try:
+            body = {
+                "metadata": {"name": "db", "namespace": "sts"},
+                "spec": {
+                    "replicas": 3,
+                    "serviceName": "db",
+                    "selector": {"matchLabels": {"app": "db"}},
+                    "template": _template("db"),
+                },
+            }
+            await admin.create(resources.STATEFULSETS, body)
+
+            async def ready() -> bool:
+                sts = await admin.get(resources.STATEFULSETS, "db", "sts")
+                return sts.get("status", {}).get("readyReplicas") == 3
+
+            await wait_for(ready, 30, what="3 ready replicas")
+            pods = await _pods(admin, "sts", "app=db")
+            assert sorted(p["metadata"]["name"] for p in pods) == ["db-0", "db-1", "db-2"]
+            created = {p["metadata"]["name"]: p["metadata"]["creationTimestamp"] for p in pods}
+            assert created["db-0"] <= created["db-1"] <= created["db-2"]
+            assert all(
+                p["spec"]["hostname"] == p["metadata"]["name"] and p["spec"]["subdomain"] == "db"
+                for p in pods
+            )
+        finally:
+            await kubelet.stop()
+
+
+async def test_daemonset_one_pod_per_matching_node(control_plane, controller_manager) -> None:  # type: ignore[no-untyped-def]
+    async with ApiClient.from_kubeconfig(control_plane.admin_kubeconfig) as admin:
+        await ensure_namespace(admin, "ds")
+        for name, role in (("ds-a", "edge"), ("ds-b", "edge"), ("ds-c", "core")):
+            await create_node(admin, name, labels={"role": role})
+        body = {
+            "metadata": {"name": "agent", "namespace": "ds"},
+            "spec": {
+                "selector": {"matchLabels": {"app": "agent"}},
+                "template": {
+                    **_template("agent"),
+                    "spec": {**_template("agent")["spec"], "nodeSelector": {"role": "edge"}},
+                },
+            },
+        }
+        await admin.create(resources.DAEMONSETS, body)
+
+        async def two() -> list[dict] | None:
+            pods = await _pods(admin, "ds", "app=agent")
+            return pods if len(pods) == 2 else None
+
+        pods = await wait_for(two, 20, what="2 daemon pods")
+        pinned = sorted(
+            p["spec"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][
+                "nodeSelectorTerms"
+            ][0]["matchFields"][0]["values"][0]
+            for p in pods
+        )
+        assert pinned == ["ds-a", "ds-b"]
+        for name in ("ds-a", "ds-b", "ds-c"):
+            await admin.delete(resources.NODES, name)
