@@ -21,7 +21,15 @@ from typing import Any
 from kprov.cluster.api.resources import REGISTRY, ResourceInfo
 from kprov.cluster.api.schema import FieldSpec, fields_of, raw_types, root_type, type_for_kind
 
-__all__ = ["document_hash", "group_version_of_path", "openapi_v3_document", "openapi_v3_index", "schema_name"]
+__all__ = [
+    "document_hash",
+    "group_version_of_path",
+    "openapi_v3_document",
+    "openapi_v3_index",
+    "schema_name",
+    "v3_document",
+    "v3_index",
+]
 
 _PACKAGE_PREFIX = {
     "core": "io.k8s.api.core.v1",
@@ -264,3 +272,16 @@ def group_version_of_path(path: str) -> tuple[str, str] | None:
     if len(parts) == 3 and parts[0] == "apis":
         return parts[1], parts[2]
     return None
+
+
+def v3_index() -> dict[str, Any]:
+    """The index with server-relative URLs (the name the apiserver's adapter looks up)."""
+    return openapi_v3_index("")
+
+
+def v3_document(group: str, version: str) -> dict[str, Any] | None:
+    """The group-version document, or None for a group-version that is not served (-> 404)."""
+    try:
+        return openapi_v3_document(group, version)
+    except KeyError:
+        return None

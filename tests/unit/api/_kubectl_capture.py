@@ -28,8 +28,11 @@ class _Recorder(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def do_GET(self) -> None:  # noqa: N802 - http.server API
-        if self.path.startswith("/version"):
+        path = self.path.split("?", 1)[0]
+        if path == "/version":
             self._reply(200, {"major": "1", "minor": "32", "gitVersion": "v1.32.0"})
+        elif path in self.server.documents:  # type: ignore[attr-defined]
+            self._reply(200, self.server.documents[path])  # type: ignore[attr-defined]
         else:
             self._reply(
                 404,
@@ -47,6 +50,8 @@ class _Recorder(BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
         self.server.bodies.append((self.path, self.headers.get("Content-Type", ""), body))  # type: ignore[attr-defined]
         reply = {"apiVersion": "v1", "kind": "Status", "metadata": {"name": "x"}}
+        if self.headers.get("Content-Type", "").startswith("application/json"):
+            reply = json.loads(body)
         if "selfsubjectaccessreviews" in self.path:
             reply = {
                 "apiVersion": "authorization.k8s.io/v1",
@@ -60,10 +65,16 @@ class _Recorder(BaseHTTPRequestHandler):
         pass
 
 
-def capture_posts(commands: list[list[str]], home: Path) -> list[tuple[str, str, bytes]]:
-    """Run each kubectl command; return (path, content type, body) of every POST it made."""
+def capture_posts(
+    commands: list[list[str]], home: Path, documents: dict[str, dict] | None = None
+) -> list[tuple[str, str, bytes]]:
+    """Run each kubectl command; return (path with query, content type, body) of every POST it made.
+
+    `documents` maps GET paths (without query) to JSON replies, e.g. discovery and OpenAPI.
+    """
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
     server.bodies = []  # type: ignore[attr-defined]
+    server.documents = documents or {}  # type: ignore[attr-defined]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
