@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from kprov.etcdops.cluster import SERVICE, EtcdCluster, EtcdOpsError, MemberView
+from kprov.etcdops.etcdctl import Etcdctl, EtcdctlError
 from kprov.etcdops.provision import provision_member
 from kprov.etcdops.quorum import MembershipPlan, Step, plan_membership
 from kprov.provision.connect.base import ConnectionFailure
@@ -68,12 +69,25 @@ def _initial_cluster(cluster: EtcdCluster, views: list[MemberView], new_host: st
     return ",".join(parts)
 
 
+def _member_add(anchor: Etcdctl, step: Step, attempts: int = 20, delay_s: float = 1.5) -> None:
+    """``member add``, retried while etcd's own safety check says the cluster is not ready
+    (a member that joined moments ago counts as active only after a few seconds)."""
+    for attempt in range(attempts):
+        try:
+            anchor.member_add(step.host, step.peer_url)
+            return
+        except EtcdctlError as e:
+            if "unhealthy cluster" not in str(e) or attempt == attempts - 1:
+                raise
+            time.sleep(delay_s)
+
+
 def _join(cluster: EtcdCluster, step: Step, provision: Provisioner, progress: Progress) -> None:
     anchor = cluster.anchor(exclude=(step.host,))
     cluster.session(step.host).run(_wipe_command(cluster, step.host, disable=False), become=True)
     if step.action == "add":
         progress(f"{step.host}: member add on {anchor.host}")
-        anchor.member_add(step.host, step.peer_url)
+        _member_add(anchor, step)
     views = cluster.members(anchor)
     extra = {
         "etcd_initial_cluster_state": "existing",
