@@ -27,12 +27,22 @@ import pytest
 from kprov.lab import Lab
 
 LAB_INDEX = int(os.environ.get("KPROV_TEST_LAB", "9"))
-_LAB_TESTS_DIR = Path(__file__).parent / "lab"
+_E2E_DIR = Path(__file__).parent
+_LAB_TESTS_DIR = _E2E_DIR / "lab"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Run the lab's own (destructive) tests before any other e2e test."""
-    items.sort(key=lambda item: 0 if item.path.is_relative_to(_LAB_TESTS_DIR) else 1)
+    """Run the lab's own (destructive) tests before any other e2e test; leave the rest in order."""
+    lab_items = [item for item in items if item.path.is_relative_to(_LAB_TESTS_DIR)]
+    ordered: list[pytest.Item] = []
+    for item in items:
+        if item.path.is_relative_to(_LAB_TESTS_DIR):
+            continue
+        if lab_items and item.path.is_relative_to(_E2E_DIR):
+            ordered += lab_items
+            lab_items = []
+        ordered.append(item)
+    items[:] = ordered + lab_items
 
 
 @pytest.fixture(scope="session")
