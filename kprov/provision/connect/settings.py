@@ -21,6 +21,8 @@ Variables read (first one set wins, Ansible's aliases included):
                                      so do env KPROV_HOST_KEY_CHECKING / ANSIBLE_HOST_KEY_CHECKING
   kprov_jump_host                    ``[user@]host[:port]`` bastion
   kprov_keepalive_interval           seconds between keepalives (15)
+  kprov_persistent_shell             false: one exec channel per command instead of one
+                                     long-lived remote shell (true)
 """
 
 from __future__ import annotations
@@ -139,6 +141,7 @@ class ConnectionSettings:
     connect_timeout: float = 10.0
     connect_retries: int = 2
     keepalive_interval: int = 15
+    persistent_shell: bool = True
 
     @classmethod
     def from_host_vars(
@@ -222,6 +225,8 @@ class ConnectionSettings:
             connect_timeout=timeout,
             connect_retries=max(0, retries),
             keepalive_interval=keepalive,
+            persistent_shell=as_bool(host_vars.get("kprov_persistent_shell", True),
+                                     what=f"host {host_name}: kprov_persistent_shell"),
         )
 
 

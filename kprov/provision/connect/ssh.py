@@ -5,8 +5,10 @@
   jump host and a ``direct-tcpip`` channel as the socket of the second.
 - Host keys: checked against ~/.ssh/known_hosts (or UserKnownHostsFile) by default; an
   unknown or changed key is UNREACHABLE with a message saying how to opt out.
-- Commands: one exec channel each; stdout/stderr read together so neither can block the
-  other; a timeout abandons the channel (CommandTimeoutError), the connection stays.
+- Commands: through one persistent remote shell per connection (see ``session``; no per-
+  command sshd session setup), or one exec channel each when ``kprov_persistent_shell: false``
+  or stdin is large; stdout/stderr read together so neither can block the other; a timeout
+  abandons the shell/channel (CommandTimeoutError), the connection stays.
 - Files: one SFTP session, opened on first use and reused. ``put`` uploads to a temp file
   beside the target (or in /tmp when a privilege switch is needed), then one command
   finalizes and renames it; ``get`` reads through SFTP (or ``cat`` through sudo).
@@ -26,6 +28,7 @@ import time
 import paramiko
 
 from kprov.provision.connect.base import CommandResult, CommandTimeoutError, Connector, UnreachableError
+from kprov.provision.connect.session import MAX_FRAMED_STDIN, PersistentShell, ShellLost, ShellTimeout
 from kprov.provision.connect.settings import ConnectionSettings, JumpHost
 from kprov.provision.connect.shell import finalize_script, needs_switch, staging_name, wrap_command
 
@@ -48,6 +51,7 @@ class SSHConnector(Connector):
         self._client: paramiko.SSHClient | None = None
         self._jump: paramiko.SSHClient | None = None
         self._sftp: paramiko.SFTPClient | None = None
+        self._shell: PersistentShell | None = None
         self._sudo_needs_password: bool | None = None
 
     # -- session ---------------------------------------------------------------------------
@@ -145,11 +149,12 @@ class SSHConnector(Connector):
             client.close()
 
     def close(self) -> None:
-        for closable in (self._sftp, self._client, self._jump):
+        for closable in (self._shell, self._sftp, self._client, self._jump):
             if closable is not None:
                 with contextlib.suppress(OSError, paramiko.SSHException):
                     closable.close()
         self._sftp = self._client = self._jump = None
+        self._shell = None
         self._sudo_needs_password = None
 
     def _transport(self) -> paramiko.Transport:
@@ -203,6 +208,31 @@ class SSHConnector(Connector):
             channel.close()
         return rc, bytes(out), bytes(err), time.monotonic() - started
 
+    def _run_line(self, line: str, stdin: bytes | None,
+                  timeout: float | None) -> tuple[int, bytes, bytes, float]:
+        """Through the persistent shell when possible, else on a fresh exec channel."""
+        if not self.settings.persistent_shell or (stdin is not None and len(stdin) > MAX_FRAMED_STDIN):
+            return self._exec(line, stdin, timeout)
+        started = time.monotonic()
+        try:
+            if self._shell is None or not self._shell.alive:
+                self._shell = PersistentShell(self._transport(), self.settings.connect_timeout)
+            rc, out, err = self._shell.run(line, stdin, timeout)
+        except ShellTimeout:
+            self._shell = None
+            raise CommandTimeoutError(self.host, f"command timed out after {timeout} s") from None
+        except ShellLost as exc:
+            self._shell = None
+            transport = self._client.get_transport() if self._client else None
+            if transport is None or not transport.is_active():
+                self.close()
+                raise UnreachableError(self.host, f"connection lost during a command: {exc}") from exc
+            raise UnreachableError(self.host, f"the remote shell ended during a command: {exc}") from exc
+        except (paramiko.SSHException, OSError, EOFError) as exc:
+            self.close()
+            raise UnreachableError(self.host, f"session lost: {exc}") from exc
+        return rc, out, err, time.monotonic() - started
+
     def _sudo_password_needed(self) -> bool:
         if self.settings.become_password is None or self.settings.user == "root":
             return False
@@ -231,7 +261,7 @@ class SSHConnector(Connector):
         timeout: float | None = None,
     ) -> CommandResult:
         line, data = self._line(cmd, become, become_user, stdin)
-        rc, out, err, took = self._exec(line, data, timeout)
+        rc, out, err, took = self._run_line(line, data, timeout)
         return CommandResult(rc, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"), took)
 
     # -- files -----------------------------------------------------------------------------
@@ -280,7 +310,7 @@ class SSHConnector(Connector):
                 handle.prefetch()
                 return handle.read()
         line, data = self._line(f"cat -- {shlex.quote(path)}", become, None, None)
-        rc, out, err, _ = self._exec(line, data, None)
+        rc, out, err, _ = self._exec(line, data, None)  # binary-safe and unbounded: its own channel
         if rc != 0:
             message = err.decode("utf-8", "replace").strip()
             if "No such file" in message:

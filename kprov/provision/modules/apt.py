@@ -50,15 +50,16 @@ class PackageInfo:
 
 def _query_script(names: list[str], *, latest: bool, update: bool, valid_time: int, lock_timeout: int) -> str:
     quoted = " ".join(shlex.quote(n) for n in names)
-    lines = ["now=$(date +%s)"]
-    lines.append("s=/var/lib/apt/periodic/update-success-stamp; [ -e $s ] || s=/var/lib/apt/lists")
-    lines.append("m=$(stat -c %Y $s 2>/dev/null || echo 0)")
+    lines = []
     if update:
+        lines.append("now=$(date +%s)")
+        lines.append("s=/var/lib/apt/periodic/update-success-stamp; [ -e $s ] || s=/var/lib/apt/lists")
+        lines.append("m=$(stat -c %Y $s 2>/dev/null || echo 0)")
         lines.append(
             f"if [ {valid_time} -le 0 ] || [ $((now - m)) -gt {valid_time} ]; then "
             f"apt-get -q -o DPkg::Lock::Timeout={lock_timeout} update >/tmp/.kprov-apt-update.log 2>&1 "
             "|| { cat /tmp/.kprov-apt-update.log >&2; exit 100; }; echo UPDATED:1; m=$(date +%s); fi")
-    lines.append("echo CACHE:$m")
+        lines.append("echo CACHE:$m")
     if names:
         lines.append(f"dpkg-query -W -f='PKG:${{Package}}\\t${{db:Status-Abbrev}}\\t${{Version}}\\n' {quoted}"
                      " 2>/dev/null")

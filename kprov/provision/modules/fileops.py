@@ -55,7 +55,7 @@ def probe_script(path: str, *, checksum: bool = False, content: bool = False, fo
     stat = f"stat {'-L ' if follow else ''}-c 'STAT:{_STAT_FORMAT}' -- {p}"
     extra = []
     if checksum:
-        extra.append(f"[ -f {p} ] && [ -r {p} ] && sha1sum -- {p} | sed 's/ .*//; s/^/SHA1:/'")
+        extra.append(f"[ -f {p} ] && [ -r {p} ] && printf 'SHA1:' && sha1sum < {p}")
     extra.append(f"[ -L {p} ] && printf 'LINK:%s\\n' \"$(readlink -- {p})\"")
     if content:
         extra.append(f"[ -f {p} ] && printf 'DATA:' && base64 -w0 -- {p} && echo")
@@ -68,7 +68,7 @@ def parse_probe(path: str, text: str) -> FileState:
     for line in text.splitlines():
         key, sep, value = line.partition(":")
         if sep and key in ("STAT", "SHA1", "LINK", "DATA"):
-            fields.setdefault(key, value)
+            fields.setdefault(key, value.split(" ")[0] if key == "SHA1" else value)
     if "STAT" not in fields:
         return FileState(path=path, exists=False)
     raw, uid, gid, owner, group, size, mtime, atime, ctime, inode, dev, nlink = fields["STAT"].split("|")

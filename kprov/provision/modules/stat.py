@@ -59,7 +59,7 @@ class StatModule:
         script += f"; [ -r {q} ] && echo R:1; [ -w {q} ] && echo W:1; [ -x {q} ] && echo X:1; true"
         algorithm = p["checksum_algorithm"]
         if p["get_checksum"]:
-            script += f"; [ -f {q} ] && [ -r {q} ] && {algorithm}sum -- {q} | sed 's/ .*//; s/^/SUM:/'"
+            script += f"; [ -f {q} ] && [ -r {q} ] && printf 'SUM:' && {algorithm}sum < {q}"
         script += "; true"
         result = ctx.run(script)
         if result.rc != 0:
@@ -67,7 +67,7 @@ class StatModule:
         state = parse_probe(path, result.stdout)
         lines = result.stdout.splitlines()
         out = stat_dict(state, readable="R:1" in lines, writeable="W:1" in lines, executable="X:1" in lines)
-        checksum = next((line[4:] for line in lines if line.startswith("SUM:")), None)
+        checksum = next((line[4:].split(" ")[0] for line in lines if line.startswith("SUM:")), None)
         if state.exists and checksum:
             out["checksum"] = checksum
         return ModuleResult(changed=False, data={"stat": out})

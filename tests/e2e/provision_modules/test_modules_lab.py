@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from kprov.lab import Lab
-from kprov.provision.connect import UnreachableError, connector_for
+from kprov.provision.connect import CommandTimeoutError, UnreachableError, connector_for
 from kprov.provision.connect.base import Connector
 from kprov.provision.facts import gather_facts
 from kprov.provision.modules import ModuleContext, ModuleResult, get_module
@@ -88,6 +88,19 @@ def test_ssh_connector_basics(conn: Connector, lab2: Lab) -> None:
     assert conn.run("id -un", become=True, become_user="nobody").stdout.strip() == "nobody"
     with pytest.raises(FileNotFoundError):
         conn.get(f"{BASE}/missing")
+
+
+def test_persistent_shell_isolation_timeouts_and_big_stdin(conn: Connector) -> None:
+    assert conn.run("cd /tmp; FOO=1; exit 7").rc == 7
+    assert conn.run('pwd; echo "[$FOO]"').stdout.split() == ["/root", "[]"], "nothing leaks between commands"
+    assert conn.run("printf 'no newline'").stdout == "no newline"
+    with pytest.raises(CommandTimeoutError):
+        conn.run("sleep 10", timeout=0.5)
+    assert conn.run("echo back").stdout == "back\n", "a new shell after a timeout"
+    big = bytes(range(256)) * 1024
+    assert conn.run("sha1sum", stdin=big).stdout.split()[0] == hashlib.sha1(big).hexdigest()
+    small = b"x" * 1000
+    assert conn.run("wc -c", stdin=small).stdout.strip() == "1000"
 
 
 def test_unreachable_and_host_key_checking(
