@@ -66,7 +66,7 @@ def edit_text_file(
                                  owner=owner, group=group, backup=backup, exists=state.exists,
                                  validate=validate)
         if backup_file:
-            result.data["backup"] = backup_file
+            result.data["backup"] = result.data["backup_file"] = backup_file
     else:
         fixed = ctx.run(" && ".join(attr_commands))
         if fixed.rc != 0:
