@@ -10,6 +10,7 @@ roles/kubelet. Everything is torn down by :meth:`NodeCluster.close`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shlex
 import ssl
@@ -59,21 +60,35 @@ def render_role_template(role: str, template: str, overrides: dict[str, Any]) ->
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, trim_blocks=True)
     text = (role_dir / "templates" / template).read_text()
     for _ in range(3):  # defaults may refer to other variables
-        variables = {k: env.from_string(v).render(**variables) if isinstance(v, str) else v
-                     for k, v in variables.items()}
+        variables = {
+            k: env.from_string(v).render(**variables) if isinstance(v, str) else v
+            for k, v in variables.items()
+        }
     return env.from_string(text).render(**variables)
 
 
 def cni_conflist(subnet: str) -> str:
-    return json.dumps({
-        "cniVersion": "0.4.0",
-        "name": "kprov-test",
-        "plugins": [
-            {"type": "bridge", "bridge": "cni0", "isGateway": True, "ipMasq": False,
-             "ipam": {"type": "host-local", "ranges": [[{"subnet": subnet}]], "routes": [{"dst": "0.0.0.0/0"}]}},
-            {"type": "loopback"},
-        ],
-    }, indent=2)
+    return json.dumps(
+        {
+            "cniVersion": "0.4.0",
+            "name": "kprov-test",
+            "plugins": [
+                {
+                    "type": "bridge",
+                    "bridge": "cni0",
+                    "isGateway": True,
+                    "ipMasq": False,
+                    "ipam": {
+                        "type": "host-local",
+                        "ranges": [[{"subnet": subnet}]],
+                        "routes": [{"dst": "0.0.0.0/0"}],
+                    },
+                },
+                {"type": "loopback"},
+            ],
+        },
+        indent=2,
+    )
 
 
 @dataclass
@@ -104,10 +119,16 @@ class NodeCluster:
         finally:
             Path(fh.name).unlink()
 
-    def kubectl(self, *args: str, check: bool = True, timeout: float = 60, stdin: str | None = None
-                ) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(["kubectl", "--kubeconfig", str(self.admin_kubeconfig), *args],
-                                capture_output=True, text=True, timeout=timeout, input=stdin)
+    def kubectl(
+        self, *args: str, check: bool = True, timeout: float = 60, stdin: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            ["kubectl", "--kubeconfig", str(self.admin_kubeconfig), *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            input=stdin,
+        )
         if check and result.returncode != 0:
             raise RuntimeError(f"kubectl {' '.join(args)}: rc={result.returncode} {result.stderr}")
         return result
@@ -119,27 +140,59 @@ class NodeCluster:
         pki.mkdir(parents=True, exist_ok=True)
         ca = new_ca("kprov-kubelet-e2e-ca")
         write_pair(pki, "ca", ca)
-        write_pair(pki, "apiserver", issue_cert(ca, "kube-apiserver", server=True,
-                                                dns_names=["localhost", "kubernetes"],
-                                                ip_addresses=[bridge_ip, "127.0.0.1", "10.96.0.1"]))
-        write_pair(pki, "kubelet-client", issue_cert(ca, APISERVER_KUBELET_CLIENT_CN, [MASTERS_GROUP], client=True))
+        write_pair(
+            pki,
+            "apiserver",
+            issue_cert(
+                ca,
+                "kube-apiserver",
+                server=True,
+                dns_names=["localhost", "kubernetes"],
+                ip_addresses=[bridge_ip, "127.0.0.1", "10.96.0.1"],
+            ),
+        )
+        write_pair(
+            pki, "kubelet-client", issue_cert(ca, APISERVER_KUBELET_CLIENT_CN, [MASTERS_GROUP], client=True)
+        )
         write_file(str(pki / "encryption.yaml"), encryption_config().encode(), 0o600)
         etcd = start_etcd(self.workdir)
         self._etcd_started = True
         port = free_port(bridge_ip)
         self.server = f"https://{bridge_ip}:{port}"
-        start_detached(self.workdir, "apiserver", [
-            sys.executable, "-m", "kprov.cluster.apiserver", "--etcd-servers", etcd.url,
-            "--tls-cert-file", str(pki / "apiserver.crt"), "--tls-private-key-file", str(pki / "apiserver.key"),
-            "--client-ca-file", str(pki / "ca.crt"),
-            "--kubelet-client-certificate", str(pki / "kubelet-client.crt"),
-            "--kubelet-client-key", str(pki / "kubelet-client.key"),
-            "--bind-address", bridge_ip, "--secure-port", str(port), "--advertise-address", bridge_ip,
-            "--encryption-provider-config", str(pki / "encryption.yaml"),
-        ])
+        start_detached(
+            self.workdir,
+            "apiserver",
+            [
+                sys.executable,
+                "-m",
+                "kprov.cluster.apiserver",
+                "--etcd-servers",
+                etcd.url,
+                "--tls-cert-file",
+                str(pki / "apiserver.crt"),
+                "--tls-private-key-file",
+                str(pki / "apiserver.key"),
+                "--client-ca-file",
+                str(pki / "ca.crt"),
+                "--kubelet-client-certificate",
+                str(pki / "kubelet-client.crt"),
+                "--kubelet-client-key",
+                str(pki / "kubelet-client.key"),
+                "--bind-address",
+                bridge_ip,
+                "--secure-port",
+                str(port),
+                "--advertise-address",
+                bridge_ip,
+                "--encryption-provider-config",
+                str(pki / "encryption.yaml"),
+            ],
+        )
         admin = issue_cert(ca, ADMIN_CN, [MASTERS_GROUP], client=True)
         self.admin_kubeconfig = self.workdir / "admin.conf"
-        write_kubeconfig(self.admin_kubeconfig, self.server, ca.cert_pem, admin.cert_pem, admin.key_pem, ADMIN_CN)
+        write_kubeconfig(
+            self.admin_kubeconfig, self.server, ca.cert_pem, admin.cert_pem, admin.key_pem, ADMIN_CN
+        )
         context = ssl.create_default_context(cafile=str(pki / "ca.crt"))
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -156,49 +209,73 @@ class NodeCluster:
     # ---- node ---------------------------------------------------------------------------
     def prepare_node(self) -> None:
         self.node_ip = self.lab.ip(HOST)
-        self.ssh("apt-get install -y -q containerd runc containernetworking-plugins python3-venv >/dev/null "
-                 "|| (apt-get update -q >/dev/null && apt-get install -y -q containerd runc "
-                 "containernetworking-plugins python3-venv >/dev/null)", timeout=600)
+        self.ssh(
+            "apt-get install -y -q containerd runc containernetworking-plugins python3-venv >/dev/null "
+            "|| (apt-get update -q >/dev/null && apt-get install -y -q containerd runc "
+            "containernetworking-plugins python3-venv >/dev/null)",
+            timeout=600,
+        )
         self.ssh("mkdir -p /etc/containerd /etc/cni/net.d /etc/kprov/pki /opt/kprov")
-        self.put_text(render_role_template(
-            "container_runtime", "config.toml.j2", {"containerd_restrict_oom_score_adj": True}
-        ), "/etc/containerd/config.toml")
+        self.put_text(
+            render_role_template(
+                "container_runtime", "config.toml.j2", {"containerd_restrict_oom_score_adj": True}
+            ),
+            "/etc/containerd/config.toml",
+        )
         subnet = f"10.244.{self.lab.index * 10 + 1}.0/24"
         self.put_text(cni_conflist(subnet), "/etc/cni/net.d/10-kprov-test.conflist")
-        self.ssh("systemctl restart containerd && for i in $(seq 50); do "
-                 "ctr version >/dev/null 2>&1 && break; sleep 0.2; done")
+        self.ssh(
+            "systemctl restart containerd && for i in $(seq 50); do "
+            "ctr version >/dev/null 2>&1 && break; sleep 0.2; done"
+        )
         images = self.workdir / "images"
         for spec in (pause_image(PAUSE), busybox_image(BUSYBOX)):
             archive = images / (spec.reference.split("/")[-1].replace(":", "-") + ".tar")
             build_archive(spec, archive)
             self.put(archive, f"/tmp/{archive.name}")
-            self.ssh(f"ctr -n k8s.io images import /tmp/{archive.name} >/dev/null && rm -f /tmp/{archive.name}")
+            self.ssh(
+                f"ctr -n k8s.io images import /tmp/{archive.name} >/dev/null && rm -f /tmp/{archive.name}"
+            )
         wheelhouse = build_wheelhouse(REPO)
         self.put(wheelhouse.archive, "/opt/kprov/wheelhouse.tar.gz")
-        self.ssh("rm -rf /opt/kprov/wheelhouse && mkdir -p /opt/kprov/wheelhouse && "
-                 "tar -xzf /opt/kprov/wheelhouse.tar.gz -C /opt/kprov/wheelhouse && "
-                 "( [ -x /opt/kprov/venv/bin/python ] || python3 -m venv /opt/kprov/venv ) && "
-                 "/opt/kprov/venv/bin/pip install -q --no-index --find-links /opt/kprov/wheelhouse "
-                 "--force-reinstall --no-deps kprov && "
-                 "/opt/kprov/venv/bin/pip install -q --no-index --find-links /opt/kprov/wheelhouse kprov",
-                 timeout=600)
+        self.ssh(
+            "rm -rf /opt/kprov/wheelhouse && mkdir -p /opt/kprov/wheelhouse && "
+            "tar -xzf /opt/kprov/wheelhouse.tar.gz -C /opt/kprov/wheelhouse && "
+            "( [ -x /opt/kprov/venv/bin/python ] || python3 -m venv /opt/kprov/venv ) && "
+            "/opt/kprov/venv/bin/pip install -q --no-index --find-links /opt/kprov/wheelhouse "
+            "--force-reinstall --no-deps kprov && "
+            "/opt/kprov/venv/bin/pip install -q --no-index --find-links /opt/kprov/wheelhouse kprov",
+            timeout=600,
+        )
 
     def start_kubelet(self) -> None:
         ca = self._ca
         local = self.workdir / "node-pki"
         local.mkdir(exist_ok=True)
         client = issue_cert(ca, kubelet_cn(HOST), [NODES_GROUP], client=True)
-        write_kubeconfig(local / "kubelet.conf", self.server, ca.cert_pem, client.cert_pem, client.key_pem,
-                         kubelet_cn(HOST))
+        write_kubeconfig(
+            local / "kubelet.conf",
+            self.server,
+            ca.cert_pem,
+            client.cert_pem,
+            client.key_pem,
+            kubelet_cn(HOST),
+        )
         serving = issue_cert(ca, HOST, server=True, dns_names=[HOST], ip_addresses=[self.node_ip])
         write_pair(local, "kubelet", serving)
         (local / "ca.crt").write_bytes(ca.cert_pem)
         self.put(local / "kubelet.conf", "/etc/kprov/kubelet.conf")
         for name in ("kubelet.crt", "kubelet.key", "ca.crt"):
             self.put(local / name, f"/etc/kprov/pki/{name}")
-        unit = render_role_template("kubelet", "kprov-kubelet.service.j2", {
-            "inventory_hostname": HOST, "ansible_host": self.node_ip, "kubelet_node_labels": {"kprov.io/e2e": "yes"},
-        })
+        unit = render_role_template(
+            "kubelet",
+            "kprov-kubelet.service.j2",
+            {
+                "inventory_hostname": HOST,
+                "ansible_host": self.node_ip,
+                "kubelet_node_labels": {"kprov.io/e2e": "yes"},
+            },
+        )
         self.put_text(unit, "/etc/systemd/system/kprov-kubelet.service")
         self.ssh("systemctl daemon-reload && systemctl restart kprov-kubelet")
         self.wait_node_ready()
@@ -216,13 +293,14 @@ class NodeCluster:
         raise RuntimeError(f"node {HOST} not Ready after {timeout}s; kubelet log:\n{logs}")
 
     def close(self) -> None:
-        try:
-            self.ssh("systemctl disable --now kprov-kubelet; "
-                     "crictl >/dev/null 2>&1; "
-                     "for t in $(ctr -n k8s.io tasks ls -q 2>/dev/null); do ctr -n k8s.io tasks kill -s KILL $t; done; "
-                     "systemctl stop containerd", check=False, timeout=60)
-        except Exception:  # the lab may already be gone
-            pass
+        with contextlib.suppress(Exception):  # the lab may already be gone
+            self.ssh(
+                "systemctl disable --now kprov-kubelet; "
+                "for t in $(ctr -n k8s.io tasks ls -q); do ctr -n k8s.io tasks kill -s KILL $t; done; "
+                "systemctl stop containerd",
+                check=False,
+                timeout=60,
+            )
         stop_process(self.workdir, "apiserver")
         if self._etcd_started:
             stop_process(self.workdir, "etcd")

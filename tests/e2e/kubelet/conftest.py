@@ -45,8 +45,12 @@ def pod_manifest(name: str, containers: list[dict[str, Any]], **spec: Any) -> di
     for c in containers:
         c.setdefault("image", BUSYBOX)
         c.setdefault("imagePullPolicy", "IfNotPresent")
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
-            "spec": {"nodeName": HOST, "terminationGracePeriodSeconds": 5, "containers": containers, **spec}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name},
+        "spec": {"nodeName": HOST, "terminationGracePeriodSeconds": 5, "containers": containers, **spec},
+    }
 
 
 def apply(cluster: NodeCluster, namespace: str, *objects: dict[str, Any]) -> None:
