@@ -73,11 +73,15 @@ def ensure_pki(base: Path, service_ip: str = "10.96.0.1") -> LocalPki:
     return pki
 
 
-def write_identity_kubeconfig(pki: LocalPki, server: str, user: str, groups: Sequence[str] = ()) -> Path:
-    """A kubeconfig for ``user`` (CN) in ``groups`` (O), signed by the local CA."""
+def write_identity_kubeconfig(
+    pki: LocalPki, server: str, user: str, groups: Sequence[str] = (), file_name: str = ""
+) -> Path:
+    """A kubeconfig for ``user`` (CN) in ``groups`` (O), signed by the local CA, written to
+    ``kubeconfigs/<file_name or user>.conf``."""
     ca = pki.ca()
     pair = issue_cert(ca, user, list(groups), client=True)
     pki.kubeconfig_dir.mkdir(parents=True, exist_ok=True)
-    path = pki.kubeconfig_dir / (re.sub(r"[^A-Za-z0-9_.-]+", "-", user).strip("-") + ".conf")
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", file_name or user).strip("-")
+    path = pki.kubeconfig_dir / f"{stem}.conf"
     write_kubeconfig(path, server, ca.cert_pem, pair.cert_pem, pair.key_pem, user)
     return path

@@ -49,6 +49,12 @@ def parse_args(argv: list[str] | None = None) -> ServerConfig:
         default=0,
         help="ALSO serve plain HTTP on 127.0.0.1:PORT as system:masters (debugging only)",
     )
+    parser.add_argument(
+        "--watch-cache-size",
+        type=int,
+        default=100_000,
+        help="recent events kept for watches from an older resourceVersion (older: 410)",
+    )
     parser.add_argument("--v", type=int, default=0, help="log verbosity (0 warnings, 1 info, 2 debug)")
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -75,6 +81,7 @@ def parse_args(argv: list[str] | None = None) -> ServerConfig:
         service_node_port_range=args.service_node_port_range,
         encryption_provider_config=args.encryption_provider_config,
         insecure_port=args.insecure_debug_port,
+        watch_cache_capacity=args.watch_cache_size,
     )
 
 

@@ -1,0 +1,106 @@
+"""Two API server processes on one etcd: reads and watches agree (resourceVersion = etcd
+revision), and a watch from before the watch cache's window gets 410 Expired."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from kubernetes import client, config, watch
+from kubernetes.client.rest import ApiException
+
+from kprov.local.certs import write_identity_kubeconfig
+from kprov.local.ports import free_port, wait_for_port
+from kprov.pki import ADMIN_CN, MASTERS_GROUP
+
+
+@pytest.fixture(scope="module")
+def second_server(control_plane, tmp_path_factory) -> Iterator[Path]:  # type: ignore[no-untyped-def]
+    """Another kprov-apiserver on the same etcd, with a 20-event watch cache; its admin kubeconfig."""
+    pki = control_plane.plane.pki
+    port = free_port()
+    log = tmp_path_factory.mktemp("second") / "apiserver.log"
+    argv = [
+        sys.executable,
+        "-m",
+        "kprov.cluster.apiserver",
+        "--etcd-servers",
+        control_plane.etcd_url,
+        "--tls-cert-file",
+        pki.path("apiserver", "crt"),
+        "--tls-private-key-file",
+        pki.path("apiserver", "key"),
+        "--client-ca-file",
+        pki.path("ca", "crt"),
+        "--bind-address",
+        "127.0.0.1",
+        "--secure-port",
+        str(port),
+        "--encryption-provider-config",
+        pki.encryption_config,
+        "--watch-cache-size",
+        "20",
+    ]
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        assert wait_for_port("127.0.0.1", port, 30), log.read_text()
+        yield write_identity_kubeconfig(
+            pki, f"https://127.0.0.1:{port}", ADMIN_CN, [MASTERS_GROUP], file_name="second-server-admin"
+        )
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def _core(path: Path) -> client.CoreV1Api:
+    return client.CoreV1Api(config.new_client_from_config(config_file=str(path)))
+
+
+def test_write_on_one_read_on_other(control_plane, second_server, namespace):
+    a, b = _core(control_plane.admin_kubeconfig), _core(second_server)
+    for i in range(5):
+        made = a.create_namespaced_config_map(namespace, {"metadata": {"name": f"c{i}"}})
+        seen = b.read_namespaced_config_map(f"c{i}", namespace)
+        assert seen.metadata.resource_version == made.metadata.resource_version
+        listed = b.list_namespaced_config_map(namespace)
+        assert int(listed.metadata.resource_version) >= int(made.metadata.resource_version)
+        assert f"c{i}" in [c.metadata.name for c in listed.items]
+
+
+def test_watch_on_other_server_sees_writes(control_plane, second_server, namespace):
+    a, b = _core(control_plane.admin_kubeconfig), _core(second_server)
+    rv = a.list_namespaced_config_map(namespace).metadata.resource_version
+
+    def writer() -> None:
+        time.sleep(0.3)
+        a.create_namespaced_config_map(namespace, {"metadata": {"name": "w1"}})
+        a.patch_namespaced_config_map("w1", namespace, {"data": {"k": "v"}})
+
+    threading.Thread(target=writer, daemon=True).start()
+    events = [
+        (e["type"], e["object"].metadata.name, e["object"].metadata.resource_version)
+        for e in watch.Watch().stream(
+            b.list_namespaced_config_map, namespace, resource_version=rv, timeout_seconds=3
+        )
+    ]
+    assert [e[:2] for e in events] == [("ADDED", "w1"), ("MODIFIED", "w1")]
+    assert a.read_namespaced_config_map("w1", namespace).metadata.resource_version == events[-1][2]
+
+
+def test_watch_older_than_cache_window_is_410(second_server, namespace):
+    b = _core(second_server)
+    old_rv = b.list_namespaced_config_map(namespace).metadata.resource_version
+    for i in range(30):  # more events than the second server's 20-event window
+        b.create_namespaced_config_map(namespace, {"metadata": {"name": f"x{i}"}})
+    with pytest.raises(ApiException) as expired:
+        for _ in watch.Watch().stream(
+            b.list_namespaced_config_map, namespace, resource_version=old_rv, timeout_seconds=2
+        ):
+            pass
+    assert expired.value.status == 410 and "too old resource version" in str(expired.value)
