@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import posixpath
 import secrets
 import select
@@ -35,6 +36,10 @@ from kprov.provision.connect.shell import finalize_script, needs_switch, staging
 __all__ = ["SSHConnector"]
 
 _RETRY_PAUSE_S = 0.5
+
+# paramiko logs connect failures with tracebacks from its transport thread; they are reported
+# as UnreachableError instead. A NullHandler keeps Python's last-resort stderr handler quiet.
+logging.getLogger("paramiko").addHandler(logging.NullHandler())
 
 
 class _AcceptPolicy(paramiko.MissingHostKeyPolicy):
