@@ -1,0 +1,121 @@
+"""Cluster checks through the API: every API server ready, every node Ready, the smoke test.
+
+Each API server is asked on its own (not through failover) so a dead one shows as a failed
+row. The smoke test creates a throw-away namespace, waits for 2 ready pods on 2 different
+workers, fetches the Service's ClusterIP from a node (every backend must answer) and the
+NodePort on every worker from this machine, then deletes the namespace.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import secrets
+import time
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+
+from kprov.cluster.client import ApiClient, ApiError, ClientConfig, resources
+from kprov.deploy.verify.report import Check
+from kprov.deploy.verify.smoke import smoke_deployment, smoke_namespace, smoke_service
+
+__all__ = ["check_api_servers", "check_nodes", "smoke_test"]
+
+RemoteRun = Callable[[str, str], tuple[int, str]]  # (host, shell command) -> (rc, stdout)
+
+
+async def check_api_servers(config: ClientConfig) -> list[Check]:
+    checks = []
+    for server in config.servers:
+        single = dataclasses.replace(config, servers=(server,))
+        try:
+            async with ApiClient(single, timeout=5.0) as client:
+                body = await client.request("GET", "/readyz")
+            ready = str(body).strip() == "ok"
+            checks.append(Check("cluster", f"API server {server} ready", ready, str(body)[:80]))
+        except (TimeoutError, ApiError, aiohttp.ClientError, OSError) as exc:
+            checks.append(Check("cluster", f"API server {server} ready", False, str(exc)[:200]))
+    return checks
+
+
+def _ready(obj: dict[str, Any]) -> bool:
+    return any(c.get("type") == "Ready" and c.get("status") == "True"
+               for c in (obj.get("status") or {}).get("conditions") or [])
+
+
+async def check_nodes(client: ApiClient, expected: list[str]) -> list[Check]:
+    nodes, _ = await client.list_all(resources.NODES)
+    by_name = {n["metadata"]["name"]: n for n in nodes}
+    checks = []
+    for name in expected:
+        node = by_name.get(name)
+        if node is None:
+            checks.append(Check("cluster", f"node {name} Ready", False, "not registered"))
+        else:
+            checks.append(Check("cluster", f"node {name} Ready", _ready(node)))
+    return checks
+
+
+async def _wait_pods(client: ApiClient, namespace: str, count: int, timeout: float) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + timeout
+    pods: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        pods, _ = await client.list_all(resources.PODS, namespace)
+        ready = [p for p in pods if _ready(p) and not p["metadata"].get("deletionTimestamp")]
+        if len(ready) >= count:
+            return ready
+        await asyncio.sleep(1)
+    states = ", ".join(f"{p['metadata']['name']}@{p['spec'].get('nodeName', '-')}:"
+                       f"{(p.get('status') or {}).get('phase', '?')}" for p in pods)
+    raise TimeoutError(f"{count} ready pods not seen within {timeout:.0f}s ({states or 'no pods'})")
+
+
+async def _http_get(session: aiohttp.ClientSession, url: str) -> str:
+    async with session.get(url, timeout=aiohttp.ClientTimeout(total=3)) as resp:
+        return (await resp.text()).strip()
+
+
+async def smoke_test(client: ApiClient, workers: list[str], node_ips: dict[str, str],
+                     remote_run: RemoteRun, timeout: float = 120.0) -> list[Check]:
+    """Deploy, probe through ClusterIP (from a node) and NodePort (from here), delete."""
+    if len(workers) < 2:
+        return [Check("cluster", "smoke deployment", False, "needs 2 workers in the inventory")]
+    namespace = f"kprov-verify-{secrets.token_hex(3)}"
+    checks: list[Check] = []
+    await client.create(resources.NAMESPACES, smoke_namespace(namespace))
+    try:
+        await client.create(resources.DEPLOYMENTS, smoke_deployment(namespace, workers), namespace)
+        service = await client.create(resources.SERVICES, smoke_service(namespace), namespace)
+        try:
+            pods = await _wait_pods(client, namespace, 2, timeout)
+        except TimeoutError as exc:
+            return [Check("cluster", "smoke pods ready on 2 workers", False, str(exc))]
+        hosts = {p["metadata"]["name"]: p["spec"].get("nodeName") for p in pods}
+        spread = len(set(hosts.values())) == 2
+        checks.append(Check("cluster", "smoke pods ready on 2 workers", spread, ", ".join(
+            f"{k}@{v}" for k, v in hosts.items())))
+        cluster_ip = service["spec"]["clusterIP"]
+        node_port = service["spec"]["ports"][0]["nodePort"]
+        script = ("python3 -c \"import urllib.request as u,sys\nfor _ in range(20):\n"
+                  f" print(u.urlopen('http://{cluster_ip}/', timeout=2).read().decode().strip())\"")
+        rc, out = await asyncio.to_thread(remote_run, workers[0], script)
+        answered = set(out.split())
+        checks.append(Check("cluster", f"ClusterIP {cluster_ip} answers from every pod (from {workers[0]})",
+                            rc == 0 and set(hosts) <= answered, f"answers: {sorted(answered)}"))
+        async with aiohttp.ClientSession() as session:
+            for worker in workers:
+                url = f"http://{node_ips[worker]}:{node_port}/"
+                try:
+                    body = await _http_get(session, url)
+                    checks.append(Check("cluster", f"NodePort {url}", body in hosts, body))
+                except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+                    checks.append(Check("cluster", f"NodePort {url}", False, str(exc) or type(exc).__name__))
+    finally:
+        with contextlib.suppress(ApiError):
+            await client.delete(resources.NAMESPACES, namespace)
+    return checks
+
+

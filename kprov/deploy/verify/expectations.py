@@ -1,0 +1,52 @@
+"""What each inventory group must run on its hosts: the table the host checks walk.
+
+Pure data derived from the inventory's groups, so a test can assert it without any host.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+__all__ = ["HostExpectation", "expectations_for"]
+
+PKI = "/etc/kprov/pki"
+
+
+@dataclass
+class HostExpectation:
+    """The units, listening ports and certificates one host must have."""
+
+    units: list[str] = field(default_factory=list)
+    ports: list[int] = field(default_factory=list)
+    certs: list[str] = field(default_factory=list)
+
+    def extend(self, units: Iterable[str], ports: Iterable[int], certs: Iterable[str]) -> None:
+        for target, items in ((self.units, units), (self.ports, ports), (self.certs, certs)):
+            target.extend(i for i in items if i not in target)
+
+
+_ETCD = (["kprov-etcd"], [2379, 2380], [f"{PKI}/etcd/server.crt", f"{PKI}/etcd/peer.crt"])
+_CONTROL_PLANE = (
+    ["kprov-apiserver", "kprov-controller-manager", "kprov-scheduler"],
+    [6443],
+    [f"{PKI}/apiserver.crt", f"{PKI}/apiserver-kubelet-client.crt", f"{PKI}/etcd/apiserver-etcd-client.crt"],
+)
+_NODE = (["containerd", "kprov-kubelet", "kprov-proxy"], [10250, 10256], [f"{PKI}/kubelet-serving.crt"])
+
+
+def expectations_for(
+    hosts: Iterable[str], in_group: Callable[[str, str], bool]
+) -> dict[str, HostExpectation]:
+    """Per host, what it must run: etcd members, control-plane hosts, nodes (control plane + workers)."""
+    result: dict[str, HostExpectation] = {}
+    for host in hosts:
+        exp = HostExpectation()
+        if in_group(host, "etcd"):
+            exp.extend(*_ETCD)
+        if in_group(host, "control_plane"):
+            exp.extend(*_CONTROL_PLANE)
+        if in_group(host, "control_plane") or in_group(host, "workers"):
+            exp.extend(*_NODE)
+        result[host] = exp
+    return result

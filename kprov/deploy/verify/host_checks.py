@@ -1,0 +1,101 @@
+"""Per-host checks through testinfra: units, listening ports, certificates.
+
+One testinfra host per inventory host (paramiko backend, the inventory's address, user,
+port and key). Host-key checking follows the inventory (``kprov_host_key_checking``).
+Hosts are checked in parallel; a host that cannot be reached is one failed row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import testinfra
+from cryptography import x509
+
+from kprov.deploy.verify.expectations import HostExpectation
+from kprov.deploy.verify.report import Check
+
+__all__ = ["CERT_MIN_DAYS", "check_hosts", "testinfra_host"]
+
+CERT_MIN_DAYS = 30
+
+
+def _host_key_checking(host_vars: Mapping[str, Any]) -> bool:
+    value = host_vars.get("kprov_host_key_checking", True)
+    args = str(host_vars.get("ansible_ssh_common_args", ""))
+    return str(value).lower() not in ("false", "no", "0") and "StrictHostKeyChecking=no" not in args
+
+
+def testinfra_host(name: str, host_vars: Mapping[str, Any], ssh_config_dir: Path) -> Any:
+    """A testinfra host for an inventory host (paramiko backend)."""
+    address = host_vars.get("ansible_host", name)
+    user = host_vars.get("ansible_user", "root")
+    port = host_vars.get("ansible_port", 22)
+    kwargs: dict[str, Any] = {}
+    key = host_vars.get("ansible_ssh_private_key_file")
+    if key:
+        kwargs["ssh_identity_file"] = str(Path(str(key)).expanduser())
+    if not _host_key_checking(host_vars):
+        config = ssh_config_dir / "ssh_config"
+        config.write_text("Host *\n  StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null\n")
+        kwargs["ssh_config"] = str(config)
+    return testinfra.get_host(f"paramiko://{user}@{address}:{port}", **kwargs)
+
+
+def _listening_ports(host: Any) -> set[int]:
+    ports: set[int] = set()
+    for sock in host.socket.get_listening_sockets():
+        if sock.startswith("tcp://"):
+            ports.add(int(sock.rsplit(":", 1)[1]))
+    return ports
+
+
+def _cert_check(host: Any, path: str, now: dt.datetime) -> tuple[bool, str]:
+    f = host.file(path)
+    if not f.exists:
+        return False, "missing"
+    cert = x509.load_pem_x509_certificate(f.content)
+    if cert.not_valid_before_utc > now:
+        return False, f"not valid before {cert.not_valid_before_utc:%Y-%m-%d %H:%M}"
+    days = (cert.not_valid_after_utc - now).days
+    if days < CERT_MIN_DAYS:
+        return False, f"expires in {days} days (renew: kprov pki rotate)"
+    return True, f"expires in {days} days"
+
+
+def _check_host(name: str, host_vars: Mapping[str, Any], exp: HostExpectation) -> list[Check]:
+    checks: list[Check] = []
+    with tempfile.TemporaryDirectory(prefix="kprov-verify-") as tmp:
+        try:
+            host = testinfra_host(name, host_vars, Path(tmp))
+            host.run("true")
+        except Exception as exc:  # noqa: BLE001 - an unreachable host is a failed row, not a crash
+            return [Check(name, "reachable over SSH", False, str(exc) or type(exc).__name__)]
+        for unit in exp.units:
+            service = host.service(unit)
+            running, enabled = service.is_running, service.is_enabled
+            detail = ", ".join(s for s, ok in (("active", running), ("enabled", enabled)) if not ok)
+            checks.append(Check(name, f"unit {unit} active and enabled", running and enabled,
+                                f"not {detail}" if detail else ""))
+        listening = _listening_ports(host) if exp.ports else set()
+        for port in exp.ports:
+            checks.append(Check(name, f"port {port} listening", port in listening))
+        now = dt.datetime.now(dt.UTC)
+        for path in exp.certs:
+            ok, detail = _cert_check(host, path, now)
+            checks.append(Check(name, f"certificate {path}", ok, detail))
+    return checks
+
+
+def check_hosts(host_vars: Mapping[str, Mapping[str, Any]],
+                expectations: Mapping[str, HostExpectation]) -> list[Check]:
+    """Run every host's checks in parallel; rows come back in host order."""
+    names = list(expectations)
+    with ThreadPoolExecutor(max_workers=max(1, min(16, len(names)))) as pool:
+        results = pool.map(lambda n: _check_host(n, host_vars[n], expectations[n]), names)
+    return [c for rows in results for c in rows]

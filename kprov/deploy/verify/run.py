@@ -1,0 +1,102 @@
+"""Run every verify check for an inventory and collect one report.
+
+Order: host checks (parallel, SSH), etcd (quorum and leader), API servers, nodes, the
+smoke workload, and config drift (a check-mode run of the cluster playbook must report
+nothing to change, i.e. every file is as rendered).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from kprov.cluster.client import ApiClient, KubeconfigError, load_kubeconfig
+from kprov.deploy.prepare import SITE_PLAYBOOK, prepare_cluster
+from kprov.deploy.verify.cluster_checks import check_api_servers, check_nodes, smoke_test
+from kprov.deploy.verify.expectations import expectations_for
+from kprov.deploy.verify.host_checks import check_hosts, testinfra_host
+from kprov.deploy.verify.report import Check, VerifyReport
+from kprov.etcdops.cluster import EtcdCluster
+from kprov.pki.from_inventory import pki_dir_for
+from kprov.provision.inventory import load_inventory
+from kprov.provision.pipelines import run_playbook
+
+__all__ = ["admin_kubeconfig_path", "verify_cluster"]
+
+
+def admin_kubeconfig_path(inventory: str | Path) -> Path:
+    return pki_dir_for(inventory) / "kubeconfigs" / "admin.conf"
+
+
+def _etcd_checks(inventory: str | Path) -> list[Check]:
+    try:
+        with EtcdCluster(inventory) as cluster:
+            views = cluster.members(cluster.anchor())
+    except Exception as exc:  # noqa: BLE001 - any failure to reach etcd is a failed row
+        return [Check("cluster", "etcd quorum", False, str(exc)[:300])]
+    healthy = [v for v in views if v.healthy]
+    leaders = [v.name for v in views if v.is_leader]
+    checks = [Check("cluster", f"etcd member {v.name or v.endpoint} healthy", v.healthy, v.error)
+              for v in views]
+    checks.append(Check("cluster", "etcd quorum", len(healthy) > len(views) // 2,
+                        f"{len(healthy)}/{len(views)} healthy"))
+    checks.append(Check("cluster", "etcd has one leader", len(set(leaders)) == 1, ", ".join(leaders)))
+    return checks
+
+
+def _remote_runner(host_vars: Mapping[str, Mapping[str, Any]]) -> Any:
+    def run(host: str, command: str) -> tuple[int, str]:
+        with tempfile.TemporaryDirectory(prefix="kprov-verify-") as tmp:
+            result = testinfra_host(host, host_vars[host], Path(tmp)).run(command)
+            return result.rc, result.stdout
+    return run
+
+
+async def _api_checks(inventory: str | Path, nodes: list[str], workers: list[str],
+                      host_vars: Mapping[str, Mapping[str, Any]], smoke: bool) -> list[Check]:
+    try:
+        config = load_kubeconfig(admin_kubeconfig_path(inventory))
+    except (KubeconfigError, OSError) as exc:
+        return [Check("cluster", "admin kubeconfig", False, str(exc))]
+    checks = await check_api_servers(config)
+    async with ApiClient(config, timeout=10.0) as client:
+        try:
+            checks += await check_nodes(client, nodes)
+        except Exception as exc:  # noqa: BLE001
+            return [*checks, Check("cluster", "list nodes", False, str(exc)[:300])]
+        if smoke:
+            ips = {w: str(host_vars[w].get("ansible_host", w)) for w in workers}
+            checks += await smoke_test(client, workers, ips, _remote_runner(host_vars))
+    return checks
+
+
+def _drift_check(inventory: str | Path) -> Check:
+    prepared = prepare_cluster(inventory)
+    report = run_playbook(str(inventory), SITE_PLAYBOOK, extra_vars=prepared.extra_vars, check=True)
+    changed = [f"{r.host}: {r.task}" for r in report.results if r.status == "changed"]
+    failed = [f"{r.host}: {r.task}" for r in report.results if r.status in ("failed", "unreachable")]
+    detail = "; ".join((changed + failed)[:8])
+    return Check("cluster", "hosts match the playbook (check mode: 0 changed)",
+                 report.ok and not changed, detail)
+
+
+def verify_cluster(inventory: str | Path, *, smoke: bool = True, drift: bool = True) -> VerifyReport:
+    start = time.monotonic()
+    report = VerifyReport()
+    inv = load_inventory(inventory)
+    host_vars = {h: inv.host_vars(h) for h in inv.hosts}
+    members = {g: set(inv.members(g)) for g in ("etcd", "control_plane", "workers")}
+    expectations = expectations_for(inv.hosts, lambda host, group: host in members[group])
+    report.checks += check_hosts(host_vars, expectations)
+    report.checks += _etcd_checks(inventory)
+    nodes = [h for h in inv.hosts if h in members["control_plane"] | members["workers"]]
+    workers = [h for h in inv.hosts if h in members["workers"]]
+    report.checks += asyncio.run(_api_checks(inventory, nodes, workers, host_vars, smoke))
+    if drift:
+        report.checks.append(_drift_check(inventory))
+    report.duration_s = time.monotonic() - start
+    return report
