@@ -1,0 +1,99 @@
+"""Malformed and oversized requests get a Status error and change nothing."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.integration.apiserver._http import request, ssl_context
+
+
+@pytest.fixture
+def admin(control_plane):  # type: ignore[no-untyped-def]
+    context = ssl_context(control_plane.admin_kubeconfig, control_plane.ca_file)
+    return lambda *args, **kw: request(control_plane.server, context, *args, **kw)
+
+
+def _count(admin, ns: str) -> int:  # type: ignore[no-untyped-def]
+    return len(admin("GET", f"/api/v1/namespaces/{ns}/configmaps")[2]["items"])
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (b'{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":', "application/json"),
+        (b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: [", "application/yaml"),
+        (b"[1, 2]", "application/json"),
+    ],
+)
+def test_malformed_body_is_400_status(admin, namespace, body, content_type):
+    status, headers, reply = admin(
+        "POST", f"/api/v1/namespaces/{namespace}/configmaps", body, content_type=content_type
+    )
+    assert status == 400 and headers["Content-Type"].startswith("application/json")
+    assert reply["kind"] == "Status" and reply["reason"] == "BadRequest" and reply["code"] == 400
+    assert _count(admin, namespace) == 0
+
+
+def test_unknown_field_strict_is_422_naming_it(admin, namespace):
+    body = json.dumps(
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "u"},
+            "data": {"a": "b"},
+            "spec": {"bogus": 1},
+        }
+    ).encode()
+    status, _, reply = admin(
+        "POST", f"/api/v1/namespaces/{namespace}/configmaps?fieldValidation=Strict", body
+    )
+    assert status == 422 and reply["reason"] == "Invalid" and 'unknown field "spec"' in reply["message"]
+    status, headers, _ = admin(
+        "POST", f"/api/v1/namespaces/{namespace}/configmaps?fieldValidation=Warn", body
+    )
+    assert status == 201 and "unknown field" in headers.get("Warning", "")
+
+
+def test_oversized_body_is_413(admin, namespace):
+    big = json.dumps(
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "big"},
+            "data": {"x": "a" * (4 * 1024 * 1024)},
+        }
+    ).encode()
+    status, _, reply = admin("POST", f"/api/v1/namespaces/{namespace}/configmaps", big)
+    assert status == 413 and reply["reason"] == "RequestEntityTooLarge"
+    assert _count(admin, namespace) == 0
+    assert admin("GET", "/readyz")[2] == "ok"
+
+
+def test_unsupported_media_type_is_415(admin, namespace):
+    status, _, reply = admin(
+        "POST", f"/api/v1/namespaces/{namespace}/configmaps", b"<xml/>", content_type="application/xml"
+    )
+    assert status == 415 and reply["reason"] == "UnsupportedMediaType"
+
+
+def test_dry_run_writes_nothing_and_bools_parse_like_go(admin, namespace):
+    status, _, reply = admin(
+        "POST",
+        f"/api/v1/namespaces/{namespace}/configmaps?dryRun=All",
+        json.dumps({"metadata": {"name": "dry"}}).encode(),
+    )
+    assert status == 201 and reply["metadata"]["name"] == "dry"
+    assert admin("GET", f"/api/v1/namespaces/{namespace}/configmaps/dry")[0] == 404
+    admin(
+        "POST", f"/api/v1/namespaces/{namespace}/configmaps", json.dumps({"metadata": {"name": "w"}}).encode()
+    )
+    status, _, stream = admin("GET", f"/api/v1/namespaces/{namespace}/configmaps?watch=True&timeoutSeconds=1")
+    text = stream if isinstance(stream, str) else json.dumps(stream, separators=(",", ":"))
+    assert status == 200 and '"type":"ADDED"' in text  # a watch event stream, not a list
+
+
+def test_unknown_resource_is_404_status(admin):
+    status, _, reply = admin("GET", "/api/v1/flibbertigibbets")
+    assert status == 404 and reply["kind"] == "Status"

@@ -1,0 +1,112 @@
+"""HTTPS with client certificates: no certificate -> 401, node identities limited to their
+own node's objects, 403 worded like the real server, Secrets encrypted in etcd."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import ssl
+
+import aetcd
+import pytest
+
+from tests.integration.apiserver._http import request, ssl_context
+
+NODE = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "%s"}}
+
+
+def _pod(name: str, node: str, secret: str) -> dict:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name},
+        "spec": {
+            "nodeName": node,
+            "containers": [{"name": "c", "image": "busybox"}],
+            "volumes": [{"name": "s", "secret": {"secretName": secret}}],
+        },
+    }
+
+
+@pytest.fixture
+def nodes_and_secrets(kubectl, namespace):  # type: ignore[no-untyped-def]
+    for node in ("sec-n1", "sec-n2"):
+        kubectl("apply", "-f", "-", input=json.dumps({**NODE, "metadata": {"name": node}}))
+    for name in ("s1", "s2"):
+        kubectl("create", "secret", "generic", name, "-n", namespace, f"--from-literal=password=top-{name}")
+    kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(_pod("p1", "sec-n1", "s1")))
+    kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(_pod("p2", "sec-n2", "s2")))
+    return namespace
+
+
+def test_no_client_certificate_is_401_but_health_is_public(control_plane):
+    context = ssl_context(None, control_plane.ca_file)
+    status, _, body = request(control_plane.server, context, "GET", "/api/v1/namespaces")
+    assert status == 401 and body["reason"] == "Unauthorized"
+    assert request(control_plane.server, context, "GET", "/healthz")[2] == "ok"
+
+
+def test_untrusted_certificate_is_refused(control_plane, tmp_path):
+    context = ssl.create_default_context(cafile=str(control_plane.ca_file))
+    from kprov.pki import issue_cert, new_ca
+
+    rogue = issue_cert(new_ca("rogue-ca"), "kubernetes-admin", ["system:masters"], client=True)
+    (tmp_path / "c.crt").write_bytes(rogue.cert_pem)
+    (tmp_path / "c.key").write_bytes(rogue.key_pem)
+    context.load_cert_chain(str(tmp_path / "c.crt"), str(tmp_path / "c.key"))
+    with pytest.raises(OSError):
+        request(control_plane.server, context, "GET", "/api/v1/namespaces")
+
+
+def test_node_reads_only_secrets_of_its_own_pods(kubectl, control_plane, nodes_and_secrets):
+    ns = nodes_and_secrets
+    n1 = control_plane.node_kubeconfig("sec-n1")
+    own = kubectl("get", "secret", "s1", "-n", ns, "-o", "jsonpath={.data.password}", kubeconfig=n1)
+    assert own.stdout == "dG9wLXMx"  # base64("top-s1")
+    other = kubectl("get", "secret", "s2", "-n", ns, kubeconfig=n1, check=False)
+    assert other.returncode == 1
+    assert (
+        f'Error from server (Forbidden): secrets "s2" is forbidden: User "system:node:sec-n1" cannot get '
+        f'resource "secrets" in API group "" in the namespace "{ns}"'
+    ) in other.stderr
+    listing = kubectl("get", "secrets", "-n", ns, kubeconfig=n1, check=False)
+    assert listing.returncode == 1 and "cannot list resource" in listing.stderr
+
+
+def test_node_writes_only_its_own_node_status(kubectl, control_plane, nodes_and_secrets):
+    n1 = control_plane.node_kubeconfig("sec-n1")
+    patch = (
+        '{"status":{"conditions":[{"type":"Ready","status":"True","reason":"KubeletReady","message":"ok"}]}}'
+    )
+    own = kubectl(
+        "patch", "node", "sec-n1", "--subresource=status", "--type=merge", "-p", patch, kubeconfig=n1
+    )
+    assert "patched" in own.stdout
+    other = kubectl(
+        "patch",
+        "node",
+        "sec-n2",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        patch,
+        kubeconfig=n1,
+        check=False,
+    )
+    assert other.returncode == 1 and 'nodes "sec-n2" is forbidden: User "system:node:sec-n1"' in other.stderr
+    assert "Ready" not in kubectl("get", "node", "sec-n2", "-o", "jsonpath={.status.conditions}").stdout
+
+
+def test_secrets_are_encrypted_in_etcd(control_plane, nodes_and_secrets):
+    key = f"/registry/secrets/{nodes_and_secrets}/s1".encode()
+
+    async def raw() -> bytes:
+        host, port = control_plane.etcd_url.removeprefix("http://").split(":")
+        async with aetcd.Client(host=host, port=int(port)) as etcd:
+            got = await etcd.get(key)
+            assert got is not None
+            return bytes(got.value)
+
+    value = asyncio.run(raw())
+    assert value.startswith(b"k8s:enc:aesgcm:v1:")
+    assert b"top-s1" not in value and b"dG9wLXMx" not in value
