@@ -28,6 +28,9 @@ def _mount() -> None:
     from kprov.cli import images
 
     app.add_typer(images.app, name="images", help="Build OCI images locally and import them on nodes.")
+    from kprov.cli import local
+
+    app.add_typer(local.app, name="local", help="A control plane on loopback (etcd + API server).")
 
 
 def main() -> None:
