@@ -21,6 +21,9 @@ def _mount() -> None:
     from kprov.cli import etcd, lab, pki, provision
 
     provision.register(app)
+    from kprov.cli import cluster
+
+    cluster.register(app)
 
     app.add_typer(lab.app, name="lab", help="A local lab of real hosts (systemd-nspawn).")
     app.add_typer(pki.app, name="pki", help="Cluster CA, etcd CA, certificates and kubeconfigs.")

@@ -1,0 +1,114 @@
+"""`kprov up | verify | reset | kubeconfig`: the whole-cluster commands. No logic lives here."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from kprov.cli.provision import LiveView, print_recap
+from kprov.deploy.reset import reset_cluster
+from kprov.deploy.up import UpOptions, up
+from kprov.deploy.verify import VerifyReport, verify_cluster
+from kprov.deploy.verify.run import admin_kubeconfig_path
+from kprov.lab import LabError
+from kprov.provision.errors import ProvisionError
+
+__all__ = ["register"]
+
+InventoryOpt = typer.Option(..., "-i", "--inventory", help="Inventory file or directory.")
+
+
+def _print_verify(console: Console, report: VerifyReport) -> None:
+    table = Table(title=f"verify ({report.duration_s:.1f}s)", title_justify="left")
+    for col in ("scope", "check", "result", "detail"):
+        table.add_column(col, overflow="fold")
+    for c in report.checks:
+        table.add_row(c.scope, c.name, "[green]ok[/]" if c.ok else "[red]FAILED[/]", c.detail)
+    console.print(table)
+    failed = len(report.failures)
+    console.print("[green]all checks passed[/]" if report.ok else f"[red]{failed} check(s) failed[/]")
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("up")
+    def up_cmd(
+        hosts: int = typer.Option(5, "--hosts", "-n", help="Lab hosts (h1..hN)."),
+        lab: int = typer.Option(None, "--lab", help="Lab instance 0..9 (default: env KPROV_LAB, else 0)."),
+        verify: bool = typer.Option(True, "--verify/--no-verify", help="Run kprov verify at the end."),
+    ) -> None:
+        """Bring up a local lab of hosts, apply the cluster to it, verify it, print how to use it."""
+        console = Console()
+        try:
+            with LiveView(console, 0, enabled=True) as view:
+                result = up(UpOptions(lab, hosts, verify), lambda m: console.print(m, highlight=False), view)
+        except (LabError, ProvisionError) as err:
+            console.print(f"[red]error:[/red] {err}")
+            raise typer.Exit(1) from None
+        if result.apply_report is not None:
+            print_recap(console, result.apply_report)
+        if result.verify_report is not None:
+            _print_verify(console, result.verify_report)
+        times = ", ".join(f"{k} {v:.1f}s" for k, v in result.timings.items())
+        console.print(f"inventory: {result.inventory}   ({times})")
+        if result.ok and result.kubeconfig:
+            console.print("The cluster is up. Try:")
+            console.print(f"  kubectl --kubeconfig {result.kubeconfig} get nodes -o wide", highlight=False)
+        raise typer.Exit(0 if result.ok else 2)
+
+    @app.command("verify")
+    def verify_cmd(
+        inventory: Path = InventoryOpt,
+        as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+        smoke: bool = typer.Option(True, "--smoke/--no-smoke", help="Deploy the smoke workload."),
+        drift: bool = typer.Option(True, "--drift/--no-drift", help="Check-mode run: files as rendered."),
+    ) -> None:
+        """Check every host and the cluster; non-zero exit on any failure."""
+        report = verify_cluster(inventory, smoke=smoke, drift=drift)
+        if as_json:
+            print(json.dumps(report.to_dict(), indent=2))
+        else:
+            _print_verify(Console(), report)
+        raise typer.Exit(0 if report.ok else 2)
+
+    @app.command("reset")
+    def reset_cmd(
+        inventory: Path = InventoryOpt,
+        limit: str = typer.Option(None, "--limit", "-l", help="Only these hosts (pattern)."),
+        yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    ) -> None:
+        """Stop and remove everything kprov installed (services, units, data, packages)."""
+        console = Console()
+        if not yes and not typer.confirm(f"Remove the cluster on every host of {inventory}?"):
+            raise typer.Exit(1)
+        try:
+            with LiveView(console, 0, enabled=True) as view:
+                report = reset_cluster(inventory, limit=limit, observer=view)
+        except ProvisionError as err:
+            console.print(f"[red]error:[/red] {err}")
+            raise typer.Exit(1) from None
+        print_recap(console, report)
+        raise typer.Exit(0 if report.ok else 2)
+
+    @app.command("kubeconfig")
+    def kubeconfig_cmd(
+        inventory: Path = InventoryOpt,
+        out: Path = typer.Option(None, "--out", "-o", help="Copy the admin kubeconfig here (mode 0600)."),
+    ) -> None:
+        """Print the path of the admin kubeconfig (or copy it with --out)."""
+        source = admin_kubeconfig_path(inventory)
+        if not source.is_file():
+            hint = f"run `kprov apply -i {inventory}` first"
+            Console(stderr=True).print(f"[red]error:[/red] {source} does not exist; {hint}")
+            raise typer.Exit(1)
+        if out is None:
+            print(source)
+            return
+        out.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, out)
+        out.chmod(0o600)
+        print(out)

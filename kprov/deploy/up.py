@@ -1,0 +1,82 @@
+"""`kprov up`: the main job on the embedded default — a local lab, the cluster on it, verified.
+
+A list of phases (k0sctl style), each with a title; the first failure stops the run and is
+reported with the phase it happened in. Every phase is idempotent, so running `up` again
+converges (and on a running cluster changes nothing).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kprov.deploy.prepare import REPO_ROOT, SITE_PLAYBOOK, prepare_cluster
+from kprov.deploy.verify import VerifyReport, verify_cluster
+from kprov.deploy.verify.run import admin_kubeconfig_path
+from kprov.lab import Lab
+from kprov.provision.execute.results import RunObserver, RunReport
+from kprov.provision.pipelines import run_playbook
+
+__all__ = ["UpOptions", "UpResult", "lab_inventory", "up"]
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class UpOptions:
+    lab_index: int | None = None
+    hosts: int = 5
+    verify: bool = True
+
+
+@dataclass
+class UpResult:
+    inventory: Path
+    apply_report: RunReport | None = None
+    verify_report: VerifyReport | None = None
+    kubeconfig: Path | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        applied = self.apply_report is not None and self.apply_report.ok
+        return applied and (self.verify_report is None or self.verify_report.ok)
+
+
+def lab_inventory(lab: Lab, hosts: int) -> Path:
+    """Instance 0 uses the committed inventories/lab; other instances get one in their state dir."""
+    committed = REPO_ROOT / "inventories" / "lab" / "hosts.yml"
+    if lab.index == 0 and committed.is_file() and hosts == 5:
+        return committed.parent
+    directory = lab.layout.state_dir / "inventory"
+    directory.mkdir(parents=True, exist_ok=True)
+    lab.write_inventory(directory / "hosts.yml", hosts)
+    return directory
+
+
+def up(options: UpOptions, progress: Progress, observer: RunObserver | None = None) -> UpResult:
+    lab = Lab(options.lab_index)
+    t0 = time.monotonic()
+    progress(f"lab {lab.index}: bringing up {options.hosts} hosts")
+    lab.up(options.hosts, progress=lambda msg: progress(f"  {msg}"))
+    result = UpResult(lab_inventory(lab, options.hosts))
+    result.timings["lab"] = time.monotonic() - t0
+
+    t0 = time.monotonic()
+    progress(f"preparing PKI and wheelhouse for {result.inventory}")
+    prepared = prepare_cluster(result.inventory)
+    progress(f"applying {SITE_PLAYBOOK.relative_to(REPO_ROOT)}")
+    result.apply_report = run_playbook(result.inventory, SITE_PLAYBOOK, extra_vars=prepared.extra_vars,
+                                       observer=observer)
+    result.timings["apply"] = time.monotonic() - t0
+    result.kubeconfig = admin_kubeconfig_path(result.inventory)
+    if not result.apply_report.ok or not options.verify:
+        return result
+
+    t0 = time.monotonic()
+    progress("verifying the cluster")
+    result.verify_report = verify_cluster(result.inventory, drift=False)
+    result.timings["verify"] = time.monotonic() - t0
+    return result
