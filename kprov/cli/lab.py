@@ -15,7 +15,7 @@ __all__ = ["app"]
 
 app = typer.Typer(no_args_is_help=True, help="A local lab of real hosts (systemd-nspawn machines).")
 _out = Console()
-_err = Console(stderr=True)
+_err = Console(stderr=True, soft_wrap=True)
 
 
 def _lab(ctx: typer.Context) -> Lab:

@@ -7,6 +7,7 @@ A host is "running" while its supervisor lives; its state comes from its own sys
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import signal
@@ -32,6 +33,7 @@ from kprov.lab.system import (
     ensure_tools,
     file_lock,
     mount_points,
+    raise_sysctl,
     read_pid,
     require_root,
     run,
@@ -42,6 +44,10 @@ __all__ = ["HostStatus", "Lab"]
 
 Progress = Callable[[str], None]
 BOOT_TIMEOUT_S = 180.0
+# Every host's systemd (and later containerd, kubelet) holds inotify instances, all counted
+# against the machine's root user: the default 128 runs out with ~15 hosts (units then fail
+# with "Failed to add watch"), so the lab raises the machine's limits before booting a host.
+MACHINE_SYSCTL_FLOORS = {"fs.inotify.max_user_instances": 8192, "fs.inotify.max_user_watches": 524288}
 STOP_TIMEOUT_S = 60.0
 
 
@@ -151,6 +157,8 @@ class Lab:
         layout = self.layout
         # a host that crashed may have left processes behind: never boot a disk twice
         cgroups.kill_all(cgroups.find_host_cgroups(layout.cgroup(host)))
+        for name, minimum in MACHINE_SYSCTL_FLOORS.items():
+            raise_sysctl(name, minimum)
         disk.write_instance_files(layout, host)
         network.set_host_link(layout, host, up=True)
         launch_supervisor(layout, host)
@@ -161,9 +169,12 @@ class Lab:
         deadline = time.monotonic() + timeout
         for host in hosts:
             ip = self.ip(host)
-            if not wait_ssh(ip, self.key_path, max(1.0, deadline - time.monotonic())):
-                raise LabError(f"{host} ({ip}) did not accept SSH within {timeout:.0f} s; "
-                               f"see {self.layout.console_log(host)}")
+            alive = functools.partial(self._host_running, host)
+            if not wait_ssh(ip, self.key_path, max(1.0, deadline - time.monotonic()), alive):
+                log = self.layout.console_log(host)
+                tail = "\n  ".join(log.read_text(errors="replace").splitlines()[-12:]) if log.exists() else ""
+                why = "did not accept SSH" if alive() else "powered off while booting"
+                raise LabError(f"{host} ({ip}) {why} (waited up to {timeout:.0f} s); end of {log}:\n  {tail}")
             remaining = max(5.0, deadline - time.monotonic())
             command = f"timeout {remaining:.0f} systemctl is-system-running --wait"
             rc, out, _ = run_ssh(ip, self.key_path, command, timeout=remaining + 5)
@@ -254,6 +265,7 @@ class Lab:
 
     # --- looking at hosts -------------------------------------------------------------
     def status(self) -> list[HostStatus]:
+        require_root("kprov lab status")
         return [self.host_status(h) for h in self.hosts()]
 
     def host_status(self, host: str) -> HostStatus:
@@ -279,6 +291,9 @@ class Lab:
 
     def ssh_argv(self, host: str, command: list[str] | None = None) -> list[str]:
         """The OpenSSH client command line for ``host`` (interactive when no command)."""
+        if host not in self.hosts():
+            existing = ", ".join(self.hosts()) or "none"
+            raise LabError(f"{host} does not exist in lab {self.index} (its hosts: {existing})")
         return ssh_argv(self.ip(host), self.key_path, command)
 
     def inventory_text(self, count: int | None = None) -> str:

@@ -6,10 +6,14 @@ Lab hosts get fresh host keys whenever they are created, so host keys are not ch
 
 from __future__ import annotations
 
+import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import paramiko
+
+from kprov.lab.errors import LabError
 
 __all__ = ["SSH_OPTIONS", "run_ssh", "ssh_argv", "upload", "wait_ssh"]
 
@@ -49,10 +53,10 @@ def upload(ip: str, key: Path, local: Path, remote: str) -> None:
         client.close()
 
 
-def wait_ssh(ip: str, key: Path, timeout: float) -> bool:
-    """Wait until sshd on ``ip`` accepts the lab key."""
+def wait_ssh(ip: str, key: Path, timeout: float, alive: Callable[[], bool] = lambda: True) -> bool:
+    """Wait until sshd on ``ip`` accepts the lab key (give up early once ``alive()`` is false)."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and alive():
         try:
             _connect(ip, key, 3.0).close()
             return True
@@ -62,6 +66,8 @@ def wait_ssh(ip: str, key: Path, timeout: float) -> bool:
 
 
 def ssh_argv(ip: str, key: Path, command: list[str] | None = None) -> list[str]:
+    if shutil.which("ssh") is None:
+        raise LabError("the OpenSSH client is missing: apt-get install openssh-client")
     argv = ["ssh", "-i", str(key), *SSH_OPTIONS, f"root@{ip}"]
     if command:
         argv.append(" ".join(command))

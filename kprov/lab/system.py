@@ -24,6 +24,7 @@ __all__ = [
     "file_lock",
     "mount_points",
     "pid_alive",
+    "raise_sysctl",
     "read_pid",
     "require_root",
     "run",
@@ -145,6 +146,13 @@ def wait_pid_gone(pid: int, timeout: float) -> bool:
             return False
         time.sleep(0.1)
     return True
+
+
+def raise_sysctl(name: str, minimum: int) -> None:
+    """Raise a machine sysctl (dotted name) to at least ``minimum``; never lower it."""
+    path = Path("/proc/sys") / name.replace(".", "/")
+    if int(path.read_text().split()[0]) < minimum:
+        path.write_text(f"{minimum}\n")
 
 
 def _unescape_mount_field(field: str) -> str:

@@ -84,3 +84,22 @@ def test_bundle_stamp_follows_the_package_list(tmp_path: Path) -> None:
     assert bundle_current(tmp_path, ["a"])
     assert not bundle_current(tmp_path, ["a", "etcd-server"])
     assert apt_source_line("http://10.77.2.1:8000") == "deb [trusted=yes] http://10.77.2.1:8000 ./\n"
+
+
+def test_raise_sysctl_never_lowers(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    real_path = Path
+
+    def fake_path(*parts: object) -> Path:
+        if parts == ("/proc/sys",):
+            return tmp_path
+        return real_path(*parts)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(system, "Path", fake_path)
+    knob = tmp_path / "fs/inotify/max_user_instances"
+    knob.parent.mkdir(parents=True)
+    knob.write_text("128\n")
+    system.raise_sysctl("fs.inotify.max_user_instances", 8192)
+    assert knob.read_text() == "8192\n"
+    knob.write_text("99999\n")
+    system.raise_sysctl("fs.inotify.max_user_instances", 8192)
+    assert knob.read_text() == "99999\n"
