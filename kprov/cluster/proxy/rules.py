@@ -1,0 +1,318 @@
+"""The complete desired nftables ruleset of one node, as pure data.
+
+:func:`compute_ruleset` maps service ports (see :mod:`.servicemap`) and the node's settings
+to a :class:`Ruleset`: named chains (rule text), named sets/maps (declarations) and their
+elements. Nothing here touches the system; :mod:`.nft` renders a ruleset, or the difference
+between two, as one ``nft -f`` transaction.
+
+Shape of table ``ip kprov`` (close to upstream kube-proxy's nftables mode):
+
+- base chains ``nat-prerouting`` / ``nat-output`` jump to ``services``, which looks the
+  packet up in two verdict maps: ``service-ips`` (clusterIP . proto . port) and, for
+  packets to one of the node's addresses (set ``nodeport-ips``), ``service-nodeports``
+  (proto . nodePort). Both ``goto`` one chain per service port.
+- a service chain marks traffic from outside the cluster CIDR for masquerading, then DNATs
+  to a ready endpoint chosen by ``numgen random mod N`` through an anonymous map of
+  ``ip . port`` (one rule, no per-endpoint chains). With ClientIP session affinity it uses
+  one chain per endpoint instead, each recording the client in a timed set that the
+  service chain checks first.
+- NodePort traffic goes through an ``ext-`` chain that always marks for masquerading (the
+  reply must come back through this node), then to the service chain.
+- a service port without ready endpoints is in ``no-endpoint-services`` /
+  ``no-endpoint-nodeports``; the filter base chains send new connections to them to
+  ``reject-chain`` (TCP reset, else ICMP port unreachable), so clients fail at once.
+- ``nat-postrouting`` masquerades marked packets, hairpin traffic (a pod reaching itself
+  through its service; set ``hairpin`` of endpoint . endpoint pairs) and pod traffic
+  leaving the cluster CIDR.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from kprov.cluster.proxy.servicemap import Endpoint, ServicePort
+
+__all__ = [
+    "Chain",
+    "NamedSet",
+    "ProxySettings",
+    "Ruleset",
+    "RulesCompiler",
+    "Touched",
+    "compute_ruleset",
+    "service_fragment",
+    "TABLE",
+    "MASQ_MARK",
+]
+
+TABLE = "kprov"
+MASQ_MARK = 0x4000
+_MAX_NAME = 200
+
+
+@dataclass(frozen=True)
+class Chain:
+    name: str
+    rules: tuple[str, ...]
+    hook: str = ""  # "type nat hook prerouting priority dstnat; policy accept;" for base chains
+
+
+@dataclass(frozen=True)
+class NamedSet:
+    name: str
+    type: str  # e.g. "ipv4_addr . inet_proto . inet_service : verdict"
+    flags: str = ""
+    timeout: int = 0
+
+    @property
+    def declaration(self) -> str:
+        parts = [f"type {self.type};"]
+        if self.flags:
+            parts.append(f"flags {self.flags};")
+        if self.timeout:
+            parts.append(f"timeout {self.timeout}s;")
+        return " ".join(parts)
+
+
+@dataclass(frozen=True)
+class ProxySettings:
+    node_ips: tuple[str, ...] = ()
+    cluster_cidr: str = ""  # "" = masquerade all service traffic (no pod CIDR known)
+
+
+@dataclass
+class Touched:
+    """Names that may differ between two rulesets (a hint; anything else is equal)."""
+
+    chains: set[str] = field(default_factory=set)
+    sets: set[str] = field(default_factory=set)
+    elements: set[tuple[str, str]] = field(default_factory=set)  # (set name, key)
+
+
+@dataclass
+class Ruleset:
+    chains: dict[str, Chain] = field(default_factory=dict)
+    sets: dict[str, NamedSet] = field(default_factory=dict)
+    elements: dict[str, dict[str, str]] = field(default_factory=dict)  # set -> key -> value ("" for sets)
+    # Set by RulesCompiler: the ruleset this one was derived from, and what may differ.
+    previous: Ruleset | None = field(default=None, compare=False, repr=False)
+    touched: Touched | None = field(default=None, compare=False, repr=False)
+
+    def add_chain(self, name: str, rules: Iterable[str], hook: str = "") -> None:
+        self.chains[name] = Chain(name, tuple(rules), hook)
+
+    def add_set(self, named: NamedSet) -> None:
+        self.sets[named.name] = named
+        self.elements.setdefault(named.name, {})
+
+    def add_element(self, set_name: str, key: str, value: str = "") -> None:
+        self.elements.setdefault(set_name, {})[key] = value
+
+    def merge(self, other: Ruleset) -> None:
+        """Add another ruleset's chains, sets and elements (a service's fragment)."""
+        self.chains.update(other.chains)
+        self.sets.update(other.sets)
+        for set_name, items in other.elements.items():
+            self.elements.setdefault(set_name, {}).update(items)
+
+
+def _hash(text: str) -> str:
+    return base64.b32encode(hashlib.sha256(text.encode()).digest()).decode()[:8]
+
+
+def _chain_name(prefix: str, key: str) -> str:
+    return f"{prefix}-{_hash(prefix + key)}-{key}"[:_MAX_NAME]
+
+
+def _static(ruleset: Ruleset, settings: ProxySettings) -> None:
+    for named in (
+        NamedSet("service-ips", "ipv4_addr . inet_proto . inet_service : verdict"),
+        NamedSet("service-nodeports", "inet_proto . inet_service : verdict"),
+        NamedSet("no-endpoint-services", "ipv4_addr . inet_proto . inet_service : verdict"),
+        NamedSet("no-endpoint-nodeports", "inet_proto . inet_service : verdict"),
+        NamedSet("nodeport-ips", "ipv4_addr"),
+        NamedSet("hairpin", "ipv4_addr . ipv4_addr"),
+    ):
+        ruleset.add_set(named)
+    for ip in settings.node_ips:
+        ruleset.add_element("nodeport-ips", ip)
+    nat = "type nat hook {hook} priority {prio}; policy accept;"
+    new_conn = ("ct state new jump endpoints-check",)
+    ruleset.add_chain("nat-prerouting", ["jump services"], nat.format(hook="prerouting", prio="dstnat"))
+    ruleset.add_chain("nat-output", ["jump services"], nat.format(hook="output", prio="-100"))
+    ruleset.add_chain("nat-postrouting", ["jump masquerading"], nat.format(hook="postrouting", prio="srcnat"))
+    for hook in ("input", "forward", "output"):
+        filter_hook = f"type filter hook {hook} priority -110; policy accept;"
+        ruleset.add_chain(f"filter-{hook}", new_conn, filter_hook)
+    ruleset.add_chain(
+        "services",
+        [
+            "ip daddr . meta l4proto . th dport vmap @service-ips",
+            "ip daddr @nodeport-ips meta l4proto . th dport vmap @service-nodeports",
+        ],
+    )
+    ruleset.add_chain(
+        "endpoints-check",
+        [
+            "ip daddr . meta l4proto . th dport vmap @no-endpoint-services",
+            "ip daddr @nodeport-ips meta l4proto . th dport vmap @no-endpoint-nodeports",
+        ],
+    )
+    ruleset.add_chain("reject-chain", ["meta l4proto tcp reject with tcp reset", "reject"])
+    ruleset.add_chain("mark-for-masquerade", [f"meta mark set meta mark | {MASQ_MARK:#x}"])
+    masquerading = [
+        f"meta mark & {MASQ_MARK:#x} == {MASQ_MARK:#x} masquerade fully-random",
+        "ct status dnat ip saddr . ip daddr @hairpin masquerade",
+    ]
+    if settings.cluster_cidr:
+        masquerading.append(
+            f"ip saddr {settings.cluster_cidr} ip daddr != {settings.cluster_cidr} masquerade"
+        )
+    ruleset.add_chain("masquerading", masquerading)
+
+
+def _dnat(protocol: str, endpoints: tuple[Endpoint, ...]) -> str:
+    if len(endpoints) == 1:
+        return f"meta l4proto {protocol} dnat to {endpoints[0].ip}:{endpoints[0].port}"
+    choices = ", ".join(f"{i} : {ep.ip} . {ep.port}" for i, ep in enumerate(endpoints))
+    return f"meta l4proto {protocol} dnat to numgen random mod {len(endpoints)} map {{ {choices} }}"
+
+
+def _masquerade_rule(settings: ProxySettings) -> str:
+    if settings.cluster_cidr:
+        return f"ip saddr != {settings.cluster_cidr} jump mark-for-masquerade"
+    return "jump mark-for-masquerade"
+
+
+def _affinity_chains(ruleset: Ruleset, sp: ServicePort, service_chain: str) -> list[str]:
+    """Per-endpoint chains recording clients; returns the service chain's balancing rules."""
+    sticky: list[str] = []
+    picks: list[str] = []
+    for i, ep in enumerate(sp.endpoints):
+        target = f"{sp.key}/{ep.ip}:{ep.port}"
+        chain, affinity = _chain_name("ep", target), f"aff-{_hash(service_chain + target)}"
+        ruleset.add_set(NamedSet(affinity, "ipv4_addr", "dynamic,timeout", sp.affinity_timeout))
+        ruleset.add_chain(
+            chain, [f"update @{affinity} {{ ip saddr }}", _dnat(sp.protocol, (ep,))]
+        )
+        sticky.append(f"ip saddr @{affinity} goto {chain}")
+        picks.append(f"{i} : goto {chain}")
+    return [*sticky, f"numgen random mod {len(picks)} vmap {{ {', '.join(picks)} }}"]
+
+
+def service_fragment(sp: ServicePort, settings: ProxySettings) -> Ruleset:
+    """The chains, sets and map elements one service port adds to the static table."""
+    ruleset = Ruleset()
+    proto = sp.protocol
+    if not sp.endpoints:
+        for ip in sp.cluster_ips:
+            ruleset.add_element("no-endpoint-services", f"{ip} . {proto} . {sp.port}", "goto reject-chain")
+        if sp.node_port:
+            ruleset.add_element("no-endpoint-nodeports", f"{proto} . {sp.node_port}", "goto reject-chain")
+        return ruleset
+    chain = _chain_name("svc", sp.key)
+    balance = _affinity_chains(ruleset, sp, chain) if sp.affinity_timeout else [_dnat(proto, sp.endpoints)]
+    ruleset.add_chain(chain, [_masquerade_rule(settings), *balance])
+    for ip in sp.cluster_ips:
+        ruleset.add_element("service-ips", f"{ip} . {proto} . {sp.port}", f"goto {chain}")
+    if sp.node_port:
+        external = _chain_name("ext", sp.key)
+        ruleset.add_chain(external, ["jump mark-for-masquerade", f"goto {chain}"])
+        ruleset.add_element("service-nodeports", f"{proto} . {sp.node_port}", f"goto {external}")
+    for ep in sp.endpoints:
+        ruleset.add_element("hairpin", f"{ep.ip} . {ep.ip}")
+    return ruleset
+
+
+def compute_ruleset(service_ports: Iterable[ServicePort], settings: ProxySettings) -> Ruleset:
+    """The whole table for these service ports; equal inputs give equal rulesets."""
+    ruleset = Ruleset()
+    _static(ruleset, settings)
+    for sp in service_ports:
+        ruleset.merge(service_fragment(sp, settings))
+    return ruleset
+
+
+class RulesCompiler:
+    """:func:`compute_ruleset`, maintained incrementally between calls.
+
+    Service ports are frozen values: an unchanged one keeps its fragment. Each call takes
+    out the fragments of service ports that are gone or changed and puts in the new ones
+    (elements shared by several services, such as hairpin pairs, are reference counted),
+    so one endpoint change costs one service's work plus dictionary copies. The returned
+    ruleset equals :func:`compute_ruleset`'s and carries ``touched``: the chains, sets and
+    elements that may differ from the previous result (``previous``), so the renderer
+    compares only those.
+    """
+
+    def __init__(self, settings: ProxySettings) -> None:
+        self.settings = settings
+        self._fragments: dict[str, tuple[ServicePort, Ruleset]] = {}  # by service port key
+        base = Ruleset()
+        _static(base, settings)
+        self._chains = dict(base.chains)
+        self._sets = dict(base.sets)
+        self._elements = {name: dict(items) for name, items in base.elements.items()}
+        self._refs: dict[tuple[str, str], int] = {}
+        self._last: Ruleset | None = None
+
+    def _take_out(self, fragment: Ruleset, touched: Touched) -> None:
+        for name in fragment.chains:
+            self._chains.pop(name, None)
+            touched.chains.add(name)
+        for name in fragment.sets:
+            self._sets.pop(name, None)
+            touched.sets.add(name)
+        for set_name, items in fragment.elements.items():
+            for key in items:
+                ref = (set_name, key)
+                self._refs[ref] -= 1
+                if not self._refs[ref]:
+                    del self._refs[ref]
+                    self._elements[set_name].pop(key, None)
+                touched.elements.add(ref)
+
+    def _put_in(self, fragment: Ruleset, touched: Touched | None) -> None:
+        self._chains.update(fragment.chains)
+        self._sets.update(fragment.sets)
+        if touched is not None:
+            touched.chains.update(fragment.chains)
+            touched.sets.update(fragment.sets)
+        refs = self._refs
+        for set_name, items in fragment.elements.items():
+            self._elements.setdefault(set_name, {}).update(items)
+            for key in items:
+                ref = (set_name, key)
+                refs[ref] = refs.get(ref, 0) + 1
+                if touched is not None:
+                    touched.elements.add(ref)
+
+    def compute(self, service_ports: Iterable[ServicePort]) -> Ruleset:
+        touched = Touched()
+        fragments: dict[str, tuple[ServicePort, Ruleset]] = {}
+        fresh: list[Ruleset] = []
+        for sp in service_ports:
+            known = self._fragments.get(sp.key)
+            if known is None or not (known[0] is sp or known[0] == sp):
+                known = (sp, service_fragment(sp, self.settings))
+                fresh.append(known[1])
+            fragments[sp.key] = known
+        for key, (_sp, fragment) in self._fragments.items():
+            if fragments.get(key, (None, None))[1] is not fragment:
+                self._take_out(fragment, touched)
+        for fragment in fresh:  # the first call needs no hint: it is a full sync anyway
+            self._put_in(fragment, touched if self._last is not None else None)
+        self._fragments = fragments
+        result = Ruleset(
+            dict(self._chains),
+            dict(self._sets),
+            {name: dict(items) for name, items in self._elements.items()},
+        )
+        if self._last is not None:
+            self._last.previous = None  # keep one link only
+            result.previous, result.touched = self._last, touched
+        self._last = result
+        return result

@@ -1,0 +1,137 @@
+"""Services + EndpointSlices (API objects) -> one plain record per service port.
+
+kube-proxy's unit of work is a *service port*: (namespace, name, port name, protocol) with
+its ClusterIPs, NodePort, session affinity and the ready backends behind it. This module
+joins Services with their EndpointSlices (label ``kubernetes.io/service-name``), matching
+slice ports to service ports by name and protocol, and keeps only what the rules need.
+It is pure: dictionaries in, frozen dataclasses out, deterministic order.
+
+Readiness follows the EndpointSlice API: ``conditions.ready`` absent counts as ready.
+Headless services (clusterIP None) and ExternalName services get no rules. IPv4 only.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["Endpoint", "ServicePort", "service_ports", "SERVICE_NAME_LABEL"]
+
+SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+DEFAULT_AFFINITY_TIMEOUT = 10800
+
+
+@dataclass(frozen=True, order=True)
+class Endpoint:
+    ip: str
+    port: int
+    node: str = ""
+
+
+@dataclass(frozen=True)
+class ServicePort:
+    namespace: str
+    name: str
+    port_name: str
+    protocol: str  # "tcp" | "udp" | "sctp" (nft spelling)
+    cluster_ips: tuple[str, ...]
+    port: int
+    node_port: int = 0
+    affinity_timeout: int = 0  # seconds; 0 = no ClientIP affinity
+    endpoints: tuple[Endpoint, ...] = ()
+
+    @property
+    def key(self) -> str:
+        """Stable identity of the service port, e.g. ``default/web/tcp/http``."""
+        return f"{self.namespace}/{self.name}/{self.protocol}/{self.port_name}"
+
+
+def _ipv4(text: str) -> bool:
+    try:
+        socket.inet_pton(socket.AF_INET, text)
+    except (OSError, TypeError):
+        return False
+    return True
+
+
+def _cluster_ips(spec: dict[str, Any]) -> tuple[str, ...]:
+    ips = spec.get("clusterIPs") or ([spec["clusterIP"]] if spec.get("clusterIP") else [])
+    return tuple(ip for ip in ips if ip and ip != "None" and _ipv4(ip))
+
+
+def _affinity_timeout(spec: dict[str, Any]) -> int:
+    if spec.get("sessionAffinity") != "ClientIP":
+        return 0
+    config = (spec.get("sessionAffinityConfig") or {}).get("clientIP") or {}
+    return int(config.get("timeoutSeconds") or DEFAULT_AFFINITY_TIMEOUT)
+
+
+def _ready(endpoint: dict[str, Any]) -> bool:
+    ready = (endpoint.get("conditions") or {}).get("ready")
+    return ready is None or bool(ready)
+
+
+def _slice_endpoints(
+    slices: Iterable[dict[str, Any]], port_name: str, protocol: str
+) -> tuple[Endpoint, ...]:
+    found: set[Endpoint] = set()
+    for eps in slices:
+        if eps.get("addressType", "IPv4") != "IPv4":
+            continue
+        numbers = [
+            p.get("port")
+            for p in eps.get("ports") or []
+            if (p.get("name") or "") == port_name and (p.get("protocol") or "TCP") == protocol
+        ]
+        if not numbers or numbers[0] is None:
+            continue
+        for endpoint in eps.get("endpoints") or []:
+            if not _ready(endpoint):
+                continue
+            for address in endpoint.get("addresses") or []:
+                if _ipv4(address):
+                    found.add(Endpoint(address, int(numbers[0]), endpoint.get("nodeName") or ""))
+    return tuple(sorted(found))
+
+
+def service_ports(
+    services: Iterable[dict[str, Any]], slices: Iterable[dict[str, Any]]
+) -> list[ServicePort]:
+    """Every service port that needs rules, sorted by key, with its ready endpoints."""
+    by_service: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for eps in slices:
+        meta = eps.get("metadata") or {}
+        owner = (meta.get("labels") or {}).get(SERVICE_NAME_LABEL)
+        if owner:
+            by_service.setdefault((meta.get("namespace") or "", owner), []).append(eps)
+    result: list[ServicePort] = []
+    for svc in services:
+        meta, spec = svc.get("metadata") or {}, svc.get("spec") or {}
+        if spec.get("type") == "ExternalName":
+            continue
+        cluster_ips = _cluster_ips(spec)
+        if not cluster_ips:
+            continue
+        namespace, name = meta.get("namespace") or "", meta.get("name") or ""
+        own_slices = by_service.get((namespace, name), [])
+        for port in spec.get("ports") or []:
+            protocol = port.get("protocol") or "TCP"
+            result.append(
+                ServicePort(
+                    namespace=namespace,
+                    name=name,
+                    port_name=port.get("name") or "",
+                    protocol=protocol.lower(),
+                    cluster_ips=cluster_ips,
+                    port=int(port["port"]),
+                    node_port=int(port.get("nodePort") or 0)
+                    if spec.get("type") in ("NodePort", "LoadBalancer")
+                    else 0,
+                    affinity_timeout=_affinity_timeout(spec),
+                    endpoints=_slice_endpoints(own_slices, port.get("name") or "", protocol),
+                )
+            )
+    result.sort(key=lambda sp: sp.key)
+    return result

@@ -1,0 +1,82 @@
+"""What kprov-proxy knows of Services and EndpointSlices, with per-service change tracking.
+
+Informer handlers feed :class:`ServiceTracker` with objects as they come; it files them by
+service (namespace/name; a slice belongs to the service named by its
+``kubernetes.io/service-name`` label) and marks that service dirty. :meth:`service_ports`
+recomputes the service ports of dirty services only (through the pure
+:func:`~.servicemap.service_ports`) and returns all of them in a stable order, so a sync
+after one endpoint change costs one service's work plus a merge.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kprov.cluster.proxy.servicemap import SERVICE_NAME_LABEL, ServicePort, service_ports
+
+__all__ = ["ServiceTracker"]
+
+Obj = dict[str, Any]
+
+
+def _service_key(namespace: str, name: str) -> str:
+    return f"{namespace}/{name}"
+
+
+class ServiceTracker:
+    def __init__(self) -> None:
+        self._services: dict[str, Obj] = {}
+        self._slices: dict[str, dict[str, Obj]] = {}  # service key -> slice name -> slice
+        self._ports: dict[str, tuple[ServicePort, ...]] = {}
+        self._dirty: set[str] = set()
+
+    @property
+    def dirty(self) -> bool:
+        return bool(self._dirty)
+
+    def set_service(self, svc: Obj) -> None:
+        meta = svc.get("metadata") or {}
+        key = _service_key(meta.get("namespace") or "", meta.get("name") or "")
+        self._services[key] = svc
+        self._dirty.add(key)
+
+    def delete_service(self, svc: Obj) -> None:
+        meta = svc.get("metadata") or {}
+        key = _service_key(meta.get("namespace") or "", meta.get("name") or "")
+        self._services.pop(key, None)
+        self._dirty.add(key)
+
+    def _slice_key(self, eps: Obj) -> tuple[str, str] | None:
+        meta = eps.get("metadata") or {}
+        owner = (meta.get("labels") or {}).get(SERVICE_NAME_LABEL)
+        if not owner:
+            return None
+        return _service_key(meta.get("namespace") or "", owner), meta.get("name") or ""
+
+    def set_slice(self, eps: Obj, old: Obj | None = None) -> None:
+        if old is not None:
+            self.delete_slice(old)  # the service-name label may have changed
+        keys = self._slice_key(eps)
+        if keys:
+            self._slices.setdefault(keys[0], {})[keys[1]] = eps
+            self._dirty.add(keys[0])
+
+    def delete_slice(self, eps: Obj) -> None:
+        keys = self._slice_key(eps)
+        if keys:
+            owned = self._slices.get(keys[0], {})
+            owned.pop(keys[1], None)
+            if not owned:
+                self._slices.pop(keys[0], None)
+            self._dirty.add(keys[0])
+
+    def service_ports(self) -> list[ServicePort]:
+        """Every service port, recomputing only services changed since the last call."""
+        for key in self._dirty:
+            svc = self._services.get(key)
+            if svc is None:
+                self._ports.pop(key, None)
+            else:
+                self._ports[key] = tuple(service_ports([svc], self._slices.get(key, {}).values()))
+        self._dirty.clear()
+        return [sp for key in sorted(self._ports) for sp in self._ports[key]]

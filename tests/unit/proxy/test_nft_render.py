@@ -1,0 +1,81 @@
+"""nft script text: the full table, and the smallest transaction between two rulesets."""
+
+from __future__ import annotations
+
+from kprov.cluster.proxy.nft import render_delta, render_full
+from kprov.cluster.proxy.rules import ProxySettings, RulesCompiler, compute_ruleset
+from kprov.cluster.proxy.servicemap import service_ports
+from tests.unit.proxy.objects import endpoint_slice, service
+
+SETTINGS = ProxySettings(node_ips=("10.77.4.11",), cluster_cidr="10.244.0.0/16")
+
+
+def _ruleset(endpoints_of_web: list[str], with_api: bool = True):  # type: ignore[no-untyped-def]
+    services = [service("web", "10.96.0.10")] + ([service("api", "10.96.0.20")] if with_api else [])
+    slices = [endpoint_slice("web", endpoints_of_web), endpoint_slice("api", ["10.244.3.3"])]
+    return compute_ruleset(service_ports(services, slices), SETTINGS)
+
+
+def test_full_render_recreates_the_table_in_one_script() -> None:
+    text = render_full(_ruleset(["10.244.1.2"]))
+    lines = text.splitlines()
+    assert lines[:3] == ["add table ip kprov", "delete table ip kprov", "table ip kprov {"]
+    assert "\t\ttype nat hook prerouting priority dstnat; policy accept;" in lines
+    assert "\tmap service-ips { type ipv4_addr . inet_proto . inet_service : verdict; }" in lines
+    assert "\tset hairpin { type ipv4_addr . ipv4_addr; }" in lines
+    elements = [line for line in lines if line.startswith("add element ip kprov service-ips")]
+    assert len(elements) == 1 and "10.96.0.10 . tcp . 80 : goto svc-" in elements[0]
+    assert "10.96.0.20 . tcp . 80 : goto svc-" in elements[0]
+
+
+def test_equal_rulesets_give_an_empty_delta() -> None:
+    assert render_delta(_ruleset(["10.244.1.2"]), _ruleset(["10.244.1.2"])) == ""
+
+
+def test_one_endpoint_change_refills_one_chain_and_swaps_its_hairpin_element() -> None:
+    delta = render_delta(_ruleset(["10.244.1.2", "10.244.2.2"]), _ruleset(["10.244.1.2", "10.244.2.9"]))
+    assert delta is not None
+    lines = delta.splitlines()
+    assert len([x for x in lines if x.startswith("flush chain")]) == 1
+    assert "-default/web/tcp/http" in lines[0]
+    assert "delete element ip kprov hairpin { 10.244.2.2 . 10.244.2.2 }" in lines
+    assert "add element ip kprov hairpin { 10.244.2.9 . 10.244.2.9 }" in lines
+    assert not any("api" in x for x in lines)
+
+
+def test_service_going_to_zero_endpoints_moves_to_reject_and_its_chain_is_deleted_last() -> None:
+    lines = (render_delta(_ruleset(["10.244.1.2"]), _ruleset([])) or "").splitlines()
+    assert any(x.startswith("delete element ip kprov service-ips { 10.96.0.10 . tcp . 80 }") for x in lines)
+    assert "add element ip kprov no-endpoint-services { 10.96.0.10 . tcp . 80 : goto reject-chain }" in lines
+    assert lines[-1].startswith("delete chain ip kprov svc-")
+    assert lines[-2].startswith("flush chain ip kprov svc-")
+
+
+def test_changed_base_chain_needs_a_full_sync() -> None:
+    other = compute_ruleset([], ProxySettings(node_ips=("10.77.4.11",), cluster_cidr="10.245.0.0/16"))
+    delta = render_delta(compute_ruleset([], SETTINGS), other) or ""  # masquerading is a regular chain
+    assert delta.splitlines()[0] == "flush chain ip kprov masquerading"
+    assert "ip saddr 10.245.0.0/16 ip daddr != 10.245.0.0/16 masquerade" in delta
+    old = compute_ruleset([], SETTINGS)
+    new = compute_ruleset([], SETTINGS)
+    new.add_chain("nat-output", ["jump services"], "type nat hook output priority -90; policy accept;")
+    assert render_delta(old, new) is None
+
+
+def test_compiler_hint_gives_the_same_transaction_as_a_full_comparison() -> None:
+    compiler = RulesCompiler(SETTINGS)
+    steps = [
+        (["10.244.1.2", "10.244.2.2"], True),
+        (["10.244.1.2"], True),
+        ([], False),
+        (["10.244.5.5"], True),
+    ]
+    previous = None
+    for endpoints, with_api in steps:
+        services = [service("web", "10.96.0.10")] + ([service("api", "10.96.0.20")] if with_api else [])
+        slices = [endpoint_slice("web", endpoints), endpoint_slice("api", ["10.244.3.3"])]
+        current = compiler.compute(service_ports(services, slices))
+        if previous is not None:
+            assert current.previous is previous and current.touched is not None
+            assert render_delta(previous, current, current.touched) == render_delta(previous, current)
+        previous = current

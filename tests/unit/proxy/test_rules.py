@@ -1,0 +1,103 @@
+"""The desired ruleset: what each kind of service port turns into."""
+
+from __future__ import annotations
+
+import random
+
+from kprov.cluster.proxy.rules import ProxySettings, RulesCompiler, compute_ruleset
+from kprov.cluster.proxy.servicemap import Endpoint, ServicePort, service_ports
+from tests.unit.proxy.objects import endpoint_slice, service
+
+SETTINGS = ProxySettings(node_ips=("10.77.4.11",), cluster_cidr="10.244.0.0/16")
+
+
+def _port(endpoints: tuple[Endpoint, ...] = (), **kw: object) -> ServicePort:
+    fields: dict[str, object] = dict(
+        namespace="default", name="web", port_name="http", protocol="tcp",
+        cluster_ips=("10.96.0.10",), port=80, endpoints=endpoints,
+    )
+    fields.update(kw)
+    return ServicePort(**fields)  # type: ignore[arg-type]
+
+
+def _service_chain(ruleset, prefix: str = "svc-"):  # type: ignore[no-untyped-def]
+    chains = [c for name, c in ruleset.chains.items() if name.startswith(prefix)]
+    assert len(chains) == 1, list(ruleset.chains)
+    return chains[0]
+
+
+def test_cluster_ip_balances_over_every_ready_endpoint() -> None:
+    eps = (Endpoint("10.244.1.2", 8080), Endpoint("10.244.2.2", 8080), Endpoint("10.244.2.3", 8080))
+    ruleset = compute_ruleset([_port(eps)], SETTINGS)
+    chain = _service_chain(ruleset)
+    assert chain.rules[0] == "ip saddr != 10.244.0.0/16 jump mark-for-masquerade"
+    assert chain.rules[1] == (
+        "meta l4proto tcp dnat to numgen random mod 3 map "
+        "{ 0 : 10.244.1.2 . 8080, 1 : 10.244.2.2 . 8080, 2 : 10.244.2.3 . 8080 }"
+    )
+    assert ruleset.elements["service-ips"] == {"10.96.0.10 . tcp . 80": f"goto {chain.name}"}
+    assert ruleset.elements["no-endpoint-services"] == {}
+    assert set(ruleset.elements["hairpin"]) == {f"{e.ip} . {e.ip}" for e in eps}
+
+
+def test_no_ready_endpoints_rejects_cluster_ip_and_node_port() -> None:
+    ruleset = compute_ruleset([_port(node_port=30080)], SETTINGS)
+    assert not [n for n in ruleset.chains if n.startswith(("svc-", "ext-"))]
+    assert ruleset.elements["no-endpoint-services"] == {"10.96.0.10 . tcp . 80": "goto reject-chain"}
+    assert ruleset.elements["no-endpoint-nodeports"] == {"tcp . 30080": "goto reject-chain"}
+    assert ruleset.elements["service-ips"] == {}
+    assert ruleset.chains["reject-chain"].rules == ("meta l4proto tcp reject with tcp reset", "reject")
+
+
+def test_node_port_always_masquerades_then_uses_the_service_chain() -> None:
+    ruleset = compute_ruleset([_port((Endpoint("10.244.1.2", 8080),), node_port=30080)], SETTINGS)
+    svc, ext = _service_chain(ruleset), _service_chain(ruleset, "ext-")
+    assert ext.rules == ("jump mark-for-masquerade", f"goto {svc.name}")
+    assert ruleset.elements["service-nodeports"] == {"tcp . 30080": f"goto {ext.name}"}
+    assert ruleset.elements["nodeport-ips"] == {"10.77.4.11": ""}
+    assert svc.rules[-1] == "meta l4proto tcp dnat to 10.244.1.2:8080"
+
+
+def test_client_ip_affinity_uses_timed_sets_per_endpoint() -> None:
+    eps = (Endpoint("10.244.1.2", 8080), Endpoint("10.244.2.2", 8080))
+    ruleset = compute_ruleset([_port(eps, affinity_timeout=600)], SETTINGS)
+    affinity = [s for s in ruleset.sets.values() if s.name.startswith("aff-")]
+    assert len(affinity) == 2
+    assert all(s.flags == "dynamic,timeout" and s.timeout == 600 for s in affinity)
+    svc = _service_chain(ruleset)
+    assert sum(rule.startswith("ip saddr @aff-") for rule in svc.rules) == 2
+    assert svc.rules[-1].startswith("numgen random mod 2 vmap")
+    endpoint_chains = [c for n, c in ruleset.chains.items() if n.startswith("ep-")]
+    assert sorted(c.rules[1] for c in endpoint_chains) == [
+        "meta l4proto tcp dnat to 10.244.1.2:8080",
+        "meta l4proto tcp dnat to 10.244.2.2:8080",
+    ]
+
+
+def test_without_cluster_cidr_all_service_traffic_is_masqueraded_and_no_egress_rule() -> None:
+    ruleset = compute_ruleset([_port((Endpoint("10.244.1.2", 8080),))], ProxySettings(("10.0.0.1",)))
+    assert _service_chain(ruleset).rules[0] == "jump mark-for-masquerade"
+    assert not any("ip saddr 10.244" in r for r in ruleset.chains["masquerading"].rules)
+    with_cidr = compute_ruleset([], SETTINGS).chains["masquerading"].rules
+    assert "ip saddr 10.244.0.0/16 ip daddr != 10.244.0.0/16 masquerade" in with_cidr
+
+
+def test_compiler_matches_the_pure_function_through_random_changes() -> None:
+    rng = random.Random(7)
+    names = [f"s{i}" for i in range(12)]
+    compiler = RulesCompiler(SETTINGS)
+    for _round in range(40):
+        services = [
+            service(n, f"10.96.1.{i + 1}", type="NodePort" if i % 3 == 0 else "ClusterIP",
+                    ports=[{"name": "http", "port": 80, "nodePort": 30000 + i}])
+            for i, n in enumerate(names) if rng.random() < 0.8
+        ]
+        slices = [
+            endpoint_slice(
+                n, [f"10.244.{rng.randint(1, 3)}.{rng.randint(2, 6)}" for _ in range(rng.randint(0, 3))]
+            )
+            for n in names
+        ]
+        ports = service_ports(services, slices)
+        expected = compute_ruleset(ports, SETTINGS)
+        assert compiler.compute(ports) == expected
