@@ -71,8 +71,10 @@ class NodeIpamController(Controller):
         if node is None or (node.get("spec") or {}).get("podCIDR"):
             return None
         cidr = self.allocator.allocate()
-        patch = {"metadata": {"resourceVersion": node["metadata"]["resourceVersion"]},
-                 "spec": {"podCIDR": cidr, "podCIDRs": [cidr]}}
+        patch = {
+            "metadata": {"resourceVersion": node["metadata"]["resourceVersion"]},
+            "spec": {"podCIDR": cidr, "podCIDRs": [cidr]},
+        }
         try:
             await self.client.patch(NODES, key, patch)
         except ApiError:

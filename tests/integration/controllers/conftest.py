@@ -3,6 +3,7 @@ eviction timeout so the tests are quick) against the session's control plane."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +18,8 @@ EVICTION_SECONDS = 3
 
 @pytest.fixture(scope="module")
 def controller_manager(control_plane, tmp_path_factory: pytest.TempPathFactory) -> Iterator[subprocess.Popen]:  # type: ignore[no-untyped-def]
-    logs = tmp_path_factory.mktemp("cm-logs")
+    override = os.environ.get("KPROV_COMPONENT_LOGS")  # keep logs somewhere known when debugging
+    logs = Path(override) if override else tmp_path_factory.mktemp("cm-logs")
     proc = start_component(
         "kprov.cluster.controllers",
         control_plane.controller_manager_kubeconfig(),

@@ -78,6 +78,19 @@ async def create_node(
     raise AssertionError(f"could not set the status of node {name}")
 
 
+async def report_ready(client: ApiClient, name: str) -> dict:
+    """What a kubelet that comes back does: post a fresh Ready=True status."""
+    for _ in range(5):
+        node = await client.get(resources.NODES, name)
+        status = node.get("status") or {}
+        node["status"] = {**node_status(), **{k: v for k, v in status.items() if k != "conditions"}}
+        try:
+            return await client.update_status(resources.NODES, node)
+        except Conflict:
+            continue
+    raise AssertionError(f"could not report node {name} ready")
+
+
 async def renew_lease(client: ApiClient, node: str) -> None:
     body = {
         "metadata": {"name": node, "namespace": "kube-node-lease"},

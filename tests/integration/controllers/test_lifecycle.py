@@ -1,0 +1,255 @@
+"""Node lifecycle (heartbeat loss -> Unknown, taints, eviction, recreation elsewhere),
+namespace deletion, garbage collection policies, pod CIDRs and default ServiceAccounts."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from kprov.cluster.api.objects import get_condition
+from kprov.cluster.client import ApiClient, NotFound, resources
+from kprov.cluster.scheduler import Scheduler
+from tests.integration.controllers.conftest import EVICTION_SECONDS, GRACE_SECONDS
+from tests.integration.controllers.fake_kubelet import FakeKubelet
+from tests.integration.controllers.hollow import (
+    create_node,
+    ensure_namespace,
+    heartbeat,
+    report_ready,
+    simple_pod,
+    wait_for,
+)
+
+
+def _rs(name: str, ns: str, replicas: int, **pod_spec: object) -> dict:
+    return {
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": "c", "image": "registry.invalid/x:1"}], **pod_spec},
+            },
+        },
+    }
+
+
+async def _exists(client: ApiClient, res: resources.Resource, name: str, ns: str | None = None) -> bool:
+    try:
+        await client.get(res, name, ns)
+    except NotFound:
+        return False
+    return True
+
+
+async def test_silent_node_goes_unknown_and_its_pods_move(control_plane, controller_manager) -> None:  # type: ignore[no-untyped-def]
+    async with (
+        ApiClient.from_kubeconfig(control_plane.admin_kubeconfig) as admin,
+        ApiClient.from_kubeconfig(control_plane.scheduler_kubeconfig()) as sched_client,
+    ):
+        await ensure_namespace(admin, "life")
+        alive = {"life-a", "life-b"}
+        for name in sorted(alive):
+            await create_node(admin, name, labels={"test": "life"})
+        beats = asyncio.create_task(heartbeat(admin, lambda: sorted(alive), period=0.5))
+        sched = Scheduler(sched_client)
+        sched_task = asyncio.create_task(sched.run())
+        kubelet = FakeKubelet(admin, "life", only_bound=True)
+        kubelet.start()
+        try:
+            await admin.create(
+                resources.REPLICASETS,
+                _rs(
+                    "mover",
+                    "life",
+                    2,
+                    nodeSelector={"test": "life"},
+                    tolerations=[
+                        {
+                            "key": "node.kubernetes.io/unreachable",
+                            "operator": "Exists",
+                            "effect": "NoExecute",
+                            "tolerationSeconds": EVICTION_SECONDS,
+                        }
+                    ],
+                    topologySpreadConstraints=[
+                        {
+                            "maxSkew": 1,
+                            "topologyKey": "kubernetes.io/hostname",
+                            "whenUnsatisfiable": "DoNotSchedule",
+                            "labelSelector": {"matchLabels": {"app": "mover"}},
+                        }
+                    ],
+                ),
+            )
+
+            async def spread() -> list[dict] | None:
+                items, _ = await admin.list_all(resources.PODS, "life")
+                nodes = sorted(p["spec"].get("nodeName", "") for p in items)
+                return items if nodes == ["life-a", "life-b"] else None
+
+            await wait_for(spread, 30, what="one pod per node")
+            alive.discard("life-a")
+            kubelet.dead_nodes.add("life-a")
+            silent_since = time.monotonic()
+
+            async def unknown() -> dict | None:
+                node = await admin.get(resources.NODES, "life-a")
+                ready = get_condition(node, "Ready") or {}
+                tainted = any(
+                    t["key"] == "node.kubernetes.io/unreachable" for t in node["spec"].get("taints") or []
+                )
+                return node if ready.get("status") == "Unknown" and tainted else None
+
+            node = await wait_for(unknown, GRACE_SECONDS + 15, what="life-a Ready=Unknown")
+            assert time.monotonic() - silent_since < 40 + GRACE_SECONDS
+            taints = {(t["key"], t["effect"]) for t in node["spec"].get("taints") or []}
+            assert ("node.kubernetes.io/unreachable", "NoExecute") in taints
+            assert get_condition(node, "Ready")["reason"] == "NodeStatusUnknown"
+
+            async def moved() -> bool:
+                items, _ = await admin.list_all(resources.PODS, "life")
+                live = [p for p in items if not p["metadata"].get("deletionTimestamp")]
+                evicted = [p for p in items if p["metadata"].get("deletionTimestamp")]
+
+                return (
+                    bool(evicted)
+                    and len(live) == 2
+                    and all(p["spec"].get("nodeName") == "life-b" for p in live)
+                )
+
+            await wait_for(
+                moved, EVICTION_SECONDS + 20, what="pods evicted from life-a and recreated on life-b"
+            )
+
+            alive.add("life-a")
+            await report_ready(admin, "life-a")
+
+            async def healed() -> bool:
+                node = await admin.get(resources.NODES, "life-a")
+                return not any(
+                    t["key"] == "node.kubernetes.io/unreachable" for t in node["spec"].get("taints") or []
+                )
+
+            await wait_for(healed, 20, what="the unreachable taint removed after heartbeats resume")
+        finally:
+            await kubelet.stop()
+            for task in (beats, sched_task):
+                task.cancel()
+            await asyncio.gather(beats, sched_task, return_exceptions=True)
+            for name in ("life-a", "life-b"):
+                await admin.delete(resources.NODES, name)
+
+
+async def test_namespace_deletion_removes_everything(control_plane, controller_manager) -> None:  # type: ignore[no-untyped-def]
+    async with ApiClient.from_kubeconfig(control_plane.admin_kubeconfig) as admin:
+        await ensure_namespace(admin, "doomed")
+        await admin.create(
+            resources.CONFIGMAPS, {"metadata": {"name": "cfg", "namespace": "doomed"}, "data": {"k": "v"}}
+        )
+        await admin.create(resources.PODS, simple_pod("lonely", "doomed"))
+        await admin.create(resources.REPLICASETS, _rs("web", "doomed", 2))
+        await admin.create(
+            resources.SERVICES,
+            {
+                "metadata": {"name": "svc", "namespace": "doomed"},
+                "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]},
+            },
+        )
+
+        async def default_sa() -> bool:
+            return await _exists(admin, resources.SERVICEACCOUNTS, "default", "doomed")
+
+        await wait_for(default_sa, 20, what="the default ServiceAccount")
+        await admin.delete(resources.NAMESPACES, "doomed")
+        ns = await admin.get(resources.NAMESPACES, "doomed")
+        assert ns["status"]["phase"] == "Terminating"
+
+        async def gone() -> bool:
+            return not await _exists(admin, resources.NAMESPACES, "doomed")
+
+        await wait_for(gone, 40, what="namespace doomed gone")
+        for res in (resources.PODS, resources.CONFIGMAPS, resources.REPLICASETS, resources.SERVICES):
+            items, _ = await admin.list_all(res, "doomed")
+            assert items == [], res.plural
+
+
+async def test_garbage_collection_policies(control_plane, controller_manager) -> None:  # type: ignore[no-untyped-def]
+    async with ApiClient.from_kubeconfig(control_plane.admin_kubeconfig) as admin:
+        await ensure_namespace(admin, "gc")
+
+        async def pods_of(app: str) -> list[dict]:
+            items, _ = await admin.list_all(resources.PODS, "gc", label_selector=f"app={app}")
+            return items
+
+        # foreground: the owner waits for a dependent held by a finalizer
+        await admin.create(resources.REPLICASETS, _rs("fg", "gc", 2))
+        pods = await wait_for(lambda: _n_pods(pods_of, "fg", 2), 20, what="2 fg pods")
+        held = pods[0]["metadata"]["name"]
+        await admin.patch(resources.PODS, held, {"metadata": {"finalizers": ["kprov.test/hold"]}}, "gc")
+        await admin.delete(resources.REPLICASETS, "fg", "gc", propagation_policy="Foreground")
+
+        async def owner_waiting() -> bool:
+            rs = await admin.get(resources.REPLICASETS, "fg", "gc")
+            remaining = await pods_of("fg")
+            return bool(rs["metadata"].get("deletionTimestamp")) and [
+                p["metadata"]["name"] for p in remaining
+            ] == [held]
+
+        await wait_for(owner_waiting, 20, what="the other pod gone, the owner still waiting")
+        await asyncio.sleep(1.5)
+        assert await _exists(admin, resources.REPLICASETS, "fg", "gc")
+        await admin.patch(resources.PODS, held, {"metadata": {"finalizers": []}}, "gc")
+
+        async def fg_gone() -> bool:
+            return not await _exists(admin, resources.REPLICASETS, "fg", "gc") and not await pods_of("fg")
+
+        await wait_for(fg_gone, 20, what="owner deleted after its dependents")
+
+        # orphan: dependents stay, without the owner reference
+        await admin.create(resources.REPLICASETS, _rs("orph", "gc", 2))
+        await wait_for(lambda: _n_pods(pods_of, "orph", 2), 20, what="2 orph pods")
+        await admin.delete(resources.REPLICASETS, "orph", "gc", propagation_policy="Orphan")
+
+        async def orphaned() -> bool:
+            if await _exists(admin, resources.REPLICASETS, "orph", "gc"):
+                return False
+            left = await pods_of("orph")
+            return len(left) == 2 and all(not p["metadata"].get("ownerReferences") for p in left)
+
+        await wait_for(orphaned, 20, what="pods orphaned")
+
+        # background: the owner goes at once, its dependents after
+        await admin.create(resources.REPLICASETS, _rs("bg", "gc", 2))
+        await wait_for(lambda: _n_pods(pods_of, "bg", 2), 20, what="2 bg pods")
+        await admin.delete(resources.REPLICASETS, "bg", "gc", propagation_policy="Background")
+
+        async def bg_gone() -> bool:
+            return not await pods_of("bg")
+
+        await wait_for(bg_gone, 20, what="dependents of a deleted owner collected")
+
+
+async def _n_pods(fetch, app: str, n: int):  # type: ignore[no-untyped-def]
+    items = [p for p in await fetch(app) if not p["metadata"].get("deletionTimestamp")]
+    return items if len(items) == n else None
+
+
+async def test_pod_cidrs_are_distinct_slices_of_the_cluster_cidr(control_plane, controller_manager) -> None:  # type: ignore[no-untyped-def]
+    async with ApiClient.from_kubeconfig(control_plane.admin_kubeconfig) as admin:
+        for name in ("cidr-1", "cidr-2", "cidr-3"):
+            await create_node(admin, name)
+
+        async def allocated() -> list[str] | None:
+            cidrs = [
+                (await admin.get(resources.NODES, n))["spec"].get("podCIDR")
+                for n in ("cidr-1", "cidr-2", "cidr-3")
+            ]
+            return cidrs if all(cidrs) else None
+
+        cidrs = await wait_for(allocated, 20, what="pod CIDRs")
+        assert len(set(cidrs)) == 3
+        assert all(c.startswith("10.244.") and c.endswith("/24") for c in cidrs)
+        for name in ("cidr-1", "cidr-2", "cidr-3"):
+            await admin.delete(resources.NODES, name)
