@@ -239,6 +239,10 @@ class Lab:
 
     def _down(self) -> None:
         layout = self.layout
+        for host in layout.host_names(MAX_HOSTS):  # power all off at once, then wait for each
+            pid = read_pid(layout.supervisor_pidfile(host))
+            if pid is not None:
+                os.kill(pid, signal.SIGTERM)
         for host in layout.host_names(MAX_HOSTS):
             self._stop(host)
             if layout.host_dir(host).exists():
