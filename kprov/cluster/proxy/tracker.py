@@ -70,6 +70,10 @@ class ServiceTracker:
                 self._slices.pop(keys[0], None)
             self._dirty.add(keys[0])
 
+    def mark_all_dirty(self) -> None:
+        """Recompute every service next time (after a failed sync)."""
+        self._dirty.update(self._services.keys() | self._ports.keys())
+
     def service_ports(self) -> list[ServicePort]:
         """Every service port, recomputing only services changed since the last call."""
         for key in self._dirty:

@@ -1,0 +1,68 @@
+"""The node's CNI network config, from the pod CIDR the controller manager gave the node.
+
+Why at runtime and not from the inventory: the pod CIDR is allocated by the controller
+manager (nodeipam, lowest free range first, in the order nodes register) and recorded in
+Node.spec.podCIDR. A role-side guess from the inventory order would disagree with it as
+soon as nodes register in another order, a node is replaced, or a range is reused. So the
+node agent (kprov-proxy) writes the conflist once the Node has its podCIDR, and rewrites it
+only if that changes. Until then containerd reports NetworkReady=false and no pod starts
+with a wrong address.
+
+Plugins (containernetworking-plugins in /usr/lib/cni): ``bridge`` (cni0, gateway .1,
+hairpin mode so a pod can reach itself through its Service; no ipMasq: kprov-proxy
+masquerades pod egress in nftables), ``host-local`` IPAM over the pod CIDR, ``portmap``
+for hostPort, ``loopback``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+__all__ = ["CNI_CONFIG_NAME", "conflist", "write_conflist"]
+
+CNI_CONFIG_NAME = "10-kprov.conflist"
+
+
+def conflist(pod_cidr: str, *, name: str = "kprov", bridge: str = "cni0", mtu: int = 1500) -> str:
+    config = {
+        "cniVersion": "0.4.0",
+        "name": name,
+        "plugins": [
+            {
+                "type": "bridge",
+                "bridge": bridge,
+                "isGateway": True,
+                "ipMasq": False,
+                "hairpinMode": True,
+                "mtu": mtu,
+                "ipam": {
+                    "type": "host-local",
+                    "ranges": [[{"subnet": pod_cidr}]],
+                    "routes": [{"dst": "0.0.0.0/0"}],
+                },
+            },
+            {"type": "portmap", "capabilities": {"portMappings": True}, "snat": True},
+            {"type": "loopback"},
+        ],
+    }
+    return json.dumps(config, indent=2) + "\n"
+
+
+def write_conflist(conf_dir: Path, text: str) -> bool:
+    """Write ``text`` as the kprov conflist atomically; False if it was already there."""
+    path = conf_dir / CNI_CONFIG_NAME
+    try:
+        if path.read_text() == text:
+            return False
+    except FileNotFoundError:
+        pass
+    conf_dir.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=conf_dir, prefix=".kprov-", suffix=".tmp")
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+    return True

@@ -1,0 +1,144 @@
+"""Routes from this node to every other node's pod CIDR, kept current as Nodes come and go.
+
+:func:`plan_routes` is pure: Nodes (API objects) + this node's name + the IPv4 networks
+on its interfaces -> a :class:`RoutePlan`. A peer whose InternalIP is inside one of the
+local networks is on the same L2 segment: a plain route ``podCIDR via nodeIP``. Any other
+peer is reached over vxlan: device ``kprov.vxlan`` (VNI 77, UDP 4789, no learning) holding
+this node's pod CIDR network address as a /32, one all-zeros FDB entry per such peer
+(head-end replication, so ARP for the peer's vxlan address reaches it) and a route
+``podCIDR via <peer's pod network address> dev kprov.vxlan onlink``.
+
+:class:`RouteManager` applies a plan with ip(8)/bridge(8). Routes it owns carry protocol
+number 77 (``proto 77``), so stale ones (a node that left) are found and deleted without
+touching anyone else's routes.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import subprocess
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["RouteManager", "RoutePlan", "local_networks", "node_internal_ip", "plan_routes"]
+
+log = logging.getLogger(__name__)
+
+ROUTE_PROTO = "77"
+VXLAN_DEVICE = "kprov.vxlan"
+VXLAN_ID = 77
+VXLAN_PORT = 4789
+
+
+@dataclass(frozen=True)
+class RoutePlan:
+    direct: dict[str, str] = field(default_factory=dict)  # pod CIDR -> peer node IP
+    vxlan: dict[str, str] = field(default_factory=dict)  # pod CIDR -> peer node IP
+    own_cidr: str = ""
+
+
+def node_internal_ip(node: dict[str, Any]) -> str:
+    for address in (node.get("status") or {}).get("addresses") or []:
+        if address.get("type") == "InternalIP" and ":" not in address.get("address", ""):
+            return str(address["address"])
+    return ""
+
+
+def plan_routes(
+    nodes: Iterable[dict[str, Any]], own_name: str, networks: Sequence[str]
+) -> RoutePlan:
+    local = [ipaddress.ip_network(n, strict=False) for n in networks]
+    plan = RoutePlan()
+    for node in nodes:
+        name = (node.get("metadata") or {}).get("name")
+        cidr = (node.get("spec") or {}).get("podCIDR") or ""
+        if not cidr:
+            continue
+        if name == own_name:
+            object.__setattr__(plan, "own_cidr", cidr)
+            continue
+        ip = node_internal_ip(node)
+        if not ip:
+            continue
+        address = ipaddress.ip_address(ip)
+        target = plan.direct if any(address in net for net in local) else plan.vxlan
+        target[cidr] = ip
+    return plan
+
+
+def _run(*argv: str, check: bool = True) -> str:
+    result = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if check and result.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)} failed: {result.stderr.strip()}")
+    return result.stdout
+
+
+def local_networks() -> list[str]:
+    """IPv4 networks of this host's addresses (``ip -j addr``), pod bridges excluded."""
+    data = json.loads(_run("ip", "-j", "-4", "addr", "show") or "[]")
+    networks = []
+    for link in data:
+        if link.get("ifname") in ("lo", "cni0", VXLAN_DEVICE):
+            continue
+        for info in link.get("addr_info") or []:
+            networks.append(f"{info['local']}/{info['prefixlen']}")
+    return networks
+
+
+def _device_for(ip: str) -> str:
+    route = json.loads(_run("ip", "-j", "route", "get", ip) or "[{}]")
+    return str(route[0].get("dev", ""))
+
+
+class RouteManager:
+    """Brings the kernel's routes (proto 77) and vxlan device to a :class:`RoutePlan`."""
+
+    def __init__(self, node_ip: str) -> None:
+        self.node_ip = node_ip
+
+    def _owned_routes(self) -> dict[str, dict[str, Any]]:
+        routes = json.loads(_run("ip", "-j", "-4", "route", "show", "proto", ROUTE_PROTO) or "[]")
+        return {r["dst"]: r for r in routes}
+
+    def _ensure_vxlan(self, own_cidr: str, peers: Iterable[str]) -> None:
+        links = json.loads(_run("ip", "-j", "link", "show") or "[]")
+        if not any(link.get("ifname") == VXLAN_DEVICE for link in links):
+            _run(
+                "ip", "link", "add", VXLAN_DEVICE, "type", "vxlan", "id", str(VXLAN_ID),
+                "local", self.node_ip, "dev", _device_for(self.node_ip),
+                "dstport", str(VXLAN_PORT), "nolearning",
+            )
+        own = ipaddress.ip_network(own_cidr)
+        _run("ip", "addr", "replace", f"{own.network_address}/32", "dev", VXLAN_DEVICE)
+        _run("ip", "link", "set", VXLAN_DEVICE, "up")
+        fdb = _run("bridge", "fdb", "show", "dev", VXLAN_DEVICE)
+        present = {line.split(" dst ")[1].split()[0] for line in fdb.splitlines() if " dst " in line}
+        wanted = set(peers)
+        for peer in wanted - present:
+            _run("bridge", "fdb", "append", "00:00:00:00:00:00", "dev", VXLAN_DEVICE, "dst", peer)
+        for peer in present - wanted:
+            _run("bridge", "fdb", "del", "00:00:00:00:00:00", "dev", VXLAN_DEVICE, "dst", peer, check=False)
+
+    def apply(self, plan: RoutePlan) -> list[str]:
+        """Make the routes match; returns the commands' short descriptions (for the log)."""
+        done: list[str] = []
+        owned = self._owned_routes()
+        if plan.vxlan and plan.own_cidr:
+            self._ensure_vxlan(plan.own_cidr, plan.vxlan.values())
+        for cidr, via in plan.direct.items():
+            if owned.get(cidr, {}).get("gateway") != via or owned[cidr].get("dev") == VXLAN_DEVICE:
+                _run("ip", "route", "replace", cidr, "via", via, "proto", ROUTE_PROTO)
+                done.append(f"{cidr} via {via}")
+        for cidr in plan.vxlan if plan.own_cidr else ():
+            gateway = str(ipaddress.ip_network(cidr).network_address)
+            if owned.get(cidr, {}).get("gateway") != gateway:
+                _run("ip", "route", "replace", cidr, "via", gateway, "dev", VXLAN_DEVICE,
+                     "onlink", "proto", ROUTE_PROTO)
+                done.append(f"{cidr} via {gateway} dev {VXLAN_DEVICE}")
+        for cidr in owned.keys() - plan.direct.keys() - plan.vxlan.keys():
+            _run("ip", "route", "del", cidr, "proto", ROUTE_PROTO, check=False)
+            done.append(f"{cidr} removed")
+        return done

@@ -1,0 +1,200 @@
+"""kprov-proxy's loop: informers in, one nftables transaction out, plus the node's network.
+
+Three informers (Services, EndpointSlices, Nodes) feed a :class:`~.tracker.ServiceTracker`
+and set a "changed" flag; the loop waits for a change (or the resync period), lets a burst
+settle for ``min_sync_period``, then syncs:
+
+1. service ports of the dirty services -> :class:`~.rules.RulesCompiler` -> ruleset;
+2. :class:`~.nft.NftApplier` applies it only if it differs (a delta transaction, or a full
+   one on the first sync / after a failure / if the table vanished);
+3. stale UDP conntrack entries of removed endpoints are deleted;
+4. with network management on: the CNI conflist from this Node's podCIDR, and routes to the
+   other nodes' pod CIDRs (:mod:`kprov.cluster.network`).
+
+Blocking work (nft, conntrack, ip) runs in a worker thread; informer handlers and the
+tracker stay on the event loop. A failed sync is retried with backoff and shows in healthz.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kprov.cluster.client import EventHandler, Informer
+from kprov.cluster.client.resources import ENDPOINTSLICES, NODES, SERVICES
+from kprov.cluster.client.rest import ApiClient
+from kprov.cluster.network.cni import conflist, write_conflist
+from kprov.cluster.network.routes import RouteManager, local_networks, node_internal_ip, plan_routes
+from kprov.cluster.proxy.conntrack import delete_flows, stale_udp_flows
+from kprov.cluster.proxy.healthz import HealthState, start_healthz
+from kprov.cluster.proxy.nft import NftApplier
+from kprov.cluster.proxy.rules import TABLE, ProxySettings, RulesCompiler
+from kprov.cluster.proxy.servicemap import ServicePort
+from kprov.cluster.proxy.tracker import ServiceTracker
+
+__all__ = ["ProxyDaemon", "ProxyOptions"]
+
+log = logging.getLogger(__name__)
+
+Obj = dict[str, Any]
+
+
+@dataclass
+class ProxyOptions:
+    hostname: str = field(default_factory=socket.gethostname)
+    node_ips: tuple[str, ...] = ()
+    cluster_cidr: str = ""
+    healthz_address: str = "0.0.0.0:10256"
+    sync_period: float = 30.0
+    min_sync_period: float = 0.05
+    cni_conf_dir: Path | None = None  # None: do not write the CNI config
+    manage_routes: bool = False
+
+
+def _node_facts(node: Obj) -> tuple[str, str]:
+    return ((node.get("spec") or {}).get("podCIDR") or "", node_internal_ip(node))
+
+
+def _write_sysctl(name: str, value: str) -> None:
+    path = Path("/proc/sys") / name.replace(".", "/")
+    with contextlib.suppress(OSError):
+        if path.exists() and path.read_text().strip() != value:
+            path.write_text(value)
+
+
+class ProxyDaemon:
+    def __init__(self, client: ApiClient, options: ProxyOptions) -> None:
+        self.client = client
+        self.options = options
+        self.tracker = ServiceTracker()
+        self.health = HealthState()
+        self.applier = NftApplier()
+        self.compiler: RulesCompiler | None = None
+        self.applied_ports: list[ServicePort] = []
+        self._changed = asyncio.Event()
+        self.services = Informer(client, SERVICES)
+        self.slices = Informer(client, ENDPOINTSLICES)
+        self.nodes = Informer(client, NODES)
+        self._cni_written = ""
+        self._routes = RouteManager(options.node_ips[0]) if options.node_ips else None
+
+    # ---- informer handlers (event loop) -------------------------------------------------
+    def _mark(self) -> None:
+        self.health.queued()
+        self._changed.set()
+
+    def _wire(self) -> None:
+        t = self.tracker
+
+        def on(fn: Any) -> Any:
+            def handler(*objs: Obj) -> None:
+                fn(*objs)
+                self._mark()
+
+            return handler
+
+        self.services.add_handler(
+            EventHandler(on(t.set_service), on(lambda _old, new: t.set_service(new)), on(t.delete_service))
+        )
+        self.slices.add_handler(
+            EventHandler(on(t.set_slice), on(lambda old, new: t.set_slice(new, old)), on(t.delete_slice))
+        )
+        def node_moved(old: Obj, new: Obj) -> None:  # heartbeats alone change nothing here
+            if _node_facts(old) != _node_facts(new):
+                self._mark()
+
+        self.nodes.add_handler(EventHandler(on(lambda _n: None), node_moved, on(lambda _n: None)))
+
+    # ---- sync (worker thread for the blocking parts) ------------------------------------
+    def _settings(self, nodes: list[Obj]) -> ProxySettings:
+        ips = list(self.options.node_ips)
+        own = next((n for n in nodes if n["metadata"]["name"] == self.options.hostname), None)
+        if own is not None:
+            internal = node_internal_ip(own)
+            if internal and internal not in ips:
+                ips.append(internal)
+        return ProxySettings(node_ips=tuple(ips), cluster_cidr=self.options.cluster_cidr)
+
+    def _sync_rules(self, settings: ProxySettings, ports: list[ServicePort]) -> str:
+        if self.compiler is None or self.compiler.settings != settings:
+            self.compiler = RulesCompiler(settings)
+            self.applier.forget()
+        outcome = self.applier.apply(self.compiler.compute(ports))
+        delete_flows(stale_udp_flows(self.applied_ports, ports))
+        self.applied_ports = ports
+        return outcome
+
+    def _sync_network(self, nodes: list[Obj]) -> None:
+        own = next((n for n in nodes if n["metadata"]["name"] == self.options.hostname), None)
+        cidr = ((own or {}).get("spec") or {}).get("podCIDR") or ""
+        if self.options.cni_conf_dir is not None and cidr and cidr != self._cni_written:
+            if write_conflist(self.options.cni_conf_dir, conflist(cidr)):
+                log.info("wrote the CNI config for pod CIDR %s", cidr)
+            self._cni_written = cidr
+        if self.options.manage_routes and self._routes is not None:
+            plan = plan_routes(nodes, self.options.hostname, local_networks())
+            for change in self._routes.apply(plan):
+                log.info("route %s", change)
+
+    def _table_present(self) -> bool:
+        result = subprocess.run(
+            ["nft", "list", "chain", "ip", TABLE, "services"], capture_output=True, check=False
+        )
+        return result.returncode == 0
+
+    def _sync(self, settings: ProxySettings, ports: list[ServicePort], nodes: list[Obj], check: bool) -> None:
+        if check and self.applier.applied is not None and not self._table_present():
+            log.warning("table ip %s is gone; recreating it", TABLE)
+            self.applier.forget()
+        outcome = self._sync_rules(settings, ports)
+        if outcome != "unchanged":
+            log.info("rules applied (%s): %d service ports", outcome, len(ports))
+        if self.options.manage_routes or self.options.cni_conf_dir is not None:
+            self._sync_network(nodes)
+
+    # ---- main loop ----------------------------------------------------------------------
+    async def run(self) -> None:
+        if self.options.manage_routes:
+            _write_sysctl("net.ipv4.ip_forward", "1")
+        _write_sysctl("net.bridge.bridge-nf-call-iptables", "1")
+        self._wire()
+        tasks = [asyncio.create_task(i.run()) for i in (self.services, self.slices, self.nodes)]
+        healthz = await start_healthz(self.health, self.options.healthz_address)
+        try:
+            for informer in (self.services, self.slices, self.nodes):
+                await informer.wait_synced()
+            backoff = 0.5
+            self._changed.set()
+            while True:
+                check = False
+                try:
+                    await asyncio.wait_for(self._changed.wait(), self.options.sync_period)
+                except TimeoutError:
+                    check = True
+                self._changed.clear()
+                await asyncio.sleep(self.options.min_sync_period)
+                nodes = self.nodes.store.items()
+                settings, ports = self._settings(nodes), self.tracker.service_ports()
+                try:
+                    await asyncio.to_thread(self._sync, settings, ports, nodes, check)
+                    self.health.synced()
+                    backoff = 0.5
+                except Exception:
+                    log.exception("sync failed; retrying in %.1fs", backoff)
+                    self.applier.forget()
+                    self.compiler = None
+                    self.tracker.mark_all_dirty()
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 30.0)
+                    self._mark()
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await healthz.cleanup()
