@@ -27,12 +27,16 @@ def _allocators(ctx: ApiContext) -> Allocators | None:
 async def _check_namespace(ctx: ApiContext, info: ResourceInfo, namespace: str) -> None:
     ns_info = ctx.registry.get("", "v1", "namespaces")
     assert ns_info is not None
-    stored = await ctx.store.get(ctx.key(ns_info, "", namespace))
-    if stored is None:
+    key = ctx.key(ns_info, "", namespace)
+    found = ctx.cache.get(key)  # the cache is current up to milliseconds; etcd decides a miss
+    if found is None:
+        stored = await ctx.store.get(key)
+        found = stored.obj if stored is not None else None
+    if found is None:
         raise StatusError(
             f'namespaces "{namespace}" not found', 404, "NotFound", {"name": namespace, "kind": "namespaces"}
         )
-    if stored.obj.get("metadata", {}).get("deletionTimestamp"):
+    if found.get("metadata", {}).get("deletionTimestamp"):
         raise StatusError(
             f"{info.resource} is forbidden: unable to create new content in namespace {namespace} "
             "because it is being terminated",

@@ -9,7 +9,9 @@ responses and no exception leaves a partial write (each write is one etcd transa
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 
@@ -35,7 +37,9 @@ from kprov.cluster.storage import RevisionExpiredError, StorageUnavailableError
 __all__ = ["LOCAL_USER", "build_app"]
 
 _log = logging.getLogger(__name__)
-REQUEST_INFO: web.AppKey[str] = web.AppKey("kprov_request_info", str)
+_KNOWN_USERS: web.AppKey[weakref.WeakKeyDictionary[Any, UserInfo]] = web.AppKey(
+    "kprov_known_users", weakref.WeakKeyDictionary
+)
 LOCAL_USER = UserInfo("system:admin", ("system:masters", "system:authenticated"))
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -58,7 +62,7 @@ def _not_found_body() -> web.Response:
 async def _api_middleware(request: web.Request, handler: _Handler) -> web.StreamResponse:
     ctx = request.app[CONTEXT]
     local = LOCAL_USER if request.app.get("insecure_local") else None
-    user = authenticate(request, local)
+    user = authenticate(request, local, request.app[_KNOWN_USERS])
     ri = parse_request_info(request.method, request.path, parse_bool(request.query.get("watch")))
     try:
         if not user.authenticated and request.path not in PUBLIC_PATHS:
@@ -155,6 +159,7 @@ async def _body(request: web.Request, ctx: ApiContext) -> bytes:
 def build_app(ctx: ApiContext, insecure_local: bool = False) -> web.Application:
     app = web.Application(middlewares=[_api_middleware], client_max_size=ctx.config.max_body_bytes + 1)
     app[CONTEXT] = ctx
+    app[_KNOWN_USERS] = weakref.WeakKeyDictionary()
     app["insecure_local"] = insecure_local
     add_health_routes(app)
     add_discovery_routes(app)

@@ -7,7 +7,9 @@ and version endpoints accept that).
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import web
 
@@ -27,11 +29,25 @@ class UserInfo:
 ANONYMOUS = UserInfo("system:anonymous", ("system:unauthenticated",))
 
 
-def authenticate(request: web.Request, local_user: UserInfo | None = None) -> UserInfo:
+def authenticate(
+    request: web.Request,
+    local_user: UserInfo | None = None,
+    known: weakref.WeakKeyDictionary[Any, UserInfo] | None = None,
+) -> UserInfo:
+    """The user of a request; ``known`` remembers it per TLS connection (one parse each)."""
     transport = request.transport
     ssl_object = transport.get_extra_info("ssl_object") if transport is not None else None
     if ssl_object is None:
         return local_user or ANONYMOUS
+    if known is not None:
+        user = known.get(ssl_object)
+        if user is None:
+            user = known[ssl_object] = _from_certificate(ssl_object)
+        return user
+    return _from_certificate(ssl_object)
+
+
+def _from_certificate(ssl_object: Any) -> UserInfo:
     cert = ssl_object.getpeercert()
     if not cert:
         return ANONYMOUS

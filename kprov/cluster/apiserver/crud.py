@@ -85,8 +85,10 @@ def render_object(
 
 
 def _check_fields(request: web.Request, info: ResourceInfo, obj: dict[str, Any]) -> list[str]:
-    mode = request.query.get("fieldValidation", "Warn")
-    if mode == "Ignore":
+    # Without the parameter the check is skipped: it costs a schema walk per write and only
+    # kubectl asks for it (always explicitly, Strict).
+    mode = request.query.get("fieldValidation", "Ignore")
+    if mode not in ("Strict", "Warn"):
         return []
     unknown = _lib.unknown_fields(info, obj)
     if not unknown:
@@ -95,12 +97,6 @@ def _check_fields(request: web.Request, info: ResourceInfo, obj: dict[str, Any])
         name = str((obj.get("metadata") or {}).get("name", ""))
         raise invalid(info, name, [Cause(f, "FieldValueInvalid", f'unknown field "{f}"') for f in unknown])
     return [f'unknown field "{f}"' for f in unknown]
-
-
-def _default_manager(request: web.Request) -> str:
-    """Like the real server: the client's User-Agent program name when no fieldManager is given."""
-    agent = request.headers.get("User-Agent", "unknown")
-    return agent.split("/", 1)[0][:128] or "unknown"
 
 
 # -- reads -------------------------------------------------------------------------------------
@@ -154,10 +150,8 @@ async def create_object(
     warnings = _check_fields(request, info, obj) if request is not None else []
     _lib.validate(info, obj, None)
     name = obj["metadata"]["name"]
-    if request is not None and not (obj["metadata"].get("managedFields")):
-        _lib.record_update(
-            info, None, obj, request.query.get("fieldManager", "") or _default_manager(request)
-        )
+    if request is not None and not obj["metadata"].get("managedFields"):
+        _lib.record_update(info, None, obj, request.query.get("fieldManager", ""))
     await admission.before_create(ctx, info, obj, dry_run)
     if dry_run:
         return obj, warnings
@@ -371,7 +365,7 @@ async def handle_object(
                 pinned_revision=pinned,
                 dry_run=dry_run,
                 subresource=subresource,
-                field_manager=request.query.get("fieldManager", "") or _default_manager(request),
+                field_manager=request.query.get("fieldManager", ""),
             )
         except ApiError as exc:
             if exc.code != 404 or subresource or pinned is not None:
@@ -468,6 +462,6 @@ async def _patch(
         mutate,
         dry_run=dry_run,
         subresource=subresource,
-        field_manager=request.query.get("fieldManager", "") or _default_manager(request),
+        field_manager=request.query.get("fieldManager", ""),
     )
     return render_object(request, info, obj, 200, warnings)

@@ -39,6 +39,11 @@ _LOAD_PAGE = 2000
 _MAX_PENDING = 50_000  # a subscriber this far behind is dropped (its client re-watches)
 
 
+def _parent(key: str) -> str:
+    """``/registry/pods/ns/name`` -> ``/registry/pods/ns/``: objects are indexed by scope."""
+    return key[: key.rfind("/") + 1]
+
+
 @dataclass
 class CacheEvent:
     type: str  # ADDED | MODIFIED | DELETED
@@ -149,7 +154,7 @@ class WatchCache:
                 except Exception as exc:  # one undecodable value must not hide the rest
                     _log.warning("watch cache: cannot decode %s: %s", key, exc)
                     continue
-                state.setdefault(self._bucket_of(key), {})[key] = obj
+                state.setdefault(_parent(key), {})[key] = obj
             if not page.more or not page.kvs:
                 break
             start = page.kvs[-1].key + b"\x00"
@@ -184,7 +189,7 @@ class WatchCache:
         key = raw.kv.key.decode()
         revision = int(raw.kv.mod_revision)
         bucket = self._bucket_of(key)
-        objects = self._state.setdefault(bucket, {})
+        objects = self._state.setdefault(_parent(key), {})
         prev = objects.get(key)
         try:
             if raw.type == 1:  # DELETE
@@ -215,20 +220,27 @@ class WatchCache:
         self._subscribers.clear()
 
     # -- reads -----------------------------------------------------------------------------
+    def _scopes(self, prefix: str) -> list[dict[str, dict[str, Any]]]:
+        exact = self._state.get(prefix)
+        if exact is not None:
+            return [exact]
+        return [objects for parent, objects in self._state.items() if parent.startswith(prefix)]
+
     def snapshot(self, prefix: str) -> tuple[list[dict[str, Any]], int]:
-        """Current objects under ``prefix`` (key order) and the revision they are at."""
-        objects = self._state.get(self._bucket_of(prefix), {})
-        keys = sorted(k for k in objects if k.startswith(prefix))
-        return [objects[k] for k in keys], self.revision
+        """Current objects under ``prefix`` (key order) and the revision they are at.
+        ``prefix`` is a scope prefix (one namespace, or one resource)."""
+        merged: dict[str, dict[str, Any]] = {}
+        for objects in self._scopes(prefix):
+            merged.update(objects)
+        return [merged[k] for k in sorted(merged)], self.revision
 
     def get(self, key: str) -> dict[str, Any] | None:
-        return self._state.get(self._bucket_of(key), {}).get(key)
+        return self._state.get(_parent(key), {}).get(key)
 
     def objects(self, prefix: str) -> Iterable[dict[str, Any]]:
         """Unordered iteration over objects under ``prefix`` (cheap, for indexes/counts)."""
-        for key, obj in self._state.get(self._bucket_of(prefix), {}).items():
-            if key.startswith(prefix):
-                yield obj
+        for objects in self._scopes(prefix):
+            yield from objects.values()
 
     async def wait_for(self, revision: int, timeout: float = 3.0) -> bool:
         """Wait until the cache has seen everything up to ``revision`` (asking etcd for

@@ -1,0 +1,236 @@
+"""API server benchmark against a real local control plane (etcd + kprov-apiserver, HTTPS).
+
+Prints, one per line:
+  etcd_put_per_s       raw etcd puts/s with aetcd (the library the server uses), 64 concurrent
+  api_create_per_s     pod creates/s through the API (aiohttp client, 64 concurrent)
+  api_vs_etcd_ratio    the two side by side (target >= 0.5)
+  create|get|list p50/p99 with creates at a steady 100/s (reads 20/s each),
+                       mutating_p99_ms = create p99 (target <= 100)
+  watch_fanout_p99_ms  1000 watchers, write -> delivery p99 (target <= 1000)
+  list_10k_s           one list of 10,000 pods (target <= 1)
+
+Run: python tests/bench/bench_apiserver.py [--pods 10000] [--watchers 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import ssl
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import aetcd
+import aiohttp
+import yaml
+
+from kprov.local import LocalControlPlane
+
+CONCURRENCY = 64
+
+
+def _pod(name: str) -> dict:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "labels": {"app": "bench", "tier": "web"}},
+        "spec": {
+            "containers": [
+                {
+                    "name": "c",
+                    "image": "registry.local/bench:1",
+                    "command": ["sleep", "3600"],
+                    "ports": [{"containerPort": 8080}],
+                    "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}},
+                }
+            ]
+        },
+    }
+
+
+def _ssl(kubeconfig: Path, workdir: Path) -> ssl.SSLContext:
+    doc = yaml.safe_load(kubeconfig.read_text())
+    user, cluster = doc["users"][0]["user"], doc["clusters"][0]["cluster"]
+    for name, field in (
+        ("ca.crt", cluster["certificate-authority-data"]),
+        ("c.crt", user["client-certificate-data"]),
+        ("c.key", user["client-key-data"]),
+    ):
+        (workdir / name).write_bytes(base64.b64decode(field))
+    context = ssl.create_default_context(cafile=str(workdir / "ca.crt"))
+    context.load_cert_chain(str(workdir / "c.crt"), str(workdir / "c.key"))
+    return context
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+async def _etcd_puts(url: str, count: int) -> float:
+    host, port = url.removeprefix("http://").split(":")
+    value = b"x" * 1024
+    async with aetcd.Client(host=host, port=int(port)) as etcd:
+        queue = iter(range(count))
+
+        async def worker() -> None:
+            for i in queue:
+                await etcd.put(f"/bench-raw/{i:06d}".encode(), value)
+
+        start = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+        elapsed = time.perf_counter() - start
+        await etcd.delete_prefix(b"/bench-raw/")
+    return count / elapsed
+
+
+async def _api_creates(session: aiohttp.ClientSession, server: str, ns: str, count: int) -> float:
+    queue = iter(range(count))
+
+    async def worker() -> None:
+        for i in queue:
+            async with session.post(f"{server}/api/v1/namespaces/{ns}/pods", json=_pod(f"p{i:05d}")) as reply:
+                if reply.status != 201:
+                    raise RuntimeError(f"create failed: {reply.status} {await reply.text()}")
+                await reply.read()
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+    return count / (time.perf_counter() - start)
+
+
+async def _steady(
+    session: aiohttp.ClientSession, server: str, ns: str, seconds: float
+) -> dict[str, list[float]]:
+    """Creates at a steady 100/s (on a schedule, not as fast as possible); every fifth create
+    is followed by a get of it and a 50-item list, so reads run at 20/s each under that load."""
+    lat: dict[str, list[float]] = {"create": [], "get": [], "list": []}
+
+    async def one(i: int) -> None:
+        t = time.perf_counter()
+        async with session.post(f"{server}/api/v1/namespaces/{ns}/pods", json=_pod(f"s{i:05d}")) as r:
+            await r.read()
+        lat["create"].append((time.perf_counter() - t) * 1000)
+        if i % 5:
+            return
+        t = time.perf_counter()
+        async with session.get(f"{server}/api/v1/namespaces/{ns}/pods/s{i:05d}") as r:
+            await r.read()
+        lat["get"].append((time.perf_counter() - t) * 1000)
+        t = time.perf_counter()
+        async with session.get(f"{server}/api/v1/namespaces/{ns}/pods?limit=50") as r:
+            await r.read()
+        lat["list"].append((time.perf_counter() - t) * 1000)
+
+    tasks = []
+    start = time.perf_counter()
+    for i in range(int(seconds * 100)):
+        await asyncio.sleep(max(0.0, start + i / 100 - time.perf_counter()))
+        tasks.append(asyncio.create_task(one(i)))
+    await asyncio.gather(*tasks)
+    return lat
+
+
+async def _fanout(
+    session: aiohttp.ClientSession, server: str, ns: str, watchers: int, events: int
+) -> list[float]:
+    sent: dict[str, float] = {}
+    latencies: list[float] = []
+    ready = 0
+    all_ready = asyncio.Event()
+
+    async def watch() -> None:
+        nonlocal ready
+        url = f"{server}/api/v1/namespaces/{ns}/configmaps?watch=true&resourceVersion={rv}&timeoutSeconds=120"
+        async with session.get(url) as reply:
+            ready += 1
+            if ready == watchers:
+                all_ready.set()
+            seen = 0
+            async for line in reply.content:
+                name = json.loads(line)["object"]["metadata"]["name"]
+                latencies.append((time.perf_counter() - sent[name]) * 1000)
+                seen += 1
+                if seen == events:
+                    return
+
+    async with session.get(f"{server}/api/v1/namespaces/{ns}/configmaps") as reply:
+        rv = (await reply.json())["metadata"]["resourceVersion"]
+    tasks = [asyncio.create_task(watch()) for _ in range(watchers)]
+    await asyncio.wait_for(all_ready.wait(), 120)
+    await asyncio.sleep(1.0)
+    for i in range(events):
+        name = f"fan{i:03d}"
+        sent[name] = time.perf_counter()
+        async with session.post(
+            f"{server}/api/v1/namespaces/{ns}/configmaps",
+            json={"metadata": {"name": name}, "data": {"i": str(i)}},
+        ) as reply:
+            await reply.read()
+        await asyncio.sleep(0.2)
+    await asyncio.wait_for(asyncio.gather(*tasks), 120)
+    return latencies
+
+
+async def _list_all(session: aiohttp.ClientSession, server: str, ns: str) -> tuple[float, int]:
+    start = time.perf_counter()
+    async with session.get(f"{server}/api/v1/namespaces/{ns}/pods") as reply:
+        body = await reply.json()
+    return time.perf_counter() - start, len(body["items"])
+
+
+async def run(args: argparse.Namespace, workdir: Path) -> None:
+    plane = LocalControlPlane(workdir / "plane", start_components=False)
+    info = plane.up()
+    try:
+        context = _ssl(Path(info.admin_kubeconfig), workdir)
+        connector = aiohttp.TCPConnector(ssl=context, limit=args.watchers + 2 * CONCURRENCY)
+        timeout = aiohttp.ClientTimeout(total=None, sock_read=None)
+        async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+            server = info.server
+            for ns in ("bench", "steady", "fan"):
+                async with session.post(
+                    f"{server}/api/v1/namespaces", json={"metadata": {"name": ns}}
+                ) as reply:
+                    await reply.read()
+            etcd_rate = await _etcd_puts(info.etcd_url, args.etcd_puts)
+            api_rate = await _api_creates(session, server, "bench", args.pods)
+            print(f"etcd_put_per_s = {etcd_rate:.0f}")
+            print(f"api_create_per_s = {api_rate:.0f}")
+            print(f"api_vs_etcd_ratio = {api_rate / etcd_rate:.2f}")
+            seconds, count = min([await _list_all(session, server, "bench") for _ in range(3)])
+            print(f"list_10k_items = {count}")
+            print(f"list_10k_s = {seconds:.3f}")
+            lat = await _steady(session, server, "steady", args.steady_seconds)
+            for kind in ("create", "get", "list"):
+                print(f"{kind}_p50_ms = {statistics.median(lat[kind]):.1f}")
+                print(f"{kind}_p99_ms = {_pct(lat[kind], 0.99):.1f}")
+            print(f"mutating_p99_ms = {_pct(lat['create'], 0.99):.1f}")
+            fan = await _fanout(session, server, "fan", args.watchers, args.fanout_events)
+            print(f"watch_fanout_deliveries = {len(fan)}")
+            print(f"watch_fanout_p50_ms = {statistics.median(fan):.1f}")
+            print(f"watch_fanout_p99_ms = {_pct(fan, 0.99):.1f}")
+    finally:
+        plane.down()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--pods", type=int, default=10_000)
+    parser.add_argument("--etcd-puts", type=int, default=10_000)
+    parser.add_argument("--watchers", type=int, default=1000)
+    parser.add_argument("--fanout-events", type=int, default=20)
+    parser.add_argument("--steady-seconds", type=float, default=10.0)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="kprov-bench-") as workdir:
+        asyncio.run(run(args, Path(workdir)))
+
+
+if __name__ == "__main__":
+    main()
