@@ -21,7 +21,6 @@ __all__ = [
     "create_and_enter",
     "find_host_cgroups",
     "kill_all",
-    "memory_usage_bytes",
     "processes",
     "remove",
 ]
@@ -124,10 +123,3 @@ def remove(groups: list[Path], timeout: float = 10.0) -> list[Path]:
         time.sleep(0.2)
     return left
 
-
-def memory_usage_bytes(name: str) -> int | None:
-    """memory.usage_in_bytes of host cgroup ``name`` (None if there is none)."""
-    for group in find_host_cgroups(name):
-        if group.is_relative_to(CGROUP_ROOT / "memory"):
-            return int((group / "memory.usage_in_bytes").read_text())
-    return None

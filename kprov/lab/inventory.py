@@ -31,6 +31,7 @@ def inventory_data(layout: LabLayout, count: int) -> dict[str, Any]:
         "all": {
             "vars": {
                 "ansible_user": "root",
+                "ansible_python_interpreter": "/usr/bin/python3",
                 "ansible_ssh_private_key_file": str(layout.key_path),
                 "ansible_ssh_common_args": "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null",
                 "kprov_host_key_checking": False,
