@@ -105,9 +105,21 @@ def _join(cluster: EtcdCluster, step: Step, provision: Provisioner, progress: Pr
     cluster.wait_healthy(anchor)
 
 
+def _hand_over_leadership(anchor: Etcdctl, views: list[MemberView], step: Step, progress: Progress) -> None:
+    """A leaving leader hands over to a healthy member first (no election after the removal)."""
+    leaving = next((v for v in views if v.info.member_id == step.member_id), None)
+    heirs = [v for v in views if v.healthy and v.info.member_id != step.member_id]
+    if leaving is None or not leaving.is_leader or not heirs:
+        return
+    endpoints = [v.endpoint for v in views if v.healthy and v.endpoint]
+    anchor.check("move-leader", f"{heirs[0].info.member_id:x}", endpoints=endpoints)
+    progress(f"{step.host}: leadership moved to {heirs[0].name}")
+
+
 def _leave(cluster: EtcdCluster, step: Step, progress: Progress) -> None:
     anchor = cluster.anchor(exclude=(step.host,))
     assert step.member_id is not None
+    _hand_over_leadership(anchor, cluster.members(anchor), step, progress)
     progress(f"{step.host}: member remove on {anchor.host}")
     anchor.member_remove(step.member_id)
     if step.host in cluster.inventory.hosts:
