@@ -1,0 +1,86 @@
+"""Create/update/delete rules: server-owned metadata, generation, status isolation, no-ops,
+graceful deletion."""
+
+from __future__ import annotations
+
+import pytest
+
+from kprov.cluster.api.errors import ApiError
+from kprov.cluster.api.resources import REGISTRY
+from kprov.cluster.apiserver.lifecycle import (
+    graceful_delete_plan,
+    is_noop,
+    prepare_create,
+    prepare_update,
+    ready_to_delete,
+)
+
+PODS = REGISTRY.get("", "v1", "pods")
+DEPLOYMENTS = REGISTRY.get("apps", "v1", "deployments")
+CONFIGMAPS = REGISTRY.get("", "v1", "configmaps")
+
+
+def _deploy(replicas: int = 1) -> dict:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "d"},
+        "spec": {"replicas": replicas},
+    }
+
+
+def test_create_fills_server_metadata():
+    obj = prepare_create(DEPLOYMENTS, {**_deploy(), "metadata": {"name": "d", "resourceVersion": "9"}}, "ns")
+    meta = obj["metadata"]
+    assert meta["namespace"] == "ns" and meta["uid"] and meta["creationTimestamp"].endswith("Z")
+    assert meta["generation"] == 1 and "resourceVersion" not in meta
+
+
+def test_create_generate_name_and_checks():
+    obj = prepare_create(CONFIGMAPS, {"metadata": {"generateName": "cm-"}}, "ns")
+    assert obj["metadata"]["name"].startswith("cm-") and len(obj["metadata"]["name"]) == 8
+    assert obj["kind"] == "ConfigMap" and "generation" not in obj["metadata"]
+    with pytest.raises(ApiError) as wrong_ns:
+        prepare_create(CONFIGMAPS, {"metadata": {"name": "x", "namespace": "other"}}, "ns")
+    assert wrong_ns.value.code == 400
+    with pytest.raises(ApiError) as wrong_kind:
+        prepare_create(CONFIGMAPS, {"kind": "Secret", "metadata": {"name": "x"}}, "ns")
+    assert wrong_kind.value.code == 400
+
+
+def test_generation_moves_only_on_spec_change():
+    old = prepare_create(DEPLOYMENTS, _deploy(1), "ns")
+    relabeled = prepare_update(
+        DEPLOYMENTS, old, {**_deploy(1), "metadata": {"name": "d", "labels": {"a": "b"}}}
+    )
+    assert relabeled["metadata"]["generation"] == 1
+    scaled = prepare_update(DEPLOYMENTS, old, _deploy(3))
+    assert scaled["metadata"]["generation"] == 2 and scaled["metadata"]["uid"] == old["metadata"]["uid"]
+
+
+def test_main_resource_cannot_write_status_and_status_cannot_write_spec():
+    old = {**prepare_create(DEPLOYMENTS, _deploy(1), "ns"), "status": {"replicas": 1}}
+    via_main = prepare_update(DEPLOYMENTS, old, {**_deploy(1), "status": {"replicas": 9}})
+    assert via_main["status"] == {"replicas": 1}
+    via_status = prepare_update(DEPLOYMENTS, old, {**_deploy(5), "status": {"replicas": 2}}, "status")
+    assert via_status["spec"]["replicas"] == 1 and via_status["status"] == {"replicas": 2}
+
+
+def test_noop_ignores_resource_version_only():
+    old = {"metadata": {"name": "a", "resourceVersion": "5"}, "data": {"k": "v"}}
+    assert is_noop(old, {"metadata": {"name": "a", "resourceVersion": "7"}, "data": {"k": "v"}})
+    assert not is_noop(old, {"metadata": {"name": "a"}, "data": {"k": "w"}})
+
+
+def test_graceful_deletion_of_bound_pod_and_finalizers():
+    bound = {"metadata": {"name": "p"}, "spec": {"nodeName": "n1", "terminationGracePeriodSeconds": 10}}
+    plan = graceful_delete_plan(PODS, bound, None)
+    assert not plan.delete_now and plan.marked["metadata"]["deletionGracePeriodSeconds"] == 10
+    assert graceful_delete_plan(PODS, bound, 0).delete_now
+    assert graceful_delete_plan(PODS, {"metadata": {"name": "p"}, "spec": {}}, None).delete_now
+    held = {"metadata": {"name": "c", "finalizers": ["x"]}}
+    plan = graceful_delete_plan(CONFIGMAPS, held, None)
+    assert not plan.delete_now and plan.marked["metadata"]["deletionTimestamp"]
+    assert not ready_to_delete(CONFIGMAPS, plan.marked)
+    released = {"metadata": {**plan.marked["metadata"], "finalizers": []}}
+    assert ready_to_delete(CONFIGMAPS, released)
