@@ -90,8 +90,12 @@ def _short(name: str) -> str:
 
 def split_args(text: str) -> list[str]:
     """Split on whitespace outside quotes and outside Jinja2 ``{{ }}`` / ``{% %}`` (quotes kept)."""
-    tokens: list[str] = []
-    current: list[str] = []
+    return [text[a:b] for a, b in _token_spans(text)]
+
+
+def _token_spans(text: str) -> list[tuple[int, int]]:
+    spans: list[tuple[int, int]] = []
+    start = -1
     quote = ""
     depth = 0
     i = 0
@@ -100,12 +104,11 @@ def split_args(text: str) -> list[str]:
         char = text[i]
         if not quote and pair in ("{{", "{%"):
             depth += 1
-            current.append(pair)
+            start = i if start < 0 else start
             i += 2
             continue
         if not quote and depth and pair in ("}}", "%}"):
             depth -= 1
-            current.append(pair)
             i += 2
             continue
         if quote:
@@ -114,37 +117,47 @@ def split_args(text: str) -> list[str]:
         elif char in "'\"" and not depth:
             quote = char
         elif char.isspace() and not depth:
-            if current:
-                tokens.append("".join(current))
-                current = []
+            if start >= 0:
+                spans.append((start, i))
+                start = -1
             i += 1
             continue
-        current.append(char)
+        start = i if start < 0 else start
         i += 1
     if quote or depth:
         raise ValueError("unbalanced quotes or Jinja2 braces")
-    if current:
-        tokens.append("".join(current))
-    return tokens
+    if start >= 0:
+        spans.append((start, len(text)))
+    return spans
 
 
 def parse_free_form(text: str, action: str) -> dict[str, Any]:
+    """``k=v`` pairs become args; the rest is ``_raw_params``. For command/shell the rest keeps
+    its exact text (newlines included: a multi-line ``shell: |`` script stays a script)."""
     try:
-        tokens = split_args(text)
+        spans = _token_spans(text)
     except ValueError as err:
         raise PlaybookError(f"cannot parse arguments {text!r} of '{action}': {err}") from None
     raw_module = _short(action) in _RAW_MODULES
     args: dict[str, Any] = {}
-    rest: list[str] = []
-    for token in tokens:
-        key, eq, value = token.partition("=")
+    rest: list[tuple[int, int]] = []
+    for a, b in spans:
+        key, eq, value = text[a:b].partition("=")
         is_kv = eq and key.isidentifier()
         if is_kv and (not raw_module or key in _RAW_OPTIONS):
             args[key] = _unquote(value)
         else:
-            rest.append(token)
+            rest.append((a, b))
     if rest:
-        args["_raw_params"] = " ".join(rest)
+        if raw_module:
+            args["_raw_params"] = text[rest[0][0] : rest[-1][1]]
+            removed = [(a, b) for a, b in spans if (a, b) not in rest and rest[0][0] < a < rest[-1][1]]
+            for a, b in reversed(removed):
+                offset = rest[0][0]
+                raw = args["_raw_params"]
+                args["_raw_params"] = raw[: a - offset] + raw[b - offset :]
+        else:
+            args["_raw_params"] = " ".join(text[a:b] for a, b in rest)
     return args
 
 

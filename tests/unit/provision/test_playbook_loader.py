@@ -105,3 +105,12 @@ def test_two_modules_in_one_task_is_an_error(tmp_path: Path) -> None:
     write_tree(tmp_path, {"site.yml": "- hosts: all\n  tasks:\n    - {debug: {msg: a}, whenn: x}\n"})
     with pytest.raises(PlaybookError, match="more than one module-like key"):
         load_playbook(tmp_path / "site.yml")
+
+
+def test_multi_line_shell_keeps_its_lines() -> None:
+    script = "if true; then\n  echo 'a  b'\nfi\n"
+    assert parse_free_form(script, "ansible.builtin.shell") == {"_raw_params": script.rstrip("\n")}
+    assert parse_free_form("cd /x &&\n  make creates=/y", "shell") == {
+        "_raw_params": "cd /x &&\n  make",
+        "creates": "/y",
+    }
