@@ -1,0 +1,143 @@
+"""In-memory CRI runtime and API for pod worker tests (plain data, no I/O)."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import replace
+from typing import Any
+
+from kprov.cluster.kubelet.cri.client import CRIError
+from kprov.cluster.kubelet.cri.generated import api_pb2 as pb
+from kprov.cluster.kubelet.cri.types import (
+    CONTAINER_CREATED,
+    CONTAINER_EXITED,
+    CONTAINER_RUNNING,
+    ContainerInfo,
+    ExecResult,
+    SandboxInfo,
+)
+
+
+def _match(labels: dict[str, str], selector: dict[str, str] | None) -> bool:
+    return all(labels.get(k) == v for k, v in (selector or {}).items())
+
+
+class FakeRuntime:
+    def __init__(self, images: tuple[str, ...] = ("kprov.local/busybox:1",)) -> None:
+        self.images = set(images)
+        self.sandboxes: dict[str, SandboxInfo] = {}
+        self.containers: dict[str, ContainerInfo] = {}
+        self.stopped_with: dict[str, int] = {}
+        self.clock_ns = 1_000 * 10**9
+        self._ids = itertools.count(1)
+
+    def _tick(self) -> int:
+        self.clock_ns += 10**9
+        return self.clock_ns
+
+    async def run_sandbox(self, config: pb.PodSandboxConfig) -> str:
+        sid = f"sb{next(self._ids)}"
+        m = config.metadata
+        self.sandboxes[sid] = SandboxInfo(
+            sid,
+            m.uid,
+            m.name,
+            m.namespace,
+            m.attempt,
+            True,
+            self._tick(),
+            ip=f"10.244.0.{len(self.sandboxes) + 2}",
+            labels=dict(config.labels),
+            annotations=dict(config.annotations),
+        )
+        return sid
+
+    async def stop_sandbox(self, sandbox_id: str) -> None:
+        self.sandboxes[sandbox_id] = replace(self.sandboxes[sandbox_id], ready=False)
+
+    async def remove_sandbox(self, sandbox_id: str) -> None:
+        self.sandboxes.pop(sandbox_id, None)
+
+    async def sandbox_status(self, sandbox_id: str) -> SandboxInfo:
+        return self.sandboxes[sandbox_id]
+
+    async def list_sandboxes(self, labels: dict[str, str] | None = None) -> list[SandboxInfo]:
+        return [s for s in self.sandboxes.values() if _match(s.labels, labels)]
+
+    async def create_container(
+        self, sandbox_id: str, config: pb.ContainerConfig, sandbox_config: pb.PodSandboxConfig
+    ) -> str:
+        if config.image.image not in self.images and not config.image.image.startswith("sha256:"):
+            raise CRIError("CreateContainer", "NOT_FOUND", "image not found")
+        cid = f"c{next(self._ids)}"
+        self.containers[cid] = ContainerInfo(
+            cid,
+            sandbox_id,
+            config.metadata.name,
+            config.metadata.attempt,
+            CONTAINER_CREATED,
+            self._tick(),
+            image=config.image.image,
+            image_ref=config.image.image,
+            log_path=f"/logs/{cid}",
+            labels=dict(config.labels),
+            annotations={"env": repr([(e.key, e.value) for e in config.envs])},
+        )
+        return cid
+
+    async def start_container(self, container_id: str) -> None:
+        self.containers[container_id] = replace(
+            self.containers[container_id], state=CONTAINER_RUNNING, started_at_ns=self._tick()
+        )
+
+    def exit(self, container_id: str, code: int) -> None:
+        self.containers[container_id] = replace(
+            self.containers[container_id], state=CONTAINER_EXITED, exit_code=code, finished_at_ns=self._tick()
+        )
+
+    async def stop_container(self, container_id: str, timeout_s: int) -> None:
+        self.stopped_with[container_id] = timeout_s
+        if self.containers[container_id].state == CONTAINER_RUNNING:
+            self.exit(container_id, 137)
+
+    async def remove_container(self, container_id: str) -> None:
+        self.containers.pop(container_id, None)
+
+    async def list_containers(self, labels: dict[str, str] | None = None) -> list[ContainerInfo]:
+        return [c for c in self.containers.values() if _match(c.labels, labels)]
+
+    async def container_status(self, container_id: str) -> ContainerInfo:
+        if container_id not in self.containers:
+            raise CRIError("ContainerStatus", "NOT_FOUND", container_id)
+        return replace(self.containers[container_id], sandbox_id="")
+
+    async def exec_sync(self, container_id: str, cmd: list[str], timeout_s: int = 0) -> ExecResult:
+        return ExecResult(b"", b"", 0)
+
+    async def image_ref(self, image: str) -> str | None:
+        return f"sha256:{image}" if image in self.images else None
+
+    async def pull_image(self, image: str, timeout_s: float = 300.0) -> str:
+        raise CRIError("PullImage", "UNKNOWN", f"failed to resolve {image}: no registry reachable")
+
+    def named(self, name: str) -> list[ContainerInfo]:
+        return sorted((c for c in self.containers.values() if c.name == name), key=lambda c: c.attempt)
+
+
+class FakeApi:
+    def __init__(self, objects: dict[str, dict[str, Any]] | None = None) -> None:
+        self.objects = objects or {}
+        self.statuses: list[dict[str, Any]] = []
+        self.deleted: list[str] = []
+
+    async def get_config_map(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return self.objects.get(f"cm/{name}")
+
+    async def get_secret(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return self.objects.get(f"secret/{name}")
+
+    async def write_pod_status(self, pod: Any, status: dict[str, Any]) -> None:
+        self.statuses.append(status)
+
+    async def delete_pod(self, pod: Any) -> None:
+        self.deleted.append(pod["metadata"]["uid"])

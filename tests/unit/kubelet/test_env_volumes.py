@@ -1,0 +1,153 @@
+from __future__ import annotations
+
+import base64
+import stat
+from pathlib import Path
+
+import pytest
+
+from kprov.cluster.kubelet.env import ConfigError, PodSources, expand, resolve_env
+from kprov.cluster.kubelet.volumes import (
+    container_mounts,
+    referenced_sources,
+    remove_pod_volumes,
+    setup_volumes,
+)
+
+CM = {"metadata": {"name": "cfg", "namespace": "ns"}, "data": {"a": "1", "b": "2"}}
+SECRET = {
+    "metadata": {"name": "sec", "namespace": "ns"},
+    "data": {"pw": base64.b64encode(b"hunter2").decode()},
+}
+POD = {
+    "metadata": {"name": "p", "namespace": "ns", "uid": "uid-7", "labels": {"tier": "db"}},
+    "spec": {
+        "nodeName": "n1",
+        "containers": [{"name": "c"}],
+        "volumes": [
+            {"name": "cm", "configMap": {"name": "cfg", "items": [{"key": "a", "path": "sub/a.txt"}]}},
+            {"name": "sec", "secret": {"secretName": "sec", "defaultMode": 0o400}},
+            {"name": "scratch", "emptyDir": {}},
+            {
+                "name": "proj",
+                "projected": {
+                    "sources": [
+                        {"configMap": {"name": "cfg"}},
+                        {
+                            "downwardAPI": {
+                                "items": [{"path": "name", "fieldRef": {"fieldPath": "metadata.name"}}]
+                            }
+                        },
+                    ]
+                },
+            },
+        ],
+    },
+}
+
+
+def sources() -> PodSources:
+    return PodSources({"cfg": CM}, {"sec": SECRET}, pod_ip="10.244.0.5", host_ip="10.77.0.11")
+
+
+def test_expand() -> None:
+    assert expand("$(A)-$(B)-$$(A)", {"A": "x"}) == "x-$(B)-$(A)"
+
+
+def test_env_order_sources_and_field_refs() -> None:
+    container = {
+        "envFrom": [{"configMapRef": {"name": "cfg"}, "prefix": "CFG_"}, {"secretRef": {"name": "sec"}}],
+        "env": [
+            {"name": "A", "valueFrom": {"configMapKeyRef": {"name": "cfg", "key": "a"}}},
+            {"name": "PW", "valueFrom": {"secretKeyRef": {"name": "sec", "key": "pw"}}},
+            {"name": "IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+            {"name": "NODE", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}},
+            {"name": "TIER", "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['tier']"}}},
+            {"name": "UID", "valueFrom": {"fieldRef": {"fieldPath": "metadata.uid"}}},
+            {"name": "BOTH", "value": "$(A)/$(IP)"},
+            {"name": "OPT", "valueFrom": {"configMapKeyRef": {"name": "nope", "key": "x", "optional": True}}},
+        ],
+    }
+    env = dict(resolve_env(POD, container, sources()))
+    assert env["CFG_a"] == "1" and env["pw"] == "hunter2"
+    assert (env["A"], env["PW"], env["IP"], env["NODE"], env["TIER"], env["UID"]) == (
+        "1",
+        "hunter2",
+        "10.244.0.5",
+        "n1",
+        "db",
+        "uid-7",
+    )
+    assert env["BOTH"] == "1/10.244.0.5"
+    assert "OPT" not in env
+
+
+def test_missing_required_sources_are_config_errors() -> None:
+    with pytest.raises(ConfigError, match='configMap "gone" not found'):
+        resolve_env(
+            POD,
+            {"env": [{"name": "X", "valueFrom": {"configMapKeyRef": {"name": "gone", "key": "k"}}}]},
+            sources(),
+        )
+    with pytest.raises(ConfigError, match="couldn't find key zz"):
+        resolve_env(
+            POD,
+            {"env": [{"name": "X", "valueFrom": {"secretKeyRef": {"name": "sec", "key": "zz"}}}]},
+            sources(),
+        )
+
+
+def test_referenced_sources() -> None:
+    assert referenced_sources(POD) == ({"cfg"}, {"sec"})
+
+
+def test_volumes_are_written_refreshed_and_mounted(tmp_path: Path) -> None:
+    paths = setup_volumes(tmp_path, POD, sources())
+    assert Path(paths["cm"], "sub/a.txt").read_text() == "1"
+    assert not Path(paths["cm"], "b").exists()
+    secret_file = Path(paths["sec"], "pw")
+    assert secret_file.read_bytes() == b"hunter2"
+    assert stat.S_IMODE(secret_file.stat().st_mode) == 0o400
+    assert Path(paths["scratch"]).is_dir()
+    assert Path(paths["proj"], "b").read_text() == "2" and Path(paths["proj"], "name").read_text() == "p"
+    updated = PodSources({"cfg": {**CM, "data": {"a": "changed"}}}, {"sec": SECRET})
+    setup_volumes(tmp_path, POD, updated)
+    assert Path(paths["cm"], "sub/a.txt").read_text() == "changed"
+    assert not Path(paths["proj"], "b").exists()  # removed keys disappear
+    mounts = container_mounts(
+        {
+            "name": "c",
+            "volumeMounts": [
+                {"name": "cm", "mountPath": "/etc/cfg", "readOnly": True},
+                {"name": "scratch", "mountPath": "/data", "subPath": "part"},
+            ],
+        },
+        paths,
+    )
+    assert (mounts[0].host_path, mounts[0].container_path, mounts[0].readonly) == (
+        paths["cm"],
+        "/etc/cfg",
+        True,
+    )
+    assert mounts[1].host_path == str(Path(paths["scratch"]) / "part") and Path(mounts[1].host_path).is_dir()
+    with pytest.raises(ConfigError, match="names no volume"):
+        container_mounts({"name": "c", "volumeMounts": [{"name": "ghost", "mountPath": "/x"}]}, paths)
+    remove_pod_volumes(tmp_path, "uid-7")
+    assert not (tmp_path / "pods" / "uid-7").exists()
+
+
+def test_bad_volume_paths_are_rejected(tmp_path: Path) -> None:
+    pod = {
+        "metadata": {"uid": "u"},
+        "spec": {
+            "volumes": [
+                {"name": "cm", "configMap": {"name": "cfg", "items": [{"key": "a", "path": "../escape"}]}}
+            ]
+        },
+    }
+    with pytest.raises(ConfigError, match="without '..'"):
+        setup_volumes(tmp_path, pod, sources())
+    with pytest.raises(ConfigError, match="unsupported volume source"):
+        setup_volumes(
+            tmp_path, {"metadata": {"uid": "u"}, "spec": {"volumes": [{"name": "x", "nfs": {}}]}}, sources()
+        )

@@ -1,0 +1,165 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kprov.cluster.kubelet.context import KubeletContext
+from kprov.cluster.kubelet.cri.types import CONTAINER_EXITED, CONTAINER_RUNNING
+from kprov.cluster.kubelet.podconfig import NodeSettings
+from kprov.cluster.kubelet.podworker import PodWorker
+from tests.unit.kubelet.fakes import FakeApi, FakeRuntime
+
+IMAGE = "kprov.local/busybox:1"
+
+
+def make_pod(restart: str = "Always", **spec: Any) -> dict[str, Any]:
+    base = {
+        "restartPolicy": restart,
+        "terminationGracePeriodSeconds": 7,
+        "containers": [{"name": "app", "image": IMAGE, "command": ["sleep", "1"]}],
+    }
+    base.update(spec)
+    return {"metadata": {"name": "p", "namespace": "ns", "uid": "uid-1"}, "spec": base}
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> tuple[KubeletContext, FakeRuntime, FakeApi, dict[str, float]]:
+    runtime, api = FakeRuntime(), FakeApi({"cm/cfg": {"metadata": {"name": "cfg"}, "data": {"k": "v"}}})
+    clock = {"now": 10_000.0}
+    ctx = KubeletContext(
+        runtime, api, NodeSettings("n1"), tmp_path, "10.77.0.11", wall_clock=lambda: clock["now"]
+    )
+    return ctx, runtime, api, clock
+
+
+async def test_first_sync_runs_sandbox_init_then_app_containers(world: Any) -> None:
+    ctx, runtime, api, _ = world
+    pod = make_pod(
+        initContainers=[{"name": "setup", "image": IMAGE}],
+        containers=[
+            {
+                "name": "app",
+                "image": IMAGE,
+                "env": [{"name": "K", "valueFrom": {"configMapKeyRef": {"name": "cfg", "key": "k"}}}],
+            }
+        ],
+    )
+    worker = PodWorker(ctx, pod)
+    await worker.sync()
+    assert len(runtime.sandboxes) == 1
+    assert [c.name for c in runtime.containers.values()] == ["setup"]  # app waits for init
+    assert api.statuses[-1]["phase"] == "Pending"
+    assert api.statuses[-1]["containerStatuses"][0]["state"]["waiting"]["reason"] == "PodInitializing"
+    runtime.exit(runtime.named("setup")[0].id, 0)
+    await worker.sync()
+    app = runtime.named("app")
+    assert len(app) == 1 and app[0].state == CONTAINER_RUNNING
+    assert "('K', 'v')" in app[0].annotations["env"]
+    status = api.statuses[-1]
+    assert status["phase"] == "Running" and status["podIP"].startswith("10.244.")
+    assert {c["type"]: c["status"] for c in status["conditions"]}["Initialized"] == "True"
+    assert status["initContainerStatuses"][0]["state"]["terminated"]["reason"] == "Completed"
+
+
+async def test_crash_restarts_with_backoff_and_counts_attempts(world: Any) -> None:
+    ctx, runtime, api, clock = world
+    worker = PodWorker(ctx, make_pod())
+    await worker.sync()
+    runtime.exit(runtime.named("app")[0].id, 1)
+    await worker.sync()  # first restart is immediate
+    assert [c.attempt for c in runtime.named("app")] == [0, 1]
+    runtime.exit(runtime.named("app")[1].id, 1)
+    clock["now"] = runtime.clock_ns / 1e9 + 1
+    await worker.sync()  # second crash inside the 10 s back-off: wait
+    status = api.statuses[-1]["containerStatuses"][0]
+    assert status["state"]["waiting"]["reason"] == "CrashLoopBackOff"
+    assert status["restartCount"] == 1 and status["lastState"]["terminated"]["exitCode"] == 1
+    assert len(runtime.named("app")) == 2
+    clock["now"] += 10
+    await worker.sync()
+    assert [c.attempt for c in runtime.named("app")] == [1, 2]  # oldest pruned, attempt counting on
+    assert api.statuses[-1]["containerStatuses"][0]["restartCount"] == 2
+
+
+@pytest.mark.parametrize(
+    ("policy", "code", "restarts", "phase"),
+    [
+        ("Never", 1, False, "Failed"),
+        ("OnFailure", 0, False, "Succeeded"),
+        ("OnFailure", 3, True, "Running"),
+    ],
+)
+async def test_restart_policies(world: Any, policy: str, code: int, restarts: bool, phase: str) -> None:
+    ctx, runtime, api, _ = world
+    worker = PodWorker(ctx, make_pod(policy))
+    await worker.sync()
+    runtime.exit(runtime.named("app")[0].id, code)
+    await worker.sync()
+    assert (len(runtime.named("app")) == 2) is restarts
+    assert api.statuses[-1]["phase"] == phase
+
+
+async def test_new_worker_adopts_running_containers(world: Any) -> None:
+    ctx, runtime, api, _ = world
+    await PodWorker(ctx, make_pod()).sync()
+    before = dict(runtime.containers)
+    adopted = PodWorker(ctx, make_pod())  # a restarted kubelet: nothing in memory
+    await adopted.sync()
+    assert runtime.containers == before and len(runtime.sandboxes) == 1
+    assert api.statuses[-1]["containerStatuses"][0]["state"].get("running")
+
+
+async def test_missing_image_and_missing_config(world: Any) -> None:
+    ctx, runtime, api, _ = world
+    worker = PodWorker(
+        ctx,
+        make_pod(
+            containers=[
+                {"name": "app", "image": "kprov.local/nope:1"},
+                {"name": "never", "image": "kprov.local/nope:1", "imagePullPolicy": "Never"},
+                {"name": "cfg", "image": IMAGE, "envFrom": [{"secretRef": {"name": "absent"}}]},
+            ]
+        ),
+    )
+    await worker.sync()
+    reasons = {s["name"]: s["state"]["waiting"]["reason"] for s in api.statuses[-1]["containerStatuses"]}
+    assert reasons == {
+        "app": "ErrImagePull",
+        "never": "ErrImageNeverPull",
+        "cfg": "CreateContainerConfigError",
+    }
+    await worker.sync()
+    reasons = {s["name"]: s["state"]["waiting"]["reason"] for s in api.statuses[-1]["containerStatuses"]}
+    assert reasons["app"] == "ImagePullBackOff"
+    assert api.statuses[-1]["phase"] == "Pending"
+
+
+async def test_terminate_stops_with_grace_removes_everything_and_deletes(world: Any) -> None:
+    ctx, runtime, api, _ = world
+    pod = make_pod()
+    worker = PodWorker(ctx, pod)
+    await worker.sync()
+    cid = runtime.named("app")[0].id
+    worker.update(
+        {**pod, "metadata": {**pod["metadata"], "deletionTimestamp": "now", "deletionGracePeriodSeconds": 4}}
+    )
+    await worker.terminate()
+    assert runtime.stopped_with[cid] == 4
+    assert runtime.containers == {} and runtime.sandboxes == {}
+    assert api.deleted == ["uid-1"]
+    assert not (ctx.root_dir / "pods" / "uid-1").exists()
+
+
+async def test_status_is_written_only_when_it_changes(world: Any) -> None:
+    ctx, runtime, api, _ = world
+    worker = PodWorker(ctx, make_pod())
+    await worker.sync()
+    await worker.sync()
+    await worker.sync()
+    assert len(api.statuses) == 1
+    runtime.exit(runtime.named("app")[0].id, 0)
+    await worker.sync()  # exited and restarted: the status changes, so it is written again
+    assert len(api.statuses) == 2
+    assert runtime.named("app")[0].state == CONTAINER_EXITED
