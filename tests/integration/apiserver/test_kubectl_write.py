@@ -214,3 +214,40 @@ def test_get_watch_prints_later_changes_once(kubectl, control_plane, namespace, 
     rows = [line.split() for line in seen.splitlines() if "later" in line]
     assert [r[0] for r in rows] == ["ADDED", "MODIFIED", "DELETED"], seen
     assert sum(1 for line in seen.splitlines() if "before" in line.split()) == 1, seen
+
+
+def test_errors_print_like_a_real_server(kubectl, namespace):
+    kubectl("create", "configmap", "dup", "-n", namespace)
+    dup = kubectl("create", "configmap", "dup", "-n", namespace, check=False)
+    assert dup.returncode == 1 and 'configmaps "dup" already exists' in dup.stderr
+    again = kubectl(
+        "apply",
+        "-f",
+        "-",
+        check=False,
+        input=json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"name": "bad", "namespace": namespace},
+                "spec": {"containers": [{"name": "c"}]},
+            }
+        ),
+    )
+    assert again.returncode == 1 and 'The Pod "bad" is invalid' in again.stderr
+    assert "spec.containers[0].image: Required value" in again.stderr
+    created = kubectl(
+        "create",
+        "-f",
+        "-",
+        check=False,
+        input=json.dumps(
+            {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "dup", "namespace": namespace}}
+        ),
+    )
+    assert (
+        'Error from server (AlreadyExists): error when creating "STDIN": configmaps "dup" already exists'
+        in created.stderr
+    )
+    missing_ns = kubectl("create", "configmap", "x", "-n", "no-such-namespace", check=False)
+    assert 'namespaces "no-such-namespace" not found' in missing_ns.stderr
