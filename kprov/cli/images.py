@@ -9,6 +9,7 @@ from rich.console import Console
 
 from kprov.images import build_archive, busybox_image, pause_image, push_archive
 from kprov.images.targets import targets_from_inventory
+from kprov.provision.errors import ProvisionError
 
 __all__ = ["app"]
 
@@ -44,7 +45,7 @@ def push_cmd(
     console = Console()
     try:
         results = push_archive(targets_from_inventory(inventory, limit), archive)
-    except (OSError, ValueError, KeyError) as err:
+    except (OSError, ValueError, ProvisionError) as err:
         console.print(f"[red]error:[/red] {err}")
         raise typer.Exit(1) from err
     for result in results:

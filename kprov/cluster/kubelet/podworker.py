@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from kprov.cluster.api.objects import now_rfc3339
@@ -160,10 +161,8 @@ class PodWorker:
             except CRIError as err:
                 if not err.not_found:
                     raise
-        fixed = [
-            ContainerInfo(**{**d.__dict__, "sandbox_id": next(x.sandbox_id for x in listed if x.id == d.id)})
-            for d in detailed
-        ]
+        sandbox_of = {c.id: c.sandbox_id for c in listed}
+        fixed = [replace(d, sandbox_id=sandbox_of.get(d.id, d.sandbox_id)) for d in detailed]
         return _by_name(fixed)
 
     async def sync(self) -> None:
