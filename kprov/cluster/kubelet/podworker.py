@@ -68,6 +68,10 @@ class PodWorker:
     # ---- driving ------------------------------------------------------------------------
     def update(self, pod: Obj) -> None:
         self.pod = dict(pod)
+        if self._last_status is not None:
+            # The watch may deliver an object older than our last status write: keep ours, so
+            # startTime and condition transition times never move backwards.
+            self.pod["status"] = self._last_status
         self.wake()
 
     def mark_gone(self) -> None:

@@ -163,3 +163,14 @@ async def test_status_is_written_only_when_it_changes(world: Any) -> None:
     await worker.sync()  # exited and restarted: the status changes, so it is written again
     assert len(api.statuses) == 2
     assert runtime.named("app")[0].state == CONTAINER_EXITED
+
+
+async def test_stale_watch_objects_do_not_reset_start_time(world: Any) -> None:
+    ctx, runtime, api, _ = world
+    pod = make_pod()
+    worker = PodWorker(ctx, pod)
+    await worker.sync()
+    first = api.statuses[-1]
+    worker.update({**pod, "status": {}})  # an event from before our write
+    await worker.sync()
+    assert len(api.statuses) == 1 and worker.pod["status"]["startTime"] == first["startTime"]
