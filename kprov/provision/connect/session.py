@@ -11,6 +11,10 @@ The command runs in its own ``/bin/sh -c`` child (the transport's wrapping), so 
 variables or ``exit`` never leak into the runner. Its output ends where the token starts on
 each stream. A command that overruns its timeout abandons the shell (the next command
 starts a new one). Large stdin payloads go through a plain exec channel instead.
+A background job a command leaves writing to its stdout: output that arrives between
+commands is discarded; output that arrives during a later command lands in that command's
+output (with one exec channel per command such a job would instead hang the command, as in
+Ansible; redirect background jobs' output either way).
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import time
 
 import paramiko
 
-__all__ = ["MAX_FRAMED_STDIN", "PersistentShell", "ShellLost", "ShellTimeout"]
+__all__ = ["MAX_FRAMED_STDIN", "PersistentShell", "ShellLost", "ShellTimeout", "frame_end"]
 
 MAX_FRAMED_STDIN = 64 * 1024
 
@@ -56,6 +60,7 @@ class PersistentShell:
             script = f"{line} </dev/null"
         script += (f"\n__kprov_rc=$?; printf '{token.decode()}:%s\\n' \"$__kprov_rc\";"
                    f" printf '{token.decode()}\\n' >&2\n")
+        self._drain()
         self._channel.sendall(script.encode())
         deadline = None if timeout is None else time.monotonic() + timeout
         out, err = bytearray(), bytearray()
@@ -67,9 +72,9 @@ class PersistentShell:
             while self._channel.recv_stderr_ready():
                 err += self._channel.recv_stderr(65536)
             if rc is None:
-                rc = _frame_end(out, token)
+                rc = frame_end(out, token)
             if not err_done:
-                err_done = err.endswith(token + b"\n")
+                err_done = token + b"\n" in err
             if rc is not None and err_done:
                 break
             if self._channel.closed or self._channel.exit_status_ready() and not (
@@ -80,16 +85,23 @@ class PersistentShell:
                 self.close()
                 raise ShellTimeout()
             select.select([self._channel], [], [], min(wait, 1.0))
-        body_end = out.rfind(token + b":")
-        return rc, bytes(out[:body_end]), bytes(err[: len(err) - len(token) - 1])
+        return rc, bytes(out[: out.find(token + b":")]), bytes(err[: err.find(token + b"\n")])
+
+    def _drain(self) -> None:
+        """Discard stray output (from a background process of an earlier command)."""
+        while self._channel.recv_ready():
+            self._channel.recv(65536)
+        while self._channel.recv_stderr_ready():
+            self._channel.recv_stderr(65536)
 
 
-def _frame_end(out: bytearray, token: bytes) -> int | None:
-    """The rc once ``<token>:<rc>\\n`` has fully arrived at the end of ``out``."""
-    if not out.endswith(b"\n"):
-        return None
-    start = out.rfind(token + b":")
+def frame_end(out: bytes | bytearray, token: bytes) -> int | None:
+    """The rc once a whole ``<token>:<rc>\\n`` line has arrived (stray bytes may follow it)."""
+    start = out.find(token + b":")
     if start < 0:
         return None
-    tail = out[start + len(token) + 1:-1]
-    return int(tail) if tail.isdigit() else None
+    end = out.find(b"\n", start)
+    if end < 0:
+        return None
+    value = bytes(out[start + len(token) + 1:end])
+    return int(value) if value.isdigit() else None

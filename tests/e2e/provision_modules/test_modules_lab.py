@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import io
 import tarfile
+import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -99,6 +100,9 @@ def test_persistent_shell_isolation_timeouts_and_big_stdin(conn: Connector) -> N
     assert conn.run("echo back").stdout == "back\n", "a new shell after a timeout"
     big = bytes(range(256)) * 1024
     assert conn.run("sha1sum", stdin=big).stdout.split()[0] == hashlib.sha1(big).hexdigest()
+    assert conn.run("(sleep 0.2; echo stray) & echo started").stdout == "started\n"
+    time.sleep(0.6)
+    assert conn.run("echo next").stdout == "next\n", "a background job's late output is dropped"
     small = b"x" * 1000
     assert conn.run("wc -c", stdin=small).stdout.strip() == "1000"
 

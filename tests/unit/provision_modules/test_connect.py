@@ -12,6 +12,7 @@ import pytest
 from kprov.provision.connect import CommandTimeoutError, UnreachableError, connector_for
 from kprov.provision.connect.fake import FakeConnector, UnscriptedCommand
 from kprov.provision.connect.local import LocalConnector
+from kprov.provision.connect.session import frame_end
 from kprov.provision.connect.settings import ConnectionSettings, JumpHost, SettingsError
 from kprov.provision.connect.shell import finalize_script, wrap_command
 
@@ -119,3 +120,11 @@ def test_fake_connector_scripts_and_records() -> None:
     assert fake.get("/etc/a") == b"x" and fake.puts[0].mode == 0o600
     with pytest.raises(UnreachableError):
         FakeConnector(unreachable=True).run("true")
+
+
+def test_persistent_shell_frame_parsing() -> None:
+    token = b"0123abcd"
+    assert frame_end(b"output0123abcd:0", token) is None, "rc line not complete yet"
+    assert frame_end(b"output0123abcd:17\n", token) == 17
+    assert frame_end(b"out0123abcd:3\nstray from a background job", token) == 3
+    assert frame_end(b"no token here\n", token) is None
