@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from kprov.images import build_archive, busybox_image
 from kprov.lab import Lab, LabError
 from kprov.lab.cgroups import find_host_cgroups
 from kprov.lab.network import lab_links, lab_netns
-from kprov.lab.oci import build_busybox_image
 from kprov.lab.remote import upload
 from kprov.lab.system import mount_points
 
@@ -75,7 +75,8 @@ def test_a_container_runs_inside_a_host(lab_hosts: Callable[[int], Lab], tmp_pat
     lab = lab_hosts(3)
     _ok(lab, "h1", "DEBIAN_FRONTEND=noninteractive apt-get install -y -q containerd runc")
     assert _ok(lab, "h1", "systemctl is-active containerd") == "active"
-    image = build_busybox_image(tmp_path / "busybox-oci.tar", name="docker.io/kprov-test/busybox:1")
+    image = tmp_path / "busybox-oci.tar"
+    build_archive(busybox_image("docker.io/kprov-test/busybox:1"), image)
     upload(lab.ip("h1"), lab.key_path, image, "/root/busybox-oci.tar")
     _ok(lab, "h1", "ctr image import /root/busybox-oci.tar")
     run = "ctr run --rm docker.io/kprov-test/busybox:1 e2e-c1 /bin/sh -c 'echo $((6*7)) $(id -u)'"
