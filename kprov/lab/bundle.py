@@ -1,29 +1,38 @@
-"""The offline package bundle, first form: a flat apt repository served to hosts.
+"""The lab's package repository: the bundle's flat apt repository, shared by all instances.
 
-A bundle is a directory of .debs plus an apt-ftparchive index (Packages, Packages.gz,
-Release) that hosts use as ``deb [trusted=yes] <url> ./``. The lab fills it from Debian's
-repositories: the wanted packages and the dependencies they miss, resolved against the dpkg
-status of the base image every host starts from. It is downloaded once (a stamp records the
-package list it was filled for) under a file lock, because all lab instances share it.
+The repository itself (download with apt, index with apt-ftparchive, the stamp that says
+whether it is current) is kprov.bundle.aptrepo, the same code ``kprov bundle`` uses for
+air-gapped hosts. What the lab adds: its package list, resolving dependencies against the
+dpkg status of the base image every host starts from (so only what hosts miss is
+downloaded), and a file lock, because all lab instances share one repository.
 
 To make more packages available to lab hosts, add them to LAB_PACKAGES.
 """
 
 from __future__ import annotations
 
-import gzip
-import hashlib
-import os
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
+from kprov.bundle.aptrepo import (
+    STAMP_NAME,
+    AptRepoError,
+    AptSources,
+    apt_source_line,
+    fill_repo,
+    index_repo,
+    repo_current,
+    repo_stamp,
+)
 from kprov.lab.base import DEBIAN_MIRROR, DEBIAN_SUITE
-from kprov.lab.system import file_lock, run
+from kprov.lab.errors import LabError
+from kprov.lab.system import file_lock
 
 __all__ = [
     "LAB_PACKAGES",
     "BUNDLE_SIZE_BYTES",
+    "STAMP_NAME",
     "apt_source_line",
     "bundle_current",
     "bundle_stamp",
@@ -33,7 +42,7 @@ __all__ = [
 ]
 
 # The Debian packages the cluster needs on its hosts. Extend this list: the next
-# `kprov lab up` downloads what is new.
+# `kprov lab up` downloads what is new. `kprov bundle` collects the same list.
 LAB_PACKAGES: tuple[str, ...] = (
     "etcd-server",
     "etcd-client",
@@ -48,87 +57,35 @@ LAB_PACKAGES: tuple[str, ...] = (
     "python3-pip",
 )
 BUNDLE_SIZE_BYTES = 250 * 2**20
-STAMP_NAME = ".kprov-bundle-stamp"
-DEBIAN_SECURITY_MIRROR = os.environ.get("KPROV_LAB_SECURITY_MIRROR", "http://deb.debian.org/debian-security")
-KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
 
 
-def apt_source_line(url: str) -> str:
-    """The sources.list line with which a host uses a bundle served at ``url``."""
-    return f"deb [trusted=yes] {url} ./\n"
+def _sources() -> AptSources:
+    return AptSources(suite=DEBIAN_SUITE, mirror=DEBIAN_MIRROR)
 
 
 def bundle_stamp(packages: Sequence[str]) -> str:
-    text = "\n".join([DEBIAN_SUITE, DEBIAN_MIRROR, *sorted(set(packages))])
-    return hashlib.sha256(text.encode()).hexdigest()
+    return repo_stamp(packages, _sources())
 
 
 def bundle_current(repo: Path, packages: Sequence[str]) -> bool:
-    stamp = repo / STAMP_NAME
-    if not (repo / "Packages").exists() or not stamp.exists():
-        return False
-    return stamp.read_text().strip() == bundle_stamp(packages)
-
-
-def _debian_sources() -> str:
-    signed = f"[signed-by={KEYRING}] " if Path(KEYRING).exists() else ""
-    return (
-        f"deb {signed}{DEBIAN_MIRROR} {DEBIAN_SUITE} main\n"
-        f"deb {signed}{DEBIAN_MIRROR} {DEBIAN_SUITE}-updates main\n"
-        f"deb {signed}{DEBIAN_SECURITY_MIRROR} {DEBIAN_SUITE}-security main\n"
-    )
-
-
-def _apt_options(work: Path, repo: Path, base: Path) -> list[str]:
-    options = {
-        "Dir::Etc::sourcelist": work / "sources.list",
-        "Dir::Etc::sourceparts": work / "empty",
-        "Dir::Etc::preferencesparts": work / "empty",
-        "Dir::Etc::preferences": work / "empty/none",
-        "Dir::State": work / "state",
-        "Dir::State::Lists": work / "lists",
-        "Dir::State::status": base / "var/lib/dpkg/status",
-        "Dir::Cache": work / "cache",
-        "Dir::Cache::archives": repo,
-        "Debug::NoLocking": "1",
-        "APT::Sandbox::User": "root",
-        "APT::Install-Recommends": "false",
-    }
-    return [arg for key, value in options.items() for arg in ("-o", f"{key}={value}")]
+    return repo_current(repo, packages, _sources())
 
 
 def fill_bundle(repo: Path, base: Path, packages: Sequence[str]) -> bool:
-    """Download ``packages`` (+ missing deps) into ``repo`` and index it; False if current."""
+    """Download ``packages`` (+ deps the base image lacks) into ``repo``; False if current."""
     with file_lock(repo.with_name(repo.name + ".lock")):
-        if bundle_current(repo, packages):
-            return False
-        work = repo.with_name(repo.name + "-work")
-        for sub in ("empty", "state", "lists/partial", "cache"):
-            (work / sub).mkdir(parents=True, exist_ok=True)
-        (repo / "partial").mkdir(parents=True, exist_ok=True)
-        (work / "sources.list").write_text(_debian_sources())
-        options = _apt_options(work, repo, base)
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        run(["apt-get", *options, "-q", "update"], env=env, timeout=900)
-        run(["apt-get", *options, "-q", "-y", "--download-only", "install", *packages], env=env, timeout=1800)
-        index_bundle(repo)
-        (repo / STAMP_NAME).write_text(bundle_stamp(packages) + "\n")
-        return True
+        try:
+            return fill_repo(repo, packages, status=base / "var/lib/dpkg/status", sources=_sources())
+        except AptRepoError as exc:
+            raise LabError(f"filling the lab's package repository {repo} failed: {exc}") from exc
 
 
 def index_bundle(repo: Path) -> None:
-    """(Re)write Packages, Packages.gz and Release for the .debs in ``repo`` (atomically)."""
-    listing = run(["apt-ftparchive", "packages", "."], cwd=repo, timeout=300).stdout
-    _replace(repo / "Packages", listing.encode())
-    _replace(repo / "Packages.gz", gzip.compress(listing.encode(), mtime=0))
-    release = run(["apt-ftparchive", "release", "."], cwd=repo, timeout=300).stdout
-    _replace(repo / "Release", release.encode())
-
-
-def _replace(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    """(Re)write Packages, Packages.gz and Release for the .debs in ``repo``."""
+    try:
+        index_repo(repo)
+    except AptRepoError as exc:
+        raise LabError(str(exc)) from exc
 
 
 def remove_bundle(repo: Path) -> None:
