@@ -159,7 +159,10 @@ async def _fanout(
                     return
 
     async with session.get(f"{server}/api/v1/namespaces/{ns}/configmaps") as reply:
-        rv = (await reply.json())["metadata"]["resourceVersion"]
+        listed = await reply.json()
+    if reply.status != 200:
+        raise RuntimeError(f"list failed: {reply.status} {listed}")
+    rv = listed["metadata"]["resourceVersion"]
     tasks = [asyncio.create_task(watch()) for _ in range(watchers)]
     await asyncio.wait_for(all_ready.wait(), 120)
     await asyncio.sleep(1.0)

@@ -28,8 +28,10 @@ from kprov.cluster.apiserver.lifecycle import (
 )
 from kprov.cluster.apiserver.listing import list_objects, make_matcher
 from kprov.cluster.apiserver.negotiation import (
+    JSON,
     PATCH_TYPES,
     decode_body,
+    json_bytes,
     json_response,
     media_type,
     wants_table,
@@ -132,8 +134,14 @@ async def _list(request: web.Request, ctx: ApiContext, info: ResourceInfo, ri: R
         table = _lib.table(info, result.items, query.get("includeObject", "Metadata"))
         table["metadata"] = meta
         return json_response(table)
-    body = {"kind": info.list_kind, "apiVersion": info.api_version, "metadata": meta, "items": result.items}
-    return json_response(body)
+    head = json_bytes({"kind": info.list_kind, "apiVersion": info.api_version, "metadata": meta})
+    items = b",".join(ctx.cache.encoded(_key_of(ctx, info, obj), obj) for obj in result.items)
+    return web.Response(body=head[:-1] + b',"items":[' + items + b"]}", content_type=JSON)
+
+
+def _key_of(ctx: ApiContext, info: ResourceInfo, obj: dict[str, Any]) -> str:
+    meta = obj.get("metadata") or {}
+    return ctx.key(info, meta.get("namespace", ""), meta.get("name", ""))
 
 
 # -- writes ------------------------------------------------------------------------------------

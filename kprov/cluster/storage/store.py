@@ -59,7 +59,9 @@ class Store:
         return StoredObject(key, self.codec.decode(key, kv.value, kv.mod_revision), kv.mod_revision)
 
     async def current_revision(self) -> int:
-        result = await self.kv.range(b"/registry/", prefix_end(b"/registry/"), count_only=True)
+        # A point read of one (absent) key: etcd answers with its current revision in the
+        # header without walking any range.
+        result = await self.kv.range(b"/registry/", count_only=True)
         return result.revision
 
     async def get(self, key: str) -> StoredObject | None:

@@ -32,11 +32,16 @@ from kprov.cluster.storage.etcd import EtcdKV, prefix_end
 from kprov.cluster.storage.keys import REGISTRY_PREFIX
 from kprov.cluster.storage.watch_stream import EtcdWatchStream
 
-__all__ = ["CacheEvent", "Subscription", "WatchCache"]
+__all__ = ["CacheEvent", "Subscription", "WatchCache", "encode_json"]
 
 _log = logging.getLogger(__name__)
 _LOAD_PAGE = 2000
 _MAX_PENDING = 50_000  # a subscriber this far behind is dropped (its client re-watches)
+
+
+def encode_json(obj: Any) -> bytes:
+    """Compact JSON, the form every response uses."""
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def _parent(key: str) -> str:
@@ -56,8 +61,7 @@ class CacheEvent:
     def json_line(self) -> bytes:
         """``{"type":..,"object":..}\\n``, encoded once for all subscribers."""
         if self._json is None:
-            body = json.dumps({"type": self.type, "object": self.obj}, separators=(",", ":"))
-            self._json = body.encode() + b"\n"
+            self._json = b'{"type":"' + self.type.encode() + b'","object":' + encode_json(self.obj) + b"}\n"
         return self._json
 
 
@@ -114,6 +118,7 @@ class WatchCache:
         self._bucket_of = bucket_of
         self._capacity = capacity
         self._state: dict[str, dict[str, dict[str, Any]]] = {}
+        self._encoded: dict[str, tuple[dict[str, Any], bytes]] = {}  # key -> (object, its JSON)
         self._ring: deque[CacheEvent] = deque()
         self._oldest = 0  # watching from any revision >= this is answerable
         self.revision = 0
@@ -159,6 +164,7 @@ class WatchCache:
                 break
             start = page.kvs[-1].key + b"\x00"
         self._state = state
+        self._encoded.clear()
         self._ring.clear()
         self._oldest = revision
         self.revision = revision
@@ -192,6 +198,7 @@ class WatchCache:
         objects = self._state.setdefault(_parent(key), {})
         prev = objects.get(key)
         try:
+            self._encoded.pop(key, None)
             if raw.type == 1:  # DELETE
                 if prev is None:
                     return
@@ -236,6 +243,17 @@ class WatchCache:
 
     def get(self, key: str) -> dict[str, Any] | None:
         return self._state.get(_parent(key), {}).get(key)
+
+    def encoded(self, key: str, obj: dict[str, Any]) -> bytes:
+        """The JSON of ``obj`` (a cached object stored under ``key``), encoded once per version:
+        lists of thousands of unchanged objects cost a join, not a serialization."""
+        memo = self._encoded.get(key)
+        if memo is not None and memo[0] is obj:
+            return memo[1]
+        data = encode_json(obj)
+        if self.get(key) is obj:
+            self._encoded[key] = (obj, data)
+        return data
 
     def objects(self, prefix: str) -> Iterable[dict[str, Any]]:
         """Unordered iteration over objects under ``prefix`` (cheap, for indexes/counts)."""
