@@ -27,6 +27,7 @@ from .helpers import (
     HOSTS5,
     EtcdClient,
     Writer,
+    ansible_playbook,
     kprov,
     kprov_apply,
     unit_state,
@@ -122,6 +123,18 @@ def test_second_apply_changes_and_restarts_nothing(env: Env) -> None:
     for host in HOSTS3:
         assert after[host]["MainPID"] == before[host]["MainPID"] != "0"
         assert after[host]["ActiveEnterTimestampMonotonic"] == before[host]["ActiveEnterTimestampMonotonic"]
+
+
+def test_ansible_playbook_finds_nothing_to_change(env: Env) -> None:
+    """The role runs under ansible-playbook too, and both engines leave the same bytes."""
+    before = {h: unit_state(env.lab, h)["MainPID"] for h in HOSTS3}
+    start = time.monotonic()
+    proc = ansible_playbook(env.inv3, PLAYBOOK)
+    figure("etcd_ansible_noop_s", time.monotonic() - start)
+    recap = [line.split() for line in proc.stdout.splitlines() if line.startswith(tuple(HOSTS3))]
+    assert len(recap) == 3, proc.stdout
+    assert all("changed=0" in words and "failed=0" in words for words in recap), proc.stdout
+    assert {h: unit_state(env.lab, h)["MainPID"] for h in HOSTS3} == before
 
 
 def _restarts_one_at_a_time(env: Env, extra: list[str]) -> None:
