@@ -1,0 +1,136 @@
+"""Services get ClusterIPs/NodePorts (unique, released on delete); pods/binding, pods/status,
+pods/eviction and deployments/scale behave like the real server's."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+
+from tests.integration.apiserver._http import request, ssl_context
+
+
+@pytest.fixture
+def admin(control_plane):  # type: ignore[no-untyped-def]
+    context = ssl_context(control_plane.admin_kubeconfig, control_plane.ca_file)
+    return lambda *args, **kw: request(control_plane.server, context, *args, **kw)
+
+
+def _json(obj) -> bytes:  # type: ignore[no-untyped-def]
+    import json
+
+    return json.dumps(obj).encode()
+
+
+def _service(name: str, ip: str | None = None, kind: str = "ClusterIP") -> bytes:
+    spec = {"type": kind, "selector": {"app": name}, "ports": [{"port": 80, "protocol": "TCP"}]}
+    if ip:
+        spec["clusterIP"] = ip
+    return _json({"metadata": {"name": name}, "spec": spec})
+
+
+def test_cluster_ip_and_node_port_allocation(admin, namespace):
+    base = f"/api/v1/namespaces/{namespace}/services"
+    status, _, svc = admin("POST", base, _service("a", kind="NodePort"))
+    assert status == 201
+    ip = svc["spec"]["clusterIP"]
+    assert ipaddress.ip_address(ip) in ipaddress.ip_network("10.96.0.0/12") and ip != "10.96.0.1"
+    assert 30000 <= svc["spec"]["ports"][0]["nodePort"] <= 32767
+    status, _, dup = admin("POST", base, _service("b", ip=ip))
+    assert status == 422 and "provided IP is already allocated" in dup["message"]
+    assert admin("GET", f"{base}/b")[0] == 404  # nothing half-made
+    assert admin("DELETE", f"{base}/a")[0] == 200
+    status, _, again = admin("POST", base, _service("c", ip=ip))
+    assert status == 201 and again["spec"]["clusterIP"] == ip
+    status, _, outside = admin("POST", base, _service("d", ip="192.168.1.1"))
+    assert status == 422 and "not in the valid range" in outside["message"]
+
+
+def test_binding_sets_node_once(admin, namespace):
+    pods = f"/api/v1/namespaces/{namespace}/pods"
+    admin(
+        "POST",
+        pods,
+        _json({"metadata": {"name": "b1"}, "spec": {"containers": [{"name": "c", "image": "x"}]}}),
+    )
+    binding = _json(
+        {
+            "apiVersion": "v1",
+            "kind": "Binding",
+            "metadata": {"name": "b1"},
+            "target": {"apiVersion": "v1", "kind": "Node", "name": "node-a"},
+        }
+    )
+    assert admin("POST", f"{pods}/b1/binding", binding)[0] == 201
+    pod = admin("GET", f"{pods}/b1")[2]
+    assert pod["spec"]["nodeName"] == "node-a"
+    assert any(c["type"] == "PodScheduled" and c["status"] == "True" for c in pod["status"]["conditions"])
+    status, _, again = admin("POST", f"{pods}/b1/binding", binding)
+    assert status == 409 and "already assigned" in again["message"]
+
+
+def test_status_subresource_is_separate_from_spec(admin, namespace):
+    pods = f"/api/v1/namespaces/{namespace}/pods"
+    admin(
+        "POST",
+        pods,
+        _json({"metadata": {"name": "s1"}, "spec": {"containers": [{"name": "c", "image": "x"}]}}),
+    )
+    status, _, pod = admin(
+        "PATCH",
+        f"{pods}/s1/status",
+        _json({"status": {"phase": "Running"}, "spec": {"nodeName": "sneaky"}}),
+        content_type="application/merge-patch+json",
+    )
+    assert status == 200 and pod["status"]["phase"] == "Running" and "nodeName" not in pod["spec"]
+    status, _, pod = admin(
+        "PATCH",
+        f"{pods}/s1",
+        _json({"status": {"phase": "Failed"}}),
+        content_type="application/merge-patch+json",
+    )
+    assert status == 200 and pod["status"]["phase"] == "Running"
+
+
+def test_eviction_respects_grace_and_scale_subresource(admin, namespace):
+    pods = f"/api/v1/namespaces/{namespace}/pods"
+    admin(
+        "POST",
+        pods,
+        _json(
+            {
+                "metadata": {"name": "e1"},
+                "spec": {"nodeName": "node-a", "containers": [{"name": "c", "image": "x"}]},
+            }
+        ),
+    )
+    eviction = _json({"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": "e1"}})
+    assert admin("POST", f"{pods}/e1/eviction", eviction)[0] == 201
+    marked = admin("GET", f"{pods}/e1")[2]
+    assert marked["metadata"]["deletionTimestamp"] and marked["metadata"]["deletionGracePeriodSeconds"] == 30
+    assert (
+        admin("DELETE", f"{pods}/e1", _json({"gracePeriodSeconds": 0}))[0] == 200
+    )  # the kubelet's final delete
+    assert admin("GET", f"{pods}/e1")[0] == 404
+    deploys = f"/apis/apps/v1/namespaces/{namespace}/deployments"
+    template = {"metadata": {"labels": {"app": "s"}}, "spec": {"containers": [{"name": "c", "image": "x"}]}}
+    admin(
+        "POST",
+        deploys,
+        _json(
+            {
+                "metadata": {"name": "sc"},
+                "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "s"}}, "template": template},
+            }
+        ),
+    )
+    status, _, scale = admin("GET", f"{deploys}/sc/scale")
+    assert status == 200 and scale["kind"] == "Scale" and scale["status"]["selector"] == "app=s"
+    status, _, scale = admin(
+        "PATCH",
+        f"{deploys}/sc/scale",
+        _json({"spec": {"replicas": 4}}),
+        content_type="application/merge-patch+json",
+    )
+    assert status == 200 and scale["spec"]["replicas"] == 4
+    assert admin("GET", f"{deploys}/sc")[2]["spec"]["replicas"] == 4
