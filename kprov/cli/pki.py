@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import typer
@@ -20,8 +21,13 @@ app = typer.Typer(no_args_is_help=True, help="Cluster CA, etcd CA, certificates 
 InventoryOpt = typer.Option(..., "-i", "--inventory", help="Inventory file or directory.")
 
 
+def _console() -> Console:
+    # Piped output (CI logs, tests) gets a fixed width so table cells are not cut.
+    return Console(highlight=False, width=None if sys.stdout.isatty() else 200)
+
+
 def _run(inventory: Path, rotate: bool) -> None:
-    console = Console()
+    console = _console()
     try:
         directory, report = ensure_inventory_pki(inventory, rotate=rotate)
     except (PkiError, TopologyError, FileNotFoundError, ValueError) as e:
@@ -58,13 +64,14 @@ def show(inventory: Path = InventoryOpt) -> None:
         Console().print(f"[red]error:[/red] {directory} does not exist; run `kprov pki init -i {inventory}`")
         raise typer.Exit(1)
     table = Table(title=str(directory))
-    for col in ("certificate", "CN", "O", "issuer", "expires", "days", "status", "SANs"):
-        table.add_column(col, overflow="fold")
+    for col in ("certificate", "CN", "O", "issuer", "expires", "days", "status"):
+        table.add_column(col, no_wrap=True)
+    table.add_column("SANs", overflow="fold", min_width=30)
     colors = {"ok": "green", "renew soon": "yellow", "expired": "red", "unreadable": "red"}
     for info in list_certs(directory):
         table.add_row(
             info.name, info.common_name, ",".join(info.organizations), info.issuer,
             "" if info.error else f"{info.not_after:%Y-%m-%d}", "" if info.error else str(info.days_left),
-            f"[{colors[info.status]}]{info.status}[/]", " ".join(info.sans),
+            f"[{colors[info.status]}]{info.status}[/]", ", ".join(info.sans),
         )
-    Console().print(table)
+    _console().print(table)

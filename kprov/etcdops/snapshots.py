@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kprov.etcdops.cluster import SERVICE, EtcdCluster, EtcdOpsError, MemberView
-from kprov.etcdops.etcdctl import ETCDCTL
+from kprov.etcdops.etcdctl import ETCDCTL, EtcdctlError
 from kprov.pki.pem import write_file
 
 __all__ = ["Backup", "backup", "restore", "snapshot_name", "verify_checksum"]
@@ -89,6 +89,17 @@ def verify_checksum(snapshot: Path) -> str | None:
     return actual
 
 
+def _live_members_outside(cluster: EtcdCluster, hosts: list[str]) -> list[str]:
+    """Inventory hosts that are live members but not in the etcd group (best effort: empty
+    when no member answers). They would otherwise keep the old cluster alive."""
+    try:
+        views = cluster.members(cluster.anchor())
+    except (EtcdOpsError, EtcdctlError):
+        return []
+    found = [cluster.host_of(v.info) for v in views]
+    return [h for h in found if h and h not in hosts]
+
+
 def _on_all(cluster: EtcdCluster, hosts: list[str], what: str, command: Callable[[str], str]) -> None:
     """Run a command on every host at once; EtcdOpsError naming each host that failed."""
 
@@ -124,6 +135,11 @@ def restore(
         cluster.session(host).put(data, remote, mode=0o600, become=True)
     progress(f"uploaded to {', '.join(hosts)}; checking it with etcdctl snapshot status")
     _on_all(cluster, hosts, "snapshot status", lambda h: f"ETCDCTL_API=3 etcdctl snapshot status {remote}")
+    outsiders = _live_members_outside(cluster, hosts)
+    if outsiders:
+        progress(f"members not in the etcd group leave for good: {', '.join(outsiders)}")
+        _on_all(cluster, outsiders, "stop", lambda h: f"systemctl disable --now {SERVICE}; "
+                f"rm -rf {shlex.quote(cluster.data_dir(h).rstrip('/') + '/member')}")
     progress(f"stopping {SERVICE} on every member")
     _on_all(cluster, hosts, "stop", lambda h: f"systemctl stop {SERVICE}")
 
