@@ -68,7 +68,9 @@ class LocalControlPlane:
         directory: str | Path = DEFAULT_DIR,
         components: tuple[Component, ...] = COMPONENTS,
         start_components: bool = True,
+        apiserver_workers: int = 1,
     ) -> None:
+        self.apiserver_workers = apiserver_workers
         self.dir = Path(directory)
         self.components = components if start_components else ()
         self.pki = LocalPki(self.dir)
@@ -126,6 +128,8 @@ class LocalControlPlane:
             "127.0.0.1",
             "--encryption-provider-config",
             pki.encryption_config,
+            "--workers",
+            str(self.apiserver_workers),
         ]
         start_detached(self.dir, "apiserver", argv)
         admin = write_identity_kubeconfig(pki, server, ADMIN_CN, [MASTERS_GROUP])

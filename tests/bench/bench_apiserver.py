@@ -187,7 +187,7 @@ async def _list_all(session: aiohttp.ClientSession, server: str, ns: str) -> tup
 
 
 async def run(args: argparse.Namespace, workdir: Path) -> None:
-    plane = LocalControlPlane(workdir / "plane", start_components=False)
+    plane = LocalControlPlane(workdir / "plane", start_components=False, apiserver_workers=args.workers)
     info = plane.up()
     try:
         context = _ssl(Path(info.admin_kubeconfig), workdir)
@@ -226,6 +226,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--pods", type=int, default=10_000)
+    parser.add_argument("--workers", type=int, default=2, help="API server processes (SO_REUSEPORT)")
     parser.add_argument("--etcd-puts", type=int, default=10_000)
     parser.add_argument("--watchers", type=int, default=1000)
     parser.add_argument("--fanout-events", type=int, default=20)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
+import subprocess
 import sys
 
 from kprov.cluster.apiserver.config import ServerConfig
@@ -55,6 +57,12 @@ def parse_args(argv: list[str] | None = None) -> ServerConfig:
         default=100_000,
         help="recent events kept for watches from an older resourceVersion (older: 410)",
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="API server processes sharing the port (each with its own watch cache)",
+    )
     parser.add_argument("--v", type=int, default=0, help="log verbosity (0 warnings, 1 info, 2 debug)")
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -82,11 +90,35 @@ def parse_args(argv: list[str] | None = None) -> ServerConfig:
         encryption_provider_config=args.encryption_provider_config,
         insecure_port=args.insecure_debug_port,
         watch_cache_capacity=args.watch_cache_size,
+        workers=max(1, args.workers),
     )
 
 
+def _run_workers(config: ServerConfig, argv: list[str]) -> None:
+    """Start ``workers`` copies of this server on the same port; stop them all on SIGTERM."""
+    children = [
+        subprocess.Popen([sys.executable, "-m", "kprov.cluster.apiserver", *argv, "--worker-of-pool"])
+        for _ in range(config.workers)
+    ]
+
+    def stop(*_: object) -> None:
+        for child in children:
+            child.terminate()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    codes = [child.wait() for child in children]
+    if any(codes) and not all(c in (0, -signal.SIGTERM) for c in codes):
+        raise SystemExit(1)
+
+
 def main(argv: list[str] | None = None) -> None:
-    config = parse_args(argv)
+    raw = list(sys.argv[1:] if argv is None else argv)
+    in_pool = "--worker-of-pool" in raw
+    config = parse_args([a for a in raw if a != "--worker-of-pool"])
+    if config.workers > 1 and not in_pool:
+        _run_workers(config, raw)
+        return
     try:
         asyncio.run(run_server(config))
     except KeyboardInterrupt:

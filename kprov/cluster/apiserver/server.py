@@ -71,14 +71,21 @@ async def start_server(config: ServerConfig) -> tuple[web.AppRunner, ApiContext,
     await runner.setup()
     ssl_context = server_ssl_context(config.tls_cert_file, config.tls_key_file, config.client_ca_file)
     await web.TCPSite(
-        runner, config.bind_address, config.secure_port, ssl_context=ssl_context, backlog=1024
+        runner,
+        config.bind_address,
+        config.secure_port,
+        ssl_context=ssl_context,
+        backlog=1024,
+        reuse_port=config.workers > 1,
     ).start()
     if config.insecure_port:
         local_runner = web.AppRunner(
             build_app(ctx, insecure_local=True), access_log=None, handle_signals=False
         )
         await local_runner.setup()
-        await web.TCPSite(local_runner, "127.0.0.1", config.insecure_port).start()
+        await web.TCPSite(
+            local_runner, "127.0.0.1", config.insecure_port, reuse_port=config.workers > 1
+        ).start()
         ctx.extras["local_runner"] = local_runner
     return runner, ctx, kv
 
