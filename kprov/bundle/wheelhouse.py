@@ -9,17 +9,22 @@ role unpacks on each host and installs with ``pip --no-index``.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import shutil
 import subprocess
 import sys
 import tarfile
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = ["Wheelhouse", "build_wheelhouse", "source_digest"]
 
 DEFAULT_CACHE = Path("/var/lib/kprov/wheelhouse")
+_KEEP_ARCHIVES = 4
 _SOURCE_GLOBS = ("pyproject.toml", "kprov/**/*.py", "kprov/**/*.proto", "kprov/**/*.j2")
 
 
@@ -51,6 +56,14 @@ def _pip(*args: str) -> None:
         raise RuntimeError(f"{' '.join(cmd)} failed:\n{result.stderr[-2000:]}")
 
 
+@contextlib.contextmanager
+def _locked(cache_dir: Path) -> Iterator[None]:
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    with open(cache_dir / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one builder at a time; the others reuse its result
+        yield
+
+
 def build_wheelhouse(repo_root: Path, cache_dir: Path = DEFAULT_CACHE) -> Wheelhouse:
     """Return the wheelhouse archive for the sources in ``repo_root``, building it if needed."""
     repo_root = repo_root.resolve()
@@ -58,13 +71,18 @@ def build_wheelhouse(repo_root: Path, cache_dir: Path = DEFAULT_CACHE) -> Wheelh
     archive = cache_dir / f"kprov-wheelhouse-{digest}.tar.gz"
     if archive.exists():
         return Wheelhouse(archive, digest)
+    with _locked(cache_dir):
+        if not archive.exists():
+            _build(repo_root, cache_dir, digest, archive)
+    return Wheelhouse(archive, digest)
+
+
+def _build(repo_root: Path, cache_dir: Path, digest: str, archive: Path) -> None:
     deps = cache_dir / "deps"
     deps.mkdir(parents=True, exist_ok=True)
-    staging = cache_dir / f"staging-{digest}"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    # Dependencies resolve from the cache first; only missing ones are fetched, then cached.
-    # Offline from the cache first (seconds); the index is asked only when that fails.
+    staging = Path(tempfile.mkdtemp(prefix=f"staging-{digest}-", dir=cache_dir))
+    # Dependencies come from the cache offline first (seconds); the index is asked only
+    # when that fails, and what it brings is cached.
     args = ("wheel", "--no-build-isolation", "--find-links", str(deps), "-w", str(staging), str(repo_root))
     try:
         _pip(*args[:1], "--no-index", *args[1:])
@@ -80,7 +98,7 @@ def build_wheelhouse(repo_root: Path, cache_dir: Path = DEFAULT_CACHE) -> Wheelh
             tar.add(item, arcname=item.name)
     tmp.rename(archive)
     shutil.rmtree(staging)
-    for old in cache_dir.glob("kprov-wheelhouse-*.tar.gz"):
-        if old != archive:
-            old.unlink()
-    return Wheelhouse(archive, digest)
+    # Keep a few recent archives: another checkout (or a run in progress) may still use one.
+    archives = sorted(cache_dir.glob("kprov-wheelhouse-*.tar.gz"), key=lambda p: p.stat().st_mtime)
+    for old in archives[:-_KEEP_ARCHIVES]:
+        old.unlink(missing_ok=True)
