@@ -34,6 +34,9 @@ def _mount() -> None:
     from kprov.cli import local
 
     app.add_typer(local.app, name="local", help="A control plane on loopback (etcd + API server).")
+    from kprov.cli import bundle
+
+    bundle.register(app)
 
 
 def main() -> None:

@@ -6,7 +6,7 @@ air-gapped hosts. What the lab adds: its package list, resolving dependencies ag
 dpkg status of the base image every host starts from (so only what hosts miss is
 downloaded), and a file lock, because all lab instances share one repository.
 
-To make more packages available to lab hosts, add them to LAB_PACKAGES.
+To make more packages available to hosts, add them to kprov.bundle.packages.HOST_PACKAGES.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from kprov.bundle.aptrepo import (
     repo_current,
     repo_stamp,
 )
+from kprov.bundle.packages import HOST_PACKAGES
 from kprov.lab.base import DEBIAN_MIRROR, DEBIAN_SUITE
 from kprov.lab.errors import LabError
 from kprov.lab.system import file_lock
@@ -41,21 +42,8 @@ __all__ = [
     "remove_bundle",
 ]
 
-# The Debian packages the cluster needs on its hosts. Extend this list: the next
-# `kprov lab up` downloads what is new. `kprov bundle` collects the same list.
-LAB_PACKAGES: tuple[str, ...] = (
-    "etcd-server",
-    "etcd-client",
-    "containerd",
-    "runc",
-    "containernetworking-plugins",
-    "nftables",
-    "iptables",
-    "conntrack",
-    "python3-apt",  # Ansible's apt module
-    "python3-venv",  # kprov's components are installed into a venv on hosts
-    "python3-pip",
-)
+# The Debian packages lab hosts get: the same list `kprov bundle` collects.
+LAB_PACKAGES: tuple[str, ...] = HOST_PACKAGES
 BUNDLE_SIZE_BYTES = 250 * 2**20
 
 

@@ -1,0 +1,134 @@
+"""Collect every artifact a run needs into one bundle directory, on a connected machine.
+
+Layout of a bundle::
+
+    debs/           a flat apt repository (apt-ftparchive index), self-contained by default
+    wheelhouse/     kprov-wheelhouse-<digest>.tar.gz (kprov and its dependencies)
+    images/         pause.tar, busybox.tar (OCI archives, imported with ctr)
+    manifest.json   what, which versions, sha256 of every file
+
+Each part is built by the code that owns it (kprov.bundle.aptrepo, kprov.bundle.wheelhouse,
+kprov.images); this module only places the results and writes the manifest. Building
+again into the same directory is cheap: a current apt repository is not downloaded again
+and the wheelhouse comes from its cache. :func:`bundle_vars` gives the extra variables with
+which roles/site.yml uses a bundle (``kprov apply`` or ``ansible-playbook -e``).
+"""
+
+from __future__ import annotations
+
+import shutil
+import tarfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from kprov.bundle.aptrepo import AptSources, fill_repo
+from kprov.bundle.manifest import (
+    BundleManifest,
+    ImageEntry,
+    file_digests,
+    parse_packages_index,
+    read_manifest,
+)
+from kprov.bundle.packages import HOST_PACKAGES
+from kprov.bundle.wheelhouse import DEFAULT_CACHE, build_wheelhouse
+from kprov.images import build_archive, busybox_image, pause_image
+
+__all__ = ["REPO_ROOT", "BundleOptions", "archive_bundle", "build_bundle", "bundle_vars"]
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+Progress = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class BundleOptions:
+    """What goes into a bundle. ``status``: a hosts' dpkg status file to resolve against
+    (only what they miss is downloaded); None makes ``debs/`` self-contained."""
+
+    packages: tuple[str, ...] = HOST_PACKAGES
+    status: Path | None = None
+    sources: AptSources = AptSources()
+    wheelhouse: bool = True
+    images: bool = True
+    repo_root: Path = REPO_ROOT
+    wheelhouse_cache: Path = DEFAULT_CACHE
+
+
+def _kprov_version() -> str:
+    try:
+        return version("kprov")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def build_bundle(out: Path, options: BundleOptions = BundleOptions(),
+                 progress: Progress = _quiet) -> BundleManifest:
+    """Fill ``out`` with the bundle's parts and write its manifest; returns the manifest."""
+    out.mkdir(parents=True, exist_ok=True)
+    debs = out / "debs"
+    sources = options.sources
+    progress(f"debs: {len(options.packages)} packages from {sources.mirror} ({sources.suite})")
+    fill_repo(debs, options.packages, status=options.status, sources=options.sources,
+              work=out / ".debs-work")
+    shutil.rmtree(out / ".debs-work", ignore_errors=True)
+    shutil.rmtree(debs / "partial", ignore_errors=True)
+
+    wheel_archive = wheel_digest = None
+    if options.wheelhouse:
+        progress("wheelhouse: kprov and its dependencies")
+        built = build_wheelhouse(options.repo_root, options.wheelhouse_cache)
+        target = out / "wheelhouse"
+        shutil.rmtree(target, ignore_errors=True)
+        target.mkdir()
+        shutil.copy2(built.archive, target / built.archive.name)
+        wheel_archive, wheel_digest = f"wheelhouse/{built.archive.name}", built.digest
+
+    images: list[ImageEntry] = []
+    if options.images:
+        (out / "images").mkdir(exist_ok=True)
+        for name, recipe in (("pause", pause_image), ("busybox", busybox_image)):
+            progress(f"images: {name}")
+            spec = recipe(f"kprov.local/{name}:1")
+            digest = build_archive(spec, out / "images" / f"{name}.tar")
+            images.append(ImageEntry(spec.reference, f"images/{name}.tar", digest))
+
+    manifest = BundleManifest(
+        kprov_version=_kprov_version(),
+        suite=options.sources.suite,
+        requested_packages=sorted(set(options.packages)),
+        debs=parse_packages_index((debs / "Packages").read_text()),
+        wheelhouse_archive=wheel_archive,
+        wheelhouse_digest=wheel_digest,
+        images=images,
+        files=file_digests(out),
+    )
+    manifest.write(out)
+    return manifest
+
+
+def bundle_vars(bundle: Path) -> dict[str, str]:
+    """The extra variables with which roles/site.yml installs from ``bundle`` (absolute paths)."""
+    bundle = bundle.resolve()
+    manifest = read_manifest(bundle)
+    found: dict[str, str] = {"kprov_bundle_dir": str(bundle), "kprov_offline_repo_src": str(bundle / "debs")}
+    if manifest.wheelhouse_archive and manifest.wheelhouse_digest:
+        found["kprov_wheelhouse_archive"] = str(bundle / manifest.wheelhouse_archive)
+        found["kprov_wheelhouse_digest"] = manifest.wheelhouse_digest
+    for image in manifest.images:
+        found[f"kprov_image_{Path(image.file).stem}_archive"] = str(bundle / image.file)
+    return found
+
+
+def archive_bundle(bundle: Path, archive: Path) -> Path:
+    """Pack ``bundle`` into one tar.gz (top directory ``kprov-bundle/``) for carrying across."""
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    tmp = archive.with_name(archive.name + ".partial")
+    with tarfile.open(tmp, "w:gz") as tar:
+        tar.add(bundle, arcname="kprov-bundle")
+    tmp.replace(archive)
+    return archive
