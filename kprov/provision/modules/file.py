@@ -71,17 +71,15 @@ class FileModule:
         p = parse_args(self.name, SPEC, args)
         path = p["path"]
         owner, group = p["owner"], p["group"]
-        numeric_mode = resolve_mode(p["mode"], None, is_dir=True) if isinstance(p["mode"], int) or (
-            isinstance(p["mode"], str) and p["mode"].strip().isdigit()) else None
+        mode_text = str(p["mode"]).strip() if p["mode"] is not None else ""
+        numeric_mode = resolve_mode(p["mode"], None) if mode_text.isdigit() else None  # recurse: octal only
         extra = _recurse_check(path, owner, group, numeric_mode) if p["recurse"] else ""
         result = ctx.run(probe_script(path, follow=p["follow"] and p["state"] != "link") + extra)
         if result.rc != 0:
             raise ModuleFailed(f"file: cannot inspect {path}: {result.stderr.strip()}")
         state = parse_probe(path, result.stdout)
         tree_off = "OFF:" in result.stdout
-        wanted = p["state"] or ("directory" if p["recurse"] else "link" if p["src"] else
-                                ("file" if not state.exists else
-                                 state.kind if state.kind in ("directory", "link") else "file"))
+        wanted = p["state"] or self._default_state(p, state)
         before = self._summary(state)
         commands: list[str] = []
         always_changed = False
@@ -137,6 +135,15 @@ class FileModule:
         if wanted in ("link", "hard"):
             out.data["src"] = p["src"]
         return out
+
+    @staticmethod
+    def _default_state(p: dict[str, Any], state: FileState) -> str:
+        """Ansible's default: directory with recurse, link with src, else what is there (or file)."""
+        if p["recurse"]:
+            return "directory"
+        if p["src"]:
+            return "link"
+        return state.kind if state.exists and state.kind in ("directory", "link") else "file"
 
     @staticmethod
     def _summary(state: FileState) -> dict[str, Any]:

@@ -135,3 +135,15 @@ def test_unarchive_then_ok(run_local, tmp_path: Path) -> None:
     assert not run_local("unarchive", args).changed
     (dest / "bin" / "tool").write_bytes(b"edit")
     assert run_local("unarchive", args).changed
+
+
+def test_file_recurse_fixes_the_whole_tree_once(run_local, tmp_path: Path) -> None:
+    tree = tmp_path / "tree"
+    (tree / "sub").mkdir(parents=True)
+    (tree / "sub" / "f").write_text("x")
+    args = {"path": str(tree), "state": "directory", "recurse": True, "mode": "0750"}
+    assert run_local("file", args).changed
+    assert mode_of(tree / "sub" / "f") == 0o750 and mode_of(tree / "sub") == 0o750
+    assert not run_local("file", args).changed
+    (tree / "sub" / "f").chmod(0o600)
+    assert run_local("file", args).changed, "one entry off in the tree is found"
