@@ -1,10 +1,11 @@
 """ansible.builtin.unarchive: unpack a tar (gz/bz2/xz) or zip archive into ``dest``.
 
-The archive is read on the controller (``src`` via ``ctx.find_file(src, "files")``; with
-``remote_src`` it is already on the host). Idempotence as in Ansible: each regular member's
-size and mtime are compared with the files under ``dest`` in ONE command (``creates``
-short-circuits); only when something differs is the archive streamed to ``tar -x`` on the
-host's stdin (zip: uploaded, then ``unzip``).
+The archive is read on the controller (``src`` via ``ctx.find_file(src, "files")``).
+Idempotence as in Ansible: each regular member's size and mtime are compared with the files
+under ``dest`` in ONE command (``creates`` short-circuits); only when something differs is
+the archive streamed to ``tar -x`` on the host's stdin (zip: uploaded, then ``unzip``).
+With ``remote_src`` (a tar archive already on the host) ``tar -d`` compares and ``tar -x``
+extracts there.
 """
 
 from __future__ import annotations
@@ -56,6 +57,16 @@ def archive_members(path: Path) -> tuple[str, list[tuple[str, int, int]]]:
         raise ModuleFailed(f"unarchive: {path} is neither a tar nor a zip archive: {exc}") from exc
 
 
+def _remote_script(src: str, dest: str, creates: str | None) -> str:
+    """One command: dest must exist; creates short-circuits; ``tar -d`` compares the tree."""
+    q_src, q_dest = shlex.quote(src), shlex.quote(dest)
+    lines = [f"[ -d {q_dest} ] || {{ echo NODEST; exit 0; }}", f"[ -f {q_src} ] || {{ echo NOSRC; exit 0; }}"]
+    if creates:
+        lines.append(f"[ -e {shlex.quote(creates)} ] && {{ echo CREATES; exit 0; }}")
+    lines.append(f"tar -d -f {q_src} -C {q_dest} >/dev/null 2>&1 && echo SAME; true")
+    return "\n".join(lines)
+
+
 def _compression_flag(payload: bytes) -> str:
     """tar cannot sniff compression on stdin: pick the flag from the magic bytes."""
     magics = ((b"\x1f\x8b", "-z"), (b"BZh", "-j"), (b"\xfd7zXZ\x00", "-J"), (b"\x28\xb5\x2f\xfd", "--zstd"))
@@ -68,7 +79,7 @@ class UnarchiveModule:
     def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
         p = parse_args(self.name, SPEC, args)
         if p["remote_src"] or not p["copy"]:
-            raise ModuleFailed("unarchive: remote_src is not supported by kprov; give a controller-side src")
+            return self._remote(ctx, p)
         src = Path(p["src"]) if p["src"].startswith("/") else ctx.find_file(p["src"], "files")
         if "://" in p["src"]:
             raise ModuleFailed("unarchive: URL sources are not supported; get_url, then use a local archive")
@@ -138,6 +149,29 @@ class UnarchiveModule:
             fixed = ctx.run(" && ".join(fix))
             if fixed.rc != 0:
                 raise ModuleFailed(f"unarchive: setting owner failed: {fixed.stderr.strip()}", **data)
+        return result
+
+    def _remote(self, ctx: ModuleContext, p: dict[str, Any]) -> ModuleResult:
+        """remote_src: a tar archive already on the host; ``tar -d`` decides, ``tar -x`` acts."""
+        src, dest = p["src"], p["dest"]
+        data: dict[str, Any] = {"dest": dest, "src": src, "handler": "TgzArchive"}
+        found = set(ctx.run(_remote_script(src, dest, p["creates"])).stdout.split())
+        if "NODEST" in found:
+            raise ModuleFailed(f"unarchive: dest '{dest}' must be an existing dir", **data)
+        if "NOSRC" in found:
+            raise ModuleFailed(f"unarchive: src '{src}' does not exist on the host", **data)
+        if "CREATES" in found:
+            return ModuleResult(changed=False, msg=f"skipped, since {p['creates']} exists", data=data)
+        result = ModuleResult(changed="SAME" not in found, data=data)
+        if result.changed and ctx.diff:
+            result.diff.append({"before": {"path": dest}, "after": {"path": dest, "extracted": src}})
+        if not result.changed or ctx.check_mode:
+            return result
+        excludes = " ".join(f"--exclude={shlex.quote(e)}" for e in p["exclude"])
+        extra = " ".join(shlex.quote(o) for o in p["extra_opts"])
+        done = ctx.run(f"tar -x -f {shlex.quote(src)} -C {shlex.quote(dest)} {excludes} {extra}")
+        if done.rc != 0:
+            raise ModuleFailed(f"unarchive: extracting {src} failed: {done.stderr.strip()}", **data)
         return result
 
 

@@ -147,3 +147,20 @@ def test_file_recurse_fixes_the_whole_tree_once(run_local, tmp_path: Path) -> No
     assert not run_local("file", args).changed
     (tree / "sub" / "f").chmod(0o600)
     assert run_local("file", args).changed, "one entry off in the tree is found"
+
+
+def test_unarchive_remote_src(run_local, tmp_path: Path) -> None:
+    archive_path = tmp_path / "remote.tar"
+    with tarfile.open(archive_path, "w") as archive:
+        info = tarfile.TarInfo("conf/app.ini")
+        info.size, info.mtime = 3, 1_700_000_000
+        archive.addfile(info, io.BytesIO(b"a=1"))
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    args = {"src": str(archive_path), "dest": str(dest), "remote_src": True}
+    assert run_local("unarchive", args, check=True).changed and not (dest / "conf").exists()
+    assert run_local("unarchive", args).changed
+    assert (dest / "conf" / "app.ini").read_bytes() == b"a=1"
+    assert not run_local("unarchive", args).changed
+    missing = run_local("unarchive", {**args, "src": str(tmp_path / "none.tar")})
+    assert missing.failed and "does not exist" in missing.msg
