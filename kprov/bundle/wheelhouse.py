@@ -91,6 +91,11 @@ def _build(repo_root: Path, cache_dir: Path, digest: str, archive: Path) -> None
     for wheel in staging.glob("*.whl"):
         if not wheel.name.startswith("kprov-") and not (deps / wheel.name).exists():
             shutil.copy2(wheel, deps / wheel.name)
+    # pip does not copy wheels it resolved from --find-links into -w: add the cached ones,
+    # so hosts can install with --no-index from the archive alone.
+    for wheel in deps.glob("*.whl"):
+        if not (staging / wheel.name).exists():
+            shutil.copy2(wheel, staging / wheel.name)
     (staging / "DIGEST").write_text(digest + "\n")
     tmp = archive.with_suffix(".partial")
     with tarfile.open(tmp, "w:gz") as tar:
