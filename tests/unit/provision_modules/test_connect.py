@@ -15,6 +15,7 @@ from kprov.provision.connect.local import LocalConnector
 from kprov.provision.connect.session import frame_end
 from kprov.provision.connect.settings import ConnectionSettings, JumpHost, SettingsError
 from kprov.provision.connect.shell import finalize_script, wrap_command
+from kprov.provision.connect.ssh import SSHConnector
 
 
 def settings(host_vars: dict, environ: dict | None = None) -> ConnectionSettings:
@@ -22,9 +23,16 @@ def settings(host_vars: dict, environ: dict | None = None) -> ConnectionSettings
 
 
 def test_ssh_settings_from_ansible_vars() -> None:
-    s = settings({"ansible_host": "10.0.0.5", "ansible_port": "2222", "ansible_user": "deploy",
-                  "ansible_ssh_private_key_file": "~/k", "ansible_become_password": "pw",
-                  "ansible_ssh_timeout": 3})
+    s = settings(
+        {
+            "ansible_host": "10.0.0.5",
+            "ansible_port": "2222",
+            "ansible_user": "deploy",
+            "ansible_ssh_private_key_file": "~/k",
+            "ansible_become_password": "pw",
+            "ansible_ssh_timeout": 3,
+        }
+    )
     assert (s.transport, s.address, s.port, s.user) == ("ssh", "10.0.0.5", 2222, "deploy")
     assert s.key_file == os.path.expanduser("~/k")
     assert s.become_password == "pw"
@@ -32,13 +40,16 @@ def test_ssh_settings_from_ansible_vars() -> None:
     assert s.host_key_checking is True
 
 
-@pytest.mark.parametrize("host_vars,environ", [
-    ({"ansible_ssh_common_args": "-o StrictHostKeyChecking=no"}, {}),
-    ({"ansible_ssh_extra_args": "-oStrictHostKeyChecking=no"}, {}),
-    ({"kprov_host_key_checking": "false"}, {}),
-    ({}, {"KPROV_HOST_KEY_CHECKING": "False"}),
-    ({}, {"ANSIBLE_HOST_KEY_CHECKING": "no"}),
-])
+@pytest.mark.parametrize(
+    "host_vars,environ",
+    [
+        ({"ansible_ssh_common_args": "-o StrictHostKeyChecking=no"}, {}),
+        ({"ansible_ssh_extra_args": "-oStrictHostKeyChecking=no"}, {}),
+        ({"kprov_host_key_checking": "false"}, {}),
+        ({}, {"KPROV_HOST_KEY_CHECKING": "False"}),
+        ({}, {"ANSIBLE_HOST_KEY_CHECKING": "no"}),
+    ],
+)
 def test_host_key_checking_opt_outs(host_vars: dict, environ: dict) -> None:
     assert settings(host_vars, environ).host_key_checking is False
 
@@ -63,16 +74,24 @@ def test_local_transport_choice_and_bad_values() -> None:
 
 
 def test_become_wrapping() -> None:
-    assert wrap_command("id", login_user="root", become=True, become_user=None,
-                        sudo_password=False) == "/bin/sh -c id"
-    assert wrap_command("id", login_user="root", become=True, become_user="nobody",
-                        sudo_password=False).startswith("runuser -u nobody -- ")
-    assert wrap_command("echo 'a b'", login_user="deploy", become=True, become_user=None,
-                        sudo_password=False) == "sudo -H -n -u root -- /bin/sh -c 'echo '\"'\"'a b'\"'\"''"
-    assert "-S -p ''" in wrap_command("id", login_user="deploy", become=True, become_user=None,
-                                       sudo_password=True)
-    assert wrap_command("id", login_user="deploy", become=False, become_user=None,
-                        sudo_password=True) == "/bin/sh -c id"
+    assert (
+        wrap_command("id", login_user="root", become=True, become_user=None, sudo_password=False)
+        == "/bin/sh -c id"
+    )
+    assert wrap_command(
+        "id", login_user="root", become=True, become_user="nobody", sudo_password=False
+    ).startswith("runuser -u nobody -- ")
+    assert (
+        wrap_command("echo 'a b'", login_user="deploy", become=True, become_user=None, sudo_password=False)
+        == "sudo -H -n -u root -- /bin/sh -c 'echo '\"'\"'a b'\"'\"''"
+    )
+    assert "-S -p ''" in wrap_command(
+        "id", login_user="deploy", become=True, become_user=None, sudo_password=True
+    )
+    assert (
+        wrap_command("id", login_user="deploy", become=False, become_user=None, sudo_password=True)
+        == "/bin/sh -c id"
+    )
 
 
 def test_finalize_keeps_existing_mode_and_renames(tmp_path) -> None:
@@ -128,3 +147,36 @@ def test_persistent_shell_frame_parsing() -> None:
     assert frame_end(b"output0123abcd:17\n", token) == 17
     assert frame_end(b"out0123abcd:3\nstray from a background job", token) == 3
     assert frame_end(b"no token here\n", token) is None
+
+
+@pytest.mark.parametrize("sudo_n_rc,expect_password", [(1, True), (0, False)])
+def test_ssh_sudo_password_only_when_sudo_asks(
+    monkeypatch: pytest.MonkeyPatch, sudo_n_rc: int, expect_password: bool
+) -> None:
+    conn = SSHConnector("h1", settings({"ansible_user": "deploy", "ansible_become_password": "s3cret"}))
+    probes: list[str] = []
+    sent: list[tuple[str, bytes | None]] = []
+
+    def exec_channel(
+        line: str, stdin: bytes | None, timeout: float | None
+    ) -> tuple[int, bytes, bytes, float]:
+        probes.append(line)
+        return sudo_n_rc, b"", b"", 0.0
+
+    def shell(line: str, stdin: bytes | None, timeout: float | None) -> tuple[int, bytes, bytes, float]:
+        sent.append((line, stdin))
+        return 0, b"", b"", 0.0
+
+    monkeypatch.setattr(conn, "_exec", exec_channel)
+    monkeypatch.setattr(conn, "_run_line", shell)
+    conn.run("cat", become=True, stdin=b"data")
+    conn.run("id", become=True)
+    conn.run("id")
+    assert probes == ["sudo -n true"], "sudo is probed once per connection"
+    (first_line, first_stdin), (_, second_stdin), (plain_line, plain_stdin) = sent
+    if expect_password:
+        assert first_line.startswith("sudo -H -k -S -p ''") and first_stdin == b"s3cret\ndata"
+        assert second_stdin == b"s3cret\n"
+    else:
+        assert first_line.startswith("sudo -H -n") and first_stdin == b"data" and second_stdin is None
+    assert plain_line == "/bin/sh -c id" and plain_stdin is None, "no sudo without become"
