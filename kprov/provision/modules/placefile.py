@@ -20,7 +20,9 @@ from kprov.provision.modules.fileops import (
     write_file,
 )
 
-__all__ = ["place_file"]
+__all__ = ["MAX_DIFF_BYTES", "place_file"]
+
+MAX_DIFF_BYTES = 104448  # Ansible's default max_diff_size
 
 
 def place_file(
@@ -64,8 +66,12 @@ def place_file(
         result.data.update(uid=state.uid, gid=state.gid)
     if ctx.diff and changed:
         if content_changed:
-            before = ctx.get(dest) if state.exists else None
-            result.diff.append(content_diff(dest, before, data))
+            if max(state.size, len(data)) > MAX_DIFF_BYTES:
+                result.diff.append({"before_header": dest, "after_header": dest,
+                                    "before": "(file too large to diff)", "after": "(file too large to diff)"})
+            else:
+                before = ctx.get(dest) if state.exists else None
+                result.diff.append(content_diff(dest, before, data))
         else:
             before_attrs = {"owner": state.owner, "group": state.group, "mode": mode_string(state.mode)}
             after_attrs = {"owner": owner or state.owner, "group": group or state.group,
