@@ -67,8 +67,9 @@ def place_file(
     if ctx.diff and changed:
         if content_changed:
             if max(state.size, len(data)) > MAX_DIFF_BYTES:
+                too_large = "(file too large to diff)"
                 result.diff.append({"before_header": dest, "after_header": dest,
-                                    "before": "(file too large to diff)", "after": "(file too large to diff)"})
+                                    "before": too_large, "after": too_large})
             else:
                 before = ctx.get(dest) if state.exists else None
                 result.diff.append(content_diff(dest, before, data))
