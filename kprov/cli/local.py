@@ -13,7 +13,7 @@ from kprov.local import DEFAULT_DIR, LocalControlPlane
 __all__ = ["app"]
 
 app = typer.Typer(no_args_is_help=True, help="A single-machine control plane on loopback.")
-_out = Console()
+_out = Console(soft_wrap=True)  # paths stay on one line, ready to copy
 _err = Console(stderr=True, soft_wrap=True)
 _DIR = typer.Option(DEFAULT_DIR, "--dir", help="Where etcd data, certificates, kubeconfigs and logs live.")
 
