@@ -238,13 +238,15 @@ class NodeCluster:
             )
         wheelhouse = build_wheelhouse(REPO)
         self.put(wheelhouse.archive, "/opt/kprov/wheelhouse.tar.gz")
+        pip = (
+            "/opt/kprov/venv/bin/pip install -q --no-compile --disable-pip-version-check "
+            "--no-index --find-links /opt/kprov/wheelhouse"
+        )
         self.ssh(
             "rm -rf /opt/kprov/wheelhouse && mkdir -p /opt/kprov/wheelhouse && "
             "tar -xzf /opt/kprov/wheelhouse.tar.gz -C /opt/kprov/wheelhouse && "
             "( [ -x /opt/kprov/venv/bin/python ] || python3 -m venv /opt/kprov/venv ) && "
-            "/opt/kprov/venv/bin/pip install -q --no-index --find-links /opt/kprov/wheelhouse "
-            "--force-reinstall --no-deps kprov && "
-            "/opt/kprov/venv/bin/pip install -q --no-index --find-links /opt/kprov/wheelhouse kprov",
+            f"{pip} --force-reinstall --no-deps kprov && {pip} kprov",
             timeout=600,
         )
 

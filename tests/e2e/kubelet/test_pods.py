@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.kubelet.cluster import NodeCluster
+from tests.e2e.kubelet.cluster import BUSYBOX, NodeCluster
 from tests.e2e.kubelet.conftest import apply, pod_manifest
 
 pytestmark = pytest.mark.lab
@@ -206,6 +206,7 @@ def test_configmap_and_secret_volumes_and_env(node_cluster: NodeCluster, namespa
                         {"name": "cm", "mountPath": "/etc/cm"},
                         {"name": "sec", "mountPath": "/etc/sec"},
                         {"name": "scratch", "mountPath": "/scratch"},
+                        {"name": "node-dir", "mountPath": "/node"},
                     ],
                 }
             ],
@@ -213,6 +214,18 @@ def test_configmap_and_secret_volumes_and_env(node_cluster: NodeCluster, namespa
                 {"name": "cm", "configMap": {"name": "settings"}},
                 {"name": "sec", "secret": {"secretName": "creds"}},
                 {"name": "scratch", "emptyDir": {}},
+                {
+                    "name": "node-dir",
+                    "hostPath": {"path": "/var/tmp/kprov-e2e-hostpath", "type": "DirectoryOrCreate"},
+                },
+            ],
+            initContainers=[
+                {
+                    "name": "prepare",
+                    "image": BUSYBOX,
+                    "command": ["sh", "-c", "echo from-init > /scratch/init.txt"],
+                    "volumeMounts": [{"name": "scratch", "mountPath": "/scratch"}],
+                }
             ],
         ),
     )
@@ -232,6 +245,10 @@ def test_configmap_and_secret_volumes_and_env(node_cluster: NodeCluster, namespa
     assert env["CM_mode"] == "fast"
     assert sh("pwd").strip() == "/tmp"
     assert sh("echo x > /scratch/f && cat /scratch/f").strip() == "x"
+    assert sh("cat /scratch/init.txt").strip() == "from-init"  # the init container ran first
+    assert pod["status"]["initContainerStatuses"][0]["state"]["terminated"]["exitCode"] == 0
+    sh("echo via-pod > /node/mark")
+    assert node_cluster.ssh("cat /var/tmp/kprov-e2e-hostpath/mark").strip() == "via-pod"
 
 
 def test_failing_liveness_restarts_and_readiness_toggles_ready(
