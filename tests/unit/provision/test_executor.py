@@ -287,3 +287,20 @@ def test_check_mode_and_diff_reach_the_module(tmp_path: Path, monkeypatch: pytes
     assert res["forced"].status == "changed"
     assert res["mode"].msg == "True"
     assert [c.cmd for c in fakes["h1"].commands if "forced" in c.cmd]
+
+
+def test_sync_points_do_not_deadlock_with_fewer_forks_than_hosts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = """
+- hosts: all
+  gather_facts: false
+  tasks:
+    - set_fact: {n: "{{ inventory_hostname }}"}
+    - name: all names
+      debug: {msg: "{{ groups['all'] | map('extract', hostvars, 'n') | join(',') }}"}
+    - {name: once, debug: {msg: one}, run_once: true}
+"""
+    report, _ = run_fake(tmp_path, monkeypatch, {"site.yml": site}, H3, forks=1)
+    assert {r.msg for r in report.results if r.task == "all names"} == {"h1,h2,h3"}
+    assert [r.host for r in report.results if r.task == "once"] == ["h1"]
