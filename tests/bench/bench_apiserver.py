@@ -226,12 +226,17 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--pods", type=int, default=10_000)
+    parser.add_argument("--dir", default="", help="keep the control plane's files (logs) here")
     parser.add_argument("--workers", type=int, default=2, help="API server processes (SO_REUSEPORT)")
     parser.add_argument("--etcd-puts", type=int, default=10_000)
     parser.add_argument("--watchers", type=int, default=1000)
     parser.add_argument("--fanout-events", type=int, default=20)
     parser.add_argument("--steady-seconds", type=float, default=10.0)
     args = parser.parse_args()
+    if args.dir:
+        Path(args.dir).mkdir(parents=True, exist_ok=True)
+        asyncio.run(run(args, Path(args.dir)))
+        return
     with tempfile.TemporaryDirectory(prefix="kprov-bench-") as workdir:
         asyncio.run(run(args, Path(workdir)))
 

@@ -184,7 +184,8 @@ class WatchCache:
             except asyncio.CancelledError:
                 raise
             except (StorageError, Exception) as exc:  # keep serving: reload and go on
-                _log.warning("watch cache: etcd watch failed (%s); reloading", exc)
+                _log.warning("watch cache: etcd watch failed (%r); reloading", exc)
+                self._stream = None
                 self._ready.clear()
                 self._end_all_subscribers()
                 await asyncio.sleep(0.5)

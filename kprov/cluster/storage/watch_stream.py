@@ -9,6 +9,7 @@ through aetcd's stub on aetcd's channel directly.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ class EtcdWatchStream:
         self._prefix = prefix
         self._start_revision = start_revision
         self._call: Any = None
+        self._writing = asyncio.Lock()  # gRPC streams take one write at a time
 
     async def _open(self) -> None:
         stub = rpc.WatchStub(self._kv.channel)
@@ -51,10 +53,15 @@ class EtcdWatchStream:
         await self._call.write(rpc.WatchRequest(create_request=create))
 
     async def request_progress(self) -> None:
-        """Ask etcd to report the revision it has delivered everything up to."""
-        if self._call is not None:
+        """Ask etcd to report the revision it has delivered everything up to. Concurrent
+        callers share one request (a write already in flight answers them all)."""
+        if self._call is None or self._writing.locked():
+            return
+        async with self._writing:
             # A broken stream is noticed by the reader; nothing to do here.
-            with contextlib.suppress(grpc.aio.AioRpcError, grpc.aio.UsageError, RuntimeError):
+            with contextlib.suppress(
+                grpc.aio.AioRpcError, grpc.aio.UsageError, RuntimeError, asyncio.InvalidStateError
+            ):
                 await self._call.write(rpc.WatchRequest(progress_request=rpc.WatchProgressRequest()))
 
     def cancel(self) -> None:
