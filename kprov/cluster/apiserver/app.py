@@ -16,7 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from kprov.cluster.api.errors import ApiError
-from kprov.cluster.apiserver import crud, proxy, subresources, watch
+from kprov.cluster.apiserver import accessreview, crud, proxy, subresources, watch
 from kprov.cluster.apiserver.authn import UserInfo, authenticate
 from kprov.cluster.apiserver.authz import authorize
 from kprov.cluster.apiserver.context import CONTEXT, ApiContext
@@ -103,6 +103,8 @@ async def _resource(request: web.Request) -> web.StreamResponse:
         pods = ctx.registry.get("", "v1", "pods")
         assert pods is not None
         return await subresources.handle_binding(request, ctx, pods, ri, await _body(request, ctx))
+    if ri.resource == "selfsubjectaccessreviews" and ri.verb == "create":
+        return await accessreview.handle_self_subject_access_review(request, ctx, await _body(request, ctx))
     info = ctx.registry.get(ri.group, ri.version, ri.resource)
     if info is None or (ri.namespace and not info.namespaced):
         return _not_found_body()

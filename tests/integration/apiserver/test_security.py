@@ -110,3 +110,13 @@ def test_secrets_are_encrypted_in_etcd(control_plane, nodes_and_secrets):
     value = asyncio.run(raw())
     assert value.startswith(b"k8s:enc:aesgcm:v1:")
     assert b"top-s1" not in value and b"dG9wLXMx" not in value
+
+
+def test_auth_can_i_answers_from_the_authorizer(kubectl, control_plane, nodes_and_secrets):
+    ns = nodes_and_secrets
+    n1 = control_plane.node_kubeconfig("sec-n1")
+    yes = kubectl("auth", "can-i", "get", "secret/s1", "-n", ns, kubeconfig=n1, check=False)
+    no = kubectl("auth", "can-i", "get", "secret/s2", "-n", ns, kubeconfig=n1, check=False)
+    assert (yes.returncode, yes.stdout.strip()) == (0, "yes")
+    assert (no.returncode, no.stdout.strip()) == (1, "no")
+    assert kubectl("auth", "can-i", "delete", "nodes").stdout.strip() == "yes"
