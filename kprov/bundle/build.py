@@ -35,9 +35,10 @@ from kprov.bundle.packages import HOST_PACKAGES
 from kprov.bundle.wheelhouse import DEFAULT_CACHE, build_wheelhouse
 from kprov.images import build_archive, busybox_image, pause_image
 
-__all__ = ["REPO_ROOT", "BundleOptions", "archive_bundle", "build_bundle", "bundle_vars"]
+__all__ = ["REPO_INDEX_FILES", "REPO_ROOT", "BundleOptions", "archive_bundle", "build_bundle", "bundle_vars"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_INDEX_FILES = ("Packages", "Packages.gz", "Release")
 Progress = Callable[[str], None]
 
 
@@ -111,11 +112,16 @@ def build_bundle(out: Path, options: BundleOptions = BundleOptions(),
     return manifest
 
 
-def bundle_vars(bundle: Path) -> dict[str, str]:
-    """The extra variables with which roles/site.yml installs from ``bundle`` (absolute paths)."""
+def bundle_vars(bundle: Path) -> dict[str, str | list[str]]:
+    """The extra variables with which roles/site.yml installs from ``bundle`` (absolute paths;
+    ``kprov_offline_repo_files``: the files of debs/ that roles/offline_repo copies to hosts)."""
     bundle = bundle.resolve()
     manifest = read_manifest(bundle)
-    found: dict[str, str] = {"kprov_bundle_dir": str(bundle), "kprov_offline_repo_src": str(bundle / "debs")}
+    found: dict[str, str | list[str]] = {
+        "kprov_bundle_dir": str(bundle),
+        "kprov_offline_repo_src": str(bundle / "debs"),
+        "kprov_offline_repo_files": [*REPO_INDEX_FILES, *(deb.file for deb in manifest.debs)],
+    }
     if manifest.wheelhouse_archive and manifest.wheelhouse_digest:
         found["kprov_wheelhouse_archive"] = str(bundle / manifest.wheelhouse_archive)
         found["kprov_wheelhouse_digest"] = manifest.wheelhouse_digest

@@ -112,6 +112,10 @@ def test_vars_point_at_the_bundle_parts(tmp_path: Path) -> None:
     wheelhouse = tmp_path.resolve() / "wheelhouse/kprov-wheelhouse-abc.tar.gz"
     assert found["kprov_wheelhouse_archive"] == str(wheelhouse)
     assert found["kprov_wheelhouse_digest"] == "abc"
+    assert found["kprov_offline_repo_files"] == [
+        "Packages", "Packages.gz", "Release",
+        "conntrack_1%3a1.4.7-1+b2_amd64.deb", "jq_1.6-2.1+deb12u3_amd64.deb",
+    ]
     assert found["kprov_image_pause_archive"] == str(tmp_path.resolve() / "images/pause.tar")
 
 
