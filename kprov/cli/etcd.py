@@ -11,11 +11,13 @@ from rich.table import Table
 
 from kprov.etcdops.cluster import EtcdCluster, EtcdOpsError
 from kprov.etcdops.etcdctl import EtcdctlError
-from kprov.etcdops.members import apply_membership, plan_for_inventory
+from kprov.etcdops.members import apply_membership, ensure_member_certs, plan_for_inventory
 from kprov.etcdops.quorum import MembershipError
 from kprov.etcdops.snapshots import backup as take_backup
 from kprov.etcdops.snapshots import restore as restore_snapshot
 from kprov.pki.from_inventory import inventory_dir
+from kprov.pki.store import PkiError
+from kprov.pki.topology import TopologyError
 from kprov.provision.connect.base import ConnectionFailure
 from kprov.provision.errors import InventoryError
 
@@ -23,7 +25,8 @@ __all__ = ["app"]
 
 app = typer.Typer(no_args_is_help=True, help="The etcd cluster: status, backup, restore, members.")
 InventoryOpt = typer.Option(..., "-i", "--inventory", help="Inventory file or directory.")
-_ERRORS = (EtcdOpsError, EtcdctlError, MembershipError, ConnectionFailure, InventoryError, OSError)
+_ERRORS = (EtcdOpsError, EtcdctlError, MembershipError, ConnectionFailure, InventoryError, PkiError,
+           TopologyError, OSError)
 
 
 def _console() -> Console:
@@ -109,6 +112,9 @@ def members(
     console = _console()
     try:
         with EtcdCluster(inventory) as cluster:
+            issued = ensure_member_certs(cluster)
+            if issued:
+                console.print(f"pki: issued {', '.join(issued)}")
             plan, _views = plan_for_inventory(cluster)
             console.print(f"members: {', '.join(plan.current)} -> {', '.join(plan.target)}")
             if plan.empty:

@@ -1,6 +1,7 @@
 """Changing the member set to the inventory's ``etcd`` group, one member at a time.
 
-The plan comes from :mod:`kprov.etcdops.quorum` (refuses even sizes and anything that would
+Certificates for joining members are issued first (``kprov pki init``, idempotent). The plan
+comes from :mod:`kprov.etcdops.quorum` (refuses even sizes and anything that would
 lose quorum). Each step:
 
 - add:    stop and wipe a stale member data dir on the host, ``member add`` (on a healthy
@@ -24,9 +25,10 @@ from kprov.etcdops.cluster import SERVICE, EtcdCluster, EtcdOpsError, MemberView
 from kprov.etcdops.etcdctl import Etcdctl, EtcdctlError
 from kprov.etcdops.provision import provision_member
 from kprov.etcdops.quorum import MembershipPlan, Step, plan_membership
+from kprov.pki.from_inventory import ensure_inventory_pki
 from kprov.provision.connect.base import ConnectionFailure
 
-__all__ = ["StepDone", "apply_membership", "plan_for_inventory"]
+__all__ = ["StepDone", "apply_membership", "ensure_member_certs", "plan_for_inventory"]
 
 Progress = Callable[[str], None]
 Provisioner = Callable[[str | Path, str, dict[str, Any]], float]
@@ -36,6 +38,13 @@ Provisioner = Callable[[str | Path, str, dict[str, Any]], float]
 class StepDone:
     step: Step
     seconds: float
+
+
+def ensure_member_certs(cluster: EtcdCluster) -> list[str]:
+    """Complete the inventory's pki directory (``kprov pki init``), so joining members have
+    their server and peer certificates; the names of what was created or renewed."""
+    _directory, report = ensure_inventory_pki(cluster.inventory_path)
+    return [c.name for c in report.changed]
 
 
 def plan_for_inventory(cluster: EtcdCluster) -> tuple[MembershipPlan, list[MemberView]]:

@@ -10,6 +10,7 @@ targets, only as correctness bounds (a write gap longer than a few elections is 
 from __future__ import annotations
 
 import hashlib
+import json
 import ssl
 import time
 import urllib.request
@@ -169,11 +170,11 @@ def test_writes_go_on_while_h3_is_stopped_and_h3_catches_up(env: Env) -> None:
     try:
         wait_until(lambda: writer.acked > 200, 30, "first writes")
         stopped_at = writer.acked
-        env.lab.stop("h3")
+        kprov("lab", "--lab", str(env.lab.index), "stop", "h3")
         wait_until(lambda: writer.acked > stopped_at + 300, 60, "writes while h3 is down")
         during = writer.acked - stopped_at
         start = time.monotonic()
-        env.lab.start("h3")
+        kprov("lab", "--lab", str(env.lab.index), "start", "h3")
         h3 = env.client("h3")
         wait_until(lambda: h3.count(Writer.prefix, serializable=True) > stopped_at, 120, "h3 rejoining")
         figure("etcd_h3_rejoin_s", time.monotonic() - start)
@@ -225,6 +226,12 @@ def test_membership_three_five_three(env: Env) -> None:
     refused = subprocess.run([*KPROV, "etcd", "members", "-i", str(inv4)], capture_output=True, text=True,
                              stdin=subprocess.DEVNULL)
     assert refused.returncode == 1 and "odd number of members" in refused.stderr
+    # A plain apply of the grown group refuses to bootstrap the new hosts as a second cluster.
+    clash = subprocess.run([*KPROV, "apply", "-i", str(env.inv5), str(PLAYBOOK), "--json"],
+                           capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    results = json.loads(clash.stdout)["results"]
+    refusals = {r["host"] for r in results if r["status"] == "failed" and "one member at a time" in r["msg"]}
+    assert clash.returncode != 0 and refusals == {"h4", "h5"}
 
     start = time.monotonic()
     kprov("etcd", "members", "-i", env.inv5)
