@@ -103,9 +103,15 @@ def main() -> None:
     cluster = NodeCluster(lab, workdir)
     try:
         lab.up(1)
+        started = time.monotonic()
         cluster.start_control_plane()
+        node_started = time.monotonic()
         cluster.prepare_node()
+        kubelet_started = time.monotonic()
         cluster.start_kubelet()
+        print(f"control_plane_up_s = {node_started - started:.1f}")
+        print(f"node_prepare_s = {kubelet_started - node_started:.1f}")
+        print(f"kubelet_to_node_ready_s = {time.monotonic() - kubelet_started:.1f}", flush=True)
         paced, burst = asyncio.run(measure_both(cluster.admin_kubeconfig))
     finally:
         cluster.close()

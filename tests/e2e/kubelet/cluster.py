@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -209,6 +210,12 @@ class NodeCluster:
     # ---- node ---------------------------------------------------------------------------
     def prepare_node(self) -> None:
         self.node_ip = self.lab.ip(HOST)
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            wheelhouse = pool.submit(build_wheelhouse, REPO)  # builds here while the node installs packages
+            self._install_runtime()
+            self._install_kprov(wheelhouse.result().archive)
+
+    def _install_runtime(self) -> None:
         self.ssh(
             "apt-get install -y -q containerd runc containernetworking-plugins python3-venv >/dev/null "
             "|| (apt-get update -q >/dev/null && apt-get install -y -q containerd runc "
@@ -236,8 +243,9 @@ class NodeCluster:
             self.ssh(
                 f"ctr -n k8s.io images import /tmp/{archive.name} >/dev/null && rm -f /tmp/{archive.name}"
             )
-        wheelhouse = build_wheelhouse(REPO)
-        self.put(wheelhouse.archive, "/opt/kprov/wheelhouse.tar.gz")
+
+    def _install_kprov(self, wheelhouse: Path) -> None:
+        self.put(wheelhouse, "/opt/kprov/wheelhouse.tar.gz")
         pip = (
             "/opt/kprov/venv/bin/pip install -q --no-compile --disable-pip-version-check "
             "--no-index --find-links /opt/kprov/wheelhouse"
