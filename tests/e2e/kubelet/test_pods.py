@@ -7,6 +7,7 @@ proxies logs and exec to the kubelet's HTTPS port.
 from __future__ import annotations
 
 import json
+import select
 import subprocess
 import time
 from collections.abc import Callable
@@ -117,7 +118,9 @@ def test_two_containers_share_localhost_and_logs_and_exec_work(
         text=True,
     )
     try:
-        line = follow.stdout.readline() if follow.stdout else ""
+        assert follow.stdout is not None
+        ready, _, _ = select.select([follow.stdout], [], [], 30)
+        line = follow.stdout.readline() if ready else ""
     finally:
         follow.kill()
         follow.wait()
