@@ -65,9 +65,7 @@ def schedule(
     result = ScheduleResult(node=None, total_nodes=total, next_start=start)
     if total == 0:
         return result
-    for plugin in plugins:
-        plugin.pre_filter(state, pod, cache)
-    filters = [p for p in plugins if p.has_filter]
+    filters = [p for p in plugins if p.pre_filter(state, pod, cache) and p.has_filter]
     wanted = nodes_to_find(total, percentage)
     feasible: list[NodeInfo] = []
     visited = 0
@@ -97,7 +95,8 @@ def schedule(
         weight = (weights or {}).get(plugin.name, plugin.default_weight)
         if weight == 0:
             continue
-        plugin.pre_score(state, pod, cache, feasible)
+        if not plugin.pre_score(state, pod, cache, feasible):
+            continue
         raw = [plugin.score(state, pod, n) for n in feasible]
         scores = _normalize(raw, plugin.reverse) if plugin.normalize else raw
         for i, s in enumerate(scores):

@@ -75,6 +75,14 @@ class NodeInfo:
         return info
 
 
+def _required_label(selector: LabelSelector) -> tuple[str, str] | None:
+    """A (key, value) label that every pod matching ``selector`` must have, if there is one."""
+    for req in selector.requirements:
+        if req.op in ("=", "in") and len(req.values) == 1:
+            return (req.key, req.values[0])
+    return None
+
+
 class SchedulerCache:
     def __init__(self, assume_ttl: float = 30.0) -> None:
         self.nodes: dict[str, NodeInfo] = {}
@@ -85,6 +93,9 @@ class SchedulerCache:
         self._by_namespace: dict[str, set[str]] = {}
         self._pods: dict[str, PodInfo] = {}
         self._anti_terms: dict[str, tuple[AffinityTerm, Counter[str]]] = {}
+        # anti-affinity terms by a label (key, value) every matching pod must carry; others are generic
+        self._anti_by_label: dict[tuple[str, str], set[str]] = {}
+        self._anti_generic: set[str] = set()
         self._assume_ttl = assume_ttl
         self.generation = 0  # bumped on every change that could make a pod schedulable
 
@@ -130,7 +141,10 @@ class SchedulerCache:
         self._pods[info.key] = info
         self._index(info)
         for term in info.anti_affinity:
-            entry = self._anti_terms.setdefault(term.identity, (term, Counter()))
+            entry = self._anti_terms.get(term.identity)
+            if entry is None:
+                entry = self._anti_terms[term.identity] = (term, Counter())
+                self._anti_bucket(term).add(term.identity)
             entry[1][node_name] += 1
         node = self.nodes.get(node_name)
         if node is not None:
@@ -151,10 +165,17 @@ class SchedulerCache:
                     del entry[1][node_name or ""]
                 if not entry[1]:
                     del self._anti_terms[term.identity]
+                    self._anti_bucket(term).discard(term.identity)
         if node_name and node_name in self.nodes:
             self.nodes[node_name].remove_pod(key)
         if bump:
             self.generation += 1
+
+    def _anti_bucket(self, term: AffinityTerm) -> set[str]:
+        required = _required_label(term.selector)
+        if required is None:
+            return self._anti_generic
+        return self._anti_by_label.setdefault(required, set())
 
     def assume(self, info: PodInfo, node_name: str) -> None:
         self.add_pod(info, node_name)
@@ -186,13 +207,11 @@ class SchedulerCache:
         if selector.nothing:
             return []
         spaces = list(namespaces) if namespaces is not None else list(self._by_namespace)
-        narrowing = next(
-            (r for r in selector.requirements if r.op in ("=", "in") and len(r.values) == 1), None
-        )
+        narrowing = _required_label(selector)
         found: list[PodInfo] = []
         for ns in spaces:
             if narrowing is not None:
-                keys: Iterable[str] = self._by_label.get((ns, narrowing.key, narrowing.values[0]), ())
+                keys: Iterable[str] = self._by_label.get((ns, *narrowing), ())
             else:
                 keys = self._by_namespace.get(ns, ())
             for key in keys:
@@ -213,7 +232,11 @@ class SchedulerCache:
     def existing_anti_affinity(self, pod: PodInfo) -> list[tuple[str, set[str]]]:
         """(topologyKey, domains) that existing pods' required anti-affinity forbids for ``pod``."""
         out = []
-        for term, node_counts in self._anti_terms.values():
+        candidates = set(self._anti_generic)
+        for item in pod.labels.items():
+            candidates.update(self._anti_by_label.get(item, ()))
+        for identity in candidates:
+            term, node_counts = self._anti_terms[identity]
             if not term.matches(pod.namespace, pod.labels):
                 continue
             domains = {

@@ -2,7 +2,9 @@
 
 A plugin subclasses :class:`Plugin` and overrides what it takes part in:
 
-- ``pre_filter(state, pod, cache)``: compute per-cycle data once (e.g. affinity domains);
+- ``pre_filter(state, pod, cache)``: compute per-cycle data once (e.g. affinity domains) and
+  return False when the filter cannot reject any node for this pod (it is then skipped,
+  like a PreFilter "Skip" in kube-scheduler); ``pre_score`` likewise for scoring;
 - ``filter(state, pod, node)``: return the reasons the node cannot take the pod (empty =
   fits); reasons are the user-facing strings counted in the FailedScheduling message;
 - ``score(state, pod, node)``: a raw score for a feasible node; scores are normalized to
@@ -40,16 +42,18 @@ class Plugin:
     reverse: ClassVar[bool] = False
     default_weight: ClassVar[int] = 1
 
-    def pre_filter(self, state: CycleState, pod: PodInfo, cache: SchedulerCache) -> None:
-        """Prepare per-cycle data; default: nothing."""
+    def pre_filter(self, state: CycleState, pod: PodInfo, cache: SchedulerCache) -> bool:
+        """Prepare per-cycle data; return False to skip this plugin's filter for the pod."""
+        return True
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Sequence[str]:
         return NO_REASONS
 
     def pre_score(
         self, state: CycleState, pod: PodInfo, cache: SchedulerCache, nodes: Sequence[NodeInfo]
-    ) -> None:
-        """Prepare scoring data over the feasible nodes; default: nothing."""
+    ) -> bool:
+        """Prepare scoring data over the feasible nodes; return False to skip scoring."""
+        return True
 
     def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> float:
         return 0.0

@@ -40,7 +40,7 @@ class InterPodAffinity(Plugin):
     normalize = True
     default_weight = 2
 
-    def pre_filter(self, state: CycleState, pod: PodInfo, cache: SchedulerCache) -> None:
+    def pre_filter(self, state: CycleState, pod: PodInfo, cache: SchedulerCache) -> bool:
         def domains(term):  # type: ignore[no-untyped-def]
             return cache.domains_with(cache.matching_pods(term.namespaces, term.selector), term.topology_key)
 
@@ -50,13 +50,20 @@ class InterPodAffinity(Plugin):
         )
         preferred = [(t.topology_key, t.weight, domains(t)) for t in pod.preferred_affinity]
         preferred += [(t.topology_key, -t.weight, domains(t)) for t in pod.preferred_anti_affinity]
-        state[self.name] = _Prepared(
+        prep = _Prepared(
             existing_anti=cache.existing_anti_affinity(pod),
             anti=[(t.topology_key, domains(t)) for t in pod.anti_affinity],
             affinity=affinity,
             affinity_self_ok=self_ok,
             preferred=preferred,
         )
+        state[self.name] = prep
+        return bool(prep.existing_anti or any(c for _, c in prep.anti) or prep.affinity)
+
+    def pre_score(
+        self, state: CycleState, pod: PodInfo, cache: SchedulerCache, nodes: Sequence[NodeInfo]
+    ) -> bool:
+        return any(counts for _, _, counts in state[self.name].preferred)
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Sequence[str]:
         prep: _Prepared = state[self.name]

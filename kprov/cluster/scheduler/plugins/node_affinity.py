@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from kprov.cluster.scheduler.cache import NodeInfo
+from kprov.cluster.scheduler.cache import NodeInfo, SchedulerCache
 from kprov.cluster.scheduler.framework import NO_REASONS, CycleState, Plugin
 from kprov.cluster.scheduler.podinfo import PodInfo
 
@@ -62,6 +62,14 @@ class NodeAffinity(Plugin):
     unresolvable = True
     normalize = True
     default_weight = 2
+
+    def pre_filter(self, state: CycleState, pod: PodInfo, cache: SchedulerCache) -> bool:
+        return bool(pod.node_selector) or pod.required_node_terms is not None
+
+    def pre_score(
+        self, state: CycleState, pod: PodInfo, cache: SchedulerCache, nodes: Sequence[NodeInfo]
+    ) -> bool:
+        return bool(pod.preferred_node_terms)
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Sequence[str]:
         return NO_REASONS if node_matches_pod_affinity(pod, node) else _REASON

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from kprov.cluster.scheduler.cache import NodeInfo
+from kprov.cluster.scheduler.cache import NodeInfo, SchedulerCache
 from kprov.cluster.scheduler.framework import NO_REASONS, CycleState, Plugin
 from kprov.cluster.scheduler.podinfo import PodInfo
 
@@ -17,6 +17,9 @@ class NodeName(Plugin):
     name = "NodeName"
     has_filter = True
     unresolvable = True
+
+    def pre_filter(self, state: CycleState, pod: PodInfo, cache: SchedulerCache) -> bool:
+        return bool((pod.pod.get("spec") or {}).get("nodeName"))
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Sequence[str]:
         wanted = (pod.pod.get("spec") or {}).get("nodeName")

@@ -39,10 +39,10 @@ class PodTopologySpread(Plugin):
     reverse = True
     default_weight = 2
 
-    def pre_filter(self, state: CycleState, pod: PodInfo, cache: SchedulerCache) -> None:
+    def pre_filter(self, state: CycleState, pod: PodInfo, cache: SchedulerCache) -> bool:
         if not pod.spread_constraints:
             state[self.name] = []
-            return
+            return False
         eligible = [n for n in cache.nodes.values() if node_matches_pod_affinity(pod, n)]
         prepared = []
         ns = frozenset({pod.namespace})
@@ -60,6 +60,12 @@ class PodTopologySpread(Plugin):
                 raw.get("whenUnsatisfiable", "DoNotSchedule") == "DoNotSchedule",
             ))
         state[self.name] = prepared
+        return any(c.hard for c in prepared)
+
+    def pre_score(
+        self, state: CycleState, pod: PodInfo, cache: SchedulerCache, nodes: Sequence[NodeInfo]
+    ) -> bool:
+        return any(not c.hard for c in state.get(self.name) or [])
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Sequence[str]:
         for c in state[self.name]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from kprov.cluster.scheduler.cache import NodeInfo
+from kprov.cluster.scheduler.cache import NodeInfo, SchedulerCache
 from kprov.cluster.scheduler.framework import NO_REASONS, CycleState, Plugin
 from kprov.cluster.scheduler.podinfo import PodInfo
 
@@ -37,6 +37,11 @@ class TaintToleration(Plugin):
     normalize = True
     reverse = True
     default_weight = 3
+
+    def pre_score(
+        self, state: CycleState, pod: PodInfo, cache: SchedulerCache, nodes: Sequence[NodeInfo]
+    ) -> bool:
+        return any(t.get("effect") == "PreferNoSchedule" for n in nodes for t in n.taints)
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Sequence[str]:
         for taint in node.taints:
