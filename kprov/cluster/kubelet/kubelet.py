@@ -163,7 +163,7 @@ class Kubelet:
 
     # ---- node ---------------------------------------------------------------------------
     async def _heartbeat(self) -> None:
-        facts = host_facts()
+        facts = host_facts(self.config.root_dir)
         while True:
             try:
                 conditions = await self.runtime.runtime_conditions()
@@ -190,7 +190,7 @@ class Kubelet:
 
     async def _register(self) -> None:
         cfg = self.config
-        node = node_object(cfg.node_name, host_facts(), cfg.node_labels, cfg.taints)
+        node = node_object(cfg.node_name, host_facts(cfg.root_dir), cfg.node_labels, cfg.taints)
         delay = 0.5
         while True:
             try:

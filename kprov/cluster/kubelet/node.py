@@ -47,6 +47,7 @@ class HostFacts:
     architecture: str
     machine_id: str
     boot_id: str
+    disk_bytes: int = 0
 
 
 def _read(path: str, default: str = "") -> str:
@@ -70,7 +71,16 @@ def _memory_bytes() -> int:
     return 0
 
 
-def host_facts() -> HostFacts:
+def _disk_bytes(path: str) -> int:
+    try:
+        st = os.statvfs(path)
+    except OSError:
+        return 0
+    return st.f_blocks * st.f_frsize
+
+
+def host_facts(root_dir: str = "/") -> HostFacts:
+    """Facts of this machine; ephemeral storage is the filesystem holding ``root_dir``."""
     return HostFacts(
         cpus=os.cpu_count() or 1,
         memory_bytes=_memory_bytes(),
@@ -79,6 +89,7 @@ def host_facts() -> HostFacts:
         architecture=_ARCH.get(platform.machine(), platform.machine()),
         machine_id=_read("/etc/machine-id"),
         boot_id=_read("/proc/sys/kernel/random/boot_id"),
+        disk_bytes=_disk_bytes(root_dir),
     )
 
 
@@ -165,7 +176,7 @@ def node_status(
         "cpu": str(facts.cpus),
         "memory": f"{facts.memory_bytes // 1024}Ki",
         "pods": str(MAX_PODS),
-        "ephemeral-storage": "0",
+        "ephemeral-storage": f"{facts.disk_bytes // 1024}Ki",
     }
     return {
         "capacity": capacity,

@@ -244,6 +244,10 @@ class PodWorker:
         await self._prune(by_name)
         self._sync_probes(by_name, pod_ips)
         await self._write_status_from(by_name, pod_ips)
+        if (self.pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+            # Finished for good: release the sandbox (and its IP); containers stay for logs.
+            with contextlib.suppress(CRIError):
+                await self.ctx.runtime.stop_sandbox(sandbox.id)
 
     async def _restart(self, container: Obj, cur: ContainerInfo, kind: str, start: Any, now: float) -> bool:
         key = f"{self.uid}/{container['name']}"

@@ -25,6 +25,7 @@ FACTS = HostFacts(
     architecture="amd64",
     machine_id="m1",
     boot_id="b1",
+    disk_bytes=10 * 1024**3,
 )
 
 
@@ -51,7 +52,7 @@ def test_node_object_and_status() -> None:
         "cpu": "4",
         "memory": f"{8 * 1024**2}Ki",
         "pods": "110",
-        "ephemeral-storage": "0",
+        "ephemeral-storage": f"{10 * 1024**2}Ki",
     }
     assert status["addresses"] == [
         {"type": "InternalIP", "address": "10.77.0.11"},

@@ -99,6 +99,8 @@ async def test_restart_policies(world: Any, policy: str, code: int, restarts: bo
     await worker.sync()
     assert (len(runtime.named("app")) == 2) is restarts
     assert api.statuses[-1]["phase"] == phase
+    sandbox_ready = next(iter(runtime.sandboxes.values())).ready
+    assert sandbox_ready is (phase == "Running")  # a finished pod releases its sandbox
 
 
 async def test_new_worker_adopts_running_containers(world: Any) -> None:
