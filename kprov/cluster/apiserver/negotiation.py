@@ -9,9 +9,9 @@ asks for ``as=Table`` (what kubectl's human-readable ``get`` does).
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+import orjson
 import yaml
 from aiohttp import web
 
@@ -46,7 +46,7 @@ def media_type(request: web.Request) -> str:
 
 
 def json_bytes(obj: Any) -> bytes:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+    return orjson.dumps(obj)
 
 
 def json_response(obj: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -57,7 +57,7 @@ def decode_body(body: bytes, content_type: str) -> Any:
     """Decode a create/update body by its media type."""
     if content_type in ("", JSON, "*/*", "text/plain"):
         try:
-            return json.loads(body)
+            return orjson.loads(body)
         except (ValueError, UnicodeDecodeError) as exc:
             raise bad_request(f"the request body is not valid JSON: {exc}") from None
     if content_type in ("application/yaml", "application/x-yaml", "text/yaml"):

@@ -1,4 +1,4 @@
-"""Object <-> etcd value: compact JSON, resourceVersion left out, some resources encrypted.
+"""Object <-> etcd value: compact JSON (orjson), resourceVersion left out, some resources encrypted.
 
 etcd's ``mod_revision`` *is* the resourceVersion, so the stored JSON never carries one; decoding
 puts it back. Values of resources named in the encryption configuration pass through their
@@ -7,8 +7,9 @@ AES-GCM transformer (see :mod:`.encryption`).
 
 from __future__ import annotations
 
-import json
 from typing import Any
+
+import orjson
 
 from kprov.cluster.storage.encryption import ResourceEncryption, ValueTransformer
 from kprov.cluster.storage.keys import resource_prefix
@@ -33,7 +34,7 @@ class Codec:
         meta = obj.get("metadata")
         if isinstance(meta, dict) and "resourceVersion" in meta:
             obj = {**obj, "metadata": {k: v for k, v in meta.items() if k != "resourceVersion"}}
-        data = json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+        data = orjson.dumps(obj)
         transformer = self._transformer(key)
         return transformer.to_storage(data, key) if transformer else data
 
@@ -41,6 +42,6 @@ class Codec:
         transformer = self._transformer(key)
         if transformer is not None:
             value = transformer.from_storage(value, key)
-        obj: dict[str, Any] = json.loads(value)
+        obj: dict[str, Any] = orjson.loads(value)
         obj.setdefault("metadata", {})["resourceVersion"] = str(revision)
         return obj

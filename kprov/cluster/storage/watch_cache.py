@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 from kprov.cluster.storage.codec import Codec
 from kprov.cluster.storage.errors import RevisionExpiredError, StorageError
@@ -41,7 +42,7 @@ _MAX_PENDING = 50_000  # a subscriber this far behind is dropped (its client re-
 
 def encode_json(obj: Any) -> bytes:
     """Compact JSON, the form every response uses."""
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+    return orjson.dumps(obj)
 
 
 def _parent(key: str) -> str:
