@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from kprov.cluster.client import ApiClient, ApiError, Conflict, NotFound
+from kprov.cluster.client import ApiClient, ApiError, Conflict, EventRecorder, NotFound
 from kprov.cluster.client.resources import CONFIGMAPS, LEASES, NAMESPACES, NODES, PODS, SECRETS
 from kprov.cluster.kubelet.node import lease_object
 
@@ -25,8 +25,18 @@ LEASE_NAMESPACE = "kube-node-lease"
 
 
 class KubeletApi:
-    def __init__(self, client: ApiClient) -> None:
+    def __init__(self, client: ApiClient, node_name: str = "") -> None:
         self.client = client
+        self.events = EventRecorder(client, "kubelet", node_name)
+
+    async def record_event(self, pod: Obj, event_type: str, reason: str, message: str) -> None:
+        """Best effort: an event that cannot be written never fails a pod sync."""
+        try:
+            await self.events.record(dict(pod), event_type, reason, message)
+        except Exception as err:
+            log.debug(
+                "event %s for %s not recorded: %s", reason, (pod.get("metadata") or {}).get("name"), err
+            )
 
     async def get_config_map(self, namespace: str, name: str) -> dict[str, Any] | None:
         try:

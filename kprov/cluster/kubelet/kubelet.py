@@ -64,7 +64,7 @@ class Kubelet:
         self.config = config
         self.client = client
         self.runtime = runtime
-        self.api = KubeletApi(client)
+        self.api = KubeletApi(client, config.node_name)
         root = Path(config.root_dir)
         root.mkdir(parents=True, exist_ok=True)
         settings = NodeSettings(

@@ -64,6 +64,13 @@ class PodWorker:
         self._last_status: dict[str, Any] | None = None
         self._prober = Prober(ctx.runtime)
         self._timer: asyncio.TimerHandle | None = None
+        self._event_tasks: set[asyncio.Task[None]] = set()
+
+    def _event(self, event_type: str, reason: str, message: str) -> None:
+        """Record a core/v1 Event in the background (kubectl describe shows them)."""
+        task = asyncio.create_task(self.ctx.api.record_event(self.pod, event_type, reason, message))
+        self._event_tasks.add(task)
+        task.add_done_callback(self._event_tasks.discard)
 
     # ---- driving ------------------------------------------------------------------------
     def update(self, pod: Obj) -> None:
@@ -204,7 +211,10 @@ class PodWorker:
             )
             if waiting is None:
                 self._waiting.pop(container["name"], None)
+                self._event("Normal", "Started", f"Started container {container['name']}")
             else:
+                if waiting != self._waiting.get(container["name"]):
+                    self._event("Warning", "Failed", f"{waiting[0]}: {waiting[1]}")
                 self._waiting[container["name"]] = waiting
                 self.wake_in(
                     max(1.0, self.ctx.backoff.current_delay(f"image:{self.uid}/{container['name']}"))
@@ -235,6 +245,9 @@ class PodWorker:
                     changed = True
                 elif cur.state == CONTAINER_RUNNING and self._probe_results.get((cur.id, LIVENESS)) is False:
                     log.info("pod %s: container %s failed liveness probe, restarting", self._key, name)
+                    self._event(
+                        "Normal", "Killing", f"Container {name} failed liveness probe, will be restarted"
+                    )
                     await self.ctx.runtime.stop_container(cur.id, grace_period(self.pod))
                     self.wake()
                 elif cur.state == CONTAINER_EXITED and will_restart(policy, cur):
@@ -262,6 +275,7 @@ class PodWorker:
                 f"pod={meta.get('name')}_{meta.get('namespace')}({self.uid})",
             )
             self.wake_in(wait)
+            self._event("Warning", "BackOff", f"Back-off restarting failed container {container['name']}")
             return False
         self.ctx.backoff.record(key, now)
         await start(container, kind, cur.attempt + 1)
@@ -379,6 +393,8 @@ class PodWorker:
     # ---- termination --------------------------------------------------------------------
     async def terminate(self) -> None:
         grace = grace_period(self.pod)
+        if not self.gone:
+            self._event("Normal", "Killing", f"Stopping pod containers (grace period {grace}s)")
         self._stop_probes(set())
         containers = await self.ctx.runtime.list_containers({L.POD_UID: self.uid})
         running = [c for c in containers if c.state in (CONTAINER_RUNNING, "created")]

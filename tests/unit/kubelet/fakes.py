@@ -129,6 +129,7 @@ class FakeApi:
         self.objects = objects or {}
         self.statuses: list[dict[str, Any]] = []
         self.deleted: list[str] = []
+        self.events: list[tuple[str, str]] = []
 
     async def get_config_map(self, namespace: str, name: str) -> dict[str, Any] | None:
         return self.objects.get(f"cm/{name}")
@@ -141,3 +142,6 @@ class FakeApi:
 
     async def delete_pod(self, pod: Any) -> None:
         self.deleted.append(pod["metadata"]["uid"])
+
+    async def record_event(self, pod: Any, event_type: str, reason: str, message: str) -> None:
+        self.events.append((reason, message))

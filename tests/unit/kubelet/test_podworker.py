@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,9 @@ async def test_crash_restarts_with_backoff_and_counts_attempts(world: Any) -> No
     await worker.sync()  # second crash inside the 10 s back-off: wait
     status = api.statuses[-1]["containerStatuses"][0]
     assert status["state"]["waiting"]["reason"] == "CrashLoopBackOff"
+    await asyncio.sleep(0)  # events are recorded in the background
+    assert ("Started", "Started container app") in api.events
+    assert any(reason == "BackOff" for reason, _ in api.events)
     assert status["restartCount"] == 1 and status["lastState"]["terminated"]["exitCode"] == 1
     assert len(runtime.named("app")) == 2
     clock["now"] += 10
