@@ -71,14 +71,18 @@ def test_watch_from_resource_version_sees_only_later_changes_and_bookmarks(core,
 
     threading.Thread(target=writer, daemon=True).start()
     events = []
-    for event in watch.Watch().stream(
+    watcher = watch.Watch()
+    for event in watcher.stream(
         core.list_namespaced_config_map,
         namespace,
         resource_version=rv,
-        timeout_seconds=4,
+        timeout_seconds=20,
         allow_watch_bookmarks=True,
     ):
         events.append(event)
+        types = [e["type"] for e in events]
+        if "DELETED" in types and types[-1] == "BOOKMARK":  # the changes, then a later bookmark
+            watcher.stop()
     changes = [(e["type"], e["object"].metadata.name) for e in events if e["type"] != "BOOKMARK"]
     assert changes == [("ADDED", "new"), ("DELETED", "new")]
     bookmarks = [e for e in events if e["type"] == "BOOKMARK"]

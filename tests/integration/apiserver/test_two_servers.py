@@ -83,12 +83,12 @@ def test_watch_on_other_server_sees_writes(control_plane, second_server, namespa
         a.patch_namespaced_config_map("w1", namespace, {"data": {"k": "v"}})
 
     threading.Thread(target=writer, daemon=True).start()
-    events = [
-        (e["type"], e["object"].metadata.name, e["object"].metadata.resource_version)
-        for e in watch.Watch().stream(
-            b.list_namespaced_config_map, namespace, resource_version=rv, timeout_seconds=3
-        )
-    ]
+    events = []
+    watcher = watch.Watch()
+    for e in watcher.stream(b.list_namespaced_config_map, namespace, resource_version=rv, timeout_seconds=20):
+        events.append((e["type"], e["object"].metadata.name, e["object"].metadata.resource_version))
+        if len(events) == 2:
+            watcher.stop()
     assert [e[:2] for e in events] == [("ADDED", "w1"), ("MODIFIED", "w1")]
     assert a.read_namespaced_config_map("w1", namespace).metadata.resource_version == events[-1][2]
 
