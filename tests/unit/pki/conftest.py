@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from kprov.pki.store import ClusterPki
 from kprov.pki.topology import ClusterTopology, topology_from_groups
 
 
@@ -29,3 +32,18 @@ FIVE_VARS = {f"h{i}": {"ansible_host": f"10.77.2.{10 + i}"} for i in range(1, 6)
 @pytest.fixture
 def five() -> ClusterTopology:
     return make_topology(FIVE, FIVE_VARS)
+
+
+@pytest.fixture(scope="session")
+def _issued_once(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("pki-template") / "pki"
+    ClusterPki(directory).ensure(make_topology(FIVE, FIVE_VARS))
+    return directory
+
+
+@pytest.fixture
+def issued(_issued_once: Path, tmp_path: Path) -> Path:
+    """A complete pki directory for the five-host topology (a private copy per test)."""
+    directory = tmp_path / "pki"
+    shutil.copytree(_issued_once, directory)
+    return directory

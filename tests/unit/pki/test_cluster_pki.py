@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from kprov.pki import identities as ids
-from kprov.pki import read_pair
+from kprov.pki import issue_cert, new_ca, read_pair
 from kprov.pki.listing import list_certs
 from kprov.pki.secrets import encryption_keys
 from kprov.pki.store import ClusterPki, PkiError, cert_sans
@@ -22,8 +22,8 @@ def _sans(pki_dir, name: str) -> tuple[set[str], set[str]]:
     return set(dns), set(ips)
 
 
-def test_identities_are_the_fixed_ones(tmp_path, five) -> None:
-    ClusterPki(tmp_path).ensure(five)
+def test_identities_are_the_fixed_ones(issued) -> None:
+    tmp_path = issued
     expect = {
         "admin": ("kubernetes-admin", ["system:masters"]),
         "scheduler": ("system:kube-scheduler", []),
@@ -40,8 +40,8 @@ def test_identities_are_the_fixed_ones(tmp_path, five) -> None:
     assert ids.kubelet_cn("h4") == "system:node:h4"
 
 
-def test_sans(tmp_path, five) -> None:
-    ClusterPki(tmp_path).ensure(five)
+def test_sans(issued) -> None:
+    tmp_path = issued
     dns, ips = _sans(tmp_path, "apiserver")
     assert dns >= {"h1", "h2", "h3", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
                    "kubernetes.default.svc.cluster.local", "localhost"}
@@ -57,7 +57,10 @@ def test_extra_addresses_and_endpoint(tmp_path) -> None:
     host_vars = {**FIVE_VARS, "h1": {"ansible_host": "h1.example.org", "ip": "192.168.1.1",
                                      "kprov_ips": ["fd00::1"], "apiserver_endpoint": "10.0.0.100"}}
     topo = make_topology(FIVE, host_vars)
-    ClusterPki(tmp_path).ensure(topo)
+    report = ClusterPki(tmp_path).ensure(topo)
+    assert {c.action for c in report.changes} == {"created", "written"}
+    # every cert, 9 kubeconfigs (4 components + 5 kubelets), sa.key, sa.pub, encryption config
+    assert len(report.changed) == len(list(tmp_path.rglob("*.crt"))) + 12
     dns, ips = _sans(tmp_path, "etcd/h1/server")
     assert dns == {"h1", "h1.example.org", "localhost"}
     assert ips == {"192.168.1.1", "fd00::1", "127.0.0.1"}
@@ -66,8 +69,8 @@ def test_extra_addresses_and_endpoint(tmp_path) -> None:
     assert conf["clusters"][0]["cluster"]["server"] == "https://10.0.0.100:6443"
 
 
-def test_kubeconfigs_point_at_first_control_plane_host(tmp_path, five) -> None:
-    ClusterPki(tmp_path).ensure(five)
+def test_kubeconfigs_point_at_first_control_plane_host(issued) -> None:
+    tmp_path = issued
     for conf_name, cert_name, user in (("kubeconfigs/admin.conf", "admin", "kubernetes-admin"),
                                        ("kubelet/h5/kubelet.conf", "kubelet/h5/client", "system:node:h5")):
         conf = yaml.safe_load((tmp_path / conf_name).read_text())
@@ -77,8 +80,8 @@ def test_kubeconfigs_point_at_first_control_plane_host(tmp_path, five) -> None:
         assert conf["users"][0]["name"] == user
 
 
-def test_key_modes(tmp_path, five) -> None:
-    ClusterPki(tmp_path).ensure(five)
+def test_key_modes(issued) -> None:
+    tmp_path = issued
     private = [p for p in tmp_path.rglob("*") if p.is_file() and p.suffix in (".key", ".conf")]
     private.append(tmp_path / "encryption-config.yaml")
     assert len(private) > 30
@@ -87,19 +90,18 @@ def test_key_modes(tmp_path, five) -> None:
     assert stat.S_IMODE((tmp_path / "ca.crt").stat().st_mode) == 0o644
 
 
-def test_second_ensure_changes_nothing(tmp_path, five) -> None:
+def test_second_ensure_changes_nothing(issued, five) -> None:
+    tmp_path = issued
     pki = ClusterPki(tmp_path)
-    first = pki.ensure(five)
-    assert len(first.changed) > 30
     before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
     second = pki.ensure(five)
     assert second.changed == []
     assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
 
 
-def test_new_host_gets_new_certs_only(tmp_path, five) -> None:
+def test_new_host_gets_new_certs_only(issued, five) -> None:
+    tmp_path = issued
     pki = ClusterPki(tmp_path)
-    pki.ensure(five)
     ca_before = (tmp_path / "ca.crt").read_bytes()
     groups = {**FIVE, "workers": ["h4", "h5", "h6"], "etcd": ["h1", "h2", "h3", "h4", "h5"]}
     host_vars = {**FIVE_VARS, "h6": {"ansible_host": "10.77.2.16"}}
@@ -110,9 +112,9 @@ def test_new_host_gets_new_certs_only(tmp_path, five) -> None:
     assert (tmp_path / "ca.crt").read_bytes() == ca_before
 
 
-def test_changed_addresses_reissue_affected_certs(tmp_path, five) -> None:
+def test_changed_addresses_reissue_affected_certs(issued, five) -> None:
+    tmp_path = issued
     pki = ClusterPki(tmp_path)
-    pki.ensure(five)
     host_vars = {**FIVE_VARS, "h2": {"ansible_host": "10.77.2.99"}}
     report = pki.ensure(make_topology(FIVE, host_vars))
     renewed = {c.name: c.reason for c in report.changed}
@@ -120,9 +122,9 @@ def test_changed_addresses_reissue_affected_certs(tmp_path, five) -> None:
                        "etcd/h2/peer": "SANs differ", "kubelet/h2/serving": "SANs differ"}
 
 
-def test_rotate_renews_leaves_keeps_cas(tmp_path, five) -> None:
+def test_rotate_renews_leaves_keeps_cas(issued, five) -> None:
+    tmp_path = issued
     pki = ClusterPki(tmp_path)
-    pki.ensure(five)
     cas = {n: (tmp_path / f"{n}.crt").read_bytes() for n in ("ca", "etcd/ca")}
     leaf_before = read_pair(tmp_path, "admin")
     sa_before = (tmp_path / "sa.key").read_bytes()
@@ -141,26 +143,24 @@ def test_rotate_renews_leaves_keeps_cas(tmp_path, five) -> None:
     assert pki.ensure(five).changed == []
 
 
-def test_lost_ca_key_is_an_error_not_a_new_ca(tmp_path, five) -> None:
+def test_lost_ca_key_is_an_error_not_a_new_ca(issued, five) -> None:
+    tmp_path = issued
     pki = ClusterPki(tmp_path)
-    pki.ensure(five)
     (tmp_path / "ca.key").unlink()
     with pytest.raises(PkiError, match="ca.key: CA key missing"):
         pki.ensure(five)
 
 
-def test_foreign_cert_is_replaced(tmp_path, five) -> None:
-    pki = ClusterPki(tmp_path)
-    pki.ensure(five)
-    other = ClusterPki(tmp_path / "other")
-    other.ensure(five)
-    (tmp_path / "admin.crt").write_bytes((tmp_path / "other/admin.crt").read_bytes())
+def test_foreign_cert_is_replaced(issued, five) -> None:
+    pki = ClusterPki(issued)
+    foreign = issue_cert(new_ca("another-ca"), "kubernetes-admin", ["system:masters"], client=True)
+    (issued / "admin.crt").write_bytes(foreign.cert_pem)
     reasons = {c.name: c.reason for c in pki.ensure(five).changed}
     assert reasons["admin"] == "key does not match certificate"
 
 
-def test_encryption_config_and_service_account_key(tmp_path, five) -> None:
-    ClusterPki(tmp_path).ensure(five)
+def test_encryption_config_and_service_account_key(issued) -> None:
+    tmp_path = issued
     keys = encryption_keys((tmp_path / "encryption-config.yaml").read_text())
     assert list(keys) == ["key1"] and len(keys["key1"]) == 32
     doc = yaml.safe_load((tmp_path / "encryption-config.yaml").read_text())
@@ -170,15 +170,15 @@ def test_encryption_config_and_service_account_key(tmp_path, five) -> None:
     assert b"BEGIN PUBLIC KEY" in (tmp_path / "sa.pub").read_bytes()
 
 
-def test_broken_encryption_config_is_refused(tmp_path, five) -> None:
-    ClusterPki(tmp_path).ensure(five)
+def test_broken_encryption_config_is_refused(issued, five) -> None:
+    tmp_path = issued
     (tmp_path / "encryption-config.yaml").write_text("resources: [{providers: [{aesgcm: {keys: []}}]}]\n")
     with pytest.raises(PkiError, match="encryption-config.yaml: needs at least one aesgcm key"):
         ClusterPki(tmp_path).ensure(five)
 
 
-def test_listing(tmp_path, five) -> None:
-    ClusterPki(tmp_path).ensure(five)
+def test_listing(issued) -> None:
+    tmp_path = issued
     infos = list_certs(tmp_path)
     assert [i.name for i in infos[:2]] == ["ca", "etcd/ca"]
     by_name = {i.name: i for i in infos}
