@@ -13,6 +13,8 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +86,13 @@ class PlaybookLoader:
         self.playbook_dir = playbook_dir
         self.roles = RoleFinder(playbook_dir, roles_path)
         self.known = known_modules if known_modules is not None else _known_modules()
+        self._uids = itertools.count(1)
+        self._uid_lock = threading.Lock()
+
+    def _number(self, task: Task) -> Task:
+        with self._uid_lock:
+            task.uid = next(self._uids)
+        return task
 
     # -- playbooks and plays ---------------------------------------------------------------
     def load(self, path: Path) -> Playbook:
@@ -171,7 +180,7 @@ class PlaybookLoader:
                     origin=where,
                 )
             ]
-        task = parse_task(data, scope, self.known, source)
+        task = self._number(parse_task(data, scope, self.known, source))
         if task.action == "import_tasks":
             file = self._include_path(task, scope)
             inner = self._inherit(scope, data, where, include_vars=task.vars)
@@ -310,7 +319,7 @@ class PlaybookLoader:
         )
 
     def _flush(self, scope: Scope, where: str) -> Task:
-        task = parse_task(dict(_FLUSH), dataclasses.replace(scope, when=()), self.known, where)
+        task = self._number(parse_task(dict(_FLUSH), dataclasses.replace(scope, when=()), self.known, where))
         task.tags = ["always"]
         task.origin = where
         return task

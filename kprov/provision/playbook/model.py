@@ -8,18 +8,11 @@ stay as tasks; the executor loads them per host at run time with the task's ``sc
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Block", "Item", "Play", "Playbook", "Role", "Scope", "Task", "new_uid"]
-
-_uids = itertools.count(1)  # identity for sync points; only ever increases (no shared state to reset)
-
-
-def new_uid() -> int:
-    return next(_uids)
+__all__ = ["Block", "Item", "Play", "Playbook", "Role", "Scope", "Task"]
 
 
 @dataclass
@@ -77,7 +70,7 @@ class Task:
     check_mode: bool | None = None
     diff: bool | None = None
     no_log: bool = False
-    uid: int = field(default_factory=new_uid)
+    uid: int = 0  # identity for sync points, set by the loader (unique per loader)
 
     @property
     def display_name(self) -> str:
