@@ -188,10 +188,7 @@ def add_discovery_routes(app: web.Application) -> None:
         )
 
     async def openapi_v3(request: web.Request) -> web.Response:
-        index = _lib.openapi_index()
-        if index is None:
-            raise web.HTTPNotFound()
-        return json_response(index)
+        return json_response(_lib.openapi_index())
 
     async def openapi_v3_doc(request: web.Request) -> web.Response:
         path = request.match_info["path"]
