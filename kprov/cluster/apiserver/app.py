@@ -16,6 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from kprov.cluster.api.errors import ApiError
+from kprov.cluster.api.resources import ResourceInfo
 from kprov.cluster.apiserver import accessreview, crud, proxy, subresources, watch
 from kprov.cluster.apiserver.authn import UserInfo, authenticate
 from kprov.cluster.apiserver.authz import authorize
@@ -121,11 +122,8 @@ async def _resource(request: web.Request) -> web.StreamResponse:
 
 
 async def _subresource(
-    request: web.Request, ctx: ApiContext, info: object, ri: RequestInfo, body: bytes
+    request: web.Request, ctx: ApiContext, info: ResourceInfo, ri: RequestInfo, body: bytes
 ) -> web.StreamResponse:
-    from kprov.cluster.api.resources import ResourceInfo
-
-    assert isinstance(info, ResourceInfo)
     sub = ri.subresource
     if info.subresource(sub) is None:
         return _not_found_body()

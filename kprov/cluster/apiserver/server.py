@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import Callable
 
 from aiohttp import web
 
@@ -27,7 +28,7 @@ __all__ = ["bucket_function", "run_server", "start_server"]
 _log = logging.getLogger(__name__)
 
 
-def bucket_function(prefixes: set[str]):  # type: ignore[no-untyped-def]
+def bucket_function(prefixes: set[str]) -> Callable[[str], str]:
     """key -> its resource prefix (``/registry/apps/deployments/``), for the watch cache."""
 
     def bucket_of(key: str) -> str:
