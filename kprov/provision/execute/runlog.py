@@ -52,6 +52,7 @@ class RunLog:
         with self._lock:
             if not self._file.closed:
                 self._file.write(line)
+                self._file.flush()  # so `tail -f` follows a running apply
 
     def event(self, host: str, detail: str) -> None:
         self.write(host, "event", "-", 0.0, False, detail)
