@@ -41,6 +41,7 @@ def _kprov(*args: str) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=300,
         cwd=REPO,
+        env={**os.environ, "COLUMNS": "400"},  # no line wrapping inside the messages checked
         stdin=subprocess.DEVNULL,
     )
 
