@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import ssl
 from typing import Any
 from urllib.parse import urlencode
@@ -54,6 +55,19 @@ async def _kubelet_base(ctx: ApiContext, info: Any, ri: RequestInfo) -> tuple[st
     return f"https://{address}:{port}", pod
 
 
+def _kubelet_error(code: int, text: str) -> ApiError:
+    """The kubelet's own Status (reason, message) when it sent one, else its text."""
+    try:
+        status = json.loads(text)
+    except ValueError:
+        status = None
+    if isinstance(status, dict) and status.get("kind") == "Status":
+        return ApiError(str(status.get("message", "")), code, str(status.get("reason") or "InternalError"))
+    return ApiError(
+        text.strip() or f"kubelet answered {code}", code, "BadRequest" if code == 400 else "InternalError"
+    )
+
+
 def _container(pod: dict[str, Any], request: web.Request) -> str:
     wanted = request.query.get("container")
     containers = [c.get("name") for c in (pod.get("spec") or {}).get("containers") or []]
@@ -84,12 +98,7 @@ async def handle_log(request: web.Request, ctx: ApiContext, info: Any, ri: Reque
             raise ApiError(f'Get "{url}": {exc}', 500, "InternalError") from None
         async with upstream:
             if upstream.status != 200:
-                text = await upstream.text()
-                raise ApiError(
-                    text.strip() or f"kubelet answered {upstream.status}",
-                    upstream.status,
-                    "BadRequest" if upstream.status == 400 else "InternalError",
-                )
+                raise _kubelet_error(upstream.status, await upstream.text())
             response = web.StreamResponse(headers={"Content-Type": "text/plain"})
             response.enable_chunked_encoding()
             await response.prepare(request)
