@@ -134,3 +134,17 @@ def test_eviction_respects_grace_and_scale_subresource(admin, namespace):
     )
     assert status == 200 and scale["spec"]["replicas"] == 4
     assert admin("GET", f"{deploys}/sc")[2]["spec"]["replicas"] == 4
+
+
+def test_namespace_deletion_waits_for_finalize(admin, kubectl):
+    kubectl("create", "namespace", "doomed")
+    kubectl("delete", "namespace", "doomed", "--wait=false")
+    ns = admin("GET", "/api/v1/namespaces/doomed")[2]
+    assert ns["status"]["phase"] == "Terminating" and ns["metadata"]["deletionTimestamp"]
+    status, _, denied = admin(
+        "POST", "/api/v1/namespaces/doomed/configmaps", _json({"metadata": {"name": "x"}})
+    )
+    assert status == 403 and "because it is being terminated" in denied["message"]
+    ns["spec"]["finalizers"] = []  # what the namespace controller does once the namespace is empty
+    assert admin("PUT", "/api/v1/namespaces/doomed/finalize", _json(ns))[0] == 200
+    assert admin("GET", "/api/v1/namespaces/doomed")[0] == 404
