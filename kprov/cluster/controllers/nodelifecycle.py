@@ -119,7 +119,7 @@ class NodeLifecycleController(Controller):
         opts = self.ctx.options
         age = self._heartbeat_age(node)
         ready = get_condition(node, "Ready")
-        if age > opts.node_monitor_grace_period or ready is None and age > opts.node_monitor_grace_period:
+        if age > opts.node_monitor_grace_period:
             node = await self._mark_unknown(node)
             want = UNREACHABLE
         elif ready is not None and ready.get("status") == "Unknown":
