@@ -22,6 +22,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from kprov.deploy import is_cluster_playbook, prepare_cluster
 from kprov.provision.errors import ProvisionError
 from kprov.provision.execute import RunOptions, RunReport, TaskResult
 from kprov.provision.pipelines import apply, exec_command, find_playbook, host_facts, ping, plan
@@ -212,6 +213,14 @@ def _error(console: Console, err: Exception) -> typer.Exit:
     return typer.Exit(1)
 
 
+def _prepare_cluster(playbook: Path, inventory: list[str], options: RunOptions) -> None:
+    """For kprov's own cluster playbook: make the PKI and the wheelhouse current first
+    (operator-side phases); their locations become run variables (-e still wins)."""
+    if is_cluster_playbook(playbook):
+        prepared = prepare_cluster(inventory[0])
+        options.extra_vars = {**prepared.extra_vars, **options.extra_vars}
+
+
 def register(app: typer.Typer) -> None:
     @app.command("apply")
     def apply_cmd(
@@ -245,6 +254,7 @@ def register(app: typer.Typer) -> None:
         )
         try:
             path = find_playbook(playbook)
+            _prepare_cluster(path, inventory, options)
             with LiveView(console, verbose, enabled=not as_json) as view:
                 report = apply(list(inventory), path, options, view)
         except ProvisionError as err:
@@ -277,6 +287,7 @@ def register(app: typer.Typer) -> None:
         )
         try:
             path = find_playbook(playbook)
+            _prepare_cluster(path, inventory, options)
             with LiveView(console, verbose, enabled=not as_json) as view:
                 report = plan(list(inventory), path, options, view)
         except ProvisionError as err:
