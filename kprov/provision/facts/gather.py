@@ -22,32 +22,47 @@ _MARK = "@@kprov:"
 
 Parser = Callable[[str, dict[str, Any]], None]
 
+# Builtins only where possible (``_rd`` prints a file with ``read``; ``export -p``), so the
+# whole script forks about ten processes: under load each fork costs a host tens of ms.
+_PRELUDE = '_rd() { while IFS= read -r l || [ -n "$l" ]; do printf \'%s\\n\' "$l"; done < "$1"; }'
+
 SECTIONS: tuple[tuple[str, str, Parser], ...] = (
-    ("uname", "uname -n; uname -r; uname -m; uname -s; uname -v", parsers.uname),
-    ("hostname", "hostname 2>/dev/null || cat /proc/sys/kernel/hostname; "
-                 "timeout 2 hostname -f 2>/dev/null || echo", parsers.hostname),
-    ("os_release", "cat /etc/os-release 2>/dev/null || cat /usr/lib/os-release", parsers.os_release),
-    ("debian_version", "cat /etc/debian_version 2>/dev/null", parsers.debian_version),
-    ("route", "ip -4 route show default 2>/dev/null | head -n1", parsers.default_route),
-    ("addrs", "ip -4 -o addr show 2>/dev/null", parsers.ipv4_addresses),
-    ("links", "ip -o link show 2>/dev/null", parsers.links),
-    ("cpuinfo", "grep -E '^(processor|physical id|core id|cpu cores|siblings|model name|vendor_id)'"
-                " /proc/cpuinfo; echo nproc: $(nproc 2>/dev/null)", parsers.cpuinfo),
-    ("meminfo", "grep -E '^(MemTotal|MemFree|SwapTotal|SwapFree):' /proc/meminfo", parsers.meminfo),
-    ("python", "for p in python3 python; do command -v $p >/dev/null 2>&1 && { $p -c "
-               "'import sys,platform;print(sys.executable);print(list(sys.version_info))'; break; }; done",
-     parsers.python),
-    ("service_mgr", "cat /proc/1/comm 2>/dev/null; [ -d /run/systemd/system ] && echo run-systemd-system",
-     parsers.service_mgr),
-    ("machine_id", "cat /etc/machine-id 2>/dev/null", parsers.machine_id),
-    ("user", "id -un; id -u; id -g; echo \"$HOME\"; echo \"$SHELL\"", parsers.user),
+    ("uname", "uname -snrvm", parsers.uname),
+    (
+        "hostname",
+        "_rd /proc/sys/kernel/hostname; timeout 2 hostname -f 2>/dev/null || echo",
+        parsers.hostname,
+    ),
+    ("os_release", "_rd /etc/os-release || _rd /usr/lib/os-release", parsers.os_release),
+    ("debian_version", "_rd /etc/debian_version", parsers.debian_version),
+    (
+        "net",
+        "ip -o -4 -batch - <<'KPROV_IP'\nroute show default\naddr show\nlink show\nKPROV_IP\n",
+        parsers.network,
+    ),
+    ("cpuinfo", "_rd /proc/cpuinfo; _rd /proc/self/status", parsers.cpuinfo),
+    ("meminfo", "_rd /proc/meminfo", parsers.meminfo),
+    ("python", "for p in python3 python; do command -v $p && $p -V 2>&1 && break; done", parsers.python),
+    (
+        "service_mgr",
+        "_rd /proc/1/comm; [ -d /run/systemd/system ] && echo run-systemd-system",
+        parsers.service_mgr,
+    ),
+    ("machine_id", "_rd /etc/machine-id", parsers.machine_id),
+    ("user", 'id; echo "$HOME"; echo "$SHELL"', parsers.user),
     ("date", "date +%s", parsers.date_time),
-    ("virt", "systemd-detect-virt 2>/dev/null", parsers.virtualization),
-    ("env", "env", parsers.environment),
+    (
+        "virt",
+        "if [ -r /run/systemd/container ]; then _rd /run/systemd/container; else systemd-detect-virt; fi",
+        parsers.virtualization,
+    ),
+    ("env", "export -p", parsers.environment),
 )
 
-FACTS_SCRIPT = "\n".join(
-    f"echo '{_MARK}{name}'; {{ {command}; }} 2>/dev/null" for name, command, _ in SECTIONS
+FACTS_SCRIPT = (
+    _PRELUDE
+    + "\n"
+    + "\n".join(f"echo '{_MARK}{name}'; {{ {command}\n}} 2>/dev/null" for name, command, _ in SECTIONS)
 )
 
 
@@ -63,7 +78,7 @@ def split_sections(text: str) -> dict[str, str]:
         if line.startswith(_MARK):
             if current is not None:
                 sections[current] = "\n".join(lines)
-            current, lines = line[len(_MARK):].strip(), []
+            current, lines = line[len(_MARK) :].strip(), []
         elif current is not None:
             lines.append(line)
     if current is not None:

@@ -6,23 +6,49 @@ the facts that combine sections (default_ipv4 from the route plus the addresses)
 
 from __future__ import annotations
 
-import ast
 import ipaddress
+import re
+import shlex
 from datetime import UTC, datetime
 from typing import Any
 
 __all__ = [
-    "cpuinfo", "date_time", "debian_version", "default_route", "environment", "finish", "hostname",
-    "ipv4_addresses", "links", "machine_id", "meminfo", "os_release", "python", "service_mgr",
-    "uname", "user", "virtualization",
+    "cpuinfo",
+    "date_time",
+    "debian_version",
+    "default_route",
+    "environment",
+    "finish",
+    "hostname",
+    "ipv4_addresses",
+    "links",
+    "machine_id",
+    "meminfo",
+    "network",
+    "os_release",
+    "python",
+    "service_mgr",
+    "uname",
+    "user",
+    "virtualization",
 ]
 
 _DISTRIBUTIONS = {
-    "debian": ("Debian", "Debian"), "ubuntu": ("Ubuntu", "Debian"), "raspbian": ("Debian", "Debian"),
-    "linuxmint": ("Linux Mint", "Debian"), "centos": ("CentOS", "RedHat"), "rhel": ("RedHat", "RedHat"),
-    "fedora": ("Fedora", "RedHat"), "rocky": ("Rocky", "RedHat"), "almalinux": ("AlmaLinux", "RedHat"),
-    "ol": ("OracleLinux", "RedHat"), "amzn": ("Amazon", "RedHat"), "opensuse-leap": ("openSUSE Leap", "Suse"),
-    "sles": ("SLES", "Suse"), "arch": ("Archlinux", "Archlinux"), "alpine": ("Alpine", "Alpine"),
+    "debian": ("Debian", "Debian"),
+    "ubuntu": ("Ubuntu", "Debian"),
+    "raspbian": ("Debian", "Debian"),
+    "linuxmint": ("Linux Mint", "Debian"),
+    "centos": ("CentOS", "RedHat"),
+    "rhel": ("RedHat", "RedHat"),
+    "fedora": ("Fedora", "RedHat"),
+    "rocky": ("Rocky", "RedHat"),
+    "almalinux": ("AlmaLinux", "RedHat"),
+    "ol": ("OracleLinux", "RedHat"),
+    "amzn": ("Amazon", "RedHat"),
+    "opensuse-leap": ("openSUSE Leap", "Suse"),
+    "sles": ("SLES", "Suse"),
+    "arch": ("Archlinux", "Archlinux"),
+    "alpine": ("Alpine", "Alpine"),
 }
 
 
@@ -31,9 +57,13 @@ def _lines(text: str) -> list[str]:
 
 
 def uname(text: str, facts: dict[str, Any]) -> None:
-    parts = text.splitlines() + [""] * 5
-    facts["nodename"], facts["kernel"], machine, facts["system"], facts["kernel_version"] = (
-        p.strip() for p in parts[:5])
+    """``uname -snrvm``: system, nodename, release, version (has spaces), machine."""
+    words = text.split()
+    if len(words) < 5:
+        words += [""] * (5 - len(words))
+    facts["system"], facts["nodename"], facts["kernel"] = words[0], words[1], words[2]
+    facts["kernel_version"] = " ".join(words[3:-1])
+    machine = words[-1]
     facts["machine"] = facts["architecture"] = machine
     if machine in ("i386", "i486", "i586", "i686"):
         facts["architecture"] = "i386"
@@ -81,6 +111,14 @@ def debian_version(text: str, facts: dict[str, Any]) -> None:
         facts["distribution_version"] = value
         facts["distribution_major_version"] = value.split(".")[0]
         facts["distribution_minor_version"] = value.split(".")[1] if "." in value else "0"
+
+
+def network(text: str, facts: dict[str, Any]) -> None:
+    """One ``ip -o -4 -batch`` run: the default route, then addresses, then links."""
+    lines = text.splitlines()
+    default_route("\n".join(line for line in lines if line.startswith("default")), facts)
+    ipv4_addresses("\n".join(line for line in lines if " inet " in line), facts)
+    links("\n".join(line for line in lines if "link/" in line), facts)
 
 
 def default_route(text: str, facts: dict[str, Any]) -> None:
@@ -156,8 +194,8 @@ def cpuinfo(text: str, facts: dict[str, Any]) -> None:
             cores_per_socket = int(value)
         elif key == "siblings":
             siblings = int(value)
-        elif key == "nproc" and value.isdigit():
-            nproc = int(value)
+        elif key == "Cpus_allowed_list":
+            nproc = _count_cpu_list(value)
     count = len(sockets) or 1
     cores = cores_per_socket or max(1, threads // count)
     per_core = max(1, siblings // cores) if siblings and cores else 1
@@ -169,6 +207,16 @@ def cpuinfo(text: str, facts: dict[str, Any]) -> None:
         processor_vcpus=threads or count * cores * per_core,
         processor_nproc=nproc or threads,
     )
+
+
+def _count_cpu_list(text: str) -> int:
+    """``0-3,8`` -> 5."""
+    count = 0
+    for part in text.split(","):
+        low, _, high = part.strip().partition("-")
+        if low.isdigit():
+            count += int(high) - int(low) + 1 if high.isdigit() else 1
+    return count
 
 
 def meminfo(text: str, facts: dict[str, Any]) -> None:
@@ -183,14 +231,19 @@ def meminfo(text: str, facts: dict[str, Any]) -> None:
 
 
 def python(text: str, facts: dict[str, Any]) -> None:
+    """The interpreter's path, then ``Python 3.11.2`` (or ``3.13.0rc1``)."""
     lines = _lines(text)
-    if len(lines) < 2:
+    if len(lines) < 2 or not lines[1].startswith("Python "):
         return
-    info = ast.literal_eval(lines[1])
+    match = re.match(r"(\d+)\.(\d+)\.(\d+)(?:(a|b|rc)(\d+))?", lines[1].split()[1])
+    if not match:
+        return
+    level = {"a": "alpha", "b": "beta", "rc": "candidate"}.get(match.group(4) or "", "final")
+    info = [int(match.group(1)), int(match.group(2)), int(match.group(3)), level, int(match.group(5) or 0)]
     facts["python"] = {
         "executable": lines[0],
         "type": "cpython",
-        "version": dict(zip(("major", "minor", "micro", "releaselevel", "serial"), info, strict=False)),
+        "version": dict(zip(("major", "minor", "micro", "releaselevel", "serial"), info, strict=True)),
         "version_info": info,
     }
     facts["python_version"] = ".".join(str(part) for part in info[:3])
@@ -209,13 +262,20 @@ def machine_id(text: str, facts: dict[str, Any]) -> None:
     facts["machine_id"] = text.strip()
 
 
+_ID_FIELD = re.compile(r"(uid|gid)=(\d+)(?:\(([^)]*)\))?")
+
+
 def user(text: str, facts: dict[str, Any]) -> None:
-    lines = text.splitlines() + [""] * 5
-    facts["user_id"] = lines[0].strip()
-    facts["user_uid"] = int(lines[1]) if lines[1].strip().isdigit() else -1
-    facts["user_gid"] = int(lines[2]) if lines[2].strip().isdigit() else -1
-    facts["user_dir"] = lines[3].strip()
-    facts["user_shell"] = lines[4].strip()
+    """``id`` (uid=0(root) gid=0(root) groups=...), then $HOME and $SHELL."""
+    lines = text.splitlines() + [""] * 3
+    ids = {key: (number, name) for key, number, name in _ID_FIELD.findall(lines[0])}
+    uid, user_name = ids.get("uid", ("-1", ""))
+    gid, _ = ids.get("gid", ("-1", ""))
+    facts["user_id"] = user_name
+    facts["user_uid"] = int(uid)
+    facts["user_gid"] = int(gid)
+    facts["user_dir"] = lines[1].strip()
+    facts["user_shell"] = lines[2].strip()
 
 
 def date_time(text: str, facts: dict[str, Any]) -> None:
@@ -240,9 +300,14 @@ def virtualization(text: str, facts: dict[str, Any]) -> None:
 
 
 def environment(text: str, facts: dict[str, Any]) -> None:
+    """``export -p``: ``export NAME='value'`` words, shell-quoted (values may span lines)."""
     env: dict[str, str] = {}
-    for line in text.splitlines():
-        key, sep, value = line.partition("=")
+    try:
+        words = shlex.split(text)
+    except ValueError:
+        words = []
+    for word in words:
+        key, sep, value = word.partition("=")
         if sep and key.replace("_", "").isalnum():
             env[key] = value
     facts["env"] = env

@@ -30,13 +30,17 @@ def test_parse_captured_debian12_output() -> None:
     assert facts["python_version"].startswith("3.")
     assert len(facts["machine_id"]) == 32
     assert facts["env"]["LANG"] == "C.UTF-8"
+    assert facts["env"]["MULTI"] == "line one\nline two"
+    assert facts["user_id"] == "root" and facts["user_uid"] == 0
+    assert facts["processor_nproc"] == 2 and facts["processor_cores"] == 2
+    assert facts["eth0"]["macaddress"] == facts["default_ipv4"]["macaddress"]
     assert facts["hostname"] and facts["fqdn"] and facts["nodename"]
     assert not any(key.startswith("_") for key in facts)
 
 
 def test_no_default_route_falls_back_to_first_address() -> None:
-    text = ("@@kprov:addrs\n1: lo    inet 127.0.0.1/8 scope host lo\n"
-            "2: host0    inet 10.77.5.11/24 brd 10.77.5.255 scope global host0\n@@kprov:route\n")
+    text = ("@@kprov:net\n1: lo    inet 127.0.0.1/8 scope host lo\n"
+            "2: host0    inet 10.77.5.11/24 brd 10.77.5.255 scope global host0\n@@kprov:cpuinfo\n")
     facts = parse_facts(text)
     assert facts["default_ipv4"]["address"] == "10.77.5.11"
     assert facts["default_ipv4"]["broadcast"] == "10.77.5.255"
