@@ -4,7 +4,6 @@ members (the operator machine's view, with the admin client cert), unit state ov
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import threading
@@ -20,7 +19,6 @@ from kprov.lab import Lab
 
 KPROV = [sys.executable, "-m", "kprov.cli.main"]
 HOSTS5 = [f"h{i}" for i in range(1, 6)]
-ROLES_DIR = Path(__file__).resolve().parents[3] / "roles"
 
 
 def kprov(*args: str | Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
@@ -34,23 +32,6 @@ def kprov(*args: str | Path, timeout: float = 300) -> subprocess.CompletedProces
 def kprov_apply(inventory: Path, playbook: Path, *extra: str) -> dict[str, Any]:
     """`kprov apply --json`: the run report."""
     return json.loads(kprov("apply", "-i", inventory, playbook, "--json", *extra).stdout)
-
-
-def ansible_playbook(inventory: Path, playbook: Path) -> subprocess.CompletedProcess[str]:
-    """The real ansible-playbook (from the same venv) with the repository's roles."""
-    env = {
-        **os.environ,
-        "ANSIBLE_ROLES_PATH": str(ROLES_DIR),
-        "ANSIBLE_HOST_KEY_CHECKING": "false",
-        "ANSIBLE_PIPELINING": "true",
-        "ANSIBLE_FORKS": "10",
-        "ANSIBLE_NOCOLOR": "1",
-        "ANSIBLE_PYTHON_INTERPRETER": "auto_silent",
-    }
-    cmd = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory), str(playbook)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env, stdin=subprocess.DEVNULL)
-    assert proc.returncode == 0, f"ansible-playbook failed:\n{proc.stdout}\n{proc.stderr}"
-    return proc
 
 
 def write_inventory(lab: Lab, path: Path, etcd_hosts: list[str]) -> Path:

@@ -1,7 +1,9 @@
 """The etcd quorum on lab hosts, end to end through kprov (pki init, apply, etcd status /
 backup / restore / members) against real etcd 3.4 under systemd.
 
-The tests run in order on one cluster (module fixture): bootstrap over TLS, an idle re-run,
+ansible-playbook convergence and idempotence of the same role are covered by the molecule
+scenario (tests/e2e/molecule). The tests run in order on one cluster (module fixture):
+bootstrap over TLS, an idle re-run,
 a rolling config change, a member stopped under write load, backup/restore, 3 -> 5 -> 3.
 Figures are printed as ``name = value`` (visible with -s); they are never asserted as speed
 targets, only as correctness bounds (a write gap longer than a few elections is a failure).
@@ -28,7 +30,6 @@ from .helpers import (
     HOSTS5,
     EtcdClient,
     Writer,
-    ansible_playbook,
     kprov,
     kprov_apply,
     unit_state,
@@ -124,18 +125,6 @@ def test_second_apply_changes_and_restarts_nothing(env: Env) -> None:
     for host in HOSTS3:
         assert after[host]["MainPID"] == before[host]["MainPID"] != "0"
         assert after[host]["ActiveEnterTimestampMonotonic"] == before[host]["ActiveEnterTimestampMonotonic"]
-
-
-def test_ansible_playbook_finds_nothing_to_change(env: Env) -> None:
-    """The role runs under ansible-playbook too, and both engines leave the same bytes."""
-    before = {h: unit_state(env.lab, h)["MainPID"] for h in HOSTS3}
-    start = time.monotonic()
-    proc = ansible_playbook(env.inv3, PLAYBOOK)
-    figure("etcd_ansible_noop_s", time.monotonic() - start)
-    recap = [line.split() for line in proc.stdout.splitlines() if line.startswith(tuple(HOSTS3))]
-    assert len(recap) == 3, proc.stdout
-    assert all("changed=0" in words and "failed=0" in words for words in recap), proc.stdout
-    assert {h: unit_state(env.lab, h)["MainPID"] for h in HOSTS3} == before
 
 
 def _restarts_one_at_a_time(env: Env, extra: list[str]) -> None:
