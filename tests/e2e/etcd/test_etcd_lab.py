@@ -1,10 +1,10 @@
 """The etcd quorum on lab hosts, end to end through kprov (pki init, apply, etcd status /
 backup / restore / members) against real etcd 3.4 under systemd.
 
-ansible-playbook convergence and idempotence of the same role are covered by the molecule
-scenario (tests/e2e/molecule). The tests run in order on one cluster (module fixture):
-bootstrap over TLS, an idle re-run,
+The tests run in order on one cluster (module fixture): bootstrap over TLS, an idle re-run,
 a rolling config change, a member stopped under write load, backup/restore, 3 -> 5 -> 3.
+ansible-playbook convergence and idempotence of the same role are covered by the molecule
+scenario (tests/e2e/molecule).
 Figures are printed as ``name = value`` (visible with -s); they are never asserted as speed
 targets, only as correctness bounds (a write gap longer than a few elections is a failure).
 """
