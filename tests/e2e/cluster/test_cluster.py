@@ -1,0 +1,195 @@
+"""The product, end to end: `kprov apply` takes 5 bare lab hosts to a verified cluster.
+
+One cold apply per package (conftest). Then: verify passes, a second apply changes
+nothing, kubectl works from this machine, the cluster rides out an etcd member, a leader,
+an API server, a worker and a reboot going away, an interrupted apply converges on the
+next run, and reset leaves the hosts clean. Tests run in file order and share the cluster.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+from typing import Any
+
+import pytest
+
+from tests.e2e.cluster.conftest import KPROV, Cluster, changed_count, failures, wait_for
+
+pytestmark = pytest.mark.lab
+
+WORKERS = ["h4", "h5"]
+
+
+def _ready(node: dict[str, Any]) -> bool:
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in node["status"].get("conditions", []))
+
+
+def test_verify_passes_after_apply(cluster: Cluster) -> None:
+    proc = cluster.kprov("verify", "-i", str(cluster.inventory), "--json")
+    report = json.loads(proc.stdout)
+    failed = [f"{c['scope']}: {c['name']}: {c['detail']}" for c in report["checks"] if not c["ok"]]
+    assert proc.returncode == 0 and report["ok"], "\n".join(failed)
+    names = {c["name"] for c in report["checks"]}
+    assert "etcd quorum" in names and any(n.startswith("NodePort") for n in names)
+
+
+def test_second_apply_changes_nothing(cluster: Cluster) -> None:
+    report = cluster.apply()
+    assert report["ok"], failures(report)
+    changed = [f"{r['host']}: {r['task']}" for r in report["results"] if r["status"] == "changed"]
+    assert changed_count(report) == 0, changed
+
+
+def test_kubectl_from_the_operator_machine(cluster: Cluster) -> None:
+    path = cluster.kprov("kubeconfig", "-i", str(cluster.inventory)).stdout.strip()
+    assert path == str(cluster.kubeconfig)
+    nodes = cluster.kubectl_json("get", "nodes")["items"]
+    assert sorted(n["metadata"]["name"] for n in nodes) == ["h1", "h2", "h3", "h4", "h5"]
+    assert all(_ready(n) for n in nodes)
+
+
+def test_writes_go_on_with_one_etcd_member_stopped(cluster: Cluster) -> None:
+    cluster.ssh("h3", "systemctl stop kprov-etcd")
+    try:
+        for i in range(5):
+            cluster.kubectl("create", "configmap", f"while-h3-down-{i}", "--from-literal=i=1")
+        listed = cluster.kubectl_json("get", "configmaps")["items"]
+        assert {f"while-h3-down-{i}" for i in range(5)} <= {c["metadata"]["name"] for c in listed}
+    finally:
+        cluster.ssh("h3", "systemctl start kprov-etcd")
+
+
+@pytest.mark.parametrize("component", ["kube-scheduler", "kube-controller-manager"])
+def test_killing_the_leader_moves_the_lease(cluster: Cluster, component: str) -> None:
+    def holder() -> str:
+        lease = cluster.kubectl_json("get", "lease", component, "-n", "kube-system")
+        return str(lease["spec"].get("holderIdentity") or "")
+
+    old = wait_for(f"a {component} leader", holder, 30)
+    host = old.split("_")[0].split(".")[0]
+    assert host in ("h1", "h2", "h3"), old
+    unit = "kprov-scheduler" if component == "kube-scheduler" else "kprov-controller-manager"
+    cluster.ssh(host, f"systemctl kill -s KILL {unit}")
+    start = time.monotonic()
+    new = wait_for(f"a new {component} leader", lambda: (h := holder()) != old and h, 25, 0.5)
+    assert new != old and time.monotonic() - start <= 25
+
+
+def test_an_api_server_down_leaves_kubectl_and_kubelets_working(cluster: Cluster) -> None:
+    cluster.ssh("h1", "systemctl stop kprov-apiserver")
+    try:
+        other = cluster.server("h2")
+
+        def renew_times() -> dict[str, str]:
+            leases = cluster.kubectl_json("get", "leases", "-n", "kube-node-lease", server=other)["items"]
+            return {le["metadata"]["name"]: le["spec"]["renewTime"] for le in leases}
+
+        before = renew_times()
+        assert len(before) == 5
+
+        def renewed() -> bool:
+            now = renew_times()
+            return all(now.get(name) != before[name] for name in before)
+
+        wait_for("every kubelet to renew its lease through another API server", renewed, 40)
+        nodes = cluster.kubectl_json("get", "nodes", server=other)["items"]
+        assert all(_ready(n) for n in nodes)
+    finally:
+        cluster.ssh("h1", "systemctl start kprov-apiserver")
+    wait_for("h1's API server back",
+             lambda: cluster.kubectl("get", "--raw", "/readyz", check=False).returncode == 0, 60)
+
+
+def _deployment(name: str, replicas: int) -> dict[str, Any]:
+    labels = {"app": name}
+    tolerations = [{"key": k, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 5}
+                   for k in ("node.kubernetes.io/unreachable", "node.kubernetes.io/not-ready")]
+    return {
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
+        "spec": {"replicas": replicas, "selector": {"matchLabels": labels}, "template": {
+            "metadata": {"labels": labels},
+            "spec": {
+                "terminationGracePeriodSeconds": 1,
+                "tolerations": tolerations,
+                "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+                    "nodeSelectorTerms": [{"matchExpressions": [
+                        {"key": "kubernetes.io/hostname", "operator": "In", "values": WORKERS}]}]}}},
+                "containers": [{"name": "sleep", "image": "kprov.local/busybox:1",
+                                "imagePullPolicy": "IfNotPresent", "command": ["sleep", "100000"]}],
+            }}},
+    }
+
+
+def _running_on(cluster: Cluster, app: str) -> dict[str, str]:
+    pods = cluster.kubectl_json("get", "pods", "-l", f"app={app}")["items"]
+    return {p["metadata"]["name"]: p["spec"].get("nodeName", "") for p in pods
+            if p["status"].get("phase") == "Running" and not p["metadata"].get("deletionTimestamp")}
+
+
+def test_a_stopped_worker_goes_notready_and_its_pods_come_back_elsewhere(cluster: Cluster, tmp_path) -> None:
+    manifest = tmp_path / "dep.json"
+    manifest.write_text(json.dumps(_deployment("survivor", 4)))
+    cluster.kubectl("apply", "-f", str(manifest))
+    wait_for("4 running pods", lambda: len(_running_on(cluster, "survivor")) == 4, 120)
+    cluster.lab.stop("h5")
+    try:
+        def h5_not_ready() -> bool:
+            node = cluster.kubectl_json("get", "node", "h5")
+            return not _ready(node)
+
+        wait_for("h5 NotReady", h5_not_ready, 90)
+        wait_for("4 running pods, all on h4",
+                 lambda: (pods := _running_on(cluster, "survivor")) and len(pods) == 4
+                 and set(pods.values()) == {"h4"}, 120)
+    finally:
+        cluster.lab.start("h5")
+    wait_for("h5 Ready again", lambda: _ready(cluster.kubectl_json("get", "node", "h5")), 120)
+    cluster.kubectl("delete", "deployment", "survivor", "--wait=false")
+
+
+def test_a_rebooted_worker_comes_back_ready_with_its_pods(cluster: Cluster, tmp_path) -> None:
+    manifest = tmp_path / "dep.json"
+    dep = _deployment("rebooter", 1)
+    dep["spec"]["template"]["spec"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][
+        "nodeSelectorTerms"][0]["matchExpressions"][0]["values"] = ["h4"]
+    manifest.write_text(json.dumps(dep))
+    cluster.kubectl("apply", "-f", str(manifest))
+    wait_for("a running pod on h4", lambda: list(_running_on(cluster, "rebooter").values()) == ["h4"], 120)
+    boot_id = cluster.ssh("h4", "cat /proc/sys/kernel/random/boot_id")
+    cluster.lab.ssh("h4", "systemctl reboot")
+    wait_for("h4 rebooted", lambda: cluster.lab.ssh("h4", "cat /proc/sys/kernel/random/boot_id")[1].strip()
+             not in ("", boot_id) or None, 120, 2)
+    wait_for("h4 Ready", lambda: _ready(cluster.kubectl_json("get", "node", "h4")), 120)
+    wait_for("the pod running on h4 again",
+             lambda: list(_running_on(cluster, "rebooter").values()) == ["h4"], 180)
+    cluster.kubectl("delete", "deployment", "rebooter", "--wait=false")
+
+
+def test_an_interrupted_apply_converges_on_the_next_run(cluster: Cluster) -> None:
+    changed = "etcd_heartbeat_interval=150"
+    proc = subprocess.Popen([*KPROV, "apply", "-i", str(cluster.inventory), "--json", "-e", changed],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    time.sleep(12)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    report = cluster.apply()
+    assert report["ok"], failures(report)
+    again = cluster.apply()
+    assert again["ok"] and changed_count(again) == 0
+    proc = cluster.kprov("verify", "-i", str(cluster.inventory), "--json", "--no-smoke")
+    assert json.loads(proc.stdout)["ok"], proc.stdout[-3000:]
+
+
+def test_reset_removes_every_kprov_service_unit_and_directory(cluster: Cluster) -> None:
+    proc = cluster.kprov("reset", "-i", str(cluster.inventory), "--yes")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    for host in ("h1", "h2", "h3", "h4", "h5"):
+        units = cluster.ssh(host, "systemctl list-units --all --plain --no-legend 'kprov-*' | wc -l; "
+                                  "ls /etc/systemd/system | grep -c '^kprov-' || true")
+        assert units.split() == ["0", "0"], f"{host}: {units}"
+        leftovers = cluster.ssh(host, "ls -d /etc/kprov /var/lib/kprov /opt/kprov /etc/cni/net.d "
+                                      "2>/dev/null || true")
+        assert leftovers == "", f"{host}: {leftovers}"
