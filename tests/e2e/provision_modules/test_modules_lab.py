@@ -46,8 +46,8 @@ def conn(lab2: Lab) -> Iterator[Connector]:
     connector.connect()
     lab2.ssh("h1", f"rm -rf {BASE}; mkdir -p {BASE}")
     yield connector
-    connector.run(f"rm -rf {BASE}")
     connector.close()
+    lab2.ssh("h1", f"rm -rf {BASE}")
 
 
 @pytest.fixture
