@@ -62,8 +62,16 @@ class FakeConnector(Connector):
     connected: bool = False
     _rules: list[_Rule] = field(default_factory=list)
 
-    def on(self, pattern: str, answer: Answer | None = None, *, rc: int = 0, stdout: str = "",
-           stderr: str = "", times: int | None = None) -> FakeConnector:
+    def on(
+        self,
+        pattern: str,
+        answer: Answer | None = None,
+        *,
+        rc: int = 0,
+        stdout: str = "",
+        stderr: str = "",
+        times: int | None = None,
+    ) -> FakeConnector:
         result = answer if answer is not None else CommandResult(rc, stdout, stderr, 0.0)
         self._rules.append(_Rule(re.compile(pattern, re.S), result, times))
         return self

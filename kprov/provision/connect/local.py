@@ -48,11 +48,17 @@ class LocalConnector(Connector):
             raise CommandTimeoutError(self.host, f"command timed out after {timeout} s") from None
         return proc.returncode, proc.stdout, proc.stderr, time.monotonic() - started
 
-    def _line(self, cmd: str, become: bool, become_user: str | None,
-              stdin: bytes | None) -> tuple[str, bytes | None]:
+    def _line(
+        self, cmd: str, become: bool, become_user: str | None, stdin: bytes | None
+    ) -> tuple[str, bytes | None]:
         use_password = bool(self._become_password) and needs_switch(self._login_user, become, become_user)
-        line = wrap_command(cmd, login_user=self._login_user, become=become, become_user=become_user,
-                            sudo_password=use_password and self._login_user != "root")
+        line = wrap_command(
+            cmd,
+            login_user=self._login_user,
+            become=become,
+            become_user=become_user,
+            sudo_password=use_password and self._login_user != "root",
+        )
         if use_password and self._login_user != "root":
             stdin = (self._become_password or "").encode() + b"\n" + (stdin or b"")
         return line, stdin
@@ -86,8 +92,9 @@ class LocalConnector(Connector):
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
-            script = finalize_script(staged, path, mode=mode, owner=owner, group=group,
-                                     copy_from_elsewhere=switch)
+            script = finalize_script(
+                staged, path, mode=mode, owner=owner, group=group, copy_from_elsewhere=switch
+            )
             result = self.run(script, become=become)
             if result.rc != 0:
                 raise OSError(f"{self.host}: cannot write {path}: {result.stderr.strip()}")

@@ -58,8 +58,10 @@ class PersistentShell:
             script = f"printf %s '{encoded}' | base64 -d | {line}"
         else:
             script = f"{line} </dev/null"
-        script += (f"\n__kprov_rc=$?; printf '{token.decode()}:%s\\n' \"$__kprov_rc\";"
-                   f" printf '{token.decode()}\\n' >&2\n")
+        script += (
+            f"\n__kprov_rc=$?; printf '{token.decode()}:%s\\n' \"$__kprov_rc\";"
+            f" printf '{token.decode()}\\n' >&2\n"
+        )
         self._drain()
         self._channel.sendall(script.encode())
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -77,8 +79,11 @@ class PersistentShell:
                 err_done = token + b"\n" in err
             if rc is not None and err_done:
                 break
-            if self._channel.closed or self._channel.exit_status_ready() and not (
-                    self._channel.recv_ready() or self._channel.recv_stderr_ready()):
+            if (
+                self._channel.closed
+                or self._channel.exit_status_ready()
+                and not (self._channel.recv_ready() or self._channel.recv_stderr_ready())
+            ):
                 raise ShellLost(err.decode("utf-8", "replace")[-500:])
             wait = 1.0 if deadline is None else deadline - time.monotonic()
             if wait <= 0:
@@ -103,5 +108,5 @@ def frame_end(out: bytes | bytearray, token: bytes) -> int | None:
     end = out.find(b"\n", start)
     if end < 0:
         return None
-    value = bytes(out[start + len(token) + 1:end])
+    value = bytes(out[start + len(token) + 1 : end])
     return int(value) if value.isdigit() else None

@@ -70,7 +70,7 @@ class JumpHost:
         """``[user@]host[:port]`` (first hop only if a comma-separated chain is given)."""
         first = spec.split(",")[0].strip()
         if first.startswith("ssh://"):
-            first = first[len("ssh://"):]
+            first = first[len("ssh://") :]
         user, _, hostport = first.rpartition("@")
         host, port = hostport, 22
         if hostport.startswith("["):  # [v6addr]:port
@@ -198,35 +198,64 @@ class ConnectionSettings:
             except (TypeError, ValueError):
                 raise SettingsError(f"host {host_name}: {what}={value!r} is not a number") from None
 
-        port = int(number(_first(host_vars, "ansible_port", "ansible_ssh_port") or options.get("port"),
-                          22, "ansible_port"))
-        timeout = number(_first(host_vars, "ansible_ssh_timeout", "ansible_timeout")
-                         or options.get("connecttimeout"), 10.0, "ansible_timeout")
-        retries = int(number(_first(host_vars, "kprov_connect_retries", "ansible_ssh_retries"),
-                             2, "ansible_ssh_retries"))
-        keepalive = int(number(_first(host_vars, "kprov_keepalive_interval")
-                               or options.get("serveraliveinterval"), 15, "kprov_keepalive_interval"))
+        port = int(
+            number(
+                _first(host_vars, "ansible_port", "ansible_ssh_port") or options.get("port"),
+                22,
+                "ansible_port",
+            )
+        )
+        timeout = number(
+            _first(host_vars, "ansible_ssh_timeout", "ansible_timeout") or options.get("connecttimeout"),
+            10.0,
+            "ansible_timeout",
+        )
+        retries = int(
+            number(
+                _first(host_vars, "kprov_connect_retries", "ansible_ssh_retries"), 2, "ansible_ssh_retries"
+            )
+        )
+        keepalive = int(
+            number(
+                _first(host_vars, "kprov_keepalive_interval") or options.get("serveraliveinterval"),
+                15,
+                "kprov_keepalive_interval",
+            )
+        )
         return cls(
             host_name=host_name,
             transport=transport,
             address=address,
             port=port,
-            user=str(_first(host_vars, "ansible_user", "ansible_ssh_user", "ansible_remote_user")
-                     or getpass.getuser()),
-            password=_opt_str(_first(host_vars, "ansible_password", "ansible_ssh_pass",
-                                     "ansible_ssh_password")),
-            key_file=_opt_path(_first(host_vars, "ansible_ssh_private_key_file", "ansible_private_key_file")
-                               or identity),
-            become_password=_opt_str(_first(host_vars, "ansible_become_password", "ansible_become_pass",
-                                            "ansible_sudo_pass", "ansible_sudo_password")),
+            user=str(
+                _first(host_vars, "ansible_user", "ansible_ssh_user", "ansible_remote_user")
+                or getpass.getuser()
+            ),
+            password=_opt_str(
+                _first(host_vars, "ansible_password", "ansible_ssh_pass", "ansible_ssh_password")
+            ),
+            key_file=_opt_path(
+                _first(host_vars, "ansible_ssh_private_key_file", "ansible_private_key_file") or identity
+            ),
+            become_password=_opt_str(
+                _first(
+                    host_vars,
+                    "ansible_become_password",
+                    "ansible_become_pass",
+                    "ansible_sudo_pass",
+                    "ansible_sudo_password",
+                )
+            ),
             host_key_checking=checking,
             known_hosts_file=os.path.expanduser(known_hosts) if known_hosts else None,
             jump=JumpHost.parse(str(jump_spec)) if jump_spec else None,
             connect_timeout=timeout,
             connect_retries=max(0, retries),
             keepalive_interval=keepalive,
-            persistent_shell=as_bool(host_vars.get("kprov_persistent_shell", True),
-                                     what=f"host {host_name}: kprov_persistent_shell"),
+            persistent_shell=as_bool(
+                host_vars.get("kprov_persistent_shell", True),
+                what=f"host {host_name}: kprov_persistent_shell",
+            ),
         )
 
 

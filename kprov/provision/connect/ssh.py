@@ -76,6 +76,19 @@ class SSHConnector(Connector):
     def _open(self, address: str, port: int, user: str, sock: paramiko.Channel | None) -> paramiko.SSHClient:
         s = self.settings
         client = self._new_client()
+        try:
+            self._connect_client(client, address, port, user, sock)
+        except BaseException:
+            client.close()  # no half-open transport thread left behind
+            raise
+        transport = client.get_transport()
+        if transport is not None:
+            transport.set_keepalive(s.keepalive_interval)
+        return client
+
+    def _connect_client(self, client: paramiko.SSHClient, address: str, port: int, user: str,
+                        sock: paramiko.Channel | None) -> None:
+        s = self.settings
         client.connect(
             address,
             port=port,
@@ -90,19 +103,19 @@ class SSHConnector(Connector):
             allow_agent=True,
             sock=sock,
         )
-        transport = client.get_transport()
-        if transport is not None:
-            transport.set_keepalive(s.keepalive_interval)
-        return client
 
     def _open_via(self, jump: JumpHost) -> tuple[paramiko.SSHClient, paramiko.Channel]:
         s = self.settings
         bastion = self._open(jump.address, jump.port, jump.user or s.user, None)
         transport = bastion.get_transport()
         assert transport is not None
-        channel = transport.open_channel(
-            "direct-tcpip", (s.address, s.port), ("127.0.0.1", 0), timeout=s.connect_timeout
-        )
+        try:
+            channel = transport.open_channel(
+                "direct-tcpip", (s.address, s.port), ("127.0.0.1", 0), timeout=s.connect_timeout
+            )
+        except BaseException:
+            bastion.close()
+            raise
         return bastion, channel
 
     def connect(self) -> None:
@@ -128,16 +141,20 @@ class SSHConnector(Connector):
             except paramiko.BadHostKeyException as exc:
                 self._discard(jump)
                 raise UnreachableError(
-                    self.host, f"host key for {exc.hostname} CHANGED (possible impersonation); fix "
-                    "known_hosts, or turn checking off (kprov_host_key_checking: false)") from exc
+                    self.host,
+                    f"host key for {exc.hostname} CHANGED (possible impersonation); fix "
+                    "known_hosts, or turn checking off (kprov_host_key_checking: false)",
+                ) from exc
             except paramiko.SSHException as exc:
                 self._discard(jump)
                 if "not found in known_hosts" in str(exc):
                     raise UnreachableError(
-                        self.host, f"{where}: host key unknown ({exc}); add it to known_hosts "
+                        self.host,
+                        f"{where}: host key unknown ({exc}); add it to known_hosts "
                         "(ssh-keyscan), or turn checking off: kprov_host_key_checking: false, "
                         "ansible_ssh_common_args: -o StrictHostKeyChecking=no, or env "
-                        "KPROV_HOST_KEY_CHECKING=False") from exc
+                        "KPROV_HOST_KEY_CHECKING=False",
+                    ) from exc
                 if isinstance(exc, paramiko.AuthenticationException):
                     raise UnreachableError(self.host, f"{where}: authentication failed: {exc}") from exc
                 last = exc
@@ -213,8 +230,9 @@ class SSHConnector(Connector):
             channel.close()
         return rc, bytes(out), bytes(err), time.monotonic() - started
 
-    def _run_line(self, line: str, stdin: bytes | None,
-                  timeout: float | None) -> tuple[int, bytes, bytes, float]:
+    def _run_line(
+        self, line: str, stdin: bytes | None, timeout: float | None
+    ) -> tuple[int, bytes, bytes, float]:
         """Through the persistent shell when possible, else on a fresh exec channel."""
         if not self.settings.persistent_shell or (stdin is not None and len(stdin) > MAX_FRAMED_STDIN):
             return self._exec(line, stdin, timeout)
@@ -246,12 +264,13 @@ class SSHConnector(Connector):
             self._sudo_needs_password = rc != 0
         return self._sudo_needs_password
 
-    def _line(self, cmd: str, become: bool, become_user: str | None,
-              stdin: bytes | None) -> tuple[str, bytes | None]:
-        password = (needs_switch(self.settings.user, become, become_user)
-                    and self._sudo_password_needed())
-        line = wrap_command(cmd, login_user=self.settings.user, become=become,
-                            become_user=become_user, sudo_password=password)
+    def _line(
+        self, cmd: str, become: bool, become_user: str | None, stdin: bytes | None
+    ) -> tuple[str, bytes | None]:
+        password = needs_switch(self.settings.user, become, become_user) and self._sudo_password_needed()
+        line = wrap_command(
+            cmd, login_user=self.settings.user, become=become, become_user=become_user, sudo_password=password
+        )
         if password:
             stdin = (self.settings.become_password or "").encode() + b"\n" + (stdin or b"")
         return line, stdin
@@ -291,8 +310,7 @@ class SSHConnector(Connector):
         group: str | None = None,
     ) -> None:
         switch = needs_switch(self.settings.user, become, None)
-        staged = (posixpath.join("/tmp", f".kprov-{secrets.token_hex(6)}") if switch
-                  else staging_name(path))
+        staged = posixpath.join("/tmp", f".kprov-{secrets.token_hex(6)}") if switch else staging_name(path)
         sftp = self._sftp_client()
         try:
             with sftp.open(staged, "wb") as handle:
