@@ -1,10 +1,15 @@
 """The `kprov` entry point: one Typer app, one sub-app or command group per concern.
 
 Each concern lives in its own module under kprov.cli and exposes either ``app`` (a Typer
-sub-app mounted under a name) or ``register(app)`` (top-level commands).
+sub-app mounted under a name) or ``register(app)`` (top-level commands). Only the module
+of the command being run is imported (the cluster client, etcd operations and the lab
+are heavy to import and `kprov apply` should not pay for them); `--help` imports all.
 """
 
 from __future__ import annotations
+
+import importlib
+import sys
 
 import typer
 
@@ -15,32 +20,40 @@ app = typer.Typer(
     add_completion=False,
 )
 
+# Sub-apps: command word -> (module, help).
+_SUB_APPS: dict[str, tuple[str, str]] = {
+    "lab": ("kprov.cli.lab", "A local lab of real hosts (systemd-nspawn)."),
+    "pki": ("kprov.cli.pki", "Cluster CA, etcd CA, certificates and kubeconfigs."),
+    "etcd": ("kprov.cli.etcd", "The etcd cluster: status, backup, restore, members."),
+    "images": ("kprov.cli.images", "Build OCI images locally and import them on nodes."),
+    "local": ("kprov.cli.local", "A control plane on loopback (etcd + API server)."),
+}
+# Modules with top-level commands: module -> the command words it registers.
+_COMMANDS: dict[str, tuple[str, ...]] = {
+    "kprov.cli.provision": ("apply", "plan", "ping", "facts", "exec"),
+    "kprov.cli.cluster": ("up", "verify", "reset", "kubeconfig"),
+    "kprov.cli.bundle": ("bundle",),
+}
 
-def _mount() -> None:
-    # Imported here so `kprov --help` stays quick and a broken concern names itself.
-    from kprov.cli import etcd, lab, pki, provision
 
-    provision.register(app)
-    from kprov.cli import cluster
+def _command_word(argv: list[str]) -> str | None:
+    return next((arg for arg in argv if not arg.startswith("-")), None)
 
-    cluster.register(app)
 
-    app.add_typer(lab.app, name="lab", help="A local lab of real hosts (systemd-nspawn).")
-    app.add_typer(pki.app, name="pki", help="Cluster CA, etcd CA, certificates and kubeconfigs.")
-    app.add_typer(etcd.app, name="etcd", help="The etcd cluster: status, backup, restore, members.")
-    from kprov.cli import images
-
-    app.add_typer(images.app, name="images", help="Build OCI images locally and import them on nodes.")
-    from kprov.cli import local
-
-    app.add_typer(local.app, name="local", help="A control plane on loopback (etcd + API server).")
-    from kprov.cli import bundle
-
-    bundle.register(app)
+def _mount(argv: list[str]) -> None:
+    word = _command_word(argv)
+    known = set(_SUB_APPS) | {w for words in _COMMANDS.values() for w in words}
+    everything = word not in known
+    for module, words in _COMMANDS.items():
+        if everything or word in words:
+            importlib.import_module(module).register(app)
+    for name, (module, help_text) in _SUB_APPS.items():
+        if everything or word == name:
+            app.add_typer(importlib.import_module(module).app, name=name, help=help_text)
 
 
 def main() -> None:
-    _mount()
+    _mount(sys.argv[1:])
     app()
 
 
