@@ -19,13 +19,13 @@ from kprov.pki.from_inventory import inventory_dir
 from kprov.pki.store import PkiError
 from kprov.pki.topology import TopologyError
 from kprov.provision.connect.base import ConnectionFailure
-from kprov.provision.errors import InventoryError
+from kprov.provision.errors import ProvisionError
 
 __all__ = ["app"]
 
 app = typer.Typer(no_args_is_help=True, help="The etcd cluster: status, backup, restore, members.")
 InventoryOpt = typer.Option(..., "-i", "--inventory", help="Inventory file or directory.")
-_ERRORS = (EtcdOpsError, EtcdctlError, MembershipError, ConnectionFailure, InventoryError, PkiError,
+_ERRORS = (EtcdOpsError, EtcdctlError, MembershipError, ConnectionFailure, ProvisionError, PkiError,
            TopologyError, OSError)
 
 

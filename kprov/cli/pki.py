@@ -13,6 +13,7 @@ from kprov.pki.from_inventory import ensure_inventory_pki, pki_dir_for
 from kprov.pki.listing import list_certs
 from kprov.pki.store import PkiError, PkiReport
 from kprov.pki.topology import TopologyError
+from kprov.provision.errors import ProvisionError
 
 __all__ = ["app"]
 
@@ -30,8 +31,8 @@ def _run(inventory: Path, rotate: bool) -> None:
     console = _console()
     try:
         directory, report = ensure_inventory_pki(inventory, rotate=rotate)
-    except (PkiError, TopologyError, FileNotFoundError, ValueError) as e:
-        console.print(f"[red]error:[/red] {e}")
+    except (PkiError, TopologyError, ProvisionError, OSError, ValueError) as e:
+        Console(stderr=True).print(f"[red]kprov pki:[/red] {e}", highlight=False)
         raise typer.Exit(1) from e
     _print_report(console, directory, report)
 
@@ -61,7 +62,9 @@ def show(inventory: Path = InventoryOpt) -> None:
     """List every certificate with its subject and expiry."""
     directory = pki_dir_for(inventory)
     if not directory.is_dir():
-        Console().print(f"[red]error:[/red] {directory} does not exist; run `kprov pki init -i {inventory}`")
+        Console(stderr=True).print(
+            f"[red]kprov pki:[/red] {directory} does not exist; run `kprov pki init -i {inventory}`"
+        )
         raise typer.Exit(1)
     table = Table(title=str(directory))
     for col in ("certificate", "CN", "O", "issuer", "expires", "days", "status"):

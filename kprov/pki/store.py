@@ -176,13 +176,13 @@ class ClusterPki:
     def ensure(self, topo: ClusterTopology, *, rotate: bool = False) -> PkiReport:
         """Make the directory hold everything ``topo`` needs (see the module doc)."""
         report = PkiReport()
+        server = topo.server_url  # fails on a topology without an API server before writing
         self.directory.mkdir(parents=True, exist_ok=True)
         self.directory.chmod(0o700)
         cas = {name: self._ensure_ca(name, report) for name in (CLUSTER_CA, ETCD_CA)}
         for spec in cert_specs(topo):
             self._ensure_leaf(spec, cas[spec.ca], rotate, report)
         cluster_ca_pem = cas[CLUSTER_CA].cert_pem
-        server = topo.server_url
         for conf in kubeconfig_specs(topo):
             pair = read_pair(self.directory, conf.cert)
             text = render_kubeconfig(server, cluster_ca_pem, pair.cert_pem, pair.key_pem, conf.user)
