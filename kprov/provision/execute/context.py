@@ -91,3 +91,11 @@ class PlayContext:
     handlers: dict[str, list[Task]] = field(default_factory=dict)  # per host: play + included role handlers
     notified: dict[str, list[str]] = field(default_factory=dict)  # per host, notification order
     sync_tasks: dict[int, bool] = field(default_factory=dict)  # task uid -> needs a sync point
+    throttles: dict[int, threading.Semaphore] = field(default_factory=dict)  # task uid -> its throttle
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def throttle(self, task: Task) -> threading.Semaphore | None:
+        if not task.throttle:
+            return None
+        with self.lock:
+            return self.throttles.setdefault(task.uid, threading.Semaphore(task.throttle))

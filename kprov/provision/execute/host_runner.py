@@ -86,7 +86,14 @@ class HostRunner:
                 if not ran:
                     return self._adopt(task, result)
                 return self._after(task, result)
-        return self._after(task, self.tasks.execute(task, extra))
+        return self._after(task, self._throttled(task, extra))
+
+    def _throttled(self, task: Task, extra: dict[str, Any] | None = None) -> TaskResult:
+        limit = self.pctx.throttle(task)
+        if limit is None:
+            return self.tasks.execute(task, extra)
+        with limit:
+            return self.tasks.execute(task, extra)
 
     def _adopt(self, task: Task, result: TaskResult) -> Outcome:
         """Take the result of a run_once task that another host ran."""
@@ -239,7 +246,7 @@ class HostRunner:
                 if handler.uid in done:
                     continue
                 done.add(handler.uid)
-                outcome = self._after(handler, self.tasks.execute(handler))
+                outcome = self._after(handler, self._throttled(handler))
                 if outcome != "ok":
                     return outcome
         return "ok"

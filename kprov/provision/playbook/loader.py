@@ -66,6 +66,7 @@ _INHERITED = (
     "delegate_to",
     "run_once",
     "diff",
+    "throttle",
 )
 _FLUSH = {"meta": "flush_handlers"}
 

@@ -70,6 +70,7 @@ class Task:
     check_mode: bool | None = None
     diff: bool | None = None
     no_log: bool = False
+    throttle: int | None = None  # at most this many hosts run the task at once
     uid: int = 0  # identity for sync points, set by the loader (unique per loader)
 
     @property

@@ -236,6 +236,15 @@ def parse_task(data: dict[str, Any], scope: Scope, known_modules: frozenset[str]
     return _build(data, action, args, scope, where)
 
 
+def _throttle(value: Any, where: str) -> int | None:
+    if value in (None, 0, "0"):
+        return None
+    try:
+        return max(1, int(value))
+    except (TypeError, ValueError):
+        raise PlaybookError(f"{where}: throttle must be a number, got {value!r}") from None
+
+
 def _build(data: dict[str, Any], action: str, args: dict[str, Any], scope: Scope, where: str) -> Task:
     loop = data.get("loop")
     if "with_items" in data or "with_list" in data:
@@ -279,6 +288,7 @@ def _build(data: dict[str, Any], action: str, args: dict[str, Any], scope: Scope
         check_mode=data.get("check_mode", kw("check_mode")),
         diff=data.get("diff", kw("diff")),
         no_log=bool(data.get("no_log", kw("no_log", False))),
+        throttle=_throttle(data.get("throttle", kw("throttle")), where),
     )
     if task.register is not None and not str(task.register).isidentifier():
         raise PlaybookError(f"{where}: register name {task.register!r} is not a valid variable name")

@@ -304,3 +304,29 @@ def test_sync_points_do_not_deadlock_with_fewer_forks_than_hosts(
     report, _ = run_fake(tmp_path, monkeypatch, {"site.yml": site}, H3, forks=1)
     assert {r.msg for r in report.results if r.task == "all names"} == {"h1,h2,h3"}
     assert [r.host for r in report.results if r.task == "once"] == ["h1"]
+
+
+def test_throttle_limits_hosts_running_a_task_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    running = {"now": 0, "max": 0}
+
+    def restart(cmd: str, stdin: bytes | None) -> CommandResult:
+        running["now"] += 1
+        running["max"] = max(running["max"], running["now"])
+        time.sleep(0.05)
+        running["now"] -= 1
+        return CommandResult(0, "", "")
+
+    fakes = {h: FakeConnector(host=h).on("restart", restart) for h in H3}
+    site = """
+- hosts: all
+  gather_facts: false
+  tasks:
+    - {name: poke, debug: {msg: x}, changed_when: true, notify: restart it}
+  handlers:
+    - {name: restart it, command: restart, throttle: 1}
+"""
+    report, _ = run_fake(tmp_path, monkeypatch, {"site.yml": site}, H3, fakes)
+    assert [r.status for r in report.results if r.task == "restart it"] == ["changed"] * 3
+    assert running["max"] == 1
