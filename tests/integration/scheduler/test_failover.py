@@ -3,12 +3,12 @@ the other take over within 15 s, and no pod is ever bound twice."""
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import signal
 from collections import Counter
 from pathlib import Path
 
-from kprov.cluster.client import ApiClient, resources
+from kprov.cluster.client import ApiClient, NotFound, resources
 from tests.integration.controllers.failover import holder, process_for, wait_new_holder
 from tests.integration.controllers.hollow import (
     create_node,
@@ -62,11 +62,19 @@ async def test_scheduler_failover(control_plane, tmp_path: Path) -> None:  # typ
             assert process_for(procs, new_leader).poll() is None
             await wait_for(lambda: all_bound(20), 30, what="pods created during the failover bound")
 
-            events, _ = await admin.list_all(resources.EVENTS, "fo")
-            scheduled = Counter(e["involvedObject"]["name"] for e in events if e.get("reason") == "Scheduled")
-            assert len(scheduled) == 20 and set(scheduled.values()) == {1}, scheduled
-            await admin.delete(resources.NODES, "fo-n1")
-            await asyncio.sleep(0)
+            async def scheduled_events() -> Counter[str] | None:
+                events, _ = await admin.list_all(resources.EVENTS, "fo")
+                counts = Counter(
+                    e["involvedObject"]["name"] for e in events if e.get("reason") == "Scheduled"
+                )
+                return counts if len(counts) == 20 else None
+
+            # events are written after each binding: wait for all of them, then no pod may have two
+            scheduled = await wait_for(scheduled_events, 20, what="a Scheduled event per pod")
+            assert set(scheduled.values()) == {1}, scheduled
     finally:
         for proc in procs:
             stop_component(proc)
+        async with ApiClient.from_kubeconfig(control_plane.admin_kubeconfig) as admin:
+            with contextlib.suppress(NotFound):
+                await admin.delete(resources.NODES, "fo-n1")

@@ -14,12 +14,13 @@ async def test_smoke(control_plane, tmp_path: Path) -> None:  # type: ignore[no-
         ApiClient.from_kubeconfig(control_plane.scheduler_kubeconfig()) as sched_client,
     ):
         await ensure_namespace(admin, "smoke")
-        await create_node(admin, "smoke-n1", cpu="2")
+        await create_node(admin, "smoke-n1", cpu="2", labels={"pool": "smoke"})
         sched = Scheduler(sched_client)
         task = asyncio.create_task(sched.run())
         try:
-            await admin.create(resources.PODS, simple_pod("p1", "smoke", cpu="1"))
-            await admin.create(resources.PODS, simple_pod("p2", "smoke", cpu="1500m"))
+            for name, cpu in (("p1", "1"), ("p2", "1500m")):
+                pod = simple_pod(name, "smoke", cpu=cpu, nodeSelector={"pool": "smoke"})
+                await admin.create(resources.PODS, pod)
 
             async def bound() -> str:
                 pod = await admin.get(resources.PODS, "p1", "smoke")
@@ -34,7 +35,9 @@ async def test_smoke(control_plane, tmp_path: Path) -> None:  # type: ignore[no-
                 ]
                 return conds[0]["message"] if conds else ""
 
-            print(await wait_for(failed, 10))
+            message = await wait_for(failed, 10)
+            assert "1 Insufficient cpu" in message
         finally:
+            await admin.delete(resources.NODES, "smoke-n1")
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
