@@ -53,7 +53,7 @@ async def test_silent_node_goes_unknown_and_its_pods_move(control_plane, control
         for name in sorted(alive):
             await create_node(admin, name, labels={"test": "life"})
         beats = asyncio.create_task(heartbeat(admin, lambda: sorted(alive), period=0.5))
-        sched = Scheduler(sched_client)
+        sched = Scheduler(sched_client, "life-scheduler")  # leaves other tests' pods alone
         sched_task = asyncio.create_task(sched.run())
         kubelet = FakeKubelet(admin, "life", only_bound=True)
         kubelet.start()
@@ -65,6 +65,7 @@ async def test_silent_node_goes_unknown_and_its_pods_move(control_plane, control
                     "life",
                     2,
                     nodeSelector={"test": "life"},
+                    schedulerName="life-scheduler",
                     tolerations=[
                         {
                             "key": "node.kubernetes.io/unreachable",

@@ -15,11 +15,12 @@ async def test_smoke(control_plane, tmp_path: Path) -> None:  # type: ignore[no-
     ):
         await ensure_namespace(admin, "smoke")
         await create_node(admin, "smoke-n1", cpu="2", labels={"pool": "smoke"})
-        sched = Scheduler(sched_client)
+        sched = Scheduler(sched_client, "smoke-scheduler")  # leaves other tests' pods alone
         task = asyncio.create_task(sched.run())
         try:
             for name, cpu in (("p1", "1"), ("p2", "1500m")):
                 pod = simple_pod(name, "smoke", cpu=cpu, nodeSelector={"pool": "smoke"})
+                pod["spec"]["schedulerName"] = "smoke-scheduler"
                 await admin.create(resources.PODS, pod)
 
             async def bound() -> str:
