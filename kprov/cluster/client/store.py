@@ -47,6 +47,9 @@ class Store:
     def __iter__(self) -> Iterator[dict[str, Any]]:
         return iter(list(self._items.values()))
 
+    def has_indexer(self, name: str) -> bool:
+        return name in self._indexers
+
     def add_indexer(self, name: str, indexer: Indexer) -> None:
         self._indexers[name] = indexer
         index: dict[str, set[str]] = {}
