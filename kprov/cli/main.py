@@ -36,6 +36,13 @@ _COMMANDS: dict[str, tuple[str, ...]] = {
 }
 
 
+@app.callback()
+def _group() -> None:
+    # A callback keeps `kprov` a command group even when only one top-level command is
+    # mounted (Typer would otherwise run that command directly and reject its own name).
+    return None
+
+
 def _command_word(argv: list[str]) -> str | None:
     return next((arg for arg in argv if not arg.startswith("-")), None)
 
