@@ -185,7 +185,8 @@ class ClusterPki:
         cluster_ca_pem = cas[CLUSTER_CA].cert_pem
         for conf in kubeconfig_specs(topo):
             pair = read_pair(self.directory, conf.cert)
-            text = render_kubeconfig(server, cluster_ca_pem, pair.cert_pem, pair.key_pem, conf.user)
+            text = render_kubeconfig(server, cluster_ca_pem, pair.cert_pem, pair.key_pem, conf.user,
+                                     servers=topo.server_urls)
             self._write_if_changed(conf.path, text.encode(), KEY_MODE, report)
         self._ensure_service_account_key(report)
         self._ensure_encryption_config(report)

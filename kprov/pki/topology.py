@@ -114,6 +114,13 @@ class ClusterTopology:
         return _endpoint_url(self.hosts[self.control_plane[0]].address)
 
     @property
+    def server_urls(self) -> tuple[str, ...]:
+        """Every API server a client may use: the endpoint when one is set, else each control-plane host."""
+        if self.apiserver_endpoint:
+            return (self.server_url,)
+        return tuple(_endpoint_url(self.hosts[name].address) for name in self.control_plane)
+
+    @property
     def apiserver_host(self) -> str | None:
         """The host part of ``apiserver_endpoint`` (a load balancer name/VIP), if set."""
         if not self.apiserver_endpoint:

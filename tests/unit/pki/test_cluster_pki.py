@@ -117,9 +117,21 @@ def test_changed_addresses_reissue_affected_certs(issued, five) -> None:
     pki = ClusterPki(tmp_path)
     host_vars = {**FIVE_VARS, "h2": {"ansible_host": "10.77.2.99"}}
     report = pki.ensure(make_topology(FIVE, host_vars))
-    renewed = {c.name: c.reason for c in report.changed}
+    renewed = {c.name: c.reason for c in report.changed if not c.name.endswith(".conf")}
     assert renewed == {"apiserver": "SANs differ", "etcd/h2/server": "SANs differ",
                        "etcd/h2/peer": "SANs differ", "kubelet/h2/serving": "SANs differ"}
+    # every kubeconfig lists every control-plane API server (h2 is one), so all are rewritten
+    confs = {c.name for c in report.changed if c.name.endswith(".conf")}
+    assert "kubeconfigs/admin.conf" in confs and "kubelet/h4/kubelet.conf" in confs
+    assert "https://10.77.2.99:6443" in (tmp_path / "kubeconfigs" / "admin.conf").read_text()
+
+
+def test_kubeconfigs_list_every_api_server_for_failover(issued, five) -> None:
+    conf = yaml.safe_load((issued / "kubelet" / "h4" / "kubelet.conf").read_text())
+    cluster = conf["clusters"][0]["cluster"]
+    servers = cluster["extensions"][0]["extension"]["servers"]
+    assert cluster["extensions"][0]["name"] == "kprov.io/servers"
+    assert servers[0] == cluster["server"] and len(servers) == len(FIVE["control_plane"])
 
 
 def test_rotate_renews_leaves_keeps_cas(issued, five) -> None:
