@@ -332,13 +332,20 @@ def test_delete_stops_containers_within_grace_period(node_cluster: NodeCluster, 
 def test_kubelet_restart_adopts_running_containers(node_cluster: NodeCluster, namespace: str) -> None:
     apply(node_cluster, namespace, pod_manifest("survivor", [{"name": "app", "command": ["sleep", "3600"]}]))
     before = status_of(wait_for(node_cluster, namespace, "survivor", running), "app")
+    old_pid = node_cluster.ssh("systemctl show -p MainPID --value kprov-kubelet").strip()
     node_cluster.ssh("systemctl restart kprov-kubelet")
-    node_cluster.wait_node_ready()
-    time.sleep(3)  # a few sync periods of the new kubelet
+    assert node_cluster.ssh("systemctl show -p MainPID --value kprov-kubelet").strip() != old_pid
+    # A pod created now runs only once the new kubelet has listed (and so adopted) all its pods.
+    apply(node_cluster, namespace, pod_manifest("witness", [{"name": "app", "command": ["sleep", "3600"]}]))
+    wait_for(node_cluster, namespace, "witness", running, timeout=120)
+    time.sleep(2)  # a couple of sync rounds of the new kubelet over the adopted pod
     after = status_of(get_pod(node_cluster, namespace, "survivor"), "app")
     assert after["containerID"] == before["containerID"]
     assert after["restartCount"] == 0
     assert after["state"]["running"]["startedAt"] == before["state"]["running"]["startedAt"]
+    running_tasks = node_cluster.ssh("ctr -n k8s.io tasks ls")
+    container_id = before["containerID"].removeprefix("containerd://")
+    assert any(line.startswith(container_id) and "RUNNING" in line for line in running_tasks.splitlines())
 
 
 def test_missing_image_reports_pull_errors(node_cluster: NodeCluster, namespace: str) -> None:
