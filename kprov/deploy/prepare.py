@@ -1,9 +1,10 @@
 """Operator-side phases that run before the cluster playbook touches any host.
 
-Two artifacts are made on the operator machine, both idempotent and cheap when current:
-the cluster PKI next to the inventory (``kprov pki init``) and the wheelhouse of kprov's
-code (``kprov.bundle``). Their locations become extra variables of the run, which is what
-roles/site.yml expects (``ansible-playbook`` users pass the same variables with ``-e``).
+Three artifacts are made on the operator machine, each idempotent and cheap when current:
+the cluster PKI next to the inventory (``kprov pki init``), the wheelhouse of kprov's code
+(``kprov.bundle``) and the node images (pause and busybox OCI archives, built once and
+cached). Their locations become extra variables of the run, which is what roles/site.yml
+expects (``ansible-playbook`` users get the same variables from ``kprov bundle --vars``).
 """
 
 from __future__ import annotations
@@ -12,13 +13,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kprov.bundle import Wheelhouse, build_wheelhouse
+from kprov.images import build_archive, busybox_image, pause_image
 from kprov.pki.from_inventory import ensure_inventory_pki
 from kprov.pki.store import PkiReport
 
-__all__ = ["REPO_ROOT", "SITE_PLAYBOOK", "PreparedCluster", "is_cluster_playbook", "prepare_cluster"]
+__all__ = ["REPO_ROOT", "SITE_PLAYBOOK", "PreparedCluster", "is_cluster_playbook", "node_images",
+           "prepare_cluster"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SITE_PLAYBOOK = REPO_ROOT / "roles" / "site.yml"
+IMAGE_CACHE = Path("/var/lib/kprov/images")
+NODE_IMAGES = {"pause": pause_image, "busybox": busybox_image}
 
 
 @dataclass(frozen=True)
@@ -28,14 +33,31 @@ class PreparedCluster:
     pki_dir: Path
     pki_report: PkiReport
     wheelhouse: Wheelhouse
+    images: dict[str, Path]
 
     @property
     def extra_vars(self) -> dict[str, str]:
-        return {
+        found = {
             "kprov_pki_dir": str(self.pki_dir),
             "kprov_wheelhouse_archive": str(self.wheelhouse.archive),
             "kprov_wheelhouse_digest": self.wheelhouse.digest,
         }
+        found.update({f"kprov_image_{name}_archive": str(path) for name, path in self.images.items()})
+        return found
+
+
+def node_images(cache: Path = IMAGE_CACHE) -> dict[str, Path]:
+    """The OCI archives every node imports (kprov.local/<name>:1), built once into ``cache``."""
+    cache.mkdir(parents=True, exist_ok=True)
+    archives = {}
+    for name, recipe in NODE_IMAGES.items():
+        path = cache / f"{name}.tar"
+        if not path.exists():  # an archive is rebuilt byte-different: keep the first for idempotence
+            partial = path.with_suffix(".partial")
+            build_archive(recipe(f"kprov.local/{name}:1"), partial)
+            partial.rename(path)
+        archives[name] = path
+    return archives
 
 
 def is_cluster_playbook(playbook: Path) -> bool:
@@ -46,4 +68,4 @@ def is_cluster_playbook(playbook: Path) -> bool:
 def prepare_cluster(inventory: str | Path, repo_root: Path = REPO_ROOT) -> PreparedCluster:
     """Make the PKI and the wheelhouse current for ``inventory`` (a file or directory)."""
     pki_dir, report = ensure_inventory_pki(inventory)
-    return PreparedCluster(pki_dir, report, build_wheelhouse(repo_root))
+    return PreparedCluster(pki_dir, report, build_wheelhouse(repo_root), node_images())

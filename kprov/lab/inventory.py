@@ -2,7 +2,8 @@
 
 Groups: ``etcd`` and ``control_plane`` are the first three hosts, ``workers`` the rest.
 Lab hosts get fresh host keys whenever they are created, so host-key checking is off, both
-for OpenSSH (ansible_ssh_common_args) and for kprov (kprov_host_key_checking).
+for OpenSSH (ansible_ssh_common_args) and for kprov (kprov_host_key_checking). They are
+containers themselves, which containerd's config must know (containerd_restrict_oom_score_adj).
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ def inventory_data(layout: LabLayout, count: int) -> dict[str, Any]:
                 "ansible_ssh_private_key_file": str(layout.key_path),
                 "ansible_ssh_common_args": "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null",
                 "kprov_host_key_checking": False,
+                # lab hosts are containers: containerd cannot lower oom_score_adj below its own
+                "containerd_restrict_oom_score_adj": True,
             },
             "hosts": {h: {"ansible_host": layout.ip(h)} for h in hosts},
             "children": {

@@ -87,6 +87,10 @@ class VarScope(Mapping[str, Any]):
             return self._cache[key]
         found = next(((m, t) for m, t in self.layers if key in m), None)
         if found is None:
+            # the scope is the templates' whole context (shared=True), so the environment's
+            # globals (lookup, omit, range, ...) are its lowest layer
+            if key in self.engine.env.globals:
+                return self.engine.env.globals[key]
             raise KeyError(key)
         value, templated = found[0][key], found[1]
         if not templated or not _needs_render(value):
@@ -103,7 +107,7 @@ class VarScope(Mapping[str, Any]):
         return rendered
 
     def __contains__(self, key: object) -> bool:
-        return any(key in mapping for mapping, _ in self.layers)
+        return any(key in mapping for mapping, _ in self.layers) or key in self.engine.env.globals
 
     def __iter__(self) -> Iterator[str]:
         seen: set[str] = set()

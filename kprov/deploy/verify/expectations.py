@@ -32,7 +32,7 @@ _CONTROL_PLANE = (
     [6443],
     [f"{PKI}/apiserver.crt", f"{PKI}/apiserver-kubelet-client.crt", f"{PKI}/etcd/apiserver-etcd-client.crt"],
 )
-_NODE = (["containerd", "kprov-kubelet", "kprov-proxy"], [10250, 10256], [f"{PKI}/kubelet-serving.crt"])
+_NODE = (["containerd", "kprov-kubelet", "kprov-proxy"], [10250, 10256], [f"{PKI}/kubelet.crt"])
 
 
 def expectations_for(

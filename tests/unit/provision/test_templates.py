@@ -102,3 +102,14 @@ def test_raw_layer_is_not_rendered_again() -> None:
 def test_text_around_a_single_expression_is_kept(scope) -> None:
     assert scope.template("{{ name }}\n", "t") == "web\n"
     assert scope.template(" {{ nums }}", "t") == " [3, 1, 3]"
+
+
+def test_environment_globals_reach_task_templates(tmp_path) -> None:
+    """lookup/omit/range are globals: a task's template (rendered through a VarScope) sees them."""
+    from kprov.provision.templates import TemplateEngine
+
+    f = tmp_path / "motd"
+    f.write_text("hello\n")
+    scope = TemplateEngine().scope([({"path": str(f)}, False)])
+    assert scope.render("{{ lookup('file', path) }}-{{ range(2) | list }}", "task") == "hello-[0, 1]"
+    assert scope.evaluate("lookup('file', path) == 'hello'", "when") is True
