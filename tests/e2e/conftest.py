@@ -52,7 +52,8 @@ def lab() -> Iterator[Lab]:
         pytest.skip("lab tests need root")
     instance = Lab(LAB_INDEX)
     yield instance
-    instance.wipe()
+    if not os.environ.get("KPROV_KEEP_LAB"):  # set it to look at a failed run's hosts
+        instance.wipe()
 
 
 @pytest.fixture(scope="session")

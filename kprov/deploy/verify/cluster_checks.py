@@ -46,16 +46,29 @@ def _ready(obj: dict[str, Any]) -> bool:
                for c in (obj.get("status") or {}).get("conditions") or [])
 
 
-async def check_nodes(client: ApiClient, expected: list[str]) -> list[Check]:
-    nodes, _ = await client.list_all(resources.NODES)
-    by_name = {n["metadata"]["name"]: n for n in nodes}
+def _ready_detail(node: dict[str, Any]) -> str:
+    for cond in (node.get("status") or {}).get("conditions") or []:
+        if cond.get("type") == "Ready":
+            return f"Ready={cond.get('status')} {cond.get('reason', '')} {cond.get('message', '')}".strip()
+    return "no Ready condition yet"
+
+
+async def check_nodes(client: ApiClient, expected: list[str], wait_s: float = 60.0) -> list[Check]:
+    """Every expected node registered and Ready (a node just joined gets ``wait_s`` to get there)."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        nodes, _ = await client.list_all(resources.NODES)
+        by_name = {n["metadata"]["name"]: n for n in nodes}
+        if all(name in by_name and _ready(by_name[name]) for name in expected) or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(2)
     checks = []
     for name in expected:
         node = by_name.get(name)
         if node is None:
             checks.append(Check("cluster", f"node {name} Ready", False, "not registered"))
         else:
-            checks.append(Check("cluster", f"node {name} Ready", _ready(node)))
+            checks.append(Check("cluster", f"node {name} Ready", _ready(node), _ready_detail(node)))
     return checks
 
 

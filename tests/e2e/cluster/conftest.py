@@ -97,4 +97,5 @@ def cluster(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clus
     report = c.apply()
     assert report["ok"], "\n".join(failures(report))
     yield c
-    lab.wipe()
+    if not os.environ.get("KPROV_KEEP_LAB"):  # set it to look at a failed run's hosts
+        lab.wipe()
