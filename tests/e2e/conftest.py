@@ -56,6 +56,17 @@ def lab() -> Iterator[Lab]:
         instance.wipe()
 
 
+@pytest.fixture(scope="package", autouse=True)
+def _fresh_hosts_per_package() -> None:
+    """Every e2e package starts from fresh hosts: what one suite installs (etcd, containerd,
+    a kubelet, its own PKI) must not leak into the next one's assumptions."""
+    if os.geteuid() != 0:
+        return
+    instance = Lab(LAB_INDEX)
+    if instance.hosts():
+        instance.wipe()
+
+
 @pytest.fixture(scope="session")
 def lab_hosts(lab: Lab) -> Callable[[int], Lab]:
     """Factory: ``lab_hosts(n)`` makes sure h1..hn are running and returns the Lab."""
