@@ -52,12 +52,17 @@ def register(app: typer.Typer) -> None:
         if result.apply_report is not None:
             print_recap(console, result.apply_report)
         if result.verify_report is not None:
-            _print_verify(console, result.verify_report)
+            report = result.verify_report
+            for c in report.failures:
+                console.print(f"[red]FAILED[/] {c.scope}: {c.name} {c.detail}", highlight=False)
+            console.print(f"verify: {len(report.checks) - len(report.failures)}/{len(report.checks)} checks "
+                          f"passed ({report.duration_s:.1f}s; details: kprov verify -i {result.inventory})",
+                          highlight=False)
         times = ", ".join(f"{k} {v:.1f}s" for k, v in result.timings.items())
         console.print(f"inventory: {result.inventory}   ({times})")
         if result.ok and result.kubeconfig:
-            console.print("The cluster is up. Try:")
-            console.print(f"  kubectl --kubeconfig {result.kubeconfig} get nodes -o wide", highlight=False)
+            print("The cluster is up. Try:")
+            print(f"  kubectl --kubeconfig {result.kubeconfig} get nodes -o wide")
         raise typer.Exit(0 if result.ok else 2)
 
     @app.command("verify")
