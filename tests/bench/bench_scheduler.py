@@ -66,8 +66,8 @@ def make_pod(i: int, rng: random.Random) -> dict:
     return simple_pod(f"p{i}", NAMESPACE, labels={"app": f"a{i % 50}"}, cpu=cpu, memory=memory)
 
 
-async def run(plane_dir: Path, nodes: int, pods: int) -> dict[str, float]:
-    plane = LocalControlPlane(plane_dir, start_components=False)
+async def run(plane_dir: Path, nodes: int, pods: int, apiserver_workers: int) -> dict[str, float]:
+    plane = LocalControlPlane(plane_dir, start_components=False, apiserver_workers=apiserver_workers)
     info = plane.up()
     sched: subprocess.Popen | None = None
     try:
@@ -172,9 +172,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nodes", type=int, default=1000)
     parser.add_argument("--pods", type=int, default=10000)
+    parser.add_argument("--apiserver-workers", type=int, default=1,
+                        help="API server processes (SO_REUSEPORT), as bench_apiserver --workers")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="kprov-bench-sched-") as tmp:
-        figures = asyncio.run(run(Path(tmp), args.nodes, args.pods))
+        figures = asyncio.run(run(Path(tmp), args.nodes, args.pods, args.apiserver_workers))
     figures["sched_cycle_pods_per_s"] = cycles_only(args.nodes, args.pods)
     for name, value in figures.items():
         print(f"{name} = {value}")
