@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import json
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,8 @@ from rich.table import Table
 from rich.text import Text
 
 from kprov.deploy import is_cluster_playbook, prepare_cluster
+from kprov.pki.store import PkiError
+from kprov.pki.topology import TopologyError
 from kprov.provision.errors import ProvisionError
 from kprov.provision.execute import RunOptions, RunReport, TaskResult
 from kprov.provision.pipelines import apply, exec_command, find_playbook, host_facts, ping, plan
@@ -221,6 +224,26 @@ def _prepare_cluster(playbook: Path, inventory: list[str], options: RunOptions) 
         options.extra_vars = {**prepared.extra_vars, **options.extra_vars}
 
 
+def _run_playbook(
+    console: Console,
+    runner: Callable[[list[str], Path, RunOptions, LiveView], RunReport],
+    playbook: str | None,
+    inventory: list[str],
+    options: RunOptions,
+    as_json: bool,
+    show_diff: bool,
+) -> None:
+    """apply and plan: find the playbook, prepare the cluster's artifacts, run, render."""
+    try:
+        path = find_playbook(playbook)
+        _prepare_cluster(path, inventory, options)
+        with LiveView(console, options.verbosity, enabled=not as_json) as view:
+            report = runner(list(inventory), path, options, view)
+    except (ProvisionError, PkiError, TopologyError) as err:
+        raise _error(console, err) from None
+    _finish(console, report, as_json, show_diff)
+
+
 def register(app: typer.Typer) -> None:
     @app.command("apply")
     def apply_cmd(
@@ -252,14 +275,7 @@ def register(app: typer.Typer) -> None:
             verbosity=verbose,
             roles_path=list(roles_path or []),
         )
-        try:
-            path = find_playbook(playbook)
-            _prepare_cluster(path, inventory, options)
-            with LiveView(console, verbose, enabled=not as_json) as view:
-                report = apply(list(inventory), path, options, view)
-        except ProvisionError as err:
-            raise _error(console, err) from None
-        _finish(console, report, as_json, diff)
+        _run_playbook(console, apply, playbook, inventory, options, as_json, show_diff=diff)
 
     @app.command("plan")
     def plan_cmd(
@@ -285,14 +301,7 @@ def register(app: typer.Typer) -> None:
             verbosity=verbose,
             roles_path=list(roles_path or []),
         )
-        try:
-            path = find_playbook(playbook)
-            _prepare_cluster(path, inventory, options)
-            with LiveView(console, verbose, enabled=not as_json) as view:
-                report = plan(list(inventory), path, options, view)
-        except ProvisionError as err:
-            raise _error(console, err) from None
-        _finish(console, report, as_json, diff=True)
+        _run_playbook(console, plan, playbook, inventory, options, as_json, show_diff=True)
 
     @app.command("ping")
     def ping_cmd(

@@ -25,9 +25,24 @@ from kprov.local.ports import free_port
 from kprov.local.processes import is_running, start_detached, stop_process
 from kprov.pki import ADMIN_CN, CONTROLLER_MANAGER_CN, MASTERS_GROUP, SCHEDULER_CN
 
-__all__ = ["DEFAULT_DIR", "COMPONENTS", "Component", "LocalControlPlane", "LocalInfo"]
+__all__ = ["DEFAULT_DIR", "COMPONENTS", "Component", "LocalControlPlane", "LocalInfo", "apiserver_argv"]
 
 DEFAULT_DIR = Path("/var/lib/kprov/local")
+
+
+def apiserver_argv(pki: LocalPki, etcd_url: str, port: int, *extra: str) -> list[str]:
+    """The command line of a loopback kprov-apiserver serving the local PKI on ``port``."""
+    return [
+        sys.executable, "-m", "kprov.cluster.apiserver",
+        "--etcd-servers", etcd_url,
+        "--tls-cert-file", pki.path("apiserver", "crt"),
+        "--tls-private-key-file", pki.path("apiserver", "key"),
+        "--client-ca-file", pki.path("ca", "crt"),
+        "--bind-address", "127.0.0.1",
+        "--secure-port", str(port),
+        "--encryption-provider-config", pki.encryption_config,
+        *extra,
+    ]
 
 
 @dataclass(frozen=True)
@@ -104,33 +119,10 @@ class LocalControlPlane:
         etcd = start_etcd(self.dir)
         port = free_port()
         server = f"https://127.0.0.1:{port}"
-        argv = [
-            sys.executable,
-            "-m",
-            "kprov.cluster.apiserver",
-            "--etcd-servers",
-            etcd.url,
-            "--tls-cert-file",
-            pki.path("apiserver", "crt"),
-            "--tls-private-key-file",
-            pki.path("apiserver", "key"),
-            "--client-ca-file",
-            pki.path("ca", "crt"),
-            "--kubelet-client-certificate",
-            pki.path("apiserver-kubelet-client", "crt"),
-            "--kubelet-client-key",
-            pki.path("apiserver-kubelet-client", "key"),
-            "--bind-address",
-            "127.0.0.1",
-            "--secure-port",
-            str(port),
-            "--advertise-address",
-            "127.0.0.1",
-            "--encryption-provider-config",
-            pki.encryption_config,
-            "--workers",
-            str(self.apiserver_workers),
-        ]
+        argv = apiserver_argv(pki, etcd.url, port, "--kubelet-client-certificate",
+                              pki.path("apiserver-kubelet-client", "crt"), "--kubelet-client-key",
+                              pki.path("apiserver-kubelet-client", "key"), "--advertise-address", "127.0.0.1",
+                              "--workers", str(self.apiserver_workers))
         start_detached(self.dir, "apiserver", argv)
         admin = write_identity_kubeconfig(pki, server, ADMIN_CN, [MASTERS_GROUP])
         self._wait_ready(server, pki, timeout_s)

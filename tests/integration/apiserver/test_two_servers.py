@@ -4,7 +4,6 @@ revision), and a watch from before the watch cache's window gets 410 Expired."""
 from __future__ import annotations
 
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -15,6 +14,7 @@ from kubernetes import client, config, watch
 from kubernetes.client.rest import ApiException
 
 from kprov.local.certs import write_identity_kubeconfig
+from kprov.local.control_plane import apiserver_argv
 from kprov.local.ports import free_port, wait_for_port
 from kprov.pki import ADMIN_CN, MASTERS_GROUP
 
@@ -25,27 +25,7 @@ def second_server(control_plane, tmp_path_factory) -> Iterator[Path]:  # type: i
     pki = control_plane.plane.pki
     port = free_port()
     log = tmp_path_factory.mktemp("second") / "apiserver.log"
-    argv = [
-        sys.executable,
-        "-m",
-        "kprov.cluster.apiserver",
-        "--etcd-servers",
-        control_plane.etcd_url,
-        "--tls-cert-file",
-        pki.path("apiserver", "crt"),
-        "--tls-private-key-file",
-        pki.path("apiserver", "key"),
-        "--client-ca-file",
-        pki.path("ca", "crt"),
-        "--bind-address",
-        "127.0.0.1",
-        "--secure-port",
-        str(port),
-        "--encryption-provider-config",
-        pki.encryption_config,
-        "--watch-cache-size",
-        "20",
-    ]
+    argv = apiserver_argv(pki, control_plane.etcd_url, port, "--watch-cache-size", "20")
     with open(log, "wb") as out:
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
     try:
