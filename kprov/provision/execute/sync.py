@@ -114,5 +114,11 @@ class BatchSync:
             finally:
                 slot.done.set()
             return True, slot.value
-        slot.done.wait()
+        # Waiting for the first host must not hold a fork slot: with fewer forks than hosts,
+        # the first host may itself be waiting for a slot to run the action.
+        self._slots.release()
+        try:
+            slot.done.wait()
+        finally:
+            self._slots.acquire()
         return False, slot.value
