@@ -9,6 +9,8 @@ import signal
 import subprocess
 import sys
 
+import uvloop
+
 from kprov.cluster.apiserver.config import ServerConfig
 from kprov.cluster.apiserver.server import run_server
 from kprov.cluster.storage import EtcdConfig
@@ -120,7 +122,8 @@ def main(argv: list[str] | None = None) -> None:
         _run_workers(config, raw)
         return
     try:
-        asyncio.run(run_server(config))
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(run_server(config))
     except KeyboardInterrupt:
         pass
     except Exception as exc:

@@ -121,7 +121,7 @@ class EtcdKV:
     def channel(self) -> grpc.aio.Channel:
         return self.client.channel
 
-    def _failed(self, exc: grpc.aio.AioRpcError, revision: int = 0) -> Exception:
+    def failure(self, exc: grpc.aio.AioRpcError, revision: int = 0) -> Exception:
         details = exc.details() or ""
         if exc.code() == grpc.StatusCode.OUT_OF_RANGE and "compacted" in details:
             return RevisionExpiredError(revision, 0)
@@ -148,7 +148,7 @@ class EtcdKV:
         try:
             response = await self.client.kvstub.Range(request, timeout=self.config.timeout_s)
         except grpc.aio.AioRpcError as exc:
-            raise self._failed(exc, revision) from exc
+            raise self.failure(exc, revision) from exc
         return RangeResult(response.kvs, response.header.revision, response.more, response.count)
 
     async def txn(self, compare: list[Any], success: list[Any], failure: list[Any]) -> TxnResult:
@@ -156,8 +156,12 @@ class EtcdKV:
         try:
             response = await self.client.kvstub.Txn(request, timeout=self.config.timeout_s)
         except grpc.aio.AioRpcError as exc:
-            raise self._failed(exc) from exc
+            raise self.failure(exc) from exc
         return TxnResult(response.succeeded, response.header.revision, response.responses)
+
+    async def raw_txn(self, request: Any) -> Any:
+        """Send a prepared ``TxnRequest``; gRPC errors are the caller's (see :meth:`failure`)."""
+        return await self.client.kvstub.Txn(request, timeout=self.config.timeout_s)
 
     async def put(self, key: bytes, value: bytes) -> int:
         try:
@@ -165,7 +169,7 @@ class EtcdKV:
                 rpc.PutRequest(key=key, value=value), timeout=self.config.timeout_s
             )
         except grpc.aio.AioRpcError as exc:
-            raise self._failed(exc) from exc
+            raise self.failure(exc) from exc
         return int(response.header.revision)
 
 

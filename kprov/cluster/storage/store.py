@@ -1,7 +1,8 @@
 """The object store: Kubernetes objects in etcd with compare-and-swap writes.
 
-Every write is one etcd transaction guarded by a comparison, so concurrent API servers
-never overwrite each other: create requires the key to be absent (``create_revision == 0``),
+Every write is one etcd transaction guarded by a comparison (concurrent ones travel
+together, see :mod:`.group_commit`), so concurrent API servers never overwrite each other:
+create requires the key to be absent (``create_revision == 0``),
 update and delete require the ``mod_revision`` the caller read. On a failed comparison the
 same transaction reads the current value, which tells "gone" from "changed".
 
@@ -26,6 +27,7 @@ from kprov.cluster.storage.etcd import (
     op_put,
     prefix_end,
 )
+from kprov.cluster.storage.group_commit import GroupCommit
 
 __all__ = ["ListPage", "Store", "StoredObject"]
 
@@ -53,6 +55,7 @@ class Store:
     def __init__(self, kv: EtcdKV, codec: Codec) -> None:
         self.kv = kv
         self.codec = codec
+        self.writes = GroupCommit(kv)  # concurrent writes share etcd round trips
 
     def _stored(self, kv: Any) -> StoredObject:
         key = kv.key.decode()
@@ -91,7 +94,7 @@ class Store:
     async def create(self, key: str, obj: dict[str, Any]) -> StoredObject:
         bkey = key.encode()
         value = self.codec.encode(key, obj)
-        result = await self.kv.txn([compare_created(bkey, 0)], [op_put(bkey, value)], [])
+        result = await self.writes.txn(bkey, [compare_created(bkey, 0)], [op_put(bkey, value)], [])
         if not result.succeeded:
             raise KeyExistsError(key)
         return StoredObject(key, _with_revision(obj, result.revision), result.revision)
@@ -100,8 +103,8 @@ class Store:
         """Write ``obj`` if the key is still at ``expected_revision``."""
         bkey = key.encode()
         value = self.codec.encode(key, obj)
-        result = await self.kv.txn(
-            [compare_mod(bkey, expected_revision)], [op_put(bkey, value)], [op_get(bkey)]
+        result = await self.writes.txn(
+            bkey, [compare_mod(bkey, expected_revision)], [op_put(bkey, value)], [op_get(bkey)]
         )
         if not result.succeeded:
             self._raise_for_current(key, expected_revision, result.responses)
@@ -111,7 +114,9 @@ class Store:
         """Delete the key if it is still at ``expected_revision``; returns the last state
         with the deletion's revision as its resourceVersion."""
         bkey = key.encode()
-        result = await self.kv.txn([compare_mod(bkey, expected_revision)], [op_delete(bkey)], [op_get(bkey)])
+        result = await self.writes.txn(
+            bkey, [compare_mod(bkey, expected_revision)], [op_delete(bkey)], [op_get(bkey)]
+        )
         if not result.succeeded:
             self._raise_for_current(key, expected_revision, result.responses)
         prev = result.responses[0].response_delete_range.prev_kvs
