@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+import time
 import uuid
 from typing import Any
 
@@ -35,8 +36,14 @@ _NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"
 _IDENTITY = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds")
 
 
+_clock: list[Any] = [0, ""]  # the last whole second formatted, and its text
+
+
 def _now() -> str:
-    return format_time(dt.datetime.now(dt.UTC))
+    second = int(time.time())
+    if _clock[0] != second:  # formatting is the costly part; a second's text is reused
+        _clock[:] = [second, format_time(dt.datetime.fromtimestamp(second, dt.UTC))]
+    return str(_clock[1])
 
 
 def _check_type(info: ResourceInfo, obj: dict[str, Any]) -> None:
