@@ -60,6 +60,12 @@ def parse_args(argv: list[str] | None = None) -> ServerConfig:
         help="recent events kept for watches from an older resourceVersion (older: 410)",
     )
     parser.add_argument(
+        "--endpoint-lease-ttl-seconds",
+        type=int,
+        default=15,
+        help="how long a stopped API server stays in the kubernetes Service's Endpoints",
+    )
+    parser.add_argument(
         "--workers",
         type=int,
         default=1,
@@ -92,6 +98,7 @@ def parse_args(argv: list[str] | None = None) -> ServerConfig:
         encryption_provider_config=args.encryption_provider_config,
         insecure_port=args.insecure_debug_port,
         watch_cache_capacity=args.watch_cache_size,
+        endpoint_lease_ttl_s=max(1, args.endpoint_lease_ttl_seconds),
         workers=max(1, args.workers),
     )
 

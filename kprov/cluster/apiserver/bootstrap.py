@@ -1,7 +1,7 @@
 """Objects every cluster has, made at startup (idempotently, by every API server):
-the namespaces default, kube-system, kube-public, kube-node-lease; the ``kubernetes``
-Service in ``default`` (first service IP, 443 -> 6443); and its Endpoints/EndpointSlice
-listing the API servers (each server adds its own advertise address).
+the namespaces default, kube-system, kube-public, kube-node-lease; and the ``kubernetes``
+Service in ``default`` (first service IP, 443 -> 6443). Its Endpoints/EndpointSlice list
+the live API servers: :func:`set_endpoints`, kept current by :mod:`.endpoint_leases`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.crud import create_object, guaranteed_update
 from kprov.cluster.apiserver.status import ApiError
 
-__all__ = ["DEFAULT_NAMESPACES", "bootstrap"]
+__all__ = ["DEFAULT_NAMESPACES", "bootstrap", "set_endpoints"]
 
 _log = logging.getLogger(__name__)
 DEFAULT_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
@@ -61,10 +61,13 @@ async def bootstrap(ctx: ApiContext, first_service_ip: str) -> None:
             },
         },
     )
-    await _add_endpoint(ctx, ctx.config.advertise_address, port)
 
 
-async def _add_endpoint(ctx: ApiContext, address: str, port: int) -> None:
+async def set_endpoints(ctx: ApiContext, addresses: list[str], port: int) -> None:
+    """Make the ``kubernetes`` Endpoints and EndpointSlice list exactly ``addresses``
+    (sorted; no write when they already do)."""
+    addresses = sorted(set(addresses))
+    ports = [{"name": "https", "port": port, "protocol": "TCP"}]
     endpoints = _info(ctx, "", "v1", "endpoints")
     await _ensure(
         ctx,
@@ -74,27 +77,15 @@ async def _add_endpoint(ctx: ApiContext, address: str, port: int) -> None:
             "apiVersion": "v1",
             "kind": "Endpoints",
             "metadata": {"name": "kubernetes", "namespace": "default"},
-            "subsets": [
-                {
-                    "addresses": [{"ip": address}],
-                    "ports": [{"name": "https", "port": port, "protocol": "TCP"}],
-                }
-            ],
+            "subsets": [{"addresses": [{"ip": a} for a in addresses], "ports": ports}],
         },
     )
 
-    def add_address(obj: dict[str, Any]) -> dict[str, Any]:
-        subsets = obj.get("subsets") or [
-            {"addresses": [], "ports": [{"name": "https", "port": port, "protocol": "TCP"}]}
-        ]
-        addresses = subsets[0].setdefault("addresses", [])
-        if all(a.get("ip") != address for a in addresses):
-            addresses.append({"ip": address})
-            addresses.sort(key=lambda a: a.get("ip", ""))
-        obj["subsets"] = subsets
+    def set_addresses(obj: dict[str, Any]) -> dict[str, Any]:
+        obj["subsets"] = [{"addresses": [{"ip": a} for a in addresses], "ports": ports}]
         return obj
 
-    await guaranteed_update(ctx, endpoints, "default", "kubernetes", add_address)
+    await guaranteed_update(ctx, endpoints, "default", "kubernetes", set_addresses)
     slices = _info(ctx, "discovery.k8s.io", "v1", "endpointslices")
     await _ensure(
         ctx,
@@ -113,14 +104,12 @@ async def _add_endpoint(ctx: ApiContext, address: str, port: int) -> None:
                 },
             },
             "endpoints": [],
-            "ports": [{"name": "https", "port": port, "protocol": "TCP"}],
+            "ports": ports,
         },
     )
 
-    def add_slice_address(obj: dict[str, Any]) -> dict[str, Any]:
-        endpoints_list = obj.setdefault("endpoints", [])
-        if all(address not in e.get("addresses", []) for e in endpoints_list):
-            endpoints_list.append({"addresses": [address], "conditions": {"ready": True}})
+    def set_slice_addresses(obj: dict[str, Any]) -> dict[str, Any]:
+        obj["endpoints"] = [{"addresses": [a], "conditions": {"ready": True}} for a in addresses]
         return obj
 
-    await guaranteed_update(ctx, slices, "default", "kubernetes", add_slice_address)
+    await guaranteed_update(ctx, slices, "default", "kubernetes", set_slice_addresses)

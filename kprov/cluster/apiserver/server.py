@@ -20,6 +20,7 @@ from kprov.cluster.apiserver.app import build_app
 from kprov.cluster.apiserver.bootstrap import bootstrap
 from kprov.cluster.apiserver.config import ServerConfig
 from kprov.cluster.apiserver.context import ApiContext
+from kprov.cluster.apiserver.endpoint_leases import EndpointLeases
 from kprov.cluster.apiserver.tls import server_ssl_context
 from kprov.cluster.storage import Codec, EtcdKV, Store, WatchCache, load_encryption_config, resource_prefix
 
@@ -68,6 +69,10 @@ async def start_server(config: ServerConfig) -> tuple[web.AppRunner, ApiContext,
     allocators = Allocators(store, cache, config.service_cluster_ip_range, config.service_node_port_range)
     ctx.extras["allocators"] = allocators
     await bootstrap(ctx, allocators.first_ip)
+    leases = EndpointLeases(ctx, ttl_s=config.endpoint_lease_ttl_s)
+    await leases.beat()  # listed in the kubernetes Endpoints before serving
+    leases.start()
+    ctx.extras["endpoint_leases"] = leases
     runner = web.AppRunner(build_app(ctx), access_log=None, handle_signals=False, shutdown_timeout=1.0)
     await runner.setup()
     ssl_context = server_ssl_context(config.tls_cert_file, config.tls_key_file, config.client_ca_file)
@@ -99,6 +104,9 @@ async def run_server(config: ServerConfig) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
+    leases = ctx.extras.get("endpoint_leases")
+    if isinstance(leases, EndpointLeases):
+        await leases.stop()
     await ctx.cache.stop()
     with contextlib.suppress(Exception):
         local = ctx.extras.get("local_runner")

@@ -84,3 +84,50 @@ def test_watch_older_than_cache_window_is_410(second_server, namespace):
         ):
             pass
     assert expired.value.status == 410 and "too old resource version" in str(expired.value)
+
+
+def test_kubernetes_endpoints_follow_live_api_servers(control_plane, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A server on another advertise address joins the kubernetes Endpoints; killed (no
+    clean stop), it leaves them when its lease expires; stopped cleanly, at once."""
+    core = _core(control_plane.admin_kubeconfig)
+
+    def addresses() -> list[str]:
+        subsets = core.read_namespaced_endpoints("kubernetes", "default").subsets or []
+        return sorted(a.ip for s in subsets for a in (s.addresses or []))
+
+    def wait_for(expected: list[str], seconds: float) -> float:
+        start = time.monotonic()
+        while time.monotonic() - start < seconds:
+            if addresses() == expected:
+                return time.monotonic() - start
+            time.sleep(0.2)
+        raise AssertionError(f"kubernetes Endpoints {addresses()} != {expected} after {seconds}s")
+
+    before = addresses()
+    assert before == ["127.0.0.1"]
+    pki = control_plane.plane.pki
+
+    def start() -> subprocess.Popen[bytes]:
+        port = free_port()
+        argv = apiserver_argv(
+            pki, control_plane.etcd_url, port, "--advertise-address", "127.0.0.2",
+            "--endpoint-lease-ttl-seconds", "3",
+        )
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        assert wait_for_port("127.0.0.1", port, 30)
+        return proc
+
+    proc = start()
+    try:
+        wait_for(["127.0.0.1", "127.0.0.2"], 10)
+        proc.kill()  # no chance to say goodbye: the lease must expire
+        proc.wait(10)
+        assert wait_for(["127.0.0.1"], 15) > 0.5
+        proc = start()
+        wait_for(["127.0.0.1", "127.0.0.2"], 10)
+        proc.terminate()  # a clean stop leaves at once, well before the 3 s lease would expire
+        proc.wait(10)
+        assert wait_for(["127.0.0.1"], 2.5) < 2.5
+    finally:
+        proc.kill()
+        proc.wait(10)
