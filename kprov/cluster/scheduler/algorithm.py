@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from kprov.cluster.scheduler.cache import NodeInfo, SchedulerCache
@@ -21,6 +22,7 @@ from kprov.cluster.scheduler.podinfo import PodInfo
 __all__ = ["ScheduleResult", "failure_message", "nodes_to_find", "schedule"]
 
 _MIN_FEASIBLE = 100
+_MIN_CHUNK = 32  # nodes filtered per batch when only a few more feasible ones are needed
 
 
 def nodes_to_find(total: int, percentage: int = 0) -> int:
@@ -50,6 +52,68 @@ def _normalize(scores: list[float], reverse: bool) -> list[float]:
     return [(top - s) * 100 / span if reverse else (s - bottom) * 100 / span for s in scores]
 
 
+def _find_feasible(
+    pod: PodInfo,
+    cache: SchedulerCache,
+    filters: list[Plugin],
+    state: CycleState,
+    start: int,
+    wanted: int,
+    result: ScheduleResult,
+) -> tuple[list[NodeInfo], int]:
+    """The first ``wanted`` feasible nodes from ``start`` on, and how many nodes were visited.
+
+    Nodes go through the filters a chunk at a time (each plugin over the chunk's survivors),
+    which is equivalent to checking node by node: a node's reasons come from the first
+    filter that rejects it, and rejections past the node that completed the search are not
+    counted, as they would not have been visited.
+    """
+    infos = cache.nodes
+    order = cache.node_order
+    total = len(order)
+    feasible: list[NodeInfo] = []
+    visited = 0
+    while visited < total and len(feasible) < wanted:
+        need = wanted - len(feasible)
+        size = min(total - visited, max(need, _MIN_CHUNK))
+        begin = (start + visited) % total
+        names = order[begin:begin + size]
+        if len(names) < size:
+            names += order[:size - len(names)]
+        chunk = [infos[n] for n in names]
+        alive = chunk
+        alive_at: list[int] | None = None  # chunk positions of ``alive``; None = all of them
+        rejected: list[tuple[int, Plugin, Sequence[str]]] = []
+        for plugin in filters:
+            verdicts = plugin.filter_batch(state, pod, alive)
+            if verdicts is None:
+                continue
+            kept: list[NodeInfo] = []
+            kept_at: list[int] = []
+            positions = alive_at if alive_at is not None else range(len(alive))
+            for at, node, reasons in zip(positions, alive, verdicts, strict=True):
+                if reasons:
+                    rejected.append((at, plugin, reasons))
+                else:
+                    kept.append(node)
+                    kept_at.append(at)
+            alive, alive_at = kept, kept_at
+            if not alive:
+                break
+        used = len(chunk)
+        if len(alive) > need:
+            used = (alive_at[need - 1] if alive_at is not None else need - 1) + 1
+            alive = alive[:need]
+        for at, plugin, reasons in rejected:
+            if at < used:
+                result.reasons.update(reasons)
+                if plugin.unresolvable:
+                    result.unresolvable_nodes += 1
+        feasible.extend(alive)
+        visited += used
+    return feasible, visited
+
+
 def schedule(
     pod: PodInfo,
     cache: SchedulerCache,
@@ -60,28 +124,14 @@ def schedule(
     rng: random.Random | None = None,
 ) -> ScheduleResult:
     state = CycleState()
-    order = cache.node_order
-    total = len(order)
+    total = len(cache.node_order)
     result = ScheduleResult(node=None, total_nodes=total, next_start=start)
     if total == 0:
         return result
     filters = [p for p in plugins if p.pre_filter(state, pod, cache) and p.has_filter]
-    wanted = nodes_to_find(total, percentage)
-    feasible: list[NodeInfo] = []
-    visited = 0
-    for visited in range(1, total + 1):  # noqa: B007 - visited is used after the loop
-        node = cache.nodes[order[(start + visited - 1) % total]]
-        for plugin in filters:
-            reasons = plugin.filter(state, pod, node)
-            if reasons:
-                result.reasons.update(reasons)
-                if plugin.unresolvable:
-                    result.unresolvable_nodes += 1
-                break
-        else:
-            feasible.append(node)
-            if len(feasible) >= wanted:
-                break
+    feasible, visited = _find_feasible(
+        pod, cache, filters, state, start, nodes_to_find(total, percentage), result
+    )
     result.next_start = (start + visited) % total
     if not feasible:
         return result
@@ -97,10 +147,9 @@ def schedule(
             continue
         if not plugin.pre_score(state, pod, cache, feasible):
             continue
-        raw = [plugin.score(state, pod, n) for n in feasible]
+        raw = plugin.score_batch(state, pod, feasible)
         scores = _normalize(raw, plugin.reverse) if plugin.normalize else raw
-        for i, s in enumerate(scores):
-            totals[i] += s * weight
+        totals = [t + s * weight for t, s in zip(totals, scores, strict=True)]
     best = max(totals)
     choices = [n for n, t in zip(feasible, totals, strict=True) if t >= best - 1e-9]
     result.node = (rng or random).choice(choices).name

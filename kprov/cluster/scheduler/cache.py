@@ -11,6 +11,11 @@ pods by (namespace, label key, label value) and by namespace, and the required
 anti-affinity terms of existing pods grouped by term (equal terms share one entry) with the
 nodes where they live. Looking up "pods that match this selector" then touches only
 candidate pods, never every pod times every node.
+
+It also keeps a floor under the free cpu, memory and pod slots of all nodes (exact after
+adds, a lower bound after removals until recomputed): :meth:`SchedulerCache.fits_everywhere`
+answers "does every node have room for this pod?" without visiting the nodes, which lets
+the resource filter skip itself in the common case of a cluster with room everywhere.
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ from kprov.cluster.scheduler.podinfo import AffinityTerm, PodInfo
 __all__ = ["NodeInfo", "SchedulerCache"]
 
 Obj = dict[str, Any]
+
+_NO_FLOOR = 1 << 62
 
 
 @dataclass
@@ -98,6 +105,11 @@ class SchedulerCache:
         self._anti_generic: set[str] = set()
         self._assume_ttl = assume_ttl
         self.generation = 0  # bumped on every change that could make a pod schedulable
+        # how many nodes have taints / are cordoned: when none, those filters have nothing to do
+        self.tainted_nodes = 0
+        self.unschedulable_nodes = 0
+        self._floor = (_NO_FLOOR, _NO_FLOOR, _NO_FLOOR)  # least free (cpu, memory, pod slots) of any node
+        self._floor_exact = True
 
     # ---- nodes -------------------------------------------------------------------------
 
@@ -108,13 +120,49 @@ class SchedulerCache:
             info = NodeInfo(name=name, node=node)
             self.nodes[name] = info
             self.node_order.append(name)
+        else:
+            self._count_node(info, -1)
         info.set_node(node)
+        self._count_node(info, 1)
+        self._floor_exact = False  # allocatable may have grown
+        self._lower_floor(info)
         self.generation += 1
 
     def remove_node(self, name: str) -> None:
-        if self.nodes.pop(name, None) is not None:
+        info = self.nodes.pop(name, None)
+        if info is not None:
+            self._count_node(info, -1)
             self.node_order.remove(name)
+            self._floor_exact = False
             self.generation += 1
+
+    def _count_node(self, info: NodeInfo, sign: int) -> None:
+        self.tainted_nodes += sign * bool(info.taints)
+        self.unschedulable_nodes += sign * info.unschedulable
+
+    # ---- room on every node ------------------------------------------------------------
+
+    def _lower_floor(self, info: NodeInfo) -> None:
+        cpu, memory, slots = self._floor
+        self._floor = (
+            min(cpu, info.alloc_cpu - info.req_cpu),
+            min(memory, info.alloc_memory - info.req_memory),
+            min(slots, info.alloc_pods - len(info.pods)),
+        )
+
+    def fits_everywhere(self, cpu: int, memory: int) -> bool:
+        """Every node has a pod slot and ``cpu``/``memory`` free (0 = not asked for)."""
+        for _ in range(2):
+            floor_cpu, floor_memory, floor_slots = self._floor
+            if floor_slots >= 1 and (not cpu or floor_cpu >= cpu) and (not memory or floor_memory >= memory):
+                return True
+            if self._floor_exact:
+                return False
+            self._floor = (_NO_FLOOR, _NO_FLOOR, _NO_FLOOR)
+            for info in self.nodes.values():
+                self._lower_floor(info)
+            self._floor_exact = True
+        return False
 
     # ---- pods --------------------------------------------------------------------------
 
@@ -149,6 +197,7 @@ class SchedulerCache:
         node = self.nodes.get(node_name)
         if node is not None:
             node.add_pod(info)
+            self._lower_floor(node)
 
     def remove_pod(self, key: str, bump: bool = True) -> None:
         self.assumed.pop(key, None)
@@ -168,6 +217,7 @@ class SchedulerCache:
                     self._anti_bucket(term).discard(term.identity)
         if node_name and node_name in self.nodes:
             self.nodes[node_name].remove_pod(key)
+            self._floor_exact = False
         if bump:
             self.generation += 1
 

@@ -3,6 +3,8 @@ similar fractions after placing the pod (100 = perfectly balanced)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from kprov.cluster.scheduler.cache import NodeInfo
 from kprov.cluster.scheduler.framework import CycleState, Plugin
 from kprov.cluster.scheduler.podinfo import PodInfo
@@ -21,3 +23,20 @@ class BalancedAllocation(Plugin):
         mem = min(1.0, (node.req_memory + pod.memory) / node.alloc_memory)
         # the standard deviation of two fractions is half their difference
         return (1.0 - abs(cpu - mem) / 2) * 100
+
+    def score_batch(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> list[float]:
+        pod_cpu, pod_memory = pod.cpu, pod.memory
+        out = []
+        for n in nodes:  # score() inlined, with min() and abs() as comparisons
+            if n.alloc_cpu <= 0 or n.alloc_memory <= 0:
+                out.append(0.0)
+                continue
+            cpu = (n.req_cpu + pod_cpu) / n.alloc_cpu
+            if cpu > 1.0:
+                cpu = 1.0
+            mem = (n.req_memory + pod_memory) / n.alloc_memory
+            if mem > 1.0:
+                mem = 1.0
+            gap = cpu - mem if cpu >= mem else mem - cpu
+            out.append((1.0 - gap / 2) * 100)
+        return out

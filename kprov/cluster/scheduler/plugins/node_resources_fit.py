@@ -1,12 +1,15 @@
 """NodeResourcesFit: the pod's cpu/memory requests and one pod slot must fit in the node's
 allocatable minus what its pods (bound and assumed) already request. Scoring follows the
-LeastAllocated strategy: the emptier the node after placing the pod, the higher."""
+LeastAllocated strategy: the emptier the node after placing the pod, the higher.
+
+When the cache knows every node has room for the pod (its floor of free resources), the
+filter has nothing to reject and is skipped for the cycle."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from kprov.cluster.scheduler.cache import NodeInfo
+from kprov.cluster.scheduler.cache import NodeInfo, SchedulerCache
 from kprov.cluster.scheduler.framework import NO_REASONS, CycleState, Plugin
 from kprov.cluster.scheduler.podinfo import PodInfo
 
@@ -22,6 +25,9 @@ class NodeResourcesFit(Plugin):
     has_filter = True
     has_score = True
 
+    def pre_filter(self, state: CycleState, pod: PodInfo, cache: SchedulerCache) -> bool:
+        return not cache.fits_everywhere(pod.cpu, pod.memory)
+
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Sequence[str]:
         reasons: list[str] = []
         if len(node.pods) + 1 > node.alloc_pods:
@@ -32,6 +38,19 @@ class NodeResourcesFit(Plugin):
             reasons.append(_MEMORY)
         return reasons or NO_REASONS
 
+    def filter_batch(
+        self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]
+    ) -> list[Sequence[str]] | None:
+        cpu, memory = pod.cpu, pod.memory
+        if all(
+            len(n.pods) < n.alloc_pods
+            and (not cpu or n.req_cpu + cpu <= n.alloc_cpu)
+            and (not memory or n.req_memory + memory <= n.alloc_memory)
+            for n in nodes
+        ):
+            return None
+        return [self.filter(state, pod, n) for n in nodes]
+
     def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> float:
         parts = []
         for requested, capacity in ((node.req_cpu + pod.cpu, node.alloc_cpu),
@@ -39,3 +58,16 @@ class NodeResourcesFit(Plugin):
             free = capacity - requested
             parts.append(0.0 if capacity <= 0 or free < 0 else free * 100 / capacity)
         return sum(parts) / len(parts)
+
+    def score_batch(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> list[float]:
+        cpu, memory = pod.cpu, pod.memory
+        out = []
+        for n in nodes:
+            capacity = n.alloc_cpu
+            free = capacity - (n.req_cpu + cpu)
+            by_cpu = 0.0 if capacity <= 0 or free < 0 else free * 100 / capacity
+            capacity = n.alloc_memory
+            free = capacity - (n.req_memory + memory)
+            by_memory = 0.0 if capacity <= 0 or free < 0 else free * 100 / capacity
+            out.append((by_cpu + by_memory) / 2)
+        return out

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from kprov.cluster.scheduler.cache import NodeInfo
+from kprov.cluster.scheduler.cache import NodeInfo, SchedulerCache
 from kprov.cluster.scheduler.framework import NO_REASONS, CycleState, Plugin
 from kprov.cluster.scheduler.plugins.taint_toleration import tolerates
 from kprov.cluster.scheduler.podinfo import PodInfo
@@ -20,6 +20,9 @@ class NodeUnschedulable(Plugin):
     name = "NodeUnschedulable"
     has_filter = True
     unresolvable = True
+
+    def pre_filter(self, state: CycleState, pod: PodInfo, cache: SchedulerCache) -> bool:
+        return cache.unschedulable_nodes > 0  # no cordoned node: nothing to reject
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Sequence[str]:
         if node.unschedulable and not any(tolerates(t, _TAINT) for t in pod.tolerations):

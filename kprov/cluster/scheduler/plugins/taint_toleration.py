@@ -38,9 +38,14 @@ class TaintToleration(Plugin):
     reverse = True
     default_weight = 3
 
+    def pre_filter(self, state: CycleState, pod: PodInfo, cache: SchedulerCache) -> bool:
+        return cache.tainted_nodes > 0  # no taint anywhere: nothing to reject
+
     def pre_score(
         self, state: CycleState, pod: PodInfo, cache: SchedulerCache, nodes: Sequence[NodeInfo]
     ) -> bool:
+        if not cache.tainted_nodes:
+            return False
         return any(t.get("effect") == "PreferNoSchedule" for n in nodes for t in n.taints)
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Sequence[str]:
