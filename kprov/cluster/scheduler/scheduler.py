@@ -4,7 +4,9 @@ Informers keep the :class:`~.cache.SchedulerCache` current (nodes; pods bound to
 Pending pods of this scheduler (no nodeName, our schedulerName) go on a work queue. One
 loop takes a pod at a time and runs :func:`~.algorithm.schedule`; a chosen node is
 *assumed* at once and the binding (POST pods/binding) runs in the background, with many
-bindings in flight. A failed binding forgets the assumption and retries the pod.
+bindings in flight. A failed binding forgets the assumption and retries the pod. Events
+(Scheduled, FailedScheduling) go through an :class:`~kprov.cluster.client.event_queue.EventQueue`:
+written in the background by a few writers, they never hold up a binding.
 
 A pod that fits nowhere gets PodScheduled=False (reason Unschedulable) and a
 FailedScheduling event, and waits in the unschedulable set until the cluster changes in a
@@ -22,6 +24,7 @@ from typing import Any
 
 from kprov.cluster.api.objects import set_condition
 from kprov.cluster.client.errors import ApiError, Conflict, NotFound
+from kprov.cluster.client.event_queue import EventQueue
 from kprov.cluster.client.events import EventRecorder
 from kprov.cluster.client.informer import EventHandler, Informer
 from kprov.cluster.client.resources import NODES, PODS
@@ -64,6 +67,7 @@ class Scheduler:
         bind_concurrency: int = 128,
         unschedulable_retry: float = 60.0,
         record_scheduled_events: bool = True,
+        event_writers: int = 2,
     ) -> None:
         self.client = client
         self.scheduler_name = scheduler_name
@@ -73,6 +77,7 @@ class Scheduler:
         self.queue = WorkQueue(base_delay=0.5, max_delay=10.0)
         self.unschedulable: dict[str, int] = {}  # pod key -> cache generation when it failed
         self.recorder = EventRecorder(client, scheduler_name)
+        self.events = EventQueue(self.recorder, writers=event_writers)
         self.pods = Informer(client, PODS)
         self.nodes = Informer(client, NODES)
         self.bound = 0
@@ -194,7 +199,7 @@ class Scheduler:
         self.bound += 1
         if self._record_scheduled:
             where = f"{meta['namespace']}/{meta['name']}"
-            await self.recorder.record(pod, "Normal", "Scheduled", f"Successfully assigned {where} to {node}")
+            self.events.emit(pod, "Normal", "Scheduled", f"Successfully assigned {where} to {node}")
 
     async def _unschedulable(self, pod: Obj, key: str, message: str, generation: int) -> None:
         if generation != self.cache.generation:
@@ -214,7 +219,7 @@ class Scheduler:
         if changed:
             with contextlib.suppress(ApiError):
                 await self.client.update_status(PODS, {**pod, "status": status})
-        await self.recorder.record(pod, "Warning", "FailedScheduling", message)
+        self.events.emit(pod, "Warning", "FailedScheduling", message)
 
     async def _loop(self) -> None:
         while True:
@@ -241,6 +246,7 @@ class Scheduler:
 
     async def run(self) -> None:
         informers = [asyncio.create_task(i.run()) for i in (self.nodes, self.pods)]
+        informers.append(asyncio.create_task(self.events.run()))
         try:
             await self.nodes.wait_synced()
             await self.pods.wait_synced()
