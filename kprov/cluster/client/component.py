@@ -6,7 +6,8 @@ components' ``--leader-elect-*`` tuning flags (``--lease-namespace`` is an alias
 ``--leader-elect-resource-namespace``). :func:`run_component` opens the client, and either
 runs ``work`` directly or only while holding the Lease; SIGTERM/SIGINT release the lease
 so a standby takes over at once. Losing the lease ends the process with status 1, like
-kube-scheduler and kube-controller-manager do.
+kube-scheduler and kube-controller-manager do. A component may ask for another event loop
+(``loop_factory``, e.g. uvloop's: C TLS and I/O for a component that is mostly requests).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import logging
 import signal
 import sys
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from kprov.cluster.client.leader import LeaderElectionConfig, LeaderElector, LeadershipLost
 from kprov.cluster.client.rest import ApiClient
@@ -118,8 +120,12 @@ async def _run(args: argparse.Namespace, name: str, work: Callable[[ApiClient], 
 
 
 def run_component(
-    args: argparse.Namespace, name: str, work: Callable[[ApiClient], Awaitable[None]]
+    args: argparse.Namespace,
+    name: str,
+    work: Callable[[ApiClient], Awaitable[None]],
+    loop_factory: Callable[[], Any] | None = None,
 ) -> int:
     """Run a component's async ``work(client)`` until a signal, under leader election if asked."""
     _setup_logging(args.verbosity, name)
-    return asyncio.run(_run(args, name, work))
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        return runner.run(_run(args, name, work))
