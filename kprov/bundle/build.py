@@ -3,12 +3,13 @@
 Layout of a bundle::
 
     debs/           a flat apt repository (apt-ftparchive index), self-contained by default
-    wheelhouse/     kprov-wheelhouse-<digest>.tar.gz (kprov and its dependencies)
+    wheelhouse/     kprov-wheelhouse-<digest>.tar.gz (kprov and its dependencies, as wheels)
+    runtime/        kprov-runtime-<digest>-py<X.Y>.tar.gz (the same, installed: what hosts unpack)
     images/         pause.tar, busybox.tar (OCI archives, imported with ctr)
     manifest.json   what, which versions, sha256 of every file
 
 Each part is built by the code that owns it (kprov.bundle.aptrepo, kprov.bundle.wheelhouse,
-kprov.images); this module only places the results and writes the manifest. Building
+kprov.bundle.runtime, kprov.images); this module only places the results and writes the manifest. Building
 again into the same directory is cheap: a current apt repository is not downloaded again
 and the wheelhouse comes from its cache. :func:`bundle_vars` gives the extra variables with
 which roles/site.yml uses a bundle (``kprov apply`` or ``ansible-playbook -e``).
@@ -32,6 +33,7 @@ from kprov.bundle.manifest import (
     read_manifest,
 )
 from kprov.bundle.packages import HOST_PACKAGES
+from kprov.bundle.runtime import build_runtime
 from kprov.bundle.wheelhouse import DEFAULT_CACHE, build_wheelhouse
 from kprov.images import build_archive, busybox_image, pause_image
 
@@ -79,7 +81,7 @@ def build_bundle(out: Path, options: BundleOptions = BundleOptions(),
     shutil.rmtree(out / ".debs-work", ignore_errors=True)
     shutil.rmtree(debs / "partial", ignore_errors=True)
 
-    wheel_archive = wheel_digest = None
+    wheel_archive = wheel_digest = runtime_archive = runtime_digest = None
     if options.wheelhouse:
         progress("wheelhouse: kprov and its dependencies")
         built = build_wheelhouse(options.repo_root, options.wheelhouse_cache)
@@ -88,6 +90,12 @@ def build_bundle(out: Path, options: BundleOptions = BundleOptions(),
         target.mkdir()
         shutil.copy2(built.archive, target / built.archive.name)
         wheel_archive, wheel_digest = f"wheelhouse/{built.archive.name}", built.digest
+        runtime = build_runtime(options.repo_root, options.wheelhouse_cache)
+        target = out / "runtime"
+        shutil.rmtree(target, ignore_errors=True)
+        target.mkdir()
+        shutil.copy2(runtime.archive, target / runtime.archive.name)
+        runtime_archive, runtime_digest = f"runtime/{runtime.archive.name}", runtime.digest
 
     images: list[ImageEntry] = []
     if options.images:
@@ -107,6 +115,8 @@ def build_bundle(out: Path, options: BundleOptions = BundleOptions(),
         wheelhouse_digest=wheel_digest,
         images=images,
         files=file_digests(out),
+        runtime_archive=runtime_archive,
+        runtime_digest=runtime_digest,
     )
     manifest.write(out)
     return manifest
@@ -125,6 +135,9 @@ def bundle_vars(bundle: Path) -> dict[str, str | list[str]]:
     if manifest.wheelhouse_archive and manifest.wheelhouse_digest:
         found["kprov_wheelhouse_archive"] = str(bundle / manifest.wheelhouse_archive)
         found["kprov_wheelhouse_digest"] = manifest.wheelhouse_digest
+    if manifest.runtime_archive and manifest.runtime_digest:
+        found["kprov_runtime_archive"] = str(bundle / manifest.runtime_archive)
+        found["kprov_runtime_digest"] = manifest.runtime_digest
     for image in manifest.images:
         found[f"kprov_image_{Path(image.file).stem}_archive"] = str(bundle / image.file)
     return found

@@ -57,6 +57,8 @@ class BundleManifest:
     wheelhouse_digest: str | None
     images: list[ImageEntry]
     files: dict[str, str] = field(default_factory=dict)
+    runtime_archive: str | None = None  # kprov installed into a tree (kprov.bundle.runtime)
+    runtime_digest: str | None = None
 
     def to_json(self) -> str:
         return json.dumps({"format": FORMAT_VERSION, **asdict(self)}, indent=2, sort_keys=True) + "\n"
@@ -124,6 +126,8 @@ def read_manifest(bundle: Path) -> BundleManifest:
             wheelhouse_digest=data["wheelhouse_digest"],
             images=[ImageEntry(**i) for i in data["images"]],
             files=dict(data["files"]),
+            runtime_archive=data.get("runtime_archive"),
+            runtime_digest=data.get("runtime_digest"),
         )
     except (KeyError, TypeError) as exc:
         raise ValueError(f"{path}: missing or malformed field {exc}; rebuild with `kprov bundle`") from exc

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Wheelhouse", "build_wheelhouse", "source_digest"]
+__all__ = ["DEFAULT_CACHE", "Wheelhouse", "build_wheelhouse", "cache_lock", "source_digest"]
 
 DEFAULT_CACHE = Path("/var/lib/kprov/wheelhouse")
 _KEEP_ARCHIVES = 4
@@ -57,7 +57,7 @@ def _pip(*args: str) -> None:
 
 
 @contextlib.contextmanager
-def _locked(cache_dir: Path) -> Iterator[None]:
+def cache_lock(cache_dir: Path) -> Iterator[None]:
     cache_dir.mkdir(parents=True, exist_ok=True)
     with open(cache_dir / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # one builder at a time; the others reuse its result
@@ -71,7 +71,7 @@ def build_wheelhouse(repo_root: Path, cache_dir: Path = DEFAULT_CACHE) -> Wheelh
     archive = cache_dir / f"kprov-wheelhouse-{digest}.tar.gz"
     if archive.exists():
         return Wheelhouse(archive, digest)
-    with _locked(cache_dir):
+    with cache_lock(cache_dir):
         if not archive.exists():
             _build(repo_root, cache_dir, digest, archive)
     return Wheelhouse(archive, digest)

@@ -1,10 +1,11 @@
 """Operator-side phases that run before the cluster playbook touches any host.
 
 Three artifacts are made on the operator machine, each idempotent and cheap when current:
-the cluster PKI next to the inventory (``kprov pki init``), the wheelhouse of kprov's code
-(``kprov.bundle``) and the node images (pause and busybox OCI archives, built once and
-cached). Their locations become extra variables of the run, which is what roles/site.yml
-expects (``ansible-playbook`` users get the same variables from ``kprov bundle --vars``).
+the cluster PKI next to the inventory (``kprov pki init``), kprov's runtime (its code and
+dependencies, installed from the wheelhouse into a tree: ``kprov.bundle.runtime``) and the
+node images (pause and busybox OCI archives, built once and cached). Their locations
+become extra variables of the run, which is what roles/site.yml expects
+(``ansible-playbook`` users get the same variables from ``kprov bundle --vars``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from kprov.bundle import Wheelhouse, build_wheelhouse
+from kprov.bundle.runtime import Runtime, build_runtime
 from kprov.images import build_archive, busybox_image, pause_image
 from kprov.pki.from_inventory import ensure_inventory_pki
 from kprov.pki.store import PkiReport
@@ -32,15 +33,15 @@ class PreparedCluster:
 
     pki_dir: Path
     pki_report: PkiReport
-    wheelhouse: Wheelhouse
+    runtime: Runtime
     images: dict[str, Path]
 
     @property
     def extra_vars(self) -> dict[str, str]:
         found = {
             "kprov_pki_dir": str(self.pki_dir),
-            "kprov_wheelhouse_archive": str(self.wheelhouse.archive),
-            "kprov_wheelhouse_digest": self.wheelhouse.digest,
+            "kprov_runtime_archive": str(self.runtime.archive),
+            "kprov_runtime_digest": self.runtime.digest,
         }
         found.update({f"kprov_image_{name}_archive": str(path) for name, path in self.images.items()})
         return found
@@ -61,11 +62,11 @@ def node_images(cache: Path = IMAGE_CACHE) -> dict[str, Path]:
 
 
 def is_cluster_playbook(playbook: Path) -> bool:
-    """True for kprov's own cluster playbook (the one that needs PKI and a wheelhouse)."""
+    """True for kprov's own cluster playbook (the one that needs PKI and kprov's runtime)."""
     return playbook.resolve() == SITE_PLAYBOOK.resolve()
 
 
 def prepare_cluster(inventory: str | Path, repo_root: Path = REPO_ROOT) -> PreparedCluster:
-    """Make the PKI and the wheelhouse current for ``inventory`` (a file or directory)."""
+    """Make the PKI and kprov's runtime current for ``inventory`` (a file or directory)."""
     pki_dir, report = ensure_inventory_pki(inventory)
-    return PreparedCluster(pki_dir, report, build_wheelhouse(repo_root), node_images())
+    return PreparedCluster(pki_dir, report, build_runtime(repo_root), node_images())

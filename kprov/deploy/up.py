@@ -65,7 +65,7 @@ def up(options: UpOptions, progress: Progress, observer: RunObserver | None = No
     result.timings["lab"] = time.monotonic() - t0
 
     t0 = time.monotonic()
-    progress(f"preparing PKI and wheelhouse for {result.inventory}")
+    progress(f"preparing PKI and kprov's runtime for {result.inventory}")
     prepared = prepare_cluster(result.inventory)
     progress(f"applying {SITE_PLAYBOOK.relative_to(REPO_ROOT)}")
     result.apply_report = run_playbook(result.inventory, SITE_PLAYBOOK, extra_vars=prepared.extra_vars,

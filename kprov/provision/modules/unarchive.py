@@ -2,8 +2,10 @@
 
 The archive is read on the controller (``src`` via ``ctx.find_file(src, "files")``).
 Idempotence as in Ansible: each regular member's size and mtime are compared with the files
-under ``dest`` in ONE command (``creates`` short-circuits); only when something differs is
-the archive streamed to ``tar -x`` on the host's stdin (zip: uploaded, then ``unzip``).
+under ``dest`` in ONE command; only when something differs is the archive streamed to
+``tar -x`` on the host's stdin (zip: uploaded, then ``unzip``). With ``creates`` that path
+alone decides (present: skipped; missing: extracted), so a large archive is neither listed
+on the controller nor stat'ed member by member on the host.
 With ``remote_src`` (a tar archive already on the host) ``tar -d`` compares and ``tar -x``
 extracts there.
 """
@@ -83,40 +85,32 @@ class UnarchiveModule:
         src = Path(p["src"]) if p["src"].startswith("/") else ctx.find_file(p["src"], "files")
         if "://" in p["src"]:
             raise ModuleFailed("unarchive: URL sources are not supported; get_url, then use a local archive")
-        kind, members = archive_members(src)
         dest = p["dest"]
         q_dest = shlex.quote(dest)
+        kind = "zip" if zipfile.is_zipfile(src) else "tar"
         data: dict[str, Any] = {
             "dest": dest,
             "src": p["src"],
             "handler": "TgzArchive" if kind == "tar" else "ZipArchive",
         }
-        if p["list_files"]:
-            data["files"] = [name for name, _, _ in members]
         checks = [f"[ -d {q_dest} ] || {{ echo NODEST; exit 0; }}"]
         if p["creates"]:
             checks.append(f"[ -e {shlex.quote(p['creates'])} ] && {{ echo CREATES; exit 0; }}")
-        excluded = set(p["exclude"])
-        wanted = [(n, s, m) for n, s, m in members if n not in excluded and n.lstrip("./")]
-        stat_args = " ".join(shlex.quote(f"{dest.rstrip('/')}/{name}") for name, _, _ in wanted)
-        if stat_args:
-            checks.append(f"stat -c '%s %Y %n' -- {stat_args} 2>/dev/null")
-        checks.append("true")
-        query = ctx.run("; ".join(checks))
-        if "NODEST" in query.stdout.splitlines():
-            raise ModuleFailed(f"unarchive: dest '{dest}' must be an existing dir", **data)
-        if "CREATES" in query.stdout.splitlines():
-            return ModuleResult(changed=False, msg=f"skipped, since {p['creates']} exists", data=data)
-        seen = {}
-        for line in query.stdout.splitlines():
-            size, mtime, path = line.split(" ", 2)
-            seen[path] = (int(size), int(mtime))
-        differs = [
-            name
-            for name, size, mtime in wanted
-            if seen.get(f"{dest.rstrip('/')}/{name}") != (size, mtime)
-            and not (p["keep_newer"] and seen.get(f"{dest.rstrip('/')}/{name}", (0, 0))[1] > mtime)
-        ]
+            query = ctx.run("; ".join([*checks, "true"]))
+            self._check_dest(query.stdout, dest, data)
+            if "CREATES" in query.stdout.splitlines():
+                return ModuleResult(changed=False, msg=f"skipped, since {p['creates']} exists", data=data)
+        wanted: list[tuple[str, int, int]] = []
+        if not p["creates"] or p["list_files"] or p["owner"] or p["group"]:
+            kind, members = archive_members(src)
+            if p["list_files"]:
+                data["files"] = [name for name, _, _ in members]
+            excluded = set(p["exclude"])
+            wanted = [(n, s, m) for n, s, m in members if n not in excluded and n.lstrip("./")]
+        if p["creates"]:
+            differs = [name for name, _, _ in wanted] or [p["src"]]  # creates is missing: extract
+        else:
+            differs = self._differing(ctx, dest, wanted, checks, p["keep_newer"], data)
         result = ModuleResult(changed=bool(differs), data=data)
         if differs and ctx.diff:
             result.diff.append({"before": {"path": dest}, "after": {"path": dest, "extracted": differs[:50]}})
@@ -150,6 +144,30 @@ class UnarchiveModule:
             if fixed.rc != 0:
                 raise ModuleFailed(f"unarchive: setting owner failed: {fixed.stderr.strip()}", **data)
         return result
+
+    @staticmethod
+    def _check_dest(stdout: str, dest: str, data: dict[str, Any]) -> None:
+        if "NODEST" in stdout.splitlines():
+            raise ModuleFailed(f"unarchive: dest '{dest}' must be an existing dir", **data)
+
+    def _differing(self, ctx: ModuleContext, dest: str, wanted: list[tuple[str, int, int]],
+                   checks: list[str], keep_newer: bool, data: dict[str, Any]) -> list[str]:
+        """The members whose size or mtime differ from the files under ``dest`` (one command)."""
+        stat_args = " ".join(shlex.quote(f"{dest.rstrip('/')}/{name}") for name, _, _ in wanted)
+        if stat_args:
+            checks = [*checks, f"stat -c '%s %Y %n' -- {stat_args} 2>/dev/null"]
+        query = ctx.run("; ".join([*checks, "true"]))
+        self._check_dest(query.stdout, dest, data)
+        seen = {}
+        for line in query.stdout.splitlines():
+            size, mtime, path = line.split(" ", 2)
+            seen[path] = (int(size), int(mtime))
+        return [
+            name
+            for name, size, mtime in wanted
+            if seen.get(f"{dest.rstrip('/')}/{name}") != (size, mtime)
+            and not (keep_newer and seen.get(f"{dest.rstrip('/')}/{name}", (0, 0))[1] > mtime)
+        ]
 
     def _remote(self, ctx: ModuleContext, p: dict[str, Any]) -> ModuleResult:
         """remote_src: a tar archive already on the host; ``tar -d`` decides, ``tar -x`` acts."""

@@ -42,13 +42,16 @@ def _bundle(root: Path) -> BundleManifest:
     (root / "debs" / "jq_1.6-2.1+deb12u3_amd64.deb").write_bytes(b"deb one")
     (root / "wheelhouse").mkdir()
     (root / "wheelhouse" / "kprov-wheelhouse-abc.tar.gz").write_bytes(b"wheels")
+    (root / "runtime").mkdir()
+    (root / "runtime" / "kprov-runtime-abc-py3.11.tar.gz").write_bytes(b"tree")
     (root / "images").mkdir()
     (root / "images" / "pause.tar").write_bytes(b"oci")
     manifest = BundleManifest(
         kprov_version="0.1.0", suite="bookworm", requested_packages=["jq"],
         debs=parse_packages_index(PACKAGES), wheelhouse_archive="wheelhouse/kprov-wheelhouse-abc.tar.gz",
         wheelhouse_digest="abc", images=[ImageEntry("kprov.local/pause:1", "images/pause.tar", "sha256:x")],
-        files=file_digests(root),
+        files=file_digests(root), runtime_archive="runtime/kprov-runtime-abc-py3.11.tar.gz",
+        runtime_digest="abc",
     )
     manifest.write(root)
     return manifest
@@ -112,6 +115,9 @@ def test_vars_point_at_the_bundle_parts(tmp_path: Path) -> None:
     wheelhouse = tmp_path.resolve() / "wheelhouse/kprov-wheelhouse-abc.tar.gz"
     assert found["kprov_wheelhouse_archive"] == str(wheelhouse)
     assert found["kprov_wheelhouse_digest"] == "abc"
+    runtime = tmp_path.resolve() / "runtime/kprov-runtime-abc-py3.11.tar.gz"
+    assert found["kprov_runtime_archive"] == str(runtime)
+    assert found["kprov_runtime_digest"] == "abc"
     assert found["kprov_offline_repo_files"] == [
         "Packages", "Packages.gz", "Release",
         "conntrack_1%3a1.4.7-1+b2_amd64.deb", "jq_1.6-2.1+deb12u3_amd64.deb",

@@ -1,0 +1,107 @@
+"""Build kprov's runtime: the wheelhouse installed once, on the operator machine, as a tree.
+
+Installing the wheelhouse with pip on every host costs each host python3-venv (for
+ensurepip), a venv with pip, and a pip run that resolves, unpacks and byte-compiles ~35
+wheels: tens of CPU seconds per host, all at once. Instead pip runs once here, with the
+operator's Python (the one the wheelhouse's binary wheels were built for), into a staging
+venv without pip; its ``site-packages`` and console scripts become one tar.gz. A host then
+needs only ``python3 -m venv --without-pip DIR`` (no package; stdlib) and ``tar -x``: the
+same files pip would have written, minus byte-code (compiled on first import).
+
+Archive layout (extracted into the venv's root): ``lib/pythonX.Y/site-packages/...``,
+``bin/<console scripts>`` (shebang ``#!/opt/kprov/venv/bin/python``; the role rewrites it to
+``kprov_venv``), ``PYTHON`` (X.Y, checked against the host's python3) and ``DIGEST`` (the
+source digest; written last, so its presence means the whole archive was unpacked).
+Archives are cached next to the wheelhouse and named by the same digest.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from kprov.bundle.wheelhouse import DEFAULT_CACHE, build_wheelhouse, cache_lock
+
+__all__ = ["SCRIPT_SHEBANG", "Runtime", "build_runtime", "python_tag"]
+
+SCRIPT_SHEBANG = "#!/opt/kprov/venv/bin/python"
+_KEEP_ARCHIVES = 4
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """A built runtime archive, the source digest it holds and the Python it was built for."""
+
+    archive: Path
+    digest: str
+    python: str
+
+
+def python_tag() -> str:
+    return f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def build_runtime(repo_root: Path, cache_dir: Path = DEFAULT_CACHE) -> Runtime:
+    """Return the runtime archive for the sources in ``repo_root``, building it if needed."""
+    wheelhouse = build_wheelhouse(repo_root, cache_dir)
+    archive = cache_dir / f"kprov-runtime-{wheelhouse.digest}-py{python_tag()}.tar.gz"
+    if not archive.exists():
+        with cache_lock(cache_dir):
+            if not archive.exists():
+                _build(wheelhouse.archive, wheelhouse.digest, archive)
+    return Runtime(archive, wheelhouse.digest, python_tag())
+
+
+def _run(cmd: list[str]) -> None:
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{result.stderr[-2000:]}")
+
+
+def _build(wheelhouse: Path, digest: str, archive: Path) -> None:
+    staging = Path(tempfile.mkdtemp(prefix=f"runtime-{digest}-", dir=archive.parent))
+    try:
+        wheels, venv = staging / "wheels", staging / "venv"
+        with tarfile.open(wheelhouse) as tar:
+            tar.extractall(wheels, filter="data")
+        _run([sys.executable, "-m", "venv", "--without-pip", str(venv)])
+        # pip resolves exactly as it would on a host (offline, from the wheelhouse only).
+        _run([sys.executable, "-m", "pip", "-q", "--disable-pip-version-check", "--python",
+              str(venv / "bin" / "python"), "install", "--no-index", "--no-compile",
+              "--find-links", str(wheels), "kprov"])
+        scripts = _console_scripts(venv)
+        (staging / "PYTHON").write_text(python_tag() + "\n")
+        (staging / "DIGEST").write_text(digest + "\n")
+        site = venv / "lib" / f"python{python_tag()}" / "site-packages"
+        tmp = archive.with_suffix(".partial")
+        with tarfile.open(tmp, "w:gz", compresslevel=6) as tar:
+            tar.add(site, arcname=str(site.relative_to(venv)))
+            for script in scripts:
+                tar.add(script, arcname=f"bin/{script.name}")
+            tar.add(staging / "PYTHON", arcname="PYTHON")
+            tar.add(staging / "DIGEST", arcname="DIGEST")  # last: the archive is complete
+        tmp.rename(archive)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    olds = sorted(archive.parent.glob("kprov-runtime-*.tar.gz"), key=lambda p: p.stat().st_mtime)
+    for old in olds[:-_KEEP_ARCHIVES]:
+        old.unlink(missing_ok=True)
+
+
+def _console_scripts(venv: Path) -> list[Path]:
+    """The scripts pip wrote into the staging venv, their shebang pointed at the host's venv."""
+    staged_python = f"#!{venv / 'bin' / 'python'}"
+    scripts = []
+    for path in sorted((venv / "bin").iterdir()):
+        if path.is_symlink() or not path.is_file():
+            continue
+        head, _, rest = path.read_bytes().partition(b"\n")
+        if head.decode(errors="replace").startswith(staged_python):
+            path.write_bytes(SCRIPT_SHEBANG.encode() + b"\n" + rest)
+            scripts.append(path)
+    return scripts
