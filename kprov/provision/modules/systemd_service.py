@@ -4,6 +4,10 @@ One ``systemctl show`` (after ``daemon-reload`` when asked, in the same command)
 ActiveState, UnitFileState, LoadState; the module decides, and one script applies
 unmask / enable / start ... in the right order. Active means ActiveState active|activating
 (as Ansible); enabled means what ``systemctl is-enabled`` accepts (enabled, static, ...).
+When the unit is to be started, stopped or restarted and systemd reports its file changed
+on disk (``NeedDaemonReload=yes``), ``daemon-reload`` runs first even if not asked: systemctl
+would otherwise act on the stale definition (this keeps a host convergent after a run that
+wrote a unit and failed before reloading; roles need not reload on every run to be safe).
 """
 
 from __future__ import annotations
@@ -129,7 +133,10 @@ class SystemdServiceModule:
         if not verbs or ctx.check_mode:
             return result
         no_block = " --no-block" if p["no_block"] else ""
-        script = " && ".join(f"{systemctl}{no_block} {verb} {q_unit}" for verb in verbs)
+        commands = [f"{systemctl}{no_block} {verb} {q_unit}" for verb in verbs]
+        if status.get("NeedDaemonReload") == "yes" and not p["daemon_reload"]:
+            commands.insert(0, f"{systemctl} daemon-reload")
+        script = " && ".join(commands)
         done = ctx.run(script)
         if done.rc != 0:
             raise ModuleFailed(f"Unable to {' / '.join(verbs)} service {unit}: {done.stderr.strip()}",

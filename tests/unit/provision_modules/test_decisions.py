@@ -52,6 +52,18 @@ def test_systemd_one_query_then_one_action() -> None:
     assert result.diff[0]["after"]["state"] == "active"
 
 
+def test_systemd_reloads_a_unit_changed_on_disk_before_acting_on_it() -> None:
+    stale = INACTIVE + "NeedDaemonReload=yes\n"
+    fake = FakeConnector().on(r"^systemctl show etcd.service$", stdout=stale)
+    fake.on(r"^systemctl daemon-reload && systemctl start etcd.service$")
+    result = get_module("systemd_service").run(ctx(fake), {"name": "etcd.service", "state": "started"})
+    assert result.changed and not result.failed, result.msg
+    assert fake.command_lines[1] == "systemctl daemon-reload && systemctl start etcd.service"
+    fake = FakeConnector().on(r"systemctl show", stdout=ACTIVE + "NeedDaemonReload=yes\n")
+    noop = get_module("systemd_service").run(ctx(fake), {"name": "etcd.service", "state": "started"})
+    assert not noop.changed and len(fake.commands) == 1  # nothing to do: nothing reloaded
+
+
 def test_systemd_noop_and_check_mode() -> None:
     fake = FakeConnector().on(r"systemctl show", stdout=ACTIVE)
     noop = get_module("service").run(
