@@ -11,6 +11,11 @@ server's own create rate in the same run (``sched_create_pods_per_s``, the ceili
 the end-to-end figure), and ``sched_cycle_pods_per_s``: the same pods placed on the same
 nodes by the scheduler's cache and plugins in-process, without the API (its own ceiling).
 
+The scheduler writes its Scheduled events in the background (they never hold up a
+binding), so after the last bind the bench waits for them and prints how many were
+written (``sched_events_written``) and how long after the last bind the last one came
+(``sched_events_drain_s``); this is outside the timed section.
+
     python tests/bench/bench_scheduler.py [--nodes 1000] [--pods 10000]
 """
 
@@ -18,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import random
 import subprocess
 import sys
@@ -49,6 +55,26 @@ from tests.integration.controllers.hollow import (  # noqa: E402
 NAMESPACE = "bench"
 
 
+async def wait_scheduled_events(admin: ApiClient, pods: int, timeout: float) -> int:
+    """Count Scheduled events in the bench namespace until there is one per pod (or timeout)."""
+    selector = "reason=Scheduled"
+    items, rv = await admin.list_all(resources.EVENTS, NAMESPACE, field_selector=selector)
+    seen = {e["metadata"]["name"] for e in items}
+    deadline = time.monotonic() + timeout
+    while len(seen) < pods and time.monotonic() < deadline:
+        with contextlib.suppress(asyncio.TimeoutError):
+            async with asyncio.timeout(max(0.1, deadline - time.monotonic())):
+                async for event in admin.watch(resources.EVENTS, NAMESPACE, resource_version=rv,
+                                               field_selector=selector, timeout_seconds=60):
+                    meta = event.object.get("metadata") or {}
+                    rv = meta.get("resourceVersion", rv)
+                    if event.type == "ADDED":
+                        seen.add(meta.get("name", ""))
+                        if len(seen) >= pods:
+                            break
+    return len(seen)
+
+
 def make_pod(i: int, rng: random.Random) -> dict:
     cpu = rng.choice(["100m", "250m", "500m"])
     memory = rng.choice(["128Mi", "256Mi", "512Mi"])
@@ -68,12 +94,14 @@ def make_pod(i: int, rng: random.Random) -> dict:
     return simple_pod(f"p{i}", NAMESPACE, labels={"app": f"a{i % 50}"}, cpu=cpu, memory=memory)
 
 
-async def run(plane_dir: Path, nodes: int, pods: int, apiserver_workers: int) -> dict[str, float]:
+async def run(
+    plane_dir: Path, nodes: int, pods: int, apiserver_workers: int, scheduler_args: list[str]
+) -> dict[str, float]:
     plane = LocalControlPlane(plane_dir, start_components=False, apiserver_workers=apiserver_workers)
     info = plane.up()
     sched: subprocess.Popen | None = None
     try:
-        async with ApiClient.from_kubeconfig(info.admin_kubeconfig, max_connections=64) as admin:
+        async with ApiClient.from_kubeconfig(info.admin_kubeconfig, max_connections=64, lean=True) as admin:
             await ensure_namespace(admin, NAMESPACE)
             sem = asyncio.Semaphore(32)
 
@@ -95,6 +123,7 @@ async def run(plane_dir: Path, nodes: int, pods: int, apiserver_workers: int) ->
                 plane_dir,
                 "bench-scheduler",
                 "--leader-elect=false",
+                *scheduler_args,
             )
             await asyncio.sleep(3)  # let it list the nodes before the rush
 
@@ -135,6 +164,7 @@ async def run(plane_dir: Path, nodes: int, pods: int, apiserver_workers: int) ->
             watcher.cancel()
             last = max(bound.values())
             latencies = sorted(max(0.0, bound[n] - created[n]) * 1000 for n in bound if n in created)
+            events = await wait_scheduled_events(admin, pods, timeout=600)
             return {
                 "sched_nodes": nodes,
                 "sched_pods": pods,
@@ -142,6 +172,8 @@ async def run(plane_dir: Path, nodes: int, pods: int, apiserver_workers: int) ->
                 "sched_pods_per_s": round(pods / (last - first), 1),
                 "sched_p50_ms": round(latencies[len(latencies) // 2], 1),
                 "sched_p99_ms": round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))], 1),
+                "sched_events_written": events,
+                "sched_events_drain_s": round(time.monotonic() - last, 1),
             }
     finally:
         if sched is not None:
@@ -176,6 +208,8 @@ def main() -> None:
     parser.add_argument("--pods", type=int, default=10000)
     parser.add_argument("--apiserver-workers", type=int, default=1,
                         help="API server processes (SO_REUSEPORT), as bench_apiserver --workers")
+    parser.add_argument("--scheduler-arg", action="append", default=[],
+                        help="extra kprov-scheduler flag (repeatable): --scheduler-arg=--event-writers=4")
     args = parser.parse_args()
     # the bench's own client runs on uvloop, like the API server and the scheduler: it shares
     # the cores with them, so the leaner it is the less it takes from what is measured
@@ -183,7 +217,9 @@ def main() -> None:
         tempfile.TemporaryDirectory(prefix="kprov-bench-sched-") as tmp,
         asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner,
     ):
-        figures = runner.run(run(Path(tmp), args.nodes, args.pods, args.apiserver_workers))
+        figures = runner.run(
+            run(Path(tmp), args.nodes, args.pods, args.apiserver_workers, args.scheduler_arg)
+        )
     figures["sched_cycle_pods_per_s"] = cycles_only(args.nodes, args.pods)
     for name, value in figures.items():
         print(f"{name} = {value}")

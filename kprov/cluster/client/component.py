@@ -7,7 +7,8 @@ components' ``--leader-elect-*`` tuning flags (``--lease-namespace`` is an alias
 runs ``work`` directly or only while holding the Lease; SIGTERM/SIGINT release the lease
 so a standby takes over at once. Losing the lease ends the process with status 1, like
 kube-scheduler and kube-controller-manager do. A component may ask for another event loop
-(``loop_factory``, e.g. uvloop's: C TLS and I/O for a component that is mostly requests).
+(``loop_factory``, e.g. uvloop's: C TLS and I/O for a component that is mostly requests)
+and the lean request transport (``lean_client``, see :mod:`~.lean_http`).
 """
 
 from __future__ import annotations
@@ -83,8 +84,13 @@ def _setup_logging(verbosity: int, name: str) -> None:
                         format=f"%(asctime)s {name} %(levelname)s %(name)s: %(message)s")
 
 
-async def _run(args: argparse.Namespace, name: str, work: Callable[[ApiClient], Awaitable[None]]) -> int:
-    client = ApiClient.from_kubeconfig(args.kubeconfig, user_agent=name)
+async def _run(
+    args: argparse.Namespace,
+    name: str,
+    work: Callable[[ApiClient], Awaitable[None]],
+    lean_client: bool = False,
+) -> int:
+    client = ApiClient.from_kubeconfig(args.kubeconfig, user_agent=name, lean=lean_client)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -124,8 +130,9 @@ def run_component(
     name: str,
     work: Callable[[ApiClient], Awaitable[None]],
     loop_factory: Callable[[], Any] | None = None,
+    lean_client: bool = False,
 ) -> int:
     """Run a component's async ``work(client)`` until a signal, under leader election if asked."""
     _setup_logging(args.verbosity, name)
     with asyncio.Runner(loop_factory=loop_factory) as runner:
-        return runner.run(_run(args, name, work))
+        return runner.run(_run(args, name, work, lean_client))

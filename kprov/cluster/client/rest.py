@@ -12,6 +12,10 @@ preconditions), watch (an async iterator of :class:`WatchEvent`), the status sub
 pods/binding and discovery. A non-2xx reply raises an :mod:`~kprov.cluster.client.errors`
 exception built from the server's Status.
 
+With ``lean=True`` plain requests (everything but watches) go over
+:class:`~.lean_http.LeanHttp` instead of aiohttp: a fraction of the client CPU per
+request, for components that send one or more requests per object (the scheduler).
+
 JSON goes through orjson (bodies, replies and every watch event): a component like the
 scheduler decodes two watch events and sends a request per pod, and the standard
 library's codec was a visible share of its CPU.
@@ -24,12 +28,14 @@ import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp
 import orjson
 
 from kprov.cluster.client.errors import ServerUnavailable, api_error
 from kprov.cluster.client.kubeconfig import ClientConfig, load_kubeconfig, ssl_context
+from kprov.cluster.client.lean_http import LeanHttp
 from kprov.cluster.client.resources import BINDINGS, Resource
 
 __all__ = ["PATCH_TYPES", "ApiClient", "WatchEvent"]
@@ -49,6 +55,16 @@ class WatchEvent:
     object: dict[str, Any]
 
 
+def _decode(status: int, raw: bytes) -> Any:
+    try:
+        decoded: Any = orjson.loads(raw) if raw else {}
+    except ValueError:
+        decoded = raw.decode(errors="replace")
+    if status >= 300:
+        raise api_error(status, decoded)
+    return decoded
+
+
 def _params(values: dict[str, Any]) -> dict[str, str]:
     out: dict[str, str] = {}
     for key, value in values.items():
@@ -61,12 +77,16 @@ def _params(values: dict[str, Any]) -> dict[str, str]:
 class ApiClient:
     """An async client of one cluster (one or more API servers)."""
 
-    def __init__(self, config: ClientConfig, *, max_connections: int = 128, timeout: float = 30.0) -> None:
+    def __init__(
+        self, config: ClientConfig, *, max_connections: int = 128, timeout: float = 30.0, lean: bool = False
+    ) -> None:
         self.config = config
         self._max_connections = max_connections
         self._timeout = timeout
         self._current = 0
         self._session: aiohttp.ClientSession | None = None
+        self._lean_enabled = lean
+        self._lean: LeanHttp | None = None
 
     @classmethod
     def from_kubeconfig(
@@ -85,16 +105,23 @@ class ApiClient:
         await self.close()
 
     async def close(self) -> None:
+        if self._lean is not None:
+            await self._lean.close()
+            self._lean = None
         if self._session is not None:
             await self._session.close()
             self._session = None
 
+    def _headers(self) -> dict[str, str]:
+        headers = {"User-Agent": self.config.user_agent, "Accept": "application/json"}
+        if self.config.token:
+            headers["Authorization"] = f"Bearer {self.config.token}"
+        headers.update(self.config.extra_headers)
+        return headers
+
     def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            headers = {"User-Agent": self.config.user_agent, "Accept": "application/json"}
-            if self.config.token:
-                headers["Authorization"] = f"Bearer {self.config.token}"
-            headers.update(self.config.extra_headers)
+            headers = self._headers()
             connector = aiohttp.TCPConnector(
                 ssl=ssl_context(self.config) or False, limit=self._max_connections, keepalive_timeout=60
             )
@@ -137,19 +164,38 @@ class ApiClient:
     ) -> Any:
         """Send one request; return the decoded JSON body (or text), raise ApiError on failure."""
         data = None if body is None else orjson.dumps(body, option=_DUMPS_OPTIONS)
+        if self._lean_enabled:
+            status, raw = await self._lean_request(method, path, _params(params or {}), data, content_type)
+            return _decode(status, raw)
         headers = {"Content-Type": content_type} if data is not None else {}
         resp = await self._open(
             method, path, _params(params or {}), data, headers, aiohttp.ClientTimeout(total=self._timeout)
         )
         async with resp:
-            raw = await resp.read()
+            return _decode(resp.status, await resp.read())
+
+    async def _lean_request(
+        self, method: str, path: str, params: dict[str, str], data: bytes | None, content_type: str
+    ) -> tuple[int, bytes]:
+        if self._lean is None:
+            self._lean = LeanHttp(ssl_context(self.config) or None, self._headers(), self._max_connections)
+        target = f"{path}?{urlencode(params)}" if params else path
+        last: Exception | None = None
+        for attempt in range(len(self.config.servers)):
+            index = (self._current + attempt) % len(self.config.servers)
             try:
-                decoded: Any = orjson.loads(raw) if raw else {}
-            except ValueError:
-                decoded = raw.decode(errors="replace")
-            if resp.status >= 300:
-                raise api_error(resp.status, decoded)
-            return decoded
+                async with asyncio.timeout(self._timeout):
+                    reply = await self._lean.request(
+                        self.config.servers[index], method, target, data, content_type
+                    )
+            except TimeoutError:  # an OSError too, but a slow server is not a reason to fail over
+                raise
+            except OSError as exc:  # refused, reset, unreachable: the next server
+                last = exc
+                continue
+            self._current = index
+            return reply
+        raise ServerUnavailable(f"no API server reachable ({', '.join(self.config.servers)}): {last}")
 
     # ---- verbs -------------------------------------------------------------------------
 

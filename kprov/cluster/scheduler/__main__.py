@@ -1,6 +1,7 @@
 """kprov-scheduler: flags, then the scheduling loop under leader election, on uvloop (as the
 API server: its C TLS and I/O cost about half of asyncio's per request, and the scheduler
-sends a binding and reads two watch events per pod)."""
+sends a binding and reads two watch events per pod), with the lean request transport
+(bindings and events are small requests; aiohttp's per-request CPU was a large share)."""
 
 from __future__ import annotations
 
@@ -50,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
             event_writers=args.event_writers,
         ).run()
 
-    return run_component(args, "kprov-scheduler", work, loop_factory=uvloop.new_event_loop)
+    return run_component(args, "kprov-scheduler", work, loop_factory=uvloop.new_event_loop, lean_client=True)
 
 
 if __name__ == "__main__":
