@@ -9,6 +9,8 @@ itself and calls aetcd's own gRPC stubs on aetcd's channel. Every gRPC failure b
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +24,8 @@ from aetcd import rpc
 from kprov.cluster.storage.errors import RevisionExpiredError, StorageUnavailableError
 
 __all__ = ["EtcdConfig", "EtcdKV", "RangeResult", "TxnResult", "prefix_end"]
+
+_log = logging.getLogger(__name__)
 
 # Lists of thousands of objects exceed gRPC's default 4 MiB receive limit.
 _CHANNEL_OPTIONS = {
@@ -46,8 +50,9 @@ class EtcdConfig:
     keyfile: str | None = None
     timeout_s: float = 10.0
 
-    def target(self) -> tuple[str, int]:
-        url = urlsplit(self.servers[0] if "://" in self.servers[0] else f"http://{self.servers[0]}")
+    def target(self, index: int = 0) -> tuple[str, int]:
+        server = self.servers[index]
+        url = urlsplit(server if "://" in server else f"http://{server}")
         return url.hostname or "127.0.0.1", url.port or 2379
 
     @property
@@ -58,8 +63,8 @@ class EtcdConfig:
 class _TlsClient(aetcd.Client):
     """aetcd.Client opening a mutual-TLS channel (aetcd 1.0 only opens insecure ones)."""
 
-    def __init__(self, config: EtcdConfig) -> None:
-        host, port = config.target()
+    def __init__(self, config: EtcdConfig, index: int = 0) -> None:
+        host, port = config.target(index)
         super().__init__(host=host, port=port, options=_CHANNEL_OPTIONS)
         read = lambda p: Path(p).read_bytes() if p else None  # noqa: E731
         self._credentials = grpc.ssl_channel_credentials(
@@ -98,24 +103,45 @@ class TxnResult:
 
 
 class EtcdKV:
-    """A connected etcd client: range reads, transactions, and the watch stub."""
+    """A connected etcd client: range reads, transactions, and the watch stub.
+
+    It talks to one member at a time, the first of ``servers`` to begin with. When that
+    member is unavailable it moves on to the next (round robin) and retries there what is
+    safe to retry: reads always, writes only when the request never reached the member.
+    A write that may have been applied is reported as unavailable instead, as etcd's own
+    client does, so no transaction is ever applied twice.
+    """
 
     def __init__(self, config: EtcdConfig) -> None:
         self.config = config
-        if config.uses_tls:
-            self.client: aetcd.Client = _TlsClient(config)
-        else:
-            host, port = config.target()
-            self.client = aetcd.Client(host=host, port=port, options=_CHANNEL_OPTIONS)
+        self._clients = [self._client_for(i) for i in range(len(config.servers))]
+        self._current = 0
+
+    def _client_for(self, index: int) -> aetcd.Client:
+        if self.config.uses_tls:
+            return _TlsClient(self.config, index)
+        host, port = self.config.target(index)
+        return aetcd.Client(host=host, port=port, options=_CHANNEL_OPTIONS)
+
+    @property
+    def client(self) -> aetcd.Client:
+        """The aetcd client of the member in use."""
+        return self._clients[self._current]
+
+    @property
+    def server(self) -> str:
+        return self.config.servers[self._current]
 
     async def connect(self) -> None:
         try:
             await self.client.connect()
         except Exception as exc:  # aetcd wraps gRPC errors in its own hierarchy
-            raise StorageUnavailableError(f"etcd {self.config.servers[0]}: {exc}") from exc
+            raise StorageUnavailableError(f"etcd {self.server}: {exc}") from exc
 
     async def close(self) -> None:
-        await self.client.close()
+        for client in self._clients:
+            with contextlib.suppress(Exception):
+                await client.close()
 
     @property
     def channel(self) -> grpc.aio.Channel:
@@ -125,7 +151,31 @@ class EtcdKV:
         details = exc.details() or ""
         if exc.code() == grpc.StatusCode.OUT_OF_RANGE and "compacted" in details:
             return RevisionExpiredError(revision, 0)
-        return StorageUnavailableError(f"etcd {self.config.servers[0]}: {exc.code().name}: {details}")
+        return StorageUnavailableError(f"etcd {self.server}: {exc.code().name}: {details}")
+
+    def _move_on(self, failed: aetcd.Client, exc: grpc.aio.AioRpcError) -> bool:
+        """After ``exc`` from ``failed``: use the next member if that one is unavailable.
+        True when there is another member to try."""
+        if exc.code() != grpc.StatusCode.UNAVAILABLE or len(self._clients) == 1:
+            return False
+        if self.client is failed:  # concurrent callers move on once
+            self._current = (self._current + 1) % len(self._clients)
+            failed_server = self.config.servers[self._clients.index(failed)]
+            _log.warning("etcd %s unavailable (%s); using %s", failed_server, exc.details(), self.server)
+        return True
+
+    async def _call(self, method: str, request: Any, *, repeatable: bool) -> Any:
+        """One KV call with failover (``repeatable``: safe to send twice)."""
+        for attempt in range(len(self._clients)):
+            client = self.client
+            await client.connect()
+            try:
+                return await getattr(client.kvstub, method)(request, timeout=self.config.timeout_s)
+            except grpc.aio.AioRpcError as exc:
+                last_try = attempt == len(self._clients) - 1
+                if not self._move_on(client, exc) or last_try or not (repeatable or _never_sent(exc)):
+                    raise
+        raise AssertionError("unreachable")
 
     async def range(
         self,
@@ -146,7 +196,7 @@ class EtcdKV:
             count_only=count_only,
         )
         try:
-            response = await self.client.kvstub.Range(request, timeout=self.config.timeout_s)
+            response = await self._call("Range", request, repeatable=True)
         except grpc.aio.AioRpcError as exc:
             raise self.failure(exc, revision) from exc
         return RangeResult(response.kvs, response.header.revision, response.more, response.count)
@@ -154,23 +204,32 @@ class EtcdKV:
     async def txn(self, compare: list[Any], success: list[Any], failure: list[Any]) -> TxnResult:
         request = rpc.TxnRequest(compare=compare, success=success, failure=failure)
         try:
-            response = await self.client.kvstub.Txn(request, timeout=self.config.timeout_s)
+            response = await self._call("Txn", request, repeatable=_reads_only(request))
         except grpc.aio.AioRpcError as exc:
             raise self.failure(exc) from exc
         return TxnResult(response.succeeded, response.header.revision, response.responses)
 
     async def raw_txn(self, request: Any) -> Any:
         """Send a prepared ``TxnRequest``; gRPC errors are the caller's (see :meth:`failure`)."""
-        return await self.client.kvstub.Txn(request, timeout=self.config.timeout_s)
+        return await self._call("Txn", request, repeatable=_reads_only(request))
 
     async def put(self, key: bytes, value: bytes) -> int:
         try:
-            response = await self.client.kvstub.Put(
-                rpc.PutRequest(key=key, value=value), timeout=self.config.timeout_s
-            )
+            response = await self._call("Put", rpc.PutRequest(key=key, value=value), repeatable=False)
         except grpc.aio.AioRpcError as exc:
             raise self.failure(exc) from exc
         return int(response.header.revision)
+
+
+def _never_sent(exc: grpc.aio.AioRpcError) -> bool:
+    """The call failed before reaching the member (no connection), so it was not applied."""
+    details = (exc.details() or "").lower()
+    return any(text in details for text in ("failed to connect", "connection refused", "no connection"))
+
+
+def _reads_only(request: Any) -> bool:
+    ops = [*request.success, *request.failure]
+    return all(op.WhichOneof("request") == "request_range" for op in ops)
 
 
 # Builders for transaction parts, so callers need not know etcd's message names.

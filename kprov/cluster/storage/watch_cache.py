@@ -189,9 +189,22 @@ class WatchCache:
                 self._stream = None
                 self._ready.clear()
                 self._end_all_subscribers()
-                await asyncio.sleep(0.5)
-                with contextlib.suppress(Exception):
-                    await self._load()
+                await self._reload()
+
+    async def _reload(self) -> None:
+        """Load again until it works (etcd may still be restarting): the cache is ready
+        again only once it holds a whole consistent state."""
+        delay = 0.5
+        while True:
+            await asyncio.sleep(delay)
+            try:
+                await self._load()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                _log.warning("watch cache: reload failed (%r); retrying", exc)
+                delay = min(delay * 2, 5.0)
 
     def _apply(self, raw: Any) -> None:
         key = raw.kv.key.decode()
