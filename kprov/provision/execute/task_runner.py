@@ -18,10 +18,23 @@ from kprov.provision.connect.base import ConnectionFailure, Connector, Unreachab
 from kprov.provision.errors import ProvisionError, UndefinedVariableError
 from kprov.provision.execute.actions import ENGINE_RUNNERS, RAW_ARG_KEYS
 from kprov.provision.execute.context import HostState, PlayContext, RunContext
+from kprov.provision.execute.prefetch import (
+    PREFETCHABLE,
+    Prefetched,
+    first_command,
+    prefetch,
+    recording_connector,
+)
 from kprov.provision.execute.results import Status, TaskResult
 from kprov.provision.execute.runlog import LoggedConnector
 from kprov.provision.execute.variables import VarsView, task_scope
-from kprov.provision.modules.base import ModuleArgsError, ModuleContext, ModuleResult, get_module
+from kprov.provision.modules.base import (
+    ModuleArgsError,
+    ModuleContext,
+    ModuleResult,
+    UnknownModuleError,
+    get_module,
+)
 from kprov.provision.playbook.model import Task
 from kprov.provision.template_filters import to_bool
 from kprov.provision.templates import OMIT, VarScope
@@ -106,6 +119,7 @@ class TaskRunner:
         index_var = task.loop_control.get("index_var")
         results: list[dict[str, Any]] = []
         statuses: list[Status] = []
+        item_scopes = []
         for index, item in enumerate(items):
             layer: dict[str, Any] = {
                 loop_var: item,
@@ -121,10 +135,13 @@ class TaskRunner:
             if index_var:
                 layer[str(index_var)] = index
             item_scope = scope.child(layer)
-            if not self._when(task, item_scope):
+            item_scopes.append(item_scope if self._when(task, item_scope) else None)
+        prefetched = self._prefetch(task, [s for s in item_scopes if s is not None])
+        for item, item_scope in zip(items, item_scopes, strict=True):
+            if item_scope is None:
                 status, reg = "skipped", {"changed": False, "skipped": True}
             else:
-                status, reg = self._once(task, item_scope)
+                status, reg = self._once(task, item_scope, prefetched)
             reg = {**reg, loop_var: item, "ansible_loop_var": loop_var}
             results.append(reg)
             statuses.append(status)
@@ -170,20 +187,51 @@ class TaskRunner:
     def _when(self, task: Task, scope: VarScope) -> bool:
         return all(scope.condition(c, f"task field 'when' ({task.origin})") for c in task.when)
 
+    def _prefetch(self, task: Task, scopes: list[VarScope]) -> Prefetched | None:
+        """Run the items' probes in one round trip (file modules only; see execute.prefetch)."""
+        if len(scopes) < 2 or task.delegate_to or task.action in ENGINE_RUNNERS or task.until is not None:
+            return None
+        try:
+            module = get_module(task.action)
+        except UnknownModuleError:
+            return None
+        if module.name not in PREFETCHABLE or self.host.connector is None:
+            return None
+        keys = []
+        for scope in scopes:
+            try:
+                args = self._args(task, scope)
+            except ProvisionError:
+                continue
+            ctx = self.module_context(task, scope, recording_connector(self.host.name))
+            key = first_command(module, ctx, args)
+            if key is not None:
+                keys.append(key)
+        try:
+            return prefetch(self.host.connector, keys, lambda m: self.run.log.event(self.host.name, m))
+        except UnreachableError as err:
+            raise _Unreachable(str(err)) from None
+        except ConnectionFailure:
+            return None
+
     # -- one execution (one loop item) -----------------------------------------------------
-    def _once(self, task: Task, scope: VarScope) -> tuple[Status, dict[str, Any]]:
+    def _args(self, task: Task, scope: VarScope) -> dict[str, Any]:
         raw_keys = RAW_ARG_KEYS.get(task.action, frozenset())
         args = {
             k: (v if k in raw_keys else scope.template(v, f"task field '{k}' ({task.origin})"))
             for k, v in task.args.items()
         }
-        args = {k: v for k, v in args.items() if v != OMIT}
+        return {k: v for k, v in args.items() if v != OMIT}
+
+    def _once(self, task: Task, scope: VarScope,
+              prefetched: Prefetched | None = None) -> tuple[Status, dict[str, Any]]:
+        args = self._args(task, scope)
         retries = int(scope.template(task.retries, "retries")) if task.retries is not None else 3
         delay = float(scope.template(task.delay, "delay")) if task.delay is not None else 5.0
         attempts = 0
         while True:
             attempts += 1
-            result = self._call(task, scope, args)
+            result = self._call(task, scope, args, prefetched)
             registered = result.as_registered()
             check_scope = scope.child({task.register: registered} if task.register else {})
             check_scope = check_scope.child({"result": registered}) if not task.register else check_scope
@@ -213,13 +261,15 @@ class TaskRunner:
             return "failed", registered
         return ("changed" if changed else "ok"), registered
 
-    def _call(self, task: Task, scope: VarScope, args: dict[str, Any]) -> ModuleResult:
+    def _call(self, task: Task, scope: VarScope, args: dict[str, Any],
+              prefetched: Prefetched | None = None) -> ModuleResult:
         where = f"task '{task.title}' ({task.origin})"
         runner = ENGINE_RUNNERS.get(task.action)
         if runner is not None:
             return runner(args, scope, self.host.runtime_vars, where)
         connector = self._connector(task, scope)
         ctx = self.module_context(task, scope, connector)
+        ctx.prefetched = prefetched
         try:
             return get_module(task.action).run(ctx, args)
         except UnreachableError as err:

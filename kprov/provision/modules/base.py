@@ -57,15 +57,25 @@ class ModuleContext:
     render_template: Callable[[str], str] = str
     find_file: Callable[[str, str], Path] = Path  # type: ignore[assignment]
     log: Callable[[str], None] = _no_log
+    # Results of read-only probes run ahead for a whole loop (execute.prefetch), by
+    # (command, become, become_user); shared by the loop's items, emptied by any other command.
+    prefetched: dict[tuple[str, bool, str | None], CommandResult] | None = None
 
     def run(self, cmd: str, *, stdin: bytes | None = None, timeout: float | None = None) -> CommandResult:
         """Run a command on the host with the task's become settings."""
+        if self.prefetched:
+            hit = self.prefetched.get((cmd, self.become, self.become_user)) if stdin is None else None
+            if hit is not None:
+                return hit
+            self.prefetched.clear()  # this command may change the host: probe live from now on
         return self.connector.run(
             cmd, become=self.become, become_user=self.become_user, stdin=stdin, timeout=timeout
         )
 
     def put(self, data: bytes, path: str, *, mode: int | None = None,
             owner: str | None = None, group: str | None = None) -> None:
+        if self.prefetched:
+            self.prefetched.clear()
         self.connector.put(data, path, mode=mode, become=self.become, owner=owner, group=group)
 
     def get(self, path: str) -> bytes:

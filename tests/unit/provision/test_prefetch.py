@@ -1,0 +1,73 @@
+"""Loop probe prefetch, for real through the local connector: a no-op loop of file tasks reads
+the host in one round trip, results are what item-by-item probes give, and an item that acts
+makes the later items probe live (so they see its change)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from kprov.provision.connect.local import LocalConnector
+from kprov.provision.execute.prefetch import batch_script, parse_batch
+
+from .harness import run_fake, statuses
+
+
+def _site(tmp_path: Path, dest: Path) -> str:
+    return f"""
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: files
+      copy: {{content: "{{{{ item }}}}\\n", dest: "{dest}/{{{{ item }}}}", mode: "0640"}}
+      loop: [a, b, c, d]
+      register: copies
+    - name: dirs
+      file: {{path: "{dest}/d-{{{{ item }}}}", state: directory}}
+      loop: [x, y, x]
+"""
+
+
+def _commands(tmp_path: Path) -> list[str]:
+    logs = sorted((tmp_path / "logs").glob("run-*.log"))
+    return [line.split("\t")[6] for line in logs[-1].read_text().splitlines() if line.split("\t")[2] == "run"]
+
+
+def test_noop_loop_probes_in_one_round_trip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    dest = tmp_path / "out"
+    dest.mkdir()
+    site = {"site.yml": _site(tmp_path, dest)}
+    first, _ = run_fake(tmp_path, monkeypatch, site, ["h1"], {"h1": LocalConnector("h1")})  # type: ignore[dict-item]
+    assert statuses(first, "h1") == [("files", "changed"), ("dirs", "changed")]
+    assert sorted(p.name for p in dest.iterdir()) == ["a", "b", "c", "d", "d-x", "d-y"]
+    shutil.rmtree(tmp_path / "logs")
+    again, registered = run_fake(tmp_path, monkeypatch, site, ["h1"], {"h1": LocalConnector("h1")})  # type: ignore[dict-item]
+    assert statuses(again, "h1") == [("files", "ok"), ("dirs", "ok")]
+    assert [r["mode"] for r in registered["h1"]["copies"]["results"]] == ["0640"] * 4
+    assert len(_commands(tmp_path)) == 2  # one batch per loop
+
+
+def test_an_item_that_acts_makes_later_items_probe_live(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    dest = tmp_path / "out"
+    dest.mkdir()
+    site = {"site.yml": _site(tmp_path, dest)}
+    run_fake(tmp_path, monkeypatch, site, ["h1"], {"h1": LocalConnector("h1")})  # type: ignore[dict-item]
+    (dest / "b").write_text("changed by hand\n")
+    (dest / "d-x").rmdir()
+    report, registered = run_fake(tmp_path, monkeypatch, site, ["h1"], {"h1": LocalConnector("h1")})  # type: ignore[dict-item]
+    assert statuses(report, "h1") == [("files", "changed"), ("dirs", "changed")]
+    assert [r["changed"] for r in registered["h1"]["copies"]["results"]] == [False, True, False, False]
+    assert (dest / "b").read_text() == "b\n" and (dest / "d-x").is_dir()
+
+
+def test_batch_frames_every_output_and_exit_code() -> None:
+    script = batch_script(["echo a", "echo b >&2; exit 3", "printf 'x\\ny'"], "TOK")
+    out = subprocess.run(["sh", "-c", script], capture_output=True, text=True, check=True).stdout
+    results = parse_batch(out, "TOK", 3)
+    assert results is not None
+    assert [(r.rc, r.stdout, r.stderr) for r in results] == [(0, "a\n", ""), (3, "", "b\n"), (0, "x\ny", "")]
+    assert parse_batch(out, "OTHER", 3) is None and parse_batch(out, "TOK", 4) is None
