@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,6 +70,14 @@ class RunContext:
     playbook_dir: Path = field(default_factory=Path.cwd)
     local_connector: Connector | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @functools.cached_property
+    def inventory_dir(self) -> str:
+        """The first inventory source's directory (resolved once: every task scope shows it)."""
+        if not self.inventory.sources:
+            return ""
+        source = Path(self.inventory.sources[0]).resolve()
+        return str(source if source.is_dir() else source.parent)
 
     def localhost(self) -> Connector:
         """A logged local connector for ``delegate_to: localhost`` (created on first use)."""

@@ -12,7 +12,6 @@ role defaults (the task's role chain, then the play's other roles).
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 from typing import Any
 
 from kprov.provision.execute.context import HostState, PlayContext, RunContext
@@ -83,7 +82,7 @@ def _magic(run: RunContext, pctx: PlayContext | None, host: HostState, task: Tas
         "ansible_check_mode": run.options.check,
         "ansible_diff_mode": run.options.diff,
         "playbook_dir": str(run.playbook_dir),
-        "inventory_dir": _inventory_dir(run),
+        "inventory_dir": run.inventory_dir,
         "inventory_file": run.inventory.sources[0] if run.inventory.sources else "",
         "omit": OMIT,
     }
@@ -95,13 +94,6 @@ def _magic(run: RunContext, pctx: PlayContext | None, host: HostState, task: Tas
         magic["role_path"] = str(role.path)
         magic["ansible_role_name"] = role.name
     return magic
-
-
-def _inventory_dir(run: RunContext) -> str:
-    if not run.inventory.sources:
-        return ""
-    source = Path(run.inventory.sources[0]).resolve()
-    return str(source if source.is_dir() else source.parent)
 
 
 def _role_layers(play: Play | None, chain: tuple[Role, ...], attr: str) -> list[dict[str, Any]]:
