@@ -1,7 +1,11 @@
-"""Kubernetes timestamps: RFC 3339 in UTC, seconds (``Time``) or microseconds (``MicroTime``)."""
+"""Kubernetes timestamps: RFC 3339 in UTC, seconds (``Time``) or microseconds (``MicroTime``).
+
+``format_time()`` for "now" is formatted once per second (it is called for every event a
+busy component records)."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 __all__ = ["format_micro_time", "format_time", "now", "parse_time"]
@@ -11,8 +15,19 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+_last_second: list[tuple[int, str]] = [(-1, "")]
+
+
 def format_time(when: datetime | None = None) -> str:
-    return (when or now()).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if when is None:
+        second = int(time.time())
+        cached = _last_second[0]
+        if cached[0] == second:
+            return cached[1]
+        text = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        _last_second[0] = (second, text)
+        return text
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def format_micro_time(when: datetime | None = None) -> str:

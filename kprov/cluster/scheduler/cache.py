@@ -51,9 +51,13 @@ class NodeInfo:
     req_memory: int = 0
     pods: dict[str, PodInfo] = field(default_factory=dict)
     ports: Counter[tuple[str, str, int]] = field(default_factory=Counter)
+    # per-node results that depend only on the node and a pod's requests (e.g. scores), keyed
+    # by the caller; emptied whenever the node or its pods change
+    memo: dict[tuple[Any, ...], float] = field(default_factory=dict)
 
     def set_node(self, node: Obj) -> None:
         self.node = node
+        self.memo.clear()
         meta = node.get("metadata") or {}
         spec = node.get("spec") or {}
         alloc = (node.get("status") or {}).get("allocatable") or {}
@@ -65,6 +69,7 @@ class NodeInfo:
         self.alloc_pods = int(alloc.get("pods", 110))
 
     def add_pod(self, info: PodInfo) -> None:
+        self.memo.clear()
         self.pods[info.key] = info
         self.req_cpu += info.cpu
         self.req_memory += info.memory
@@ -73,6 +78,7 @@ class NodeInfo:
     def remove_pod(self, key: str) -> PodInfo | None:
         info = self.pods.pop(key, None)
         if info is not None:
+            self.memo.clear()
             self.req_cpu -= info.cpu
             self.req_memory -= info.memory
             self.ports.subtract(info.host_ports)

@@ -9,16 +9,36 @@ pod dict for every node.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
-from kprov.cluster.api.objects import cpu_millis, memory_bytes
+from kprov.cluster.api import objects
 from kprov.cluster.api.selectors import LabelSelector, label_selector_from_object
 from kprov.cluster.client.store import object_key
 
 __all__ = ["AffinityTerm", "PodInfo", "pod_requests"]
 
 Obj = dict[str, Any]
+
+
+
+def _parsed_once(parse: Callable[[Any], int]) -> Callable[[Any], int]:
+    """Pods repeat a handful of request strings ("100m", "256Mi"): parse each once."""
+    cached = lru_cache(maxsize=1024)(parse)
+
+    def quantity(value: Any) -> int:
+        try:
+            return cached(value)
+        except TypeError:  # unhashable (malformed) value: let the parser report it
+            return parse(value)
+
+    return quantity
+
+
+cpu_millis = _parsed_once(objects.cpu_millis)
+memory_bytes = _parsed_once(objects.memory_bytes)
 
 
 def _container_requests(container: Obj) -> tuple[int, int]:

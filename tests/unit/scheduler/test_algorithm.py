@@ -83,6 +83,11 @@ def test_batch_scores_equal_single_scores() -> None:
     for plugin in (NodeResourcesFit(), BalancedAllocation()):
         state = CycleState()
         assert plugin.score_batch(state, info, nodes) == [plugin.score(state, info, n) for n in nodes]
+        before = plugin.score_batch(state, info, nodes)  # now from the per-node memo
+        cache.add_pod(PodInfo.of(pod(f"more-{plugin.name}", cpu="700m", memory="1Gi")), nodes[0].name)
+        cache.remove_pod(f"default/old{len(nodes)}")  # one of the pods placed by random_cluster
+        after = plugin.score_batch(state, info, nodes)
+        assert after == [plugin.score(state, info, n) for n in nodes] and after != before
 
 
 def test_filters_skip_only_when_nothing_to_reject() -> None:

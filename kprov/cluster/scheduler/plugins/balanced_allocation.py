@@ -26,8 +26,14 @@ class BalancedAllocation(Plugin):
 
     def score_batch(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> list[float]:
         pod_cpu, pod_memory = pod.cpu, pod.memory
+        key = (self.name, pod_cpu, pod_memory)
         out = []
         for n in nodes:  # score() inlined, with min() and abs() as comparisons
+            memo = n.memo
+            score = memo.get(key)
+            if score is not None:
+                out.append(score)
+                continue
             if n.alloc_cpu <= 0 or n.alloc_memory <= 0:
                 out.append(0.0)
                 continue
@@ -38,5 +44,6 @@ class BalancedAllocation(Plugin):
             if mem > 1.0:
                 mem = 1.0
             gap = cpu - mem if cpu >= mem else mem - cpu
-            out.append((1.0 - gap / 2) * 100)
+            out.append(score := (1.0 - gap / 2) * 100)
+            memo[key] = score
         return out

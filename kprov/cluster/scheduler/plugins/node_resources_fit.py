@@ -61,13 +61,20 @@ class NodeResourcesFit(Plugin):
 
     def score_batch(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> list[float]:
         cpu, memory = pod.cpu, pod.memory
+        key = (self.name, cpu, memory)
         out = []
         for n in nodes:
+            memo = n.memo
+            score = memo.get(key)
+            if score is not None:
+                out.append(score)
+                continue
             capacity = n.alloc_cpu
             free = capacity - (n.req_cpu + cpu)
             by_cpu = 0.0 if capacity <= 0 or free < 0 else free * 100 / capacity
             capacity = n.alloc_memory
             free = capacity - (n.req_memory + memory)
             by_memory = 0.0 if capacity <= 0 or free < 0 else free * 100 / capacity
-            out.append((by_cpu + by_memory) / 2)
+            out.append(score := (by_cpu + by_memory) / 2)
+            memo[key] = score
         return out
