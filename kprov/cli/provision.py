@@ -2,13 +2,16 @@
 
 Parses options, calls kprov.provision.pipelines, renders: a live per-host progress view
 (rich), failures with their messages, diffs (``--diff`` / ``plan``), then a recap table per
-host like Ansible's. ``--json`` prints the run report as JSON instead. Exit code: 0 only when
-nothing failed and every host was reached; 2 when a host failed or was unreachable; 1 for
-bad input (inventory, playbook, options). Every run writes a log (path printed at the end).
+host like Ansible's. ``--json`` prints the run report as JSON instead. After kprov's cluster
+playbook, apply also removes the nodes that left the inventory (kprov.deploy.scale_in; plan
+names them). Exit code: 0 only when nothing failed and every host was reached; 2 when a host
+failed or was unreachable (or a node removal had problems); 1 for bad input (inventory,
+playbook, options). Every run writes a log (path printed at the end).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import json
 import threading
@@ -24,6 +27,7 @@ from rich.table import Table
 from rich.text import Text
 
 from kprov.deploy import is_cluster_playbook, prepare_cluster
+from kprov.deploy.scale_in import NodeRemoval, departed_nodes, remove_departed_nodes
 from kprov.pki.store import PkiError
 from kprov.pki.topology import TopologyError
 from kprov.provision.errors import ProvisionError
@@ -201,14 +205,39 @@ def print_recap(console: Console, report: RunReport) -> None:
     console.print(f"[dim]{report.duration_s:.2f}s — log: {report.log_path}[/dim]")
 
 
-def _finish(console: Console, report: RunReport, as_json: bool, diff: bool) -> None:
+def _finish(
+    console: Console, report: RunReport, as_json: bool, diff: bool, removed: list[NodeRemoval] | None = None
+) -> None:
+    removed = removed or []
     if as_json:
-        print(json.dumps(report.to_dict(), indent=2, default=str))
+        doc = report.to_dict()
+        if removed:
+            doc["removed_nodes"] = [dataclasses.asdict(r) for r in removed]
+        print(json.dumps(doc, indent=2, default=str))
     else:
         if diff:
             print_diffs(console, report)
         print_recap(console, report)
-    raise typer.Exit(0 if report.ok else 2)
+        for removal in removed:
+            state = "[green]removed[/green]" if removal.ok else "[red]removed with problems[/red]"
+            console.print(f"node {removal.node}: {state} ({len(removal.evicted)} pods evicted)")
+            for problem in removal.problems:
+                console.print(f"  [red]{problem}[/red]", highlight=False)
+    raise typer.Exit(0 if report.ok and all(r.ok for r in removed) else 2)
+
+
+def _scale_in(console: Console, playbook: Path, inventory: list[str], options: RunOptions,
+              report: RunReport) -> list[NodeRemoval]:
+    """After the cluster playbook: remove the nodes that left the inventory (plan: name them)."""
+    if not is_cluster_playbook(playbook) or options.limit or not report.ok:
+        return []
+    departed = departed_nodes(inventory[0])
+    if not departed:
+        return []
+    if options.check:
+        console.print(f"would drain and remove nodes no longer in the inventory: {', '.join(departed)}")
+        return []
+    return remove_departed_nodes(inventory[0], progress=lambda line: console.print(f"[dim]{line}[/dim]"))
 
 
 def _error(console: Console, err: Exception) -> typer.Exit:
@@ -239,9 +268,10 @@ def _run_playbook(
         _prepare_cluster(path, inventory, options)
         with LiveView(console, options.verbosity, enabled=not as_json) as view:
             report = runner(list(inventory), path, options, view)
+        removed = _scale_in(console, path, inventory, options, report)
     except (ProvisionError, PkiError, TopologyError) as err:
         raise _error(console, err) from None
-    _finish(console, report, as_json, show_diff)
+    _finish(console, report, as_json, show_diff, removed)
 
 
 def register(app: typer.Typer) -> None:

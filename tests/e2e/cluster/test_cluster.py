@@ -3,7 +3,8 @@
 One cold apply per package (conftest). Then: verify passes, a second apply changes
 nothing, kubectl works from this machine, the cluster rides out an etcd member, a leader,
 an API server, a worker and a reboot going away, an interrupted apply converges on the
-next run, and reset leaves the hosts clean. Tests run in file order and share the cluster.
+next run, a worker dropped from the inventory is drained and removed (and rejoins when
+listed again), and reset leaves the hosts clean. Tests run in file order and share the cluster.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import time
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.e2e.cluster.conftest import KPROV, Cluster, changed_count, failures, wait_for
 
@@ -52,14 +54,17 @@ def test_kubectl_from_the_operator_machine(cluster: Cluster) -> None:
 
 
 def test_writes_go_on_with_one_etcd_member_stopped(cluster: Cluster) -> None:
-    cluster.ssh("h3", "systemctl stop kprov-etcd")
+    # h1's member: the first in every API server's --etcd-servers, so each must move on
+    cluster.ssh("h1", "systemctl stop kprov-etcd")
     try:
         for i in range(5):
-            cluster.kubectl("create", "configmap", f"while-h3-down-{i}", "--from-literal=i=1")
+            cluster.kubectl("create", "configmap", f"while-h1-etcd-down-{i}", "--from-literal=i=1")
         listed = cluster.kubectl_json("get", "configmaps")["items"]
-        assert {f"while-h3-down-{i}" for i in range(5)} <= {c["metadata"]["name"] for c in listed}
+        assert {f"while-h1-etcd-down-{i}" for i in range(5)} <= {c["metadata"]["name"] for c in listed}
+        for host in ("h1", "h2", "h3"):  # every API server still reads and writes
+            cluster.kubectl("create", "configmap", f"via-{host}", server=cluster.server(host))
     finally:
-        cluster.ssh("h3", "systemctl start kprov-etcd")
+        cluster.ssh("h1", "systemctl start kprov-etcd")
 
 
 @pytest.mark.parametrize("component", ["kube-scheduler", "kube-controller-manager"])
@@ -79,6 +84,10 @@ def test_killing_the_leader_moves_the_lease(cluster: Cluster, component: str) ->
 
 
 def test_an_api_server_down_leaves_kubectl_and_kubelets_working(cluster: Cluster) -> None:
+    def api_endpoints(server: str) -> list[str]:
+        endpoints = cluster.kubectl_json("get", "endpoints", "kubernetes", "-n", "default", server=server)
+        return sorted(a["ip"] for s in endpoints.get("subsets") or [] for a in s.get("addresses") or [])
+
     cluster.ssh("h1", "systemctl stop kprov-apiserver")
     try:
         other = cluster.server("h2")
@@ -97,10 +106,14 @@ def test_an_api_server_down_leaves_kubectl_and_kubelets_working(cluster: Cluster
         wait_for("every kubelet to renew its lease through another API server", renewed, 40)
         nodes = cluster.kubectl_json("get", "nodes", server=other)["items"]
         assert all(_ready(n) for n in nodes)
+        wait_for("h1 out of the kubernetes Service's endpoints",
+                 lambda: api_endpoints(other) == sorted(cluster.lab.ip(h) for h in ("h2", "h3")), 30)
     finally:
         cluster.ssh("h1", "systemctl start kprov-apiserver")
     wait_for("h1's API server back",
              lambda: cluster.kubectl("get", "--raw", "/readyz", check=False).returncode == 0, 60)
+    wait_for("h1 back in the kubernetes Service's endpoints",
+             lambda: len(api_endpoints(cluster.server("h2"))) == 3, 30)
 
 
 def _deployment(name: str, replicas: int) -> dict[str, Any]:
@@ -181,6 +194,45 @@ def test_an_interrupted_apply_converges_on_the_next_run(cluster: Cluster) -> Non
     assert again["ok"] and changed_count(again) == 0
     proc = cluster.kprov("verify", "-i", str(cluster.inventory), "--json", "--no-smoke")
     assert json.loads(proc.stdout)["ok"], proc.stdout[-3000:]
+
+
+def test_a_worker_left_out_is_drained_and_removed_and_rejoins_when_listed_again(cluster: Cluster,
+                                                                               tmp_path) -> None:
+    manifest = tmp_path / "dep.json"
+    manifest.write_text(json.dumps(_deployment("mover", 4)))
+    cluster.kubectl("apply", "-f", str(manifest))
+    wait_for("4 running pods on h4 and h5",
+             lambda: set(_running_on(cluster, "mover").values()) == {"h4", "h5"}, 120)
+    listed = cluster.inventory.read_text()
+    doc = yaml.safe_load(listed)
+    del doc["all"]["children"]["workers"]["hosts"]["h5"]  # h5 stays a host, no longer a node
+    cluster.inventory.write_text(yaml.safe_dump(doc))
+    try:
+        report = cluster.apply()
+        assert report["ok"], failures(report)
+        [removal] = report["removed_nodes"]
+        assert removal["node"] == "h5" and removal["deleted"] and removal["host_cleared"], removal
+        assert not removal["problems"] and removal["evicted"], removal
+        nodes = cluster.kubectl_json("get", "nodes")["items"]
+        assert sorted(n["metadata"]["name"] for n in nodes) == ["h1", "h2", "h3", "h4"]
+        wait_for("the 4 pods all running on h4",
+                 lambda: (pods := _running_on(cluster, "mover")) and len(pods) == 4
+                 and set(pods.values()) == {"h4"}, 120)
+        assert cluster.ssh("h5", "systemctl is-active kprov-kubelet kprov-proxy containerd || true").split() \
+            == ["inactive"] * 3
+        assert cluster.ssh("h5", "ls /etc/kprov/kubelet.conf /etc/systemd/system/kprov-kubelet.service "
+                                 "2>/dev/null || true") == ""
+        assert cluster.ssh("h5", "systemctl is-active kprov-etcd || true") == "inactive"  # never was one
+        again = cluster.apply()
+        assert again["ok"] and changed_count(again) == 0 and "removed_nodes" not in again
+    finally:
+        cluster.inventory.write_text(listed)
+    report = cluster.apply()
+    assert report["ok"], failures(report)
+    changed_hosts = {r["host"] for r in report["results"] if r["status"] == "changed"}
+    assert changed_hosts == {"h5"}, changed_hosts  # joining touches only the new node
+    wait_for("h5 Ready again", lambda: _ready(cluster.kubectl_json("get", "node", "h5")), 120)
+    cluster.kubectl("delete", "deployment", "mover", "--wait=false")
 
 
 def test_reset_removes_every_kprov_service_unit_and_directory(cluster: Cluster) -> None:

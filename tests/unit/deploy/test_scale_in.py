@@ -1,0 +1,44 @@
+"""Which nodes scale-in removes: ones kprov provisioned (a kubelet directory in the PKI)
+that the inventory no longer lists as nodes - never others."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kprov.deploy.scale_in import departed_nodes
+
+INVENTORY = """
+all:
+  hosts:
+    h1: {ansible_host: 10.0.0.1}
+    h2: {ansible_host: 10.0.0.2}
+    h4: {ansible_host: 10.0.0.4}
+  children:
+    etcd: {hosts: {h1: {}}}
+    control_plane: {hosts: {h1: {}}}
+    workers: {hosts: {h2: {}}}
+"""
+
+
+def _inventory(tmp_path: Path, kubelets: list[str]) -> Path:
+    (tmp_path / "hosts.yml").write_text(INVENTORY)
+    for name in kubelets:
+        (tmp_path / "pki" / "kubelet" / name).mkdir(parents=True)
+    return tmp_path / "hosts.yml"
+
+
+def test_nodes_left_out_of_the_node_groups_have_departed(tmp_path: Path) -> None:
+    # h4 is still a host (now outside every node group), h5 left the inventory entirely
+    inventory = _inventory(tmp_path, ["h1", "h2", "h4", "h5"])
+    assert departed_nodes(inventory) == ["h4", "h5"]
+    assert departed_nodes(tmp_path) == ["h4", "h5"]  # the inventory's directory works too
+
+
+def test_current_nodes_and_nodes_kprov_never_made_are_kept(tmp_path: Path) -> None:
+    inventory = _inventory(tmp_path, ["h1", "h2"])
+    assert departed_nodes(inventory) == []
+
+
+def test_no_pki_yet_means_nothing_departed(tmp_path: Path) -> None:
+    (tmp_path / "hosts.yml").write_text(INVENTORY)
+    assert departed_nodes(tmp_path / "hosts.yml") == []
