@@ -2,12 +2,17 @@
 
 One testinfra host per inventory host (paramiko backend, the inventory's address, user,
 port and key). Host-key checking follows the inventory (``kprov_host_key_checking``).
-Hosts are checked in parallel; a host that cannot be reached is one failed row.
+Hosts are checked in parallel; a host that cannot be reached is one failed row. Each kind
+of check is one command per host (every unit's ``systemctl is-active`` / ``is-enabled``
+exit codes, as testinfra's systemd service module reads them; one socket listing; every
+certificate's bytes), not one per unit or file.
 """
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import shlex
 import tempfile
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -55,11 +60,34 @@ def _listening_ports(host: Any) -> set[int]:
     return ports
 
 
-def _cert_check(host: Any, path: str, now: dt.datetime) -> tuple[bool, str]:
-    f = host.file(path)
-    if not f.exists:
+def _unit_states(host: Any, units: list[str]) -> dict[str, tuple[bool, bool]]:
+    """(active, enabled) per unit: the exit codes of systemctl is-active / is-enabled."""
+    script = "; ".join(
+        f"systemctl is-active --quiet {shlex.quote(u)}; a=$?; systemctl is-enabled --quiet {shlex.quote(u)};"
+        f" printf '%s %s %s\\n' {shlex.quote(u)} $a $?" for u in units)
+    found: dict[str, tuple[bool, bool]] = {}
+    for line in host.run(script).stdout.splitlines():
+        name, active, enabled = (line.rsplit(" ", 2) + ["", ""])[:3]
+        found[name] = (active == "0", enabled == "0")
+    return found
+
+
+def _cert_bytes(host: Any, paths: list[str]) -> dict[str, bytes]:
+    """The contents of those of ``paths`` that are files (missing ones are absent)."""
+    quoted = [shlex.quote(p) for p in paths]
+    script = "; ".join(f"[ -f {q} ] && printf '%s ' {q} && base64 -w0 {q} && echo" for q in quoted)
+    found: dict[str, bytes] = {}
+    for line in host.run(script + "; true").stdout.splitlines():
+        path, _, data = line.rpartition(" ")
+        if path:
+            found[path] = base64.b64decode(data)
+    return found
+
+
+def _cert_check(content: bytes | None, now: dt.datetime) -> tuple[bool, str]:
+    if content is None:
         return False, "missing"
-    cert = x509.load_pem_x509_certificate(f.content)
+    cert = x509.load_pem_x509_certificate(content)
     if cert.not_valid_before_utc > now:
         return False, f"not valid before {cert.not_valid_before_utc:%Y-%m-%d %H:%M}"
     days = (cert.not_valid_after_utc - now).days
@@ -76,9 +104,9 @@ def _check_host(name: str, host_vars: Mapping[str, Any], exp: HostExpectation) -
             host.run("true")
         except Exception as exc:  # noqa: BLE001 - an unreachable host is a failed row, not a crash
             return [Check(name, "reachable over SSH", False, str(exc) or type(exc).__name__)]
+        states = _unit_states(host, exp.units) if exp.units else {}
         for unit in exp.units:
-            service = host.service(unit)
-            running, enabled = service.is_running, service.is_enabled
+            running, enabled = states.get(unit, (False, False))
             detail = ", ".join(s for s, ok in (("active", running), ("enabled", enabled)) if not ok)
             checks.append(Check(name, f"unit {unit} active and enabled", running and enabled,
                                 f"not {detail}" if detail else ""))
@@ -86,8 +114,9 @@ def _check_host(name: str, host_vars: Mapping[str, Any], exp: HostExpectation) -
         for port in exp.ports:
             checks.append(Check(name, f"port {port} listening", port in listening))
         now = dt.datetime.now(dt.UTC)
+        contents = _cert_bytes(host, exp.certs) if exp.certs else {}
         for path in exp.certs:
-            ok, detail = _cert_check(host, path, now)
+            ok, detail = _cert_check(contents.get(path), now)
             checks.append(Check(name, f"certificate {path}", ok, detail))
     return checks
 

@@ -1,8 +1,10 @@
 """Run every verify check for an inventory and collect one report.
 
-Order: host checks (parallel, SSH), etcd (quorum and leader), API servers, nodes, the
-smoke workload, and config drift (a check-mode run of the cluster playbook must report
-nothing to change, i.e. every file is as rendered).
+Rows in order: host checks (parallel, SSH), etcd (quorum and leader), API servers, nodes,
+the smoke workload, and config drift (a check-mode run of the cluster playbook must report
+nothing to change, i.e. every file is as rendered). The host and etcd checks run in a thread
+while the API checks run (they share nothing), and the smoke workload is deployed while the
+nodes are being checked (its pods need the time to start anyway): the same checks, overlapped.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import asyncio
 import tempfile
 import time
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -64,13 +67,15 @@ async def _api_checks(inventory: str | Path, nodes: list[str], workers: list[str
         return [Check("cluster", "admin kubeconfig", False, str(exc))]
     checks = await check_api_servers(config)
     async with ApiClient(config, timeout=10.0) as client:
+        ips = {w: str(host_vars[w].get("ansible_host", w)) for w in workers}
+        smoking = asyncio.create_task(smoke_test(client, workers, ips, _remote_runner(host_vars))) \
+            if smoke else None
         try:
             checks += await check_nodes(client, nodes)
         except Exception as exc:  # noqa: BLE001
-            return [*checks, Check("cluster", "list nodes", False, str(exc)[:300])]
-        if smoke:
-            ips = {w: str(host_vars[w].get("ansible_host", w)) for w in workers}
-            checks += await smoke_test(client, workers, ips, _remote_runner(host_vars))
+            checks.append(Check("cluster", "list nodes", False, str(exc)[:300]))
+        if smoking is not None:
+            checks += await smoking
     return checks
 
 
@@ -91,11 +96,13 @@ def verify_cluster(inventory: str | Path, *, smoke: bool = True, drift: bool = T
     host_vars = {h: inv.host_vars(h) for h in inv.hosts}
     members = {g: set(inv.members(g)) for g in ("etcd", "control_plane", "workers")}
     expectations = expectations_for(inv.hosts, lambda host, group: host in members[group])
-    report.checks += check_hosts(host_vars, expectations)
-    report.checks += _etcd_checks(inventory)
     nodes = [h for h in inv.hosts if h in members["control_plane"] | members["workers"]]
     workers = [h for h in inv.hosts if h in members["workers"]]
-    report.checks += asyncio.run(_api_checks(inventory, nodes, workers, host_vars, smoke))
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        on_hosts = pool.submit(lambda: check_hosts(host_vars, expectations) + _etcd_checks(inventory))
+        api_checks = asyncio.run(_api_checks(inventory, nodes, workers, host_vars, smoke))
+        report.checks += on_hosts.result()
+    report.checks += api_checks
     if drift:
         report.checks.append(_drift_check(inventory))
     report.duration_s = time.monotonic() - start
