@@ -1,9 +1,11 @@
 """ansible.builtin.wait_for: wait on the host for a port, a path, or a regex in a file.
 
-The whole wait is ONE remote shell loop (delay, then poll every ``sleep`` seconds until
-``timeout``), so waiting costs one round trip however long it takes. A port is probed with
-bash's /dev/tcp (bash is essential on Debian). Never ``changed``; in check mode it still
-waits (it changes nothing), as Ansible does.
+The whole wait is ONE remote shell loop (delay, then poll until ``timeout``), so waiting
+costs one round trip however long it takes. The first 2 s poll every 0.1 s, then every
+``sleep`` seconds (Ansible's interval, an int): a service that comes up after 1.1 s is seen
+then, not a whole ``sleep`` later (a check only reads, so polling faster changes nothing
+else). A port is probed with bash's /dev/tcp (bash is essential on Debian). Never
+``changed``; in check mode it still waits (it changes nothing), as Ansible does.
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ SPEC = {
     "active_connection_states": Arg("list"),
     "msg": Arg(),
 }
+
+
+_FAST_POLLS = 20  # x 0.1 s
 
 
 def _check(p: dict[str, Any]) -> str:
@@ -67,8 +72,10 @@ class WaitForModule:
         condition = _check(p)
         script = (
             f"sleep {p['delay']}; end=$(( $(date +%s) + {p['timeout']} )); "
-            f"while :; do if {condition}; then exit 0; fi; "
-            f"[ $(date +%s) -ge $end ] && exit 3; sleep {p['sleep']}; done"
+            f"n=0; while :; do if {condition}; then exit 0; fi; "
+            f"[ $(date +%s) -ge $end ] && exit 3; "
+            f"if [ $n -lt {_FAST_POLLS} ] && [ {p['sleep']} -gt 0 ]; then n=$((n + 1)); sleep 0.1; "
+            f"else sleep {p['sleep']}; fi; done"
         )
         done = ctx.run(script, timeout=p["delay"] + p["timeout"] + p["connect_timeout"] + 30)
         elapsed = int(time.monotonic() - started)
