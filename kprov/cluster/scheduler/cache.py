@@ -30,7 +30,7 @@ from kprov.cluster.api.objects import cpu_millis, memory_bytes
 from kprov.cluster.api.selectors import LabelSelector
 from kprov.cluster.scheduler.podinfo import AffinityTerm, PodInfo
 
-__all__ = ["NodeInfo", "SchedulerCache"]
+__all__ = ["NodeInfo", "SchedulerCache", "memo_key"]
 
 Obj = dict[str, Any]
 
@@ -52,8 +52,8 @@ class NodeInfo:
     pods: dict[str, PodInfo] = field(default_factory=dict)
     ports: Counter[tuple[str, str, int]] = field(default_factory=Counter)
     # per-node results that depend only on the node and a pod's requests (e.g. scores), keyed
-    # by the caller; emptied whenever the node or its pods change
-    memo: dict[tuple[Any, ...], float] = field(default_factory=dict)
+    # by memo_key(); emptied whenever the node or its pods change
+    memo: dict[int, float] = field(default_factory=dict)
 
     def set_node(self, node: Obj) -> None:
         self.node = node
@@ -86,6 +86,20 @@ class NodeInfo:
                 if self.ports[port] <= 0:
                     del self.ports[port]
         return info
+
+
+_MEMO_KEYS: dict[tuple[Any, ...], int] = {}
+
+
+def memo_key(*parts: Any) -> int:
+    """A small int standing for ``parts`` (e.g. plugin, cpu, memory): cheap NodeInfo.memo keys.
+
+    Never reused for other parts (memos may outlive any reset), and there are only as many as
+    distinct request shapes the scheduler has seen."""
+    key = _MEMO_KEYS.get(parts)
+    if key is None:
+        key = _MEMO_KEYS[parts] = len(_MEMO_KEYS)
+    return key
 
 
 def _required_label(selector: LabelSelector) -> tuple[str, str] | None:

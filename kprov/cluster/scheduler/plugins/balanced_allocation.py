@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from kprov.cluster.scheduler.cache import NodeInfo
+from kprov.cluster.scheduler.cache import NodeInfo, memo_key
 from kprov.cluster.scheduler.framework import CycleState, Plugin
 from kprov.cluster.scheduler.podinfo import PodInfo
 
@@ -26,7 +26,7 @@ class BalancedAllocation(Plugin):
 
     def score_batch(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> list[float]:
         pod_cpu, pod_memory = pod.cpu, pod.memory
-        key = (self.name, pod_cpu, pod_memory)
+        key = memo_key(self.name, pod_cpu, pod_memory)
         out = []
         for n in nodes:  # score() inlined, with min() and abs() as comparisons
             memo = n.memo

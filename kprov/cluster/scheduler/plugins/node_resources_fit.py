@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from kprov.cluster.scheduler.cache import NodeInfo, SchedulerCache
+from kprov.cluster.scheduler.cache import NodeInfo, SchedulerCache, memo_key
 from kprov.cluster.scheduler.framework import NO_REASONS, CycleState, Plugin
 from kprov.cluster.scheduler.podinfo import PodInfo
 
@@ -61,7 +61,7 @@ class NodeResourcesFit(Plugin):
 
     def score_batch(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> list[float]:
         cpu, memory = pod.cpu, pod.memory
-        key = (self.name, cpu, memory)
+        key = memo_key(self.name, cpu, memory)
         out = []
         for n in nodes:
             memo = n.memo
