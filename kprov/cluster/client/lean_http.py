@@ -72,16 +72,16 @@ class LeanHttp:
                     self._drop(conn)
                     continue
                 try:
-                    return await self._exchange(server, conn, message)
+                    return await self._exchange(server, conn, message, method == "HEAD")
                 except _Stale:
                     continue  # closed by the server while idle: try the next one
             conn = await self._connect(server)
             try:
-                return await self._exchange(server, conn, message)
+                return await self._exchange(server, conn, message, method == "HEAD")
             except _Stale as exc:
                 raise ConnectionResetError("connection closed before the reply") from exc
 
-    async def _exchange(self, server: str, conn: _Conn, message: bytes) -> tuple[int, bytes]:
+    async def _exchange(self, server: str, conn: _Conn, message: bytes, no_body: bool) -> tuple[int, bytes]:
         reader, writer = conn
         reusable = False  # only once the whole reply has been read
         try:
@@ -97,12 +97,12 @@ class LeanHttp:
             except asyncio.LimitOverrunError as exc:
                 raise ConnectionError("reply headers too long") from exc
             status, length, chunked, keep = _parse_head(head)
-            if chunked:
+            if no_body or status in (204, 304) or 100 <= status < 200:
+                data = b""
+            elif chunked:
                 data = await _read_chunked(reader)
             elif length is not None:
                 data = await reader.readexactly(length)
-            elif status in (204, 304) or 100 <= status < 200:
-                data = b""
             else:
                 data = await reader.read()
                 keep = False
