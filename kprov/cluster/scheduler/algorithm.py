@@ -68,8 +68,7 @@ def _find_feasible(
     filter that rejects it, and rejections past the node that completed the search are not
     counted, as they would not have been visited.
     """
-    infos = cache.nodes
-    order = cache.node_order
+    order = cache.node_infos
     total = len(order)
     feasible: list[NodeInfo] = []
     visited = 0
@@ -77,10 +76,9 @@ def _find_feasible(
         need = wanted - len(feasible)
         size = min(total - visited, max(need, _MIN_CHUNK))
         begin = (start + visited) % total
-        names = order[begin:begin + size]
-        if len(names) < size:
-            names += order[:size - len(names)]
-        chunk = [infos[n] for n in names]
+        chunk = order[begin:begin + size]
+        if len(chunk) < size:
+            chunk += order[:size - len(chunk)]
         alive = chunk
         alive_at: list[int] | None = None  # chunk positions of ``alive``; None = all of them
         rejected: list[tuple[int, Plugin, Sequence[str]]] = []
@@ -138,7 +136,7 @@ def schedule(
     if len(feasible) == 1:
         result.node = feasible[0].name
         return result
-    totals = [0.0] * len(feasible)
+    totals: list[float] | None = None
     for plugin in plugins:
         if not plugin.has_score:
             continue
@@ -149,7 +147,11 @@ def schedule(
             continue
         raw = plugin.score_batch(state, pod, feasible)
         scores = _normalize(raw, plugin.reverse) if plugin.normalize else raw
-        totals = [t + s * weight for t, s in zip(totals, scores, strict=True)]
+        if weight != 1:
+            scores = [s * weight for s in scores]
+        totals = scores if totals is None else [t + s for t, s in zip(totals, scores, strict=True)]
+    if totals is None:
+        totals = [0.0] * len(feasible)
     best = max(totals)
     choices = [n for n, t in zip(feasible, totals, strict=True) if t >= best - 1e-9]
     result.node = (rng or random).choice(choices).name

@@ -114,6 +114,7 @@ class SchedulerCache:
     def __init__(self, assume_ttl: float = 30.0) -> None:
         self.nodes: dict[str, NodeInfo] = {}
         self.node_order: list[str] = []
+        self.node_infos: list[NodeInfo] = []  # the NodeInfos in node_order's order
         self.pod_node: dict[str, str] = {}
         self.assumed: dict[str, float] = {}  # pod key -> monotonic deadline
         self._by_label: dict[tuple[str, str, str], set[str]] = {}
@@ -140,6 +141,7 @@ class SchedulerCache:
             info = NodeInfo(name=name, node=node)
             self.nodes[name] = info
             self.node_order.append(name)
+            self.node_infos.append(info)
         else:
             self._count_node(info, -1)
         info.set_node(node)
@@ -153,6 +155,7 @@ class SchedulerCache:
         if info is not None:
             self._count_node(info, -1)
             self.node_order.remove(name)
+            self.node_infos.remove(info)
             self._floor_exact = False
             self.generation += 1
 
