@@ -3,6 +3,8 @@
 Nodes are visited round-robin from where the previous cycle stopped, and the search stops
 once ``nodes_to_find`` feasible nodes are found (kube-scheduler's percentageOfNodesToScore:
 adaptive by default, 50% minus 1% per 125 nodes, at least 5% and at least 100 nodes).
+Filters and scores run over batches of nodes (see the framework), which visits and counts
+exactly what a node-by-node loop would.
 When no node fits, :func:`failure_message` renders the reasons the way kube-scheduler
 does: ``0/5 nodes are available: 2 Insufficient cpu, 3 node(s) had untolerated taint
 {k: v}. preemption: 0/5 nodes are available: ...``.
