@@ -11,10 +11,12 @@ server's own create rate in the same run (``sched_create_pods_per_s``, the ceili
 the end-to-end figure), and ``sched_cycle_pods_per_s``: the same pods placed on the same
 nodes by the scheduler's cache and plugins in-process, without the API (its own ceiling).
 
-The scheduler writes its Scheduled events in the background (they never hold up a
-binding), so after the last bind the bench waits for them and prints how many were
-written (``sched_events_written``) and how long after the last bind the last one came
-(``sched_events_drain_s``); this is outside the timed section.
+After the timed section the bench checks the placements it saw (``sched_violations``:
+pods of an anti-affinity group sharing a node, nodes over capacity; must be 0). The
+scheduler writes its Scheduled events in the background (they never hold up a binding),
+so the bench then waits for them and prints how many were written
+(``sched_events_written``) and how long after the last bind the last one came
+(``sched_events_drain_s``).
 
     python tests/bench/bench_scheduler.py [--nodes 1000] [--pods 10000]
 """
@@ -29,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import uvloop
@@ -53,6 +56,30 @@ from tests.integration.controllers.hollow import (  # noqa: E402
 )
 
 NAMESPACE = "bench"
+
+
+def placement_violations(
+    bodies: list[dict], placed: dict[str, str], nodes_cpu: int, nodes_memory: int
+) -> int:
+    """Anti-affinity groups sharing a node, and nodes over their cpu, memory or pod count."""
+    cpu: Counter[str] = Counter()
+    memory: Counter[str] = Counter()
+    count: Counter[str] = Counter()
+    groups: dict[str, list[str]] = {}
+    for body in bodies:
+        name = body["metadata"]["name"]
+        node = placed.get(name)
+        if node is None:
+            continue
+        info = PodInfo.of(body)
+        cpu[node] += info.cpu
+        memory[node] += info.memory
+        count[node] += 1
+        if info.anti_affinity:
+            groups.setdefault(body["metadata"]["labels"]["group"], []).append(node)
+    shared = sum(len(members) - len(set(members)) for members in groups.values())
+    over = sum(1 for n in count if cpu[n] > nodes_cpu or memory[n] > nodes_memory or count[n] > 110)
+    return shared + over
 
 
 async def wait_scheduled_events(admin: ApiClient, pods: int, timeout: float) -> int:
@@ -130,6 +157,7 @@ async def run(
             _, rv = await admin.list_all(resources.PODS, NAMESPACE)
             created: dict[str, float] = {}
             bound: dict[str, float] = {}
+            placed: dict[str, str] = {}
             done = asyncio.Event()
 
             async def watch() -> None:
@@ -141,8 +169,10 @@ async def run(
                         meta = event.object.get("metadata") or {}
                         version = meta.get("resourceVersion", version)
                         name = meta.get("name")
-                        if name and (event.object.get("spec") or {}).get("nodeName") and name not in bound:
+                        node = (event.object.get("spec") or {}).get("nodeName")
+                        if name and node and name not in bound:
                             bound[name] = time.monotonic()
+                            placed[name] = node
                             if len(bound) >= pods:
                                 done.set()
                                 return
@@ -164,6 +194,7 @@ async def run(
             watcher.cancel()
             last = max(bound.values())
             latencies = sorted(max(0.0, bound[n] - created[n]) * 1000 for n in bound if n in created)
+            violations = placement_violations(bodies, placed, nodes_cpu=32_000, nodes_memory=64 << 30)
             events = await wait_scheduled_events(admin, pods, timeout=600)
             return {
                 "sched_nodes": nodes,
@@ -172,6 +203,7 @@ async def run(
                 "sched_pods_per_s": round(pods / (last - first), 1),
                 "sched_p50_ms": round(latencies[len(latencies) // 2], 1),
                 "sched_p99_ms": round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))], 1),
+                "sched_violations": violations,
                 "sched_events_written": events,
                 "sched_events_drain_s": round(time.monotonic() - last, 1),
             }
