@@ -49,9 +49,19 @@ async def test_scheduler_failover(control_plane, tmp_path: Path) -> None:  # typ
                 items, _ = await admin.list_all(resources.PODS, "fo")
                 return len(items) == n and all(p["spec"].get("nodeName") for p in items)
 
+            async def scheduled_events(n: int) -> Counter[str] | None:
+                events, _ = await admin.list_all(resources.EVENTS, "fo")
+                counts = Counter(
+                    e["involvedObject"]["name"] for e in events if e.get("reason") == "Scheduled"
+                )
+                return counts if len(counts) == n else None
+
             leader = await wait_for(lambda: holder(admin, LEASE), 20, what="a leader")
             await create("before")
             await wait_for(lambda: all_bound(10), 20, what="10 pods bound by the first leader")
+            # events are written in the background, after the bindings: a SIGKILL would drop
+            # the ones still queued (as with kube-scheduler), so let them out first
+            await wait_for(lambda: scheduled_events(10), 20, what="the first leader's Scheduled events")
 
             victim = process_for(procs, leader)
             victim.send_signal(signal.SIGKILL)
@@ -62,15 +72,8 @@ async def test_scheduler_failover(control_plane, tmp_path: Path) -> None:  # typ
             assert process_for(procs, new_leader).poll() is None
             await wait_for(lambda: all_bound(20), 30, what="pods created during the failover bound")
 
-            async def scheduled_events() -> Counter[str] | None:
-                events, _ = await admin.list_all(resources.EVENTS, "fo")
-                counts = Counter(
-                    e["involvedObject"]["name"] for e in events if e.get("reason") == "Scheduled"
-                )
-                return counts if len(counts) == 20 else None
-
-            # events are written after each binding: wait for all of them, then no pod may have two
-            scheduled = await wait_for(scheduled_events, 20, what="a Scheduled event per pod")
+            # wait for every pod's Scheduled event; no pod may have two (none was bound twice)
+            scheduled = await wait_for(lambda: scheduled_events(20), 20, what="a Scheduled event per pod")
             assert set(scheduled.values()) == {1}, scheduled
     finally:
         for proc in procs:
