@@ -46,7 +46,7 @@ from kprov.cluster.apiserver.status import (
     not_found,
     success_status,
 )
-from kprov.cluster.storage import KeyExistsError, KeyNotFoundError, RevisionConflictError
+from kprov.cluster.storage import KeyExistsError, KeyNotFoundError, RevisionConflictError, StoredObject
 
 __all__ = [
     "Mutation",
@@ -186,17 +186,37 @@ async def guaranteed_update(
     field_manager: str = "",
 ) -> dict[str, Any]:
     key = ctx.key(info, namespace, name)
+    # The first try starts from the watch cache's copy (no etcd read), as kube-apiserver
+    # does; the write's revision check catches a stale copy. Any answer other than a
+    # successful write (not found, a pinned revision that differs, no change, an error from
+    # the mutation or validation) is only given after a fresh read from etcd.
+    fresh = False
     for _ in range(20):
-        current = await ctx.store.get(key)
+        current = None if fresh else _cached(ctx, key)
         if current is None:
-            raise not_found(info, name)
+            fresh = True
+            current = await ctx.store.get(key)
+            if current is None:
+                raise not_found(info, name)
         if pinned_revision is not None and pinned_revision != current.revision:
+            if not fresh:
+                fresh = True
+                continue
             raise conflict(info, name, _MODIFIED)
-        new = prepare_update(info, current.obj, mutate(copy.deepcopy(current.obj)), subresource)
-        if subresource != "status":
-            _lib.apply_defaults(info, new)
-        _lib.validate(info, new, current.obj)
+        try:
+            new = prepare_update(info, current.obj, mutate(copy.deepcopy(current.obj)), subresource)
+            if subresource != "status":
+                _lib.apply_defaults(info, new)
+            _lib.validate(info, new, current.obj)
+        except ApiError:
+            if not fresh:
+                fresh = True
+                continue
+            raise
         if is_noop(current.obj, new):
+            if not fresh:
+                fresh = True
+                continue
             return current.obj
         _lib.record_update(info, current.obj, new, field_manager, subresource)
         await admission.before_update(ctx, info, current.obj, new)
@@ -207,6 +227,7 @@ async def guaranteed_update(
         except RevisionConflictError:
             if pinned_revision is not None:
                 raise conflict(info, name, _MODIFIED) from None
+            fresh = True
             continue
         except KeyNotFoundError:
             raise not_found(info, name) from None
@@ -214,6 +235,12 @@ async def guaranteed_update(
             return await _delete_now(ctx, info, stored.obj, stored.revision)
         return stored.obj
     raise conflict(info, name, "too many concurrent writers; try again")
+
+
+def _cached(ctx: ApiContext, key: str) -> StoredObject | None:
+    obj = ctx.cache.get(key)
+    version = (obj or {}).get("metadata", {}).get("resourceVersion")
+    return StoredObject(key, obj, int(version)) if obj is not None and version else None
 
 
 async def _delete_now(

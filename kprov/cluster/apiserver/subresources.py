@@ -108,7 +108,14 @@ async def handle_binding(
     if not node:
         raise ApiError(f'Binding "{name}" is invalid: target.name: Required value', 422, "Invalid")
 
+    uid = (binding.get("metadata") or {}).get("uid")
+
     def bind(live: dict[str, Any]) -> dict[str, Any]:
+        live_uid = (live.get("metadata") or {}).get("uid")
+        if uid and uid != live_uid:  # the pod was replaced by one of the same name
+            raise conflict(
+                info, name, f"Precondition failed: UID in precondition: {uid}, UID in object meta: {live_uid}"
+            )
         if (live.get("metadata") or {}).get("deletionTimestamp"):
             raise conflict(info, name, "pod is being deleted, cannot be assigned to a host")
         current = (live.get("spec") or {}).get("nodeName")

@@ -69,6 +69,23 @@ def test_binding_sets_node_once(admin, namespace):
     assert status == 409 and "already assigned" in again["message"]
 
 
+def test_binding_for_a_replaced_pod_is_refused(admin, namespace):
+    """A Binding carries the uid of the pod the scheduler placed: a pod deleted and made
+    again under the same name (another uid) is not bound by it."""
+    pods = f"/api/v1/namespaces/{namespace}/pods"
+    body = _json({"metadata": {"name": "b2"}, "spec": {"containers": [{"name": "c", "image": "x"}]}})
+    old_uid = admin("POST", pods, body)[2]["metadata"]["uid"]
+    admin("DELETE", f"{pods}/b2?gracePeriodSeconds=0")
+    new_uid = admin("POST", pods, body)[2]["metadata"]["uid"]
+    binding = {"apiVersion": "v1", "kind": "Binding", "target": {"kind": "Node", "name": "node-a"}}
+    stale = _json({**binding, "metadata": {"name": "b2", "uid": old_uid}})
+    status, _, refused = admin("POST", f"{pods}/b2/binding", stale)
+    assert status == 409 and "Precondition failed" in refused["message"], refused
+    assert "nodeName" not in admin("GET", f"{pods}/b2")[2]["spec"]
+    current = _json({**binding, "metadata": {"name": "b2", "uid": new_uid}})
+    assert admin("POST", f"{pods}/b2/binding", current)[0] == 201
+
+
 def test_status_subresource_is_separate_from_spec(admin, namespace):
     pods = f"/api/v1/namespaces/{namespace}/pods"
     admin(

@@ -131,3 +131,17 @@ def test_kubernetes_endpoints_follow_live_api_servers(control_plane, tmp_path) -
     finally:
         proc.kill()
         proc.wait(10)
+
+
+def test_updates_alternating_between_servers_lose_nothing(control_plane, second_server, namespace):
+    """Each server starts an update from its watch cache's copy, which may lag the other
+    server's last write by milliseconds: the revision check must catch that every time."""
+    a, b = _core(control_plane.admin_kubeconfig), _core(second_server)
+    a.create_namespaced_config_map(namespace, {"metadata": {"name": "alternating"}, "data": {}})
+    for i in range(40):
+        api = a if i % 2 == 0 else b
+        api.patch_namespaced_config_map(
+            "alternating", namespace, [{"op": "add", "path": f"/data/k{i}", "value": str(i)}]
+        )
+    data = a.read_namespaced_config_map("alternating", namespace).data
+    assert data == {f"k{i}": str(i) for i in range(40)}
