@@ -17,6 +17,7 @@ Archives are cached next to the wheelhouse and named by the same digest.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -27,9 +28,11 @@ from pathlib import Path
 
 from kprov.bundle.wheelhouse import DEFAULT_CACHE, build_wheelhouse, cache_lock
 
-__all__ = ["SCRIPT_SHEBANG", "Runtime", "build_runtime", "python_tag"]
+__all__ = ["REQUIRED_SCRIPTS", "SCRIPT_SHEBANG", "Runtime", "build_runtime", "python_tag"]
 
 SCRIPT_SHEBANG = "#!/opt/kprov/venv/bin/python"
+REQUIRED_SCRIPTS = ("kprov-apiserver", "kprov-controller-manager", "kprov-scheduler", "kprov-kubelet",
+                    "kprov-proxy")
 _KEEP_ARCHIVES = 4
 
 
@@ -57,8 +60,12 @@ def build_runtime(repo_root: Path, cache_dir: Path = DEFAULT_CACHE) -> Runtime:
     return Runtime(archive, wheelhouse.digest, python_tag())
 
 
-def _run(cmd: list[str]) -> None:
-    result = subprocess.run(cmd, capture_output=True, text=True)
+def _run(cmd: list[str], cwd: Path) -> None:
+    # A clean directory and environment: pip run for the staging venv must not see a kprov
+    # from the caller's PYTHONPATH or working directory (a checkout with kprov.egg-info would
+    # make it "already satisfied" and leave kprov out).
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "PIP_TARGET")}
+    result = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, env=env)
     if result.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed:\n{result.stderr[-2000:]}")
 
@@ -69,12 +76,15 @@ def _build(wheelhouse: Path, digest: str, archive: Path) -> None:
         wheels, venv = staging / "wheels", staging / "venv"
         with tarfile.open(wheelhouse) as tar:
             tar.extractall(wheels, filter="data")
-        _run([sys.executable, "-m", "venv", "--without-pip", str(venv)])
+        _run([sys.executable, "-m", "venv", "--without-pip", str(venv)], staging)
         # pip resolves exactly as it would on a host (offline, from the wheelhouse only).
         _run([sys.executable, "-m", "pip", "-q", "--disable-pip-version-check", "--python",
               str(venv / "bin" / "python"), "install", "--no-index", "--no-compile",
-              "--find-links", str(wheels), "kprov"])
+              "--find-links", str(wheels), "kprov"], staging)
         scripts = _console_scripts(venv)
+        missing = sorted(set(REQUIRED_SCRIPTS) - {s.name for s in scripts})
+        if missing:
+            raise RuntimeError(f"the runtime build left out {', '.join(missing)}: pip did not install kprov")
         (staging / "PYTHON").write_text(python_tag() + "\n")
         (staging / "DIGEST").write_text(digest + "\n")
         site = venv / "lib" / f"python{python_tag()}" / "site-packages"
