@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from kprov.provision.errors import ProvisionError, UndefinedVariableError
 from kprov.provision.execute.context import HostState, PlayContext, RunContext
+from kprov.provision.execute.prefetch import PREFETCHABLE, Key
 from kprov.provision.execute.results import TaskResult
 from kprov.provision.execute.task_runner import TaskRunner
 from kprov.provision.playbook.model import Block, Item, Task
@@ -45,9 +46,11 @@ class HostRunner:
 
     # -- walking ---------------------------------------------------------------------------
     def items(self, items: list[Item], extra: dict[str, Any] | None = None) -> Outcome:
-        for item in items:
+        for index, item in enumerate(items):
             if self.pctx.sync.aborted:
                 return "ended"
+            if isinstance(item, Task) and item.uid not in self.tasks.ahead_uids:
+                self._look_ahead(items[index:], extra)
             outcome = self.block(item, extra) if isinstance(item, Block) else self.task(item, extra)
             if outcome != "ok":
                 return outcome
@@ -118,6 +121,42 @@ class HostRunner:
         if result.status == "changed":
             self._notify(task)
         return "ok"
+
+    def _look_ahead(self, items: list[Item], extra: dict[str, Any] | None) -> None:
+        """Prefetch the probes of the plain file tasks that come next, in one round trip.
+
+        The run stops at the first item that is not such a task (a block, loop, include,
+        meta, command, sync point, ...) or that mentions what an earlier one registers.
+        """
+        candidates: list[Task] = []
+        registered: list[str] = []
+        opts = self.run.options
+        for item in items:
+            if not isinstance(item, Task) or not self._plain_file_task(item):
+                break
+            text = repr((item.args, item.when, item.vars))
+            if any(name in text for name in registered):
+                break
+            if tags_selected(item.tags, opts.tags, opts.skip_tags):
+                candidates.append(item)
+            if item.register:
+                registered.append(item.register)
+        if len(candidates) < 2:
+            return
+        window: list[Task] = []
+        keys: list[Key] = []
+        for task in candidates:
+            key = self.tasks.probe_key(task, extra)
+            if key is not None:
+                window.append(task)
+                keys.append(key)
+        if len(window) > 1:
+            self.tasks.prefetch_ahead(window, keys)
+
+    def _plain_file_task(self, task: Task) -> bool:
+        return (task.action not in _SPECIAL_ACTIONS and task.loop is None and not task.delegate_to
+                and task.until is None and not task.run_once and not self._needs_sync(task)
+                and task.action.rsplit(".", 1)[-1] in PREFETCHABLE)
 
     def _needs_sync(self, task: Task) -> bool:
         cached = self.pctx.sync_tasks.get(task.uid)

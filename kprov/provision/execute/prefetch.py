@@ -22,7 +22,7 @@ from typing import Any
 from kprov.provision.connect.base import CommandResult, Connector
 from kprov.provision.modules.base import Module, ModuleContext
 
-__all__ = ["PREFETCHABLE", "Prefetched", "batch_script", "first_command", "parse_batch", "prefetch"]
+__all__ = ["PREFETCHABLE", "Key", "Prefetched", "batch_script", "first_command", "parse_batch", "prefetch"]
 
 # Modules whose first command is a read-only probe of the host (never an action).
 PREFETCHABLE = frozenset({"copy", "template", "file", "stat"})

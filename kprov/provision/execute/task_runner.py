@@ -20,6 +20,7 @@ from kprov.provision.execute.actions import ENGINE_RUNNERS, RAW_ARG_KEYS
 from kprov.provision.execute.context import HostState, PlayContext, RunContext
 from kprov.provision.execute.prefetch import (
     PREFETCHABLE,
+    Key,
     Prefetched,
     first_command,
     prefetch,
@@ -49,9 +50,15 @@ class _Unreachable(Exception):
 class TaskRunner:
     def __init__(self, run: RunContext, pctx: PlayContext, host: HostState) -> None:
         self.run, self.pctx, self.host = run, pctx, host
+        # Probes prefetched for a run of consecutive file tasks (HostRunner looks ahead): valid
+        # only while those tasks run and none of them has acted (any other command empties it).
+        self.ahead: Prefetched = {}
+        self.ahead_uids: set[int] = set()
 
     # -- entry -----------------------------------------------------------------------------
     def execute(self, task: Task, extra: dict[str, Any] | None = None) -> TaskResult:
+        if task.uid not in self.ahead_uids:
+            self.ahead.clear()
         start = time.monotonic()
         self.run.observer.task_start(self.host.name, task.title)
         try:
@@ -187,6 +194,31 @@ class TaskRunner:
     def _when(self, task: Task, scope: VarScope) -> bool:
         return all(scope.condition(c, f"task field 'when' ({task.origin})") for c in task.when)
 
+    def probe_key(self, task: Task, extra: dict[str, Any] | None) -> Key | None:
+        """The read-only probe a plain file task would send first here (None: not known)."""
+        try:
+            module = get_module(task.action)
+            if module.name not in PREFETCHABLE:
+                return None
+            scope = self.scope(task, extra)
+            if not self._when(task, scope):
+                return None
+            args = self._args(task, scope)
+        except (ProvisionError, UnknownModuleError):
+            return None
+        return first_command(module, self.module_context(task, scope, recording_connector(self.host.name)),
+                             args)
+
+    def prefetch_ahead(self, tasks: list[Task], keys: list[Key]) -> None:
+        """Run ``keys`` in one batch for ``tasks`` (consecutive; see HostRunner.items)."""
+        if self.host.connector is None:
+            return
+        try:
+            found = prefetch(self.host.connector, keys, lambda m: self.run.log.event(self.host.name, m))
+        except ConnectionFailure:
+            return  # the tasks probe one by one (and report the failure themselves)
+        self.ahead, self.ahead_uids = found, {t.uid for t in tasks}
+
     def _prefetch(self, task: Task, scopes: list[VarScope]) -> Prefetched | None:
         """Run the items' probes in one round trip (file modules only; see execute.prefetch)."""
         if len(scopes) < 2 or task.delegate_to or task.action in ENGINE_RUNNERS or task.until is not None:
@@ -269,7 +301,7 @@ class TaskRunner:
             return runner(args, scope, self.host.runtime_vars, where)
         connector = self._connector(task, scope)
         ctx = self.module_context(task, scope, connector)
-        ctx.prefetched = prefetched
+        ctx.prefetched = prefetched if prefetched is not None else self.ahead
         try:
             return get_module(task.action).run(ctx, args)
         except UnreachableError as err:

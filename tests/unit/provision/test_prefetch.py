@@ -71,3 +71,29 @@ def test_batch_frames_every_output_and_exit_code() -> None:
     assert results is not None
     assert [(r.rc, r.stdout, r.stderr) for r in results] == [(0, "a\n", ""), (3, "", "b\n"), (0, "x\ny", "")]
     assert parse_batch(out, "OTHER", 3) is None and parse_batch(out, "TOK", 4) is None
+
+
+def test_consecutive_file_tasks_probe_together_until_one_acts(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    dest = tmp_path / "out"
+    dest.mkdir()
+    site = {"site.yml": f"""
+- hosts: all
+  gather_facts: false
+  tasks:
+    - {{name: one, copy: {{content: "1\\n", dest: "{dest}/one"}}}}
+    - {{name: two, copy: {{content: "2\\n", dest: "{dest}/two"}}, register: two}}
+    - {{name: dir, file: {{path: "{dest}/sub", state: directory}}}}
+    - {{name: uses two, stat: {{path: "{dest}/two"}}, when: two is changed}}
+    - {{name: after, stat: {{path: "{dest}/sub"}}, register: after}}
+"""}
+    first, _ = run_fake(tmp_path, monkeypatch, site, ["h1"], {"h1": LocalConnector("h1")})  # type: ignore[dict-item]
+    assert [s for _, s in statuses(first, "h1")] == ["changed", "changed", "changed", "ok", "ok"]
+    shutil.rmtree(tmp_path / "logs")
+    (dest / "two").write_text("by hand\n")
+    again, registered = run_fake(tmp_path, monkeypatch, site, ["h1"], {"h1": LocalConnector("h1")})  # type: ignore[dict-item]
+    assert [s for _, s in statuses(again, "h1")] == ["ok", "changed", "ok", "ok", "ok"]
+    assert (dest / "two").read_text() == "2\n" and registered["h1"]["after"]["stat"]["isdir"]
+    # one, two, dir probed together; two's write; then uses-two and after (a run of their own)
+    commands = _commands(tmp_path)
+    assert commands[0].startswith("t=$(mktemp -d)") and len(commands) <= 5
