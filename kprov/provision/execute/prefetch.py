@@ -1,6 +1,6 @@
 """Probe prefetch for loops: the read-only first commands of all items in ONE round trip.
 
-A loop of file tasks (copy, template, file, stat) costs a round trip per item even when
+A loop of file tasks (copy, template, file, stat, sysctl) costs a round trip per item even when
 nothing changes, because each item's module first probes its path. Before such a loop runs,
 each item's module is run against a recording connector that stops it at its first command
 (for these modules always its probe, which only reads); those commands then run on the host
@@ -25,7 +25,7 @@ from kprov.provision.modules.base import Module, ModuleContext
 __all__ = ["PREFETCHABLE", "Key", "Prefetched", "batch_script", "first_command", "parse_batch", "prefetch"]
 
 # Modules whose first command is a read-only probe of the host (never an action).
-PREFETCHABLE = frozenset({"copy", "template", "file", "stat"})
+PREFETCHABLE = frozenset({"copy", "template", "file", "stat", "sysctl"})
 
 Key = tuple[str, bool, "str | None"]  # (command, become, become_user)
 Prefetched = dict[Key, CommandResult]

@@ -97,3 +97,22 @@ def test_consecutive_file_tasks_probe_together_until_one_acts(tmp_path: Path,
     # one, two, dir probed together; two's write; then uses-two and after (a run of their own)
     commands = _commands(tmp_path)
     assert commands[0].startswith("t=$(mktemp -d)") and len(commands) <= 5
+
+
+def test_sysctl_items_sharing_a_file_each_see_the_last_write(tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    conf = tmp_path / "90-test.conf"
+    site = {"site.yml": f"""
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: params
+      sysctl: {{name: "{{{{ item.key }}}}", value: "{{{{ item.value }}}}", sysctl_file: "{conf}",
+               sysctl_set: false, reload: false}}
+      loop: [{{key: net.ipv4.ip_forward, value: "1"}}, {{key: net.ipv4.conf.all.forwarding, value: "1"}}]
+"""}
+    first, _ = run_fake(tmp_path, monkeypatch, site, ["h1"], {"h1": LocalConnector("h1")})  # type: ignore[dict-item]
+    assert statuses(first, "h1") == [("params", "changed")]
+    assert conf.read_text() == "net.ipv4.ip_forward=1\nnet.ipv4.conf.all.forwarding=1\n"
+    again, _ = run_fake(tmp_path, monkeypatch, site, ["h1"], {"h1": LocalConnector("h1")})  # type: ignore[dict-item]
+    assert statuses(again, "h1") == [("params", "ok")]
