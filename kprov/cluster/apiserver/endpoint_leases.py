@@ -43,7 +43,11 @@ class EndpointLeases:
         return self._ctx.store.kv.client
 
     async def beat(self) -> list[str]:
-        """Renew this server's key, then list every live server in the Endpoints; returns them."""
+        """Renew this server's key, then list every live server in the Endpoints; returns them.
+        Bounded in time: an etcd that does not answer makes it fail, never hang."""
+        return await asyncio.wait_for(self._beat(), self._interval_s)
+
+    async def _beat(self) -> list[str]:
         if self._lease is not None:
             reply = await self._etcd.refresh_lease(self._lease.id)
             if reply is None or reply.TTL <= 0:  # expired while etcd was away: start afresh
@@ -71,8 +75,9 @@ class EndpointLeases:
                 _log.warning("endpoint lease: %s", exc)
             await asyncio.sleep(self._interval_s)
 
-    async def stop(self) -> None:
-        """Leave the Endpoints now, instead of when the lease would expire."""
+    async def stop(self, timeout_s: float = 3.0) -> None:
+        """Leave the Endpoints now, instead of when the lease would expire (given up after
+        ``timeout_s`` when etcd does not answer: the lease then runs out by itself)."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -80,5 +85,8 @@ class EndpointLeases:
         if self._lease is None:
             return
         with contextlib.suppress(Exception):
-            await self._etcd.revoke_lease(self._lease.id)
-            await self._reconcile()
+            await asyncio.wait_for(self._leave(), timeout_s)
+
+    async def _leave(self) -> None:
+        await self._etcd.revoke_lease(self._lease.id)
+        await self._reconcile()

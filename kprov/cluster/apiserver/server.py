@@ -70,7 +70,10 @@ async def start_server(config: ServerConfig) -> tuple[web.AppRunner, ApiContext,
     ctx.extras["allocators"] = allocators
     await bootstrap(ctx, allocators.first_ip)
     leases = EndpointLeases(ctx, ttl_s=config.endpoint_lease_ttl_s)
-    await leases.beat()  # listed in the kubernetes Endpoints before serving
+    try:
+        await leases.beat()  # listed in the kubernetes Endpoints before serving
+    except Exception as exc:  # etcd slow to answer: the renewal loop lists it soon
+        _log.warning("endpoint lease: %r", exc)
     leases.start()
     ctx.extras["endpoint_leases"] = leases
     runner = web.AppRunner(build_app(ctx), access_log=None, handle_signals=False, shutdown_timeout=1.0)
