@@ -85,17 +85,9 @@ def build_bundle(out: Path, options: BundleOptions = BundleOptions(),
     if options.wheelhouse:
         progress("wheelhouse: kprov and its dependencies")
         built = build_wheelhouse(options.repo_root, options.wheelhouse_cache)
-        target = out / "wheelhouse"
-        shutil.rmtree(target, ignore_errors=True)
-        target.mkdir()
-        shutil.copy2(built.archive, target / built.archive.name)
-        wheel_archive, wheel_digest = f"wheelhouse/{built.archive.name}", built.digest
+        wheel_archive, wheel_digest = _ship(built.archive, out, "wheelhouse"), built.digest
         runtime = build_runtime(options.repo_root, options.wheelhouse_cache)
-        target = out / "runtime"
-        shutil.rmtree(target, ignore_errors=True)
-        target.mkdir()
-        shutil.copy2(runtime.archive, target / runtime.archive.name)
-        runtime_archive, runtime_digest = f"runtime/{runtime.archive.name}", runtime.digest
+        runtime_archive, runtime_digest = _ship(runtime.archive, out, "runtime"), runtime.digest
 
     images: list[ImageEntry] = []
     if options.images:
@@ -151,3 +143,12 @@ def archive_bundle(bundle: Path, archive: Path) -> Path:
         tar.add(bundle, arcname="kprov-bundle")
     tmp.replace(archive)
     return archive
+
+
+def _ship(archive: Path, out: Path, directory: str) -> str:
+    """Copy ``archive`` alone into ``out/directory``; its path inside the bundle."""
+    target = out / directory
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir()
+    shutil.copy2(archive, target / archive.name)
+    return f"{directory}/{archive.name}"

@@ -3,19 +3,19 @@
 Prints, one per line:
   etcd_put_per_s       raw etcd puts/s with aetcd (the library the server uses), 64 concurrent
   api_create_per_s     pod creates/s through the API over HTTPS, 64 concurrent keep-alive
-                       connections driven by a minimal HTTP/1.1 load generator (below)
+                       connections of kprov's client on its lean transport (client.lean_http)
   api_vs_etcd_ratio    the two side by side (target >= 0.5)
   api_create_aiohttp_per_s  the same creates through aiohttp's client, for comparison
-
-Both clients share this process's event loop (uvloop, as the API server's). On a 2-core
-machine the load generator competes with the server and etcd for CPU: aiohttp's client
-spends about 280 us per request, more than a third of the server's own cost, so the ratio
-is taken with a load generator that only writes prepared requests and reads replies by
-Content-Length (about 110 us per request).
   create|get|list p50/p99 with creates at a steady 100/s (reads 20/s each),
                        mutating_p99_ms = create p99 (target <= 100)
   watch_fanout_p99_ms  1000 watchers, write -> delivery p99 (target <= 1000)
   list_10k_s           one list of 10,000 pods (target <= 1)
+
+Both clients share this process's event loop (uvloop, as the API server's). On a 2-core
+machine the load generator competes with the server and etcd for CPU: aiohttp's client
+spends about 280 us per request, more than a third of the server's own cost, so the ratio
+is taken with kprov's own lean request transport (kprov.cluster.client.lean_http), which
+writes a request whole and reads the reply by its length.
 
 Run: python tests/bench/bench_apiserver.py [--pods 10000] [--watchers 1000]
 """
@@ -37,6 +37,7 @@ import aiohttp
 import uvloop
 import yaml
 
+from kprov.cluster.client import ApiClient, resources
 from kprov.local import LocalControlPlane
 
 CONCURRENCY = 64
@@ -97,35 +98,19 @@ async def _etcd_puts(url: str, count: int) -> float:
     return count / elapsed
 
 
-async def _lean_creates(server: str, context: ssl.SSLContext, ns: str, count: int) -> float:
-    """Pod creates over ``CONCURRENCY`` keep-alive TLS connections, one request in flight
-    on each: a request is written whole, the reply read by its Content-Length."""
-    host, port = server.removeprefix("https://").rsplit(":", 1)
+async def _lean_creates(kubeconfig: Path, ns: str, count: int) -> float:
+    """Pod creates through kprov's own client on its lean transport (``ApiClient(lean=True)``):
+    ``CONCURRENCY`` keep-alive TLS connections, one request in flight on each."""
     queue = iter(range(count))
-    head = f"POST /api/v1/namespaces/{ns}/pods HTTP/1.1\r\nHost: {host}\r\n".encode()
+    async with ApiClient.from_kubeconfig(kubeconfig, max_connections=CONCURRENCY, lean=True) as client:
 
-    async def worker() -> None:
-        reader, writer = await asyncio.open_connection(host, int(port), ssl=context)
-        try:
+        async def worker() -> None:
             for i in queue:
-                body = json.dumps(_pod(f"p{i:05d}")).encode()
-                writer.write(
-                    head + b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body) + body
-                )
-                reply = await reader.readuntil(b"\r\n\r\n")
-                length = 0
-                for line in reply.split(b"\r\n"):
-                    if line[:15].lower() == b"content-length:":
-                        length = int(line[15:])
-                payload = await reader.readexactly(length)
-                if reply[9:12] != b"201":
-                    raise RuntimeError(f"create failed: {reply[:12]!r} {payload[:300]!r}")
-        finally:
-            writer.close()
+                await client.create(resources.PODS, _pod(f"p{i:05d}"), ns)
 
-    start = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
-    return count / (time.perf_counter() - start)
+        start = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+        return count / (time.perf_counter() - start)
 
 
 async def _api_creates(session: aiohttp.ClientSession, server: str, ns: str, count: int) -> float:
@@ -241,7 +226,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> None:
                 ) as reply:
                     await reply.read()
             etcd_rate = await _etcd_puts(info.etcd_url, args.etcd_puts)
-            api_rate = await _lean_creates(server, context, "bench", args.pods)
+            api_rate = await _lean_creates(Path(info.admin_kubeconfig), "bench", args.pods)
             aiohttp_rate = await _api_creates(session, server, "bench-aiohttp", args.pods // 2)
             print(f"etcd_put_per_s = {etcd_rate:.0f}")
             print(f"api_create_per_s = {api_rate:.0f}")

@@ -153,27 +153,29 @@ class EtcdKV:
             return RevisionExpiredError(revision, 0)
         return StorageUnavailableError(f"etcd {self.server}: {exc.code().name}: {details}")
 
-    def _move_on(self, failed: aetcd.Client, exc: grpc.aio.AioRpcError) -> bool:
+    async def _move_on(self, failed: aetcd.Client, exc: grpc.aio.AioRpcError) -> bool:
         """After ``exc`` from ``failed``: use the next member if that one is unavailable.
         True when there is another member to try."""
         if exc.code() != grpc.StatusCode.UNAVAILABLE or len(self._clients) == 1:
             return False
         if self.client is failed:  # concurrent callers move on once
-            self._current = (self._current + 1) % len(self._clients)
-            failed_server = self.config.servers[self._clients.index(failed)]
-            _log.warning("etcd %s unavailable (%s); using %s", failed_server, exc.details(), self.server)
+            following = (self._current + 1) % len(self._clients)
+            await self._clients[following].connect()  # the member in use always has a channel
+            if self.client is failed:
+                self._current = following
+                failed_server = self.config.servers[self._clients.index(failed)]
+                _log.warning("etcd %s unavailable (%s); using %s", failed_server, exc.details(), self.server)
         return True
 
     async def _call(self, method: str, request: Any, *, repeatable: bool) -> Any:
         """One KV call with failover (``repeatable``: safe to send twice)."""
         for attempt in range(len(self._clients)):
             client = self.client
-            await client.connect()
             try:
                 return await getattr(client.kvstub, method)(request, timeout=self.config.timeout_s)
             except grpc.aio.AioRpcError as exc:
                 last_try = attempt == len(self._clients) - 1
-                if not self._move_on(client, exc) or last_try or not (repeatable or _never_sent(exc)):
+                if not await self._move_on(client, exc) or last_try or not (repeatable or _never_sent(exc)):
                     raise
         raise AssertionError("unreachable")
 
