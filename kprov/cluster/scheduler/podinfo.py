@@ -5,6 +5,13 @@ containers and of any init container, plus overhead, as the real scheduler compu
 its host ports, tolerations, node selector/affinity and pod (anti-)affinity terms with
 their label selectors already parsed. Plugins read these fields instead of re-walking the
 pod dict for every node.
+
+A pod with no topologySpreadConstraints of its own that a ReplicaSet, StatefulSet or
+ReplicationController controls gets kube-scheduler's system defaults (hostname maxSkew 3,
+zone maxSkew 5, both ScheduleAnyway), so replicas spread over nodes rather than pile onto
+one. kube-scheduler selects the siblings with the owners' and Services' selectors; here the
+selector is the pod's own labels, which a controller's pods share (template labels, with
+pod-template-hash for a Deployment's ReplicaSet).
 """
 
 from __future__ import annotations
@@ -18,10 +25,15 @@ from kprov.cluster.api import objects
 from kprov.cluster.api.selectors import LabelSelector, label_selector_from_object
 from kprov.cluster.client.store import object_key
 
-__all__ = ["AffinityTerm", "PodInfo", "pod_requests"]
+__all__ = ["DEFAULT_SPREAD", "AffinityTerm", "PodInfo", "pod_requests"]
 
 Obj = dict[str, Any]
 
+DEFAULT_SPREAD: tuple[Obj, ...] = (
+    {"topologyKey": "kubernetes.io/hostname", "maxSkew": 3, "whenUnsatisfiable": "ScheduleAnyway"},
+    {"topologyKey": "topology.kubernetes.io/zone", "maxSkew": 5, "whenUnsatisfiable": "ScheduleAnyway"},
+)
+_SPREAD_OWNERS = frozenset({"ReplicaSet", "StatefulSet", "ReplicationController"})
 
 
 def _parsed_once(parse: Callable[[Any], int]) -> Callable[[Any], int]:
@@ -65,6 +77,11 @@ def pod_requests(pod: Obj) -> tuple[int, int]:
     if "memory" in overhead:
         mem += memory_bytes(overhead["memory"])
     return cpu, mem
+
+
+def _controlled_by_a_workload(meta: Obj) -> bool:
+    return any(ref.get("controller") and ref.get("kind") in _SPREAD_OWNERS
+               for ref in meta.get("ownerReferences") or ())
 
 
 @dataclass(frozen=True)
@@ -137,12 +154,15 @@ class PodInfo:
         anti = affinity.get("podAntiAffinity") or {}
         req_key = "requiredDuringSchedulingIgnoredDuringExecution"
         pref_key = "preferredDuringSchedulingIgnoredDuringExecution"
+        labels = dict(meta.get("labels") or {})
         constraints = tuple(spec.get("topologySpreadConstraints") or ())
+        if not constraints and labels and _controlled_by_a_workload(meta):
+            constraints = tuple({**c, "labelSelector": {"matchLabels": labels}} for c in DEFAULT_SPREAD)
         return cls(
             key=object_key(pod),
             pod=pod,
             namespace=ns,
-            labels=dict(meta.get("labels") or {}),
+            labels=labels,
             cpu=cpu,
             memory=mem,
             host_ports=tuple(ports),

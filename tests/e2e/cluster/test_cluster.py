@@ -201,8 +201,14 @@ def test_a_worker_left_out_is_drained_and_removed_and_rejoins_when_listed_again(
     manifest = tmp_path / "dep.json"
     manifest.write_text(json.dumps(_deployment("mover", 4)))
     cluster.kubectl("apply", "-f", str(manifest))
-    wait_for("4 running pods on h4 and h5",
-             lambda: set(_running_on(cluster, "mover").values()) == {"h4", "h5"}, 120)
+    try:  # replicas spread over both workers by the scheduler's default topology spreading
+        wait_for("4 running pods on h4 and h5",
+                 lambda: len(pods := _running_on(cluster, "mover")) == 4
+                 and set(pods.values()) == {"h4", "h5"}, 120)
+    except AssertionError as exc:
+        pods = cluster.kubectl_json("get", "pods", "-l", "app=mover")["items"]
+        seen = [(p["metadata"]["name"], p["spec"].get("nodeName"), p["status"].get("phase")) for p in pods]
+        raise AssertionError(f"{exc}; pods: {seen}") from None
     listed = cluster.inventory.read_text()
     doc = yaml.safe_load(listed)
     del doc["all"]["children"]["workers"]["hosts"]["h5"]  # h5 stays a host, no longer a node

@@ -209,3 +209,25 @@ def test_pod_topology_spread() -> None:
     result = run(cache_nolabel, p)
     missing = "node(s) didn't match pod topology spread constraints (missing required label)"
     assert missing in failure_message(result)
+
+
+def test_replicas_of_a_workload_spread_by_default() -> None:
+    owner = {"ownerReferences": [{"kind": "ReplicaSet", "name": "web-1", "uid": "u1", "controller": True}]}
+
+    def replica(name: str) -> dict:
+        p = pod(name, labels={"app": "web"})
+        p["metadata"].update(owner)
+        return p
+
+    busy = pod("other", cpu="2", memory="4Gi", labels={"app": "other"})
+    placed = [(replica("web-a"), "a"), (replica("web-b"), "a"), (busy, "b")]
+    cache = cache_with([node("a"), node("b")], placed=placed)
+    # resource scores favour the emptier "a"; the system-default spreading outweighs them
+    assert {run(cache, replica("web-c")).node for _ in range(20)} == {"b"}
+    unowned = pod("web-c", labels={"app": "web"})
+    assert {run(cache, unowned).node for _ in range(20)} == {"a"}
+    explicit = replica("web-c")
+    explicit["spec"]["topologySpreadConstraints"] = [{
+        "maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "ScheduleAnyway",
+        "labelSelector": {"matchLabels": {"app": "none"}}}]
+    assert {run(cache, explicit).node for _ in range(20)} == {"a"}  # its own constraints replace the defaults
