@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 from collections.abc import Callable
@@ -27,6 +28,22 @@ from kprov.cluster.storage import Codec, EtcdKV, Store, WatchCache, load_encrypt
 __all__ = ["bucket_function", "run_server", "start_server"]
 
 _log = logging.getLogger(__name__)
+
+# The collector's defaults (a young collection every 700 net allocations) suit short scripts;
+# a server allocates thousands of short-lived objects per request and holds a watch cache of
+# every object, so with them about 7% of its CPU (perf) went to collections finding nothing.
+# Fewer young collections (the request's objects are mostly gone by then) and full ones
+# only every 200 young ones (and, as always, once the old generation grew by a quarter).
+_GC_THRESHOLDS = (50_000, 20, 10)
+
+
+def _tune_gc() -> None:
+    """Collect once, move what start-up allocated (modules, schemas, the loaded cache) out
+    of the collector's sight, and collect less often from then on. Reference cycles are
+    still found; only the cadence changes."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*_GC_THRESHOLDS)
 
 
 def bucket_function(prefixes: set[str]) -> Callable[[str], str]:
@@ -101,6 +118,7 @@ async def start_server(config: ServerConfig) -> tuple[web.AppRunner, ApiContext,
 
 async def run_server(config: ServerConfig) -> None:
     runner, ctx, kv = await start_server(config)
+    _tune_gc()
     _log.info("serving on https://%s:%d", config.bind_address, config.secure_port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
