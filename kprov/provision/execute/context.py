@@ -2,7 +2,7 @@
 
 * :class:`RunOptions` — what the CLI asked for (check, diff, tags, extra vars, forks...).
 * :class:`HostState` — one per host per run: its session, facts, set_fact/registered vars
-  (the *raw* layer: never re-templated), notified handlers, failed/unreachable flags.
+  (the *raw* layer: never re-templated), its probe cache, failed/unreachable flags.
 * :class:`RunContext` — the inventory, the template engine, the loader, every HostState,
   the report, the run log, the observer.
 * :class:`PlayContext` — one play: its hosts, the batch sync, the handler lists.
@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from kprov.provision.connect.base import Connector
+from kprov.provision.execute.probecache import ProbeCache
 from kprov.provision.execute.results import NullObserver, RunObserver, RunReport
 from kprov.provision.execute.runlog import RunLog
 from kprov.provision.inventory.model import Inventory
@@ -47,6 +48,7 @@ class HostState:
     connector: Connector | None = None
     facts: dict[str, Any] = field(default_factory=dict)  # ansible_facts (un-prefixed keys)
     runtime_vars: dict[str, Any] = field(default_factory=dict)  # set_fact + register
+    probes: ProbeCache = field(default_factory=ProbeCache)  # read-only probe results (execute.probecache)
     unreachable: bool = False
     failed: bool = False
     error: str = ""

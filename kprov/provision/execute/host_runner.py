@@ -6,6 +6,12 @@ applies ``--tags``/``--skip-tags``, records every result, and runs notified hand
 ``flush_handlers`` point (the play inserts one after pre_tasks, after roles+tasks, and
 after post_tasks) once each, in notification order. A failed task stops this host only
 (unless ``ignore_errors``); sync points and ``run_once`` go through :mod:`execute.sync`.
+
+Reading ahead (execute.prefetch): at the play's start the probes of every task of the play
+are predicted and read in one round trip into the host's probe cache, assuming each
+earlier task of the play reports ``ok`` (a registered result stands in as unchanged); after a
+task drops the cache (it changed the host), the probes of the plain tasks that come next,
+up to the first one that cannot be predicted, are read together again.
 """
 
 from __future__ import annotations
@@ -14,15 +20,17 @@ from typing import Any, Literal
 
 from kprov.provision.errors import ProvisionError, UndefinedVariableError
 from kprov.provision.execute.context import HostState, PlayContext, RunContext
-from kprov.provision.execute.prefetch import PREFETCHABLE, Key
 from kprov.provision.execute.results import TaskResult
 from kprov.provision.execute.task_runner import TaskRunner
+from kprov.provision.modules.base import ProbeKey
 from kprov.provision.playbook.model import Block, Item, Task
 
 __all__ = ["HostRunner", "tags_selected"]
 
 Outcome = Literal["ok", "failed", "unreachable", "ended"]
 _SPECIAL_ACTIONS = ("meta", "include_tasks", "include_role", "import_tasks", "import_role")
+# A registered result as the play-wide look-ahead assumes it: the task reported ok.
+_UNCHANGED = {"changed": False, "failed": False, "skipped": False}
 
 
 def tags_selected(task_tags: list[str], only: frozenset[str], skip: frozenset[str]) -> bool:
@@ -40,8 +48,12 @@ class HostRunner:
     def __init__(self, run: RunContext, pctx: PlayContext, host: HostState) -> None:
         self.run, self.pctx, self.host = run, pctx, host
         self.tasks = TaskRunner(run, pctx, host)
+        self._covered: set[int] = set()  # tasks whose probes were read since the cache's last drop
+        self._covered_generation = -1
+        self.tasks.is_covered = self._is_covered
 
     def run_play(self) -> Outcome:
+        self._read_play_ahead()
         return self.items(self.pctx.play.items)
 
     # -- walking ---------------------------------------------------------------------------
@@ -49,7 +61,7 @@ class HostRunner:
         for index, item in enumerate(items):
             if self.pctx.sync.aborted:
                 return "ended"
-            if isinstance(item, Task) and item.uid not in self.tasks.ahead_uids:
+            if isinstance(item, Task) and not self._is_covered(item):
                 self._look_ahead(items[index:], extra)
             outcome = self.block(item, extra) if isinstance(item, Block) else self.task(item, extra)
             if outcome != "ok":
@@ -122,41 +134,79 @@ class HostRunner:
             self._notify(task)
         return "ok"
 
+    # -- reading probes ahead ------------------------------------------------------------------
+    def _is_covered(self, task: Task) -> bool:
+        if self._covered_generation != self.host.probes.generation:
+            self._covered.clear()
+            self._covered_generation = self.host.probes.generation
+        return task.uid in self._covered
+
+    def _read_ahead(self, tasks: list[Task], keys: list[ProbeKey], generation: int) -> None:
+        if self._covered_generation != generation:
+            self._covered.clear()
+            self._covered_generation = generation
+        self._covered.update(t.uid for t in tasks)
+        self.tasks.prefetch(keys)
+
+    def _read_play_ahead(self) -> None:
+        """Every predictable probe of the play, in one round trip, before its first task."""
+        if self.host.connector is None:
+            return
+        generation = self.host.probes.generation
+        standins: dict[str, Any] = {}
+        tasks: list[Task] = []
+        keys: list[ProbeKey] = []
+        for task in self._walk(self.pctx.play.items):
+            if not task.run_once:
+                tasks.append(task)
+                keys += self.tasks.predict(task, dict(standins) if standins else None)
+            if task.register:
+                standins[task.register] = _UNCHANGED
+        self._read_ahead(tasks, keys, generation)
+
+    def _walk(self, items: list[Item]) -> list[Task]:
+        """The play's tasks in order (blocks and their ``always``; not rescues, includes, meta),
+        as far as the tags select them."""
+        opts = self.run.options
+        found: list[Task] = []
+        for item in items:
+            if isinstance(item, Block):
+                found += self._walk(item.block) + self._walk(item.always)
+            elif item.action not in _SPECIAL_ACTIONS and tags_selected(item.tags, opts.tags, opts.skip_tags):
+                found.append(item)
+        return found
+
     def _look_ahead(self, items: list[Item], extra: dict[str, Any] | None) -> None:
-        """Prefetch the probes of the plain file tasks that come next, in one round trip.
+        """After the cache was dropped: the probes of the plain tasks that come next, together.
 
         The run stops at the first item that is not such a task (a block, loop, include,
-        meta, command, sync point, ...) or that mentions what an earlier one registers.
-        """
+        meta, sync point, ...), that predicts no probe (a command), or that mentions what an
+        earlier one registers."""
         candidates: list[Task] = []
+        keys: list[ProbeKey] = []
         registered: list[str] = []
         opts = self.run.options
+        generation = self.host.probes.generation
         for item in items:
-            if not isinstance(item, Task) or not self._plain_file_task(item):
+            if not isinstance(item, Task) or not self._plain_task(item):
                 break
             text = repr((item.args, item.when, item.vars))
             if any(name in text for name in registered):
                 break
             if tags_selected(item.tags, opts.tags, opts.skip_tags):
+                predicted = self.tasks.predict(item, extra)
+                if not predicted:
+                    break
                 candidates.append(item)
+                keys += predicted
             if item.register:
                 registered.append(item.register)
-        if len(candidates) < 2:
-            return
-        window: list[Task] = []
-        keys: list[Key] = []
-        for task in candidates:
-            key = self.tasks.probe_key(task, extra)
-            if key is not None:
-                window.append(task)
-                keys.append(key)
-        if len(window) > 1:
-            self.tasks.prefetch_ahead(window, keys)
+        if len(candidates) > 1:
+            self._read_ahead(candidates, keys, generation)
 
-    def _plain_file_task(self, task: Task) -> bool:
+    def _plain_task(self, task: Task) -> bool:
         return (task.action not in _SPECIAL_ACTIONS and task.loop is None and not task.delegate_to
-                and task.until is None and not task.run_once and not self._needs_sync(task)
-                and task.action.rsplit(".", 1)[-1] in PREFETCHABLE)
+                and task.until is None and not task.run_once and not self._needs_sync(task))
 
     def _needs_sync(self, task: Task) -> bool:
         cached = self.pctx.sync_tasks.get(task.uid)

@@ -6,11 +6,18 @@ visible under the ``register`` name and as ``result``) -> register -> notify. Ch
 diff come from the task, else the play, else the command line. Errors of templating, bad
 arguments and module exceptions make the task *failed* with a message naming the task;
 a lost session makes the host *unreachable*.
+
+Modules read the host through its probe cache (execute.probecache): ``predict`` tells what
+a task would probe first (for the look-ahead), ``prefetch`` reads such probes in one round
+trip, and ``settle`` drops the cache after a task that may have changed the host. Tasks
+with ``until`` (each attempt must see the host anew) and delegated tasks read no cache.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,14 +25,8 @@ from kprov.provision.connect.base import ConnectionFailure, Connector, Unreachab
 from kprov.provision.errors import ProvisionError, UndefinedVariableError
 from kprov.provision.execute.actions import ENGINE_RUNNERS, RAW_ARG_KEYS
 from kprov.provision.execute.context import HostState, PlayContext, RunContext
-from kprov.provision.execute.prefetch import (
-    PREFETCHABLE,
-    Key,
-    Prefetched,
-    first_command,
-    prefetch,
-    recording_connector,
-)
+from kprov.provision.execute.prefetch import first_probe, prefetch
+from kprov.provision.execute.probecache import ProbeCache
 from kprov.provision.execute.results import Status, TaskResult
 from kprov.provision.execute.runlog import LoggedConnector
 from kprov.provision.execute.variables import VarsView, task_scope
@@ -33,6 +34,7 @@ from kprov.provision.modules.base import (
     ModuleArgsError,
     ModuleContext,
     ModuleResult,
+    ProbeKey,
     UnknownModuleError,
     get_module,
 )
@@ -47,23 +49,30 @@ class _Unreachable(Exception):
     pass
 
 
+@dataclass
+class _Call:
+    """One module run, as the probe cache's invalidation needs it (see ``settle``)."""
+
+    result: ModuleResult
+    cache: ProbeCache | None  # the cache of the host the module ran on (None: no host)
+    acted: bool = False  # it sent a command or file that may change the host
+    judged_by_task: bool = False  # command/shell: changed_when says whether it changed anything
+
+
 class TaskRunner:
     def __init__(self, run: RunContext, pctx: PlayContext, host: HostState) -> None:
         self.run, self.pctx, self.host = run, pctx, host
-        # Probes prefetched for a run of consecutive file tasks (HostRunner looks ahead): valid
-        # only while those tasks run and none of them has acted (any other command empties it).
-        self.ahead: Prefetched = {}
-        self.ahead_uids: set[int] = set()
+        # Whether the host runner's look-ahead read this task's probes since the cache's last drop.
+        self.is_covered: Callable[[Task], bool] = lambda task: False
 
     # -- entry -----------------------------------------------------------------------------
     def execute(self, task: Task, extra: dict[str, Any] | None = None) -> TaskResult:
-        if task.uid not in self.ahead_uids:
-            self.ahead.clear()
         start = time.monotonic()
         self.run.observer.task_start(self.host.name, task.title)
         try:
             status, registered = self._execute(task, extra)
         except _Unreachable as err:
+            self.host.probes.invalidate()
             self.host.unreachable = True
             self.host.error = str(err)
             status, registered = "unreachable", {"unreachable": True, "msg": str(err), "changed": False}
@@ -121,12 +130,29 @@ class TaskRunner:
                     "skip_reason": "Conditional result was False",
                 }
             return self._once(task, scope)
+        items, item_scopes = self._item_scopes(task, scope)
+        loop_var = str(task.loop_control.get("loop_var", "item"))
+        self._prefetch_items(task, [s for s in item_scopes if s is not None])
+        results: list[dict[str, Any]] = []
+        statuses: list[Status] = []
+        for item, item_scope in zip(items, item_scopes, strict=True):
+            if item_scope is None:
+                status, reg = "skipped", {"changed": False, "skipped": True}
+            else:
+                status, reg = self._once(task, item_scope)
+            reg = {**reg, loop_var: item, "ansible_loop_var": loop_var}
+            results.append(reg)
+            statuses.append(status)
+            if status == "unreachable":
+                raise _Unreachable(reg.get("msg", "unreachable"))
+        return self._loop_outcome(items, statuses, results)
+
+    def _item_scopes(self, task: Task, scope: VarScope) -> tuple[list[Any], list[VarScope | None]]:
+        """The loop's items and each one's scope (None: its ``when`` is false)."""
         items = self.loop_items(task, scope)
         loop_var = str(task.loop_control.get("loop_var", "item"))
         index_var = task.loop_control.get("index_var")
-        results: list[dict[str, Any]] = []
-        statuses: list[Status] = []
-        item_scopes = []
+        item_scopes: list[VarScope | None] = []
         for index, item in enumerate(items):
             layer: dict[str, Any] = {
                 loop_var: item,
@@ -143,17 +169,11 @@ class TaskRunner:
                 layer[str(index_var)] = index
             item_scope = scope.child(layer)
             item_scopes.append(item_scope if self._when(task, item_scope) else None)
-        prefetched = self._prefetch(task, [s for s in item_scopes if s is not None])
-        for item, item_scope in zip(items, item_scopes, strict=True):
-            if item_scope is None:
-                status, reg = "skipped", {"changed": False, "skipped": True}
-            else:
-                status, reg = self._once(task, item_scope, prefetched)
-            reg = {**reg, loop_var: item, "ansible_loop_var": loop_var}
-            results.append(reg)
-            statuses.append(status)
-            if status == "unreachable":
-                raise _Unreachable(reg.get("msg", "unreachable"))
+        return items, item_scopes
+
+    @staticmethod
+    def _loop_outcome(items: list[Any], statuses: list[Status],
+                      results: list[dict[str, Any]]) -> tuple[Status, dict[str, Any]]:
         overall: Status
         if any(s == "failed" for s in statuses):
             overall = "failed"
@@ -194,57 +214,87 @@ class TaskRunner:
     def _when(self, task: Task, scope: VarScope) -> bool:
         return all(scope.condition(c, f"task field 'when' ({task.origin})") for c in task.when)
 
-    def probe_key(self, task: Task, extra: dict[str, Any] | None) -> Key | None:
-        """The read-only probe a plain file task would send first here (None: not known)."""
+    # -- probes: prediction, prefetch, invalidation ----------------------------------------
+    def _predictable(self, task: Task) -> bool:
+        return not (task.action in ENGINE_RUNNERS or task.until is not None or task.delegate_to
+                    or self.host.connector is None)
+
+    def predict(self, task: Task, extra: dict[str, Any] | None = None) -> list[ProbeKey]:
+        """The probes this task's module would send first here, one per (loop item) run.
+
+        Best effort: anything the task cannot template yet (a variable an earlier task will
+        register, an unknown module, ...) predicts nothing. Never touches the host."""
+        if not self._predictable(task):
+            return []
         try:
-            module = get_module(task.action)
-            if module.name not in PREFETCHABLE:
-                return None
             scope = self.scope(task, extra)
-            if not self._when(task, scope):
-                return None
-            args = self._args(task, scope)
-        except (ProvisionError, UnknownModuleError):
-            return None
-        return first_command(module, self.module_context(task, scope, recording_connector(self.host.name)),
-                             args)
+            if task.loop is None:
+                scopes = [scope] if self._when(task, scope) else []
+            else:
+                scopes = [s for s in self._item_scopes(task, scope)[1] if s is not None]
+            return self._keys(task, scopes)
+        except Exception:  # noqa: BLE001 - a prediction is best effort; the real run reports errors
+            return []
 
-    def prefetch_ahead(self, tasks: list[Task], keys: list[Key]) -> None:
-        """Run ``keys`` in one batch for ``tasks`` (consecutive; see HostRunner.items)."""
-        if self.host.connector is None:
-            return
-        try:
-            found = prefetch(self.host.connector, keys, lambda m: self.run.log.event(self.host.name, m))
-        except ConnectionFailure:
-            return  # the tasks probe one by one (and report the failure themselves)
-        self.ahead, self.ahead_uids = found, {t.uid for t in tasks}
-
-    def _prefetch(self, task: Task, scopes: list[VarScope]) -> Prefetched | None:
-        """Run the items' probes in one round trip (file modules only; see execute.prefetch)."""
-        if len(scopes) < 2 or task.delegate_to or task.action in ENGINE_RUNNERS or task.until is not None:
-            return None
+    def _keys(self, task: Task, scopes: list[VarScope]) -> list[ProbeKey]:
         try:
             module = get_module(task.action)
         except UnknownModuleError:
-            return None
-        if module.name not in PREFETCHABLE or self.host.connector is None:
-            return None
+            return []
         keys = []
         for scope in scopes:
             try:
                 args = self._args(task, scope)
             except ProvisionError:
                 continue
-            ctx = self.module_context(task, scope, recording_connector(self.host.name))
-            key = first_command(module, ctx, args)
+            key = first_probe(module, self._recording(task, scope), args)
             if key is not None:
                 keys.append(key)
+        return keys
+
+    def prefetch(self, keys: list[ProbeKey]) -> None:
+        """Read the probes the cache lacks in one round trip, into the host's probe cache."""
+        cache = self.host.probes
+        wanted = [k for k in dict.fromkeys(keys) if k not in cache]
+        if len(wanted) < 2 or self.host.connector is None:
+            return
+        generation = cache.generation
         try:
-            return prefetch(self.host.connector, keys, lambda m: self.run.log.event(self.host.name, m))
+            found = prefetch(self.host.connector, wanted, lambda m: self.run.log.event(self.host.name, m))
         except UnreachableError as err:
             raise _Unreachable(str(err)) from None
         except ConnectionFailure:
-            return None
+            return  # the tasks probe one by one (and report the failure themselves)
+        cache.store_all(found, generation)
+
+    def _prefetch_items(self, task: Task, scopes: list[VarScope]) -> None:
+        """A loop's items' probes, together (unless the look-ahead read them already)."""
+        if len(scopes) > 1 and self._predictable(task) and not self.is_covered(task):
+            self.prefetch(self._keys(task, scopes))
+
+    def _recording(self, task: Task, scope: VarScope) -> ModuleContext:
+        assert self.host.connector is not None
+        ctx = self.module_context(task, scope, self.host.connector)
+        ctx.recording = True  # stops at the first remote operation: the connector is not used
+        return ctx
+
+    def settle(self, call: _Call, changed: bool, failed: bool, task: Task | None = None) -> None:
+        """Drop the probe cache of the host the module ran on, unless the run left it as it was.
+
+        A command/shell run is judged by the task's verdict (``changed_when``); any other
+        module by its own (changed/failed) and by whether it sent anything that may act, so a
+        ``changed_when: false`` on a module that wrote a file still drops the cache."""
+        if call.cache is None:
+            return
+        if call.judged_by_task:
+            unchanged = not (changed or failed)
+        else:
+            raw = call.result
+            unchanged = not (changed or failed or raw.changed or raw.failed or call.acted)
+        if not unchanged:
+            call.cache.invalidate()
+            if task is not None:
+                self.run.log.event(self.host.name, f"{task.title}: probe cache dropped")
 
     # -- one execution (one loop item) -----------------------------------------------------
     def _args(self, task: Task, scope: VarScope) -> dict[str, Any]:
@@ -255,15 +305,17 @@ class TaskRunner:
         }
         return {k: v for k, v in args.items() if v != OMIT}
 
-    def _once(self, task: Task, scope: VarScope,
-              prefetched: Prefetched | None = None) -> tuple[Status, dict[str, Any]]:
+    def _once(self, task: Task, scope: VarScope) -> tuple[Status, dict[str, Any]]:
         args = self._args(task, scope)
         retries = int(scope.template(task.retries, "retries")) if task.retries is not None else 3
         delay = float(scope.template(task.delay, "delay")) if task.delay is not None else 5.0
         attempts = 0
+        acted = False
         while True:
             attempts += 1
-            result = self._call(task, scope, args, prefetched)
+            call = self._call(task, scope, args)
+            acted = acted or call.acted
+            result = call.result
             registered = result.as_registered()
             check_scope = scope.child({task.register: registered} if task.register else {})
             check_scope = check_scope.child({"result": registered}) if not task.register else check_scope
@@ -279,7 +331,9 @@ class TaskRunner:
             time.sleep(delay)
         if task.until is not None:
             registered["attempts"] = attempts
+        call.acted = acted
         if result.skipped:
+            self.settle(call, False, False, task)
             return "skipped", registered
         changed, failed = result.changed, result.failed
         if task.changed_when is not None:
@@ -289,22 +343,34 @@ class TaskRunner:
             if failed and not registered.get("msg"):
                 registered["msg"] = "failed_when condition met"
         registered["changed"], registered["failed"] = changed, failed
+        self.settle(call, changed, failed, task)
         if failed:
             return "failed", registered
         return ("changed" if changed else "ok"), registered
 
-    def _call(self, task: Task, scope: VarScope, args: dict[str, Any],
-              prefetched: Prefetched | None = None) -> ModuleResult:
+    def _call(self, task: Task, scope: VarScope, args: dict[str, Any]) -> _Call:
         where = f"task '{task.title}' ({task.origin})"
         runner = ENGINE_RUNNERS.get(task.action)
         if runner is not None:
-            return runner(args, scope, self.host.runtime_vars, where)
-        connector = self._connector(task, scope)
+            return _Call(runner(args, scope, self.host.runtime_vars, where), None)
+        connector, cache = self._connector(task, scope)
         ctx = self.module_context(task, scope, connector)
-        ctx.prefetched = prefetched if prefetched is not None else self.ahead
+        if connector is self.host.connector and task.until is None:
+            ctx.probes = cache
         try:
-            return get_module(task.action).run(ctx, args)
+            module = get_module(task.action)
+        except UnknownModuleError as err:
+            return _Call(ModuleResult(failed=True, msg=str(err)), None)
+        call = _Call(self._run_module(module, ctx, args, task), cache)
+        call.acted, call.judged_by_task = ctx.acted, bool(getattr(module, "changes_judged_by_task", False))
+        return call
+
+    def _run_module(self, module: Any, ctx: ModuleContext, args: dict[str, Any], task: Task) -> ModuleResult:
+        try:
+            return module.run(ctx, args)  # type: ignore[no-any-return]
         except UnreachableError as err:
+            if ctx.probes is not None:
+                ctx.probes.invalidate()
             raise _Unreachable(str(err)) from None
         except ConnectionFailure as err:
             return ModuleResult(failed=True, msg=str(err))
@@ -366,23 +432,26 @@ class TaskRunner:
         user = task.become_user or play.become_user or scope.get("ansible_become_user")
         return become, (str(scope.template(user, "become_user")) if user else None)
 
-    def _connector(self, task: Task, scope: VarScope) -> Connector:
+    def _connector(self, task: Task, scope: VarScope) -> tuple[Connector, ProbeCache | None]:
+        """The session the task runs on, and the probe cache of that host (None: not one of
+        the run's hosts)."""
         if task.delegate_to:
             target = str(scope.template(task.delegate_to, "delegate_to"))
             if target != self.host.name:
-                if target in self.run.hosts and self.run.hosts[target].connector is not None:
-                    return self.run.hosts[target].connector  # type: ignore[return-value]
+                other = self.run.hosts.get(target)
+                if other is not None and other.connector is not None:
+                    return other.connector, other.probes
                 if target in ("localhost", "127.0.0.1"):
-                    return self.run.localhost()
+                    return self.run.localhost(), None
                 if target in self.run.inventory.hosts:
                     inner = connector_for(target, self.run.inventory.host_vars(target))
-                    return LoggedConnector(inner, self.run.log)
+                    return LoggedConnector(inner, self.run.log), (other.probes if other else None)
                 raise ProvisionError(
                     f"{task.origin}: delegate_to '{target}' is not localhost nor an inventory host"
                 )
         if self.host.connector is None:
             raise _Unreachable(f"{self.host.name}: no session")
-        return self.host.connector
+        return self.host.connector, self.host.probes
 
     def find_file(self, task: Task, name: str, kind: str) -> Path:
         """Role-relative search like Ansible: role/<kind>/, role/, playbook/<kind>/, playbook/."""

@@ -140,8 +140,9 @@ class AptModule:
             raise ModuleFailed("apt: give 'name', 'deb' or 'update_cache'")
         names = [_split_spec(s)[0].split(":")[0] for s in specs]
         update = bool(p["update_cache"]) and not ctx.check_mode
-        query = ctx.run(_query_script(names, latest=state == "latest", update=update,
-                                      valid_time=p["cache_valid_time"], lock_timeout=p["lock_timeout"]))
+        script = _query_script(names, latest=state == "latest", update=update,
+                               valid_time=p["cache_valid_time"], lock_timeout=p["lock_timeout"])
+        query = ctx.run(script) if update else ctx.probe(script)  # an update acts; a query reads
         if query.rc != 0:
             raise ModuleFailed(f"apt: Failed to update apt cache: {query.stderr.strip()}"
                                if query.rc == 100 else f"apt: query failed: {query.stderr.strip()}")
@@ -201,7 +202,7 @@ class AptModule:
     def _deb_identity(ctx: ModuleContext, deb: str) -> tuple[str, str]:
         if "://" in deb:
             raise ModuleFailed("apt: 'deb' URLs are not supported; get_url the file, then give its path")
-        info = ctx.run(f"dpkg-deb -f {shlex.quote(deb)} Package Version")
+        info = ctx.probe(f"dpkg-deb -f {shlex.quote(deb)} Package Version")
         if info.rc != 0:
             raise ModuleFailed(f"apt: cannot read {deb}: {info.stderr.strip()}")
         fields = dict(line.split(": ", 1) for line in info.stdout.splitlines() if ": " in line)

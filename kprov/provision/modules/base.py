@@ -6,6 +6,19 @@ state through ``ctx`` (ideally in ONE command), compares it with the desired sta
 acts on nothing. With ``ctx.diff`` it fills ``ModuleResult.diff`` with Ansible-shaped entries
 (``before``/``after`` text for file contents, or small dicts for state changes).
 
+Remote operations come in kinds, so the engine can read a host's state ahead of the tasks
+(``execute.prefetch``) and still never act on stale state:
+
+* ``ctx.probe(cmd)``: a read-only query of the host. Served from the host's probe cache
+  when the engine read it earlier in the run (and nothing changed since), else run live and
+  remembered.
+* ``ctx.peek(cmd)``: a read-only query answered only from the cache (None when it is not
+  there); for modules whose live form folds the query into their action (command's
+  ``creates``).
+* ``ctx.read(cmd)``: read-only but must run live, now (wait_for): never cached.
+* ``ctx.run(cmd)`` / ``ctx.put(...)``: may change the host. From then on this module run
+  probes live, and the engine drops the host's cache after the task.
+
 ``ModuleResult.data`` holds the module's return values (``stdout``, ``rc``, ``stat``,
 ``checksum`` ...) under Ansible's names; the executor merges ``changed``/``failed``/
 ``msg``/``diff`` into the registered variable.
@@ -29,6 +42,9 @@ __all__ = [
     "ModuleContext",
     "ModuleFailed",
     "ModuleResult",
+    "ProbeKey",
+    "ProbeRecorded",
+    "ProbeStore",
     "UnknownModuleError",
     "get_module",
     "known_module_names",
@@ -39,6 +55,25 @@ def _no_log(_: str) -> None:
     return None
 
 
+ProbeKey = tuple[str, bool, "str | None"]  # (command, become, become_user)
+
+
+class ProbeStore(Protocol):
+    """A host's probe results of this run (execute.probecache.ProbeCache)."""
+
+    def get(self, key: ProbeKey) -> CommandResult | None: ...
+    def store(self, key: ProbeKey, result: CommandResult) -> None: ...
+
+
+class ProbeRecorded(BaseException):  # noqa: N818 - a control-flow signal, not an error
+    """Raised in recording mode at a module's first remote operation (``key``: its probe, if
+    the operation is one). A BaseException, so a module's own ``except Exception`` lets it by."""
+
+    def __init__(self, key: ProbeKey | None) -> None:
+        super().__init__("first remote operation recorded")
+        self.key = key
+
+
 @dataclass
 class ModuleContext:
     """Everything a module may use: the host's connector and the task's settings.
@@ -46,6 +81,8 @@ class ModuleContext:
     ``render_template(text)`` renders Jinja2 source with the task's variables;
     ``find_file(name, kind)`` resolves a controller-side file (kind ``"templates"`` or
     ``"files"``, searched in the role then the playbook dir) or raises FileNotFoundError.
+    ``probes`` is the host's probe cache (None: every probe runs live). ``recording``: the
+    engine only wants to know the module's first remote operation (see ProbeRecorded).
     """
 
     connector: Connector
@@ -57,28 +94,60 @@ class ModuleContext:
     render_template: Callable[[str], str] = str
     find_file: Callable[[str, str], Path] = Path  # type: ignore[assignment]
     log: Callable[[str], None] = _no_log
-    # Results of read-only probes run ahead for a whole loop (execute.prefetch), by
-    # (command, become, become_user); shared by the loop's items, emptied by any other command.
-    prefetched: dict[tuple[str, bool, str | None], CommandResult] | None = None
+    probes: ProbeStore | None = None
+    recording: bool = False
+    acted: bool = field(default=False, init=False)  # a run/put was sent: probe live from now on
 
-    def run(self, cmd: str, *, stdin: bytes | None = None, timeout: float | None = None) -> CommandResult:
-        """Run a command on the host with the task's become settings."""
-        if self.prefetched:
-            hit = self.prefetched.get((cmd, self.become, self.become_user)) if stdin is None else None
+    def _key(self, cmd: str) -> ProbeKey:
+        return (cmd, self.become, self.become_user)
+
+    def probe(self, cmd: str, *, timeout: float | None = None) -> CommandResult:
+        """A read-only query: from the probe cache when it holds it, else live (and kept)."""
+        key = self._key(cmd)
+        if self.recording:
+            raise ProbeRecorded(key)
+        cache = None if self.acted else self.probes
+        if cache is not None:
+            hit = cache.get(key)
             if hit is not None:
                 return hit
-            self.prefetched.clear()  # this command may change the host: probe live from now on
+        result = self.connector.run(cmd, become=self.become, become_user=self.become_user, timeout=timeout)
+        if cache is not None:
+            cache.store(key, result)
+        return result
+
+    def peek(self, cmd: str) -> CommandResult | None:
+        """A read-only query's result if the probe cache holds it; never runs anything."""
+        key = self._key(cmd)
+        if self.recording:
+            raise ProbeRecorded(key)
+        return None if self.acted or self.probes is None else self.probes.get(key)
+
+    def read(self, cmd: str, *, timeout: float | None = None) -> CommandResult:
+        """A read-only command that must run live, now (never cached, never prefetched)."""
+        if self.recording:
+            raise ProbeRecorded(None)
+        return self.connector.run(cmd, become=self.become, become_user=self.become_user, timeout=timeout)
+
+    def run(self, cmd: str, *, stdin: bytes | None = None, timeout: float | None = None) -> CommandResult:
+        """Run a command on the host with the task's become settings (it may change the host)."""
+        if self.recording:
+            raise ProbeRecorded(None)
+        self.acted = True
         return self.connector.run(
             cmd, become=self.become, become_user=self.become_user, stdin=stdin, timeout=timeout
         )
 
     def put(self, data: bytes, path: str, *, mode: int | None = None,
             owner: str | None = None, group: str | None = None) -> None:
-        if self.prefetched:
-            self.prefetched.clear()
+        if self.recording:
+            raise ProbeRecorded(None)
+        self.acted = True
         self.connector.put(data, path, mode=mode, become=self.become, owner=owner, group=group)
 
     def get(self, path: str) -> bytes:
+        if self.recording:
+            raise ProbeRecorded(None)
         return self.connector.get(path, become=self.become)
 
 

@@ -3,7 +3,8 @@
 ``command`` runs an argv (no shell features: each word is quoted), ``shell`` runs the text with
 ``/bin/sh`` (or ``executable``). ``creates``/``removes`` (globs allowed) are tested in the SAME
 round trip as the command: the script prints a per-run random token and stops when the test
-says "skip", so a skipped command costs one round trip too. Always ``changed`` when it runs
+says "skip", so a skipped command costs one round trip too (none when the engine read the
+same test ahead, with the host's other probes: ``ctx.peek``). Always ``changed`` when it runs
 (use changed_when), failed when rc != 0. Check mode runs nothing (unless creates/removes
 would skip it anyway) and reports ``skipped``.
 """
@@ -67,6 +68,10 @@ def _glob_words(pattern: str) -> str:
 
 
 class CommandModule:
+    # Whether a command changed the host is for the task to say (changed_when): the module
+    # always claims a change when it runs. The engine's probe cache goes by that verdict.
+    changes_judged_by_task = True
+
     def __init__(self, name: str, use_shell: bool) -> None:
         self.name = name
         self.use_shell = use_shell
@@ -93,6 +98,23 @@ class CommandModule:
         quote = _quote_expanding if p["expand_argument_vars"] else shlex.quote
         return " ".join(quote(w) for w in words), raw
 
+    @staticmethod
+    def _guarded_skip(ctx: ModuleContext, p: dict[str, Any], chdir: list[str]) -> str | None:
+        """``creates``/``removes`` answered by the engine's probe cache, when it read them
+        already ("creates"/"removes": skip; None: not known, the command's script tests)."""
+        if not (p["creates"] or p["removes"]):
+            return None
+        tests = []
+        if p["creates"]:
+            tests.append(f"{_exists_test(p['creates'])} && echo creates")
+        if p["removes"]:
+            tests.append(f"{_exists_test(p['removes'])} || echo removes")
+        known = ctx.peek("\n".join([*chdir, *tests, "true"]))
+        if known is None or known.rc != 0:
+            return None
+        said = known.stdout.split()
+        return "creates" if "creates" in said else "removes" if "removes" in said else None
+
     def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
         p = parse_args(self.name, SPEC, args)
         line, shown = self._command_text(p)
@@ -108,14 +130,18 @@ class CommandModule:
         if ctx.check_mode:
             line = "true"
         chdir = [f"cd {shlex.quote(p['chdir'])} || exit 1"] if p["chdir"] else []
-        script = "\n".join([*chdir, *guards, line])
-        started = datetime.now()
-        clock = time.monotonic()
-        result = ctx.run(script, stdin=stdin if not ctx.check_mode else None)
-        delta = time.monotonic() - clock
-        ended = datetime.now()
-        if result.stdout.startswith(f"{token}:"):
-            which = result.stdout.strip().split(":", 1)[1]
+        skip = self._guarded_skip(ctx, p, chdir)
+        if skip is None:
+            script = "\n".join([*chdir, *guards, line])
+            started = datetime.now()
+            clock = time.monotonic()
+            result = ctx.run(script, stdin=stdin if not ctx.check_mode else None)
+            delta = time.monotonic() - clock
+            ended = datetime.now()
+            if result.stdout.startswith(f"{token}:"):
+                skip = result.stdout.strip().split(":", 1)[1]
+        if skip is not None:
+            which = skip
             target = p["creates"] if which == "creates" else p["removes"]
             verb = "exists" if which == "creates" else "does not exist"
             msg = f"Did not run command since '{target}' {verb}"

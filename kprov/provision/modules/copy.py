@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import posixpath
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ class CopyModule:
         if (p["src"] is None) == (p["content"] is None):
             raise ModuleFailed("copy: give exactly one of 'src' or 'content'")
         src_name = None
+        data: bytes | Callable[[], bytes]
         if p["content"] is not None:
             content = p["content"]
             if not isinstance(content, str | bytes):
@@ -43,18 +44,12 @@ class CopyModule:
             data = content if isinstance(content, bytes) else content.encode()
         elif p["remote_src"]:
             src_name = posixpath.basename(p["src"].rstrip("/"))
-            try:
-                data = ctx.get(p["src"])
-            except OSError as exc:
-                raise ModuleFailed(f"copy: remote src {p['src']} unreadable: {exc}") from exc
+            data = self._remote_reader(ctx, p["src"])
         else:
             src = Path(p["src"]) if p["src"].startswith("/") else ctx.find_file(p["src"], "files")
             if src.is_dir():
                 raise ModuleFailed(f"copy: src {p['src']} is a directory; directory copies are not supported")
-            try:
-                data = src.read_bytes()
-            except OSError as exc:
-                raise ModuleFailed(f"copy: cannot read src {src}: {exc}") from exc
+            data = self._local_reader(src) if ctx.recording else self._local_reader(src)()
             src_name = src.name
         result = place_file(ctx, self.name, p["dest"], data, owner=p["owner"], group=p["group"],
                             mode=p["mode"], backup=p["backup"], force=p["force"], validate=p["validate"],
@@ -62,6 +57,27 @@ class CopyModule:
         if p["src"] is not None:
             result.data["src"] = p["src"]
         return result
+
+    # A remote source is read after the destination's probe (see placefile): a no-op costs
+    # no read of it. A local one is read first (a missing file fails before the host is
+    # touched), except by the engine's look-ahead (recording), which only wants the probe.
+    @staticmethod
+    def _local_reader(src: Path) -> Callable[[], bytes]:
+        def read() -> bytes:
+            try:
+                return src.read_bytes()
+            except OSError as exc:
+                raise ModuleFailed(f"copy: cannot read src {src}: {exc}") from exc
+        return read
+
+    @staticmethod
+    def _remote_reader(ctx: ModuleContext, path: str) -> Callable[[], bytes]:
+        def read() -> bytes:
+            try:
+                return ctx.get(path)
+            except OSError as exc:
+                raise ModuleFailed(f"copy: remote src {path} unreadable: {exc}") from exc
+        return read
 
 
 MODULE = CopyModule()

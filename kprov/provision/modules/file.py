@@ -74,7 +74,7 @@ class FileModule:
         mode_text = str(p["mode"]).strip() if p["mode"] is not None else ""
         numeric_mode = resolve_mode(p["mode"], None) if mode_text.isdigit() else None  # recurse: octal only
         extra = _recurse_check(path, owner, group, numeric_mode) if p["recurse"] else ""
-        result = ctx.run(probe_script(path, follow=p["follow"] and p["state"] != "link") + extra)
+        result = ctx.probe(probe_script(path, follow=p["follow"] and p["state"] != "link") + extra)
         if result.rc != 0:
             raise ModuleFailed(f"file: cannot inspect {path}: {result.stderr.strip()}")
         state = parse_probe(path, result.stdout)

@@ -88,7 +88,7 @@ def parse_probe(path: str, text: str) -> FileState:
 
 def probe(ctx: ModuleContext, path: str, *, checksum: bool = False, content: bool = False,
           follow: bool = False) -> FileState:
-    result = ctx.run(probe_script(path, checksum=checksum, content=content, follow=follow))
+    result = ctx.probe(probe_script(path, checksum=checksum, content=content, follow=follow))
     if result.rc != 0:
         raise ModuleFailed(f"cannot inspect {path}: {result.stderr.strip() or result.stdout.strip()}")
     return parse_probe(path, result.stdout)

@@ -63,7 +63,7 @@ class GetUrlModule:
         query = probe_script(dest, follow=True)
         if algorithm:
             query += f"; [ -f {q_dest} ] && {algorithm}sum -- {q_dest} | sed 's/ .*//; s/^/SUM:/'; true"
-        found = ctx.run(query)
+        found = ctx.probe(query)
         state = parse_probe(dest, found.stdout)
         current_sum = next((line[4:] for line in found.stdout.splitlines() if line.startswith("SUM:")), "")
         need_download = (

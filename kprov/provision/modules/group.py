@@ -31,7 +31,7 @@ class GroupModule:
         p = parse_args(self.name, SPEC, args)
         name = p["name"]
         q = shlex.quote(name)
-        query = ctx.run(f"getent group {q}; true")
+        query = ctx.probe(f"getent group {q}; true")
         fields = query.stdout.strip().split(":") if query.stdout.strip() else []
         exists = len(fields) >= 3
         gid = int(fields[2]) if exists else None

@@ -36,7 +36,7 @@ class ModprobeModule:
         canonical = name.replace("-", "_")
         load_conf = f"/etc/modules-load.d/{name}.conf"
         opts_conf = f"/etc/modprobe.d/{name}.conf"
-        query = ctx.run(
+        query = ctx.probe(
             f"grep -q '^{canonical} ' /proc/modules && echo LOADED:1; "
             f"grep -qE '/{canonical}\\.ko' /lib/modules/$(uname -r)/modules.builtin 2>/dev/null"
             " && echo BUILTIN:1; "

@@ -2,12 +2,15 @@
 
 One probe (existence, sha1, owner, group, mode) decides; the bytes travel only when the
 checksum differs; attributes alone are fixed with chown/chmod; check mode reports and stops.
+The bytes may be given as a function (a template's rendering, a file's reading): it is
+called after the probe, so the engine's look-ahead learns the probe without making them.
 """
 
 from __future__ import annotations
 
 import hashlib
 import posixpath
+from collections.abc import Callable
 
 from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult
 from kprov.provision.modules.fileops import (
@@ -29,7 +32,7 @@ def place_file(
     ctx: ModuleContext,
     module: str,
     dest: str,
-    data: bytes,
+    content: bytes | Callable[[], bytes],
     *,
     owner: str | None = None,
     group: str | None = None,
@@ -50,6 +53,7 @@ def place_file(
         state = probe(ctx, dest, checksum=True, follow=True)
     if state.exists and state.kind != "file":
         raise ModuleFailed(f"{module}: dest {dest} exists and is a {state.kind}, not a regular file")
+    data = content() if callable(content) else content
     checksum = hashlib.sha1(data).hexdigest()
     content_changed = not state.exists or (force and state.checksum != checksum)
     wanted_mode = resolve_mode(mode, state.mode if state.exists else None, module=module)

@@ -8,6 +8,7 @@ is also accepted under its Ansible collection prefix(es), e.g. ``ansible.builtin
 
 from __future__ import annotations
 
+import functools
 import importlib
 from collections.abc import Mapping
 from typing import Any
@@ -50,6 +51,7 @@ _TABLE: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
+@functools.cache
 def _names() -> dict[str, str]:
     names: dict[str, str] = {}
     for short, (impl, collections) in _TABLE.items():
@@ -65,6 +67,7 @@ class _Guarded:
     def __init__(self, module: Module) -> None:
         self.module = module
         self.name = module.name
+        self.changes_judged_by_task = bool(getattr(module, "changes_judged_by_task", False))
 
     def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
         try:

@@ -20,7 +20,7 @@ class SlurpModule:
 
     def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
         src = parse_args(self.name, SPEC, args)["src"]
-        result = ctx.run(f"base64 -w0 -- {shlex.quote(src)}")
+        result = ctx.probe(f"base64 -w0 -- {shlex.quote(src)}")
         if result.rc != 0:
             error = result.stderr.strip()
             if "No such file" in error:

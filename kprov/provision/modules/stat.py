@@ -61,7 +61,7 @@ class StatModule:
         if p["get_checksum"]:
             script += f"; [ -f {q} ] && [ -r {q} ] && printf 'SUM:' && {algorithm}sum < {q}"
         script += "; true"
-        result = ctx.run(script)
+        result = ctx.probe(script)
         if result.rc != 0:
             raise ModuleFailed(f"stat: cannot inspect {path}: {result.stderr.strip()}")
         state = parse_probe(path, result.stdout)

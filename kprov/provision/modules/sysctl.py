@@ -82,7 +82,7 @@ class SysctlModule:
         proc = "/proc/sys/" + name.replace(".", "/")
         path = p["sysctl_file"]
         q_file, q_proc = shlex.quote(path), shlex.quote(proc)
-        query = ctx.run(f"printf 'FILE:'; [ -f {q_file} ] && base64 -w0 -- {q_file}; echo; "
+        query = ctx.probe(f"printf 'FILE:'; [ -f {q_file} ] && base64 -w0 -- {q_file}; echo; "
                         f"printf 'LIVE:'; cat -- {q_proc} 2>/dev/null | tr '\\n\\t' '  '; echo; "
                         f"[ -w {q_proc} ] && echo WRITABLE:1; true")
         fields = dict(line.partition(":")[::2] for line in query.stdout.splitlines() if ":" in line)

@@ -102,7 +102,8 @@ class SystemdServiceModule:
             return ModuleResult(changed=False, data={"name": None})
         q_unit = shlex.quote(unit)
         show = f"{systemctl} show {q_unit}"
-        query = ctx.run(" && ".join([*prefix, show]))
+        # daemon-reload/-reexec first acts; the plain query only reads
+        query = ctx.run(" && ".join([*prefix, show])) if prefix else ctx.probe(show)
         if query.rc != 0:
             raise ModuleFailed(f"systemd_service: {unit}: {query.stderr.strip() or query.stdout.strip()}")
         status = parse_show(query.stdout)

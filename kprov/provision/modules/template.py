@@ -34,14 +34,20 @@ class TemplateModule:
     def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
         p = parse_args(self.name, SPEC, args)
         src = Path(p["src"]) if p["src"].startswith("/") else ctx.find_file(p["src"], "templates")
-        try:
-            source = src.read_text()
-        except OSError as exc:
-            raise ModuleFailed(f"template: cannot read {src}: {exc}") from exc
-        text = ctx.render_template(source)
-        if p["newline_sequence"] != "\n":
-            text = text.replace("\n", p["newline_sequence"])
-        result = place_file(ctx, self.name, p["dest"], text.encode(p["output_encoding"]),
+
+        def render() -> bytes:
+            try:
+                source = src.read_text()
+            except OSError as exc:
+                raise ModuleFailed(f"template: cannot read {src}: {exc}") from exc
+            text = ctx.render_template(source)
+            if p["newline_sequence"] != "\n":
+                text = text.replace("\n", p["newline_sequence"])
+            return bytes(text.encode(p["output_encoding"]))
+
+        # Rendered first, so a template error fails before the host is touched; the engine's
+        # look-ahead (recording) only wants the probe and never renders.
+        result = place_file(ctx, self.name, p["dest"], render if ctx.recording else render(),
                             owner=p["owner"], group=p["group"], mode=p["mode"], backup=p["backup"],
                             force=p["force"], validate=p["validate"], src_name=src.name)
         result.data["src"] = p["src"]

@@ -96,7 +96,7 @@ class UnarchiveModule:
         checks = [f"[ -d {q_dest} ] || {{ echo NODEST; exit 0; }}"]
         if p["creates"]:
             checks.append(f"[ -e {shlex.quote(p['creates'])} ] && {{ echo CREATES; exit 0; }}")
-            query = ctx.run("; ".join([*checks, "true"]))
+            query = ctx.probe("; ".join([*checks, "true"]))
             self._check_dest(query.stdout, dest, data)
             if "CREATES" in query.stdout.splitlines():
                 return ModuleResult(changed=False, msg=f"skipped, since {p['creates']} exists", data=data)
@@ -156,7 +156,7 @@ class UnarchiveModule:
         stat_args = " ".join(shlex.quote(f"{dest.rstrip('/')}/{name}") for name, _, _ in wanted)
         if stat_args:
             checks = [*checks, f"stat -c '%s %Y %n' -- {stat_args} 2>/dev/null"]
-        query = ctx.run("; ".join([*checks, "true"]))
+        query = ctx.probe("; ".join([*checks, "true"]))
         self._check_dest(query.stdout, dest, data)
         seen = {}
         for line in query.stdout.splitlines():
@@ -173,7 +173,7 @@ class UnarchiveModule:
         """remote_src: a tar archive already on the host; ``tar -d`` decides, ``tar -x`` acts."""
         src, dest = p["src"], p["dest"]
         data: dict[str, Any] = {"dest": dest, "src": src, "handler": "TgzArchive"}
-        found = set(ctx.run(_remote_script(src, dest, p["creates"])).stdout.split())
+        found = set(ctx.probe(_remote_script(src, dest, p["creates"])).stdout.split())
         if "NODEST" in found:
             raise ModuleFailed(f"unarchive: dest '{dest}' must be an existing dir", **data)
         if "NOSRC" in found:

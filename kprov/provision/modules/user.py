@@ -58,7 +58,7 @@ class UserModule:
         p = parse_args(self.name, SPEC, args)
         name = p["name"]
         q = shlex.quote(name)
-        query = ctx.run(_query(name))
+        query = ctx.probe(_query(name))
         fields = {k: v for k, _, v in (line.partition(":") for line in query.stdout.splitlines())}
         exists = "PW" in fields
         pw = fields.get("PW", "").split(":")
@@ -108,7 +108,7 @@ class UserModule:
                 f"user: {command.split()[0]} {name} failed: {done.stderr.strip()}", name=name, rc=done.rc
             )
         if p["state"] == "present":
-            after = ctx.run(_query(name))
+            after = ctx.probe(_query(name))
             pw_after = next((line[3:] for line in after.stdout.splitlines() if line.startswith("PW:")), "")
             parts = pw_after.split(":")
             if len(parts) >= 7:

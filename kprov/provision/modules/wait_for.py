@@ -77,7 +77,7 @@ class WaitForModule:
             f"if [ $n -lt {_FAST_POLLS} ] && [ {p['sleep']} -gt 0 ]; then n=$((n + 1)); sleep 0.1; "
             f"else sleep {p['sleep']}; fi; done"
         )
-        done = ctx.run(script, timeout=p["delay"] + p["timeout"] + p["connect_timeout"] + 30)
+        done = ctx.read(script, timeout=p["delay"] + p["timeout"] + p["connect_timeout"] + 30)
         elapsed = int(time.monotonic() - started)
         data: dict[str, Any] = {"elapsed": elapsed, "state": p["state"]}
         data.update({k: p[k] for k in ("port", "path", "search_regex") if p[k] is not None})

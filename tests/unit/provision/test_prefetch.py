@@ -1,5 +1,5 @@
-"""Loop probe prefetch, for real through the local connector: a no-op loop of file tasks reads
-the host in one round trip, results are what item-by-item probes give, and an item that acts
+"""Probe prefetch, for real through the local connector: a no-op play of file tasks reads the
+host in one round trip, results are what item-by-item probes give, and an item that acts
 makes the later items probe live (so they see its change)."""
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def test_noop_loop_probes_in_one_round_trip(tmp_path: Path, monkeypatch: pytest.
     again, registered = run_fake(tmp_path, monkeypatch, site, ["h1"], {"h1": LocalConnector("h1")})  # type: ignore[dict-item]
     assert statuses(again, "h1") == [("files", "ok"), ("dirs", "ok")]
     assert [r["mode"] for r in registered["h1"]["copies"]["results"]] == ["0640"] * 4
-    assert len(_commands(tmp_path)) == 2  # one batch per loop
+    assert len(_commands(tmp_path)) == 1  # the whole play's probes in one batch
 
 
 def test_an_item_that_acts_makes_later_items_probe_live(tmp_path: Path,
@@ -65,12 +65,15 @@ def test_an_item_that_acts_makes_later_items_probe_live(tmp_path: Path,
 
 
 def test_batch_frames_every_output_and_exit_code() -> None:
-    script = batch_script(["echo a", "echo b >&2; exit 3", "printf 'x\\ny'"], "TOK")
-    out = subprocess.run(["sh", "-c", script], capture_output=True, text=True, check=True).stdout
-    results = parse_batch(out, "TOK", 3)
+    commands = ["echo a", "echo b >&2; exit 3", "printf 'x\\ny'", "cat; echo in", "exit 0 # comment"]
+    script = batch_script(commands, "TOK")
+    done = subprocess.run(["sh", "-c", script], capture_output=True, text=True, check=True)
+    results = parse_batch(done.stdout, done.stderr, "TOK", 5)
     assert results is not None
-    assert [(r.rc, r.stdout, r.stderr) for r in results] == [(0, "a\n", ""), (3, "", "b\n"), (0, "x\ny", "")]
-    assert parse_batch(out, "OTHER", 3) is None and parse_batch(out, "TOK", 4) is None
+    assert [(r.rc, r.stdout, r.stderr) for r in results] == [
+        (0, "a\n", ""), (3, "", "b\n"), (0, "x\ny", ""), (0, "in\n", ""), (0, "", "")]
+    assert parse_batch(done.stdout, done.stderr, "OTHER", 5) is None
+    assert parse_batch(done.stdout, done.stderr, "TOK", 6) is None
 
 
 def test_consecutive_file_tasks_probe_together_until_one_acts(tmp_path: Path,
@@ -94,9 +97,10 @@ def test_consecutive_file_tasks_probe_together_until_one_acts(tmp_path: Path,
     again, registered = run_fake(tmp_path, monkeypatch, site, ["h1"], {"h1": LocalConnector("h1")})  # type: ignore[dict-item]
     assert [s for _, s in statuses(again, "h1")] == ["ok", "changed", "ok", "ok", "ok"]
     assert (dest / "two").read_text() == "2\n" and registered["h1"]["after"]["stat"]["isdir"]
-    # one, two, dir probed together; two's write; then uses-two and after (a run of their own)
+    # every probe together at the play's start; two's write; then uses-two and after (read
+    # together again: two's change dropped what was read before it)
     commands = _commands(tmp_path)
-    assert commands[0].startswith("t=$(mktemp -d)") and len(commands) <= 5
+    assert commands[0].startswith("_kprov_f()") and len(commands) <= 5
 
 
 def test_sysctl_items_sharing_a_file_each_see_the_last_write(tmp_path: Path,
