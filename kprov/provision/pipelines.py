@@ -1,6 +1,7 @@
 """Runs as explicit phase lists over the same machinery.
 
-* ``apply``: connect -> gather facts -> plays -> disconnect.
+* ``apply``: connect + gather facts (each host as soon as it is connected, while the
+  caller's ``meanwhile`` preparation runs) -> plays -> disconnect.
 * ``plan``: the same phases in their dry-run form (check + diff): reports, never acts.
 * ``ping`` / ``exec_command`` / ``host_facts``: connect (+ one command or facts) -> disconnect.
 
@@ -11,6 +12,7 @@ Each returns a :class:`RunReport` (plus data where it has some). ``open_run`` bu
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,8 +24,9 @@ from kprov.provision.execute.results import NullObserver, RunObserver, RunReport
 from kprov.provision.execute.runlog import RunLog
 from kprov.provision.inventory.loader import load_inventory, load_vars_dir
 from kprov.provision.inventory.patterns import select_hosts
-from kprov.provision.phases import ConnectPhase, DisconnectPhase, GatherFactsPhase, PhaseManager, PlaysPhase
+from kprov.provision.phases import ConnectPhase, DisconnectPhase, PhaseManager, PlaysPhase
 from kprov.provision.phases.base import Phase, for_each_host
+from kprov.provision.phases.open import OpenPhase
 from kprov.provision.playbook.loader import PlaybookLoader
 from kprov.provision.playbook.model import Playbook
 from kprov.provision.templates import TemplateEngine
@@ -129,7 +132,10 @@ def apply(
     observer: RunObserver | None = None,
     *,
     dry_run: bool = False,
+    meanwhile: Callable[[], None] | None = None,
 ) -> RunReport:
+    """Run the playbook; ``meanwhile`` runs while the hosts are being connected (it may add
+    to ``options.extra_vars``: the plays see them; connection settings do not)."""
     playbook_path = playbook_path.resolve()
     run = open_run(inventory, options, observer, playbook_path.parent)
     try:
@@ -156,8 +162,7 @@ def apply(
         if any(p.gather_facts and h in select_hosts(run.inventory, p.hosts) for p in playbook.plays)
     ]
     phases: list[Phase] = [
-        ConnectPhase(targets),
-        GatherFactsPhase(gather),
+        OpenPhase(targets, gather, meanwhile),
         PlaysPhase(playbook),
         DisconnectPhase(),
     ]
@@ -165,10 +170,11 @@ def apply(
 
 
 def plan(
-    inventory: list[str], playbook_path: Path, options: RunOptions, observer: RunObserver | None = None
+    inventory: list[str], playbook_path: Path, options: RunOptions, observer: RunObserver | None = None,
+    *, meanwhile: Callable[[], None] | None = None,
 ) -> RunReport:
     options.check, options.diff = True, True
-    return apply(inventory, playbook_path, options, observer, dry_run=True)
+    return apply(inventory, playbook_path, options, observer, dry_run=True, meanwhile=meanwhile)
 
 
 def run_playbook(

@@ -48,9 +48,6 @@ class HostRunner:
     def __init__(self, run: RunContext, pctx: PlayContext, host: HostState) -> None:
         self.run, self.pctx, self.host = run, pctx, host
         self.tasks = TaskRunner(run, pctx, host)
-        self._covered: set[int] = set()  # tasks whose probes were read since the cache's last drop
-        self._covered_generation = -1
-        self.tasks.is_covered = self._is_covered
 
     def run_play(self) -> Outcome:
         self._read_play_ahead()
@@ -61,7 +58,7 @@ class HostRunner:
         for index, item in enumerate(items):
             if self.pctx.sync.aborted:
                 return "ended"
-            if isinstance(item, Task) and not self._is_covered(item):
+            if isinstance(item, Task) and not self.host.probes.covers(item.uid):
                 self._look_ahead(items[index:], extra)
             outcome = self.block(item, extra) if isinstance(item, Block) else self.task(item, extra)
             if outcome != "ok":
@@ -135,34 +132,27 @@ class HostRunner:
         return "ok"
 
     # -- reading probes ahead ------------------------------------------------------------------
-    def _is_covered(self, task: Task) -> bool:
-        if self._covered_generation != self.host.probes.generation:
-            self._covered.clear()
-            self._covered_generation = self.host.probes.generation
-        return task.uid in self._covered
-
-    def _read_ahead(self, tasks: list[Task], keys: list[ProbeKey], generation: int) -> None:
-        if self._covered_generation != generation:
-            self._covered.clear()
-            self._covered_generation = generation
-        self._covered.update(t.uid for t in tasks)
-        self.tasks.prefetch(keys)
-
     def _read_play_ahead(self) -> None:
-        """Every predictable probe of the play, in one round trip, before its first task."""
+        """The play's predictable probes not read yet, in one round trip, before its first task."""
         if self.host.connector is None:
             return
         generation = self.host.probes.generation
-        standins: dict[str, Any] = {}
+        tasks, keys = self.predict_play({})
+        self.tasks.prefetch(keys, tasks, generation)
+
+    def predict_play(self, standins: dict[str, Any]) -> tuple[list[Task], list[ProbeKey]]:
+        """The play's tasks not covered yet and their predicted probes. ``standins``: results
+        registered by earlier tasks (of earlier plays too), as if they reported ok; the
+        play's own registrations are added to it."""
         tasks: list[Task] = []
         keys: list[ProbeKey] = []
         for task in self._walk(self.pctx.play.items):
-            if not task.run_once:
+            if not task.run_once and not self.host.probes.covers(task.uid):
                 tasks.append(task)
                 keys += self.tasks.predict(task, dict(standins) if standins else None)
             if task.register:
                 standins[task.register] = _UNCHANGED
-        self._read_ahead(tasks, keys, generation)
+        return tasks, keys
 
     def _walk(self, items: list[Item]) -> list[Task]:
         """The play's tasks in order (blocks and their ``always``; not rescues, includes, meta),
@@ -202,7 +192,7 @@ class HostRunner:
             if item.register:
                 registered.append(item.register)
         if len(candidates) > 1:
-            self._read_ahead(candidates, keys, generation)
+            self.tasks.prefetch(keys, candidates, generation)
 
     def _plain_task(self, task: Task) -> bool:
         return (task.action not in _SPECIAL_ACTIONS and task.loop is None and not task.delegate_to

@@ -11,7 +11,8 @@ the host, failed, acted without the module vouching it changed nothing, or lost 
 the whole cache is dropped, so later tasks probe live and see the change. A task that
 reported ``ok`` changed nothing (the contract of idempotent modules, and of ``changed_when``
 for commands), so the host's state is still what the cache holds. ``generation`` counts
-the drops (the look-ahead predicts again after one).
+the drops; ``covered`` holds the tasks whose probes were predicted and read since the last
+one (the look-ahead predicts again only for the others).
 
 Thread-safe: a task of another host delegated to this one may drop it.
 """
@@ -29,6 +30,7 @@ __all__ = ["ProbeCache"]
 class ProbeCache:
     def __init__(self) -> None:
         self._results: dict[ProbeKey, CommandResult] = {}
+        self._covered: set[int] = set()
         self._lock = threading.Lock()
         self.generation = 0
 
@@ -40,13 +42,20 @@ class ProbeCache:
         with self._lock:
             self._results[key] = result
 
-    def store_all(self, results: dict[ProbeKey, CommandResult], generation: int) -> bool:
-        """Keep results read while the cache was at ``generation`` (False: dropped since)."""
+    def store_all(self, results: dict[ProbeKey, CommandResult], generation: int,
+                  tasks: set[int] | frozenset[int] = frozenset()) -> bool:
+        """Keep results read while the cache was at ``generation`` (False: dropped since),
+        and mark ``tasks`` (uids) as covered by them."""
         with self._lock:
             if generation != self.generation:
                 return False
             self._results.update(results)
+            self._covered.update(tasks)
             return True
+
+    def covers(self, task_uid: int) -> bool:
+        with self._lock:
+            return task_uid in self._covered
 
     def __contains__(self, key: ProbeKey) -> bool:
         with self._lock:
@@ -55,6 +64,7 @@ class ProbeCache:
     def invalidate(self) -> None:
         with self._lock:
             self._results.clear()
+            self._covered.clear()
             self.generation += 1
 
     def __len__(self) -> int:

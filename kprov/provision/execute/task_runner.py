@@ -16,7 +16,6 @@ with ``until`` (each attempt must see the host anew) and delegated tasks read no
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,8 +61,6 @@ class _Call:
 class TaskRunner:
     def __init__(self, run: RunContext, pctx: PlayContext, host: HostState) -> None:
         self.run, self.pctx, self.host = run, pctx, host
-        # Whether the host runner's look-ahead read this task's probes since the cache's last drop.
-        self.is_covered: Callable[[Task], bool] = lambda task: False
 
     # -- entry -----------------------------------------------------------------------------
     def execute(self, task: Task, extra: dict[str, Any] | None = None) -> TaskResult:
@@ -252,24 +249,28 @@ class TaskRunner:
                 keys.append(key)
         return keys
 
-    def prefetch(self, keys: list[ProbeKey]) -> None:
-        """Read the probes the cache lacks in one round trip, into the host's probe cache."""
+    def prefetch(self, keys: list[ProbeKey], tasks: list[Task] | None = None,
+                 generation: int | None = None) -> None:
+        """Read the probes the cache lacks in one round trip, into the host's probe cache, and
+        mark ``tasks`` covered (their probes were predicted at ``generation``)."""
         cache = self.host.probes
+        generation = cache.generation if generation is None else generation
+        covered = {t.uid for t in tasks or []}
         wanted = [k for k in dict.fromkeys(keys) if k not in cache]
         if len(wanted) < 2 or self.host.connector is None:
+            cache.store_all({}, generation, covered)
             return
-        generation = cache.generation
         try:
             found = prefetch(self.host.connector, wanted, lambda m: self.run.log.event(self.host.name, m))
         except UnreachableError as err:
             raise _Unreachable(str(err)) from None
         except ConnectionFailure:
             return  # the tasks probe one by one (and report the failure themselves)
-        cache.store_all(found, generation)
+        cache.store_all(found, generation, covered)
 
     def _prefetch_items(self, task: Task, scopes: list[VarScope]) -> None:
         """A loop's items' probes, together (unless the look-ahead read them already)."""
-        if len(scopes) > 1 and self._predictable(task) and not self.is_covered(task):
+        if len(scopes) > 1 and self._predictable(task) and not self.host.probes.covers(task.uid):
             self.prefetch(self._keys(task, scopes))
 
     def _recording(self, task: Task, scope: VarScope) -> ModuleContext:

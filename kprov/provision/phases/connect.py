@@ -18,7 +18,7 @@ from kprov.provision.execute.variables import host_scope
 from kprov.provision.phases.base import for_each_host
 from kprov.provision.templates import TemplateError
 
-__all__ = ["ConnectPhase", "connection_vars"]
+__all__ = ["ConnectPhase", "DisconnectPhase", "connect_host", "connection_vars"]
 
 
 def connection_vars(run: RunContext, host: str) -> dict[str, Any]:
@@ -28,6 +28,34 @@ def connection_vars(run: RunContext, host: str) -> dict[str, Any]:
         for k, v in run.hosts[host].inventory_vars.items()
         if k.startswith("ansible_")
     }
+
+
+def connect_host(run: RunContext, host: str) -> bool:
+    """Open ``host``'s logged session (True), or record it unreachable/failed (False)."""
+    state = run.hosts[host]
+    start = time.monotonic()
+    try:
+        conn = LoggedConnector(connector_for(host, connection_vars(run, host)), run.log)
+        conn.connect()
+        state.connector = conn
+        return True
+    except ConnectionFailure as err:
+        state.unreachable, status = True, "unreachable"
+        state.error = str(err)
+    except (ValueError, TemplateError) as err:  # bad connection settings: this host fails
+        state.failed, status = True, "failed"
+        state.error = f"connection settings: {err}"
+    result = TaskResult(
+        host=host,
+        task="connect",
+        action="connect",
+        status=status,  # type: ignore[arg-type]
+        msg=state.error,
+        duration_s=round(time.monotonic() - start, 3),
+    )
+    run.report.record(result)
+    run.observer.task_done(result)
+    return False
 
 
 class ConnectPhase:
@@ -43,34 +71,9 @@ class ConnectPhase:
     def run(self, run: RunContext) -> None:
         for host in self.targets:
             run.report.add_host(host)
-        for_each_host(run, self.targets, lambda h: self._connect(run, h))
+        for_each_host(run, self.targets, lambda h: connect_host(run, h))
 
     dry_run = run
-
-    def _connect(self, run: RunContext, host: str) -> None:
-        state = run.hosts[host]
-        start = time.monotonic()
-        try:
-            conn = LoggedConnector(connector_for(host, connection_vars(run, host)), run.log)
-            conn.connect()
-            state.connector = conn
-            return
-        except ConnectionFailure as err:
-            state.unreachable, status = True, "unreachable"
-            state.error = str(err)
-        except (ValueError, TemplateError) as err:  # bad connection settings: this host fails
-            state.failed, status = True, "failed"
-            state.error = f"connection settings: {err}"
-        result = TaskResult(
-            host=host,
-            task="connect",
-            action="connect",
-            status=status,  # type: ignore[arg-type]
-            msg=state.error,
-            duration_s=round(time.monotonic() - start, 3),
-        )
-        run.report.record(result)
-        run.observer.task_done(result)
 
     def cleanup(self, run: RunContext) -> None:
         DisconnectPhase().run(run)

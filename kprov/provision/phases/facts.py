@@ -12,7 +12,35 @@ from kprov.provision.execute.results import TaskResult
 from kprov.provision.facts import gather_facts
 from kprov.provision.phases.base import for_each_host
 
-__all__ = ["GatherFactsPhase"]
+__all__ = ["GatherFactsPhase", "gather_host"]
+
+
+def gather_host(run: RunContext, host: str) -> None:
+    """Gather ``host``'s facts into its state (or record it unreachable/failed)."""
+    state = run.hosts[host]
+    assert state.connector is not None
+    start = time.monotonic()
+    try:
+        state.facts = gather_facts(state.connector)
+        return
+    except UnreachableError as err:
+        state.unreachable, status, state.error = True, "unreachable", str(err)
+    except Exception as err:  # noqa: BLE001 - a host whose facts fail is a failed host, not a crash
+        state.failed, status, state.error = (
+            True,
+            "failed",
+            f"gathering facts: {type(err).__name__}: {err}",
+        )
+    result = TaskResult(
+        host=host,
+        task="Gathering Facts",
+        action="gather_facts",
+        status=status,  # type: ignore[arg-type]
+        msg=state.error,
+        duration_s=round(time.monotonic() - start, 3),
+    )
+    run.report.record(result)
+    run.observer.task_done(result)
 
 
 class GatherFactsPhase:
@@ -27,35 +55,9 @@ class GatherFactsPhase:
 
     def run(self, run: RunContext) -> None:
         alive = [h for h in self.targets if run.hosts[h].alive and run.hosts[h].connector is not None]
-        for_each_host(run, alive, lambda h: self._gather(run, h))
+        for_each_host(run, alive, lambda h: gather_host(run, h))
 
     dry_run = run
-
-    def _gather(self, run: RunContext, host: str) -> None:
-        state = run.hosts[host]
-        assert state.connector is not None
-        start = time.monotonic()
-        try:
-            state.facts = gather_facts(state.connector)
-            return
-        except UnreachableError as err:
-            state.unreachable, status, state.error = True, "unreachable", str(err)
-        except Exception as err:  # noqa: BLE001 - a host whose facts fail is a failed host, not a crash
-            state.failed, status, state.error = (
-                True,
-                "failed",
-                f"gathering facts: {type(err).__name__}: {err}",
-            )
-        result = TaskResult(
-            host=host,
-            task="Gathering Facts",
-            action="gather_facts",
-            status=status,  # type: ignore[arg-type]
-            msg=state.error,
-            duration_s=round(time.monotonic() - start, 3),
-        )
-        run.report.record(result)
-        run.observer.task_done(result)
 
     def cleanup(self, run: RunContext) -> None:
         return None

@@ -1,0 +1,56 @@
+"""Open phase: connect each targeted host and gather its facts as soon as it is connected,
+one thread per host, while the calling thread does the run's other preparation.
+
+Connecting is mostly waiting (TCP, the server's key exchange, sshd's session), and so is the
+facts round trip; a run has local work to do before its plays too (kprov apply makes the
+operator-side artifacts current). Here both go on at once: the host threads start first,
+then ``meanwhile`` runs on the calling thread, and the phase ends when all are done. A
+host goes straight from its handshake to its facts (no barrier between all hosts'
+connects and the facts). If ``meanwhile`` raises, the phase still waits for the hosts (the
+sessions are then closed by the phase's clean-up) and raises it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+from kprov.provision.execute.context import RunContext
+from kprov.provision.phases.connect import DisconnectPhase, connect_host
+from kprov.provision.phases.facts import gather_host
+
+__all__ = ["OpenPhase"]
+
+
+class OpenPhase:
+    title = "Connect and gather facts"
+    always = False
+
+    def __init__(self, targets: list[str], gather: list[str],
+                 meanwhile: Callable[[], None] | None = None) -> None:
+        self.targets, self.gather, self.meanwhile = targets, set(gather), meanwhile
+
+    def should_run(self, run: RunContext) -> bool:
+        return bool(self.targets) or self.meanwhile is not None
+
+    def run(self, run: RunContext) -> None:
+        for host in self.targets:
+            run.report.add_host(host)
+        workers = max(1, min(run.options.forks, len(self.targets)))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kprov-open") as pool:
+            futures = [pool.submit(self._open, run, h) for h in self.targets]
+            try:
+                if self.meanwhile is not None:
+                    self.meanwhile()
+            finally:
+                for future in futures:
+                    future.result()
+
+    dry_run = run
+
+    def _open(self, run: RunContext, host: str) -> None:
+        if connect_host(run, host) and host in self.gather and run.hosts[host].alive:
+            gather_host(run, host)
+
+    def cleanup(self, run: RunContext) -> None:
+        DisconnectPhase().run(run)
