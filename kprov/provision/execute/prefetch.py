@@ -10,21 +10,50 @@ changed in between) only costs a cache miss: the module then probes live.
 
 The batch runs each command in a subshell of one shell, stdout and stderr framed by a random
 token line after each command (no temporary files, no per-command exec): the host forks once
-per probe plus what the probes themselves run.
+per probe plus what the probes themselves run. File probes go first and are answered by one
+python3 process (execute.fileprobes), with the shell as the fallback. ``systemctl show UNIT``
+probes run as one ``systemctl show U1 U2 ...`` (its output is each unit's, in order, joined
+by an empty line); when its output does not split into one block per unit, those probes
+are left to run live.
 """
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from kprov.provision.connect.base import CommandResult, Connector
+from kprov.provision.execute.fileprobes import file_probe, native_script
 from kprov.provision.modules.base import Module, ModuleContext, ProbeKey, ProbeRecorded
 
 __all__ = ["Prefetched", "batch_script", "first_probe", "parse_batch", "prefetch"]
 
 Prefetched = dict[ProbeKey, CommandResult]
+
+_SHOW = re.compile(r"^systemctl show ([A-Za-z0-9@._:-]+)$")
+
+
+def merge_unit_queries(commands: list[str]) -> tuple[list[str], list[str]]:
+    """The commands with every plain ``systemctl show UNIT`` replaced by one query of all
+    those units (at the end), and the merged commands in order (empty: nothing merged)."""
+    shows = [c for c in commands if _SHOW.match(c)]
+    if len(shows) < 2:
+        return commands, []
+    units = " ".join(_SHOW.match(c).group(1) for c in shows)  # type: ignore[union-attr]
+    return [c for c in commands if not _SHOW.match(c)] + [f"systemctl show {units}"], shows
+
+
+def split_unit_query(result: CommandResult, shows: list[str]) -> list[CommandResult] | None:
+    """Each unit's own ``systemctl show`` result out of the merged one (None: cannot tell)."""
+    if result.rc != 0 or result.stderr or not result.stdout.endswith("\n"):
+        return None
+    blocks = result.stdout.split("\n\n")
+    if len(blocks) != len(shows) or not all(b and "=" in b.split("\n", 1)[0] for b in blocks):
+        return None
+    texts = [b + "\n" for b in blocks[:-1]] + [blocks[-1]]
+    return [CommandResult(0, text, "") for text in texts]
 
 
 def first_probe(module: Module, ctx: ModuleContext, args: Mapping[str, Any]) -> ProbeKey | None:
@@ -46,7 +75,17 @@ def batch_script(commands: list[str], token: str) -> str:
     frame = (f"printf '\\n{token}:%s:%s\\n' \"$1\" \"$2\"; "
              f"printf '\\n{token}:%s\\n' \"$1\" >&2")
     lines = [f"_kprov_f() {{ {frame}; }}"]
-    for i, cmd in enumerate(commands):
+    files = []  # the leading file probes (prefetch puts them first)
+    for cmd in commands:
+        probe = file_probe(cmd)
+        if probe is None:
+            break
+        files.append(probe)
+    if len(files) > 1:
+        lines.append(native_script(files, commands[:len(files)], token, 0, "_kprov_f"))
+    else:
+        files = []
+    for i, cmd in enumerate(commands[len(files):], len(files)):
         lines.append(f"(\n{cmd}\n) </dev/null; _kprov_f {i} $?")
     return "\n".join(lines)
 
@@ -85,14 +124,24 @@ def prefetch(connector: Connector, keys: list[ProbeKey], log: Callable[[str], No
     groups: dict[tuple[bool, str | None], list[str]] = {}
     for cmd, become, user in dict.fromkeys(keys):
         groups.setdefault((become, user), []).append(cmd)
-    for (become, user), commands in groups.items():
-        if len(commands) < 2:
+    for commands in groups.values():
+        commands.sort(key=lambda cmd: file_probe(cmd) is None)  # file probes first, in order
+    for (become, user), wanted in groups.items():
+        if len(wanted) < 2:
             continue  # nothing to save
+        commands, shows = merge_unit_queries(wanted)
         token = f"@@kprov-{secrets.token_hex(8)}"
         done = connector.run(batch_script(commands, token), become=become, become_user=user)
         results = parse_batch(done.stdout, done.stderr, token, len(commands)) if done.rc == 0 else None
         if results is None:
             log(f"probe prefetch failed (rc {done.rc}); tasks probe one by one")
             continue
+        if shows:
+            merged = results.pop()
+            commands.pop()
+            units = split_unit_query(merged, shows)
+            if units is not None:
+                commands += shows
+                results += units
         found.update({(cmd, become, user): res for cmd, res in zip(commands, results, strict=True)})
     return found

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from kprov.provision.connect.base import CommandResult
 from kprov.provision.connect.local import LocalConnector
-from kprov.provision.execute.prefetch import batch_script, parse_batch
+from kprov.provision.execute.prefetch import batch_script, merge_unit_queries, parse_batch, split_unit_query
 
 from .harness import run_fake, statuses
 
@@ -120,3 +121,16 @@ def test_sysctl_items_sharing_a_file_each_see_the_last_write(tmp_path: Path,
     assert conf.read_text() == "net.ipv4.ip_forward=1\nnet.ipv4.conf.all.forwarding=1\n"
     again, _ = run_fake(tmp_path, monkeypatch, site, ["h1"], {"h1": LocalConnector("h1")})  # type: ignore[dict-item]
     assert statuses(again, "h1") == [("params", "ok")]
+
+
+def test_unit_queries_run_as_one_and_split_back_exactly() -> None:
+    commands, shows = merge_unit_queries(["stat /x", "systemctl show a", "systemctl show b@1.service"])
+    assert commands == ["stat /x", "systemctl show a b@1.service"]
+    assert shows == ["systemctl show a", "systemctl show b@1.service"]
+    # systemctl prints each unit's properties in order, an empty line between them
+    one, two = "Id=a.service\nActiveState=active\n", "Id=b@1.service\nActiveState=inactive\n"
+    split = split_unit_query(CommandResult(0, one + "\n" + two, ""), shows)
+    assert split is not None and [r.stdout for r in split] == [one, two]
+    assert split_unit_query(CommandResult(0, one, ""), shows) is None  # a unit missing
+    assert split_unit_query(CommandResult(1, one + "\n" + two, ""), shows) is None
+    assert merge_unit_queries(["systemctl show a", "systemctl --user show b"])[1] == []
