@@ -33,6 +33,7 @@ _COMMANDS: dict[str, tuple[str, ...]] = {
     "kprov.cli.provision": ("apply", "plan", "ping", "facts", "exec"),
     "kprov.cli.cluster": ("up", "verify", "reset", "kubeconfig"),
     "kprov.cli.bundle": ("bundle",),
+    "kprov.cli.prepare": ("prepare",),
 }
 
 

@@ -1,6 +1,6 @@
-"""`molecule test -s kprov` passes: lab hosts created and destroyed by `kprov lab`, roles
-common + etcd converged by ansible-playbook, a second converge changes nothing, and the
-testinfra checks in tests/molecule/kprov/tests pass.
+"""`molecule test -s kprov` passes: lab hosts created and destroyed by `kprov lab`, the whole
+roles/site.yml converged by ansible-playbook (with the artifacts `kprov prepare` made), a
+second converge changes nothing, and the testinfra checks in tests/molecule/kprov/tests pass.
 
 The scenario uses its own lab instance (KPROV_MOLECULE_LAB, default 7), so it never
 disturbs the hosts of the session's e2e instance.

@@ -34,3 +34,10 @@ def test_a_command_runs_with_only_its_module(word: str) -> None:
     owner = owners[word]
     assert owner in loaded
     assert "kprov.cli.lab" not in loaded or word == "lab"
+
+
+def test_prepare_names_a_missing_inventory(tmp_path) -> None:
+    missing = tmp_path / "nowhere.yml"
+    proc = _kprov("prepare", "-i", str(missing))
+    assert proc.returncode == 1
+    assert "kprov prepare:" in proc.stderr and str(missing) in proc.stderr
