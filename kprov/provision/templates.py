@@ -1,6 +1,9 @@
 """One Jinja2 environment for the engine (StrictUndefined + Ansible filters) and lazy variables.
 
-* :class:`TemplateEngine` owns the environment and a cache of compiled templates.
+* :class:`TemplateEngine` owns the environment and a cache of compiled templates; their
+  byte-code is also kept on disk across runs (Jinja2's own FileSystemBytecodeCache, keyed
+  by the source and this environment's settings), so a run does not compile again the ~170
+  expressions and templates the last one compiled.
 * :class:`VarScope` is the variable view a template sees: layers from highest to lowest
   precedence; string values of *templated* layers (inventory, play, role, task vars) are
   rendered on access in the same scope (so ``a: "{{ b }}"`` works, with cycle detection),
@@ -13,6 +16,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
 import re
 from collections.abc import Iterator, Mapping
@@ -41,7 +46,8 @@ def is_template(value: Any) -> bool:
 class TemplateEngine:
     """The single Jinja2 environment; safe to share between host threads."""
 
-    def __init__(self, extra_globals: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, extra_globals: Mapping[str, Any] | None = None,
+                 bytecode_dir: Path | None = None) -> None:
         self.env = jinja2.Environment(
             undefined=jinja2.StrictUndefined,
             keep_trailing_newline=True,
@@ -55,21 +61,49 @@ class TemplateEngine:
         self.env.globals["omit"] = OMIT
         self.env.globals["lookup"] = _lookup
         self._compiled: dict[str, jinja2.Template] = {}
+        self._disk = _bytecode_cache(bytecode_dir)
+        # What the compiled code depends on besides the source.
+        self._settings = repr((jinja2.__version__, self.env.trim_blocks, self.env.lstrip_blocks,
+                               self.env.keep_trailing_newline, sorted(self.env.extensions)))
 
     def compile(self, source: str, where: str) -> jinja2.Template:
         cached = self._compiled.get(source)
         if cached is None:
             try:
-                cached = self.env.from_string(source)
+                code = self._code(source)
             except jinja2.TemplateSyntaxError as err:
                 raise TemplateError(
                     f"{where}: template syntax error at line {err.lineno}: {err.message}"
                 ) from None
+            cached = self.env.template_class.from_code(self.env, code, self.env.make_globals(None), None)
             self._compiled[source] = cached
         return cached
 
+    def _code(self, source: str) -> Any:
+        if self._disk is None:
+            return self.env.compile(source)
+        name = hashlib.sha256(f"{self._settings}\0{source}".encode()).hexdigest()
+        bucket = self._disk.get_bucket(self.env, name, None, source)
+        if bucket.code is None:
+            bucket.code = self.env.compile(source)
+            with contextlib.suppress(OSError):  # unwritable: the next run compiles again
+                self._disk.set_bucket(bucket)
+        return bucket.code
+
     def scope(self, layers: list[Layer]) -> VarScope:
         return VarScope(self, layers)
+
+
+def _bytecode_cache(directory: Path | None) -> jinja2.BytecodeCache | None:
+    """Jinja2's file cache in ``directory`` (default: its own per-user temporary directory);
+    None when there is none to be had."""
+    try:
+        if directory is not None:
+            directory.mkdir(parents=True, exist_ok=True)
+            return jinja2.FileSystemBytecodeCache(str(directory))
+        return jinja2.FileSystemBytecodeCache()
+    except (OSError, RuntimeError):
+        return None
 
 
 class VarScope(Mapping[str, Any]):

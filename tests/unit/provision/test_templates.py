@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from kprov.provision.errors import TemplateError, UndefinedVariableError
@@ -113,3 +115,19 @@ def test_environment_globals_reach_task_templates(tmp_path) -> None:
     scope = TemplateEngine().scope([({"path": str(f)}, False)])
     assert scope.render("{{ lookup('file', path) }}-{{ range(2) | list }}", "task") == "hello-[0, 1]"
     assert scope.evaluate("lookup('file', path) == 'hello'", "when") is True
+
+
+def test_compiled_templates_are_kept_on_disk_for_the_next_run(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    first = TemplateEngine(bytecode_dir=tmp_path)
+    assert first.scope([({"x": 2}, False)]).render("{{ x * 3 }}!", "t") == "6!"
+    assert list(tmp_path.iterdir())
+    again = TemplateEngine(bytecode_dir=tmp_path)
+
+    def no_compile(*args: object, **kwargs: object) -> None:
+        raise AssertionError("compiled again")
+
+    monkeypatch.setattr(again.env, "compile", no_compile)
+    assert again.scope([({"x": 5}, False)]).render("{{ x * 3 }}!", "t") == "15!"
+    with pytest.raises(AssertionError, match="compiled again"):
+        again.scope([({"x": 5}, False)]).render("{{ x * 4 }}!", "t")  # another source compiles
