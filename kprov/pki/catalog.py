@@ -61,6 +61,7 @@ class KubeconfigSpec:
     path: str
     cert: str
     user: str
+    per_server_contexts: bool = False  # also a context per API server (for kubectl: the admin's)
 
 
 def _dedup(items: list[str]) -> tuple[str, ...]:
@@ -125,7 +126,7 @@ def cert_specs(topo: ClusterTopology) -> list[CertSpec]:
 def kubeconfig_specs(topo: ClusterTopology) -> list[KubeconfigSpec]:
     """Every kubeconfig the cluster needs (the server URL comes from the topology)."""
     confs = [
-        KubeconfigSpec("kubeconfigs/admin.conf", "admin", ids.ADMIN_CN),
+        KubeconfigSpec("kubeconfigs/admin.conf", "admin", ids.ADMIN_CN, per_server_contexts=True),
         KubeconfigSpec("kubeconfigs/scheduler.conf", "scheduler", ids.SCHEDULER_CN),
         KubeconfigSpec(
             "kubeconfigs/controller-manager.conf", "controller-manager", ids.CONTROLLER_MANAGER_CN

@@ -3,7 +3,10 @@
 
 With several API servers, ``server`` is the first and every one is listed in the cluster's
 ``kprov.io/servers`` extension, which kprov's own clients use for failover (kubectl ignores
-extensions and talks to ``server``).
+extensions and talks to ``server``). For kubectl, a kubeconfig may also carry one cluster and
+context per API server (``named_servers``: ``<cluster>-<host>``, ``<user>@<cluster>-<host>``),
+so that with no load balancer in front, ``kubectl --context`` reaches the others when the
+first is down.
 """
 
 from __future__ import annotations
@@ -37,22 +40,30 @@ def kubeconfig_dict(
     user: str,
     cluster_name: str = DEFAULT_CLUSTER_NAME,
     servers: Sequence[str] = (),
+    named_servers: Sequence[tuple[str, str]] = (),
 ) -> dict[str, Any]:
     context = f"{user}@{cluster_name}"
-    cluster: dict[str, Any] = {"server": server, "certificate-authority-data": _b64(ca_pem)}
+    ca_data = _b64(ca_pem)
+    cluster: dict[str, Any] = {"server": server, "certificate-authority-data": ca_data}
     if len(servers) > 1:
         cluster["extensions"] = [{"name": SERVERS_EXTENSION, "extension": {"servers": list(servers)}}]
+    clusters = [{"name": cluster_name, "cluster": cluster}]
+    contexts = [{"name": context, "context": {"cluster": cluster_name, "user": user}}]
+    for host, url in named_servers:
+        name = f"{cluster_name}-{host}"
+        clusters.append({"name": name, "cluster": {"server": url, "certificate-authority-data": ca_data}})
+        contexts.append({"name": f"{user}@{name}", "context": {"cluster": name, "user": user}})
     return {
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [{"name": cluster_name, "cluster": cluster}],
+        "clusters": clusters,
         "users": [
             {
                 "name": user,
                 "user": {"client-certificate-data": _b64(cert_pem), "client-key-data": _b64(key_pem)},
             }
         ],
-        "contexts": [{"name": context, "context": {"cluster": cluster_name, "user": user}}],
+        "contexts": contexts,
         "current-context": context,
         "preferences": {},
     }
@@ -66,9 +77,11 @@ def render_kubeconfig(
     user: str,
     cluster_name: str = DEFAULT_CLUSTER_NAME,
     servers: Sequence[str] = (),
+    named_servers: Sequence[tuple[str, str]] = (),
 ) -> str:
     return yaml.safe_dump(
-        kubeconfig_dict(server, ca_pem, cert_pem, key_pem, user, cluster_name, servers), sort_keys=False
+        kubeconfig_dict(server, ca_pem, cert_pem, key_pem, user, cluster_name, servers, named_servers),
+        sort_keys=False,
     )
 
 

@@ -186,7 +186,8 @@ class ClusterPki:
         for conf in kubeconfig_specs(topo):
             pair = read_pair(self.directory, conf.cert)
             text = render_kubeconfig(server, cluster_ca_pem, pair.cert_pem, pair.key_pem, conf.user,
-                                     servers=topo.server_urls)
+                                     servers=topo.server_urls,
+                                     named_servers=topo.named_server_urls if conf.per_server_contexts else ())
             self._write_if_changed(conf.path, text.encode(), KEY_MODE, report)
         self._ensure_service_account_key(report)
         self._ensure_encryption_config(report)

@@ -118,7 +118,12 @@ class ClusterTopology:
         """Every API server a client may use: the endpoint when one is set, else each control-plane host."""
         if self.apiserver_endpoint:
             return (self.server_url,)
-        return tuple(_endpoint_url(self.hosts[name].address) for name in self.control_plane)
+        return tuple(url for _, url in self.named_server_urls)
+
+    @property
+    def named_server_urls(self) -> tuple[tuple[str, str], ...]:
+        """(control-plane host, its API server URL) for each control-plane host."""
+        return tuple((name, _endpoint_url(self.hosts[name].address)) for name in self.control_plane)
 
     @property
     def apiserver_host(self) -> str | None:

@@ -39,27 +39,25 @@ class Cluster:
         report = json.loads(proc.stdout)
         return report
 
-    def kubectl(self, *args: str, server: str | None = None, timeout: float = 60,
+    def kubectl(self, *args: str, via: str | None = None, timeout: float = 60,
                 check: bool = True) -> subprocess.CompletedProcess[str]:
+        """kubectl with the admin kubeconfig; ``via``: through that host's API server (its context)."""
         cmd = ["kubectl", "--kubeconfig", str(self.kubeconfig), "--request-timeout=10s"]
-        if server:
-            cmd.append(f"--server={server}")
+        if via:
+            cmd.append(f"--context=kubernetes-admin@kprov-{via}")
         proc = subprocess.run([*cmd, *args, "--cache-dir", "/tmp/kprov-e2e-kube-cache"], capture_output=True,
                               text=True, timeout=timeout, stdin=subprocess.DEVNULL)
         if check:
             assert proc.returncode == 0, f"kubectl {' '.join(args)}: {proc.stderr}"
         return proc
 
-    def kubectl_json(self, *args: str, server: str | None = None) -> Any:
-        return json.loads(self.kubectl(*args, "-o", "json", server=server).stdout)
+    def kubectl_json(self, *args: str, via: str | None = None) -> Any:
+        return json.loads(self.kubectl(*args, "-o", "json", via=via).stdout)
 
     def ssh(self, host: str, command: str) -> str:
         rc, out, err = self.lab.ssh(host, command)
         assert rc == 0, f"{host}: {command}: {err}"
         return out.strip()
-
-    def server(self, host: str) -> str:
-        return f"https://{self.lab.ip(host)}:6443"
 
 
 def changed_count(report: dict[str, Any]) -> int:

@@ -62,7 +62,7 @@ def test_writes_go_on_with_one_etcd_member_stopped(cluster: Cluster) -> None:
         listed = cluster.kubectl_json("get", "configmaps")["items"]
         assert {f"while-h1-etcd-down-{i}" for i in range(5)} <= {c["metadata"]["name"] for c in listed}
         for host in ("h1", "h2", "h3"):  # every API server still reads and writes
-            cluster.kubectl("create", "configmap", f"via-{host}", server=cluster.server(host))
+            cluster.kubectl("create", "configmap", f"via-{host}", via=host)
     finally:
         cluster.ssh("h1", "systemctl start kprov-etcd")
 
@@ -84,16 +84,16 @@ def test_killing_the_leader_moves_the_lease(cluster: Cluster, component: str) ->
 
 
 def test_an_api_server_down_leaves_kubectl_and_kubelets_working(cluster: Cluster) -> None:
-    def api_endpoints(server: str) -> list[str]:
-        endpoints = cluster.kubectl_json("get", "endpoints", "kubernetes", "-n", "default", server=server)
+    def api_endpoints(via: str) -> list[str]:
+        endpoints = cluster.kubectl_json("get", "endpoints", "kubernetes", "-n", "default", via=via)
         return sorted(a["ip"] for s in endpoints.get("subsets") or [] for a in s.get("addresses") or [])
 
     cluster.ssh("h1", "systemctl stop kprov-apiserver")
     try:
-        other = cluster.server("h2")
+        other = "h2"  # kubectl goes on through the admin kubeconfig's context for h2's API server
 
         def renew_times() -> dict[str, str]:
-            leases = cluster.kubectl_json("get", "leases", "-n", "kube-node-lease", server=other)["items"]
+            leases = cluster.kubectl_json("get", "leases", "-n", "kube-node-lease", via=other)["items"]
             return {le["metadata"]["name"]: le["spec"]["renewTime"] for le in leases}
 
         before = renew_times()
@@ -104,7 +104,7 @@ def test_an_api_server_down_leaves_kubectl_and_kubelets_working(cluster: Cluster
             return all(now.get(name) != before[name] for name in before)
 
         wait_for("every kubelet to renew its lease through another API server", renewed, 40)
-        nodes = cluster.kubectl_json("get", "nodes", server=other)["items"]
+        nodes = cluster.kubectl_json("get", "nodes", via=other)["items"]
         assert all(_ready(n) for n in nodes)
         wait_for("h1 out of the kubernetes Service's endpoints",
                  lambda: api_endpoints(other) == sorted(cluster.lab.ip(h) for h in ("h2", "h3")), 30)
@@ -113,7 +113,7 @@ def test_an_api_server_down_leaves_kubectl_and_kubelets_working(cluster: Cluster
     wait_for("h1's API server back",
              lambda: cluster.kubectl("get", "--raw", "/readyz", check=False).returncode == 0, 60)
     wait_for("h1 back in the kubernetes Service's endpoints",
-             lambda: len(api_endpoints(cluster.server("h2"))) == 3, 30)
+             lambda: len(api_endpoints("h2")) == 3, 30)
 
 
 def _deployment(name: str, replicas: int) -> dict[str, Any]:

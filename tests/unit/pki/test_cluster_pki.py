@@ -197,3 +197,17 @@ def test_listing(issued) -> None:
     assert by_name["admin"].status == "ok" and 360 <= by_name["admin"].days_left <= 365
     assert by_name["etcd/h1/server"].issuer == "kprov-etcd-ca"
     assert len(infos) == len(list(tmp_path.rglob("*.crt")))
+
+
+def test_the_admin_kubeconfig_has_a_context_per_api_server(issued) -> None:
+    admin = yaml.safe_load((issued / "kubeconfigs" / "admin.conf").read_text())
+    servers = {c["name"]: c["cluster"]["server"] for c in admin["clusters"]}
+    contexts = {c["name"]: c["context"] for c in admin["contexts"]}
+    assert admin["current-context"] == "kubernetes-admin@kprov"
+    for host in FIVE["control_plane"]:
+        address = FIVE_VARS[host]["ansible_host"]
+        assert servers[f"kprov-{host}"] == f"https://{address}:6443"
+        want = {"cluster": f"kprov-{host}", "user": "kubernetes-admin"}
+        assert contexts[f"kubernetes-admin@kprov-{host}"] == want
+    kubelet = yaml.safe_load((issued / "kubelet" / "h4" / "kubelet.conf").read_text())
+    assert len(kubelet["contexts"]) == 1  # components fail over through the servers extension instead
