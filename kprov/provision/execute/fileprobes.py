@@ -2,12 +2,12 @@
 ``sha1sum`` each.
 
 Most probes of a play are ``fileops.probe_script`` commands (stat, optional sha1, link
-target, content). Run as shell, each costs the host a fork and one or two execs: a play's
-forty file probes took a lab host a third of a second. Here they are recognised exactly (a
-command is taken only if ``probe_script`` rebuilds it byte for byte from the path and
-flags found in it) and answered by one small Python program on the host that prints, for
-each, what the shell form prints (the same lines, as ``fileops.parse_probe`` reads them),
-framed like the rest of the batch (execute.prefetch).
+target, content), or the stat and sysctl modules' probes built on the same reads. Run as
+shell, each costs the host a fork and one to three execs: a play's forty file probes took a
+lab host a third of a second. Here they are recognised exactly (a command is taken only if
+the module's own script function rebuilds it byte for byte from the paths and flags found
+in it) and answered by one small Python program on the host that prints, for each, what
+the shell form prints, framed like the rest of the batch (execute.prefetch).
 
 Only the plain cases are answered in Python: a path that is absent, or that stat reads,
 with a checksum, link target or content read without error. On anything else (no
@@ -21,33 +21,52 @@ import base64
 import json
 import re
 import shlex
+from typing import Any
 
 from kprov.provision.modules.fileops import probe_script
+from kprov.provision.modules.stat import ALGORITHMS, stat_script
+from kprov.provision.modules.sysctl import query_script
 
 __all__ = ["FileProbe", "file_probe", "native_script"]
 
-FileProbe = tuple[str, bool, bool, bool]  # path, checksum, content, follow
+# ("file", path, checksum, content, follow) | ("stat", path, follow, algorithm or "")
+# | ("sysctl", file, proc)
+FileProbe = tuple[Any, ...]
 
 _HEAD = re.compile(r"^if \[ -e (?P<q>.+?) \] \|\| \[ -L (?P=q) \]; then stat ")
+_SYSCTL = re.compile(r"^printf 'FILE:'; \[ -f (?P<f>.+?) \] && base64 -w0 -- (?P=f); echo; "
+                     r"printf 'LIVE:'; cat -- (?P<p>.+?) 2>/dev/null \| ")
+
+
+def _word(quoted: str) -> str | None:
+    try:
+        words = shlex.split(quoted)
+    except ValueError:
+        return None
+    return words[0] if len(words) == 1 else None
 
 
 def file_probe(command: str) -> FileProbe | None:
-    """The path and flags of a ``probe_script`` command (None: not exactly one)."""
+    """What a file, stat or sysctl probe command reads (None: not exactly one of them)."""
+    match = _SYSCTL.match(command)
+    if match is not None:
+        file, proc = _word(match.group("f")), _word(match.group("p"))
+        if file is not None and proc is not None and query_script(file, proc) == command:
+            return ("sysctl", file, proc)
+        return None
     match = _HEAD.match(command)
-    if match is None:
+    path = _word(match.group("q")) if match is not None else None
+    if path is None:
         return None
-    try:
-        words = shlex.split(match.group("q"))
-    except ValueError:
-        return None
-    if len(words) != 1:
-        return None
-    path = words[0]
     for checksum in (False, True):
         for content in (False, True):
             for follow in (False, True):
                 if probe_script(path, checksum=checksum, content=content, follow=follow) == command:
-                    return (path, checksum, content, follow)
+                    return ("file", path, checksum, content, follow)
+    for follow in (False, True):
+        for algorithm in ("", *ALGORITHMS):
+            if stat_script(path, follow, algorithm or None) == command:
+                return ("stat", path, follow, algorithm)
     return None
 
 
@@ -55,7 +74,7 @@ def file_probe(command: str) -> FileProbe | None:
 # frames on fd 3: its own stderr is discarded); exits 1 without printing anything on any
 # case it does not answer the way the shell would.
 _PROGRAM = r"""
-import base64, grp, hashlib, json, os, pwd, stat as S, sys
+import base64, grp, hashlib, json, os, pwd, sys
 token, first, probes = json.loads(base64.b64decode(sys.argv[1]))
 def name(f, i):
     try:
@@ -65,25 +84,43 @@ def name(f, i):
 def read(p):
     with open(p, "rb") as h:
         return h.read()
+def state(p, checksum, content, follow):
+    if not (os.path.exists(p) or os.path.islink(p)):
+        return "ABSENT\n"
+    st = os.stat(p) if follow else os.lstat(p)
+    fields = [format(st.st_mode, "x"), st.st_uid, st.st_gid, name(pwd.getpwuid, st.st_uid),
+              name(grp.getgrgid, st.st_gid), st.st_size, st.st_mtime_ns // 10**9,
+              st.st_atime_ns // 10**9, st.st_ctime_ns // 10**9, st.st_ino, st.st_dev, st.st_nlink]
+    text = "STAT:" + "|".join(str(f) for f in fields) + "\n"
+    regular = os.path.isfile(p)
+    if checksum and regular and os.access(p, os.R_OK):
+        text += "SHA1:" + hashlib.sha1(read(p)).hexdigest() + "  -\n"
+    if os.path.islink(p):
+        text += "LINK:" + os.readlink(p) + "\n"
+    if content and regular:
+        text += "DATA:" + base64.b64encode(read(p)).decode() + "\n"
+    return text
+def answer(kind, *a):
+    if kind == "file":
+        return state(*a)
+    if kind == "stat":
+        p, follow, algorithm = a
+        text = state(p, False, False, follow)
+        for flag, line in ((os.R_OK, "R:1\n"), (os.W_OK, "W:1\n"), (os.X_OK, "X:1\n")):
+            if os.access(p, flag):
+                text += line
+        if algorithm and os.path.isfile(p) and os.access(p, os.R_OK):
+            text += "SUM:" + hashlib.new(algorithm, read(p)).hexdigest() + "  -\n"
+        return text
+    f, p = a
+    text = "FILE:" + (base64.b64encode(read(f)).decode() if os.path.isfile(f) else "") + "\n"
+    live = read(p).replace(b"\n", b" ").replace(b"\t", b" ") if os.path.exists(p) else b""
+    text += "LIVE:" + live.decode("utf-8", "surrogateescape") + "\n"
+    return text + ("WRITABLE:1\n" if os.access(p, os.W_OK) else "")
 out, err = [], []
 try:
-    for n, (p, checksum, content, follow) in enumerate(probes, first):
-        if not (os.path.exists(p) or os.path.islink(p)):
-            text = "ABSENT\n"
-        else:
-            st = os.stat(p) if follow else os.lstat(p)
-            fields = [format(st.st_mode, "x"), st.st_uid, st.st_gid, name(pwd.getpwuid, st.st_uid),
-                      name(grp.getgrgid, st.st_gid), st.st_size, st.st_mtime_ns // 10**9,
-                      st.st_atime_ns // 10**9, st.st_ctime_ns // 10**9, st.st_ino, st.st_dev, st.st_nlink]
-            text = "STAT:" + "|".join(str(f) for f in fields) + "\n"
-            regular = os.path.isfile(p)
-            if checksum and regular and os.access(p, os.R_OK):
-                text += "SHA1:" + hashlib.sha1(read(p)).hexdigest() + "  -\n"
-            if os.path.islink(p):
-                text += "LINK:" + os.readlink(p) + "\n"
-            if content and regular:
-                text += "DATA:" + base64.b64encode(read(p)).decode() + "\n"
-        out.append(text + "\n%s:%d:0\n" % (token, n))
+    for n, probe in enumerate(probes, first):
+        out.append(answer(*probe) + "\n%s:%d:0\n" % (token, n))
         err.append("\n%s:%d\n" % (token, n))
 except Exception:
     sys.exit(1)

@@ -12,13 +12,14 @@ from kprov.provision.modules.args import Arg, parse_args
 from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult
 from kprov.provision.modules.fileops import FileState, mode_string, parse_probe, probe_script
 
-__all__ = ["MODULE", "StatModule", "stat_dict"]
+__all__ = ["ALGORITHMS", "MODULE", "StatModule", "stat_dict", "stat_script"]
 
+ALGORITHMS = ("md5", "sha1", "sha224", "sha256", "sha384", "sha512")
 SPEC = {
     "path": Arg(required=True, aliases=("dest", "name")), "follow": Arg("bool", default=False),
     "get_checksum": Arg("bool", default=True),
     "checksum_algorithm": Arg(default="sha1", aliases=("checksum", "checksum_algo"),
-                              choices=("md5", "sha1", "sha224", "sha256", "sha384", "sha512")),
+                              choices=ALGORITHMS),
     "get_mime": Arg("bool", default=True, aliases=("mime", "mime_type", "mime-type")),
     "get_attributes": Arg("bool", default=True, aliases=("attr", "attributes")),
     "get_md5": Arg("bool", default=False),
@@ -48,20 +49,24 @@ def stat_dict(state: FileState, *, readable: bool, writeable: bool, executable: 
     return out
 
 
+def stat_script(path: str, follow: bool, algorithm: str | None) -> str:
+    """The one probe: the path's state, access for us, and its checksum (``algorithm``)."""
+    q = shlex.quote(path)
+    script = probe_script(path, follow=follow)
+    script += f"; [ -r {q} ] && echo R:1; [ -w {q} ] && echo W:1; [ -x {q} ] && echo X:1; true"
+    if algorithm:
+        script += f"; [ -f {q} ] && [ -r {q} ] && printf 'SUM:' && {algorithm}sum < {q}"
+    return script + "; true"
+
+
 class StatModule:
     name = "stat"
 
     def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
         p = parse_args(self.name, SPEC, args)
         path = p["path"]
-        q = shlex.quote(path)
-        script = probe_script(path, follow=p["follow"])
-        script += f"; [ -r {q} ] && echo R:1; [ -w {q} ] && echo W:1; [ -x {q} ] && echo X:1; true"
-        algorithm = p["checksum_algorithm"]
-        if p["get_checksum"]:
-            script += f"; [ -f {q} ] && [ -r {q} ] && printf 'SUM:' && {algorithm}sum < {q}"
-        script += "; true"
-        result = ctx.probe(script)
+        algorithm = p["checksum_algorithm"] if p["get_checksum"] else None
+        result = ctx.probe(stat_script(path, p["follow"], algorithm))
         if result.rc != 0:
             raise ModuleFailed(f"stat: cannot inspect {path}: {result.stderr.strip()}")
         state = parse_probe(path, result.stdout)

@@ -18,7 +18,7 @@ from kprov.provision.modules.args import Arg, parse_args
 from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult
 from kprov.provision.modules.fileops import content_diff, write_file
 
-__all__ = ["MODULE", "SysctlModule", "normalize_value", "set_in_file"]
+__all__ = ["MODULE", "SysctlModule", "normalize_value", "query_script", "set_in_file"]
 
 SPEC = {
     "name": Arg(required=True, aliases=("key",)), "value": Arg("raw", aliases=("val",)),
@@ -70,6 +70,14 @@ def set_in_file(text: str, name: str, value: str | None) -> str:
     return "".join(out)
 
 
+def query_script(path: str, proc: str) -> str:
+    """The one probe: the sysctl file's content, the live value, and whether it can be set."""
+    q_file, q_proc = shlex.quote(path), shlex.quote(proc)
+    return (f"printf 'FILE:'; [ -f {q_file} ] && base64 -w0 -- {q_file}; echo; "
+            f"printf 'LIVE:'; cat -- {q_proc} 2>/dev/null | tr '\\n\\t' '  '; echo; "
+            f"[ -w {q_proc} ] && echo WRITABLE:1; true")
+
+
 class SysctlModule:
     name = "sysctl"
 
@@ -81,10 +89,7 @@ class SysctlModule:
         value = normalize_value(p["value"]) if p["state"] == "present" else None
         proc = "/proc/sys/" + name.replace(".", "/")
         path = p["sysctl_file"]
-        q_file, q_proc = shlex.quote(path), shlex.quote(proc)
-        query = ctx.probe(f"printf 'FILE:'; [ -f {q_file} ] && base64 -w0 -- {q_file}; echo; "
-                        f"printf 'LIVE:'; cat -- {q_proc} 2>/dev/null | tr '\\n\\t' '  '; echo; "
-                        f"[ -w {q_proc} ] && echo WRITABLE:1; true")
+        query = ctx.probe(query_script(path, proc))
         fields = dict(line.partition(":")[::2] for line in query.stdout.splitlines() if ":" in line)
         before = base64.b64decode(fields.get("FILE", "")).decode("utf-8", "surrogateescape")
         live = normalize_value(fields.get("LIVE", ""))

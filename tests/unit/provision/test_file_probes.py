@@ -1,6 +1,7 @@
 """File probes answered by one python3 process in a batch print exactly what their shell form
-prints (every flag combination, odd names, links), and fall back to the shell when Python
-cannot answer the same way (a dangling link followed)."""
+prints (every flag combination, odd names, links; the stat and sysctl modules' probes too),
+and fall back to the shell when Python cannot answer the same way (a dangling link
+followed)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from pathlib import Path
 from kprov.provision.execute.fileprobes import file_probe
 from kprov.provision.execute.prefetch import batch_script, parse_batch
 from kprov.provision.modules.fileops import probe_script
+from kprov.provision.modules.stat import stat_script
+from kprov.provision.modules.sysctl import query_script
 
 
 def _tree(root: Path) -> None:
@@ -52,6 +55,16 @@ def test_python_answers_are_the_shell_answers(tmp_path: Path) -> None:
         for follow in (False, True)
         if not (name == "dangling" and follow)
     ]
+    commands += [
+        stat_script(str(tmp_path / name), follow, algorithm)
+        for name in ("f", "sub", "lnk", "absent")
+        for follow in (False, True)
+        for algorithm in (None, "sha1", "sha256")
+    ]
+    (tmp_path / "live").write_text("1\t2\n")
+    commands += [query_script(str(tmp_path / file), str(tmp_path / live))
+                 for file in ("f", "absent") for live in ("live", "absent")]
+    assert all(file_probe(c) is not None for c in commands)
     script, results = _batch([*commands, "echo after"])
     assert "python3 -I -S" in script
     assert results == [*(_shell(c) for c in commands), (0, "after\n", "")]
@@ -67,6 +80,8 @@ def test_what_python_cannot_answer_runs_as_shell(tmp_path: Path) -> None:
 
 def test_only_exact_probe_scripts_are_taken() -> None:
     plain = probe_script("/etc/x y", checksum=True, follow=True)
-    assert file_probe(plain) == ("/etc/x y", True, False, True)
-    assert file_probe(plain + "; [ -r /etc/x ] && echo R:1") is None  # stat module's extras
+    assert file_probe(plain) == ("file", "/etc/x y", True, False, True)
+    assert file_probe(stat_script("/etc/x", True, "md5")) == ("stat", "/etc/x", True, "md5")
+    assert file_probe(plain + "; [ -r /etc/x ] && echo R:1") is None  # not any module's probe
+    assert file_probe(query_script("/etc/s.conf", "/proc/sys/x")) == ("sysctl", "/etc/s.conf", "/proc/sys/x")
     assert file_probe("systemctl show etcd") is None
