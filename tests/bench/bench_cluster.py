@@ -11,6 +11,11 @@ same tree would otherwise change the source digest mid-run, and the no-op apply 
 really install new code. The operator-side artifacts of that snapshot (the PKI, the
 wheelhouse and kprov's runtime: made once per cluster / per code version and cached) are made
 before the clock starts; their time is printed apart as cluster_prepare_s.
+
+For the no-op apply it also prints the engine's own time (cluster_noop_engine_s, from the
+run report: the rest of cluster_noop_s is Python's start, imports and output) and the most
+commands any host got (cluster_noop_round_trips, from the run log): wall times are noisy
+on a shared machine, round trips are not.
 """
 
 from __future__ import annotations
@@ -51,6 +56,16 @@ def _prepare(cwd: Path, inventory: Path) -> None:
     subprocess.run([sys.executable, "-c", code, str(inventory)], check=True, cwd=cwd)
 
 
+def _round_trips(log: str) -> int:
+    """The most remote operations (commands and file transfers) any host had in a run log."""
+    counts: dict[str, int] = {}
+    for line in Path(log).read_text().splitlines():
+        fields = line.split("\t")
+        if len(fields) > 2 and fields[2] in ("run", "put", "get"):
+            counts[fields[1]] = counts.get(fields[1], 0) + 1
+    return max(counts.values(), default=0)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--lab", type=int, default=8)
@@ -73,12 +88,15 @@ def main() -> None:
         start = time.monotonic()
         noop = _run(src, "apply", "-i", str(inventory), "--json")
         noop_s = time.monotonic() - start
-        stats = json.loads(noop.stdout)["stats"].values() if noop.stdout else []
+        report = json.loads(noop.stdout) if noop.stdout else {}
+        stats = report.get("stats", {}).values()
         noop_changed = sum(s["changed"] for s in stats) if stats else -1
         print(f"cluster_prepare_s = {prepare_s:.1f}")
         print(f"cluster_apply_s = {apply_s:.1f}")
         print(f"cluster_cold_s = {cold_s:.1f}")
         print(f"cluster_noop_s = {noop_s:.2f}")
+        print(f"cluster_noop_engine_s = {report.get('duration_s', -1):.2f}")
+        print(f"cluster_noop_round_trips = {_round_trips(report['log']) if report.get('log') else -1}")
         print(f"cluster_noop_changed = {noop_changed}")
         print(f"cluster_verify_ok = {int(applied.returncode == 0 and verified.returncode == 0)}")
     lab.wipe()
