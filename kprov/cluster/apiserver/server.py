@@ -118,12 +118,12 @@ async def start_server(config: ServerConfig) -> tuple[web.AppRunner, ApiContext,
 
 async def run_server(config: ServerConfig) -> None:
     runner, ctx, kv = await start_server(config)
-    _tune_gc()
     _log.info("serving on https://%s:%d", config.bind_address, config.secure_port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    _tune_gc()  # after the handlers: a SIGTERM meanwhile must still stop cleanly
     await stop.wait()
     leases = ctx.extras.get("endpoint_leases")
     if isinstance(leases, EndpointLeases):
