@@ -3,7 +3,8 @@
 - :mod:`.keys` the key layout (``/registry/<group>/<resource>/<namespace>/<name>``)
 - :mod:`.encryption` + :mod:`.codec` JSON values, Secrets AES-GCM encrypted at rest
 - :mod:`.etcd` the aetcd connection; :mod:`.store` compare-and-swap reads and writes
-  (resourceVersion = etcd mod_revision)
+  (resourceVersion = etcd mod_revision), each write one :mod:`.txn_wire` transaction,
+  concurrent ones sent together (:mod:`.group_commit`)
 - :mod:`.watch_stream` + :mod:`.watch_cache` one etcd watch fanned out to every client watch
 """
 

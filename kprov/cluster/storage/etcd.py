@@ -26,6 +26,7 @@ from kprov.cluster.storage.errors import RevisionExpiredError, StorageUnavailabl
 __all__ = ["EtcdConfig", "EtcdKV", "RangeResult", "TxnResult", "prefix_end"]
 
 _log = logging.getLogger(__name__)
+_ENCODED_TXN = "Txn:encoded"
 
 # Lists of thousands of objects exceed gRPC's default 4 MiB receive limit.
 _CHANNEL_OPTIONS = {
@@ -116,6 +117,7 @@ class EtcdKV:
         self.config = config
         self._clients = [self._client_for(i) for i in range(len(config.servers))]
         self._current = 0
+        self._encoded_txns: dict[aetcd.Client, tuple[Any, Any]] = {}  # client -> (its channel, call)
 
     def _client_for(self, index: int) -> aetcd.Client:
         if self.config.uses_tls:
@@ -167,12 +169,27 @@ class EtcdKV:
                 _log.warning("etcd %s unavailable (%s); using %s", failed_server, exc.details(), self.server)
         return True
 
+    def _encoded_txn(self, client: aetcd.Client) -> Any:
+        """``KV/Txn`` on ``client``'s channel taking an already encoded request."""
+        cached = self._encoded_txns.get(client)
+        if cached is None or cached[0] is not client.channel:
+            call = client.channel.unary_unary(
+                "/etcdserverpb.KV/Txn",
+                request_serializer=None,  # bytes from txn_wire go out as they are
+                response_deserializer=rpc.TxnResponse.FromString,
+                _registered_method=True,
+            )
+            cached = self._encoded_txns[client] = (client.channel, call)
+        return cached[1]
+
     async def _call(self, method: str, request: Any, *, repeatable: bool) -> Any:
-        """One KV call with failover (``repeatable``: safe to send twice)."""
+        """One KV call with failover (``repeatable``: safe to send twice). ``method`` is a KV
+        method name, or ``"Txn:encoded"`` for a transaction given as bytes."""
         for attempt in range(len(self._clients)):
             client = self.client
             try:
-                return await getattr(client.kvstub, method)(request, timeout=self.config.timeout_s)
+                call = self._encoded_txn(client) if method == _ENCODED_TXN else getattr(client.kvstub, method)
+                return await call(request, timeout=self.config.timeout_s)
             except grpc.aio.AioRpcError as exc:
                 last_try = attempt == len(self._clients) - 1
                 if not await self._move_on(client, exc) or last_try or not (repeatable or _never_sent(exc)):
@@ -211,9 +228,10 @@ class EtcdKV:
             raise self.failure(exc) from exc
         return TxnResult(response.succeeded, response.header.revision, response.responses)
 
-    async def raw_txn(self, request: Any) -> Any:
-        """Send a prepared ``TxnRequest``; gRPC errors are the caller's (see :meth:`failure`)."""
-        return await self._call("Txn", request, repeatable=_reads_only(request))
+    async def raw_txn(self, request: bytes) -> Any:
+        """Send a write ``TxnRequest`` encoded by :mod:`.txn_wire` (never sent twice) and
+        return etcd's ``TxnResponse``; gRPC errors are the caller's (see :meth:`failure`)."""
+        return await self._call(_ENCODED_TXN, request, repeatable=False)
 
     async def put(self, key: bytes, value: bytes) -> int:
         try:
@@ -232,27 +250,3 @@ def _never_sent(exc: grpc.aio.AioRpcError) -> bool:
 def _reads_only(request: Any) -> bool:
     ops = [*request.success, *request.failure]
     return all(op.WhichOneof("request") == "request_range" for op in ops)
-
-
-# Builders for transaction parts, so callers need not know etcd's message names.
-def compare_mod(key: bytes, revision: int) -> Any:
-    return rpc.Compare(key=key, result=rpc.Compare.EQUAL, target=rpc.Compare.MOD, mod_revision=revision)
-
-
-def compare_created(key: bytes, revision: int) -> Any:
-    return rpc.Compare(key=key, result=rpc.Compare.EQUAL, target=rpc.Compare.CREATE, create_revision=revision)
-
-
-def op_put(key: bytes, value: bytes) -> Any:
-    return rpc.RequestOp(request_put=rpc.PutRequest(key=key, value=value))
-
-
-def op_get(key: bytes) -> Any:
-    return rpc.RequestOp(request_range=rpc.RangeRequest(key=key))
-
-
-def op_delete(key: bytes) -> Any:
-    return rpc.RequestOp(request_delete_range=rpc.DeleteRangeRequest(key=key, prev_kv=True))
-
-
-__all__ += ["compare_created", "compare_mod", "op_delete", "op_get", "op_put"]

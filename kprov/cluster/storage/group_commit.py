@@ -28,11 +28,10 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
 
 import grpc
-from aetcd import rpc
 
+from kprov.cluster.storage import txn_wire
 from kprov.cluster.storage.etcd import EtcdKV, TxnResult
 
 __all__ = ["GroupCommit"]
@@ -44,8 +43,7 @@ MAX_BATCH_BYTES = 1024 * 1024  # below etcd's default --max-request-bytes (1.5 M
 @dataclass
 class _Pending:
     key: bytes
-    request: Any  # rpc.TxnRequest on this one key
-    size: int
+    request: bytes  # an encoded TxnRequest on this one key (see txn_wire)
     done: asyncio.Future[TxnResult] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -62,10 +60,10 @@ class GroupCommit:
         self.batches = 0  # transactions sent (for tests and benchmarks)
         self.writes = 0  # writes they carried
 
-    async def txn(self, key: bytes, compare: list[Any], success: list[Any], failure: list[Any]) -> TxnResult:
-        """Run ``compare ? success : failure`` on ``key`` (all operations touch only it)."""
-        request = rpc.TxnRequest(compare=compare, success=success, failure=failure)
-        pending = _Pending(key, request, request.ByteSize())
+    async def txn(self, key: bytes, request: bytes) -> TxnResult:
+        """Run ``request``, an encoded transaction whose operations all touch only ``key``
+        (built by :mod:`.txn_wire`)."""
+        pending = _Pending(key, request)
         self._queue.append(pending)
         if self._senders < self._in_flight:
             self._senders += 1
@@ -86,7 +84,7 @@ class GroupCommit:
         deferred: list[_Pending] = []
         while self._queue and len(batch) < MAX_BATCH_OPS:
             pending = self._queue[0]
-            if batch and size + pending.size > MAX_BATCH_BYTES:
+            if batch and size + len(pending.request) > MAX_BATCH_BYTES:
                 break
             self._queue.popleft()
             if pending.key in keys:
@@ -94,7 +92,7 @@ class GroupCommit:
                 continue
             keys.add(pending.key)
             batch.append(pending)
-            size += pending.size
+            size += len(pending.request)
         self._queue.extendleft(reversed(deferred))
         return batch
 
@@ -104,7 +102,7 @@ class GroupCommit:
         if len(batch) == 1:
             await self._send_alone(batch[0])
             return
-        outer = rpc.TxnRequest(success=[rpc.RequestOp(request_txn=p.request) for p in batch])
+        outer = txn_wire.batch([p.request for p in batch])
         try:
             response = await self._kv.raw_txn(outer)
         except grpc.aio.AioRpcError as exc:

@@ -16,17 +16,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from kprov.cluster.storage import txn_wire
 from kprov.cluster.storage.codec import Codec
 from kprov.cluster.storage.errors import KeyExistsError, KeyNotFoundError, RevisionConflictError
-from kprov.cluster.storage.etcd import (
-    EtcdKV,
-    compare_created,
-    compare_mod,
-    op_delete,
-    op_get,
-    op_put,
-    prefix_end,
-)
+from kprov.cluster.storage.etcd import EtcdKV, prefix_end
 from kprov.cluster.storage.group_commit import GroupCommit
 
 __all__ = ["ListPage", "Store", "StoredObject"]
@@ -94,7 +87,7 @@ class Store:
     async def create(self, key: str, obj: dict[str, Any]) -> StoredObject:
         bkey = key.encode()
         value = self.codec.encode(key, obj)
-        result = await self.writes.txn(bkey, [compare_created(bkey, 0)], [op_put(bkey, value)], [])
+        result = await self.writes.txn(bkey, txn_wire.create(bkey, value))
         if not result.succeeded:
             raise KeyExistsError(key)
         return StoredObject(key, _with_revision(obj, result.revision), result.revision)
@@ -103,9 +96,7 @@ class Store:
         """Write ``obj`` if the key is still at ``expected_revision``."""
         bkey = key.encode()
         value = self.codec.encode(key, obj)
-        result = await self.writes.txn(
-            bkey, [compare_mod(bkey, expected_revision)], [op_put(bkey, value)], [op_get(bkey)]
-        )
+        result = await self.writes.txn(bkey, txn_wire.update(bkey, value, expected_revision))
         if not result.succeeded:
             self._raise_for_current(key, expected_revision, result.responses)
         return StoredObject(key, _with_revision(obj, result.revision), result.revision)
@@ -114,9 +105,7 @@ class Store:
         """Delete the key if it is still at ``expected_revision``; returns the last state
         with the deletion's revision as its resourceVersion."""
         bkey = key.encode()
-        result = await self.writes.txn(
-            bkey, [compare_mod(bkey, expected_revision)], [op_delete(bkey)], [op_get(bkey)]
-        )
+        result = await self.writes.txn(bkey, txn_wire.delete(bkey, expected_revision))
         if not result.succeeded:
             self._raise_for_current(key, expected_revision, result.responses)
         prev = result.responses[0].response_delete_range.prev_kvs
