@@ -48,6 +48,10 @@ class _Unreachable(Exception):
     pass
 
 
+# Modules whose first remote operation is their command, unless creates/removes guard it.
+_RUN_FIRST = frozenset({"command", "shell"})
+
+
 @dataclass
 class _Call:
     """One module run, as the probe cache's invalidation needs it (see ``settle``)."""
@@ -213,6 +217,8 @@ class TaskRunner:
 
     # -- probes: prediction, prefetch, invalidation ----------------------------------------
     def _predictable(self, task: Task) -> bool:
+        if task.action.rsplit(".", 1)[-1] in _RUN_FIRST and not {"creates", "removes"} & task.args.keys():
+            return False  # its first operation is the command itself: nothing to template for
         return not (task.action in ENGINE_RUNNERS or task.until is not None or task.delegate_to
                     or self.host.connector is None)
 
