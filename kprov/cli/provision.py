@@ -19,13 +19,11 @@ import json
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 import yaml
 from rich.console import Console, Group
-from rich.live import Live
-from rich.table import Table
 from rich.text import Text
 
 from kprov.deploy import is_cluster_playbook, prepare_cluster
@@ -35,6 +33,10 @@ from kprov.pki.topology import TopologyError
 from kprov.provision.errors import ProvisionError
 from kprov.provision.execute import RunOptions, RunReport, TaskResult
 from kprov.provision.pipelines import apply, exec_command, find_playbook, host_facts, ping, plan
+
+if TYPE_CHECKING:  # the live view and the tables are imported when drawn (not for --json)
+    from rich.live import Live
+    from rich.table import Table
 
 __all__ = ["register"]
 
@@ -97,6 +99,8 @@ class LiveView:
 
     def __enter__(self) -> LiveView:
         if self.enabled:
+            from rich.live import Live
+
             self.live = Live(self._render(), console=self.console, refresh_per_second=8, transient=True)
             self.live.__enter__()
         return self
@@ -106,6 +110,8 @@ class LiveView:
             self.live.__exit__(None, None, None)
 
     def _render(self) -> Table:
+        from rich.table import Table
+
         table = Table(title=self.title, title_justify="left", expand=False, show_edge=False)
         for col in ("host", "task", "ok", "changed", "failed", "skipped", "unreachable"):
             table.add_column(col)
@@ -192,6 +198,8 @@ def print_diffs(console: Console, report: RunReport, only_changed: bool = True) 
 
 
 def print_recap(console: Console, report: RunReport) -> None:
+    from rich.table import Table
+
     table = Table(title="PLAY RECAP", title_justify="left")
     cols = ("ok", "changed", "unreachable", "failed", "skipped", "rescued", "ignored")
     table.add_column("host")
