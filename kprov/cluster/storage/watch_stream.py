@@ -27,7 +27,7 @@ __all__ = ["WatchBatch", "EtcdWatchStream"]
 @dataclass(frozen=True)
 class WatchBatch:
     revision: int  # every change up to this revision has been delivered
-    events: Sequence[Any]  # mvccpb.Event messages (type PUT=0 / DELETE=1, kv, prev_kv)
+    events: Sequence[Any]  # mvccpb.Event messages (type PUT=0 / DELETE=1, kv)
 
 
 class EtcdWatchStream:
@@ -47,7 +47,8 @@ class EtcdWatchStream:
             key=self._prefix,
             range_end=prefix_end(self._prefix),
             start_revision=self._start_revision,
-            prev_kv=True,
+            # No prev_kv: the cache keeps the previous state itself, and etcd would read each
+            # event's previous value from its backend and send it along for nothing.
             progress_notify=True,
         )
         await self._call.write(rpc.WatchRequest(create_request=create))
