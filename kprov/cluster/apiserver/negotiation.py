@@ -74,7 +74,10 @@ def decode_body(body: bytes, content_type: str) -> Any:
 
 
 def wants_table(request: web.Request) -> bool:
-    for part in request.headers.get("Accept", "").split(","):
+    accept = request.headers.get("Accept", "")
+    if "Table" not in accept:  # every reply asks; nearly all Accept headers are plain
+        return False
+    for part in accept.split(","):
         params = {p.split("=", 1)[0].strip(): p.split("=", 1)[-1].strip() for p in part.split(";")[1:]}
         if params.get("as") == "Table" and params.get("g", "meta.k8s.io") == "meta.k8s.io":
             return True
