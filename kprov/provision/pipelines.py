@@ -1,7 +1,8 @@
 """Runs as explicit phase lists over the same machinery.
 
 * ``apply``: connect + gather facts (each host as soon as it is connected, while the
-  caller's ``meanwhile`` preparation runs) -> plays -> disconnect.
+  caller's ``meanwhile`` preparation runs) + each host's look-ahead of all its plays ->
+  plays -> disconnect.
 * ``plan``: the same phases in their dry-run form (check + diff): reports, never acts.
 * ``ping`` / ``exec_command`` / ``host_facts``: connect (+ one command or facts) -> disconnect.
 
@@ -20,6 +21,7 @@ from typing import Any
 from kprov.provision.connect.base import CommandResult, ConnectionFailure
 from kprov.provision.errors import InventoryError, PlaybookError
 from kprov.provision.execute.context import HostState, RunContext, RunOptions
+from kprov.provision.execute.lookahead import read_plays_ahead
 from kprov.provision.execute.results import NullObserver, RunObserver, RunReport, TaskResult
 from kprov.provision.execute.runlog import RunLog
 from kprov.provision.inventory.loader import load_inventory, load_vars_dir
@@ -162,7 +164,7 @@ def apply(
         if any(p.gather_facts and h in select_hosts(run.inventory, p.hosts) for p in playbook.plays)
     ]
     phases: list[Phase] = [
-        OpenPhase(targets, gather, meanwhile),
+        OpenPhase(targets, gather, meanwhile, lambda host: read_plays_ahead(run, playbook.plays, host)),
         PlaysPhase(playbook),
         DisconnectPhase(),
     ]
