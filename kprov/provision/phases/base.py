@@ -9,13 +9,15 @@ even after a failure.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol, TypeVar
 
 from kprov.provision.execute.context import RunContext
+from kprov.provision.execute.results import TaskResult
 
-__all__ = ["Phase", "PhaseManager", "for_each_host"]
+__all__ = ["Phase", "PhaseManager", "for_each_host", "record_host_lost"]
 
 T = TypeVar("T")
 
@@ -70,3 +72,18 @@ def for_each_host(run: RunContext, hosts: Iterable[str], action: Callable[[str],
     ) as pool:
         for future in [pool.submit(action, h) for h in names]:
             future.result()
+
+
+def record_host_lost(run: RunContext, host: str, task: str, action: str, started: float) -> None:
+    """Report that ``host`` became unreachable or failed in a phase (its state says which and why)."""
+    state = run.hosts[host]
+    result = TaskResult(
+        host=host,
+        task=task,
+        action=action,
+        status="unreachable" if state.unreachable else "failed",
+        msg=state.error,
+        duration_s=round(time.monotonic() - started, 3),
+    )
+    run.report.record(result)
+    run.observer.task_done(result)

@@ -12,10 +12,9 @@ from typing import Any
 
 from kprov.provision.connect.base import ConnectionFailure, connector_for
 from kprov.provision.execute.context import RunContext
-from kprov.provision.execute.results import TaskResult
 from kprov.provision.execute.runlog import LoggedConnector
 from kprov.provision.execute.variables import host_scope
-from kprov.provision.phases.base import for_each_host
+from kprov.provision.phases.base import for_each_host, record_host_lost
 from kprov.provision.templates import TemplateError
 
 __all__ = ["ConnectPhase", "DisconnectPhase", "connect_host", "connection_vars"]
@@ -40,21 +39,10 @@ def connect_host(run: RunContext, host: str) -> bool:
         state.connector = conn
         return True
     except ConnectionFailure as err:
-        state.unreachable, status = True, "unreachable"
-        state.error = str(err)
+        state.unreachable, state.error = True, str(err)
     except (ValueError, TemplateError) as err:  # bad connection settings: this host fails
-        state.failed, status = True, "failed"
-        state.error = f"connection settings: {err}"
-    result = TaskResult(
-        host=host,
-        task="connect",
-        action="connect",
-        status=status,  # type: ignore[arg-type]
-        msg=state.error,
-        duration_s=round(time.monotonic() - start, 3),
-    )
-    run.report.record(result)
-    run.observer.task_done(result)
+        state.failed, state.error = True, f"connection settings: {err}"
+    record_host_lost(run, host, "connect", "connect", start)
     return False
 
 

@@ -8,9 +8,8 @@ import time
 
 from kprov.provision.connect.base import UnreachableError
 from kprov.provision.execute.context import RunContext
-from kprov.provision.execute.results import TaskResult
 from kprov.provision.facts import gather_facts
-from kprov.provision.phases.base import for_each_host
+from kprov.provision.phases.base import for_each_host, record_host_lost
 
 __all__ = ["GatherFactsPhase", "gather_host"]
 
@@ -24,23 +23,10 @@ def gather_host(run: RunContext, host: str) -> None:
         state.facts = gather_facts(state.connector)
         return
     except UnreachableError as err:
-        state.unreachable, status, state.error = True, "unreachable", str(err)
+        state.unreachable, state.error = True, str(err)
     except Exception as err:  # noqa: BLE001 - a host whose facts fail is a failed host, not a crash
-        state.failed, status, state.error = (
-            True,
-            "failed",
-            f"gathering facts: {type(err).__name__}: {err}",
-        )
-    result = TaskResult(
-        host=host,
-        task="Gathering Facts",
-        action="gather_facts",
-        status=status,  # type: ignore[arg-type]
-        msg=state.error,
-        duration_s=round(time.monotonic() - start, 3),
-    )
-    run.report.record(result)
-    run.observer.task_done(result)
+        state.failed, state.error = True, f"gathering facts: {type(err).__name__}: {err}"
+    record_host_lost(run, host, "Gathering Facts", "gather_facts", start)
 
 
 class GatherFactsPhase:
