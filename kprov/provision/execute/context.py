@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -100,8 +99,6 @@ class PlayContext:
     hosts: list[str]  # the play's hosts (all batches)
     batch: list[str]
     sync: Any  # BatchSync (execute.sync); typed loosely to keep this module import-light
-    # Called by each host's thread as its part of the play starts (the run-wide look-ahead).
-    read_ahead: Callable[[str], None] | None = None
     handlers: dict[str, list[Task]] = field(default_factory=dict)  # per host: play + included role handlers
     notified: dict[str, list[str]] = field(default_factory=dict)  # per host, notification order
     sync_tasks: dict[int, bool] = field(default_factory=dict)  # task uid -> needs a sync point

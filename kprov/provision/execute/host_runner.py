@@ -50,8 +50,6 @@ class HostRunner:
         self.tasks = TaskRunner(run, pctx, host)
 
     def run_play(self) -> Outcome:
-        if self.pctx.read_ahead is not None:
-            self.pctx.read_ahead(self.host.name)
         self._read_play_ahead()
         return self.items(self.pctx.play.items)
 

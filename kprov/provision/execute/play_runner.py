@@ -8,7 +8,6 @@ batch whose hosts all failed ends the play (later batches do not start); an abor
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from typing import Any
 
 from kprov.provision.execute.context import PlayContext, RunContext
@@ -39,8 +38,8 @@ def batches(hosts: list[str], serial: Any) -> list[list[str]]:
 
 
 class PlayRunner:
-    def __init__(self, run: RunContext, play: Play, read_ahead: Callable[[str], None] | None = None) -> None:
-        self.run, self.play, self.read_ahead = run, play, read_ahead
+    def __init__(self, run: RunContext, play: Play) -> None:
+        self.run, self.play = run, play
 
     def hosts(self) -> list[str]:
         wanted = select_hosts(self.run.inventory, self.play.hosts)
@@ -54,8 +53,7 @@ class PlayRunner:
             return True
         for batch in batches(hosts, self.play.serial):
             sync = BatchSync(batch, self.run.options.forks, self.play.max_fail_percentage)
-            pctx = PlayContext(play=self.play, hosts=hosts, batch=batch, sync=sync,
-                               read_ahead=self.read_ahead)
+            pctx = PlayContext(play=self.play, hosts=hosts, batch=batch, sync=sync)
             threads = [
                 threading.Thread(target=self._host_thread, args=(pctx, h), name=f"kprov-{h}", daemon=True)
                 for h in batch

@@ -1,14 +1,12 @@
-"""Phases of a run (connect, gather facts, plays, disconnect) and the phase manager."""
+"""Phases of a run (open: connect + gather facts, plays, disconnect) and the phase manager."""
 
 from kprov.provision.phases.base import Phase, PhaseManager, for_each_host
 from kprov.provision.phases.connect import ConnectPhase, DisconnectPhase
-from kprov.provision.phases.facts import GatherFactsPhase
 from kprov.provision.phases.plays import PlaysPhase
 
 __all__ = [
     "ConnectPhase",
     "DisconnectPhase",
-    "GatherFactsPhase",
     "Phase",
     "PhaseManager",
     "PlaysPhase",
