@@ -73,6 +73,7 @@ async def start_server(config: ServerConfig) -> tuple[web.AppRunner, ApiContext,
     store = Store(kv, codec)
     prefixes = {resource_prefix(i.group, i.resource) for i in REGISTRY}
     cache = WatchCache(kv, codec, bucket_function(prefixes), capacity=config.watch_cache_capacity)
+    store.on_written = cache.adopt
     for attempt in range(60):
         try:
             await cache.start()

@@ -8,11 +8,14 @@ same transaction reads the current value, which tells "gone" from "changed".
 
 Reads either see the latest state or, for paged lists, one fixed revision: a page is a range
 read at the list's first revision, starting after the previous page's last key.
+
+Every object written is also reported to ``on_written`` (the watch cache adopts it, so its
+own writes need no decoding when their events come back).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,6 +52,7 @@ class Store:
         self.kv = kv
         self.codec = codec
         self.writes = GroupCommit(kv)  # concurrent writes share etcd round trips
+        self.on_written: Callable[[str, int, dict[str, Any]], None] | None = None
 
     def _stored(self, kv: Any) -> StoredObject:
         key = kv.key.decode()
@@ -90,7 +94,7 @@ class Store:
         result = await self.writes.txn(bkey, txn_wire.create(bkey, value))
         if not result.succeeded:
             raise KeyExistsError(key)
-        return StoredObject(key, _with_revision(obj, result.revision), result.revision)
+        return self._written(key, obj, result.revision)
 
     async def update(self, key: str, obj: dict[str, Any], expected_revision: int) -> StoredObject:
         """Write ``obj`` if the key is still at ``expected_revision``."""
@@ -99,7 +103,13 @@ class Store:
         result = await self.writes.txn(bkey, txn_wire.update(bkey, value, expected_revision))
         if not result.succeeded:
             self._raise_for_current(key, expected_revision, result.responses)
-        return StoredObject(key, _with_revision(obj, result.revision), result.revision)
+        return self._written(key, obj, result.revision)
+
+    def _written(self, key: str, obj: dict[str, Any], revision: int) -> StoredObject:
+        stored = StoredObject(key, _with_revision(obj, revision), revision)
+        if self.on_written is not None:
+            self.on_written(key, revision, stored.obj)
+        return stored
 
     async def delete(self, key: str, expected_revision: int) -> StoredObject:
         """Delete the key if it is still at ``expected_revision``; returns the last state

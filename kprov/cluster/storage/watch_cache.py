@@ -11,6 +11,13 @@ R+1. It keeps
 
 Objects in the cache are shared by all readers and must never be mutated. An event's JSON
 line is encoded once and reused for every subscriber (fan-out to many watchers is cheap).
+Values are decoded lazily: an event's value is kept as etcd sent it (bytes, invisible to the
+garbage collector) until something reads it - a subscriber of its resource, a get, a list.
+On a busy server most versions are never read before they change; decoding each was ~5% of
+a pod create's CPU. A write this process made itself is never decoded: the store hands the
+object it wrote to :meth:`WatchCache.adopt`, which takes its place whether the event came
+before or after the write's reply. A value that cannot be decoded (a key this server lacks)
+is logged and left out, as if the event had not come.
 If the etcd watch breaks, every subscriber is ended (clients re-watch, possibly get 410 and
 relist) and the cache reloads.
 """
@@ -22,7 +29,6 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -38,6 +44,7 @@ __all__ = ["CacheEvent", "Subscription", "WatchCache", "encode_json"]
 _log = logging.getLogger(__name__)
 _LOAD_PAGE = 2000
 _MAX_PENDING = 50_000  # a subscriber this far behind is dropped (its client re-watches)
+_MAX_ADOPTED = 10_000  # own writes whose events have not arrived yet
 
 
 def encode_json(obj: Any) -> bytes:
@@ -50,14 +57,67 @@ def _parent(key: str) -> str:
     return key[: key.rfind("/") + 1]
 
 
-@dataclass
+class _Undecoded:
+    """A value as etcd sent it; ``decode()`` gives the object (once: it is kept)."""
+
+    __slots__ = ("codec", "key", "obj", "revision", "value")
+
+    def __init__(self, codec: Codec, key: str, value: bytes, revision: int) -> None:
+        self.codec = codec
+        self.key = key
+        self.value = value
+        self.revision = revision  # the object's resourceVersion
+        self.obj: dict[str, Any] | None = None
+
+    def decode(self) -> dict[str, Any]:
+        if self.obj is None:
+            self.obj = self.codec.decode(self.key, self.value, self.revision)
+        return self.obj
+
+
+_Item = dict[str, Any] | _Undecoded  # what the cache holds per key
+
+
+def _decoded(item: _Item) -> dict[str, Any]:
+    return item.decode() if item.__class__ is _Undecoded else item  # type: ignore[union-attr,return-value]
+
+
 class CacheEvent:
-    type: str  # ADDED | MODIFIED | DELETED
-    key: str
-    obj: dict[str, Any]  # the new state; for DELETED the last state, resourceVersion = revision
-    prev: dict[str, Any] | None  # the state before (for selector transitions)
-    revision: int
-    _json: bytes | None = field(default=None, repr=False)
+    """One change: ``type`` ADDED | MODIFIED | DELETED, ``obj`` the new state (for DELETED the
+    last state with resourceVersion = the deletion's revision), ``prev`` the state before
+    (for selector transitions). Both are decoded on first use."""
+
+    __slots__ = ("_json", "_obj", "_prev", "key", "revision", "type")
+
+    def __init__(self, type: str, key: str, obj: _Item, prev: _Item | None, revision: int) -> None:
+        self.type = type
+        self.key = key
+        self._obj = obj
+        self._prev = prev
+        self.revision = revision
+        self._json: bytes | None = None
+
+    @property
+    def obj(self) -> dict[str, Any]:
+        return _decoded(self._obj)
+
+    @property
+    def prev(self) -> dict[str, Any] | None:
+        return None if self._prev is None else _decoded(self._prev)
+
+    def decodable(self) -> bool:
+        """Decode now; False (logged) if a value cannot be, and then ``prev`` is dropped or
+        the event must be skipped."""
+        try:
+            self.obj  # noqa: B018 - decodes and keeps
+        except Exception as exc:
+            _log.warning("watch cache: cannot decode %s at %d: %s", self.key, self.revision, exc)
+            return False
+        try:
+            self.prev  # noqa: B018
+        except Exception:
+            self._prev = None
+        return True
 
     def json_line(self) -> bytes:
         """``{"type":..,"object":..}\\n``, encoded once for all subscribers."""
@@ -118,8 +178,9 @@ class WatchCache:
         self._codec = codec
         self._bucket_of = bucket_of
         self._capacity = capacity
-        self._state: dict[str, dict[str, dict[str, Any]]] = {}
+        self._state: dict[str, dict[str, _Item]] = {}
         self._encoded: dict[str, tuple[dict[str, Any], bytes]] = {}  # key -> (object, its JSON)
+        self._adopted: dict[str, tuple[int, dict[str, Any]]] = {}  # key -> own write (revision, object)
         self._ring: deque[CacheEvent] = deque()
         self._oldest = 0  # watching from any revision >= this is answerable
         self.revision = 0
@@ -149,23 +210,21 @@ class WatchCache:
         start = REGISTRY_PREFIX.encode()
         end = prefix_end(start)
         revision = 0
-        state: dict[str, dict[str, dict[str, Any]]] = {}
+        state: dict[str, dict[str, _Item]] = {}
         while True:
             page = await self._kv.range(start, end, revision=revision, limit=_LOAD_PAGE)
             revision = revision or page.revision
             for kv in page.kvs:
                 key = kv.key.decode()
-                try:
-                    obj = self._codec.decode(key, kv.value, kv.mod_revision)
-                except Exception as exc:  # one undecodable value must not hide the rest
-                    _log.warning("watch cache: cannot decode %s: %s", key, exc)
-                    continue
-                state.setdefault(_parent(key), {})[key] = obj
+                state.setdefault(_parent(key), {})[key] = _Undecoded(
+                    self._codec, key, kv.value, kv.mod_revision
+                )
             if not page.more or not page.kvs:
                 break
             start = page.kvs[-1].key + b"\x00"
         self._state = state
         self._encoded.clear()
+        self._adopted.clear()
         self._ring.clear()
         self._oldest = revision
         self.revision = revision
@@ -212,28 +271,55 @@ class WatchCache:
         bucket = self._bucket_of(key)
         objects = self._state.setdefault(_parent(key), {})
         prev = objects.get(key)
-        try:
-            self._encoded.pop(key, None)
-            if raw.type == 1:  # DELETE
-                if prev is None:
-                    return
-                del objects[key]
-                last = {**prev, "metadata": {**prev.get("metadata", {}), "resourceVersion": str(revision)}}
-                event = CacheEvent("DELETED", key, last, prev, revision)
+        self._encoded.pop(key, None)
+        event: CacheEvent
+        if raw.type == 1:  # DELETE
+            if prev is None:
+                return
+            del objects[key]
+            if prev.__class__ is _Undecoded and prev.obj is None:  # type: ignore[union-attr]
+                last: _Item = _Undecoded(self._codec, key, prev.value, revision)  # type: ignore[union-attr]
             else:
-                obj = self._codec.decode(key, raw.kv.value, revision)
-                objects[key] = obj
-                event = CacheEvent("MODIFIED" if prev is not None else "ADDED", key, obj, prev, revision)
-        except Exception as exc:
-            _log.warning("watch cache: cannot decode %s at %d: %s", key, revision, exc)
+                before = _decoded(prev)
+                last = {
+                    **before,
+                    "metadata": {**before.get("metadata", {}), "resourceVersion": str(revision)},
+                }
+            event = CacheEvent("DELETED", key, last, prev, revision)
+        else:
+            adopted = self._adopted.pop(key, None)
+            item: _Item
+            if adopted is not None and adopted[0] == revision:
+                item = adopted[1]
+            else:
+                item = _Undecoded(self._codec, key, raw.kv.value, revision)
+            event = CacheEvent("MODIFIED" if prev is not None else "ADDED", key, item, prev, revision)
+        subscribers = self._subscribers.get(bucket)
+        if subscribers and not event.decodable():  # they will read it: decode now, or skip it
             return
+        if event.type != "DELETED":
+            objects[key] = event._obj
         self.revision = revision
         self._ring.append(event)
         if len(self._ring) > self._capacity:
             self._oldest = self._ring.popleft().revision
-        for sub in tuple(self._subscribers.get(bucket, ())):
+        for sub in tuple(subscribers or ()):
             if key.startswith(sub.prefix):
                 sub.push(event)
+
+    def adopt(self, key: str, revision: int, obj: dict[str, Any]) -> None:
+        """``obj`` is what this process just stored under ``key`` at ``revision`` (with that
+        resourceVersion, JSON types only, never mutated again): the cache holds it instead of
+        decoding etcd's copy, whether that event was already applied or is still to come."""
+        if revision <= self.revision:
+            item = self._state.get(_parent(key), {}).get(key)
+            if item.__class__ is _Undecoded and item.revision == revision and item.obj is None:  # type: ignore[union-attr]
+                item.obj = obj  # type: ignore[union-attr]  # events that share it see it too
+                self._state[_parent(key)][key] = obj
+            return
+        if len(self._adopted) >= _MAX_ADOPTED:
+            del self._adopted[next(iter(self._adopted))]
+        self._adopted[key] = (revision, obj)
 
     def _end_all_subscribers(self) -> None:
         for subs in self._subscribers.values():
@@ -242,22 +328,47 @@ class WatchCache:
         self._subscribers.clear()
 
     # -- reads -----------------------------------------------------------------------------
-    def _scopes(self, prefix: str) -> list[dict[str, dict[str, Any]]]:
+    def _scopes(self, prefix: str) -> list[dict[str, _Item]]:
         exact = self._state.get(prefix)
-        if exact is not None:
-            return [exact]
-        return [objects for parent, objects in self._state.items() if parent.startswith(prefix)]
+        scopes = (
+            [exact]
+            if exact is not None
+            else [objects for parent, objects in self._state.items() if parent.startswith(prefix)]
+        )
+        for objects in scopes:
+            self._decode_all(objects)
+        return scopes
+
+    def _decode_all(self, objects: dict[str, _Item]) -> None:
+        undecoded = [key for key, item in objects.items() if item.__class__ is _Undecoded]
+        for key in undecoded:
+            self._decode_in_place(objects, key)
+
+    def _decode_in_place(self, objects: dict[str, _Item], key: str) -> dict[str, Any] | None:
+        item = objects[key]
+        try:
+            obj = _decoded(item)
+        except Exception as exc:  # left out, as an undecodable event always was
+            _log.warning("watch cache: cannot decode %s: %s", key, exc)
+            del objects[key]
+            return None
+        objects[key] = obj
+        return obj
 
     def snapshot(self, prefix: str) -> tuple[list[dict[str, Any]], int]:
         """Current objects under ``prefix`` (key order) and the revision they are at.
         ``prefix`` is a scope prefix (one namespace, or one resource)."""
         merged: dict[str, dict[str, Any]] = {}
         for objects in self._scopes(prefix):
-            merged.update(objects)
+            merged.update(objects)  # type: ignore[arg-type]  # all decoded by _scopes
         return [merged[k] for k in sorted(merged)], self.revision
 
     def get(self, key: str) -> dict[str, Any] | None:
-        return self._state.get(_parent(key), {}).get(key)
+        objects = self._state.get(_parent(key))
+        item = objects.get(key) if objects is not None else None
+        if item is None or item.__class__ is not _Undecoded:
+            return item  # type: ignore[return-value]
+        return self._decode_in_place(objects, key)  # type: ignore[arg-type]
 
     def encoded(self, key: str, obj: dict[str, Any]) -> bytes:
         """The JSON of ``obj`` (a cached object stored under ``key``), encoded once per version:
@@ -273,7 +384,7 @@ class WatchCache:
     def objects(self, prefix: str) -> Iterable[dict[str, Any]]:
         """Unordered iteration over objects under ``prefix`` (cheap, for indexes/counts)."""
         for objects in self._scopes(prefix):
-            yield from objects.values()
+            yield from objects.values()  # type: ignore[misc]  # all decoded by _scopes
 
     async def wait_for(self, revision: int, timeout: float = 3.0) -> bool:
         """Wait until the cache has seen everything up to ``revision`` (asking etcd for
@@ -313,7 +424,7 @@ class WatchCache:
                 break
             newer.append(event)
         newer.reverse()
-        return newer
+        return [event for event in newer if event.decodable()]
 
     def unsubscribe(self, sub: Subscription) -> None:
         subs = self._subscribers.get(self._bucket_of(sub.prefix))
