@@ -5,14 +5,21 @@ containers (name, image, ports, env, volume mounts, resources, probes), volumes,
 and DNS policies, grace periods, tolerations. `validate_pod_update` enforces the rule
 that a Pod's spec is immutable except images, activeDeadlineSeconds, added tolerations
 and the termination grace period.
+
+A spec's causes depend on the spec (and its path) alone: they are remembered by the spec's
+JSON, so the pods of one template are checked once.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
+import orjson
+
 from kprov.cluster.api._field_errors import Errors
+from kprov.cluster.api.errors import Cause
 from kprov.cluster.api.names import dns1123_label_errors
 from kprov.cluster.api.objects import parse_quantity
 
@@ -23,6 +30,7 @@ _DNS_POLICIES = ("ClusterFirstWithHostNet", "ClusterFirst", "Default", "None")
 _PROTOCOLS = ("SCTP", "TCP", "UDP")
 _PULL_POLICIES = ("Always", "IfNotPresent", "Never")
 _EFFECTS = ("NoExecute", "NoSchedule", "PreferNoSchedule")
+_MEMO_MAX_SPEC_BYTES = 64 * 1024  # larger specs are checked every time
 
 
 def port_name_errors(name: str) -> list[str]:
@@ -129,9 +137,35 @@ def _container(errors: Errors, container: Any, path: str, volumes: set[str], nam
         _resources(errors, container["resources"], f"{path}.resources")
 
 
+def _spec_json(spec: Any) -> bytes | None:
+    """The spec's JSON as a memo key, or None (not an object, not plain JSON, too big)."""
+    if not isinstance(spec, dict):
+        return None
+    try:
+        data = orjson.dumps(spec)
+    except TypeError:
+        return None
+    return data if len(data) <= _MEMO_MAX_SPEC_BYTES else None
+
+
 def validate_pod_spec(
     errors: Errors, spec: Any, path: str, *, restart_policies: tuple[str, ...] = ()
 ) -> None:
+    key = _spec_json(spec)
+    if key is None:
+        _validate_pod_spec(errors, spec, path, restart_policies)
+    else:
+        errors.causes.extend(_pod_spec_causes(key, path, restart_policies))
+
+
+@functools.lru_cache(maxsize=256)
+def _pod_spec_causes(key: bytes, path: str, restart_policies: tuple[str, ...]) -> tuple[Cause, ...]:
+    errors = Errors()
+    _validate_pod_spec(errors, orjson.loads(key), path, restart_policies)
+    return tuple(errors.causes)
+
+
+def _validate_pod_spec(errors: Errors, spec: Any, path: str, restart_policies: tuple[str, ...]) -> None:
     if not isinstance(spec, dict):
         errors.required(path)
         return
