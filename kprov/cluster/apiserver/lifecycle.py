@@ -14,9 +14,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import secrets
 import time
-import uuid
 from typing import Any
 
 from kprov.cluster.api.objects import format_time, is_spec_change
@@ -27,6 +27,7 @@ __all__ = [
     "DeletePlan",
     "graceful_delete_plan",
     "is_noop",
+    "new_uid",
     "prepare_create",
     "prepare_update",
     "ready_to_delete",
@@ -44,6 +45,16 @@ def _now() -> str:
     if _clock[0] != second:  # formatting is the costly part; a second's text is reused
         _clock[:] = [second, format_time(dt.datetime.fromtimestamp(second, dt.UTC))]
     return str(_clock[1])
+
+
+def new_uid() -> str:
+    """A random (version 4) UUID's text: what ``str(uuid.uuid4())`` gives, in 1.4 us instead
+    of 3.5 (every create makes one)."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = raw[6] & 0x0F | 0x40  # version 4
+    raw[8] = raw[8] & 0x3F | 0x80  # RFC 4122 variant
+    x = raw.hex()
+    return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
 
 
 def _check_type(info: ResourceInfo, obj: dict[str, Any]) -> None:
@@ -87,7 +98,7 @@ def prepare_create(info: ResourceInfo, obj: dict[str, Any], namespace: str) -> d
         meta.pop("namespace", None)
     for field in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds"):
         meta.pop(field, None)
-    meta["uid"] = str(uuid.uuid4())
+    meta["uid"] = new_uid()
     meta["creationTimestamp"] = _now()
     if "spec" in obj:
         meta["generation"] = 1

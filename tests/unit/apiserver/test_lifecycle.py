@@ -3,6 +3,8 @@ graceful deletion."""
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from kprov.cluster.api.errors import ApiError
@@ -10,6 +12,7 @@ from kprov.cluster.api.resources import REGISTRY
 from kprov.cluster.apiserver.lifecycle import (
     graceful_delete_plan,
     is_noop,
+    new_uid,
     prepare_create,
     prepare_update,
     ready_to_delete,
@@ -84,3 +87,12 @@ def test_graceful_deletion_of_bound_pod_and_finalizers():
     assert not ready_to_delete(CONFIGMAPS, plan.marked)
     released = {"metadata": {**plan.marked["metadata"], "finalizers": []}}
     assert ready_to_delete(CONFIGMAPS, released)
+
+
+def test_uids_are_canonical_random_version_4_uuids() -> None:
+    uids = {new_uid() for _ in range(1000)}
+    assert len(uids) == 1000
+    for text in uids:
+        parsed = uuid.UUID(text)
+        assert str(parsed) == text
+        assert parsed.version == 4 and parsed.variant == uuid.RFC_4122
