@@ -167,3 +167,17 @@ def test_immutable_configmap_and_lease_and_endpointslice():
     ]
     slices = REGISTRY.get("discovery.k8s.io", "v1", "endpointslices")
     assert messages(slices, {"metadata": {"name": "e", "namespace": "d"}}) == ["addressType: Required value"]
+
+
+def test_a_remembered_spec_gives_each_path_and_each_pod_its_own_causes():
+    bad = pod(image="")  # the same invalid spec, as a Pod's and as a template's
+    first = messages(PODS, copy.deepcopy(bad))
+    again = messages(PODS, copy.deepcopy(bad))
+    assert first == again == ["spec.containers[0].image: Required value"]
+    template = deployment()
+    template["spec"]["template"]["spec"] = copy.deepcopy(bad["spec"])
+    assert "spec.template.spec.containers[0].image: Required value" in messages(DEPLOYMENTS, template)
+    fixed = pod()  # a spec that differs is checked on its own
+    assert messages(PODS, fixed) == []
+    first.append("changed by a caller")  # what a caller gets is its own list
+    assert messages(PODS, copy.deepcopy(bad)) == ["spec.containers[0].image: Required value"]
