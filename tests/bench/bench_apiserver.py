@@ -6,12 +6,19 @@ Prints, one per line:
                        connections of kprov's client on its lean transport (client.lean_http)
   api_vs_etcd_ratio    the two side by side (target >= 0.5)
   api_create_aiohttp_per_s  the same creates through aiohttp's client, for comparison
+  etcd_cpu_us_per_put, api_server_cpu_us_per_create, etcd_cpu_us_per_create,
+  bench_cpu_us_per_put, bench_cpu_us_per_create
+                       where the CPU went (processes' user+system time / operations)
   create|get|list p50/p99 with creates at a steady 100/s (reads 20/s each),
                        mutating_p99_ms = create p99 (target <= 100)
   watch_fanout_p99_ms  1000 watchers, write -> delivery p99 (target <= 1000)
   list_10k_s           one list of 10,000 pods (target <= 1)
 
-Both clients share this process's event loop (uvloop, as the API server's). On a 2-core
+The API server runs one process by default (``--workers``): on a 2-core machine a second one
+makes each worker's etcd transactions half as big (group commit batches what arrives during
+one round trip) and doubles the watch messages each receives, and the gRPC completions those
+cost outweighed the second core (creates/s 2550-2670 with two, 2880-3220 with one, side by
+side). Both clients share this process's event loop (uvloop, as the API server's). On a 2-core
 machine the load generator competes with the server and etcd for CPU: aiohttp's client
 spends about 280 us per request, more than a third of the server's own cost, so the ratio
 is taken with kprov's own lean request transport (kprov.cluster.client.lean_http), which
@@ -26,6 +33,8 @@ import argparse
 import asyncio
 import base64
 import json
+import os
+import resource
 import ssl
 import statistics
 import tempfile
@@ -41,6 +50,56 @@ from kprov.cluster.client import ApiClient, resources
 from kprov.local import LocalControlPlane
 
 CONCURRENCY = 64
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_s(root: int) -> float:
+    """User + system CPU seconds of process ``root`` and all its descendants (workers)."""
+    children: dict[int, list[int]] = {}
+    times: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid = int(entry.name)
+        children.setdefault(int(fields[1]), []).append(pid)
+        times[pid] = (int(fields[11]) + int(fields[12])) / _TICKS
+    total, todo = 0.0, [root]
+    while todo:
+        pid = todo.pop()
+        total += times.get(pid, 0.0)
+        todo.extend(children.get(pid, ()))
+    return total
+
+
+def _own_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+class _CpuMeter:
+    """CPU spent by etcd, the API server and this process between ``start()`` and ``per(n)``."""
+
+    def __init__(self, plane_dir: Path) -> None:
+        self.pids = {
+            name: int((plane_dir / "run" / f"{name}.pid").read_text().split()[0])
+            for name in ("etcd", "apiserver")
+        }
+        self._start: dict[str, float] = {}
+
+    def _now(self) -> dict[str, float]:
+        return {**{name: _cpu_s(pid) for name, pid in self.pids.items()}, "bench": _own_cpu_s()}
+
+    def start(self) -> None:
+        self._start = self._now()
+
+    def per(self, operations: int) -> dict[str, float]:
+        """Microseconds of CPU per operation, by process."""
+        end = self._now()
+        return {name: (end[name] - self._start[name]) / operations * 1e6 for name in end}
 
 
 def _pod(name: str) -> dict:
@@ -225,13 +284,23 @@ async def run(args: argparse.Namespace, workdir: Path) -> None:
                     f"{server}/api/v1/namespaces", json={"metadata": {"name": ns}}
                 ) as reply:
                     await reply.read()
+            meter = _CpuMeter(Path(info.dir))
+            meter.start()
             etcd_rate = await _etcd_puts(info.etcd_url, args.etcd_puts)
+            put_cpu = meter.per(args.etcd_puts)
+            meter.start()
             api_rate = await _lean_creates(Path(info.admin_kubeconfig), "bench", args.pods)
+            create_cpu = meter.per(args.pods)
             aiohttp_rate = await _api_creates(session, server, "bench-aiohttp", args.pods // 2)
             print(f"etcd_put_per_s = {etcd_rate:.0f}")
             print(f"api_create_per_s = {api_rate:.0f}")
             print(f"api_vs_etcd_ratio = {api_rate / etcd_rate:.2f}")
             print(f"api_create_aiohttp_per_s = {aiohttp_rate:.0f}")
+            print(f"etcd_cpu_us_per_put = {put_cpu['etcd']:.0f}")
+            print(f"api_server_cpu_us_per_create = {create_cpu['apiserver']:.0f}")
+            print(f"etcd_cpu_us_per_create = {create_cpu['etcd']:.0f}")
+            print(f"bench_cpu_us_per_put = {put_cpu['bench']:.0f}")
+            print(f"bench_cpu_us_per_create = {create_cpu['bench']:.0f}")
             seconds, count = min([await _list_all(session, server, "bench") for _ in range(3)])
             print(f"list_10k_items = {count}")
             print(f"list_10k_s = {seconds:.3f}")
@@ -254,7 +323,7 @@ def main() -> None:
     )
     parser.add_argument("--pods", type=int, default=10_000)
     parser.add_argument("--dir", default="", help="keep the control plane's files (logs) here")
-    parser.add_argument("--workers", type=int, default=2, help="API server processes (SO_REUSEPORT)")
+    parser.add_argument("--workers", type=int, default=1, help="API server processes (SO_REUSEPORT)")
     parser.add_argument("--etcd-puts", type=int, default=10_000)
     parser.add_argument("--watchers", type=int, default=1000)
     parser.add_argument("--fanout-events", type=int, default=20)
