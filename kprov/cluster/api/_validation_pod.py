@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 
 from kprov.cluster.api._field_errors import Errors
+from kprov.cluster.api.defaults import spec_json
 from kprov.cluster.api.errors import Cause
 from kprov.cluster.api.names import dns1123_label_errors
 from kprov.cluster.api.objects import parse_quantity
@@ -30,7 +31,6 @@ _DNS_POLICIES = ("ClusterFirstWithHostNet", "ClusterFirst", "Default", "None")
 _PROTOCOLS = ("SCTP", "TCP", "UDP")
 _PULL_POLICIES = ("Always", "IfNotPresent", "Never")
 _EFFECTS = ("NoExecute", "NoSchedule", "PreferNoSchedule")
-_MEMO_MAX_SPEC_BYTES = 64 * 1024  # larger specs are checked every time
 
 
 def port_name_errors(name: str) -> list[str]:
@@ -137,21 +137,10 @@ def _container(errors: Errors, container: Any, path: str, volumes: set[str], nam
         _resources(errors, container["resources"], f"{path}.resources")
 
 
-def _spec_json(spec: Any) -> bytes | None:
-    """The spec's JSON as a memo key, or None (not an object, not plain JSON, too big)."""
-    if not isinstance(spec, dict):
-        return None
-    try:
-        data = orjson.dumps(spec)
-    except TypeError:
-        return None
-    return data if len(data) <= _MEMO_MAX_SPEC_BYTES else None
-
-
 def validate_pod_spec(
     errors: Errors, spec: Any, path: str, *, restart_policies: tuple[str, ...] = ()
 ) -> None:
-    key = _spec_json(spec)
+    key = spec_json(spec)
     if key is None:
         _validate_pod_spec(errors, spec, path, restart_policies)
     else:

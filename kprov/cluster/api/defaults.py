@@ -5,12 +5,20 @@ each setting a field only when it is absent. `apply_defaults(info, obj)` dispatc
 Defaults that real admission plugins add to Pods (service account, priority, default
 tolerations) and the fields a Pod's create strategy fills (status.phase, qosClass) are
 applied for bare Pods only, not for pod templates.
+
+A Pod's spec defaults are a function of the spec alone, and a controller's pods share their
+template's spec: the defaulted spec is remembered by the spec's JSON (a few hundred distinct
+specs), so a ReplicaSet's hundred creates walk it once; the others decode the remembered
+JSON (two C calls instead of some fifty Python ones).
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
+
+import orjson
 
 from kprov.cluster.api.objects import parse_quantity
 from kprov.cluster.api.resources import ResourceInfo
@@ -160,8 +168,7 @@ _NOT_READY_TOLERATIONS = (
 )
 
 
-def _pod(obj: dict[str, Any]) -> None:
-    spec = _set(obj, "spec", {})
+def _pod_spec(spec: dict[str, Any]) -> None:
     default_pod_spec(spec)
     # what admission plugins add (ServiceAccount, Priority, DefaultTolerationSeconds)
     _set(spec, "serviceAccountName", "default")
@@ -177,9 +184,43 @@ def _pod(obj: dict[str, Any]) -> None:
             if isinstance(t, dict)
         ):
             tolerations.append(dict(toleration))
+
+
+_MEMO_MAX_SPEC_BYTES = 64 * 1024  # larger specs are defaulted every time
+
+
+def spec_json(spec: Any) -> bytes | None:
+    """A spec's JSON as the key of a memo, or None if it cannot be one (not an object, not
+    plain JSON, or too big)."""
+    if not isinstance(spec, dict):
+        return None
+    try:
+        data = orjson.dumps(spec)
+    except TypeError:
+        return None
+    return data if len(data) <= _MEMO_MAX_SPEC_BYTES else None
+
+
+@functools.lru_cache(maxsize=256)
+def _defaulted_pod_spec(key: bytes) -> tuple[bytes, str]:
+    """(the defaulted spec's JSON, its QoS class) for the spec whose JSON is ``key``."""
+    spec = orjson.loads(key)
+    _pod_spec(spec)
+    return orjson.dumps(spec), pod_qos_class(spec)
+
+
+def _pod(obj: dict[str, Any]) -> None:
+    spec = _set(obj, "spec", {})
+    key = spec_json(spec)
+    if key is not None:
+        defaulted, qos = _defaulted_pod_spec(key)
+        obj["spec"] = orjson.loads(defaulted)
+    else:
+        _pod_spec(spec)
+        qos = pod_qos_class(spec)
     status = _set(obj, "status", {})
     _set(status, "phase", "Pending")
-    _set(status, "qosClass", pod_qos_class(spec))
+    _set(status, "qosClass", qos)
 
 
 def _template(obj: dict[str, Any]) -> None:
