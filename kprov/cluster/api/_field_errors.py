@@ -64,6 +64,6 @@ class Errors:
     def immutable(self, field: str, value: Any) -> None:
         self.invalid(field, value, "field is immutable")
 
-    def each(self, field: str, value: Any, messages: list[str]) -> None:
+    def each(self, field: str, value: Any, messages: Iterable[str]) -> None:
         for message in messages:
             self.invalid(field, value, message)

@@ -1,11 +1,14 @@
 """Name and label syntax checks, worded like the real API server's messages.
 
-Design: each check returns a list of error strings (empty = valid) so callers can wrap them
+Design: each check returns a tuple of error strings (empty = valid) so callers can wrap them
 as 422 causes (validation) or 400 messages (selectors) without re-deriving the wording.
+The checks are pure and the same names and labels recur in every object (``app``, ``tier``,
+``kubernetes.io/...``): answers are remembered per string (bounded, LRU).
 """
 
 from __future__ import annotations
 
+import functools
 import re
 
 __all__ = [
@@ -25,7 +28,8 @@ _LABEL_VALUE = f"({_QUALIFIED_NAME})?"
 _LABEL_VALUE_RE = re.compile(f"^{_LABEL_VALUE}$")
 
 
-def dns1123_label_errors(value: str) -> list[str]:
+@functools.lru_cache(maxsize=4096)
+def dns1123_label_errors(value: str) -> tuple[str, ...]:
     errors = []
     if len(value) > 63:
         errors.append("must be no more than 63 characters")
@@ -35,10 +39,11 @@ def dns1123_label_errors(value: str) -> list[str]:
             "and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', "
             f"regex used for validation is '{_DNS1123_LABEL}')"
         )
-    return errors
+    return tuple(errors)
 
 
-def dns1123_subdomain_errors(value: str) -> list[str]:
+@functools.lru_cache(maxsize=4096)
+def dns1123_subdomain_errors(value: str) -> tuple[str, ...]:
     errors = []
     if len(value) > 253:
         errors.append("must be no more than 253 characters")
@@ -48,10 +53,11 @@ def dns1123_subdomain_errors(value: str) -> list[str]:
             "'.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used "
             f"for validation is '{_DNS1123_SUBDOMAIN}')"
         )
-    return errors
+    return tuple(errors)
 
 
-def qualified_name_errors(value: str) -> list[str]:
+@functools.lru_cache(maxsize=4096)
+def qualified_name_errors(value: str) -> tuple[str, ...]:
     """A label/annotation key: optional DNS-subdomain prefix + '/' + name of at most 63 chars."""
     errors: list[str] = []
     parts = value.split("/")
@@ -64,12 +70,12 @@ def qualified_name_errors(value: str) -> list[str]:
         else:
             errors.extend("prefix part " + msg for msg in dns1123_subdomain_errors(prefix))
     else:
-        return [
+        return (
             "a qualified name must consist of alphanumeric characters, '-', '_' or '.', and must start "
             "and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex "
             f"used for validation is '{_QUALIFIED_NAME}') with an optional DNS subdomain prefix and '/' "
-            "(e.g. 'example.com/MyName')"
-        ]
+            "(e.g. 'example.com/MyName')",
+        )
     if not name:
         errors.append("name part must be non-empty")
     elif len(name) > 63:
@@ -80,10 +86,11 @@ def qualified_name_errors(value: str) -> list[str]:
             "with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for "
             f"validation is '{_QUALIFIED_NAME}')"
         )
-    return errors
+    return tuple(errors)
 
 
-def label_value_errors(value: str) -> list[str]:
+@functools.lru_cache(maxsize=4096)
+def label_value_errors(value: str) -> tuple[str, ...]:
     errors = []
     if len(value) > 63:
         errors.append("must be no more than 63 characters")
@@ -93,4 +100,4 @@ def label_value_errors(value: str) -> list[str]:
             "and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or "
             f"'12345', regex used for validation is '{_LABEL_VALUE}')"
         )
-    return errors
+    return tuple(errors)
