@@ -1,9 +1,10 @@
 """The aiohttp application: one middleware for errors and security, one route for resources.
 
-The middleware authenticates (client certificate), rejects anonymous requests except to the
-public health/version paths (401), resolves the request's RequestInfo, authorizes it (403),
-and turns every ApiError / storage error into a Status reply - so no handler builds error
-responses and no exception leaves a partial write (each write is one etcd transaction).
+The middleware authenticates (client certificate, parsed once per connection), rejects
+anonymous requests except to the public health/version paths (401), resolves the request's
+RequestInfo, authorizes it (403), and turns every ApiError / storage error into a Status
+reply - so no handler builds error responses and no exception leaves a partial write (each
+write is one etcd transaction).
 """
 
 from __future__ import annotations
@@ -38,9 +39,6 @@ from kprov.cluster.storage import RevisionExpiredError, StorageUnavailableError
 __all__ = ["LOCAL_USER", "build_app"]
 
 _log = logging.getLogger(__name__)
-_KNOWN_USERS: web.AppKey[weakref.WeakKeyDictionary[Any, UserInfo]] = web.AppKey(
-    "kprov_known_users", weakref.WeakKeyDictionary
-)
 LOCAL_USER = UserInfo("system:admin", ("system:masters", "system:authenticated"))
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -59,40 +57,48 @@ def _not_found_body() -> web.Response:
     return json_response(body, 404)
 
 
-@web.middleware
-async def _api_middleware(request: web.Request, handler: _Handler) -> web.StreamResponse:
-    ctx = request.app[CONTEXT]
-    local = LOCAL_USER if request.app.get("insecure_local") else None
-    user = authenticate(request, local, request.app[_KNOWN_USERS])
-    ri = parse_request_info(request.method, request.path, parse_bool(request.query.get("watch")))
-    try:
-        if not user.authenticated and request.path not in PUBLIC_PATHS:
-            raise unauthorized()
-        if ri is not None and not authorize(user, ri, ctx.cache):
-            raise forbidden(user.name, ri.verb, ri.resource, ri.group, ri.namespace, ri.name, ri.subresource)
-        request["user"] = user
-        request["ri"] = ri
-        if request.content_length is not None and request.content_length > ctx.config.max_body_bytes:
-            raise too_large(ctx.config.max_body_bytes)
-        return await handler(request)
-    except ApiError as exc:
-        return json_response(status_body(exc), exc.code)
-    except web.HTTPNotFound:
-        return _not_found_body()
-    except web.HTTPRequestEntityTooLarge:
-        return json_response(status_body(too_large(ctx.config.max_body_bytes)), 413)
-    except RevisionExpiredError as exc:
-        err = ApiError(str(exc), 410, "Expired")
-        return json_response(status_body(err), 410)
-    except StorageUnavailableError as exc:
-        err = unavailable(f"etcd is unavailable: {exc}")
-        return json_response(status_body(err), 503)
-    except web.HTTPException:
-        raise
-    except Exception as exc:  # a bug must answer 500, never kill the server
-        _log.exception("internal error on %s %s", request.method, request.path)
-        err = internal_error(f"{type(exc).__name__}: {exc}")
-        return json_response(status_body(err), 500)
+def _api_middleware(ctx: ApiContext, insecure_local: bool) -> Callable[..., Awaitable[web.StreamResponse]]:
+    """The middleware of one app (its context and connection users captured, not looked up
+    on every request)."""
+    local = LOCAL_USER if insecure_local else None
+    known: weakref.WeakKeyDictionary[Any, UserInfo] = weakref.WeakKeyDictionary()
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: _Handler) -> web.StreamResponse:
+        user = authenticate(request, local, known)
+        ri = parse_request_info(request.method, request.path, parse_bool(request.query.get("watch")))
+        try:
+            if not user.authenticated and request.path not in PUBLIC_PATHS:
+                raise unauthorized()
+            if ri is not None and not authorize(user, ri, ctx.cache):
+                raise forbidden(
+                    user.name, ri.verb, ri.resource, ri.group, ri.namespace, ri.name, ri.subresource
+                )
+            request["user"] = user
+            request["ri"] = ri
+            if request.content_length is not None and request.content_length > ctx.config.max_body_bytes:
+                raise too_large(ctx.config.max_body_bytes)
+            return await handler(request)
+        except ApiError as exc:
+            return json_response(status_body(exc), exc.code)
+        except web.HTTPNotFound:
+            return _not_found_body()
+        except web.HTTPRequestEntityTooLarge:
+            return json_response(status_body(too_large(ctx.config.max_body_bytes)), 413)
+        except RevisionExpiredError as exc:
+            err = ApiError(str(exc), 410, "Expired")
+            return json_response(status_body(err), 410)
+        except StorageUnavailableError as exc:
+            err = unavailable(f"etcd is unavailable: {exc}")
+            return json_response(status_body(err), 503)
+        except web.HTTPException:
+            raise
+        except Exception as exc:  # a bug must answer 500, never kill the server
+            _log.exception("internal error on %s %s", request.method, request.path)
+            err = internal_error(f"{type(exc).__name__}: {exc}")
+            return json_response(status_body(err), 500)
+
+    return middleware
 
 
 async def _resource(request: web.Request) -> web.StreamResponse:
@@ -151,10 +157,10 @@ async def _body(request: web.Request, ctx: ApiContext) -> bytes:
 
 
 def build_app(ctx: ApiContext, insecure_local: bool = False) -> web.Application:
-    app = web.Application(middlewares=[_api_middleware], client_max_size=ctx.config.max_body_bytes + 1)
+    app = web.Application(
+        middlewares=[_api_middleware(ctx, insecure_local)], client_max_size=ctx.config.max_body_bytes + 1
+    )
     app[CONTEXT] = ctx
-    app[_KNOWN_USERS] = weakref.WeakKeyDictionary()
-    app["insecure_local"] = insecure_local
     add_health_routes(app)
     add_discovery_routes(app)
     app.router.add_route("*", "/api/{tail:.+}", _resource)

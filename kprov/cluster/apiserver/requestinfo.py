@@ -10,7 +10,7 @@ PATCH ``patch``, DELETE ``delete`` / ``deletecollection``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 __all__ = ["RequestInfo", "parse_bool", "parse_request_info"]
 
@@ -27,8 +27,7 @@ def parse_bool(value: str | None, default: bool = False) -> bool:
     return default
 
 
-@dataclass(frozen=True)
-class RequestInfo:
+class RequestInfo(NamedTuple):  # a tuple: made on every request, cheaper than a frozen dataclass
     group: str
     version: str
     resource: str
@@ -59,14 +58,20 @@ def parse_request_info(method: str, path: str, watch: bool) -> RequestInfo | Non
     resource = rest[0]
     name = rest[1] if len(rest) >= 2 else ""
     subresource = "/".join(rest[2:])
-    verb = {
-        "GET": "get" if name else ("watch" if watch else "list"),
-        "HEAD": "get" if name else "list",
-        "POST": "create",
-        "PUT": "update",
-        "PATCH": "patch",
-        "DELETE": "delete" if name else "deletecollection",
-    }.get(method, method.lower())
-    if verb == "get" and watch:
-        verb = "watch"
-    return RequestInfo(group, version, resource, namespace, name, subresource, verb)
+    return RequestInfo(group, version, resource, namespace, name, subresource, _verb(method, name, watch))
+
+
+_FIXED_VERBS = {"POST": "create", "PUT": "update", "PATCH": "patch"}
+
+
+def _verb(method: str, name: str, watch: bool) -> str:
+    fixed = _FIXED_VERBS.get(method)
+    if fixed is not None:
+        return fixed
+    if method in ("GET", "HEAD"):
+        if watch and (name or method == "GET"):  # a HEAD on a collection is a list
+            return "watch"
+        return "get" if name else "list"
+    if method == "DELETE":
+        return "delete" if name else "deletecollection"
+    return method.lower()

@@ -52,8 +52,14 @@ def _put(key: bytes, value: bytes) -> bytes:
 
 def create(key: bytes, value: bytes) -> bytes:
     """Put ``key`` = ``value`` if the key does not exist (create_revision == 0)."""
-    compare = _CMP_TARGET + _TARGET_CREATE + _field(_CMP_KEY, key) + _CMP_CREATE_REVISION + b"\x00"
-    return _field(_TXN_COMPARE, compare) + _put(key, value)
+    # Every create writes this; spelled out, it is one join instead of six nested fields.
+    key_len = _varint(len(key))
+    compare = b"".join((_CMP_TARGET, _TARGET_CREATE, _CMP_KEY, key_len, key, _CMP_CREATE_REVISION, b"\x00"))
+    put = b"".join((_KEY, key_len, key, _VALUE, _varint(len(value)), value))
+    op_len = _varint(len(put) + 1 + len(_varint(len(put))))
+    return b"".join(
+        (_TXN_COMPARE, _varint(len(compare)), compare, _TXN_SUCCESS, op_len, _OP_PUT, _varint(len(put)), put)
+    )
 
 
 def update(key: bytes, value: bytes, revision: int) -> bytes:
