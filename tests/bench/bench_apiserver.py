@@ -1,7 +1,8 @@
 """API server benchmark against a real local control plane (etcd + kprov-apiserver, HTTPS).
 
 Prints, one per line:
-  etcd_put_per_s       raw etcd puts/s with aetcd (the library the server uses), 64 concurrent
+  etcd_put_per_s       raw etcd puts/s with aetcd (the library the server uses), 64 concurrent,
+                       in rounds alternating with the API creates below (--rounds)
   api_create_per_s     pod creates/s through the API over HTTPS, 64 concurrent keep-alive
                        connections of kprov's client on its lean transport (client.lean_http)
   api_vs_etcd_ratio    the two side by side (target >= 0.5)
@@ -140,36 +141,70 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
-async def _etcd_puts(url: str, count: int) -> float:
-    host, port = url.removeprefix("http://").split(":")
+async def _etcd_puts(etcd: aetcd.Client, first: int, count: int) -> float:
+    """``count`` raw puts of 1 KiB values, ``CONCURRENCY`` at a time; the seconds taken."""
     value = b"x" * 1024
-    async with aetcd.Client(host=host, port=int(port)) as etcd:
-        queue = iter(range(count))
+    queue = iter(range(first, first + count))
 
-        async def worker() -> None:
-            for i in queue:
-                await etcd.put(f"/bench-raw/{i:06d}".encode(), value)
+    async def worker() -> None:
+        for i in queue:
+            await etcd.put(f"/bench-raw/{i:06d}".encode(), value)
 
-        start = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
-        elapsed = time.perf_counter() - start
-        await etcd.delete_prefix(b"/bench-raw/")
-    return count / elapsed
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+    return time.perf_counter() - start
 
 
-async def _lean_creates(kubeconfig: Path, ns: str, count: int) -> float:
+async def _lean_creates(client: ApiClient, ns: str, first: int, count: int) -> float:
     """Pod creates through kprov's own client on its lean transport (``ApiClient(lean=True)``):
-    ``CONCURRENCY`` keep-alive TLS connections, one request in flight on each."""
-    queue = iter(range(count))
-    async with ApiClient.from_kubeconfig(kubeconfig, max_connections=CONCURRENCY, lean=True) as client:
+    ``CONCURRENCY`` keep-alive TLS connections, one request in flight on each; the seconds taken."""
+    queue = iter(range(first, first + count))
 
-        async def worker() -> None:
-            for i in queue:
-                await client.create(resources.PODS, _pod(f"p{i:05d}"), ns)
+    async def worker() -> None:
+        for i in queue:
+            await client.create(resources.PODS, _pod(f"p{i:05d}"), ns)
 
-        start = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
-        return count / (time.perf_counter() - start)
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+    return time.perf_counter() - start
+
+
+async def _side_by_side(
+    info: object, args: argparse.Namespace, meter: _CpuMeter
+) -> dict[str, dict[str, float]]:
+    """Raw etcd puts and API creates in alternating rounds (the machine's speed drifts by tens
+    of percent within a minute; alternating spreads the drift over both): per kind, the total
+    operations, seconds, and CPU microseconds per operation by process."""
+    host, port = info.etcd_url.removeprefix("http://").split(":")  # type: ignore[attr-defined]
+    totals: dict[str, dict[str, float]] = {"put": {}, "create": {}}
+    rounds = max(1, args.rounds)
+    async with (
+        aetcd.Client(host=host, port=int(port)) as etcd,
+        ApiClient.from_kubeconfig(
+            Path(info.admin_kubeconfig),
+            max_connections=CONCURRENCY,
+            lean=True,  # type: ignore[attr-defined]
+        ) as client,
+    ):
+        for r in range(rounds):
+            puts = args.etcd_puts // rounds
+            creates = args.pods // rounds
+            steps = [("put", puts, lambda r=r, n=puts: _etcd_puts(etcd, r * n, n))]
+            steps.append(("create", creates, lambda r=r, n=creates: _lean_creates(client, "bench", r * n, n)))
+            for kind, count, run in steps if r % 2 == 0 else reversed(steps):
+                meter.start()
+                seconds = await run()
+                cpu = meter.per(count)
+                total = totals[kind]
+                total["ops"] = total.get("ops", 0) + count
+                total["seconds"] = total.get("seconds", 0.0) + seconds
+                for name, us in cpu.items():
+                    total[name] = total.get(name, 0.0) + us * count
+        await etcd.delete_prefix(b"/bench-raw/")
+    for total in totals.values():
+        for name in ("etcd", "apiserver", "bench"):
+            total[name] /= total["ops"]
+    return totals
 
 
 async def _api_creates(session: aiohttp.ClientSession, server: str, ns: str, count: int) -> float:
@@ -284,13 +319,10 @@ async def run(args: argparse.Namespace, workdir: Path) -> None:
                     f"{server}/api/v1/namespaces", json={"metadata": {"name": ns}}
                 ) as reply:
                     await reply.read()
-            meter = _CpuMeter(Path(info.dir))
-            meter.start()
-            etcd_rate = await _etcd_puts(info.etcd_url, args.etcd_puts)
-            put_cpu = meter.per(args.etcd_puts)
-            meter.start()
-            api_rate = await _lean_creates(Path(info.admin_kubeconfig), "bench", args.pods)
-            create_cpu = meter.per(args.pods)
+            measured = await _side_by_side(info, args, _CpuMeter(Path(info.dir)))
+            put_cpu, create_cpu = measured["put"], measured["create"]
+            etcd_rate = put_cpu["ops"] / put_cpu["seconds"]
+            api_rate = create_cpu["ops"] / create_cpu["seconds"]
             aiohttp_rate = await _api_creates(session, server, "bench-aiohttp", args.pods // 2)
             print(f"etcd_put_per_s = {etcd_rate:.0f}")
             print(f"api_create_per_s = {api_rate:.0f}")
@@ -325,6 +357,7 @@ def main() -> None:
     parser.add_argument("--dir", default="", help="keep the control plane's files (logs) here")
     parser.add_argument("--workers", type=int, default=1, help="API server processes (SO_REUSEPORT)")
     parser.add_argument("--etcd-puts", type=int, default=10_000)
+    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds of puts and creates")
     parser.add_argument("--watchers", type=int, default=1000)
     parser.add_argument("--fanout-events", type=int, default=20)
     parser.add_argument("--steady-seconds", type=float, default=10.0)
