@@ -1,7 +1,7 @@
-"""The API server's shared state, passed to every handler through the aiohttp app.
+"""The API server's shared state, passed to every handler as an argument.
 
 One object (no module-level state): configuration, the resource registry, the object store,
-the watch cache, and the allocators; ``app[CONTEXT]`` holds it.
+the watch cache, and the allocators.
 """
 
 from __future__ import annotations
@@ -9,13 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiohttp import web
-
 from kprov.cluster.api.resources import Registry, ResourceInfo
 from kprov.cluster.apiserver.config import ServerConfig
 from kprov.cluster.storage import Store, WatchCache, object_key, scope_prefix
 
-__all__ = ["CONTEXT", "ApiContext"]
+__all__ = ["ApiContext"]
 
 
 @dataclass
@@ -32,5 +30,3 @@ class ApiContext:
     def prefix(self, info: ResourceInfo, namespace: str) -> str:
         return scope_prefix(info.group, info.resource, namespace if info.namespaced else "")
 
-
-CONTEXT: web.AppKey[ApiContext] = web.AppKey("kprov_api_context", ApiContext)

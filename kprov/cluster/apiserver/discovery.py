@@ -15,10 +15,10 @@ from aiohttp import web
 
 from kprov.cluster.api.resources import Registry, ResourceInfo
 from kprov.cluster.apiserver import _lib
-from kprov.cluster.apiserver.context import CONTEXT
+from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.negotiation import json_bytes, json_response
 
-__all__ = ["VERSION_INFO", "add_discovery_routes"]
+__all__ = ["VERSION_INFO", "serve_discovery"]
 
 VERSION_INFO = {
     "major": "1",
@@ -35,7 +35,7 @@ _AGG_V2 = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
 _AGG_V2BETA1 = "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList"
 
 
-def _aggregated_type(request: web.Request) -> str | None:
+def _aggregated_type(request: web.BaseRequest) -> str | None:
     accept = request.headers.get("Accept", "")
     if "as=APIGroupDiscoveryList" not in accept:
         return None
@@ -121,104 +121,106 @@ def _legacy_resources(group: str, version: str, infos: list[ResourceInfo]) -> di
     return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}
 
 
-def add_discovery_routes(app: web.Application) -> None:
-    async def version(_: web.Request) -> web.Response:
-        return json_response(VERSION_INFO)
+async def _api(request: web.BaseRequest, ctx: ApiContext) -> web.Response:
+    agg = _aggregated_type(request)
+    if agg:
+        return _aggregated(ctx.registry, True, agg)
+    return json_response(
+        {
+            "kind": "APIVersions",
+            "versions": ["v1"],
+            "serverAddressByClientCIDRs": [
+                {
+                    "clientCIDR": "0.0.0.0/0",
+                    "serverAddress": f"{ctx.config.advertise_address}:{ctx.config.secure_port}",
+                }
+            ],
+        }
+    )
 
-    async def api(request: web.Request) -> web.Response:
-        ctx = request.app[CONTEXT]
-        agg = _aggregated_type(request)
-        if agg:
-            return _aggregated(ctx.registry, True, agg)
-        return json_response(
-            {
-                "kind": "APIVersions",
-                "versions": ["v1"],
-                "serverAddressByClientCIDRs": [
-                    {
-                        "clientCIDR": "0.0.0.0/0",
-                        "serverAddress": f"{ctx.config.advertise_address}:{ctx.config.secure_port}",
-                    }
-                ],
-            }
-        )
 
-    async def apis(request: web.Request) -> web.Response:
-        ctx = request.app[CONTEXT]
-        agg = _aggregated_type(request)
-        if agg:
-            return _aggregated(ctx.registry, False, agg)
-        groups: dict[str, list[str]] = {}
-        for group, ver in ctx.registry.group_versions():
-            if group:
-                groups.setdefault(group, []).append(ver)
-        items = [
-            {
-                "name": g,
-                "versions": [{"groupVersion": f"{g}/{v}", "version": v} for v in vs],
-                "preferredVersion": {"groupVersion": f"{g}/{vs[0]}", "version": vs[0]},
-            }
-            for g, vs in groups.items()
-        ]
-        return json_response({"kind": "APIGroupList", "apiVersion": "v1", "groups": items})
+async def _apis(request: web.BaseRequest, ctx: ApiContext) -> web.Response:
+    agg = _aggregated_type(request)
+    if agg:
+        return _aggregated(ctx.registry, False, agg)
+    groups: dict[str, list[str]] = {}
+    for group, ver in ctx.registry.group_versions():
+        if group:
+            groups.setdefault(group, []).append(ver)
+    items = [
+        {
+            "name": g,
+            "versions": [{"groupVersion": f"{g}/{v}", "version": v} for v in vs],
+            "preferredVersion": {"groupVersion": f"{g}/{vs[0]}", "version": vs[0]},
+        }
+        for g, vs in groups.items()
+    ]
+    return json_response({"kind": "APIGroupList", "apiVersion": "v1", "groups": items})
 
-    async def group_versions(request: web.Request) -> web.Response:
-        ctx = request.app[CONTEXT]
-        group = request.match_info.get("group", "")
-        ver = request.match_info["version"]
-        infos = list(ctx.registry.in_group_version(group, ver))
-        if not infos:
-            raise web.HTTPNotFound()
-        return json_response(_legacy_resources(group, ver, infos))
 
-    async def api_group(request: web.Request) -> web.Response:
-        ctx = request.app[CONTEXT]
-        group = request.match_info["group"]
-        versions = [v for g, v in ctx.registry.group_versions() if g == group]
-        if not versions:
-            raise web.HTTPNotFound()
-        return json_response(
-            {
-                "kind": "APIGroup",
-                "apiVersion": "v1",
-                "name": group,
-                "versions": [{"groupVersion": f"{group}/{v}", "version": v} for v in versions],
-                "preferredVersion": {"groupVersion": f"{group}/{versions[0]}", "version": versions[0]},
-            }
-        )
-
-    async def openapi_v3(request: web.Request) -> web.Response:
-        return json_response(_lib.openapi_index())
-
-    async def openapi_v3_doc(request: web.Request) -> web.Response:
-        path = request.match_info["path"]
-        parts = path.split("/")
-        if parts[0] == "api" and len(parts) == 2:
-            group, ver = "", parts[1]
-        elif parts[0] == "apis" and len(parts) == 3:
-            group, ver = parts[1], parts[2]
-        else:
-            raise web.HTTPNotFound()
-        doc = _lib.openapi_doc(group, ver)
-        if doc is None:
-            raise web.HTTPNotFound()
-        body = json_bytes(doc)
-        etag = hashlib.sha256(body).hexdigest()[:32]
-        return web.Response(
-            body=body,
-            content_type="application/json",
-            headers={"ETag": f'"{etag}"', "Cache-Control": "no-cache, private"},
-        )
-
-    async def not_served(_: web.Request) -> web.Response:
+def _group_versions(ctx: ApiContext, group: str, ver: str) -> web.Response:
+    infos = list(ctx.registry.in_group_version(group, ver))
+    if not infos:
         raise web.HTTPNotFound()
+    return json_response(_legacy_resources(group, ver, infos))
 
-    app.router.add_get("/version", version)
-    app.router.add_get("/api", api)
-    app.router.add_get("/apis", apis)
-    app.router.add_get("/api/{version}", group_versions)
-    app.router.add_get("/apis/{group}", api_group)
-    app.router.add_get("/apis/{group}/{version}", group_versions)
-    app.router.add_get("/openapi/v3", openapi_v3)
-    app.router.add_get("/openapi/v3/{path:.+}", openapi_v3_doc)
-    app.router.add_get("/openapi/v2", not_served)
+
+def _api_group(ctx: ApiContext, group: str) -> web.Response:
+    versions = [v for g, v in ctx.registry.group_versions() if g == group]
+    if not versions:
+        raise web.HTTPNotFound()
+    return json_response(
+        {
+            "kind": "APIGroup",
+            "apiVersion": "v1",
+            "name": group,
+            "versions": [{"groupVersion": f"{group}/{v}", "version": v} for v in versions],
+            "preferredVersion": {"groupVersion": f"{group}/{versions[0]}", "version": versions[0]},
+        }
+    )
+
+
+def _openapi_v3_doc(path: str) -> web.Response:
+    parts = path.split("/")
+    if parts[0] == "api" and len(parts) == 2:
+        group, ver = "", parts[1]
+    elif parts[0] == "apis" and len(parts) == 3:
+        group, ver = parts[1], parts[2]
+    else:
+        raise web.HTTPNotFound()
+    doc = _lib.openapi_doc(group, ver)
+    if doc is None:
+        raise web.HTTPNotFound()
+    body = json_bytes(doc)
+    etag = hashlib.sha256(body).hexdigest()[:32]
+    return web.Response(
+        body=body,
+        content_type="application/json",
+        headers={"ETag": f'"{etag}"', "Cache-Control": "no-cache, private"},
+    )
+
+
+async def serve_discovery(request: web.BaseRequest, ctx: ApiContext) -> web.StreamResponse | None:
+    """The document at ``request.path`` (a GET), or None when the path is not one of these:
+    /version, /api, /apis, /api/<v>, /apis/<g>, /apis/<g>/<v>, /openapi/v3[/<gv path>]."""
+    parts = [p for p in request.path.split("/") if p]
+    match parts:
+        case ["version"]:
+            return json_response(VERSION_INFO)
+        case ["api"]:
+            return await _api(request, ctx)
+        case ["apis"]:
+            return await _apis(request, ctx)
+        case ["api", ver]:
+            return _group_versions(ctx, "", ver)
+        case ["apis", group]:
+            return _api_group(ctx, group)
+        case ["apis", group, ver]:
+            return _group_versions(ctx, group, ver)
+        case ["openapi", "v3"]:
+            return json_response(_lib.openapi_index())
+        case ["openapi", "v3", *rest]:
+            return _openapi_v3_doc("/".join(rest))
+        case ["openapi", "v2"]:
+            raise web.HTTPNotFound()
+    return None

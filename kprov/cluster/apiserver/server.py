@@ -17,7 +17,7 @@ from aiohttp import web
 
 from kprov.cluster.api.resources import REGISTRY
 from kprov.cluster.apiserver.allocators import Allocators
-from kprov.cluster.apiserver.app import build_app
+from kprov.cluster.apiserver.app import build_server
 from kprov.cluster.apiserver.bootstrap import bootstrap
 from kprov.cluster.apiserver.config import ServerConfig
 from kprov.cluster.apiserver.context import ApiContext
@@ -61,7 +61,7 @@ def bucket_function(prefixes: set[str]) -> Callable[[str], str]:
     return bucket_of
 
 
-async def start_server(config: ServerConfig) -> tuple[web.AppRunner, ApiContext, EtcdKV]:
+async def start_server(config: ServerConfig) -> tuple[web.BaseRunner, ApiContext, EtcdKV]:
     kv = EtcdKV(config.etcd)
     await kv.connect()
     encryption = (
@@ -94,7 +94,7 @@ async def start_server(config: ServerConfig) -> tuple[web.AppRunner, ApiContext,
         _log.warning("endpoint lease: %r", exc)
     leases.start()
     ctx.extras["endpoint_leases"] = leases
-    runner = web.AppRunner(build_app(ctx), access_log=None, handle_signals=False, shutdown_timeout=1.0)
+    runner = web.ServerRunner(build_server(ctx), handle_signals=False, shutdown_timeout=1.0)
     await runner.setup()
     ssl_context = server_ssl_context(config.tls_cert_file, config.tls_key_file, config.client_ca_file)
     await web.TCPSite(
@@ -106,9 +106,7 @@ async def start_server(config: ServerConfig) -> tuple[web.AppRunner, ApiContext,
         reuse_port=config.workers > 1,
     ).start()
     if config.insecure_port:
-        local_runner = web.AppRunner(
-            build_app(ctx, insecure_local=True), access_log=None, handle_signals=False
-        )
+        local_runner = web.ServerRunner(build_server(ctx, insecure_local=True), handle_signals=False)
         await local_runner.setup()
         await web.TCPSite(
             local_runner, "127.0.0.1", config.insecure_port, reuse_port=config.workers > 1
@@ -132,7 +130,7 @@ async def run_server(config: ServerConfig) -> None:
     await ctx.cache.stop()
     with contextlib.suppress(Exception):
         local = ctx.extras.get("local_runner")
-        if isinstance(local, web.AppRunner):
+        if isinstance(local, web.BaseRunner):
             await local.cleanup()
     await runner.cleanup()
     await kv.close()
