@@ -39,8 +39,11 @@ def _labels(errors: Errors, labels: Any, path: str) -> None:
     if not isinstance(labels, dict):
         return
     for key, value in labels.items():
-        errors.each(path, key, qualified_name_errors(str(key)))
-        errors.each(path, value, label_value_errors(str(value)))
+        key_errors = qualified_name_errors(str(key))
+        value_errors = label_value_errors(str(value))
+        if key_errors or value_errors:
+            errors.each(path, key, key_errors)
+            errors.each(path, value, value_errors)
 
 
 def _metadata(errors: Errors, info: ResourceInfo, obj: dict[str, Any], old: dict[str, Any] | None) -> None:

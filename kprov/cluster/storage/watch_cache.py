@@ -181,6 +181,7 @@ class WatchCache:
         self._state: dict[str, dict[str, _Item]] = {}
         self._encoded: dict[str, tuple[dict[str, Any], bytes]] = {}  # key -> (object, its JSON)
         self._adopted: dict[str, tuple[int, dict[str, Any]]] = {}  # key -> own write (revision, object)
+        self._buckets: dict[str, str] = {}  # scope prefix -> its bucket
         self._ring: deque[CacheEvent] = deque()
         self._oldest = 0  # watching from any revision >= this is answerable
         self.revision = 0
@@ -268,8 +269,11 @@ class WatchCache:
     def _apply(self, raw: Any) -> None:
         key = raw.kv.key.decode()
         revision = int(raw.kv.mod_revision)
-        bucket = self._bucket_of(key)
-        objects = self._state.setdefault(_parent(key), {})
+        parent = _parent(key)
+        bucket = self._buckets.get(parent)
+        if bucket is None:  # a key's bucket is its scope's: worked out once per scope
+            bucket = self._buckets[parent] = self._bucket_of(key)
+        objects = self._state.setdefault(parent, {})
         prev = objects.get(key)
         self._encoded.pop(key, None)
         event: CacheEvent
