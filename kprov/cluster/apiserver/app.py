@@ -7,8 +7,8 @@ authorizes it (403), dispatches it - resource paths to the CRUD, watch and subre
 handlers, the rest to discovery and health - and turns every ApiError / storage error into a
 Status reply, so no handler builds error responses and no exception leaves a partial write
 (each write is one etcd transaction). The dispatch is a path split rather than aiohttp's
-router and middleware chain: side by side on the same request, the Application layer cost
-~35 us of a pod create's ~300.
+Application, router and middleware chain, which cost ~30 us per request over the low-level
+server for a bare handler, and ~3% of the server's CPU per pod create (side by side).
 """
 
 from __future__ import annotations
