@@ -45,6 +45,7 @@ _log = logging.getLogger(__name__)
 _LOAD_PAGE = 2000
 _MAX_PENDING = 50_000  # a subscriber this far behind is dropped (its client re-watches)
 _MAX_ADOPTED = 10_000  # own writes whose events have not arrived yet
+_EVENTS_FIRST_S = 0.025  # wait_for: how long events alone may bring the cache up to date
 
 
 def encode_json(obj: Any) -> bytes:
@@ -392,17 +393,27 @@ class WatchCache:
 
     async def wait_for(self, revision: int, timeout: float = 3.0) -> bool:
         """Wait until the cache has seen everything up to ``revision`` (asking etcd for
-        progress, since the last write may have been outside /registry/)."""
+        progress, since the last write may have been outside /registry/).
+
+        Progress is asked for only after ``_EVENTS_FIRST_S`` without the events: etcd before
+        3.4.31 / 3.5.13 (Debian 12 ships 3.4.23) may answer a progress request ahead of
+        events it has already queued on the stream, so a revision reached by progress alone
+        can still miss a write whose event is on its way. Usually the missing revision is a
+        write just made, whose event arrives within milliseconds; waiting for it first keeps
+        progress for revisions written outside /registry/."""
         if self.revision >= revision:
             return True
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
+        events_until = loop.time() + _EVENTS_FIRST_S
         while self.revision < revision:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 return False
-            if self._stream is not None:
+            if self._stream is not None and loop.time() >= events_until:
                 await self._stream.request_progress()
+            elif loop.time() < events_until:
+                remaining = min(remaining, events_until - loop.time())
             async with self._advanced:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._advanced.wait(), min(remaining, 0.25))
