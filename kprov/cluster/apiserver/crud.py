@@ -76,9 +76,9 @@ def render_object(
     status: int = 200,
     warnings: list[str] | None = None,
 ) -> web.Response:
-    headers = {}
+    headers = None
     if warnings:
-        headers["Warning"] = ", ".join('299 - "' + w.replace('"', '\\"') + '"' for w in warnings)
+        headers = {"Warning": ", ".join('299 - "' + w.replace('"', '\\"') + '"' for w in warnings)}
     if wants_table(request):
         table = _lib.table(info, [obj], request.query.get("includeObject", "Metadata"))
         table["metadata"] = {"resourceVersion": obj.get("metadata", {}).get("resourceVersion", "")}

@@ -124,25 +124,29 @@ class LeanHttp:
 
 def _parse_head(head: bytes) -> tuple[int, int | None, bool, bool]:
     """(status, content length, chunked, keep-alive) from a reply's status line and headers."""
-    lines = head.split(b"\r\n")
-    status_line = lines[0].split(b" ", 2)
+    status_line = head[: head.find(b"\r\n")].split(b" ", 2)
     if len(status_line) < 2 or not status_line[0].startswith(b"HTTP/1."):
-        raise ConnectionError(f"not an HTTP/1.x reply: {lines[0][:80]!r}")
+        raise ConnectionError(f"not an HTTP/1.x reply: {status_line[0][:80]!r}")
     status = int(status_line[1])
     keep = status_line[0] == b"HTTP/1.1"
-    length: int | None = None
-    chunked = False
-    for line in lines[1:]:
-        name, _, value = line.partition(b":")
-        name = name.strip().lower()
-        if name == b"content-length":
-            length = int(value)
-        elif name == b"transfer-encoding":
-            chunked = b"chunked" in value.lower()
-        elif name == b"connection":
-            token = value.strip().lower()
-            keep = token != b"close" and (keep or token == b"keep-alive")
-    return status, (None if chunked else length), chunked, keep
+    lower = head.lower()  # header names are case-insensitive; one pass instead of one per line
+    length = _header(lower, b"content-length")
+    encoding = _header(lower, b"transfer-encoding")
+    chunked = encoding is not None and b"chunked" in encoding
+    connection = _header(lower, b"connection")
+    if connection is not None:
+        keep = connection != b"close" and (keep or connection == b"keep-alive")
+    return status, (None if chunked or length is None else int(length)), chunked, keep
+
+
+def _header(lower_head: bytes, name: bytes) -> bytes | None:
+    """The (lowercased, stripped) value of header ``name`` in a lowercased head, or None."""
+    start = lower_head.find(b"\r\n" + name + b":")
+    if start < 0:
+        return None
+    start += len(name) + 3
+    end = lower_head.find(b"\r\n", start)
+    return lower_head[start : end if end >= 0 else None].strip()
 
 
 async def _read_chunked(reader: asyncio.StreamReader) -> bytes:

@@ -23,8 +23,10 @@ async def server() -> AsyncIterator[tuple[str, dict]]:
         body = await request.read()
         seen["requests"].append((request.method, request.path_qs, request.headers.get("User-Agent"), body))
         if request.path.endswith("/missing"):
-            return web.json_response({"kind": "Status", "code": 404, "reason": "NotFound",
-                                      "message": "pods \"x\" not found"}, status=404)
+            return web.json_response(
+                {"kind": "Status", "code": 404, "reason": "NotFound", "message": 'pods "x" not found'},
+                status=404,
+            )
         if request.path.endswith("/chunked"):
             resp = web.StreamResponse()
             resp.enable_chunked_encoding()
@@ -88,3 +90,40 @@ async def test_concurrent_requests_and_failover(server: tuple[str, dict]) -> Non
     async with client("http://127.0.0.1:9") as api:
         with pytest.raises(ServerUnavailable):
             await api.request("GET", "/api/v1/a")
+
+
+@pytest.mark.parametrize(
+    ("head", "expected"),
+    [
+        (
+            b"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Length: 42\r\n\r\n",
+            (201, 42, False, True),
+        ),
+        (b"HTTP/1.1 200 OK\r\ncontent-length:7\r\nCONNECTION: Close\r\n\r\n", (200, 7, False, False)),
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n",
+            (200, None, True, True),
+        ),
+        (b"HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\n", (200, 1, False, False)),
+        (b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 1\r\n\r\n", (200, 1, False, True)),
+        (b"HTTP/1.1 204 No Content\r\nX-Content-Length: 9\r\n\r\n", (204, None, False, True)),
+    ],
+)
+def test_reply_heads_are_read_whatever_the_header_case(head: bytes, expected: tuple) -> None:
+    from kprov.cluster.client.lean_http import _parse_head
+
+    assert _parse_head(head) == expected
+
+
+def test_a_reply_that_is_not_http_is_refused() -> None:
+    from kprov.cluster.client.lean_http import _parse_head
+
+    with pytest.raises(ConnectionError):
+        _parse_head(b"SSH-2.0-OpenSSH\r\n\r\n")
+
+
+def test_names_are_quoted_only_when_they_need_it() -> None:
+    from kprov.cluster.client.resources import PODS
+
+    assert PODS.path("ns", "web-1.a_b~") == "/api/v1/namespaces/ns/pods/web-1.a_b~"
+    assert PODS.path("ns", "a b/c") == "/api/v1/namespaces/ns/pods/a%20b%2Fc"
