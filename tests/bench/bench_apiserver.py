@@ -48,7 +48,7 @@ import uvloop
 import yaml
 
 from kprov.cluster.client import ApiClient, resources
-from kprov.local import LocalControlPlane
+from kprov.local import LocalControlPlane, LocalInfo
 
 CONCURRENCY = 64
 _TICKS = os.sysconf("SC_CLK_TCK")
@@ -170,12 +170,12 @@ async def _lean_creates(client: ApiClient, ns: str, first: int, count: int) -> f
 
 
 async def _side_by_side(
-    info: object, args: argparse.Namespace, meter: _CpuMeter
+    info: LocalInfo, args: argparse.Namespace, meter: _CpuMeter
 ) -> dict[str, dict[str, float]]:
     """Raw etcd puts and API creates in alternating rounds (the machine's speed drifts by tens
     of percent within a minute; alternating spreads the drift over both): per kind, the total
     operations, seconds, and CPU microseconds per operation by process."""
-    host, port = info.etcd_url.removeprefix("http://").split(":")  # type: ignore[attr-defined]
+    host, port = info.etcd_url.removeprefix("http://").split(":")
     totals: dict[str, dict[str, float]] = {"put": {}, "create": {}}
     rounds = max(1, args.rounds)
     async with (
@@ -183,7 +183,7 @@ async def _side_by_side(
         ApiClient.from_kubeconfig(
             Path(info.admin_kubeconfig),
             max_connections=CONCURRENCY,
-            lean=True,  # type: ignore[attr-defined]
+            lean=True,
         ) as client,
     ):
         for r in range(rounds):

@@ -86,9 +86,7 @@ def build_server(ctx: ApiContext, insecure_local: bool = False) -> web.Server:
                 await _expect(request)
             if ri is not None:
                 return await _resource(request, ctx, ri)
-            if request.method not in ("GET", "HEAD"):
-                return _not_found_body() if request.path not in _GET_ONLY else _method_not_allowed()
-            served = await serve_health(request, ctx) or await serve_discovery(request, ctx)
+            served = await serve_health(request, ctx) or serve_discovery(request, ctx)
             return served or _not_found_body()
         except ApiError as exc:
             return json_response(status_body(exc), exc.code)
@@ -116,14 +114,6 @@ def build_server(ctx: ApiContext, insecure_local: bool = False) -> web.Server:
         return web.BaseRequest(message, payload, protocol, writer, task, loop, client_max_size=max_body + 1)
 
     return web.Server(handle, request_factory=make_request, access_log=None)
-
-
-_GET_ONLY = frozenset({"/version", "/api", "/apis", "/healthz", "/livez", "/readyz", "/openapi/v3"})
-
-
-def _method_not_allowed() -> web.Response:
-    err = ApiError("the server does not allow this method on the requested resource", 405, "MethodNotAllowed")
-    return json_response(status_body(err), 405)
 
 
 async def _expect(request: web.BaseRequest) -> None:

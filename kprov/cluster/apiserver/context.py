@@ -29,4 +29,3 @@ class ApiContext:
 
     def prefix(self, info: ResourceInfo, namespace: str) -> str:
         return scope_prefix(info.group, info.resource, namespace if info.namespaced else "")
-

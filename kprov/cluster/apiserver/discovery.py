@@ -9,6 +9,7 @@ these machines is a dispatcher that picks the kubectl binary by that number.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -17,6 +18,7 @@ from kprov.cluster.api.resources import Registry, ResourceInfo
 from kprov.cluster.apiserver import _lib
 from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.negotiation import json_bytes, json_response
+from kprov.cluster.apiserver.status import method_not_supported
 
 __all__ = ["VERSION_INFO", "serve_discovery"]
 
@@ -121,7 +123,7 @@ def _legacy_resources(group: str, version: str, infos: list[ResourceInfo]) -> di
     return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}
 
 
-async def _api(request: web.BaseRequest, ctx: ApiContext) -> web.Response:
+def _api(request: web.BaseRequest, ctx: ApiContext) -> web.Response:
     agg = _aggregated_type(request)
     if agg:
         return _aggregated(ctx.registry, True, agg)
@@ -139,7 +141,7 @@ async def _api(request: web.BaseRequest, ctx: ApiContext) -> web.Response:
     )
 
 
-async def _apis(request: web.BaseRequest, ctx: ApiContext) -> web.Response:
+def _apis(request: web.BaseRequest, ctx: ApiContext) -> web.Response:
     agg = _aggregated_type(request)
     if agg:
         return _aggregated(ctx.registry, False, agg)
@@ -200,27 +202,40 @@ def _openapi_v3_doc(path: str) -> web.Response:
     )
 
 
-async def serve_discovery(request: web.BaseRequest, ctx: ApiContext) -> web.StreamResponse | None:
-    """The document at ``request.path`` (a GET), or None when the path is not one of these:
-    /version, /api, /apis, /api/<v>, /apis/<g>, /apis/<g>/<v>, /openapi/v3[/<gv path>]."""
-    parts = [p for p in request.path.split("/") if p]
-    match parts:
+def serve_discovery(request: web.BaseRequest, ctx: ApiContext) -> web.StreamResponse | None:
+    """The document at ``request.path``, or None when the path is not one of these: /version,
+    /api, /apis, /api/<v>, /apis/<g>, /apis/<g>/<v>, /openapi/v3[/<gv path>]. They are read
+    only: any method but GET and HEAD is a 405."""
+    document = _document(request, ctx)
+    if document is None:
+        return None
+    if request.method not in ("GET", "HEAD"):
+        raise method_not_supported(request.method, request.path)
+    return document()
+
+
+def _document(request: web.BaseRequest, ctx: ApiContext) -> Callable[[], web.Response] | None:
+    match [p for p in request.path.split("/") if p]:
         case ["version"]:
-            return json_response(VERSION_INFO)
+            return lambda: json_response(VERSION_INFO)
         case ["api"]:
-            return await _api(request, ctx)
+            return lambda: _api(request, ctx)
         case ["apis"]:
-            return await _apis(request, ctx)
+            return lambda: _apis(request, ctx)
         case ["api", ver]:
-            return _group_versions(ctx, "", ver)
+            return lambda: _group_versions(ctx, "", ver)
         case ["apis", group]:
-            return _api_group(ctx, group)
+            return lambda: _api_group(ctx, group)
         case ["apis", group, ver]:
-            return _group_versions(ctx, group, ver)
+            return lambda: _group_versions(ctx, group, ver)
         case ["openapi", "v3"]:
-            return json_response(_lib.openapi_index())
+            return lambda: json_response(_lib.openapi_index())
         case ["openapi", "v3", *rest]:
-            return _openapi_v3_doc("/".join(rest))
+            return lambda: _openapi_v3_doc("/".join(rest))
         case ["openapi", "v2"]:
-            raise web.HTTPNotFound()
+            return _not_served
     return None
+
+
+def _not_served() -> web.Response:
+    raise web.HTTPNotFound()

@@ -7,6 +7,7 @@ import asyncio
 from aiohttp import web
 
 from kprov.cluster.apiserver.context import ApiContext
+from kprov.cluster.apiserver.status import method_not_supported
 
 __all__ = ["PUBLIC_PATHS", "serve_health"]
 
@@ -15,12 +16,14 @@ PUBLIC_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/version"})
 
 async def serve_health(request: web.BaseRequest, ctx: ApiContext) -> web.StreamResponse | None:
     """``ok`` for /healthz and /livez; /readyz also needs etcd and the watch cache; None for
-    any other path."""
+    any other path. Any method but GET and HEAD is a 405."""
     path = request.path
-    if path in ("/healthz", "/livez"):
-        return web.Response(text="ok", content_type="text/plain")
-    if path != "/readyz":
+    if path not in ("/healthz", "/livez", "/readyz"):
         return None
+    if request.method not in ("GET", "HEAD"):
+        raise method_not_supported(request.method, path)
+    if path != "/readyz":
+        return web.Response(text="ok", content_type="text/plain")
     problems = []
     try:
         await asyncio.wait_for(ctx.store.current_revision(), 2.0)

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -26,7 +27,9 @@ from kprov.cluster.storage.errors import RevisionExpiredError, StorageUnavailabl
 __all__ = ["EtcdConfig", "EtcdKV", "RangeResult", "TxnResult", "prefix_end"]
 
 _log = logging.getLogger(__name__)
-_ENCODED_TXN = "Txn:encoded"
+_KV_RANGE = attrgetter("kvstub.Range")  # a client -> its KV call
+_KV_TXN = attrgetter("kvstub.Txn")
+_KV_PUT = attrgetter("kvstub.Put")
 
 # Lists of thousands of objects exceed gRPC's default 4 MiB receive limit.
 _CHANNEL_OPTIONS = {
@@ -182,14 +185,13 @@ class EtcdKV:
             cached = self._encoded_txns[client] = (client.channel, call)
         return cached[1]
 
-    async def _call(self, method: str, request: Any, *, repeatable: bool) -> Any:
-        """One KV call with failover (``repeatable``: safe to send twice). ``method`` is a KV
-        method name, or ``"Txn:encoded"`` for a transaction given as bytes."""
+    async def _call(self, method: Callable[[aetcd.Client], Any], request: Any, *, repeatable: bool) -> Any:
+        """One KV call with failover (``repeatable``: safe to send twice); ``method`` gives the
+        call on a client (``attrgetter("kvstub.Range")``, :meth:`_encoded_txn`)."""
         for attempt in range(len(self._clients)):
             client = self.client
             try:
-                call = self._encoded_txn(client) if method == _ENCODED_TXN else getattr(client.kvstub, method)
-                return await call(request, timeout=self.config.timeout_s)
+                return await method(client)(request, timeout=self.config.timeout_s)
             except grpc.aio.AioRpcError as exc:
                 last_try = attempt == len(self._clients) - 1
                 if not await self._move_on(client, exc) or last_try or not (repeatable or _never_sent(exc)):
@@ -215,7 +217,7 @@ class EtcdKV:
             count_only=count_only,
         )
         try:
-            response = await self._call("Range", request, repeatable=True)
+            response = await self._call(_KV_RANGE, request, repeatable=True)
         except grpc.aio.AioRpcError as exc:
             raise self.failure(exc, revision) from exc
         return RangeResult(response.kvs, response.header.revision, response.more, response.count)
@@ -223,7 +225,7 @@ class EtcdKV:
     async def txn(self, compare: list[Any], success: list[Any], failure: list[Any]) -> TxnResult:
         request = rpc.TxnRequest(compare=compare, success=success, failure=failure)
         try:
-            response = await self._call("Txn", request, repeatable=_reads_only(request))
+            response = await self._call(_KV_TXN, request, repeatable=_reads_only(request))
         except grpc.aio.AioRpcError as exc:
             raise self.failure(exc) from exc
         return TxnResult(response.succeeded, response.header.revision, response.responses)
@@ -231,11 +233,11 @@ class EtcdKV:
     async def raw_txn(self, request: bytes) -> Any:
         """Send a write ``TxnRequest`` encoded by :mod:`.txn_wire` (never sent twice) and
         return etcd's ``TxnResponse``; gRPC errors are the caller's (see :meth:`failure`)."""
-        return await self._call(_ENCODED_TXN, request, repeatable=False)
+        return await self._call(self._encoded_txn, request, repeatable=False)
 
     async def put(self, key: bytes, value: bytes) -> int:
         try:
-            response = await self._call("Put", rpc.PutRequest(key=key, value=value), repeatable=False)
+            response = await self._call(_KV_PUT, rpc.PutRequest(key=key, value=value), repeatable=False)
         except grpc.aio.AioRpcError as exc:
             raise self.failure(exc) from exc
         return int(response.header.revision)

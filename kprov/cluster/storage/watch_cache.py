@@ -317,10 +317,11 @@ class WatchCache:
         resourceVersion, JSON types only, never mutated again): the cache holds it instead of
         decoding etcd's copy, whether that event was already applied or is still to come."""
         if revision <= self.revision:
-            item = self._state.get(_parent(key), {}).get(key)
+            objects = self._state.get(_parent(key), {})
+            item = objects.get(key)
             if item.__class__ is _Undecoded and item.revision == revision and item.obj is None:  # type: ignore[union-attr]
                 item.obj = obj  # type: ignore[union-attr]  # events that share it see it too
-                self._state[_parent(key)][key] = obj
+                objects[key] = obj
             return
         if len(self._adopted) >= _MAX_ADOPTED:
             del self._adopted[next(iter(self._adopted))]
