@@ -18,6 +18,7 @@ fails, and the same probes run as shell instead, so the answers are always the s
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import re
 import shlex
@@ -46,8 +47,11 @@ def _word(quoted: str) -> str | None:
     return words[0] if len(words) == 1 else None
 
 
+@functools.lru_cache(maxsize=4096)
 def file_probe(command: str) -> FileProbe | None:
-    """What a file, stat or sysctl probe command reads (None: not exactly one of them)."""
+    """What a file, stat or sysctl probe command reads (None: not exactly one of them).
+    Remembered per command: a batch asks twice (to order it, then to write it), and telling
+    a probe means rendering up to 22 candidate scripts."""
     match = _SYSCTL.match(command)
     if match is not None:
         file, proc = _word(match.group("f")), _word(match.group("p"))

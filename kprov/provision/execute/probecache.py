@@ -66,7 +66,3 @@ class ProbeCache:
             self._results.clear()
             self._covered.clear()
             self.generation += 1
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._results)

@@ -256,9 +256,10 @@ class TaskRunner:
         return keys
 
     def prefetch(self, keys: list[ProbeKey], tasks: list[Task] | None = None,
-                 generation: int | None = None) -> None:
+                 generation: int | None = None, *, in_task: bool = False) -> None:
         """Read the probes the cache lacks in one round trip, into the host's probe cache, and
-        mark ``tasks`` covered (their probes were predicted at ``generation``)."""
+        mark ``tasks`` covered (their probes were predicted at ``generation``). A lost host
+        ends the task only ``in_task``; a read ahead of the tasks leaves them to find it."""
         cache = self.host.probes
         generation = cache.generation if generation is None else generation
         covered = {t.uid for t in tasks or []}
@@ -269,7 +270,9 @@ class TaskRunner:
         try:
             found = prefetch(self.host.connector, wanted, lambda m: self.run.log.event(self.host.name, m))
         except UnreachableError as err:
-            raise _Unreachable(str(err)) from None
+            if in_task:
+                raise _Unreachable(str(err)) from None
+            return
         except ConnectionFailure:
             return  # the tasks probe one by one (and report the failure themselves)
         cache.store_all(found, generation, covered)
@@ -277,7 +280,7 @@ class TaskRunner:
     def _prefetch_items(self, task: Task, scopes: list[VarScope]) -> None:
         """A loop's items' probes, together (unless the look-ahead read them already)."""
         if len(scopes) > 1 and self._predictable(task) and not self.host.probes.covers(task.uid):
-            self.prefetch(self._keys(task, scopes))
+            self.prefetch(self._keys(task, scopes), in_task=True)
 
     def _recording(self, task: Task, scope: VarScope) -> ModuleContext:
         assert self.host.connector is not None
@@ -285,7 +288,7 @@ class TaskRunner:
         ctx.recording = True  # stops at the first remote operation: the connector is not used
         return ctx
 
-    def settle(self, call: _Call, changed: bool, failed: bool, task: Task | None = None) -> None:
+    def settle(self, call: _Call, changed: bool, failed: bool, task: Task) -> None:
         """Drop the probe cache of the host the module ran on, unless the run left it as it was.
 
         A command/shell run is judged by the task's verdict (``changed_when``); any other
@@ -300,8 +303,7 @@ class TaskRunner:
             unchanged = not (changed or failed or raw.changed or raw.failed or call.acted)
         if not unchanged:
             call.cache.invalidate()
-            if task is not None:
-                self.run.log.event(self.host.name, f"{task.title}: probe cache dropped")
+            self.run.log.event(self.host.name, f"{task.title}: probe cache dropped")
 
     # -- one execution (one loop item) -----------------------------------------------------
     def _args(self, task: Task, scope: VarScope) -> dict[str, Any]:
