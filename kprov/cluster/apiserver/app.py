@@ -38,7 +38,7 @@ from kprov.cluster.apiserver.status import (
     unauthorized,
     unavailable,
 )
-from kprov.cluster.storage import RevisionExpiredError, StorageUnavailableError
+from kprov.cluster.storage import RequestTooLargeError, RevisionExpiredError, StorageUnavailableError
 
 __all__ = ["LOCAL_USER", "build_server"]
 
@@ -97,6 +97,9 @@ def build_server(ctx: ApiContext, insecure_local: bool = False) -> web.Server:
         except RevisionExpiredError as exc:
             err = ApiError(str(exc), 410, "Expired")
             return json_response(status_body(err), 410)
+        except RequestTooLargeError as exc:  # as kube-apiserver: a 500 naming etcd's refusal, never a retry
+            err = internal_error(str(exc))
+            return json_response(status_body(err), 500)
         except StorageUnavailableError as exc:
             err = unavailable(f"etcd is unavailable: {exc}")
             return json_response(status_body(err), 503)

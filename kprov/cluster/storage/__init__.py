@@ -18,6 +18,7 @@ from kprov.cluster.storage.encryption import (
 from kprov.cluster.storage.errors import (
     KeyExistsError,
     KeyNotFoundError,
+    RequestTooLargeError,
     RevisionConflictError,
     RevisionExpiredError,
     StorageError,
@@ -38,6 +39,7 @@ __all__ = [
     "KeyExistsError",
     "KeyNotFoundError",
     "ListPage",
+    "RequestTooLargeError",
     "ResourceEncryption",
     "RevisionConflictError",
     "RevisionExpiredError",

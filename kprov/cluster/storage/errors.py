@@ -1,7 +1,7 @@
 """Storage errors: what can go wrong between the API server and etcd, as plain exceptions.
 
 The API server maps each one to a Kubernetes Status (NotFound, AlreadyExists, Conflict,
-Expired, ServiceUnavailable); storage itself knows nothing about HTTP.
+Expired, InternalError, ServiceUnavailable); storage itself knows nothing about HTTP.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 __all__ = [
     "KeyExistsError",
     "KeyNotFoundError",
+    "RequestTooLargeError",
     "RevisionConflictError",
     "RevisionExpiredError",
     "StorageError",
@@ -53,3 +54,15 @@ class RevisionExpiredError(StorageError):
 
 class StorageUnavailableError(StorageError):
     """etcd could not be reached or answered with an error."""
+
+
+class RequestTooLargeError(StorageError):
+    """etcd refused a request above its size limit (``--max-request-bytes``, 1.5 MiB by
+    default). Nothing was written, and sending it again can never succeed."""
+
+    def __init__(self, details: str, size: int = 0) -> None:
+        lead = details if "request is too large" in details else f"request is too large for etcd: {details}"
+        what = f"the request is {size} bytes, and etcd" if size else "etcd"
+        super().__init__(f"{lead} ({what} limits requests to --max-request-bytes, 1.5 MiB by default)")
+        self.details = details
+        self.size = size

@@ -4,7 +4,7 @@ aetcd's high-level helpers hide the response header revision and do not expose l
 on range reads, which consistent paging needs; so this module builds the etcd v3 messages
 itself and calls aetcd's own gRPC stubs on aetcd's channel. Every gRPC failure becomes a
 :class:`StorageUnavailableError`; reads at a compacted revision become
-:class:`RevisionExpiredError`.
+:class:`RevisionExpiredError`, and requests above etcd's size limit :class:`RequestTooLargeError`.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import aetcd
 import grpc
 from aetcd import rpc
 
-from kprov.cluster.storage.errors import RevisionExpiredError, StorageUnavailableError
+from kprov.cluster.storage.errors import RequestTooLargeError, RevisionExpiredError, StorageUnavailableError
 
 __all__ = ["EtcdConfig", "EtcdKV", "RangeResult", "TxnResult", "prefix_end"]
 
@@ -30,6 +30,14 @@ _log = logging.getLogger(__name__)
 _KV_RANGE = attrgetter("kvstub.Range")  # a client -> its KV call
 _KV_TXN = attrgetter("kvstub.Txn")
 _KV_PUT = attrgetter("kvstub.Put")
+
+# How etcd (3.4, 3.5) refuses a request above --max-request-bytes, before applying anything:
+# etcd itself up to that limit plus gRPC's 512 KiB allowance (INVALID_ARGUMENT), and its gRPC
+# server beyond that (RESOURCE_EXHAUSTED, "... (2600053 vs. 2097152)").
+_TOO_LARGE = {
+    grpc.StatusCode.INVALID_ARGUMENT: "etcdserver: request is too large",
+    grpc.StatusCode.RESOURCE_EXHAUSTED: "grpc: received message larger than max",
+}
 
 # Lists of thousands of objects exceed gRPC's default 4 MiB receive limit.
 _CHANNEL_OPTIONS = {
@@ -152,10 +160,14 @@ class EtcdKV:
     def channel(self) -> grpc.aio.Channel:
         return self.client.channel
 
-    def failure(self, exc: grpc.aio.AioRpcError, revision: int = 0) -> Exception:
+    def failure(self, exc: grpc.aio.AioRpcError, revision: int = 0, *, size: int = 0) -> Exception:
+        """The storage error for ``exc`` (``revision``: of the read; ``size``: of the request)."""
         details = exc.details() or ""
         if exc.code() == grpc.StatusCode.OUT_OF_RANGE and "compacted" in details:
             return RevisionExpiredError(revision, 0)
+        too_large = _TOO_LARGE.get(exc.code())
+        if too_large is not None and details.startswith(too_large):
+            return RequestTooLargeError(details, size)
         return StorageUnavailableError(f"etcd {self.server}: {exc.code().name}: {details}")
 
     async def _move_on(self, failed: aetcd.Client, exc: grpc.aio.AioRpcError) -> bool:
@@ -227,7 +239,7 @@ class EtcdKV:
         try:
             response = await self._call(_KV_TXN, request, repeatable=_reads_only(request))
         except grpc.aio.AioRpcError as exc:
-            raise self.failure(exc) from exc
+            raise self.failure(exc, size=request.ByteSize()) from exc
         return TxnResult(response.succeeded, response.header.revision, response.responses)
 
     async def raw_txn(self, request: bytes) -> Any:
@@ -239,7 +251,7 @@ class EtcdKV:
         try:
             response = await self._call(_KV_PUT, rpc.PutRequest(key=key, value=value), repeatable=False)
         except grpc.aio.AioRpcError as exc:
-            raise self.failure(exc) from exc
+            raise self.failure(exc, size=len(key) + len(value)) from exc
         return int(response.header.revision)
 
 

@@ -17,10 +17,10 @@ waited for anyway. A batch holds each key at most once (etcd refuses a transacti
 writes a key twice) and stays within etcd's limits on operations (``--max-txn-ops``,
 default 128) and request size (``--max-request-bytes``, default 1.5 MiB).
 
-If etcd rejects a whole batch as invalid (nothing was applied), its transactions are sent
-again one by one so each gets its own answer. Any other failure (unavailable, timeout) is
-reported to every member, exactly as a lone transaction would report it: whether such a
-write was applied is unknown in both cases.
+If etcd rejects a whole batch as invalid or too large (nothing was applied), its
+transactions are sent again one by one so each gets its own answer. Any other failure
+(unavailable, timeout) is reported to every member, exactly as a lone transaction would
+report it: whether such a write was applied is unknown in both cases.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 import grpc
 
 from kprov.cluster.storage import txn_wire
+from kprov.cluster.storage.errors import RequestTooLargeError
 from kprov.cluster.storage.etcd import EtcdKV, TxnResult
 
 __all__ = ["GroupCommit"]
@@ -110,10 +111,10 @@ class GroupCommit:
         try:
             response = await self._kv.raw_txn(outer)
         except grpc.aio.AioRpcError as exc:
-            if exc.code() == grpc.StatusCode.INVALID_ARGUMENT:
+            error = self._kv.failure(exc, size=len(outer))
+            if exc.code() == grpc.StatusCode.INVALID_ARGUMENT or isinstance(error, RequestTooLargeError):
                 await asyncio.gather(*(self._send_alone(p) for p in batch))
                 return
-            error = self._kv.failure(exc)
             for pending in batch:
                 _settle(pending, exception=error)
             return
@@ -130,7 +131,7 @@ class GroupCommit:
         try:
             response = await self._kv.raw_txn(pending.request)
         except grpc.aio.AioRpcError as exc:
-            _settle(pending, exception=self._kv.failure(exc))
+            _settle(pending, exception=self._kv.failure(exc, size=len(pending.request)))
         except BaseException as exc:
             _settle(pending, exception=exc)
             if not isinstance(exc, Exception):
