@@ -47,14 +47,26 @@ def _now() -> str:
     return str(_clock[1])
 
 
+_UIDS_PER_READ = 256
+_uid_randomness: list[bytes] = []  # 16-byte pieces of one read of the OS's random source
+
+
 def new_uid() -> str:
-    """A random (version 4) UUID's text: what ``str(uuid.uuid4())`` gives, in 1.4 us instead
-    of 3.5 (every create makes one)."""
-    raw = bytearray(os.urandom(16))
+    """A random (version 4) UUID's text: what ``str(uuid.uuid4())`` gives, for 1.1 us instead
+    of 3.5 (every create makes one). The random bytes come from one ``os.urandom`` read per
+    256 uids: a system call per create showed in the server's profile."""
+    if not _uid_randomness:
+        data = os.urandom(16 * _UIDS_PER_READ)
+        _uid_randomness.extend(data[i : i + 16] for i in range(0, len(data), 16))
+    raw = bytearray(_uid_randomness.pop())
     raw[6] = raw[6] & 0x0F | 0x40  # version 4
     raw[8] = raw[8] & 0x3F | 0x80  # RFC 4122 variant
     x = raw.hex()
     return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
+
+
+# A forked child must not hand out the parent's remaining uids again.
+os.register_at_fork(after_in_child=_uid_randomness.clear)
 
 
 def _check_type(info: ResourceInfo, obj: dict[str, Any]) -> None:

@@ -10,6 +10,7 @@ PATCH ``patch``, DELETE ``delete`` / ``deletecollection``.
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 __all__ = ["RequestInfo", "parse_bool", "parse_request_info"]
@@ -41,8 +42,22 @@ class RequestInfo(NamedTuple):  # a tuple: made on every request, cheaper than a
         return not self.name
 
 
+_MEMO_MAX_PATH = 256
+
+
 def parse_request_info(method: str, path: str, watch: bool) -> RequestInfo | None:
     """None when the path is not a resource path (discovery, health, openapi...)."""
+    if len(path) <= _MEMO_MAX_PATH:  # clients repeat paths: a collection's on every create
+        return _remembered(method, path, watch)
+    return _parse(method, path, watch)
+
+
+@functools.lru_cache(maxsize=4096)
+def _remembered(method: str, path: str, watch: bool) -> RequestInfo | None:
+    return _parse(method, path, watch)
+
+
+def _parse(method: str, path: str, watch: bool) -> RequestInfo | None:
     parts = [p for p in path.split("/") if p]
     if len(parts) >= 2 and parts[0] == "api":
         group, version, rest = "", parts[1], parts[2:]

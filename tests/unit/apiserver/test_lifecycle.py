@@ -3,6 +3,7 @@ graceful deletion."""
 
 from __future__ import annotations
 
+import os
 import uuid
 
 import pytest
@@ -96,3 +97,18 @@ def test_uids_are_canonical_random_version_4_uuids() -> None:
         parsed = uuid.UUID(text)
         assert str(parsed) == text
         assert parsed.version == 4 and parsed.variant == uuid.RFC_4122
+
+
+def test_a_forked_child_does_not_hand_out_the_parents_next_uid() -> None:
+    new_uid()  # randomness for more uids is now held in this process
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report its first uid and leave at once
+        os.write(write_end, new_uid().encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    child_uid = os.read(read_end, 64).decode()
+    os.close(read_end)
+    os.close(write_end)
+    assert uuid.UUID(child_uid).version == 4
+    assert child_uid != new_uid()
