@@ -219,6 +219,7 @@ class EtcdKV:
         limit: int = 0,
         keys_only: bool = False,
         count_only: bool = False,
+        min_mod_revision: int = 0,
     ) -> RangeResult:
         request = rpc.RangeRequest(
             key=key,
@@ -227,6 +228,7 @@ class EtcdKV:
             limit=limit,
             keys_only=keys_only,
             count_only=count_only,
+            min_mod_revision=min_mod_revision,
         )
         try:
             response = await self._call(_KV_RANGE, request, repeatable=True)

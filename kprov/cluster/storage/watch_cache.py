@@ -20,6 +20,15 @@ before or after the write's reply. A value that cannot be decoded (a key this se
 is logged and left out, as if the event had not come.
 If the etcd watch breaks, every subscriber is ended (clients re-watch, possibly get 410 and
 relist) and the cache reloads.
+
+A consistent read waits until the cache has reached etcd's current revision
+(:meth:`WatchCache.wait_for`). Events bring it there, except for revisions written outside
+``/registry/`` (no event ever carries those). For them the cache asks etcd to count, at that
+revision, the ``/registry/`` keys changed since its own revision and all ``/registry/`` keys:
+none changed and as many as it holds means nothing was created, changed or deleted in
+between, so the cache is current there. It does not use etcd's progress notifications for
+this: etcd before 3.4.31 / 3.5.13 (Debian 12 ships 3.4.23) may report progress ahead of
+events still queued on the stream (etcd issue 15220), so a list could miss a write just made.
 """
 
 from __future__ import annotations
@@ -186,6 +195,7 @@ class WatchCache:
         self._ring: deque[CacheEvent] = deque()
         self._oldest = 0  # watching from any revision >= this is answerable
         self.revision = 0
+        self._live_keys = 0  # keys under /registry/ in etcd at self.revision, by the events
         self._subscribers: dict[str, set[Subscription]] = {}
         self._advanced = asyncio.Condition()
         self._ready = asyncio.Event()
@@ -213,9 +223,11 @@ class WatchCache:
         end = prefix_end(start)
         revision = 0
         state: dict[str, dict[str, _Item]] = {}
+        live_keys = 0
         while True:
             page = await self._kv.range(start, end, revision=revision, limit=_LOAD_PAGE)
             revision = revision or page.revision
+            live_keys += len(page.kvs)
             for kv in page.kvs:
                 key = kv.key.decode()
                 state.setdefault(_parent(key), {})[key] = _Undecoded(
@@ -225,6 +237,7 @@ class WatchCache:
                 break
             start = page.kvs[-1].key + b"\x00"
         self._state = state
+        self._live_keys = live_keys
         self._encoded.clear()
         self._adopted.clear()
         self._ring.clear()
@@ -279,6 +292,7 @@ class WatchCache:
         self._encoded.pop(key, None)
         event: CacheEvent
         if raw.type == 1:  # DELETE
+            self._live_keys -= 1  # etcd sends deletes of existing keys only
             if prev is None:
                 return
             del objects[key]
@@ -292,6 +306,8 @@ class WatchCache:
                 }
             event = CacheEvent("DELETED", key, last, prev, revision)
         else:
+            if raw.kv.version == 1:  # the key's first version: it is new
+                self._live_keys += 1
             adopted = self._adopted.pop(key, None)
             item: _Item
             if adopted is not None and adopted[0] == revision:
@@ -393,31 +409,58 @@ class WatchCache:
             yield from objects.values()  # type: ignore[misc]  # all decoded by _scopes
 
     async def wait_for(self, revision: int, timeout: float = 3.0) -> bool:
-        """Wait until the cache has seen everything up to ``revision`` (asking etcd for
-        progress, since the last write may have been outside /registry/).
+        """Wait until the cache holds etcd's ``/registry/`` as of ``revision``; False after
+        ``timeout`` (the caller then reads etcd itself).
 
-        Progress is asked for only after ``_EVENTS_FIRST_S`` without the events: etcd before
-        3.4.31 / 3.5.13 (Debian 12 ships 3.4.23) may answer a progress request ahead of
-        events it has already queued on the stream, so a revision reached by progress alone
-        can still miss a write whose event is on its way. Usually the missing revision is a
-        write just made, whose event arrives within milliseconds; waiting for it first keeps
-        progress for revisions written outside /registry/."""
+        Events usually bring it there within milliseconds: the missing revision is most often
+        a write just made. After ``_EVENTS_FIRST_S`` without them the cache asks etcd whether
+        anything under ``/registry/`` happened between its revision and ``revision`` (see
+        :meth:`_unchanged_since`); if not, the revision was written elsewhere and the cache
+        is current there."""
         if self.revision >= revision:
             return True
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        events_until = loop.time() + _EVENTS_FIRST_S
+        check_at = loop.time() + _EVENTS_FIRST_S
         while self.revision < revision:
-            remaining = deadline - loop.time()
-            if remaining <= 0:
+            now = loop.time()
+            if now >= deadline:
                 return False
-            if self._stream is not None and loop.time() >= events_until:
-                await self._stream.request_progress()
-            elif loop.time() < events_until:
-                remaining = min(remaining, events_until - loop.time())
+            if now >= check_at:
+                if await self._unchanged_since(revision):
+                    break
+                check_at = loop.time() + _EVENTS_FIRST_S  # events are on their way
             async with self._advanced:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._advanced.wait(), min(remaining, 0.25))
+                    await asyncio.wait_for(
+                        self._advanced.wait(), max(0.0, min(deadline, check_at) - loop.time())
+                    )
+        return True
+
+    async def _unchanged_since(self, revision: int) -> bool:
+        """True (and the cache moved to ``revision``) if etcd's ``/registry/`` at ``revision``
+        is what the cache holds: no key there changed after the cache's revision (creates
+        and updates would), and there are as many keys as the cache's events left (so none
+        was deleted either). Events arriving meanwhile are newer than ``revision``."""
+        seen, live_keys = self.revision, self._live_keys
+        start = REGISTRY_PREFIX.encode()
+        end = prefix_end(start)
+        try:
+            # etcd counts before filtering (count_only ignores min_mod_revision): ask for one key.
+            changed = await self._kv.range(
+                start, end, revision=revision, limit=1, keys_only=True, min_mod_revision=seen + 1
+            )
+            if changed.kvs:
+                return False
+            total = await self._kv.range(start, end, revision=revision, count_only=True)
+        except StorageError:
+            return False
+        if total.count != live_keys or self.revision != seen and self.revision < revision:
+            return False
+        if self.revision < revision:
+            self.revision = revision
+            async with self._advanced:
+                self._advanced.notify_all()
         return True
 
     # -- watching --------------------------------------------------------------------------

@@ -1,16 +1,14 @@
 """One etcd watch stream read message by message, keeping what aetcd's watcher drops.
 
-Each etcd WatchResponse carries a header revision; a response to a progress request carries
-no events, only that revision, and means "every event up to here has been sent". The watch
-cache uses it to prove it is current (e.g. when another API server wrote last). aetcd's
-callback watcher discards headers and empty responses, so this module talks to the Watch RPC
-through aetcd's stub on aetcd's channel directly.
+Each etcd WatchResponse carries a header revision; a progress notification carries no
+events, only that revision. aetcd's callback watcher discards headers and empty responses, so
+this module talks to the Watch RPC through aetcd's stub on aetcd's channel directly. (The
+watch cache does not ask for progress on demand: etcd before 3.4.31 / 3.5.13 may answer
+such a request ahead of events still queued; see watch_cache.)
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -38,7 +36,6 @@ class EtcdWatchStream:
         self._prefix = prefix
         self._start_revision = start_revision
         self._call: Any = None
-        self._writing = asyncio.Lock()  # gRPC streams take one write at a time
 
     async def _open(self) -> None:
         stub = rpc.WatchStub(self._kv.channel)
@@ -52,18 +49,6 @@ class EtcdWatchStream:
             progress_notify=True,
         )
         await self._call.write(rpc.WatchRequest(create_request=create))
-
-    async def request_progress(self) -> None:
-        """Ask etcd to report the revision it has delivered everything up to. Concurrent
-        callers share one request (a write already in flight answers them all)."""
-        if self._call is None or self._writing.locked():
-            return
-        async with self._writing:
-            # A broken stream is noticed by the reader; nothing to do here.
-            with contextlib.suppress(
-                grpc.aio.AioRpcError, grpc.aio.UsageError, RuntimeError, asyncio.InvalidStateError
-            ):
-                await self._call.write(rpc.WatchRequest(progress_request=rpc.WatchProgressRequest()))
 
     def cancel(self) -> None:
         if self._call is not None:

@@ -171,22 +171,3 @@ async def test_the_cache_holds_the_very_object_its_store_wrote(control_plane) ->
         await cache.stop()
         await kv.client.delete_prefix(key.encode())
         await kv.close()
-
-
-async def test_wait_for_reaches_a_revision_written_outside_the_registry(control_plane) -> None:  # type: ignore[no-untyped-def]
-    """No event ever carries such a revision: after a short wait for events, etcd's progress
-    report brings the cache there."""
-    kv = EtcdKV(EtcdConfig([control_plane.etcd_url]))
-    await kv.connect()
-    cache = WatchCache(kv, Codec(), lambda key: key[: key.rfind("/") + 1])
-    await cache.start()
-    key = f"/adopt-test-outside/{uuid.uuid4().hex}".encode()
-    try:
-        await kv.client.put(key, b"x")
-        revision = (await kv.range(key)).kvs[0].mod_revision
-        assert await cache.wait_for(revision, timeout=5.0)
-        assert cache.revision >= revision
-    finally:
-        await cache.stop()
-        await kv.client.delete(key)
-        await kv.close()
