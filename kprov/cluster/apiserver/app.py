@@ -1,7 +1,8 @@
 """The HTTP front of the API server: one handler for security, errors and dispatch.
 
-aiohttp's low-level server hands every request to :func:`build_server`'s handler, which
-authenticates it (client certificate, parsed once per connection), rejects anonymous
+Connections are served by :mod:`.http1` (httptools; an Upgrade request, exec's WebSocket, is
+handed to aiohttp's low-level server), and every request reaches :func:`_handler`'s handler,
+which authenticates it (client certificate, parsed once per connection), rejects anonymous
 requests except to the public health/version paths (401), resolves its RequestInfo,
 authorizes it (403), dispatches it - resource paths to the CRUD, watch and subresource
 handlers, the rest to discovery and health - and turns every ApiError / storage error into a
@@ -28,6 +29,7 @@ from kprov.cluster.apiserver.authz import authorize
 from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.discovery import serve_discovery
 from kprov.cluster.apiserver.health import PUBLIC_PATHS, serve_health
+from kprov.cluster.apiserver.http1 import AnyRequest, HttpFront
 from kprov.cluster.apiserver.negotiation import json_response
 from kprov.cluster.apiserver.requestinfo import RequestInfo, parse_bool, parse_request_info
 from kprov.cluster.apiserver.status import (
@@ -40,7 +42,7 @@ from kprov.cluster.apiserver.status import (
 )
 from kprov.cluster.storage import RequestTooLargeError, RevisionExpiredError, StorageUnavailableError
 
-__all__ = ["LOCAL_USER", "build_server"]
+__all__ = ["LOCAL_USER", "build_front"]
 
 _log = logging.getLogger(__name__)
 LOCAL_USER = UserInfo("system:admin", ("system:masters", "system:authenticated"))
@@ -60,15 +62,39 @@ def _not_found_body() -> web.Response:
     return json_response(body, 404)
 
 
-def build_server(ctx: ApiContext, insecure_local: bool = False) -> web.Server:
-    """The server for one listener (``insecure_local``: the loopback debug port, whose
-    requests act as system:admin)."""
-    local = LOCAL_USER if insecure_local else None
-    known: weakref.WeakKeyDictionary[Any, UserInfo] = weakref.WeakKeyDictionary()
+def build_front(ctx: ApiContext, insecure_local: bool = False) -> HttpFront:
+    """The protocol factory for one listener (``insecure_local``: the loopback debug port,
+    whose requests act as system:admin)."""
+    handle = _handler(ctx, insecure_local)
     max_body = ctx.config.max_body_bytes
     loop = asyncio.get_running_loop()
 
-    async def handle(request: web.BaseRequest) -> web.StreamResponse:
+    def make_request(
+        message: Any, payload: Any, protocol: Any, writer: Any, task: asyncio.Task[None]
+    ) -> web.BaseRequest:
+        # Bodies up to max_body_bytes are read; one byte more is a 413 (read() raises).
+        return web.BaseRequest(message, payload, protocol, writer, task, loop, client_max_size=max_body + 1)
+
+    def error_reply(status: int, reason: str) -> web.Response:
+        """Requests the front answers itself: malformed (400), too big (413, 431), or with an
+        Expect it cannot meet (417)."""
+        if status == 413:
+            return json_response(status_body(too_large(max_body)), 413)
+        if status >= 500:
+            return json_response(status_body(internal_error(reason)), status)
+        reasons = {400: "BadRequest", 417: "ExpectationFailed", 431: "RequestHeaderFieldsTooLarge"}
+        return json_response(status_body(ApiError(reason, status, reasons.get(status, "BadRequest"))), status)
+
+    upgrades = web.Server(handle, request_factory=make_request, access_log=None)
+    return HttpFront(handle, max_body=max_body, error_reply=error_reply, upgrade_server=upgrades)
+
+
+def _handler(ctx: ApiContext, insecure_local: bool) -> Any:
+    local = LOCAL_USER if insecure_local else None
+    known: weakref.WeakKeyDictionary[Any, UserInfo] = weakref.WeakKeyDictionary()
+    max_body = ctx.config.max_body_bytes
+
+    async def handle(request: AnyRequest) -> Any:
         user = authenticate(request, local, known)
         ri = parse_request_info(request.method, request.path, parse_bool(request.query.get("watch")))
         try:
@@ -82,8 +108,8 @@ def build_server(ctx: ApiContext, insecure_local: bool = False) -> web.Server:
             request["ri"] = ri
             if request.content_length is not None and request.content_length > max_body:
                 raise too_large(max_body)
-            if request.headers.get("Expect"):
-                await _expect(request)
+            if isinstance(request, web.BaseRequest) and request.headers.get("Expect"):
+                await _expect(request)  # (the front answers Expect itself)
             if ri is not None:
                 return await _resource(request, ctx, ri)
             served = await serve_health(request, ctx) or serve_discovery(request, ctx)
@@ -110,13 +136,7 @@ def build_server(ctx: ApiContext, insecure_local: bool = False) -> web.Server:
             err = internal_error(f"{type(exc).__name__}: {exc}")
             return json_response(status_body(err), 500)
 
-    def make_request(
-        message: Any, payload: Any, protocol: Any, writer: Any, task: asyncio.Task[None]
-    ) -> web.BaseRequest:
-        # Bodies up to max_body_bytes are read; one byte more is a 413 (read() raises).
-        return web.BaseRequest(message, payload, protocol, writer, task, loop, client_max_size=max_body + 1)
-
-    return web.Server(handle, request_factory=make_request, access_log=None)
+    return handle
 
 
 async def _expect(request: web.BaseRequest) -> None:

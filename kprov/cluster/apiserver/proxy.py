@@ -21,6 +21,7 @@ from aiohttp import web
 
 from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.crud import get_object
+from kprov.cluster.apiserver.http1 import streaming_reply
 from kprov.cluster.apiserver.requestinfo import RequestInfo
 from kprov.cluster.apiserver.status import ApiError, bad_request
 
@@ -99,8 +100,7 @@ async def handle_log(request: web.Request, ctx: ApiContext, info: Any, ri: Reque
         async with upstream:
             if upstream.status != 200:
                 raise _kubelet_error(upstream.status, await upstream.text())
-            response = web.StreamResponse(headers={"Content-Type": "text/plain"})
-            response.enable_chunked_encoding()
+            response = streaming_reply(request, {"Content-Type": "text/plain"})
             await response.prepare(request)
             with contextlib.suppress(ConnectionResetError, aiohttp.ClientError):
                 async for chunk in upstream.content.iter_any():

@@ -7,21 +7,19 @@ stop (SIGTERM/SIGINT) and then closes listeners, watches and the etcd connection
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import logging
 import signal
 from collections.abc import Callable
 
-from aiohttp import web
-
 from kprov.cluster.api.resources import REGISTRY
 from kprov.cluster.apiserver.allocators import Allocators
-from kprov.cluster.apiserver.app import build_server
+from kprov.cluster.apiserver.app import build_front
 from kprov.cluster.apiserver.bootstrap import bootstrap
 from kprov.cluster.apiserver.config import ServerConfig
 from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.endpoint_leases import EndpointLeases
+from kprov.cluster.apiserver.http1 import HttpFront
 from kprov.cluster.apiserver.tls import server_ssl_context
 from kprov.cluster.storage import Codec, EtcdKV, Store, WatchCache, load_encryption_config, resource_prefix
 
@@ -61,7 +59,24 @@ def bucket_function(prefixes: set[str]) -> Callable[[str], str]:
     return bucket_of
 
 
-async def start_server(config: ServerConfig) -> tuple[web.BaseRunner, ApiContext, EtcdKV]:
+class Listeners:
+    """The server's listening sockets and their connections, closed together."""
+
+    def __init__(self) -> None:
+        self._servers: list[tuple[asyncio.AbstractServer, HttpFront]] = []
+
+    def add(self, server: asyncio.AbstractServer, front: HttpFront) -> None:
+        self._servers.append((server, front))
+
+    async def cleanup(self, timeout: float = 1.0) -> None:
+        """Stop accepting, then close connections as their requests finish."""
+        for server, _ in self._servers:
+            server.close()
+        for _, front in self._servers:
+            await front.shutdown(timeout)
+
+
+async def start_server(config: ServerConfig) -> tuple[Listeners, ApiContext, EtcdKV]:
     kv = EtcdKV(config.etcd)
     await kv.connect()
     encryption = (
@@ -94,29 +109,30 @@ async def start_server(config: ServerConfig) -> tuple[web.BaseRunner, ApiContext
         _log.warning("endpoint lease: %r", exc)
     leases.start()
     ctx.extras["endpoint_leases"] = leases
-    runner = web.ServerRunner(build_server(ctx), handle_signals=False, shutdown_timeout=1.0)
-    await runner.setup()
+    loop = asyncio.get_running_loop()
     ssl_context = server_ssl_context(config.tls_cert_file, config.tls_key_file, config.client_ca_file)
-    await web.TCPSite(
-        runner,
+    listeners = Listeners()
+    front = build_front(ctx)
+    server = await loop.create_server(
+        front,
         config.bind_address,
         config.secure_port,
-        ssl_context=ssl_context,
+        ssl=ssl_context,
         backlog=1024,
         reuse_port=config.workers > 1,
-    ).start()
+    )
+    listeners.add(server, front)
     if config.insecure_port:
-        local_runner = web.ServerRunner(build_server(ctx, insecure_local=True), handle_signals=False)
-        await local_runner.setup()
-        await web.TCPSite(
-            local_runner, "127.0.0.1", config.insecure_port, reuse_port=config.workers > 1
-        ).start()
-        ctx.extras["local_runner"] = local_runner
-    return runner, ctx, kv
+        local = build_front(ctx, insecure_local=True)
+        server = await loop.create_server(
+            local, "127.0.0.1", config.insecure_port, reuse_port=config.workers > 1
+        )
+        listeners.add(server, local)
+    return listeners, ctx, kv
 
 
 async def run_server(config: ServerConfig) -> None:
-    runner, ctx, kv = await start_server(config)
+    listeners, ctx, kv = await start_server(config)
     _log.info("serving on https://%s:%d", config.bind_address, config.secure_port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -128,9 +144,5 @@ async def run_server(config: ServerConfig) -> None:
     if isinstance(leases, EndpointLeases):
         await leases.stop()
     await ctx.cache.stop()
-    with contextlib.suppress(Exception):
-        local = ctx.extras.get("local_runner")
-        if isinstance(local, web.BaseRunner):
-            await local.cleanup()
-    await runner.cleanup()
+    await listeners.cleanup()
     await kv.close()

@@ -21,6 +21,7 @@ from aiohttp import web
 from kprov.cluster.api.resources import ResourceInfo
 from kprov.cluster.apiserver import _lib
 from kprov.cluster.apiserver.context import ApiContext
+from kprov.cluster.apiserver.http1 import streaming_reply
 from kprov.cluster.apiserver.listing import make_matcher
 from kprov.cluster.apiserver.negotiation import JSON, json_bytes, wants_table
 from kprov.cluster.apiserver.requestinfo import RequestInfo, parse_bool
@@ -101,8 +102,7 @@ async def handle_watch(
         sub = None
         error = status_body(expired(f"too old resource version: {exc.requested} ({exc.oldest})"))
 
-    response = web.StreamResponse(status=200, headers={"Content-Type": JSON, "Cache-Control": "no-cache"})
-    response.enable_chunked_encoding()
+    response = streaming_reply(request, {"Content-Type": JSON, "Cache-Control": "no-cache"})
     await response.prepare(request)
     if sub is None:
         await response.write(json_bytes({"type": "ERROR", "object": error}) + b"\n")

@@ -1,0 +1,152 @@
+"""The API server's HTTP/1.1 front on its own, on plain loopback TCP with a small handler:
+what the wire tests against the whole server cannot reach easily (the hand-over of Upgrade
+requests to aiohttp, idle and oversized-head connections, write backpressure, shutdown).
+The whole server's HTTP behaviour is in tests/integration/apiserver/test_http_wire.py."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from kprov.cluster.apiserver import http1
+from kprov.cluster.apiserver.http1 import HttpFront, Request, streaming_reply
+
+_BIG_CHUNK = b"x" * (1 << 20)
+
+
+async def _handler(request: Any) -> Any:
+    if isinstance(request, web.BaseRequest) and request.headers.get("Upgrade", "").lower() == "websocket":
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        async for message in ws:
+            await ws.send_str(f"echo {message.data} via aiohttp")
+        return ws
+    if request.path == "/slow":
+        await asyncio.sleep(0.3)
+    if request.path == "/stream":
+        reply = streaming_reply(request, {"Content-Type": "text/plain"})
+        await reply.prepare(request)
+        for _ in range(64):  # 64 MiB: far more than the socket buffers hold
+            await reply.write(_BIG_CHUNK)
+        await reply.write_eof()
+        return reply
+    kind = "front" if isinstance(request, Request) else "aiohttp"
+    return web.Response(text=f"{request.method} {request.path} by {kind}")
+
+
+def _error(status: int, reason: str) -> web.Response:
+    return web.Response(status=status, text=reason)
+
+
+@pytest.fixture
+async def front() -> AsyncIterator[tuple[HttpFront, int]]:
+    server_front = HttpFront(_handler, max_body=1024, error_reply=_error, upgrade_server=web.Server(_handler))
+    server = await asyncio.get_running_loop().create_server(server_front, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    yield server_front, port
+    server.close()
+    await server_front.shutdown(1.0)
+
+
+async def _exchange(port: int, data: bytes, timeout: float = 3.0) -> bytes:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(data)
+    try:
+        return await asyncio.wait_for(reader.read(), timeout)
+    finally:
+        writer.close()
+
+
+async def test_an_upgrade_request_is_handed_with_its_connection_to_aiohttp(front) -> None:  # type: ignore[no-untyped-def]
+    _, port = front
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"http://127.0.0.1:{port}/plain") as reply:
+            assert await reply.text() == "GET /plain by front"
+        async with session.ws_connect(f"http://127.0.0.1:{port}/exec") as ws:
+            await ws.send_str("hello")
+            message = await asyncio.wait_for(ws.receive(), 3)
+            assert message.data == "echo hello via aiohttp"
+
+
+async def test_an_upgrade_pipelined_behind_a_slow_request_waits_for_its_answer(front) -> None:  # type: ignore[no-untyped-def]
+    _, port = front
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(
+        b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"
+        b"GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+        b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+    )
+    first = await asyncio.wait_for(reader.readuntil(b"by front"), 3)
+    assert first.startswith(b"HTTP/1.1 200 OK\r\n")
+    second = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 3)
+    assert second.startswith(b"HTTP/1.1 101 Switching Protocols\r\n")
+    writer.close()
+
+
+async def test_an_idle_connection_is_closed_after_the_keepalive_time(front, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    server_front, port = front
+    monkeypatch.setattr(http1, "KEEPALIVE_S", 0.2)
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n")
+    await asyncio.wait_for(reader.readuntil(b"by front"), 3)
+    await asyncio.sleep(0.3)
+    server_front.close_idle()
+    assert await asyncio.wait_for(reader.read(), 3) == b""  # closed by the server
+    writer.close()
+
+
+async def test_a_head_above_the_limit_is_431_and_closed(front) -> None:  # type: ignore[no-untyped-def]
+    _, port = front
+    huge = b"X-Filler: " + b"y" * (70 * 1024) + b"\r\n"
+    reply = await _exchange(port, b"GET /a HTTP/1.1\r\nHost: x\r\n" + huge + b"\r\n")
+    assert reply.startswith(b"HTTP/1.1 431 ")
+    assert b"Connection: close" in reply
+
+
+async def test_a_request_after_a_rejected_one_is_not_read(front) -> None:  # type: ignore[no-untyped-def]
+    _, port = front
+    reply = await _exchange(
+        port,
+        b"GET /first HTTP/1.1\r\nHost: x\r\n\r\n"
+        b"POST /big HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n"
+        b"GET /after HTTP/1.1\r\nHost: x\r\n\r\n",
+    )
+    assert reply.startswith(b"HTTP/1.1 200 OK\r\n") and b"GET /first by front" in reply
+    assert b"HTTP/1.1 413 " in reply
+    assert b"/after" not in reply  # what follows a refused body is never taken for a request
+
+
+async def test_a_slow_reader_holds_the_stream_back(front) -> None:  # type: ignore[no-untyped-def]
+    """Writes wait for the reader: the server never buffers the whole 64 MiB stream."""
+    server_front, port = front
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=1 << 16)
+    writer.write(b"GET /stream HTTP/1.1\r\nHost: x\r\n\r\n")
+    await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 3)
+    await asyncio.sleep(0.3)  # the reader does not read: the server must be waiting
+    (connection,) = server_front.connections
+    buffered = connection.transport.get_write_buffer_size()  # type: ignore[union-attr]
+    assert buffered < 8 * len(_BIG_CHUNK)
+    received = 0
+    while True:
+        chunk = await asyncio.wait_for(reader.read(1 << 20), 5)
+        received += len(chunk)
+        if chunk.endswith(b"0\r\n\r\n") or not chunk:
+            break
+    assert received > 64 * len(_BIG_CHUNK)
+    writer.close()
+
+
+async def test_shutdown_waits_for_a_request_being_answered(front) -> None:  # type: ignore[no-untyped-def]
+    server_front, port = front
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+    await asyncio.sleep(0.05)
+    await server_front.shutdown(3.0)
+    reply = await asyncio.wait_for(reader.read(), 3)
+    assert reply.startswith(b"HTTP/1.1 200 OK\r\n") and reply.endswith(b"GET /slow by front")
+    writer.close()
