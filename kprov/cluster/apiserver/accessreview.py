@@ -9,6 +9,7 @@ from aiohttp import web
 from kprov.cluster.apiserver.authn import UserInfo
 from kprov.cluster.apiserver.authz import authorize
 from kprov.cluster.apiserver.context import ApiContext
+from kprov.cluster.apiserver.http1 import AnyRequest
 from kprov.cluster.apiserver.negotiation import decode_body, json_response, media_type
 from kprov.cluster.apiserver.requestinfo import RequestInfo
 from kprov.cluster.apiserver.status import bad_request
@@ -17,14 +18,13 @@ __all__ = ["handle_self_subject_access_review"]
 
 
 async def handle_self_subject_access_review(
-    request: web.Request, ctx: ApiContext, body: bytes
+    request: AnyRequest, ctx: ApiContext, user: UserInfo, body: bytes
 ) -> web.Response:
     review = decode_body(body, media_type(request))
     if not isinstance(review, dict):
         raise bad_request("a SelfSubjectAccessReview must be an object")
     spec: dict[str, Any] = review.get("spec") or {}
     attrs = spec.get("resourceAttributes")
-    user: UserInfo = request["user"]
     if attrs:
         ri = RequestInfo(
             group=str(attrs.get("group", "")),

@@ -29,7 +29,7 @@ from kprov.cluster.apiserver.authz import authorize
 from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.discovery import serve_discovery
 from kprov.cluster.apiserver.health import PUBLIC_PATHS, serve_health
-from kprov.cluster.apiserver.http1 import AnyRequest, HttpFront
+from kprov.cluster.apiserver.http1 import AnyReply, AnyRequest, HttpFront
 from kprov.cluster.apiserver.negotiation import json_response
 from kprov.cluster.apiserver.requestinfo import RequestInfo, parse_bool, parse_request_info
 from kprov.cluster.apiserver.status import (
@@ -104,14 +104,12 @@ def _handler(ctx: ApiContext, insecure_local: bool) -> Any:
                 raise forbidden(
                     user.name, ri.verb, ri.resource, ri.group, ri.namespace, ri.name, ri.subresource
                 )
-            request["user"] = user
-            request["ri"] = ri
             if request.content_length is not None and request.content_length > max_body:
                 raise too_large(max_body)
             if isinstance(request, web.BaseRequest) and request.headers.get("Expect"):
                 await _expect(request)  # (the front answers Expect itself)
             if ri is not None:
-                return await _resource(request, ctx, ri)
+                return await _resource(request, ctx, ri, user)
             served = await serve_health(request, ctx) or serve_discovery(request, ctx)
             return served or _not_found_body()
         except ApiError as exc:
@@ -148,13 +146,14 @@ async def _expect(request: web.BaseRequest) -> None:
         request.writer.output_size = 0
 
 
-async def _resource(request: web.BaseRequest, ctx: ApiContext, ri: RequestInfo) -> web.StreamResponse:
+async def _resource(request: AnyRequest, ctx: ApiContext, ri: RequestInfo, user: UserInfo) -> Any:
     if ri.resource == "bindings" and ri.verb == "create" and ri.group == "":
         pods = ctx.registry.get("", "v1", "pods")
         assert pods is not None
         return await subresources.handle_binding(request, ctx, pods, ri, await _body(request, ctx))
     if ri.resource == "selfsubjectaccessreviews" and ri.verb == "create":
-        return await accessreview.handle_self_subject_access_review(request, ctx, await _body(request, ctx))
+        body = await _body(request, ctx)
+        return await accessreview.handle_self_subject_access_review(request, ctx, user, body)
     info = ctx.registry.get(ri.group, ri.version, ri.resource)
     if info is None or (ri.namespace and not info.namespaced):
         return _not_found_body()
@@ -171,8 +170,8 @@ async def _resource(request: web.BaseRequest, ctx: ApiContext, ri: RequestInfo) 
 
 
 async def _subresource(
-    request: web.BaseRequest, ctx: ApiContext, info: ResourceInfo, ri: RequestInfo, body: bytes
-) -> web.StreamResponse:
+    request: AnyRequest, ctx: ApiContext, info: ResourceInfo, ri: RequestInfo, body: bytes
+) -> AnyReply:
     sub = ri.subresource
     if info.subresource(sub) is None:
         return _not_found_body()
@@ -193,7 +192,7 @@ async def _subresource(
     return _not_found_body()
 
 
-async def _body(request: web.BaseRequest, ctx: ApiContext) -> bytes:
+async def _body(request: AnyRequest, ctx: ApiContext) -> bytes:
     # aiohttp stops reading past client_max_size (max_body_bytes) with
     # HTTPRequestEntityTooLarge, which the handler answers with a 413 Status.
     return await request.read()

@@ -11,7 +11,7 @@ import weakref
 from dataclasses import dataclass
 from typing import Any
 
-from aiohttp import web
+from kprov.cluster.apiserver.http1 import AnyRequest
 
 __all__ = ["ANONYMOUS", "UserInfo", "authenticate"]
 
@@ -30,7 +30,7 @@ ANONYMOUS = UserInfo("system:anonymous", ("system:unauthenticated",))
 
 
 def authenticate(
-    request: web.Request,
+    request: AnyRequest,
     local_user: UserInfo | None = None,
     known: weakref.WeakKeyDictionary[Any, UserInfo] | None = None,
 ) -> UserInfo:

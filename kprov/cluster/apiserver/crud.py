@@ -19,6 +19,7 @@ from kprov.cluster.api.errors import Cause
 from kprov.cluster.api.resources import ResourceInfo
 from kprov.cluster.apiserver import _lib, admission
 from kprov.cluster.apiserver.context import ApiContext
+from kprov.cluster.apiserver.http1 import AnyRequest
 from kprov.cluster.apiserver.lifecycle import (
     graceful_delete_plan,
     is_noop,
@@ -62,7 +63,7 @@ Mutation = Callable[[dict[str, Any]], dict[str, Any]]
 _MODIFIED = "the object has been modified; please apply your changes to the latest version and try again"
 
 
-def _dry_run(request: web.Request) -> bool:
+def _dry_run(request: AnyRequest) -> bool:
     values = request.query.getall("dryRun", [])
     if any(v not in ("All", "") for v in values):
         raise bad_request(f"unsupported dryRun value {values[0]!r}: only All")
@@ -70,7 +71,7 @@ def _dry_run(request: web.Request) -> bool:
 
 
 def render_object(
-    request: web.Request,
+    request: AnyRequest,
     info: ResourceInfo,
     obj: dict[str, Any],
     status: int = 200,
@@ -86,7 +87,7 @@ def render_object(
     return json_response(obj, status, headers)
 
 
-def _check_fields(request: web.Request, info: ResourceInfo, obj: dict[str, Any]) -> list[str]:
+def _check_fields(request: AnyRequest, info: ResourceInfo, obj: dict[str, Any]) -> list[str]:
     # Without the parameter the check is skipped: it costs a schema walk per write and only
     # kubectl asks for it (always explicitly, Strict).
     mode = request.query.get("fieldValidation", "Ignore")
@@ -109,7 +110,7 @@ async def get_object(ctx: ApiContext, info: ResourceInfo, namespace: str, name: 
     return stored.obj
 
 
-async def _list(request: web.Request, ctx: ApiContext, info: ResourceInfo, ri: RequestInfo) -> web.Response:
+async def _list(request: AnyRequest, ctx: ApiContext, info: ResourceInfo, ri: RequestInfo) -> web.Response:
     query = request.query
     matches = make_matcher(info, query.get("labelSelector"), query.get("fieldSelector"))
     try:
@@ -147,7 +148,7 @@ def _key_of(ctx: ApiContext, info: ResourceInfo, obj: dict[str, Any]) -> str:
 # -- writes ------------------------------------------------------------------------------------
 async def create_object(
     ctx: ApiContext,
-    request: web.Request | None,
+    request: AnyRequest | None,
     info: ResourceInfo,
     namespace: str,
     obj: Any,
@@ -306,7 +307,7 @@ async def delete_object(
 
 
 # -- handlers ----------------------------------------------------------------------------------
-async def _read_json_options(request: web.Request, body: bytes) -> dict[str, Any]:
+async def _read_json_options(request: AnyRequest, body: bytes) -> dict[str, Any]:
     options: dict[str, Any] = {}
     if body.strip():
         decoded = decode_body(body, media_type(request))
@@ -325,7 +326,7 @@ async def _read_json_options(request: web.Request, body: bytes) -> dict[str, Any
 
 
 async def handle_collection(
-    request: web.Request, ctx: ApiContext, info: ResourceInfo, ri: RequestInfo, body: bytes
+    request: AnyRequest, ctx: ApiContext, info: ResourceInfo, ri: RequestInfo, body: bytes
 ) -> web.Response:
     if ri.verb == "list":
         return await _list(request, ctx, info, ri)
@@ -373,7 +374,7 @@ def _resource_version_of(obj: Any) -> int | None:
 
 
 async def handle_object(
-    request: web.Request,
+    request: AnyRequest,
     ctx: ApiContext,
     info: ResourceInfo,
     ri: RequestInfo,
@@ -424,7 +425,7 @@ async def handle_object(
 
 
 async def _patch(
-    request: web.Request,
+    request: AnyRequest,
     ctx: ApiContext,
     info: ResourceInfo,
     ri: RequestInfo,

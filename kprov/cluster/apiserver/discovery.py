@@ -17,6 +17,7 @@ from aiohttp import web
 from kprov.cluster.api.resources import Registry, ResourceInfo
 from kprov.cluster.apiserver import _lib
 from kprov.cluster.apiserver.context import ApiContext
+from kprov.cluster.apiserver.http1 import AnyRequest
 from kprov.cluster.apiserver.negotiation import json_bytes, json_response
 from kprov.cluster.apiserver.status import method_not_supported
 
@@ -37,7 +38,7 @@ _AGG_V2 = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
 _AGG_V2BETA1 = "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList"
 
 
-def _aggregated_type(request: web.BaseRequest) -> str | None:
+def _aggregated_type(request: AnyRequest) -> str | None:
     accept = request.headers.get("Accept", "")
     if "as=APIGroupDiscoveryList" not in accept:
         return None
@@ -123,7 +124,7 @@ def _legacy_resources(group: str, version: str, infos: list[ResourceInfo]) -> di
     return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}
 
 
-def _api(request: web.BaseRequest, ctx: ApiContext) -> web.Response:
+def _api(request: AnyRequest, ctx: ApiContext) -> web.Response:
     agg = _aggregated_type(request)
     if agg:
         return _aggregated(ctx.registry, True, agg)
@@ -141,7 +142,7 @@ def _api(request: web.BaseRequest, ctx: ApiContext) -> web.Response:
     )
 
 
-def _apis(request: web.BaseRequest, ctx: ApiContext) -> web.Response:
+def _apis(request: AnyRequest, ctx: ApiContext) -> web.Response:
     agg = _aggregated_type(request)
     if agg:
         return _aggregated(ctx.registry, False, agg)
@@ -202,7 +203,7 @@ def _openapi_v3_doc(path: str) -> web.Response:
     )
 
 
-def serve_discovery(request: web.BaseRequest, ctx: ApiContext) -> web.StreamResponse | None:
+def serve_discovery(request: AnyRequest, ctx: ApiContext) -> web.StreamResponse | None:
     """The document at ``request.path``, or None when the path is not one of these: /version,
     /api, /apis, /api/<v>, /apis/<g>, /apis/<g>/<v>, /openapi/v3[/<gv path>]. They are read
     only: any method but GET and HEAD is a 405."""
@@ -214,7 +215,7 @@ def serve_discovery(request: web.BaseRequest, ctx: ApiContext) -> web.StreamResp
     return document()
 
 
-def _document(request: web.BaseRequest, ctx: ApiContext) -> Callable[[], web.Response] | None:
+def _document(request: AnyRequest, ctx: ApiContext) -> Callable[[], web.Response] | None:
     match [p for p in request.path.split("/") if p]:
         case ["version"]:
             return lambda: json_response(VERSION_INFO)

@@ -19,7 +19,7 @@ every create, get and status update. This front keeps what the API needs of HTTP
   server, which speaks WebSocket. Nothing else reaches aiohttp's server.
 
 Handlers get a :class:`Request` (the parts of aiohttp's request they use: method, path,
-query, headers, content_length, version, transport, ``await read()``, values by key) and
+query, headers, content_length, version, transport and ``await read()``) and
 return aiohttp ``web.Response`` objects (serialized here) or a :class:`StreamingReply`.
 """
 
@@ -39,7 +39,15 @@ import httptools
 from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy, MultiDict, MultiDictProxy
 
-__all__ = ["KEEPALIVE_S", "AnyRequest", "HttpFront", "Request", "StreamingReply", "streaming_reply"]
+__all__ = [
+    "KEEPALIVE_S",
+    "AnyReply",
+    "AnyRequest",
+    "HttpFront",
+    "Request",
+    "StreamingReply",
+    "streaming_reply",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -59,7 +67,6 @@ class Request:
         "_body",
         "_connection",
         "_query",
-        "_values",
         "headers",
         "keep_alive",
         "method",
@@ -90,7 +97,6 @@ class Request:
         self.keep_alive = keep_alive
         self._body = body
         self._query: MultiDictProxy[str] | None = None
-        self._values: dict[str, Any] = {}
 
     @property
     def query(self) -> MultiDictProxy[str]:
@@ -106,15 +112,6 @@ class Request:
 
     async def read(self) -> bytes:
         return self._body
-
-    def __getitem__(self, key: str) -> Any:
-        return self._values[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self._values[key] = value
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self._values.get(key, default)
 
 
 AnyRequest = Request | web.BaseRequest
@@ -161,7 +158,10 @@ class StreamingReply:
             self._connection.write(b"0\r\n\r\n")
 
 
-def streaming_reply(request: AnyRequest, headers: dict[str, str]) -> Any:
+AnyReply = web.StreamResponse | StreamingReply
+
+
+def streaming_reply(request: AnyRequest, headers: dict[str, str]) -> AnyReply:
     """A chunked reply for ``request``: this front's, or aiohttp's for a request it serves."""
     if isinstance(request, Request):
         return StreamingReply(200, headers)

@@ -17,6 +17,7 @@ from aiohttp import web
 
 from kprov.cluster.api.errors import UnsupportedMediaType
 from kprov.cluster.apiserver import _lib
+from kprov.cluster.apiserver.http1 import AnyRequest
 from kprov.cluster.apiserver.status import bad_request
 
 __all__ = [
@@ -40,7 +41,7 @@ PATCH_TYPES = (
 )
 
 
-def media_type(request: web.Request) -> str:
+def media_type(request: AnyRequest) -> str:
     raw = request.headers.get("Content-Type", "")
     return raw.split(";", 1)[0].strip().lower()
 
@@ -73,7 +74,7 @@ def decode_body(body: bytes, content_type: str) -> Any:
     )
 
 
-def wants_table(request: web.Request) -> bool:
+def wants_table(request: AnyRequest) -> bool:
     accept = request.headers.get("Accept", "")
     if "Table" not in accept:  # every reply asks; nearly all Accept headers are plain
         return False

@@ -21,7 +21,7 @@ from aiohttp import web
 
 from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.crud import get_object
-from kprov.cluster.apiserver.http1 import streaming_reply
+from kprov.cluster.apiserver.http1 import AnyReply, AnyRequest, streaming_reply
 from kprov.cluster.apiserver.requestinfo import RequestInfo
 from kprov.cluster.apiserver.status import ApiError, bad_request
 
@@ -69,7 +69,7 @@ def _kubelet_error(code: int, text: str) -> ApiError:
     )
 
 
-def _container(pod: dict[str, Any], request: web.Request) -> str:
+def _container(pod: dict[str, Any], request: AnyRequest) -> str:
     wanted = request.query.get("container")
     containers = [c.get("name") for c in (pod.get("spec") or {}).get("containers") or []]
     if wanted:
@@ -82,7 +82,7 @@ def _container(pod: dict[str, Any], request: web.Request) -> str:
     )
 
 
-async def handle_log(request: web.Request, ctx: ApiContext, info: Any, ri: RequestInfo) -> web.StreamResponse:
+async def handle_log(request: AnyRequest, ctx: ApiContext, info: Any, ri: RequestInfo) -> AnyReply:
     base, pod = await _kubelet_base(ctx, info, ri)
     container = _container(pod, request)
     query = {
@@ -120,9 +120,7 @@ async def _relay(source: Any, target: Any) -> None:
             break
 
 
-async def handle_exec(
-    request: web.Request, ctx: ApiContext, info: Any, ri: RequestInfo
-) -> web.StreamResponse:
+async def handle_exec(request: AnyRequest, ctx: ApiContext, info: Any, ri: RequestInfo) -> web.StreamResponse:
     if request.headers.get("Upgrade", "").lower() != "websocket":
         raise bad_request("Upgrade request required")
     base, pod = await _kubelet_base(ctx, info, ri)

@@ -14,6 +14,7 @@ from kprov.cluster.api.resources import ResourceInfo
 from kprov.cluster.apiserver import _lib
 from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.crud import delete_object, get_object, guaranteed_update
+from kprov.cluster.apiserver.http1 import AnyRequest
 from kprov.cluster.apiserver.negotiation import decode_body, json_response, media_type
 from kprov.cluster.apiserver.requestinfo import RequestInfo
 from kprov.cluster.apiserver.status import ApiError, bad_request, conflict
@@ -57,7 +58,7 @@ def _scale_of(obj: dict[str, Any]) -> dict[str, Any]:
 
 
 async def handle_scale(
-    request: web.Request, ctx: ApiContext, info: ResourceInfo, ri: RequestInfo, body: bytes
+    request: AnyRequest, ctx: ApiContext, info: ResourceInfo, ri: RequestInfo, body: bytes
 ) -> web.Response:
     if ri.verb == "get":
         return json_response(_scale_of(await get_object(ctx, info, ri.namespace, ri.name)))
@@ -97,7 +98,7 @@ async def handle_scale(
 
 
 async def handle_binding(
-    request: web.Request, ctx: ApiContext, info: ResourceInfo, ri: RequestInfo, body: bytes
+    request: AnyRequest, ctx: ApiContext, info: ResourceInfo, ri: RequestInfo, body: bytes
 ) -> web.Response:
     """POST pods/<name>/binding or POST bindings (the scheduler's bind)."""
     binding = decode_body(body, media_type(request))
@@ -142,7 +143,7 @@ def _lib_now() -> str:
 
 
 async def handle_eviction(
-    request: web.Request, ctx: ApiContext, info: ResourceInfo, ri: RequestInfo, body: bytes
+    request: AnyRequest, ctx: ApiContext, info: ResourceInfo, ri: RequestInfo, body: bytes
 ) -> web.Response:
     eviction = decode_body(body, media_type(request)) if body.strip() else {}
     options = copy.deepcopy((eviction or {}).get("deleteOptions") or {})

@@ -16,12 +16,10 @@ import contextlib
 import random
 from typing import Any
 
-from aiohttp import web
-
 from kprov.cluster.api.resources import ResourceInfo
 from kprov.cluster.apiserver import _lib
 from kprov.cluster.apiserver.context import ApiContext
-from kprov.cluster.apiserver.http1 import streaming_reply
+from kprov.cluster.apiserver.http1 import AnyReply, AnyRequest, streaming_reply
 from kprov.cluster.apiserver.listing import make_matcher
 from kprov.cluster.apiserver.negotiation import JSON, json_bytes, wants_table
 from kprov.cluster.apiserver.requestinfo import RequestInfo, parse_bool
@@ -63,9 +61,7 @@ def _transition(event: CacheEvent, matches: Any) -> str | None:
     return "DELETED" if before else None
 
 
-async def handle_watch(
-    request: web.Request, ctx: ApiContext, info: ResourceInfo, ri: RequestInfo
-) -> web.StreamResponse:
+async def handle_watch(request: AnyRequest, ctx: ApiContext, info: ResourceInfo, ri: RequestInfo) -> AnyReply:
     query = request.query
     field_selector = query.get("fieldSelector", "")
     if ri.name:  # GET .../pods/x?watch=true
