@@ -53,9 +53,10 @@ class ApiError(Exception):
             "metadata": {},
             "status": "Failure",
             "message": self.message,
-            "reason": self.reason,
             "code": self.code,
         }
+        if self.reason:  # omitted when unknown, as kube-apiserver's omitempty does
+            status["reason"] = self.reason
         merged = dict(details or {})
         if self.causes:
             merged["causes"] = [c.as_dict() for c in self.causes]

@@ -39,6 +39,7 @@ from kprov.cluster.apiserver.status import (
     too_large,
     unauthorized,
     unavailable,
+    unclassified_error,
 )
 from kprov.cluster.storage import RequestTooLargeError, RevisionExpiredError, StorageUnavailableError
 
@@ -121,8 +122,8 @@ def _handler(ctx: ApiContext, insecure_local: bool) -> Any:
         except RevisionExpiredError as exc:
             err = ApiError(str(exc), 410, "Expired")
             return json_response(status_body(err), 410)
-        except RequestTooLargeError as exc:  # as kube-apiserver: a 500 naming etcd's refusal, never a retry
-            err = internal_error(str(exc))
+        except RequestTooLargeError as exc:  # as kube-apiserver: a 500 in etcd's words, never a retry
+            err = unclassified_error(str(exc))
             return json_response(status_body(err), 500)
         except StorageUnavailableError as exc:
             err = unavailable(f"etcd is unavailable: {exc}")

@@ -27,6 +27,7 @@ __all__ = [
     "too_large",
     "unauthorized",
     "unavailable",
+    "unclassified_error",
 ]
 
 
@@ -131,6 +132,13 @@ def method_not_supported(verb: str, what: str) -> ApiError:
 
 def internal_error(message: str) -> ApiError:
     return StatusError(f"Internal error occurred: {message}", 500, "InternalError")
+
+
+def unclassified_error(message: str) -> ApiError:
+    """What kube-apiserver answers for an error that is no API status (etcd refusing a
+    request, say): 500, no reason, the message as it is. kubectl prints it as
+    ``Error from server: <message>``."""
+    return StatusError(message, 500, "")
 
 
 def unavailable(message: str) -> ApiError:
