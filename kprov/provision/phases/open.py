@@ -7,16 +7,19 @@ operator-side artifacts current). Here both go on at once: the host threads star
 then ``meanwhile`` runs on the calling thread, and the phase ends when all are done. A
 host goes straight from its handshake to its facts (no barrier between all hosts'
 connects and the facts), and then, once ``meanwhile`` is done, to ``then`` (the run-wide
-look-ahead of the plays: it needs the variables ``meanwhile`` adds). If ``meanwhile``
-raises, the phase still waits for the hosts (the sessions are then closed by the phase's
-clean-up) and raises it; ``then`` does not run.
+look-ahead of the plays: it needs the variables ``meanwhile`` adds). A host that is ready
+before ``meanwhile`` is done does not hold one of the ``--forks`` workers while it waits:
+it is set aside and its ``then`` queued once ``meanwhile`` is done, so every host connects
+meanwhile even when there are more hosts than forks. If ``meanwhile`` raises, the phase
+still waits for the hosts (the sessions are then closed by the phase's clean-up) and raises
+it; ``then`` does not run.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from kprov.provision.execute.context import RunContext
 from kprov.provision.phases.connect import DisconnectPhase, connect_host
@@ -33,8 +36,9 @@ class OpenPhase:
                  meanwhile: Callable[[], None] | None = None,
                  then: Callable[[str], None] | None = None) -> None:
         self.targets, self.gather, self.meanwhile, self.then = targets, set(gather), meanwhile, then
-        self._prepared = threading.Event()
-        self._prepared_ok = False
+        self._lock = threading.Lock()
+        self._prepared: bool | None = None  # None while ``meanwhile`` runs, then whether it succeeded
+        self._set_aside: list[str] = []  # hosts ready for ``then`` before ``meanwhile`` was done
 
     def should_run(self, run: RunContext) -> bool:
         return bool(self.targets) or self.meanwhile is not None
@@ -43,14 +47,19 @@ class OpenPhase:
         for host in self.targets:
             run.report.add_host(host)
         workers = max(1, min(run.options.forks, len(self.targets)))
+        self._prepared, self._set_aside = None, []
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kprov-open") as pool:
-            futures = [pool.submit(self._open, run, h) for h in self.targets]
+            futures: list[Future[None]] = [pool.submit(self._open, run, h) for h in self.targets]
+            prepared = False
             try:
                 if self.meanwhile is not None:
                     self.meanwhile()
-                self._prepared_ok = True
+                prepared = True
             finally:
-                self._prepared.set()
+                with self._lock:
+                    self._prepared, waiting = prepared, self._set_aside
+                if prepared and self.then is not None:
+                    futures += [pool.submit(self._then, run, h) for h in waiting]
                 for future in futures:
                     future.result()
 
@@ -61,10 +70,19 @@ class OpenPhase:
             return
         if host in self.gather and run.hosts[host].alive:
             gather_host(run, host)
-        if self.then is not None and run.hosts[host].alive:
-            self._prepared.wait()
-            if self._prepared_ok:
-                self.then(host)
+        if self.then is None:
+            return
+        with self._lock:
+            if self._prepared is None:
+                self._set_aside.append(host)
+                return
+            prepared = self._prepared
+        if prepared:
+            self._then(run, host)
+
+    def _then(self, run: RunContext, host: str) -> None:
+        if run.hosts[host].alive and self.then is not None:
+            self.then(host)
 
     def cleanup(self, run: RunContext) -> None:
         DisconnectPhase().run(run)
