@@ -51,6 +51,16 @@ def _exists_test(pattern: str) -> str:
     return f"(for f in {_glob_words(pattern)}; do [ -e \"$f\" ] || [ -L \"$f\" ] && exit 0; done; exit 1)"
 
 
+def _skip_tests(p: dict[str, Any]) -> list[tuple[str, str]]:
+    """(``creates``/``removes``, a shell test true when that argument skips the command)."""
+    tests = []
+    if p["creates"]:
+        tests.append(("creates", _exists_test(p["creates"])))
+    if p["removes"]:
+        tests.append(("removes", f"! {_exists_test(p['removes'])}"))
+    return tests
+
+
 def _glob_words(pattern: str) -> str:
     """Quote everything except glob characters, so the shell expands only the glob."""
     out, chunk = [], ""
@@ -99,17 +109,13 @@ class CommandModule:
         return " ".join(quote(w) for w in words), raw
 
     @staticmethod
-    def _guarded_skip(ctx: ModuleContext, p: dict[str, Any], chdir: list[str]) -> str | None:
+    def _guarded_skip(ctx: ModuleContext, tests: list[tuple[str, str]], chdir: list[str]) -> str | None:
         """``creates``/``removes`` answered by the engine's probe cache, when it read them
         already ("creates"/"removes": skip; None: not known, the command's script tests)."""
-        if not (p["creates"] or p["removes"]):
+        if not tests:
             return None
-        tests = []
-        if p["creates"]:
-            tests.append(f"{_exists_test(p['creates'])} && echo creates")
-        if p["removes"]:
-            tests.append(f"{_exists_test(p['removes'])} || echo removes")
-        known = ctx.peek("\n".join([*chdir, *tests, "true"]))
+        echoes = [f"{test} && echo {which}" for which, test in tests]
+        known = ctx.peek("\n".join([*chdir, *echoes, "true"]))
         if known is None or known.rc != 0:
             return None
         said = known.stdout.split()
@@ -119,18 +125,15 @@ class CommandModule:
         p = parse_args(self.name, SPEC, args)
         line, shown = self._command_text(p)
         token = secrets.token_hex(8)
-        guards = []
-        if p["creates"]:
-            guards.append(f"if {_exists_test(p['creates'])}; then echo {token}:creates; exit 0; fi")
-        if p["removes"]:
-            guards.append(f"if ! {_exists_test(p['removes'])}; then echo {token}:removes; exit 0; fi")
+        tests = _skip_tests(p)
+        guards = [f"if {test}; then echo {token}:{which}; exit 0; fi" for which, test in tests]
         stdin = None
         if p["stdin"] is not None:
             stdin = (p["stdin"] + ("\n" if p["stdin_add_newline"] else "")).encode()
         if ctx.check_mode:
             line = "true"
         chdir = [f"cd {shlex.quote(p['chdir'])} || exit 1"] if p["chdir"] else []
-        skip = self._guarded_skip(ctx, p, chdir)
+        skip = self._guarded_skip(ctx, tests, chdir)
         if skip is None:
             script = "\n".join([*chdir, *guards, line])
             started = datetime.now()

@@ -109,6 +109,18 @@ def test_command_shell_creates_and_check_mode(run_local, tmp_path: Path) -> None
     assert argv.data["stdout"] == "a b|$HOME|"
 
 
+def test_command_removes_with_a_glob(run_local, tmp_path: Path) -> None:
+    (tmp_path / "a.lock").write_text("")
+    args = {"cmd": f"rm {tmp_path}/*.lock", "removes": f"{tmp_path}/*.lock"}
+    ran = run_local("shell", args)
+    assert ran.changed and ran.data["rc"] == 0 and not (tmp_path / "a.lock").exists()
+    again = run_local("shell", args)
+    assert not again.changed and "does not exist" in again.msg and again.data["rc"] == 0
+    both = run_local("command", {"_raw_params": "false", "creates": str(tmp_path / "none"),
+                                 "removes": f"{tmp_path}/*.lock"})
+    assert not both.changed and not both.failed and "does not exist" in both.msg
+
+
 def test_stat_slurp(run_local, tmp_path: Path) -> None:
     f = tmp_path / "data.bin"
     f.write_bytes(b"\x00\x01payload")
