@@ -51,6 +51,11 @@ __all__ = [
 ]
 
 
+def _as_given(name: str, kind: str) -> Path:
+    """No search (a context without the engine's roles): the name is the path."""
+    return Path(name)
+
+
 def _no_log(_: str) -> None:
     return None
 
@@ -92,7 +97,7 @@ class ModuleContext:
     become_user: str | None = None
     task_vars: Mapping[str, Any] = field(default_factory=dict)
     render_template: Callable[[str], str] = str
-    find_file: Callable[[str, str], Path] = Path  # type: ignore[assignment]
+    find_file: Callable[[str, str], Path] = _as_given
     log: Callable[[str], None] = _no_log
     probes: ProbeStore | None = None
     recording: bool = False

@@ -46,21 +46,20 @@ class CopyModule:
             src_name = posixpath.basename(p["src"].rstrip("/"))
             data = self._remote_reader(ctx, p["src"])
         else:
-            src = Path(p["src"]) if p["src"].startswith("/") else ctx.find_file(p["src"], "files")
+            src = ctx.find_file(p["src"], "files")
             if src.is_dir():
                 raise ModuleFailed(f"copy: src {p['src']} is a directory; directory copies are not supported")
-            data = self._local_reader(src) if ctx.recording else self._local_reader(src)()
+            data = self._local_reader(src)
             src_name = src.name
         result = place_file(ctx, self.name, p["dest"], data, owner=p["owner"], group=p["group"],
                             mode=p["mode"], backup=p["backup"], force=p["force"], validate=p["validate"],
-                            src_name=src_name)
+                            src_name=src_name, read_early=not p["remote_src"])
         if p["src"] is not None:
             result.data["src"] = p["src"]
         return result
 
     # A remote source is read after the destination's probe (see placefile): a no-op costs
-    # no read of it. A local one is read first (a missing file fails before the host is
-    # touched), except by the engine's look-ahead (recording), which only wants the probe.
+    # no read of it. A local one is read first: a missing file fails before the host is touched.
     @staticmethod
     def _local_reader(src: Path) -> Callable[[], bytes]:
         def read() -> bytes:

@@ -2,8 +2,10 @@
 
 One probe (existence, sha1, owner, group, mode) decides; the bytes travel only when the
 checksum differs; attributes alone are fixed with chown/chmod; check mode reports and stops.
-The bytes may be given as a function (a template's rendering, a file's reading): it is
-called after the probe, so the engine's look-ahead learns the probe without making them.
+The bytes may be given as a function (a template's rendering, a file's reading). It is
+called first, so a missing file or a template error fails before the host is touched; with
+``read_early=False`` (a file on the host itself) only once the probe says they are needed.
+The engine's look-ahead (recording) learns the probe without making them either way.
 """
 
 from __future__ import annotations
@@ -41,8 +43,11 @@ def place_file(
     force: bool = True,
     validate: str | None = None,
     src_name: str | None = None,
+    read_early: bool = True,
 ) -> ModuleResult:
-    """Ensure ``dest`` (or ``dest/src_name`` when dest is a directory) holds ``data``."""
+    """Ensure ``dest`` (or ``dest/src_name`` when dest is a directory) holds ``content``."""
+    if callable(content) and read_early and not ctx.recording:
+        content = content()
     if src_name and dest.endswith("/"):
         dest = posixpath.join(dest, src_name)
     state = probe(ctx, dest, checksum=True, follow=True)

@@ -1,6 +1,6 @@
 """ansible.builtin.template: render a Jinja2 template on the controller and place the result.
 
-The template is found with ``ctx.find_file(src, "templates")`` (absolute paths as is) and
+The template is found with ``ctx.find_file(src, "templates")`` (an absolute path as it is) and
 rendered with ``ctx.render_template`` (the engine's one Jinja2 environment with the task's
 variables). Placement is the same checksum-first logic as copy.
 """
@@ -8,7 +8,6 @@ variables). Placement is the same checksum-first logic as copy.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from kprov.provision.modules.args import FILE_ATTRS, Arg, parse_args
@@ -33,7 +32,7 @@ class TemplateModule:
 
     def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
         p = parse_args(self.name, SPEC, args)
-        src = Path(p["src"]) if p["src"].startswith("/") else ctx.find_file(p["src"], "templates")
+        src = ctx.find_file(p["src"], "templates")
 
         def render() -> bytes:
             try:
@@ -45,9 +44,7 @@ class TemplateModule:
                 text = text.replace("\n", p["newline_sequence"])
             return bytes(text.encode(p["output_encoding"]))
 
-        # Rendered first, so a template error fails before the host is touched; the engine's
-        # look-ahead (recording) only wants the probe and never renders.
-        result = place_file(ctx, self.name, p["dest"], render if ctx.recording else render(),
+        result = place_file(ctx, self.name, p["dest"], render,
                             owner=p["owner"], group=p["group"], mode=p["mode"], backup=p["backup"],
                             force=p["force"], validate=p["validate"], src_name=src.name)
         result.data["src"] = p["src"]

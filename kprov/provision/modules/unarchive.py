@@ -82,7 +82,7 @@ class UnarchiveModule:
         p = parse_args(self.name, SPEC, args)
         if p["remote_src"] or not p["copy"]:
             return self._remote(ctx, p)
-        src = Path(p["src"]) if p["src"].startswith("/") else ctx.find_file(p["src"], "files")
+        src = ctx.find_file(p["src"], "files")
         if "://" in p["src"]:
             raise ModuleFailed("unarchive: URL sources are not supported; get_url, then use a local archive")
         dest = p["dest"]

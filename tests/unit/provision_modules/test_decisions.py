@@ -3,6 +3,8 @@ what they read (one command), what they decide, and that check mode never acts."
 
 from __future__ import annotations
 
+import pytest
+
 from kprov.provision.connect.fake import FakeConnector
 from kprov.provision.modules import ModuleContext, get_module
 from kprov.provision.modules.apt import PackageInfo, parse_query, plan_packages
@@ -197,3 +199,25 @@ def test_blockinfile_rules() -> None:
     assert apply_block(replaced, "", present=True) == ("a\n", "Block removed")
     first, _ = apply_block("a\nb\n", "x", insertbefore="BOF", marker="// {mark}")
     assert first == "// BEGIN\nx\n// END\na\nb\n"
+
+
+def test_copy_and_template_fail_on_their_source_before_touching_the_host(tmp_path) -> None:
+    fake = FakeConnector()  # scripted with nothing: any command would raise UnscriptedCommand
+
+    def broken_render(text: str) -> str:
+        raise ValueError("undefined variable 'port'")
+
+    (tmp_path / "unit.j2").write_text("port={{ port }}\n")
+    with pytest.raises(ValueError, match="port"):
+        get_module("template").run(ctx(fake, render_template=broken_render),
+                                   {"src": str(tmp_path / "unit.j2"), "dest": "/etc/unit"})
+    gone = get_module("copy").run(ctx(fake), {"src": str(tmp_path / "gone"), "dest": "/etc/gone"})
+    assert gone.failed and fake.commands == [] and fake.puts == []
+
+
+def test_copy_reads_a_remote_source_after_the_destinations_probe() -> None:
+    fake = FakeConnector()
+    fake.on(r".", stdout="")  # the destination's probe: no such file; /srv/src is not there either
+    result = get_module("copy").run(ctx(fake), {"src": "/srv/src", "dest": "/etc/x", "remote_src": True})
+    assert result.failed and "unreadable" in result.msg
+    assert len(fake.commands) == 1  # the probe came first: a destination already right costs no read
