@@ -48,10 +48,6 @@ class _Unreachable(Exception):
     pass
 
 
-# Modules whose first remote operation is their command, unless creates/removes guard it.
-_RUN_FIRST = frozenset({"command", "shell"})
-
-
 @dataclass
 class _Call:
     """One module run, as the probe cache's invalidation needs it (see ``settle``)."""
@@ -217,10 +213,16 @@ class TaskRunner:
 
     # -- probes: prediction, prefetch, invalidation ----------------------------------------
     def _predictable(self, task: Task) -> bool:
-        if task.action.rsplit(".", 1)[-1] in _RUN_FIRST and not {"creates", "removes"} & task.args.keys():
-            return False  # its first operation is the command itself: nothing to template for
-        return not (task.action in ENGINE_RUNNERS or task.until is not None or task.delegate_to
-                    or self.host.connector is None)
+        if (task.action in ENGINE_RUNNERS or task.until is not None or task.delegate_to
+                or self.host.connector is None):
+            return False
+        try:
+            probes_only_with = getattr(get_module(task.action), "probes_first_only_with", None)
+        except UnknownModuleError:
+            return False
+        # a module whose first operation is an action unless some argument asks for a test
+        # first (command's creates/removes) has nothing to predict without one
+        return probes_only_with is None or bool(probes_only_with & task.args.keys())
 
     def predict(self, task: Task, extra: dict[str, Any] | None = None) -> list[ProbeKey]:
         """The probes this task's module would send first here, one per (loop item) run.

@@ -81,6 +81,9 @@ class CommandModule:
     # Whether a command changed the host is for the task to say (changed_when): the module
     # always claims a change when it runs. The engine's probe cache goes by that verdict.
     changes_judged_by_task = True
+    # Its first remote operation is the command itself, unless creates/removes ask for a
+    # test first: only then has the engine's look-ahead a probe to learn.
+    probes_first_only_with = frozenset({"creates", "removes"})
 
     def __init__(self, name: str, use_shell: bool) -> None:
         self.name = name

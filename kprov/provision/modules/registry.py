@@ -68,6 +68,7 @@ class _Guarded:
         self.module = module
         self.name = module.name
         self.changes_judged_by_task = bool(getattr(module, "changes_judged_by_task", False))
+        self.probes_first_only_with: frozenset[str] | None = getattr(module, "probes_first_only_with", None)
 
     def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
         try:

@@ -61,6 +61,25 @@ def test_a_noop_play_reads_the_host_once_besides_its_commands(tmp_path: Path,
     assert len(commands) == 2 and commands[0].startswith("_kprov_f()") and commands[1].startswith("cat ")
 
 
+def test_guarded_commands_are_read_ahead_and_plain_ones_are_not(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    dest = tmp_path / "out"
+    dest.mkdir()
+    site = f"""
+- hosts: all
+  gather_facts: false
+  tasks:
+    - {{name: made, command: "touch {dest}/made", args: {{creates: "{dest}/made"}}}}
+    - {{name: cleaned, command: "rm {dest}/stale", args: {{removes: "{dest}/stale"}}}}
+    - {{name: cleaned too, shell: "rm {dest}/*.old", args: {{removes: "{dest}/*.old"}}}}
+"""
+    _run(tmp_path, monkeypatch, site)
+    again, _ = _run(tmp_path, monkeypatch, site)
+    assert again == ["ok", "ok", "ok"]
+    commands = _commands(tmp_path)
+    assert len(commands) == 1 and commands[0].startswith("_kprov_f()")  # all three in one read
+
+
 def test_drift_made_by_hand_is_found_and_corrected(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     dest = tmp_path / "out"
     dest.mkdir()
