@@ -119,7 +119,8 @@ def expired(message: str) -> ApiError:
 
 
 def too_large(limit: int) -> ApiError:
-    return StatusError(f"the request is too large (limit {limit} bytes)", 413, "RequestEntityTooLarge")
+    """kube-apiserver's words for a body above its limit (3 MiB by default, as ours)."""
+    return StatusError(f"Request entity too large: limit is {limit}", 413, "RequestEntityTooLarge")
 
 
 def method_not_supported(verb: str, what: str) -> ApiError:

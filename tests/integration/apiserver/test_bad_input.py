@@ -67,6 +67,7 @@ def test_oversized_body_is_413(admin, namespace):
     ).encode()
     status, _, reply = admin("POST", f"/api/v1/namespaces/{namespace}/configmaps", big)
     assert status == 413 and reply["reason"] == "RequestEntityTooLarge"
+    assert reply["message"] == "Request entity too large: limit is 3145728"  # as kube-apiserver says it
     assert _count(admin, namespace) == 0
     assert admin("GET", "/readyz")[2] == "ok"
 
