@@ -30,12 +30,15 @@ def _run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, site: str) -> tuple[li
     return [s for _, s in statuses(report, "h1")], registered["h1"]
 
 
-def _site(dest: Path, middle: str = "") -> str:
-    return f"""
+_PLAY = """
 - hosts: all
   gather_facts: false
   tasks:
-    - {{name: conf, copy: {{content: "a=1\\n", dest: "{dest}/conf", mode: "0640"}}}}
+"""
+
+
+def _site(dest: Path, middle: str = "") -> str:
+    return _PLAY + f"""    - {{name: conf, copy: {{content: "a=1\\n", dest: "{dest}/conf", mode: "0640"}}}}
     - {{name: dir, file: {{path: "{dest}/sub", state: directory, mode: "0750"}}}}
     - name: a check that changes nothing
       command: "cat {dest}/conf"
@@ -61,18 +64,13 @@ def test_a_noop_play_reads_the_host_once_besides_its_commands(tmp_path: Path,
     assert len(commands) == 2 and commands[0].startswith("_kprov_f()") and commands[1].startswith("cat ")
 
 
-def test_guarded_commands_are_read_ahead_and_plain_ones_are_not(tmp_path: Path,
-                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_guarded_commands_are_read_in_one_batch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     dest = tmp_path / "out"
-    dest.mkdir()
-    site = f"""
-- hosts: all
-  gather_facts: false
-  tasks:
-    - {{name: made, command: "touch {dest}/made", args: {{creates: "{dest}/made"}}}}
+    site = _PLAY + f"""    - {{name: made, command: "touch {dest}/made", args: {{creates: "{dest}/made"}}}}
     - {{name: cleaned, command: "rm {dest}/stale", args: {{removes: "{dest}/stale"}}}}
     - {{name: cleaned too, shell: "rm {dest}/*.old", args: {{removes: "{dest}/*.old"}}}}
 """
+    dest.mkdir()
     _run(tmp_path, monkeypatch, site)
     again, _ = _run(tmp_path, monkeypatch, site)
     assert again == ["ok", "ok", "ok"]
