@@ -117,7 +117,7 @@ def _handler(ctx: ApiContext, insecure_local: bool) -> Any:
             return json_response(status_body(exc), exc.code)
         except web.HTTPNotFound:
             return _not_found_body()
-        except web.HTTPRequestEntityTooLarge:
+        except web.HTTPRequestEntityTooLarge:  # aiohttp's read() past client_max_size (upgrades)
             return json_response(status_body(too_large(max_body)), 413)
         except RevisionExpiredError as exc:
             err = ApiError(str(exc), 410, "Expired")
@@ -151,9 +151,9 @@ async def _resource(request: AnyRequest, ctx: ApiContext, ri: RequestInfo, user:
     if ri.resource == "bindings" and ri.verb == "create" and ri.group == "":
         pods = ctx.registry.get("", "v1", "pods")
         assert pods is not None
-        return await subresources.handle_binding(request, ctx, pods, ri, await _body(request, ctx))
+        return await subresources.handle_binding(request, ctx, pods, ri, await request.read())
     if ri.resource == "selfsubjectaccessreviews" and ri.verb == "create":
-        body = await _body(request, ctx)
+        body = await request.read()
         return await accessreview.handle_self_subject_access_review(request, ctx, user, body)
     info = ctx.registry.get(ri.group, ri.version, ri.resource)
     if info is None or (ri.namespace and not info.namespaced):
@@ -162,7 +162,7 @@ async def _resource(request: AnyRequest, ctx: ApiContext, ri: RequestInfo, user:
         return _not_found_body()
     if ri.verb == "watch":
         return await watch.handle_watch(request, ctx, info, ri)
-    body = await _body(request, ctx) if request.method in ("POST", "PUT", "PATCH", "DELETE") else b""
+    body = await request.read() if request.method in ("POST", "PUT", "PATCH", "DELETE") else b""
     if ri.subresource:
         return await _subresource(request, ctx, info, ri, body)
     if ri.is_collection:
@@ -191,9 +191,3 @@ async def _subresource(
     if sub == "exec":
         return await proxy.handle_exec(request, ctx, info, ri)
     return _not_found_body()
-
-
-async def _body(request: AnyRequest, ctx: ApiContext) -> bytes:
-    # aiohttp stops reading past client_max_size (max_body_bytes) with
-    # HTTPRequestEntityTooLarge, which the handler answers with a 413 Status.
-    return await request.read()

@@ -212,24 +212,27 @@ class TaskRunner:
         return all(scope.condition(c, f"task field 'when' ({task.origin})") for c in task.when)
 
     # -- probes: prediction, prefetch, invalidation ----------------------------------------
-    def _predictable(self, task: Task) -> bool:
+    def _predictable_module(self, task: Task) -> Any:
+        """The module whose first probes can be predicted for ``task``, or None."""
         if (task.action in ENGINE_RUNNERS or task.until is not None or task.delegate_to
                 or self.host.connector is None):
-            return False
+            return None
         try:
-            probes_only_with = getattr(get_module(task.action), "probes_first_only_with", None)
+            module = get_module(task.action)
         except UnknownModuleError:
-            return False
+            return None
         # a module whose first operation is an action unless some argument asks for a test
         # first (command's creates/removes) has nothing to predict without one
-        return probes_only_with is None or bool(probes_only_with & task.args.keys())
+        only_with = getattr(module, "probes_first_only_with", None)
+        return module if only_with is None or only_with & task.args.keys() else None
 
     def predict(self, task: Task, extra: dict[str, Any] | None = None) -> list[ProbeKey]:
         """The probes this task's module would send first here, one per (loop item) run.
 
         Best effort: anything the task cannot template yet (a variable an earlier task will
         register, an unknown module, ...) predicts nothing. Never touches the host."""
-        if not self._predictable(task):
+        module = self._predictable_module(task)
+        if module is None:
             return []
         try:
             scope = self.scope(task, extra)
@@ -237,15 +240,11 @@ class TaskRunner:
                 scopes = [scope] if self._when(task, scope) else []
             else:
                 scopes = [s for s in self._item_scopes(task, scope)[1] if s is not None]
-            return self._keys(task, scopes)
+            return self._keys(task, module, scopes)
         except Exception:  # noqa: BLE001 - a prediction is best effort; the real run reports errors
             return []
 
-    def _keys(self, task: Task, scopes: list[VarScope]) -> list[ProbeKey]:
-        try:
-            module = get_module(task.action)
-        except UnknownModuleError:
-            return []
+    def _keys(self, task: Task, module: Any, scopes: list[VarScope]) -> list[ProbeKey]:
         keys = []
         for scope in scopes:
             try:
@@ -281,8 +280,11 @@ class TaskRunner:
 
     def _prefetch_items(self, task: Task, scopes: list[VarScope]) -> None:
         """A loop's items' probes, together (unless the look-ahead read them already)."""
-        if len(scopes) > 1 and self._predictable(task) and not self.host.probes.covers(task.uid):
-            self.prefetch(self._keys(task, scopes), in_task=True)
+        if len(scopes) < 2 or self.host.probes.covers(task.uid):
+            return
+        module = self._predictable_module(task)
+        if module is not None:
+            self.prefetch(self._keys(task, module, scopes), in_task=True)
 
     def _recording(self, task: Task, scope: VarScope) -> ModuleContext:
         assert self.host.connector is not None

@@ -1,7 +1,7 @@
 """ansible.builtin.copy: put a controller file (``src``) or literal ``content`` on the host.
 
 Idempotent by sha1 checksum (one probe round trip when nothing changes). ``src`` is found
-with ``ctx.find_file(src, "files")`` unless absolute; ``remote_src: true`` copies a file that
+with ``ctx.find_file(src, "files")`` (an absolute path as it is); ``remote_src: true`` copies a file that
 is already on the host. Directory sources are not supported (use several tasks or unarchive).
 """
 
