@@ -174,6 +174,7 @@ def _build() -> tuple[ResourceInfo, ...]:
                 SubresourceInfo("binding", "Binding", verbs=("create",)),
                 SubresourceInfo("log", "Pod", verbs=("get",)),
                 SubresourceInfo("exec", "PodExecOptions", verbs=("create", "get")),
+                SubresourceInfo("portforward", "PodPortForwardOptions", verbs=("create", "get")),
                 SubresourceInfo("eviction", "Eviction", "policy", "v1", verbs=("create",)),
             ),
             field_selectors=_META_FIELDS

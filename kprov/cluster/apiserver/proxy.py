@@ -1,10 +1,12 @@
-"""pods/log and pods/exec, proxied to the kubelet of the pod's node.
+"""pods/log, pods/exec and pods/portforward, proxied to the kubelet of the pod's node.
 
 The kubelet is reached over HTTPS at the node's InternalIP and
 ``status.daemonEndpoints.kubeletEndpoint.Port`` (10250 by default), authenticated with the API
 server's kubelet-client certificate. Logs are streamed through chunk by chunk; exec is a
 websocket (``v5.channel.k8s.io``) whose frames are relayed verbatim in both directions, so
-this proxy knows nothing about the channel protocol.
+this proxy knows nothing about the channel protocol. Port-forward is the same relay with the
+subprotocol ``SPDY/3.1+portforward.k8s.io`` (kubectl 1.30+ tunnels its SPDY session in
+WebSocket messages); the kubelet speaks the SPDY inside.
 """
 
 from __future__ import annotations
@@ -25,9 +27,10 @@ from kprov.cluster.apiserver.http1 import AnyReply, AnyRequest, streaming_reply
 from kprov.cluster.apiserver.requestinfo import RequestInfo
 from kprov.cluster.apiserver.status import ApiError, bad_request
 
-__all__ = ["handle_exec", "handle_log"]
+__all__ = ["handle_exec", "handle_log", "handle_portforward"]
 
 _EXEC_PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")
+_PORTFORWARD_PROTOCOLS = ("SPDY/3.1+portforward.k8s.io",)
 
 
 def _kubelet_ssl(ctx: ApiContext) -> ssl.SSLContext:
@@ -127,8 +130,27 @@ async def handle_exec(request: AnyRequest, ctx: ApiContext, info: Any, ri: Reque
     container = _container(pod, request)
     query = [(k, v) for k, v in request.query.items() if k != "container"]
     url = f"{base}/exec/{ri.namespace}/{ri.name}/{container}?{urlencode(query)}"
+    return await _relay_websocket(request, ctx, url, _EXEC_PROTOCOLS)
+
+
+async def handle_portforward(
+    request: AnyRequest, ctx: ApiContext, info: Any, ri: RequestInfo
+) -> web.StreamResponse:
+    if request.headers.get("Upgrade", "").lower() != "websocket":
+        raise bad_request("Upgrade request required")
+    base, pod = await _kubelet_base(ctx, info, ri)
+    if not (pod.get("status") or {}).get("podIP"):
+        raise bad_request(f"pod {ri.name} does not have an IP address yet")
+    url = f"{base}/portForward/{ri.namespace}/{ri.name}?{urlencode(list(request.query.items()))}"
+    return await _relay_websocket(request, ctx, url, _PORTFORWARD_PROTOCOLS)
+
+
+async def _relay_websocket(
+    request: AnyRequest, ctx: ApiContext, url: str, supported: tuple[str, ...]
+) -> web.StreamResponse:
+    """Open the kubelet's websocket with a subprotocol the client offered, then relay frames."""
     offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
-    protocols = [p for p in offered if p in _EXEC_PROTOCOLS] or list(_EXEC_PROTOCOLS)
+    protocols = [p for p in offered if p in supported] or list(supported)
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, sock_connect=10)) as session:
         try:
             upstream = await session.ws_connect(

@@ -147,6 +147,10 @@ class Kubelet:
                 log.warning("relist failed: %s", err)
             await asyncio.sleep(self.config.relist_s)
 
+    def find_pod(self, namespace: str, pod: str) -> dict[str, Any] | None:
+        """The pod as this node's informer last saw it."""
+        return self.informer.store.get(object_key({"metadata": {"namespace": namespace, "name": pod}}))
+
     async def find_container(
         self, namespace: str, pod: str, name: str, previous: bool
     ) -> ContainerInfo | None:
@@ -206,7 +210,9 @@ class Kubelet:
     async def _serve(self) -> web.AppRunner:
         cfg = self.config
         address = cfg.runtime_endpoint.removeprefix("unix://")
-        server = KubeletServer(self.runtime, self.find_container, cfg.ctr_path, address, lambda: True)
+        server = KubeletServer(
+            self.runtime, self.find_container, cfg.ctr_path, address, lambda: True, find_pod=self.find_pod
+        )
         runner = web.AppRunner(server.app(), access_log=None)
         await runner.setup()
         ssl_ctx = None

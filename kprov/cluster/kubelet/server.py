@@ -24,6 +24,8 @@ from kprov.cluster.kubelet.context import Runtime
 from kprov.cluster.kubelet.cri.types import CONTAINER_RUNNING, ContainerInfo
 from kprov.cluster.kubelet.execsession import ExecRequest, run_exec
 from kprov.cluster.kubelet.logs import follow, read_records, render, tail_lines
+from kprov.cluster.kubelet.portforward import TUNNEL_PROTOCOL, PortForwarder
+from kprov.cluster.kubelet.spdy import Session, SpdyError
 
 __all__ = ["ALLOWED_CN", "ALLOWED_GROUP", "KubeletServer", "is_authorized", "server_ssl_context"]
 
@@ -32,6 +34,7 @@ ALLOWED_CN = "kube-apiserver-kubelet-client"
 ALLOWED_GROUP = "system:masters"
 
 FindContainer = Callable[[str, str, str, bool], Awaitable[ContainerInfo | None]]
+FindPod = Callable[[str, str], dict[str, Any] | None]
 
 
 def server_ssl_context(cert_file: str, key_file: str, client_ca_file: str | None) -> ssl.SSLContext:
@@ -81,6 +84,7 @@ class KubeletServer:
     ctr_path: str
     containerd_address: str
     healthy: Callable[[], bool] = lambda: True
+    find_pod: FindPod = lambda _namespace, _name: None
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -88,6 +92,7 @@ class KubeletServer:
         app.router.add_get("/containerLogs/{ns}/{pod}/{container}", self.container_logs)
         for method in ("GET", "POST"):
             app.router.add_route(method, "/exec/{ns}/{pod}/{container}", self.exec)
+            app.router.add_route(method, "/portForward/{ns}/{pod}", self.port_forward)
         return app
 
     async def healthz(self, request: web.Request) -> web.Response:
@@ -187,4 +192,42 @@ class KubeletServer:
             log.exception("exec in %s/%s/%s failed", ns, pod, name)
             await send(ch.encode(ch.ERROR, ch.failure_status(str(err))))
         await ws.close()
+        return ws
+
+    async def port_forward(self, request: web.Request) -> web.StreamResponse:
+        """portforward.k8s.io: a SPDY session carried in WebSocket binary messages."""
+        denied = self._check(request)
+        if denied:
+            return denied
+        ns, name = request.match_info["ns"], request.match_info["pod"]
+        pod = self.find_pod(ns, name)
+        pod_ip = ((pod or {}).get("status") or {}).get("podIP")
+        if pod is None or not pod_ip:
+            return _status(404, "NotFound", f'pod "{name}" in namespace "{ns}" is not running here')
+        offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")]
+        if TUNNEL_PROTOCOL not in offered:
+            return _status(
+                400, "BadRequest", f"websocket upgrade with subprotocol {TUNNEL_PROTOCOL} is required"
+            )
+        ws = web.WebSocketResponse(protocols=(TUNNEL_PROTOCOL,), autoping=True, heartbeat=None)
+        await ws.prepare(request)
+        forwarder = PortForwarder(name, pod["metadata"].get("uid", ""), pod_ip)
+
+        async def send(data: bytes) -> None:
+            if not ws.closed:
+                await ws.send_bytes(data)
+
+        session = Session(send, forwarder.on_stream)
+        try:
+            async for msg in ws:
+                if msg.type == WSMsgType.BINARY:
+                    await session.feed(msg.data)
+                elif msg.type in (WSMsgType.CLOSE, WSMsgType.ERROR):
+                    break
+        except SpdyError as err:
+            log.warning("port-forward to %s/%s: %s", ns, name, err)
+        finally:
+            session.close_all()
+            await forwarder.aclose()
+            await ws.close()
         return ws

@@ -16,7 +16,7 @@ from kprov.lab import Lab
 from tests.e2e.kubelet.cluster import BUSYBOX, HOST, NodeCluster
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # after the package's fresh-hosts wipe, never before it
 def node_cluster(lab_hosts: Callable[[int], Lab]) -> Iterator[NodeCluster]:
     if shutil.which("kubectl") is None:
         pytest.skip("kubectl is not installed")
