@@ -3,7 +3,9 @@
 :func:`start_container` returns None on success or a (reason, message) waiting state the
 pod status shows: ErrImageNeverPull, ErrImagePull / ImagePullBackOff (pulls are retried
 with the same exponential back-off as crashes), CreateContainerConfigError (missing
-configmap/secret/key), CreateContainerError / RunContainerError (the runtime refused).
+configmap/secret/key), CreateContainerError / RunContainerError (the runtime refused),
+PostStartHookError (the postStart hook failed: the container was killed). Every container
+gets its termination-message file bound at its terminationMessagePath (:mod:`.lifecycle`).
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ from kprov.cluster.kubelet.context import KubeletContext
 from kprov.cluster.kubelet.cri.client import CRIError
 from kprov.cluster.kubelet.cri.generated import api_pb2 as pb
 from kprov.cluster.kubelet.env import ConfigError, PodSources, resolve_env
+from kprov.cluster.kubelet.lifecycle import DEFAULT_TERMINATION_PATH, run_hook, termination_file
 from kprov.cluster.kubelet.podconfig import container_config
-from kprov.cluster.kubelet.volumes import container_mounts
+from kprov.cluster.kubelet.probes import Prober, ProbeTarget
+from kprov.cluster.kubelet.volumes import MountSpec, container_mounts, pod_dir
 
 __all__ = ["Waiting", "ensure_image", "pull_policy", "start_container"]
 
@@ -84,6 +88,7 @@ async def start_container(
     try:
         env = resolve_env(pod, container, sources)
         mounts = container_mounts(container, volume_paths)
+        mounts.append(_termination_mount(ctx, pod, container, attempt))
         config = container_config(pod, container, attempt, env, mounts, kind=kind, image_ref=ref)
     except (ConfigError, ValueError) as err:
         return ("CreateContainerConfigError", str(err))
@@ -95,4 +100,22 @@ async def start_container(
         await ctx.runtime.start_container(container_id)
     except CRIError as err:
         return ("RunContainerError", err.details)
+    hook = (container.get("lifecycle") or {}).get("postStart")
+    if hook:
+        ports = {p["name"]: int(p["containerPort"]) for p in container.get("ports") or [] if p.get("name")}
+        failure = await run_hook(Prober(ctx.runtime), hook, ProbeTarget(container_id, sources.pod_ip, ports))
+        if failure:
+            await ctx.runtime.stop_container(container_id, 0)
+            return ("PostStartHookError", failure)
     return None
+
+
+def _termination_mount(ctx: KubeletContext, pod: Obj, container: Obj, attempt: int) -> MountSpec:
+    """A fresh, world-writable file for the container's termination message (any user may write it)."""
+    uid = (pod.get("metadata") or {}).get("uid", "")
+    path = termination_file(pod_dir(ctx.root_dir, uid), str(container.get("name", "")), attempt)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"")
+    path.chmod(0o666)
+    target = container.get("terminationMessagePath") or DEFAULT_TERMINATION_PATH
+    return MountSpec(container_path=str(target), host_path=str(path), readonly=False)

@@ -8,9 +8,11 @@ CrashLoopBackOff back-off, kill containers whose liveness probe failed, and writ
 computed status. Because nothing is remembered that the runtime does not hold, a restarted
 kubelet adopts running containers instead of restarting them.
 
-A pod being deleted (deletionTimestamp, or gone from the API) is terminated: containers
-get StopContainer with the grace period (SIGTERM, then SIGKILL), then sandbox, containers
-and volumes are removed and the pod object is deleted with grace 0.
+A pod being deleted (deletionTimestamp, or gone from the API) is terminated: running
+containers' preStop hooks run first, then containers get StopContainer with what is left of
+the grace period (SIGTERM, then SIGKILL), then sandbox, containers and volumes are removed
+and the pod object is deleted with grace 0. An exited container's status carries its
+termination message (:mod:`.lifecycle`).
 """
 
 from __future__ import annotations
@@ -29,10 +31,11 @@ from kprov.cluster.kubelet.context import KubeletContext
 from kprov.cluster.kubelet.cri.client import CRIError
 from kprov.cluster.kubelet.cri.types import CONTAINER_EXITED, CONTAINER_RUNNING, ContainerInfo, SandboxInfo
 from kprov.cluster.kubelet.env import ConfigError, PodSources
+from kprov.cluster.kubelet.lifecycle import run_hook, termination_file, termination_message
 from kprov.cluster.kubelet.podconfig import grace_period, sandbox_config
 from kprov.cluster.kubelet.probes import LIVENESS, READINESS, STARTUP, Prober, ProbeTarget, ProbeWorker
 from kprov.cluster.kubelet.status import ContainerView, pod_status, will_restart
-from kprov.cluster.kubelet.volumes import referenced_sources, remove_pod_volumes, setup_volumes
+from kprov.cluster.kubelet.volumes import pod_dir, referenced_sources, remove_pod_volumes, setup_volumes
 
 __all__ = ["PodWorker"]
 
@@ -173,8 +176,26 @@ class PodWorker:
                 if not err.not_found:
                     raise
         sandbox_of = {c.id: c.sandbox_id for c in listed}
-        fixed = [replace(d, sandbox_id=sandbox_of.get(d.id, d.sandbox_id)) for d in detailed]
+        fixed = [
+            self._with_message(replace(d, sandbox_id=sandbox_of.get(d.id, d.sandbox_id))) for d in detailed
+        ]
         return _by_name(fixed)
+
+    def _with_message(self, info: ContainerInfo) -> ContainerInfo:
+        """An exited container's termination message, as its status shows it."""
+        if info.state != CONTAINER_EXITED or info.message:
+            return info
+        spec = self.pod.get("spec") or {}
+        container = next(
+            (c for c in [*(spec.get("containers") or []), *(spec.get("initContainers") or [])]
+             if c.get("name") == info.name),
+            None,
+        )
+        if container is None:
+            return info
+        path = termination_file(pod_dir(self.ctx.root_dir, self.uid), info.name, info.attempt)
+        message = termination_message(container, path, info.exit_code, info.log_path)
+        return replace(info, message=message) if message else info
 
     async def sync(self) -> None:
         spec = self.pod.get("spec") or {}
@@ -212,6 +233,10 @@ class PodWorker:
             if waiting is None:
                 self._waiting.pop(container["name"], None)
                 self._event("Normal", "Started", f"Started container {container['name']}")
+            elif waiting[0] == "PostStartHookError":
+                self._waiting.pop(container["name"], None)  # killed: the exited container shows it
+                self._event("Warning", "FailedPostStartHook", waiting[1])
+                self.wake_in(0.5)
             else:
                 if waiting != self._waiting.get(container["name"]):
                     self._event("Warning", "Failed", f"{waiting[0]}: {waiting[1]}")
@@ -391,6 +416,23 @@ class PodWorker:
         self.pod["status"] = status
 
     # ---- termination --------------------------------------------------------------------
+    async def _pre_stop(self, info: ContainerInfo, grace: int) -> None:
+        """Run the container's preStop hook (if any) within the grace period."""
+        spec = self.pod.get("spec") or {}
+        container = next((c for c in spec.get("containers") or [] if c.get("name") == info.name), None)
+        hook = ((container or {}).get("lifecycle") or {}).get("preStop")
+        if not hook or info.state != CONTAINER_RUNNING:
+            return
+        pod_ips = next(iter(self._sandbox_ips.values()), [])
+        ports = {p["name"]: int(p["containerPort"]) for p in container.get("ports") or [] if p.get("name")}
+        target = ProbeTarget(info.id, pod_ips[0] if pod_ips else "", ports)
+        try:
+            failure = await asyncio.wait_for(run_hook(self._prober, hook, target, float(grace)), grace)
+        except TimeoutError:
+            failure = f"PreStop hook for container {info.name} did not finish within the grace period"
+        if failure:
+            self._event("Warning", "FailedPreStopHook", failure)
+
     async def terminate(self) -> None:
         grace = grace_period(self.pod)
         if not self.gone:
@@ -398,8 +440,12 @@ class PodWorker:
         self._stop_probes(set())
         containers = await self.ctx.runtime.list_containers({L.POD_UID: self.uid})
         running = [c for c in containers if c.state in (CONTAINER_RUNNING, "created")]
+        began = asyncio.get_running_loop().time()
+        await asyncio.gather(*(self._pre_stop(c, grace) for c in running), return_exceptions=True)
+        spent = asyncio.get_running_loop().time() - began
+        left = max(2, grace - int(spent))  # upstream leaves the stop signal 2 s at least
         await asyncio.gather(
-            *(self.ctx.runtime.stop_container(c.id, grace) for c in running), return_exceptions=True
+            *(self.ctx.runtime.stop_container(c.id, left) for c in running), return_exceptions=True
         )
         sandboxes = await self.ctx.runtime.list_sandboxes({L.POD_UID: self.uid})
         for sb in sandboxes:

@@ -28,6 +28,8 @@ class FakeRuntime:
         self.sandboxes: dict[str, SandboxInfo] = {}
         self.containers: dict[str, ContainerInfo] = {}
         self.stopped_with: dict[str, int] = {}
+        self.calls: list[str] = []  # exec and stop calls in order
+        self.exec_exit: dict[str, int] = {}  # command's first word -> exit code (default 0)
         self.clock_ns = 1_000 * 10**9
         self._ids = itertools.count(1)
 
@@ -81,7 +83,10 @@ class FakeRuntime:
             image_ref=config.image.image,
             log_path=f"/logs/{cid}",
             labels=dict(config.labels),
-            annotations={"env": repr([(e.key, e.value) for e in config.envs])},
+            annotations={
+                "env": repr([(e.key, e.value) for e in config.envs]),
+                "mounts": repr([(m.container_path, m.host_path) for m in config.mounts]),
+            },
         )
         return cid
 
@@ -97,6 +102,7 @@ class FakeRuntime:
 
     async def stop_container(self, container_id: str, timeout_s: int) -> None:
         self.stopped_with[container_id] = timeout_s
+        self.calls.append(f"stop {container_id}")
         if self.containers[container_id].state == CONTAINER_RUNNING:
             self.exit(container_id, 137)
 
@@ -112,7 +118,9 @@ class FakeRuntime:
         return replace(self.containers[container_id], sandbox_id="")
 
     async def exec_sync(self, container_id: str, cmd: list[str], timeout_s: int = 0) -> ExecResult:
-        return ExecResult(b"", b"", 0)
+        self.calls.append(f"exec {container_id} {' '.join(cmd)}")
+        return ExecResult(b"", b"boom" if self.exec_exit.get(cmd[0] if cmd else "") else b"",
+                          self.exec_exit.get(cmd[0] if cmd else "", 0))
 
     async def image_ref(self, image: str) -> str | None:
         return f"sha256:{image}" if image in self.images else None

@@ -1,0 +1,108 @@
+"""Lifecycle hooks and termination messages: the pod worker over the in-memory runtime."""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kprov.cluster.kubelet.context import KubeletContext
+from kprov.cluster.kubelet.cri.types import CONTAINER_EXITED, CONTAINER_RUNNING
+from kprov.cluster.kubelet.lifecycle import termination_file, termination_message
+from kprov.cluster.kubelet.podconfig import NodeSettings
+from kprov.cluster.kubelet.podworker import PodWorker
+from kprov.cluster.kubelet.volumes import pod_dir
+from tests.unit.kubelet.fakes import FakeApi, FakeRuntime
+
+IMAGE = "kprov.local/busybox:1"
+
+
+def _pod(**container: Any) -> dict[str, Any]:
+    return {
+        "metadata": {"name": "p", "namespace": "ns", "uid": "uid-1"},
+        "spec": {"restartPolicy": "Always", "terminationGracePeriodSeconds": 9,
+                 "containers": [{"name": "app", "image": IMAGE, **container}]},
+    }
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> tuple[KubeletContext, FakeRuntime, FakeApi]:
+    runtime, api = FakeRuntime(), FakeApi()
+    ctx = KubeletContext(
+        runtime, api, NodeSettings("n1"), tmp_path, "10.77.0.11", wall_clock=lambda: 10_000.0
+    )
+    return ctx, runtime, api
+
+
+async def test_a_post_start_hook_runs_right_after_the_container_starts(world: Any) -> None:
+    ctx, runtime, api = world
+    worker = PodWorker(ctx, _pod(lifecycle={"postStart": {"exec": {"command": ["touch", "/started"]}}}))
+    await worker.sync()
+    app = runtime.named("app")[0]
+    assert app.state == CONTAINER_RUNNING
+    assert runtime.calls == [f"exec {app.id} touch /started"]
+    assert api.statuses[-1]["containerStatuses"][0]["state"].get("running") is not None
+
+
+async def test_a_failed_post_start_hook_kills_the_container_and_says_why(world: Any) -> None:
+    ctx, runtime, api = world
+    runtime.exec_exit["false"] = 1
+    worker = PodWorker(ctx, _pod(lifecycle={"postStart": {"exec": {"command": ["false"]}}}))
+    await worker.sync()
+    app = runtime.named("app")[0]
+    assert app.state == CONTAINER_EXITED and runtime.stopped_with[app.id] == 0
+    await asyncio.sleep(0.01)  # events are written in the background
+    reasons = dict(api.events)
+    assert "FailedPostStartHook" in reasons
+    assert reasons["FailedPostStartHook"].startswith("Exec lifecycle hook ([false]) for Container failed")
+
+
+async def test_pre_stop_runs_before_the_stop_signal_when_the_pod_is_deleted(world: Any) -> None:
+    ctx, runtime, _ = world
+    pod = _pod(lifecycle={"preStop": {"exec": {"command": ["sh", "-c", "drain"]}}})
+    worker = PodWorker(ctx, pod)
+    await worker.sync()
+    app = runtime.named("app")[0].id
+    runtime.calls.clear()
+    await worker.terminate()
+    assert runtime.calls == [f"exec {app} sh -c drain", f"stop {app}"]
+    assert runtime.stopped_with[app] == 9  # the hook took no time: the whole grace period is left
+
+
+@pytest.mark.parametrize("path", [None, "/tmp/custom-message"])
+async def test_each_attempt_gets_a_termination_file_and_its_message_shows_when_it_exits(
+    world: Any, path: str | None
+) -> None:
+    ctx, runtime, api = world
+    container = {"terminationMessagePath": path} if path else {}
+    pod = _pod(**container)
+    pod["spec"]["restartPolicy"] = "Never"
+    worker = PodWorker(ctx, pod)
+    await worker.sync()
+    app = runtime.named("app")[0]
+    mounts = dict(ast.literal_eval(app.annotations["mounts"]))
+    host = termination_file(pod_dir(ctx.root_dir, "uid-1"), "app", 0)
+    assert mounts[path or "/dev/termination-log"] == str(host)
+    assert host.stat().st_mode & 0o777 == 0o666  # a non-root user may write it
+    host.write_text("all done")
+    runtime.exit(app.id, 0)
+    await worker.sync()
+    terminated = api.statuses[-1]["containerStatuses"][0]["state"]["terminated"]
+    assert terminated["message"] == "all done"
+
+
+def test_fallback_to_logs_only_after_a_failure_with_an_empty_file(tmp_path: Path) -> None:
+    log = tmp_path / "0.log"
+    log.write_text("".join(f"2026-11-22T10:00:00.000000000Z stdout F line {i}\n" for i in range(100)))
+    empty = tmp_path / "msg"
+    empty.write_text("")
+    fallback = {"terminationMessagePolicy": "FallbackToLogsOnError"}
+    message = termination_message(fallback, empty, 1, str(log))
+    assert message.splitlines()[0] == "line 20" and message.splitlines()[-1] == "line 99"  # the last 80
+    assert termination_message(fallback, empty, 0, str(log)) == ""  # succeeded: no fallback
+    assert termination_message({}, empty, 1, str(log)) == ""  # policy File: no fallback
+    empty.write_text("from the file")
+    assert termination_message(fallback, empty, 1, str(log)) == "from the file"
