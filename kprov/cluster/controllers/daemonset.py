@@ -101,13 +101,17 @@ class DaemonSetController(Controller):
         for ds in self.sets.store.items():
             self.enqueue(ds)
 
-    def _should_run(self, template_pod: PodInfo, node: Obj) -> bool:
+    def _should_run(self, template_pod: PodInfo, node: Obj, *, continuing: bool = False) -> bool:
+        """Whether a daemon pod belongs on ``node``. A pod already there only has to tolerate
+        the node's NoExecute taints (upstream's shouldContinueRunning): the NoSchedule taints a
+        NotReady or unreachable node gets keep new pods away, not the ones it has."""
         info = NodeInfo(name=node["metadata"]["name"], node=node)
         info.set_node(node)
         if not node_matches_pod_affinity(template_pod, info):
             return False
+        effects = ("NoExecute",) if continuing else ("NoSchedule", "NoExecute")
         for taint in info.taints:
-            if taint.get("effect") in ("NoSchedule", "NoExecute") and not any(
+            if taint.get("effect") in effects and not any(
                 tolerates(t, taint) for t in template_pod.tolerations
             ):
                 return False
@@ -131,6 +135,10 @@ class DaemonSetController(Controller):
             if is_active(pod):
                 by_node.setdefault(_pinned_node(pod) or "", []).append(pod)
         wanted = {n["metadata"]["name"] for n in self.nodes.store.items() if self._should_run(probe, n)}
+        wanted |= {
+            n["metadata"]["name"] for n in self.nodes.store.items()
+            if n["metadata"]["name"] in by_node and self._should_run(probe, n, continuing=True)
+        }
         for node_name in sorted(wanted - set(by_node)):
             pod = pod_from_template(ds, template, extra_labels={HASH_LABEL: hash_})
             pod["spec"]["affinity"] = pinned_affinity(pod["spec"].get("affinity"), node_name)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 
-from kprov.cluster.client import ApiClient, resources
+from kprov.cluster.client import ApiClient, Conflict, resources
 from tests.integration.controllers.fake_kubelet import FakeKubelet
 from tests.integration.controllers.hollow import create_node, ensure_namespace, wait_for
 
@@ -203,3 +203,51 @@ async def test_daemonset_one_pod_per_matching_node(control_plane, controller_man
         assert pinned == ["ds-a", "ds-b"]
         for name in ("ds-a", "ds-b", "ds-c"):
             await admin.delete(resources.NODES, name)
+
+
+async def test_daemon_pods_stay_on_a_node_that_goes_not_ready(control_plane, controller_manager) -> None:  # type: ignore[no-untyped-def]
+    """NotReady/unreachable nodes get NoSchedule taints too: they keep new pods away, not the
+    daemon pods already there (upstream keeps them); an untolerated NoExecute taint does evict."""
+    async with ApiClient.from_kubeconfig(control_plane.admin_kubeconfig) as admin:
+        await ensure_namespace(admin, "ds-ready")
+        await create_node(admin, "dsr-a", labels={"role": "dsr"})
+        template = _template("dsr")
+        template["spec"]["nodeSelector"] = {"role": "dsr"}
+        body = {
+            "metadata": {"name": "agent", "namespace": "ds-ready"},
+            "spec": {"selector": {"matchLabels": {"app": "dsr"}}, "template": template},
+        }
+        await admin.create(resources.DAEMONSETS, body)
+
+        async def one() -> list[dict] | None:
+            pods = await _pods(admin, "ds-ready", "app=dsr")
+            return pods if len(pods) == 1 else None
+
+        first = (await wait_for(one, 20, what="the daemon pod"))[0]
+        await _set_taints(admin, "dsr-a", [
+            {"key": "node.kubernetes.io/unreachable", "effect": "NoSchedule"},
+            {"key": "node.kubernetes.io/unreachable", "effect": "NoExecute"},
+        ])
+        await asyncio.sleep(3)  # several reconciles of the DaemonSet controller
+        pods = await _pods(admin, "ds-ready", "app=dsr")
+        assert [p["metadata"]["uid"] for p in pods] == [first["metadata"]["uid"]]
+
+        await _set_taints(admin, "dsr-a", [{"key": "dedicated", "value": "other", "effect": "NoExecute"}])
+
+        async def none() -> bool:
+            return not await _pods(admin, "ds-ready", "app=dsr")
+
+        await wait_for(none, 20, what="the daemon pod to leave a node with an untolerated NoExecute taint")
+        await admin.delete(resources.NODES, "dsr-a")
+
+
+async def _set_taints(client: ApiClient, name: str, taints: list[dict]) -> None:
+    for _ in range(5):
+        node = await client.get(resources.NODES, name)
+        node["spec"]["taints"] = taints
+        try:
+            await client.update(resources.NODES, node)
+            return
+        except Conflict:  # the pod CIDR allocator wrote the node meanwhile
+            continue
+    raise AssertionError(f"could not taint node {name}")
