@@ -43,6 +43,10 @@ log = logging.getLogger(__name__)
 Obj = Mapping[str, Any]
 
 
+def _is_sidecar(container: Obj) -> bool:
+    return container.get("restartPolicy") == "Always"
+
+
 def _by_name(containers: list[ContainerInfo]) -> dict[str, list[ContainerInfo]]:
     out: dict[str, list[ContainerInfo]] = {}
     for c in containers:
@@ -251,6 +255,20 @@ class PodWorker:
             name = container["name"]
             history = by_name.get(name, [])
             cur = history[0] if history else None
+            if _is_sidecar(container):
+                # a native sidecar: started in order, then kept running beside the app containers
+                if cur is None:
+                    await start(container, L.KIND_INIT, 0)
+                    changed, init_done = True, False
+                    break
+                if cur.state == CONTAINER_EXITED:
+                    changed |= await self._restart(container, cur, L.KIND_INIT, start, now)
+                if cur.state == CONTAINER_RUNNING and self._flags(container, cur)[1]:
+                    continue
+                if cur.state == CONTAINER_EXITED and (self.pod.get("status") or {}).get("phase") == "Running":
+                    continue  # restarting it must not hold the app containers back
+                init_done = False
+                break
             if cur is not None and cur.state == CONTAINER_EXITED and cur.exit_code == 0:
                 continue
             init_done = False
@@ -321,7 +339,9 @@ class PodWorker:
 
     def _sync_probes(self, by_name: dict[str, list[ContainerInfo]], pod_ips: list[str]) -> None:
         wanted: set[tuple[str, str]] = set()
-        for container in (self.pod.get("spec") or {}).get("containers") or []:
+        spec = self.pod.get("spec") or {}
+        sidecars = [c for c in spec.get("initContainers") or [] if _is_sidecar(c)]
+        for container in [*(spec.get("containers") or []), *sidecars]:
             history = by_name.get(container["name"], [])
             cur = history[0] if history else None
             if cur is None or cur.state != CONTAINER_RUNNING:
@@ -388,7 +408,8 @@ class PodWorker:
             ready, started = self._flags(container, cur)
             views.append(
                 ContainerView(
-                    container["name"], container.get("image", ""), cur, prev, waiting, ready, started
+                    container["name"], container.get("image", ""), cur, prev, waiting, ready, started,
+                    sidecar=_is_sidecar(container),
                 )
             )
         return views

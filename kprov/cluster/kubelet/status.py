@@ -38,6 +38,7 @@ class ContainerView:
     waiting: tuple[str, str] | None = None  # (reason, message) when not running
     ready: bool = False
     started: bool = False
+    sidecar: bool = False  # an init container with restartPolicy Always (a native sidecar)
 
 
 def _ts(ns: int) -> str:
@@ -108,7 +109,13 @@ def container_status(view: ContainerView, default_waiting: str = "ContainerCreat
 
 
 def _init_done(view: ContainerView) -> bool:
+    """A regular init container is done once it exited 0; a sidecar once it has started."""
     cur = view.current
+    if view.sidecar:
+        return cur is not None and (
+            (cur.state == CONTAINER_RUNNING and view.started) or view.previous is not None
+            or cur.state == CONTAINER_EXITED
+        )
     return cur is not None and cur.state == CONTAINER_EXITED and cur.exit_code == 0
 
 
@@ -118,7 +125,8 @@ def pod_phase(
     for view in init_views:
         cur = view.current
         if (
-            cur is not None
+            not view.sidecar
+            and cur is not None
             and cur.state == CONTAINER_EXITED
             and cur.exit_code != 0
             and restart_policy == "Never"
@@ -202,7 +210,10 @@ def pod_status(
     app_statuses = [
         container_status(v, "ContainerCreating" if initialized else "PodInitializing") for v in app_views
     ]
-    all_ready = bool(app_statuses) and all(s["ready"] for s in app_statuses) and phase == "Running"
+    sidecars_ready = all(v.ready for v in init_views if v.sidecar)
+    all_ready = (
+        bool(app_statuses) and all(s["ready"] for s in app_statuses) and sidecars_ready and phase == "Running"
+    )
     status: dict[str, Any] = {
         "phase": phase,
         "conditions": _conditions(

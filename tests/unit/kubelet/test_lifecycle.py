@@ -106,3 +106,40 @@ def test_fallback_to_logs_only_after_a_failure_with_an_empty_file(tmp_path: Path
     assert termination_message({}, empty, 1, str(log)) == ""  # policy File: no fallback
     empty.write_text("from the file")
     assert termination_message(fallback, empty, 1, str(log)) == "from the file"
+
+
+async def test_a_native_sidecar_starts_first_keeps_running_and_the_pod_completes_with_its_app(
+    world: Any,
+) -> None:
+    ctx, runtime, api = world
+    pod = _pod(command=["work"])
+    pod["spec"]["restartPolicy"] = "Never"
+    pod["spec"]["initContainers"] = [
+        {"name": "proxy", "image": IMAGE, "restartPolicy": "Always"},
+        {"name": "setup", "image": IMAGE},
+    ]
+    worker = PodWorker(ctx, pod)
+    await worker.sync()
+    assert [c.name for c in runtime.containers.values()] == ["proxy"]
+    await worker.sync()  # the sidecar runs: the next init container may start, the sidecar stays
+    assert runtime.named("setup") and runtime.named("proxy")[0].state == CONTAINER_RUNNING
+    runtime.exit(runtime.named("setup")[0].id, 0)
+    await worker.sync()
+    app = runtime.named("app")[0]
+    assert app.state == CONTAINER_RUNNING
+    status = api.statuses[-1]
+    assert status["phase"] == "Running"
+    conditions = {c["type"]: c["status"] for c in status["conditions"]}
+    assert conditions["Initialized"] == "True" and conditions["Ready"] == "True"
+    sidecar = next(s for s in status["initContainerStatuses"] if s["name"] == "proxy")
+    assert "running" in sidecar["state"] and sidecar["started"] is True
+
+    runtime.exit(runtime.named("proxy")[0].id, 1)  # the sidecar dies: restarted, the app untouched
+    await worker.sync()
+    assert [c.attempt for c in runtime.named("proxy")] == [0, 1]
+    assert runtime.named("app")[0].state == CONTAINER_RUNNING
+
+    runtime.exit(app.id, 0)  # the app is done: so is the pod, sidecar or not
+    await worker.sync()
+    assert api.statuses[-1]["phase"] == "Succeeded"
+    assert not next(iter(runtime.sandboxes.values())).ready
