@@ -65,3 +65,4 @@ class KubeletContext:
     backoff_last: dict[str, float] = field(default_factory=dict)  # key -> time of last failure
     wall_clock: Callable[[], float] = time.time
     resync_s: float = 10.0
+    allocatable: dict[str, str] = field(default_factory=dict)  # the node's (resourceFieldRef defaults)

@@ -17,7 +17,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["ConfigError", "PodSources", "expand", "field_value", "resolve_env"]
+from kprov.cluster.kubelet.resourcefield import ResourceFieldError, resource_field_value
+
+__all__ = ["ConfigError", "PodSources", "expand", "field_value", "named_container", "resolve_env"]
 
 Obj = Mapping[str, Any]
 _REF = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
@@ -35,6 +37,7 @@ class PodSources:
     secrets: dict[str, Obj] = field(default_factory=dict)
     pod_ip: str = ""
     host_ip: str = ""
+    allocatable: dict[str, str] = field(default_factory=dict)  # the node's, for resourceFieldRef defaults
 
 
 def expand(text: str, env: Mapping[str, str]) -> str:
@@ -102,6 +105,14 @@ def _lookup(kind: str, name: str, key: str, optional: bool, sources: PodSources)
     return data[key]
 
 
+def named_container(pod: Obj, name: str) -> Obj:
+    spec = pod.get("spec") or {}
+    for container in [*(spec.get("containers") or []), *(spec.get("initContainers") or [])]:
+        if container.get("name") == name:
+            return container
+    raise ConfigError(f"resourceFieldRef: container {name!r} not found in the pod")
+
+
 def resolve_env(pod: Obj, container: Obj, sources: PodSources) -> list[tuple[str, str]]:
     """The container's environment as ordered (name, value) pairs, duplicates resolved."""
     env: dict[str, str] = {}
@@ -140,7 +151,12 @@ def resolve_env(pod: Obj, container: Obj, sources: PodSources) -> list[tuple[str
                 "secret", ref.get("name", ""), ref.get("key", ""), bool(ref.get("optional")), sources
             )
         elif "resourceFieldRef" in source:
-            value = ""
+            ref = source["resourceFieldRef"]
+            target = named_container(pod, ref.get("containerName") or container.get("name", ""))
+            try:
+                value = resource_field_value(target, ref, sources.allocatable)
+            except ResourceFieldError as err:
+                raise ConfigError(f"env {name}: {err}") from None
         else:
             raise ConfigError(f"env {name}: valueFrom has no supported source")
         if value is not None:

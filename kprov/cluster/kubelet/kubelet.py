@@ -27,7 +27,7 @@ from kprov.cluster.kubelet.apiaccess import KubeletApi
 from kprov.cluster.kubelet.context import KubeletContext
 from kprov.cluster.kubelet.cri.client import CRIClient
 from kprov.cluster.kubelet.cri.types import ContainerInfo
-from kprov.cluster.kubelet.node import KUBELET_PORT, host_facts, node_object, node_status
+from kprov.cluster.kubelet.node import KUBELET_PORT, host_facts, node_allocatable, node_object, node_status
 from kprov.cluster.kubelet.podconfig import NodeSettings
 from kprov.cluster.kubelet.podworker import PodWorker
 from kprov.cluster.kubelet.server import KubeletServer, server_ssl_context
@@ -71,6 +71,7 @@ class Kubelet:
             config.node_name, config.pod_log_root, config.cluster_dns, config.cluster_domain
         )
         self.ctx = KubeletContext(runtime, self.api, settings, root, config.node_ip)
+        self.ctx.allocatable = node_allocatable(host_facts(config.root_dir))
         self.informer = Informer(client, PODS, field_selector=f"spec.nodeName={config.node_name}")
         self.workers: dict[str, PodWorker] = {}
         self._tasks: set[asyncio.Task[Any]] = set()

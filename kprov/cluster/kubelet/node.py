@@ -25,6 +25,7 @@ __all__ = [
     "HostFacts",
     "host_facts",
     "lease_object",
+    "node_allocatable",
     "node_object",
     "node_status",
     "parse_labels",
@@ -172,12 +173,7 @@ def node_status(
             "lastTransitionTime": since,
         }
 
-    capacity = {
-        "cpu": str(facts.cpus),
-        "memory": f"{facts.memory_bytes // 1024}Ki",
-        "pods": str(MAX_PODS),
-        "ephemeral-storage": f"{facts.disk_bytes // 1024}Ki",
-    }
+    capacity = node_allocatable(facts)
     return {
         "capacity": capacity,
         "allocatable": dict(capacity),
@@ -206,6 +202,16 @@ def node_status(
             "operatingSystem": "linux",
             "architecture": facts.architecture,
         },
+    }
+
+
+def node_allocatable(facts: HostFacts) -> dict[str, str]:
+    """Capacity and allocatable (kprov reserves nothing for the system)."""
+    return {
+        "cpu": str(facts.cpus),
+        "memory": f"{facts.memory_bytes // 1024}Ki",
+        "pods": str(MAX_PODS),
+        "ephemeral-storage": f"{facts.disk_bytes // 1024}Ki",
     }
 
 

@@ -137,7 +137,7 @@ class PodWorker:
     async def _sources(self) -> PodSources:
         ns = self.pod["metadata"].get("namespace", "default")
         cms, secrets = referenced_sources(self.pod)
-        sources = PodSources(host_ip=self.ctx.node_ip)
+        sources = PodSources(host_ip=self.ctx.node_ip, allocatable=self.ctx.allocatable)
         for name in cms:
             obj = await self.ctx.api.get_config_map(ns, name)
             if obj is not None:

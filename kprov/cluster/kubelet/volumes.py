@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kprov.cluster.kubelet.env import ConfigError, PodSources, field_value
+from kprov.cluster.kubelet.env import ConfigError, PodSources, field_value, named_container
+from kprov.cluster.kubelet.resourcefield import ResourceFieldError, resource_field_value
 
 __all__ = [
     "MountSpec",
@@ -133,9 +134,17 @@ def _downward_files(
 ) -> dict[str, tuple[bytes, int]]:
     files: dict[str, tuple[bytes, int]] = {}
     for item in items:
-        if "fieldRef" not in item:
+        if "resourceFieldRef" in item:
+            ref = item["resourceFieldRef"]
+            try:
+                value = resource_field_value(named_container(pod, ref.get("containerName", "")), ref,
+                                             sources.allocatable)
+            except ResourceFieldError as err:
+                raise ConfigError(f"downwardAPI {item.get('path')}: {err}") from None
+        elif "fieldRef" in item:
+            value = field_value(pod, item["fieldRef"].get("fieldPath", ""), sources)
+        else:
             continue
-        value = field_value(pod, item["fieldRef"].get("fieldPath", ""), sources)
         files[item["path"]] = (value.encode(), int(item.get("mode", default_mode)))
     return files
 
