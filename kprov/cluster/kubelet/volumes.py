@@ -1,12 +1,14 @@
 """Pod volumes on the node: written under the kubelet root dir, mounted via CRI mounts.
 
 Each volume of pod ``uid`` lives in ``<root>/pods/<uid>/volumes/<kind>/<name>``:
-emptyDir is a directory; configMap, secret, downwardAPI and projected volumes are
-directories of files rewritten whenever their content changes (so updates to a configmap
-reach running pods on the next sync); hostPath points at the node path itself (created for
-the ``DirectoryOrCreate`` / ``FileOrCreate`` types). :func:`container_mounts` turns a
-container's volumeMounts (with subPath and readOnly) into (host path, container path,
-read-only) triples for the CRI config.
+emptyDir is a directory (a tmpfs mounted on it for ``medium: Memory``, sized by
+``sizeLimit``, unmounted when the pod's volumes are removed); configMap, secret,
+downwardAPI and projected volumes are directories of files rewritten whenever their
+content changes (so updates to a configmap reach running pods on the next sync);
+hostPath points at the node path itself (created for the ``DirectoryOrCreate`` /
+``FileOrCreate`` types). :func:`container_mounts` turns a container's volumeMounts (with
+subPath and readOnly) into (host path, container path, read-only) triples for the CRI
+config.
 """
 
 from __future__ import annotations
@@ -14,11 +16,13 @@ from __future__ import annotations
 import base64
 import os
 import shutil
+import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kprov.cluster.api.objects import memory_bytes
 from kprov.cluster.kubelet.env import ConfigError, PodSources, field_value, named_container
 from kprov.cluster.kubelet.resourcefield import ResourceFieldError, resource_field_value
 
@@ -226,8 +230,11 @@ def setup_volumes(root: Path, pod: Obj, sources: PodSources) -> dict[str, str]:
             continue
         directory = base / kind / name
         if kind == "emptyDir":
-            directory.mkdir(parents=True, exist_ok=True)
-            directory.chmod(0o777)
+            if not os.path.ismount(directory):
+                directory.mkdir(parents=True, exist_ok=True)
+                directory.chmod(0o777)
+                if (vol.get("emptyDir") or {}).get("medium") == "Memory":
+                    _mount_tmpfs(directory, (vol.get("emptyDir") or {}).get("sizeLimit"))
         else:
             _sync_files(directory, _volume_files(pod, vol, kind, sources))
         paths[name] = str(directory)
@@ -256,5 +263,27 @@ def container_mounts(container: Obj, volume_paths: Mapping[str, str]) -> list[Mo
     return mounts
 
 
+def _mount_tmpfs(directory: Path, size_limit: str | None) -> None:
+    """A tmpfs on ``directory``; its root keeps tmpfs's own mode (1777), as upstream's."""
+    options = ["-o", f"size={memory_bytes(size_limit)}"] if size_limit else []
+    done = subprocess.run(["mount", "-t", "tmpfs", *options, "tmpfs", str(directory)],
+                          capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise ConfigError(f"emptyDir {directory.name}: mounting a tmpfs failed: {done.stderr.strip()}")
+
+
+def _mounts_under(directory: Path) -> list[str]:
+    prefix = str(directory) + "/"
+    try:
+        lines = Path("/proc/self/mounts").read_text().splitlines()
+    except OSError:
+        return []
+    points = [line.split()[1].replace("\\040", " ") for line in lines if len(line.split()) > 1]
+    return sorted((p for p in points if p.startswith(prefix)), key=len, reverse=True)
+
+
 def remove_pod_volumes(root: Path, uid: str) -> None:
-    shutil.rmtree(pod_dir(root, uid), ignore_errors=True)
+    directory = pod_dir(root, uid)
+    for point in _mounts_under(directory):  # memory-backed emptyDirs
+        subprocess.run(["umount", "-l", point], capture_output=True, check=False)
+    shutil.rmtree(directory, ignore_errors=True)
