@@ -17,6 +17,7 @@ from kprov.cluster.kubelet.context import KubeletContext
 from kprov.cluster.kubelet.cri.client import CRIError
 from kprov.cluster.kubelet.cri.generated import api_pb2 as pb
 from kprov.cluster.kubelet.env import ConfigError, PodSources, resolve_env
+from kprov.cluster.kubelet.etchosts import HOSTS_PATH, hosts_content, manages_hosts, write_hosts
 from kprov.cluster.kubelet.lifecycle import DEFAULT_TERMINATION_PATH, run_hook, termination_file
 from kprov.cluster.kubelet.podconfig import container_config
 from kprov.cluster.kubelet.probes import Prober, ProbeTarget
@@ -89,6 +90,8 @@ async def start_container(
         env = resolve_env(pod, container, sources)
         mounts = container_mounts(container, volume_paths)
         mounts.append(_termination_mount(ctx, pod, container, attempt))
+        if manages_hosts(pod, container):
+            mounts.append(_hosts_mount(ctx, pod, sources))
         config = container_config(pod, container, attempt, env, mounts, kind=kind, image_ref=ref)
     except (ConfigError, ValueError) as err:
         return ("CreateContainerConfigError", str(err))
@@ -108,6 +111,14 @@ async def start_container(
             await ctx.runtime.stop_container(container_id, 0)
             return ("PostStartHookError", failure)
     return None
+
+
+def _hosts_mount(ctx: KubeletContext, pod: Obj, sources: PodSources) -> MountSpec:
+    uid = (pod.get("metadata") or {}).get("uid", "")
+    path = pod_dir(ctx.root_dir, uid) / "etc-hosts"
+    ips = [sources.pod_ip] if sources.pod_ip else []
+    write_hosts(path, hosts_content(pod, ips, ctx.settings.cluster_domain))
+    return MountSpec(container_path=HOSTS_PATH, host_path=str(path), readonly=False)
 
 
 def _termination_mount(ctx: KubeletContext, pod: Obj, container: Obj, attempt: int) -> MountSpec:

@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from kprov.cluster.api.objects import now_rfc3339
+from kprov.cluster.api.objects import now_rfc3339, parse_time
 from kprov.cluster.kubelet import labels as L
 from kprov.cluster.kubelet.containers import start_container
 from kprov.cluster.kubelet.context import KubeletContext
@@ -207,6 +207,8 @@ class PodWorker:
         phase = (self.pod.get("status") or {}).get("phase")
         if phase in ("Succeeded", "Failed"):
             return  # terminal: nothing restarts; containers stay for logs until deletion
+        if await self._past_deadline(spec):
+            return
         sources = await self._sources()
         try:
             volume_paths = setup_volumes(self.ctx.root_dir, self.pod, sources)
@@ -304,6 +306,36 @@ class PodWorker:
             # Finished for good: release the sandbox (and its IP); containers stay for logs.
             with contextlib.suppress(CRIError):
                 await self.ctx.runtime.stop_sandbox(sandbox.id)
+
+    async def _past_deadline(self, spec: Obj) -> bool:
+        """activeDeadlineSeconds: past it, the pod's containers are stopped and it is Failed."""
+        deadline = spec.get("activeDeadlineSeconds")
+        started = parse_time((self.pod.get("status") or {}).get("startTime"))
+        if not deadline or started is None:
+            return False
+        left = float(deadline) - (self.ctx.wall_clock() - started.timestamp())
+        if left > 0:
+            self.wake_in(left)
+            return False
+        running = [c for c in await self.ctx.runtime.list_containers({L.POD_UID: self.uid})
+                   if c.state == CONTAINER_RUNNING]
+        await asyncio.gather(
+            *(self.ctx.runtime.stop_container(c.id, grace_period(self.pod)) for c in running),
+            return_exceptions=True,
+        )
+        message = "Pod was active on the node longer than the specified deadline"
+        self._event("Normal", "DeadlineExceeded", message)
+        await self._write_status(
+            await self._containers(), self._last_ips(), spec.get("initContainers") or [],
+            failed=("DeadlineExceeded", message),
+        )
+        for sandbox in await self.ctx.runtime.list_sandboxes({L.POD_UID: self.uid}):
+            with contextlib.suppress(CRIError):
+                await self.ctx.runtime.stop_sandbox(sandbox.id)
+        return True
+
+    def _last_ips(self) -> list[str]:
+        return [ip["ip"] for ip in (self.pod.get("status") or {}).get("podIPs") or []]
 
     async def _restart(self, container: Obj, cur: ContainerInfo, kind: str, start: Any, now: float) -> bool:
         key = f"{self.uid}/{container['name']}"
@@ -419,7 +451,11 @@ class PodWorker:
         await self._write_status(by_name, pod_ips, spec.get("initContainers") or [])
 
     async def _write_status(
-        self, by_name: dict[str, list[ContainerInfo]], pod_ips: list[str], init: list[Obj]
+        self,
+        by_name: dict[str, list[ContainerInfo]],
+        pod_ips: list[str],
+        init: list[Obj],
+        failed: tuple[str, str] | None = None,
     ) -> None:
         spec = self.pod.get("spec") or {}
         status = pod_status(
@@ -430,6 +466,8 @@ class PodWorker:
             host_ip=self.ctx.node_ip,
             now=now_rfc3339(),
         )
+        if failed is not None:  # the kubelet failed the pod itself (reason, message)
+            status.update(phase="Failed", reason=failed[0], message=failed[1])
         if status == self._last_status:
             return
         await self.ctx.api.write_pod_status(self.pod, status)

@@ -1,5 +1,6 @@
 """Pod features the kubelet provides, checked on a real node: a postStart hook done before
-the pod is reported, a memory-backed emptyDir, resource values in env, termination messages."""
+the pod is reported, a memory-backed emptyDir, resource values in env, the managed
+/etc/hosts with hostAliases, termination messages."""
 
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ def test_hooks_tmpfs_resource_env_and_termination_message(node_cluster: NodeClus
         "lifecycle": {"postStart": {"exec": {"command": ["sh", "-c", "echo hooked > /scratch/poststart"]}}},
     }
     pod = pod_manifest("features", [main], volumes=[
-        {"name": "scratch", "emptyDir": {"medium": "Memory", "sizeLimit": "16Mi"}}])
+        {"name": "scratch", "emptyDir": {"medium": "Memory", "sizeLimit": "16Mi"}}],
+        hostAliases=[{"ip": "123.45.67.89", "hostnames": ["foo.local", "bar.local"]}])
     apply(node_cluster, namespace, pod)
     wait_for(node_cluster, namespace, "features", running)
 
@@ -36,6 +38,10 @@ def test_hooks_tmpfs_resource_env_and_termination_message(node_cluster: NodeClus
     assert in_pod("stat -c %a /scratch") == "1777"
     assert in_pod("df -k /scratch | tail -1 | awk '{print $2}'") == str(16 * 1024)
     assert in_pod("echo $CPU_MILLIS") == "500"
+    hosts = in_pod("cat /etc/hosts").splitlines()
+    assert hosts[0] == "# Kubernetes-managed hosts file."
+    assert "123.45.67.89\tfoo.local\tbar.local" in hosts
+    assert any(line.endswith("\tfeatures") for line in hosts)  # the pod's IP and name
     uid = get_pod(node_cluster, namespace, "features")["metadata"]["uid"]
     node_cluster.kubectl("delete", "pod", "features", "-n", namespace, "--wait=true", timeout=90)
     leftovers = node_cluster.ssh(f"grep -c '/pods/{uid}/' /proc/mounts || true", check=False).strip()

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from kprov.cluster.api.objects import parse_time
 from kprov.cluster.kubelet.context import KubeletContext
 from kprov.cluster.kubelet.cri.types import CONTAINER_EXITED, CONTAINER_RUNNING
 from kprov.cluster.kubelet.lifecycle import termination_file, termination_message
@@ -143,3 +144,23 @@ async def test_a_native_sidecar_starts_first_keeps_running_and_the_pod_completes
     await worker.sync()
     assert api.statuses[-1]["phase"] == "Succeeded"
     assert not next(iter(runtime.sandboxes.values())).ready
+
+
+async def test_a_pod_past_its_active_deadline_is_stopped_and_failed(world: Any) -> None:
+    ctx, runtime, api = world
+    pod = _pod()
+    pod["spec"]["activeDeadlineSeconds"] = 30
+    worker = PodWorker(ctx, pod)
+    await worker.sync()
+    app = runtime.named("app")[0]
+    started = api.statuses[-1]["startTime"]
+    assert app.state == CONTAINER_RUNNING
+    ctx.wall_clock = lambda: parse_time(started).timestamp() + 10
+    await worker.sync()  # within the deadline: nothing happens
+    assert runtime.named("app")[0].state == CONTAINER_RUNNING
+    ctx.wall_clock = lambda: parse_time(started).timestamp() + 31
+    await worker.sync()
+    status = api.statuses[-1]
+    assert (status["phase"], status["reason"]) == ("Failed", "DeadlineExceeded")
+    assert status["message"] == "Pod was active on the node longer than the specified deadline"
+    assert runtime.named("app")[0].state == CONTAINER_EXITED
