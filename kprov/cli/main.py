@@ -34,6 +34,7 @@ _COMMANDS: dict[str, tuple[str, ...]] = {
     "kprov.cli.cluster": ("up", "verify", "reset", "kubeconfig"),
     "kprov.cli.bundle": ("bundle",),
     "kprov.cli.prepare": ("prepare",),
+    "kprov.cli.conformance": ("conformance",),
 }
 
 

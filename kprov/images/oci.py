@@ -1,6 +1,7 @@
 """Write an OCI image archive (image layout in a tar) from an :class:`ImageSpec`.
 
-The archive has one uncompressed layer holding the spec's files, an OCI image config
+An archive holds one image or several (``build_multi_archive``: blobs shared). Each image has
+one uncompressed layer holding the spec's files, an OCI image config
 (entrypoint, cmd, env, working dir), a manifest, ``index.json`` with the
 ``io.containerd.image.name`` annotation (so ``ctr images import`` names the image), and a
 docker-style ``manifest.json`` (so docker-archive readers work too). Output is
@@ -16,7 +17,7 @@ import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["FileEntry", "ImageSpec", "build_archive", "normalize_reference"]
+__all__ = ["FileEntry", "ImageSpec", "build_archive", "build_multi_archive", "normalize_reference"]
 
 LAYER_MEDIA_TYPE = "application/vnd.oci.image.layer.v1.tar"
 CONFIG_MEDIA_TYPE = "application/vnd.oci.image.config.v1+json"
@@ -42,6 +43,7 @@ class ImageSpec:
     cmd: list[str] = field(default_factory=list)
     env: list[str] = field(default_factory=lambda: ["PATH=/bin:/usr/bin:/sbin:/usr/sbin"])
     working_dir: str = "/"
+    user: str = ""  # the image config's User ("uid" or "uid:gid"); empty: root
     architecture: str = "amd64"
 
 
@@ -88,20 +90,21 @@ def _layer(files: list[FileEntry]) -> bytes:
     return buf.getvalue()
 
 
-def build_archive(spec: ImageSpec, out: Path) -> str:
-    """Write the OCI archive for ``spec`` to ``out``; return the manifest digest."""
-    reference = normalize_reference(spec.reference)
-    layer = _layer(spec.files)
+def _image_blobs(spec: ImageSpec, layer: bytes) -> tuple[bytes, bytes]:
+    """The config and manifest blobs of ``spec`` over its (already built) layer."""
+    config_section: dict[str, object] = {
+        "Entrypoint": spec.entrypoint or None,
+        "Cmd": spec.cmd or None,
+        "Env": spec.env,
+        "WorkingDir": spec.working_dir,
+    }
+    if spec.user:
+        config_section["User"] = spec.user
     config = json.dumps(
         {
             "architecture": spec.architecture,
             "os": "linux",
-            "config": {
-                "Entrypoint": spec.entrypoint or None,
-                "Cmd": spec.cmd or None,
-                "Env": spec.env,
-                "WorkingDir": spec.working_dir,
-            },
+            "config": config_section,
             "rootfs": {"type": "layers", "diff_ids": [_digest(layer)]},
         },
         sort_keys=True,
@@ -115,41 +118,57 @@ def build_archive(spec: ImageSpec, out: Path) -> str:
         },
         sort_keys=True,
     ).encode()
-    tag = reference.rsplit(":", 1)[1]
-    index = json.dumps(
-        {
-            "schemaVersion": 2,
-            "manifests": [
-                {
-                    "mediaType": MANIFEST_MEDIA_TYPE,
-                    "digest": _digest(manifest),
-                    "size": len(manifest),
-                    "annotations": {
-                        "io.containerd.image.name": reference,
-                        "org.opencontainers.image.ref.name": tag,
-                    },
-                }
-            ],
-        },
-        sort_keys=True,
-    ).encode()
-    docker_manifest = json.dumps(
-        [
+    return config, manifest
+
+
+def build_archive(spec: ImageSpec, out: Path) -> str:
+    """Write the OCI archive for ``spec`` to ``out``; return the manifest digest."""
+    return build_multi_archive([spec], out)[normalize_reference(spec.reference)]
+
+
+def build_multi_archive(specs: list[ImageSpec], out: Path) -> dict[str, str]:
+    """Write one OCI archive holding every spec (blobs shared: specs with the same file list
+    have one layer); return each normalized reference's manifest digest."""
+    layers: dict[int, bytes] = {}  # id(spec.files) -> layer: specs sharing a file list share a layer
+    blobs: dict[str, bytes] = {}
+    index_entries: list[dict[str, object]] = []
+    docker_entries: list[dict[str, object]] = []
+    digests: dict[str, str] = {}
+    for spec in specs:
+        reference = normalize_reference(spec.reference)
+        layer = layers.get(id(spec.files))
+        if layer is None:
+            layer = layers[id(spec.files)] = _layer(spec.files)
+        config, manifest = _image_blobs(spec, layer)
+        for blob in (layer, config, manifest):
+            blobs.setdefault(_digest(blob), blob)
+        digests[reference] = _digest(manifest)
+        index_entries.append(
+            {
+                "mediaType": MANIFEST_MEDIA_TYPE,
+                "digest": _digest(manifest),
+                "size": len(manifest),
+                "annotations": {
+                    "io.containerd.image.name": reference,
+                    "org.opencontainers.image.ref.name": reference.rsplit(":", 1)[1],
+                },
+            }
+        )
+        docker_entries.append(
             {
                 "Config": "blobs/sha256/" + _digest(config)[7:],
                 "RepoTags": [reference],
                 "Layers": ["blobs/sha256/" + _digest(layer)[7:]],
             }
-        ]
-    ).encode()
+        )
+    index = json.dumps({"schemaVersion": 2, "manifests": index_entries}, sort_keys=True).encode()
+    docker_manifest = json.dumps(docker_entries).encode()
     out.parent.mkdir(parents=True, exist_ok=True)
     with tarfile.open(out, "w") as tar:
-        blobs = tarfile.TarInfo("blobs")
-        blobs.type = tarfile.DIRTYPE
-        _add(tar, blobs)
-        sha = tarfile.TarInfo("blobs/sha256")
-        sha.type = tarfile.DIRTYPE
-        _add(tar, sha)
+        for directory in ("blobs", "blobs/sha256"):
+            info = tarfile.TarInfo(directory)
+            info.type = tarfile.DIRTYPE
+            _add(tar, info)
         for name, data in (
             ("oci-layout", b'{"imageLayoutVersion":"1.0.0"}'),
             ("index.json", index),
@@ -158,8 +177,8 @@ def build_archive(spec: ImageSpec, out: Path) -> str:
             info = tarfile.TarInfo(name)
             info.size = len(data)
             _add(tar, info, data)
-        for blob in (layer, config, manifest):
-            info = tarfile.TarInfo("blobs/sha256/" + _digest(blob)[7:])
+        for digest, blob in blobs.items():
+            info = tarfile.TarInfo("blobs/sha256/" + digest[7:])
             info.size = len(blob)
             _add(tar, info, blob)
-    return _digest(manifest)
+    return digests

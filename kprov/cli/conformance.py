@@ -1,0 +1,65 @@
+"""`kprov conformance`: run the upstream conformance suite against the inventory's cluster."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from kprov.conformance.runner import ConformanceError, ConformanceOptions, run_conformance
+from kprov.conformance.suite import CONFORMANCE_FOCUS
+from kprov.deploy.verify.run import admin_kubeconfig_path
+from kprov.provision.errors import ProvisionError
+
+__all__ = ["register"]
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("conformance")
+    def conformance_cmd(
+        inventory: Path = typer.Option(..., "-i", "--inventory", help="The cluster's inventory."),
+        e2e_test: Path = typer.Option(..., "--e2e-test", help="The upstream e2e.test binary (any version)."),
+        agnhost: Path = typer.Option(None, "--agnhost", help="An agnhost binary: the suite's test image."),
+        focus: str = typer.Option(CONFORMANCE_FOCUS, "--focus", help="Ginkgo focus regex."),
+        skip: str = typer.Option("", "--skip", help="Ginkgo skip regex."),
+        tests: Path = typer.Option(None, "--tests", help="Run only these spec names (one per line)."),
+        expect: Path = typer.Option(None, "--expect",
+                                    help="Spec names that must pass: exit 1 only if one of them did not."),
+        parallel: int = typer.Option(4, "--parallel", min=1,
+                                     help="Parallel e2e processes (serial specs after)."),
+        report_dir: Path = typer.Option(None, "--report-dir",
+                                        help="Where the report goes (default: a new directory)."),
+        timeout: int = typer.Option(120, "--timeout", min=1, help="Minutes each e2e process may run."),
+        images: bool = typer.Option(True, "--images/--no-images",
+                                    help="Build and import the suite's images."),
+    ) -> None:
+        """Run the upstream Kubernetes conformance suite offline and write a report."""
+        console = Console(highlight=False)
+        out = report_dir or Path.cwd() / time.strftime("conformance-%Y%m%dT%H%M%S")
+        console.print(f"report directory: {out}")
+        opts = ConformanceOptions(
+            inventory=inventory, kubeconfig=admin_kubeconfig_path(inventory), e2e_test=e2e_test,
+            report_dir=out, agnhost=agnhost, focus=focus, skip=skip, tests_file=tests, expect_file=expect,
+            parallel=parallel, timeout_min=timeout, push_images=images,
+        )
+        try:
+            run = run_conformance(opts, say=lambda text: console.print(escape(text)))
+        except (ConformanceError, ProvisionError, OSError, ValueError) as err:
+            console.print(f"[red]error:[/red] {escape(str(err))}")
+            raise typer.Exit(2) from err
+        summary = run.summary
+        for name in run.unknown_names:
+            console.print(f"[yellow]warning:[/yellow] not a spec of this e2e.test: {escape(name)}")
+        for failure in summary.failures:
+            console.print(f"[red]FAIL[/red] {escape(failure['name'])}\n     {escape(failure['error'])}")
+        console.print(f"conformance: {summary.passed} passed, {summary.failed} failed, "
+                      f"{summary.not_run} not run of {summary.total} ({summary.pass_ratio:.1%}) "
+                      f"in {summary.duration_s:.0f} s — {run.report}")
+        if expect is not None:
+            for name in summary.regressions:
+                console.print(f"[red]REGRESSION[/red] {escape(name)}")
+            raise typer.Exit(1 if summary.regressions else 0)
+        raise typer.Exit(0 if summary.passed == summary.total else 1)

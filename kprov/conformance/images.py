@@ -1,0 +1,115 @@
+"""Which images of the suite kprov can provide offline, and the image specs that provide them.
+
+The suite names its images (``e2e.test --list-images``); nothing can be pulled here, so
+each is either built locally under its exact name or reported missing. Matching is by the
+image's repository (registry and tag ignored), so any suite version's names work:
+
+- busybox, pause: kprov's own busybox and pause images (Debian's static busybox: a
+  *substitute* — the same tool, not the tagged build);
+- agnhost: the user's agnhost binary on a busybox root, ``ENTRYPOINT /agnhost``,
+  ``CMD pause``, with the uid 1000 user and gid 50000 group the real image has;
+- nginx, httpd: *stand-ins* — agnhost serving HTTP on port 80 (``netexec``);
+- jessie-dnsutils: a *stand-in* — the agnhost root (busybox's nslookup, no dig).
+Everything else (CSI sidecars, sample-apiserver, windows images, ...) is missing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kprov.images.oci import FileEntry, ImageSpec
+from kprov.images.recipes import BUSYBOX_PATH, busybox_files
+
+__all__ = ["ImagePlan", "PlannedImage", "image_specs", "plan_images"]
+
+_PASSWD = (
+    b"root:x:0:0:root:/root:/bin/sh\n"
+    b"user:x:1000:1000::/home/user:/bin/sh\n"
+    b"nobody:x:65534:65534::/:/bin/false\n"
+)
+_GROUP = b"root:x:0:\nuser:x:1000:\nfsgroup:x:50000:\nnobody:x:65534:\n"
+
+
+@dataclass(frozen=True)
+class PlannedImage:
+    reference: str
+    recipe: str  # busybox | pause | agnhost | http-standin | dnsutils-standin
+    kind: str  # "substitute" (the same tool, another build) or "stand-in" (another tool)
+    note: str
+
+
+@dataclass
+class ImagePlan:
+    provided: list[PlannedImage] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # references nobody can provide here
+
+
+def _repository(reference: str) -> str:
+    name = reference.rsplit("@", 1)[0]
+    last = name.rsplit("/", 1)[-1]
+    if ":" in last:
+        name = name.rsplit(":", 1)[0]
+    return name.split("/", 1)[1] if "/" in name and "." in name.split("/", 1)[0] else name
+
+
+def _recipe_for(repository: str, have_agnhost: bool) -> tuple[str, str, str] | None:
+    base = repository.rsplit("/", 1)[-1]
+    if base == "busybox":
+        return "busybox", "substitute", "Debian's static busybox"
+    if base == "pause":
+        return "pause", "substitute", "kprov's pause (busybox sleep)"
+    if not have_agnhost:
+        return None
+    if repository.endswith("e2e-test-images/agnhost"):
+        return "agnhost", "substitute", "the given agnhost binary on a busybox root"
+    if base in ("nginx", "httpd"):
+        return "http-standin", "stand-in", "agnhost netexec serving HTTP on port 80"
+    if base == "jessie-dnsutils":
+        return "dnsutils-standin", "stand-in", "agnhost root: busybox nslookup, no dig"
+    return None
+
+
+def plan_images(references: list[str], have_agnhost: bool) -> ImagePlan:
+    plan = ImagePlan()
+    for reference in sorted(set(references)):
+        recipe = _recipe_for(_repository(reference), have_agnhost)
+        if recipe is None:
+            plan.missing.append(reference)
+        else:
+            plan.provided.append(PlannedImage(reference, *recipe))
+    return plan
+
+
+def _agnhost_files(agnhost: Path, busybox: Path) -> list[FileEntry]:
+    files = [f for f in busybox_files(busybox) if f.path not in ("etc/passwd", "etc/group")]
+    files += [
+        FileEntry("agnhost", data=agnhost.read_bytes(), mode=0o755),
+        FileEntry("agnhost-2", symlink_to="agnhost"),
+        FileEntry("uploads", is_dir=True, mode=0o777),
+        FileEntry("home", is_dir=True, mode=0o755),
+        FileEntry("home/user", is_dir=True, mode=0o755),
+        FileEntry("etc/passwd", data=_PASSWD),
+        FileEntry("etc/group", data=_GROUP),
+    ]
+    return files
+
+
+def image_specs(plan: ImagePlan, agnhost: Path | None, busybox: Path = BUSYBOX_PATH) -> list[ImageSpec]:
+    """Specs for every provided image; images of one root share one file list (one layer)."""
+    plain = busybox_files(busybox)
+    rooted = _agnhost_files(agnhost, busybox) if agnhost is not None else []
+    specs = []
+    for image in plan.provided:
+        if image.recipe == "busybox":
+            specs.append(ImageSpec(image.reference, files=plain, cmd=["/bin/sh"]))
+        elif image.recipe == "pause":
+            specs.append(ImageSpec(image.reference, files=plain, entrypoint=["/bin/sleep", "infinity"]))
+        elif image.recipe == "agnhost":
+            specs.append(ImageSpec(image.reference, files=rooted, entrypoint=["/agnhost"], cmd=["pause"]))
+        elif image.recipe == "http-standin":
+            specs.append(ImageSpec(image.reference, files=rooted,
+                                   entrypoint=["/agnhost", "netexec", "--http-port=80"]))
+        elif image.recipe == "dnsutils-standin":
+            specs.append(ImageSpec(image.reference, files=rooted, cmd=["/bin/sh"]))
+    return specs

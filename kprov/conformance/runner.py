@@ -1,0 +1,197 @@
+"""`kprov conformance` as a list of phases, read top to bottom:
+
+1. check the cluster  — every node Ready, at least one schedulable; which start-up checks of
+   the suite the cluster can satisfy (:class:`~kprov.conformance.suite.Workarounds`);
+2. select the specs   — a dry run of the binary with the focus/skip (and a names file);
+3. provide the images — build what the suite needs under its names, import on every host;
+4. run                — the parallel specs in N shards (one e2e process each, exact-name
+   focus), then the ``[Serial]``/``[Disruptive]`` ones in one process;
+5. report             — summary.json, report.md, each shard's JUnit, JSON report and log.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kprov.conformance.images import ImagePlan, image_specs, plan_images
+from kprov.conformance.report import Summary, summarize, write_report
+from kprov.conformance.specs import SpecResult, focus_regex, parse_json_report, shard
+from kprov.conformance.suite import CONFORMANCE_FOCUS, E2ESuite, Workarounds
+from kprov.images.oci import build_multi_archive
+from kprov.images.push import push_archive
+from kprov.images.targets import targets_from_inventory
+
+__all__ = ["ConformanceError", "ConformanceOptions", "ConformanceRun", "run_conformance"]
+
+
+class ConformanceError(Exception):
+    """The run cannot start (or its images cannot be provided); the message says what to do."""
+
+
+@dataclass
+class ConformanceOptions:
+    inventory: Path
+    kubeconfig: Path
+    e2e_test: Path
+    report_dir: Path
+    agnhost: Path | None = None
+    focus: str = CONFORMANCE_FOCUS
+    skip: str = ""
+    tests_file: Path | None = None  # run only these spec names (one per line)
+    expect_file: Path | None = None  # these must pass (a regression floor)
+    parallel: int = 4
+    timeout_min: int = 120
+    push_images: bool = True
+
+
+@dataclass
+class ConformanceRun:
+    summary: Summary
+    report: Path
+    unknown_names: list[str] = field(default_factory=list)  # in the names file, not in the binary
+
+
+def _kubectl_json(kubectl: str, kubeconfig: Path, *args: str) -> dict:
+    output = [] if "--raw" in args else ["-o", "json"]
+    command = [kubectl, f"--kubeconfig={kubeconfig}", "--request-timeout=20s", *args, *output]
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    if proc.returncode != 0:
+        raise ConformanceError(f"kubectl {' '.join(args)}: {proc.stderr.strip()}")
+    return json.loads(proc.stdout)
+
+
+def _schedulable(node: dict) -> bool:
+    ready = any(c.get("type") == "Ready" and c.get("status") == "True"
+                for c in node.get("status", {}).get("conditions", []))
+    taints = node.get("spec", {}).get("taints") or []
+    tainted = any(t.get("effect") in ("NoSchedule", "NoExecute") for t in taints)
+    return ready and not tainted and not node.get("spec", {}).get("unschedulable")
+
+
+def check_cluster(kubectl: str, kubeconfig: Path) -> Workarounds:
+    nodes = _kubectl_json(kubectl, kubeconfig, "get", "nodes")["items"]
+    not_ready = [n["metadata"]["name"] for n in nodes
+                 if not any(c.get("type") == "Ready" and c.get("status") == "True"
+                            for c in n.get("status", {}).get("conditions", []))]
+    if not nodes or not_ready:
+        raise ConformanceError(f"nodes not Ready: {', '.join(not_ready) or 'there are no nodes'}; "
+                               "run `kprov verify` and fix them first")
+    if not any(_schedulable(n) for n in nodes):
+        raise ConformanceError("no schedulable node (every node is tainted NoSchedule/NoExecute or "
+                               "cordoned): the suite needs at least one worker; add a host to the "
+                               "workers group")
+    core = _kubectl_json(kubectl, kubeconfig, "get", "--raw", "/api/v1")
+    served = {r["name"] for r in core.get("resources", [])}
+    root_ca = subprocess.run([kubectl, f"--kubeconfig={kubeconfig}", "-n", "kube-system", "get", "configmap",
+                              "kube-root-ca.crt"], capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
+    return Workarounds(no_startup_pods_check="replicationcontrollers" not in served,
+                       no_service_account_check=root_ca.returncode != 0)
+
+
+def select_specs(suite: E2ESuite, opts: ConformanceOptions) -> tuple[list[SpecResult], list[str]]:
+    specs = suite.list_specs(opts.focus, opts.skip)
+    if opts.tests_file is None:
+        return specs, []
+    wanted = [line.strip() for line in opts.tests_file.read_text().splitlines()
+              if line.strip() and not line.startswith("#")]
+    known = {s.name for s in specs}
+    keep = set(wanted)
+    return [s for s in specs if s.name in keep], [n for n in wanted if n not in known]
+
+
+def provide_images(suite: E2ESuite, opts: ConformanceOptions, say: Callable[[str], None]) -> ImagePlan:
+    plan = plan_images(suite.list_images(), have_agnhost=opts.agnhost is not None)
+    if not opts.push_images:
+        return plan
+    with tempfile.TemporaryDirectory(prefix="kprov-conformance-images-") as tmp:
+        archive = Path(tmp) / "images.tar"
+        build_multi_archive(image_specs(plan, opts.agnhost), archive)
+        say(f"images: {len(plan.provided)} built ({archive.stat().st_size >> 20} MiB), "
+            f"{len(plan.missing)} not available offline; importing on every host")
+        results = push_archive(targets_from_inventory(opts.inventory), archive, timeout=600)
+    bad = [f"{r.host}: {r.output}" for r in results if not r.ok]
+    if bad:
+        raise ConformanceError("importing the suite's images failed: " + "; ".join(bad))
+    return plan
+
+
+def _launch(suite: E2ESuite, opts: ConformanceOptions, names: list[str], directory: Path,
+            kubectl: str, workarounds: Workarounds) -> subprocess.Popen[bytes]:
+    directory.mkdir(parents=True, exist_ok=True)
+    command = suite.command(kubeconfig=opts.kubeconfig, report_dir=directory, focus=focus_regex(names),
+                            kubectl=kubectl, workarounds=workarounds, timeout_min=opts.timeout_min)
+    log = (directory / "e2e.log").open("wb")
+    try:
+        return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    finally:
+        log.close()  # the child holds its own descriptor
+
+
+def _wait_all(procs: list[subprocess.Popen[bytes]], timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    for proc in procs:
+        try:
+            proc.wait(timeout=max(1.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def run_specs(suite: E2ESuite, opts: ConformanceOptions, specs: list[SpecResult], kubectl: str,
+              workarounds: Workarounds, say: Callable[[str], None]) -> list[SpecResult]:
+    parallel = [s.name for s in specs if not s.serial]
+    serial = [s.name for s in specs if s.serial]
+    grace_s = (opts.timeout_min + 5) * 60
+    dirs: list[Path] = []
+    if parallel:
+        shards = shard(parallel, opts.parallel)
+        say(f"running {len(parallel)} specs in {len(shards)} parallel shard(s)")
+        batch = [opts.report_dir / f"shard-{i + 1}" for i in range(len(shards))]
+        procs = [_launch(suite, opts, names, directory, kubectl, workarounds)
+                 for names, directory in zip(shards, batch, strict=True)]
+        _wait_all(procs, grace_s)
+        dirs += batch
+    if serial:
+        say(f"running {len(serial)} serial specs")
+        directory = opts.report_dir / "serial"
+        _wait_all([_launch(suite, opts, serial, directory, kubectl, workarounds)], grace_s)
+        dirs.append(directory)
+    results: list[SpecResult] = []
+    for directory in dirs:
+        report = directory / "report.json"
+        if report.is_file():  # the report lists every spec of the binary; keep those that ran
+            results += [r for r in parse_json_report(report) if r.state not in ("skipped", "pending")]
+    return results
+
+
+def run_conformance(opts: ConformanceOptions, say: Callable[[str], None] = print) -> ConformanceRun:
+    started = time.monotonic()
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        raise ConformanceError("kubectl is not on PATH; the suite runs it (install kubectl)")
+    if not opts.e2e_test.is_file():
+        raise ConformanceError(f"{opts.e2e_test}: no such e2e.test binary (--e2e-test PATH)")
+    if opts.agnhost is not None and not opts.agnhost.is_file():
+        raise ConformanceError(f"{opts.agnhost}: no such agnhost binary (--agnhost PATH)")
+    suite = E2ESuite(opts.e2e_test)
+    workarounds = check_cluster(kubectl, opts.kubeconfig)
+    specs, unknown = select_specs(suite, opts)
+    if not specs:
+        raise ConformanceError("the focus/skip (and names file) select no spec of this e2e.test")
+    say(f"{len(specs)} specs selected" + (f"; {len(unknown)} names not in this binary" if unknown else ""))
+    plan = provide_images(suite, opts, say)
+    results = run_specs(suite, opts, specs, kubectl, workarounds, say)
+    expected = None
+    if opts.expect_file is not None:
+        expected = {line.strip() for line in opts.expect_file.read_text().splitlines()
+                    if line.strip() and not line.startswith("#")}
+    summary = summarize([s.name for s in specs], results, expected=expected, images=plan,
+                        flags=workarounds.flags(), duration_s=time.monotonic() - started)
+    return ConformanceRun(summary, write_report(opts.report_dir, summary), unknown)

@@ -1,0 +1,97 @@
+"""Spec results from the suite's Ginkgo JSON report, and focus regexes that pick exact specs.
+
+Ginkgo matches ``--ginkgo.focus`` against a spec's full text: its container texts and its
+leaf text joined by spaces (after a suite-level prefix) — the string :func:`parse_json_report`
+calls a spec's ``name``. A shard's focus is an anchored alternation of escaped names, so it
+selects exactly those specs (Go's RE2 rejects Python's ``re.escape`` of a space, hence
+:func:`go_regex_escape`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["SpecResult", "focus_regex", "go_regex_escape", "parse_json_report", "shard"]
+
+_SIG = re.compile(r"\[(sig-[\w-]+)\]")
+_TAGS = re.compile(r"\s*\[[^\]]*\]")
+_RE2_SPECIAL = set("\\.+*?()|[]{}^$")
+
+
+@dataclass(frozen=True)
+class SpecResult:
+    name: str  # the full text, e.g. "[sig-node] Pods should get a host IP [NodeConformance] [Conformance]"
+    sig: str  # "sig-node"; "" when the text names none
+    area: str  # the outermost container without its tags, e.g. "Pods"
+    file: str  # the test's source file as the binary recorded it
+    state: str  # passed, failed, skipped, pending, panicked, timedout, interrupted, aborted
+    runtime_s: float = 0.0
+    error: str = ""  # the failure's first non-empty line
+
+    @property
+    def serial(self) -> bool:
+        return "[Serial]" in self.name or "[Disruptive]" in self.name
+
+    @property
+    def passed(self) -> bool:
+        return self.state == "passed"
+
+
+def _first_line(text: str) -> str:
+    return next((line.strip() for line in text.splitlines() if line.strip()), "")
+
+
+def _area(containers: list[str]) -> str:
+    if not containers:
+        return ""
+    return _TAGS.sub("", containers[0]).strip()
+
+
+def _spec(report: dict[str, Any]) -> SpecResult:
+    containers = list(report.get("ContainerHierarchyTexts") or [])
+    name = " ".join([*containers, report.get("LeafNodeText", "")]).strip()
+    sig = _SIG.search(name)
+    failure = report.get("Failure") or {}
+    location = report.get("LeafNodeLocation") or {}
+    return SpecResult(
+        name=name,
+        sig=sig.group(1) if sig else "",
+        area=_area(containers),
+        file=str(location.get("FileName", "")),
+        state=str(report.get("State", "")),
+        runtime_s=float(report.get("RunTime", 0)) / 1e9,  # Go durations are nanoseconds
+        error=_first_line(str(failure.get("Message", ""))),
+    )
+
+
+def parse_json_report(path: Path) -> list[SpecResult]:
+    """The ``It`` specs of a ``--ginkgo.json-report`` file (suite nodes left out)."""
+    suites = json.loads(path.read_text())
+    return [
+        _spec(report)
+        for suite in suites
+        for report in suite.get("SpecReports") or []
+        if report.get("LeafNodeType") == "It"
+    ]
+
+
+def go_regex_escape(text: str) -> str:
+    return "".join("\\" + ch if ch in _RE2_SPECIAL else ch for ch in text)
+
+
+def focus_regex(names: list[str]) -> str:
+    """A regex that matches exactly these full spec texts."""
+    # Ginkgo's matched text has a prefix before the outermost container (a space-separated
+    # suite-level part), so the start is anchored at a word boundary, not at ^.
+    return r"(?:^|\s)(?:" + "|".join(go_regex_escape(name) for name in names) + ")$"
+
+
+def shard(names: list[str], count: int) -> list[list[str]]:
+    """Deal names round-robin into at most ``count`` non-empty shards (neighbours in the
+    suite's order tend to be alike in cost, so dealing spreads the slow ones)."""
+    count = max(1, min(count, len(names)))
+    return [names[i::count] for i in range(count)] if names else []
