@@ -1,0 +1,54 @@
+"""Which suite images kprov provides offline, by repository, and their image specs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kprov.conformance.images import image_specs, plan_images
+from kprov.images.recipes import BUSYBOX_PATH
+
+_REFS = [
+    "registry.k8s.io/e2e-test-images/agnhost:2.45",
+    "registry.k8s.io/e2e-test-images/busybox:1.36.1-1",
+    "registry.k8s.io/pause:3.9",
+    "registry.k8s.io/e2e-test-images/nginx:1.15-4",
+    "registry.k8s.io/e2e-test-images/httpd:2.4.39-4",
+    "registry.k8s.io/e2e-test-images/jessie-dnsutils:1.7",
+    "registry.k8s.io/sig-storage/csi-provisioner:v3.5.0",
+    "localhost:5000/e2e-test-images/agnhost:2.45",
+]
+
+
+def test_plan_provides_by_repository_and_reports_the_rest_missing() -> None:
+    plan = plan_images(_REFS, have_agnhost=True)
+    recipes = {p.reference: (p.recipe, p.kind) for p in plan.provided}
+    assert recipes["registry.k8s.io/e2e-test-images/agnhost:2.45"] == ("agnhost", "substitute")
+    assert recipes["registry.k8s.io/pause:3.9"] == ("pause", "substitute")
+    assert recipes["registry.k8s.io/e2e-test-images/nginx:1.15-4"] == ("http-standin", "stand-in")
+    assert recipes["registry.k8s.io/e2e-test-images/jessie-dnsutils:1.7"] == ("dnsutils-standin", "stand-in")
+    assert recipes["localhost:5000/e2e-test-images/agnhost:2.45"] == ("agnhost", "substitute")
+    assert plan.missing == ["registry.k8s.io/sig-storage/csi-provisioner:v3.5.0"]
+
+
+def test_without_agnhost_only_busybox_and_pause_are_provided() -> None:
+    plan = plan_images(_REFS, have_agnhost=False)
+    assert sorted(p.recipe for p in plan.provided) == ["busybox", "pause"]
+    assert len(plan.missing) == len(_REFS) - 2
+
+
+@pytest.mark.skipif(not BUSYBOX_PATH.exists(), reason="needs Debian's busybox-static")
+def test_agnhost_images_share_one_root_with_the_users_the_suite_expects(tmp_path: Path) -> None:
+    agnhost = tmp_path / "agnhost"
+    agnhost.write_bytes(b"#!/bin/sh\n")
+    specs = {s.reference: s for s in image_specs(plan_images(_REFS, have_agnhost=True), agnhost)}
+    real = specs["registry.k8s.io/e2e-test-images/agnhost:2.45"]
+    standin = specs["registry.k8s.io/e2e-test-images/nginx:1.15-4"]
+    assert real.entrypoint == ["/agnhost"] and real.cmd == ["pause"]
+    assert standin.entrypoint == ["/agnhost", "netexec", "--http-port=80"]
+    assert real.files is standin.files  # one layer for both
+    files = {f.path: f for f in real.files}
+    assert b"user:x:1000:1000" in (files["etc/passwd"].data or b"")
+    assert b":50000:" in (files["etc/group"].data or b"")
+    assert files["uploads"].is_dir and files["agnhost-2"].symlink_to == "agnhost"

@@ -1,0 +1,40 @@
+"""Summaries of a run: counts, failures, regressions against an expected list, the files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from kprov.conformance.images import plan_images
+from kprov.conformance.report import summarize, write_report
+from kprov.conformance.specs import SpecResult
+
+
+def _result(name: str, state: str, sig: str = "sig-node", area: str = "Pods") -> SpecResult:
+    return SpecResult(name=name, sig=sig, area=area, file="", state=state, error=f"{name} broke")
+
+
+def test_summarize_counts_only_selected_specs_and_names_regressions(tmp_path: Path) -> None:
+    selected = ["a", "b", "c", "d"]
+    results = [_result("a", "passed"), _result("b", "failed", sig="sig-apps", area="Job"),
+               _result("c", "timedout"), _result("zz", "passed")]
+    summary = summarize(selected, results, expected={"a", "b", "d", "not-selected"})
+    assert (summary.passed, summary.failed, summary.not_run, summary.total) == (1, 2, 1, 4)
+    assert summary.pass_ratio == 0.25
+    assert summary.by_sig == {"sig-apps": {"passed": 0, "failed": 1}, "sig-node": {"passed": 1, "failed": 1}}
+    assert summary.regressions == ["b", "d"]
+    assert [f["name"] for f in summary.failures] == ["b", "c"]
+
+
+def test_write_report_writes_json_and_markdown_with_image_kinds(tmp_path: Path) -> None:
+    plan = plan_images(["registry.k8s.io/pause:3.9", "docker.io/library/nginx:1.14-4",
+                        "registry.k8s.io/e2e-test-images/sample-apiserver:1.17.7"], have_agnhost=True)
+    summary = summarize(["a"], [_result("a", "failed")], images=plan, flags=["--minStartupPods=-1"])
+    path = write_report(tmp_path / "out", summary)
+    data = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert data["failed"] == 1 and data["pass_ratio"] == 0.0
+    assert data["images"]["missing"] == ["registry.k8s.io/e2e-test-images/sample-apiserver:1.17.7"]
+    text = path.read_text()
+    assert "passed 0 of 1" in text and "- a — failed: a broke" in text
+    assert "## Images: stand-ins" in text and "nginx:1.14-4" in text
+    assert "--minStartupPods=-1" in text
