@@ -31,8 +31,36 @@ _E2E_DIR = Path(__file__).parent
 _LAB_TESTS_DIR = _E2E_DIR / "lab"
 
 
+def _teardowns_last_in_package(items: list[pytest.Item]) -> list[pytest.Item]:
+    """Tests marked ``package_teardown`` (a reset that removes the package's cluster) move
+    behind every other test of their directory, whatever the file names' order."""
+    last: dict[Path, list[pytest.Item]] = {}
+    for item in items:
+        if item.get_closest_marker("package_teardown"):
+            last.setdefault(item.path.parent, []).append(item)
+    if not last:
+        return items
+    ordered: list[pytest.Item] = []
+    remaining = {folder: sum(1 for i in items if i.path.parent == folder) - len(marked)
+                 for folder, marked in last.items()}
+    for item in items:
+        folder = item.path.parent
+        if item.get_closest_marker("package_teardown"):
+            continue
+        ordered.append(item)
+        if folder in remaining:
+            remaining[folder] -= 1
+            if remaining[folder] == 0:
+                ordered += last.pop(folder)
+    for marked in last.values():
+        ordered += marked
+    return ordered
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Run the lab's own (destructive) tests before any other e2e test; leave the rest in order."""
+    """Run the lab's own (destructive) tests before any other e2e test; a package's teardown
+    tests after the rest of it; leave the rest in order."""
+    items[:] = _teardowns_last_in_package(items)
     lab_items = [item for item in items if item.path.is_relative_to(_LAB_TESTS_DIR)]
     ordered: list[pytest.Item] = []
     for item in items:

@@ -241,6 +241,7 @@ def test_a_worker_left_out_is_drained_and_removed_and_rejoins_when_listed_again(
     cluster.kubectl("delete", "deployment", "mover", "--wait=false")
 
 
+@pytest.mark.package_teardown
 def test_reset_removes_every_kprov_service_unit_and_directory(cluster: Cluster) -> None:
     proc = cluster.kprov("reset", "-i", str(cluster.inventory), "--yes")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
