@@ -2,7 +2,8 @@
 
 As upstream's kubelet: a limit the container does not set is the node's allocatable amount
 (so a program can size itself to what it may use); a request it does not set is 0; the
-value is divided by ``divisor`` (default 1) and rounded up — CPU in millicores
+value is divided by ``divisor`` (unset or 0 — what Go clients send for an unset
+Quantity — means 1) and rounded up — CPU in millicores
 (``limits.cpu`` with divisor ``1m`` gives millicores, with ``1`` whole cores), everything
 else in units.
 """
@@ -41,7 +42,9 @@ def resource_field_value(container: Obj, ref: Obj, allocatable: Mapping[str, str
         divisor = parse_quantity(divisor_text)
     except ValueError as err:
         raise ResourceFieldError(f"resourceFieldRef {resource}: divisor: {err}") from None
-    if divisor <= 0:
+    if divisor == 0:
+        divisor_text = "1"
+    elif divisor < 0:
         raise ResourceFieldError(f"resourceFieldRef {resource}: divisor must be positive, not {divisor_text}")
     amount = ((container.get("resources") or {}).get(kind) or {}).get(name)
     if amount is None and kind == "limits":

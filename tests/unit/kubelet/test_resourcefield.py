@@ -25,6 +25,7 @@ CONTAINER = {
     [
         ("limits.cpu", "1m", "1250"),
         ("limits.cpu", None, "2"),  # whole cores, rounded up
+        ("limits.cpu", "0", "2"),  # a Go client's unset Quantity: divisor 1, as upstream's kubelet
         ("limits.memory", "1Mi", "64"),
         ("limits.memory", None, str(64 * 2**20)),
         ("requests.cpu", "1m", "250"),
@@ -44,7 +45,7 @@ def test_an_unset_limit_is_the_nodes_allocatable() -> None:
     assert resource_field_value(bare, {"resource": "limits.memory", "divisor": "1Mi"}, ALLOCATABLE) == "2048"
 
 
-@pytest.mark.parametrize("ref", [{"resource": "limits.gpu"}, {"resource": "limits.cpu", "divisor": "0"}])
+@pytest.mark.parametrize("ref", [{"resource": "limits.gpu"}, {"resource": "limits.cpu", "divisor": "-1"}])
 def test_bad_references_are_refused(ref: dict) -> None:
     with pytest.raises(ResourceFieldError):
         resource_field_value(CONTAINER, ref, ALLOCATABLE)
