@@ -1,0 +1,45 @@
+"""The conformance CI subset: upstream conformance tests that pass today keep passing.
+
+Runs `kprov conformance` (images built and imported on every host, the suite's own binary)
+against the package's 5-host cluster with the names in tests/conformance/ci-subset.txt as
+both the selection and the regression floor.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.cluster.conftest import Cluster
+
+REPO = Path(__file__).resolve().parents[3]
+SUBSET = REPO / "tests" / "conformance" / "ci-subset.txt"
+SHARED = Path(os.environ.get("KPROV_CONFORMANCE_DIR", REPO.parent / "shared" / "conformance"))
+
+
+def _unpack(name: str, into: Path) -> Path:
+    target = into / name
+    with gzip.open(SHARED / f"{name}.gz", "rb") as source, target.open("wb") as out:
+        shutil.copyfileobj(source, out, 1 << 20)
+    target.chmod(0o755)
+    return target
+
+
+@pytest.mark.skipif(not (SHARED / "e2e.test.gz").is_file(), reason=f"no e2e.test.gz in {SHARED}")
+def test_the_conformance_ci_subset_passes(cluster: Cluster, tmp_path: Path) -> None:
+    e2e, agnhost = _unpack("e2e.test", tmp_path), _unpack("agnhost", tmp_path)
+    report = tmp_path / "report"
+    proc = cluster.kprov("conformance", "-i", str(cluster.inventory), "--e2e-test", str(e2e),
+                         "--agnhost", str(agnhost), "--tests", str(SUBSET), "--expect", str(SUBSET),
+                         "--parallel", "3", "--timeout", "20", "--report-dir", str(report), timeout=1800)
+    detail = proc.stdout[-6000:] + proc.stderr[-2000:]
+    assert proc.returncode == 0, detail
+    summary = json.loads((report / "summary.json").read_text())
+    wanted = [line for line in SUBSET.read_text().splitlines() if line.strip() and not line.startswith("#")]
+    assert summary["total"] == len(wanted), detail  # every listed name is a spec of this binary
+    assert summary["passed"] == summary["total"] and summary["regressions"] == [], detail
