@@ -53,7 +53,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--lab", type=int, default=9)
     parser.add_argument("--inventory", type=Path, help="a running cluster's inventory (no lab set-up)")
-    parser.add_argument("--parallel", type=int, default=9)
+    parser.add_argument("--parallel", type=int, default=8)
     parser.add_argument("--serial", action="store_true", help="also the [Serial] tests")
     parser.add_argument("--focus", default=r"\[Conformance\]")
     args = parser.parse_args()
