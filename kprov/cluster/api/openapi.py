@@ -40,6 +40,16 @@ _PACKAGE_PREFIX = {
     "authorization": "io.k8s.api.authorization.v1",
     "autoscaling": "io.k8s.api.autoscaling.v1",
     "policy": "io.k8s.api.policy.v1",
+    "authentication": "io.k8s.api.authentication.v1",
+    "rbac": "io.k8s.api.rbac.v1",
+    "batch": "io.k8s.api.batch.v1",
+    "storage": "io.k8s.api.storage.v1",
+    "networking": "io.k8s.api.networking.v1",
+    "scheduling": "io.k8s.api.scheduling.v1",
+    "node": "io.k8s.api.node.v1",
+    "admissionregistration": "io.k8s.api.admissionregistration.v1",
+    "certificates": "io.k8s.api.certificates.v1",
+    "flowcontrol": "io.k8s.api.flowcontrol.v1",
     "meta": "io.k8s.apimachinery.pkg.apis.meta.v1",
 }
 _SCALARS: dict[str, dict[str, Any]] = {
@@ -57,6 +67,7 @@ _SCALARS: dict[str, dict[str, Any]] = {
     "Time": {"type": "string", "format": "date-time"},
     "MicroTime": {"type": "string", "format": "date-time"},
     "Duration": {"type": "string"},
+    "StringList": {"type": "array", "items": {"type": "string"}},
 }
 _FREE = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
 

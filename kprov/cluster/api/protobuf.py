@@ -31,6 +31,7 @@ __all__ = [
     "UnsupportedKind",
     "decode_message",
     "decode_object",
+    "message_type",
 ]
 
 MAGIC = b"k8s\x00"
@@ -171,6 +172,8 @@ def _scalar(type_name: str, wire: int, value: Any) -> Any:
         return _time(value, type_name == "MicroTime")
     if type_name == "Duration":
         return _duration(value)
+    if type_name == "StringList":
+        return [item.decode() for number, _, item in _fields(value) if number == 1]
     if type_name in ("RawExtension", "FieldsV1"):
         raw = _first_bytes(value)
         return json.loads(raw) if raw else None
@@ -212,7 +215,8 @@ def _store(obj: dict[str, Any], spec: FieldSpec, wire: int, raw: Any) -> None:
             elif number == 2:
                 value = _scalar(value_type, entry_wire, entry_raw)
         if value is None:
-            value = "" if value_type in ("string", "bytes", "Quantity") else {}
+            empty: Any = [] if value_type == "StringList" else {}
+            value = "" if value_type in ("string", "bytes", "Quantity") else empty
         obj.setdefault(spec.name, {})[key] = value
         return
     value = _scalar(base, wire, raw)
@@ -238,6 +242,18 @@ def decode_message(data: bytes, type_name: str) -> dict[str, Any]:
     return obj
 
 
+def message_type(api_version: str, kind: str) -> str:
+    """The schema struct of a kind, or "" if none: the group's own type, else meta's
+    (DeleteOptions, Status, List... are registered in every group version)."""
+    if not kind:
+        return ""
+    group, _version = split_api_version(api_version)
+    for candidate in (type_for_kind(group, kind), f"meta.{kind}"):
+        if is_struct(candidate):
+            return candidate
+    return ""
+
+
 def decode_object(body: bytes) -> dict[str, Any]:
     """A whole protobuf request body -> the object dict with apiVersion and kind set."""
     if not body.startswith(MAGIC):
@@ -258,9 +274,8 @@ def decode_object(body: bytes) -> dict[str, Any]:
             encoding = value.decode()
     if encoding:
         raise UnsupportedKind(f"protobuf content encoding {encoding!r} is not supported")
-    group, _version = split_api_version(api_version)
-    type_name = type_for_kind(group, kind)
-    if not kind or not is_struct(type_name):
+    type_name = message_type(api_version, kind)
+    if not type_name:
         raise UnsupportedKind(f"no protobuf schema for {api_version}/{kind}; send JSON instead")
     obj = decode_message(raw, type_name)
     return {"apiVersion": api_version, "kind": kind, **obj}

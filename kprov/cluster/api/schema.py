@@ -50,6 +50,16 @@ _GROUP_PACKAGES = {
     "autoscaling": "autoscaling",
     "policy": "policy",
     "meta.k8s.io": "meta",
+    "authentication.k8s.io": "authentication",
+    "rbac.authorization.k8s.io": "rbac",
+    "batch": "batch",
+    "storage.k8s.io": "storage",
+    "networking.k8s.io": "networking",
+    "scheduling.k8s.io": "scheduling",
+    "node.k8s.io": "node",
+    "admissionregistration.k8s.io": "admissionregistration",
+    "certificates.k8s.io": "certificates",
+    "flowcontrol.apiserver.k8s.io": "flowcontrol",
 }
 
 

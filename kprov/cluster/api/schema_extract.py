@@ -27,34 +27,32 @@ _PACKAGES: dict[str, tuple[int, tuple[str, ...]]] = {
     "coordination": (0, ("coordination/v1/types.go",)),
     "discovery": (0, ("discovery/v1/types.go",)),
     "events": (0, ("events/v1/types.go",)),
+    "authentication": (0, ("authentication/v1/types.go",)),
     "authorization": (0, ("authorization/v1/types.go",)),
     "autoscaling": (0, ("autoscaling/v1/types.go",)),
     "policy": (0, ("policy/v1/types.go",)),
+    "rbac": (0, ("rbac/v1/types.go",)),
+    "batch": (0, ("batch/v1/types.go",)),
+    "storage": (0, ("storage/v1/types.go",)),
+    "networking": (0, ("networking/v1/types.go",)),
+    "scheduling": (0, ("scheduling/v1/types.go",)),
+    "node": (0, ("node/v1/types.go",)),
+    "admissionregistration": (0, ("admissionregistration/v1/types.go",)),
+    "certificates": (0, ("certificates/v1/types.go",)),
+    "flowcontrol": (0, ("flowcontrol/v1/types.go",)),
 }
-# Kinds the server serves or answers with; only types reachable from these are kept.
-_ROOTS = (
-    "core.Namespace",
-    "core.Node",
-    "core.Pod",
-    "core.Service",
-    "core.Endpoints",
-    "core.ConfigMap",
-    "core.Secret",
-    "core.Event",
-    "core.ServiceAccount",
-    "core.Binding",
-    "apps.Deployment",
-    "apps.ReplicaSet",
-    "apps.StatefulSet",
-    "apps.DaemonSet",
-    "coordination.Lease",
-    "discovery.EndpointSlice",
-    "events.Event",
-    "authorization.SelfSubjectAccessReview",
-    "autoscaling.Scale",
-    "policy.Eviction",
+# Every struct of the API group packages is kept (kinds, their lists, their parts); of meta
+# only what those reach plus the kinds the server answers with.
+_META_ROOTS = (
     "meta.DeleteOptions",
     "meta.PartialObjectMetadata",
+    "meta.PartialObjectMetadataList",
+    "meta.Status",
+    "meta.List",
+    "meta.WatchEvent",
+    "meta.APIResourceList",
+    "meta.APIGroupList",
+    "meta.APIVersions",
 )
 _IMPORT_TO_PACKAGE = {
     "k8s.io/api/core/v1": "core",
@@ -73,6 +71,9 @@ _SPECIAL = {
     "metav1.Duration": "Duration",
     "Duration": "Duration",
     "types.UID": "string",
+    # []string named types that protobuf carries as a message of `repeated string items = 1`
+    "ExtraValue": "StringList",
+    "Verbs": "StringList",
     "[]byte": "bytes",
     "string": "string",
     "int32": "int32",
@@ -214,12 +215,13 @@ def extract(api_git: str, machinery_git: str, tag: str) -> dict[str, Any]:
                         spec["mt"] = value
                 out[json_name] = spec
             types[f"{package}.{name}"] = out
-    return {"source": f"k8s.io/api and k8s.io/apimachinery {tag}", "types": _reachable(types)}
+    roots = [name for name in types if not name.startswith("meta.")] + list(_META_ROOTS)
+    return {"source": f"k8s.io/api and k8s.io/apimachinery {tag}", "types": _reachable(types, roots)}
 
 
-def _reachable(types: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+def _reachable(types: dict[str, dict[str, Any]], roots: list[str]) -> dict[str, dict[str, Any]]:
     keep: dict[str, dict[str, Any]] = {}
-    pending = list(_ROOTS)
+    pending = list(roots)
     while pending:
         name = pending.pop()
         if name in keep or name not in types:
