@@ -16,6 +16,8 @@ from kprov.provision.errors import ProvisionError
 
 __all__ = ["register"]
 
+_MEDIA_TYPES = {"protobuf": "application/vnd.kubernetes.protobuf", "json": "application/json"}
+
 
 def register(app: typer.Typer) -> None:
     @app.command("conformance")
@@ -35,15 +37,21 @@ def register(app: typer.Typer) -> None:
         timeout: int = typer.Option(120, "--timeout", min=1, help="Minutes each e2e process may run."),
         images: bool = typer.Option(True, "--images/--no-images",
                                     help="Build and import the suite's images."),
+        content_type: str = typer.Option("protobuf", "--content-type",
+                                         help="The suite's wire format: protobuf (its default) or json."),
     ) -> None:
         """Run the upstream Kubernetes conformance suite offline and write a report."""
         console = Console(highlight=False)
+        media = _MEDIA_TYPES.get(content_type)
+        if media is None:
+            console.print(f"[red]error:[/red] --content-type must be one of {', '.join(_MEDIA_TYPES)}")
+            raise typer.Exit(2)
         out = report_dir or Path.cwd() / time.strftime("conformance-%Y%m%dT%H%M%S")
         console.print(f"report directory: {out}")
         opts = ConformanceOptions(
             inventory=inventory, kubeconfig=admin_kubeconfig_path(inventory), e2e_test=e2e_test,
             report_dir=out, agnhost=agnhost, focus=focus, skip=skip, tests_file=tests, expect_file=expect,
-            parallel=parallel, timeout_min=timeout, push_images=images,
+            parallel=parallel, timeout_min=timeout, push_images=images, content_type=media,
         )
         try:
             run = run_conformance(opts, say=lambda text: console.print(escape(text)))

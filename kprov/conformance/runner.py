@@ -49,6 +49,7 @@ class ConformanceOptions:
     parallel: int = 4
     timeout_min: int = 120
     push_images: bool = True
+    content_type: str = "application/vnd.kubernetes.protobuf"  # the suite's own default
 
 
 @dataclass
@@ -126,7 +127,8 @@ def _launch(suite: E2ESuite, opts: ConformanceOptions, names: list[str], directo
             kubectl: str, workarounds: Workarounds) -> subprocess.Popen[bytes]:
     directory.mkdir(parents=True, exist_ok=True)
     command = suite.command(kubeconfig=opts.kubeconfig, report_dir=directory, focus=focus_regex(names),
-                            kubectl=kubectl, workarounds=workarounds, timeout_min=opts.timeout_min)
+                            kubectl=kubectl, workarounds=workarounds, timeout_min=opts.timeout_min,
+                            content_type=opts.content_type)
     log = (directory / "e2e.log").open("wb")
     try:
         return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)

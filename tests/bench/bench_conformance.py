@@ -6,7 +6,8 @@
 Brings up lab N (default 9) with 5 fresh hosts and applies the cluster (not timed), unless
 ``--inventory`` names a running one; then runs ``kprov conformance`` over every non-serial
 conformance test (``--serial``: all of them) with ../shared/conformance's e2e.test and
-agnhost. Prints conformance_passed, conformance_failed, conformance_not_run,
+agnhost (KPROV_CONFORMANCE_DIR overrides where), in the suite's own protobuf unless
+``--content-type json``. Prints conformance_passed, conformance_failed, conformance_not_run,
 conformance_total, conformance_pass_ratio and conformance_run_s, and where the report is.
 """
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -26,7 +28,7 @@ from kprov.lab import Lab
 
 KPROV = [sys.executable, "-m", "kprov.cli.main"]
 REPO = Path(__file__).resolve().parents[2]
-SHARED = REPO.parent / "shared" / "conformance"
+SHARED = Path(os.environ.get("KPROV_CONFORMANCE_DIR", REPO.parent / "shared" / "conformance"))
 
 
 def _unpack(name: str, into: Path) -> Path:
@@ -56,12 +58,14 @@ def main() -> None:
     parser.add_argument("--parallel", type=int, default=8)
     parser.add_argument("--serial", action="store_true", help="also the [Serial] tests")
     parser.add_argument("--focus", default=r"\[Conformance\]")
+    parser.add_argument("--content-type", default="protobuf", choices=("protobuf", "json"))
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="kprov-bench-conformance-"))
     inventory = args.inventory or _cluster(args.lab, workdir)
     command = [*KPROV, "conformance", "-i", str(inventory), "--e2e-test", str(_unpack("e2e.test", workdir)),
                "--agnhost", str(_unpack("agnhost", workdir)), "--parallel", str(args.parallel),
-               "--focus", args.focus, "--report-dir", str(workdir / "report"), "--timeout", "90"]
+               "--focus", args.focus, "--report-dir", str(workdir / "report"), "--timeout", "90",
+               "--content-type", args.content_type]
     if not args.serial:
         command += ["--skip", r"\[Serial\]|\[Disruptive\]"]
     started = time.monotonic()

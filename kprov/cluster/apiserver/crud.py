@@ -16,6 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from kprov.cluster.api.errors import Cause
+from kprov.cluster.api.protobuf_encode import encodable
 from kprov.cluster.api.resources import ResourceInfo
 from kprov.cluster.apiserver import _lib, admission
 from kprov.cluster.apiserver.context import ApiContext
@@ -35,6 +36,8 @@ from kprov.cluster.apiserver.negotiation import (
     json_bytes,
     json_response,
     media_type,
+    object_response,
+    wants_protobuf,
     wants_table,
 )
 from kprov.cluster.apiserver.requestinfo import RequestInfo, parse_bool
@@ -84,7 +87,7 @@ def render_object(
         table = _lib.table(info, [obj], request.query.get("includeObject", "Metadata"))
         table["metadata"] = {"resourceVersion": obj.get("metadata", {}).get("resourceVersion", "")}
         return json_response(table, status, headers)
-    return json_response(obj, status, headers)
+    return object_response(request, obj, status, headers)
 
 
 def _check_fields(request: AnyRequest, info: ResourceInfo, obj: dict[str, Any]) -> list[str]:
@@ -135,6 +138,9 @@ async def _list(request: AnyRequest, ctx: ApiContext, info: ResourceInfo, ri: Re
         table = _lib.table(info, result.items, query.get("includeObject", "Metadata"))
         table["metadata"] = meta
         return json_response(table)
+    if wants_protobuf(request) and encodable(info.api_version, info.list_kind):
+        listed = {"kind": info.list_kind, "apiVersion": info.api_version, "metadata": meta}
+        return object_response(request, {**listed, "items": result.items})
     head = json_bytes({"kind": info.list_kind, "apiVersion": info.api_version, "metadata": meta})
     items = b",".join(ctx.cache.encoded(_key_of(ctx, info, obj), obj) for obj in result.items)
     return web.Response(body=head[:-1] + b',"items":[' + items + b"]}", content_type=JSON)
@@ -355,7 +361,7 @@ async def handle_collection(
             "metadata": {"resourceVersion": str(ctx.cache.revision)},
             "items": deleted,
         }
-        return json_response(body_out)
+        return object_response(request, body_out)
     raise ApiError(
         f"the server does not allow this method on the requested resource ({ri.verb})",
         405,
@@ -416,7 +422,7 @@ async def handle_object(
         obj, now = await delete_object(ctx, info, ri.namespace, ri.name, options, dry_run)
         if not now or info.resource != "namespaces":
             return render_object(request, info, obj, 200)
-        return json_response(success_status(info, ri.name, obj["metadata"].get("uid", "")))
+        return object_response(request, success_status(info, ri.name, obj["metadata"].get("uid", "")))
     raise ApiError(
         f"the server does not allow this method on the requested resource ({ri.verb})",
         405,

@@ -3,8 +3,11 @@
 Bodies: no Content-Type or ``application/json`` -> JSON; ``application/yaml`` -> YAML;
 ``application/vnd.kubernetes.protobuf`` -> the protobuf envelope (kprov.cluster.api);
 anything else -> 415. Malformed bodies are a 400 Status naming the problem.
-Responses are always JSON (``application/json``); a Table is returned when the Accept header
-asks for ``as=Table`` (what kubectl's human-readable ``get`` does).
+Responses: protobuf when the Accept header prefers ``application/vnd.kubernetes.protobuf``
+(client-go's default, the conformance suite's) and the kind has protobuf field numbers;
+otherwise JSON (``application/json``) — client-go decodes by the response's Content-Type, so
+JSON is always understood. Error Statuses stay JSON. A Table is returned when the Accept
+header asks for ``as=Table`` (what kubectl's human-readable ``get`` does).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import yaml
 from aiohttp import web
 
 from kprov.cluster.api.errors import UnsupportedMediaType
+from kprov.cluster.api.protobuf_encode import encodable, encode_object
 from kprov.cluster.apiserver import _lib
 from kprov.cluster.apiserver.http1 import AnyRequest
 from kprov.cluster.apiserver.status import bad_request
@@ -28,6 +32,8 @@ __all__ = [
     "json_bytes",
     "json_response",
     "media_type",
+    "object_response",
+    "wants_protobuf",
     "wants_table",
 ]
 
@@ -52,6 +58,39 @@ def json_bytes(obj: Any) -> bytes:
 
 def json_response(obj: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     return web.Response(body=json_bytes(obj), status=status, content_type=JSON, headers=headers)
+
+
+def wants_protobuf(request: AnyRequest) -> bool:
+    """Whether the most preferred media type the server can answer with is protobuf."""
+    accept = request.headers.get("Accept", "")
+    if "protobuf" not in accept:
+        return False
+    ranges: list[tuple[float, int, str]] = []
+    for index, part in enumerate(accept.split(",")):
+        media, *params = (piece.strip() for piece in part.split(";"))
+        quality = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        ranges.append((-quality, index, media.lower()))
+    for _quality, _index, media in sorted(ranges):
+        if media == PROTOBUF:
+            return True
+        if media in (JSON, "application/*", "*/*", "application/yaml"):
+            return False
+    return False
+
+
+def object_response(request: AnyRequest, obj: dict[str, Any], status: int = 200,
+                    headers: dict[str, str] | None = None) -> web.Response:
+    """One object (or list) in the form the client prefers."""
+    if wants_protobuf(request) and encodable(str(obj.get("apiVersion", "")), str(obj.get("kind", ""))):
+        return web.Response(body=encode_object(obj), status=status, content_type=PROTOBUF, headers=headers)
+    return json_response(obj, status, headers)
 
 
 def decode_body(body: bytes, content_type: str) -> Any:

@@ -15,7 +15,7 @@ from kprov.cluster.apiserver import _lib
 from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.crud import delete_object, get_object, guaranteed_update
 from kprov.cluster.apiserver.http1 import AnyRequest
-from kprov.cluster.apiserver.negotiation import decode_body, json_response, media_type
+from kprov.cluster.apiserver.negotiation import decode_body, json_response, media_type, object_response
 from kprov.cluster.apiserver.requestinfo import RequestInfo
 from kprov.cluster.apiserver.status import ApiError, bad_request, conflict
 
@@ -61,7 +61,7 @@ async def handle_scale(
     request: AnyRequest, ctx: ApiContext, info: ResourceInfo, ri: RequestInfo, body: bytes
 ) -> web.Response:
     if ri.verb == "get":
-        return json_response(_scale_of(await get_object(ctx, info, ri.namespace, ri.name)))
+        return object_response(request, _scale_of(await get_object(ctx, info, ri.namespace, ri.name)))
     if ri.verb not in ("update", "patch"):
         raise ApiError("method not allowed on scale", 405, "MethodNotAllowed")
     pinned: list[int | None] = [None]
@@ -94,7 +94,7 @@ async def handle_scale(
         )
         pinned[0] = int(rv) if rv else None
     obj = await guaranteed_update(ctx, info, ri.namespace, ri.name, mutate, pinned_revision=pinned[0])
-    return json_response(_scale_of(obj))
+    return object_response(request, _scale_of(obj))
 
 
 async def handle_binding(
@@ -131,9 +131,8 @@ async def handle_binding(
         return live
 
     await guaranteed_update(ctx, info, ri.namespace, name, bind, subresource="binding")
-    return json_response(
-        {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}, status=201
-    )
+    created = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
+    return object_response(request, created, status=201)
 
 
 def _lib_now() -> str:

@@ -16,12 +16,13 @@ import contextlib
 import random
 from typing import Any
 
+from kprov.cluster.api.protobuf_encode import encodable, watch_frame
 from kprov.cluster.api.resources import ResourceInfo
 from kprov.cluster.apiserver import _lib
 from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.http1 import AnyReply, AnyRequest, streaming_reply
 from kprov.cluster.apiserver.listing import make_matcher
-from kprov.cluster.apiserver.negotiation import JSON, json_bytes, wants_table
+from kprov.cluster.apiserver.negotiation import JSON, PROTOBUF, json_bytes, wants_protobuf, wants_table
 from kprov.cluster.apiserver.requestinfo import RequestInfo, parse_bool
 from kprov.cluster.apiserver.status import bad_request, expired, status_body
 from kprov.cluster.storage import CacheEvent, RevisionExpiredError
@@ -32,13 +33,26 @@ _DEFAULT_TIMEOUT_S = 1800.0
 
 
 class _Encoder:
-    def __init__(self, info: ResourceInfo, table: bool, include_object: str) -> None:
+    def __init__(self, info: ResourceInfo, table: bool, include_object: str, protobuf: bool = False) -> None:
         self.info = info
         self.table = table
         self.include_object = include_object
+        self.protobuf = protobuf and not table and encodable(info.api_version, info.kind)
         self.first = True
 
+    @property
+    def content_type(self) -> str:
+        return PROTOBUF + ";stream=watch" if self.protobuf else JSON
+
+    def plain(self, kind: str, obj: dict[str, Any]) -> bytes:
+        """An ERROR or BOOKMARK event: the object itself, never a Table."""
+        if self.protobuf:
+            return watch_frame(kind, obj)
+        return json_bytes({"type": kind, "object": obj}) + b"\n"
+
     def line(self, kind: str, obj: dict[str, Any], event: CacheEvent | None = None) -> bytes:
+        if self.protobuf:
+            return watch_frame(kind, obj)
         if not self.table:
             if event is not None and event.type == kind:
                 return event.json_line()
@@ -78,7 +92,8 @@ async def handle_watch(request: AnyRequest, ctx: ApiContext, info: ResourceInfo,
     bookmarks = parse_bool(query.get("allowWatchBookmarks"))
     raw_rv = query.get("resourceVersion", "")
     prefix = ctx.prefix(info, ri.namespace)
-    encoder = _Encoder(info, wants_table(request), query.get("includeObject", "Metadata"))
+    include_object = query.get("includeObject", "Metadata")
+    encoder = _Encoder(info, wants_table(request), include_object, wants_protobuf(request))
 
     initial: list[dict[str, Any]] = []
     error: dict[str, Any] | None = None
@@ -98,10 +113,10 @@ async def handle_watch(request: AnyRequest, ctx: ApiContext, info: ResourceInfo,
         sub = None
         error = status_body(expired(f"too old resource version: {exc.requested} ({exc.oldest})"))
 
-    response = streaming_reply(request, {"Content-Type": JSON, "Cache-Control": "no-cache"})
+    response = streaming_reply(request, {"Content-Type": encoder.content_type, "Cache-Control": "no-cache"})
     await response.prepare(request)
     if sub is None:
-        await response.write(json_bytes({"type": "ERROR", "object": error}) + b"\n")
+        await response.write(encoder.plain("ERROR", error or {}))
         return response
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
@@ -122,7 +137,7 @@ async def handle_watch(request: AnyRequest, ctx: ApiContext, info: ResourceInfo,
                         "apiVersion": info.api_version,
                         "metadata": {"resourceVersion": str(ctx.cache.revision)},
                     }
-                    await response.write(json_bytes({"type": "BOOKMARK", "object": mark}) + b"\n")
+                    await response.write(encoder.plain("BOOKMARK", mark))
                 continue
             if event is None:
                 break
