@@ -98,6 +98,7 @@ def _build(wheelhouse: Path, digest: str, archive: Path) -> None:
         tmp.rename(archive)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        archive.with_suffix(".partial").unlink(missing_ok=True)  # an interrupted build's
     olds = sorted(archive.parent.glob("kprov-runtime-*.tar.gz"), key=lambda p: p.stat().st_mtime)
     for old in olds[:-_KEEP_ARCHIVES]:
         old.unlink(missing_ok=True)

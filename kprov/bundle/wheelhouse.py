@@ -81,28 +81,34 @@ def _build(repo_root: Path, cache_dir: Path, digest: str, archive: Path) -> None
     deps = cache_dir / "deps"
     deps.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f"staging-{digest}-", dir=cache_dir))
-    # Dependencies come from the cache offline first (seconds); the index is asked only
-    # when that fails, and what it brings is cached.
-    args = ("wheel", "--no-build-isolation", "--find-links", str(deps), "-w", str(staging), str(repo_root))
-    try:
-        _pip(*args[:1], "--no-index", *args[1:])
-    except RuntimeError:
-        _pip(*args)
-    for wheel in staging.glob("*.whl"):
-        if not wheel.name.startswith("kprov-") and not (deps / wheel.name).exists():
-            shutil.copy2(wheel, deps / wheel.name)
-    # pip does not copy wheels it resolved from --find-links into -w: add the cached ones,
-    # so hosts can install with --no-index from the archive alone.
-    for wheel in deps.glob("*.whl"):
-        if not (staging / wheel.name).exists():
-            shutil.copy2(wheel, staging / wheel.name)
-    (staging / "DIGEST").write_text(digest + "\n")
+    # The staging directory (and a partial archive) go whatever happens, an interrupt too:
+    # the cache is shared by every checkout and run on this machine.
     tmp = archive.with_suffix(".partial")
-    with tarfile.open(tmp, "w:gz") as tar:
-        for item in sorted(staging.iterdir()):
-            tar.add(item, arcname=item.name)
-    tmp.rename(archive)
-    shutil.rmtree(staging)
+    try:
+        # Dependencies come from the cache offline first (seconds); the index is asked only
+        # when that fails, and what it brings is cached.
+        args = ("wheel", "--no-build-isolation", "--find-links", str(deps), "-w", str(staging),
+                str(repo_root))
+        try:
+            _pip(*args[:1], "--no-index", *args[1:])
+        except RuntimeError:
+            _pip(*args)
+        for wheel in staging.glob("*.whl"):
+            if not wheel.name.startswith("kprov-") and not (deps / wheel.name).exists():
+                shutil.copy2(wheel, deps / wheel.name)
+        # pip does not copy wheels it resolved from --find-links into -w: add the cached ones,
+        # so hosts can install with --no-index from the archive alone.
+        for wheel in deps.glob("*.whl"):
+            if not (staging / wheel.name).exists():
+                shutil.copy2(wheel, staging / wheel.name)
+        (staging / "DIGEST").write_text(digest + "\n")
+        with tarfile.open(tmp, "w:gz") as tar:
+            for item in sorted(staging.iterdir()):
+                tar.add(item, arcname=item.name)
+        tmp.rename(archive)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        tmp.unlink(missing_ok=True)
     # Keep a few recent archives: another checkout (or a run in progress) may still use one.
     archives = sorted(cache_dir.glob("kprov-wheelhouse-*.tar.gz"), key=lambda p: p.stat().st_mtime)
     for old in archives[:-_KEEP_ARCHIVES]:

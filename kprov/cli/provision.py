@@ -8,7 +8,9 @@ connected (kprov.deploy.prepare; pipelines.apply's ``meanwhile``). After kprov's
 playbook, apply also removes the nodes that left the inventory (kprov.deploy.scale_in; plan
 names them). Exit code: 0 only when nothing failed and every host was reached; 2 when a host
 failed or was unreachable (or a node removal had problems); 1 for bad input (inventory,
-playbook, options). Every run writes a log (path printed at the end).
+playbook, options); 130 when SIGINT/SIGTERM interrupted the run (it prints "interrupted", the
+recap and the log path). Every run writes a log (path printed at the end, mode 0600).
+Nothing printed carries key material (kprov.provision.redact).
 """
 
 from __future__ import annotations
@@ -33,12 +35,15 @@ from kprov.pki.topology import TopologyError
 from kprov.provision.errors import ProvisionError
 from kprov.provision.execute import RunOptions, RunReport, TaskResult
 from kprov.provision.pipelines import apply, exec_command, find_playbook, host_facts, ping, plan
+from kprov.provision.redact import SECRET_DIFF, redact_text
 
 if TYPE_CHECKING:  # the live view and the tables are imported when drawn (not for --json)
     from rich.live import Live
     from rich.table import Table
 
-__all__ = ["register"]
+__all__ = ["EXIT_INTERRUPTED", "register"]
+
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a command ended by Ctrl-C
 
 _STATUS_STYLE = {
     "ok": "green",
@@ -165,11 +170,14 @@ def _result_line(result: TaskResult, verbosity: int) -> Text:
     if result.msg:
         text.append(f" — {result.msg}")
     if verbosity > 1 and result.result:
-        text.append("\n" + json.dumps(result.result, indent=2, default=str))
+        text.append("\n" + redact_text(json.dumps(result.result, indent=2, default=str)))
     return text
 
 
 def _diff_text(entry: dict[str, Any]) -> str:
+    if entry.get("secret"):  # key material: only that it changed (kprov.provision.redact)
+        before_header, after_header = entry.get("before_header", "before"), entry.get("after_header", "after")
+        return f"--- {before_header}\n+++ {after_header}\n{SECRET_DIFF}\n"
     before, after = entry.get("before", ""), entry.get("after", "")
     if not isinstance(before, str) or not isinstance(after, str):
         before = yaml.safe_dump(before, default_flow_style=False)
@@ -225,16 +233,21 @@ def _finish(
             doc["removed_nodes"] = [dataclasses.asdict(r) for r in removed]
         # Compact: the C encoder (indent forces the pure-Python one, a tenth of a second for
         # the ~650 KB report of a cluster run).
-        print(json.dumps(doc, default=str, separators=(",", ":")))
+        print(redact_text(json.dumps(doc, default=str, separators=(",", ":"))))
     else:
         if diff:
             print_diffs(console, report)
+        if report.interrupted:
+            console.print(f"[red]interrupted[/red] ({report.interrupted}): no new task was started; "
+                          "rerun apply to finish (pending restarts are redone)", highlight=False)
         print_recap(console, report)
         for removal in removed:
             state = "[green]removed[/green]" if removal.ok else "[red]removed with problems[/red]"
             console.print(f"node {removal.node}: {state} ({len(removal.evicted)} pods evicted)")
             for problem in removal.problems:
                 console.print(f"  [red]{problem}[/red]", highlight=False)
+    if report.interrupted:
+        raise typer.Exit(EXIT_INTERRUPTED)
     raise typer.Exit(0 if report.ok and all(r.ok for r in removed) else 2)
 
 
@@ -253,7 +266,7 @@ def _scale_in(console: Console, playbook: Path, inventory: list[str], options: R
 
 
 def _error(console: Console, err: Exception) -> typer.Exit:
-    console.print(f"[red]error:[/red] {err}", highlight=False)
+    console.print(f"[red]error:[/red] {redact_text(str(err))}", highlight=False)
     return typer.Exit(1)
 
 
@@ -284,6 +297,9 @@ def _run_playbook(
         removed = _scale_in(console, path, inventory, options, report)
     except (ProvisionError, PkiError, TopologyError) as err:
         raise _error(console, err) from None
+    except KeyboardInterrupt:  # before the run's own signal handling was in place
+        console.print("[red]interrupted[/red]", highlight=False)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
     _finish(console, report, as_json, show_diff, removed)
 
 

@@ -55,8 +55,11 @@ def node_images(cache: Path = IMAGE_CACHE) -> dict[str, Path]:
         path = cache / f"{name}.tar"
         if not path.exists():  # an archive is rebuilt byte-different: keep the first for idempotence
             partial = path.with_suffix(".partial")
-            build_archive(recipe(f"kprov.local/{name}:1"), partial)
-            partial.rename(path)
+            try:
+                build_archive(recipe(f"kprov.local/{name}:1"), partial)
+                partial.rename(path)
+            finally:
+                partial.unlink(missing_ok=True)  # an interrupted build leaves nothing in the cache
         archives[name] = path
     return archives
 

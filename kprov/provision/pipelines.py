@@ -6,7 +6,8 @@
 * ``plan``: the same phases in their dry-run form (check + diff): reports, never acts.
 * ``ping`` / ``exec_command`` / ``host_facts``: connect (+ one command or facts) -> disconnect.
 
-Each returns a :class:`RunReport` (plus data where it has some). ``open_run`` builds the
+Each returns a :class:`RunReport` (plus data where it has some); SIGINT/SIGTERM end a run
+early with its report marked ``interrupted`` (execute.interrupt). ``open_run`` builds the
 :class:`RunContext` (inventory, every host's variables, template engine, run log).
 """
 
@@ -21,6 +22,7 @@ from typing import Any
 from kprov.provision.connect.base import CommandResult, ConnectionFailure
 from kprov.provision.errors import InventoryError, PlaybookError
 from kprov.provision.execute.context import HostState, RunContext, RunOptions
+from kprov.provision.execute.interrupt import catching_signals
 from kprov.provision.execute.lookahead import read_plays_ahead
 from kprov.provision.execute.results import NullObserver, RunObserver, RunReport, TaskResult
 from kprov.provision.execute.runlog import RunLog
@@ -117,10 +119,19 @@ def _targets(run: RunContext, pattern: str | None, playbook: Playbook | None = N
 
 
 def _run_phases(run: RunContext, phases: list[Phase], dry_run: bool) -> RunReport:
+    """Run the phases with SIGINT/SIGTERM caught (execute.interrupt): an interrupted run
+    stops scheduling, closes its sessions and returns its report marked interrupted."""
     start = time.monotonic()
     try:
-        PhaseManager(phases, dry_run=dry_run).execute(run)
+        with catching_signals(run.interrupt):
+            try:
+                PhaseManager(phases, dry_run=dry_run).execute(run)
+            except KeyboardInterrupt:
+                run.interrupt.set(run.interrupt.signal_name or "SIGINT")
     finally:
+        if run.interrupt.is_set():
+            run.report.interrupted = run.interrupt.signal_name
+            run.log.event("-", f"run interrupted by {run.report.interrupted}: no new task was started")
         run.report.duration_s = time.monotonic() - start
         run.log.event("-", f"run finished in {run.report.duration_s:.3f}s ok={run.report.ok}")
         run.log.close()
@@ -163,8 +174,14 @@ def apply(
         for h in targets
         if any(p.gather_facts and h in select_hosts(run.inventory, p.hosts) for p in playbook.plays)
     ]
+    def prepare() -> None:
+        if meanwhile is not None:
+            with run.interrupt.raising():  # operator-side builds clean up after themselves
+                meanwhile()
+
     phases: list[Phase] = [
-        OpenPhase(targets, gather, meanwhile, lambda host: read_plays_ahead(run, playbook.plays, host)),
+        OpenPhase(targets, gather, prepare if meanwhile else None,
+                  lambda host: read_plays_ahead(run, playbook.plays, host)),
         PlaysPhase(playbook),
         DisconnectPhase(),
     ]

@@ -4,7 +4,7 @@
 * :class:`HostState` — one per host per run: its session, facts, set_fact/registered vars
   (the *raw* layer: never re-templated), its probe cache, failed/unreachable flags.
 * :class:`RunContext` — the inventory, the template engine, the loader, every HostState,
-  the report, the run log, the observer.
+  the report, the run log, the observer, the interrupt flag.
 * :class:`PlayContext` — one play: its hosts, the batch sync, the handler lists.
 """
 
@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from kprov.provision.connect.base import Connector
+from kprov.provision.execute.interrupt import Interrupt
 from kprov.provision.execute.probecache import ProbeCache
 from kprov.provision.execute.results import NullObserver, RunObserver, RunReport
 from kprov.provision.execute.runlog import RunLog
@@ -71,6 +72,7 @@ class RunContext:
     groups: dict[str, list[str]] = field(default_factory=dict)
     playbook_dir: Path = field(default_factory=Path.cwd)
     local_connector: Connector | None = None
+    interrupt: Interrupt = field(default_factory=Interrupt)  # SIGINT/SIGTERM seen (execute.interrupt)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @functools.cached_property

@@ -5,7 +5,8 @@ expands ``include_tasks``/``include_role`` per host at run time, runs ``meta`` a
 applies ``--tags``/``--skip-tags``, records every result, and runs notified handlers at each
 ``flush_handlers`` point (the play inserts one after pre_tasks, after roles+tasks, and
 after post_tasks) once each, in notification order. A failed task stops this host only
-(unless ``ignore_errors``); sync points and ``run_once`` go through :mod:`execute.sync`.
+(unless ``ignore_errors``); sync points and ``run_once`` go through :mod:`execute.sync`. An
+interrupt (execute.interrupt) ends the host before its next task or handler.
 
 Reading ahead (execute.prefetch): at the play's start the probes of every task of the play
 are predicted and read in one round trip into the host's probe cache, assuming each
@@ -56,7 +57,7 @@ class HostRunner:
     # -- walking ---------------------------------------------------------------------------
     def items(self, items: list[Item], extra: dict[str, Any] | None = None) -> Outcome:
         for index, item in enumerate(items):
-            if self.pctx.sync.aborted:
+            if self.pctx.sync.aborted or self.run.interrupt.is_set():
                 return "ended"
             if isinstance(item, Task) and not self.host.probes.covers(item.uid):
                 self._look_ahead(items[index:], extra)
@@ -316,6 +317,8 @@ class HostRunner:
         handlers = self.pctx.handlers.get(self.host.name, self.pctx.play.handlers)
         done: set[int] = set()
         while queue:
+            if self.run.interrupt.is_set():
+                return "ended"  # the handlers stay pending (the host's restart markers say so)
             name = queue.pop(0)
             matching = [h for h in handlers if name in (h.name, h.title, *h.listen)]
             if not matching:

@@ -2,7 +2,8 @@
 
 Hosts that failed or were unreachable earlier in the run are left out (as in Ansible). A
 batch whose hosts all failed ends the play (later batches do not start); an abort from
-``any_errors_fatal``/``max_fail_percentage``/``end_play`` also ends it.
+``any_errors_fatal``/``max_fail_percentage``/``end_play`` also ends it, and so does an
+interrupt (execute.interrupt; the playbook stops).
 """
 
 from __future__ import annotations
@@ -62,6 +63,8 @@ class PlayRunner:
                 thread.start()
             for thread in threads:
                 thread.join()
+            if self.run.interrupt.is_set():
+                return False
             if sync.aborted:
                 if "end_play" not in sync.abort_reason:
                     self.run.report.errors.append(f"play '{self.play.name}' aborted: {sync.abort_reason}")

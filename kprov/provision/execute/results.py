@@ -91,6 +91,7 @@ class RunReport:
     errors: list[str] = field(default_factory=list)  # run-level problems (not tied to a task)
     log_path: str = ""
     duration_s: float = 0.0
+    interrupted: str = ""  # the signal that interrupted the run (execute.interrupt), else ""
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add_host(self, host: str) -> None:
@@ -112,11 +113,14 @@ class RunReport:
 
     @property
     def ok(self) -> bool:
-        return not self.errors and all(s.failed == 0 and s.unreachable == 0 for s in self.stats.values())
+        if self.errors or self.interrupted:
+            return False
+        return all(s.failed == 0 and s.unreachable == 0 for s in self.stats.values())
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "ok": self.ok,
+            "interrupted": self.interrupted,
             "duration_s": round(self.duration_s, 3),
             "log": self.log_path,
             "errors": list(self.errors),

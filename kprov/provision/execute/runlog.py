@@ -2,7 +2,8 @@
 
 Location: ``$KPROV_LOG_DIR`` if set, else ``/var/log/kprov/`` when writable (root), else
 ``~/.kprov/logs/``; one file per run, ``run-<UTC time>-<pid>.log``. Lines are tab-separated:
-time, host, kind (run/put/get/event), rc, seconds, become, detail (command text).
+time, host, kind (run/put/get/event), rc, seconds, become, detail (command text). The file
+is mode 0600 and every detail is redacted (kprov.provision.redact): no key or token in a log.
 
 :class:`LoggedConnector` wraps any Connector: it logs each call and serialises calls with a
 lock (so a task delegated to another host can share that host's session safely).
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import IO
 
 from kprov.provision.connect.base import CommandResult, Connector
+from kprov.provision.redact import redact_text
 
 __all__ = ["LoggedConnector", "RunLog", "default_log_dir"]
 
@@ -42,12 +44,14 @@ class RunLog:
         directory.mkdir(parents=True, exist_ok=True)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
         self.path = directory / f"run-{stamp}-{os.getpid()}.log"
-        self._file: IO[str] = self.path.open("a", encoding="utf-8")
+        # 0600: commands and paths of a cluster run are the operator's business alone
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        self._file: IO[str] = os.fdopen(fd, "a", encoding="utf-8")
         self._lock = threading.Lock()
 
     def write(self, host: str, kind: str, rc: int | str, seconds: float, become: bool, detail: str) -> None:
         now = datetime.now(UTC).strftime("%H:%M:%S.%f")[:-3]
-        flat = detail.replace("\n", "\\n").replace("\t", " ")
+        flat = redact_text(detail).replace("\n", "\\n").replace("\t", " ")
         line = f"{now}\t{host}\t{kind}\t{rc}\t{seconds:.3f}\t{'become' if become else '-'}\t{flat}\n"
         with self._lock:
             if not self._file.closed:

@@ -38,6 +38,7 @@ from kprov.provision.modules.base import (
     get_module,
 )
 from kprov.provision.playbook.model import Task
+from kprov.provision.redact import SECRET_DIFF, is_secret_file, redact_data, redact_text
 from kprov.provision.template_filters import to_bool
 from kprov.provision.templates import OMIT, VarScope
 
@@ -56,6 +57,21 @@ class _Call:
     cache: ProbeCache | None  # the cache of the host the module ran on (None: no host)
     acted: bool = False  # it sent a command or file that may change the host
     judged_by_task: bool = False  # command/shell: changed_when says whether it changed anything
+
+
+def _safe_diff(entry: dict[str, Any]) -> dict[str, Any]:
+    """A diff entry as it may be shown: a module's content diff of key material already says
+    only "content changed (secret)"; any other text is redacted (a template that renders a
+    token into a config file, a state diff with a password)."""
+    if entry.get("secret"):
+        return entry
+    before, after = entry.get("before"), entry.get("after")
+    path = str(entry.get("after_header") or "")
+    if isinstance(before, str) and isinstance(after, str) and (
+        is_secret_file(path, after) or is_secret_file(path, before)
+    ):
+        return {**entry, "before": "", "after": SECRET_DIFF, "secret": True}
+    return {**entry, "before": redact_data(before), "after": redact_data(after)}
 
 
 class TaskRunner:
@@ -92,7 +108,7 @@ class TaskRunner:
             diffs += item.get("diff") or []
         ignored = status == "failed" and self._ignore_errors(task)
         public = {"censored": "output hidden: no_log is set"} if task.no_log else registered
-        msg = "" if task.no_log and status != "failed" else str(registered.get("msg") or "")
+        msg = "" if task.no_log and status != "failed" else redact_text(str(registered.get("msg") or ""))
         if task.no_log and status == "failed":
             msg = "task failed (output hidden: no_log is set)"
         return TaskResult(
@@ -101,7 +117,7 @@ class TaskRunner:
             action=task.action,
             status=status,
             msg=msg,
-            diff=[] if task.no_log else diffs,
+            diff=[] if task.no_log else [_safe_diff(d) for d in diffs],
             ignored=ignored,
             duration_s=round(seconds, 4),
             origin=task.origin,

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kprov.provision.modules.base import ModuleContext, ModuleFailed
+from kprov.provision.redact import SECRET_DIFF, is_secret_file
 
 __all__ = [
     "FileState", "attribute_commands", "backup_command", "content_diff", "file_return", "mode_string",
@@ -179,6 +180,12 @@ def state_diff(path: str, before: dict[str, Any], after: dict[str, Any]) -> dict
 
 
 def content_diff(path: str, before: bytes | None, after: bytes) -> dict[str, Any]:
+    """An Ansible-shaped content diff; for key material and credentials (redact) only the
+    fact that the content changed, marked ``secret``."""
+    if is_secret_file(path, after) or is_secret_file(path, before):
+        return {"before": "", "after": SECRET_DIFF, "secret": True,
+                "before_header": path if before is not None else f"{path} (absent)", "after_header": path}
+
     def text(data: bytes | None) -> str:
         if data is None:
             return ""
