@@ -39,7 +39,11 @@ def desired_slices(service: Obj, pods: list[Obj]) -> dict[tuple[tuple[str, int, 
             },
             "targetRef": ep.target_ref(),
         }
-        node = (ep.pod.get("spec") or {}).get("nodeName")
+        pod_spec = ep.pod.get("spec") or {}
+        service_name = (service.get("metadata") or {}).get("name")
+        if pod_spec.get("hostname") and pod_spec.get("subdomain") == service_name:
+            entry["hostname"] = pod_spec["hostname"]  # the DNS name <hostname>.<svc>.<ns>.svc (StatefulSets)
+        node = pod_spec.get("nodeName")
         if node:
             entry["nodeName"] = node
         groups.setdefault(ep.ports, []).append(entry)

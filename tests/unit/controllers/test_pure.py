@@ -132,3 +132,14 @@ def test_controller_selection_and_flags() -> None:
         select_controllers("nope")
     assert ordinal_of("web", "web-12") == 12 and ordinal_of("web", "web-x") is None
     assert parse_duration("40s") == 40 and parse_duration("1m30s") == 90 and parse_duration("500ms") == 0.5
+
+
+def test_slice_endpoints_carry_the_hostname_only_under_their_subdomain_service() -> None:
+    svc = {"metadata": {"name": "s", "namespace": "d"},
+           "spec": {"selector": {"app": "a"}, "ports": [{"port": 80}]}}
+    named = _pod("web-0", "10.0.0.1", True)
+    named["spec"].update(hostname="web-0", subdomain="s")
+    other = _pod("web-1", "10.0.0.2", True)
+    other["spec"].update(hostname="web-1", subdomain="elsewhere")
+    (endpoints,) = desired_slices(svc, [named, other]).values()
+    assert [e.get("hostname") for e in endpoints] == ["web-0", None]
