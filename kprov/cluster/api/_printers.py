@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import MappingProxyType
 
 from kprov.cluster.api._printers_config import CONFIGMAP, EVENT, LEASE, SECRET, SERVICEACCOUNT
+from kprov.cluster.api._printers_custom import CUSTOMRESOURCEDEFINITION
 from kprov.cluster.api._printers_pods import NAMESPACE, NODE, POD
 from kprov.cluster.api._printers_services import ENDPOINTS, ENDPOINTSLICE, SERVICE
 from kprov.cluster.api._printers_workloads import DAEMONSET, DEPLOYMENT, REPLICASET, STATEFULSET
@@ -30,5 +31,6 @@ PRINTERS = MappingProxyType(
         ("apps", "DaemonSet"): DAEMONSET,
         ("coordination.k8s.io", "Lease"): LEASE,
         ("discovery.k8s.io", "EndpointSlice"): ENDPOINTSLICE,
+        ("apiextensions.k8s.io", "CustomResourceDefinition"): CUSTOMRESOURCEDEFINITION,
     }
 )

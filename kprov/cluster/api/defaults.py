@@ -20,6 +20,7 @@ from typing import Any
 
 import orjson
 
+from kprov.cluster.api.crd import default_crd
 from kprov.cluster.api.objects import parse_quantity
 from kprov.cluster.api.resources import ResourceInfo
 
@@ -344,6 +345,7 @@ _BY_KIND: dict[tuple[str, str], Callable[[dict[str, Any]], None]] = {
     ("apps", "StatefulSet"): _statefulset,
     ("apps", "DaemonSet"): _daemonset,
     ("discovery.k8s.io", "EndpointSlice"): _endpointslice,
+    ("apiextensions.k8s.io", "CustomResourceDefinition"): default_crd,
 }
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Any
 
 __all__ = [
     "ALL_VERBS",
@@ -67,6 +68,9 @@ class ResourceInfo:
     subresources: tuple[SubresourceInfo, ...] = ()
     list_kind: str = ""
     field_selectors: tuple[str, ...] = field(default=())
+    # A custom resource's served version (kprov.cluster.api.crd.CustomVersion): its schema,
+    # printer columns and storage version; None for the built-in kinds.
+    custom: Any = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if not self.list_kind:
@@ -304,6 +308,18 @@ def _build() -> tuple[ResourceInfo, ...]:
             ),
         ),
         ResourceInfo(
+            "apiextensions.k8s.io",
+            "v1",
+            "customresourcedefinitions",
+            "CustomResourceDefinition",
+            "customresourcedefinition",
+            False,
+            ("crd", "crds"),
+            ("api-extensions",),
+            subresources=(_status("CustomResourceDefinition", "apiextensions.k8s.io"),),
+            field_selectors=_META_FIELDS,
+        ),
+        ResourceInfo(
             "authorization.k8s.io",
             "v1",
             "selfsubjectaccessreviews",
@@ -325,6 +341,7 @@ class Registry:
         for info in infos:
             by_kind.setdefault((info.group, info.kind), info)
         self._by_kind = MappingProxyType(by_kind)
+        self._by_gvk = MappingProxyType({(i.group, i.version, i.kind): i for i in reversed(infos)})
 
     def __iter__(self) -> Iterator[ResourceInfo]:
         return iter(self._infos)
@@ -351,8 +368,7 @@ class Registry:
     def for_object(self, obj: dict) -> ResourceInfo | None:
         """By an object's apiVersion and kind."""
         group, version = split_api_version(str(obj.get("apiVersion", "")))
-        info = self._by_kind.get((group, str(obj.get("kind", ""))))
-        return info if info is not None and info.version == version else None
+        return self._by_gvk.get((group, version, str(obj.get("kind", ""))))
 
     def group_versions(self) -> tuple[tuple[str, str], ...]:
         """(group, version) pairs in table order, the core group first."""
@@ -363,6 +379,13 @@ class Registry:
 
     def in_group_version(self, group: str, version: str) -> tuple[ResourceInfo, ...]:
         return tuple(i for i in self._infos if i.group == group and i.version == version)
+
+    def extended(self, extra: tuple[ResourceInfo, ...]) -> Registry:
+        """This registry plus ``extra`` (custom resources); a built-in resource keeps its
+        place when an extra one would take the same (group, version, resource)."""
+        taken = self._by_gvr
+        added = tuple(i for i in extra if (i.group, i.version, i.resource) not in taken)
+        return Registry(self._infos + added)
 
 
 REGISTRY = Registry(_build())

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from kprov.cluster.api._printers import PRINTERS, Column, Printer, default_printer
+from kprov.cluster.api._printers_custom import custom_printer
 from kprov.cluster.api.resources import ResourceInfo
 
 __all__ = ["Column", "column_definitions", "human_duration", "to_table", "translate_timestamp"]
@@ -65,6 +66,8 @@ def translate_timestamp(value: str | None, now: dt.datetime) -> str:
 
 
 def _printer(info: ResourceInfo) -> Printer:
+    if info.custom is not None:
+        return custom_printer(info.custom.printer_columns)
     return PRINTERS.get((info.group, info.kind)) or default_printer()
 
 

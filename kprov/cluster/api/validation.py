@@ -16,6 +16,7 @@ from typing import Any
 
 from kprov.cluster.api._field_errors import Errors, go_value
 from kprov.cluster.api._validation_pod import port_name_errors, validate_pod_spec, validate_pod_update
+from kprov.cluster.api.crd import validate_crd
 from kprov.cluster.api.errors import Cause
 from kprov.cluster.api.names import (
     dns1123_label_errors,
@@ -350,6 +351,10 @@ def _endpointslice(errors: Errors, obj: dict[str, Any], old: dict[str, Any] | No
         errors.immutable("addressType", address_type)
 
 
+def _crd(errors: Errors, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
+    errors.causes.extend(validate_crd(obj, old))
+
+
 _BY_KIND: dict[tuple[str, str], Callable[[Errors, dict[str, Any], dict[str, Any] | None], None]] = {
     ("", "Pod"): _pod,
     ("", "Service"): _service,
@@ -364,6 +369,7 @@ _BY_KIND: dict[tuple[str, str], Callable[[Errors, dict[str, Any], dict[str, Any]
     ("apps", "DaemonSet"): _daemonset,
     ("coordination.k8s.io", "Lease"): _lease,
     ("discovery.k8s.io", "EndpointSlice"): _endpointslice,
+    ("apiextensions.k8s.io", "CustomResourceDefinition"): _crd,
 }
 
 

@@ -3,6 +3,8 @@
 - Namespaced objects can only be created in an existing namespace that is not terminating.
 - Namespaces get the ``kubernetes`` finalizer and phase Active (the namespace controller
   empties a terminating namespace and then finalizes it).
+- CustomResourceDefinitions and custom objects: see :mod:`.crd_admission`; a CRD this
+  server wrote is served at once (``after_write``).
 - Services get a ClusterIP and NodePorts from :mod:`.allocators`; deleting a Service
   releases them.
 """
@@ -12,11 +14,12 @@ from __future__ import annotations
 from typing import Any
 
 from kprov.cluster.api.resources import ResourceInfo
+from kprov.cluster.apiserver import crd_admission
 from kprov.cluster.apiserver.allocators import Allocators
 from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.status import ApiError, StatusError, already_exists
 
-__all__ = ["after_delete", "after_failed_create", "before_create", "before_update"]
+__all__ = ["after_delete", "after_failed_create", "after_write", "before_create", "before_update"]
 
 
 def _allocators(ctx: ApiContext) -> Allocators | None:
@@ -49,6 +52,8 @@ async def _check_namespace(ctx: ApiContext, info: ResourceInfo, namespace: str) 
 async def before_create(ctx: ApiContext, info: ResourceInfo, obj: dict[str, Any], dry_run: bool) -> None:
     if info.namespaced:
         await _check_namespace(ctx, info, obj["metadata"]["namespace"])
+    if info.custom is not None or info.group == "apiextensions.k8s.io":
+        crd_admission.before_create(ctx, info, obj)
     if info.group == "" and info.resource == "namespaces":
         spec = obj.setdefault("spec", {})
         if "kubernetes" not in (spec.get("finalizers") or []):
@@ -66,6 +71,8 @@ async def before_create(ctx: ApiContext, info: ResourceInfo, obj: dict[str, Any]
 async def before_update(
     ctx: ApiContext, info: ResourceInfo, old: dict[str, Any], new: dict[str, Any]
 ) -> None:
+    if info.group == "apiextensions.k8s.io":
+        crd_admission.before_update(ctx, info, old, new)
     if info.group == "" and info.resource == "services":
         old_ip = (old.get("spec") or {}).get("clusterIP")
         spec = new.setdefault("spec", {})
@@ -79,6 +86,15 @@ async def before_update(
                 422,
                 "Invalid",
             )
+
+
+def after_write(ctx: ApiContext, info: ResourceInfo, obj: dict[str, Any] | None, name: str) -> None:
+    """A write this server made has been stored (``obj`` None: deleted): CRDs are served (or
+    not) from this moment on this server, before its watch cache hears of them."""
+    if crd_admission.is_crd(info):
+        served = ctx.extras.get("custom_resources")
+        if served is not None:
+            served.observe(name, obj)
 
 
 async def after_failed_create(ctx: ApiContext, info: ResourceInfo, obj: dict[str, Any]) -> None:

@@ -177,6 +177,7 @@ async def create_object(
         if isinstance(exc, KeyExistsError):
             raise already_exists(info, name) from None
         raise
+    admission.after_write(ctx, info, stored.obj, name)
     return stored.obj, warnings
 
 
@@ -240,6 +241,7 @@ async def guaranteed_update(
             raise not_found(info, name) from None
         if ready_to_delete(info, stored.obj):
             return await _delete_now(ctx, info, stored.obj, stored.revision)
+        admission.after_write(ctx, info, stored.obj, name)
         return stored.obj
     raise conflict(info, name, "too many concurrent writers; try again")
 
@@ -259,6 +261,7 @@ async def _delete_now(
     except KeyNotFoundError:
         raise not_found(info, meta["name"]) from None
     await admission.after_delete(ctx, info, gone.obj)
+    admission.after_write(ctx, info, None, meta["name"])
     return gone.obj
 
 
@@ -306,6 +309,7 @@ async def delete_object(
             if is_noop(current.obj, plan.marked or obj):
                 return current.obj, False
             stored = await ctx.store.update(key, plan.marked or obj, current.revision)
+            admission.after_write(ctx, info, stored.obj, name)
             return stored.obj, False
         except RevisionConflictError:
             continue

@@ -18,6 +18,7 @@ from kprov.cluster.apiserver.app import build_front
 from kprov.cluster.apiserver.bootstrap import bootstrap
 from kprov.cluster.apiserver.config import ServerConfig
 from kprov.cluster.apiserver.context import ApiContext
+from kprov.cluster.apiserver.crds import CustomResources
 from kprov.cluster.apiserver.endpoint_leases import EndpointLeases
 from kprov.cluster.apiserver.http1 import HttpFront
 from kprov.cluster.apiserver.tls import server_ssl_context
@@ -102,6 +103,9 @@ async def start_server(config: ServerConfig) -> tuple[Listeners, ApiContext, Etc
     allocators = Allocators(store, cache, config.service_cluster_ip_range, config.service_node_port_range)
     ctx.extras["allocators"] = allocators
     await bootstrap(ctx, allocators.first_ip)
+    custom_resources = CustomResources(ctx)
+    await custom_resources.start()
+    ctx.extras["custom_resources"] = custom_resources
     leases = EndpointLeases(ctx, ttl_s=config.endpoint_lease_ttl_s)
     try:
         await leases.beat()  # listed in the kubernetes Endpoints before serving
@@ -143,6 +147,9 @@ async def run_server(config: ServerConfig) -> None:
     leases = ctx.extras.get("endpoint_leases")
     if isinstance(leases, EndpointLeases):
         await leases.stop()
+    custom_resources = ctx.extras.get("custom_resources")
+    if isinstance(custom_resources, CustomResources):
+        await custom_resources.stop()
     await ctx.cache.stop()
     await listeners.cleanup()
     await kv.close()
