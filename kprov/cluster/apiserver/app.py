@@ -3,7 +3,9 @@
 Connections are served by :mod:`.http1` (httptools; an Upgrade request, exec's WebSocket, is
 handed to aiohttp's low-level server), and every request reaches :func:`_handler`'s handler,
 which authenticates it (client certificate, parsed once per connection), rejects anonymous
-requests except to the public health/version paths (401), resolves its RequestInfo,
+requests except to the public health/version paths (401), switches to the impersonated
+identity when Impersonate-* headers ask and the authorizer allows it (impersonation.py),
+resolves its RequestInfo,
 authorizes it (403), dispatches it - resource paths to the CRUD, watch and subresource
 handlers, the rest to discovery and health - and turns every ApiError / storage error into a
 Status reply, so no handler builds error responses and no exception leaves a partial write
@@ -30,6 +32,7 @@ from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.discovery import serve_discovery
 from kprov.cluster.apiserver.health import PUBLIC_PATHS, serve_health
 from kprov.cluster.apiserver.http1 import AnyReply, AnyRequest, HttpFront
+from kprov.cluster.apiserver.impersonation import has_impersonation, impersonate
 from kprov.cluster.apiserver.negotiation import json_response
 from kprov.cluster.apiserver.requestinfo import RequestInfo, parse_bool, parse_request_info
 from kprov.cluster.apiserver.status import (
@@ -101,6 +104,8 @@ def _handler(ctx: ApiContext, insecure_local: bool) -> Any:
         try:
             if not user.authenticated and request.path not in PUBLIC_PATHS:
                 raise unauthorized()
+            if has_impersonation(request.headers):
+                user = impersonate(user, request.headers, lambda u, r: authorize(u, r, ctx.cache))
             if ri is not None and not authorize(user, ri, ctx.cache):
                 raise forbidden(
                     user.name, ri.verb, ri.resource, ri.group, ri.namespace, ri.name, ri.subresource

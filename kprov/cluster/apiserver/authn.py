@@ -20,6 +20,8 @@ __all__ = ["ANONYMOUS", "UserInfo", "authenticate"]
 class UserInfo:
     name: str
     groups: tuple[str, ...] = ()
+    uid: str = ""
+    extra: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (key, values) pairs: hashable
 
     @property
     def authenticated(self) -> bool:

@@ -8,6 +8,7 @@
 - ``system:kube-scheduler``: pods, bindings, nodes, events, leases (kube-system).
 - ``system:kube-controller-manager``: everything (it manages every kind).
 - ``system:kube-proxy``: read services, endpoints, endpointslices, nodes; write events.
+- ``impersonate`` (Impersonate-* headers, see impersonation.py): system:masters only.
 Everything else is denied (403 with the real server's wording, see status.forbidden).
 """
 
@@ -107,6 +108,8 @@ def authorize(user: UserInfo, ri: RequestInfo, cache: WatchCache) -> bool:
         return ri.verb == "create"  # anyone may ask what they themselves may do
     if "system:masters" in user.groups:
         return True
+    if ri.verb == "impersonate":
+        return False  # until RBAC grants it, only system:masters may act as someone else
     if user.name.startswith("system:node:") and "system:nodes" in user.groups:
         return _node_allows(user.name[len("system:node:") :], ri, cache)
     if user.name == "system:kube-controller-manager":

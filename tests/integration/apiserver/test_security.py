@@ -120,3 +120,24 @@ def test_auth_can_i_answers_from_the_authorizer(kubectl, control_plane, nodes_an
     assert (yes.returncode, yes.stdout.strip()) == (0, "yes")
     assert (no.returncode, no.stdout.strip()) == (1, "no")
     assert kubectl("auth", "can-i", "delete", "nodes").stdout.strip() == "yes"
+
+
+def test_impersonation_is_checked(kubectl, control_plane, namespace):
+    """``--as`` is evaluated as the named user (so the admin hears "no"); a node may not
+    impersonate anyone (403 in the real server's words)."""
+    can = kubectl("auth", "can-i", "delete", "nodes", "--as=nobody", check=False)
+    assert can.stdout.strip() == "no"
+    assert kubectl("auth", "can-i", "delete", "nodes").stdout.strip() == "yes"
+    denied = kubectl("get", "pods", "-n", namespace, "--as=nobody", check=False)
+    assert denied.returncode == 1
+    assert (
+        f'pods is forbidden: User "nobody" cannot list resource "pods" in API group "" '
+        f'in the namespace "{namespace}"'
+    ) in denied.stderr
+    n1 = control_plane.node_kubeconfig("imp-n1")
+    node_as = kubectl("get", "nodes", "--as=kubernetes-admin", kubeconfig=n1, check=False)
+    assert node_as.returncode == 1
+    assert (
+        'users "kubernetes-admin" is forbidden: User "system:node:imp-n1" cannot impersonate '
+        'resource "users" in API group "" at the cluster scope'
+    ) in node_as.stderr
