@@ -146,7 +146,9 @@ def impersonate(
             extra.setdefault(ask.subresource, []).append(ask.name)
         else:
             uid = ask.name
-        ri = RequestInfo(ask.group, "v1", ask.resource, ask.namespace, ask.name, ask.subresource, "impersonate")
+        ri = RequestInfo(
+            ask.group, "v1", ask.resource, ask.namespace, ask.name, ask.subresource, "impersonate"
+        )
         if not allowed(acting, ri):
             raise _refused(acting, ask)
     if name != "system:anonymous":

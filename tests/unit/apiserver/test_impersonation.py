@@ -91,9 +91,7 @@ def test_non_masters_are_refused_with_upstream_wording():
         'in API group "" at the cluster scope'
     )
     with pytest.raises(ApiError) as err:
-        impersonate(
-            ALICE, CIMultiDict({"Impersonate-User": "system:serviceaccount:ns:sa"}), _masters
-        )
+        impersonate(ALICE, CIMultiDict({"Impersonate-User": "system:serviceaccount:ns:sa"}), _masters)
     assert str(err.value).endswith('in API group "" in the namespace "ns"')
     controller_manager = UserInfo("system:kube-controller-manager", ("system:authenticated",))
     with pytest.raises(ApiError):
