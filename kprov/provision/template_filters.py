@@ -198,6 +198,44 @@ def _hash(value: Any, algorithm: str = "sha1") -> str:
     return hashlib.new(algorithm, str(value).encode("utf-8")).hexdigest()
 
 
+_COMMENT_STYLES: dict[str, dict[str, str]] = {
+    "plain": {"decoration": "# "},
+    "erlang": {"decoration": "% "},
+    "c": {"decoration": "// "},
+    "cblock": {"beginning": "/*", "decoration": " * ", "end": " */"},
+    "xml": {"beginning": "<!--", "decoration": " - ", "end": "-->"},
+}
+
+
+def _comment(text: Any, style: str = "plain", **kw: Any) -> str:
+    """Ansible's ``comment`` filter: ``text`` as a comment block of ``style``.
+
+    Layout: [beginning NL] (prefix NL) x prefix_count, each line of text behind the
+    decoration (a decoration followed by a newline loses its trailing blanks), (NL postfix) x
+    postfix_count, [NL end]. prefix/postfix default to the decoration without trailing blanks."""
+    if style not in _COMMENT_STYLES:
+        raise ValueError(f"comment: unknown style '{style}' (known: {', '.join(_COMMENT_STYLES)})")
+    params = dict(_COMMENT_STYLES[style])
+    decoration = str(kw.get("decoration", params["decoration"]))
+    settings: dict[str, Any] = {
+        "newline": "\n", "beginning": "", "end": "", "decoration": "",
+        "prefix": decoration.rstrip(), "postfix": decoration.rstrip(),
+        "prefix_count": 1, "postfix_count": 1,
+    }
+    settings.update(params)
+    settings.update(kw)
+    nl, deco = str(settings["newline"]), str(settings["decoration"])
+    head = f"{settings['beginning']}{nl}" if settings["beginning"] else ""
+    prefix = str(settings["prefix"])
+    if prefix:
+        head += (nl if prefix == nl else prefix + nl) * int(settings["prefix_count"])
+    body = (deco + str(text).replace(nl, nl + deco)).replace(deco + nl, deco.rstrip() + nl)
+    tail = "".join(nl + str(settings["postfix"]) for _ in range(int(settings["postfix_count"])))
+    if settings["end"]:
+        tail += nl + str(settings["end"])
+    return head + body + tail
+
+
 def _ternary(value: Any, true_val: Any, false_val: Any, none_val: Any = None) -> Any:
     if value is None and none_val is not None:
         return none_val
@@ -276,6 +314,7 @@ ANSIBLE_FILTERS: dict[str, Callable[..., Any]] = {
     "hash": _hash,
     "quote": lambda v: shlex.quote(str(v)),
     "ternary": _ternary,
+    "comment": _comment,
     "mandatory": _mandatory,
     "type_debug": lambda v: type(v).__name__,
     "checksum": lambda v: _hash(v, "sha1"),

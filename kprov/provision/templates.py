@@ -28,11 +28,22 @@ import jinja2
 from jinja2.utils import concat
 
 from kprov.provision.errors import TemplateError, UndefinedVariableError
+from kprov.provision.lookups import join_lookup, run_lookup
 from kprov.provision.template_filters import ANSIBLE_FILTERS, ANSIBLE_TESTS, to_bool
 
-__all__ = ["OMIT", "Layer", "TemplateEngine", "VarScope", "is_template"]
+__all__ = [
+    "ANSIBLE_MANAGED",
+    "OMIT",
+    "Layer",
+    "TemplateEngine",
+    "VarScope",
+    "escape_backslashes",
+    "is_template",
+    "template_vars",
+]
 
 OMIT = "__omit_place_holder__kprov__"
+ANSIBLE_MANAGED = "Ansible managed"  # ansible-core's default DEFAULT_MANAGED_STR
 _SINGLE_EXPR = re.compile(r"^\{\{(?P<expr>(?:(?!\{\{|\}\}|\{%).)*)\}\}\Z", re.S)
 _UNDEFINED_NAME = re.compile(r"'([^']+)' is undefined|has no attribute '([^']+)'|no element '?([^']+?)'?$")
 
@@ -60,6 +71,8 @@ class TemplateEngine:
         self.env.globals.update(extra_globals or {})
         self.env.globals["omit"] = OMIT
         self.env.globals["lookup"] = _lookup
+        self.env.globals["query"] = _query
+        self.env.globals["q"] = _query
         self._compiled: dict[str, jinja2.Template] = {}
         self._disk = _bytecode_cache(bytecode_dir)
         # What the compiled code depends on besides the source.
@@ -195,16 +208,22 @@ class VarScope(Mapping[str, Any]):
         return value
 
     def template(self, value: Any, where: str) -> Any:
-        """Render strings inside any structure; a lone ``{{ expr }}`` keeps its native type."""
+        """Render strings inside any structure; a lone ``{{ expr }}`` keeps its native type,
+        except a number, which Ansible's (non-native) templating turns into its text. String
+        literals inside ``{{ }}`` keep their backslashes (see escape_backslashes)."""
         if isinstance(value, str):
             if not is_template(value):
                 return value
+            value = escape_backslashes(value, self.engine.env)
             match = _SINGLE_EXPR.match(value)
             if match:
                 try:
-                    return _unwrap(self.evaluate(match.group("expr"), where))
+                    result = _unwrap(self.evaluate(match.group("expr"), where))
                 except jinja2.UndefinedError as err:
                     raise _undefined(err, where) from None
+                if isinstance(result, int | float) and not isinstance(result, bool):
+                    return str(result)
+                return result
             return self.render(value, where)
         if isinstance(value, Mapping) and not isinstance(value, VarScope):
             return {k: self.template(v, f"{where}.{k}") for k, v in value.items()}
@@ -231,6 +250,40 @@ class VarScope(Mapping[str, Any]):
         except OSError as err:
             raise TemplateError(f"cannot read template {path}: {err.strerror}") from None
         return self.render(source, where or str(path))
+
+
+def escape_backslashes(source: str, env: jinja2.Environment) -> str:
+    """Double the backslashes of string literals inside ``{{ }}``, as Ansible does for task
+    arguments and variables (not template files): ``regex_replace('^(\\d+)', '\\1')`` written in
+    YAML reaches the regex engine as ``\\d`` and ``\\1``, not as control characters."""
+    if "\\" not in source or "{{" not in source:
+        return source
+    try:
+        tokens = list(env.lex(env.preprocess(source)))
+    except jinja2.TemplateSyntaxError:
+        return source  # the render reports it with its place
+    out: list[str] = []
+    inside = False
+    for _, kind, text in tokens:
+        if kind == "variable_begin":
+            inside = True
+        elif kind == "variable_end":
+            inside = False
+        elif inside and kind == "string":
+            text = text.replace("\\", "\\\\")
+        out.append(text)
+    return "".join(out)
+
+
+def template_vars(source: Path | None) -> dict[str, Any]:
+    """The variables Ansible's template action adds while it renders ``source``: ``ansible_managed``
+    (its default text, so re-renders stay byte-identical) and where the template lives."""
+    out: dict[str, Any] = {"ansible_managed": ANSIBLE_MANAGED, "template_host": os.uname().nodename}
+    if source is not None:
+        out["template_path"] = str(source)
+        out["template_fullpath"] = str(source.resolve())
+        out["template_uid"] = source.owner() if source.exists() else ""
+    return out
 
 
 def _needs_render(value: Any) -> bool:
@@ -262,12 +315,19 @@ def _via(err: UndefinedVariableError, where: str) -> UndefinedVariableError:
     return UndefinedVariableError(err.variable, f"{where} (via {err.template})", err.task)
 
 
-def _lookup(kind: str, *terms: str, default: Any = None, **_: Any) -> Any:
-    """``lookup('env', NAME)`` and ``lookup('file', PATH)``: the lookups kprov supports."""
-    if kind == "env":
-        values = [os.environ.get(t, default if default is not None else "") for t in terms]
-    elif kind == "file":
-        values = [Path(t).read_text(encoding="utf-8").rstrip("\n") for t in terms]
-    else:
-        raise TemplateError(f"lookup plugin '{kind}' is not supported by kprov (supported: env, file)")
-    return ",".join(str(v) for v in values)
+@jinja2.pass_context
+def _lookup(context: jinja2.runtime.Context, name: str, *terms: Any, wantlist: bool = False,
+            **kwargs: Any) -> Any:
+    """``lookup(NAME, TERMS..., wantlist=False, **options)`` (kprov.provision.lookups)."""
+    values = _query(context, name, *terms, **kwargs)
+    return values if wantlist else join_lookup(values)
+
+
+@jinja2.pass_context
+def _query(context: jinja2.runtime.Context, name: str, *terms: Any, **kwargs: Any) -> list[Any]:
+    """``query(NAME, TERMS...)`` / ``q(...)``: the lookup's list."""
+    scope = context.parent
+    if not isinstance(scope, VarScope):
+        raise TemplateError(f"lookup('{name}') is only available in task templates")
+    kwargs.pop("errors", None)
+    return run_lookup(name, list(terms), scope, scope, **kwargs)

@@ -30,7 +30,12 @@ def _debug(args: Mapping[str, Any], scope: VarScope, runtime: dict[str, Any], wh
 
 
 def _set_fact(args: Mapping[str, Any], scope: VarScope, runtime: dict[str, Any], where: str) -> ModuleResult:
-    facts = {k: v for k, v in args.items() if k != "cacheable"}
+    # as Ansible's set_fact (non-native templating): a yes/no/true/false string is a boolean
+    facts = {
+        k: (to_bool(v) if isinstance(v, str) and v.lower() in ("true", "false", "yes", "no") else v)
+        for k, v in args.items()
+        if k != "cacheable"
+    }
     for key in facts:
         if not str(key).isidentifier():
             raise PlaybookError(f"{where}: set_fact: '{key}' is not a valid variable name")

@@ -49,6 +49,7 @@ class HostState:
     connector: Connector | None = None
     facts: dict[str, Any] = field(default_factory=dict)  # ansible_facts (un-prefixed keys)
     runtime_vars: dict[str, Any] = field(default_factory=dict)  # set_fact + register
+    included_vars: dict[str, Any] = field(default_factory=dict)  # include_vars (templated when used)
     probes: ProbeCache = field(default_factory=ProbeCache)  # read-only probe results (execute.probecache)
     unreachable: bool = False
     failed: bool = False

@@ -24,11 +24,13 @@ from kprov.provision.connect.base import ConnectionFailure, Connector, Unreachab
 from kprov.provision.errors import ProvisionError, UndefinedVariableError
 from kprov.provision.execute.actions import ENGINE_RUNNERS, RAW_ARG_KEYS
 from kprov.provision.execute.context import HostState, PlayContext, RunContext
+from kprov.provision.execute.include_vars import include_vars
 from kprov.provision.execute.prefetch import first_probe, prefetch
 from kprov.provision.execute.probecache import ProbeCache
 from kprov.provision.execute.results import Status, TaskResult
 from kprov.provision.execute.runlog import LoggedConnector
 from kprov.provision.execute.variables import VarsView, task_scope
+from kprov.provision.lookups import run_lookup
 from kprov.provision.modules.base import (
     ModuleArgsError,
     ModuleContext,
@@ -37,10 +39,11 @@ from kprov.provision.modules.base import (
     UnknownModuleError,
     get_module,
 )
+from kprov.provision.playbook.ansible_names import deferrable, missing_module_message
 from kprov.provision.playbook.model import Task
 from kprov.provision.redact import SECRET_DIFF, is_secret_file, redact_data, redact_text
 from kprov.provision.template_filters import to_bool
-from kprov.provision.templates import OMIT, VarScope
+from kprov.provision.templates import OMIT, VarScope, template_vars
 
 __all__ = ["TaskRunner"]
 
@@ -217,6 +220,8 @@ class TaskRunner:
         if isinstance(loop, dict) and "__dict2items__" in loop:
             value = scope.template(loop["__dict2items__"], where)
             return [{"key": k, "value": v} for k, v in dict(value).items()]
+        if isinstance(loop, dict) and "__lookup__" in loop:
+            return self._lookup_items(task, scope, str(loop["__lookup__"]), loop["terms"], where)
         value = scope.template(loop, where)
         if isinstance(value, str):
             raise ProvisionError(f"{task.origin}: loop must be a list, got the string {value!r}")
@@ -224,13 +229,21 @@ class TaskRunner:
             raise ProvisionError(f"{task.origin}: loop must be a list; use `| dict2items` for a mapping")
         return list(value)
 
+    @staticmethod
+    def _lookup_items(task: Task, scope: VarScope, name: str, terms: Any, where: str) -> list[Any]:
+        """``with_<name>: terms``: the lookup's list; ``first_found`` searches ``templates`` for a
+        template task, ``vars`` for include_vars, else ``files`` (as Ansible's executor does)."""
+        subdir = next((s for s in ("template", "var", "file") if s in task.action), "file") + "s"
+        return run_lookup(name, scope.template(terms, where), scope, scope, subdir=subdir)
+
     def _when(self, task: Task, scope: VarScope) -> bool:
         return all(scope.condition(c, f"task field 'when' ({task.origin})") for c in task.when)
 
     # -- probes: prediction, prefetch, invalidation ----------------------------------------
     def _predictable_module(self, task: Task) -> Any:
         """The module whose first probes can be predicted for ``task``, or None."""
-        if (task.action in ENGINE_RUNNERS or task.until is not None or task.delegate_to
+        if (task.action in ENGINE_RUNNERS or task.action == "include_vars" or task.until is not None
+                or task.delegate_to
                 or self.host.connector is None):
             return None
         try:
@@ -379,6 +392,9 @@ class TaskRunner:
 
     def _call(self, task: Task, scope: VarScope, args: dict[str, Any]) -> _Call:
         where = f"task '{task.title}' ({task.origin})"
+        if task.action == "include_vars":
+            return _Call(include_vars(args, lambda name, kind: self.find_file(task, name, kind),
+                                      self.host.included_vars, where), None)
         runner = ENGINE_RUNNERS.get(task.action)
         if runner is not None:
             return _Call(runner(args, scope, self.host.runtime_vars, where), None)
@@ -389,7 +405,8 @@ class TaskRunner:
         try:
             module = get_module(task.action)
         except UnknownModuleError as err:
-            return _Call(ModuleResult(failed=True, msg=str(err)), None)
+            msg = missing_module_message(task.action) if deferrable(task.action) else str(err)
+            return _Call(ModuleResult(failed=True, msg=msg), None)
         call = _Call(self._run_module(module, ctx, args, task), cache)
         call.acted, call.judged_by_task = ctx.acted, bool(getattr(module, "changes_judged_by_task", False))
         return call
@@ -431,7 +448,7 @@ class TaskRunner:
             source = last_found.get("templates")
             where = str(source) if source is not None else f"inline template of task '{task.title}'"
             try:
-                return scope.render(text, where)
+                return scope.child(template_vars(source)).render(text, where)
             except UndefinedVariableError as err:
                 raise UndefinedVariableError(err.variable, err.template, task.title) from None
 

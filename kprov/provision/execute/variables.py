@@ -1,7 +1,7 @@
 """The variables a task sees on a host, layered by Ansible's precedence (highest first):
 
 magic vars (inventory_hostname, groups, hostvars, ...) > extra vars (-e) > role params >
-set_fact / registered (raw) > task vars > block / include vars (inner first) > role vars
+set_fact / registered (raw) > include_vars > task vars > block / include vars (inner first) > role vars
 (the task's role chain, then the play's other roles) > play vars > facts (``ansible_facts``
 and ``ansible_<fact>``, raw) > inventory vars (group/host precedence, see inventory.model) >
 role defaults (the task's role chain, then the play's other roles).
@@ -88,6 +88,12 @@ def _magic(run: RunContext, pctx: PlayContext | None, host: HostState, task: Tas
     }
     if pctx:
         magic["ansible_play_name"] = pctx.play.name
+    search = [str(r.path) for r in reversed(task.scope.role_chain)] if task else []
+    if task is not None:
+        base = task.scope.base_dir
+        search.append(str(base.parent if base.name == "tasks" and task.scope.role else base))
+    search.append(str(run.playbook_dir))
+    magic["ansible_search_path"] = list(dict.fromkeys(search))
     role = task.scope.role if task else None
     if role is not None:
         magic["role_name"] = role.name
@@ -132,6 +138,7 @@ def _layers(run: RunContext, pctx: PlayContext | None, host: HostState, task: Ta
     if task is not None:
         layers.append((dict(task.scope.role_params), True))
     layers.append((host.runtime_vars, False))
+    layers.append((host.included_vars, True))
     if task is not None:
         layers.append((task.vars, True))
         layers += [(v, True) for v in reversed(task.scope.vars)]

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from kprov.provision.errors import PlaybookError, UnknownModuleError
+from kprov.provision.playbook.ansible_names import deferrable
 from kprov.provision.playbook.model import Scope, Task
 from kprov.provision.yamlfile import origin_of
 
@@ -69,6 +70,7 @@ ENGINE_ACTIONS = frozenset(
         "import_tasks",
         "include_role",
         "import_role",
+        "include_vars",
     ]
 )
 _RAW_MODULES = frozenset({"command", "shell", "raw", "script"})
@@ -185,7 +187,7 @@ def parse_task(data: dict[str, Any], scope: Scope, known_modules: frozenset[str]
     where = origin_of(data, source)
     if not isinstance(data, dict):
         raise PlaybookError(f"{where}: a task must be a mapping, got {type(data).__name__}")
-    candidates = [k for k in data if k not in TASK_KEYWORDS]
+    candidates = [k for k in data if k not in TASK_KEYWORDS and not _is_with(k)]
     if "local_action" in data or "action" in data:
         key = "local_action" if "local_action" in data else "action"
         value = data[key]
@@ -216,13 +218,13 @@ def parse_task(data: dict[str, Any], scope: Scope, known_modules: frozenset[str]
         elif isinstance(value, str | int | float | bool):
             args = (
                 parse_free_form(str(value), action)
-                if action not in ("include_tasks", "import_tasks")
+                if normalize_action(action) not in ("include_tasks", "import_tasks")
                 else {"file": str(value)}
             )
         else:
             raise PlaybookError(f"{where}: arguments of '{action}' must be a mapping or a string")
     action = normalize_action(action)
-    if action not in ENGINE_ACTIONS and action not in known_modules:
+    if action not in ENGINE_ACTIONS and action not in known_modules and not deferrable(action):
         all_known = (
             set(known_modules) | set(ENGINE_ACTIONS) | {p + a for p in _PREFIXES[:1] for a in ENGINE_ACTIONS}
         )
@@ -234,6 +236,11 @@ def parse_task(data: dict[str, Any], scope: Scope, known_modules: frozenset[str]
     if "local_action" in data:
         data = {**data, "delegate_to": "localhost"}
     return _build(data, action, args, scope, where)
+
+
+def _is_with(key: str) -> bool:
+    """``with_<lookup>`` loop keywords (``with_items``, ``with_first_found``, ``with_ns.coll.x``)."""
+    return key.startswith("with_") and len(key) > 5
 
 
 def _throttle(value: Any, where: str) -> int | None:
@@ -253,6 +260,12 @@ def _build(data: dict[str, Any], action: str, args: dict[str, Any], scope: Scope
             loop = {"__flatten__": loop}
     elif "with_dict" in data:
         loop = {"__dict2items__": data["with_dict"]}
+    else:
+        withs = [k for k in data if _is_with(k)]
+        if len(withs) > 1:
+            raise PlaybookError(f"{where}: a task has one loop, got {withs}")
+        if withs:
+            loop = {"__lookup__": withs[0][5:], "terms": data[withs[0]]}
     loop_control = data.get("loop_control") or {}
     if not isinstance(loop_control, dict):
         raise PlaybookError(f"{where}: loop_control must be a mapping")

@@ -1,0 +1,97 @@
+"""``include_vars``: load YAML/JSON variable files on the controller into a host's variables.
+
+As in Ansible: ``file`` (or the free-form argument) names one file; ``dir`` (or a free-form
+argument that is a directory) loads every file with one of ``extensions`` (default yaml, yml,
+json) found walking it — directories in name order, ``depth`` levels deep (0: all), file names
+matching ``files_matching`` and not in ``ignore_files``; ``name`` puts everything under one
+key. Relative names are searched like the task's files (role ``vars/``, the role, the task's
+directory, the playbook's). Values stay templates, rendered when used, with include_vars
+precedence (below set_fact and registered results). Nothing touches a host; the result
+never reports a change.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from kprov.provision.errors import PlaybookError
+from kprov.provision.modules.base import ModuleResult
+from kprov.provision.yamlfile import load_yaml_file
+
+__all__ = ["include_vars"]
+
+_OPTIONS = frozenset(
+    {"file", "dir", "name", "depth", "files_matching", "ignore_files", "extensions",
+     "ignore_unknown_extensions", "hash_behaviour", "_raw_params", "free-form"}
+)
+
+
+def _walk(top: Path, depth: int) -> list[tuple[Path, list[str]]]:
+    found: list[tuple[Path, list[str]]] = []
+    for root, _dirs, files in os.walk(top, followlinks=True):
+        level = len(Path(root).relative_to(top).parts)
+        if depth and level >= depth:
+            continue
+        found.append((Path(root), files))
+    found.sort(key=lambda entry: str(entry[0]))
+    return found
+
+
+def _load(path: Path) -> dict[str, Any]:
+    data = load_yaml_file(path)
+    if data is None:
+        return {}
+    if not isinstance(data, Mapping):
+        raise PlaybookError(f"{path} must be stored as a dictionary/hash")
+    return dict(data)
+
+
+def _dir_files(top: Path, args: Mapping[str, Any]) -> list[Path]:
+    extensions = [str(e).lstrip(".") for e in args.get("extensions") or ["yaml", "yml", "json"]]
+    ignore = {str(f) for f in args.get("ignore_files") or []}
+    matching = re.compile(str(args["files_matching"])) if args.get("files_matching") else None
+    ignore_unknown = bool(args.get("ignore_unknown_extensions", False))
+    files: list[Path] = []
+    for root, names in _walk(top, int(args.get("depth") or 0)):
+        for name in sorted(names):
+            if name in ignore or (matching is not None and not matching.search(name)):
+                continue
+            ext = name.rsplit(".", 1)[-1] if "." in name else ""
+            if ext not in extensions:
+                if ignore_unknown:
+                    continue
+                raise PlaybookError(
+                    f"{root / name} does not have a valid extension: {', '.join(extensions)}"
+                )
+            files.append(root / name)
+    return files
+
+
+def include_vars(args: Mapping[str, Any], find: Callable[[str, str], Path],
+                 into: dict[str, Any], where: str) -> ModuleResult:
+    """Load the files ``args`` name (``find(name, "vars")`` resolves them) into ``into``."""
+    unknown = sorted(set(args) - _OPTIONS)
+    if unknown:
+        raise PlaybookError(f"{where}: include_vars: unsupported option(s) {unknown}")
+    source = args.get("file") or args.get("_raw_params") or args.get("free-form")
+    directory = args.get("dir")
+    if source is None and directory is None:
+        raise PlaybookError(f"{where}: include_vars needs a file, a dir or a free-form name")
+    try:
+        path = find(str(directory if directory is not None else source), "vars")
+    except FileNotFoundError as err:
+        return ModuleResult(failed=True, msg=f"Could not find or access '{directory or source}': {err}")
+    files = _dir_files(path, args) if path.is_dir() else [path]
+    loaded: dict[str, Any] = {}
+    for file in files:
+        loaded.update(_load(file))
+    if args.get("name"):
+        loaded = {str(args["name"]): loaded}
+    into.update(loaded)
+    return ModuleResult(
+        data={"ansible_facts": loaded, "ansible_included_var_files": [str(f) for f in files]}
+    )

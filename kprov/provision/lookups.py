@@ -1,0 +1,389 @@
+"""Ansible's lookup plugins as roles use them: ``lookup()``/``query()`` in templates and ``with_<name>``.
+
+Each lookup takes the list of terms, the task's variables and its keyword options, and
+returns a list, as Ansible's do. ``lookup()`` joins a list of strings with commas (one
+non-string item comes back as itself, several as the list); ``query()``/``q()`` and
+``wantlist=True`` keep the list; a ``with_<name>:`` loop iterates it.
+
+Files are searched like Ansible's ``find_file_in_search_path``: for each directory of
+``ansible_search_path`` (the role chain innermost first, the task file's directory, the
+playbook directory) ``<dir>/<subdir>/<name>`` then ``<dir>/<name>``; ``subdir`` is ``files``
+except for a ``with_first_found`` loop of a ``template`` (``templates``) or ``include_vars``
+(``vars``) task. Everything runs on the controller, never on a host.
+"""
+
+from __future__ import annotations
+
+import glob
+import itertools
+import os
+import re
+import secrets
+import string
+import subprocess
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+from kprov.provision.errors import TemplateError
+
+__all__ = ["LOOKUPS", "join_lookup", "run_lookup", "search_file"]
+
+
+class Templar(Protocol):
+    def template(self, value: Any, where: str) -> Any: ...
+
+    def render(self, source: str, where: str) -> str: ...
+
+
+Vars = Mapping[str, Any]
+Kw = dict[str, Any]
+Lookup = Callable[[list[Any], Mapping[str, Any], Templar, str, dict[str, Any]], list[Any]]
+
+
+def _listify(terms: Any) -> list[Any]:
+    if terms is None:
+        return []
+    if isinstance(terms, list | tuple):
+        return list(terms)
+    return [terms]
+
+
+def search_paths(variables: Mapping[str, Any]) -> list[Path]:
+    paths = variables.get("ansible_search_path") if "ansible_search_path" in variables else None
+    if not paths:
+        paths = [variables.get("playbook_dir", ".")] if "playbook_dir" in variables else ["."]
+    return [Path(str(p)) for p in paths]
+
+
+def search_file(variables: Mapping[str, Any], subdir: str, name: str) -> Path | None:
+    """The first existing ``name`` in the search path (``subdir`` first in each directory)."""
+    if os.path.isabs(name):
+        return Path(name) if os.path.exists(name) else None
+    for base in search_paths(variables):
+        for candidate in (base / subdir / name, base / name):
+            if candidate.exists():
+                return candidate
+    return None
+
+
+def _items(terms: list[Any], variables: Vars, t: Templar, sub: str, kw: Kw) -> list[Any]:
+    return [x for term in terms for x in (term if isinstance(term, list) else [term])]
+
+
+def _list(terms: list[Any], variables: Vars, t: Templar, sub: str, kw: Kw) -> list[Any]:
+    return list(terms)
+
+
+def _dict(terms: list[Any], variables: Vars, t: Templar, sub: str, kw: Kw) -> list[Any]:
+    out: list[Any] = []
+    for term in terms:
+        if not isinstance(term, Mapping):
+            raise TemplateError(f"with_dict expects a dict, got {type(term).__name__}")
+        out += [{"key": k, "value": v} for k, v in term.items()]
+    return out
+
+
+def _flattened(terms: list[Any], variables: Vars, t: Templar, sub: str,
+               kw: Kw) -> list[Any]:
+    """community.general.flattened: every level flattened; a string naming a variable is that
+    variable; None and the literal 'None'/'' are dropped."""
+
+    def flat(value: Any, depth: int = 0) -> list[Any]:
+        if depth > 512:
+            raise TemplateError("flattened: too deep (a list containing itself?)")
+        if isinstance(value, str):
+            if value in ("", "None"):
+                return []
+            if value in variables and value.isidentifier():
+                return flat(t.template(variables[value], f"lookup flattened '{value}'"), depth + 1)
+            return [value]
+        if value is None:
+            return []
+        if isinstance(value, list | tuple):
+            return [x for v in value for x in flat(v, depth + 1)]
+        return [value]
+
+    return flat(terms)
+
+
+def _dig(item: Any, path: str) -> tuple[bool, Any]:
+    value = item
+    for key in path.split("."):
+        if not isinstance(value, Mapping) or key not in value:
+            return False, None
+        value = value[key]
+    return True, value
+
+
+def _subelements(terms: list[Any], variables: Vars, t: Templar, sub: str,
+                 kw: Kw) -> list[Any]:
+    """Pairs [element, sub-element] for each item of the list ``terms[1]`` names in each element."""
+    if len(terms) not in (2, 3) or not isinstance(terms[1], str):
+        raise TemplateError("subelements lookup expects a list, a subkey and optional flags")
+    elements, subkey = terms[0], terms[1]
+    flags = terms[2] if len(terms) == 3 else {}
+    if not isinstance(flags, Mapping) or set(flags) - {"skip_missing"}:
+        raise TemplateError("the optional third item of subelements must be {skip_missing: bool}")
+    skip_missing = bool(flags.get("skip_missing", False))
+    if isinstance(elements, Mapping):
+        if elements.get("skipped", False) is not False:
+            return []
+        elements = list(elements.values())
+    if not isinstance(elements, list):
+        raise TemplateError("subelements lookup expects a list or a dict as first term")
+    out: list[Any] = []
+    for element in elements:
+        if isinstance(element, Mapping) and element.get("skipped", False) is not False:
+            continue
+        found, value = _dig(element, subkey)
+        if not found:
+            if skip_missing:
+                continue
+            raise TemplateError(f"could not find '{subkey}' key in iterated item '{element}'")
+        if not isinstance(value, list):
+            raise TemplateError(f"the key {subkey} should point to a list, got '{value}'")
+        out += [[element, x] for x in value]
+    return out
+
+
+def _nested(terms: list[Any], variables: Vars, t: Templar, sub: str, kw: Kw) -> list[Any]:
+    lists = [x if isinstance(x, list) else [x] for x in terms]
+    return [list(p) for p in itertools.product(*lists)] if lists else []
+
+
+def _together(terms: list[Any], variables: Vars, t: Templar, sub: str,
+              kw: Kw) -> list[Any]:
+    lists = [x if isinstance(x, list) else [x] for x in terms]
+    return [list(p) for p in itertools.zip_longest(*lists)]
+
+
+def _indexed_items(terms: list[Any], variables: Vars, t: Templar, sub: str,
+                   kw: Kw) -> list[Any]:
+    return [[i, x] for i, x in enumerate(terms)]
+
+
+def _first_found(terms: list[Any], variables: Vars, t: Templar, sub: str,
+                 kw: Kw) -> list[Any]:
+    """The first file found among the candidates (``files`` x ``paths``); [] with ``skip``."""
+    skip = bool(kw.get("skip", False))
+    candidates: list[str] = []
+
+    def split(value: Any) -> list[str]:
+        out: list[str] = []
+        for v in _listify(value):
+            out += [p for p in re.split(r"[,;]", str(v)) if p] if isinstance(v, str) else [str(v)]
+        return out
+
+    def add(files: list[str], paths: list[str]) -> None:
+        if not paths:
+            candidates.extend(files)
+        else:
+            candidates.extend(os.path.join(p, f) for p in paths for f in files)
+
+    if kw.get("files") or kw.get("paths"):
+        add(split(kw.get("files")), split(kw.get("paths")))
+    for term in terms:
+        if isinstance(term, Mapping):
+            skip = skip or bool(term.get("skip", False))
+            add(split(term.get("files")), split(term.get("paths")))
+        elif isinstance(term, list):
+            candidates.extend(str(x) for x in term)
+        else:
+            candidates.append(str(term))
+    for candidate in candidates:
+        name = str(t.template(candidate, "lookup first_found"))
+        found = search_file(variables, sub, name)
+        if found is not None:
+            return [str(found.resolve())]
+    if skip:
+        return []
+    raise TemplateError(
+        "No file was found when using first_found (candidates: " + ", ".join(candidates) + ")"
+    )
+
+
+def _varnames(terms: list[Any], variables: Vars, t: Templar, sub: str,
+              kw: Kw) -> list[Any]:
+    out: list[str] = []
+    names = [n for n in variables if isinstance(n, str)]
+    for term in terms:
+        if not isinstance(term, str):
+            raise TemplateError(f"varnames: invalid setting '{term}', it is not a string")
+        pattern = re.compile(term)
+        out += [n for n in names if pattern.search(n)]
+    return out
+
+
+_MISSING = object()
+
+
+def _vars(terms: list[Any], variables: Vars, t: Templar, sub: str, kw: Kw) -> list[Any]:
+    out: list[Any] = []
+    default = kw.get("default", _MISSING)
+    for term in terms:
+        if not isinstance(term, str):
+            raise TemplateError(f"vars lookup: invalid setting '{term}', it is not a string")
+        if term in variables:
+            out.append(t.template(variables[term], f"lookup vars '{term}'"))
+        elif default is not _MISSING:
+            out.append(default)
+        else:
+            raise TemplateError(f"No variable found with this name: {term}")
+    return out
+
+
+def _file(terms: list[Any], variables: Vars, t: Templar, sub: str, kw: Kw) -> list[Any]:
+    out = []
+    for term in terms:
+        found = search_file(variables, "files", str(term))
+        if found is None:
+            raise TemplateError(f"could not locate file in lookup: {term}")
+        text = found.read_text(encoding="utf-8")
+        out.append(text.rstrip("\n") if kw.get("rstrip", True) else text)
+    return out
+
+
+def _fileglob(terms: list[Any], variables: Vars, t: Templar, sub: str,
+              kw: Kw) -> list[Any]:
+    out: list[str] = []
+    for term in terms:
+        pattern = str(term)
+        bases = [Path("/")] if os.path.isabs(pattern) else [
+            d for b in search_paths(variables) for d in (b / "files", b)
+        ]
+        for base in bases:
+            hits = sorted(p for p in glob.glob(str(base / pattern)) if os.path.isfile(p))
+            if hits:
+                out += hits
+                break
+    return out
+
+
+def _template(terms: list[Any], variables: Vars, t: Templar, sub: str,
+              kw: Kw) -> list[Any]:
+    out = []
+    for term in terms:
+        found = search_file(variables, "templates", str(term))
+        if found is None:
+            raise TemplateError(f"the template file {term} could not be found for the lookup")
+        out.append(t.render(found.read_text(encoding="utf-8"), str(found)))
+    return out
+
+
+def _run(command: str) -> str:
+    done = subprocess.run(command, shell=True, capture_output=True, text=True, timeout=300)
+    if done.returncode != 0:
+        raise TemplateError(f"lookup_plugin.lines({command}) returned {done.returncode}")
+    return done.stdout
+
+
+def _pipe(terms: list[Any], variables: Vars, t: Templar, sub: str, kw: Kw) -> list[Any]:
+    return [_run(str(term)).rstrip() for term in terms]
+
+
+def _lines(terms: list[Any], variables: Vars, t: Templar, sub: str, kw: Kw) -> list[Any]:
+    return [line for term in terms for line in _run(str(term)).splitlines()]
+
+
+def _env(terms: list[Any], variables: Vars, t: Templar, sub: str, kw: Kw) -> list[Any]:
+    default = kw.get("default", "")
+    return [os.environ.get(str(term), default) for term in terms]
+
+
+_CHARSETS = {
+    "ascii_letters": string.ascii_letters,
+    "ascii_lowercase": string.ascii_lowercase,
+    "ascii_uppercase": string.ascii_uppercase,
+    "digits": string.digits,
+    "hexdigits": string.hexdigits,
+    "punctuation": string.punctuation,
+    "letters": string.ascii_letters,
+}
+
+
+def _password(terms: list[Any], variables: Vars, t: Templar, sub: str,
+              kw: Kw) -> list[Any]:
+    """A random password kept in a file on the controller: read when the file exists."""
+    out = []
+    for term in terms:
+        path, *params = str(term).split()
+        options = dict(kw)
+        options.update(p.split("=", 1) for p in params if "=" in p)
+        length = int(options.get("length", 20))
+        chars = "".join(
+            _CHARSETS.get(c, c) for c in str(options.get("chars", "ascii_letters,digits,.,:-_")).split(",")
+        ) or string.ascii_letters + string.digits
+        if path == "/dev/null":
+            out.append("".join(secrets.choice(chars) for _ in range(length)))
+            continue
+        file = Path(path)
+        if file.exists():
+            out.append(file.read_text(encoding="utf-8").split(" salt=")[0].rstrip("\n"))
+            continue
+        value = "".join(secrets.choice(chars) for _ in range(length))
+        file.parent.mkdir(parents=True, exist_ok=True)
+        file.write_text(value + "\n", encoding="utf-8")
+        file.chmod(0o600)
+        out.append(value)
+    return out
+
+
+def _sequence(terms: list[Any], variables: Vars, t: Templar, sub: str,
+              kw: Kw) -> list[Any]:
+    out: list[Any] = []
+    specs = [*terms] or [""]
+    for spec in specs:
+        opts = dict(kw)
+        opts.update(p.split("=", 1) for p in str(spec).split() if "=" in p)
+        start, stride = int(str(opts.get("start", 1)), 0), int(str(opts.get("stride", 1)), 0)
+        if "end" in opts:
+            end = int(str(opts["end"]), 0)
+        else:
+            end = start + int(str(opts.get("count", 0)), 0) * stride - (1 if stride > 0 else -1)
+        fmt = str(opts.get("format", "%d"))
+        stop = end + (1 if stride > 0 else -1)
+        out += [fmt % i for i in range(start, stop, stride)]
+    return out
+
+
+LOOKUPS: dict[str, Lookup] = {
+    "items": _items,
+    "list": _list,
+    "dict": _dict,
+    "flattened": _flattened,
+    "community.general.flattened": _flattened,
+    "subelements": _subelements,
+    "nested": _nested,
+    "together": _together,
+    "indexed_items": _indexed_items,
+    "first_found": _first_found,
+    "varnames": _varnames,
+    "vars": _vars,
+    "file": _file,
+    "fileglob": _fileglob,
+    "template": _template,
+    "pipe": _pipe,
+    "lines": _lines,
+    "env": _env,
+    "password": _password,
+    "sequence": _sequence,
+}
+
+
+def run_lookup(name: str, terms: Any, variables: Mapping[str, Any], templar: Templar,
+               subdir: str = "files", **kwargs: Any) -> list[Any]:
+    short = name.removeprefix("ansible.builtin.").removeprefix("ansible.legacy.")
+    lookup = LOOKUPS.get(short)
+    if lookup is None:
+        raise TemplateError(
+            f"lookup plugin '{name}' is not supported by kprov (supported: {', '.join(sorted(LOOKUPS))})"
+        )
+    return lookup(_listify(terms), variables, templar, subdir, kwargs)
+
+
+def join_lookup(values: list[Any]) -> Any:
+    """What ``lookup()`` (without ``wantlist``) returns for a lookup's list, as Ansible does."""
+    if all(isinstance(v, str) for v in values):
+        return ",".join(values)
+    return values[0] if len(values) == 1 else values

@@ -1,0 +1,48 @@
+"""Which module names Ansible itself would accept, so kprov can tell a skipped branch from a typo.
+
+Real roles carry tasks for other platforms (``yum``, ``pacman``, ``ansible.posix.selinux``)
+behind a false ``when:``. Ansible parses those tasks and never runs them; kprov must too. So a
+task naming a module kprov lacks is loaded as a *deferred* task when Ansible would know the
+name — an ``ansible-core`` module, or any fully qualified collection name outside
+``ansible.builtin`` — and fails only if it actually runs, naming the missing module. A name
+neither knows (``lineinfle``) is still a load-time error with a suggestion.
+
+The list is ansible-core's own module set (2.15-2.18); it is data, not behaviour.
+"""
+
+from __future__ import annotations
+
+__all__ = ["ANSIBLE_CORE_MODULES", "deferrable", "missing_module_message"]
+
+ANSIBLE_CORE_MODULES = frozenset(
+    """
+    add_host apt apt_key apt_repository assemble assert async_status blockinfile command copy
+    cron deb822_repository debconf debug dnf dnf5 dpkg_selections expect fail fetch file find
+    gather_facts get_url getent git group group_by hostname import_playbook import_role
+    import_tasks include_role include_tasks include_vars iptables known_hosts lineinfile meta
+    mount_facts package package_facts pause ping pip raw reboot replace rpm_key script service
+    service_facts set_fact set_stats setup shell slurp stat subversion systemd systemd_service
+    sysvinit tempfile template unarchive uri user validate_argument_spec wait_for
+    wait_for_connection yum yum_repository
+    """.split()  # noqa: SIM905 - a word list reads better as text
+)
+_BUILTIN_PREFIXES = ("ansible.builtin.", "ansible.legacy.")
+
+
+def deferrable(name: str) -> bool:
+    """True when Ansible would load a task using ``name`` (so kprov defers the error to run time)."""
+    for prefix in _BUILTIN_PREFIXES:
+        if name.startswith(prefix):
+            return name[len(prefix) :] in ANSIBLE_CORE_MODULES
+    if name in ANSIBLE_CORE_MODULES:
+        return True
+    parts = name.split(".")
+    return len(parts) >= 3 and all(p.isidentifier() for p in parts)
+
+
+def missing_module_message(name: str) -> str:
+    """What a deferred task says when it runs."""
+    return (
+        f"module '{name}' is not implemented by kprov (Ansible has it); run this role with "
+        "ansible-playbook, or guard the task with a `when:` that is false on this host"
+    )

@@ -1,0 +1,30 @@
+"""One-feature plays (tests/compat/features/<name>/play.yml) run by kprov and by ansible-playbook
+on this machine (connection local): both succeed, report the same number of changed tasks and
+write byte-identical result files under ``out``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from .twin import local_inventory, run_ansible, run_kprov, tree
+
+FEATURES_DIR = Path(__file__).resolve().parents[2] / "compat" / "features"
+FEATURES = sorted(p.parent.name for p in FEATURES_DIR.glob("*/play.yml"))
+
+
+@pytest.mark.parametrize("feature", FEATURES)
+def test_feature_same_as_ansible(feature: str, tmp_path: Path) -> None:
+    play = FEATURES_DIR / feature / "play.yml"
+    inventory = local_inventory(tmp_path / "hosts.yml")
+    k_out, a_out = tmp_path / "kprov", tmp_path / "ansible"
+    k_out.mkdir()
+    a_out.mkdir()
+    kprov = run_kprov(inventory, play, {"out": str(k_out)}, tmp_path / "logs")
+    assert kprov.ok, kprov.output
+    ansible = run_ansible(inventory, play, {"out": str(a_out)}, tmp_path)
+    assert ansible.ok, ansible.output
+    assert tree(k_out) == tree(a_out)
+    assert tree(k_out), "the play wrote no result file"
+    assert kprov.changed == ansible.changed

@@ -1,0 +1,64 @@
+"""Unit tests of the Ansible-compat pieces that need no host: deferred module names, the
+comment filter, lookups' join rule, backslashes in expressions, include_vars directories."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kprov.provision.errors import TemplateError
+from kprov.provision.execute.include_vars import include_vars
+from kprov.provision.lookups import join_lookup, run_lookup
+from kprov.provision.playbook.ansible_names import deferrable
+from kprov.provision.template_filters import ANSIBLE_FILTERS
+from kprov.provision.templates import TemplateEngine
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [("yum", True), ("ansible.builtin.dnf", True), ("community.general.pacman", True),
+     ("ansible.posix.selinux", True), ("lineinfle", False), ("ansible.builtin.lineinfle", False)],
+)
+def test_deferrable_names(name: str, expected: bool) -> None:
+    assert deferrable(name) is expected
+
+
+def test_comment_filter_styles() -> None:
+    comment = ANSIBLE_FILTERS["comment"]
+    assert comment("a\nb") == "#\n# a\n# b\n#"
+    assert comment("x", "cblock") == "/*\n *\n * x\n *\n */"
+    assert comment("a\n\nb", "c") == "//\n// a\n//\n// b\n//"
+    assert comment("x", decoration="; ", prefix_count=0, postfix_count=0) == "; x"
+
+
+def test_lookup_join_and_unknown() -> None:
+    assert join_lookup(["a", "b"]) == "a,b"
+    assert join_lookup([3]) == 3
+    assert join_lookup([1, 2]) == [1, 2]
+    engine = TemplateEngine()
+    scope = engine.scope([({"xs": [{"n": 1, "k": [1, 2]}, {"n": 2}]}, False)])
+    pairs = run_lookup("subelements", [scope["xs"], "k", {"skip_missing": True}], scope, scope)
+    assert [p[1] for p in pairs] == [1, 2]
+    with pytest.raises(TemplateError, match="could not find 'k'"):
+        run_lookup("subelements", [scope["xs"], "k"], scope, scope)
+    with pytest.raises(TemplateError, match="not supported by kprov"):
+        run_lookup("nosuch", [], scope, scope)
+
+
+def test_backslashes_in_expression_literals_stay() -> None:
+    scope = TemplateEngine().scope([({"v": "12abc"}, False)])
+    assert scope.template("{{ v | regex_replace('^(\\d+).*', '\\1') }}", "t") == "12"
+
+
+def test_include_vars_dir_order_and_name(tmp_path: Path) -> None:
+    (tmp_path / "d" / "sub").mkdir(parents=True)
+    (tmp_path / "d" / "a.yml").write_text("x: 1\ny: a\n")
+    (tmp_path / "d" / "b.yml").write_text("x: 2\n")
+    (tmp_path / "d" / "sub" / "c.yml").write_text("z: 3\n")
+    (tmp_path / "d" / "notes.txt").write_text("no")
+    into: dict = {}
+    result = include_vars({"dir": "d", "ignore_unknown_extensions": True, "name": "all"},
+                          lambda name, kind: tmp_path / name, into, "t")
+    assert into == {"all": {"x": 2, "y": "a", "z": 3}}
+    assert [Path(f).name for f in result.data["ansible_included_var_files"]] == ["a.yml", "b.yml", "c.yml"]
