@@ -2,7 +2,8 @@
 
 Layout under ``<dir>/pki``: ``ca.crt/.key``, ``apiserver.crt/.key`` (serving, for 127.0.0.1,
 localhost and the ``kubernetes`` service names/IP), ``apiserver-kubelet-client.crt/.key``,
-``encryption-config.yaml``; kubeconfigs under ``<dir>/kubeconfigs/<user>.conf``.
+``encryption-config.yaml``, ``sa.key``/``sa.pub`` (the service-account token key);
+kubeconfigs under ``<dir>/kubeconfigs/<user>.conf``.
 """
 
 from __future__ import annotations
@@ -19,11 +20,13 @@ from kprov.pki import (
     encryption_config,
     issue_cert,
     new_ca,
+    new_service_account_key,
     read_pair,
     write_file,
     write_kubeconfig,
     write_pair,
 )
+from kprov.pki.secrets import private_key_pem, public_key_pem
 
 __all__ = ["LocalPki", "ensure_pki", "write_identity_kubeconfig"]
 
@@ -48,6 +51,7 @@ def ensure_pki(base: Path, service_ip: str = "10.96.0.1") -> LocalPki:
     """Create the CA and server certificates once; later calls reuse them."""
     pki = LocalPki(base)
     if (pki.dir / "ca.crt").exists():
+        _ensure_sa_key(pki)  # planes made before tokens existed
         return pki
     pki.dir.mkdir(parents=True, exist_ok=True)
     pki.dir.chmod(0o700)
@@ -70,7 +74,16 @@ def ensure_pki(base: Path, service_ip: str = "10.96.0.1") -> LocalPki:
     kubelet_client = issue_cert(ca, APISERVER_KUBELET_CLIENT_CN, [MASTERS_GROUP], client=True)
     write_pair(pki.dir, "apiserver-kubelet-client", kubelet_client)
     write_file(pki.encryption_config, encryption_config().encode(), KEY_MODE)
+    _ensure_sa_key(pki)
     return pki
+
+
+def _ensure_sa_key(pki: LocalPki) -> None:
+    if (pki.dir / "sa.key").exists():
+        return
+    key = new_service_account_key()
+    write_file(pki.path("sa", "pub"), public_key_pem(key), 0o644)
+    write_file(pki.path("sa", "key"), private_key_pem(key), KEY_MODE)
 
 
 def write_identity_kubeconfig(

@@ -41,6 +41,8 @@ def apiserver_argv(pki: LocalPki, etcd_url: str, port: int, *extra: str) -> list
         "--bind-address", "127.0.0.1",
         "--secure-port", str(port),
         "--encryption-provider-config", pki.encryption_config,
+        "--service-account-key-file", pki.path("sa", "pub"),
+        "--service-account-signing-key-file", pki.path("sa", "key"),
         *extra,
     ]
 

@@ -224,6 +224,9 @@ def _build() -> tuple[ResourceInfo, ...]:
             "serviceaccount",
             True,
             ("sa",),
+            subresources=(
+                SubresourceInfo("token", "TokenRequest", "authentication.k8s.io", "v1", ("create",)),
+            ),
             field_selectors=_META_FIELDS,
         ),
         ResourceInfo(
@@ -318,6 +321,24 @@ def _build() -> tuple[ResourceInfo, ...]:
             ("api-extensions",),
             subresources=(_status("CustomResourceDefinition", "apiextensions.k8s.io"),),
             field_selectors=_META_FIELDS,
+        ),
+        ResourceInfo(
+            "authentication.k8s.io",
+            "v1",
+            "tokenreviews",
+            "TokenReview",
+            "tokenreview",
+            False,
+            verbs=("create",),
+        ),
+        ResourceInfo(
+            "authentication.k8s.io",
+            "v1",
+            "selfsubjectreviews",
+            "SelfSubjectReview",
+            "selfsubjectreview",
+            False,
+            verbs=("create",),
         ),
         ResourceInfo(
             "authorization.k8s.io",

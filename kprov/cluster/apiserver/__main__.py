@@ -48,6 +48,15 @@ def parse_args(argv: list[str] | None = None) -> ServerConfig:
     parser.add_argument("--service-node-port-range", type=_port_range, default=(30000, 32767))
     parser.add_argument("--encryption-provider-config", default="")
     parser.add_argument(
+        "--service-account-key-file",
+        action="append",
+        default=[],
+        help="PEM key verifying ServiceAccount tokens (repeatable; default: the signing key)",
+    )
+    parser.add_argument("--service-account-signing-key-file", default="", help="private key signing tokens")
+    parser.add_argument("--service-account-issuer", default="https://kubernetes.default.svc.cluster.local")
+    parser.add_argument("--api-audiences", default="", help="comma-separated (default: the issuer)")
+    parser.add_argument(
         "--insecure-debug-port",
         type=int,
         default=0,
@@ -96,6 +105,10 @@ def parse_args(argv: list[str] | None = None) -> ServerConfig:
         service_cluster_ip_range=args.service_cluster_ip_range,
         service_node_port_range=args.service_node_port_range,
         encryption_provider_config=args.encryption_provider_config,
+        service_account_key_files=tuple(args.service_account_key_file),
+        service_account_signing_key_file=args.service_account_signing_key_file,
+        service_account_issuer=args.service_account_issuer,
+        api_audiences=tuple(a.strip() for a in args.api_audiences.split(",") if a.strip()),
         insecure_port=args.insecure_debug_port,
         watch_cache_capacity=args.watch_cache_size,
         endpoint_lease_ttl_s=max(1, args.endpoint_lease_ttl_seconds),

@@ -2,7 +2,8 @@
 
 Connections are served by :mod:`.http1` (httptools; an Upgrade request, exec's WebSocket, is
 handed to aiohttp's low-level server), and every request reaches :func:`_handler`'s handler,
-which authenticates it (client certificate, parsed once per connection), rejects anonymous
+which authenticates it (client certificate, parsed once per connection, or a ServiceAccount
+Bearer token, see :mod:`.authn`; an invalid token is a 401 everywhere), rejects anonymous
 requests except to the public health/version paths (401), switches to the impersonated
 identity when Impersonate-* headers ask and the authorizer allows it (impersonation.py),
 resolves its RequestInfo,
@@ -18,15 +19,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import weakref
 from typing import Any
 
 from aiohttp import web
 
 from kprov.cluster.api.errors import ApiError
 from kprov.cluster.api.resources import ResourceInfo
-from kprov.cluster.apiserver import accessreview, crud, proxy, subresources, watch
-from kprov.cluster.apiserver.authn import UserInfo, authenticate
+from kprov.cluster.apiserver import accessreview, crud, proxy, subresources, tokens, watch
+from kprov.cluster.apiserver.authn import Authenticator, TokenInvalid, UserInfo
 from kprov.cluster.apiserver.authz import authorize
 from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.discovery import serve_discovery
@@ -95,11 +95,16 @@ def build_front(ctx: ApiContext, insecure_local: bool = False) -> HttpFront:
 
 def _handler(ctx: ApiContext, insecure_local: bool) -> Any:
     local = LOCAL_USER if insecure_local else None
-    known: weakref.WeakKeyDictionary[Any, UserInfo] = weakref.WeakKeyDictionary()
+    authenticator = Authenticator(ctx.extras.get("sa_tokens"), ctx.cache.get, local)
+    ctx.extras.setdefault("authenticator", authenticator)
     max_body = ctx.config.max_body_bytes
 
     async def handle(request: AnyRequest) -> Any:
-        user = authenticate(request, local, known)
+        try:
+            user = authenticator.authenticate(request)
+        except TokenInvalid as exc:
+            _log.info("bearer token rejected on %s %s: %s", request.method, request.path, exc)
+            return json_response(status_body(unauthorized()), 401)
         ri = parse_request_info(request.method, request.path, parse_bool(request.query.get("watch")))
         try:
             if not user.authenticated and request.path not in PUBLIC_PATHS:
@@ -160,6 +165,12 @@ async def _resource(request: AnyRequest, ctx: ApiContext, ri: RequestInfo, user:
     if ri.resource == "selfsubjectaccessreviews" and ri.verb == "create":
         body = await request.read()
         return await accessreview.handle_self_subject_access_review(request, ctx, user, body)
+    if ri.group == "authentication.k8s.io" and ri.verb == "create" and not ri.namespace:
+        if ri.resource == "tokenreviews":
+            authenticator = ctx.extras["authenticator"]
+            return await tokens.handle_token_review(request, ctx, authenticator, await request.read())
+        if ri.resource == "selfsubjectreviews":
+            return await tokens.handle_self_subject_review(user)
     info = ctx.registry.get(ri.group, ri.version, ri.resource)
     if info is None or (ri.namespace and not info.namespaced):
         return _not_found_body()
@@ -189,6 +200,8 @@ async def _subresource(
         return await subresources.handle_scale(request, ctx, info, ri, body)
     if sub == "binding" and ri.verb == "create":
         return await subresources.handle_binding(request, ctx, info, ri, body)
+    if sub == "token" and info.resource == "serviceaccounts":
+        return await tokens.handle_token_request(request, ctx, ri, body)
     if sub == "eviction" and ri.verb == "create":
         return await subresources.handle_eviction(request, ctx, info, ri, body)
     if sub == "log" and ri.verb == "get":

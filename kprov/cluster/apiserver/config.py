@@ -23,6 +23,10 @@ class ServerConfig:
     service_cluster_ip_range: str = "10.96.0.0/12"
     service_node_port_range: tuple[int, int] = (30000, 32767)
     encryption_provider_config: str = ""
+    service_account_key_files: tuple[str, ...] = ()  # public (or private) keys verifying tokens
+    service_account_signing_key_file: str = ""  # the private key TokenRequest signs with
+    service_account_issuer: str = "https://kubernetes.default.svc.cluster.local"
+    api_audiences: tuple[str, ...] = ()  # default: the issuer
     insecure_port: int = 0  # plain HTTP on 127.0.0.1 for local debugging, 0 = off
     max_body_bytes: int = 3 * 1024 * 1024
     bookmark_interval_s: float = 1.0

@@ -21,6 +21,7 @@ from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.crds import CustomResources
 from kprov.cluster.apiserver.endpoint_leases import EndpointLeases
 from kprov.cluster.apiserver.http1 import HttpFront
+from kprov.cluster.apiserver.satoken import ServiceAccountTokens
 from kprov.cluster.apiserver.tls import server_ssl_context
 from kprov.cluster.storage import Codec, EtcdKV, Store, WatchCache, load_encryption_config, resource_prefix
 
@@ -100,6 +101,13 @@ async def start_server(config: ServerConfig) -> tuple[Listeners, ApiContext, Etc
             _log.warning("waiting for etcd: %s", exc)
             await asyncio.sleep(0.5)
     ctx = ApiContext(config, REGISTRY, store, cache)
+    if config.service_account_key_files or config.service_account_signing_key_file:
+        ctx.extras["sa_tokens"] = ServiceAccountTokens.from_files(
+            config.service_account_signing_key_file,
+            list(config.service_account_key_files),
+            config.service_account_issuer,
+            config.api_audiences,
+        )
     allocators = Allocators(store, cache, config.service_cluster_ip_range, config.service_node_port_range)
     ctx.extras["allocators"] = allocators
     await bootstrap(ctx, allocators.first_ip)
