@@ -8,13 +8,23 @@ from kprov.cluster.api._printing import AGE, NAME, NONE, Age, Column, Printer, c
 from kprov.cluster.api.objects import get_path
 from kprov.cluster.api.selectors import SelectorError, label_selector_from_object
 
-__all__ = ["DAEMONSET", "DEPLOYMENT", "REPLICASET", "STATEFULSET"]
+__all__ = [
+    "CONTAINERS",
+    "DAEMONSET",
+    "DEPLOYMENT",
+    "IMAGES",
+    "REPLICASET",
+    "SELECTOR",
+    "STATEFULSET",
+    "containers_of",
+    "selector_of",
+]
 
 
 # --- workloads ----------------------------------------------------------------------------------
 
 
-def _containers(obj: dict[str, Any]) -> tuple[str, str]:
+def containers_of(obj: dict[str, Any]) -> tuple[str, str]:
     containers = get_path(obj, "spec.template.spec.containers", []) or []
     return (
         ",".join(str(c.get("name", "")) for c in containers),
@@ -22,7 +32,7 @@ def _containers(obj: dict[str, Any]) -> tuple[str, str]:
     )
 
 
-def _selector(obj: dict[str, Any]) -> str:
+def selector_of(obj: dict[str, Any]) -> str:
     selector = get_path(obj, "spec.selector")
     if selector is None:
         return NONE
@@ -43,7 +53,7 @@ SELECTOR = Column("Selector", description="Label selector for pods.", priority=1
 
 
 def _deployment_row(obj: dict[str, Any], age: Age) -> list[Any]:
-    names, images = _containers(obj)
+    names, images = containers_of(obj)
     return [
         name_of(obj),
         f"{_int(obj, 'status.readyReplicas')}/{_int(obj, 'spec.replicas')}",
@@ -52,7 +62,7 @@ def _deployment_row(obj: dict[str, Any], age: Age) -> list[Any]:
         created(obj, age),
         names,
         images,
-        _selector(obj),
+        selector_of(obj),
     ]
 
 
@@ -82,7 +92,7 @@ DEPLOYMENT = Printer(
 
 
 def _replicaset_row(obj: dict[str, Any], age: Age) -> list[Any]:
-    names, images = _containers(obj)
+    names, images = containers_of(obj)
     return [
         name_of(obj),
         _int(obj, "spec.replicas"),
@@ -91,7 +101,7 @@ def _replicaset_row(obj: dict[str, Any], age: Age) -> list[Any]:
         created(obj, age),
         names,
         images,
-        _selector(obj),
+        selector_of(obj),
     ]
 
 
@@ -111,7 +121,7 @@ REPLICASET = Printer(
 
 
 def _statefulset_row(obj: dict[str, Any], age: Age) -> list[Any]:
-    names, images = _containers(obj)
+    names, images = containers_of(obj)
     return [
         name_of(obj),
         f"{_int(obj, 'status.readyReplicas')}/{_int(obj, 'spec.replicas')}",
@@ -134,7 +144,7 @@ STATEFULSET = Printer(
 
 
 def _daemonset_row(obj: dict[str, Any], age: Age) -> list[Any]:
-    names, images = _containers(obj)
+    names, images = containers_of(obj)
     node_selector = get_path(obj, "spec.template.spec.nodeSelector", {}) or {}
     selector_text = ",".join(f"{k}={v}" for k, v in sorted(node_selector.items())) or NONE
     return [
@@ -148,7 +158,7 @@ def _daemonset_row(obj: dict[str, Any], age: Age) -> list[Any]:
         created(obj, age),
         names,
         images,
-        _selector(obj),
+        selector_of(obj),
     ]
 
 

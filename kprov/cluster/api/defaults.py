@@ -275,6 +275,43 @@ def _daemonset(obj: dict[str, Any]) -> None:
     _template(obj)
 
 
+_JOB_NAME_LABELS = ("job-name", "batch.kubernetes.io/job-name")
+_JOB_UID_LABELS = ("controller-uid", "batch.kubernetes.io/controller-uid")
+
+
+def _job_selector(obj: dict[str, Any]) -> None:
+    """Upstream's generated selector: the template gets the job-name and controller-uid
+    labels (legacy and batch.kubernetes.io/ forms); the selector matches the uid."""
+    meta = obj.get("metadata") or {}
+    spec = obj["spec"]
+    if spec.get("manualSelector") is True or not meta.get("uid"):
+        return
+    labels = _set(_set(_set(spec, "template", {}), "metadata", {}), "labels", {})
+    for label in _JOB_NAME_LABELS:
+        labels.setdefault(label, meta.get("name", ""))
+    for label in _JOB_UID_LABELS:
+        labels.setdefault(label, meta["uid"])
+    match = _set(_set(spec, "selector", {}), "matchLabels", {})
+    match.setdefault("batch.kubernetes.io/controller-uid", meta["uid"])
+
+
+def _job(obj: dict[str, Any]) -> None:
+    spec = _set(obj, "spec", {})
+    if spec.get("completions") is None and spec.get("parallelism") is None:
+        spec["completions"] = 1
+    _set(spec, "parallelism", 1)
+    _set(spec, "backoffLimit", 2147483647 if spec.get("backoffLimitPerIndex") is not None else 6)
+    _set(spec, "completionMode", "NonIndexed")
+    _set(spec, "suspend", False)
+    _set(spec, "podReplacementPolicy", "Failed" if spec.get("podFailurePolicy") else "TerminatingOrFailed")
+    for rule in (spec.get("podFailurePolicy") or {}).get("rules") or []:
+        for pattern in (rule or {}).get("onPodConditions") or []:
+            if isinstance(pattern, dict):
+                _set(pattern, "status", "True")
+    _job_selector(obj)
+    _template(obj)
+
+
 def _service(obj: dict[str, Any]) -> None:
     spec = _set(obj, "spec", {})
     service_type = _set(spec, "type", "ClusterIP")
@@ -346,6 +383,7 @@ _BY_KIND: dict[tuple[str, str], Callable[[dict[str, Any]], None]] = {
     ("apps", "DaemonSet"): _daemonset,
     ("discovery.k8s.io", "EndpointSlice"): _endpointslice,
     ("apiextensions.k8s.io", "CustomResourceDefinition"): default_crd,
+    ("batch", "Job"): _job,
 }
 
 

@@ -278,6 +278,18 @@ def _build() -> tuple[ResourceInfo, ...]:
             field_selectors=_META_FIELDS,
         ),
         ResourceInfo(
+            "batch",
+            "v1",
+            "jobs",
+            "Job",
+            "job",
+            True,
+            (),
+            ("all",),
+            subresources=(_status("Job", "batch"),),
+            field_selectors=_META_FIELDS + ("status.successful",),
+        ),
+        ResourceInfo(
             "coordination.k8s.io", "v1", "leases", "Lease", "lease", True, field_selectors=_META_FIELDS
         ),
         ResourceInfo(

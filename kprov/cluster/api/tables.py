@@ -15,41 +15,10 @@ from typing import Any
 
 from kprov.cluster.api._printers import PRINTERS, Column, Printer, default_printer
 from kprov.cluster.api._printers_custom import custom_printer
+from kprov.cluster.api._printing import human_duration
 from kprov.cluster.api.resources import ResourceInfo
 
 __all__ = ["Column", "column_definitions", "human_duration", "to_table", "translate_timestamp"]
-
-
-def human_duration(delta: dt.timedelta) -> str:
-    """kubectl's age format: 45s, 5m, 3m20s, 3h12m, 20h, 2d, 3d4h, 400d, 2y10d."""
-    seconds = int(delta.total_seconds())
-    if seconds < -1:
-        return "<invalid>"
-    if seconds < 0:
-        return "0s"
-    if seconds < 120:
-        return f"{seconds}s"
-    minutes = seconds // 60
-    if minutes < 10:
-        rest = seconds % 60
-        return f"{minutes}m" if rest == 0 else f"{minutes}m{rest}s"
-    if minutes < 180:
-        return f"{minutes}m"
-    hours = seconds // 3600
-    if hours < 8:
-        rest = minutes % 60
-        return f"{hours}h" if rest == 0 else f"{hours}h{rest}m"
-    if hours < 48:
-        return f"{hours}h"
-    if hours < 24 * 8:
-        rest = hours % 24
-        return f"{hours // 24}d" if rest == 0 else f"{hours // 24}d{rest}h"
-    if hours < 24 * 365 * 2:
-        return f"{hours // 24}d"
-    if hours < 24 * 365 * 8:
-        days = (hours // 24) % 365
-        return f"{hours // 24 // 365}y" if days == 0 else f"{hours // 24 // 365}y{days}d"
-    return f"{hours // 24 // 365}y"
 
 
 def translate_timestamp(value: str | None, now: dt.datetime) -> str:

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kprov.cluster.api._field_errors import Errors, go_value
+from kprov.cluster.api._validation_batch import validate_job
 from kprov.cluster.api._validation_pod import port_name_errors, validate_pod_spec, validate_pod_update
 from kprov.cluster.api.crd import validate_crd
 from kprov.cluster.api.errors import Cause
@@ -370,6 +371,7 @@ _BY_KIND: dict[tuple[str, str], Callable[[Errors, dict[str, Any], dict[str, Any]
     ("coordination.k8s.io", "Lease"): _lease,
     ("discovery.k8s.io", "EndpointSlice"): _endpointslice,
     ("apiextensions.k8s.io", "CustomResourceDefinition"): _crd,
+    ("batch", "Job"): validate_job,
 }
 
 

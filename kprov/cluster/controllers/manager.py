@@ -19,12 +19,14 @@ from kprov.cluster.controllers.endpoints import EndpointsController
 from kprov.cluster.controllers.endpointslice import EndpointSliceController
 from kprov.cluster.controllers.garbagecollector import GarbageCollector
 from kprov.cluster.controllers.informers import SharedInformers
+from kprov.cluster.controllers.job import JobController
 from kprov.cluster.controllers.namespace import NamespaceController
 from kprov.cluster.controllers.nodeipam import NodeIpamController
 from kprov.cluster.controllers.nodelifecycle import NodeLifecycleController
 from kprov.cluster.controllers.replicaset import ReplicaSetController
 from kprov.cluster.controllers.serviceaccount import ServiceAccountController
 from kprov.cluster.controllers.statefulset import StatefulSetController
+from kprov.cluster.controllers.ttlafterfinished import TTLAfterFinishedController
 
 __all__ = ["CONTROLLERS", "ControllerManager", "select_controllers"]
 
@@ -37,6 +39,8 @@ CONTROLLERS: dict[str, type[Controller]] = {
         DeploymentController,
         StatefulSetController,
         DaemonSetController,
+        JobController,
+        TTLAfterFinishedController,
         EndpointsController,
         EndpointSliceController,
         NodeLifecycleController,

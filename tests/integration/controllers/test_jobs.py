@@ -1,0 +1,170 @@
+"""Jobs against a real API server and controller manager: completions with bounded
+parallelism, backoffLimit, Indexed pods, podFailurePolicy, suspend/resume and
+ttlSecondsAfterFinished; every pod's tracking finalizer is released once it is counted."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import AsyncIterator
+
+import pytest
+
+from kprov.cluster.client import ApiClient, NotFound, resources
+from tests.integration.controllers.hollow import ensure_namespace, wait_for
+from tests.integration.controllers.job_kubelet import JobKubelet
+
+NS = "jobs"
+KUBECTL = "/usr/bin/kubectl"
+FINALIZER = "batch.kubernetes.io/job-tracking"
+
+
+def _job(name: str, image: str = "registry.invalid/ok:latest", **spec: object) -> dict:
+    return {
+        "metadata": {"name": name, "namespace": NS},
+        "spec": {
+            "template": {
+                "spec": {"restartPolicy": "Never", "containers": [{"name": "main", "image": image}]}
+            },
+            **spec,
+        },
+    }
+
+
+@pytest.fixture
+async def admin(control_plane, controller_manager) -> AsyncIterator[ApiClient]:  # type: ignore[no-untyped-def]
+    async with ApiClient.from_kubeconfig(control_plane.admin_kubeconfig) as client:
+        await ensure_namespace(client, NS)
+        yield client
+
+
+@pytest.fixture
+async def kubelet(admin: ApiClient) -> AsyncIterator[JobKubelet]:
+    fake = JobKubelet(admin, NS)
+    fake.start()
+    try:
+        yield fake
+    finally:
+        await fake.stop()
+
+
+async def _finished(admin: ApiClient, name: str, kind: str, timeout: float = 40) -> dict:
+    async def done() -> dict | None:
+        job = await admin.get(resources.JOBS, name, NS)
+        conds = {c["type"]: c for c in (job.get("status") or {}).get("conditions") or []}
+        return job if conds.get(kind, {}).get("status") == "True" else None
+
+    return await wait_for(done, timeout, what=f"job {name} {kind}")  # type: ignore[no-any-return]
+
+
+async def _pods(admin: ApiClient, name: str) -> list[dict]:
+    items, _ = await admin.list_all(resources.PODS, NS, label_selector=f"batch.kubernetes.io/job-name={name}")
+    return items
+
+
+async def test_completions_with_parallelism(admin: ApiClient, kubelet: JobKubelet) -> None:
+    await admin.create(resources.JOBS, _job("five", completions=5, parallelism=2))
+    job = await _finished(admin, "five", "Complete")
+    status = job["status"]
+    assert status["succeeded"] == 5 and "failed" not in status
+    assert status["uncountedTerminatedPods"] == {} and status["completionTime"]
+    assert [c["type"] for c in status["conditions"]] == ["SuccessCriteriaMet", "Complete"]
+    assert status["conditions"][1]["reason"] == "CompletionsReached"
+    pods = await _pods(admin, "five")
+    assert len(pods) == 5 and all(p["status"]["phase"] == "Succeeded" for p in pods)
+    assert not any(FINALIZER in (p["metadata"].get("finalizers") or []) for p in pods)
+    assert kubelet.max_running <= 2
+
+
+async def test_backoff_limit_fails_the_job(admin: ApiClient, kubelet: JobKubelet) -> None:
+    await admin.create(resources.JOBS, _job("fails", "registry.invalid/exit:3", backoffLimit=1))
+    job = await _finished(admin, "fails", "Failed", timeout=60)
+    status = job["status"]
+    assert status["failed"] == 2 and "succeeded" not in status
+    failed = next(c for c in status["conditions"] if c["type"] == "Failed")
+    assert (failed["reason"], failed["message"]) == (
+        "BackoffLimitExceeded",
+        "Job has reached the specified backoff limit",
+    )
+    assert any(c["type"] == "FailureTarget" for c in status["conditions"])
+    assert len(await _pods(admin, "fails")) == 2
+
+
+async def test_indexed_pods_know_their_index(admin: ApiClient, kubelet: JobKubelet) -> None:
+    await admin.create(resources.JOBS, _job("idx", completions=3, parallelism=3, completionMode="Indexed"))
+    job = await _finished(admin, "idx", "Complete")
+    assert job["status"]["completedIndexes"] == "0-2" and job["status"]["succeeded"] == 3
+    pods = await _pods(admin, "idx")
+    key = "batch.kubernetes.io/job-completion-index"
+    indexes = sorted(p["metadata"]["annotations"][key] for p in pods)
+    assert indexes == ["0", "1", "2"]
+    for pod in pods:
+        index = pod["metadata"]["annotations"][key]
+        assert pod["metadata"]["labels"][key] == index
+        assert pod["spec"]["hostname"] == f"idx-{index}"
+        env = {e["name"]: e for e in pod["spec"]["containers"][0]["env"]}
+        assert (
+            env["JOB_COMPLETION_INDEX"]["valueFrom"]["fieldRef"]["fieldPath"]
+            == f"metadata.annotations['{key}']"
+        )
+
+
+async def test_pod_failure_policy_fail_job(admin: ApiClient, kubelet: JobKubelet) -> None:
+    policy = {"rules": [{"action": "FailJob", "onExitCodes": {"operator": "In", "values": [42]}}]}
+    await admin.create(
+        resources.JOBS, _job("pfp", "registry.invalid/exit:42", backoffLimit=6, podFailurePolicy=policy)
+    )
+    job = await _finished(admin, "pfp", "Failed")
+    failed = next(c for c in job["status"]["conditions"] if c["type"] == "Failed")
+    assert failed["reason"] == "PodFailurePolicy"
+    assert failed["message"].startswith("Container main for pod jobs/pfp-")
+    assert failed["message"].endswith("failed with exit code 42 matching FailJob rule at index 0")
+    assert job["status"]["failed"] == 1
+
+
+async def test_suspend_then_resume(admin: ApiClient, kubelet: JobKubelet) -> None:
+    await admin.create(resources.JOBS, _job("later", suspend=True))
+
+    async def suspended() -> dict | None:
+        job = await admin.get(resources.JOBS, "later", NS)
+        conds = {c["type"]: c for c in (job.get("status") or {}).get("conditions") or []}
+        return job if conds.get("Suspended", {}).get("status") == "True" else None
+
+    job = await wait_for(suspended, 20, what="Suspended")
+    assert "startTime" not in job["status"] and await _pods(admin, "later") == []
+    await admin.patch(resources.JOBS, "later", {"spec": {"suspend": False}}, NS)
+    job = await _finished(admin, "later", "Complete")
+    resumed = next(c for c in job["status"]["conditions"] if c["type"] == "Suspended")
+    assert (resumed["status"], resumed["reason"]) == ("False", "JobResumed")
+
+
+async def test_ttl_after_finished_deletes_the_job_and_its_pods(admin: ApiClient, kubelet: JobKubelet) -> None:
+    await admin.create(resources.JOBS, _job("short", ttlSecondsAfterFinished=1))
+    await _finished(admin, "short", "Complete")
+
+    async def gone() -> bool:
+        try:
+            await admin.get(resources.JOBS, "short", NS)
+        except NotFound:
+            return not await _pods(admin, "short")
+        return False
+
+    await wait_for(gone, 30, what="the job and its pods deleted")
+
+
+async def test_kubectl_create_and_get_jobs(control_plane, admin: ApiClient, kubelet: JobKubelet) -> None:  # type: ignore[no-untyped-def]
+    kubeconfig = f"--kubeconfig={control_plane.admin_kubeconfig}"
+    made = subprocess.run(
+        [KUBECTL, kubeconfig, "-n", NS, "create", "job", "kc", "--image=registry.invalid/ok"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert made.returncode == 0, made.stderr
+    await _finished(admin, "kc", "Complete")
+    got = subprocess.run(
+        [KUBECTL, kubeconfig, "-n", NS, "get", "jobs", "kc"], capture_output=True, text=True, timeout=60
+    )
+    assert got.returncode == 0, got.stderr
+    header, row = got.stdout.splitlines()[:2]
+    assert header.split() == ["NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"]
+    assert row.split()[:3] == ["kc", "Complete", "1/1"]
