@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from kprov.cli.provision import LiveView, print_recap
+from kprov.cli.provision import LiveView, print_preflight, print_recap
 from kprov.deploy.reset import reset_cluster
 from kprov.deploy.up import UpOptions, up
 from kprov.deploy.verify import VerifyReport, verify_cluster
@@ -40,16 +40,21 @@ def register(app: typer.Typer) -> None:
         hosts: int = typer.Option(5, "--hosts", "-n", help="Lab hosts (h1..hN)."),
         lab: int = typer.Option(None, "--lab", help="Lab instance 0..9 (default: env KPROV_LAB, else 0)."),
         verify: bool = typer.Option(True, "--verify/--no-verify", help="Run kprov verify at the end."),
+        skip_preflight: list[str] = typer.Option(
+            None, "--skip-preflight", help="Skip a named preflight check (repeatable)."),
     ) -> None:
         """Bring up a local lab of hosts, apply the cluster to it, verify it, print how to use it."""
         console = Console()
         try:
             with LiveView(console, 0, enabled=True) as view:
-                result = up(UpOptions(lab, hosts, verify), lambda m: console.print(m, highlight=False), view)
-        except (LabError, ProvisionError) as err:
+                skips = tuple(s for v in skip_preflight or [] for s in v.split(","))
+                options = UpOptions(lab, hosts, verify, skips)
+                result = up(options, lambda m: console.print(m, highlight=False), view)
+        except (LabError, ProvisionError, ValueError) as err:
             console.print(f"[red]error:[/red] {err}")
             raise typer.Exit(1) from None
         if result.apply_report is not None:
+            print_preflight(console, result.apply_report)
             print_recap(console, result.apply_report)
         if result.verify_report is not None:
             report = result.verify_report

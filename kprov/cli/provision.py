@@ -6,10 +6,12 @@ host like Ansible's. ``--json`` prints the run report as JSON instead (apply/pla
 line). The cluster's operator-side artifacts are made current while the hosts are being
 connected (kprov.deploy.prepare; pipelines.apply's ``meanwhile``). After kprov's cluster
 playbook, apply also removes the nodes that left the inventory (kprov.deploy.scale_in; plan
-names them). Exit code: 0 only when nothing failed and every host was reached; 2 when a host
-failed or was unreachable (or a node removal had problems); 1 for bad input (inventory,
-playbook, options); 130 when SIGINT/SIGTERM interrupted the run (it prints "interrupted", the
-recap and the log path). Every run writes a log (path printed at the end, mode 0600).
+names them). The cluster playbook is preceded by a preflight (kprov.deploy.preflight; its
+problems as one table; ``--skip-preflight NAME``). Exit code: 0 only when nothing failed and
+every host was reached; 2 when a host failed or was unreachable (or a node removal had
+problems, or the preflight found some); 1 for bad input (inventory, playbook, options);
+130 when SIGINT/SIGTERM interrupted the run (it prints "interrupted", the recap and the log
+path). Every run writes a log (path printed at the end, mode 0600).
 Nothing printed carries key material (kprov.provision.redact).
 """
 
@@ -29,6 +31,7 @@ from rich.console import Console, Group
 from rich.text import Text
 
 from kprov.deploy import is_cluster_playbook, prepare_cluster
+from kprov.deploy.preflight import PreflightPhase
 from kprov.deploy.scale_in import NodeRemoval, departed_nodes, remove_departed_nodes
 from kprov.pki.store import PkiError
 from kprov.pki.topology import TopologyError
@@ -64,6 +67,9 @@ VerboseOpt = typer.Option(0, "-v", "--verbose", count=True, help="-v: every task
 TagsOpt = typer.Option(None, "--tags", "-t", help="Only tasks with these tags (comma separated).")
 SkipTagsOpt = typer.Option(None, "--skip-tags", help="Skip tasks with these tags (comma separated).")
 RolesPathOpt = typer.Option(None, "--roles-path", help="Extra directory to search for roles (repeatable).")
+SkipPreflightOpt = typer.Option(
+    None, "--skip-preflight", help="Skip a named preflight check of the cluster playbook (repeatable)."
+)
 
 
 def parse_extra_vars(values: list[str] | None) -> dict[str, Any]:
@@ -205,6 +211,23 @@ def print_diffs(console: Console, report: RunReport, only_changed: bool = True) 
                     console.print(Text(text, style="dim"), highlight=False)
 
 
+def print_preflight(console: Console, report: RunReport) -> None:
+    """The preflight's problems as one table: host, check, problem, what to do."""
+    found = [r for r in report.results if r.action == "preflight" and r.msg]
+    if not found:
+        return
+    from rich.table import Table
+
+    table = Table(title="PREFLIGHT", title_justify="left")
+    for col in ("host", "check", "problem", "what to do"):
+        table.add_column(col)
+    for r in found:
+        problem, _, fix = r.msg.partition(" — ")
+        style = "red" if r.status == "failed" else "yellow"
+        table.add_row(Text(r.host, style=style), r.task.removeprefix("preflight: "), problem, fix)
+    console.print(table)
+
+
 def print_recap(console: Console, report: RunReport) -> None:
     from rich.table import Table
 
@@ -237,6 +260,7 @@ def _finish(
     else:
         if diff:
             print_diffs(console, report)
+        print_preflight(console, report)
         if report.interrupted:
             console.print(f"[red]interrupted[/red] ({report.interrupted}): no new task was started; "
                           "rerun apply to finish (pending restarts are redone)", highlight=False)
@@ -286,14 +310,21 @@ def _run_playbook(
     options: RunOptions,
     as_json: bool,
     show_diff: bool,
+    skip_preflight: list[str] | None = None,
 ) -> None:
     """apply and plan: find the playbook, run it (the cluster's artifacts are made current
-    while the hosts are being connected), render."""
+    while the hosts are being connected; kprov's cluster playbook gets its preflight before
+    any host is changed), render."""
     try:
         path = find_playbook(playbook)
+        try:
+            checks = [PreflightPhase(_split(skip_preflight))] if is_cluster_playbook(path) else []
+        except ValueError as err:
+            raise typer.BadParameter(str(err), param_hint="--skip-preflight") from None
         with LiveView(console, options.verbosity, enabled=not as_json) as view:
             report = runner(list(inventory), path, options, view,
-                            meanwhile=lambda: _prepare_cluster(path, inventory, options))
+                            meanwhile=lambda: _prepare_cluster(path, inventory, options),
+                            before_plays=checks)
         removed = _scale_in(console, path, inventory, options, report)
     except (ProvisionError, PkiError, TopologyError) as err:
         raise _error(console, err) from None
@@ -320,6 +351,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = JsonOpt,
         verbose: int = VerboseOpt,
         roles_path: list[Path] = RolesPathOpt,
+        skip_preflight: list[str] = SkipPreflightOpt,
     ) -> None:
         """Apply a playbook to the inventory's hosts (Ansible-compatible roles)."""
         console = Console(stderr=as_json)
@@ -334,7 +366,8 @@ def register(app: typer.Typer) -> None:
             verbosity=verbose,
             roles_path=list(roles_path or []),
         )
-        _run_playbook(console, apply, playbook, inventory, options, as_json, show_diff=diff)
+        _run_playbook(console, apply, playbook, inventory, options, as_json, show_diff=diff,
+                      skip_preflight=skip_preflight)
 
     @app.command("plan")
     def plan_cmd(
@@ -348,6 +381,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = JsonOpt,
         verbose: int = VerboseOpt,
         roles_path: list[Path] = RolesPathOpt,
+        skip_preflight: list[str] = SkipPreflightOpt,
     ) -> None:
         """Show, per host, what apply would change (check mode + diffs); changes nothing."""
         console = Console(stderr=as_json)
@@ -360,7 +394,8 @@ def register(app: typer.Typer) -> None:
             verbosity=verbose,
             roles_path=list(roles_path or []),
         )
-        _run_playbook(console, plan, playbook, inventory, options, as_json, show_diff=True)
+        _run_playbook(console, plan, playbook, inventory, options, as_json, show_diff=True,
+                      skip_preflight=skip_preflight)
 
     @app.command("ping")
     def ping_cmd(

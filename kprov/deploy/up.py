@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kprov.deploy.preflight import PreflightPhase
 from kprov.deploy.prepare import REPO_ROOT, SITE_PLAYBOOK, prepare_cluster
 from kprov.deploy.verify import VerifyReport, verify_cluster
 from kprov.deploy.verify.run import admin_kubeconfig_path
@@ -29,6 +30,7 @@ class UpOptions:
     lab_index: int | None = None
     hosts: int = 5
     verify: bool = True
+    skip_preflight: tuple[str, ...] = ()
 
 
 @dataclass
@@ -69,7 +71,8 @@ def up(options: UpOptions, progress: Progress, observer: RunObserver | None = No
     prepared = prepare_cluster(result.inventory)
     progress(f"applying {SITE_PLAYBOOK.relative_to(REPO_ROOT)}")
     result.apply_report = run_playbook(result.inventory, SITE_PLAYBOOK, extra_vars=prepared.extra_vars,
-                                       observer=observer)
+                                       observer=observer,
+                                       before_plays=[PreflightPhase(options.skip_preflight)])
     result.timings["apply"] = time.monotonic() - t0
     result.kubeconfig = admin_kubeconfig_path(result.inventory)
     if not result.apply_report.ok or not options.verify:

@@ -2,7 +2,7 @@
 
 * ``apply``: connect + gather facts (each host as soon as it is connected, while the
   caller's ``meanwhile`` preparation runs) + each host's look-ahead of all its plays ->
-  plays -> disconnect.
+  the caller's ``before_plays`` (kprov's cluster preflight) -> plays -> disconnect.
 * ``plan``: the same phases in their dry-run form (check + diff): reports, never acts.
 * ``ping`` / ``exec_command`` / ``host_facts``: connect (+ one command or facts) -> disconnect.
 
@@ -146,9 +146,11 @@ def apply(
     *,
     dry_run: bool = False,
     meanwhile: Callable[[], None] | None = None,
+    before_plays: list[Phase] | None = None,
 ) -> RunReport:
     """Run the playbook; ``meanwhile`` runs while the hosts are being connected (it may add
-    to ``options.extra_vars``: the plays see them; connection settings do not)."""
+    to ``options.extra_vars``: the plays see them; connection settings do not);
+    ``before_plays`` run between connecting and the plays (kprov's cluster preflight)."""
     playbook_path = playbook_path.resolve()
     run = open_run(inventory, options, observer, playbook_path.parent)
     try:
@@ -182,6 +184,7 @@ def apply(
     phases: list[Phase] = [
         OpenPhase(targets, gather, prepare if meanwhile else None,
                   lambda host: read_plays_ahead(run, playbook.plays, host)),
+        *(before_plays or []),
         PlaysPhase(playbook),
         DisconnectPhase(),
     ]
@@ -190,10 +193,11 @@ def apply(
 
 def plan(
     inventory: list[str], playbook_path: Path, options: RunOptions, observer: RunObserver | None = None,
-    *, meanwhile: Callable[[], None] | None = None,
+    *, meanwhile: Callable[[], None] | None = None, before_plays: list[Phase] | None = None,
 ) -> RunReport:
     options.check, options.diff = True, True
-    return apply(inventory, playbook_path, options, observer, dry_run=True, meanwhile=meanwhile)
+    return apply(inventory, playbook_path, options, observer, dry_run=True, meanwhile=meanwhile,
+                 before_plays=before_plays)
 
 
 def run_playbook(
@@ -209,6 +213,7 @@ def run_playbook(
     forks: int = 10,
     roles_path: list[Path] | None = None,
     observer: RunObserver | None = None,
+    before_plays: list[Phase] | None = None,
 ) -> RunReport:
     """The Python API of ``kprov apply``: run a playbook, return the report (``report.ok``)."""
     sources = [str(p) for p in inventory] if isinstance(inventory, list) else [str(inventory)]
@@ -222,7 +227,8 @@ def run_playbook(
         limit=limit,
         roles_path=list(roles_path or []),
     )
-    return apply(sources, find_playbook(str(playbook) if playbook else None), options, observer)
+    return apply(sources, find_playbook(str(playbook) if playbook else None), options, observer,
+                 before_plays=before_plays)
 
 
 @dataclass

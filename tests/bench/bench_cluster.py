@@ -18,7 +18,8 @@ before the clock starts; their time is printed apart as cluster_prepare_s.
 For the no-op apply it also prints the engine's own time (cluster_noop_engine_s, from the
 run report: the rest of cluster_noop_s is Python's start, imports and output) and the most
 commands any host got (cluster_noop_round_trips, from the run log): wall times are noisy
-on a shared machine, round trips are not.
+on a shared machine, round trips are not. preflight_s is the no-op apply's preflight (one
+probe per host before any play, kprov.deploy.preflight; budget 0.3 s), from its run log.
 """
 
 from __future__ import annotations
@@ -70,6 +71,15 @@ def _round_trips(log: str) -> int:
     return max(counts.values(), default=0)
 
 
+def _preflight_s(log: str) -> float:
+    """The preflight phase's own time, as the run log records it (-1: none ran)."""
+    for line in Path(log).read_text().splitlines():
+        detail = line.split("\t")[-1]
+        if detail.startswith("preflight: ") and " in " in detail:
+            return float(detail.rsplit(" in ", 1)[1].rstrip("s"))
+    return -1.0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--lab", type=int, default=8)
@@ -105,6 +115,7 @@ def main() -> None:
         print(f"cluster_noop_engine_s = {report.get('duration_s', -1):.2f}")
         print(f"cluster_noop_round_trips = {_round_trips(report['log']) if report.get('log') else -1}")
         print(f"cluster_noop_changed = {noop_changed}")
+        print(f"preflight_s = {_preflight_s(report['log']) if report.get('log') else -1:.3f}")
         print(f"cluster_verify_ok = {int(applied.returncode == 0 and verified.returncode == 0)}")
     lab.wipe()
 

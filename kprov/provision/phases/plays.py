@@ -21,7 +21,8 @@ class PlaysPhase:
         self.title = f"Plays of {playbook.path.name}"
 
     def should_run(self, run: RunContext) -> bool:
-        return bool(self.playbook.plays)
+        # not when no host is left (a preflight that stopped them all, every host unreachable)
+        return bool(self.playbook.plays) and any(s.alive for s in run.hosts.values())
 
     def run(self, run: RunContext) -> None:
         for play in self.playbook.plays:

@@ -1,0 +1,119 @@
+"""The preflight phase: after the hosts are connected (and their facts gathered), before any
+play. One probe round trip per host, all hosts in parallel, then the checks over all probes
+(cross-host ones too: addresses, host names, clock skew); an etcd host with stale data costs
+one more command (the member list, asked of a running member).
+
+Every problem becomes a failed result named ``preflight: CHECK`` on its host (warnings an
+ok result with the warning as message); if any is not a warning, every host is stopped
+before its first task and the run reports ``preflight failed``: nothing was changed. The
+phase's ``seconds`` is what the cost budget (``preflight_s``, tests/bench/bench_cluster.py)
+measures.
+"""
+
+from __future__ import annotations
+
+import shlex
+import threading
+import time
+from collections.abc import Iterable
+
+from kprov.deploy.preflight.checks import ClusterShape, Problem, etcd_problem, evaluate, stale_etcd_candidates
+from kprov.deploy.preflight.probe import PROBE_SCRIPT, HostProbe, parse_probe
+from kprov.provision.connect.base import ConnectionFailure
+from kprov.provision.execute.context import RunContext
+from kprov.provision.execute.results import TaskResult
+from kprov.provision.phases.base import for_each_host, record_host_lost
+from kprov.provision.phases.connect import connection_vars
+
+__all__ = ["ETCDCTL", "PreflightPhase"]
+
+ETCDCTL = "/usr/local/bin/kprov-etcdctl"
+
+
+class PreflightPhase:
+    title = "Preflight"
+    always = False
+
+    def __init__(self, skip: Iterable[str] = ()) -> None:
+        self.skip = tuple(skip)
+        evaluate({}, ClusterShape({}, {}, {}), self.skip)  # an unknown name fails before connecting
+        self.problems: list[Problem] = []
+        self.seconds = 0.0
+        self._lock = threading.Lock()
+
+    def should_run(self, run: RunContext) -> bool:
+        return any(s.alive and s.connector is not None for s in run.hosts.values())
+
+    def run(self, run: RunContext) -> None:
+        start = time.monotonic()
+        hosts = [h for h, s in run.hosts.items() if s.alive and s.connector is not None]
+        probes: dict[str, HostProbe] = {}
+        for_each_host(run, hosts, lambda h: self._probe(run, h, probes))
+        shape = ClusterShape(
+            groups=run.groups,
+            addresses={h: str(connection_vars(run, h).get("ansible_host") or h) for h in probes},
+            hostnames={h: str(run.hosts[h].facts.get("hostname") or "") for h in probes},
+        )
+        self.problems = evaluate(probes, shape, self.skip)
+        if "etcd-data" not in self.skip:
+            self.problems += self._stale_etcd(run, probes, shape)
+        self.seconds = time.monotonic() - start
+        run.log.event("-", f"preflight: {len(self.problems)} problem(s) in {self.seconds:.3f}s")
+        self._report(run, hosts)
+
+    dry_run = run
+
+    def cleanup(self, run: RunContext) -> None:
+        return None
+
+    def _probe(self, run: RunContext, host: str, probes: dict[str, HostProbe]) -> None:
+        state = run.hosts[host]
+        assert state.connector is not None
+        started = time.monotonic()
+        sent = time.time()
+        try:
+            result = state.connector.run(PROBE_SCRIPT, become=True, timeout=30)
+        except ConnectionFailure as err:
+            state.unreachable, state.error = True, str(err)
+            record_host_lost(run, host, "preflight", "preflight", started)
+            return
+        probe = parse_probe(host, result.stdout, sent, time.time())
+        with self._lock:
+            probes[host] = probe
+
+    def _stale_etcd(self, run: RunContext, probes: dict[str, HostProbe],
+                    shape: ClusterShape) -> list[Problem]:
+        """Idle etcd hosts with data that the running quorum's member list does not name."""
+        idle, running = stale_etcd_candidates(probes, shape)
+        if not idle:
+            return []
+        connector = run.hosts[running[0]].connector
+        assert connector is not None
+        try:
+            listed = connector.run(f"{shlex.quote(ETCDCTL)} member list", become=True, timeout=15)
+        except ConnectionFailure:
+            return []
+        if listed.rc != 0:
+            return []
+        names = {part.strip() for line in listed.stdout.splitlines() for part in line.split(",")[2:3]}
+        return [etcd_problem(h, probes[h].etcd_data) for h in idle if h not in names]
+
+    def _report(self, run: RunContext, hosts: list[str]) -> None:
+        for problem in self.problems:
+            result = TaskResult(
+                host=problem.host, task=f"preflight: {problem.check}", action="preflight",
+                status="ok" if problem.warning else "failed",
+                msg=f"{'warning: ' if problem.warning else ''}{problem.message} — {problem.fix}",
+            )
+            run.report.record(result)
+            run.observer.task_done(result)
+        failing = sorted({p.host for p in self.problems if not p.warning})
+        if not failing:
+            return
+        for host in hosts:
+            state = run.hosts[host]
+            state.failed = True
+            state.error = state.error or "preflight failed (on this or another host)"
+        run.report.errors.append(
+            f"preflight failed on {', '.join(failing)}: nothing was changed (fix the problems above, "
+            "or skip a check with --skip-preflight NAME)")

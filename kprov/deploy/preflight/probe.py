@@ -1,0 +1,151 @@
+"""What preflight reads from a host: one shell script, one round trip, as root.
+
+Everything the checks need comes back as ``@key value`` lines: python3's path, the OS, the
+host's clock, its machine id, free space under each path the roles write, memory and swap,
+the TCP listeners (``ss -Htlnp``) and the systemd unit owning each listening process (from
+``/proc/PID/cgroup``, read with shell builtins: no fork per process), whether etcd data is
+present and etcd runs, whether the sysctls kprov sets are writable, the kernel modules and
+the cgroup hierarchy. A tool that is missing only leaves its lines out.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from dataclasses import dataclass, field
+
+__all__ = ["DISK_PATHS", "PROBE_SCRIPT", "HostProbe", "Listener", "parse_probe"]
+
+# Paths the roles write below (df reports the file system holding each one).
+DISK_PATHS = ("/var/lib", "/etc", "/usr/local", "/opt")
+ETCD_DATA = "/var/lib/kprov/etcd/member"
+
+PROBE_SCRIPT = rf"""
+echo "@python $(command -v python3)"
+if [ -r /etc/os-release ]; then . /etc/os-release; fi; echo "@os ${{ID:-unknown}} ${{VERSION_ID:-}}"
+echo "@time $(date +%s.%N)"
+while IFS= read -r l; do echo "@machineid $l"; done < /etc/machine-id
+df -k --output=file,avail {" ".join(DISK_PATHS)} 2>/dev/null | while read -r f a; do echo "@df $f $a"; done
+while IFS= read -r l; do case $l in MemTotal:*|SwapTotal:*) echo "@mem $l";; esac; done < /proc/meminfo
+s=$(ss -Htlnp 2>/dev/null)
+printf '%s\n' "$s" | while IFS= read -r l; do [ -n "$l" ] && echo "@listen $l"; done
+for p in $(printf '%s\n' "$s" | grep -o 'pid=[0-9]*' | sort -u); do
+  p=${{p#pid=}}
+  while IFS= read -r l; do
+    case $l in *.service*) u=${{l%%.service*}}; echo "@unit $p ${{u##*/}}.service"; break;; esac
+  done < /proc/$p/cgroup
+done
+[ -d {ETCD_DATA} ] && echo "@etcddata {ETCD_DATA}"
+echo "@etcdactive $(systemctl is-active kprov-etcd 2>/dev/null)"
+for k in net/ipv4/ip_forward net/ipv4/conf/all/forwarding; do [ -w /proc/sys/$k ] && echo "@sysctl $k"; done
+while IFS= read -r l; do case $l in *overlay) echo "@module overlay";; esac; done < /proc/filesystems
+[ -d /sys/module/br_netfilter ] || [ -d /proc/sys/net/bridge ] && echo "@module br_netfilter"
+[ -d /lib/modules/$(uname -r) ] && echo "@modprobe yes"
+[ -e /sys/fs/cgroup/cgroup.controllers ] || [ -d /sys/fs/cgroup/memory ] && echo "@cgroup ok"
+echo "@done"
+"""
+
+
+@dataclass(frozen=True)
+class Listener:
+    port: int
+    address: str
+    pid: int | None
+    process: str  # the command name ss shows ("" when not known)
+
+
+@dataclass
+class HostProbe:
+    host: str
+    python: str = ""
+    os_id: str = ""
+    os_version: str = ""
+    clock: float = 0.0  # the host's time, seconds since the epoch
+    clock_offset: float = 0.0  # the host's clock minus the operator's (round trip midpoint)
+    machine_id: str = ""
+    free_kib: dict[str, int] = field(default_factory=dict)
+    mem_kib: int = 0
+    swap_kib: int = 0
+    listeners: list[Listener] = field(default_factory=list)
+    units: dict[int, str] = field(default_factory=dict)  # pid -> systemd unit
+    etcd_data: str = ""
+    etcd_active: bool = False
+    writable_sysctls: set[str] = field(default_factory=set)
+    modules: set[str] = field(default_factory=set)
+    can_modprobe: bool = False
+    cgroups: bool = False
+    complete: bool = False  # the script ran to its end
+
+    def owner(self, port: int) -> tuple[Listener, str] | None:
+        """Who listens on ``port``: the listener and its systemd unit ("" if none)."""
+        for listener in self.listeners:
+            if listener.port == port:
+                return listener, self.units.get(listener.pid or -1, "")
+        return None
+
+
+_PROC = re.compile(r'\(\("(?P<name>[^"]*)",pid=(?P<pid>\d+)')
+
+
+def _listener(text: str) -> Listener | None:
+    parts = text.split()
+    if len(parts) < 4:
+        return None
+    local = parts[3]
+    address, _, port = local.rpartition(":")
+    if not port.isdigit():
+        return None
+    match = _PROC.search(text)
+    return Listener(int(port), address, int(match["pid"]) if match else None, match["name"] if match else "")
+
+
+def parse_probe(host: str, text: str, sent_at: float = 0.0, received_at: float = 0.0) -> HostProbe:
+    probe = HostProbe(host)
+    for line in text.splitlines():
+        key, _, value = line.partition(" ")
+        value = value.strip()
+        if key == "@python":
+            probe.python = value
+        elif key == "@os":
+            probe.os_id, _, probe.os_version = value.partition(" ")
+        elif key == "@time":
+            with contextlib.suppress(ValueError):
+                probe.clock = float(value)
+        elif key == "@machineid":
+            probe.machine_id = value
+        elif key == "@df":
+            path, _, avail = value.rpartition(" ")
+            if avail.isdigit() and path in DISK_PATHS:
+                probe.free_kib[path] = int(avail)
+        elif key == "@mem":
+            name, _, amount = value.partition(":")
+            kib = int(amount.split()[0]) if amount.split() and amount.split()[0].isdigit() else 0
+            if name == "MemTotal":
+                probe.mem_kib = kib
+            else:
+                probe.swap_kib = kib
+        elif key == "@listen":
+            listener = _listener(value)
+            if listener is not None:
+                probe.listeners.append(listener)
+        elif key == "@unit":
+            pid, _, unit = value.partition(" ")
+            if pid.isdigit():
+                probe.units[int(pid)] = unit
+        elif key == "@etcddata":
+            probe.etcd_data = value
+        elif key == "@etcdactive":
+            probe.etcd_active = value == "active"
+        elif key == "@sysctl":
+            probe.writable_sysctls.add(value)
+        elif key == "@module":
+            probe.modules.add(value)
+        elif key == "@modprobe":
+            probe.can_modprobe = True
+        elif key == "@cgroup":
+            probe.cgroups = True
+        elif key == "@done":
+            probe.complete = True
+    if probe.clock and sent_at and received_at:
+        probe.clock_offset = probe.clock - (sent_at + received_at) / 2
+    return probe
