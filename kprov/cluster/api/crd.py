@@ -12,11 +12,12 @@ and the NamesAccepted / Established conditions.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from kprov.cluster.api._field_errors import Errors
+from kprov.cluster.api.crd_schema import Node, compile_schema
 from kprov.cluster.api.errors import Cause
 from kprov.cluster.api.resources import ALL_VERBS, ResourceInfo, SubresourceInfo
 
@@ -51,6 +52,7 @@ class CustomVersion:
     scale: Mapping[str, Any] | None = None
     terminating: bool = False
     selectable_fields: tuple[str, ...] = field(default=())
+    node: Node = field(default_factory=Node, compare=False, repr=False)  # the compiled schema
 
 
 def condition(crd: Mapping[str, Any], kind: str) -> Mapping[str, Any] | None:
@@ -86,8 +88,11 @@ def _names(spec: Mapping[str, Any]) -> Mapping[str, Any]:
     return names if isinstance(names, Mapping) else {}
 
 
-def infos_from_crd(crd: Mapping[str, Any]) -> tuple[ResourceInfo, ...]:
-    """The resources an established CRD serves (one per served version); none otherwise."""
+def infos_from_crd(
+    crd: Mapping[str, Any], compile: Callable[[Mapping[str, Any] | None], Node] = compile_schema
+) -> tuple[ResourceInfo, ...]:
+    """The resources an established CRD serves (one per served version); none otherwise.
+    ``compile`` compiles a version's schema (a caller may remember compiled ones)."""
     if not is_established(crd):
         return ()
     spec = crd.get("spec") or {}
@@ -116,17 +121,19 @@ def infos_from_crd(crd: Mapping[str, Any]) -> tuple[ResourceInfo, ...]:
             if isinstance(f, Mapping)
         )
         schema = (version.get("schema") or {}).get("openAPIV3Schema")
+        schema = schema if isinstance(schema, Mapping) else None
         custom = CustomVersion(
             crd_name=str((crd.get("metadata") or {}).get("name", "")),
             version=name,
             storage_version=storage,
-            schema=schema if isinstance(schema, Mapping) else None,
+            schema=schema,
             printer_columns=tuple(
                 c for c in version.get("additionalPrinterColumns") or [] if isinstance(c, Mapping)
             ),
             scale=scale if isinstance(scale, Mapping) else None,
             terminating=terminating,
             selectable_fields=selectable,
+            node=compile(schema),
         )
         infos.append(
             ResourceInfo(

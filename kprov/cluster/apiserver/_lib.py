@@ -3,8 +3,11 @@ protobuf, managed fields, OpenAPI), so handlers depend on this small surface onl
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
+from kprov.cluster.api import _field_errors
+from kprov.cluster.api import crd_schema as _crd_schema
 from kprov.cluster.api import defaults as _defaults
 from kprov.cluster.api import managed_fields as _managed
 from kprov.cluster.api import openapi as _openapi
@@ -76,16 +79,47 @@ def decode_protobuf(body: bytes) -> dict[str, Any]:
 
 
 def apply_defaults(info: ResourceInfo, obj: dict[str, Any]) -> None:
+    """Defaults of the kind; for custom objects: pruning, then the schema's defaults."""
+    if info.custom is not None:
+        _crd_schema.prune(info.custom.node, obj)
+        _crd_schema.default(info.custom.node, obj)
+        return
     _defaults.apply_defaults(info, obj)
 
 
 def validate(info: ResourceInfo, obj: dict[str, Any], old: dict[str, Any] | None = None) -> None:
     causes = _validation.validate(info, obj, old)
+    if info.custom is not None:
+        errors = _field_errors.Errors()
+        _crd_schema.validate(info.custom.node, obj, errors)
+        causes = [*causes, *errors.causes]
     if causes:
         raise invalid(info, str((obj.get("metadata") or {}).get("name", "")), list(causes))
 
 
+def converts(info: ResourceInfo) -> bool:
+    """Whether objects of ``info`` are stored in another version (a custom resource's)."""
+    return info.custom is not None and info.custom.storage_version != info.version
+
+
+def as_version(info: ResourceInfo, obj: dict[str, Any]) -> dict[str, Any]:
+    """A stored custom object as ``info``'s version shows it (conversion None: the same
+    fields under another apiVersion); other objects unchanged."""
+    if info.custom is None or obj.get("apiVersion") == info.api_version:
+        return obj
+    return {**obj, "apiVersion": info.api_version}
+
+
+def to_storage(info: ResourceInfo, obj: dict[str, Any]) -> dict[str, Any]:
+    """``obj`` in the version its resource is stored in."""
+    if not converts(info):
+        return obj
+    return {**obj, "apiVersion": f"{info.group}/{info.custom.storage_version}"}
+
+
 def unknown_fields(info: ResourceInfo, obj: dict[str, Any]) -> list[str]:
+    if info.custom is not None:
+        return _crd_schema.prune(info.custom.node, copy.deepcopy(obj))
     return [path.lstrip(".") for path in _schema.unknown_fields(info, obj)]
 
 

@@ -20,9 +20,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Mapping
 from typing import Any
 
+import orjson
+
 from kprov.cluster.api.crd import CLEANUP_FINALIZER, infos_from_crd, set_condition
+from kprov.cluster.api.crd_schema import Node, compile_schema
 from kprov.cluster.api.objects import now_rfc3339
 from kprov.cluster.api.resources import Registry, ResourceInfo
 from kprov.cluster.apiserver import crud
@@ -46,6 +50,7 @@ class CustomResources:
         self._crds: dict[str, dict[str, Any]] = {}
         self._task: asyncio.Task[None] | None = None
         self._cleanups: dict[str, asyncio.Task[None]] = {}
+        self._compiled: dict[bytes, Node] = {}  # schema JSON -> its compiled form
 
     # -- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
@@ -105,15 +110,26 @@ class CustomResources:
             self._crds[name] = crd
         self._rebuild()
 
+    def _compile(self, schema: Mapping[str, Any] | None) -> Node:
+        """Compile a schema once while it is in use (a rebuild recompiles nothing unchanged)."""
+        key = orjson.dumps(schema, option=orjson.OPT_SORT_KEYS)
+        node = self._compiled.get(key)
+        if node is None:
+            node = self._compiled[key] = compile_schema(schema)
+        return node
+
     def _rebuild(self) -> None:
         infos: list[ResourceInfo] = []
         for name in sorted(self._crds):
             crd = self._crds[name]
-            infos.extend(infos_from_crd(crd))
+            infos.extend(infos_from_crd(crd, self._compile))
             meta = crd.get("metadata") or {}
             if meta.get("deletionTimestamp") and CLEANUP_FINALIZER in (meta.get("finalizers") or []):
                 self._start_cleanup(name)
         self._ctx.registry = self._base.extended(tuple(infos))
+        if len(self._compiled) > 4 * len(infos) + 16:  # forget schemas no longer served
+            kept = {id(i.custom.node) for i in infos}
+            self._compiled = {k: v for k, v in self._compiled.items() if id(v) in kept}
 
     # -- deletion --------------------------------------------------------------------------
     def _start_cleanup(self, name: str) -> None:

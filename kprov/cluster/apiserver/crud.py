@@ -81,6 +81,7 @@ def render_object(
     warnings: list[str] | None = None,
 ) -> web.Response:
     headers = None
+    obj = _lib.as_version(info, obj)
     if warnings:
         headers = {"Warning": ", ".join('299 - "' + w.replace('"', '\\"') + '"' for w in warnings)}
     if wants_table(request):
@@ -138,6 +139,10 @@ async def _list(request: AnyRequest, ctx: ApiContext, info: ResourceInfo, ri: Re
         table = _lib.table(info, result.items, query.get("includeObject", "Metadata"))
         table["metadata"] = meta
         return json_response(table)
+    if _lib.converts(info):
+        converted = [_lib.as_version(info, obj) for obj in result.items]
+        listed = {"kind": info.list_kind, "apiVersion": info.api_version, "metadata": meta}
+        return object_response(request, {**listed, "items": converted})
     if wants_protobuf(request) and encodable(info.api_version, info.list_kind):
         listed = {"kind": info.list_kind, "apiVersion": info.api_version, "metadata": meta}
         return object_response(request, {**listed, "items": result.items})
@@ -161,8 +166,8 @@ async def create_object(
     dry_run: bool = False,
 ) -> tuple[dict[str, Any], list[str]]:
     obj = prepare_create(info, obj, namespace)
-    _lib.apply_defaults(info, obj)
     warnings = _check_fields(request, info, obj) if request is not None else []
+    _lib.apply_defaults(info, obj)
     _lib.validate(info, obj, None)
     name = obj["metadata"]["name"]
     if request is not None and not obj["metadata"].get("managedFields"):
@@ -171,7 +176,7 @@ async def create_object(
     if dry_run:
         return obj, warnings
     try:
-        stored = await ctx.store.create(ctx.key(info, namespace, name), obj)
+        stored = await ctx.store.create(ctx.key(info, namespace, name), _lib.to_storage(info, obj))
     except BaseException as exc:
         await admission.after_failed_create(ctx, info, obj)
         if isinstance(exc, KeyExistsError):
@@ -212,10 +217,12 @@ async def guaranteed_update(
                 continue
             raise conflict(info, name, _MODIFIED)
         try:
-            new = prepare_update(info, current.obj, mutate(copy.deepcopy(current.obj)), subresource)
-            if subresource != "status":
+            shown = _lib.as_version(info, current.obj)
+            new = prepare_update(info, shown, mutate(copy.deepcopy(shown)), subresource)
+            if subresource != "status" or info.custom is not None:
                 _lib.apply_defaults(info, new)
-            _lib.validate(info, new, current.obj)
+            _lib.validate(info, new, shown)
+            new = _lib.to_storage(info, new)
         except ApiError:
             if not fresh:
                 fresh = True
@@ -444,10 +451,13 @@ async def _patch(
     dry_run: bool,
 ) -> web.Response:
     content_type = media_type(request)
-    if content_type not in PATCH_TYPES:
+    accepted = PATCH_TYPES
+    if info.custom is not None:  # no strategic merge patch for custom objects, as upstream
+        accepted = tuple(t for t in PATCH_TYPES if t != "application/strategic-merge-patch+json")
+    if content_type not in accepted:
         raise ApiError(
             f"the body of the request was in an unknown format - accepted media types include: "
-            f"{', '.join(PATCH_TYPES)}",
+            f"{', '.join(accepted)}",
             415,
             "UnsupportedMediaType",
         )

@@ -39,8 +39,23 @@ def _selector_string(obj: dict[str, Any]) -> str:
     return ",".join(parts)
 
 
-def _scale_of(obj: dict[str, Any]) -> dict[str, Any]:
+def _scale_of(obj: dict[str, Any], info: ResourceInfo | None = None) -> dict[str, Any]:
     meta = obj["metadata"]
+    scale = info.custom.scale if info is not None and info.custom is not None else None
+    if scale is not None:  # a custom resource: the CRD names where its numbers live
+        spec_replicas = _at(obj, scale.get("specReplicasPath"))
+        status_replicas = _at(obj, scale.get("statusReplicasPath"))
+        selector = _at(obj, scale.get("labelSelectorPath"))
+        replicas = int(spec_replicas) if isinstance(spec_replicas, int) else 0
+        status: dict[str, Any] = {"replicas": int(status_replicas) if isinstance(status_replicas, int) else 0}
+        if isinstance(selector, str) and selector:
+            status["selector"] = selector
+    else:
+        replicas = int((obj.get("spec") or {}).get("replicas", 1))
+        status = {
+            "replicas": int((obj.get("status") or {}).get("replicas", 0)),
+            "selector": _selector_string(obj),
+        }
     return {
         "kind": "Scale",
         "apiVersion": "autoscaling/v1",
@@ -49,25 +64,44 @@ def _scale_of(obj: dict[str, Any]) -> dict[str, Any]:
             for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
             if k in meta
         },
-        "spec": {"replicas": int((obj.get("spec") or {}).get("replicas", 1))},
-        "status": {
-            "replicas": int((obj.get("status") or {}).get("replicas", 0)),
-            "selector": _selector_string(obj),
-        },
+        "spec": {"replicas": replicas},
+        "status": status,
     }
+
+
+def _at(obj: dict[str, Any], path: Any) -> Any:
+    """The value at a CRD scale path such as ``.spec.replicas`` (None when absent)."""
+    value: Any = obj
+    for part in str(path or "").strip(".").split("."):
+        if not part or not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
+
+
+def _set_replicas(info: ResourceInfo, obj: dict[str, Any], replicas: int) -> None:
+    scale = info.custom.scale if info.custom is not None else None
+    parts = str((scale or {}).get("specReplicasPath") or ".spec.replicas").strip(".").split(".")
+    target = obj
+    for part in parts[:-1]:
+        child = target.get(part)
+        if not isinstance(child, dict):
+            child = target[part] = {}
+        target = child
+    target[parts[-1]] = replicas
 
 
 async def handle_scale(
     request: AnyRequest, ctx: ApiContext, info: ResourceInfo, ri: RequestInfo, body: bytes
 ) -> web.Response:
     if ri.verb == "get":
-        return object_response(request, _scale_of(await get_object(ctx, info, ri.namespace, ri.name)))
+        return object_response(request, _scale_of(await get_object(ctx, info, ri.namespace, ri.name), info))
     if ri.verb not in ("update", "patch"):
         raise ApiError("method not allowed on scale", 405, "MethodNotAllowed")
     pinned: list[int | None] = [None]
 
     def mutate(live: dict[str, Any]) -> dict[str, Any]:
-        scale = _scale_of(live)
+        scale = _scale_of(live, info)
         if ri.verb == "update":
             new_scale = decode_body(body, media_type(request))
             rv = ((new_scale or {}).get("metadata") or {}).get("resourceVersion")
@@ -82,7 +116,7 @@ async def handle_scale(
                 422,
                 "Invalid",
             )
-        live.setdefault("spec", {})["replicas"] = replicas
+        _set_replicas(info, live, replicas)
         return live
 
     if ri.verb == "update":
@@ -94,7 +128,7 @@ async def handle_scale(
         )
         pinned[0] = int(rv) if rv else None
     obj = await guaranteed_update(ctx, info, ri.namespace, ri.name, mutate, pinned_revision=pinned[0])
-    return object_response(request, _scale_of(obj))
+    return object_response(request, _scale_of(obj, info))
 
 
 async def handle_binding(

@@ -38,6 +38,7 @@ class _Encoder:
         self.table = table
         self.include_object = include_object
         self.protobuf = protobuf and not table and encodable(info.api_version, info.kind)
+        self.convert = _lib.converts(info)
         self.first = True
 
     @property
@@ -51,6 +52,8 @@ class _Encoder:
         return json_bytes({"type": kind, "object": obj}) + b"\n"
 
     def line(self, kind: str, obj: dict[str, Any], event: CacheEvent | None = None) -> bytes:
+        if self.convert:  # a custom resource read in a version other than its storage one
+            obj, event = _lib.as_version(self.info, obj), None
         if self.protobuf:
             return watch_frame(kind, obj)
         if not self.table:

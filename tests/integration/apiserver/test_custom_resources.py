@@ -269,3 +269,183 @@ def test_cluster_scoped_crd_and_names(control_plane, kubectl):
     result = kubectl("apply", "-f", "-", input=json.dumps(bad), check=False)
     assert result.returncode != 0 and "metadata.name" in result.stderr
     kubectl("delete", "crd", f"gadgets.{group}", f"gizmos.{group}", timeout=30)
+
+
+def _schema_crd(group: str) -> dict[str, Any]:
+    spec_schema = {
+        "type": "object",
+        "required": ["color"],
+        "properties": {
+            "color": {"type": "string", "enum": ["red", "blue"]},
+            "size": {"type": "integer", "minimum": 1, "maximum": 10, "default": 5},
+            "name": {"type": "string", "maxLength": 5, "pattern": "^[a-z]+$"},
+            "replicas": {"type": "integer"},
+            "port": {"x-kubernetes-int-or-string": True},
+            "tags": {"type": "array", "items": {"type": "string"}, "x-kubernetes-list-type": "set"},
+            "free": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+            "nested": {"type": "object", "properties": {"mode": {"type": "string", "default": "auto"}}},
+        },
+    }
+    schema = {
+        "openAPIV3Schema": {
+            "type": "object",
+            "properties": {
+                "spec": spec_schema,
+                "status": {
+                    "type": "object",
+                    "properties": {"replicas": {"type": "integer"}, "selector": {"type": "string"}},
+                },
+            },
+        }
+    }
+    subresources = {
+        "status": {},
+        "scale": {
+            "specReplicasPath": ".spec.replicas",
+            "statusReplicasPath": ".status.replicas",
+            "labelSelectorPath": ".status.selector",
+        },
+    }
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"shapes.{group}"},
+        "spec": {
+            "group": group,
+            "scope": "Namespaced",
+            "names": {"plural": "shapes", "kind": "Shape"},
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": schema,
+                    "subresources": subresources,
+                },
+                {
+                    "name": "v1beta1",
+                    "served": True,
+                    "storage": False,
+                    "schema": schema,
+                    "subresources": subresources,
+                },
+            ],
+        },
+    }
+
+
+def _raw(control_plane, method: str, path: str, body: Any = None, content_type: str = "application/json"):  # type: ignore[no-untyped-def]
+    context = ssl_context(control_plane.admin_kubeconfig, control_plane.ca_file)
+    data = None if body is None else json.dumps(body).encode()
+    return request(control_plane.server, context, method, path, data, content_type)
+
+
+def test_structural_schema_subresources_and_versions(control_plane, kubectl, namespace):
+    group = _group()
+    _apply(kubectl, _schema_crd(group))
+    base = f"/apis/{group}/v1/namespaces/{namespace}/shapes"
+
+    def shape(obj_name: str, **spec: Any) -> dict[str, Any]:
+        return {"apiVersion": f"{group}/v1", "kind": "Shape", "metadata": {"name": obj_name}, "spec": spec}
+
+    # defaults filled, unknown fields pruned (a warning when asked for), preserved where allowed
+    status, headers, made = _raw(
+        control_plane,
+        "POST",
+        base + "?fieldValidation=Warn",
+        shape("a", color="red", replicas=1, bogus=1, free={"any": {"thing": 1}}, nested={}),
+    )
+    assert status == 201, made
+    assert made["spec"]["size"] == 5 and made["spec"]["nested"] == {"mode": "auto"}
+    assert "bogus" not in made["spec"] and made["spec"]["free"] == {"any": {"thing": 1}}
+    assert 'unknown field \\"spec.bogus\\"' in headers.get("Warning", "")
+    status, _, strict = _raw(
+        control_plane, "POST", base + "?fieldValidation=Strict", shape("s", color="red", bogus=1)
+    )
+    assert status == 422 and strict["details"]["causes"][0]["field"] == "spec.bogus"
+
+    # invalid objects: 422 naming each field as kube-apiserver does
+    status, _, bad = _raw(
+        control_plane,
+        "POST",
+        base,
+        shape("b", color="green", size=20, name="TOOLONGNAME", port=True, tags=["x", "x"]),
+    )
+    assert status == 422, bad
+    causes: dict[str, Any] = {}
+    for cause in bad["details"]["causes"]:
+        causes.setdefault(cause["field"], cause)
+    assert causes["spec.color"]["reason"] == "FieldValueNotSupported"
+    assert causes["spec.color"]["message"] == 'Unsupported value: "green": supported values: "red", "blue"'
+    assert (
+        causes["spec.size"]["message"]
+        == "Invalid value: 20: spec.size in body should be less than or equal to 10"
+    )
+    assert causes["spec.name"]["reason"] == "FieldValueTooLong"
+    assert causes["spec.port"]["message"] == (
+        'Invalid value: "boolean": spec.port in body must be of type integer,string: "boolean"'
+    )
+    assert causes["spec.tags[1]"]["reason"] == "FieldValueDuplicate"
+    assert bad["message"].startswith(f'Shape.{group} "b" is invalid: [')
+    status, _, missing = _raw(control_plane, "POST", base, shape("c", size="big"))
+    assert {c["field"] for c in missing["details"]["causes"]} == {"spec.color", "spec.size"}
+    assert any(c["reason"] == "FieldValueTypeInvalid" for c in missing["details"]["causes"])
+
+    # status subresource: the main resource ignores status, /status changes only status
+    api = _custom(control_plane.admin_kubeconfig)
+    live = api.get_namespaced_custom_object(group, "v1", namespace, "shapes", "a")
+    live["status"] = {"replicas": 7}
+    live["spec"]["size"] = 6
+    updated = api.replace_namespaced_custom_object(group, "v1", namespace, "shapes", "a", live)
+    assert "status" not in updated and updated["metadata"]["generation"] == 2
+    updated["status"] = {"replicas": 1, "selector": "app=a"}
+    updated["spec"]["size"] = 9
+    after = api.replace_namespaced_custom_object_status(group, "v1", namespace, "shapes", "a", updated)
+    assert after["status"] == {"replicas": 1, "selector": "app=a"}
+    assert after["spec"]["size"] == 6 and after["metadata"]["generation"] == 2
+
+    # scale subresource, through kubectl
+    kubectl("scale", f"shapes.{group}/a", "-n", namespace, "--replicas=3")
+    scale = api.get_namespaced_custom_object_scale(group, "v1", namespace, "shapes", "a")
+    assert scale["spec"]["replicas"] == 3 and scale["status"] == {"replicas": 1, "selector": "app=a"}
+    assert api.get_namespaced_custom_object(group, "v1", namespace, "shapes", "a")["spec"]["replicas"] == 3
+
+    # a second served version: same objects under its apiVersion, stored in v1
+    beta = api.get_namespaced_custom_object(group, "v1beta1", namespace, "shapes", "a")
+    assert beta["apiVersion"] == f"{group}/v1beta1" and beta["spec"]["replicas"] == 3
+    made_beta = api.create_namespaced_custom_object(
+        group,
+        "v1beta1",
+        namespace,
+        "shapes",
+        {
+            "apiVersion": f"{group}/v1beta1",
+            "kind": "Shape",
+            "metadata": {"name": "d"},
+            "spec": {"color": "blue"},
+        },
+    )
+    assert made_beta["apiVersion"] == f"{group}/v1beta1"
+    listed = api.list_namespaced_custom_object(group, "v1", namespace, "shapes")
+    assert {o["apiVersion"] for o in listed["items"]} == {f"{group}/v1"}
+    listed_beta = api.list_namespaced_custom_object(group, "v1beta1", namespace, "shapes")
+    assert {o["apiVersion"] for o in listed_beta["items"]} == {f"{group}/v1beta1"}
+    patched = api.patch_namespaced_custom_object(
+        group, "v1beta1", namespace, "shapes", "d", {"spec": {"size": 2}}
+    )
+    assert patched["apiVersion"] == f"{group}/v1beta1" and patched["spec"]["size"] == 2
+
+    # patches: merge and JSON patch work, strategic merge patch is 415 as upstream
+    status, _, json_patched = _raw(
+        control_plane,
+        "PATCH",
+        base + "/d",
+        [{"op": "replace", "path": "/spec/color", "value": "red"}],
+        "application/json-patch+json",
+    )
+    assert status == 200 and json_patched["spec"]["color"] == "red"
+    status, _, smp = _raw(
+        control_plane, "PATCH", base + "/d", {"spec": {"size": 3}}, "application/strategic-merge-patch+json"
+    )
+    assert status == 415, smp
+    kubectl("delete", "crd", f"shapes.{group}", timeout=30)

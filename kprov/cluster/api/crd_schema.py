@@ -1,0 +1,425 @@
+"""Structural schemas of custom resources: pruning, defaulting and validation.
+
+Design: a CRD version's ``openAPIV3Schema`` is compiled once (when the registry is rebuilt)
+into a tree of frozen `Node`s: keywords parsed, patterns compiled, properties indexed. The
+three passes then walk the object and the tree together, as kube-apiserver does for custom
+objects, in its order: prune (fields the schema does not declare go, unless
+``x-kubernetes-preserve-unknown-fields`` or ``additionalProperties``; ``apiVersion``,
+``kind`` and ``metadata`` stay at the root and in embedded resources), default (``default``
+values for absent fields, and for nulls where nulls are not allowed), validate. Validation
+causes are worded as kube-apiserver words them for custom objects (``spec.size: Invalid
+value: "string": spec.size in body must be of type integer: "string"``, ``Required value``,
+``Unsupported value``, ``Too long``, ``Too many``, ``Duplicate value``), so clients that
+match on them work. x-kubernetes-validations (CEL) rules are carried on the node and run by
+:mod:`.crd_cel`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import copy
+import datetime as dt
+import ipaddress
+import json
+import re
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from kprov.cluster.api._field_errors import Errors, go_value
+from kprov.cluster.api.errors import Cause
+
+__all__ = ["Node", "compile_schema", "default", "prune", "validate"]
+
+_MISSING = object()
+_ROOT_KEPT = ("apiVersion", "kind", "metadata")
+_TYPE_NAMES = {
+    bool: "boolean",
+    int: "integer",
+    float: "number",
+    str: "string",
+    list: "array",
+    dict: "object",
+    type(None): "null",
+}
+
+
+@dataclass(frozen=True)
+class Node:
+    """One compiled schema node."""
+
+    type: str = ""
+    properties: Mapping[str, Node] = field(default_factory=dict)
+    additional: Node | bool | None = None  # additionalProperties: a schema, true, or absent
+    items: Node | None = None
+    required: tuple[str, ...] = ()
+    enum: tuple[Any, ...] | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    exclusive_minimum: bool = False
+    exclusive_maximum: bool = False
+    multiple_of: float | None = None
+    min_length: int | None = None
+    max_length: int | None = None
+    pattern: re.Pattern[str] | None = None
+    pattern_text: str = ""
+    format: str = ""
+    min_items: int | None = None
+    max_items: int | None = None
+    unique_items: bool = False
+    min_properties: int | None = None
+    max_properties: int | None = None
+    nullable: bool = False
+    int_or_string: bool = False
+    preserve_unknown: bool = False
+    embedded: bool = False
+    list_type: str = ""
+    list_map_keys: tuple[str, ...] = ()
+    default: Any = _MISSING
+    all_of: tuple[Node, ...] = ()
+    any_of: tuple[Node, ...] = ()
+    one_of: tuple[Node, ...] = ()
+    not_: Node | None = None
+    rules: tuple[Mapping[str, Any], ...] = ()
+    raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def keeps_unknown(self) -> bool:
+        return self.preserve_unknown or self.additional is True
+
+
+def compile_schema(raw: Mapping[str, Any] | None) -> Node:
+    """The compiled tree of ``raw`` (an empty schema accepts anything and prunes nothing)."""
+    if not isinstance(raw, Mapping):
+        return Node(preserve_unknown=True)
+    additional_raw = raw.get("additionalProperties")
+    additional: Node | bool | None
+    if isinstance(additional_raw, Mapping):
+        additional = compile_schema(additional_raw)
+    elif additional_raw is True:
+        additional = True
+    else:
+        additional = None
+    pattern = raw.get("pattern")
+    compiled_pattern = None
+    if isinstance(pattern, str):
+        try:
+            compiled_pattern = re.compile(pattern)
+        except re.error:
+            compiled_pattern = None
+    enum = raw.get("enum")
+
+    def nodes(key: str) -> tuple[Node, ...]:
+        return tuple(compile_schema(s) for s in raw.get(key) or () if isinstance(s, Mapping))
+
+    return Node(
+        type=str(raw.get("type") or ""),
+        properties={
+            str(k): compile_schema(v)
+            for k, v in (raw.get("properties") or {}).items()
+            if isinstance(v, Mapping)
+        },
+        additional=additional,
+        items=compile_schema(raw["items"]) if isinstance(raw.get("items"), Mapping) else None,
+        required=tuple(str(r) for r in raw.get("required") or ()),
+        enum=tuple(enum) if isinstance(enum, list) else None,
+        minimum=raw.get("minimum"),
+        maximum=raw.get("maximum"),
+        exclusive_minimum=bool(raw.get("exclusiveMinimum")),
+        exclusive_maximum=bool(raw.get("exclusiveMaximum")),
+        multiple_of=raw.get("multipleOf"),
+        min_length=raw.get("minLength"),
+        max_length=raw.get("maxLength"),
+        pattern=compiled_pattern,
+        pattern_text=str(pattern or ""),
+        format=str(raw.get("format") or ""),
+        min_items=raw.get("minItems"),
+        max_items=raw.get("maxItems"),
+        unique_items=bool(raw.get("uniqueItems")),
+        min_properties=raw.get("minProperties"),
+        max_properties=raw.get("maxProperties"),
+        nullable=bool(raw.get("nullable")),
+        int_or_string=bool(raw.get("x-kubernetes-int-or-string")),
+        preserve_unknown=bool(raw.get("x-kubernetes-preserve-unknown-fields")),
+        embedded=bool(raw.get("x-kubernetes-embedded-resource")),
+        list_type=str(raw.get("x-kubernetes-list-type") or ""),
+        list_map_keys=tuple(str(k) for k in raw.get("x-kubernetes-list-map-keys") or ()),
+        default=copy.deepcopy(raw["default"]) if "default" in raw else _MISSING,
+        all_of=nodes("allOf"),
+        any_of=nodes("anyOf"),
+        one_of=nodes("oneOf"),
+        not_=compile_schema(raw["not"]) if isinstance(raw.get("not"), Mapping) else None,
+        rules=tuple(r for r in raw.get("x-kubernetes-validations") or () if isinstance(r, Mapping)),
+        raw=raw,
+    )
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+# -- pruning -----------------------------------------------------------------------------------
+def prune(node: Node, obj: Any, path: str = "", *, root: bool = True) -> list[str]:
+    """Drop undeclared fields from ``obj`` in place; the dropped paths (``spec.foo``)."""
+    found: list[str] = []
+    _prune(node, obj, path, found, root)
+    return found
+
+
+def _prune(node: Node, value: Any, path: str, found: list[str], keep_meta: bool) -> None:
+    if isinstance(value, dict):
+        for key in list(value):
+            if keep_meta and key in _ROOT_KEPT:
+                continue
+            child = node.properties.get(key)
+            if child is None and isinstance(node.additional, Node):
+                child = node.additional
+            if child is None:
+                if node.keeps_unknown:
+                    continue
+                found.append(_join(path, key))
+                del value[key]
+                continue
+            _prune(child, value[key], _join(path, key), found, child.embedded)
+    elif isinstance(value, list) and node.items is not None:
+        for index, item in enumerate(value):
+            _prune(node.items, item, f"{path}[{index}]", found, node.items.embedded)
+
+
+# -- defaulting --------------------------------------------------------------------------------
+def default(node: Node, value: Any) -> None:
+    """Fill ``default`` values into ``value`` in place (absent fields, and nulls that are
+    not allowed)."""
+    if isinstance(value, dict):
+        for key, child in node.properties.items():
+            if child.default is not _MISSING and (
+                key not in value or (value[key] is None and not child.nullable)
+            ):
+                value[key] = copy.deepcopy(child.default)
+            if key in value:
+                default(child, value[key])
+        if isinstance(node.additional, Node):
+            for key, item in value.items():
+                if key not in node.properties:
+                    default(node.additional, item)
+    elif isinstance(value, list) and node.items is not None:
+        for item in value:
+            default(node.items, item)
+
+
+# -- validation --------------------------------------------------------------------------------
+def _type_name(value: Any) -> str:
+    return _TYPE_NAMES.get(type(value), "object")
+
+
+def _type_ok(node: Node, value: Any) -> bool:
+    kind = node.type
+    if node.int_or_string:
+        return (isinstance(value, int) and not isinstance(value, bool)) or isinstance(value, str)
+    if not kind:
+        return True
+    if kind == "integer":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "number":
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    return _type_name(value) == kind
+
+
+def _format_ok(fmt: str, value: str) -> bool:
+    checks: dict[str, Callable[[str], object]] = {
+        "date-time": lambda v: dt.datetime.fromisoformat(v.replace("Z", "+00:00")),
+        "datetime": lambda v: dt.datetime.fromisoformat(v.replace("Z", "+00:00")),
+        "date": lambda v: dt.date.fromisoformat(v),
+        "ipv4": lambda v: ipaddress.IPv4Address(v),
+        "ipv6": lambda v: ipaddress.IPv6Address(v),
+        "cidr": lambda v: ipaddress.ip_network(v, strict=False),
+        "uuid": lambda v: uuid.UUID(v),
+        "byte": lambda v: base64.b64decode(v, validate=True),
+    }
+    patterns = {
+        "email": r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+        "hostname": r"^[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?(\.[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?)*$",
+        "mac": r"^([0-9A-Fa-f]{2}[:-]){5}[0-9A-Fa-f]{2}$",
+        "uri": r"^[A-Za-z][A-Za-z0-9+.-]*:\S*$",
+    }
+    if fmt in checks:
+        try:
+            checks[fmt](value)
+        except (ValueError, binascii.Error):
+            return False
+        return True
+    if fmt in patterns:
+        return re.match(patterns[fmt], value) is not None
+    return True  # formats kube-apiserver does not check either
+
+
+def _number_text(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def validate(node: Node, obj: Any, errors: Errors, path: str = "", *, root: bool = True) -> None:
+    """Add a cause to ``errors`` for every way ``obj`` breaks the schema."""
+    if root and isinstance(obj, dict):
+        for key, child in node.properties.items():
+            if key in _ROOT_KEPT or key not in obj:
+                continue
+            _validate(child, obj[key], key, errors)
+        for key in node.required:
+            if key not in obj:
+                errors.required(key)
+        return
+    _validate(node, obj, path, errors)
+
+
+def _validate(node: Node, value: Any, path: str, errors: Errors) -> None:  # noqa: C901 - one keyword each
+    if value is None:
+        if not node.nullable and (node.type or node.int_or_string):
+            expected = "integer,string" if node.int_or_string else node.type
+            errors.causes.append(_type_cause(path, "null", expected))
+        return
+    if not _type_ok(node, value):
+        expected = "integer,string" if node.int_or_string else node.type
+        errors.causes.append(_type_cause(path, _type_name(value), expected))
+        return
+    if node.enum is not None and value not in node.enum:
+        errors.not_supported(path, value, [str(e) for e in node.enum])
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        _numeric(node, value, path, errors)
+    elif isinstance(value, str):
+        _string(node, value, path, errors)
+    elif isinstance(value, list):
+        _array(node, value, path, errors)
+    elif isinstance(value, dict):
+        _object(node, value, path, errors)
+    for sub in node.all_of:
+        _validate(sub, value, path, errors)
+    if node.any_of and not any(_passes(sub, value) for sub in node.any_of):
+        errors.invalid(path, value, f"{path} in body must validate at least one schema (anyOf)")
+    if node.one_of and sum(_passes(sub, value) for sub in node.one_of) != 1:
+        errors.invalid(path, value, f"{path} in body must validate one and only one schema (oneOf)")
+    if node.not_ is not None and _passes(node.not_, value):
+        errors.invalid(path, value, f"{path} in body must not validate the schema (not)")
+
+
+def _passes(node: Node, value: Any) -> bool:
+    trial = Errors()
+    _validate(node, value, "", trial)
+    return not trial.causes
+
+
+def _type_cause(path: str, actual: str, expected: str) -> Cause:
+    return Cause(
+        path,
+        "FieldValueTypeInvalid",
+        f'Invalid value: "{actual}": {path} in body must be of type {expected}: "{actual}"',
+    )
+
+
+def _numeric(node: Node, value: float, path: str, errors: Errors) -> None:
+    if node.maximum is not None:
+        if node.exclusive_maximum and value >= node.maximum:
+            errors.invalid(path, value, f"{path} in body should be less than {_number_text(node.maximum)}")
+        elif value > node.maximum:
+            errors.invalid(
+                path, value, f"{path} in body should be less than or equal to {_number_text(node.maximum)}"
+            )
+    if node.minimum is not None:
+        if node.exclusive_minimum and value <= node.minimum:
+            errors.invalid(path, value, f"{path} in body should be greater than {_number_text(node.minimum)}")
+        elif value < node.minimum:
+            errors.invalid(
+                path, value, f"{path} in body should be greater than or equal to {_number_text(node.minimum)}"
+            )
+    if node.multiple_of and (value / node.multiple_of) != int(value / node.multiple_of):
+        errors.invalid(
+            path, value, f"{path} in body should be a multiple of {_number_text(node.multiple_of)}"
+        )
+    if node.format == "int32" and not -(2**31) <= value < 2**31:
+        errors.invalid(path, value, f"{path} in body must be of type int32: {_number_text(value)!r}")
+
+
+def _string(node: Node, value: str, path: str, errors: Errors) -> None:
+    if node.max_length is not None and len(value) > node.max_length:
+        errors.causes.append(_too_long(path, node.max_length))
+    if node.min_length is not None and len(value) < node.min_length:
+        errors.invalid(path, value, f"{path} in body should be at least {node.min_length} chars long")
+    if node.pattern is not None and node.pattern.search(value) is None:
+        errors.invalid(path, value, f"{path} in body should match '{node.pattern_text}'")
+    if node.format and not node.int_or_string and not _format_ok(node.format, value):
+        errors.causes.append(_format_cause(path, node.format, value))
+
+
+def _too_long(path: str, limit: int) -> Cause:
+    return Cause(path, "FieldValueTooLong", f"Too long: may not be more than {limit} bytes")
+
+
+def _format_cause(path: str, fmt: str, value: str) -> Cause:
+    quoted = go_value(value)
+    return Cause(
+        path,
+        "FieldValueTypeInvalid",
+        f"Invalid value: {quoted}: {path} in body must be of type {fmt}: {quoted}",
+    )
+
+
+def _array(node: Node, value: list[Any], path: str, errors: Errors) -> None:
+    if node.max_items is not None and len(value) > node.max_items:
+        errors.causes.append(
+            Cause(
+                path, "FieldValueTooMany", f"Too many: {len(value)}: must have at most {node.max_items} items"
+            )
+        )
+    if node.min_items is not None and len(value) < node.min_items:
+        errors.invalid(path, value, f"{path} in body should have at least {node.min_items} items")
+    if node.unique_items or node.list_type == "set":
+        seen: list[Any] = []
+        for index, item in enumerate(value):
+            if item in seen:
+                if node.list_type == "set":
+                    errors.duplicate(f"{path}[{index}]", item)
+                else:
+                    errors.invalid(path, value, f"{path} in body shouldn't contain duplicates")
+                    break
+            seen.append(item)
+    if node.list_type == "map" and node.list_map_keys:
+        keys_seen: set[str] = set()
+        for index, item in enumerate(value):
+            if not isinstance(item, dict):
+                continue
+            key = json.dumps({k: item.get(k) for k in node.list_map_keys}, sort_keys=True)
+            if key in keys_seen:
+                errors.duplicate(f"{path}[{index}]", {k: item.get(k) for k in node.list_map_keys})
+            keys_seen.add(key)
+    if node.items is not None:
+        for index, item in enumerate(value):
+            _validate(node.items, item, f"{path}[{index}]", errors)
+
+
+def _object(node: Node, value: dict[str, Any], path: str, errors: Errors) -> None:
+    if node.max_properties is not None and len(value) > node.max_properties:
+        errors.causes.append(
+            Cause(
+                path,
+                "FieldValueTooMany",
+                f"Too many: {len(value)}: must have at most {node.max_properties} items",
+            )
+        )
+    if node.min_properties is not None and len(value) < node.min_properties:
+        errors.invalid(path, value, f"{path} in body should have at least {node.min_properties} properties")
+    for key in node.required:
+        if key not in value:
+            errors.required(_join(path, key))
+    if node.embedded:
+        for key in ("apiVersion", "kind"):
+            if not value.get(key):
+                errors.required(_join(path, key), "must not be empty")
+    for key, item in value.items():
+        child = node.properties.get(key)
+        if child is None and isinstance(node.additional, Node):
+            child = node.additional
+        if child is not None:
+            _validate(child, item, _join(path, key), errors)
