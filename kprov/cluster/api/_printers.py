@@ -7,6 +7,7 @@ from types import MappingProxyType
 from kprov.cluster.api._printers_batch import JOB
 from kprov.cluster.api._printers_config import CONFIGMAP, EVENT, LEASE, SECRET, SERVICEACCOUNT
 from kprov.cluster.api._printers_custom import CUSTOMRESOURCEDEFINITION
+from kprov.cluster.api._printers_legacy import PODTEMPLATE, REPLICATIONCONTROLLER
 from kprov.cluster.api._printers_pods import NAMESPACE, NODE, POD
 from kprov.cluster.api._printers_services import ENDPOINTS, ENDPOINTSLICE, SERVICE
 from kprov.cluster.api._printers_workloads import DAEMONSET, DEPLOYMENT, REPLICASET, STATEFULSET
@@ -25,6 +26,8 @@ PRINTERS = MappingProxyType(
         ("", "Secret"): SECRET,
         ("", "ServiceAccount"): SERVICEACCOUNT,
         ("", "Event"): EVENT,
+        ("", "ReplicationController"): REPLICATIONCONTROLLER,
+        ("", "PodTemplate"): PODTEMPLATE,
         ("events.k8s.io", "Event"): EVENT,
         ("apps", "Deployment"): DEPLOYMENT,
         ("apps", "ReplicaSet"): REPLICASET,

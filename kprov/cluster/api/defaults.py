@@ -275,6 +275,25 @@ def _daemonset(obj: dict[str, Any]) -> None:
     _template(obj)
 
 
+def _replicationcontroller(obj: dict[str, Any]) -> None:
+    """Selector and the RC's own labels default to the template's labels (upstream)."""
+    spec = _set(obj, "spec", {})
+    labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels")
+    if labels:
+        if not spec.get("selector"):
+            spec["selector"] = dict(labels)
+        metadata = _set(obj, "metadata", {})
+        if not metadata.get("labels"):
+            metadata["labels"] = dict(labels)
+    _set(spec, "replicas", 1)
+    if isinstance(spec.get("template"), dict):
+        default_pod_spec(_set(spec["template"], "spec", {}))
+
+
+def _podtemplate(obj: dict[str, Any]) -> None:
+    default_pod_spec(_set(_set(obj, "template", {}), "spec", {}))
+
+
 _JOB_NAME_LABELS = ("job-name", "batch.kubernetes.io/job-name")
 _JOB_UID_LABELS = ("controller-uid", "batch.kubernetes.io/controller-uid")
 
@@ -384,6 +403,8 @@ _BY_KIND: dict[tuple[str, str], Callable[[dict[str, Any]], None]] = {
     ("discovery.k8s.io", "EndpointSlice"): _endpointslice,
     ("apiextensions.k8s.io", "CustomResourceDefinition"): default_crd,
     ("batch", "Job"): _job,
+    ("", "ReplicationController"): _replicationcontroller,
+    ("", "PodTemplate"): _podtemplate,
 }
 
 

@@ -219,6 +219,21 @@ def _build() -> tuple[ResourceInfo, ...]:
         ResourceInfo(
             "",
             "v1",
+            "replicationcontrollers",
+            "ReplicationController",
+            "replicationcontroller",
+            True,
+            ("rc",),
+            ("all",),
+            subresources=(_status("ReplicationController"), _SCALE),
+            field_selectors=_META_FIELDS + ("status.replicas",),
+        ),
+        ResourceInfo(
+            "", "v1", "podtemplates", "PodTemplate", "podtemplate", True, field_selectors=_META_FIELDS
+        ),
+        ResourceInfo(
+            "",
+            "v1",
             "serviceaccounts",
             "ServiceAccount",
             "serviceaccount",

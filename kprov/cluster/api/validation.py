@@ -187,6 +187,41 @@ def _daemonset(errors: Errors, obj: dict[str, Any], old: dict[str, Any] | None) 
         errors.not_supported("spec.updateStrategy.type", kind, ("OnDelete", "RollingUpdate"))
 
 
+def _replicationcontroller(errors: Errors, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        errors.required("spec")
+        return
+    selector = spec.get("selector") or {}
+    if not selector:
+        errors.required("spec.selector")
+    _non_negative(errors, spec, "replicas", "spec")
+    _non_negative(errors, spec, "minReadySeconds", "spec")
+    template = spec.get("template")
+    if not isinstance(template, dict):
+        errors.required("spec.template")
+        return
+    labels = (template.get("metadata") or {}).get("labels") or {}
+    _labels(errors, labels, "spec.template.metadata.labels")
+    if selector and any(labels.get(k) != v for k, v in selector.items()):
+        errors.invalid("spec.template.metadata.labels", labels, "`selector` does not match template `labels`")
+    validate_pod_spec(errors, template.get("spec"), "spec.template.spec", restart_policies=("Always",))
+    if (template.get("spec") or {}).get("activeDeadlineSeconds") is not None:
+        errors.forbidden(
+            "spec.template.spec.activeDeadlineSeconds",
+            "activeDeadlineSeconds in ReplicationController is not Supported",
+        )
+
+
+def _podtemplate(errors: Errors, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
+    template = obj.get("template")
+    if not isinstance(template, dict):
+        errors.required("template")
+        return
+    _labels(errors, (template.get("metadata") or {}).get("labels"), "template.metadata.labels")
+    validate_pod_spec(errors, template.get("spec"), "template.spec")
+
+
 def _pod(errors: Errors, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
     validate_pod_spec(errors, obj.get("spec"), "spec")
     if old is not None:
@@ -372,6 +407,8 @@ _BY_KIND: dict[tuple[str, str], Callable[[Errors, dict[str, Any], dict[str, Any]
     ("discovery.k8s.io", "EndpointSlice"): _endpointslice,
     ("apiextensions.k8s.io", "CustomResourceDefinition"): _crd,
     ("batch", "Job"): validate_job,
+    ("", "ReplicationController"): _replicationcontroller,
+    ("", "PodTemplate"): _podtemplate,
 }
 
 

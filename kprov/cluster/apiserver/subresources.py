@@ -24,6 +24,8 @@ __all__ = ["handle_binding", "handle_eviction", "handle_scale"]
 
 def _selector_string(obj: dict[str, Any]) -> str:
     selector = (obj.get("spec") or {}).get("selector") or {}
+    if obj.get("kind") == "ReplicationController":  # a plain label map, not a LabelSelector
+        selector = {"matchLabels": selector}
     parts = [f"{k}={v}" for k, v in sorted((selector.get("matchLabels") or {}).items())]
     for expr in selector.get("matchExpressions") or []:
         values = ",".join(expr.get("values") or [])

@@ -25,7 +25,9 @@ __all__ = [
     "NODES",
     "PERSISTENT_VOLUME_CLAIMS",
     "PODS",
+    "PODTEMPLATES",
     "REPLICASETS",
+    "REPLICATION_CONTROLLERS",
     "SECRETS",
     "SERVICEACCOUNTS",
     "SERVICES",
@@ -76,6 +78,8 @@ SERVICEACCOUNTS = Resource("", "v1", "serviceaccounts", "ServiceAccount", True)
 CONFIGMAPS = Resource("", "v1", "configmaps", "ConfigMap", True)
 SECRETS = Resource("", "v1", "secrets", "Secret", True)
 PERSISTENT_VOLUME_CLAIMS = Resource("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", True)
+PODTEMPLATES = Resource("", "v1", "podtemplates", "PodTemplate", True)
+REPLICATION_CONTROLLERS = Resource("", "v1", "replicationcontrollers", "ReplicationController", True)
 REPLICASETS = Resource("apps", "v1", "replicasets", "ReplicaSet", True)
 DEPLOYMENTS = Resource("apps", "v1", "deployments", "Deployment", True)
 STATEFULSETS = Resource("apps", "v1", "statefulsets", "StatefulSet", True)

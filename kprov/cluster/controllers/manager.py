@@ -24,6 +24,7 @@ from kprov.cluster.controllers.namespace import NamespaceController
 from kprov.cluster.controllers.nodeipam import NodeIpamController
 from kprov.cluster.controllers.nodelifecycle import NodeLifecycleController
 from kprov.cluster.controllers.replicaset import ReplicaSetController
+from kprov.cluster.controllers.replicationcontroller import ReplicationControllerController
 from kprov.cluster.controllers.serviceaccount import ServiceAccountController
 from kprov.cluster.controllers.statefulset import StatefulSetController
 from kprov.cluster.controllers.ttlafterfinished import TTLAfterFinishedController
@@ -36,6 +37,7 @@ CONTROLLERS: dict[str, type[Controller]] = {
     cls.name: cls
     for cls in (
         ReplicaSetController,
+        ReplicationControllerController,
         DeploymentController,
         StatefulSetController,
         DaemonSetController,

@@ -11,12 +11,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from typing import ClassVar
 
 from kprov.cluster.api.objects import controller_ref, new_controller_ref
-from kprov.cluster.api.selectors import label_selector_from_object
+from kprov.cluster.api.selectors import LabelSelector, label_selector_from_object
 from kprov.cluster.client.errors import ApiError, Conflict, NotFound
 from kprov.cluster.client.informer import EventHandler
-from kprov.cluster.client.resources import PODS, REPLICASETS
+from kprov.cluster.client.resources import PODS, REPLICASETS, Resource
 from kprov.cluster.client.store import index_by_namespace, object_key
 from kprov.cluster.controllers.base import Controller, Expectations, Obj
 from kprov.cluster.controllers.informers import index_by_controller_uid
@@ -31,12 +32,13 @@ BURST = 250
 
 class ReplicaSetController(Controller):
     name = "replicaset"
+    resource: ClassVar[Resource] = REPLICASETS
 
     def setup(self) -> None:
         self.expectations = Expectations()
         indexers = {"controller": index_by_controller_uid, "namespace": index_by_namespace}
         self.pods = self.ctx.informers.get(PODS, indexers)
-        self.sets = self.ctx.informers.get(REPLICASETS, {"uid": lambda o: [o["metadata"].get("uid", "")]})
+        self.sets = self.ctx.informers.get(self.resource, {"uid": lambda o: [o["metadata"].get("uid", "")]})
         self.sets.add_handler(EventHandler(self.enqueue, lambda _o, n: self.enqueue(n), self._set_deleted))
         self.pods.add_handler(EventHandler(self._pod_added, self._pod_updated, self._pod_deleted))
 
@@ -46,7 +48,7 @@ class ReplicaSetController(Controller):
 
     def _owner_key(self, pod: Obj) -> str | None:
         ref = controller_ref(pod)
-        if ref is None or ref.get("kind") != "ReplicaSet":
+        if ref is None or ref.get("kind") != self.resource.kind:
             return None
         return f"{pod['metadata']['namespace']}/{ref['name']}"
 
@@ -82,8 +84,12 @@ class ReplicaSetController(Controller):
         for rs in self.sets.store.items():
             if rs["metadata"].get("namespace") != pod["metadata"].get("namespace"):
                 continue
-            if label_selector_from_object(rs["spec"].get("selector")).matches(labels):
+            if self.selector(rs).matches(labels):
                 self.queue.add(object_key(rs))
+
+    def selector(self, rs: Obj) -> LabelSelector:
+        """The set's pod selector (a LabelSelector object; ReplicationControllers override)."""
+        return label_selector_from_object(rs["spec"].get("selector"))
 
     def owned_pods(self, rs: Obj) -> list[Obj]:
         return [
@@ -95,7 +101,7 @@ class ReplicaSetController(Controller):
     async def _adopt_orphans(self, rs: Obj) -> None:
         if rs["metadata"].get("deletionTimestamp"):
             return
-        selector = label_selector_from_object(rs["spec"].get("selector"))
+        selector = self.selector(rs)
         for pod in self.pods.store.by_index("namespace", rs["metadata"]["namespace"]):
             if (
                 controller_ref(pod) is None
@@ -117,6 +123,7 @@ class ReplicaSetController(Controller):
         if rs is None:
             self.expectations.forget(key)
             return None
+        rs = {"apiVersion": self.resource.api_version, "kind": self.resource.kind, **rs}
         await self._adopt_orphans(rs)
         pods = [p for p in self.owned_pods(rs) if is_active(p)]
         wanted = int(rs["spec"].get("replicas", 1))
@@ -185,7 +192,7 @@ class ReplicaSetController(Controller):
         }
         if status != rs.get("status"):
             try:
-                await self.client.update_status(REPLICASETS, {**rs, "status": status})
+                await self.client.update_status(self.resource, {**rs, "status": status})
             except NotFound:
                 return None
         # pods that are ready but not yet available need another look after minReadySeconds
