@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kprov.cluster.api._field_errors import Errors
+from kprov.cluster.api.crd_cel import RuleError, compile_rules
 from kprov.cluster.api.crd_schema import Node, compile_schema
 from kprov.cluster.api.errors import Cause
 from kprov.cluster.api.resources import ALL_VERBS, ResourceInfo, SubresourceInfo
@@ -204,6 +205,26 @@ def _validate_names(errors: Errors, names: Mapping[str, Any], path: str) -> None
             errors.invalid(f"{path}.shortNames[{index}]", short, "must be a DNS-1035 label")
 
 
+def _check_rules(errors: Errors, schema: Mapping[str, Any], path: str) -> None:
+    """Every x-kubernetes-validations rule in ``schema`` must compile."""
+    rules = schema.get("x-kubernetes-validations")
+    if isinstance(rules, list):
+        for index, rule in enumerate(rules):
+            if not isinstance(rule, Mapping):
+                continue
+            try:
+                compile_rules((rule,))
+            except RuleError as exc:
+                errors.invalid(f"{path}.x-kubernetes-validations[{index}].rule", rule.get("rule"), str(exc))
+    for key, child in (schema.get("properties") or {}).items():
+        if isinstance(child, Mapping):
+            _check_rules(errors, child, f"{path}.properties[{key}]")
+    for key in ("items", "additionalProperties"):
+        child = schema.get(key)
+        if isinstance(child, Mapping):
+            _check_rules(errors, child, f"{path}.{key}")
+
+
 def validate_crd(crd: Mapping[str, Any], old: Mapping[str, Any] | None = None) -> list[Cause]:
     """Causes for an invalid CRD (create when ``old`` is None)."""
     errors = Errors()
@@ -254,9 +275,11 @@ def validate_crd(crd: Mapping[str, Any], old: Mapping[str, Any] | None = None) -
             errors.invalid("spec.versions", vname, "must contain unique version names")
         seen.add(vname)
         storage += bool(version.get("storage"))
-        if "schema" not in version or not isinstance(
-            (version.get("schema") or {}).get("openAPIV3Schema"), Mapping
-        ):
+        holder = version.get("schema")
+        schema = holder.get("openAPIV3Schema") if isinstance(holder, Mapping) else None
+        if isinstance(schema, Mapping):
+            _check_rules(errors, schema, f"{path}.schema.openAPIV3Schema")
+        else:
             errors.required(f"{path}.schema.openAPIV3Schema", "schemas are required")
     if storage != 1:
         errors.invalid("spec.versions", "", "must have exactly one version marked as storage version")

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kprov.cluster.api._field_errors import Errors, go_value
+from kprov.cluster.api.crd_cel import CompiledRule, RuleError, compile_rules, evaluate_rules
 from kprov.cluster.api.errors import Cause
 
 __all__ = ["Node", "compile_schema", "default", "prune", "validate"]
@@ -82,7 +83,8 @@ class Node:
     any_of: tuple[Node, ...] = ()
     one_of: tuple[Node, ...] = ()
     not_: Node | None = None
-    rules: tuple[Mapping[str, Any], ...] = ()
+    rules: tuple[CompiledRule, ...] = field(default=(), compare=False, repr=False)
+    has_rules: bool = False  # this node or one below it has CEL rules
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -114,15 +116,26 @@ def compile_schema(raw: Mapping[str, Any] | None) -> Node:
     def nodes(key: str) -> tuple[Node, ...]:
         return tuple(compile_schema(s) for s in raw.get(key) or () if isinstance(s, Mapping))
 
+    try:  # a CRD whose rules do not compile is rejected on write (validate_crd)
+        rules = compile_rules(
+            tuple(r for r in raw.get("x-kubernetes-validations") or () if isinstance(r, Mapping))
+        )
+    except RuleError:
+        rules = ()
+    properties = {
+        str(k): compile_schema(v) for k, v in (raw.get("properties") or {}).items() if isinstance(v, Mapping)
+    }
+    items = compile_schema(raw["items"]) if isinstance(raw.get("items"), Mapping) else None
+    below = [
+        *properties.values(),
+        *([items] if items else []),
+        *([additional] if isinstance(additional, Node) else []),
+    ]
     return Node(
         type=str(raw.get("type") or ""),
-        properties={
-            str(k): compile_schema(v)
-            for k, v in (raw.get("properties") or {}).items()
-            if isinstance(v, Mapping)
-        },
+        properties=properties,
         additional=additional,
-        items=compile_schema(raw["items"]) if isinstance(raw.get("items"), Mapping) else None,
+        items=items,
         required=tuple(str(r) for r in raw.get("required") or ()),
         enum=tuple(enum) if isinstance(enum, list) else None,
         minimum=raw.get("minimum"),
@@ -151,7 +164,8 @@ def compile_schema(raw: Mapping[str, Any] | None) -> Node:
         any_of=nodes("anyOf"),
         one_of=nodes("oneOf"),
         not_=compile_schema(raw["not"]) if isinstance(raw.get("not"), Mapping) else None,
-        rules=tuple(r for r in raw.get("x-kubernetes-validations") or () if isinstance(r, Mapping)),
+        rules=rules,
+        has_rules=bool(rules) or any(n.has_rules for n in below),
         raw=raw,
     )
 
@@ -261,8 +275,12 @@ def _number_text(value: Any) -> str:
     return str(value)
 
 
-def validate(node: Node, obj: Any, errors: Errors, path: str = "", *, root: bool = True) -> None:
-    """Add a cause to ``errors`` for every way ``obj`` breaks the schema."""
+def validate(
+    node: Node, obj: Any, errors: Errors, path: str = "", *, root: bool = True, old: Any = _MISSING
+) -> None:
+    """Add a cause to ``errors`` for every way ``obj`` breaks the schema; then, if it has
+    none, for every CEL rule it breaks (``old``: the object before an update)."""
+    before = len(errors.causes)
     if root and isinstance(obj, dict):
         for key, child in node.properties.items():
             if key in _ROOT_KEPT or key not in obj:
@@ -271,8 +289,37 @@ def validate(node: Node, obj: Any, errors: Errors, path: str = "", *, root: bool
         for key in node.required:
             if key not in obj:
                 errors.required(key)
+    else:
+        _validate(node, obj, path, errors)
+    if node.has_rules and len(errors.causes) == before:
+        _rules(node, obj, old, old is not _MISSING, path, errors)
+
+
+def _rules(node: Node, value: Any, old: Any, has_old: bool, path: str, errors: Errors) -> None:
+    if not node.has_rules or value is None:
         return
-    _validate(node, obj, path, errors)
+    if node.rules:
+        errors.causes.extend(evaluate_rules(node.rules, value, old, has_old, path))
+    if isinstance(value, dict):
+        old_map = old if has_old and isinstance(old, dict) else {}
+        for key, item in value.items():
+            child = node.properties.get(key)
+            if child is None and isinstance(node.additional, Node):
+                child = node.additional
+            if child is not None and child.has_rules:
+                _rules(child, item, old_map.get(key), key in old_map, _join(path, key), errors)
+    elif isinstance(value, list) and node.items is not None and node.items.has_rules:
+        keys = node.list_map_keys if node.list_type == "map" else ()
+        olds: dict[str, Any] = {}
+        if keys and has_old and isinstance(old, list):
+            olds = {_map_key(o, keys): o for o in old if isinstance(o, dict)}
+        for index, item in enumerate(value):
+            key = _map_key(item, keys) if keys and isinstance(item, dict) else None
+            _rules(node.items, item, olds.get(key or ""), key in olds, f"{path}[{index}]", errors)
+
+
+def _map_key(item: dict[str, Any], keys: tuple[str, ...]) -> str:
+    return json.dumps([item.get(k) for k in keys])
 
 
 def _validate(node: Node, value: Any, path: str, errors: Errors) -> None:  # noqa: C901 - one keyword each

@@ -91,7 +91,10 @@ def validate(info: ResourceInfo, obj: dict[str, Any], old: dict[str, Any] | None
     causes = _validation.validate(info, obj, old)
     if info.custom is not None:
         errors = _field_errors.Errors()
-        _crd_schema.validate(info.custom.node, obj, errors)
+        if old is None:
+            _crd_schema.validate(info.custom.node, obj, errors)
+        else:
+            _crd_schema.validate(info.custom.node, obj, errors, old=old)
         causes = [*causes, *errors.causes]
     if causes:
         raise invalid(info, str((obj.get("metadata") or {}).get("name", "")), list(causes))

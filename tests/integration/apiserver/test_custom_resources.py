@@ -275,6 +275,10 @@ def _schema_crd(group: str) -> dict[str, Any]:
     spec_schema = {
         "type": "object",
         "required": ["color"],
+        "x-kubernetes-validations": [
+            {"rule": "!has(self.name) || self.name != 'bad'", "message": "name must not be bad"},
+            {"rule": "self.color == oldSelf.color", "message": "color is immutable"},
+        ],
         "properties": {
             "color": {"type": "string", "enum": ["red", "blue"]},
             "size": {"type": "integer", "minimum": 1, "maximum": 10, "default": 5},
@@ -440,10 +444,28 @@ def test_structural_schema_subresources_and_versions(control_plane, kubectl, nam
         control_plane,
         "PATCH",
         base + "/d",
-        [{"op": "replace", "path": "/spec/color", "value": "red"}],
+        [{"op": "replace", "path": "/spec/size", "value": 4}],
         "application/json-patch+json",
     )
-    assert status == 200 and json_patched["spec"]["color"] == "red"
+    assert status == 200 and json_patched["spec"]["size"] == 4
+
+    # CEL rules (x-kubernetes-validations), on create and as transition rules on update
+    status, _, rejected = _raw(control_plane, "POST", base, shape("e", color="red", name="bad"))
+    assert status == 422 and rejected["details"]["causes"] == [
+        {
+            "reason": "FieldValueInvalid",
+            "message": 'Invalid value: "object": name must not be bad',
+            "field": "spec",
+        }
+    ]
+    status, _, immutable = _raw(
+        control_plane, "PATCH", base + "/d", {"spec": {"color": "blue"}}, "application/merge-patch+json"
+    )
+    assert status == 200, immutable  # unchanged: the rule holds
+    status, _, immutable = _raw(
+        control_plane, "PATCH", base + "/d", {"spec": {"color": "red"}}, "application/merge-patch+json"
+    )
+    assert status == 422 and "color is immutable" in immutable["message"]
     status, _, smp = _raw(
         control_plane, "PATCH", base + "/d", {"spec": {"size": 3}}, "application/strategic-merge-patch+json"
     )

@@ -1,0 +1,113 @@
+"""x-kubernetes-validations: rules compiled once, self/oldSelf, messages and field paths."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from kprov.cluster.api._field_errors import Errors
+from kprov.cluster.api.crd import validate_crd
+from kprov.cluster.api.crd_cel import RuleError, compile_rules
+from kprov.cluster.api.crd_schema import compile_schema, validate
+
+SCHEMA = compile_schema(
+    {
+        "type": "object",
+        "properties": {
+            "spec": {
+                "type": "object",
+                "x-kubernetes-validations": [
+                    {"rule": "self.min <= self.max", "message": "min must not exceed max"},
+                    {
+                        "rule": "self.name == oldSelf.name",
+                        "message": "name is immutable",
+                        "reason": "FieldValueForbidden",
+                    },
+                    {
+                        "rule": "self.max < 100",
+                        "messageExpression": "'max is ' + string(self.max)",
+                        "fieldPath": ".max",
+                    },
+                ],
+                "properties": {
+                    "min": {"type": "integer"},
+                    "max": {"type": "integer"},
+                    "name": {"type": "string"},
+                    "ports": {
+                        "type": "array",
+                        "x-kubernetes-list-type": "map",
+                        "x-kubernetes-list-map-keys": ["name"],
+                        "items": {
+                            "type": "object",
+                            "x-kubernetes-validations": [{"rule": "self.port > 0"}],
+                            "properties": {"name": {"type": "string"}, "port": {"type": "integer"}},
+                        },
+                    },
+                },
+            }
+        },
+    }
+)
+
+
+def _causes(obj: dict[str, Any], old: dict[str, Any] | None = None) -> list[tuple[str, str, str]]:
+    errors = Errors()
+    if old is None:
+        validate(SCHEMA, obj, errors)
+    else:
+        validate(SCHEMA, obj, errors, old=old)
+    return [(c.field, c.reason, c.message) for c in errors.causes]
+
+
+def test_rules_pass_and_fail_with_their_messages():
+    assert _causes({"spec": {"min": 1, "max": 2, "name": "a"}}) == []
+    assert _causes({"spec": {"min": 300, "max": 200, "name": "a", "ports": [{"name": "p", "port": 0}]}}) == [
+        ("spec", "FieldValueInvalid", 'Invalid value: "object": min must not exceed max'),
+        ("spec.max", "FieldValueInvalid", 'Invalid value: "object": max is 200'),
+        ("spec.ports[0]", "FieldValueInvalid", 'Invalid value: "object": failed rule: self.port > 0'),
+    ]
+
+
+def test_transition_rules_only_on_update():
+    obj = {"spec": {"min": 1, "max": 2, "name": "b"}}
+    assert _causes(obj) == []
+    assert _causes(obj, {"spec": {"min": 1, "max": 2, "name": "a"}}) == [
+        ("spec", "FieldValueForbidden", "Forbidden: name is immutable")
+    ]
+
+
+def test_structural_errors_come_first():
+    assert [c[0] for c in _causes({"spec": {"min": "x", "max": 2}})] == ["spec.min"]
+
+
+def test_rules_that_do_not_compile_reject_the_crd():
+    with pytest.raises(RuleError):
+        compile_rules(({"rule": "self.a >"},))
+    crd = {
+        "metadata": {"name": "ws.example.com"},
+        "spec": {
+            "group": "example.com",
+            "scope": "Namespaced",
+            "names": {"plural": "ws", "kind": "W"},
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {
+                        "openAPIV3Schema": {
+                            "type": "object",
+                            "properties": {
+                                "spec": {"type": "object", "x-kubernetes-validations": [{"rule": "self.a >"}]}
+                            },
+                        }
+                    },
+                }
+            ],
+        },
+    }
+    fields = [c.field for c in validate_crd(crd)]
+    assert fields == [
+        "spec.versions[0].schema.openAPIV3Schema.properties[spec].x-kubernetes-validations[0].rule"
+    ]
