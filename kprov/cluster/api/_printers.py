@@ -9,6 +9,7 @@ from kprov.cluster.api._printers_config import CONFIGMAP, EVENT, LEASE, SECRET, 
 from kprov.cluster.api._printers_custom import CUSTOMRESOURCEDEFINITION
 from kprov.cluster.api._printers_legacy import PODTEMPLATE, REPLICATIONCONTROLLER
 from kprov.cluster.api._printers_pods import NAMESPACE, NODE, POD
+from kprov.cluster.api._printers_rbac import BINDING, ROLE
 from kprov.cluster.api._printers_services import ENDPOINTS, ENDPOINTSLICE, SERVICE
 from kprov.cluster.api._printers_workloads import DAEMONSET, DEPLOYMENT, REPLICASET, STATEFULSET
 from kprov.cluster.api._printing import Column, Printer, default_printer
@@ -37,5 +38,9 @@ PRINTERS = MappingProxyType(
         ("coordination.k8s.io", "Lease"): LEASE,
         ("discovery.k8s.io", "EndpointSlice"): ENDPOINTSLICE,
         ("apiextensions.k8s.io", "CustomResourceDefinition"): CUSTOMRESOURCEDEFINITION,
+        ("rbac.authorization.k8s.io", "Role"): ROLE,
+        ("rbac.authorization.k8s.io", "ClusterRole"): ROLE,
+        ("rbac.authorization.k8s.io", "RoleBinding"): BINDING,
+        ("rbac.authorization.k8s.io", "ClusterRoleBinding"): BINDING,
     }
 )

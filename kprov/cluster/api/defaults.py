@@ -20,6 +20,7 @@ from typing import Any
 
 import orjson
 
+from kprov.cluster.api._rbac_kinds import default_binding
 from kprov.cluster.api.crd import default_crd
 from kprov.cluster.api.objects import parse_quantity
 from kprov.cluster.api.resources import ResourceInfo
@@ -401,6 +402,8 @@ _BY_KIND: dict[tuple[str, str], Callable[[dict[str, Any]], None]] = {
     ("apps", "StatefulSet"): _statefulset,
     ("apps", "DaemonSet"): _daemonset,
     ("discovery.k8s.io", "EndpointSlice"): _endpointslice,
+    ("rbac.authorization.k8s.io", "RoleBinding"): default_binding,
+    ("rbac.authorization.k8s.io", "ClusterRoleBinding"): default_binding,
     ("apiextensions.k8s.io", "CustomResourceDefinition"): default_crd,
     ("batch", "Job"): _job,
     ("", "ReplicationController"): _replicationcontroller,

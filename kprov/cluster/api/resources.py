@@ -138,6 +138,28 @@ def _status(kind: str, group: str = "", version: str = "v1") -> SubresourceInfo:
     return SubresourceInfo("status", kind, group, version)
 
 
+def _rbac() -> tuple[ResourceInfo, ...]:
+    rbac = "rbac.authorization.k8s.io"
+    return (
+        ResourceInfo(rbac, "v1", "roles", "Role", "role", True, field_selectors=_META_FIELDS),
+        ResourceInfo(
+            rbac, "v1", "rolebindings", "RoleBinding", "rolebinding", True, field_selectors=_META_FIELDS
+        ),
+        ResourceInfo(
+            rbac, "v1", "clusterroles", "ClusterRole", "clusterrole", False, field_selectors=_META_FIELDS
+        ),
+        ResourceInfo(
+            rbac,
+            "v1",
+            "clusterrolebindings",
+            "ClusterRoleBinding",
+            "clusterrolebinding",
+            False,
+            field_selectors=_META_FIELDS,
+        ),
+    )
+
+
 def _build() -> tuple[ResourceInfo, ...]:
     apps = "apps"
     return (
@@ -337,6 +359,7 @@ def _build() -> tuple[ResourceInfo, ...]:
                 "reportingController",
             ),
         ),
+        *_rbac(),
         ResourceInfo(
             "apiextensions.k8s.io",
             "v1",

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kprov.cluster.api._field_errors import Errors, go_value
+from kprov.cluster.api._rbac_kinds import RBAC_GROUP, path_segment_errors, validate_binding, validate_role
 from kprov.cluster.api._validation_batch import validate_job
 from kprov.cluster.api._validation_pod import port_name_errors, validate_pod_spec, validate_pod_update
 from kprov.cluster.api.crd import validate_crd
@@ -59,6 +60,8 @@ def _metadata(errors: Errors, info: ResourceInfo, obj: dict[str, Any], old: dict
         check = (
             dns1123_label_errors if (info.group, info.kind) in _DNS_LABEL_NAMES else dns1123_subdomain_errors
         )
+        if info.group == RBAC_GROUP:
+            check = path_segment_errors
         errors.each("metadata.name", name, check(str(name)))
     if info.namespaced and not meta.get("namespace"):
         errors.required("metadata.namespace")
@@ -391,6 +394,22 @@ def _crd(errors: Errors, obj: dict[str, Any], old: dict[str, Any] | None) -> Non
     errors.causes.extend(validate_crd(obj, old))
 
 
+def _role(errors: Errors, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
+    validate_role(errors, obj, namespaced=True)
+
+
+def _clusterrole(errors: Errors, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
+    validate_role(errors, obj, namespaced=False)
+
+
+def _rolebinding(errors: Errors, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
+    validate_binding(errors, obj, old, namespaced=True)
+
+
+def _clusterrolebinding(errors: Errors, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
+    validate_binding(errors, obj, old, namespaced=False)
+
+
 _BY_KIND: dict[tuple[str, str], Callable[[Errors, dict[str, Any], dict[str, Any] | None], None]] = {
     ("", "Pod"): _pod,
     ("", "Service"): _service,
@@ -409,6 +428,10 @@ _BY_KIND: dict[tuple[str, str], Callable[[Errors, dict[str, Any], dict[str, Any]
     ("batch", "Job"): validate_job,
     ("", "ReplicationController"): _replicationcontroller,
     ("", "PodTemplate"): _podtemplate,
+    (RBAC_GROUP, "Role"): _role,
+    (RBAC_GROUP, "ClusterRole"): _clusterrole,
+    (RBAC_GROUP, "RoleBinding"): _rolebinding,
+    (RBAC_GROUP, "ClusterRoleBinding"): _clusterrolebinding,
 }
 
 

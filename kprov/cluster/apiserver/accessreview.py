@@ -7,7 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from kprov.cluster.apiserver.authn import UserInfo
-from kprov.cluster.apiserver.authz import authorize
+from kprov.cluster.apiserver.authz import authorizer_of
 from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.http1 import AnyRequest
 from kprov.cluster.apiserver.negotiation import decode_body, json_response, media_type
@@ -35,7 +35,7 @@ async def handle_self_subject_access_review(
             subresource=str(attrs.get("subresource", "")),
             verb=str(attrs.get("verb", "")),
         )
-        allowed = authorize(user, ri, ctx.cache)
+        allowed = authorizer_of(ctx).allows(user, ri)
     else:  # non-resource URLs (/healthz, /version...): public to every authenticated user
         allowed = True
     return json_response(

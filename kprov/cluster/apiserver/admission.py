@@ -5,6 +5,7 @@
   empties a terminating namespace and then finalizes it).
 - CustomResourceDefinitions and custom objects: see :mod:`.crd_admission`; a CRD this
   server wrote is served at once (``after_write``).
+- RBAC objects: nobody grants what they do not hold (:mod:`.escalation`).
 - Services get a ClusterIP and NodePorts from :mod:`.allocators`; deleting a Service
   releases them.
 """
@@ -16,7 +17,10 @@ from typing import Any
 from kprov.cluster.api.resources import ResourceInfo
 from kprov.cluster.apiserver import crd_admission
 from kprov.cluster.apiserver.allocators import Allocators
+from kprov.cluster.apiserver.authn import REQUEST_USER
+from kprov.cluster.apiserver.authz import authorizer_of
 from kprov.cluster.apiserver.context import ApiContext
+from kprov.cluster.apiserver.escalation import check_escalation
 from kprov.cluster.apiserver.status import ApiError, StatusError, already_exists
 
 __all__ = ["after_delete", "after_failed_create", "after_write", "before_create", "before_update"]
@@ -50,6 +54,8 @@ async def _check_namespace(ctx: ApiContext, info: ResourceInfo, namespace: str) 
 
 
 async def before_create(ctx: ApiContext, info: ResourceInfo, obj: dict[str, Any], dry_run: bool) -> None:
+    if info.group == "rbac.authorization.k8s.io":
+        check_escalation(authorizer_of(ctx), REQUEST_USER.get(), info, obj)
     if info.namespaced:
         await _check_namespace(ctx, info, obj["metadata"]["namespace"])
     if info.custom is not None or info.group == "apiextensions.k8s.io":
@@ -71,6 +77,8 @@ async def before_create(ctx: ApiContext, info: ResourceInfo, obj: dict[str, Any]
 async def before_update(
     ctx: ApiContext, info: ResourceInfo, old: dict[str, Any], new: dict[str, Any]
 ) -> None:
+    if info.group == "rbac.authorization.k8s.io":
+        check_escalation(authorizer_of(ctx), REQUEST_USER.get(), info, new)
     if info.group == "apiextensions.k8s.io":
         crd_admission.before_update(ctx, info, old, new)
     if info.group == "" and info.resource == "services":

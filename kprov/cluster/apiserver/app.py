@@ -26,8 +26,8 @@ from aiohttp import web
 from kprov.cluster.api.errors import ApiError
 from kprov.cluster.api.resources import ResourceInfo
 from kprov.cluster.apiserver import accessreview, crud, proxy, subresources, tokens, watch
-from kprov.cluster.apiserver.authn import Authenticator, TokenInvalid, UserInfo
-from kprov.cluster.apiserver.authz import authorize
+from kprov.cluster.apiserver.authn import REQUEST_USER, Authenticator, TokenInvalid, UserInfo
+from kprov.cluster.apiserver.authz import authorizer_of
 from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.discovery import serve_discovery
 from kprov.cluster.apiserver.health import PUBLIC_PATHS, serve_health
@@ -109,9 +109,11 @@ def _handler(ctx: ApiContext, insecure_local: bool) -> Any:
         try:
             if not user.authenticated and request.path not in PUBLIC_PATHS:
                 raise unauthorized()
+            authorizer = authorizer_of(ctx)
             if has_impersonation(request.headers):
-                user = impersonate(user, request.headers, lambda u, r: authorize(u, r, ctx.cache))
-            if ri is not None and not authorize(user, ri, ctx.cache):
+                user = impersonate(user, request.headers, authorizer.allows)
+            REQUEST_USER.set(user)
+            if ri is not None and not authorizer.allows(user, ri):
                 raise forbidden(
                     user.name, ri.verb, ri.resource, ri.group, ri.namespace, ri.name, ri.subresource
                 )

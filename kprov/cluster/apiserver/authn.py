@@ -24,6 +24,7 @@ import time
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,7 +33,7 @@ from kprov.cluster.apiserver.http1 import AnyRequest
 from kprov.cluster.apiserver.satoken import ServiceAccountTokens, TokenClaims, TokenInvalid
 from kprov.cluster.storage import object_key
 
-__all__ = ["ANONYMOUS", "Authenticator", "TokenInvalid", "UserInfo", "bearer_token"]
+__all__ = ["ANONYMOUS", "REQUEST_USER", "Authenticator", "TokenInvalid", "UserInfo", "bearer_token"]
 
 Extra = tuple[tuple[str, tuple[str, ...]], ...]
 _POD_DELETION_GRACE_S = 60.0
@@ -54,6 +55,11 @@ class UserInfo:
 
 
 ANONYMOUS = UserInfo("system:anonymous", ("system:unauthenticated",))
+
+# The identity the current request acts as (after impersonation), for the admission steps that
+# judge by it (RBAC escalation checks). Request-scoped like Go's request context, not shared
+# state: the front sets it at the start of every request, in that request's context.
+REQUEST_USER: ContextVar[UserInfo | None] = ContextVar("kprov_request_user", default=None)
 
 
 def bearer_token(request: AnyRequest) -> str:

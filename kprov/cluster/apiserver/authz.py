@@ -1,4 +1,9 @@
-"""Authorization: who may do what, as one small rule table per identity.
+"""Authorization: the chain system:masters -> Node rules -> component identities -> RBAC.
+
+:class:`Authorizer` is what the server asks: :func:`authorize` (the fixed rules below) first,
+then the RBAC index (:mod:`.rbac`) built from Roles, ClusterRoles and their bindings. Like
+upstream's union authorizer, a "no" from the fixed rules is no opinion: RBAC may still allow.
+The fixed rules, one small table per identity:
 
 - group ``system:masters``: everything.
 - nodes (``system:node:<name>`` in ``system:nodes``): read nodes, pods, services, endpoints,
@@ -14,13 +19,17 @@ Everything else is denied (403 with the real server's wording, see status.forbid
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kprov.cluster.apiserver.authn import UserInfo
+from kprov.cluster.apiserver.rbac import RbacIndex
 from kprov.cluster.apiserver.requestinfo import RequestInfo
 from kprov.cluster.storage import WatchCache, scope_prefix
 
-__all__ = ["authorize"]
+if TYPE_CHECKING:
+    from kprov.cluster.apiserver.context import ApiContext
+
+__all__ = ["Authorizer", "authorize", "authorizer_of"]
 
 _READ = frozenset({"get", "list", "watch"})
 _NODE_READ = frozenset(
@@ -145,3 +154,25 @@ def authorize(user: UserInfo, ri: RequestInfo, cache: WatchCache) -> bool:
             return ri.verb in _READ
         return ri.resource == "events"
     return False
+
+
+class Authorizer:
+    """The server's authorizer: fixed rules, then RBAC."""
+
+    def __init__(self, cache: WatchCache) -> None:
+        self.cache = cache
+        self.rbac = RbacIndex(cache)
+
+    def allows(self, user: UserInfo, ri: RequestInfo) -> bool:
+        return authorize(user, ri, self.cache) or self.rbac.allows(user, ri)
+
+    def is_superuser(self, user: UserInfo) -> bool:
+        return "system:masters" in user.groups
+
+
+def authorizer_of(ctx: ApiContext) -> Authorizer:
+    """The server's one Authorizer (made at first use, once the watch cache runs)."""
+    found = ctx.extras.get("authorizer")
+    if not isinstance(found, Authorizer):
+        found = ctx.extras["authorizer"] = Authorizer(ctx.cache)
+    return found
