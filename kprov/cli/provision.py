@@ -175,6 +175,10 @@ def _result_line(result: TaskResult, verbosity: int) -> Text:
     text = Text.assemble((f"{status:<11}", _STATUS_STYLE[result.status]), f" {result.host}: {result.task}")
     if result.msg:
         text.append(f" — {result.msg}")
+    stderr = result.result.get("stderr") if result.status == "failed" else None
+    if stderr and isinstance(stderr, str) and verbosity < 2:  # what the command said (a health
+        # wait's journal lines); -vv shows the whole result anyway
+        text.append("\n" + redact_text("\n".join(stderr.rstrip().splitlines()[-15:])), style="dim")
     if verbosity > 1 and result.result:
         text.append("\n" + redact_text(json.dumps(result.result, indent=2, default=str)))
     return text

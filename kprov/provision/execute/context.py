@@ -54,6 +54,18 @@ class HostState:
     unreachable: bool = False
     failed: bool = False
     error: str = ""
+    # handler names with a marker on the host (execute.pending); None: not read from facts yet
+    pending_handlers: set[str] | None = None
+
+    @property
+    def tracks_handlers(self) -> bool:
+        """Pending handlers are recorded only where they can be read back: hosts with facts."""
+        return "kprov_pending_handlers" in self.facts
+
+    def pending(self) -> set[str]:
+        if self.pending_handlers is None:
+            self.pending_handlers = set(self.facts.get("kprov_pending_handlers") or ())
+        return self.pending_handlers
 
     @property
     def alive(self) -> bool:

@@ -6,7 +6,8 @@ applies ``--tags``/``--skip-tags``, records every result, and runs notified hand
 ``flush_handlers`` point (the play inserts one after pre_tasks, after roles+tasks, and
 after post_tasks) once each, in notification order. A failed task stops this host only
 (unless ``ignore_errors``); sync points and ``run_once`` go through :mod:`execute.sync`. An
-interrupt (execute.interrupt) ends the host before its next task or handler.
+interrupt (execute.interrupt) ends the host before its next task or handler. Notified
+handlers are recorded on the host until they ran (execute.pending), so a rerun runs them.
 
 Reading ahead (execute.prefetch): at the play's start the probes of every task of the play
 are predicted and read in one round trip into the host's probe cache, assuming each
@@ -21,6 +22,7 @@ from typing import Any, Literal
 
 from kprov.provision.errors import ProvisionError, UndefinedVariableError
 from kprov.provision.execute.context import HostState, PlayContext, RunContext
+from kprov.provision.execute.pending import clear_command, mark_command
 from kprov.provision.execute.results import TaskResult
 from kprov.provision.execute.task_runner import TaskRunner
 from kprov.provision.modules.base import ProbeKey
@@ -49,10 +51,48 @@ class HostRunner:
     def __init__(self, run: RunContext, pctx: PlayContext, host: HostState) -> None:
         self.run, self.pctx, self.host = run, pctx, host
         self.tasks = TaskRunner(run, pctx, host)
+        self._ran_task = self._queued_pending = False
 
     def run_play(self) -> Outcome:
         self._read_play_ahead()
         return self.items(self.pctx.play.items)
+
+    # -- crash-safe handlers (execute.pending) -----------------------------------------------
+    def _handlers(self) -> list[Task]:
+        return self.pctx.handlers.get(self.host.name, self.pctx.play.handlers)
+
+    def _queue_pending(self) -> None:
+        """Handlers an earlier run notified but never ran: queued again, once per play, at the
+        first flush that follows a task of the play (where this run's own notifications of
+        them would run: not before the play's tasks had their say), if the play has them."""
+        pending = self.host.pending()
+        if not pending or not self._ran_task or self._queued_pending:
+            return
+        self._queued_pending = True
+        queue = self.pctx.notified.setdefault(self.host.name, [])
+        for name in sorted(pending):
+            if name not in queue and any(name in (h.name, h.title, *h.listen) for h in self._handlers()):
+                queue.append(name)
+                self.run.log.event(self.host.name, f"handler '{name}' is pending from an earlier run")
+
+    def _mark_pending(self, names: list[str]) -> None:
+        """Record on the host that these handlers are due (before anything else can go wrong)."""
+        pending = self.host.pending()
+        new = [n for n in names if n not in pending]
+        if not new or self.run.options.check or self.host.connector is None or not self.host.tracks_handlers:
+            return
+        result = self.host.connector.run(mark_command(new), become=True)
+        if result.rc == 0:
+            pending.update(new)
+        else:
+            self.run.log.event(self.host.name, f"cannot record pending handlers: {result.stderr.strip()}")
+
+    def _clear_pending(self, name: str) -> None:
+        pending = self.host.pending()
+        if name not in pending or self.run.options.check or self.host.connector is None:
+            return
+        if self.host.connector.run(clear_command([name]), become=True).rc == 0:
+            pending.discard(name)
 
     # -- walking ---------------------------------------------------------------------------
     def items(self, items: list[Item], extra: dict[str, Any] | None = None) -> Outcome:
@@ -119,6 +159,7 @@ class HostRunner:
         return "ok"
 
     def _after(self, task: Task, result: TaskResult) -> Outcome:
+        self._ran_task = True
         self.run.report.record(result)
         self.run.observer.task_done(result)
         if result.status == "unreachable":
@@ -311,10 +352,13 @@ class HostRunner:
         for name in task.notify:
             if name not in queue:
                 queue.append(name)
+        if task.notify:
+            self._mark_pending(list(task.notify))
 
     def flush_handlers(self) -> Outcome:
+        self._queue_pending()
         queue = self.pctx.notified.get(self.host.name) or []
-        handlers = self.pctx.handlers.get(self.host.name, self.pctx.play.handlers)
+        handlers = self._handlers()
         done: set[int] = set()
         while queue:
             if self.run.interrupt.is_set():
@@ -331,4 +375,5 @@ class HostRunner:
                 outcome = self._after(handler, self._throttled(handler))
                 if outcome != "ok":
                     return outcome
+            self._clear_pending(name)
         return "ok"

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kprov.provision.connect.base import Connector
+from kprov.provision.execute.pending import read_command
 from kprov.provision.facts import parsers
 
 __all__ = ["FACTS_SCRIPT", "SECTIONS", "FactsError", "gather_facts", "parse_facts"]
@@ -57,6 +58,7 @@ SECTIONS: tuple[tuple[str, str, Parser], ...] = (
         parsers.virtualization,
     ),
     ("env", "export -p", parsers.environment),
+    ("kprov_pending_handlers", read_command(), parsers.pending_handlers),
 )
 
 FACTS_SCRIPT = (

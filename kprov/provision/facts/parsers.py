@@ -313,6 +313,11 @@ def environment(text: str, facts: dict[str, Any]) -> None:
     facts["env"] = env
 
 
+def pending_handlers(text: str, facts: dict[str, Any]) -> None:
+    """Handlers notified by an earlier run that never ran (kprov.provision.execute.pending)."""
+    facts["kprov_pending_handlers"] = sorted({line.strip() for line in _lines(text) if line.strip()})
+
+
 def finish(facts: dict[str, Any]) -> None:
     """Facts that combine sections: default_ipv4, per-interface facts; drop scratch keys."""
     route = facts.pop("_default_route", {})

@@ -1,0 +1,46 @@
+"""Crash-safe handlers: a notified handler that has not run yet is recorded on the host.
+
+Ansible keeps notifications in memory: a run interrupted (or failed, or lost) between a
+change and its handler forgets the handler, and the rerun, finding nothing to change, never
+restarts the component: it runs stale code or configuration while every report says ok.
+Here a changed task's notifications are written to the host at once (one command, only on
+change: a no-op run pays nothing), one file per handler name under :data:`PENDING_DIR`
+(content: the name); the facts script reads them back (``kprov_pending_handlers``), a play
+whose handlers answer to a pending name queues it at its start, and a handler that ran
+clears its file. Anything else may write such a file before a change the playbook cannot
+notify for (kprov's runtime switch writes those of the components' restart handlers), and
+``kprov verify`` reports a host with pending ones.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Iterable
+
+__all__ = ["PENDING_DIR", "clear_command", "file_name", "mark_command", "read_command"]
+
+PENDING_DIR = "/var/lib/kprov/pending-handlers"
+
+
+def file_name(handler: str) -> str:
+    """The marker's file name for a handler name (the name itself is the file's content)."""
+    return re.sub(r"[^A-Za-z0-9.-]", "_", handler)
+
+
+def mark_command(names: Iterable[str]) -> str:
+    d = shlex.quote(PENDING_DIR)
+    writes = " && ".join(
+        f"printf '%s\\n' {shlex.quote(n)} > {d}/{shlex.quote(file_name(n))}" for n in names
+    )
+    return f"mkdir -p {d} && chmod 0755 {d} && {writes}"
+
+
+def clear_command(names: Iterable[str]) -> str:
+    d = PENDING_DIR
+    return "rm -f -- " + " ".join(shlex.quote(f"{d}/{file_name(n)}") for n in names)
+
+
+def read_command() -> str:
+    """Shell (for the facts script, which defines ``_rd``) printing every pending name."""
+    return f'for f in {PENDING_DIR}/*; do [ -f "$f" ] && _rd "$f"; done'

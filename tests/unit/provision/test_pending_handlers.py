@@ -1,0 +1,87 @@
+"""Crash-safe handlers (execute.pending): a changed task's notifications are recorded on the
+host at once, a handler that ran clears its record, and a record an earlier run left (read
+by the facts script) queues its handler again at the start of a play that has it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kprov.provision.connect.fake import FakeConnector
+from kprov.provision.execute import RunOptions
+from kprov.provision.execute.pending import PENDING_DIR, file_name
+from kprov.provision.execute.runlog import LoggedConnector
+from kprov.provision.facts.gather import FACTS_SCRIPT, parse_facts
+from kprov.provision.phases import PlaysPhase
+from kprov.provision.pipelines import open_run
+from kprov.provision.playbook.loader import PlaybookLoader
+
+SITE = """
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: change the config
+      command: change-config
+      changed_when: {changed}
+      notify: restart app
+  handlers:
+    - name: restart app
+      command: restart-app
+"""
+
+
+def _run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake: FakeConnector, changed: bool,
+         pending: list[str], check: bool = False):
+    monkeypatch.setenv("KPROV_LOG_DIR", str(tmp_path / "logs"))
+    (tmp_path / "hosts.yml").write_text("all:\n  hosts:\n    h1:\n")
+    (tmp_path / "site.yml").write_text(SITE.format(changed=str(changed).lower()))
+    run = open_run([str(tmp_path / "hosts.yml")], RunOptions(check=check), playbook_dir=tmp_path)
+    loader = PlaybookLoader(tmp_path, known_modules=None)
+    playbook = loader.load(tmp_path / "site.yml")
+    run.loader = loader
+    run.hosts["h1"].connector = LoggedConnector(fake, run.log)
+    run.hosts["h1"].facts = {"kprov_pending_handlers": pending}
+    run.report.add_host("h1")
+    try:
+        PlaysPhase(playbook).run(run)
+    finally:
+        run.log.close()
+    return run, [c.cmd for c in fake.commands]
+
+
+def _fake() -> FakeConnector:
+    fake = FakeConnector(host="h1")
+    for pattern in (r"^change-config", r"^restart-app", r"^mkdir -p", r"^rm -f"):
+        fake.on(pattern)
+    return fake
+
+
+def test_a_change_is_recorded_before_its_handler_and_cleared_by_it(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    run, commands = _run(tmp_path, monkeypatch, _fake(), changed=True, pending=[])
+    assert [c.split()[0] for c in commands] == ["change-config", "mkdir", "restart-app", "rm"]
+    assert f"{PENDING_DIR}/restart_app" in commands[1] and "'restart app'" in commands[1]
+    assert f"{PENDING_DIR}/restart_app" in commands[3]
+    assert run.report.ok and run.hosts["h1"].pending() == set()
+
+
+def test_a_rerun_runs_the_handler_an_interrupted_run_left_pending(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    run, commands = _run(tmp_path, monkeypatch, _fake(), changed=False, pending=["restart app", "other"])
+    assert [c.split()[0] for c in commands] == ["change-config", "restart-app", "rm"]
+    assert [(r.task, r.status) for r in run.report.results] == [("change the config", "ok"),
+                                                                ("restart app", "changed")]
+    assert run.hosts["h1"].pending() == {"other"}  # a handler this play does not have stays
+
+
+def test_no_change_and_no_record_costs_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _, commands = _run(tmp_path, monkeypatch, _fake(), changed=False, pending=[])
+    assert commands == ["change-config"]
+
+
+def test_facts_read_the_records() -> None:
+    assert file_name("Restart kprov-kubelet") == "Restart_kprov-kubelet"
+    assert "pending-handlers" in FACTS_SCRIPT
+    text = "@@kprov:kprov_pending_handlers\nrestart kprov-apiserver\nRestart kprov-kubelet\n"
+    assert parse_facts(text)["kprov_pending_handlers"] == ["Restart kprov-kubelet", "restart kprov-apiserver"]
