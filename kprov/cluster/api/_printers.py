@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-from kprov.cluster.api._printers_batch import JOB
+from kprov.cluster.api._printers_batch import CRONJOB, JOB
 from kprov.cluster.api._printers_config import CONFIGMAP, EVENT, LEASE, SECRET, SERVICEACCOUNT
 from kprov.cluster.api._printers_custom import CUSTOMRESOURCEDEFINITION
 from kprov.cluster.api._printers_legacy import PODTEMPLATE, REPLICATIONCONTROLLER
@@ -35,6 +35,7 @@ PRINTERS = MappingProxyType(
         ("apps", "StatefulSet"): STATEFULSET,
         ("apps", "DaemonSet"): DAEMONSET,
         ("batch", "Job"): JOB,
+        ("batch", "CronJob"): CRONJOB,
         ("coordination.k8s.io", "Lease"): LEASE,
         ("discovery.k8s.io", "EndpointSlice"): ENDPOINTSLICE,
         ("apiextensions.k8s.io", "CustomResourceDefinition"): CUSTOMRESOURCEDEFINITION,

@@ -1,14 +1,25 @@
-"""Table printers for batch/v1 Jobs (STATUS, COMPLETIONS, DURATION as upstream's printJob)."""
+"""Table printers for batch/v1 Jobs (STATUS, COMPLETIONS, DURATION as upstream's printJob) and
+CronJobs (SCHEDULE, TIMEZONE, SUSPEND, ACTIVE, LAST SCHEDULE)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from kprov.cluster.api._printers_workloads import CONTAINERS, IMAGES, SELECTOR, containers_of, selector_of
-from kprov.cluster.api._printing import AGE, NAME, Age, Column, Printer, created, human_duration, name_of
+from kprov.cluster.api._printing import (
+    AGE,
+    NAME,
+    NONE,
+    Age,
+    Column,
+    Printer,
+    created,
+    human_duration,
+    name_of,
+)
 from kprov.cluster.api.objects import get_path, parse_time
 
-__all__ = ["JOB"]
+__all__ = ["CRONJOB", "JOB"]
 
 
 def _has(obj: dict[str, Any], kind: str) -> bool:
@@ -82,4 +93,43 @@ JOB = Printer(
         SELECTOR,
     ),
     _job_row,
+)
+
+
+def _cronjob_row(obj: dict[str, Any], age: Age) -> list[Any]:
+    containers = get_path(obj, "spec.jobTemplate.spec.template.spec.containers", []) or []
+    last = get_path(obj, "status.lastScheduleTime")
+    return [
+        name_of(obj),
+        str(get_path(obj, "spec.schedule", "")),
+        get_path(obj, "spec.timeZone") or NONE,
+        "True" if get_path(obj, "spec.suspend") else "False",
+        len(get_path(obj, "status.active", []) or []),
+        age(last) if last else NONE,
+        created(obj, age),
+        ",".join(str(c.get("name", "")) for c in containers),
+        ",".join(str(c.get("image", "")) for c in containers),
+        selector_of({"spec": {"selector": get_path(obj, "spec.jobTemplate.spec.selector")}}),
+    ]
+
+
+CRONJOB = Printer(
+    (
+        NAME,
+        Column(
+            "Schedule", description="The schedule in Cron format, see https://en.wikipedia.org/wiki/Cron."
+        ),
+        Column("Timezone", description="The time zone name for the given schedule."),
+        Column("Suspend", "boolean", "This flag tells the controller to suspend subsequent executions."),
+        Column("Active", "integer", "A list of pointers to currently running jobs."),
+        Column(
+            "Last Schedule",
+            description="Information when was the last time the job was successfully scheduled.",
+        ),
+        AGE,
+        CONTAINERS,
+        IMAGES,
+        SELECTOR,
+    ),
+    _cronjob_row,
 )

@@ -1,4 +1,4 @@
-"""Validation of batch/v1 Jobs, with kube-apiserver's field paths and wording.
+"""Validation of batch/v1 Jobs and CronJobs, with kube-apiserver's field paths and wording.
 
 Design: one entry point per kind, called from :mod:`.validation` after the metadata checks.
 The pod template goes through the pod spec validation with the restart policies a Job allows
@@ -15,9 +15,10 @@ from typing import Any
 
 from kprov.cluster.api._field_errors import Errors
 from kprov.cluster.api._validation_pod import validate_pod_spec
+from kprov.cluster.api.cron import schedule_error, zone_error
 from kprov.cluster.api.selectors import SelectorError, label_selector_from_object
 
-__all__ = ["validate_job", "validate_job_spec"]
+__all__ = ["validate_cronjob", "validate_job", "validate_job_spec"]
 
 _COMPLETION_MODES = ("NonIndexed", "Indexed")
 _JOB_RESTART = ("OnFailure", "Never")
@@ -164,3 +165,42 @@ def validate_job(errors: Errors, obj: dict[str, Any], old: dict[str, Any] | None
         old_spec.get("suspend") and (old.get("status") or {}).get("startTime") is None
     ):
         errors.immutable("spec.template", spec.get("template"))
+
+
+_CONCURRENCY = ("Allow", "Forbid", "Replace")
+_CRONJOB_NAME_MAX = 52  # the Job names it makes get an 11-character suffix
+
+
+def validate_cronjob(errors: Errors, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
+    name = str((obj.get("metadata") or {}).get("name") or "")
+    if len(name) > _CRONJOB_NAME_MAX:
+        errors.invalid("metadata.name", name, f"must be no more than {_CRONJOB_NAME_MAX} characters")
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        errors.required("spec")
+        return
+    schedule = spec.get("schedule")
+    if not schedule:
+        errors.required("spec.schedule")
+    else:
+        problem = schedule_error(str(schedule))
+        if problem:
+            errors.invalid("spec.schedule", schedule, problem)
+    zone = spec.get("timeZone")
+    if zone is not None:
+        problem = zone_error(str(zone)) if zone else "unknown time zone "
+        if problem:
+            errors.invalid("spec.timeZone", zone, problem)
+    policy = spec.get("concurrencyPolicy")
+    if not policy:
+        errors.required("spec.concurrencyPolicy")
+    elif policy not in _CONCURRENCY:
+        errors.not_supported("spec.concurrencyPolicy", policy, _CONCURRENCY)
+    for field in ("startingDeadlineSeconds", "successfulJobsHistoryLimit", "failedJobsHistoryLimit"):
+        _non_negative(errors, spec, field, "spec")
+    template = spec.get("jobTemplate")
+    if not isinstance(template, dict):
+        errors.required("spec.jobTemplate")
+        return
+    job_spec = template.get("spec")
+    validate_job_spec(errors, job_spec, "spec.jobTemplate.spec", check_selector=False)

@@ -276,6 +276,16 @@ def _daemonset(obj: dict[str, Any]) -> None:
     _template(obj)
 
 
+def _cronjob(obj: dict[str, Any]) -> None:
+    spec = _set(obj, "spec", {})
+    _set(spec, "concurrencyPolicy", "Allow")
+    _set(spec, "suspend", False)
+    _set(spec, "successfulJobsHistoryLimit", 3)
+    _set(spec, "failedJobsHistoryLimit", 1)
+    job_spec = _set(_set(spec, "jobTemplate", {}), "spec", {})
+    default_pod_spec(_set(_set(job_spec, "template", {}), "spec", {}))
+
+
 def _replicationcontroller(obj: dict[str, Any]) -> None:
     """Selector and the RC's own labels default to the template's labels (upstream)."""
     spec = _set(obj, "spec", {})
@@ -406,6 +416,7 @@ _BY_KIND: dict[tuple[str, str], Callable[[dict[str, Any]], None]] = {
     ("rbac.authorization.k8s.io", "ClusterRoleBinding"): default_binding,
     ("apiextensions.k8s.io", "CustomResourceDefinition"): default_crd,
     ("batch", "Job"): _job,
+    ("batch", "CronJob"): _cronjob,
     ("", "ReplicationController"): _replicationcontroller,
     ("", "PodTemplate"): _podtemplate,
 }

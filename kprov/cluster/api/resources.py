@@ -327,6 +327,18 @@ def _build() -> tuple[ResourceInfo, ...]:
             field_selectors=_META_FIELDS + ("status.successful",),
         ),
         ResourceInfo(
+            "batch",
+            "v1",
+            "cronjobs",
+            "CronJob",
+            "cronjob",
+            True,
+            ("cj",),
+            ("all",),
+            subresources=(_status("CronJob", "batch"),),
+            field_selectors=_META_FIELDS,
+        ),
+        ResourceInfo(
             "coordination.k8s.io", "v1", "leases", "Lease", "lease", True, field_selectors=_META_FIELDS
         ),
         ResourceInfo(

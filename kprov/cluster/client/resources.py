@@ -14,6 +14,7 @@ __all__ = [
     "BINDINGS",
     "CONFIGMAPS",
     "CONTROLLER_REVISIONS",
+    "CRONJOBS",
     "DAEMONSETS",
     "DEPLOYMENTS",
     "ENDPOINTS",
@@ -86,6 +87,7 @@ STATEFULSETS = Resource("apps", "v1", "statefulsets", "StatefulSet", True)
 DAEMONSETS = Resource("apps", "v1", "daemonsets", "DaemonSet", True)
 CONTROLLER_REVISIONS = Resource("apps", "v1", "controllerrevisions", "ControllerRevision", True)
 ENDPOINTSLICES = Resource("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", True)
+CRONJOBS = Resource("batch", "v1", "cronjobs", "CronJob", True)
 JOBS = Resource("batch", "v1", "jobs", "Job", True)
 LEASES = Resource("coordination.k8s.io", "v1", "leases", "Lease", True)
 

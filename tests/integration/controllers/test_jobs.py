@@ -168,3 +168,49 @@ async def test_kubectl_create_and_get_jobs(control_plane, admin: ApiClient, kube
     header, row = got.stdout.splitlines()[:2]
     assert header.split() == ["NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"]
     assert row.split()[:3] == ["kc", "Complete", "1/1"]
+
+
+async def test_cronjob_creates_jobs_on_schedule(control_plane, admin: ApiClient, kubelet: JobKubelet) -> None:  # type: ignore[no-untyped-def]
+    body = {
+        "metadata": {"name": "every", "namespace": NS},
+        "spec": {
+            "schedule": "*/1 * * * *",
+            "concurrencyPolicy": "Forbid",
+            "jobTemplate": {
+                "metadata": {"labels": {"from": "cron"}},
+                "spec": _job("unused")["spec"],
+            },
+        },
+    }
+    await admin.create(resources.CRONJOBS, body)
+
+    async def first_job() -> dict | None:
+        items, _ = await admin.list_all(resources.JOBS, NS, label_selector="from=cron")
+        return items[0] if items else None
+
+    job = await wait_for(first_job, 75, what="the first scheduled job")
+    assert job["metadata"]["ownerReferences"][0]["kind"] == "CronJob"
+    stamp = job["metadata"]["annotations"]["batch.kubernetes.io/cronjob-scheduled-timestamp"]
+    await _finished(admin, job["metadata"]["name"], "Complete")
+
+    async def recorded() -> dict | None:
+        cj = await admin.get(resources.CRONJOBS, "every", NS)
+        status = cj.get("status") or {}
+        return cj if status.get("lastSuccessfulTime") and not status.get("active") else None
+
+    cj = await wait_for(recorded, 20, what="lastSuccessfulTime")
+    assert cj["status"]["lastScheduleTime"][:16] == stamp[:16]
+    kubeconfig = f"--kubeconfig={control_plane.admin_kubeconfig}"
+    manual = subprocess.run(
+        [KUBECTL, kubeconfig, "-n", NS, "create", "job", "by-hand", "--from=cronjob/every"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert manual.returncode == 0, manual.stderr
+    made = await admin.get(resources.JOBS, "by-hand", NS)
+    assert made["metadata"]["annotations"]["cronjob.kubernetes.io/instantiate"] == "manual"
+    got = subprocess.run(
+        [KUBECTL, kubeconfig, "-n", NS, "get", "cronjobs"], capture_output=True, text=True, timeout=60
+    )
+    assert got.stdout.split()[:7] == ["NAME", "SCHEDULE", "TIMEZONE", "SUSPEND", "ACTIVE", "LAST", "SCHEDULE"]
