@@ -23,6 +23,8 @@ from kprov.cluster.api.schema import FieldSpec, fields_of, raw_types, root_type,
 
 __all__ = [
     "document_hash",
+    "paths_for",
+    "shared_components",
     "group_version_of_path",
     "openapi_v3_document",
     "openapi_v3_index",
@@ -178,11 +180,13 @@ def _operation(
     return operation
 
 
-def _paths_for(info: ResourceInfo) -> dict[str, Any]:
+def _paths_for(info: ResourceInfo, ref_name: str = "") -> dict[str, Any]:
+    """The item, collection and status/scale paths of ``info``; ``ref_name``: the name of
+    its schema in components (by default the built-in type's)."""
     prefix = f"/api/{info.version}" if not info.group else f"/apis/{info.group}/{info.version}"
     scope = "/namespaces/{namespace}" if info.namespaced else ""
     collection = f"{prefix}{scope}/{info.resource}"
-    ref = {"$ref": f"#/components/schemas/{schema_name(root_type(info))}"}
+    ref = {"$ref": f"#/components/schemas/{ref_name or schema_name(root_type(info))}"}
     path_params = [{"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}]
     if info.namespaced:
         path_params.append(
@@ -251,6 +255,16 @@ def _document_text(group: str, version: str) -> str:
         "components": _components(),
     }
     return json.dumps(document, sort_keys=True, separators=(",", ":"))
+
+
+def paths_for(info: ResourceInfo, ref_name: str) -> dict[str, Any]:
+    """The paths of a resource whose schema is ``components.schemas[ref_name]``."""
+    return _paths_for(info, ref_name)
+
+
+def shared_components(prefixes: tuple[str, ...]) -> dict[str, Any]:
+    """The built-in schemas whose names start with one of ``prefixes`` (meta, autoscaling)."""
+    return {k: v for k, v in _components()["schemas"].items() if k.startswith(prefixes)}
 
 
 def openapi_v3_document(group: str, version: str) -> dict[str, Any]:

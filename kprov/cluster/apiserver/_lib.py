@@ -11,13 +11,14 @@ from kprov.cluster.api import crd_schema as _crd_schema
 from kprov.cluster.api import defaults as _defaults
 from kprov.cluster.api import managed_fields as _managed
 from kprov.cluster.api import openapi as _openapi
+from kprov.cluster.api import openapi_crd as _openapi_crd
 from kprov.cluster.api import patch as _patch
 from kprov.cluster.api import protobuf as _protobuf
 from kprov.cluster.api import schema as _schema
 from kprov.cluster.api import tables as _tables
 from kprov.cluster.api import validation as _validation
 from kprov.cluster.api.objects import now_rfc3339
-from kprov.cluster.api.resources import ResourceInfo
+from kprov.cluster.api.resources import Registry, ResourceInfo
 from kprov.cluster.apiserver.status import invalid
 
 __all__ = [
@@ -126,10 +127,28 @@ def unknown_fields(info: ResourceInfo, obj: dict[str, Any]) -> list[str]:
     return [path.lstrip(".") for path in _schema.unknown_fields(info, obj)]
 
 
-def openapi_index() -> dict[str, Any]:
-    return dict(_openapi.v3_index())
+def _custom_group_versions(registry: Registry) -> dict[tuple[str, str], list[ResourceInfo]]:
+    found: dict[tuple[str, str], list[ResourceInfo]] = {}
+    for info in registry:
+        if info.custom is not None:
+            found.setdefault((info.group, info.version), []).append(info)
+    return found
 
 
-def openapi_doc(group: str, version: str) -> dict[str, Any] | None:
+def openapi_index(registry: Registry) -> dict[str, Any]:
+    """``/openapi/v3``: the built-in group-versions and every custom one."""
+    index = dict(_openapi.v3_index())
+    paths = dict(index["paths"])
+    for (group, version), infos in _custom_group_versions(registry).items():
+        digest = _openapi_crd.document_hash_of(_openapi_crd.crd_document_text(infos))
+        key = f"apis/{group}/{version}"
+        paths[key] = {"serverRelativeURL": f"/openapi/v3/{key}?hash={digest}"}
+    return {**index, "paths": paths}
+
+
+def openapi_doc(registry: Registry, group: str, version: str) -> dict[str, Any] | None:
+    infos = _custom_group_versions(registry).get((group, version))
+    if infos:
+        return _openapi_crd.crd_document(infos)
     doc = _openapi.v3_document(group, version)
     return dict(doc) if doc is not None else None

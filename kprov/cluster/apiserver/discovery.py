@@ -183,7 +183,7 @@ def _api_group(ctx: ApiContext, group: str) -> web.Response:
     )
 
 
-def _openapi_v3_doc(path: str) -> web.Response:
+def _openapi_v3_doc(ctx: ApiContext, path: str) -> web.Response:
     parts = path.split("/")
     if parts[0] == "api" and len(parts) == 2:
         group, ver = "", parts[1]
@@ -191,7 +191,7 @@ def _openapi_v3_doc(path: str) -> web.Response:
         group, ver = parts[1], parts[2]
     else:
         raise web.HTTPNotFound()
-    doc = _lib.openapi_doc(group, ver)
+    doc = _lib.openapi_doc(ctx.registry, group, ver)
     if doc is None:
         raise web.HTTPNotFound()
     body = json_bytes(doc)
@@ -230,9 +230,9 @@ def _document(request: AnyRequest, ctx: ApiContext) -> Callable[[], web.Response
         case ["apis", group, ver]:
             return lambda: _group_versions(ctx, group, ver)
         case ["openapi", "v3"]:
-            return lambda: json_response(_lib.openapi_index())
+            return lambda: json_response(_lib.openapi_index(ctx.registry))
         case ["openapi", "v3", *rest]:
-            return lambda: _openapi_v3_doc("/".join(rest))
+            return lambda: _openapi_v3_doc(ctx, "/".join(rest))
         case ["openapi", "v2"]:
             return _not_served
     return None

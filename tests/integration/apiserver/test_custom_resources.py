@@ -349,6 +349,20 @@ def test_structural_schema_subresources_and_versions(control_plane, kubectl, nam
     _apply(kubectl, _schema_crd(group))
     base = f"/apis/{group}/v1/namespaces/{namespace}/shapes"
 
+    # OpenAPI v3 publishes the schema: kubectl explain reads it, kubectl apply validates with it
+    explained = kubectl("explain", "shapes.spec", "--api-version", f"{group}/v1").stdout
+    assert "color" in explained and "replicas" in explained
+    doc = _raw(control_plane, "GET", f"/openapi/v3/apis/{group}/v1")[2]
+    assert f"{'.'.join(reversed(group.split('.')))}.v1.Shape" in doc["components"]["schemas"]
+    wrong = {
+        "apiVersion": f"{group}/v1",
+        "kind": "Shape",
+        "metadata": {"name": "k"},
+        "spec": {"color": "red", "nope": 1},
+    }
+    refused = kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(wrong), check=False)
+    assert refused.returncode != 0 and 'unknown field "spec.nope"' in refused.stderr
+
     def shape(obj_name: str, **spec: Any) -> dict[str, Any]:
         return {"apiVersion": f"{group}/v1", "kind": "Shape", "metadata": {"name": obj_name}, "spec": spec}
 

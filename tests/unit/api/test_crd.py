@@ -145,3 +145,20 @@ def test_printer_columns_typed_cells():
     assert printer.row(obj, lambda t: f"age({t})") == ["w", 3, '["a","b"]', None, f"age({NOW})"]
     default = custom_printer(())
     assert [c.name for c in default.columns] == ["Name", "Age"]
+
+
+def test_openapi_document_of_a_custom_group_version():
+    from kprov.cluster.api.openapi_crd import crd_document, crd_schema_name
+
+    info = infos_from_crd(_established(_crd()))[0]
+    assert crd_schema_name(info) == "com.example.v1.Widget"
+    doc = crd_document([info])
+    schema = doc["components"]["schemas"]["com.example.v1.Widget"]
+    assert schema["x-kubernetes-group-version-kind"] == [
+        {"group": "example.com", "version": "v1", "kind": "Widget"}
+    ]
+    assert schema["properties"]["metadata"]["$ref"].endswith("meta.v1.ObjectMeta")
+    assert "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta" in doc["components"]["schemas"]
+    patch = doc["paths"]["/apis/example.com/v1/namespaces/{namespace}/widgets/{name}"]["patch"]
+    assert any(p["name"] == "fieldValidation" for p in patch["parameters"])
+    assert "/apis/example.com/v1/namespaces/{namespace}/widgets/{name}/scale" in doc["paths"]
