@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 __all__ = [
     "BINDINGS",
+    "CLUSTERROLES",
     "CONFIGMAPS",
     "CONTROLLER_REVISIONS",
     "CRONJOBS",
@@ -90,6 +91,7 @@ ENDPOINTSLICES = Resource("discovery.k8s.io", "v1", "endpointslices", "EndpointS
 CRONJOBS = Resource("batch", "v1", "cronjobs", "CronJob", True)
 JOBS = Resource("batch", "v1", "jobs", "Job", True)
 LEASES = Resource("coordination.k8s.io", "v1", "leases", "Lease", True)
+CLUSTERROLES = Resource("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", False)
 
 
 _PLAIN = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~")

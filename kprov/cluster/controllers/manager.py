@@ -13,6 +13,7 @@ import logging
 from kprov.cluster.client.events import EventRecorder
 from kprov.cluster.client.rest import ApiClient
 from kprov.cluster.controllers.base import Controller, ControllerContext, ControllerOptions
+from kprov.cluster.controllers.clusterrole_aggregation import ClusterRoleAggregationController
 from kprov.cluster.controllers.cronjob import CronJobController
 from kprov.cluster.controllers.daemonset import DaemonSetController
 from kprov.cluster.controllers.deployment import DeploymentController
@@ -52,6 +53,7 @@ CONTROLLERS: dict[str, type[Controller]] = {
         GarbageCollector,
         NodeIpamController,
         ServiceAccountController,
+        ClusterRoleAggregationController,
     )
 }
 
