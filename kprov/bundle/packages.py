@@ -15,6 +15,8 @@ HOST_PACKAGES: tuple[str, ...] = (
     "nftables",
     "iptables",
     "conntrack",
+    "docker-registry",  # the image mirror on control-plane hosts (role registry)
+    "skopeo",  # loads images into it (kprov images load)
     "python3-apt",  # Ansible's apt module
     "python3-venv",  # kprov's components are installed into a venv on hosts
     "python3-pip",

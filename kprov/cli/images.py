@@ -1,4 +1,5 @@
-"""`kprov images`: build small OCI images locally and import them on nodes (no registry)."""
+"""`kprov images`: build small OCI images locally, import them on nodes, and load image
+archives into the cluster's image mirrors (role registry) under their public names."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ import typer
 from rich.console import Console
 
 from kprov.images import build_archive, busybox_image, pause_image, push_archive
+from kprov.images.archive import ArchiveError
+from kprov.images.mirror import list_mirror, load_archives
 from kprov.images.targets import targets_from_inventory
+from kprov.pki.from_inventory import pki_dir_for
 from kprov.provision.errors import ProvisionError
 
 __all__ = ["app"]
@@ -52,4 +56,56 @@ def push_cmd(
         mark = "[green]ok[/green]" if result.ok else "[red]failed[/red]"
         console.print(f"{result.host}: {mark} {result.output}")
     if not all(r.ok for r in results):
+        raise typer.Exit(1)
+
+
+@app.command("load")
+def load_cmd(
+    archives: list[Path] = typer.Argument(..., help="Image archives (docker save or OCI) naming images."),
+    inventory: Path = typer.Option(..., "-i", "--inventory", help="Inventory file or directory."),
+    limit: str = typer.Option("control_plane", "--limit", "-l", help="The mirror hosts (Ansible pattern)."),
+) -> None:
+    """Load the archives' images into every control-plane host's mirror, by their names."""
+    console = Console()
+    try:
+        results = load_archives(targets_from_inventory(inventory, limit), archives)
+    except (OSError, ValueError, ArchiveError, ProvisionError) as err:
+        console.print(f"[red]error:[/red] {err}")
+        raise typer.Exit(1) from err
+    for result in results:
+        mark = "[green]ok[/green]" if result.ok else "[red]failed[/red]"
+        console.print(f"{result.host}: {mark}")
+        for line in result.output.splitlines():
+            console.print(f"  {line}", markup=False, highlight=False)
+    if not all(r.ok for r in results):
+        raise typer.Exit(1)
+
+
+@app.command("ls")
+def ls_cmd(
+    inventory: Path = typer.Option(..., "-i", "--inventory", help="Inventory file or directory."),
+    limit: str = typer.Option("control_plane", "--limit", "-l", help="The mirror hosts (Ansible pattern)."),
+    port: int = typer.Option(5000, "--port", help="The mirrors' port."),
+) -> None:
+    """List what each mirror holds (asked over TLS, verified with the cluster CA)."""
+    console = Console()
+    try:
+        targets = targets_from_inventory(inventory, limit)
+    except (OSError, ValueError, ProvisionError) as err:
+        console.print(f"[red]error:[/red] {err}")
+        raise typer.Exit(1) from err
+    ca_file = pki_dir_for(inventory) / "ca.crt"
+    failed = False
+    for target in targets:
+        listing = list_mirror(target.name, target.address, ca_file, port)
+        if listing.error:
+            failed = True
+            console.print(f"{target.name}: [red]failed[/red] {listing.error}", highlight=False)
+            continue
+        count = sum(len(tags) for tags in listing.images.values())
+        console.print(f"{target.name}: {count} images")
+        for repository, tags in listing.images.items():
+            for tag in tags:
+                console.print(f"  {repository}:{tag}", markup=False, highlight=False)
+    if failed:
         raise typer.Exit(1)

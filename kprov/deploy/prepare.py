@@ -2,24 +2,27 @@
 
 Three artifacts are made on the operator machine, each idempotent and cheap when current:
 the cluster PKI next to the inventory (``kprov pki init``), kprov's runtime (its code and
-dependencies, installed from the wheelhouse into a tree: ``kprov.bundle.runtime``) and the
-node images (pause and busybox OCI archives, built once and cached). Their locations
+dependencies, installed from the wheelhouse into a tree: ``kprov.bundle.runtime``), the
+node images (pause and busybox OCI archives, built once and cached) and the stand-ins the
+image mirror serves under public names (``kprov.images.standins``). Their locations
 become extra variables of the run, which is what roles/site.yml expects
 (``ansible-playbook`` users get the same variables from ``kprov bundle --vars``).
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 from kprov.bundle.runtime import Runtime, build_runtime
 from kprov.images import build_archive, busybox_image, pause_image
+from kprov.images.standins import build_standins, standin_names
 from kprov.pki.from_inventory import ensure_inventory_pki
 from kprov.pki.store import PkiReport
 
 __all__ = ["REPO_ROOT", "SITE_PLAYBOOK", "PreparedCluster", "is_cluster_playbook", "node_images",
-           "prepare_cluster"]
+           "prepare_cluster", "standins_archive"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SITE_PLAYBOOK = REPO_ROOT / "roles" / "site.yml"
@@ -35,6 +38,7 @@ class PreparedCluster:
     pki_report: PkiReport
     runtime: Runtime
     images: dict[str, Path]
+    standins: Path | None = None
 
     @property
     def extra_vars(self) -> dict[str, str]:
@@ -44,6 +48,8 @@ class PreparedCluster:
             "kprov_runtime_digest": self.runtime.digest,
         }
         found.update({f"kprov_image_{name}_archive": str(path) for name, path in self.images.items()})
+        if self.standins is not None:
+            found["kprov_registry_standins_archive"] = str(self.standins)
         return found
 
 
@@ -64,6 +70,18 @@ def node_images(cache: Path = IMAGE_CACHE) -> dict[str, Path]:
     return archives
 
 
+def standins_archive(cache: Path = IMAGE_CACHE) -> Path:
+    """The stand-ins archive for the mirror, built once per list of names into ``cache``."""
+    names = "\n".join(standin_names(with_agnhost=False)).encode()
+    path = cache / f"standins-{hashlib.sha256(names).hexdigest()[:12]}.tar"
+    if not path.exists():
+        cache.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".partial")
+        build_standins(partial)
+        partial.rename(path)
+    return path
+
+
 def is_cluster_playbook(playbook: Path) -> bool:
     """True for kprov's own cluster playbook (the one that needs PKI and kprov's runtime)."""
     return playbook.resolve() == SITE_PLAYBOOK.resolve()
@@ -72,4 +90,4 @@ def is_cluster_playbook(playbook: Path) -> bool:
 def prepare_cluster(inventory: str | Path, repo_root: Path = REPO_ROOT) -> PreparedCluster:
     """Make the PKI and kprov's runtime current for ``inventory`` (a file or directory)."""
     pki_dir, report = ensure_inventory_pki(inventory)
-    return PreparedCluster(pki_dir, report, build_runtime(repo_root), node_images())
+    return PreparedCluster(pki_dir, report, build_runtime(repo_root), node_images(), standins_archive())

@@ -6,6 +6,7 @@ Names are paths below the pki directory without the suffix (``etcd/h1/server`` m
     ca                               cluster CA
     apiserver                        API server serving cert
     apiserver-kubelet-client         API server -> kubelet (logs, exec)
+    registry                         the image mirror on every control-plane host (role registry)
     admin, scheduler, controller-manager, kube-proxy    component/admin client certs
     kubelet/<node>/client            kubelet -> API server (system:node:<node>)
     kubelet/<node>/serving           kubelet's HTTPS endpoint (:10250)
@@ -27,6 +28,7 @@ __all__ = [
     "CLUSTER_CA",
     "ETCD_ADMIN_CN",
     "ETCD_CA",
+    "REGISTRY_CN",
     "CertSpec",
     "KubeconfigSpec",
     "cert_specs",
@@ -36,6 +38,7 @@ __all__ = [
 CLUSTER_CA = "ca"
 ETCD_CA = "etcd/ca"
 ETCD_ADMIN_CN = "kprov-etcd-admin"
+REGISTRY_CN = "kprov-registry"
 _LOOPBACK_NAMES = ("localhost",)
 _LOOPBACK_IPS = ("127.0.0.1",)
 
@@ -90,9 +93,23 @@ def _apiserver_spec(topo: ClusterTopology) -> CertSpec:
     )
 
 
+def _registry_spec(topo: ClusterTopology) -> CertSpec:
+    """One serving cert for every control-plane host's mirror: nodes reach each by its address."""
+    dns: list[str] = []
+    ips: list[str] = []
+    for name in topo.control_plane:
+        host = topo.hosts[name]
+        dns += host.dns_names
+        ips += host.ips
+    return CertSpec("registry", CLUSTER_CA, REGISTRY_CN, (), _dedup([*dns, *_LOOPBACK_NAMES]),
+                    _dedup([*ips, *_LOOPBACK_IPS]), server=True)
+
+
 def cert_specs(topo: ClusterTopology) -> list[CertSpec]:
     """Every leaf certificate the cluster needs, in a stable order."""
     specs: list[CertSpec] = [_apiserver_spec(topo)]
+    if topo.control_plane:
+        specs.append(_registry_spec(topo))
     specs.append(
         CertSpec("apiserver-kubelet-client", CLUSTER_CA, ids.APISERVER_KUBELET_CLIENT_CN,
                  (ids.MASTERS_GROUP,), client=True)

@@ -28,9 +28,11 @@ class HostExpectation:
 
 _ETCD = (["kprov-etcd"], [2379, 2380], [f"{PKI}/etcd/server.crt", f"{PKI}/etcd/peer.crt"])
 _CONTROL_PLANE = (
-    ["kprov-apiserver", "kprov-controller-manager", "kprov-scheduler"],
-    [6443],
-    [f"{PKI}/apiserver.crt", f"{PKI}/apiserver-kubelet-client.crt", f"{PKI}/etcd/apiserver-etcd-client.crt"],
+    ["kprov-apiserver", "kprov-controller-manager", "kprov-scheduler",
+     "docker-registry", "kprov-registry-loader"],
+    [6443, 5000, 5001],
+    [f"{PKI}/apiserver.crt", f"{PKI}/apiserver-kubelet-client.crt", f"{PKI}/etcd/apiserver-etcd-client.crt",
+     "/etc/docker/registry/tls/registry.crt"],
 )
 _NODE = (["containerd", "kprov-kubelet", "kprov-proxy"], [10250, 10256], [f"{PKI}/kubelet.crt"])
 

@@ -50,6 +50,10 @@ def test_sans(issued) -> None:
     assert _sans(tmp_path, "etcd/h2/server") == ({"h2", "localhost"}, {"10.77.2.12", "127.0.0.1"})
     assert _sans(tmp_path, "etcd/h2/peer") == ({"h2", "localhost"}, {"10.77.2.12", "127.0.0.1"})
     assert _sans(tmp_path, "kubelet/h5/serving") == ({"h5"}, {"10.77.2.15"})
+    # the image mirror: one cert naming every control-plane host (nodes reach each by address)
+    assert _sans(tmp_path, "registry") == ({"h1", "h2", "h3", "localhost"},
+                                           {"10.77.2.11", "10.77.2.12", "10.77.2.13", "127.0.0.1"})
+    assert read_pair(tmp_path, "registry").common_name == "kprov-registry"
     assert not (tmp_path / "etcd/h4").exists()  # h4 is no etcd member
 
 
@@ -118,7 +122,7 @@ def test_changed_addresses_reissue_affected_certs(issued, five) -> None:
     host_vars = {**FIVE_VARS, "h2": {"ansible_host": "10.77.2.99"}}
     report = pki.ensure(make_topology(FIVE, host_vars))
     renewed = {c.name: c.reason for c in report.changed if not c.name.endswith(".conf")}
-    assert renewed == {"apiserver": "SANs differ", "etcd/h2/server": "SANs differ",
+    assert renewed == {"apiserver": "SANs differ", "registry": "SANs differ", "etcd/h2/server": "SANs differ",
                        "etcd/h2/peer": "SANs differ", "kubelet/h2/serving": "SANs differ"}
     # every kubeconfig lists every control-plane API server (h2 is one), so all are rewritten
     confs = {c.name for c in report.changed if c.name.endswith(".conf")}

@@ -1,0 +1,101 @@
+"""``kprov images load`` and ``kprov images ls``: the cluster's image mirrors from the operator.
+
+Load: each archive is checked here first (it must name its images), then uploaded over
+SFTP to every control-plane host, where kprov's host-side loader
+(:mod:`kprov.images.mirror_load`, skopeo underneath) copies its images into that host's
+mirror under their public names; the upload is removed afterwards. Hosts in parallel, one
+SSH connection each; a host that fails is one failed row, the others still get the images.
+
+List: each mirror is asked over TLS, verified with the cluster CA, as nodes ask it:
+``GET /v2/_catalog`` then ``GET /v2/<repository>/tags/list`` per repository. Two read-only
+requests of the distribution API are all it takes (skopeo has no catalog command), so they
+are made with urllib rather than a client library.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import ssl
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import paramiko
+
+from kprov.images.archive import archive_images
+from kprov.images.push import PushResult, SSHTarget
+
+__all__ = ["MirrorListing", "list_mirror", "load_archives", "load_command"]
+
+REMOTE_DIR = "/var/lib/kprov/registry/uploads"
+PYTHON = "/opt/kprov/venv/bin/python"
+
+
+def load_command(remote_paths: list[str], python: str = PYTHON) -> str:
+    paths = " ".join(shlex.quote(p) for p in remote_paths)
+    return (f"{shlex.quote(python)} -m kprov.images.mirror_load --force {paths}; rc=$?; "
+            f"rm -f {paths}; exit $rc")
+
+
+def _load_one(target: SSHTarget, archives: list[Path], timeout: float) -> PushResult:
+    client = paramiko.SSHClient()
+    client.set_missing_host_key_policy(paramiko.AutoAddPolicy())  # as kprov images push
+    remote = [f"{REMOTE_DIR}/{i}-{a.name}" for i, a in enumerate(archives)]
+    try:
+        client.connect(target.address, port=target.port, username=target.user, key_filename=target.key_file,
+                       timeout=timeout, allow_agent=False, look_for_keys=target.key_file is None)
+        sudo = "" if target.user == "root" else "sudo -n "
+        _, out, _ = client.exec_command(f"{sudo}install -d -m 0700 {REMOTE_DIR}", timeout=timeout)
+        out.channel.recv_exit_status()
+        with client.open_sftp() as sftp:
+            for local, path in zip(archives, remote, strict=True):
+                sftp.put(str(local), path)
+        _, stdout, stderr = client.exec_command(sudo + "sh -c " + shlex.quote(load_command(remote)),
+                                                timeout=timeout)
+        rc = stdout.channel.recv_exit_status()
+        text = (stdout.read() + stderr.read()).decode("utf-8", "replace").strip()
+        return PushResult(target.name, rc == 0, text)
+    except (OSError, paramiko.SSHException) as err:
+        return PushResult(target.name, False, f"{type(err).__name__}: {err}")
+    finally:
+        client.close()
+
+
+def load_archives(targets: list[SSHTarget], archives: list[Path], timeout: float = 600.0) -> list[PushResult]:
+    """Load every archive's images into each target's mirror; raises ArchiveError first if
+    an archive names no image."""
+    for archive in archives:
+        if not archive.is_file():
+            raise FileNotFoundError(f"{archive}: no such image archive")
+        archive_images(archive)
+    with ThreadPoolExecutor(max_workers=max(1, min(16, len(targets)))) as pool:
+        return list(pool.map(lambda t: _load_one(t, archives, timeout), targets))
+
+
+@dataclass
+class MirrorListing:
+    host: str
+    images: dict[str, list[str]] = field(default_factory=dict)  # repository -> tags
+    error: str = ""
+
+
+def _get(url: str, context: ssl.SSLContext, timeout: float) -> dict[str, object]:
+    with urllib.request.urlopen(url, context=context, timeout=timeout) as response:  # noqa: S310 - https
+        return dict(json.loads(response.read()))
+
+
+def list_mirror(host: str, address: str, ca_file: Path, port: int = 5000,
+                timeout: float = 10.0) -> MirrorListing:
+    context = ssl.create_default_context(cafile=str(ca_file))
+    base = f"https://{address}:{port}/v2"
+    listing = MirrorListing(host)
+    try:
+        catalog = _get(f"{base}/_catalog?n=10000", context, timeout)
+        for repository in sorted(str(r) for r in catalog.get("repositories") or []):
+            tags = _get(f"{base}/{repository}/tags/list", context, timeout).get("tags") or []
+            listing.images[repository] = sorted(str(t) for t in tags)  # type: ignore[union-attr]
+    except (OSError, ValueError) as exc:
+        listing.error = f"{type(exc).__name__}: {exc}"
+    return listing

@@ -1,0 +1,49 @@
+"""The images kprov builds offline under public names, for the cluster's image mirror.
+
+Real-world manifests name ``busybox``, ``registry.k8s.io/pause:3.9``, ``nginx``...; an
+air-gapped cluster has none of them. kprov builds what it can from files on this machine
+(kprov.conformance.images decides which recipe provides which repository) and
+:func:`build_standins` writes them as one archive (one layer per root, shared by every tag)
+that the registry role loads into each mirror:
+
+- busybox under its Docker Hub and e2e names, several tags: Debian's static busybox;
+- pause under registry.k8s.io's names and tags: busybox ``sleep infinity``;
+- with an agnhost binary (``agnhost``): agnhost under its e2e name, and nginx/httpd as
+  stand-ins (agnhost serving HTTP on port 80).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kprov.conformance.images import image_specs, plan_images
+from kprov.images.oci import build_multi_archive
+
+__all__ = ["AGNHOST_NAMES", "BASE_NAMES", "build_standins", "standin_names"]
+
+BASE_NAMES: tuple[str, ...] = (
+    *(f"docker.io/library/busybox:{tag}"
+      for tag in ("latest", "1", "1.36", "1.36.1", "1.35", "1.34", "stable")),
+    "registry.k8s.io/e2e-test-images/busybox:1.29-4",
+    "registry.k8s.io/e2e-test-images/busybox:1.36.1-1",
+    *(f"registry.k8s.io/pause:{tag}" for tag in ("3.10", "3.9", "3.8", "3.7", "3.6")),
+)
+AGNHOST_NAMES: tuple[str, ...] = (
+    "registry.k8s.io/e2e-test-images/agnhost:2.45",
+    "registry.k8s.io/e2e-test-images/agnhost:2.47",
+    "registry.k8s.io/e2e-test-images/agnhost:2.52",
+    *(f"docker.io/library/nginx:{tag}" for tag in ("latest", "1.25", "1.27", "alpine")),
+    *(f"docker.io/library/httpd:{tag}" for tag in ("latest", "2.4", "2.4.39-alpine")),
+)
+
+
+def standin_names(with_agnhost: bool) -> list[str]:
+    return [*BASE_NAMES, *(AGNHOST_NAMES if with_agnhost else ())]
+
+
+def build_standins(out: Path, agnhost: Path | None = None) -> dict[str, str]:
+    """Write the stand-ins archive to ``out``; return each public name's manifest digest."""
+    plan = plan_images(standin_names(agnhost is not None), have_agnhost=agnhost is not None)
+    if plan.missing:  # a name above that no recipe provides: a bug in the lists
+        raise ValueError(f"no recipe for: {', '.join(plan.missing)}")
+    return build_multi_archive(image_specs(plan, agnhost), out)
