@@ -81,9 +81,12 @@ class MirrorListing:
     error: str = ""
 
 
-def _get(url: str, context: ssl.SSLContext, timeout: float) -> dict[str, object]:
+def _get(url: str, context: ssl.SSLContext, timeout: float) -> tuple[dict[str, object], str]:
+    """The JSON body and the next page's path (the Link header's rel="next"), if any."""
     with urllib.request.urlopen(url, context=context, timeout=timeout) as response:  # noqa: S310 - https
-        return dict(json.loads(response.read()))
+        link = response.headers.get("Link") or ""
+        following = link.split(";", 1)[0].strip().strip("<>") if 'rel="next"' in link else ""
+        return dict(json.loads(response.read())), following
 
 
 def list_mirror(host: str, address: str, ca_file: Path, port: int = 5000,
@@ -92,10 +95,14 @@ def list_mirror(host: str, address: str, ca_file: Path, port: int = 5000,
     base = f"https://{address}:{port}/v2"
     listing = MirrorListing(host)
     try:
-        catalog = _get(f"{base}/_catalog?n=10000", context, timeout)
-        for repository in sorted(str(r) for r in catalog.get("repositories") or []):
-            tags = _get(f"{base}/{repository}/tags/list", context, timeout).get("tags") or []
-            listing.images[repository] = sorted(str(t) for t in tags)  # type: ignore[union-attr]
+        repositories: list[str] = []
+        page = "/v2/_catalog?n=100"  # the registry's largest page
+        while page:
+            catalog, page = _get(f"https://{address}:{port}{page}", context, timeout)
+            repositories += [str(r) for r in catalog.get("repositories") or []]  # type: ignore[attr-defined]
+        for repository in sorted(repositories):
+            tags = _get(f"{base}/{repository}/tags/list", context, timeout)[0].get("tags") or []
+            listing.images[repository] = sorted(str(t) for t in tags)  # type: ignore[attr-defined]
     except (OSError, ValueError) as exc:
         listing.error = f"{type(exc).__name__}: {exc}"
     return listing
