@@ -262,26 +262,47 @@ def _result_status(key: str) -> Callable[[Any], bool]:
     return test
 
 
-def _version(value: Any, other: Any, operator: str = "eq", strict: bool = False) -> bool:
-    def key(v: Any) -> list[Any]:
-        return [int(p) if p.isdigit() else p for p in re.split(r"[.\-+~]", str(v))]
+def _loose_key(value: Any) -> list[Any]:
+    """distutils' LooseVersion components: runs of digits (as numbers) and of letters."""
+    return [int(p) if p.isdigit() else p for p in re.findall(r"\d+|[a-zA-Z]+", str(value))]
 
-    a, b = key(value), key(other)
-    ops = {
-        "eq": a == b,
-        "==": a == b,
-        "ne": a != b,
-        "!=": a != b,
-        "lt": a < b,
-        "<": a < b,
-        "le": a <= b,
-        "<=": a <= b,
-        "gt": a > b,
-        ">": a > b,
-        "ge": a >= b,
-        ">=": a >= b,
-    }
-    return ops[operator]
+
+def _version_key(value: Any, version_type: str, strict: bool) -> Any:
+    if version_type in ("pep440", "semver") or strict or version_type == "strict":
+        from packaging.version import InvalidVersion, Version
+
+        try:
+            return Version(str(value))
+        except InvalidVersion as err:
+            raise ValueError(f"Version comparison failed: {err}") from None
+    if version_type != "loose":
+        raise ValueError(f"version_type must be one of loose, strict, semver, pep440, got {version_type!r}")
+    return _loose_key(value)
+
+
+def _version(value: Any, other: Any, operator: str = "eq", strict: bool = False,
+             version_type: str = "loose") -> bool:
+    """Ansible's ``version`` test: LooseVersion order by default; ``strict``/``semver``/``pep440``
+    use the ``packaging`` library's PEP 440 versions."""
+    a, b = _version_key(value, version_type, strict), _version_key(other, version_type, strict)
+    ops = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
+    op = ops.get(operator, operator)
+    try:
+        if op == "==":
+            return bool(a == b)
+        if op == "!=":
+            return bool(a != b)
+        if op == "<":
+            return bool(a < b)
+        if op == "<=":
+            return bool(a <= b)
+        if op == ">":
+            return bool(a > b)
+        if op == ">=":
+            return bool(a >= b)
+    except TypeError as err:
+        raise ValueError(f"Version comparison failed: {err}") from None
+    raise ValueError(f"Invalid operator type ({operator})")
 
 
 ANSIBLE_FILTERS: dict[str, Callable[..., Any]] = {

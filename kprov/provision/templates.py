@@ -209,7 +209,8 @@ class VarScope(Mapping[str, Any]):
 
     def template(self, value: Any, where: str) -> Any:
         """Render strings inside any structure; a lone ``{{ expr }}`` keeps its native type,
-        except a number, which Ansible's (non-native) templating turns into its text. String
+        except a number computed by an expression (not a bare ``{{ name }}``), which Ansible's
+        (non-native) templating turns into its text. String
         literals inside ``{{ }}`` keep their backslashes (see escape_backslashes)."""
         if isinstance(value, str):
             if not is_template(value):
@@ -221,7 +222,8 @@ class VarScope(Mapping[str, Any]):
                     result = _unwrap(self.evaluate(match.group("expr"), where))
                 except jinja2.UndefinedError as err:
                     raise _undefined(err, where) from None
-                if isinstance(result, int | float) and not isinstance(result, bool):
+                if (isinstance(result, int | float) and not isinstance(result, bool)
+                        and not match.group("expr").strip().isidentifier()):
                     return str(result)
                 return result
             return self.render(value, where)

@@ -101,9 +101,24 @@ class TaskRunner:
                 {"failed": True, "msg": f"task '{task.title}': {err}", "changed": False},
             )
         result = self._result(task, status, registered, time.monotonic() - start)
+        if status in ("ok", "changed") and task.action not in ("set_fact", "include_vars"):
+            self._inject_facts(registered)
         if task.register and status != "unreachable":
             self.host.runtime_vars[task.register] = registered
         return result
+
+    def _inject_facts(self, registered: dict[str, Any]) -> None:
+        """A module's ``ansible_facts`` join the host's facts, each also a variable of its own
+        name (``services``, ``packages``), as Ansible injects them."""
+        facts = registered.get("ansible_facts")
+        for item in registered.get("results") or []:
+            if isinstance(item, dict) and isinstance(item.get("ansible_facts"), dict):
+                facts = {**(facts or {}), **item["ansible_facts"]}
+        if not isinstance(facts, dict) or not facts:
+            return
+        for key, value in facts.items():
+            self.host.facts[key.removeprefix("ansible_")] = value
+            self.host.injected_facts[key] = value
 
     def _result(self, task: Task, status: Status, registered: dict[str, Any], seconds: float) -> TaskResult:
         diffs = list(registered.get("diff") or [])

@@ -60,6 +60,7 @@ class HostVarsView(Mapping[str, Any]):
 
 def _fact_layer(host: HostState) -> dict[str, Any]:
     layer = {f"ansible_{k}": v for k, v in host.facts.items()}
+    layer.update(host.injected_facts)
     layer["ansible_facts"] = host.facts
     return layer
 

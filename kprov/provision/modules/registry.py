@@ -48,6 +48,11 @@ _TABLE: dict[str, tuple[str, tuple[str, ...]]] = {
     "wait_for": ("wait_for", _BUILTIN),
     "stat": ("stat", _BUILTIN),
     "slurp": ("slurp", _BUILTIN),
+    "timezone": ("timezone", ("community.general",)),
+    "replace": ("replace", _BUILTIN),
+    "pam_limits": ("pam_limits", ("community.general",)),
+    "service_facts": ("service_facts", _BUILTIN),
+    "package_facts": ("package_facts", _BUILTIN),
 }
 
 

@@ -62,3 +62,10 @@ def test_include_vars_dir_order_and_name(tmp_path: Path) -> None:
                           lambda name, kind: tmp_path / name, into, "t")
     assert into == {"all": {"x": 2, "y": "a", "z": 3}}
     assert [Path(f).name for f in result.data["ansible_included_var_files"]] == ["a.yml", "b.yml", "c.yml"]
+
+
+def test_numbers_native_only_from_a_bare_variable() -> None:
+    scope = TemplateEngine().scope([({"m": 493, "d": {"p": 80}}, False)])
+    assert scope.template("{{ m }}", "t") == 493
+    assert scope.template("{{ d.p }}", "t") == "80"
+    assert scope.template("{{ m + 1 }}", "t") == "494"
