@@ -339,6 +339,17 @@ def _build() -> tuple[ResourceInfo, ...]:
             field_selectors=_META_FIELDS,
         ),
         ResourceInfo(
+            "policy",
+            "v1",
+            "poddisruptionbudgets",
+            "PodDisruptionBudget",
+            "poddisruptionbudget",
+            True,
+            ("pdb",),
+            subresources=(_status("PodDisruptionBudget", "policy"),),
+            field_selectors=_META_FIELDS,
+        ),
+        ResourceInfo(
             "coordination.k8s.io", "v1", "leases", "Lease", "lease", True, field_selectors=_META_FIELDS
         ),
         ResourceInfo(

@@ -5,7 +5,6 @@ scheduler's bind: sets spec.nodeName once, 409 if already bound) and ``pods/evic
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from aiohttp import web
@@ -13,7 +12,8 @@ from aiohttp import web
 from kprov.cluster.api.resources import ResourceInfo
 from kprov.cluster.apiserver import _lib
 from kprov.cluster.apiserver.context import ApiContext
-from kprov.cluster.apiserver.crud import delete_object, get_object, guaranteed_update
+from kprov.cluster.apiserver.crud import get_object, guaranteed_update
+from kprov.cluster.apiserver.eviction import evict
 from kprov.cluster.apiserver.http1 import AnyRequest
 from kprov.cluster.apiserver.negotiation import decode_body, json_response, media_type, object_response
 from kprov.cluster.apiserver.requestinfo import RequestInfo
@@ -181,8 +181,7 @@ async def handle_eviction(
     request: AnyRequest, ctx: ApiContext, info: ResourceInfo, ri: RequestInfo, body: bytes
 ) -> web.Response:
     eviction = decode_body(body, media_type(request)) if body.strip() else {}
-    options = copy.deepcopy((eviction or {}).get("deleteOptions") or {})
-    await delete_object(ctx, info, ri.namespace, ri.name, options)
+    await evict(ctx, info, ri.namespace, ri.name, eviction if isinstance(eviction, dict) else {})
     return json_response(
         {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}, status=201
     )

@@ -26,6 +26,7 @@ __all__ = [
     "NAMESPACES",
     "NODES",
     "PERSISTENT_VOLUME_CLAIMS",
+    "POD_DISRUPTION_BUDGETS",
     "PODS",
     "PODTEMPLATES",
     "REPLICASETS",
@@ -89,6 +90,7 @@ DAEMONSETS = Resource("apps", "v1", "daemonsets", "DaemonSet", True)
 CONTROLLER_REVISIONS = Resource("apps", "v1", "controllerrevisions", "ControllerRevision", True)
 ENDPOINTSLICES = Resource("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", True)
 CRONJOBS = Resource("batch", "v1", "cronjobs", "CronJob", True)
+POD_DISRUPTION_BUDGETS = Resource("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", True)
 JOBS = Resource("batch", "v1", "jobs", "Job", True)
 LEASES = Resource("coordination.k8s.io", "v1", "leases", "Lease", True)
 CLUSTERROLES = Resource("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", False)

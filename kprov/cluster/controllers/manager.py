@@ -17,6 +17,7 @@ from kprov.cluster.controllers.clusterrole_aggregation import ClusterRoleAggrega
 from kprov.cluster.controllers.cronjob import CronJobController
 from kprov.cluster.controllers.daemonset import DaemonSetController
 from kprov.cluster.controllers.deployment import DeploymentController
+from kprov.cluster.controllers.disruption import DisruptionController
 from kprov.cluster.controllers.endpoints import EndpointsController
 from kprov.cluster.controllers.endpointslice import EndpointSliceController
 from kprov.cluster.controllers.garbagecollector import GarbageCollector
@@ -45,6 +46,7 @@ CONTROLLERS: dict[str, type[Controller]] = {
         DaemonSetController,
         JobController,
         CronJobController,
+        DisruptionController,
         TTLAfterFinishedController,
         EndpointsController,
         EndpointSliceController,
