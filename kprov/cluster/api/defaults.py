@@ -399,6 +399,33 @@ def _node(obj: dict[str, Any]) -> None:
     _set(obj, "spec", {})
 
 
+def _webhooks(obj: dict[str, Any], mutating: bool) -> None:
+    for hook in obj.get("webhooks") or []:
+        if not isinstance(hook, dict):
+            continue
+        hook.setdefault("failurePolicy", "Fail")
+        hook.setdefault("matchPolicy", "Equivalent")
+        hook.setdefault("namespaceSelector", {})
+        hook.setdefault("objectSelector", {})
+        hook.setdefault("timeoutSeconds", 10)
+        if mutating:
+            hook.setdefault("reinvocationPolicy", "Never")
+        for rule in hook.get("rules") or []:
+            if isinstance(rule, dict):
+                rule.setdefault("scope", "*")
+        service = (hook.get("clientConfig") or {}).get("service")
+        if isinstance(service, dict):
+            service.setdefault("port", 443)
+
+
+def _mutating_webhooks(obj: dict[str, Any]) -> None:
+    _webhooks(obj, True)
+
+
+def _validating_webhooks(obj: dict[str, Any]) -> None:
+    _webhooks(obj, False)
+
+
 _BY_KIND: dict[tuple[str, str], Callable[[dict[str, Any]], None]] = {
     ("", "Pod"): _pod,
     ("", "Service"): _service,
@@ -415,6 +442,8 @@ _BY_KIND: dict[tuple[str, str], Callable[[dict[str, Any]], None]] = {
     ("rbac.authorization.k8s.io", "RoleBinding"): default_binding,
     ("rbac.authorization.k8s.io", "ClusterRoleBinding"): default_binding,
     ("apiextensions.k8s.io", "CustomResourceDefinition"): default_crd,
+    ("admissionregistration.k8s.io", "MutatingWebhookConfiguration"): _mutating_webhooks,
+    ("admissionregistration.k8s.io", "ValidatingWebhookConfiguration"): _validating_webhooks,
     ("batch", "Job"): _job,
     ("batch", "CronJob"): _cronjob,
     ("", "ReplicationController"): _replicationcontroller,

@@ -18,7 +18,7 @@ from aiohttp import web
 from kprov.cluster.api.errors import Cause
 from kprov.cluster.api.protobuf_encode import encodable
 from kprov.cluster.api.resources import ResourceInfo
-from kprov.cluster.apiserver import _lib, admission
+from kprov.cluster.apiserver import _lib, admission, webhooks
 from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.http1 import AnyRequest
 from kprov.cluster.apiserver.lifecycle import (
@@ -168,7 +168,9 @@ async def create_object(
     obj = prepare_create(info, obj, namespace)
     warnings = _check_fields(request, info, obj) if request is not None else []
     _lib.apply_defaults(info, obj)
+    obj = await webhooks.mutate(ctx, info, "CREATE", obj, None, dry_run=dry_run)
     _lib.validate(info, obj, None)
+    await webhooks.validate(ctx, info, "CREATE", obj, None, dry_run=dry_run)
     name = obj["metadata"]["name"]
     if request is not None and not obj["metadata"].get("managedFields"):
         _lib.record_update(info, None, obj, request.query.get("fieldManager", ""))
@@ -221,7 +223,11 @@ async def guaranteed_update(
             new = prepare_update(info, shown, mutate(copy.deepcopy(shown)), subresource)
             if subresource != "status" or info.custom is not None:
                 _lib.apply_defaults(info, new)
+            new = await webhooks.mutate(
+                ctx, info, "UPDATE", new, shown, subresource=subresource, dry_run=dry_run
+            )
             _lib.validate(info, new, shown)
+            await webhooks.validate(ctx, info, "UPDATE", new, shown, subresource=subresource, dry_run=dry_run)
             new = _lib.to_storage(info, new)
         except ApiError:
             if not fresh:
@@ -299,6 +305,7 @@ async def delete_object(
             )
         if pre.get("resourceVersion") and str(pre["resourceVersion"]) != str(current.revision):
             raise conflict(info, name, _MODIFIED)
+        await webhooks.validate(ctx, info, "DELETE", None, current.obj, dry_run=dry_run)
         obj = current.obj
         if policy in ("Foreground", "Orphan"):
             finalizer = "foregroundDeletion" if policy == "Foreground" else "orphan"

@@ -403,6 +403,15 @@ class WatchCache:
             self._encoded[key] = (obj, data)
         return data
 
+    def scope(self, prefix: str) -> list[dict[str, Any]]:
+        """The objects directly under ``prefix`` (one namespace, or a cluster-scoped
+        resource), unordered: one dictionary lookup, for per-request checks."""
+        objects = self._state.get(prefix)
+        if not objects:
+            return []
+        self._decode_all(objects)
+        return list(objects.values())  # type: ignore[arg-type]  # all decoded
+
     def objects(self, prefix: str) -> Iterable[dict[str, Any]]:
         """Unordered iteration over objects under ``prefix`` (cheap, for indexes/counts)."""
         for objects in self._scopes(prefix):

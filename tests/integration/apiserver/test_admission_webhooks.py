@@ -1,0 +1,252 @@
+"""Admission webhooks against a real API server: an HTTPS webhook run by the test (its own
+CA in caBundle) denies and mutates objects; failurePolicy decides what an unreachable
+webhook means; webhook configurations themselves are never sent to webhooks."""
+
+from __future__ import annotations
+
+import base64
+import json
+import ssl
+import subprocess
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kprov.local.ports import free_port
+
+from ._http import request, ssl_context
+
+
+class _Handler(BaseHTTPRequestHandler):
+    calls: list[dict[str, Any]] = []
+
+    def do_POST(self) -> None:  # noqa: N802 - the http.server hook
+        review = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        type(self).calls.append(review)
+        req = review["request"]
+        labels = ((req.get("object") or {}).get("metadata") or {}).get("labels") or {}
+        response: dict[str, Any] = {"uid": req["uid"], "allowed": True}
+        if self.path == "/validate" and labels.get("deny") == "true":
+            response = {
+                "uid": req["uid"],
+                "allowed": False,
+                "status": {"code": 403, "message": "no denied objects"},
+            }
+        if self.path == "/mutate":
+            patch = [{"op": "add", "path": "/metadata/labels/mutated", "value": "yes"}]
+            if not labels:
+                patch = [{"op": "add", "path": "/metadata/labels", "value": {"mutated": "yes"}}]
+            response["patchType"] = "JSONPatch"
+            response["patch"] = base64.b64encode(json.dumps(patch).encode()).decode()
+        body = json.dumps(
+            {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": response}
+        )
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(body.encode())
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def webhook_server(tmp_path_factory) -> Iterator[tuple[str, str]]:  # type: ignore[no-untyped-def]
+    """(base URL, caBundle) of an HTTPS webhook on loopback with its own CA."""
+    work: Path = tmp_path_factory.mktemp("webhook")
+    ca_key, ca_crt, key, csr, crt = (work / n for n in ("ca.key", "ca.crt", "tls.key", "tls.csr", "tls.crt"))
+
+    def run(*args: str) -> None:
+        subprocess.run(["openssl", *args], check=True, capture_output=True)
+
+    run(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        str(ca_key),
+        "-out",
+        str(ca_crt),
+        "-days",
+        "1",
+        "-subj",
+        "/CN=webhook-ca",
+    )
+    run(
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        str(key),
+        "-out",
+        str(csr),
+        "-subj",
+        "/CN=127.0.0.1",
+    )
+    ext = work / "ext.cnf"
+    ext.write_text("subjectAltName=IP:127.0.0.1\n")
+    run(
+        "x509",
+        "-req",
+        "-in",
+        str(csr),
+        "-CA",
+        str(ca_crt),
+        "-CAkey",
+        str(ca_key),
+        "-CAcreateserial",
+        "-out",
+        str(crt),
+        "-days",
+        "1",
+        "-extfile",
+        str(ext),
+    )
+    port = free_port()
+    server = ThreadingHTTPServer(("127.0.0.1", port), _Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(crt), str(key))
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"https://127.0.0.1:{port}", base64.b64encode(ca_crt.read_bytes()).decode()
+    finally:
+        server.shutdown()
+
+
+def _raw(control_plane, method: str, path: str, body: Any = None, content_type: str = "application/json"):  # type: ignore[no-untyped-def]
+    context = ssl_context(control_plane.admin_kubeconfig, control_plane.ca_file)
+    return request(
+        control_plane.server,
+        context,
+        method,
+        path,
+        None if body is None else json.dumps(body).encode(),
+        content_type,
+    )
+
+
+def _config(kind: str, name: str, url: str, ca: str, namespace: str, policy: str = "Fail") -> dict[str, Any]:
+    return {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": kind,
+        "metadata": {"name": name},
+        "webhooks": [
+            {
+                "name": f"{name}.example.com",
+                "clientConfig": {"url": url, "caBundle": ca},
+                "rules": [
+                    {
+                        "operations": ["CREATE", "UPDATE"],
+                        "apiGroups": [""],
+                        "apiVersions": ["v1"],
+                        "resources": ["configmaps"],
+                    }
+                ],
+                "namespaceSelector": {"matchLabels": {"webhook-test": namespace}},
+                "failurePolicy": policy,
+                "sideEffects": "None",
+                "admissionReviewVersions": ["v1"],
+                "timeoutSeconds": 5,
+            }
+        ],
+    }
+
+
+def _configmap(name: str, **labels: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "labels": labels}, "data": {}}
+
+
+def test_validating_and_mutating_webhooks(control_plane, kubectl, namespace, webhook_server):
+    base, ca = webhook_server
+    kubectl("label", "namespace", namespace, f"webhook-test={namespace}")
+    configs = "/apis/admissionregistration.k8s.io/v1"
+    vname, mname = f"deny-{namespace}", f"label-{namespace}"
+    status, _, made = _raw(
+        control_plane,
+        "POST",
+        f"{configs}/validatingwebhookconfigurations",
+        _config("ValidatingWebhookConfiguration", vname, f"{base}/validate", ca, namespace),
+    )
+    assert status == 201, made
+    assert made["webhooks"][0]["matchPolicy"] == "Equivalent" and made["webhooks"][0]["objectSelector"] == {}
+    cms = f"/api/v1/namespaces/{namespace}/configmaps"
+    status, _, denied = _raw(control_plane, "POST", cms, _configmap("a", deny="true"))
+    assert status == 403, denied
+    assert (
+        denied["message"] == f'admission webhook "{vname}.example.com" denied the request: no denied objects'
+    )
+    status, _, allowed = _raw(control_plane, "POST", cms, _configmap("b", deny="false"))
+    assert status == 201, allowed
+    review = _Handler.calls[-1]
+    assert review["apiVersion"] == "admission.k8s.io/v1" and review["request"]["operation"] == "CREATE"
+    assert review["request"]["resource"] == {"group": "", "version": "v1", "resource": "configmaps"}
+    # dry run reaches a webhook without side effects; objects elsewhere are not sent at all
+    calls = len(_Handler.calls)
+    status, _, _ = _raw(
+        control_plane,
+        "POST",
+        "/api/v1/namespaces/default/configmaps?dryRun=All",
+        _configmap("c", deny="true"),
+    )
+    assert status == 201 and len(_Handler.calls) == calls
+
+    status, _, _ = _raw(
+        control_plane,
+        "POST",
+        f"{configs}/mutatingwebhookconfigurations",
+        _config("MutatingWebhookConfiguration", mname, f"{base}/mutate", ca, namespace),
+    )
+    assert status == 201
+    status, _, mutated = _raw(control_plane, "POST", cms, _configmap("d"))
+    assert status == 201 and mutated["metadata"]["labels"] == {"mutated": "yes"}
+    kubectl("label", "configmap", "b", "-n", namespace, "extra=1")
+    labels = json.loads(kubectl("get", "configmap", "b", "-n", namespace, "-o", "json").stdout)["metadata"][
+        "labels"
+    ]
+    assert labels == {"deny": "false", "extra": "1", "mutated": "yes"}
+
+    kubectl("delete", "validatingwebhookconfiguration", vname)
+    kubectl("delete", "mutatingwebhookconfiguration", mname)
+    status, _, _ = _raw(control_plane, "POST", cms, _configmap("e", deny="true"))
+    assert status == 201
+
+
+def test_failure_policy_when_the_webhook_is_down(control_plane, kubectl, namespace, webhook_server):
+    _, ca = webhook_server
+    kubectl("label", "namespace", namespace, f"webhook-test={namespace}")
+    down = f"https://127.0.0.1:{free_port()}/validate"
+    configs = "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations"
+    name = f"down-{namespace}"
+    status, _, _ = _raw(
+        control_plane,
+        "POST",
+        configs,
+        _config("ValidatingWebhookConfiguration", name, down, ca, namespace, "Ignore"),
+    )
+    assert status == 201
+    cms = f"/api/v1/namespaces/{namespace}/configmaps"
+    assert _raw(control_plane, "POST", cms, _configmap("ignored"))[0] == 201
+    kubectl(
+        "patch",
+        "validatingwebhookconfiguration",
+        name,
+        "--type=json",
+        "-p",
+        '[{"op":"replace","path":"/webhooks/0/failurePolicy","value":"Fail"}]',
+    )
+    status, _, failed = _raw(control_plane, "POST", cms, _configmap("failed"))
+    assert status == 500 and failed["reason"] == "InternalError"
+    assert failed["message"].startswith(
+        f'Internal error occurred: failed calling webhook "{name}.example.com": '
+    )
+    kubectl("delete", "validatingwebhookconfiguration", name)  # never blocked by the broken webhook
+    assert _raw(control_plane, "POST", cms, _configmap("after"))[0] == 201
