@@ -16,6 +16,8 @@ from kprov.deploy.up import UpOptions, up
 from kprov.deploy.verify import VerifyReport, verify_cluster
 from kprov.deploy.verify.run import admin_kubeconfig_path
 from kprov.lab import LabError
+from kprov.pki.from_inventory import pki_dir_for
+from kprov.pki.users import UserKubeconfigError, issue_user_kubeconfig
 from kprov.provision.errors import ProvisionError
 
 __all__ = ["register"]
@@ -108,8 +110,19 @@ def register(app: typer.Typer) -> None:
     def kubeconfig_cmd(
         inventory: Path = InventoryOpt,
         out: Path = typer.Option(None, "--out", "-o", help="Copy the admin kubeconfig here (mode 0600)."),
+        user: str = typer.Option(None, "--user", help="Issue a kubeconfig for this user instead."),
+        groups: list[str] = typer.Option([], "--group", "-g", help="A group of --user (repeatable)."),
+        days: int = typer.Option(365, "--days", help="Validity of the --user certificate."),
     ) -> None:
-        """Print the path of the admin kubeconfig (or copy it with --out)."""
+        """Print the path of the admin kubeconfig (or copy it with --out); with --user, issue
+        a kubeconfig for a named user (a client certificate signed by the cluster CA)."""
+        if user is not None:
+            try:
+                print(issue_user_kubeconfig(pki_dir_for(inventory), user, groups, days, out))
+            except UserKubeconfigError as err:
+                Console(stderr=True).print(f"[red]error:[/red] {err}")
+                raise typer.Exit(1) from None
+            return
         source = admin_kubeconfig_path(inventory)
         if not source.is_file():
             hint = f"run `kprov apply -i {inventory}` first"
