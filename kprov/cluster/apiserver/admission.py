@@ -6,6 +6,7 @@
 - CustomResourceDefinitions and custom objects: see :mod:`.crd_admission`; a CRD this
   server wrote is served at once (``after_write``).
 - RBAC objects: nobody grants what they do not hold (:mod:`.escalation`).
+- Pods get their ServiceAccount and its token volume (:mod:`.sa_admission`).
 - Services get a ClusterIP and NodePorts from :mod:`.allocators`; deleting a Service
   releases them.
 """
@@ -15,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from kprov.cluster.api.resources import ResourceInfo
-from kprov.cluster.apiserver import crd_admission
+from kprov.cluster.apiserver import crd_admission, sa_admission
 from kprov.cluster.apiserver.allocators import Allocators
 from kprov.cluster.apiserver.authn import REQUEST_USER
 from kprov.cluster.apiserver.authz import authorizer_of
@@ -65,6 +66,8 @@ async def before_create(ctx: ApiContext, info: ResourceInfo, obj: dict[str, Any]
         if "kubernetes" not in (spec.get("finalizers") or []):
             spec["finalizers"] = [*(spec.get("finalizers") or []), "kubernetes"]
         obj["status"] = {"phase": "Active"}
+    if info.group == "" and info.resource == "pods":
+        sa_admission.admit_pod(ctx, obj)
     if info.group == "" and info.resource == "services":
         meta = obj["metadata"]
         if await ctx.store.get(ctx.key(info, meta["namespace"], meta["name"])) is not None:

@@ -182,14 +182,14 @@ async def _resource(request: AnyRequest, ctx: ApiContext, ri: RequestInfo, user:
         return await watch.handle_watch(request, ctx, info, ri)
     body = await request.read() if request.method in ("POST", "PUT", "PATCH", "DELETE") else b""
     if ri.subresource:
-        return await _subresource(request, ctx, info, ri, body)
+        return await _subresource(request, ctx, info, ri, body, user)
     if ri.is_collection:
         return await crud.handle_collection(request, ctx, info, ri, body)
     return await crud.handle_object(request, ctx, info, ri, body)
 
 
 async def _subresource(
-    request: AnyRequest, ctx: ApiContext, info: ResourceInfo, ri: RequestInfo, body: bytes
+    request: AnyRequest, ctx: ApiContext, info: ResourceInfo, ri: RequestInfo, body: bytes, user: UserInfo
 ) -> AnyReply:
     sub = ri.subresource
     if info.subresource(sub) is None:
@@ -203,7 +203,7 @@ async def _subresource(
     if sub == "binding" and ri.verb == "create":
         return await subresources.handle_binding(request, ctx, info, ri, body)
     if sub == "token" and info.resource == "serviceaccounts":
-        return await tokens.handle_token_request(request, ctx, ri, body)
+        return await tokens.handle_token_request(request, ctx, ri, body, user)
     if sub == "eviction" and ri.verb == "create":
         return await subresources.handle_eviction(request, ctx, info, ri, body)
     if sub == "log" and ri.verb == "get":

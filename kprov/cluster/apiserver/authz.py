@@ -9,7 +9,8 @@ The fixed rules, one small table per identity:
 - nodes (``system:node:<name>`` in ``system:nodes``): read nodes, pods, services, endpoints,
   endpointslices; read the secrets/configmaps referenced by pods bound to that node only;
   write only its own Node (and status), its own Lease in kube-node-lease, events, and
-  pods/status (and delete) of pods bound to it.
+  pods/status (and delete) of pods bound to it; request tokens (serviceaccounts/token) of
+  the ServiceAccounts its pods run as.
 - ``system:kube-scheduler``: pods, bindings, nodes, events, leases (kube-system).
 - ``system:kube-controller-manager``: everything (it manages every kind).
 - ``system:kube-proxy``: read services, endpoints, endpointslices, nodes; write events.
@@ -88,6 +89,12 @@ def _node_allows(node: str, ri: RequestInfo, cache: WatchCache) -> bool:
         return any(ri.name in _pod_refs(p, res) for p in _bound_pods(cache, node, ri.namespace))
     if res == "events" or (ri.group == "events.k8s.io"):
         return True
+    if res == "serviceaccounts" and sub == "token":
+        # the kubelet's TokenRequest, for an account a pod of this node runs as
+        return verb == "create" and any(
+            ((p.get("spec") or {}).get("serviceAccountName") or "default") == ri.name
+            for p in _bound_pods(cache, node, ri.namespace)
+        )
     if res == "nodes":
         if verb in _READ and not sub:
             return True

@@ -153,6 +153,19 @@ def _bind(
     return BoundRef(kind, name, uid), node_ref
 
 
+def _node_restriction(ctx: ApiContext, node: str, ri: RequestInfo, bound: BoundRef | None) -> None:
+    """A node may only ask for tokens bound to a pod of its own (upstream's NodeRestriction)."""
+    pod = ctx.cache.get(object_key("", "pods", ri.namespace, bound.name)) if bound else None
+    on_node = pod is not None and (pod.get("spec") or {}).get("nodeName") == node
+    if bound is None or bound.kind != "Pod" or not on_node:
+        raise StatusError(
+            f'serviceaccounts "{ri.name}" is forbidden: node requested token not bound to a pod',
+            403,
+            "Forbidden",
+            {"name": ri.name, "kind": "serviceaccounts"},
+        )
+
+
 def _tokens(ctx: ApiContext) -> ServiceAccountTokens:
     tokens = ctx.extras.get("sa_tokens")
     if not isinstance(tokens, ServiceAccountTokens) or not tokens.can_issue:
@@ -161,7 +174,7 @@ def _tokens(ctx: ApiContext) -> ServiceAccountTokens:
 
 
 async def handle_token_request(
-    request: AnyRequest, ctx: ApiContext, ri: RequestInfo, body: bytes
+    request: AnyRequest, ctx: ApiContext, ri: RequestInfo, body: bytes, user: UserInfo | None = None
 ) -> web.Response:
     if ri.verb != "create":
         raise ApiError(
@@ -178,6 +191,8 @@ async def handle_token_request(
     ref = spec.get("boundObjectRef")
     if isinstance(ref, dict) and ref:
         bound, node = _bind(ctx, ref, ri.name, ri.namespace)
+    if user is not None and user.name.startswith("system:node:") and "system:nodes" in user.groups:
+        _node_restriction(ctx, user.name[len("system:node:") :], ri, bound)
     audiences = [str(a) for a in spec.get("audiences") or []] or list(tokens.audiences)
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     token, expires = tokens.issue(

@@ -36,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=300.0,
         help="how long pods without their own toleration stay on an unreachable node",
     )
+    parser.add_argument("--root-ca-file", default="", help="CA published as kube-root-ca.crt everywhere")
     parser.add_argument("--concurrent-workers", type=int, default=4, help="workers per controller")
     return parser
 
@@ -55,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         node_monitor_period=args.node_monitor_period,
         default_toleration_seconds=args.default_toleration_seconds,
         workers=args.concurrent_workers,
+        root_ca_file=args.root_ca_file,
     )
 
     async def work(client: ApiClient) -> None:

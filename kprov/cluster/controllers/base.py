@@ -36,6 +36,7 @@ class ControllerOptions:
     node_monitor_period: float = 5.0
     default_toleration_seconds: float = 300.0
     workers: int = 4
+    root_ca_file: str = ""  # the CA published as kube-root-ca.crt (default: the kubeconfig's)
 
 
 @dataclass

@@ -28,6 +28,7 @@ from kprov.cluster.controllers.nodeipam import NodeIpamController
 from kprov.cluster.controllers.nodelifecycle import NodeLifecycleController
 from kprov.cluster.controllers.replicaset import ReplicaSetController
 from kprov.cluster.controllers.replicationcontroller import ReplicationControllerController
+from kprov.cluster.controllers.rootca import RootCaPublisher
 from kprov.cluster.controllers.serviceaccount import ServiceAccountController
 from kprov.cluster.controllers.statefulset import StatefulSetController
 from kprov.cluster.controllers.ttlafterfinished import TTLAfterFinishedController
@@ -56,6 +57,7 @@ CONTROLLERS: dict[str, type[Controller]] = {
         NodeIpamController,
         ServiceAccountController,
         ClusterRoleAggregationController,
+        RootCaPublisher,
     )
 }
 

@@ -14,7 +14,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kprov.cluster.client import ApiClient, ApiError, Conflict, EventRecorder, NotFound
-from kprov.cluster.client.resources import CONFIGMAPS, LEASES, NAMESPACES, NODES, PODS, SECRETS
+from kprov.cluster.client.resources import (
+    CONFIGMAPS,
+    LEASES,
+    NAMESPACES,
+    NODES,
+    PODS,
+    SECRETS,
+    SERVICEACCOUNTS,
+    SERVICES,
+)
 from kprov.cluster.kubelet.node import lease_object
 
 __all__ = ["KubeletApi"]
@@ -47,6 +56,21 @@ class KubeletApi:
     async def get_secret(self, namespace: str, name: str) -> dict[str, Any] | None:
         try:
             return await self.client.get(SECRETS, name, namespace)
+        except NotFound:
+            return None
+
+    async def request_token(self, namespace: str, account: str, body: dict[str, Any]) -> dict[str, Any]:
+        """POST serviceaccounts/<account>/token (a TokenRequest bound to one of our pods)."""
+        path = SERVICEACCOUNTS.path(namespace, account, "token")
+        return await self.client.request("POST", path, body=body)  # type: ignore[no-any-return]
+
+    async def services(self, namespace: str) -> list[dict[str, Any]]:
+        reply = await self.client.list(SERVICES, namespace)
+        return list(reply.get("items") or [])
+
+    async def master_service(self) -> dict[str, Any] | None:
+        try:
+            return await self.client.get(SERVICES, "kubernetes", "default")
         except NotFound:
             return None
 

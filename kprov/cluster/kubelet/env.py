@@ -38,6 +38,8 @@ class PodSources:
     pod_ip: str = ""
     host_ip: str = ""
     allocatable: dict[str, str] = field(default_factory=dict)  # the node's, for resourceFieldRef defaults
+    tokens: dict[tuple[str, str], bytes] = field(default_factory=dict)  # (volume, path) -> SA token
+    service_env: dict[str, str] = field(default_factory=dict)  # KUBERNETES_SERVICE_HOST... (servicelinks)
 
 
 def expand(text: str, env: Mapping[str, str]) -> str:
@@ -114,8 +116,9 @@ def named_container(pod: Obj, name: str) -> Obj:
 
 
 def resolve_env(pod: Obj, container: Obj, sources: PodSources) -> list[tuple[str, str]]:
-    """The container's environment as ordered (name, value) pairs, duplicates resolved."""
-    env: dict[str, str] = {}
+    """The container's environment as ordered (name, value) pairs, duplicates resolved.
+    The service variables come first (the container's own env may use or override them)."""
+    env: dict[str, str] = dict(sources.service_env)
     for source in container.get("envFrom") or []:
         prefix = source.get("prefix", "")
         for kind in ("configMap", "secret"):

@@ -20,11 +20,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
 from kprov.cluster.api.objects import now_rfc3339, parse_time
+from kprov.cluster.client import ApiError
 from kprov.cluster.kubelet import labels as L
 from kprov.cluster.kubelet.containers import start_container
 from kprov.cluster.kubelet.context import KubeletContext
@@ -34,8 +36,16 @@ from kprov.cluster.kubelet.env import ConfigError, PodSources
 from kprov.cluster.kubelet.lifecycle import run_hook, termination_file, termination_message
 from kprov.cluster.kubelet.podconfig import grace_period, sandbox_config
 from kprov.cluster.kubelet.probes import LIVENESS, READINESS, STARTUP, Prober, ProbeTarget, ProbeWorker
+from kprov.cluster.kubelet.satokens import PodTokens
+from kprov.cluster.kubelet.servicelinks import service_env
 from kprov.cluster.kubelet.status import ContainerView, pod_status, will_restart
-from kprov.cluster.kubelet.volumes import pod_dir, referenced_sources, remove_pod_volumes, setup_volumes
+from kprov.cluster.kubelet.volumes import (
+    pod_dir,
+    referenced_sources,
+    remove_pod_volumes,
+    setup_volumes,
+    token_sources,
+)
 
 __all__ = ["PodWorker"]
 
@@ -70,6 +80,8 @@ class PodWorker:
         self._sandbox_ips: dict[str, list[str]] = {}
         self._last_status: dict[str, Any] | None = None
         self._prober = Prober(ctx.runtime)
+        self._tokens = PodTokens(ctx.api.request_token)
+        self._service_vars: tuple[float, dict[str, str]] | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._event_tasks: set[asyncio.Task[None]] = set()
 
@@ -146,7 +158,34 @@ class PodWorker:
             obj = await self.ctx.api.get_secret(ns, name)
             if obj is not None:
                 sources.secrets[name] = obj
+        projections = token_sources(self.pod)
+        if projections:
+            try:
+                sources.tokens = await self._tokens.fetch(self.pod, projections)
+            except ApiError as err:  # the volume setup reports it; retried soon
+                log.warning("pod %s: ServiceAccount token request failed: %s", self._key, err)
+                self.wake_in(2.0)
+            delay = self._tokens.next_refresh_in()
+            if delay is not None:
+                self.wake_in(max(1.0, delay))
+        sources.service_env = await self._service_env(ns)
         return sources
+
+    async def _service_env(self, namespace: str) -> dict[str, str]:
+        """The service variables, read at most every 30 s per pod (upstream reads an informer)."""
+        now = time.monotonic()
+        if self._service_vars is not None and now - self._service_vars[0] < 30.0:
+            return self._service_vars[1]
+        links = (self.pod.get("spec") or {}).get("enableServiceLinks") is not False
+        try:
+            master = await self.ctx.api.master_service()
+            services = await self.ctx.api.services(namespace) if links else []
+        except ApiError as err:
+            log.warning("pod %s: services not listed: %s", self._key, err)
+            return self._service_vars[1] if self._service_vars is not None else {}
+        env = service_env(namespace, links, master, services)
+        self._service_vars = (now, env)
+        return env
 
     async def _ensure_sandbox(self) -> tuple[SandboxInfo, Any]:
         sandboxes = await self.ctx.runtime.list_sandboxes({L.POD_UID: self.uid})

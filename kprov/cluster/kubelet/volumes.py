@@ -3,8 +3,9 @@
 Each volume of pod ``uid`` lives in ``<root>/pods/<uid>/volumes/<kind>/<name>``:
 emptyDir is a directory (a tmpfs mounted on it for ``medium: Memory``, sized by
 ``sizeLimit``, unmounted when the pod's volumes are removed); configMap, secret,
-downwardAPI and projected volumes are directories of files rewritten whenever their
-content changes (so updates to a configmap reach running pods on the next sync);
+downwardAPI and projected volumes are directories of files swapped atomically whenever their
+content changes (:mod:`.atomic_writer`, upstream's ``..data`` layout; so updates to a
+configmap, and refreshed ServiceAccount tokens, reach running pods on the next sync);
 hostPath points at the node path itself (created for the ``DirectoryOrCreate`` /
 ``FileOrCreate`` types). :func:`container_mounts` turns a container's volumeMounts (with
 subPath and readOnly) into (host path, container path, read-only) triples for the CRI
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from kprov.cluster.api.objects import memory_bytes
+from kprov.cluster.kubelet.atomic_writer import write_atomic
 from kprov.cluster.kubelet.env import ConfigError, PodSources, field_value, named_container
 from kprov.cluster.kubelet.resourcefield import ResourceFieldError, resource_field_value
 
@@ -33,6 +35,7 @@ __all__ = [
     "referenced_sources",
     "remove_pod_volumes",
     "setup_volumes",
+    "token_sources",
 ]
 
 Obj = Mapping[str, Any]
@@ -179,28 +182,31 @@ def _volume_files(pod: Obj, vol: Obj, kind: str, sources: PodSources) -> dict[st
             )
         elif src.get("downwardAPI"):
             files.update(_downward_files(pod, src["downwardAPI"].get("items") or [], mode, sources))
+        elif src.get("serviceAccountToken"):
+            path = src["serviceAccountToken"].get("path", "")
+            token = sources.tokens.get((vol.get("name", ""), path))
+            if token is None:
+                raise ConfigError(f"volume {vol.get('name')!r}: no ServiceAccount token for {path!r} yet")
+            files[path] = (token, mode)
     return files
+
+
+def token_sources(pod: Obj) -> list[tuple[str, Obj]]:
+    """(volume name, serviceAccountToken projection) for each token the pod's volumes want."""
+    found: list[tuple[str, Obj]] = []
+    for vol in (pod.get("spec") or {}).get("volumes") or []:
+        for src in (vol.get("projected") or {}).get("sources") or []:
+            if src.get("serviceAccountToken"):
+                found.append((vol.get("name", ""), src["serviceAccountToken"]))
+    return found
 
 
 def _sync_files(directory: Path, files: dict[str, tuple[bytes, int]]) -> None:
     """Make ``directory`` hold exactly ``files`` (relative path -> (content, mode))."""
-    directory.mkdir(parents=True, exist_ok=True)
-    wanted = set()
-    for rel, (content, mode) in files.items():
-        rel_path = Path(rel)
-        if rel_path.is_absolute() or ".." in rel_path.parts:
-            raise ConfigError(f"volume file path {rel!r} must be relative without '..'")
-        target = directory / rel_path
-        wanted.add(target)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if not (target.is_file() and target.read_bytes() == content):
-            tmp = target.with_name(f".{target.name}.tmp")
-            tmp.write_bytes(content)
-            os.replace(tmp, target)
-        os.chmod(target, mode & 0o7777)
-    for existing in sorted(directory.rglob("*"), reverse=True):
-        if existing.is_file() and existing not in wanted:
-            existing.unlink()
+    try:
+        write_atomic(directory, files)
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
 
 
 def _host_path(vol: Obj) -> str:

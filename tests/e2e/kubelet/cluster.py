@@ -43,10 +43,12 @@ from kprov.pki import (
     issue_cert,
     kubelet_cn,
     new_ca,
+    new_service_account_key,
     write_file,
     write_kubeconfig,
     write_pair,
 )
+from kprov.pki.secrets import private_key_pem
 
 REPO = Path(__file__).resolve().parents[3]
 BUSYBOX = "kprov.local/busybox:1"
@@ -156,6 +158,8 @@ class NodeCluster:
             pki, "kubelet-client", issue_cert(ca, APISERVER_KUBELET_CLIENT_CN, [MASTERS_GROUP], client=True)
         )
         write_file(str(pki / "encryption.yaml"), encryption_config().encode(), 0o600)
+        sa_key = new_service_account_key()
+        write_file(str(pki / "sa.key"), private_key_pem(sa_key), 0o600)
         etcd = start_etcd(self.workdir)
         self._etcd_started = True
         port = free_port(bridge_ip)
@@ -187,6 +191,8 @@ class NodeCluster:
                 bridge_ip,
                 "--encryption-provider-config",
                 str(pki / "encryption.yaml"),
+                "--service-account-signing-key-file",
+                str(pki / "sa.key"),
             ],
         )
         admin = issue_cert(ca, ADMIN_CN, [MASTERS_GROUP], client=True)

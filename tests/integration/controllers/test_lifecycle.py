@@ -254,3 +254,22 @@ async def test_pod_cidrs_are_distinct_slices_of_the_cluster_cidr(control_plane, 
         assert all(c.startswith("10.244.") and c.endswith("/24") for c in cidrs)
         for name in ("cidr-1", "cidr-2", "cidr-3"):
             await admin.delete(resources.NODES, name)
+
+
+async def test_root_ca_configmap_is_published_and_kept(control_plane, controller_manager) -> None:  # type: ignore[no-untyped-def]
+    ca = control_plane.ca_file.read_text()
+    async with ApiClient.from_kubeconfig(control_plane.admin_kubeconfig) as admin:
+        await ensure_namespace(admin, "rootca")
+
+        async def published() -> bool:
+            try:
+                cm = await admin.get(resources.CONFIGMAPS, "kube-root-ca.crt", "rootca")
+            except NotFound:
+                return False
+            return bool(cm.get("data") == {"ca.crt": ca})
+
+        await wait_for(published, 20, what="kube-root-ca.crt in a new namespace")
+        await admin.patch(resources.CONFIGMAPS, "kube-root-ca.crt", {"data": {"ca.crt": "x"}}, "rootca")
+        await wait_for(published, 20, what="kube-root-ca.crt put back after a change")
+        await admin.delete(resources.CONFIGMAPS, "kube-root-ca.crt", "rootca")
+        await wait_for(published, 20, what="kube-root-ca.crt put back after a delete")

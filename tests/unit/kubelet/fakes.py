@@ -138,6 +138,17 @@ class FakeApi:
         self.statuses: list[dict[str, Any]] = []
         self.deleted: list[str] = []
         self.events: list[tuple[str, str]] = []
+        self.token_requests: list[tuple[str, str, dict[str, Any]]] = []
+
+    async def request_token(self, namespace: str, account: str, body: dict[str, Any]) -> dict[str, Any]:
+        self.token_requests.append((namespace, account, body))
+        return {"status": {"token": f"token-{len(self.token_requests)}", "expirationTimestamp": ""}}
+
+    async def services(self, namespace: str) -> list[dict[str, Any]]:
+        return [o for k, o in self.objects.items() if k.startswith("svc/")]
+
+    async def master_service(self) -> dict[str, Any] | None:
+        return self.objects.get("master/kubernetes")
 
     async def get_config_map(self, namespace: str, name: str) -> dict[str, Any] | None:
         return self.objects.get(f"cm/{name}")
