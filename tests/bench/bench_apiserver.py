@@ -14,6 +14,11 @@ Prints, one per line:
                        mutating_p99_ms = create p99 (target <= 100)
   watch_fanout_p99_ms  1000 watchers, write -> delivery p99 (target <= 1000)
   list_10k_s           one list of 10,000 pods (target <= 1)
+  token_auth_us        API server CPU per request authenticated by a ServiceAccount Bearer
+                       token beyond the same request by client certificate (GET /version,
+                       64 keep-alive connections each way, alternating rounds; target <= 30)
+  token_review_cached_us  in-process cost of one cached token check (signature cache hit,
+                       ServiceAccount and bound-object lookups)
 
 The API server runs one process by default (``--workers``): on a 2-core machine a second one
 makes each worker's etcd transactions half as big (group commit batches what arrives during
@@ -25,7 +30,7 @@ spends about 280 us per request, more than a third of the server's own cost, so 
 is taken with kprov's own lean request transport (kprov.cluster.client.lean_http), which
 writes a request whole and reads the reply by its length.
 
-Run: python tests/bench/bench_apiserver.py [--pods 10000] [--watchers 1000]
+Run: python tests/bench/bench_apiserver.py [--pods 10000] [--watchers 1000] [--only-token-auth]
 """
 
 from __future__ import annotations
@@ -305,10 +310,75 @@ async def _list_all(session: aiohttp.ClientSession, server: str, ns: str) -> tup
     return time.perf_counter() - start, len(body["items"])
 
 
+async def _get_many(session: aiohttp.ClientSession, url: str, count: int, headers: dict[str, str]) -> None:
+    async def worker(n: int) -> None:
+        for _ in range(n):
+            async with session.get(url, headers=headers) as reply:
+                await reply.read()
+                assert reply.status == 200, reply.status
+
+    await asyncio.gather(*(worker(count // CONCURRENCY) for _ in range(CONCURRENCY)))
+
+
+async def _token_auth(info: LocalInfo, workdir: Path, requests: int, rounds: int = 4) -> float:
+    """API server CPU per Bearer-token request minus per client-certificate request (us)."""
+    admin_ctx = _ssl(Path(info.admin_kubeconfig), workdir)
+    token_ctx = ssl.create_default_context(cafile=str(workdir / "ca.crt"))
+    server = info.server
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=admin_ctx)) as admin:
+        await admin.post(f"{server}/api/v1/namespaces", json={"metadata": {"name": "tok"}})
+        await admin.post(f"{server}/api/v1/namespaces/tok/serviceaccounts", json={"metadata": {"name": "b"}})
+        async with admin.post(
+            f"{server}/api/v1/namespaces/tok/serviceaccounts/b/token",
+            json={"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {}},
+        ) as reply:
+            token = (await reply.json())["status"]["token"]
+    meter = _CpuMeter(Path(info.dir))
+    spent = {"token": 0.0, "cert": 0.0}
+    url = f"{server}/version"
+    async with (
+        aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=admin_ctx, limit=CONCURRENCY)) as cert,
+        aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=token_ctx, limit=CONCURRENCY)) as bearer,
+    ):
+        auth = {"Authorization": f"Bearer {token}"}
+        await _get_many(cert, url, CONCURRENCY * 4, {})  # connections made, caches warm
+        await _get_many(bearer, url, CONCURRENCY * 4, auth)
+        for _ in range(rounds):
+            for kind, session, headers in (("cert", cert, {}), ("token", bearer, auth)):
+                meter.start()
+                await _get_many(session, url, requests // rounds, headers)
+                spent[kind] += meter.per(requests // rounds)["apiserver"] / rounds
+    return spent["token"] - spent["cert"]
+
+
+def _token_review_cached_us(count: int = 20_000) -> float:
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from kprov.cluster.apiserver.authn import Authenticator
+    from kprov.cluster.apiserver.satoken import BoundRef, ServiceAccountTokens
+
+    tokens = ServiceAccountTokens(rsa.generate_private_key(public_exponent=65537, key_size=2048), [])
+    objects = {
+        "/registry/serviceaccounts/ns/sa": {"metadata": {"uid": "u"}},
+        "/registry/pods/ns/p": {"metadata": {"uid": "pu"}},
+    }
+    auth = Authenticator(tokens, objects.get)
+    token, _ = tokens.issue("ns", "sa", "u", bound=BoundRef("Pod", "p", "pu"))
+    auth.review(token)
+    start = time.perf_counter()
+    for _ in range(count):
+        auth.review(token)
+    return (time.perf_counter() - start) / count * 1e6
+
+
 async def run(args: argparse.Namespace, workdir: Path) -> None:
     plane = LocalControlPlane(workdir / "plane", start_components=False, apiserver_workers=args.workers)
     info = plane.up()
     try:
+        if args.only_token_auth:
+            print(f"token_auth_us = {await _token_auth(info, workdir, args.token_requests):.1f}")
+            print(f"token_review_cached_us = {_token_review_cached_us():.1f}")
+            return
         context = _ssl(Path(info.admin_kubeconfig), workdir)
         connector = aiohttp.TCPConnector(ssl=context, limit=args.watchers + 2 * CONCURRENCY)
         timeout = aiohttp.ClientTimeout(total=None, sock_read=None)
@@ -345,6 +415,8 @@ async def run(args: argparse.Namespace, workdir: Path) -> None:
             print(f"watch_fanout_deliveries = {len(fan)}")
             print(f"watch_fanout_p50_ms = {statistics.median(fan):.1f}")
             print(f"watch_fanout_p99_ms = {_pct(fan, 0.99):.1f}")
+            print(f"token_auth_us = {await _token_auth(info, workdir, args.token_requests):.1f}")
+            print(f"token_review_cached_us = {_token_review_cached_us():.1f}")
     finally:
         plane.down()
 
@@ -361,6 +433,8 @@ def main() -> None:
     parser.add_argument("--watchers", type=int, default=1000)
     parser.add_argument("--fanout-events", type=int, default=20)
     parser.add_argument("--steady-seconds", type=float, default=10.0)
+    parser.add_argument("--token-requests", type=int, default=20_000, help="GETs per identity")
+    parser.add_argument("--only-token-auth", action="store_true", help="measure token_auth_us only")
     args = parser.parse_args()
     if args.dir:
         Path(args.dir).mkdir(parents=True, exist_ok=True)
