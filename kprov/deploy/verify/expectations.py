@@ -20,6 +20,8 @@ class HostExpectation:
     units: list[str] = field(default_factory=list)
     ports: list[int] = field(default_factory=list)
     certs: list[str] = field(default_factory=list)
+    # port -> the certificate file the component listening there must serve (TLS handshake)
+    served: dict[int, str] = field(default_factory=dict)
 
     def extend(self, units: Iterable[str], ports: Iterable[int], certs: Iterable[str]) -> None:
         for target, items in ((self.units, units), (self.ports, ports), (self.certs, certs)):
@@ -46,9 +48,12 @@ def expectations_for(
         exp = HostExpectation()
         if in_group(host, "etcd"):
             exp.extend(*_ETCD)
+            exp.served.update({2379: f"{PKI}/etcd/server.crt", 2380: f"{PKI}/etcd/peer.crt"})
         if in_group(host, "control_plane"):
             exp.extend(*_CONTROL_PLANE)
+            exp.served[6443] = f"{PKI}/apiserver.crt"
         if in_group(host, "control_plane") or in_group(host, "workers"):
             exp.extend(*_NODE)
+            exp.served[10250] = f"{PKI}/kubelet.crt"
         result[host] = exp
     return result

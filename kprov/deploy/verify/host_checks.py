@@ -5,7 +5,9 @@ port and key). Host-key checking follows the inventory (``kprov_host_key_checkin
 Hosts are checked in parallel; a host that cannot be reached is one failed row. Each kind
 of check is one command per host (every unit's ``systemctl is-active`` / ``is-enabled``
 exit codes, as testinfra's systemd service module reads them; one socket listing; every
-certificate's bytes), not one per unit or file.
+certificate's bytes), not one per unit or file. Each TLS listener's served certificate is
+compared with the file on disk (a TLS handshake from here: a process that did not restart
+after a rotation serves the old serial), and recorded pending restarts fail the host.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import shlex
+import socket
+import ssl
 import tempfile
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -24,8 +28,9 @@ from cryptography import x509
 
 from kprov.deploy.verify.expectations import HostExpectation
 from kprov.deploy.verify.report import Check
+from kprov.provision.execute.pending import PENDING_DIR
 
-__all__ = ["CERT_MIN_DAYS", "check_hosts", "testinfra_host"]
+__all__ = ["CERT_MIN_DAYS", "check_hosts", "served_certificate", "served_matches", "testinfra_host"]
 
 CERT_MIN_DAYS = 30
 
@@ -118,7 +123,51 @@ def _check_host(name: str, host_vars: Mapping[str, Any], exp: HostExpectation) -
         for path in exp.certs:
             ok, detail = _cert_check(contents.get(path), now)
             checks.append(Check(name, f"certificate {path}", ok, detail))
+        address = str(host_vars.get("ansible_host", name))
+        for port, path in exp.served.items():
+            ok, detail = served_matches(address, port, contents.get(path))
+            checks.append(Check(name, f"port {port} serves {path}", ok, detail))
+        pending = _pending_handlers(host)
+        checks.append(Check(name, "no restart pending", not pending,
+                            f"pending from an interrupted run: {', '.join(pending)} (rerun kprov apply)"
+                            if pending else ""))
     return checks
+
+
+def _pending_handlers(host: Any) -> list[str]:
+    """Handlers a run recorded as due and that never ran (kprov.provision.execute.pending)."""
+    listing = host.run(f'for f in {PENDING_DIR}/*; do [ -f "$f" ] && cat "$f"; done; true')
+    return sorted({line.strip() for line in listing.stdout.splitlines() if line.strip()})
+
+
+def served_certificate(address: str, port: int, timeout: float = 5.0) -> x509.Certificate:
+    """The certificate the listener at address:port presents in a TLS handshake (unverified:
+    only its identity is compared; no client certificate is sent)."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    with socket.create_connection((address, port), timeout=timeout) as raw, \
+            context.wrap_socket(raw, server_hostname=address) as tls:
+        der = tls.getpeercert(binary_form=True)
+    if not der:
+        raise ssl.SSLError("no certificate presented")
+    return x509.load_der_x509_certificate(der)
+
+
+def served_matches(address: str, port: int, on_disk: bytes | None) -> tuple[bool, str]:
+    """Whether the component on ``port`` serves the certificate installed on disk (a stale
+    process keeps serving the one it started with: restart it, kprov apply does)."""
+    if on_disk is None:
+        return False, "no certificate on disk"
+    expected = x509.load_pem_x509_certificate(on_disk).serial_number
+    try:
+        served = served_certificate(address, port).serial_number
+    except (OSError, ssl.SSLError, ValueError) as exc:
+        return False, f"no TLS handshake: {exc}"
+    if served != expected:
+        return False, (f"serves serial {served:x}, the file has {expected:x} "
+                       "(a stale process: rerun kprov apply)")
+    return True, f"serial {served:x}"
 
 
 def check_hosts(host_vars: Mapping[str, Mapping[str, Any]],

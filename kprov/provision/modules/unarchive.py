@@ -75,10 +75,21 @@ def _compression_flag(payload: bytes) -> str:
     return next((flag for magic, flag in magics if payload.startswith(magic)), "")
 
 
+class _NoDestYet(Exception):
+    """Check mode: dest does not exist (yet): an earlier task would have made it."""
+
+
 class UnarchiveModule:
     name = "unarchive"
 
     def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
+        try:
+            return self._run(ctx, args)
+        except _NoDestYet as missing:
+            # plan: the task that makes dest ran in check mode too; extracting is the change
+            return ModuleResult(changed=True, msg=f"would extract into {missing} (not there yet)")
+
+    def _run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
         p = parse_args(self.name, SPEC, args)
         if p["remote_src"] or not p["copy"]:
             return self._remote(ctx, p)
@@ -97,7 +108,7 @@ class UnarchiveModule:
         if p["creates"]:
             checks.append(f"[ -e {shlex.quote(p['creates'])} ] && {{ echo CREATES; exit 0; }}")
             query = ctx.probe("; ".join([*checks, "true"]))
-            self._check_dest(query.stdout, dest, data)
+            self._check_dest(query.stdout, dest, data, ctx.check_mode)
             if "CREATES" in query.stdout.splitlines():
                 return ModuleResult(changed=False, msg=f"skipped, since {p['creates']} exists", data=data)
         wanted: list[tuple[str, int, int]] = []
@@ -146,8 +157,10 @@ class UnarchiveModule:
         return result
 
     @staticmethod
-    def _check_dest(stdout: str, dest: str, data: dict[str, Any]) -> None:
+    def _check_dest(stdout: str, dest: str, data: dict[str, Any], check_mode: bool = False) -> None:
         if "NODEST" in stdout.splitlines():
+            if check_mode:
+                raise _NoDestYet(dest)
             raise ModuleFailed(f"unarchive: dest '{dest}' must be an existing dir", **data)
 
     def _differing(self, ctx: ModuleContext, dest: str, wanted: list[tuple[str, int, int]],
@@ -157,7 +170,7 @@ class UnarchiveModule:
         if stat_args:
             checks = [*checks, f"stat -c '%s %Y %n' -- {stat_args} 2>/dev/null"]
         query = ctx.probe("; ".join([*checks, "true"]))
-        self._check_dest(query.stdout, dest, data)
+        self._check_dest(query.stdout, dest, data, ctx.check_mode)
         seen = {}
         for line in query.stdout.splitlines():
             size, mtime, path = line.split(" ", 2)

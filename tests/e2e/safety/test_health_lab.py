@@ -1,0 +1,109 @@
+""""ok" means ok, on a real 3-host cluster: a foreign listener on 6443 stops the run in the
+preflight before any change; when the API server must restart onto a taken port anyway, the
+run fails naming it (not "1 changed") and the restart stays pending until a run completes
+it; an interrupted run exits 130 with its recap and the rerun performs the restarts it left
+pending; after `kprov pki rotate` + apply every TLS listener serves the new certificate, and
+`plan --diff` shows no key material."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kprov.deploy.verify.host_checks import served_certificate, served_matches
+from kprov.provision.execute.pending import PENDING_DIR, file_name
+from tests.e2e.safety.conftest import SafetyCluster, failures
+
+FOREIGN = "kprov-e2e-foreign-6443"
+SERVED = {6443: "/etc/kprov/pki/apiserver.crt", 10250: "/etc/kprov/pki/kubelet.crt",
+          2379: "/etc/kprov/pki/etcd/server.crt"}
+
+
+def _mark(cluster: SafetyCluster, host: str, handler: str) -> None:
+    marker = f"{PENDING_DIR}/{file_name(handler)}"
+    cluster.ssh(host, f"mkdir -p {PENDING_DIR} && printf '%s\\n' '{handler}' > {marker}")
+
+
+def _pending(cluster: SafetyCluster, host: str) -> str:
+    return cluster.ssh(host, f"cat {PENDING_DIR}/* 2>/dev/null; true")
+
+
+def _take_6443(cluster: SafetyCluster) -> None:
+    cluster.ssh("h2", f"systemctl stop kprov-apiserver && systemd-run --unit={FOREIGN} "
+                "python3 -m http.server 6443 && sleep 1")
+
+
+def _free_6443(cluster: SafetyCluster) -> None:
+    cluster.ssh("h2", f"systemctl stop {FOREIGN}; systemctl reset-failed {FOREIGN}; true", check=False)
+
+
+def test_a_taken_port_stops_the_run_in_preflight_before_any_change(safety_cluster: SafetyCluster) -> None:
+    _take_6443(safety_cluster)
+    try:
+        rc, report = safety_cluster.apply()
+    finally:
+        _free_6443(safety_cluster)
+    assert rc == 2 and not report["ok"]
+    preflight = [r for r in report["results"] if r["action"] == "preflight" and r["status"] == "failed"]
+    assert [(r["host"], r["task"]) for r in preflight] == [("h2", "preflight: ports")]
+    assert "port 6443 (API server) is taken by python3" in preflight[0]["msg"]
+    assert f"{FOREIGN}.service" in preflight[0]["msg"]
+    assert [r for r in report["results"] if r["action"] != "preflight"] == []  # nothing ran
+    assert any("nothing was changed" in e for e in report["errors"])
+
+
+def test_a_restart_onto_a_taken_port_fails_naming_the_component_and_stays_pending(
+        safety_cluster: SafetyCluster) -> None:
+    _take_6443(safety_cluster)
+    _mark(safety_cluster, "h2", "restart kprov-apiserver")  # as a rotation or code switch records it
+    try:
+        rc, report = safety_cluster.apply("--skip-preflight", "ports")
+        assert rc == 2, "a restart onto a taken port must not end in success"
+        [failed] = [r for r in report["results"] if r["status"] == "failed"]
+        assert (failed["host"], failed["task"]) == ("h2", "wait until kprov-apiserver is healthy")
+        assert "kprov-apiserver is" in failed["result"]["stderr"]
+        assert "restart kprov-apiserver" in _pending(safety_cluster, "h2")  # not done: still pending
+    finally:
+        _free_6443(safety_cluster)
+    rc, report = safety_cluster.apply()
+    assert rc == 0, "\n".join(failures(report))
+    assert _pending(safety_cluster, "h2") == ""
+    assert safety_cluster.ssh("h2", "systemctl is-active kprov-apiserver") == "active"
+
+
+def test_an_interrupted_run_exits_130_and_the_rerun_does_the_pending_restarts(
+        safety_cluster: SafetyCluster) -> None:
+    # what the runtime switch records before it switches, when a run is interrupted after it
+    _mark(safety_cluster, "h1", "restart kprov-scheduler")
+    since = "systemctl show -p ActiveEnterTimestampMonotonic --value kprov-scheduler"
+    started = safety_cluster.ssh("h1", since)
+    rc, out, log = safety_cluster.interrupted_apply(lambda text: "phase: Plays" in text)
+    assert rc == 130, out[-3000:]
+    assert "interrupted" in out and "PLAY RECAP" in out and "no session" not in out
+    lines = Path(log).read_text().splitlines()
+    assert any("run interrupted by SIGINT" in line for line in lines) and lines[-1].endswith("ok=False")
+    assert "restart kprov-scheduler" in _pending(safety_cluster, "h1")
+    rc, report = safety_cluster.apply()
+    assert rc == 0, "\n".join(failures(report))
+    assert _pending(safety_cluster, "h1") == ""
+    again = safety_cluster.ssh("h1", since)
+    assert int(again) > int(started), "the rerun must restart the component the interrupted run left stale"
+
+
+def test_a_rotation_takes_effect_on_every_listener_and_plan_shows_no_keys(
+        safety_cluster: SafetyCluster) -> None:
+    hosts = ["h1", "h2", "h3"]
+    address = {h: safety_cluster.lab.layout.ip(h) for h in hosts}
+    before = {(h, p): served_certificate(address[h], p).serial_number for h in hosts for p in SERVED}
+    rotated = safety_cluster.kprov("pki", "rotate", "-i", str(safety_cluster.inventory))
+    assert rotated.returncode == 0, rotated.stderr
+    plan = safety_cluster.kprov("plan", "-i", str(safety_cluster.inventory))
+    assert "content changed (secret)" in plan.stdout and "apiserver.key" in plan.stdout
+    assert "PRIVATE KEY" not in plan.stdout + plan.stderr
+    rc, report = safety_cluster.apply()
+    assert rc == 0, "\n".join(failures(report))
+    for host in hosts:
+        for port, path in SERVED.items():
+            on_disk = safety_cluster.ssh(host, f"cat {path}").encode() + b"\n"
+            ok, detail = served_matches(address[host], port, on_disk)
+            assert ok, f"{host}:{port}: {detail}"
+            assert served_certificate(address[host], port).serial_number != before[(host, port)]
