@@ -5,7 +5,9 @@ Layout of a bundle::
     debs/           a flat apt repository (apt-ftparchive index), self-contained by default
     wheelhouse/     kprov-wheelhouse-<digest>.tar.gz (kprov and its dependencies, as wheels)
     runtime/        kprov-runtime-<digest>-py<X.Y>.tar.gz (the same, installed: what hosts unpack)
-    images/         pause.tar, busybox.tar (OCI archives, imported with ctr)
+    images/         pause.tar, busybox.tar (OCI archives, imported with ctr), standins.tar
+                    (kprov's stand-ins for the image mirror: busybox, pause... by public names)
+    images/mirror/  the image archives given with --image-archive, loaded into every mirror
     manifest.json   what, which versions, sha256 of every file
 
 Each part is built by the code that owns it (kprov.bundle.aptrepo, kprov.bundle.wheelhouse,
@@ -36,11 +38,15 @@ from kprov.bundle.packages import HOST_PACKAGES
 from kprov.bundle.runtime import build_runtime
 from kprov.bundle.wheelhouse import DEFAULT_CACHE, build_wheelhouse
 from kprov.images import build_archive, busybox_image, pause_image
+from kprov.images.archive import archive_images
+from kprov.images.standins import build_standins
 
 __all__ = ["REPO_INDEX_FILES", "REPO_ROOT", "BundleOptions", "archive_bundle", "build_bundle", "bundle_vars"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 REPO_INDEX_FILES = ("Packages", "Packages.gz", "Release")
+STANDINS_FILE = "images/standins.tar"
+MIRROR_DIR = "images/mirror"
 Progress = Callable[[str], None]
 
 
@@ -58,6 +64,7 @@ class BundleOptions:
     sources: AptSources = AptSources()
     wheelhouse: bool = True
     images: bool = True
+    image_archives: tuple[Path, ...] = ()  # docker/OCI archives for the image mirror
     repo_root: Path = REPO_ROOT
     wheelhouse_cache: Path = DEFAULT_CACHE
 
@@ -97,6 +104,10 @@ def build_bundle(out: Path, options: BundleOptions = BundleOptions(),
             spec = recipe(f"kprov.local/{name}:1")
             digest = build_archive(spec, out / "images" / f"{name}.tar")
             images.append(ImageEntry(spec.reference, f"images/{name}.tar", digest))
+        progress("images: stand-ins for the image mirror")
+        for reference, digest in build_standins(out / STANDINS_FILE).items():
+            images.append(ImageEntry(reference, STANDINS_FILE, digest))
+    images += _mirror_archives(out, options.image_archives, progress)
 
     manifest = BundleManifest(
         kprov_version=_kprov_version(),
@@ -112,6 +123,22 @@ def build_bundle(out: Path, options: BundleOptions = BundleOptions(),
     )
     manifest.write(out)
     return manifest
+
+
+def _mirror_archives(out: Path, archives: tuple[Path, ...], progress: Progress) -> list[ImageEntry]:
+    """Copy the user's image archives into the bundle (each must name its images)."""
+    target = out / MIRROR_DIR
+    shutil.rmtree(target, ignore_errors=True)
+    entries: list[ImageEntry] = []
+    for archive in archives:
+        names = [image.name for image in archive_images(archive)]
+        if (target / archive.name).exists():
+            raise ValueError(f"--image-archive {archive}: two archives named {archive.name}")
+        target.mkdir(parents=True, exist_ok=True)
+        progress(f"images: {archive.name} for the image mirror ({', '.join(names)})")
+        shutil.copy2(archive, target / archive.name)
+        entries += [ImageEntry(name, f"{MIRROR_DIR}/{archive.name}", "") for name in names]
+    return entries
 
 
 def bundle_vars(bundle: Path) -> dict[str, str | list[str]]:
@@ -130,8 +157,17 @@ def bundle_vars(bundle: Path) -> dict[str, str | list[str]]:
     if manifest.runtime_archive and manifest.runtime_digest:
         found["kprov_runtime_archive"] = str(bundle / manifest.runtime_archive)
         found["kprov_runtime_digest"] = manifest.runtime_digest
+    mirror: list[str] = []
     for image in manifest.images:
-        found[f"kprov_image_{Path(image.file).stem}_archive"] = str(bundle / image.file)
+        if image.file == STANDINS_FILE:
+            found["kprov_registry_standins_archive"] = str(bundle / image.file)
+        elif image.file.startswith(f"{MIRROR_DIR}/"):
+            if str(bundle / image.file) not in mirror:
+                mirror.append(str(bundle / image.file))
+        else:
+            found[f"kprov_image_{Path(image.file).stem}_archive"] = str(bundle / image.file)
+    if mirror:
+        found["kprov_bundle_image_archives"] = mirror
     return found
 
 

@@ -28,6 +28,9 @@ def bundle_cmd(
     mirror: str = typer.Option(AptSources().mirror, "--mirror", help="Debian mirror to download from."),
     no_wheelhouse: bool = typer.Option(False, "--no-wheelhouse", help="Leave kprov's wheelhouse out."),
     no_images: bool = typer.Option(False, "--no-images", help="Leave the OCI images out."),
+    image_archive: list[Path] = typer.Option([], "--image-archive",
+                                             help="An image archive (docker save or OCI) whose images every "
+                                                  "image mirror serves by their names (repeatable)."),
     show_vars: bool = typer.Option(False, "--vars",
                                    help="Only print the extra vars (JSON) for an existing bundle at --out."),
     verify: bool = typer.Option(False, "--verify",
@@ -56,6 +59,7 @@ def bundle_cmd(
             sources=AptSources(suite=suite, mirror=mirror),
             wheelhouse=not no_wheelhouse,
             images=not no_images,
+            image_archives=tuple(image_archive),
         )
         manifest = build_bundle(out, options, progress=lambda line: console.print(line))
         if archive is not None:

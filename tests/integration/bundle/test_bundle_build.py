@@ -17,6 +17,7 @@ import pytest
 
 from kprov.bundle.build import bundle_vars
 from kprov.bundle.manifest import read_manifest, verify_bundle
+from kprov.images.oci import FileEntry, ImageSpec, build_archive
 
 KPROV = [sys.executable, "-m", "kprov.cli.main"]
 
@@ -32,7 +33,9 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if os.geteuid() != 0:
         pytest.skip("apt-get --download-only with its own state directories needs root")
     out = tmp_path_factory.mktemp("bundle") / "b"
-    result = _kprov("bundle", "--out", str(out), "-p", "jq", "--no-wheelhouse",
+    image = out.with_name("hello.tar")  # a user's image archive for the image mirror
+    build_archive(ImageSpec("quay.io/kprov-test/hello:v1", files=[FileEntry("hello", data=b"hi")]), image)
+    result = _kprov("bundle", "--out", str(out), "-p", "jq", "--no-wheelhouse", "--image-archive", str(image),
                     "--archive", str(out.with_suffix(".tar.gz")))
     assert result.returncode == 0, result.stderr
     return out
@@ -44,9 +47,16 @@ def test_manifest_lists_packages_with_versions_and_every_file(bundle: Path) -> N
     assert {"jq", "libjq1", "libonig5", "libc6"} <= set(names)
     assert names["jq"].version and (bundle / "debs" / names["jq"].file).is_file()
     assert manifest.requested_packages == ["jq"]
-    assert {image.reference for image in manifest.images} == {"kprov.local/pause:1", "kprov.local/busybox:1"}
-    assert set(manifest.files) >= {"debs/Packages", "debs/Release", "images/pause.tar", "images/busybox.tar"}
+    references = {image.reference for image in manifest.images}
+    assert {"kprov.local/pause:1", "kprov.local/busybox:1", "docker.io/library/busybox:latest",
+            "registry.k8s.io/pause:3.9", "quay.io/kprov-test/hello:v1"} <= references
+    assert set(manifest.files) >= {"debs/Packages", "debs/Release", "images/pause.tar", "images/busybox.tar",
+                                   "images/standins.tar", "images/mirror/hello.tar"}
     assert verify_bundle(bundle) == []
+    found = bundle_vars(bundle)
+    assert found["kprov_bundle_image_archives"] == [str(bundle.resolve() / "images/mirror/hello.tar")]
+    assert found["kprov_registry_standins_archive"] == str(bundle.resolve() / "images/standins.tar")
+    assert "kprov_image_standins_archive" not in found and "kprov_image_pause_archive" in found
 
 
 def test_apt_resolves_the_packages_from_the_bundle_alone(bundle: Path, tmp_path: Path) -> None:

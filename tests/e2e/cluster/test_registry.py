@@ -1,0 +1,139 @@
+"""The image mirror on the package's cluster: public image names run, air-gapped.
+
+The cold apply (conftest) seeded every control-plane host's mirror with kprov's stand-ins.
+Deployments naming docker.io/library/busybox:latest (pull policy Always) and
+registry.k8s.io/pause:3.9 run on every worker; an image no mirror holds backs off with the
+registry's own "not found"; an archive loaded with `kprov images load` runs by its public
+name; and with two of the three mirrors down, a node still pulls from the third.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from kprov.images.oci import ImageSpec, build_archive
+from kprov.images.recipes import busybox_files
+from tests.e2e.cluster.conftest import Cluster, wait_for
+
+pytestmark = pytest.mark.lab
+
+WORKERS = ["h4", "h5"]
+NAMESPACE = "mirror-e2e"
+
+
+def _deployment(name: str, image: str, pull_policy: str) -> dict[str, Any]:
+    labels = {"app": name}
+    return {
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": NAMESPACE},
+        "spec": {"replicas": len(WORKERS), "selector": {"matchLabels": labels}, "template": {
+            "metadata": {"labels": labels},
+            "spec": {
+                "terminationGracePeriodSeconds": 1,
+                "affinity": {
+                    "nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+                        {"matchExpressions": [{"key": "kubernetes.io/hostname", "operator": "In",
+                                               "values": WORKERS}]}]}},
+                    "podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+                        {"labelSelector": {"matchLabels": labels},
+                         "topologyKey": "kubernetes.io/hostname"}]},
+                },
+                "containers": [{"name": "main", "image": image, "imagePullPolicy": pull_policy,
+                                **({"command": ["sleep", "100000"]} if "busybox" in image else {})}],
+            }}},
+    }
+
+
+def _pod(name: str, image: str, node: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": NAMESPACE},
+            "spec": {"nodeName": node, "terminationGracePeriodSeconds": 1, "containers": [
+                {"name": "main", "image": image, "imagePullPolicy": "Always",
+                 "command": ["sleep", "100000"]}]}}
+
+
+def _apply(cluster: Cluster, tmp_path: Path, *objects: dict[str, Any]) -> None:
+    manifest = tmp_path / "objects.yaml"
+    manifest.write_text(yaml.safe_dump_all(objects))
+    cluster.kubectl("apply", "-f", str(manifest))
+
+
+def _running(cluster: Cluster, selector: str) -> dict[str, dict[str, Any]]:
+    pods = cluster.kubectl_json("get", "pods", "-n", NAMESPACE, "-l", selector)["items"]
+    return {p["spec"].get("nodeName", ""): p for p in pods
+            if p["status"].get("phase") == "Running" and not p["metadata"].get("deletionTimestamp")}
+
+
+def _pod_running(cluster: Cluster, name: str) -> bool:
+    pod = cluster.kubectl_json("get", "pod", name, "-n", NAMESPACE)
+    return bool(pod["status"].get("phase") == "Running")
+
+
+@pytest.fixture(scope="module")
+def namespace(cluster: Cluster) -> Any:
+    cluster.kubectl("create", "namespace", NAMESPACE)
+    yield NAMESPACE
+    cluster.kubectl("delete", "namespace", NAMESPACE, "--wait=false", check=False)
+
+
+def test_public_names_run_on_every_worker_from_the_mirror(cluster: Cluster, namespace: str,
+                                                          tmp_path: Path) -> None:
+    _apply(cluster, tmp_path, _deployment("busybox", "docker.io/library/busybox:latest", "Always"),
+           _deployment("pause", "registry.k8s.io/pause:3.9", "IfNotPresent"))
+    for app, repository in (("busybox", "docker.io/library/busybox"), ("pause", "registry.k8s.io/pause")):
+        def on_every_worker(app: str = app) -> dict[str, dict[str, Any]] | None:
+            running = _running(cluster, f"app={app}")
+            return running if sorted(running) == WORKERS else None
+
+        pods = wait_for(f"{app} running on every worker", on_every_worker, 180)
+        for node, pod in pods.items():
+            (status,) = pod["status"]["containerStatuses"]
+            assert status["imageID"].startswith(f"{repository}@sha256:"), (node, status)
+
+
+def test_an_image_no_mirror_holds_backs_off_with_the_registrys_message(cluster: Cluster, namespace: str,
+                                                                      tmp_path: Path) -> None:
+    image = "docker.io/library/kprov-e2e-missing:1"
+    _apply(cluster, tmp_path, _pod("missing", image, WORKERS[0]))
+
+    def backing_off() -> dict[str, Any] | None:
+        pod = cluster.kubectl_json("get", "pod", "missing", "-n", NAMESPACE)
+        status = (pod["status"].get("containerStatuses") or [{}])[0]
+        waiting = (status.get("state") or {}).get("waiting") or {}
+        return waiting if waiting.get("reason") == "ImagePullBackOff" else None
+
+    waiting = wait_for("ImagePullBackOff", backing_off, 120)
+    assert waiting["message"] == f'Back-off pulling image "{image}"'
+    events = cluster.kubectl_json("get", "events", "-n", NAMESPACE, "--field-selector",
+                                  "involvedObject.name=missing")["items"]
+    messages = " ".join(e.get("message", "") for e in events)
+    assert f"{image}: not found" in messages, messages  # the registry's words, nothing tried upstream
+
+
+def test_an_archive_loaded_with_kprov_images_load_runs_by_its_public_name(
+        cluster: Cluster, namespace: str, tmp_path: Path) -> None:
+    image = "quay.io/kprov-e2e/hello:v1"
+    archive = tmp_path / "hello.tar"
+    build_archive(ImageSpec(image, files=busybox_files(), cmd=["/bin/sh"]), archive)
+    proc = cluster.kprov("images", "load", "-i", str(cluster.inventory), str(archive), timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    listed = cluster.kprov("images", "ls", "-i", str(cluster.inventory))
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    assert listed.stdout.count(image) == 3, listed.stdout  # in every control-plane host's mirror
+    _apply(cluster, tmp_path, _pod("hello", image, WORKERS[1]))
+    wait_for("the loaded image running", lambda: _pod_running(cluster, "hello"), 120)
+
+
+def test_pulls_go_on_with_two_of_three_mirrors_down(cluster: Cluster, namespace: str, tmp_path: Path) -> None:
+    image = "registry.k8s.io/e2e-test-images/busybox:1.36.1-1"  # not pulled by any node yet
+    down = ["h1", "h2"]
+    for host in down:
+        cluster.ssh(host, "systemctl stop docker-registry")
+    try:
+        _apply(cluster, tmp_path, _pod("failover", image, WORKERS[0]))
+        wait_for("a pull from the one mirror left", lambda: _pod_running(cluster, "failover"), 120)
+    finally:
+        for host in down:
+            cluster.ssh(host, "systemctl start docker-registry")
