@@ -8,6 +8,7 @@ Names are paths below the pki directory without the suffix (``etcd/h1/server`` m
     apiserver-kubelet-client         API server -> kubelet (logs, exec)
     registry                         the image mirror on every control-plane host (role registry)
     admin, scheduler, controller-manager, kube-proxy    component/admin client certs
+    kube-dns                         kprov-dns (system:kprov:kube-dns)
     kubelet/<node>/client            kubelet -> API server (system:node:<node>)
     kubelet/<node>/serving           kubelet's HTTPS endpoint (:10250)
     etcd/ca                          etcd CA
@@ -118,6 +119,7 @@ def cert_specs(topo: ClusterTopology) -> list[CertSpec]:
     specs.append(CertSpec("scheduler", CLUSTER_CA, ids.SCHEDULER_CN, client=True))
     specs.append(CertSpec("controller-manager", CLUSTER_CA, ids.CONTROLLER_MANAGER_CN, client=True))
     specs.append(CertSpec("kube-proxy", CLUSTER_CA, ids.KUBE_PROXY_CN, client=True))
+    specs.append(CertSpec("kube-dns", CLUSTER_CA, ids.KUBE_DNS_CN, client=True))
     for name in topo.kubelets:
         host = topo.hosts[name]
         specs.append(
@@ -149,6 +151,7 @@ def kubeconfig_specs(topo: ClusterTopology) -> list[KubeconfigSpec]:
             "kubeconfigs/controller-manager.conf", "controller-manager", ids.CONTROLLER_MANAGER_CN
         ),
         KubeconfigSpec("kubeconfigs/kube-proxy.conf", "kube-proxy", ids.KUBE_PROXY_CN),
+        KubeconfigSpec("kubeconfigs/kube-dns.conf", "kube-dns", ids.KUBE_DNS_CN),
     ]
     for name in topo.kubelets:
         confs.append(

@@ -11,6 +11,7 @@ __all__ = [
     "APISERVER_ETCD_CLIENT_CN",
     "APISERVER_KUBELET_CLIENT_CN",
     "CONTROLLER_MANAGER_CN",
+    "KUBE_DNS_CN",
     "KUBE_PROXY_CN",
     "MASTERS_GROUP",
     "NODES_GROUP",
@@ -23,6 +24,7 @@ MASTERS_GROUP = "system:masters"
 SCHEDULER_CN = "system:kube-scheduler"
 CONTROLLER_MANAGER_CN = "system:kube-controller-manager"
 KUBE_PROXY_CN = "system:kube-proxy"
+KUBE_DNS_CN = "system:kprov:kube-dns"
 NODES_GROUP = "system:nodes"
 APISERVER_KUBELET_CLIENT_CN = "kube-apiserver-kubelet-client"
 APISERVER_ETCD_CLIENT_CN = "kube-apiserver-etcd-client"

@@ -14,6 +14,8 @@ The fixed rules, one small table per identity:
 - ``system:kube-scheduler``: pods, bindings, nodes, events, leases (kube-system).
 - ``system:kube-controller-manager``: everything (it manages every kind).
 - ``system:kube-proxy``: read services, endpoints, endpointslices, nodes; write events.
+- ``system:kprov:kube-dns`` (kprov-dns): read services, endpointslices, pods, namespaces;
+  create the kube-system/kube-dns Service; write endpointslices in kube-system only.
 - ``impersonate`` (Impersonate-* headers, see impersonation.py): system:masters only.
 Everything else is denied (403 with the real server's wording, see status.forbidden).
 """
@@ -119,6 +121,18 @@ def _node_allows(node: str, ri: RequestInfo, cache: WatchCache) -> bool:
     return verb in _READ and res in _NODE_READ and not sub
 
 
+def _kube_dns_allows(ri: RequestInfo) -> bool:
+    if ri.subresource:
+        return False
+    if ri.resource in ("services", "endpointslices", "pods", "namespaces") and ri.verb in _READ:
+        return True
+    if ri.namespace != "kube-system":
+        return False
+    if ri.resource == "services":
+        return ri.verb == "create"
+    return ri.resource == "endpointslices" and ri.verb in ("create", "update", "patch", "delete")
+
+
 def authorize(user: UserInfo, ri: RequestInfo, cache: WatchCache) -> bool:
     if ri.resource == "selfsubjectaccessreviews" and ri.group == "authorization.k8s.io":
         return ri.verb == "create"  # anyone may ask what they themselves may do
@@ -156,6 +170,8 @@ def authorize(user: UserInfo, ri: RequestInfo, cache: WatchCache) -> bool:
         if ri.resource == "leases":
             return ri.namespace == "kube-system"
         return False
+    if user.name == "system:kprov:kube-dns":
+        return _kube_dns_allows(ri)
     if user.name == "system:kube-proxy":
         if ri.resource in ("services", "endpoints", "endpointslices", "nodes"):
             return ri.verb in _READ

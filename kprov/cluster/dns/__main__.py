@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import socket
 
 import uvloop
 
@@ -10,6 +11,7 @@ from kprov.cluster.client.component import parse_duration, run_component
 from kprov.cluster.client.rest import ApiClient
 from kprov.cluster.dns.daemon import DnsDaemon, DnsOptions
 from kprov.cluster.dns.forward import Forwarder, Upstream, parse_upstream
+from kprov.cluster.dns.publish import PublishOptions
 from kprov.cluster.dns.records import ZoneConfig
 from kprov.cluster.dns.resolvconf import read_resolv_conf
 
@@ -32,6 +34,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--upstream", action="append", default=[], metavar="IP[:PORT]",
                         help="upstream resolver (repeatable); replaces --resolv-conf's nameservers")
     parser.add_argument("--upstream-timeout", type=parse_duration, default=2.0)
+    parser.add_argument("--publish-address", default="",
+                        help="publish this address as an endpoint of the kube-dns Service (the host's IP)")
+    parser.add_argument("--node-name", default=socket.gethostname(), help="names the published EndpointSlice")
+    parser.add_argument("--service-ip", default="",
+                        help="create kube-system/kube-dns with this ClusterIP if it is missing")
     parser.add_argument("-v", "--v", dest="verbosity", type=int, default=0)
     return parser
 
@@ -63,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
         zone=ZoneConfig(zone=args.cluster_domain.strip("."), ttl=args.ttl, pods=args.pods),
         forwarder=Forwarder(upstreams_for(args.upstream, args.resolv_conf, listen),
                             timeout=args.upstream_timeout),
+        publish=PublishOptions(node_name=args.node_name, address=args.publish_address,
+                               cluster_ip=args.service_ip) if args.publish_address else None,
     )
     args.leader_elect = False
 

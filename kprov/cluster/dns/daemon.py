@@ -3,12 +3,15 @@ the DNS server answers from it, HTTP serves health and metrics.
 
 The server starts answering at once (forwarding works without the API); /readyz turns
 ready only when every informer has listed, so nothing routes cluster names to a server
-with a partial index. The Pod informer runs only for verified pod records.
+with a partial index. The Pod informer runs only for verified pod records. With
+``publish`` set, the server keeps its kube-dns EndpointSlice (:mod:`.publish`), withdrawn
+on an orderly stop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +22,7 @@ from kprov.cluster.client.rest import ApiClient
 from kprov.cluster.dns.forward import Forwarder
 from kprov.cluster.dns.http import start_http
 from kprov.cluster.dns.index import ClusterIndex
+from kprov.cluster.dns.publish import Publisher, PublishOptions
 from kprov.cluster.dns.records import ZoneConfig
 from kprov.cluster.dns.server import DnsServer
 
@@ -33,6 +37,7 @@ class DnsOptions:
     http_address: str = "0.0.0.0:9153"
     zone: ZoneConfig = field(default_factory=ZoneConfig)
     forwarder: Forwarder = field(default_factory=lambda: Forwarder([]))
+    publish: PublishOptions | None = None
 
 
 def wire_index(index: ClusterIndex, services: Informer, slices: Informer, pods: Informer | None) -> None:
@@ -64,6 +69,9 @@ class DnsDaemon:
 
     async def run(self) -> None:
         tasks = [asyncio.create_task(i.run()) for i in self.informers]
+        publisher = Publisher(self.client, self.options.publish, self.ready) if self.options.publish else None
+        if publisher is not None:
+            tasks.append(asyncio.create_task(publisher.run()))
         for host, port in self.options.listen:
             await self.server.start(host, port)
             log.info("answering DNS on %s:%d (udp, tcp)", host, port)
@@ -77,5 +85,8 @@ class DnsDaemon:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            if publisher is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(publisher.withdraw(), 3)
             await self.server.close()
             await http.cleanup()

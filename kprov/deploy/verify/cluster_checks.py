@@ -3,7 +3,8 @@
 Each API server is asked on its own (not through failover) so a dead one shows as a failed
 row. The smoke test creates a throw-away namespace, waits for 2 ready pods on 2 different
 workers, fetches the Service's ClusterIP from a node (every backend must answer) and the
-NodePort on every worker from this machine, then deletes the namespace.
+NodePort on every worker from this machine, asks the cluster DNS (through the kube-dns
+ClusterIP, as pods do) for the Service's name from a worker, then deletes the namespace.
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ from typing import Any
 import aiohttp
 
 from kprov.cluster.client import ApiClient, ApiError, ClientConfig, resources
+from kprov.deploy.verify.dns_probe import dns_probe_command, parse_probe_output
 from kprov.deploy.verify.report import Check
 from kprov.deploy.verify.smoke import smoke_deployment, smoke_namespace, smoke_service
 
-__all__ = ["check_api_servers", "check_nodes", "smoke_test"]
+__all__ = ["check_api_servers", "check_cluster_dns", "check_nodes", "smoke_test"]
 
 RemoteRun = Callable[[str, str], tuple[int, str]]  # (host, shell command) -> (rc, stdout)
 _POLL_S = 0.25  # waiting for nodes / pods to be Ready: a list of a few objects per poll
@@ -94,8 +96,29 @@ async def _http_get(session: aiohttp.ClientSession, url: str) -> str:
         return (await resp.text()).strip()
 
 
+async def check_cluster_dns(client: ApiClient, service: dict[str, Any], worker: str, remote_run: RemoteRun,
+                            domain: str = "cluster.local", wait_s: float = 30.0) -> Check:
+    """The Service's FQDN resolves to its ClusterIP through kube-system/kube-dns."""
+    meta = service["metadata"]
+    fqdn = f"{meta['name']}.{meta['namespace']}.svc.{domain}"
+    title = f"cluster DNS resolves {fqdn} (from {worker})"
+    try:
+        dns_ip = (await client.get(resources.SERVICES, "kube-dns", "kube-system"))["spec"]["clusterIP"]
+    except ApiError as exc:
+        return Check("cluster", title, False, f"kube-system/kube-dns: {exc}")
+    deadline = time.monotonic() + wait_s
+    while True:
+        rc, out = await asyncio.to_thread(remote_run, worker, dns_probe_command(fqdn, dns_ip))
+        rcode, ips = parse_probe_output(out)
+        ok = rc == 0 and ips == [service["spec"]["clusterIP"]]
+        if ok or time.monotonic() > deadline:
+            return Check("cluster", title, ok, f"{dns_ip}: {rcode} {' '.join(ips)}".strip())
+        await asyncio.sleep(1.0)
+
+
 async def smoke_test(client: ApiClient, workers: list[str], node_ips: dict[str, str],
-                     remote_run: RemoteRun, timeout: float = 120.0) -> list[Check]:
+                     remote_run: RemoteRun, timeout: float = 120.0,
+                     domain: str = "cluster.local") -> list[Check]:
     """Deploy, probe through ClusterIP (from a node) and NodePort (from here), delete."""
     if len(workers) < 2:
         return [Check("cluster", "smoke deployment", False, "needs 2 workers in the inventory")]
@@ -121,6 +144,7 @@ async def smoke_test(client: ApiClient, workers: list[str], node_ips: dict[str, 
         answered = set(out.split())
         checks.append(Check("cluster", f"ClusterIP {cluster_ip} answers from every pod (from {workers[0]})",
                             rc == 0 and set(hosts) <= answered, f"answers: {sorted(answered)}"))
+        checks.append(await check_cluster_dns(client, service, workers[-1], remote_run, domain))
         async with aiohttp.ClientSession() as session:
             for worker in workers:
                 url = f"http://{node_ips[worker]}:{node_port}/"

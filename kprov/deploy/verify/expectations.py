@@ -36,6 +36,7 @@ _CONTROL_PLANE = (
     [f"{PKI}/apiserver.crt", f"{PKI}/apiserver-kubelet-client.crt", f"{PKI}/etcd/apiserver-etcd-client.crt",
      "/etc/docker/registry/tls/registry.crt"],
 )
+_CLUSTER_DNS = (["kprov-dns"], [53, 9153], [])
 _NODE = (["containerd", "kprov-kubelet", "kprov-proxy"], [10250, 10256], [f"{PKI}/kubelet.crt"])
 
 
@@ -52,6 +53,7 @@ def expectations_for(
         if in_group(host, "control_plane"):
             exp.extend(*_CONTROL_PLANE)
             exp.served[6443] = f"{PKI}/apiserver.crt"
+            exp.extend(*_CLUSTER_DNS)
         if in_group(host, "control_plane") or in_group(host, "workers"):
             exp.extend(*_NODE)
             exp.served[10250] = f"{PKI}/kubelet.crt"

@@ -68,8 +68,9 @@ async def _api_checks(inventory: str | Path, nodes: list[str], workers: list[str
     checks = await check_api_servers(config)
     async with ApiClient(config, timeout=10.0) as client:
         ips = {w: str(host_vars[w].get("ansible_host", w)) for w in workers}
-        smoking = asyncio.create_task(smoke_test(client, workers, ips, _remote_runner(host_vars))) \
-            if smoke else None
+        domain = str(next(iter(host_vars.values()), {}).get("kprov_cluster_domain", "cluster.local"))
+        smoking = asyncio.create_task(
+            smoke_test(client, workers, ips, _remote_runner(host_vars), domain=domain)) if smoke else None
         try:
             checks += await check_nodes(client, nodes)
         except Exception as exc:  # noqa: BLE001

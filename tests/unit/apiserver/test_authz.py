@@ -69,3 +69,16 @@ def test_components_and_strangers():
     assert authorize(proxy, _ri("watch", "endpointslices", group="discovery.k8s.io"), CACHE)  # type: ignore[arg-type]
     assert not authorize(proxy, _ri("update", "services", "x", "ns"), CACHE)  # type: ignore[arg-type]
     assert not authorize(UserInfo("someone"), _ri("list", "pods"), CACHE)  # type: ignore[arg-type]
+
+
+def test_kube_dns_reads_the_cluster_and_writes_only_its_endpoints():
+    dns = UserInfo("system:kprov:kube-dns")
+    allowed = [_ri("watch", "services"), _ri("list", "pods"),
+               _ri("watch", "endpointslices", group="discovery.k8s.io"),
+               _ri("create", "services", "", "kube-system"),
+               _ri("update", "endpointslices", "kube-dns-h1", "kube-system", group="discovery.k8s.io")]
+    denied = [_ri("update", "services", "kube-dns", "kube-system"), _ri("create", "services", "", "default"),
+              _ri("update", "endpointslices", "x", "default", group="discovery.k8s.io"),
+              _ri("get", "secrets", "s", "kube-system"), _ri("update", "pods", "p1", "ns", "status")]
+    assert all(authorize(dns, ri, CACHE) for ri in allowed)  # type: ignore[arg-type]
+    assert not any(authorize(dns, ri, CACHE) for ri in denied)  # type: ignore[arg-type]

@@ -18,15 +18,16 @@ def _exp() -> dict:
 def test_control_plane_etcd_host_runs_everything_once() -> None:
     h1 = _exp()["h1"]
     assert h1.units == ["kprov-etcd", "kprov-apiserver", "kprov-controller-manager", "kprov-scheduler",
-                        "docker-registry", "kprov-registry-loader", "containerd", "kprov-kubelet",
-                        "kprov-proxy"]
-    assert h1.ports == [2379, 2380, 6443, 5000, 5001, 10250, 10256]
+                        "docker-registry", "kprov-registry-loader", "kprov-dns", "containerd",
+                        "kprov-kubelet", "kprov-proxy"]
+    assert h1.ports == [2379, 2380, 6443, 5000, 5001, 53, 9153, 10250, 10256]
     assert len(h1.certs) == len(set(h1.certs))
 
 
 def test_etcd_only_and_worker_hosts() -> None:
     exp = _exp()
     assert exp["h3"].units == ["kprov-etcd"]
+    assert "kprov-dns" not in exp["h4"].units
     assert "kprov-apiserver" not in exp["h4"].units and "kprov-kubelet" in exp["h4"].units
 
 

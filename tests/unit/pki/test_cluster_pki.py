@@ -29,6 +29,7 @@ def test_identities_are_the_fixed_ones(issued) -> None:
         "scheduler": ("system:kube-scheduler", []),
         "controller-manager": ("system:kube-controller-manager", []),
         "kube-proxy": ("system:kube-proxy", []),
+        "kube-dns": ("system:kprov:kube-dns", []),
         "apiserver-kubelet-client": ("kube-apiserver-kubelet-client", ["system:masters"]),
         "etcd/apiserver-etcd-client": ("kube-apiserver-etcd-client", []),
         "kubelet/h4/client": ("system:node:h4", ["system:nodes"]),
@@ -63,8 +64,8 @@ def test_extra_addresses_and_endpoint(tmp_path) -> None:
     topo = make_topology(FIVE, host_vars)
     report = ClusterPki(tmp_path).ensure(topo)
     assert {c.action for c in report.changes} == {"created", "written"}
-    # every cert, 9 kubeconfigs (4 components + 5 kubelets), sa.key, sa.pub, encryption config
-    assert len(report.changed) == len(list(tmp_path.rglob("*.crt"))) + 12
+    # every cert, 10 kubeconfigs (5 components + 5 kubelets), sa.key, sa.pub, encryption config
+    assert len(report.changed) == len(list(tmp_path.rglob("*.crt"))) + 13
     dns, ips = _sans(tmp_path, "etcd/h1/server")
     assert dns == {"h1", "h1.example.org", "localhost"}
     assert ips == {"192.168.1.1", "fd00::1", "127.0.0.1"}
