@@ -45,6 +45,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--cluster-dns", default="", help="comma-separated DNS server IPs for ClusterFirst pods")
     p.add_argument("--cluster-domain", default="cluster.local")
+    p.add_argument("--resolv-conf", default="/etc/resolv.conf",
+                   help="the host's resolver config: Default pods get it, ClusterFirst ones its search")
     p.add_argument("--address", default="0.0.0.0")
     p.add_argument("--port", type=int, default=KUBELET_PORT)
     p.add_argument("--ctr", default="ctr", help="ctr binary used for interactive exec")
@@ -71,6 +73,7 @@ async def _run(args: argparse.Namespace) -> None:
         pod_log_root=args.pod_log_dir,
         cluster_dns=tuple(x for x in args.cluster_dns.split(",") if x),
         cluster_domain=args.cluster_domain,
+        resolv_conf=args.resolv_conf,
         address=args.address,
         port=args.port,
         ctr_path=args.ctr,

@@ -22,6 +22,7 @@ from aiohttp import web
 from kprov.cluster.client import ApiClient, EventHandler, Informer
 from kprov.cluster.client.resources import PODS
 from kprov.cluster.client.store import object_key
+from kprov.cluster.dns.resolvconf import ResolvConf, read_resolv_conf
 from kprov.cluster.kubelet import labels as L
 from kprov.cluster.kubelet.apiaccess import KubeletApi
 from kprov.cluster.kubelet.context import KubeletContext
@@ -52,6 +53,7 @@ class KubeletConfig:
     pod_log_root: str = "/var/log/pods"
     cluster_dns: tuple[str, ...] = ()
     cluster_domain: str = "cluster.local"
+    resolv_conf: str = ""  # the host's, for pods' DNS (empty: the runtime's default)
     address: str = "0.0.0.0"
     port: int = KUBELET_PORT
     ctr_path: str = "ctr"
@@ -68,7 +70,8 @@ class Kubelet:
         root = Path(config.root_dir)
         root.mkdir(parents=True, exist_ok=True)
         settings = NodeSettings(
-            config.node_name, config.pod_log_root, config.cluster_dns, config.cluster_domain
+            config.node_name, config.pod_log_root, config.cluster_dns, config.cluster_domain,
+            host_dns=read_resolv_conf(config.resolv_conf) if config.resolv_conf else ResolvConf(),
         )
         self.ctx = KubeletContext(runtime, self.api, settings, root, config.node_ip)
         self.ctx.allocatable = node_allocatable(host_facts(config.root_dir))

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from kprov.cluster.dns.resolvconf import ResolvConf
 from kprov.cluster.kubelet import labels as L
 from kprov.cluster.kubelet.cri.generated import api_pb2 as pb
 from kprov.cluster.kubelet.env import expand
@@ -41,6 +42,7 @@ class NodeSettings:
     cluster_dns: tuple[str, ...] = ()
     cluster_domain: str = "cluster.local"
     cgroup_parent: str = ""
+    host_dns: ResolvConf = field(default_factory=ResolvConf)  # the node's resolv.conf (--resolv-conf)
     extra_sandbox_labels: dict[str, str] = field(default_factory=dict)
 
 
@@ -58,10 +60,24 @@ def grace_period(pod: Obj) -> int:
     return DEFAULT_GRACE_SECONDS if value is None else max(0, int(value))
 
 
-def _dns(settings: NodeSettings, pod: Obj) -> pb.DNSConfig | None:
+MAX_DNS_SEARCH_PATHS = 32  # upstream's limits on a pod's resolv.conf
+MAX_DNS_NAMESERVERS = 3
+
+
+def _dedup(items: list[str]) -> list[str]:
+    return list(dict.fromkeys(i for i in items if i))
+
+
+def pod_dns(settings: NodeSettings, pod: Obj) -> tuple[list[str], list[str], list[str]]:
+    """(nameservers, searches, options) of the pod's resolv.conf, per dnsPolicy as upstream:
+    ClusterFirst (not host network) and ClusterFirstWithHostNet -> the cluster DNS, the
+    cluster's search path then the host's, ndots:5; Default (and ClusterFirst on the host
+    network, or without a cluster DNS) -> the host's resolv.conf; None -> only dnsConfig.
+    dnsConfig's nameservers and searches are appended, its options override by name."""
     spec = pod.get("spec") or {}
-    policy = spec.get("dnsPolicy", "ClusterFirst")
+    policy = spec.get("dnsPolicy") or "ClusterFirst"
     custom = spec.get("dnsConfig") or {}
+    host = settings.host_dns
     servers: list[str] = []
     searches: list[str] = []
     options: list[str] = []
@@ -69,15 +85,27 @@ def _dns(settings: NodeSettings, pod: Obj) -> pb.DNSConfig | None:
         policy == "ClusterFirst" and not spec.get("hostNetwork")
     )
     if cluster_first and settings.cluster_dns:
-        ns = (pod.get("metadata") or {}).get("namespace", "default")
+        ns = (pod.get("metadata") or {}).get("namespace") or "default"
         domain = settings.cluster_domain
         servers = list(settings.cluster_dns)
-        searches = [f"{ns}.svc.{domain}", f"svc.{domain}", domain]
+        searches = [f"{ns}.svc.{domain}", f"svc.{domain}", domain, *host.search]
         options = ["ndots:5"]
+    elif policy != "None":
+        servers, searches, options = list(host.nameservers), list(host.search), list(host.options)
     servers += list(custom.get("nameservers") or [])
     searches += list(custom.get("searches") or [])
+    merged: dict[str, str] = {}
+    for opt in options:
+        merged[opt.partition(":")[0]] = opt
     for opt in custom.get("options") or []:
-        options.append(f"{opt['name']}:{opt['value']}" if opt.get("value") is not None else opt["name"])
+        value = opt.get("value")
+        merged[opt["name"]] = f"{opt['name']}:{value}" if value is not None else opt["name"]
+    return (_dedup(servers)[:MAX_DNS_NAMESERVERS], _dedup(searches)[:MAX_DNS_SEARCH_PATHS],
+            list(merged.values()))
+
+
+def _dns(settings: NodeSettings, pod: Obj) -> pb.DNSConfig | None:
+    servers, searches, options = pod_dns(settings, pod)
     if not (servers or searches or options):
         return None
     return pb.DNSConfig(servers=servers, searches=searches, options=options)
