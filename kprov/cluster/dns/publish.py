@@ -49,8 +49,8 @@ class PublishOptions:
     cluster_ip: str = ""  # "" : do not create the Service
     namespace: str = "kube-system"
     service: str = "kube-dns"
-    renew_s: float = 10.0
-    stale_s: float = 40.0
+    renew_s: float = 5.0
+    stale_s: float = 20.0  # 4 missed renewals: short, since stub resolvers stick to one backend
 
 
 def _now() -> dt.datetime:

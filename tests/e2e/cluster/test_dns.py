@@ -1,0 +1,200 @@
+"""Cluster DNS end to end on the shared 5-host cluster (kprov-dns on h1..h3 behind
+kube-system/kube-dns, pods on the workers h4, h5).
+
+The DNS servers' upstream is a stub resolver this module starts on the lab bridge address
+(the control-plane hosts' resolv.conf points at it for the module's duration), so no test
+query reaches the machine's own resolvers. From a busybox pod on each worker: a Service
+by short name, ``svc.ns`` and FQDN; a headless Service's ready pods (and an unready one
+dropping out); StatefulSet pods by their stable names; SRV; ExternalName; NXDOMAIN; a
+forwarded outside name; the Service variables; ``wget`` to a Service by name; and names
+still resolving with one DNS host stopped.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.e2e.cluster.conftest import Cluster, wait_for
+from tests.e2e.cluster.dns_stub import KNOWN_NAME, StubResolver, known_address
+
+pytestmark = pytest.mark.lab
+
+NS = "dnstest"
+DNS_HOSTS = ["h1", "h2", "h3"]
+WORKERS = ["h4", "h5"]
+IMAGE = "kprov.local/busybox:1"
+SERVE = "mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 8080 -h /www"
+
+
+def _pod_spec(command: str, node: str | None = None, ready_file: bool = False) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "terminationGracePeriodSeconds": 1,
+        "containers": [{"name": "c", "image": IMAGE, "imagePullPolicy": "IfNotPresent",
+                        "command": ["sh", "-c", command],
+                        "ports": [{"name": "http", "containerPort": 8080}]}],
+    }
+    if ready_file:
+        spec["containers"][0]["readinessProbe"] = {"exec": {"command": ["test", "!", "-e", "/tmp/unready"]},
+                                                   "periodSeconds": 1}
+    if node:
+        spec["nodeName"] = node
+    return spec
+
+
+def _manifests() -> list[dict[str, Any]]:
+    web_labels, db_labels = {"app": "web"}, {"app": "db"}
+    objs: list[dict[str, Any]] = [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}},
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": NS},
+         "spec": {"replicas": 2, "selector": {"matchLabels": web_labels},
+                  "template": {"metadata": {"labels": web_labels}, "spec": _pod_spec(SERVE)}}},
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": NS},
+         "spec": {"selector": web_labels, "ports": [{"name": "http", "port": 80, "targetPort": 8080}]}},
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "db", "namespace": NS},
+         "spec": {"clusterIP": "None", "selector": db_labels, "ports": [{"name": "http", "port": 8080}]}},
+        {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "db", "namespace": NS},
+         "spec": {"replicas": 2, "serviceName": "db", "selector": {"matchLabels": db_labels},
+                  "template": {"metadata": {"labels": db_labels},
+                               "spec": _pod_spec(SERVE, ready_file=True)}}},
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "ext", "namespace": NS},
+         "spec": {"type": "ExternalName", "externalName": KNOWN_NAME}},
+    ]
+    for worker in WORKERS:
+        objs.append({"apiVersion": "v1", "kind": "Pod",
+                     "metadata": {"name": f"client-{worker}", "namespace": NS},
+                     "spec": _pod_spec("sleep 100000", node=worker)})
+    return objs
+
+
+@pytest.fixture(scope="module")
+def dns_setup(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    gateway = cluster.lab.layout.gateway
+    saved = {h: cluster.ssh(h, "cat /etc/resolv.conf") for h in DNS_HOSTS}
+    with StubResolver(gateway):
+        for host in DNS_HOSTS:
+            cluster.ssh(host, f"echo 'nameserver {gateway}' > /etc/resolv.conf && "
+                              "systemctl restart kprov-dns")
+        manifest = tmp_path_factory.mktemp("dns") / "objects.yaml"  # documents, not a List: kubectl
+        manifest.write_text(yaml.safe_dump_all(_manifests()))        # validates a List by openapi/v2
+        cluster.kubectl("apply", "-f", str(manifest))
+        wait_for("web, db and client pods ready", lambda: _ready_pods(cluster) >= 6, 180, 2)
+        try:
+            yield cluster
+        finally:
+            cluster.kubectl("delete", "namespace", NS, "--wait=false", check=False)
+            for host, text in saved.items():  # the hosts' own resolver config back
+                cluster.lab.ssh(host, f"printf '%s\\n' {shlex.quote(text)} > /etc/resolv.conf && "
+                                      "systemctl restart kprov-dns")
+
+
+def _ready_pods(cluster: Cluster) -> int:
+    pods = cluster.kubectl_json("get", "pods", "-n", NS)["items"]
+    return sum(1 for p in pods if any(c["type"] == "Ready" and c["status"] == "True"
+                                      for c in p["status"].get("conditions", [])))
+
+
+def _exec(cluster: Cluster, worker: str, command: str, check: bool = False) -> tuple[int, str]:
+    proc = cluster.kubectl("exec", "-n", NS, f"client-{worker}", "--", "sh", "-c", command,
+                           check=check, timeout=60)
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def _addresses(output: str) -> set[str]:
+    """Addresses after the 'Name:' line of busybox nslookup output (the server's come before)."""
+    _, _, answers = output.partition("Name:")
+    return set(re.findall(r"Address(?: \d+)?:\s*([0-9.]+)", answers))
+
+
+def _lookup(cluster: Cluster, worker: str, name: str, *opts: str) -> tuple[int, str]:
+    """busybox nslookup tries every search suffix and exits 1 if any is NXDOMAIN (with
+    CoreDNS too): callers judge by the addresses answered, not the status."""
+    return _exec(cluster, worker, f"nslookup {' '.join(opts)} {name}")
+
+
+def _ip(cluster: Cluster, kind: str, name: str) -> str:
+    obj = cluster.kubectl_json("get", kind, name, "-n", NS)
+    return str(obj["spec"]["clusterIP"] if kind == "service" else obj["status"]["podIP"])
+
+
+@pytest.mark.parametrize("worker", WORKERS)
+def test_pod_resolv_conf_points_at_the_cluster_dns(dns_setup: Cluster, worker: str) -> None:
+    _, conf = _exec(dns_setup, worker, "cat /etc/resolv.conf")
+    assert "nameserver 10.96.0.10" in conf
+    assert f"search {NS}.svc.cluster.local svc.cluster.local cluster.local" in conf
+    assert "ndots:5" in conf
+
+
+@pytest.mark.parametrize("worker", WORKERS)
+def test_service_by_short_name_namespace_and_fqdn(dns_setup: Cluster, worker: str) -> None:
+    ip = _ip(dns_setup, "service", "web")
+    for name in ("web", f"web.{NS}", f"web.{NS}.svc.cluster.local"):
+        _, out = _lookup(dns_setup, worker, name)
+        assert _addresses(out) == {ip}, (name, out)
+
+
+@pytest.mark.parametrize("worker", WORKERS)
+def test_headless_service_and_statefulset_pod_names(dns_setup: Cluster, worker: str) -> None:
+    pods = {n: _ip(dns_setup, "pod", n) for n in ("db-0", "db-1")}
+    _, out = _lookup(dns_setup, worker, "db")
+    assert _addresses(out) == set(pods.values()), out
+    for name, ip in pods.items():
+        _, out = _lookup(dns_setup, worker, f"{name}.db")
+        assert _addresses(out) == {ip}, out
+
+
+def test_an_unready_pod_drops_out_of_the_headless_answer(dns_setup: Cluster) -> None:
+    ip0, ip1 = _ip(dns_setup, "pod", "db-0"), _ip(dns_setup, "pod", "db-1")
+    dns_setup.kubectl("exec", "-n", NS, "db-1", "--", "touch", "/tmp/unready")
+    try:
+        wait_for("db-1 gone from db's answer",
+                 lambda: _addresses(_lookup(dns_setup, "h4", "db")[1]) == {ip0}, 30)
+    finally:
+        dns_setup.kubectl("exec", "-n", NS, "db-1", "--", "rm", "-f", "/tmp/unready")
+    wait_for("db-1 back", lambda: _addresses(_lookup(dns_setup, "h4", "db")[1]) == {ip0, ip1}, 30)
+
+
+def test_srv_externalname_nxdomain_and_forwarding(dns_setup: Cluster) -> None:
+    _, out = _lookup(dns_setup, "h4", f"_http._tcp.web.{NS}.svc.cluster.local", "-type=srv")
+    assert f"80 web.{NS}.svc.cluster.local" in out, out
+    _, out = _lookup(dns_setup, "h4", "ext")
+    assert KNOWN_NAME in out and known_address(KNOWN_NAME) in out, out
+    rc, out = _lookup(dns_setup, "h4", f"nope.{NS}.svc.cluster.local")
+    assert rc != 0 and "NXDOMAIN" in out and not _addresses(out), out
+    _, out = _lookup(dns_setup, "h5", KNOWN_NAME)
+    assert _addresses(out) == {known_address(KNOWN_NAME)}, out
+
+
+@pytest.mark.parametrize("worker", WORKERS)
+def test_service_variables_and_reaching_a_service_by_name(dns_setup: Cluster, worker: str) -> None:
+    _, env = _exec(dns_setup, worker, "env")
+    # the client pods were created after web: they carry its variables
+    assert f"WEB_SERVICE_HOST={_ip(dns_setup, 'service', 'web')}" in env
+    assert "WEB_SERVICE_PORT=80" in env and "KUBERNETES_SERVICE_HOST=" in env
+    rc, out = _exec(dns_setup, worker, "timeout 5 wget -q -O - http://web/")
+    assert rc == 0 and out.strip().startswith("web-"), out
+
+
+def test_names_keep_resolving_with_one_dns_host_stopped(dns_setup: Cluster) -> None:
+    ip = _ip(dns_setup, "service", "web")
+    dns_setup.lab.stop("h3")
+    try:
+        def peer_marked_not_ready() -> bool:
+            eps = dns_setup.kubectl_json("get", "endpointslice", "kube-dns-h3", "-n", "kube-system")
+            return not eps["endpoints"][0]["conditions"]["ready"]
+
+        wait_for("kube-dns-h3 marked not ready by its peers", peer_marked_not_ready, 60)
+        for worker in WORKERS:
+            for _ in range(6):
+                _, out = _lookup(dns_setup, worker, "web")
+                assert _addresses(out) == {ip}, out
+    finally:
+        dns_setup.lab.start("h3")
+    wait_for("kube-dns-h3 ready again", lambda: dns_setup.kubectl_json(
+        "get", "endpointslice", "kube-dns-h3", "-n", "kube-system"
+    )["endpoints"][0]["conditions"]["ready"], 120, 2)
