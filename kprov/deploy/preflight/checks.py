@@ -44,6 +44,9 @@ PORTS: tuple[tuple[int, str, str, str], ...] = (
     (6443, "control_plane", "kprov-apiserver.service", "API server"),
     (10250, "nodes", "kprov-kubelet.service", "kubelet"),
     (10256, "nodes", "kprov-proxy.service", "kube-proxy health"),
+    # kprov-dns's port 53 is bound on the node address only: a local stub resolver
+    # (systemd-resolved on 127.0.0.53) does not stand in its way, so only 9153 is checked.
+    (9153, "control_plane", "kprov-dns.service", "cluster DNS health and metrics"),
 )
 
 
