@@ -35,6 +35,7 @@ __all__ = [
 ]
 
 MAGIC = b"k8s\x00"
+_EPOCH = dt.datetime(1970, 1, 1)
 PROTOBUF_CONTENT_TYPE = "application/vnd.kubernetes.protobuf"
 
 
@@ -105,10 +106,10 @@ def _time(data: bytes, micro: bool) -> str | None:
             nanos = _signed(value, 32)
     if seconds == 0 and nanos == 0:
         return None
-    moment = dt.datetime.fromtimestamp(seconds, dt.UTC) + dt.timedelta(microseconds=nanos // 1000)
-    if micro:
-        return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    # from the epoch by arithmetic, formatted by isoformat: Go's zero-ish times (year 1) stay
+    # four-digit years, where fromtimestamp overflows and strftime("%Y") writes "1"
+    moment = _EPOCH + dt.timedelta(seconds=seconds, microseconds=nanos // 1000)
+    return moment.isoformat(timespec="microseconds" if micro else "seconds") + "Z"
 
 
 def _duration(data: bytes) -> str:

@@ -32,6 +32,7 @@ from kprov.cluster.api.schema import FieldSpec, inline_members, is_struct, own_f
 
 __all__ = ["encodable", "encode_message", "encode_object", "watch_frame"]
 
+_EPOCH = dt.datetime(1970, 1, 1)
 _DURATION_PART = re.compile(r"([0-9]*\.?[0-9]+)(ns|us|µs|ms|s|m|h)")
 _NANOS = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": 10**9, "m": 60 * 10**9, "h": 3600 * 10**9}
 
@@ -60,9 +61,9 @@ def _string_field(number: int, text: str) -> bytes:
 
 def _time(text: str) -> bytes:
     moment = dt.datetime.fromisoformat(text)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    seconds = int(moment.timestamp() // 1)
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(dt.UTC).replace(tzinfo=None)
+    seconds = (moment - _EPOCH) // dt.timedelta(seconds=1)  # exact, and fine for year 1
     nanos = moment.microsecond * 1000
     out = _key(1, 0) + _varint(seconds) if seconds else b""
     return out + (_key(2, 0) + _varint(nanos) if nanos else b"")

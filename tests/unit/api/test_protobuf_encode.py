@@ -73,7 +73,8 @@ LEASE = {
     "apiVersion": "coordination.k8s.io/v1",
     "kind": "Lease",
     "metadata": {"name": "h1", "namespace": "kube-node-lease"},
-    "spec": {"holderIdentity": "h1", "leaseDurationSeconds": 40, "renewTime": "2026-11-23T08:33:10.123456Z"},
+    "spec": {"holderIdentity": "h1", "leaseDurationSeconds": 40, "renewTime": "2026-11-23T08:33:10.123456Z",
+             "acquireTime": "0001-01-01T00:00:02.000000Z"},  # what the conformance Lease test sends
 }
 
 SECRET = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "type": "Opaque",
