@@ -87,7 +87,7 @@ class Authenticator:
         self._lookup = lookup
         self._local = local_user
         self._known: weakref.WeakKeyDictionary[Any, UserInfo] = weakref.WeakKeyDictionary()
-        self._verified: OrderedDict[str, tuple[float, TokenClaims]] = OrderedDict()
+        self._verified: OrderedDict[str, _Verified] = OrderedDict()
         self._ttl = ttl_s
         self._max = max_entries
         self._clock = clock
@@ -106,9 +106,9 @@ class Authenticator:
         """The user a token stands for (TokenReview and Bearer requests)."""
         if self.tokens is None:
             raise TokenInvalid("no service-account keys configured")
-        claims = self._claims(token, audiences)
-        self._check_objects(claims, token)
-        return _user_of(claims)
+        entry = self._entry(token, audiences)
+        self._check_objects(entry, token)
+        return entry.user
 
     def _certificate_user(self, request: AnyRequest) -> UserInfo:
         transport = request.transport
@@ -120,54 +120,42 @@ class Authenticator:
             user = self._known[ssl_object] = _from_certificate(ssl_object)
         return user
 
-    def _claims(self, token: str, audiences: tuple[str, ...]) -> TokenClaims:
+    def _entry(self, token: str, audiences: tuple[str, ...]) -> _Verified:
         assert self.tokens is not None
         now = self._clock()
         if not audiences:
             hit = self._verified.get(token)
-            if hit is not None and hit[0] > now:
+            if hit is not None and hit.deadline > now:
                 self._verified.move_to_end(token)
-                return hit[1]
+                return hit
         claims = self.tokens.verify(token, audiences or None)
         if claims.expires <= now:
             raise TokenInvalid("service account token has expired")
+        entry = _Verified(min(now + self._ttl, claims.expires), claims)
         if not audiences:
-            self._verified[token] = (min(now + self._ttl, claims.expires), claims)
+            self._verified[token] = entry
             if len(self._verified) > self._max:
                 self._verified.popitem(last=False)
-        return claims
+        return entry
 
-    def _check_objects(self, claims: TokenClaims, token: str) -> None:
-        if self._lookup is None:
+    def _check_objects(self, entry: _Verified, token: str) -> None:
+        """The ServiceAccount, bound object and node still exist with the token's uids."""
+        lookup = self._lookup
+        if lookup is None:
             return
-        ns = claims.namespace
-        sa = self._lookup(object_key("", "serviceaccounts", ns, claims.name))
-        if sa is None:
-            raise TokenInvalid(f"service account {ns}/{claims.name} has been deleted")
-        sa_uid = (sa.get("metadata") or {}).get("uid", "")
-        if claims.uid and sa_uid != claims.uid:
-            raise TokenInvalid(f"service account UID ({sa_uid}) does not match claim ({claims.uid})")
-        if claims.legacy_secret:
-            self._check_legacy_secret(claims, token)
-        bound = claims.bound
-        if bound is not None:
-            resource = "pods" if bound.kind == "Pod" else "secrets"
-            obj = self._lookup(object_key("", resource, ns, bound.name))
-            what = bound.kind.lower()
+        for key, uid, what, bound in entry.checks:
+            obj = lookup(key)
             if obj is None:
-                raise TokenInvalid(f"{what} {ns}/{bound.name} has been deleted")
+                raise TokenInvalid(f"{what} has been deleted")
             meta = obj.get("metadata") or {}
-            if meta.get("uid", "") != bound.uid:
-                raise TokenInvalid(f"{what} UID ({meta.get('uid', '')}) does not match claim ({bound.uid})")
-            deleted = meta.get("deletionTimestamp")
-            if deleted and _rfc3339(deleted) < self._clock() - _POD_DELETION_GRACE_S:
-                raise TokenInvalid(f"{what} {ns}/{bound.name} is being deleted")
-        if claims.node is not None:
-            node = self._lookup(object_key("", "nodes", "", claims.node.name))
-            if node is None:
-                raise TokenInvalid(f"node {claims.node.name} has been deleted")
-            if (node.get("metadata") or {}).get("uid", "") != claims.node.uid:
-                raise TokenInvalid(f"node UID does not match claim ({claims.node.uid})")
+            if uid and meta.get("uid", "") != uid:
+                raise TokenInvalid(f"{what}: UID ({meta.get('uid', '')}) does not match claim ({uid})")
+            if bound:
+                deleted = meta.get("deletionTimestamp")
+                if deleted and _rfc3339(deleted) < self._clock() - _POD_DELETION_GRACE_S:
+                    raise TokenInvalid(f"{what} is being deleted")
+        if entry.claims.legacy_secret:
+            self._check_legacy_secret(entry.claims, token)
 
     def _check_legacy_secret(self, claims: TokenClaims, token: str) -> None:
         assert self._lookup is not None
@@ -181,6 +169,48 @@ class Authenticator:
             matches = False
         if not matches:
             raise TokenInvalid("token does not match the secret's token")
+
+
+class _Verified:
+    """A token whose signature checked out: until when to trust that, its claims, its user,
+    and the objects to look up on every request ((key, uid, description, bound))."""
+
+    __slots__ = ("checks", "claims", "deadline", "user")
+
+    def __init__(self, deadline: float, claims: TokenClaims) -> None:
+        self.deadline = deadline
+        self.claims = claims
+        self.user = _user_of(claims)
+        ns = claims.namespace
+        checks = [
+            (
+                object_key("", "serviceaccounts", ns, claims.name),
+                claims.uid,
+                f"service account {ns}/{claims.name}",
+                False,
+            )
+        ]
+        bound = claims.bound
+        if bound is not None:
+            resource = "pods" if bound.kind == "Pod" else "secrets"
+            checks.append(
+                (
+                    object_key("", resource, ns, bound.name),
+                    bound.uid,
+                    f"{bound.kind.lower()} {ns}/{bound.name}",
+                    True,
+                )
+            )
+        if claims.node is not None:
+            checks.append(
+                (
+                    object_key("", "nodes", "", claims.node.name),
+                    claims.node.uid,
+                    f"node {claims.node.name}",
+                    False,
+                )
+            )
+        self.checks = tuple(checks)
 
 
 def _rfc3339(value: str) -> float:
