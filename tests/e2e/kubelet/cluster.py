@@ -58,7 +58,8 @@ HOST = "h1"
 
 def render_role_template(role: str, template: str, overrides: dict[str, Any]) -> str:
     role_dir = REPO / "roles" / role
-    variables = yaml.safe_load((role_dir / "defaults" / "main.yml").read_text()) or {}
+    variables: dict[str, Any] = {"kprov_host_pki": "/etc/kprov/pki"}  # kprov_defaults' (role meta dep)
+    variables.update(yaml.safe_load((role_dir / "defaults" / "main.yml").read_text()) or {})
     variables.update(overrides)
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, trim_blocks=True)
     text = (role_dir / "templates" / template).read_text()
