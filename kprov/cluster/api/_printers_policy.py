@@ -1,4 +1,4 @@
-"""Table printer for policy/v1 PodDisruptionBudgets (columns as upstream's)."""
+"""Table printers for PodDisruptionBudgets, ResourceQuotas and LimitRanges (columns as upstream's)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 from kprov.cluster.api._printing import AGE, NAME, Age, Column, Printer, created, name_of
 from kprov.cluster.api.objects import get_path
 
-__all__ = ["PODDISRUPTIONBUDGET"]
+__all__ = ["LIMITRANGE", "PODDISRUPTIONBUDGET", "RESOURCEQUOTA"]
 
 
 def _or_na(value: Any) -> str:
@@ -35,4 +35,44 @@ PODDISRUPTIONBUDGET = Printer(
         AGE,
     ),
     _row,
+)
+
+
+def _quota_row(obj: dict[str, Any], age: Age) -> list[Any]:
+    hard = get_path(obj, "status.hard", {}) or {}
+    used = get_path(obj, "status.used", {}) or {}
+    requests, limits = [], []
+    for name in sorted(get_path(obj, "spec.hard", {}) or {}):
+        cell = f"{name}: {used.get(name, '0')}/{hard.get(name, '0')}"
+        (limits if name.split(".", 1)[0] == "limits" and "." in name else requests).append(cell)
+    return [name_of(obj), created(obj, age), ", ".join(requests), ", ".join(limits)]
+
+
+RESOURCEQUOTA = Printer(
+    (
+        NAME,
+        AGE,
+        Column(
+            "Request",
+            description="Request represents a minimum amount of cpu/memory that a container may consume.",
+        ),
+        Column(
+            "Limit",
+            description="Limits control the maximum amount of cpu/memory that a container may use "
+            "independent of contention on the node.",
+        ),
+    ),
+    _quota_row,
+)
+
+LIMITRANGE = Printer(
+    (
+        NAME,
+        Column(
+            "Created At",
+            "date",
+            "CreationTimestamp is a timestamp representing the server time when this object was created.",
+        ),
+    ),
+    lambda obj, age: [name_of(obj), str(get_path(obj, "metadata.creationTimestamp", ""))],
 )

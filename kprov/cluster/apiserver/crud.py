@@ -18,7 +18,7 @@ from aiohttp import web
 from kprov.cluster.api.errors import Cause
 from kprov.cluster.api.protobuf_encode import encodable
 from kprov.cluster.api.resources import ResourceInfo
-from kprov.cluster.apiserver import _lib, admission, webhooks
+from kprov.cluster.apiserver import _lib, admission, limitranger, quota_admission, webhooks
 from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.http1 import AnyRequest
 from kprov.cluster.apiserver.lifecycle import (
@@ -168,6 +168,7 @@ async def create_object(
     obj = prepare_create(info, obj, namespace)
     warnings = _check_fields(request, info, obj) if request is not None else []
     _lib.apply_defaults(info, obj)
+    await limitranger.admit(ctx, info, obj)
     obj = await webhooks.mutate(ctx, info, "CREATE", obj, None, dry_run=dry_run)
     _lib.validate(info, obj, None)
     await webhooks.validate(ctx, info, "CREATE", obj, None, dry_run=dry_run)
@@ -175,6 +176,7 @@ async def create_object(
     if request is not None and not obj["metadata"].get("managedFields"):
         _lib.record_update(info, None, obj, request.query.get("fieldManager", ""))
     await admission.before_create(ctx, info, obj, dry_run)
+    await quota_admission.admit(ctx, info, obj, dry_run, guaranteed_update)
     if dry_run:
         return obj, warnings
     try:

@@ -23,6 +23,7 @@ __all__ = [
     "EVENTS",
     "JOBS",
     "LEASES",
+    "LIMIT_RANGES",
     "NAMESPACES",
     "NODES",
     "PERSISTENT_VOLUME_CLAIMS",
@@ -31,6 +32,7 @@ __all__ = [
     "PODTEMPLATES",
     "REPLICASETS",
     "REPLICATION_CONTROLLERS",
+    "RESOURCE_QUOTAS",
     "SECRETS",
     "SERVICEACCOUNTS",
     "SERVICES",
@@ -81,6 +83,8 @@ SERVICEACCOUNTS = Resource("", "v1", "serviceaccounts", "ServiceAccount", True)
 CONFIGMAPS = Resource("", "v1", "configmaps", "ConfigMap", True)
 SECRETS = Resource("", "v1", "secrets", "Secret", True)
 PERSISTENT_VOLUME_CLAIMS = Resource("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", True)
+RESOURCE_QUOTAS = Resource("", "v1", "resourcequotas", "ResourceQuota", True)
+LIMIT_RANGES = Resource("", "v1", "limitranges", "LimitRange", True)
 PODTEMPLATES = Resource("", "v1", "podtemplates", "PodTemplate", True)
 REPLICATION_CONTROLLERS = Resource("", "v1", "replicationcontrollers", "ReplicationController", True)
 REPLICASETS = Resource("apps", "v1", "replicasets", "ReplicaSet", True)

@@ -28,6 +28,7 @@ from kprov.cluster.controllers.nodeipam import NodeIpamController
 from kprov.cluster.controllers.nodelifecycle import NodeLifecycleController
 from kprov.cluster.controllers.replicaset import ReplicaSetController
 from kprov.cluster.controllers.replicationcontroller import ReplicationControllerController
+from kprov.cluster.controllers.resourcequota import ResourceQuotaController
 from kprov.cluster.controllers.rootca import RootCaPublisher
 from kprov.cluster.controllers.serviceaccount import ServiceAccountController
 from kprov.cluster.controllers.statefulset import StatefulSetController
@@ -48,6 +49,7 @@ CONTROLLERS: dict[str, type[Controller]] = {
         JobController,
         CronJobController,
         DisruptionController,
+        ResourceQuotaController,
         TTLAfterFinishedController,
         EndpointsController,
         EndpointSliceController,

@@ -1,0 +1,94 @@
+"""ResourceQuota: keep each quota's ``status.hard`` (its spec's) and ``status.used`` true, as
+kube-controller-manager's resourcequota controller does.
+
+Design: usage is recomputed from the informer caches of the kinds a quota can name here
+(pods, services, configmaps, secrets, replicationcontrollers, resourcequotas) with the same
+rules admission charges by (:func:`kprov.cluster.api.quota.usage`), so a charge for a create
+that failed, or an object since deleted or finished, is given back. A change to any of those
+objects re-queues the quotas of its namespace; every quota is also re-read every five
+minutes. A ``count/...`` name of another kind keeps the used value admission charged.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from kprov.cluster.api.quota import fmt, usage
+from kprov.cluster.client.errors import NotFound
+from kprov.cluster.client.informer import EventHandler
+from kprov.cluster.client.resources import (
+    CONFIGMAPS,
+    PODS,
+    REPLICATION_CONTROLLERS,
+    RESOURCE_QUOTAS,
+    SECRETS,
+    SERVICES,
+)
+from kprov.cluster.client.store import index_by_namespace
+from kprov.cluster.controllers.base import Controller, Obj
+
+__all__ = ["ResourceQuotaController"]
+
+RESYNC_S = 300.0
+_COUNTED = (PODS, SERVICES, CONFIGMAPS, SECRETS, REPLICATION_CONTROLLERS, RESOURCE_QUOTAS)
+
+
+class ResourceQuotaController(Controller):
+    name = "resourcequota"
+
+    def setup(self) -> None:
+        self.quotas = self.ctx.informers.get(RESOURCE_QUOTAS, {"namespace": index_by_namespace})
+        self.quotas.add_handler(EventHandler(self.enqueue, lambda o, n: self._changed(o, n), lambda _o: None))
+        self.counted = {
+            res: self.ctx.informers.get(res, {"namespace": index_by_namespace}) for res in _COUNTED
+        }
+        for res, informer in self.counted.items():
+            if res is RESOURCE_QUOTAS:
+                continue
+            informer.add_handler(EventHandler(self._touch, lambda o, n: self._touch(n), self._touch))
+
+    def _changed(self, old: Obj, new: Obj) -> None:
+        if (old.get("spec") or {}) != (new.get("spec") or {}) or not (new.get("status") or {}).get("hard"):
+            self.enqueue(new)
+
+    def _touch(self, obj: Obj) -> None:
+        namespace = (obj.get("metadata") or {}).get("namespace", "")
+        for quota in self.quotas.store.by_index("namespace", namespace):
+            self.enqueue(quota)
+
+    def used_in(self, namespace: str) -> dict[str, Decimal]:
+        total: dict[str, Decimal] = {}
+        for res, informer in self.counted.items():
+            for obj in informer.store.by_index("namespace", namespace):
+                if (obj.get("metadata") or {}).get("deletionTimestamp") and res is PODS:
+                    continue
+                for key, amount in usage(res.plural, res.group, obj).items():
+                    total[key] = total.get(key, Decimal(0)) + amount
+        return total
+
+    async def reconcile(self, key: str) -> float | None:
+        quota = self.quotas.store.get(key)
+        if quota is None:
+            return None
+        quota = {"apiVersion": "v1", "kind": "ResourceQuota", **quota}
+        hard: dict[str, Any] = dict((quota.get("spec") or {}).get("hard") or {})
+        measured = self.used_in(quota["metadata"]["namespace"])
+        previous = (quota.get("status") or {}).get("used") or {}
+        used: dict[str, str] = {}
+        for name in hard:
+            if (
+                name in measured
+                or not name.startswith("count/")
+                or name.split("/", 1)[1].split(".")[0] in {r.plural for r in _COUNTED}
+            ):
+                used[name] = fmt(name, measured.get(name, Decimal(0)))
+            else:
+                used[name] = str(previous.get(name, "0"))
+        status = {"hard": hard, "used": used}
+        if status != quota.get("status"):
+            try:
+                await self.client.update_status(RESOURCE_QUOTAS, {**quota, "status": status})
+            except NotFound:
+                return None
+        return RESYNC_S

@@ -1,0 +1,83 @@
+"""ResourceQuota and LimitRange against a real API server and controller manager: a quota of
+2 pods refuses the third with upstream's "exceeded quota" message and its status follows the
+pods; a LimitRange fills default requests/limits and refuses a container above its max."""
+
+from __future__ import annotations
+
+import pytest
+
+from kprov.cluster.client import ApiClient, resources
+from kprov.cluster.client.errors import ApiError
+from tests.integration.controllers.hollow import ensure_namespace, simple_pod, wait_for
+
+
+async def _quota_used(admin: ApiClient, ns: str, name: str, **want: str) -> dict:
+    async def check() -> dict | None:
+        status = (await admin.get(resources.RESOURCE_QUOTAS, name, ns)).get("status") or {}
+        used = status.get("used") or {}
+        return status if status.get("hard") and all(used.get(k) == v for k, v in want.items()) else None
+
+    return await wait_for(check, 20, what=f"quota {name} used {want}")  # type: ignore[no-any-return]
+
+
+async def test_quota_of_two_pods_refuses_the_third(control_plane, controller_manager) -> None:  # type: ignore[no-untyped-def]
+    ns = "quota"
+    async with ApiClient.from_kubeconfig(control_plane.admin_kubeconfig) as admin:
+        await ensure_namespace(admin, ns)
+        quota = {
+            "metadata": {"name": "two", "namespace": ns},
+            "spec": {"hard": {"pods": "2", "configmaps": "5"}},
+        }
+        await admin.create(resources.RESOURCE_QUOTAS, quota)
+        await _quota_used(admin, ns, "two", pods="0")
+        for name in ("p1", "p2"):
+            await admin.create(resources.PODS, simple_pod(name, ns))
+        with pytest.raises(ApiError) as refused:
+            await admin.create(resources.PODS, simple_pod("p3", ns))
+        assert refused.value.code == 403 and refused.value.reason == "Forbidden"
+        assert refused.value.message == (
+            'pods "p3" is forbidden: exceeded quota: two, requested: pods=1, used: pods=2, limited: pods=2'
+        )
+        await _quota_used(admin, ns, "two", pods="2", configmaps="0")
+        await admin.delete(resources.PODS, "p1", ns, grace_period_seconds=0)
+        await _quota_used(admin, ns, "two", pods="1")
+        await admin.create(resources.PODS, simple_pod("p3", ns))
+
+
+async def test_limit_range_defaults_and_max(control_plane, controller_manager) -> None:  # type: ignore[no-untyped-def]
+    ns = "limits"
+    async with ApiClient.from_kubeconfig(control_plane.admin_kubeconfig) as admin:
+        await ensure_namespace(admin, ns)
+        limits = {
+            "metadata": {"name": "defaults", "namespace": ns},
+            "spec": {
+                "limits": [
+                    {
+                        "type": "Container",
+                        "default": {"cpu": "200m", "memory": "128Mi"},
+                        "defaultRequest": {"cpu": "100m"},
+                        "max": {"cpu": "1"},
+                    }
+                ]
+            },
+        }
+        await admin.create(resources.LIMIT_RANGES, limits)
+        pod = await admin.create(resources.PODS, simple_pod("plain", ns))
+        container = pod["spec"]["containers"][0]
+        assert container["resources"] == {
+            "requests": {"cpu": "100m", "memory": "128Mi"},
+            "limits": {"cpu": "200m", "memory": "128Mi"},
+        }
+        assert pod["metadata"]["annotations"]["kubernetes.io/limit-ranger"] == (
+            "LimitRanger plugin set: cpu, memory request for container c; cpu, memory limit for container c"
+        )
+        assert pod["status"]["qosClass"] == "Burstable"
+        big = simple_pod("big", ns)
+        big["spec"]["containers"][0]["resources"] = {"limits": {"cpu": "2"}}
+        with pytest.raises(ApiError) as refused:
+            await admin.create(resources.PODS, big)
+        assert refused.value.code == 403
+        assert (
+            refused.value.message
+            == 'pods "big" is forbidden: maximum cpu usage per Container is 1, but limit is 2'
+        )
