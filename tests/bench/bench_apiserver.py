@@ -19,6 +19,12 @@ Prints, one per line:
                        64 keep-alive connections each way, alternating rounds; target <= 30)
   token_review_cached_us  in-process cost of one cached token check (signature cache hit,
                        ServiceAccount and bound-object lookups)
+  cr_create_per_s      custom object creates/s (a CRD with a 20-field schema: types, bounds,
+                       enum, pattern, defaults, a CEL rule), 64 concurrent through aiohttp
+  cr_vs_pod_ratio      against pod creates through the same client, in alternating rounds
+                       of the same run (target >= 0.8)
+  crd_established_ms   a CRD's create -> its resource served by both of two API servers
+                       (the median of 5; target <= 1000)
 
 The API server runs one process by default (``--workers``): on a 2-core machine a second one
 makes each worker's etcd transactions half as big (group commit batches what arrives during
@@ -30,7 +36,7 @@ spends about 280 us per request, more than a third of the server's own cost, so 
 is taken with kprov's own lean request transport (kprov.cluster.client.lean_http), which
 writes a request whole and reads the reply by its length.
 
-Run: python tests/bench/bench_apiserver.py [--pods 10000] [--watchers 1000] [--only-token-auth]
+Run: python tests/bench/bench_apiserver.py [--pods 10000] [--watchers 1000] [--only-token-auth] [--only-crd]
 """
 
 from __future__ import annotations
@@ -303,6 +309,140 @@ async def _fanout(
     return latencies
 
 
+def _bench_crd(group: str) -> dict:
+    """A CRD whose schema has 20 spec fields of every kind the validator handles."""
+    fields: dict = {}
+    for i in range(5):
+        fields[f"s{i}"] = {"type": "string", "maxLength": 64, "pattern": "^[a-z0-9-]*$"}
+        fields[f"n{i}"] = {"type": "integer", "minimum": 0, "maximum": 1000, "default": i}
+        fields[f"e{i}"] = {"type": "string", "enum": ["a", "b", "c"]}
+        fields[f"l{i}"] = {"type": "array", "items": {"type": "string"}, "maxItems": 8}
+    spec = {
+        "type": "object",
+        "properties": fields,
+        "x-kubernetes-validations": [{"rule": "self.n0 <= self.n1 + 1000", "message": "n0 too big"}],
+    }
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"benches.{group}"},
+        "spec": {
+            "group": group,
+            "scope": "Namespaced",
+            "names": {"plural": "benches", "kind": "Bench"},
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {"openAPIV3Schema": {"type": "object", "properties": {"spec": spec}}},
+                }
+            ],
+        },
+    }
+
+
+def _bench_cr(group: str, name: str) -> dict:
+    spec: dict = {}
+    for i in range(5):
+        spec[f"s{i}"] = f"value-{i}"
+        spec[f"n{i}"] = i * 10
+        spec[f"e{i}"] = "abc"[i % 3]
+        spec[f"l{i}"] = ["x", "y"]
+    return {"apiVersion": f"{group}/v1", "kind": "Bench", "metadata": {"name": name}, "spec": spec}
+
+
+async def _creates(session: aiohttp.ClientSession, url: str, make, names: list[str]) -> float:  # type: ignore[no-untyped-def]
+    queue = iter(names)
+
+    async def worker() -> None:
+        for name in queue:
+            async with session.post(url, json=make(name)) as reply:
+                if reply.status != 201:
+                    raise RuntimeError(f"create failed: {reply.status} {await reply.text()}")
+                await reply.read()
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+    return len(names) / (time.perf_counter() - start)
+
+
+async def _served_everywhere(session: aiohttp.ClientSession, servers: list[str], path: str) -> None:
+    pending = list(servers)
+    while pending:
+        async with session.get(pending[0] + path) as reply:
+            await reply.read()
+            if reply.status == 200:
+                pending.pop(0)
+                continue
+        await asyncio.sleep(0.005)
+
+
+async def _custom_resources(
+    session: aiohttp.ClientSession, servers: list[str], count: int, rounds: int = 4
+) -> dict[str, float]:
+    """cr_create_per_s / pod creates in alternating rounds, and crd_established_ms."""
+    server = servers[0]
+    established = []
+    for i in range(5):
+        group = f"b{i}.bench.example.com"
+        start = time.perf_counter()
+        async with session.post(
+            f"{server}/apis/apiextensions.k8s.io/v1/customresourcedefinitions", json=_bench_crd(group)
+        ) as reply:
+            if reply.status != 201:
+                raise RuntimeError(f"CRD create failed: {reply.status} {await reply.text()}")
+        await _served_everywhere(session, servers, f"/apis/{group}/v1/namespaces/crs/benches")
+        established.append((time.perf_counter() - start) * 1000)
+    group = "b0.bench.example.com"
+    cr_url = f"{server}/apis/{group}/v1/namespaces/crs/benches"
+    pod_url = f"{server}/api/v1/namespaces/crpods/pods"
+    per_round = max(count // rounds, CONCURRENCY)
+    cr_time = pod_time = 0.0
+    for r in range(rounds):
+        names = [f"r{r}-{i:05d}" for i in range(per_round)]
+        cr_time += per_round / await _creates(session, cr_url, lambda n: _bench_cr(group, n), names)
+        pod_time += per_round / await _creates(session, pod_url, _pod, names)
+    cr_rate, pod_rate = per_round * rounds / cr_time, per_round * rounds / pod_time
+    return {
+        "cr_create_per_s": cr_rate,
+        "cr_pod_create_per_s": pod_rate,
+        "cr_vs_pod_ratio": cr_rate / pod_rate,
+        "crd_established_ms": statistics.median(established),
+    }
+
+
+async def _second_server(plane: LocalControlPlane, info: LocalInfo, workdir: Path):  # type: ignore[no-untyped-def]
+    """Another kprov-apiserver on the same etcd (the process and its URL)."""
+    from kprov.local.control_plane import apiserver_argv
+    from kprov.local.ports import free_port, wait_for_port
+
+    port = free_port()
+    log = open(workdir / "second-apiserver.log", "wb")  # noqa: SIM115 - closed with the process
+    proc = await asyncio.create_subprocess_exec(
+        *apiserver_argv(plane.pki, info.etcd_url, port), stdout=log, stderr=log
+    )
+    if not await asyncio.to_thread(wait_for_port, "127.0.0.1", port, 60):
+        raise RuntimeError("the second API server did not start")
+    return proc, f"https://127.0.0.1:{port}"
+
+
+async def _crd_phase(
+    plane: LocalControlPlane, info: LocalInfo, session: aiohttp.ClientSession, workdir: Path, count: int
+) -> None:
+    for ns in ("crs", "crpods"):
+        async with session.post(f"{info.server}/api/v1/namespaces", json={"metadata": {"name": ns}}) as reply:
+            await reply.read()
+    proc, second = await _second_server(plane, info, workdir)
+    try:
+        figures = await _custom_resources(session, [info.server, second], count)
+    finally:
+        proc.terminate()
+        await proc.wait()
+    for name, value in figures.items():
+        print(f"{name} = {value:.2f}" if name.endswith("ratio") else f"{name} = {value:.0f}")
+
+
 async def _list_all(session: aiohttp.ClientSession, server: str, ns: str) -> tuple[float, int]:
     start = time.perf_counter()
     async with session.get(f"{server}/api/v1/namespaces/{ns}/pods") as reply:
@@ -384,6 +524,9 @@ async def run(args: argparse.Namespace, workdir: Path) -> None:
         timeout = aiohttp.ClientTimeout(total=None, sock_read=None)
         async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
             server = info.server
+            if args.only_crd:
+                await _crd_phase(plane, info, session, workdir, args.crs)
+                return
             for ns in ("bench", "bench-aiohttp", "steady", "fan"):
                 async with session.post(
                     f"{server}/api/v1/namespaces", json={"metadata": {"name": ns}}
@@ -417,6 +560,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> None:
             print(f"watch_fanout_p99_ms = {_pct(fan, 0.99):.1f}")
             print(f"token_auth_us = {await _token_auth(info, workdir, args.token_requests):.1f}")
             print(f"token_review_cached_us = {_token_review_cached_us():.1f}")
+            await _crd_phase(plane, info, session, workdir, args.crs)
     finally:
         plane.down()
 
@@ -435,6 +579,8 @@ def main() -> None:
     parser.add_argument("--steady-seconds", type=float, default=10.0)
     parser.add_argument("--token-requests", type=int, default=20_000, help="GETs per identity")
     parser.add_argument("--only-token-auth", action="store_true", help="measure token_auth_us only")
+    parser.add_argument("--crs", type=int, default=4000, help="custom objects (and pods) for cr_vs_pod_ratio")
+    parser.add_argument("--only-crd", action="store_true", help="only the custom resource figures")
     args = parser.parse_args()
     if args.dir:
         Path(args.dir).mkdir(parents=True, exist_ok=True)

@@ -21,6 +21,7 @@ evaluated ``messageExpression``, or ``failed rule: <rule>``, of the rule's ``rea
 from __future__ import annotations
 
 import importlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -46,6 +47,43 @@ class RuleError(ValueError):
         self.index = index
 
 
+_VARIABLE = re.compile(r"\b(self|oldSelf)\b(\s*\.\s*([A-Za-z_][A-Za-z0-9_]*))?(\s*\()?")
+_MACROS = frozenset(
+    {
+        "all",
+        "exists",
+        "exists_one",
+        "map",
+        "filter",
+        "size",
+        "contains",
+        "startsWith",
+        "endsWith",
+        "matches",
+        "isSorted",
+        "sum",
+        "min",
+        "max",
+        "indexOf",
+        "lastIndexOf",
+    }
+)
+
+
+def _projection(text: str) -> tuple[str, ...] | None:
+    """The fields of ``self``/``oldSelf`` a rule reads, when it reads them only as
+    ``self.<field>``; None when it uses the whole value (``size(self)``, ``self.all(...)``).
+    Handing the evaluator only those fields saves converting the rest: the binding's
+    conversion of a 20-field object cost ~300 us per evaluation, the rule itself ~10."""
+    fields: set[str] = set()
+    for match in _VARIABLE.finditer(text):
+        name = match.group(3)
+        if name is None or name in _MACROS or match.group(4):
+            return None
+        fields.add(name)
+    return tuple(sorted(fields))
+
+
 @dataclass(frozen=True)
 class CompiledRule:
     rule: str
@@ -56,6 +94,7 @@ class CompiledRule:
     field_path: str = ""
     transition: bool = False
     optional_old_self: bool = False
+    fields: tuple[str, ...] | None = None  # what the rule and its message read of self
 
 
 def _cel() -> Any:
@@ -87,10 +126,25 @@ def compile_rules(rules: tuple[Mapping[str, Any], ...]) -> tuple[CompiledRule, .
                 reason=_REASONS.get(str(rule.get("reason") or ""), "FieldValueInvalid"),
                 field_path=str(rule.get("fieldPath") or ""),
                 transition="oldSelf" in program.variables(),
+                fields=_fields_of(text, str(message_expression or "")),
                 optional_old_self=bool(rule.get("optionalOldSelf")),
             )
         )
     return tuple(compiled)
+
+
+def _fields_of(rule: str, message_expression: str) -> tuple[str, ...] | None:
+    rule_fields = _projection(rule)
+    message_fields = _projection(message_expression) if message_expression else ()
+    if rule_fields is None or message_fields is None:
+        return None
+    return tuple(sorted({*rule_fields, *message_fields}))
+
+
+def _project(value: Any, fields: tuple[str, ...] | None) -> Any:
+    if fields is None or not isinstance(value, dict):
+        return value
+    return {k: value[k] for k in fields if k in value}
 
 
 def _type_name(value: Any) -> str:
@@ -98,11 +152,7 @@ def _type_name(value: Any) -> str:
 
 
 def _run(program: Any, value: Any, old: Any, has_old: bool) -> Any:
-    context = _cel().Context()
-    context.add_variable("self", value)
-    if has_old:
-        context.add_variable("oldSelf", old)
-    return program.execute(context)
+    return program.execute({"self": value, "oldSelf": old} if has_old else {"self": value})
 
 
 def evaluate_rules(
@@ -116,7 +166,7 @@ def evaluate_rules(
             continue
         where = path + rule.field_path if rule.field_path.startswith((".", "[")) else path
         try:
-            result = _run(rule.program, value, old, has_old)
+            result = _run(rule.program, _project(value, rule.fields), _project(old, rule.fields), has_old)
         except Exception as exc:  # an evaluation error is the rule's failure, as upstream
             causes.append(Cause(where, "FieldValueInvalid", f'Invalid value: "{_type_name(value)}": {exc}'))
             continue
@@ -125,7 +175,9 @@ def evaluate_rules(
         message = rule.message or f"failed rule: {rule.rule}"
         if rule.message_program is not None:
             try:
-                evaluated = _run(rule.message_program, value, old, has_old)
+                evaluated = _run(
+                    rule.message_program, _project(value, rule.fields), _project(old, rule.fields), has_old
+                )
                 if isinstance(evaluated, str) and evaluated.strip():
                     message = evaluated
             except Exception:  # upstream falls back to message / the rule

@@ -111,3 +111,13 @@ def test_rules_that_do_not_compile_reject_the_crd():
     assert fields == [
         "spec.versions[0].schema.openAPIV3Schema.properties[spec].x-kubernetes-validations[0].rule"
     ]
+
+
+def test_rules_read_only_the_fields_they_name():
+    from kprov.cluster.api.crd_cel import _projection
+
+    assert _projection("self.a <= self.b && has(self.c) && self.d.startsWith('x')") == ("a", "b", "c", "d")
+    assert _projection("self.a == oldSelf.a") == ("a",)
+    assert _projection("size(self) > 1") is None
+    assert _projection("self.all(k, k != 'x')") is None
+    assert _projection("self.size > 1") is None  # a field named like a macro: the whole value
