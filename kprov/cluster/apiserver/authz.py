@@ -1,22 +1,19 @@
-"""Authorization: the chain system:masters -> Node rules -> component identities -> RBAC.
+"""Authorization: the chain system:masters -> Node rules -> RBAC, as kube-apiserver's
+``--authorization-mode=Node,RBAC`` with its privileged group.
 
 :class:`Authorizer` is what the server asks: :func:`authorize` (the fixed rules below) first,
-then the RBAC index (:mod:`.rbac`) built from Roles, ClusterRoles and their bindings. Like
-upstream's union authorizer, a "no" from the fixed rules is no opinion: RBAC may still allow.
-The fixed rules, one small table per identity:
+then the RBAC index (:mod:`.rbac`) built from Roles, ClusterRoles and their bindings - where
+the bootstrap policy (:mod:`.bootstrap_policy`) grants the scheduler, controller manager,
+proxies, DNS and every authenticated user their rights. Like upstream's union authorizer, a
+"no" from the fixed rules is no opinion: RBAC may still allow. The fixed rules:
 
 - group ``system:masters``: everything.
-- nodes (``system:node:<name>`` in ``system:nodes``): read nodes, pods, services, endpoints,
-  endpointslices; read the secrets/configmaps referenced by pods bound to that node only;
-  write only its own Node (and status), its own Lease in kube-node-lease, events, and
-  pods/status (and delete) of pods bound to it; request tokens (serviceaccounts/token) of
-  the ServiceAccounts its pods run as.
-- ``system:kube-scheduler``: pods, bindings, nodes, events, leases (kube-system).
-- ``system:kube-controller-manager``: everything (it manages every kind).
-- ``system:kube-proxy``: read services, endpoints, endpointslices, nodes; write events.
-- ``system:kprov:kube-dns`` (kprov-dns): read services, endpointslices, pods, namespaces;
-  create the kube-system/kube-dns Service; write endpointslices in kube-system only.
-- ``impersonate`` (Impersonate-* headers, see impersonation.py): system:masters only.
+- nodes (``system:node:<name>`` in ``system:nodes``), the Node authorizer's restriction: read
+  nodes, pods, services, endpoints, endpointslices; read the secrets/configmaps referenced by
+  pods bound to that node only; write only its own Node (and status), its own Lease in
+  kube-node-lease, events, and pods/status (and delete) of pods bound to it; request tokens
+  (serviceaccounts/token) of the ServiceAccounts its pods run as.
+- ``impersonate`` (Impersonate-* headers, see impersonation.py): only as RBAC grants it.
 Everything else is denied (403 with the real server's wording, see status.forbidden).
 """
 
@@ -121,61 +118,13 @@ def _node_allows(node: str, ri: RequestInfo, cache: WatchCache) -> bool:
     return verb in _READ and res in _NODE_READ and not sub
 
 
-def _kube_dns_allows(ri: RequestInfo) -> bool:
-    if ri.subresource:
-        return False
-    if ri.resource in ("services", "endpointslices", "pods", "namespaces") and ri.verb in _READ:
-        return True
-    if ri.namespace != "kube-system":
-        return False
-    if ri.resource == "services":
-        return ri.verb == "create"
-    return ri.resource == "endpointslices" and ri.verb in ("create", "update", "patch", "delete")
-
-
 def authorize(user: UserInfo, ri: RequestInfo, cache: WatchCache) -> bool:
-    if ri.resource == "selfsubjectaccessreviews" and ri.group == "authorization.k8s.io":
-        return ri.verb == "create"  # anyone may ask what they themselves may do
-    if ri.resource == "selfsubjectreviews" and ri.group == "authentication.k8s.io":
-        return ri.verb == "create"  # and who they are (system:basic-user's rule upstream)
     if "system:masters" in user.groups:
         return True
     if ri.verb == "impersonate":
-        return False  # until RBAC grants it, only system:masters may act as someone else
+        return False  # never from the node rules: only RBAC grants it
     if user.name.startswith("system:node:") and "system:nodes" in user.groups:
         return _node_allows(user.name[len("system:node:") :], ri, cache)
-    if user.name == "system:kube-controller-manager":
-        return True
-    if user.name == "system:kube-scheduler":
-        if ri.resource in (
-            "pods",
-            "nodes",
-            "namespaces",
-            "services",
-            "persistentvolumeclaims",
-            "persistentvolumes",
-            "replicasets",
-            "statefulsets",
-            "replicationcontrollers",
-        ):
-            return (
-                ri.verb in _READ
-                or (ri.resource == "pods" and ri.subresource in ("binding", "status"))
-                or (ri.resource == "pods" and ri.verb == "delete")
-            )
-        if ri.resource == "bindings":
-            return ri.verb == "create"
-        if ri.resource == "events":
-            return True
-        if ri.resource == "leases":
-            return ri.namespace == "kube-system"
-        return False
-    if user.name == "system:kprov:kube-dns":
-        return _kube_dns_allows(ri)
-    if user.name == "system:kube-proxy":
-        if ri.resource in ("services", "endpoints", "endpointslices", "nodes"):
-            return ri.verb in _READ
-        return ri.resource == "events"
     return False
 
 

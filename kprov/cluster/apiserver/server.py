@@ -21,6 +21,7 @@ from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.crds import CustomResources
 from kprov.cluster.apiserver.endpoint_leases import EndpointLeases
 from kprov.cluster.apiserver.http1 import HttpFront
+from kprov.cluster.apiserver.policy_reconcile import reconcile_policy
 from kprov.cluster.apiserver.satoken import ServiceAccountTokens
 from kprov.cluster.apiserver.tls import server_ssl_context
 from kprov.cluster.storage import Codec, EtcdKV, Store, WatchCache, load_encryption_config, resource_prefix
@@ -111,6 +112,7 @@ async def start_server(config: ServerConfig) -> tuple[Listeners, ApiContext, Etc
     allocators = Allocators(store, cache, config.service_cluster_ip_range, config.service_node_port_range)
     ctx.extras["allocators"] = allocators
     await bootstrap(ctx, allocators.first_ip)
+    await reconcile_policy(ctx)
     custom_resources = CustomResources(ctx)
     await custom_resources.start()
     ctx.extras["custom_resources"] = custom_resources

@@ -61,24 +61,8 @@ def test_node_rules():
     assert not any(authorize(NODE1, ri, CACHE) for ri in denied)  # type: ignore[arg-type]
 
 
-def test_components_and_strangers():
+def test_components_have_no_fixed_rules_and_strangers_nothing():
+    """The scheduler and proxy get their rights from the bootstrap RBAC policy, not here."""
     scheduler = UserInfo("system:kube-scheduler")
-    assert authorize(scheduler, _ri("create", "pods", "p1", "ns", "binding"), CACHE)  # type: ignore[arg-type]
-    assert not authorize(scheduler, _ri("get", "secrets", "s1", "ns"), CACHE)  # type: ignore[arg-type]
-    proxy = UserInfo("system:kube-proxy")
-    assert authorize(proxy, _ri("watch", "endpointslices", group="discovery.k8s.io"), CACHE)  # type: ignore[arg-type]
-    assert not authorize(proxy, _ri("update", "services", "x", "ns"), CACHE)  # type: ignore[arg-type]
+    assert not authorize(scheduler, _ri("create", "pods", "p1", "ns", "binding"), CACHE)  # type: ignore[arg-type]
     assert not authorize(UserInfo("someone"), _ri("list", "pods"), CACHE)  # type: ignore[arg-type]
-
-
-def test_kube_dns_reads_the_cluster_and_writes_only_its_endpoints():
-    dns = UserInfo("system:kprov:kube-dns")
-    allowed = [_ri("watch", "services"), _ri("list", "pods"),
-               _ri("watch", "endpointslices", group="discovery.k8s.io"),
-               _ri("create", "services", "", "kube-system"),
-               _ri("update", "endpointslices", "kube-dns-h1", "kube-system", group="discovery.k8s.io")]
-    denied = [_ri("update", "services", "kube-dns", "kube-system"), _ri("create", "services", "", "default"),
-              _ri("update", "endpointslices", "x", "default", group="discovery.k8s.io"),
-              _ri("get", "secrets", "s", "kube-system"), _ri("update", "pods", "p1", "ns", "status")]
-    assert all(authorize(dns, ri, CACHE) for ri in allowed)  # type: ignore[arg-type]
-    assert not any(authorize(dns, ri, CACHE) for ri in denied)  # type: ignore[arg-type]

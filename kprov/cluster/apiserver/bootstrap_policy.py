@@ -1,0 +1,450 @@
+"""The bootstrap RBAC policy: the ClusterRoles and ClusterRoleBindings every cluster starts with.
+
+The facts are upstream's (plugin/pkg/auth/authorizer/rbac/bootstrappolicy): cluster-admin for
+system:masters; system:discovery, system:basic-user and system:public-info-viewer for every
+authenticated user (the last also for anonymous requests); the user-facing roles admin, edit
+and view, aggregated from system:aggregate-to-{admin,edit,view} (so labelled roles extend
+them); the component roles system:kube-scheduler, system:kube-controller-manager,
+system:node-proxier, system:node (granted through the Node rules, bound to nobody),
+system:auth-delegator, system:monitoring, system:service-account-issuer-discovery.
+
+kprov's own identities get the same treatment, nothing hard-coded: its controller manager
+runs every controller under one identity, so system:kube-controller-manager is also bound to
+system:kprov:controller-manager (the union of what its controllers read and write, as
+upstream's per-controller roles grant them); the cluster DNS server (User
+system:kprov:kube-dns) reads services, endpointslices, pods and namespaces everywhere and, by
+a Role in kube-system only, creates the kube-dns Service and writes its EndpointSlices.
+
+Every object carries ``kubernetes.io/bootstrapping: rbac-defaults`` and the annotation
+``rbac.authorization.kubernetes.io/autoupdate: "true"`` (reconciliation may add to it; an
+operator sets it to "false" to keep their edits).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "bootstrap_cluster_role_bindings",
+    "bootstrap_cluster_roles",
+    "bootstrap_namespaced_role_bindings",
+    "bootstrap_namespaced_roles",
+]
+
+_RBAC = "rbac.authorization.k8s.io"
+_READ = ["get", "list", "watch"]
+_WRITE = ["create", "delete", "deletecollection", "patch", "update"]
+_ALL = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
+_EVENT_WRITE = ["create", "patch", "update"]
+_AGGREGATE = "rbac.authorization.k8s.io/aggregate-to-"
+
+
+def _rule(
+    groups: list[str], resources: list[str], verbs: list[str], names: list[str] | None = None
+) -> dict[str, Any]:
+    rule: dict[str, Any] = {"apiGroups": groups, "resources": resources, "verbs": verbs}
+    if names:
+        rule["resourceNames"] = names
+    return rule
+
+
+def _urls(urls: list[str], verbs: list[str]) -> dict[str, Any]:
+    return {"nonResourceURLs": urls, "verbs": verbs}
+
+
+def _events() -> list[dict[str, Any]]:
+    return [_rule([""], ["events"], _EVENT_WRITE), _rule(["events.k8s.io"], ["events"], _EVENT_WRITE)]
+
+
+def _meta(name: str, labels: dict[str, str] | None = None) -> dict[str, Any]:
+    return {
+        "name": name,
+        "labels": {"kubernetes.io/bootstrapping": "rbac-defaults", **(labels or {})},
+        "annotations": {"rbac.authorization.kubernetes.io/autoupdate": "true"},
+    }
+
+
+def _role(name: str, rules: list[dict[str, Any]], labels: dict[str, str] | None = None) -> dict[str, Any]:
+    return {
+        "apiVersion": f"{_RBAC}/v1",
+        "kind": "ClusterRole",
+        "metadata": _meta(name, labels),
+        "rules": rules,
+    }
+
+
+def _aggregated(name: str, to: str, labels: dict[str, str] | None = None) -> dict[str, Any]:
+    role = _role(name, [], labels)
+    role["aggregationRule"] = {"clusterRoleSelectors": [{"matchLabels": {f"{_AGGREGATE}{to}": "true"}}]}
+    return role
+
+
+def _view_rules() -> list[dict[str, Any]]:
+    return [
+        _rule(
+            [""],
+            [
+                "configmaps",
+                "endpoints",
+                "persistentvolumeclaims",
+                "persistentvolumeclaims/status",
+                "pods",
+                "replicationcontrollers",
+                "replicationcontrollers/scale",
+                "serviceaccounts",
+                "services",
+                "services/status",
+            ],
+            _READ,
+        ),
+        _rule(
+            [""],
+            [
+                "bindings",
+                "events",
+                "limitranges",
+                "namespaces/status",
+                "pods/log",
+                "pods/status",
+                "replicationcontrollers/status",
+                "resourcequotas",
+                "resourcequotas/status",
+            ],
+            _READ,
+        ),
+        _rule([""], ["namespaces"], _READ),
+        _rule(["discovery.k8s.io"], ["endpointslices"], _READ),
+        _rule(
+            ["apps"],
+            [
+                "controllerrevisions",
+                "daemonsets",
+                "daemonsets/status",
+                "deployments",
+                "deployments/scale",
+                "deployments/status",
+                "replicasets",
+                "replicasets/scale",
+                "replicasets/status",
+                "statefulsets",
+                "statefulsets/scale",
+                "statefulsets/status",
+            ],
+            _READ,
+        ),
+        _rule(["autoscaling"], ["horizontalpodautoscalers", "horizontalpodautoscalers/status"], _READ),
+        _rule(["batch"], ["cronjobs", "cronjobs/status", "jobs", "jobs/status"], _READ),
+        _rule(["policy"], ["poddisruptionbudgets", "poddisruptionbudgets/status"], _READ),
+        _rule(["networking.k8s.io"], ["ingresses", "ingresses/status", "networkpolicies"], _READ),
+    ]
+
+
+def _edit_rules() -> list[dict[str, Any]]:
+    pod_access = ["pods/attach", "pods/exec", "pods/portforward", "pods/proxy"]
+    return [
+        _rule([""], [*pod_access, "secrets", "services/proxy"], _READ),
+        _rule([""], ["serviceaccounts"], ["impersonate"]),
+        _rule([""], ["pods", *pod_access], _WRITE),
+        _rule([""], ["pods/eviction"], ["create"]),
+        _rule(
+            [""],
+            [
+                "configmaps",
+                "events",
+                "persistentvolumeclaims",
+                "replicationcontrollers",
+                "replicationcontrollers/scale",
+                "secrets",
+                "serviceaccounts",
+                "services",
+                "services/proxy",
+            ],
+            _WRITE,
+        ),
+        _rule([""], ["serviceaccounts/token"], ["create"]),
+        _rule(
+            ["apps"],
+            [
+                "daemonsets",
+                "deployments",
+                "deployments/rollback",
+                "deployments/scale",
+                "replicasets",
+                "replicasets/scale",
+                "statefulsets",
+                "statefulsets/scale",
+            ],
+            _WRITE,
+        ),
+        _rule(["autoscaling"], ["horizontalpodautoscalers"], _WRITE),
+        _rule(["batch"], ["cronjobs", "jobs"], _WRITE),
+        _rule(["policy"], ["poddisruptionbudgets"], _WRITE),
+        _rule(["networking.k8s.io"], ["ingresses", "networkpolicies"], _WRITE),
+        _rule(["coordination.k8s.io"], ["leases"], _ALL),
+    ]
+
+
+def _scheduler_rules() -> list[dict[str, Any]]:
+    return [
+        *_events(),
+        _rule(["coordination.k8s.io"], ["leases"], ["create"]),
+        _rule(["coordination.k8s.io"], ["leases"], ["get", "update"], ["kube-scheduler"]),
+        _rule([""], ["endpoints"], ["create"]),
+        _rule([""], ["endpoints"], ["get", "update"], ["kube-scheduler"]),
+        _rule([""], ["nodes"], _READ),
+        _rule([""], ["namespaces"], _READ),
+        _rule([""], ["pods"], ["delete", "get", "list", "watch"]),
+        _rule([""], ["bindings", "pods/binding"], ["create"]),
+        _rule([""], ["pods/status"], ["patch", "update"]),
+        _rule([""], ["replicationcontrollers", "services"], _READ),
+        _rule(["apps", "extensions"], ["replicasets"], _READ),
+        _rule(["apps"], ["statefulsets"], _READ),
+        _rule(["policy"], ["poddisruptionbudgets"], _READ),
+        _rule([""], ["persistentvolumeclaims", "persistentvolumes"], _READ),
+        _rule(["authentication.k8s.io"], ["tokenreviews"], ["create"]),
+        _rule(["authorization.k8s.io"], ["subjectaccessreviews"], ["create"]),
+        _rule(
+            ["storage.k8s.io"], ["csidrivers", "csinodes", "csistoragecapacities", "storageclasses"], _READ
+        ),
+    ]
+
+
+def _controller_manager_rules() -> list[dict[str, Any]]:
+    return [
+        *_events(),
+        _rule(["coordination.k8s.io"], ["leases"], ["create"]),
+        _rule(["coordination.k8s.io"], ["leases"], ["get", "update"], ["kube-controller-manager"]),
+        _rule([""], ["endpoints"], ["create"]),
+        _rule([""], ["endpoints"], ["get", "update"], ["kube-controller-manager"]),
+        _rule([""], ["secrets", "serviceaccounts"], ["create"]),
+        _rule([""], ["secrets"], ["delete"]),
+        _rule([""], ["configmaps", "namespaces", "secrets", "serviceaccounts"], ["get"]),
+        _rule([""], ["secrets", "serviceaccounts"], ["update"]),
+        _rule(["authentication.k8s.io"], ["tokenreviews"], ["create"]),
+        _rule(["authorization.k8s.io"], ["subjectaccessreviews"], ["create"]),
+        _rule(["*"], ["*"], ["list", "watch"]),
+        _rule([""], ["serviceaccounts/token"], ["create"]),
+    ]
+
+
+def _kprov_controllers_rules() -> list[dict[str, Any]]:
+    """What kprov's controllers (one process, one identity) write, kind by kind."""
+    return [
+        _rule([""], ["pods", "services", "endpoints", "serviceaccounts", "configmaps", "secrets"], _ALL),
+        _rule([""], ["pods/status", "pods/eviction", "pods/binding"], ["create", "patch", "update"]),
+        _rule(
+            [""],
+            ["namespaces", "namespaces/finalize", "namespaces/status"],
+            ["delete", "get", "patch", "update"],
+        ),
+        _rule([""], ["nodes", "nodes/status"], ["delete", "get", "patch", "update"]),
+        _rule(
+            [""],
+            ["persistentvolumeclaims", "persistentvolumes", "podtemplates", "replicationcontrollers"],
+            _ALL,
+        ),
+        _rule(
+            [""],
+            ["replicationcontrollers/status", "replicationcontrollers/scale"],
+            ["get", "patch", "update"],
+        ),
+        _rule(["apps"], ["*"], _ALL),
+        _rule(["batch"], ["*"], _ALL),
+        _rule(["discovery.k8s.io"], ["endpointslices"], _ALL),
+        _rule(["coordination.k8s.io"], ["leases"], _ALL),
+        _rule(["policy"], ["poddisruptionbudgets", "poddisruptionbudgets/status"], _ALL),
+        _rule(["storage.k8s.io"], ["*"], _ALL),
+        _rule(["networking.k8s.io"], ["*"], _ALL),
+        # the garbage collector and namespace deleter reach every kind, custom ones too
+        _rule(["*"], ["*"], ["delete", "deletecollection", "get", "list", "patch", "update", "watch"]),
+        # ClusterRole aggregation writes the rules of aggregated roles
+        _rule([_RBAC], ["clusterroles"], ["escalate", "get", "list", "patch", "update", "watch"]),
+    ]
+
+
+def bootstrap_cluster_roles() -> list[dict[str, Any]]:
+    view_labels = {f"{_AGGREGATE}admin": "true", f"{_AGGREGATE}edit": "true", f"{_AGGREGATE}view": "true"}
+    edit_labels = {f"{_AGGREGATE}admin": "true", f"{_AGGREGATE}edit": "true"}
+    health = ["/healthz", "/livez", "/readyz", "/version", "/version/"]
+    return [
+        _role("cluster-admin", [_rule(["*"], ["*"], ["*"]), _urls(["*"], ["*"])]),
+        _role(
+            "system:discovery",
+            [_urls(["/api", "/api/*", "/apis", "/apis/*", "/openapi", "/openapi/*", *health], ["get"])],
+        ),
+        _role(
+            "system:basic-user",
+            [
+                _rule(
+                    ["authorization.k8s.io"],
+                    ["selfsubjectaccessreviews", "selfsubjectrulesreviews"],
+                    ["create"],
+                ),
+                _rule(["authentication.k8s.io"], ["selfsubjectreviews"], ["create"]),
+            ],
+        ),
+        _role("system:public-info-viewer", [_urls(health, ["get"])]),
+        _aggregated("admin", "admin", {}),
+        _aggregated("edit", "edit", {f"{_AGGREGATE}admin": "true"}),
+        _aggregated("view", "view", {f"{_AGGREGATE}edit": "true"}),
+        _role(
+            "system:aggregate-to-admin",
+            [
+                _rule(["authorization.k8s.io"], ["localsubjectaccessreviews"], ["create"]),
+                _rule([_RBAC], ["rolebindings", "roles"], _ALL),
+            ],
+            {f"{_AGGREGATE}admin": "true"},
+        ),
+        _role("system:aggregate-to-edit", _edit_rules(), edit_labels),
+        _role("system:aggregate-to-view", _view_rules(), view_labels),
+        _role(
+            "system:monitoring",
+            [
+                _urls(
+                    ["/healthz", "/healthz/*", "/livez", "/livez/*", "/metrics", "/readyz", "/readyz/*"],
+                    ["get"],
+                )
+            ],
+        ),
+        _role(
+            "system:auth-delegator",
+            [
+                _rule(["authentication.k8s.io"], ["tokenreviews"], ["create"]),
+                _rule(["authorization.k8s.io"], ["subjectaccessreviews"], ["create"]),
+            ],
+        ),
+        _role(
+            "system:service-account-issuer-discovery",
+            [
+                _urls(
+                    [
+                        "/.well-known/openid-configuration",
+                        "/.well-known/openid-configuration/",
+                        "/openid/v1/jwks",
+                        "/openid/v1/jwks/",
+                    ],
+                    ["get"],
+                )
+            ],
+        ),
+        _role(
+            "system:node-proxier",
+            [
+                _rule([""], ["endpoints", "services"], ["list", "watch"]),
+                _rule([""], ["nodes"], _READ),
+                *_events(),
+                _rule(["discovery.k8s.io"], ["endpointslices"], ["list", "watch"]),
+            ],
+        ),
+        _role(
+            "system:node",
+            [
+                _rule(["authentication.k8s.io"], ["tokenreviews"], ["create"]),
+                _rule(
+                    ["authorization.k8s.io"],
+                    ["localsubjectaccessreviews", "subjectaccessreviews"],
+                    ["create"],
+                ),
+                _rule([""], ["services"], _READ),
+                _rule([""], ["nodes"], ["create", "get", "list", "watch"]),
+                _rule([""], ["nodes/status"], ["patch", "update"]),
+                _rule([""], ["nodes"], ["patch", "update"]),
+                *_events(),
+                _rule([""], ["pods"], _READ),
+                _rule([""], ["pods"], ["create", "delete"]),
+                _rule([""], ["pods/status"], ["patch", "update"]),
+                _rule([""], ["pods/eviction"], ["create"]),
+                _rule([""], ["configmaps", "secrets"], ["get", "list", "watch"]),
+                _rule([""], ["persistentvolumeclaims", "persistentvolumes"], ["get"]),
+                _rule([""], ["endpoints"], ["get"]),
+                _rule(["coordination.k8s.io"], ["leases"], ["create", "delete", "get", "patch", "update"]),
+                _rule([""], ["serviceaccounts/token"], ["create"]),
+            ],
+        ),
+        _role("system:kube-scheduler", _scheduler_rules()),
+        _role("system:kube-controller-manager", _controller_manager_rules()),
+        _role("system:kprov:controller-manager", _kprov_controllers_rules()),
+        _role(
+            "system:kprov:kube-dns",
+            [
+                _rule([""], ["services", "pods", "namespaces"], ["list", "watch"]),
+                _rule(["discovery.k8s.io"], ["endpointslices"], ["list", "watch"]),
+            ],
+        ),
+    ]
+
+
+def _subject(kind: str, name: str, namespace: str = "") -> dict[str, Any]:
+    if kind == "ServiceAccount":
+        return {"kind": kind, "name": name, "namespace": namespace}
+    return {"apiGroup": _RBAC, "kind": kind, "name": name}
+
+
+def _binding(name: str, role: str, subjects: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "apiVersion": f"{_RBAC}/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": _meta(name),
+        "roleRef": {"apiGroup": _RBAC, "kind": "ClusterRole", "name": role},
+        "subjects": subjects,
+    }
+
+
+def bootstrap_cluster_role_bindings() -> list[dict[str, Any]]:
+    authenticated = _subject("Group", "system:authenticated")
+    return [
+        _binding("cluster-admin", "cluster-admin", [_subject("Group", "system:masters")]),
+        _binding("system:discovery", "system:discovery", [authenticated]),
+        _binding("system:basic-user", "system:basic-user", [authenticated]),
+        _binding(
+            "system:public-info-viewer",
+            "system:public-info-viewer",
+            [authenticated, _subject("Group", "system:unauthenticated")],
+        ),
+        _binding("system:monitoring", "system:monitoring", [_subject("Group", "system:monitoring")]),
+        _binding(
+            "system:service-account-issuer-discovery",
+            "system:service-account-issuer-discovery",
+            [_subject("Group", "system:serviceaccounts")],
+        ),
+        _binding("system:node-proxier", "system:node-proxier", [_subject("User", "system:kube-proxy")]),
+        _binding(
+            "system:kube-scheduler", "system:kube-scheduler", [_subject("User", "system:kube-scheduler")]
+        ),
+        _binding(
+            "system:kube-controller-manager",
+            "system:kube-controller-manager",
+            [_subject("User", "system:kube-controller-manager")],
+        ),
+        _binding(
+            "system:kprov:controller-manager",
+            "system:kprov:controller-manager",
+            [_subject("User", "system:kube-controller-manager")],
+        ),
+        _binding(
+            "system:kprov:kube-dns", "system:kprov:kube-dns", [_subject("User", "system:kprov:kube-dns")]
+        ),
+    ]
+
+
+def bootstrap_namespaced_roles() -> list[dict[str, Any]]:
+    role = _role(
+        "system:kprov:kube-dns",
+        [
+            _rule([""], ["services"], ["create"]),
+            _rule(["discovery.k8s.io"], ["endpointslices"], ["create", "delete", "patch", "update"]),
+        ],
+    )
+    role["kind"] = "Role"
+    role["metadata"]["namespace"] = "kube-system"
+    return [role]
+
+
+def bootstrap_namespaced_role_bindings() -> list[dict[str, Any]]:
+    binding = _binding(
+        "system:kprov:kube-dns", "system:kprov:kube-dns", [_subject("User", "system:kprov:kube-dns")]
+    )
+    binding["kind"] = "RoleBinding"
+    binding["metadata"]["namespace"] = "kube-system"
+    binding["roleRef"]["kind"] = "Role"
+    return [binding]
