@@ -3,12 +3,15 @@ preflight before any change; when the API server must restart onto a taken port 
 run fails naming it (not "1 changed") and the restart stays pending until a run completes
 it; an interrupted run exits 130 with its recap and the rerun performs the restarts it left
 pending; after `kprov pki rotate` + apply every TLS listener serves the new certificate, and
-`plan --diff` shows no key material."""
+`plan --diff` shows no key material; `kprov reset` leaves nothing the leftover check finds."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from kprov.deploy.reset import LEFTOVER_SCRIPT, leftovers
 from kprov.deploy.verify.host_checks import served_certificate, served_matches
 from kprov.provision.execute.pending import PENDING_DIR, file_name
 from tests.e2e.safety.conftest import SafetyCluster, failures
@@ -107,3 +110,13 @@ def test_a_rotation_takes_effect_on_every_listener_and_plan_shows_no_keys(
             ok, detail = served_matches(address[host], port, on_disk)
             assert ok, f"{host}:{port}: {detail}"
             assert served_certificate(address[host], port).serial_number != before[(host, port)]
+
+
+@pytest.mark.package_teardown
+def test_reset_leaves_nothing_behind(safety_cluster: SafetyCluster) -> None:
+    before = {h: leftovers(safety_cluster.ssh(h, LEFTOVER_SCRIPT)) for h in ("h1", "h2", "h3")}
+    assert all(before.values()), "the leftover check must see a running cluster"
+    proc = safety_cluster.kprov("reset", "-i", str(safety_cluster.inventory), "--yes")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    for host in ("h1", "h2", "h3"):
+        assert leftovers(safety_cluster.ssh(host, LEFTOVER_SCRIPT)) == [], host
