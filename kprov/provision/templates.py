@@ -61,7 +61,9 @@ class TemplateEngine:
                  bytecode_dir: Path | None = None) -> None:
         self.env = jinja2.Environment(
             undefined=jinja2.StrictUndefined,
-            keep_trailing_newline=True,
+            # Ansible's: no trailing newline kept by Jinja itself (an included template adds
+            # none), the source's trailing newlines restored after rendering (render)
+            keep_trailing_newline=False,
             trim_blocks=True,
             extensions=["jinja2.ext.do", "jinja2.ext.loopcontrols"],
             autoescape=False,
@@ -176,7 +178,7 @@ class VarScope(Mapping[str, Any]):
         template = self.engine.compile(source, where)
         context = template.new_context(self, shared=True)  # type: ignore[arg-type]
         try:
-            return concat(template.root_render_func(context))
+            return _restore_newlines(source, concat(template.root_render_func(context)))
         except jinja2.UndefinedError as err:
             raise _undefined(err, where) from None
         except UndefinedVariableError as err:
@@ -286,6 +288,12 @@ def template_vars(source: Path | None) -> dict[str, Any]:
         out["template_fullpath"] = str(source.resolve())
         out["template_uid"] = source.owner() if source.exists() else ""
     return out
+
+
+def _restore_newlines(source: str, result: str) -> str:
+    """At least as many trailing newlines as the source has, as Ansible's templating ensures."""
+    missing = (len(source) - len(source.rstrip("\n"))) - (len(result) - len(result.rstrip("\n")))
+    return result + "\n" * missing if missing > 0 else result
 
 
 def _needs_render(value: Any) -> bool:

@@ -69,3 +69,10 @@ def test_numbers_native_only_from_a_bare_variable() -> None:
     assert scope.template("{{ m }}", "t") == 493
     assert scope.template("{{ d.p }}", "t") == "80"
     assert scope.template("{{ m + 1 }}", "t") == "494"
+
+
+def test_trailing_newlines_as_ansible() -> None:
+    scope = TemplateEngine().scope([({"xs": []}, False)])
+    assert scope.render("{% for x in xs %}{{ x }}{% endfor %}\n", "t") == "\n"
+    assert scope.render("a\n\n\n", "t") == "a\n\n\n"
+    assert scope.render("{% if true %}\nb\n{% endif %}\n", "t") == "b\n"
