@@ -31,6 +31,7 @@ from kprov.cluster.api.objects import controller_ref, format_time, parse_time, s
 from kprov.cluster.client.errors import ApiError, NotFound
 from kprov.cluster.client.informer import EventHandler
 from kprov.cluster.client.resources import JOBS, PODS
+from kprov.cluster.client.runner import run_workers
 from kprov.cluster.client.store import object_key
 from kprov.cluster.controllers.base import Controller, Expectations, Obj
 from kprov.cluster.controllers.informers import index_by_controller_uid
@@ -53,6 +54,7 @@ __all__ = ["JobController"]
 log = logging.getLogger(__name__)
 
 BURST = 500
+SYNC_WORKERS = 16  # a Job's syncs are short chains of API calls: more of them overlap the waits
 _ORPHAN = "pod:"
 
 
@@ -99,6 +101,9 @@ class JobController(Controller):
         self.jobs = self.ctx.informers.get(JOBS, {"uid": lambda o: [o["metadata"].get("uid", "")]})
         self.jobs.add_handler(EventHandler(self.enqueue, lambda _o, n: self.enqueue(n), self._job_deleted))
         self.pods.add_handler(EventHandler(self._pod_added, self._pod_updated, self._pod_deleted))
+
+    async def run(self) -> None:
+        await run_workers(self.name, self.queue, self._reconcile, max(self.ctx.options.workers, SYNC_WORKERS))
 
     # -- events ----------------------------------------------------------------------------
 
