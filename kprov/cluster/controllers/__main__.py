@@ -37,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="how long pods without their own toleration stay on an unreachable node",
     )
     parser.add_argument("--root-ca-file", default="", help="CA published as kube-root-ca.crt everywhere")
+    parser.add_argument("--service-account-private-key-file", default="", help="signs legacy token Secrets")
     parser.add_argument("--concurrent-workers", type=int, default=4, help="workers per controller")
     return parser
 
@@ -57,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         default_toleration_seconds=args.default_toleration_seconds,
         workers=args.concurrent_workers,
         root_ca_file=args.root_ca_file,
+        service_account_private_key_file=args.service_account_private_key_file,
     )
 
     async def work(client: ApiClient) -> None:

@@ -37,6 +37,7 @@ class ControllerOptions:
     default_toleration_seconds: float = 300.0
     workers: int = 4
     root_ca_file: str = ""  # the CA published as kube-root-ca.crt (default: the kubeconfig's)
+    service_account_private_key_file: str = ""  # signs legacy token Secrets (none: not filled)
 
 
 @dataclass

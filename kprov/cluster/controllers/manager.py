@@ -30,6 +30,7 @@ from kprov.cluster.controllers.replicaset import ReplicaSetController
 from kprov.cluster.controllers.replicationcontroller import ReplicationControllerController
 from kprov.cluster.controllers.resourcequota import ResourceQuotaController
 from kprov.cluster.controllers.rootca import RootCaPublisher
+from kprov.cluster.controllers.satoken import TokenSecretController
 from kprov.cluster.controllers.serviceaccount import ServiceAccountController
 from kprov.cluster.controllers.statefulset import StatefulSetController
 from kprov.cluster.controllers.ttlafterfinished import TTLAfterFinishedController
@@ -60,6 +61,7 @@ CONTROLLERS: dict[str, type[Controller]] = {
         ServiceAccountController,
         ClusterRoleAggregationController,
         RootCaPublisher,
+        TokenSecretController,
     )
 }
 

@@ -273,3 +273,49 @@ async def test_root_ca_configmap_is_published_and_kept(control_plane, controller
         await wait_for(published, 20, what="kube-root-ca.crt put back after a change")
         await admin.delete(resources.CONFIGMAPS, "kube-root-ca.crt", "rootca")
         await wait_for(published, 20, what="kube-root-ca.crt put back after a delete")
+
+
+async def test_legacy_token_secret_filled_and_gone_with_account(control_plane, controller_manager) -> None:  # type: ignore[no-untyped-def]
+    import base64
+
+    async def review(admin: ApiClient, token: str) -> dict:
+        body = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "spec": {"token": token}}
+        reply = await admin.request("POST", "/apis/authentication.k8s.io/v1/tokenreviews", body=body)
+        return dict(reply["status"])
+
+    async with ApiClient.from_kubeconfig(control_plane.admin_kubeconfig) as admin:
+        await ensure_namespace(admin, "legacy")
+        await admin.create(resources.SERVICEACCOUNTS, {"metadata": {"name": "bot", "namespace": "legacy"}})
+        secret = {
+            "metadata": {
+                "name": "bot-token",
+                "namespace": "legacy",
+                "annotations": {"kubernetes.io/service-account.name": "bot"},
+            },
+            "type": "kubernetes.io/service-account-token",
+        }
+        await admin.create(resources.SECRETS, secret)
+        filled: dict = {}
+
+        async def has_token() -> bool:
+            found = await admin.get(resources.SECRETS, "bot-token", "legacy")
+            filled.update(found)
+            return bool((found.get("data") or {}).get("token"))
+
+        await wait_for(has_token, 20, what="the token controller filling bot-token")
+        data = filled["data"]
+        assert base64.b64decode(data["namespace"]).decode() == "legacy"
+        assert base64.b64decode(data["ca.crt"]).decode() == control_plane.ca_file.read_text()
+        sa = await admin.get(resources.SERVICEACCOUNTS, "bot", "legacy")
+        assert filled["metadata"]["annotations"]["kubernetes.io/service-account.uid"] == sa["metadata"]["uid"]
+        token = base64.b64decode(data["token"]).decode()
+        status = await review(admin, token)
+        assert status.get("authenticated") is True
+        assert status["user"]["username"] == "system:serviceaccount:legacy:bot"
+        await admin.delete(resources.SERVICEACCOUNTS, "bot", "legacy")
+
+        async def secret_gone() -> bool:
+            return not await _exists(admin, resources.SECRETS, "bot-token", "legacy")
+
+        await wait_for(secret_gone, 20, what="bot-token deleted with its account")
+        assert not (await review(admin, token)).get("authenticated")
