@@ -11,6 +11,7 @@ from rich.console import Console
 from kprov.images import build_archive, busybox_image, pause_image, push_archive
 from kprov.images.archive import ArchiveError
 from kprov.images.mirror import list_mirror, load_archives
+from kprov.images.standins import build_standins
 from kprov.images.targets import targets_from_inventory
 from kprov.pki.from_inventory import pki_dir_for
 from kprov.provision.errors import ProvisionError
@@ -57,6 +58,25 @@ def push_cmd(
         console.print(f"{result.host}: {mark} {result.output}")
     if not all(r.ok for r in results):
         raise typer.Exit(1)
+
+
+@app.command("standins")
+def standins_cmd(
+    output: Path = typer.Option(..., "-o", "--output", help="Where to write the archive (.tar)."),
+    agnhost: Path | None = typer.Option(None, "--agnhost",
+                                        help="An agnhost binary: adds agnhost's e2e name and nginx/httpd "
+                                             "stand-ins (agnhost serving HTTP on port 80)."),
+) -> None:
+    """Build kprov's stand-ins under their public names into one archive (for `kprov images load`)."""
+    console = Console()
+    try:
+        digests = build_standins(output, agnhost)
+    except (OSError, ValueError) as err:
+        console.print(f"[red]error:[/red] {err}")
+        raise typer.Exit(1) from err
+    for reference in digests:
+        console.print(reference, markup=False, highlight=False)
+    console.print(f"{output}: {len(digests)} images")
 
 
 @app.command("load")

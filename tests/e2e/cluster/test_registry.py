@@ -4,11 +4,15 @@ The cold apply (conftest) seeded every control-plane host's mirror with kprov's 
 Deployments naming docker.io/library/busybox:latest (pull policy Always) and
 registry.k8s.io/pause:3.9 run on every worker; an image no mirror holds backs off with the
 registry's own "not found"; an archive loaded with `kprov images load` runs by its public
-name; and with two of the three mirrors down, a node still pulls from the third.
+name (kprov's stand-ins with agnhost: nginx by its Docker Hub name, serving HTTP); and with
+two of the three mirrors down, a node still pulls from the third.
 """
 
 from __future__ import annotations
 
+import gzip
+import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +27,8 @@ pytestmark = pytest.mark.lab
 
 WORKERS = ["h4", "h5"]
 NAMESPACE = "mirror-e2e"
+REPO = Path(__file__).resolve().parents[3]
+SHARED = Path(os.environ.get("KPROV_CONFORMANCE_DIR", REPO.parent / "shared" / "conformance"))
 
 
 def _deployment(name: str, image: str, pull_policy: str) -> dict[str, Any]:
@@ -124,6 +130,29 @@ def test_an_archive_loaded_with_kprov_images_load_runs_by_its_public_name(
     assert listed.stdout.count(image) == 3, listed.stdout  # in every control-plane host's mirror
     _apply(cluster, tmp_path, _pod("hello", image, WORKERS[1]))
     wait_for("the loaded image running", lambda: _pod_running(cluster, "hello"), 120)
+
+
+@pytest.mark.skipif(not (SHARED / "agnhost.gz").is_file(), reason=f"no agnhost.gz in {SHARED}")
+def test_nginx_by_its_docker_hub_name_serves_http_from_the_agnhost_standins(
+        cluster: Cluster, namespace: str, tmp_path: Path) -> None:
+    agnhost = tmp_path / "agnhost"
+    with gzip.open(SHARED / "agnhost.gz", "rb") as source, agnhost.open("wb") as out:
+        shutil.copyfileobj(source, out, 1 << 20)
+    archive = tmp_path / "standins.tar"
+    built = cluster.kprov("images", "standins", "-o", str(archive), "--agnhost", str(agnhost))
+    assert built.returncode == 0, built.stdout + built.stderr
+    loaded = cluster.kprov("images", "load", "-i", str(cluster.inventory), str(archive), timeout=600)
+    assert loaded.returncode == 0, loaded.stdout + loaded.stderr
+    _apply(cluster, tmp_path, _deployment("nginx", "nginx", "Always"))
+
+    def serving() -> str | None:
+        running = _running(cluster, "app=nginx")
+        if sorted(running) != WORKERS:
+            return None
+        ip = next(iter(running.values()))["status"]["podIP"]
+        return cluster.ssh("h1", f"curl -s --max-time 3 http://{ip}:80/hostname") or None
+
+    assert wait_for("nginx pods on every worker answering on port 80", serving, 180)
 
 
 def test_pulls_go_on_with_two_of_three_mirrors_down(cluster: Cluster, namespace: str, tmp_path: Path) -> None:
