@@ -9,7 +9,7 @@ from kprov.cluster.api._printers_config import CONFIGMAP, EVENT, LEASE, SECRET, 
 from kprov.cluster.api._printers_custom import CUSTOMRESOURCEDEFINITION
 from kprov.cluster.api._printers_legacy import PODTEMPLATE, REPLICATIONCONTROLLER
 from kprov.cluster.api._printers_pods import NAMESPACE, NODE, POD
-from kprov.cluster.api._printers_policy import LIMITRANGE, PODDISRUPTIONBUDGET, RESOURCEQUOTA
+from kprov.cluster.api._printers_policy import LIMITRANGE, PODDISRUPTIONBUDGET, PRIORITYCLASS, RESOURCEQUOTA
 from kprov.cluster.api._printers_rbac import BINDING, ROLE
 from kprov.cluster.api._printers_services import ENDPOINTS, ENDPOINTSLICE, SERVICE
 from kprov.cluster.api._printers_workloads import DAEMONSET, DEPLOYMENT, REPLICASET, STATEFULSET
@@ -40,6 +40,7 @@ PRINTERS = MappingProxyType(
         ("policy", "PodDisruptionBudget"): PODDISRUPTIONBUDGET,
         ("", "ResourceQuota"): RESOURCEQUOTA,
         ("", "LimitRange"): LIMITRANGE,
+        ("scheduling.k8s.io", "PriorityClass"): PRIORITYCLASS,
         ("coordination.k8s.io", "Lease"): LEASE,
         ("discovery.k8s.io", "EndpointSlice"): ENDPOINTSLICE,
         ("apiextensions.k8s.io", "CustomResourceDefinition"): CUSTOMRESOURCEDEFINITION,

@@ -7,7 +7,7 @@ from typing import Any
 from kprov.cluster.api._printing import AGE, NAME, Age, Column, Printer, created, name_of
 from kprov.cluster.api.objects import get_path
 
-__all__ = ["LIMITRANGE", "PODDISRUPTIONBUDGET", "RESOURCEQUOTA"]
+__all__ = ["LIMITRANGE", "PODDISRUPTIONBUDGET", "PRIORITYCLASS", "RESOURCEQUOTA"]
 
 
 def _or_na(value: Any) -> str:
@@ -75,4 +75,22 @@ LIMITRANGE = Printer(
         ),
     ),
     lambda obj, age: [name_of(obj), str(get_path(obj, "metadata.creationTimestamp", ""))],
+)
+
+
+PRIORITYCLASS = Printer(
+    (
+        NAME,
+        Column("Value", "integer", "The integer value of this priority class."),
+        Column("Global-Default", "boolean", "Whether this priority class is the default one."),
+        AGE,
+        Column("PreemptionPolicy", description="The policy for preempting pods with lower priority."),
+    ),
+    lambda obj, age: [
+        name_of(obj),
+        int(obj.get("value") or 0),
+        bool(obj.get("globalDefault")),
+        created(obj, age),
+        str(obj.get("preemptionPolicy") or "PreemptLowerPriority"),
+    ],
 )

@@ -1,8 +1,10 @@
-"""Validation of policy/v1 PodDisruptionBudgets with kube-apiserver's paths and wording.
+"""Validation of policy/v1 PodDisruptionBudgets and scheduling.k8s.io/v1 PriorityClasses,
+with kube-apiserver's paths and wording.
 
 Design: minAvailable and maxUnavailable are int-or-percent (ints >= 0, percents <= 100%) and
 exclusive; the selector must parse; unhealthyPodEvictionPolicy is IfHealthyBudget or
-AlwaysAllow.
+AlwaysAllow. PriorityClass values above 1,000,000,000 and ``system-`` names are reserved for
+the two built-in classes; value and preemptionPolicy never change.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any
 from kprov.cluster.api._field_errors import Errors
 from kprov.cluster.api.selectors import SelectorError, label_selector_from_object
 
-__all__ = ["validate_pdb"]
+__all__ = ["validate_pdb", "validate_priority_class"]
 
 _PERCENT = re.compile(r"^[0-9]+%$")
 _EVICTION_POLICIES = ("AlwaysAllow", "IfHealthyBudget")
@@ -53,3 +55,34 @@ def validate_pdb(errors: Errors, obj: dict[str, Any], old: dict[str, Any] | None
     policy = spec.get("unhealthyPodEvictionPolicy")
     if policy is not None and policy not in _EVICTION_POLICIES:
         errors.not_supported("spec.unhealthyPodEvictionPolicy", policy, _EVICTION_POLICIES)
+
+
+_HIGHEST_USER_PRIORITY = 1000000000
+_SYSTEM_PRIORITY_CLASSES = {"system-node-critical": 2000001000, "system-cluster-critical": 2000000000}
+_PREEMPTION = ("Never", "PreemptLowerPriority")
+
+
+def validate_priority_class(errors: Errors, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
+    name = str((obj.get("metadata") or {}).get("name") or "")
+    value = obj.get("value")
+    if name in _SYSTEM_PRIORITY_CLASSES:
+        if value != _SYSTEM_PRIORITY_CLASSES[name]:
+            errors.forbidden(
+                "value", f"value of system priority class {name} must be {_SYSTEM_PRIORITY_CLASSES[name]}"
+            )
+    elif name.startswith("system-"):
+        errors.forbidden(
+            "metadata.name", "priority class names with 'system-' prefix are reserved for system use only"
+        )
+    elif isinstance(value, int) and value > _HIGHEST_USER_PRIORITY:
+        errors.forbidden(
+            "value", f"maximum allowed value of a user defined priority is {_HIGHEST_USER_PRIORITY}"
+        )
+    policy = obj.get("preemptionPolicy")
+    if policy is not None and policy not in _PREEMPTION:
+        errors.not_supported("preemptionPolicy", policy, _PREEMPTION)
+    if old is not None:
+        if old.get("value") != value:
+            errors.forbidden("value", "may not be changed in an update.")
+        if old.get("preemptionPolicy") != policy:
+            errors.immutable("preemptionPolicy", policy)

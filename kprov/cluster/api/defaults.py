@@ -286,6 +286,10 @@ def _cronjob(obj: dict[str, Any]) -> None:
     default_pod_spec(_set(_set(job_spec, "template", {}), "spec", {}))
 
 
+def _priorityclass(obj: dict[str, Any]) -> None:
+    _set(obj, "preemptionPolicy", "PreemptLowerPriority")
+
+
 def _replicationcontroller(obj: dict[str, Any]) -> None:
     """Selector and the RC's own labels default to the template's labels (upstream)."""
     spec = _set(obj, "spec", {})
@@ -446,6 +450,7 @@ _BY_KIND: dict[tuple[str, str], Callable[[dict[str, Any]], None]] = {
     ("admissionregistration.k8s.io", "ValidatingWebhookConfiguration"): _validating_webhooks,
     ("batch", "Job"): _job,
     ("batch", "CronJob"): _cronjob,
+    ("scheduling.k8s.io", "PriorityClass"): _priorityclass,
     ("", "ReplicationController"): _replicationcontroller,
     ("", "PodTemplate"): _podtemplate,
 }

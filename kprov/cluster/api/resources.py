@@ -371,6 +371,16 @@ def _build() -> tuple[ResourceInfo, ...]:
             field_selectors=_META_FIELDS,
         ),
         ResourceInfo(
+            "scheduling.k8s.io",
+            "v1",
+            "priorityclasses",
+            "PriorityClass",
+            "priorityclass",
+            False,
+            ("pc",),
+            field_selectors=_META_FIELDS,
+        ),
+        ResourceInfo(
             "coordination.k8s.io", "v1", "leases", "Lease", "lease", True, field_selectors=_META_FIELDS
         ),
         ResourceInfo(

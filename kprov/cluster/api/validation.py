@@ -18,7 +18,7 @@ from kprov.cluster.api._field_errors import Errors, go_value
 from kprov.cluster.api._rbac_kinds import RBAC_GROUP, path_segment_errors, validate_binding, validate_role
 from kprov.cluster.api._validation_batch import validate_cronjob, validate_job
 from kprov.cluster.api._validation_pod import port_name_errors, validate_pod_spec, validate_pod_update
-from kprov.cluster.api._validation_policy import validate_pdb
+from kprov.cluster.api._validation_policy import validate_pdb, validate_priority_class
 from kprov.cluster.api.crd import validate_crd
 from kprov.cluster.api.errors import Cause
 from kprov.cluster.api.names import (
@@ -429,6 +429,7 @@ _BY_KIND: dict[tuple[str, str], Callable[[Errors, dict[str, Any], dict[str, Any]
     ("batch", "Job"): validate_job,
     ("batch", "CronJob"): validate_cronjob,
     ("policy", "PodDisruptionBudget"): validate_pdb,
+    ("scheduling.k8s.io", "PriorityClass"): validate_priority_class,
     ("", "ReplicationController"): _replicationcontroller,
     ("", "PodTemplate"): _podtemplate,
     (RBAC_GROUP, "Role"): _role,

@@ -7,6 +7,7 @@
   server wrote is served at once (``after_write``).
 - RBAC objects: nobody grants what they do not hold (:mod:`.escalation`).
 - Pods get their ServiceAccount and its token volume (:mod:`.sa_admission`).
+- Pods get ``spec.priority`` from their PriorityClass (:mod:`.priority`).
 - Services get a ClusterIP and NodePorts from :mod:`.allocators`; deleting a Service
   releases them.
 """
@@ -16,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from kprov.cluster.api.resources import ResourceInfo
-from kprov.cluster.apiserver import crd_admission, sa_admission
+from kprov.cluster.apiserver import crd_admission, priority, sa_admission
 from kprov.cluster.apiserver.allocators import Allocators
 from kprov.cluster.apiserver.authn import REQUEST_USER
 from kprov.cluster.apiserver.authz import authorizer_of
@@ -61,6 +62,8 @@ async def before_create(ctx: ApiContext, info: ResourceInfo, obj: dict[str, Any]
         await _check_namespace(ctx, info, obj["metadata"]["namespace"])
     if info.custom is not None or info.group == "apiextensions.k8s.io":
         crd_admission.before_create(ctx, info, obj)
+    if info.group == "" and info.resource == "pods":
+        await priority.admit_pod(ctx, obj)
     if info.group == "" and info.resource == "namespaces":
         spec = obj.setdefault("spec", {})
         if "kubernetes" not in (spec.get("finalizers") or []):

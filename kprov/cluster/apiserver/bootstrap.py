@@ -1,16 +1,19 @@
 """Objects every cluster has, made at startup (idempotently, by every API server):
-the namespaces default, kube-system, kube-public, kube-node-lease; and the ``kubernetes``
+the namespaces default, kube-system, kube-public, kube-node-lease; the PriorityClasses
+system-node-critical and system-cluster-critical; and the ``kubernetes``
 Service in ``default`` (first service IP, 443 -> 6443). Its Endpoints/EndpointSlice list
 the live API servers: :func:`set_endpoints`, kept current by :mod:`.endpoint_leases`.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 from typing import Any
 
 from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.crud import create_object, guaranteed_update
+from kprov.cluster.apiserver.priority import SYSTEM_CLASSES
 from kprov.cluster.apiserver.status import ApiError
 
 __all__ = ["DEFAULT_NAMESPACES", "bootstrap", "set_endpoints"]
@@ -39,6 +42,9 @@ async def bootstrap(ctx: ApiContext, first_service_ip: str) -> None:
         await _ensure(
             ctx, namespaces, "", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
         )
+    classes = _info(ctx, "scheduling.k8s.io", "v1", "priorityclasses")
+    for priority_class in SYSTEM_CLASSES:
+        await _ensure(ctx, classes, "", copy.deepcopy(priority_class))
     port = ctx.config.secure_port
     services = _info(ctx, "", "v1", "services")
     await _ensure(

@@ -29,6 +29,7 @@ __all__ = [
     "PERSISTENT_VOLUME_CLAIMS",
     "POD_DISRUPTION_BUDGETS",
     "PODS",
+    "PRIORITY_CLASSES",
     "PODTEMPLATES",
     "REPLICASETS",
     "REPLICATION_CONTROLLERS",
@@ -96,6 +97,7 @@ ENDPOINTSLICES = Resource("discovery.k8s.io", "v1", "endpointslices", "EndpointS
 CRONJOBS = Resource("batch", "v1", "cronjobs", "CronJob", True)
 POD_DISRUPTION_BUDGETS = Resource("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", True)
 JOBS = Resource("batch", "v1", "jobs", "Job", True)
+PRIORITY_CLASSES = Resource("scheduling.k8s.io", "v1", "priorityclasses", "PriorityClass", False)
 LEASES = Resource("coordination.k8s.io", "v1", "leases", "Lease", True)
 CLUSTERROLES = Resource("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", False)
 
