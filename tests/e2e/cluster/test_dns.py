@@ -12,6 +12,7 @@ still resolving with one DNS host stopped.
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 from collections.abc import Iterator
@@ -154,12 +155,13 @@ def test_headless_service_and_statefulset_pod_names(dns_setup: Cluster, worker: 
 
 def test_an_unready_pod_drops_out_of_the_headless_answer(dns_setup: Cluster) -> None:
     ip0, ip1 = _ip(dns_setup, "pod", "db-0"), _ip(dns_setup, "pod", "db-1")
-    dns_setup.kubectl("exec", "-n", NS, "db-1", "--", "touch", "/tmp/unready")
+    # through sh -c: the kubectl helper appends its --cache-dir flag after the command
+    dns_setup.kubectl("exec", "-n", NS, "db-1", "--", "sh", "-c", "touch /tmp/unready")
     try:
         wait_for("db-1 gone from db's answer",
                  lambda: _addresses(_lookup(dns_setup, "h4", "db")[1]) == {ip0}, 30)
     finally:
-        dns_setup.kubectl("exec", "-n", NS, "db-1", "--", "rm", "-f", "/tmp/unready")
+        dns_setup.kubectl("exec", "-n", NS, "db-1", "--", "sh", "-c", "rm -f /tmp/unready")
     wait_for("db-1 back", lambda: _addresses(_lookup(dns_setup, "h4", "db")[1]) == {ip0, ip1}, 30)
 
 
@@ -184,21 +186,40 @@ def test_service_variables_and_reaching_a_service_by_name(dns_setup: Cluster, wo
     assert rc == 0 and out.strip().startswith("web-"), out
 
 
+def _dns_slice_ready(cluster: Cluster, host: str) -> bool | None:
+    """kube-dns-<host>'s readiness; None when the slice is gone (an orderly stop withdraws it)."""
+    proc = cluster.kubectl("get", "endpointslice", f"kube-dns-{host}", "-n", "kube-system", "-o", "json",
+                           check=False)
+    if proc.returncode != 0:
+        return None
+    return bool(json.loads(proc.stdout)["endpoints"][0]["conditions"]["ready"])
+
+
+def _names_resolve_from_every_pod(cluster: Cluster) -> None:
+    ip = _ip(cluster, "service", "web")
+    for worker in WORKERS:
+        for _ in range(6):
+            _, out = _lookup(cluster, worker, "web")
+            assert _addresses(out) == {ip}, out
+
+
+def test_a_hung_dns_server_is_marked_not_ready_by_its_peers(dns_setup: Cluster) -> None:
+    dns_setup.ssh("h2", "systemctl kill -s SIGSTOP kprov-dns")  # it neither answers nor renews
+    try:
+        wait_for("kube-dns-h2 marked not ready by its peers",
+                 lambda: _dns_slice_ready(dns_setup, "h2") is False, 60)
+        _names_resolve_from_every_pod(dns_setup)
+    finally:
+        dns_setup.ssh("h2", "systemctl kill -s SIGCONT kprov-dns")
+    wait_for("kube-dns-h2 ready again", lambda: _dns_slice_ready(dns_setup, "h2"), 60)
+
+
 def test_names_keep_resolving_with_one_dns_host_stopped(dns_setup: Cluster) -> None:
-    ip = _ip(dns_setup, "service", "web")
     dns_setup.lab.stop("h3")
     try:
-        def peer_marked_not_ready() -> bool:
-            eps = dns_setup.kubectl_json("get", "endpointslice", "kube-dns-h3", "-n", "kube-system")
-            return not eps["endpoints"][0]["conditions"]["ready"]
-
-        wait_for("kube-dns-h3 marked not ready by its peers", peer_marked_not_ready, 60)
-        for worker in WORKERS:
-            for _ in range(6):
-                _, out = _lookup(dns_setup, worker, "web")
-                assert _addresses(out) == {ip}, out
+        wait_for("kube-dns-h3 withdrawn or marked not ready",
+                 lambda: not _dns_slice_ready(dns_setup, "h3"), 60)
+        _names_resolve_from_every_pod(dns_setup)
     finally:
         dns_setup.lab.start("h3")
-    wait_for("kube-dns-h3 ready again", lambda: dns_setup.kubectl_json(
-        "get", "endpointslice", "kube-dns-h3", "-n", "kube-system"
-    )["endpoints"][0]["conditions"]["ready"], 120, 2)
+    wait_for("kube-dns-h3 ready again", lambda: _dns_slice_ready(dns_setup, "h3"), 120, 2)
