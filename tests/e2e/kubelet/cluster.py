@@ -58,16 +58,29 @@ HOST = "h1"
 
 def render_role_template(role: str, template: str, overrides: dict[str, Any]) -> str:
     role_dir = REPO / "roles" / role
-    variables: dict[str, Any] = {"kprov_host_pki": "/etc/kprov/pki"}  # kprov_defaults' (role meta dep)
+    # every role depends on kprov_defaults (meta): its variables come first; those that need
+    # an inventory (inventory_dir...) stay unrendered, and fail the template only if it uses them
+    common = REPO / "roles" / "kprov_defaults" / "defaults" / "main.yml"
+    variables: dict[str, Any] = yaml.safe_load(common.read_text()) or {}
     variables.update(yaml.safe_load((role_dir / "defaults" / "main.yml").read_text()) or {})
     variables.update(overrides)
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, trim_blocks=True)
     text = (role_dir / "templates" / template).read_text()
-    for _ in range(3):  # defaults may refer to other variables
-        variables = {
-            k: env.from_string(v).render(**variables) if isinstance(v, str) else v
-            for k, v in variables.items()
-        }
+
+    def render(value: Any) -> Any:
+        if isinstance(value, list):
+            return [render(v) for v in value]
+        if isinstance(value, dict):
+            return {k: render(v) for k, v in value.items()}
+        if not isinstance(value, str):
+            return value
+        try:
+            return env.from_string(value).render(**variables)
+        except jinja2.UndefinedError:
+            return value
+
+    for _ in range(4):  # defaults may refer to other variables
+        variables = {k: render(v) for k, v in variables.items()}
     return env.from_string(text).render(**variables)
 
 

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import json
 import ssl
+import tempfile
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -82,12 +84,55 @@ def test_pod_gets_token_ca_namespace_and_service_env(node_cluster: NodeCluster, 
     assert info["extra"]["authentication.kubernetes.io/pod-name"] == ["who"]
     assert info["extra"]["authentication.kubernetes.io/pod-uid"] == [pod["metadata"]["uid"]]
 
+    _in_cluster_client_needs_a_binding(cluster, namespace, token, ca)
+
     cluster.kubectl("delete", "pod", "who", "-n", namespace, "--wait=true", timeout=90)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline and _whoami(cluster, token)[0] != 401:
         time.sleep(0.5)
     status, body = _whoami(cluster, token)
     assert status == 401 and body["reason"] == "Unauthorized", body
+
+
+def _in_cluster_client_needs_a_binding(cluster: NodeCluster, namespace: str, token: str, ca: str) -> None:
+    """The official Python client's in-cluster configuration, fed the pod's files: listing
+    the namespace's pods is 403 until a RoleBinding to ``view`` exists, then 200."""
+    from kubernetes import client
+    from kubernetes.client.rest import ApiException
+    from kubernetes.config.incluster_config import InClusterConfigLoader
+
+    host, port = cluster.server.removeprefix("https://").rsplit(":", 1)
+    with tempfile.TemporaryDirectory() as directory:
+        (Path(directory) / "token").write_text(token)
+        (Path(directory) / "ca.crt").write_text(ca)
+        configuration = client.Configuration()
+        environ = {"KUBERNETES_SERVICE_HOST": host, "KUBERNETES_SERVICE_PORT": port}
+        loader = InClusterConfigLoader(f"{directory}/token", f"{directory}/ca.crt", environ=environ)
+        loader.load_and_set(configuration)
+        with client.ApiClient(configuration) as api:
+            pods = client.CoreV1Api(api)
+            with pytest.raises(ApiException) as denied:
+                pods.list_namespaced_pod(namespace)
+            assert denied.value.status == 403
+            cluster.kubectl(
+                "create",
+                "rolebinding",
+                "default-view",
+                "-n",
+                namespace,
+                "--clusterrole=view",
+                f"--serviceaccount={namespace}:default",
+            )
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    names = [p.metadata.name for p in pods.list_namespaced_pod(namespace).items]
+                    break
+                except ApiException as exc:
+                    if exc.status != 403 or time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.2)
+            assert "who" in names
 
 
 def test_automount_false_mounts_nothing(node_cluster: NodeCluster, namespace: str) -> None:
