@@ -11,6 +11,12 @@ Ansible runs with pipelining on, ControlPersist on and --forks 5. Prints each fi
 ``name = value``: kprov_cold_s, kprov_noop_s, ansible_cold_s, ansible_noop_s,
 noop_speedup (= ansible_noop_s / kprov_noop_s), cold_speedup, kprov_noop_engine_s (the run
 itself, without the CLI's process start-up), plus the changed counts.
+
+Then the compat corpus (tests/compat/corpus/site.yml: 15 public roles on h1..h3, their
+packages served as in tests/e2e/compat): converged by kprov, then timed no-op runs of both
+tools on the converged hosts: corpus_kprov_noop_s, corpus_ansible_noop_s and
+corpus_noop_speedup (= the ansible no-op time of all corpus roles / kprov's; they run as one
+playbook, so the sum over roles is that run). ``--no-corpus`` skips this part.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from kprov.lab import Lab  # noqa: E402
+from tests.e2e.compat.corpus_repo import corpus_repo  # noqa: E402
 from tests.e2e.engine.labstate import SITE, reset  # noqa: E402
 
 HOSTS = ["h1", "h2", "h3", "h4", "h5"]
@@ -91,7 +98,28 @@ def main() -> None:
     print(f"kprov_noop_changed = {changed_noop}")
     print(f"ansible_noop_changed = {_ansible_changed(ans_noop_out)}")
     reset(lab, HOSTS)
+    if "--no-corpus" not in sys.argv:
+        _corpus(lab, inventory, env)
     shutil.rmtree(work, ignore_errors=True)
+
+
+def _corpus(lab: Lab, inventory: Path, env: dict[str, str]) -> None:
+    compat = REPO / "tests" / "compat"
+    site, roles = compat / "corpus" / "site.yml", compat / "roles"
+    env = {**env, "ANSIBLE_ROLES_PATH": str(roles)}
+    kprov = [str(BIN / "kprov"), "apply", "--json", "-i", str(inventory), "--roles-path", str(roles),
+             str(site)]
+    ansible = [str(BIN / "ansible-playbook"), "--forks", "5", "-i", str(inventory), str(site)]
+    with corpus_repo(lab, HOSTS[:3]):
+        _timed(kprov, env)  # converge (cold or not: the figures are the no-op runs)
+        kprov_noop, out_noop = _timed(kprov, env)
+        ansible_noop, ans_out = _timed(ansible, env)
+    print(f"corpus_roles = {len([d for d in roles.iterdir() if d.is_dir()])}")
+    print(f"corpus_kprov_noop_s = {kprov_noop:.2f}")
+    print(f"corpus_ansible_noop_s = {ansible_noop:.2f}")
+    print(f"corpus_noop_speedup = {ansible_noop / kprov_noop:.2f}")
+    print(f"corpus_kprov_noop_changed = {sum(s['changed'] for s in json.loads(out_noop)['stats'].values())}")
+    print(f"corpus_ansible_noop_changed = {_ansible_changed(ans_out)}")
 
 
 if __name__ == "__main__":
