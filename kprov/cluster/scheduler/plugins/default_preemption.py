@@ -1,0 +1,76 @@
+"""DefaultPreemption (PostFilter): when no node fits a pod, find a node where evicting pods of
+lower priority would let it fit, as kube-scheduler's DefaultPreemption does.
+
+Design: only a pod whose ``preemptionPolicy`` is not Never preempts. For each node holding
+pods of lower priority, all of them are taken off the node's copy in the cache, the filters
+are asked whether the pod fits; if it does, victims are reprieved from the highest priority
+down while the pod still fits (so the fewest and least important go). Among candidate
+nodes the one whose most important victim has the lowest priority wins, then the one with
+fewest victims, then the first. The node's pods are always put back: the cache is
+unchanged afterwards. Victims are deleted by the scheduler, which sets the preemptor's
+``status.nominatedNodeName``; the preemptor is scheduled once the victims are gone.
+Filters that read cache-wide indexes (inter-pod affinity, spread) see the victims still
+present: like upstream's, a best effort for those.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from kprov.cluster.scheduler.cache import NodeInfo, SchedulerCache
+from kprov.cluster.scheduler.framework import CycleState, Plugin
+from kprov.cluster.scheduler.podinfo import PodInfo
+
+__all__ = ["Candidate", "DefaultPreemption", "priority_of"]
+
+
+def priority_of(pod: PodInfo) -> int:
+    return int((pod.pod.get("spec") or {}).get("priority") or 0)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    node: str
+    victims: tuple[PodInfo, ...]
+
+
+class DefaultPreemption(Plugin):
+    """Not a filter or score plugin: the scheduler calls :meth:`post_filter` after a failed cycle."""
+
+    name = "DefaultPreemption"
+
+    @staticmethod
+    def _fits(filters: Sequence[Plugin], state: CycleState, pod: PodInfo, node: NodeInfo) -> bool:
+        return not any(f.filter(state, pod, node) for f in filters)
+
+    def post_filter(self, pod: PodInfo, cache: SchedulerCache, plugins: Sequence[Plugin]) -> Candidate | None:
+        if (pod.pod.get("spec") or {}).get("preemptionPolicy") == "Never":
+            return None
+        priority = priority_of(pod)
+        state = CycleState()
+        filters = [p for p in plugins if p.has_filter and p.pre_filter(state, pod, cache)]
+        best: tuple[tuple[int, int], Candidate] | None = None
+        for node in cache.node_infos:
+            lower = sorted((p for p in node.pods.values() if priority_of(p) < priority), key=priority_of)
+            if not lower:
+                continue
+            for victim in lower:
+                node.remove_pod(victim.key)
+            victims: list[PodInfo] = []
+            try:
+                if not self._fits(filters, state, pod, node):
+                    continue
+                for candidate in reversed(lower):  # most important first: keep it if we can
+                    node.add_pod(candidate)
+                    if not self._fits(filters, state, pod, node):
+                        node.remove_pod(candidate.key)
+                        victims.append(candidate)
+            finally:
+                for victim in lower:
+                    if victim.key not in node.pods:
+                        node.add_pod(victim)
+            rank = (max(priority_of(v) for v in victims) if victims else -(2**31), len(victims))
+            if victims and (best is None or rank < best[0]):
+                best = (rank, Candidate(node.name, tuple(victims)))
+        return best[1] if best else None

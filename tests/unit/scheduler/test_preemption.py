@@ -1,0 +1,45 @@
+"""DefaultPreemption: victims are lower-priority pods only, as few and as unimportant as
+possible, on the node whose most important victim matters least; the cache is unchanged."""
+
+from __future__ import annotations
+
+from kprov.cluster.scheduler.plugins import build_plugins
+from kprov.cluster.scheduler.plugins.default_preemption import DefaultPreemption
+from kprov.cluster.scheduler.podinfo import PodInfo
+from tests.unit.scheduler.helpers import cache_with, node, pod, run
+
+
+def _post(cache, p):  # type: ignore[no-untyped-def]
+    return DefaultPreemption().post_filter(PodInfo.of(p), cache, build_plugins())
+
+
+def test_evicts_the_least_important_lower_priority_pods() -> None:
+    cache = cache_with(
+        [node("a", cpu="2"), node("b", cpu="2")],
+        [
+            (pod("a-low", cpu="1", priority=10), "a"),
+            (pod("a-mid", cpu="1", priority=50), "a"),
+            (pod("b-mid1", cpu="1", priority=50), "b"),
+            (pod("b-mid2", cpu="1", priority=50), "b"),
+        ],
+    )
+    vip = pod("vip", cpu="1", priority=100)
+    assert run(cache, vip).node is None
+    before = {n.name: (n.req_cpu, set(n.pods)) for n in cache.node_infos}
+    found = _post(cache, vip)
+    assert found is not None and found.node == "a"
+    assert [v.pod["metadata"]["name"] for v in found.victims] == ["a-low"]
+    assert {n.name: (n.req_cpu, set(n.pods)) for n in cache.node_infos} == before
+
+
+def test_no_victims_of_equal_priority_or_when_never() -> None:
+    cache = cache_with([node("a", cpu="1")], [(pod("peer", cpu="1", priority=100), "a")])
+    assert _post(cache, pod("vip", cpu="1", priority=100)) is None
+    cache = cache_with([node("a", cpu="1")], [(pod("low", cpu="1", priority=1), "a")])
+    assert _post(cache, pod("vip", cpu="1", priority=100, preemptionPolicy="Never")) is None
+    assert _post(cache, pod("vip", cpu="1", priority=100)) is not None
+
+
+def test_no_help_when_evicting_everything_is_not_enough() -> None:
+    cache = cache_with([node("a", cpu="1")], [(pod("low", cpu="500m", priority=1), "a")])
+    assert _post(cache, pod("huge", cpu="2", priority=100)) is None
