@@ -367,8 +367,9 @@ def bootstrap_cluster_roles() -> list[dict[str, Any]]:
         _role(
             "system:kprov:kube-dns",
             [
-                _rule([""], ["services", "pods", "namespaces"], ["list", "watch"]),
-                _rule(["discovery.k8s.io"], ["endpointslices"], ["list", "watch"]),
+                # get: the servers read the kube-dns Service and their own slice before writing
+                _rule([""], ["services", "pods", "namespaces"], ["get", "list", "watch"]),
+                _rule(["discovery.k8s.io"], ["endpointslices"], ["get", "list", "watch"]),
             ],
         ),
     ]

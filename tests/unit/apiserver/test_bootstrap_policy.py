@@ -123,6 +123,8 @@ def test_kube_dns_reads_the_cluster_and_writes_only_its_endpoints(index: RbacInd
     dns = UserInfo("system:kprov:kube-dns", AUTHENTICATED)
     allowed = [
         _ri("watch", "services"),
+        _ri("get", "services", "kube-system", "kube-dns"),
+        _ri("get", "endpointslices", "kube-system", "kube-dns-h1", group="discovery.k8s.io"),
         _ri("list", "pods"),
         _ri("watch", "endpointslices", group="discovery.k8s.io"),
         _ri("create", "services", "kube-system"),
