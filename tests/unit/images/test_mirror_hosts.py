@@ -14,14 +14,17 @@ TEMPLATE = Path(__file__).resolve().parents[3] / "roles/container_runtime/templa
 HOSTS = ["h1", "h2", "h3", "h4", "h5"]
 
 
-def _render(host: str, registry: str = "docker.io", fallback: bool = False) -> dict[str, Any]:
+def _render(host: str, registry: str = "docker.io", fallback: bool = False,
+            proxy: bool = False) -> dict[str, Any]:
     template = TemplateEngine().compile(TEMPLATE.read_text(), "hosts.toml.j2")
     text = template.render(
         groups={"all": HOSTS, "control_plane": HOSTS[:3]}, inventory_hostname=host,
         hostvars={h: {"ansible_host": f"10.0.0.{i}"} for i, h in enumerate(HOSTS, 1)},
         containerd_mirror_group="control_plane", containerd_mirror_port=5000, mirror_registry=registry,
         containerd_mirror_fallback_upstream=fallback, containerd_mirror_ca="/etc/kprov/pki/ca.crt",
-        containerd_mirror_upstreams={"docker.io": "https://registry-1.docker.io"})
+        containerd_mirror_upstreams={"docker.io": "https://registry-1.docker.io"},
+        containerd_mirror_proxy=proxy, containerd_mirror_proxy_for="docker.io",
+        containerd_mirror_proxy_port=5002)
     return tomllib.loads(text)
 
 
@@ -45,3 +48,13 @@ def test_fallback_to_the_registry_itself_when_allowed() -> None:
     doc = _render("h5", "docker.io", fallback=True)
     assert doc["server"] == "https://registry-1.docker.io" and len(doc["host"]) == 3
     assert _render("h5", "quay.io", fallback=True)["server"] == "https://quay.io"
+
+
+def test_pull_through_caches_come_after_the_mirrors_for_their_registry_only() -> None:
+    doc = _render("h4", "docker.io", proxy=True)
+    assert _order(doc) == [*(f"https://10.0.0.{i}:5000/v2/docker.io" for i in (1, 2, 3)),
+                           *(f"https://10.0.0.{i}:5002" for i in (1, 2, 3))]
+    assert "override_path" not in doc and "override_path" not in doc["host"]["https://10.0.0.1:5002"]
+    assert doc["host"]["https://10.0.0.1:5000/v2/docker.io"]["override_path"] is True
+    assert _render("h4", "quay.io", proxy=True) == _render("h4", "quay.io")
+
