@@ -53,6 +53,7 @@ _TABLE: dict[str, tuple[str, tuple[str, ...]]] = {
     "pam_limits": ("pam_limits", ("community.general",)),
     "service_facts": ("service_facts", _BUILTIN),
     "package_facts": ("package_facts", _BUILTIN),
+    "getent": ("getent", _BUILTIN),
 }
 
 
