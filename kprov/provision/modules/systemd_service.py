@@ -59,6 +59,9 @@ def plan_unit(status: Mapping[str, str], *, state: str | None, enabled: bool | N
         is_masked = False
     if enabled is not None:
         is_enabled = file_state in _ENABLED_STATES
+        if file_state == "generated" and "SysVEnabled" in status:
+            # as `systemctl is-enabled` answers through systemd-sysv-install (and Ansible asks)
+            is_enabled = status["SysVEnabled"] == "yes"
         if enabled and not is_enabled:
             verbs.append("enable")
         elif not enabled and is_enabled and file_state not in _NOT_DISABLEABLE:
@@ -107,6 +110,11 @@ class SystemdServiceModule:
         if query.rc != 0:
             raise ModuleFailed(f"systemd_service: {unit}: {query.stderr.strip() or query.stdout.strip()}")
         status = parse_show(query.stdout)
+        if status.get("UnitFileState") == "generated" and p["enabled"] is not None:
+            # a SysV script: enabled when it has start links (what systemd-sysv-install answers)
+            script = shlex.quote(unit.removesuffix(".service"))
+            links = ctx.probe(f"ls /etc/rc[S2345].d/S??{script} >/dev/null 2>&1 && echo yes || echo no")
+            status["SysVEnabled"] = links.stdout.strip()
         if status.get("LoadState") == "not-found" and not (p["masked"] and p["state"] is None):
             if p["state"] == "stopped" and not p["enabled"]:
                 return ModuleResult(changed=False, data={"name": unit, "state": "stopped", "status": status})

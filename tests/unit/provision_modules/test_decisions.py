@@ -221,3 +221,9 @@ def test_copy_reads_a_remote_source_after_the_destinations_probe() -> None:
     result = get_module("copy").run(ctx(fake), {"src": "/srv/src", "dest": "/etc/x", "remote_src": True})
     assert result.failed and "unreadable" in result.msg
     assert len(fake.commands) == 1  # the probe came first: a destination already right costs no read
+
+
+def test_plan_unit_sysv_script_enabled_by_its_start_links() -> None:
+    generated = {"LoadState": "loaded", "ActiveState": "active", "UnitFileState": "generated"}
+    assert plan_unit({**generated, "SysVEnabled": "no"}, state="started", enabled=True, masked=None) == ["enable"]
+    assert plan_unit({**generated, "SysVEnabled": "yes"}, state="started", enabled=True, masked=None) == []
