@@ -225,5 +225,6 @@ def test_copy_reads_a_remote_source_after_the_destinations_probe() -> None:
 
 def test_plan_unit_sysv_script_enabled_by_its_start_links() -> None:
     generated = {"LoadState": "loaded", "ActiveState": "active", "UnitFileState": "generated"}
-    assert plan_unit({**generated, "SysVEnabled": "no"}, state="started", enabled=True, masked=None) == ["enable"]
-    assert plan_unit({**generated, "SysVEnabled": "yes"}, state="started", enabled=True, masked=None) == []
+    off, on = {**generated, "SysVEnabled": "no"}, {**generated, "SysVEnabled": "yes"}
+    assert plan_unit(off, state="started", enabled=True, masked=None) == ["enable"]
+    assert plan_unit(on, state="started", enabled=True, masked=None) == []
