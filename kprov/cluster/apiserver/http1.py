@@ -16,7 +16,11 @@ every create, get and status update. This front keeps what the API needs of HTTP
 - idle connections closed after ``KEEPALIVE_S``; a malformed request gets 400, an
   oversized head 431, and the connection is closed;
 - an Upgrade request (exec's WebSocket) is handed, with its connection, to aiohttp's
-  server, which speaks WebSocket. Nothing else reaches aiohttp's server.
+  server, which speaks WebSocket. Nothing else reaches aiohttp's server — except that a
+  ``SPDY/3.1`` upgrade (client-go before 1.30 execs that way; aiohttp only upgrades to
+  WebSocket) is answered by the API handler here: if it returns a :class:`RawUpgrade`, the
+  101 is written and the connection becomes a :class:`RawStream` its ``run`` reads and
+  writes; any other reply is written and the connection closed.
 
 Handlers get a :class:`Request` (the parts of aiohttp's request they use: method, path,
 query, headers, content_length, version, transport and ``await read()``) and
@@ -44,6 +48,8 @@ __all__ = [
     "AnyReply",
     "AnyRequest",
     "HttpFront",
+    "RawStream",
+    "RawUpgrade",
     "Request",
     "StreamingReply",
     "streaming_reply",
@@ -475,6 +481,11 @@ class _Connection(asyncio.Protocol):
         transport = self.transport
         if request is None or transport is None or self.closed:
             return
+        if request.headers.get("Upgrade", "").lower().startswith("spdy/"):
+            self._front.connections.discard(self)  # not idle while the handler runs
+            self.busy = True
+            self._task = self._loop.create_task(self._serve_raw_upgrade(request))
+            return
         self._upgrade = None
         target = f"{request.path}?{request.query_string}" if request.query_string else request.path
         head = [f"{request.method} {target} HTTP/{request.version[0]}.{request.version[1]}\r\n"]
@@ -485,6 +496,92 @@ class _Connection(asyncio.Protocol):
         transport.set_protocol(protocol)
         protocol.connection_made(transport)
         protocol.data_received(raw)
+
+    async def _serve_raw_upgrade(self, request: Request) -> None:
+        """Answer a non-WebSocket Upgrade with the API handler; switch if it says so."""
+        try:
+            reply = await self._front.handler(request)
+        except web.HTTPException as exc:
+            reply = exc
+        except Exception:
+            _log.exception("internal error on upgrade %s %s", request.method, request.path)
+            reply = self._front.error_reply(500, "Internal Server Error")
+        transport = self.transport
+        if not isinstance(reply, RawUpgrade) or transport is None or self.closed:
+            if not self.closed and not isinstance(reply, RawUpgrade | StreamingReply):
+                self._write_reply(reply, request.method, keep_alive=False)
+            self._upgrade = None
+            self._close()
+            return
+        head = [b"HTTP/1.1 101 Switching Protocols\r\n"]
+        head.extend(f"{name}: {value}\r\n".encode("latin-1") for name, value in reply.headers.items())
+        head.append(b"Date: " + _date() + b"\r\n\r\n")
+        transport.write(b"".join(head))
+        stream = RawStream(transport, self._upgrade_rest)  # type: ignore[arg-type]
+        self._upgrade, self._upgrade_rest = None, b""
+        transport.set_protocol(stream)
+        try:
+            await reply.run(stream)
+        except (ConnectionResetError, asyncio.CancelledError):
+            pass
+        except Exception:
+            _log.exception("upgraded connection for %s %s failed", request.method, request.path)
+        finally:
+            transport.close()
+
+
+class RawStream(asyncio.Protocol):
+    """A connection after a 101 to a protocol this front does not parse: bytes in, bytes out."""
+
+    def __init__(self, transport: asyncio.Transport, already: bytes) -> None:
+        self._transport = transport
+        self._inbound: asyncio.Queue[bytes | None] = asyncio.Queue()
+        if already:
+            self._inbound.put_nowait(already)
+        self._writable: asyncio.Event = asyncio.Event()
+        self._writable.set()
+
+    def data_received(self, data: bytes) -> None:
+        self._inbound.put_nowait(data)
+
+    def eof_received(self) -> bool:
+        self._inbound.put_nowait(None)
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._inbound.put_nowait(None)
+        self._writable.set()
+
+    def pause_writing(self) -> None:
+        self._writable.clear()
+
+    def resume_writing(self) -> None:
+        self._writable.set()
+
+    async def read(self) -> bytes:
+        """The next bytes from the client; b"" once it closed (and from then on)."""
+        chunk = await self._inbound.get()
+        if chunk is None:
+            self._inbound.put_nowait(None)
+            return b""
+        return chunk
+
+    async def write(self, data: bytes) -> None:
+        if self._transport.is_closing():
+            raise ConnectionResetError("the client went away")
+        self._transport.write(data)
+        await self._writable.wait()
+
+    def close(self) -> None:
+        self._transport.close()
+
+
+class RawUpgrade:
+    """A handler's reply that switches the connection to another protocol after a 101."""
+
+    def __init__(self, headers: dict[str, str], run: Callable[[RawStream], Awaitable[None]]) -> None:
+        self.headers = headers
+        self.run = run
 
 
 class _Stop(Exception):

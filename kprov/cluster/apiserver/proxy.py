@@ -23,8 +23,9 @@ from aiohttp import web
 
 from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.crud import get_object
-from kprov.cluster.apiserver.http1 import AnyReply, AnyRequest, streaming_reply
+from kprov.cluster.apiserver.http1 import AnyReply, AnyRequest, RawUpgrade, streaming_reply
 from kprov.cluster.apiserver.requestinfo import RequestInfo
+from kprov.cluster.apiserver.spdy_exec import SPDY_PROTOCOLS, pick_spdy_protocol, spdy_exec_upgrade
 from kprov.cluster.apiserver.status import ApiError, bad_request
 
 __all__ = ["handle_exec", "handle_log", "handle_portforward"]
@@ -123,14 +124,34 @@ async def _relay(source: Any, target: Any) -> None:
             break
 
 
-async def handle_exec(request: AnyRequest, ctx: ApiContext, info: Any, ri: RequestInfo) -> web.StreamResponse:
-    if request.headers.get("Upgrade", "").lower() != "websocket":
+async def handle_exec(request: AnyRequest, ctx: ApiContext, info: Any, ri: RequestInfo) -> AnyReply:
+    upgrade = request.headers.get("Upgrade", "").lower()
+    if upgrade != "websocket" and not upgrade.startswith("spdy/"):
         raise bad_request("Upgrade request required")
+    spdy_protocol = ""
+    if upgrade.startswith("spdy/"):
+        spdy_protocol = pick_spdy_protocol(request.headers.getall("X-Stream-Protocol-Version", [])) or ""
+        if not spdy_protocol:
+            raise bad_request(f"exec over SPDY needs X-Stream-Protocol-Version {', '.join(SPDY_PROTOCOLS)}")
     base, pod = await _kubelet_base(ctx, info, ri)
     container = _container(pod, request)
     query = [(k, v) for k, v in request.query.items() if k != "container"]
     url = f"{base}/exec/{ri.namespace}/{ri.name}/{container}?{urlencode(query)}"
+    if spdy_protocol:
+        return await _spdy_to_websocket(ctx, url, spdy_protocol, request.query)
     return await _relay_websocket(request, ctx, url, _EXEC_PROTOCOLS)
+
+
+async def _spdy_to_websocket(ctx: ApiContext, url: str, protocol: str, query: Any) -> RawUpgrade:
+    """Dial the kubelet's exec WebSocket first (so its refusal is an HTTP error), then switch."""
+    session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, sock_connect=10))
+    try:
+        kubelet = await session.ws_connect(url, protocols=_EXEC_PROTOCOLS, ssl=_kubelet_ssl(ctx),
+                                           autoping=True)
+    except aiohttp.ClientError as exc:
+        await session.close()
+        raise ApiError(f"error dialing kubelet: {exc}", 500, "InternalError") from None
+    return spdy_exec_upgrade(session, kubelet, protocol, query)
 
 
 async def handle_portforward(

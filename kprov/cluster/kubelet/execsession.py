@@ -7,7 +7,7 @@ server speaks SPDY (and websocket without a stdin-close signal), so instead the 
 runs ``ctr -n k8s.io tasks exec`` on the node against the same containerd (CRI container
 ids are containerd container ids) with pipes, or a pty for ``-t``. Stdin EOF (``\\xff\\x00``)
 closes the pipe; resize messages set the pty window size. Both paths end with one status
-message on channel 3 (see :mod:`kprov.cluster.kubelet.channels`).
+message on channel 3 (see :mod:`kprov.cluster.streaming.channels`).
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ import termios
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
-from kprov.cluster.kubelet import channels as ch
 from kprov.cluster.kubelet.context import Runtime
 from kprov.cluster.kubelet.cri.client import CRIError
+from kprov.cluster.streaming import channels as ch
 
 __all__ = ["ExecRequest", "ctr_command", "run_exec"]
 

@@ -19,7 +19,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from kprov.cluster.kubelet.spdy import SpdyStream
+from kprov.cluster.streaming.spdy import SpdyStream
 
 __all__ = ["PROTOCOL", "PortForwarder", "TUNNEL_PROTOCOL"]
 

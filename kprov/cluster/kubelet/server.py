@@ -19,13 +19,13 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from kprov.cluster.kubelet import channels as ch
 from kprov.cluster.kubelet.context import Runtime
 from kprov.cluster.kubelet.cri.types import CONTAINER_RUNNING, ContainerInfo
 from kprov.cluster.kubelet.execsession import ExecRequest, run_exec
 from kprov.cluster.kubelet.logs import follow, read_records, render, tail_lines
 from kprov.cluster.kubelet.portforward import TUNNEL_PROTOCOL, PortForwarder
-from kprov.cluster.kubelet.spdy import Session, SpdyError
+from kprov.cluster.streaming import channels as ch
+from kprov.cluster.streaming.spdy import Session, SpdyError
 
 __all__ = ["ALLOWED_CN", "ALLOWED_GROUP", "KubeletServer", "is_authorized", "server_ssl_context"]
 

@@ -19,7 +19,16 @@ from kprov.cluster.apiserver.http1 import HttpFront, Request, streaming_reply
 _BIG_CHUNK = b"x" * (1 << 20)
 
 
+async def _echo_upper(stream: http1.RawStream) -> None:
+    while chunk := await stream.read():
+        await stream.write(chunk.upper())
+
+
 async def _handler(request: Any) -> Any:
+    if request.headers.get("Upgrade", "").lower().startswith("spdy/"):
+        if request.path == "/refuse":
+            return web.Response(status=403, text="no")
+        return http1.RawUpgrade({"Connection": "Upgrade", "Upgrade": "SPDY/3.1"}, _echo_upper)
     if isinstance(request, web.BaseRequest) and request.headers.get("Upgrade", "").lower() == "websocket":
         ws = web.WebSocketResponse()
         await ws.prepare(request)
@@ -150,3 +159,27 @@ async def test_shutdown_waits_for_a_request_being_answered(front) -> None:  # ty
     reply = await asyncio.wait_for(reader.read(), 3)
     assert reply.startswith(b"HTTP/1.1 200 OK\r\n") and reply.endswith(b"GET /slow by front")
     writer.close()
+
+
+async def test_a_spdy_upgrade_is_answered_here_and_the_connection_becomes_raw(front) -> None:  # type: ignore[no-untyped-def]
+    _, port = front
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    upgrade = b"POST /exec HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n\r\n"
+    writer.write(upgrade + b"early bytes ")  # bytes right behind the head belong to the new protocol
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 3)
+    assert head.startswith(b"HTTP/1.1 101 Switching Protocols\r\n") and b"Upgrade: SPDY/3.1" in head
+    writer.write(b"and later ones")
+    echoed = b""
+    while len(echoed) < len(b"EARLY BYTES AND LATER ONES"):
+        echoed += await asyncio.wait_for(reader.read(100), 3)
+    assert echoed == b"EARLY BYTES AND LATER ONES"
+    writer.write_eof()
+    assert await asyncio.wait_for(reader.read(), 3) == b""  # run() ended: the connection is closed
+    writer.close()
+
+
+async def test_a_spdy_upgrade_refused_by_the_handler_gets_its_reply_and_a_close(front) -> None:  # type: ignore[no-untyped-def]
+    _, port = front
+    head = b"GET /refuse HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n\r\n"
+    reply = await _exchange(port, head)
+    assert reply.startswith(b"HTTP/1.1 403 ") and reply.endswith(b"no") and b"Connection: close" in reply

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from kprov.cluster.kubelet import channels as ch
 from kprov.cluster.kubelet.logs import LogFormatError, follow, parse_line, read_records, render, tail_lines
+from kprov.cluster.streaming import channels as ch
 
 LINES = (
     b"2026-01-01T00:00:00.000000001Z stdout F first\n"

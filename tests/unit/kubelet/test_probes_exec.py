@@ -5,7 +5,6 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from kprov.cluster.kubelet import channels as ch
 from kprov.cluster.kubelet.cri.types import ExecResult
 from kprov.cluster.kubelet.execsession import ExecRequest, _interactive, ctr_command, run_exec
 from kprov.cluster.kubelet.probes import (
@@ -17,6 +16,7 @@ from kprov.cluster.kubelet.probes import (
     ProbeTarget,
     ProbeWorker,
 )
+from kprov.cluster.streaming import channels as ch
 
 
 class FakeExec:

@@ -13,7 +13,7 @@ import struct
 import pytest
 
 from kprov.cluster.kubelet.portforward import PortForwarder
-from kprov.cluster.kubelet.spdy import (
+from kprov.cluster.streaming.spdy import (
     DATA,
     FLAG_FIN,
     PING,
