@@ -473,6 +473,33 @@ def _build() -> tuple[ResourceInfo, ...]:
             False,
             verbs=("create",),
         ),
+        ResourceInfo(
+            "authorization.k8s.io",
+            "v1",
+            "selfsubjectrulesreviews",
+            "SelfSubjectRulesReview",
+            "selfsubjectrulesreview",
+            False,
+            verbs=("create",),
+        ),
+        ResourceInfo(
+            "authorization.k8s.io",
+            "v1",
+            "subjectaccessreviews",
+            "SubjectAccessReview",
+            "subjectaccessreview",
+            False,
+            verbs=("create",),
+        ),
+        ResourceInfo(
+            "authorization.k8s.io",
+            "v1",
+            "localsubjectaccessreviews",
+            "LocalSubjectAccessReview",
+            "localsubjectaccessreview",
+            True,
+            verbs=("create",),
+        ),
     )
 
 

@@ -164,9 +164,9 @@ async def _resource(request: AnyRequest, ctx: ApiContext, ri: RequestInfo, user:
         pods = ctx.registry.get("", "v1", "pods")
         assert pods is not None
         return await subresources.handle_binding(request, ctx, pods, ri, await request.read())
-    if ri.resource == "selfsubjectaccessreviews" and ri.verb == "create":
+    if ri.group == "authorization.k8s.io" and ri.verb == "create" and ri.resource in accessreview.KINDS:
         body = await request.read()
-        return await accessreview.handle_self_subject_access_review(request, ctx, user, body)
+        return await accessreview.handle_review(request, ctx, user, ri, body)
     if ri.group == "authentication.k8s.io" and ri.verb == "create" and not ri.namespace:
         if ri.resource == "tokenreviews":
             authenticator = ctx.extras["authenticator"]

@@ -116,3 +116,25 @@ def test_validation_uses_upstream_field_paths(kubectl, namespace):
     }
     run = kubectl("create", "-f", "-", check=False, input=json.dumps(role))
     assert "rules[0].verbs: Required value: verbs must contain at least one value" in run.stderr
+
+
+def test_access_reviews(kubectl, control_plane, namespace):
+    carol = control_plane.kubeconfig_for("rbac-carol")
+    kubectl("create", "rolebinding", "carol-view", "-n", namespace, "--clusterrole=view", "--user=rbac-carol")
+    _wait_allowed(kubectl, "get", "pods", "-n", namespace, kubeconfig=carol)
+    listing = kubectl("auth", "can-i", "--list", "-n", namespace, kubeconfig=carol).stdout
+    assert "pods " in listing and "selfsubjectaccessreviews.authorization.k8s.io" in listing
+    assert kubectl("auth", "can-i", "delete", "nodes", "--as=nobody", check=False).stdout.strip() == "no"
+    review = {
+        "apiVersion": "authorization.k8s.io/v1",
+        "kind": "SubjectAccessReview",
+        "spec": {
+            "user": "rbac-carol",
+            "resourceAttributes": {"namespace": namespace, "verb": "list", "resource": "pods"},
+        },
+    }
+    out = kubectl("create", "--validate=false", "-o", "json", "-f", "-", input=json.dumps(review)).stdout
+    assert json.loads(out)["status"]["allowed"] is True
+    review["spec"]["resourceAttributes"]["verb"] = "delete"
+    out = kubectl("create", "--validate=false", "-o", "json", "-f", "-", input=json.dumps(review)).stdout
+    assert json.loads(out)["status"]["allowed"] is False
