@@ -23,8 +23,9 @@ def register(app: typer.Typer) -> None:
     @app.command("conformance")
     def conformance_cmd(
         inventory: Path = typer.Option(..., "-i", "--inventory", help="The cluster's inventory."),
-        e2e_test: Path = typer.Option(..., "--e2e-test", help="The upstream e2e.test binary (any version)."),
-        agnhost: Path = typer.Option(None, "--agnhost", help="An agnhost binary: the suite's test image."),
+        e2e_test: Path = typer.Option(..., "--e2e-test",
+                                      help="The upstream e2e.test binary (any version; .gz is unpacked)."),
+        agnhost: Path = typer.Option(None, "--agnhost", help="An agnhost binary (or .gz): the image."),
         focus: str = typer.Option(CONFORMANCE_FOCUS, "--focus", help="Ginkgo focus regex."),
         skip: str = typer.Option("", "--skip", help="Ginkgo skip regex."),
         tests: Path = typer.Option(None, "--tests", help="Run only these spec names (one per line)."),

@@ -17,9 +17,10 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from kprov.conformance.binaries import executable
 from kprov.conformance.images import ImagePlan, image_specs, plan_images
 from kprov.conformance.report import Summary, summarize, write_report
 from kprov.conformance.specs import SpecResult, focus_regex, parse_json_report, shard
@@ -182,6 +183,12 @@ def run_conformance(opts: ConformanceOptions, say: Callable[[str], None] = print
         raise ConformanceError(f"{opts.e2e_test}: no such e2e.test binary (--e2e-test PATH)")
     if opts.agnhost is not None and not opts.agnhost.is_file():
         raise ConformanceError(f"{opts.agnhost}: no such agnhost binary (--agnhost PATH)")
+    try:
+        binaries = opts.report_dir / "bin"
+        opts = replace(opts, e2e_test=executable(opts.e2e_test, binaries),
+                       agnhost=executable(opts.agnhost, binaries) if opts.agnhost else None)
+    except (OSError, EOFError) as err:
+        raise ConformanceError(f"unpacking the suite's binaries: {err}") from err
     suite = E2ESuite(opts.e2e_test)
     workarounds = check_cluster(kubectl, opts.kubeconfig)
     specs, unknown = select_specs(suite, opts)

@@ -14,41 +14,19 @@ conformance_total, conformance_pass_ratio and conformance_run_s, and where the r
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from kprov.lab import Lab
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from tests.bench._lab_cluster import KPROV, fresh_cluster  # noqa: E402
 
-KPROV = [sys.executable, "-m", "kprov.cli.main"]
 REPO = Path(__file__).resolve().parents[2]
 SHARED = Path(os.environ.get("KPROV_CONFORMANCE_DIR", REPO.parent / "shared" / "conformance"))
-
-
-def _unpack(name: str, into: Path) -> Path:
-    target = into / name
-    with gzip.open(SHARED / f"{name}.gz", "rb") as source, target.open("wb") as out:
-        shutil.copyfileobj(source, out, 1 << 20)
-    target.chmod(0o755)
-    return target
-
-
-def _cluster(lab_index: int, workdir: Path) -> Path:
-    lab = Lab(lab_index)
-    lab.wipe()
-    lab.up(5)
-    inventory = lab.write_inventory(workdir / "hosts.yml", 5)
-    proc = subprocess.run([*KPROV, "apply", "-i", str(inventory)], capture_output=True, text=True,
-                          stdin=subprocess.DEVNULL)
-    if proc.returncode != 0:
-        sys.exit(f"kprov apply failed:\n{proc.stdout[-3000:]}{proc.stderr[-2000:]}")
-    return inventory
 
 
 def main() -> None:
@@ -61,9 +39,9 @@ def main() -> None:
     parser.add_argument("--content-type", default="protobuf", choices=("protobuf", "json"))
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="kprov-bench-conformance-"))
-    inventory = args.inventory or _cluster(args.lab, workdir)
-    command = [*KPROV, "conformance", "-i", str(inventory), "--e2e-test", str(_unpack("e2e.test", workdir)),
-               "--agnhost", str(_unpack("agnhost", workdir)), "--parallel", str(args.parallel),
+    inventory = args.inventory or fresh_cluster(args.lab, workdir)
+    command = [*KPROV, "conformance", "-i", str(inventory), "--e2e-test", str(SHARED / "e2e.test.gz"),
+               "--agnhost", str(SHARED / "agnhost.gz"), "--parallel", str(args.parallel),
                "--focus", args.focus, "--report-dir", str(workdir / "report"), "--timeout", "90",
                "--content-type", args.content_type]
     if not args.serial:

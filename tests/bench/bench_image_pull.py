@@ -25,22 +25,10 @@ from pathlib import Path
 
 from kprov.images.oci import FileEntry, ImageSpec, build_archive
 from kprov.images.recipes import busybox_files
-from kprov.lab import Lab
 from kprov.provision.inventory import load_inventory
 
-KPROV = [sys.executable, "-m", "kprov.cli.main"]
-
-
-def _cluster(lab_index: int, workdir: Path) -> Path:
-    lab = Lab(lab_index)
-    lab.wipe()
-    lab.up(5)
-    inventory = lab.write_inventory(workdir / "hosts.yml", 5)
-    proc = subprocess.run([*KPROV, "apply", "-i", str(inventory)], capture_output=True, text=True,
-                          stdin=subprocess.DEVNULL)
-    if proc.returncode != 0:
-        sys.exit(f"kprov apply failed:\n{proc.stdout[-3000:]}{proc.stderr[-2000:]}")
-    return inventory
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from tests.bench._lab_cluster import KPROV, fresh_cluster  # noqa: E402
 
 
 def _ssh(inventory: Path, host: str, command: str) -> tuple[int, str]:
@@ -69,7 +57,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="kprov-bench-pull-") as tmp:
         workdir = Path(tmp)
-        inventory = args.inventory or _cluster(args.lab, workdir)
+        inventory = args.inventory or fresh_cluster(args.lab, workdir)
         node = args.node or (load_inventory(inventory).members("workers") or ["h4"])[0]
         name = f"quay.io/kprov-bench/pull:{secrets.token_hex(4)}"
         files = [*busybox_files(), FileEntry("data.bin", data=os.urandom(args.size_mib << 20))]

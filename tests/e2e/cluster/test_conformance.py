@@ -7,10 +7,8 @@ both the selection and the regression floor.
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -22,20 +20,12 @@ SUBSET = REPO / "tests" / "conformance" / "ci-subset.txt"
 SHARED = Path(os.environ.get("KPROV_CONFORMANCE_DIR", REPO.parent / "shared" / "conformance"))
 
 
-def _unpack(name: str, into: Path) -> Path:
-    target = into / name
-    with gzip.open(SHARED / f"{name}.gz", "rb") as source, target.open("wb") as out:
-        shutil.copyfileobj(source, out, 1 << 20)
-    target.chmod(0o755)
-    return target
-
-
 @pytest.mark.skipif(not (SHARED / "e2e.test.gz").is_file(), reason=f"no e2e.test.gz in {SHARED}")
 def test_the_conformance_ci_subset_passes(cluster: Cluster, tmp_path: Path) -> None:
-    e2e, agnhost = _unpack("e2e.test", tmp_path), _unpack("agnhost", tmp_path)
     report = tmp_path / "report"
-    proc = cluster.kprov("conformance", "-i", str(cluster.inventory), "--e2e-test", str(e2e),
-                         "--agnhost", str(agnhost), "--tests", str(SUBSET), "--expect", str(SUBSET),
+    proc = cluster.kprov("conformance", "-i", str(cluster.inventory),
+                         "--e2e-test", str(SHARED / "e2e.test.gz"), "--agnhost", str(SHARED / "agnhost.gz"),
+                         "--tests", str(SUBSET), "--expect", str(SUBSET),
                          "--parallel", "3", "--timeout", "20", "--report-dir", str(report), timeout=1800)
     detail = proc.stdout[-6000:] + proc.stderr[-2000:]
     assert proc.returncode == 0, detail
