@@ -217,7 +217,7 @@ class VarScope(Mapping[str, Any]):
         if isinstance(value, str):
             if not is_template(value):
                 return value
-            value = escape_backslashes(value, self.engine.env)
+            source, value = value, escape_backslashes(value, self.engine.env)
             match = _SINGLE_EXPR.match(value)
             if match:
                 try:
@@ -228,7 +228,8 @@ class VarScope(Mapping[str, Any]):
                         and not match.group("expr").strip().isidentifier()):
                     return str(result)
                 return result
-            return self.render(value, where)
+            # the escaping re-joins Jinja's tokens, which drops a final newline: restore from the source
+            return _restore_newlines(source, self.render(value, where))
         if isinstance(value, Mapping) and not isinstance(value, VarScope):
             return {k: self.template(v, f"{where}.{k}") for k, v in value.items()}
         if isinstance(value, list):

@@ -76,3 +76,9 @@ def test_trailing_newlines_as_ansible() -> None:
     assert scope.render("{% for x in xs %}{{ x }}{% endfor %}\n", "t") == "\n"
     assert scope.render("a\n\n\n", "t") == "a\n\n\n"
     assert scope.render("{% if true %}\nb\n{% endif %}\n", "t") == "b\n"
+
+
+def test_a_templated_value_with_a_string_literal_keeps_its_final_newline() -> None:
+    # task arguments go through template(), whose backslash escaping re-joins Jinja's tokens
+    scope = TemplateEngine().scope([({}, False)])
+    assert scope.template("{{ 'a\\nb' }} and {{ 'c' }}\n", "t") == "a\\nb and c\n"
