@@ -9,9 +9,9 @@ import time
 from kprov.cluster.client import ApiClient, NotFound, resources
 
 
-async def holder(client: ApiClient, lease: str) -> str:
+async def holder(client: ApiClient, lease: str, namespace: str = "kube-system") -> str:
     try:
-        obj = await client.get(resources.LEASES, lease, "kube-system")
+        obj = await client.get(resources.LEASES, lease, namespace)
     except NotFound:
         return ""
     return (obj.get("spec") or {}).get("holderIdentity") or ""
@@ -22,10 +22,11 @@ def pid_of(identity: str) -> int:
     return int(identity.split("_")[-2])
 
 
-async def wait_new_holder(client: ApiClient, lease: str, old: str, timeout: float) -> tuple[str, float]:
+async def wait_new_holder(client: ApiClient, lease: str, old: str, timeout: float,
+                          namespace: str = "kube-system") -> tuple[str, float]:
     start = time.monotonic()
     while time.monotonic() - start < timeout:
-        current = await holder(client, lease)
+        current = await holder(client, lease, namespace)
         if current and current != old:
             return current, time.monotonic() - start
         await asyncio.sleep(0.2)

@@ -19,13 +19,16 @@ from tests.integration.controllers.hollow import (
     wait_for,
 )
 
-LEASE = "failover-scheduler"
+# The scheduler runs as itself (system:kube-scheduler), whose bootstrap role may only get and
+# update a lease named kube-scheduler (as upstream's): its own namespace keeps it apart.
+LEASE, LEASE_NAMESPACE = "kube-scheduler", "fo"
 
 
 async def test_scheduler_failover(control_plane, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     args = (
         "--scheduler-name=failover-scheduler",
         f"--leader-elect-resource-name={LEASE}",
+        f"--leader-elect-resource-namespace={LEASE_NAMESPACE}",
         "--leader-elect-lease-duration=6s",
         "--leader-elect-renew-deadline=4s",
         "--leader-elect-retry-period=1s",
@@ -56,7 +59,7 @@ async def test_scheduler_failover(control_plane, tmp_path: Path) -> None:  # typ
                 )
                 return counts if len(counts) == n else None
 
-            leader = await wait_for(lambda: holder(admin, LEASE), 20, what="a leader")
+            leader = await wait_for(lambda: holder(admin, LEASE, LEASE_NAMESPACE), 20, what="a leader")
             await create("before")
             await wait_for(lambda: all_bound(10), 20, what="10 pods bound by the first leader")
             # events are written in the background, after the bindings: a SIGKILL would drop
@@ -67,7 +70,7 @@ async def test_scheduler_failover(control_plane, tmp_path: Path) -> None:  # typ
             victim.send_signal(signal.SIGKILL)
             victim.wait(5)
             await create("after")
-            new_leader, took = await wait_new_holder(admin, LEASE, leader, 20)
+            new_leader, took = await wait_new_holder(admin, LEASE, leader, 20, LEASE_NAMESPACE)
             assert took < 15, f"takeover took {took:.1f}s"
             assert process_for(procs, new_leader).poll() is None
             await wait_for(lambda: all_bound(20), 30, what="pods created during the failover bound")
