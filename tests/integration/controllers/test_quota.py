@@ -38,7 +38,8 @@ async def test_quota_of_two_pods_refuses_the_third(control_plane, controller_man
         assert refused.value.message == (
             'pods "p3" is forbidden: exceeded quota: two, requested: pods=1, used: pods=2, limited: pods=2'
         )
-        await _quota_used(admin, ns, "two", pods="2", configmaps="0")
+        # the namespace's one ConfigMap is kube-root-ca.crt, which the root-CA publisher puts in each
+        await _quota_used(admin, ns, "two", pods="2", configmaps="1")
         await admin.delete(resources.PODS, "p1", ns, grace_period_seconds=0)
         await _quota_used(admin, ns, "two", pods="1")
         await admin.create(resources.PODS, simple_pod("p3", ns))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import sys
 
 from kprov.cluster.dns.forward import Forwarder
@@ -18,10 +17,7 @@ async def test_probe_reads_the_answer_and_nxdomain() -> None:
     web = {"metadata": {"name": "web", "namespace": "default"}, "spec": {"clusterIP": "10.96.0.20"}}
     index.set_service(web)
     server = DnsServer(index, ZoneConfig(), Forwarder([]))
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    await server.start("127.0.0.1", port)
+    port, _tcp = await server.start("127.0.0.1", 0)  # the probe asks over UDP
     try:
         async def probe(name: str) -> tuple[str, list[str]]:
             proc = await asyncio.create_subprocess_shell(
