@@ -87,7 +87,9 @@ def namespace(cluster: Cluster) -> Any:
 def test_public_names_run_on_every_worker_from_the_mirror(cluster: Cluster, namespace: str,
                                                           tmp_path: Path) -> None:
     _apply(cluster, tmp_path, _deployment("busybox", "docker.io/library/busybox:latest", "Always"),
-           _deployment("pause", "registry.k8s.io/pause:3.9", "IfNotPresent"))
+           # Always: a worker may hold this name already, imported without a repository
+           # digest by the conformance suite's image step, and IfNotPresent would not pull it
+           _deployment("pause", "registry.k8s.io/pause:3.9", "Always"))
     for app, repository in (("busybox", "docker.io/library/busybox"), ("pause", "registry.k8s.io/pause")):
         def on_every_worker(app: str = app) -> dict[str, dict[str, Any]] | None:
             running = _running(cluster, f"app={app}")
