@@ -77,11 +77,24 @@ def _schedulable(node: dict) -> bool:
     return ready and not tainted and not node.get("spec", {}).get("unschedulable")
 
 
-def check_cluster(kubectl: str, kubeconfig: Path) -> Workarounds:
-    nodes = _kubectl_json(kubectl, kubeconfig, "get", "nodes")["items"]
-    not_ready = [n["metadata"]["name"] for n in nodes
-                 if not any(c.get("type") == "Ready" and c.get("status") == "True"
-                            for c in n.get("status", {}).get("conditions", []))]
+def _not_ready(nodes: list[dict]) -> list[str]:
+    return [n["metadata"]["name"] for n in nodes
+            if not any(c.get("type") == "Ready" and c.get("status") == "True"
+                       for c in n.get("status", {}).get("conditions", []))]
+
+
+def check_cluster(kubectl: str, kubeconfig: Path, ready_wait_s: float = 120.0) -> Workarounds:
+    """What the suite needs of the cluster, and which start-up checks it cannot pass yet.
+
+    Nodes get ``ready_wait_s`` to become Ready: `kprov apply` returns once each kubelet is
+    healthy, and its Node reports Ready a few seconds later (the suite would fail at once)."""
+    deadline = time.monotonic() + ready_wait_s
+    while True:
+        nodes = _kubectl_json(kubectl, kubeconfig, "get", "nodes")["items"]
+        not_ready = _not_ready(nodes)
+        if (nodes and not not_ready) or time.monotonic() >= deadline:
+            break
+        time.sleep(2)
     if not nodes or not_ready:
         raise ConformanceError(f"nodes not Ready: {', '.join(not_ready) or 'there are no nodes'}; "
                                "run `kprov verify` and fix them first")
