@@ -5,11 +5,13 @@ each is either built locally under its exact name or reported missing. Matching 
 image's repository (registry and tag ignored), so any suite version's names work:
 
 - busybox, pause: kprov's own busybox and pause images (Debian's static busybox: a
-  *substitute* — the same tool, not the tagged build);
+  *substitute* — the same tool, not the tagged build), with bash as /bin/sh
+  (kprov.conformance.host_tools says why);
 - agnhost: the user's agnhost binary on a busybox root, ``ENTRYPOINT /agnhost``,
   ``CMD pause``, with the uid 1000 user and gid 50000 group the real image has;
 - nginx, httpd: *stand-ins* — agnhost serving HTTP on port 80 (``netexec``);
-- jessie-dnsutils: a *stand-in* — the agnhost root (busybox's nslookup, no dig).
+- jessie-dnsutils: a *stand-in* — the agnhost root, which carries this machine's dig and
+  getent (as the real agnhost image carries dig).
 Everything else (CSI sidecars, sample-apiserver, windows images, ...) is missing.
 """
 
@@ -18,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kprov.conformance.host_tools import with_dns_tools, with_env_keeping_shell
 from kprov.images.oci import FileEntry, ImageSpec
 from kprov.images.recipes import BUSYBOX_PATH, busybox_files
 
@@ -66,7 +69,7 @@ def _recipe_for(repository: str, have_agnhost: bool) -> tuple[str, str, str] | N
     if base in ("nginx", "httpd"):
         return "http-standin", "stand-in", "agnhost netexec serving HTTP on port 80"
     if base == "jessie-dnsutils":
-        return "dnsutils-standin", "stand-in", "agnhost root: busybox nslookup, no dig"
+        return "dnsutils-standin", "stand-in", "agnhost root with this machine's dig and getent"
     return None
 
 
@@ -97,8 +100,8 @@ def _agnhost_files(agnhost: Path, busybox: Path) -> list[FileEntry]:
 
 def image_specs(plan: ImagePlan, agnhost: Path | None, busybox: Path = BUSYBOX_PATH) -> list[ImageSpec]:
     """Specs for every provided image; images of one root share one file list (one layer)."""
-    plain = busybox_files(busybox)
-    rooted = _agnhost_files(agnhost, busybox) if agnhost is not None else []
+    plain = with_env_keeping_shell(busybox_files(busybox))
+    rooted = with_dns_tools(with_env_keeping_shell(_agnhost_files(agnhost, busybox))) if agnhost else []
     specs = []
     for image in plan.provided:
         if image.recipe == "busybox":

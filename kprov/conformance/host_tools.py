@@ -1,0 +1,68 @@
+"""Tools from this machine put into the suite's image roots, where busybox falls short.
+
+- ``/bin/sh`` becomes Debian's bash-static (package bash-static): busybox's ash (and dash)
+  drop variables whose names are not shell identifiers when they start, so a container's
+  ``sh -c env`` never shows ``p-data-1`` from an ``envFrom`` with a prefix; bash passes them
+  on to its children as the suite's tests expect of their images.
+- ``dig`` and ``getent`` (packages bind9-dnsutils, libc-bin): the suite's DNS probes run
+  ``dig +search ... A`` over UDP and TCP and ``getent hosts`` in the agnhost and
+  jessie-dnsutils containers. They are dynamically linked, so each comes with the shared
+  objects ``ldd`` names for it (the loader included), at the same paths as here, and an
+  nsswitch.conf that asks /etc/hosts, then DNS.
+
+Missing tools leave the root as it was: the tests that need them fail, naming the command.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path, PurePosixPath
+
+from kprov.images.oci import FileEntry
+
+__all__ = ["DNS_TOOLS", "ENV_KEEPING_SHELL", "with_dns_tools", "with_env_keeping_shell"]
+
+ENV_KEEPING_SHELL = Path("/bin/bash-static")
+DNS_TOOLS = (Path("/usr/bin/dig"), Path("/usr/bin/getent"))
+_NSSWITCH = b"passwd: files\ngroup: files\nhosts: files dns\n"
+_LDD_PATH = re.compile(r"(?:=>\s*)?(/\S+)\s+\(0x[0-9a-f]+\)")
+
+
+def with_env_keeping_shell(files: list[FileEntry], shell: Path = ENV_KEEPING_SHELL) -> list[FileEntry]:
+    """``files`` with bin/sh replaced by ``shell`` (unchanged if this machine lacks it)."""
+    if not shell.is_file():
+        return files
+    shell_entry = FileEntry("bin/sh", data=shell.read_bytes(), mode=0o755)
+    return [f for f in files if f.path != "bin/sh"] + [shell_entry]
+
+
+def shared_objects(binary: Path) -> list[Path]:
+    """The shared objects (and loader) ``ldd`` resolves for ``binary``."""
+    out = subprocess.run(["ldd", str(binary)], capture_output=True, text=True, check=True).stdout
+    return [Path(match.group(1)) for line in out.splitlines() if (match := _LDD_PATH.search(line))]
+
+
+def with_dns_tools(files: list[FileEntry], tools: tuple[Path, ...] = DNS_TOOLS) -> list[FileEntry]:
+    """``files`` plus each present tool in usr/bin with its shared objects and nsswitch.conf."""
+    present = [tool for tool in tools if tool.is_file()]
+    if not present:
+        return files
+    have = {f.path for f in files}
+    added: list[FileEntry] = []
+    wanted: dict[str, Path] = {}
+    for tool in present:
+        wanted[f"usr/bin/{tool.name}"] = tool
+        for library in shared_objects(tool):
+            wanted[str(library).lstrip("/")] = library
+    for path, source in sorted(wanted.items()):
+        for parent in reversed(PurePosixPath(path).parents[:-1]):
+            if str(parent) not in have:
+                have.add(str(parent))
+                added.append(FileEntry(str(parent), is_dir=True, mode=0o755))
+        if path not in have:
+            have.add(path)
+            added.append(FileEntry(path, data=source.read_bytes(), mode=0o755))
+    if "etc/nsswitch.conf" not in have:
+        added.append(FileEntry("etc/nsswitch.conf", data=_NSSWITCH))
+    return files + added

@@ -1,0 +1,58 @@
+"""The tools put into the suite's image roots work there: the root written out and entered
+with chroot, dig and getent run from their shared objects only, and /bin/sh passes on
+variables whose names are not shell identifiers."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from kprov.conformance.host_tools import DNS_TOOLS, ENV_KEEPING_SHELL, with_dns_tools, with_env_keeping_shell
+from kprov.images.oci import FileEntry
+from kprov.images.recipes import busybox_files
+
+CHROOT = shutil.which("chroot") or "/usr/sbin/chroot"
+_HAVE_TOOLS = all(t.is_file() for t in (*DNS_TOOLS, ENV_KEEPING_SHELL))
+pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not _HAVE_TOOLS,
+                                reason="needs root (chroot), bash-static and bind9-dnsutils")
+
+
+def _write_root(files: list[FileEntry], root: Path) -> None:
+    for entry in files:
+        target = root / entry.path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if entry.is_dir:
+            target.mkdir(exist_ok=True)
+        elif entry.symlink_to is not None:
+            target.symlink_to(entry.symlink_to)
+        else:
+            target.write_bytes(entry.data or b"")
+            target.chmod(entry.mode)
+
+
+def _chroot(root: Path, *command: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([CHROOT, str(root), *command], capture_output=True, text=True, timeout=30,
+                          env=env or {"PATH": "/bin:/usr/bin"})
+
+
+def test_dig_and_getent_run_inside_the_root(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    _write_root(with_dns_tools(busybox_files()), root)
+    (root / "etc/hosts").write_text("127.0.0.1 localhost\n10.1.2.3 web.example\n")
+    assert _chroot(root, "getent", "hosts", "web.example").stdout.split() == ["10.1.2.3", "web.example"]
+    version = _chroot(root, "dig", "-v")
+    assert version.returncode == 0 and "DiG 9." in version.stdout + version.stderr, version.stderr
+
+
+def test_the_shell_passes_on_variables_whose_names_are_not_identifiers(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    files = busybox_files()
+    _write_root(files, root)
+    assert "p-data-1=x" not in _chroot(root, "sh", "-c", "env", env={"PATH": "/bin", "p-data-1": "x"}).stdout
+    root = tmp_path / "bash-root"
+    _write_root(with_env_keeping_shell(files), root)
+    assert "p-data-1=x" in _chroot(root, "sh", "-c", "env", env={"PATH": "/bin", "p-data-1": "x"}).stdout
