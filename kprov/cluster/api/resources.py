@@ -199,6 +199,7 @@ def _build() -> tuple[ResourceInfo, ...]:
                 _status("Pod"),
                 SubresourceInfo("binding", "Binding", verbs=("create",)),
                 SubresourceInfo("log", "Pod", verbs=("get",)),
+                SubresourceInfo("attach", "PodAttachOptions", verbs=("create", "get")),
                 SubresourceInfo("exec", "PodExecOptions", verbs=("create", "get")),
                 SubresourceInfo("portforward", "PodPortForwardOptions", verbs=("create", "get")),
                 SubresourceInfo("eviction", "Eviction", "policy", "v1", verbs=("create",)),

@@ -210,6 +210,8 @@ async def _subresource(
         return await proxy.handle_log(request, ctx, info, ri)
     if sub == "exec":
         return await proxy.handle_exec(request, ctx, info, ri)
+    if sub == "attach":
+        return await proxy.handle_attach(request, ctx, info, ri)
     if sub == "portforward":
         return await proxy.handle_portforward(request, ctx, info, ri)
     return _not_found_body()

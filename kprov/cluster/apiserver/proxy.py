@@ -1,10 +1,11 @@
-"""pods/log, pods/exec and pods/portforward, proxied to the kubelet of the pod's node.
+"""pods/log, pods/exec, pods/attach and pods/portforward, proxied to the kubelet of the pod's node.
 
 The kubelet is reached over HTTPS at the node's InternalIP and
 ``status.daemonEndpoints.kubeletEndpoint.Port`` (10250 by default), authenticated with the API
-server's kubelet-client certificate. Logs are streamed through chunk by chunk; exec is a
-websocket (``v5.channel.k8s.io``) whose frames are relayed verbatim in both directions, so
-this proxy knows nothing about the channel protocol. Port-forward is the same relay with the
+server's kubelet-client certificate. Logs are streamed through chunk by chunk; exec (and
+attach, the same protocol without a command) is a websocket (``v5.channel.k8s.io``) whose
+frames are relayed verbatim in both directions, so this proxy knows nothing about the
+channel protocol. Port-forward is the same relay with the
 subprotocol ``SPDY/3.1+portforward.k8s.io`` (kubectl 1.30+ tunnels its SPDY session in
 WebSocket messages); the kubelet speaks the SPDY inside.
 """
@@ -28,7 +29,7 @@ from kprov.cluster.apiserver.requestinfo import RequestInfo
 from kprov.cluster.apiserver.spdy_exec import SPDY_PROTOCOLS, pick_spdy_protocol, spdy_exec_upgrade
 from kprov.cluster.apiserver.status import ApiError, bad_request
 
-__all__ = ["handle_exec", "handle_log", "handle_portforward"]
+__all__ = ["handle_attach", "handle_exec", "handle_log", "handle_portforward"]
 
 _EXEC_PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")
 _PORTFORWARD_PROTOCOLS = ("SPDY/3.1+portforward.k8s.io",)
@@ -125,6 +126,16 @@ async def _relay(source: Any, target: Any) -> None:
 
 
 async def handle_exec(request: AnyRequest, ctx: ApiContext, info: Any, ri: RequestInfo) -> AnyReply:
+    return await _handle_stream(request, ctx, info, ri, "exec")
+
+
+async def handle_attach(request: AnyRequest, ctx: ApiContext, info: Any, ri: RequestInfo) -> AnyReply:
+    return await _handle_stream(request, ctx, info, ri, "attach")
+
+
+async def _handle_stream(
+    request: AnyRequest, ctx: ApiContext, info: Any, ri: RequestInfo, kind: str
+) -> AnyReply:
     upgrade = request.headers.get("Upgrade", "").lower()
     if upgrade != "websocket" and not upgrade.startswith("spdy/"):
         raise bad_request("Upgrade request required")
@@ -132,11 +143,11 @@ async def handle_exec(request: AnyRequest, ctx: ApiContext, info: Any, ri: Reque
     if upgrade.startswith("spdy/"):
         spdy_protocol = pick_spdy_protocol(request.headers.getall("X-Stream-Protocol-Version", [])) or ""
         if not spdy_protocol:
-            raise bad_request(f"exec over SPDY needs X-Stream-Protocol-Version {', '.join(SPDY_PROTOCOLS)}")
+            raise bad_request(f"{kind} over SPDY needs X-Stream-Protocol-Version {', '.join(SPDY_PROTOCOLS)}")
     base, pod = await _kubelet_base(ctx, info, ri)
     container = _container(pod, request)
     query = [(k, v) for k, v in request.query.items() if k != "container"]
-    url = f"{base}/exec/{ri.namespace}/{ri.name}/{container}?{urlencode(query)}"
+    url = f"{base}/{kind}/{ri.namespace}/{ri.name}/{container}?{urlencode(query)}"
     if spdy_protocol:
         return await _spdy_to_websocket(ctx, url, spdy_protocol, request.query)
     return await _relay_websocket(request, ctx, url, _EXEC_PROTOCOLS)

@@ -1,10 +1,11 @@
-"""The kubelet's HTTPS server on :10250: /healthz, /containerLogs and /exec.
+"""The kubelet's HTTPS server on :10250: /healthz, /containerLogs, /exec, /attach, /portForward.
 
 TLS with the node's serving certificate; clients may present a certificate signed by the
 cluster CA (``--client-ca-file``). /healthz is open; logs and exec require the API
 server's kubelet-client identity (CN ``kube-apiserver-kubelet-client``) or a member of
-``system:masters``. Logs are streamed as text/plain (chunked while following); exec is a
-websocket speaking v5.channel.k8s.io (or v4).
+``system:masters``. Logs are streamed as text/plain (chunked while following); exec and
+attach are websockets speaking v5.channel.k8s.io (or v4); attach is bridged to the runtime's
+CRI Attach (:mod:`.attachsession`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from kprov.cluster.kubelet.attachsession import AttachRequest, run_attach
 from kprov.cluster.kubelet.context import Runtime
 from kprov.cluster.kubelet.cri.types import CONTAINER_RUNNING, ContainerInfo
 from kprov.cluster.kubelet.execsession import ExecRequest, run_exec
@@ -92,6 +94,7 @@ class KubeletServer:
         app.router.add_get("/containerLogs/{ns}/{pod}/{container}", self.container_logs)
         for method in ("GET", "POST"):
             app.router.add_route(method, "/exec/{ns}/{pod}/{container}", self.exec)
+            app.router.add_route(method, "/attach/{ns}/{pod}/{container}", self.attach)
             app.router.add_route(method, "/portForward/{ns}/{pod}", self.port_forward)
         return app
 
@@ -170,6 +173,42 @@ class KubeletServer:
             _flag(request, "stderr") and not tty,
             tty,
         )
+        return await self._stream(
+            request, protocol, f"exec in {ns}/{pod}/{name}",
+            lambda incoming, send: run_exec(
+                self.runtime, self.ctr_path, self.containerd_address, req, incoming, send
+            ),
+        )
+
+    async def attach(self, request: web.Request) -> web.StreamResponse:
+        denied = self._check(request)
+        if denied:
+            return denied
+        ns, pod, name = request.match_info["ns"], request.match_info["pod"], request.match_info["container"]
+        info = await self.find_container(ns, pod, name, False)
+        if info is None or info.state != CONTAINER_RUNNING:
+            return _status(404, "NotFound", f'container "{name}" in pod "{pod}" is not running')
+        protocol = ch.pick_protocol(request.headers.get("Sec-WebSocket-Protocol"))
+        if protocol is None:
+            return _status(
+                400, "BadRequest", "websocket upgrade with subprotocol v5.channel.k8s.io is required"
+            )
+        tty = _flag(request, "tty")
+        stdin, stdout, stderr = _flag(request, "stdin"), _flag(request, "stdout"), _flag(request, "stderr")
+        req = AttachRequest(info.id, stdin, stdout, stderr and not tty, tty)
+        return await self._stream(
+            request, protocol, f"attach to {ns}/{pod}/{name}",
+            lambda incoming, send: run_attach(self.runtime, req, incoming, send),
+        )
+
+    async def _stream(
+        self,
+        request: web.Request,
+        protocol: str,
+        what: str,
+        run: Callable[[AsyncIterator[bytes], Callable[[bytes], Awaitable[None]]], Awaitable[None]],
+    ) -> web.StreamResponse:
+        """Serve one channel-protocol websocket with ``run(incoming, send)``."""
         ws = web.WebSocketResponse(protocols=(protocol,), autoping=True, heartbeat=None)
         await ws.prepare(request)
 
@@ -187,9 +226,9 @@ class KubeletServer:
                 await ws.send_bytes(data)
 
         try:
-            await run_exec(self.runtime, self.ctr_path, self.containerd_address, req, incoming(), send)
+            await run(incoming(), send)
         except Exception as err:  # report instead of dropping the connection silently
-            log.exception("exec in %s/%s/%s failed", ns, pod, name)
+            log.exception("%s failed", what)
             await send(ch.encode(ch.ERROR, ch.failure_status(str(err))))
         await ws.close()
         return ws

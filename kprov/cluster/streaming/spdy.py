@@ -1,4 +1,4 @@
-"""SPDY/3.1 framing and a server-side session: as much of SPDY as Kubernetes streaming uses.
+"""SPDY/3.1 framing and a session (either side): as much of SPDY as Kubernetes streaming uses.
 
 kubectl and client-go open port-forward (and, before 1.30, exec/attach) as a SPDY session:
 the client opens streams with SYN_STREAM frames whose header block says what each stream
@@ -14,6 +14,11 @@ SPDY peer (spdystream) neither sends nor honours WINDOW_UPDATE, so there is no f
 to speak; SETTINGS and WINDOW_UPDATE from other peers are read and ignored. Why not a
 library: no maintained Python SPDY implementation exists (SPDY was retired for HTTP/2 in
 2016); the subset is small (seven frame types) and its wire format is fixed.
+
+The same session also plays the client (:meth:`Session.open_stream`): the kubelet dials the
+container runtime's CRI streaming server (containerd serves attach over SPDY only with a
+stdin close signal) and opens the ``error``/``stdin``/``stdout``/``stderr``/``resize``
+streams itself, odd stream ids as SPDY gives the initiator.
 """
 
 from __future__ import annotations
@@ -242,7 +247,7 @@ class SpdyStream:
 
 
 class Session:
-    """The server side of one SPDY connection: accepts the client's streams, answers pings."""
+    """One SPDY connection: accepts the peer's streams, opens its own, answers pings."""
 
     def __init__(self, send: Send, on_stream: Callable[[SpdyStream], None]) -> None:
         self._send = send
@@ -252,6 +257,17 @@ class Session:
         self._lock = asyncio.Lock()
         self.streams: dict[int, SpdyStream] = {}
         self.goaway = False
+        self._next_id = 1  # streams we open (as the client) have odd ids
+
+    async def open_stream(self, headers: Mapping[str, str]) -> SpdyStream:
+        """Open a stream to the peer (SYN_STREAM); its reply is not waited for."""
+        stream_id = self._next_id
+        self._next_id += 2
+        stream = self.streams[stream_id] = SpdyStream(self, stream_id, dict(headers))
+        async with self._lock:  # header blocks must go out in compression order
+            block = self._out_codec.encode(headers)
+            await self._send(encode_control(SYN_STREAM, 0, struct.pack(">IIBB", stream_id, 0, 0, 0) + block))
+        return stream
 
     async def send_frame(self, frame: bytes) -> None:
         async with self._lock:
@@ -277,6 +293,8 @@ class Session:
             if frame.flags & FLAG_FIN:
                 stream._deliver(b"", True)
             self._on_stream(stream)
+        elif frame.kind == SYN_REPLY:
+            pass  # the peer accepted a stream we opened; nothing to wait for
         elif frame.kind == RST_STREAM:
             stream = self.streams.get(frame.stream_id)
             if stream is not None:

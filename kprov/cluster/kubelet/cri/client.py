@@ -229,6 +229,14 @@ class CRIClient:
         reply = await self._call("ExecSync", self._runtime.ExecSync, request, timeout=deadline or 24 * 3600)
         return ExecResult(reply.stdout, reply.stderr, reply.exit_code)
 
+    async def attach(self, container_id: str, stdin: bool, tty: bool, stdout: bool, stderr: bool) -> str:
+        """The runtime's streaming-server URL for attaching to the container's main process."""
+        request = pb.AttachRequest(
+            container_id=container_id, stdin=stdin, tty=tty, stdout=stdout, stderr=stderr
+        )
+        reply = await self._call("Attach", self._runtime.Attach, request, 30)
+        return str(reply.url)
+
     # ---- images --------------------------------------------------------------------------
     async def image_ref(self, image: str) -> str | None:
         """The image's id on the node, or None when it is not present."""

@@ -99,6 +99,11 @@ class RuntimeServiceStub:
                 request_serializer=api__pb2.ExecSyncRequest.SerializeToString,
                 response_deserializer=api__pb2.ExecSyncResponse.FromString,
                 _registered_method=True)
+        self.Attach = channel.unary_unary(
+                '/runtime.v1.RuntimeService/Attach',
+                request_serializer=api__pb2.AttachRequest.SerializeToString,
+                response_deserializer=api__pb2.AttachResponse.FromString,
+                _registered_method=True)
         self.Status = channel.unary_unary(
                 '/runtime.v1.RuntimeService/Status',
                 request_serializer=api__pb2.StatusRequest.SerializeToString,
@@ -187,6 +192,12 @@ class RuntimeServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Attach(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Status(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -260,6 +271,11 @@ def add_RuntimeServiceServicer_to_server(servicer, server):
                     servicer.ExecSync,
                     request_deserializer=api__pb2.ExecSyncRequest.FromString,
                     response_serializer=api__pb2.ExecSyncResponse.SerializeToString,
+            ),
+            'Attach': grpc.unary_unary_rpc_method_handler(
+                    servicer.Attach,
+                    request_deserializer=api__pb2.AttachRequest.FromString,
+                    response_serializer=api__pb2.AttachResponse.SerializeToString,
             ),
             'Status': grpc.unary_unary_rpc_method_handler(
                     servicer.Status,
@@ -618,6 +634,33 @@ class RuntimeService:
             '/runtime.v1.RuntimeService/ExecSync',
             api__pb2.ExecSyncRequest.SerializeToString,
             api__pb2.ExecSyncResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Attach(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/runtime.v1.RuntimeService/Attach',
+            api__pb2.AttachRequest.SerializeToString,
+            api__pb2.AttachResponse.FromString,
             options,
             channel_credentials,
             insecure,
