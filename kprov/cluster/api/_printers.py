@@ -12,6 +12,7 @@ from kprov.cluster.api._printers_pods import NAMESPACE, NODE, POD
 from kprov.cluster.api._printers_policy import LIMITRANGE, PODDISRUPTIONBUDGET, PRIORITYCLASS, RESOURCEQUOTA
 from kprov.cluster.api._printers_rbac import BINDING, ROLE
 from kprov.cluster.api._printers_services import ENDPOINTS, ENDPOINTSLICE, SERVICE
+from kprov.cluster.api._printers_storage import PERSISTENTVOLUME, PERSISTENTVOLUMECLAIM, STORAGECLASS
 from kprov.cluster.api._printers_workloads import DAEMONSET, DEPLOYMENT, REPLICASET, STATEFULSET
 from kprov.cluster.api._printing import Column, Printer, default_printer
 
@@ -30,6 +31,9 @@ PRINTERS = MappingProxyType(
         ("", "Event"): EVENT,
         ("", "ReplicationController"): REPLICATIONCONTROLLER,
         ("", "PodTemplate"): PODTEMPLATE,
+        ("", "PersistentVolume"): PERSISTENTVOLUME,
+        ("", "PersistentVolumeClaim"): PERSISTENTVOLUMECLAIM,
+        ("storage.k8s.io", "StorageClass"): STORAGECLASS,
         ("events.k8s.io", "Event"): EVENT,
         ("apps", "Deployment"): DEPLOYMENT,
         ("apps", "ReplicaSet"): REPLICASET,

@@ -261,6 +261,9 @@ def _statefulset(obj: dict[str, Any]) -> None:
     retention = _set(spec, "persistentVolumeClaimRetentionPolicy", {})
     _set(retention, "whenDeleted", "Retain")
     _set(retention, "whenScaled", "Retain")
+    for claim in spec.get("volumeClaimTemplates") or []:
+        if isinstance(claim, dict):
+            _pvc(claim)
     _template(obj)
 
 
@@ -284,6 +287,23 @@ def _cronjob(obj: dict[str, Any]) -> None:
     _set(spec, "failedJobsHistoryLimit", 1)
     job_spec = _set(_set(spec, "jobTemplate", {}), "spec", {})
     default_pod_spec(_set(_set(job_spec, "template", {}), "spec", {}))
+
+
+def _pv(obj: dict[str, Any]) -> None:
+    spec = _set(obj, "spec", {})
+    _set(spec, "persistentVolumeReclaimPolicy", "Retain")
+    _set(spec, "volumeMode", "Filesystem")
+    _set(_set(obj, "status", {}), "phase", "Pending")
+
+
+def _pvc(obj: dict[str, Any]) -> None:
+    _set(_set(obj, "spec", {}), "volumeMode", "Filesystem")
+    _set(_set(obj, "status", {}), "phase", "Pending")
+
+
+def _storageclass(obj: dict[str, Any]) -> None:
+    _set(obj, "reclaimPolicy", "Delete")
+    _set(obj, "volumeBindingMode", "Immediate")
 
 
 def _priorityclass(obj: dict[str, Any]) -> None:
@@ -453,6 +473,9 @@ _BY_KIND: dict[tuple[str, str], Callable[[dict[str, Any]], None]] = {
     ("scheduling.k8s.io", "PriorityClass"): _priorityclass,
     ("", "ReplicationController"): _replicationcontroller,
     ("", "PodTemplate"): _podtemplate,
+    ("", "PersistentVolume"): _pv,
+    ("", "PersistentVolumeClaim"): _pvc,
+    ("storage.k8s.io", "StorageClass"): _storageclass,
 }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import re
 from collections.abc import Callable
 from typing import Any
@@ -19,6 +20,12 @@ from kprov.cluster.api._rbac_kinds import RBAC_GROUP, path_segment_errors, valid
 from kprov.cluster.api._validation_batch import validate_cronjob, validate_job
 from kprov.cluster.api._validation_pod import port_name_errors, validate_pod_spec, validate_pod_update
 from kprov.cluster.api._validation_policy import validate_pdb, validate_priority_class
+from kprov.cluster.api._validation_storage import (
+    validate_claim_spec,
+    validate_pv,
+    validate_pvc,
+    validate_storage_class,
+)
 from kprov.cluster.api.crd import validate_crd
 from kprov.cluster.api.errors import Cause
 from kprov.cluster.api.names import (
@@ -168,9 +175,33 @@ def _replicaset(errors: Errors, obj: dict[str, Any], old: dict[str, Any] | None)
 
 def _statefulset(errors: Errors, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
     spec = _workload(errors, obj, old)
+    # the pod template may mount a claim template by name (its pods get that volume)
+    claims = {
+        json.dumps(str(((c or {}).get("metadata") or {}).get("name") or ""))
+        for c in spec.get("volumeClaimTemplates") or []
+    }
+    errors.causes[:] = [
+        c
+        for c in errors.causes
+        if not (
+            c.reason == "FieldValueNotFound"
+            and ".volumeMounts[" in c.field
+            and c.message.removeprefix("Not found: ") in claims
+        )
+    ]
     policy = spec.get("podManagementPolicy")
     if policy is not None and policy not in ("OrderedReady", "Parallel"):
         errors.not_supported("spec.podManagementPolicy", policy, ("OrderedReady", "Parallel"))
+    for index, claim in enumerate(spec.get("volumeClaimTemplates") or []):
+        validate_claim_spec(
+            errors, (claim or {}).get("spec") or {}, f"spec.volumeClaimTemplates[{index}].spec"
+        )
+    retention = spec.get("persistentVolumeClaimRetentionPolicy") or {}
+    for key in ("whenDeleted", "whenScaled"):
+        if retention.get(key) not in (None, "Retain", "Delete"):
+            errors.not_supported(
+                f"spec.persistentVolumeClaimRetentionPolicy.{key}", retention[key], ("Retain", "Delete")
+            )
     if old is not None:
         old_spec = old.get("spec") or {}
         for field in ("serviceName", "podManagementPolicy", "volumeClaimTemplates"):
@@ -432,6 +463,9 @@ _BY_KIND: dict[tuple[str, str], Callable[[Errors, dict[str, Any], dict[str, Any]
     ("scheduling.k8s.io", "PriorityClass"): validate_priority_class,
     ("", "ReplicationController"): _replicationcontroller,
     ("", "PodTemplate"): _podtemplate,
+    ("", "PersistentVolume"): validate_pv,
+    ("", "PersistentVolumeClaim"): validate_pvc,
+    ("storage.k8s.io", "StorageClass"): validate_storage_class,
     (RBAC_GROUP, "Role"): _role,
     (RBAC_GROUP, "ClusterRole"): _clusterrole,
     (RBAC_GROUP, "RoleBinding"): _rolebinding,

@@ -8,6 +8,8 @@
 - RBAC objects: nobody grants what they do not hold (:mod:`.escalation`).
 - Pods get their ServiceAccount and its token volume (:mod:`.sa_admission`).
 - Pods get ``spec.priority`` from their PriorityClass (:mod:`.priority`).
+- Claims get the default StorageClass; claims and volumes their protection finalizers
+  (:mod:`.storage_admission`).
 - Services get a ClusterIP and NodePorts from :mod:`.allocators`; deleting a Service
   releases them.
 """
@@ -17,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from kprov.cluster.api.resources import ResourceInfo
-from kprov.cluster.apiserver import crd_admission, priority, sa_admission
+from kprov.cluster.apiserver import crd_admission, priority, sa_admission, storage_admission
 from kprov.cluster.apiserver.allocators import Allocators
 from kprov.cluster.apiserver.authn import REQUEST_USER
 from kprov.cluster.apiserver.authz import authorizer_of
@@ -71,6 +73,7 @@ async def before_create(ctx: ApiContext, info: ResourceInfo, obj: dict[str, Any]
         obj["status"] = {"phase": "Active"}
     if info.group == "" and info.resource == "pods":
         sa_admission.admit_pod(ctx, obj)
+    storage_admission.admit_create(ctx, info, obj)
     if info.group == "" and info.resource == "services":
         meta = obj["metadata"]
         if await ctx.store.get(ctx.key(info, meta["namespace"], meta["name"])) is not None:

@@ -245,7 +245,12 @@ def _kprov_controllers_rules() -> list[dict[str, Any]]:
         ),
         _rule(
             [""],
-            ["replicationcontrollers/status", "replicationcontrollers/scale"],
+            [
+                "replicationcontrollers/status",
+                "replicationcontrollers/scale",
+                "persistentvolumeclaims/status",
+                "persistentvolumes/status",
+            ],
             ["get", "patch", "update"],
         ),
         _rule(["apps"], ["*"], _ALL),

@@ -27,6 +27,7 @@ __all__ = [
     "NAMESPACES",
     "NODES",
     "PERSISTENT_VOLUME_CLAIMS",
+    "PERSISTENT_VOLUMES",
     "POD_DISRUPTION_BUDGETS",
     "PODS",
     "PRIORITY_CLASSES",
@@ -37,6 +38,7 @@ __all__ = [
     "SECRETS",
     "SERVICEACCOUNTS",
     "SERVICES",
+    "STORAGE_CLASSES",
     "STATEFULSETS",
     "Resource",
 ]
@@ -84,6 +86,8 @@ SERVICEACCOUNTS = Resource("", "v1", "serviceaccounts", "ServiceAccount", True)
 CONFIGMAPS = Resource("", "v1", "configmaps", "ConfigMap", True)
 SECRETS = Resource("", "v1", "secrets", "Secret", True)
 PERSISTENT_VOLUME_CLAIMS = Resource("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", True)
+PERSISTENT_VOLUMES = Resource("", "v1", "persistentvolumes", "PersistentVolume", False)
+STORAGE_CLASSES = Resource("storage.k8s.io", "v1", "storageclasses", "StorageClass", False)
 RESOURCE_QUOTAS = Resource("", "v1", "resourcequotas", "ResourceQuota", True)
 LIMIT_RANGES = Resource("", "v1", "limitranges", "LimitRange", True)
 PODTEMPLATES = Resource("", "v1", "podtemplates", "PodTemplate", True)

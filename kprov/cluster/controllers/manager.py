@@ -34,6 +34,7 @@ from kprov.cluster.controllers.satoken import TokenSecretController
 from kprov.cluster.controllers.serviceaccount import ServiceAccountController
 from kprov.cluster.controllers.statefulset import StatefulSetController
 from kprov.cluster.controllers.ttlafterfinished import TTLAfterFinishedController
+from kprov.cluster.controllers.volumeprotection import PVCProtectionController, PVProtectionController
 
 __all__ = ["CONTROLLERS", "ControllerManager", "select_controllers"]
 
@@ -52,6 +53,8 @@ CONTROLLERS: dict[str, type[Controller]] = {
         DisruptionController,
         ResourceQuotaController,
         TTLAfterFinishedController,
+        PVCProtectionController,
+        PVProtectionController,
         EndpointsController,
         EndpointSliceController,
         NodeLifecycleController,

@@ -1,0 +1,154 @@
+"""Table printers for PersistentVolumes, PersistentVolumeClaims and StorageClasses (columns and
+cells as upstream's printPersistentVolume / printPersistentVolumeClaim / printStorageClass).
+
+A PV or claim being deleted shows ``Terminating``; access modes print as ``RWO,ROX,RWX,RWOP``;
+a claim shows capacity and access modes only once it names its volume; the default class
+prints ``NAME (default)``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kprov.cluster.api._printing import AGE, NAME, Age, Column, Printer, created, name_of
+from kprov.cluster.api.objects import get_path
+
+__all__ = ["PERSISTENTVOLUME", "PERSISTENTVOLUMECLAIM", "STORAGECLASS", "access_modes", "is_default_class"]
+
+_SHORT = (
+    ("ReadWriteOnce", "RWO"),
+    ("ReadOnlyMany", "ROX"),
+    ("ReadWriteMany", "RWX"),
+    ("ReadWriteOncePod", "RWOP"),
+)
+DEFAULT_CLASS_ANNOTATIONS = (
+    "storageclass.kubernetes.io/is-default-class",
+    "storageclass.beta.kubernetes.io/is-default-class",
+)
+
+
+def access_modes(modes: list[str] | None) -> str:
+    given = set(modes or [])
+    return ",".join(short for long, short in _SHORT if long in given)
+
+
+def is_default_class(obj: dict[str, Any]) -> bool:
+    annotations = get_path(obj, "metadata.annotations", {}) or {}
+    return any(annotations.get(a) == "true" for a in DEFAULT_CLASS_ANNOTATIONS)
+
+
+def _phase(obj: dict[str, Any]) -> str:
+    if get_path(obj, "metadata.deletionTimestamp"):
+        return "Terminating"
+    return str(get_path(obj, "status.phase", "") or "")
+
+
+def _class_of(obj: dict[str, Any]) -> str:
+    beta = (get_path(obj, "metadata.annotations", {}) or {}).get("volume.beta.kubernetes.io/storage-class")
+    return str(beta if beta is not None else get_path(obj, "spec.storageClassName", "") or "")
+
+
+def _unset(value: Any) -> str:
+    return "<unset>" if value is None else str(value)
+
+
+_VAC = Column("VolumeAttributesClass", description="VolumeAttributesClass the volume uses.")
+_MODE = Column("VolumeMode", description="The volume mode.", priority=1)
+_MODES = Column("Access Modes", description="The access modes the volume can be mounted with.")
+_CLASS = Column("StorageClass", description="The storage class of the volume.")
+
+
+def _pv_row(obj: dict[str, Any], age: Age) -> list[Any]:
+    ref = get_path(obj, "spec.claimRef")
+    claim = f"{ref.get('namespace', '')}/{ref.get('name', '')}" if isinstance(ref, dict) else ""
+    return [
+        name_of(obj),
+        str(get_path(obj, "spec.capacity.storage", "") or ""),
+        access_modes(get_path(obj, "spec.accessModes")),
+        str(get_path(obj, "spec.persistentVolumeReclaimPolicy", "") or ""),
+        _phase(obj),
+        claim,
+        _class_of(obj),
+        _unset(get_path(obj, "spec.volumeAttributesClassName")),
+        str(get_path(obj, "status.reason", "") or ""),
+        created(obj, age),
+        _unset(get_path(obj, "spec.volumeMode")),
+    ]
+
+
+PERSISTENTVOLUME = Printer(
+    (
+        NAME,
+        Column("Capacity", description="The capacity of the volume."),
+        _MODES,
+        Column("Reclaim Policy", description="What happens to the volume when its claim is released."),
+        Column("Status", description="The phase of the volume."),
+        Column("Claim", description="The claim bound to the volume."),
+        _CLASS,
+        _VAC,
+        Column("Reason", description="Why the volume is in its phase."),
+        AGE,
+        _MODE,
+    ),
+    _pv_row,
+)
+
+
+def _pvc_row(obj: dict[str, Any], age: Age) -> list[Any]:
+    volume = str(get_path(obj, "spec.volumeName", "") or "")
+    capacity, modes = "", ""
+    if volume:
+        capacity = str(get_path(obj, "status.capacity.storage", "") or "")
+        modes = access_modes(get_path(obj, "status.accessModes"))
+    return [
+        name_of(obj),
+        _phase(obj),
+        volume,
+        capacity,
+        modes,
+        _class_of(obj),
+        _unset(get_path(obj, "spec.volumeAttributesClassName")),
+        created(obj, age),
+        _unset(get_path(obj, "spec.volumeMode")),
+    ]
+
+
+PERSISTENTVOLUMECLAIM = Printer(
+    (
+        NAME,
+        Column("Status", description="The phase of the claim."),
+        Column("Volume", description="The volume bound to the claim."),
+        Column("Capacity", description="The capacity of the bound volume."),
+        _MODES,
+        _CLASS,
+        _VAC,
+        AGE,
+        _MODE,
+    ),
+    _pvc_row,
+)
+
+
+def _class_row(obj: dict[str, Any], age: Age) -> list[Any]:
+    name = name_of(obj)
+    return [
+        f"{name} (default)" if is_default_class(obj) else name,
+        str(obj.get("provisioner") or ""),
+        str(obj.get("reclaimPolicy") or "Delete"),
+        str(obj.get("volumeBindingMode") or "Immediate"),
+        bool(obj.get("allowVolumeExpansion")),
+        created(obj, age),
+    ]
+
+
+STORAGECLASS = Printer(
+    (
+        NAME,
+        Column("Provisioner", description="The provisioner volumes of the class come from."),
+        Column("ReclaimPolicy", description="What happens to dynamically provisioned volumes when released."),
+        Column("VolumeBindingMode", description="When volumes are bound and provisioned."),
+        Column("AllowVolumeExpansion", description="Whether claims of the class may grow."),
+        AGE,
+    ),
+    _class_row,
+)
