@@ -26,6 +26,7 @@ from kprov.cluster.controllers.job import JobController
 from kprov.cluster.controllers.namespace import NamespaceController
 from kprov.cluster.controllers.nodeipam import NodeIpamController
 from kprov.cluster.controllers.nodelifecycle import NodeLifecycleController
+from kprov.cluster.controllers.pvbinder import PVBinderController
 from kprov.cluster.controllers.replicaset import ReplicaSetController
 from kprov.cluster.controllers.replicationcontroller import ReplicationControllerController
 from kprov.cluster.controllers.resourcequota import ResourceQuotaController
@@ -53,6 +54,7 @@ CONTROLLERS: dict[str, type[Controller]] = {
         DisruptionController,
         ResourceQuotaController,
         TTLAfterFinishedController,
+        PVBinderController,
         PVCProtectionController,
         PVProtectionController,
         EndpointsController,

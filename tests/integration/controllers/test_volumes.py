@@ -86,3 +86,94 @@ async def test_pv_protection(control_plane, controller_manager) -> None:  # type
             await admin.get(resources.PERSISTENT_VOLUMES, "nothing-here")
         await admin.delete(resources.PERSISTENT_VOLUMES, "it-pv")
         await wait_for(lambda: _gone(admin, resources.PERSISTENT_VOLUMES, "it-pv"), what="volume gone")
+
+
+def volume(name: str, size: str, cls: str, policy: str = "Retain", node: str = "") -> dict:
+    spec: dict = {
+        "capacity": {"storage": size},
+        "accessModes": ["ReadWriteOnce"],
+        "hostPath": {"path": f"/tmp/{name}"},
+        "storageClassName": cls,
+        "persistentVolumeReclaimPolicy": policy,
+    }
+    if node:
+        term = {"matchExpressions": [{"key": "kubernetes.io/hostname", "operator": "In", "values": [node]}]}
+        spec["nodeAffinity"] = {"required": {"nodeSelectorTerms": [term]}}
+    return {"metadata": {"name": name}, "spec": spec}
+
+
+async def _phase(
+    admin: ApiClient, res: resources.Resource, name: str, want: str, ns: str | None = None
+) -> dict:
+    async def check() -> dict | None:
+        obj = await admin.get(res, name, ns)
+        return obj if (obj.get("status") or {}).get("phase") == want else None
+
+    return await wait_for(check, what=f"{name} {want}")  # type: ignore[no-any-return]
+
+
+async def test_static_binding_release_and_reclaim(control_plane, controller_manager) -> None:  # type: ignore[no-untyped-def]
+    ns = "binding"
+    async with ApiClient.from_kubeconfig(control_plane.admin_kubeconfig) as admin:
+        await ensure_namespace(admin, ns)
+        for pv in (volume("it-1g", "1Gi", "manual"), volume("it-5g", "5Gi", "manual", "Delete")):
+            await admin.create(resources.PERSISTENT_VOLUMES, pv)
+        await _phase(admin, resources.PERSISTENT_VOLUMES, "it-1g", "Available")
+        bigger = claim("big", ns, storageClassName="manual")
+        bigger["spec"]["resources"]["requests"]["storage"] = "2Gi"
+        await admin.create(resources.PERSISTENT_VOLUME_CLAIMS, bigger)
+        bound = await _phase(admin, resources.PERSISTENT_VOLUME_CLAIMS, "big", "Bound", ns)
+        assert bound["spec"]["volumeName"] == "it-5g"
+        assert bound["status"]["capacity"] == {"storage": "5Gi"}
+        assert bound["metadata"]["annotations"]["pv.kubernetes.io/bind-completed"] == "yes"
+        pv = await _phase(admin, resources.PERSISTENT_VOLUMES, "it-5g", "Bound")
+        assert (
+            pv["spec"]["claimRef"]["name"] == "big"
+            and pv["spec"]["claimRef"]["uid"] == bound["metadata"]["uid"]
+        )
+        # a claim naming its volume binds to exactly that one
+        named = claim("named", ns, storageClassName="manual", volumeName="it-1g")
+        await admin.create(resources.PERSISTENT_VOLUME_CLAIMS, named)
+        await _phase(admin, resources.PERSISTENT_VOLUME_CLAIMS, "named", "Bound", ns)
+        await _phase(admin, resources.PERSISTENT_VOLUMES, "it-1g", "Bound")
+        await admin.delete(resources.PERSISTENT_VOLUME_CLAIMS, "named", ns)
+        released = await _phase(admin, resources.PERSISTENT_VOLUMES, "it-1g", "Released")
+        assert released["spec"]["claimRef"]["name"] == "named"
+        await admin.delete(resources.PERSISTENT_VOLUME_CLAIMS, "big", ns)
+        failed = await _phase(admin, resources.PERSISTENT_VOLUMES, "it-5g", "Failed")
+        assert "no deletable volume plugin matched" in failed["status"]["message"]
+        for name in ("it-1g", "it-5g"):
+            await admin.delete(resources.PERSISTENT_VOLUMES, name)
+            await wait_for(lambda n=name: _gone(admin, resources.PERSISTENT_VOLUMES, n), what=f"{name} gone")
+
+
+async def test_wait_for_first_consumer(control_plane, controller_manager) -> None:  # type: ignore[no-untyped-def]
+    ns = "wffc"
+    async with ApiClient.from_kubeconfig(control_plane.admin_kubeconfig) as admin:
+        await ensure_namespace(admin, ns)
+        sc = {
+            "metadata": {"name": "it-wffc"},
+            "provisioner": "kubernetes.io/no-provisioner",
+            "volumeBindingMode": "WaitForFirstConsumer",
+        }
+        await admin.create(resources.STORAGE_CLASSES, sc)
+        try:
+            for node in ("n1", "n2"):
+                await admin.create(
+                    resources.PERSISTENT_VOLUMES, volume(f"it-on-{node}", "1Gi", "it-wffc", node=node)
+                )
+            await admin.create(
+                resources.PERSISTENT_VOLUME_CLAIMS, claim("later", ns, storageClassName="it-wffc")
+            )
+            await _phase(admin, resources.PERSISTENT_VOLUMES, "it-on-n2", "Available")
+            waiting = await admin.get(resources.PERSISTENT_VOLUME_CLAIMS, "later", ns)
+            assert not waiting["spec"].get("volumeName") and waiting["status"]["phase"] == "Pending"
+            patch = {"metadata": {"annotations": {"volume.kubernetes.io/selected-node": "n2"}}}
+            await admin.patch(resources.PERSISTENT_VOLUME_CLAIMS, "later", patch, ns)
+            bound = await _phase(admin, resources.PERSISTENT_VOLUME_CLAIMS, "later", "Bound", ns)
+            assert bound["spec"]["volumeName"] == "it-on-n2"
+            await admin.delete(resources.PERSISTENT_VOLUME_CLAIMS, "later", ns)
+        finally:
+            for node in ("n1", "n2"):
+                await admin.delete(resources.PERSISTENT_VOLUMES, f"it-on-{node}")
+            await admin.delete(resources.STORAGE_CLASSES, "it-wffc")

@@ -100,7 +100,8 @@ def test_storage_class_validation() -> None:
     assert causes(SCS, sc) == []
     assert causes(SCS, {"metadata": {"name": "x"}, "volumeBindingMode": "Later"}) == [
         "provisioner: Required value",
-        'volumeBindingMode: Unsupported value: "Later": supported values: "Immediate", "WaitForFirstConsumer"',
+        'volumeBindingMode: Unsupported value: "Later": supported values: '
+        '"Immediate", "WaitForFirstConsumer"',
     ]
     changed = {**sc, "parameters": {"a": "b"}, "reclaimPolicy": "Retain"}
     assert causes(SCS, changed, sc) == [
