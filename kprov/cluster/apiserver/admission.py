@@ -25,7 +25,7 @@ from kprov.cluster.apiserver.authn import REQUEST_USER
 from kprov.cluster.apiserver.authz import authorizer_of
 from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.escalation import check_escalation
-from kprov.cluster.apiserver.status import ApiError, StatusError, already_exists
+from kprov.cluster.apiserver.status import StatusError, already_exists
 
 __all__ = ["after_delete", "after_failed_create", "after_write", "before_create", "before_update"]
 
@@ -84,25 +84,16 @@ async def before_create(ctx: ApiContext, info: ResourceInfo, obj: dict[str, Any]
 
 
 async def before_update(
-    ctx: ApiContext, info: ResourceInfo, old: dict[str, Any], new: dict[str, Any]
+    ctx: ApiContext, info: ResourceInfo, old: dict[str, Any], new: dict[str, Any], dry_run: bool = False
 ) -> None:
     if info.group == "rbac.authorization.k8s.io":
         check_escalation(authorizer_of(ctx), REQUEST_USER.get(), info, new)
     if info.group == "apiextensions.k8s.io":
         crd_admission.before_update(ctx, info, old, new)
     if info.group == "" and info.resource == "services":
-        old_ip = (old.get("spec") or {}).get("clusterIP")
-        spec = new.setdefault("spec", {})
-        if spec.get("clusterIP") in (None, "") and old_ip:
-            spec["clusterIP"] = old_ip
-            spec["clusterIPs"] = (old.get("spec") or {}).get("clusterIPs", [old_ip])
-        elif old_ip and spec.get("clusterIP") != old_ip:
-            raise ApiError(
-                f'Service "{new["metadata"]["name"]}" is invalid: spec.clusterIPs[0]: Invalid value: '
-                f'[]string{{"{spec.get("clusterIP")}"}}: may not change once set',
-                422,
-                "Invalid",
-            )
+        allocators = _allocators(ctx)
+        if allocators is not None:
+            await allocators.update_service(old, new, dry_run)
 
 
 def after_write(ctx: ApiContext, info: ResourceInfo, obj: dict[str, Any] | None, name: str) -> None:

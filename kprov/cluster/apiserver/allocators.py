@@ -160,6 +160,51 @@ class Allocators:
             for port in spec.get("ports") or []:
                 port["nodePort"] = await self.allocate_port(owner, port.get("nodePort"), dry_run)
 
+    async def update_service(self, old: dict[str, Any], new: dict[str, Any], dry_run: bool) -> None:
+        """A Service's allocations follow its new type, as the API server's service registry:
+        a ClusterIP is kept (it may not change), allocated when the Service gets one for the
+        first time (ExternalName -> ClusterIP) and released when it stops having one (->
+        ExternalName); node ports are kept per port, allocated for ports that lack one and
+        released when the type no longer has them. Released claims go once the update is
+        decided (not on a dry run)."""
+        meta = new["metadata"]
+        owner = f"{meta.get('namespace', '')}/{meta['name']}"
+        old_spec, spec = old.get("spec") or {}, new.setdefault("spec", {})
+        kind = spec.setdefault("type", "ClusterIP")
+        old_ip = old_spec.get("clusterIP")
+        had_ip = bool(old_ip) and old_ip != "None"
+        release: list[str] = []
+        if kind == "ExternalName":
+            if had_ip:
+                release.append(_IP_PREFIX + old_ip)
+        elif spec.get("clusterIP") != "None":
+            if spec.get("clusterIP") in (None, "") and had_ip:
+                spec["clusterIP"] = old_ip
+                spec["clusterIPs"] = old_spec.get("clusterIPs", [old_ip])
+            elif had_ip and spec.get("clusterIP") != old_ip:
+                raise InvalidError("Service", meta["name"], [Cause(
+                    "spec.clusterIPs[0]", "FieldValueInvalid",
+                    f'Invalid value: []string{{"{spec.get("clusterIP")}"}}: may not change once set')])
+            elif not had_ip:
+                ip = await self.allocate_ip(owner, spec.get("clusterIP") or None, dry_run)
+                spec["clusterIP"] = ip
+                spec["clusterIPs"] = [ip]
+                spec.setdefault("ipFamilies", ["IPv4"])
+                spec.setdefault("ipFamilyPolicy", "SingleStack")
+        old_ports = {port["nodePort"] for port in old_spec.get("ports") or [] if port.get("nodePort")}
+        kept: set[int] = set()
+        for port in spec.get("ports") or []:
+            if kind not in ("NodePort", "LoadBalancer"):
+                port.pop("nodePort", None)
+            elif port.get("nodePort") in old_ports:
+                kept.add(port["nodePort"])
+            else:
+                port["nodePort"] = await self.allocate_port(owner, port.get("nodePort"), dry_run)
+        release += [_PORT_PREFIX + str(p) for p in sorted(old_ports - kept)]
+        if not dry_run:
+            for key in release:
+                await self._release(key)
+
     async def release_service(self, service: dict[str, Any]) -> None:
         spec = service.get("spec") or {}
         ip = spec.get("clusterIP")

@@ -242,7 +242,7 @@ async def guaranteed_update(
                 continue
             return current.obj
         _lib.record_update(info, current.obj, new, field_manager, subresource)
-        await admission.before_update(ctx, info, current.obj, new)
+        await admission.before_update(ctx, info, current.obj, new, dry_run)
         if dry_run:
             return new
         try:

@@ -21,6 +21,7 @@ from typing import Any
 
 from kprov.cluster.api.objects import format_time, is_spec_change
 from kprov.cluster.api.resources import ResourceInfo
+from kprov.cluster.apiserver.service_fields import drop_type_dependent_fields
 from kprov.cluster.apiserver.status import ApiError, bad_request
 
 __all__ = [
@@ -155,6 +156,8 @@ def prepare_update(
         if status is not None:
             new["status"] = status
         return new
+    if info.group == "" and info.resource == "services":
+        drop_type_dependent_fields(old, new)
     if info.has_status and subresource == "":
         if "status" in old:
             new["status"] = old["status"]

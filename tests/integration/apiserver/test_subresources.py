@@ -46,6 +46,31 @@ def test_cluster_ip_and_node_port_allocation(admin, namespace):
     assert status == 422 and "not in the valid range" in outside["message"]
 
 
+def test_type_changes_allocate_and_release(admin, namespace):
+    """ExternalName -> NodePort gets an IP and a node port; NodePort -> ClusterIP keeps the IP
+    and frees the port; -> ExternalName frees the IP, which another Service can then take."""
+    base = f"/api/v1/namespaces/{namespace}/services"
+    external = {"metadata": {"name": "ext"}, "spec": {"type": "ExternalName", "externalName": "example.com"}}
+    status, _, svc = admin("POST", base, _json(external))
+    assert status == 201 and not svc["spec"].get("clusterIP")
+    svc["spec"] = {"type": "NodePort", "selector": {"app": "ext"}, "ports": [{"port": 80, "protocol": "TCP"}]}
+    status, _, svc = admin("PUT", f"{base}/ext", _json(svc))
+    assert status == 200, svc
+    ip, node_port = svc["spec"]["clusterIP"], svc["spec"]["ports"][0]["nodePort"]
+    assert ipaddress.ip_address(ip) in ipaddress.ip_network("10.96.0.0/12")
+    svc["spec"]["type"] = "ClusterIP"
+    status, _, svc = admin("PUT", f"{base}/ext", _json(svc))
+    assert status == 200 and svc["spec"]["clusterIP"] == ip and "nodePort" not in svc["spec"]["ports"][0]
+    port_taker = _json({"metadata": {"name": "port"}, "spec": {
+        "type": "NodePort", "ports": [{"port": 80, "protocol": "TCP", "nodePort": node_port}]}})
+    assert admin("POST", base, port_taker)[0] == 201
+    svc["spec"] = {"type": "ExternalName", "externalName": "example.org"}
+    status, _, svc = admin("PUT", f"{base}/ext", _json(svc))
+    assert status == 200 and not svc["spec"].get("clusterIP"), svc
+    status, _, taker = admin("POST", base, _service("taker", ip=ip))
+    assert status == 201 and taker["spec"]["clusterIP"] == ip
+
+
 def test_binding_sets_node_once(admin, namespace):
     pods = f"/api/v1/namespaces/{namespace}/pods"
     admin(
