@@ -25,6 +25,11 @@ Prints, one per line:
                        of the same run (target >= 0.8)
   crd_established_ms   a CRD's create -> its resource served by both of two API servers
                        (the median of 5; target <= 1000)
+  metrics_overhead_ratio  pod creates/s through an API server with its metrics on ÷ through a
+                       second one on the same etcd with --disable-metrics, alternating
+                       rounds (target >= 0.95)
+  metrics_cpu_us_per_create  the API server CPU per create with metrics on minus off (the same
+                       rounds; less sensitive to a busy machine than the rate)
 
 The API server runs one process by default (``--workers``): on a 2-core machine a second one
 makes each worker's etcd transactions half as big (group commit batches what arrives during
@@ -37,6 +42,7 @@ is taken with kprov's own lean request transport (kprov.cluster.client.lean_http
 writes a request whole and reads the reply by its length.
 
 Run: python tests/bench/bench_apiserver.py [--pods 10000] [--watchers 1000] [--only-token-auth] [--only-crd]
+     [--only-metrics --metrics-pods 4000]
 """
 
 from __future__ import annotations
@@ -412,7 +418,7 @@ async def _custom_resources(
     }
 
 
-async def _second_server(plane: LocalControlPlane, info: LocalInfo, workdir: Path):  # type: ignore[no-untyped-def]
+async def _second_server(plane: LocalControlPlane, info: LocalInfo, workdir: Path, *extra: str):  # type: ignore[no-untyped-def]
     """Another kprov-apiserver on the same etcd (the process and its URL)."""
     from kprov.local.control_plane import apiserver_argv
     from kprov.local.ports import free_port, wait_for_port
@@ -420,7 +426,7 @@ async def _second_server(plane: LocalControlPlane, info: LocalInfo, workdir: Pat
     port = free_port()
     log = open(workdir / "second-apiserver.log", "wb")  # noqa: SIM115 - closed with the process
     proc = await asyncio.create_subprocess_exec(
-        *apiserver_argv(plane.pki, info.etcd_url, port), stdout=log, stderr=log
+        *apiserver_argv(plane.pki, info.etcd_url, port, *extra), stdout=log, stderr=log
     )
     if not await asyncio.to_thread(wait_for_port, "127.0.0.1", port, 60):
         raise RuntimeError("the second API server did not start")
@@ -441,6 +447,46 @@ async def _crd_phase(
         await proc.wait()
     for name, value in figures.items():
         print(f"{name} = {value:.2f}" if name.endswith("ratio") else f"{name} = {value:.0f}")
+
+
+async def _metrics_overhead(
+    plane: LocalControlPlane, info: LocalInfo, session: aiohttp.ClientSession, workdir: Path, count: int,
+    rounds: int = 8,
+) -> tuple[float, float]:
+    """Pod creates through the API server (metrics on) and through a second one started with
+    ``--disable-metrics`` on the same etcd, in alternating rounds (both watch caches follow
+    every write either way, so the two differ only in the metrics): creates/s on ÷ off, and
+    the server CPU microseconds per create on minus off."""
+    for ns in ("metrics-on", "metrics-off"):
+        async with session.post(f"{info.server}/api/v1/namespaces", json={"metadata": {"name": ns}}) as reply:
+            await reply.read()
+    proc, second = await _second_server(plane, info, workdir, "--disable-metrics")
+    doc = yaml.safe_load(Path(info.admin_kubeconfig).read_text())
+    doc["clusters"][0]["cluster"]["server"] = second
+    on_config, off_config = Path(info.admin_kubeconfig), workdir / "metrics-off.kubeconfig"
+    off_config.write_text(yaml.safe_dump(doc))
+    pids = {"metrics-on": _CpuMeter(Path(info.dir)).pids["apiserver"], "metrics-off": proc.pid}
+    seconds = {"metrics-on": 0.0, "metrics-off": 0.0}
+    cpu = {"metrics-on": 0.0, "metrics-off": 0.0}
+    per_round = count // rounds
+    try:
+        async with (
+            ApiClient.from_kubeconfig(on_config, max_connections=CONCURRENCY, lean=True) as on,
+            ApiClient.from_kubeconfig(off_config, max_connections=CONCURRENCY, lean=True) as off,
+        ):
+            await _lean_creates(on, "metrics-on", count, CONCURRENCY * 2)  # connections made, warm
+            await _lean_creates(off, "metrics-off", count, CONCURRENCY * 2)
+            for r in range(rounds):
+                steps = [("metrics-on", on), ("metrics-off", off)]
+                for ns, client in steps if r % 2 == 0 else reversed(steps):
+                    before = _cpu_s(pids[ns])
+                    seconds[ns] += await _lean_creates(client, ns, r * per_round, per_round)
+                    cpu[ns] += _cpu_s(pids[ns]) - before
+    finally:
+        proc.terminate()
+        await proc.wait()
+    extra_cpu_us = (cpu["metrics-on"] - cpu["metrics-off"]) / (per_round * rounds) * 1e6
+    return seconds["metrics-off"] / seconds["metrics-on"], extra_cpu_us
 
 
 async def _list_all(session: aiohttp.ClientSession, server: str, ns: str) -> tuple[float, int]:
@@ -524,6 +570,11 @@ async def run(args: argparse.Namespace, workdir: Path) -> None:
         timeout = aiohttp.ClientTimeout(total=None, sock_read=None)
         async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
             server = info.server
+            if args.only_metrics:
+                ratio, cpu_us = await _metrics_overhead(plane, info, session, workdir, args.metrics_pods)
+                print(f"metrics_overhead_ratio = {ratio:.3f}")
+                print(f"metrics_cpu_us_per_create = {cpu_us:.1f}")
+                return
             if args.only_crd:
                 await _crd_phase(plane, info, session, workdir, args.crs)
                 return
@@ -561,6 +612,9 @@ async def run(args: argparse.Namespace, workdir: Path) -> None:
             print(f"token_auth_us = {await _token_auth(info, workdir, args.token_requests):.1f}")
             print(f"token_review_cached_us = {_token_review_cached_us():.1f}")
             await _crd_phase(plane, info, session, workdir, args.crs)
+            ratio, cpu_us = await _metrics_overhead(plane, info, session, workdir, args.metrics_pods)
+            print(f"metrics_overhead_ratio = {ratio:.3f}")
+            print(f"metrics_cpu_us_per_create = {cpu_us:.1f}")
     finally:
         plane.down()
 
@@ -581,6 +635,8 @@ def main() -> None:
     parser.add_argument("--only-token-auth", action="store_true", help="measure token_auth_us only")
     parser.add_argument("--crs", type=int, default=4000, help="custom objects (and pods) for cr_vs_pod_ratio")
     parser.add_argument("--only-crd", action="store_true", help="only the custom resource figures")
+    parser.add_argument("--metrics-pods", type=int, default=8000, help="creates per side (metrics ratio)")
+    parser.add_argument("--only-metrics", action="store_true", help="only metrics_overhead_ratio")
     args = parser.parse_args()
     if args.dir:
         Path(args.dir).mkdir(parents=True, exist_ok=True)

@@ -80,6 +80,11 @@ def parse_args(argv: list[str] | None = None) -> ServerConfig:
         default=1,
         help="API server processes sharing the port (each with its own watch cache)",
     )
+    parser.add_argument(
+        "--disable-metrics",
+        action="store_true",
+        help="no /metrics and no request metrics (kprov's own: to measure what they cost)",
+    )
     parser.add_argument("--v", type=int, default=0, help="log verbosity (0 warnings, 1 info, 2 debug)")
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -113,6 +118,7 @@ def parse_args(argv: list[str] | None = None) -> ServerConfig:
         watch_cache_capacity=args.watch_cache_size,
         endpoint_lease_ttl_s=max(1, args.endpoint_lease_ttl_seconds),
         workers=max(1, args.workers),
+        metrics=not args.disable_metrics,
     )
 
 

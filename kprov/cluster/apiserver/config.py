@@ -32,5 +32,6 @@ class ServerConfig:
     bookmark_interval_s: float = 1.0
     watch_cache_capacity: int = 100_000
     endpoint_lease_ttl_s: int = 15  # a dead server leaves the kubernetes Endpoints within this + ttl/3
+    metrics: bool = True  # GET /metrics and the request metrics (off only to measure their cost)
     workers: int = 1  # processes sharing the port (SO_REUSEPORT), each a full API server
     extra: dict[str, str] = field(default_factory=dict)

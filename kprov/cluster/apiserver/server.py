@@ -21,6 +21,7 @@ from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.crds import CustomResources
 from kprov.cluster.apiserver.endpoint_leases import EndpointLeases
 from kprov.cluster.apiserver.http1 import HttpFront
+from kprov.cluster.apiserver.metrics import ApiMetrics, MeteredStore, resource_namer
 from kprov.cluster.apiserver.policy_reconcile import reconcile_policy
 from kprov.cluster.apiserver.satoken import ServiceAccountTokens
 from kprov.cluster.apiserver.tls import server_ssl_context
@@ -88,9 +89,17 @@ async def start_server(config: ServerConfig) -> tuple[Listeners, ApiContext, Etc
         else None
     )
     codec = Codec(encryption)
-    store = Store(kv, codec)
     prefixes = {resource_prefix(i.group, i.resource) for i in REGISTRY}
-    cache = WatchCache(kv, codec, bucket_function(prefixes), capacity=config.watch_cache_capacity)
+    bucket_of = bucket_function(prefixes)
+    cache = WatchCache(kv, codec, bucket_of, capacity=config.watch_cache_capacity)
+    metrics: ApiMetrics | None = None
+    holder: list[ApiContext] = []  # the registry changes with CRDs: read it at scrape time
+    if config.metrics:
+        resource_of = resource_namer(bucket_of, lambda: holder[0].registry if holder else REGISTRY)
+        metrics = ApiMetrics(resource_of, cache.scope_sizes)
+        store: Store = MeteredStore(kv, codec, metrics)
+    else:
+        store = Store(kv, codec)
     store.on_written = cache.adopt
     for attempt in range(60):
         try:
@@ -102,6 +111,9 @@ async def start_server(config: ServerConfig) -> tuple[Listeners, ApiContext, Etc
             _log.warning("waiting for etcd: %s", exc)
             await asyncio.sleep(0.5)
     ctx = ApiContext(config, REGISTRY, store, cache)
+    holder.append(ctx)
+    if metrics is not None:
+        ctx.extras["metrics"] = metrics
     if config.service_account_key_files or config.service_account_signing_key_file:
         ctx.extras["sa_tokens"] = ServiceAccountTokens.from_files(
             config.service_account_signing_key_file,

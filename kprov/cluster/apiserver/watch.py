@@ -123,10 +123,13 @@ async def handle_watch(request: AnyRequest, ctx: ApiContext, info: ResourceInfo,
         return response
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
+    metrics = ctx.extras.get("metrics")  # apiserver_watch_events_total
     interval = ctx.config.bookmark_interval_s
     try:
         if initial:
             await response.write(b"".join(encoder.line("ADDED", o) for o in initial))
+            if metrics is not None:
+                metrics.watch_sent(info.group, info.version, info.resource, len(initial))
         while True:
             remaining = deadline - loop.time()
             if remaining <= 0:
@@ -158,6 +161,8 @@ async def handle_watch(request: AnyRequest, ctx: ApiContext, info: ResourceInfo,
                     )
             if chunk:
                 await response.write(b"".join(chunk))
+                if metrics is not None:
+                    metrics.watch_sent(info.group, info.version, info.resource, len(chunk))
             if sub.closed:
                 break
     except (ConnectionResetError, asyncio.CancelledError):

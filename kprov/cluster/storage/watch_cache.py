@@ -37,7 +37,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import orjson
@@ -411,6 +411,11 @@ class WatchCache:
             return []
         self._decode_all(objects)
         return list(objects.values())  # type: ignore[arg-type]  # all decoded
+
+    def scope_sizes(self) -> Iterator[tuple[str, int]]:
+        """(scope prefix, objects in it) for every scope: counts without decoding (metrics)."""
+        for scope, objects in list(self._state.items()):
+            yield scope, len(objects)
 
     def objects(self, prefix: str) -> Iterable[dict[str, Any]]:
         """Unordered iteration over objects under ``prefix`` (cheap, for indexes/counts)."""

@@ -1,0 +1,295 @@
+"""The API server's Prometheus metrics, under kube-apiserver's names, served at GET /metrics.
+
+- ``apiserver_request_total`` {verb, dry_run, group, version, resource, subresource, scope,
+  component, code} and ``apiserver_request_duration_seconds`` (same labels but code, upstream's
+  buckets): one entry per label tuple, made on the tuple's first request;
+- ``apiserver_current_inflight_requests`` {request_kind: mutating | readOnly} (watches, as
+  upstream's long-running requests, are not counted);
+- ``apiserver_watch_events_total`` {group, version, resource}: events written to watchers;
+- ``apiserver_storage_objects`` {resource}: objects per resource, counted from the watch
+  cache at scrape time;
+- ``etcd_request_duration_seconds`` {operation, type}: the store's etcd calls.
+
+Why plain dictionaries and a collector rather than prometheus_client's labelled metrics:
+``Counter.labels(...)`` builds a label dict, validates it and takes a lock on every call
+(a few microseconds each, two or three per request); here a request costs one tuple, one
+dictionary lookup, a ``bisect`` and three integer/float additions, and prometheus_client
+only formats the families at scrape time (:class:`_Collector`, a registry of the server's
+own: no module-level state). ``metrics_overhead_ratio`` in tests/bench/bench_apiserver.py
+measures the whole cost side by side.
+
+Verbs are reported as upstream's ``CleanVerb``: the HTTP method, except LIST and WATCH (and
+APPLY for a server-side apply PATCH); exec and other connect subresources are CONNECT.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Callable, Iterator
+from time import perf_counter
+from typing import Any
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from kprov.cluster.apiserver.requestinfo import RequestInfo
+from kprov.cluster.storage import Codec, EtcdKV, Store, resource_prefix
+from kprov.cluster.storage.store import ListPage, StoredObject
+
+__all__ = [
+    "CONTENT_TYPE",
+    "ETCD_BUCKETS",
+    "REQUEST_BUCKETS",
+    "ApiMetrics",
+    "MeteredStore",
+    "report_verb",
+    "resource_namer",
+]
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+# kube-apiserver's buckets for apiserver_request_duration_seconds and etcd_request_duration_seconds
+REQUEST_BUCKETS = (0.005, 0.025, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 1.0, 1.25, 1.5, 2.0, 3.0, 4.0, 5.0,
+                   6.0, 8.0, 10.0, 15.0, 20.0, 30.0, 45.0, 60.0)
+ETCD_BUCKETS = REQUEST_BUCKETS  # (the same list upstream)
+_CONNECT = frozenset({"exec", "attach", "portforward", "proxy"})
+_MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+_REQUEST_LABELS = ("verb", "dry_run", "group", "version", "resource", "subresource", "scope", "component")
+
+
+def report_verb(method: str, ri: RequestInfo | None, content_type: str = "") -> str:
+    """Upstream's CleanVerb: LIST, WATCH, APPLY, CONNECT, else the HTTP method."""
+    if ri is None:
+        return method
+    if ri.verb == "list":
+        return "LIST"
+    if ri.verb == "watch":
+        return "WATCH"
+    if ri.subresource.partition("/")[0] in _CONNECT:
+        return "CONNECT"
+    if method == "PATCH" and content_type.startswith("application/apply-patch"):
+        return "APPLY"
+    return method
+
+
+def _scope(ri: RequestInfo | None) -> str:
+    if ri is None:
+        return ""
+    if ri.name:
+        return "resource"
+    return "namespace" if ri.namespace else "cluster"
+
+
+class _Histogram:
+    """Per-bucket counts (not cumulative: one increment per observation), sum and count."""
+
+    __slots__ = ("bounds", "counts", "total")
+
+    def __init__(self, bounds: tuple[float, ...]) -> None:
+        self.bounds = bounds
+        self.counts = [0] * (len(bounds) + 1)  # the last one is +Inf
+        self.total = 0.0
+
+    def observe(self, value: float) -> None:
+        self.counts[bisect_left(self.bounds, value)] += 1
+        self.total += value
+
+    def family_buckets(self) -> list[tuple[str, float]]:
+        running, out = 0, []
+        for bound, count in zip((*self.bounds, float("inf")), self.counts, strict=True):
+            running += count
+            out.append(("+Inf" if bound == float("inf") else repr(bound), running))
+        return out
+
+
+class ApiMetrics:
+    """What the handlers record; :meth:`exposition` is what GET /metrics answers."""
+
+    def __init__(
+        self,
+        resource_of: Callable[[str], str | None] = lambda key: None,
+        scope_sizes: Callable[[], Iterator[tuple[str, int]]] | None = None,
+    ) -> None:
+        self.requests: dict[tuple[str, ...], int] = {}  # label tuple (with code) -> count
+        self.durations: dict[tuple[str, ...], _Histogram] = {}  # label tuple (no code)
+        self.inflight = {"mutating": 0, "readOnly": 0}
+        self.watch_events: dict[tuple[str, str, str], int] = {}
+        self.etcd: dict[tuple[str, str], _Histogram] = {}
+        self.resource_of = resource_of  # an etcd key or scope prefix -> "pods", "deployments.apps"
+        self.scope_sizes = scope_sizes
+        self._registry = CollectorRegistry(auto_describe=False)
+        self._registry.register(_Collector(self))
+
+    # -- the hot path ------------------------------------------------------------------------
+    def request_kind(self, method: str) -> str:
+        return "mutating" if method in _MUTATING else "readOnly"
+
+    def observe_request(
+        self, method: str, ri: RequestInfo | None, dry_run: bool, code: int, seconds: float, content_type: str
+    ) -> None:
+        verb = report_verb(method, ri, content_type)
+        if ri is None:
+            labels: tuple[str, ...] = (verb, "", "", "", "", "", "", "apiserver")
+        else:
+            labels = (verb, "All" if dry_run else "", ri.group, ri.version, ri.resource, ri.subresource,
+                      _scope(ri), "apiserver")
+        histogram = self.durations.get(labels)
+        if histogram is None:
+            histogram = self.durations[labels] = _Histogram(REQUEST_BUCKETS)
+        histogram.observe(seconds)
+        counted = (*labels, str(code))
+        self.requests[counted] = self.requests.get(counted, 0) + 1
+
+    def watch_sent(self, group: str, version: str, resource: str, events: int) -> None:
+        key = (group, version, resource)
+        self.watch_events[key] = self.watch_events.get(key, 0) + events
+
+    def etcd_request(self, operation: str, key: str, seconds: float) -> None:
+        labels = (operation, self.resource_of(key) or "unknown")
+        histogram = self.etcd.get(labels)
+        if histogram is None:
+            histogram = self.etcd[labels] = _Histogram(ETCD_BUCKETS)
+        histogram.observe(seconds)
+
+    # -- scrape time ---------------------------------------------------------------------------
+    def storage_counts(self) -> dict[str, int]:
+        """Objects per resource, from the watch cache's scopes (one namespace or resource each)."""
+        out: dict[str, int] = {}
+        for scope, size in self.scope_sizes() if self.scope_sizes is not None else ():
+            resource = self.resource_of(scope)
+            if resource is not None:
+                out[resource] = out.get(resource, 0) + size
+        return out
+
+    def exposition(self) -> bytes:
+        return generate_latest(self._registry)
+
+
+class _Collector(Collector):
+    def __init__(self, metrics: ApiMetrics) -> None:
+        self.metrics = metrics
+
+    def collect(self) -> Iterator[Metric]:
+        m = self.metrics
+        total = CounterMetricFamily(
+            "apiserver_request",
+            "Counter of apiserver requests broken out for each verb, dry run value, group, version, "
+            "resource, scope, component, and HTTP response code.",
+            labels=[*_REQUEST_LABELS, "code"],
+        )
+        for labels, count in list(m.requests.items()):
+            total.add_metric(list(labels), count)
+        yield total
+        duration = HistogramMetricFamily(
+            "apiserver_request_duration_seconds",
+            "Response latency distribution in seconds for each verb, dry run value, group, version, "
+            "resource, subresource, scope and component.",
+            labels=list(_REQUEST_LABELS),
+        )
+        for labels, histogram in list(m.durations.items()):
+            duration.add_metric(list(labels), histogram.family_buckets(), histogram.total)
+        yield duration
+        inflight = GaugeMetricFamily(
+            "apiserver_current_inflight_requests",
+            "Maximal number of currently used inflight request limit of this apiserver per request kind "
+            "in last second.",
+            labels=["request_kind"],
+        )
+        for kind, value in m.inflight.items():
+            inflight.add_metric([kind], value)
+        yield inflight
+        events = CounterMetricFamily(
+            "apiserver_watch_events", "Number of events sent in watch clients",
+            labels=["group", "version", "resource"],
+        )
+        for labels, count in list(m.watch_events.items()):
+            events.add_metric(list(labels), count)
+        yield events
+        if m.scope_sizes is not None:
+            objects = GaugeMetricFamily(
+                "apiserver_storage_objects",
+                "Number of stored objects at the time of last check split by kind.",
+                labels=["resource"],
+            )
+            for resource, count in sorted(m.storage_counts().items()):
+                objects.add_metric([resource], count)
+            yield objects
+        etcd = HistogramMetricFamily(
+            "etcd_request_duration_seconds",
+            "Etcd request latency in seconds for each operation and object type.",
+            labels=["operation", "type"],
+        )
+        for labels, histogram in list(m.etcd.items()):
+            etcd.add_metric(list(labels), histogram.family_buckets(), histogram.total)
+        yield etcd
+
+
+def resource_namer(bucket_of: Callable[[str], str], registry: Any) -> Callable[[str], str | None]:
+    """key or scope prefix -> upstream's resource label (``pods``, ``deployments.apps``), through
+    the watch cache's bucket function; memoized per bucket, the registry read when a bucket is
+    new (custom resources appear at run time)."""
+    names: dict[str, str | None] = {}
+
+    def resource_of(key: str) -> str | None:
+        if not key.startswith("/registry/"):
+            return None
+        bucket = bucket_of(key)
+        name = names.get(bucket)
+        if name is None:
+            for info in registry():
+                if resource_prefix(info.group, info.resource) == bucket:
+                    name = f"{info.resource}.{info.group}" if info.group else info.resource
+                    break
+            else:
+                return bucket[len("/registry/"):].rstrip("/").replace("/", ".")
+            names[bucket] = name
+        return name
+
+    return resource_of
+
+
+class MeteredStore(Store):
+    """The store with each etcd call timed into ``etcd_request_duration_seconds`` (the server
+    uses it when metrics are on; the plain Store otherwise)."""
+
+    def __init__(self, kv: EtcdKV, codec: Codec, metrics: ApiMetrics) -> None:
+        super().__init__(kv, codec)
+        self.metrics = metrics
+
+    async def get(self, key: str) -> StoredObject | None:
+        start = perf_counter()
+        try:
+            return await super().get(key)
+        finally:
+            self.metrics.etcd_request("get", key, perf_counter() - start)
+
+    async def list(
+        self, prefix: str, *, limit: int = 0, start_key: str | None = None, revision: int = 0
+    ) -> ListPage:
+        start = perf_counter()
+        try:
+            return await super().list(prefix, limit=limit, start_key=start_key, revision=revision)
+        finally:
+            self.metrics.etcd_request("list", prefix, perf_counter() - start)
+
+    async def create(self, key: str, obj: dict[str, Any]) -> StoredObject:
+        start = perf_counter()
+        try:
+            return await super().create(key, obj)
+        finally:
+            self.metrics.etcd_request("create", key, perf_counter() - start)
+
+    async def update(self, key: str, obj: dict[str, Any], expected_revision: int) -> StoredObject:
+        start = perf_counter()
+        try:
+            return await super().update(key, obj, expected_revision)
+        finally:
+            self.metrics.etcd_request("update", key, perf_counter() - start)
+
+    async def delete(self, key: str, expected_revision: int) -> StoredObject:
+        start = perf_counter()
+        try:
+            return await super().delete(key, expected_revision)
+        finally:
+            self.metrics.etcd_request("delete", key, perf_counter() - start)

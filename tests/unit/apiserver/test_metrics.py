@@ -1,0 +1,77 @@
+"""The API server's metric bookkeeping: upstream verbs and scopes, cumulative buckets, and an
+exposition that prometheus_client's parser reads back with kube-apiserver's names."""
+
+from __future__ import annotations
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from kprov.cluster.api.resources import REGISTRY
+from kprov.cluster.apiserver.metrics import ApiMetrics, report_verb, resource_namer
+from kprov.cluster.apiserver.requestinfo import parse_request_info
+from kprov.cluster.apiserver.server import bucket_function
+from kprov.cluster.storage import resource_prefix
+
+
+def _ri(method: str, path: str, watch: bool = False):  # type: ignore[no-untyped-def]
+    return parse_request_info(method, path, watch)
+
+
+def test_verbs_as_upstream_reports_them():
+    assert report_verb("GET", _ri("GET", "/api/v1/pods")) == "LIST"
+    assert report_verb("GET", _ri("GET", "/api/v1/pods", True)) == "WATCH"
+    assert report_verb("GET", _ri("GET", "/api/v1/namespaces/a/pods/x")) == "GET"
+    assert report_verb("POST", _ri("POST", "/api/v1/namespaces/a/pods/x/exec")) == "CONNECT"
+    apply = _ri("PATCH", "/api/v1/namespaces/a/pods/x")
+    assert report_verb("PATCH", apply, "application/apply-patch+yaml") == "APPLY"
+    assert report_verb("GET", None) == "GET"
+
+
+def _namer():  # type: ignore[no-untyped-def]
+    prefixes = {resource_prefix(i.group, i.resource) for i in REGISTRY}
+    return resource_namer(bucket_function(prefixes), lambda: REGISTRY)
+
+
+def test_resource_names_from_keys_and_scopes():
+    name = _namer()
+    assert name("/registry/pods/default/web") == "pods"
+    assert name("/registry/pods/default/") == "pods"
+    assert name("/registry/apps/deployments/default/web") == "deployments.apps"
+    assert name("/registry/namespaces/") == "namespaces"
+    assert name("/not-registry/x") is None
+
+
+def test_exposition_parses_with_upstream_names_and_cumulative_buckets():
+    scopes = [("/registry/pods/a/", 2), ("/registry/pods/b/", 3), ("/registry/namespaces/", 2)]
+    metrics = ApiMetrics(_namer(), lambda: iter(scopes))
+    create = _ri("POST", "/api/v1/namespaces/a/pods")
+    metrics.observe_request("POST", create, False, 201, 0.004, "")
+    metrics.observe_request("POST", create, False, 201, 0.03, "")
+    metrics.observe_request("POST", create, False, 409, 0.002, "")
+    metrics.observe_request("GET", None, False, 200, 0.001, "")
+    metrics.etcd_request("create", "/registry/pods/a/x", 0.01)
+    metrics.watch_sent("", "v1", "pods", 5)
+    metrics.inflight["mutating"] = 1
+    families = {f.name: f for f in text_string_to_metric_families(metrics.exposition().decode())}
+    totals = {
+        (s.labels["verb"], s.labels["resource"], s.labels["scope"], s.labels["code"]): s.value
+        for s in families["apiserver_request"].samples
+    }
+    assert totals[("POST", "pods", "namespace", "201")] == 2
+    assert totals[("POST", "pods", "namespace", "409")] == 1
+    assert totals[("GET", "", "", "200")] == 1
+    buckets = {
+        s.labels["le"]: s.value
+        for s in families["apiserver_request_duration_seconds"].samples
+        if s.name.endswith("_bucket") and s.labels["verb"] == "POST"
+    }
+    assert buckets["0.005"] == 2 and buckets["0.025"] == 2 and buckets["0.05"] == 3 and buckets["+Inf"] == 3
+    stored = {s.labels["resource"]: s.value for s in families["apiserver_storage_objects"].samples}
+    assert stored == {"pods": 5, "namespaces": 2}
+    inflight = {
+        s.labels["request_kind"]: s.value for s in families["apiserver_current_inflight_requests"].samples
+    }
+    assert inflight == {"mutating": 1, "readOnly": 0}
+    events = families["apiserver_watch_events"].samples
+    assert events[0].labels["resource"] == "pods" and events[0].value == 5
+    etcd = [s for s in families["etcd_request_duration_seconds"].samples if s.name.endswith("_count")]
+    assert etcd[0].labels == {"operation": "create", "type": "pods"} and etcd[0].value == 1
