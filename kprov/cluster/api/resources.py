@@ -200,6 +200,7 @@ def _build() -> tuple[ResourceInfo, ...]:
                 SubresourceInfo("binding", "Binding", verbs=("create",)),
                 SubresourceInfo("log", "Pod", verbs=("get",)),
                 SubresourceInfo("attach", "PodAttachOptions", verbs=("create", "get")),
+                SubresourceInfo("ephemeralcontainers", "Pod", verbs=("get", "patch", "update")),
                 SubresourceInfo("exec", "PodExecOptions", verbs=("create", "get")),
                 SubresourceInfo("portforward", "PodPortForwardOptions", verbs=("create", "get")),
                 SubresourceInfo("eviction", "Eviction", "policy", "v1", verbs=("create",)),

@@ -18,6 +18,7 @@ from typing import Any
 from kprov.cluster.api._field_errors import Errors, go_value
 from kprov.cluster.api._rbac_kinds import RBAC_GROUP, path_segment_errors, validate_binding, validate_role
 from kprov.cluster.api._validation_batch import validate_cronjob, validate_job
+from kprov.cluster.api._validation_ephemeral import validate_ephemeral_create, validate_ephemeral_update
 from kprov.cluster.api._validation_pod import port_name_errors, validate_pod_spec, validate_pod_update
 from kprov.cluster.api._validation_policy import validate_pdb, validate_priority_class
 from kprov.cluster.api._validation_storage import (
@@ -259,7 +260,9 @@ def _podtemplate(errors: Errors, obj: dict[str, Any], old: dict[str, Any] | None
 
 def _pod(errors: Errors, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
     validate_pod_spec(errors, obj.get("spec"), "spec")
-    if old is not None:
+    if old is None:
+        validate_ephemeral_create(errors, obj.get("spec"))
+    else:
         validate_pod_update(errors, obj, old)
 
 
@@ -473,10 +476,17 @@ _BY_KIND: dict[tuple[str, str], Callable[[Errors, dict[str, Any], dict[str, Any]
 }
 
 
-def validate(info: ResourceInfo, obj: dict[str, Any], old: dict[str, Any] | None = None) -> list[Cause]:
-    """All validation causes for `obj` (create when `old` is None, else update)."""
+def validate(
+    info: ResourceInfo, obj: dict[str, Any], old: dict[str, Any] | None = None, subresource: str = ""
+) -> list[Cause]:
+    """All validation causes for `obj` (create when `old` is None, else update; a pod's
+    ``ephemeralcontainers`` subresource has its own update rules)."""
     errors = Errors()
     _metadata(errors, info, obj, old)
+    if subresource == "ephemeralcontainers" and old is not None and (info.group, info.kind) == ("", "Pod"):
+        validate_pod_spec(errors, obj.get("spec"), "spec")
+        validate_ephemeral_update(errors, obj, old)
+        return errors.causes
     rule = _BY_KIND.get((info.group, info.kind))
     if rule is not None:
         rule(errors, obj, old)

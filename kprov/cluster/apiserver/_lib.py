@@ -88,8 +88,10 @@ def apply_defaults(info: ResourceInfo, obj: dict[str, Any]) -> None:
     _defaults.apply_defaults(info, obj)
 
 
-def validate(info: ResourceInfo, obj: dict[str, Any], old: dict[str, Any] | None = None) -> None:
-    causes = _validation.validate(info, obj, old)
+def validate(
+    info: ResourceInfo, obj: dict[str, Any], old: dict[str, Any] | None = None, subresource: str = ""
+) -> None:
+    causes = _validation.validate(info, obj, old, subresource)
     if info.custom is not None:
         errors = _field_errors.Errors()
         if old is None:

@@ -228,7 +228,7 @@ async def guaranteed_update(
             new = await webhooks.mutate(
                 ctx, info, "UPDATE", new, shown, subresource=subresource, dry_run=dry_run
             )
-            _lib.validate(info, new, shown)
+            _lib.validate(info, new, shown, subresource)
             await webhooks.validate(ctx, info, "UPDATE", new, shown, subresource=subresource, dry_run=dry_run)
             new = _lib.to_storage(info, new)
         except ApiError:

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import os
 import secrets
@@ -146,6 +147,15 @@ def prepare_update(
             meta[field] = old_meta[field]
         else:
             meta.pop(field, None)
+    if subresource == "ephemeralcontainers":  # everything stays but spec.ephemeralContainers
+        wanted = (new.get("spec") or {}).get("ephemeralContainers")
+        new.clear()
+        new.update(copy.deepcopy(old))
+        if wanted:
+            new.setdefault("spec", {})["ephemeralContainers"] = wanted
+        else:
+            new.setdefault("spec", {}).pop("ephemeralContainers", None)
+        return new
     if subresource == "status":
         kept = {k: v for k, v in old.items() if k not in ("status", "metadata")}
         status = new.get("status")

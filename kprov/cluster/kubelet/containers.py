@@ -82,6 +82,7 @@ async def start_container(
     sandbox_config: pb.PodSandboxConfig,
     sources: PodSources,
     volume_paths: Mapping[str, str],
+    target_id: str = "",
 ) -> Waiting | None:
     ref, waiting = await ensure_image(ctx, pod, container)
     if waiting is not None or ref is None:
@@ -92,7 +93,9 @@ async def start_container(
         mounts.append(_termination_mount(ctx, pod, container, attempt))
         if manages_hosts(pod, container):
             mounts.append(_hosts_mount(ctx, pod, sources))
-        config = container_config(pod, container, attempt, env, mounts, kind=kind, image_ref=ref)
+        config = container_config(
+            pod, container, attempt, env, mounts, kind=kind, image_ref=ref, target_id=target_id
+        )
     except (ConfigError, ValueError) as err:
         return ("CreateContainerConfigError", str(err))
     try:

@@ -11,6 +11,7 @@ __all__ = [
     "CONTAINER_KIND",
     "CONTAINER_NAME",
     "KIND_APP",
+    "KIND_EPHEMERAL",
     "KIND_INIT",
     "MANAGED_BY",
     "MANAGED_BY_VALUE",
@@ -27,6 +28,7 @@ CONTAINER_NAME = "io.kubernetes.container.name"
 CONTAINER_KIND = "kprov.io/container-kind"
 KIND_INIT = "init"
 KIND_APP = "app"
+KIND_EPHEMERAL = "ephemeral"
 MANAGED_BY = "kprov.io/managed-by"
 MANAGED_BY_VALUE = "kprov-kubelet"
 TERMINATION_GRACE = "io.kubernetes.pod.terminationGracePeriod"

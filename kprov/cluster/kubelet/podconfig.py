@@ -165,7 +165,7 @@ def sandbox_config(settings: NodeSettings, pod: Obj, attempt: int) -> pb.PodSand
     return config
 
 
-def _security(pod: Obj, container: Obj) -> pb.LinuxContainerSecurityContext:
+def _security(pod: Obj, container: Obj, target_id: str = "") -> pb.LinuxContainerSecurityContext:
     spec = pod.get("spec") or {}
     pod_sc = spec.get("securityContext") or {}
     sc = container.get("securityContext") or {}
@@ -175,8 +175,9 @@ def _security(pod: Obj, container: Obj) -> pb.LinuxContainerSecurityContext:
         no_new_privs=sc.get("allowPrivilegeEscalation") is False,
         namespace_options=pb.NamespaceOption(
             network=pb.NODE if spec.get("hostNetwork") else pb.POD,
-            pid=pb.NODE if spec.get("hostPID") else pb.CONTAINER,
+            pid=pb.NODE if spec.get("hostPID") else (pb.TARGET if target_id else pb.CONTAINER),
             ipc=pb.NODE if spec.get("hostIPC") else pb.POD,
+            target_id="" if spec.get("hostPID") else target_id,
         ),
     )
     user = sc.get("runAsUser", pod_sc.get("runAsUser"))
@@ -190,6 +191,8 @@ def _security(pod: Obj, container: Obj) -> pb.LinuxContainerSecurityContext:
         out.capabilities.add_capabilities.extend(caps.get("add") or [])
         out.capabilities.drop_capabilities.extend(caps.get("drop") or [])
     out.supplemental_groups.extend(int(g) for g in pod_sc.get("supplementalGroups") or [])
+    if pod_sc.get("fsGroup") is not None:  # the volumes' group (:mod:`.ownership`) is the processes' too
+        out.supplemental_groups.append(int(pod_sc["fsGroup"]))
     return out
 
 
@@ -202,8 +205,10 @@ def container_config(
     *,
     kind: str = L.KIND_APP,
     image_ref: str = "",
+    target_id: str = "",
 ) -> pb.ContainerConfig:
-    """The CRI ContainerConfig; ``image_ref`` (the resolved image id) wins over the spec's name."""
+    """The CRI ContainerConfig; ``image_ref`` (the resolved image id) wins over the spec's name;
+    ``target_id`` (an ephemeral container's target) is the container whose PID namespace it joins."""
     meta = pod.get("metadata") or {}
     name = container.get("name", "")
     env_map = dict(env)
@@ -242,6 +247,6 @@ def container_config(
                 cpu_period=resources.cpu_period,
                 memory_limit_in_bytes=resources.memory_limit_in_bytes,
             ),
-            security_context=_security(pod, container),
+            security_context=_security(pod, container, target_id),
         ),
     )

@@ -4,7 +4,8 @@ Each :meth:`PodWorker.sync` reads the truth from the runtime (the pod's sandboxe
 containers, found by the ``io.kubernetes.pod.uid`` label; the CRI attempt number is the
 restart count) and acts on the difference: create the sandbox, run init containers one at
 a time to completion, start app containers, restart exited ones per restartPolicy with
-CrashLoopBackOff back-off, kill containers whose liveness probe failed, and write the
+CrashLoopBackOff back-off, kill containers whose liveness probe failed, start ephemeral
+containers (``kubectl debug``) once each, in their target's PID namespace, and write the
 computed status. Because nothing is remembered that the runtime does not hold, a restarted
 kubelet adopts running containers instead of restarting them.
 
@@ -230,7 +231,8 @@ class PodWorker:
             return info
         spec = self.pod.get("spec") or {}
         container = next(
-            (c for c in [*(spec.get("containers") or []), *(spec.get("initContainers") or [])]
+            (c for c in [*(spec.get("containers") or []), *(spec.get("initContainers") or []),
+                         *(spec.get("ephemeralContainers") or [])]
              if c.get("name") == info.name),
             None,
         )
@@ -263,7 +265,7 @@ class PodWorker:
         by_name = await self._containers()
         now = self.ctx.wall_clock()
 
-        async def start(container: Obj, kind: str, attempt: int) -> None:
+        async def start(container: Obj, kind: str, attempt: int, target_id: str = "") -> None:
             waiting = await start_container(
                 self.ctx,
                 self.pod,
@@ -274,6 +276,7 @@ class PodWorker:
                 sandbox_config=sb_config,
                 sources=sources,
                 volume_paths=volume_paths,
+                target_id=target_id,
             )
             if waiting is None:
                 self._waiting.pop(container["name"], None)
@@ -336,6 +339,7 @@ class PodWorker:
                     self.wake()
                 elif cur.state == CONTAINER_EXITED and will_restart(policy, cur):
                     changed |= await self._restart(container, cur, L.KIND_APP, start, now)
+            changed |= await self._start_ephemeral(spec, by_name, start)
         if changed:
             by_name = await self._containers()
         await self._prune(by_name)
@@ -345,6 +349,18 @@ class PodWorker:
             # Finished for good: release the sandbox (and its IP); containers stay for logs.
             with contextlib.suppress(CRIError):
                 await self.ctx.runtime.stop_sandbox(sandbox.id)
+
+    async def _start_ephemeral(self, spec: Obj, by_name: dict[str, list[ContainerInfo]], start: Any) -> bool:
+        """Start each ephemeral container once (never restarted), in its target's PID namespace."""
+        started = False
+        for container in spec.get("ephemeralContainers") or []:
+            if by_name.get(container["name"]):
+                continue
+            target = by_name.get(container.get("targetContainerName") or "") or []
+            target_id = target[0].id if target and target[0].state == CONTAINER_RUNNING else ""
+            await start(container, L.KIND_EPHEMERAL, 0, target_id)
+            started = True
+        return started
 
     async def _past_deadline(self, spec: Obj) -> bool:
         """activeDeadlineSeconds: past it, the pod's containers are stopped and it is Failed."""
@@ -504,6 +520,7 @@ class PodWorker:
             pod_ips=pod_ips,
             host_ip=self.ctx.node_ip,
             now=now_rfc3339(),
+            ephemeral_views=self._views(list(spec.get("ephemeralContainers") or []), by_name),
         )
         if failed is not None:  # the kubelet failed the pod itself (reason, message)
             status.update(phase="Failed", reason=failed[0], message=failed[1])

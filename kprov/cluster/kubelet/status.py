@@ -200,8 +200,10 @@ def pod_status(
     pod_ips: Sequence[str],
     host_ip: str,
     now: str,
+    ephemeral_views: Sequence[ContainerView] = (),
 ) -> dict[str, Any]:
-    """The whole ``status`` of the pod (old status is read from ``pod`` for continuity)."""
+    """The whole ``status`` of the pod (old status is read from ``pod`` for continuity);
+    ephemeral containers are reported but never count for the phase or readiness."""
     spec = pod.get("spec") or {}
     old = pod.get("status") or {}
     restart_policy = spec.get("restartPolicy", "Always")
@@ -237,4 +239,8 @@ def pod_status(
         status["podIPs"] = [{"ip": ip} for ip in pod_ips]
     if init_views:
         status["initContainerStatuses"] = [container_status(v, "PodInitializing") for v in init_views]
+    if ephemeral_views:
+        status["ephemeralContainerStatuses"] = [
+            {**container_status(v), "ready": False} for v in ephemeral_views
+        ]
     return status

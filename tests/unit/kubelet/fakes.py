@@ -22,6 +22,11 @@ def _match(labels: dict[str, str], selector: dict[str, str] | None) -> bool:
     return all(labels.get(k) == v for k, v in (selector or {}).items())
 
 
+def _pid_mode(config: pb.ContainerConfig) -> str:
+    options = config.linux.security_context.namespace_options
+    return f"{pb.NamespaceMode.Name(options.pid)}:{options.target_id}"
+
+
 class FakeRuntime:
     def __init__(self, images: tuple[str, ...] = ("kprov.local/busybox:1",)) -> None:
         self.images = set(images)
@@ -86,6 +91,7 @@ class FakeRuntime:
             annotations={
                 "env": repr([(e.key, e.value) for e in config.envs]),
                 "mounts": repr([(m.container_path, m.host_path) for m in config.mounts]),
+                "pid": _pid_mode(config),
             },
         )
         return cid

@@ -180,3 +180,31 @@ async def test_stale_watch_objects_do_not_reset_start_time(world: Any) -> None:
     worker.update({**pod, "status": {}})  # an event from before our write
     await worker.sync()
     assert len(api.statuses) == 1 and worker.pod["status"]["startTime"] == first["startTime"]
+
+
+async def test_ephemeral_container_starts_once_in_its_targets_pid_namespace(world: Any) -> None:
+    ctx, runtime, api, _ = world
+    pod = make_pod(restart="Always")
+    worker = PodWorker(ctx, pod)
+    await worker.sync()
+    app = runtime.named("app")[0]
+    assert app.annotations["pid"] == "CONTAINER:"
+    assert "ephemeralContainerStatuses" not in api.statuses[-1]
+    pod["spec"]["ephemeralContainers"] = [
+        {"name": "dbg", "image": IMAGE, "targetContainerName": "app", "command": ["sh"]}
+    ]
+    worker.update(pod)
+    await worker.sync()
+    dbg = runtime.named("dbg")
+    assert len(dbg) == 1 and dbg[0].state == CONTAINER_RUNNING
+    assert dbg[0].annotations["pid"] == f"TARGET:{app.id}"
+    status = api.statuses[-1]
+    assert status["ephemeralContainerStatuses"][0]["name"] == "dbg"
+    assert "running" in status["ephemeralContainerStatuses"][0]["state"]
+    assert status["phase"] == "Running"
+    runtime.exit(dbg[0].id, 0)
+    await worker.sync()  # an ephemeral container is never restarted, whatever the pod's policy
+    assert len(runtime.named("dbg")) == 1
+    status = api.statuses[-1]
+    assert status["ephemeralContainerStatuses"][0]["state"]["terminated"]["exitCode"] == 0
+    assert status["phase"] == "Running"
