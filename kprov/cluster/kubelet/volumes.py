@@ -9,7 +9,8 @@ configmap, and refreshed ServiceAccount tokens, reach running pods on the next s
 hostPath points at the node path itself (created for the ``DirectoryOrCreate`` /
 ``FileOrCreate`` types). :func:`container_mounts` turns a container's volumeMounts (with
 subPath and readOnly) into (host path, container path, read-only) triples for the CRI
-config.
+config. With a pod fsGroup, every volume but hostPath is handed to that group
+(:mod:`.ownership`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import Any
 from kprov.cluster.api.objects import memory_bytes
 from kprov.cluster.kubelet.atomic_writer import write_atomic
 from kprov.cluster.kubelet.env import ConfigError, PodSources, field_value, named_container
+from kprov.cluster.kubelet.ownership import fs_group, set_volume_ownership
 from kprov.cluster.kubelet.resourcefield import ResourceFieldError, resource_field_value
 
 __all__ = [
@@ -228,6 +230,7 @@ def setup_volumes(root: Path, pod: Obj, sources: PodSources) -> dict[str, str]:
     uid = (pod.get("metadata") or {}).get("uid", "")
     base = pod_dir(root, uid) / "volumes"
     paths: dict[str, str] = {}
+    group = fs_group(pod)
     for vol in (pod.get("spec") or {}).get("volumes") or []:
         name = vol.get("name", "")
         kind = _kind(vol)
@@ -243,6 +246,8 @@ def setup_volumes(root: Path, pod: Obj, sources: PodSources) -> dict[str, str]:
                     _mount_tmpfs(directory, (vol.get("emptyDir") or {}).get("sizeLimit"))
         else:
             _sync_files(directory, _volume_files(pod, vol, kind, sources))
+        if group is not None:
+            set_volume_ownership(directory, group, readonly=kind != "emptyDir")
         paths[name] = str(directory)
     return paths
 

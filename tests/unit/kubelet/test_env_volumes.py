@@ -151,3 +151,26 @@ def test_bad_volume_paths_are_rejected(tmp_path: Path) -> None:
         setup_volumes(
             tmp_path, {"metadata": {"uid": "u"}, "spec": {"volumes": [{"name": "x", "nfs": {}}]}}, sources()
         )
+
+
+def test_fs_group_owns_the_volumes_and_joins_the_process_groups(tmp_path: Path) -> None:
+    import copy
+    import os
+
+    from kprov.cluster.kubelet.podconfig import container_config
+
+    if os.geteuid() != 0:
+        pytest.skip("changing a file's group to another needs root")
+    pod = copy.deepcopy(POD)
+    pod["spec"]["securityContext"] = {"fsGroup": 2345, "supplementalGroups": [77]}
+    paths = setup_volumes(tmp_path, pod, sources())
+    secret_file = Path(paths["sec"], "pw")
+    assert secret_file.stat().st_gid == 2345
+    assert stat.S_IMODE(secret_file.stat().st_mode) == 0o440  # read-only volume: group read
+    scratch = Path(paths["scratch"]).stat()
+    assert scratch.st_gid == 2345 and scratch.st_mode & stat.S_ISGID
+    assert stat.S_IMODE(scratch.st_mode) & 0o070 == 0o070  # emptyDir: group may write
+    cm_dir = Path(paths["cm"]).resolve() / "sub"
+    assert cm_dir.stat().st_gid == 2345 and cm_dir.stat().st_mode & stat.S_ISGID
+    config = container_config(pod, {"name": "c", "image": "i"}, 0, [], [])
+    assert list(config.linux.security_context.supplemental_groups) == [77, 2345]
