@@ -201,6 +201,8 @@ def _scheduler_rules() -> list[dict[str, Any]]:
         _rule(["apps"], ["statefulsets"], _READ),
         _rule(["policy"], ["poddisruptionbudgets"], _READ),
         _rule([""], ["persistentvolumeclaims", "persistentvolumes"], _READ),
+        # upstream's system:volume-scheduler: the selected-node annotation on claims
+        _rule([""], ["persistentvolumeclaims"], ["patch", "update"]),
         _rule(["authentication.k8s.io"], ["tokenreviews"], ["create"]),
         _rule(["authorization.k8s.io"], ["subjectaccessreviews"], ["create"]),
         _rule(

@@ -38,6 +38,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--root-ca-file", default="", help="CA published as kube-root-ca.crt everywhere")
     parser.add_argument("--service-account-private-key-file", default="", help="signs legacy token Secrets")
+    parser.add_argument(
+        "--default-storage-class",
+        default="",
+        help="create this local-path StorageClass as the cluster default when it is missing",
+    )
     parser.add_argument("--concurrent-workers", type=int, default=4, help="workers per controller")
     return parser
 
@@ -59,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         workers=args.concurrent_workers,
         root_ca_file=args.root_ca_file,
         service_account_private_key_file=args.service_account_private_key_file,
+        default_storage_class=args.default_storage_class,
     )
 
     async def work(client: ApiClient) -> None:

@@ -38,6 +38,7 @@ class ControllerOptions:
     workers: int = 4
     root_ca_file: str = ""  # the CA published as kube-root-ca.crt (default: the kubeconfig's)
     service_account_private_key_file: str = ""  # signs legacy token Secrets (none: not filled)
+    default_storage_class: str = ""  # created (local-path, the cluster default) when missing
 
 
 @dataclass

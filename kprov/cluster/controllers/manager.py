@@ -23,6 +23,7 @@ from kprov.cluster.controllers.endpointslice import EndpointSliceController
 from kprov.cluster.controllers.garbagecollector import GarbageCollector
 from kprov.cluster.controllers.informers import SharedInformers
 from kprov.cluster.controllers.job import JobController
+from kprov.cluster.controllers.localpath import LocalPathProvisioner
 from kprov.cluster.controllers.namespace import NamespaceController
 from kprov.cluster.controllers.nodeipam import NodeIpamController
 from kprov.cluster.controllers.nodelifecycle import NodeLifecycleController
@@ -55,6 +56,7 @@ CONTROLLERS: dict[str, type[Controller]] = {
         ResourceQuotaController,
         TTLAfterFinishedController,
         PVBinderController,
+        LocalPathProvisioner,
         PVCProtectionController,
         PVProtectionController,
         EndpointsController,

@@ -39,6 +39,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--root-dir", default="/var/lib/kprov/kubelet")
     p.add_argument("--pod-log-dir", default="/var/log/pods")
     p.add_argument(
+        "--local-volumes-dir",
+        default="/var/lib/kprov/volumes",
+        help="where local-path volumes live; directories of deleted volumes are removed",
+    )
+    p.add_argument(
         "--pod-infra-container-image",
         default="",
         help="informational: the sandbox image is set in containerd's CRI config",
@@ -77,6 +82,7 @@ async def _run(args: argparse.Namespace) -> None:
         address=args.address,
         port=args.port,
         ctr_path=args.ctr,
+        local_volumes_dir=args.local_volumes_dir,
     )
     client = ApiClient.from_kubeconfig(args.kubeconfig, user_agent=f"kprov-kubelet/{args.node_name}")
     runtime = CRIClient(args.container_runtime_endpoint)

@@ -19,6 +19,8 @@ from kprov.cluster.client.resources import (
     LEASES,
     NAMESPACES,
     NODES,
+    PERSISTENT_VOLUME_CLAIMS,
+    PERSISTENT_VOLUMES,
     PODS,
     SECRETS,
     SERVICEACCOUNTS,
@@ -56,6 +58,18 @@ class KubeletApi:
     async def get_secret(self, namespace: str, name: str) -> dict[str, Any] | None:
         try:
             return await self.client.get(SECRETS, name, namespace)
+        except NotFound:
+            return None
+
+    async def get_claim(self, namespace: str, name: str) -> dict[str, Any] | None:
+        try:
+            return await self.client.get(PERSISTENT_VOLUME_CLAIMS, name, namespace)
+        except NotFound:
+            return None
+
+    async def get_volume(self, name: str) -> dict[str, Any] | None:
+        try:
+            return await self.client.get(PERSISTENT_VOLUMES, name)
         except NotFound:
             return None
 

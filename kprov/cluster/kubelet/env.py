@@ -40,6 +40,7 @@ class PodSources:
     allocatable: dict[str, str] = field(default_factory=dict)  # the node's, for resourceFieldRef defaults
     tokens: dict[tuple[str, str], bytes] = field(default_factory=dict)  # (volume, path) -> SA token
     service_env: dict[str, str] = field(default_factory=dict)  # KUBERNETES_SERVICE_HOST... (servicelinks)
+    claims: dict[str, Obj] = field(default_factory=dict)  # bound claim name -> its PV's hostPath/local
 
 
 def expand(text: str, env: Mapping[str, str]) -> str:

@@ -28,6 +28,7 @@ from kprov.cluster.kubelet.apiaccess import KubeletApi
 from kprov.cluster.kubelet.context import KubeletContext
 from kprov.cluster.kubelet.cri.client import CRIClient
 from kprov.cluster.kubelet.cri.types import ContainerInfo
+from kprov.cluster.kubelet.localvolumes import sweep_forever
 from kprov.cluster.kubelet.node import KUBELET_PORT, host_facts, node_allocatable, node_object, node_status
 from kprov.cluster.kubelet.podconfig import NodeSettings
 from kprov.cluster.kubelet.podworker import PodWorker
@@ -59,6 +60,7 @@ class KubeletConfig:
     ctr_path: str = "ctr"
     heartbeat_s: float = 10.0
     relist_s: float = 1.0
+    local_volumes_dir: str = "/var/lib/kprov/volumes"  # local-path volumes' directories
 
 
 class Kubelet:
@@ -245,6 +247,9 @@ class Kubelet:
             await self.informer.wait_synced()
             await self._remove_orphans()
             background.append(self._spawn(self._relist()))
+            if self.config.local_volumes_dir:
+                volumes_dir = Path(self.config.local_volumes_dir)
+                background.append(self._spawn(sweep_forever(volumes_dir, self.api.get_volume)))
             await asyncio.Event().wait()
         finally:
             for task in list(self._tasks):

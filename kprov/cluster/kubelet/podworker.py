@@ -41,11 +41,13 @@ from kprov.cluster.kubelet.satokens import PodTokens
 from kprov.cluster.kubelet.servicelinks import service_env
 from kprov.cluster.kubelet.status import ContainerView, pod_status, will_restart
 from kprov.cluster.kubelet.volumes import (
+    claim_names,
     pod_dir,
     referenced_sources,
     remove_pod_volumes,
     setup_volumes,
     token_sources,
+    volume_source,
 )
 
 __all__ = ["PodWorker"]
@@ -170,7 +172,25 @@ class PodWorker:
             if delay is not None:
                 self.wake_in(max(1.0, delay))
         sources.service_env = await self._service_env(ns)
+        await self._claims(ns, sources)
         return sources
+
+    async def _claims(self, namespace: str, sources: PodSources) -> None:
+        """Each bound claim's volume source; an unbound claim is retried soon (volume setup
+        reports it meanwhile)."""
+        for name in claim_names(self.pod):
+            try:
+                claim = await self.ctx.api.get_claim(namespace, name)
+                bound = (claim or {}).get("spec", {}).get("volumeName")
+                volume = await self.ctx.api.get_volume(bound) if bound else None
+            except ApiError as err:
+                log.warning("pod %s: claim %s not read: %s", self._key, name, err)
+                volume = None
+            source = volume_source(volume) if volume is not None else None
+            if source is None:
+                self.wake_in(2.0)
+                continue
+            sources.claims[name] = source
 
     async def _service_env(self, namespace: str) -> dict[str, str]:
         """The service variables, read at most every 30 s per pod (upstream reads an informer)."""

@@ -7,7 +7,9 @@ downwardAPI and projected volumes are directories of files swapped atomically wh
 content changes (:mod:`.atomic_writer`, upstream's ``..data`` layout; so updates to a
 configmap, and refreshed ServiceAccount tokens, reach running pods on the next sync);
 hostPath points at the node path itself (created for the ``DirectoryOrCreate`` /
-``FileOrCreate`` types). :func:`container_mounts` turns a container's volumeMounts (with
+``FileOrCreate`` types); a persistentVolumeClaim is its bound volume's hostPath or local
+directory, bind-mounted the same way (the pod worker resolves claim -> volume first).
+:func:`container_mounts` turns a container's volumeMounts (with
 subPath and readOnly) into (host path, container path, read-only) triples for the CRI
 config. With a pod fsGroup, every volume but hostPath is handed to that group
 (:mod:`.ownership`).
@@ -32,16 +34,26 @@ from kprov.cluster.kubelet.resourcefield import ResourceFieldError, resource_fie
 
 __all__ = [
     "MountSpec",
+    "claim_names",
     "container_mounts",
     "pod_dir",
     "referenced_sources",
     "remove_pod_volumes",
     "setup_volumes",
     "token_sources",
+    "volume_source",
 ]
 
 Obj = Mapping[str, Any]
-_SOURCE_KINDS = ("emptyDir", "configMap", "secret", "hostPath", "projected", "downwardAPI")
+_SOURCE_KINDS = (
+    "emptyDir",
+    "configMap",
+    "secret",
+    "hostPath",
+    "projected",
+    "downwardAPI",
+    "persistentVolumeClaim",
+)
 
 
 @dataclass(frozen=True)
@@ -211,6 +223,33 @@ def _sync_files(directory: Path, files: dict[str, tuple[bytes, int]]) -> None:
         raise ConfigError(str(err)) from None
 
 
+def claim_names(pod: Obj) -> set[str]:
+    """The claims the pod's volumes name."""
+    return {
+        str(vol["persistentVolumeClaim"].get("claimName", ""))
+        for vol in (pod.get("spec") or {}).get("volumes") or []
+        if vol.get("persistentVolumeClaim")
+    }
+
+
+def volume_source(volume: Obj) -> Obj | None:
+    """A PersistentVolume's node-local source (hostPath, or local as a Directory), if any."""
+    spec = volume.get("spec") or {}
+    if spec.get("hostPath"):
+        return dict(spec["hostPath"])
+    if spec.get("local"):
+        return {"path": spec["local"].get("path", ""), "type": "Directory"}
+    return None
+
+
+def _claim_path(vol: Obj, sources: PodSources) -> str:
+    claim = str(vol["persistentVolumeClaim"].get("claimName", ""))
+    source = sources.claims.get(claim)
+    if source is None:
+        raise ConfigError(f'persistentvolumeclaim "{claim}" is not bound to a volume of this node yet')
+    return _host_path({"hostPath": source})
+
+
 def _host_path(vol: Obj) -> str:
     ref = vol["hostPath"]
     path = Path(ref.get("path", ""))
@@ -236,6 +275,9 @@ def setup_volumes(root: Path, pod: Obj, sources: PodSources) -> dict[str, str]:
         kind = _kind(vol)
         if kind == "hostPath":
             paths[name] = _host_path(vol)
+            continue
+        if kind == "persistentVolumeClaim":
+            paths[name] = _claim_path(vol, sources)
             continue
         directory = base / kind / name
         if kind == "emptyDir":

@@ -134,6 +134,7 @@ class SchedulerCache:
         self.unschedulable_nodes = 0
         self._floor = (_NO_FLOOR, _NO_FLOOR, _NO_FLOOR)  # least free (cpu, memory, pod slots) of any node
         self._floor_exact = True
+        self.storage: Any = None  # claims/volumes/classes (plugins.volume_binding.StorageView)
 
     # ---- nodes -------------------------------------------------------------------------
 

@@ -27,7 +27,13 @@ from kprov.cluster.client.errors import ApiError, Conflict, NotFound
 from kprov.cluster.client.event_queue import EventQueue
 from kprov.cluster.client.events import EventRecorder
 from kprov.cluster.client.informer import EventHandler, Informer
-from kprov.cluster.client.resources import NODES, PODS
+from kprov.cluster.client.resources import (
+    NODES,
+    PERSISTENT_VOLUME_CLAIMS,
+    PERSISTENT_VOLUMES,
+    PODS,
+    STORAGE_CLASSES,
+)
 from kprov.cluster.client.rest import ApiClient
 from kprov.cluster.client.store import object_key
 from kprov.cluster.client.workqueue import QueueShutDown, WorkQueue
@@ -35,6 +41,7 @@ from kprov.cluster.scheduler.algorithm import failure_message, schedule
 from kprov.cluster.scheduler.cache import SchedulerCache
 from kprov.cluster.scheduler.plugins import build_plugins
 from kprov.cluster.scheduler.plugins.default_preemption import Candidate, DefaultPreemption
+from kprov.cluster.scheduler.plugins.volume_binding import StorageView, pre_bind
 from kprov.cluster.scheduler.podinfo import PodInfo
 
 __all__ = ["Scheduler"]
@@ -91,6 +98,16 @@ class Scheduler:
         self._unschedulable_retry = unschedulable_retry
         self._record_scheduled = record_scheduled_events
         self.pods.add_handler(EventHandler(self._pod_added, self._pod_updated, self._pod_deleted))
+        # claims, volumes and classes for VolumeBinding; a change may make a waiting pod fit
+        self.storage_informers = [
+            Informer(client, r) for r in (PERSISTENT_VOLUME_CLAIMS, PERSISTENT_VOLUMES, STORAGE_CLASSES)
+        ]
+        claims, volumes, classes = (i.store for i in self.storage_informers)
+        self.cache.storage = StorageView(claims, volumes, classes)
+        for informer in self.storage_informers:
+            informer.add_handler(
+                EventHandler(self._storage_changed, lambda _o, _n: self._storage_changed(None), None)
+            )
         self.nodes.add_handler(EventHandler(self._node_added, self._node_updated, self._node_deleted))
 
     # ---- informer handlers -------------------------------------------------------------
@@ -127,6 +144,10 @@ class Scheduler:
         if self.cache.is_assigned(key):
             self.cache.remove_pod(key)
             self._cluster_changed()
+
+    def _storage_changed(self, _obj: Obj | None) -> None:
+        self.cache.generation += 1
+        self._cluster_changed()
 
     def _node_added(self, node: Obj) -> None:
         self.cache.set_node(node)
@@ -216,6 +237,7 @@ class Scheduler:
     async def _bind(self, pod: Obj, info: PodInfo, node: str) -> None:
         meta = pod["metadata"]
         try:
+            await pre_bind(self.client, self.cache.storage, pod, node)
             await self.client.bind(meta["namespace"], meta["name"], node, meta.get("uid"))
         except (NotFound, Conflict) as exc:
             log.info("binding %s to %s: %s", info.key, node, exc)
@@ -277,11 +299,15 @@ class Scheduler:
                 await asyncio.sleep(max(0.0, self._unschedulable_retry - 5.0))
 
     async def run(self) -> None:
-        informers = [asyncio.create_task(i.run()) for i in (self.nodes, self.pods)]
+        informers = [
+            asyncio.create_task(i.run()) for i in (self.nodes, self.pods, *self.storage_informers)
+        ]
         informers.append(asyncio.create_task(self.events.run()))
         try:
             await self.nodes.wait_synced()
             await self.pods.wait_synced()
+            for informer in self.storage_informers:
+                await informer.wait_synced()
             log.info("scheduler %s: caches synced (%d nodes, %d pods)", self.scheduler_name,
                      len(self.cache.nodes), len(self.pods.store))
             await asyncio.gather(self._loop(), self._housekeeping())

@@ -12,14 +12,15 @@ from kprov.cluster.scheduler.plugins.node_resources_fit import NodeResourcesFit
 from kprov.cluster.scheduler.plugins.node_unschedulable import NodeUnschedulable
 from kprov.cluster.scheduler.plugins.pod_topology_spread import PodTopologySpread
 from kprov.cluster.scheduler.plugins.taint_toleration import TaintToleration
+from kprov.cluster.scheduler.plugins.volume_binding import VolumeBinding
 
 __all__ = ["DEFAULT_PLUGINS", "REGISTRY", "build_plugins"]
 
 REGISTRY: dict[str, type[Plugin]] = {
     cls.name: cls
     for cls in (
-        NodeUnschedulable, NodeName, TaintToleration, NodeAffinity, NodePorts, NodeResourcesFit,
-        PodTopologySpread, InterPodAffinity, BalancedAllocation,
+        NodeUnschedulable, NodeName, TaintToleration, NodeAffinity, VolumeBinding, NodePorts,
+        NodeResourcesFit, PodTopologySpread, InterPodAffinity, BalancedAllocation,
     )
 }
 
