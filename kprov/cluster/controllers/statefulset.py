@@ -6,7 +6,8 @@ Parallel creates and deletes without waiting. Each pod gets hostname = its name,
 subdomain = spec.serviceName, and the labels ``statefulset.kubernetes.io/pod-name`` and
 ``controller-revision-hash`` (``<set>-<template hash>``). A RollingUpdate replaces pods
 whose revision differs, highest ordinal first, one at a time, down to the partition.
-Failed pods are deleted and recreated under the same name.
+Failed pods are deleted and recreated under the same name. Claims from
+volumeClaimTemplates are made before their pod and outlive it (:mod:`.statefulset_claims`).
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ from __future__ import annotations
 import contextlib
 
 from kprov.cluster.api.objects import controller_ref
-from kprov.cluster.client.errors import AlreadyExists, NotFound
+from kprov.cluster.client.errors import AlreadyExists, Conflict, NotFound
 from kprov.cluster.client.informer import EventHandler
-from kprov.cluster.client.resources import PODS, STATEFULSETS
+from kprov.cluster.client.resources import PERSISTENT_VOLUME_CLAIMS, PODS, STATEFULSETS
 from kprov.cluster.controllers.base import Controller, Obj
 from kprov.cluster.controllers.informers import index_by_controller_uid
 from kprov.cluster.controllers.pods import is_ready, pod_from_template
 from kprov.cluster.controllers.rollout import template_hash
+from kprov.cluster.controllers.statefulset_claims import condemn_claims, ensure_claims, with_claim_volumes
 
 __all__ = ["StatefulSetController", "ordinal_of"]
 
@@ -45,6 +47,7 @@ class StatefulSetController(Controller):
     def setup(self) -> None:
         self.sets = self.ctx.informers.get(STATEFULSETS)
         self.pods = self.ctx.informers.get(PODS, {"controller": index_by_controller_uid})
+        self.claims = self.ctx.informers.get(PERSISTENT_VOLUME_CLAIMS)
         self.sets.add_handler(EventHandler(self.enqueue, lambda _o, n: self.enqueue(n), None))
         self.pods.add_handler(EventHandler(self._pod, lambda _o, n: self._pod(n), self._pod))
 
@@ -64,7 +67,7 @@ class StatefulSetController(Controller):
         pod["spec"]["hostname"] = name
         if sts["spec"].get("serviceName"):
             pod["spec"]["subdomain"] = sts["spec"]["serviceName"]
-        return pod
+        return with_claim_volumes(sts, pod, ordinal)
 
     async def reconcile(self, key: str) -> float | None:
         sts = self.sets.store.get(key)
@@ -80,7 +83,10 @@ class StatefulSetController(Controller):
             ordinal = ordinal_of(name, pod["metadata"]["name"])
             if ordinal is not None and pod["metadata"].get("namespace") == ns:
                 pods[ordinal] = pod
-        await self._converge(sts, pods, replicas, revision, ordered)
+        try:
+            await self._converge(sts, pods, replicas, revision, ordered)
+        except Conflict:
+            return 0.5
         await self._status(sts, pods, replicas, revision)
         return None
 
@@ -99,6 +105,7 @@ class StatefulSetController(Controller):
                     await self.client.delete(PODS, pod["metadata"]["name"], ns)
                 return
             if pod is None:
+                await ensure_claims(self.client, sts, ordinal, self.claims.store)
                 with contextlib.suppress(AlreadyExists):
                     await self.client.create(PODS, self._new_pod(sts, ordinal, revision))
                     await self.ctx.recorder.record(
@@ -117,6 +124,7 @@ class StatefulSetController(Controller):
         for ordinal in surplus:
             pod = pods[ordinal]
             if not pod["metadata"].get("deletionTimestamp"):
+                await condemn_claims(self.client, sts, pod, ordinal, self.claims.store)
                 with contextlib.suppress(NotFound):
                     await self.client.delete(PODS, pod["metadata"]["name"], ns)
             if ordered:

@@ -177,3 +177,68 @@ async def test_wait_for_first_consumer(control_plane, controller_manager) -> Non
             for node in ("n1", "n2"):
                 await admin.delete(resources.PERSISTENT_VOLUMES, f"it-on-{node}")
             await admin.delete(resources.STORAGE_CLASSES, "it-wffc")
+
+
+async def test_statefulset_claims_outlive_pods_and_follow_retention(
+    control_plane, controller_manager
+) -> None:  # type: ignore[no-untyped-def]
+    ns = "sts-claims"
+    async with ApiClient.from_kubeconfig(control_plane.admin_kubeconfig) as admin:
+        await ensure_namespace(admin, ns)
+        template = {
+            "metadata": {"labels": {"app": "web"}},
+            "spec": {"containers": [{"name": "c", "image": "i"}]},
+        }
+        template["spec"]["containers"][0]["volumeMounts"] = [{"name": "data", "mountPath": "/data"}]
+        body = {
+            "metadata": {"name": "web", "namespace": ns},
+            "spec": {
+                "replicas": 2,
+                "podManagementPolicy": "Parallel",
+                "serviceName": "web",
+                "selector": {"matchLabels": {"app": "web"}},
+                "template": template,
+                "volumeClaimTemplates": [claim("data", ns, storageClassName="")],
+                "persistentVolumeClaimRetentionPolicy": {"whenScaled": "Delete", "whenDeleted": "Retain"},
+            },
+        }
+        await admin.create(resources.STATEFULSETS, body)
+
+        async def claims() -> dict[str, dict]:
+            items, _ = await admin.list_all(resources.PERSISTENT_VOLUME_CLAIMS, ns)
+            return {c["metadata"]["name"]: c for c in items if not c["metadata"].get("deletionTimestamp")}
+
+        async def two_pods() -> list[dict] | None:
+            items, _ = await admin.list_all(resources.PODS, ns)
+            live = [p for p in items if not p["metadata"].get("deletionTimestamp")]
+            return live if len(live) == 2 else None
+
+        pods = await wait_for(two_pods, what="two pods")
+        found = await claims()
+        assert sorted(found) == ["data-web-0", "data-web-1"]
+        assert found["data-web-0"]["metadata"]["labels"] == {"app": "web"}
+        assert not found["data-web-0"]["metadata"].get("ownerReferences")  # whenDeleted: Retain
+        web0 = next(p for p in pods if p["metadata"]["name"] == "web-0")
+        assert {"name": "data", "persistentVolumeClaim": {"claimName": "data-web-0"}} in web0["spec"][
+            "volumes"
+        ]
+        uid = found["data-web-0"]["metadata"]["uid"]
+        await admin.delete(resources.PODS, "web-0", ns, grace_period_seconds=0)
+
+        async def replaced() -> bool:
+            try:
+                pod = await admin.get(resources.PODS, "web-0", ns)
+            except NotFound:
+                return False
+            return pod["metadata"]["uid"] != web0["metadata"]["uid"]
+
+        await wait_for(replaced, what="web-0 recreated")
+        assert (await claims())["data-web-0"]["metadata"]["uid"] == uid
+        await admin.patch(resources.STATEFULSETS, "web", {"spec": {"replicas": 1}}, ns)
+        await wait_for(
+            lambda: _gone(admin, resources.PERSISTENT_VOLUME_CLAIMS, "data-web-1", ns),
+            30,
+            what="claim of the scaled-away pod gone",
+        )
+        assert sorted(await claims()) == ["data-web-0"]
+        await admin.delete(resources.STATEFULSETS, "web", ns)
