@@ -60,6 +60,7 @@ class PVBinderController(Controller):
         self.claims = self.ctx.informers.get(PERSISTENT_VOLUME_CLAIMS)
         self.classes = self.ctx.informers.get(STORAGE_CLASSES)
         self.nodes = self.ctx.informers.get(NODES)
+        self._told: dict[str, str] = {}  # claim key -> the reason of the last event about it
         self.volumes.add_handler(
             EventHandler(self._volume_event, lambda _o, n: self._volume_event(n), self._volume_gone)
         )
@@ -68,6 +69,14 @@ class PVBinderController(Controller):
         )
 
     # -- events --------------------------------------------------------------------------
+    async def _tell(self, claim: Obj, event_type: str, reason: str, message: str) -> None:
+        """An event about a claim, once per reason in a row (claims are synced often)."""
+        key = f"{_meta(claim).get('namespace', '')}/{_meta(claim).get('name', '')}"
+        if self._told.get(key) == reason:
+            return
+        self._told[key] = reason
+        await self.ctx.recorder.record(claim, event_type, reason, message)
+
     def _volume_event(self, volume: Obj) -> None:
         self.queue.add(f"volume:{_meta(volume).get('name', '')}")
         ref = (volume.get("spec") or {}).get("claimRef")
@@ -91,6 +100,7 @@ class PVBinderController(Controller):
 
     def _claim_gone(self, claim: Obj) -> None:
         meta = _meta(claim)
+        self._told.pop(f"{meta.get('namespace', '')}/{meta.get('name', '')}", None)
         for volume in self.volumes.store:
             ref = (volume.get("spec") or {}).get("claimRef") or {}
             if ref.get("name") == meta.get("name") and ref.get("namespace") == meta.get("namespace"):
@@ -189,7 +199,7 @@ class PVBinderController(Controller):
             if volume is None:
                 if annotations.get(BIND_COMPLETED) == "yes":
                     await self._claim_status(claim, {"phase": "Lost"})
-                    await self.ctx.recorder.record(
+                    await self._tell(
                         claim,
                         "Warning",
                         "ClaimLost",
@@ -201,7 +211,7 @@ class PVBinderController(Controller):
                 await self._bind(volume, claim)
             elif annotations.get(BIND_COMPLETED) == "yes":
                 await self._claim_status(claim, {"phase": "Lost"})
-                await self.ctx.recorder.record(
+                await self._tell(
                     claim,
                     "Warning",
                     "ClaimMisbound",
@@ -214,7 +224,7 @@ class PVBinderController(Controller):
         node = self._node_of(claim)
         if waits and node is None:
             await self._claim_status(claim, {"phase": "Pending"})
-            await self.ctx.recorder.record(
+            await self._tell(
                 claim,
                 "Normal",
                 "WaitForFirstConsumer",
@@ -227,7 +237,7 @@ class PVBinderController(Controller):
             return None
         await self._claim_status(claim, {"phase": "Pending"})
         if storage_class is None:
-            await self.ctx.recorder.record(
+            await self._tell(
                 claim,
                 "Normal",
                 "FailedBinding",
@@ -248,7 +258,7 @@ class PVBinderController(Controller):
                 },
             }
             await self.client.update(PERSISTENT_VOLUME_CLAIMS, new)
-            await self.ctx.recorder.record(
+            await self._tell(
                 claim,
                 "Normal",
                 "ExternalProvisioning",
