@@ -4,11 +4,13 @@
   drop variables whose names are not shell identifiers when they start, so a container's
   ``sh -c env`` never shows ``p-data-1`` from an ``envFrom`` with a prefix; bash passes them
   on to its children as the suite's tests expect of their images.
-- ``dig`` and ``getent`` (packages bind9-dnsutils, libc-bin): the suite's DNS probes run
-  ``dig +search ... A`` over UDP and TCP and ``getent hosts`` in the agnhost and
-  jessie-dnsutils containers. They are dynamically linked, so each comes with the shared
-  objects ``ldd`` names for it (the loader included), at the same paths as here, and an
-  nsswitch.conf that asks /etc/hosts, then DNS.
+- the agnhost image's own tools, which busybox lacks or cuts short: ``dig`` and ``getent``
+  (packages bind9-dnsutils, libc-bin; the DNS probes run ``dig +search ... A`` over UDP
+  and TCP and ``getent hosts``), ``curl`` (the service and proxy tests fetch with it) and
+  OpenBSD ``nc`` (netcat-openbsd: the reachability checks run ``nc -v -z -w 2``; Debian's
+  busybox nc has neither -z nor -v). They are dynamically linked, so each comes with the
+  shared objects ``ldd`` names for it (the loader included), at the same paths as here,
+  and an nsswitch.conf that asks /etc/hosts, then DNS.
 
 Missing tools leave the root as it was: the tests that need them fail, naming the command.
 """
@@ -21,10 +23,16 @@ from pathlib import Path, PurePosixPath
 
 from kprov.images.oci import FileEntry
 
-__all__ = ["DNS_TOOLS", "ENV_KEEPING_SHELL", "with_dns_tools", "with_env_keeping_shell"]
+__all__ = ["AGNHOST_TOOLS", "ENV_KEEPING_SHELL", "with_agnhost_tools", "with_env_keeping_shell"]
 
 ENV_KEEPING_SHELL = Path("/bin/bash-static")
-DNS_TOOLS = (Path("/usr/bin/dig"), Path("/usr/bin/getent"))
+# this machine's tool -> its path in the image (bin/ comes first on PATH, before busybox's)
+AGNHOST_TOOLS = {
+    Path("/usr/bin/dig"): "usr/bin/dig",
+    Path("/usr/bin/getent"): "usr/bin/getent",
+    Path("/usr/bin/curl"): "usr/bin/curl",
+    Path("/bin/nc.openbsd"): "bin/nc",
+}
 _NSSWITCH = b"passwd: files\ngroup: files\nhosts: files dns\n"
 _LDD_PATH = re.compile(r"(?:=>\s*)?(/\S+)\s+\(0x[0-9a-f]+\)")
 
@@ -43,17 +51,19 @@ def shared_objects(binary: Path) -> list[Path]:
     return [Path(match.group(1)) for line in out.splitlines() if (match := _LDD_PATH.search(line))]
 
 
-def with_dns_tools(files: list[FileEntry], tools: tuple[Path, ...] = DNS_TOOLS) -> list[FileEntry]:
-    """``files`` plus each present tool in usr/bin with its shared objects and nsswitch.conf."""
-    present = [tool for tool in tools if tool.is_file()]
+def with_agnhost_tools(files: list[FileEntry], tools: dict[Path, str] | None = None) -> list[FileEntry]:
+    """``files`` plus each present tool at its image path (replacing a busybox applet link
+    there), the shared objects it needs and nsswitch.conf."""
+    present = {source: path for source, path in (tools or AGNHOST_TOOLS).items() if source.is_file()}
     if not present:
         return files
+    files = [f for f in files if f.path not in present.values()]
     have = {f.path for f in files}
     added: list[FileEntry] = []
     wanted: dict[str, Path] = {}
-    for tool in present:
-        wanted[f"usr/bin/{tool.name}"] = tool
-        for library in shared_objects(tool):
+    for source, path in present.items():
+        wanted[path] = source
+        for library in shared_objects(source):
             wanted[str(library).lstrip("/")] = library
     for path, source in sorted(wanted.items()):
         for parent in reversed(PurePosixPath(path).parents[:-1]):

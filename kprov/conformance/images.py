@@ -8,10 +8,10 @@ image's repository (registry and tag ignored), so any suite version's names work
   *substitute* — the same tool, not the tagged build), with bash as /bin/sh
   (kprov.conformance.host_tools says why);
 - agnhost: the user's agnhost binary on a busybox root, ``ENTRYPOINT /agnhost``,
-  ``CMD pause``, with the uid 1000 user and gid 50000 group the real image has;
+  ``CMD pause``, with the uid 1000 user and gid 50000 group the real image has, and
+  this machine's dig, getent, curl and OpenBSD nc as the real image has them;
 - nginx, httpd: *stand-ins* — agnhost serving HTTP on port 80 (``netexec``);
-- jessie-dnsutils: a *stand-in* — the agnhost root, which carries this machine's dig and
-  getent (as the real agnhost image carries dig).
+- jessie-dnsutils: a *stand-in* — the agnhost root (dig, getent).
 Everything else (CSI sidecars, sample-apiserver, windows images, ...) is missing.
 """
 
@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kprov.conformance.host_tools import with_dns_tools, with_env_keeping_shell
+from kprov.conformance.host_tools import with_agnhost_tools, with_env_keeping_shell
 from kprov.images.oci import FileEntry, ImageSpec
 from kprov.images.recipes import BUSYBOX_PATH, busybox_files
 
@@ -101,7 +101,7 @@ def _agnhost_files(agnhost: Path, busybox: Path) -> list[FileEntry]:
 def image_specs(plan: ImagePlan, agnhost: Path | None, busybox: Path = BUSYBOX_PATH) -> list[ImageSpec]:
     """Specs for every provided image; images of one root share one file list (one layer)."""
     plain = with_env_keeping_shell(busybox_files(busybox))
-    rooted = with_dns_tools(with_env_keeping_shell(_agnhost_files(agnhost, busybox))) if agnhost else []
+    rooted = with_agnhost_tools(with_env_keeping_shell(_agnhost_files(agnhost, busybox))) if agnhost else []
     specs = []
     for image in plan.provided:
         if image.recipe == "busybox":

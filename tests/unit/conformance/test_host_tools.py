@@ -11,14 +11,19 @@ from pathlib import Path
 
 import pytest
 
-from kprov.conformance.host_tools import DNS_TOOLS, ENV_KEEPING_SHELL, with_dns_tools, with_env_keeping_shell
+from kprov.conformance.host_tools import (
+    AGNHOST_TOOLS,
+    ENV_KEEPING_SHELL,
+    with_agnhost_tools,
+    with_env_keeping_shell,
+)
 from kprov.images.oci import FileEntry
 from kprov.images.recipes import busybox_files
 
 CHROOT = shutil.which("chroot") or "/usr/sbin/chroot"
-_HAVE_TOOLS = all(t.is_file() for t in (*DNS_TOOLS, ENV_KEEPING_SHELL))
+_HAVE_TOOLS = all(t.is_file() for t in (*AGNHOST_TOOLS, ENV_KEEPING_SHELL))
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not _HAVE_TOOLS,
-                                reason="needs root (chroot), bash-static and bind9-dnsutils")
+                                reason="needs root (chroot) and the tools .ci/setup installs")
 
 
 def _write_root(files: list[FileEntry], root: Path) -> None:
@@ -39,13 +44,16 @@ def _chroot(root: Path, *command: str, env: dict[str, str] | None = None) -> sub
                           env=env or {"PATH": "/bin:/usr/bin"})
 
 
-def test_dig_and_getent_run_inside_the_root(tmp_path: Path) -> None:
+def test_the_agnhost_tools_run_inside_the_root(tmp_path: Path) -> None:
     root = tmp_path / "root"
-    _write_root(with_dns_tools(busybox_files()), root)
+    _write_root(with_agnhost_tools(busybox_files()), root)
     (root / "etc/hosts").write_text("127.0.0.1 localhost\n10.1.2.3 web.example\n")
     assert _chroot(root, "getent", "hosts", "web.example").stdout.split() == ["10.1.2.3", "web.example"]
     version = _chroot(root, "dig", "-v")
     assert version.returncode == 0 and "DiG 9." in version.stdout + version.stderr, version.stderr
+    assert _chroot(root, "curl", "--version").stdout.startswith("curl ")
+    assert not (root / "bin/nc").is_symlink()  # OpenBSD nc, not busybox's: -z and -v
+    assert "OpenBSD netcat" in _chroot(root, "nc", "-h").stderr
 
 
 def test_the_shell_passes_on_variables_whose_names_are_not_identifiers(tmp_path: Path) -> None:
