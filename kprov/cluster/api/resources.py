@@ -116,6 +116,7 @@ def split_api_version(value: str) -> tuple[str, str]:
 
 
 _SCALE = SubresourceInfo("scale", "Scale", "autoscaling", "v1")
+_PROXY_VERBS = ("create", "delete", "get", "patch", "update")
 
 # Field selectors every resource supports, plus the kind-specific ones the real server accepts.
 _META_FIELDS = ("metadata.name", "metadata.namespace")
@@ -183,7 +184,7 @@ def _build() -> tuple[ResourceInfo, ...]:
             "node",
             False,
             ("no",),
-            subresources=(_status("Node"),),
+            subresources=(_status("Node"), SubresourceInfo("proxy", "NodeProxyOptions", verbs=_PROXY_VERBS)),
             field_selectors=_META_FIELDS + ("spec.unschedulable",),
         ),
         ResourceInfo(
@@ -203,6 +204,7 @@ def _build() -> tuple[ResourceInfo, ...]:
                 SubresourceInfo("ephemeralcontainers", "Pod", verbs=("get", "patch", "update")),
                 SubresourceInfo("exec", "PodExecOptions", verbs=("create", "get")),
                 SubresourceInfo("portforward", "PodPortForwardOptions", verbs=("create", "get")),
+                SubresourceInfo("proxy", "PodProxyOptions", verbs=_PROXY_VERBS),
                 SubresourceInfo("eviction", "Eviction", "policy", "v1", verbs=("create",)),
             ),
             field_selectors=_META_FIELDS
@@ -226,7 +228,8 @@ def _build() -> tuple[ResourceInfo, ...]:
             True,
             ("svc",),
             ("all",),
-            subresources=(_status("Service"),),
+            subresources=(_status("Service"),
+                          SubresourceInfo("proxy", "ServiceProxyOptions", verbs=_PROXY_VERBS)),
             verbs=_NO_COLLECTION_DELETE,
             field_selectors=_META_FIELDS + ("spec.clusterIP", "spec.type"),
         ),

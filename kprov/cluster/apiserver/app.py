@@ -28,7 +28,7 @@ from aiohttp import web
 
 from kprov.cluster.api.errors import ApiError
 from kprov.cluster.api.resources import ResourceInfo
-from kprov.cluster.apiserver import accessreview, crud, proxy, subresources, tokens, watch
+from kprov.cluster.apiserver import accessreview, crud, http_proxy, proxy, subresources, tokens, watch
 from kprov.cluster.apiserver.authn import REQUEST_USER, Authenticator, TokenInvalid, UserInfo
 from kprov.cluster.apiserver.authz import Authorizer, authorizer_of
 from kprov.cluster.apiserver.context import ApiContext
@@ -264,4 +264,6 @@ async def _subresource(
         return await proxy.handle_attach(request, ctx, info, ri)
     if sub == "portforward":
         return await proxy.handle_portforward(request, ctx, info, ri)
+    if sub == "proxy":
+        return await http_proxy.handle_proxy(request, ctx, info, ri, body)
     return _not_found_body()

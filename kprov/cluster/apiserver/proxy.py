@@ -29,13 +29,13 @@ from kprov.cluster.apiserver.requestinfo import RequestInfo
 from kprov.cluster.apiserver.spdy_exec import SPDY_PROTOCOLS, pick_spdy_protocol, spdy_exec_upgrade
 from kprov.cluster.apiserver.status import ApiError, bad_request
 
-__all__ = ["handle_attach", "handle_exec", "handle_log", "handle_portforward"]
+__all__ = ["handle_attach", "handle_exec", "handle_log", "handle_portforward", "kubelet_ssl"]
 
 _EXEC_PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")
 _PORTFORWARD_PROTOCOLS = ("SPDY/3.1+portforward.k8s.io",)
 
 
-def _kubelet_ssl(ctx: ApiContext) -> ssl.SSLContext:
+def kubelet_ssl(ctx: ApiContext) -> ssl.SSLContext:
     context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE  # kubelet serving certs are self-signed per node
@@ -99,7 +99,7 @@ async def handle_log(request: AnyRequest, ctx: ApiContext, info: Any, ri: Reques
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=10)
     async with aiohttp.ClientSession(timeout=timeout) as session:
         try:
-            upstream = await session.get(url, ssl=_kubelet_ssl(ctx))
+            upstream = await session.get(url, ssl=kubelet_ssl(ctx))
         except aiohttp.ClientError as exc:
             raise ApiError(f'Get "{url}": {exc}', 500, "InternalError") from None
         async with upstream:
@@ -157,7 +157,7 @@ async def _spdy_to_websocket(ctx: ApiContext, url: str, protocol: str, query: An
     """Dial the kubelet's exec WebSocket first (so its refusal is an HTTP error), then switch."""
     session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, sock_connect=10))
     try:
-        kubelet = await session.ws_connect(url, protocols=_EXEC_PROTOCOLS, ssl=_kubelet_ssl(ctx),
+        kubelet = await session.ws_connect(url, protocols=_EXEC_PROTOCOLS, ssl=kubelet_ssl(ctx),
                                            autoping=True)
     except aiohttp.ClientError as exc:
         await session.close()
@@ -186,7 +186,7 @@ async def _relay_websocket(
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, sock_connect=10)) as session:
         try:
             upstream = await session.ws_connect(
-                url, protocols=protocols, ssl=_kubelet_ssl(ctx), autoping=True
+                url, protocols=protocols, ssl=kubelet_ssl(ctx), autoping=True
             )
         except aiohttp.ClientError as exc:
             raise ApiError(f"error dialing kubelet: {exc}", 500, "InternalError") from None

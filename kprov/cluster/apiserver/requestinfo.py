@@ -36,6 +36,7 @@ class RequestInfo(NamedTuple):  # a tuple: made on every request, cheaper than a
     name: str
     subresource: str
     verb: str
+    proxy_path: str = ""  # a proxy subresource's path after ".../proxy" ("" or "/...")
 
     @property
     def is_collection(self) -> bool:
@@ -72,6 +73,11 @@ def _parse(method: str, path: str, watch: bool) -> RequestInfo | None:
         namespace, rest = rest[1], rest[2:]
     resource = rest[0]
     name = rest[1] if len(rest) >= 2 else ""
+    if len(rest) >= 3 and rest[2] == "proxy":  # pods/x/proxy/any/path: the path is the pod's
+        marker = f"/{resource}/{name}/proxy"
+        tail = path[path.index(marker) + len(marker):]
+        verb = _verb(method, name, watch)
+        return RequestInfo(group, version, resource, namespace, name, "proxy", verb, tail)
     subresource = "/".join(rest[2:])
     return RequestInfo(group, version, resource, namespace, name, subresource, _verb(method, name, watch))
 
