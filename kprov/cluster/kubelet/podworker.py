@@ -366,7 +366,12 @@ class PodWorker:
         self._sync_probes(by_name, pod_ips)
         await self._write_status_from(by_name, pod_ips)
         if (self.pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
-            # Finished for good: release the sandbox (and its IP); containers stay for logs.
+            # Finished for good: sidecars (still running) are stopped gracefully, then the
+            # sandbox (and its IP) is released; containers stay for logs.
+            current = [history[0] for history in by_name.values() if history]
+            if any(c.state == CONTAINER_RUNNING for c in current):
+                await self._stop_in_order(current, grace_period(self.pod))
+                await self._write_status_from(await self._containers(), pod_ips)
             with contextlib.suppress(CRIError):
                 await self.ctx.runtime.stop_sandbox(sandbox.id)
 
@@ -554,9 +559,13 @@ class PodWorker:
     async def _pre_stop(self, info: ContainerInfo, grace: int) -> None:
         """Run the container's preStop hook (if any) within the grace period."""
         spec = self.pod.get("spec") or {}
-        container = next((c for c in spec.get("containers") or [] if c.get("name") == info.name), None)
+        container = next(
+            (c for c in [*(spec.get("containers") or []), *(spec.get("initContainers") or [])]
+             if c.get("name") == info.name),
+            None,
+        )
         hook = ((container or {}).get("lifecycle") or {}).get("preStop")
-        if not hook or info.state != CONTAINER_RUNNING:
+        if not hook or container is None or info.state != CONTAINER_RUNNING:
             return
         pod_ips = next(iter(self._sandbox_ips.values()), [])
         ports = {p["name"]: int(p["containerPort"]) for p in container.get("ports") or [] if p.get("name")}
@@ -568,20 +577,35 @@ class PodWorker:
         if failure:
             self._event("Warning", "FailedPreStopHook", failure)
 
+    async def _stop_in_order(self, containers: list[ContainerInfo], grace: int) -> None:
+        """Stop the running ``containers``: app (and ephemeral) containers first, all at once;
+        then the native sidecars one by one in reverse order, so a proxy or log shipper
+        outlives what it serves (upstream's order). Each gets its preStop hook, then the stop
+        signal, within what is left of the one grace period (at least 2 s for the signal)."""
+        running = [c for c in containers if c.state in (CONTAINER_RUNNING, "created")]
+        sidecars = [c["name"] for c in (self.pod.get("spec") or {}).get("initContainers") or []
+                    if _is_sidecar(c)]
+        waves = [[c for c in running if c.name not in sidecars]]
+        waves += [[c for c in running if c.name == name] for name in reversed(sidecars)]
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        for wave in waves:
+            if not wave:
+                continue
+            left = max(0, grace - int(loop.time() - began))
+            await asyncio.gather(*(self._pre_stop(c, left) for c in wave), return_exceptions=True)
+            left = max(2, grace - int(loop.time() - began))
+            await asyncio.gather(
+                *(self.ctx.runtime.stop_container(c.id, left) for c in wave), return_exceptions=True
+            )
+
     async def terminate(self) -> None:
         grace = grace_period(self.pod)
         if not self.gone:
             self._event("Normal", "Killing", f"Stopping pod containers (grace period {grace}s)")
         self._stop_probes(set())
         containers = await self.ctx.runtime.list_containers({L.POD_UID: self.uid})
-        running = [c for c in containers if c.state in (CONTAINER_RUNNING, "created")]
-        began = asyncio.get_running_loop().time()
-        await asyncio.gather(*(self._pre_stop(c, grace) for c in running), return_exceptions=True)
-        spent = asyncio.get_running_loop().time() - began
-        left = max(2, grace - int(spent))  # upstream leaves the stop signal 2 s at least
-        await asyncio.gather(
-            *(self.ctx.runtime.stop_container(c.id, left) for c in running), return_exceptions=True
-        )
+        await self._stop_in_order(containers, grace)
         sandboxes = await self.ctx.runtime.list_sandboxes({L.POD_UID: self.uid})
         for sb in sandboxes:
             with contextlib.suppress(CRIError):

@@ -141,9 +141,38 @@ async def test_a_native_sidecar_starts_first_keeps_running_and_the_pod_completes
     assert runtime.named("app")[0].state == CONTAINER_RUNNING
 
     runtime.exit(app.id, 0)  # the app is done: so is the pod, sidecar or not
+    runtime.calls.clear()
     await worker.sync()
     assert api.statuses[-1]["phase"] == "Succeeded"
+    proxy = max(runtime.named("proxy"), key=lambda c: c.attempt)
+    assert runtime.calls == [f"stop {proxy.id}"]  # its own stop signal, not just the sandbox's end
+    shown = next(s for s in api.statuses[-1]["initContainerStatuses"] if s["name"] == "proxy")
+    assert "terminated" in shown["state"]
     assert not next(iter(runtime.sandboxes.values())).ready
+
+
+async def test_deletion_stops_apps_first_then_sidecars_in_reverse_order_each_after_its_pre_stop(
+    world: Any,
+) -> None:
+    ctx, runtime, _ = world
+    hook = {"preStop": {"exec": {"command": ["drain"]}}}
+    pod = _pod(lifecycle=hook)
+    pod["spec"]["initContainers"] = [
+        {"name": "first", "image": IMAGE, "restartPolicy": "Always", "lifecycle": hook},
+        {"name": "second", "image": IMAGE, "restartPolicy": "Always"},
+    ]
+    worker = PodWorker(ctx, pod)
+    for _ in range(3):
+        await worker.sync()
+    ids = {name: runtime.named(name)[0].id for name in ("first", "second", "app")}
+    assert all(runtime.named(name)[0].state == CONTAINER_RUNNING for name in ids)
+    runtime.calls.clear()
+    await worker.terminate()
+    assert runtime.calls == [
+        f"exec {ids['app']} drain", f"stop {ids['app']}",
+        f"stop {ids['second']}",
+        f"exec {ids['first']} drain", f"stop {ids['first']}",
+    ]
 
 
 async def test_a_pod_past_its_active_deadline_is_stopped_and_failed(world: Any) -> None:
