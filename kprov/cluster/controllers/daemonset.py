@@ -39,9 +39,12 @@ _DAEMON_TOLERATIONS = (
 )
 
 
-def daemon_tolerations(existing: list[Obj]) -> list[Obj]:
+def daemon_tolerations(existing: list[Obj], host_network: bool = False) -> list[Obj]:
+    """The template's tolerations plus upstream's daemon ones (a host-network daemon also
+    tolerates network-unavailable: it does not need the pod network)."""
     out = list(existing)
-    for key, effect in _DAEMON_TOLERATIONS:
+    extra = (("node.kubernetes.io/network-unavailable", "NoSchedule"),) if host_network else ()
+    for key, effect in (*_DAEMON_TOLERATIONS, *extra):
         if not any(t.get("key") == key and t.get("effect") == effect for t in out):
             out.append({"key": key, "operator": "Exists", "effect": effect})
     return out
@@ -124,7 +127,7 @@ class DaemonSetController(Controller):
         ns = ds["metadata"]["namespace"]
         template = copy.deepcopy(ds["spec"].get("template") or {})
         template.setdefault("spec", {})["tolerations"] = daemon_tolerations(
-            template["spec"].get("tolerations") or []
+            template["spec"].get("tolerations") or [], bool(template["spec"].get("hostNetwork"))
         )
         hash_ = template_hash(ds["spec"].get("template") or {})
         probe = PodInfo.of(
