@@ -75,8 +75,19 @@ def find_host_cgroups(name: str) -> list[Path]:
     for hierarchy in _ALL_HIERARCHIES:
         top = CGROUP_ROOT / hierarchy
         for pattern in (name, f"*/{name}", f"*/*/{name}"):
-            found += [p for p in top.glob(pattern) if p.is_dir()]
+            found += _glob_dirs(top, pattern)
     return found
+
+
+def _glob_dirs(top: Path, pattern: str) -> list[Path]:
+    """Directories matching ``pattern``; the scan is retried when a cgroup it walks through
+    vanishes meanwhile (another lab instance stopping its hosts at the same moment)."""
+    for _ in range(5):
+        try:
+            return [p for p in top.glob(pattern) if p.is_dir()]
+        except FileNotFoundError:
+            continue
+    return [p for p in top.glob(pattern) if p.is_dir()]
 
 
 def processes(groups: list[Path]) -> set[int]:

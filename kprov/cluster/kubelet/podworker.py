@@ -39,7 +39,7 @@ from kprov.cluster.kubelet.podconfig import grace_period, sandbox_config
 from kprov.cluster.kubelet.probes import LIVENESS, READINESS, STARTUP, Prober, ProbeTarget, ProbeWorker
 from kprov.cluster.kubelet.satokens import PodTokens
 from kprov.cluster.kubelet.servicelinks import service_env
-from kprov.cluster.kubelet.status import ContainerView, pod_status, will_restart
+from kprov.cluster.kubelet.status import ContainerView, pod_phase, pod_status, will_restart
 from kprov.cluster.kubelet.volumes import (
     claim_names,
     pod_dir,
@@ -364,14 +364,15 @@ class PodWorker:
             by_name = await self._containers()
         await self._prune(by_name)
         self._sync_probes(by_name, pod_ips)
+        current = [history[0] for history in by_name.values() if history]
+        if self._finished(by_name) and any(c.state == CONTAINER_RUNNING for c in current):
+            # The app containers are done: running sidecars are stopped gracefully before the
+            # pod is reported terminal (upstream reports no terminal phase while any runs).
+            await self._stop_in_order(current, grace_period(self.pod))
+            by_name = await self._containers()
         await self._write_status_from(by_name, pod_ips)
         if (self.pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
-            # Finished for good: sidecars (still running) are stopped gracefully, then the
-            # sandbox (and its IP) is released; containers stay for logs.
-            current = [history[0] for history in by_name.values() if history]
-            if any(c.state == CONTAINER_RUNNING for c in current):
-                await self._stop_in_order(current, grace_period(self.pod))
-                await self._write_status_from(await self._containers(), pod_ips)
+            # Finished for good: release the sandbox (and its IP); containers stay for logs.
             with contextlib.suppress(CRIError):
                 await self.ctx.runtime.stop_sandbox(sandbox.id)
 
@@ -386,6 +387,16 @@ class PodWorker:
             await start(container, L.KIND_EPHEMERAL, 0, target_id)
             started = True
         return started
+
+    def _finished(self, by_name: dict[str, list[ContainerInfo]]) -> bool:
+        """Whether the pod's phase is now Succeeded or Failed (by its app containers)."""
+        spec = self.pod.get("spec") or {}
+        phase = pod_phase(
+            spec.get("restartPolicy", "Always"),
+            self._views(list(spec.get("initContainers") or []), by_name),
+            self._views(list(spec.get("containers") or []), by_name),
+        )
+        return phase in ("Succeeded", "Failed")
 
     async def _past_deadline(self, spec: Obj) -> bool:
         """activeDeadlineSeconds: past it, the pod's containers are stopped and it is Failed."""
