@@ -23,6 +23,7 @@ from pathlib import Path
 from kprov.conformance.host_tools import with_agnhost_tools, with_env_keeping_shell
 from kprov.images.oci import FileEntry, ImageSpec
 from kprov.images.recipes import BUSYBOX_PATH, busybox_files
+from kprov.pki.keypair import issue_cert, new_ca
 
 __all__ = ["ImagePlan", "PlannedImage", "image_specs", "plan_images"]
 
@@ -94,8 +95,17 @@ def _agnhost_files(agnhost: Path, busybox: Path) -> list[FileEntry]:
         FileEntry("home/user", is_dir=True, mode=0o755),
         FileEntry("etc/passwd", data=_PASSWD),
         FileEntry("etc/group", data=_GROUP),
+        *_localhost_serving_files(),
     ]
     return files
+
+
+def _localhost_serving_files() -> list[FileEntry]:
+    """/localhost.crt and /localhost.key, as the real image has them: ``agnhost porter`` and
+    ``netexec`` serve TLS with them from the working directory (the proxy tests' https ports)."""
+    ca = new_ca("kprov-conformance-agnhost")
+    pair = issue_cert(ca, "localhost", dns_names=["localhost"], ip_addresses=["127.0.0.1"], server=True)
+    return [FileEntry("localhost.crt", data=pair.cert_pem), FileEntry("localhost.key", data=pair.key_pem)]
 
 
 def image_specs(plan: ImagePlan, agnhost: Path | None, busybox: Path = BUSYBOX_PATH) -> list[ImageSpec]:

@@ -11,13 +11,19 @@ The object's name in the URL may carry a scheme and a port as upstream reads it,
 - a node: the kubelet at its InternalIP (``daemonEndpoints`` port unless one is given),
   over HTTPS with the API server's kubelet-client certificate.
 The caller's credentials (Authorization, Impersonate-*) are not passed on; hop-by-hop
-headers neither. Bodies are relayed as they are (no decompression). A target that cannot
-be reached is 503 ServiceUnavailable, as upstream's "error trying to reach service".
+headers neither. A GET or HEAD of ``.../proxy`` itself is redirected (301) to ``.../proxy/``.
+An HTML answer has its root-relative links (href, src, action) rewritten to go through the
+same proxy path, as upstream's proxy transport does; a regular expression over quoted
+attribute values does it (upstream parses the document: pages from pods are small, and
+the links the suite and dashboards check are plain attributes). Other bodies are relayed as
+they are (no decompression). A target that cannot be reached is 503 ServiceUnavailable, as
+upstream's "error trying to reach service".
 """
 
 from __future__ import annotations
 
 import random
+import re
 from typing import Any
 
 import aiohttp
@@ -37,6 +43,7 @@ _HOP_BY_HOP = frozenset({
     "transfer-encoding", "upgrade", "host", "content-length",
 })
 _SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+_ROOT_RELATIVE_LINK = re.compile(rb"""(\s(?:href|src|action)\s*=\s*)(["'])(/(?!/)[^"']*)\2""", re.IGNORECASE)
 
 
 def split_scheme_name_port(value: str) -> tuple[str, str, str]:
@@ -128,6 +135,9 @@ async def handle_proxy(request: AnyRequest, ctx: ApiContext, info: Any, ri: Requ
     if locate is None or info.group != "":
         raise ApiError("the server could not find the requested resource", 404, "NotFound")
     base, ssl_context = await locate(ctx, info, ri)
+    if not ri.proxy_path and request.method in ("GET", "HEAD"):
+        location = request.path + "/" + ("?" + request.query_string if request.query_string else "")
+        return web.Response(status=301, headers={"Location": location})
     url = base + (ri.proxy_path or "/")
     if request.query_string:
         url += "?" + request.query_string
@@ -139,6 +149,9 @@ async def handle_proxy(request: AnyRequest, ctx: ApiContext, info: Any, ri: Requ
         ) as upstream:
             payload = await upstream.read()
             headers = {k: v for k, v in upstream.headers.items() if k.lower() not in _HOP_BY_HOP}
+            if upstream.content_type == "text/html" and "Content-Encoding" not in upstream.headers:
+                prefix = request.path[: len(request.path) - len(ri.proxy_path)].encode()
+                payload = _ROOT_RELATIVE_LINK.sub(lambda m: m[1] + m[2] + prefix + m[3] + m[2], payload)
             return web.Response(status=upstream.status, body=payload, headers=headers)
     except (aiohttp.ClientError, TimeoutError, OSError) as exc:
         raise _unavailable(f"error trying to reach service: {exc}") from None

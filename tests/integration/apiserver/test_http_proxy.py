@@ -5,6 +5,7 @@ upstream's 503."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import threading
 from collections.abc import Iterator
@@ -24,9 +25,11 @@ class _Recorder(BaseHTTPRequestHandler):
         body = self.rfile.read(length).decode() if length else ""
         self.seen.append({"method": self.command, "path": self.path, "body": body,
                           "authorization": self.headers.get("Authorization")})
-        payload = json.dumps({"path": self.path, "method": self.command}).encode()
+        html = self.path.startswith("/page")
+        payload = (b'<a href="/rewriteme">test</a> <img src="//cdn/x.png">' if html
+                   else json.dumps({"path": self.path, "method": self.command}).encode())
         self.send_response(201 if self.command == "POST" else 200)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", "text/html; charset=utf-8" if html else "application/json")
         self.send_header("X-Backend", "recorder")
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
@@ -59,7 +62,24 @@ def _json(obj: Any) -> bytes:
     return json.dumps(obj).encode()
 
 
-def test_pod_proxy_relays_path_query_method_and_body(admin, namespace, backend) -> None:
+@pytest.fixture
+def redirect(control_plane):  # type: ignore[no-untyped-def]
+    """(status, Location) of a request whose redirect is not followed."""
+    context = ssl_context(control_plane.admin_kubeconfig, control_plane.ca_file)
+    host, port = control_plane.server.removeprefix("https://").rsplit(":", 1)
+
+    def send(method: str, path: str) -> tuple[int, str | None]:
+        connection = http.client.HTTPSConnection(host, int(port), context=context, timeout=30)
+        try:
+            connection.request(method, path)
+            reply = connection.getresponse()
+            return reply.status, reply.getheader("Location")
+        finally:
+            connection.close()
+    return send
+
+
+def test_pod_proxy_relays_path_query_method_and_body(admin, redirect, namespace, backend) -> None:
     port, seen = backend
     pod = {"metadata": {"name": "web"}, "spec": {"containers": [
         {"name": "c", "image": "x", "ports": [{"containerPort": port}]}]}}
@@ -77,6 +97,13 @@ def test_pod_proxy_relays_path_query_method_and_body(admin, namespace, backend) 
     assert status == 201 and body["path"] == "/"
     assert seen[-1]["body"] == "hello"
     assert all(s["authorization"] is None for s in seen)  # the caller's credentials stay here
+
+    for method in ("GET", "HEAD"):  # .../proxy itself: 301 to .../proxy/, the query kept
+        status, location = redirect(method, f"{base}/web/proxy?method={method}")
+        assert (status, location) == (301, f"{base}/web/proxy/?method={method}")
+    status, _, page = admin("GET", f"{base}/web:{port}/proxy/page")
+    assert page == (f'<a href="{base}/web:{port}/proxy/rewriteme">test</a> '  # root-relative links
+                    '<img src="//cdn/x.png">')  # go through the proxy; others are left alone
 
 
 def test_service_proxy_picks_a_ready_endpoint_of_the_named_port(admin, namespace, backend) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from cryptography import x509
 
 from kprov.conformance.images import image_specs, plan_images
 from kprov.images.recipes import BUSYBOX_PATH
@@ -52,3 +53,7 @@ def test_agnhost_images_share_one_root_with_the_users_the_suite_expects(tmp_path
     assert b"user:x:1000:1000" in (files["etc/passwd"].data or b"")
     assert b":50000:" in (files["etc/group"].data or b"")
     assert files["uploads"].is_dir and files["agnhost-2"].symlink_to == "agnhost"
+    # porter/netexec serve TLS from these (the real image has them in its working directory)
+    cert = x509.load_pem_x509_certificate(files["localhost.crt"].data or b"")
+    assert cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value == "localhost"
+    assert b"PRIVATE KEY" in (files["localhost.key"].data or b"")
