@@ -6,7 +6,8 @@ bare ``cpu``/``memory`` names) and ``limits.<r>``: the containers' sum, or the l
 container's when that is more (upstream's effective request). Other objects use
 ``count/<resource>[.<group>]`` and, for the core kinds upstream names, their plain names
 (``services``, ``secrets``, ``configmaps``, ``replicationcontrollers``, ``resourcequotas``,
-``persistentvolumeclaims``; ``services.nodeports``/``services.loadbalancers``). A finished
+``persistentvolumeclaims``; ``services.nodeports``/``services.loadbalancers``; a claim's
+``requests.storage``, and both per StorageClass as ``<class>.storageclass.storage.k8s.io/...``). A finished
 pod uses nothing. Quantities are Decimals; :func:`fmt` writes them back the short way.
 """
 
@@ -94,6 +95,24 @@ def usage(resource: str, group: str, obj: Mapping[str, Any]) -> dict[str, Decima
                 used["services.nodeports"] = Decimal(len(spec.get("ports") or []))
             if kind == "LoadBalancer":
                 used["services.loadbalancers"] = Decimal(1)
+        if resource == "persistentvolumeclaims":
+            used.update(_claim_usage(obj))
+    return used
+
+
+def _claim_usage(claim: Mapping[str, Any]) -> dict[str, Decimal]:
+    """A claim's storage request, also per class (``<class>.storageclass.storage.k8s.io/...``)."""
+    spec = claim.get("spec") or {}
+    used: dict[str, Decimal] = {}
+    storage = parse_list((spec.get("resources") or {}).get("requests")).get("storage")
+    if storage is not None:
+        used["requests.storage"] = storage
+    class_name = spec.get("storageClassName")
+    if class_name:
+        prefix = f"{class_name}.storageclass.storage.k8s.io/"
+        used[prefix + "persistentvolumeclaims"] = Decimal(1)
+        if storage is not None:
+            used[prefix + "requests.storage"] = storage
     return used
 
 

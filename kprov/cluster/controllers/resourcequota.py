@@ -2,7 +2,8 @@
 kube-controller-manager's resourcequota controller does.
 
 Design: usage is recomputed from the informer caches of the kinds a quota can name here
-(pods, services, configmaps, secrets, replicationcontrollers, resourcequotas) with the same
+(pods, services, configmaps, secrets, replicationcontrollers, resourcequotas,
+persistentvolumeclaims) with the same
 rules admission charges by (:func:`kprov.cluster.api.quota.usage`), so a charge for a create
 that failed, or an object since deleted or finished, is given back. A change to any of those
 objects re-queues the quotas of its namespace; every quota is also re-read every five
@@ -19,6 +20,7 @@ from kprov.cluster.client.errors import NotFound
 from kprov.cluster.client.informer import EventHandler
 from kprov.cluster.client.resources import (
     CONFIGMAPS,
+    PERSISTENT_VOLUME_CLAIMS,
     PODS,
     REPLICATION_CONTROLLERS,
     RESOURCE_QUOTAS,
@@ -31,7 +33,15 @@ from kprov.cluster.controllers.base import Controller, Obj
 __all__ = ["ResourceQuotaController"]
 
 RESYNC_S = 300.0
-_COUNTED = (PODS, SERVICES, CONFIGMAPS, SECRETS, REPLICATION_CONTROLLERS, RESOURCE_QUOTAS)
+_COUNTED = (
+    PODS,
+    SERVICES,
+    CONFIGMAPS,
+    SECRETS,
+    REPLICATION_CONTROLLERS,
+    RESOURCE_QUOTAS,
+    PERSISTENT_VOLUME_CLAIMS,
+)
 
 
 class ResourceQuotaController(Controller):

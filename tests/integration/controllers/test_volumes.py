@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from kprov.cluster.client import ApiClient, resources
-from kprov.cluster.client.errors import NotFound
+from kprov.cluster.client.errors import ApiError, NotFound
 from tests.integration.controllers.hollow import ensure_namespace, simple_pod, wait_for
 
 
@@ -242,3 +242,28 @@ async def test_statefulset_claims_outlive_pods_and_follow_retention(
         )
         assert sorted(await claims()) == ["data-web-0"]
         await admin.delete(resources.STATEFULSETS, "web", ns)
+
+
+async def test_a_storage_quota_refuses_the_claim_past_it(control_plane, controller_manager) -> None:  # type: ignore[no-untyped-def]
+    ns = "storage-quota"
+    async with ApiClient.from_kubeconfig(control_plane.admin_kubeconfig) as admin:
+        await ensure_namespace(admin, ns)
+        quota = {"metadata": {"name": "q", "namespace": ns}, "spec": {"hard": {"requests.storage": "1Gi"}}}
+        await admin.create(resources.RESOURCE_QUOTAS, quota)
+
+        async def used(want: str) -> bool:
+            status = (await admin.get(resources.RESOURCE_QUOTAS, "q", ns)).get("status") or {}
+            return (status.get("used") or {}).get("requests.storage") == want
+
+        await wait_for(lambda: used("0"), what="quota status")
+        await admin.create(resources.PERSISTENT_VOLUME_CLAIMS, claim("a", ns, storageClassName=""))
+        with pytest.raises(ApiError) as refused:
+            await admin.create(resources.PERSISTENT_VOLUME_CLAIMS, claim("b", ns, storageClassName=""))
+        assert refused.value.code == 403
+        assert refused.value.message == (
+            'persistentvolumeclaims "b" is forbidden: exceeded quota: q, requested: requests.storage=1Gi, '
+            "used: requests.storage=1Gi, limited: requests.storage=1Gi"
+        )
+        await wait_for(lambda: used("1Gi"), what="quota counts the claim")
+        await admin.delete(resources.PERSISTENT_VOLUME_CLAIMS, "a", ns)
+        await wait_for(lambda: used("0"), what="quota gives the claim back")

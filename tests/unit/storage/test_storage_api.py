@@ -193,3 +193,18 @@ def test_statefulset_claim_templates() -> None:
         "spec.volumeClaimTemplates[0].spec.accessModes: Required value: at least 1 access mode is required",
         "spec.volumeClaimTemplates[0].spec.resources[storage]: Required value",
     ]
+
+
+def test_a_claim_counts_its_storage_against_quotas() -> None:
+    from decimal import Decimal
+
+    from kprov.cluster.api.quota import usage
+
+    used = usage("persistentvolumeclaims", "", pvc(storageClassName="local-path"))
+    assert used == {
+        "count/persistentvolumeclaims": Decimal(1),
+        "persistentvolumeclaims": Decimal(1),
+        "requests.storage": Decimal(2**30),
+        "local-path.storageclass.storage.k8s.io/persistentvolumeclaims": Decimal(1),
+        "local-path.storageclass.storage.k8s.io/requests.storage": Decimal(2**30),
+    }
