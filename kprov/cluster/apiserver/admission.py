@@ -73,7 +73,7 @@ async def before_create(ctx: ApiContext, info: ResourceInfo, obj: dict[str, Any]
         obj["status"] = {"phase": "Active"}
     if info.group == "" and info.resource == "pods":
         sa_admission.admit_pod(ctx, obj)
-    storage_admission.admit_create(ctx, info, obj)
+    await storage_admission.admit_create(ctx, info, obj)
     if info.group == "" and info.resource == "services":
         meta = obj["metadata"]
         if await ctx.store.get(ctx.key(info, meta["namespace"], meta["name"])) is not None:

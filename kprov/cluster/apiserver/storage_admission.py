@@ -5,7 +5,8 @@ Design: a claim created without ``spec.storageClassName`` (and without the beta 
 annotation) gets the default StorageClass's name: the class annotated
 ``storageclass.kubernetes.io/is-default-class: "true"``, the newest one when several are
 (as upstream since 1.26), none when there is none (the claim then waits for a class, as
-upstream's retroactive assignment is not done here). Every new claim gets the
+upstream's retroactive assignment is not done here). The watch cache answers; when it knows
+no default, etcd is asked (a class created a moment ago counts, and claims are rare). Every new claim gets the
 ``kubernetes.io/pvc-protection`` finalizer and every new volume ``kubernetes.io/pv-protection``;
 the volume-protection controller removes them once nothing uses the claim / no claim is
 bound to the volume. A new PV or claim starts with status ``{phase: Pending}`` whatever the
@@ -49,7 +50,7 @@ def _add_finalizer(obj: dict[str, Any], name: str) -> None:
         meta["finalizers"] = [*finalizers, name]
 
 
-def admit_create(ctx: ApiContext, info: ResourceInfo, obj: dict[str, Any]) -> None:
+async def admit_create(ctx: ApiContext, info: ResourceInfo, obj: dict[str, Any]) -> None:
     if info.group != "" or info.resource not in ("persistentvolumes", "persistentvolumeclaims"):
         return
     obj["status"] = {"phase": "Pending"}
@@ -64,6 +65,10 @@ def admit_create(ctx: ApiContext, info: ResourceInfo, obj: dict[str, Any]) -> No
     classes_info = ctx.registry.get("storage.k8s.io", "v1", "storageclasses")
     if classes_info is None:
         return
-    found = default_class_name(list(ctx.cache.objects(ctx.prefix(classes_info, ""))))
+    prefix = ctx.prefix(classes_info, "")
+    found = default_class_name(list(ctx.cache.objects(prefix)))
+    if found is None:  # the cache may not hold a class made a moment ago: etcd decides a miss
+        page = await ctx.store.list(prefix)
+        found = default_class_name([item.obj for item in page.items])
     if found is not None:
         spec["storageClassName"] = found
