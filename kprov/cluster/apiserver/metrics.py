@@ -24,7 +24,6 @@ APPLY for a server-side apply PATCH); exec and other connect subresources are CO
 
 from __future__ import annotations
 
-from bisect import bisect_left
 from collections.abc import Callable, Iterator
 from time import perf_counter
 from typing import Any
@@ -34,6 +33,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 
 from kprov.cluster.apiserver.requestinfo import RequestInfo
+from kprov.cluster.client.metrics import Histogram
 from kprov.cluster.storage import Codec, EtcdKV, Store, resource_prefix
 from kprov.cluster.storage.store import ListPage, StoredObject
 
@@ -81,28 +81,6 @@ def _scope(ri: RequestInfo | None) -> str:
     return "namespace" if ri.namespace else "cluster"
 
 
-class _Histogram:
-    """Per-bucket counts (not cumulative: one increment per observation), sum and count."""
-
-    __slots__ = ("bounds", "counts", "total")
-
-    def __init__(self, bounds: tuple[float, ...]) -> None:
-        self.bounds = bounds
-        self.counts = [0] * (len(bounds) + 1)  # the last one is +Inf
-        self.total = 0.0
-
-    def observe(self, value: float) -> None:
-        self.counts[bisect_left(self.bounds, value)] += 1
-        self.total += value
-
-    def family_buckets(self) -> list[tuple[str, float]]:
-        running, out = 0, []
-        for bound, count in zip((*self.bounds, float("inf")), self.counts, strict=True):
-            running += count
-            out.append(("+Inf" if bound == float("inf") else repr(bound), running))
-        return out
-
-
 class ApiMetrics:
     """What the handlers record; :meth:`exposition` is what GET /metrics answers."""
 
@@ -112,10 +90,10 @@ class ApiMetrics:
         scope_sizes: Callable[[], Iterator[tuple[str, int]]] | None = None,
     ) -> None:
         self.requests: dict[tuple[str, ...], int] = {}  # label tuple (with code) -> count
-        self.durations: dict[tuple[str, ...], _Histogram] = {}  # label tuple (no code)
+        self.durations: dict[tuple[str, ...], Histogram] = {}  # label tuple (no code)
         self.inflight = {"mutating": 0, "readOnly": 0}
         self.watch_events: dict[tuple[str, str, str], int] = {}
-        self.etcd: dict[tuple[str, str], _Histogram] = {}
+        self.etcd: dict[tuple[str, str], Histogram] = {}
         self.resource_of = resource_of  # an etcd key or scope prefix -> "pods", "deployments.apps"
         self.scope_sizes = scope_sizes
         self._registry = CollectorRegistry(auto_describe=False)
@@ -136,7 +114,7 @@ class ApiMetrics:
                       _scope(ri), "apiserver")
         histogram = self.durations.get(labels)
         if histogram is None:
-            histogram = self.durations[labels] = _Histogram(REQUEST_BUCKETS)
+            histogram = self.durations[labels] = Histogram(REQUEST_BUCKETS)
         histogram.observe(seconds)
         counted = (*labels, str(code))
         self.requests[counted] = self.requests.get(counted, 0) + 1
@@ -149,7 +127,7 @@ class ApiMetrics:
         labels = (operation, self.resource_of(key) or "unknown")
         histogram = self.etcd.get(labels)
         if histogram is None:
-            histogram = self.etcd[labels] = _Histogram(ETCD_BUCKETS)
+            histogram = self.etcd[labels] = Histogram(ETCD_BUCKETS)
         histogram.observe(seconds)
 
     # -- scrape time ---------------------------------------------------------------------------

@@ -22,8 +22,11 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from prometheus_client import CollectorRegistry
+
 from kprov.cluster.client.leader import LeaderElectionConfig, LeaderElector, LeadershipLost
 from kprov.cluster.client.rest import ApiClient
+from kprov.cluster.client.secure_serving import secure_serving_config, start_secure_serving
 
 __all__ = ["add_common_flags", "parse_bool", "parse_duration", "run_component"]
 
@@ -89,8 +92,12 @@ async def _run(
     name: str,
     work: Callable[[ApiClient], Awaitable[None]],
     lean_client: bool = False,
+    registry: CollectorRegistry | None = None,
 ) -> int:
     client = ApiClient.from_kubeconfig(args.kubeconfig, user_agent=name, lean=lean_client)
+    serving = None
+    if registry is not None and getattr(args, "secure_port", 0):
+        serving = await start_secure_serving(secure_serving_config(args), name, client, registry)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -121,6 +128,8 @@ async def _run(
         if elector is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(elector.release(), 2)
+        if serving is not None:
+            await serving.cleanup()
         await client.close()
     return code
 
@@ -131,8 +140,11 @@ def run_component(
     work: Callable[[ApiClient], Awaitable[None]],
     loop_factory: Callable[[], Any] | None = None,
     lean_client: bool = False,
+    registry: CollectorRegistry | None = None,
 ) -> int:
-    """Run a component's async ``work(client)`` until a signal, under leader election if asked."""
+    """Run a component's async ``work(client)`` until a signal, under leader election if asked;
+    with a ``registry`` (and ``--secure-port``, see :mod:`.secure_serving`) /healthz and
+    /metrics are served from start-up on, leader or not."""
     _setup_logging(args.verbosity, name)
     with asyncio.Runner(loop_factory=loop_factory) as runner:
-        return runner.run(_run(args, name, work, lean_client))
+        return runner.run(_run(args, name, work, lean_client, registry))

@@ -7,6 +7,8 @@
 - :meth:`WorkQueue.add_rate_limited` re-adds after a per-key exponential backoff
   (base * 2^failures, capped); :meth:`WorkQueue.forget` resets the key's failure count.
 - :meth:`WorkQueue.add_after` re-adds after a fixed delay (for "check again later").
+- ``name``, ``adds``, ``len()`` and ``work`` (get -> done seconds) are what the workqueue_*
+  metrics report (:class:`~.metrics.WorkQueueCollector`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Hashable
+from time import perf_counter
+
+from kprov.cluster.client.metrics import QUEUE_BUCKETS, Histogram
 
 __all__ = ["QueueShutDown", "WorkQueue"]
 
@@ -23,7 +28,11 @@ class QueueShutDown(Exception):
 
 
 class WorkQueue:
-    def __init__(self, base_delay: float = 0.005, max_delay: float = 60.0) -> None:
+    def __init__(self, base_delay: float = 0.005, max_delay: float = 60.0, name: str = "") -> None:
+        self.name = name  # workqueue_* metrics' label
+        self.adds = 0  # keys queued (not the duplicates of a waiting key)
+        self.work = Histogram(QUEUE_BUCKETS)  # get() -> done() seconds
+        self._started: dict[Hashable, float] = {}
         self._queue: deque[Hashable] = deque()
         self._dirty: set[Hashable] = set()
         self._processing: set[Hashable] = set()
@@ -52,6 +61,7 @@ class WorkQueue:
         if self._shutting_down or key in self._dirty:
             return
         self._dirty.add(key)
+        self.adds += 1
         if key in self._processing:
             return  # deferred: done() re-queues it
         self._queue.append(key)
@@ -76,6 +86,10 @@ class WorkQueue:
             self.add(key)
 
         self._timers[key] = loop.call_at(due, fire)
+
+    def delayed(self) -> int:
+        """Keys waiting for a delayed re-add (a backoff or add_after)."""
+        return len(self._timers)
 
     def backoff(self, key: Hashable) -> float:
         """The delay the next add_rate_limited(key) will use."""
@@ -107,10 +121,14 @@ class WorkQueue:
         key = self._queue.popleft()
         self._processing.add(key)
         self._dirty.discard(key)
+        self._started[key] = perf_counter()
         return key
 
     def done(self, key: Hashable) -> None:
         self._processing.discard(key)
+        started = self._started.pop(key, None)
+        if started is not None:
+            self.work.observe(perf_counter() - started)
         if key in self._dirty:
             self._queue.append(key)
             self._notify()

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import argparse
 
+from prometheus_client import CollectorRegistry
+
 from kprov.cluster.client.component import add_common_flags, parse_bool, parse_duration, run_component
+from kprov.cluster.client.metrics import WorkQueueCollector
 from kprov.cluster.client.rest import ApiClient
+from kprov.cluster.client.secure_serving import add_secure_serving_flags
 from kprov.cluster.controllers.base import ControllerOptions
 from kprov.cluster.controllers.manager import CONTROLLERS, ControllerManager, select_controllers
 
@@ -44,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="create this local-path StorageClass as the cluster default when it is missing",
     )
     parser.add_argument("--concurrent-workers", type=int, default=4, help="workers per controller")
+    add_secure_serving_flags(parser, upstream_port=10257)
     return parser
 
 
@@ -67,10 +72,16 @@ def main(argv: list[str] | None = None) -> int:
         default_storage_class=args.default_storage_class,
     )
 
-    async def work(client: ApiClient) -> None:
-        await ControllerManager(client, names, options).run()
+    running: list[ControllerManager] = []  # the queues /metrics reports, once leading
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(WorkQueueCollector(lambda: [c.queue for m in running for c in m.controllers]))
 
-    return run_component(args, "kprov-controller-manager", work)
+    async def work(client: ApiClient) -> None:
+        manager = ControllerManager(client, names, options)
+        running.append(manager)
+        await manager.run()
+
+    return run_component(args, "kprov-controller-manager", work, registry=registry)
 
 
 if __name__ == "__main__":

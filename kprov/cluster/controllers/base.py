@@ -86,7 +86,7 @@ class Controller:
     def __init__(self, ctx: ControllerContext) -> None:
         self.ctx = ctx
         self.client = ctx.client
-        self.queue = WorkQueue()
+        self.queue = WorkQueue(name=self.name)
         self.setup()
 
     def setup(self) -> None:

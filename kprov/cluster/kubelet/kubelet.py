@@ -29,6 +29,7 @@ from kprov.cluster.kubelet.context import KubeletContext
 from kprov.cluster.kubelet.cri.client import CRIClient
 from kprov.cluster.kubelet.cri.types import ContainerInfo
 from kprov.cluster.kubelet.localvolumes import sweep_forever
+from kprov.cluster.kubelet.metrics import KubeletMetrics
 from kprov.cluster.kubelet.node import KUBELET_PORT, host_facts, node_allocatable, node_object, node_status
 from kprov.cluster.kubelet.podconfig import NodeSettings
 from kprov.cluster.kubelet.podworker import PodWorker
@@ -79,6 +80,7 @@ class Kubelet:
         self.ctx.allocatable = node_allocatable(host_facts(config.root_dir))
         self.informer = Informer(client, PODS, field_selector=f"spec.nodeName={config.node_name}")
         self.workers: dict[str, PodWorker] = {}
+        self.metrics = KubeletMetrics(lambda: [w.pod for w in list(self.workers.values())])
         self._tasks: set[asyncio.Task[Any]] = set()
         self._finished: set[str] = set()
         self._fingerprints: dict[str, frozenset[tuple[str, str]]] = {}
@@ -96,6 +98,7 @@ class Kubelet:
         uid = (pod.get("metadata") or {}).get("uid", "")
         if not uid or uid in self._finished:
             return
+        self.metrics.pod_seen(pod)
         worker = self.workers.get(uid)
         if worker is not None:
             worker.update(pod)
@@ -108,6 +111,7 @@ class Kubelet:
     def _worker_done(self, uid: str) -> None:
         self.workers.pop(uid, None)
         self._finished.add(uid)
+        self.metrics.pod_gone(uid)
 
     def _on_pod_deleted(self, pod: dict[str, Any]) -> None:
         worker = self.workers.get((pod.get("metadata") or {}).get("uid", ""))
@@ -217,7 +221,8 @@ class Kubelet:
         cfg = self.config
         address = cfg.runtime_endpoint.removeprefix("unix://")
         server = KubeletServer(
-            self.runtime, self.find_container, cfg.ctr_path, address, lambda: True, find_pod=self.find_pod
+            self.runtime, self.find_container, cfg.ctr_path, address, lambda: True, find_pod=self.find_pod,
+            metrics_text=self.metrics.exposition,
         )
         runner = web.AppRunner(server.app(), access_log=None)
         await runner.setup()

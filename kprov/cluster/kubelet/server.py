@@ -87,10 +87,12 @@ class KubeletServer:
     containerd_address: str
     healthy: Callable[[], bool] = lambda: True
     find_pod: FindPod = lambda _namespace, _name: None
+    metrics_text: Callable[[], bytes] | None = None  # Prometheus exposition (kubelet.metrics)
 
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_get("/healthz", self.healthz)
+        app.router.add_get("/metrics", self.metrics)
         app.router.add_get("/containerLogs/{ns}/{pod}/{container}", self.container_logs)
         for method in ("GET", "POST"):
             app.router.add_route(method, "/exec/{ns}/{pod}/{container}", self.exec)
@@ -101,6 +103,18 @@ class KubeletServer:
     async def healthz(self, request: web.Request) -> web.Response:
         return web.Response(
             text="ok" if self.healthy() else "unhealthy", status=200 if self.healthy() else 500
+        )
+
+    async def metrics(self, request: web.Request) -> web.Response:
+        """/metrics for the same identities as logs and exec (the API server's kubelet
+        client, system:masters): a scraper needs one of those certificates."""
+        denied = self._check(request)
+        if denied:
+            return denied
+        if self.metrics_text is None:
+            return _status(404, "NotFound", "metrics are not served")
+        return web.Response(
+            body=self.metrics_text(), headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"}
         )
 
     def _check(self, request: web.Request) -> web.Response | None:

@@ -21,6 +21,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--hostname-override", default="", help="this node's name (default: hostname)")
     parser.add_argument("--node-ip", default="", help="this node's IPv4 address(es), comma-separated")
     parser.add_argument("--healthz-bind-address", default="0.0.0.0:10256")
+    parser.add_argument("--metrics-bind-address", default="127.0.0.1:10249",
+                        help="where /metrics is served over plain HTTP (port 0: off)")
     parser.add_argument("--cluster-cidr", default="", help="pod CIDR of the cluster, e.g. 10.244.0.0/16")
     parser.add_argument("--backend", "--proxy-mode", dest="backend", default="nftables",
                         choices=["nftables", "iptables"])
@@ -51,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         node_ips=node_ips,
         cluster_cidr=args.cluster_cidr,
         healthz_address=args.healthz_bind_address,
+        metrics_address=args.metrics_bind_address,
         sync_period=args.sync_period,
         min_sync_period=args.min_sync_period,
         cni_conf_dir=Path(args.cni_conf_dir) if args.cni_conf_dir else None,

@@ -22,6 +22,7 @@ import contextlib
 import logging
 import socket
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from kprov.cluster.network.cni import conflist, write_conflist
 from kprov.cluster.network.routes import RouteManager, local_networks, node_internal_ip, plan_routes
 from kprov.cluster.proxy.conntrack import delete_flows, stale_udp_flows
 from kprov.cluster.proxy.healthz import HealthState, start_healthz
+from kprov.cluster.proxy.metrics import ProxyMetrics, start_metrics
 from kprov.cluster.proxy.nft import NftApplier
 from kprov.cluster.proxy.rules import TABLE, ProxySettings, RulesCompiler
 from kprov.cluster.proxy.servicemap import ServicePort
@@ -51,6 +53,7 @@ class ProxyOptions:
     node_ips: tuple[str, ...] = ()
     cluster_cidr: str = ""
     healthz_address: str = "0.0.0.0:10256"
+    metrics_address: str = ""  # host:port of /metrics ("" : off)
     sync_period: float = 30.0
     min_sync_period: float = 0.05
     cni_conf_dir: Path | None = None  # None: do not write the CNI config
@@ -74,6 +77,7 @@ class ProxyDaemon:
         self.options = options
         self.tracker = ServiceTracker()
         self.health = HealthState()
+        self.metrics = ProxyMetrics()
         self.applier = NftApplier()
         self.compiler: RulesCompiler | None = None
         self.applied_ports: list[ServicePort] = []
@@ -166,6 +170,7 @@ class ProxyDaemon:
         self._wire()
         tasks = [asyncio.create_task(i.run()) for i in (self.services, self.slices, self.nodes)]
         healthz = await start_healthz(self.health, self.options.healthz_address)
+        metrics = await start_metrics(self.metrics, self.options.metrics_address)
         try:
             for informer in (self.services, self.slices, self.nodes):
                 await informer.wait_synced()
@@ -182,7 +187,9 @@ class ProxyDaemon:
                 nodes = self.nodes.store.items()
                 settings, ports = self._settings(nodes), self.tracker.service_ports()
                 try:
+                    started = time.perf_counter()
                     await asyncio.to_thread(self._sync, settings, ports, nodes, check)
+                    self.metrics.synced(time.perf_counter() - started)
                     self.health.synced()
                     backoff = 0.5
                 except Exception:
@@ -198,3 +205,5 @@ class ProxyDaemon:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await healthz.cleanup()
+            if metrics is not None:
+                await metrics.cleanup()

@@ -8,9 +8,13 @@ from __future__ import annotations
 import argparse
 
 import uvloop
+from prometheus_client import CollectorRegistry
 
 from kprov.cluster.client.component import add_common_flags, parse_bool, run_component
+from kprov.cluster.client.metrics import WorkQueueCollector
 from kprov.cluster.client.rest import ApiClient
+from kprov.cluster.client.secure_serving import add_secure_serving_flags
+from kprov.cluster.scheduler.metrics import SchedulerCollector
 from kprov.cluster.scheduler.plugins import REGISTRY
 from kprov.cluster.scheduler.scheduler import Scheduler
 
@@ -29,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--event-writers", type=int, default=2,
                         help="events written at once, in the background (never holding up bindings)")
     parser.add_argument("--record-scheduled-events", type=parse_bool, nargs="?", const=True, default=True)
+    add_secure_serving_flags(parser, upstream_port=10259)
     return parser
 
 
@@ -40,8 +45,13 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"kprov-scheduler: --disable-plugins: unknown plugin(s) {', '.join(unknown)}")
     plugins = tuple(p for p in REGISTRY if p not in disabled)
 
+    running: list[Scheduler] = []  # what /metrics reports, once leading
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(SchedulerCollector(lambda: running[0] if running else None))
+    registry.register(WorkQueueCollector(lambda: [s.queue for s in running]))
+
     async def work(client: ApiClient) -> None:
-        await Scheduler(
+        scheduler = Scheduler(
             client,
             args.scheduler_name,
             plugins=plugins,
@@ -49,9 +59,13 @@ def main(argv: list[str] | None = None) -> int:
             bind_concurrency=args.bind_concurrency,
             record_scheduled_events=args.record_scheduled_events,
             event_writers=args.event_writers,
-        ).run()
+        )
+        running.append(scheduler)
+        await scheduler.run()
 
-    return run_component(args, "kprov-scheduler", work, loop_factory=uvloop.new_event_loop, lean_client=True)
+    return run_component(
+        args, "kprov-scheduler", work, loop_factory=uvloop.new_event_loop, lean_client=True, registry=registry
+    )
 
 
 if __name__ == "__main__":

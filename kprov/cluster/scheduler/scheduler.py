@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 from typing import Any
 
 from kprov.cluster.api.objects import now_rfc3339, set_condition
@@ -39,6 +40,7 @@ from kprov.cluster.client.store import object_key
 from kprov.cluster.client.workqueue import QueueShutDown, WorkQueue
 from kprov.cluster.scheduler.algorithm import failure_message, schedule
 from kprov.cluster.scheduler.cache import SchedulerCache
+from kprov.cluster.scheduler.metrics import SchedulerStats
 from kprov.cluster.scheduler.plugins import build_plugins
 from kprov.cluster.scheduler.plugins.default_preemption import Candidate, DefaultPreemption
 from kprov.cluster.scheduler.plugins.volume_binding import StorageView, pre_bind
@@ -83,7 +85,8 @@ class Scheduler:
         self.preemption = DefaultPreemption()
         self.percentage = percentage_of_nodes_to_score
         self.cache = SchedulerCache()
-        self.queue = WorkQueue(base_delay=0.5, max_delay=10.0)
+        self.queue = WorkQueue(base_delay=0.5, max_delay=10.0, name="scheduler")
+        self.stats = SchedulerStats()
         self.unschedulable: dict[str, int] = {}  # pod key -> cache generation when it failed
         self.recorder = EventRecorder(client, scheduler_name)
         self.events = EventQueue(self.recorder, writers=event_writers)
@@ -182,17 +185,28 @@ class Scheduler:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    async def schedule_one(self, key: str) -> None:
+    def pending_counts(self) -> dict[str, int]:
+        """scheduler_pending_pods: waiting in the queue (active), waiting out a backoff, or
+        parked until the cluster changes (unschedulable)."""
+        return {
+            "active": len(self.queue),
+            "backoff": self.queue.delayed(),
+            "unschedulable": len(self.unschedulable),
+        }
+
+    async def schedule_one(self, key: str) -> str | None:
+        """One attempt: "scheduled" (assumed, binding under way), "unschedulable", or None
+        when there was nothing to do."""
         pod = self.pods.store.get(key)
         if pod is None or (pod.get("spec") or {}).get("nodeName") or self.cache.is_assigned(key):
-            return
+            return None
         if (pod.get("metadata") or {}).get("deletionTimestamp") or not self._responsible(pod):
-            return
+            return None
         try:
             info = PodInfo.of(pod)
         except ValueError as exc:
             await self._unschedulable(pod, key, f"invalid pod: {exc}", self.cache.generation)
-            return
+            return "unschedulable"
         generation = self.cache.generation
         result = schedule(info, self.cache, self.plugins, start=self._start,
                           percentage=self.percentage, rng=self._rng)
@@ -202,10 +216,11 @@ class Scheduler:
             if candidate is not None:
                 pod = await self._preempt(pod, candidate)
             await self._unschedulable(pod, key, failure_message(result), generation)
-            return
+            return "unschedulable"
         self.cache.assume(info, result.node)
         await self._bind_slots.acquire()
         self._spawn(self._bind(pod, info, result.node))
+        return "scheduled"
 
     async def _preempt(self, pod: Obj, candidate: Candidate) -> Obj:
         """Nominate the node for ``pod`` and evict the victims (DisruptionTarget, then delete)."""
@@ -281,13 +296,17 @@ class Scheduler:
                 key = await self.queue.get()
             except QueueShutDown:
                 return
+            started = time.perf_counter()
             try:
-                await self.schedule_one(str(key))
+                outcome = await self.schedule_one(str(key))
             except Exception:
+                outcome = "error"
                 log.exception("scheduling %s failed", key)
                 self.queue.add_rate_limited(key)
             finally:
                 self.queue.done(key)
+            if outcome is not None:
+                self.stats.attempt(outcome, time.perf_counter() - started)
             await asyncio.sleep(0)  # let bindings and watch events run between cycles
 
     async def _housekeeping(self) -> None:
