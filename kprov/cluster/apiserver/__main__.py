@@ -80,15 +80,20 @@ def parse_args(argv: list[str] | None = None) -> ServerConfig:
         default=1,
         help="API server processes sharing the port (each with its own watch cache)",
     )
+    parser.add_argument("--audit-policy-file", default="", help="audit.k8s.io/v1 Policy (YAML)")
+    parser.add_argument("--audit-log-path", default="", help="audit events as JSON lines here ('-': stdout)")
+    parser.add_argument("--audit-log-maxsize", type=int, default=0, help="megabytes before rotating")
+    parser.add_argument("--audit-log-maxbackup", type=int, default=0, help="rotated files kept (0: all)")
     parser.add_argument(
         "--disable-metrics",
         action="store_true",
         help="no /metrics and no request metrics (kprov's own: to measure what they cost)",
     )
-    parser.add_argument("--v", type=int, default=0, help="log verbosity (0 warnings, 1 info, 2 debug)")
+    parser.add_argument("--v", type=int, default=0, help="log verbosity (0-1 info, 2 debug)")
     args = parser.parse_args(argv)
     logging.basicConfig(
-        level=[logging.WARNING, logging.INFO, logging.DEBUG][min(args.v, 2)],
+        # start-up, warnings and errors at --v=0 (journald keeps them), details from --v=2
+        level=[logging.INFO, logging.INFO, logging.DEBUG][min(args.v, 2)],
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     etcd = EtcdConfig(
@@ -119,6 +124,10 @@ def parse_args(argv: list[str] | None = None) -> ServerConfig:
         endpoint_lease_ttl_s=max(1, args.endpoint_lease_ttl_seconds),
         workers=max(1, args.workers),
         metrics=not args.disable_metrics,
+        audit_policy_file=args.audit_policy_file,
+        audit_log_path=args.audit_log_path,
+        audit_log_maxsize_mb=max(0, args.audit_log_maxsize),
+        audit_log_maxbackup=max(0, args.audit_log_maxbackup),
     )
 
 

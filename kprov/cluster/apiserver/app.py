@@ -20,6 +20,7 @@ create (side by side).
 from __future__ import annotations
 
 import asyncio
+import datetime
 import logging
 from time import perf_counter
 from typing import Any
@@ -29,6 +30,7 @@ from aiohttp import web
 from kprov.cluster.api.errors import ApiError
 from kprov.cluster.api.resources import ResourceInfo
 from kprov.cluster.apiserver import accessreview, crud, http_proxy, proxy, subresources, tokens, watch
+from kprov.cluster.apiserver.audit import AuditLog
 from kprov.cluster.apiserver.authn import REQUEST_USER, Authenticator, TokenInvalid, UserInfo
 from kprov.cluster.apiserver.authz import Authorizer, authorizer_of
 from kprov.cluster.apiserver.context import ApiContext
@@ -106,34 +108,41 @@ def _handler(ctx: ApiContext, insecure_local: bool) -> Any:
     max_body = ctx.config.max_body_bytes
 
     metrics: ApiMetrics | None = ctx.extras.get("metrics")
+    audit: AuditLog | None = ctx.extras.get("audit")
 
     async def handle(request: AnyRequest) -> Any:
         ri = parse_request_info(request.method, request.path, parse_bool(request.query.get("watch")))
-        if metrics is None:
+        if metrics is None and audit is None:
             return await serve(request, ri)
         method = request.method
         kind = "mutating" if method in _MUTATING else "readOnly"
-        long_running = ri is not None and ri.verb == "watch"  # as upstream: not in flight
-        inflight = metrics.inflight
+        long_running = metrics is None or (ri is not None and ri.verb == "watch")  # not in flight
         if not long_running:
-            inflight[kind] += 1
+            metrics.inflight[kind] += 1  # type: ignore[union-attr]
+        received = None
+        if audit is not None:
+            received = datetime.datetime.now(datetime.UTC)
+            REQUEST_USER.set(None)  # (a connection's requests share one context)
         start = perf_counter()
-        code = 500
+        code, reply = 500, None
         try:
             reply = await serve(request, ri)
             code = getattr(reply, "status", 101)  # (a RawUpgrade: switching protocols)
             return reply
         finally:
-            if not long_running:
-                inflight[kind] -= 1
-            metrics.observe_request(
-                method,
-                ri,
-                "dryRun" in request.query_string,
-                code,
-                perf_counter() - start,
-                request.headers.get("Content-Type", "") if method == "PATCH" else "",
-            )
+            if metrics is not None:
+                if not long_running:
+                    metrics.inflight[kind] -= 1
+                metrics.observe_request(
+                    method,
+                    ri,
+                    "dryRun" in request.query_string,
+                    code,
+                    perf_counter() - start,
+                    request.headers.get("Content-Type", "") if method == "PATCH" else "",
+                )
+            if audit is not None and received is not None:
+                await _audit(audit, request, ri, code, received, reply)
 
     async def serve(request: AnyRequest, ri: RequestInfo | None) -> Any:
         try:
@@ -185,6 +194,27 @@ def _handler(ctx: ApiContext, insecure_local: bool) -> Any:
             return json_response(status_body(err), 500)
 
     return handle
+
+
+async def _audit(
+    audit: AuditLog, request: AnyRequest, ri: RequestInfo | None, code: int, received: Any, reply: Any
+) -> None:
+    user = REQUEST_USER.get()
+    verb = ri.verb if ri is not None else request.method.lower()
+    level = audit.level(user, verb, ri, request.path)
+    if level == "None":
+        return
+    request_body = None
+    if level != "Metadata" and request.method in ("POST", "PUT", "PATCH", "DELETE"):
+        try:
+            request_body = await request.read()
+        except Exception:  # an upgraded or aborted request: no body to log
+            request_body = None
+    response_body = getattr(reply, "body", None) if level == "RequestResponse" else None
+    audit.record(
+        level, request, ri, user, received, code, request_body,
+        response_body if isinstance(response_body, bytes) else None,
+    )
 
 
 def _serve_metrics(request: AnyRequest, metrics: ApiMetrics, authorizer: Authorizer, user: UserInfo) -> Any:

@@ -33,5 +33,9 @@ class ServerConfig:
     watch_cache_capacity: int = 100_000
     endpoint_lease_ttl_s: int = 15  # a dead server leaves the kubernetes Endpoints within this + ttl/3
     metrics: bool = True  # GET /metrics and the request metrics (off only to measure their cost)
+    audit_policy_file: str = ""
+    audit_log_path: str = ""  # "-": standard output
+    audit_log_maxsize_mb: int = 0  # 0: never rotated
+    audit_log_maxbackup: int = 0  # 0: every rotated file kept
     workers: int = 1  # processes sharing the port (SO_REUSEPORT), each a full API server
     extra: dict[str, str] = field(default_factory=dict)

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from kprov.cluster.api.resources import REGISTRY
 from kprov.cluster.apiserver.allocators import Allocators
 from kprov.cluster.apiserver.app import build_front
+from kprov.cluster.apiserver.audit import AuditLog, open_audit_log
 from kprov.cluster.apiserver.bootstrap import bootstrap
 from kprov.cluster.apiserver.config import ServerConfig
 from kprov.cluster.apiserver.context import ApiContext
@@ -114,6 +115,14 @@ async def start_server(config: ServerConfig) -> tuple[Listeners, ApiContext, Etc
     holder.append(ctx)
     if metrics is not None:
         ctx.extras["metrics"] = metrics
+    audit = open_audit_log(
+        config.audit_policy_file,
+        config.audit_log_path,
+        config.audit_log_maxsize_mb,
+        config.audit_log_maxbackup,
+    )
+    if audit is not None:
+        ctx.extras["audit"] = audit
     if config.service_account_key_files or config.service_account_signing_key_file:
         ctx.extras["sa_tokens"] = ServiceAccountTokens.from_files(
             config.service_account_signing_key_file,
@@ -159,7 +168,11 @@ async def start_server(config: ServerConfig) -> tuple[Listeners, ApiContext, Etc
 
 async def run_server(config: ServerConfig) -> None:
     listeners, ctx, kv = await start_server(config)
-    _log.info("serving on https://%s:%d", config.bind_address, config.secure_port)
+    _log.info(
+        "serving on https://%s:%d (etcd %s, metrics %s, audit log %s)",
+        config.bind_address, config.secure_port, ",".join(config.etcd.servers),
+        "on" if config.metrics else "off", config.audit_log_path or "off",
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -174,4 +187,7 @@ async def run_server(config: ServerConfig) -> None:
         await custom_resources.stop()
     await ctx.cache.stop()
     await listeners.cleanup()
+    audit = ctx.extras.get("audit")
+    if isinstance(audit, AuditLog):
+        audit.writer.close()
     await kv.close()

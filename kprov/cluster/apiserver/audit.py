@@ -1,0 +1,251 @@
+"""The API server's audit log: an ``audit.k8s.io/v1`` Policy decides each request's level,
+and every audited request becomes one JSON line shaped as an ``audit.k8s.io/v1`` Event at
+stage ResponseComplete (``--audit-policy-file``, ``--audit-log-path``, ``--audit-log-maxsize``
+in megabytes, ``--audit-log-maxbackup``; ``-`` as the path writes to standard output).
+
+Policy (as kube-apiserver reads it): the first rule whose every given field matches —
+``users``, ``userGroups``, ``verbs``, ``resources`` (group + resources, ``*``, ``pods/log``
+style subresources, ``resourceNames``), ``namespaces``, ``nonResourceURLs`` (a trailing
+``*`` is a prefix) — sets the level; no rule matching is level None (not audited). A rule
+or the policy may omit stages; only ResponseComplete is written here, so omitting it
+silences the request. Levels: Metadata (who, what, when, the response code), Request (+ the
+request body), RequestResponse (+ the response body; JSON bodies only).
+
+The writer buffers lines and writes them once per event-loop turn (one write for all the
+requests finishing together); past maxsize the file is renamed with upstream's
+(lumberjack's) timestamp suffix, ``audit-2006-01-02T15-04-05.000.log``, and only the
+newest maxbackup renamed files are kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+import yaml
+
+from kprov.cluster.apiserver.authn import UserInfo
+from kprov.cluster.apiserver.requestinfo import RequestInfo
+
+__all__ = ["LEVELS", "AuditLog", "AuditPolicy", "AuditWriter", "load_policy", "open_audit_log"]
+
+LEVELS = ("None", "Metadata", "Request", "RequestResponse")
+_STAGE = "ResponseComplete"
+
+
+@dataclass(frozen=True)
+class _Rule:
+    level: str
+    users: frozenset[str] | None
+    groups: frozenset[str] | None
+    verbs: frozenset[str] | None
+    resources: tuple[tuple[str, frozenset[str], frozenset[str]], ...] | None  # group, resources, names
+    namespaces: frozenset[str] | None
+    urls: tuple[str, ...] | None
+    omit: frozenset[str]
+
+    def matches(self, user: UserInfo | None, verb: str, ri: RequestInfo | None, path: str) -> bool:
+        if self.users is not None and (user is None or user.name not in self.users):
+            return False
+        if self.groups is not None and (user is None or not self.groups.intersection(user.groups)):
+            return False
+        if self.verbs is not None and verb not in self.verbs:
+            return False
+        if ri is None:  # a non-resource request: resources/namespaces rules never match it
+            if self.resources is not None or self.namespaces is not None:
+                return False
+            return self.urls is None or any(
+                path.startswith(u[:-1]) if u.endswith("*") else path == u for u in self.urls
+            )
+        if self.urls is not None:
+            return False
+        if self.namespaces is not None and ri.namespace not in self.namespaces:
+            return False
+        if self.resources is not None:
+            full = f"{ri.resource}/{ri.subresource}" if ri.subresource else ri.resource
+            for group, names, resource_names in self.resources:
+                if group != "*" and group != ri.group:
+                    continue
+                if names and not ({"*", full} & names or (not ri.subresource and ri.resource in names)
+                                  or f"*/{ri.subresource}" in names or f"{ri.resource}/*" in names):
+                    continue
+                if resource_names and ri.name not in resource_names:
+                    continue
+                return True
+            return False
+        return True
+
+
+def _set(value: Any) -> frozenset[str] | None:
+    return frozenset(value) if value else None
+
+
+class AuditPolicy:
+    def __init__(self, rules: list[_Rule], omit: frozenset[str]) -> None:
+        self.rules = rules
+        self.omit = omit
+
+    def level(self, user: UserInfo | None, verb: str, ri: RequestInfo | None, path: str) -> str:
+        for rule in self.rules:
+            if rule.matches(user, verb, ri, path):
+                if _STAGE in rule.omit or _STAGE in self.omit:
+                    return "None"
+                return rule.level
+        return "None"
+
+
+def load_policy(doc: dict[str, Any]) -> AuditPolicy:
+    """An audit.k8s.io/v1 Policy document; ValueError names what is wrong."""
+    if doc.get("kind") != "Policy":
+        raise ValueError(f"audit policy: kind must be Policy, got {doc.get('kind')!r}")
+    rules = []
+    for i, raw in enumerate(doc.get("rules") or []):
+        level = raw.get("level")
+        if level not in LEVELS:
+            raise ValueError(f"audit policy: rules[{i}].level: Unsupported value: {level!r}")
+        resources = None
+        if raw.get("resources"):
+            resources = tuple(
+                (r.get("group", ""), frozenset(r.get("resources") or ()),
+                 frozenset(r.get("resourceNames") or ()))
+                for r in raw["resources"]
+            )
+        urls = tuple(raw["nonResourceURLs"]) if raw.get("nonResourceURLs") else None
+        rules.append(
+            _Rule(
+                level, _set(raw.get("users")), _set(raw.get("userGroups")), _set(raw.get("verbs")), resources,
+                _set(raw.get("namespaces")), urls, frozenset(raw.get("omitStages") or ()),
+            )
+        )
+    return AuditPolicy(rules, frozenset(doc.get("omitStages") or ()))
+
+
+def _stamp(moment: datetime.datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class AuditWriter:
+    """JSON lines to ``path`` (or standard output for ``-``), rotated past ``max_size_mb``."""
+
+    def __init__(self, path: str, max_size_mb: int = 0, max_backups: int = 0) -> None:
+        self.path = path
+        self.max_bytes = max_size_mb * 1024 * 1024
+        self.max_backups = max_backups
+        self._pending: list[bytes] = []
+        self._scheduled = False
+        self._fd = 1 if path == "-" else self._open()
+        self._size = 0 if path == "-" else os.fstat(self._fd).st_size
+
+    def _open(self) -> int:
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        return os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+
+    def write(self, line: bytes) -> None:
+        self._pending.append(line)
+        if not self._scheduled:
+            self._scheduled = True
+            try:
+                asyncio.get_running_loop().call_soon(self.flush)
+            except RuntimeError:  # no loop (tests, shutdown): write now
+                self.flush()
+
+    def flush(self) -> None:
+        self._scheduled = False
+        if not self._pending:
+            return
+        data = b"".join(self._pending)
+        self._pending.clear()
+        if self.max_bytes and self._size + len(data) > self.max_bytes and self._size > 0:
+            self._rotate()
+        os.write(self._fd, data)
+        self._size += len(data)
+
+    def _rotate(self) -> None:
+        os.close(self._fd)
+        base = Path(self.path)
+        now = datetime.datetime.now(datetime.UTC)
+        suffix = now.strftime("%Y-%m-%dT%H-%M-%S.") + f"{now.microsecond // 1000:03d}"
+        os.replace(base, base.with_name(f"{base.stem}-{suffix}{base.suffix}"))
+        if self.max_backups:
+            backups = sorted(base.parent.glob(f"{base.stem}-*{base.suffix}"))
+            for old in backups[: -self.max_backups]:
+                old.unlink(missing_ok=True)
+        self._fd = self._open()
+        self._size = 0
+
+    def close(self) -> None:
+        self.flush()
+        if self._fd != 1:
+            os.close(self._fd)
+
+
+class AuditLog:
+    """What the handler calls: :meth:`level` before serving, :meth:`record` after."""
+
+    def __init__(self, policy: AuditPolicy, writer: AuditWriter) -> None:
+        self.policy = policy
+        self.writer = writer
+
+    def level(self, user: UserInfo | None, verb: str, ri: RequestInfo | None, path: str) -> str:
+        return self.policy.level(user, verb, ri, path)
+
+    def record(
+        self,
+        level: str,
+        request: Any,
+        ri: RequestInfo | None,
+        user: UserInfo | None,
+        received: datetime.datetime,
+        code: int,
+        request_body: bytes | None = None,
+        response_body: bytes | None = None,
+    ) -> None:
+        verb = ri.verb if ri is not None else request.method.lower()
+        uri = request.path + (f"?{request.query_string}" if request.query_string else "")
+        transport = request.transport
+        peer = transport.get_extra_info("peername") if transport is not None else None
+        event: dict[str, Any] = {
+            "kind": "Event",
+            "apiVersion": "audit.k8s.io/v1",
+            "level": level,
+            "auditID": str(uuid.uuid4()),
+            "stage": _STAGE,
+            "requestURI": uri,
+            "verb": verb,
+            "user": {"username": user.name, "groups": list(user.groups)} if user is not None else {},
+            "sourceIPs": [peer[0]] if peer else [],
+            "userAgent": request.headers.get("User-Agent", ""),
+        }
+        if ri is not None:
+            ref = {"resource": ri.resource, "namespace": ri.namespace, "name": ri.name,
+                   "apiGroup": ri.group, "apiVersion": ri.version, "subresource": ri.subresource}
+            event["objectRef"] = {k: v for k, v in ref.items() if v}
+        event["responseStatus"] = {"metadata": {}, "code": code}
+        if level in ("Request", "RequestResponse") and request_body:
+            event["requestObject"] = _json_or_none(request_body)
+        if level == "RequestResponse" and response_body:
+            event["responseObject"] = _json_or_none(response_body)
+        event["requestReceivedTimestamp"] = _stamp(received)
+        event["stageTimestamp"] = _stamp(datetime.datetime.now(datetime.UTC))
+        self.writer.write(orjson.dumps(event) + b"\n")
+
+
+def _json_or_none(body: bytes) -> Any:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None  # protobuf or YAML bodies are not logged
+
+
+def open_audit_log(policy_file: str, log_path: str, max_size_mb: int, max_backups: int) -> AuditLog | None:
+    """The server's audit log, or None when either flag is unset (as upstream: no policy, no log)."""
+    if not policy_file or not log_path:
+        return None
+    doc = yaml.safe_load(Path(policy_file).read_text())
+    return AuditLog(load_policy(doc or {}), AuditWriter(log_path, max_size_mb, max_backups))
