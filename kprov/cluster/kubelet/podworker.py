@@ -355,7 +355,7 @@ class PodWorker:
                     self._event(
                         "Normal", "Killing", f"Container {name} failed liveness probe, will be restarted"
                     )
-                    await self.ctx.runtime.stop_container(cur.id, grace_period(self.pod))
+                    await self._kill_for_restart(container, cur)
                     self.wake()
                 elif cur.state == CONTAINER_EXITED and will_restart(policy, cur):
                     changed |= await self._restart(container, cur, L.KIND_APP, start, now)
@@ -387,6 +387,17 @@ class PodWorker:
             await start(container, L.KIND_EPHEMERAL, 0, target_id)
             started = True
         return started
+
+    async def _kill_for_restart(self, container: Obj, cur: ContainerInfo) -> None:
+        """Kill a container whose liveness probe failed as upstream's kubelet kills any: its
+        preStop hook first, then the stop signal, within the probe's
+        terminationGracePeriodSeconds (else the pod's)."""
+        probe_grace = (container.get("livenessProbe") or {}).get("terminationGracePeriodSeconds")
+        grace = int(probe_grace) if probe_grace is not None else grace_period(self.pod)
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        await self._pre_stop(cur, grace)
+        await self.ctx.runtime.stop_container(cur.id, max(2, grace - int(loop.time() - began)))
 
     def _finished(self, by_name: dict[str, list[ContainerInfo]]) -> bool:
         """Whether the pod's phase is now Succeeded or Failed (by its app containers)."""

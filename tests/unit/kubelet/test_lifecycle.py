@@ -195,3 +195,22 @@ async def test_a_pod_past_its_active_deadline_is_stopped_and_failed(world: Any) 
     assert (status["phase"], status["reason"]) == ("Failed", "DeadlineExceeded")
     assert status["message"] == "Pod was active on the node longer than the specified deadline"
     assert runtime.named("app")[0].state == CONTAINER_EXITED
+
+
+async def test_a_liveness_kill_runs_pre_stop_within_the_probes_grace_period(world: Any) -> None:
+    from kprov.cluster.kubelet.probes import LIVENESS
+
+    ctx, runtime, _ = world
+    probe = {"exec": {"command": ["check"]}, "initialDelaySeconds": 3600, "terminationGracePeriodSeconds": 4}
+    pod = _pod(livenessProbe=probe, lifecycle={"preStop": {"exec": {"command": ["drain"]}}})
+    worker = PodWorker(ctx, pod)
+    await worker.sync()
+    app = runtime.named("app")[0].id
+    runtime.calls.clear()
+    worker._on_probe(app, LIVENESS, False, "probe failed")
+    try:
+        await worker.sync()
+    finally:
+        worker._stop_probes(set())
+    assert runtime.calls[:2] == [f"exec {app} drain", f"stop {app}"]
+    assert runtime.stopped_with[app] == 4  # the probe's grace period, not the pod's 9 s
