@@ -29,7 +29,16 @@ from aiohttp import web
 
 from kprov.cluster.api.errors import ApiError
 from kprov.cluster.api.resources import ResourceInfo
-from kprov.cluster.apiserver import accessreview, crud, http_proxy, proxy, subresources, tokens, watch
+from kprov.cluster.apiserver import (
+    accessreview,
+    crud,
+    http_proxy,
+    proxy,
+    resource_metrics,
+    subresources,
+    tokens,
+    watch,
+)
 from kprov.cluster.apiserver.audit import AuditLog
 from kprov.cluster.apiserver.authn import REQUEST_USER, Authenticator, TokenInvalid, UserInfo
 from kprov.cluster.apiserver.authz import Authorizer, authorizer_of
@@ -251,6 +260,8 @@ async def _resource(request: AnyRequest, ctx: ApiContext, ri: RequestInfo, user:
             return await tokens.handle_token_review(request, ctx, authenticator, await request.read())
         if ri.resource == "selfsubjectreviews":
             return await tokens.handle_self_subject_review(user)
+    if ri.group == resource_metrics.GROUP:
+        return await resource_metrics.handle_resource_metrics(request, ctx, ri)
     info = ctx.registry.get(ri.group, ri.version, ri.resource)
     if info is None or (ri.namespace and not info.namespaced):
         return _not_found_body()

@@ -16,6 +16,7 @@ from aiohttp import web
 
 from kprov.cluster.api.resources import Registry, ResourceInfo
 from kprov.cluster.apiserver import _lib
+from kprov.cluster.apiserver import resource_metrics as metrics_api
 from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.http1 import AnyRequest
 from kprov.cluster.apiserver.negotiation import json_bytes, json_response
@@ -90,7 +91,27 @@ def _aggregated(registry: Registry, core: bool, content_type: str) -> web.Respon
             for group, versions in groups.items()
         ],
     }
+    if not core:
+        body["items"].append(_metrics_aggregated())
     return web.Response(body=json_bytes(body), headers={"Content-Type": content_type})
+
+
+def _metrics_aggregated() -> dict[str, Any]:
+    """metrics.k8s.io/v1beta1 (served by resource_metrics, not the registry)."""
+    resources = [
+        {
+            "resource": r["name"],
+            "responseKind": {"group": metrics_api.GROUP, "version": metrics_api.VERSION, "kind": r["kind"]},
+            "scope": "Namespaced" if r["namespaced"] else "Cluster",
+            "singularResource": "",
+            "verbs": r["verbs"],
+        }
+        for r in metrics_api.discovery_resources()
+    ]
+    return {
+        "metadata": {"name": metrics_api.GROUP},
+        "versions": [{"version": metrics_api.VERSION, "freshness": "Current", "resources": resources}],
+    }
 
 
 def _legacy_resources(group: str, version: str, infos: list[ResourceInfo]) -> dict[str, Any]:
@@ -150,6 +171,7 @@ def _apis(request: AnyRequest, ctx: ApiContext) -> web.Response:
     for group, ver in ctx.registry.group_versions():
         if group:
             groups.setdefault(group, []).append(ver)
+    groups.setdefault(metrics_api.GROUP, [metrics_api.VERSION])
     items = [
         {
             "name": g,
@@ -162,6 +184,11 @@ def _apis(request: AnyRequest, ctx: ApiContext) -> web.Response:
 
 
 def _group_versions(ctx: ApiContext, group: str, ver: str) -> web.Response:
+    if (group, ver) == (metrics_api.GROUP, metrics_api.VERSION):
+        return json_response(
+            {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": f"{group}/{ver}",
+             "resources": metrics_api.discovery_resources()}
+        )
     infos = list(ctx.registry.in_group_version(group, ver))
     if not infos:
         raise web.HTTPNotFound()
@@ -170,6 +197,8 @@ def _group_versions(ctx: ApiContext, group: str, ver: str) -> web.Response:
 
 def _api_group(ctx: ApiContext, group: str) -> web.Response:
     versions = [v for g, v in ctx.registry.group_versions() if g == group]
+    if group == metrics_api.GROUP:
+        versions = [metrics_api.VERSION]
     if not versions:
         raise web.HTTPNotFound()
     return json_response(

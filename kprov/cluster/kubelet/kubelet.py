@@ -34,6 +34,7 @@ from kprov.cluster.kubelet.node import KUBELET_PORT, host_facts, node_allocatabl
 from kprov.cluster.kubelet.podconfig import NodeSettings
 from kprov.cluster.kubelet.podworker import PodWorker
 from kprov.cluster.kubelet.server import KubeletServer, server_ssl_context
+from kprov.cluster.kubelet.stats import ContainerSample, StatsProvider, cri_samples
 
 __all__ = ["Kubelet", "KubeletConfig"]
 
@@ -81,6 +82,7 @@ class Kubelet:
         self.informer = Informer(client, PODS, field_selector=f"spec.nodeName={config.node_name}")
         self.workers: dict[str, PodWorker] = {}
         self.metrics = KubeletMetrics(lambda: [w.pod for w in list(self.workers.values())])
+        self.stats = StatsProvider(config.node_name, self._container_samples)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._finished: set[str] = set()
         self._fingerprints: dict[str, frozenset[tuple[str, str]]] = {}
@@ -217,12 +219,15 @@ class Kubelet:
                 delay = min(delay * 2, 10.0)
 
     # ---- run ----------------------------------------------------------------------------
+    async def _container_samples(self) -> list[ContainerSample]:
+        return cri_samples(await self.runtime.list_container_stats())
+
     async def _serve(self) -> web.AppRunner:
         cfg = self.config
         address = cfg.runtime_endpoint.removeprefix("unix://")
         server = KubeletServer(
             self.runtime, self.find_container, cfg.ctr_path, address, lambda: True, find_pod=self.find_pod,
-            metrics_text=self.metrics.exposition,
+            metrics_text=self.metrics.exposition, stats_summary=self.stats.summary,
         )
         runner = web.AppRunner(server.app(), access_log=None)
         await runner.setup()
@@ -247,7 +252,9 @@ class Kubelet:
                 on_delete=self._on_pod_deleted,
             )
         )
-        background = [self._spawn(self.informer.run()), self._spawn(self._heartbeat())]
+        background = [
+            self._spawn(self.informer.run()), self._spawn(self._heartbeat()), self._spawn(self.stats.run())
+        ]
         try:
             await self.informer.wait_synced()
             await self._remove_orphans()

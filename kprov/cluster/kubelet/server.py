@@ -88,11 +88,13 @@ class KubeletServer:
     healthy: Callable[[], bool] = lambda: True
     find_pod: FindPod = lambda _namespace, _name: None
     metrics_text: Callable[[], bytes] | None = None  # Prometheus exposition (kubelet.metrics)
+    stats_summary: Callable[[], dict[str, Any]] | None = None  # /stats/summary (kubelet.stats)
 
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_get("/healthz", self.healthz)
         app.router.add_get("/metrics", self.metrics)
+        app.router.add_get("/stats/summary", self.summary)
         app.router.add_get("/containerLogs/{ns}/{pod}/{container}", self.container_logs)
         for method in ("GET", "POST"):
             app.router.add_route(method, "/exec/{ns}/{pod}/{container}", self.exec)
@@ -116,6 +118,15 @@ class KubeletServer:
         return web.Response(
             body=self.metrics_text(), headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"}
         )
+
+    async def summary(self, request: web.Request) -> web.Response:
+        """/stats/summary (stats/v1alpha1 Summary: node, pods, containers) for the same identities."""
+        denied = self._check(request)
+        if denied:
+            return denied
+        if self.stats_summary is None:
+            return _status(404, "NotFound", "stats are not served")
+        return web.json_response(self.stats_summary())
 
     def _check(self, request: web.Request) -> web.Response | None:
         peer = request.transport.get_extra_info("peercert") if request.transport else None

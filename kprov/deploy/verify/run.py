@@ -22,6 +22,7 @@ from kprov.deploy.prepare import SITE_PLAYBOOK, prepare_cluster
 from kprov.deploy.verify.cluster_checks import check_api_servers, check_nodes, smoke_test
 from kprov.deploy.verify.expectations import expectations_for
 from kprov.deploy.verify.host_checks import check_hosts, testinfra_host
+from kprov.deploy.verify.metrics_checks import check_metrics
 from kprov.deploy.verify.report import Check, VerifyReport
 from kprov.etcdops.cluster import EtcdCluster
 from kprov.pki.from_inventory import pki_dir_for
@@ -75,6 +76,7 @@ async def _api_checks(inventory: str | Path, nodes: list[str], workers: list[str
             checks += await check_nodes(client, nodes)
         except Exception as exc:  # noqa: BLE001
             checks.append(Check("cluster", "list nodes", False, str(exc)[:300]))
+        checks += await check_metrics(config, client, nodes)
         if smoking is not None:
             checks += await smoking
     return checks

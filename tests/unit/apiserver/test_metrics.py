@@ -75,3 +75,14 @@ def test_exposition_parses_with_upstream_names_and_cumulative_buckets():
     assert events[0].labels["resource"] == "pods" and events[0].value == 5
     etcd = [s for s in families["etcd_request_duration_seconds"].samples if s.name.endswith("_count")]
     assert etcd[0].labels == {"operation": "create", "type": "pods"} and etcd[0].value == 1
+
+
+def test_verify_reads_the_error_rate_from_the_exposition():
+    from kprov.deploy.verify.metrics_checks import error_rate
+
+    metrics = ApiMetrics(_namer())
+    pods = _ri("GET", "/api/v1/namespaces/a/pods")
+    for code in (200, 200, 200, 503):
+        metrics.observe_request("GET", pods, False, code, 0.01, "")
+    names, rate, answers = error_rate(metrics.exposition().decode())
+    assert "apiserver_request" in names and answers == 4 and rate == 0.25

@@ -197,6 +197,13 @@ class CRIClient:
             for c in reply.containers
         ]
 
+    async def list_container_stats(self) -> list[Any]:
+        """CRI ListContainerStats: every container's ContainerStats message (cumulative CPU,
+        working set, its attributes' labels)."""
+        request = pb.ListContainerStatsRequest(filter=pb.ContainerStatsFilter())
+        reply = await self._call("ListContainerStats", self._runtime.ListContainerStats, request, 10)
+        return list(reply.stats)
+
     async def container_status(self, container_id: str) -> ContainerInfo:
         reply = await self._call(
             "ContainerStatus",

@@ -1,0 +1,59 @@
+"""/stats/summary from CRI container stats and /proc, and the metrics.k8s.io objects the API
+server builds from it (nanocores and KiB, as metrics-server writes them)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kprov.cluster.apiserver.resource_metrics import _node_metrics, _pod_metrics
+from kprov.cluster.kubelet.cri.generated import api_pb2 as pb
+from kprov.cluster.kubelet.stats import Sampler, cri_samples, node_cpu_ns, node_memory_bytes, summary
+
+
+def _stat(cid: str, name: str, pod: str, cpu: int, memory: int, labelled: bool = True) -> pb.ContainerStats:
+    labels = {
+        "io.kubernetes.pod.namespace": "ns",
+        "io.kubernetes.pod.name": pod,
+        "io.kubernetes.pod.uid": f"u-{pod}",
+    }
+    return pb.ContainerStats(
+        attributes=pb.ContainerAttributes(
+            id=cid, metadata=pb.ContainerMetadata(name=name), labels=labels if labelled else {}
+        ),
+        cpu=pb.CpuUsage(usage_core_nano_seconds=pb.UInt64Value(value=cpu)),
+        memory=pb.MemoryUsage(working_set_bytes=pb.UInt64Value(value=memory)),
+    )
+
+
+def test_summary_rates_and_pod_sums():
+    sampler = Sampler()
+    first = cri_samples(
+        [_stat("a", "web", "p1", 1_000_000_000, 4096 * 1024), _stat("x", "x", "p9", 1, 1, False)]
+    )
+    assert [s.container_id for s in first] == ["a"]
+    sampler.observe("c/a", 1_000_000_000, 100.0)
+    sampler.observe("node", 10_000_000_000, 100.0)
+    later = cri_samples(
+        [_stat("a", "web", "p1", 1_500_000_000, 4096 * 1024), _stat("b", "side", "p1", 0, 1024)]
+    )
+    sampler.observe("c/a", 1_500_000_000, 110.0)  # half a core-second over 10 s: 50m
+    sampler.observe("node", 20_000_000_000, 110.0)  # one core
+    doc = summary("n1", later, sampler, 20_000_000_000, (512 * 1024 * 1024, 1024 * 1024 * 1024), 110.0)
+    assert doc["node"]["cpu"]["usageNanoCores"] == 1_000_000_000
+    assert doc["node"]["memory"]["availableBytes"] == 512 * 1024 * 1024
+    pod = doc["pods"][0]
+    assert pod["podRef"] == {"name": "p1", "namespace": "ns", "uid": "u-p1"}
+    assert [c["cpu"]["usageNanoCores"] for c in pod["containers"]] == [50_000_000, 0]
+    assert pod["memory"]["workingSetBytes"] == 4096 * 1024 + 1024
+    node = _node_metrics("n1", doc)
+    assert node["usage"] == {"cpu": "1000000000n", "memory": "524288Ki"} and node["window"] == "10s"
+    metrics = _pod_metrics(pod)
+    assert metrics["metadata"]["name"] == "p1" and metrics["metadata"]["namespace"] == "ns"
+    assert metrics["containers"][0] == {"name": "web", "usage": {"cpu": "50000000n", "memory": "4096Ki"}}
+
+
+def test_node_figures_from_proc(tmp_path: Path):
+    (tmp_path / "stat").write_text("cpu  100 0 50 1000 20 0 10 0 0 0\ncpu0 1 2 3 4\n")
+    (tmp_path / "meminfo").write_text("MemTotal:       2048 kB\nMemFree:  100 kB\nMemAvailable:   512 kB\n")
+    assert node_cpu_ns(tmp_path) == 160 * (1_000_000_000 // 100)
+    assert node_memory_bytes(tmp_path) == (1536 * 1024, 2048 * 1024)
