@@ -119,6 +119,8 @@ class JobController(Controller):
     def _owner_key(self, pod: Obj) -> str | None:
         ref = controller_ref(pod)
         if ref is None or ref.get("kind") != "Job":
+            if _has_finalizer(pod):  # released by its Job (or adopted away): nobody tracks it now
+                self.queue.add(_ORPHAN + object_key(pod))
             return None
         if not self.jobs.store.by_index("uid", ref.get("uid", "")):
             if _has_finalizer(pod):

@@ -137,6 +137,29 @@ async def test_suspend_then_resume(admin: ApiClient, kubelet: JobKubelet) -> Non
     assert (resumed["status"], resumed["reason"]) == ("False", "JobResumed")
 
 
+async def test_a_released_pod_loses_the_tracking_finalizer(admin: ApiClient) -> None:
+    """A pod taken out of its Job (owner reference and labels removed, as the suite's
+    adopt/release test does) must not keep the job-tracking finalizer: nobody would remove
+    it and the pod, and its namespace, would never finish terminating."""
+    await admin.create(resources.JOBS, _job("release", parallelism=1, completions=1))
+
+    async def one_pod() -> dict | None:
+        pods = await _pods(admin, "release")
+        return pods[0] if pods and FINALIZER in (pods[0]["metadata"].get("finalizers") or []) else None
+
+    pod = await wait_for(one_pod, 20, what="the job's pod")
+    name = pod["metadata"]["name"]
+    await admin.patch(resources.PODS, name, {"metadata": {"ownerReferences": None, "labels": None}}, NS)
+
+    async def released() -> dict | None:
+        current = await admin.get(resources.PODS, name, NS)
+        return current if FINALIZER not in (current["metadata"].get("finalizers") or []) else None
+
+    await wait_for(released, 20, what="the tracking finalizer removed")
+    await admin.delete(resources.JOBS, "release", NS)
+    await admin.delete(resources.PODS, name, NS)
+
+
 async def test_ttl_after_finished_deletes_the_job_and_its_pods(admin: ApiClient, kubelet: JobKubelet) -> None:
     await admin.create(resources.JOBS, _job("short", ttlSecondsAfterFinished=1))
     await _finished(admin, "short", "Complete")
