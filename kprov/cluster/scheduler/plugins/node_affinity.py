@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from kprov.cluster.api.nodeselector import requirement_matches
 from kprov.cluster.scheduler.cache import NodeInfo, SchedulerCache
 from kprov.cluster.scheduler.framework import NO_REASONS, CycleState, Plugin
 from kprov.cluster.scheduler.podinfo import PodInfo
@@ -15,35 +16,15 @@ __all__ = ["NodeAffinity", "node_matches_pod_affinity", "term_matches"]
 _REASON = ("node(s) didn't match Pod's node affinity/selector",)
 
 
-def _requirement_matches(req: dict[str, Any], values: dict[str, str]) -> bool:
-    key, op, wanted = req.get("key", ""), req.get("operator", ""), req.get("values") or []
-    present = key in values
-    if op == "In":
-        return present and values[key] in wanted
-    if op == "NotIn":
-        return not present or values[key] not in wanted
-    if op == "Exists":
-        return present
-    if op == "DoesNotExist":
-        return not present
-    if op in ("Gt", "Lt") and present and wanted:
-        try:
-            have, limit = int(values[key]), int(wanted[0])
-        except ValueError:
-            return False
-        return have > limit if op == "Gt" else have < limit
-    return False
-
-
 def term_matches(term: dict[str, Any], node: NodeInfo) -> bool:
     """A NodeSelectorTerm: all its expressions and fields match (an empty term matches nothing)."""
     exprs = term.get("matchExpressions") or []
     fields = term.get("matchFields") or []
     if not exprs and not fields:
         return False
-    if not all(_requirement_matches(r, node.labels) for r in exprs):
+    if not all(requirement_matches(r, node.labels) for r in exprs):
         return False
-    return all(_requirement_matches(r, {"metadata.name": node.name}) for r in fields)
+    return all(requirement_matches(r, {"metadata.name": node.name}) for r in fields)
 
 
 def node_matches_pod_affinity(pod: PodInfo, node: NodeInfo) -> bool:
