@@ -421,6 +421,26 @@ def _build() -> tuple[ResourceInfo, ...]:
             "coordination.k8s.io", "v1", "leases", "Lease", "lease", True, field_selectors=_META_FIELDS
         ),
         ResourceInfo(
+            "networking.k8s.io",
+            "v1",
+            "ingresses",
+            "Ingress",
+            "ingress",
+            True,
+            ("ing",),
+            subresources=(_status("Ingress", "networking.k8s.io"),),
+            field_selectors=_META_FIELDS,
+        ),
+        ResourceInfo(
+            "networking.k8s.io",
+            "v1",
+            "ingressclasses",
+            "IngressClass",
+            "ingressclass",
+            False,
+            field_selectors=_META_FIELDS,
+        ),
+        ResourceInfo(
             "discovery.k8s.io",
             "v1",
             "endpointslices",
