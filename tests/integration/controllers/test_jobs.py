@@ -161,7 +161,9 @@ async def test_a_released_pod_loses_the_tracking_finalizer(admin: ApiClient) -> 
 
 
 async def test_ttl_after_finished_deletes_the_job_and_its_pods(admin: ApiClient, kubelet: JobKubelet) -> None:
-    await admin.create(resources.JOBS, _job("short", ttlSecondsAfterFinished=1))
+    # 5 s, not 1: the test must see Complete before the TTL controller deletes the job (a
+    # loaded machine once took longer than 1 s between the job finishing and the next poll)
+    await admin.create(resources.JOBS, _job("short", ttlSecondsAfterFinished=5))
     await _finished(admin, "short", "Complete")
 
     async def gone() -> bool:
