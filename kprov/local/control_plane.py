@@ -4,7 +4,11 @@ the scheduler and controller manager, each a detached process under one director
 ``LocalControlPlane(dir).up()`` starts what is not running and returns :class:`LocalInfo`
 (URLs, kubeconfig paths); ``down()`` stops everything (components first, etcd last);
 ``status()`` says what runs. The state (ports, paths) is kept in ``<dir>/state.json`` so
-``down``/``status`` work from another process. Components are a list of
+``down``/``status`` work from another process. ``etcd_members``/``apiservers`` > 1 run a
+highly available shape on one machine (the density bench's 3 etcd members and 2 API
+servers): API server ``i`` is the process ``apiserver`` (i = 0) or ``apiserver-<i>`` on its
+own port, each talking to every etcd member; ``kubeconfig_for(..., server_index=i)`` points a
+client at one of them. Components are a list of
 :class:`Component` entries: adding one (e.g. a future component) is adding a line.
 """
 
@@ -20,9 +24,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from kprov.local.certs import LocalPki, ensure_pki, write_identity_kubeconfig
-from kprov.local.etcd import start_etcd
+from kprov.local.etcd import start_etcd_cluster
 from kprov.local.ports import free_port
-from kprov.local.processes import is_running, start_detached, stop_process
+from kprov.local.processes import is_running, start_detached, started_names, stop_process
 from kprov.pki import ADMIN_CN, CONTROLLER_MANAGER_CN, MASTERS_GROUP, SCHEDULER_CN
 
 __all__ = ["DEFAULT_DIR", "COMPONENTS", "Component", "LocalControlPlane", "LocalInfo", "apiserver_argv"]
@@ -77,6 +81,11 @@ class LocalInfo:
     admin_kubeconfig: str
     ca_file: str
     components: tuple[str, ...]
+    servers: tuple[str, ...] = ()  # every API server (``server`` is the first); empty in old state files
+
+    @property
+    def all_servers(self) -> tuple[str, ...]:
+        return self.servers or (self.server,)
 
 
 class LocalControlPlane:
@@ -86,8 +95,12 @@ class LocalControlPlane:
         components: tuple[Component, ...] = COMPONENTS,
         start_components: bool = True,
         apiserver_workers: int = 1,
+        etcd_members: int = 1,
+        apiservers: int = 1,
     ) -> None:
         self.apiserver_workers = apiserver_workers
+        self.etcd_members = max(1, etcd_members)
+        self.apiservers = max(1, apiservers)
         self.dir = Path(directory)
         self.components = components if start_components else ()
         self.pki = LocalPki(self.dir)
@@ -100,12 +113,21 @@ class LocalControlPlane:
         try:
             data = json.loads(self._state_file.read_text())
             data["components"] = tuple(data.get("components", ()))
+            data["servers"] = tuple(data.get("servers", ()))
             return LocalInfo(**data)
         except (OSError, ValueError, TypeError):
             return None
 
+    def core_names(self) -> tuple[list[str], list[str]]:
+        """(etcd members, API servers) started in this directory, member 0 / server 0 first."""
+        started = started_names(self.dir)
+        etcds = ["etcd", *sorted(n for n in started if n.startswith("etcd-"))]
+        servers = ["apiserver", *sorted(n for n in started if n.startswith("apiserver-"))]
+        return etcds, servers
+
     def status(self) -> dict[str, bool]:
-        names = ["etcd", "apiserver", *(c.name for c in COMPONENTS)]
+        etcds, servers = self.core_names()
+        names = [*etcds, *servers, *(c.name for c in COMPONENTS)]
         return {name: is_running(self.dir, name) for name in names}
 
     def info(self) -> LocalInfo | None:
@@ -118,16 +140,21 @@ class LocalControlPlane:
             return state
         self.down()
         pki = ensure_pki(self.dir)
-        etcd = start_etcd(self.dir)
-        port = free_port()
-        server = f"https://127.0.0.1:{port}"
-        argv = apiserver_argv(pki, etcd.url, port, "--kubelet-client-certificate",
-                              pki.path("apiserver-kubelet-client", "crt"), "--kubelet-client-key",
-                              pki.path("apiserver-kubelet-client", "key"), "--advertise-address", "127.0.0.1",
-                              "--workers", str(self.apiserver_workers))
-        start_detached(self.dir, "apiserver", argv)
+        members = start_etcd_cluster(self.dir, self.etcd_members)
+        etcd_url = ",".join(m.url for m in members)
+        servers = []
+        for index in range(self.apiservers):
+            port = free_port()
+            servers.append(f"https://127.0.0.1:{port}")
+            argv = apiserver_argv(pki, etcd_url, port, "--kubelet-client-certificate",
+                                  pki.path("apiserver-kubelet-client", "crt"), "--kubelet-client-key",
+                                  pki.path("apiserver-kubelet-client", "key"), "--advertise-address",
+                                  "127.0.0.1", "--workers", str(self.apiserver_workers))
+            start_detached(self.dir, _server_name(index), argv)
+        server = servers[0]
         admin = write_identity_kubeconfig(pki, server, ADMIN_CN, [MASTERS_GROUP])
-        self._wait_ready(server, pki, timeout_s)
+        for index, url in enumerate(servers):
+            self._wait_ready(url, pki, timeout_s, _server_name(index))
         started = []
         for component in self.components:
             if not component.installed():
@@ -139,17 +166,18 @@ class LocalControlPlane:
                 [sys.executable, "-m", component.module, "--kubeconfig", str(kubeconfig)],
             )
             started.append(component.name)
-        info = LocalInfo(str(self.dir), etcd.url, server, str(admin), pki.path("ca", "crt"), tuple(started))
+        info = LocalInfo(str(self.dir), etcd_url, server, str(admin), pki.path("ca", "crt"), tuple(started),
+                         tuple(servers))
         self._state_file.write_text(json.dumps(asdict(info), indent=2))
         return info
 
-    def _wait_ready(self, server: str, pki: LocalPki, timeout_s: float) -> None:
+    def _wait_ready(self, server: str, pki: LocalPki, timeout_s: float, name: str = "apiserver") -> None:
         context = ssl.create_default_context(cafile=pki.path("ca", "crt"))
         deadline = time.monotonic() + timeout_s
         last = ""
         while time.monotonic() < deadline:
-            if not is_running(self.dir, "apiserver"):
-                raise RuntimeError(f"the API server exited; see {self.dir}/logs/apiserver.log")
+            if not is_running(self.dir, name):
+                raise RuntimeError(f"the API server exited; see {self.dir}/logs/{name}.log")
             try:
                 with urllib.request.urlopen(f"{server}/readyz", context=context, timeout=2) as reply:
                     if reply.read() == b"ok":
@@ -158,20 +186,31 @@ class LocalControlPlane:
                 last = str(exc)
             time.sleep(0.1)
         raise RuntimeError(
-            f"the API server was not ready after {timeout_s:.0f}s ({last}); see {self.dir}/logs/apiserver.log"
+            f"the API server was not ready after {timeout_s:.0f}s ({last}); see {self.dir}/logs/{name}.log"
         )
 
-    def kubeconfig_for(self, user: str, groups: tuple[str, ...] | list[str] = ()) -> Path:
-        """A kubeconfig for any identity (e.g. ``system:node:n1`` in ``system:nodes``)."""
+    def kubeconfig_for(
+        self, user: str, groups: tuple[str, ...] | list[str] = (), server_index: int = 0
+    ) -> Path:
+        """A kubeconfig for any identity (e.g. ``system:node:n1`` in ``system:nodes``), talking
+        to API server ``server_index`` (modulo how many run)."""
         state = self._load_state()
         if state is None:
             raise RuntimeError(f"no local control plane in {self.dir}; run `kprov local up` first")
-        return write_identity_kubeconfig(self.pki, state.server, user, groups)
+        servers = state.all_servers
+        index = server_index % len(servers)
+        file_name = user if index == 0 else f"{user}@{index}"
+        return write_identity_kubeconfig(self.pki, servers[index], user, groups, file_name)
 
     def down(self) -> list[str]:
         """Stop every component (etcd last); returns the names that were running."""
         stopped = []
-        for name in [*(c.name for c in reversed(COMPONENTS)), "apiserver", "etcd"]:
+        etcds, servers = self.core_names()
+        for name in [*(c.name for c in reversed(COMPONENTS)), *servers, *etcds]:
             if stop_process(self.dir, name):
                 stopped.append(name)
         return stopped
+
+
+def _server_name(index: int) -> str:
+    return "apiserver" if index == 0 else f"apiserver-{index}"

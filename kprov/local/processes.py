@@ -16,7 +16,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-__all__ = ["is_running", "pid_of", "start_detached", "stop_process"]
+__all__ = ["is_running", "pid_of", "start_detached", "started_names", "stop_process"]
 
 
 def _pid_file(base: Path, name: str) -> Path:
@@ -59,6 +59,11 @@ def pid_of(base: Path, name: str) -> int | None:
     if program and cmdline and cmdline[0].decode(errors="replace") != program:
         return None
     return pid
+
+
+def started_names(base: Path) -> list[str]:
+    """The names of every component with a pid file in ``base`` (running or not), sorted."""
+    return sorted(p.stem for p in (base / "run").glob("*.pid"))
 
 
 def is_running(base: Path, name: str) -> bool:

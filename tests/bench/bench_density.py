@@ -1,26 +1,31 @@
 """Density: the whole control plane under a fleet of hollow nodes (upstream's density test, kubemark-style).
 
-Starts a local etcd + kprov-apiserver (kprov.local; ``--apiserver-workers`` processes on
-one port), the real kprov-scheduler and kprov-controller-manager, and ``kprov-hollow-nodes
---count N`` as its own process. Once every hollow node is Ready, it creates Deployments
-totalling ``N * pods-per-node`` replicas and watches every pod from creation to Running
-(the hollow kubelet reports Running as soon as it sees the pod bound: pod start-up here
-is the control plane's share — API, scheduler, controllers, watch delivery — as in
-upstream's SLO, which leaves image pulls out). While that runs, a probe measures the API
-as users see it: a ConfigMap create+delete (mutating), a single-pod GET, and every few
-seconds a cluster-wide pod LIST.
+Starts a local control plane in the issue's shape (kprov.local): ``--etcd-members`` etcd
+members (3) and ``--apiservers`` API servers (2, each on its own port with
+``--apiserver-workers`` processes), the real kprov-scheduler (on API server 0) and
+kprov-controller-manager (on API server 1), and one ``kprov-hollow-nodes`` process per API
+server, each running its share of the N nodes (as kubelets behind a load balancer). Once
+every hollow node is Ready, it creates Deployments totalling ``N * pods-per-node``
+replicas and watches every pod from creation to Running (the hollow kubelet reports
+Running as soon as it sees the pod bound: pod start-up here is the control plane's share —
+API, scheduler, controllers, watch delivery — as in upstream's SLO, which leaves image
+pulls out). While that runs, a probe measures the API as users see it, taking turns on the
+API servers: a ConfigMap create+delete (mutating), a single-pod GET, and every few seconds
+a cluster-wide pod LIST.
 
 Prints ``density_nodes``, ``density_pods``, ``density_pods_per_s`` (pods / time from the
 first create to the last Running), ``pod_startup_p50_s``/``pod_startup_p99_s`` (seen
 ADDED -> seen Running; SLO p99 <= 5), ``api_mutating_p99_ms`` and ``api_get_p99_ms`` (SLO
-<= 1,000), ``api_list_pods_p99_ms`` (SLO <= 30,000), ``apiserver_rss_mib``,
-``controller_manager_rss_mib``, ``scheduler_rss_mib``, ``hollow_rss_mib``, ``etcd_db_mib``
-and where the CPU went (``cpu_s_<process>`` for each process over the timed section).
+<= 1,000), ``api_list_pods_p99_ms`` (SLO <= 30,000), ``apiserver_rss_mib`` (the largest
+API server, its workers included), ``etcd_rss_mib`` (the largest member),
+``controller_manager_rss_mib``, ``scheduler_rss_mib``, ``hollow_rss_mib`` (all fleets),
+``etcd_db_mib``, the CPU seconds each part used over the timed section (``cpu_s_<part>``;
+``cpu_s_others`` is what the rest of the machine used meanwhile: it is shared) and the
+1-minute load average before and after. When a target is missed it also prints
+``targets_missed:`` and ``cpu_went_to:`` (each part's share of the CPU used).
 
     python tests/bench/bench_density.py [--nodes 2000] [--pods-per-node 30]
-
-(The issue's full form is 2,000 nodes x 30 pods with 3 etcd members and 2 API servers; this
-bench runs one etcd member on loopback and the API server's worker processes on one port.)
+        [--etcd-members 3] [--apiservers 2] [--apiserver-workers 1]
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import uvloop
@@ -42,12 +48,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from kprov.cluster.client import ApiClient, resources  # noqa: E402
 from kprov.local import LocalControlPlane  # noqa: E402
 from kprov.local.processes import pid_of  # noqa: E402
-from kprov.pki import CONTROLLER_MANAGER_CN, SCHEDULER_CN  # noqa: E402
+from kprov.pki import ADMIN_CN, CONTROLLER_MANAGER_CN, MASTERS_GROUP, SCHEDULER_CN  # noqa: E402
 from tests.integration.controllers.hollow import ensure_namespace, start_component, stop_component  # noqa: E402
 
 NAMESPACE = "density"
 REPLICAS_PER_DEPLOYMENT = 100
 _CLK = os.sysconf("SC_CLK_TCK")
+TARGETS = {  # upstream's SLOs
+    "api_mutating_p99_ms": 1000.0, "api_get_p99_ms": 1000.0, "api_list_pods_p99_ms": 30000.0,
+    "pod_startup_p99_s": 5.0,
+}
+
+
+@dataclass(frozen=True)
+class Topology:
+    etcd_members: int = 3
+    apiservers: int = 2
+    workers: int = 1  # processes per API server
 
 
 def rss_mib(pid: int | None) -> float:
@@ -63,11 +80,12 @@ def rss_mib(pid: int | None) -> float:
     return round(total / 1024, 1)
 
 
-def cpu_s(pid: int | None) -> float:
+def cpu_s(pid: int | None, children: bool = True) -> float:
+    """CPU seconds ``pid`` used (and its children: an API server's workers)."""
     if pid is None:
         return 0.0
     total = 0
-    for p in [pid, *_children(pid)]:
+    for p in [pid, *(_children(pid) if children else [])]:
         with contextlib.suppress(OSError, IndexError):
             fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
             total += int(fields[11]) + int(fields[12])
@@ -107,11 +125,13 @@ def deployment(name: str, replicas: int) -> dict:
     }
 
 
-async def probe(client: ApiClient, stop: asyncio.Event, lat: dict[str, list[float]]) -> None:
-    """User-facing latencies while the cluster fills: mutating, single GET, cluster-wide LIST."""
+async def probe(clients: list[ApiClient], stop: asyncio.Event, lat: dict[str, list[float]]) -> None:
+    """User-facing latencies while the cluster fills: mutating, single GET, cluster-wide LIST,
+    taking turns on the API servers (as users behind a load balancer)."""
     i = 0
     last_list = 0.0
     while not stop.is_set():
+        client = clients[i % len(clients)]
         name = f"probe-{i}"
         began = time.perf_counter()
         await client.create(resources.CONFIGMAPS, {"metadata": {"name": name, "namespace": NAMESPACE}})
@@ -131,21 +151,62 @@ async def probe(client: ApiClient, stop: asyncio.Event, lat: dict[str, list[floa
         await asyncio.sleep(0.1)
 
 
-async def run(plane_dir: Path, nodes: int, per_node: int, workers: int) -> dict[str, float]:
-    plane = LocalControlPlane(plane_dir, start_components=False, apiserver_workers=workers)
+def machine_busy_s() -> float:
+    """CPU seconds the whole machine spent busy (every process, this bench's and others')."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    return (sum(fields[:8]) - idle) / _CLK
+
+
+def loadavg_1m() -> float:
+    return float(Path("/proc/loadavg").read_text().split()[0])
+
+
+def missed_targets(figures: dict[str, float]) -> list[str]:
+    return [f"{name} ({figures[name]} > {limit})" for name, limit in TARGETS.items()
+            if figures.get(name, 0.0) > limit]
+
+
+def split(total: int, parts: int) -> list[int]:
+    """``total`` in ``parts`` near-equal counts (the first ones take the remainder)."""
+    base, extra = divmod(total, parts)
+    return [base + (1 if i < extra else 0) for i in range(parts)]
+
+
+async def run(plane_dir: Path, nodes: int, per_node: int, topology: Topology) -> dict[str, float]:
+    plane = LocalControlPlane(plane_dir, start_components=False, apiserver_workers=topology.workers,
+                              etcd_members=topology.etcd_members, apiservers=topology.apiservers)
     info = plane.up()
+    servers = len(info.all_servers)
     procs: dict[str, subprocess.Popen] = {}
     try:
-        procs["scheduler"] = start_component("kprov.cluster.scheduler", plane.kubeconfig_for(SCHEDULER_CN),
-                                             plane_dir, "scheduler", "--leader-elect=false")
+        # the components spread over the API servers as behind a load balancer
+        procs["scheduler"] = start_component(
+            "kprov.cluster.scheduler", plane.kubeconfig_for(SCHEDULER_CN, server_index=0), plane_dir,
+            "scheduler", "--leader-elect=false")
         procs["controller_manager"] = start_component(
-            "kprov.cluster.controllers", plane.kubeconfig_for(CONTROLLER_MANAGER_CN), plane_dir, "cm",
-            "--leader-elect=false")
-        procs["hollow"] = start_component("kprov.cluster.hollow", Path(info.admin_kubeconfig), plane_dir,
-                                          "hollow", f"--count={nodes}", "--cpus=32", "--memory-gib=64")
-        pids = {"apiserver": pid_of(plane_dir, "apiserver"), "etcd": pid_of(plane_dir, "etcd"),
-                **{k: p.pid for k, p in procs.items()}}
-        async with ApiClient.from_kubeconfig(info.admin_kubeconfig, max_connections=32, lean=True) as admin:
+            "kprov.cluster.controllers", plane.kubeconfig_for(CONTROLLER_MANAGER_CN, server_index=1),
+            plane_dir, "cm", "--leader-elect=false")
+        first = 0
+        for i, count in enumerate(split(nodes, min(servers, nodes))):
+            admin_i = plane.kubeconfig_for(ADMIN_CN, [MASTERS_GROUP], server_index=i)
+            procs[f"hollow-{i}"] = start_component(
+                "kprov.cluster.hollow", admin_i, plane_dir, f"hollow-{i}", f"--count={count}",
+                f"--first-index={first}", "--cpus=32", "--memory-gib=64")
+            first += count
+        etcd_names, server_names = plane.core_names()
+        pids: dict[str, int | None] = {
+            **{n: pid_of(plane_dir, n) for n in [*server_names, *etcd_names]},
+            **{k: p.pid for k, p in procs.items()},
+            "bench": os.getpid(),
+        }
+        clients = [
+            ApiClient.from_kubeconfig(plane.kubeconfig_for(ADMIN_CN, [MASTERS_GROUP], server_index=i),
+                                      max_connections=32, lean=True)
+            for i in range(servers)
+        ]
+        admin = clients[0]
+        try:
             await ensure_namespace(admin, NAMESPACE)
             deadline = time.monotonic() + 600
             while time.monotonic() < deadline:
@@ -154,7 +215,7 @@ async def run(plane_dir: Path, nodes: int, per_node: int, workers: int) -> dict[
                     break
                 await asyncio.sleep(1)
             else:
-                raise RuntimeError(f"{nodes} hollow nodes did not become Ready; see {plane_dir}/hollow.log")
+                raise RuntimeError(f"{nodes} hollow nodes did not become Ready; see {plane_dir}/hollow-*.log")
 
             total = nodes * per_node
             _, rv = await admin.list_all(resources.PODS, NAMESPACE)
@@ -180,10 +241,13 @@ async def run(plane_dir: Path, nodes: int, per_node: int, workers: int) -> dict[
 
             lat: dict[str, list[float]] = {"mutating": [], "get": [], "list": []}
             stop = asyncio.Event()
-            cpu_before = {k: cpu_s(v) for k, v in pids.items()}
+            load_before = loadavg_1m()
+            own = {"bench": False}  # the bench's children are the components: counted apart
+            cpu_before = {k: cpu_s(v, own.get(k, True)) for k, v in pids.items()}
+            busy_before = machine_busy_s()
             watcher = asyncio.create_task(watch())
-            prober = asyncio.create_task(probe(admin, stop, lat))
-            first = time.monotonic()
+            prober = asyncio.create_task(probe(clients, stop, lat))
+            began = time.monotonic()
             remaining, index = total, 0
             while remaining > 0:
                 replicas = min(REPLICAS_PER_DEPLOYMENT, remaining)
@@ -199,20 +263,49 @@ async def run(plane_dir: Path, nodes: int, per_node: int, workers: int) -> dict[
             figures: dict[str, float] = {
                 "density_nodes": nodes,
                 "density_pods": total,
-                "density_pods_per_s": round(total / (last - first), 1),
+                "etcd_members": len(etcd_names),
+                "apiservers": servers,
+                "density_s": round(last - began, 1),
+                "density_pods_per_s": round(total / (last - began), 1),
                 "pod_startup_p50_s": round(sorted(startups)[len(startups) // 2], 3),
                 "pod_startup_p99_s": round(p99(startups), 3),
                 "api_mutating_p99_ms": round(p99(lat["mutating"]), 1),
                 "api_get_p99_ms": round(p99(lat["get"]), 1),
                 "api_list_pods_p99_ms": round(p99(lat["list"]), 1),
+                "api_list_pods_samples": len(lat["list"]),
             }
-            for key, pid in pids.items():
-                figures[f"cpu_s_{key}"] = round(cpu_s(pid) - cpu_before[key], 1)
-            for key in ("apiserver", "controller_manager", "scheduler", "hollow"):
-                figures[f"{key}_rss_mib"] = rss_mib(pids[key])
+            used = {k: cpu_s(pid, own.get(k, True)) - cpu_before[k] for k, pid in pids.items()}
+            groups = {
+                "apiserver": server_names, "etcd": etcd_names, "scheduler": ["scheduler"],
+                "controller_manager": ["controller_manager"],
+                "hollow": [k for k in procs if k.startswith("hollow")], "bench": ["bench"],
+            }
+            cpu = {g: sum(used[n] for n in names) for g, names in groups.items()}
+            busy = machine_busy_s() - busy_before
+            for group, seconds in cpu.items():
+                figures[f"cpu_s_{group}"] = round(seconds, 1)
+            # what the rest of the (shared) machine used meanwhile
+            figures["cpu_s_others"] = round(max(0.0, busy - sum(cpu.values())), 1)
+            figures["apiserver_rss_mib"] = max(rss_mib(pids[n]) for n in server_names)  # the largest server
+            figures["etcd_rss_mib"] = max(rss_mib(pids[n]) for n in etcd_names)
+            figures["controller_manager_rss_mib"] = rss_mib(pids["controller_manager"])
+            figures["scheduler_rss_mib"] = rss_mib(pids["scheduler"])
+            figures["hollow_rss_mib"] = round(sum(rss_mib(pids[k]) for k in groups["hollow"]), 1)
             db = plane_dir / "etcd" / "member" / "snap" / "db"
             figures["etcd_db_mib"] = round(db.stat().st_size / 2**20, 1) if db.exists() else 0.0
+            figures["loadavg_1m_before"] = load_before
+            figures["loadavg_1m_after"] = loadavg_1m()
+            missed = missed_targets(figures)
+            if missed:
+                spent = sum(cpu.values()) + figures["cpu_s_others"]
+                print(f"targets_missed: {', '.join(missed)}")
+                shares = sorted([*cpu.items(), ("others", figures["cpu_s_others"])], key=lambda kv: -kv[1])
+                print("cpu_went_to: " + ", ".join(
+                    f"{g} {100 * s / max(spent, 1e-9):.0f}%" for g, s in shares if s > 0))
             return figures
+        finally:
+            for client in clients:
+                await client.close()
     finally:
         for proc in procs.values():
             stop_component(proc)
@@ -228,13 +321,16 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nodes", type=int, default=2000)
     parser.add_argument("--pods-per-node", type=int, default=30)
-    parser.add_argument("--apiserver-workers", type=int, default=2)
+    parser.add_argument("--etcd-members", type=int, default=3, help="etcd members on this machine")
+    parser.add_argument("--apiservers", type=int, default=2, help="API servers, each on its own port")
+    parser.add_argument("--apiserver-workers", type=int, default=1, help="processes per API server")
     args = parser.parse_args(argv)
+    topology = Topology(args.etcd_members, args.apiservers, args.apiserver_workers)
     with (
         tempfile.TemporaryDirectory(prefix="kprov-bench-density-") as tmp,
         asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner,
     ):
-        figures = runner.run(run(Path(tmp), args.nodes, args.pods_per_node, args.apiserver_workers))
+        figures = runner.run(run(Path(tmp), args.nodes, args.pods_per_node, topology))
     for name, value in figures.items():
         print(f"{name} = {value}")
 

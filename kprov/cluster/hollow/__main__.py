@@ -33,7 +33,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--kubeconfig", required=True)
     p.add_argument("--count", type=int, required=True, help="how many hollow nodes")
-    p.add_argument("--prefix", default="hollow-node-", help="node names are PREFIX0..PREFIX<N-1>")
+    p.add_argument("--prefix", default="hollow-node-", help="node names are PREFIX<F>..PREFIX<F+N-1>")
+    p.add_argument("--first-index", type=int, default=0,
+                   help="F: the first node's number (fleets sharing a cluster take disjoint ranges)")
     p.add_argument("--cpus", type=int, default=4, help="each node's cpu capacity")
     p.add_argument("--memory-gib", type=int, default=16, help="each node's memory capacity")
     p.add_argument("--node-labels", default="", help="key=value,key2=value2 on every node")
@@ -46,6 +48,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.count < 1:
         p.error("--count must be at least 1")
+    if args.first_index < 0:
+        p.error("--first-index must not be negative")
     return args
 
 
@@ -54,7 +58,7 @@ async def _run(args: argparse.Namespace) -> None:
         count=args.count, prefix=args.prefix, cpus=args.cpus, memory_gib=args.memory_gib,
         labels=parse_labels(args.node_labels), lease_period_s=args.lease_period,
         status_period_s=args.status_period, complete_after_s=args.complete_after,
-        concurrency=args.concurrency,
+        concurrency=args.concurrency, first_index=args.first_index,
     )
     async with ApiClient.from_kubeconfig(
         args.kubeconfig, user_agent="kprov-hollow-nodes", max_connections=args.concurrency, lean=True

@@ -3,11 +3,16 @@
 Each hollow node does what a kubelet does to the control plane, and nothing on a host:
 registers its Node (the kubelet's own :func:`node_object`/:func:`node_status` with
 made-up machine facts), renews its Lease in kube-node-lease every ``lease_period_s``,
-posts its status every ``status_period_s``, and "runs" the pods bound to it
+posts its status every ``status_period_s`` and on change (a Node informer sees its Ready
+condition differ from what the node would report, e.g. the node lifecycle controller set
+it Unknown: the real kubelet posts when its computed status differs from the Node's), and
+"runs" the pods bound to it
 (:mod:`.podlife` decides; one shared pod informer and one work queue keyed by pod serve
 every node). Renewals are spread evenly over the period so 2,000 nodes make a steady 200
 lease writes a second rather than a burst. Requests in flight are bounded by one
 semaphore (``concurrency``), the load a real fleet's many connections would spread out.
+Several fleets can share a cluster (one per API server, as behind a load balancer):
+``first_index`` numbers this fleet's nodes (names and node/pod IPs) after the others'.
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ class FleetConfig:
     complete_after_s: float = 1.0
     concurrency: int = 64
     workers: int = 16
+    first_index: int = 0
 
 
 class HollowFleet:
@@ -56,8 +62,9 @@ class HollowFleet:
     def __init__(self, client: ApiClient, config: FleetConfig) -> None:
         self.client = client
         self.config = config
-        self.names = [f"{config.prefix}{i}" for i in range(config.count)]
-        self._index = {name: i for i, name in enumerate(self.names)}
+        first = config.first_index
+        self.names = [f"{config.prefix}{first + i}" for i in range(config.count)]
+        self._index = {name: first + i for i, name in enumerate(self.names)}
         self._nodes: dict[str, dict[str, Any]] = {}
         self._leases: dict[str, dict[str, Any]] = {}
         self._ips: dict[str, str] = {}  # pod uid -> IP
@@ -71,6 +78,9 @@ class HollowFleet:
                 on_add=self._enqueue, on_update=lambda _old, new: self._enqueue(new), on_delete=self._gone
             )
         )
+        self.nodes = Informer(client, resources.NODES, label_selector="kprov.io/hollow=true")
+        self.nodes.add_handler(EventHandler(on_update=lambda _old, new: self._node_changed(new)))
+        self._posting: set[str] = set()
         self.lease_renewals = 0
         self.status_posts = 0
 
@@ -118,6 +128,19 @@ class HollowFleet:
                 except Conflict:  # e.g. the pod CIDR allocator wrote the node meanwhile
                     self._nodes[name] = await self.client.get(resources.NODES, name)
         raise RuntimeError(f"could not post the status of hollow node {name}")
+
+    def _node_changed(self, node: dict[str, Any]) -> None:
+        """Post at once if the Node no longer says what this node would (its Ready condition)."""
+        name = (node.get("metadata") or {}).get("name", "")
+        if name not in self._nodes or name in self._posting:
+            return
+        conditions = (node.get("status") or {}).get("conditions") or []
+        if any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions):
+            return
+        self._nodes[name] = node
+        self._posting.add(name)
+        task = asyncio.create_task(self._post_status(name))
+        task.add_done_callback(lambda t: (self._posting.discard(name), _log_failure(t)))
 
     async def _renew(self, name: str) -> None:
         async with self._limit:
@@ -212,6 +235,7 @@ class HollowFleet:
         log.info("%d hollow nodes registered", len(self.names))
         tasks = [
             asyncio.create_task(self.pods.run()),
+            asyncio.create_task(self.nodes.run()),
             asyncio.create_task(self._every(self.config.lease_period_s, self._renew)),
             asyncio.create_task(self._every(self.config.status_period_s, self._post_status)),
             asyncio.create_task(

@@ -129,6 +129,26 @@ async def test_a_fleet_registers_runs_pods_and_finalizes_deletions(control_plane
         assert parse_time(later["spec"]["renewTime"]) > parse_time(first["spec"]["renewTime"])
 
 
+async def test_a_node_marked_not_ready_posts_its_status_at_once(control_plane, components: Path) -> None:  # type: ignore[no-untyped-def]
+    """The status period is 5 min; a Node whose Ready condition someone else changed (as the
+    node lifecycle controller does) is reposted on change, not at the next period."""
+    async with ApiClient.from_kubeconfig(control_plane.admin_kubeconfig) as client:
+        name = f"{PREFIX}3"
+        await wait_for(lambda: _ready(client, name), timeout=30, what=f"{name} Ready")
+        node = await client.get(resources.NODES, name)
+        for condition in node["status"]["conditions"]:
+            if condition["type"] == "Ready":
+                condition.update(status="Unknown", reason="NodeStatusUnknown", message="test")
+        await client.update_status(resources.NODES, node)
+        back = await wait_for(lambda: _ready(client, name), timeout=20, what=f"{name} to report Ready again")
+        assert _is_ready(back)
+
+
+async def _ready(client: ApiClient, name: str) -> dict | None:
+    node = await client.get(resources.NODES, name)
+    return node if _is_ready(node) else None
+
+
 def _is_ready(node: dict) -> bool:
     conditions = node.get("status", {}).get("conditions", [])
     return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
