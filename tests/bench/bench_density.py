@@ -49,6 +49,7 @@ from kprov.cluster.client import ApiClient, resources  # noqa: E402
 from kprov.local import LocalControlPlane  # noqa: E402
 from kprov.local.processes import pid_of  # noqa: E402
 from kprov.pki import ADMIN_CN, CONTROLLER_MANAGER_CN, MASTERS_GROUP, SCHEDULER_CN  # noqa: E402
+from tests.bench._profile import Profiler  # noqa: E402
 from tests.integration.controllers.hollow import ensure_namespace, start_component, stop_component  # noqa: E402
 
 NAMESPACE = "density"
@@ -173,7 +174,9 @@ def split(total: int, parts: int) -> list[int]:
     return [base + (1 if i < extra else 0) for i in range(parts)]
 
 
-async def run(plane_dir: Path, nodes: int, per_node: int, topology: Topology) -> dict[str, float]:
+async def run(
+    plane_dir: Path, nodes: int, per_node: int, topology: Topology, profile: bool = False
+) -> dict[str, float]:
     plane = LocalControlPlane(plane_dir, start_components=False, apiserver_workers=topology.workers,
                               etcd_members=topology.etcd_members, apiservers=topology.apiservers)
     info = plane.up()
@@ -245,6 +248,10 @@ async def run(plane_dir: Path, nodes: int, per_node: int, topology: Topology) ->
             own = {"bench": False}  # the bench's children are the components: counted apart
             cpu_before = {k: cpu_s(v, own.get(k, True)) for k, v in pids.items()}
             busy_before = machine_busy_s()
+            profiler = Profiler(plane_dir)
+            python_parts = ("apiserver", "controller_manager", "scheduler", "hollow")
+            for name in [*server_names, *procs]:
+                profiler.start(name, pids[name])
             watcher = asyncio.create_task(watch())
             prober = asyncio.create_task(probe(clients, stop, lat))
             began = time.monotonic()
@@ -259,6 +266,7 @@ async def run(plane_dir: Path, nodes: int, per_node: int, topology: Topology) ->
             stop.set()
             await prober
             watcher.cancel()
+            profiler.stop()
             startups = [running[n] - seen[n] for n in running if n in seen]
             figures: dict[str, float] = {
                 "density_nodes": nodes,
@@ -302,6 +310,12 @@ async def run(plane_dir: Path, nodes: int, per_node: int, topology: Topology) ->
                 shares = sorted([*cpu.items(), ("others", figures["cpu_s_others"])], key=lambda kv: -kv[1])
                 print("cpu_went_to: " + ", ".join(
                     f"{g} {100 * s / max(spent, 1e-9):.0f}%" for g, s in shares if s > 0))
+            if missed or profile:  # inside each Python part, busiest first (py-spy's self time)
+                for group, _ in sorted(cpu.items(), key=lambda kv: -kv[1]):
+                    top = profiler.top(groups[group]) if group in python_parts else []
+                    if top:
+                        shown = "; ".join(f"{share:.0f}% {frame}" for share, frame in top)
+                        print(f"cpu_top_{group}: {shown}")
             return figures
         finally:
             for client in clients:
@@ -324,13 +338,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--etcd-members", type=int, default=3, help="etcd members on this machine")
     parser.add_argument("--apiservers", type=int, default=2, help="API servers, each on its own port")
     parser.add_argument("--apiserver-workers", type=int, default=1, help="processes per API server")
+    parser.add_argument("--profile", action="store_true",
+                        help="always print where the CPU went inside each part (py-spy), not only on a miss")
     args = parser.parse_args(argv)
     topology = Topology(args.etcd_members, args.apiservers, args.apiserver_workers)
     with (
         tempfile.TemporaryDirectory(prefix="kprov-bench-density-") as tmp,
         asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner,
     ):
-        figures = runner.run(run(Path(tmp), args.nodes, args.pods_per_node, topology))
+        figures = runner.run(run(Path(tmp), args.nodes, args.pods_per_node, topology, args.profile))
     for name, value in figures.items():
         print(f"{name} = {value}")
 
