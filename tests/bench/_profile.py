@@ -37,14 +37,20 @@ def _short(frame: str) -> str:
     return f"{match['func']} ({path}{line})"
 
 
-def top_frames(raw: str, count: int = 5) -> list[tuple[float, str]]:
-    """The ``count`` leaf frames with most samples in py-spy's raw (collapsed) output."""
+def top_frames(raw: str, count: int = 5, within: str = "") -> list[tuple[float, str]]:
+    """The ``count`` frames with most samples in py-spy's raw (collapsed) output: the leaf
+    frame (self time), or with ``within`` (e.g. ``kprov/``) the innermost frame whose file
+    path starts with it or has it after a ``/`` (that function and what it called outside the project)."""
     leaves: Counter[str] = Counter()
     for line in raw.splitlines():
         stack, _, samples = line.rpartition(" ")
         if not stack or not samples.isdigit():
             continue
-        leaves[_short(stack.rsplit(";", 1)[-1])] += int(samples)
+        frames = stack.split(";")
+        frame = frames[-1]
+        if within:  # py-spy names files relative to sys.path ("kprov/x.py") or in full
+            frame = next((f for f in reversed(frames) if f"({within}" in f or f"/{within}" in f), frame)
+        leaves[_short(frame)] += int(samples)
     total = sum(leaves.values())
     return [(100.0 * n / total, frame) for frame, n in leaves.most_common(count)] if total else []
 
@@ -83,10 +89,10 @@ class Profiler:
                 proc.kill()
                 proc.wait(5)
 
-    def top(self, names: list[str], count: int = 5) -> list[tuple[float, str]]:
+    def top(self, names: list[str], count: int = 5, within: str = "") -> list[tuple[float, str]]:
         """The top frames over the recordings of ``names`` taken together (e.g. both API servers)."""
         raw = []
         for name in names:
             with contextlib.suppress(OSError):
                 raw.append(self._out(name).read_text())
-        return top_frames("\n".join(raw), count)
+        return top_frames("\n".join(raw), count, within)

@@ -312,10 +312,13 @@ async def run(
                     f"{g} {100 * s / max(spent, 1e-9):.0f}%" for g, s in shares if s > 0))
             if missed or profile:  # inside each Python part, busiest first (py-spy's self time)
                 for group, _ in sorted(cpu.items(), key=lambda kv: -kv[1]):
-                    top = profiler.top(groups[group]) if group in python_parts else []
-                    if top:
-                        shown = "; ".join(f"{share:.0f}% {frame}" for share, frame in top)
-                        print(f"cpu_top_{group}: {shown}")
+                    if group not in python_parts:
+                        continue
+                    for label, within in (("", ""), ("_kprov", "kprov/")):
+                        top = profiler.top(groups[group], within=within)
+                        if top:
+                            shown = "; ".join(f"{share:.0f}% {frame}" for share, frame in top)
+                            print(f"cpu_top{label}_{group}: {shown}")
             return figures
         finally:
             for client in clients:

@@ -7,7 +7,7 @@ from tests.bench._profile import top_frames
 RAW = """\
 main (/work/wt/x/kprov/a.py:1);encode (/usr/lib/python3/dist-packages/orjson/__init__.py:9) 6
 main (/work/wt/x/kprov/a.py:1);parse (/x/.venv/lib/python3.11/site-packages/kprov/api/p.py:40) 3
-main (/work/wt/x/kprov/a.py:1) 1
+main (kprov/a.py:1) 1
 garbage line
 """
 
@@ -21,3 +21,10 @@ def test_top_frames_ranks_leaf_frames_by_samples_with_short_paths() -> None:
 
 def test_no_samples_no_frames() -> None:
     assert top_frames("") == []
+
+
+def test_within_attributes_samples_to_the_innermost_project_frame() -> None:
+    top = top_frames(RAW, 2, within="kprov/")  # orjson's samples count for its caller
+    assert [(round(share), frame) for share, frame in top] == [
+        (70, "main (kprov/a.py:1)"), (30, "parse (kprov/api/p.py:40)")
+    ]
