@@ -18,8 +18,10 @@ before the clock starts; their time is printed apart as cluster_prepare_s.
 For the no-op apply it also prints the engine's own time (cluster_noop_engine_s, from the
 run report: the rest of cluster_noop_s is Python's start, imports and output) and the most
 commands any host got (cluster_noop_round_trips, from the run log): wall times are noisy
-on a shared machine, round trips are not. preflight_s is the no-op apply's preflight (one
-probe per host before any play, kprov.deploy.preflight; budget 0.3 s), from its run log.
+on a shared machine, round trips are not (noop_round_trips_per_host: the same count under
+its issue's name, kprov's commands and file transfers of the busiest host). preflight_s is
+the no-op apply's preflight (one probe per host before any play, kprov.deploy.preflight;
+budget 0.3 s), from its run log. load_avg_1m: the machine's load when it finished.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from __future__ import annotations
 import argparse
 import compileall
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -113,10 +116,13 @@ def main() -> None:
         print(f"cluster_cold_s = {cold_s:.1f}")
         print(f"cluster_noop_s = {noop_s:.2f}")
         print(f"cluster_noop_engine_s = {report.get('duration_s', -1):.2f}")
-        print(f"cluster_noop_round_trips = {_round_trips(report['log']) if report.get('log') else -1}")
+        trips = _round_trips(report['log']) if report.get('log') else -1
+        print(f"cluster_noop_round_trips = {trips}")
+        print(f"noop_round_trips_per_host = {trips}")
         print(f"cluster_noop_changed = {noop_changed}")
         print(f"preflight_s = {_preflight_s(report['log']) if report.get('log') else -1:.3f}")
         print(f"cluster_verify_ok = {int(applied.returncode == 0 and verified.returncode == 0)}")
+        print(f"load_avg_1m = {os.getloadavg()[0]:.2f}")  # figures are only comparable at the same load
     lab.wipe()
 
 

@@ -15,6 +15,7 @@ with ``until`` (each attempt must see the host anew) and delegated tasks read no
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -268,7 +269,21 @@ class TaskRunner:
         # a module whose first operation is an action unless some argument asks for a test
         # first (command's creates/removes) has nothing to predict without one
         only_with = getattr(module, "probes_first_only_with", None)
-        return module if only_with is None or only_with & task.args.keys() else None
+        if only_with is None or only_with & task.args.keys() or self.is_query(task, module):
+            return module
+        return None
+
+    @staticmethod
+    def is_query(task: Task, module: Any) -> bool:
+        """A command task that declares its command read-only: ``changed_when: false`` and
+        ``check_mode: false`` (Ansible's idiom for a command that only gathers information),
+        without ``stdin``. Its command is a probe (``ModuleContext.query``): read ahead, and
+        taken from the probe cache while no task changed the host."""
+        return (bool(getattr(module, "changes_judged_by_task", False))
+                and task.check_mode is False
+                and task.changed_when is not None and len(task.changed_when) == 1
+                and task.changed_when[0] is False
+                and "stdin" not in task.args)
 
     def predict(self, task: Task, extra: dict[str, Any] | None = None) -> list[ProbeKey]:
         """The probes this task's module would send first here, one per (loop item) run.
@@ -334,6 +349,8 @@ class TaskRunner:
         assert self.host.connector is not None
         ctx = self.module_context(task, scope, self.host.connector)
         ctx.recording = True  # stops at the first remote operation: the connector is not used
+        with contextlib.suppress(UnknownModuleError):
+            ctx.query = self.is_query(task, get_module(task.action))
         return ctx
 
     def settle(self, call: _Call, changed: bool, failed: bool, task: Task) -> None:
@@ -422,6 +439,7 @@ class TaskRunner:
         except UnknownModuleError as err:
             msg = missing_module_message(task.action) if deferrable(task.action) else str(err)
             return _Call(ModuleResult(failed=True, msg=msg), None)
+        ctx.query = self.is_query(task, module)
         call = _Call(self._run_module(module, ctx, args, task), cache)
         call.acted, call.judged_by_task = ctx.acted, bool(getattr(module, "changes_judged_by_task", False))
         return call

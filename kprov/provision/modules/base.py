@@ -101,6 +101,10 @@ class ModuleContext:
     log: Callable[[str], None] = _no_log
     probes: ProbeStore | None = None
     recording: bool = False
+    # the task declares its command a query (``changed_when: false`` with ``check_mode:
+    # false``, Ansible's idiom for a read-only command): the command module then sends it as
+    # a probe (from the probe cache when the engine read it ahead) instead of a run
+    query: bool = False
     acted: bool = field(default=False, init=False)  # a run/put was sent: probe live from now on
 
     def _key(self, cmd: str) -> ProbeKey:

@@ -7,6 +7,11 @@ says "skip", so a skipped command costs one round trip too (none when the engine
 same test ahead, with the host's other probes: ``ctx.peek``). Always ``changed`` when it runs
 (use changed_when), failed when rc != 0. Check mode runs nothing (unless creates/removes
 would skip it anyway) and reports ``skipped``.
+
+A task that declares its command a query (``changed_when: false`` and ``check_mode: false``:
+it changes nothing and must run even in check mode; ``ModuleContext.query``) sends it as a
+probe: the engine reads it ahead with the host's other probes in one round trip, and the
+task takes the result from the probe cache when no task changed the host since.
 """
 
 from __future__ import annotations
@@ -82,7 +87,8 @@ class CommandModule:
     # always claims a change when it runs. The engine's probe cache goes by that verdict.
     changes_judged_by_task = True
     # Its first remote operation is the command itself, unless creates/removes ask for a
-    # test first: only then has the engine's look-ahead a probe to learn.
+    # test first: only then (or for a query, see above) has the engine's look-ahead a probe
+    # to learn.
     probes_first_only_with = frozenset({"creates", "removes"})
 
     def __init__(self, name: str, use_shell: bool) -> None:
@@ -141,7 +147,10 @@ class CommandModule:
             script = "\n".join([*chdir, *guards, line])
             started = datetime.now()
             clock = time.monotonic()
-            result = ctx.run(script, stdin=stdin if not ctx.check_mode else None)
+            if ctx.query and not tests and stdin is None and not ctx.check_mode:
+                result = ctx.probe(script)  # a query: read ahead with the host's other probes
+            else:
+                result = ctx.run(script, stdin=stdin if not ctx.check_mode else None)
             delta = time.monotonic() - clock
             ended = datetime.now()
             if result.stdout.startswith(f"{token}:"):

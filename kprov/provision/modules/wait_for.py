@@ -70,6 +70,12 @@ class WaitForModule:
                 time.sleep(p["delay"] or p["timeout"])
             return ModuleResult(data={"elapsed": int(time.monotonic() - started), "state": p["state"]})
         condition = _check(p)
+        data: dict[str, Any] = {"state": p["state"]}
+        data.update({k: p[k] for k in ("port", "path", "search_regex") if p[k] is not None})
+        if not p["delay"]:
+            known = ctx.peek(condition)
+            if known is not None and known.rc == 0:
+                return ModuleResult(data={"elapsed": 0, **data})
         script = (
             f"sleep {p['delay']}; end=$(( $(date +%s) + {p['timeout']} )); "
             f"n=0; while :; do if {condition}; then exit 0; fi; "
@@ -78,9 +84,7 @@ class WaitForModule:
             f"else sleep {p['sleep']}; fi; done"
         )
         done = ctx.read(script, timeout=p["delay"] + p["timeout"] + p["connect_timeout"] + 30)
-        elapsed = int(time.monotonic() - started)
-        data: dict[str, Any] = {"elapsed": elapsed, "state": p["state"]}
-        data.update({k: p[k] for k in ("port", "path", "search_regex") if p[k] is not None})
+        data = {"elapsed": int(time.monotonic() - started), **data}
         if done.rc == 0:
             return ModuleResult(data=data)
         what = p["path"] or f"{p['host']}:{p['port']}"

@@ -134,3 +134,66 @@ def test_unit_queries_run_as_one_and_split_back_exactly() -> None:
     assert split_unit_query(CommandResult(0, one, ""), shows) is None  # a unit missing
     assert split_unit_query(CommandResult(1, one + "\n" + two, ""), shows) is None
     assert merge_unit_queries(["systemctl show a", "systemctl --user show b"])[1] == []
+
+
+def test_query_commands_and_met_waits_are_read_with_the_other_probes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A command declared a query (changed_when: false + check_mode: false) and a wait whose
+    condition holds cost no round trip of their own in a no-op run; a plain command, a wait
+    with a delay, and anything after a task that changed the host still run live."""
+    dest = tmp_path / "out"
+    dest.mkdir()
+    (dest / "there").write_text("x\n")
+    site = {"site.yml": f"""
+- hosts: all
+  gather_facts: false
+  tasks:
+    - {{name: file, copy: {{content: "1\\n", dest: "{dest}/one"}}}}
+    - name: query
+      shell: "cat {dest}/there; echo q"
+      register: query
+      changed_when: false
+      check_mode: false
+    - {{name: wait, wait_for: {{path: "{dest}/there", timeout: 5}}}}
+    - {{name: other, stat: {{path: "{dest}/one"}}}}
+    - {{name: plain, command: "true", changed_when: false}}
+"""}
+    run_fake(tmp_path, monkeypatch, site, ["h1"], {"h1": LocalConnector("h1")})  # type: ignore[dict-item]
+    shutil.rmtree(tmp_path / "logs")
+    again, registered = run_fake(tmp_path, monkeypatch, site, ["h1"], {"h1": LocalConnector("h1")})  # type: ignore[dict-item]
+    assert [s for _, s in statuses(again, "h1")] == ["ok"] * 5
+    assert registered["h1"]["query"]["stdout"] == "x\nq" and registered["h1"]["query"]["rc"] == 0
+    commands = _commands(tmp_path)
+    assert len(commands) == 2  # the batch (file, query, wait condition, stat), then `plain`
+    assert commands[0].startswith("_kprov_f()") and f"cat {dest}/there" in commands[0]
+    assert commands[1] == "true"
+    # the wait's condition not met when read: it waits live (and here times out)
+    (dest / "there").unlink()
+    shutil.rmtree(tmp_path / "logs")
+    site["site.yml"] = site["site.yml"].replace("timeout: 5", "timeout: 1").replace(
+        f'shell: "cat {dest}/there; ', 'shell: "')
+    failed, _ = run_fake(tmp_path, monkeypatch, site, ["h1"], {"h1": LocalConnector("h1")})  # type: ignore[dict-item]
+    assert ("wait", "failed") in statuses(failed, "h1")
+    assert any(c.startswith("sleep 0; end=") for c in _commands(tmp_path))
+
+
+def test_a_query_after_a_change_runs_live_and_sees_it(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    dest = tmp_path / "out"
+    dest.mkdir()
+    site = {"site.yml": f"""
+- hosts: all
+  gather_facts: false
+  tasks:
+    - {{name: write, copy: {{content: "{{{{ value }}}}\\n", dest: "{dest}/v"}}}}
+    - name: read
+      command: "cat {dest}/v"
+      register: seen
+      changed_when: false
+      check_mode: false
+"""}
+    for value in ("1", "2"):
+        site_now = {"site.yml": site["site.yml"].replace("{{ value }}", value)}
+        report, registered = run_fake(tmp_path, monkeypatch, site_now, ["h1"], {"h1": LocalConnector("h1")})  # type: ignore[dict-item]
+        assert statuses(report, "h1") == [("write", "changed"), ("read", "ok")]
+        assert registered["h1"]["seen"]["stdout"] == value
