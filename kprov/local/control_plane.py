@@ -34,8 +34,13 @@ __all__ = ["DEFAULT_DIR", "COMPONENTS", "Component", "LocalControlPlane", "Local
 DEFAULT_DIR = Path("/var/lib/kprov/local")
 
 
-def apiserver_argv(pki: LocalPki, etcd_url: str, port: int, *extra: str) -> list[str]:
-    """The command line of a loopback kprov-apiserver serving the local PKI on ``port``."""
+def apiserver_argv(
+    pki: LocalPki, etcd_url: str, port: int, *extra: str, service_account_admission: bool = False
+) -> list[str]:
+    """The command line of a loopback kprov-apiserver serving the local PKI on ``port``.
+    ``service_account_admission`` only with a controller manager beside it: without one no
+    namespace gets its ``default`` ServiceAccount and the plugin would refuse every pod."""
+    disabled = [] if service_account_admission else ["--disable-admission-plugins", "ServiceAccount"]
     return [
         sys.executable, "-m", "kprov.cluster.apiserver",
         "--etcd-servers", etcd_url,
@@ -47,6 +52,7 @@ def apiserver_argv(pki: LocalPki, etcd_url: str, port: int, *extra: str) -> list
         "--encryption-provider-config", pki.encryption_config,
         "--service-account-key-file", pki.path("sa", "pub"),
         "--service-account-signing-key-file", pki.path("sa", "key"),
+        *disabled,
         *extra,
     ]
 
@@ -142,6 +148,7 @@ class LocalControlPlane:
         pki = ensure_pki(self.dir)
         members = start_etcd_cluster(self.dir, self.etcd_members)
         etcd_url = ",".join(m.url for m in members)
+        with_accounts = any(c.name == "controller-manager" and c.installed() for c in self.components)
         servers = []
         for index in range(self.apiservers):
             port = free_port()
@@ -149,7 +156,8 @@ class LocalControlPlane:
             argv = apiserver_argv(pki, etcd_url, port, "--kubelet-client-certificate",
                                   pki.path("apiserver-kubelet-client", "crt"), "--kubelet-client-key",
                                   pki.path("apiserver-kubelet-client", "key"), "--advertise-address",
-                                  "127.0.0.1", "--workers", str(self.apiserver_workers))
+                                  "127.0.0.1", "--workers", str(self.apiserver_workers),
+                                  service_account_admission=with_accounts)
             start_detached(self.dir, _server_name(index), argv)
         server = servers[0]
         admin = write_identity_kubeconfig(pki, server, ADMIN_CN, [MASTERS_GROUP])

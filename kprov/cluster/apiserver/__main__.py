@@ -89,6 +89,12 @@ def parse_args(argv: list[str] | None = None) -> ServerConfig:
         action="store_true",
         help="no /metrics and no request metrics (kprov's own: to measure what they cost)",
     )
+    parser.add_argument(
+        "--disable-admission-plugins",
+        default="",
+        help="comma-separated admission plugins to switch off (ServiceAccount: for servers with no "
+        "controller manager making each namespace's default account)",
+    )
     parser.add_argument("--v", type=int, default=0, help="log verbosity (0-1 info, 2 debug)")
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -123,6 +129,9 @@ def parse_args(argv: list[str] | None = None) -> ServerConfig:
         watch_cache_capacity=args.watch_cache_size,
         endpoint_lease_ttl_s=max(1, args.endpoint_lease_ttl_seconds),
         workers=max(1, args.workers),
+        disable_admission_plugins=tuple(
+            p.strip() for p in args.disable_admission_plugins.split(",") if p.strip()
+        ),
         metrics=not args.disable_metrics,
         audit_policy_file=args.audit_policy_file,
         audit_log_path=args.audit_log_path,

@@ -71,8 +71,10 @@ async def before_create(ctx: ApiContext, info: ResourceInfo, obj: dict[str, Any]
         if "kubernetes" not in (spec.get("finalizers") or []):
             spec["finalizers"] = [*(spec.get("finalizers") or []), "kubernetes"]
         obj["status"] = {"phase": "Active"}
-    if info.group == "" and info.resource == "pods":
-        sa_admission.admit_pod(ctx, obj)
+    if info.group == "" and info.resource == "pods" and (
+        sa_admission.PLUGIN_NAME not in ctx.config.disable_admission_plugins
+    ):
+        await sa_admission.admit_pod(ctx, obj)
     await storage_admission.admit_create(ctx, info, obj)
     if info.group == "" and info.resource == "services":
         meta = obj["metadata"]

@@ -37,5 +37,6 @@ class ServerConfig:
     audit_log_path: str = ""  # "-": standard output
     audit_log_maxsize_mb: int = 0  # 0: never rotated
     audit_log_maxbackup: int = 0  # 0: every rotated file kept
+    disable_admission_plugins: tuple[str, ...] = ()  # upstream's names, e.g. ServiceAccount
     workers: int = 1  # processes sharing the port (SO_REUSEPORT), each a full API server
     extra: dict[str, str] = field(default_factory=dict)

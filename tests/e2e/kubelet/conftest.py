@@ -37,6 +37,13 @@ def node_cluster(lab_hosts: Callable[[int], Lab]) -> Iterator[NodeCluster]:
 def namespace(node_cluster: NodeCluster) -> Iterator[str]:
     name = "e2e-" + uuid.uuid4().hex[:8]
     node_cluster.kubectl("create", "namespace", name)
+    # No controller manager here: the fixture makes the namespace's default ServiceAccount (pods
+    # naming a missing one are refused, as upstream refuses them). It does not automount: no
+    # kube-root-ca.crt publisher runs either, and its volume could not be filled.
+    node_cluster.kubectl("create", "-n", name, "-f", "-", stdin=yaml.safe_dump({
+        "apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default"},
+        "automountServiceAccountToken": False,
+    }))
     yield name
     node_cluster.kubectl("delete", "pods", "--all", "-n", name, "--wait=false", check=False)
 

@@ -28,6 +28,7 @@ from tests.e2e.kubelet.test_pods import running, wait_for
 pytestmark = pytest.mark.lab
 
 MOUNT = "/var/run/secrets/kubernetes.io/serviceaccount"
+AUTOMOUNT = '{"automountServiceAccountToken":true}'  # the fixture's default account mounts nothing
 
 
 def _whoami(cluster: NodeCluster, token: str) -> tuple[int, Any]:
@@ -48,7 +49,7 @@ def _whoami(cluster: NodeCluster, token: str) -> tuple[int, Any]:
 
 def test_pod_gets_token_ca_namespace_and_service_env(node_cluster: NodeCluster, namespace: str) -> None:
     cluster = node_cluster
-    cluster.kubectl("create", "serviceaccount", "default", "-n", namespace)
+    cluster.kubectl("patch", "serviceaccount", "default", "-n", namespace, "-p", AUTOMOUNT)
     ca = cluster._ca.cert_pem.decode()
     cluster.kubectl("create", "configmap", "kube-root-ca.crt", "-n", namespace, f"--from-literal=ca.crt={ca}")
     apply(cluster, namespace, pod_manifest("who", [{"name": "c", "command": ["sleep", "3600"]}]))
@@ -137,7 +138,7 @@ def _in_cluster_client_needs_a_binding(cluster: NodeCluster, namespace: str, tok
 
 def test_automount_false_mounts_nothing(node_cluster: NodeCluster, namespace: str) -> None:
     cluster = node_cluster
-    cluster.kubectl("create", "serviceaccount", "default", "-n", namespace)
+    cluster.kubectl("patch", "serviceaccount", "default", "-n", namespace, "-p", AUTOMOUNT)
     manifest = pod_manifest(
         "quiet", [{"name": "c", "command": ["sleep", "3600"]}], automountServiceAccountToken=False
     )
