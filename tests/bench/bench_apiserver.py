@@ -17,6 +17,12 @@ Prints, one per line:
   token_auth_us        API server CPU per request authenticated by a ServiceAccount Bearer
                        token beyond the same request by client certificate (GET /version,
                        64 keep-alive connections each way, alternating rounds; target <= 30)
+  api_create_per_s_rbac  pod creates/s by a user outside system:masters whom a RoleBinding
+                       lets create pods, with 1,000 Roles and 1,000 RoleBindings (of other
+                       users, in 10 namespaces and the user's own) present, 64 concurrent on the
+                       lean transport, in rounds alternating with the same creates by the admin
+  rbac_vs_admin_ratio  the two side by side (target >= 0.9); rbac_admin_create_per_s is the
+                       admin's rate of the same rounds
   token_review_cached_us  in-process cost of one cached token check (signature cache hit,
                        ServiceAccount and bound-object lookups)
   cr_create_per_s      custom object creates/s (a CRD with a 20-field schema: types, bounds,
@@ -42,7 +48,7 @@ is taken with kprov's own lean request transport (kprov.cluster.client.lean_http
 writes a request whole and reads the reply by its length.
 
 Run: python tests/bench/bench_apiserver.py [--pods 10000] [--watchers 1000] [--only-token-auth] [--only-crd]
-     [--only-metrics --metrics-pods 4000]
+     [--only-metrics --metrics-pods 4000] [--only-rbac --rbac-pods 4000]
 """
 
 from __future__ import annotations
@@ -449,6 +455,83 @@ async def _crd_phase(
         print(f"{name} = {value:.2f}" if name.endswith("ratio") else f"{name} = {value:.0f}")
 
 
+RBAC_ROLES = 1000
+RBAC_FILL_NAMESPACES = 10
+
+
+async def _rbac_fill(session: aiohttp.ClientSession, server: str, own_ns: str) -> None:
+    """1,000 Roles and 1,000 RoleBindings, each binding another user to its role, spread over
+    ten namespaces and the measured user's own; plus that user's one Role and RoleBinding."""
+    namespaces = [f"rbac-fill-{i}" for i in range(RBAC_FILL_NAMESPACES)]
+    for ns in [*namespaces, own_ns, "rbac-admin"]:
+        async with session.post(f"{server}/api/v1/namespaces", json={"metadata": {"name": ns}}) as reply:
+            await reply.read()
+    rbac = f"{server}/apis/rbac.authorization.k8s.io/v1/namespaces"
+    rule = {"apiGroups": [""], "resources": ["pods"], "verbs": ["create", "get", "list"]}
+
+    def role(name: str) -> dict:
+        return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": name},
+                "rules": [rule, {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get"]}]}
+
+    def binding(name: str, user: str) -> dict:
+        return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+                "metadata": {"name": name},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+                "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}]}
+
+    spread = [*namespaces, own_ns]
+    jobs = iter(range(RBAC_ROLES))
+
+    async def worker() -> None:
+        for i in jobs:
+            ns = spread[i % len(spread)]
+            for path, body in ((f"{rbac}/{ns}/roles", role(f"r{i:04d}")),
+                               (f"{rbac}/{ns}/rolebindings", binding(f"r{i:04d}", f"user-{i:04d}"))):
+                async with session.post(path, json=body) as reply:
+                    if reply.status != 201:
+                        raise RuntimeError(f"{path}: {reply.status} {await reply.text()}")
+                    await reply.read()
+
+    await asyncio.gather(*(worker() for _ in range(16)))
+    for path, body in ((f"{rbac}/{own_ns}/roles", role("pod-creator")),
+                       (f"{rbac}/{own_ns}/rolebindings", binding("pod-creator", "bench-user"))):
+        async with session.post(path, json=body) as reply:
+            if reply.status != 201:
+                raise RuntimeError(f"{path}: {reply.status} {await reply.text()}")
+
+
+async def _rbac_creates(
+    plane: LocalControlPlane, info: LocalInfo, session: aiohttp.ClientSession, count: int, rounds: int = 6
+) -> tuple[float, float]:
+    """Pod creates/s by ``bench-user`` (a client certificate outside system:masters, allowed by
+    its RoleBinding) and by the admin (system:masters: the authorizer's first step), in
+    alternating rounds of one run: (user's rate, admin's rate)."""
+    await _rbac_fill(session, info.server, "rbac-bench")
+    user_config = plane.kubeconfig_for("bench-user")
+    seconds = {"user": 0.0, "admin": 0.0}
+    per_round = count // rounds
+    async with (
+        ApiClient.from_kubeconfig(user_config, max_connections=CONCURRENCY, lean=True) as user,
+        ApiClient.from_kubeconfig(
+            Path(info.admin_kubeconfig), max_connections=CONCURRENCY, lean=True
+        ) as admin,
+    ):
+        await _lean_creates(user, "rbac-bench", count, CONCURRENCY * 2)  # connections made, warm
+        await _lean_creates(admin, "rbac-admin", count, CONCURRENCY * 2)
+        for r in range(rounds):
+            steps = [("user", user, "rbac-bench"), ("admin", admin, "rbac-admin")]
+            for who, client, ns in steps if r % 2 == 0 else reversed(steps):
+                seconds[who] += await _lean_creates(client, ns, r * per_round, per_round)
+    total = per_round * rounds
+    return total / seconds["user"], total / seconds["admin"]
+
+
+def _print_rbac(user_rate: float, admin_rate: float) -> None:
+    print(f"api_create_per_s_rbac = {user_rate:.0f}")
+    print(f"rbac_admin_create_per_s = {admin_rate:.0f}")
+    print(f"rbac_vs_admin_ratio = {user_rate / admin_rate:.2f}")
+
+
 async def _metrics_overhead(
     plane: LocalControlPlane, info: LocalInfo, session: aiohttp.ClientSession, workdir: Path, count: int,
     rounds: int = 8,
@@ -588,6 +671,9 @@ async def run(args: argparse.Namespace, workdir: Path) -> None:
             if args.only_crd:
                 await _crd_phase(plane, info, session, workdir, args.crs)
                 return
+            if args.only_rbac:
+                _print_rbac(*await _rbac_creates(plane, info, session, args.rbac_pods))
+                return
             for ns in ("bench", "bench-aiohttp", "steady", "fan"):
                 async with session.post(
                     f"{server}/api/v1/namespaces", json={"metadata": {"name": ns}}
@@ -622,6 +708,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> None:
             print(f"token_auth_us = {await _token_auth(info, workdir, args.token_requests):.1f}")
             print(f"token_review_cached_us = {_token_review_cached_us():.1f}")
             await _crd_phase(plane, info, session, workdir, args.crs)
+            _print_rbac(*await _rbac_creates(plane, info, session, args.rbac_pods))
             ratio, cpu_us = await _metrics_overhead(plane, info, session, workdir, args.metrics_pods)
             print(f"metrics_overhead_ratio = {ratio:.3f}")
             print(f"metrics_cpu_us_per_create = {cpu_us:.1f}")
@@ -646,6 +733,8 @@ def main() -> None:
     parser.add_argument("--crs", type=int, default=4000, help="custom objects (and pods) for cr_vs_pod_ratio")
     parser.add_argument("--only-crd", action="store_true", help="only the custom resource figures")
     parser.add_argument("--metrics-pods", type=int, default=8000, help="creates per side (metrics ratio)")
+    parser.add_argument("--rbac-pods", type=int, default=6000, help="creates per side (rbac ratio)")
+    parser.add_argument("--only-rbac", action="store_true", help="only the RBAC figures")
     parser.add_argument("--only-metrics", action="store_true", help="only metrics_overhead_ratio")
     args = parser.parse_args()
     if args.dir:

@@ -6,11 +6,19 @@ with the same exponential back-off as crashes), CreateContainerConfigError (miss
 configmap/secret/key), CreateContainerError / RunContainerError (the runtime refused),
 PostStartHookError (the postStart hook failed: the container was killed). Every container
 gets its termination-message file bound at its terminationMessagePath (:mod:`.lifecycle`).
+
+Image pulls speak upstream's words (pkg/kubelet/images): events ``Pulling`` (Normal, ``Pulling
+image "X"``), ``Pulled`` (``Successfully pulled image "X" in 1.2s (1.2s including waiting)`` or
+``Container image "X" already present on machine``), ``Failed`` (Warning, ``Failed to pull
+image "X": <the CRI error>``), ``BackOff`` (Normal, ``Back-off pulling image "X"``) and
+``ErrImageNeverPull``; the ErrImagePull waiting message is the CRI error as a Go gRPC client
+prints it: ``rpc error: code = NotFound desc = <containerd's text>``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from kprov.cluster.kubelet.context import KubeletContext
@@ -23,10 +31,48 @@ from kprov.cluster.kubelet.podconfig import container_config
 from kprov.cluster.kubelet.probes import Prober, ProbeTarget
 from kprov.cluster.kubelet.volumes import MountSpec, container_mounts, pod_dir
 
-__all__ = ["Waiting", "ensure_image", "pull_policy", "start_container"]
+__all__ = ["EventSink", "Waiting", "ensure_image", "go_duration", "grpc_error_text", "pull_policy",
+           "start_container"]
 
 Obj = Mapping[str, Any]
 Waiting = tuple[str, str]
+EventSink = Callable[[str, str, str], None]  # (type, reason, message)
+IMAGE_WAITING = ("ErrImagePull", "ImagePullBackOff", "ErrImageNeverPull")
+
+# grpc-go's names of the status codes (codes.Code.String()), by Python's StatusCode names
+_GO_CODES = {
+    "OK": "OK", "CANCELLED": "Canceled", "UNKNOWN": "Unknown", "INVALID_ARGUMENT": "InvalidArgument",
+    "DEADLINE_EXCEEDED": "DeadlineExceeded", "NOT_FOUND": "NotFound", "ALREADY_EXISTS": "AlreadyExists",
+    "PERMISSION_DENIED": "PermissionDenied", "RESOURCE_EXHAUSTED": "ResourceExhausted",
+    "FAILED_PRECONDITION": "FailedPrecondition", "ABORTED": "Aborted", "OUT_OF_RANGE": "OutOfRange",
+    "UNIMPLEMENTED": "Unimplemented", "INTERNAL": "Internal", "UNAVAILABLE": "Unavailable",
+    "DATA_LOSS": "DataLoss", "UNAUTHENTICATED": "Unauthenticated",
+}
+
+
+def grpc_error_text(err: CRIError) -> str:
+    """The error as grpc-go's ``status.Error`` prints it (what upstream's kubelet shows)."""
+    code = _GO_CODES.get(err.code, err.code)
+    return f"rpc error: code = {code} desc = {err.details}"
+
+
+def go_duration(seconds: float) -> str:
+    """A duration truncated to milliseconds as Go's ``time.Duration.String`` prints it."""
+    ms = int(seconds * 1000)
+    if ms == 0:
+        return "0s"
+    if ms < 1000:
+        return f"{ms}ms"
+    minutes, ms = divmod(ms, 60_000)
+    hours, minutes = divmod(minutes, 60)
+    secs = f"{ms // 1000}.{ms % 1000:03d}".rstrip("0").rstrip(".") + "s"
+    if hours:
+        return f"{hours}h{minutes}m{secs}"
+    return f"{minutes}m{secs}" if minutes else secs
+
+
+def _no_events(event_type: str, reason: str, message: str) -> None:
+    return None
 
 
 def pull_policy(container: Obj) -> str:
@@ -42,31 +88,40 @@ def pull_policy(container: Obj) -> str:
     return "IfNotPresent"
 
 
-async def ensure_image(ctx: KubeletContext, pod: Obj, container: Obj) -> tuple[str | None, Waiting | None]:
-    """(image ref, None) when the image is usable, else (None, waiting state)."""
+async def ensure_image(
+    ctx: KubeletContext, pod: Obj, container: Obj, event: EventSink = _no_events
+) -> tuple[str | None, Waiting | None]:
+    """(image ref, None) when the image is usable, else (None, waiting state); ``event``
+    receives the pull's events."""
     image = str(container.get("image", ""))
     uid = (pod.get("metadata") or {}).get("uid", "")
     policy = pull_policy(container)
     present = await ctx.runtime.image_ref(image)
-    if policy == "Never":
+    if policy == "Never" or (policy == "IfNotPresent" and present):
         if present:
+            event("Normal", "Pulled", f'Container image "{image}" already present on machine')
             return present, None
-        return None, (
-            "ErrImageNeverPull",
-            f'Container image "{image}" is not present with pull policy of Never',
-        )
-    if policy == "IfNotPresent" and present:
-        return present, None
+        message = f'Container image "{image}" is not present with pull policy of Never'
+        event("Warning", "ErrImageNeverPull", message)
+        return None, ("ErrImageNeverPull", message)
     key = f"image:{uid}/{container.get('name', '')}"
     now = ctx.wall_clock()
     if ctx.backoff.remaining(key, ctx.backoff_last.get(key, 0.0), now) > 0:
-        return None, ("ImagePullBackOff", f'Back-off pulling image "{image}"')
+        message = f'Back-off pulling image "{image}"'
+        event("Normal", "BackOff", message)
+        return None, ("ImagePullBackOff", message)
+    event("Normal", "Pulling", f'Pulling image "{image}"')
+    started = time.monotonic()
     try:
         ref = await ctx.runtime.pull_image(image)
     except CRIError as err:
+        text = grpc_error_text(err)
+        event("Warning", "Failed", f'Failed to pull image "{image}": {text}')
         ctx.backoff.record(key, now)
         ctx.backoff_last[key] = now
-        return None, ("ErrImagePull", err.details or str(err))
+        return None, ("ErrImagePull", text)
+    took = go_duration(time.monotonic() - started)
+    event("Normal", "Pulled", f'Successfully pulled image "{image}" in {took} ({took} including waiting)')
     ctx.backoff.forget(key)
     return ref, None
 
@@ -83,8 +138,9 @@ async def start_container(
     sources: PodSources,
     volume_paths: Mapping[str, str],
     target_id: str = "",
+    event: EventSink = _no_events,
 ) -> Waiting | None:
-    ref, waiting = await ensure_image(ctx, pod, container)
+    ref, waiting = await ensure_image(ctx, pod, container, event)
     if waiting is not None or ref is None:
         return waiting
     try:

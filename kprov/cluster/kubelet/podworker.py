@@ -29,7 +29,7 @@ from typing import Any
 from kprov.cluster.api.objects import now_rfc3339, parse_time
 from kprov.cluster.client import ApiError
 from kprov.cluster.kubelet import labels as L
-from kprov.cluster.kubelet.containers import start_container
+from kprov.cluster.kubelet.containers import IMAGE_WAITING, start_container
 from kprov.cluster.kubelet.context import KubeletContext
 from kprov.cluster.kubelet.cri.client import CRIError
 from kprov.cluster.kubelet.cri.types import CONTAINER_EXITED, CONTAINER_RUNNING, ContainerInfo, SandboxInfo
@@ -297,6 +297,7 @@ class PodWorker:
                 sources=sources,
                 volume_paths=volume_paths,
                 target_id=target_id,
+                event=self._event,
             )
             if waiting is None:
                 self._waiting.pop(container["name"], None)
@@ -306,7 +307,9 @@ class PodWorker:
                 self._event("Warning", "FailedPostStartHook", waiting[1])
                 self.wake_in(0.5)
             else:
-                if waiting != self._waiting.get(container["name"]):
+                if waiting[0] in IMAGE_WAITING:  # upstream's runtime manager: the reason alone
+                    self._event("Warning", "Failed", f"Error: {waiting[0]}")
+                elif waiting != self._waiting.get(container["name"]):
                     self._event("Warning", "Failed", f"{waiting[0]}: {waiting[1]}")
                 self._waiting[container["name"]] = waiting
                 self.wake_in(

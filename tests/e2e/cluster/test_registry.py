@@ -118,6 +118,14 @@ def test_an_image_no_mirror_holds_backs_off_with_the_registrys_message(cluster: 
                                   "involvedObject.name=missing")["items"]
     messages = " ".join(e.get("message", "") for e in events)
     assert f"{image}: not found" in messages, messages  # the registry's words, nothing tried upstream
+    seen = {(e["type"], e["reason"], e["message"]) for e in events}
+    assert ("Normal", "Pulling", f'Pulling image "{image}"') in seen, seen
+    assert ("Normal", "BackOff", f'Back-off pulling image "{image}"') in seen, seen
+    assert ("Warning", "Failed", "Error: ErrImagePull") in seen, seen
+    assert ("Warning", "Failed", "Error: ImagePullBackOff") in seen, seen
+    failed = [m for _, reason, m in seen if reason == "Failed" and m.startswith("Failed to pull")]
+    prefix = f'Failed to pull image "{image}": rpc error: code = NotFound desc = '
+    assert failed and failed[0].startswith(prefix), seen
 
 
 def test_an_archive_loaded_with_kprov_images_load_runs_by_its_public_name(

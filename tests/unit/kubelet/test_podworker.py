@@ -6,7 +6,9 @@ from typing import Any
 
 import pytest
 
+from kprov.cluster.kubelet.containers import go_duration, grpc_error_text
 from kprov.cluster.kubelet.context import KubeletContext
+from kprov.cluster.kubelet.cri.client import CRIError
 from kprov.cluster.kubelet.cri.types import CONTAINER_EXITED, CONTAINER_RUNNING
 from kprov.cluster.kubelet.podconfig import NodeSettings
 from kprov.cluster.kubelet.podworker import PodWorker
@@ -140,6 +142,44 @@ async def test_missing_image_and_missing_config(world: Any) -> None:
     reasons = {s["name"]: s["state"]["waiting"]["reason"] for s in api.statuses[-1]["containerStatuses"]}
     assert reasons["app"] == "ImagePullBackOff"
     assert api.statuses[-1]["phase"] == "Pending"
+
+
+async def test_image_pull_failure_speaks_upstreams_words(world: Any) -> None:
+    ctx, runtime, api, _ = world
+    image = "kprov.local/nope:1"
+    worker = PodWorker(ctx, make_pod(containers=[{"name": "app", "image": image}]))
+    await worker.sync()
+    await asyncio.sleep(0)  # events are recorded in the background
+    (status,) = api.statuses[-1]["containerStatuses"]
+    error = f"rpc error: code = Unknown desc = failed to resolve {image}: no registry reachable"
+    assert status["state"]["waiting"] == {"reason": "ErrImagePull", "message": error}
+    assert api.events[-3:] == [
+        ("Pulling", f'Pulling image "{image}"'),
+        ("Failed", f'Failed to pull image "{image}": {error}'),
+        ("Failed", "Error: ErrImagePull"),
+    ]
+    await worker.sync()
+    await asyncio.sleep(0)
+    (status,) = api.statuses[-1]["containerStatuses"]
+    backoff = f'Back-off pulling image "{image}"'
+    assert status["state"]["waiting"] == {"reason": "ImagePullBackOff", "message": backoff}
+    assert api.events[-2:] == [("BackOff", backoff), ("Failed", "Error: ImagePullBackOff")]
+
+
+async def test_present_image_is_reported_already_present(world: Any) -> None:
+    ctx, runtime, api, _ = world
+    await PodWorker(ctx, make_pod()).sync()
+    await asyncio.sleep(0)
+    assert ("Pulled", f'Container image "{IMAGE}" already present on machine') in api.events
+
+
+def test_go_duration_and_grpc_text() -> None:
+    assert [go_duration(s) for s in (0.0004, 0.5129, 1.0, 1.2345, 61.5, 3725.0)] == [
+        "0s", "512ms", "1s", "1.234s", "1m1.5s", "1h2m5s"
+    ]
+    err = CRIError("PullImage", "NOT_FOUND", 'failed to pull and unpack image "x": not found')
+    expected = 'rpc error: code = NotFound desc = failed to pull and unpack image "x": not found'
+    assert grpc_error_text(err) == expected
 
 
 async def test_terminate_stops_with_grace_removes_everything_and_deletes(world: Any) -> None:
