@@ -16,9 +16,13 @@ It also keeps a floor under the free cpu, memory and pod slots of all nodes (exa
 adds, a lower bound after removals until recomputed): :meth:`SchedulerCache.fits_everywhere`
 answers "does every node have room for this pod?" without visiting the nodes, which lets
 the resource filter skip itself in the common case of a cluster with room everywhere.
-Each NodeInfo also has a ``memo`` for per-node results that depend only on the node and the
-pod's requests (the resource scores), emptied whenever the node or its pods change: in a
-large cluster a node changes once in many cycles, while hundreds of nodes are scored in each.
+``domain_memo`` keeps results that depend only on the nodes' names and labels (the topology
+domains a pod's node selector allows: visiting every node for each pod was ~14% of the
+scheduler's CPU at 500 hollow nodes): it is emptied when a node comes, goes or changes its
+labels, which node status posts do not. Each NodeInfo also has a ``memo`` for per-node
+results that depend only on the node and the pod's requests (the resource scores),
+emptied whenever the node or its pods change: in a large cluster a node changes once
+in many cycles, while hundreds of nodes are scored in each.
 """
 
 from __future__ import annotations
@@ -129,6 +133,7 @@ class SchedulerCache:
         self._anti_generic: set[str] = set()
         self._assume_ttl = assume_ttl
         self.generation = 0  # bumped on every change that could make a pod schedulable
+        self.domain_memo: dict[Any, Any] = {}  # results over node names and labels only
         # how many nodes have taints / are cordoned: when none, those filters have nothing to do
         self.tainted_nodes = 0
         self.unschedulable_nodes = 0
@@ -146,9 +151,13 @@ class SchedulerCache:
             self.nodes[name] = info
             self.node_order.append(name)
             self.node_infos.append(info)
+            self.domain_memo.clear()
         else:
             self._count_node(info, -1)
+        labels = info.labels
         info.set_node(node)
+        if info.labels != labels:
+            self.domain_memo.clear()
         self._count_node(info, 1)
         self._floor_exact = False  # allocatable may have grown
         self._lower_floor(info)
@@ -160,6 +169,7 @@ class SchedulerCache:
             self._count_node(info, -1)
             self.node_order.remove(name)
             self.node_infos.remove(info)
+            self.domain_memo.clear()
             self._floor_exact = False
             self.generation += 1
 

@@ -211,6 +211,27 @@ def test_pod_topology_spread() -> None:
     assert missing in failure_message(result)
 
 
+def test_spread_domains_are_remembered_until_a_node_comes_or_its_labels_change() -> None:
+    spread = [{"maxSkew": 1, "topologyKey": "zone", "whenUnsatisfiable": "DoNotSchedule",
+               "labelSelector": {"matchLabels": {"app": "s"}}}]
+    placed = [(pod(f"s{i}", labels={"app": "s"}), n) for i, n in enumerate(["a1", "b1"])]
+    cache = cache_with(_zones(), placed=placed)
+    p = pod("s3", labels={"app": "s"}, topologySpreadConstraints=spread)
+    assert run(cache, p).node in {"a1", "a2", "b1"}
+    assert list(cache.domain_memo.values()) == [frozenset({"z1", "z2"})]
+    status_only = node("b1", labels={"zone": "z2"})
+    status_only["status"]["allocatable"]["cpu"] = "8"
+    cache.set_node(status_only)
+    assert cache.domain_memo, "a change that leaves the labels keeps the domains"
+    cache.set_node(node("c1", labels={"zone": "z3"}))  # a new, empty zone: the pod must go there
+    assert {run(cache, p).node for _ in range(10)} == {"c1"}
+    cache.set_node(node("c1", labels={"zone": "z1"}))  # relabelled: zone z3 is gone again
+    run(cache, p)
+    assert list(cache.domain_memo.values()) == [frozenset({"z1", "z2"})]
+    cache.remove_node("c1")
+    assert not cache.domain_memo
+
+
 def test_replicas_of_a_workload_spread_by_default() -> None:
     owner = {"ownerReferences": [{"kind": "ReplicaSet", "name": "web-1", "uid": "u1", "controller": True}]}
 
