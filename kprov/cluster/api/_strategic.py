@@ -122,7 +122,7 @@ def _merge_list(original: list[Any], patch: list[Any], spec: FieldSpec | None) -
         for item in patch:
             if item not in result:
                 result.append(item)
-        return result
+        return _patch_order(result, patch, original, spec)
     result = list(original)
     for item in patch:
         if not isinstance(item, dict):
@@ -152,7 +152,49 @@ def _merge_list(original: list[Any], patch: list[Any], spec: FieldSpec | None) -
                 result.pop(index)
             else:
                 result[index] = merged
-    return result
+    deleted = {
+        _identity(item, spec) for item in patch if isinstance(item, dict) and item.get(_PATCH) == "delete"
+    }
+    survivors = [item for item in original if _identity(item, spec) not in deleted]
+    kept = [item for item in patch if not (isinstance(item, dict) and _PATCH in item)]
+    return _patch_order(result, kept, survivors, spec)
+
+
+def _patch_order(
+    merged: list[Any], patch: list[Any], original: list[Any], spec: FieldSpec | None
+) -> list[Any]:
+    """Order a merged list as the API server does.
+
+    The items the patch names keep the patch's order, the others the live order, and the two
+    runs are interleaved by their places in the live list: at each step a live-only item goes
+    first only when both it and the next patch item were in the live list and it came first
+    there, so items new to the list come before the live-only ones that follow them.
+    """
+    named = {_identity(item, spec): index for index, item in enumerate(patch)}
+    live_place = {_identity(item, spec): index for index, item in enumerate(original)}
+    from_patch = sorted((item for item in merged if _identity(item, spec) in named),
+                        key=lambda item: named[_identity(item, spec)])
+    live_only = [item for item in merged if _identity(item, spec) not in named]
+    ordered: list[Any] = []
+    i = j = 0
+    while i < len(live_only) or j < len(from_patch):
+        if j >= len(from_patch):
+            ordered.append(live_only[i])
+            i += 1
+            continue
+        if i >= len(live_only):
+            ordered.append(from_patch[j])
+            j += 1
+            continue
+        left = live_place.get(_identity(live_only[i], spec))
+        right = live_place.get(_identity(from_patch[j], spec))
+        if left is not None and right is not None and left < right:
+            ordered.append(live_only[i])
+            i += 1
+        else:
+            ordered.append(from_patch[j])
+            j += 1
+    return ordered
 
 
 def _identity(item: Any, spec: FieldSpec | None) -> Any:

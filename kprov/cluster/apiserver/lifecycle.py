@@ -4,8 +4,9 @@
   URL, a new uid, creationTimestamp, generation 1; client-set resourceVersion and deletion
   fields dropped.
 - update: identity fields (uid, creationTimestamp, deletion fields) kept from the stored
-  object; the main resource cannot change ``status`` and ``/status`` can change nothing
-  else; ``generation`` grows only when the spec (anything outside metadata/status) changes.
+  object; the main resource cannot change ``status`` and ``/status`` can change only the
+  status and the writer-settable metadata (see :func:`_status_metadata`); ``generation``
+  grows only when the spec (anything outside metadata/status) changes.
 - delete: an object with finalizers, or a pod bound to a node deleted with a grace period,
   is only *marked* (deletionTimestamp, deletionGracePeriodSeconds); otherwise it goes.
   A marked object whose finalizers become empty is deleted by the next write.
@@ -18,6 +19,8 @@ import datetime as dt
 import os
 import secrets
 import time
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from kprov.cluster.api.objects import format_time, is_spec_change
@@ -37,6 +40,11 @@ __all__ = [
 
 _NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"
 _IDENTITY = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds")
+# Metadata a status write may not change, by (group, resource): upstream's status strategies.
+_STATUS_RESETS: Mapping[tuple[str, str], tuple[str, ...]] = MappingProxyType({
+    ("apps", "deployments"): ("labels",),
+    ("", "pods"): ("ownerReferences",),
+})
 
 
 _clock: list[Any] = [0, ""]  # the last whole second formatted, and its text
@@ -159,7 +167,7 @@ def prepare_update(
     if subresource == "status":
         kept = {k: v for k, v in old.items() if k not in ("status", "metadata")}
         status = new.get("status")
-        new_meta = {**old_meta}
+        new_meta = _status_metadata(info, old_meta, meta)
         new.clear()
         new.update(kept)
         new["metadata"] = new_meta
@@ -179,6 +187,31 @@ def prepare_update(
     else:
         meta.pop("generation", None)
     return new
+
+
+def _status_metadata(info: ResourceInfo, old_meta: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
+    """The metadata a ``/status`` write stores, as upstream's status strategies decide it.
+
+    Built-in kinds take the writer's labels, annotations, finalizers and owner references
+    (a status patch may carry ``metadata.annotations``); a Deployment keeps its labels and
+    a Pod its owner references (their strategies reset those). A custom resource's status
+    write keeps the stored metadata whole. Generation and resourceVersion stay the stored ones.
+    """
+    if info.custom is not None:
+        return {**old_meta}
+    stored = {**meta}
+    for field in ("generation", "resourceVersion"):
+        if field in old_meta:
+            stored[field] = old_meta[field]
+        else:
+            stored.pop(field, None)
+    reset = _STATUS_RESETS.get((info.group, info.resource), ())
+    for field in reset:
+        if field in old_meta:
+            stored[field] = old_meta[field]
+        else:
+            stored.pop(field, None)
+    return stored
 
 
 def is_noop(old: dict[str, Any], new: dict[str, Any]) -> bool:

@@ -121,10 +121,25 @@ def test_retain_keys_on_deployment_strategy():
 def test_container_ports_merge_by_container_port_and_service_ports_by_port():
     live = {"spec": {"containers": [{"name": "a", "ports": [{"containerPort": 80, "name": "http"}]}]}}
     out = smp(PODS, live, {"spec": {"containers": [{"name": "a", "ports": [{"containerPort": 443}]}]}})
-    assert [p["containerPort"] for p in out["spec"]["containers"][0]["ports"]] == [80, 443]
+    # a patch item new to the list goes before the live-only ones, as the API server orders it
+    assert [p["containerPort"] for p in out["spec"]["containers"][0]["ports"]] == [443, 80]
     service = {"spec": {"ports": [{"port": 80, "targetPort": 8080}, {"port": 443}]}}
     out = smp(SERVICES, service, {"spec": {"ports": [{"port": 80, "targetPort": 9090}]}})
     assert out["spec"]["ports"] == [{"port": 80, "targetPort": 9090}, {"port": 443}]
+
+
+def test_merged_list_order_follows_the_api_server():
+    live = {"spec": {"containers": [{"name": "httpd"}]}}
+    added = smp(PODS, live, {"spec": {"containers": [{"name": "test-rs", "image": "pause"}]}})
+    assert [c["name"] for c in added["spec"]["containers"]] == ["test-rs", "httpd"]
+    live = {"spec": {"containers": [{"name": "a"}, {"name": "b"}, {"name": "c"}]}}
+    touched = smp(
+        PODS, live, {"spec": {"containers": [{"name": "c", "image": "x"}, {"name": "a", "image": "y"}]}}
+    )
+    # patch items keep the patch's order; live-only b goes first because it preceded c live
+    assert [c["name"] for c in touched["spec"]["containers"]] == ["b", "c", "a"]
+    fins = smp(PODS, {"metadata": {"finalizers": ["x", "y"]}}, {"metadata": {"finalizers": ["z"]}})
+    assert fins["metadata"]["finalizers"] == ["z", "x", "y"]
 
 
 def test_atomic_lists_replace_tolerations_and_args():
@@ -164,7 +179,8 @@ def test_owner_references_merge_by_uid_and_null_deletes():
     out = smp(
         PODS, live, {"metadata": {"ownerReferences": [{"uid": "2", "name": "y"}], "labels": {"a": None}}}
     )
-    assert [r["uid"] for r in out["metadata"]["ownerReferences"]] == ["1", "2"]
+    # new items first, as the API server orders them
+    assert [r["uid"] for r in out["metadata"]["ownerReferences"]] == ["2", "1"]
     assert out["metadata"]["labels"] == {"b": "2"}
 
 

@@ -62,6 +62,51 @@ def test_generation_moves_only_on_spec_change():
     assert scaled["metadata"]["generation"] == 2 and scaled["metadata"]["uid"] == old["metadata"]["uid"]
 
 
+def test_status_write_takes_metadata_as_upstream_strategies_do():
+    replicasets = REGISTRY.get("apps", "v1", "replicasets")
+    rs = {
+        "apiVersion": "apps/v1",
+        "kind": "ReplicaSet",
+        "metadata": {"name": "r", "labels": {"a": "1"}},
+        "spec": {"replicas": 1},
+    }
+    old = prepare_create(replicasets, rs, "ns")
+    body = {
+        **rs,
+        "metadata": {
+            "name": "r",
+            "labels": {"a": "2"},
+            "annotations": {"patchedstatus": "true"},
+            "generation": 7,
+        },
+        "status": {"replicas": 1},
+    }
+    stored = prepare_update(replicasets, old, body, "status")
+    assert stored["metadata"]["labels"] == {"a": "2"}
+    assert stored["metadata"]["annotations"] == {"patchedstatus": "true"}
+    assert stored["metadata"]["generation"] == 1 and stored["metadata"]["uid"] == old["metadata"]["uid"]
+    deployment = prepare_create(
+        DEPLOYMENTS, {**_deploy(1), "metadata": {"name": "d", "labels": {"a": "1"}}}, "ns"
+    )
+    relabeled = {
+        **_deploy(1),
+        "metadata": {"name": "d", "labels": {"a": "2"}, "annotations": {"x": "y"}},
+        "status": {"replicas": 1},
+    }
+    stored = prepare_update(DEPLOYMENTS, deployment, relabeled, "status")
+    assert stored["metadata"]["labels"] == {"a": "1"} and stored["metadata"]["annotations"] == {"x": "y"}
+    pod = prepare_create(
+        PODS, {"metadata": {"name": "p", "ownerReferences": [{"uid": "u1"}]}, "spec": {}}, "ns"
+    )
+    disowned = {
+        "metadata": {"name": "p", "ownerReferences": [], "labels": {"l": "v"}},
+        "status": {"phase": "Running"},
+    }
+    stored = prepare_update(PODS, pod, disowned, "status")
+    assert stored["metadata"]["ownerReferences"] == [{"uid": "u1"}]
+    assert stored["metadata"]["labels"] == {"l": "v"}
+
+
 def test_main_resource_cannot_write_status_and_status_cannot_write_spec():
     old = {**prepare_create(DEPLOYMENTS, _deploy(1), "ns"), "status": {"replicas": 1}}
     via_main = prepare_update(DEPLOYMENTS, old, {**_deploy(1), "status": {"replicas": 9}})
