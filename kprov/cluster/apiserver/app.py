@@ -49,6 +49,7 @@ from kprov.cluster.apiserver.http1 import AnyReply, AnyRequest, HttpFront
 from kprov.cluster.apiserver.impersonation import has_impersonation, impersonate
 from kprov.cluster.apiserver.metrics import CONTENT_TYPE, ApiMetrics
 from kprov.cluster.apiserver.negotiation import json_response
+from kprov.cluster.apiserver.oidc import serve_oidc
 from kprov.cluster.apiserver.requestinfo import RequestInfo, parse_bool, parse_request_info
 from kprov.cluster.apiserver.status import (
     forbidden,
@@ -178,7 +179,11 @@ def _handler(ctx: ApiContext, insecure_local: bool) -> Any:
                 return await _resource(request, ctx, ri, user)
             if request.path == "/metrics" and metrics is not None:
                 return _serve_metrics(request, metrics, authorizer, user)
-            served = await serve_health(request, ctx) or serve_discovery(request, ctx)
+            served = (
+                await serve_health(request, ctx)
+                or serve_oidc(request, ctx, authorizer, user)
+                or serve_discovery(request, ctx)
+            )
             return served or _not_found_body()
         except ApiError as exc:
             return json_response(status_body(exc), exc.code)

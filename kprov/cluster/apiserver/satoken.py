@@ -9,11 +9,15 @@ Verification checks the RS256 signature, the issuer, the audience and the time w
 PyJWT; whether the named objects still exist is the authenticator's business (it has the
 watch cache). Legacy tokens (issuer ``kubernetes/serviceaccount``, claims under
 ``kubernetes.io/serviceaccount/...``) verify too, so Secrets of type
-``kubernetes.io/service-account-token`` can be honoured.
+``kubernetes.io/service-account-token`` can be honoured. Tokens name their key in the
+``kid`` header as upstream does (the unpadded base64url SHA-256 of the public key's DER
+SubjectPublicKeyInfo), the ``kid`` the OIDC discovery's JWKS (:mod:`.oidc`) lists.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import time
 import uuid
 from dataclasses import dataclass
@@ -31,6 +35,7 @@ __all__ = [
     "ServiceAccountTokens",
     "TokenClaims",
     "TokenInvalid",
+    "key_id",
     "sa_username",
 ]
 
@@ -80,6 +85,12 @@ def _load_public(path: str) -> Any:
     return serialization.load_pem_public_key(data)
 
 
+def key_id(public_key: Any) -> str:
+    """upstream's key ID: base64url (no padding) of SHA-256 over the DER SubjectPublicKeyInfo."""
+    der = public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return base64.urlsafe_b64encode(hashlib.sha256(der).digest()).rstrip(b"=").decode()
+
+
 class ServiceAccountTokens:
     """Signs tokens with one private key; verifies them against any of the public keys."""
 
@@ -98,6 +109,12 @@ class ServiceAccountTokens:
         self.issuer = issuer
         self.audiences = audiences or (issuer,)
         self._issuers = (issuer, *extra_issuers)
+        self._kid = key_id(signing_key.public_key()) if signing_key is not None else ""
+
+    @property
+    def public_keys(self) -> list[Any]:
+        """The keys tokens are verified with (what the JWKS publishes)."""
+        return list(self._public_keys)
 
     @classmethod
     def from_files(
@@ -152,7 +169,8 @@ class ServiceAccountTokens:
             "nbf": issued,
             "sub": sa_username(namespace, name),
         }
-        return jwt.encode(claims, self._signing_key, algorithm="RS256"), expires
+        token = jwt.encode(claims, self._signing_key, algorithm="RS256", headers={"kid": self._kid})
+        return token, expires
 
     def verify(self, token: str, audiences: tuple[str, ...] | None = None) -> TokenClaims:
         """The claims of a valid token (signature, issuer, audience, time); TokenInvalid else."""
