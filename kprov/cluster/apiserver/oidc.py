@@ -81,5 +81,5 @@ def serve_oidc(request: AnyRequest, ctx: ApiContext, authorizer: Authorizer, use
     else:
         uri = f"https://{_host(ctx.config.advertise_address, ctx.config.secure_port)}{JWKS_PATH}"
         body, content_type = openid_configuration(tokens.issuer, uri), "application/json"
-    return web.Response(body=json.dumps(body).encode(), headers={"Content-Type": content_type,
-                                                                "Cache-Control": _CACHE})
+    encoded = json.dumps(body, separators=(",", ":")).encode()  # compact, as Go's encoder writes
+    return web.Response(body=encoded, headers={"Content-Type": content_type, "Cache-Control": _CACHE})
