@@ -158,8 +158,11 @@ class BoxRecipe:
                       "[Match]\nName=eth* en*\n\n[Network]\nDHCP=ipv4\nLinkLocalAddressing=no\n"
                       "IPv6AcceptRA=no\n\n[DHCPv4]\nClientIdentifier=mac\n"),
             # Host keys are removed from the image; each VM makes its own before sshd starts.
+            # Debian's unit checks the config first (sshd -t fails without host keys), so the
+            # list is reset and the key step put before that check.
             GuestFile("/etc/systemd/system/ssh.service.d/kprov-hostkeys.conf",
-                      "[Service]\nExecStartPre=/usr/bin/ssh-keygen -A\n"),
+                      "[Service]\nExecStartPre=\nExecStartPre=/usr/bin/ssh-keygen -A\n"
+                      "ExecStartPre=/usr/sbin/sshd -t\n"),
             GuestFile("/etc/ssh/sshd_config.d/kprov.conf", "UseDNS no\nPermitRootLogin prohibit-password\n"),
             GuestFile("/etc/sudoers.d/vagrant",
                       "vagrant ALL=(ALL) NOPASSWD:ALL\nDefaults:vagrant !requiretty\n", mode=0o440),
