@@ -10,7 +10,9 @@ from rich.console import Console
 from kprov.lab.errors import LabError
 from kprov.vm.accel import detect_accel
 from kprov.vm.box import DEFAULT_MIRROR, add_box, build_box
+from kprov.vm.libvirt import leftovers, recorded_daemons, start_daemons, stop_daemons
 from kprov.vm.recipe import BOX_NAME, CACHE_DIR, BoxRecipe
+from kprov.vm.vagrant import BOX_VOLUME_PREFIX, purge
 
 __all__ = ["app"]
 
@@ -46,3 +48,19 @@ def box(
 def accel() -> None:
     """Print the accelerator VMs get here: kvm (when /dev/kvm runs a stock guest) or tcg."""
     typer.echo(detect_accel())
+
+
+@app.command("purge")
+def purge_cmd() -> None:
+    """Remove every libvirt domain, network and volume named kprov-* (and the box's volume),
+    then stop the libvirtd/virtlogd kprov started: what a killed VM test run leaves behind."""
+    started = start_daemons()
+    try:
+        purge()
+        left = leftovers(volume_prefixes=(BOX_VOLUME_PREFIX,))
+    finally:
+        stop_daemons(list(dict.fromkeys(started + recorded_daemons())))
+    if not left.empty():
+        _err.print(f"kprov vm purge: still there: {left}", highlight=False)
+        raise typer.Exit(1)
+    _out.print("nothing of kprov's left in libvirt", highlight=False)
