@@ -22,6 +22,8 @@ class HostExpectation:
     certs: list[str] = field(default_factory=list)
     # port -> the certificate file the component listening there must serve (TLS handshake)
     served: dict[int, str] = field(default_factory=dict)
+    # nodes: the kernel as role common sets it (kprov.deploy.verify.kernel_checks)
+    kernel: bool = False
 
     def extend(self, units: Iterable[str], ports: Iterable[int], certs: Iterable[str]) -> None:
         for target, items in ((self.units, units), (self.ports, ports), (self.certs, certs)):
@@ -57,5 +59,6 @@ def expectations_for(
         if in_group(host, "control_plane") or in_group(host, "workers"):
             exp.extend(*_NODE)
             exp.served[10250] = f"{PKI}/kubelet.crt"
+            exp.kernel = True
         result[host] = exp
     return result

@@ -27,6 +27,7 @@ import testinfra
 from cryptography import x509
 
 from kprov.deploy.verify.expectations import HostExpectation
+from kprov.deploy.verify.kernel_checks import expected_kernel, kernel_script, parse_kernel_report
 from kprov.deploy.verify.report import Check
 from kprov.provision.execute.pending import PENDING_DIR
 
@@ -127,6 +128,10 @@ def _check_host(name: str, host_vars: Mapping[str, Any], exp: HostExpectation) -
         for port, path in exp.served.items():
             ok, detail = served_matches(address, port, contents.get(path))
             checks.append(Check(name, f"port {port} serves {path}", ok, detail))
+        if exp.kernel:
+            modules, sysctls, swap_off = expected_kernel(host_vars)
+            report = host.run(kernel_script(modules, sysctls)).stdout
+            checks += parse_kernel_report(name, report, modules, sysctls, swap_off)
         pending = _pending_handlers(host)
         checks.append(Check(name, "no restart pending", not pending,
                             f"pending from an interrupted run: {', '.join(pending)} (rerun kprov apply)"
