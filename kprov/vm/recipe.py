@@ -159,11 +159,17 @@ class BoxRecipe:
                       "IPv6AcceptRA=no\n\n[DHCPv4]\nClientIdentifier=mac\n"),
             # Host keys are removed from the image; each VM makes its own before sshd starts.
             # Debian's unit checks the config first (sshd -t fails without host keys), so the
-            # list is reset and the key step put before that check.
+            # list is reset and the key step put before that check. Only ECDSA and Ed25519:
+            # an RSA key takes minutes to generate under software emulation.
             GuestFile("/etc/systemd/system/ssh.service.d/kprov-hostkeys.conf",
-                      "[Service]\nExecStartPre=\nExecStartPre=/usr/bin/ssh-keygen -A\n"
-                      "ExecStartPre=/usr/sbin/sshd -t\n"),
-            GuestFile("/etc/ssh/sshd_config.d/kprov.conf", "UseDNS no\nPermitRootLogin prohibit-password\n"),
+                      "[Service]\nExecStartPre=\n" + "".join(
+                          f"ExecStartPre=/bin/sh -c '[ -f /etc/ssh/ssh_host_{kind}_key ] || "
+                          f"ssh-keygen -q -t {kind} -N \"\" -f /etc/ssh/ssh_host_{kind}_key'\n"
+                          for kind in ("ecdsa", "ed25519"))
+                      + "ExecStartPre=/usr/sbin/sshd -t\n"),
+            GuestFile("/etc/ssh/sshd_config.d/kprov.conf",
+                      "UseDNS no\nPermitRootLogin prohibit-password\n"
+                      "HostKey /etc/ssh/ssh_host_ecdsa_key\nHostKey /etc/ssh/ssh_host_ed25519_key\n"),
             GuestFile("/etc/sudoers.d/vagrant",
                       "vagrant ALL=(ALL) NOPASSWD:ALL\nDefaults:vagrant !requiretty\n", mode=0o440),
             GuestFile("/home/vagrant/.ssh/authorized_keys", self.vagrant_pubkey + "\n", mode=0o600,
