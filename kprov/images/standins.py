@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kprov.conformance.images import image_specs, plan_images
 from kprov.images.oci import build_multi_archive
 
 __all__ = ["AGNHOST_NAMES", "BASE_NAMES", "build_standins", "standin_names"]
@@ -43,6 +42,11 @@ def standin_names(with_agnhost: bool) -> list[str]:
 
 def build_standins(out: Path, agnhost: Path | None = None) -> dict[str, str]:
     """Write the stand-ins archive to ``out``; return each public name's manifest digest."""
+    # imported here: every `kprov apply` imports this module (deploy.prepare), but builds
+    # the archive only once per cache, and kprov.conformance's package pulls in its runner
+    # and pydantic (0.4-0.7 s of an apply's start on a loaded machine)
+    from kprov.conformance.images import image_specs, plan_images
+
     plan = plan_images(standin_names(agnhost is not None), have_agnhost=agnhost is not None)
     if plan.missing:  # a name above that no recipe provides: a bug in the lists
         raise ValueError(f"no recipe for: {', '.join(plan.missing)}")

@@ -150,7 +150,9 @@ def apply(
 ) -> RunReport:
     """Run the playbook; ``meanwhile`` runs while the hosts are being connected (it may add
     to ``options.extra_vars``: the plays see them; connection settings do not);
-    ``before_plays`` run between connecting and the plays (kprov's cluster preflight)."""
+    ``before_plays`` run between connecting and the plays (kprov's cluster preflight); a
+    phase's ``early_probes`` (if it has that attribute) are read with the plays' look-ahead,
+    in the same round trip per host."""
     playbook_path = playbook_path.resolve()
     run = open_run(inventory, options, observer, playbook_path.parent)
     try:
@@ -181,9 +183,10 @@ def apply(
             with run.interrupt.raising():  # operator-side builds clean up after themselves
                 meanwhile()
 
+    early = [key for phase in before_plays or [] for key in getattr(phase, "early_probes", ())]
     phases: list[Phase] = [
         OpenPhase(targets, gather, prepare if meanwhile else None,
-                  lambda host: read_plays_ahead(run, playbook.plays, host)),
+                  lambda host: read_plays_ahead(run, playbook.plays, host, early)),
         *(before_plays or []),
         PlaysPhase(playbook),
         DisconnectPhase(),

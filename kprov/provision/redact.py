@@ -37,6 +37,9 @@ _CREDENTIAL = re.compile(
 )
 # Quick test before the substitutions (most text has none of these words).
 _ANY = re.compile(rf"(?i)PRIVATE KEY-----|{_CREDENTIAL_NAMES}")
+# The same test on lower-cased text, without the slow case-insensitive alternation: every
+# credential name and "private key-----" contains one of these.
+_HINT = re.compile(r"key|token|passw|secret")
 _KEY_SUFFIXES = (".key", ".pem.key", "-key.pem")
 # Values that name a credential rather than being one (flags pointing at files, booleans).
 _HARMLESS_VALUE = re.compile(r"(?i)^[\"']?(/|\{\{|true$|false$|none$|null$|\*+$|<)")
@@ -52,10 +55,47 @@ def _credential(match: re.Match[str]) -> str:
 
 def redact_text(text: str) -> str:
     """``text`` with private key blocks and credential values replaced by ``********``."""
-    if not text or not _ANY.search(text):
+    if not text:
         return text
-    text = _PRIVATE_KEY.sub(f"<private key {REDACTED}>", text)
-    return _CREDENTIAL.sub(_credential, text)
+    lowered = text.lower()
+    if len(lowered) != len(text):  # a character whose lower case is longer: the plain way
+        if not _ANY.search(text):
+            return text
+        return _CREDENTIAL.sub(_credential, _PRIVATE_KEY.sub(f"<private key {REDACTED}>", text))
+    if not _HINT.search(lowered):
+        return text
+    if "private key-----" in lowered:
+        text = _PRIVATE_KEY.sub(f"<private key {REDACTED}>", text)
+        lowered = text.lower()
+    return _redact_credentials(text, lowered)
+
+
+def _redact_credentials(text: str, lowered: str) -> str:
+    """``_CREDENTIAL.sub(_credential, text)``, tried only at the words that hold a hint.
+
+    The same matches: a credential's name contains one of the hints, and its match starts
+    in the word (a run of word characters, dots and dashes, or a quote before it) that holds
+    that hint, so trying ``_CREDENTIAL.match`` from the word's start up to the hint finds the
+    leftmost one. Measured
+    on the ~600 KB ``--json`` report of a 5-host no-op cluster apply: 0.25 s for the
+    case-insensitive scan of the whole text, 0.02 s this way (lower() once, plain search)."""
+    out: list[str] = []
+    done = 0
+    for hint in _HINT.finditer(lowered):
+        if hint.start() < done:
+            continue
+        start = hint.start()
+        while start > done and (lowered[start - 1].isalnum() or lowered[start - 1] in "_.-"):
+            start -= 1
+        if start > done and lowered[start - 1] in "\"'":
+            start -= 1
+        for at in range(start, hint.start() + 1):
+            match = _CREDENTIAL.match(text, at)
+            if match is not None:
+                out += [text[done:match.start()], _credential(match)]
+                done = match.end()
+                break
+    return "".join(out) + text[done:] if out else text
 
 
 def is_secret_file(path: str, content: bytes | str | None) -> bool:

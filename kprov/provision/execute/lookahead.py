@@ -6,11 +6,13 @@ in, in playbook order, assuming every earlier task reports ``ok`` (registered re
 in as unchanged, across plays too), and reads all their probes at once into its probe
 cache (execute.probecache). A play then predicts only what is not covered yet: nothing,
 unless a task changed the host (the cache and its coverage are dropped) or a prediction
-could not be made.
+could not be made. ``early``: probes a phase before the plays will ask (kprov's preflight
+probe), read in the same round trip.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from kprov.provision.execute.context import PlayContext, RunContext
@@ -22,23 +24,23 @@ from kprov.provision.playbook.model import Play, Task
 __all__ = ["read_plays_ahead"]
 
 
-def read_plays_ahead(run: RunContext, plays: list[Play], host: str) -> None:
+def read_plays_ahead(run: RunContext, plays: list[Play], host: str, early: Sequence[ProbeKey] = ()) -> None:
     """Best effort: a failure here (the host lost, an engine bug) leaves the plays to probe
     live and report what they find."""
     try:
-        _read(run, plays, host)
+        _read(run, plays, host, early)
     except Exception as err:  # noqa: BLE001
         run.log.event(host, f"look-ahead skipped: {type(err).__name__}: {err}")
 
 
-def _read(run: RunContext, plays: list[Play], host: str) -> None:
+def _read(run: RunContext, plays: list[Play], host: str, early: Sequence[ProbeKey]) -> None:
     state = run.hosts[host]
     if not state.alive or state.connector is None:
         return
     generation = state.probes.generation
     standins: dict[str, Any] = {}
     tasks: list[Task] = []
-    keys: list[ProbeKey] = []
+    keys: list[ProbeKey] = list(early)
     runner: HostRunner | None = None
     for play in plays:
         hosts = PlayRunner(run, play).hosts()

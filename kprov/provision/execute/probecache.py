@@ -12,7 +12,9 @@ the whole cache is dropped, so later tasks probe live and see the change. A task
 reported ``ok`` changed nothing (the contract of idempotent modules, and of ``changed_when``
 for commands), so the host's state is still what the cache holds. ``generation`` counts
 the drops; ``covered`` holds the tasks whose probes were predicted and read since the last
-one (the look-ahead predicts again only for the others).
+one (the look-ahead predicts again only for the others). ``window`` is when a prefetched
+result was read (the batch's start and end, wall clock): a phase that reads a probe ahead
+for its clock (kprov's preflight) learns how precise that read is.
 
 Thread-safe: a task of another host delegated to this one may drop it.
 """
@@ -31,6 +33,7 @@ class ProbeCache:
     def __init__(self) -> None:
         self._results: dict[ProbeKey, CommandResult] = {}
         self._covered: set[int] = set()
+        self._windows: dict[ProbeKey, tuple[float, float]] = {}
         self._lock = threading.Lock()
         self.generation = 0
 
@@ -43,15 +46,23 @@ class ProbeCache:
             self._results[key] = result
 
     def store_all(self, results: dict[ProbeKey, CommandResult], generation: int,
-                  tasks: set[int] | frozenset[int] = frozenset()) -> bool:
+                  tasks: set[int] | frozenset[int] = frozenset(),
+                  window: tuple[float, float] | None = None) -> bool:
         """Keep results read while the cache was at ``generation`` (False: dropped since),
-        and mark ``tasks`` (uids) as covered by them."""
+        and mark ``tasks`` (uids) as covered by them; ``window``: when they were read."""
         with self._lock:
             if generation != self.generation:
                 return False
             self._results.update(results)
             self._covered.update(tasks)
+            if window is not None:
+                self._windows.update(dict.fromkeys(results, window))
             return True
+
+    def window(self, key: ProbeKey) -> tuple[float, float] | None:
+        """When a prefetched result still held was read (None: not held, or read live)."""
+        with self._lock:
+            return self._windows.get(key) if key in self._results else None
 
     def covers(self, task_uid: int) -> bool:
         with self._lock:
@@ -65,4 +76,5 @@ class ProbeCache:
         with self._lock:
             self._results.clear()
             self._covered.clear()
+            self._windows.clear()
             self.generation += 1

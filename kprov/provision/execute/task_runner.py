@@ -10,7 +10,9 @@ a lost session makes the host *unreachable*.
 Modules read the host through its probe cache (execute.probecache): ``predict`` tells what
 a task would probe first (for the look-ahead), ``prefetch`` reads such probes in one round
 trip, and ``settle`` drops the cache after a task that may have changed the host. Tasks
-with ``until`` (each attempt must see the host anew) and delegated tasks read no cache.
+with ``until`` (each attempt must see the host anew) and delegated tasks read no cache,
+except a query's first attempt (``is_query``: a health poll declared changeless): it may
+be read ahead, and when that result does not meet ``until`` the host is asked again at once.
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ class _Call:
     cache: ProbeCache | None  # the cache of the host the module ran on (None: no host)
     acted: bool = False  # it sent a command or file that may change the host
     judged_by_task: bool = False  # command/shell: changed_when says whether it changed anything
+    from_cache: bool = False  # its result came from the probe cache (nothing ran)
 
 
 def _safe_diff(entry: dict[str, Any]) -> dict[str, Any]:
@@ -258,13 +261,15 @@ class TaskRunner:
     # -- probes: prediction, prefetch, invalidation ----------------------------------------
     def _predictable_module(self, task: Task) -> Any:
         """The module whose first probes can be predicted for ``task``, or None."""
-        if (task.action in ENGINE_RUNNERS or task.action == "include_vars" or task.until is not None
+        if (task.action in ENGINE_RUNNERS or task.action == "include_vars"
                 or task.delegate_to
                 or self.host.connector is None):
             return None
         try:
             module = get_module(task.action)
         except UnknownModuleError:
+            return None
+        if task.until is not None and not self.is_query(task, module):
             return None
         # a module whose first operation is an action unless some argument asks for a test
         # first (command's creates/removes) has nothing to predict without one
@@ -275,12 +280,14 @@ class TaskRunner:
 
     @staticmethod
     def is_query(task: Task, module: Any) -> bool:
-        """A command task that declares its command read-only: ``changed_when: false`` and
-        ``check_mode: false`` (Ansible's idiom for a command that only gathers information),
-        without ``stdin``. Its command is a probe (``ModuleContext.query``): read ahead, and
-        taken from the probe cache while no task changed the host."""
+        """A command task that declares its command read-only: ``changed_when: false`` with
+        ``check_mode: false`` (Ansible's idiom for a command that only gathers information)
+        or with ``until`` (a poll: a health check), without ``stdin``. Its command is a probe
+        (``ModuleContext.query``): read ahead, and taken from the probe cache while no task
+        changed the host; a poll takes only its first attempt from there, and one that does
+        not meet ``until`` is asked again live at once (not counted, no delay)."""
         return (bool(getattr(module, "changes_judged_by_task", False))
-                and task.check_mode is False
+                and (task.check_mode is False or task.until is not None)
                 and task.changed_when is not None and len(task.changed_when) == 1
                 and task.changed_when[0] is False
                 and "stdin" not in task.args)
@@ -327,6 +334,7 @@ class TaskRunner:
         if len(wanted) < 2 or self.host.connector is None:
             cache.store_all({}, generation, covered)
             return
+        sent = time.time()
         try:
             found = prefetch(self.host.connector, wanted, lambda m: self.run.log.event(self.host.name, m))
         except UnreachableError as err:
@@ -335,7 +343,7 @@ class TaskRunner:
             return
         except ConnectionFailure:
             return  # the tasks probe one by one (and report the failure themselves)
-        cache.store_all(found, generation, covered)
+        cache.store_all(found, generation, covered, window=(sent, time.time()))
 
     def _prefetch_items(self, task: Task, scopes: list[VarScope]) -> None:
         """A loop's items' probes, together (unless the look-ahead read them already)."""
@@ -385,9 +393,11 @@ class TaskRunner:
         delay = float(scope.template(task.delay, "delay")) if task.delay is not None else 5.0
         attempts = 0
         acted = False
+        cached = True  # a poll reads the cache for its first attempt only (_call)
         while True:
             attempts += 1
-            call = self._call(task, scope, args)
+            call = self._call(task, scope, args, cached)
+            cached = task.until is None
             acted = acted or call.acted
             result = call.result
             registered = result.as_registered()
@@ -397,6 +407,9 @@ class TaskRunner:
                 break
             if all(check_scope.condition(c, "task field 'until'") for c in task.until):
                 break
+            if call.from_cache:  # read before: ask the host now (a first attempt still)
+                attempts -= 1
+                continue
             if attempts > retries:
                 registered["failed"] = True
                 registered["msg"] = registered.get("msg") or f"retries exhausted ({retries}), until not met"
@@ -422,7 +435,7 @@ class TaskRunner:
             return "failed", registered
         return ("changed" if changed else "ok"), registered
 
-    def _call(self, task: Task, scope: VarScope, args: dict[str, Any]) -> _Call:
+    def _call(self, task: Task, scope: VarScope, args: dict[str, Any], cached: bool = True) -> _Call:
         where = f"task '{task.title}' ({task.origin})"
         if task.action == "include_vars":
             return _Call(include_vars(args, lambda name, kind: self.find_file(task, name, kind),
@@ -432,16 +445,18 @@ class TaskRunner:
             return _Call(runner(args, scope, self.host.runtime_vars, where), None)
         connector, cache = self._connector(task, scope)
         ctx = self.module_context(task, scope, connector)
-        if connector is self.host.connector and task.until is None:
-            ctx.probes = cache
         try:
             module = get_module(task.action)
         except UnknownModuleError as err:
             msg = missing_module_message(task.action) if deferrable(task.action) else str(err)
             return _Call(ModuleResult(failed=True, msg=msg), None)
         ctx.query = self.is_query(task, module)
+        # a poll (until) sees the host anew at each attempt; a query's first one may be read ahead
+        if connector is self.host.connector and (task.until is None or (cached and ctx.query)):
+            ctx.probes = cache
         call = _Call(self._run_module(module, ctx, args, task), cache)
         call.acted, call.judged_by_task = ctx.acted, bool(getattr(module, "changes_judged_by_task", False))
+        call.from_cache = ctx.cache_hit
         return call
 
     def _run_module(self, module: Any, ctx: ModuleContext, args: dict[str, Any], task: Task) -> ModuleResult:

@@ -106,6 +106,7 @@ class ModuleContext:
     # a probe (from the probe cache when the engine read it ahead) instead of a run
     query: bool = False
     acted: bool = field(default=False, init=False)  # a run/put was sent: probe live from now on
+    cache_hit: bool = field(default=False, init=False)  # a probe was answered by the probe cache
 
     def _key(self, cmd: str) -> ProbeKey:
         return (cmd, self.become, self.become_user)
@@ -119,6 +120,7 @@ class ModuleContext:
         if cache is not None:
             hit = cache.get(key)
             if hit is not None:
+                self.cache_hit = True
                 return hit
         result = self.connector.run(cmd, become=self.become, become_user=self.become_user, timeout=timeout)
         if cache is not None:

@@ -152,3 +152,27 @@ def test_phase_on_a_healthy_cluster_changes_nothing(tmp_path: Path, monkeypatch:
     PreflightPhase(skip=["swap"]).run(run)
     run.log.close()
     assert run.report.ok and not run.report.results and all(s.alive for s in run.hosts.values())
+
+
+def test_phase_takes_the_probe_the_look_ahead_read_and_its_clock_window(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The engine reads PreflightPhase.early_probes with the plays' look-ahead: the phase then
+    sends nothing, and judges the clock by that batch's send/receive window."""
+    import time
+
+    from kprov.provision.connect.base import CommandResult
+
+    now = time.time()
+    fakes = {h: FakeConnector(host=h) for h in ("h1", "h2", "h3")}
+    run = _run(tmp_path, monkeypatch, fakes)
+    phase = PreflightPhase()
+    (key,) = phase.early_probes
+    for i, host in enumerate(fakes):
+        offset = 60.0 if host == "h3" else 0.0  # h3's clock is a minute ahead
+        text = GOOD.format(time=now + 0.5 + offset, mid=f"m{i}")
+        run.hosts[host].probes.store_all({key: CommandResult(0, text, "")}, 0, window=(now, now + 1.0))
+    phase.run(run)
+    run.log.close()
+    assert all(not f.commands for f in fakes.values())
+    failed = [(r.host, r.task) for r in run.report.results if r.status == "failed"]
+    assert failed == [("h3", "preflight: clock")]

@@ -197,3 +197,38 @@ def test_a_query_after_a_change_runs_live_and_sees_it(tmp_path: Path,
         report, registered = run_fake(tmp_path, monkeypatch, site_now, ["h1"], {"h1": LocalConnector("h1")})  # type: ignore[dict-item]
         assert statuses(report, "h1") == [("write", "changed"), ("read", "ok")]
         assert registered["h1"]["seen"]["stdout"] == value
+
+
+def test_a_health_poll_takes_its_first_attempt_from_the_read_ahead_only_when_met(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A poll declared changeless (until + changed_when: false) is read ahead; when the read
+    does not meet ``until`` it asks the host again at once, without a delay or a lost attempt."""
+    dest = tmp_path / "out"
+    dest.mkdir()
+    flag = dest / "healthy"
+    site = {"site.yml": f"""
+- hosts: all
+  gather_facts: false
+  tasks:
+    - {{name: file, copy: {{content: "1\\n", dest: "{dest}/one"}}}}
+    - name: poll
+      shell: "test -e {flag} || {{ touch {flag}; exit 1; }}"
+      register: health
+      until: health.rc == 0
+      retries: 0
+      delay: 30
+      changed_when: false
+"""}
+    run_fake(tmp_path, monkeypatch, site, ["h1"], {"h1": LocalConnector("h1")})  # type: ignore[dict-item]
+    assert flag.exists()
+    shutil.rmtree(tmp_path / "logs")
+    again, registered = run_fake(tmp_path, monkeypatch, site, ["h1"], {"h1": LocalConnector("h1")})  # type: ignore[dict-item]
+    assert statuses(again, "h1") == [("file", "ok"), ("poll", "ok")]
+    assert registered["h1"]["health"]["attempts"] == 1
+    assert len(_commands(tmp_path)) == 1  # read with the file's probe: no round trip of its own
+    flag.unlink()  # unhealthy when read ahead: the read made it healthy, the live ask sees that
+    shutil.rmtree(tmp_path / "logs")
+    third, registered = run_fake(tmp_path, monkeypatch, site, ["h1"], {"h1": LocalConnector("h1")})  # type: ignore[dict-item]
+    assert statuses(third, "h1") == [("file", "ok"), ("poll", "ok")]
+    assert registered["h1"]["health"]["attempts"] == 1
+    assert len(_commands(tmp_path)) == 2
