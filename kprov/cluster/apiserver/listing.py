@@ -4,8 +4,11 @@
 - ``resourceVersion`` unset: a consistent read. The current etcd revision R is read (a cheap
   count-only range); the watch cache is waited on until it has reached R and serves the first
   page from memory. With ``limit``, the continue token records R and the next key, and the
-  following pages are read from etcd *at revision R*, so all pages form one snapshot.
-- ``continue=<token>``: the next page from etcd at the token's revision (410 once compacted).
+  snapshot the page came from is kept (:mod:`kprov.cluster.storage.list_snapshots`), so all
+  pages form one snapshot.
+- ``continue=<token>``: the next page from the kept snapshot at the token's revision, from
+  memory; if this server no longer has it (expired, another server, a restart), from etcd
+  at that revision (410 once compacted).
 
 The continue token is opaque base64 of ``{"rv": R, "start": key}``.
 """
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -103,23 +107,44 @@ async def list_objects(
         revision, start = _decode_token(continue_token)
         if not start.startswith(prefix):
             raise bad_request("continue key is not valid for this list")
+        kept = ctx.cache.list_snapshots.get(prefix, revision)
+        if kept is not None and limit:
+            keys, objects = kept
+            first = bisect.bisect_left(keys, start)
+            return _page(ctx, prefix, keys, objects, first, revision, matches, limit)
         return await _from_etcd(ctx, prefix, matches, limit, start, revision)
     if resource_version in ("", None):
         current = await ctx.store.current_revision()
         if not await ctx.cache.wait_for(current):
             return await _from_etcd(ctx, prefix, matches, limit, None, 0)
-    objects, revision = ctx.cache.snapshot(prefix)
+    keys, objects, revision = ctx.cache.keyed_snapshot(prefix)
     if not limit or resource_version == "0":
         return ListResult([o for o in objects if matches(o)], revision)
+    return _page(ctx, prefix, keys, objects, 0, revision, matches, limit)
+
+
+def _page(
+    ctx: ApiContext,
+    prefix: str,
+    keys: list[str],
+    objects: list[dict[str, Any]],
+    first: int,
+    revision: int,
+    matches: Matcher,
+    limit: int,
+) -> ListResult:
+    """Up to ``limit`` matching objects of a snapshot from index ``first``; when more remain,
+    the snapshot is kept for the continue token's pages."""
     items: list[dict[str, Any]] = []
-    for index, obj in enumerate(objects):
+    for index in range(first, len(objects)):
+        obj = objects[index]
         if not matches(obj):
             continue
         items.append(obj)
         if len(items) >= limit:
-            rest = objects[index + 1 :]
+            rest = len(objects) - index - 1
             if not rest:
                 break
-            start = ctx.key(info, obj["metadata"].get("namespace", ""), obj["metadata"]["name"]) + "\x00"
-            return ListResult(items, revision, _encode_token(revision, start), len(rest))
+            ctx.cache.list_snapshots.put(prefix, revision, keys, objects)
+            return ListResult(items, revision, _encode_token(revision, keys[index] + "\x00"), rest)
     return ListResult(items, revision)

@@ -46,6 +46,7 @@ from kprov.cluster.storage.codec import Codec
 from kprov.cluster.storage.errors import RevisionExpiredError, StorageError
 from kprov.cluster.storage.etcd import EtcdKV, prefix_end
 from kprov.cluster.storage.keys import REGISTRY_PREFIX
+from kprov.cluster.storage.list_snapshots import ListSnapshots
 from kprov.cluster.storage.watch_stream import EtcdWatchStream
 
 __all__ = ["CacheEvent", "Subscription", "WatchCache", "encode_json"]
@@ -201,6 +202,7 @@ class WatchCache:
         self._ready = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stream: EtcdWatchStream | None = None
+        self.list_snapshots = ListSnapshots()  # what paginated lists' first pages came from
 
     # -- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
@@ -380,10 +382,16 @@ class WatchCache:
     def snapshot(self, prefix: str) -> tuple[list[dict[str, Any]], int]:
         """Current objects under ``prefix`` (key order) and the revision they are at.
         ``prefix`` is a scope prefix (one namespace, or one resource)."""
+        _, objects, revision = self.keyed_snapshot(prefix)
+        return objects, revision
+
+    def keyed_snapshot(self, prefix: str) -> tuple[list[str], list[dict[str, Any]], int]:
+        """:meth:`snapshot` with the objects' keys (sorted; ``keys[i]`` is ``objects[i]``'s)."""
         merged: dict[str, dict[str, Any]] = {}
         for objects in self._scopes(prefix):
             merged.update(objects)  # type: ignore[arg-type]  # all decoded by _scopes
-        return [merged[k] for k in sorted(merged)], self.revision
+        keys = sorted(merged)
+        return keys, [merged[k] for k in keys], self.revision
 
     def get(self, key: str) -> dict[str, Any] | None:
         objects = self._state.get(_parent(key))
