@@ -1,4 +1,4 @@
-"""`kprov etcd`: status, backup, restore and membership of an inventory's etcd cluster."""
+"""`kprov etcd`: status, backup, restore, membership and defragmentation of an inventory's etcd cluster."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from kprov.etcdops.cluster import EtcdCluster, EtcdOpsError
+from kprov.etcdops.defrag import defragment
 from kprov.etcdops.etcdctl import EtcdctlError
 from kprov.etcdops.members import apply_membership, ensure_member_certs, plan_for_inventory
 from kprov.etcdops.quorum import MembershipError
@@ -23,7 +24,7 @@ from kprov.provision.errors import ProvisionError
 
 __all__ = ["app"]
 
-app = typer.Typer(no_args_is_help=True, help="The etcd cluster: status, backup, restore, members.")
+app = typer.Typer(no_args_is_help=True, help="The etcd cluster: status, backup, restore, members, defrag.")
 InventoryOpt = typer.Option(..., "-i", "--inventory", help="Inventory file or directory.")
 _ERRORS = (EtcdOpsError, EtcdctlError, MembershipError, ConnectionFailure, ProvisionError, PkiError,
            TopologyError, OSError)
@@ -128,3 +129,20 @@ def members(
     except _ERRORS as e:
         raise _fail(e) from e
     console.print(f"{len(done)} steps done in {sum(d.seconds for d in done):.1f}s")
+
+
+@app.command()
+def defrag(inventory: Path = InventoryOpt) -> None:
+    """Shrink every member's database file after compaction: one member at a time, the leader last."""
+    console = _console()
+    try:
+        with EtcdCluster(inventory) as cluster:
+            done = defragment(cluster, progress=lambda m: console.print(f"  {m}"))
+    except _ERRORS as e:
+        raise _fail(e) from e
+    table = Table(title="etcd defragmentation")
+    for col in ("member", "db size before", "after", "seconds"):
+        table.add_column(col)
+    for d in done:
+        table.add_row(d.member, _size(d.before_bytes), _size(d.after_bytes), f"{d.seconds:.1f}")
+    console.print(table)

@@ -10,9 +10,10 @@ only SSH to the hosts.
 - :mod:`~kprov.etcdops.cluster`: the inventory's members, an anchor member, the live view;
 - :mod:`~kprov.etcdops.members`: growing/shrinking to the inventory's ``etcd`` group;
 - :mod:`~kprov.etcdops.snapshots`: backup to the operator machine and whole-cluster restore;
+- :mod:`~kprov.etcdops.defrag`: defragmenting every member, one at a time, the leader last;
 - :mod:`~kprov.etcdops.provision`: running roles/etcd on a joining member through the engine.
 
-CLI: ``kprov etcd status|backup|restore|members -i INVENTORY``.
+CLI: ``kprov etcd status|backup|restore|members|defrag -i INVENTORY``.
 """
 
 from kprov.etcdops.quorum import LiveMember, MembershipError, MembershipPlan, Step, plan_membership, quorum
