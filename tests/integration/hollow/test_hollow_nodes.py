@@ -84,7 +84,8 @@ async def test_a_fleet_registers_runs_pods_and_finalizes_deletions(control_plane
             lambda: _at_least(ready_nodes, NODES), timeout=30, what=f"{NODES} Ready hollow nodes"
         )
         assert sorted(names) == sorted(f"{PREFIX}{i}" for i in range(NODES))
-        first = await client.get(resources.LEASES, f"{PREFIX}0", "kube-node-lease")
+        # a node is Ready once its status is posted; its Lease comes right after (a loaded machine: later)
+        first = await wait_for(lambda: _lease(client, f"{PREFIX}0"), timeout=30, what="the first Lease")
 
         await ensure_namespace(client, NAMESPACE)
         await client.create(resources.DEPLOYMENTS, _deployment(30))
@@ -142,6 +143,13 @@ async def test_a_node_marked_not_ready_posts_its_status_at_once(control_plane, c
         await client.update_status(resources.NODES, node)
         back = await wait_for(lambda: _ready(client, name), timeout=20, what=f"{name} to report Ready again")
         assert _is_ready(back)
+
+
+async def _lease(client: ApiClient, name: str) -> dict | None:
+    try:
+        return await client.get(resources.LEASES, name, "kube-node-lease")
+    except NotFound:
+        return None
 
 
 async def _ready(client: ApiClient, name: str) -> dict | None:
