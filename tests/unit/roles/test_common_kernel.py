@@ -40,3 +40,9 @@ def test_vm_only_sysctls_are_vm_and_kernel_ones() -> None:
     defaults = yaml.safe_load(DEFAULTS.read_text())
     assert all(k.startswith(("vm.", "kernel.")) for k in defaults["common_kernel_sysctls"])
     assert all(k.startswith("net.") for k in defaults["common_sysctls"])
+
+
+def test_every_role_file_is_valid_yaml() -> None:
+    roles = DEFAULTS.parents[2]
+    for path in sorted(roles.glob("*/*/*.yml")):
+        yaml.safe_load(path.read_text())  # raises on e.g. an unquoted ": " in a task name
