@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -119,12 +120,22 @@ class Ruleset:
             self.elements.setdefault(set_name, {}).update(items)
 
 
+_UNSAFE_IN_NAME = re.compile(r"[^A-Za-z0-9/_.\\-]")
+
+
 def _hash(text: str) -> str:
     return base64.b32encode(hashlib.sha256(text.encode()).digest()).decode()[:8]
 
 
 def _chain_name(prefix: str, key: str) -> str:
-    return f"{prefix}-{_hash(prefix + key)}-{key}"[:_MAX_NAME]
+    """A readable, unique nft identifier: the hash keeps it unique, the key is made nft-safe.
+
+    nft identifiers take letters, digits and ``/ \\ _ .`` (and ``-``): an endpoint's
+    ``ip:port`` (or an IPv6 address) would be a syntax error that fails the whole transaction,
+    so ``:`` becomes ``/`` and anything else unsafe becomes ``_``.
+    """
+    readable = _UNSAFE_IN_NAME.sub("_", key.replace(":", "/"))
+    return f"{prefix}-{_hash(prefix + key)}-{readable}"[:_MAX_NAME]
 
 
 def _static(ruleset: Ruleset, settings: ProxySettings) -> None:

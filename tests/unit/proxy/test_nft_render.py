@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
 from kprov.cluster.proxy.nft import render_delta, render_full
 from kprov.cluster.proxy.rules import ProxySettings, RulesCompiler, compute_ruleset
 from kprov.cluster.proxy.servicemap import service_ports
@@ -79,3 +87,40 @@ def test_compiler_hint_gives_the_same_transaction_as_a_full_comparison() -> None
             assert current.previous is previous and current.touched is not None
             assert render_delta(previous, current, current.touched) == render_delta(previous, current)
         previous = current
+
+
+def _every_kind_of_service_port():  # type: ignore[no-untyped-def]
+    services = [
+        service("web", "10.96.0.10"),
+        service("sticky", "10.96.0.11", ports=[{"port": 80, "protocol": "TCP"}], sessionAffinity="ClientIP",
+                sessionAffinityConfig={"clientIP": {"timeoutSeconds": 10800}}),
+        service("np", "10.96.0.12", ports=[{"port": 80, "nodePort": 30080, "protocol": "TCP"}],
+                type="NodePort", sessionAffinity="ClientIP"),
+        service("empty", "10.96.0.13"),
+    ]
+    slices = [
+        endpoint_slice("web", ["10.244.1.2", "10.244.2.2"]),
+        endpoint_slice("sticky", ["10.244.1.3", "10.244.1.4"], port=9376, port_name=""),
+        endpoint_slice("np", ["10.244.1.5"], port=9376, port_name=""),
+    ]
+    return compute_ruleset(service_ports(services, slices), SETTINGS)
+
+
+def test_every_chain_name_is_an_nft_identifier() -> None:
+    ruleset = _every_kind_of_service_port()
+    assert any(name.startswith("ep-") for name in ruleset.chains)  # affinity makes endpoint chains
+    for name in ruleset.chains:
+        assert re.fullmatch(r"[A-Za-z][A-Za-z0-9/_.\\-]*", name), name
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("nft") or not shutil.which("unshare"),
+                    reason="needs root, nft and unshare for a throwaway network namespace")
+def test_nft_accepts_the_full_script_and_a_delta(tmp_path: Path) -> None:
+    # the real parser in a private network namespace: a syntax error anywhere fails the whole
+    # transaction and leaves every service of that sync unprogrammed (seen with affinity)
+    before = _ruleset(["10.244.1.2"])
+    after = _every_kind_of_service_port()
+    script = tmp_path / "rules.nft"
+    script.write_text(render_full(before) + "\n" + render_delta(before, after))
+    proc = subprocess.run(["unshare", "--net", "nft", "-f", str(script)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
