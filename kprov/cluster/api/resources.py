@@ -421,6 +421,20 @@ def _build() -> tuple[ResourceInfo, ...]:
             "coordination.k8s.io", "v1", "leases", "Lease", "lease", True, field_selectors=_META_FIELDS
         ),
         ResourceInfo(
+            "certificates.k8s.io",
+            "v1",
+            "certificatesigningrequests",
+            "CertificateSigningRequest",
+            "certificatesigningrequest",
+            False,
+            ("csr",),
+            subresources=(
+                SubresourceInfo("approval", "CertificateSigningRequest", "certificates.k8s.io"),
+                _status("CertificateSigningRequest", "certificates.k8s.io"),
+            ),
+            field_selectors=_META_FIELDS + ("spec.signerName",),
+        ),
+        ResourceInfo(
             "networking.k8s.io",
             "v1",
             "ingresses",

@@ -18,6 +18,7 @@ from typing import Any
 from kprov.cluster.api._field_errors import Errors, go_value
 from kprov.cluster.api._rbac_kinds import RBAC_GROUP, path_segment_errors, validate_binding, validate_role
 from kprov.cluster.api._validation_batch import validate_cronjob, validate_job
+from kprov.cluster.api._validation_certificates import validate_csr
 from kprov.cluster.api._validation_ephemeral import validate_ephemeral_create, validate_ephemeral_update
 from kprov.cluster.api._validation_pod import port_name_errors, validate_pod_spec, validate_pod_update
 from kprov.cluster.api._validation_policy import validate_pdb, validate_priority_class
@@ -447,6 +448,7 @@ def _clusterrolebinding(errors: Errors, obj: dict[str, Any], old: dict[str, Any]
 
 _BY_KIND: dict[tuple[str, str], Callable[[Errors, dict[str, Any], dict[str, Any] | None], None]] = {
     ("", "Pod"): _pod,
+    ("certificates.k8s.io", "CertificateSigningRequest"): validate_csr,
     ("", "Service"): _service,
     ("", "ConfigMap"): _configmap,
     ("", "Secret"): _secret,

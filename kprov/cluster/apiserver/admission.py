@@ -6,6 +6,8 @@
 - CustomResourceDefinitions and custom objects: see :mod:`.crd_admission`; a CRD this
   server wrote is served at once (``after_write``).
 - RBAC objects: nobody grants what they do not hold (:mod:`.escalation`).
+- CertificateSigningRequests name their requester (user, uid, groups, extra) and start with
+  no status; ``/approval`` changes only the conditions (:mod:`.lifecycle`).
 - Pods get their ServiceAccount and its token volume (:mod:`.sa_admission`).
 - Pods get ``spec.priority`` from their PriorityClass (:mod:`.priority`).
 - Claims get the default StorageClass; claims and volumes their protection finalizers
@@ -57,9 +59,27 @@ async def _check_namespace(ctx: ApiContext, info: ResourceInfo, namespace: str) 
         )
 
 
+def _csr_requester(csr: dict[str, Any]) -> None:
+    """A new CSR names who asked (the server's word, never the client's) and has no status."""
+    user = REQUEST_USER.get()
+    spec = csr.setdefault("spec", {})
+    for field in ("username", "uid", "groups", "extra"):
+        spec.pop(field, None)
+    spec["username"] = user.name
+    if user.uid:
+        spec["uid"] = user.uid
+    if user.groups:
+        spec["groups"] = list(user.groups)
+    if user.extra:
+        spec["extra"] = user.extra_dict()
+    csr.pop("status", None)
+
+
 async def before_create(ctx: ApiContext, info: ResourceInfo, obj: dict[str, Any], dry_run: bool) -> None:
     if info.group == "rbac.authorization.k8s.io":
         check_escalation(authorizer_of(ctx), REQUEST_USER.get(), info, obj)
+    if (info.group, info.resource) == ("certificates.k8s.io", "certificatesigningrequests"):
+        _csr_requester(obj)
     if info.namespaced:
         await _check_namespace(ctx, info, obj["metadata"]["namespace"])
     if info.custom is not None or info.group == "apiextensions.k8s.io":

@@ -290,6 +290,8 @@ async def _subresource(
         return _not_found_body()
     if sub == "status":
         return await crud.handle_object(request, ctx, info, ri, body, subresource="status")
+    if sub == "approval" and ri.verb in ("get", "update", "patch"):
+        return await crud.handle_object(request, ctx, info, ri, body, subresource="approval")
     if sub == "ephemeralcontainers" and info.resource == "pods" and ri.verb in ("get", "update", "patch"):
         return await crud.handle_object(request, ctx, info, ri, body, subresource="ephemeralcontainers")
     if sub == "finalize" and ri.verb == "update":

@@ -41,6 +41,7 @@ __all__ = [
 _NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"
 _IDENTITY = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds")
 # Metadata a status write may not change, by (group, resource): upstream's status strategies.
+_CSR = ("certificates.k8s.io", "certificatesigningrequests")
 _STATUS_RESETS: Mapping[tuple[str, str], tuple[str, ...]] = MappingProxyType({
     ("apps", "deployments"): ("labels",),
     ("", "pods"): ("ownerReferences",),
@@ -164,6 +165,21 @@ def prepare_update(
         else:
             new.setdefault("spec", {}).pop("ephemeralContainers", None)
         return new
+    if subresource == "approval":  # a CSR's approval: only status.conditions (and metadata)
+        conditions = (new.get("status") or {}).get("conditions")
+        new_meta = _status_metadata(info, old_meta, meta)
+        kept = copy.deepcopy({k: v for k, v in old.items() if k != "metadata"})
+        status = kept.setdefault("status", {})
+        if conditions:
+            status["conditions"] = conditions
+        else:
+            status.pop("conditions", None)
+        if not status:
+            kept.pop("status")
+        new.clear()
+        new.update(kept)
+        new["metadata"] = new_meta
+        return new
     if subresource == "status":
         kept = {k: v for k, v in old.items() if k not in ("status", "metadata")}
         status = new.get("status")
@@ -176,6 +192,8 @@ def prepare_update(
         return new
     if info.group == "" and info.resource == "services":
         drop_type_dependent_fields(old, new)
+    if (info.group, info.resource) == _CSR and subresource == "" and "spec" in old:
+        new["spec"] = old["spec"]  # a CSR's request is immutable (upstream resets it)
     if info.has_status and subresource == "":
         if "status" in old:
             new["status"] = old["status"]
