@@ -175,6 +175,8 @@ def _result_line(result: TaskResult, verbosity: int) -> Text:
     text = Text.assemble((f"{status:<11}", _STATUS_STYLE[result.status]), f" {result.host}: {result.task}")
     if result.msg:
         text.append(f" — {result.msg}")
+    if result.why:
+        text.append(f" — because: {'; '.join(result.why)}", style="dim")
     stderr = result.result.get("stderr") if result.status == "failed" else None
     if stderr and isinstance(stderr, str) and verbosity < 2:  # what the command said (a health
         # wait's journal lines); -vv shows the whole result anyway
@@ -209,6 +211,8 @@ def print_diffs(console: Console, report: RunReport, only_changed: bool = True) 
         console.print(f"[bold]{host}[/bold]: {len(changes)} change(s)")
         for r in changes:
             console.print(f"  [yellow]~[/yellow] {r.task} [dim]({r.action})[/dim]")
+            if r.why:
+                console.print(Text(f"      because: {'; '.join(r.why)}", style="dim"), highlight=False)
             for entry in r.diff:
                 text = _diff_text(entry)
                 if text:

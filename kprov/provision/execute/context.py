@@ -68,6 +68,11 @@ class HostState:
             self.pending_handlers = set(self.facts.get("kprov_pending_handlers") or ())
         return self.pending_handlers
 
+    def pending_reason(self, handler: str) -> str:
+        """Why an earlier run (or the runtime switch, or pki) recorded this handler."""
+        reasons = self.facts.get("kprov_pending_reasons") or {}
+        return str(reasons.get(handler) or "recorded as pending by an earlier run")
+
     @property
     def alive(self) -> bool:
         return not (self.unreachable or self.failed)
@@ -117,6 +122,8 @@ class PlayContext:
     sync: Any  # BatchSync (execute.sync); typed loosely to keep this module import-light
     handlers: dict[str, list[Task]] = field(default_factory=dict)  # per host: play + included role handlers
     notified: dict[str, list[str]] = field(default_factory=dict)  # per host, notification order
+    # per host: handler name -> why it was notified (the changed tasks and their files)
+    why: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     sync_tasks: dict[int, bool] = field(default_factory=dict)  # task uid -> needs a sync point
     throttles: dict[int, threading.Semaphore] = field(default_factory=dict)  # task uid -> its throttle
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)

@@ -28,12 +28,28 @@ from kprov.provision.execute.task_runner import TaskRunner
 from kprov.provision.modules.base import ProbeKey
 from kprov.provision.playbook.model import Block, Item, Task
 
-__all__ = ["HostRunner", "tags_selected"]
+__all__ = ["HostRunner", "notify_reason", "tags_selected"]
 
 Outcome = Literal["ok", "failed", "unreachable", "ended"]
 _SPECIAL_ACTIONS = ("meta", "include_tasks", "include_role", "import_tasks", "import_role")
 # A registered result as the play-wide look-ahead assumes it: the task reported ok.
 _UNCHANGED = {"changed": False, "failed": False, "skipped": False}
+
+
+def notify_reason(title: str, result: TaskResult) -> str:
+    """Why a changed task notified its handlers: its title and the file or unit it changed."""
+    data = result.result
+    changed = [data] + [r for r in data.get("results") or [] if isinstance(r, dict) and r.get("changed")]
+    what = []
+    for item in changed:
+        for key in ("dest", "path"):
+            value = item.get(key)
+            if isinstance(value, str) and value and value not in title and value not in what:
+                what.append(value)
+                break
+    if result.action in ("debug", "ansible.builtin.debug") and result.msg:
+        what.append(result.msg)  # a task that exists to notify says why in its message
+    return f"{title} ({', '.join(what)})" if what else title
 
 
 def tags_selected(task_tags: list[str], only: frozenset[str], skip: frozenset[str]) -> bool:
@@ -70,8 +86,15 @@ class HostRunner:
             return
         self._queued_pending = True
         queue = self.pctx.notified.setdefault(self.host.name, [])
+        why = self.pctx.why.setdefault(self.host.name, {})
+        earlier = set(self.host.facts.get("kprov_pending_handlers") or ())  # not this run's marks
         for name in sorted(pending):
-            if name not in queue and any(name in (h.name, h.title, *h.listen) for h in self._handlers()):
+            if not any(name in (h.name, h.title, *h.listen) for h in self._handlers()):
+                continue
+            reason = self.host.pending_reason(name)
+            if name in earlier and reason not in why.setdefault(name, []):
+                why[name].append(reason)
+            if name not in queue:
                 queue.append(name)
                 self.run.log.event(self.host.name, f"handler '{name}' is pending from an earlier run")
 
@@ -81,7 +104,9 @@ class HostRunner:
         new = [n for n in names if n not in pending]
         if not new or self.run.options.check or self.host.connector is None or not self.host.tracks_handlers:
             return
-        result = self.host.connector.run(mark_command(new), become=True)
+        why = self.pctx.why.get(self.host.name, {})
+        reasons = {n: "; ".join(why.get(n, [])) for n in new}
+        result = self.host.connector.run(mark_command(new, reasons), become=True)
         if result.rc == 0:
             pending.update(new)
         else:
@@ -155,7 +180,7 @@ class HostRunner:
         if task.action == "set_fact":
             self.host.runtime_vars.update(result.result.get("ansible_facts") or {})
         if result.status == "changed":
-            self._notify(task)
+            self._notify(task, result)
         return "ok"
 
     def _after(self, task: Task, result: TaskResult) -> Outcome:
@@ -170,7 +195,7 @@ class HostRunner:
             self.pctx.sync.failed(self.host.name, fatal=self.pctx.play.any_errors_fatal)
             return "failed"
         if result.status == "changed":
-            self._notify(task)
+            self._notify(task, result)
         return "ok"
 
     # -- reading probes ahead ------------------------------------------------------------------
@@ -347,11 +372,15 @@ class HostRunner:
         self.pctx.sync.failed(self.host.name, fatal=self.pctx.play.any_errors_fatal)
         return "failed"
 
-    def _notify(self, task: Task) -> None:
+    def _notify(self, task: Task, result: TaskResult) -> None:
         queue = self.pctx.notified.setdefault(self.host.name, [])
+        why = self.pctx.why.setdefault(self.host.name, {})
+        reason = notify_reason(task.title, result)
         for name in task.notify:
             if name not in queue:
                 queue.append(name)
+            if reason not in why.setdefault(name, []):
+                why[name].append(reason)
         if task.notify:
             self._mark_pending(list(task.notify))
 
@@ -368,11 +397,14 @@ class HostRunner:
             if not matching:
                 msg = f"handler '{name}' was notified but no handler has that name or listen"
                 return self._fail(f"notify {name}", "meta", msg, self.pctx.play.origin)
+            reasons = self.pctx.why.get(self.host.name, {}).pop(name, [])
             for handler in matching:
                 if handler.uid in done:
                     continue
                 done.add(handler.uid)
-                outcome = self._after(handler, self._throttled(handler))
+                result = self._throttled(handler)
+                result.why = list(reasons)
+                outcome = self._after(handler, result)
                 if outcome != "ok":
                     return outcome
             self._clear_pending(name)

@@ -7,9 +7,11 @@ Here a changed task's notifications are written to the host at once (one command
 change: a no-op run pays nothing), one file per handler name under :data:`PENDING_DIR`
 (content: the name); the facts script reads them back (``kprov_pending_handlers``), a play
 whose handlers answer to a pending name queues it at its start, and a handler that ran
-clears its file. Anything else may write such a file before a change the playbook cannot
-notify for (kprov's runtime switch writes those of the components' restart handlers), and
-``kprov verify`` reports a host with pending ones.
+clears its file. A marker may say why after a tab (``<name>\t<why>``): the run report shows
+it on the handler's result, so a restart says which change caused it. Anything else may
+write such a file before a change the playbook cannot notify for (kprov's runtime switch
+writes those of the components' restart handlers), and ``kprov verify`` reports a host
+with pending ones.
 """
 
 from __future__ import annotations
@@ -28,12 +30,19 @@ def file_name(handler: str) -> str:
     return re.sub(r"[^A-Za-z0-9.-]", "_", handler)
 
 
-def mark_command(names: Iterable[str]) -> str:
+def mark_command(names: Iterable[str], why: dict[str, str] | None = None) -> str:
     d = shlex.quote(PENDING_DIR)
+    reasons = why or {}
     writes = " && ".join(
-        f"printf '%s\\n' {shlex.quote(n)} > {d}/{shlex.quote(file_name(n))}" for n in names
+        f"printf '%s\\t%s\\n' {shlex.quote(n)} {shlex.quote(_one_line(reasons.get(n, '')))}"
+        f" > {d}/{shlex.quote(file_name(n))}"
+        for n in names
     )
     return f"mkdir -p {d} && chmod 0755 {d} && {writes}"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 def clear_command(names: Iterable[str]) -> str:

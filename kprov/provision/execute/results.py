@@ -29,6 +29,7 @@ class TaskResult:
     origin: str = ""
     play: str = ""
     result: dict[str, Any] = field(default_factory=dict)
+    why: list[str] = field(default_factory=list)  # a handler: the changes that notified it
 
 
 _RESULT_FIELDS = fields(TaskResult)

@@ -315,7 +315,16 @@ def environment(text: str, facts: dict[str, Any]) -> None:
 
 def pending_handlers(text: str, facts: dict[str, Any]) -> None:
     """Handlers notified by an earlier run that never ran (kprov.provision.execute.pending)."""
-    facts["kprov_pending_handlers"] = sorted({line.strip() for line in _lines(text) if line.strip()})
+    names: set[str] = set()
+    reasons: dict[str, str] = {}
+    for line in _lines(text):
+        name, _, why = line.partition("\t")  # a marker is "<handler>[\t<why>]"
+        if name.strip():
+            names.add(name.strip())
+            if why.strip():
+                reasons[name.strip()] = why.strip()
+    facts["kprov_pending_handlers"] = sorted(names)
+    facts["kprov_pending_reasons"] = reasons
 
 
 def finish(facts: dict[str, Any]) -> None:

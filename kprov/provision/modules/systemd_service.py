@@ -118,6 +118,15 @@ class SystemdServiceModule:
         if status.get("LoadState") == "not-found" and not (p["masked"] and p["state"] is None):
             if p["state"] == "stopped" and not p["enabled"]:
                 return ModuleResult(changed=False, data={"name": unit, "state": "stopped", "status": status})
+            if ctx.check_mode:
+                # plan: the package or unit file an earlier task installs was not installed
+                # (check mode); starting it is the change that run would make
+                wanted = [w for w in (p["state"], "enabled" if p["enabled"] else None) if w]
+                return ModuleResult(
+                    changed=True,
+                    msg=f"would make {unit} {' and '.join(wanted) or 'known'} (not on the host yet)",
+                    data={"name": unit, "status": status},
+                )
             raise ModuleFailed(f"Could not find the requested service {unit}: host")
         verbs = plan_unit(status, state=p["state"], enabled=p["enabled"], masked=p["masked"])
         before = {"state": status.get("ActiveState", ""), "enabled": status.get("UnitFileState", "")}

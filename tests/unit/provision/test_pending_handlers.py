@@ -32,7 +32,7 @@ SITE = """
 
 
 def _run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake: FakeConnector, changed: bool,
-         pending: list[str], check: bool = False):
+         pending: list[str], check: bool = False, reasons: dict[str, str] | None = None):
     monkeypatch.setenv("KPROV_LOG_DIR", str(tmp_path / "logs"))
     (tmp_path / "hosts.yml").write_text("all:\n  hosts:\n    h1:\n")
     (tmp_path / "site.yml").write_text(SITE.format(changed=str(changed).lower()))
@@ -41,7 +41,7 @@ def _run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake: FakeConnector, c
     playbook = loader.load(tmp_path / "site.yml")
     run.loader = loader
     run.hosts["h1"].connector = LoggedConnector(fake, run.log)
-    run.hosts["h1"].facts = {"kprov_pending_handlers": pending}
+    run.hosts["h1"].facts = {"kprov_pending_handlers": pending, "kprov_pending_reasons": reasons or {}}
     run.report.add_host("h1")
     try:
         PlaysPhase(playbook).run(run)
@@ -85,3 +85,40 @@ def test_facts_read_the_records() -> None:
     assert "pending-handlers" in FACTS_SCRIPT
     text = "@@kprov:kprov_pending_handlers\nrestart kprov-apiserver\nRestart kprov-kubelet\n"
     assert parse_facts(text)["kprov_pending_handlers"] == ["Restart kprov-kubelet", "restart kprov-apiserver"]
+
+
+def test_a_handler_says_which_change_notified_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    run, commands = _run(tmp_path, monkeypatch, _fake(), changed=True, pending=[])
+    handler = next(r for r in run.report.results if r.task == "restart app")
+    assert handler.why == ["change the config"]
+    assert "'change the config'" in commands[1]  # the marker carries the reason too
+    assert run.report.to_dict()["results"][1]["why"] == ["change the config"]
+
+
+def test_a_pending_handler_says_what_recorded_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    run, _ = _run(tmp_path, monkeypatch, _fake(), changed=True, pending=["restart app"],
+                  reasons={"restart app": "kprov's runtime changed: a -> b"})
+    handler = next(r for r in run.report.results if r.task == "restart app")
+    assert handler.why == ["change the config", "kprov's runtime changed: a -> b"]
+    run, _ = _run(tmp_path, monkeypatch, _fake(), changed=False, pending=["restart app"])
+    handler = next(r for r in run.report.results if r.task == "restart app")
+    assert handler.why == ["recorded as pending by an earlier run"]
+
+
+def test_notify_reason_names_the_changed_file() -> None:
+    from kprov.provision.execute.host_runner import notify_reason
+    from kprov.provision.execute.results import TaskResult
+
+    result = TaskResult(host="h1", task="t", action="template", status="changed",
+                        result={"dest": "/etc/kprov/apiserver.yaml", "changed": True})
+    assert notify_reason("Write the config", result) == "Write the config (/etc/kprov/apiserver.yaml)"
+    looped = TaskResult(host="h1", task="t", action="copy", status="changed", result={"results": [
+        {"dest": "/a", "changed": False}, {"dest": "/b", "changed": True}]})
+    assert notify_reason("Copy certs", looped) == "Copy certs (/b)"
+
+
+def test_facts_read_the_reasons() -> None:
+    text = "@@kprov:kprov_pending_handlers\nrestart app\tcertificates changed\nother\n"
+    facts = parse_facts(text)
+    assert facts["kprov_pending_handlers"] == ["other", "restart app"]
+    assert facts["kprov_pending_reasons"] == {"restart app": "certificates changed"}
