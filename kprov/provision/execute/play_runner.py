@@ -1,9 +1,14 @@
 """Run one play over its hosts: serial batches, one thread per host, fork limit, handlers.
 
-Hosts that failed or were unreachable earlier in the run are left out (as in Ansible). A
-batch whose hosts all failed ends the play (later batches do not start); an abort from
-``any_errors_fatal``/``max_fail_percentage``/``end_play`` also ends it, and so does an
-interrupt (execute.interrupt; the playbook stops).
+Hosts that failed or were unreachable earlier in the run are left out (as in Ansible). As in
+ansible-core's PlaybookExecutor, a batch whose hosts all failed ends the play *and the
+playbook* (later batches and plays do not start: with ``serial: 1`` a failed host stops a
+rolling change before the next host is touched); an abort from ``any_errors_fatal`` or
+``max_fail_percentage`` (failed hosts of the batch over the batch's size, exceeded, checked
+after each task) ends both too, ``end_play`` only the play, and an interrupt
+(execute.interrupt) the playbook. ``serial`` and ``max_fail_percentage`` are templated with
+the extra vars and the play's vars (what Ansible's play post-validation sees), so an
+operator can set the rolling batch size per run (``-e``).
 """
 
 from __future__ import annotations
@@ -30,8 +35,12 @@ def batches(hosts: list[str], serial: Any) -> list[list[str]]:
     index = 0
     while rest:
         spec = str(sizes[min(index, len(sizes) - 1)]).strip()
-        size = int(len(hosts) * float(spec[:-1]) / 100) if spec.endswith("%") else int(spec)
-        size = max(1, size)
+        if spec.endswith("%"):  # ansible's pct_to_int: at least one host
+            size = max(1, int(len(hosts) * float(spec[:-1]) / 100))
+        else:
+            size = int(spec)
+            if size <= 0:  # 0 or less: every host left, as Ansible
+                size = len(rest)
         out.append(rest[:size])
         rest = rest[size:]
         index += 1
@@ -52,8 +61,10 @@ class PlayRunner:
         self.run.observer.play(self.play.name, hosts)
         if not hosts:
             return True
-        for batch in batches(hosts, self.play.serial):
-            sync = BatchSync(batch, self.run.options.forks, self.play.max_fail_percentage)
+        serial, max_fail = self._templated(self.play.serial), self._templated(self.play.max_fail_percentage)
+        planned = batches(hosts, serial)
+        for number, batch in enumerate(planned):
+            sync = BatchSync(batch, self.run.options.forks, None if max_fail is None else float(max_fail))
             pctx = PlayContext(play=self.play, hosts=hosts, batch=batch, sync=sync)
             threads = [
                 threading.Thread(target=self._host_thread, args=(pctx, h), name=f"kprov-{h}", daemon=True)
@@ -71,8 +82,23 @@ class PlayRunner:
                     return False
                 return True
             if all(not self.run.hosts[h].alive for h in batch):
-                return True
+                left = [h for later in planned[number + 1:] for h in later]
+                if left:
+                    self.run.report.errors.append(
+                        f"play '{self.play.name}': every host of a batch failed; "
+                        f"not started on {', '.join(left)}"
+                    )
+                return False
         return True
+
+    def _templated(self, value: Any) -> Any:
+        if not isinstance(value, str) or "{" not in value:
+            return value
+        scope = self.run.engine.scope([(self.run.options.extra_vars, True), (self.play.vars, True)])
+        rendered = scope.template(value, f"play '{self.play.name}' keyword")
+        if isinstance(rendered, str) and rendered.strip().lstrip("-").isdigit():
+            return int(rendered)
+        return rendered
 
     def _host_thread(self, pctx: PlayContext, host: str) -> None:
         pctx.sync.start()
