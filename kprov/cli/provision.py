@@ -360,15 +360,23 @@ def register(app: typer.Typer) -> None:
         verbose: int = VerboseOpt,
         roles_path: list[Path] = RolesPathOpt,
         skip_preflight: list[str] = SkipPreflightOpt,
+        max_unavailable: str = typer.Option(
+            None, "--max-unavailable",
+            help="Nodes changed at once (a count or a percentage; default: all): the nodes play's "
+                 "batch size (kprov_node_serial). Control-plane hosts always go one at a time.",
+        ),
     ) -> None:
         """Apply a playbook to the inventory's hosts (Ansible-compatible roles)."""
         console = Console(stderr=as_json)
+        extra = parse_extra_vars(extra_vars)
+        if max_unavailable:
+            extra = {"kprov_node_serial": max_unavailable, **extra}
         options = RunOptions(
             check=check,
             diff=diff,
             tags=_split(tags),
             skip_tags=_split(skip_tags),
-            extra_vars=parse_extra_vars(extra_vars),
+            extra_vars=extra,
             forks=forks,
             limit=limit,
             verbosity=verbose,

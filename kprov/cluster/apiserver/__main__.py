@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import re
 import signal
 import subprocess
 import sys
@@ -28,6 +29,17 @@ def _port_range(text: str) -> tuple[int, int]:
     if not 0 < low <= high < 65536:
         raise argparse.ArgumentTypeError(f"--service-node-port-range: {text!r} is not a valid port range")
     return low, high
+
+
+def _duration_s(text: str) -> float:
+    """A Go duration as the flag takes it (``5s``, ``1m30s``, ``500ms``, ``0``) in seconds."""
+    units = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|us|µs|ns|h|m|s)", text)
+    if text.strip() in ("0", "") or not parts or "".join(n + u for n, u in parts) != text.strip():
+        if text.strip() in ("0", ""):
+            return 0.0
+        raise argparse.ArgumentTypeError(f"invalid duration {text!r} (examples: 5s, 1m30s, 500ms)")
+    return sum(float(n) * units[u] for n, u in parts)
 
 
 def parse_args(argv: list[str] | None = None) -> ServerConfig:
@@ -79,6 +91,12 @@ def parse_args(argv: list[str] | None = None) -> ServerConfig:
         type=int,
         default=1,
         help="API server processes sharing the port (each with its own watch cache)",
+    )
+    parser.add_argument(
+        "--shutdown-delay-duration",
+        type=_duration_s,
+        default=0.0,
+        help="on SIGTERM, keep serving this long (e.g. 5s) with /readyz failing, so load balancers drain",
     )
     parser.add_argument("--audit-policy-file", default="", help="audit.k8s.io/v1 Policy (YAML)")
     parser.add_argument("--audit-log-path", default="", help="audit events as JSON lines here ('-': stdout)")
@@ -132,6 +150,7 @@ def parse_args(argv: list[str] | None = None) -> ServerConfig:
         disable_admission_plugins=tuple(
             p.strip() for p in args.disable_admission_plugins.split(",") if p.strip()
         ),
+        shutdown_delay_s=args.shutdown_delay_duration,
         metrics=not args.disable_metrics,
         audit_policy_file=args.audit_policy_file,
         audit_log_path=args.audit_log_path,

@@ -39,4 +39,8 @@ class ServerConfig:
     audit_log_maxbackup: int = 0  # 0: every rotated file kept
     disable_admission_plugins: tuple[str, ...] = ()  # upstream's names, e.g. ServiceAccount
     workers: int = 1  # processes sharing the port (SO_REUSEPORT), each a full API server
+    # on SIGTERM: /readyz fails at once, requests are still served this long (so load
+    # balancers health-checking /readyz drain this server), then in-flight ones finish
+    shutdown_delay_s: float = 0.0
+    shutdown_timeout_s: float = 1.0  # in-flight requests' (and watches') grace after the delay
     extra: dict[str, str] = field(default_factory=dict)

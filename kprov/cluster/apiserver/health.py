@@ -26,6 +26,8 @@ async def serve_health(request: AnyRequest, ctx: ApiContext) -> web.StreamRespon
     if path != "/readyz":
         return web.Response(text="ok", content_type="text/plain")
     problems = []
+    if ctx.extras.get("shutting_down"):  # server.shut_down: load balancers must drain it
+        problems.append("[-]shutdown failed: reason withheld")
     try:
         await asyncio.wait_for(ctx.store.current_revision(), 2.0)
     except Exception as exc:  # any failure to reach etcd means not ready

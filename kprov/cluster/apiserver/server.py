@@ -1,7 +1,8 @@
 """Running the API server: connect etcd, load the watch cache, bootstrap, serve HTTPS.
 
 :func:`run_server` is what ``kprov-apiserver`` calls; it returns when the process is asked to
-stop (SIGTERM/SIGINT) and then closes listeners, watches and the etcd connection.
+stop (SIGTERM/SIGINT) and then shuts down gracefully (:func:`shut_down`: not ready, a delay
+for load balancers to drain it, in-flight requests finish) and closes the etcd connection.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from kprov.cluster.apiserver.satoken import ServiceAccountTokens
 from kprov.cluster.apiserver.tls import server_ssl_context
 from kprov.cluster.storage import Codec, EtcdKV, Store, WatchCache, load_encryption_config, resource_prefix
 
-__all__ = ["bucket_function", "run_server", "start_server"]
+__all__ = ["bucket_function", "run_server", "shut_down", "start_server"]
 
 _log = logging.getLogger(__name__)
 
@@ -179,15 +180,27 @@ async def run_server(config: ServerConfig) -> None:
         loop.add_signal_handler(sig, stop.set)
     _tune_gc()  # after the handlers: a SIGTERM meanwhile must still stop cleanly
     await stop.wait()
-    leases = ctx.extras.get("endpoint_leases")
-    if isinstance(leases, EndpointLeases):
-        await leases.stop()
-    custom_resources = ctx.extras.get("custom_resources")
-    if isinstance(custom_resources, CustomResources):
-        await custom_resources.stop()
-    await ctx.cache.stop()
-    await listeners.cleanup()
+    await shut_down(config, ctx, listeners)
     audit = ctx.extras.get("audit")
     if isinstance(audit, AuditLog):
         audit.writer.close()
     await kv.close()
+
+
+async def shut_down(config: ServerConfig, ctx: ApiContext, listeners: Listeners) -> None:
+    """Graceful stop, as kube-apiserver's: /readyz fails at once and the server leaves the
+    kubernetes Endpoints, requests are still served for ``--shutdown-delay-duration`` (load
+    balancers checking /readyz stop sending new connections meanwhile), then the listeners
+    close, in-flight requests finish (``shutdown_timeout_s``) and watches end."""
+    ctx.extras["shutting_down"] = True
+    leases = ctx.extras.get("endpoint_leases")
+    if isinstance(leases, EndpointLeases):
+        await leases.stop()
+    if config.shutdown_delay_s > 0:
+        _log.info("shutting down: /readyz fails, still serving for %.1fs", config.shutdown_delay_s)
+        await asyncio.sleep(config.shutdown_delay_s)
+    await listeners.cleanup(config.shutdown_timeout_s)
+    custom_resources = ctx.extras.get("custom_resources")
+    if isinstance(custom_resources, CustomResources):
+        await custom_resources.stop()
+    await ctx.cache.stop()
