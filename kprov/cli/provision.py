@@ -61,7 +61,8 @@ LimitOpt = typer.Option(
     None, "--limit", "-l", help="Host pattern: group, host, a:b, group:!host, group:&other."
 )
 ExtraOpt = typer.Option(None, "-e", "--extra-vars", help="key=value, @file.yml, or a JSON/YAML mapping.")
-ForksOpt = typer.Option(10, "--forks", "-f", help="Hosts running at once.")
+ForksOpt = typer.Option(0, "--forks", "-f",
+                        help="Hosts running at once (0: every host, as far as this machine holds it).")
 JsonOpt = typer.Option(False, "--json", help="Print the run report as JSON (no live view).")
 VerboseOpt = typer.Option(0, "-v", "--verbose", count=True, help="-v: every task result; -vv: with its data.")
 TagsOpt = typer.Option(None, "--tags", "-t", help="Only tasks with these tags (comma separated).")

@@ -1,7 +1,8 @@
 """Names, addresses and paths of one lab instance: pure data, no side effects.
 
 A lab instance n (0..9) owns the network 10.77.n.0/24 with a bridge ``kprovbr<n>`` at
-10.77.n.1 and hosts h1..h9 at 10.77.n.11..19. Every kernel object it creates carries the
+10.77.n.1 and hosts h1..h99 at 10.77.n.11..109 (h<i> at 10.77.n.<10+i>: h1..h9 kept the
+addresses they always had when the range grew for 50-host labs). Every kernel object it creates carries the
 instance number in its name so instances never collide: netns ``kp<n>-h<i>``, host-side veth
 ``kp<n>h<i>`` (interface names are limited to 15 characters), cgroups ``kprov-lab<n>-h<i>``.
 The base image, the package repository and the SSH key are shared by all instances and live
@@ -27,11 +28,11 @@ __all__ = [
 ]
 
 DEFAULT_ROOT = Path("/var/lib/kprov/lab")
-MAX_HOSTS = 9
+MAX_HOSTS = 99
 MAX_INDEX = 9
 REPO_PORT = 8000
 IFNAMSIZ = 15
-_HOST_RE = re.compile(r"^h([1-9])$")
+_HOST_RE = re.compile(r"^h([1-9][0-9]?)$")
 
 
 def host_number(host: str) -> int:
@@ -104,7 +105,7 @@ class LabLayout:
         return [f"h{i}" for i in range(1, count + 1)]
 
     def etc_hosts(self) -> str:
-        """/etc/hosts for every host of this instance: all h1..h9 by name."""
+        """/etc/hosts for every host of this instance: all h1..h99 by name."""
         lines = ["127.0.0.1 localhost", "::1 localhost ip6-localhost ip6-loopback"]
         lines += [f"{self.ip(h)} {h}" for h in self.host_names(MAX_HOSTS)]
         return "\n".join(lines) + "\n"
@@ -171,7 +172,7 @@ class LabLayout:
         return Path("/run/netns") / self.netns(host)
 
     def existing_hosts(self) -> list[str]:
-        """Hosts that have a disk in this instance, in order h1..h9."""
+        """Hosts that have a disk in this instance, in order h1..h99."""
         if not self.hosts_dir.is_dir():
             return []
         names = [p.name for p in self.hosts_dir.iterdir() if _HOST_RE.match(p.name)]

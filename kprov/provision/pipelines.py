@@ -22,6 +22,7 @@ from typing import Any
 from kprov.provision.connect.base import CommandResult, ConnectionFailure
 from kprov.provision.errors import InventoryError, PlaybookError
 from kprov.provision.execute.context import HostState, RunContext, RunOptions
+from kprov.provision.execute.forks import resolve_forks
 from kprov.provision.execute.interrupt import catching_signals
 from kprov.provision.execute.lookahead import read_plays_ahead
 from kprov.provision.execute.results import NullObserver, RunObserver, RunReport, TaskResult
@@ -86,6 +87,7 @@ def open_run(
     extra = _playbook_var_layers(base, inv) if playbook_dir else []
     for name in inv.hosts:
         run.hosts[name] = HostState(name=name, inventory_vars=inv.host_vars(name, extra))
+    options.forks = resolve_forks(options.forks, len(inv.hosts))
     return run
 
 
@@ -213,7 +215,7 @@ def run_playbook(
     diff: bool = False,
     tags: list[str] | None = None,
     skip_tags: list[str] | None = None,
-    forks: int = 10,
+    forks: int = 0,
     roles_path: list[Path] | None = None,
     observer: RunObserver | None = None,
     before_plays: list[Phase] | None = None,

@@ -36,7 +36,7 @@ class RunOptions:
     tags: frozenset[str] = frozenset()
     skip_tags: frozenset[str] = frozenset()
     extra_vars: dict[str, Any] = field(default_factory=dict)
-    forks: int = 10
+    forks: int = 0  # 0: as wide as the inventory, when the machine holds it (execute.forks)
     limit: str | None = None
     verbosity: int = 0
     roles_path: list[Path] = field(default_factory=list)

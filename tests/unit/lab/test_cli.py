@@ -36,6 +36,6 @@ def test_bad_instance_is_a_clear_error() -> None:
 
 
 def test_bad_host_count_is_a_clear_error(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["--lab", "1", "inventory", "--hosts", "12", "--out", str(tmp_path / "x")])
+    result = runner.invoke(app, ["--lab", "1", "inventory", "--hosts", "120", "--out", str(tmp_path / "x")])
     assert result.exit_code == 1
-    assert "1..9 hosts" in result.output
+    assert "1..99 hosts" in result.output

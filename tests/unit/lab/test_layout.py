@@ -18,6 +18,9 @@ def test_every_instance_has_its_own_network_and_names(index: int) -> None:
     assert layout.bridge == f"kprovbr{index}"
     assert layout.ip("h1") == f"10.77.{index}.11"
     assert layout.ip("h9") == f"10.77.{index}.19"
+    assert layout.ip("h50") == f"10.77.{index}.60"
+    assert layout.ip("h99") == f"10.77.{index}.109"
+    assert layout.veth("h99") == f"kp{index}h99"
     assert layout.netns("h3") == f"kp{index}-h3"
     assert layout.veth("h3") == f"kp{index}h3"
     assert layout.cgroup("h3") == f"kprov-lab{index}-h3"
@@ -44,23 +47,24 @@ def test_shared_parts_are_shared_and_base_can_be_moved() -> None:
     assert b.base == Path("/tmp/other-base")
 
 
-def test_etc_hosts_lists_all_nine_hosts_of_the_instance() -> None:
+def test_etc_hosts_lists_every_host_of_the_instance() -> None:
     text = LabLayout(4).etc_hosts()
-    for i in range(1, 10):
+    for i in range(1, MAX_HOSTS + 1):
         assert f"10.77.4.{10 + i} h{i}\n" in text
     assert "10.77.0." not in text
 
 
-@pytest.mark.parametrize("bad", ["h0", "h10", "host1", "H1", "", "h1 "])
+@pytest.mark.parametrize("bad", ["h0", "h01", "h100", "host1", "H1", "", "h1 "])
 def test_bad_host_names_are_refused_with_the_valid_range(bad: str) -> None:
-    with pytest.raises(LabError, match="h1..h9"):
+    with pytest.raises(LabError, match="h1..h99"):
         host_number(bad)
 
 
 def test_host_names_and_counts() -> None:
     assert LabLayout.host_names(3) == ["h1", "h2", "h3"]
-    for count in (0, 10):
-        with pytest.raises(LabError, match="1..9 hosts"):
+    assert len(LabLayout.host_names(50)) == 50 and LabLayout.host_names(50)[-1] == "h50"
+    for count in (0, MAX_HOSTS + 1):
+        with pytest.raises(LabError, match="1..99 hosts"):
             LabLayout.host_names(count)
 
 
@@ -80,6 +84,6 @@ def test_instance_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_existing_hosts_are_read_from_the_state_dir(tmp_path: Path) -> None:
     layout = LabLayout(2, root=tmp_path)
     assert layout.existing_hosts() == []
-    for name in ("h3", "h1", "junk", "h10"):
+    for name in ("h3", "h1", "junk", "h10", "h100", "h05"):
         (layout.hosts_dir / name).mkdir(parents=True)
-    assert layout.existing_hosts() == ["h1", "h3"]
+    assert layout.existing_hosts() == ["h1", "h3", "h10"]

@@ -1,0 +1,131 @@
+"""Benchmark: how `kprov apply` grows with the number of hosts, against ansible-playbook.
+
+    python tests/bench/bench_scale_engine.py [--lab N] [--hosts 10,25,50] [--no-ansible]
+
+For each host count (ascending; the lab is grown to it, not timed) the engine's sample role
+set (tests/e2e/engine/site.yml, as tests/bench/bench_engine.py runs on 5 hosts) is applied
+by kprov to hosts with none of its footprint (reset first: engine_cold_<n>_s), then again
+with nothing to change (engine_noop_<n>_s); then ansible-playbook (``--forks`` = hosts,
+pipelining and ControlPersist on) runs the same playbook on the same converged hosts
+(ansible_noop_<n>_s; its changed count is printed: 0 says the hosts were converged for it
+too) and noop_speedup_<n> = ansible_noop_<n>_s / engine_noop_<n>_s. operator_rss_mib_<n> is
+the kprov process's peak resident memory in the no-op run (GNU time's %M), and
+noop_s_per_host the least-squares slope of engine_noop_s over the host counts. Times are
+wall times of the whole CLI process. load_avg_1m says how busy the machine was: a shared
+machine's figures are only comparable at the same load.
+
+``--no-ansible`` leaves ansible-playbook out (a short form, as CI runs it with --hosts 3).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+from kprov.lab import Lab  # noqa: E402
+from tests.e2e.engine.labstate import RESET, SITE  # noqa: E402
+
+BIN = Path(sys.executable).parent
+
+
+def _timed(argv: list[str], env: dict[str, str], rss_file: Path | None = None) -> tuple[float, str]:
+    if rss_file is not None:
+        argv = ["/usr/bin/time", "-f", "%M", "-o", str(rss_file), *argv]
+    start = time.monotonic()
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=1800,
+                          stdin=subprocess.DEVNULL)
+    took = time.monotonic() - start
+    if done.returncode != 0:
+        raise SystemExit(f"{argv[0]} failed (rc={done.returncode}):\n"
+                         f"{done.stdout[-4000:]}\n{done.stderr[-2000:]}")
+    return took, done.stdout
+
+
+def _reset(lab: Lab, hosts: list[str]) -> None:
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        for rc, _, err in pool.map(lambda h: lab.ssh(h, RESET), hosts):
+            if rc != 0:
+                raise SystemExit(f"reset failed: {err}")
+
+
+def _changed(kprov_json: str) -> int:
+    return sum(s["changed"] for s in json.loads(kprov_json)["stats"].values())
+
+
+def slope(points: list[tuple[int, float]]) -> float:
+    """Least-squares slope of y over x (0 for fewer than two distinct x)."""
+    if len({x for x, _ in points}) < 2:
+        return 0.0
+    mean_x = sum(x for x, _ in points) / len(points)
+    mean_y = sum(y for _, y in points) / len(points)
+    num = sum((x - mean_x) * (y - mean_y) for x, y in points)
+    return num / sum((x - mean_x) ** 2 for x, _ in points)
+
+
+def measure(lab: Lab, count: int, work: Path, ansible: bool) -> float:
+    lab.up(count)
+    hosts = lab.layout.host_names(count)
+    inventory = lab.write_inventory(work / f"hosts-{count}.yml", count)
+    env = {
+        **os.environ,
+        "KPROV_LOG_DIR": str(work / "logs"),
+        "ANSIBLE_HOST_KEY_CHECKING": "False",
+        "ANSIBLE_PIPELINING": "1",
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_LOCAL_TEMP": str(work / "ansible-tmp"),
+        "ANSIBLE_SSH_ARGS": "-o ControlMaster=auto -o ControlPersist=120s",
+        "ANSIBLE_CONTROL_PATH_DIR": str(work / "cp"),
+    }
+    kprov = [str(BIN / "kprov"), "apply", "--json", "-i", str(inventory), str(SITE)]
+    _reset(lab, hosts)
+    cold_s, cold_out = _timed(kprov, env)
+    rss = work / f"rss-{count}"
+    noop_s, noop_out = _timed(kprov, env, rss)
+    print(f"engine_cold_{count}_s = {cold_s:.2f}")
+    print(f"engine_noop_{count}_s = {noop_s:.2f}")
+    print(f"engine_noop_engine_{count}_s = {json.loads(noop_out)['duration_s']:.2f}")
+    print(f"engine_cold_changed_{count} = {_changed(cold_out)}")
+    print(f"engine_noop_changed_{count} = {_changed(noop_out)}")
+    print(f"operator_rss_mib_{count} = {int(rss.read_text().split()[-1]) / 1024:.1f}")
+    if ansible:
+        playbook = [str(BIN / "ansible-playbook"), "--forks", str(count), "-i", str(inventory), str(SITE)]
+        ansible_s, ansible_out = _timed(playbook, env)
+        changed = sum(int(n) for n in re.findall(r"changed=(\d+)", ansible_out))
+        print(f"ansible_noop_{count}_s = {ansible_s:.2f}")
+        print(f"ansible_noop_changed_{count} = {changed}")
+        print(f"noop_speedup_{count} = {ansible_s / noop_s:.1f}")
+    print(f"load_avg_1m_{count} = {os.getloadavg()[0]:.2f}", flush=True)
+    return noop_s
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--lab", type=int, default=int(os.environ.get("KPROV_LAB", "0")))
+    parser.add_argument("--hosts", default="10,25,50", help="host counts, comma-separated")
+    parser.add_argument("--no-ansible", action="store_true", help="kprov only (no ansible-playbook runs)")
+    args = parser.parse_args()
+    counts = sorted({int(c) for c in args.hosts.split(",") if c.strip()})
+    lab = Lab(args.lab)
+    work = Path(tempfile.mkdtemp(prefix="kprov-bench-scale-"))
+    try:
+        points = [(count, measure(lab, count, work, not args.no_ansible)) for count in counts]
+        print(f"noop_s_per_host = {slope(points):.4f}")
+        _reset(lab, lab.layout.host_names(counts[-1]))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
