@@ -17,6 +17,8 @@ HOST_PACKAGES: tuple[str, ...] = (
     "conntrack",
     "docker-registry",  # the image mirror on control-plane hosts (role registry)
     "skopeo",  # loads images into it (kprov images load)
+    "haproxy",  # the API servers' load balancer with apiserver_vip (role apiserver_lb)
+    "keepalived",  # holds apiserver_vip on a control-plane host (role keepalived)
     "python3-apt",  # Ansible's apt module
     "python3-venv",  # kprov's components are installed into a venv on hosts
     "python3-pip",

@@ -130,14 +130,15 @@ def inventory(
     ctx: typer.Context,
     out: Path | None = typer.Option(None, "--out", "-o", help="Write here (default: print it)."),
     hosts: int | None = typer.Option(None, "--hosts", "-n", help="Hosts (default: existing, else 5)."),
+    vip: bool = typer.Option(False, "--vip", help="Name apiserver_vip (10.77.N.10): keepalived + HAProxy."),
 ) -> None:
     """The Ansible-format inventory of this lab instance."""
     lab = _lab(ctx)
     try:
         if out is None:
-            _out.print(lab.inventory_text(hosts), end="", highlight=False, markup=False)
+            _out.print(lab.inventory_text(hosts, vip), end="", highlight=False, markup=False)
             return
-        lab.write_inventory(out, hosts)
+        lab.write_inventory(out, hosts, vip)
     except LabError as exc:
         raise _fail(exc) from exc
     _out.print(f"wrote {out}")

@@ -24,11 +24,12 @@ _HEADER = (
 )
 
 
-def inventory_data(layout: LabLayout, count: int) -> dict[str, Any]:
+def inventory_data(layout: LabLayout, count: int, vip: bool = False) -> dict[str, Any]:
+    """``vip``: name ``apiserver_vip`` (keepalived + HAProxy in front of the API servers)."""
     hosts = layout.host_names(count)
     control = hosts[:CONTROL_PLANE_SIZE]
     workers = hosts[CONTROL_PLANE_SIZE:]
-    return {
+    data = {
         "all": {
             "vars": {
                 "ansible_user": "root",
@@ -47,14 +48,17 @@ def inventory_data(layout: LabLayout, count: int) -> dict[str, Any]:
             },
         }
     }
+    if vip:
+        data["all"]["vars"]["apiserver_vip"] = layout.apiserver_vip
+    return data
 
 
-def inventory_yaml(layout: LabLayout, count: int) -> str:
-    body = yaml.safe_dump(inventory_data(layout, count), sort_keys=False, default_flow_style=False)
+def inventory_yaml(layout: LabLayout, count: int, vip: bool = False) -> str:
+    body = yaml.safe_dump(inventory_data(layout, count, vip), sort_keys=False, default_flow_style=False)
     return _HEADER.format(index=layout.index, count=count) + body.replace(": null\n", ":\n")
 
 
-def write_inventory_file(layout: LabLayout, count: int, path: Path) -> Path:
+def write_inventory_file(layout: LabLayout, count: int, path: Path, vip: bool = False) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(inventory_yaml(layout, count))
+    path.write_text(inventory_yaml(layout, count, vip))
     return path

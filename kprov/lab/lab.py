@@ -329,10 +329,11 @@ class Lab:
             raise LabError(f"{host} does not exist in lab {self.index} (its hosts: {existing})")
         return ssh_argv(self.ip(host), self.key_path, command)
 
-    def inventory_text(self, count: int | None = None) -> str:
-        """This instance's Ansible inventory (for ``count`` hosts, default: existing or 5)."""
-        return inventory_yaml(self.layout, count or len(self.hosts()) or 5)
+    def inventory_text(self, count: int | None = None, vip: bool = False) -> str:
+        """This instance's Ansible inventory (for ``count`` hosts, default: existing or 5;
+        ``vip``: with ``apiserver_vip`` on the lab network)."""
+        return inventory_yaml(self.layout, count or len(self.hosts()) or 5, vip)
 
-    def write_inventory(self, path: Path, count: int | None = None) -> Path:
+    def write_inventory(self, path: Path, count: int | None = None, vip: bool = False) -> Path:
         """Write this instance's Ansible inventory (for ``count`` hosts, default: existing or 5)."""
-        return write_inventory_file(self.layout, count or len(self.hosts()) or 5, Path(path))
+        return write_inventory_file(self.layout, count or len(self.hosts()) or 5, Path(path), vip)

@@ -79,6 +79,11 @@ class LabLayout:
     def bridge(self) -> str:
         return f"kprovbr{self.index}"
 
+    @property
+    def apiserver_vip(self) -> str:
+        """The address an inventory with ``apiserver_vip`` gives the API (no host has .10)."""
+        return f"10.77.{self.index}.10"
+
     def ip(self, host: str) -> str:
         return f"10.77.{self.index}.{10 + host_number(host)}"
 

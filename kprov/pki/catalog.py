@@ -66,6 +66,9 @@ class KubeconfigSpec:
     cert: str
     user: str
     per_server_contexts: bool = False  # also a context per API server (for kubectl: the admin's)
+    # which server it names: "admin" (the VIP when there is one), "node" (the node-local load
+    # balancer when there is a VIP), "servers" (the API servers, with kprov's failover list)
+    route: str = "servers"
 
 
 def _dedup(items: list[str]) -> tuple[str, ...]:
@@ -87,6 +90,8 @@ def _apiserver_spec(topo: ClusterTopology) -> CertSpec:
     endpoint = topo.apiserver_host
     if endpoint:
         (ips if is_ip(endpoint) else dns).append(endpoint)
+    if topo.apiserver_vip:
+        ips.append(topo.apiserver_vip)
     dns += [*topo.extra_apiserver_names, *_LOOPBACK_NAMES]
     ips += _LOOPBACK_IPS
     return CertSpec(
@@ -145,16 +150,18 @@ def cert_specs(topo: ClusterTopology) -> list[CertSpec]:
 def kubeconfig_specs(topo: ClusterTopology) -> list[KubeconfigSpec]:
     """Every kubeconfig the cluster needs (the server URL comes from the topology)."""
     confs = [
-        KubeconfigSpec("kubeconfigs/admin.conf", "admin", ids.ADMIN_CN, per_server_contexts=True),
+        KubeconfigSpec("kubeconfigs/admin.conf", "admin", ids.ADMIN_CN, per_server_contexts=True,
+                       route="admin"),
         KubeconfigSpec("kubeconfigs/scheduler.conf", "scheduler", ids.SCHEDULER_CN),
         KubeconfigSpec(
             "kubeconfigs/controller-manager.conf", "controller-manager", ids.CONTROLLER_MANAGER_CN
         ),
-        KubeconfigSpec("kubeconfigs/kube-proxy.conf", "kube-proxy", ids.KUBE_PROXY_CN),
+        KubeconfigSpec("kubeconfigs/kube-proxy.conf", "kube-proxy", ids.KUBE_PROXY_CN, route="node"),
         KubeconfigSpec("kubeconfigs/kube-dns.conf", "kube-dns", ids.KUBE_DNS_CN),
     ]
     for name in topo.kubelets:
         confs.append(
-            KubeconfigSpec(f"kubelet/{name}/kubelet.conf", f"kubelet/{name}/client", ids.kubelet_cn(name))
+            KubeconfigSpec(f"kubelet/{name}/kubelet.conf", f"kubelet/{name}/client", ids.kubelet_cn(name),
+                           route="node")
         )
     return confs

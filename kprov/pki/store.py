@@ -188,8 +188,15 @@ class ClusterPki:
         cluster_ca_pem = cas[CLUSTER_CA].cert_pem
         for conf in kubeconfig_specs(topo):
             pair = read_pair(self.directory, conf.cert)
-            text = render_kubeconfig(server, cluster_ca_pem, pair.cert_pem, pair.key_pem, conf.user,
-                                     servers=topo.server_urls,
+            url, urls = server, topo.server_urls
+            if conf.route == "admin" and topo.apiserver_vip:
+                url = topo.admin_server_url
+                urls = (url,)
+            elif conf.route == "node" and topo.node_server_url:
+                url = topo.node_server_url
+                urls = (url,)
+            text = render_kubeconfig(url, cluster_ca_pem, pair.cert_pem, pair.key_pem, conf.user,
+                                     servers=urls,
                                      named_servers=topo.named_server_urls if conf.per_server_contexts else ())
             self._write_if_changed(conf.path, text.encode(), KEY_MODE, report)
         self._ensure_service_account_key(report)

@@ -10,6 +10,12 @@ Read from the inventory (groups and Ansible-named variables):
   ``apiserver_endpoint``                 the API server address clients use (``host``,
                                          ``host:port`` or ``https://host:port``); default:
                                          the first control-plane host's address, port 6443
+  ``apiserver_vip``                      a virtual IP keepalived holds on a control-plane
+                                         host, HAProxy on ``kprov_apiserver_vip_port``
+                                         (8443) in front of every API server: the admin's
+                                         server (and a SAN); nodes' kubelet and kube-proxy
+                                         then use their local HAProxy on
+                                         ``127.0.0.1:kprov_node_lb_port`` (6444)
 """
 
 from __future__ import annotations
@@ -101,6 +107,21 @@ class ClusterTopology:
     service_ip: str = "10.96.0.1"
     cluster_domain: str = "cluster.local"
     extra_apiserver_names: tuple[str, ...] = field(default=())
+    apiserver_vip: str | None = None
+    apiserver_vip_port: int = 8443
+    node_lb_port: int = 6444
+
+    @property
+    def admin_server_url(self) -> str:
+        """Where the admin's kubeconfig points: the VIP when there is one."""
+        if self.apiserver_vip:
+            return _endpoint_url(f"{_bracketed(self.apiserver_vip)}:{self.apiserver_vip_port}")
+        return self.server_url
+
+    @property
+    def node_server_url(self) -> str | None:
+        """The node-local load balancer kubelets and kube-proxies use (with a VIP), else None."""
+        return f"https://127.0.0.1:{self.node_lb_port}" if self.apiserver_vip else None
 
     @property
     def server_url(self) -> str:
@@ -167,10 +188,20 @@ def topology_from_groups(
         kubelets = tuple(names)
     first_vars = host_vars(names[0])
     endpoint = first_vars.get("apiserver_endpoint")
+    vip = str(first_vars.get("apiserver_vip") or "").strip() or None
+    if vip is not None and not is_ip(vip):
+        raise TopologyError(f"apiserver_vip {vip!r}: expected an IP address")
     return ClusterTopology(
         hosts=hosts,
         etcd=tuple(group_members(ETCD_GROUP)),
         control_plane=tuple(group_members(CONTROL_PLANE_GROUP)),
         kubelets=kubelets,
         apiserver_endpoint=str(endpoint) if endpoint else None,
+        apiserver_vip=vip,
+        apiserver_vip_port=int(first_vars.get("kprov_apiserver_vip_port") or 8443),
+        node_lb_port=int(first_vars.get("kprov_node_lb_port") or 6444),
     )
+
+
+def _bracketed(address: str) -> str:
+    return f"[{address}]" if ":" in address else address

@@ -11,12 +11,13 @@ from kprov.lab import Lab
 KPROV = [sys.executable, "-m", "kprov.cli.main"]
 
 
-def fresh_cluster(lab_index: int, workdir: Path, hosts: int = 5) -> Path:
-    """Wipe lab ``lab_index``, boot ``hosts`` hosts, apply the cluster; the inventory's path."""
+def fresh_cluster(lab_index: int, workdir: Path, hosts: int = 5, vip: bool = False) -> Path:
+    """Wipe lab ``lab_index``, boot ``hosts`` hosts, apply the cluster; the inventory's path
+    (``vip``: with an ``apiserver_vip``: keepalived + HAProxy)."""
     lab = Lab(lab_index)
     lab.wipe()
     lab.up(hosts)
-    inventory = lab.write_inventory(workdir / "hosts.yml", hosts)
+    inventory = lab.write_inventory(workdir / "hosts.yml", hosts, vip=vip)
     proc = subprocess.run([*KPROV, "apply", "-i", str(inventory)], capture_output=True, text=True,
                           stdin=subprocess.DEVNULL)
     if proc.returncode != 0:

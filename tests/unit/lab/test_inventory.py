@@ -41,3 +41,10 @@ def test_small_labs_have_no_workers() -> None:
 def test_write_creates_parent_dirs(tmp_path: Path) -> None:
     out = write_inventory_file(LabLayout(9), 4, tmp_path / "a/b/hosts.yml")
     assert yaml.safe_load(out.read_text())["all"]["hosts"]["h4"]["ansible_host"] == "10.77.9.14"
+
+
+def test_an_apiserver_vip_on_the_lab_network_when_asked() -> None:
+    assert "apiserver_vip" not in inventory_data(LabLayout(1), 4)["all"]["vars"]
+    data = yaml.safe_load(inventory_yaml(LabLayout(1), 4, vip=True))["all"]
+    assert data["vars"]["apiserver_vip"] == "10.77.1.10"
+    assert data["vars"]["apiserver_vip"] not in {h["ansible_host"] for h in data["hosts"].values()}

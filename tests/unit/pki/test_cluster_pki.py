@@ -216,3 +216,26 @@ def test_the_admin_kubeconfig_has_a_context_per_api_server(issued) -> None:
         assert contexts[f"kubernetes-admin@kprov-{host}"] == want
     kubelet = yaml.safe_load((issued / "kubelet" / "h4" / "kubelet.conf").read_text())
     assert len(kubelet["contexts"]) == 1  # components fail over through the servers extension instead
+
+
+def test_an_apiserver_vip_is_the_admins_server_and_nodes_use_their_local_balancer(tmp_path) -> None:
+    host_vars = {h: {**v, "apiserver_vip": "10.77.2.10"} for h, v in FIVE_VARS.items()}
+    ClusterPki(tmp_path).ensure(make_topology(FIVE, host_vars))
+    assert "10.77.2.10" in _sans(tmp_path, "apiserver")[1]
+    admin = yaml.safe_load((tmp_path / "kubeconfigs/admin.conf").read_text())
+    assert admin["clusters"][0]["cluster"]["server"] == "https://10.77.2.10:8443"
+    assert "extensions" not in admin["clusters"][0]["cluster"]
+    assert admin["current-context"] == "kubernetes-admin@kprov"
+    assert len(admin["contexts"]) == 4  # the per-server contexts stay
+    for name in ("kubelet/h4/kubelet.conf", "kubeconfigs/kube-proxy.conf"):
+        conf = yaml.safe_load((tmp_path / name).read_text())
+        assert conf["clusters"][0]["cluster"]["server"] == "https://127.0.0.1:6444"
+    scheduler = yaml.safe_load((tmp_path / "kubeconfigs/scheduler.conf").read_text())
+    assert scheduler["clusters"][0]["cluster"]["server"] == "https://10.77.2.11:6443"
+
+
+def test_an_apiserver_vip_must_be_an_address() -> None:
+    from kprov.pki.topology import TopologyError
+
+    with pytest.raises(TopologyError, match="apiserver_vip 'lb.example': expected an IP address"):
+        make_topology(FIVE, {h: {**v, "apiserver_vip": "lb.example"} for h, v in FIVE_VARS.items()})
