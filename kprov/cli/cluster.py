@@ -1,4 +1,4 @@
-"""`kprov up | verify | reset | kubeconfig`: the whole-cluster commands. No logic lives here."""
+"""`kprov up | verify | reset | upgrade | kubeconfig`: the whole-cluster commands. No logic lives here."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from rich.table import Table
 from kprov.cli.provision import LiveView, print_preflight, print_recap
 from kprov.deploy.reset import reset_cluster
 from kprov.deploy.up import UpOptions, up
+from kprov.deploy.upgrade import UpgradeOptions, UpgradeResult, upgrade
 from kprov.deploy.verify import VerifyReport, verify_cluster
 from kprov.deploy.verify.run import admin_kubeconfig_path
 from kprov.lab import LabError
@@ -34,6 +35,21 @@ def _print_verify(console: Console, report: VerifyReport) -> None:
     console.print(table)
     failed = len(report.failures)
     console.print("[green]all checks passed[/]" if report.ok else f"[red]{failed} check(s) failed[/]")
+
+
+def _print_upgrade(console: Console, result: UpgradeResult) -> None:
+    hosts = Table(title="UPGRADE", title_justify="left")
+    for col in ("host", "kind", "runs", "gets"):
+        hosts.add_column(col)
+    for plan in result.plans:
+        hosts.add_row(plan.host, plan.kind, plan.current or "?", plan.new if plan.needed else "(current)")
+    console.print(hosts)
+    for title, ok, detail in result.phases:
+        mark = "[green]ok[/]" if ok else "[red]FAILED[/]"
+        console.print(f"{mark} {title}" + (f" — {detail}" if detail else ""))
+    if not result.ok:
+        console.print(f"[red]upgrade stopped:[/red] {result.stopped}")
+        console.print(result.how_to_continue, highlight=False, markup=False)
 
 
 def register(app: typer.Typer) -> None:
@@ -86,6 +102,28 @@ def register(app: typer.Typer) -> None:
         else:
             _print_verify(Console(), report)
         raise typer.Exit(0 if report.ok else 2)
+
+    @app.command("upgrade")
+    def upgrade_cmd(
+        inventory: Path = InventoryOpt,
+        source: Path = typer.Option(None, "--source", help="The kprov tree to build (default: this one)."),
+        max_unavailable: str = typer.Option("1", "--max-unavailable",
+                                            help="Workers drained and upgraded at once (N or P%)."),
+        dry_run: bool = typer.Option(False, "--dry-run", help="List what each host gets; change nothing."),
+    ) -> None:
+        """Roll a new kprov build onto a running cluster: preflight (versions, etcd quorum, an
+        etcd backup), control-plane hosts one by one, then workers in drained batches."""
+        console = Console()
+        options = UpgradeOptions(inventory, max_unavailable=max_unavailable, dry_run=dry_run)
+        if source is not None:
+            options.source = source
+        try:
+            result = upgrade(options, lambda msg: console.print(f"[bold]{msg}[/bold]"))
+        except ProvisionError as err:
+            console.print(f"[red]error:[/red] {err}")
+            raise typer.Exit(1) from None
+        _print_upgrade(console, result)
+        raise typer.Exit(0 if result.ok else 2)
 
     @app.command("reset")
     def reset_cmd(

@@ -1,0 +1,227 @@
+"""`kprov upgrade -i INV`: a new kprov build onto a running cluster, one piece at a time.
+
+The phases, in order (the first failure stops the rollout and says how to go on):
+
+1. preflight: versions — which kprov runtime each host runs and which it gets (a host
+   already on the new one is skipped: rerunning an interrupted upgrade resumes it);
+2. preflight: the etcd quorum — every member healthy;
+3. preflight: an etcd backup — a fresh snapshot beside the inventory (``kprov etcd
+   backup``), so the way back exists before anything changes;
+4. control plane — the cluster playbook limited to the etcd members and control-plane
+   hosts: etcd members restart one at a time (their restart lock), control-plane hosts
+   one at a time (site.yml's serial play, each host ready before the next), their kubelets
+   one at a time; the control plane is new before any worker's kubelet (version skew);
+5. workers — in batches of ``--max-unavailable``: each node cordoned and drained through
+   the Eviction API (a PodDisruptionBudget's 429 is retried), the playbook limited to the
+   batch (its kubelets wait until their Node is Ready again), then uncordoned.
+
+``--dry-run`` prints what each host gets and the phases, changing nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kprov.deploy.prepare import REPO_ROOT, SITE_PLAYBOOK, PreparedCluster, prepare_cluster
+from kprov.provision.execute.context import RunOptions
+from kprov.provision.inventory import load_inventory
+from kprov.provision.pipelines import exec_command, run_playbook
+
+__all__ = ["HostPlan", "UpgradeOptions", "UpgradeResult", "batches_of", "upgrade"]
+
+Progress = Callable[[str], None]
+VENV = "/opt/kprov/venv"
+
+
+@dataclass
+class UpgradeOptions:
+    inventory: Path
+    source: Path = REPO_ROOT  # the kprov tree whose build the hosts get
+    max_unavailable: str = "1"
+    dry_run: bool = False
+    drain_timeout_s: float = 180.0
+
+
+@dataclass(frozen=True)
+class HostPlan:
+    host: str
+    kind: str  # "control-plane" | "worker"
+    current: str  # the runtime digest it runs ("" when none could be read)
+    new: str
+
+    @property
+    def needed(self) -> bool:
+        return self.current != self.new
+
+
+@dataclass
+class UpgradeResult:
+    plans: list[HostPlan] = field(default_factory=list)
+    phases: list[tuple[str, bool, str]] = field(default_factory=list)  # title, ok, detail
+    backup: Path | None = None
+    stopped: str = ""  # why the rollout stopped ("" when it finished)
+    how_to_continue: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.stopped
+
+
+class _Stop(Exception):
+    """A phase failed: the rollout stops here."""
+
+
+def batches_of(hosts: list[str], max_unavailable: str) -> list[list[str]]:
+    """Worker batches: a count, or a percentage of the workers (at least one)."""
+    text = str(max_unavailable).strip()
+    size = max(1, int(len(hosts) * float(text[:-1]) / 100)) if text.endswith("%") else max(1, int(text))
+    return [hosts[i:i + size] for i in range(0, len(hosts), size)]
+
+
+def upgrade(options: UpgradeOptions, progress: Progress) -> UpgradeResult:
+    result = UpgradeResult()
+    inventory = load_inventory(str(options.inventory))
+    groups = inventory.group_map()
+    control_set = set(groups.get("etcd", [])) | set(groups.get("control_plane", []))
+    control = [h for h in inventory.hosts if h in control_set]
+    workers = [h for h in inventory.hosts if h in groups.get("workers", []) and h not in control]
+    progress(f"building kprov's runtime from {options.source}")
+    prepared = prepare_cluster(options.inventory, options.source)
+    phases: list[tuple[str, Callable[[], str]]] = [
+        ("preflight: versions", lambda: _versions(options, prepared, control, workers, result)),
+        ("preflight: etcd quorum healthy", lambda: _quorum(options)),
+        ("preflight: etcd backup", lambda: _backup(options, result)),
+        ("control plane, one host at a time", lambda: _control_plane(options, prepared, control)),
+        (f"workers in batches of {options.max_unavailable}: cordon, drain, upgrade, uncordon",
+         lambda: _workers(options, prepared, result, progress)),
+    ]
+    if options.dry_run:
+        _versions(options, prepared, control, workers, result)
+        result.phases = [(title, True, "would run") for title, _ in phases]
+        return result
+    for title, run in phases:
+        progress(title)
+        try:
+            detail = run()
+        except _Stop as stop:
+            result.phases.append((title, False, str(stop)))
+            result.stopped = f"{title}: {stop}"
+            result.how_to_continue = _how_to_continue(options, result)
+            return result
+        result.phases.append((title, True, detail))
+    return result
+
+
+def _read_digests(options: UpgradeOptions, hosts: list[str]) -> dict[str, str]:
+    outcome = exec_command([str(options.inventory)], f"readlink {VENV} || true",
+                           RunOptions(limit=":".join(hosts)), become=True)
+    return {host: out.stdout.strip().rsplit("/", 1)[-1] for host, out in outcome.outputs.items()}
+
+
+def _versions(options: UpgradeOptions, prepared: PreparedCluster, control: list[str], workers: list[str],
+              result: UpgradeResult) -> str:
+    current = _read_digests(options, control + workers)
+    missing = [h for h in control + workers if h not in current]
+    if missing:
+        raise _Stop(f"cannot read the running version of {', '.join(missing)} (unreachable?)")
+    new = prepared.runtime.digest
+    result.plans = [HostPlan(h, "control-plane", current[h], new) for h in control]
+    result.plans += [HostPlan(h, "worker", current[h], new) for h in workers]
+    todo = [p.host for p in result.plans if p.needed]
+    return f"{len(todo)} of {len(result.plans)} hosts get {new}" if todo else f"every host runs {new}"
+
+
+def _quorum(options: UpgradeOptions) -> str:
+    from kprov.etcdops.cluster import EtcdCluster
+
+    try:
+        with EtcdCluster(options.inventory) as cluster:
+            views = cluster.members(cluster.anchor())
+    except Exception as exc:  # noqa: BLE001 - any failure to reach etcd stops the upgrade
+        raise _Stop(f"etcd cannot be asked: {exc}") from exc
+    sick = [f"{v.name or v.endpoint}: {v.error}" for v in views if not v.healthy]
+    if sick:
+        raise _Stop("etcd members not healthy: " + "; ".join(sick))
+    return f"{len(views)} members healthy"
+
+
+def _backup(options: UpgradeOptions, result: UpgradeResult) -> str:
+    from kprov.etcdops.cluster import EtcdCluster
+    from kprov.etcdops.snapshots import backup
+
+    out_dir = Path(options.inventory).resolve().parent / "backups" / "etcd"
+    try:
+        with EtcdCluster(options.inventory) as cluster:
+            taken = backup(cluster, out_dir)
+    except Exception as exc:  # noqa: BLE001 - no backup, no upgrade
+        raise _Stop(f"etcd backup failed: {exc}") from exc
+    result.backup = taken.path
+    return str(taken.path)
+
+
+def _play(options: UpgradeOptions, prepared: PreparedCluster, hosts: list[str]) -> None:
+    report = run_playbook(options.inventory, SITE_PLAYBOOK, limit=":".join(hosts),
+                          extra_vars={**prepared.extra_vars, "kprov_node_serial": 1})
+    if not report.ok:
+        failed = [f"{r.host}: {r.task}: {r.msg}" for r in report.results
+                  if r.status in ("failed", "unreachable")]
+        raise _Stop("; ".join((failed + report.errors)[:3]) or "the playbook failed")
+
+
+def _control_plane(options: UpgradeOptions, prepared: PreparedCluster, control: list[str]) -> str:
+    _play(options, prepared, control)
+    return f"{', '.join(control)} upgraded"
+
+
+def _workers(options: UpgradeOptions, prepared: PreparedCluster, result: UpgradeResult,
+             progress: Progress) -> str:
+    todo = [p.host for p in result.plans if p.kind == "worker" and p.needed]
+    if not todo:
+        return "no worker needs the new version"
+    from kprov.cluster.client import ApiClient
+    from kprov.cluster.client.kubeconfig import load_kubeconfig
+    from kprov.deploy.verify.run import admin_kubeconfig_path
+
+    config = load_kubeconfig(admin_kubeconfig_path(options.inventory))
+    for batch in batches_of(todo, options.max_unavailable):
+        progress(f"  cordon and drain {', '.join(batch)}")
+        asyncio.run(_drain_all(ApiClient, config, batch, options.drain_timeout_s))
+        progress(f"  upgrade {', '.join(batch)}")
+        _play(options, prepared, batch)
+        asyncio.run(_uncordon_all(ApiClient, config, batch))
+        progress(f"  {', '.join(batch)} Ready and uncordoned")
+    return f"{', '.join(todo)} upgraded"
+
+
+async def _drain_all(client_type: Any, config: Any, nodes: list[str], timeout_s: float) -> None:
+    from kprov.deploy.scale_in import drain
+
+    async with client_type(config, timeout=30.0) as client:
+        for node in nodes:
+            try:
+                await drain(client, node, timeout_s)
+            except TimeoutError as exc:
+                raise _Stop(f"draining {node}: {exc}") from exc
+
+
+async def _uncordon_all(client_type: Any, config: Any, nodes: list[str]) -> None:
+    from kprov.cluster.client import resources
+
+    async with client_type(config, timeout=30.0) as client:
+        for node in nodes:
+            await client.patch(resources.NODES, node, {"spec": {"unschedulable": None}})
+
+
+def _how_to_continue(options: UpgradeOptions, result: UpgradeResult) -> str:
+    lines = [f"fix what stopped it, then run `kprov upgrade -i {options.inventory}` again: hosts already "
+             "on the new version are skipped, the others continue where it stopped."]
+    lines.append("a node it drained stays cordoned until then (`kubectl uncordon NODE` to use it meanwhile).")
+    if result.backup:
+        inv = options.inventory
+        lines.append(f"to go back: `kprov upgrade -i {inv} --source <the previous kprov tree>`; the data "
+                     f"as it was before: `kprov etcd restore -i {inv} {result.backup}`.")
+    return "\n".join(lines)
