@@ -18,6 +18,11 @@ a pod create's CPU. A write this process made itself is never decoded: the store
 object it wrote to :meth:`WatchCache.adopt`, which takes its place whether the event came
 before or after the write's reply. A value that cannot be decoded (a key this server lacks)
 is logged and left out, as if the event had not come.
+Old events are kept small: once ``hot_events`` newer events have come (live watchers have long
+had it), an event's objects that are no longer the current state are kept as JSON only
+(:class:`_Packed`, decoded again if a watch from an old resourceVersion replays them): a
+decoded pod is ~13 KB of Python objects against ~2 KB of JSON, and a full ring of 100,000
+events held ~1.2 GB of superseded pod versions per API server in a 2,000-node cluster.
 If the etcd watch breaks, every subscriber is ended (clients re-watch, possibly get 410 and
 relist) and the cache reloads.
 
@@ -56,6 +61,8 @@ _LOAD_PAGE = 2000
 _MAX_PENDING = 50_000  # a subscriber this far behind is dropped (its client re-watches)
 _MAX_ADOPTED = 10_000  # own writes whose events have not arrived yet
 _EVENTS_FIRST_S = 0.025  # wait_for: how long events alone may bring the cache up to date
+_HOT_EVENTS = 2000  # the newest events keep their decoded objects; older ones are packed
+_LINE_HEAD = len(b'{"type":"') + len(b'","object":')  # a json_line's bytes before its object, less the type
 
 
 def encode_json(obj: Any) -> bytes:
@@ -86,11 +93,25 @@ class _Undecoded:
         return self.obj
 
 
-_Item = dict[str, Any] | _Undecoded  # what the cache holds per key
+class _Packed:
+    """An old event's object as its JSON (never the current state's object): decoded afresh
+    on each read, which only a watch replaying old history does."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes | memoryview) -> None:
+        self.data = data
+
+    def decode(self) -> dict[str, Any]:
+        return orjson.loads(self.data)  # type: ignore[no-any-return]
+
+
+_Item = dict[str, Any] | _Undecoded | _Packed  # what the cache holds per key (_Packed: events only)
 
 
 def _decoded(item: _Item) -> dict[str, Any]:
-    return item.decode() if item.__class__ is _Undecoded else item  # type: ignore[union-attr,return-value]
+    cls = item.__class__
+    return item.decode() if cls is _Undecoded or cls is _Packed else item  # type: ignore[union-attr,return-value]
 
 
 class CacheEvent:
@@ -135,6 +156,24 @@ class CacheEvent:
         if self._json is None:
             self._json = b'{"type":"' + self.type.encode() + b'","object":' + encode_json(self.obj) + b"}\n"
         return self._json
+
+    def pack(self, current: _Item | None) -> None:
+        """Keep this (old) event's objects small: a decoded object that is not ``current`` (the
+        key's state now) becomes its JSON - the object's part of :meth:`json_line` for ``obj``,
+        no copy - and a decoded etcd value forgets its decoding."""
+        obj = self._obj
+        if obj is not current:
+            if obj.__class__ is dict:
+                line = self.json_line()
+                self._obj = _Packed(memoryview(line)[_LINE_HEAD + len(self.type) : -2])
+            elif obj.__class__ is _Undecoded:
+                obj.obj = None  # type: ignore[union-attr]
+        prev = self._prev
+        if prev is not None and prev is not current:
+            if prev.__class__ is dict:
+                self._prev = _Packed(encode_json(prev))
+            elif prev.__class__ is _Undecoded:
+                prev.obj = None  # type: ignore[union-attr]
 
 
 class Subscription:
@@ -184,11 +223,13 @@ class WatchCache:
         codec: Codec,
         bucket_of: Callable[[str], str],
         capacity: int = 100_000,
+        hot_events: int = _HOT_EVENTS,
     ) -> None:
         self._kv = kv
         self._codec = codec
         self._bucket_of = bucket_of
         self._capacity = capacity
+        self._hot = max(1, hot_events)
         self._state: dict[str, dict[str, _Item]] = {}
         self._encoded: dict[str, tuple[dict[str, Any], bytes]] = {}  # key -> (object, its JSON)
         self._adopted: dict[str, tuple[int, dict[str, Any]]] = {}  # key -> own write (revision, object)
@@ -326,6 +367,9 @@ class WatchCache:
         self._ring.append(event)
         if len(self._ring) > self._capacity:
             self._oldest = self._ring.popleft().revision
+        if len(self._ring) > self._hot:
+            cooled = self._ring[-self._hot - 1]
+            cooled.pack(self._state.get(_parent(cooled.key), {}).get(cooled.key))
         for sub in tuple(subscribers or ()):
             if key.startswith(sub.prefix):
                 sub.push(event)

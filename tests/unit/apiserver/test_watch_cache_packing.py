@@ -1,0 +1,109 @@
+"""Old watch-cache events keep their objects as JSON only; what any reader sees is unchanged.
+
+The cache is driven event by event (``_apply``, as its etcd watch does) with a plain JSON
+codec: a subscriber makes every event decoded, as on a busy server; once ``hot_events``
+newer events have come, an old event's superseded objects are packed (JSON), the current
+state's objects never are, and a watch replaying from an old revision still gets every
+object and previous object exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from kprov.cluster.storage.watch_cache import WatchCache, _Packed, _Undecoded
+
+
+@dataclass
+class _KV:
+    key: bytes
+    value: bytes
+    mod_revision: int
+    version: int
+
+
+@dataclass
+class _Raw:
+    type: int  # 0 PUT, 1 DELETE
+    kv: _KV
+
+
+class _JsonCodec:
+    def decode(self, key: str, value: bytes, revision: int) -> dict[str, Any]:
+        obj = orjson.loads(value)
+        obj["metadata"]["resourceVersion"] = str(revision)
+        return obj  # type: ignore[no-any-return]
+
+
+def _obj(name: str, n: int) -> dict[str, Any]:
+    return {"metadata": {"name": name, "namespace": "ns"}, "data": {"n": str(n), "pad": "x" * 50}}
+
+
+def _cache() -> tuple[WatchCache, Any]:
+    cache = WatchCache(None, _JsonCodec(), lambda key: key.split("/")[2], hot_events=5)  # type: ignore[arg-type]
+    sub = cache.subscribe("/registry/configmaps/", 0)
+    return cache, sub
+
+
+def test_old_events_are_packed_and_replay_exactly() -> None:
+    cache, live = _cache()
+    versions: dict[str, int] = {}
+    expected = []  # (revision, type, obj, prev) as a fresh decode gives them
+    delivered = []  # what a live watcher keeping up reads
+    for n in range(30):
+        name = f"cm-{n % 3}"
+        key = f"/registry/configmaps/ns/{name}"
+        revision = n + 1
+        versions[name] = versions.get(name, 0) + 1
+        prev = expected_state(expected, key)
+        obj = {**_obj(name, n), "metadata": {**_obj(name, n)["metadata"], "resourceVersion": str(revision)}}
+        if n % 2:  # this server's own write: the cache holds the written object, never decoded
+            cache.adopt(key, revision, {**obj, "metadata": dict(obj["metadata"])})
+        cache._apply(_Raw(0, _KV(key.encode(), orjson.dumps(_obj(name, n)), revision, versions[name])))
+        expected.append((revision, "ADDED" if prev is None else "MODIFIED", key, obj, prev))
+        delivered += [e.obj for e in live.drain()]
+    assert delivered == [x[3] for x in expected]
+
+    ring = list(cache._ring)
+    light = [e for e in ring[:-5] if _light(e._obj) and (e._prev is None or _light(e._prev))]
+    assert len(light) == 30 - 5, "every old event: superseded objects packed or undecoded"
+    assert any(e._obj.__class__ is _Packed for e in ring[:-5])  # the adopted ones
+    for e in ring[-5:]:
+        assert not _light(e._obj)  # hot: decoded
+    for key in {x[2] for x in expected}:
+        current = cache.get(key)
+        assert current is not None and current.__class__ is dict
+    replay = cache.subscribe("/registry/configmaps/", 0).drain()
+    assert [(e.revision, e.type, e.obj, e.prev) for e in replay] == [
+        (r, t, o, p) for r, t, _k, o, p in expected
+    ]
+    assert all(e.json_line() == orjson.dumps({"type": e.type, "object": e.obj}) + b"\n" for e in replay)
+
+
+def test_a_deleted_key_keeps_its_last_state_in_the_event() -> None:
+    cache, _live = _cache()
+    key = "/registry/configmaps/ns/gone"
+    cache._apply(_Raw(0, _KV(key.encode(), orjson.dumps(_obj("gone", 1)), 1, 1)))
+    cache._apply(_Raw(1, _KV(key.encode(), b"", 2, 0)))
+    for n in range(10):
+        other = f"/registry/configmaps/ns/o{n}"
+        cache._apply(_Raw(0, _KV(other.encode(), orjson.dumps(_obj(f"o{n}", n)), 3 + n, 1)))
+    deleted = [e for e in cache._ring if e.type == "DELETED"][0]
+    assert _light(deleted._obj) and _light(deleted._prev)
+    assert deleted.obj["metadata"]["resourceVersion"] == "2"
+    assert deleted.prev["data"]["n"] == "1" and cache.get(key) is None
+
+
+def expected_state(expected: list, key: str) -> dict | None:
+    for _r, _t, k, obj, _p in reversed(expected):
+        if k == key:
+            return obj
+    return None
+
+
+def _light(item: Any) -> bool:
+    """Holding no decoded object: packed JSON, or an etcd value that forgot its decoding."""
+    return item.__class__ is _Packed or (item.__class__ is _Undecoded and item.obj is None)
