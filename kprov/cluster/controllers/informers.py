@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 
-from kprov.cluster.client.informer import Informer
+from kprov.cluster.client.informer import Informer, strip_managed_fields
 from kprov.cluster.client.resources import Resource
 from kprov.cluster.client.rest import ApiClient
 from kprov.cluster.client.store import Indexer
@@ -37,7 +37,7 @@ class SharedInformers:
     def get(self, resource: Resource, indexers: dict[str, Indexer] | None = None) -> Informer:
         informer = self._informers.get(resource)
         if informer is None:
-            informer = Informer(self.client, resource, page_size=500)
+            informer = Informer(self.client, resource, page_size=500, transform=strip_managed_fields)
             self._informers[resource] = informer
             if self._tasks:  # asked for after start(): run it too
                 self._tasks.append(asyncio.create_task(informer.run()))

@@ -28,7 +28,7 @@ from typing import Any
 
 from kprov.cluster.client import ApiClient, NotFound, resources
 from kprov.cluster.client.errors import AlreadyExists, Conflict
-from kprov.cluster.client.informer import EventHandler, Informer
+from kprov.cluster.client.informer import EventHandler, Informer, strip_managed_fields
 from kprov.cluster.client.runner import run_workers
 from kprov.cluster.client.workqueue import WorkQueue
 from kprov.cluster.hollow.podlife import Finalize, PostStatus, Wait, decide, pod_ip
@@ -72,13 +72,14 @@ class HollowFleet:
         self._slot_of: dict[str, tuple[str, int]] = {}
         self._limit = asyncio.Semaphore(config.concurrency)
         self._queue = WorkQueue()
-        self.pods = Informer(client, resources.PODS)
+        self.pods = Informer(client, resources.PODS, transform=strip_managed_fields)
         self.pods.add_handler(
             EventHandler(
                 on_add=self._enqueue, on_update=lambda _old, new: self._enqueue(new), on_delete=self._gone
             )
         )
-        self.nodes = Informer(client, resources.NODES, label_selector="kprov.io/hollow=true")
+        self.nodes = Informer(client, resources.NODES, label_selector="kprov.io/hollow=true",
+                              transform=strip_managed_fields)
         self.nodes.add_handler(EventHandler(on_update=lambda _old, new: self._node_changed(new)))
         self._posting: set[str] = set()
         self.lease_renewals = 0

@@ -27,7 +27,7 @@ from kprov.cluster.api.objects import now_rfc3339, set_condition
 from kprov.cluster.client.errors import ApiError, Conflict, NotFound
 from kprov.cluster.client.event_queue import EventQueue
 from kprov.cluster.client.events import EventRecorder
-from kprov.cluster.client.informer import EventHandler, Informer
+from kprov.cluster.client.informer import EventHandler, Informer, strip_managed_fields
 from kprov.cluster.client.resources import (
     NODES,
     PERSISTENT_VOLUME_CLAIMS,
@@ -90,8 +90,8 @@ class Scheduler:
         self.unschedulable: dict[str, int] = {}  # pod key -> cache generation when it failed
         self.recorder = EventRecorder(client, scheduler_name)
         self.events = EventQueue(self.recorder, writers=event_writers)
-        self.pods = Informer(client, PODS)
-        self.nodes = Informer(client, NODES)
+        self.pods = Informer(client, PODS, transform=strip_managed_fields)
+        self.nodes = Informer(client, NODES, transform=strip_managed_fields)
         self.bound = 0
         self._bind_slots = asyncio.Semaphore(bind_concurrency)
         self._background: set[asyncio.Task[None]] = set()

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import asyncio
 
-from kprov.cluster.client.informer import EventHandler, Informer
+from kprov.cluster.client.informer import EventHandler, Informer, strip_managed_fields
 from kprov.cluster.client.resources import PODS
 from kprov.cluster.client.rest import WatchEvent
 from kprov.cluster.client.store import index_by_node_name
@@ -53,4 +53,25 @@ async def test_list_then_watch_then_relist_on_gone() -> None:
     await settle(lambda: api.lists == 2 and "d/c" in inf.store)
     assert ("delete", "b") in seen and ("add", "c") in seen
     assert "d/b" not in inf.store
+    task.cancel()
+
+
+async def test_a_transform_shapes_what_is_cached_and_handed_out() -> None:
+    api = FakeApi()
+    listed = pod("a", "")
+    listed["metadata"]["managedFields"] = [{"manager": "kubectl", "fieldsV1": {"f:spec": {}}}]
+    await api.create(PODS, listed)
+    inf = Informer(api, PODS, transform=strip_managed_fields)  # type: ignore[arg-type]
+    handed: list[dict] = []
+    inf.add_handler(EventHandler(on_add=handed.append, on_update=lambda _o, n: handed.append(n)))
+    task = asyncio.create_task(inf.run())
+    await asyncio.wait_for(inf.wait_synced(), 1)
+    watched = pod("a", "7")
+    watched["metadata"]["managedFields"] = [{"manager": "kubelet"}]
+    await api.events.put(WatchEvent("MODIFIED", watched))
+    await settle(lambda: inf.resource_version == "7")
+    assert [h["metadata"]["resourceVersion"] for h in handed][-1] == "7"
+    assert all("managedFields" not in h["metadata"] for h in handed)
+    assert "managedFields" not in inf.store.get("d/a")["metadata"]
+    assert inf.store.get("d/a")["metadata"]["name"] == "a"
     task.cancel()
