@@ -1,0 +1,67 @@
+"""One API endpoint that survives a control-plane host (issue 21), on a real 4-host lab
+cluster with ``apiserver_vip``: a client polls the API every 0.2 s through the default admin
+kubeconfig (the VIP) while (a) an API server setting is changed with ``kprov apply`` (a
+rolling restart: no request fails) and (c) the host holding the VIP is powered off (another
+host takes the VIP; kubectl works again with the default context). The stopped host is
+started again and the cluster converged before the package ends."""
+
+from __future__ import annotations
+
+import time
+
+from tests.e2e.ha.conftest import CONTROL_PLANE, HaCluster, Poller, failures
+
+
+def test_the_admin_kubeconfig_points_at_the_vip_and_the_nodes_at_their_local_balancer(
+        ha_cluster: HaCluster) -> None:
+    proc = ha_cluster.kubectl("config", "view", "--minify", "-o", "jsonpath={.clusters[0].cluster.server}")
+    assert proc.stdout == f"https://{ha_cluster.vip}:8443", proc.stderr
+    assert ha_cluster.vip_holder() in CONTROL_PLANE
+    rc, out, err = ha_cluster.lab.ssh(
+        "h4", "grep -h 'server:' /etc/kprov/kubelet.conf /etc/kprov/pki/kube-proxy.conf")
+    assert rc == 0 and out.split() == ["server:", "https://127.0.0.1:6444"] * 2, err
+    nodes = ha_cluster.kubectl("get", "nodes", "-o", "name")
+    assert nodes.returncode == 0 and nodes.stdout.split() == [f"node/h{i}" for i in range(1, 5)], nodes.stderr
+
+
+def test_an_api_server_setting_change_rolls_without_a_failed_request(ha_cluster: HaCluster) -> None:
+    with Poller(ha_cluster.admin_kubeconfig) as poller:
+        time.sleep(1)
+        rc, report = ha_cluster.apply("-e", '{"apiserver_extra_args": ["--v=1"]}')
+        time.sleep(1)
+    assert rc == 0 and report["ok"], "\n".join(failures(report))
+    restarts = [r for r in report["results"] if r["task"] == "apiserver : restart kprov-apiserver"
+                and r["status"] == "changed"]
+    assert [r["host"] for r in restarts] == list(CONTROL_PLANE)  # one after another, in order
+    assert all("Write the API server unit" in " ".join(r["why"]) for r in restarts)
+    print(f"requests={len(poller.results)} failed={len(poller.failed)}")
+    assert len(poller.results) > 20
+    assert poller.failed == []
+
+
+def test_the_vip_moves_when_its_host_is_powered_off(ha_cluster: HaCluster) -> None:
+    holder = ha_cluster.vip_holder()
+    assert holder in CONTROL_PLANE
+    try:
+        with Poller(ha_cluster.admin_kubeconfig, interval_s=0.1) as poller:
+            time.sleep(1)
+            ha_cluster.lab.stop(holder)
+            deadline = time.monotonic() + 30  # a bound on "it moved at all", not a timing
+            while time.monotonic() < deadline and not all(ok for _, ok, _ in poller.results[-10:]):
+                time.sleep(0.5)
+        new_holder = ha_cluster.vip_holder(skip=(holder,))
+        assert new_holder in CONTROL_PLANE and new_holder != holder
+        print(f"vip moved {holder} -> {new_holder}; outage {poller.outage_s():.2f}s, "
+              f"{len(poller.failed)} of {len(poller.results)} requests failed")
+        assert poller.results[-1][1], poller.results[-1]
+        nodes = ha_cluster.kubectl("get", "nodes")  # the default context, as a user types it
+        assert nodes.returncode == 0, nodes.stderr
+    finally:
+        ha_cluster.lab.start(holder)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        rc, _, _ = ha_cluster.lab.ssh(holder, "curl -sfk --max-time 2 https://127.0.0.1:6443/readyz")
+        if rc == 0:
+            break
+        time.sleep(2)
+    assert rc == 0, f"{holder}'s API server did not come back"
