@@ -22,8 +22,8 @@ POSITIVE = (
     "controller_manager_rss_mib", "scheduler_rss_mib", "hollow_rss_mib", "etcd_db_mib",
     "cpu_s_apiserver", "cpu_s_etcd",
 )
-PRESENT = ("cpu_s_scheduler", "cpu_s_controller_manager", "cpu_s_hollow", "cpu_s_bench", "cpu_s_others",
-           "loadavg_1m_before", "loadavg_1m_after", "api_list_pods_samples")
+PRESENT = ("nodes_ready_s", "cpu_s_scheduler", "cpu_s_controller_manager", "cpu_s_hollow", "cpu_s_bench",
+           "cpu_s_others", "loadavg_1m_before", "loadavg_1m_after", "api_list_pods_samples")
 
 
 @pytest.mark.skipif(shutil.which("etcd") is None, reason="etcd is not installed (Debian package etcd-server)")
