@@ -14,7 +14,10 @@ noop_s_per_host the least-squares slope of engine_noop_s over the host counts. T
 wall times of the whole CLI process. load_avg_1m says how busy the machine was: a shared
 machine's figures are only comparable at the same load.
 
-``--no-ansible`` leaves ansible-playbook out (a short form, as CI runs it with --hosts 3).
+``--no-ansible`` leaves ansible-playbook out (a short form, as CI runs it with --hosts 3);
+``--ansible-at 50`` runs it at those counts only. lab_host_rss_mib_<n>: what an idle lab host
+costs the machine, the mean anonymous memory (memory cgroup ``total_rss``) of the hosts that
+were booted for this count and hold nothing yet, read right after they are up.
 """
 
 from __future__ import annotations
@@ -74,9 +77,28 @@ def slope(points: list[tuple[int, float]]) -> float:
     return num / sum((x - mean_x) ** 2 for x, _ in points)
 
 
+def idle_host_rss_mib(lab: Lab, hosts: list[str]) -> float | None:
+    """Mean anonymous memory of ``hosts`` (their memory cgroups' total_rss), in MiB."""
+    found: list[int] = []
+    for host in hosts:
+        for stat in Path("/sys/fs/cgroup/memory").glob(f"**/{lab.layout.cgroup(host)}/memory.stat"):
+            for line in stat.read_text().splitlines():
+                if line.startswith("total_rss "):
+                    found.append(int(line.split()[1]))
+            break
+    return sum(found) / len(found) / 2**20 if found else None
+
+
 def measure(lab: Lab, count: int, work: Path, ansible: bool) -> float:
+    before = set(lab.hosts())
+    start = time.monotonic()
     lab.up(count)
     hosts = lab.layout.host_names(count)
+    new = [h for h in hosts if h not in before]
+    print(f"lab_up_{count}_s = {time.monotonic() - start:.1f}  # {len(new)} hosts booted")
+    idle = idle_host_rss_mib(lab, new)
+    if idle is not None:
+        print(f"lab_host_rss_mib_{count} = {idle:.1f}")
     inventory = lab.write_inventory(work / f"hosts-{count}.yml", count)
     env = {
         **os.environ,
@@ -115,12 +137,15 @@ def main() -> None:
     parser.add_argument("--lab", type=int, default=int(os.environ.get("KPROV_LAB", "0")))
     parser.add_argument("--hosts", default="10,25,50", help="host counts, comma-separated")
     parser.add_argument("--no-ansible", action="store_true", help="kprov only (no ansible-playbook runs)")
+    parser.add_argument("--ansible-at", default="", help="counts to run ansible-playbook at (default: all)")
     args = parser.parse_args()
     counts = sorted({int(c) for c in args.hosts.split(",") if c.strip()})
     lab = Lab(args.lab)
     work = Path(tempfile.mkdtemp(prefix="kprov-bench-scale-"))
     try:
-        points = [(count, measure(lab, count, work, not args.no_ansible)) for count in counts]
+        ansible_at = {int(c) for c in args.ansible_at.split(",") if c.strip()} or set(counts)
+        points = [(count, measure(lab, count, work, not args.no_ansible and count in ansible_at))
+                  for count in counts]
         print(f"noop_s_per_host = {slope(points):.4f}")
         _reset(lab, lab.layout.host_names(counts[-1]))
     finally:
