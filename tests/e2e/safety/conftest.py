@@ -37,10 +37,11 @@ class SafetyCluster:
         assert proc.stdout.strip(), proc.stderr[-3000:]
         return proc.returncode, json.loads(proc.stdout)
 
-    def interrupted_apply(self, when: Callable[[str], bool], timeout: float = 600) -> tuple[int, str, Path]:
+    def interrupted_apply(self, when: Callable[[str], bool], timeout: float = 600,
+                          extra: tuple[str, ...] = ()) -> tuple[int, str, Path]:
         """Start an apply and SIGINT it once ``when(run log text)`` holds: (rc, output, log)."""
         env = dict(os.environ, COLUMNS="200")
-        proc = subprocess.Popen([*KPROV, "apply", "-i", str(self.inventory)], stdout=subprocess.PIPE,
+        proc = subprocess.Popen([*KPROV, "apply", "-i", str(self.inventory), *extra], stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True, env=env, stdin=subprocess.DEVNULL)
         log = _run_log_of(proc.pid)
         deadline = time.monotonic() + timeout
@@ -48,7 +49,7 @@ class SafetyCluster:
             if log.exists() and when(log.read_text()):
                 proc.send_signal(signal.SIGINT)
                 break
-            time.sleep(0.1)
+            time.sleep(0.05)
         out, _ = proc.communicate(timeout=timeout)
         return proc.returncode, out, log
 

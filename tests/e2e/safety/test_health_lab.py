@@ -7,10 +7,12 @@ pending; after `kprov pki rotate` + apply every TLS listener serves the new cert
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
+from kprov.deploy.prepare import prepare_cluster
 from kprov.deploy.reset import LEFTOVER_SCRIPT, leftovers
 from kprov.deploy.verify.host_checks import served_certificate, served_matches
 from kprov.provision.execute.pending import PENDING_DIR, file_name
@@ -90,6 +92,58 @@ def test_an_interrupted_run_exits_130_and_the_rerun_does_the_pending_restarts(
     assert _pending(safety_cluster, "h1") == ""
     again = safety_cluster.ssh("h1", since)
     assert int(again) > int(started), "the rerun must restart the component the interrupted run left stale"
+
+
+def _switched(text: str) -> bool:
+    """A host's runtime switch finished (its command is in the run log with exit code 0)."""
+    return any("\trun\t0\t" in line and 'mv -T "$venv.kprov-new"' in line for line in text.splitlines())
+
+
+def _started(cluster: SafetyCluster, host: str, units: list[str]) -> dict[str, int]:
+    out = cluster.ssh(host, " ".join(
+        ["systemctl show -p ActiveEnterTimestampMonotonic --value", *units]))
+    return dict(zip(units, map(int, out.split()), strict=True))
+
+
+def _verify(cluster: SafetyCluster) -> tuple[int, list[str]]:
+    proc = cluster.kprov("verify", "-i", str(cluster.inventory), "--json", "--no-drift", "--no-smoke")
+    report = json.loads(proc.stdout)
+    return proc.returncode, [f"{c['scope']}: {c['name']}: {c['detail']}"
+                             for c in report["checks"] if not c["ok"]]
+
+
+def test_sigint_right_after_the_runtime_switch_leaves_verify_failing_until_the_rerun_restarts(
+        safety_cluster: SafetyCluster, tmp_path: Path) -> None:
+    """A real interrupted apply (no marker written by the test): a new kprov version is
+    switched in on every host (a runtime under a new digest), SIGINT lands right after the
+    first host's switch, before any restart; the components still run the old code, verify
+    says so, and only the rerun (same version: nothing to switch) restarts them."""
+    units = ["kprov-apiserver", "kprov-scheduler", "kprov-controller-manager", "kprov-kubelet", "kprov-proxy"]
+    vars_file = tmp_path / "runtime.json"
+    runtime = prepare_cluster(safety_cluster.inventory).runtime
+    vars_file.write_text(json.dumps({"kprov_runtime_archive": str(runtime.archive),
+                                     "kprov_runtime_digest": f"{runtime.digest[:12]}e2e"}))
+    before = {h: _started(safety_cluster, h, units) for h in ("h1", "h2", "h3")}
+    rc, out, log = safety_cluster.interrupted_apply(_switched, extra=("-e", f"@{vars_file}"))
+    assert rc == 130, out[-3000:]
+    text = Path(log).read_text()
+    assert _switched(text) and "run interrupted by SIGINT" in text
+    switched = [h for h in ("h1", "h2", "h3")
+                if safety_cluster.ssh(h, "readlink /opt/kprov/venv").endswith("e2e")]
+    assert switched, "the interrupted run switched no host"
+    stale = switched[0]
+    # the new code is installed, the components still run the old one, and verify says so
+    assert _started(safety_cluster, stale, units) == before[stale], "the interrupt came after a restart"
+    assert "restart kprov-apiserver" in _pending(safety_cluster, stale)
+    rc, failing = _verify(safety_cluster)
+    assert rc != 0 and any(f.startswith(f"{stale}: no restart pending") for f in failing), failing
+    rc, report = safety_cluster.apply("-e", f"@{vars_file}")
+    assert rc == 0, "\n".join(failures(report))
+    after = _started(safety_cluster, stale, units)
+    assert all(after[u] > before[stale][u] for u in units), (before[stale], after)
+    assert _pending(safety_cluster, stale) == ""
+    rc, failing = _verify(safety_cluster)
+    assert rc == 0, failing
 
 
 def test_a_rotation_takes_effect_on_every_listener_and_plan_shows_no_keys(
