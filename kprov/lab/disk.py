@@ -67,7 +67,16 @@ def unmount_disk(layout: LabLayout, host: str) -> None:
 
 
 def write_instance_files(layout: LabLayout, host: str) -> None:
-    """Files that follow from the instance, rewritten in the upper dir before each start."""
+    """Files that follow from the instance, rewritten before each start.
+
+    Written into the upper dir with the overlay unmounted, then mounted again: writing into
+    the upper dir behind a mounted overlayfs is undefined, and a host restarted that way
+    failed renames over those files with ESTALE ("Stale file handle": apt's sources.list
+    under `kprov apply`). A fresh mount also clears a mount that went stale before.
+    """
+    mounted = disk_mounted(layout, host)
+    if mounted:
+        unmount_disk(layout, host)
     upper = layout.upper(host)
     _write(upper / "etc/hostname", host + "\n")
     _write(upper / "etc/hosts", layout.etc_hosts())
@@ -75,3 +84,5 @@ def write_instance_files(layout: LabLayout, host: str) -> None:
     _write(upper / "etc/apt/apt.conf.d/90kprov-lab", APT_LAB_CONF)
     _write(upper / "root/.ssh/authorized_keys", public_key_line(layout.key_path), 0o600)
     os.chmod(upper / "root/.ssh", 0o700)
+    if mounted:
+        mount_disk(layout, host)
