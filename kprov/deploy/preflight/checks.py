@@ -177,13 +177,24 @@ def _cgroups(probes: dict[str, HostProbe], shape: ClusterShape) -> Iterable[Prob
 
 
 def _clock(probes: dict[str, HostProbe], shape: ClusterShape) -> Iterable[Problem]:
-    clocked = {h: p.clock_offset for h, p in probes.items() if p.clock}
+    """A host's clock off the median host's (or far off this machine's).
+
+    Each offset is only known to within half the window its clock was read in (a batch
+    that took 10 s on a loaded operator reads a clock up to 5 s from its midpoint), so a
+    skew counts only beyond the limit plus both hosts' uncertainty: a slow round trip is
+    not a skewed clock.
+    """
+    clocked = {h: p for h, p in probes.items() if p.clock}
     if not clocked:
         return
-    reference = sorted(clocked.values())[len(clocked) // 2]  # the median host
-    for host, offset in clocked.items():
+    median = sorted(clocked.values(), key=lambda p: p.clock_offset)[len(clocked) // 2]
+    reference = median.clock_offset
+    for host, probe in clocked.items():
+        offset = probe.clock_offset
         skew = offset - reference
-        if abs(skew) > MAX_CLOCK_SKEW_S or abs(offset) > MAX_CLOCK_SKEW_S * 12:
+        slack = probe.clock_uncertainty + median.clock_uncertainty
+        far_off = abs(offset) > MAX_CLOCK_SKEW_S * 12 + probe.clock_uncertainty
+        if abs(skew) > MAX_CLOCK_SKEW_S + slack or far_off:
             yield Problem(host, "clock", f"clock is {skew:+.1f} s off the other hosts ({offset:+.1f} s off "
                           "this machine)", "run NTP (systemd-timesyncd or chrony) on every host")
 

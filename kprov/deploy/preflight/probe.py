@@ -62,6 +62,7 @@ class HostProbe:
     os_version: str = ""
     clock: float = 0.0  # the host's time, seconds since the epoch
     clock_offset: float = 0.0  # the host's clock minus the operator's (round trip midpoint)
+    clock_uncertainty: float = 0.0  # half the send/receive window the clock was read in
     machine_id: str = ""
     free_kib: dict[str, int] = field(default_factory=dict)
     mem_kib: int = 0
@@ -148,4 +149,5 @@ def parse_probe(host: str, text: str, sent_at: float = 0.0, received_at: float =
             probe.complete = True
     if probe.clock and sent_at and received_at:
         probe.clock_offset = probe.clock - (sent_at + received_at) / 2
+        probe.clock_uncertainty = max(0.0, received_at - sent_at) / 2
     return probe

@@ -85,6 +85,17 @@ def test_each_check_names_the_host_and_what_to_do(change: str, check: str, words
     assert words in problem.message and problem.fix
 
 
+def test_a_slow_round_trip_is_not_a_skewed_clock() -> None:
+    probes = _probes()
+    # h2's batch took 12 s on a loaded operator and read its (correct) clock near the start:
+    # 6 s off the window's midpoint, within what that window can tell
+    probes["h2"] = parse_probe("h2", GOOD.format(time=1000.0, mid="m1"), 1000.0 - 0.1, 1000.0 + 11.9)
+    assert _found(evaluate(probes, _shape())) == set()
+    # a real skew beyond the limit and the window still counts
+    probes["h2"] = parse_probe("h2", GOOD.format(time=1020.0, mid="m1"), 1000.0 - 0.1, 1000.0 + 11.9)
+    assert _found(evaluate(probes, _shape())) == {("h2", "clock")}
+
+
 def test_duplicate_addresses_and_machines_and_names() -> None:
     dup = _shape(addresses={"h1": "10.0.0.1", "h2": "10.0.0.1", "h3": "10.0.0.3"})
     assert _found(evaluate(_probes(), dup)) == {("h1", "addresses"), ("h2", "addresses")}
