@@ -29,6 +29,12 @@ from kprov.local.ports import free_port
 from kprov.local.processes import is_running, start_detached, started_names, stop_process
 from kprov.pki import ADMIN_CN, CONTROLLER_MANAGER_CN, MASTERS_GROUP, SCHEDULER_CN
 
+_START_ATTEMPTS = 3
+
+
+class ServerExited(RuntimeError):
+    """A local API server process ended before it answered /readyz."""
+
 __all__ = ["DEFAULT_DIR", "COMPONENTS", "Component", "LocalControlPlane", "LocalInfo", "apiserver_argv"]
 
 DEFAULT_DIR = Path("/var/lib/kprov/local")
@@ -151,18 +157,26 @@ class LocalControlPlane:
         with_accounts = any(c.name == "controller-manager" and c.installed() for c in self.components)
         servers = []
         for index in range(self.apiservers):
-            port = free_port()
+            # A port from free_port() is released before the server binds it, and another
+            # process's outgoing connection (the other servers' etcd clients) may take it in
+            # between: a server that exits while starting gets a fresh port, twice at most.
+            for attempt in range(_START_ATTEMPTS):
+                port = free_port()
+                argv = apiserver_argv(pki, etcd_url, port, "--kubelet-client-certificate",
+                                      pki.path("apiserver-kubelet-client", "crt"), "--kubelet-client-key",
+                                      pki.path("apiserver-kubelet-client", "key"), "--advertise-address",
+                                      "127.0.0.1", "--workers", str(self.apiserver_workers),
+                                      service_account_admission=with_accounts)
+                start_detached(self.dir, _server_name(index), argv)
+                try:
+                    self._wait_ready(f"https://127.0.0.1:{port}", pki, timeout_s, _server_name(index))
+                    break
+                except ServerExited:
+                    if attempt == _START_ATTEMPTS - 1:
+                        raise
             servers.append(f"https://127.0.0.1:{port}")
-            argv = apiserver_argv(pki, etcd_url, port, "--kubelet-client-certificate",
-                                  pki.path("apiserver-kubelet-client", "crt"), "--kubelet-client-key",
-                                  pki.path("apiserver-kubelet-client", "key"), "--advertise-address",
-                                  "127.0.0.1", "--workers", str(self.apiserver_workers),
-                                  service_account_admission=with_accounts)
-            start_detached(self.dir, _server_name(index), argv)
         server = servers[0]
         admin = write_identity_kubeconfig(pki, server, ADMIN_CN, [MASTERS_GROUP])
-        for index, url in enumerate(servers):
-            self._wait_ready(url, pki, timeout_s, _server_name(index))
         started = []
         for component in self.components:
             if not component.installed():
@@ -185,7 +199,7 @@ class LocalControlPlane:
         last = ""
         while time.monotonic() < deadline:
             if not is_running(self.dir, name):
-                raise RuntimeError(f"the API server exited; see {self.dir}/logs/{name}.log")
+                raise ServerExited(f"the API server exited; see {self.dir}/logs/{name}.log")
             try:
                 with urllib.request.urlopen(f"{server}/readyz", context=context, timeout=2) as reply:
                     if reply.read() == b"ok":
