@@ -28,6 +28,7 @@ from kprov.cluster.apiserver.authz import authorizer_of
 from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.escalation import check_escalation
 from kprov.cluster.apiserver.status import StatusError, already_exists
+from kprov.cluster.apiserver.tokens import user_info
 
 __all__ = ["after_delete", "after_failed_create", "after_write", "before_create", "before_update"]
 
@@ -65,13 +66,7 @@ def _csr_requester(csr: dict[str, Any]) -> None:
     spec = csr.setdefault("spec", {})
     for field in ("username", "uid", "groups", "extra"):
         spec.pop(field, None)
-    spec["username"] = user.name
-    if user.uid:
-        spec["uid"] = user.uid
-    if user.groups:
-        spec["groups"] = list(user.groups)
-    if user.extra:
-        spec["extra"] = user.extra_dict()
+    spec.update(user_info(user))
     csr.pop("status", None)
 
 

@@ -29,7 +29,7 @@ from kprov.cluster.apiserver.satoken import BoundRef, ServiceAccountTokens
 from kprov.cluster.apiserver.status import ApiError, StatusError, bad_request, not_found
 from kprov.cluster.storage import object_key
 
-__all__ = ["handle_self_subject_review", "handle_token_request", "handle_token_review"]
+__all__ = ["handle_self_subject_review", "handle_token_request", "handle_token_review", "user_info"]
 
 _AUTHN = "authentication.k8s.io/v1"
 _MIN_EXPIRATION_S = 600
@@ -224,7 +224,8 @@ async def handle_token_request(
     return json_response(out, 201)
 
 
-def _user_info(user: UserInfo) -> dict[str, Any]:
+def user_info(user: UserInfo) -> dict[str, Any]:
+    """The authentication.k8s.io UserInfo shape (username, uid, groups, extra) of ``user``."""
     info: dict[str, Any] = {"username": user.name}
     if user.uid:
         info["uid"] = user.uid
@@ -249,7 +250,7 @@ async def handle_token_review(
         tokens = authenticator.tokens
         audiences = wanted or (tokens.audiences if tokens is not None else ())
         user = authenticator.review(token, audiences)
-        status = {"authenticated": True, "user": _user_info(user), "audiences": list(audiences)}
+        status = {"authenticated": True, "user": user_info(user), "audiences": list(audiences)}
     except TokenInvalid as exc:
         status = {"user": {}, "error": f"[invalid bearer token, {exc}]"}
     meta = dict(review.get("metadata") or {})
@@ -263,6 +264,6 @@ async def handle_self_subject_review(user: UserInfo) -> web.Response:
         "kind": "SelfSubjectReview",
         "apiVersion": _AUTHN,
         "metadata": {"creationTimestamp": now_rfc3339()},
-        "status": {"userInfo": _user_info(user)},
+        "status": {"userInfo": user_info(user)},
     }
     return json_response(out, 201)
