@@ -84,15 +84,38 @@ def lab() -> Iterator[Lab]:
         instance.wipe()
 
 
-@pytest.fixture(scope="package", autouse=True)
-def _fresh_hosts_per_package() -> None:
-    """Every e2e package starts from fresh hosts: what one suite installs (etcd, containerd,
-    a kubelet, its own PKI) must not leak into the next one's assumptions."""
+def _wipe_lab_hosts() -> None:
     if os.geteuid() != 0:
         return
     instance = Lab(LAB_INDEX)
     if instance.hosts():
         instance.wipe()
+
+
+@pytest.fixture(scope="package", autouse=True)
+def _fresh_hosts_at_start() -> None:
+    """The run starts from fresh hosts, whatever an earlier run left. (Defined here, a
+    package-scoped fixture runs once for all of tests/e2e, not once per subpackage: the
+    wipe between subpackages is pytest_runtest_teardown's.)"""
+    _wipe_lab_hosts()
+
+
+def _e2e_package(item: pytest.Item) -> str:
+    """The subpackage of tests/e2e an item belongs to ('' for a module directly in it)."""
+    parts = item.path.relative_to(_E2E_DIR).parts
+    return parts[0] if len(parts) > 1 else ""
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    """Every e2e subpackage starts from fresh hosts: what one suite installs (etcd,
+    containerd, a kubelet, a kprov runtime, its own PKI) must not leak into the next one's
+    assumptions. Runs after pytest has torn down the finished package's fixtures (and never
+    at the session's end: the ``lab`` fixture wipes then)."""
+    if nextitem is None or not item.path.is_relative_to(_E2E_DIR):
+        return
+    if _e2e_package(item) != _e2e_package(nextitem):
+        _wipe_lab_hosts()
 
 
 @pytest.fixture(scope="session")
