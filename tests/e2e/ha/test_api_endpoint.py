@@ -3,11 +3,14 @@ cluster with ``apiserver_vip``: a client polls the API every 0.2 s through the d
 kubeconfig (the VIP) while (a) an API server setting is changed with ``kprov apply`` (a
 rolling restart: no request fails) and (c) the host holding the VIP is powered off (another
 host takes the VIP; kubectl works again with the default context). The stopped host is
-started again and the cluster converged before the package ends."""
+started again and the cluster converged; last, ``kprov reset`` removes keepalived and HAProxy
+with the rest."""
 
 from __future__ import annotations
 
 import time
+
+import pytest
 
 from tests.e2e.ha.conftest import CONTROL_PLANE, HaCluster, Poller, failures
 
@@ -65,3 +68,17 @@ def test_the_vip_moves_when_its_host_is_powered_off(ha_cluster: HaCluster) -> No
             break
         time.sleep(2)
     assert rc == 0, f"{holder}'s API server did not come back"
+
+
+@pytest.mark.package_teardown
+def test_reset_removes_keepalived_haproxy_and_the_vip(ha_cluster: HaCluster) -> None:
+    proc = ha_cluster.kprov("reset", "-i", str(ha_cluster.inventory), "--yes")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    for host in (*CONTROL_PLANE, "h4"):
+        rc, out, err = ha_cluster.lab.ssh(
+            host, "systemctl list-unit-files --no-legend keepalived.service haproxy.service; "
+                  "ls /etc/keepalived/keepalived.conf /etc/haproxy/haproxy.cfg "
+                  "/etc/keepalived/kprov-apiserver-ready.sh 2>/dev/null; true")
+        assert rc == 0, err
+        assert out.strip() == "", f"{host} keeps: {out}"
+    assert ha_cluster.vip_holder() is None
