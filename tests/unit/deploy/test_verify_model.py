@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from kprov.cluster.api.resources import REGISTRY
 from kprov.cluster.api.validation import validate
+from kprov.deploy.verify.cluster_checks import smoke_test
 from kprov.deploy.verify.expectations import expectations_for
 from kprov.deploy.verify.report import VerifyReport
 from kprov.deploy.verify.smoke import smoke_deployment, smoke_service
@@ -54,3 +57,16 @@ def test_report_fails_on_any_failed_row_and_when_empty() -> None:
     report.add("cluster", "node h4 Ready", False, "NotReady")
     assert not report.ok and [c.name for c in report.failures] == ["node h4 Ready"]
     assert report.to_dict()["checks"][1]["detail"] == "NotReady"
+
+
+def test_smoke_without_a_worker_fails_and_says_what_to_do() -> None:
+    [check] = asyncio.run(smoke_test(None, [], {}, lambda host, command: (0, "")))  # type: ignore[arg-type]
+    assert not check.ok and "workers" in check.detail and "--no-smoke" in check.detail
+
+
+def test_smoke_deployment_for_one_worker() -> None:
+    dep = smoke_deployment("ns", ["h4"], 1)
+    assert dep["spec"]["replicas"] == 1
+    terms = dep["spec"]["template"]["spec"]["affinity"]["nodeAffinity"][
+        "requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+    assert terms[0]["matchExpressions"][0]["values"] == ["h4"]
