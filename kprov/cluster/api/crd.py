@@ -179,30 +179,46 @@ def default_crd(crd: dict[str, Any]) -> None:
                 config["service"].setdefault("port", 443)
 
 
+def _dns1035_errors(value: str) -> list[str]:
+    """What is wrong with ``value`` as a DNS-1035 label, worded as upstream's validation."""
+    errs = []
+    if len(value) > 63:
+        errs.append("must be no more than 63 characters")
+    if not _DNS1035.match(value):
+        errs.append(
+            "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with "
+            "an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or "
+            "'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')"
+        )
+    return errs
+
+
 def _validate_names(errors: Errors, names: Mapping[str, Any], path: str) -> None:
     plural = names.get("plural")
     if not plural:
         errors.required(f"{path}.plural")
-    elif not _DNS1035.match(str(plural)):
-        errors.invalid(f"{path}.plural", plural, "must be a DNS-1035 label")
-    singular = names.get("singular")
-    if singular and not _DNS1035.match(str(singular)):
-        errors.invalid(f"{path}.singular", singular, "must be a DNS-1035 label")
+    for key in ("plural", "singular"):
+        value = str(names.get(key) or "")
+        if value and (errs := _dns1035_errors(value)):
+            errors.invalid(f"{path}.{key}", value, ",".join(errs))
     kind = names.get("kind")
     if not kind:
         errors.required(f"{path}.kind")
-    elif not re.match(r"^[A-Za-z][A-Za-z0-9]*$", str(kind)):
-        errors.invalid(
-            f"{path}.kind",
-            kind,
-            "may have mixed case, but should otherwise match: [a-z]([-a-z0-9]*[a-z0-9])?",
-        )
-    list_kind = names.get("listKind")
-    if list_kind and list_kind == kind:
-        errors.invalid(f"{path}.listKind", list_kind, "kind and listKind may not be the same")
+    for key in ("kind", "listKind"):  # mixed case allowed: checked in lower case
+        value = str(names.get(key) or "")
+        if value and (errs := _dns1035_errors(value.lower())):
+            errors.invalid(
+                f"{path}.{key}", value, "may have mixed case, but should otherwise match: " + ",".join(errs)
+            )
     for index, short in enumerate(names.get("shortNames") or []):
-        if not _DNS1035.match(str(short)):
-            errors.invalid(f"{path}.shortNames[{index}]", short, "must be a DNS-1035 label")
+        if errs := _dns1035_errors(str(short)):
+            errors.invalid(f"{path}.shortNames[{index}]", short, ",".join(errs))
+    list_kind = names.get("listKind")
+    if kind and list_kind == kind:
+        errors.invalid(f"{path}.listKind", list_kind, "kind and listKind may not be the same")
+    for index, category in enumerate(names.get("categories") or []):
+        if errs := _dns1035_errors(str(category)):
+            errors.invalid(f"{path}.categories[{index}]", category, ",".join(errs))
 
 
 def _check_rules(errors: Errors, schema: Mapping[str, Any], path: str) -> None:

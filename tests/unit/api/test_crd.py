@@ -106,6 +106,19 @@ def test_invalid_crds_name_the_field(change, field):
     assert field in [c.field for c in validate_crd(crd)]
 
 
+@pytest.mark.parametrize("kind", ["e2e-test-crd-openapi-6793-crd", "E2e-test-webhook-deny-crd", "Widget"])
+def test_kinds_are_dns1035_labels_in_any_case(kind):
+    crd = _crd(kind=kind, listKind=f"{kind}List")
+    assert validate_crd(crd) == []
+
+
+def test_bad_kind_worded_as_upstream():
+    (cause,) = validate_crd(_crd(kind="Wid_get"))
+    assert cause.field == "spec.names.kind"
+    assert "may have mixed case, but should otherwise match: a DNS-1035 label must" in cause.message
+    assert cause.message.endswith("regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')")
+
+
 def test_valid_crd_and_immutable_fields():
     crd = _crd()
     assert validate_crd(crd) == []
