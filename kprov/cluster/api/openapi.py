@@ -18,6 +18,7 @@ import hashlib
 import json
 from typing import Any
 
+from kprov.cluster.api.openapi_docs import FIELD_DESCRIPTIONS
 from kprov.cluster.api.resources import REGISTRY, ResourceInfo
 from kprov.cluster.api.schema import FieldSpec, fields_of, raw_types, root_type, type_for_kind
 
@@ -115,6 +116,9 @@ def _components() -> dict[str, Any]:
     roots = {root_type(info): info for info in REGISTRY}
     for type_name in raw_types():
         properties = {name: _field_schema(spec) for name, spec in fields_of(type_name).items()}
+        for name, text in FIELD_DESCRIPTIONS.get(type_name, {}).items():
+            if name in properties:
+                properties[name]["description"] = text
         schema: dict[str, Any] = {"type": "object", "properties": properties}
         required = [
             n

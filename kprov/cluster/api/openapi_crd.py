@@ -4,7 +4,8 @@ Design: one document per custom group-version, built from the registry's custom 
 the usual paths (with `x-kubernetes-group-version-kind` and the `fieldValidation`
 parameter, so kubectl validates on the server) and, per kind, the version's
 openAPIV3Schema named as upstream names it (``com.example.stable.v1.Widget``: the group
-reversed), completed with apiVersion, kind and a reference to ObjectMeta, and carrying its
+reversed), completed with apiVersion, kind and a described reference to ObjectMeta (through
+``allOf``, so `kubectl explain widget.metadata` prints the description), and carrying its
 group-version-kind, so `kubectl explain widget.spec` finds it. The meta (and autoscaling,
 for Scale) schemas it refers to are copied from the built-in documents. Documents are
 deterministic JSON, so their hash is a stable cache key in the `/openapi/v3` index.
@@ -21,10 +22,15 @@ from typing import Any
 from kprov.cluster.api.openapi import paths_for, shared_components
 from kprov.cluster.api.resources import ResourceInfo
 
-__all__ = ["crd_document", "crd_document_text", "crd_schema_name", "document_hash_of"]
+__all__ = ["META_DESCRIPTION", "crd_document", "crd_document_text", "crd_schema_name", "document_hash_of"]
 
 _META = "io.k8s.apimachinery.pkg.apis.meta.v1."
 _OBJECT_META = f"{_META}ObjectMeta"
+META_DESCRIPTION = (
+    "Standard object's metadata: the name, namespace, labels and annotations, and the fields "
+    "the server sets. More info: "
+    "https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata"
+)
 
 
 def crd_schema_name(info: ResourceInfo) -> str:
@@ -51,7 +57,10 @@ def _kind_schema(info: ResourceInfo) -> dict[str, Any]:
             "description": "Kind is a string value representing the REST resource this object represents.",
         },
     )
-    properties["metadata"] = {"$ref": f"#/components/schemas/{_OBJECT_META}"}
+    properties["metadata"] = {  # allOf: a $ref's siblings (the description) would be ignored
+        "allOf": [{"$ref": f"#/components/schemas/{_OBJECT_META}"}],
+        "description": META_DESCRIPTION,
+    }
     schema["x-kubernetes-group-version-kind"] = [
         {"group": info.group, "version": info.version, "kind": info.kind}
     ]

@@ -12,6 +12,7 @@ from kprov.cluster.api import defaults as _defaults
 from kprov.cluster.api import managed_fields as _managed
 from kprov.cluster.api import openapi as _openapi
 from kprov.cluster.api import openapi_crd as _openapi_crd
+from kprov.cluster.api import openapi_v2 as _openapi_v2
 from kprov.cluster.api import patch as _patch
 from kprov.cluster.api import protobuf as _protobuf
 from kprov.cluster.api import schema as _schema
@@ -27,6 +28,7 @@ __all__ = [
     "decode_protobuf",
     "openapi_doc",
     "openapi_index",
+    "openapi_v2",
     "record_update",
     "table",
     "unknown_fields",
@@ -154,3 +156,8 @@ def openapi_doc(registry: Registry, group: str, version: str) -> dict[str, Any] 
         return _openapi_crd.crd_document(infos)
     doc = _openapi.v3_document(group, version)
     return dict(doc) if doc is not None else None
+
+
+def openapi_v2(registry: Registry) -> dict[str, Any]:
+    """``/openapi/v2``: the built-in definitions and one per served custom version."""
+    return _openapi_v2.document(info for info in registry if info.custom is not None)

@@ -20,7 +20,7 @@ from kprov.cluster.apiserver import resource_metrics as metrics_api
 from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.http1 import AnyRequest
 from kprov.cluster.apiserver.negotiation import json_bytes, json_response
-from kprov.cluster.apiserver.status import method_not_supported
+from kprov.cluster.apiserver.status import ApiError, method_not_supported
 
 __all__ = ["VERSION_INFO", "serve_discovery"]
 
@@ -234,7 +234,7 @@ def _openapi_v3_doc(ctx: ApiContext, path: str) -> web.Response:
 
 def serve_discovery(request: AnyRequest, ctx: ApiContext) -> web.StreamResponse | None:
     """The document at ``request.path``, or None when the path is not one of these: /version,
-    /api, /apis, /api/<v>, /apis/<g>, /apis/<g>/<v>, /openapi/v3[/<gv path>]. They are read
+    /api, /apis, /api/<v>, /apis/<g>, /apis/<g>/<v>, /openapi/v2, /openapi/v3[/<gv path>]. They are read
     only: any method but GET and HEAD is a 405."""
     document = _document(request, ctx)
     if document is None:
@@ -263,9 +263,27 @@ def _document(request: AnyRequest, ctx: ApiContext) -> Callable[[], web.Response
         case ["openapi", "v3", *rest]:
             return lambda: _openapi_v3_doc(ctx, "/".join(rest))
         case ["openapi", "v2"]:
-            return _not_served
+            return lambda: _openapi_v2(request, ctx)
     return None
 
 
-def _not_served() -> web.Response:
-    raise web.HTTPNotFound()
+
+def _openapi_v2(request: AnyRequest, ctx: ApiContext) -> web.Response:
+    """The v2 document as JSON, with an ETag (304 on If-None-Match). It is rebuilt when the
+    registry changes (a CRD was added, changed or removed) and kept until then. A client
+    that accepts only the protobuf form gets 406, as upstream answers an unsupported type,
+    and falls back to what else it can read."""
+    accept = request.headers.get("Accept", "")
+    if accept and not any(
+        t.split(";")[0].strip() in ("application/json", "*/*", "application/*") for t in accept.split(",")
+    ):
+        raise ApiError(f"only application/json is served, not {accept.split(',')[0]!r}", 406, "NotAcceptable")
+    cached = ctx.extras.get("openapi_v2")
+    if cached is None or cached[0] is not ctx.registry:
+        body = json_bytes(_lib.openapi_v2(ctx.registry))
+        cached = ctx.extras["openapi_v2"] = (ctx.registry, body, hashlib.sha512(body).hexdigest().upper())
+    _, body, etag = cached
+    headers = {"ETag": f'"{etag}"', "Cache-Control": "no-cache, private", "Vary": "Accept"}
+    if etag in request.headers.get("If-None-Match", "").replace('"', " ").split():
+        return web.Response(status=304, headers=headers)
+    return web.Response(body=body, content_type="application/json", headers=headers)

@@ -170,7 +170,8 @@ def test_openapi_document_of_a_custom_group_version():
     assert schema["x-kubernetes-group-version-kind"] == [
         {"group": "example.com", "version": "v1", "kind": "Widget"}
     ]
-    assert schema["properties"]["metadata"]["$ref"].endswith("meta.v1.ObjectMeta")
+    assert schema["properties"]["metadata"]["allOf"][0]["$ref"].endswith("meta.v1.ObjectMeta")
+    assert schema["properties"]["metadata"]["description"].startswith("Standard object's metadata")
     assert "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta" in doc["components"]["schemas"]
     patch = doc["paths"]["/apis/example.com/v1/namespaces/{namespace}/widgets/{name}"]["patch"]
     assert any(p["name"] == "fieldValidation" for p in patch["parameters"])
