@@ -3,7 +3,8 @@
 Design: a CRD (apiextensions.k8s.io/v1) is turned into one `ResourceInfo` per served version,
 whose ``custom`` field is a frozen `CustomVersion` carrying what the generic handlers need for
 that version (the schema, printer columns, scale paths, the storage version, whether the CRD
-is terminating). The API server rebuilds its registry from these whenever a CRD changes.
+is terminating, every version's compiled schema for defaulting on read, the conversion
+webhook). The API server rebuilds its registry from these whenever a CRD changes.
 This module also holds the CRD's own defaulting and validation (field paths and messages as
 kube-apiserver's) and the status the server gives it on create and update: accepted names
 and the NamesAccepted / Established conditions.
@@ -54,6 +55,16 @@ class CustomVersion:
     terminating: bool = False
     selectable_fields: tuple[str, ...] = field(default=())
     node: Node = field(default_factory=Node, compare=False, repr=False)  # the compiled schema
+    # every version's compiled schema (served or not): objects read from storage are
+    # defaulted by the schema of the version they are stored in
+    nodes: Mapping[str, Node] = field(default_factory=dict, compare=False, repr=False)
+    # spec.conversion.webhook when the strategy is Webhook (None: apiVersion is rewritten)
+    webhook: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def defaults_on_read(self) -> bool:
+        """Whether an object read from storage can gain defaults."""
+        return any(node.has_defaults for node in self.nodes.values())
 
 
 def condition(crd: Mapping[str, Any], kind: str) -> Mapping[str, Any] | None:
@@ -89,6 +100,11 @@ def _names(spec: Mapping[str, Any]) -> Mapping[str, Any]:
     return names if isinstance(names, Mapping) else {}
 
 
+def _schema_of(version: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    schema = (version.get("schema") or {}).get("openAPIV3Schema")
+    return schema if isinstance(schema, Mapping) else None
+
+
 def infos_from_crd(
     crd: Mapping[str, Any], compile: Callable[[Mapping[str, Any] | None], Node] = compile_schema
 ) -> tuple[ResourceInfo, ...]:
@@ -104,6 +120,9 @@ def infos_from_crd(
     versions = [v for v in spec.get("versions") or [] if isinstance(v, Mapping)]
     storage = next((str(v.get("name")) for v in versions if v.get("storage")), "")
     terminating = bool((crd.get("metadata") or {}).get("deletionTimestamp"))
+    nodes = {str(v.get("name", "")): compile(_schema_of(v)) for v in versions}
+    conversion = spec.get("conversion") or {}
+    webhook = conversion.get("webhook") if conversion.get("strategy") == "Webhook" else None
     infos = []
     for version in versions:
         if not version.get("served"):
@@ -121,8 +140,7 @@ def infos_from_crd(
             for f in version.get("selectableFields") or []
             if isinstance(f, Mapping)
         )
-        schema = (version.get("schema") or {}).get("openAPIV3Schema")
-        schema = schema if isinstance(schema, Mapping) else None
+        schema = _schema_of(version)
         custom = CustomVersion(
             crd_name=str((crd.get("metadata") or {}).get("name", "")),
             version=name,
@@ -134,7 +152,9 @@ def infos_from_crd(
             scale=scale if isinstance(scale, Mapping) else None,
             terminating=terminating,
             selectable_fields=selectable,
-            node=compile(schema),
+            node=nodes[name],
+            nodes=nodes,
+            webhook=webhook if isinstance(webhook, Mapping) else None,
         )
         infos.append(
             ResourceInfo(

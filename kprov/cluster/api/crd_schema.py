@@ -85,6 +85,7 @@ class Node:
     not_: Node | None = None
     rules: tuple[CompiledRule, ...] = field(default=(), compare=False, repr=False)
     has_rules: bool = False  # this node or one below it has CEL rules
+    has_defaults: bool = False  # this node or one below it has a default
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -166,6 +167,7 @@ def compile_schema(raw: Mapping[str, Any] | None) -> Node:
         not_=compile_schema(raw["not"]) if isinstance(raw.get("not"), Mapping) else None,
         rules=rules,
         has_rules=bool(rules) or any(n.has_rules for n in below),
+        has_defaults="default" in raw or any(n.has_defaults for n in below),
         raw=raw,
     )
 

@@ -106,8 +106,12 @@ def validate(
 
 
 def converts(info: ResourceInfo) -> bool:
-    """Whether objects of ``info`` are stored in another version (a custom resource's)."""
-    return info.custom is not None and info.custom.storage_version != info.version
+    """Whether stored objects of ``info`` can differ from what a read shows (a custom
+    resource with several versions, or with defaults to fill in from storage)."""
+    custom = info.custom
+    return custom is not None and (
+        custom.storage_version != info.version or len(custom.nodes) > 1 or custom.defaults_on_read
+    )
 
 
 def as_version(info: ResourceInfo, obj: dict[str, Any]) -> dict[str, Any]:
@@ -116,13 +120,6 @@ def as_version(info: ResourceInfo, obj: dict[str, Any]) -> dict[str, Any]:
     if info.custom is None or obj.get("apiVersion") == info.api_version:
         return obj
     return {**obj, "apiVersion": info.api_version}
-
-
-def to_storage(info: ResourceInfo, obj: dict[str, Any]) -> dict[str, Any]:
-    """``obj`` in the version its resource is stored in."""
-    if not converts(info):
-        return obj
-    return {**obj, "apiVersion": f"{info.group}/{info.custom.storage_version}"}
 
 
 def unknown_fields(info: ResourceInfo, obj: dict[str, Any]) -> list[str]:

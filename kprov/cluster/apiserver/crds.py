@@ -128,7 +128,7 @@ class CustomResources:
                 self._start_cleanup(name)
         self._ctx.registry = self._base.extended(tuple(infos))
         if len(self._compiled) > 4 * len(infos) + 16:  # forget schemas no longer served
-            kept = {id(i.custom.node) for i in infos}
+            kept = {id(node) for i in infos if i.custom is not None for node in i.custom.nodes.values()}
             self._compiled = {k: v for k, v in self._compiled.items() if id(v) in kept}
 
     # -- deletion --------------------------------------------------------------------------

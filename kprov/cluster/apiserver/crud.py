@@ -18,7 +18,7 @@ from aiohttp import web
 from kprov.cluster.api.errors import Cause
 from kprov.cluster.api.protobuf_encode import encodable
 from kprov.cluster.api.resources import ResourceInfo
-from kprov.cluster.apiserver import _lib, admission, limitranger, quota_admission, webhooks
+from kprov.cluster.apiserver import _lib, admission, conversion, limitranger, quota_admission, webhooks
 from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.http1 import AnyRequest
 from kprov.cluster.apiserver.lifecycle import (
@@ -59,6 +59,7 @@ __all__ = [
     "guaranteed_update",
     "handle_collection",
     "handle_object",
+    "render",
     "render_object",
 ]
 
@@ -89,6 +90,23 @@ def render_object(
         table["metadata"] = {"resourceVersion": obj.get("metadata", {}).get("resourceVersion", "")}
         return json_response(table, status, headers)
     return object_response(request, obj, status, headers)
+
+
+async def render(
+    request: AnyRequest,
+    ctx: ApiContext,
+    info: ResourceInfo,
+    obj: dict[str, Any],
+    status: int = 200,
+    warnings: list[str] | None = None,
+    *,
+    written: bool = False,
+) -> web.Response:
+    """:func:`render_object` of a stored object read in ``info``'s version (defaulted from
+    storage unless this request has just ``written`` it, converted)."""
+    if info.custom is not None:
+        (obj,) = await conversion.read(ctx, info, [obj], defaults=not written)
+    return render_object(request, info, obj, status, warnings)
 
 
 def _check_fields(request: AnyRequest, info: ResourceInfo, obj: dict[str, Any]) -> list[str]:
@@ -135,12 +153,16 @@ async def _list(request: AnyRequest, ctx: ApiContext, info: ResourceInfo, ri: Re
         meta["continue"] = result.continue_token
         if result.remaining is not None:
             meta["remainingItemCount"] = result.remaining
-    if wants_table(request):
+    if wants_table(request) and not _lib.converts(info):
         table = _lib.table(info, result.items, query.get("includeObject", "Metadata"))
         table["metadata"] = meta
         return json_response(table)
     if _lib.converts(info):
-        converted = [_lib.as_version(info, obj) for obj in result.items]
+        converted = await conversion.read(ctx, info, result.items)
+        if wants_table(request):
+            table = _lib.table(info, converted, query.get("includeObject", "Metadata"))
+            table["metadata"] = meta
+            return json_response(table)
         listed = {"kind": info.list_kind, "apiVersion": info.api_version, "metadata": meta}
         return object_response(request, {**listed, "items": converted})
     if wants_protobuf(request) and encodable(info.api_version, info.list_kind):
@@ -180,7 +202,8 @@ async def create_object(
     if dry_run:
         return obj, warnings
     try:
-        stored = await ctx.store.create(ctx.key(info, namespace, name), _lib.to_storage(info, obj))
+        stored_form = await conversion.to_storage(ctx, info, obj)
+        stored = await ctx.store.create(ctx.key(info, namespace, name), stored_form)
     except BaseException as exc:
         await admission.after_failed_create(ctx, info, obj)
         if isinstance(exc, KeyExistsError):
@@ -221,7 +244,7 @@ async def guaranteed_update(
                 continue
             raise conflict(info, name, _MODIFIED)
         try:
-            shown = _lib.as_version(info, current.obj)
+            (shown,) = await conversion.read(ctx, info, [current.obj])
             new = prepare_update(info, shown, mutate(copy.deepcopy(shown)), subresource)
             if subresource != "status" or info.custom is not None:
                 _lib.apply_defaults(info, new)
@@ -230,7 +253,7 @@ async def guaranteed_update(
             )
             _lib.validate(info, new, shown, subresource)
             await webhooks.validate(ctx, info, "UPDATE", new, shown, subresource=subresource, dry_run=dry_run)
-            new = _lib.to_storage(info, new)
+            new = await conversion.to_storage(ctx, info, new)
         except ApiError:
             if not fresh:
                 fresh = True
@@ -359,7 +382,7 @@ async def handle_collection(
     if ri.verb == "create":
         obj = decode_body(body, media_type(request))
         created, warnings = await create_object(ctx, request, info, ri.namespace, obj, _dry_run(request))
-        return render_object(request, info, created, 201, warnings)
+        return await render(request, ctx, info, created, 201, warnings, written=True)
     if ri.verb == "deletecollection":
         matches = make_matcher(info, request.query.get("labelSelector"), request.query.get("fieldSelector"))
         result = await list_objects(ctx, info, ri.namespace, matches)
@@ -410,7 +433,7 @@ async def handle_object(
     """get/update/patch/delete of one object (``subresource`` is "" or "status")."""
     dry_run = _dry_run(request) if ri.verb in ("update", "patch", "delete") else False
     if ri.verb == "get":
-        return render_object(request, info, await get_object(ctx, info, ri.namespace, ri.name))
+        return await render(request, ctx, info, await get_object(ctx, info, ri.namespace, ri.name))
     if ri.verb == "update":
         new = decode_body(body, media_type(request))
         if not isinstance(new, dict):
@@ -433,15 +456,15 @@ async def handle_object(
             if exc.code != 404 or subresource or pinned is not None:
                 raise
             obj, _ = await create_object(ctx, request, info, ri.namespace, new, dry_run)
-            return render_object(request, info, obj, 201, warnings)
-        return render_object(request, info, obj, 200, warnings)
+            return await render(request, ctx, info, obj, 201, warnings, written=True)
+        return await render(request, ctx, info, obj, 200, warnings, written=True)
     if ri.verb == "patch":
         return await _patch(request, ctx, info, ri, body, subresource, dry_run)
     if ri.verb == "delete":
         options = await _read_json_options(request, body)
         obj, now = await delete_object(ctx, info, ri.namespace, ri.name, options, dry_run)
         if not now or info.resource != "namespaces":
-            return render_object(request, info, obj, 200)
+            return await render(request, ctx, info, obj, 200)
         return object_response(request, success_status(info, ri.name, obj["metadata"].get("uid", "")))
     raise ApiError(
         f"the server does not allow this method on the requested resource ({ri.verb})",
@@ -504,8 +527,8 @@ async def _patch(
                 raise
             new = _lib.apply_patch(content_type, None, body, info, field_manager=manager, force=force)
             obj, _ = await create_object(ctx, request, info, ri.namespace, new, dry_run)
-            return render_object(request, info, obj, 201, warnings)
-        return render_object(request, info, obj, 200, warnings)
+            return await render(request, ctx, info, obj, 201, warnings, written=True)
+        return await render(request, ctx, info, obj, 200, warnings, written=True)
 
     def mutate(live: dict[str, Any]) -> dict[str, Any]:
         patched = _lib.apply_patch(
@@ -529,4 +552,4 @@ async def _patch(
         subresource=subresource,
         field_manager=request.query.get("fieldManager", ""),
     )
-    return render_object(request, info, obj, 200, warnings)
+    return await render(request, ctx, info, obj, 200, warnings, written=True)

@@ -6,7 +6,9 @@ when N is older than the cache remembers; when N is newer than this server has s
 waits for its cache to catch up - another server may have written it). Selectors are applied
 to old and new state, so an object leaving the selection arrives as DELETED and one entering
 as ADDED. Bookmarks when allowWatchBookmarks; the stream ends after timeoutSeconds. With a
-Table Accept header each event object is a one-row Table, columns only in the first.
+Table Accept header each event object is a one-row Table, columns only in the first. Custom
+objects are shown as a read shows them (:mod:`.conversion`: defaults from storage, converted
+to the watched version); a conversion webhook that fails ends the stream with an ERROR event.
 """
 
 from __future__ import annotations
@@ -18,13 +20,13 @@ from typing import Any
 
 from kprov.cluster.api.protobuf_encode import encodable, watch_frame
 from kprov.cluster.api.resources import ResourceInfo
-from kprov.cluster.apiserver import _lib
+from kprov.cluster.apiserver import _lib, conversion
 from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.http1 import AnyReply, AnyRequest, streaming_reply
 from kprov.cluster.apiserver.listing import make_matcher
 from kprov.cluster.apiserver.negotiation import JSON, PROTOBUF, json_bytes, wants_protobuf, wants_table
 from kprov.cluster.apiserver.requestinfo import RequestInfo, parse_bool
-from kprov.cluster.apiserver.status import bad_request, expired, status_body
+from kprov.cluster.apiserver.status import ApiError, bad_request, expired, status_body
 from kprov.cluster.storage import CacheEvent, RevisionExpiredError
 
 __all__ = ["handle_watch"]
@@ -52,8 +54,8 @@ class _Encoder:
         return json_bytes({"type": kind, "object": obj}) + b"\n"
 
     def line(self, kind: str, obj: dict[str, Any], event: CacheEvent | None = None) -> bytes:
-        if self.convert:  # a custom resource read in a version other than its storage one
-            obj, event = _lib.as_version(self.info, obj), None
+        if self.convert:  # converted by the caller: the cache's encoded line is not this object
+            event = None
         if self.protobuf:
             return watch_frame(kind, obj)
         if not self.table:
@@ -126,6 +128,8 @@ async def handle_watch(request: AnyRequest, ctx: ApiContext, info: ResourceInfo,
     metrics = ctx.extras.get("metrics")  # apiserver_watch_events_total
     interval = ctx.config.bookmark_interval_s
     try:
+        if initial and encoder.convert:
+            initial = await conversion.read(ctx, info, initial)
         if initial:
             await response.write(b"".join(encoder.line("ADDED", o) for o in initial))
             if metrics is not None:
@@ -152,19 +156,19 @@ async def handle_watch(request: AnyRequest, ctx: ApiContext, info: ResourceInfo,
             for item in batch:
                 kind = _transition(item, matches)
                 if kind is not None:
-                    chunk.append(
-                        encoder.line(
-                            kind,
-                            item.obj if kind != "DELETED" or item.type == "DELETED" else {**item.obj},
-                            item,
-                        )
-                    )
+                    obj = item.obj if kind != "DELETED" or item.type == "DELETED" else {**item.obj}
+                    if encoder.convert:
+                        (obj,) = await conversion.read(ctx, info, [obj])
+                    chunk.append(encoder.line(kind, obj, item))
             if chunk:
                 await response.write(b"".join(chunk))
                 if metrics is not None:
                     metrics.watch_sent(info.group, info.version, info.resource, len(chunk))
             if sub.closed:
                 break
+    except ApiError as exc:  # a conversion webhook failed: the stream ends with its error
+        with contextlib.suppress(ConnectionResetError, RuntimeError):
+            await response.write(encoder.plain("ERROR", status_body(exc)))
     except (ConnectionResetError, asyncio.CancelledError):
         pass
     finally:
