@@ -271,8 +271,11 @@ def _document(request: AnyRequest, ctx: ApiContext) -> Callable[[], web.Response
 def _openapi_v2(request: AnyRequest, ctx: ApiContext) -> web.Response:
     """The v2 document as JSON, with an ETag (304 on If-None-Match). It is rebuilt when the
     registry changes (a CRD was added, changed or removed) and kept until then. A client
-    that accepts only the protobuf form gets 406, as upstream answers an unsupported type,
-    and falls back to what else it can read."""
+    that accepts only the protobuf form gets 406, as upstream answers a type it does not
+    serve: that is kubectl, which then goes on without the v2 document exactly as it did
+    when the path was a 404 - computing apply patches from its compiled-in types and
+    validating through the v3 documents - rather than trusting definitions that carry no
+    more than our extracted schema."""
     accept = request.headers.get("Accept", "")
     if accept and not any(
         t.split(";")[0].strip() in ("application/json", "*/*", "application/*") for t in accept.split(",")
