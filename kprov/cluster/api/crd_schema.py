@@ -32,7 +32,7 @@ from kprov.cluster.api._field_errors import Errors, go_value
 from kprov.cluster.api.crd_cel import CompiledRule, RuleError, compile_rules, evaluate_rules
 from kprov.cluster.api.errors import Cause
 
-__all__ = ["Node", "compile_schema", "default", "prune", "validate"]
+__all__ = ["Node", "compile_schema", "default", "lacks_defaults", "prune", "validate"]
 
 _MISSING = object()
 _ROOT_KEPT = ("apiVersion", "kind", "metadata")
@@ -210,19 +210,45 @@ def default(node: Node, value: Any) -> None:
     not allowed)."""
     if isinstance(value, dict):
         for key, child in node.properties.items():
+            if not child.has_defaults:
+                continue
             if child.default is not _MISSING and (
                 key not in value or (value[key] is None and not child.nullable)
             ):
                 value[key] = copy.deepcopy(child.default)
             if key in value:
                 default(child, value[key])
-        if isinstance(node.additional, Node):
+        if isinstance(node.additional, Node) and node.additional.has_defaults:
             for key, item in value.items():
                 if key not in node.properties:
                     default(node.additional, item)
-    elif isinstance(value, list) and node.items is not None:
+    elif isinstance(value, list) and node.items is not None and node.items.has_defaults:
         for item in value:
             default(node.items, item)
+
+
+def lacks_defaults(node: Node, value: Any) -> bool:
+    """Whether :func:`default` would change ``value`` (a read-only walk: objects read from
+    storage are only copied when it would)."""
+    if not node.has_defaults:
+        return False
+    if isinstance(value, dict):
+        for key, child in node.properties.items():
+            if not child.has_defaults:
+                continue
+            if child.default is not _MISSING and (
+                key not in value or (value[key] is None and not child.nullable)
+            ):
+                return True
+            if key in value and lacks_defaults(child, value[key]):
+                return True
+        if isinstance(node.additional, Node):
+            extra = (v for k, v in value.items() if k not in node.properties)
+            return any(lacks_defaults(node.additional, v) for v in extra)
+        return False
+    if isinstance(value, list) and node.items is not None:
+        return any(lacks_defaults(node.items, item) for item in value)
+    return False
 
 
 # -- validation --------------------------------------------------------------------------------

@@ -54,7 +54,7 @@ async def read(
     if defaults and custom.defaults_on_read:
         for index, obj in enumerate(shown):
             node = custom.nodes.get(str(obj.get("apiVersion", "")).rpartition("/")[2])
-            if node is not None and node.has_defaults:
+            if node is not None and crd_schema.lacks_defaults(node, obj):
                 shown[index] = copy.deepcopy(obj)
                 crd_schema.default(node, shown[index])
     others = [i for i, obj in enumerate(shown) if obj.get("apiVersion") != info.api_version]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from kprov.cluster.api._field_errors import Errors
-from kprov.cluster.api.crd_schema import compile_schema, default, prune, validate
+from kprov.cluster.api.crd_schema import compile_schema, default, lacks_defaults, prune, validate
 
 SCHEMA = compile_schema(
     {
@@ -76,6 +76,17 @@ def test_defaults_fill_absent_fields_and_list_items():
     default(SCHEMA, obj)
     assert obj["spec"]["mode"] == "a"
     assert obj["spec"]["items"] == [{"name": "x", "v": 1}, {"name": "y", "v": 5}]
+
+
+def test_lacks_defaults_tells_whether_defaulting_would_change_anything():
+    assert lacks_defaults(SCHEMA, {"spec": {"mode": "b"}}) is False
+    assert lacks_defaults(SCHEMA, {"spec": {}}) is True
+    assert lacks_defaults(SCHEMA, {"spec": {"mode": "a", "items": [{"name": "x"}]}}) is True
+    assert lacks_defaults(SCHEMA, {"spec": {"mode": "a", "items": [{"name": "x", "v": 2}]}}) is False
+    assert lacks_defaults(compile_schema({"type": "object"}), {}) is False
+    obj: dict[str, Any] = {"spec": {"items": [{"name": "x"}]}}
+    default(SCHEMA, obj)
+    assert lacks_defaults(SCHEMA, obj) is False
 
 
 def test_validation_messages():
