@@ -54,8 +54,6 @@ class _Encoder:
         return json_bytes({"type": kind, "object": obj}) + b"\n"
 
     def line(self, kind: str, obj: dict[str, Any], event: CacheEvent | None = None) -> bytes:
-        if self.convert:  # converted by the caller: the cache's encoded line is not this object
-            event = None
         if self.protobuf:
             return watch_frame(kind, obj)
         if not self.table:
@@ -157,9 +155,9 @@ async def handle_watch(request: AnyRequest, ctx: ApiContext, info: ResourceInfo,
                 kind = _transition(item, matches)
                 if kind is not None:
                     obj = item.obj if kind != "DELETED" or item.type == "DELETED" else {**item.obj}
-                    if encoder.convert:
-                        (obj,) = await conversion.read(ctx, info, [obj])
-                    chunk.append(encoder.line(kind, obj, item))
+                    shown = (await conversion.read(ctx, info, [obj]))[0] if encoder.convert else obj
+                    # the cache's encoded line serves only while the object is the cached one
+                    chunk.append(encoder.line(kind, shown, item if shown is item.obj else None))
             if chunk:
                 await response.write(b"".join(chunk))
                 if metrics is not None:

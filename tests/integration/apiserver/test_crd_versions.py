@@ -265,6 +265,13 @@ def test_conversion_webhook_on_read_write_and_list(control_plane, namespace, con
     assert (read["apiVersion"], read["host"], read["port"]) == (f"{group}/v2", "localhost", "8080")
     assert "hostPort" not in read and read["metadata"]["uid"] == made["metadata"]["uid"]
 
+    # a watch through v2 shows the v1 object converted
+    watched = _raw(control_plane, "GET", path("v2") + "?watch=true&resourceVersion=0&timeoutSeconds=1")[2]
+    events = [json.loads(line) for line in str(watched).splitlines() if line.strip()]
+    assert [(e["type"], e["object"]["apiVersion"], e["object"].get("host")) for e in events] == [
+        ("ADDED", f"{group}/v2", "localhost")
+    ]
+
     # written through v2: stored (and read back through v1) as v1
     status, _, made2 = _raw(control_plane, "POST", path("v2"), thing("v2", "two", host="example", port="80"))
     assert status == 201, made2
