@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
+import threading
 import time
 from typing import Any
 
@@ -142,6 +143,29 @@ def _running_on(cluster: Cluster, app: str) -> dict[str, str]:
             if p["status"].get("phase") == "Running" and not p["metadata"].get("deletionTimestamp")}
 
 
+def _ready_pods(cluster: Cluster, app: str) -> int:
+    pods = cluster.kubectl_json("get", "pods", "-l", f"app={app}")["items"]
+    return sum(1 for p in pods if not p["metadata"].get("deletionTimestamp") and any(
+        c["type"] == "Ready" and c["status"] == "True" for c in p["status"].get("conditions", [])))
+
+
+class _ReadyCounter(threading.Thread):
+    """Counts an app's ready pods every half second until stopped."""
+
+    def __init__(self, cluster: Cluster, app: str) -> None:
+        super().__init__(daemon=True)
+        self.cluster, self.app = cluster, app
+        self.counts: list[int] = []
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(0.5):
+            try:
+                self.counts.append(_ready_pods(self.cluster, self.app))
+            except Exception:  # noqa: BLE001 - a failed sample is not a count
+                continue
+
+
 def test_a_stopped_worker_goes_notready_and_its_pods_come_back_elsewhere(cluster: Cluster, tmp_path) -> None:
     manifest = tmp_path / "dep.json"
     manifest.write_text(json.dumps(_deployment("survivor", 4)))
@@ -209,12 +233,27 @@ def test_a_worker_left_out_is_drained_and_removed_and_rejoins_when_listed_again(
         pods = cluster.kubectl_json("get", "pods", "-l", "app=mover")["items"]
         seen = [(p["metadata"]["name"], p["spec"].get("nodeName"), p["status"].get("phase")) for p in pods]
         raise AssertionError(f"{exc}; pods: {seen}") from None
+    # a budget of 3 of the 4: the drain may evict h5's second pod only once the first one's
+    # replacement is ready on h4 (the Eviction API answers 429 meanwhile)
+    budget = {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "mover"},
+              "spec": {"minAvailable": 3, "selector": {"matchLabels": {"app": "mover"}}}}
+    (tmp_path / "pdb.json").write_text(json.dumps(budget))
+    cluster.kubectl("apply", "-f", str(tmp_path / "pdb.json"))
+    wait_for("the budget allows 1 disruption", lambda: cluster.kubectl_json(
+        "get", "pdb", "mover").get("status", {}).get("disruptionsAllowed") == 1, 60)
     listed = cluster.inventory.read_text()
     doc = yaml.safe_load(listed)
     del doc["all"]["children"]["workers"]["hosts"]["h5"]  # h5 stays a host, no longer a node
     cluster.inventory.write_text(yaml.safe_dump(doc))
+    counter = _ReadyCounter(cluster, "mover")
     try:
-        report = cluster.apply()
+        counter.start()
+        try:
+            report = cluster.apply()
+        finally:
+            counter.done.set()
+            counter.join()
+        assert len(counter.counts) > 5 and min(counter.counts) >= 3, counter.counts  # the budget held
         assert report["ok"], failures(report)
         [removal] = report["removed_nodes"]
         assert removal["node"] == "h5" and removal["deleted"] and removal["host_cleared"], removal
@@ -238,7 +277,7 @@ def test_a_worker_left_out_is_drained_and_removed_and_rejoins_when_listed_again(
     changed_hosts = {r["host"] for r in report["results"] if r["status"] == "changed"}
     assert changed_hosts == {"h5"}, changed_hosts  # joining touches only the new node
     wait_for("h5 Ready again", lambda: _ready(cluster.kubectl_json("get", "node", "h5")), 120)
-    cluster.kubectl("delete", "deployment", "mover", "--wait=false")
+    cluster.kubectl("delete", "deployment,pdb", "mover", "--wait=false")
 
 
 @pytest.mark.package_teardown
