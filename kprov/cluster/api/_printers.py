@@ -9,7 +9,13 @@ from kprov.cluster.api._printers_config import CONFIGMAP, EVENT, LEASE, SECRET, 
 from kprov.cluster.api._printers_custom import CUSTOMRESOURCEDEFINITION
 from kprov.cluster.api._printers_legacy import PODTEMPLATE, REPLICATIONCONTROLLER
 from kprov.cluster.api._printers_pods import NAMESPACE, NODE, POD
-from kprov.cluster.api._printers_policy import LIMITRANGE, PODDISRUPTIONBUDGET, PRIORITYCLASS, RESOURCEQUOTA
+from kprov.cluster.api._printers_policy import (
+    HORIZONTALPODAUTOSCALER,
+    LIMITRANGE,
+    PODDISRUPTIONBUDGET,
+    PRIORITYCLASS,
+    RESOURCEQUOTA,
+)
 from kprov.cluster.api._printers_rbac import BINDING, ROLE
 from kprov.cluster.api._printers_services import ENDPOINTS, ENDPOINTSLICE, SERVICE
 from kprov.cluster.api._printers_storage import PERSISTENTVOLUME, PERSISTENTVOLUMECLAIM, STORAGECLASS
@@ -42,6 +48,7 @@ PRINTERS = MappingProxyType(
         ("batch", "Job"): JOB,
         ("batch", "CronJob"): CRONJOB,
         ("policy", "PodDisruptionBudget"): PODDISRUPTIONBUDGET,
+        ("autoscaling", "HorizontalPodAutoscaler"): HORIZONTALPODAUTOSCALER,
         ("", "ResourceQuota"): RESOURCEQUOTA,
         ("", "LimitRange"): LIMITRANGE,
         ("scheduling.k8s.io", "PriorityClass"): PRIORITYCLASS,

@@ -1,4 +1,5 @@
-"""Table printers for PodDisruptionBudgets, ResourceQuotas and LimitRanges (columns as upstream's)."""
+"""Table printers for PodDisruptionBudgets, ResourceQuotas, LimitRanges and
+HorizontalPodAutoscalers (columns as upstream's)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 from kprov.cluster.api._printing import AGE, NAME, Age, Column, Printer, created, name_of
 from kprov.cluster.api.objects import get_path
 
-__all__ = ["LIMITRANGE", "PODDISRUPTIONBUDGET", "PRIORITYCLASS", "RESOURCEQUOTA"]
+__all__ = ["HORIZONTALPODAUTOSCALER", "LIMITRANGE", "PODDISRUPTIONBUDGET", "PRIORITYCLASS", "RESOURCEQUOTA"]
 
 
 def _or_na(value: Any) -> str:
@@ -93,4 +94,34 @@ PRIORITYCLASS = Printer(
         created(obj, age),
         str(obj.get("preemptionPolicy") or "PreemptLowerPriority"),
     ],
+)
+
+
+def _hpa_row(obj: dict[str, Any], age: Age) -> list[Any]:
+    ref = get_path(obj, "spec.scaleTargetRef", {}) or {}
+    current = get_path(obj, "status.currentCPUUtilizationPercentage")
+    target = get_path(obj, "spec.targetCPUUtilizationPercentage") or 80
+    shown = "<unknown>" if current is None else f"{current}%"
+    return [
+        name_of(obj),
+        f"{ref.get('kind', '')}/{ref.get('name', '')}",
+        f"cpu: {shown}/{target}%",
+        _or_na(get_path(obj, "spec.minReplicas")) if get_path(obj, "spec.minReplicas") else "<unset>",
+        int(get_path(obj, "spec.maxReplicas", 0) or 0),
+        int(get_path(obj, "status.currentReplicas", 0) or 0),
+        created(obj, age),
+    ]
+
+
+HORIZONTALPODAUTOSCALER = Printer(
+    (
+        NAME,
+        Column("Reference", description="Reference to the target resource (kind/name)."),
+        Column("Targets", description="The metric targets and their current values."),
+        Column("MinPods", description="The lower limit for the number of pods the autoscaler may set."),
+        Column("MaxPods", "integer", "The upper limit for the number of pods the autoscaler may set."),
+        Column("Replicas", "integer", "The current number of pods managed by this autoscaler."),
+        AGE,
+    ),
+    _hpa_row,
 )

@@ -325,6 +325,10 @@ def _replicationcontroller(obj: dict[str, Any]) -> None:
         default_pod_spec(_set(spec["template"], "spec", {}))
 
 
+def _hpa(obj: dict[str, Any]) -> None:
+    _set(_set(obj, "spec", {}), "minReplicas", 1)
+
+
 def _podtemplate(obj: dict[str, Any]) -> None:
     default_pod_spec(_set(_set(obj, "template", {}), "spec", {}))
 
@@ -473,6 +477,7 @@ _BY_KIND: dict[tuple[str, str], Callable[[dict[str, Any]], None]] = {
     ("scheduling.k8s.io", "PriorityClass"): _priorityclass,
     ("", "ReplicationController"): _replicationcontroller,
     ("", "PodTemplate"): _podtemplate,
+    ("autoscaling", "HorizontalPodAutoscaler"): _hpa,
     ("", "PersistentVolume"): _pv,
     ("", "PersistentVolumeClaim"): _pvc,
     ("storage.k8s.io", "StorageClass"): _storageclass,

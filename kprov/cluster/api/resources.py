@@ -387,6 +387,18 @@ def _build() -> tuple[ResourceInfo, ...]:
             field_selectors=_META_FIELDS,
         ),
         ResourceInfo(
+            "autoscaling",
+            "v1",
+            "horizontalpodautoscalers",
+            "HorizontalPodAutoscaler",
+            "horizontalpodautoscaler",
+            True,
+            ("hpa",),
+            ("all",),
+            subresources=(_status("HorizontalPodAutoscaler", "autoscaling"),),
+            field_selectors=_META_FIELDS,
+        ),
+        ResourceInfo(
             "policy",
             "v1",
             "poddisruptionbudgets",

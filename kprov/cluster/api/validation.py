@@ -17,6 +17,7 @@ from typing import Any
 
 from kprov.cluster.api._field_errors import Errors, go_value
 from kprov.cluster.api._rbac_kinds import RBAC_GROUP, path_segment_errors, validate_binding, validate_role
+from kprov.cluster.api._validation_autoscaling import validate_hpa
 from kprov.cluster.api._validation_batch import validate_cronjob, validate_job
 from kprov.cluster.api._validation_certificates import validate_csr
 from kprov.cluster.api._validation_ephemeral import validate_ephemeral_create, validate_ephemeral_update
@@ -465,6 +466,7 @@ _BY_KIND: dict[tuple[str, str], Callable[[Errors, dict[str, Any], dict[str, Any]
     ("batch", "Job"): validate_job,
     ("batch", "CronJob"): validate_cronjob,
     ("policy", "PodDisruptionBudget"): validate_pdb,
+    ("autoscaling", "HorizontalPodAutoscaler"): validate_hpa,
     ("scheduling.k8s.io", "PriorityClass"): validate_priority_class,
     ("", "ReplicationController"): _replicationcontroller,
     ("", "PodTemplate"): _podtemplate,

@@ -20,6 +20,7 @@ __all__ = [
     "DEPLOYMENTS",
     "ENDPOINTS",
     "ENDPOINTSLICES",
+    "HORIZONTAL_POD_AUTOSCALERS",
     "EVENTS",
     "JOBS",
     "LEASES",
@@ -99,6 +100,9 @@ DAEMONSETS = Resource("apps", "v1", "daemonsets", "DaemonSet", True)
 CONTROLLER_REVISIONS = Resource("apps", "v1", "controllerrevisions", "ControllerRevision", True)
 ENDPOINTSLICES = Resource("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", True)
 CRONJOBS = Resource("batch", "v1", "cronjobs", "CronJob", True)
+HORIZONTAL_POD_AUTOSCALERS = Resource(
+    "autoscaling", "v1", "horizontalpodautoscalers", "HorizontalPodAutoscaler", True
+)
 POD_DISRUPTION_BUDGETS = Resource("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", True)
 JOBS = Resource("batch", "v1", "jobs", "Job", True)
 PRIORITY_CLASSES = Resource("scheduling.k8s.io", "v1", "priorityclasses", "PriorityClass", False)

@@ -47,6 +47,13 @@ def build_parser() -> argparse.ArgumentParser:
         default="",
         help="create this local-path StorageClass as the cluster default when it is missing",
     )
+    parser.add_argument(
+        "--horizontal-pod-autoscaler-downscale-stabilization",
+        dest="hpa_downscale_stabilization",
+        type=parse_duration,
+        default=300.0,
+        help="how long a scale-down waits for lower recommendations (the window's highest wins)",
+    )
     parser.add_argument("--concurrent-workers", type=int, default=4, help="workers per controller")
     add_secure_serving_flags(parser, upstream_port=10257)
     return parser
@@ -70,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         root_ca_file=args.root_ca_file,
         service_account_private_key_file=args.service_account_private_key_file,
         default_storage_class=args.default_storage_class,
+        hpa_downscale_stabilization=args.hpa_downscale_stabilization,
     )
 
     running: list[ControllerManager] = []  # the queues /metrics reports, once leading

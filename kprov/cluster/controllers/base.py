@@ -39,6 +39,7 @@ class ControllerOptions:
     root_ca_file: str = ""  # the CA published as kube-root-ca.crt (default: the kubeconfig's)
     service_account_private_key_file: str = ""  # signs legacy token Secrets (none: not filled)
     default_storage_class: str = ""  # created (local-path, the cluster default) when missing
+    hpa_downscale_stabilization: float = 300.0  # seconds a scale-down waits for (upstream: 5m)
 
 
 @dataclass

@@ -27,6 +27,7 @@ from kprov.cluster.controllers.localpath import LocalPathProvisioner
 from kprov.cluster.controllers.namespace import NamespaceController
 from kprov.cluster.controllers.nodeipam import NodeIpamController
 from kprov.cluster.controllers.nodelifecycle import NodeLifecycleController
+from kprov.cluster.controllers.podautoscaler import PodAutoscalerController
 from kprov.cluster.controllers.pvbinder import PVBinderController
 from kprov.cluster.controllers.replicaset import ReplicaSetController
 from kprov.cluster.controllers.replicationcontroller import ReplicationControllerController
@@ -55,6 +56,7 @@ CONTROLLERS: dict[str, type[Controller]] = {
         DisruptionController,
         ResourceQuotaController,
         TTLAfterFinishedController,
+        PodAutoscalerController,
         PVBinderController,
         LocalPathProvisioner,
         PVCProtectionController,

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from kprov.lab import Lab
 
@@ -91,6 +92,10 @@ def cluster(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clus
     lab.up(5)
     directory = tmp_path_factory.mktemp("cluster-inventory")
     inventory = lab.write_inventory(directory / "hosts.yml", 5)
+    doc = yaml.safe_load(inventory.read_text())  # an HPA scale-down waits 10 s, not 5 min
+    window = "--horizontal-pod-autoscaler-downscale-stabilization=10s"
+    doc["all"]["vars"]["controller_manager_extra_args"] = [window]
+    inventory.write_text(yaml.safe_dump(doc))
     c = Cluster(lab, inventory)
     report = c.apply()
     assert report["ok"], "\n".join(failures(report))
