@@ -15,6 +15,7 @@ from kprov.cluster.api._printers_policy import (
     PODDISRUPTIONBUDGET,
     PRIORITYCLASS,
     RESOURCEQUOTA,
+    RUNTIMECLASS,
 )
 from kprov.cluster.api._printers_rbac import BINDING, ROLE
 from kprov.cluster.api._printers_services import ENDPOINTS, ENDPOINTSLICE, SERVICE
@@ -52,6 +53,7 @@ PRINTERS = MappingProxyType(
         ("", "ResourceQuota"): RESOURCEQUOTA,
         ("", "LimitRange"): LIMITRANGE,
         ("scheduling.k8s.io", "PriorityClass"): PRIORITYCLASS,
+        ("node.k8s.io", "RuntimeClass"): RUNTIMECLASS,
         ("coordination.k8s.io", "Lease"): LEASE,
         ("discovery.k8s.io", "EndpointSlice"): ENDPOINTSLICE,
         ("apiextensions.k8s.io", "CustomResourceDefinition"): CUSTOMRESOURCEDEFINITION,

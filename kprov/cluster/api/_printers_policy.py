@@ -1,5 +1,5 @@
-"""Table printers for PodDisruptionBudgets, ResourceQuotas, LimitRanges and
-HorizontalPodAutoscalers (columns as upstream's)."""
+"""Table printers for PodDisruptionBudgets, ResourceQuotas, LimitRanges, PriorityClasses,
+HorizontalPodAutoscalers and RuntimeClasses (columns as upstream's)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,14 @@ from typing import Any
 from kprov.cluster.api._printing import AGE, NAME, Age, Column, Printer, created, name_of
 from kprov.cluster.api.objects import get_path
 
-__all__ = ["HORIZONTALPODAUTOSCALER", "LIMITRANGE", "PODDISRUPTIONBUDGET", "PRIORITYCLASS", "RESOURCEQUOTA"]
+__all__ = [
+    "HORIZONTALPODAUTOSCALER",
+    "LIMITRANGE",
+    "PODDISRUPTIONBUDGET",
+    "PRIORITYCLASS",
+    "RESOURCEQUOTA",
+    "RUNTIMECLASS",
+]
 
 
 def _or_na(value: Any) -> str:
@@ -124,4 +131,14 @@ HORIZONTALPODAUTOSCALER = Printer(
         AGE,
     ),
     _hpa_row,
+)
+
+
+RUNTIMECLASS = Printer(
+    (
+        NAME,
+        Column("Handler", description="The CRI runtime configuration pods of the class run with."),
+        AGE,
+    ),
+    lambda obj, age: [name_of(obj), str(obj.get("handler") or ""), created(obj, age)],
 )

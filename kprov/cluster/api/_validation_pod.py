@@ -2,9 +2,9 @@
 
 Design: `validate_pod_spec(errors, spec, path)` checks the fields the cluster supports:
 containers (name, image, ports, env, volume mounts, resources, probes), volumes, restart
-and DNS policies, grace periods, tolerations. `validate_pod_update` enforces the rule
-that a Pod's spec is immutable except images, activeDeadlineSeconds, added tolerations
-and the termination grace period.
+and DNS policies, grace periods, tolerations, sysctls (:mod:`._validation_sysctls`).
+`validate_pod_update` enforces the rule that a Pod's spec is immutable except images,
+activeDeadlineSeconds, added tolerations and the termination grace period.
 
 A spec's causes depend on the spec (and its path) alone: they are remembered by the spec's
 JSON, so the pods of one template are checked once.
@@ -19,12 +19,19 @@ from typing import Any
 import orjson
 
 from kprov.cluster.api._field_errors import Errors
+from kprov.cluster.api._validation_sysctls import validate_sysctls
 from kprov.cluster.api.defaults import spec_json
 from kprov.cluster.api.errors import Cause
 from kprov.cluster.api.names import dns1123_label_errors
 from kprov.cluster.api.objects import parse_quantity
 
-__all__ = ["port_name_errors", "validate_pod_spec", "validate_pod_update"]
+__all__ = [
+    "port_name_errors",
+    "validate_pod_spec",
+    "validate_pod_update",
+    "validate_resources",
+    "validate_tolerations",
+]
 
 _RESTART_POLICIES = ("Always", "OnFailure", "Never")
 _DNS_POLICIES = ("ClusterFirstWithHostNet", "ClusterFirst", "Default", "None")
@@ -54,7 +61,8 @@ def _port_number(errors: Errors, field: str, value: Any) -> None:
         errors.invalid(field, value, "must be between 1 and 65535, inclusive")
 
 
-def _resources(errors: Errors, resources: dict[str, Any], path: str) -> None:
+def validate_resources(errors: Errors, resources: dict[str, Any], path: str) -> None:
+    """A container's ``resources`` (limits and requests): quantities, requests within limits."""
     parsed: dict[str, dict[str, Any]] = {}
     for section in ("limits", "requests"):
         for name, value in (resources.get(section) or {}).items():
@@ -134,7 +142,7 @@ def _container(errors: Errors, container: Any, path: str, volumes: set[str], nam
         if not mount.get("mountPath"):
             errors.required(f"{mount_path}.mountPath")
     if isinstance(container.get("resources"), dict):
-        _resources(errors, container["resources"], f"{path}.resources")
+        validate_resources(errors, container["resources"], f"{path}.resources")
 
 
 def validate_pod_spec(
@@ -193,8 +201,25 @@ def _validate_pod_spec(errors: Errors, spec: Any, path: str, restart_policies: t
         errors.invalid(
             f"{path}.activeDeadlineSeconds", deadline, "must be between 1 and 2147483647, inclusive"
         )
-    for index, toleration in enumerate(spec.get("tolerations") or []):
-        t_path = f"{path}.tolerations[{index}]"
+    validate_tolerations(errors, spec.get("tolerations") or [], f"{path}.tolerations")
+    security = spec.get("securityContext")
+    if isinstance(security, dict) and security.get("sysctls"):
+        validate_sysctls(
+            errors,
+            security["sysctls"],
+            f"{path}.securityContext.sysctls",
+            host_network=bool(spec.get("hostNetwork")),
+            host_ipc=bool(spec.get("hostIPC")),
+        )
+
+
+def validate_tolerations(errors: Errors, tolerations: Any, path: str) -> None:
+    """A list of tolerations (a pod's, a RuntimeClass's scheduling)."""
+    for index, toleration in enumerate(tolerations if isinstance(tolerations, list) else []):
+        t_path = f"{path}[{index}]"
+        if not isinstance(toleration, dict):
+            errors.invalid(t_path, toleration, "must be an object")
+            continue
         operator = toleration.get("operator", "Equal")
         if operator not in ("Equal", "Exists"):
             errors.not_supported(f"{t_path}.operator", operator, ("Equal", "Exists"))

@@ -420,6 +420,15 @@ def _build() -> tuple[ResourceInfo, ...]:
             field_selectors=_META_FIELDS,
         ),
         ResourceInfo(
+            "node.k8s.io",
+            "v1",
+            "runtimeclasses",
+            "RuntimeClass",
+            "runtimeclass",
+            False,
+            field_selectors=_META_FIELDS,
+        ),
+        ResourceInfo(
             "storage.k8s.io",
             "v1",
             "storageclasses",

@@ -10,6 +10,8 @@
   no status; ``/approval`` changes only the conditions (:mod:`.lifecycle`).
 - Pods get their ServiceAccount and its token volume (:mod:`.sa_admission`).
 - Pods get ``spec.priority`` from their PriorityClass (:mod:`.priority`).
+- Pods get the overhead and scheduling constraints of their RuntimeClass, and are refused if
+  it does not exist (:mod:`.runtimeclass_admission`).
 - Claims get the default StorageClass; claims and volumes their protection finalizers
   (:mod:`.storage_admission`).
 - Services get a ClusterIP and NodePorts from :mod:`.allocators`; deleting a Service
@@ -21,7 +23,13 @@ from __future__ import annotations
 from typing import Any
 
 from kprov.cluster.api.resources import ResourceInfo
-from kprov.cluster.apiserver import crd_admission, priority, sa_admission, storage_admission
+from kprov.cluster.apiserver import (
+    crd_admission,
+    priority,
+    runtimeclass_admission,
+    sa_admission,
+    storage_admission,
+)
 from kprov.cluster.apiserver.allocators import Allocators
 from kprov.cluster.apiserver.authn import REQUEST_USER
 from kprov.cluster.apiserver.authz import authorizer_of
@@ -81,6 +89,7 @@ async def before_create(ctx: ApiContext, info: ResourceInfo, obj: dict[str, Any]
         crd_admission.before_create(ctx, info, obj)
     if info.group == "" and info.resource == "pods":
         await priority.admit_pod(ctx, obj)
+        await runtimeclass_admission.admit_pod(ctx, obj)
     if info.group == "" and info.resource == "namespaces":
         spec = obj.setdefault("spec", {})
         if "kubernetes" not in (spec.get("finalizers") or []):

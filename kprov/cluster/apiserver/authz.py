@@ -43,6 +43,7 @@ _NODE_READ = frozenset(
         "persistentvolumeclaims",
         "persistentvolumes",
         "serviceaccounts",
+        "runtimeclasses",  # the handler of a pod's RuntimeClass
     }
 )
 

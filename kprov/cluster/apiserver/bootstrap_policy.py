@@ -366,6 +366,7 @@ def bootstrap_cluster_roles() -> list[dict[str, Any]]:
                 _rule([""], ["endpoints"], ["get"]),
                 _rule(["coordination.k8s.io"], ["leases"], ["create", "delete", "get", "patch", "update"]),
                 _rule([""], ["serviceaccounts/token"], ["create"]),
+                _rule(["node.k8s.io"], ["runtimeclasses"], ["get", "list", "watch"]),
             ],
         ),
         _role("system:kube-scheduler", _scheduler_rules()),

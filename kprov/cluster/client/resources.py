@@ -36,6 +36,7 @@ __all__ = [
     "REPLICASETS",
     "REPLICATION_CONTROLLERS",
     "RESOURCE_QUOTAS",
+    "RUNTIME_CLASSES",
     "SECRETS",
     "SERVICEACCOUNTS",
     "SERVICES",
@@ -106,6 +107,7 @@ HORIZONTAL_POD_AUTOSCALERS = Resource(
 POD_DISRUPTION_BUDGETS = Resource("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", True)
 JOBS = Resource("batch", "v1", "jobs", "Job", True)
 PRIORITY_CLASSES = Resource("scheduling.k8s.io", "v1", "priorityclasses", "PriorityClass", False)
+RUNTIME_CLASSES = Resource("node.k8s.io", "v1", "runtimeclasses", "RuntimeClass", False)
 LEASES = Resource("coordination.k8s.io", "v1", "leases", "Lease", True)
 CLUSTERROLES = Resource("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", False)
 

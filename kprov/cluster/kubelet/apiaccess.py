@@ -22,6 +22,7 @@ from kprov.cluster.client.resources import (
     PERSISTENT_VOLUME_CLAIMS,
     PERSISTENT_VOLUMES,
     PODS,
+    RUNTIME_CLASSES,
     SECRETS,
     SERVICEACCOUNTS,
     SERVICES,
@@ -70,6 +71,12 @@ class KubeletApi:
     async def get_volume(self, name: str) -> dict[str, Any] | None:
         try:
             return await self.client.get(PERSISTENT_VOLUMES, name)
+        except NotFound:
+            return None
+
+    async def get_runtime_class(self, name: str) -> dict[str, Any] | None:
+        try:
+            return await self.client.get(RUNTIME_CLASSES, name)
         except NotFound:
             return None
 

@@ -145,7 +145,7 @@ async def start_container(
         return waiting
     try:
         env = resolve_env(pod, container, sources)
-        mounts = container_mounts(container, volume_paths)
+        mounts = container_mounts(container, volume_paths, dict(env))
         mounts.append(_termination_mount(ctx, pod, container, attempt))
         if manages_hosts(pod, container):
             mounts.append(_hosts_mount(ctx, pod, sources))

@@ -4,9 +4,9 @@ Pure translation (no I/O): the caller passes what was already resolved (environm
 mounts) and the node settings in :class:`NodeSettings`. The sandbox carries the pod's
 identity labels, hostname, log directory ``/var/log/pods/<ns>_<name>_<uid>``, DNS
 (ClusterFirst when the node has a cluster DNS address) and hostNetwork as a NODE network
-namespace. Containers get command/args/workingDir with ``$(VAR)`` expansion, env, mounts,
-resources, a log path ``<container>/<attempt>.log`` and labels that let a restarted
-kubelet adopt them.
+namespace, the pod's sysctls (:mod:`.sysctls`) and its RuntimeClass's handler. Containers
+get command/args/workingDir with ``$(VAR)`` expansion, env, mounts, resources, a log path
+``<container>/<attempt>.log`` and labels that let a restarted kubelet adopt them.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from kprov.cluster.kubelet import labels as L
 from kprov.cluster.kubelet.cri.generated import api_pb2 as pb
 from kprov.cluster.kubelet.env import expand
 from kprov.cluster.kubelet.resources import linux_resources
+from kprov.cluster.kubelet.sysctls import pod_sysctls
 from kprov.cluster.kubelet.volumes import MountSpec
 
 __all__ = [
@@ -157,6 +158,7 @@ def sandbox_config(settings: NodeSettings, pod: Obj, attempt: int) -> pb.PodSand
         linux=pb.LinuxPodSandboxConfig(
             cgroup_parent=settings.cgroup_parent,
             security_context=pb.LinuxSandboxSecurityContext(namespace_options=namespaces),
+            sysctls=pod_sysctls(pod),
         ),
     )
     dns = _dns(settings, pod)

@@ -14,6 +14,11 @@ containers' preStop hooks run first, then containers get StopContainer with what
 the grace period (SIGTERM, then SIGKILL), then sandbox, containers and volumes are removed
 and the pod object is deleted with grace 0. An exited container's status carries its
 termination message (:mod:`.lifecycle`).
+
+A pod naming a sysctl the node does not allow is rejected (phase Failed, :mod:`.sysctls`)
+before anything runs. The sandbox runs with the handler of the pod's RuntimeClass; a sandbox
+the runtime refuses (an unknown handler, a deleted class) leaves the pod Pending with a
+``FailedCreatePodSandBox`` event, retried every resync.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from typing import Any
 from kprov.cluster.api.objects import now_rfc3339, parse_time
 from kprov.cluster.client import ApiError
 from kprov.cluster.kubelet import labels as L
-from kprov.cluster.kubelet.containers import IMAGE_WAITING, start_container
+from kprov.cluster.kubelet.containers import IMAGE_WAITING, grpc_error_text, start_container
 from kprov.cluster.kubelet.context import KubeletContext
 from kprov.cluster.kubelet.cri.client import CRIError
 from kprov.cluster.kubelet.cri.types import CONTAINER_EXITED, CONTAINER_RUNNING, ContainerInfo, SandboxInfo
@@ -40,6 +45,7 @@ from kprov.cluster.kubelet.probes import LIVENESS, READINESS, STARTUP, Prober, P
 from kprov.cluster.kubelet.satokens import PodTokens
 from kprov.cluster.kubelet.servicelinks import service_env
 from kprov.cluster.kubelet.status import ContainerView, pod_phase, pod_status, will_restart
+from kprov.cluster.kubelet.sysctls import FORBIDDEN_REASON, forbidden_sysctl
 from kprov.cluster.kubelet.volumes import (
     claim_names,
     pod_dir,
@@ -54,6 +60,10 @@ __all__ = ["PodWorker"]
 
 log = logging.getLogger(__name__)
 Obj = Mapping[str, Any]
+
+
+class RuntimeClassMissing(Exception):
+    """The pod's RuntimeClass is gone: its sandbox cannot be made (retried every resync)."""
 
 
 def _is_sidecar(container: Obj) -> bool:
@@ -222,13 +232,23 @@ class PodWorker:
                     if c.sandbox_id == old.id and c.state == CONTAINER_RUNNING:
                         await self.ctx.runtime.stop_container(c.id, 0)
             config = sandbox_config(self.ctx.settings, self.pod, attempt)
-            sandbox_id = await self.ctx.runtime.run_sandbox(config)
+            sandbox_id = await self.ctx.runtime.run_sandbox(config, await self._runtime_handler())
             sandbox = await self.ctx.runtime.sandbox_status(sandbox_id)
             self._sandbox_ips[sandbox.id] = [ip for ip in (sandbox.ip, *sandbox.additional_ips) if ip]
         if sandbox.id not in self._sandbox_ips:
             status = await self.ctx.runtime.sandbox_status(sandbox.id)
             self._sandbox_ips[sandbox.id] = [ip for ip in (status.ip, *status.additional_ips) if ip]
         return sandbox, config
+
+    async def _runtime_handler(self) -> str:
+        """The CRI handler of the pod's RuntimeClass ("" for the runtime's default)."""
+        name = (self.pod.get("spec") or {}).get("runtimeClassName")
+        if not name:
+            return ""
+        found = await self.ctx.api.get_runtime_class(str(name))
+        if found is None:
+            raise RuntimeClassMissing(f'runtimeclass.node.k8s.io "{name}" not found')
+        return str(found.get("handler") or "")
 
     async def _containers(self) -> dict[str, list[ContainerInfo]]:
         listed = await self.ctx.runtime.list_containers({L.POD_UID: self.uid})
@@ -270,6 +290,11 @@ class PodWorker:
             return  # terminal: nothing restarts; containers stay for logs until deletion
         if await self._past_deadline(spec):
             return
+        rejected = forbidden_sysctl(self.pod)
+        if rejected is not None:  # upstream's kubelet admission: the pod never runs here
+            self._event("Warning", FORBIDDEN_REASON, rejected)
+            await self._write_status({}, [], [], failed=(FORBIDDEN_REASON, f"Pod was rejected: {rejected}"))
+            return
         sources = await self._sources()
         try:
             volume_paths = setup_volumes(self.ctx.root_dir, self.pod, sources)
@@ -279,7 +304,13 @@ class PodWorker:
             }
             await self._write_status({}, [], [])
             return
-        sandbox, sb_config = await self._ensure_sandbox()
+        try:
+            sandbox, sb_config = await self._ensure_sandbox()
+        except (CRIError, RuntimeClassMissing) as err:
+            text = grpc_error_text(err) if isinstance(err, CRIError) else str(err)
+            self._event("Warning", "FailedCreatePodSandBox", f"Failed to create pod sandbox: {text}")
+            await self._write_status({}, [], spec.get("initContainers") or [])
+            return
         pod_ips = self._sandbox_ips.get(sandbox.id, [])
         sources.pod_ip = pod_ips[0] if pod_ips else ""
         by_name = await self._containers()

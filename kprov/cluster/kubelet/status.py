@@ -4,7 +4,10 @@ Pure functions over :class:`ContainerView` (one per spec container: its latest a
 previous CRI container, a waiting reason the pod worker decided such as ErrImagePull or
 CrashLoopBackOff, and probe-derived ready/started flags). Conditions keep their
 lastTransitionTime while their status is unchanged, so writing the same status twice is a
-no-op for watchers.
+no-op for watchers; their reasons and messages are upstream's (``ContainersNotInitialized``
+"containers with incomplete status: [a b]", ``ContainersNotReady`` "containers with unready
+status: [c]", ``PodCompleted`` / ``PodFailed`` once terminal). A regular init container that
+exited 0 is Ready, as upstream's prober manager reports it.
 """
 
 from __future__ import annotations
@@ -171,10 +174,13 @@ def qos_class(pod: Obj) -> str:
     return "Guaranteed" if guaranteed else "Burstable"
 
 
-def _conditions(old: Sequence[Obj], wanted: dict[str, bool], now: str) -> list[dict[str, Any]]:
+Condition = tuple[bool, str, str]  # (status, reason, message)
+
+
+def _conditions(old: Sequence[Obj], wanted: dict[str, Condition], now: str) -> list[dict[str, Any]]:
     previous = {c.get("type"): c for c in old}
     out = []
-    for ctype, value in wanted.items():
+    for ctype, (value, reason, message) in wanted.items():
         status = "True" if value else "False"
         before = previous.get(ctype)
         stamp = before.get("lastTransitionTime", now) if before and before.get("status") == status else now
@@ -184,11 +190,62 @@ def _conditions(old: Sequence[Obj], wanted: dict[str, bool], now: str) -> list[d
             "lastProbeTime": None,
             "lastTransitionTime": stamp,
         }
-        if not value and ctype in ("ContainersReady", "Ready"):
-            cond["reason"] = "ContainersNotReady"
-        if not value and ctype == "Initialized":
-            cond["reason"] = "ContainersNotInitialized"
+        if reason:
+            cond["reason"] = reason
+        if message:
+            cond["message"] = message
         out.append(cond)
+    return out
+
+
+def _names(names: Sequence[str]) -> str:
+    """A list of names as Go's %s prints a []string: ``[a b]``."""
+    return "[" + " ".join(names) + "]"
+
+
+def _initialized_condition(
+    phase: str, init_views: Sequence[ContainerView], init_statuses: Sequence[Obj], app_statuses: Sequence[Obj]
+) -> Condition:
+    """Initialized as upstream's kubelet generates it: True once every regular init container
+    exited 0 (is Ready) and every sidecar has started, or once any app container has run."""
+    incomplete = [
+        view.name
+        for view, status in zip(init_views, init_statuses, strict=True)
+        if not (status.get("started") if view.sidecar else status.get("ready"))
+    ]
+    if phase == "Succeeded":
+        return True, "PodCompleted", ""
+    if any("running" in s["state"] or "terminated" in s["state"] for s in app_statuses):
+        return True, "", ""
+    if incomplete:
+        return False, "ContainersNotInitialized", f"containers with incomplete status: {_names(incomplete)}"
+    return True, "", ""
+
+
+def _ready_condition(
+    phase: str, init_views: Sequence[ContainerView], init_statuses: Sequence[Obj], app_statuses: Sequence[Obj]
+) -> Condition:
+    """ContainersReady (and Ready, which has no readiness gates here) as upstream's kubelet
+    generates it: False with PodCompleted/PodFailed once the pod is terminal, else the names
+    of the app containers and sidecars that are not ready."""
+    if phase == "Succeeded":
+        return False, "PodCompleted", ""
+    if phase == "Failed":
+        return False, "PodFailed", ""
+    statuses = [s for v, s in zip(init_views, init_statuses, strict=True) if v.sidecar] + list(app_statuses)
+    unready = [str(s["name"]) for s in statuses if not s.get("ready")]
+    if unready or not app_statuses:
+        return False, "ContainersNotReady", f"containers with unready status: {_names(unready)}"
+    return True, "", ""
+
+
+def _init_status(view: ContainerView) -> dict[str, Any]:
+    """An init container's status: a regular one is Ready once it exited 0 (upstream's prober
+    manager marks it so), a sidecar by its readiness as an app container's."""
+    out = container_status(view, "PodInitializing")
+    cur = view.current
+    if not view.sidecar:
+        out["ready"] = cur is not None and cur.state == CONTAINER_EXITED and cur.exit_code == 0
     return out
 
 
@@ -212,19 +269,17 @@ def pod_status(
     app_statuses = [
         container_status(v, "ContainerCreating" if initialized else "PodInitializing") for v in app_views
     ]
-    sidecars_ready = all(v.ready for v in init_views if v.sidecar)
-    all_ready = (
-        bool(app_statuses) and all(s["ready"] for s in app_statuses) and sidecars_ready and phase == "Running"
-    )
+    init_statuses = [_init_status(v) for v in init_views]
+    ready = _ready_condition(phase, init_views, init_statuses, app_statuses)
     status: dict[str, Any] = {
         "phase": phase,
         "conditions": _conditions(
             old.get("conditions") or [],
             {
-                "PodScheduled": True,
-                "Initialized": initialized,
-                "ContainersReady": all_ready,
-                "Ready": all_ready,
+                "PodScheduled": (True, "", ""),
+                "Initialized": _initialized_condition(phase, init_views, init_statuses, app_statuses),
+                "ContainersReady": ready,
+                "Ready": ready,
             },
             now,
         ),
@@ -238,7 +293,7 @@ def pod_status(
         status["podIP"] = pod_ips[0]
         status["podIPs"] = [{"ip": ip} for ip in pod_ips]
     if init_views:
-        status["initContainerStatuses"] = [container_status(v, "PodInitializing") for v in init_views]
+        status["initContainerStatuses"] = init_statuses
     if ephemeral_views:
         status["ephemeralContainerStatuses"] = [
             {**container_status(v), "ready": False} for v in ephemeral_views

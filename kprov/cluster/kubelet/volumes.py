@@ -10,8 +10,8 @@ hostPath points at the node path itself (created for the ``DirectoryOrCreate`` /
 ``FileOrCreate`` types); a persistentVolumeClaim is its bound volume's hostPath or local
 directory, bind-mounted the same way (the pod worker resolves claim -> volume first).
 :func:`container_mounts` turns a container's volumeMounts (with
-subPath and readOnly) into (host path, container path, read-only) triples for the CRI
-config. With a pod fsGroup, every volume but hostPath is handed to that group
+subPath or subPathExpr (:mod:`.subpath`) and readOnly) into (host path, container path,
+read-only) triples for the CRI config. With a pod fsGroup, every volume but hostPath is handed to that group
 (:mod:`.ownership`).
 """
 
@@ -31,6 +31,7 @@ from kprov.cluster.kubelet.atomic_writer import write_atomic
 from kprov.cluster.kubelet.env import ConfigError, PodSources, field_value, named_container
 from kprov.cluster.kubelet.ownership import fs_group, set_volume_ownership
 from kprov.cluster.kubelet.resourcefield import ResourceFieldError, resource_field_value
+from kprov.cluster.kubelet.subpath import subpath_dir
 
 __all__ = [
     "MountSpec",
@@ -294,7 +295,10 @@ def setup_volumes(root: Path, pod: Obj, sources: PodSources) -> dict[str, str]:
     return paths
 
 
-def container_mounts(container: Obj, volume_paths: Mapping[str, str]) -> list[MountSpec]:
+def container_mounts(
+    container: Obj, volume_paths: Mapping[str, str], env: Mapping[str, str] | None = None
+) -> list[MountSpec]:
+    """The container's mounts; ``env`` (its resolved environment) expands ``subPathExpr``."""
     mounts: list[MountSpec] = []
     for vm in container.get("volumeMounts") or []:
         name = vm.get("name", "")
@@ -302,16 +306,7 @@ def container_mounts(container: Obj, volume_paths: Mapping[str, str]) -> list[Mo
             raise ConfigError(
                 f"container {container.get('name')!r}: volumeMount {name!r} names no volume of the pod"
             )
-        host = volume_paths[name]
-        sub = vm.get("subPath", "")
-        if sub:
-            sub_path = Path(sub)
-            if sub_path.is_absolute() or ".." in sub_path.parts:
-                raise ConfigError(f"volumeMount {name!r}: subPath {sub!r} must be relative without '..'")
-            target = Path(host) / sub_path
-            if not target.exists():
-                target.mkdir(parents=True, exist_ok=True)
-            host = str(target)
+        host = subpath_dir(volume_paths[name], vm, env or {}) or volume_paths[name]
         mounts.append(MountSpec(host, vm.get("mountPath", ""), bool(vm.get("readOnly", False))))
     return mounts
 

@@ -34,6 +34,7 @@ class FakeRuntime:
         self.containers: dict[str, ContainerInfo] = {}
         self.stopped_with: dict[str, int] = {}
         self.calls: list[str] = []  # exec and stop calls in order
+        self.sandbox_configs: list[pb.PodSandboxConfig] = []
         self.exec_exit: dict[str, int] = {}  # command's first word -> exit code (default 0)
         self.clock_ns = 1_000 * 10**9
         self._ids = itertools.count(1)
@@ -42,7 +43,11 @@ class FakeRuntime:
         self.clock_ns += 10**9
         return self.clock_ns
 
-    async def run_sandbox(self, config: pb.PodSandboxConfig) -> str:
+    async def run_sandbox(self, config: pb.PodSandboxConfig, runtime_handler: str = "") -> str:
+        if runtime_handler not in ("", "runc"):
+            detail = f'failed to get sandbox runtime: no runtime for "{runtime_handler}" is configured'
+            raise CRIError("RunPodSandbox", "UNKNOWN", detail)
+        self.sandbox_configs.append(config)
         sid = f"sb{next(self._ids)}"
         m = config.metadata
         self.sandboxes[sid] = SandboxInfo(
@@ -161,6 +166,9 @@ class FakeApi:
 
     async def get_secret(self, namespace: str, name: str) -> dict[str, Any] | None:
         return self.objects.get(f"secret/{name}")
+
+    async def get_runtime_class(self, name: str) -> dict[str, Any] | None:
+        return self.objects.get(f"runtimeclass/{name}")
 
     async def write_pod_status(self, pod: Any, status: dict[str, Any]) -> None:
         self.statuses.append(status)

@@ -113,10 +113,9 @@ class CRIClient:
         return {c.type: c.status for c in reply.status.conditions}
 
     # ---- sandboxes -----------------------------------------------------------------------
-    async def run_sandbox(self, config: pb.PodSandboxConfig) -> str:
-        reply = await self._call(
-            "RunPodSandbox", self._runtime.RunPodSandbox, pb.RunPodSandboxRequest(config=config)
-        )
+    async def run_sandbox(self, config: pb.PodSandboxConfig, runtime_handler: str = "") -> str:
+        request = pb.RunPodSandboxRequest(config=config, runtime_handler=runtime_handler)
+        reply = await self._call("RunPodSandbox", self._runtime.RunPodSandbox, request)
         return reply.pod_sandbox_id
 
     async def stop_sandbox(self, sandbox_id: str) -> None:
