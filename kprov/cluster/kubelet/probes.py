@@ -2,7 +2,8 @@
 
 :class:`Prober` runs one probe action against a container: ``exec`` through CRI ExecSync
 (exit 0 = success), ``httpGet`` to the pod IP from the node (2xx/3xx = success),
-``tcpSocket`` (connect = success). :class:`ProbeState` applies successThreshold and
+``tcpSocket`` (connect = success), ``grpc`` (the health Check answers SERVING,
+:mod:`.grpcprobe`). :class:`ProbeState` applies successThreshold and
 failureThreshold to the stream of outcomes (pure, no I/O). :class:`ProbeWorker` loops
 every periodSeconds after initialDelaySeconds and reports result changes through a
 callback, so the pod worker re-syncs (restart on liveness failure, Ready toggles on
@@ -20,6 +21,7 @@ from typing import Any, Protocol
 import aiohttp
 
 from kprov.cluster.kubelet.cri.types import ExecResult
+from kprov.cluster.kubelet.grpcprobe import check_health
 
 __all__ = [
     "LIVENESS",
@@ -96,9 +98,15 @@ class Prober:
                 return await self._http(probe["httpGet"], target, timeout_s)
             if "tcpSocket" in probe:
                 return await self._tcp(probe["tcpSocket"], target, timeout_s)
+            if "grpc" in probe:
+                action = probe["grpc"]
+                ok, message = await check_health(
+                    target.pod_ip, int(action.get("port", 0)), str(action.get("service") or ""), timeout_s
+                )
+                return ProbeOutcome(ok, message)
         except (TimeoutError, OSError, aiohttp.ClientError, ValueError) as err:
             return ProbeOutcome(False, f"{type(err).__name__}: {err}")
-        return ProbeOutcome(False, "probe has no exec, httpGet or tcpSocket action")
+        return ProbeOutcome(False, "probe has no exec, httpGet, tcpSocket or grpc action")
 
     async def _exec(self, action: Mapping[str, Any], target: ProbeTarget, timeout_s: float) -> ProbeOutcome:
         result = await self.runtime.exec_sync(
