@@ -2,7 +2,8 @@
 
 The kubelet is reached over HTTPS at the node's InternalIP and
 ``status.daemonEndpoints.kubeletEndpoint.Port`` (10250 by default), authenticated with the API
-server's kubelet-client certificate. Logs are streamed through chunk by chunk; exec (and
+server's kubelet-client certificate. Logs are streamed through chunk by chunk (as websocket
+messages when the client upgrades, ``binary.k8s.io``); exec (and
 attach, the same protocol without a command) is a websocket (``v5.channel.k8s.io``) whose
 frames are relayed verbatim in both directions, so this proxy knows nothing about the
 channel protocol. Port-forward is the same relay with the
@@ -13,6 +14,7 @@ WebSocket messages); the kubelet speaks the SPDY inside.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 import ssl
@@ -31,8 +33,9 @@ from kprov.cluster.apiserver.status import ApiError, bad_request
 
 __all__ = ["handle_attach", "handle_exec", "handle_log", "handle_portforward", "kubelet_ssl"]
 
-_EXEC_PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")
+_EXEC_PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io", "channel.k8s.io")
 _PORTFORWARD_PROTOCOLS = ("SPDY/3.1+portforward.k8s.io",)
+_LOG_PROTOCOLS = ("binary.k8s.io", "base64.binary.k8s.io")
 
 
 def kubelet_ssl(ctx: ApiContext) -> ssl.SSLContext:
@@ -105,6 +108,8 @@ async def handle_log(request: AnyRequest, ctx: ApiContext, info: Any, ri: Reques
         async with upstream:
             if upstream.status != 200:
                 raise _kubelet_error(upstream.status, await upstream.text())
+            if request.headers.get("Upgrade", "").lower() == "websocket":
+                return await _log_websocket(request, upstream)
             response = streaming_reply(request, {"Content-Type": "text/plain"})
             await response.prepare(request)
             with contextlib.suppress(ConnectionResetError, aiohttp.ClientError):
@@ -113,6 +118,26 @@ async def handle_log(request: AnyRequest, ctx: ApiContext, info: Any, ri: Reques
             with contextlib.suppress(ConnectionResetError, RuntimeError):
                 await response.write_eof()
             return response
+
+
+async def _log_websocket(request: AnyRequest, upstream: aiohttp.ClientResponse) -> web.StreamResponse:
+    """The log as websocket messages: raw bytes in binary messages (``binary.k8s.io``, also
+    when no subprotocol is asked for) or base64 text (``base64.binary.k8s.io``); the server
+    closes the socket when the log ends."""
+    offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
+    chosen = next((p for p in offered if p in _LOG_PROTOCOLS), "")
+    ws = web.WebSocketResponse(protocols=(chosen,) if chosen else (), autoping=True)
+    await ws.prepare(request)
+    with contextlib.suppress(ConnectionResetError, aiohttp.ClientError):
+        async for chunk in upstream.content.iter_any():
+            if ws.closed:
+                break
+            if chosen == "base64.binary.k8s.io":
+                await ws.send_str(base64.b64encode(chunk).decode())
+            else:
+                await ws.send_bytes(chunk)
+    await ws.close()
+    return ws
 
 
 async def _relay(source: Any, target: Any) -> None:

@@ -247,8 +247,11 @@ class KubeletServer:
                     return
 
         async def send(data: bytes) -> None:
-            if not ws.closed:
-                await ws.send_bytes(data)
+            frame: bytes | None = data
+            if protocol == ch.V1_PROTOCOL:
+                frame = ch.v1_error_frame(data)
+            if frame is not None and not ws.closed:
+                await ws.send_bytes(frame)
 
         try:
             await run(incoming(), send)

@@ -1,10 +1,14 @@
-"""The Kubernetes websocket channel protocol (v5.channel.k8s.io, also v4) used by exec.
+"""The Kubernetes websocket channel protocol (v5.channel.k8s.io, also v4 and v1) used by exec.
 
 Every websocket message is binary: one channel byte, then data. Channels: 0 stdin,
 1 stdout, 2 stderr, 3 error/status (a metav1.Status as JSON, sent once at the end),
 4 resize (``{"Width":W,"Height":H}``), and in v5 only, 255 = close: ``\\xff\\x00`` from the
 client means "stdin is finished". Exit codes travel as a Failure status with reason
 NonZeroExitCode and a cause ExitCode whose message is the number.
+
+The first version, ``channel.k8s.io`` (what the conformance suite's websocket exec asks for),
+carries no status on success and only the failure's message text otherwise
+(:func:`v1_error_frame` rewrites a status frame so).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ __all__ = [
     "CLOSE",
     "ERROR",
     "PROTOCOLS",
+    "V1_PROTOCOL",
     "RESIZE",
     "STDERR",
     "STDIN",
@@ -28,10 +33,12 @@ __all__ = [
     "failure_status",
     "parse_resize",
     "pick_protocol",
+    "v1_error_frame",
 ]
 
 STDIN, STDOUT, STDERR, ERROR, RESIZE, CLOSE = 0, 1, 2, 3, 4, 255
-PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")
+PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io", "channel.k8s.io")
+V1_PROTOCOL = "channel.k8s.io"
 
 
 @dataclass(frozen=True)
@@ -83,3 +90,19 @@ def parse_resize(data: bytes) -> tuple[int, int] | None:
         return int(size.get("Width", 0)), int(size.get("Height", 0))
     except (ValueError, AttributeError, TypeError):
         return None
+
+
+def v1_error_frame(message: bytes) -> bytes | None:
+    """A frame as the v1 protocol sends it: an error-channel Status becomes its message text
+    (None, nothing sent, for Success); other frames pass unchanged."""
+    if not message or message[0] != ERROR:
+        return message
+    try:
+        status = json.loads(message[1:].decode())
+    except (ValueError, UnicodeDecodeError):
+        return message
+    if not isinstance(status, dict):
+        return message
+    if status.get("status") == "Success":
+        return None
+    return encode(ERROR, str(status.get("message", "")).encode())

@@ -1,4 +1,5 @@
-"""kubectl logs through the API server's proxy to the kubelet's real HTTPS server
+"""kubectl logs (and the log as websocket messages) through the API server's proxy to the
+kubelet's real HTTPS server
 (kprov.cluster.kubelet.server; the container lookup points at a CRI-format log file, since
 no container runtime runs here)."""
 
@@ -8,12 +9,14 @@ import asyncio
 import json
 from pathlib import Path
 
+import aiohttp
 from aiohttp import web
 
 from kprov.cluster.kubelet.cri.types import ContainerInfo
 from kprov.cluster.kubelet.server import KubeletServer, server_ssl_context
 from kprov.local.ports import free_port
 from kprov.pki import issue_cert, write_pair
+from tests.integration.apiserver._http import ssl_context
 
 LOG = (
     "2026-01-01T00:00:00.000000000Z stdout F first line\n"
@@ -86,6 +89,15 @@ async def test_kubectl_logs_reach_the_kubelet(control_plane, tmp_path: Path):
         assert out == "first line\nsecond line\nthird line\n"
         rc, out, _ = await _kubectl(control_plane, cache, "logs", "logger", "--tail=1")
         assert out == "third line\n"
+        context = ssl_context(control_plane.admin_kubeconfig, control_plane.ca_file)
+        url = control_plane.server + "/api/v1/namespaces/default/pods/logger/log?container=c"
+        async with (
+            aiohttp.ClientSession() as session,
+            session.ws_connect(url, protocols=("binary.k8s.io",), ssl=context) as ws,
+        ):
+            assert ws.protocol == "binary.k8s.io"
+            received = [m.data async for m in ws if m.type == aiohttp.WSMsgType.BINARY]
+        assert b"".join(received) == b"first line\nsecond line\nthird line\n"
         raw = "/api/v1/namespaces/default/pods/logger/log?container=missing"
         rc, _, err = await _kubectl(control_plane, cache, "get", "--raw", raw)
         assert (

@@ -98,4 +98,13 @@ def test_protocol_negotiation() -> None:
     assert ch.pick_protocol("v5.channel.k8s.io") == "v5.channel.k8s.io"
     assert ch.pick_protocol("v4.channel.k8s.io, v5.channel.k8s.io") == "v5.channel.k8s.io"
     assert ch.pick_protocol("v4.channel.k8s.io") == "v4.channel.k8s.io"
-    assert ch.pick_protocol("channel.k8s.io") is None and ch.pick_protocol(None) is None
+    assert ch.pick_protocol("channel.k8s.io") == "channel.k8s.io"
+    assert ch.pick_protocol("base64.channel.k8s.io") is None and ch.pick_protocol(None) is None
+
+
+def test_the_first_protocol_sends_no_success_and_only_a_failures_text() -> None:
+    assert ch.v1_error_frame(ch.encode(ch.ERROR, ch.exit_status(0))) is None
+    failed = ch.v1_error_frame(ch.encode(ch.ERROR, ch.exit_status(2)))
+    assert failed == b"\x03command terminated with non-zero exit code: exit status 2"
+    assert ch.v1_error_frame(ch.encode(ch.STDOUT, b'{"status": "Success"}')) == b'\x01{"status": "Success"}'
+    assert ch.v1_error_frame(b"") == b""
