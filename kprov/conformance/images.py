@@ -11,7 +11,10 @@ image's repository (registry and tag ignored), so any suite version's names work
   ``CMD pause``, with the uid 1000 user and gid 50000 group the real image has, and
   this machine's dig, getent, curl and OpenBSD nc as the real image has them;
 - nginx, httpd: *stand-ins* — agnhost serving HTTP on port 80 (``netexec``);
-- jessie-dnsutils: a *stand-in* — the agnhost root (dig, getent).
+- jessie-dnsutils: a *stand-in* — the agnhost root (dig, getent);
+- nonewprivs: a *substitute* — a busybox root with the setuid-root program that prints its
+  effective uid, compiled here (:mod:`kprov.conformance.nnp`), when this machine has a C
+  compiler.
 Everything else (CSI sidecars, sample-apiserver, windows images, ...) is missing.
 """
 
@@ -21,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kprov.conformance.host_tools import with_agnhost_tools, with_env_keeping_shell
+from kprov.conformance.nnp import NNP_PATH, build_nnp
 from kprov.images.oci import FileEntry, ImageSpec
 from kprov.images.recipes import BUSYBOX_PATH, busybox_files
 from kprov.pki.keypair import issue_cert, new_ca
@@ -38,7 +42,7 @@ _GROUP = b"root:x:0:\nuser:x:1000:\nfsgroup:x:50000:\nnobody:x:65534:\n"
 @dataclass(frozen=True)
 class PlannedImage:
     reference: str
-    recipe: str  # busybox | pause | agnhost | http-standin | dnsutils-standin
+    recipe: str  # busybox | pause | agnhost | http-standin | dnsutils-standin | nonewprivs
     kind: str  # "substitute" (the same tool, another build) or "stand-in" (another tool)
     note: str
 
@@ -57,8 +61,10 @@ def _repository(reference: str) -> str:
     return name.split("/", 1)[1] if "/" in name and "." in name.split("/", 1)[0] else name
 
 
-def _recipe_for(repository: str, have_agnhost: bool) -> tuple[str, str, str] | None:
+def _recipe_for(repository: str, have_agnhost: bool, have_compiler: bool) -> tuple[str, str, str] | None:
     base = repository.rsplit("/", 1)[-1]
+    if repository.endswith("e2e-test-images/nonewprivs") and have_compiler:
+        return "nonewprivs", "substitute", "a setuid-root program printing its effective uid, built here"
     if base == "busybox":
         return "busybox", "substitute", "Debian's static busybox"
     if base == "pause":
@@ -74,10 +80,10 @@ def _recipe_for(repository: str, have_agnhost: bool) -> tuple[str, str, str] | N
     return None
 
 
-def plan_images(references: list[str], have_agnhost: bool) -> ImagePlan:
+def plan_images(references: list[str], have_agnhost: bool, have_compiler: bool = False) -> ImagePlan:
     plan = ImagePlan()
     for reference in sorted(set(references)):
-        recipe = _recipe_for(_repository(reference), have_agnhost)
+        recipe = _recipe_for(_repository(reference), have_agnhost, have_compiler)
         if recipe is None:
             plan.missing.append(reference)
         else:
@@ -113,6 +119,7 @@ def image_specs(plan: ImagePlan, agnhost: Path | None, busybox: Path = BUSYBOX_P
     plain = with_env_keeping_shell(busybox_files(busybox))
     rooted = with_agnhost_tools(with_env_keeping_shell(_agnhost_files(agnhost, busybox))) if agnhost else []
     specs = []
+    nnp: list[FileEntry] = []
     for image in plan.provided:
         if image.recipe == "busybox":
             specs.append(ImageSpec(image.reference, files=plain, cmd=["/bin/sh"]))
@@ -125,4 +132,7 @@ def image_specs(plan: ImagePlan, agnhost: Path | None, busybox: Path = BUSYBOX_P
                                    entrypoint=["/agnhost", "netexec", "--http-port=80"]))
         elif image.recipe == "dnsutils-standin":
             specs.append(ImageSpec(image.reference, files=rooted, cmd=["/bin/sh"]))
+        elif image.recipe == "nonewprivs":
+            nnp = nnp or [*plain, FileEntry(NNP_PATH, data=build_nnp(), mode=0o4755)]
+            specs.append(ImageSpec(image.reference, files=nnp, entrypoint=["/" + NNP_PATH]))
     return specs

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from kprov.conformance.binaries import executable
 from kprov.conformance.images import ImagePlan, image_specs, plan_images
+from kprov.conformance.nnp import compiler
 from kprov.conformance.report import Summary, summarize, write_report
 from kprov.conformance.specs import SpecResult, focus_regex, parse_json_report, shard
 from kprov.conformance.suite import CONFORMANCE_FOCUS, E2ESuite, Workarounds
@@ -122,7 +123,9 @@ def select_specs(suite: E2ESuite, opts: ConformanceOptions) -> tuple[list[SpecRe
 
 
 def provide_images(suite: E2ESuite, opts: ConformanceOptions, say: Callable[[str], None]) -> ImagePlan:
-    plan = plan_images(suite.list_images(), have_agnhost=opts.agnhost is not None)
+    plan = plan_images(
+        suite.list_images(), have_agnhost=opts.agnhost is not None, have_compiler=compiler() is not None
+    )
     if not opts.push_images:
         return plan
     with tempfile.TemporaryDirectory(prefix="kprov-conformance-images-") as tmp:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
 from cryptography import x509
 
 from kprov.conformance.images import image_specs, plan_images
+from kprov.conformance.nnp import compiler
 from kprov.images.recipes import BUSYBOX_PATH
 
 _REFS = [
@@ -57,3 +60,20 @@ def test_agnhost_images_share_one_root_with_the_users_the_suite_expects(tmp_path
     cert = x509.load_pem_x509_certificate(files["localhost.crt"].data or b"")
     assert cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value == "localhost"
     assert b"PRIVATE KEY" in (files["localhost.key"].data or b"")
+
+
+@pytest.mark.skipif(not BUSYBOX_PATH.exists() or compiler() is None, reason="needs busybox-static and cc")
+def test_nonewprivs_is_a_setuid_root_program_printing_its_effective_uid(tmp_path: Path) -> None:
+    refs = ["registry.k8s.io/e2e-test-images/nonewprivs:1.3"]
+    assert plan_images(refs, have_agnhost=True).missing == refs  # no compiler, no image
+    plan = plan_images(refs, have_agnhost=False, have_compiler=True)
+    assert [(p.recipe, p.kind) for p in plan.provided] == [("nonewprivs", "substitute")]
+    (spec,) = image_specs(plan, None)
+    assert spec.entrypoint == ["/usr/local/bin/nnp"]
+    program = next(f for f in spec.files if f.path == "usr/local/bin/nnp")
+    assert program.mode == 0o4755
+    binary = tmp_path / "nnp"
+    binary.write_bytes(program.data or b"")
+    binary.chmod(0o755)
+    ran = subprocess.run([str(binary)], capture_output=True, text=True, check=True)
+    assert ran.stdout == f"Effective uid: {os.geteuid()}\n"
