@@ -73,7 +73,7 @@ async def check_health(host: str, port: int, service: str, timeout_s: float) -> 
     """(healthy, message) of one Check call."""
     address = f"{host}:{port}"
     target = f"[{host}]:{port}" if ":" in host else address
-    options = [("grpc.primary_user_agent", "kube-probe/1.32")]
+    options = [("grpc.primary_user_agent", "kube-probe/1.32"), ("grpc.enable_http_proxy", 0)]
     async with grpc.aio.insecure_channel(target, options=options) as channel:
         try:  # bytes in, bytes out: no serializers
             call = channel.unary_unary(CHECK_METHOD, request_serializer=None, response_deserializer=None)
