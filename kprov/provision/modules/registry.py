@@ -54,6 +54,7 @@ _TABLE: dict[str, tuple[str, tuple[str, ...]]] = {
     "service_facts": ("service_facts", _BUILTIN),
     "package_facts": ("package_facts", _BUILTIN),
     "getent": ("getent", _BUILTIN),
+    "find": ("find", _BUILTIN),
 }
 
 
