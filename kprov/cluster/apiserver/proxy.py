@@ -8,7 +8,8 @@ attach, the same protocol without a command) is a websocket (``v5.channel.k8s.io
 frames are relayed verbatim in both directions, so this proxy knows nothing about the
 channel protocol. Port-forward is the same relay with the
 subprotocol ``SPDY/3.1+portforward.k8s.io`` (kubectl 1.30+ tunnels its SPDY session in
-WebSocket messages); the kubelet speaks the SPDY inside.
+WebSocket messages); the kubelet speaks the SPDY inside. Before any of exec, attach and
+port-forward is dialled, admission webhooks see it as a CONNECT with its options object.
 """
 
 from __future__ import annotations
@@ -24,14 +25,22 @@ from urllib.parse import urlencode
 import aiohttp
 from aiohttp import web
 
+from kprov.cluster.apiserver import webhooks
 from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.crud import get_object
 from kprov.cluster.apiserver.http1 import AnyReply, AnyRequest, RawUpgrade, streaming_reply
-from kprov.cluster.apiserver.requestinfo import RequestInfo
+from kprov.cluster.apiserver.requestinfo import RequestInfo, parse_bool
 from kprov.cluster.apiserver.spdy_exec import SPDY_PROTOCOLS, pick_spdy_protocol, spdy_exec_upgrade
 from kprov.cluster.apiserver.status import ApiError, bad_request
 
-__all__ = ["handle_attach", "handle_exec", "handle_log", "handle_portforward", "kubelet_ssl"]
+__all__ = [
+    "connect_options",
+    "handle_attach",
+    "handle_exec",
+    "handle_log",
+    "handle_portforward",
+    "kubelet_ssl",
+]
 
 _EXEC_PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io", "channel.k8s.io")
 _PORTFORWARD_PROTOCOLS = ("SPDY/3.1+portforward.k8s.io",)
@@ -158,6 +167,36 @@ async def handle_attach(request: AnyRequest, ctx: ApiContext, info: Any, ri: Req
     return await _handle_stream(request, ctx, info, ri, "attach")
 
 
+_OPTION_KINDS = {
+    "exec": "PodExecOptions",
+    "attach": "PodAttachOptions",
+    "portforward": "PodPortForwardOptions",
+}
+
+
+def connect_options(kind: str, query: Any) -> dict[str, Any]:
+    """The options object of a CONNECT to ``pods/<kind>``, from its query, as admission
+    webhooks are shown it (the fields the JSON form would carry)."""
+    options: dict[str, Any] = {"kind": _OPTION_KINDS[kind], "apiVersion": "v1"}
+    if kind == "portforward":
+        ports = [int(p) for value in query.getall("ports", []) for p in str(value).split(",") if p.isdigit()]
+        if ports:
+            options["ports"] = ports
+        return options
+    for flag in ("stdin", "stdout", "stderr", "tty"):
+        if parse_bool(query.get(flag)):
+            options[flag] = True
+    if query.get("container"):
+        options["container"] = query["container"]
+    if kind == "exec" and query.getall("command", []):
+        options["command"] = list(query.getall("command"))
+    return options
+
+
+async def _admit_connect(request: AnyRequest, ctx: ApiContext, info: Any, ri: RequestInfo, kind: str) -> None:
+    await webhooks.connect(ctx, info, kind, ri.namespace, ri.name, connect_options(kind, request.query))
+
+
 async def _handle_stream(
     request: AnyRequest, ctx: ApiContext, info: Any, ri: RequestInfo, kind: str
 ) -> AnyReply:
@@ -171,6 +210,7 @@ async def _handle_stream(
             raise bad_request(f"{kind} over SPDY needs X-Stream-Protocol-Version {', '.join(SPDY_PROTOCOLS)}")
     base, pod = await _kubelet_base(ctx, info, ri)
     container = _container(pod, request)
+    await _admit_connect(request, ctx, info, ri, kind)
     query = [(k, v) for k, v in request.query.items() if k != "container"]
     url = f"{base}/{kind}/{ri.namespace}/{ri.name}/{container}?{urlencode(query)}"
     if spdy_protocol:
@@ -198,6 +238,7 @@ async def handle_portforward(
     base, pod = await _kubelet_base(ctx, info, ri)
     if not (pod.get("status") or {}).get("podIP"):
         raise bad_request(f"pod {ri.name} does not have an IP address yet")
+    await _admit_connect(request, ctx, info, ri, "portforward")
     url = f"{base}/portForward/{ri.namespace}/{ri.name}?{urlencode(list(request.query.items()))}"
     return await _relay_websocket(request, ctx, url, _PORTFORWARD_PROTOCOLS)
 

@@ -7,10 +7,15 @@ objectSelector matches the object's (new or old) labels. Mutating webhooks run f
 after the other in name order, each seeing the previous ones' JSON patches; validating ones
 after the object is validated. Each call is an AdmissionReview v1 POSTed over HTTPS to the
 webhook's URL or Service (resolved to a ready endpoint of the Service, the certificate
-checked against ``caBundle`` for ``<service>.<namespace>.svc``), within timeoutSeconds. A
-denial is the webhook's status (at least 400) worded as upstream (``admission webhook "x"
-denied the request: ...``); a webhook that cannot be reached fails the request (500) under
-failurePolicy Fail and is skipped under Ignore. Requests on the webhook configurations
+checked against ``caBundle`` for ``<service>.<namespace>.svc``), within timeoutSeconds
+(passed on as ``?timeout=Ns``, as upstream does). A denial is the webhook's status (at
+least 400) worded as upstream (``admission webhook "x" denied the request: ...``); a
+webhook that cannot be reached fails the request (500, ``failed calling webhook "x":
+failed to call webhook: Post "<url>": <cause>``) under failurePolicy Fail and is skipped
+under Ignore. A custom object a mutating webhook patched is pruned and defaulted again by
+its schema, so a webhook cannot store fields the schema does not declare. CONNECT requests
+(pods/exec, pods/attach, pods/portforward) are admitted with their options object
+(PodExecOptions, ...) as upstream does (:func:`connect`). Requests on the webhook configurations
 themselves never go to webhooks, so a broken webhook cannot lock out its own removal. Dry
 runs only reach webhooks whose sideEffects are None or NoneOnDryRun.
 
@@ -20,7 +25,6 @@ there are none).
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import copy
 import json
@@ -34,11 +38,14 @@ import aiohttp
 from kprov.cluster.api._json_patch import apply_json_patch
 from kprov.cluster.api.resources import ResourceInfo
 from kprov.cluster.api.selectors import SelectorError, label_selector_from_object
+from kprov.cluster.apiserver import _lib
+from kprov.cluster.apiserver.authn import REQUEST_USER
 from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.status import ApiError, StatusError, bad_request, internal_error
+from kprov.cluster.apiserver.tokens import user_info
 from kprov.cluster.storage import scope_prefix
 
-__all__ = ["mutate", "validate"]
+__all__ = ["connect", "mutate", "validate"]
 
 _GROUP = "admissionregistration.k8s.io"
 _MUTATING = scope_prefix(_GROUP, "mutatingwebhookconfigurations")
@@ -92,15 +99,14 @@ def _selector_matches(selector: Any, labels: Mapping[str, str]) -> bool:
 
 
 def _namespace_labels(
-    ctx: ApiContext, info: ResourceInfo, obj: Mapping[str, Any]
+    ctx: ApiContext, info: ResourceInfo, obj: Mapping[str, Any], namespace: str
 ) -> Mapping[str, str] | None:
-    meta = obj.get("metadata") or {}
     if info.group == "" and info.resource == "namespaces":
-        return meta.get("labels") or {}
+        return (obj.get("metadata") or {}).get("labels") or {}
     if not info.namespaced:
         return None
-    namespace = ctx.cache.get(f"/registry/namespaces/{meta.get('namespace', '')}")
-    return ((namespace or {}).get("metadata") or {}).get("labels") or {}
+    found = ctx.cache.get(f"/registry/namespaces/{namespace}")
+    return ((found or {}).get("metadata") or {}).get("labels") or {}
 
 
 def _applies(
@@ -111,18 +117,37 @@ def _applies(
     subresource: str,
     obj: Mapping[str, Any] | None,
     old: Mapping[str, Any] | None,
+    namespace: str,
 ) -> bool:
     if not _matches_rule(hook, info, operation, subresource):
         return False
     subject = obj or old or {}
-    ns_labels = _namespace_labels(ctx, info, subject)
+    ns_labels = _namespace_labels(ctx, info, subject, namespace)
     if ns_labels is not None and not _selector_matches(hook.get("namespaceSelector"), ns_labels):
         return False
     selector = hook.get("objectSelector")
     if selector:
         labels = [((o.get("metadata") or {}).get("labels") or {}) for o in (obj, old) if o]
-        return any(_selector_matches(selector, label_set) for label_set in labels)
+        return any(_selector_matches(selector, label_set) for label_set in labels or [{}])
     return True
+
+
+def _with_timeout(url: str, seconds: int) -> str:
+    return f"{url}{'&' if '?' in url else '?'}timeout={seconds}s"
+
+
+def _shown_url(hook: Mapping[str, Any], seconds: int) -> str:
+    """The webhook's URL as upstream's errors name it (a Service by its DNS name)."""
+    config = hook.get("clientConfig") or {}
+    if config.get("url"):
+        return _with_timeout(str(config["url"]), seconds)
+    service = config.get("service") or {}
+    host = f"{service.get('name', '')}.{service.get('namespace', '')}.svc:{int(service.get('port') or 443)}"
+    return _with_timeout(f"https://{host}{service.get('path') or ''}", seconds)
+
+
+class _CallError(Exception):
+    """The webhook could not be called or answered nonsense (failurePolicy decides)."""
 
 
 async def _endpoint(ctx: ApiContext, hook: Mapping[str, Any]) -> tuple[str, str | None]:
@@ -176,9 +201,17 @@ def _review(
     old: Mapping[str, Any] | None,
     dry_run: bool,
     user: Mapping[str, Any],
+    target: tuple[str, str],
 ) -> dict[str, Any]:
-    meta = (obj or old or {}).get("metadata") or {}
-    kind = {"group": info.group, "version": info.version, "kind": info.kind}
+    namespace, name = target
+    kind_name = info.kind
+    options: dict[str, Any] | None = {
+        "apiVersion": "meta.k8s.io/v1",
+        "kind": f"{operation.capitalize()}Options",
+    }
+    if operation == "CONNECT":  # the object is the subresource's options (PodAttachOptions, ...)
+        kind_name, options = str((obj or {}).get("kind", kind_name)), None
+    kind = {"group": info.group, "version": info.version, "kind": kind_name}
     resource = {"group": info.group, "version": info.version, "resource": info.resource}
     request: dict[str, Any] = {
         "uid": str(uuid.uuid4()),
@@ -186,37 +219,59 @@ def _review(
         "resource": resource,
         "requestKind": kind,
         "requestResource": resource,
-        "name": meta.get("name", ""),
+        "name": name,
         "operation": operation,
         "userInfo": dict(user),
         "object": obj,
         "oldObject": old,
         "dryRun": dry_run,
-        "options": {"apiVersion": "meta.k8s.io/v1", "kind": f"{operation.capitalize()}Options"},
+        "options": options,
     }
     if subresource:
         request["subResource"] = subresource
         request["requestSubResource"] = subresource
-    if meta.get("namespace"):
-        request["namespace"] = meta["namespace"]
+    if namespace:
+        request["namespace"] = namespace
     return {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": request}
 
 
-async def _call(ctx: ApiContext, hook: Mapping[str, Any], review: dict[str, Any]) -> Mapping[str, Any]:
+def _target(
+    info: ResourceInfo, obj: Mapping[str, Any] | None, old: Mapping[str, Any] | None
+) -> tuple[str, str]:
+    meta = (obj or old or {}).get("metadata") or {}
+    return (str(meta.get("namespace", "")) if info.namespaced else ""), str(meta.get("name", ""))
+
+
+async def _post(ctx: ApiContext, hook: Mapping[str, Any], review: dict[str, Any], seconds: int) -> Any:
     url, server_name = await _endpoint(ctx, hook)
-    timeout = aiohttp.ClientTimeout(total=float(hook.get("timeoutSeconds") or 10))
+    timeout = aiohttp.ClientTimeout(total=float(seconds))
     connector = aiohttp.TCPConnector(ssl=_ssl_context(hook))
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session, session.post(
-        url, json=review, server_hostname=server_name, headers={"Accept": "application/json"}
+        _with_timeout(url, seconds),
+        json=review,
+        server_hostname=server_name,
+        headers={"Accept": "application/json"},
     ) as reply:
         if reply.status != 200:
             raise ConnectionError(f"the server responded with status {reply.status}")
-        answer = await reply.json(content_type=None)
+        return await reply.json(content_type=None)
+
+
+async def _call(ctx: ApiContext, hook: Mapping[str, Any], review: dict[str, Any]) -> Mapping[str, Any]:
+    """The webhook's AdmissionResponse; _CallError worded as upstream when there is none."""
+    seconds = int(hook.get("timeoutSeconds") or 10)
+    posting = f'failed to call webhook: Post "{_shown_url(hook, seconds)}"'
+    try:
+        answer = await _post(ctx, hook, review, seconds)
+    except TimeoutError:  # aiohttp's timeouts are TimeoutErrors too
+        raise _CallError(f"{posting}: context deadline exceeded") from None
+    except (aiohttp.ClientError, ConnectionError, OSError, ValueError) as exc:
+        raise _CallError(f"{posting}: {exc}") from None
     response = (answer or {}).get("response") if isinstance(answer, Mapping) else None
     if not isinstance(response, Mapping):
-        raise ConnectionError("the webhook's response has no 'response'")
+        raise _CallError("received invalid webhook response: the response has no 'response'")
     if response.get("uid") not in (None, review["request"]["uid"]):
-        raise ConnectionError("the webhook's response uid does not match the request's")
+        raise _CallError("received invalid webhook response: expected response.uid to match the request's")
     return response
 
 
@@ -243,28 +298,32 @@ async def _run(
     obj: dict[str, Any] | None,
     old: Mapping[str, Any] | None,
     dry_run: bool,
-    user: Mapping[str, Any],
+    user: Mapping[str, Any] | None,
     mutating: bool,
+    target: tuple[str, str] | None = None,
 ) -> dict[str, Any] | None:
     if info.group == _GROUP and info.resource.endswith("webhookconfigurations"):
         return obj  # never sent to webhooks: a broken one must not block its own removal
     hooks = _configured(ctx, prefix)
     if not hooks:
         return obj
+    target = target or _target(info, obj, old)
+    if user is None:
+        requester = REQUEST_USER.get()
+        user = user_info(requester) if requester is not None else {}
     current = obj
     for name, hook in hooks:
-        if not _applies(ctx, hook, info, operation, subresource, current, old):
+        if not _applies(ctx, hook, info, operation, subresource, current, old, target[0]):
             continue
         if dry_run and hook.get("sideEffects") not in ("None", "NoneOnDryRun"):
             raise bad_request(f'admission webhook "{name}" does not support dry run')
-        review = _review(info, operation, subresource, current, old, dry_run, user)
+        review = _review(info, operation, subresource, current, old, dry_run, user, target)
         try:
             response = await _call(ctx, hook, review)
-        except (TimeoutError, aiohttp.ClientError, ConnectionError, OSError, ValueError) as exc:
+        except _CallError as exc:
             if hook.get("failurePolicy", "Fail") == "Ignore":
                 continue
-            detail = "context deadline exceeded" if isinstance(exc, asyncio.TimeoutError) else str(exc)
-            raise internal_error(f'failed calling webhook "{name}": {detail}') from None
+            raise internal_error(f'failed calling webhook "{name}": {exc}') from None
         if not response.get("allowed"):
             raise _denied(name, response)
         patch = response.get("patch")
@@ -276,6 +335,8 @@ async def _run(
                 current = apply_json_patch(copy.deepcopy(current), operations)
             except (ValueError, TypeError, ApiError) as exc:
                 raise internal_error(f'failed calling webhook "{name}": invalid patch: {exc}') from None
+            if info.custom is not None and operation != "CONNECT":
+                _lib.apply_defaults(info, current)  # pruned and defaulted by the schema again
     return current
 
 
@@ -291,7 +352,7 @@ async def mutate(
     user: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """``obj`` after the matching mutating webhooks' patches (raises on a denial)."""
-    result = await _run(ctx, _MUTATING, info, operation, subresource, obj, old, dry_run, user or {}, True)
+    result = await _run(ctx, _MUTATING, info, operation, subresource, obj, old, dry_run, user, True)
     return result if result is not None else obj
 
 
@@ -307,4 +368,20 @@ async def validate(
     user: Mapping[str, Any] | None = None,
 ) -> None:
     """Raises when a matching validating webhook denies the request (or fails under Fail)."""
-    await _run(ctx, _VALIDATING, info, operation, subresource, obj, old, dry_run, user or {}, False)
+    await _run(ctx, _VALIDATING, info, operation, subresource, obj, old, dry_run, user, False)
+
+
+async def connect(
+    ctx: ApiContext,
+    info: ResourceInfo,
+    subresource: str,
+    namespace: str,
+    name: str,
+    options: dict[str, Any],
+) -> None:
+    """Admission of a CONNECT (``pods/attach`` and the like): ``options`` is the request's
+    options object (``PodAttachOptions``, ...); mutating webhooks run first, their patches
+    have nothing to change, then validating ones. Raises on a denial."""
+    target = (namespace, name)
+    await _run(ctx, _MUTATING, info, "CONNECT", subresource, options, None, False, None, True, target)
+    await _run(ctx, _VALIDATING, info, "CONNECT", subresource, options, None, False, None, False, target)

@@ -9,6 +9,7 @@ import json
 import ssl
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -23,20 +24,24 @@ from ._http import request, ssl_context
 
 class _Handler(BaseHTTPRequestHandler):
     calls: list[dict[str, Any]] = []
+    paths: list[str] = []
 
     def do_POST(self) -> None:  # noqa: N802 - the http.server hook
         review = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         type(self).calls.append(review)
+        type(self).paths.append(self.path)
+        if self.path.startswith("/slow"):
+            time.sleep(2)
         req = review["request"]
         labels = ((req.get("object") or {}).get("metadata") or {}).get("labels") or {}
         response: dict[str, Any] = {"uid": req["uid"], "allowed": True}
-        if self.path == "/validate" and labels.get("deny") == "true":
+        if self.path.startswith("/validate") and labels.get("deny") == "true":
             response = {
                 "uid": req["uid"],
                 "allowed": False,
                 "status": {"code": 403, "message": "no denied objects"},
             }
-        if self.path == "/mutate":
+        if self.path.startswith("/mutate"):
             patch = [{"op": "add", "path": "/metadata/labels/mutated", "value": "yes"}]
             if not labels:
                 patch = [{"op": "add", "path": "/metadata/labels", "value": {"mutated": "yes"}}]
@@ -247,6 +252,37 @@ def test_failure_policy_when_the_webhook_is_down(control_plane, kubectl, namespa
     assert status == 500 and failed["reason"] == "InternalError"
     assert failed["message"].startswith(
         f'Internal error occurred: failed calling webhook "{name}.example.com": '
+        f'failed to call webhook: Post "{down}?timeout=5s": '
     )
     kubectl("delete", "validatingwebhookconfiguration", name)  # never blocked by the broken webhook
     assert _raw(control_plane, "POST", cms, _configmap("after"))[0] == 201
+
+
+def test_timeout_seconds_bounds_the_call(control_plane, kubectl, namespace, webhook_server):
+    """A webhook slower than its timeoutSeconds fails the request under Fail with upstream's
+    words (the URL carries ?timeout=), and is skipped under Ignore."""
+    base, ca = webhook_server
+    kubectl("label", "namespace", namespace, f"webhook-test={namespace}")
+    configs = "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations"
+    name = f"slow-{namespace}"
+    config = _config("ValidatingWebhookConfiguration", name, f"{base}/slow", ca, namespace)
+    config["webhooks"][0]["timeoutSeconds"] = 1
+    assert _raw(control_plane, "POST", configs, config)[0] == 201
+    cms = f"/api/v1/namespaces/{namespace}/configmaps"
+    status, _, failed = _raw(control_plane, "POST", cms, _configmap("slow"))
+    assert status == 500, failed
+    assert failed["message"] == (
+        f'Internal error occurred: failed calling webhook "{name}.example.com": failed to call webhook: '
+        f'Post "{base}/slow?timeout=1s": context deadline exceeded'
+    )
+    assert _Handler.paths[-1] == "/slow?timeout=1s"
+    kubectl(
+        "patch",
+        "validatingwebhookconfiguration",
+        name,
+        "--type=json",
+        "-p",
+        '[{"op":"replace","path":"/webhooks/0/failurePolicy","value":"Ignore"}]',
+    )
+    assert _raw(control_plane, "POST", cms, _configmap("slow-ignored"))[0] == 201
+    kubectl("delete", "validatingwebhookconfiguration", name)

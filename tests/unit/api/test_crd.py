@@ -97,6 +97,9 @@ def test_name_conflicts_are_not_accepted():
         (lambda c: c["spec"]["versions"][0].update(storage=False), "spec.versions"),
         (lambda c: c["spec"]["names"].update(plural="Widgets"), "spec.names.plural"),
         (lambda c: c["spec"]["names"].pop("kind"), "spec.names.kind"),
+        (lambda c: c["spec"]["names"].update(kind="Wid_get"), "spec.names.kind"),
+        (lambda c: c["spec"]["names"].update(kind="9Widget"), "spec.names.kind"),
+        (lambda c: c["spec"]["names"].update(listKind="Widget List"), "spec.names.listKind"),
         (lambda c: c["spec"]["versions"][0].pop("schema"), "spec.versions[0].schema.openAPIV3Schema"),
     ],
 )
