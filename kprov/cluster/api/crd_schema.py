@@ -31,8 +31,9 @@ from typing import Any
 from kprov.cluster.api._field_errors import Errors, go_value
 from kprov.cluster.api.crd_cel import CompiledRule, RuleError, compile_rules, evaluate_rules
 from kprov.cluster.api.errors import Cause
+from kprov.cluster.api.schema import unknown_fields_of
 
-__all__ = ["Node", "compile_schema", "default", "lacks_defaults", "prune", "validate"]
+__all__ = ["Node", "compile_schema", "default", "lacks_defaults", "prune", "unknown_metadata", "validate"]
 
 _MISSING = object()
 _ROOT_KEPT = ("apiVersion", "kind", "metadata")
@@ -202,6 +203,31 @@ def _prune(node: Node, value: Any, path: str, found: list[str], keep_meta: bool)
     elif isinstance(value, list) and node.items is not None:
         for index, item in enumerate(value):
             _prune(node.items, item, f"{path}[{index}]", found, node.items.embedded)
+
+
+def unknown_metadata(node: Node, obj: Any) -> list[str]:
+    """Paths (``metadata.foo``, ``spec.template.metadata.bar``) of fields ObjectMeta does not
+    define, in the root's metadata and every embedded resource's (upstream drops them on
+    decode, and reports them under strict field validation)."""
+    found: list[str] = []
+    _unknown_metadata(node, obj, "", found, True)
+    return found
+
+
+def _unknown_metadata(node: Node, value: Any, path: str, found: list[str], resource: bool) -> None:
+    if isinstance(value, dict):
+        if resource and isinstance(value.get("metadata"), dict):
+            meta = unknown_fields_of("meta.ObjectMeta", value["metadata"], _join(path, "metadata"))
+            found.extend(p.lstrip(".") for p in meta)
+        for key, item in value.items():
+            child = node.properties.get(key)
+            if child is None and isinstance(node.additional, Node):
+                child = node.additional
+            if child is not None:
+                _unknown_metadata(child, item, _join(path, key), found, child.embedded)
+    elif isinstance(value, list) and node.items is not None:
+        for index, item in enumerate(value):
+            _unknown_metadata(node.items, item, f"{path}[{index}]", found, node.items.embedded)
 
 
 # -- defaulting --------------------------------------------------------------------------------

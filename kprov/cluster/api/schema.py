@@ -37,6 +37,7 @@ __all__ = [
     "strict_decoding_message",
     "type_for_kind",
     "unknown_fields",
+    "unknown_fields_of",
 ]
 
 FREE_FORM = frozenset({"any", "RawExtension", "FieldsV1"})
@@ -187,6 +188,14 @@ def unknown_fields(info: ResourceInfo, obj: Mapping[str, Any]) -> list[str]:
     """Paths (`.spec.foo`, `.spec.containers[0].bar`) of fields the kind does not define."""
     found: list[str] = []
     _walk(root_type(info), obj, "", found, drop=False)
+    return found
+
+
+def unknown_fields_of(type_name: str, value: Any, path: str = "") -> list[str]:
+    """Paths under ``path`` of the fields of ``value`` the type ``type_name`` (``meta.ObjectMeta``)
+    does not define."""
+    found: list[str] = []
+    _walk(type_name, value, f".{path}" if path else "", found, drop=False)
     return found
 
 

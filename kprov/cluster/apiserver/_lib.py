@@ -4,6 +4,7 @@ protobuf, managed fields, OpenAPI), so handlers depend on this small surface onl
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from typing import Any
 
 from kprov.cluster.api import _field_errors
@@ -122,9 +123,12 @@ def as_version(info: ResourceInfo, obj: dict[str, Any]) -> dict[str, Any]:
     return {**obj, "apiVersion": info.api_version}
 
 
-def unknown_fields(info: ResourceInfo, obj: dict[str, Any]) -> list[str]:
+def unknown_fields(info: ResourceInfo, obj: Mapping[str, Any]) -> list[str]:
+    """Paths (``spec.foo``) of the fields of ``obj`` its kind does not declare (custom
+    objects: the schema's undeclared fields, then unknown ObjectMeta fields)."""
     if info.custom is not None:
-        return _crd_schema.prune(info.custom.node, copy.deepcopy(obj))
+        found = _crd_schema.prune(info.custom.node, copy.deepcopy(dict(obj)))
+        return [*found, *_crd_schema.unknown_metadata(info.custom.node, obj)]
     return [path.lstrip(".") for path in _schema.unknown_fields(info, obj)]
 
 

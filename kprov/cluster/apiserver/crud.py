@@ -15,10 +15,17 @@ from typing import Any
 
 from aiohttp import web
 
-from kprov.cluster.api.errors import Cause
 from kprov.cluster.api.protobuf_encode import encodable
 from kprov.cluster.api.resources import ResourceInfo
-from kprov.cluster.apiserver import _lib, admission, conversion, limitranger, quota_admission, webhooks
+from kprov.cluster.apiserver import (
+    _lib,
+    admission,
+    conversion,
+    field_validation,
+    limitranger,
+    quota_admission,
+    webhooks,
+)
 from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.http1 import AnyRequest
 from kprov.cluster.apiserver.lifecycle import (
@@ -46,7 +53,6 @@ from kprov.cluster.apiserver.status import (
     already_exists,
     bad_request,
     conflict,
-    invalid,
     not_found,
     success_status,
 )
@@ -107,21 +113,6 @@ async def render(
     if info.custom is not None:
         (obj,) = await conversion.read(ctx, info, [obj], defaults=not written)
     return render_object(request, info, obj, status, warnings)
-
-
-def _check_fields(request: AnyRequest, info: ResourceInfo, obj: dict[str, Any]) -> list[str]:
-    # Without the parameter the check is skipped: it costs a schema walk per write and only
-    # kubectl asks for it (always explicitly, Strict).
-    mode = request.query.get("fieldValidation", "Ignore")
-    if mode not in ("Strict", "Warn"):
-        return []
-    unknown = _lib.unknown_fields(info, obj)
-    if not unknown:
-        return []
-    if mode == "Strict":
-        name = str((obj.get("metadata") or {}).get("name", ""))
-        raise invalid(info, name, [Cause(f, "FieldValueInvalid", f'unknown field "{f}"') for f in unknown])
-    return [f'unknown field "{f}"' for f in unknown]
 
 
 # -- reads -------------------------------------------------------------------------------------
@@ -188,7 +179,7 @@ async def create_object(
     dry_run: bool = False,
 ) -> tuple[dict[str, Any], list[str]]:
     obj = prepare_create(info, obj, namespace)
-    warnings = _check_fields(request, info, obj) if request is not None else []
+    warnings: list[str] = []  # field validation is the handlers' (they have the body)
     _lib.apply_defaults(info, obj)
     await limitranger.admit(ctx, info, obj)
     obj = await webhooks.mutate(ctx, info, "CREATE", obj, None, dry_run=dry_run)
@@ -381,7 +372,10 @@ async def handle_collection(
         return await _list(request, ctx, info, ri)
     if ri.verb == "create":
         obj = decode_body(body, media_type(request))
-        created, warnings = await create_object(ctx, request, info, ri.namespace, obj, _dry_run(request))
+        warnings: list[str] = []
+        if isinstance(obj, dict):
+            warnings = field_validation.check_body(request, info, obj, body, media_type(request))
+        created, _ = await create_object(ctx, request, info, ri.namespace, obj, _dry_run(request))
         return await render(request, ctx, info, created, 201, warnings, written=True)
     if ri.verb == "deletecollection":
         matches = make_matcher(info, request.query.get("labelSelector"), request.query.get("fieldSelector"))
@@ -438,7 +432,7 @@ async def handle_object(
         new = decode_body(body, media_type(request))
         if not isinstance(new, dict):
             raise bad_request("the request body must be a JSON object")
-        warnings = _check_fields(request, info, new)
+        warnings = field_validation.check_body(request, info, new, body, media_type(request))
         pinned = _resource_version_of(new)
         try:
             obj = await guaranteed_update(
@@ -498,7 +492,7 @@ async def _patch(
         applied = decode_body(body, "application/yaml")
         if not isinstance(applied, dict):
             raise bad_request("an apply patch must be an object")
-        warnings = _check_fields(request, info, applied)
+        warnings = field_validation.check_apply(request, info, applied, body, ri.namespace)
         manager = request.query.get("fieldManager", "")
         if not manager:
             raise bad_request("PATCH requests with apply-patch+yaml require a fieldManager query parameter")
@@ -539,7 +533,7 @@ async def _patch(
             field_manager=request.query.get("fieldManager", ""),
             subresource=subresource,
         )
-        warnings[:] = _check_fields(request, info, patched)
+        warnings[:] = field_validation.check_patched(request, info, patched)
         return patched
 
     obj = await guaranteed_update(

@@ -36,7 +36,7 @@ def test_malformed_body_is_400_status(admin, namespace, body, content_type):
     assert _count(admin, namespace) == 0
 
 
-def test_unknown_field_strict_is_422_naming_it(admin, namespace):
+def test_unknown_field_strict_is_400_naming_it(admin, namespace):
     body = json.dumps(
         {
             "apiVersion": "v1",
@@ -49,7 +49,11 @@ def test_unknown_field_strict_is_422_naming_it(admin, namespace):
     status, _, reply = admin(
         "POST", f"/api/v1/namespaces/{namespace}/configmaps?fieldValidation=Strict", body
     )
-    assert status == 422 and reply["reason"] == "Invalid" and 'unknown field "spec"' in reply["message"]
+    assert status == 400 and reply["reason"] == "BadRequest", reply
+    assert reply["message"] == (
+        'ConfigMap in version "v1" cannot be handled as a ConfigMap: '
+        'strict decoding error: unknown field "spec"'
+    )
     status, headers, _ = admin(
         "POST", f"/api/v1/namespaces/{namespace}/configmaps?fieldValidation=Warn", body
     )
