@@ -48,7 +48,7 @@ from kprov.cluster.apiserver.health import PUBLIC_PATHS, serve_health
 from kprov.cluster.apiserver.http1 import AnyReply, AnyRequest, HttpFront
 from kprov.cluster.apiserver.impersonation import has_impersonation, impersonate
 from kprov.cluster.apiserver.metrics import CONTENT_TYPE, ApiMetrics
-from kprov.cluster.apiserver.negotiation import json_response
+from kprov.cluster.apiserver.negotiation import json_response, wants_table
 from kprov.cluster.apiserver.oidc import serve_oidc
 from kprov.cluster.apiserver.requestinfo import RequestInfo, parse_bool, parse_request_info
 from kprov.cluster.apiserver.status import (
@@ -251,7 +251,29 @@ async def _expect(request: web.BaseRequest) -> None:
         request.writer.output_size = 0
 
 
+_NO_TABLES = {("authorization.k8s.io", kind) for kind in accessreview.KINDS} | {
+    ("authentication.k8s.io", "tokenreviews"),
+    ("authentication.k8s.io", "selfsubjectreviews"),
+    ("", "bindings"),
+}
+
+
+def _refuse_tables(request: AnyRequest, ri: RequestInfo) -> None:
+    """Create-only kinds without metadata (access and token reviews, bindings, and the
+    token, eviction and binding subresources) cannot be shown as a Table: 406, as
+    kube-apiserver answers before reading the body."""
+    virtual = (ri.group, ri.resource) in _NO_TABLES or ri.subresource in ("token", "eviction", "binding")
+    if virtual and ri.verb == "create" and wants_table(request):
+        raise ApiError(
+            "only the following media types are accepted: application/json, application/yaml, "
+            "application/vnd.kubernetes.protobuf",
+            406,
+            "NotAcceptable",
+        )
+
+
 async def _resource(request: AnyRequest, ctx: ApiContext, ri: RequestInfo, user: UserInfo) -> Any:
+    _refuse_tables(request, ri)
     if ri.resource == "bindings" and ri.verb == "create" and ri.group == "":
         pods = ctx.registry.get("", "v1", "pods")
         assert pods is not None

@@ -13,6 +13,9 @@ dependents. Keys on the queue are uids.
   blockOwnerDeletion=true is left, and the API server then deletes the owner.
 - An owner with the ``orphan`` finalizer has itself removed from its dependents'
   ownerReferences, then the finalizer is removed.
+- Circles of owners (a owns b owns c owns a) do not block a foreground deletion: as
+  upstream does, a dependent about to be deleted in the foreground whose own dependents
+  already wait for theirs first has its ownerReferences made non-blocking.
 """
 
 from __future__ import annotations
@@ -197,6 +200,9 @@ class GarbageCollector(Controller):
                 continue
             dep_node = self.graph[dep_uid]
             ref = next((r for r in dep_node.owners if r.get("uid") == uid), {})
+            if not dep["metadata"].get("deletionTimestamp") and self._closes_circle(dep_uid):
+                await self._unblock(dep_node, dep)
+                ref = {}
             if ref.get("blockOwnerDeletion"):
                 blocking += 1
             if not dep["metadata"].get("deletionTimestamp"):
@@ -211,6 +217,22 @@ class GarbageCollector(Controller):
             return 1.0  # dependents' deletions requeue us too
         await self._remove_finalizer(node, obj, FOREGROUND)
         return None
+
+    def _closes_circle(self, uid: str) -> bool:
+        """Whether a dependent of ``uid`` is already deleting its own dependents (deleting
+        ``uid`` in the foreground too could then wait on itself)."""
+        for dep_uid in self.dependents.get(uid, ()):
+            dep = self._live(dep_uid)
+            meta = (dep or {}).get("metadata") or {}
+            if meta.get("deletionTimestamp") and FOREGROUND in (meta.get("finalizers") or []):
+                return True
+        return False
+
+    async def _unblock(self, node: _Node, obj: Obj) -> None:
+        refs = [{**r, "blockOwnerDeletion": False} if r.get("blockOwnerDeletion") else r for r in node.owners]
+        log.info("%s %s/%s closes an ownership circle: its owner references no longer block",
+                 node.resource.kind, node.namespace, node.name)
+        await self._set_owner_refs(node, obj, refs)
 
     async def _orphan_dependents(self, uid: str) -> None:
         for dep_uid in list(self.dependents.get(uid, ())):

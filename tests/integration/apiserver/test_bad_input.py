@@ -102,3 +102,25 @@ def test_dry_run_writes_nothing_and_bools_parse_like_go(admin, namespace):
 def test_unknown_resource_is_404_status(admin):
     status, _, reply = admin("GET", "/api/v1/flibbertigibbets")
     assert status == 404 and reply["kind"] == "Status"
+
+
+def test_a_table_of_an_access_review_is_406(control_plane):
+    """A create-only kind without metadata cannot be answered as a Table; the body (raw
+    protobuf, as the conformance suite sends it) is not even read."""
+    import urllib.error
+    import urllib.request
+
+    context = ssl_context(control_plane.admin_kubeconfig, control_plane.ca_file)
+    req = urllib.request.Request(
+        control_plane.server + "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+        data=b"\x12\x07\x12\x05\x0a\x01/\x12\x00",
+        method="POST",
+        headers={
+            "Content-Type": "application/vnd.kubernetes.protobuf",
+            "Accept": "application/json;as=Table;v=v1;g=meta.k8s.io",
+        },
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(req, context=context, timeout=30)
+    reply = json.loads(refused.value.read())
+    assert refused.value.code == 406 and reply["reason"] == "NotAcceptable", reply

@@ -232,6 +232,40 @@ async def test_garbage_collection_policies(control_plane, controller_manager) ->
         await wait_for(bg_gone, 20, what="dependents of a deleted owner collected")
 
 
+async def test_an_ownership_circle_does_not_block_foreground_deletion(control_plane, controller_manager):  # type: ignore[no-untyped-def]
+    """c1 owns c2 owns c3 owns c1, every reference blocking: deleting c1 in the foreground
+    still deletes all three (the conformance suite's dependency circle, with ConfigMaps)."""
+    names = ("c1", "c2", "c3")
+    async with ApiClient.from_kubeconfig(control_plane.admin_kubeconfig) as admin:
+        await ensure_namespace(admin, "gc-circle")
+        made = {}
+        for name in names:
+            body = {"metadata": {"name": name, "namespace": "gc-circle"}}
+            made[name] = await admin.create(resources.CONFIGMAPS, body)
+
+        def owned_by(owner: str) -> dict:
+            meta = made[owner]["metadata"]
+            return {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "name": owner,
+                "uid": meta["uid"],
+                "controller": True,
+                "blockOwnerDeletion": True,
+            }
+
+        for name, owner in (("c1", "c3"), ("c2", "c1"), ("c3", "c2")):
+            patch = {"metadata": {"ownerReferences": [owned_by(owner)]}}
+            await admin.patch(resources.CONFIGMAPS, name, patch, "gc-circle")
+        await admin.delete(resources.CONFIGMAPS, "c1", "gc-circle", propagation_policy="Foreground")
+
+        async def circle_gone() -> bool:
+            items, _ = await admin.list_all(resources.CONFIGMAPS, "gc-circle")
+            return not [i for i in items if i["metadata"]["name"] in names]
+
+        await wait_for(circle_gone, 30, what="the whole circle deleted")
+
+
 async def _n_pods(fetch, app: str, n: int):  # type: ignore[no-untyped-def]
     items = [p for p in await fetch(app) if not p["metadata"].get("deletionTimestamp")]
     return items if len(items) == n else None
