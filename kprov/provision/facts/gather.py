@@ -17,7 +17,7 @@ from kprov.provision.connect.base import Connector
 from kprov.provision.execute.pending import read_command
 from kprov.provision.facts import parsers
 
-__all__ = ["FACTS_SCRIPT", "SECTIONS", "FactsError", "gather_facts", "parse_facts"]
+__all__ = ["FACTS_SCRIPT", "SECTIONS", "FactsError", "facts_from_result", "gather_facts", "parse_facts"]
 
 _MARK = "@@kprov:"
 
@@ -98,11 +98,14 @@ def parse_facts(text: str) -> dict[str, Any]:
     return facts
 
 
+def facts_from_result(host: str, rc: int, stdout: str, stderr: str) -> dict[str, Any]:
+    """The facts of one run of FACTS_SCRIPT; FactsError when the script did not run."""
+    if _MARK not in stdout:
+        raise FactsError(f"{host}: gathering facts failed (rc={rc}): {stderr.strip()}")
+    return parse_facts(stdout)
+
+
 def gather_facts(connector: Connector) -> dict[str, Any]:
     """Run the facts script on the host (one round trip) and parse it."""
     result = connector.run(FACTS_SCRIPT, timeout=60)
-    if _MARK not in result.stdout:
-        raise FactsError(
-            f"{connector.host}: gathering facts failed (rc={result.rc}): {result.stderr.strip()}"
-        )
-    return parse_facts(result.stdout)
+    return facts_from_result(connector.host, result.rc, result.stdout, result.stderr)

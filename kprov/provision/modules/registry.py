@@ -55,6 +55,7 @@ _TABLE: dict[str, tuple[str, tuple[str, ...]]] = {
     "package_facts": ("package_facts", _BUILTIN),
     "getent": ("getent", _BUILTIN),
     "find": ("find", _BUILTIN),
+    "setup": ("setup", _BUILTIN),
     "authorized_key": ("authorized_key", ("ansible.posix",)),
 }
 

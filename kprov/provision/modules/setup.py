@@ -1,0 +1,52 @@
+"""ansible.builtin.setup: gather the host's facts again, optionally only those a filter names.
+
+Three steps (modules.contract), read-only: the probe is the engine's own facts script
+(kprov.provision.facts, one command); ``decide`` parses it and keeps the facts whose
+``ansible_``-prefixed names match one of ``filter``'s shell patterns (all when none). The
+engine then merges them into the host's facts, as Ansible does with a setup result.
+``gather_subset`` is accepted: kprov always gathers its one set.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Mapping
+from typing import Any
+
+from kprov.provision.connect.base import CommandResult
+from kprov.provision.facts.gather import FACTS_SCRIPT, FactsError, facts_from_result
+from kprov.provision.modules.args import Arg
+from kprov.provision.modules.contract import Plan, ThreeStepModule
+
+__all__ = ["MODULE", "SetupModule"]
+
+
+class SetupModule(ThreeStepModule):
+    name = "setup"
+    spec = {
+        "filter": Arg("list", default=[]),
+        "gather_subset": Arg("list", default=["all"]),
+        "gather_timeout": Arg("int", default=10),
+        "fact_path": Arg(default="/etc/ansible/facts.d"),
+    }
+
+    def probes(self, params: Mapping[str, Any]) -> list[str]:
+        return [FACTS_SCRIPT]
+
+    def decide(self, params: Mapping[str, Any], observed: Mapping[str, CommandResult]) -> Plan:
+        (probe,) = observed.values()
+        try:
+            facts = facts_from_result("setup", probe.rc, probe.stdout, probe.stderr)
+        except FactsError as exc:
+            return Plan(failed=str(exc))
+        patterns = [str(p) for p in params["filter"]]
+        chosen: dict[str, Any] = {
+            f"ansible_{name}": value for name, value in facts.items()
+            if not patterns or any(fnmatch.fnmatch(f"ansible_{name}", p) for p in patterns)
+        }
+        chosen["gather_subset"] = [str(s) for s in params["gather_subset"]]
+        chosen["module_setup"] = True
+        return Plan(data={"ansible_facts": chosen})
+
+
+MODULE = SetupModule()
