@@ -327,6 +327,9 @@ def pending_handlers(text: str, facts: dict[str, Any]) -> None:
     facts["kprov_pending_reasons"] = reasons
 
 
+_PKG_MGRS = {"Debian": "apt", "RedHat": "dnf", "Suse": "zypper", "Archlinux": "pacman", "Alpine": "apk"}
+
+
 def finish(facts: dict[str, Any]) -> None:
     """Facts that combine sections: default_ipv4, per-interface facts; drop scratch keys."""
     route = facts.pop("_default_route", {})
@@ -345,6 +348,9 @@ def finish(facts: dict[str, Any]) -> None:
         link = link_details.get(default["interface"], {})
         default.update({k: link[k] for k in ("macaddress", "mtu", "type") if k in link})
     facts["default_ipv4"] = default
+    family = facts.get("os_family")
+    if family in _PKG_MGRS:  # Ansible's pkg_mgr for the family's own manager
+        facts["pkg_mgr"] = _PKG_MGRS[family]
     for name, link in link_details.items():
         item = dict(link)
         ipv4 = [e for e in entries if e["interface"] == name]
