@@ -10,7 +10,13 @@ image's repository (registry and tag ignored), so any suite version's names work
 - agnhost: the user's agnhost binary on a busybox root, ``ENTRYPOINT /agnhost``,
   ``CMD pause``, with the uid 1000 user and gid 50000 group the real image has, and
   this machine's dig, getent, curl and OpenBSD nc as the real image has them;
-- nginx, httpd: *stand-ins* — agnhost serving HTTP on port 80 (``netexec``);
+- nginx: a *stand-in* — agnhost serving HTTP on port 80 (``netexec``);
+- httpd: a *stand-in* — busybox's httpd serving ``/usr/local/apache2/htdocs`` (an
+  ``index.html``) on port 80, as the real image lays its documents out: the StatefulSet
+  tests make a pod unready by moving ``index.html`` away, which only works when the
+  readiness probe's file is really served from there;
+- nautilus, kitten (the Update Demo): *stand-ins* — busybox's httpd serving the
+  ``data.json`` (``{"image": "nautilus.jpg"}``) the real images serve, on port 80;
 - jessie-dnsutils: a *stand-in* — the agnhost root (dig, getent);
 - nonewprivs: a *substitute* — a busybox root with the setuid-root program that prints its
   effective uid, compiled here (:mod:`kprov.conformance.nnp`), when this machine has a C
@@ -42,7 +48,8 @@ _GROUP = b"root:x:0:\nuser:x:1000:\nfsgroup:x:50000:\nnobody:x:65534:\n"
 @dataclass(frozen=True)
 class PlannedImage:
     reference: str
-    recipe: str  # busybox | pause | agnhost | http-standin | dnsutils-standin | nonewprivs
+    recipe: str  # busybox | pause | agnhost | http-standin | httpd-standin | demo-standin |
+    #   dnsutils-standin | nonewprivs
     kind: str  # "substitute" (the same tool, another build) or "stand-in" (another tool)
     note: str
 
@@ -69,11 +76,15 @@ def _recipe_for(repository: str, have_agnhost: bool, have_compiler: bool) -> tup
         return "busybox", "substitute", "Debian's static busybox"
     if base == "pause":
         return "pause", "substitute", "kprov's pause (busybox sleep)"
+    if base == "httpd":
+        return "httpd-standin", "stand-in", "busybox httpd serving /usr/local/apache2/htdocs on port 80"
+    if base in ("nautilus", "kitten"):
+        return "demo-standin", "stand-in", f"busybox httpd serving the {base}.jpg data.json on port 80"
     if not have_agnhost:
         return None
     if repository.endswith("e2e-test-images/agnhost"):
         return "agnhost", "substitute", "the given agnhost binary on a busybox root"
-    if base in ("nginx", "httpd"):
+    if base == "nginx":
         return "http-standin", "stand-in", "agnhost netexec serving HTTP on port 80"
     if base == "jessie-dnsutils":
         return "dnsutils-standin", "stand-in", "agnhost root with this machine's dig and getent"
@@ -114,6 +125,28 @@ def _localhost_serving_files() -> list[FileEntry]:
     return [FileEntry("localhost.crt", data=pair.cert_pem), FileEntry("localhost.key", data=pair.key_pem)]
 
 
+HTDOCS = "usr/local/apache2/htdocs"
+DEMO_ROOT = "usr/share/demo"
+_INDEX = b"<html><body><h1>It works!</h1></body></html>\n"
+
+
+def _htdocs(root: str, documents: dict[str, bytes]) -> list[FileEntry]:
+    """``root`` (and its parents) with ``documents`` in it."""
+    parts = root.split("/")
+    dirs = [FileEntry("/".join(parts[: i + 1]), is_dir=True, mode=0o755) for i in range(len(parts))]
+    return dirs + [FileEntry(f"{root}/{name}", data=data, mode=0o644) for name, data in documents.items()]
+
+
+def _adding(files: list[FileEntry], extra: list[FileEntry]) -> list[FileEntry]:
+    have = {f.path for f in files}
+    return files + [f for f in extra if f.path not in have]
+
+
+def _busybox_httpd(root: str) -> list[str]:
+    """busybox's httpd in the foreground on port 80, serving ``root``."""
+    return ["/bin/busybox", "httpd", "-f", "-p", "80", "-h", f"/{root}"]
+
+
 def image_specs(plan: ImagePlan, agnhost: Path | None, busybox: Path = BUSYBOX_PATH) -> list[ImageSpec]:
     """Specs for every provided image; images of one root share one file list (one layer)."""
     plain = with_env_keeping_shell(busybox_files(busybox))
@@ -130,6 +163,14 @@ def image_specs(plan: ImagePlan, agnhost: Path | None, busybox: Path = BUSYBOX_P
         elif image.recipe == "http-standin":
             specs.append(ImageSpec(image.reference, files=rooted,
                                    entrypoint=["/agnhost", "netexec", "--http-port=80"]))
+        elif image.recipe == "httpd-standin":
+            files = _adding(plain, _htdocs(HTDOCS, {"index.html": _INDEX}))
+            specs.append(ImageSpec(image.reference, files=files, entrypoint=_busybox_httpd(HTDOCS)))
+        elif image.recipe == "demo-standin":
+            picture = _repository(image.reference).rsplit("/", 1)[-1] + ".jpg"
+            data = b'{"image": "' + picture.encode() + b'"}\n'
+            files = _adding(plain, _htdocs(DEMO_ROOT, {"data.json": data}))
+            specs.append(ImageSpec(image.reference, files=files, entrypoint=_busybox_httpd(DEMO_ROOT)))
         elif image.recipe == "dnsutils-standin":
             specs.append(ImageSpec(image.reference, files=rooted, cmd=["/bin/sh"]))
         elif image.recipe == "nonewprivs":

@@ -170,8 +170,25 @@ _NOT_READY_TOLERATIONS = (
 )
 
 
+def _requests_from_limits(spec: dict[str, Any]) -> None:
+    """A Pod's container (not a template's) that sets a limit but no request for a resource
+    requests what it limits, as upstream's Pod defaulting does."""
+    for key in ("containers", "initContainers"):
+        for container in spec.get(key) or []:
+            resources = container.get("resources") if isinstance(container, dict) else None
+            limits = resources.get("limits") if isinstance(resources, dict) else None
+            if not isinstance(limits, dict) or not limits:
+                continue
+            requests = resources.get("requests")
+            if not isinstance(requests, dict):
+                requests = resources["requests"] = {}
+            for name, value in limits.items():
+                requests.setdefault(name, value)
+
+
 def _pod_spec(spec: dict[str, Any]) -> None:
     default_pod_spec(spec)
+    _requests_from_limits(spec)
     # what admission plugins add (ServiceAccount, Priority, DefaultTolerationSeconds)
     _set(spec, "serviceAccountName", "default")
     _set(spec, "serviceAccount", spec["serviceAccountName"])
@@ -304,6 +321,18 @@ def _pvc(obj: dict[str, Any]) -> None:
 def _storageclass(obj: dict[str, Any]) -> None:
     _set(obj, "reclaimPolicy", "Delete")
     _set(obj, "volumeBindingMode", "Immediate")
+
+
+def _csidriver(obj: dict[str, Any]) -> None:
+    spec = _set(obj, "spec", {})
+    _set(spec, "attachRequired", True)
+    _set(spec, "podInfoOnMount", False)
+    _set(spec, "storageCapacity", False)
+    _set(spec, "fsGroupPolicy", "ReadWriteOnceWithFSType")
+    _set(spec, "requiresRepublish", False)
+    _set(spec, "seLinuxMount", False)
+    if not spec.get("volumeLifecycleModes"):
+        spec["volumeLifecycleModes"] = ["Persistent"]
 
 
 def _priorityclass(obj: dict[str, Any]) -> None:
@@ -481,6 +510,7 @@ _BY_KIND: dict[tuple[str, str], Callable[[dict[str, Any]], None]] = {
     ("", "PersistentVolume"): _pv,
     ("", "PersistentVolumeClaim"): _pvc,
     ("storage.k8s.io", "StorageClass"): _storageclass,
+    ("storage.k8s.io", "CSIDriver"): _csidriver,
 }
 
 

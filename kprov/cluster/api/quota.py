@@ -9,6 +9,13 @@ container's when that is more (upstream's effective request). Other objects use
 ``persistentvolumeclaims``; ``services.nodeports``/``services.loadbalancers``; a claim's
 ``requests.storage``, and both per StorageClass as ``<class>.storageclass.storage.k8s.io/...``). A finished
 pod uses nothing. Quantities are Decimals; :func:`fmt` writes them back the short way.
+
+Scopes (:func:`matches_scopes`): a quota with ``spec.scopes`` or ``spec.scopeSelector``
+charges only the pods every scope matches (Terminating = ``activeDeadlineSeconds`` set,
+BestEffort = no cpu/memory requests or limits in any container, PriorityClass = the
+selector's operator on ``priorityClassName``, CrossNamespacePodAffinity = an affinity term
+naming other namespaces); any other kind never matches a scoped quota, as upstream's
+object-count evaluator answers no to every scope.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ from typing import Any
 
 from kprov.cluster.api.objects import parse_quantity
 
-__all__ = ["exceeded", "fmt", "missing_requests", "parse_list", "pretty", "usage"]
+__all__ = ["exceeded", "fmt", "matches_scopes", "missing_requests", "parse_list", "pretty", "usage"]
 
 _PLAIN_COUNTS = {
     "services": "services",
@@ -151,3 +158,71 @@ def exceeded(
 
 def pretty(names: list[str], values: Mapping[str, Decimal]) -> str:
     return ",".join(f"{name}={fmt(name, values.get(name, Decimal(0)))}" for name in names)
+
+
+def _scope_requirements(quota: Mapping[str, Any]) -> list[tuple[str, str, list[str]]]:
+    """(scope, operator, values) for ``spec.scopes`` (as Exists) and ``spec.scopeSelector``."""
+    spec = quota.get("spec") or {}
+    out = [(str(scope), "Exists", []) for scope in spec.get("scopes") or []]
+    for expr in (spec.get("scopeSelector") or {}).get("matchExpressions") or []:
+        scope, operator = str(expr.get("scopeName", "")), str(expr.get("operator", ""))
+        out.append((scope, operator, list(expr.get("values") or [])))
+    return out
+
+
+def _best_effort(spec: Mapping[str, Any]) -> bool:
+    for container in [*(spec.get("containers") or []), *(spec.get("initContainers") or [])]:
+        resources = container.get("resources") or {}
+        for kind in ("requests", "limits"):
+            for name, value in parse_list(resources.get(kind)).items():
+                if name in ("cpu", "memory") and value != 0:
+                    return False
+    return True
+
+
+def _cross_namespace_affinity(spec: Mapping[str, Any]) -> bool:
+    affinity = spec.get("affinity") or {}
+    for kind in ("podAffinity", "podAntiAffinity"):
+        rules = affinity.get(kind) or {}
+        terms = list(rules.get("requiredDuringSchedulingIgnoredDuringExecution") or [])
+        preferred = rules.get("preferredDuringSchedulingIgnoredDuringExecution") or []
+        terms += [t.get("podAffinityTerm") or {} for t in preferred]
+        if any(t.get("namespaces") or t.get("namespaceSelector") is not None for t in terms):
+            return True
+    return False
+
+
+def _pod_matches(scope: str, operator: str, values: list[str], pod: Mapping[str, Any]) -> bool:
+    spec = pod.get("spec") or {}
+    if scope == "PriorityClass":
+        name = spec.get("priorityClassName")
+        if operator == "Exists":
+            return bool(name)
+        if operator == "DoesNotExist":
+            return not name
+        if operator == "In":
+            return bool(name) and name in values
+        if operator == "NotIn":
+            return not name or name not in values
+        return False
+    deadline = spec.get("activeDeadlineSeconds")
+    verdict = {
+        "Terminating": deadline is not None and int(deadline) >= 0,
+        "NotTerminating": deadline is None or int(deadline) < 0,
+        "BestEffort": _best_effort(spec),
+        "NotBestEffort": not _best_effort(spec),
+        "CrossNamespacePodAffinity": _cross_namespace_affinity(spec),
+    }.get(scope)
+    if verdict is None:
+        return False
+    return verdict if operator != "DoesNotExist" else not verdict
+
+
+def matches_scopes(quota: Mapping[str, Any], resource: str, group: str, obj: Mapping[str, Any]) -> bool:
+    """Whether ``quota``'s scopes let it charge ``obj``; an unscoped quota charges everything."""
+    requirements = _scope_requirements(quota)
+    if not requirements:
+        return True
+    if group != "" or resource != "pods":
+        return False
+    return all(_pod_matches(scope, op, values, obj) for scope, op, values in requirements)

@@ -228,8 +228,10 @@ def _build() -> tuple[ResourceInfo, ...]:
             True,
             ("svc",),
             ("all",),
-            subresources=(_status("Service"),
-                          SubresourceInfo("proxy", "ServiceProxyOptions", verbs=_PROXY_VERBS)),
+            subresources=(
+                _status("Service"),
+                SubresourceInfo("proxy", "ServiceProxyOptions", verbs=_PROXY_VERBS),
+            ),
             verbs=_NO_COLLECTION_DELETE,
             field_selectors=_META_FIELDS + ("spec.clusterIP", "spec.type"),
         ),
@@ -363,6 +365,15 @@ def _build() -> tuple[ResourceInfo, ...]:
             field_selectors=_META_FIELDS,
         ),
         ResourceInfo(
+            apps,
+            "v1",
+            "controllerrevisions",
+            "ControllerRevision",
+            "controllerrevision",
+            True,
+            field_selectors=_META_FIELDS,
+        ),
+        ResourceInfo(
             "batch",
             "v1",
             "jobs",
@@ -436,6 +447,27 @@ def _build() -> tuple[ResourceInfo, ...]:
             "storageclass",
             False,
             ("sc",),
+            field_selectors=_META_FIELDS,
+        ),
+        ResourceInfo(
+            "storage.k8s.io",
+            "v1",
+            "csidrivers",
+            "CSIDriver",
+            "csidriver",
+            False,
+            field_selectors=_META_FIELDS,
+        ),
+        ResourceInfo(
+            "storage.k8s.io", "v1", "csinodes", "CSINode", "csinode", False, field_selectors=_META_FIELDS
+        ),
+        ResourceInfo(
+            "storage.k8s.io",
+            "v1",
+            "csistoragecapacities",
+            "CSIStorageCapacity",
+            "csistoragecapacity",
+            True,
             field_selectors=_META_FIELDS,
         ),
         ResourceInfo(

@@ -104,7 +104,7 @@ async def handle_log(request: AnyRequest, ctx: ApiContext, info: Any, ri: Reques
     container = _container(pod, request)
     query = {
         k: request.query[k]
-        for k in ("follow", "tailLines", "timestamps", "previous", "sinceSeconds", "limitBytes")
+        for k in ("follow", "tailLines", "timestamps", "previous", "sinceSeconds", "sinceTime", "limitBytes")
         if k in request.query
     }
     url = f"{base}/containerLogs/{ri.namespace}/{ri.name}/{container}?{urlencode(query)}"

@@ -2,7 +2,8 @@
 charge what it uses to the quota's ``status.used`` (as kube-apiserver's ResourceQuota plugin).
 
 Design: the quotas of the object's namespace come from the watch cache. A quota whose
-``spec.hard`` names nothing the object uses is skipped; one whose status the quota controller
+``spec.hard`` names nothing the object uses, or whose scopes do not match it, is
+skipped; one whose status the quota controller
 has not yet computed refuses (403, "status unknown for quota"); a pod leaving a constrained
 compute resource unset is refused ("failed quota ... must specify"). Charging is a
 compare-and-swap on each quota's status (the update function is passed in so this module
@@ -17,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
-from kprov.cluster.api.quota import exceeded, fmt, missing_requests, parse_list, pretty, usage
+from kprov.cluster.api.quota import exceeded, fmt, matches_scopes, missing_requests, parse_list, pretty, usage
 from kprov.cluster.api.resources import ResourceInfo
 from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.status import StatusError
@@ -50,6 +51,8 @@ async def admit(
     charges: list[tuple[str, dict[str, Decimal]]] = []
     for quota in quotas:
         quota_name = quota["metadata"]["name"]
+        if not matches_scopes(quota, info.resource, info.group, obj):
+            continue
         hard = parse_list((quota.get("spec") or {}).get("hard"))
         if info.group == "" and info.resource == "pods" and request:
             missing = missing_requests(hard, obj)

@@ -9,7 +9,10 @@ template gives that ReplicaSet the next revision, as in Kubernetes).
 RollingUpdate scales the new set up while the total stays within replicas + maxSurge, and
 old sets down while at least replicas - maxUnavailable pods stay available. Recreate
 scales old sets to zero, waits for their pods to be gone, then scales the new one up.
-Old sets beyond revisionHistoryLimit that have no replicas are deleted. Status
+Old sets beyond revisionHistoryLimit that have no replicas are deleted. A change of
+``replicas`` in the middle of a rollout (or while paused) is spread over the active sets
+first (:mod:`.deployment_scale`). Orphan ReplicaSets the selector matches are adopted,
+owned ones it no longer matches released, as upstream's ClaimReplicaSets. Status
 (observedGeneration, replicas, updated/ready/available/unavailable, the Available and
 Progressing conditions) is what ``kubectl rollout status`` waits on.
 """
@@ -22,11 +25,19 @@ import logging
 
 from kprov.cluster.api.objects import controller_ref, new_controller_ref, now_rfc3339, set_condition
 from kprov.cluster.api.selectors import label_selector_from_object
-from kprov.cluster.client.errors import AlreadyExists, NotFound
+from kprov.cluster.client.errors import AlreadyExists, Conflict, NotFound
 from kprov.cluster.client.informer import EventHandler
 from kprov.cluster.client.resources import DEPLOYMENTS, REPLICASETS
 from kprov.cluster.client.store import index_by_namespace
 from kprov.cluster.controllers.base import Controller, Obj
+from kprov.cluster.controllers.deployment_scale import (
+    DESIRED,
+    MAX,
+    active_or_latest,
+    is_saturated,
+    is_scaling_event,
+    proportional_sizes,
+)
 from kprov.cluster.controllers.informers import index_by_controller_uid
 from kprov.cluster.controllers.rollout import (
     HASH_LABEL,
@@ -68,7 +79,9 @@ class DeploymentController(Controller):
 
     def setup(self) -> None:
         self.deployments = self.ctx.informers.get(DEPLOYMENTS, {"namespace": index_by_namespace})
-        self.sets = self.ctx.informers.get(REPLICASETS, {"controller": index_by_controller_uid})
+        self.sets = self.ctx.informers.get(
+            REPLICASETS, {"controller": index_by_controller_uid, "namespace": index_by_namespace}
+        )
         self.deployments.add_handler(EventHandler(self.enqueue, lambda _o, n: self.enqueue(n), self.enqueue))
         self.sets.add_handler(
             EventHandler(self._rs_changed, lambda _o, n: self._rs_changed(n), self._rs_changed)
@@ -78,6 +91,35 @@ class DeploymentController(Controller):
         ref = controller_ref(rs)
         if ref is not None and ref.get("kind") == "Deployment":
             self.queue.add(f"{rs['metadata']['namespace']}/{ref['name']}")
+        elif ref is None and not rs["metadata"].get("deletionTimestamp"):
+            labels = rs["metadata"].get("labels") or {}
+            for d in self.deployments.store.by_index("namespace", rs["metadata"].get("namespace", "")):
+                selector = label_selector_from_object((d.get("spec") or {}).get("selector"))
+                if not selector.empty and selector.matches(labels):
+                    self.enqueue(d)
+
+    async def _claim(self, d: Obj) -> bool:
+        """Adopt matching orphan ReplicaSets; release owned ones the selector stopped matching.
+        True when a set changed hands (the cache has not seen it yet: look again then)."""
+        changed = False
+        selector = label_selector_from_object((d.get("spec") or {}).get("selector"))
+        namespace, uid = d["metadata"]["namespace"], d["metadata"]["uid"]
+        for rs in self.sets.store.by_index("namespace", namespace):
+            meta = rs["metadata"]
+            ref = controller_ref(rs)
+            matches = selector.matches(meta.get("labels") or {})
+            refs = list(meta.get("ownerReferences") or [])
+            if ref is None and matches and not meta.get("deletionTimestamp"):
+                refs.append(new_controller_ref({"apiVersion": "apps/v1", "kind": "Deployment", **d}))
+            elif ref is not None and ref.get("uid") == uid and not matches:
+                refs = [r for r in refs if r.get("uid") != uid]
+            else:
+                continue
+            patch = {"metadata": {"ownerReferences": refs, "resourceVersion": meta["resourceVersion"]}}
+            with contextlib.suppress(Conflict, NotFound):
+                await self.client.patch(REPLICASETS, meta["name"], patch, namespace)
+                changed = True
+        return changed
 
     def owned_sets(self, d: Obj) -> list[Obj]:
         return [
@@ -96,6 +138,8 @@ class DeploymentController(Controller):
                 d, "Warning", "SelectingAll", "This deployment is selecting all pods."
             )
             return None
+        if await self._claim(d):
+            return 1.0
         sets = self.owned_sets(d)
         new = next(
             (
@@ -106,7 +150,8 @@ class DeploymentController(Controller):
             None,
         )
         old = [rs for rs in sets if rs is not new]
-        if spec.get("paused"):
+        if spec.get("paused") or is_scaling_event(d, sets):
+            await self._scale_all(d, new, old)
             await self._sync_status(d, new, old)
             return None
         new = await self._ensure_new(d, new, old)
@@ -201,26 +246,53 @@ class DeploymentController(Controller):
         d2 = await self.client.patch(DEPLOYMENTS, d["metadata"]["name"], patch, d["metadata"]["namespace"])
         d["metadata"] = d2["metadata"]
 
-    async def _scale(self, d: Obj, rs: Obj, replicas: int) -> Obj:
+    async def _scale(self, d: Obj, rs: Obj, replicas: int, force: bool = False) -> Obj:
+        """Set a set's replicas and its desired/max-replicas annotations (``force``: write
+        the annotations even when the size stays)."""
         current = _replicas(rs)
-        if current == replicas:
-            return rs
-        body = {**rs, "spec": {**rs["spec"], "replicas": replicas}}
+        wanted = int(d["spec"].get("replicas", 1))
+        surge = 0
+        if (d["spec"].get("strategy") or {}).get("type") != "Recreate":
+            surge = resolve_surge_unavailable(d["spec"].get("strategy") or {}, wanted)[0]
         annotations = {
             **(rs["metadata"].get("annotations") or {}),
-            "deployment.kubernetes.io/desired-replicas": str(d["spec"].get("replicas", 1)),
+            DESIRED: str(wanted),
+            MAX: str(wanted + surge),
         }
+        if current == replicas and (not force or annotations == rs["metadata"].get("annotations")):
+            return rs
+        body = {**rs, "spec": {**rs["spec"], "replicas": replicas}}
         body["metadata"] = {**rs["metadata"], "annotations": annotations}
         updated = await self.client.update(REPLICASETS, body)
-        verb = "up" if replicas > current else "down"
-        await self.ctx.recorder.record(
-            d,
-            "Normal",
-            "ScalingReplicaSet",
-            f"Scaled {verb} replica set {rs['metadata']['name']} from {current} to {replicas}",
-        )
+        if current != replicas:
+            verb = "up" if replicas > current else "down"
+            await self.ctx.recorder.record(
+                d,
+                "Normal",
+                "ScalingReplicaSet",
+                f"Scaled {verb} replica set {rs['metadata']['name']} from {current} to {replicas}",
+            )
         rs.update(updated)
         return updated
+
+    async def _scale_all(self, d: Obj, new: Obj | None, old: list[Obj]) -> None:
+        """Give a new ``replicas`` to the active sets (see :mod:`.deployment_scale`)."""
+        wanted = int(d["spec"].get("replicas", 1))
+        only = active_or_latest(new, old)
+        if only is not None:
+            desired = (only["metadata"].get("annotations") or {}).get(DESIRED)
+            if _replicas(only) != wanted or desired != str(wanted):
+                await self._scale(d, only, wanted, force=True)
+            return
+        if is_saturated(d, new):
+            for rs in old:
+                if _replicas(rs) > 0:
+                    await self._scale(d, rs, 0)
+            return
+        if (d["spec"].get("strategy") or {}).get("type") == "Recreate":
+            return
+        for rs, size in proportional_sizes(d, new, old):
+            await self._scale(d, rs, size, force=True)
 
     # ---- strategies --------------------------------------------------------------------
 

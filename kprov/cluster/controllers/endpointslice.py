@@ -1,6 +1,8 @@
 """EndpointSlices: for each Service with a selector, discovery.k8s.io/v1 slices labelled
 ``kubernetes.io/service-name`` and managed-by ``endpointslice-controller.k8s.io``, one per
-distinct port set, each endpoint with its ready/serving/terminating conditions."""
+distinct port set, each endpoint with its ready/serving/terminating conditions. A managed
+slice that is deleted or changed by someone else re-queues its Service, so it is made again
+(as upstream's controller does)."""
 
 from __future__ import annotations
 
@@ -63,6 +65,13 @@ class EndpointSliceController(Controller):
         self.slices = self.ctx.informers.get(ENDPOINTSLICES, {"service": _service_key})
         self.services.add_handler(EventHandler(self.enqueue, lambda _o, n: self.enqueue(n), self.enqueue))
         self.pods.add_handler(EventHandler(self._pod, self._pod_update, self._pod))
+        self.slices.add_handler(EventHandler(None, lambda _o, n: self._slice(n), self._slice))
+
+    def _slice(self, obj: Obj) -> None:
+        if ((obj.get("metadata") or {}).get("labels") or {}).get(MANAGED_BY) != CONTROLLER:
+            return
+        for key in _service_key(obj):
+            self.queue.add(key)
 
     def _pod_update(self, old: Obj, new: Obj) -> None:
         self._pod(old)

@@ -3,7 +3,11 @@
 Pods are found through the pod informer's controller-uid index. Creations and deletions
 are recorded as expectations so a second pass never acts on a cache that has not yet seen
 the first pass's writes. Surplus pods go in :func:`~.pods.deletion_rank` order. Orphan
-pods that match the selector are adopted (given a controller ownerReference).
+pods that match the selector are adopted (given a controller ownerReference); owned pods
+whose labels no longer match it are released (that reference removed), as upstream's
+ClaimPods does. A create or delete that the API server refuses (a quota, say) is reported
+as the ``ReplicaFailure`` condition (reason FailedCreate/FailedDelete, the error as
+message) until a later pass succeeds.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import contextlib
 import logging
 from typing import ClassVar
 
-from kprov.cluster.api.objects import controller_ref, new_controller_ref
+from kprov.cluster.api.objects import controller_ref, new_controller_ref, now_rfc3339
 from kprov.cluster.api.selectors import LabelSelector, label_selector_from_object
 from kprov.cluster.client.errors import ApiError, Conflict, NotFound
 from kprov.cluster.client.informer import EventHandler
@@ -62,6 +66,8 @@ class ReplicaSetController(Controller):
 
     def _pod_updated(self, old: Obj, new: Obj) -> None:
         key = self._owner_key(new)
+        if key is None and (old["metadata"].get("labels") != new["metadata"].get("labels")):
+            self._maybe_adopt(new)
         if key is not None:
             if not old["metadata"].get("deletionTimestamp") and new["metadata"].get("deletionTimestamp"):
                 self.expectations.observed_delete(key)
@@ -118,6 +124,22 @@ class ReplicaSetController(Controller):
                 with contextlib.suppress(Conflict, NotFound):
                     await self.client.patch(PODS, pod["metadata"]["name"], patch, rs["metadata"]["namespace"])
 
+    async def _release(self, rs: Obj, pods: list[Obj]) -> list[Obj]:
+        """Release the owned pods the selector no longer matches; return the ones it does."""
+        selector = self.selector(rs)
+        kept: list[Obj] = []
+        for pod in pods:
+            if selector.matches(pod["metadata"].get("labels")) or rs["metadata"].get("deletionTimestamp"):
+                kept.append(pod)
+                continue
+            uid = rs["metadata"]["uid"]
+            refs = [r for r in pod["metadata"].get("ownerReferences") or [] if r.get("uid") != uid]
+            meta = {"ownerReferences": refs, "resourceVersion": pod["metadata"]["resourceVersion"]}
+            patch = {"metadata": meta}
+            with contextlib.suppress(Conflict, NotFound):
+                await self.client.patch(PODS, pod["metadata"]["name"], patch, rs["metadata"]["namespace"])
+        return kept
+
     async def reconcile(self, key: str) -> float | None:
         rs = self.sets.store.get(key)
         if rs is None:
@@ -125,15 +147,25 @@ class ReplicaSetController(Controller):
             return None
         rs = {"apiVersion": self.resource.api_version, "kind": self.resource.kind, **rs}
         await self._adopt_orphans(rs)
-        pods = [p for p in self.owned_pods(rs) if is_active(p)]
+        owned = await self._release(rs, self.owned_pods(rs))
+        pods = [p for p in owned if is_active(p)]
         wanted = int(rs["spec"].get("replicas", 1))
+        failure: tuple[str, ApiError] | None = None
         if self.expectations.satisfied(key) and not rs["metadata"].get("deletionTimestamp"):
             diff = len(pods) - wanted
-            if diff < 0:
-                await self._create(rs, key, min(-diff, BURST))
-            elif diff > 0:
-                await self._delete(rs, key, sorted(pods, key=deletion_rank)[:diff])
-        return await self._update_status(rs, self.owned_pods(rs))
+            try:
+                if diff < 0:
+                    await self._create(rs, key, min(-diff, BURST))
+                elif diff > 0:
+                    await self._delete(rs, key, sorted(pods, key=deletion_rank)[:diff])
+            except ApiError as exc:
+                failure = ("FailedCreate" if diff < 0 else "FailedDelete", exc)
+        selector = self.selector(rs)
+        matching = [p for p in self.owned_pods(rs) if selector.matches(p["metadata"].get("labels"))]
+        after = await self._update_status(rs, matching, failure)
+        if failure is not None:
+            raise failure[1]
+        return after
 
     async def _create(self, rs: Obj, key: str, count: int) -> None:
         self.expectations.expect(key, adds=count)
@@ -172,7 +204,29 @@ class ReplicaSetController(Controller):
 
         await asyncio.gather(*(one(p) for p in victims))
 
-    async def _update_status(self, rs: Obj, owned: list[Obj]) -> float | None:
+    @staticmethod
+    def _conditions(rs: Obj, failure: tuple[str, ApiError] | None) -> list[Obj]:
+        """The status conditions with ReplicaFailure set (kept if already set) or cleared."""
+        current = [c for c in (rs.get("status") or {}).get("conditions") or [] if isinstance(c, dict)]
+        others = [c for c in current if c.get("type") != "ReplicaFailure"]
+        if failure is None:
+            return others
+        existing = [c for c in current if c.get("type") == "ReplicaFailure"]
+        if existing:
+            return current
+        reason, exc = failure
+        condition = {
+            "type": "ReplicaFailure",
+            "status": "True",
+            "lastTransitionTime": now_rfc3339(),
+            "reason": reason,
+            "message": exc.message,
+        }
+        return [*others, condition]
+
+    async def _update_status(
+        self, rs: Obj, owned: list[Obj], failure: tuple[str, ApiError] | None = None
+    ) -> float | None:
         min_ready = int(rs["spec"].get("minReadySeconds") or 0)
         active = [p for p in owned if is_active(p)]
         template_labels = ((rs["spec"].get("template") or {}).get("metadata") or {}).get("labels") or {}
@@ -190,6 +244,11 @@ class ReplicaSetController(Controller):
             "availableReplicas": len(available),
             "observedGeneration": rs["metadata"].get("generation", 1),
         }
+        conditions = self._conditions(rs, failure)
+        if conditions:
+            status["conditions"] = conditions
+        else:
+            status.pop("conditions", None)
         if status != rs.get("status"):
             try:
                 await self.client.update_status(self.resource, {**rs, "status": status})

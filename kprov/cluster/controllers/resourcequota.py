@@ -3,11 +3,13 @@ kube-controller-manager's resourcequota controller does.
 
 Design: usage is recomputed from the informer caches of the kinds a quota can name here
 (pods, services, configmaps, secrets, replicationcontrollers, resourcequotas,
-persistentvolumeclaims) with the same
+persistentvolumeclaims, and the apps/batch workload kinds for their ``count/...`` names)
+with the same
 rules admission charges by (:func:`kprov.cluster.api.quota.usage`), so a charge for a create
 that failed, or an object since deleted or finished, is given back. A change to any of those
 objects re-queues the quotas of its namespace; every quota is also re-read every five
 minutes. A ``count/...`` name of another kind keeps the used value admission charged.
+A scoped quota counts only the pods its scopes match (:func:`kprov.cluster.api.quota.matches_scopes`).
 """
 
 from __future__ import annotations
@@ -15,17 +17,23 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from kprov.cluster.api.quota import fmt, usage
+from kprov.cluster.api.quota import fmt, matches_scopes, usage
 from kprov.cluster.client.errors import NotFound
 from kprov.cluster.client.informer import EventHandler
 from kprov.cluster.client.resources import (
     CONFIGMAPS,
+    CRONJOBS,
+    DAEMONSETS,
+    DEPLOYMENTS,
+    JOBS,
     PERSISTENT_VOLUME_CLAIMS,
     PODS,
+    REPLICASETS,
     REPLICATION_CONTROLLERS,
     RESOURCE_QUOTAS,
     SECRETS,
     SERVICES,
+    STATEFULSETS,
 )
 from kprov.cluster.client.store import index_by_namespace
 from kprov.cluster.controllers.base import Controller, Obj
@@ -41,6 +49,12 @@ _COUNTED = (
     REPLICATION_CONTROLLERS,
     RESOURCE_QUOTAS,
     PERSISTENT_VOLUME_CLAIMS,
+    REPLICASETS,
+    DEPLOYMENTS,
+    STATEFULSETS,
+    DAEMONSETS,
+    JOBS,
+    CRONJOBS,
 )
 
 
@@ -67,11 +81,13 @@ class ResourceQuotaController(Controller):
         for quota in self.quotas.store.by_index("namespace", namespace):
             self.enqueue(quota)
 
-    def used_in(self, namespace: str) -> dict[str, Decimal]:
+    def used_in(self, namespace: str, quota: Obj | None = None) -> dict[str, Decimal]:
         total: dict[str, Decimal] = {}
         for res, informer in self.counted.items():
             for obj in informer.store.by_index("namespace", namespace):
                 if (obj.get("metadata") or {}).get("deletionTimestamp") and res is PODS:
+                    continue
+                if quota is not None and not matches_scopes(quota, res.plural, res.group, obj):
                     continue
                 for key, amount in usage(res.plural, res.group, obj).items():
                     total[key] = total.get(key, Decimal(0)) + amount
@@ -83,7 +99,7 @@ class ResourceQuotaController(Controller):
             return None
         quota = {"apiVersion": "v1", "kind": "ResourceQuota", **quota}
         hard: dict[str, Any] = dict((quota.get("spec") or {}).get("hard") or {})
-        measured = self.used_in(quota["metadata"]["namespace"])
+        measured = self.used_in(quota["metadata"]["namespace"], quota)
         previous = (quota.get("status") or {}).get("used") or {}
         used: dict[str, str] = {}
         for name in hard:

@@ -5,7 +5,9 @@ Running and Ready, and scale-down removes the highest ordinal first, one at a ti
 Parallel creates and deletes without waiting. Each pod gets hostname = its name,
 subdomain = spec.serviceName, and the labels ``statefulset.kubernetes.io/pod-name`` and
 ``controller-revision-hash`` (``<set>-<template hash>``). A RollingUpdate replaces pods
-whose revision differs, highest ordinal first, one at a time, down to the partition.
+whose revision differs, highest ordinal first, one at a time, down to the partition;
+pods below the partition are (re)made from the current revision's template, which the
+set's ControllerRevisions keep (:mod:`.statefulset_history`).
 Failed pods are deleted and recreated under the same name. Claims from
 volumeClaimTemplates are made before their pod and outlive it (:mod:`.statefulset_claims`).
 """
@@ -17,12 +19,12 @@ import contextlib
 from kprov.cluster.api.objects import controller_ref
 from kprov.cluster.client.errors import AlreadyExists, Conflict, NotFound
 from kprov.cluster.client.informer import EventHandler
-from kprov.cluster.client.resources import PERSISTENT_VOLUME_CLAIMS, PODS, STATEFULSETS
+from kprov.cluster.client.resources import CONTROLLER_REVISIONS, PERSISTENT_VOLUME_CLAIMS, PODS, STATEFULSETS
 from kprov.cluster.controllers.base import Controller, Obj
 from kprov.cluster.controllers.informers import index_by_controller_uid
 from kprov.cluster.controllers.pods import is_ready, pod_from_template
-from kprov.cluster.controllers.rollout import template_hash
 from kprov.cluster.controllers.statefulset_claims import condemn_claims, ensure_claims, with_claim_volumes
+from kprov.cluster.controllers.statefulset_history import History, sync_history
 
 __all__ = ["StatefulSetController", "ordinal_of"]
 
@@ -48,6 +50,7 @@ class StatefulSetController(Controller):
         self.sets = self.ctx.informers.get(STATEFULSETS)
         self.pods = self.ctx.informers.get(PODS, {"controller": index_by_controller_uid})
         self.claims = self.ctx.informers.get(PERSISTENT_VOLUME_CLAIMS)
+        self.revisions = self.ctx.informers.get(CONTROLLER_REVISIONS, {"controller": index_by_controller_uid})
         self.sets.add_handler(EventHandler(self.enqueue, lambda _o, n: self.enqueue(n), None))
         self.pods.add_handler(EventHandler(self._pod, lambda _o, n: self._pod(n), self._pod))
 
@@ -56,11 +59,23 @@ class StatefulSetController(Controller):
         if ref is not None and ref.get("kind") == "StatefulSet":
             self.queue.add(f"{pod['metadata']['namespace']}/{ref['name']}")
 
-    def _new_pod(self, sts: Obj, ordinal: int, revision: str) -> Obj:
+    @staticmethod
+    def _revision_for(sts: Obj, ordinal: int, history: History) -> str:
+        """Below the partition (OnDelete: below status.currentReplicas) a pod is made at the
+        current revision, as upstream's newVersionedStatefulSetPod."""
+        strategy = sts["spec"].get("updateStrategy") or {}
+        if strategy.get("type", "RollingUpdate") == "RollingUpdate":
+            below = ordinal < int((strategy.get("rollingUpdate") or {}).get("partition") or 0)
+        else:
+            below = ordinal < int((sts.get("status") or {}).get("currentReplicas") or 0)
+        return history.current if below and history.current in history.templates else history.update
+
+    def _new_pod(self, sts: Obj, ordinal: int, history: History) -> Obj:
         name = f"{sts['metadata']['name']}-{ordinal}"
+        revision = self._revision_for(sts, ordinal, history)
         pod = pod_from_template(
             sts,
-            sts["spec"].get("template") or {},
+            history.templates[revision],
             name=name,
             extra_labels={POD_NAME_LABEL: name, REVISION_LABEL: revision},
         )
@@ -76,24 +91,32 @@ class StatefulSetController(Controller):
         spec = sts["spec"]
         name, ns = sts["metadata"]["name"], sts["metadata"]["namespace"]
         replicas = int(spec.get("replicas", 1))
-        revision = f"{name}-{template_hash(spec.get('template') or {})}"
         ordered = spec.get("podManagementPolicy", "OrderedReady") != "Parallel"
         pods: dict[int, Obj] = {}
         for pod in self.pods.store.by_index("controller", sts["metadata"]["uid"]):
             ordinal = ordinal_of(name, pod["metadata"]["name"])
             if ordinal is not None and pod["metadata"].get("namespace") == ns:
                 pods[ordinal] = pod
+        owned = [
+            r
+            for r in self.revisions.store.by_index("controller", sts["metadata"]["uid"])
+            if r["metadata"].get("namespace") == ns
+        ]
+        used = {str((p["metadata"].get("labels") or {}).get(REVISION_LABEL, "")) for p in pods.values()}
+        sts = {"apiVersion": "apps/v1", "kind": "StatefulSet", **sts}
         try:
-            await self._converge(sts, pods, replicas, revision, ordered)
+            history = await sync_history(self.client, sts, owned, used)
+            await self._converge(sts, pods, replicas, history, ordered)
         except Conflict:
             return 0.5
-        await self._status(sts, pods, replicas, revision)
+        await self._status(sts, pods, replicas, history.update)
         return None
 
     async def _converge(
-        self, sts: Obj, pods: dict[int, Obj], replicas: int, revision: str, ordered: bool
+        self, sts: Obj, pods: dict[int, Obj], replicas: int, history: History, ordered: bool
     ) -> None:
         ns = sts["metadata"]["namespace"]
+        revision = history.update
         for ordinal in range(replicas):
             pod = pods.get(ordinal)
             if (
@@ -107,7 +130,7 @@ class StatefulSetController(Controller):
             if pod is None:
                 await ensure_claims(self.client, sts, ordinal, self.claims.store)
                 with contextlib.suppress(AlreadyExists):
-                    await self.client.create(PODS, self._new_pod(sts, ordinal, revision))
+                    await self.client.create(PODS, self._new_pod(sts, ordinal, history))
                     await self.ctx.recorder.record(
                         sts,
                         "Normal",

@@ -4,17 +4,31 @@ The runtime writes one record per line: ``<RFC3339Nano time> <stream> <P|F> <tex
 where ``P`` marks a partial line (continued by the next record) and ``F`` a full one.
 :func:`parse_line` reads one record; :func:`render` turns records back into what kubectl
 shows (optionally with the timestamp prefix); :func:`tail_lines` takes the last N logical
-lines; :func:`follow` yields new complete records as the file grows, until told to stop.
+lines; :func:`since` keeps the records written at or after a time (``sinceSeconds`` /
+``sinceTime``); :class:`ByteLimit` cuts the output after ``limitBytes``; :func:`follow`
+yields new complete records as the file grows, until told to stop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["LogRecord", "LogFormatError", "follow", "parse_line", "read_records", "render", "tail_lines"]
+__all__ = [
+    "ByteLimit",
+    "LogFormatError",
+    "LogRecord",
+    "follow",
+    "parse_line",
+    "parse_time",
+    "read_records",
+    "render",
+    "since",
+    "tail_lines",
+]
 
 
 class LogFormatError(ValueError):
@@ -63,6 +77,52 @@ def read_records(path: Path) -> list[LogRecord]:
                 except LogFormatError:
                     continue
     return records
+
+
+def parse_time(stamp: str) -> dt.datetime | None:
+    """An RFC 3339 time (nanoseconds allowed; a ``Z`` or an offset), or None if it is not one."""
+    text = stamp.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    head, dot, rest = text.partition(".")
+    if dot:  # keep at most microseconds: datetime has no finer unit
+        digits = len(rest) - len(rest.lstrip("0123456789"))
+        text = f"{head}.{rest[:min(digits, 6)]}{rest[digits:]}"
+    try:
+        parsed = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def since(records: list[LogRecord], start: dt.datetime | None) -> list[LogRecord]:
+    """The records written at or after ``start`` (all when None; unparsable stamps are kept)."""
+    if start is None:
+        return records
+    kept = []
+    for rec in records:
+        stamp = parse_time(rec.timestamp)
+        if stamp is None or stamp >= start:
+            kept.append(rec)
+    return kept
+
+
+class ByteLimit:
+    """How much of ``limitBytes`` is left: :meth:`take` trims a chunk to it."""
+
+    def __init__(self, limit: int | None) -> None:
+        self.left = limit
+
+    @property
+    def exhausted(self) -> bool:
+        return self.left is not None and self.left <= 0
+
+    def take(self, chunk: bytes) -> bytes:
+        if self.left is None:
+            return chunk
+        chunk = chunk[: max(0, self.left)]
+        self.left -= len(chunk)
+        return chunk
 
 
 def tail_lines(records: list[LogRecord], count: int | None) -> list[LogRecord]:

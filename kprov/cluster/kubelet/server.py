@@ -11,6 +11,7 @@ CRI Attach (:mod:`.attachsession`).
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -24,7 +25,7 @@ from kprov.cluster.kubelet.attachsession import AttachRequest, run_attach
 from kprov.cluster.kubelet.context import Runtime
 from kprov.cluster.kubelet.cri.types import CONTAINER_RUNNING, ContainerInfo
 from kprov.cluster.kubelet.execsession import ExecRequest, run_exec
-from kprov.cluster.kubelet.logs import follow, read_records, render, tail_lines
+from kprov.cluster.kubelet.logs import ByteLimit, follow, parse_time, read_records, render, since, tail_lines
 from kprov.cluster.kubelet.portforward import TUNNEL_PROTOCOL, PortForwarder
 from kprov.cluster.streaming import channels as ch
 from kprov.cluster.streaming.spdy import Session, SpdyError
@@ -77,6 +78,33 @@ def _status(code: int, reason: str, message: str) -> web.Response:
 
 def _flag(request: web.Request, name: str) -> bool:
     return request.query.get(name, "").lower() in ("1", "true", "yes")
+
+
+def _positive_int(request: web.Request, name: str) -> int | None:
+    raw = request.query.get(name)
+    if raw in (None, ""):
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name}: {raw!r} is not an integer") from None
+    if value <= 0:
+        raise ValueError(f"{name}: must be greater than 0")
+    return value
+
+
+def _log_start(request: web.Request) -> dt.datetime | None:
+    """The earliest record time ``sinceSeconds`` or ``sinceTime`` asks for (None: all)."""
+    seconds = _positive_int(request, "sinceSeconds")
+    if seconds is not None:
+        return dt.datetime.now(dt.UTC) - dt.timedelta(seconds=seconds)
+    raw = request.query.get("sinceTime")
+    if raw:
+        stamp = parse_time(raw)
+        if stamp is None:
+            raise ValueError(f"sinceTime: {raw!r} is not an RFC 3339 time")
+        return stamp
+    return None
 
 
 @dataclass
@@ -151,13 +179,18 @@ class KubeletServer:
         except ValueError:
             return _status(400, "BadRequest", f"tailLines: {tail!r} is not an integer")
         timestamps = _flag(request, "timestamps")
+        try:
+            start = _log_start(request)
+            limit = ByteLimit(_positive_int(request, "limitBytes"))
+        except ValueError as exc:
+            return _status(400, "BadRequest", str(exc))
         path = Path(info.log_path)
         size = path.stat().st_size if path.exists() else 0
-        records = tail_lines(read_records(path), tail_count) if path.exists() else []
+        records = tail_lines(since(read_records(path), start), tail_count) if path.exists() else []
         resp = web.StreamResponse(headers={"Content-Type": "text/plain"})
         await resp.prepare(request)
-        await resp.write(render(records, timestamps))
-        if _flag(request, "follow") and not previous:
+        await resp.write(limit.take(render(records, timestamps)))
+        if _flag(request, "follow") and not previous and not limit.exhausted:
 
             async def running() -> bool:
                 try:
@@ -167,7 +200,9 @@ class KubeletServer:
 
             try:
                 async for rec in follow(path, size, running):
-                    await resp.write(render([rec], timestamps))
+                    await resp.write(limit.take(render([rec], timestamps)))
+                    if limit.exhausted:
+                        break
             except (ConnectionResetError, asyncio.CancelledError):
                 return resp
         await resp.write_eof()

@@ -3,7 +3,7 @@ LimitRange defaults derivation."""
 
 from decimal import Decimal
 
-from kprov.cluster.api.quota import exceeded, fmt, missing_requests, pretty, usage
+from kprov.cluster.api.quota import exceeded, fmt, matches_scopes, missing_requests, pretty, usage
 from kprov.cluster.apiserver.limitranger import item_defaults
 
 
@@ -52,3 +52,25 @@ def test_missing_requests() -> None:
 def test_limit_range_item_defaults() -> None:
     limits, requests = item_defaults({"type": "Container", "max": {"cpu": "2"}, "min": {"memory": "1Mi"}})
     assert limits == {"cpu": "2"} and requests == {"cpu": "2", "memory": "1Mi"}
+
+
+def test_scopes_pick_the_pods_a_quota_charges() -> None:
+    long_running = pod(requests={"cpu": "500m"})
+    terminating = {**long_running, "spec": {**long_running["spec"], "activeDeadlineSeconds": 3600}}
+    best_effort = {"spec": {"containers": [{"name": "a"}]}}
+    scoped = lambda *scopes: {"spec": {"hard": {"pods": "5"}, "scopes": list(scopes)}}  # noqa: E731
+    assert matches_scopes({"spec": {"hard": {"pods": "1"}}}, "pods", "", best_effort)
+    assert matches_scopes(scoped("Terminating"), "pods", "", terminating)
+    assert not matches_scopes(scoped("Terminating"), "pods", "", long_running)
+    assert matches_scopes(scoped("NotTerminating"), "pods", "", long_running)
+    assert matches_scopes(scoped("BestEffort"), "pods", "", best_effort)
+    assert not matches_scopes(scoped("BestEffort"), "pods", "", long_running)
+    assert matches_scopes(scoped("NotBestEffort", "NotTerminating"), "pods", "", long_running)
+    assert not matches_scopes(scoped("NotBestEffort"), "pods", "", best_effort)
+    # a scoped quota never charges another kind
+    assert not matches_scopes(scoped("NotTerminating"), "services", "", {})
+    by_class = {"spec": {"scopeSelector": {"matchExpressions": [
+        {"scopeName": "PriorityClass", "operator": "In", "values": ["high"]}]}}}
+    assert matches_scopes(by_class, "pods", "", {"spec": {"priorityClassName": "high"}})
+    assert not matches_scopes(by_class, "pods", "", {"spec": {"priorityClassName": "low"}})
+    assert not matches_scopes(by_class, "pods", "", best_effort)

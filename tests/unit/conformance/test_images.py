@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -20,6 +21,7 @@ _REFS = [
     "registry.k8s.io/e2e-test-images/nginx:1.15-4",
     "registry.k8s.io/e2e-test-images/httpd:2.4.39-4",
     "registry.k8s.io/e2e-test-images/jessie-dnsutils:1.7",
+    "registry.k8s.io/e2e-test-images/nautilus:1.7",
     "registry.k8s.io/sig-storage/csi-provisioner:v3.5.0",
     "localhost:5000/e2e-test-images/agnhost:2.45",
 ]
@@ -36,10 +38,23 @@ def test_plan_provides_by_repository_and_reports_the_rest_missing() -> None:
     assert plan.missing == ["registry.k8s.io/sig-storage/csi-provisioner:v3.5.0"]
 
 
-def test_without_agnhost_only_busybox_and_pause_are_provided() -> None:
+def test_without_agnhost_only_the_busybox_images_are_provided() -> None:
     plan = plan_images(_REFS, have_agnhost=False)
-    assert sorted(p.recipe for p in plan.provided) == ["busybox", "pause"]
-    assert len(plan.missing) == len(_REFS) - 2
+    assert sorted(p.recipe for p in plan.provided) == ["busybox", "demo-standin", "httpd-standin", "pause"]
+    assert len(plan.missing) == len(_REFS) - 4
+
+
+@pytest.mark.skipif(not BUSYBOX_PATH.exists(), reason="needs Debian's busybox-static")
+def test_httpd_and_update_demo_stand_ins_serve_their_documents_with_busybox_httpd() -> None:
+    specs = {s.reference: s for s in image_specs(plan_images(_REFS, have_agnhost=False), None)}
+    httpd = specs["registry.k8s.io/e2e-test-images/httpd:2.4.39-4"]
+    assert httpd.entrypoint == ["/bin/busybox", "httpd", "-f", "-p", "80", "-h", "/usr/local/apache2/htdocs"]
+    files = {f.path: f for f in httpd.files}
+    assert b"It works!" in (files["usr/local/apache2/htdocs/index.html"].data or b"")
+    assert len([f for f in httpd.files if f.path == "usr"]) == 1  # no directory twice in the layer
+    demo = specs["registry.k8s.io/e2e-test-images/nautilus:1.7"]
+    data = {f.path: f for f in demo.files}["usr/share/demo/data.json"].data or b""
+    assert json.loads(data) == {"image": "nautilus.jpg"} and demo.entrypoint[-1] == "/usr/share/demo"
 
 
 @pytest.mark.skipif(not BUSYBOX_PATH.exists(), reason="needs Debian's busybox-static")

@@ -108,3 +108,19 @@ def test_the_first_protocol_sends_no_success_and_only_a_failures_text() -> None:
     assert failed == b"\x03command terminated with non-zero exit code: exit status 2"
     assert ch.v1_error_frame(ch.encode(ch.STDOUT, b'{"status": "Success"}')) == b'\x01{"status": "Success"}'
     assert ch.v1_error_frame(b"") == b""
+
+
+def test_since_and_byte_limit() -> None:
+    import datetime as dt
+
+    from kprov.cluster.kubelet.logs import ByteLimit, LogRecord, parse_time, since
+
+    old = LogRecord("2026-11-23T16:17:51.871719123Z", "stdout", False, b"old")
+    new = LogRecord("2026-11-23T16:18:51.000000001Z", "stdout", False, b"new")
+    start = parse_time("2026-11-23T16:18:00Z")
+    assert start == dt.datetime(2026, 11, 23, 16, 18, tzinfo=dt.UTC)
+    assert since([old, new], start) == [new] and since([old, new], None) == [old, new]
+    assert parse_time("not a time") is None
+    limit = ByteLimit(1)
+    assert limit.take(b"abc") == b"a" and limit.exhausted and limit.take(b"d") == b""
+    assert ByteLimit(None).take(b"abc") == b"abc"
