@@ -123,3 +123,30 @@ def test_qos_classes():
         pod_qos_class(spec({"limits": both, "requests": {"cpu": "1000m", "memory": "1Gi"}})) == "Guaranteed"
     )
     assert pod_qos_class(spec({"limits": both, "requests": {"cpu": "500m"}})) == "Burstable"
+
+
+def test_pod_requests_default_from_limits_but_templates_keep_theirs():
+    resources = {"limits": {"cpu": "300m"}, "requests": {"memory": "150Mi"}}
+    pod = {
+        "metadata": {"name": "p"},
+        "spec": {"containers": [{"name": "c", "image": "x", "resources": resources}]},
+    }
+    apply_defaults(by("pods"), pod)
+    assert pod["spec"]["containers"][0]["resources"]["requests"] == {"memory": "150Mi", "cpu": "300m"}
+    template = {
+        "template": {
+            "spec": {"containers": [{"name": "c", "image": "x", "resources": {"limits": {"cpu": "1"}}}]}
+        }
+    }
+    rc = {"metadata": {"name": "r"}, "spec": {"selector": {"a": "b"}, **template}}
+    apply_defaults(by("replicationcontrollers"), rc)
+    assert "requests" not in rc["spec"]["template"]["spec"]["containers"][0]["resources"]
+
+
+def test_csidriver_defaults():
+    driver = {"metadata": {"name": "d"}, "spec": {"volumeLifecycleModes": ["Ephemeral"]}}
+    apply_defaults(REGISTRY.get("storage.k8s.io", "v1", "csidrivers"), driver)
+    assert driver["spec"]["attachRequired"] is True and driver["spec"]["volumeLifecycleModes"] == [
+        "Ephemeral"
+    ]
+    assert driver["spec"]["fsGroupPolicy"] == "ReadWriteOnceWithFSType"
