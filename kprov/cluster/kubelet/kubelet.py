@@ -5,7 +5,8 @@
 (one per pod uid); a relist loop (the "PLEG") lists the runtime's containers every second
 and wakes the workers of pods whose containers changed state; a heartbeat renews the node
 Lease and posts NodeStatus every 10 s; the HTTPS server answers logs and exec. After the
-first pod list, sandboxes of pods the API no longer has are torn down.
+first pod list, sandboxes of pods the API no longer has are torn down. A new pod whose host
+ports an admitted pod holds is rejected (:mod:`.admission`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from kprov.cluster.client.resources import PODS
 from kprov.cluster.client.store import object_key
 from kprov.cluster.dns.resolvconf import ResolvConf, read_resolv_conf
 from kprov.cluster.kubelet import labels as L
+from kprov.cluster.kubelet.admission import REJECTED_REASON, host_port_conflict, rejection_message
 from kprov.cluster.kubelet.apiaccess import KubeletApi
 from kprov.cluster.kubelet.context import KubeletContext
 from kprov.cluster.kubelet.cri.client import CRIClient
@@ -105,10 +107,35 @@ class Kubelet:
         if worker is not None:
             worker.update(pod)
             return
+        if self._reject(pod):
+            return
         worker = PodWorker(self.ctx, pod)
         self.workers[uid] = worker
         task = self._spawn(worker.run())
         task.add_done_callback(lambda _t, uid=uid: self._worker_done(uid))
+
+    def _reject(self, pod: dict[str, Any]) -> bool:
+        """A new pod whose host ports an admitted pod holds is failed, not started
+        (:mod:`.admission`)."""
+        phase = (pod.get("status") or {}).get("phase")
+        if phase in ("Succeeded", "Failed") or (pod.get("metadata") or {}).get("deletionTimestamp"):
+            return False
+        if not host_port_conflict(pod, [w.pod for w in self.workers.values()]):
+            return False
+        self._finished.add(pod["metadata"]["uid"])
+        message = rejection_message()
+
+        async def fail() -> None:
+            await self.api.record_event(pod, "Warning", REJECTED_REASON, message)
+            status = {"phase": "Failed", "reason": REJECTED_REASON, "message": message}
+            try:
+                await self.api.write_pod_status(pod, status)
+            except Exception as err:  # the informer sees the pod again on relist; retry then
+                self._finished.discard(pod["metadata"]["uid"])
+                log.warning("pod %s: rejection not written: %s", pod["metadata"].get("name"), err)
+
+        self._spawn(fail())
+        return True
 
     def _worker_done(self, uid: str) -> None:
         self.workers.pop(uid, None)
