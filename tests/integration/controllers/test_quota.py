@@ -82,3 +82,46 @@ async def test_limit_range_defaults_and_max(control_plane, controller_manager) -
             refused.value.message
             == 'pods "big" is forbidden: maximum cpu usage per Container is 1, but limit is 2'
         )
+
+
+async def test_scoped_quotas_and_replicaset_counts(control_plane, controller_manager) -> None:  # type: ignore[no-untyped-def]
+    ns = "quota-scopes"
+    async with ApiClient.from_kubeconfig(control_plane.admin_kubeconfig) as admin:
+        await ensure_namespace(admin, ns)
+        for name, scope in (("terminating", "Terminating"), ("long", "NotTerminating")):
+            body = {
+                "metadata": {"name": name, "namespace": ns},
+                "spec": {"hard": {"pods": "5"}, "scopes": [scope]},
+            }
+            await admin.create(resources.RESOURCE_QUOTAS, body)
+        counts = {
+            "metadata": {"name": "sets", "namespace": ns},
+            "spec": {"hard": {"count/replicasets.apps": "2"}},
+        }
+        await admin.create(resources.RESOURCE_QUOTAS, counts)
+        await _quota_used(admin, ns, "terminating", pods="0")
+        await _quota_used(admin, ns, "long", pods="0")
+        await _quota_used(admin, ns, "sets", **{"count/replicasets.apps": "0"})
+
+        await admin.create(resources.PODS, simple_pod("runs", ns))
+        await _quota_used(admin, ns, "long", pods="1")
+        await _quota_used(admin, ns, "terminating", pods="0")
+        await admin.create(resources.PODS, simple_pod("ends", ns, activeDeadlineSeconds=3600))
+        await _quota_used(admin, ns, "terminating", pods="1")
+        await _quota_used(admin, ns, "long", pods="1")
+
+        rs = {
+            "metadata": {"name": "rs", "namespace": ns},
+            "spec": {
+                "replicas": 0,
+                "selector": {"matchLabels": {"app": "rs"}},
+                "template": {
+                    "metadata": {"labels": {"app": "rs"}},
+                    "spec": {"containers": [{"name": "c", "image": "registry.invalid/pause:1"}]},
+                },
+            },
+        }
+        await admin.create(resources.REPLICASETS, rs)
+        await _quota_used(admin, ns, "sets", **{"count/replicasets.apps": "1"})
+        await admin.delete(resources.REPLICASETS, "rs", ns)
+        await _quota_used(admin, ns, "sets", **{"count/replicasets.apps": "0"})

@@ -88,3 +88,57 @@ async def test_pod_templates_are_served(control_plane) -> None:  # type: ignore[
         assert made["template"]["spec"]["restartPolicy"] == "Always"
         items, _ = await admin.list_all(resources.PODTEMPLATES, NS)
         assert [i["metadata"]["name"] for i in items] == ["tmpl"]
+
+
+async def test_refused_creates_surface_as_replica_failure_and_relabelled_pods_are_released(  # type: ignore[no-untyped-def]
+    control_plane, controller_manager
+) -> None:
+    ns = "rc-quota"
+    async with ApiClient.from_kubeconfig(control_plane.admin_kubeconfig) as admin:
+        await ensure_namespace(admin, ns)
+        quota = {"metadata": {"name": "two", "namespace": ns}, "spec": {"hard": {"pods": "2"}}}
+        await admin.create(resources.RESOURCE_QUOTAS, quota)
+
+        async def quota_ready() -> bool:
+            status = (await admin.get(resources.RESOURCE_QUOTAS, "two", ns)).get("status") or {}
+            return bool(status.get("hard"))
+
+        await wait_for(quota_ready, 20, what="quota status")
+        body = {
+            "metadata": {"name": "over", "namespace": ns},
+            "spec": {
+                "replicas": 3,
+                "template": {
+                    "metadata": {"labels": {"app": "over"}},
+                    "spec": {"containers": [{"name": "c", "image": "registry.invalid/app:1"}]},
+                },
+            },
+        }
+        await admin.create(resources.REPLICATION_CONTROLLERS, body)
+
+        async def condition(present: bool) -> dict | bool | None:
+            rc = await admin.get(resources.REPLICATION_CONTROLLERS, "over", ns)
+            found = [
+                c for c in (rc.get("status") or {}).get("conditions") or [] if c["type"] == "ReplicaFailure"
+            ]
+            if present:
+                return found[0] if found else None
+            return not found
+
+        failure = await wait_for(lambda: condition(True), 30, what="a ReplicaFailure condition")
+        assert failure["status"] == "True" and failure["reason"] == "FailedCreate"
+        assert "exceeded quota: two" in failure["message"]
+        rc = await admin.get(resources.REPLICATION_CONTROLLERS, "over", ns)
+        await admin.update(resources.REPLICATION_CONTROLLERS, {**rc, "spec": {**rc["spec"], "replicas": 2}})
+        await wait_for(lambda: condition(False), 30, what="the ReplicaFailure condition cleared")
+
+        items, _ = await admin.list_all(resources.PODS, ns, label_selector="app=over")
+        victim = items[0]
+        victim["metadata"]["labels"] = {"app": "elsewhere"}
+        await admin.update(resources.PODS, victim)
+
+        async def released() -> bool:
+            pod = await admin.get(resources.PODS, victim["metadata"]["name"], ns)
+            return not any(r.get("controller") for r in pod["metadata"].get("ownerReferences") or [])
+
+        await wait_for(released, 20, what="the relabelled pod released")

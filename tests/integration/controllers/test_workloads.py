@@ -224,10 +224,14 @@ async def test_daemon_pods_stay_on_a_node_that_goes_not_ready(control_plane, con
             return pods if len(pods) == 1 else None
 
         first = (await wait_for(one, 20, what="the daemon pod"))[0]
-        await _set_taints(admin, "dsr-a", [
-            {"key": "node.kubernetes.io/unreachable", "effect": "NoSchedule"},
-            {"key": "node.kubernetes.io/unreachable", "effect": "NoExecute"},
-        ])
+        await _set_taints(
+            admin,
+            "dsr-a",
+            [
+                {"key": "node.kubernetes.io/unreachable", "effect": "NoSchedule"},
+                {"key": "node.kubernetes.io/unreachable", "effect": "NoExecute"},
+            ],
+        )
         await asyncio.sleep(3)  # several reconciles of the DaemonSet controller
         pods = await _pods(admin, "ds-ready", "app=dsr")
         assert [p["metadata"]["uid"] for p in pods] == [first["metadata"]["uid"]]
@@ -251,3 +255,71 @@ async def _set_taints(client: ApiClient, name: str, taints: list[dict]) -> None:
         except Conflict:  # the pod CIDR allocator wrote the node meanwhile
             continue
     raise AssertionError(f"could not taint node {name}")
+
+
+async def test_statefulset_partition_keeps_the_current_revision_below_it(
+    control_plane, controller_manager
+) -> None:  # type: ignore[no-untyped-def]
+    ns = "sts-canary"
+    async with ApiClient.from_kubeconfig(control_plane.admin_kubeconfig) as admin:
+        await ensure_namespace(admin, ns)
+        kubelet = FakeKubelet(admin, ns)
+        kubelet.start()
+        try:
+            body = {
+                "metadata": {"name": "web", "namespace": ns},
+                "spec": {
+                    "replicas": 3,
+                    "serviceName": "web",
+                    "selector": {"matchLabels": {"app": "web"}},
+                    "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"partition": 2}},
+                    "template": _template("web", "registry.invalid/app:1"),
+                },
+            }
+            await admin.create(resources.STATEFULSETS, body)
+
+            async def status(**want: object) -> dict | None:
+                sts = await admin.get(resources.STATEFULSETS, "web", ns)
+                got = sts.get("status") or {}
+                return got if all(got.get(k) == v for k, v in want.items()) else None
+
+            first = await wait_for(lambda: status(readyReplicas=3), 30, what="3 ready replicas")
+            for _ in range(5):
+                sts = await admin.get(resources.STATEFULSETS, "web", ns)
+                sts["spec"]["template"]["spec"]["containers"][0]["image"] = "registry.invalid/app:2"
+                try:
+                    await admin.update(resources.STATEFULSETS, sts)
+                    break
+                except Conflict:
+                    continue
+            canary = await wait_for(lambda: status(updatedReplicas=1, readyReplicas=3), 30, what="a canary")
+            assert canary["currentRevision"] == first["currentRevision"] != canary["updateRevision"]
+            old_uid = (await admin.get(resources.PODS, "web-0", ns))["metadata"]["uid"]
+            await admin.delete(resources.PODS, "web-0", ns)
+
+            async def recreated() -> bool:
+                pods = {p["metadata"]["name"]: p for p in await _pods(admin, ns, "app=web")}
+                pod = pods.get("web-0")
+                ready = any(
+                    c["type"] == "Ready" and c["status"] == "True"
+                    for c in (pod or {}).get("status", {}).get("conditions", [])
+                )
+                return pod is not None and pod["metadata"]["uid"] != old_uid and ready
+
+            await wait_for(recreated, 30, what="web-0 made again")
+            pods = {p["metadata"]["name"]: p for p in await _pods(admin, ns, "app=web")}
+            images = {n: p["spec"]["containers"][0]["image"] for n, p in pods.items()}
+            assert images == {
+                "web-0": "registry.invalid/app:1",
+                "web-1": "registry.invalid/app:1",
+                "web-2": "registry.invalid/app:2",
+            }
+            assert pods["web-0"]["metadata"]["labels"]["controller-revision-hash"] == first["currentRevision"]
+            history, _ = await admin.list_all(resources.CONTROLLER_REVISIONS, ns)
+            assert sorted(r["revision"] for r in history) == [1, 2]
+            assert {r["metadata"]["name"] for r in history} == {
+                canary["currentRevision"],
+                canary["updateRevision"],
+            }
+        finally:
+            await kubelet.stop()
