@@ -19,8 +19,19 @@ from kprov.cluster.api._printers_policy import (
 )
 from kprov.cluster.api._printers_rbac import BINDING, ROLE
 from kprov.cluster.api._printers_services import ENDPOINTS, ENDPOINTSLICE, SERVICE
-from kprov.cluster.api._printers_storage import PERSISTENTVOLUME, PERSISTENTVOLUMECLAIM, STORAGECLASS
-from kprov.cluster.api._printers_workloads import DAEMONSET, DEPLOYMENT, REPLICASET, STATEFULSET
+from kprov.cluster.api._printers_storage import (
+    CSIDRIVER,
+    PERSISTENTVOLUME,
+    PERSISTENTVOLUMECLAIM,
+    STORAGECLASS,
+)
+from kprov.cluster.api._printers_workloads import (
+    CONTROLLERREVISION,
+    DAEMONSET,
+    DEPLOYMENT,
+    REPLICASET,
+    STATEFULSET,
+)
 from kprov.cluster.api._printing import Column, Printer, default_printer
 
 __all__ = ["PRINTERS", "Column", "Printer", "default_printer"]
@@ -41,11 +52,13 @@ PRINTERS = MappingProxyType(
         ("", "PersistentVolume"): PERSISTENTVOLUME,
         ("", "PersistentVolumeClaim"): PERSISTENTVOLUMECLAIM,
         ("storage.k8s.io", "StorageClass"): STORAGECLASS,
+        ("storage.k8s.io", "CSIDriver"): CSIDRIVER,
         ("events.k8s.io", "Event"): EVENT,
         ("apps", "Deployment"): DEPLOYMENT,
         ("apps", "ReplicaSet"): REPLICASET,
         ("apps", "StatefulSet"): STATEFULSET,
         ("apps", "DaemonSet"): DAEMONSET,
+        ("apps", "ControllerRevision"): CONTROLLERREVISION,
         ("batch", "Job"): JOB,
         ("batch", "CronJob"): CRONJOB,
         ("policy", "PodDisruptionBudget"): PODDISRUPTIONBUDGET,

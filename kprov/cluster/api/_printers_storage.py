@@ -13,7 +13,14 @@ from typing import Any
 from kprov.cluster.api._printing import AGE, NAME, Age, Column, Printer, created, name_of
 from kprov.cluster.api.objects import get_path
 
-__all__ = ["PERSISTENTVOLUME", "PERSISTENTVOLUMECLAIM", "STORAGECLASS", "access_modes", "is_default_class"]
+__all__ = [
+    "CSIDRIVER",
+    "PERSISTENTVOLUME",
+    "PERSISTENTVOLUMECLAIM",
+    "STORAGECLASS",
+    "access_modes",
+    "is_default_class",
+]
 
 _SHORT = (
     ("ReadWriteOnce", "RWO"),
@@ -151,4 +158,34 @@ STORAGECLASS = Printer(
         AGE,
     ),
     _class_row,
+)
+
+
+def _driver_row(obj: dict[str, Any], age: Age) -> list[Any]:
+    spec = obj.get("spec") or {}
+    tokens = [str(t.get("audience") or "<unset>") for t in spec.get("tokenRequests") or []]
+    return [
+        name_of(obj),
+        bool(spec.get("attachRequired", True)),
+        bool(spec.get("podInfoOnMount")),
+        bool(spec.get("storageCapacity")),
+        ",".join(tokens) if tokens else "<unset>",
+        bool(spec.get("requiresRepublish")),
+        ",".join(spec.get("volumeLifecycleModes") or []),
+        created(obj, age),
+    ]
+
+
+CSIDRIVER = Printer(
+    (
+        NAME,
+        Column("AttachRequired", type="boolean", description="Whether the driver needs an attach operation."),
+        Column("PodInfoOnMount", type="boolean", description="Whether the driver is given pod information."),
+        Column("StorageCapacity", type="boolean", description="Whether the driver publishes capacities."),
+        Column("TokenRequests", description="The audiences of the tokens the driver is given."),
+        Column("RequiresRepublish", type="boolean", description="Whether NodePublishVolume is called again."),
+        Column("Modes", description="The volume lifecycle modes the driver supports."),
+        AGE,
+    ),
+    _driver_row,
 )

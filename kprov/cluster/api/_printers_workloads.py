@@ -1,4 +1,5 @@
-"""Table printers for deployments, replicasets, statefulsets and daemonsets."""
+"""Table printers for deployments, replicasets, statefulsets, daemonsets and controller
+revisions (CONTROLLER prints as ``statefulset.apps/web``, as upstream)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from kprov.cluster.api.selectors import SelectorError, label_selector_from_objec
 
 __all__ = [
     "CONTAINERS",
+    "CONTROLLERREVISION",
     "DAEMONSET",
     "DEPLOYMENT",
     "IMAGES",
@@ -190,4 +192,26 @@ DAEMONSET = Printer(
         SELECTOR,
     ),
     _daemonset_row,
+)
+
+
+def _revision_row(obj: dict[str, Any], age: Age) -> list[Any]:
+    refs = get_path(obj, "metadata.ownerReferences", []) or []
+    owner = next((r for r in refs if r.get("controller")), None)
+    controller = NONE
+    if owner is not None:
+        group = str(owner.get("apiVersion", "")).rpartition("/")[0]
+        kind = str(owner.get("kind", "")).lower() + (f".{group}" if group else "")
+        controller = f"{kind}/{owner.get('name', '')}"
+    return [name_of(obj), controller, int(obj.get("revision") or 0), created(obj, age)]
+
+
+CONTROLLERREVISION = Printer(
+    (
+        NAME,
+        Column("Controller", description="The object that owns this revision."),
+        Column("Revision", type="integer", description="The revision's number."),
+        AGE,
+    ),
+    _revision_row,
 )

@@ -271,3 +271,25 @@ def test_config_and_event_rows():
         "eventTime": ago(seconds=30),
     }
     assert cells("events", new_event, "events.k8s.io")[:4] == ["30s", "Warning", "R", "node/n1"]
+
+
+def test_controller_revision_and_csidriver_rows():
+    from kprov.cluster.api._printers import PRINTERS
+
+    revision = {
+        "metadata": {
+            "name": "web-abc",
+            "ownerReferences": [
+                {"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "web", "controller": True}
+            ],
+        },
+        "revision": 2,
+    }
+    row = PRINTERS[("apps", "ControllerRevision")].row(revision, lambda _o: "1m")
+    assert row[:3] == ["web-abc", "statefulset.apps/web", 2]
+    driver = {
+        "metadata": {"name": "d"},
+        "spec": {"attachRequired": False, "volumeLifecycleModes": ["Ephemeral"]},
+    }
+    row = PRINTERS[("storage.k8s.io", "CSIDriver")].row(driver, lambda _o: "1m")
+    assert row[:7] == ["d", False, False, False, "<unset>", False, "Ephemeral"]
