@@ -120,7 +120,7 @@ class Kubelet:
         phase = (pod.get("status") or {}).get("phase")
         if phase in ("Succeeded", "Failed") or (pod.get("metadata") or {}).get("deletionTimestamp"):
             return False
-        if not host_port_conflict(pod, [w.pod for w in self.workers.values()]):
+        if not host_port_conflict(pod, [w.pod for w in self.workers.values() if not w.gone]):
             return False
         self._finished.add(pod["metadata"]["uid"])
         message = rejection_message()
