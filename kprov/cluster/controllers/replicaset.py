@@ -151,7 +151,8 @@ class ReplicaSetController(Controller):
         pods = [p for p in owned if is_active(p)]
         wanted = int(rs["spec"].get("replicas", 1))
         failure: tuple[str, ApiError] | None = None
-        if self.expectations.satisfied(key) and not rs["metadata"].get("deletionTimestamp"):
+        managed = self.expectations.satisfied(key) and not rs["metadata"].get("deletionTimestamp")
+        if managed:
             diff = len(pods) - wanted
             try:
                 if diff < 0:
@@ -162,7 +163,7 @@ class ReplicaSetController(Controller):
                 failure = ("FailedCreate" if diff < 0 else "FailedDelete", exc)
         selector = self.selector(rs)
         matching = [p for p in self.owned_pods(rs) if selector.matches(p["metadata"].get("labels"))]
-        after = await self._update_status(rs, matching, failure)
+        after = await self._update_status(rs, matching, failure, managed)
         if failure is not None:
             raise failure[1]
         return after
@@ -205,12 +206,13 @@ class ReplicaSetController(Controller):
         await asyncio.gather(*(one(p) for p in victims))
 
     @staticmethod
-    def _conditions(rs: Obj, failure: tuple[str, ApiError] | None) -> list[Obj]:
-        """The status conditions with ReplicaFailure set (kept if already set) or cleared."""
+    def _conditions(rs: Obj, failure: tuple[str, ApiError] | None, managed: bool = True) -> list[Obj]:
+        """The status conditions with ReplicaFailure set (kept if already set) or cleared once
+        a pass has created/deleted without error (a pass that waited on expectations keeps it)."""
         current = [c for c in (rs.get("status") or {}).get("conditions") or [] if isinstance(c, dict)]
         others = [c for c in current if c.get("type") != "ReplicaFailure"]
         if failure is None:
-            return others
+            return others if managed else current
         existing = [c for c in current if c.get("type") == "ReplicaFailure"]
         if existing:
             return current
@@ -225,7 +227,7 @@ class ReplicaSetController(Controller):
         return [*others, condition]
 
     async def _update_status(
-        self, rs: Obj, owned: list[Obj], failure: tuple[str, ApiError] | None = None
+        self, rs: Obj, owned: list[Obj], failure: tuple[str, ApiError] | None = None, managed: bool = True
     ) -> float | None:
         min_ready = int(rs["spec"].get("minReadySeconds") or 0)
         active = [p for p in owned if is_active(p)]
@@ -244,7 +246,7 @@ class ReplicaSetController(Controller):
             "availableReplicas": len(available),
             "observedGeneration": rs["metadata"].get("generation", 1),
         }
-        conditions = self._conditions(rs, failure)
+        conditions = self._conditions(rs, failure, managed)
         if conditions:
             status["conditions"] = conditions
         else:
