@@ -144,24 +144,23 @@ async def _list(request: AnyRequest, ctx: ApiContext, info: ResourceInfo, ri: Re
         meta["continue"] = result.continue_token
         if result.remaining is not None:
             meta["remainingItemCount"] = result.remaining
-    if wants_table(request) and not _lib.converts(info):
-        table = _lib.table(info, result.items, query.get("includeObject", "Metadata"))
+    items, changed = result.items, False
+    if _lib.converts(info):  # custom objects as the read shows them; stored bytes if unchanged
+        items = await conversion.read(ctx, info, result.items)
+        changed = any(shown is not stored for shown, stored in zip(items, result.items, strict=True))
+    if wants_table(request):
+        table = _lib.table(info, items, query.get("includeObject", "Metadata"))
         table["metadata"] = meta
         return json_response(table)
-    if _lib.converts(info):
-        converted = await conversion.read(ctx, info, result.items)
-        if wants_table(request):
-            table = _lib.table(info, converted, query.get("includeObject", "Metadata"))
-            table["metadata"] = meta
-            return json_response(table)
+    if changed:
         listed = {"kind": info.list_kind, "apiVersion": info.api_version, "metadata": meta}
-        return object_response(request, {**listed, "items": converted})
+        return object_response(request, {**listed, "items": items})
     if wants_protobuf(request) and encodable(info.api_version, info.list_kind):
         listed = {"kind": info.list_kind, "apiVersion": info.api_version, "metadata": meta}
         return object_response(request, {**listed, "items": result.items})
     head = json_bytes({"kind": info.list_kind, "apiVersion": info.api_version, "metadata": meta})
-    items = b",".join(ctx.cache.encoded(_key_of(ctx, info, obj), obj) for obj in result.items)
-    return web.Response(body=head[:-1] + b',"items":[' + items + b"]}", content_type=JSON)
+    encoded = b",".join(ctx.cache.encoded(_key_of(ctx, info, obj), obj) for obj in result.items)
+    return web.Response(body=head[:-1] + b',"items":[' + encoded + b"]}", content_type=JSON)
 
 
 def _key_of(ctx: ApiContext, info: ResourceInfo, obj: dict[str, Any]) -> str:
