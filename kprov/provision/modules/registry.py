@@ -56,6 +56,7 @@ _TABLE: dict[str, tuple[str, tuple[str, ...]]] = {
     "getent": ("getent", _BUILTIN),
     "find": ("find", _BUILTIN),
     "setup": ("setup", _BUILTIN),
+    "mount": ("mount", ("ansible.posix",)),
     "authorized_key": ("authorized_key", ("ansible.posix",)),
 }
 

@@ -275,3 +275,22 @@ def test_accounts_and_wait_for(run: Callable[..., ModuleResult], lab2: Lab) -> N
     assert not run("wait_for", {"port": 22, "timeout": 5}).failed
     late = run("wait_for", {"port": 1, "timeout": 1, "connect_timeout": 1})
     assert late.failed and "Timeout when waiting for 127.0.0.1:1" in late.msg
+
+
+def test_mount_a_tmpfs_through_its_own_fstab(run: Callable[..., ModuleResult], lab2: Lab) -> None:
+    point, tab = f"{BASE}/mnt/scratch", f"{BASE}/fstab"
+    args = {"path": point, "src": "tmpfs", "fstype": "tmpfs", "opts": "size=8m", "fstab": tab}
+    try:
+        twice(run, "ansible.posix.mount", {**args, "state": "mounted"})
+        assert lab2.ssh("h1", f"findmnt -rn -o FSTYPE,OPTIONS --mountpoint {point}")[1].startswith("tmpfs ")
+        assert lab2.ssh("h1", f"cat {tab}")[1] == f"tmpfs {point} tmpfs size=8m 0 0\n"
+        changed = run("ansible.posix.mount", {**args, "opts": "size=16m", "state": "mounted"})
+        assert changed.changed and not changed.failed, changed.msg  # the line, then a remount
+        assert "size=16384k" in lab2.ssh("h1", f"findmnt -rn -o OPTIONS --mountpoint {point}")[1]
+        twice(run, "ansible.posix.mount", {"path": point, "state": "unmounted", "fstab": tab})
+        assert lab2.ssh("h1", f"findmnt --mountpoint {point}")[0] != 0
+        twice(run, "ansible.posix.mount", {"path": point, "state": "absent", "fstab": tab})
+        left = lab2.ssh("h1", f"cat {tab}; ls -d {point} 2>&1")[1].strip()
+        assert left.endswith("No such file or directory"), left  # the line and the directory gone
+    finally:
+        lab2.ssh("h1", f"umount {point} 2>/dev/null; true")
