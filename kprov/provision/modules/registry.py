@@ -57,6 +57,7 @@ _TABLE: dict[str, tuple[str, tuple[str, ...]]] = {
     "find": ("find", _BUILTIN),
     "setup": ("setup", _BUILTIN),
     "mount": ("mount", ("ansible.posix",)),
+    "openssh_keypair": ("openssh_keypair", ("community.crypto",)),
     "authorized_key": ("authorized_key", ("ansible.posix",)),
 }
 
