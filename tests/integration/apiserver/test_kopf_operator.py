@@ -1,6 +1,7 @@
 """A kopf operator (the unmodified framework, from PyPI) runs against a real control plane
 (issue 20): it sees a custom object created, its handler's outcome lands in the object's
-status and kopf's own bookkeeping annotation is written; an update runs the update handler."""
+status, kopf's own bookkeeping annotation is written, the Event it posts is there; an update
+runs the update handler."""
 
 from __future__ import annotations
 
@@ -23,8 +24,9 @@ OPERATOR = '''
 import kopf
 
 @kopf.on.create("kopf-test.kprov.io", "v1", "greetings")
-def greet(spec, patch, **_):
+def greet(spec, patch, body, **_):
     patch.status["message"] = "hello " + spec["who"]
+    kopf.info(body, reason="Greeted", message="greeted " + spec["who"])
     return {"greeted": spec["who"]}
 
 @kopf.on.update("kopf-test.kprov.io", "v1", "greetings", field="spec.who")
@@ -87,6 +89,14 @@ def test_a_kopf_operator_handles_a_custom_resource(control_plane, tmp_path: Path
         assert obj["status"]["message"] == "hello world"
         assert obj["status"]["greet"] == {"greeted": "world"}
         assert "kopf.zalando.org/last-handled-configuration" in obj["metadata"]["annotations"]
+
+        def posted() -> list[dict[str, Any]]:
+            events = json.loads(kubectl("get", "events", "-n", namespace, "-o", "json").stdout)["items"]
+            return [e for e in events if e.get("reason") == "Greeted"]
+
+        [event] = _wait("the handler's Event", posted, 30)
+        assert event["message"] == "greeted world" and event["type"] == "Normal"
+        assert event["involvedObject"]["kind"] == "Greeting" and event["involvedObject"]["name"] == "g1"
         assert kubectl("patch", "greeting", "g1", "-n", namespace, "--type", "merge",
                        "-p", '{"spec": {"who": "kprov"}}').returncode == 0
         _wait("the update handler", lambda: status().get("status", {}).get("message") == "hello again kprov")
