@@ -12,8 +12,9 @@ checked against ``caBundle`` for ``<service>.<namespace>.svc``), within timeoutS
 least 400) worded as upstream (``admission webhook "x" denied the request: ...``); a
 webhook that cannot be reached fails the request (500, ``failed calling webhook "x":
 failed to call webhook: Post "<url>": <cause>``) under failurePolicy Fail and is skipped
-under Ignore. A custom object a mutating webhook patched is pruned and defaulted again by
-its schema, so a webhook cannot store fields the schema does not declare. CONNECT requests
+under Ignore. An object a mutating webhook patched is defaulted again (a webhook-added
+init container gets its terminationMessagePolicy), and a custom object pruned by its
+schema, so a webhook cannot store fields the schema does not declare. CONNECT requests
 (pods/exec, pods/attach, pods/portforward) are admitted with their options object
 (PodExecOptions, ...) as upstream does (:func:`connect`). Requests on the webhook configurations
 themselves never go to webhooks, so a broken webhook cannot lock out its own removal. Dry
@@ -335,8 +336,8 @@ async def _run(
                 current = apply_json_patch(copy.deepcopy(current), operations)
             except (ValueError, TypeError, ApiError) as exc:
                 raise internal_error(f'failed calling webhook "{name}": invalid patch: {exc}') from None
-            if info.custom is not None and operation != "CONNECT":
-                _lib.apply_defaults(info, current)  # pruned and defaulted by the schema again
+            if operation != "CONNECT":  # defaulted (custom objects: pruned too) again, as upstream
+                _lib.apply_defaults(info, current)
     return current
 
 

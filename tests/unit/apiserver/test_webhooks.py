@@ -177,3 +177,18 @@ async def test_a_mutated_custom_object_is_pruned_by_its_schema(monkeypatch):
     }
     mutated = await webhooks.mutate(ctx, info, "CREATE", obj, None)  # type: ignore[arg-type]
     assert mutated["data"] == {"kept": "yes"}
+
+
+async def test_a_pod_a_webhook_patched_is_defaulted_again(monkeypatch):
+    patch = [{"op": "add", "path": "/spec/initContainers", "value": [{"name": "added", "image": "busybox"}]}]
+    encoded = base64.b64encode(json.dumps(patch).encode()).decode()
+    post, _ = _answer(True, patchType="JSONPatch", patch=encoded)
+    monkeypatch.setattr(webhooks, "_post", post)
+    pods = REGISTRY.get("", "v1", "pods")
+    ctx = _ctx("mutating", _hook("init.k8s.io", ["pods"], ["CREATE"]))
+    pod = {
+        "metadata": {"name": "p", "namespace": "ns1"},
+        "spec": {"containers": [{"name": "c", "image": "x"}]},
+    }
+    mutated = await webhooks.mutate(ctx, pods, "CREATE", pod, None)  # type: ignore[arg-type]
+    assert mutated["spec"]["initContainers"][0]["terminationMessagePolicy"] == "File"
