@@ -4,12 +4,13 @@ kube-controller-manager's resourcequota controller does.
 Design: usage is recomputed from the informer caches of the kinds a quota can name here
 (pods, services, configmaps, secrets, replicationcontrollers, resourcequotas,
 persistentvolumeclaims, and the apps/batch workload kinds for their ``count/...`` names)
-with the same
-rules admission charges by (:func:`kprov.cluster.api.quota.usage`), so a charge for a create
-that failed, or an object since deleted or finished, is given back. A change to any of those
-objects re-queues the quotas of its namespace; every quota is also re-read every five
-minutes. A ``count/...`` name of another kind keeps the used value admission charged.
-A scoped quota counts only the pods its scopes match (:func:`kprov.cluster.api.quota.matches_scopes`).
+with the same rules admission charges by (:func:`kprov.cluster.api.quota.usage`), so a
+charge for a create that failed, or an object since deleted or finished, is given back. A
+deletion, or an update that changes what an object is charged, re-queues the quotas of its
+namespace (a create does not: admission charged it); every quota is also re-read every five
+minutes. A ``count/...`` name of another kind keeps the used value admission charged. A
+scoped quota counts only the pods its scopes match
+(:func:`kprov.cluster.api.quota.matches_scopes`).
 """
 
 from __future__ import annotations
@@ -70,7 +71,20 @@ class ResourceQuotaController(Controller):
         for res, informer in self.counted.items():
             if res is RESOURCE_QUOTAS:
                 continue
-            informer.add_handler(EventHandler(self._touch, lambda o, n: self._touch(n), self._touch))
+            informer.add_handler(EventHandler(lambda _o: None, self._releases(res), self._touch))
+
+    def _releases(self, res: Any) -> Any:
+        """An update re-queues the namespace's quotas only when it changes what the object is
+        charged (a pod that finished, resized requests). A create never does: admission has
+        charged it, and recounting from a pod cache that has not seen the namespace's latest
+        creates yet would give back what they were charged (upstream's replenishment also
+        reacts to releases only)."""
+
+        def changed(old: Obj, new: Obj) -> None:
+            if usage(res.plural, res.group, old) != usage(res.plural, res.group, new):
+                self._touch(new)
+
+        return changed
 
     def _changed(self, old: Obj, new: Obj) -> None:
         if (old.get("spec") or {}) != (new.get("spec") or {}) or not (new.get("status") or {}).get("hard"):
