@@ -31,12 +31,12 @@ _E2E_DIR = Path(__file__).parent
 _LAB_TESTS_DIR = _E2E_DIR / "lab"
 
 
-def _teardowns_last_in_package(items: list[pytest.Item]) -> list[pytest.Item]:
-    """Tests marked ``package_teardown`` (a reset that removes the package's cluster) move
-    behind every other test of their directory, whatever the file names' order."""
+def _marked_last_in_package(items: list[pytest.Item], marker: str) -> list[pytest.Item]:
+    """Tests marked ``marker`` move behind every other test of their directory, whatever the
+    file names' order."""
     last: dict[Path, list[pytest.Item]] = {}
     for item in items:
-        if item.get_closest_marker("package_teardown"):
+        if item.get_closest_marker(marker):
             last.setdefault(item.path.parent, []).append(item)
     if not last:
         return items
@@ -45,7 +45,7 @@ def _teardowns_last_in_package(items: list[pytest.Item]) -> list[pytest.Item]:
                  for folder, marked in last.items()}
     for item in items:
         folder = item.path.parent
-        if item.get_closest_marker("package_teardown"):
+        if item.get_closest_marker(marker):
             continue
         ordered.append(item)
         if folder in remaining:
@@ -60,7 +60,10 @@ def _teardowns_last_in_package(items: list[pytest.Item]) -> list[pytest.Item]:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Run the lab's own (destructive) tests before any other e2e test; a package's teardown
     tests after the rest of it; leave the rest in order."""
-    items[:] = _teardowns_last_in_package(items)
+    # runs_late (a run that leaves the shared cluster busy for a while, such as the
+    # conformance subset) after the rest; package_teardown (a reset that removes the
+    # package's cluster) after those
+    items[:] = _marked_last_in_package(_marked_last_in_package(items, "runs_late"), "package_teardown")
     lab_items = [item for item in items if item.path.is_relative_to(_LAB_TESTS_DIR)]
     ordered: list[pytest.Item] = []
     for item in items:
