@@ -59,6 +59,8 @@ _TABLE: dict[str, tuple[str, tuple[str, ...]]] = {
     "mount": ("mount", ("ansible.posix",)),
     "openssh_keypair": ("openssh_keypair", ("community.crypto",)),
     "authorized_key": ("authorized_key", ("ansible.posix",)),
+    "pamd": ("pamd", ("community.general",)),
+    "htpasswd": ("htpasswd", ("community.general",)),
 }
 
 
