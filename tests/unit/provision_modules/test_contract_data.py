@@ -33,6 +33,8 @@ def _result(probe: Any) -> CommandResult:
 
 @pytest.mark.parametrize(("module_name", "case"), _cases())
 def test_plan_from_args_and_probes(module_name: str, case: dict[str, Any]) -> None:
+    if module_name == "htpasswd":  # a virtualenv made before libpass joined the dependencies
+        pytest.importorskip("passlib.apache", reason="pip install -e . (libpass) for htpasswd's cases")
     module = importlib.import_module(f"kprov.provision.modules.{module_name}").MODULE
     params = module.params(case["args"])
     commands = module.probes(params)
