@@ -15,7 +15,7 @@ from typing import Any
 
 from kprov.provision.connect.base import Connector
 from kprov.provision.execute.pending import read_command
-from kprov.provision.facts import parsers
+from kprov.provision.facts import mounts, parsers
 
 __all__ = ["FACTS_SCRIPT", "SECTIONS", "FactsError", "facts_from_result", "gather_facts", "parse_facts"]
 
@@ -58,6 +58,8 @@ SECTIONS: tuple[tuple[str, str, Parser], ...] = (
         parsers.virtualization,
     ),
     ("env", "export -p", parsers.environment),
+    ("mounts", mounts.MOUNTS_SCRIPT, mounts.mounts),
+    ("selinux", mounts.SELINUX_SCRIPT, mounts.selinux),
     ("kprov_pending_handlers", read_command(), parsers.pending_handlers),
 )
 

@@ -39,14 +39,22 @@ class SetupModule(ThreeStepModule):
             facts = facts_from_result("setup", probe.rc, probe.stdout, probe.stderr)
         except FactsError as exc:
             return Plan(failed=str(exc))
+        gathered: dict[str, Any] = {f"ansible_{name}": value for name, value in facts.items()}
+        # the collector's own facts, which the filter sees too (Ansible's meta-data collector)
+        gathered["gather_subset"] = [str(s) for s in params["gather_subset"]]
+        gathered["module_setup"] = True
         patterns = [str(p) for p in params["filter"]]
-        chosen: dict[str, Any] = {
-            f"ansible_{name}": value for name, value in facts.items()
-            if not patterns or any(fnmatch.fnmatch(f"ansible_{name}", p) for p in patterns)
-        }
-        chosen["gather_subset"] = [str(s) for s in params["gather_subset"]]
-        chosen["module_setup"] = True
+        chosen = {name: value for name, value in gathered.items()
+                  if not patterns or any(_matches(name, p) for p in patterns)}
         return Plan(data={"ansible_facts": chosen})
+
+
+def _matches(name: str, pattern: str) -> bool:
+    """Ansible's filter: the pattern as given, or (unless it names a prefix) with ``ansible_``."""
+    if not pattern or fnmatch.fnmatch(name, pattern):
+        return True
+    prefixed = pattern.startswith(("ansible_", "facter", "ohai"))
+    return not prefixed and fnmatch.fnmatch(name, f"ansible_{pattern}")
 
 
 MODULE = SetupModule()
