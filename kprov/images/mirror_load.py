@@ -12,6 +12,12 @@ sent again). An image the mirror already has under its name is skipped unless it
 is new or changed (``--changed``) or ``--force`` is given: one HEAD request per image, so a
 re-run that changes nothing costs no copy. Prints one line per image: ``loaded NAME`` or
 ``present NAME``; exits 1 when any image failed.
+
+``--record-names``: after every image of an archive is in the mirror, its names are written
+beside it (``ARCHIVE.names``, one per line). The registry role's query reads that list and
+asks the loader for each name (one curl, in the run's look-ahead batch), so a converged
+host starts no Python for this: the loader runs only for a new or changed archive, one
+without a list, or a name the mirror lacks.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from pathlib import Path
 
 from kprov.images.archive import ArchiveError, ArchiveImage, archive_images, source_reference
 
-__all__ = ["LOADER", "copy_command", "main", "manifest_url"]
+__all__ = ["LOADER", "copy_command", "main", "manifest_url", "names_file"]
 
 LOADER = "127.0.0.1:5001"
 _ACCEPT = ", ".join((
@@ -64,12 +70,26 @@ def _present(name: str, loader: str) -> bool:
         raise
 
 
-def _load(archive: Path, force: bool, loader: str) -> int:
+def names_file(archive: Path) -> Path:
+    """Where ``--record-names`` lists the names of ``archive``'s images."""
+    return archive.with_name(archive.name + ".names")
+
+
+def _record(archive: Path, images: list[ArchiveImage]) -> None:
+    target = names_file(archive)
+    partial = target.with_name(target.name + ".tmp")
+    partial.write_text("".join(f"{image.name}\n" for image in images), encoding="utf-8")
+    partial.replace(target)
+
+
+def _load(archive: Path, force: bool, loader: str, record: bool = False) -> int:
     try:
         images = archive_images(archive)
     except ArchiveError as exc:
         print(f"failed {archive}: {exc}")
         return 1
+    if record:
+        names_file(archive).unlink(missing_ok=True)  # written again only when all are in
     failed = 0
     for image in images:
         if not force and _present(image.name, loader):
@@ -82,6 +102,8 @@ def _load(archive: Path, force: bool, loader: str) -> int:
             print(f"failed {image.name}: {(proc.stderr or proc.stdout).strip()}")
         else:
             print(f"loaded {image.name}")
+    if record and not failed:
+        _record(archive, images)
     return failed
 
 
@@ -94,13 +116,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--force", action="store_true",
                         help="copy every image even if the mirror has its name")
     parser.add_argument("--loader", default=LOADER, help="the loader's host:port")
+    parser.add_argument("--record-names", action="store_true",
+                        help="write ARCHIVE.names once all of an archive's images are in the mirror")
     args = parser.parse_intermixed_args(argv)
     failed = 0
     for archive in args.changed:
-        failed += _load(archive, True, args.loader)
+        failed += _load(archive, True, args.loader, args.record_names)
     for archive in args.archives:
         if archive not in args.changed:
-            failed += _load(archive, args.force, args.loader)
+            failed += _load(archive, args.force, args.loader, args.record_names)
     sys.stdout.flush()
     return 1 if failed else 0
 

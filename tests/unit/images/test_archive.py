@@ -110,6 +110,7 @@ def test_intermixed_changed_and_plain_archives(tmp_path: Path, monkeypatch: pyte
     from kprov.images import mirror_load
 
     seen: list[tuple[str, bool]] = []
-    monkeypatch.setattr(mirror_load, "_load", lambda a, force, loader: seen.append((a.name, force)) or 0)
+    monkeypatch.setattr(mirror_load, "_load",
+                        lambda a, force, loader, record=False: seen.append((a.name, force)) or 0)
     assert mirror_load.main(["a.tar", "--changed", "b.tar", "c.tar"]) == 0
     assert seen == [("b.tar", True), ("a.tar", False), ("c.tar", False)]
