@@ -21,7 +21,6 @@ the report says so. Nodes kprov never provisioned are never touched.
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 import tempfile
 import time
@@ -89,6 +88,8 @@ async def _pods_on(client: ApiClient, node: str) -> list[dict[str, Any]]:
 async def drain(client: ApiClient, node: str, timeout_s: float = 90.0) -> list[str]:
     """Cordon ``node`` and evict its pods (DaemonSet pods stay); wait until they are gone.
     Returns the evicted pods; raises TimeoutError if some are still there at the deadline."""
+    import asyncio  # here, as the API client: an apply that removes no node never loads it
+
     from kprov.cluster.client import ApiError, resources
 
     await client.patch(resources.NODES, node, {"spec": {"unschedulable": True}})
@@ -172,6 +173,8 @@ async def _remove(
         except TimeoutError as exc:
             removal.problems.append(str(exc))
     progress(f"clearing the node components off {name}")
+    import asyncio
+
     trouble = await asyncio.to_thread(
         _clear_host, inventory_path, inventory, name, _address(node) if node else None
     )
@@ -201,6 +204,8 @@ def remove_departed_nodes(
     names = departed_nodes(inventory_path)
     if not names:
         return []
+    import asyncio
+
     from kprov.cluster.client import ApiClient
     from kprov.cluster.client.kubeconfig import load_kubeconfig
     from kprov.deploy.verify.run import admin_kubeconfig_path
