@@ -22,6 +22,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from kprov.bundle.debcache import (
+    WantedDeb,
+    package_names,
+    parse_print_uris,
+    place_cached,
+    remember,
+    wanted_debs,
+)
+
 __all__ = [
     "DEBIAN_MIRROR",
     "DEBIAN_SECURITY_MIRROR",
@@ -117,12 +126,15 @@ def _apt_options(work: Path, repo: Path, status: Path) -> list[str]:
 
 
 def fill_repo(repo: Path, packages: Sequence[str], *, status: Path | None = None,
-              sources: AptSources = AptSources(), work: Path | None = None) -> bool:
+              sources: AptSources = AptSources(), work: Path | None = None,
+              cache: Path | None = None) -> bool:
     """Download ``packages`` and the dependencies ``status`` lacks into ``repo``, then index it.
 
     ``status`` is a dpkg status file (default: none installed, so every dependency down to
-    libc is downloaded). Returns False when the repository was already current. Callers that
-    share ``repo`` between processes hold a lock around this call.
+    libc is downloaded). ``cache``: a kprov.bundle.debcache directory the .debs apt resolved
+    are taken from when it holds them intact (and kept in). Returns False when the repository
+    was already current. Callers that share ``repo`` between processes hold a lock around
+    this call.
     """
     if not packages:
         raise AptRepoError("no packages to download: name at least one Debian package")
@@ -139,7 +151,18 @@ def fill_repo(repo: Path, packages: Sequence[str], *, status: Path | None = None
     options = _apt_options(work, repo, status)
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     _run(["apt-get", *options, "-q", "update"], env=env, timeout=900)
-    _run(["apt-get", *options, "-q", "-y", "--download-only", "install", *packages], env=env, timeout=1800)
+    install = ["apt-get", *options, "-q", "-y", "--download-only", "install", *packages]
+    wanted: list[WantedDeb] = []
+    placed: list[WantedDeb] = []
+    if cache:
+        uris = parse_print_uris(_run([*install, "--print-uris"], env=env, timeout=300))
+        records = _run(["apt-cache", *options, "show", "--no-all-versions", *package_names(uris)],
+                       env=env, timeout=300) if uris else ""
+        wanted = wanted_debs(uris, records)
+        placed = place_cached(cache, repo, wanted)
+    _run(install, env=env, timeout=1800)
+    if cache:
+        remember(cache, repo, wanted, placed)
     index_repo(repo)
     (repo / STAMP_NAME).write_text(repo_stamp(packages, sources) + "\n")
     return True

@@ -13,8 +13,10 @@ Layout of a bundle::
 Each part is built by the code that owns it (kprov.bundle.aptrepo, kprov.bundle.wheelhouse,
 kprov.bundle.runtime, kprov.images); this module only places the results and writes the manifest. Building
 again into the same directory is cheap: a current apt repository is not downloaded again
-and the wheelhouse comes from its cache. :func:`bundle_vars` gives the extra variables with
-which roles/site.yml uses a bundle (``kprov apply`` or ``ansible-playbook -e``).
+and the wheelhouse comes from its cache; into a new one, the .debs Debian still serves come
+from the machine's deb cache (kprov.bundle.debcache) once apt has resolved them.
+:func:`bundle_vars` gives the extra variables with which roles/site.yml uses a bundle
+(``kprov apply`` or ``ansible-playbook -e``).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from kprov.bundle.aptrepo import AptSources, fill_repo
+from kprov.bundle.debcache import DEFAULT_DEB_CACHE
 from kprov.bundle.manifest import (
     BundleManifest,
     ImageEntry,
@@ -67,6 +70,7 @@ class BundleOptions:
     image_archives: tuple[Path, ...] = ()  # docker/OCI archives for the image mirror
     repo_root: Path = REPO_ROOT
     wheelhouse_cache: Path = DEFAULT_CACHE
+    deb_cache: Path | None = DEFAULT_DEB_CACHE  # .debs downloaded before (kprov.bundle.debcache)
 
 
 def _kprov_version() -> str:
@@ -84,7 +88,7 @@ def build_bundle(out: Path, options: BundleOptions = BundleOptions(),
     sources = options.sources
     progress(f"debs: {len(options.packages)} packages from {sources.mirror} ({sources.suite})")
     fill_repo(debs, options.packages, status=options.status, sources=options.sources,
-              work=out / ".debs-work")
+              work=out / ".debs-work", cache=options.deb_cache)
     shutil.rmtree(out / ".debs-work", ignore_errors=True)
     shutil.rmtree(debs / "partial", ignore_errors=True)
 

@@ -14,9 +14,7 @@ with no package mirror left, makes that image run by its public name.
 from __future__ import annotations
 
 import gzip
-import json
 import os
-import shlex
 import shutil
 import tomllib
 from pathlib import Path
@@ -27,7 +25,6 @@ import yaml
 
 from kprov.images.oci import ImageSpec, build_archive
 from kprov.images.recipes import busybox_files
-from kprov.lab.bundle import apt_source_line
 from tests.e2e.cluster.conftest import Cluster, wait_for
 
 pytestmark = pytest.mark.lab
@@ -208,37 +205,3 @@ def test_a_silent_mirror_is_asked_last_and_pulls_go_on(cluster: Cluster, namespa
         cluster.ssh("h1", f"iptables -D {rule}")
     wait_for("h1's mirror asked first again where it was",
              lambda: _mirror_order(cluster, "h4", "registry.k8s.io")[0].startswith(f"https://{silent}:"), 30)
-
-
-def test_a_bundle_with_an_image_archive_runs_it_without_a_package_mirror(
-        cluster: Cluster, namespace: str, tmp_path: Path) -> None:
-    image = "quay.io/kprov-e2e/bundled:v1"
-    archive = tmp_path / "bundled.tar"
-    build_archive(ImageSpec(image, files=busybox_files(), cmd=["/bin/sh"]), archive)
-    bundle = tmp_path / "bundle"
-    # a small package set: the hosts already hold the cluster's packages; what matters is
-    # that apt has no other source than the bundle and the image comes with it
-    built = cluster.kprov("bundle", "--out", str(bundle), "-p", "jq", "--no-wheelhouse",
-                          "--image-archive", str(archive), timeout=900)
-    assert built.returncode == 0, built.stdout + built.stderr
-    printed = cluster.kprov("bundle", "--out", str(bundle), "--vars")
-    assert printed.returncode == 0, printed.stdout + printed.stderr
-    variables = json.loads(printed.stdout)
-    variables["offline_repo_exclusive"] = True
-    (tmp_path / "vars.json").write_text(json.dumps(variables))
-    hosts = cluster.lab.hosts()
-    for h in hosts:  # no package mirror: nothing in sources.list, no lists from before
-        cluster.ssh(h, "echo '# no package mirror' > /etc/apt/sources.list && rm -rf /var/lib/apt/lists/*")
-    try:
-        report = cluster.apply("-e", f"@{tmp_path / 'vars.json'}")
-        failed = [f"{r['host']}: {r['task']}: {r['msg']}" for r in report["results"]
-                  if r["status"] in ("failed", "unreachable") and not r.get("ignored")]
-        assert report["ok"], "\n".join(failed + report["errors"])
-        _apply(cluster, tmp_path, _pod("bundled", image, WORKERS[0]))
-        wait_for("the bundled image running by its public name",
-                 lambda: _pod_running(cluster, "bundled"), 120)
-    finally:
-        lab_source = shlex.quote(apt_source_line(cluster.lab.layout.repo_url))
-        for h in hosts:  # the lab's package mirror back, for the modules after this one
-            cluster.ssh(h, f"printf '%s' {lab_source} > /etc/apt/sources.list"
-                           " && rm -f /etc/apt/sources.list.d/kprov-offline.list && apt-get -qq update")
