@@ -109,3 +109,29 @@ def test_verify_reports_a_tampered_file(bundle: Path) -> None:
         assert "sha256 differs: images/busybox.tar" in result.stdout + result.stderr
     finally:
         target.write_bytes(original)
+
+
+def test_a_new_bundle_takes_intact_debs_from_the_cache(tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("apt-get --download-only with its own state directories needs root")
+    cache = tmp_path / "debs"
+    args = ("-p", "jq", "--no-wheelhouse", "--no-images", "--deb-cache", str(cache))
+    first = _kprov("bundle", "--out", str(tmp_path / "first"), *args)
+    assert first.returncode == 0, first.stderr
+    cached = sorted(cache.glob("*.deb"))
+    assert {p.name for p in cached} == {p.name for p in (tmp_path / "first" / "debs").glob("*.deb")}
+    damaged = cached[0]
+    size = damaged.stat().st_size
+    damaged.unlink()  # (a hard link to the first bundle's file)
+    damaged.write_bytes(os.urandom(size))  # apt itself would take it: the same size
+    inodes = {p.name: p.stat().st_ino for p in cached}
+    second = _kprov("bundle", "--out", str(tmp_path / "second"), *args)
+    assert second.returncode == 0, second.stderr
+    debs = tmp_path / "second" / "debs"
+    reference = tmp_path / "first" / "debs"  # as apt downloaded them (it checks their hashes)
+    assert sorted(p.name for p in debs.glob("*.deb")) == sorted(p.name for p in cached)
+    for path in debs.glob("*.deb"):
+        assert path.read_bytes() == (reference / path.name).read_bytes(), path.name
+        from_cache = path.stat().st_ino == inodes[path.name]
+        assert from_cache == (path.name != damaged.name), path.name  # only the damaged one downloaded
+    assert (cache / damaged.name).read_bytes() == (debs / damaged.name).read_bytes()  # and mended
