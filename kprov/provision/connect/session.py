@@ -24,7 +24,7 @@ import secrets
 import select
 import time
 
-import paramiko
+from kprov.provision.connect.sshlib import paramiko
 
 __all__ = ["MAX_FRAMED_STDIN", "PersistentShell", "ShellLost", "ShellTimeout", "frame_end"]
 

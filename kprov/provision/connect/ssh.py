@@ -26,12 +26,11 @@ import select
 import shlex
 import time
 
-import paramiko
-
 from kprov.provision.connect.base import CommandResult, CommandTimeoutError, Connector, UnreachableError
 from kprov.provision.connect.session import MAX_FRAMED_STDIN, PersistentShell, ShellLost, ShellTimeout
 from kprov.provision.connect.settings import ConnectionSettings, JumpHost
 from kprov.provision.connect.shell import finalize_script, needs_switch, staging_name, wrap_command
+from kprov.provision.connect.sshlib import paramiko
 
 __all__ = ["SSHConnector"]
 
