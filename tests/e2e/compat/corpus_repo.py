@@ -28,7 +28,7 @@ CORPUS_PACKAGES = (
     "ntp", "memcached", "git", "redis-server", "nginx", "haproxy", "postfix", "apache2",
     "python3-passlib", "fail2ban", "unattended-upgrades", "python3-systemd", "cron", "logrotate",
     "libpam-pwquality", "sudo", "openssh-server", "auditd", "python3-pymysql", "munin-node",
-    "subversion", "libapache2-mod-svn", "samba", "samba-common",
+    "subversion", "libapache2-mod-svn", "samba", "samba-common", "mariadb-server", "mariadb-client",
 )
 _PORT = 8100
 _SOURCE = "/etc/apt/sources.list.d/kprov-compat.list"
