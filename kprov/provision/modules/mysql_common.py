@@ -74,7 +74,7 @@ def login_problem(params: Mapping[str, Any]) -> str:
     return ""
 
 
-def client(params: Mapping[str, Any], program: str = "mysql") -> str:
+def client(params: Mapping[str, Any], program: str = "mysql", *, timeout: bool = True) -> str:
     """The client command line (no statement, no password). The client reads ~/.my.cnf by
     itself; another ``config_file`` is passed when it exists, as the module's driver does."""
     prefix = ""
@@ -84,7 +84,8 @@ def client(params: Mapping[str, Any], program: str = "mysql") -> str:
         quoted = shlex.quote(config)
         prefix = f"set --; [ -e {quoted} ] && set -- --defaults-extra-file={quoted}; "
         words = [f'{program} "$@"']
-    words.append(f"--connect-timeout={int(params['connect_timeout'])}")
+    if timeout:  # the client's option (the dump tool has none)
+        words.append(f"--connect-timeout={int(params['connect_timeout'])}")
     if params["login_user"]:
         words.append(f"--user={shlex.quote(params['login_user'])}")
     if params["login_unix_socket"]:

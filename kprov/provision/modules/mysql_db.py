@@ -34,7 +34,9 @@ from kprov.provision.modules.mysql_common import (
 
 __all__ = ["MODULE", "MysqlDbModule"]
 
-_COMPRESSORS = {".gz": "gzip", ".bz2": "bzip2", ".xz": "xz"}
+_COMPRESSORS = {".gz": "gzip", ".bz2": "bzip2", ".xz": "xz", ".zst": "zstd"}
+_SSL_FLAGS = {"client_cert": "ssl-cert", "client_key": "ssl-key", "ca_cert": "ssl-ca"}
+_PROGRAMS = ("mariadb", "mysql", "gzip", "bzip2", "xz", "zstd")
 
 
 class MysqlDbModule(ThreeStepModule):
@@ -73,8 +75,13 @@ class MysqlDbModule(ThreeStepModule):
         if not names or names == ["all"] or login_problem(params):
             return []
         listed = ", ".join(sql_str(n) for n in names)
-        return [query(params, f"SELECT SCHEMA_NAME FROM information_schema.SCHEMATA "
-                              f"WHERE SCHEMA_NAME IN ({listed})")]
+        probes = [query(params, f"SELECT SCHEMA_NAME FROM information_schema.SCHEMATA "
+                                f"WHERE SCHEMA_NAME IN ({listed})")]
+        if params["state"] == "import":  # the programs' paths and the config file, for the record
+            config = str(params["config_file"] or "").replace("~", "$HOME", 1)
+            probes.append(f'for p in {" ".join(_PROGRAMS)}; do command -v $p; done; '
+                          f'[ -n "{config}" ] && [ -e "{config}" ] && echo "CONFIG:{config}"; true')
+        return probes
 
     def decide(self, params: Mapping[str, Any], observed: Mapping[str, CommandResult]) -> Plan:
         names, state = self._names(params), params["state"]
@@ -92,12 +99,11 @@ class MysqlDbModule(ThreeStepModule):
             all_databases = names == ["all"]
         elif names == ["all"]:
             return Plan(failed="name is not allowed to equal 'all' unless state equals import, or dump.")
-        existing: set[str] = set()
-        for result in observed.values():
-            if result.rc != 0:
-                reason = (result.stderr or result.stdout).strip()
-                return Plan(failed=f"unable to connect to database: {reason}")
-            existing = set(result.stdout.splitlines())
+        results = list(observed.values())
+        if results and results[0].rc != 0:
+            reason = (results[0].stderr or results[0].stdout).strip()
+            return Plan(failed=f"unable to connect to database: {reason}")
+        existing = set(results[0].stdout.splitlines()) if results else set()
         present = [n for n in names if n in existing]
         missing = [n for n in names if n not in existing]
         plan = SqlPlan(data={"db": " ".join(names), "db_list": names}, login=login_args(params))
@@ -113,9 +119,42 @@ class MysqlDbModule(ThreeStepModule):
             return Plan(failed=f"Cannot dump database(s) {', '.join(missing)!r} - not found")
         plan.changed = True
         plan.data["executed_commands"] = list(plan.sql)
-        plan.commands = [self._dump(params, names, all_databases) if state == "dump"
-                         else self._import(params, names, all_databases)]
+        if state == "dump":
+            plan.commands = [self._dump(params, names, all_databases)]
+        else:
+            plan.commands = [self._import(params, names, all_databases)]
+            found = results[1].stdout if len(results) > 1 else ""
+            plan.data["executed_commands"].append(self._import_record(params, names, all_databases, found))
         return plan
+
+    @staticmethod
+    def _import_record(params: Mapping[str, Any], names: list[str], all_databases: bool, found: str) -> str:
+        """The import command as the module records it in executed_commands (its own argv)."""
+        paths = {line.rsplit("/", 1)[-1]: line for line in found.splitlines() if line.startswith("/")}
+        config = next((line[7:] for line in found.splitlines() if line.startswith("CONFIG:")), "")
+        argv = [paths.get("mariadb") or paths.get("mysql") or "mysql"]
+        if config:
+            argv.append(f"--defaults-extra-file={shlex.quote(config)}")
+        if params["login_user"]:
+            argv.append(f"--user={shlex.quote(params['login_user'])}")
+        for name in ("client_cert", "client_key", "ca_cert"):
+            if params.get(name):
+                argv.append(f"--{_SSL_FLAGS[name]}={shlex.quote(params[name])}")
+        if params["force"]:
+            argv.append("-f")
+        if params["login_unix_socket"]:
+            argv.append(f"--socket={shlex.quote(params['login_unix_socket'])}")
+        else:
+            argv += [f"--host={shlex.quote(params['login_host'])}", f"--port={int(params['login_port'])}"]
+        if params["encoding"]:
+            argv.append(f"--default-character-set={shlex.quote(params['encoding'])}")
+        if not all_databases:
+            argv += ["--one-database", shlex.quote(names[0])]
+        target = params["target"]
+        extension = next((e for e in _COMPRESSORS if target.endswith(e)), "")
+        if extension:
+            return f"{paths.get(_COMPRESSORS[extension], _COMPRESSORS[extension])} -dc {target} | {argv!r}"
+        return f"{' '.join(argv)} < {shlex.quote(target)}"
 
     @staticmethod
     def _create(name: str, params: Mapping[str, Any]) -> str:
@@ -149,22 +188,24 @@ class MysqlDbModule(ThreeStepModule):
             words += ["--databases", *(shlex.quote(n) for n in names)]
         else:
             words.append(shlex.quote(names[0]))
-        dump = client(params, "$d")
+        dump = client(params, "$d", timeout=False)
         extension = next((e for e in _COMPRESSORS if target.endswith(e)), "")
         sink = f"> {shlex.quote(target)}"
         if extension:
             sink = f"| {_COMPRESSORS[extension]} {sink}"
         pick = "d=mysqldump; command -v mariadb-dump >/dev/null && d=mariadb-dump; "
-        return f"set -o pipefail; {pick}{dump} {' '.join(words)} {sink}"
+        return "bash -o pipefail -c " + shlex.quote(f"{pick}{dump} {' '.join(words)} {sink}")
 
     @staticmethod
     def _import(params: Mapping[str, Any], names: list[str], all_databases: bool) -> str:
         target = shlex.quote(params["target"])
         extension = next((e for e in _COMPRESSORS if params["target"].endswith(e)), "")
         source = f"{_COMPRESSORS[extension]} -dc {target} |" if extension else ""
-        database = "" if all_databases else f" {shlex.quote(names[0])}"
+        database = "" if all_databases else f" --one-database {shlex.quote(names[0])}"
         command = f"{client(params)}{database}"
-        return f"set -o pipefail; {source} {command}" if source else f"{command} < {target}"
+        if source:
+            return "bash -o pipefail -c " + shlex.quote(f"{source} {command}")
+        return f"{command} < {target}"
 
     def act(self, ctx: ModuleContext, plan: Plan) -> None:
         assert isinstance(plan, SqlPlan)

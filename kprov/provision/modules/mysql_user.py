@@ -175,7 +175,7 @@ class MysqlUserModule(ThreeStepModule):
             if wanted is not None and not params["subtract_privs"]:
                 plan.sql += [self._grant(db, privs, account) for db, privs in wanted.items()]
             plan.changed, plan.msg = True, "User added"
-            plan.data["password_changed"] = bool(hashed)
+            plan.data["password_changed"] = True  # the module's answer for any new account
             return plan
         plan.msg = "User unchanged"
         if hashed and params["update_password"] == "always" and _digest(hashed) != fields.get("HASH", ""):
