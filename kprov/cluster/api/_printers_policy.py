@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kprov.cluster.api import hpa_conversion
 from kprov.cluster.api._printing import AGE, NAME, Age, Column, Printer, created, name_of
 from kprov.cluster.api.objects import get_path
 
@@ -104,16 +105,61 @@ PRIORITYCLASS = Printer(
 )
 
 
+def _quantity(value: Any) -> str:
+    return "<unknown>" if value is None else str(value)
+
+
+def _hpa_metric(spec: dict[str, Any], status: dict[str, Any] | None) -> str:
+    """One metric of the TARGETS column, as upstream's formatHPAMetrics writes it."""
+    kind, status = spec.get("type"), status or {}
+    if kind in ("External", "Object", "Pods"):
+        field = {"External": "external", "Object": "object", "Pods": "pods"}[kind]
+        target, current = (
+            (spec.get(field) or {}).get("target") or {},
+            (status.get(field) or {}).get("current") or {},
+        )
+        if kind == "Pods":
+            return f"{_quantity(current.get('averageValue'))}/{target.get('averageValue')}"
+        if target.get("averageValue") is not None:
+            return f"{_quantity(current.get('averageValue'))}/{target['averageValue']} (avg)"
+        return f"{_quantity(current.get('value'))}/{target.get('value')}"
+    if kind in ("Resource", "ContainerResource"):
+        field = "resource" if kind == "Resource" else "containerResource"
+        source, current = spec.get(field) or {}, (status.get(field) or {}).get("current") or {}
+        target = source.get("target") or {}
+        if target.get("averageValue") is not None:
+            return (
+                f"{source.get('name', '')}: {_quantity(current.get('averageValue'))}/{target['averageValue']}"
+            )
+        used = current.get("averageUtilization")
+        wanted = target.get("averageUtilization")
+        return (
+            f"{source.get('name', '')}: {'<unknown>' if used is None else f'{used}%'}/"
+            f"{'<auto>' if wanted is None else f'{wanted}%'}"
+        )
+    return "<unknown type>"
+
+
+def _hpa_targets(obj: dict[str, Any]) -> str:
+    specs = get_path(obj, "spec.metrics") or []
+    if not specs:
+        return "<none>"
+    statuses = get_path(obj, "status.currentMetrics") or []
+    shown = [_hpa_metric(m, statuses[i] if i < len(statuses) else None) for i, m in enumerate(specs[:2])]
+    text = ", ".join(shown)
+    return f"{text} + {len(specs) - 2} more..." if len(specs) > 2 else text
+
+
 def _hpa_row(obj: dict[str, Any], age: Age) -> list[Any]:
+    if obj.get("apiVersion") == hpa_conversion.V1:  # columns from the v2 form, as upstream
+        obj = hpa_conversion.to_v2(obj)
     ref = get_path(obj, "spec.scaleTargetRef", {}) or {}
-    current = get_path(obj, "status.currentCPUUtilizationPercentage")
-    target = get_path(obj, "spec.targetCPUUtilizationPercentage") or 80
-    shown = "<unknown>" if current is None else f"{current}%"
+    minimum = get_path(obj, "spec.minReplicas")
     return [
         name_of(obj),
         f"{ref.get('kind', '')}/{ref.get('name', '')}",
-        f"cpu: {shown}/{target}%",
-        _or_na(get_path(obj, "spec.minReplicas")) if get_path(obj, "spec.minReplicas") else "<unset>",
+        _hpa_targets(obj),
+        "<unset>" if minimum is None else str(minimum),
         int(get_path(obj, "spec.maxReplicas", 0) or 0),
         int(get_path(obj, "status.currentReplicas", 0) or 0),
         created(obj, age),

@@ -25,7 +25,16 @@ from kprov.cluster.api.crd import default_crd
 from kprov.cluster.api.objects import parse_quantity
 from kprov.cluster.api.resources import ResourceInfo
 
-__all__ = ["apply_defaults", "default_container", "default_pod_spec", "image_pull_policy", "pod_qos_class"]
+__all__ = [
+    "apply_defaults",
+    "default_container",
+    "default_hpa_v2",
+    "default_pod_spec",
+    "hpa_scale_down_rules",
+    "hpa_scale_up_rules",
+    "image_pull_policy",
+    "pod_qos_class",
+]
 
 
 def _set(obj: dict[str, Any], key: str, value: Any) -> Any:
@@ -355,7 +364,41 @@ def _replicationcontroller(obj: dict[str, Any]) -> None:
 
 
 def _hpa(obj: dict[str, Any]) -> None:
-    _set(_set(obj, "spec", {}), "minReplicas", 1)
+    spec = _set(obj, "spec", {})
+    _set(spec, "minReplicas", 1)
+    if obj.get("apiVersion") == "autoscaling/v2":
+        default_hpa_v2(spec)
+
+
+def hpa_scale_up_rules() -> dict[str, Any]:
+    """autoscaling/v2's default scaleUp rules: the larger of +4 pods and +100 % per 15 s, no window."""
+    return {"stabilizationWindowSeconds": 0, "selectPolicy": "Max", "policies": [
+        {"type": "Pods", "value": 4, "periodSeconds": 15},
+        {"type": "Percent", "value": 100, "periodSeconds": 15}]}
+
+
+def hpa_scale_down_rules() -> dict[str, Any]:
+    """autoscaling/v2's default scaleDown rules: -100 % per 15 s; the window is left unset (the
+    controller manager's --horizontal-pod-autoscaler-downscale-stabilization applies)."""
+    return {"selectPolicy": "Max", "policies": [{"type": "Percent", "value": 100, "periodSeconds": 15}]}
+
+
+def default_hpa_v2(spec: dict[str, Any]) -> None:
+    """upstream's v2 SetDefaults: an 80 % CPU target when no metric is named; a behavior's
+    missing rules (and a rule's missing fields) from the defaults above."""
+    if not spec.get("metrics"):
+        spec["metrics"] = [{"type": "Resource", "resource": {"name": "cpu", "target": {
+            "type": "Utilization", "averageUtilization": 80}}}]
+    behavior = spec.get("behavior")
+    if not isinstance(behavior, dict):
+        return
+    for direction, rules in (("scaleUp", hpa_scale_up_rules()), ("scaleDown", hpa_scale_down_rules())):
+        given = behavior.get(direction)
+        if isinstance(given, dict):
+            for key in ("selectPolicy", "stabilizationWindowSeconds", "policies"):
+                if given.get(key) is not None:
+                    rules[key] = given[key]
+        behavior[direction] = rules
 
 
 def _podtemplate(obj: dict[str, Any]) -> None:

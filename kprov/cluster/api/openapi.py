@@ -42,6 +42,7 @@ _PACKAGE_PREFIX = {
     "events": "io.k8s.api.events.v1",
     "authorization": "io.k8s.api.authorization.v1",
     "autoscaling": "io.k8s.api.autoscaling.v1",
+    "autoscalingv2": "io.k8s.api.autoscaling.v2",
     "policy": "io.k8s.api.policy.v1",
     "authentication": "io.k8s.api.authentication.v1",
     "rbac": "io.k8s.api.rbac.v1",

@@ -248,8 +248,8 @@ def message_type(api_version: str, kind: str) -> str:
     (DeleteOptions, Status, List... are registered in every group version)."""
     if not kind:
         return ""
-    group, _version = split_api_version(api_version)
-    for candidate in (type_for_kind(group, kind), f"meta.{kind}"):
+    group, version = split_api_version(api_version)
+    for candidate in (type_for_kind(group, kind, version), f"meta.{kind}"):
         if is_struct(candidate):
             return candidate
     return ""

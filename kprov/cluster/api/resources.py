@@ -397,6 +397,20 @@ def _build() -> tuple[ResourceInfo, ...]:
             subresources=(_status("CronJob", "batch"),),
             field_selectors=_META_FIELDS,
         ),
+        # v2 first: the group's preferred version and the one stored (v1 reads and writes
+        # convert, kprov.cluster.api.hpa_conversion).
+        ResourceInfo(
+            "autoscaling",
+            "v2",
+            "horizontalpodautoscalers",
+            "HorizontalPodAutoscaler",
+            "horizontalpodautoscaler",
+            True,
+            ("hpa",),
+            ("all",),
+            subresources=(_status("HorizontalPodAutoscaler", "autoscaling", "v2"),),
+            field_selectors=_META_FIELDS,
+        ),
         ResourceInfo(
             "autoscaling",
             "v1",

@@ -149,12 +149,17 @@ def element_type(type_name: str) -> str:
     return base
 
 
-def type_for_kind(group: str, kind: str) -> str:
-    return f"{_GROUP_PACKAGES.get(group, group)}.{kind}"
+# Group-versions beside a group's first one whose types live in their own package.
+_VERSION_PACKAGES = {("autoscaling", "v2"): "autoscalingv2"}
+
+
+def type_for_kind(group: str, kind: str, version: str = "") -> str:
+    package = _VERSION_PACKAGES.get((group, version)) or _GROUP_PACKAGES.get(group, group)
+    return f"{package}.{kind}"
 
 
 def root_type(info: ResourceInfo) -> str:
-    return type_for_kind(info.group, info.kind)
+    return type_for_kind(info.group, info.kind, info.version)
 
 
 def _walk(type_name: str, value: Any, path: str, found: list[str], drop: bool) -> None:

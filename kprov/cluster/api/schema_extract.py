@@ -30,6 +30,7 @@ _PACKAGES: dict[str, tuple[int, tuple[str, ...]]] = {
     "authentication": (0, ("authentication/v1/types.go",)),
     "authorization": (0, ("authorization/v1/types.go",)),
     "autoscaling": (0, ("autoscaling/v1/types.go",)),
+    "autoscalingv2": (0, ("autoscaling/v2/types.go",)),
     "policy": (0, ("policy/v1/types.go",)),
     "rbac": (0, ("rbac/v1/types.go",)),
     "batch": (0, ("batch/v1/types.go",)),

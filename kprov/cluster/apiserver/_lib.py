@@ -110,7 +110,9 @@ def converts(info: ResourceInfo) -> bool:
     """Whether stored objects of ``info`` can differ from what a read shows (a custom
     resource with several versions, or with defaults to fill in from storage)."""
     custom = info.custom
-    return custom is not None and (
+    if custom is None:
+        return (info.group, info.kind) == ("autoscaling", "HorizontalPodAutoscaler")
+    return (
         custom.storage_version != info.version or len(custom.nodes) > 1 or custom.defaults_on_read
     )
 

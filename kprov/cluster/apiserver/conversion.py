@@ -14,6 +14,9 @@ checks it (same uid, success, one object per object sent, each in the version as
 of the same kind) and only the labels and annotations of its metadata are taken: the rest
 of each object's metadata is the original's. A failed or invalid conversion is a 500 naming
 the webhook's CRD kind.
+
+Built-in kinds served in several versions (HorizontalPodAutoscalers: autoscaling/v2 stored,
+v1 converted) go through their own pure conversion (`BUILTIN`), the same way.
 """
 
 from __future__ import annotations
@@ -26,20 +29,32 @@ from typing import Any
 
 import aiohttp
 
-from kprov.cluster.api import crd_schema
+from kprov.cluster.api import crd_schema, hpa_conversion
 from kprov.cluster.api.resources import ResourceInfo
 from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.status import ApiError, internal_error
 from kprov.cluster.apiserver.webhooks import _endpoint, _ssl_context  # the same client as admission's
 
-__all__ = ["read", "storage_api_version", "to_storage"]
+__all__ = ["BUILTIN", "builtin_converts", "read", "storage_api_version", "to_storage"]
+
+# (group, kind) -> (stored apiVersion, conversion of an object to a given apiVersion)
+BUILTIN = {
+    ("autoscaling", "HorizontalPodAutoscaler"): (hpa_conversion.V2, hpa_conversion.convert),
+}
+
+
+def builtin_converts(info: ResourceInfo) -> bool:
+    return info.custom is None and (info.group, info.kind) in BUILTIN
 
 _TIMEOUT_S = 30.0  # upstream's fixed timeout for conversion webhooks
 _REVIEW_VERSIONS = ("v1", "v1beta1")
 
 
 def storage_api_version(info: ResourceInfo) -> str:
-    return f"{info.group}/{info.custom.storage_version}" if info.custom is not None else info.api_version
+    if info.custom is None:
+        builtin = BUILTIN.get((info.group, info.kind))
+        return builtin[0] if builtin is not None else info.api_version
+    return f"{info.group}/{info.custom.storage_version}"
 
 
 async def read(
@@ -49,7 +64,10 @@ async def read(
     ``defaults=False`` skips defaulting, for an object this request has just written)."""
     custom = info.custom
     if custom is None:
-        return objects
+        builtin = BUILTIN.get((info.group, info.kind))
+        if builtin is None:
+            return objects
+        return [builtin[1](obj, info.api_version) for obj in objects]
     shown = list(objects)
     if defaults and custom.defaults_on_read:
         for index, obj in enumerate(shown):
@@ -70,6 +88,9 @@ async def to_storage(ctx: ApiContext, info: ResourceInfo, obj: dict[str, Any]) -
     target = storage_api_version(info)
     if obj.get("apiVersion") == target:
         return obj
+    builtin = BUILTIN.get((info.group, info.kind)) if info.custom is None else None
+    if builtin is not None:
+        return builtin[1](obj, target)
     return (await _convert(ctx, info, [obj], target))[0]
 
 

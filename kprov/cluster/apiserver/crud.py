@@ -110,7 +110,7 @@ async def render(
 ) -> web.Response:
     """:func:`render_object` of a stored object read in ``info``'s version (defaulted from
     storage unless this request has just ``written`` it, converted)."""
-    if info.custom is not None:
+    if info.custom is not None or conversion.builtin_converts(info):
         (obj,) = await conversion.read(ctx, info, [obj], defaults=not written)
     return render_object(request, info, obj, status, warnings)
 
