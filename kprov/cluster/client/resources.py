@@ -102,7 +102,7 @@ CONTROLLER_REVISIONS = Resource("apps", "v1", "controllerrevisions", "Controller
 ENDPOINTSLICES = Resource("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", True)
 CRONJOBS = Resource("batch", "v1", "cronjobs", "CronJob", True)
 HORIZONTAL_POD_AUTOSCALERS = Resource(
-    "autoscaling", "v1", "horizontalpodautoscalers", "HorizontalPodAutoscaler", True
+    "autoscaling", "v2", "horizontalpodautoscalers", "HorizontalPodAutoscaler", True
 )
 POD_DISRUPTION_BUDGETS = Resource("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", True)
 JOBS = Resource("batch", "v1", "jobs", "Job", True)

@@ -1,7 +1,7 @@
-"""A HorizontalPodAutoscaler scales a busy Deployment up and, once it idles, back down (issue 19),
-on the package's lab cluster: real kubelets' CPU figures through metrics.k8s.io, the
-controller manager's HPA controller (its scale-down window set to 10 s for this cluster).
-The busy pods are held to 200m each by their CPU limit."""
+"""An autoscaling/v2 HorizontalPodAutoscaler with a behavior scales a busy Deployment up and,
+once it idles, back down one pod per period (issue 19), on the package's lab cluster: real
+kubelets' CPU figures through metrics.k8s.io, the controller manager's HPA controller. The
+busy pods are held to 200m each by their CPU limit."""
 
 from __future__ import annotations
 
@@ -18,39 +18,118 @@ pytestmark = pytest.mark.lab
 def _deployment(command: str) -> dict[str, Any]:
     labels = {"app": "burner"}
     return {
-        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "burner"},
-        "spec": {"replicas": 1, "selector": {"matchLabels": labels}, "template": {
-            "metadata": {"labels": labels},
-            "spec": {"terminationGracePeriodSeconds": 1, "containers": [{
-                "name": "burn", "image": "kprov.local/busybox:1", "imagePullPolicy": "IfNotPresent",
-                "command": ["sh", "-c", command],
-                "resources": {"requests": {"cpu": "100m"}, "limits": {"cpu": "200m"}},
-            }]}}},
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "burner"},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "terminationGracePeriodSeconds": 1,
+                    "containers": [
+                        {
+                            "name": "burn",
+                            "image": "kprov.local/busybox:1",
+                            "imagePullPolicy": "IfNotPresent",
+                            "command": ["sh", "-c", command],
+                            "resources": {"requests": {"cpu": "100m"}, "limits": {"cpu": "200m"}},
+                        }
+                    ],
+                },
+            },
+        },
     }
 
 
-def test_an_hpa_scales_a_busy_deployment_up_and_back_down(cluster: Cluster, tmp_path) -> None:
-    manifest = tmp_path / "burner.json"
+_HPA = {
+    "apiVersion": "autoscaling/v2",
+    "kind": "HorizontalPodAutoscaler",
+    "metadata": {"name": "burner"},
+    "spec": {
+        "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "burner"},
+        "minReplicas": 1,
+        "maxReplicas": 3,
+        "metrics": [
+            {
+                "type": "Resource",
+                "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 50}},
+            }
+        ],
+        # down one pod per 20 s after a 10 s window: the way back passes through 2
+        "behavior": {
+            "scaleDown": {
+                "stabilizationWindowSeconds": 10,
+                "policies": [{"type": "Pods", "value": 1, "periodSeconds": 20}],
+            }
+        },
+    },
+}
+
+
+def _rescales(cluster: Cluster) -> list[str]:
+    events = cluster.kubectl_json(
+        "get",
+        "events",
+        "--field-selector",
+        "involvedObject.name=burner,involvedObject.kind=HorizontalPodAutoscaler",
+    )["items"]
+    return [e["message"] for e in events if e["reason"] == "SuccessfulRescale"]
+
+
+def test_a_v2_hpa_with_a_behavior_scales_a_busy_deployment_up_and_back_down(
+    cluster: Cluster, tmp_path
+) -> None:
+    manifest, hpa_file = tmp_path / "burner.json", tmp_path / "hpa.json"
     manifest.write_text(json.dumps(_deployment("while true; do :; done")))
+    hpa_file.write_text(json.dumps(_HPA))
     cluster.kubectl("apply", "-f", str(manifest))
     try:
-        cluster.kubectl("autoscale", "deployment", "burner", "--cpu-percent=50", "--min=1", "--max=3")
-        hpa = wait_for("the HPA scaled burner to 3",
-                       lambda: (h := cluster.kubectl_json("get", "hpa", "burner"))
-                       and (h.get("status") or {}).get("desiredReplicas") == 3 and h, 180)
-        assert hpa["status"]["currentCPUUtilizationPercentage"] > 50, hpa["status"]
-        assert hpa["status"].get("lastScaleTime")
-        wait_for("3 burner pods ready", lambda: cluster.kubectl_json("get", "deployment", "burner")
-                 .get("status", {}).get("readyReplicas") == 3, 120)
+        cluster.kubectl("apply", "-f", str(hpa_file))
+        hpa = wait_for(
+            "the HPA scaled burner to 3",
+            lambda: (
+                (h := cluster.kubectl_json("get", "hpa.v2.autoscaling", "burner"))
+                and (h.get("status") or {}).get("desiredReplicas") == 3
+                and h
+            ),
+            180,
+        )
+        current = hpa["status"]["currentMetrics"][0]["resource"]["current"]
+        assert current["averageUtilization"] > 50, hpa["status"]
+        conditions = {c["type"]: c for c in hpa["status"]["conditions"]}
+        assert conditions["ScalingActive"]["reason"] == "ValidMetricFound", conditions
+        assert conditions["AbleToScale"]["status"] == "True", conditions
+        assert hpa["spec"]["behavior"]["scaleUp"]["policies"][0] == {
+            "type": "Pods",
+            "value": 4,
+            "periodSeconds": 15,
+        }
+        v1 = cluster.kubectl_json("get", "hpa.v1.autoscaling", "burner")
+        assert (
+            v1["status"]["currentCPUUtilizationPercentage"] == current["averageUtilization"]
+            or v1["status"]["currentCPUUtilizationPercentage"] > 50
+        )
+        wait_for(
+            "3 burner pods ready",
+            lambda: (
+                cluster.kubectl_json("get", "deployment", "burner").get("status", {}).get("readyReplicas")
+                == 3
+            ),
+            120,
+        )
         table = cluster.kubectl("get", "hpa", "burner").stdout
-        assert "Deployment/burner" in table and "/50%" in table, table
-        events = cluster.kubectl_json("get", "events", "--field-selector", "involvedObject.name=burner,"
-                                      "involvedObject.kind=HorizontalPodAutoscaler")["items"]
-        assert any(e["reason"] == "SuccessfulRescale" and "New size: " in e["message"]
-                   for e in events), events
+        assert "Deployment/burner" in table and "cpu: " in table and "/50%" in table, table
         manifest.write_text(json.dumps(_deployment("sleep 100000")))  # the load stops
         cluster.kubectl("apply", "-f", str(manifest))
-        wait_for("the HPA scaled burner back to 1",
-                 lambda: cluster.kubectl_json("get", "deployment", "burner")["spec"]["replicas"] == 1, 240)
+        wait_for(
+            "the HPA scaled burner back to 1",
+            lambda: cluster.kubectl_json("get", "deployment", "burner")["spec"]["replicas"] == 1,
+            240,
+        )
+        messages = _rescales(cluster)
+        assert any(m.startswith("New size: 2; reason: All metrics below target") for m in messages), messages
+        assert any(m.startswith("New size: 1; reason: All metrics below target") for m in messages), messages
     finally:
         cluster.kubectl("delete", "hpa,deployment", "burner", "--wait=false", check=False)
