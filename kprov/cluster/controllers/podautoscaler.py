@@ -46,7 +46,13 @@ from kprov.cluster.client.resources import (
 from kprov.cluster.client.store import index_by_namespace
 from kprov.cluster.controllers import hpa_behavior
 from kprov.cluster.controllers.base import Controller, Obj
-from kprov.cluster.controllers.replica_calc import MissingRequest, NoMetrics, PodSample, propose
+from kprov.cluster.controllers.replica_calc import (
+    DEFAULT_CPU_TARGET,
+    MissingRequest,
+    NoMetrics,
+    PodSample,
+    propose,
+)
 
 __all__ = ["PodAutoscalerController", "milli_quantity"]
 
@@ -408,7 +414,7 @@ class PodAutoscalerController(Controller):
                     raise MissingRequest(
                         f"missing request for {resource} in container(s) of pod {missing[0]}"
                     )
-                percent = int(target.get("averageUtilization") or 80)
+                percent = int(target.get("averageUtilization") or DEFAULT_CPU_TARGET)
                 proposal = propose(
                     current,
                     [PodSample(p["metadata"]["name"], ready[id(p)], r, u) for p, r, u in samples],

@@ -1,19 +1,16 @@
-"""The horizontal pod autoscaler's arithmetic on CPU utilization: samples in, replicas out.
+"""The horizontal pod autoscaler's arithmetic on one resource metric: samples in, replicas out.
 
-Design: as upstream's replica calculator and its normalization for autoscaling/v1 (no
-``behavior``), pure and data-driven so the unit tests need no cluster:
+Design: as upstream's replica calculator, pure and data-driven so the unit tests need no
+cluster (the normalization that follows is :mod:`.hpa_behavior`'s). An AverageValue target
+is the same sum with each pod's "request" set to the target per pod and a 100 % target.
 
-1. Utilization = the ready pods' CPU usage over their CPU requests, in percent. The
+1. Utilization = the ready pods' usage over their requests, in percent. The
    ratio to the target decides; within the tolerance (0.1) nothing changes.
 2. Pods without a metric, and pods not Ready, do not count at first. If they exist, the
    ratio is taken again with them filled in against the direction of the change (a missing
    pod counts 100 % of its request when scaling down, 0 when scaling up; an unready pod 0
    when scaling up), so a pod still starting cannot make the autoscaler overshoot; if that
    second ratio is within the tolerance or points the other way, nothing changes.
-3. Normalization: at most max(2 x current, 4) when scaling up; a scale-down takes the
-   highest recommendation of the stabilization window (default 5 min: the controller
-   manager's ``--horizontal-pod-autoscaler-downscale-stabilization``); then minReplicas and
-   maxReplicas.
 """
 
 from __future__ import annotations
@@ -29,13 +26,11 @@ __all__ = [
     "NoMetrics",
     "PodSample",
     "Proposal",
-    "normalize",
     "propose",
 ]
 
 TOLERANCE = 0.1
 DEFAULT_CPU_TARGET = 80  # percent, when the HPA names none
-SCALE_UP_FACTOR, SCALE_UP_MINIMUM = 2, 4
 
 
 class MissingRequest(ValueError):
@@ -100,15 +95,3 @@ def propose(current: int, pods: Sequence[PodSample], target_percent: int) -> Pro
         return Proposal(current, utilization)
     return Proposal(replicas, utilization)
 
-
-def normalize(current: int, proposed: int, minimum: int, maximum: int,
-              window: Sequence[int] = ()) -> int:
-    """Bound a proposal: the scale-up limit, the downscale stabilization window's highest
-    recommendation (``window``: the recommendations of the window, this one included), then
-    minReplicas..maxReplicas."""
-    desired = proposed
-    if desired < current and window:
-        desired = min(current, max(window))
-    if desired > current:
-        desired = min(desired, max(SCALE_UP_FACTOR * current, SCALE_UP_MINIMUM))
-    return max(minimum, min(maximum, desired))

@@ -12,7 +12,6 @@ from kprov.cluster.controllers.replica_calc import (
     MissingRequest,
     NoMetrics,
     PodSample,
-    normalize,
     propose,
 )
 
@@ -63,20 +62,6 @@ def test_missing_request_and_no_metrics_are_errors() -> None:
         propose(1, pods(None), 50)
 
 
-@pytest.mark.parametrize(("current", "proposed", "window", "expected"), [
-    (1, 20, (), 4),           # scale-up limit: max(2 x 1, 4)
-    (3, 20, (), 6),           # 2 x current
-    (3, 3, (), 3),
-    (4, 1, (4, 3, 1), 4),     # a scale-down waits for the window's highest recommendation
-    (4, 1, (2, 1), 2),
-    (4, 1, (1,), 2),          # then minReplicas
-    (2, 9, (), 4),
-    (8, 9, (), 8),            # and maxReplicas
-])
-def test_normalize(current: int, proposed: int, window: tuple[int, ...], expected: int) -> None:
-    assert normalize(current, proposed, 2, 8, window) == expected
-
-
 def test_hpa_validation_and_defaults() -> None:
     info = REGISTRY.get("autoscaling", "v1", "horizontalpodautoscalers")
     assert info is not None and info.namespaced and "hpa" in info.short_names
@@ -91,3 +76,13 @@ def test_hpa_validation_and_defaults() -> None:
         "spec.maxReplicas: Invalid value: 2: must be greater than or equal to `minReplicas`",
         "spec.scaleTargetRef.name: Required value",
     ]
+
+
+@pytest.mark.parametrize(("usages", "per_pod", "replicas"), [
+    ((200, 200), 100, 4),  # AverageValue: each pod at twice the per-pod target
+    ((50, 50, 50, 50), 100, 2),
+    ((105, 95), 100, 2),  # within the tolerance
+])
+def test_average_value_targets_use_the_same_sum(usages: tuple[int, ...], per_pod: int, replicas: int) -> None:
+    samples = [PodSample(f"p{i}", True, per_pod, u) for i, u in enumerate(usages)]
+    assert propose(len(usages), samples, 100).replicas == replicas
