@@ -3,7 +3,8 @@
 Design: the schema extracted from the upstream Go types (schema_types.json) carries field
 names and types, not documentation; `kubectl explain <kind>.metadata` then prints fields
 without text. ObjectMeta is part of every kind (built-in and custom), so its fields are
-described here, in short sentences of our own; kinds' own fields stay undescribed until
+described here, in short sentences of our own, as are the HPA behavior rules (`kubectl explain
+hpa.spec.behavior`); other kinds' own fields stay undescribed until
 there is a reason. Each description of a field starts with the field's name, as the
 upstream documentation's do (clients such as the conformance suite match on that).
 """
@@ -44,5 +45,25 @@ FIELD_DESCRIPTIONS: Mapping[str, Mapping[str, str]] = {
         "for optimistic concurrency and watches. Set by the server.",
         "selfLink": "SelfLink is deprecated and no longer set by the server.",
         "uid": "UID is unique in time and space for this object, set by the server on create. Read-only.",
+    },
+    "autoscalingv2.HorizontalPodAutoscalerBehavior": {
+        "scaleDown": "scaleDown is the rule set for shrinking the target: a stabilization window "
+        "(default: the controller manager's, 300 s) and policies (default: up to 100 % of the pods "
+        "per 15 s).",
+        "scaleUp": "scaleUp is the rule set for growing the target: a stabilization window (default 0) "
+        "and policies (default: the larger of 4 pods and 100 % per 15 s).",
+    },
+    "autoscalingv2.HPAScalingRules": {
+        "policies": "policies limit how much the replica count may change within each policy's "
+        "period; at least one is needed.",
+        "selectPolicy": "selectPolicy picks which policy applies when several do: Max (the largest "
+        "change, default), Min (the smallest) or Disabled (no change in this direction).",
+        "stabilizationWindowSeconds": "stabilizationWindowSeconds is how far back (0..3600 s) past "
+        "recommendations are taken into account, so the count does not flap.",
+    },
+    "autoscalingv2.HPAScalingPolicy": {
+        "periodSeconds": "periodSeconds is the window (1..1800 s) over which the policy's limit holds.",
+        "type": "type is Pods (a number of pods) or Percent (a percentage of the current pods).",
+        "value": "value is the amount of change the policy allows per period; greater than zero.",
     },
 }
