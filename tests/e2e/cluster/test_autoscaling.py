@@ -90,7 +90,7 @@ def test_a_v2_hpa_with_a_behavior_scales_a_busy_deployment_up_and_back_down(
         hpa = wait_for(
             "the HPA scaled burner to 3",
             lambda: (
-                (h := cluster.kubectl_json("get", "hpa.v2.autoscaling", "burner"))
+                (h := cluster.kubectl_json("get", "horizontalpodautoscalers.v2.autoscaling", "burner"))
                 and (h.get("status") or {}).get("desiredReplicas") == 3
                 and h
             ),
@@ -106,7 +106,9 @@ def test_a_v2_hpa_with_a_behavior_scales_a_busy_deployment_up_and_back_down(
             "value": 4,
             "periodSeconds": 15,
         }
-        v1 = cluster.kubectl_json("get", "hpa.v1.autoscaling", "burner")  # the same object through v1
+        v1 = cluster.kubectl_json(
+            "get", "horizontalpodautoscalers.v1.autoscaling", "burner"
+        )  # the same object through v1
         assert v1["status"]["desiredReplicas"] == 3 and "currentCPUUtilizationPercentage" in v1["status"], v1
         wait_for(
             "3 burner pods ready",

@@ -208,6 +208,10 @@ def test_kubectl_autoscale_get_and_explain(kubectl, namespace):
     hpa = json.loads(kubectl("get", "hpa", "web", "-n", namespace, "-o", "json").stdout)
     assert hpa["apiVersion"] == "autoscaling/v2"
     assert hpa["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"] == 50
+    v1 = json.loads(
+        kubectl("get", "horizontalpodautoscalers.v1.autoscaling", "web", "-n", namespace, "-o", "json").stdout
+    )
+    assert (v1["apiVersion"], v1["spec"]["targetCPUUtilizationPercentage"]) == ("autoscaling/v1", 50)
     table = kubectl("get", "hpa", "-n", namespace).stdout.splitlines()
     assert table[0].split() == ["NAME", "REFERENCE", "TARGETS", "MINPODS", "MAXPODS", "REPLICAS", "AGE"]
     assert "Deployment/web" in table[1] and "cpu: <unknown>/50%" in table[1], table
@@ -221,7 +225,9 @@ def test_kubectl_autoscale_get_and_explain(kubectl, namespace):
     )
     kubectl("apply", "-n", namespace, "-f", "-", input=manifest)  # client-side validation with the schema
     applied = json.loads(
-        kubectl("get", "hpa.v2.autoscaling", "applied", "-n", namespace, "-o", "json").stdout
+        kubectl(
+            "get", "horizontalpodautoscalers.v2.autoscaling", "applied", "-n", namespace, "-o", "json"
+        ).stdout
     )
     assert applied["spec"]["behavior"]["scaleUp"]["policies"] == [
         {"type": "Percent", "value": 50, "periodSeconds": 30}
