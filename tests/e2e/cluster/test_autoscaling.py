@@ -120,14 +120,24 @@ def test_a_v2_hpa_with_a_behavior_scales_a_busy_deployment_up_and_back_down(
         )
         table = cluster.kubectl("get", "hpa", "burner").stdout
         assert "Deployment/burner" in table and "cpu: " in table and "/50%" in table, table
-        manifest.write_text(json.dumps(_deployment("sleep 100000")))  # the load stops
-        cluster.kubectl("apply", "-f", str(manifest))
+        # the load stops; a patch of the template only (an apply of the manifest would also
+        # reset spec.replicas to its 1, as kubectl's three-way merge does)
+        idle = {
+            "spec": {
+                "template": {
+                    "spec": {"containers": [{"name": "burn", "command": ["sh", "-c", "sleep 100000"]}]}
+                }
+            }
+        }
+        cluster.kubectl("patch", "deployment", "burner", "-p", json.dumps(idle))
         wait_for(
             "the HPA scaled burner back to 1",
             lambda: cluster.kubectl_json("get", "deployment", "burner")["spec"]["replicas"] == 1,
             240,
         )
-        messages = _rescales(cluster)
+        messages = wait_for(
+            "the rescale events", lambda: len(_rescales(cluster)) >= 3 and _rescales(cluster), 30
+        )
         assert any(m.startswith("New size: 2; reason: All metrics below target") for m in messages), messages
         assert any(m.startswith("New size: 1; reason: All metrics below target") for m in messages), messages
     finally:
