@@ -15,12 +15,19 @@ python3 process (execute.fileprobes), with the shell as the fallback. ``systemct
 probes run as one ``systemctl show U1 U2 ...`` (its output is each unit's, in order, joined
 by an empty line); when its output does not split into one block per unit, those probes
 are left to run live.
+
+A batch is one argument of the host's shell (``sh -c SCRIPT``, quoted once more by the
+connector), and Linux caps a single argument at 128 KiB (MAX_ARG_STRLEN): a bigger one fails
+to exec (rc 126, "Argument list too long"). A loop over the 165 files of an offline bundle's
+package repository made one such batch, and every copy then probed live. So probes are split
+into batches of at most ``MAX_BATCH_BYTES`` (quoted), each its own round trip.
 """
 
 from __future__ import annotations
 
 import re
 import secrets
+import shlex
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -28,11 +35,14 @@ from kprov.provision.connect.base import CommandResult, Connector
 from kprov.provision.execute.fileprobes import file_probe, native_script
 from kprov.provision.modules.base import Module, ModuleContext, ProbeKey, ProbeRecorded
 
-__all__ = ["Prefetched", "batch_script", "first_probe", "parse_batch", "prefetch"]
+__all__ = ["MAX_BATCH_BYTES", "Prefetched", "batch_script", "first_probe", "parse_batch", "prefetch",
+           "split_batches"]
 
 Prefetched = dict[ProbeKey, CommandResult]
 
 _SHOW = re.compile(r"^systemctl show ([A-Za-z0-9@._:-]+)$")
+# below the kernel's 128 KiB for one argument, with room for the connector's own wrapping
+MAX_BATCH_BYTES = 100_000
 
 
 def merge_unit_queries(commands: list[str]) -> tuple[list[str], list[str]]:
@@ -118,6 +128,15 @@ def parse_batch(stdout: str, stderr: str, token: str, count: int) -> list[Comman
     return [CommandResult(rc, out, err) for (out, rc), (err, _) in zip(outs, errs, strict=True)]
 
 
+def split_batches(commands: list[str], limit: int = MAX_BATCH_BYTES) -> list[list[str]]:
+    """``commands`` in order, in runs whose batch script stays within ``limit`` bytes once
+    quoted (halved until it does; a single command over it is a run of its own)."""
+    if len(commands) < 2 or len(shlex.quote(batch_script(commands, "@@kprov-0123456789abcdef"))) <= limit:
+        return [commands]
+    half = len(commands) // 2
+    return split_batches(commands[:half], limit) + split_batches(commands[half:], limit)
+
+
 def prefetch(connector: Connector, keys: list[ProbeKey], log: Callable[[str], None]) -> Prefetched:
     """Run the probes (grouped by become settings) and return their results by key."""
     found: Prefetched = {}
@@ -129,19 +148,25 @@ def prefetch(connector: Connector, keys: list[ProbeKey], log: Callable[[str], No
     for (become, user), wanted in groups.items():
         if len(wanted) < 2:
             continue  # nothing to save
-        commands, shows = merge_unit_queries(wanted)
-        token = f"@@kprov-{secrets.token_hex(8)}"
-        done = connector.run(batch_script(commands, token), become=become, become_user=user)
-        results = parse_batch(done.stdout, done.stderr, token, len(commands)) if done.rc == 0 else None
-        if results is None:
-            log(f"probe prefetch failed (rc {done.rc}); tasks probe one by one")
-            continue
-        if shows:
-            merged = results.pop()
-            commands.pop()
-            units = split_unit_query(merged, shows)
-            if units is not None:
-                commands += shows
-                results += units
-        found.update({(cmd, become, user): res for cmd, res in zip(commands, results, strict=True)})
+        for batch in split_batches(wanted):
+            found.update(_run_batch(connector, batch, become, user, log))
     return found
+
+
+def _run_batch(connector: Connector, wanted: list[str], become: bool, user: str | None,
+               log: Callable[[str], None]) -> Prefetched:
+    commands, shows = merge_unit_queries(wanted)
+    token = f"@@kprov-{secrets.token_hex(8)}"
+    done = connector.run(batch_script(commands, token), become=become, become_user=user)
+    results = parse_batch(done.stdout, done.stderr, token, len(commands)) if done.rc == 0 else None
+    if results is None:
+        log(f"probe prefetch failed (rc {done.rc}); tasks probe one by one")
+        return {}
+    if shows:
+        merged = results.pop()
+        commands.pop()
+        units = split_unit_query(merged, shows)
+        if units is not None:
+            commands += shows
+            results += units
+    return {(cmd, become, user): res for cmd, res in zip(commands, results, strict=True)}

@@ -4,6 +4,7 @@ makes the later items probe live (so they see its change)."""
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import subprocess
 from pathlib import Path
@@ -12,7 +13,14 @@ import pytest
 
 from kprov.provision.connect.base import CommandResult
 from kprov.provision.connect.local import LocalConnector
-from kprov.provision.execute.prefetch import batch_script, merge_unit_queries, parse_batch, split_unit_query
+from kprov.provision.execute.prefetch import (
+    MAX_BATCH_BYTES,
+    batch_script,
+    merge_unit_queries,
+    parse_batch,
+    split_batches,
+    split_unit_query,
+)
 
 from .harness import run_fake, statuses
 
@@ -232,3 +240,36 @@ def test_a_health_poll_takes_its_first_attempt_from_the_read_ahead_only_when_met
     assert statuses(third, "h1") == [("file", "ok"), ("poll", "ok")]
     assert registered["h1"]["health"]["attempts"] == 1
     assert len(_commands(tmp_path)) == 2
+
+
+def test_probes_beyond_one_shell_argument_go_in_several_batches(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A loop over an offline bundle's ~165 .debs made one batch script over the 128 KiB the
+    kernel allows one argument (exec failed with rc 126 and every item probed live)."""
+    dest = tmp_path / ("out-" + "d" * 100)
+    dest.mkdir()
+    items = [f"libsomething-with-a-long-name-{'x' * 60}{i:03}_1.2.3-4+deb12u5_amd64.deb" for i in range(90)]
+    site = {"site.yml": f"""
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: files
+      copy: {{content: "{{{{ item }}}}\\n", dest: "{dest}/{{{{ item }}}}", mode: "0644"}}
+      loop: {items}
+"""}
+    run_fake(tmp_path, monkeypatch, site, ["h1"], {"h1": LocalConnector("h1")})  # type: ignore[dict-item]
+    shutil.rmtree(tmp_path / "logs")
+    again, _ = run_fake(tmp_path, monkeypatch, site, ["h1"], {"h1": LocalConnector("h1")})  # type: ignore[dict-item]
+    assert statuses(again, "h1") == [("files", "ok")]
+    batches = _commands(tmp_path)
+    assert 2 <= len(batches) <= 4, len(batches)  # a few round trips, not one per item
+    assert all(len(shlex.quote(b)) <= MAX_BATCH_BYTES for b in batches)
+
+
+def test_split_batches_keeps_order_and_stays_within_the_limit() -> None:
+    commands = [f"stat -c %s /var/lib/file-{i:04}" for i in range(500)]
+    batches = split_batches(commands, limit=4000)
+    assert [c for b in batches for c in b] == commands
+    assert len(batches) > 1
+    assert all(len(shlex.quote(batch_script(b, "@@kprov-0123456789abcdef"))) <= 4000 for b in batches)
+    assert split_batches(commands[:3]) == [commands[:3]]
