@@ -126,8 +126,12 @@ def test_a_default_bundle_installs_a_cluster_from_scratch_that_runs_a_bundled_im
 
     inventory = lab.write_inventory(tmp_path / "hosts.yml", HOSTS)
     assert yaml.safe_load(inventory.read_text())["all"]["children"]["workers"]["hosts"] == {WORKER: None}
-    _, cold_s = _apply(inventory, vars_file)
-    print(f"\nbundle_mib = {size_mib:.1f}\nbundle_build_s = {build_s:.1f} (load {load_before})"
+    cold, cold_s = _apply(inventory, vars_file)
+    log = Path(cold["log"]).read_text()
+    assert "probe prefetch failed" not in log  # the 165-item copy loop's probes fit in batches
+    slowest = sorted(cold["results"], key=lambda r: -r.get("duration_s", 0))[:5]
+    print("\nslowest tasks: " + "; ".join(f"{r['host']} {r['task']} {r['duration_s']:.0f}s" for r in slowest))
+    print(f"bundle_mib = {size_mib:.1f}\nbundle_build_s = {build_s:.1f} (load {load_before})"
           f"\ncold_apply_s = {cold_s:.1f} (load {_load()})")
     for host in lab.hosts():  # installed from the bundle's repository on the host itself
         origin = _ssh(lab, host, "apt-cache policy containerd | sed -n '/\\*\\*\\*/,+1p'")
