@@ -39,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--node-name", default=socket.gethostname(), help="names the published EndpointSlice")
     parser.add_argument("--service-ip", default="",
                         help="create kube-system/kube-dns with this ClusterIP if it is missing")
+    parser.add_argument("--lameduck", type=parse_duration, default=2.0,
+                        help="after withdrawing its endpoint on stop, answer this long before closing")
     parser.add_argument("-v", "--v", dest="verbosity", type=int, default=0)
     return parser
 
@@ -72,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
                             timeout=args.upstream_timeout),
         publish=PublishOptions(node_name=args.node_name, address=args.publish_address,
                                cluster_ip=args.service_ip) if args.publish_address else None,
+        lameduck_s=args.lameduck,
     )
     args.leader_elect = False
 

@@ -5,7 +5,10 @@ The server starts answering at once (forwarding works without the API); /readyz 
 ready only when every informer has listed, so nothing routes cluster names to a server
 with a partial index. The Pod informer runs only for verified pod records. With
 ``publish`` set, the server keeps its kube-dns EndpointSlice (:mod:`.publish`), withdrawn
-on an orderly stop.
+on an orderly stop, and then goes on answering for ``lameduck_s`` (CoreDNS's ``lameduck``)
+before it closes its sockets: every node's kube-proxy needs that moment to drop the
+endpoint, and a query routed to a closed port is refused, not retried elsewhere (seen on a
+lab during a rolling restart, one refused query per restarted server without it).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ class DnsOptions:
     zone: ZoneConfig = field(default_factory=ZoneConfig)
     forwarder: Forwarder = field(default_factory=lambda: Forwarder([]))
     publish: PublishOptions | None = None
+    lameduck_s: float = 2.0
 
 
 def wire_index(index: ClusterIndex, services: Informer, slices: Informer, pods: Informer | None) -> None:
@@ -88,5 +92,7 @@ class DnsDaemon:
             if publisher is not None:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(publisher.withdraw(), 3)
+                log.info("endpoint withdrawn; answering %.1fs more before closing", self.options.lameduck_s)
+                await asyncio.sleep(self.options.lameduck_s)
             await self.server.close()
             await http.cleanup()

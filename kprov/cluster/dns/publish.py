@@ -138,9 +138,11 @@ class Publisher:
                 log.info("created Service %s/%s (%s)", self.opts.namespace, self.opts.service,
                          self.opts.cluster_ip)
 
-    async def publish(self) -> None:
+    async def publish(self) -> bool:
+        """Write this server's slice (and retire stale peers); the readiness it wrote."""
         now = _now()
-        wanted = slice_object(self.opts, self.ready(), now)
+        ready = self.ready()
+        wanted = slice_object(self.opts, ready, now)
         try:
             current = await self.client.get(ENDPOINTSLICES, wanted["metadata"]["name"], self.opts.namespace)
         except NotFound:
@@ -156,14 +158,16 @@ class Publisher:
             with contextlib.suppress(Conflict, NotFound):
                 await self.client.update(ENDPOINTSLICES, dead)
                 log.warning("peer %s stopped renewing: marked not ready", dead["metadata"]["name"])
+        return ready
 
     async def run(self) -> None:
         published_ready = None
         while True:
             try:
                 await self.ensure_service()
-                await self.publish()
-                published_ready = self.ready()
+                # what was written, not what is true now: an index that synced while the
+                # write was on its way must be published at once, not a renewal later
+                published_ready = await self.publish()
             except ApiError as exc:
                 log.warning("publishing kube-dns endpoints: %s", exc)
             except (OSError, TimeoutError) as exc:

@@ -277,6 +277,10 @@ class DnsServer:
         self._servers.append(tcp)
         return udp_port, tcp.sockets[0].getsockname()[1]
 
+    def udp_ports(self) -> list[int]:
+        """The UDP ports this server answers on (what ``start`` bound, port 0 resolved)."""
+        return [t.get_extra_info("sockname")[1] for t in self._transports]
+
     async def close(self) -> None:
         for transport in self._transports:
             transport.close()
