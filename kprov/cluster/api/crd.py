@@ -21,6 +21,7 @@ from kprov.cluster.api._field_errors import Errors
 from kprov.cluster.api.crd_cel import RuleError, compile_rules
 from kprov.cluster.api.crd_schema import Node, compile_schema
 from kprov.cluster.api.errors import Cause
+from kprov.cluster.api.names import dns1035_label_errors
 from kprov.cluster.api.resources import ALL_VERBS, ResourceInfo, SubresourceInfo
 
 __all__ = [
@@ -37,7 +38,6 @@ __all__ = [
 
 CLEANUP_FINALIZER = "customresourcecleanup.apiextensions.k8s.io"
 _META_FIELDS = ("metadata.name", "metadata.namespace")
-_DNS1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _VERSION = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
@@ -199,45 +199,31 @@ def default_crd(crd: dict[str, Any]) -> None:
                 config["service"].setdefault("port", 443)
 
 
-def _dns1035_errors(value: str) -> list[str]:
-    """What is wrong with ``value`` as a DNS-1035 label, worded as upstream's validation."""
-    errs = []
-    if len(value) > 63:
-        errs.append("must be no more than 63 characters")
-    if not _DNS1035.match(value):
-        errs.append(
-            "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with "
-            "an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or "
-            "'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')"
-        )
-    return errs
-
-
 def _validate_names(errors: Errors, names: Mapping[str, Any], path: str) -> None:
     plural = names.get("plural")
     if not plural:
         errors.required(f"{path}.plural")
     for key in ("plural", "singular"):
         value = str(names.get(key) or "")
-        if value and (errs := _dns1035_errors(value)):
+        if value and (errs := dns1035_label_errors(value)):
             errors.invalid(f"{path}.{key}", value, ",".join(errs))
     kind = names.get("kind")
     if not kind:
         errors.required(f"{path}.kind")
     for key in ("kind", "listKind"):  # mixed case allowed: checked in lower case
         value = str(names.get(key) or "")
-        if value and (errs := _dns1035_errors(value.lower())):
+        if value and (errs := dns1035_label_errors(value.lower())):
             errors.invalid(
                 f"{path}.{key}", value, "may have mixed case, but should otherwise match: " + ",".join(errs)
             )
     for index, short in enumerate(names.get("shortNames") or []):
-        if errs := _dns1035_errors(str(short)):
+        if errs := dns1035_label_errors(str(short)):
             errors.invalid(f"{path}.shortNames[{index}]", short, ",".join(errs))
     list_kind = names.get("listKind")
     if kind and list_kind == kind:
         errors.invalid(f"{path}.listKind", list_kind, "kind and listKind may not be the same")
     for index, category in enumerate(names.get("categories") or []):
-        if errs := _dns1035_errors(str(category)):
+        if errs := dns1035_label_errors(str(category)):
             errors.invalid(f"{path}.categories[{index}]", category, ",".join(errs))
 
 

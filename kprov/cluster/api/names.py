@@ -12,6 +12,7 @@ import functools
 import re
 
 __all__ = [
+    "dns1035_label_errors",
     "dns1123_label_errors",
     "dns1123_subdomain_errors",
     "label_value_errors",
@@ -22,6 +23,8 @@ _DNS1123_LABEL = "[a-z0-9]([-a-z0-9]*[a-z0-9])?"
 _DNS1123_LABEL_RE = re.compile(f"^{_DNS1123_LABEL}$")
 _DNS1123_SUBDOMAIN = f"{_DNS1123_LABEL}(\\.{_DNS1123_LABEL})*"
 _DNS1123_SUBDOMAIN_RE = re.compile(f"^{_DNS1123_SUBDOMAIN}$")
+_DNS1035_LABEL = "[a-z]([-a-z0-9]*[a-z0-9])?"
+_DNS1035_LABEL_RE = re.compile(f"^{_DNS1035_LABEL}$")
 _QUALIFIED_NAME = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
 _QUALIFIED_NAME_RE = re.compile(f"^{_QUALIFIED_NAME}$")
 _LABEL_VALUE = f"({_QUALIFIED_NAME})?"
@@ -38,6 +41,20 @@ def dns1123_label_errors(value: str) -> tuple[str, ...]:
             "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', "
             "and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', "
             f"regex used for validation is '{_DNS1123_LABEL}')"
+        )
+    return tuple(errors)
+
+
+@functools.lru_cache(maxsize=4096)
+def dns1035_label_errors(value: str) -> tuple[str, ...]:
+    errors = []
+    if len(value) > 63:
+        errors.append("must be no more than 63 characters")
+    if not _DNS1035_LABEL_RE.match(value):
+        errors.append(
+            "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with "
+            "an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or "
+            f"'abc-123', regex used for validation is '{_DNS1035_LABEL}')"
         )
     return tuple(errors)
 
