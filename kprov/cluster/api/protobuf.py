@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from kprov.cluster.api.errors import UnsupportedMediaType
+from kprov.cluster.api.protowire import WireError, iter_fields, read_varint
 from kprov.cluster.api.resources import split_api_version
 from kprov.cluster.api.schema import FieldSpec, inline_members, is_struct, own_fields, type_for_kind
 
@@ -52,40 +53,18 @@ class UnsupportedKind(UnsupportedMediaType):
 
 
 def _varint(data: bytes, pos: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        if pos >= len(data):
-            raise ProtobufError("truncated varint in protobuf body")
-        byte = data[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return result, pos
-        shift += 7
-        if shift > 63:
-            raise ProtobufError("varint too long in protobuf body")
+    try:
+        return read_varint(data, pos)
+    except WireError as exc:
+        raise ProtobufError(f"{exc} in protobuf body") from None
 
 
 def _fields(data: bytes) -> Iterator[tuple[int, int, Any]]:
     """(field number, wire type, raw value) for each field in a message."""
-    pos = 0
-    while pos < len(data):
-        key, pos = _varint(data, pos)
-        number, wire = key >> 3, key & 7
-        if wire == 0:
-            value, pos = _varint(data, pos)
-        elif wire == 1:
-            value, pos = data[pos : pos + 8], pos + 8
-        elif wire == 2:
-            length, pos = _varint(data, pos)
-            if pos + length > len(data):
-                raise ProtobufError("truncated length-delimited field in protobuf body")
-            value, pos = data[pos : pos + length], pos + length
-        elif wire == 5:
-            value, pos = data[pos : pos + 4], pos + 4
-        else:
-            raise ProtobufError(f"unsupported protobuf wire type {wire} (field {number})")
-        yield number, wire, value
+    try:
+        yield from iter_fields(data)
+    except WireError as exc:
+        raise ProtobufError(f"{exc} in protobuf body") from None
 
 
 def _signed(value: int, bits: int) -> int:

@@ -7,13 +7,16 @@ a refused connection or a timeout is a failure with upstream's wording ("service
 (responded with \"NOT_SERVING\")", "timeout: failed to connect service ...").
 
 The two messages have one field each (request: ``string service = 1``; response:
-``ServingStatus status = 1``), so they are encoded here by hand instead of adding the
-grpcio-health-checking package (and its generated modules) to the node runtime for them.
+``ServingStatus status = 1``), so they are encoded with the shared wire layer
+(:mod:`kprov.cluster.api.protowire`) instead of adding the grpcio-health-checking package
+(and its generated modules) to the node runtime for them.
 """
 
 from __future__ import annotations
 
 import grpc
+
+from kprov.cluster.api.protowire import encode_varint, iter_fields
 
 __all__ = ["STATUS_NAMES", "check_health", "decode_status", "encode_request"]
 
@@ -22,50 +25,18 @@ STATUS_NAMES = {0: "UNKNOWN", 1: "SERVING", 2: "NOT_SERVING", 3: "SERVICE_UNKNOW
 _SERVING = 1
 
 
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, value = value & 0x7F, value >> 7
-        out.append(byte | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
-
-
 def encode_request(service: str) -> bytes:
     """HealthCheckRequest: field 1 (length-delimited) = service, omitted when empty."""
     raw = service.encode()
-    return b"\x0a" + _varint(len(raw)) + raw if raw else b""
-
-
-def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
-    value = shift = 0
-    while pos < len(data):
-        byte = data[pos]
-        pos += 1
-        value |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return value, pos
-        shift += 7
-    raise ValueError("truncated varint")
+    return b"\x0a" + encode_varint(len(raw)) + raw if raw else b""
 
 
 def decode_status(data: bytes) -> int:
     """HealthCheckResponse's field 1 (an enum), 0 when absent; other fields are skipped."""
-    pos, status = 0, 0
-    while pos < len(data):
-        key, pos = _read_varint(data, pos)
-        field, wire = key >> 3, key & 7
-        if wire == 0:
-            value, pos = _read_varint(data, pos)
-            if field == 1:
-                status = value
-        elif wire == 2:
-            length, pos = _read_varint(data, pos)
-            pos += length
-        elif wire in (1, 5):
-            pos += 8 if wire == 1 else 4
-        else:
-            raise ValueError(f"unexpected wire type {wire}")
+    status = 0
+    for number, wire, value in iter_fields(data):
+        if number == 1 and wire == 0 and isinstance(value, int):
+            status = value
     return status
 
 
