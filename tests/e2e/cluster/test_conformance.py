@@ -20,7 +20,7 @@ SUBSET = REPO / "tests" / "conformance" / "ci-subset.txt"
 SHARED = Path(os.environ.get("KPROV_CONFORMANCE_DIR", REPO.parent / "shared" / "conformance"))
 
 
-@pytest.mark.runs_late  # right after it, the cluster DNS was out for a while (see the closing note)
+@pytest.mark.runs_late  # it leaves ~100 test namespaces being deleted: the other tests run first
 @pytest.mark.skipif(not (SHARED / "e2e.test.gz").is_file(), reason=f"no e2e.test.gz in {SHARED}")
 def test_the_conformance_ci_subset_passes(cluster: Cluster, tmp_path: Path) -> None:
     report = tmp_path / "report"

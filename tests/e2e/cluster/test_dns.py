@@ -15,7 +15,9 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,6 +33,9 @@ DNS_HOSTS = ["h1", "h2", "h3"]
 WORKERS = ["h4", "h5"]
 IMAGE = "kprov.local/busybox:1"
 SERVE = "mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 8080 -h /www"
+# restart this host's server and wait until it serves again (index synced)
+RESTART_READY = ("systemctl restart kprov-dns && for i in $(seq 100); do "
+                 "curl -sf --max-time 1 http://127.0.0.1:9153/readyz >/dev/null && break; sleep 0.2; done")
 
 
 def _pod_spec(command: str, node: str | None = None, ready_file: bool = False) -> dict[str, Any]:
@@ -78,9 +83,10 @@ def dns_setup(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Ite
     gateway = cluster.lab.layout.gateway
     saved = {h: cluster.ssh(h, "cat /etc/resolv.conf") for h in DNS_HOSTS}
     with StubResolver(gateway):
-        for host in DNS_HOSTS:
-            cluster.ssh(host, f"echo 'nameserver {gateway}' > /etc/resolv.conf && "
-                              "systemctl restart kprov-dns")
+        for host in DNS_HOSTS:  # one at a time, as the role rolls them: all at once is an outage
+            cluster.ssh(host, f"echo 'nameserver {gateway}' > /etc/resolv.conf && {RESTART_READY}")
+        wait_for("every kube-dns endpoint ready",
+                 lambda: all(_dns_slice_ready(cluster, h) for h in DNS_HOSTS), 60)
         manifest = tmp_path_factory.mktemp("dns") / "objects.yaml"  # documents, not a List: kubectl
         manifest.write_text(yaml.safe_dump_all(_manifests()))        # validates a List by openapi/v2
         cluster.kubectl("apply", "-f", str(manifest))
@@ -90,8 +96,8 @@ def dns_setup(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Ite
         finally:
             cluster.kubectl("delete", "namespace", NS, "--wait=false", check=False)
             for host, text in saved.items():  # the hosts' own resolver config back
-                cluster.lab.ssh(host, f"printf '%s\\n' {shlex.quote(text)} > /etc/resolv.conf && "
-                                      "systemctl restart kprov-dns")
+                restore = f"printf '%s\\n' {shlex.quote(text)} > /etc/resolv.conf"
+                cluster.lab.ssh(host, f"{restore} && {RESTART_READY}")
 
 
 def _ready_pods(cluster: Cluster) -> int:
@@ -223,3 +229,62 @@ def test_names_keep_resolving_with_one_dns_host_stopped(dns_setup: Cluster) -> N
     finally:
         dns_setup.lab.start("h3")
     wait_for("kube-dns-h3 ready again", lambda: _dns_slice_ready(dns_setup, "h3"), 120, 2)
+
+
+def _start_query_loop(cluster: Cluster, worker: str, name: str, ip: str) -> None:
+    """A pod on ``worker`` resolving ``name`` every 0.2 s until /tmp/stop-loop exists, then
+    logging "summary: <answered> <failed>" (each failure's output before it)."""
+    loop = (f"ok=0; bad=0; while [ ! -e /tmp/stop-loop ]; do "
+            f"if nslookup {name} > /tmp/out 2>&1 && grep -q 'Address.*{ip}' /tmp/out; then ok=$((ok+1)); "
+            f"else bad=$((bad+1)); date; cat /tmp/out; fi; sleep 0.2; done; echo summary: $ok $bad; "
+            f"exec sleep 100000")
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": f"resolver-{worker}", "namespace": NS},
+           "spec": _pod_spec(loop, node=worker)}
+    manifest = Path(tempfile.mkdtemp()) / "resolver.json"
+    manifest.write_text(json.dumps(pod))
+    cluster.kubectl("apply", "-f", str(manifest))
+    cluster.kubectl("wait", "-n", NS, "--for=condition=Ready", f"pod/resolver-{worker}", "--timeout=60s",
+                    timeout=90)
+
+
+def _stop_query_loop(cluster: Cluster, worker: str) -> tuple[int, int, str]:
+    """(answered, failed, the loop's log) once it has stopped; the pod is deleted."""
+    pod = f"resolver-{worker}"
+    cluster.kubectl("exec", "-n", NS, pod, "--", "sh", "-c", "touch /tmp/stop-loop")
+
+    def finished_log() -> str:
+        out = cluster.kubectl("logs", "-n", NS, pod).stdout
+        return out if "summary:" in out else ""
+
+    log = wait_for(f"the query loop on {worker} to stop", finished_log, 30)
+    cluster.kubectl("delete", "pod", "-n", NS, pod, "--wait=false")
+    answered, failed = (int(n) for n in log.rpartition("summary:")[2].split()[:2])
+    return answered, failed, log
+
+
+def _unit_command(cluster: Cluster, host: str) -> str:
+    return cluster.ssh(host, "systemctl show -p ExecStart --value kprov-dns")
+
+
+def test_a_dns_setting_applied_by_kprov_restarts_the_servers_one_by_one_with_no_failed_query(
+        dns_setup: Cluster) -> None:
+    """Changing kprov-dns's arguments restarts every server; the role rolls them (one at a
+    time, each ready before the next stops; a stopping server answers on while kube-proxies
+    drop its endpoint), so clients resolving all along see no failure. Restarted together,
+    the lab showed queries refused for over a second."""
+    ip = _ip(dns_setup, "service", "web")
+    name = f"web.{NS}.svc.cluster.local"
+    for worker in WORKERS:
+        _start_query_loop(dns_setup, worker, name, ip)
+    try:
+        changed = dns_setup.kprov("apply", "-i", str(dns_setup.inventory),
+                                  "-e", json.dumps({"cluster_dns_extra_args": ["--ttl=29"]}))
+        assert changed.returncode == 0, changed.stdout[-3000:] + changed.stderr[-2000:]
+        assert all("--ttl=29" in _unit_command(dns_setup, h) for h in DNS_HOSTS)
+        restored = dns_setup.kprov("apply", "-i", str(dns_setup.inventory))  # the package's settings back
+        assert restored.returncode == 0, restored.stdout[-3000:] + restored.stderr[-2000:]
+        assert not any("--ttl=29" in _unit_command(dns_setup, h) for h in DNS_HOSTS)
+    finally:
+        results = {w: _stop_query_loop(dns_setup, w) for w in WORKERS}
+    for worker, (answered, failed, failures) in results.items():
+        assert failed == 0 and answered > 20, (worker, answered, failed, failures[-3000:])
