@@ -13,8 +13,8 @@ Layout of a bundle::
 Each part is built by the code that owns it (kprov.bundle.aptrepo, kprov.bundle.wheelhouse,
 kprov.bundle.runtime, kprov.images); this module only places the results and writes the manifest. Building
 again into the same directory is cheap: a current apt repository is not downloaded again
-and the wheelhouse comes from its cache; into a new one, the .debs Debian still serves come
-from the machine's deb cache (kprov.bundle.debcache) once apt has resolved them.
+and the wheelhouse comes from its cache; with ``deb_cache``, .debs Debian still serves come
+from a deb cache (kprov.bundle.debcache) once apt has resolved them.
 :func:`bundle_vars` gives the extra variables with which roles/site.yml uses a bundle
 (``kprov apply`` or ``ansible-playbook -e``).
 """
@@ -29,7 +29,6 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from kprov.bundle.aptrepo import AptSources, fill_repo
-from kprov.bundle.debcache import DEFAULT_DEB_CACHE
 from kprov.bundle.manifest import (
     BundleManifest,
     ImageEntry,
@@ -70,7 +69,7 @@ class BundleOptions:
     image_archives: tuple[Path, ...] = ()  # docker/OCI archives for the image mirror
     repo_root: Path = REPO_ROOT
     wheelhouse_cache: Path = DEFAULT_CACHE
-    deb_cache: Path | None = DEFAULT_DEB_CACHE  # .debs downloaded before (kprov.bundle.debcache)
+    deb_cache: Path | None = None  # .debs downloaded before (kprov.bundle.debcache; off by default)
 
 
 def _kprov_version() -> str:

@@ -10,7 +10,6 @@ from rich.console import Console
 
 from kprov.bundle.aptrepo import AptRepoError, AptSources
 from kprov.bundle.build import BundleOptions, archive_bundle, build_bundle, bundle_vars
-from kprov.bundle.debcache import DEFAULT_DEB_CACHE
 from kprov.bundle.manifest import verify_bundle
 from kprov.bundle.packages import HOST_PACKAGES
 
@@ -32,10 +31,10 @@ def bundle_cmd(
     image_archive: list[Path] = typer.Option([], "--image-archive",
                                              help="An image archive (docker save or OCI) whose images every "
                                                   "image mirror serves by their names (repeatable)."),
-    deb_cache: Path = typer.Option(DEFAULT_DEB_CACHE, "--deb-cache",
-                                   help="Keep downloaded .debs here and take them from here when Debian "
-                                        "still serves the same files (size and SHA-256)."),
-    no_deb_cache: bool = typer.Option(False, "--no-deb-cache", help="Download every .deb."),
+    deb_cache: Path | None = typer.Option(None, "--deb-cache",
+                                          help="Keep downloaded .debs here and take them from here when "
+                                               "Debian still serves the same files (size and SHA-256); "
+                                               "for a slow or metered link to the mirror."),
     show_vars: bool = typer.Option(False, "--vars",
                                    help="Only print the extra vars (JSON) for an existing bundle at --out."),
     verify: bool = typer.Option(False, "--verify",
@@ -65,7 +64,7 @@ def bundle_cmd(
             wheelhouse=not no_wheelhouse,
             images=not no_images,
             image_archives=tuple(image_archive),
-            deb_cache=None if no_deb_cache else deb_cache,
+            deb_cache=deb_cache,
         )
         manifest = build_bundle(out, options, progress=lambda line: console.print(line))
         if archive is not None:
