@@ -32,7 +32,6 @@ from typing import Any
 import pytest
 import yaml
 
-from kprov.bundle.aptrepo import DEBIAN_MIRROR, DEBIAN_SUITE
 from kprov.images.oci import ImageSpec, build_archive
 from kprov.images.recipes import busybox_files
 from kprov.lab import Lab
@@ -107,9 +106,10 @@ def test_a_default_bundle_installs_a_cluster_from_scratch_that_runs_a_bundled_im
         _ssh(lab, host, "apt-get -qq update")
         rc, _, _ = lab.ssh(host, "apt-get install -s -qq containerd")
         assert rc != 0, f"{host} has a source for containerd besides the bundle"
-        for url in (f"{lab.layout.repo_url}/Packages", f"{DEBIAN_MIRROR}/dists/{DEBIAN_SUITE}/Release"):
-            rc, _, _ = lab.ssh(host, f"curl -s --max-time 3 -o /dev/null {url}")
-            assert rc != 0, f"{host} reaches {url}"
+        # the lab's package server only: probing an outside mirror would send traffic (a DNS
+        # query at least) beyond the lab, which this workplace forbids
+        rc, _, _ = lab.ssh(host, f"curl -s --max-time 3 -o /dev/null {lab.layout.repo_url}/Packages")
+        assert rc != 0, f"{host} reaches the lab's package server"
 
     archive = tmp_path / "bundled.tar"
     build_archive(ImageSpec(IMAGE, files=busybox_files(), cmd=["/bin/sh"]), archive)
