@@ -96,6 +96,7 @@ class _Computed:
     name: str = ""  # the metric that asked for the most
     statuses: list[Obj] = field(default_factory=list)
     error: tuple[str, str] | None = None  # the first failure: condition reason, message
+    failure: str = ""  # why no count could be computed (the FailedComputeMetricsReplicas event)
 
 
 def _set_condition(conditions: list[Obj], kind: str, status: str, reason: str, message: str) -> None:
@@ -186,9 +187,7 @@ class PodAutoscalerController(Controller):
                     error[0],
                     f"the HPA was unable to compute the replica count: {error[1]}",
                 )
-                await self._warn(
-                    hpa, "FailedComputeMetricsReplicas", f"invalid metrics, first error is: {error[1]}"
-                )
+                await self._warn(hpa, "FailedComputeMetricsReplicas", computed.failure or error[1])
                 await self._write_status(hpa, status, conditions)
                 return self.sync_period
             _set_condition(
@@ -338,6 +337,14 @@ class PodAutoscalerController(Controller):
             result.statuses.append(metric_status)
             if replicas > result.replicas:
                 result.replicas, result.name = replicas, name
+        invalid = len(metrics) - len(result.statuses)
+        # as upstream: with a metric missing, never scale down on the others' word alone
+        if result.error is not None and (invalid >= len(metrics) or result.replicas < current):
+            result.replicas = -1
+            result.failure = (
+                f"invalid metrics ({invalid} invalid out of {len(metrics)}), "
+                f"first error is: {result.error[1]}"
+            )
         return result
 
     async def _pods(self, namespace: str, scale: Obj) -> list[tuple[Obj, Obj | None]]:
@@ -423,7 +430,8 @@ class PodAutoscalerController(Controller):
                 status = {"averageValue": milli_quantity(average), "averageUtilization": proposal.utilization}
                 what = f"{what} utilization (percentage of request)"
         except (MissingRequest, NoMetrics) as exc:
-            raise _MetricError(reason, f"failed to get {resource} utilization: {exc}") from None
+            measure = "usage" if target.get("averageValue") is not None else "utilization"
+            raise _MetricError(reason, f"failed to get {resource} {measure}: {exc}") from None
         metric_status: Obj = {"name": resource}
         if container:
             metric_status["container"] = container
