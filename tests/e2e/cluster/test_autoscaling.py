@@ -5,6 +5,7 @@ busy pods are held to 200m each by their CPU limit."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 
@@ -68,6 +69,12 @@ _HPA = {
 }
 
 
+def _since_last_scale(cluster: Cluster) -> float:
+    status = cluster.kubectl_json("get", "horizontalpodautoscalers.v2.autoscaling", "burner")["status"]
+    last = dt.datetime.strptime(status["lastScaleTime"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
+    return (dt.datetime.now(dt.UTC) - last).total_seconds()
+
+
 def _rescales(cluster: Cluster) -> list[str]:
     events = cluster.kubectl_json(
         "get",
@@ -120,6 +127,9 @@ def test_a_v2_hpa_with_a_behavior_scales_a_busy_deployment_up_and_back_down(
         )
         table = cluster.kubectl("get", "hpa", "burner").stdout
         assert "Deployment/burner" in table and "cpu: " in table and "/50%" in table, table
+        # a scale-up inside the scale-down policy's period would count as that period's
+        # start (upstream's rule: 1 pod then, so 3 -> 1 at once); let the period pass first
+        wait_for("the scale-up to leave the 20 s period", lambda: _since_last_scale(cluster) > 25, 60)
         # the load stops; a patch of the template only (an apply of the manifest would also
         # reset spec.replicas to its 1, as kubectl's three-way merge does)
         idle = {
@@ -135,9 +145,14 @@ def test_a_v2_hpa_with_a_behavior_scales_a_busy_deployment_up_and_back_down(
             lambda: cluster.kubectl_json("get", "deployment", "burner")["spec"]["replicas"] == 1,
             240,
         )
-        messages = wait_for(
-            "the rescale events", lambda: len(_rescales(cluster)) >= 3 and _rescales(cluster), 30
-        )
+        try:
+            messages = wait_for("the rescale events", lambda: len(m := _rescales(cluster)) >= 3 and m, 30)
+        except AssertionError as exc:  # name everything the HPA did
+            events = cluster.kubectl("get", "events", "--field-selector", "involvedObject.name=burner").stdout
+            status = cluster.kubectl_json("get", "horizontalpodautoscalers.v2.autoscaling", "burner")[
+                "status"
+            ]
+            raise AssertionError(f"{exc}\n{events}\n{json.dumps(status)}") from None
         assert any(m.startswith("New size: 2; reason: All metrics below target") for m in messages), messages
         assert any(m.startswith("New size: 1; reason: All metrics below target") for m in messages), messages
     finally:
