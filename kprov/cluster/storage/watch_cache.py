@@ -351,7 +351,9 @@ class WatchCache:
         else:
             if raw.kv.version == 1:  # the key's first version: it is new
                 self._live_keys += 1
-            adopted = self._adopted.pop(key, None)
+            adopted = self._adopted.get(key)
+            if adopted is not None and adopted[0] <= revision:  # a later own write stays adopted
+                del self._adopted[key]  # for its own event (two writes before the cache caught up)
             item: _Item
             if adopted is not None and adopted[0] == revision:
                 item = adopted[1]
