@@ -1,4 +1,4 @@
-"""One 4-host cluster with an API VIP (h1..h3 control plane + etcd, h4 a worker;
+"""One 5-host cluster with an API VIP (h1..h3 control plane + etcd, h4 and h5 workers;
 ``apiserver_vip`` 10.77.<lab>.10), applied once for the HA tests, and a client that polls
 the API through the default admin kubeconfig, as an operator's kubectl would."""
 
@@ -18,11 +18,14 @@ import pytest
 from kprov.lab import Lab, LabError
 from tests.bench._ha import NEW_VERSION, OLD_VERSION, Poller, changed_build
 
-__all__ = ["CONTROL_PLANE", "NEW_VERSION", "OLD_VERSION", "HaCluster", "Poller", "changed_build", "failures"]
+__all__ = ["CONTROL_PLANE", "HOSTS", "NEW_VERSION", "OLD_VERSION", "WORKERS", "HaCluster", "Poller",
+           "changed_build", "failures"]
 
 KPROV = [sys.executable, "-m", "kprov.cli.main"]
-HOSTS = 4
+HOSTS = 5
 CONTROL_PLANE = ("h1", "h2", "h3")
+WORKERS = ("h4", "h5")
+
 @dataclass
 class HaCluster:
     lab: Lab

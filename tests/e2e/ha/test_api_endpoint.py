@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from tests.e2e.ha.conftest import CONTROL_PLANE, HaCluster, Poller, failures
+from tests.e2e.ha.conftest import CONTROL_PLANE, HOSTS, WORKERS, HaCluster, Poller, failures
 
 
 def test_the_admin_kubeconfig_points_at_the_vip_and_the_nodes_at_their_local_balancer(
@@ -24,7 +24,8 @@ def test_the_admin_kubeconfig_points_at_the_vip_and_the_nodes_at_their_local_bal
         "h4", "grep -h 'server:' /etc/kprov/kubelet.conf /etc/kprov/pki/kube-proxy.conf")
     assert rc == 0 and out.split() == ["server:", "https://127.0.0.1:6444"] * 2, err
     nodes = ha_cluster.kubectl("get", "nodes", "-o", "name")
-    assert nodes.returncode == 0 and nodes.stdout.split() == [f"node/h{i}" for i in range(1, 5)], nodes.stderr
+    want = [f"node/h{i}" for i in range(1, HOSTS + 1)]
+    assert nodes.returncode == 0 and nodes.stdout.split() == want, nodes.stderr
 
 
 def test_an_api_server_setting_change_rolls_without_a_failed_request(ha_cluster: HaCluster) -> None:
@@ -74,7 +75,7 @@ def test_the_vip_moves_when_its_host_is_powered_off(ha_cluster: HaCluster) -> No
 def test_reset_removes_keepalived_haproxy_and_the_vip(ha_cluster: HaCluster) -> None:
     proc = ha_cluster.kprov("reset", "-i", str(ha_cluster.inventory), "--yes")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
-    for host in (*CONTROL_PLANE, "h4"):
+    for host in (*CONTROL_PLANE, *WORKERS):
         rc, out, err = ha_cluster.lab.ssh(
             host, "systemctl list-unit-files --no-legend keepalived.service haproxy.service; "
                   "ls /etc/keepalived/keepalived.conf /etc/haproxy/haproxy.cfg "
