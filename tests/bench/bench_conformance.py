@@ -47,8 +47,10 @@ def main() -> None:
     if not args.serial:
         command += ["--skip", r"\[Serial\]|\[Disruptive\]"]
     started = time.monotonic()
-    subprocess.run(command, stdin=subprocess.DEVNULL)
+    proc = subprocess.run(command, stdin=subprocess.DEVNULL)
     elapsed = time.monotonic() - started
+    if not (workdir / "report" / "summary.json").exists():
+        sys.exit(f"kprov conformance wrote no report (exit {proc.returncode}); its error is above")
     summary = json.loads((workdir / "report" / "summary.json").read_text())
     print(f"conformance_passed = {summary['passed']}")
     print(f"conformance_failed = {summary['failed']}")
