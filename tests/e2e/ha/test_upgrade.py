@@ -27,40 +27,36 @@ from kprov.cluster.client.kubeconfig import load_kubeconfig, ssl_context
 from tests.e2e.ha.conftest import NEW_VERSION, WORKERS, HaCluster, Poller, changed_build
 
 APP = "upgrade-budget"
-MANIFEST = {
-    "apiVersion": "v1",
-    "kind": "List",
-    "items": [
-        {
-            "apiVersion": "apps/v1",
-            "kind": "Deployment",
-            "metadata": {"name": APP, "namespace": "default"},
-            "spec": {
-                "replicas": 4,
-                "selector": {"matchLabels": {"app": APP}},
-                "template": {
-                    "metadata": {"labels": {"app": APP}},
-                    "spec": {
-                        "terminationGracePeriodSeconds": 2,
-                        "containers": [{
-                            "name": "main", "image": "kprov.local/busybox:1",
-                            "imagePullPolicy": "IfNotPresent",
-                            "command": ["sh", "-c", "touch /tmp/ready; exec sleep 100000"],
-                            "readinessProbe": {"exec": {"command": ["cat", "/tmp/ready"]},
-                                               "periodSeconds": 1},
-                        }],
-                    },
+MANIFEST = [
+    {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": APP, "namespace": "default"},
+        "spec": {
+            "replicas": 4,
+            "selector": {"matchLabels": {"app": APP}},
+            "template": {
+                "metadata": {"labels": {"app": APP}},
+                "spec": {
+                    "terminationGracePeriodSeconds": 2,
+                    "containers": [{
+                        "name": "main", "image": "kprov.local/busybox:1",
+                        "imagePullPolicy": "IfNotPresent",
+                        "command": ["sh", "-c", "touch /tmp/ready; exec sleep 100000"],
+                        "readinessProbe": {"exec": {"command": ["cat", "/tmp/ready"]},
+                                           "periodSeconds": 1},
+                    }],
                 },
             },
         },
-        {
-            "apiVersion": "policy/v1",
-            "kind": "PodDisruptionBudget",
-            "metadata": {"name": APP, "namespace": "default"},
-            "spec": {"minAvailable": 3, "selector": {"matchLabels": {"app": APP}}},
-        },
-    ],
-}
+    },
+    {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": {"name": APP, "namespace": "default"},
+        "spec": {"minAvailable": 3, "selector": {"matchLabels": {"app": APP}}},
+    },
+]
 
 
 @dataclass
@@ -145,8 +141,8 @@ def _wait_ready(ha_cluster: HaCluster, replicas: int, timeout_s: float = 240) ->
 def test_an_upgrade_keeps_the_api_answering_and_a_budgeted_deployment_available(
         ha_cluster: HaCluster, tmp_path: Path) -> None:
     source = changed_build(tmp_path / "kprov-upgraded")
-    manifest = tmp_path / "app.json"
-    manifest.write_text(json.dumps(MANIFEST))
+    manifest = tmp_path / "app.yaml"
+    manifest.write_text("---\n".join(json.dumps(document) + "\n" for document in MANIFEST))
     created = ha_cluster.kubectl("apply", "-f", str(manifest))
     assert created.returncode == 0, created.stderr
     try:
