@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from kprov.cluster.kubelet.logs import read_records
+from kprov.cluster.kubelet.logs import read_records, render
 from kprov.cluster.kubelet.probes import Prober, ProbeTarget
 
 __all__ = [
@@ -87,6 +87,8 @@ def termination_message(container: Obj, message_file: Path, exit_code: int, log_
         return text
     if not log_path or not Path(log_path).exists():
         return ""
-    lines = [r.text + b"\n" for r in read_records(Path(log_path))][-_FALLBACK_LINES:]
+    # render: a partial record (the runtime's tag P: output that ended without a newline, as
+    # `echo -n DONE`) gets no newline of its own, as upstream's log reader
+    lines = render(read_records(Path(log_path))).splitlines(keepends=True)[-_FALLBACK_LINES:]
     joined = b"".join(lines)[-_FALLBACK_BYTES:]
     return joined.decode("utf-8", "replace")

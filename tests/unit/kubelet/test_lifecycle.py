@@ -214,3 +214,16 @@ async def test_a_liveness_kill_runs_pre_stop_within_the_probes_grace_period(worl
         worker._stop_probes(set())
     assert runtime.calls[:2] == [f"exec {app} drain", f"stop {app}"]
     assert runtime.stopped_with[app] == 4  # the probe's grace period, not the pod's 9 s
+
+
+def test_fallback_to_logs_keeps_output_that_ended_without_a_newline_as_it_was(tmp_path: Path) -> None:
+    # `echo -n DONE; false`: the runtime logs DONE as a partial record (tag P); the message is
+    # "DONE", not "DONE\n" (the conformance spec on FallbackToLogsOnError compares exactly)
+    log = tmp_path / "0.log"
+    log.write_text("2026-11-22T10:00:00.000000000Z stdout F first\n"
+                   "2026-11-22T10:00:01.000000000Z stdout P DO\n"
+                   "2026-11-22T10:00:01.000000000Z stdout P NE\n")
+    empty = tmp_path / "msg"
+    empty.write_text("")
+    message = termination_message({"terminationMessagePolicy": "FallbackToLogsOnError"}, empty, 1, str(log))
+    assert message == "first\nDONE"
