@@ -19,6 +19,7 @@ from kprov.cluster.apiserver.status import ApiError
 __all__ = ["DEFAULT_NAMESPACES", "bootstrap", "set_endpoints"]
 
 _log = logging.getLogger(__name__)
+SKIP_MIRROR = "endpointslice.kubernetes.io/skip-mirror"  # the Endpoints label the mirroring controller obeys
 DEFAULT_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
 
@@ -82,12 +83,14 @@ async def set_endpoints(ctx: ApiContext, addresses: list[str], port: int) -> Non
         {
             "apiVersion": "v1",
             "kind": "Endpoints",
-            "metadata": {"name": "kubernetes", "namespace": "default"},
+            "metadata": {"name": "kubernetes", "namespace": "default", "labels": {SKIP_MIRROR: "true"}},
             "subsets": [{"addresses": [{"ip": a} for a in addresses], "ports": ports}],
         },
     )
 
     def set_addresses(obj: dict[str, Any]) -> dict[str, Any]:
+        # the slice below is this server's own: the mirroring controller stays out (as upstream)
+        obj["metadata"]["labels"] = {**(obj["metadata"].get("labels") or {}), SKIP_MIRROR: "true"}
         obj["subsets"] = [{"addresses": [{"ip": a} for a in addresses], "ports": ports}]
         return obj
 
@@ -104,10 +107,7 @@ async def set_endpoints(ctx: ApiContext, addresses: list[str], port: int) -> Non
             "metadata": {
                 "name": "kubernetes",
                 "namespace": "default",
-                "labels": {
-                    "kubernetes.io/service-name": "kubernetes",
-                    "endpointslice.kubernetes.io/managed-by": "endpointslicemirroring-controller.k8s.io",
-                },
+                "labels": {"kubernetes.io/service-name": "kubernetes"},
             },
             "endpoints": [],
             "ports": ports,
@@ -115,6 +115,7 @@ async def set_endpoints(ctx: ApiContext, addresses: list[str], port: int) -> Non
     )
 
     def set_slice_addresses(obj: dict[str, Any]) -> dict[str, Any]:
+        obj["metadata"]["labels"] = {"kubernetes.io/service-name": "kubernetes"}  # upstream's: no managed-by
         obj["endpoints"] = [{"addresses": [a], "conditions": {"ready": True}} for a in addresses]
         return obj
 

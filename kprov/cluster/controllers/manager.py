@@ -20,6 +20,7 @@ from kprov.cluster.controllers.deployment import DeploymentController
 from kprov.cluster.controllers.disruption import DisruptionController
 from kprov.cluster.controllers.endpoints import EndpointsController
 from kprov.cluster.controllers.endpointslice import EndpointSliceController
+from kprov.cluster.controllers.endpointslicemirroring import EndpointSliceMirroringController
 from kprov.cluster.controllers.garbagecollector import GarbageCollector
 from kprov.cluster.controllers.informers import SharedInformers
 from kprov.cluster.controllers.job import JobController
@@ -63,6 +64,7 @@ CONTROLLERS: dict[str, type[Controller]] = {
         PVProtectionController,
         EndpointsController,
         EndpointSliceController,
+        EndpointSliceMirroringController,
         NodeLifecycleController,
         NamespaceController,
         GarbageCollector,

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import yaml
+
 from kprov.cluster.client.kubeconfig import load_kubeconfig, ssl_context
 from tests.e2e.ha.conftest import NEW_VERSION, WORKERS, HaCluster, Poller, changed_build
 
@@ -142,7 +144,7 @@ def test_an_upgrade_keeps_the_api_answering_and_a_budgeted_deployment_available(
         ha_cluster: HaCluster, tmp_path: Path) -> None:
     source = changed_build(tmp_path / "kprov-upgraded")
     manifest = tmp_path / "app.yaml"
-    manifest.write_text("---\n".join(json.dumps(document) + "\n" for document in MANIFEST))
+    manifest.write_text(yaml.safe_dump_all(MANIFEST))
     created = ha_cluster.kubectl("apply", "-f", str(manifest))
     assert created.returncode == 0, created.stderr
     try:

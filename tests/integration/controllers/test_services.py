@@ -67,3 +67,58 @@ async def test_endpoints_follow_readiness(control_plane, controller_manager) -> 
             await wait_for(gone, 20, what="endpoints deleted with the service")
         finally:
             await kubelet.stop()
+
+
+async def test_custom_endpoints_are_mirrored_to_slices_through_create_update_and_delete(  # type: ignore[no-untyped-def]
+        control_plane, controller_manager) -> None:
+    async with ApiClient.from_kubeconfig(control_plane.admin_kubeconfig) as admin:
+        await ensure_namespace(admin, "mirror")
+        await admin.create(resources.SERVICES, {  # no selector: its Endpoints are somebody else's
+            "metadata": {"name": "custom", "namespace": "mirror"},
+            "spec": {"ports": [{"name": "example", "port": 80, "protocol": "TCP"}]},
+        })
+        endpoints = {"metadata": {"name": "custom", "namespace": "mirror", "labels": {"team": "a"}},
+                     "subsets": [{"ports": [{"port": 80}], "addresses": [{"ip": "10.1.2.3"}],
+                                  "notReadyAddresses": [{"ip": "10.1.2.4"}]}]}
+        await admin.create(resources.ENDPOINTS, endpoints)
+
+        async def slices(want: int):  # type: ignore[no-untyped-def]
+            items, _ = await admin.list_all(resources.ENDPOINTSLICES, "mirror",
+                                            label_selector="kubernetes.io/service-name=custom")
+            return items if len(items) == want else None
+
+        def addresses(slice_: dict) -> dict[str, bool]:
+            return {e["addresses"][0]: e["conditions"]["ready"] for e in slice_["endpoints"]}
+
+        [mirrored] = await wait_for(lambda: slices(1), 20, what="a mirrored slice")
+        assert mirrored["addressType"] == "IPv4"
+        assert mirrored["ports"] == [{"name": "", "port": 80, "protocol": "TCP"}]
+        assert addresses(mirrored) == {"10.1.2.3": True, "10.1.2.4": False}
+        labels = mirrored["metadata"]["labels"]
+        assert labels["endpointslice.kubernetes.io/managed-by"] == "endpointslicemirroring-controller.k8s.io"
+        assert labels["team"] == "a"
+        assert mirrored["metadata"]["ownerReferences"][0]["kind"] == "Endpoints"
+
+        current = await admin.get(resources.ENDPOINTS, "custom", "mirror")
+        current["subsets"][0]["addresses"] = [{"ip": "10.2.3.4"}]
+        current["subsets"][0]["notReadyAddresses"] = []
+        await admin.update(resources.ENDPOINTS, current)
+
+        async def updated():  # type: ignore[no-untyped-def]
+            items = await slices(1)
+            return items if items and addresses(items[0]) == {"10.2.3.4": True} else None
+
+        await wait_for(updated, 20, what="the slice following the update")
+
+        await admin.delete(resources.ENDPOINTS, "custom", "mirror")
+        async def gone() -> bool:
+            return await slices(0) == []
+
+        await wait_for(gone, 20, what="the slice deleted with the Endpoints")
+
+        # the API server's own Endpoints say skip-mirror: its slice stays the only one
+        items, _ = await admin.list_all(resources.ENDPOINTSLICES, "default",
+                                        label_selector="kubernetes.io/service-name=kubernetes")
+        assert [s["metadata"]["name"] for s in items] == ["kubernetes"]
+        kubernetes = await admin.get(resources.ENDPOINTS, "kubernetes", "default")
+        assert kubernetes["metadata"]["labels"]["endpointslice.kubernetes.io/skip-mirror"] == "true"
