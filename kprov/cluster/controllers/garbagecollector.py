@@ -5,12 +5,16 @@ Every kind the server can list, watch and delete (found by discovery; Events exc
 is watched, and an owner graph is kept: object uid -> its ownerReferences, owner uid ->
 dependents. Keys on the queue are uids.
 
-- A dependent whose owners are all gone (absent from the graph *and* confirmed absent by
-  a GET, or present with another uid) is deleted in the background; references to owners
-  that are gone while others remain are removed.
-- An owner marked for deletion with the ``foregroundDeletion`` finalizer first has its
-  dependents deleted (foreground too); the finalizer is removed once no dependent with
-  blockOwnerDeletion=true is left, and the API server then deletes the owner.
+- A dependent's owners are solid (there, not being deleted in the foreground), waiting
+  (being deleted in the foreground: waiting for their dependents) or gone (absent from the
+  graph *and* confirmed absent by a GET, or present with another uid), as upstream
+  classifies them. With a solid owner, the dependent stays and only its references to
+  waiting and gone owners are removed; with none but waiting ones, it is deleted in the
+  foreground; with all gone, in the background.
+- An owner marked for deletion with the ``foregroundDeletion`` finalizer first has those of
+  its dependents deleted that have no solid owner (foreground too); the finalizer is removed
+  once no dependent with blockOwnerDeletion=true is left, and the API server then deletes
+  the owner.
 - An owner with the ``orphan`` finalizer has itself removed from its dependents'
   ownerReferences, then the finalizer is removed.
 - Circles of owners (a owns b owns c owns a) do not block a foreground deletion: as
@@ -44,6 +48,11 @@ class _Node:
     namespace: str
     name: str
     owners: tuple[Obj, ...]
+
+
+def _waits_for_dependents(owner: Obj) -> bool:
+    meta = owner.get("metadata") or {}
+    return bool(meta.get("deletionTimestamp")) and FOREGROUND in (meta.get("finalizers") or [])
 
 
 def _group(api_version: str) -> str:
@@ -147,45 +156,29 @@ class GarbageCollector(Controller):
             await self._check_owners(node, obj)
         return None
 
-    async def _check_owners(self, node: _Node, obj: Obj) -> None:
+    async def _check_owners(self, node: _Node, obj: Obj) -> bool:
+        """Act on a dependent's owners; True if it stays (it has a solid owner)."""
         states = [(ref, await self._owner_state(ref, node.namespace)) for ref in node.owners]
         gone = [ref for ref, state in states if state is None]
-        alive = [(ref, state) for ref, state in states if state is not None]
-        if not alive:
-            log.info(
-                "garbage collecting %s %s/%s: its owners are gone",
-                node.resource.kind,
-                node.namespace,
-                node.name,
-            )
-            with contextlib.suppress(NotFound):
-                await self.client.delete(
-                    node.resource,
-                    node.name,
-                    node.namespace or None,
-                    propagation_policy="Background",
-                    uid=obj["metadata"].get("uid"),
-                )
-            return
-        waiting = [
-            ref
-            for ref, state in alive
-            if (state.get("metadata") or {}).get("deletionTimestamp")
-            and FOREGROUND in ((state.get("metadata") or {}).get("finalizers") or [])
-        ]
-        if waiting and len(waiting) == len(alive) and not obj["metadata"].get("deletionTimestamp"):
-            with contextlib.suppress(NotFound):
-                await self.client.delete(
-                    node.resource,
-                    node.name,
-                    node.namespace or None,
-                    propagation_policy="Foreground",
-                    uid=obj["metadata"].get("uid"),
-                )
-            return
-        if gone:
-            gone_uids = {r.get("uid") for r in gone}
-            await self._set_owner_refs(node, obj, [r for r in node.owners if r.get("uid") not in gone_uids])
+        waiting = [ref for ref, state in states if state is not None and _waits_for_dependents(state)]
+        solid = [ref for ref, state in states if state is not None and not _waits_for_dependents(state)]
+        if solid:
+            drop = {r.get("uid") for r in gone + waiting}
+            if drop:
+                await self._set_owner_refs(node, obj, [r for r in node.owners if r.get("uid") not in drop])
+            return True
+        if obj["metadata"].get("deletionTimestamp"):
+            return False
+        if waiting:
+            policy = "Foreground"
+        else:
+            log.info("garbage collecting %s %s/%s: its owners are gone",
+                     node.resource.kind, node.namespace, node.name)
+            policy = "Background"
+        with contextlib.suppress(NotFound):
+            await self.client.delete(node.resource, node.name, node.namespace or None,
+                                     propagation_policy=policy, uid=obj["metadata"].get("uid"))
+        return False
 
     async def _set_owner_refs(self, node: _Node, obj: Obj, refs: list[Obj]) -> None:
         body = {**obj, "metadata": {**obj["metadata"], "ownerReferences": refs}}
@@ -202,17 +195,14 @@ class GarbageCollector(Controller):
             ref = next((r for r in dep_node.owners if r.get("uid") == uid), {})
             if not dep["metadata"].get("deletionTimestamp") and self._closes_circle(dep_uid):
                 await self._unblock(dep_node, dep)
-                ref = {}
+                with contextlib.suppress(NotFound):
+                    await self.client.delete(dep_node.resource, dep_node.name, dep_node.namespace or None,
+                                             propagation_policy="Foreground")
+                continue
+            if await self._check_owners(dep_node, dep):
+                continue  # another owner keeps it; our reference is gone from it
             if ref.get("blockOwnerDeletion"):
                 blocking += 1
-            if not dep["metadata"].get("deletionTimestamp"):
-                with contextlib.suppress(NotFound):
-                    await self.client.delete(
-                        dep_node.resource,
-                        dep_node.name,
-                        dep_node.namespace or None,
-                        propagation_policy="Foreground",
-                    )
         if blocking:
             return 1.0  # dependents' deletions requeue us too
         await self._remove_finalizer(node, obj, FOREGROUND)

@@ -266,6 +266,41 @@ async def test_an_ownership_circle_does_not_block_foreground_deletion(control_pl
         await wait_for(circle_gone, 30, what="the whole circle deleted")
 
 
+async def test_a_dependent_with_another_valid_owner_survives_a_foreground_deletion(  # type: ignore[no-untyped-def]
+        control_plane, controller_manager) -> None:
+    """The conformance suite's "valid owner and owner that's waiting for dependents": ConfigMaps
+    owned by ``going`` (blocking), half of them by ``staying`` too; deleting ``going`` in the
+    foreground deletes only the others, and the survivors lose the reference to it."""
+    async with ApiClient.from_kubeconfig(control_plane.admin_kubeconfig) as admin:
+        await ensure_namespace(admin, "gc-two")
+        owners = {}
+        for name in ("going", "staying"):
+            body = {"metadata": {"name": name, "namespace": "gc-two"}}
+            owners[name] = await admin.create(resources.CONFIGMAPS, body)
+
+        def ref(owner: str, controller: bool) -> dict:
+            uid = owners[owner]["metadata"]["uid"]
+            return {"apiVersion": "v1", "kind": "ConfigMap", "name": owner, "uid": uid,
+                    "controller": controller, "blockOwnerDeletion": True}
+
+        for i in range(6):
+            refs = [ref("going", True)] + ([ref("staying", False)] if i % 2 == 0 else [])
+            await admin.create(resources.CONFIGMAPS, {"metadata": {
+                "name": f"dep-{i}", "namespace": "gc-two", "ownerReferences": refs}})
+        await admin.delete(resources.CONFIGMAPS, "going", "gc-two", propagation_policy="Foreground")
+
+        async def settled() -> list[dict] | None:
+            items, _ = await admin.list_all(resources.CONFIGMAPS, "gc-two")
+            names = sorted(i["metadata"]["name"] for i in items if i["metadata"]["name"].startswith("dep-")
+                           or i["metadata"]["name"] == "going")
+            return items if names == ["dep-0", "dep-2", "dep-4"] else None
+
+        items = await wait_for(settled, 30, what="going and its three single-owner dependents deleted")
+        for item in items:
+            if item["metadata"]["name"].startswith("dep-"):
+                assert [r["name"] for r in item["metadata"]["ownerReferences"]] == ["staying"]
+
+
 async def _n_pods(fetch, app: str, n: int):  # type: ignore[no-untyped-def]
     items = [p for p in await fetch(app) if not p["metadata"].get("deletionTimestamp")]
     return items if len(items) == n else None
