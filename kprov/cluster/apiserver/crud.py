@@ -532,6 +532,11 @@ async def _patch(
             field_manager=request.query.get("fieldManager", ""),
             subresource=subresource,
         )
+        # a resourceVersion the patch sets is a precondition, as upstream (controllers patch
+        # with the version they read so a pod that changed meanwhile is not overwritten)
+        wanted = (patched.get("metadata") or {}).get("resourceVersion")
+        if wanted and str(wanted) != str((live.get("metadata") or {}).get("resourceVersion")):
+            raise conflict(info, ri.name, _MODIFIED)
         warnings[:] = field_validation.check_patched(request, info, patched)
         return patched
 

@@ -16,6 +16,8 @@ only once the exponential back-off has passed (:func:`.jobstate.backoff_delay`).
 FailureTarget and deletes the active pods (counted failed); Failed follows once none is left.
 Success sets SuccessCriteriaMet, then Complete with completionTime. ``spec.suspend`` removes
 the active pods (not counted) and sets Suspended; resuming restarts ``startTime``.
+Orphans the selector matches are adopted (with the tracking finalizer) and owned pods it
+no longer matches released (without it), as upstream's pod claiming (:mod:`.pod_claims`).
 """
 
 from __future__ import annotations
@@ -28,11 +30,12 @@ import time
 from typing import Any
 
 from kprov.cluster.api.objects import controller_ref, format_time, parse_time, set_condition
+from kprov.cluster.api.selectors import LabelSelector, label_selector_from_object
 from kprov.cluster.client.errors import ApiError, NotFound
 from kprov.cluster.client.informer import EventHandler
 from kprov.cluster.client.resources import JOBS, PODS
 from kprov.cluster.client.runner import run_workers
-from kprov.cluster.client.store import object_key
+from kprov.cluster.client.store import index_by_namespace, object_key
 from kprov.cluster.controllers.base import Controller, Expectations, Obj
 from kprov.cluster.controllers.informers import index_by_controller_uid
 from kprov.cluster.controllers.jobstate import (
@@ -47,6 +50,7 @@ from kprov.cluster.controllers.jobstate import (
     parse_indexes,
     pod_index,
 )
+from kprov.cluster.controllers.pod_claims import adopt_orphans, release_unmatched
 from kprov.cluster.controllers.pods import deletion_rank, is_ready, pod_from_template
 
 __all__ = ["JobController"]
@@ -56,6 +60,10 @@ log = logging.getLogger(__name__)
 BURST = 500
 SYNC_WORKERS = 16  # a Job's syncs are short chains of API calls: more of them overlap the waits
 _ORPHAN = "pod:"
+
+
+def _selector(job: Obj) -> LabelSelector:
+    return label_selector_from_object((job.get("spec") or {}).get("selector"))
 
 
 def _has_finalizer(pod: Obj) -> bool:
@@ -97,7 +105,8 @@ class JobController(Controller):
         self.expectations = Expectations()
         self.finalizers_pending: dict[str, set[str]] = {}
         self.backoff: dict[str, tuple[int, float]] = {}
-        self.pods = self.ctx.informers.get(PODS, {"controller": index_by_controller_uid})
+        self.pods = self.ctx.informers.get(PODS, {"controller": index_by_controller_uid,
+                                                  "namespace": index_by_namespace})
         self.jobs = self.ctx.informers.get(JOBS, {"uid": lambda o: [o["metadata"].get("uid", "")]})
         self.jobs.add_handler(EventHandler(self.enqueue, lambda _o, n: self.enqueue(n), self._job_deleted))
         self.pods.add_handler(EventHandler(self._pod_added, self._pod_updated, self._pod_deleted))
@@ -121,12 +130,22 @@ class JobController(Controller):
         if ref is None or ref.get("kind") != "Job":
             if _has_finalizer(pod):  # released by its Job (or adopted away): nobody tracks it now
                 self.queue.add(_ORPHAN + object_key(pod))
+            if ref is None:
+                self._maybe_adopt(pod)
             return None
         if not self.jobs.store.by_index("uid", ref.get("uid", "")):
             if _has_finalizer(pod):
                 self.queue.add(_ORPHAN + object_key(pod))
             return None
         return f"{pod['metadata']['namespace']}/{ref['name']}"
+
+    def _maybe_adopt(self, pod: Obj) -> None:
+        """Queue the Jobs whose selector matches a pod without a controller (an orphan)."""
+        meta = pod["metadata"]
+        for job in self.jobs.store.items():
+            same_namespace = job["metadata"].get("namespace") == meta.get("namespace")
+            if same_namespace and _selector(job).matches(meta.get("labels")):
+                self.queue.add(object_key(job))
 
     def _pod_added(self, pod: Obj) -> None:
         key = self._owner_key(pod)
@@ -169,6 +188,10 @@ class JobController(Controller):
         if is_finished(job) or job["metadata"].get("deletionTimestamp"):
             await self._remove_finalizers(key, [p for p in pods if _has_finalizer(p)])
             return None
+        selector = _selector(job)
+        in_namespace = self.pods.store.by_index("namespace", job["metadata"]["namespace"])
+        await adopt_orphans(self.client, job, selector, in_namespace, TRACKING_FINALIZER)
+        pods = await release_unmatched(self.client, job, selector, pods, TRACKING_FINALIZER)
         return await self._sync(key, job, pods)
 
     async def _release_orphan(self, pod_key: str) -> None:

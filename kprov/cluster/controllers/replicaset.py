@@ -13,18 +13,18 @@ message) until a later pass succeeds.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import ClassVar
 
-from kprov.cluster.api.objects import controller_ref, new_controller_ref, now_rfc3339
+from kprov.cluster.api.objects import controller_ref, now_rfc3339
 from kprov.cluster.api.selectors import LabelSelector, label_selector_from_object
-from kprov.cluster.client.errors import ApiError, Conflict, NotFound
+from kprov.cluster.client.errors import ApiError, NotFound
 from kprov.cluster.client.informer import EventHandler
 from kprov.cluster.client.resources import PODS, REPLICASETS, Resource
 from kprov.cluster.client.store import index_by_namespace, object_key
 from kprov.cluster.controllers.base import Controller, Expectations, Obj
 from kprov.cluster.controllers.informers import index_by_controller_uid
+from kprov.cluster.controllers.pod_claims import adopt_orphans, release_unmatched
 from kprov.cluster.controllers.pods import deletion_rank, is_active, is_available, is_ready, pod_from_template
 
 __all__ = ["ReplicaSetController"]
@@ -104,50 +104,16 @@ class ReplicaSetController(Controller):
             if p["metadata"].get("namespace") == rs["metadata"]["namespace"]
         ]
 
-    async def _adopt_orphans(self, rs: Obj) -> None:
-        if rs["metadata"].get("deletionTimestamp"):
-            return
-        selector = self.selector(rs)
-        for pod in self.pods.store.by_index("namespace", rs["metadata"]["namespace"]):
-            if (
-                controller_ref(pod) is None
-                and is_active(pod)
-                and selector.matches(pod["metadata"].get("labels"))
-            ):
-                refs = [*(pod["metadata"].get("ownerReferences") or []), new_controller_ref(rs)]
-                patch = {
-                    "metadata": {
-                        "ownerReferences": refs,
-                        "resourceVersion": pod["metadata"]["resourceVersion"],
-                    }
-                }
-                with contextlib.suppress(Conflict, NotFound):
-                    await self.client.patch(PODS, pod["metadata"]["name"], patch, rs["metadata"]["namespace"])
-
-    async def _release(self, rs: Obj, pods: list[Obj]) -> list[Obj]:
-        """Release the owned pods the selector no longer matches; return the ones it does."""
-        selector = self.selector(rs)
-        kept: list[Obj] = []
-        for pod in pods:
-            if selector.matches(pod["metadata"].get("labels")) or rs["metadata"].get("deletionTimestamp"):
-                kept.append(pod)
-                continue
-            uid = rs["metadata"]["uid"]
-            refs = [r for r in pod["metadata"].get("ownerReferences") or [] if r.get("uid") != uid]
-            meta = {"ownerReferences": refs, "resourceVersion": pod["metadata"]["resourceVersion"]}
-            patch = {"metadata": meta}
-            with contextlib.suppress(Conflict, NotFound):
-                await self.client.patch(PODS, pod["metadata"]["name"], patch, rs["metadata"]["namespace"])
-        return kept
-
     async def reconcile(self, key: str) -> float | None:
         rs = self.sets.store.get(key)
         if rs is None:
             self.expectations.forget(key)
             return None
         rs = {"apiVersion": self.resource.api_version, "kind": self.resource.kind, **rs}
-        await self._adopt_orphans(rs)
-        owned = await self._release(rs, self.owned_pods(rs))
+        selector = self.selector(rs)
+        in_namespace = self.pods.store.by_index("namespace", rs["metadata"]["namespace"])
+        await adopt_orphans(self.client, rs, selector, in_namespace)
+        owned = await release_unmatched(self.client, rs, selector, self.owned_pods(rs))
         pods = [p for p in owned if is_active(p)]
         wanted = int(rs["spec"].get("replicas", 1))
         failure: tuple[str, ApiError] | None = None

@@ -136,6 +136,23 @@ def test_replace_and_stale_replace_conflicts(kubectl, namespace, tmp_path: Path)
     assert "the object has been modified" in stale.stderr
 
 
+def test_a_patch_that_names_a_stale_resource_version_conflicts(kubectl, namespace):
+    """A resourceVersion in a patch is a precondition (controllers rely on it to not
+    overwrite what changed since they read)."""
+    kubectl("create", "configmap", "p2", "-n", namespace, "--from-literal=a=1")
+    read = _get(kubectl, "cm", "p2", "-n", namespace)["metadata"]["resourceVersion"]
+    kubectl("patch", "cm", "p2", "-n", namespace, "--type=merge", "-p", '{"data": {"a": "2"}}')
+    stale_patch = json.dumps({"metadata": {"resourceVersion": read}, "data": {"a": "3"}})
+    stale = kubectl("patch", "cm", "p2", "-n", namespace, "--type=merge", "-p", stale_patch, check=False)
+    assert stale.returncode != 0 and "Error from server (Conflict)" in stale.stderr, stale.stderr
+    assert 'Operation cannot be fulfilled on configmaps "p2": the object has been modified' in stale.stderr
+    assert _get(kubectl, "cm", "p2", "-n", namespace)["data"]["a"] == "2"
+    current = _get(kubectl, "cm", "p2", "-n", namespace)["metadata"]["resourceVersion"]
+    kubectl("patch", "cm", "p2", "-n", namespace, "--type=merge",
+            "-p", json.dumps({"metadata": {"resourceVersion": current}, "data": {"a": "4"}}))
+    assert _get(kubectl, "cm", "p2", "-n", namespace)["data"]["a"] == "4"
+
+
 def test_diff_uses_dry_run_and_writes_nothing(kubectl, namespace):
     kubectl("apply", "-f", "-", input=DEPLOY % {"name": "df", "ns": namespace, "replicas": 1, "env": "1"})
     before = _get(kubectl, "deploy", "df", "-n", namespace)

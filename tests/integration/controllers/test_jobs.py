@@ -4,6 +4,7 @@ ttlSecondsAfterFinished; every pod's tracking finalizer is released once it is c
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 from collections.abc import AsyncIterator
 
@@ -158,6 +159,47 @@ async def test_a_released_pod_loses_the_tracking_finalizer(admin: ApiClient) -> 
     await wait_for(released, 20, what="the tracking finalizer removed")
     await admin.delete(resources.JOBS, "release", NS)
     await admin.delete(resources.PODS, name, NS)
+
+
+async def test_a_job_adopts_a_matching_orphan_and_releases_a_pod_no_longer_matching(admin: ApiClient) -> None:
+    """The suite's "adopt matching orphans and release non-matching pods": a pod whose owner
+    reference is removed (labels kept) is adopted back, with the tracking finalizer; a pod whose
+    labels stop matching is released, without it."""
+    await admin.create(resources.JOBS, _job("adopt", parallelism=2, completions=4))
+
+    async def two_pods() -> list[dict] | None:
+        pods = [p for p in await _pods(admin, "adopt") if p["metadata"].get("ownerReferences")]
+        return pods if len(pods) == 2 else None
+
+    orphan, other = await wait_for(two_pods, 20, what="the job's two pods")
+    job_uid = orphan["metadata"]["ownerReferences"][0]["uid"]
+    name = orphan["metadata"]["name"]
+    # the replacement the Job makes meanwhile is then strictly newer (creation times are in
+    # seconds), so it, not the adopted pod, is the surplus the Job deletes (as in the suite,
+    # where the Job's pods run for a while first)
+    await asyncio.sleep(1.1)
+    await admin.patch(resources.PODS, name, {"metadata": {"ownerReferences": None}}, NS)
+
+    async def adopted() -> dict | None:
+        pod = await admin.get(resources.PODS, name, NS)
+        refs = pod["metadata"].get("ownerReferences") or []
+        owned = [r["uid"] for r in refs if r.get("controller")] == [job_uid]
+        return pod if owned and FINALIZER in (pod["metadata"].get("finalizers") or []) else None
+
+    await wait_for(adopted, 20, what="the orphan adopted back with the tracking finalizer")
+
+    released_name = other["metadata"]["name"]
+    await admin.patch(resources.PODS, released_name, {"metadata": {"labels": None}}, NS)
+
+    async def released() -> dict | None:
+        pod = await admin.get(resources.PODS, released_name, NS)
+        meta = pod["metadata"]
+        tracked = FINALIZER in (meta.get("finalizers") or [])
+        return pod if not meta.get("ownerReferences") and not tracked else None
+
+    await wait_for(released, 20, what="the pod whose labels stopped matching released")
+    await admin.delete(resources.JOBS, "adopt", NS, propagation_policy="Background")
+    await admin.delete(resources.PODS, released_name, NS)
 
 
 async def test_ttl_after_finished_deletes_the_job_and_its_pods(admin: ApiClient, kubelet: JobKubelet) -> None:
