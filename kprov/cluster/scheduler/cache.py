@@ -1,7 +1,9 @@
 """The scheduler's view of the cluster: per-node state kept up to date incrementally.
 
 :class:`NodeInfo` holds a node's allocatable resources and what its pods already request
-(cpu, memory, pod count, host ports), so a resource check is a few integer comparisons.
+(cpu, memory, pod count, host ports, and the other resources its node offers or its pods ask
+for: ephemeral-storage, hugepages, extended resources), so a resource check is a few integer
+comparisons.
 :class:`SchedulerCache` holds every node, every assigned pod and the pods the scheduler
 has *assumed* onto a node before the API server confirmed the binding: an assumed pod
 counts against its node at once, so two pods in flight can never double-book capacity.
@@ -56,6 +58,8 @@ class NodeInfo:
     alloc_pods: int = 110
     req_cpu: int = 0
     req_memory: int = 0
+    alloc_scalars: dict[str, int] = field(default_factory=dict)  # allocatable beyond cpu/memory/pods
+    req_scalars: Counter[str] = field(default_factory=Counter)
     pods: dict[str, PodInfo] = field(default_factory=dict)
     ports: Counter[tuple[str, str, int]] = field(default_factory=Counter)
     # per-node results that depend only on the node and a pod's requests (e.g. scores), keyed
@@ -74,6 +78,8 @@ class NodeInfo:
         self.alloc_cpu = cpu_millis(alloc["cpu"]) if "cpu" in alloc else 0
         self.alloc_memory = memory_bytes(alloc["memory"]) if "memory" in alloc else 0
         self.alloc_pods = int(alloc.get("pods", 110))
+        self.alloc_scalars = {name: memory_bytes(value) for name, value in alloc.items()
+                              if name not in ("cpu", "memory", "pods")}
 
     def add_pod(self, info: PodInfo) -> None:
         self.memo.clear()
@@ -81,6 +87,8 @@ class NodeInfo:
         self.req_cpu += info.cpu
         self.req_memory += info.memory
         self.ports.update(info.host_ports)
+        for name, amount in info.scalars:
+            self.req_scalars[name] += amount
 
     def remove_pod(self, key: str) -> PodInfo | None:
         info = self.pods.pop(key, None)
@@ -89,6 +97,8 @@ class NodeInfo:
             self.req_cpu -= info.cpu
             self.req_memory -= info.memory
             self.ports.subtract(info.host_ports)
+            for name, amount in info.scalars:
+                self.req_scalars[name] -= amount
             for port in info.host_ports:
                 if self.ports[port] <= 0:
                     del self.ports[port]

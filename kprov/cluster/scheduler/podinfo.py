@@ -25,7 +25,7 @@ from kprov.cluster.api import objects
 from kprov.cluster.api.selectors import LabelSelector, label_selector_from_object
 from kprov.cluster.client.store import object_key
 
-__all__ = ["DEFAULT_SPREAD", "AffinityTerm", "PodInfo", "pod_requests"]
+__all__ = ["DEFAULT_SPREAD", "AffinityTerm", "PodInfo", "pod_requests", "pod_scalar_requests"]
 
 Obj = dict[str, Any]
 
@@ -59,6 +59,33 @@ def _container_requests(container: Obj) -> tuple[int, int]:
     cpu = cpu_millis(requests["cpu"]) if "cpu" in requests else 0
     mem = memory_bytes(requests["memory"]) if "memory" in requests else 0
     return cpu, mem
+
+
+_FIRST_CLASS = frozenset({"cpu", "memory", "pods"})
+
+
+def _container_scalars(container: Obj) -> dict[str, int]:
+    resources = container.get("resources") or {}
+    requests = {**(resources.get("limits") or {}), **(resources.get("requests") or {})}
+    return {name: memory_bytes(value) for name, value in requests.items() if name not in _FIRST_CLASS}
+
+
+def pod_scalar_requests(pod: Obj) -> tuple[tuple[str, int], ...]:
+    """What the pod asks for beyond cpu and memory (ephemeral-storage, hugepages-*, extended
+    resources such as ``example.com/gpu``), as upstream sums them: containers added up, the
+    largest init container if larger, plus overhead; only amounts above zero."""
+    spec = pod.get("spec") or {}
+    total: dict[str, int] = {}
+    for c in spec.get("containers") or ():
+        for name, amount in _container_scalars(c).items():
+            total[name] = total.get(name, 0) + amount
+    for c in spec.get("initContainers") or ():
+        for name, amount in _container_scalars(c).items():
+            total[name] = max(total.get(name, 0), amount)
+    for name, value in (spec.get("overhead") or {}).items():
+        if name not in _FIRST_CLASS:
+            total[name] = total.get(name, 0) + memory_bytes(value)
+    return tuple(sorted((name, amount) for name, amount in total.items() if amount > 0))
 
 
 def pod_requests(pod: Obj) -> tuple[int, int]:
@@ -134,6 +161,7 @@ class PodInfo:
     preferred_anti_affinity: tuple[AffinityTerm, ...]
     spread_constraints: tuple[Obj, ...]
     spread_selectors: tuple[LabelSelector, ...] = field(default=())
+    scalars: tuple[tuple[str, int], ...] = ()  # pod_scalar_requests(): other resources asked for
 
     @classmethod
     def of(cls, pod: Obj) -> PodInfo:
@@ -176,4 +204,5 @@ class PodInfo:
             preferred_anti_affinity=_terms(ns, anti.get(pref_key) or [], True),
             spread_constraints=constraints,
             spread_selectors=tuple(label_selector_from_object(c.get("labelSelector")) for c in constraints),
+            scalars=pod_scalar_requests(pod),
         )

@@ -90,6 +90,35 @@ def test_node_resources_fit_counts_assigned_pods() -> None:
     assert run(cache, pod("p", cpu="1"), without="NodeResourcesFit").node in ("a", "b")
 
 
+def _with_resources(n: dict, **extra: str) -> dict:
+    n["status"]["allocatable"].update(extra)
+    return n
+
+
+def _asking(name: str, **requests: str) -> dict:
+    p = pod(name)
+    p["spec"]["containers"][0]["resources"]["requests"].update(requests)
+    return p
+
+
+def test_node_resources_fit_counts_extended_resources_and_ephemeral_storage() -> None:
+    gpu = "example.com/gpu"
+    cache = cache_with([node("plain"), _with_resources(node("gpus"), **{gpu: "2"})],
+                       placed=[(_asking("x", **{gpu: "1"}), "gpus")])
+    assert {run(cache, _asking("p", **{gpu: "1"})).node for _ in range(10)} == {"gpus"}
+    cache.add_pod(PodInfo.of(_asking("y", **{gpu: "1"})), "gpus")
+    result = run(cache, _asking("p", **{gpu: "1"}))
+    assert result.node is None
+    assert dict(result.reasons) == {f"Insufficient {gpu}": 2}
+    assert run(cache, _asking("p", **{gpu: "1"}), without="NodeResourcesFit").node is not None
+    cache.remove_pod("default/y")
+    assert run(cache, _asking("p", **{gpu: "1"})).node == "gpus"
+    disk = cache_with([_with_resources(node("a"), **{"ephemeral-storage": "1Gi"})])
+    assert run(disk, _asking("p", **{"ephemeral-storage": "512Mi"})).node == "a"
+    assert dict(run(disk, _asking("p", **{"ephemeral-storage": "2Gi"})).reasons) == {
+        "Insufficient ephemeral-storage": 1}
+
+
 def test_least_allocated_and_balanced_scoring() -> None:
     cache = cache_with([node("a"), node("b")], placed=[(pod("x", cpu="3", memory="1Gi"), "a")])
     assert {run(cache, pod("p", cpu="100m", memory="100Mi")).node for _ in range(20)} == {"b"}

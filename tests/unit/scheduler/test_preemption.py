@@ -43,3 +43,21 @@ def test_no_victims_of_equal_priority_or_when_never() -> None:
 def test_no_help_when_evicting_everything_is_not_enough() -> None:
     cache = cache_with([node("a", cpu="1")], [(pod("low", cpu="500m", priority=1), "a")])
     assert _post(cache, pod("huge", cpu="2", priority=100)) is None
+
+
+def test_preempts_for_an_extended_resource_as_the_conformance_spec_does() -> None:
+    foo = "scheduling.k8s.io/foo"
+    a = node("a")
+    a["status"]["allocatable"][foo] = "5"
+
+    def asking(name: str, priority: int) -> dict:
+        p = pod(name, priority=priority)
+        p["spec"]["containers"][0]["resources"] = {"requests": {foo: "2"}, "limits": {foo: "2"}}
+        return p
+
+    cache = cache_with([a], [(asking("low", 1), "a"), (asking("medium", 50), "a")])
+    high = asking("high", 100)
+    assert run(cache, high).node is None
+    found = _post(cache, high)
+    assert found is not None and found.node == "a"
+    assert [v.pod["metadata"]["name"] for v in found.victims] == ["low"]

@@ -1,9 +1,13 @@
-"""NodeResourcesFit: the pod's cpu/memory requests and one pod slot must fit in the node's
-allocatable minus what its pods (bound and assumed) already request. Scoring follows the
+"""NodeResourcesFit: the pod's cpu/memory requests, one pod slot and every other resource it
+asks for (ephemeral-storage, hugepages, extended resources such as ``example.com/gpu``, which
+a node offers only if its status lists them) must fit in the node's allocatable minus what its
+pods (bound and assumed) already request, each shortage named ``Insufficient <resource>`` as
+upstream does. Scoring follows the
 LeastAllocated strategy: the emptier the node after placing the pod, the higher.
 
-When the cache knows every node has room for the pod (its floor of free resources), the
-filter has nothing to reject and is skipped for the cycle."""
+When the cache knows every node has room for the pod (its floor of free cpu, memory and
+slots) and the pod asks for nothing else, the filter has nothing to reject and is skipped for
+the cycle."""
 
 from __future__ import annotations
 
@@ -26,7 +30,7 @@ class NodeResourcesFit(Plugin):
     has_score = True
 
     def pre_filter(self, state: CycleState, pod: PodInfo, cache: SchedulerCache) -> bool:
-        return not cache.fits_everywhere(pod.cpu, pod.memory)
+        return bool(pod.scalars) or not cache.fits_everywhere(pod.cpu, pod.memory)
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Sequence[str]:
         reasons: list[str] = []
@@ -36,13 +40,16 @@ class NodeResourcesFit(Plugin):
             reasons.append(_CPU)
         if pod.memory and node.req_memory + pod.memory > node.alloc_memory:
             reasons.append(_MEMORY)
+        for name, amount in pod.scalars:
+            if node.req_scalars[name] + amount > node.alloc_scalars.get(name, 0):
+                reasons.append(f"Insufficient {name}")
         return reasons or NO_REASONS
 
     def filter_batch(
         self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]
     ) -> list[Sequence[str]] | None:
         cpu, memory = pod.cpu, pod.memory
-        if all(
+        if not pod.scalars and all(
             len(n.pods) < n.alloc_pods
             and (not cpu or n.req_cpu + cpu <= n.alloc_cpu)
             and (not memory or n.req_memory + memory <= n.alloc_memory)
