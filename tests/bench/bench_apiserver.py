@@ -29,6 +29,9 @@ Prints, one per line:
                        enum, pattern, defaults, a CEL rule), 64 concurrent through aiohttp
   cr_vs_pod_ratio      against pod creates through the same client, in alternating rounds
                        of the same run (target >= 0.8)
+  cr_api_server_cpu_us_per_create, pod_api_server_cpu_us_per_create  the first API server's
+                       CPU per create of each in those rounds; cr_vs_pod_cpu_ratio = pod ÷ CR
+                       (the ratio's cause, less sensitive to a busy machine than the rates)
   crd_established_ms   a CRD's create -> its resource served by both of two API servers
                        (the median of 5; target <= 1000)
   metrics_overhead_ratio  pod creates/s through an API server with its metrics on and the
@@ -391,9 +394,10 @@ async def _served_everywhere(session: aiohttp.ClientSession, servers: list[str],
 
 
 async def _custom_resources(
-    session: aiohttp.ClientSession, servers: list[str], count: int, rounds: int = 4
+    session: aiohttp.ClientSession, servers: list[str], count: int, meter: _CpuMeter, rounds: int = 4
 ) -> dict[str, float]:
-    """cr_create_per_s / pod creates in alternating rounds, and crd_established_ms."""
+    """cr_create_per_s / pod creates in alternating rounds, the API server's CPU per create of
+    each (the same rounds), and crd_established_ms."""
     server = servers[0]
     established = []
     for i in range(5):
@@ -410,16 +414,23 @@ async def _custom_resources(
     cr_url = f"{server}/apis/{group}/v1/namespaces/crs/benches"
     pod_url = f"{server}/api/v1/namespaces/crpods/pods"
     per_round = max(count // rounds, CONCURRENCY)
-    cr_time = pod_time = 0.0
+    cr_time = pod_time = cr_cpu = pod_cpu = 0.0
     for r in range(rounds):
         names = [f"r{r}-{i:05d}" for i in range(per_round)]
+        meter.start()
         cr_time += per_round / await _creates(session, cr_url, lambda n: _bench_cr(group, n), names)
+        cr_cpu += meter.per(per_round * rounds)["apiserver"]
+        meter.start()
         pod_time += per_round / await _creates(session, pod_url, _pod, names)
+        pod_cpu += meter.per(per_round * rounds)["apiserver"]
     cr_rate, pod_rate = per_round * rounds / cr_time, per_round * rounds / pod_time
     return {
         "cr_create_per_s": cr_rate,
         "cr_pod_create_per_s": pod_rate,
         "cr_vs_pod_ratio": cr_rate / pod_rate,
+        "cr_api_server_cpu_us_per_create": cr_cpu,
+        "pod_api_server_cpu_us_per_create": pod_cpu,
+        "cr_vs_pod_cpu_ratio": pod_cpu / cr_cpu,
         "crd_established_ms": statistics.median(established),
     }
 
@@ -447,7 +458,7 @@ async def _crd_phase(
             await reply.read()
     proc, second = await _second_server(plane, info, workdir)
     try:
-        figures = await _custom_resources(session, [info.server, second], count)
+        figures = await _custom_resources(session, [info.server, second], count, _CpuMeter(Path(info.dir)))
     finally:
         proc.terminate()
         await proc.wait()

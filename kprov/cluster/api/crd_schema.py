@@ -12,6 +12,14 @@ value: "string": spec.size in body must be of type integer: "string"``, ``Requir
 ``Unsupported value``, ``Too long``, ``Too many``, ``Duplicate value``), so clients that
 match on them work. x-kubernetes-validations (CEL) rules are carried on the node and run by
 :mod:`.crd_cel`.
+
+Speed: valid objects are the common case, so each node also gets, when compiled, an exact
+predicate ``ok(value)`` — "would validation add no cause here" — closed over only the
+keywords the node has (no field paths built, no cause objects). ``validate`` asks the
+predicate first and walks the tree for causes only when it says no; nodes of rare shapes
+(allOf/anyOf/oneOf/not, int-or-string, sets and map lists, values of an unexpected type)
+answer through that walk itself, so the causes and their order are one code path's. Pruning
+descends only into objects and arrays (a scalar has nothing to prune).
 """
 
 from __future__ import annotations
@@ -37,6 +45,7 @@ __all__ = ["Node", "compile_schema", "default", "lacks_defaults", "prune", "unkn
 
 _MISSING = object()
 _ROOT_KEPT = ("apiVersion", "kind", "metadata")
+_ROOT_KEPT_SET = frozenset(_ROOT_KEPT)
 _TYPE_NAMES = {
     bool: "boolean",
     int: "integer",
@@ -88,6 +97,11 @@ class Node:
     has_rules: bool = False  # this node or one below it has CEL rules
     has_defaults: bool = False  # this node or one below it has a default
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    # would validation add no cause for this value (see the design note)
+    ok: Callable[[Any], bool] = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ok", _checker(self))  # frozen: set once, at construction
 
     @property
     def keeps_unknown(self) -> bool:
@@ -187,6 +201,14 @@ def prune(node: Node, obj: Any, path: str = "", *, root: bool = True) -> list[st
 
 def _prune(node: Node, value: Any, path: str, found: list[str], keep_meta: bool) -> None:
     if isinstance(value, dict):
+        if not (node.keeps_unknown or isinstance(node.additional, Node)):
+            extra = value.keys() - node.properties.keys()
+            if not extra or (keep_meta and extra <= _ROOT_KEPT_SET):  # nothing to drop here
+                for key, item in value.items():
+                    if isinstance(item, dict | list) and not (keep_meta and key in _ROOT_KEPT_SET):
+                        child = node.properties[key]
+                        _prune(child, item, _join(path, key), found, child.embedded)
+                return
         for key in list(value):
             if keep_meta and key in _ROOT_KEPT:
                 continue
@@ -199,10 +221,13 @@ def _prune(node: Node, value: Any, path: str, found: list[str], keep_meta: bool)
                 found.append(_join(path, key))
                 del value[key]
                 continue
-            _prune(child, value[key], _join(path, key), found, child.embedded)
+            item = value[key]
+            if isinstance(item, dict | list):  # a scalar has nothing to prune
+                _prune(child, item, _join(path, key), found, child.embedded)
     elif isinstance(value, list) and node.items is not None:
         for index, item in enumerate(value):
-            _prune(node.items, item, f"{path}[{index}]", found, node.items.embedded)
+            if isinstance(item, dict | list):
+                _prune(node.items, item, f"{path}[{index}]", found, node.items.embedded)
 
 
 def unknown_metadata(node: Node, obj: Any) -> list[str]:
@@ -336,17 +361,31 @@ def validate(
     none, for every CEL rule it breaks (``old``: the object before an update)."""
     before = len(errors.causes)
     if root and isinstance(obj, dict):
-        for key, child in node.properties.items():
-            if key in _ROOT_KEPT or key not in obj:
-                continue
-            _validate(child, obj[key], key, errors)
-        for key in node.required:
-            if key not in obj:
-                errors.required(key)
-    else:
+        if not _root_ok(node, obj):
+            _root_causes(node, obj, errors)
+    elif not node.ok(obj):
         _validate(node, obj, path, errors)
     if node.has_rules and len(errors.causes) == before:
         _rules(node, obj, old, old is not _MISSING, path, errors)
+
+
+def _root_ok(node: Node, obj: dict[str, Any]) -> bool:
+    for key, child in node.properties.items():
+        if key in _ROOT_KEPT or key not in obj:
+            continue
+        if not child.ok(obj[key]):
+            return False
+    return all(key in obj for key in node.required)
+
+
+def _root_causes(node: Node, obj: dict[str, Any], errors: Errors) -> None:
+    for key, child in node.properties.items():
+        if key in _ROOT_KEPT or key not in obj:
+            continue
+        _validate(child, obj[key], key, errors)
+    for key in node.required:
+        if key not in obj:
+            errors.required(key)
 
 
 def _rules(node: Node, value: Any, old: Any, has_old: bool, path: str, errors: Errors) -> None:
@@ -524,3 +563,134 @@ def _object(node: Node, value: dict[str, Any], path: str, errors: Errors) -> Non
             child = node.additional
         if child is not None:
             _validate(child, item, _join(path, key), errors)
+
+
+# -- compiled predicates (the fast path of validate) --------------------------------------------
+def _walk_ok(node: Node, value: Any) -> bool:
+    """The exact answer for any node and value: the causes walk, its causes discarded."""
+    trial = Errors()
+    _validate(node, value, "", trial)
+    return not trial.causes
+
+
+def _checker(node: Node) -> Callable[[Any], bool]:
+    """``node``'s predicate: specialised for the common shapes, the walk for the rest."""
+    if node.all_of or node.any_of or node.one_of or node.not_ is not None or node.int_or_string:
+        return lambda value: _walk_ok(node, value)
+    build = {
+        "string": _string_checker,
+        "integer": _number_checker,
+        "number": _number_checker,
+        "boolean": _boolean_checker,
+        "array": _array_checker,
+        "object": _object_checker,
+    }.get(node.type)
+    if build is None:
+        return lambda value: _walk_ok(node, value)
+    return build(node)
+
+
+def _string_checker(node: Node) -> Callable[[Any], bool]:
+    enum, max_length, min_length = node.enum, node.max_length, node.min_length
+    pattern, fmt = node.pattern, node.format
+
+    def ok(value: Any) -> bool:
+        if type(value) is not str:
+            return _walk_ok(node, value)
+        return not (
+            (enum is not None and value not in enum)
+            or (max_length is not None and len(value) > max_length)
+            or (min_length is not None and len(value) < min_length)
+            or (pattern is not None and pattern.search(value) is None)
+            or (fmt and not _format_ok(fmt, value))
+        )
+
+    return ok
+
+
+def _number_checker(node: Node) -> Callable[[Any], bool]:
+    plain = (
+        node.maximum is None
+        and node.minimum is None
+        and not node.multiple_of
+        and node.format != "int32"
+        and node.enum is None
+    )
+    kinds: tuple[type, ...] = (int,) if node.type == "integer" else (int, float)
+    enum, maximum, minimum, multiple_of = node.enum, node.maximum, node.minimum, node.multiple_of
+
+    def ok(value: Any) -> bool:
+        if type(value) not in kinds:
+            return _walk_ok(node, value)
+        if plain:
+            return True
+        if enum is not None and value not in enum:
+            return False
+        if maximum is not None and (value > maximum or (node.exclusive_maximum and value >= maximum)):
+            return False
+        if minimum is not None and (value < minimum or (node.exclusive_minimum and value <= minimum)):
+            return False
+        if multiple_of and (value / multiple_of) != int(value / multiple_of):
+            return False
+        return not (node.format == "int32" and not -(2**31) <= value < 2**31)
+
+    return ok
+
+
+def _boolean_checker(node: Node) -> Callable[[Any], bool]:
+    enum = node.enum
+
+    def ok(value: Any) -> bool:
+        if type(value) is not bool:
+            return _walk_ok(node, value)
+        return enum is None or value in enum
+
+    return ok
+
+
+def _array_checker(node: Node) -> Callable[[Any], bool]:
+    if node.unique_items or node.list_type in ("set", "map") or node.enum is not None:
+        return lambda value: _walk_ok(node, value)
+    max_items, min_items = node.max_items, node.min_items
+    item_ok = node.items.ok if node.items is not None else None
+
+    def ok(value: Any) -> bool:
+        if type(value) is not list:
+            return _walk_ok(node, value)
+        if (max_items is not None and len(value) > max_items) or (
+            min_items is not None and len(value) < min_items
+        ):
+            return False
+        if item_ok is not None:
+            for item in value:
+                if not item_ok(item):
+                    return False
+        return True
+
+    return ok
+
+
+def _object_checker(node: Node) -> Callable[[Any], bool]:
+    if node.enum is not None or node.embedded:
+        return lambda value: _walk_ok(node, value)
+    max_properties, min_properties, required = node.max_properties, node.min_properties, node.required
+    children = {key: child.ok for key, child in node.properties.items()}
+    additional_ok = node.additional.ok if isinstance(node.additional, Node) else None
+
+    def ok(value: Any) -> bool:
+        if type(value) is not dict:
+            return _walk_ok(node, value)
+        if (max_properties is not None and len(value) > max_properties) or (
+            min_properties is not None and len(value) < min_properties
+        ):
+            return False
+        for key in required:
+            if key not in value:
+                return False
+        for key, item in value.items():
+            child_ok = children.get(key, additional_ok)
+            if child_ok is not None and not child_ok(item):
+                return False
+        return True
+
+    return ok

@@ -16,6 +16,7 @@ from typing import Any
 
 __all__ = [
     "ALL_VERBS",
+    "storage_of",
     "REGISTRY",
     "Registry",
     "ResourceInfo",
@@ -102,6 +103,16 @@ class ResourceInfo:
             if sub.name == name:
                 return sub
         return None
+
+
+# Resources served in a second group that are the same stored objects as another group's
+# (upstream registers one storage under both): (group, resource) -> where they are stored.
+_STORED_AS = {("events.k8s.io", "events"): ("", "events")}
+
+
+def storage_of(info: ResourceInfo) -> tuple[str, str]:
+    """The (group, resource) whose keys ``info``'s objects are stored under."""
+    return _STORED_AS.get((info.group, info.resource), (info.group, info.resource))
 
 
 def api_version(info: ResourceInfo) -> str:
@@ -538,9 +549,10 @@ def _build() -> tuple[ResourceInfo, ...]:
             "event",
             True,
             ("ev",),
-            field_selectors=_META_FIELDS
-            + _EVENT_FIELDS
-            + (
+            field_selectors=(
+                "metadata.name",
+                "metadata.namespace",
+                "reason",
                 "regarding.kind",
                 "regarding.namespace",
                 "regarding.name",
@@ -549,6 +561,8 @@ def _build() -> tuple[ResourceInfo, ...]:
                 "regarding.resourceVersion",
                 "regarding.fieldPath",
                 "reportingController",
+                "source",
+                "type",
             ),
         ),
         *_rbac(),

@@ -383,23 +383,15 @@ def parse_field_selector(text: str | None, info: ResourceInfo | None = None) -> 
     return selector
 
 
-_EVENTS_V1_ALIASES = {
-    "involvedObject.": "regarding.",
-    "reportingComponent": "reportingController",
-    "source": "deprecatedSource.component",
-}
 _BOOL_DEFAULT_FALSE = ("spec.unschedulable", "spec.hostNetwork")
 
 
 def field_value(obj: Mapping[str, Any], field: str) -> str:
     """The string a field selector compares against: missing -> "", bools -> "true"/"false"."""
-    if field == "source" and obj.get("apiVersion", "v1") == "v1":
-        field = "source.component"
-    if str(obj.get("apiVersion", "")).startswith("events.k8s.io/"):
-        for prefix, target in _EVENTS_V1_ALIASES.items():
-            if field == prefix or (prefix.endswith(".") and field.startswith(prefix)):
-                field = target + field[len(prefix) :]
-                break
+    if field == "source" and (obj.get("kind") == "Event" or "involvedObject" in obj):  # core/v1 Events
+        # the source component, else the reporting controller (upstream's selectable fields)
+        source = obj.get("source") or {}
+        return str(source.get("component") or obj.get("reportingComponent") or "")
     value: Any = obj
     for part in field.split("."):
         value = value.get(part) if isinstance(value, Mapping) else None

@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from kprov.cluster.api import events as _events
 from kprov.cluster.api._field_errors import Errors, go_value
 from kprov.cluster.api._rbac_kinds import RBAC_GROUP, path_segment_errors, validate_binding, validate_role
 from kprov.cluster.api._validation_autoscaling import validate_hpa
@@ -397,13 +398,12 @@ def _node(errors: Errors, obj: dict[str, Any], old: dict[str, Any] | None) -> No
 
 
 def _core_event(errors: Errors, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
-    involved_ns = (obj.get("involvedObject") or {}).get("namespace")
-    namespace = (obj.get("metadata") or {}).get("namespace")
-    if involved_ns and namespace and involved_ns != namespace:
-        errors.invalid("involvedObject.namespace", involved_ns, "does not match event.namespace")
-    event_type = obj.get("type")
-    if event_type and event_type not in ("Normal", "Warning"):
-        errors.not_supported("type", event_type, ("Normal", "Warning"))
+    _events.validate(errors, obj, old, strict=False)
+
+
+def _events_v1_event(errors: Errors, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
+    """events.k8s.io/v1: the stored (core) form under upstream's strict rules."""
+    _events.validate(errors, _events.to_core(obj), _events.to_core(old) if old else None, strict=True)
 
 
 def _lease(errors: Errors, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
@@ -457,6 +457,7 @@ _BY_KIND: dict[tuple[str, str], Callable[[Errors, dict[str, Any], dict[str, Any]
     ("", "Namespace"): _namespace,
     ("", "Node"): _node,
     ("", "Event"): _core_event,
+    ("events.k8s.io", "Event"): _events_v1_event,
     ("apps", "Deployment"): _deployment,
     ("apps", "ReplicaSet"): _replicaset,
     ("apps", "StatefulSet"): _statefulset,

@@ -106,12 +106,16 @@ def validate(
         raise invalid(info, str((obj.get("metadata") or {}).get("name", "")), list(causes))
 
 
+_STORED_ELSEWHERE = frozenset({("autoscaling", "HorizontalPodAutoscaler"), ("events.k8s.io", "Event")})
+
+
 def converts(info: ResourceInfo) -> bool:
     """Whether stored objects of ``info`` can differ from what a read shows (a custom
-    resource with several versions, or with defaults to fill in from storage)."""
+    resource with several versions, or with defaults to fill in from storage; the built-in
+    kinds stored in another version: HPAs in autoscaling/v1, events.k8s.io/v1 Events)."""
     custom = info.custom
     if custom is None:
-        return (info.group, info.kind) == ("autoscaling", "HorizontalPodAutoscaler")
+        return (info.group, info.kind) in _STORED_ELSEWHERE
     return (
         custom.storage_version != info.version or len(custom.nodes) > 1 or custom.defaults_on_read
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from kprov.cluster.api.resources import Registry, ResourceInfo
+from kprov.cluster.api.resources import Registry, ResourceInfo, storage_of
 from kprov.cluster.apiserver.config import ServerConfig
 from kprov.cluster.storage import Store, WatchCache, object_key, scope_prefix
 
@@ -25,7 +25,7 @@ class ApiContext:
     extras: dict[str, Any] = field(default_factory=dict)
 
     def key(self, info: ResourceInfo, namespace: str, name: str) -> str:
-        return object_key(info.group, info.resource, namespace if info.namespaced else "", name)
+        return object_key(*storage_of(info), namespace if info.namespaced else "", name)
 
     def prefix(self, info: ResourceInfo, namespace: str) -> str:
-        return scope_prefix(info.group, info.resource, namespace if info.namespaced else "")
+        return scope_prefix(*storage_of(info), namespace if info.namespaced else "")

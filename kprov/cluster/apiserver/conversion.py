@@ -29,7 +29,7 @@ from typing import Any
 
 import aiohttp
 
-from kprov.cluster.api import crd_schema, hpa_conversion
+from kprov.cluster.api import crd_schema, events, hpa_conversion
 from kprov.cluster.api.resources import ResourceInfo
 from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.status import ApiError, internal_error
@@ -40,6 +40,7 @@ __all__ = ["BUILTIN", "builtin_converts", "read", "storage_api_version", "to_sto
 # (group, kind) -> (stored apiVersion, conversion of an object to a given apiVersion)
 BUILTIN = {
     ("autoscaling", "HorizontalPodAutoscaler"): (hpa_conversion.V2, hpa_conversion.convert),
+    ("events.k8s.io", "Event"): (events.CORE, events.convert),  # stored as core/v1 Events
 }
 
 

@@ -20,11 +20,17 @@ import binascii
 import bisect
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+from kprov.cluster.api import events
 from kprov.cluster.api.resources import ResourceInfo
-from kprov.cluster.api.selectors import SelectorError, parse_field_selector, parse_label_selector
+from kprov.cluster.api.selectors import (
+    FieldSelector,
+    SelectorError,
+    parse_field_selector,
+    parse_label_selector,
+)
 from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.status import bad_request, expired
 from kprov.cluster.storage import RevisionExpiredError
@@ -48,6 +54,10 @@ def make_matcher(info: ResourceInfo, label_selector: str | None, field_selector:
         fields = parse_field_selector(field_selector, info)
     except (SelectorError, ValueError) as exc:
         raise bad_request(str(exc)) from None
+    if (info.group, info.kind) == ("events.k8s.io", "Event"):  # matched on the stored core form
+        fields = FieldSelector(
+            tuple(replace(r, field=events.core_field_label(r.field)) for r in fields.requirements)
+        )
     if labels.empty and fields.empty:
         return lambda obj: True
     if fields.empty:

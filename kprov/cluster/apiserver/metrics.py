@@ -204,25 +204,38 @@ class _Collector(Collector):
 
 
 def resource_namer(bucket_of: Callable[[str], str], registry: Any) -> Callable[[str], str | None]:
-    """key or scope prefix -> upstream's resource label (``pods``, ``deployments.apps``), through
-    the watch cache's bucket function; memoized per bucket, the registry read when a bucket is
-    new (custom resources appear at run time)."""
-    names: dict[str, str | None] = {}
+    """key or scope prefix -> upstream's resource label (``pods``, ``deployments.apps``,
+    ``widgets.example.com``). The labels of every resource prefix are built once per registry
+    (it is swapped when CRDs change); a key is looked up by the watch cache's bucket, then by
+    its first two segments (a custom resource's bucket is its group's): two dict reads, where
+    a scan of the registry per etcd request cost custom objects ~4% of a create."""
+    memo: dict[str, Any] = {"registry": None, "labels": {}}
+
+    def labels() -> dict[str, str]:
+        current = registry()
+        if current is not memo["registry"]:
+            memo["labels"] = {
+                resource_prefix(info.group, info.resource): (
+                    f"{info.resource}.{info.group}" if info.group else info.resource
+                )
+                for info in current
+            }
+            memo["registry"] = current
+        return memo["labels"]
 
     def resource_of(key: str) -> str | None:
         if not key.startswith("/registry/"):
             return None
+        known = labels()
         bucket = bucket_of(key)
-        name = names.get(bucket)
-        if name is None:
-            for info in registry():
-                if resource_prefix(info.group, info.resource) == bucket:
-                    name = f"{info.resource}.{info.group}" if info.group else info.resource
-                    break
-            else:
-                return bucket[len("/registry/"):].rstrip("/").replace("/", ".")
-            names[bucket] = name
-        return name
+        name = known.get(bucket)
+        if name is not None:
+            return name
+        first, _, tail = key[len("/registry/") :].partition("/")
+        name = known.get(f"/registry/{first}/{tail.partition('/')[0]}/")
+        if name is not None:
+            return name
+        return bucket[len("/registry/") :].rstrip("/").replace("/", ".")
 
     return resource_of
 

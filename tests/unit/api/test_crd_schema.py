@@ -133,3 +133,41 @@ def test_type_errors_and_valid_object():
     assert (
         _causes({"spec": {"mode": "b", "count": 2, "when": "2026-01-01T00:00:00Z", "ip": "10.0.0.1"}}) == {}
     )
+
+
+_SHAPES: list[dict[str, Any]] = [
+    {"type": "string", "maxLength": 3, "minLength": 1, "pattern": "^[a-z]*$"},
+    {"type": "string", "enum": ["a", "b"], "format": "ipv4"},
+    {"type": "string", "nullable": True},
+    {"type": "integer", "minimum": 0, "maximum": 3, "exclusiveMaximum": True},
+    {"type": "integer", "format": "int32", "multipleOf": 2},
+    {"type": "number", "minimum": 0.5, "exclusiveMinimum": True, "enum": [1, 2.5]},
+    {"type": "boolean", "enum": [True]},
+    {"type": "array", "maxItems": 2, "minItems": 1, "items": {"type": "integer", "maximum": 5}},
+    {"type": "array", "uniqueItems": True, "items": {"type": "string"}},
+    {"type": "object", "required": ["a"], "maxProperties": 2, "properties": {"a": {"type": "string"}}},
+    {"type": "object", "additionalProperties": {"type": "integer"}, "minProperties": 1},
+    {"type": "object", "x-kubernetes-embedded-resource": True, "x-kubernetes-preserve-unknown-fields": True},
+    {"x-kubernetes-int-or-string": True, "anyOf": [{"type": "integer"}, {"type": "string"}]},
+    {"x-kubernetes-preserve-unknown-fields": True},
+    {"type": "no-such-type"},
+]
+_VALUES: list[Any] = [
+    None, True, False, 0, 1, 2, 3, 7, -1, 2**40, 0.5, 1.0, 2.5, "", "a", "ab", "abcd", "A", "1.2.3.4",
+    [], [1], [1, 2], [1, 9], [1, 2, 3], ["x", "x"], {}, {"a": "x"}, {"a": 1}, {"b": 2},
+    {"a": "x", "b": 1, "c": 2}, {"apiVersion": "v1", "kind": "K"},
+]
+
+
+def test_the_compiled_predicate_agrees_with_the_causes_walk():
+    """validate's fast path (each node's ``ok``) says "valid" exactly when the walk finds no cause."""
+    for shape in _SHAPES:
+        node = compile_schema(shape)
+        for value in _VALUES:
+            errors = Errors()
+            validate(node, value, errors, "f", root=False)
+            assert node.ok(value) == (not errors.causes), (shape, value, errors.causes)
+            nested = compile_schema({"type": "object", "properties": {"f": shape}})
+            errors = Errors()
+            validate(nested, {"f": value}, errors)
+            assert nested.ok({"f": value}) == (not errors.causes), (shape, value)

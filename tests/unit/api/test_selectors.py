@@ -94,8 +94,10 @@ def test_field_selector_escapes_and_events():
     }
     assert parse_field_selector("involvedObject.name=x,involvedObject.namespace=").matches(event)
     assert parse_field_selector("source=kubelet,type=Normal").matches(event)
-    new_event = {"apiVersion": "events.k8s.io/v1", "regarding": {"name": "x"}}
-    assert parse_field_selector("involvedObject.name=x").matches(new_event)
+    # an event written through events.k8s.io/v1 has no source: its reporting controller is
+    reported = {"apiVersion": "v1", "kind": "Event", "source": {}, "reportingComponent": "ctl"}
+    assert parse_field_selector("source=ctl").matches(reported)
+    assert not parse_field_selector("source=kubelet").matches(reported)
 
 
 def test_field_selector_rejects_unsupported_fields():

@@ -86,3 +86,18 @@ def test_verify_reads_the_error_rate_from_the_exposition():
         metrics.observe_request("GET", pods, False, code, 0.01, "")
     names, rate, answers = error_rate(metrics.exposition().decode())
     assert "apiserver_request" in names and answers == 4 and rate == 0.25
+
+
+def test_custom_resources_are_named_by_resource_and_group():
+    from dataclasses import replace
+
+    pods = next(i for i in REGISTRY if i.resource == "pods" and not i.group)
+    widgets = replace(pods, group="example.com", resource="widgets", kind="Widget")
+    registries = [REGISTRY]
+    prefixes = {resource_prefix(i.group, i.resource) for i in REGISTRY}
+    name = resource_namer(bucket_function(prefixes), lambda: registries[0])
+    assert name("/registry/example.com/widgets/ns/w") == "example.com"  # no such CRD yet
+    registries[0] = [*REGISTRY, widgets]  # a CRD created: the registry is swapped
+    assert name("/registry/example.com/widgets/ns/w") == "widgets.example.com"
+    assert name("/registry/example.com/widgets/ns/") == "widgets.example.com"
+    assert name("/registry/pods/default/web") == "pods"
