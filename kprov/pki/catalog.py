@@ -6,6 +6,8 @@ Names are paths below the pki directory without the suffix (``etcd/h1/server`` m
     ca                               cluster CA
     apiserver                        API server serving cert
     apiserver-kubelet-client         API server -> kubelet (logs, exec)
+    front-proxy-ca                   front-proxy CA (extension API servers trust it for X-Remote-*)
+    front-proxy-client               API server -> servers behind APIServices
     registry                         the image mirror on every control-plane host (role registry)
     admin, scheduler, controller-manager, kube-proxy    component/admin client certs
     kube-dns                         kprov-dns (system:kprov:kube-dns)
@@ -29,6 +31,7 @@ __all__ = [
     "CLUSTER_CA",
     "ETCD_ADMIN_CN",
     "ETCD_CA",
+    "FRONT_PROXY_CA",
     "REGISTRY_CN",
     "CertSpec",
     "KubeconfigSpec",
@@ -38,6 +41,7 @@ __all__ = [
 
 CLUSTER_CA = "ca"
 ETCD_CA = "etcd/ca"
+FRONT_PROXY_CA = "front-proxy-ca"
 ETCD_ADMIN_CN = "kprov-etcd-admin"
 REGISTRY_CN = "kprov-registry"
 _LOOPBACK_NAMES = ("localhost",)
@@ -120,6 +124,7 @@ def cert_specs(topo: ClusterTopology) -> list[CertSpec]:
         CertSpec("apiserver-kubelet-client", CLUSTER_CA, ids.APISERVER_KUBELET_CLIENT_CN,
                  (ids.MASTERS_GROUP,), client=True)
     )
+    specs.append(CertSpec("front-proxy-client", FRONT_PROXY_CA, ids.FRONT_PROXY_CLIENT_CN, client=True))
     specs.append(CertSpec("admin", CLUSTER_CA, ids.ADMIN_CN, (ids.MASTERS_GROUP,), client=True))
     specs.append(CertSpec("scheduler", CLUSTER_CA, ids.SCHEDULER_CN, client=True))
     specs.append(CertSpec("controller-manager", CLUSTER_CA, ids.CONTROLLER_MANAGER_CN, client=True))

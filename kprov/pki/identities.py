@@ -11,6 +11,7 @@ __all__ = [
     "APISERVER_ETCD_CLIENT_CN",
     "APISERVER_KUBELET_CLIENT_CN",
     "CONTROLLER_MANAGER_CN",
+    "FRONT_PROXY_CLIENT_CN",
     "KUBE_DNS_CN",
     "KUBE_PROXY_CN",
     "MASTERS_GROUP",
@@ -28,6 +29,9 @@ KUBE_DNS_CN = "system:kprov:kube-dns"
 NODES_GROUP = "system:nodes"
 APISERVER_KUBELET_CLIENT_CN = "kube-apiserver-kubelet-client"
 APISERVER_ETCD_CLIENT_CN = "kube-apiserver-etcd-client"
+# the API server's identity towards the servers behind APIServices (signed by the front-proxy
+# CA, the name they allow in requestheader-allowed-names), as kubeadm names it
+FRONT_PROXY_CLIENT_CN = "front-proxy-client"
 
 
 def kubelet_cn(node_name: str) -> str:

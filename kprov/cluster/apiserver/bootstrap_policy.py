@@ -444,9 +444,15 @@ def bootstrap_namespaced_roles() -> list[dict[str, Any]]:
             _rule(["discovery.k8s.io"], ["endpointslices"], ["create", "delete", "patch", "update"]),
         ],
     )
-    role["kind"] = "Role"
-    role["metadata"]["namespace"] = "kube-system"
-    return [role]
+    # extension API servers read the request-header settings the API server publishes
+    reader = _role(
+        "extension-apiserver-authentication-reader",
+        [_rule([""], ["configmaps"], _READ, ["extension-apiserver-authentication"])],
+    )
+    for namespaced in (role, reader):
+        namespaced["kind"] = "Role"
+        namespaced["metadata"]["namespace"] = "kube-system"
+    return [role, reader]
 
 
 def bootstrap_namespaced_role_bindings() -> list[dict[str, Any]]:

@@ -17,6 +17,8 @@ from aiohttp import web
 from kprov.cluster.api.resources import Registry, ResourceInfo
 from kprov.cluster.apiserver import _lib
 from kprov.cluster.apiserver import resource_metrics as metrics_api
+from kprov.cluster.apiserver.aggregated_discovery import RemoteGroup, aggregated_item, remote_groups, shadowed
+from kprov.cluster.apiserver.aggregation import Aggregation
 from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.http1 import AnyRequest
 from kprov.cluster.apiserver.negotiation import json_bytes, json_response
@@ -70,7 +72,24 @@ def _agg_resource(info: ResourceInfo) -> dict[str, Any]:
     return entry
 
 
-def _aggregated(registry: Registry, core: bool, content_type: str) -> web.Response:
+def _remote(ctx: ApiContext) -> tuple[list[RemoteGroup], set[tuple[str, str]]]:
+    """The groups other servers answer (merged in), and the group/versions they claim (the
+    built-in metrics API steps aside for an APIService of its own group/version)."""
+    aggregation = ctx.extras.get("aggregation")
+    if not isinstance(aggregation, Aggregation):
+        return [], set()
+    apiservices = aggregation.apiservices()
+    return remote_groups(apiservices, aggregation.discovery), shadowed(apiservices)
+
+
+def _metrics_builtin(claimed: set[tuple[str, str]]) -> bool:
+    return (metrics_api.GROUP, metrics_api.VERSION) not in claimed
+
+
+def _aggregated(
+    registry: Registry, core: bool, content_type: str,
+    remote: tuple[list[RemoteGroup], set[tuple[str, str]]] = ([], set()),
+) -> web.Response:
     groups: dict[str, list[tuple[str, list[ResourceInfo]]]] = {}
     for group, version in registry.group_versions():
         if (group == "") == core:
@@ -92,7 +111,10 @@ def _aggregated(registry: Registry, core: bool, content_type: str) -> web.Respon
         ],
     }
     if not core:
-        body["items"].append(_metrics_aggregated())
+        groups_remote, claimed = remote
+        if _metrics_builtin(claimed):
+            body["items"].append(_metrics_aggregated())
+        body["items"].extend(aggregated_item(g) for g in groups_remote)
     return web.Response(body=json_bytes(body), headers={"Content-Type": content_type})
 
 
@@ -165,13 +187,18 @@ def _api(request: AnyRequest, ctx: ApiContext) -> web.Response:
 
 def _apis(request: AnyRequest, ctx: ApiContext) -> web.Response:
     agg = _aggregated_type(request)
+    remote = _remote(ctx)
     if agg:
-        return _aggregated(ctx.registry, False, agg)
+        return _aggregated(ctx.registry, False, agg, remote)
     groups: dict[str, list[str]] = {}
     for group, ver in ctx.registry.group_versions():
         if group:
             groups.setdefault(group, []).append(ver)
-    groups.setdefault(metrics_api.GROUP, [metrics_api.VERSION])
+    if _metrics_builtin(remote[1]):
+        groups.setdefault(metrics_api.GROUP, [metrics_api.VERSION])
+    for served in remote[0]:
+        known = groups.setdefault(served.name, [])
+        groups[served.name] = served.version_names + [v for v in known if v not in served.version_names]
     items = [
         {
             "name": g,
@@ -184,7 +211,7 @@ def _apis(request: AnyRequest, ctx: ApiContext) -> web.Response:
 
 
 def _group_versions(ctx: ApiContext, group: str, ver: str) -> web.Response:
-    if (group, ver) == (metrics_api.GROUP, metrics_api.VERSION):
+    if (group, ver) == (metrics_api.GROUP, metrics_api.VERSION) and _metrics_builtin(_remote(ctx)[1]):
         return json_response(
             {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": f"{group}/{ver}",
              "resources": metrics_api.discovery_resources()}
@@ -197,8 +224,12 @@ def _group_versions(ctx: ApiContext, group: str, ver: str) -> web.Response:
 
 def _api_group(ctx: ApiContext, group: str) -> web.Response:
     versions = [v for g, v in ctx.registry.group_versions() if g == group]
-    if group == metrics_api.GROUP:
+    remote, claimed = _remote(ctx)
+    if group == metrics_api.GROUP and _metrics_builtin(claimed):
         versions = [metrics_api.VERSION]
+    for served in remote:
+        if served.name == group:
+            versions = served.version_names + [v for v in versions if v not in served.version_names]
     if not versions:
         raise web.HTTPNotFound()
     return json_response(
