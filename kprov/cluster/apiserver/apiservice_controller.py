@@ -120,8 +120,14 @@ class APIServiceController:
         self._first = True
 
     async def start(self) -> None:
+        """Register and mark the local APIServices before serving (as kube-apiserver's
+        autoregister-completion check waits for them); remote ones are checked by the loop,
+        so a dead backend never delays start-up."""
         try:
-            await self.sync_once()
+            await self._autoregister()
+            for obj in self._aggregation.apiservices():
+                if service_ref(obj) is None:
+                    await self._check(obj)
         except Exception as exc:  # etcd slow: the loop tries again
             _log.warning("apiservices: %r", exc)
         self._task = asyncio.create_task(self._run(), name="apiservices")

@@ -7,8 +7,11 @@ condition (and the 503) follow the backend going away."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import hashlib
 import json
+import socket
 import ssl
 import tempfile
 import threading
@@ -25,6 +28,7 @@ from kprov.pki import issue_cert, new_ca, write_pair
 
 from ._http import request, ssl_context
 
+_WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 GROUP, VERSION = "wardle.example.com", "v1alpha1"
 NAME = f"{VERSION}.{GROUP}"
 SERVICE_NS, SERVICE = "default", "wardle-api"
@@ -63,6 +67,17 @@ class _Backend(BaseHTTPRequestHandler):
             self._json(200, {"apiVersion": f"{GROUP}/{VERSION}", "kind": "FlunderList",
                              "metadata": {"resourceVersion": "1"}, "items": [item],
                              "servedTo": self.headers.get("X-Remote-User")})
+        elif path.endswith("/websocket") and self.headers.get("Upgrade", "").lower() == "websocket":
+            self._websocket_echo()
+        elif path.endswith("/spdy") and self.headers.get("Upgrade", "").lower().startswith("spdy/"):
+            self.send_response(101)
+            self.send_header("Connection", "Upgrade")
+            self.send_header("Upgrade", "SPDY/3.1")
+            self.end_headers()
+            self.wfile.flush()
+            data = self.connection.recv(1024)
+            self.connection.sendall(b"echo:" + data)
+            self.close_connection = True
         elif path == f"/apis/{GROUP}/{VERSION}/stream":
             self.send_response(200)
             self.send_header("Content-Type", "text/plain")
@@ -74,6 +89,32 @@ class _Backend(BaseHTTPRequestHandler):
             self.wfile.write(b"0\r\n\r\n")
         else:
             self._json(404, {"kind": "Status", "code": 404})
+
+    do_POST = do_GET  # noqa: N815 - exec-like upgrades are POSTs
+
+    def _websocket_echo(self) -> None:
+        """The server side of one WebSocket message: the handshake, then one (masked) frame
+        from the client echoed back unmasked, with the subprotocol the client offered first."""
+        key = self.headers["Sec-WebSocket-Key"]
+        accept = base64.b64encode(hashlib.sha1((key + _WS_GUID).encode()).digest()).decode()
+        self.send_response(101)
+        self.send_header("Upgrade", "websocket")
+        self.send_header("Connection", "Upgrade")
+        self.send_header("Sec-WebSocket-Accept", accept)
+        offered = self.headers.get("Sec-WebSocket-Protocol", "")
+        if offered:
+            self.send_header("Sec-WebSocket-Protocol", offered.split(",")[0].strip())
+        self.end_headers()
+        self.wfile.flush()
+        head = self.rfile.read(2)
+        length = head[1] & 0x7F
+        mask = self.rfile.read(4)
+        payload = bytes(b ^ mask[i % 4] for i, b in enumerate(self.rfile.read(length)))
+        reply = b"echo:" + payload + b":" + (self.headers.get("X-Remote-User") or "").encode()
+        self.wfile.write(bytes([0x82, len(reply)]) + reply)
+        self.wfile.write(bytes([0x88, 0]))
+        self.wfile.flush()
+        self.close_connection = True
 
     def _json(self, code: int, body: Any) -> None:
         data = json.dumps(body).encode()
@@ -214,9 +255,58 @@ def test_request_is_proxied_with_the_callers_identity(control_plane, wardle, kub
     assert call["authorization"] is None
 
 
+def test_python_client_reaches_the_backend(control_plane, wardle):
+    from kubernetes import client, config
+
+    api_client = config.new_client_from_config(config_file=str(control_plane.admin_kubeconfig))
+    api = client.CustomObjectsApi(api_client)
+    listed = api.list_namespaced_custom_object(GROUP, VERSION, "default", "flunders")
+    assert [i["metadata"]["name"] for i in listed["items"]] == ["one"]
+    registration = client.ApiregistrationV1Api(api_client)
+    found = registration.read_api_service(NAME)
+    assert found.spec.service.name == SERVICE and found.spec.service.port == 443
+    assert found.status.conditions[0].type == "Available"
+
+
 def test_streamed_reply_is_relayed(control_plane, wardle):
     code, _, body = _admin(control_plane)("GET", f"/apis/{GROUP}/{VERSION}/stream")
     assert code == 200 and body == "one\ntwo\n"
+
+
+def test_websocket_upgrade_is_relayed(control_plane, wardle):
+    import aiohttp
+
+    context = ssl_context(control_plane.admin_kubeconfig, control_plane.ca_file)
+    url = f"{control_plane.server}/apis/{GROUP}/{VERSION}/namespaces/default/flunders/one/websocket"
+
+    async def exchange() -> tuple[str | None, bytes]:
+        async with aiohttp.ClientSession() as session, session.ws_connect(
+            url, ssl=context, protocols=("v5.channel.k8s.io",)
+        ) as ws:
+            await ws.send_bytes(b"\x00hello")
+            message = await ws.receive(timeout=10)
+            return ws.protocol, message.data
+
+    protocol, data = asyncio.run(exchange())
+    assert protocol == "v5.channel.k8s.io"
+    assert data == b"echo:\x00hello:kubernetes-admin"
+
+
+def test_spdy_upgrade_is_spliced(control_plane, wardle):
+    context = ssl_context(control_plane.admin_kubeconfig, control_plane.ca_file)
+    host, port = control_plane.server.removeprefix("https://").rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=10) as raw, context.wrap_socket(
+        raw, server_hostname=host
+    ) as conn:
+        path = f"/apis/{GROUP}/{VERSION}/namespaces/default/flunders/one/spdy"
+        conn.sendall(f"POST {path} HTTP/1.1\r\nHost: {host}\r\nConnection: Upgrade\r\n"
+                     "Upgrade: SPDY/3.1\r\nContent-Length: 0\r\n\r\n".encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += conn.recv(1024)
+        assert head.startswith(b"HTTP/1.1 101"), head
+        conn.sendall(b"frames")
+        assert conn.recv(1024) == b"echo:frames"
 
 
 def test_unauthorized_caller_is_stopped_before_the_backend(control_plane, wardle):
