@@ -8,6 +8,8 @@ Names are paths below the pki directory without the suffix (``etcd/h1/server`` m
     apiserver-kubelet-client         API server -> kubelet (logs, exec)
     front-proxy-ca                   front-proxy CA (extension API servers trust it for X-Remote-*)
     front-proxy-client               API server -> servers behind APIServices
+    metrics-server                   kprov-metrics-server's HTTPS endpoint (metrics-server.kube-system.svc)
+    metrics-server-client            kprov-metrics-server -> API server (system:kprov:metrics-server)
     registry                         the image mirror on every control-plane host (role registry)
     admin, scheduler, controller-manager, kube-proxy    component/admin client certs
     kube-dns                         kprov-dns (system:kprov:kube-dns)
@@ -115,11 +117,24 @@ def _registry_spec(topo: ClusterTopology) -> CertSpec:
                     _dedup([*ips, *_LOOPBACK_IPS]), server=True)
 
 
+def _metrics_server_spec(topo: ClusterTopology) -> CertSpec:
+    """One serving cert for the metrics servers on every control-plane host: the aggregator
+    checks it for metrics-server.kube-system.svc (the APIService's caBundle is the cluster CA)."""
+    dns = ["metrics-server", "metrics-server.kube-system", "metrics-server.kube-system.svc",
+           f"metrics-server.kube-system.svc.{topo.cluster_domain}"]
+    ips: list[str] = []
+    for name in topo.control_plane:
+        dns += topo.hosts[name].dns_names
+        ips += topo.hosts[name].ips
+    return CertSpec("metrics-server", CLUSTER_CA, "metrics-server", (), _dedup(dns), _dedup(ips), server=True)
+
+
 def cert_specs(topo: ClusterTopology) -> list[CertSpec]:
     """Every leaf certificate the cluster needs, in a stable order."""
     specs: list[CertSpec] = [_apiserver_spec(topo)]
     if topo.control_plane:
         specs.append(_registry_spec(topo))
+        specs.append(_metrics_server_spec(topo))
     specs.append(
         CertSpec("apiserver-kubelet-client", CLUSTER_CA, ids.APISERVER_KUBELET_CLIENT_CN,
                  (ids.MASTERS_GROUP,), client=True)
@@ -130,6 +145,7 @@ def cert_specs(topo: ClusterTopology) -> list[CertSpec]:
     specs.append(CertSpec("controller-manager", CLUSTER_CA, ids.CONTROLLER_MANAGER_CN, client=True))
     specs.append(CertSpec("kube-proxy", CLUSTER_CA, ids.KUBE_PROXY_CN, client=True))
     specs.append(CertSpec("kube-dns", CLUSTER_CA, ids.KUBE_DNS_CN, client=True))
+    specs.append(CertSpec("metrics-server-client", CLUSTER_CA, ids.METRICS_SERVER_CN, client=True))
     for name in topo.kubelets:
         host = topo.hosts[name]
         specs.append(
@@ -163,6 +179,7 @@ def kubeconfig_specs(topo: ClusterTopology) -> list[KubeconfigSpec]:
         ),
         KubeconfigSpec("kubeconfigs/kube-proxy.conf", "kube-proxy", ids.KUBE_PROXY_CN, route="node"),
         KubeconfigSpec("kubeconfigs/kube-dns.conf", "kube-dns", ids.KUBE_DNS_CN),
+        KubeconfigSpec("kubeconfigs/metrics-server.conf", "metrics-server-client", ids.METRICS_SERVER_CN),
     ]
     for name in topo.kubelets:
         confs.append(

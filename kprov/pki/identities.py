@@ -15,6 +15,7 @@ __all__ = [
     "KUBE_DNS_CN",
     "KUBE_PROXY_CN",
     "MASTERS_GROUP",
+    "METRICS_SERVER_CN",
     "NODES_GROUP",
     "SCHEDULER_CN",
     "kubelet_cn",
@@ -32,6 +33,7 @@ APISERVER_ETCD_CLIENT_CN = "kube-apiserver-etcd-client"
 # the API server's identity towards the servers behind APIServices (signed by the front-proxy
 # CA, the name they allow in requestheader-allowed-names), as kubeadm names it
 FRONT_PROXY_CLIENT_CN = "front-proxy-client"
+METRICS_SERVER_CN = "system:kprov:metrics-server"
 
 
 def kubelet_cn(node_name: str) -> str:

@@ -36,7 +36,6 @@ from kprov.cluster.apiserver import (
     crud,
     http_proxy,
     proxy,
-    resource_metrics,
     subresources,
     tokens,
     watch,
@@ -294,8 +293,6 @@ async def _resource(request: AnyRequest, ctx: ApiContext, ri: RequestInfo, user:
             return await tokens.handle_token_review(request, ctx, authenticator, await request.read())
         if ri.resource == "selfsubjectreviews":
             return await tokens.handle_self_subject_review(user)
-    if ri.group == resource_metrics.GROUP:
-        return await resource_metrics.handle_resource_metrics(request, ctx, ri)
     info = ctx.registry.get(ri.group, ri.version, ri.resource)
     if info is None or (ri.namespace and not info.namespaced):
         return _not_found_body()

@@ -16,8 +16,7 @@ from aiohttp import web
 
 from kprov.cluster.api.resources import Registry, ResourceInfo
 from kprov.cluster.apiserver import _lib
-from kprov.cluster.apiserver import resource_metrics as metrics_api
-from kprov.cluster.apiserver.aggregated_discovery import RemoteGroup, aggregated_item, remote_groups, shadowed
+from kprov.cluster.apiserver.aggregated_discovery import RemoteGroup, aggregated_item, remote_groups
 from kprov.cluster.apiserver.aggregation import Aggregation
 from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.http1 import AnyRequest
@@ -72,23 +71,16 @@ def _agg_resource(info: ResourceInfo) -> dict[str, Any]:
     return entry
 
 
-def _remote(ctx: ApiContext) -> tuple[list[RemoteGroup], set[tuple[str, str]]]:
-    """The groups other servers answer (merged in), and the group/versions they claim (the
-    built-in metrics API steps aside for an APIService of its own group/version)."""
+def _remote(ctx: ApiContext) -> list[RemoteGroup]:
+    """The groups other servers answer, merged into this server's discovery."""
     aggregation = ctx.extras.get("aggregation")
     if not isinstance(aggregation, Aggregation):
-        return [], set()
-    apiservices = aggregation.apiservices()
-    return remote_groups(apiservices, aggregation.discovery), shadowed(apiservices)
-
-
-def _metrics_builtin(claimed: set[tuple[str, str]]) -> bool:
-    return (metrics_api.GROUP, metrics_api.VERSION) not in claimed
+        return []
+    return remote_groups(aggregation.apiservices(), aggregation.discovery)
 
 
 def _aggregated(
-    registry: Registry, core: bool, content_type: str,
-    remote: tuple[list[RemoteGroup], set[tuple[str, str]]] = ([], set()),
+    registry: Registry, core: bool, content_type: str, remote: list[RemoteGroup] | None = None
 ) -> web.Response:
     groups: dict[str, list[tuple[str, list[ResourceInfo]]]] = {}
     for group, version in registry.group_versions():
@@ -111,29 +103,8 @@ def _aggregated(
         ],
     }
     if not core:
-        groups_remote, claimed = remote
-        if _metrics_builtin(claimed):
-            body["items"].append(_metrics_aggregated())
-        body["items"].extend(aggregated_item(g) for g in groups_remote)
+        body["items"].extend(aggregated_item(g) for g in remote or [])
     return web.Response(body=json_bytes(body), headers={"Content-Type": content_type})
-
-
-def _metrics_aggregated() -> dict[str, Any]:
-    """metrics.k8s.io/v1beta1 (served by resource_metrics, not the registry)."""
-    resources = [
-        {
-            "resource": r["name"],
-            "responseKind": {"group": metrics_api.GROUP, "version": metrics_api.VERSION, "kind": r["kind"]},
-            "scope": "Namespaced" if r["namespaced"] else "Cluster",
-            "singularResource": "",
-            "verbs": r["verbs"],
-        }
-        for r in metrics_api.discovery_resources()
-    ]
-    return {
-        "metadata": {"name": metrics_api.GROUP},
-        "versions": [{"version": metrics_api.VERSION, "freshness": "Current", "resources": resources}],
-    }
 
 
 def _legacy_resources(group: str, version: str, infos: list[ResourceInfo]) -> dict[str, Any]:
@@ -194,9 +165,7 @@ def _apis(request: AnyRequest, ctx: ApiContext) -> web.Response:
     for group, ver in ctx.registry.group_versions():
         if group:
             groups.setdefault(group, []).append(ver)
-    if _metrics_builtin(remote[1]):
-        groups.setdefault(metrics_api.GROUP, [metrics_api.VERSION])
-    for served in remote[0]:
+    for served in remote:
         known = groups.setdefault(served.name, [])
         groups[served.name] = served.version_names + [v for v in known if v not in served.version_names]
     items = [
@@ -211,11 +180,6 @@ def _apis(request: AnyRequest, ctx: ApiContext) -> web.Response:
 
 
 def _group_versions(ctx: ApiContext, group: str, ver: str) -> web.Response:
-    if (group, ver) == (metrics_api.GROUP, metrics_api.VERSION) and _metrics_builtin(_remote(ctx)[1]):
-        return json_response(
-            {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": f"{group}/{ver}",
-             "resources": metrics_api.discovery_resources()}
-        )
     infos = list(ctx.registry.in_group_version(group, ver))
     if not infos:
         raise web.HTTPNotFound()
@@ -224,10 +188,7 @@ def _group_versions(ctx: ApiContext, group: str, ver: str) -> web.Response:
 
 def _api_group(ctx: ApiContext, group: str) -> web.Response:
     versions = [v for g, v in ctx.registry.group_versions() if g == group]
-    remote, claimed = _remote(ctx)
-    if group == metrics_api.GROUP and _metrics_builtin(claimed):
-        versions = [metrics_api.VERSION]
-    for served in remote:
+    for served in _remote(ctx):
         if served.name == group:
             versions = served.version_names + [v for v in versions if v not in served.version_names]
     if not versions:
