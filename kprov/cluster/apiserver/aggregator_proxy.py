@@ -62,15 +62,31 @@ def identity_headers(user: UserInfo) -> list[tuple[str, str]]:
     return headers
 
 
+def _client_ip(request: AnyRequest) -> str:
+    transport = request.transport
+    peer = transport.get_extra_info("peername") if transport is not None else None
+    return str(peer[0]) if isinstance(peer, tuple) and peer else ""
+
+
 def _forwarded(request: AnyRequest, user: UserInfo, upgrade: bool) -> list[tuple[str, str]]:
+    """The request's headers as the backend gets them: credentials and hop-by-hop ones
+    dropped, the client appended to X-Forwarded-For (as Go's reverse proxy does), the
+    identity headers added."""
     kept = []
+    forwarded_for = ""
     for name, value in request.headers.items():
         lower = name.lower()
         if lower == "authorization" or lower.startswith(("impersonate-", "x-remote-")):
             continue
         if lower in _HOP_BY_HOP and not (upgrade and lower in ("connection", "upgrade")):
             continue
+        if lower == "x-forwarded-for":
+            forwarded_for = value
+            continue
         kept.append((name, value))
+    client = _client_ip(request)
+    if client:
+        kept.append(("X-Forwarded-For", f"{forwarded_for}, {client}" if forwarded_for else client))
     return kept + identity_headers(user)
 
 

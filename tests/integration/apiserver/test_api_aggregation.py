@@ -53,6 +53,7 @@ class _Backend(BaseHTTPRequestHandler):
             "path": self.path, "cn": cn, "user": self.headers.get("X-Remote-User"),
             "groups": self.headers.get_all("X-Remote-Group") or [],
             "authorization": self.headers.get("Authorization"),
+            "forwarded_for": self.headers.get("X-Forwarded-For"),
         })
         if cn != "front-proxy-client":
             self._json(401, {"kind": "Status", "code": 401})
@@ -253,6 +254,7 @@ def test_request_is_proxied_with_the_callers_identity(control_plane, wardle, kub
     assert call["cn"] == "front-proxy-client"
     assert "system:masters" in call["groups"] and "system:authenticated" in call["groups"]
     assert call["authorization"] is None
+    assert call["forwarded_for"] == "127.0.0.1"
 
 
 def test_python_client_reaches_the_backend(control_plane, wardle):
