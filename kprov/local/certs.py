@@ -2,6 +2,7 @@
 
 Layout under ``<dir>/pki``: ``ca.crt/.key``, ``apiserver.crt/.key`` (serving, for 127.0.0.1,
 localhost and the ``kubernetes`` service names/IP), ``apiserver-kubelet-client.crt/.key``,
+``front-proxy-ca.crt/.key`` and ``front-proxy-client.crt/.key`` (API aggregation),
 ``encryption-config.yaml``, ``sa.key``/``sa.pub`` (the service-account token key);
 kubeconfigs under ``<dir>/kubeconfigs/<user>.conf``.
 """
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from kprov.pki import (
     APISERVER_KUBELET_CLIENT_CN,
+    FRONT_PROXY_CLIENT_CN,
     KEY_MODE,
     MASTERS_GROUP,
     KeyPair,
@@ -52,6 +54,7 @@ def ensure_pki(base: Path, service_ip: str = "10.96.0.1") -> LocalPki:
     pki = LocalPki(base)
     if (pki.dir / "ca.crt").exists():
         _ensure_sa_key(pki)  # planes made before tokens existed
+        _ensure_front_proxy(pki)  # ... or aggregation
         return pki
     pki.dir.mkdir(parents=True, exist_ok=True)
     pki.dir.chmod(0o700)
@@ -75,7 +78,16 @@ def ensure_pki(base: Path, service_ip: str = "10.96.0.1") -> LocalPki:
     write_pair(pki.dir, "apiserver-kubelet-client", kubelet_client)
     write_file(pki.encryption_config, encryption_config().encode(), KEY_MODE)
     _ensure_sa_key(pki)
+    _ensure_front_proxy(pki)
     return pki
+
+
+def _ensure_front_proxy(pki: LocalPki) -> None:
+    if (pki.dir / "front-proxy-client.crt").exists():
+        return
+    ca = new_ca("kprov-local-front-proxy-ca")
+    write_pair(pki.dir, "front-proxy-ca", ca)
+    write_pair(pki.dir, "front-proxy-client", issue_cert(ca, FRONT_PROXY_CLIENT_CN, client=True))
 
 
 def _ensure_sa_key(pki: LocalPki) -> None:

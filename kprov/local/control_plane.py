@@ -58,6 +58,10 @@ def apiserver_argv(
         "--encryption-provider-config", pki.encryption_config,
         "--service-account-key-file", pki.path("sa", "pub"),
         "--service-account-signing-key-file", pki.path("sa", "key"),
+        "--proxy-client-cert-file", pki.path("front-proxy-client", "crt"),
+        "--proxy-client-key-file", pki.path("front-proxy-client", "key"),
+        "--requestheader-client-ca-file", pki.path("front-proxy-ca", "crt"),
+        "--requestheader-allowed-names", "front-proxy-client",
         *disabled,
         *extra,
     ]

@@ -6,6 +6,10 @@ Names are paths below the pki directory without the suffix (``etcd/h1/server`` m
     ca                               cluster CA
     apiserver                        API server serving cert
     apiserver-kubelet-client         API server -> kubelet (logs, exec)
+    front-proxy-ca                   front-proxy CA (extension API servers trust it for X-Remote-*)
+    front-proxy-client               API server -> servers behind APIServices
+    metrics-server                   kprov-metrics-server's HTTPS endpoint (metrics-server.kube-system.svc)
+    metrics-server-client            kprov-metrics-server -> API server (system:kprov:metrics-server)
     registry                         the image mirror on every control-plane host (role registry)
     admin, scheduler, controller-manager, kube-proxy    component/admin client certs
     kube-dns                         kprov-dns (system:kprov:kube-dns)
@@ -29,6 +33,7 @@ __all__ = [
     "CLUSTER_CA",
     "ETCD_ADMIN_CN",
     "ETCD_CA",
+    "FRONT_PROXY_CA",
     "REGISTRY_CN",
     "CertSpec",
     "KubeconfigSpec",
@@ -38,6 +43,7 @@ __all__ = [
 
 CLUSTER_CA = "ca"
 ETCD_CA = "etcd/ca"
+FRONT_PROXY_CA = "front-proxy-ca"
 ETCD_ADMIN_CN = "kprov-etcd-admin"
 REGISTRY_CN = "kprov-registry"
 _LOOPBACK_NAMES = ("localhost",)
@@ -111,20 +117,35 @@ def _registry_spec(topo: ClusterTopology) -> CertSpec:
                     _dedup([*ips, *_LOOPBACK_IPS]), server=True)
 
 
+def _metrics_server_spec(topo: ClusterTopology) -> CertSpec:
+    """One serving cert for the metrics servers on every control-plane host: the aggregator
+    checks it for metrics-server.kube-system.svc (the APIService's caBundle is the cluster CA)."""
+    dns = ["metrics-server", "metrics-server.kube-system", "metrics-server.kube-system.svc",
+           f"metrics-server.kube-system.svc.{topo.cluster_domain}"]
+    ips: list[str] = []
+    for name in topo.control_plane:
+        dns += topo.hosts[name].dns_names
+        ips += topo.hosts[name].ips
+    return CertSpec("metrics-server", CLUSTER_CA, "metrics-server", (), _dedup(dns), _dedup(ips), server=True)
+
+
 def cert_specs(topo: ClusterTopology) -> list[CertSpec]:
     """Every leaf certificate the cluster needs, in a stable order."""
     specs: list[CertSpec] = [_apiserver_spec(topo)]
     if topo.control_plane:
         specs.append(_registry_spec(topo))
+        specs.append(_metrics_server_spec(topo))
     specs.append(
         CertSpec("apiserver-kubelet-client", CLUSTER_CA, ids.APISERVER_KUBELET_CLIENT_CN,
                  (ids.MASTERS_GROUP,), client=True)
     )
+    specs.append(CertSpec("front-proxy-client", FRONT_PROXY_CA, ids.FRONT_PROXY_CLIENT_CN, client=True))
     specs.append(CertSpec("admin", CLUSTER_CA, ids.ADMIN_CN, (ids.MASTERS_GROUP,), client=True))
     specs.append(CertSpec("scheduler", CLUSTER_CA, ids.SCHEDULER_CN, client=True))
     specs.append(CertSpec("controller-manager", CLUSTER_CA, ids.CONTROLLER_MANAGER_CN, client=True))
     specs.append(CertSpec("kube-proxy", CLUSTER_CA, ids.KUBE_PROXY_CN, client=True))
     specs.append(CertSpec("kube-dns", CLUSTER_CA, ids.KUBE_DNS_CN, client=True))
+    specs.append(CertSpec("metrics-server-client", CLUSTER_CA, ids.METRICS_SERVER_CN, client=True))
     for name in topo.kubelets:
         host = topo.hosts[name]
         specs.append(
@@ -158,6 +179,7 @@ def kubeconfig_specs(topo: ClusterTopology) -> list[KubeconfigSpec]:
         ),
         KubeconfigSpec("kubeconfigs/kube-proxy.conf", "kube-proxy", ids.KUBE_PROXY_CN, route="node"),
         KubeconfigSpec("kubeconfigs/kube-dns.conf", "kube-dns", ids.KUBE_DNS_CN),
+        KubeconfigSpec("kubeconfigs/metrics-server.conf", "metrics-server-client", ids.METRICS_SERVER_CN),
     ]
     for name in topo.kubelets:
         confs.append(

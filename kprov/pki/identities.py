@@ -11,9 +11,11 @@ __all__ = [
     "APISERVER_ETCD_CLIENT_CN",
     "APISERVER_KUBELET_CLIENT_CN",
     "CONTROLLER_MANAGER_CN",
+    "FRONT_PROXY_CLIENT_CN",
     "KUBE_DNS_CN",
     "KUBE_PROXY_CN",
     "MASTERS_GROUP",
+    "METRICS_SERVER_CN",
     "NODES_GROUP",
     "SCHEDULER_CN",
     "kubelet_cn",
@@ -28,6 +30,10 @@ KUBE_DNS_CN = "system:kprov:kube-dns"
 NODES_GROUP = "system:nodes"
 APISERVER_KUBELET_CLIENT_CN = "kube-apiserver-kubelet-client"
 APISERVER_ETCD_CLIENT_CN = "kube-apiserver-etcd-client"
+# the API server's identity towards the servers behind APIServices (signed by the front-proxy
+# CA, the name they allow in requestheader-allowed-names), as kubeadm names it
+FRONT_PROXY_CLIENT_CN = "front-proxy-client"
+METRICS_SERVER_CN = "system:kprov:metrics-server"
 
 
 def kubelet_cn(node_name: str) -> str:

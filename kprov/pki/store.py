@@ -20,7 +20,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from kprov.pki.catalog import CLUSTER_CA, ETCD_CA, CertSpec, cert_specs, kubeconfig_specs
+from kprov.pki.catalog import CLUSTER_CA, ETCD_CA, FRONT_PROXY_CA, CertSpec, cert_specs, kubeconfig_specs
 from kprov.pki.keypair import KeyPair, issue_cert, new_ca
 from kprov.pki.kubeconfig import render_kubeconfig
 from kprov.pki.pem import CERT_MODE, KEY_MODE, pair_paths, read_pair, write_file, write_pair
@@ -43,7 +43,7 @@ __all__ = [
 ]
 
 RENEW_BEFORE = dt.timedelta(days=30)
-CA_COMMON_NAMES = {CLUSTER_CA: "kprov-ca", ETCD_CA: "kprov-etcd-ca"}
+CA_COMMON_NAMES = {CLUSTER_CA: "kprov-ca", ETCD_CA: "kprov-etcd-ca", FRONT_PROXY_CA: "kprov-front-proxy-ca"}
 SA_KEY = "sa.key"
 SA_PUB = "sa.pub"
 ENCRYPTION_CONFIG = "encryption-config.yaml"
@@ -182,7 +182,7 @@ class ClusterPki:
         server = topo.server_url  # fails on a topology without an API server before writing
         self.directory.mkdir(parents=True, exist_ok=True)
         self.directory.chmod(0o700)
-        cas = {name: self._ensure_ca(name, report) for name in (CLUSTER_CA, ETCD_CA)}
+        cas = {name: self._ensure_ca(name, report) for name in (CLUSTER_CA, ETCD_CA, FRONT_PROXY_CA)}
         for spec in cert_specs(topo):
             self._ensure_leaf(spec, cas[spec.ca], rotate, report)
         cluster_ca_pem = cas[CLUSTER_CA].cert_pem

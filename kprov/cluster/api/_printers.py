@@ -33,6 +33,7 @@ from kprov.cluster.api._printers_workloads import (
     STATEFULSET,
 )
 from kprov.cluster.api._printing import Column, Printer, default_printer
+from kprov.cluster.api.apiregistration import PRINTER as APISERVICE
 
 __all__ = ["PRINTERS", "Column", "Printer", "default_printer"]
 
@@ -70,6 +71,7 @@ PRINTERS = MappingProxyType(
         ("coordination.k8s.io", "Lease"): LEASE,
         ("discovery.k8s.io", "EndpointSlice"): ENDPOINTSLICE,
         ("apiextensions.k8s.io", "CustomResourceDefinition"): CUSTOMRESOURCEDEFINITION,
+        ("apiregistration.k8s.io", "APIService"): APISERVICE,
         ("rbac.authorization.k8s.io", "Role"): ROLE,
         ("rbac.authorization.k8s.io", "ClusterRole"): ROLE,
         ("rbac.authorization.k8s.io", "RoleBinding"): BINDING,

@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 
 from kprov.cluster.api._rbac_kinds import default_binding
+from kprov.cluster.api.apiregistration import default_apiservice
 from kprov.cluster.api.crd import default_crd
 from kprov.cluster.api.objects import parse_quantity
 from kprov.cluster.api.resources import ResourceInfo
@@ -541,6 +542,7 @@ _BY_KIND: dict[tuple[str, str], Callable[[dict[str, Any]], None]] = {
     ("discovery.k8s.io", "EndpointSlice"): _endpointslice,
     ("rbac.authorization.k8s.io", "RoleBinding"): default_binding,
     ("rbac.authorization.k8s.io", "ClusterRoleBinding"): default_binding,
+    ("apiregistration.k8s.io", "APIService"): default_apiservice,
     ("apiextensions.k8s.io", "CustomResourceDefinition"): default_crd,
     ("admissionregistration.k8s.io", "MutatingWebhookConfiguration"): _mutating_webhooks,
     ("admissionregistration.k8s.io", "ValidatingWebhookConfiguration"): _validating_webhooks,

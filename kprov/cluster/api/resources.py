@@ -599,6 +599,17 @@ def _build() -> tuple[ResourceInfo, ...]:
             field_selectors=_META_FIELDS,
         ),
         ResourceInfo(
+            "apiregistration.k8s.io",
+            "v1",
+            "apiservices",
+            "APIService",
+            "apiservice",
+            False,
+            categories=("api-extensions",),
+            subresources=(_status("APIService", "apiregistration.k8s.io"),),
+            field_selectors=_META_FIELDS,
+        ),
+        ResourceInfo(
             "authentication.k8s.io",
             "v1",
             "tokenreviews",

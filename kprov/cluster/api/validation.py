@@ -31,6 +31,9 @@ from kprov.cluster.api._validation_storage import (
     validate_pvc,
     validate_storage_class,
 )
+from kprov.cluster.api.apiregistration import GROUP as APIREGISTRATION_GROUP
+from kprov.cluster.api.apiregistration import name_errors as apiservice_name_errors
+from kprov.cluster.api.apiregistration import validate_apiservice
 from kprov.cluster.api.crd import validate_crd
 from kprov.cluster.api.errors import Cause
 from kprov.cluster.api.names import (
@@ -75,6 +78,8 @@ def _metadata(errors: Errors, info: ResourceInfo, obj: dict[str, Any], old: dict
         )
         if info.group == RBAC_GROUP:
             check = path_segment_errors
+        elif info.group == APIREGISTRATION_GROUP:
+            check = apiservice_name_errors
         errors.each("metadata.name", name, check(str(name)))
     if info.namespaced and not meta.get("namespace"):
         errors.required("metadata.namespace")
@@ -465,6 +470,7 @@ _BY_KIND: dict[tuple[str, str], Callable[[Errors, dict[str, Any], dict[str, Any]
     ("coordination.k8s.io", "Lease"): _lease,
     ("discovery.k8s.io", "EndpointSlice"): _endpointslice,
     ("apiextensions.k8s.io", "CustomResourceDefinition"): _crd,
+    (APIREGISTRATION_GROUP, "APIService"): validate_apiservice,
     ("batch", "Job"): validate_job,
     ("batch", "CronJob"): validate_cronjob,
     ("policy", "PodDisruptionBudget"): validate_pdb,

@@ -113,6 +113,15 @@ def parse_args(argv: list[str] | None = None) -> ServerConfig:
         help="comma-separated admission plugins to switch off (ServiceAccount: for servers with no "
         "controller manager making each namespace's default account)",
     )
+    parser.add_argument("--proxy-client-cert-file", default="",
+                        help="client certificate presented to the servers behind APIServices")
+    parser.add_argument("--proxy-client-key-file", default="")
+    parser.add_argument("--requestheader-client-ca-file", default="",
+                        help="the CA of --proxy-client-cert-file (published for extension API servers)")
+    parser.add_argument("--requestheader-allowed-names", default="", help="comma-separated common names")
+    parser.add_argument("--requestheader-username-headers", default="X-Remote-User")
+    parser.add_argument("--requestheader-group-headers", default="X-Remote-Group")
+    parser.add_argument("--requestheader-extra-headers-prefix", default="X-Remote-Extra-")
     parser.add_argument("--v", type=int, default=0, help="log verbosity (0-1 info, 2 debug)")
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -156,7 +165,18 @@ def parse_args(argv: list[str] | None = None) -> ServerConfig:
         audit_log_path=args.audit_log_path,
         audit_log_maxsize_mb=max(0, args.audit_log_maxsize),
         audit_log_maxbackup=max(0, args.audit_log_maxbackup),
+        proxy_client_cert_file=args.proxy_client_cert_file,
+        proxy_client_key_file=args.proxy_client_key_file,
+        requestheader_client_ca_file=args.requestheader_client_ca_file,
+        requestheader_allowed_names=_csv(args.requestheader_allowed_names),
+        requestheader_username_headers=_csv(args.requestheader_username_headers),
+        requestheader_group_headers=_csv(args.requestheader_group_headers),
+        requestheader_extra_headers_prefix=_csv(args.requestheader_extra_headers_prefix),
     )
+
+
+def _csv(text: str) -> tuple[str, ...]:
+    return tuple(p.strip() for p in text.split(",") if p.strip())
 
 
 def _run_workers(config: ServerConfig, argv: list[str]) -> None:

@@ -7,7 +7,8 @@ Bearer token, see :mod:`.authn`; an invalid token is a 401 everywhere), rejects 
 requests except to the public health/version paths (401), switches to the impersonated
 identity when Impersonate-* headers ask and the authorizer allows it (impersonation.py),
 resolves its RequestInfo,
-authorizes it (403), dispatches it - resource paths to the CRUD, watch and subresource
+authorizes it (403), dispatches it - a group/version an APIService gives to another server
+to :mod:`.aggregator_proxy`, resource paths to the CRUD, watch and subresource
 handlers, the rest to discovery and health - and turns every ApiError / storage error into a
 Status reply (and, when metrics are on, counts and times it: :mod:`.metrics`; GET /metrics
 is authorized as a non-resource URL), so no handler builds error responses and no exception
@@ -31,14 +32,15 @@ from kprov.cluster.api.errors import ApiError
 from kprov.cluster.api.resources import ResourceInfo
 from kprov.cluster.apiserver import (
     accessreview,
+    aggregator_proxy,
     crud,
     http_proxy,
     proxy,
-    resource_metrics,
     subresources,
     tokens,
     watch,
 )
+from kprov.cluster.apiserver.aggregation import aggregation_of
 from kprov.cluster.apiserver.audit import AuditLog
 from kprov.cluster.apiserver.authn import REQUEST_USER, Authenticator, TokenInvalid, UserInfo
 from kprov.cluster.apiserver.authz import Authorizer, authorizer_of
@@ -119,6 +121,7 @@ def _handler(ctx: ApiContext, insecure_local: bool) -> Any:
 
     metrics: ApiMetrics | None = ctx.extras.get("metrics")
     audit: AuditLog | None = ctx.extras.get("audit")
+    aggregation = aggregation_of(ctx)
 
     async def handle(request: AnyRequest) -> Any:
         ri = parse_request_info(request.method, request.path, parse_bool(request.query.get("watch")))
@@ -175,6 +178,9 @@ def _handler(ctx: ApiContext, insecure_local: bool) -> Any:
                 raise too_large(max_body)
             if isinstance(request, web.BaseRequest) and request.headers.get("Expect"):
                 await _expect(request)  # (the front answers Expect itself)
+            apiservice = aggregation.remote_for(request.path)
+            if apiservice is not None:  # another server's group/version (aggregator_proxy.py)
+                return await aggregator_proxy.handle_proxy(request, aggregation, apiservice, user)
             if ri is not None:
                 return await _resource(request, ctx, ri, user)
             if request.path == "/metrics" and metrics is not None:
@@ -287,8 +293,6 @@ async def _resource(request: AnyRequest, ctx: ApiContext, ri: RequestInfo, user:
             return await tokens.handle_token_review(request, ctx, authenticator, await request.read())
         if ri.resource == "selfsubjectreviews":
             return await tokens.handle_self_subject_review(user)
-    if ri.group == resource_metrics.GROUP:
-        return await resource_metrics.handle_resource_metrics(request, ctx, ri)
     info = ctx.registry.get(ri.group, ri.version, ri.resource)
     if info is None or (ri.namespace and not info.namespaced):
         return _not_found_body()

@@ -313,6 +313,22 @@ def bootstrap_cluster_roles() -> list[dict[str, Any]]:
                 )
             ],
         ),
+        # the metrics API (kprov-metrics-server, as metrics-server's manifests grant it)
+        _role(
+            "system:aggregated-metrics-reader",
+            [_rule(["metrics.k8s.io"], ["pods", "nodes"], _READ)],
+            view_labels,
+        ),
+        _role(
+            "system:kprov:metrics-server",
+            [
+                _rule([""], ["nodes"], ["get", "list"]),
+                _rule(["apiregistration.k8s.io"], ["apiservices"], ["create"]),
+                _rule(
+                    ["apiregistration.k8s.io"], ["apiservices"], ["get", "update"], ["v1beta1.metrics.k8s.io"]
+                ),
+            ],
+        ),
         _role(
             "system:auth-delegator",
             [
@@ -399,6 +415,9 @@ def _binding(name: str, role: str, subjects: list[dict[str, Any]]) -> dict[str, 
     }
 
 
+_METRICS_SERVER = {"kind": "User", "apiGroup": _RBAC, "name": "system:kprov:metrics-server"}
+
+
 def bootstrap_cluster_role_bindings() -> list[dict[str, Any]]:
     authenticated = _subject("Group", "system:authenticated")
     return [
@@ -433,6 +452,8 @@ def bootstrap_cluster_role_bindings() -> list[dict[str, Any]]:
         _binding(
             "system:kprov:kube-dns", "system:kprov:kube-dns", [_subject("User", "system:kprov:kube-dns")]
         ),
+        _binding("system:kprov:metrics-server", "system:kprov:metrics-server", [_METRICS_SERVER]),
+        _binding("metrics-server:system:auth-delegator", "system:auth-delegator", [_METRICS_SERVER]),
     ]
 
 
@@ -444,16 +465,35 @@ def bootstrap_namespaced_roles() -> list[dict[str, Any]]:
             _rule(["discovery.k8s.io"], ["endpointslices"], ["create", "delete", "patch", "update"]),
         ],
     )
-    role["kind"] = "Role"
-    role["metadata"]["namespace"] = "kube-system"
-    return [role]
+    # extension API servers read the request-header settings the API server publishes
+    reader = _role(
+        "extension-apiserver-authentication-reader",
+        [_rule([""], ["configmaps"], _READ, ["extension-apiserver-authentication"])],
+    )
+    metrics = _role(
+        "system:kprov:metrics-server",
+        [
+            _rule([""], ["services"], ["create", "get"]),
+            _rule(["discovery.k8s.io"], ["endpointslices"], ["create", "delete", "get", "update"]),
+        ],
+    )
+    for namespaced in (role, reader, metrics):
+        namespaced["kind"] = "Role"
+        namespaced["metadata"]["namespace"] = "kube-system"
+    return [role, reader, metrics]
 
 
 def bootstrap_namespaced_role_bindings() -> list[dict[str, Any]]:
-    binding = _binding(
-        "system:kprov:kube-dns", "system:kprov:kube-dns", [_subject("User", "system:kprov:kube-dns")]
-    )
-    binding["kind"] = "RoleBinding"
-    binding["metadata"]["namespace"] = "kube-system"
-    binding["roleRef"]["kind"] = "Role"
-    return [binding]
+    bindings = [
+        _binding(
+            "system:kprov:kube-dns", "system:kprov:kube-dns", [_subject("User", "system:kprov:kube-dns")]
+        ),
+        _binding("system:kprov:metrics-server", "system:kprov:metrics-server", [_METRICS_SERVER]),
+        _binding("metrics-server-auth-reader", "extension-apiserver-authentication-reader",
+                 [_METRICS_SERVER]),
+    ]
+    for binding in bindings:
+        binding["kind"] = "RoleBinding"
+        binding["metadata"]["namespace"] = "kube-system"
+        binding["roleRef"]["kind"] = "Role"
+    return bindings

@@ -43,4 +43,15 @@ class ServerConfig:
     # balancers health-checking /readyz drain this server), then in-flight ones finish
     shutdown_delay_s: float = 0.0
     shutdown_timeout_s: float = 1.0  # in-flight requests' (and watches') grace after the delay
+    # API aggregation: the client certificate this server presents to the servers behind
+    # APIServices (the front-proxy CA signs it), and the request-header settings it publishes
+    # in kube-system/extension-apiserver-authentication so those servers can verify it
+    proxy_client_cert_file: str = ""
+    proxy_client_key_file: str = ""
+    requestheader_client_ca_file: str = ""
+    requestheader_allowed_names: tuple[str, ...] = ()
+    requestheader_username_headers: tuple[str, ...] = ("X-Remote-User",)
+    requestheader_group_headers: tuple[str, ...] = ("X-Remote-Group",)
+    requestheader_extra_headers_prefix: tuple[str, ...] = ("X-Remote-Extra-",)
+    apiservice_check_interval_s: float = 2.0  # the availability controller's resync
     extra: dict[str, str] = field(default_factory=dict)

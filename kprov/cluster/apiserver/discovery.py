@@ -16,7 +16,8 @@ from aiohttp import web
 
 from kprov.cluster.api.resources import Registry, ResourceInfo
 from kprov.cluster.apiserver import _lib
-from kprov.cluster.apiserver import resource_metrics as metrics_api
+from kprov.cluster.apiserver.aggregated_discovery import RemoteGroup, aggregated_item, remote_groups
+from kprov.cluster.apiserver.aggregation import Aggregation
 from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.http1 import AnyRequest
 from kprov.cluster.apiserver.negotiation import json_bytes, json_response
@@ -70,7 +71,17 @@ def _agg_resource(info: ResourceInfo) -> dict[str, Any]:
     return entry
 
 
-def _aggregated(registry: Registry, core: bool, content_type: str) -> web.Response:
+def _remote(ctx: ApiContext) -> list[RemoteGroup]:
+    """The groups other servers answer, merged into this server's discovery."""
+    aggregation = ctx.extras.get("aggregation")
+    if not isinstance(aggregation, Aggregation):
+        return []
+    return remote_groups(aggregation.apiservices(), aggregation.discovery)
+
+
+def _aggregated(
+    registry: Registry, core: bool, content_type: str, remote: list[RemoteGroup] | None = None
+) -> web.Response:
     groups: dict[str, list[tuple[str, list[ResourceInfo]]]] = {}
     for group, version in registry.group_versions():
         if (group == "") == core:
@@ -92,26 +103,8 @@ def _aggregated(registry: Registry, core: bool, content_type: str) -> web.Respon
         ],
     }
     if not core:
-        body["items"].append(_metrics_aggregated())
+        body["items"].extend(aggregated_item(g) for g in remote or [])
     return web.Response(body=json_bytes(body), headers={"Content-Type": content_type})
-
-
-def _metrics_aggregated() -> dict[str, Any]:
-    """metrics.k8s.io/v1beta1 (served by resource_metrics, not the registry)."""
-    resources = [
-        {
-            "resource": r["name"],
-            "responseKind": {"group": metrics_api.GROUP, "version": metrics_api.VERSION, "kind": r["kind"]},
-            "scope": "Namespaced" if r["namespaced"] else "Cluster",
-            "singularResource": "",
-            "verbs": r["verbs"],
-        }
-        for r in metrics_api.discovery_resources()
-    ]
-    return {
-        "metadata": {"name": metrics_api.GROUP},
-        "versions": [{"version": metrics_api.VERSION, "freshness": "Current", "resources": resources}],
-    }
 
 
 def _legacy_resources(group: str, version: str, infos: list[ResourceInfo]) -> dict[str, Any]:
@@ -165,13 +158,16 @@ def _api(request: AnyRequest, ctx: ApiContext) -> web.Response:
 
 def _apis(request: AnyRequest, ctx: ApiContext) -> web.Response:
     agg = _aggregated_type(request)
+    remote = _remote(ctx)
     if agg:
-        return _aggregated(ctx.registry, False, agg)
+        return _aggregated(ctx.registry, False, agg, remote)
     groups: dict[str, list[str]] = {}
     for group, ver in ctx.registry.group_versions():
         if group:
             groups.setdefault(group, []).append(ver)
-    groups.setdefault(metrics_api.GROUP, [metrics_api.VERSION])
+    for served in remote:
+        known = groups.setdefault(served.name, [])
+        groups[served.name] = served.version_names + [v for v in known if v not in served.version_names]
     items = [
         {
             "name": g,
@@ -184,11 +180,6 @@ def _apis(request: AnyRequest, ctx: ApiContext) -> web.Response:
 
 
 def _group_versions(ctx: ApiContext, group: str, ver: str) -> web.Response:
-    if (group, ver) == (metrics_api.GROUP, metrics_api.VERSION):
-        return json_response(
-            {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": f"{group}/{ver}",
-             "resources": metrics_api.discovery_resources()}
-        )
     infos = list(ctx.registry.in_group_version(group, ver))
     if not infos:
         raise web.HTTPNotFound()
@@ -197,8 +188,9 @@ def _group_versions(ctx: ApiContext, group: str, ver: str) -> web.Response:
 
 def _api_group(ctx: ApiContext, group: str) -> web.Response:
     versions = [v for g, v in ctx.registry.group_versions() if g == group]
-    if group == metrics_api.GROUP:
-        versions = [metrics_api.VERSION]
+    for served in _remote(ctx):
+        if served.name == group:
+            versions = served.version_names + [v for v in versions if v not in served.version_names]
     if not versions:
         raise web.HTTPNotFound()
     return json_response(

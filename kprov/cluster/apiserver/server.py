@@ -14,7 +14,9 @@ import signal
 from collections.abc import Callable
 
 from kprov.cluster.api.resources import REGISTRY
+from kprov.cluster.apiserver.aggregation import aggregation_of
 from kprov.cluster.apiserver.allocators import Allocators
+from kprov.cluster.apiserver.apiservice_controller import APIServiceController
 from kprov.cluster.apiserver.app import build_front
 from kprov.cluster.apiserver.audit import AuditLog, open_audit_log
 from kprov.cluster.apiserver.bootstrap import bootstrap
@@ -22,6 +24,7 @@ from kprov.cluster.apiserver.config import ServerConfig
 from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.crds import CustomResources
 from kprov.cluster.apiserver.endpoint_leases import EndpointLeases
+from kprov.cluster.apiserver.extension_auth import publish as publish_extension_auth
 from kprov.cluster.apiserver.http1 import HttpFront
 from kprov.cluster.apiserver.metrics import ApiMetrics, MeteredStore, resource_namer
 from kprov.cluster.apiserver.policy_reconcile import reconcile_policy
@@ -138,6 +141,10 @@ async def start_server(config: ServerConfig) -> tuple[Listeners, ApiContext, Etc
     custom_resources = CustomResources(ctx)
     await custom_resources.start()
     ctx.extras["custom_resources"] = custom_resources
+    await publish_extension_auth(ctx)
+    apiservices = APIServiceController(ctx, aggregation_of(ctx))
+    await apiservices.start()
+    ctx.extras["apiservices"] = apiservices
     leases = EndpointLeases(ctx, ttl_s=config.endpoint_lease_ttl_s)
     try:
         await leases.beat()  # listed in the kubernetes Endpoints before serving
@@ -203,4 +210,7 @@ async def shut_down(config: ServerConfig, ctx: ApiContext, listeners: Listeners)
     custom_resources = ctx.extras.get("custom_resources")
     if isinstance(custom_resources, CustomResources):
         await custom_resources.stop()
+    apiservices = ctx.extras.get("apiservices")
+    if isinstance(apiservices, APIServiceController):
+        await apiservices.stop()
     await ctx.cache.stop()

@@ -3,7 +3,7 @@
 Design: as upstream's HPA controller. Each HPA (read in autoscaling/v2) is reconciled when
 it changes and every ``sync_period`` (15 s) after: read the target's ``scale`` subresource
 (replicas and the pod selector), the pods from the shared pod cache and their usage from
-``metrics.k8s.io`` (served by the API server from the kubelets' summaries). Each metric of
+``metrics.k8s.io`` (kprov-metrics-server behind its APIService, from the kubelets' summaries). Each metric of
 type ``Resource`` (cpu, memory: target ``Utilization`` of the pods' requests or
 ``AverageValue`` per pod) or ``ContainerResource`` (the same for one named container) gets a
 proposal from :mod:`.replica_calc`; the largest wins. :mod:`.hpa_behavior` then stabilizes

@@ -47,6 +47,7 @@ PORTS: tuple[tuple[int, str, str, str], ...] = (
     # kprov-dns's port 53 is bound on the node address only: a local stub resolver
     # (systemd-resolved on 127.0.0.53) does not stand in its way, so only 9153 is checked.
     (9153, "control_plane", "kprov-dns.service", "cluster DNS health and metrics"),
+    (4443, "control_plane", "kprov-metrics-server.service", "the resource metrics API"),
 )
 
 

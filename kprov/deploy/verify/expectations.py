@@ -38,7 +38,7 @@ _CONTROL_PLANE = (
     [f"{PKI}/apiserver.crt", f"{PKI}/apiserver-kubelet-client.crt", f"{PKI}/etcd/apiserver-etcd-client.crt",
      "/etc/docker/registry/tls/registry.crt"],
 )
-_CLUSTER_DNS = (["kprov-dns"], [53, 9153], [])
+_CLUSTER_DNS = (["kprov-dns", "kprov-metrics-server"], [53, 9153, 4443], [])
 _NODE = (["containerd", "kprov-kubelet", "kprov-proxy"], [10250, 10256], [f"{PKI}/kubelet.crt"])
 
 

@@ -69,15 +69,3 @@ def test_metrics_need_the_monitoring_role(control_plane):
     assert "apiserver_request_total" in text
     anonymous = ssl_context(None, control_plane.ca_file)
     assert request(control_plane.server, anonymous, "GET", "/metrics")[0] == 401
-
-
-def test_resource_metrics_api_is_discovered_and_served(kubectl):
-    """kubectl finds metrics.k8s.io/v1beta1 (aggregated and legacy discovery) and lists
-    NodeMetrics (none here: this control plane has no kubelets)."""
-    resources = kubectl("api-resources", "--api-group=metrics.k8s.io", "-o", "name").stdout.split()
-    assert sorted(resources) == ["nodes.metrics.k8s.io", "pods.metrics.k8s.io"]
-    listed = json.loads(kubectl("get", "--raw", "/apis/metrics.k8s.io/v1beta1/nodes").stdout)
-    assert listed["kind"] == "NodeMetricsList" and listed["items"] == []
-    path = "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods/absent"
-    missing = kubectl("get", "--raw", path, check=False)
-    assert missing.returncode != 0 and 'pods.metrics.k8s.io "absent" not found' in missing.stderr

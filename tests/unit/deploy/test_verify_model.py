@@ -21,9 +21,9 @@ def _exp() -> dict:
 def test_control_plane_etcd_host_runs_everything_once() -> None:
     h1 = _exp()["h1"]
     assert h1.units == ["kprov-etcd", "kprov-apiserver", "kprov-controller-manager", "kprov-scheduler",
-                        "docker-registry", "kprov-registry-loader", "kprov-dns", "containerd",
-                        "kprov-kubelet", "kprov-proxy"]
-    assert h1.ports == [2379, 2380, 6443, 5000, 5001, 53, 9153, 10250, 10256]
+                        "docker-registry", "kprov-registry-loader", "kprov-dns", "kprov-metrics-server",
+                        "containerd", "kprov-kubelet", "kprov-proxy"]
+    assert h1.ports == [2379, 2380, 6443, 5000, 5001, 53, 9153, 4443, 10250, 10256]
     assert len(h1.certs) == len(set(h1.certs))
 
 

@@ -1,13 +1,14 @@
-"""/stats/summary from CRI container stats and /proc, and the metrics.k8s.io objects the API
-server builds from it (nanocores and KiB, as metrics-server writes them)."""
+"""/stats/summary from CRI container stats and /proc, and the metrics.k8s.io objects
+kprov-metrics-server builds from it (nanocores and KiB, as metrics-server writes them)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from kprov.cluster.apiserver.resource_metrics import _node_metrics, _pod_metrics
 from kprov.cluster.kubelet.cri.generated import api_pb2 as pb
 from kprov.cluster.kubelet.stats import Sampler, cri_samples, node_cpu_ns, node_memory_bytes, summary
+from kprov.cluster.metrics_server.objects import node_metrics as _node_metrics
+from kprov.cluster.metrics_server.objects import pod_metrics as _pod_metrics
 
 
 def _stat(cid: str, name: str, pod: str, cpu: int, memory: int, labelled: bool = True) -> pb.ContainerStats:

@@ -64,8 +64,8 @@ def test_extra_addresses_and_endpoint(tmp_path) -> None:
     topo = make_topology(FIVE, host_vars)
     report = ClusterPki(tmp_path).ensure(topo)
     assert {c.action for c in report.changes} == {"created", "written"}
-    # every cert, 10 kubeconfigs (5 components + 5 kubelets), sa.key, sa.pub, encryption config
-    assert len(report.changed) == len(list(tmp_path.rglob("*.crt"))) + 13
+    # every cert, 11 kubeconfigs (6 components + 5 kubelets), sa.key, sa.pub, encryption config
+    assert len(report.changed) == len(list(tmp_path.rglob("*.crt"))) + 14
     dns, ips = _sans(tmp_path, "etcd/h1/server")
     assert dns == {"h1", "h1.example.org", "localhost"}
     assert ips == {"192.168.1.1", "fd00::1", "127.0.0.1"}
@@ -123,7 +123,8 @@ def test_changed_addresses_reissue_affected_certs(issued, five) -> None:
     host_vars = {**FIVE_VARS, "h2": {"ansible_host": "10.77.2.99"}}
     report = pki.ensure(make_topology(FIVE, host_vars))
     renewed = {c.name: c.reason for c in report.changed if not c.name.endswith(".conf")}
-    assert renewed == {"apiserver": "SANs differ", "registry": "SANs differ", "etcd/h2/server": "SANs differ",
+    assert renewed == {"apiserver": "SANs differ", "registry": "SANs differ", "metrics-server": "SANs differ",
+                       "etcd/h2/server": "SANs differ",
                        "etcd/h2/peer": "SANs differ", "kubelet/h2/serving": "SANs differ"}
     # every kubeconfig lists every control-plane API server (h2 is one), so all are rewritten
     confs = {c.name for c in report.changed if c.name.endswith(".conf")}
