@@ -13,8 +13,11 @@ import sys
 
 import typer
 
+from kprov.cli.lightargs import LightGroup
+
 app = typer.Typer(
     name="kprov",
+    cls=LightGroup,  # argument coercion without pydantic where it is plain (kprov.cli.lightargs)
     help="Provision a cluster onto real machines, and run it.",
     no_args_is_help=True,
     add_completion=False,

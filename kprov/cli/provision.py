@@ -30,6 +30,7 @@ import yaml
 from rich.console import Console, Group
 from rich.text import Text
 
+from kprov.cli.lightargs import LightCommand
 from kprov.deploy import is_cluster_playbook, prepare_cluster
 from kprov.deploy.preflight import PreflightPhase
 from kprov.deploy.scale_in import NodeRemoval, departed_nodes, remove_departed_nodes
@@ -344,7 +345,7 @@ def _run_playbook(
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("apply")
+    @app.command("apply", cls=LightCommand)
     def apply_cmd(
         playbook: str = typer.Argument(
             None, help="Playbook (default: ./site.yml, else the repo's roles/site.yml)."
@@ -386,7 +387,7 @@ def register(app: typer.Typer) -> None:
         _run_playbook(console, apply, playbook, inventory, options, as_json, show_diff=diff,
                       skip_preflight=skip_preflight)
 
-    @app.command("plan")
+    @app.command("plan", cls=LightCommand)
     def plan_cmd(
         playbook: str = typer.Argument(None, help="Playbook (default as for apply)."),
         inventory: list[str] = InventoryOpt,
@@ -414,7 +415,7 @@ def register(app: typer.Typer) -> None:
         _run_playbook(console, plan, playbook, inventory, options, as_json, show_diff=True,
                       skip_preflight=skip_preflight)
 
-    @app.command("ping")
+    @app.command("ping", cls=LightCommand)
     def ping_cmd(
         inventory: list[str] = InventoryOpt,
         limit: str = LimitOpt,
@@ -434,7 +435,7 @@ def register(app: typer.Typer) -> None:
             console.print(Text.assemble((f"{r.host}: ", "bold"), (word, _STATUS_STYLE[r.status])))
         raise typer.Exit(0 if outcome.report.ok else 2)
 
-    @app.command("facts")
+    @app.command("facts", cls=LightCommand)
     def facts_cmd(
         host: str = typer.Argument(..., help="Inventory host name."), inventory: list[str] = InventoryOpt
     ) -> None:
@@ -450,7 +451,7 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(2)
         print(json.dumps(outcome.facts[host], indent=2, sort_keys=True, default=str))
 
-    @app.command("exec")
+    @app.command("exec", cls=LightCommand)
     def exec_cmd(
         command: list[str] = typer.Argument(..., help="Command (after --)."),
         inventory: list[str] = InventoryOpt,

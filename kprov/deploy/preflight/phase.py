@@ -99,7 +99,8 @@ class PreflightPhase:
         idle, running = stale_etcd_candidates(probes, shape)
         if not idle:
             return []
-        connector = run.hosts[running[0]].connector
+        # the first running member in inventory order (probes come in as hosts answer)
+        connector = run.hosts[next(h for h in run.hosts if h in running)].connector
         assert connector is not None
         try:
             listed = connector.run(f"{shlex.quote(ETCDCTL)} member list", become=True, timeout=15)

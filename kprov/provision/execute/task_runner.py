@@ -512,6 +512,7 @@ class TaskRunner:
             task_vars=VarsView(scope),
             render_template=render_template,
             find_file=find_file,
+            file_digest=self.run.file_digest,
             log=log,
         )
 
@@ -548,10 +549,20 @@ class TaskRunner:
         return self.host.connector, self.host.probes
 
     def find_file(self, task: Task, name: str, kind: str) -> Path:
-        """Role-relative search like Ansible: role/<kind>/, role/, playbook/<kind>/, playbook/."""
+        """Role-relative search like Ansible: role/<kind>/, role/, playbook/<kind>/, playbook/.
+
+        A file found is remembered for the run (``RunContext.found_files``, by name, kind and
+        the task's roles and directory): every host and loop item asks for the same files, 715
+        lookups of up to 7 stat calls each in the 5-host cluster's no-op apply (0.026 CPU-s).
+        A miss is searched again each time (and fails the task)."""
+        key = (name, kind, tuple(role.path for role in task.scope.role_chain), task.scope.base_dir)
+        found = self.run.found_files.get(key)
+        if found is not None:
+            return found
         path = Path(name)
         if path.is_absolute():
             if path.exists():
+                self.run.found_files[key] = path
                 return path
             raise FileNotFoundError(name)
         bases: list[Path] = []
@@ -563,5 +574,6 @@ class TaskRunner:
         for base in bases:
             candidate = base / name
             if candidate.exists():
+                self.run.found_files[key] = candidate
                 return candidate
         raise FileNotFoundError(f"'{name}' not found in {', '.join(str(b) for b in dict.fromkeys(bases))}")

@@ -29,6 +29,7 @@ Modules are looked up by short name (``copy``) or fully qualified name
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +55,13 @@ __all__ = [
 def _as_given(name: str, kind: str) -> Path:
     """No search (a context without the engine's roles): the name is the path."""
     return Path(name)
+
+
+def file_digest(path: Path) -> tuple[str, int]:
+    """A controller file's sha1 (hex) and size, read now (the engine's ``RunContext.file_digest``
+    keeps them for the run)."""
+    data = path.read_bytes()
+    return hashlib.sha1(data).hexdigest(), len(data)
 
 
 def _no_log(_: str) -> None:
@@ -85,7 +93,8 @@ class ModuleContext:
 
     ``render_template(text)`` renders Jinja2 source with the task's variables;
     ``find_file(name, kind)`` resolves a controller-side file (kind ``"templates"`` or
-    ``"files"``, searched in the role then the playbook dir) or raises FileNotFoundError.
+    ``"files"``, searched in the role then the playbook dir) or raises FileNotFoundError;
+    ``file_digest(path)`` a controller file's (sha1, size), OSError if unreadable.
     ``probes`` is the host's probe cache (None: every probe runs live). ``recording``: the
     engine only wants to know the module's first remote operation (see ProbeRecorded).
     """
@@ -98,6 +107,7 @@ class ModuleContext:
     task_vars: Mapping[str, Any] = field(default_factory=dict)
     render_template: Callable[[str], str] = str
     find_file: Callable[[str, str], Path] = _as_given
+    file_digest: Callable[[Path], tuple[str, int]] = file_digest
     log: Callable[[str], None] = _no_log
     probes: ProbeStore | None = None
     recording: bool = False

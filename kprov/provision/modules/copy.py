@@ -36,6 +36,7 @@ class CopyModule:
         if (p["src"] is None) == (p["content"] is None):
             raise ModuleFailed("copy: give exactly one of 'src' or 'content'")
         src_name = None
+        digest: tuple[str, int] | None = None
         data: bytes | Callable[[], bytes]
         if p["content"] is not None:
             content = p["content"]
@@ -51,15 +52,21 @@ class CopyModule:
                 raise ModuleFailed(f"copy: src {p['src']} is a directory; directory copies are not supported")
             data = self._local_reader(src)
             src_name = src.name
+            if not ctx.recording:  # hashed once per run (ctx.file_digest); read only to be sent
+                try:
+                    digest = ctx.file_digest(src)
+                except OSError as exc:
+                    raise ModuleFailed(f"copy: cannot read src {src}: {exc}") from exc
         result = place_file(ctx, self.name, p["dest"], data, owner=p["owner"], group=p["group"],
                             mode=p["mode"], backup=p["backup"], force=p["force"], validate=p["validate"],
-                            src_name=src_name, read_early=not p["remote_src"])
+                            src_name=src_name, read_early=not p["remote_src"], digest=digest)
         if p["src"] is not None:
             result.data["src"] = p["src"]
         return result
 
     # A remote source is read after the destination's probe (see placefile): a no-op costs
-    # no read of it. A local one is read first: a missing file fails before the host is touched.
+    # no read of it. A local one is hashed first (a missing file fails before the host is
+    # touched) and read again only to be sent or diffed.
     @staticmethod
     def _local_reader(src: Path) -> Callable[[], bytes]:
         def read() -> bytes:

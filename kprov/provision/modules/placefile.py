@@ -44,9 +44,13 @@ def place_file(
     validate: str | None = None,
     src_name: str | None = None,
     read_early: bool = True,
+    digest: tuple[str, int] | None = None,
 ) -> ModuleResult:
-    """Ensure ``dest`` (or ``dest/src_name`` when dest is a directory) holds ``content``."""
-    if callable(content) and read_early and not ctx.recording:
+    """Ensure ``dest`` (or ``dest/src_name`` when dest is a directory) holds ``content``.
+
+    ``digest``: the content's (sha1, size) when the caller knows them (a controller file the
+    run has hashed): ``content`` is then read only when the file must be written or diffed."""
+    if callable(content) and read_early and digest is None and not ctx.recording:
         content = content()
     if src_name and dest.endswith("/"):
         dest = posixpath.join(dest, src_name)
@@ -58,16 +62,22 @@ def place_file(
         state = probe(ctx, dest, checksum=True, follow=True)
     if state.exists and state.kind != "file":
         raise ModuleFailed(f"{module}: dest {dest} exists and is a {state.kind}, not a regular file")
-    data = content() if callable(content) else content
-    checksum = hashlib.sha1(data).hexdigest()
+    data: bytes | None = None
+    if digest is not None:
+        checksum, size = digest
+    else:
+        data = content() if callable(content) else content
+        checksum, size = hashlib.sha1(data).hexdigest(), len(data)
     content_changed = not state.exists or (force and state.checksum != checksum)
+    if content_changed and data is None:
+        data = content() if callable(content) else content
     wanted_mode = resolve_mode(mode, state.mode if state.exists else None, module=module)
     attr_commands = [] if content_changed else attribute_commands(state, owner=owner, group=group,
                                                                    mode=wanted_mode)
     changed = content_changed or bool(attr_commands)
     final_mode = wanted_mode if wanted_mode is not None else (state.mode if state.exists else 0o644)
     result = ModuleResult(changed=changed, data={
-        "dest": dest, "checksum": checksum, "size": len(data), "state": "file",
+        "dest": dest, "checksum": checksum, "size": size, "state": "file",
         "mode": mode_string(final_mode), "owner": owner or state.owner or None,
         "group": group or state.group or None,
     })
@@ -75,7 +85,8 @@ def place_file(
         result.data.update(uid=state.uid, gid=state.gid)
     if ctx.diff and changed:
         if content_changed:
-            if max(state.size, len(data)) > MAX_DIFF_BYTES:
+            assert data is not None  # read above: the content changed
+            if max(state.size, size) > MAX_DIFF_BYTES:
                 too_large = "(file too large to diff)"
                 result.diff.append({"before_header": dest, "after_header": dest,
                                     "before": too_large, "after": too_large})
@@ -90,6 +101,7 @@ def place_file(
     if not changed or ctx.check_mode:
         return result
     if content_changed:
+        assert data is not None
         backup_file = write_file(ctx, dest, data, mode=wanted_mode, owner=owner, group=group,
                                  backup=backup, exists=state.exists, validate=validate)
         if backup_file:
