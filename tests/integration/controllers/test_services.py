@@ -122,3 +122,45 @@ async def test_custom_endpoints_are_mirrored_to_slices_through_create_update_and
         assert [s["metadata"]["name"] for s in items] == ["kubernetes"]
         kubernetes = await admin.get(resources.ENDPOINTS, "kubernetes", "default")
         assert kubernetes["metadata"]["labels"]["endpointslice.kubernetes.io/skip-mirror"] == "true"
+
+
+async def test_a_second_managed_slice_for_the_same_ports_is_removed(control_plane, controller_manager) -> None:  # type: ignore[no-untyped-def]
+    """What a reconcile on a cache without its own new slice leaves: two managed slices with the
+    same ports and pod. The controller must notice the creation and keep one (the multiport
+    conformance spec saw pod1 in two slices for minutes: slice creations re-queued nothing)."""
+    async with ApiClient.from_kubeconfig(control_plane.admin_kubeconfig) as admin:
+        await ensure_namespace(admin, "dup")
+        kubelet = FakeKubelet(admin, "dup")
+        kubelet.start()
+        try:
+            port = [{"name": "svc1", "containerPort": 100, "protocol": "TCP"}]
+            await admin.create(resources.PODS, simple_pod("pod1", "dup", labels={"app": "mp"}, ports=port))
+            svc = await admin.create(resources.SERVICES, {
+                "metadata": {"name": "multi", "namespace": "dup"},
+                "spec": {"selector": {"app": "mp"},
+                         "ports": [{"name": "portname1", "port": 80, "targetPort": "svc1", "protocol": "TCP"}]},
+            })
+
+            async def managed() -> list[dict]:
+                items, _ = await admin.list_all(resources.ENDPOINTSLICES, "dup",
+                                                label_selector="kubernetes.io/service-name=multi")
+                return items
+
+            async def one_ready_slice() -> list[dict] | None:
+                items = await managed()
+                ready = [s for s in items if [e["targetRef"]["name"] for e in s.get("endpoints") or []] == ["pod1"]]
+                return items if len(items) == 1 and ready else None
+
+            [made] = await wait_for(one_ready_slice, 20, what="one slice with pod1")
+            twin = {key: made[key] for key in ("addressType", "endpoints", "ports")}
+            twin["metadata"] = {
+                "generateName": "multi-", "namespace": "dup", "labels": made["metadata"]["labels"],
+                "ownerReferences": [{"apiVersion": "v1", "kind": "Service", "name": "multi",
+                                     "uid": svc["metadata"]["uid"], "controller": True,
+                                     "blockOwnerDeletion": True}],
+            }
+            await admin.create(resources.ENDPOINTSLICES, twin)
+            assert len(await managed()) == 2
+            await wait_for(one_ready_slice, 20, what="the twin slice removed")
+        finally:
+            await kubelet.stop()
