@@ -124,7 +124,9 @@ async def test_custom_endpoints_are_mirrored_to_slices_through_create_update_and
         assert kubernetes["metadata"]["labels"]["endpointslice.kubernetes.io/skip-mirror"] == "true"
 
 
-async def test_a_second_managed_slice_for_the_same_ports_is_removed(control_plane, controller_manager) -> None:  # type: ignore[no-untyped-def]
+async def test_a_second_managed_slice_for_the_same_ports_is_removed(  # type: ignore[no-untyped-def]
+    control_plane, controller_manager
+) -> None:
     """What a reconcile on a cache without its own new slice leaves: two managed slices with the
     same ports and pod. The controller must notice the creation and keep one (the multiport
     conformance spec saw pod1 in two slices for minutes: slice creations re-queued nothing)."""
@@ -138,7 +140,8 @@ async def test_a_second_managed_slice_for_the_same_ports_is_removed(control_plan
             svc = await admin.create(resources.SERVICES, {
                 "metadata": {"name": "multi", "namespace": "dup"},
                 "spec": {"selector": {"app": "mp"},
-                         "ports": [{"name": "portname1", "port": 80, "targetPort": "svc1", "protocol": "TCP"}]},
+                         "ports": [{"name": "portname1", "port": 80, "targetPort": "svc1",
+                                    "protocol": "TCP"}]},
             })
 
             async def managed() -> list[dict]:
@@ -148,7 +151,8 @@ async def test_a_second_managed_slice_for_the_same_ports_is_removed(control_plan
 
             async def one_ready_slice() -> list[dict] | None:
                 items = await managed()
-                ready = [s for s in items if [e["targetRef"]["name"] for e in s.get("endpoints") or []] == ["pod1"]]
+                ready = [s for s in items
+                         if [e["targetRef"]["name"] for e in s.get("endpoints") or []] == ["pod1"]]
                 return items if len(items) == 1 and ready else None
 
             [made] = await wait_for(one_ready_slice, 20, what="one slice with pod1")
