@@ -52,6 +52,19 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+async def listen(server: DnsServer) -> int:
+    """Start ``server`` on a port free for UDP and TCP alike; returns it. The UDP port is the
+    kernel's pick and TCP then takes the same number, which another socket of the busy test
+    machine may hold (EADDRINUSE): pick again, as free_port() then bind would race too."""
+    for _ in range(5):
+        try:
+            udp_port, _tcp_port = await server.start(HOST, 0)
+            return udp_port
+        except OSError:
+            await server.close()
+    raise RuntimeError("no port free for both UDP and TCP after 5 tries")
+
+
 @pytest.fixture
 async def setup() -> AsyncIterator[tuple[DnsServer, int, StubUpstream]]:
     loop = asyncio.get_running_loop()
@@ -69,8 +82,7 @@ async def setup() -> AsyncIterator[tuple[DnsServer, int, StubUpstream]]:
     index.set_service({"metadata": {"name": "ext", "namespace": "default"},
                        "spec": {"type": "ExternalName", "externalName": "outside.lab"}})
     server = DnsServer(index, ZoneConfig(), Forwarder([Upstream(HOST, up_port)], timeout=1.0))
-    port = free_port()
-    await server.start(HOST, port)
+    port = await listen(server)
     yield server, port, stub
     await server.close()
     transport.close()
@@ -133,8 +145,7 @@ async def test_externalname_is_a_cname_chased_upstream(setup: Any) -> None:
 
 async def test_no_upstream_gives_servfail() -> None:
     server = DnsServer(ClusterIndex(), ZoneConfig(), Forwarder([]))
-    port = free_port()
-    await server.start(HOST, port)
+    port = await listen(server)
     try:
         reply = await udp(port, "outside.lab")
         assert reply.rcode() == dns.rcode.SERVFAIL
