@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import struct
 from collections.abc import Coroutine
@@ -46,6 +47,7 @@ __all__ = ["DnsServer", "ServerStats"]
 log = logging.getLogger(__name__)
 
 MAX_UDP_PAYLOAD = 4096
+_PORT_PICK_ATTEMPTS = 8  # port-0 picks before giving up when TCP finds the UDP number taken
 
 
 @dataclass
@@ -270,10 +272,20 @@ class DnsServer:
                 else:
                     server._spawn(server._udp_reply(self.transport, out, addr))  # type: ignore[attr-defined]
 
-        transport, _ = await loop.create_datagram_endpoint(_Udp, local_addr=(host, port))
+        # Port 0 asks for one number free for both protocols: the kernel picks the UDP port and
+        # TCP can find that number taken, so pick again (a few tries) rather than fail.
+        for attempt in range(_PORT_PICK_ATTEMPTS):
+            transport, _ = await loop.create_datagram_endpoint(_Udp, local_addr=(host, port))
+            udp_port = transport.get_extra_info("sockname")[1]
+            try:
+                tcp = await asyncio.start_server(self._tcp_client, host, port or udp_port, reuse_address=True)
+            except OSError as err:
+                transport.close()
+                if port or err.errno != errno.EADDRINUSE or attempt == _PORT_PICK_ATTEMPTS - 1:
+                    raise
+                continue
+            break
         self._transports.append(transport)
-        udp_port = transport.get_extra_info("sockname")[1]
-        tcp = await asyncio.start_server(self._tcp_client, host, port or udp_port, reuse_address=True)
         self._servers.append(tcp)
         return udp_port, tcp.sockets[0].getsockname()[1]
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import socket
 from collections.abc import AsyncIterator
 from typing import Any
@@ -53,16 +54,30 @@ def free_port() -> int:
 
 
 async def listen(server: DnsServer) -> int:
-    """Start ``server`` on a port free for UDP and TCP alike; returns it. The UDP port is the
-    kernel's pick and TCP then takes the same number, which another socket of the busy test
-    machine may hold (EADDRINUSE): pick again, as free_port() then bind would race too."""
-    for _ in range(5):
-        try:
-            udp_port, _tcp_port = await server.start(HOST, 0)
-            return udp_port
-        except OSError:
-            await server.close()
-    raise RuntimeError("no port free for both UDP and TCP after 5 tries")
+    udp_port, _tcp_port = await server.start(HOST, 0)
+    return udp_port
+
+
+async def test_port_zero_picks_again_when_tcp_finds_the_udp_number_taken(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The kernel picks the UDP port; another socket may hold that number for TCP."""
+    real_start_server = asyncio.start_server
+    refused: list[int] = []
+
+    async def start_server_taken_once(*args: Any, **kwargs: Any) -> asyncio.Server:
+        if not refused:
+            refused.append(args[2])
+            raise OSError(errno.EADDRINUSE, "address already in use")
+        return await real_start_server(*args, **kwargs)
+
+    monkeypatch.setattr(asyncio, "start_server", start_server_taken_once)
+    server = DnsServer(ClusterIndex(), ZoneConfig(), Forwarder([]))
+    try:
+        udp_port, tcp_port = await server.start(HOST, 0)
+        assert udp_port == tcp_port and len(refused) == 1
+        assert server.udp_ports() == [udp_port]  # the first pick's UDP socket was let go
+    finally:
+        await server.close()
 
 
 @pytest.fixture
