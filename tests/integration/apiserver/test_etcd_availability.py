@@ -47,14 +47,25 @@ def _wait(kubeconfig: Path, want_ok: bool, seconds: float) -> str:
     return state
 
 
+def _stop(server: subprocess.Popen[bytes], log: Path) -> None:
+    """SIGTERM and wait for the exit; the server's log in the failure if it does not come."""
+    server.terminate()
+    try:
+        server.wait(30)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        tail = log.read_text()[-3000:]
+        raise AssertionError(f"no exit 30 s after SIGTERM; its log ends:\n{tail}") from None
+
+
 def test_ready_again_after_etcd_comes_back(control_plane, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     client, peer, port = free_port(), free_port(), free_port()
     etcd = _etcd(tmp_path / "etcd", client, peer)
     pki = control_plane.plane.pki
-    server = subprocess.Popen(
-        apiserver_argv(pki, f"http://127.0.0.1:{client}", port),
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
+    log = tmp_path / "apiserver.log"
+    with log.open("wb") as out:
+        argv = apiserver_argv(pki, f"http://127.0.0.1:{client}", port)
+        server = subprocess.Popen(argv, stdout=out, stderr=out)
     kubeconfig = write_identity_kubeconfig(
         pki, f"https://127.0.0.1:{port}", ADMIN_CN, [MASTERS_GROUP], file_name="etcd-restart-admin"
     )
@@ -73,8 +84,7 @@ def test_ready_again_after_etcd_comes_back(control_plane, tmp_path: Path) -> Non
         )
         assert create.returncode == 0, create.stderr
     finally:
-        server.terminate()
-        server.wait(10)
+        _stop(server, log)
         etcd.terminate()
         etcd.wait(10)
 
@@ -97,8 +107,9 @@ def test_api_server_serves_with_the_first_listed_member_down(control_plane, tmp_
     port = free_port()
     pki = control_plane.plane.pki
     servers = f"http://127.0.0.1:{free_port()},{control_plane.etcd_url}"
-    server = subprocess.Popen(apiserver_argv(pki, servers, port), stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+    log = tmp_path / "apiserver.log"
+    with log.open("wb") as out:
+        server = subprocess.Popen(apiserver_argv(pki, servers, port), stdout=out, stderr=out)
     kubeconfig = write_identity_kubeconfig(
         pki, f"https://127.0.0.1:{port}", ADMIN_CN, [MASTERS_GROUP], file_name="first-member-down-admin"
     )
@@ -106,5 +117,4 @@ def test_api_server_serves_with_the_first_listed_member_down(control_plane, tmp_
         assert wait_for_port("127.0.0.1", port, 30)
         assert _wait(kubeconfig, True, 20) == "ok"
     finally:
-        server.terminate()
-        server.wait(10)
+        _stop(server, log)
