@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import datetime
 import os
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +36,7 @@ __all__ = ["LEVELS", "AuditLog", "AuditPolicy", "AuditWriter", "load_policy", "o
 
 LEVELS = ("None", "Metadata", "Request", "RequestResponse")
 _STAGE = "ResponseComplete"
+_VARIANT = "89ab"  # RFC 9562: the two variant bits 10, then two random bits
 
 
 @dataclass(frozen=True)
@@ -127,7 +127,15 @@ def load_policy(doc: dict[str, Any]) -> AuditPolicy:
 
 
 def _stamp(moment: datetime.datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """RFC 3339 with microseconds, as metav1.MicroTime: isoformat is ~1 us to strftime's ~2."""
+    return moment.isoformat(timespec="microseconds")[:-6] + "Z"  # (a UTC moment ends +00:00)
+
+
+def _audit_id() -> str:
+    """A random (version 4) UUID, as ``str(uuid.uuid4())`` words it, at ~1 us rather than its
+    ~3.5 us (the UUID object's validation and formatting; one per audited request)."""
+    h = os.urandom(16).hex()
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
 
 
 class AuditWriter:
@@ -214,11 +222,11 @@ class AuditLog:
             "kind": "Event",
             "apiVersion": "audit.k8s.io/v1",
             "level": level,
-            "auditID": str(uuid.uuid4()),
+            "auditID": _audit_id(),
             "stage": _STAGE,
             "requestURI": uri,
             "verb": verb,
-            "user": {"username": user.name, "groups": list(user.groups)} if user is not None else {},
+            "user": {"username": user.name, "groups": user.groups} if user is not None else {},
             "sourceIPs": [peer[0]] if peer else [],
             "userAgent": request.headers.get("User-Agent", ""),
         }
@@ -233,7 +241,7 @@ class AuditLog:
             event["responseObject"] = _json_or_none(response_body)
         event["requestReceivedTimestamp"] = _stamp(received)
         event["stageTimestamp"] = _stamp(datetime.datetime.now(datetime.UTC))
-        self.writer.write(orjson.dumps(event) + b"\n")
+        self.writer.write(orjson.dumps(event, option=orjson.OPT_APPEND_NEWLINE))
 
 
 def _json_or_none(body: bytes) -> Any:

@@ -4,6 +4,7 @@ writer's JSON lines and rotation."""
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -84,7 +85,10 @@ def test_event_lines_have_the_audit_shape(tmp_path: Path):
     assert event["objectRef"] == {"resource": "configmaps", "namespace": "audited", "apiVersion": "v1"}
     assert event["responseStatus"]["code"] == 201
     assert event["requestObject"] == {"kind": "ConfigMap"} and event["responseObject"] == {"a": 1}
-    assert event["requestReceivedTimestamp"].endswith("Z") and len(event["auditID"]) == 36
+    assert event["requestReceivedTimestamp"] == received.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    assert event["stageTimestamp"] >= event["requestReceivedTimestamp"]
+    audit_id = uuid.UUID(event["auditID"])
+    assert str(audit_id) == event["auditID"] and audit_id.version == 4 and audit_id.variant == uuid.RFC_4122
     assert (tmp_path / "audit.log").stat().st_mode & 0o777 == 0o600
 
 
