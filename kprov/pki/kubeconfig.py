@@ -25,6 +25,9 @@ __all__ = ["DEFAULT_CLUSTER_NAME", "SERVERS_EXTENSION", "kubeconfig_dict", "rend
 
 DEFAULT_CLUSTER_NAME = "kprov"
 SERVERS_EXTENSION = "kprov.io/servers"
+# libyaml's emitter when PyYAML has it: the same text, ~20x faster (every apply renders each
+# kubeconfig to compare with the file; ~5 ms each with the pure-Python emitter)
+_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
 def _b64(data: bytes | str) -> str:
@@ -79,8 +82,9 @@ def render_kubeconfig(
     servers: Sequence[str] = (),
     named_servers: Sequence[tuple[str, str]] = (),
 ) -> str:
-    return yaml.safe_dump(
+    return yaml.dump(
         kubeconfig_dict(server, ca_pem, cert_pem, key_pem, user, cluster_name, servers, named_servers),
+        Dumper=_DUMPER,
         sort_keys=False,
     )
 
