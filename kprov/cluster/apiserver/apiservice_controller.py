@@ -46,6 +46,7 @@ from kprov.cluster.apiserver.aggregation import Aggregation, Unresolvable
 from kprov.cluster.apiserver.authn import UserInfo
 from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.status import ApiError
+from kprov.cluster.background import stop_requested, stop_tasks
 
 __all__ = ["BUILTIN_PRIORITIES", "APIServiceController", "desired_local"]
 
@@ -133,10 +134,7 @@ class APIServiceController:
         self._task = asyncio.create_task(self._run(), name="apiservices")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+        await stop_tasks(self._task)
         await self._aggregation.close()
 
     async def _run(self) -> None:
@@ -147,8 +145,12 @@ class APIServiceController:
                 await self.sync_once()
             except asyncio.CancelledError:
                 raise
-            except Exception:
+            except Exception as exc:
+                if stop_requested():  # (a cancellation that came back as another error)
+                    raise asyncio.CancelledError from exc
                 _log.exception("apiservices: a round failed")
+            if stop_requested():  # cancelled, the CancelledError lost on the way
+                return
 
     async def sync_once(self) -> None:
         await self._autoregister()

@@ -18,7 +18,6 @@ server that sees the deletion does this; they race harmlessly (404s and retries)
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -32,6 +31,7 @@ from kprov.cluster.api.resources import Registry, ResourceInfo
 from kprov.cluster.apiserver import crud
 from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.status import ApiError
+from kprov.cluster.background import stop_tasks
 from kprov.cluster.storage import RevisionExpiredError
 
 __all__ = ["CustomResources"]
@@ -61,12 +61,7 @@ class CustomResources:
         self._task = asyncio.create_task(self._follow(revision), name="custom-resources")
 
     async def stop(self) -> None:
-        tasks = [t for t in (self._task, *self._cleanups.values()) if t is not None]
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await stop_tasks(self._task, *self._cleanups.values())
 
     async def _follow(self, revision: int) -> None:
         cache = self._ctx.cache

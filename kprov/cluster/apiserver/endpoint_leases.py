@@ -22,6 +22,7 @@ from typing import Any
 
 from kprov.cluster.apiserver.bootstrap import set_endpoints
 from kprov.cluster.apiserver.context import ApiContext
+from kprov.cluster.background import stop_requested, stop_tasks
 
 __all__ = ["LEASE_PREFIX", "EndpointLeases"]
 
@@ -72,16 +73,17 @@ class EndpointLeases:
             try:
                 await self.beat()
             except Exception as exc:  # etcd away, or a conflicting write: try again next time
+                if stop_requested():  # (a cancellation that came back as an RPC error)
+                    raise asyncio.CancelledError from exc
                 _log.warning("endpoint lease: %s", exc)
+            if stop_requested():  # cancelled, the CancelledError lost on the way (wait_for, 3.11)
+                return
             await asyncio.sleep(self._interval_s)
 
     async def stop(self, timeout_s: float = 3.0) -> None:
         """Leave the Endpoints now, instead of when the lease would expire (given up after
         ``timeout_s`` when etcd does not answer: the lease then runs out by itself)."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+        await stop_tasks(self._task, timeout_s=timeout_s)
         if self._lease is None:
             return
         with contextlib.suppress(Exception):

@@ -47,6 +47,7 @@ from typing import Any
 
 import orjson
 
+from kprov.cluster.background import stop_requested, stop_tasks
 from kprov.cluster.storage.codec import Codec
 from kprov.cluster.storage.errors import RevisionExpiredError, StorageError
 from kprov.cluster.storage.etcd import EtcdKV, prefix_end
@@ -251,10 +252,7 @@ class WatchCache:
         self._task = asyncio.create_task(self._run(), name="watch-cache")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await stop_tasks(self._task)
         self._end_all_subscribers()
 
     @property
@@ -299,9 +297,13 @@ class WatchCache:
                         self.revision = batch.revision
                     async with self._advanced:
                         self._advanced.notify_all()
+                    if stop_requested():  # cancelled, the CancelledError lost on the way
+                        return
             except asyncio.CancelledError:
                 raise
             except (StorageError, Exception) as exc:  # keep serving: reload and go on
+                if stop_requested():  # (a cancellation that came back as an RPC error)
+                    raise asyncio.CancelledError from exc
                 _log.warning("watch cache: etcd watch failed (%r); reloading", exc)
                 self._stream = None
                 self._ready.clear()
@@ -320,6 +322,8 @@ class WatchCache:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                if stop_requested():
+                    raise asyncio.CancelledError from exc
                 _log.warning("watch cache: reload failed (%r); retrying", exc)
                 delay = min(delay * 2, 5.0)
 
