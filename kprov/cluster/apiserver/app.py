@@ -21,9 +21,8 @@ create (side by side).
 from __future__ import annotations
 
 import asyncio
-import datetime
 import logging
-from time import perf_counter
+from time import perf_counter, time_ns
 from typing import Any
 
 from aiohttp import web
@@ -134,7 +133,7 @@ def _handler(ctx: ApiContext, insecure_local: bool) -> Any:
             metrics.inflight[kind] += 1  # type: ignore[union-attr]
         received = None
         if audit is not None:
-            received = datetime.datetime.now(datetime.UTC)
+            received = time_ns()
             REQUEST_USER.set(None)  # (a connection's requests share one context)
         start = perf_counter()
         code, reply = 500, None

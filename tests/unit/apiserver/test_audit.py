@@ -3,14 +3,16 @@ writer's JSON lines and rotation."""
 
 from __future__ import annotations
 
+import datetime
 import json
+import time
 import uuid
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
-from kprov.cluster.apiserver.audit import AuditLog, AuditWriter, load_policy
+from kprov.cluster.apiserver.audit import AuditLog, AuditWriter, _EventLines, load_policy
 from kprov.cluster.apiserver.authn import UserInfo
 from kprov.cluster.apiserver.requestinfo import parse_request_info
 
@@ -66,13 +68,16 @@ def _request(path: str, method: str = "POST") -> SimpleNamespace:
                            headers={"User-Agent": "kubectl/v1.32.0"})
 
 
-def test_event_lines_have_the_audit_shape(tmp_path: Path):
-    import datetime
+def _rfc3339(ns: int) -> str:
+    moment = datetime.datetime.fromtimestamp(ns // 1000 / 1e6, datetime.UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
+
+def test_event_lines_have_the_audit_shape(tmp_path: Path):
     log = AuditLog(load_policy(POLICY), AuditWriter(str(tmp_path / "audit.log")))
     path = "/api/v1/namespaces/audited/configmaps"
     ri = parse_request_info("POST", path, False)
-    received = datetime.datetime.now(datetime.UTC)
+    received = time.time_ns()
     body = b'{"kind":"ConfigMap"}'
     log.record("RequestResponse", _request(path), ri, ALICE, received, 201, body, b'{"a":1}')
     log.writer.close()
@@ -85,7 +90,7 @@ def test_event_lines_have_the_audit_shape(tmp_path: Path):
     assert event["objectRef"] == {"resource": "configmaps", "namespace": "audited", "apiVersion": "v1"}
     assert event["responseStatus"]["code"] == 201
     assert event["requestObject"] == {"kind": "ConfigMap"} and event["responseObject"] == {"a": 1}
-    assert event["requestReceivedTimestamp"] == received.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    assert event["requestReceivedTimestamp"] == _rfc3339(received)
     assert event["stageTimestamp"] >= event["requestReceivedTimestamp"]
     audit_id = uuid.UUID(event["auditID"])
     assert str(audit_id) == event["auditID"] and audit_id.version == 4 and audit_id.variant == uuid.RFC_4122
@@ -101,3 +106,76 @@ def test_rotation_keeps_max_backups(tmp_path: Path):
     rotated = sorted(p.name for p in tmp_path.glob("audit-*.log"))
     assert len(rotated) == 2, rotated
     assert (tmp_path / "audit.log").stat().st_size <= 1024 * 1024
+
+
+def _reference_event(level, request, ri, user, code, request_body, response_body) -> dict:
+    """The event as a dict, field by field as the audit.k8s.io/v1 Event is written."""
+    peer = request.transport.get_extra_info("peername")
+    event = {
+        "kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": level, "stage": "ResponseComplete",
+        "requestURI": request.path + (f"?{request.query_string}" if request.query_string else ""),
+        "verb": ri.verb if ri is not None else request.method.lower(),
+        "user": {"username": user.name, "groups": list(user.groups)} if user is not None else {},
+        "sourceIPs": [peer[0]] if peer else [],
+        "userAgent": request.headers.get("User-Agent", ""),
+    }
+    if ri is not None:
+        ref = {"resource": ri.resource, "namespace": ri.namespace, "name": ri.name, "apiGroup": ri.group,
+               "apiVersion": ri.version, "subresource": ri.subresource}
+        event["objectRef"] = {k: v for k, v in ref.items() if v}
+    event["responseStatus"] = {"metadata": {}, "code": code}
+    if level in ("Request", "RequestResponse") and request_body:
+        event["requestObject"] = json.loads(request_body) if request_body.startswith(b"{") else None
+    if level == "RequestResponse" and response_body:
+        event["responseObject"] = json.loads(response_body) if response_body.startswith(b"{") else None
+    return event
+
+
+@pytest.mark.parametrize(
+    ("level", "method", "path", "user", "code", "request_body", "response_body"),
+    [
+        ("Metadata", "POST", "/api/v1/namespaces/a/pods", ALICE, 201, None, None),
+        ("Metadata", "GET", "/apis/apps/v1/namespaces/a/deployments/web/scale", ALICE, 200, None, None),
+        ("Metadata", "GET", "/metrics", None, 403, None, None),
+        ("Metadata", "DELETE", "/api/v1/nodes/n1", UserInfo('we"ird\\name', ()), 404, None, None),
+        ("Request", "POST", "/api/v1/namespaces/a/configmaps", ALICE, 201, b'{"kind":"ConfigMap"}', b"{}"),
+        ("Request", "POST", "/api/v1/namespaces/a/configmaps", ALICE, 201, b"\x0a\x01k8s", None),
+        ("RequestResponse", "PUT", "/api/v1/namespaces/a/configmaps/c", ALICE, 200, b'{"a":[1]}', b'{"b":2}'),
+        ("RequestResponse", "PATCH", "/api/v1/namespaces/a/configmaps/c", ALICE, 200, b"", b"not json"),
+    ],
+)
+def test_event_lines_hold_every_field_of_the_event(
+    tmp_path: Path, level, method, path, user, code, request_body, response_body
+):
+    log = AuditLog(load_policy(POLICY), AuditWriter(str(tmp_path / "audit.log")))
+    request = _request(path, method)
+    ri = parse_request_info(method, path, False)
+    received = time.time_ns()
+    for _ in range(2):  # a second time from the cached pieces
+        log.record(level, request, ri, user, received, code, request_body, response_body)
+    log.writer.close()
+    expected = _reference_event(level, request, ri, user, code, request_body, response_body)
+    for line in (tmp_path / "audit.log").read_text().splitlines():
+        event = json.loads(line)
+        assert uuid.UUID(event.pop("auditID")).version == 4
+        assert event.pop("requestReceivedTimestamp") == _rfc3339(received)
+        assert event.pop("stageTimestamp")
+        assert event == expected
+        assert list(event) == list(expected)  # the same key order as the Event's fields
+
+
+def test_audit_ids_are_distinct_version_4_uuids_across_pool_refills():
+    lines = _EventLines()
+    ids = [lines.audit_id() for _ in range(3 * _EventLines.RANDOM_POOL_BYTES // 16 + 5)]
+    assert len(set(ids)) == len(ids)
+    for text in ids[:: 97]:
+        parsed = uuid.UUID(text)
+        assert str(parsed) == text and parsed.version == 4 and parsed.variant == uuid.RFC_4122
+
+
+def test_stamps_change_second_and_keep_microseconds():
+    lines = _EventLines()
+    base = 1_764_000_000 * 1_000_000_000
+    assert lines.stamp(base + 999_999_999) == _rfc3339(base + 999_999_999)
+    assert lines.stamp(base + 1_000_000_000) == _rfc3339(base + 1_000_000_000)
+    assert lines.stamp(base + 1_000_123_456).endswith(".000123Z")
