@@ -11,8 +11,8 @@ cluster_noop_s is taken on a settled cluster: right after its cold apply the fiv
 hosts start pods, pull images and compact etcd, on the same two cores as the operator, and
 a no-op timed then measures that start-up more than kprov. The bench first times one no-op
 right after verify (cluster_noop_unsettled_s, the figure earlier runs of this bench
-printed), then waits until the machine's CPU has been mostly idle (below SETTLED_CORES busy
-over a SETTLE_WINDOW_S window; cluster_settle_s, at most SETTLE_TIMEOUT_S), then times
+printed), then waits until the machine's CPU has been mostly idle (below half a core busy
+over a window, tests/bench/_settle.py; cluster_settle_s), then times
 NOOP_RUNS no-ops (cluster_noop_s: their median, with min and max; cluster_noop_changed: the
 most changed of any no-op).
 
@@ -49,33 +49,13 @@ from pathlib import Path
 
 from kprov.lab import Lab
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from tests.bench._settle import settle  # noqa: E402
+
 KPROV = [sys.executable, "-m", "kprov.cli.main"]
 REPO = Path(__file__).resolve().parents[2]
 _SNAPSHOT = ("kprov", "roles", "templates", "inventories", "pyproject.toml")
 NOOP_RUNS = 3
-SETTLED_CORES = 0.5
-SETTLE_WINDOW_S = 5.0
-SETTLE_TIMEOUT_S = 180.0
-
-
-def _busy_cores(window_s: float) -> float:
-    """The machine's CPU in use over ``window_s`` (in cores), from /proc/stat."""
-    def sample() -> tuple[int, int]:
-        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-        idle = fields[3] + fields[4]  # idle + iowait
-        return sum(fields) - idle, sum(fields)
-    busy0, total0 = sample()
-    time.sleep(window_s)
-    busy1, total1 = sample()
-    return (busy1 - busy0) / max(total1 - total0, 1) * (os.cpu_count() or 1)
-
-
-def _settle() -> float:
-    """Seconds until the machine's CPU was below SETTLED_CORES over a whole window."""
-    start = time.monotonic()
-    while time.monotonic() - start < SETTLE_TIMEOUT_S and _busy_cores(SETTLE_WINDOW_S) >= SETTLED_CORES:
-        pass
-    return time.monotonic() - start
 
 
 def _snapshot(into: Path) -> Path:
@@ -145,7 +125,7 @@ def main() -> None:
             return time.monotonic() - start, json.loads(noop.stdout) if noop.stdout else {}
 
         unsettled_s, unsettled = timed_noop()
-        settle_s = _settle()
+        settle_s = settle()
         runs = [timed_noop() for _ in range(NOOP_RUNS)]  # (wall seconds, report): their median
         walls = sorted(wall for wall, _ in runs)
         noop_s, report = sorted(runs, key=lambda run: run[0])[len(runs) // 2]

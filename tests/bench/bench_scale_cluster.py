@@ -8,7 +8,9 @@ cluster_prepare_s), then times, for the first ``hosts`` hosts (etcd and control 
 h1..h3, the rest workers):
 
 * cluster_cold_<n>_s: `kprov apply` + `kprov verify` from hosts without the cluster;
-* cluster_noop_<n>_s: `kprov apply` again, nothing to change (cluster_noop_changed_<n>: 0);
+* cluster_noop_<n>_s: `kprov apply` again, nothing to change (cluster_noop_changed_<n>: 0),
+  on the settled cluster (tests/bench/_settle.py: cluster_settle_<n>_s); the no-op right after
+  the cold apply and verify is printed apart (cluster_noop_unsettled_<n>_s);
 * add_one_worker_s: `kprov apply` with h<n+1> added to the inventory as a worker;
   add_one_worker_changed_hosts lists the hosts that reported a change (only the new one).
 
@@ -32,6 +34,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from kprov.lab import Lab  # noqa: E402
+from tests.bench._settle import settle  # noqa: E402
 
 KPROV = [sys.executable, "-m", "kprov.cli.main"]
 
@@ -86,6 +89,9 @@ def main() -> None:
         verified = _kprov("verify", "-i", str(inventory), "--json", "--no-drift")
         print(f"cluster_cold_{count}_s = {time.monotonic() - start:.1f}")
         print(f"cluster_verify_ok_{count} = {int(verified.returncode == 0)}", flush=True)
+        unsettled_s, _ = _apply(inventory)
+        print(f"cluster_noop_unsettled_{count}_s = {unsettled_s:.2f}")
+        print(f"cluster_settle_{count}_s = {settle():.1f}")
         noop_s, noop = _apply(inventory)
         print(f"cluster_noop_{count}_s = {noop_s:.2f}")
         print(f"cluster_noop_engine_{count}_s = {noop['duration_s']:.2f}")
