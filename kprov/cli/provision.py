@@ -31,7 +31,7 @@ from rich.console import Console, Group
 from rich.text import Text
 
 from kprov.cli.lightargs import LightCommand
-from kprov.deploy import is_cluster_playbook, prepare_cluster
+from kprov.deploy import is_cluster_playbook, needs_prepared_artifacts, prepare_cluster
 from kprov.deploy.preflight import PreflightPhase
 from kprov.deploy.scale_in import NodeRemoval, departed_nodes, remove_departed_nodes
 from kprov.pki.store import PkiError
@@ -305,9 +305,9 @@ def _error(console: Console, err: Exception) -> typer.Exit:
 
 
 def _prepare_cluster(playbook: Path, inventory: list[str], options: RunOptions) -> None:
-    """For kprov's own cluster playbook: make the PKI and the wheelhouse current first
+    """For kprov's own playbooks: make the PKI, the runtime and the node images current first
     (operator-side phases); their locations become run variables (-e still wins)."""
-    if is_cluster_playbook(playbook):
+    if needs_prepared_artifacts(playbook):
         prepared = prepare_cluster(inventory[0])
         options.extra_vars = {**prepared.extra_vars, **options.extra_vars}
 

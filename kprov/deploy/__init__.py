@@ -6,6 +6,11 @@ operator-side preparation ``kprov apply`` does before the cluster playbook, ``ve
 ``reset`` and the admin kubeconfig.
 """
 
-from kprov.deploy.prepare import PreparedCluster, is_cluster_playbook, prepare_cluster
+from kprov.deploy.prepare import (
+    PreparedCluster,
+    is_cluster_playbook,
+    needs_prepared_artifacts,
+    prepare_cluster,
+)
 
-__all__ = ["PreparedCluster", "is_cluster_playbook", "prepare_cluster"]
+__all__ = ["PreparedCluster", "is_cluster_playbook", "needs_prepared_artifacts", "prepare_cluster"]
