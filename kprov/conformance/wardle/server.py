@@ -76,6 +76,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self.rfile.close()  # handle() then reads nothing and ends
 
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        """Silent: :meth:`_send` logs each request once, with the caller."""
+
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the base class's name)
         sys.stderr.write(f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} {format % args}\n")
 
