@@ -8,6 +8,9 @@ report per SIG and per area.
 
 - :mod:`kprov.conformance.specs`: spec results from the suite's JSON report; shard focus regexes
 - :mod:`kprov.conformance.images`: which suite images kprov can provide, and their specs
+- :mod:`kprov.conformance.aggregator_images`: the Aggregator test's sample-apiserver stand-in
+  (:mod:`kprov.conformance.wardle`, on a python3 root from :mod:`kprov.conformance.python_root`)
+  and etcd substitute
 - :mod:`kprov.conformance.suite`: the e2e binary: list images, list specs, command lines
 - :mod:`kprov.conformance.report`: results -> summary tables, failures, regressions
 - :mod:`kprov.conformance.runner`: the run as a list of phases

@@ -20,8 +20,12 @@ image's repository (registry and tag ignored), so any suite version's names work
 - jessie-dnsutils: a *stand-in* — the agnhost root (dig, getent);
 - nonewprivs: a *substitute* — a busybox root with the setuid-root program that prints its
   effective uid, compiled here (:mod:`kprov.conformance.nnp`), when this machine has a C
-  compiler.
-Everything else (CSI sidecars, sample-apiserver, windows images, ...) is missing.
+  compiler;
+- sample-apiserver: a *stand-in* — kprov's own small Python server of the wardle.example.com
+  group (:mod:`kprov.conformance.wardle`) on this machine's python3, when it has one;
+- etcd: a *substitute* — Debian's etcd (another version than the tag), when installed
+  (:mod:`kprov.conformance.aggregator_images` builds both).
+Everything else (CSI sidecars, windows images, ...) is missing.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kprov.conformance.aggregator_images import etcd_spec, sample_apiserver_spec
 from kprov.conformance.host_tools import with_agnhost_tools, with_env_keeping_shell
 from kprov.conformance.nnp import NNP_PATH, build_nnp
 from kprov.images.oci import FileEntry, ImageSpec
@@ -49,7 +54,7 @@ _GROUP = b"root:x:0:\nuser:x:1000:\nfsgroup:x:50000:\nnobody:x:65534:\n"
 class PlannedImage:
     reference: str
     recipe: str  # busybox | pause | agnhost | http-standin | httpd-standin | demo-standin |
-    #   dnsutils-standin | nonewprivs
+    #   dnsutils-standin | nonewprivs | sample-apiserver-standin | etcd
     kind: str  # "substitute" (the same tool, another build) or "stand-in" (another tool)
     note: str
 
@@ -68,8 +73,14 @@ def _repository(reference: str) -> str:
     return name.split("/", 1)[1] if "/" in name and "." in name.split("/", 1)[0] else name
 
 
-def _recipe_for(repository: str, have_agnhost: bool, have_compiler: bool) -> tuple[str, str, str] | None:
+def _recipe_for(repository: str, have_agnhost: bool, have_compiler: bool, have_python: bool,
+                etcd_version: str | None) -> tuple[str, str, str] | None:
     base = repository.rsplit("/", 1)[-1]
+    if repository.endswith("e2e-test-images/sample-apiserver") and have_python:
+        return ("sample-apiserver-standin", "stand-in",
+                "kprov's Python server of wardle.example.com/v1alpha1 (not upstream's sample-apiserver)")
+    if base == "etcd" and etcd_version:
+        return "etcd", "substitute", f"Debian's etcd {etcd_version} at /usr/local/bin/etcd"
     if repository.endswith("e2e-test-images/nonewprivs") and have_compiler:
         return "nonewprivs", "substitute", "a setuid-root program printing its effective uid, built here"
     if base == "busybox":
@@ -91,10 +102,13 @@ def _recipe_for(repository: str, have_agnhost: bool, have_compiler: bool) -> tup
     return None
 
 
-def plan_images(references: list[str], have_agnhost: bool, have_compiler: bool = False) -> ImagePlan:
+def plan_images(references: list[str], have_agnhost: bool, have_compiler: bool = False,
+                have_python: bool = False, etcd_version: str | None = None) -> ImagePlan:
+    """``have_python``: this machine has a system python3 (the sample-apiserver stand-in);
+    ``etcd_version``: the version of its etcd binary, if installed (the etcd substitute)."""
     plan = ImagePlan()
     for reference in sorted(set(references)):
-        recipe = _recipe_for(_repository(reference), have_agnhost, have_compiler)
+        recipe = _recipe_for(_repository(reference), have_agnhost, have_compiler, have_python, etcd_version)
         if recipe is None:
             plan.missing.append(reference)
         else:
@@ -176,4 +190,8 @@ def image_specs(plan: ImagePlan, agnhost: Path | None, busybox: Path = BUSYBOX_P
         elif image.recipe == "nonewprivs":
             nnp = nnp or [*plain, FileEntry(NNP_PATH, data=build_nnp(), mode=0o4755)]
             specs.append(ImageSpec(image.reference, files=nnp, entrypoint=["/" + NNP_PATH]))
+        elif image.recipe == "sample-apiserver-standin":
+            specs.append(sample_apiserver_spec(image.reference))
+        elif image.recipe == "etcd":
+            specs.append(etcd_spec(image.reference))
     return specs

@@ -20,9 +20,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from kprov.conformance.aggregator_images import etcd_version
 from kprov.conformance.binaries import executable
 from kprov.conformance.images import ImagePlan, image_specs, plan_images
 from kprov.conformance.nnp import compiler
+from kprov.conformance.python_root import host_python
 from kprov.conformance.report import Summary, summarize, write_report
 from kprov.conformance.specs import SpecResult, focus_regex, parse_json_report, shard
 from kprov.conformance.suite import CONFORMANCE_FOCUS, E2ESuite, Workarounds
@@ -124,7 +126,8 @@ def select_specs(suite: E2ESuite, opts: ConformanceOptions) -> tuple[list[SpecRe
 
 def provide_images(suite: E2ESuite, opts: ConformanceOptions, say: Callable[[str], None]) -> ImagePlan:
     plan = plan_images(
-        suite.list_images(), have_agnhost=opts.agnhost is not None, have_compiler=compiler() is not None
+        suite.list_images(), have_agnhost=opts.agnhost is not None, have_compiler=compiler() is not None,
+        have_python=host_python() is not None, etcd_version=etcd_version(),
     )
     if not opts.push_images:
         return plan
