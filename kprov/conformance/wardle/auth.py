@@ -10,6 +10,8 @@ the list is empty). :class:`Authorizer` asks the API server with a SubjectAccess
 (the pod's ServiceAccount must be bound to ``system:auth-delegator``, as the test binds it)
 and keeps each answer ``ttl_s``. :class:`InCluster` is the API client both use: the
 ServiceAccount token and CA the kubelet mounts, the address from KUBERNETES_SERVICE_HOST/PORT.
+RequestHeaders and Caller have the shape of kprov.cluster.metrics_server.auth's: this
+package is copied alone into an image beside a bare python3, so it cannot import kprov.
 """
 
 from __future__ import annotations
