@@ -2,7 +2,9 @@
 
     python tests/bench/bench_vagrant.py [--rebuild-box] [--stages box,up,cluster]   (root)
 
-accel                  kvm or tcg (QEMU's software emulation: 1 CPU, 1 GiB per VM)
+accel                  kvm or tcg (QEMU's software emulation: 1 CPU, 1 GiB per VM by default)
+vm_memory_mib, vm_cpus what each VM gets (KPROV_VM_MEMORY / KPROV_VM_CPUS, else the
+                       Vagrantfile's defaults for the accelerator)
 box_build_s            `kprov vm box`: with --rebuild-box a fresh box from the cached rootfs
                        (add debootstrap's ~11 min for a box from nothing); without it, the
                        cache check
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -57,7 +60,10 @@ def main() -> None:
     parser.add_argument("--stages", default="box,up,cluster")
     args = parser.parse_args()
     stages = set(args.stages.split(","))
-    print(f"accel = {detect_accel()}")
+    accel = detect_accel()
+    print(f"accel = {accel}")
+    print(f"vm_memory_mib = {os.environ.get('KPROV_VM_MEMORY', '2048' if accel == 'kvm' else '1024')}")
+    print(f"vm_cpus = {os.environ.get('KPROV_VM_CPUS', '2' if accel == 'kvm' else '1')}")
     print(f"loadavg_start = {_load()}")
     started = start_daemons()
     try:
