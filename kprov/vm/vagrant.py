@@ -60,13 +60,17 @@ class VagrantLab:
         return proc
 
     def up(self, timeout: float = 1800) -> float:
-        """``vagrant up`` of every host; the seconds it took."""
+        """``vagrant up`` of every host, one after another; the seconds it took.
+
+        Not in parallel (vagrant-libvirt's default): three domains started at once under a
+        libvirtd that runs without systemd hung at "Starting domain." for 6 minutes, none of
+        them running, until vagrant was interrupted (2026-11-24, bench_vagrant)."""
         self.workdir.mkdir(parents=True, exist_ok=True)
         if not self.key.exists():
             subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(self.key)], check=True,
                            capture_output=True)
         start = time.monotonic()
-        self.vagrant("up", "--provider=libvirt", timeout=timeout)
+        self.vagrant("up", "--provider=libvirt", "--no-parallel", timeout=timeout)
         return time.monotonic() - start
 
     def destroy(self, timeout: float = 600) -> None:
