@@ -87,11 +87,7 @@ def main() -> None:
                            "--no-wheelhouse", "--no-images")
                     extra = Path(tmp) / "bundle.json"
                     extra.write_text(_kprov("bundle", "--out", str(BUNDLE), "--vars"))
-                    # Under TCG a control-plane process takes minutes to become ready (the
-                    # API server's /readyz took over 90 s, the roles' default wait, on 3 VMs).
-                    slow = {"kprov_health_timeout_s": 900} if accel == "tcg" else {}
-                    inventory = vms.write_inventory(Path(tmp) / "hosts.yml",
-                                                    {"offline_repo_exclusive": True, **slow})
+                    inventory = vms.write_inventory(Path(tmp) / "hosts.yml", {"offline_repo_exclusive": True})
                     for figure in ("cluster_on_vms_cold_s", "cluster_on_vms_noop_s"):
                         start = time.monotonic()
                         out = _kprov("apply", "-i", str(inventory), "-e", f"@{extra}", "--json")
