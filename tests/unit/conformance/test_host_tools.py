@@ -17,26 +17,13 @@ from kprov.conformance.host_tools import (
     with_agnhost_tools,
     with_env_keeping_shell,
 )
-from kprov.images.oci import FileEntry
 from kprov.images.recipes import busybox_files
+from tests.unit.conformance._image_root import write_root
 
 CHROOT = shutil.which("chroot") or "/usr/sbin/chroot"
 _HAVE_TOOLS = all(t.is_file() for t in (*AGNHOST_TOOLS, ENV_KEEPING_SHELL))
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not _HAVE_TOOLS,
                                 reason="needs root (chroot) and the tools .ci/setup installs")
-
-
-def _write_root(files: list[FileEntry], root: Path) -> None:
-    for entry in files:
-        target = root / entry.path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if entry.is_dir:
-            target.mkdir(exist_ok=True)
-        elif entry.symlink_to is not None:
-            target.symlink_to(entry.symlink_to)
-        else:
-            target.write_bytes(entry.data or b"")
-            target.chmod(entry.mode)
 
 
 def _chroot(root: Path, *command: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -46,7 +33,7 @@ def _chroot(root: Path, *command: str, env: dict[str, str] | None = None) -> sub
 
 def test_the_agnhost_tools_run_inside_the_root(tmp_path: Path) -> None:
     root = tmp_path / "root"
-    _write_root(with_agnhost_tools(busybox_files()), root)
+    write_root(with_agnhost_tools(busybox_files()), root)
     (root / "etc/hosts").write_text("127.0.0.1 localhost\n10.1.2.3 web.example\n")
     assert _chroot(root, "getent", "hosts", "web.example").stdout.split() == ["10.1.2.3", "web.example"]
     version = _chroot(root, "dig", "-v")
@@ -59,8 +46,8 @@ def test_the_agnhost_tools_run_inside_the_root(tmp_path: Path) -> None:
 def test_the_shell_passes_on_variables_whose_names_are_not_identifiers(tmp_path: Path) -> None:
     root = tmp_path / "root"
     files = busybox_files()
-    _write_root(files, root)
+    write_root(files, root)
     assert "p-data-1=x" not in _chroot(root, "sh", "-c", "env", env={"PATH": "/bin", "p-data-1": "x"}).stdout
     root = tmp_path / "bash-root"
-    _write_root(with_env_keeping_shell(files), root)
+    write_root(with_env_keeping_shell(files), root)
     assert "p-data-1=x" in _chroot(root, "sh", "-c", "env", env={"PATH": "/bin", "p-data-1": "x"}).stdout

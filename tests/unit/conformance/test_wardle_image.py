@@ -18,7 +18,7 @@ from kprov.conformance.aggregator_images import ETCD_BINARY, etcd_spec, etcd_ver
 from kprov.conformance.images import plan_images
 from kprov.conformance.python_root import host_python
 from kprov.conformance.wardle.store import Conflict, EtcdStore, Exists
-from kprov.images.oci import FileEntry
+from tests.unit.conformance._image_root import write_root
 
 CHROOT = shutil.which("chroot") or "/usr/sbin/chroot"
 _REFS = ["registry.k8s.io/e2e-test-images/sample-apiserver:1.17.7", "registry.k8s.io/etcd:3.5.9-0"]
@@ -33,17 +33,6 @@ def test_the_plan_provides_both_when_this_machine_has_python_and_etcd() -> None:
     assert plan_images(_REFS, have_agnhost=True).missing == sorted(_REFS)
 
 
-def _write_root(files: list[FileEntry], root: Path) -> None:
-    for entry in files:
-        target = root / entry.path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if entry.is_dir:
-            target.mkdir(exist_ok=True)
-        else:
-            target.write_bytes(entry.data or b"")
-            target.chmod(entry.mode)
-
-
 @_ROOT
 @pytest.mark.skipif(host_python() is None, reason="needs /usr/bin/python3")
 def test_the_stand_in_runs_from_its_own_root(tmp_path: Path) -> None:
@@ -52,7 +41,7 @@ def test_the_stand_in_runs_from_its_own_root(tmp_path: Path) -> None:
     assert "opt/sample-apiserver/wardle/server.py" in paths
     assert not any("site-packages" in p or "dist-packages" in p for p in paths)
     assert sum(len(f.data or b"") for f in spec.files) < 40 << 20  # the stdlib subset, not all of it
-    _write_root(spec.files, tmp_path)
+    write_root(spec.files, tmp_path)
     env = dict(e.split("=", 1) for e in spec.env)
     ran = subprocess.run([CHROOT, str(tmp_path), *spec.entrypoint, "--help"], capture_output=True, text=True,
                          env=env, timeout=60)
@@ -76,7 +65,7 @@ def _free_port() -> int:
 @pytest.mark.skipif(etcd_version() is None, reason=f"needs {ETCD_BINARY} (Debian's etcd-server)")
 def test_the_etcd_image_serves_the_stand_ins_store(tmp_path: Path) -> None:
     spec = etcd_spec(_REFS[1])
-    _write_root(spec.files, tmp_path)
+    write_root(spec.files, tmp_path)
     client, peer = _free_port(), _free_port()
     url = f"http://127.0.0.1:{client}"
     command = [CHROOT, str(tmp_path), *spec.entrypoint, "--data-dir", "/var/lib/etcd/default.etcd",
