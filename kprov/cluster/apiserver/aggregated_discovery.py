@@ -1,10 +1,13 @@
 """Discovery of the group/versions other servers answer, merged into this server's.
 
 Design: pure functions of the APIServices and the discovery documents the availability
-controller fetched from their backends (``name -> APIResourceList``). Only an Available
-remote APIService whose backend answered contributes: one that goes away or stops
+controller fetched from their backends (``name -> APIResourceList``). A remote APIService
+contributes when this server holds a document for it, that is when this server's last
+check of it passed (a failed check drops the document): one that goes away or stops
 answering leaves /apis at the next check, so clients do not trip over a group they cannot
-use. Within a group, versions are ordered by versionPriority (highest first), then name;
+use. The shared Available condition is not consulted: another server's verdict, or a
+status write not yet back through the watch cache, would hide a backend this server has
+just reached. Within a group, versions are ordered by versionPriority (highest first), then name;
 the first is the preferred one. The aggregated (apidiscovery v2/v2beta1) form is derived
 from the backend's legacy APIResourceList, ``resource/sub`` entries becoming the
 resource's subresources.
@@ -16,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from kprov.cluster.api.apiregistration import is_available, service_ref
+from kprov.cluster.api.apiregistration import service_ref
 
 __all__ = ["RemoteGroup", "aggregated_item", "remote_groups", "shadowed"]
 
@@ -46,12 +49,12 @@ def shadowed(apiservices: Iterable[Mapping[str, Any]]) -> set[tuple[str, str]]:
 def remote_groups(
     apiservices: Iterable[Mapping[str, Any]], documents: Mapping[str, tuple[str, Mapping[str, Any]]]
 ) -> list[RemoteGroup]:
-    """The groups served by available remote APIServices, by group priority (highest
-    first), then name."""
+    """The groups served by the remote APIServices ``documents`` holds an answer for, by
+    group priority (highest first), then name."""
     groups: dict[str, RemoteGroup] = {}
     for obj in apiservices:
         name = str((obj.get("metadata") or {}).get("name") or "")
-        if service_ref(obj) is None or not is_available(obj) or name not in documents:
+        if service_ref(obj) is None or name not in documents:
             continue
         spec = obj.get("spec") or {}
         group, version = str(spec.get("group") or ""), str(spec.get("version") or "")

@@ -20,6 +20,15 @@ Design: one loop per server (:class:`APIServiceController`), every
    front-proxy certificate, certificate not checked; else Passed. That answer, an
    APIResourceList, is kept for the merged discovery
    (:attr:`.aggregation.Aggregation.discovery`). The status is written only when it changed.
+
+Every API server keeps its own documents, and a client's requests may reach any of them
+(the load balancer in front of an HA control plane). So a discovery request does not wait
+for the next round: :meth:`APIServiceController.fill_discovery` checks at once each remote
+APIService that has ready endpoints but no document here, nor a failed check in the last
+interval (so a dead backend costs discovery nothing), waiting at most
+``_ON_DEMAND_WAIT_S``; concurrent requests share one check per APIService. Without it a
+group registered a moment ago was in /apis on one server and absent on the next (the
+conformance Aggregator test failed so in CI).
 """
 
 from __future__ import annotations
@@ -27,6 +36,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from typing import Any
 
 import aiohttp
@@ -78,6 +88,7 @@ BUILTIN_PRIORITIES: dict[tuple[str, str], tuple[int, int]] = {
 }
 _CRD_PRIORITIES = (1000, 100)
 _CHECK_TIMEOUT_S = 5.0
+_ON_DEMAND_WAIT_S = 2.0
 _CHECKER = UserInfo("system:kube-aggregator", ("system:masters",))
 
 
@@ -119,6 +130,8 @@ class APIServiceController:
         self._info = info
         self._task: asyncio.Task[None] | None = None
         self._first = True
+        self._checking: dict[str, asyncio.Task[None]] = {}  # on-demand checks in flight
+        self._failed_at: dict[str, float] = {}  # APIService name -> monotonic time of a failed check
 
     async def start(self) -> None:
         """Register and mark the local APIServices before serving (as kube-apiserver's
@@ -134,7 +147,7 @@ class APIServiceController:
         self._task = asyncio.create_task(self._run(), name="apiservices")
 
     async def stop(self) -> None:
-        await stop_tasks(self._task)
+        await stop_tasks(self._task, *self._checking.values())
         await self._aggregation.close()
 
     async def _run(self) -> None:
@@ -160,6 +173,38 @@ class APIServiceController:
         names = {obj["metadata"]["name"] for obj in existing}
         for gone in set(self._aggregation.discovery) - names:
             self._aggregation.discovery.pop(gone, None)
+        for gone in set(self._failed_at) - names:
+            self._failed_at.pop(gone, None)
+
+    async def fill_discovery(self) -> None:
+        """Check now the remote APIServices this server holds no document for, that have a
+        ready endpoint and did not fail a check within the last interval."""
+        interval = self._ctx.config.apiservice_check_interval_s
+        now = time.monotonic()
+        waits = []
+        for obj in self._aggregation.apiservices():
+            name = obj["metadata"]["name"]
+            ref = service_ref(obj)
+            if ref is None or name in self._aggregation.discovery or obj["metadata"].get("deletionTimestamp"):
+                continue
+            if now - self._failed_at.get(name, -interval) < interval:
+                continue
+            try:
+                self._aggregation.resolve(ref)
+            except Unresolvable:
+                continue
+            task = self._checking.get(name)
+            if task is None:
+                task = self._checking[name] = asyncio.create_task(self._check(obj), name=f"apiservice {name}")
+                task.add_done_callback(lambda done, n=name: self._checked(n, done))
+            waits.append(task)
+        if waits:
+            await asyncio.wait(waits, timeout=_ON_DEMAND_WAIT_S)
+
+    def _checked(self, name: str, task: asyncio.Task[None]) -> None:
+        self._checking.pop(name, None)
+        if not task.cancelled() and task.exception() is not None:
+            _log.warning("apiservice %s: on-demand check: %r", name, task.exception())
 
     # -- autoregistration ------------------------------------------------------------------
     async def _autoregister(self) -> None:
@@ -197,6 +242,7 @@ class APIServiceController:
             endpoint = self._aggregation.resolve(ref)
         except Unresolvable as exc:
             self._aggregation.discovery.pop(name, None)
+            self._failed_at[name] = time.monotonic()
             await self._set(name, "False", exc.reason, exc.message)
             return
         spec = obj.get("spec") or {}
@@ -215,6 +261,7 @@ class APIServiceController:
                     raise ConnectionError(f"bad status from {url}: {reply.status}")
         except (aiohttp.ClientError, OSError, TimeoutError, ConnectionError) as exc:
             self._aggregation.discovery.pop(name, None)
+            self._failed_at[name] = time.monotonic()
             if isinstance(exc, TimeoutError):
                 cause = f'Get "{url}": context deadline exceeded'
             elif str(exc).startswith("bad status"):
@@ -228,6 +275,7 @@ class APIServiceController:
             document = orjson.loads(body)
         except orjson.JSONDecodeError:
             document = None
+        self._failed_at.pop(name, None)
         if isinstance(document, dict):
             self._aggregation.discovery[name] = (str(obj["metadata"].get("resourceVersion", "")), document)
         await self._set(name, "True", "Passed", "all checks passed")

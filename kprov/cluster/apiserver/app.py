@@ -40,6 +40,7 @@ from kprov.cluster.apiserver import (
     watch,
 )
 from kprov.cluster.apiserver.aggregation import aggregation_of
+from kprov.cluster.apiserver.apiservice_controller import APIServiceController
 from kprov.cluster.apiserver.audit import AuditLog
 from kprov.cluster.apiserver.authn import REQUEST_USER, Authenticator, TokenInvalid, UserInfo
 from kprov.cluster.apiserver.authz import Authorizer, authorizer_of
@@ -184,6 +185,8 @@ def _handler(ctx: ApiContext, insecure_local: bool) -> Any:
                 return await _resource(request, ctx, ri, user)
             if request.path == "/metrics" and metrics is not None:
                 return _serve_metrics(request, metrics, authorizer, user)
+            if request.path == "/apis" or request.path.startswith("/apis/"):
+                await _fill_discovery(ctx)
             served = (
                 await serve_health(request, ctx)
                 or serve_oidc(request, ctx, authorizer, user)
@@ -213,6 +216,14 @@ def _handler(ctx: ApiContext, insecure_local: bool) -> Any:
             return json_response(status_body(err), 500)
 
     return handle
+
+
+async def _fill_discovery(ctx: ApiContext) -> None:
+    """Before a discovery document: this server's documents of other servers' groups
+    brought up to date (apiservice_controller.py)."""
+    controller = ctx.extras.get("apiservices")
+    if isinstance(controller, APIServiceController):
+        await controller.fill_discovery()
 
 
 async def _audit(

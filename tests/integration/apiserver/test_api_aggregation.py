@@ -32,6 +32,7 @@ _WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 GROUP, VERSION = "wardle.example.com", "v1alpha1"
 NAME = f"{VERSION}.{GROUP}"
 SERVICE_NS, SERVICE = "default", "wardle-api"
+LATE_GROUP = "late.example.com"  # registered by one test, behind the same backend
 DISCOVERY = {
     "kind": "APIResourceList",
     "apiVersion": "v1",
@@ -61,6 +62,8 @@ class _Backend(BaseHTTPRequestHandler):
         path = self.path.split("?")[0]
         if path == f"/apis/{GROUP}/{VERSION}":
             self._json(200, DISCOVERY)
+        elif path == f"/apis/{LATE_GROUP}/v1":
+            self._json(200, {**DISCOVERY, "groupVersion": f"{LATE_GROUP}/v1"})
         elif path == f"/apis/{GROUP}/{VERSION}/namespaces/default/flunders":
             item = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "Flunder",
                     "metadata": {"name": "one", "namespace": "default",
@@ -328,6 +331,24 @@ def test_discovery_lists_the_aggregated_group(control_plane, wardle, kubectl):
     assert wardle_group["preferredVersion"]["version"] == VERSION
     out = kubectl("api-resources", "--api-group", GROUP).stdout
     assert "flunders" in out and "Flunder" in out and "fl" in out.split()
+
+
+def test_a_new_apiservice_is_discovered_at_once(control_plane, wardle):
+    """A discovery request right after an APIService is registered lists its group: the
+    server checks the backend then, not at its next periodic round (behind a load balancer
+    the request may reach a server whose round has not come yet)."""
+    call = _admin(control_plane)
+    _, _, existing = call("GET", f"/apis/apiregistration.k8s.io/v1/apiservices/{NAME}")
+    late = {"apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService",
+            "metadata": {"name": f"v1.{LATE_GROUP}"},
+            "spec": {**existing["spec"], "group": LATE_GROUP, "version": "v1"}}
+    code, _, body = call("POST", "/apis/apiregistration.k8s.io/v1/apiservices", late)
+    assert code == 201, body
+    try:
+        _, _, groups = call("GET", "/apis")
+        assert LATE_GROUP in {g["name"] for g in groups["groups"]}
+    finally:
+        call("DELETE", f"/apis/apiregistration.k8s.io/v1/apiservices/v1.{LATE_GROUP}")
 
 
 def test_backend_gone_flips_available_and_answers_503(control_plane, wardle, kubectl):

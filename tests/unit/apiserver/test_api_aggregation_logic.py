@@ -120,12 +120,11 @@ DOC = {"kind": "APIResourceList", "groupVersion": "wardle.example.com/v1alpha1",
 ]}
 
 
-def test_only_available_apiservices_with_a_document_are_merged():
+def test_only_apiservices_this_server_holds_a_document_for_are_merged():
     up = _available(_apiservice())
-    v2 = _available(_apiservice("v2.wardle.example.com", version="v2", versionPriority=20))
-    down = _apiservice("v1.down.example.com", group="down.example.com", version="v1")
-    docs = {"v1alpha1.wardle.example.com": ("1", DOC), "v2.wardle.example.com": ("1", DOC),
-            "v1.down.example.com": ("1", DOC)}
+    v2 = _apiservice("v2.wardle.example.com", version="v2", versionPriority=20)  # not yet marked
+    down = _available(_apiservice("v1.down.example.com", group="down.example.com", version="v1"))
+    docs = {"v1alpha1.wardle.example.com": ("1", DOC), "v2.wardle.example.com": ("1", DOC)}
     (group,) = remote_groups([up, v2, down], docs)
     assert group.name == "wardle.example.com" and group.version_names == ["v2", "v1alpha1"]
     assert remote_groups([up], {}) == []
