@@ -22,4 +22,5 @@ HOST_PACKAGES: tuple[str, ...] = (
     "python3-apt",  # Ansible's apt module
     "python3-venv",  # kprov's components are installed into a venv on hosts
     "python3-pip",
+    "curl",  # the roles' health checks (role common)
 )

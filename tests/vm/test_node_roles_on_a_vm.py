@@ -33,7 +33,7 @@ PLAYBOOK = REPO / "roles" / "node-prereqs.yml"
 COMMON_DEFAULTS = yaml.safe_load((REPO / "roles/common/defaults/main.yml").read_text())
 # The node packages: what roles/node-prereqs.yml installs, with the apt module's helper.
 NODE_PACKAGES = ("containerd", "runc", "containernetworking-plugins", "nftables", "iptables",
-                 "conntrack", "python3-apt", "python3-venv")
+                 "conntrack", "python3-apt", "python3-venv", *COMMON_DEFAULTS["common_packages"])
 DEB_CACHE = Path("/var/cache/kprov/vm/debs")
 REBOOT_TIMEOUT_S = 1200
 BOOT_ID = "/proc/sys/kernel/random/boot_id"
@@ -87,11 +87,13 @@ def _host_state(vm: VagrantLab) -> dict[str, Any]:
         "echo containerd $(systemctl is-active containerd)",
         f"echo boot $(cat {BOOT_ID})",
         "echo virt $(systemd-detect-virt)",
+        *(f"echo tool {t} $(command -v {t} >/dev/null && echo installed || echo absent)"
+          for t in COMMON_DEFAULTS["common_packages"]),
     ]))
-    state: dict[str, Any] = {"module": {}, "sysctl": {}}
+    state: dict[str, Any] = {"module": {}, "sysctl": {}, "tool": {}}
     for line in out.splitlines():
         kind, *rest = line.split()
-        if kind in ("module", "sysctl"):
+        if kind in ("module", "sysctl", "tool"):
             state[kind][rest[0]] = rest[1] if len(rest) > 1 else ""
         else:
             state[kind] = rest[0] if rest else ""
@@ -127,6 +129,8 @@ def test_the_vm_is_a_guest_with_its_own_kernel_and_none_of_the_settings_yet(vm: 
     # br_netfilter is what the run must load: were it loaded already, nothing would show it did.
     assert state["module"]["br_netfilter"] == "absent", state
     assert state["containerd"] != "active", state
+    # the box is a minimal Debian: the tools the roles' health checks run come with the run
+    assert set(state["tool"].values()) == {"absent"}, state
 
 
 def test_the_node_roles_converge_the_vm_for_real(vm: VagrantLab, run: Run) -> None:
@@ -138,6 +142,7 @@ def test_the_node_roles_converge_the_vm_for_real(vm: VagrantLab, run: Run) -> No
     assert state["sysctl"] == _expected_sysctls(), state
     assert state["swap"] == "0", state
     assert state["containerd"] == "active", state
+    assert state["tool"] == {t: "installed" for t in COMMON_DEFAULTS["common_packages"]}, state
     assert _sh(vm, "cat /etc/modules-load.d/kprov.conf").split() == COMMON_DEFAULTS["common_kernel_modules"]
     # containerd runs containers here: its CRI plugin answers with the node images imported.
     assert "kprov.local/pause:1" in _sh(vm, "ctr -n k8s.io images ls -q").split()
