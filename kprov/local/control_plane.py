@@ -176,6 +176,7 @@ class LocalControlPlane:
                     self._wait_ready(f"https://127.0.0.1:{port}", pki, timeout_s, _server_name(index))
                     break
                 except ServerExited:
+                    stop_process(self.dir, _server_name(index))  # (never two servers left running)
                     if attempt == _START_ATTEMPTS - 1:
                         raise
             servers.append(f"https://127.0.0.1:{port}")

@@ -56,7 +56,10 @@ def pid_of(base: Path, name: str) -> int | None:
         with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)
         return None
-    if program and cmdline and cmdline[0].decode(errors="replace") != program:
+    # An empty command line is a process still in its exec: Popen returns before the new
+    # image's arguments show in /proc (measured: most reads right after a start), and taking
+    # it for gone made `up` start a second API server and leave the first running.
+    if program and cmdline[0] and cmdline[0].decode(errors="replace") != program:
         return None
     return pid
 
