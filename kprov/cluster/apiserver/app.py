@@ -185,7 +185,9 @@ def _handler(ctx: ApiContext, insecure_local: bool) -> Any:
                 return await _resource(request, ctx, ri, user)
             if request.path == "/metrics" and metrics is not None:
                 return _serve_metrics(request, metrics, authorizer, user)
-            if request.path == "/apis" or request.path.startswith("/apis/"):
+            if request.path.rstrip("/") == "/apis" or (
+                request.path.startswith("/apis/") and request.path.count("/") == 2
+            ):  # the two documents that merge other servers' groups: /apis, /apis/<g>
                 await _fill_discovery(ctx)
             served = (
                 await serve_health(request, ctx)
