@@ -8,7 +8,8 @@
 - ``apiserver_watch_events_total`` {group, version, resource}: events written to watchers;
 - ``apiserver_storage_objects`` {resource}: objects per resource, counted from the watch
   cache at scrape time;
-- ``etcd_request_duration_seconds`` {operation, type}: the store's etcd calls.
+- ``etcd_request_duration_seconds`` {operation, type}: the store's etcd calls (the store
+  reports each to :meth:`ApiMetrics.etcd_request`).
 
 Why plain dictionaries and a collector rather than prometheus_client's labelled metrics:
 ``Counter.labels(...)`` builds a label dict, validates it and takes a lock on every call
@@ -25,7 +26,6 @@ APPLY for a server-side apply PATCH); exec and other connect subresources are CO
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from time import perf_counter
 from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
@@ -34,15 +34,13 @@ from prometheus_client.registry import Collector
 
 from kprov.cluster.apiserver.requestinfo import RequestInfo
 from kprov.cluster.client.metrics import Histogram
-from kprov.cluster.storage import Codec, EtcdKV, Store, resource_prefix
-from kprov.cluster.storage.store import ListPage, StoredObject
+from kprov.cluster.storage import resource_prefix
 
 __all__ = [
     "CONTENT_TYPE",
     "ETCD_BUCKETS",
     "REQUEST_BUCKETS",
     "ApiMetrics",
-    "MeteredStore",
     "report_verb",
     "resource_namer",
 ]
@@ -238,49 +236,3 @@ def resource_namer(bucket_of: Callable[[str], str], registry: Any) -> Callable[[
         return bucket[len("/registry/") :].rstrip("/").replace("/", ".")
 
     return resource_of
-
-
-class MeteredStore(Store):
-    """The store with each etcd call timed into ``etcd_request_duration_seconds`` (the server
-    uses it when metrics are on; the plain Store otherwise)."""
-
-    def __init__(self, kv: EtcdKV, codec: Codec, metrics: ApiMetrics) -> None:
-        super().__init__(kv, codec)
-        self.metrics = metrics
-
-    async def get(self, key: str) -> StoredObject | None:
-        start = perf_counter()
-        try:
-            return await super().get(key)
-        finally:
-            self.metrics.etcd_request("get", key, perf_counter() - start)
-
-    async def list(
-        self, prefix: str, *, limit: int = 0, start_key: str | None = None, revision: int = 0
-    ) -> ListPage:
-        start = perf_counter()
-        try:
-            return await super().list(prefix, limit=limit, start_key=start_key, revision=revision)
-        finally:
-            self.metrics.etcd_request("list", prefix, perf_counter() - start)
-
-    async def create(self, key: str, obj: dict[str, Any]) -> StoredObject:
-        start = perf_counter()
-        try:
-            return await super().create(key, obj)
-        finally:
-            self.metrics.etcd_request("create", key, perf_counter() - start)
-
-    async def update(self, key: str, obj: dict[str, Any], expected_revision: int) -> StoredObject:
-        start = perf_counter()
-        try:
-            return await super().update(key, obj, expected_revision)
-        finally:
-            self.metrics.etcd_request("update", key, perf_counter() - start)
-
-    async def delete(self, key: str, expected_revision: int) -> StoredObject:
-        start = perf_counter()
-        try:
-            return await super().delete(key, expected_revision)
-        finally:
-            self.metrics.etcd_request("delete", key, perf_counter() - start)

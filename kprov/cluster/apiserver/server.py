@@ -26,7 +26,7 @@ from kprov.cluster.apiserver.crds import CustomResources
 from kprov.cluster.apiserver.endpoint_leases import EndpointLeases
 from kprov.cluster.apiserver.extension_auth import publish as publish_extension_auth
 from kprov.cluster.apiserver.http1 import HttpFront
-from kprov.cluster.apiserver.metrics import ApiMetrics, MeteredStore, resource_namer
+from kprov.cluster.apiserver.metrics import ApiMetrics, resource_namer
 from kprov.cluster.apiserver.policy_reconcile import reconcile_policy
 from kprov.cluster.apiserver.satoken import ServiceAccountTokens
 from kprov.cluster.apiserver.tls import server_ssl_context
@@ -99,12 +99,11 @@ async def start_server(config: ServerConfig) -> tuple[Listeners, ApiContext, Etc
     cache = WatchCache(kv, codec, bucket_of, capacity=config.watch_cache_capacity)
     metrics: ApiMetrics | None = None
     holder: list[ApiContext] = []  # the registry changes with CRDs: read it at scrape time
+    store = Store(kv, codec)
     if config.metrics:
         resource_of = resource_namer(bucket_of, lambda: holder[0].registry if holder else REGISTRY)
         metrics = ApiMetrics(resource_of, cache.scope_sizes)
-        store: Store = MeteredStore(kv, codec, metrics)
-    else:
-        store = Store(kv, codec)
+        store.on_etcd_request = metrics.etcd_request
     store.on_written = cache.adopt
     for attempt in range(60):
         try:

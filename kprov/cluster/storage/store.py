@@ -10,13 +10,18 @@ Reads either see the latest state or, for paged lists, one fixed revision: a pag
 read at the list's first revision, starting after the previous page's last key.
 
 Every object written is also reported to ``on_written`` (the watch cache adopts it, so its
-own writes need no decoding when their events come back).
+own writes need no decoding when their events come back), and every etcd call's duration to
+``on_etcd_request`` (operation, key, seconds) when set: the API server's
+``etcd_request_duration_seconds``. The timing lives here, in the one coroutine of each call,
+because a wrapping subclass added a coroutine frame that every resumption passes through:
+py-spy put that wrapper at ~3.5 % of an audited server's samples during pod creates.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from time import perf_counter
 from typing import Any
 
 from kprov.cluster.storage import txn_wire
@@ -53,6 +58,11 @@ class Store:
         self.codec = codec
         self.writes = GroupCommit(kv)  # concurrent writes share etcd round trips
         self.on_written: Callable[[str, int, dict[str, Any]], None] | None = None
+        self.on_etcd_request: Callable[[str, str, float], None] | None = None
+
+    def _timed(self, operation: str, key: str, start: float) -> None:
+        if self.on_etcd_request is not None:
+            self.on_etcd_request(operation, key, perf_counter() - start)
 
     def _stored(self, kv: Any) -> StoredObject:
         key = kv.key.decode()
@@ -65,7 +75,11 @@ class Store:
         return result.revision
 
     async def get(self, key: str) -> StoredObject | None:
-        result = await self.kv.range(key.encode())
+        start = perf_counter()
+        try:
+            result = await self.kv.range(key.encode())
+        finally:
+            self._timed("get", key, start)
         return self._stored(result.kvs[0]) if result.kvs else None
 
     async def get_raw(self, key: str) -> bytes | None:
@@ -78,8 +92,11 @@ class Store:
     ) -> ListPage:
         """Objects under ``prefix`` in key order; ``limit``/``start_key``/``revision`` page."""
         end = prefix_end(prefix.encode())
-        start = (start_key or prefix).encode()
-        result = await self.kv.range(start, end, revision=revision, limit=limit)
+        began = perf_counter()
+        try:
+            result = await self.kv.range((start_key or prefix).encode(), end, revision=revision, limit=limit)
+        finally:
+            self._timed("list", prefix, began)
         items = [self._stored(kv) for kv in result.kvs]
         next_key = None
         remaining = 0
@@ -91,7 +108,11 @@ class Store:
     async def create(self, key: str, obj: dict[str, Any]) -> StoredObject:
         bkey = key.encode()
         value = self.codec.encode(key, obj)
-        result = await self.writes.txn(bkey, txn_wire.create(bkey, value))
+        start = perf_counter()
+        try:
+            result = await self.writes.txn(bkey, txn_wire.create(bkey, value))
+        finally:
+            self._timed("create", key, start)
         if not result.succeeded:
             raise KeyExistsError(key)
         return self._written(key, obj, result.revision)
@@ -100,7 +121,11 @@ class Store:
         """Write ``obj`` if the key is still at ``expected_revision``."""
         bkey = key.encode()
         value = self.codec.encode(key, obj)
-        result = await self.writes.txn(bkey, txn_wire.update(bkey, value, expected_revision))
+        start = perf_counter()
+        try:
+            result = await self.writes.txn(bkey, txn_wire.update(bkey, value, expected_revision))
+        finally:
+            self._timed("update", key, start)
         if not result.succeeded:
             self._raise_for_current(key, expected_revision, result.responses)
         return self._written(key, obj, result.revision)
@@ -115,7 +140,11 @@ class Store:
         """Delete the key if it is still at ``expected_revision``; returns the last state
         with the deletion's revision as its resourceVersion."""
         bkey = key.encode()
-        result = await self.writes.txn(bkey, txn_wire.delete(bkey, expected_revision))
+        start = perf_counter()
+        try:
+            result = await self.writes.txn(bkey, txn_wire.delete(bkey, expected_revision))
+        finally:
+            self._timed("delete", key, start)
         if not result.succeeded:
             self._raise_for_current(key, expected_revision, result.responses)
         prev = result.responses[0].response_delete_range.prev_kvs
