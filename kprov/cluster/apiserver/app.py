@@ -155,7 +155,12 @@ def _handler(ctx: ApiContext, insecure_local: bool) -> Any:
                     request.headers.get("Content-Type", "") if method == "PATCH" else "",
                 )
             if audit is not None and received is not None:
-                await _audit(audit, request, ri, code, received, reply)
+                user = REQUEST_USER.get()
+                level = audit.level(user, ri.verb if ri is not None else method.lower(), ri, request.path)
+                if level == "Metadata":  # (no body to read: no coroutine for the common level)
+                    audit.record(level, request, ri, user, received, code)
+                elif level != "None":
+                    await _audit_with_bodies(audit, level, request, ri, user, code, received, reply)
 
     async def serve(request: AnyRequest, ri: RequestInfo | None) -> Any:
         try:
@@ -228,16 +233,13 @@ async def _fill_discovery(ctx: ApiContext) -> None:
         await controller.fill_discovery()
 
 
-async def _audit(
-    audit: AuditLog, request: AnyRequest, ri: RequestInfo | None, code: int, received: Any, reply: Any
+async def _audit_with_bodies(
+    audit: AuditLog, level: str, request: AnyRequest, ri: RequestInfo | None, user: UserInfo | None,
+    code: int, received: Any, reply: Any,
 ) -> None:
-    user = REQUEST_USER.get()
-    verb = ri.verb if ri is not None else request.method.lower()
-    level = audit.level(user, verb, ri, request.path)
-    if level == "None":
-        return
+    """An event at level Request (the request body) or RequestResponse (both bodies)."""
     request_body = None
-    if level != "Metadata" and request.method in ("POST", "PUT", "PATCH", "DELETE"):
+    if request.method in ("POST", "PUT", "PATCH", "DELETE"):
         try:
             request_body = await request.read()
         except Exception:  # an upgraded or aborted request: no body to log

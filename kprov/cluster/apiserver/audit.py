@@ -11,10 +11,12 @@ or the policy may omit stages; only ResponseComplete is written here, so omittin
 silences the request. Levels: Metadata (who, what, when, the response code), Request (+ the
 request body), RequestResponse (+ the response body; JSON bodies only).
 
-The writer buffers lines and writes them once per event-loop turn (one write for all the
-requests finishing together); past maxsize the file is renamed with upstream's
-(lumberjack's) timestamp suffix, ``audit-2006-01-02T15-04-05.000.log``, and only the
-newest maxbackup renamed files are kept.
+The writer buffers lines and writes them ``FLUSH_DELAY_S`` after the first one waiting, or
+as soon as ``FLUSH_BYTES`` wait: a write per event-loop turn was ~1.5 % of a busy audited
+server's samples (py-spy, pod creates), one per 20 ms is at most 50 a second, and a crash
+loses at most those 20 ms (upstream's batching backend buffers up to a second). Past
+maxsize the file is renamed with upstream's (lumberjack's) timestamp suffix,
+``audit-2006-01-02T15-04-05.000.log``, and only the newest maxbackup renamed files are kept.
 """
 
 from __future__ import annotations
@@ -130,12 +132,16 @@ def load_policy(doc: dict[str, Any]) -> AuditPolicy:
 class AuditWriter:
     """JSON lines to ``path`` (or standard output for ``-``), rotated past ``max_size_mb``."""
 
+    FLUSH_DELAY_S = 0.02
+    FLUSH_BYTES = 256 * 1024
+
     def __init__(self, path: str, max_size_mb: int = 0, max_backups: int = 0) -> None:
         self.path = path
         self.max_bytes = max_size_mb * 1024 * 1024
         self.max_backups = max_backups
         self._pending: list[bytes] = []
-        self._scheduled = False
+        self._pending_bytes = 0
+        self._timer: asyncio.TimerHandle | None = None
         self._fd = 1 if path == "-" else self._open()
         self._size = 0 if path == "-" else os.fstat(self._fd).st_size
 
@@ -145,19 +151,24 @@ class AuditWriter:
 
     def write(self, line: bytes) -> None:
         self._pending.append(line)
-        if not self._scheduled:
-            self._scheduled = True
+        self._pending_bytes += len(line)
+        if self._pending_bytes >= self.FLUSH_BYTES:
+            self.flush()
+        elif self._timer is None:
             try:
-                asyncio.get_running_loop().call_soon(self.flush)
+                self._timer = asyncio.get_running_loop().call_later(self.FLUSH_DELAY_S, self.flush)
             except RuntimeError:  # no loop (tests, shutdown): write now
                 self.flush()
 
     def flush(self) -> None:
-        self._scheduled = False
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         if not self._pending:
             return
         data = b"".join(self._pending)
         self._pending.clear()
+        self._pending_bytes = 0
         if self.max_bytes and self._size + len(data) > self.max_bytes and self._size > 0:
             self._rotate()
         os.write(self._fd, data)

@@ -3,6 +3,7 @@ writer's JSON lines and rotation."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import json
 import time
@@ -106,6 +107,27 @@ def test_rotation_keeps_max_backups(tmp_path: Path):
     rotated = sorted(p.name for p in tmp_path.glob("audit-*.log"))
     assert len(rotated) == 2, rotated
     assert (tmp_path / "audit.log").stat().st_size <= 1024 * 1024
+
+
+def test_lines_wait_for_the_flush_delay_or_the_byte_limit(tmp_path: Path):
+    path = tmp_path / "audit.log"
+
+    async def scenario() -> list[int]:
+        writer = AuditWriter(str(path))
+        sizes = []
+        writer.write(b"a\n")
+        writer.write(b"b\n")
+        sizes.append(path.stat().st_size)  # still buffered
+        await asyncio.sleep(AuditWriter.FLUSH_DELAY_S * 3)
+        sizes.append(path.stat().st_size)  # both lines, one write
+        writer.write(b"x" * AuditWriter.FLUSH_BYTES + b"\n")
+        sizes.append(path.stat().st_size)  # past the byte limit: at once
+        writer.write(b"c\n")
+        writer.close()  # what is pending goes out
+        sizes.append(path.stat().st_size)
+        return sizes
+
+    assert asyncio.run(scenario()) == [0, 4, 4 + AuditWriter.FLUSH_BYTES + 1, 4 + AuditWriter.FLUSH_BYTES + 3]
 
 
 def _reference_event(level, request, ri, user, code, request_body, response_body) -> dict:
