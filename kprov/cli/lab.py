@@ -136,7 +136,7 @@ def inventory(
     lab = _lab(ctx)
     try:
         if out is None:
-            _out.print(lab.inventory_text(hosts, vip), end="", highlight=False, markup=False)
+            typer.echo(lab.inventory_text(hosts, vip), nl=False)  # (rich would fold long lines)
             return
         lab.write_inventory(out, hosts, vip)
     except LabError as exc:

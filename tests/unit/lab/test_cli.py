@@ -22,6 +22,14 @@ def test_inventory_is_written_for_the_selected_instance(tmp_path: Path) -> None:
     assert yaml.safe_load(out.read_text())["all"]["hosts"]["h2"]["ansible_host"] == "10.77.4.12"
 
 
+def test_printed_inventory_is_the_file_unwrapped() -> None:
+    """Redirected to a file (no terminal), the YAML must not be folded at a console width."""
+    result = runner.invoke(app, ["--lab", "4", "inventory", "--hosts", "3"])
+    assert result.exit_code == 0, result.output
+    assert result.output == inventory_yaml(LabLayout(4), 3)
+    assert yaml.safe_load(result.output)["all"]["hosts"]["h3"]["ansible_host"] == "10.77.4.13"
+
+
 def test_instance_comes_from_env_when_no_option(tmp_path: Path) -> None:
     out = tmp_path / "inv.yml"
     result = runner.invoke(app, ["inventory", "--hosts", "2", "--out", str(out)], env={"KPROV_LAB": "6"})
