@@ -40,6 +40,15 @@ __all__ = ["LEVELS", "AuditLog", "AuditPolicy", "AuditWriter", "load_policy", "o
 LEVELS = ("None", "Metadata", "Request", "RequestResponse")
 _STAGE = "ResponseComplete"
 _VARIANT = "89ab"  # RFC 9562: the two variant bits 10, then two random bits
+# the fixed pieces of an event line (keys in the order of the audit.k8s.io/v1 Event's fields)
+_HEADS = {
+    level: b'{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"%s","auditID":"' % level.encode()
+    for level in ("Metadata", "Request", "RequestResponse")
+}
+_AFTER_ID = b'","stage":"' + _STAGE.encode() + b'","requestURI":'
+_RECEIVED = b',"requestReceivedTimestamp":"'
+_STAGE_STAMP = b'","stageTimestamp":"'
+_END = b'"}\n'
 
 
 @dataclass(frozen=True)
@@ -196,10 +205,11 @@ class AuditWriter:
 class _EventLines:
     """Event lines made from cached JSON pieces rather than a dict per request.
 
-    Most of an event repeats from request to request (the constant fields, the user, the
-    client's address and User-Agent, the objectRef of a create in one namespace), so those
-    pieces are encoded once and kept (each cache bounded by ``CACHE_SIZE``; cleared when
-    full); only the URI, the auditID, the code and the two timestamps are new per request.
+    Most of an event repeats from request to request (the constant fields, the verb, the
+    user, the client's address and User-Agent, the objectRef of a create in one namespace),
+    so those are encoded once and kept as one piece per combination (the cache bounded by
+    ``CACHE_SIZE``; cleared when full); only the URI, the auditID, the code and the two
+    timestamps are new per request, put in with one bytes ``%`` format.
     The auditID (a random version-4 UUID, worded as ``str(uuid.uuid4())``) comes from a pool
     of random bytes refilled 4 KiB at a time: one ``getrandom`` per 256 events rather than one
     per event, which py-spy showed as 1.2 % of a busy server's samples. Timestamps (RFC 3339
@@ -216,9 +226,7 @@ class _EventLines:
     RANDOM_POOL_BYTES = 4096
 
     def __init__(self) -> None:
-        self._users: dict[UserInfo | None, bytes] = {}
-        self._texts: dict[str, bytes] = {}
-        self._refs: dict[RequestInfo, bytes] = {}
+        self._middles: dict[tuple[Any, ...], bytes] = {}
         self._random = b""
         self._random_at = 0
         self._second = -1
@@ -239,36 +247,41 @@ class _EventLines:
             self._second, self._second_text = second, time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(second))
         return f"{self._second_text}{rest // 1000:06d}Z"
 
-    def _cached(self, cache: dict[Any, bytes], key: Any, make: Any) -> bytes:
-        piece = cache.get(key)
+    def _middle(self, verb: str, user: UserInfo | None, peer: str | None, agent: str,
+                ri: RequestInfo | None) -> bytes:
+        """``"verb"`` through ``"objectRef"``: what repeats between requests of one client
+        doing one thing, encoded once (one dict lookup a request, where a lookup per field
+        measured 1.5 us of the line's 3.7)."""
+        key = (verb, user, peer, agent, ri)
+        piece = self._middles.get(key)
         if piece is None:
-            if len(cache) >= self.CACHE_SIZE:
-                cache.clear()
-            piece = cache[key] = orjson.dumps(make(key))
+            if len(self._middles) >= self.CACHE_SIZE:
+                self._middles.clear()
+            parts = [
+                b',"verb":', orjson.dumps(verb), b',"user":', orjson.dumps(_user_json(user)),
+                b',"sourceIPs":', b"[]" if peer is None else b"[" + orjson.dumps(peer) + b"]",
+                b',"userAgent":', orjson.dumps(agent),
+            ]
+            if ri is not None:
+                parts += (b',"objectRef":', orjson.dumps(_object_ref(ri)))
+            piece = self._middles[key] = b"".join(parts) + b',"responseStatus":{"metadata":{},"code":'
         return piece
 
     def line(self, level: str, uri: str, verb: str, user: UserInfo | None, peer: str | None, agent: str,
              ri: RequestInfo | None, code: int, request_object: bytes | None, response_object: bytes | None,
              received_ns: int, completed_ns: int) -> bytes:
-        texts = self._texts
-        parts = [
-            b'{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":', self._cached(texts, level, str),
-            b',"auditID":"', self.audit_id().encode(), b'","stage":"', _STAGE.encode(), b'","requestURI":',
-            orjson.dumps(uri), b',"verb":', self._cached(texts, verb, str),
-            b',"user":', self._cached(self._users, user, _user_json),
-            b',"sourceIPs":', b"[]" if peer is None else b"[" + self._cached(texts, peer, str) + b"]",
-            b',"userAgent":', self._cached(texts, agent, str),
-        ]
-        if ri is not None:
-            parts += (b',"objectRef":', self._cached(self._refs, ri, _object_ref))
-        parts += (b',"responseStatus":{"metadata":{},"code":', str(code).encode(), b"}")
+        head = _HEADS[level]
+        middle = self._middle(verb, user, peer, agent, ri)
+        bodies = b""
         if request_object is not None:
-            parts += (b',"requestObject":', request_object)
+            bodies += b',"requestObject":' + request_object
         if response_object is not None:
-            parts += (b',"responseObject":', response_object)
-        parts += (b',"requestReceivedTimestamp":"', self.stamp(received_ns).encode(), b'","stageTimestamp":"',
-                  self.stamp(completed_ns).encode(), b'"}\n')
-        return b"".join(parts)
+            bodies += b',"responseObject":' + response_object
+        received, completed = self.stamp(received_ns).encode(), self.stamp(completed_ns).encode()
+        return b"%s%s%s%s%s%d}%s%s%s%s%s%s" % (
+            head, self.audit_id().encode(), _AFTER_ID, orjson.dumps(uri), middle, code, bodies,
+            _RECEIVED, received, _STAGE_STAMP, completed, _END,
+        )
 
 
 def _user_json(user: UserInfo | None) -> dict[str, Any]:
