@@ -6,7 +6,7 @@ from __future__ import annotations
 from prometheus_client.parser import text_string_to_metric_families
 
 from kprov.cluster.api.resources import REGISTRY
-from kprov.cluster.apiserver.metrics import ApiMetrics, report_verb, resource_namer
+from kprov.cluster.apiserver.metrics import ENTRY_CACHE_SIZE, ApiMetrics, report_verb, resource_namer
 from kprov.cluster.apiserver.requestinfo import parse_request_info
 from kprov.cluster.apiserver.server import bucket_function
 from kprov.cluster.storage import resource_prefix
@@ -101,3 +101,16 @@ def test_custom_resources_are_named_by_resource_and_group():
     assert name("/registry/example.com/widgets/ns/w") == "widgets.example.com"
     assert name("/registry/example.com/widgets/ns/") == "widgets.example.com"
     assert name("/registry/pods/default/web") == "pods"
+
+
+def test_requests_of_many_names_share_their_labels_past_the_entry_cache():
+    metrics = ApiMetrics(_namer())
+    count = ENTRY_CACHE_SIZE + 5
+    for i in range(count):
+        metrics.observe_request("GET", _ri("GET", f"/api/v1/namespaces/a/pods/p{i}"), False, 200, 0.001, "")
+    families = {f.name: f for f in text_string_to_metric_families(metrics.exposition().decode())}
+    gets = [s for s in families["apiserver_request"].samples if s.labels["verb"] == "GET"]
+    assert [(s.labels["scope"], s.labels["code"], s.value) for s in gets] == [("resource", "200", count)]
+    counts = [s.value for s in families["apiserver_request_duration_seconds"].samples
+              if s.name.endswith("_count") and s.labels["verb"] == "GET"]
+    assert counts == [count]
