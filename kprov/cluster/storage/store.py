@@ -64,6 +64,14 @@ class Store:
         if self.on_etcd_request is not None:
             self.on_etcd_request(operation, key, perf_counter() - start)
 
+    async def _write(self, operation: str, key: str, bkey: bytes, request: bytes) -> Any:
+        """One single-key transaction through the group commit, timed."""
+        start = perf_counter()
+        try:
+            return await self.writes.txn(bkey, request)
+        finally:
+            self._timed(operation, key, start)
+
     def _stored(self, kv: Any) -> StoredObject:
         key = kv.key.decode()
         return StoredObject(key, self.codec.decode(key, kv.value, kv.mod_revision), kv.mod_revision)
@@ -108,11 +116,7 @@ class Store:
     async def create(self, key: str, obj: dict[str, Any]) -> StoredObject:
         bkey = key.encode()
         value = self.codec.encode(key, obj)
-        start = perf_counter()
-        try:
-            result = await self.writes.txn(bkey, txn_wire.create(bkey, value))
-        finally:
-            self._timed("create", key, start)
+        result = await self._write("create", key, bkey, txn_wire.create(bkey, value))
         if not result.succeeded:
             raise KeyExistsError(key)
         return self._written(key, obj, result.revision)
@@ -121,11 +125,7 @@ class Store:
         """Write ``obj`` if the key is still at ``expected_revision``."""
         bkey = key.encode()
         value = self.codec.encode(key, obj)
-        start = perf_counter()
-        try:
-            result = await self.writes.txn(bkey, txn_wire.update(bkey, value, expected_revision))
-        finally:
-            self._timed("update", key, start)
+        result = await self._write("update", key, bkey, txn_wire.update(bkey, value, expected_revision))
         if not result.succeeded:
             self._raise_for_current(key, expected_revision, result.responses)
         return self._written(key, obj, result.revision)
@@ -140,11 +140,7 @@ class Store:
         """Delete the key if it is still at ``expected_revision``; returns the last state
         with the deletion's revision as its resourceVersion."""
         bkey = key.encode()
-        start = perf_counter()
-        try:
-            result = await self.writes.txn(bkey, txn_wire.delete(bkey, expected_revision))
-        finally:
-            self._timed("delete", key, start)
+        result = await self._write("delete", key, bkey, txn_wire.delete(bkey, expected_revision))
         if not result.succeeded:
             self._raise_for_current(key, expected_revision, result.responses)
         prev = result.responses[0].response_delete_range.prev_kvs
