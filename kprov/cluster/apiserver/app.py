@@ -156,11 +156,14 @@ def _handler(ctx: ApiContext, insecure_local: bool) -> Any:
                 )
             if audit is not None and received is not None:
                 user = REQUEST_USER.get()
-                level = audit.level(user, ri.verb if ri is not None else method.lower(), ri, request.path)
-                if level == "Metadata":  # (no body to read: no coroutine for the common level)
-                    audit.record(level, request, ri, user, received, code)
-                elif level != "None":
-                    await _audit_with_bodies(audit, level, request, ri, user, code, received, reply)
+                if not audit.wants_bodies:  # (the level and the line are worked out in batches)
+                    audit.note(request, ri, user, received, code)
+                else:
+                    level = audit.level(user, ri.verb if ri is not None else method.lower(), ri, request.path)
+                    if level == "Metadata":  # (no body to read: no coroutine for the common level)
+                        audit.record(level, request, ri, user, received, code)
+                    elif level != "None":
+                        await _audit_with_bodies(audit, level, request, ri, user, code, received, reply)
 
     async def serve(request: AnyRequest, ri: RequestInfo | None) -> Any:
         try:

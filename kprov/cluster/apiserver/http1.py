@@ -78,6 +78,7 @@ class Request:
         "method",
         "path",
         "query_string",
+        "remote",
         "transport",
         "version",
     )
@@ -95,6 +96,7 @@ class Request:
     ) -> None:
         self._connection = connection
         self.transport: asyncio.BaseTransport | None = connection.transport
+        self.remote = connection.remote  # the client's address, as aiohttp's request.remote
         self.method = method
         self.path = path
         self.query_string = query_string
@@ -239,6 +241,7 @@ class _Connection(asyncio.Protocol):
         self._loop = front.loop
         self._parser = httptools.HttpRequestParser(self)
         self.transport: asyncio.Transport | None = None
+        self.remote: str | None = None
         self.closed = False
         self.busy = False
         self.last_active = self._loop.time()
@@ -262,6 +265,8 @@ class _Connection(asyncio.Protocol):
     # -- the transport's side -------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        peer = transport.get_extra_info("peername")  # (once: a system call each time it is asked)
+        self.remote = peer[0] if isinstance(peer, tuple) and peer else None
         self._front.connections.add(self)
 
     def connection_lost(self, exc: Exception | None) -> None:

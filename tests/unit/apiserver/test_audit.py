@@ -63,9 +63,7 @@ def test_omitting_response_complete_silences_and_bad_levels_fail():
 
 
 def _request(path: str, method: str = "POST") -> SimpleNamespace:
-    peer = ("10.0.0.7", 5555)
-    transport = SimpleNamespace(get_extra_info=lambda name: peer if name == "peername" else None)
-    return SimpleNamespace(path=path, query_string="fieldManager=x", method=method, transport=transport,
+    return SimpleNamespace(path=path, query_string="fieldManager=x", method=method, remote="10.0.0.7",
                            headers={"User-Agent": "kubectl/v1.32.0"})
 
 
@@ -132,13 +130,12 @@ def test_lines_wait_for_the_flush_delay_or_the_byte_limit(tmp_path: Path):
 
 def _reference_event(level, request, ri, user, code, request_body, response_body) -> dict:
     """The event as a dict, field by field as the audit.k8s.io/v1 Event is written."""
-    peer = request.transport.get_extra_info("peername")
     event = {
         "kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": level, "stage": "ResponseComplete",
         "requestURI": request.path + (f"?{request.query_string}" if request.query_string else ""),
         "verb": ri.verb if ri is not None else request.method.lower(),
         "user": {"username": user.name, "groups": list(user.groups)} if user is not None else {},
-        "sourceIPs": [peer[0]] if peer else [],
+        "sourceIPs": [request.remote] if request.remote else [],
         "userAgent": request.headers.get("User-Agent", ""),
     }
     if ri is not None:
@@ -186,9 +183,68 @@ def test_event_lines_hold_every_field_of_the_event(
         assert list(event) == list(expected)  # the same key order as the Event's fields
 
 
+METADATA_ONLY = {
+    "kind": "Policy",
+    "rules": [
+        {"level": "None", "nonResourceURLs": ["/healthz*"]},
+        {"level": "None", "users": ["system:kube-proxy"], "verbs": ["watch"]},
+        {"level": "Metadata"},
+    ],
+}
+
+
+def test_noted_events_take_their_level_and_line_at_the_flush(tmp_path: Path):
+    """A policy without bodies defers each event: the flush gives it the policy's level
+    (None writes nothing) and the same line record() makes, in the order they came."""
+    log = AuditLog(load_policy(METADATA_ONLY), AuditWriter(str(tmp_path / "audit.log")))
+    assert not log.wants_bodies
+    assert AuditLog(load_policy(POLICY), AuditWriter(str(tmp_path / "b.log"))).wants_bodies
+    pods, watch = "/api/v1/namespaces/a/pods", "/api/v1/endpoints"
+    received = time.time_ns()
+    proxy = UserInfo("system:kube-proxy", ("system:authenticated",))
+
+    async def scenario() -> int:
+        log.note(_request(pods), parse_request_info("POST", pods, False), ALICE, received, 201)
+        log.note(_request("/healthz/etcd", "GET"), None, None, received, 200)
+        log.note(_request(watch, "GET"), parse_request_info("GET", watch, True), proxy, received, 200)
+        log.note(_request(watch, "GET"), parse_request_info("GET", watch, False), proxy, received, 200)
+        size = (tmp_path / "audit.log").stat().st_size  # nothing rendered yet
+        log.writer.close()
+        return size
+
+    assert asyncio.run(scenario()) == 0
+    events = [json.loads(line) for line in (tmp_path / "audit.log").read_text().splitlines()]
+    who = [(e["verb"], e["user"]["username"]) for e in events]
+    assert who == [("create", "alice"), ("list", "system:kube-proxy")]
+    for event, (method, path) in zip(events, [("POST", pods), ("GET", watch)], strict=True):
+        request, ri = _request(path, method), parse_request_info(method, path, False)
+        user = ALICE if method == "POST" else proxy
+        assert uuid.UUID(event.pop("auditID")).version == 4
+        assert event.pop("requestReceivedTimestamp") == _rfc3339(received)
+        assert event.pop("stageTimestamp")
+        code = event["responseStatus"]["code"]
+        assert event == _reference_event("Metadata", request, ri, user, code, None, None)
+
+
+def test_noted_events_flush_once_enough_wait(tmp_path: Path):
+    log = AuditLog(load_policy(METADATA_ONLY), AuditWriter(str(tmp_path / "audit.log")))
+    pods = "/api/v1/namespaces/a/pods"
+    ri = parse_request_info("POST", pods, False)
+
+    async def scenario() -> tuple[int, int]:
+        for _ in range(AuditWriter.FLUSH_EVENTS - 1):
+            log.note(_request(pods), ri, ALICE, time.time_ns(), 201)
+        waiting = len((tmp_path / "audit.log").read_bytes().splitlines())
+        log.note(_request(pods), ri, ALICE, time.time_ns(), 201)
+        return waiting, len((tmp_path / "audit.log").read_bytes().splitlines())
+
+    assert asyncio.run(scenario()) == (0, AuditWriter.FLUSH_EVENTS)
+    log.writer.close()
+
+
 def test_audit_ids_are_distinct_version_4_uuids_across_pool_refills():
     lines = _EventLines()
-    ids = [lines.audit_id() for _ in range(3 * _EventLines.RANDOM_POOL_BYTES // 16 + 5)]
+    ids = [lines.audit_id().decode() for _ in range(3 * _EventLines.RANDOM_POOL_BYTES // 16 + 5)]
     assert len(set(ids)) == len(ids)
     for text in ids[:: 97]:
         parsed = uuid.UUID(text)
@@ -198,6 +254,6 @@ def test_audit_ids_are_distinct_version_4_uuids_across_pool_refills():
 def test_stamps_change_second_and_keep_microseconds():
     lines = _EventLines()
     base = 1_764_000_000 * 1_000_000_000
-    assert lines.stamp(base + 999_999_999) == _rfc3339(base + 999_999_999)
-    assert lines.stamp(base + 1_000_000_000) == _rfc3339(base + 1_000_000_000)
-    assert lines.stamp(base + 1_000_123_456).endswith(".000123Z")
+    assert lines.stamp(base + 999_999_999).decode() == _rfc3339(base + 999_999_999)
+    assert lines.stamp(base + 1_000_000_000).decode() == _rfc3339(base + 1_000_000_000)
+    assert lines.stamp(base + 1_000_123_456).decode().endswith(".000123Z")

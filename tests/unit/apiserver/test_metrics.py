@@ -114,3 +114,19 @@ def test_requests_of_many_names_share_their_labels_past_the_entry_cache():
     counts = [s.value for s in families["apiserver_request_duration_seconds"].samples
               if s.name.endswith("_count") and s.labels["verb"] == "GET"]
     assert counts == [count]
+
+
+def test_etcd_calls_are_counted_a_batch_at_a_time_and_at_every_scrape():
+    from kprov.cluster.apiserver.metrics import ETCD_BATCH
+
+    metrics = ApiMetrics(_namer())
+    for _ in range(ETCD_BATCH - 1):
+        metrics.etcd_request("create", "/registry/pods/a/p", 0.002)
+    assert metrics.etcd == {}  # waiting
+    metrics.etcd_request("get", "/registry/namespaces/a", 0.001)
+    assert {labels: sum(h.counts) for labels, h in metrics.etcd.items()} == {
+        ("create", "pods"): ETCD_BATCH - 1, ("get", "namespaces"): 1,
+    }
+    metrics.etcd_request("get", "/registry/namespaces/b", 0.001)
+    count = b'etcd_request_duration_seconds_count{operation="get",type="namespaces"} 2.0'
+    assert count in metrics.exposition()
