@@ -157,11 +157,16 @@ class ApiMetrics:
         """Count the etcd calls waiting (before anything reads :attr:`etcd`)."""
         pending, self._etcd_pending = self._etcd_pending, []
         etcd, resource_of = self.etcd, self.resource_of
+        histograms: dict[tuple[str, str], Histogram] = {}  # (operation, key's scope): this batch's
         for operation, key, seconds in pending:
-            labels = (operation, resource_of(key) or "unknown")
-            histogram = etcd.get(labels)
+            scope = (operation, key[: key.rfind("/") + 1])
+            histogram = histograms.get(scope)
             if histogram is None:
-                histogram = etcd[labels] = Histogram(ETCD_BUCKETS)
+                labels = (operation, resource_of(key) or "unknown")
+                histogram = etcd.get(labels)
+                if histogram is None:
+                    histogram = etcd[labels] = Histogram(ETCD_BUCKETS)
+                histograms[scope] = histogram
             histogram.observe(seconds)
 
     # -- scrape time ---------------------------------------------------------------------------

@@ -1,0 +1,58 @@
+"""Reads by a prefix that is no scope of its own (every namespace's pods, or a namespace
+without any object of that resource) see scopes added after an earlier read of it.
+
+The cache is driven event by event (``_apply``, as its etcd watch does) with a JSON codec.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from kprov.cluster.storage.watch_cache import WatchCache
+
+
+@dataclass
+class _KV:
+    key: bytes
+    value: bytes
+    mod_revision: int
+    version: int
+
+
+@dataclass
+class _Raw:
+    type: int  # 0 PUT, 1 DELETE
+    kv: _KV
+
+
+class _JsonCodec:
+    def decode(self, key: str, value: bytes, revision: int) -> dict[str, Any]:
+        return orjson.loads(value)  # type: ignore[no-any-return]
+
+
+def _put(cache: WatchCache, revision: int, resource: str, namespace: str, name: str) -> None:
+    value = orjson.dumps({"metadata": {"name": name, "namespace": namespace}})
+    key = f"/registry/{resource}/{namespace}/{name}".encode()
+    cache._apply(_Raw(0, _KV(key, value, revision, 1)))
+
+
+def _names(cache: WatchCache, prefix: str) -> list[str]:
+    return sorted(o["metadata"]["name"] for o in cache.objects(prefix))
+
+
+def test_prefix_reads_follow_scopes_added_later() -> None:
+    cache = WatchCache(None, _JsonCodec(), lambda key: "/".join(key.split("/")[:3]) + "/")  # type: ignore[arg-type]
+    _put(cache, 1, "configmaps", "a", "one")
+    assert _names(cache, "/registry/configmaps/") == ["one"]
+    assert _names(cache, "/registry/limitranges/b/") == []
+    assert _names(cache, "/registry/limitranges/b/") == []  # (remembered)
+    _put(cache, 2, "configmaps", "b", "two")
+    _put(cache, 3, "limitranges", "b", "limits")
+    assert _names(cache, "/registry/configmaps/") == ["one", "two"]
+    assert _names(cache, "/registry/limitranges/b/") == ["limits"]
+    _put(cache, 4, "configmaps", "a", "three")  # an existing scope grows: read through it
+    assert _names(cache, "/registry/configmaps/") == ["one", "three", "two"]
+    assert _names(cache, "/registry/") == ["limits", "one", "three", "two"]
