@@ -304,6 +304,20 @@ class _EventLines:
             level, uri, self.middle(verb, user, peer, agent, ri), code, bodies, received_ns, completed_ns
         )
 
+    def tail_line(self, head: bytes, between: bytes, received_ns: int, completed_ns: int) -> bytes:
+        """A line without bodies from its ``head`` (up to the auditID), ``between`` (the
+        auditID's end through the response code) and the two times."""
+        received, completed = divmod(received_ns, 1_000_000_000), divmod(completed_ns, 1_000_000_000)
+        if received[0] == completed[0] == self._second:  # (the usual case: one format for both)
+            return b"%s%s%s%s%s%06dZ%s%s%06dZ%s" % (
+                head, self.audit_id(), between, _RECEIVED, self._second_text, received[1] // 1000,
+                _STAGE_STAMP, self._second_text, completed[1] // 1000, _END,
+            )
+        return b"%s%s%s%s%s%s%s%s" % (
+            head, self.audit_id(), between, _RECEIVED, self.stamp(received_ns), _STAGE_STAMP,
+            self.stamp(completed_ns), _END,
+        )
+
     def compose(self, level: str, uri: str, middle: bytes, code: int, bodies: bytes, received_ns: int,
                 completed_ns: int) -> bytes:
         return b"%s%s%s%s%s%d}%s%s%s%s%s%s" % (
@@ -357,7 +371,7 @@ class AuditLog:
         request info objects (which the events hold, so no identity is reused meanwhile)."""
         out: list[bytes] = []
         levels: dict[tuple[Any, ...], str] = {}
-        middles: dict[tuple[Any, ...], bytes] = {}
+        middles: dict[tuple[Any, ...], tuple[bytes, bytes]] = {}  # -> head, auditID to timestamps
         lines, policy_level = self._lines, self.policy.level
         for item in pending:
             if isinstance(item, bytes):
@@ -371,13 +385,14 @@ class AuditLog:
                 level = levels[key] = policy_level(user, verb, ri, path)
             if level == "None":
                 continue
-            mkey = (id(user), id(ri), verb, peer, agent)
-            middle = middles.get(mkey)
-            if middle is None:
-                middle = middles[mkey] = lines.middle(verb, user, peer, agent, ri)
-            out.append(lines.compose(
-                level, f"{path}?{query}" if query else path, middle, code, b"", received_ns, completed_ns
-            ))
+            mkey = (id(user), id(ri), verb, peer, agent, level, path, query, code)
+            pieces = middles.get(mkey)
+            if pieces is None:
+                middle = lines.middle(verb, user, peer, agent, ri)
+                uri = f"{path}?{query}" if query else path
+                between = b"%s%s%s%d}" % (_AFTER_ID, orjson.dumps(uri), middle, code)
+                pieces = middles[mkey] = (_HEADS[level], between)
+            out.append(lines.tail_line(pieces[0], pieces[1], received_ns, completed_ns))
         return b"".join(out)
 
     def record(

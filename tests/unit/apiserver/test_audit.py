@@ -257,3 +257,18 @@ def test_stamps_change_second_and_keep_microseconds():
     assert lines.stamp(base + 999_999_999).decode() == _rfc3339(base + 999_999_999)
     assert lines.stamp(base + 1_000_000_000).decode() == _rfc3339(base + 1_000_000_000)
     assert lines.stamp(base + 1_000_123_456).decode().endswith(".000123Z")
+
+
+def test_lines_from_pieces_stamp_both_times_within_and_across_a_second():
+    lines = _EventLines()
+    between = b'","stage":"ResponseComplete","requestURI":"/x","responseStatus":{"metadata":{},"code":201}'
+    base = 1_764_000_000 * 1_000_000_000
+    for received, completed in [
+        (base + 5_000, base + 1_000_000_000 - 1_000),  # a new second: formatted
+        (base + 7_000, base + 9_000),  # the same second as before: the short way
+        (base + 999_999_000, base + 1_000_000_000 + 2_000),  # across a second
+    ]:
+        event = json.loads(lines.tail_line(b'{"auditID":"', between, received, completed))
+        assert event["requestReceivedTimestamp"] == _rfc3339(received)
+        assert event["stageTimestamp"] == _rfc3339(completed)
+        assert uuid.UUID(event["auditID"]).version == 4
