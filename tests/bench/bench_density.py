@@ -65,6 +65,7 @@ NAMESPACE = "density"
 REPLICAS_PER_DEPLOYMENT = 100
 MIN_LATENCY_PODS = 500  # upstream's density test: max(500, nodes) latency pods
 LATENCY_QPS = 5.0  # ... created at 5 per second
+PROGRESS_EVERY_S = 60.0  # a progress line on stderr this often
 _CLK = os.sysconf("SC_CLK_TCK")
 TARGETS = {  # upstream's SLOs
     "api_mutating_p99_ms": 1000.0, "api_get_p99_ms": 1000.0, "api_list_pods_p99_ms": 30000.0,
@@ -235,6 +236,7 @@ async def run(
             else:
                 raise RuntimeError(f"{nodes} hollow nodes did not become Ready; see {plane_dir}/hollow-*.log")
             nodes_ready_s = round(time.monotonic() - registering, 1)
+            print(f"progress: {nodes} nodes Ready in {nodes_ready_s} s", file=sys.stderr, flush=True)
 
             total = nodes * per_node
             _, rv = await admin.list_all(resources.PODS, NAMESPACE)
@@ -275,6 +277,15 @@ async def run(
             watcher = asyncio.create_task(watch())
             prober = asyncio.create_task(probe(clients, stop, lat))
             began = time.monotonic()
+
+            async def progress() -> None:  # (a full run takes half an hour: say how far it is)
+                while True:
+                    await asyncio.sleep(PROGRESS_EVERY_S)
+                    print(f"progress: {time.monotonic() - began:.0f} s, pods seen {len(seen)}, running "
+                          f"{len(running['saturation'])}/{total} saturation and "
+                          f"{len(running['latency'])}/{latency_pods} latency", file=sys.stderr, flush=True)
+
+            reporter = asyncio.create_task(progress())
             remaining, index = total, 0
             while remaining > 0:
                 replicas = min(REPLICAS_PER_DEPLOYMENT, remaining)
@@ -294,6 +305,7 @@ async def run(
             stop.set()
             await prober
             watcher.cancel()
+            reporter.cancel()
             profiler.stop()
             saturation = [t - seen[n] for n, t in running["saturation"].items() if n in seen]
             startups = [t - seen[n] for n, t in running["latency"].items() if n in seen] or saturation
