@@ -37,7 +37,7 @@ from kprov.cluster.client.resources import JOBS, PODS
 from kprov.cluster.client.runner import run_workers
 from kprov.cluster.client.store import index_by_namespace, object_key
 from kprov.cluster.controllers.base import Controller, Expectations, Obj
-from kprov.cluster.controllers.informers import index_by_controller_uid
+from kprov.cluster.controllers.informers import index_by_controller_uid, index_orphans_by_namespace
 from kprov.cluster.controllers.jobstate import (
     COMPLETION_INDEX,
     TRACKING_FINALIZER,
@@ -106,7 +106,8 @@ class JobController(Controller):
         self.finalizers_pending: dict[str, set[str]] = {}
         self.backoff: dict[str, tuple[int, float]] = {}
         self.pods = self.ctx.informers.get(PODS, {"controller": index_by_controller_uid,
-                                                  "namespace": index_by_namespace})
+                                                  "namespace": index_by_namespace,
+                                                  "orphans": index_orphans_by_namespace})
         self.jobs = self.ctx.informers.get(JOBS, {"uid": lambda o: [o["metadata"].get("uid", "")]})
         self.jobs.add_handler(EventHandler(self.enqueue, lambda _o, n: self.enqueue(n), self._job_deleted))
         self.pods.add_handler(EventHandler(self._pod_added, self._pod_updated, self._pod_deleted))
@@ -189,8 +190,8 @@ class JobController(Controller):
             await self._remove_finalizers(key, [p for p in pods if _has_finalizer(p)])
             return None
         selector = _selector(job)
-        in_namespace = self.pods.store.by_index("namespace", job["metadata"]["namespace"])
-        await adopt_orphans(self.client, job, selector, in_namespace, TRACKING_FINALIZER)
+        orphans = self.pods.store.by_index("orphans", job["metadata"]["namespace"])
+        await adopt_orphans(self.client, job, selector, orphans, TRACKING_FINALIZER)
         pods = await release_unmatched(self.client, job, selector, pods, TRACKING_FINALIZER)
         return await self._sync(key, job, pods)
 

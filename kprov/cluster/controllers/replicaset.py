@@ -23,7 +23,7 @@ from kprov.cluster.client.informer import EventHandler
 from kprov.cluster.client.resources import PODS, REPLICASETS, Resource
 from kprov.cluster.client.store import index_by_namespace, object_key
 from kprov.cluster.controllers.base import Controller, Expectations, Obj
-from kprov.cluster.controllers.informers import index_by_controller_uid
+from kprov.cluster.controllers.informers import index_by_controller_uid, index_orphans_by_namespace
 from kprov.cluster.controllers.pod_claims import adopt_orphans, release_unmatched
 from kprov.cluster.controllers.pods import deletion_rank, is_active, is_available, is_ready, pod_from_template
 
@@ -40,7 +40,8 @@ class ReplicaSetController(Controller):
 
     def setup(self) -> None:
         self.expectations = Expectations()
-        indexers = {"controller": index_by_controller_uid, "namespace": index_by_namespace}
+        indexers = {"controller": index_by_controller_uid, "namespace": index_by_namespace,
+                    "orphans": index_orphans_by_namespace}
         self.pods = self.ctx.informers.get(PODS, indexers)
         self.sets = self.ctx.informers.get(self.resource, {"uid": lambda o: [o["metadata"].get("uid", "")]})
         self.sets.add_handler(EventHandler(self.enqueue, lambda _o, n: self.enqueue(n), self._set_deleted))
@@ -111,8 +112,8 @@ class ReplicaSetController(Controller):
             return None
         rs = {"apiVersion": self.resource.api_version, "kind": self.resource.kind, **rs}
         selector = self.selector(rs)
-        in_namespace = self.pods.store.by_index("namespace", rs["metadata"]["namespace"])
-        await adopt_orphans(self.client, rs, selector, in_namespace)
+        orphans = self.pods.store.by_index("orphans", rs["metadata"]["namespace"])
+        await adopt_orphans(self.client, rs, selector, orphans)
         owned = await release_unmatched(self.client, rs, selector, self.owned_pods(rs))
         pods = [p for p in owned if is_active(p)]
         wanted = int(rs["spec"].get("replicas", 1))

@@ -53,6 +53,45 @@ async def test_replicaset_replaces_a_deleted_pod(control_plane, controller_manag
         assert all(p["metadata"]["ownerReferences"][0]["kind"] == "ReplicaSet" for p in owned)
 
 
+async def test_replicaset_adopts_a_matching_orphan(control_plane, controller_manager) -> None:  # type: ignore[no-untyped-def]
+    """A pod no controller owns is adopted by a new ReplicaSet whose selector matches it (it
+    counts as one of the replicas), while the namespace's pods owned by another set are left
+    alone: the sync reads the orphans by their own index, not the namespace's every pod."""
+    async with ApiClient.from_kubeconfig(control_plane.admin_kubeconfig) as admin:
+        await ensure_namespace(admin, "rs-adopt")
+        other = {
+            "metadata": {"name": "other", "namespace": "rs-adopt"},
+            "spec": {"replicas": 4, "selector": {"matchLabels": {"app": "other"}},
+                     "template": _template("other")},
+        }
+        await admin.create(resources.REPLICASETS, other)
+
+        async def four() -> list[dict] | None:
+            pods = await _pods(admin, "rs-adopt", "app=other")
+            return pods if len(pods) == 4 else None
+
+        await wait_for(four, 20, what="the other set's 4 pods")
+        orphan = {"metadata": {"name": "orphan", "namespace": "rs-adopt", **_template("lone")["metadata"]},
+                  "spec": _template("lone")["spec"]}
+        await admin.create(resources.PODS, orphan)
+        lone = {
+            "metadata": {"name": "lone", "namespace": "rs-adopt"},
+            "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "lone"}},
+                     "template": _template("lone")},
+        }
+        created = await admin.create(resources.REPLICASETS, lone)
+
+        async def adopted_and_one_more() -> list[dict] | None:
+            pods = await _pods(admin, "rs-adopt", "app=lone")
+            owners = [(p["metadata"].get("ownerReferences") or [{}])[0].get("uid") for p in pods]
+            return pods if len(pods) == 2 and set(owners) == {created["metadata"]["uid"]} else None
+
+        pods = await wait_for(adopted_and_one_more, 20, what="the orphan adopted and one pod created")
+        assert "orphan" in {p["metadata"]["name"] for p in pods}
+        others = await _pods(admin, "rs-adopt", "app=other")
+        assert len(others) == 4 and {p["metadata"]["ownerReferences"][0]["name"] for p in others} == {"other"}
+
+
 def _kubectl(kubeconfig: str, *args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [KUBECTL, f"--kubeconfig={kubeconfig}", *args],
