@@ -38,7 +38,7 @@ from kprov.cluster.controllers.deployment_scale import (
     is_scaling_event,
     proportional_sizes,
 )
-from kprov.cluster.controllers.informers import index_by_controller_uid
+from kprov.cluster.controllers.informers import index_by_controller_uid, index_orphans_by_namespace
 from kprov.cluster.controllers.rollout import (
     HASH_LABEL,
     REVISION,
@@ -80,7 +80,8 @@ class DeploymentController(Controller):
     def setup(self) -> None:
         self.deployments = self.ctx.informers.get(DEPLOYMENTS, {"namespace": index_by_namespace})
         self.sets = self.ctx.informers.get(
-            REPLICASETS, {"controller": index_by_controller_uid, "namespace": index_by_namespace}
+            REPLICASETS, {"controller": index_by_controller_uid, "namespace": index_by_namespace,
+                          "orphans": index_orphans_by_namespace}
         )
         self.deployments.add_handler(EventHandler(self.enqueue, lambda _o, n: self.enqueue(n), self.enqueue))
         self.sets.add_handler(
@@ -104,7 +105,8 @@ class DeploymentController(Controller):
         changed = False
         selector = label_selector_from_object((d.get("spec") or {}).get("selector"))
         namespace, uid = d["metadata"]["namespace"], d["metadata"]["uid"]
-        for rs in self.sets.store.by_index("namespace", namespace):
+        # the sets it may adopt or release: no one's, and its own (never the namespace's every set)
+        for rs in [*self.sets.store.by_index("orphans", namespace), *self.owned_sets(d)]:
             meta = rs["metadata"]
             ref = controller_ref(rs)
             matches = selector.matches(meta.get("labels") or {})

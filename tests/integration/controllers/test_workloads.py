@@ -74,6 +74,9 @@ async def test_replicaset_adopts_a_matching_orphan(control_plane, controller_man
         orphan = {"metadata": {"name": "orphan", "namespace": "rs-adopt", **_template("lone")["metadata"]},
                   "spec": _template("lone")["spec"]}
         await admin.create(resources.PODS, orphan)
+        # (the suite waits for its orphan to run first: a set synced before the controller
+        # manager's informer has the pod would make its own two and delete one later)
+        await asyncio.sleep(1.0)
         lone = {
             "metadata": {"name": "lone", "namespace": "rs-adopt"},
             "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "lone"}},
