@@ -300,13 +300,18 @@ class _EventLines:
             bodies += b',"requestObject":' + request_object
         if response_object is not None:
             bodies += b',"responseObject":' + response_object
-        return self.compose(
-            level, uri, self.middle(verb, user, peer, agent, ri), code, bodies, received_ns, completed_ns
-        )
+        between = self.between(uri, self.middle(verb, user, peer, agent, ri), code, bodies)
+        return self.tail_line(_HEADS[level], between, received_ns, completed_ns)
+
+    @staticmethod
+    def between(uri: str, middle: bytes, code: int, bodies: bytes = b"") -> bytes:
+        """What follows the auditID up to the timestamps: the stage, URI, ``middle``, code and
+        any bodies."""
+        return b"%s%s%s%d}%s" % (_AFTER_ID, orjson.dumps(uri), middle, code, bodies)
 
     def tail_line(self, head: bytes, between: bytes, received_ns: int, completed_ns: int) -> bytes:
-        """A line without bodies from its ``head`` (up to the auditID), ``between`` (the
-        auditID's end through the response code) and the two times."""
+        """A line from its ``head`` (up to the auditID), ``between`` (:meth:`between`) and the
+        two times."""
         received, completed = divmod(received_ns, 1_000_000_000), divmod(completed_ns, 1_000_000_000)
         if received[0] == completed[0] == self._second:  # (the usual case: one format for both)
             return b"%s%s%s%s%s%06dZ%s%s%06dZ%s" % (
@@ -316,13 +321,6 @@ class _EventLines:
         return b"%s%s%s%s%s%s%s%s" % (
             head, self.audit_id(), between, _RECEIVED, self.stamp(received_ns), _STAGE_STAMP,
             self.stamp(completed_ns), _END,
-        )
-
-    def compose(self, level: str, uri: str, middle: bytes, code: int, bodies: bytes, received_ns: int,
-                completed_ns: int) -> bytes:
-        return b"%s%s%s%s%s%d}%s%s%s%s%s%s" % (
-            _HEADS[level], self.audit_id(), _AFTER_ID, orjson.dumps(uri), middle, code, bodies,
-            _RECEIVED, self.stamp(received_ns), _STAGE_STAMP, self.stamp(completed_ns), _END,
         )
 
 
@@ -390,8 +388,7 @@ class AuditLog:
             if pieces is None:
                 middle = lines.middle(verb, user, peer, agent, ri)
                 uri = f"{path}?{query}" if query else path
-                between = b"%s%s%s%d}" % (_AFTER_ID, orjson.dumps(uri), middle, code)
-                pieces = middles[mkey] = (_HEADS[level], between)
+                pieces = middles[mkey] = (_HEADS[level], lines.between(uri, middle, code))
             out.append(lines.tail_line(pieces[0], pieces[1], received_ns, completed_ns))
         return b"".join(out)
 

@@ -9,26 +9,12 @@ object and previous object exactly.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from kprov.cluster.storage.watch_cache import WatchCache, _Packed, _Undecoded
-
-
-@dataclass
-class _KV:
-    key: bytes
-    value: bytes
-    mod_revision: int
-    version: int
-
-
-@dataclass
-class _Raw:
-    type: int  # 0 PUT, 1 DELETE
-    kv: _KV
+from tests.unit.apiserver.watch_events import KV, RawEvent
 
 
 class _JsonCodec:
@@ -62,7 +48,7 @@ def test_old_events_are_packed_and_replay_exactly() -> None:
         obj = {**_obj(name, n), "metadata": {**_obj(name, n)["metadata"], "resourceVersion": str(revision)}}
         if n % 2:  # this server's own write: the cache holds the written object, never decoded
             cache.adopt(key, revision, {**obj, "metadata": dict(obj["metadata"])})
-        cache._apply(_Raw(0, _KV(key.encode(), orjson.dumps(_obj(name, n)), revision, versions[name])))
+        cache._apply(RawEvent(0, KV(key.encode(), orjson.dumps(_obj(name, n)), revision, versions[name])))
         expected.append((revision, "ADDED" if prev is None else "MODIFIED", key, obj, prev))
         delivered += [e.obj for e in live.drain()]
     assert delivered == [x[3] for x in expected]
@@ -86,11 +72,11 @@ def test_old_events_are_packed_and_replay_exactly() -> None:
 def test_a_deleted_key_keeps_its_last_state_in_the_event() -> None:
     cache, _live = _cache()
     key = "/registry/configmaps/ns/gone"
-    cache._apply(_Raw(0, _KV(key.encode(), orjson.dumps(_obj("gone", 1)), 1, 1)))
-    cache._apply(_Raw(1, _KV(key.encode(), b"", 2, 0)))
+    cache._apply(RawEvent(0, KV(key.encode(), orjson.dumps(_obj("gone", 1)), 1, 1)))
+    cache._apply(RawEvent(1, KV(key.encode(), b"", 2, 0)))
     for n in range(10):
         other = f"/registry/configmaps/ns/o{n}"
-        cache._apply(_Raw(0, _KV(other.encode(), orjson.dumps(_obj(f"o{n}", n)), 3 + n, 1)))
+        cache._apply(RawEvent(0, KV(other.encode(), orjson.dumps(_obj(f"o{n}", n)), 3 + n, 1)))
     deleted = [e for e in cache._ring if e.type == "DELETED"][0]
     assert _light(deleted._obj) and _light(deleted._prev)
     assert deleted.obj["metadata"]["resourceVersion"] == "2"

@@ -6,26 +6,12 @@ The cache is driven event by event (``_apply``, as its etcd watch does) with a J
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from kprov.cluster.storage.watch_cache import WatchCache
-
-
-@dataclass
-class _KV:
-    key: bytes
-    value: bytes
-    mod_revision: int
-    version: int
-
-
-@dataclass
-class _Raw:
-    type: int  # 0 PUT, 1 DELETE
-    kv: _KV
+from tests.unit.apiserver.watch_events import KV, RawEvent
 
 
 class _JsonCodec:
@@ -36,7 +22,7 @@ class _JsonCodec:
 def _put(cache: WatchCache, revision: int, resource: str, namespace: str, name: str) -> None:
     value = orjson.dumps({"metadata": {"name": name, "namespace": namespace}})
     key = f"/registry/{resource}/{namespace}/{name}".encode()
-    cache._apply(_Raw(0, _KV(key, value, revision, 1)))
+    cache._apply(RawEvent(0, KV(key, value, revision, 1)))
 
 
 def _names(cache: WatchCache, prefix: str) -> list[str]:
