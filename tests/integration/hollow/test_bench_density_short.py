@@ -24,7 +24,9 @@ POSITIVE = (
     "cpu_s_apiserver", "cpu_s_etcd",
 )
 PRESENT = ("nodes_ready_s", "cpu_s_scheduler", "cpu_s_controller_manager", "cpu_s_hollow", "cpu_s_bench",
-           "cpu_s_others", "loadavg_1m_before", "loadavg_1m_after", "api_list_pods_samples")
+           "cpu_s_others", "cpu_s_probe", "loadavg_1m_before", "loadavg_1m_after", "api_list_pods_samples",
+           "create_to_schedule_p99_s", "schedule_to_run_p99_s", "run_to_watch_p99_s",
+           "pod_startup_watch_p50_s", "pod_startup_watch_p99_s")
 
 
 @pytest.mark.skipif(shutil.which("etcd") is None, reason="etcd is not installed (Debian package etcd-server)")
