@@ -34,7 +34,7 @@ _SUB_APPS: dict[str, tuple[str, str]] = {
 }
 # Modules with top-level commands: module -> the command words it registers.
 _COMMANDS: dict[str, tuple[str, ...]] = {
-    "kprov.cli.provision": ("apply", "plan", "ping", "facts", "exec"),
+    "kprov.cli.provision": ("apply", "plan", "ping", "facts", "exec", "disconnect"),
     "kprov.cli.cluster": ("up", "verify", "reset", "upgrade", "kubeconfig"),
     "kprov.cli.bundle": ("bundle",),
     "kprov.cli.prepare": ("prepare",),

@@ -483,3 +483,11 @@ def register(app: typer.Typer) -> None:
                 if out is not None:
                     console.print(Group(Text(out.stdout.rstrip()), Text(out.stderr.rstrip(), style="red")))
         raise typer.Exit(0 if outcome.report.ok else 2)
+
+    @app.command("disconnect", cls=LightCommand)
+    def disconnect_cmd() -> None:
+        """Close the SSH sessions kept between runs (ControlPersist) and stop their keeper."""
+        from kprov.provision.connect.persist import control_dir, stop_keeper
+
+        stopped = stop_keeper()
+        print(f"closed the kept SSH sessions ({control_dir()})" if stopped else "no SSH sessions were kept")

@@ -5,14 +5,16 @@
 For each host count (ascending; the lab is grown to it, not timed) the engine's sample role
 set (tests/e2e/engine/site.yml, as tests/bench/bench_engine.py runs on 5 hosts) is applied
 by kprov to hosts with none of its footprint (reset first: engine_cold_<n>_s), then again
-with nothing to change (engine_noop_<n>_s); then ansible-playbook (``--forks`` = hosts,
-pipelining and ControlPersist on) runs the same playbook on the same converged hosts
-(ansible_noop_<n>_s; its changed count is printed: 0 says the hosts were converged for it
-too) and noop_speedup_<n> = ansible_noop_<n>_s / engine_noop_<n>_s. operator_rss_mib_<n> is
-the kprov process's peak resident memory in the no-op run (GNU time's %M), and
-noop_s_per_host the least-squares slope of engine_noop_s over the host counts. Times are
-wall times of the whole CLI process. load_avg_1m says how busy the machine was: a shared
-machine's figures are only comparable at the same load.
+with nothing to change (engine_noop_<n>_s: the median of 3 runs; the SSH sessions are kept
+between runs, as Ansible's ControlPersist keeps them, in this bench's own keeper), then once
+with every session new (engine_noop_fresh_<n>_s, KPROV_CONTROL_PERSIST=0); then ansible-
+playbook (``--forks`` = hosts, pipelining and ControlPersist on) runs the same playbook on
+the same converged hosts (ansible_noop_<n>_s; its changed count is printed: 0 says the hosts
+were converged for it too) and noop_speedup_<n> = ansible_noop_<n>_s / engine_noop_<n>_s.
+operator_rss_mib_<n> is the kprov process's peak resident memory in the no-op run (GNU
+time's %M), and noop_s_per_host the least-squares slope of engine_noop_s over the host
+counts. Times are wall times of the whole CLI process. load_avg_1m says how busy the machine
+was: a shared machine's figures are only comparable at the same load.
 
 ``--no-ansible`` leaves ansible-playbook out (a short form, as CI runs it with --hosts 3);
 ``--ansible-at 50`` runs it at those counts only. lab_host_rss_mib_<n>: what an idle lab host
@@ -38,9 +40,11 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from kprov.lab import Lab  # noqa: E402
+from kprov.provision.connect.persist import stop_keeper  # noqa: E402
 from tests.e2e.engine.labstate import RESET, SITE  # noqa: E402
 
 BIN = Path(sys.executable).parent
+NOOP_RUNS = 3  # the no-op is timed this many times: the median is the figure
 
 
 def _timed(argv: list[str], env: dict[str, str], rss_file: Path | None = None) -> tuple[float, str]:
@@ -109,14 +113,18 @@ def measure(lab: Lab, count: int, work: Path, ansible: bool) -> float:
         "ANSIBLE_LOCAL_TEMP": str(work / "ansible-tmp"),
         "ANSIBLE_SSH_ARGS": "-o ControlMaster=auto -o ControlPersist=120s",
         "ANSIBLE_CONTROL_PATH_DIR": str(work / "cp"),
+        "KPROV_CONTROL_PATH_DIR": str(work / "kprov-cp"),  # kprov's kept sessions: this bench's own
     }
     kprov = [str(BIN / "kprov"), "apply", "--json", "-i", str(inventory), str(SITE)]
     _reset(lab, hosts)
     cold_s, cold_out = _timed(kprov, env)
     rss = work / f"rss-{count}"
-    noop_s, noop_out = _timed(kprov, env, rss)
+    runs = [_timed(kprov, env, rss) for _ in range(NOOP_RUNS)]
+    noop_s, noop_out = sorted(runs)[len(runs) // 2]
+    fresh_s, _ = _timed(kprov, {**env, "KPROV_CONTROL_PERSIST": "0"})
     print(f"engine_cold_{count}_s = {cold_s:.2f}")
-    print(f"engine_noop_{count}_s = {noop_s:.2f}")
+    print(f"engine_noop_{count}_s = {noop_s:.2f}  # median of {', '.join(f'{t:.2f}' for t, _ in runs)}")
+    print(f"engine_noop_fresh_{count}_s = {fresh_s:.2f}  # every session new (KPROV_CONTROL_PERSIST=0)")
     print(f"engine_noop_engine_{count}_s = {json.loads(noop_out)['duration_s']:.2f}")
     print(f"engine_cold_changed_{count} = {_changed(cold_out)}")
     print(f"engine_noop_changed_{count} = {_changed(noop_out)}")
@@ -157,6 +165,7 @@ def main() -> None:
         print(f"noop_s_per_host = {slope(points):.4f}")
         _reset(lab, lab.layout.host_names(counts[-1]))
     finally:
+        stop_keeper(work / "kprov-cp")
         shutil.rmtree(work, ignore_errors=True)
 
 

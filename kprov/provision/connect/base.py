@@ -4,8 +4,9 @@ A ``Connector`` is one persistent session to one host for the length of a run: c
 through ``run`` (a POSIX shell command line, run by ``/bin/sh -c`` on the host, optionally
 through sudo), files through ``put``/``get`` (whole contents as bytes; ``put`` is atomic: a
 temp file in the target directory renamed over the target, so a killed run never leaves half
-a file). Transports: ssh (paramiko), local (subprocess, for ``ansible_connection: local``),
-fake (scripted, for unit tests).
+a file). Transports: ssh (paramiko; by default through the connection keeper, which holds
+the session between runs as Ansible's ControlPersist does), local (subprocess, for
+``ansible_connection: local``), fake (scripted, for unit tests).
 
 Errors: ``UnreachableError`` means the host could not be reached or the session died (the
 executor reports UNREACHABLE); ``CommandTimeoutError`` means one command overran its timeout
@@ -108,6 +109,17 @@ class Connector(ABC):
     def close(self) -> None:
         """Close the session (idempotent)."""
 
+    def responsive(self, timeout: float) -> bool:
+        """Whether the open session still answers, within ``timeout`` seconds (False when
+        there is none, or the transport cannot tell: then the caller connects anew)."""
+        return False
+
+    def reset(self) -> None:
+        """A new session from here on (``meta: reset_connection``: a user's new group
+        membership, say, applies only to sessions opened after it)."""
+        self.close()
+        self.connect()
+
     def __enter__(self) -> Connector:
         self.connect()
         return self
@@ -120,8 +132,9 @@ def connector_for(host_name: str, host_vars: Mapping[str, Any]) -> Connector:
     """The connector a host's (ansible_*) variables ask for: local or ssh (paramiko).
 
     ``ansible_connection: local`` (or ``localhost`` with no ansible_host) gives a local
-    connector; anything else (ssh, paramiko, smart, unset) gives ssh. See
-    ``kprov.provision.connect.settings`` for every variable read.
+    connector; anything else (ssh, paramiko, smart, unset) gives ssh: through the
+    connection keeper while ``control_persist`` is on (the default), else a session of
+    its own. See ``kprov.provision.connect.settings`` for every variable read.
     """
     from kprov.provision.connect.settings import ConnectionSettings
 
@@ -130,6 +143,10 @@ def connector_for(host_name: str, host_vars: Mapping[str, Any]) -> Connector:
         from kprov.provision.connect.local import LocalConnector
 
         return LocalConnector(host_name, settings)
+    if settings.control_persist > 0:
+        from kprov.provision.connect.persist import PersistentSSHConnector
+
+        return PersistentSSHConnector(host_name, settings)
     from kprov.provision.connect.ssh import SSHConnector
 
     return SSHConnector(host_name, settings)

@@ -23,22 +23,34 @@ Variables read (first one set wins, Ansible's aliases included):
   kprov_keepalive_interval           seconds between keepalives (15)
   kprov_persistent_shell             false: one exec channel per command instead of one
                                      long-lived remote shell (true)
+  kprov_control_persist              seconds a host's SSH session is kept after a run, for the
+                                     next run to reuse (60, as Ansible's ssh default
+                                     ControlPersist=60s); 0 or false: a new session per run;
+                                     env KPROV_CONTROL_PERSIST, or ``-o ControlPersist=`` /
+                                     ``-o ControlMaster=no`` in the ssh args, set it too
+                                     (variable > environment > ssh args)
 """
 
 from __future__ import annotations
 
 import getpass
 import os
+import re
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["ConnectionSettings", "JumpHost", "SettingsError", "as_bool"]
+__all__ = ["DEFAULT_CONTROL_PERSIST_S", "ConnectionSettings", "JumpHost", "SettingsError", "as_bool",
+           "control_persist_s"]
 
 _TRUE = {"yes", "on", "1", "true", "y", "t"}
 _FALSE = {"no", "off", "0", "false", "n", "f", ""}
 _LOCAL_NAMES = {"localhost", "127.0.0.1", "::1"}
+DEFAULT_CONTROL_PERSIST_S = 60.0
+_TIME_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_TIME = re.compile(r"(?:\d+(?:\.\d+)?[smhdw]?)+")  # sshd_config(5) TIME FORMATS, and plain seconds
+_TIME_PART = re.compile(r"(\d+(?:\.\d+)?)([smhdw]?)")
 
 
 class SettingsError(ValueError):
@@ -125,6 +137,23 @@ def _ssh_options(args: str) -> tuple[dict[str, str], str | None]:
     return options, identity
 
 
+def control_persist_s(value: Any, what: str, *, openssh: bool = False) -> float:
+    """Seconds from a ControlPersist-style value: ``yes`` (kept until stopped: inf), ``no`` or
+    ``false`` (0: off), or a time (``60``, ``90s``, ``10m``, ``1h30m``). With ``openssh``, 0
+    means until stopped, as ``-o ControlPersist=0`` does; as a kprov setting 0 turns it off."""
+    if isinstance(value, bool):
+        return DEFAULT_CONTROL_PERSIST_S if value else 0.0
+    text = str(value).strip().lower()
+    if text in ("yes", "true", "on"):
+        return float("inf")
+    if text in ("no", "false", "off", ""):
+        return 0.0
+    if not _TIME.fullmatch(text):
+        raise SettingsError(f"{what}: {value!r} is not a time (use seconds, or 10m, 1h30m)")
+    total = sum(float(n) * _TIME_UNITS[unit] for n, unit in _TIME_PART.findall(text))
+    return float("inf") if openssh and total == 0 else total
+
+
 @dataclass(frozen=True)
 class ConnectionSettings:
     host_name: str
@@ -142,6 +171,7 @@ class ConnectionSettings:
     connect_retries: int = 2
     keepalive_interval: int = 15
     persistent_shell: bool = True
+    control_persist: float = DEFAULT_CONTROL_PERSIST_S  # 0: off; inf: until stopped
 
     @classmethod
     def from_host_vars(
@@ -222,6 +252,17 @@ class ConnectionSettings:
                 "kprov_keepalive_interval",
             )
         )
+        persist = DEFAULT_CONTROL_PERSIST_S
+        if options.get("controlmaster", "").lower() in ("no", "false"):
+            persist = 0.0
+        elif options.get("controlpersist") is not None:
+            persist = control_persist_s(options["controlpersist"], f"host {host_name}: ControlPersist",
+                                        openssh=True)
+        if env.get("KPROV_CONTROL_PERSIST") is not None:
+            persist = control_persist_s(env["KPROV_CONTROL_PERSIST"], "environment KPROV_CONTROL_PERSIST")
+        if host_vars.get("kprov_control_persist") is not None:
+            persist = control_persist_s(
+                host_vars["kprov_control_persist"], f"host {host_name}: kprov_control_persist")
         return cls(
             host_name=host_name,
             transport=transport,
@@ -256,6 +297,7 @@ class ConnectionSettings:
                 host_vars.get("kprov_persistent_shell", True),
                 what=f"host {host_name}: kprov_persistent_shell",
             ),
+            control_persist=persist,
         )
 
 

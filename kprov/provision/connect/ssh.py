@@ -24,6 +24,7 @@ import posixpath
 import secrets
 import select
 import shlex
+import threading
 import time
 
 from kprov.provision.connect.base import CommandResult, CommandTimeoutError, Connector, UnreachableError
@@ -188,6 +189,27 @@ class SSHConnector(Connector):
         self._sftp = self._client = self._jump = None
         self._shell = None
         self._sudo_needs_password = None
+
+    def responsive(self, timeout: float) -> bool:
+        """Whether the open session still answers: one SSH-level round trip (a global
+        request the server must reply to; nothing runs on the host), at most ``timeout``
+        seconds. A held session whose host went away stays "active" until TCP gives up."""
+        transport = self._client.get_transport() if self._client is not None else None
+        if transport is None or not transport.is_active():
+            return False
+        answered = threading.Event()
+
+        def ask() -> None:
+            with contextlib.suppress(Exception):
+                transport.global_request("keepalive@openssh.com", wait=True)
+                if transport.is_active():
+                    answered.set()
+
+        threading.Thread(target=ask, name=f"kprov-ping-{self.host}", daemon=True).start()
+        if answered.wait(timeout):
+            return True
+        self.close()  # (ends the asking thread: paramiko waits while the transport is active)
+        return False
 
     def _transport(self) -> paramiko.Transport:
         self.connect()

@@ -295,7 +295,11 @@ class HostRunner:
         what = str(task.args.get("_raw_params") or task.args.get("action") or "").strip()
         if what == "flush_handlers":
             return self.flush_handlers()
-        if what in ("noop", "", "refresh_inventory", "clear_facts", "clear_host_errors", "reset_connection"):
+        if what == "reset_connection":  # as Ansible: later tasks run in a new session
+            if self.host.connector is not None:
+                self.host.connector.reset()
+            return "ok"
+        if what in ("noop", "", "refresh_inventory", "clear_facts", "clear_host_errors"):
             return "ok"
         if what == "end_host":
             return "ended"

@@ -136,6 +136,12 @@ class LoggedConnector(Connector):
         self.log.write(self.host, "get", 0, time.monotonic() - start, become, f"{path} ({len(data)} bytes)")
         return data
 
+    def reset(self) -> None:
+        start = time.monotonic()
+        with self._lock:
+            self.inner.reset()
+        self.log.write(self.host, "reset", 0, time.monotonic() - start, False, "")
+
     def close(self) -> None:
         with self._lock:
             self.inner.close()
