@@ -100,7 +100,11 @@ def _split(values: list[str] | None) -> frozenset[str]:
 
 
 class LiveView:
-    """Thread-safe observer: a live table of hosts (current task + counters), result lines on -v."""
+    """Thread-safe observer: a live table of hosts (current task + counters), result lines on -v.
+
+    The table is built when rich draws it (``__rich__``, at most 8 times a second), not on
+    every task event: 50 hosts x 33 tasks rebuilt a 50-row table 3,300 times a run (a fifth
+    of the operator's CPU in a no-op)."""
 
     def __init__(self, console: Console, verbosity: int, enabled: bool) -> None:
         self.console, self.verbosity, self.enabled = console, verbosity, enabled
@@ -114,7 +118,7 @@ class LiveView:
         if self.enabled:
             from rich.live import Live
 
-            self.live = Live(self._render(), console=self.console, refresh_per_second=8, transient=True)
+            self.live = Live(self, console=self.console, refresh_per_second=8, transient=True)
             self.live.__enter__()
         return self
 
@@ -122,14 +126,19 @@ class LiveView:
         if self.live is not None:
             self.live.__exit__(None, None, None)
 
-    def _render(self) -> Table:
+    def __rich__(self) -> Table:
+        """The table as of now. Called from rich's refresh thread without ``self.lock`` (a
+        task event holds it while printing through rich, which takes Live's lock: the other
+        order would deadlock); the copies are single C-level operations under the GIL."""
         from rich.table import Table
 
+        current = dict(self.current)
+        counts = {host: dict(c) for host, c in list(self.counts.items())}
         table = Table(title=self.title, title_justify="left", expand=False, show_edge=False)
         for col in ("host", "task", "ok", "changed", "failed", "skipped", "unreachable"):
             table.add_column(col)
-        for host, task in self.current.items():
-            c = self.counts.get(host, {})
+        for host, task in current.items():
+            c = counts.get(host, {})
             table.add_row(
                 host,
                 task[:60],
@@ -137,14 +146,9 @@ class LiveView:
             )
         return table
 
-    def _refresh(self) -> None:
-        if self.live is not None:
-            self.live.update(self._render())
-
     def phase(self, title: str) -> None:
         with self.lock:
             self.title = title
-            self._refresh()
 
     def play(self, name: str, hosts: list[str]) -> None:
         with self.lock:
@@ -153,12 +157,10 @@ class LiveView:
                 self.console.print(
                     Text.assemble((f"PLAY [{name}]", "bold"), f" on {', '.join(hosts) or 'no hosts'}")
                 )
-            self._refresh()
 
     def task_start(self, host: str, task: str) -> None:
         with self.lock:
             self.current[host] = task
-            self._refresh()
 
     def task_done(self, result: TaskResult) -> None:
         with self.lock:
@@ -167,7 +169,6 @@ class LiveView:
             self.current.setdefault(result.host, result.task)
             if self.enabled and (self.verbosity or result.status in ("failed", "unreachable")):
                 self.console.print(_result_line(result, self.verbosity))
-            self._refresh()
 
 
 def _result_line(result: TaskResult, verbosity: int) -> Text:

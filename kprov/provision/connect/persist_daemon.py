@@ -49,6 +49,7 @@ from kprov.provision.connect.ssh import SSHConnector
 __all__ = ["ConnectionKeeper", "error_reply", "settings_from_wire", "settings_key"]
 
 _REAP_EVERY_S = 1.0
+_CHECK_S = 2.0  # a held session that does not answer within this is replaced (a live one: ms)
 _FIRST_CLIENT_WAIT_S = 10.0  # a keeper nobody has reached yet waits this long for its starter
 _PEERCRED = struct.Struct("3i")
 ConnectorFactory = Callable[[str, ConnectionSettings], Connector]
@@ -204,7 +205,7 @@ class ConnectionKeeper:
             held.persist_s = float(header["persist"])
         with held.lock:
             try:
-                reused = held.connector.responsive(float(wire["connect_timeout"]))
+                reused = held.connector.responsive(min(_CHECK_S, float(wire["connect_timeout"])))
                 if not reused:
                     held.connector.connect()
             except BaseException as exc:  # noqa: BLE001 - every failure goes back to the run

@@ -58,6 +58,8 @@ class HostState:
     error: str = ""
     # handler names with a marker on the host (execute.pending); None: not read from facts yet
     pending_handlers: set[str] | None = None
+    facts_changes: int = 0  # counts in-place changes of facts (new keys or values)
+    fact_layer_memo: tuple[tuple[int, ...], dict[str, Any]] | None = field(default=None, repr=False)
 
     @property
     def tracks_handlers(self) -> bool:

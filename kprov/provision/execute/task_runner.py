@@ -123,6 +123,7 @@ class TaskRunner:
         for key, value in facts.items():
             self.host.facts[key.removeprefix("ansible_")] = value
             self.host.injected_facts[key] = value
+        self.host.facts_changes += 1
 
     def _result(self, task: Task, status: Status, registered: dict[str, Any], seconds: float) -> TaskResult:
         diffs = list(registered.get("diff") or [])

@@ -90,6 +90,34 @@ def test_same_state_as_ansible_playbook(applied, inventory: Path, tmp_path: Path
     assert digest(lab, HOSTS) == kprov_state
 
 
+def _accepted_logins(lab, host: str) -> int:
+    """sshd's accepted logins on ``host`` so far (this query's own included)."""
+    rc, out, err = lab.ssh(host, "journalctl -q -u ssh --no-pager | grep -c 'Accepted publickey'")
+    assert rc == 0, err
+    return int(out.strip())
+
+
+def test_a_run_reuses_the_session_the_last_run_kept_unless_persistence_is_off(
+    applied, inventory: Path, tmp_path: Path
+) -> None:
+    lab, _, _ = applied
+    book = tmp_path / "ping.yml"
+    book.write_text("- hosts: h1\n  gather_facts: false\n  tasks:\n    - ansible.builtin.ping:\n")
+    assert _kprov("apply", "-i", str(inventory), str(book)).returncode == 0  # a session is kept now
+    before = _accepted_logins(lab, "h1")
+    for _ in range(2):
+        done = _kprov("apply", "-i", str(inventory), str(book))
+        assert done.returncode == 0, done.stdout[-2000:]
+    assert _accepted_logins(lab, "h1") == before + 1  # only the count's own login: no run logged in
+    fresh = subprocess.run(
+        [sys.executable, "-m", "kprov.cli.main", "apply", "-i", str(inventory), str(book)],
+        capture_output=True, text=True, timeout=300, cwd=REPO, stdin=subprocess.DEVNULL,
+        env={**os.environ, "KPROV_CONTROL_PERSIST": "0"},
+    )
+    assert fresh.returncode == 0, fresh.stdout[-2000:]
+    assert _accepted_logins(lab, "h1") == before + 3  # the run's own login, and the count's
+
+
 def test_unreachable_host_is_reported_and_others_finish(lab_hosts, inventory: Path, tmp_path: Path) -> None:
     lab = lab_hosts(3)
     book = tmp_path / "base.yml"  # the base role only: it reads no other host's variables
