@@ -167,7 +167,6 @@ class ConnectionKeeper:
                 if op == "open":
                     if held is not None:
                         self._release(held)
-                    held = None
                     held, reply = self._open(header)
                     send(conn, reply)
                 elif op == "shutdown":

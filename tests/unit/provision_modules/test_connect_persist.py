@@ -207,17 +207,16 @@ def test_an_unreachable_host_is_reported_unreachable(keeper) -> None:
     thread.start()
     while not (directory / "other.sock").exists():
         time.sleep(0.01)
-    sock = socket.socket(socket.AF_UNIX)
-    sock.connect(str(directory / "other.sock"))
-    with sock:
-        send(sock, {"op": "open", "settings": {"host_name": "h9", "connect_timeout": 1}, "persist": 60})
-        reply, _ = receive(sock)
+
+    def ask(header: dict) -> dict:
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.connect(str(directory / "other.sock"))
+            send(sock, header)
+            return receive(sock)[0]
+
+    reply = ask({"op": "open", "settings": {"host_name": "h9", "connect_timeout": 1}, "persist": 60})
     assert reply == {"error": "unreachable", "message": "cannot connect to root@10.0.0.5:22 after 3 attempts"}
-    sock = socket.socket(socket.AF_UNIX)
-    sock.connect(str(directory / "other.sock"))
-    with sock:
-        send(sock, {"op": "shutdown"})
-        receive(sock)
+    ask({"op": "shutdown"})
     thread.join(5)
     assert not thread.is_alive()
 
