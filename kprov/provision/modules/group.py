@@ -9,7 +9,7 @@ from typing import Any
 from kprov.provision.modules.args import Arg, parse_args
 from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult
 
-__all__ = ["MODULE", "GroupModule"]
+__all__ = ["MODULE", "GroupModule", "query_script"]
 
 SPEC = {
     "name": Arg(required=True),
@@ -24,6 +24,11 @@ SPEC = {
 }
 
 
+def query_script(name: str) -> str:
+    """The probe: the group's line from the group database, or nothing."""
+    return f"getent group {shlex.quote(name)}; true"
+
+
 class GroupModule:
     name = "group"
 
@@ -31,7 +36,7 @@ class GroupModule:
         p = parse_args(self.name, SPEC, args)
         name = p["name"]
         q = shlex.quote(name)
-        query = ctx.probe(f"getent group {q}; true")
+        query = ctx.probe(query_script(name))
         fields = query.stdout.strip().split(":") if query.stdout.strip() else []
         exists = len(fields) >= 3
         gid = int(fields[2]) if exists else None

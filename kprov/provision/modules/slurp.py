@@ -10,9 +10,14 @@ from typing import Any
 from kprov.provision.modules.args import Arg, parse_args
 from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult
 
-__all__ = ["MODULE", "SlurpModule"]
+__all__ = ["MODULE", "SlurpModule", "slurp_script"]
 
 SPEC = {"src": Arg(required=True, aliases=("path",))}
+
+
+def slurp_script(src: str) -> str:
+    """The probe: the file's bytes in base64, on one line without a newline."""
+    return f"base64 -w0 -- {shlex.quote(src)}"
 
 
 class SlurpModule:
@@ -20,7 +25,7 @@ class SlurpModule:
 
     def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
         src = parse_args(self.name, SPEC, args)["src"]
-        result = ctx.probe(f"base64 -w0 -- {shlex.quote(src)}")
+        result = ctx.probe(slurp_script(src))
         if result.rc != 0:
             error = result.stderr.strip()
             if "No such file" in error:

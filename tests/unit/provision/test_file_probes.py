@@ -1,7 +1,7 @@
 """File probes answered by one python3 process in a batch print exactly what their shell form
-prints (every flag combination, odd names, links; the stat and sysctl modules' probes too),
-and fall back to the shell when Python cannot answer the same way (a dangling link
-followed)."""
+prints (every flag combination, odd names, links; the stat, sysctl, group and slurp modules'
+probes too), and fall back to the shell when Python cannot answer the same way (a dangling
+link followed, a file slurp cannot read)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ import re
 import subprocess
 from pathlib import Path
 
-from kprov.provision.execute.fileprobes import file_probe
+from kprov.provision.execute.fileprobes import file_probe, native_script
 from kprov.provision.execute.prefetch import batch_script, parse_batch
 from kprov.provision.modules.fileops import probe_script
+from kprov.provision.modules.group import query_script as group_script
+from kprov.provision.modules.slurp import slurp_script
 from kprov.provision.modules.stat import stat_script
 from kprov.provision.modules.sysctl import query_script
 
@@ -64,9 +66,14 @@ def test_python_answers_are_the_shell_answers(tmp_path: Path) -> None:
     (tmp_path / "live").write_text("1\t2\n")
     commands += [query_script(str(tmp_path / file), str(tmp_path / live))
                  for file in ("f", "absent") for live in ("live", "absent")]
+    commands += [group_script(name) for name in ("root", "daemon", "no-such-group-x")]
+    commands += [slurp_script(str(tmp_path / name)) for name in ("f", "empty", "sp ace'q")]
     assert all(file_probe(c) is not None for c in commands)
     script, results = _batch([*commands, "echo after"])
     assert "python3 -I -S" in script
+    probes = [file_probe(c) for c in commands]  # python answered them all: no shell form ran
+    native = native_script(probes, ["echo SHELL"] * len(probes), "TOK", 0, "true")
+    assert "SHELL" not in subprocess.run(["sh", "-c", native], capture_output=True, text=True).stdout
     assert results == [*(_shell(c) for c in commands), (0, "after\n", "")]
 
 
@@ -76,6 +83,11 @@ def test_what_python_cannot_answer_runs_as_shell(tmp_path: Path) -> None:
     _, results = _batch(commands)
     assert results == [_shell(c) for c in commands]
     assert "cannot stat" in results[0][2]
+    commands = [slurp_script(str(tmp_path / name)) for name in ("absent", "sub")] + [group_script("root")]
+    _, results = _batch(commands)
+    assert results == [_shell(c) for c in commands]
+    assert results[0][0] != 0 and "No such file" in results[0][2]
+    assert results[2][1].startswith("root:x:0:")
 
 
 def test_only_exact_probe_scripts_are_taken() -> None:
@@ -85,3 +97,7 @@ def test_only_exact_probe_scripts_are_taken() -> None:
     assert file_probe(plain + "; [ -r /etc/x ] && echo R:1") is None  # not any module's probe
     assert file_probe(query_script("/etc/s.conf", "/proc/sys/x")) == ("sysctl", "/etc/s.conf", "/proc/sys/x")
     assert file_probe("systemctl show etcd") is None
+    assert file_probe(group_script("wheel")) == ("group", "wheel")
+    assert file_probe(group_script("0")) is None  # getent takes a number for a GID
+    assert file_probe(slurp_script("/etc/a b")) == ("slurp", "/etc/a b")
+    assert file_probe("getent group wheel") is None
