@@ -5,7 +5,10 @@
 For each host count (ascending; the lab is grown to it, not timed) the engine's sample role
 set (tests/e2e/engine/site.yml, as tests/bench/bench_engine.py runs on 5 hosts) is applied
 by kprov to hosts with none of its footprint (reset first: engine_cold_<n>_s), then again
-with nothing to change (engine_noop_<n>_s: the median of 3 runs; the SSH sessions are kept
+with nothing to change: once right after it (engine_noop_unsettled_<n>_s: the hosts still
+start their web servers and flush their journals on the same 2 cores), then, once the
+machine has settled (tests/bench/_settle.py, at most --settle-timeout seconds:
+engine_settle_<n>_s), three times (engine_noop_<n>_s: their median; the SSH sessions are kept
 between runs, as Ansible's ControlPersist keeps them, in this bench's own keeper), then once
 with every session new (engine_noop_fresh_<n>_s, KPROV_CONTROL_PERSIST=0); then ansible-
 playbook (``--forks`` = hosts, pipelining and ControlPersist on) runs the same playbook on
@@ -41,6 +44,7 @@ sys.path.insert(0, str(REPO))
 
 from kprov.lab import Lab  # noqa: E402
 from kprov.provision.connect.persist import stop_keeper  # noqa: E402
+from tests.bench._settle import settle  # noqa: E402
 from tests.e2e.engine.labstate import RESET, SITE  # noqa: E402
 
 BIN = Path(sys.executable).parent
@@ -93,7 +97,7 @@ def idle_host_rss_mib(lab: Lab, hosts: list[str]) -> float | None:
     return sum(found) / len(found) / 2**20 if found else None
 
 
-def measure(lab: Lab, count: int, work: Path, ansible: bool) -> float:
+def measure(lab: Lab, count: int, work: Path, ansible: bool, settle_timeout_s: float) -> float:
     before = set(lab.hosts())
     start = time.monotonic()
     lab.up(count)
@@ -118,11 +122,15 @@ def measure(lab: Lab, count: int, work: Path, ansible: bool) -> float:
     kprov = [str(BIN / "kprov"), "apply", "--json", "-i", str(inventory), str(SITE)]
     _reset(lab, hosts)
     cold_s, cold_out = _timed(kprov, env)
+    unsettled_s, _ = _timed(kprov, env)
+    settle_s = settle(timeout_s=settle_timeout_s)
     rss = work / f"rss-{count}"
     runs = [_timed(kprov, env, rss) for _ in range(NOOP_RUNS)]
     noop_s, noop_out = sorted(runs)[len(runs) // 2]
     fresh_s, _ = _timed(kprov, {**env, "KPROV_CONTROL_PERSIST": "0"})
     print(f"engine_cold_{count}_s = {cold_s:.2f}")
+    print(f"engine_noop_unsettled_{count}_s = {unsettled_s:.2f}  # right after the cold run")
+    print(f"engine_settle_{count}_s = {settle_s:.1f}")
     print(f"engine_noop_{count}_s = {noop_s:.2f}  # median of {', '.join(f'{t:.2f}' for t, _ in runs)}")
     print(f"engine_noop_fresh_{count}_s = {fresh_s:.2f}  # every session new (KPROV_CONTROL_PERSIST=0)")
     print(f"engine_noop_engine_{count}_s = {json.loads(noop_out)['duration_s']:.2f}")
@@ -154,13 +162,16 @@ def main() -> None:
     parser.add_argument("--hosts", default="10,25,50", help="host counts, comma-separated")
     parser.add_argument("--no-ansible", action="store_true", help="kprov only (no ansible-playbook runs)")
     parser.add_argument("--ansible-at", default="", help="counts to run ansible-playbook at (default: all)")
+    parser.add_argument("--settle-timeout", type=float, default=180.0,
+                        help="seconds to wait at most for the machine to settle after a cold run")
     args = parser.parse_args()
     counts = sorted({int(c) for c in args.hosts.split(",") if c.strip()})
     lab = Lab(args.lab)
     work = Path(tempfile.mkdtemp(prefix="kprov-bench-scale-"))
     try:
         ansible_at = {int(c) for c in args.ansible_at.split(",") if c.strip()} or set(counts)
-        points = [(count, measure(lab, count, work, not args.no_ansible and count in ansible_at))
+        points = [(count, measure(lab, count, work, not args.no_ansible and count in ansible_at,
+                                  args.settle_timeout))
                   for count in counts]
         print(f"noop_s_per_host = {slope(points):.4f}")
         _reset(lab, lab.layout.host_names(counts[-1]))
