@@ -48,6 +48,7 @@ _TABLE: dict[str, tuple[str, tuple[str, ...]]] = {
     "wait_for": ("wait_for", _BUILTIN),
     "stat": ("stat", _BUILTIN),
     "slurp": ("slurp", _BUILTIN),
+    "ping": ("ping", _BUILTIN),
     "timezone": ("timezone", ("community.general",)),
     "replace": ("replace", _BUILTIN),
     "pam_limits": ("pam_limits", ("community.general",)),
