@@ -21,7 +21,6 @@ Archives are cached next to the wheelhouse and named by the same digest.
 
 from __future__ import annotations
 
-import compileall
 import os
 import shutil
 import subprocess
@@ -90,6 +89,8 @@ def _build(wheelhouse: Path, digest: str, archive: Path) -> None:
         missing = sorted(set(REQUIRED_SCRIPTS) - {s.name for s in scripts})
         if missing:
             raise RuntimeError(f"the runtime build left out {', '.join(missing)}: pip did not install kprov")
+        import compileall  # here, not at the top: every kprov command imports this module
+
         site = venv / "lib" / f"python{python_tag()}" / "site-packages"
         # as pip: a file that does not compile is left to fail where it is imported, if ever
         compileall.compile_dir(site, quiet=2, workers=0)

@@ -57,7 +57,8 @@ def _word(quoted: str) -> str | None:
 
 @functools.lru_cache(maxsize=4096)
 def file_probe(command: str) -> FileProbe | None:
-    """What a file, stat or sysctl probe command reads (None: not exactly one of them).
+    """What a file, stat, sysctl, group or slurp probe command reads (None: not exactly one
+    of them).
     Remembered per command: a batch asks twice (to order it, then to write it), and telling
     a probe means rendering up to 22 candidate scripts."""
     match = _GROUP.match(command)

@@ -64,6 +64,7 @@ class UserModule:
         fields = {k: v for k, _, v in (line.partition(":") for line in query.stdout.splitlines())}
         exists = "PW" in fields
         pw = fields.get("PW", "").split(":")
+        groups = fields.get("GROUPS", "").split()  # id -Gn: the primary group first
         current: dict[str, Any] = {}
         if exists and len(pw) >= 7:
             current = {
@@ -71,8 +72,8 @@ class UserModule:
                 "comment": pw[4],
                 "home": pw[5],
                 "shell": pw[6],
-                "group": next(iter(fields.get("GROUPS", "").split()), ""),
-                "groups": fields.get("GROUPS", "").split(),
+                "group": groups[0] if groups else "",
+                "groups": groups,
                 "password": fields.get("SHADOW", "").strip(),
             }
         command = ""
