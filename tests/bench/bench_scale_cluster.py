@@ -16,7 +16,11 @@ h1..h3, the rest workers):
 
 Fresh hosts come from ``lab.wipe()`` + ``up`` (default), or with ``--reset`` from `kprov
 reset` of whatever cluster the hosts hold (it removes everything kprov made; CI uses this,
-so the shared lab is not rebuilt under the other tests). load_avg_1m: the machine's load.
+so the shared lab is not rebuilt under the other tests). Either deletes many files on the
+machine's disk; the cold apply starts once that disk allocates inodes at full speed again
+(tests/bench/_fresh_disk.py: up to 6 minutes after the deletion on a journal-less ext4, none
+on others; printed as cluster_disk_wait_s, --disk-wait-max to bound it). load_avg_1m: the
+machine's load.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from kprov.lab import Lab  # noqa: E402
+from tests.bench._fresh_disk import wait_for_fresh_disk  # noqa: E402
 from tests.bench._settle import settle  # noqa: E402
 
 KPROV = [sys.executable, "-m", "kprov.cli.main"]
@@ -64,6 +69,8 @@ def main() -> None:
     parser.add_argument("--hosts", type=int, default=20)
     parser.add_argument("--reset", action="store_true",
                         help="kprov reset the hosts instead of wiping the lab")
+    parser.add_argument("--disk-wait-max", type=float, default=360.0,
+                        help="at most this long for the disk to be out of its recently-deleted window")
     args = parser.parse_args()
     count = args.hosts
     lab = Lab(args.lab)
@@ -75,8 +82,10 @@ def main() -> None:
             done = _kprov("reset", "-i", str(grown), "--yes")
             if done.returncode != 0:
                 raise SystemExit(f"kprov reset failed:\n{done.stdout[-3000:]}{done.stderr[-2000:]}")
+            deleted_at = time.monotonic()
         else:
             lab.wipe()
+            deleted_at = time.monotonic()
             lab.up(count + 1)
         inventory = lab.write_inventory(work / "hosts.yml", count)
         start = time.monotonic()
@@ -84,6 +93,8 @@ def main() -> None:
         code = "import sys; from kprov.deploy import prepare_cluster; prepare_cluster(sys.argv[1])"
         subprocess.run([sys.executable, "-c", code, str(inventory)], check=True)
         print(f"cluster_prepare_s = {time.monotonic() - start:.1f}")
+        waited = wait_for_fresh_disk(lab.layout.state_dir, deleted_at, args.disk_wait_max)
+        print(f"cluster_disk_wait_s = {waited:.0f}", flush=True)
         start = time.monotonic()
         _apply(inventory)
         verified = _kprov("verify", "-i", str(inventory), "--json", "--no-drift")
