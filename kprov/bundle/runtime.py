@@ -25,14 +25,14 @@ files are paid many times over. Two cuts, both from one measured archive (153 MB
 files unpacked):
 
 * the distributions only the operator uses (:data:`HOST_EXCLUDED_DISTRIBUTIONS`: ``kprov
-  verify``'s testinfra and pytest, the CEL library's interactive shell), by their RECORD,
-  console scripts included;
+  verify``'s testinfra and pytest), by their RECORD, console scripts included;
 * the debug sections of compiled extensions (``strip --strip-debug``, when binutils is
   there): uvloop's loop module is 13.6 MB with them and 1.9 MB without.
 
 A host's entry points are then imported in the staging venv (:data:`HOST_MODULES`, every
 console script's module), so a runtime that lacks what a daemon imports fails here, at
-build time, not on the hosts.
+build time, not on the hosts (a first cut also left out prompt_toolkit, which ``import cel``
+needs: the API server failed at its first CRD validation rule).
 """
 
 from __future__ import annotations
@@ -64,11 +64,13 @@ REQUIRED_SCRIPTS = ("kprov-apiserver", "kprov-controller-manager", "kprov-schedu
                     "kprov-proxy")
 _KEEP_ARCHIVES = 4
 # Installed on the operator with kprov, never imported on a host: testinfra (kprov verify runs
-# it on the operator) and what only it needs; prompt_toolkit and wcwidth (the `cel` REPL).
-HOST_EXCLUDED_DISTRIBUTIONS = ("pytest-testinfra", "pytest", "pluggy", "iniconfig", "prompt-toolkit",
-                               "wcwidth")
-# What hosts run besides the console scripts: the roles' `python -m` modules.
-HOST_MODULES = ("kprov.images.mirror_order", "kprov.images.mirror_load", "kprov.cluster.kubelet.readycheck")
+# it on the operator) and what only it needs. (The `cel` package imports its REPL, and with it
+# prompt_toolkit, wcwidth and pygments, whenever it is imported: those stay.)
+HOST_EXCLUDED_DISTRIBUTIONS = ("pytest-testinfra", "pytest", "pluggy", "iniconfig")
+# What hosts run besides the console scripts: the roles' `python -m` modules, and what the
+# daemons import only on first use (the API server: `cel`, for a CRD's x-kubernetes-validations).
+HOST_MODULES = ("kprov.images.mirror_order", "kprov.images.mirror_load", "kprov.cluster.kubelet.readycheck",
+                "cel")
 
 
 @dataclass(frozen=True)
