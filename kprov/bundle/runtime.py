@@ -25,7 +25,7 @@ files are paid many times over. Two cuts, both from one measured archive (153 MB
 files unpacked):
 
 * the distributions only the operator uses (:data:`HOST_EXCLUDED_DISTRIBUTIONS`: ``kprov
-  verify``'s testinfra and pytest), by their RECORD, console scripts included;
+  verify``'s testinfra and pytest), by ``pip uninstall``, console scripts included;
 * the debug sections of compiled extensions (``strip --strip-debug``, when binutils is
   there): uvloop's loop module is 13.6 MB with them and 1.9 MB without.
 
@@ -37,7 +37,6 @@ needs: the API server failed at its first CRD validation rule).
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import subprocess
@@ -119,8 +118,9 @@ def _build(wheelhouse: Path, digest: str, archive: Path) -> None:
               str(venv / "bin" / "python"), "install", "--no-index", "--no-compile",
               "--find-links", str(wheels), "kprov"], staging)
         site = venv / "lib" / f"python{python_tag()}" / "site-packages"
-        for name in HOST_EXCLUDED_DISTRIBUTIONS:
-            _remove_distribution(site, name)
+        # pip's own uninstall: the files each RECORD lists, console scripts included
+        _run([sys.executable, "-m", "pip", "-q", "--disable-pip-version-check", "--python",
+              str(venv / "bin" / "python"), "uninstall", "-y", *HOST_EXCLUDED_DISTRIBUTIONS], staging)
         _strip_debug(site)
         scripts = _console_scripts(venv)
         missing = sorted(set(REQUIRED_SCRIPTS) - {s.name for s in scripts})
@@ -161,32 +161,6 @@ def _console_scripts(venv: Path) -> list[Path]:
             path.write_bytes(SCRIPT_SHEBANG.encode() + b"\n" + rest)
             scripts.append(path)
     return scripts
-
-
-def _normalized(name: str) -> str:
-    return name.lower().replace("-", "_").replace(".", "_")
-
-
-def _remove_distribution(site: Path, name: str) -> None:
-    """Delete an installed distribution as pip uninstall would: the files its RECORD lists
-    (console scripts under ``../../../bin`` included), its dist-info, then empty directories."""
-    wanted = _normalized(name)
-    for info in site.glob("*.dist-info"):
-        if _normalized(info.name[: -len(".dist-info")].rsplit("-", 1)[0]) != wanted:
-            continue
-        dirs: set[Path] = set()
-        for line in (info / "RECORD").read_text().splitlines():
-            relative = line.rsplit(",", 2)[0]
-            if not relative:
-                continue
-            path = Path(os.path.normpath(site / relative))
-            path.unlink(missing_ok=True)
-            dirs.add(path.parent)
-        shutil.rmtree(info, ignore_errors=True)
-        for directory in sorted(dirs, key=lambda d: len(d.parts), reverse=True):
-            for empty in (directory / "__pycache__", directory):
-                with contextlib.suppress(OSError):  # absent, or not empty: something else is there
-                    empty.rmdir()
 
 
 def _strip_debug(site: Path) -> None:
