@@ -23,6 +23,7 @@ from kprov.provision.execute.results import NullObserver, RunObserver, RunReport
 from kprov.provision.execute.runlog import RunLog
 from kprov.provision.inventory.model import Inventory
 from kprov.provision.modules.base import file_digest
+from kprov.provision.modules.detached import Finisher
 from kprov.provision.playbook.loader import PlaybookLoader
 from kprov.provision.playbook.model import Play, Task
 from kprov.provision.templates import TemplateEngine
@@ -98,6 +99,8 @@ class RunContext:
     # role-file lookups found (TaskRunner.find_file) and controller files hashed (file_digest):
     # every host and loop item asks for the same files
     found_files: dict[tuple[Any, ...], Path] = field(default_factory=dict, repr=False)
+    # how each ``async`` job this run started turns its output into its module's result
+    async_finishers: dict[str, Finisher] = field(default_factory=dict, repr=False)
     _digests: dict[tuple[Any, ...], tuple[str, int]] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _digest_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)

@@ -26,6 +26,7 @@ from typing import Any
 from kprov.provision.connect.base import ConnectionFailure, Connector, UnreachableError, connector_for
 from kprov.provision.errors import ProvisionError, UndefinedVariableError
 from kprov.provision.execute.actions import ENGINE_RUNNERS, RAW_ARG_KEYS
+from kprov.provision.execute.async_jobs import ASYNC_STATUS_NAMES, DEFAULT_ASYNC_DIR, AsyncStatus, AsyncTask
 from kprov.provision.execute.context import HostState, PlayContext, RunContext
 from kprov.provision.execute.include_vars import include_vars
 from kprov.provision.execute.prefetch import first_probe, prefetch
@@ -49,6 +50,8 @@ from kprov.provision.template_filters import to_bool
 from kprov.provision.templates import OMIT, VarScope, template_vars
 
 __all__ = ["TaskRunner"]
+
+DEFAULT_POLL_S = 15  # Ansible's default ``poll`` for an ``async`` task
 
 
 class _Unreachable(Exception):
@@ -263,7 +266,7 @@ class TaskRunner:
     def _predictable_module(self, task: Task) -> Any:
         """The module whose first probes can be predicted for ``task``, or None."""
         if (task.action in ENGINE_RUNNERS or task.action == "include_vars"
-                or task.delegate_to
+                or task.delegate_to or task.async_seconds is not None
                 or self.host.connector is None):
             return None
         try:
@@ -446,11 +449,17 @@ class TaskRunner:
             return _Call(runner(args, scope, self.host.runtime_vars, where), None)
         connector, cache = self._connector(task, scope)
         ctx = self.module_context(task, scope, connector)
+        async_dir = str(scope.get("ansible_async_dir") or DEFAULT_ASYNC_DIR)
         try:
-            module = get_module(task.action)
+            module = (AsyncStatus(async_dir, self.run.async_finishers) if task.action in ASYNC_STATUS_NAMES
+                      else get_module(task.action))
         except UnknownModuleError as err:
             msg = missing_module_message(task.action) if deferrable(task.action) else str(err)
             return _Call(ModuleResult(failed=True, msg=msg), None)
+        limit = self._int_keyword(scope, task.async_seconds, "async", 0)
+        if limit > 0:
+            poll = self._int_keyword(scope, task.poll, "poll", DEFAULT_POLL_S)
+            module = AsyncTask(module, limit, poll, async_dir, self.run.async_finishers)
         ctx.query = self.is_query(task, module)
         # a poll (until) sees the host anew at each attempt; a query's first one may be read ahead
         if connector is self.host.connector and (task.until is None or (cached and ctx.query)):
@@ -459,6 +468,16 @@ class TaskRunner:
         call.acted, call.judged_by_task = ctx.acted, bool(getattr(module, "changes_judged_by_task", False))
         call.from_cache = ctx.cache_hit
         return call
+
+    @staticmethod
+    def _int_keyword(scope: VarScope, value: Any, name: str, default: int) -> int:
+        if value is None:
+            return default
+        rendered = scope.template(value, f"task field '{name}'")
+        try:
+            return int(rendered)
+        except (TypeError, ValueError):
+            raise ProvisionError(f"'{name}' must be a whole number of seconds, got {rendered!r}") from None
 
     def _run_module(self, module: Any, ctx: ModuleContext, args: dict[str, Any], task: Task) -> ModuleResult:
         try:

@@ -4,19 +4,23 @@ One command per no-op task: (``apt-get update`` when ``update_cache`` and the ca
 than ``cache_valid_time``, decided on the host) + one ``dpkg-query`` for every requested
 package (+ ``apt-cache policy`` for ``latest``). The module compares, and one ``apt-get``
 acts on the difference only. ``deb`` installs a .deb already on the host (or downloads a URL
-there). No python3-apt is needed on hosts.
+there). No python3-apt is needed on hosts. With ``async`` the ``apt-get`` runs as a
+host-side job (``detach``; execute.async_jobs).
 """
 
 from __future__ import annotations
 
 import fnmatch
+import functools
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from kprov.provision.connect.base import CommandResult
 from kprov.provision.modules.args import Arg, parse_args
 from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult
+from kprov.provision.modules.detached import Detached
 
 __all__ = ["MODULE", "AptModule", "PackageInfo", "parse_query", "plan_packages"]
 
@@ -124,7 +128,9 @@ def plan_packages(specs: list[str], packages: Mapping[str, PackageInfo], state: 
 class AptModule:
     name = "apt"
 
-    def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
+    def detach(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult | Detached:
+        """Read the host and plan; the install/remove command is the work (``run`` runs it
+        now, an ``async`` task as a host-side job)."""
         p = parse_args(self.name, SPEC, args)
         state = {"installed": "present", "removed": "absent"}.get(p["state"], p["state"])
         if state in ("build-dep", "fixed"):
@@ -163,13 +169,13 @@ class AptModule:
             result.msg = f"would {'remove' if state == 'absent' else 'install'}: {' '.join(todo)}"
             return result
         command = self._apt_command(p, state, todo if deb_name is None else [p["deb"]])
-        done = ctx.run(command, timeout=1800)
-        result.data.update(stdout=done.stdout, stderr=done.stderr, stdout_lines=done.stdout.splitlines(),
-                           stderr_lines=done.stderr.splitlines(), rc=done.rc)
-        if done.rc != 0:
-            tail = (done.stderr.strip() or done.stdout.strip()).splitlines()[-3:]
-            raise ModuleFailed(f"apt: '{command.split(' && ')[-1]}' failed: {' '.join(tail)}", **result.data)
-        return result
+        return Detached(command, functools.partial(_finished, command, result))
+
+    def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
+        work = self.detach(ctx, args)
+        if isinstance(work, ModuleResult):
+            return work
+        return work.finish(ctx.run(work.script, timeout=1800))
 
     @staticmethod
     def _apt_command(p: dict[str, Any], state: str, targets: list[str]) -> str:
@@ -209,4 +215,15 @@ class AptModule:
         return fields.get("Package", ""), fields.get("Version", "")
 
 
+def _finished(command: str, result: ModuleResult, done: CommandResult) -> ModuleResult:
+    """The module's result once its apt-get command has run."""
+    result.data.update(stdout=done.stdout, stderr=done.stderr, stdout_lines=done.stdout.splitlines(),
+                       stderr_lines=done.stderr.splitlines(), rc=done.rc)
+    if done.rc != 0:
+        tail = (done.stderr.strip() or done.stdout.strip()).splitlines()[-3:]
+        raise ModuleFailed(f"apt: '{command.split(' && ')[-1]}' failed: {' '.join(tail)}", **result.data)
+    return result
+
+
 MODULE = AptModule()
+

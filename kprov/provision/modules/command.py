@@ -6,7 +6,8 @@ round trip as the command: the script prints a per-run random token and stops wh
 says "skip", so a skipped command costs one round trip too (none when the engine read the
 same test ahead, with the host's other probes: ``ctx.peek``). Always ``changed`` when it runs
 (use changed_when), failed when rc != 0. Check mode runs nothing (unless creates/removes
-would skip it anyway) and reports ``skipped``.
+would skip it anyway) and reports ``skipped``. With ``async`` the same script runs as a
+host-side job (``detach``; execute.async_jobs).
 
 A task that declares its command a query (``changed_when: false`` and ``check_mode: false``:
 it changes nothing and must run even in check mode; ``ModuleContext.query``) sends it as a
@@ -20,11 +21,14 @@ import secrets
 import shlex
 import time
 from collections.abc import Mapping
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
+from kprov.provision.connect.base import CommandResult
 from kprov.provision.modules.args import Arg, parse_args
 from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult
+from kprov.provision.modules.detached import Detached
 
 __all__ = ["MODULE", "CommandModule"]
 
@@ -130,7 +134,7 @@ class CommandModule:
         said = known.stdout.split()
         return "creates" if "creates" in said else "removes" if "removes" in said else None
 
-    def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
+    def _prepare(self, ctx: ModuleContext, args: Mapping[str, Any]) -> _Prepared:
         p = parse_args(self.name, SPEC, args)
         line, shown = self._command_text(p)
         token = secrets.token_hex(8)
@@ -143,38 +147,74 @@ class CommandModule:
             line = "true"
         chdir = [f"cd {shlex.quote(p['chdir'])} || exit 1"] if p["chdir"] else []
         skip = self._guarded_skip(ctx, tests, chdir)
-        if skip is None:
-            script = "\n".join([*chdir, *guards, line])
-            started = datetime.now()
-            clock = time.monotonic()
-            if ctx.query and not tests and stdin is None and not ctx.check_mode:
-                result = ctx.probe(script)  # a query: read ahead with the host's other probes
-            else:
-                result = ctx.run(script, stdin=stdin if not ctx.check_mode else None)
-            delta = time.monotonic() - clock
-            ended = datetime.now()
-            if result.stdout.startswith(f"{token}:"):
-                skip = result.stdout.strip().split(":", 1)[1]
-        if skip is not None:
-            which = skip
-            target = p["creates"] if which == "creates" else p["removes"]
-            verb = "exists" if which == "creates" else "does not exist"
-            msg = f"Did not run command since '{target}' {verb}"
-            return ModuleResult(changed=False, msg=msg, data={
-                "cmd": shown, "rc": 0, "stdout": msg, "stderr": "", "stdout_lines": [msg],
-                "stderr_lines": []})
+        return _Prepared(p, shown, token, "\n".join([*chdir, *guards, line]), stdin, bool(tests), skip)
+
+    def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
+        job = self._prepare(ctx, args)
+        if job.skip is not None:
+            return job.skipped()
+        started = datetime.now()
+        clock = time.monotonic()
+        if ctx.query and not job.guarded and job.stdin is None and not ctx.check_mode:
+            result = ctx.probe(job.script)  # a query: read ahead with the host's other probes
+        else:
+            result = ctx.run(job.script, stdin=job.stdin if not ctx.check_mode else None)
+        if result.stdout.startswith(f"{job.token}:"):
+            return job.skipped(result.stdout.strip().split(":", 1)[1])
         if ctx.check_mode:
             return ModuleResult(skipped=True, msg="Command would have run if not in check mode",
-                                data={"cmd": shown, "rc": 0, "stdout": "", "stderr": "",
+                                data={"cmd": job.shown, "rc": 0, "stdout": "", "stderr": "",
                                       "stdout_lines": [], "stderr_lines": []})
+        return job.finish(result, started, time.monotonic() - clock)
+
+    def detach(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult | Detached:
+        """The command as a host-side job (``async``); its start/end are when its result is read."""
+        job = self._prepare(ctx, args)
+        if job.skip is not None:
+            return job.skipped()
+        if job.stdin is not None:
+            raise ModuleFailed(f"{self.name}: 'stdin' cannot be given to an async task in kprov; "
+                               "write the input to a file and redirect it in the command")
+        started = datetime.now()
+        return Detached(job.script,
+                        lambda done: job.finish(done, started, (datetime.now() - started).total_seconds()))
+
+
+@dataclass
+class _Prepared:
+    """A command ready to run: its script (chdir, creates/removes guards, the command line) and
+    how its output becomes the module's result."""
+
+    p: dict[str, Any]
+    shown: Any
+    token: str
+    script: str
+    stdin: bytes | None
+    guarded: bool
+    skip: str | None  # "creates"/"removes": known already to be skipped
+
+    def skipped(self, which: str | None = None) -> ModuleResult:
+        which = which or self.skip
+        target = self.p["creates"] if which == "creates" else self.p["removes"]
+        verb = "exists" if which == "creates" else "does not exist"
+        msg = f"Did not run command since '{target}' {verb}"
+        said = f"skipped, since {target} {verb}"  # Ansible's stdout here (msg says it better)
+        return ModuleResult(changed=False, msg=msg, data={
+            "cmd": self.shown, "rc": 0, "stdout": said, "stderr": "", "stdout_lines": [said],
+            "stderr_lines": []})
+
+    def finish(self, result: CommandResult, started: datetime, seconds: float) -> ModuleResult:
+        if result.stdout.startswith(f"{self.token}:"):
+            return self.skipped(result.stdout.strip().split(":", 1)[1])
         stdout, stderr = result.stdout, result.stderr
-        if p["strip_empty_ends"]:
+        if self.p["strip_empty_ends"]:
             stdout, stderr = stdout.rstrip("\r\n"), stderr.rstrip("\r\n")
+        ended = started + timedelta(seconds=seconds)
         data = {
-            "cmd": shown, "rc": result.rc, "stdout": stdout, "stderr": stderr,
+            "cmd": self.shown, "rc": result.rc, "stdout": stdout, "stderr": stderr,
             "stdout_lines": stdout.splitlines(), "stderr_lines": stderr.splitlines(),
             "start": started.strftime("%Y-%m-%d %H:%M:%S.%f"), "end": ended.strftime("%Y-%m-%d %H:%M:%S.%f"),
-            "delta": _delta(delta),
+            "delta": _delta(seconds),
         }
         failed = result.rc != 0
         return ModuleResult(changed=True, failed=failed, msg="non-zero return code" if failed else "",

@@ -21,6 +21,7 @@ from kprov.provision.modules.base import (
     ModuleResult,
     UnknownModuleError,
 )
+from kprov.provision.modules.detached import Detached
 
 __all__ = ["all_names", "lookup"]
 
@@ -85,10 +86,20 @@ class _Guarded:
         self.name = module.name
         self.changes_judged_by_task = bool(getattr(module, "changes_judged_by_task", False))
         self.probes_first_only_with: frozenset[str] | None = getattr(module, "probes_first_only_with", None)
+        # a module that can run its work as a host-side job (modules.detached) offers it
+        self.detach = self._detach if hasattr(module, "detach") else None
 
     def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
         try:
             return self.module.run(ctx, args)
+        except ModuleFailed as exc:
+            return ModuleResult(failed=True, msg=exc.msg, data=dict(exc.data))
+        except ModuleArgsError as exc:
+            return ModuleResult(failed=True, msg=str(exc))
+
+    def _detach(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult | Detached:
+        try:
+            return self.module.detach(ctx, args)  # type: ignore[attr-defined, no-any-return]
         except ModuleFailed as exc:
             return ModuleResult(failed=True, msg=exc.msg, data=dict(exc.data))
         except ModuleArgsError as exc:

@@ -71,6 +71,8 @@ class Task:
     diff: bool | None = None
     no_log: bool = False
     throttle: int | None = None  # at most this many hosts run the task at once
+    async_seconds: Any = None  # ``async``: run as a host-side job with this time limit
+    poll: Any = None  # ``poll``: seconds between checks of that job (0: do not wait)
     uid: int = 0  # identity for sync points, set by the loader (unique per loader)
 
     @property

@@ -57,6 +57,8 @@ TASK_KEYWORDS = frozenset(
         "collections",
         "module_defaults",
         "debugger",
+        "async",
+        "poll",
     ]
 )
 ENGINE_ACTIONS = frozenset(
@@ -302,6 +304,8 @@ def _build(data: dict[str, Any], action: str, args: dict[str, Any], scope: Scope
         diff=data.get("diff", kw("diff")),
         no_log=bool(data.get("no_log", kw("no_log", False))),
         throttle=_throttle(data.get("throttle", kw("throttle")), where),
+        async_seconds=data.get("async"),
+        poll=data.get("poll"),
     )
     if task.register is not None and not str(task.register).isidentifier():
         raise PlaybookError(f"{where}: register name {task.register!r} is not a valid variable name")
