@@ -6,12 +6,17 @@ As in Kubernetes, a daemon pod is pinned to its node through required node affin
 daemon tolerations (not-ready, unreachable, disk/memory/pid pressure, unschedulable). Pods
 on nodes that no longer qualify are deleted. A RollingUpdate replaces pods whose template
 hash differs, up to maxUnavailable at a time.
+
+A daemon pod that failed (a kubelet that rejected it, a container that exited) is deleted
+and a new one created, as upstream does; per DaemonSet and node the deletions back off
+exponentially (1 s doubling to 15 min), so a node that keeps failing the pod is not hot-looped.
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
+import time
 
 from kprov.cluster.api.objects import controller_ref
 from kprov.cluster.client.errors import NotFound
@@ -25,6 +30,9 @@ from kprov.cluster.scheduler.cache import NodeInfo
 from kprov.cluster.scheduler.plugins.node_affinity import node_matches_pod_affinity
 from kprov.cluster.scheduler.plugins.taint_toleration import tolerates
 from kprov.cluster.scheduler.podinfo import PodInfo
+
+_FAILED_BACKOFF_FIRST_S = 1.0
+_FAILED_BACKOFF_MAX_S = 900.0
 
 __all__ = ["DaemonSetController", "daemon_tolerations", "pinned_affinity"]
 
@@ -62,6 +70,12 @@ def pinned_affinity(affinity: Obj | None, node_name: str) -> Obj:
     return result
 
 
+def _failed(pod: Obj) -> bool:
+    """A daemon pod that failed and is not being deleted yet."""
+    return (not pod["metadata"].get("deletionTimestamp")
+            and (pod.get("status") or {}).get("phase") == "Failed")
+
+
 def _pinned_node(pod: Obj) -> str | None:
     spec = pod.get("spec") or {}
     if spec.get("nodeName"):
@@ -83,6 +97,8 @@ class DaemonSetController(Controller):
     name = "daemonset"
 
     def setup(self) -> None:
+        # (daemonset key, node) -> (current delay, monotonic time of the last failed-pod deletion)
+        self.failed_backoff: dict[tuple[str, str], tuple[float, float]] = {}
         self.sets = self.ctx.informers.get(DAEMONSETS)
         self.nodes = self.ctx.informers.get(NODES)
         self.pods = self.ctx.informers.get(PODS, {"controller": index_by_controller_uid})
@@ -123,6 +139,8 @@ class DaemonSetController(Controller):
     async def reconcile(self, key: str) -> float | None:
         ds = self.sets.store.get(key)
         if ds is None or ds["metadata"].get("deletionTimestamp"):
+            for slot in [s for s in self.failed_backoff if s[0] == key]:
+                del self.failed_backoff[slot]
             return None
         ns = ds["metadata"]["namespace"]
         template = copy.deepcopy(ds["spec"].get("template") or {})
@@ -134,9 +152,13 @@ class DaemonSetController(Controller):
             {"metadata": {"namespace": ns, **(template.get("metadata") or {})}, "spec": template["spec"]}
         )
         by_node: dict[str, list[Obj]] = {}
+        failed: list[Obj] = []
         for pod in self.pods.store.by_index("controller", ds["metadata"]["uid"]):
             if is_active(pod):
                 by_node.setdefault(_pinned_node(pod) or "", []).append(pod)
+            elif _failed(pod):
+                failed.append(pod)
+        retry = await self._delete_failed(key, failed)
         wanted = {n["metadata"]["name"] for n in self.nodes.store.items() if self._should_run(probe, n)}
         wanted |= {
             n["metadata"]["name"] for n in self.nodes.store.items()
@@ -153,7 +175,25 @@ class DaemonSetController(Controller):
                     await self.client.delete(PODS, pod["metadata"]["name"], ns)
         await self._rolling_update(ds, by_node, wanted, hash_)
         await self._status(ds, by_node, wanted, hash_)
-        return None
+        return retry
+
+    async def _delete_failed(self, key: str, failed: list[Obj]) -> float | None:
+        """Delete failed daemon pods, each (set, node) at most once per its back-off; the
+        seconds until a held-back deletion may go (None: none held back)."""
+        now = time.monotonic()
+        retry: float | None = None
+        for pod in failed:
+            slot = (key, _pinned_node(pod) or pod["spec"].get("nodeName") or "")
+            delay, last = self.failed_backoff.get(slot, (0.0, 0.0))
+            if delay and now - last < delay:
+                wait = delay - (now - last)
+                retry = wait if retry is None else min(retry, wait)
+                continue
+            grown = min(max(delay * 2, _FAILED_BACKOFF_FIRST_S), _FAILED_BACKOFF_MAX_S)
+            self.failed_backoff[slot] = (grown, now)
+            with contextlib.suppress(NotFound):
+                await self.client.delete(PODS, pod["metadata"]["name"], pod["metadata"]["namespace"])
+        return retry
 
     async def _rolling_update(
         self, ds: Obj, by_node: dict[str, list[Obj]], wanted: set[str], hash_: str

@@ -287,6 +287,37 @@ async def test_daemon_pods_stay_on_a_node_that_goes_not_ready(control_plane, con
         await admin.delete(resources.NODES, "dsr-a")
 
 
+async def test_a_failed_daemon_pod_is_deleted_and_replaced(control_plane, controller_manager) -> None:  # type: ignore[no-untyped-def]
+    """As upstream's "should retry creating failed daemon pods": a daemon pod whose phase
+    becomes Failed is deleted and a new one takes its node."""
+    async with ApiClient.from_kubeconfig(control_plane.admin_kubeconfig) as admin:
+        await ensure_namespace(admin, "ds-failed")
+        await create_node(admin, "dsf-a", labels={"role": "dsf"})
+        template = _template("dsf")
+        template["spec"]["nodeSelector"] = {"role": "dsf"}
+        body = {
+            "metadata": {"name": "agent", "namespace": "ds-failed"},
+            "spec": {"selector": {"matchLabels": {"app": "dsf"}}, "template": template},
+        }
+        await admin.create(resources.DAEMONSETS, body)
+
+        async def one() -> list[dict] | None:
+            pods = await _pods(admin, "ds-failed", "app=dsf")
+            return pods if len(pods) == 1 else None
+
+        first = (await wait_for(one, 20, what="the daemon pod"))[0]
+        first["status"] = {**(first.get("status") or {}), "phase": "Failed"}
+        await admin.update_status(resources.PODS, first)
+
+        async def replaced() -> bool:
+            items, _ = await admin.list_all(resources.PODS, "ds-failed", label_selector="app=dsf")
+            uids = [p["metadata"]["uid"] for p in items]
+            return first["metadata"]["uid"] not in uids and len(uids) == 1
+
+        await wait_for(replaced, 20, what="the failed daemon pod gone and a new one in its place")
+        await admin.delete(resources.NODES, "dsf-a")
+
+
 async def _set_taints(client: ApiClient, name: str, taints: list[dict]) -> None:
     for _ in range(5):
         node = await client.get(resources.NODES, name)
