@@ -52,6 +52,9 @@ class Listener:
     address: str
     pid: int | None
     process: str  # the command name ss shows ("" when not known)
+    # every process holding the socket, as ss lists them: a daemon's child between fork and
+    # exec holds it too, and may be gone (no cgroup to read) by the time the probe asks
+    other_pids: tuple[int, ...] = ()
 
 
 @dataclass
@@ -81,11 +84,12 @@ class HostProbe:
         """Who listens on ``port``: the listener and its systemd unit ("" if none)."""
         for listener in self.listeners:
             if listener.port == port:
-                return listener, self.units.get(listener.pid or -1, "")
+                pids = (listener.pid or -1, *listener.other_pids)
+                return listener, next((self.units[p] for p in pids if self.units.get(p)), "")
         return None
 
 
-_PROC = re.compile(r'\(\("(?P<name>[^"]*)",pid=(?P<pid>\d+)')
+_PROC = re.compile(r'\("(?P<name>[^"]*)",pid=(?P<pid>\d+)')
 
 
 def _listener(text: str) -> Listener | None:
@@ -96,8 +100,11 @@ def _listener(text: str) -> Listener | None:
     address, _, port = local.rpartition(":")
     if not port.isdigit():
         return None
-    match = _PROC.search(text)
-    return Listener(int(port), address, int(match["pid"]) if match else None, match["name"] if match else "")
+    holders = _PROC.findall(text)
+    if not holders:
+        return Listener(int(port), address, None, "")
+    (name, pid), rest = holders[0], holders[1:]
+    return Listener(int(port), address, int(pid), name, tuple(int(p) for _, p in rest))
 
 
 def parse_probe(host: str, text: str, sent_at: float = 0.0, received_at: float = 0.0) -> HostProbe:

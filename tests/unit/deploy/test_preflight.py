@@ -85,6 +85,16 @@ def test_each_check_names_the_host_and_what_to_do(change: str, check: str, words
     assert words in problem.message and problem.fix
 
 
+def test_a_daemon_whose_forked_child_ss_lists_first_still_owns_its_port() -> None:
+    # ss lists every holder of the socket; a child between fork and exec (gone before its
+    # cgroup was read: no @unit line) came first, and the port looked taken by a stranger
+    child_first = ("(\"kprov-apiserver\",pid=640,fd=19)=>"
+                   "(\"kprov-apiserver\",pid=4242,fd=19),(\"kprov-apiserver\",pid=640,fd=19)")
+    assert _found(evaluate(_probes(h2=child_first), _shape())) == set()
+    stranger = child_first + "|@unit 640 kprov-apiserver.service=>"
+    assert _found(evaluate(_probes(h2=stranger), _shape())) == {("h2", "ports")}
+
+
 def test_a_slow_round_trip_is_not_a_skewed_clock() -> None:
     probes = _probes()
     # h2's batch took 12 s on a loaded operator and read its (correct) clock near the start:
