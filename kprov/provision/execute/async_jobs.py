@@ -38,8 +38,9 @@ from typing import Any
 
 from kprov.provision.connect.base import CommandResult
 from kprov.provision.modules.args import Arg, parse_args
-from kprov.provision.modules.base import ModuleArgsError, ModuleContext, ModuleFailed, ModuleResult
+from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult
 from kprov.provision.modules.detached import Finisher
+from kprov.provision.modules.registry import guarded
 
 __all__ = [
     "ASYNC_STATUS_NAMES",
@@ -218,8 +219,6 @@ def _record_finished(ctx: ModuleContext, result: ModuleResult, async_dir: str) -
 def run_async(module: Any, ctx: ModuleContext, args: Mapping[str, Any], *, limit: int, poll: int,
               async_dir: str, finishers: MutableMapping[str, Finisher]) -> ModuleResult:
     """Run a module's task as an async job (see the module docstring)."""
-    if limit <= 0:
-        return module.run(ctx, args)  # type: ignore[no-any-return]
     detach = getattr(module, "detach", None)
     work = detach(ctx, args) if detach is not None and not ctx.check_mode else module.run(ctx, args)
     if isinstance(work, ModuleResult):
@@ -283,11 +282,8 @@ class AsyncTask:
     finishers: MutableMapping[str, Finisher]
 
     def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
-        try:
-            return run_async(self.module, ctx, args, limit=self.limit, poll=self.poll,
-                             async_dir=self.async_dir, finishers=self.finishers)
-        except ModuleFailed as exc:
-            return ModuleResult(failed=True, msg=exc.msg, data=dict(exc.data))
+        return guarded(lambda: run_async(self.module, ctx, args, limit=self.limit, poll=self.poll,
+                                         async_dir=self.async_dir, finishers=self.finishers))
 
 
 @dataclass(frozen=True)
@@ -298,10 +294,7 @@ class AsyncStatus:
     finishers: Mapping[str, Finisher]
 
     def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
-        try:
-            result = async_status(ctx, args, async_dir=self.async_dir, finishers=self.finishers)
-        except (ModuleFailed, ModuleArgsError) as exc:
-            return ModuleResult(failed=True, msg=str(exc), data=dict(getattr(exc, "data", {})))
+        result = guarded(lambda: async_status(ctx, args, async_dir=self.async_dir, finishers=self.finishers))
         if result.data.get("finished") == 1:
             ctx.acted = True  # the job changed the host behind the engine's probe cache
         return result

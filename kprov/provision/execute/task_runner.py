@@ -449,17 +449,16 @@ class TaskRunner:
             return _Call(runner(args, scope, self.host.runtime_vars, where), None)
         connector, cache = self._connector(task, scope)
         ctx = self.module_context(task, scope, connector)
-        async_dir = str(scope.get("ansible_async_dir") or DEFAULT_ASYNC_DIR)
         try:
-            module = (AsyncStatus(async_dir, self.run.async_finishers) if task.action in ASYNC_STATUS_NAMES
-                      else get_module(task.action))
+            module = (AsyncStatus(self._async_dir(scope), self.run.async_finishers)
+                      if task.action in ASYNC_STATUS_NAMES else get_module(task.action))
         except UnknownModuleError as err:
             msg = missing_module_message(task.action) if deferrable(task.action) else str(err)
             return _Call(ModuleResult(failed=True, msg=msg), None)
         limit = self._int_keyword(scope, task.async_seconds, "async", 0)
         if limit > 0:
             poll = self._int_keyword(scope, task.poll, "poll", DEFAULT_POLL_S)
-            module = AsyncTask(module, limit, poll, async_dir, self.run.async_finishers)
+            module = AsyncTask(module, limit, poll, self._async_dir(scope), self.run.async_finishers)
         ctx.query = self.is_query(task, module)
         # a poll (until) sees the host anew at each attempt; a query's first one may be read ahead
         if connector is self.host.connector and (task.until is None or (cached and ctx.query)):
@@ -468,6 +467,11 @@ class TaskRunner:
         call.acted, call.judged_by_task = ctx.acted, bool(getattr(module, "changes_judged_by_task", False))
         call.from_cache = ctx.cache_hit
         return call
+
+    @staticmethod
+    def _async_dir(scope: VarScope) -> str:
+        """Where a host keeps its async jobs (looked up only by async tasks: a hot path)."""
+        return str(scope.get("ansible_async_dir") or DEFAULT_ASYNC_DIR)
 
     @staticmethod
     def _int_keyword(scope: VarScope, value: Any, name: str, default: int) -> int:

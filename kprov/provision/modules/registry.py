@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import functools
 import importlib
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from kprov.provision.modules.base import (
     Module,
@@ -23,7 +23,9 @@ from kprov.provision.modules.base import (
 )
 from kprov.provision.modules.detached import Detached
 
-__all__ = ["all_names", "lookup"]
+__all__ = ["all_names", "guarded", "lookup"]
+
+_R = TypeVar("_R")
 
 # short name -> (implementation file under kprov.provision.modules, collections it lives in)
 _BUILTIN = ("ansible.builtin", "ansible.legacy")
@@ -90,20 +92,20 @@ class _Guarded:
         self.detach = self._detach if hasattr(module, "detach") else None
 
     def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
-        try:
-            return self.module.run(ctx, args)
-        except ModuleFailed as exc:
-            return ModuleResult(failed=True, msg=exc.msg, data=dict(exc.data))
-        except ModuleArgsError as exc:
-            return ModuleResult(failed=True, msg=str(exc))
+        return guarded(lambda: self.module.run(ctx, args))
 
     def _detach(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult | Detached:
-        try:
-            return self.module.detach(ctx, args)  # type: ignore[attr-defined, no-any-return]
-        except ModuleFailed as exc:
-            return ModuleResult(failed=True, msg=exc.msg, data=dict(exc.data))
-        except ModuleArgsError as exc:
-            return ModuleResult(failed=True, msg=str(exc))
+        return guarded(lambda: self.module.detach(ctx, args))  # type: ignore[attr-defined]
+
+
+def guarded(call: Callable[[], _R]) -> _R | ModuleResult:
+    """``call()``, with a module's ModuleFailed / ModuleArgsError as a failed result."""
+    try:
+        return call()
+    except ModuleFailed as exc:
+        return ModuleResult(failed=True, msg=exc.msg, data=dict(exc.data))
+    except ModuleArgsError as exc:
+        return ModuleResult(failed=True, msg=str(exc))
 
 
 def lookup(name: str) -> Module:
