@@ -10,8 +10,9 @@ leaving it out. Fields the table does not know (and `any`-typed ones) are not wr
 Go's JSON decoding would have dropped them too.
 The special types: Time/MicroTime {1: seconds, 2: nanos}, Duration {1: nanoseconds},
 Quantity {1: string}, IntOrString {1: type, 2: intVal, 3: strVal}, RawExtension/FieldsV1
-{1: raw JSON}, StringList {1: repeated string}, bytes from base64, maps as repeated
-{1: key, 2: value} entries sorted by key (as Go's generated code writes them).
+{1: raw JSON; a RawExtension's in Go's map encoding, :mod:`.go_json`}, StringList
+{1: repeated string}, bytes from base64, maps as repeated {1: key, 2: value} entries sorted
+by key (as Go's generated code writes them).
 Hand-written for the same reason as the decoder: the `protobuf` package needs compiled
 descriptors per message and none of these special mappings.
 """
@@ -27,6 +28,7 @@ from typing import Any
 
 import orjson
 
+from kprov.cluster.api.go_json import canonical_bytes
 from kprov.cluster.api.protobuf import MAGIC, UnsupportedKind, message_type
 from kprov.cluster.api.schema import FieldSpec, inline_members, is_struct, own_fields
 
@@ -81,8 +83,10 @@ def _int_or_string(value: Any) -> bytes:
     return _key(1, 0) + _varint(0) + _key(2, 0) + _varint(int(value))
 
 
-def _raw_json(value: Any) -> bytes:
-    return _bytes_field(1, orjson.dumps(value))
+def _raw_json(value: Any, go_map_form: bool) -> bytes:
+    """A RawExtension's bytes as a Go client would have stored them (sorted keys, Go's
+    escapes: clients compare them, e.g. a ControllerRevision's ``data``); FieldsV1 as is."""
+    return _bytes_field(1, canonical_bytes(value) if go_map_form else orjson.dumps(value))
 
 
 def _value(number: int, type_name: str, value: Any) -> bytes:
@@ -106,7 +110,7 @@ def _value(number: int, type_name: str, value: Any) -> bytes:
     if type_name == "Duration":
         return _bytes_field(number, _duration(str(value)))
     if type_name in ("RawExtension", "FieldsV1"):
-        return _bytes_field(number, _raw_json(value))
+        return _bytes_field(number, _raw_json(value, type_name == "RawExtension"))
     if type_name == "StringList":
         return _bytes_field(number, b"".join(_string_field(1, str(item)) for item in value))
     if is_struct(type_name) and isinstance(value, Mapping):

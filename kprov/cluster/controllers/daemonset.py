@@ -4,8 +4,9 @@ whose NoSchedule/NoExecute taints the pod tolerates.
 As in Kubernetes, a daemon pod is pinned to its node through required node affinity on
 ``metadata.name`` (matchFields) and left to the scheduler, and it gets the standard
 daemon tolerations (not-ready, unreachable, disk/memory/pid pressure, unschedulable). Pods
-on nodes that no longer qualify are deleted. A RollingUpdate replaces pods whose template
-hash differs, up to maxUnavailable at a time.
+on nodes that no longer qualify are deleted. The set's templates are kept as
+ControllerRevisions (:mod:`.daemonset_history`); a RollingUpdate replaces pods whose
+``controller-revision-hash`` is not the current revision's, up to maxUnavailable at a time.
 
 A daemon pod that failed (a kubelet that rejected it, a container that exited) is deleted
 and a new one created, as upstream does; per DaemonSet and node the deletions back off
@@ -21,11 +22,12 @@ import time
 from kprov.cluster.api.objects import controller_ref
 from kprov.cluster.client.errors import NotFound
 from kprov.cluster.client.informer import EventHandler
-from kprov.cluster.client.resources import DAEMONSETS, NODES, PODS
+from kprov.cluster.client.resources import CONTROLLER_REVISIONS, DAEMONSETS, NODES, PODS
 from kprov.cluster.controllers.base import Controller, Obj
+from kprov.cluster.controllers.daemonset_history import HASH_LABEL, current_hash, sync_daemon_history
 from kprov.cluster.controllers.informers import index_by_controller_uid
 from kprov.cluster.controllers.pods import is_active, is_ready, pod_from_template
-from kprov.cluster.controllers.rollout import scaled_value, template_hash
+from kprov.cluster.controllers.rollout import scaled_value
 from kprov.cluster.scheduler.cache import NodeInfo
 from kprov.cluster.scheduler.plugins.node_affinity import node_matches_pod_affinity
 from kprov.cluster.scheduler.plugins.taint_toleration import tolerates
@@ -36,7 +38,6 @@ _FAILED_BACKOFF_MAX_S = 900.0
 
 __all__ = ["DaemonSetController", "daemon_tolerations", "pinned_affinity"]
 
-HASH_LABEL = "controller-revision-hash"
 _DAEMON_TOLERATIONS = (
     ("node.kubernetes.io/not-ready", "NoExecute"),
     ("node.kubernetes.io/unreachable", "NoExecute"),
@@ -102,14 +103,20 @@ class DaemonSetController(Controller):
         self.sets = self.ctx.informers.get(DAEMONSETS)
         self.nodes = self.ctx.informers.get(NODES)
         self.pods = self.ctx.informers.get(PODS, {"controller": index_by_controller_uid})
+        self.revisions = self.ctx.informers.get(CONTROLLER_REVISIONS, {"controller": index_by_controller_uid})
         self.sets.add_handler(EventHandler(self.enqueue, lambda _o, n: self.enqueue(n), None))
+        # as upstream: a set's own new revision needs no sync (the sync made it, or a client
+        # copied one, which the set's next sync de-duplicates); a changed or deleted one does
+        self.revisions.add_handler(EventHandler(None, lambda _o, n: self._owned(n), self._owned))
         self.pods.add_handler(EventHandler(self._pod, lambda _o, n: self._pod(n), self._pod))
         self.nodes.add_handler(EventHandler(self._all, self._node_updated, self._all))
 
-    def _pod(self, pod: Obj) -> None:
-        ref = controller_ref(pod)
+    def _owned(self, obj: Obj) -> None:
+        ref = controller_ref(obj)
         if ref is not None and ref.get("kind") == "DaemonSet":
-            self.queue.add(f"{pod['metadata']['namespace']}/{ref['name']}")
+            self.queue.add(f"{obj['metadata']['namespace']}/{ref['name']}")
+
+    _pod = _owned
 
     def _node_updated(self, old: Obj, new: Obj) -> None:
         shape = lambda n: (n["metadata"].get("labels"), (n.get("spec") or {}).get("taints"))  # noqa: E731
@@ -147,13 +154,22 @@ class DaemonSetController(Controller):
         template.setdefault("spec", {})["tolerations"] = daemon_tolerations(
             template["spec"].get("tolerations") or [], bool(template["spec"].get("hostNetwork"))
         )
-        hash_ = template_hash(ds["spec"].get("template") or {})
         probe = PodInfo.of(
             {"metadata": {"namespace": ns, **(template.get("metadata") or {})}, "spec": template["spec"]}
         )
+        uid = ds["metadata"]["uid"]
+        own_pods = self.pods.store.by_index("controller", uid)
+        own_revisions = [r for r in self.revisions.store.by_index("controller", uid)
+                         if r["metadata"].get("namespace") == ns]
+        cur = await sync_daemon_history(
+            self.client, {"apiVersion": "apps/v1", "kind": "DaemonSet", **ds}, own_revisions, own_pods
+        )
+        if cur is None:  # hash collision counted: sync again with the new count
+            return 0.1
+        hash_ = current_hash(cur)
         by_node: dict[str, list[Obj]] = {}
         failed: list[Obj] = []
-        for pod in self.pods.store.by_index("controller", ds["metadata"]["uid"]):
+        for pod in own_pods:
             if is_active(pod):
                 by_node.setdefault(_pinned_node(pod) or "", []).append(pod)
             elif _failed(pod):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
+from collections.abc import Awaitable
 
 from kprov.cluster.client import ApiClient, Conflict, resources
 from tests.integration.controllers.fake_kubelet import FakeKubelet
@@ -316,6 +317,79 @@ async def test_a_failed_daemon_pod_is_deleted_and_replaced(control_plane, contro
 
         await wait_for(replaced, 20, what="the failed daemon pod gone and a new one in its place")
         await admin.delete(resources.NODES, "dsf-a")
+
+
+async def test_daemonset_keeps_its_templates_as_controller_revisions(
+    control_plane, controller_manager
+) -> None:  # type: ignore[no-untyped-def]
+    """Each template a DaemonSet has had is one ControllerRevision its pods' hash label
+    names; ``kubectl rollout history/undo daemonset`` read and apply them, and going back
+    renumbers the old revision instead of making a new one."""
+    def kubectl(*args: str) -> Awaitable[subprocess.CompletedProcess[str]]:
+        return asyncio.to_thread(_kubectl, str(control_plane.admin_kubeconfig), "-n", "ds-hist", *args)
+
+    async with ApiClient.from_kubeconfig(control_plane.admin_kubeconfig) as admin:
+        await ensure_namespace(admin, "ds-hist")
+        await create_node(admin, "dsh-a", labels={"role": "dsh"})
+        kubelet = FakeKubelet(admin, "ds-hist")
+        kubelet.start()
+        try:
+            template = _template("dsh", "registry.invalid/agent:1")
+            template["spec"]["nodeSelector"] = {"role": "dsh"}
+            body = {
+                "metadata": {"name": "agent", "namespace": "ds-hist"},
+                "spec": {"selector": {"matchLabels": {"app": "dsh"}}, "template": template},
+            }
+            await admin.create(resources.DAEMONSETS, body)
+
+            async def revisions(count: int) -> list[dict] | None:
+                items, _ = await admin.list_all(
+                    resources.CONTROLLER_REVISIONS, "ds-hist", label_selector="app=dsh"
+                )
+                return sorted(items, key=lambda r: r["revision"]) if len(items) == count else None
+
+            async def pods_on(image: str) -> list[dict] | None:
+                pods = await _pods(admin, "ds-hist", "app=dsh")
+                ok = len(pods) == 1 and pods[0]["spec"]["containers"][0]["image"] == image
+                return pods if ok else None
+
+            first = (await wait_for(lambda: revisions(1), 20, what="the first revision"))[0]
+            ds = await admin.get(resources.DAEMONSETS, "agent", "ds-hist")
+            assert first["revision"] == 1
+            assert first["metadata"]["ownerReferences"][0]["uid"] == ds["metadata"]["uid"]
+            first_hash = first["metadata"]["labels"]["controller-revision-hash"]
+            assert first["metadata"]["name"] == f"agent-{first_hash}"
+            kept = first["data"]["spec"]["template"]
+            assert kept["$patch"] == "replace" and kept["metadata"]["creationTimestamp"] is None
+            assert kept["spec"]["containers"][0]["image"] == "registry.invalid/agent:1"
+            pod = (await wait_for(lambda: pods_on("registry.invalid/agent:1"), 20, what="the daemon pod"))[0]
+            assert pod["metadata"]["labels"]["controller-revision-hash"] == first_hash
+
+            changed = await kubectl("set", "image", "daemonset/agent", "app=registry.invalid/agent:2")
+            assert changed.returncode == 0, changed.stderr
+            second = (await wait_for(lambda: revisions(2), 20, what="a second revision"))[1]
+            assert second["revision"] == 2 and second["metadata"]["name"] != first["metadata"]["name"]
+            pod = (await wait_for(lambda: pods_on("registry.invalid/agent:2"), 30, what="agent:2"))[0]
+            assert pod["metadata"]["labels"]["controller-revision-hash"] == (
+                second["metadata"]["labels"]["controller-revision-hash"]
+            )
+
+            history = await kubectl("rollout", "history", "daemonset/agent")
+            assert history.returncode == 0, history.stderr
+            assert [line.split()[0] for line in history.stdout.splitlines()[2:] if line.strip()] == ["1", "2"]
+            undo = await kubectl("rollout", "undo", "daemonset/agent")
+            assert undo.returncode == 0, undo.stdout + undo.stderr
+            await wait_for(lambda: pods_on("registry.invalid/agent:1"), 30, what="the pod back on agent:1")
+
+            async def renumbered() -> bool:
+                items = await revisions(2)
+                return items is not None and items[-1]["metadata"]["name"] == first["metadata"]["name"] \
+                    and items[-1]["revision"] == 3
+
+            await wait_for(renumbered, 20, what="the first revision renumbered 3")
+        finally:
+            await kubelet.stop()
+            await admin.delete(resources.NODES, "dsh-a")
 
 
 async def _set_taints(client: ApiClient, name: str, taints: list[dict]) -> None:

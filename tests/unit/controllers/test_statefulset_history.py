@@ -7,8 +7,9 @@ import asyncio
 import copy
 from typing import Any
 
+from kprov.cluster.controllers.controller_history import template_of
 from kprov.cluster.controllers.statefulset import StatefulSetController
-from kprov.cluster.controllers.statefulset_history import revision_name, sync_history, template_of
+from kprov.cluster.controllers.statefulset_history import revision_name, sync_history
 
 
 class FakeClient:
@@ -53,7 +54,9 @@ def test_revisions_follow_the_template_and_roll_back_reuses_one() -> None:
         assert first.current == first.update == revision_name(sts("a:1"), sts("a:1")["spec"]["template"])
         rev1 = client.objects[first.update]
         assert rev1["revision"] == 1 and rev1["metadata"]["labels"]["app"] == "web"
-        assert template_of(rev1) == sts("a:1")["spec"]["template"]
+        kept = template_of(rev1)  # the template as Go writes it: zero-valued structs included
+        assert kept["metadata"] == {"labels": {"app": "web"}}
+        assert kept["spec"]["containers"] == [{"name": "c", "image": "a:1", "resources": {}}]
 
         second = await sync_history(  # type: ignore[arg-type]
             client, sts("a:2", partition=2, current=first.update), list(client.objects.values()), set()
