@@ -24,7 +24,10 @@ The time limit applies to detached jobs only.
 
 A job's finishing step (``Detached.finish``) lives in the run (``RunContext.async_finishers``);
 ``async_status`` of a job started by an earlier run reads it as a command's result (``rc``,
-``stdout``, ``stderr``).
+``stdout``, ``stderr``). Check mode (``kprov plan``) starts no job: the module's check-mode
+result is kept in the run (``RunContext.planned_jobs``) under the job id it returns, and
+``async_status`` of that id answers with it, so a plan of fire-and-forget-then-wait works
+while nothing is written to the host.
 """
 
 from __future__ import annotations
@@ -216,14 +219,27 @@ def _record_finished(ctx: ModuleContext, result: ModuleResult, async_dir: str) -
                                             "results_file": _display_path(async_dir, jid)})
 
 
+def _planned(result: ModuleResult, async_dir: str,
+             planned: MutableMapping[str, ModuleResult]) -> ModuleResult:
+    """Check mode's fire-and-forget: the module's check-mode result kept in the run under a
+    job id, nothing written to the host; ``async_status`` of that id answers with it."""
+    jid = f"j{secrets.randbelow(10**12)}.0"
+    planned[jid] = result
+    return ModuleResult(changed=True, data={"ansible_job_id": jid, "started": 1, "finished": 0,
+                                            "results_file": _display_path(async_dir, jid)})
+
+
 def run_async(module: Any, ctx: ModuleContext, args: Mapping[str, Any], *, limit: int, poll: int,
-              async_dir: str, finishers: MutableMapping[str, Finisher]) -> ModuleResult:
+              async_dir: str, finishers: MutableMapping[str, Finisher],
+              planned: MutableMapping[str, ModuleResult]) -> ModuleResult:
     """Run a module's task as an async job (see the module docstring)."""
     detach = getattr(module, "detach", None)
     work = detach(ctx, args) if detach is not None and not ctx.check_mode else module.run(ctx, args)
     if isinstance(work, ModuleResult):
-        if poll > 0 or ctx.check_mode:
+        if poll > 0:
             return work
+        if ctx.check_mode:
+            return _planned(work, async_dir, planned)
         return _record_finished(ctx, work, async_dir)
     started = ctx.run(_launcher(work.script, limit, async_dir))
     jid = started.stdout.strip()
@@ -252,11 +268,18 @@ def run_async(module: Any, ctx: ModuleContext, args: Mapping[str, Any], *, limit
 
 
 def async_status(ctx: ModuleContext, args: Mapping[str, Any], *, async_dir: str,
-                 finishers: Mapping[str, Finisher]) -> ModuleResult:
+                 finishers: Mapping[str, Finisher], planned: Mapping[str, ModuleResult]) -> ModuleResult:
     """The ``async_status`` module: a job's status, or (``mode: cleanup``) its files removed."""
     p = parse_args("async_status", _STATUS_SPEC, args)
     jid = str(p["jid"])
     words, display = _job_path_words(jid, async_dir)
+    kept = planned.get(jid.rsplit("/", 1)[-1])
+    if kept is not None:  # a job check mode did not start: its check-mode result
+        data = {**kept.data, "ansible_job_id": jid, "results_file": display, "started": 1, "finished": 1}
+        if p["mode"] == "cleanup":
+            return ModuleResult(data={"ansible_job_id": jid, "erased": display, "started": 0, "finished": 0})
+        return ModuleResult(changed=kept.changed, failed=kept.failed, skipped=kept.skipped, msg=kept.msg,
+                            diff=list(kept.diff), data=data)
     if p["mode"] == "cleanup":
         done = ctx.run(f'[ -e {words} ] || {{ echo missing; exit 0; }}; {_cleanup_script(words)}')
         if done.stdout.strip() == "missing":
@@ -280,10 +303,12 @@ class AsyncTask:
     poll: int
     async_dir: str
     finishers: MutableMapping[str, Finisher]
+    planned: MutableMapping[str, ModuleResult]
 
     def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
         return guarded(lambda: run_async(self.module, ctx, args, limit=self.limit, poll=self.poll,
-                                         async_dir=self.async_dir, finishers=self.finishers))
+                                         async_dir=self.async_dir, finishers=self.finishers,
+                                         planned=self.planned))
 
 
 @dataclass(frozen=True)
@@ -292,9 +317,11 @@ class AsyncStatus:
 
     async_dir: str
     finishers: Mapping[str, Finisher]
+    planned: Mapping[str, ModuleResult]
 
     def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
-        result = guarded(lambda: async_status(ctx, args, async_dir=self.async_dir, finishers=self.finishers))
+        result = guarded(lambda: async_status(ctx, args, async_dir=self.async_dir, finishers=self.finishers,
+                                              planned=self.planned))
         if result.data.get("finished") == 1:
             ctx.acted = True  # the job changed the host behind the engine's probe cache
         return result

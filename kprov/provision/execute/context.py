@@ -22,7 +22,7 @@ from kprov.provision.execute.probecache import ProbeCache
 from kprov.provision.execute.results import NullObserver, RunObserver, RunReport
 from kprov.provision.execute.runlog import RunLog
 from kprov.provision.inventory.model import Inventory
-from kprov.provision.modules.base import file_digest
+from kprov.provision.modules.base import ModuleResult, file_digest
 from kprov.provision.modules.detached import Finisher
 from kprov.provision.playbook.loader import PlaybookLoader
 from kprov.provision.playbook.model import Play, Task
@@ -101,6 +101,8 @@ class RunContext:
     found_files: dict[tuple[Any, ...], Path] = field(default_factory=dict, repr=False)
     # how each ``async`` job this run started turns its output into its module's result
     async_finishers: dict[str, Finisher] = field(default_factory=dict, repr=False)
+    # check mode (plan): the results of the ``async``/``poll: 0`` jobs it did not start
+    planned_jobs: dict[str, ModuleResult] = field(default_factory=dict, repr=False)
     _digests: dict[tuple[Any, ...], tuple[str, int]] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _digest_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)

@@ -450,7 +450,7 @@ class TaskRunner:
         connector, cache = self._connector(task, scope)
         ctx = self.module_context(task, scope, connector)
         try:
-            module = (AsyncStatus(self._async_dir(scope), self.run.async_finishers)
+            module = (AsyncStatus(self._async_dir(scope), self.run.async_finishers, self.run.planned_jobs)
                       if task.action in ASYNC_STATUS_NAMES else get_module(task.action))
         except UnknownModuleError as err:
             msg = missing_module_message(task.action) if deferrable(task.action) else str(err)
@@ -458,7 +458,8 @@ class TaskRunner:
         limit = self._int_keyword(scope, task.async_seconds, "async", 0)
         if limit > 0:
             poll = self._int_keyword(scope, task.poll, "poll", DEFAULT_POLL_S)
-            module = AsyncTask(module, limit, poll, self._async_dir(scope), self.run.async_finishers)
+            module = AsyncTask(module, limit, poll, self._async_dir(scope), self.run.async_finishers,
+                               self.run.planned_jobs)
         ctx.query = self.is_query(task, module)
         # a poll (until) sees the host anew at each attempt; a query's first one may be read ahead
         if connector is self.host.connector and (task.until is None or (cached and ctx.query)):

@@ -15,7 +15,8 @@ from kprov.provision.connect.local import LocalConnector
 from .harness import run_fake, statuses
 
 
-def _run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tasks: str) -> tuple[list[tuple[str, str]], dict]:
+def _run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tasks: str,
+         check: bool = False) -> tuple[list[tuple[str, str]], dict]:
     jobs = tmp_path / "jobs"
     site = f"""
 - hosts: all
@@ -26,7 +27,7 @@ def _run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tasks: str) -> tuple[l
 {tasks}
 """
     report, registered = run_fake(tmp_path, monkeypatch, {"site.yml": site}, ["h1"],
-                                  {"h1": LocalConnector("h1")})  # type: ignore[dict-item]
+                                  {"h1": LocalConnector("h1")}, check=check)  # type: ignore[dict-item]
     return statuses(report, "h1"), registered["h1"]
 
 
@@ -168,3 +169,25 @@ def test_an_async_query_command_runs_once_not_read_ahead(tmp_path: Path,
       poll: 1
 """)
     assert counter.read_text() == "x\n"
+
+
+def test_a_plan_answers_async_status_without_starting_the_job(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Check mode: the fire-and-forget task returns a job id whose async_status is the
+    module's check-mode result; no job runs and nothing is written to the async dir."""
+    target = tmp_path / "made"
+    done, var = _run(tmp_path, monkeypatch, f"""
+    - name: job
+      command: touch {target}
+      args: {{creates: "{target}"}}
+      async: 10
+      poll: 0
+      register: job
+    - name: wait
+      async_status: {{jid: "{{{{ job.ansible_job_id }}}}"}}
+      register: st
+""", check=True)
+    assert done == [("job", "changed"), ("wait", "skipped")]
+    assert (var["job"]["started"], var["job"]["finished"]) == (1, 0)
+    assert var["st"]["finished"] == 1 and var["st"]["ansible_job_id"] == var["job"]["ansible_job_id"]
+    assert not target.exists() and not (tmp_path / "jobs").exists()
