@@ -14,6 +14,9 @@ sysctls        the sysctls kprov sets are writable (ip_forward)
 cgroups        a cgroup hierarchy with the memory controller
 clock          clock skew across hosts (and against the operator) within 5 s
 etcd-data      an etcd host with etcd data of a membership the quorum no longer has
+cluster-ca     a host holding a cluster made with another CA than this inventory's pki
+               directory (a new pki directory would replace the CA, the service-account
+               key and the secrets' encryption key of a running cluster)
 swap, modules  warnings only: swap on; overlay/br_netfilter neither loaded nor loadable
 =============  ====================================================================
 
@@ -67,6 +70,8 @@ class ClusterShape:
     groups: Mapping[str, list[str]]
     addresses: Mapping[str, str]  # host -> the address it is reached at (ansible_host or name)
     hostnames: Mapping[str, str]  # host -> the host's own name (facts), "" if unknown
+    ca_path: str = ""  # the operator's cluster CA (<pki dir>/ca.crt), "" when not a cluster run
+    ca_sha256: str = ""  # its digest
 
     def in_group(self, host: str, group: str) -> bool:
         if group == "nodes":
@@ -216,6 +221,19 @@ def _modules(probes: dict[str, HostProbe], shape: ClusterShape) -> Iterable[Prob
                           warning=True)
 
 
+def _cluster_ca(probes: dict[str, HostProbe], shape: ClusterShape) -> Iterable[Problem]:
+    if not shape.ca_sha256:
+        return
+    for host, p in probes.items():
+        if p.cluster_ca_sha256 and p.cluster_ca_sha256 != shape.ca_sha256:
+            yield Problem(
+                host, "cluster-ca",
+                f"holds a cluster made with another CA: its /etc/kprov/pki/ca.crt is not {shape.ca_path}",
+                "run kprov with the inventory beside that cluster's pki directory (copy the pki "
+                "directory next to this inventory), or remove the old cluster first (kprov reset); "
+                "kprov does not replace a running cluster's CA")
+
+
 def _etcd_data(probes: dict[str, HostProbe], shape: ClusterShape) -> Iterable[Problem]:
     """Candidates only (etcd data, etcd not running, another member running): the phase asks
     a running member for the member list and keeps those not in it (``stale_etcd_members``)."""
@@ -225,7 +243,8 @@ def _etcd_data(probes: dict[str, HostProbe], shape: ClusterShape) -> Iterable[Pr
 CHECKS: dict[str, Check] = {
     "python": _python, "os": _os, "disk": _disk, "memory": _memory, "ports": _ports,
     "addresses": _addresses, "hostnames": _hostnames, "sysctls": _sysctls, "cgroups": _cgroups,
-    "clock": _clock, "etcd-data": _etcd_data, "swap": _swap, "modules": _modules,
+    "clock": _clock, "etcd-data": _etcd_data, "cluster-ca": _cluster_ca, "swap": _swap,
+    "modules": _modules,
 }
 CHECK_NAMES = tuple(CHECKS)
 

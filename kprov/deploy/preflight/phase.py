@@ -18,10 +18,12 @@ measures.
 
 from __future__ import annotations
 
+import hashlib
 import shlex
 import threading
 import time
 from collections.abc import Iterable
+from pathlib import Path
 
 from kprov.deploy.preflight.checks import ClusterShape, Problem, etcd_problem, evaluate, stale_etcd_candidates
 from kprov.deploy.preflight.probe import PROBE_SCRIPT, HostProbe, parse_probe
@@ -34,6 +36,18 @@ from kprov.provision.phases.connect import connection_vars
 __all__ = ["ETCDCTL", "PreflightPhase"]
 
 ETCDCTL = "/usr/local/bin/kprov-etcdctl"
+
+
+def _operator_ca(run: RunContext) -> dict[str, str]:
+    """The cluster CA this run distributes (its path and digest), if it is a cluster run."""
+    pki_dir = run.options.extra_vars.get("kprov_pki_dir")
+    if not pki_dir:
+        return {}
+    path = Path(str(pki_dir)) / "ca.crt"
+    try:
+        return {"ca_path": str(path), "ca_sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+    except OSError:
+        return {}
 
 
 class PreflightPhase:
@@ -60,6 +74,7 @@ class PreflightPhase:
             groups=run.groups,
             addresses={h: str(connection_vars(run, h).get("ansible_host") or h) for h in probes},
             hostnames={h: str(run.hosts[h].facts.get("hostname") or "") for h in probes},
+            **_operator_ca(run),
         )
         self.problems = evaluate(probes, shape, self.skip)
         if "etcd-data" not in self.skip:

@@ -4,8 +4,9 @@ Everything the checks need comes back as ``@key value`` lines: python3's path, t
 host's clock, its machine id, free space under each path the roles write, memory and swap,
 the TCP listeners (``ss -Htlnp``) and the systemd unit owning each listening process (from
 ``/proc/PID/cgroup``, read with shell builtins: no fork per process), whether etcd data is
-present and etcd runs, whether the sysctls kprov sets are writable, the kernel modules and
-the cgroup hierarchy. A tool that is missing only leaves its lines out.
+present and etcd runs, the digest of the cluster CA the host holds, whether the sysctls kprov
+sets are writable, the kernel modules and the cgroup hierarchy. A tool that is missing only
+leaves its lines out.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ __all__ = ["DISK_PATHS", "PROBE_SCRIPT", "HostProbe", "Listener", "parse_probe"]
 # Paths the roles write below (df reports the file system holding each one).
 DISK_PATHS = ("/var/lib", "/etc", "/usr/local", "/opt")
 ETCD_DATA = "/var/lib/kprov/etcd/member"
+HOST_CA = "/etc/kprov/pki/ca.crt"  # the pki role's copy of the cluster CA (kprov_host_pki)
 
 PROBE_SCRIPT = rf"""
 echo "@python $(command -v python3)"
@@ -35,6 +37,7 @@ for p in $(printf '%s\n' "$s" | grep -o 'pid=[0-9]*' | sort -u); do
     case $l in *.service*) u=${{l%%.service*}}; echo "@unit $p ${{u##*/}}.service"; break;; esac
   done < /proc/$p/cgroup
 done
+[ -r {HOST_CA} ] && echo "@clusterca $(sha256sum < {HOST_CA})"
 [ -d {ETCD_DATA} ] && echo "@etcddata {ETCD_DATA}"
 echo "@etcdactive $(systemctl is-active kprov-etcd 2>/dev/null)"
 for k in net/ipv4/ip_forward net/ipv4/conf/all/forwarding; do [ -w /proc/sys/$k ] && echo "@sysctl $k"; done
@@ -74,6 +77,7 @@ class HostProbe:
     units: dict[int, str] = field(default_factory=dict)  # pid -> systemd unit
     etcd_data: str = ""
     etcd_active: bool = False
+    cluster_ca_sha256: str = ""  # of the cluster CA the host holds, "" if none
     writable_sysctls: set[str] = field(default_factory=set)
     modules: set[str] = field(default_factory=set)
     can_modprobe: bool = False
@@ -140,6 +144,8 @@ def parse_probe(host: str, text: str, sent_at: float = 0.0, received_at: float =
             pid, _, unit = value.partition(" ")
             if pid.isdigit():
                 probe.units[int(pid)] = unit
+        elif key == "@clusterca":
+            probe.cluster_ca_sha256 = value.split()[0] if value else ""
         elif key == "@etcddata":
             probe.etcd_data = value
         elif key == "@etcdactive":

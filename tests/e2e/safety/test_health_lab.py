@@ -1,9 +1,10 @@
 """"ok" means ok, on a real 3-host cluster: a foreign listener on 6443 stops the run in the
-preflight before any change; when the API server must restart onto a taken port anyway, the
-run fails naming it (not "1 changed") and the restart stays pending until a run completes
-it; an interrupted run exits 130 with its recap and the rerun performs the restarts it left
-pending; after `kprov pki rotate` + apply every TLS listener serves the new certificate, and
-`plan --diff` shows no key material; `kprov reset` leaves nothing the leftover check finds."""
+preflight before any change, and so does an inventory without the cluster's pki directory;
+when the API server must restart onto a taken port anyway, the run fails naming it (not "1
+changed") and the restart stays pending until a run completes it; an interrupted run exits
+130 with its recap and the rerun performs the restarts it left pending; after `kprov pki
+rotate` + apply every TLS listener serves the new certificate, and `plan --diff` shows no key
+material; `kprov reset` leaves nothing the leftover check finds."""
 
 from __future__ import annotations
 
@@ -54,6 +55,25 @@ def test_a_taken_port_stops_the_run_in_preflight_before_any_change(safety_cluste
     assert f"{FOREIGN}.service" in preflight[0]["msg"]
     assert [r for r in report["results"] if r["action"] != "preflight"] == []  # nothing ran
     assert any("nothing was changed" in e for e in report["errors"])
+
+
+def test_an_inventory_without_the_clusters_pki_stops_in_preflight(safety_cluster: SafetyCluster,
+                                                                   tmp_path: Path) -> None:
+    """The same hosts from an inventory elsewhere (the old pki directory not beside it): the
+    run would make a new CA, service-account and encryption key and push them onto a running
+    cluster. Preflight stops it on every host that holds the cluster, before any change."""
+    moved = tmp_path / "hosts.yml"
+    moved.write_text(safety_cluster.inventory.read_text())
+    proc = safety_cluster.kprov("apply", "-i", str(moved), "--json")
+    report = json.loads(proc.stdout)
+    assert proc.returncode == 2 and not report["ok"]
+    failed = sorted((r["host"], r["task"]) for r in report["results"] if r["status"] == "failed")
+    assert failed == [(h, "preflight: cluster-ca") for h in ("h1", "h2", "h3")]
+    messages = [r["msg"] for r in report["results"] if r["status"] == "failed"]
+    assert all(str(tmp_path / "pki" / "ca.crt") in msg for msg in messages)
+    assert [r for r in report["results"] if r["action"] != "preflight"] == []  # nothing ran
+    ca = (safety_cluster.inventory.parent / "pki" / "ca.crt").read_text().strip()
+    assert safety_cluster.ssh("h1", "cat /etc/kprov/pki/ca.crt") == ca  # the cluster's CA stayed
 
 
 def test_a_restart_onto_a_taken_port_fails_naming_the_component_and_stays_pending(

@@ -116,6 +116,20 @@ def test_duplicate_addresses_and_machines_and_names() -> None:
     assert _found(evaluate(_probes(), names)) == {("h1", "hostnames"), ("h2", "hostnames")}
 
 
+def test_a_host_of_a_cluster_made_with_another_ca_is_stopped() -> None:
+    """A new pki directory (the inventory moved, the old one lost) would replace a running
+    cluster's CA, service-account key and encryption key: preflight names the host first."""
+    mine, theirs = "a" * 64, "b" * 64
+    probes = _probes(h2=f"@etcdactive active=>@etcdactive active\n@clusterca {theirs}  -",
+                     h3=f"@etcdactive active=>@etcdactive active\n@clusterca {mine}  -")
+    assert probes["h2"].cluster_ca_sha256 == theirs and probes["h1"].cluster_ca_sha256 == ""
+    shape = ClusterShape(GROUPS, _shape().addresses, _shape().hostnames, "/inv/pki/ca.crt", mine)
+    problems = [p for p in evaluate(probes, shape) if not p.warning]
+    assert [(p.host, p.check) for p in problems] == [("h2", "cluster-ca")]  # h1: no cluster yet
+    assert "/inv/pki/ca.crt" in problems[0].message and "kprov reset" in problems[0].fix
+    assert evaluate(probes, _shape()) == []  # not a cluster run: no CA to compare with
+
+
 def test_skip_and_unknown_names() -> None:
     assert evaluate(_probes(h2="@python /usr/bin/python3=>@python "), _shape(), skip=["python"]) == []
     with pytest.raises(ValueError, match="unknown preflight check.*known: python"):
