@@ -61,8 +61,8 @@ def _struct(value: Mapping[str, Any], type_name: str) -> dict[str, Any]:
         present = name in value and value[name] is not None
         if present and not _omitted(spec, value[name]):
             out[name] = typed_json(value[name], spec.type)
-        elif not present and not spec.pointer and not _omitted(spec, None):
-            out[name] = _zero(spec.base)
+        elif not present and not _omitted(spec, None):
+            out[name] = None if spec.pointer else _zero(spec.base)
     return out
 
 
