@@ -49,7 +49,7 @@ async def sync_daemon_history(
     old = [r for r in revisions if r.get("data") != patch]
     next_number = max((number_of(r) for r in old), default=0) + 1
     if not current:
-        created = await _create(client, ds, template, next_number)
+        created = await _create(client, ds, template, patch, next_number)
         if created is None:
             return None
         cur = created
@@ -66,7 +66,7 @@ async def sync_daemon_history(
     return cur
 
 
-async def _create(client: ApiClient, ds: Obj, template: Obj, number: int) -> Obj | None:
+async def _create(client: ApiClient, ds: Obj, template: Obj, patch: Obj, number: int) -> Obj | None:
     hash_ = template_hash(template, int((ds.get("status") or {}).get("collisionCount") or 0))
     name = f"{ds['metadata']['name']}-{hash_}"
     try:
@@ -74,7 +74,7 @@ async def _create(client: ApiClient, ds: Obj, template: Obj, number: int) -> Obj
         return await client.create(CONTROLLER_REVISIONS, revision)
     except AlreadyExists:
         existing = await client.get(CONTROLLER_REVISIONS, name, ds["metadata"]["namespace"])
-    if existing.get("data") == template_patch(template):  # made by a sync the cache has not seen
+    if existing.get("data") == patch:  # made by a sync the cache has not seen
         return existing
     # another template with the same hash: count the collision (the next hash differs), retry
     status = dict(ds.get("status") or {})

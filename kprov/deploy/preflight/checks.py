@@ -29,7 +29,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
-from kprov.deploy.preflight.probe import HostProbe
+from kprov.deploy.preflight.probe import HOST_CA, HostProbe
 
 __all__ = ["CHECK_NAMES", "ClusterShape", "Problem", "evaluate"]
 
@@ -228,7 +228,7 @@ def _cluster_ca(probes: dict[str, HostProbe], shape: ClusterShape) -> Iterable[P
         if p.cluster_ca_sha256 and p.cluster_ca_sha256 != shape.ca_sha256:
             yield Problem(
                 host, "cluster-ca",
-                f"holds a cluster made with another CA: its /etc/kprov/pki/ca.crt is not {shape.ca_path}",
+                f"holds a cluster made with another CA: its {HOST_CA} is not {shape.ca_path}",
                 "run kprov with the inventory beside that cluster's pki directory (copy the pki "
                 "directory next to this inventory), or remove the old cluster first (kprov reset); "
                 "kprov does not replace a running cluster's CA")

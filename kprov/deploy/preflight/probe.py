@@ -15,7 +15,7 @@ import contextlib
 import re
 from dataclasses import dataclass, field
 
-__all__ = ["DISK_PATHS", "PROBE_SCRIPT", "HostProbe", "Listener", "parse_probe"]
+__all__ = ["DISK_PATHS", "HOST_CA", "PROBE_SCRIPT", "HostProbe", "Listener", "parse_probe"]
 
 # Paths the roles write below (df reports the file system holding each one).
 DISK_PATHS = ("/var/lib", "/etc", "/usr/local", "/opt")
