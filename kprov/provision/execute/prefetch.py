@@ -11,10 +11,9 @@ changed in between) only costs a cache miss: the module then probes live.
 The batch runs each command in a subshell of one shell, stdout and stderr framed by a random
 token line after each command (no temporary files, no per-command exec): the host forks once
 per probe plus what the probes themselves run. File probes go first and are answered by one
-python3 process (execute.fileprobes), with the shell as the fallback. ``systemctl show UNIT``
-probes run as one ``systemctl show U1 U2 ...`` (its output is each unit's, in order, joined
-by an empty line); when its output does not split into one block per unit, those probes
-are left to run live.
+python3 process (execute.fileprobes), with the shell as the fallback. The unit probes
+(``systemctl show UNIT``) and the apt package probes each run as one command of all of
+them, split back per task (execute.merged_probes); what does not split is left to run live.
 
 A batch is one argument of the host's shell (``sh -c SCRIPT``, quoted once more by the
 connector), and Linux caps a single argument at 128 KiB (MAX_ARG_STRLEN): a bigger one fails
@@ -25,7 +24,6 @@ into batches of at most ``MAX_BATCH_BYTES`` (quoted), each its own round trip.
 
 from __future__ import annotations
 
-import re
 import secrets
 import shlex
 from collections.abc import Callable, Mapping
@@ -33,6 +31,7 @@ from typing import Any
 
 from kprov.provision.connect.base import CommandResult, Connector
 from kprov.provision.execute.fileprobes import file_probe, native_script
+from kprov.provision.execute.merged_probes import MERGERS
 from kprov.provision.modules.base import Module, ModuleContext, ProbeKey, ProbeRecorded
 
 __all__ = ["MAX_BATCH_BYTES", "Prefetched", "batch_script", "first_probe", "parse_batch", "prefetch",
@@ -40,30 +39,8 @@ __all__ = ["MAX_BATCH_BYTES", "Prefetched", "batch_script", "first_probe", "pars
 
 Prefetched = dict[ProbeKey, CommandResult]
 
-_SHOW = re.compile(r"^systemctl show ([A-Za-z0-9@._:-]+)$")
 # below the kernel's 128 KiB for one argument, with room for the connector's own wrapping
 MAX_BATCH_BYTES = 100_000
-
-
-def merge_unit_queries(commands: list[str]) -> tuple[list[str], list[str]]:
-    """The commands with every plain ``systemctl show UNIT`` replaced by one query of all
-    those units (at the end), and the merged commands in order (empty: nothing merged)."""
-    shows = [c for c in commands if _SHOW.match(c)]
-    if len(shows) < 2:
-        return commands, []
-    units = " ".join(_SHOW.match(c).group(1) for c in shows)  # type: ignore[union-attr]
-    return [c for c in commands if not _SHOW.match(c)] + [f"systemctl show {units}"], shows
-
-
-def split_unit_query(result: CommandResult, shows: list[str]) -> list[CommandResult] | None:
-    """Each unit's own ``systemctl show`` result out of the merged one (None: cannot tell)."""
-    if result.rc != 0 or result.stderr or not result.stdout.endswith("\n"):
-        return None
-    blocks = result.stdout.split("\n\n")
-    if len(blocks) != len(shows) or not all(b and "=" in b.split("\n", 1)[0] for b in blocks):
-        return None
-    texts = [b + "\n" for b in blocks[:-1]] + [blocks[-1]]
-    return [CommandResult(0, text, "") for text in texts]
 
 
 def first_probe(module: Module, ctx: ModuleContext, args: Mapping[str, Any]) -> ProbeKey | None:
@@ -155,18 +132,23 @@ def prefetch(connector: Connector, keys: list[ProbeKey], log: Callable[[str], No
 
 def _run_batch(connector: Connector, wanted: list[str], become: bool, user: str | None,
                log: Callable[[str], None]) -> Prefetched:
-    commands, shows = merge_unit_queries(wanted)
+    commands, merged = wanted, []
+    for merger in MERGERS:
+        commands, originals = merger.merge(commands)
+        merged.append(originals)
     token = f"@@kprov-{secrets.token_hex(8)}"
     done = connector.run(batch_script(commands, token), become=become, become_user=user)
     results = parse_batch(done.stdout, done.stderr, token, len(commands)) if done.rc == 0 else None
     if results is None:
         log(f"probe prefetch failed (rc {done.rc}); tasks probe one by one")
         return {}
-    if shows:
-        merged = results.pop()
-        commands.pop()
-        units = split_unit_query(merged, shows)
-        if units is not None:
-            commands += shows
-            results += units
+    # each merger that merged put its command last, in MERGERS' order
+    pairs = reversed(list(zip(MERGERS, merged, strict=True)))
+    tails = [(merger, originals, results.pop()) for merger, originals in pairs if originals]
+    commands = commands[:len(results)]
+    for merger, originals, result in tails:
+        split = merger.split(result, originals)
+        if split is not None:
+            commands += originals
+            results += split
     return {(cmd, become, user): res for cmd, res in zip(commands, results, strict=True)}

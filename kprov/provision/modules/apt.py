@@ -52,6 +52,15 @@ class PackageInfo:
     candidate: str | None = None
 
 
+# what the package probe prints for each package dpkg knows (PKG:<name> <status> <version>)
+PACKAGE_FORMAT = "PKG:${Package}\\t${db:Status-Abbrev}\\t${Version}\\n"
+
+
+def package_query(names: list[str]) -> str:
+    """The read-only probe of ``names``' states (no cache check, no candidates)."""
+    return _query_script(names, latest=False, update=False, valid_time=0, lock_timeout=0)
+
+
 def _query_script(names: list[str], *, latest: bool, update: bool, valid_time: int, lock_timeout: int) -> str:
     quoted = " ".join(shlex.quote(n) for n in names)
     lines = []
@@ -65,8 +74,7 @@ def _query_script(names: list[str], *, latest: bool, update: bool, valid_time: i
             "|| { cat /tmp/.kprov-apt-update.log >&2; exit 100; }; echo UPDATED:1; m=$(date +%s); fi")
         lines.append("echo CACHE:$m")
     if names:
-        lines.append(f"dpkg-query -W -f='PKG:${{Package}}\\t${{db:Status-Abbrev}}\\t${{Version}}\\n' {quoted}"
-                     " 2>/dev/null")
+        lines.append(f"dpkg-query -W -f='{PACKAGE_FORMAT}' {quoted} 2>/dev/null")
         if latest:
             lines.append(f"LC_ALL=C apt-cache policy {quoted} 2>/dev/null | "
                          "awk '/^[^ ]/{p=$1; sub(/:$/,\"\",p)} /Candidate:/{print \"POL:\" p \"\\t\" $2}'")

@@ -13,14 +13,19 @@ import pytest
 
 from kprov.provision.connect.base import CommandResult
 from kprov.provision.connect.local import LocalConnector
+from kprov.provision.execute.merged_probes import (
+    merge_package_queries,
+    merge_unit_queries,
+    split_package_query,
+    split_unit_query,
+)
 from kprov.provision.execute.prefetch import (
     MAX_BATCH_BYTES,
     batch_script,
-    merge_unit_queries,
     parse_batch,
     split_batches,
-    split_unit_query,
 )
+from kprov.provision.modules.apt import package_query
 
 from .harness import run_fake, statuses
 
@@ -142,6 +147,28 @@ def test_unit_queries_run_as_one_and_split_back_exactly() -> None:
     assert split_unit_query(CommandResult(0, one, ""), shows) is None  # a unit missing
     assert split_unit_query(CommandResult(1, one + "\n" + two, ""), shows) is None
     assert merge_unit_queries(["systemctl show a", "systemctl --user show b"])[1] == []
+
+
+@pytest.mark.skipif(shutil.which("dpkg-query") is None, reason="needs dpkg")
+def test_package_probes_run_as_one_and_split_back_as_each_alone() -> None:
+    """On this machine's real dpkg database: each apt probe's part of the merged probe is
+    byte for byte what it prints alone (names shared, unknown and out of order included)."""
+    probes = [package_query(["dpkg", "coreutils"]), "stat /x",
+              package_query(["bash", "no-such-package-kprov", "coreutils"]), package_query(["latest-x'y"])]
+    commands, merged = merge_package_queries(probes)
+    assert merged == probes[:3:2]  # a name needing quotes is not merged
+    union = package_query(["dpkg", "coreutils", "bash", "no-such-package-kprov"])
+    assert commands == ["stat /x", probes[3], union]
+
+    def run(command: str) -> CommandResult:
+        done = subprocess.run(["sh", "-c", command], capture_output=True, text=True, check=False)
+        return CommandResult(done.returncode, done.stdout, done.stderr)
+
+    split = split_package_query(run(commands[-1]), merged)
+    assert split == [run(probe) for probe in merged]
+    assert "PKG:coreutils\t" in split[0].stdout and "PKG:bash\t" in split[1].stdout
+    assert split_package_query(CommandResult(0, "Package: x\n", ""), merged) is None  # not the probe's output
+    assert merge_package_queries([probes[0], "stat /x"])[1] == []  # one alone is left as it is
 
 
 def test_query_commands_and_met_waits_are_read_with_the_other_probes(
