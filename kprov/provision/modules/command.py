@@ -17,6 +17,7 @@ task takes the result from the probe cache when no task changed the host since.
 
 from __future__ import annotations
 
+import re
 import secrets
 import shlex
 import time
@@ -40,19 +41,40 @@ SPEC = {
 }
 
 
+_VAR = re.compile(r"\$(\w+|\{[^}]*\})", re.ASCII)  # what os.path.expandvars replaces
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_TILDE = re.compile(r"~[A-Za-z0-9._-]*(?=/|$)")
+
+
 def _quote_expanding(word: str) -> str:
-    """Quote a word but let $VAR / ${VAR} (and a leading ~) expand, like Ansible's command."""
-    if "$" not in word and not word.startswith("~"):
-        return shlex.quote(word)
-    home = ""
-    if word == "~":
-        return "~"
-    if word.startswith("~/"):
-        home, word = "~/", word[2:]
-    elif "$" not in word:
-        return shlex.quote(word)
-    escaped = word.replace("\\", "\\\\").replace('"', '\\"').replace("`", "\\`").replace("$(", "\\$(")
-    return f'{home}"{escaped}"'
+    """``word`` as one shell word that the host's shell turns into what Ansible's command
+    passes: ``os.path.expanduser(os.path.expandvars(word))`` in the module's environment.
+
+    expandvars replaces ``$name`` and ``${name}`` by a set variable's value and leaves a
+    reference to an unset one as written (``awk '{print $1}'`` keeps its ``$1``), so a
+    reference becomes ``"${name-\\$name}"``; one that no shell variable can be (``$1``,
+    ``${a b}``) stays literal, as does everything else. A leading ``~`` or ``~user`` is left
+    unquoted for the shell's tilde expansion (expanduser runs after expandvars; a reference
+    that expands to a ``~`` is not expanded again, a corner left out)."""
+    parts = []
+    tilde = _TILDE.match(word)
+    if tilde:
+        parts.append(tilde.group())
+        word = word[tilde.end():]
+    at = 0
+    for ref in _VAR.finditer(word):
+        braced = ref.group(1).startswith("{")
+        name = ref.group(1)[1:-1] if braced else ref.group(1)
+        if not _IDENTIFIER.fullmatch(name):
+            continue
+        if ref.start() > at:
+            parts.append(shlex.quote(word[at:ref.start()]))
+        literal = "\\${" + name + "\\}" if braced else "\\$" + name
+        parts.append(f'"${{{name}-{literal}}}"')
+        at = ref.end()
+    if at < len(word) or not parts:
+        parts.append(shlex.quote(word[at:]))
+    return "".join(parts)
 
 
 def _exists_test(pattern: str) -> str:
@@ -106,7 +128,8 @@ class CommandModule:
                 raise ModuleFailed("shell: argument 'argv' is only for the command module")
             if raw:
                 raise ModuleFailed("command: give either a command string or argv, not both")
-            return " ".join(shlex.quote(str(word)) for word in p["argv"]), p["argv"]
+            quote_argv = _quote_expanding if p["expand_argument_vars"] else shlex.quote
+            return " ".join(quote_argv(str(word)) for word in p["argv"]), p["argv"]
         if not raw or not str(raw).strip():
             raise ModuleFailed(f"{self.name}: no command given (free form, 'cmd' or 'argv')")
         raw = str(raw)

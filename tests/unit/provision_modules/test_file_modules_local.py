@@ -105,8 +105,9 @@ def test_command_shell_creates_and_check_mode(run_local, tmp_path: Path) -> None
     assert not again.changed and "exists" in again.msg
     shell = run_local("shell", {"cmd": "echo a; echo b; exit 2", "chdir": str(tmp_path)})
     assert shell.failed and shell.data["rc"] == 2 and shell.data["stdout_lines"] == ["a", "b"]
-    argv = run_local("command", {"argv": ["printf", "%s|", "a b", "$HOME"]})
-    assert argv.data["stdout"] == "a b|$HOME|"
+    # argv words are expanded as the free form's are (Ansible's run_command expandvars)
+    argv = run_local("command", {"argv": ["printf", "%s|", "a b", "$HOME", "$KPROV_NO_SUCH_VAR"]})
+    assert argv.data["stdout"] == f"a b|{os.environ['HOME']}|$KPROV_NO_SUCH_VAR|"
 
 
 def test_command_removes_with_a_glob(run_local, tmp_path: Path) -> None:
