@@ -9,18 +9,24 @@ lines) plus, for files, the names of key files (``*.key``).
 
 * :func:`is_secret_file` — a file whose content must never be shown (a diff says
   "content changed (secret)").
-* :func:`redact_text` — the text with private key blocks and credential values replaced.
+* :func:`redact_text` — the text with private key blocks and credential values replaced,
+  and every value of a task's exported ``environment:`` (commands in the run log).
 * :func:`redact_data` — the same over nested data (registered results, JSON reports).
 """
 
 from __future__ import annotations
 
 import re
+import shlex
 from typing import Any
 
-__all__ = ["REDACTED", "SECRET_DIFF", "is_secret_file", "redact_data", "redact_text"]
+__all__ = ["ENVIRONMENT_MARK", "REDACTED", "SECRET_DIFF", "is_secret_file", "redact_data", "redact_text"]
 
 REDACTED = "********"
+# ends the line that exports a task's ``environment:`` before each of its commands; every
+# value on such a line is redacted (proxies with passwords, tokens: names alone are shown)
+ENVIRONMENT_MARK = "# kprov: task environment"
+_ENVIRONMENT_LINE = re.compile(rf"^export (?P<exports>.*) {re.escape(ENVIRONMENT_MARK)}$", re.M)
 SECRET_DIFF = "content changed (secret)"
 
 _PRIVATE_KEY = re.compile(
@@ -53,10 +59,21 @@ def _credential(match: re.Match[str]) -> str:
     return f"{match.group('name')}{match.group('sep')}{quote}{REDACTED}{quote}"
 
 
+def _environment_names(match: re.Match[str]) -> str:
+    try:
+        words = shlex.split(match.group("exports"))
+    except ValueError:
+        words = []
+    names = " ".join(f"{word.partition('=')[0]}={REDACTED}" for word in words)
+    return f"export {names} {ENVIRONMENT_MARK}"
+
+
 def redact_text(text: str) -> str:
     """``text`` with private key blocks and credential values replaced by ``********``."""
     if not text:
         return text
+    if ENVIRONMENT_MARK in text:
+        text = _ENVIRONMENT_LINE.sub(_environment_names, text)
     lowered = text.lower()
     if len(lowered) != len(text):  # a character whose lower case is longer: the plain way
         if not _ANY.search(text):

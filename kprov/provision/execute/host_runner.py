@@ -18,6 +18,7 @@ up to the first one that cannot be predicted, are read together again.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Literal
 
 from kprov.provision.errors import ProvisionError, UndefinedVariableError
@@ -332,7 +333,8 @@ class HostRunner:
                 if task.action == "include_tasks":
                     loaded = loader.include_tasks(task, args)
                 else:
-                    loaded = loader.role_items(args, task.scope, None, None, task.origin)
+                    inner = dataclasses.replace(task.scope, environment=tuple(task.environment))
+                    loaded = loader.role_items(args, inner, None, None, task.origin)
                     for role_task in loaded:
                         self._adopt_role_handlers(role_task)
                 outcome = self.items(loaded, item_extra or extra)

@@ -18,7 +18,9 @@ be read ahead, and when that result does not meet ``until`` the host is asked ag
 from __future__ import annotations
 
 import contextlib
+import re
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,6 +53,7 @@ from kprov.provision.templates import OMIT, VarScope, template_vars
 
 __all__ = ["TaskRunner"]
 
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # exported as the shell's: no other name is safe
 DEFAULT_POLL_S = 15  # Ansible's default ``poll`` for an ``async`` task
 
 
@@ -359,7 +362,11 @@ class TaskRunner:
 
     def _recording(self, task: Task, scope: VarScope) -> ModuleContext:
         assert self.host.connector is not None
-        ctx = self.module_context(task, scope, self.host.connector)
+        try:
+            environment = self.environment(task, scope)
+        except ProvisionError:
+            environment = {}  # the task fails when it runs; its probe only goes unpredicted
+        ctx = self.module_context(task, scope, self.host.connector, environment)
         ctx.recording = True  # stops at the first remote operation: the connector is not used
         with contextlib.suppress(UnknownModuleError):
             ctx.query = self.is_query(task, get_module(task.action))
@@ -448,7 +455,11 @@ class TaskRunner:
         if runner is not None:
             return _Call(runner(args, scope, self.host.runtime_vars, where), None)
         connector, cache = self._connector(task, scope)
-        ctx = self.module_context(task, scope, connector)
+        try:
+            environment = self.environment(task, scope)
+        except ProvisionError as err:
+            return _Call(ModuleResult(failed=True, msg=str(err)), None)
+        ctx = self.module_context(task, scope, connector, environment)
         try:
             module = (AsyncStatus(self._async_dir(scope), self.run.async_finishers, self.run.planned_jobs)
                       if task.action in ASYNC_STATUS_NAMES else get_module(task.action))
@@ -504,7 +515,8 @@ class TaskRunner:
         except Exception as err:  # a module bug must fail one task, not the run
             return ModuleResult(failed=True, msg=f"{task.action} raised {type(err).__name__}: {err}")
 
-    def module_context(self, task: Task, scope: VarScope, connector: Connector) -> ModuleContext:
+    def module_context(self, task: Task, scope: VarScope, connector: Connector,
+                       environment: Mapping[str, str] | None = None) -> ModuleContext:
         opts, play = self.run.options, self.pctx.play
         check = task.check_mode if task.check_mode is not None else play.check_mode
         check = opts.check if check is None else to_bool(check)
@@ -539,7 +551,30 @@ class TaskRunner:
             find_file=find_file,
             file_digest=self.run.file_digest,
             log=log,
+            environment=environment or {},
         )
+
+    def environment(self, task: Task, scope: VarScope) -> dict[str, str]:
+        """The task's ``environment:`` entries templated and merged, the innermost last, as
+        Ansible's Task does: an entry that is not a mapping is skipped with a warning (in the
+        run log); a name no shell variable can have fails the task (ProvisionError), since it
+        would be pasted into the host's shell."""
+        merged: dict[str, str] = {}
+        for entry in task.environment:
+            value = scope.template(entry, "environment")
+            if value is None:
+                continue
+            if not isinstance(value, Mapping):
+                # Ansible's warning shows the value; the run log says what it was, not what it holds
+                self.run.log.event(self.host.name, f"{task.title}: could not parse environment value, "
+                                                   f"skipping: a {type(value).__name__}, not a mapping")
+                continue
+            for name, setting in value.items():
+                if not _ENV_NAME.fullmatch(str(name)):
+                    raise ProvisionError(f"environment: {name!r} is not a variable name "
+                                         "(letters, digits and _, not starting with a digit)")
+                merged[str(name)] = str(setting)  # as Ansible's env prefix: None is "None"
+        return merged
 
     def _become(self, task: Task, scope: VarScope) -> tuple[bool, str | None]:
         play = self.pctx.play

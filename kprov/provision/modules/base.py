@@ -30,12 +30,14 @@ Modules are looked up by short name (``copy``) or fully qualified name
 from __future__ import annotations
 
 import hashlib
+import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from kprov.provision.connect.base import CommandResult, Connector
+from kprov.provision.redact import ENVIRONMENT_MARK
 
 __all__ = [
     "Module",
@@ -115,11 +117,20 @@ class ModuleContext:
     # false``, Ansible's idiom for a read-only command): the command module then sends it as
     # a probe (from the probe cache when the engine read it ahead) instead of a run
     query: bool = False
+    # the task's ``environment:`` (play, role, block and task levels merged): exported for
+    # every command the module sends, as Ansible sets it for the module's process
+    environment: Mapping[str, str] = field(default_factory=dict)
     acted: bool = field(default=False, init=False)  # a run/put was sent: probe live from now on
     cache_hit: bool = field(default=False, init=False)  # a probe was answered by the probe cache
 
     def _key(self, cmd: str) -> ProbeKey:
-        return (cmd, self.become, self.become_user)
+        return (self._with_environment(cmd), self.become, self.become_user)
+
+    def _with_environment(self, cmd: str) -> str:
+        if not self.environment:
+            return cmd
+        exports = " ".join(f"{name}={shlex.quote(value)}" for name, value in self.environment.items())
+        return f"export {exports} {ENVIRONMENT_MARK}\n{cmd}"
 
     def probe(self, cmd: str, *, timeout: float | None = None) -> CommandResult:
         """A read-only query: from the probe cache when it holds it, else live (and kept)."""
@@ -132,7 +143,7 @@ class ModuleContext:
             if hit is not None:
                 self.cache_hit = True
                 return hit
-        result = self.connector.run(cmd, become=self.become, become_user=self.become_user, timeout=timeout)
+        result = self.connector.run(key[0], become=self.become, become_user=self.become_user, timeout=timeout)
         if cache is not None:
             cache.store(key, result)
         return result
@@ -148,16 +159,16 @@ class ModuleContext:
         """A read-only command that must run live, now (never cached, never prefetched)."""
         if self.recording:
             raise ProbeRecorded(None)
-        return self.connector.run(cmd, become=self.become, become_user=self.become_user, timeout=timeout)
+        return self.connector.run(self._with_environment(cmd), become=self.become,
+                                  become_user=self.become_user, timeout=timeout)
 
     def run(self, cmd: str, *, stdin: bytes | None = None, timeout: float | None = None) -> CommandResult:
         """Run a command on the host with the task's become settings (it may change the host)."""
         if self.recording:
             raise ProbeRecorded(None)
         self.acted = True
-        return self.connector.run(
-            cmd, become=self.become, become_user=self.become_user, stdin=stdin, timeout=timeout
-        )
+        return self.connector.run(self._with_environment(cmd), become=self.become,
+                                  become_user=self.become_user, stdin=stdin, timeout=timeout)
 
     def put(self, data: bytes, path: str, *, mode: int | None = None,
             owner: str | None = None, group: str | None = None) -> None:

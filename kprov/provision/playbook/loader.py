@@ -139,7 +139,8 @@ class PlaybookLoader:
             loaded = load_yaml_file(path.parent / str(vars_file)) or {}
             play.vars.update(loaded)
         keywords = tuple((k, data[k]) for k in _INHERITED if k in data)
-        scope = Scope(base_dir=path.parent, tags=tuple(play.tags), keywords=keywords)
+        scope = Scope(base_dir=path.parent, tags=tuple(play.tags), keywords=keywords,
+                      environment=tuple(_list(data.get("environment"))))
         seen: set[tuple[str, str]] = set()
         items: list[Item] = []
         items += self.items(_list(data.get("pre_tasks")), scope, str(path))
@@ -197,7 +198,8 @@ class PlaybookLoader:
         """Run-time expansion of ``include_tasks`` (args already templated)."""
         file = self._include_path(dataclasses.replace(task, args=args), task.scope)
         inner = dataclasses.replace(
-            task.scope, base_dir=file.parent, vars=(*task.scope.vars, dict(task.vars))
+            task.scope, base_dir=file.parent, vars=(*task.scope.vars, dict(task.vars)),
+            environment=tuple(task.environment),
         )
         return self.items(_list(load_yaml_file(file)), inner, str(file))
 
@@ -232,6 +234,7 @@ class PlaybookLoader:
         for key in _INHERITED:
             if key in ref:
                 keywords[key] = ref.pop(key)
+        environment = (*scope.environment, *_list(ref.pop("environment", None)))
         params.update(ref)
         role = self.roles.find(name, where)
         key = (str(role.path), repr(sorted(params.items())) + tasks_from)
@@ -249,6 +252,7 @@ class PlaybookLoader:
             tags=tuple(sorted({*scope.tags, *role_tags})),
             vars=scope.vars,
             keywords=tuple(keywords.items()),
+            environment=environment,
         )
         items: list[Item] = []
         for dep in role.dependencies:
@@ -317,6 +321,7 @@ class PlaybookLoader:
             tags=tuple(sorted({*scope.tags, *(str(t) for t in _list(data.get("tags")))})),
             vars=tuple(layers),
             keywords=tuple(keywords.items()),
+            environment=(*scope.environment, *_list(data.get("environment"))),
         )
 
     def _flush(self, scope: Scope, where: str) -> Task:

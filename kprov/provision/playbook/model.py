@@ -37,6 +37,9 @@ class Scope:
     tags: tuple[str, ...] = ()
     vars: tuple[dict[str, Any], ...] = ()
     keywords: tuple[tuple[str, Any], ...] = ()  # become, become_user, ignore_errors, ...
+    # ``environment:`` entries of the play, roles, blocks and includes around, outermost
+    # first: unlike the keywords they add up (a later entry's names win), as in Ansible
+    environment: tuple[Any, ...] = ()
 
     def keyword(self, name: str, default: Any = None) -> Any:
         return dict(self.keywords).get(name, default)
@@ -71,6 +74,7 @@ class Task:
     diff: bool | None = None
     no_log: bool = False
     throttle: int | None = None  # at most this many hosts run the task at once
+    environment: list[Any] = field(default_factory=list)  # the scope's entries + the task's own
     async_seconds: Any = None  # ``async``: run as a host-side job with this time limit
     poll: Any = None  # ``poll``: seconds between checks of that job (0: do not wait)
     uid: int = 0  # identity for sync points, set by the loader (unique per loader)

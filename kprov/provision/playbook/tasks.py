@@ -304,6 +304,7 @@ def _build(data: dict[str, Any], action: str, args: dict[str, Any], scope: Scope
         diff=data.get("diff", kw("diff")),
         no_log=bool(data.get("no_log", kw("no_log", False))),
         throttle=_throttle(data.get("throttle", kw("throttle")), where),
+        environment=[*scope.environment, *_as_list(data.get("environment"))],
         async_seconds=data.get("async"),
         poll=data.get("poll"),
     )
