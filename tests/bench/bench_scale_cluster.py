@@ -1,6 +1,6 @@
 """Benchmark: the whole cluster on many lab hosts, and adding one worker to it.
 
-    python tests/bench/bench_scale_cluster.py [--lab N] [--hosts 20] [--reset]
+    python tests/bench/bench_scale_cluster.py [--lab N] [--hosts 20] [--reset] [--keep DIR]
 
 Brings lab N up to hosts+1 hosts (not timed), makes the operator-side artifacts (PKI,
 kprov's runtime: made once per cluster and code version, printed apart as
@@ -20,12 +20,14 @@ so the shared lab is not rebuilt under the other tests). Either deletes many fil
 machine's disk; the cold apply starts once that disk allocates inodes at full speed again
 (tests/bench/_fresh_disk.py: up to 6 minutes after the deletion on a journal-less ext4, none
 on others; printed as cluster_disk_wait_s, --disk-wait-max to bound it). load_avg_1m: the
-machine's load.
+machine's load. The inventories and PKI live in a temporary directory unless ``--keep DIR``:
+without them the cluster left behind cannot be applied again (preflight's cluster-ca check).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -71,11 +73,18 @@ def main() -> None:
                         help="kprov reset the hosts instead of wiping the lab")
     parser.add_argument("--disk-wait-max", type=float, default=360.0,
                         help="at most this long for the disk to be out of its recently-deleted window")
+    parser.add_argument("--keep", type=Path, metavar="DIR",
+                        help="write the inventories (hosts.yml, grown.yml) and their PKI into DIR and keep "
+                             "them, so the cluster left behind can be applied again (profiling a no-op)")
     args = parser.parse_args()
     count = args.hosts
     lab = Lab(args.lab)
-    with tempfile.TemporaryDirectory(prefix="bench-scale-cluster-") as tmp:
-        work = Path(tmp)
+    with contextlib.ExitStack() as stack:
+        if args.keep:
+            work = args.keep.resolve()
+            work.mkdir(parents=True, exist_ok=True)
+        else:
+            work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-scale-cluster-")))
         grown = lab.write_inventory(work / "grown.yml", count + 1)
         if args.reset:
             lab.up(count + 1)
