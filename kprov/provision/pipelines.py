@@ -140,6 +140,35 @@ def _run_phases(run: RunContext, phases: list[Phase], dry_run: bool) -> RunRepor
     return run.report
 
 
+# a play keyword and the host variable it stands beneath (Ansible: the variable wins)
+_CONNECTION_KEYWORDS = (("remote_user", "ansible_user"), ("connection", "ansible_connection"))
+
+
+def _set_connection_keywords(run: RunContext, playbook: Playbook, targets: list[str]) -> None:
+    """Give each host the ``remote_user``/``connection`` of the plays it is in. A host keeps
+    one session for the whole run (Ansible would reconnect per play), so plays that ask for
+    different ones are an error here, before anything runs, unless the host's own variable
+    decides anyway."""
+    members = [(play, set(select_hosts(run.inventory, play.hosts))) for play in playbook.plays]
+    for host in targets:
+        state = run.hosts[host]
+        wanted: dict[str, tuple[Any, str]] = {}
+        for play, hosts in members:
+            if host not in hosts:
+                continue
+            for keyword, variable in _CONNECTION_KEYWORDS:
+                value = getattr(play, keyword)
+                if value is None or variable in state.inventory_vars:
+                    continue
+                first = wanted.setdefault(variable, (value, play.name))
+                if first[0] != value:
+                    raise PlaybookError(
+                        f"host {host}: play '{first[1]}' has {keyword}: {first[0]} and play '{play.name}' "
+                        f"has {keyword}: {value}, but kprov reaches a host over one session per run: "
+                        f"make the plays agree, or set {variable} for {host} in the inventory")
+        state.connection_keywords = {variable: value for variable, (value, _) in wanted.items()}
+
+
 def apply(
     inventory: list[str],
     playbook_path: Path,
@@ -167,6 +196,7 @@ def apply(
                 "no host matches the playbook's plays"
                 + (f" and --limit {options.limit}" if options.limit else "")
             )
+        _set_connection_keywords(run, playbook, targets)
     except BaseException:
         run.log.close()
         raise

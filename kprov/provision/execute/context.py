@@ -57,6 +57,9 @@ class HostState:
     unreachable: bool = False
     failed: bool = False
     error: str = ""
+    # the plays' ``remote_user``/``connection`` keywords as ansible_user/ansible_connection:
+    # beneath the host's own variables, as Ansible ranks them (pipelines.apply sets them)
+    connection_keywords: dict[str, Any] = field(default_factory=dict)
     # handler names with a marker on the host (execute.pending); None: not read from facts yet
     pending_handlers: set[str] | None = None
     facts_changes: int = 0  # counts in-place changes of facts (new keys or values)

@@ -21,11 +21,13 @@ __all__ = ["ConnectPhase", "DisconnectPhase", "connect_host", "connection_vars"]
 
 
 def connection_vars(run: RunContext, host: str) -> dict[str, Any]:
-    scope = host_scope(run, None, run.hosts[host])
+    """The host's ``ansible_*`` variables, templated, over the plays' connection keywords."""
+    state = run.hosts[host]
+    scope = host_scope(run, None, state)
+    given = {k: v for k, v in state.inventory_vars.items() if k.startswith("ansible_")}
     return {
         k: scope.template(v, f"variable '{k}' of host {host}")
-        for k, v in run.hosts[host].inventory_vars.items()
-        if k.startswith("ansible_")
+        for k, v in {**state.connection_keywords, **given}.items()
     }
 
 

@@ -128,6 +128,8 @@ class PlaybookLoader:
             vars=dict(data.get("vars") or {}),
             become=data.get("become"),
             become_user=data.get("become_user"),
+            remote_user=data.get("remote_user"),
+            connection=data.get("connection"),
             serial=data.get("serial"),
             any_errors_fatal=bool(data.get("any_errors_fatal", False)),
             max_fail_percentage=data.get("max_fail_percentage"),

@@ -116,6 +116,9 @@ class Play:
     vars: dict[str, Any] = field(default_factory=dict)
     become: bool | None = None
     become_user: str | None = None
+    # how to reach the play's hosts, beneath their ansible_user/ansible_connection variables
+    remote_user: Any = None
+    connection: Any = None
     serial: Any = None
     any_errors_fatal: bool = False
     max_fail_percentage: float | None = None
