@@ -333,7 +333,8 @@ class HostRunner:
                 if task.action == "include_tasks":
                     loaded = loader.include_tasks(task, args)
                 else:
-                    inner = dataclasses.replace(task.scope, environment=tuple(task.environment))
+                    inner = dataclasses.replace(task.scope, environment=tuple(task.environment),
+                                                module_defaults=tuple(task.module_defaults))
                     loaded = loader.role_items(args, inner, None, None, task.origin)
                     for role_task in loaded:
                         self._adopt_role_handlers(role_task)

@@ -31,6 +31,7 @@ from kprov.provision.execute.actions import ENGINE_RUNNERS, RAW_ARG_KEYS
 from kprov.provision.execute.async_jobs import ASYNC_STATUS_NAMES, DEFAULT_ASYNC_DIR, AsyncStatus, AsyncTask
 from kprov.provision.execute.context import HostState, PlayContext, RunContext
 from kprov.provision.execute.include_vars import include_vars
+from kprov.provision.execute.module_defaults import defaults_for
 from kprov.provision.execute.prefetch import first_probe, prefetch
 from kprov.provision.execute.probecache import ProbeCache
 from kprov.provision.execute.results import Status, TaskResult
@@ -392,9 +393,12 @@ class TaskRunner:
     # -- one execution (one loop item) -----------------------------------------------------
     def _args(self, task: Task, scope: VarScope) -> dict[str, Any]:
         raw_keys = RAW_ARG_KEYS.get(task.action, frozenset())
+        given = task.args
+        if task.module_defaults:
+            given = {**defaults_for(task.action, task.module_defaults), **task.args}
         args = {
             k: (v if k in raw_keys else scope.template(v, f"task field '{k}' ({task.origin})"))
-            for k, v in task.args.items()
+            for k, v in given.items()
         }
         return {k: v for k, v in args.items() if v != OMIT}
 

@@ -50,6 +50,7 @@ _PLAY_KEYS = frozenset(
         "connection",
         "remote_user",
         "environment",
+        "module_defaults",
         "collections",
         "order",
         "ignore_errors",
@@ -142,7 +143,8 @@ class PlaybookLoader:
             play.vars.update(loaded)
         keywords = tuple((k, data[k]) for k in _INHERITED if k in data)
         scope = Scope(base_dir=path.parent, tags=tuple(play.tags), keywords=keywords,
-                      environment=tuple(_list(data.get("environment"))))
+                      environment=tuple(_list(data.get("environment"))),
+                      module_defaults=tuple(_list(data.get("module_defaults"))))
         seen: set[tuple[str, str]] = set()
         items: list[Item] = []
         items += self.items(_list(data.get("pre_tasks")), scope, str(path))
@@ -201,7 +203,7 @@ class PlaybookLoader:
         file = self._include_path(dataclasses.replace(task, args=args), task.scope)
         inner = dataclasses.replace(
             task.scope, base_dir=file.parent, vars=(*task.scope.vars, dict(task.vars)),
-            environment=tuple(task.environment),
+            environment=tuple(task.environment), module_defaults=tuple(task.module_defaults),
         )
         return self.items(_list(load_yaml_file(file)), inner, str(file))
 
@@ -237,6 +239,7 @@ class PlaybookLoader:
             if key in ref:
                 keywords[key] = ref.pop(key)
         environment = (*scope.environment, *_list(ref.pop("environment", None)))
+        module_defaults = (*scope.module_defaults, *_list(ref.pop("module_defaults", None)))
         params.update(ref)
         role = self.roles.find(name, where)
         key = (str(role.path), repr(sorted(params.items())) + tasks_from)
@@ -255,6 +258,7 @@ class PlaybookLoader:
             vars=scope.vars,
             keywords=tuple(keywords.items()),
             environment=environment,
+            module_defaults=module_defaults,
         )
         items: list[Item] = []
         for dep in role.dependencies:
@@ -324,6 +328,7 @@ class PlaybookLoader:
             vars=tuple(layers),
             keywords=tuple(keywords.items()),
             environment=(*scope.environment, *_list(data.get("environment"))),
+            module_defaults=(*scope.module_defaults, *_list(data.get("module_defaults"))),
         )
 
     def _flush(self, scope: Scope, where: str) -> Task:

@@ -40,6 +40,7 @@ class Scope:
     # ``environment:`` entries of the play, roles, blocks and includes around, outermost
     # first: unlike the keywords they add up (a later entry's names win), as in Ansible
     environment: tuple[Any, ...] = ()
+    module_defaults: tuple[Any, ...] = ()  # the same, for ``module_defaults:``
 
     def keyword(self, name: str, default: Any = None) -> Any:
         return dict(self.keywords).get(name, default)
@@ -75,6 +76,7 @@ class Task:
     no_log: bool = False
     throttle: int | None = None  # at most this many hosts run the task at once
     environment: list[Any] = field(default_factory=list)  # the scope's entries + the task's own
+    module_defaults: list[Any] = field(default_factory=list)  # likewise
     async_seconds: Any = None  # ``async``: run as a host-side job with this time limit
     poll: Any = None  # ``poll``: seconds between checks of that job (0: do not wait)
     uid: int = 0  # identity for sync points, set by the loader (unique per loader)

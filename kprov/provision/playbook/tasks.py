@@ -305,6 +305,7 @@ def _build(data: dict[str, Any], action: str, args: dict[str, Any], scope: Scope
         no_log=bool(data.get("no_log", kw("no_log", False))),
         throttle=_throttle(data.get("throttle", kw("throttle")), where),
         environment=[*scope.environment, *_as_list(data.get("environment"))],
+        module_defaults=[*scope.module_defaults, *_as_list(data.get("module_defaults"))],
         async_seconds=data.get("async"),
         poll=data.get("poll"),
     )
