@@ -55,6 +55,7 @@ from kprov.provision.templates import OMIT, VarScope, template_vars
 __all__ = ["TaskRunner"]
 
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # exported as the shell's: no other name is safe
+_OWN_FACT_ACTIONS = ("set_fact", "include_vars")  # they set variables themselves
 DEFAULT_POLL_S = 15  # Ansible's default ``poll`` for an ``async`` task
 
 
@@ -88,6 +89,11 @@ def _safe_diff(entry: dict[str, Any]) -> dict[str, Any]:
     return {**entry, "before": redact_data(before), "after": redact_data(after)}
 
 
+def _places_facts_per_item(task: Task) -> bool:
+    """``delegate_facts`` may name another host per loop item: each item places its facts."""
+    return bool(task.delegate_to) and task.delegate_facts is not None and task.action not in _OWN_FACT_ACTIONS
+
+
 class TaskRunner:
     def __init__(self, run: RunContext, pctx: PlayContext, host: HostState) -> None:
         self.run, self.pctx, self.host = run, pctx, host
@@ -112,13 +118,28 @@ class TaskRunner:
                 {"failed": True, "msg": f"task '{task.title}': {err}", "changed": False},
             )
         result = self._result(task, status, registered, time.monotonic() - start)
-        if status in ("ok", "changed") and task.action not in ("set_fact", "include_vars"):
-            self._inject_facts(registered)
+        own_facts = task.action not in _OWN_FACT_ACTIONS and not _places_facts_per_item(task)
+        if status in ("ok", "changed") and own_facts:
+            self._inject_facts(registered, self.host)
         if task.register and status != "unreachable":
             self.host.runtime_vars[task.register] = registered
         return result
 
-    def _inject_facts(self, registered: dict[str, Any]) -> None:
+    def facts_host(self, task: Task, scope: VarScope) -> HostState:
+        """Whose facts the task's facts join: this host's, or with ``delegate_facts`` the
+        ``delegate_to`` host's (ProvisionError: that is not a host of the run)."""
+        if not task.delegate_to or task.delegate_facts is None:
+            return self.host
+        if not to_bool(scope.template(task.delegate_facts, "delegate_facts")):
+            return self.host
+        target = str(scope.template(task.delegate_to, "delegate_to"))
+        state = self.run.hosts.get(target)
+        if state is None:
+            raise ProvisionError(f"delegate_facts: '{target}' is not an inventory host: kprov keeps facts "
+                                 "for the inventory's hosts only")
+        return state
+
+    def _inject_facts(self, registered: dict[str, Any], host: HostState) -> None:
         """A module's ``ansible_facts`` join the host's facts, each also a variable of its own
         name (``services``, ``packages``), as Ansible injects them."""
         facts = registered.get("ansible_facts")
@@ -128,9 +149,9 @@ class TaskRunner:
         if not isinstance(facts, dict) or not facts:
             return
         for key, value in facts.items():
-            self.host.facts[key.removeprefix("ansible_")] = value
-            self.host.injected_facts[key] = value
-        self.host.facts_changes += 1
+            host.facts[key.removeprefix("ansible_")] = value
+            host.injected_facts[key] = value
+        host.facts_changes += 1
 
     def _result(self, task: Task, status: Status, registered: dict[str, Any], seconds: float) -> TaskResult:
         diffs = list(registered.get("diff") or [])
@@ -325,7 +346,10 @@ class TaskRunner:
                 args = self._args(task, scope)
             except ProvisionError:
                 continue
-            key = first_probe(module, self._recording(task, scope), args)
+            try:
+                key = first_probe(module, self._recording(task, scope), args)
+            except ProvisionError:
+                continue  # the task fails when it runs
             if key is not None:
                 keys.append(key)
         return keys
@@ -448,6 +472,8 @@ class TaskRunner:
         self.settle(call, changed, failed, task)
         if failed:
             return "failed", registered
+        if _places_facts_per_item(task):
+            self._inject_facts(registered, self.facts_host(task, scope))
         return ("changed" if changed else "ok"), registered
 
     def _call(self, task: Task, scope: VarScope, args: dict[str, Any], cached: bool = True) -> _Call:
@@ -457,7 +483,7 @@ class TaskRunner:
                                       self.host.included_vars, where), None)
         runner = ENGINE_RUNNERS.get(task.action)
         if runner is not None:
-            return _Call(runner(args, scope, self.host.runtime_vars, where), None)
+            return _Call(runner(args, scope, self.facts_host(task, scope).runtime_vars, where), None)
         connector, cache = self._connector(task, scope)
         try:
             environment = self.environment(task, scope)
@@ -589,6 +615,11 @@ class TaskRunner:
         else:
             become = to_bool(scope.get("ansible_become", False))
         user = task.become_user or play.become_user or scope.get("ansible_become_user")
+        method = task.become_method or play.become_method
+        if become and method is not None and str(scope.template(method, "become_method")) != "sudo":
+            named = scope.template(method, "become_method")
+            raise ProvisionError(f"become_method {named!r} is not supported: kprov becomes another user with "
+                                 "sudo only")
         return become, (str(scope.template(user, "become_user")) if user else None)
 
     def _connector(self, task: Task, scope: VarScope) -> tuple[Connector, ProbeCache | None]:

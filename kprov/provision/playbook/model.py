@@ -62,6 +62,7 @@ class Task:
     listen: list[str] = field(default_factory=list)
     become: bool | None = None
     become_user: str | None = None
+    become_method: Any = None  # only sudo is supported: another is refused when the task runs
     changed_when: list[Any] | None = None
     failed_when: list[Any] | None = None
     until: list[Any] | None = None
@@ -70,6 +71,7 @@ class Task:
     vars: dict[str, Any] = field(default_factory=dict)
     run_once: bool = False
     delegate_to: str | None = None
+    delegate_facts: Any = None  # facts the task sets go to the delegate_to host
     ignore_errors: bool = False
     check_mode: bool | None = None
     diff: bool | None = None
@@ -118,6 +120,7 @@ class Play:
     vars: dict[str, Any] = field(default_factory=dict)
     become: bool | None = None
     become_user: str | None = None
+    become_method: Any = None
     # how to reach the play's hosts, beneath their ansible_user/ansible_connection variables
     remote_user: Any = None
     connection: Any = None
