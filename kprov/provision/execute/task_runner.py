@@ -18,7 +18,6 @@ be read ahead, and when that result does not meet ``until`` the host is asked ag
 from __future__ import annotations
 
 import contextlib
-import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ from kprov.provision.execute.prefetch import first_probe, prefetch
 from kprov.provision.execute.probecache import ProbeCache
 from kprov.provision.execute.results import Status, TaskResult
 from kprov.provision.execute.runlog import LoggedConnector
+from kprov.provision.execute.task_environment import task_environment
 from kprov.provision.execute.variables import VarsView, task_scope
 from kprov.provision.lookups import run_lookup
 from kprov.provision.modules.base import (
@@ -54,7 +54,6 @@ from kprov.provision.templates import OMIT, VarScope, template_vars
 
 __all__ = ["TaskRunner"]
 
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # exported as the shell's: no other name is safe
 _OWN_FACT_ACTIONS = ("set_fact", "include_vars")  # they set variables themselves
 DEFAULT_POLL_S = 15  # Ansible's default ``poll`` for an ``async`` task
 
@@ -483,7 +482,8 @@ class TaskRunner:
                                       self.host.included_vars, where), None)
         runner = ENGINE_RUNNERS.get(task.action)
         if runner is not None:
-            return _Call(runner(args, scope, self.facts_host(task, scope).runtime_vars, where), None)
+            owner = self.facts_host(task, scope) if task.action == "set_fact" else self.host
+            return _Call(runner(args, scope, owner.runtime_vars, where), None)
         connector, cache = self._connector(task, scope)
         try:
             environment = self.environment(task, scope)
@@ -585,26 +585,11 @@ class TaskRunner:
         )
 
     def environment(self, task: Task, scope: VarScope) -> dict[str, str]:
-        """The task's ``environment:`` entries templated and merged, the innermost last, as
-        Ansible's Task does: an entry that is not a mapping is skipped with a warning (in the
-        run log); a name no shell variable can have fails the task (ProvisionError), since it
-        would be pasted into the host's shell."""
-        merged: dict[str, str] = {}
-        for entry in task.environment:
-            value = scope.template(entry, "environment")
-            if value is None:
-                continue
-            if not isinstance(value, Mapping):
-                # Ansible's warning shows the value; the run log says what it was, not what it holds
-                self.run.log.event(self.host.name, f"{task.title}: could not parse environment value, "
-                                                   f"skipping: a {type(value).__name__}, not a mapping")
-                continue
-            for name, setting in value.items():
-                if not _ENV_NAME.fullmatch(str(name)):
-                    raise ProvisionError(f"environment: {name!r} is not a variable name "
-                                         "(letters, digits and _, not starting with a digit)")
-                merged[str(name)] = str(setting)  # as Ansible's env prefix: None is "None"
-        return merged
+        """The task's environment (execute.task_environment); warnings go to the run log."""
+        def warn(message: str) -> None:
+            self.run.log.event(self.host.name, f"{task.title}: {message}")
+
+        return task_environment(task, scope, warn)
 
     def _become(self, task: Task, scope: VarScope) -> tuple[bool, str | None]:
         play = self.pctx.play
