@@ -188,7 +188,7 @@ class HostRunner:
         self._ran_task = True
         self.run.report.record(result)
         self.run.observer.task_done(result)
-        if result.status == "unreachable":
+        if result.status == "unreachable" and not result.ignored:
             return "unreachable"
         if result.status == "failed" and not result.ignored:
             self.host.failed = True

@@ -53,6 +53,9 @@ class HostStats:
             self.ok += 1
         elif result.status == "skipped":
             self.skipped += 1
+        elif result.status == "unreachable" and result.ignored:  # ignore_unreachable, as Ansible counts it
+            self.ok += 1
+            self.ignored += 1
         elif result.status == "unreachable":
             self.unreachable += 1
         elif result.ignored:

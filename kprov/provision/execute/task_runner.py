@@ -88,6 +88,10 @@ def _safe_diff(entry: dict[str, Any]) -> dict[str, Any]:
     return {**entry, "before": redact_data(before), "after": redact_data(after)}
 
 
+def _bool_keyword(value: Any) -> bool:
+    return bool(value) if not isinstance(value, str) else to_bool(value)
+
+
 def _places_facts_per_item(task: Task) -> bool:
     """``delegate_facts`` may name another host per loop item: each item places its facts."""
     return bool(task.delegate_to) and task.delegate_facts is not None and task.action not in _OWN_FACT_ACTIONS
@@ -105,8 +109,9 @@ class TaskRunner:
             status, registered = self._execute(task, extra)
         except _Unreachable as err:
             self.host.probes.invalidate()
-            self.host.unreachable = True
-            self.host.error = str(err)
+            if not _bool_keyword(task.ignore_unreachable):
+                self.host.unreachable = True
+                self.host.error = str(err)
             status, registered = "unreachable", {"unreachable": True, "msg": str(err), "changed": False}
         except UndefinedVariableError as err:
             named = UndefinedVariableError(err.variable, err.template, task.title)
@@ -120,7 +125,7 @@ class TaskRunner:
         own_facts = task.action not in _OWN_FACT_ACTIONS and not _places_facts_per_item(task)
         if status in ("ok", "changed") and own_facts:
             self._inject_facts(registered, self.host)
-        if task.register and status != "unreachable":
+        if task.register and (status != "unreachable" or result.ignored):
             self.host.runtime_vars[task.register] = registered
         return result
 
@@ -156,7 +161,8 @@ class TaskRunner:
         diffs = list(registered.get("diff") or [])
         for item in registered.get("results") or []:
             diffs += item.get("diff") or []
-        ignored = status == "failed" and self._ignore_errors(task)
+        ignored = ((status == "failed" and self._ignore_errors(task))
+                   or (status == "unreachable" and _bool_keyword(task.ignore_unreachable)))
         public = {"censored": "output hidden: no_log is set"} if task.no_log else registered
         msg = "" if task.no_log and status != "failed" else redact_text(str(registered.get("msg") or ""))
         if task.no_log and status == "failed":
@@ -176,8 +182,7 @@ class TaskRunner:
         )
 
     def _ignore_errors(self, task: Task) -> bool:
-        value = task.ignore_errors
-        return bool(value) if not isinstance(value, str) else to_bool(value)
+        return _bool_keyword(task.ignore_errors)
 
     # -- when and loops --------------------------------------------------------------------
     def scope(self, task: Task, extra: dict[str, Any] | None = None) -> VarScope:

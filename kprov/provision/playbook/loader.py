@@ -63,6 +63,7 @@ _INHERITED = (
     "become_user",
     "become_method",
     "ignore_errors",
+    "ignore_unreachable",
     "check_mode",
     "no_log",
     "delegate_to",

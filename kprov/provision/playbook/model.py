@@ -72,6 +72,7 @@ class Task:
     run_once: bool = False
     delegate_to: str | None = None
     delegate_facts: Any = None  # facts the task sets go to the delegate_to host
+    ignore_unreachable: Any = None  # an unreachable host is recorded, and stays in the play
     ignore_errors: bool = False
     check_mode: bool | None = None
     diff: bool | None = None

@@ -301,6 +301,7 @@ def _build(data: dict[str, Any], action: str, args: dict[str, Any], scope: Scope
         run_once=bool(data.get("run_once", kw("run_once", False))),
         delegate_to=data.get("delegate_to", kw("delegate_to")),
         delegate_facts=data.get("delegate_facts", kw("delegate_facts")),
+        ignore_unreachable=data.get("ignore_unreachable", kw("ignore_unreachable")),
         ignore_errors=bool(data.get("ignore_errors", kw("ignore_errors", False))),
         check_mode=data.get("check_mode", kw("check_mode")),
         diff=data.get("diff", kw("diff")),
