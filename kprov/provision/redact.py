@@ -26,7 +26,8 @@ REDACTED = "********"
 # ends the line that exports a task's ``environment:`` before each of its commands; every
 # value on such a line is redacted (proxies with passwords, tokens: names alone are shown)
 ENVIRONMENT_MARK = "# kprov: task environment"
-_ENVIRONMENT_LINE = re.compile(rf"^export (?P<exports>.*) {re.escape(ENVIRONMENT_MARK)}$", re.M)
+# a value may hold newlines (shlex-quoted, the line then spans several): up to the mark
+_ENVIRONMENT_LINE = re.compile(rf"^export (?P<exports>.*?) {re.escape(ENVIRONMENT_MARK)}$", re.M | re.S)
 SECRET_DIFF = "content changed (secret)"
 
 _PRIVATE_KEY = re.compile(

@@ -24,7 +24,7 @@ SITE = """
     - block:
         - name: task level
           command: printenv KPROV_A KPROV_B KPROV_C
-          environment: {KPROV_C: "{{ inner }}"}
+          environment: {KPROV_C: "{{ inner }}", KPROV_M: "two\\nlines secret"}
           register: levels
         - name: query
           shell: echo "$KPROV_A/$KPROV_B"
@@ -69,7 +69,8 @@ def test_environment_adds_up_and_reaches_every_command(tmp_path: Path,
     assert var["skipped"]["stdout"] == "play"  # skipped, as Ansible does, the play's still applies
     assert statuses(report, "h1")[-1] == ("not a mapping", "changed")
     log = next((tmp_path / "logs").glob("run-*.log")).read_text()
-    assert "export KPROV_A=******** KPROV_B=******** KPROV_C=******** # kprov: task environment" in log
+    assert ("export KPROV_A=******** KPROV_B=******** KPROV_C=******** KPROV_M=******** "
+            "# kprov: task environment") in log  # a value with a newline too
     assert "not a mapping: could not parse environment value, skipping" in log
     assert "secret value" not in log
 
