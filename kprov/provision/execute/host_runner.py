@@ -18,7 +18,6 @@ up to the first one that cannot be predicted, are read together again.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any, Literal
 
 from kprov.provision.errors import ProvisionError, UndefinedVariableError
@@ -333,9 +332,7 @@ class HostRunner:
                 if task.action == "include_tasks":
                     loaded = loader.include_tasks(task, args)
                 else:
-                    inner = dataclasses.replace(task.scope, environment=tuple(task.environment),
-                                                module_defaults=tuple(task.module_defaults))
-                    loaded = loader.role_items(args, inner, None, None, task.origin)
+                    loaded = loader.role_items(args, task.include_scope(), None, None, task.origin)
                     for role_task in loaded:
                         self._adopt_role_handlers(role_task)
                 outcome = self.items(loaded, item_extra or extra)

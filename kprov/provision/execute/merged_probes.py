@@ -65,11 +65,13 @@ def _names(command: str) -> list[str] | None:
 def merge_package_queries(commands: list[str]) -> tuple[list[str], list[str]]:
     """The commands with every apt package probe replaced by one probe of all their names
     (at the end), and the merged probes in order (empty: fewer than two to merge)."""
-    queries = [c for c in commands if _names(c) is not None]
+    parsed = [(c, _names(c)) for c in commands]
+    queries = [(c, names) for c, names in parsed if names is not None]
     if len(queries) < 2:
         return commands, []
-    names = list(dict.fromkeys(n for c in queries for n in _names(c) or []))
-    return [c for c in commands if _names(c) is None] + [package_query(names)], queries
+    union = list(dict.fromkeys(n for _, names in queries for n in names))
+    rest = [c for c, names in parsed if names is None]
+    return [*rest, package_query(union)], [c for c, _ in queries]
 
 
 def split_package_query(result: CommandResult, queries: list[str]) -> list[CommandResult] | None:

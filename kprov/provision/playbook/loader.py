@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from kprov.provision.errors import PlaybookError
-from kprov.provision.playbook.model import Block, Item, Play, Playbook, Role, Scope, Task
+from kprov.provision.playbook.model import EXTENDED_KEYWORDS, Block, Item, Play, Playbook, Role, Scope, Task
 from kprov.provision.playbook.tasks import parse_task
 from kprov.provision.roles.loader import RoleFinder, role_file
 from kprov.provision.yamlfile import load_yaml_file, origin_of
@@ -146,9 +146,7 @@ class PlaybookLoader:
             loaded = load_yaml_file(path.parent / str(vars_file)) or {}
             play.vars.update(loaded)
         keywords = tuple((k, data[k]) for k in _INHERITED if k in data)
-        scope = Scope(base_dir=path.parent, tags=tuple(play.tags), keywords=keywords,
-                      environment=tuple(_list(data.get("environment"))),
-                      module_defaults=tuple(_list(data.get("module_defaults"))))
+        scope = Scope(base_dir=path.parent, tags=tuple(play.tags), keywords=keywords).extended(data)
         seen: set[tuple[str, str]] = set()
         items: list[Item] = []
         items += self.items(_list(data.get("pre_tasks")), scope, str(path))
@@ -206,8 +204,7 @@ class PlaybookLoader:
         """Run-time expansion of ``include_tasks`` (args already templated)."""
         file = self._include_path(dataclasses.replace(task, args=args), task.scope)
         inner = dataclasses.replace(
-            task.scope, base_dir=file.parent, vars=(*task.scope.vars, dict(task.vars)),
-            environment=tuple(task.environment), module_defaults=tuple(task.module_defaults),
+            task.include_scope(), base_dir=file.parent, vars=(*task.scope.vars, dict(task.vars))
         )
         return self.items(_list(load_yaml_file(file)), inner, str(file))
 
@@ -242,8 +239,7 @@ class PlaybookLoader:
         for key in _INHERITED:
             if key in ref:
                 keywords[key] = ref.pop(key)
-        environment = (*scope.environment, *_list(ref.pop("environment", None)))
-        module_defaults = (*scope.module_defaults, *_list(ref.pop("module_defaults", None)))
+        extending = scope.extended({k: ref.pop(k) for k in EXTENDED_KEYWORDS if k in ref})
         params.update(ref)
         role = self.roles.find(name, where)
         key = (str(role.path), repr(sorted(params.items())) + tasks_from)
@@ -261,8 +257,8 @@ class PlaybookLoader:
             tags=tuple(sorted({*scope.tags, *role_tags})),
             vars=scope.vars,
             keywords=tuple(keywords.items()),
-            environment=environment,
-            module_defaults=module_defaults,
+            environment=extending.environment,
+            module_defaults=extending.module_defaults,
         )
         items: list[Item] = []
         for dep in role.dependencies:
@@ -326,13 +322,11 @@ class PlaybookLoader:
         if include_vars:
             layers.append(dict(include_vars))
         return dataclasses.replace(
-            scope,
+            scope.extended(data),
             when=(*scope.when, *[c for c in _list(data.get("when")) if c is not None]),
             tags=tuple(sorted({*scope.tags, *(str(t) for t in _list(data.get("tags")))})),
             vars=tuple(layers),
             keywords=tuple(keywords.items()),
-            environment=(*scope.environment, *_list(data.get("environment"))),
-            module_defaults=(*scope.module_defaults, *_list(data.get("module_defaults"))),
         )
 
     def _flush(self, scope: Scope, where: str) -> Task:

@@ -8,11 +8,22 @@ stay as tasks; the executor loads them per host at run time with the task's ``sc
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Block", "Item", "Play", "Playbook", "Role", "Scope", "Task"]
+__all__ = ["EXTENDED_KEYWORDS", "Block", "Item", "Play", "Playbook", "Role", "Scope", "Task"]
+
+# keywords whose entries add up from the play inwards (Ansible's extend/prepend attributes)
+EXTENDED_KEYWORDS = ("environment", "module_defaults")
+
+
+def _entries(value: Any) -> tuple[Any, ...]:
+    if value is None:
+        return ()
+    return tuple(value) if isinstance(value, list | tuple) else (value,)
 
 
 @dataclass
@@ -44,6 +55,14 @@ class Scope:
 
     def keyword(self, name: str, default: Any = None) -> Any:
         return dict(self.keywords).get(name, default)
+
+    def extended(self, data: Mapping[str, Any]) -> Scope:
+        """This scope with ``data``'s environment and module_defaults entries after its own."""
+        if all(data.get(k) is None for k in EXTENDED_KEYWORDS):
+            return self
+        return dataclasses.replace(
+            self, environment=(*self.environment, *_entries(data.get("environment"))),
+            module_defaults=(*self.module_defaults, *_entries(data.get("module_defaults"))))
 
 
 @dataclass
@@ -78,11 +97,17 @@ class Task:
     diff: bool | None = None
     no_log: bool = False
     throttle: int | None = None  # at most this many hosts run the task at once
-    environment: list[Any] = field(default_factory=list)  # the scope's entries + the task's own
-    module_defaults: list[Any] = field(default_factory=list)  # likewise
+    environment: tuple[Any, ...] = ()  # the scope's entries + the task's own
+    module_defaults: tuple[Any, ...] = ()  # likewise
     async_seconds: Any = None  # ``async``: run as a host-side job with this time limit
     poll: Any = None  # ``poll``: seconds between checks of that job (0: do not wait)
     uid: int = 0  # identity for sync points, set by the loader (unique per loader)
+
+    def include_scope(self) -> Scope:
+        """The scope an include of this task gives what it includes: the task's own
+        environment and module_defaults entries added."""
+        return dataclasses.replace(self.scope, environment=self.environment,
+                                   module_defaults=self.module_defaults)
 
     @property
     def display_name(self) -> str:

@@ -275,6 +275,7 @@ def _build(data: dict[str, Any], action: str, args: dict[str, Any], scope: Scope
     if not isinstance(task_vars, dict):
         raise PlaybookError(f"{where}: vars must be a mapping")
     kw = scope.keyword
+    extended = scope.extended(data)  # environment and module_defaults add up
     cond = [c for c in _as_list(data.get("when")) if c is not None]
     task = Task(
         name=str(data.get("name") or ""),
@@ -307,8 +308,8 @@ def _build(data: dict[str, Any], action: str, args: dict[str, Any], scope: Scope
         diff=data.get("diff", kw("diff")),
         no_log=bool(data.get("no_log", kw("no_log", False))),
         throttle=_throttle(data.get("throttle", kw("throttle")), where),
-        environment=[*scope.environment, *_as_list(data.get("environment"))],
-        module_defaults=[*scope.module_defaults, *_as_list(data.get("module_defaults"))],
+        environment=extended.environment,
+        module_defaults=extended.module_defaults,
         async_seconds=data.get("async"),
         poll=data.get("poll"),
     )
