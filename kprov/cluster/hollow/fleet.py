@@ -29,6 +29,7 @@ from typing import Any
 from kprov.cluster.client import ApiClient, NotFound, resources
 from kprov.cluster.client.errors import AlreadyExists, Conflict
 from kprov.cluster.client.informer import EventHandler, Informer, strip_managed_fields
+from kprov.cluster.client.lease_renewal import renew_lease
 from kprov.cluster.client.runner import run_workers
 from kprov.cluster.client.workqueue import WorkQueue
 from kprov.cluster.hollow.podlife import Finalize, PostStatus, Wait, decide, pod_ip
@@ -146,23 +147,12 @@ class HollowFleet:
     async def _renew(self, name: str) -> None:
         async with self._limit:
             body = lease_object(name, name, datetime.now(UTC))
-            lease = self._leases.get(name)
-            try:
-                if lease is None:
-                    try:
-                        lease = await self.client.create(resources.LEASES, body)
-                    except AlreadyExists:
-                        lease = await self.client.get(resources.LEASES, name, "kube-node-lease")
-                        lease["spec"] = body["spec"]
-                        lease = await self.client.update(resources.LEASES, lease)
-                else:
-                    lease["spec"] = body["spec"]
-                    lease = await self.client.update(resources.LEASES, lease)
-            except (Conflict, NotFound):
-                self._leases.pop(name, None)  # read afresh next round
-                return
-            self._leases[name] = lease
-            self.lease_renewals += 1
+            lease = await renew_lease(self.client, body, self._leases.get(name))
+        if lease is None:
+            self._leases.pop(name, None)  # read afresh next round
+            return
+        self._leases[name] = lease
+        self.lease_renewals += 1
 
     async def _every(self, period: float, action: Any) -> None:
         """Call ``action(name)`` for every node once per ``period``, spread evenly over it."""

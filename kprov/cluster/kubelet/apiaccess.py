@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from kprov.cluster.client import ApiClient, ApiError, Conflict, EventRecorder, NotFound
 from kprov.cluster.client.resources import (
     CONFIGMAPS,
-    LEASES,
-    NAMESPACES,
     NODES,
     PERSISTENT_VOLUME_CLAIMS,
     PERSISTENT_VOLUMES,
@@ -27,13 +24,11 @@ from kprov.cluster.client.resources import (
     SERVICEACCOUNTS,
     SERVICES,
 )
-from kprov.cluster.kubelet.node import lease_object
 
 __all__ = ["KubeletApi"]
 
 log = logging.getLogger(__name__)
 Obj = Mapping[str, Any]
-LEASE_NAMESPACE = "kube-node-lease"
 
 
 class KubeletApi:
@@ -143,26 +138,3 @@ class KubeletApi:
         except NotFound:
             return None
 
-    async def renew_lease(self, name: str) -> None:
-        now = datetime.now(UTC)
-        try:
-            lease = await self.client.get(LEASES, name, LEASE_NAMESPACE)
-        except NotFound:
-            await self._create_lease(name, now)
-            return
-        lease.setdefault("spec", {}).update(lease_object(name, name, now)["spec"])
-        try:
-            await self.client.update(LEASES, lease)
-        except Conflict:
-            log.info("lease %s changed under us; renewing on the next beat", name)
-
-    async def _create_lease(self, name: str, now: datetime) -> None:
-        try:
-            await self.client.create(LEASES, lease_object(name, name, now), LEASE_NAMESPACE)
-        except NotFound:  # the namespace itself is missing
-            try:
-                await self.client.create(NAMESPACES, {"metadata": {"name": LEASE_NAMESPACE}})
-            except ApiError as err:
-                if err.code != 409:
-                    raise
-            await self.client.create(LEASES, lease_object(name, name, now), LEASE_NAMESPACE)

@@ -4,9 +4,10 @@
 ``spec.nodeName=<node>`` feeds :class:`~kprov.cluster.kubelet.podworker.PodWorker` tasks
 (one per pod uid); a relist loop (the "PLEG") lists the runtime's containers every second
 and wakes the workers of pods whose containers changed state; a heartbeat renews the node
-Lease and posts NodeStatus every 10 s; the HTTPS server answers logs and exec. After the
-first pod list, sandboxes of pods the API no longer has are torn down. A new pod whose host
-ports an admitted pod holds is rejected (:mod:`.admission`).
+Lease every 10 s and posts NodeStatus when it changed, else every 5 min; the HTTPS server
+answers logs and exec. After the first pod list, sandboxes of pods the API no longer has
+are torn down. A new pod whose host ports an admitted pod holds is rejected
+(:mod:`.admission`).
 """
 
 from __future__ import annotations
@@ -14,14 +15,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
+import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
 from kprov.cluster.client import ApiClient, EventHandler, Informer
-from kprov.cluster.client.resources import PODS
+from kprov.cluster.client.lease_renewal import renew_lease
+from kprov.cluster.client.resources import NODES, PODS
 from kprov.cluster.client.store import object_key
 from kprov.cluster.dns.resolvconf import ResolvConf, read_resolv_conf
 from kprov.cluster.kubelet import labels as L
@@ -32,7 +37,15 @@ from kprov.cluster.kubelet.cri.client import CRIClient
 from kprov.cluster.kubelet.cri.types import ContainerInfo
 from kprov.cluster.kubelet.localvolumes import sweep_forever
 from kprov.cluster.kubelet.metrics import KubeletMetrics
-from kprov.cluster.kubelet.node import KUBELET_PORT, host_facts, node_allocatable, node_object, node_status
+from kprov.cluster.kubelet.node import (
+    KUBELET_PORT,
+    host_facts,
+    lease_object,
+    node_allocatable,
+    node_object,
+    node_status,
+    status_changed,
+)
 from kprov.cluster.kubelet.podconfig import NodeSettings
 from kprov.cluster.kubelet.podworker import PodWorker
 from kprov.cluster.kubelet.server import KubeletServer, server_ssl_context
@@ -63,6 +76,7 @@ class KubeletConfig:
     port: int = KUBELET_PORT
     ctr_path: str = "ctr"
     heartbeat_s: float = 10.0
+    status_report_s: float = 300.0  # post an unchanged status this often (upstream: 5 min)
     relist_s: float = 1.0
     local_volumes_dir: str = "/var/lib/kprov/volumes"  # local-path volumes' directories
 
@@ -82,6 +96,8 @@ class Kubelet:
         self.ctx = KubeletContext(runtime, self.api, settings, root, config.node_ip)
         self.ctx.allocatable = node_allocatable(host_facts(config.root_dir))
         self.informer = Informer(client, PODS, field_selector=f"spec.nodeName={config.node_name}")
+        # its own Node, as upstream's node lister: the heartbeat compares with it, no GET per beat
+        self.node_informer = Informer(client, NODES, field_selector=f"metadata.name={config.node_name}")
         self.workers: dict[str, PodWorker] = {}
         self.metrics = KubeletMetrics(lambda: [w.pod for w in list(self.workers.values())])
         self.stats = StatsProvider(config.node_name, self._container_samples)
@@ -206,7 +222,14 @@ class Kubelet:
 
     # ---- node ---------------------------------------------------------------------------
     async def _heartbeat(self) -> None:
+        """Every ``heartbeat_s``: renew the Lease, and post the node's status when it says
+        something the Node does not (heartbeat times aside) or ``status_report_s`` passed
+        since the last post (upstream's nodeStatusUpdateFrequency and
+        nodeStatusReportFrequency). The first beat after a start always posts: the kubelet
+        role's ready check waits for a heartbeat newer than the start."""
         facts = host_facts(self.config.root_dir)
+        lease: dict[str, Any] | None = None
+        last_post = -math.inf
         while True:
             try:
                 conditions = await self.runtime.runtime_conditions()
@@ -214,9 +237,10 @@ class Kubelet:
                 message = (
                     "kubelet is posting ready status" if self._ready else f"runtime not ready: {conditions}"
                 )
-                await self.api.renew_lease(self.config.node_name)
-                node = await self.api.get_node(self.config.node_name)
-                old = ((node or {}).get("status") or {}).get("conditions") or []
+                name = self.config.node_name
+                lease = await renew_lease(self.client, lease_object(name, name, datetime.now(UTC)), lease)
+                node = self._own_node() or await self.api.get_node(name)
+                posted = (node or {}).get("status") or {}
                 status = node_status(
                     self.config.node_name,
                     facts,
@@ -224,12 +248,21 @@ class Kubelet:
                     self._runtime_version,
                     self._ready,
                     message,
-                    old,
+                    posted.get("conditions") or [],
                 )
-                await self.api.patch_node_status(self.config.node_name, status)
+                due = time.monotonic() - last_post >= self.config.status_report_s
+                if node is None or due or status_changed(posted, status):
+                    await self.api.patch_node_status(self.config.node_name, status)
+                    last_post = time.monotonic()
             except Exception as err:
                 log.warning("node heartbeat failed: %s", err)
             await asyncio.sleep(self.config.heartbeat_s)
+
+    def _own_node(self) -> dict[str, Any] | None:
+        """The Node as the node informer last saw it (None before it listed)."""
+        if not self.node_informer.has_synced.is_set():
+            return None
+        return self.node_informer.store.get(self.config.node_name)
 
     async def _register(self) -> None:
         cfg = self.config
@@ -280,7 +313,8 @@ class Kubelet:
             )
         )
         background = [
-            self._spawn(self.informer.run()), self._spawn(self._heartbeat()), self._spawn(self.stats.run())
+            self._spawn(self.informer.run()), self._spawn(self.node_informer.run()),
+            self._spawn(self._heartbeat()), self._spawn(self.stats.run()),
         ]
         try:
             await self.informer.wait_synced()

@@ -25,6 +25,7 @@ __all__ = [
     "HostFacts",
     "host_facts",
     "lease_object",
+    "status_changed",
     "node_allocatable",
     "node_object",
     "node_status",
@@ -203,6 +204,28 @@ def node_status(
             "architecture": facts.architecture,
         },
     }
+
+
+def status_changed(posted: Mapping[str, Any], computed: Mapping[str, Any]) -> bool:
+    """Whether ``computed`` says something the Node's ``posted`` status does not.
+
+    Upstream's kubelet posts only then, or when the report period has passed: a status that
+    differs in its heartbeat times alone is not news. Only what the kubelet writes is
+    compared (others write other fields, e.g. ``volumesAttached``), conditions by type.
+    """
+
+    def conditions(status: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+        return {c.get("type", ""): {k: v for k, v in c.items() if k != "lastHeartbeatTime"}
+                for c in status.get("conditions") or []}
+
+    for key, value in computed.items():
+        if key == "conditions":
+            mine, theirs = conditions(computed), conditions(posted)
+            if any(theirs.get(ctype) != cond for ctype, cond in mine.items()):
+                return True
+        elif posted.get(key) != value:
+            return True
+    return False
 
 
 def node_allocatable(facts: HostFacts) -> dict[str, str]:
