@@ -13,7 +13,8 @@ runs every controller under one identity, so system:kube-controller-manager is a
 system:kprov:controller-manager (the union of what its controllers read and write, as
 upstream's per-controller roles grant them); the cluster DNS server (User
 system:kprov:kube-dns) reads services, endpointslices, pods and namespaces everywhere and, by
-a Role in kube-system only, creates the kube-dns Service and writes its EndpointSlices.
+a Role in kube-system only, creates the kube-dns Service and writes its EndpointSlices and
+the servers' liveness Leases.
 
 Every object carries ``kubernetes.io/bootstrapping: rbac-defaults`` and the annotation
 ``rbac.authorization.kubernetes.io/autoupdate: "true"`` (reconciliation may add to it; an
@@ -463,6 +464,9 @@ def bootstrap_namespaced_roles() -> list[dict[str, Any]]:
         [
             _rule([""], ["services"], ["create"]),
             _rule(["discovery.k8s.io"], ["endpointslices"], ["create", "delete", "patch", "update"]),
+            # each server's liveness Lease, renewed by itself and watched by its peers
+            _rule(["coordination.k8s.io"], ["leases"],
+                  ["create", "delete", "get", "list", "update", "watch"]),
         ],
     )
     # extension API servers read the request-header settings the API server publishes

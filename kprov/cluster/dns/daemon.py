@@ -4,7 +4,8 @@ the DNS server answers from it, HTTP serves health and metrics.
 The server starts answering at once (forwarding works without the API); /readyz turns
 ready only when every informer has listed, so nothing routes cluster names to a server
 with a partial index. The Pod informer runs only for verified pod records. With
-``publish`` set, the server keeps its kube-dns EndpointSlice (:mod:`.publish`), withdrawn
+``publish`` set, the server keeps its kube-dns EndpointSlice and liveness Lease
+(:mod:`.publish`, reading the informers' caches and a Lease informer of its own), withdrawn
 on an orderly stop, and then goes on answering for ``lameduck_s`` (CoreDNS's ``lameduck``)
 before it closes its sockets: every node's kube-proxy needs that moment to drop the
 endpoint, and a query routed to a closed port is refused, not retried elsewhere (seen on a
@@ -20,12 +21,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kprov.cluster.client import EventHandler, Informer
-from kprov.cluster.client.resources import ENDPOINTSLICES, PODS, SERVICES
+from kprov.cluster.client.resources import ENDPOINTSLICES, LEASES, PODS, SERVICES
 from kprov.cluster.client.rest import ApiClient
 from kprov.cluster.dns.forward import Forwarder
 from kprov.cluster.dns.http import start_http
 from kprov.cluster.dns.index import ClusterIndex
-from kprov.cluster.dns.publish import Publisher, PublishOptions
+from kprov.cluster.dns.publish import LEASE_SELECTOR, Publisher, PublishOptions
 from kprov.cluster.dns.records import ZoneConfig
 from kprov.cluster.dns.server import DnsServer
 
@@ -73,9 +74,16 @@ class DnsDaemon:
 
     async def run(self) -> None:
         tasks = [asyncio.create_task(i.run()) for i in self.informers]
-        publisher = Publisher(self.client, self.options.publish, self.ready) if self.options.publish else None
-        if publisher is not None:
-            tasks.append(asyncio.create_task(publisher.run()))
+        publisher = None
+        if self.options.publish is not None:
+            leases = Informer(self.client, LEASES, namespace=self.options.publish.namespace,
+                              label_selector=LEASE_SELECTOR)
+            publisher = Publisher(
+                self.client, self.options.publish, self.ready, self.informers[0].store,
+                self.informers[1].store, leases.store,
+                lambda: leases.has_synced.is_set() and self.informers[1].has_synced.is_set(),
+            )
+            tasks += [asyncio.create_task(leases.run()), asyncio.create_task(publisher.run())]
         for host, port in self.options.listen:
             await self.server.start(host, port)
             log.info("answering DNS on %s:%d (udp, tcp)", host, port)

@@ -8,12 +8,25 @@ has **no selector**: each server publishes its own EndpointSlice ``kube-dns-<nod
 hosts like any Service.
 
 - The server creates the Service if it is missing (never changes one that exists).
-- Its slice says ``ready`` only once the index is synced; it is renewed every
-  ``renew_s`` with the time in an annotation, and deleted on an orderly shutdown.
-- A host that dies cannot withdraw its slice, so every server also marks peers' slices
-  not ready when their renew time is older than ``stale_s``; kube-proxy then stops
+- Its slice says ``ready`` only once the index is synced. It is written only when what it
+  says changes, and deleted on an orderly shutdown.
+- Liveness is a Lease of the same name in kube-system, renewed every ``renew_s``. A host
+  that dies (or a server that hangs) cannot withdraw its slice, so every server marks
+  peers' slices not ready when their Lease is older than ``stale_s``; kube-proxy then stops
   sending them queries and resolution continues on the survivors. A peer that comes back
-  renews its own slice to ready.
+  renews its Lease and sets its own slice ready again.
+
+Why a Lease, not the slice: the servers used to renew the slice itself (a time in an
+annotation) every 5 s. Every such write went to every kube-proxy and DNS server watching
+EndpointSlices, on an idle cluster: measured on a 5-host lab, stopping the three servers cut
+the cluster's idle CPU from 187 to 129 ms/s. A Lease is watched only by the servers (and the
+controller manager's lease informer). The old annotation is still read, so an upgraded
+server does not mark a peer that is not upgraded yet dead; the reverse happens until the
+rolling upgrade reaches that peer (its old code marks the upgraded servers not ready, and
+they set themselves ready again at their next round).
+
+The servers read the Service, the slices and the peers' Leases from their informers' caches
+(:class:`Cache`); an API read happens only when a cache does not have the object yet.
 """
 
 from __future__ import annotations
@@ -22,15 +35,17 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from kprov.cluster.client.errors import AlreadyExists, ApiError, Conflict, NotFound
-from kprov.cluster.client.resources import ENDPOINTSLICES, SERVICES
+from kprov.cluster.client.lease_renewal import renew_lease
+from kprov.cluster.client.resources import ENDPOINTSLICES, LEASES, SERVICES
 from kprov.cluster.client.rest import ApiClient
 
-__all__ = ["MANAGED_BY", "Publisher", "PublishOptions", "service_object", "slice_object", "stale_peers"]
+__all__ = ["LEASE_SELECTOR", "MANAGED_BY", "Cache", "Publisher", "PublishOptions", "lease_object",
+           "service_object", "slice_object", "stale_peers"]
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +53,18 @@ Obj = dict[str, Any]
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 MANAGED_BY_LABEL = "endpointslice.kubernetes.io/managed-by"
 MANAGED_BY = "kprov-dns"
-RENEW_ANNOTATION = "kprov.io/renew-time"
+LEASE_LABEL = "app.kubernetes.io/managed-by"
+LEASE_SELECTOR = f"{LEASE_LABEL}={MANAGED_BY}"
+RENEW_ANNOTATION = "kprov.io/renew-time"  # written by servers before the Lease; still read
 PORTS = (("dns", "UDP", 53), ("dns-tcp", "TCP", 53), ("metrics", "TCP", 9153))
+
+
+class Cache(Protocol):
+    """What the publisher reads from an informer's store (``namespace/name`` keys)."""
+
+    def get(self, key: str) -> Obj | None: ...
+
+    def items(self) -> list[Obj]: ...
 
 
 @dataclass(frozen=True)
@@ -55,10 +80,6 @@ class PublishOptions:
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-def _stamp(when: dt.datetime) -> str:
-    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def service_object(opts: PublishOptions) -> Obj:
@@ -77,12 +98,11 @@ def slice_name(opts: PublishOptions) -> str:
     return f"{opts.service}-{opts.node_name}".lower()[:63]
 
 
-def slice_object(opts: PublishOptions, ready: bool, when: dt.datetime) -> Obj:
+def slice_object(opts: PublishOptions, ready: bool) -> Obj:
     return {
         "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
         "metadata": {"name": slice_name(opts), "namespace": opts.namespace,
-                     "labels": {SERVICE_NAME_LABEL: opts.service, MANAGED_BY_LABEL: MANAGED_BY},
-                     "annotations": {RENEW_ANNOTATION: _stamp(when)}},
+                     "labels": {SERVICE_NAME_LABEL: opts.service, MANAGED_BY_LABEL: MANAGED_BY}},
         "addressType": "IPv6" if ":" in opts.address else "IPv4",
         "endpoints": [{"addresses": [opts.address], "nodeName": opts.node_name,
                        "conditions": {"ready": ready, "serving": ready, "terminating": False}}],
@@ -90,23 +110,49 @@ def slice_object(opts: PublishOptions, ready: bool, when: dt.datetime) -> Obj:
     }
 
 
-def _renewed(obj: Obj) -> dt.datetime | None:
-    text = ((obj.get("metadata") or {}).get("annotations") or {}).get(RENEW_ANNOTATION)
+def lease_object(opts: PublishOptions, when: dt.datetime) -> Obj:
+    """This server's liveness: renewed every ``renew_s``, stale after ``stale_s``."""
+    return {
+        "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+        "metadata": {"name": slice_name(opts), "namespace": opts.namespace,
+                     "labels": {LEASE_LABEL: MANAGED_BY}},
+        "spec": {"holderIdentity": opts.node_name, "leaseDurationSeconds": round(opts.stale_s),
+                 "renewTime": when.strftime("%Y-%m-%dT%H:%M:%S.%fZ")},
+    }
+
+
+def _parse(text: str | None) -> dt.datetime | None:
+    if not text:
+        return None
     try:
-        return dt.datetime.strptime(text or "", "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
+        return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         return None
 
 
-def stale_peers(slices: list[Obj], own: str, now: dt.datetime, stale_s: float) -> list[Obj]:
-    """Peers' slices (managed by kprov-dns) still ready although not renewed for ``stale_s``,
-    returned with their endpoints turned not ready (ready for an update)."""
+def _renewed(piece: Obj, lease: Obj | None) -> dt.datetime | None:
+    """When the server behind ``piece`` last said it was alive: its Lease's renewTime, or
+    the annotation servers wrote before there was a Lease, whichever is later."""
+    stamps = [
+        _parse(((lease or {}).get("spec") or {}).get("renewTime")),
+        _parse(((piece.get("metadata") or {}).get("annotations") or {}).get(RENEW_ANNOTATION)),
+    ]
+    known = [s for s in stamps if s is not None]
+    return max(known) if known else None
+
+
+def stale_peers(slices: list[Obj], leases: Mapping[str, Obj], own: str, now: dt.datetime,
+                stale_s: float) -> list[Obj]:
+    """Peers' slices (managed by kprov-dns) still ready although their server has not
+    renewed for ``stale_s`` (``leases`` by name), returned with their endpoints turned not
+    ready (ready for an update)."""
     out = []
     for s in slices:
         meta = s.get("metadata") or {}
-        if meta.get("name") == own or (meta.get("labels") or {}).get(MANAGED_BY_LABEL) != MANAGED_BY:
+        name = meta.get("name", "")
+        if name == own or (meta.get("labels") or {}).get(MANAGED_BY_LABEL) != MANAGED_BY:
             continue
-        renewed = _renewed(s)
+        renewed = _renewed(s, leases.get(name))
         if renewed is not None and (now - renewed).total_seconds() <= stale_s:
             continue
         endpoints = s.get("endpoints") or []
@@ -124,11 +170,20 @@ def _same(current: Obj, wanted: Obj) -> bool:
 
 
 class Publisher:
-    def __init__(self, client: ApiClient, opts: PublishOptions, ready: Callable[[], bool]) -> None:
+    def __init__(self, client: ApiClient, opts: PublishOptions, ready: Callable[[], bool],
+                 services: Cache, slices: Cache, leases: Cache, peers_known: Callable[[], bool]) -> None:
+        """``ready``: whether this server answers for the cluster (its index synced);
+        ``peers_known``: whether the slices and Leases caches have listed."""
         self.client, self.opts, self.ready = client, opts, ready
+        self.services, self.slices, self.leases = services, slices, leases
+        self.peers_known = peers_known
+        self._lease: Obj | None = None
+
+    def _key(self, name: str) -> str:
+        return f"{self.opts.namespace}/{name}"
 
     async def ensure_service(self) -> None:
-        if not self.opts.cluster_ip:
+        if not self.opts.cluster_ip or self.services.get(self._key(self.opts.service)) is not None:
             return
         with contextlib.suppress(AlreadyExists, Conflict):
             try:
@@ -138,23 +193,49 @@ class Publisher:
                 log.info("created Service %s/%s (%s)", self.opts.namespace, self.opts.service,
                          self.opts.cluster_ip)
 
+    async def _ensure_slice(self, wanted: Obj) -> None:
+        """Write this server's slice if it is missing or says something else (two tries: a
+        cache a moment behind our own last write gives a conflict, then the fresh copy)."""
+        name = wanted["metadata"]["name"]
+        current = self.slices.get(self._key(name))
+        for _ in range(2):
+            if current is None:
+                try:
+                    current = await self.client.get(ENDPOINTSLICES, name, self.opts.namespace)
+                except NotFound:
+                    with contextlib.suppress(AlreadyExists):
+                        await self.client.create(ENDPOINTSLICES, wanted, self.opts.namespace)
+                    return
+            if _same(current, wanted):
+                return
+            meta = {**current["metadata"], "labels": wanted["metadata"]["labels"]}
+            try:
+                await self.client.update(ENDPOINTSLICES, {**current, **wanted, "metadata": meta})
+                return
+            except Conflict:
+                current = None
+
+    def _service_slices(self) -> list[Obj]:
+        def belongs(meta: Obj) -> bool:
+            labels = meta.get("labels") or {}
+            return (meta.get("namespace") == self.opts.namespace
+                    and labels.get(SERVICE_NAME_LABEL) == self.opts.service)
+
+        return [s for s in self.slices.items() if belongs(s.get("metadata") or {})]
+
     async def publish(self) -> bool:
-        """Write this server's slice (and retire stale peers); the readiness it wrote."""
+        """Renew the Lease, write this server's slice if it changed (and retire stale
+        peers); the readiness it published."""
         now = _now()
         ready = self.ready()
-        wanted = slice_object(self.opts, ready, now)
-        try:
-            current = await self.client.get(ENDPOINTSLICES, wanted["metadata"]["name"], self.opts.namespace)
-        except NotFound:
-            await self.client.create(ENDPOINTSLICES, wanted, self.opts.namespace)
-        else:
-            meta = {**current["metadata"], "labels": wanted["metadata"]["labels"],
-                    "annotations": {**(current["metadata"].get("annotations") or {}),
-                                    **wanted["metadata"]["annotations"]}}
-            await self.client.update(ENDPOINTSLICES, {**current, **wanted, "metadata": meta})
-        peers, _ = await self.client.list_all(
-            ENDPOINTSLICES, self.opts.namespace, label_selector=f"{SERVICE_NAME_LABEL}={self.opts.service}")
-        for dead in stale_peers(peers, wanted["metadata"]["name"], now, self.opts.stale_s):
+        self._lease = await renew_lease(self.client, lease_object(self.opts, now), self._lease)
+        wanted = slice_object(self.opts, ready)
+        await self._ensure_slice(wanted)
+        if not self.peers_known():  # before the caches listed, every peer would look silent
+            return ready
+        leases = {(lease.get("metadata") or {}).get("name", ""): lease for lease in self.leases.items()}
+        for dead in stale_peers(self._service_slices(), leases, wanted["metadata"]["name"], now,
+                                self.opts.stale_s):
             with contextlib.suppress(Conflict, NotFound):
                 await self.client.update(ENDPOINTSLICES, dead)
                 log.warning("peer %s stopped renewing: marked not ready", dead["metadata"]["name"])
@@ -180,5 +261,6 @@ class Publisher:
                     break
 
     async def withdraw(self) -> None:
-        with contextlib.suppress(ApiError, OSError, TimeoutError):
-            await self.client.delete(ENDPOINTSLICES, slice_name(self.opts), self.opts.namespace)
+        for res in (ENDPOINTSLICES, LEASES):
+            with contextlib.suppress(ApiError, OSError, TimeoutError):
+                await self.client.delete(res, slice_name(self.opts), self.opts.namespace)

@@ -119,7 +119,7 @@ def test_aggregation_makes_view_edit_admin_nested(index: RbacIndex) -> None:
     assert cluster_admin is not None and missing(edit, cluster_admin)  # edit cannot bind cluster-admin
 
 
-def test_kube_dns_reads_the_cluster_and_writes_only_its_endpoints(index: RbacIndex) -> None:
+def test_kube_dns_reads_the_cluster_and_writes_only_its_endpoints_and_leases(index: RbacIndex) -> None:
     dns = UserInfo("system:kprov:kube-dns", AUTHENTICATED)
     allowed = [
         _ri("watch", "services"),
@@ -129,8 +129,12 @@ def test_kube_dns_reads_the_cluster_and_writes_only_its_endpoints(index: RbacInd
         _ri("watch", "endpointslices", group="discovery.k8s.io"),
         _ri("create", "services", "kube-system"),
         _ri("update", "endpointslices", "kube-system", "kube-dns-h1", group="discovery.k8s.io"),
+        _ri("update", "leases", "kube-system", "kube-dns-h1", group="coordination.k8s.io"),
+        _ri("watch", "leases", "kube-system", group="coordination.k8s.io"),
     ]
     denied = [
+        _ri("update", "leases", "kube-node-lease", "h1", group="coordination.k8s.io"),
+        _ri("watch", "leases", group="coordination.k8s.io"),
         _ri("update", "services", "kube-system", "kube-dns"),
         _ri("create", "services", "default"),
         _ri("update", "endpointslices", "default", "x", group="discovery.k8s.io"),
