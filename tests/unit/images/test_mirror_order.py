@@ -8,7 +8,7 @@ import tomllib
 from collections.abc import Iterable
 from pathlib import Path
 
-from kprov.images.mirror_order import parse, probe, render, reorder, sync_once
+from kprov.images.mirror_order import Syncer, parse, probe, render, reorder, sync_once
 from kprov.provision.templates import TemplateEngine
 from tests.unit.images.test_mirror_hosts import HOSTS, TEMPLATE
 
@@ -93,3 +93,39 @@ def test_probe_tells_a_listener_from_a_closed_port() -> None:
         closed.bind(("127.0.0.1", 0))  # bound, not listening: refused
         up, down = (f"127.0.0.1:{s.getsockname()[1]}" for s in (listener, closed))
         assert probe([up, down, up], timeout_s=1.0) == {up}
+
+
+def test_a_kept_syncer_follows_health_and_edits_to_either_file(tmp_path: Path) -> None:
+    """The service's Syncer remembers what it settled; it still follows the answering
+    mirrors, a new preferred file, and a hosts.toml someone else overwrote."""
+    preferred, hosts = tmp_path / "mirrors", tmp_path / "certs.d"
+    preferred.mkdir()
+    (preferred / "docker.io.toml").write_text(_preferred())
+    alive = {"10.0.0.1:5000", "10.0.0.2:5000", "10.0.0.3:5000"}
+    syncer = Syncer(preferred, hosts, lambda _addresses: set(alive))
+    target = hosts / "docker.io" / "hosts.toml"
+    assert syncer.sync() == ["docker.io"]
+    assert syncer.sync() == []
+    alive.discard("10.0.0.1:5000")
+    assert syncer.sync() == ["docker.io"] and _order(target.read_text())[0] == _mirror(2)
+    target.write_text("# edited by hand\n")
+    assert syncer.sync() == ["docker.io"] and _order(target.read_text())[0] == _mirror(2)
+    (preferred / "docker.io.toml").write_text(_preferred("h3"))  # the role rotated the order
+    alive.add("10.0.0.1:5000")
+    assert syncer.sync() == ["docker.io"]
+    assert _order(target.read_text()) == [_mirror(3), _mirror(1), _mirror(2)]
+    assert syncer.sync() == []
+
+
+def test_probe_gives_up_on_a_silent_address_and_skips_bad_ones() -> None:
+    with socket.socket() as listener, socket.socket() as full:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        up = f"127.0.0.1:{listener.getsockname()[1]}"
+        # a listener whose accept queue is full drops new SYNs: silent, as a powered-off host
+        full.bind(("127.0.0.1", 0))
+        full.listen(0)
+        silent = f"127.0.0.1:{full.getsockname()[1]}"
+        port = full.getsockname()[1]
+        with socket.create_connection(("127.0.0.1", port), timeout=1):  # fills the queue (backlog 0)
+            assert probe([up, silent, "not-an-address:x"], timeout_s=0.3) == {up}
