@@ -1,4 +1,4 @@
-"""The kubelet's use of the API server: pod sources, pod status, final delete, node, lease.
+"""The kubelet's use of the API server: pod sources, pod status, final delete, node.
 
 Built on :class:`kprov.cluster.client.ApiClient`. Pod status is written as a JSON merge
 patch on ``pods/status`` (whole lists replaced), falling back to GET + PUT when the server

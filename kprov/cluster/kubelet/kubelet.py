@@ -227,7 +227,7 @@ class Kubelet:
         since the last post (upstream's nodeStatusUpdateFrequency and
         nodeStatusReportFrequency). The first beat after a start always posts: the kubelet
         role's ready check waits for a heartbeat newer than the start."""
-        facts = host_facts(self.config.root_dir)
+        facts, name = host_facts(self.config.root_dir), self.config.node_name
         lease: dict[str, Any] | None = None
         last_post = -math.inf
         while True:
@@ -237,12 +237,11 @@ class Kubelet:
                 message = (
                     "kubelet is posting ready status" if self._ready else f"runtime not ready: {conditions}"
                 )
-                name = self.config.node_name
                 lease = await renew_lease(self.client, lease_object(name, name, datetime.now(UTC)), lease)
                 node = self._own_node() or await self.api.get_node(name)
                 posted = (node or {}).get("status") or {}
                 status = node_status(
-                    self.config.node_name,
+                    name,
                     facts,
                     self.config.node_ip,
                     self._runtime_version,
@@ -252,7 +251,7 @@ class Kubelet:
                 )
                 due = time.monotonic() - last_post >= self.config.status_report_s
                 if node is None or due or status_changed(posted, status):
-                    await self.api.patch_node_status(self.config.node_name, status)
+                    await self.api.patch_node_status(name, status)
                     last_post = time.monotonic()
             except Exception as err:
                 log.warning("node heartbeat failed: %s", err)
