@@ -228,7 +228,10 @@ class Publisher:
         peers); the readiness it published."""
         now = _now()
         ready = self.ready()
-        self._lease = await renew_lease(self.client, lease_object(self.opts, now), self._lease)
+        try:  # first, so no peer sees this slice ready before its Lease exists
+            self._lease = await renew_lease(self.client, lease_object(self.opts, now), self._lease)
+        except ApiError as exc:  # e.g. a Role edited by hand: the slice is still kept
+            log.warning("renewing Lease %s: %s", slice_name(self.opts), exc)
         wanted = slice_object(self.opts, ready)
         await self._ensure_slice(wanted)
         if not self.peers_known():  # before the caches listed, every peer would look silent

@@ -8,7 +8,8 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
-from kprov.cluster.client.errors import NotFound
+from kprov.cluster.client.errors import ApiError, NotFound
+from kprov.cluster.client.resources import ENDPOINTSLICES
 from kprov.cluster.dns.publish import (
     Publisher,
     PublishOptions,
@@ -153,3 +154,18 @@ def test_an_unchanged_slice_is_not_rewritten_while_the_lease_is_renewed() -> Non
     assert api.writes == [True]
     assert api.lease_writes >= 4
     assert api.leases["kube-dns-h1"]["spec"]["holderIdentity"] == "h1"
+
+
+def test_a_lease_the_server_may_not_write_does_not_stop_its_slice() -> None:
+    """A Role edited by hand (no leases): the server still publishes, and says why."""
+    api = _Api(on_write=lambda: None)
+
+    async def refuse(_res: Any, obj: dict[str, Any], _ns: str = "") -> dict[str, Any]:
+        if obj.get("kind") == "Lease":
+            raise ApiError(403, "Forbidden", 'leases.coordination.k8s.io is forbidden')
+        return api._write(ENDPOINTSLICES, obj)
+
+    api.create = refuse  # type: ignore[method-assign]
+    _run_for(_publisher(api, PublishOptions(node_name="h1", address="10.77.0.11", renew_s=0.2),
+                        lambda: True), 0.5)
+    assert api.writes == [True] and not api.leases
