@@ -43,6 +43,7 @@ from kprov.cluster.client.errors import AlreadyExists, ApiError, Conflict, NotFo
 from kprov.cluster.client.lease_renewal import renew_lease
 from kprov.cluster.client.resources import ENDPOINTSLICES, LEASES, SERVICES
 from kprov.cluster.client.rest import ApiClient
+from kprov.cluster.client.timeutil import format_micro_time, parse_time
 
 __all__ = ["LEASE_SELECTOR", "MANAGED_BY", "Cache", "Publisher", "PublishOptions", "lease_object",
            "service_object", "slice_object", "stale_peers"]
@@ -117,25 +118,16 @@ def lease_object(opts: PublishOptions, when: dt.datetime) -> Obj:
         "metadata": {"name": slice_name(opts), "namespace": opts.namespace,
                      "labels": {LEASE_LABEL: MANAGED_BY}},
         "spec": {"holderIdentity": opts.node_name, "leaseDurationSeconds": round(opts.stale_s),
-                 "renewTime": when.strftime("%Y-%m-%dT%H:%M:%S.%fZ")},
+                 "renewTime": format_micro_time(when)},
     }
-
-
-def _parse(text: str | None) -> dt.datetime | None:
-    if not text:
-        return None
-    try:
-        return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
 
 
 def _renewed(piece: Obj, lease: Obj | None) -> dt.datetime | None:
     """When the server behind ``piece`` last said it was alive: its Lease's renewTime, or
     the annotation servers wrote before there was a Lease, whichever is later."""
     stamps = [
-        _parse(((lease or {}).get("spec") or {}).get("renewTime")),
-        _parse(((piece.get("metadata") or {}).get("annotations") or {}).get(RENEW_ANNOTATION)),
+        parse_time(((lease or {}).get("spec") or {}).get("renewTime")),
+        parse_time(((piece.get("metadata") or {}).get("annotations") or {}).get(RENEW_ANNOTATION)),
     ]
     known = [s for s in stamps if s is not None]
     return max(known) if known else None
