@@ -24,7 +24,6 @@ and ReplicationControllers.
 from __future__ import annotations
 
 import copy
-import datetime as dt
 import logging
 import time
 from dataclasses import dataclass, field
@@ -44,6 +43,7 @@ from kprov.cluster.client.resources import (
     Resource,
 )
 from kprov.cluster.client.store import index_by_namespace
+from kprov.cluster.client.timeutil import format_time
 from kprov.cluster.controllers import hpa_behavior
 from kprov.cluster.controllers.base import Controller, Obj
 from kprov.cluster.controllers.replica_calc import (
@@ -63,10 +63,6 @@ _TARGETS: dict[tuple[str, str], Resource] = {
 }
 _METRICS_PATH = "/apis/metrics.k8s.io/v1beta1/namespaces/{namespace}/pods"
 _SUFFIXES = ("", "k", "M", "G", "T", "P", "E")
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _milli(value: Any) -> int:
@@ -103,11 +99,17 @@ def _set_condition(conditions: list[Obj], kind: str, status: str, reason: str, m
     for cond in conditions:
         if cond.get("type") == kind:
             if cond.get("status") != status:
-                cond["lastTransitionTime"] = _now()
+                cond["lastTransitionTime"] = format_time()
             cond.update(status=status, reason=reason, message=message)
             return
     conditions.append(
-        {"type": kind, "status": status, "lastTransitionTime": _now(), "reason": reason, "message": message}
+        {
+            "type": kind,
+            "status": status,
+            "lastTransitionTime": format_time(),
+            "reason": reason,
+            "message": message,
+        }
     )
 
 
@@ -229,7 +231,7 @@ class PodAutoscalerController(Controller):
                 hpa, "Normal", "SuccessfulRescale", f"New size: {desired}; reason: {reason}"
             )
             self._store_event(key, spec.get("behavior"), current, desired)
-            status["lastScaleTime"] = _now()
+            status["lastScaleTime"] = format_time()
             log.info("hpa %s: %s/%s %d -> %d", key, target.kind, ref.get("name"), current, desired)
         status["desiredReplicas"] = desired
         await self._write_status(hpa, status, conditions)

@@ -14,9 +14,11 @@ import os
 import platform
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+from kprov.cluster.client.timeutil import format_micro_time, format_time
 
 __all__ = [
     "KUBELET_PORT",
@@ -145,10 +147,6 @@ def node_object(
     }
 
 
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def node_status(
     name: str,
     facts: HostFacts,
@@ -158,7 +156,7 @@ def node_status(
     ready_message: str,
     old_conditions: list[Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    now = _now()
+    now = format_time()
     old = {c.get("type"): c for c in old_conditions or []}
 
     def cond(ctype: str, status: bool, reason: str, message: str) -> dict[str, Any]:
@@ -215,8 +213,10 @@ def status_changed(posted: Mapping[str, Any], computed: Mapping[str, Any]) -> bo
     """
 
     def conditions(status: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-        return {c.get("type", ""): {k: v for k, v in c.items() if k != "lastHeartbeatTime"}
-                for c in status.get("conditions") or []}
+        return {
+            c.get("type", ""): {k: v for k, v in c.items() if k != "lastHeartbeatTime"}
+            for c in status.get("conditions") or []
+        }
 
     for key, value in computed.items():
         if key == "conditions":
@@ -246,6 +246,6 @@ def lease_object(name: str, holder: str, renew_time: datetime) -> dict[str, Any]
         "spec": {
             "holderIdentity": holder,
             "leaseDurationSeconds": LEASE_DURATION_S,
-            "renewTime": renew_time.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "renewTime": format_micro_time(renew_time),
         },
     }
