@@ -31,11 +31,7 @@ from rich.console import Console, Group
 from rich.text import Text
 
 from kprov.cli.lightargs import LightCommand
-from kprov.deploy import is_cluster_playbook, needs_prepared_artifacts, prepare_cluster
-from kprov.deploy.preflight import PreflightPhase
-from kprov.deploy.scale_in import NodeRemoval, departed_nodes, remove_departed_nodes
-from kprov.pki.store import PkiError
-from kprov.pki.topology import TopologyError
+from kprov.deploy.playbooks import is_cluster_playbook, needs_prepared_artifacts
 from kprov.provision.errors import ProvisionError
 from kprov.provision.execute import RunOptions, RunReport, TaskResult
 from kprov.provision.pipelines import apply, exec_command, find_playbook, host_facts, ping, plan
@@ -44,6 +40,9 @@ from kprov.provision.redact import SECRET_DIFF, redact_text
 if TYPE_CHECKING:  # the live view and the tables are imported when drawn (not for --json)
     from rich.live import Live
     from rich.table import Table
+
+    from kprov.deploy.scale_in import NodeRemoval
+    from kprov.provision.phases.base import Phase
 
 __all__ = ["EXIT_INTERRUPTED", "register"]
 
@@ -291,6 +290,8 @@ def _scale_in(console: Console, playbook: Path, inventory: list[str], options: R
     """After the cluster playbook: remove the nodes that left the inventory (plan: name them)."""
     if not is_cluster_playbook(playbook) or options.limit or not report.ok:
         return []
+    from kprov.deploy.scale_in import departed_nodes, remove_departed_nodes  # the cluster's only
+
     departed = departed_nodes(inventory[0])
     if not departed:
         return []
@@ -309,8 +310,25 @@ def _prepare_cluster(playbook: Path, inventory: list[str], options: RunOptions) 
     """For kprov's own playbooks: make the PKI, the runtime and the node images current first
     (operator-side phases); their locations become run variables (-e still wins)."""
     if needs_prepared_artifacts(playbook):
+        from kprov.deploy.prepare import prepare_cluster  # the PKI and cryptography: kprov's playbooks only
+
         prepared = prepare_cluster(inventory[0])
         options.extra_vars = {**prepared.extra_vars, **options.extra_vars}
+
+
+def _preflight(skip: frozenset[str]) -> Phase:
+    from kprov.deploy.preflight import PreflightPhase  # the cluster playbook's only
+
+    return PreflightPhase(skip)
+
+
+def _cluster_errors() -> tuple[type[Exception], ...]:
+    """The PKI's and the topology's errors, reported like the engine's (a cluster run's
+    preparation raises them; imported here, not for every run)."""
+    from kprov.pki.store import PkiError
+    from kprov.pki.topology import TopologyError
+
+    return PkiError, TopologyError
 
 
 def _run_playbook(
@@ -329,7 +347,7 @@ def _run_playbook(
     try:
         path = find_playbook(playbook)
         try:
-            checks = [PreflightPhase(_split(skip_preflight))] if is_cluster_playbook(path) else []
+            checks = [_preflight(_split(skip_preflight))] if is_cluster_playbook(path) else []
         except ValueError as err:
             raise typer.BadParameter(str(err), param_hint="--skip-preflight") from None
         with LiveView(console, options.verbosity, enabled=not as_json) as view:
@@ -337,8 +355,12 @@ def _run_playbook(
                             meanwhile=lambda: _prepare_cluster(path, inventory, options),
                             before_plays=checks)
         removed = _scale_in(console, path, inventory, options, report)
-    except (ProvisionError, PkiError, TopologyError) as err:
+    except ProvisionError as err:
         raise _error(console, err) from None
+    except Exception as err:
+        if isinstance(err, _cluster_errors()):
+            raise _error(console, err) from None
+        raise
     except KeyboardInterrupt:  # before the run's own signal handling was in place
         console.print("[red]interrupted[/red]", highlight=False)
         raise typer.Exit(EXIT_INTERRUPTED) from None

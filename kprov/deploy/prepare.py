@@ -16,6 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kprov.bundle.runtime import Runtime, build_runtime
+from kprov.deploy.playbooks import (
+    NODE_PREREQS_PLAYBOOK,
+    REPO_ROOT,
+    SITE_PLAYBOOK,
+    is_cluster_playbook,
+    needs_prepared_artifacts,
+)
 from kprov.images import build_archive, busybox_image, pause_image
 from kprov.images.standins import build_standins, standin_names
 from kprov.pki.from_inventory import ensure_inventory_pki
@@ -24,11 +31,6 @@ from kprov.pki.store import PkiReport
 __all__ = ["NODE_PREREQS_PLAYBOOK", "REPO_ROOT", "SITE_PLAYBOOK", "PreparedCluster", "is_cluster_playbook",
            "needs_prepared_artifacts", "node_images", "prepare_cluster", "standins_archive"]
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SITE_PLAYBOOK = REPO_ROOT / "roles" / "site.yml"
-# Machines made ready to join as nodes (common, kprov's runtime, containerd with the node
-# images): the runtime and the images come from the same operator-side phases.
-NODE_PREREQS_PLAYBOOK = REPO_ROOT / "roles" / "node-prereqs.yml"
 IMAGE_CACHE = Path("/var/lib/kprov/images")
 NODE_IMAGES = {"pause": pause_image, "busybox": busybox_image}
 
@@ -83,16 +85,6 @@ def standins_archive(cache: Path = IMAGE_CACHE) -> Path:
         build_standins(partial)
         partial.rename(path)
     return path
-
-
-def is_cluster_playbook(playbook: Path) -> bool:
-    """True for kprov's own cluster playbook (the one that needs PKI and kprov's runtime)."""
-    return playbook.resolve() == SITE_PLAYBOOK.resolve()
-
-
-def needs_prepared_artifacts(playbook: Path) -> bool:
-    """True for kprov's playbooks whose roles install the runtime and node images kprov builds."""
-    return playbook.resolve() in (SITE_PLAYBOOK.resolve(), NODE_PREREQS_PLAYBOOK.resolve())
 
 
 def prepare_cluster(inventory: str | Path, repo_root: Path = REPO_ROOT) -> PreparedCluster:
