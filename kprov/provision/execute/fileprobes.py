@@ -15,14 +15,21 @@ python3, a file it cannot read, a dangling link followed) the program prints not
 fails, and the same probes run as shell instead, so the answers are always the shell's.
 The group module's ``getent group NAME`` (a name, not a number) and slurp's ``base64 -w0``
 of a regular file are answered the same way: each as shell cost a lab host a subshell and
-an exec, ~2 ms. The program looks each owner and group name up once (NSS reads the whole
-/etc/passwd or /etc/group for every lookup: ~5 ms of a 60-probe batch).
+an exec, ~2 ms. So are the user module's account query (``getent passwd``, ``id -Gn``,
+``getent shadow``: 4 ms of a lab host's CPU as shell, where the password hash needs the
+``spwd`` module, in Python up to 3.12) and wait_for's port probe (``timeout`` and ``bash``
+for a connect: 3 ms) when its host is an IPv4 address (a name would resolve through the
+same NSS, but bash and Python may try its addresses in another order); the probe answers
+0, 1 when the connection fails, 124 when it times out, as ``timeout`` does. The program
+looks each owner and group name up once (NSS reads the whole /etc/passwd or /etc/group
+for every lookup: ~5 ms of a 60-probe batch).
 """
 
 from __future__ import annotations
 
 import base64
 import functools
+import ipaddress
 import marshal
 import re
 import shlex
@@ -33,16 +40,22 @@ from kprov.provision.modules.group import query_script as group_script
 from kprov.provision.modules.slurp import slurp_script
 from kprov.provision.modules.stat import ALGORITHMS, stat_script
 from kprov.provision.modules.sysctl import query_script
+from kprov.provision.modules.user import query_script as user_script
+from kprov.provision.modules.wait_for import port_probe
 
 __all__ = ["FileProbe", "file_probe", "native_script"]
 
 # ("file", path, checksum, content, follow) | ("stat", path, follow, algorithm or "")
-# | ("sysctl", file, proc) | ("group", name) | ("slurp", path)
+# | ("sysctl", file, proc) | ("group", name) | ("slurp", path) | ("user", name)
+# | ("port", host, port, connect_timeout)
 FileProbe = tuple[Any, ...]
 
 _HEAD = re.compile(r"^if \[ -e (?P<q>.+?) \] \|\| \[ -L (?P=q) \]; then stat ")
 _GROUP = re.compile(r"^getent group (?P<q>.+); true$")
 _SLURP = re.compile(r"^base64 -w0 -- (?P<q>.+)$")
+_USER = re.compile(r"^if pw=\$\(getent passwd (?P<q>.+?)\); then ")
+_PORT = re.compile(r"^timeout (?P<t>[1-9][0-9]{0,5}) bash -c 'exec 3<>/dev/tcp/(?P<h>[0-9.]+)/"
+                   r"(?P<p>[1-9][0-9]{0,4})' 2>/dev/null$")
 _SYSCTL = re.compile(r"^printf 'FILE:'; \[ -f (?P<f>.+?) \] && base64 -w0 -- (?P=f); echo; "
                      r"printf 'LIVE:'; cat -- (?P<p>.+?) 2>/dev/null \| ")
 
@@ -72,6 +85,16 @@ def file_probe(command: str) -> FileProbe | None:
     if match is not None:
         path = _word(match.group("q"))
         return ("slurp", path) if path is not None and slurp_script(path) == command else None
+    match = _USER.match(command)
+    if match is not None:
+        name = _word(match.group("q"))
+        # getent passwd takes an all-digit key for a UID: only names are answered here
+        if name and not name[0].isdigit() and user_script(name) == command:
+            return ("user", name)
+        return None
+    match = _PORT.match(command)
+    if match is not None:
+        return _port(match.group("h"), int(match.group("p")), int(match.group("t")), command)
     match = _SYSCTL.match(command)
     if match is not None:
         file, proc = _word(match.group("f")), _word(match.group("p"))
@@ -92,6 +115,16 @@ def file_probe(command: str) -> FileProbe | None:
             if stat_script(path, follow, algorithm or None) == command:
                 return ("stat", path, follow, algorithm)
     return None
+
+
+def _port(host: str, port: int, timeout: int, command: str) -> FileProbe | None:
+    try:
+        ipaddress.IPv4Address(host)
+    except ValueError:
+        return None
+    if port > 65535 or port_probe(host, port, timeout) != command:
+        return None
+    return ("port", host, port, timeout)
 
 
 # The probes reach the program marshalled (format 2: read by every Python 3), because marshal
@@ -142,6 +175,37 @@ def state(p, checksum, content, follow):
 def answer(kind, *a):
     if kind == "file":
         return state(*a)
+    if kind == "port":
+        import _socket
+        host, port, limit = a
+        s = _socket.socket(_socket.AF_INET, _socket.SOCK_STREAM)
+        s.settimeout(limit)
+        try:
+            s.connect((host, port))
+        except TimeoutError:
+            return "", 124
+        except OSError:
+            return "", 1
+        finally:
+            s.close()
+        return "", 0
+    if kind == "user":
+        try:
+            pw = pwd.getpwnam(a[0])
+        except KeyError:
+            return ""
+        groups = [pw.pw_gid]
+        for gid in os.getgrouplist(a[0], pw.pw_gid):
+            if gid != pw.pw_gid and gid != groups[-1]:
+                groups.append(gid)
+        try:
+            import spwd
+            hashed = spwd.getspnam(a[0]).sp_pwdp
+        except KeyError:
+            hashed = ""
+        return "PW:%s:%s:%d:%d:%s:%s:%s\nGROUPS:%s\nSHADOW:%s\n" % (
+            pw.pw_name, pw.pw_passwd, pw.pw_uid, pw.pw_gid, pw.pw_gecos, pw.pw_dir, pw.pw_shell,
+            " ".join(grp.getgrgid(g).gr_name for g in groups), hashed)
     if kind == "group":
         try:
             g = grp.getgrnam(a[0])
@@ -170,7 +234,9 @@ def answer(kind, *a):
 out, err = [], []
 try:
     for n, probe in enumerate(probes, first):
-        out.append(answer(*probe) + "\n%s:%d:0\n" % (token, n))
+        text = answer(*probe)
+        text, rc = text if isinstance(text, tuple) else (text, 0)
+        out.append(text + "\n%s:%d:%d\n" % (token, n, rc))
         err.append("\n%s:%d\n" % (token, n))
 except Exception:
     sys.exit(1)

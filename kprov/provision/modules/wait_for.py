@@ -18,7 +18,7 @@ from typing import Any
 from kprov.provision.modules.args import Arg, parse_args
 from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult
 
-__all__ = ["MODULE", "WaitForModule"]
+__all__ = ["MODULE", "WaitForModule", "port_probe"]
 
 SPEC = {
     "host": Arg(default="127.0.0.1"),
@@ -39,6 +39,13 @@ SPEC = {
 _FAST_POLLS = 20  # x 0.1 s
 
 
+def port_probe(host: str, port: int, connect_timeout: int) -> str:
+    """True (rc 0) when a TCP connection to host:port opens within ``connect_timeout`` s
+    (rc 1 when it is refused or fails, 124 when it times out)."""
+    target = f"/dev/tcp/{host}/{port}"
+    return f"timeout {connect_timeout} bash -c {shlex.quote(f'exec 3<>{target}')} 2>/dev/null"
+
+
 def _check(p: dict[str, Any]) -> str:
     """A shell condition that is true when the wait is over."""
     if p["path"]:
@@ -48,8 +55,7 @@ def _check(p: dict[str, Any]) -> str:
         if p["search_regex"]:
             return f"grep -Eq -- {shlex.quote(p['search_regex'])} {q} 2>/dev/null"
         return f"[ -e {q} ]"
-    target = f"/dev/tcp/{p['host']}/{p['port']}"
-    probe = f"timeout {p['connect_timeout']} bash -c {shlex.quote(f'exec 3<>{target}')} 2>/dev/null"
+    probe = port_probe(p["host"], p["port"], p["connect_timeout"])
     if p["state"] in ("stopped", "drained", "absent"):
         return f"! {probe}"
     return probe
