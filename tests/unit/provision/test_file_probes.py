@@ -1,7 +1,7 @@
 """File probes answered by one python3 process in a batch print exactly what their shell form
 prints (every flag combination, odd names, links; the stat, sysctl, group, slurp and user
-modules' probes and wait_for's port probe too), and fall back to the shell when Python cannot answer the same way (a dangling
-link followed, a file slurp cannot read)."""
+modules' probes and wait_for's port probe too), and fall back to the shell when Python
+cannot answer the same way (a dangling link followed, a file slurp cannot read)."""
 
 from __future__ import annotations
 
