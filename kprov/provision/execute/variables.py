@@ -11,7 +11,8 @@ role defaults (the task's role chain, then the play's other roles).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import functools
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from kprov.provision.execute.context import HostState, PlayContext, RunContext
@@ -73,19 +74,53 @@ def _fact_layer(host: HostState) -> dict[str, Any]:
     return layer
 
 
+_PENDING = object()
+
+
+class _MagicVars(dict[str, Any]):
+    """The magic variables of one scope. The two that cost a pass over the play's hosts or
+    the inventory's groups (the live hosts, the host's group names) are computed when first
+    read: every task's and every ``hostvars`` lookup's scope has them, few templates read
+    them (a no-op of 50 hosts built ~13,000 such scopes; the two were a sixth of its plays
+    phase, py-spy). Reads go through ``__getitem__`` (VarScope's); ``get``/``items``/
+    ``values`` resolve too."""
+
+    def __init__(self, values: dict[str, Any], lazy: dict[str, Callable[[], Any]]) -> None:
+        super().__init__(values)
+        for key in lazy:
+            dict.__setitem__(self, key, _PENDING)
+        self._lazy = lazy
+
+    def __getitem__(self, key: str) -> Any:
+        value = dict.__getitem__(self, key)
+        if value is _PENDING:
+            value = self._lazy[key]()
+            dict.__setitem__(self, key, value)
+        return value
+
+    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+        return self[key] if key in self else default  # noqa: SIM401 - self.get is this method
+
+    def items(self) -> list[tuple[str, Any]]:  # type: ignore[override]
+        return [(key, self[key]) for key in self]
+
+    def values(self) -> list[Any]:  # type: ignore[override]
+        return [self[key] for key in self]
+
+
 def _magic(run: RunContext, pctx: PlayContext | None, host: HostState, task: Task | None) -> dict[str, Any]:
     play_hosts = pctx.hosts if pctx else list(run.hosts)
-    alive = [h for h in play_hosts if run.hosts[h].alive] if pctx else play_hosts
+    alive = functools.cache(lambda: [h for h in play_hosts if run.hosts[h].alive] if pctx else play_hosts)
+    lazy: dict[str, Callable[[], Any]] = {
+        "group_names": lambda: _group_names(run, host.name),
+        "play_hosts": alive,
+        "ansible_play_hosts": alive,
+    }
     magic: dict[str, Any] = {
         "inventory_hostname": host.name,
         "inventory_hostname_short": host.name.split(".")[0],
-        "group_names": sorted(g for g in run.inventory.groups_of(host.name) if g not in ("all", "ungrouped"))
-        if host.name in run.inventory.hosts
-        else [],
         "groups": run.groups,
         "hostvars": HostVarsView(run, pctx),
-        "play_hosts": alive,
-        "ansible_play_hosts": alive,
         "ansible_play_hosts_all": play_hosts,
         "ansible_play_batch": pctx.batch if pctx else play_hosts,
         "ansible_check_mode": run.options.check,
@@ -108,7 +143,13 @@ def _magic(run: RunContext, pctx: PlayContext | None, host: HostState, task: Tas
         magic["role_name"] = role.name
         magic["role_path"] = str(role.path)
         magic["ansible_role_name"] = role.name
-    return magic
+    return _MagicVars(magic, lazy)
+
+
+def _group_names(run: RunContext, host: str) -> list[str]:
+    if host not in run.inventory.hosts:
+        return []
+    return sorted(g for g in run.inventory.groups_of(host) if g not in ("all", "ungrouped"))
 
 
 def _role_layers(play: Play | None, chain: tuple[Role, ...], attr: str) -> list[dict[str, Any]]:

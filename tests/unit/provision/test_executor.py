@@ -330,3 +330,42 @@ def test_throttle_limits_hosts_running_a_task_at_once(
     report, _ = run_fake(tmp_path, monkeypatch, {"site.yml": site}, H3, fakes)
     assert [r.status for r in report.results if r.task == "restart it"] == ["changed"] * 3
     assert running["max"] == 1
+
+
+def test_magic_vars_group_names_and_the_live_play_hosts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """group_names: the host's groups, sorted, without all/ungrouped (also through hostvars);
+    ansible_play_hosts: the play's hosts still alive when read; _all: every one of them."""
+    inventory = """
+all:
+  hosts:
+    h3:
+  children:
+    web:
+      hosts: {h1: {}, h2: {}}
+    db:
+      hosts: {h2: {}}
+"""
+    site = """
+- hosts: all
+  gather_facts: false
+  tasks:
+    - {name: h3 fails, fail: {msg: gone}, when: inventory_hostname == 'h3'}
+    - name: read them
+      set_fact:
+        names: "{{ group_names }}"
+        live: "{{ ansible_play_hosts }}"
+        also_live: "{{ play_hosts }}"
+        every: "{{ ansible_play_hosts_all }}"
+        of_h2: "{{ hostvars['h2'].group_names }}"
+"""
+    files = {"site.yml": site, "hosts.yml": inventory}
+    _, runtime = run_fake(tmp_path, monkeypatch, files, ["h1", "h2", "h3"])
+    assert runtime["h1"]["names"] == ["web"]
+    assert runtime["h2"]["names"] == ["db", "web"]
+    for host in ("h1", "h2"):
+        assert runtime[host]["live"] == runtime[host]["also_live"] == ["h1", "h2"]
+        assert sorted(runtime[host]["every"]) == ["h1", "h2", "h3"]
+        assert runtime[host]["of_h2"] == ["db", "web"]
+    assert "names" not in runtime["h3"]
