@@ -11,7 +11,6 @@ role defaults (the task's role chain, then the play's other roles).
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -75,6 +74,7 @@ def _fact_layer(host: HostState) -> dict[str, Any]:
 
 
 _PENDING = object()
+Vars = dict[str, Any]
 
 
 class _MagicVars(dict[str, Any]):
@@ -110,7 +110,9 @@ class _MagicVars(dict[str, Any]):
 
 def _magic(run: RunContext, pctx: PlayContext | None, host: HostState, task: Task | None) -> dict[str, Any]:
     play_hosts = pctx.hosts if pctx else list(run.hosts)
-    alive = functools.cache(lambda: [h for h in play_hosts if run.hosts[h].alive] if pctx else play_hosts)
+    def alive() -> list[str]:
+        return [h for h in play_hosts if run.hosts[h].alive] if pctx else play_hosts
+
     lazy: dict[str, Callable[[], Any]] = {
         "group_names": lambda: _group_names(run, host.name),
         "play_hosts": alive,
@@ -152,12 +154,14 @@ def _group_names(run: RunContext, host: str) -> list[str]:
     return sorted(g for g in run.inventory.groups_of(host) if g not in ("all", "ungrouped"))
 
 
-def _role_layers(play: Play | None, chain: tuple[Role, ...], attr: str) -> list[dict[str, Any]]:
-    """Highest first: the task's own role chain (innermost first), then the play's other roles."""
-    layers = [getattr(r, attr) for r in reversed(chain)]
+def _role_layers(play: Play | None, chain: tuple[Role, ...]) -> tuple[list[Vars], list[Vars]]:
+    """The roles' vars and defaults, highest first: the task's own role chain (innermost
+    first), then the play's other roles (told apart by identity: comparing Role dataclasses
+    compares their variables)."""
+    roles = list(reversed(chain))
     if play is not None:
-        layers += [getattr(r, attr) for r in reversed(play.roles) if r not in chain]
-    return [layer for layer in layers if layer]
+        roles += [r for r in reversed(play.roles) if all(r is not c for c in chain)]
+    return [r.vars for r in roles if r.vars], [r.defaults for r in roles if r.defaults]
 
 
 def host_scope(run: RunContext, pctx: PlayContext | None, host: HostState) -> VarScope:
@@ -192,10 +196,11 @@ def _layers(run: RunContext, pctx: PlayContext | None, host: HostState, task: Ta
     if task is not None:
         layers.append((task.vars, True))
         layers += [(v, True) for v in reversed(task.scope.vars)]
-    layers += [(v, True) for v in _role_layers(play, chain, "vars")]
+    role_vars, role_defaults = _role_layers(play, chain)
+    layers += [(v, True) for v in role_vars]
     if play is not None:
         layers.append((play.vars, True))
     layers.append((_fact_layer(host), False))
     layers.append((host.inventory_vars, True))
-    layers += [(v, True) for v in _role_layers(play, chain, "defaults")]
+    layers += [(v, True) for v in role_defaults]
     return layers
