@@ -113,6 +113,13 @@ def lookup(name: str) -> Module:
     impl = _names().get(name)
     if impl is None:
         raise UnknownModuleError(name)
+    return _guarded_module(impl)
+
+
+@functools.cache
+def _guarded_module(impl: str) -> Module:
+    """One wrapper per module (modules are stateless): every task of every host, and every
+    prediction, looks its module up (~10,000 lookups in a 50-host no-op)."""
     return _Guarded(importlib.import_module(f"kprov.provision.modules.{impl}").MODULE)
 
 
