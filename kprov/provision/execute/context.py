@@ -106,6 +106,8 @@ class RunContext:
     async_finishers: dict[str, Finisher] = field(default_factory=dict, repr=False)
     # check mode (plan): the results of the ``async``/``poll: 0`` jobs it did not start
     planned_jobs: dict[str, ModuleResult] = field(default_factory=dict, repr=False)
+    # one host's look-ahead predicts at a time (execute.lookahead)
+    lookahead_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _digests: dict[tuple[Any, ...], tuple[str, int]] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _digest_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)

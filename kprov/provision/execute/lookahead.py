@@ -8,6 +8,11 @@ cache (execute.probecache). A play then predicts only what is not covered yet: n
 unless a task changed the host (the cache and its coverage are dropped) or a prediction
 could not be made. ``early``: probes a phase before the plays will ask (kprov's preflight
 probe), read in the same round trip.
+
+The predictions are pure operator CPU, and hosts predict one at a time (the run's
+``lookahead_lock``; the round trips overlap): interleaved on the GIL, all hosts' predictions
+ended together, late, and every batch then started at once; one at a time, the first host's
+batch starts after one prediction, and the hosts work while the operator predicts the next.
 """
 
 from __future__ import annotations
@@ -42,14 +47,15 @@ def _read(run: RunContext, plays: list[Play], host: str, early: Sequence[ProbeKe
     tasks: list[Task] = []
     keys: list[ProbeKey] = list(early)
     runner: HostRunner | None = None
-    for play in plays:
-        hosts = PlayRunner(run, play).hosts()
-        if host not in hosts:
-            continue
-        pctx = PlayContext(play=play, hosts=hosts, batch=hosts, sync=None)
-        runner = HostRunner(run, pctx, state)
-        play_tasks, play_keys = runner.predict_play(standins)
-        tasks += play_tasks
-        keys += play_keys
+    with run.lookahead_lock:
+        for play in plays:
+            hosts = PlayRunner(run, play).hosts()
+            if host not in hosts:
+                continue
+            pctx = PlayContext(play=play, hosts=hosts, batch=hosts, sync=None)
+            runner = HostRunner(run, pctx, state)
+            play_tasks, play_keys = runner.predict_play(standins)
+            tasks += play_tasks
+            keys += play_keys
     if runner is not None:
         runner.tasks.prefetch(keys, tasks, generation)
