@@ -33,6 +33,7 @@ import ipaddress
 import marshal
 import re
 import shlex
+from collections.abc import Callable
 from typing import Any
 
 from kprov.provision.modules.fileops import probe_script
@@ -70,28 +71,20 @@ def _word(quoted: str) -> str | None:
 
 @functools.lru_cache(maxsize=4096)
 def file_probe(command: str) -> FileProbe | None:
-    """What a file, stat, sysctl, group or slurp probe command reads (None: not exactly one
-    of them).
+    """What a file, stat, sysctl, group, slurp, user or port probe command reads (None: not
+    exactly one of them).
     Remembered per command: a batch asks twice (to order it, then to write it), and telling
     a probe means rendering up to 22 candidate scripts."""
     match = _GROUP.match(command)
     if match is not None:
-        name = _word(match.group("q"))
-        # getent takes an all-digit key for a GID: only names are answered here
-        if name and not name[0].isdigit() and group_script(name) == command:
-            return ("group", name)
-        return None
+        return _named("group", match, group_script, command)
     match = _SLURP.match(command)
     if match is not None:
         path = _word(match.group("q"))
         return ("slurp", path) if path is not None and slurp_script(path) == command else None
     match = _USER.match(command)
     if match is not None:
-        name = _word(match.group("q"))
-        # getent passwd takes an all-digit key for a UID: only names are answered here
-        if name and not name[0].isdigit() and user_script(name) == command:
-            return ("user", name)
-        return None
+        return _named("user", match, user_script, command)
     match = _PORT.match(command)
     if match is not None:
         return _port(match.group("h"), int(match.group("p")), int(match.group("t")), command)
@@ -115,6 +108,13 @@ def file_probe(command: str) -> FileProbe | None:
             if stat_script(path, follow, algorithm or None) == command:
                 return ("stat", path, follow, algorithm)
     return None
+
+
+def _named(kind: str, match: re.Match[str], script: Callable[[str], str], command: str) -> FileProbe | None:
+    """A group or user probe: getent takes an all-digit key for a GID or UID, so only names
+    are answered here."""
+    name = _word(match.group("q"))
+    return (kind, name) if name and not name[0].isdigit() and script(name) == command else None
 
 
 def _port(host: str, port: int, timeout: int, command: str) -> FileProbe | None:
