@@ -27,7 +27,7 @@ def prepare_cmd(
                                     help="Write the extra vars (JSON) to this file instead of stdout."),
 ) -> None:
     """Make the PKI, kprov's runtime and the node images current; print the extra vars for site.yml."""
-    from kprov.deploy import prepare_cluster  # heavy (PKI, bundle); only this command needs it
+    from kprov.deploy.prepare import prepare_cluster  # heavy (PKI, bundle); only this command needs it
 
     try:
         prepared = prepare_cluster(inventory)

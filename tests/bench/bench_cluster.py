@@ -74,7 +74,7 @@ def _run(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def _prepare(cwd: Path, inventory: Path) -> None:
-    code = "import sys; from kprov.deploy import prepare_cluster; prepare_cluster(sys.argv[1])"
+    code = "import sys; from kprov.deploy.prepare import prepare_cluster; prepare_cluster(sys.argv[1])"
     subprocess.run([sys.executable, "-c", code, str(inventory)], check=True, cwd=cwd)
 
 

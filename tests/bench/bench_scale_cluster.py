@@ -99,7 +99,7 @@ def main() -> None:
         inventory = lab.write_inventory(work / "hosts.yml", count)
         start = time.monotonic()
         _kprov("pki", "init", "-i", str(inventory))
-        code = "import sys; from kprov.deploy import prepare_cluster; prepare_cluster(sys.argv[1])"
+        code = "import sys; from kprov.deploy.prepare import prepare_cluster; prepare_cluster(sys.argv[1])"
         subprocess.run([sys.executable, "-c", code, str(inventory)], check=True)
         print(f"cluster_prepare_s = {time.monotonic() - start:.1f}")
         waited = wait_for_fresh_disk(lab.layout.state_dir, deleted_at, args.disk_wait_max)
