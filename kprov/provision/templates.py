@@ -1,4 +1,4 @@
-"""One Jinja2 environment for the engine (StrictUndefined + Ansible filters) and lazy variables.
+"""One Jinja2 environment for the engine (strict undefined + Ansible filters) and lazy variables.
 
 * :class:`TemplateEngine` owns the environment and a cache of compiled templates; their
   byte-code is also kept on disk across runs (Jinja2's own FileSystemBytecodeCache, keyed
@@ -33,6 +33,7 @@ from kprov.provision.template_filters import ANSIBLE_FILTERS, ANSIBLE_TESTS, to_
 
 __all__ = [
     "ANSIBLE_MANAGED",
+    "AnsibleUndefined",
     "OMIT",
     "Layer",
     "TemplateEngine",
@@ -54,13 +55,29 @@ def is_template(value: Any) -> bool:
     return isinstance(value, str) and ("{{" in value or "{%" in value)
 
 
+class AnsibleUndefined(jinja2.StrictUndefined):
+    """Strict, except that an attribute or item of an undefined value is that same undefined
+    value: ``a.b is defined`` is false and ``a.b | default(x)`` is x when ``a`` is undefined,
+    as in Ansible; printing, comparing or iterating it still raises, naming ``a``."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        if name[:2] == "__":
+            raise AttributeError(name)
+        return self
+
+    def __getitem__(self, key: Any) -> Any:
+        return self
+
+
 class TemplateEngine:
     """The single Jinja2 environment; safe to share between host threads."""
 
     def __init__(self, extra_globals: Mapping[str, Any] | None = None,
                  bytecode_dir: Path | None = None) -> None:
         self.env = jinja2.Environment(
-            undefined=jinja2.StrictUndefined,
+            undefined=AnsibleUndefined,
             # Ansible's: no trailing newline kept by Jinja itself (an included template adds
             # none), the source's trailing newlines restored after rendering (render)
             keep_trailing_newline=False,

@@ -90,6 +90,29 @@ def test_undefined_through_another_variable_names_both(scope) -> None:
     assert "t.j2" in str(err.value) and "raw" in str(err.value)
 
 
+@pytest.mark.parametrize(
+    ("expr", "expected"),
+    [
+        ("nope.job_id is defined", False),
+        ("nope['a'].b is undefined", True),
+        ("cfg.missing.deeper is defined", False),
+        ("(nope.job_id | default('none')) == 'none'", True),
+    ],
+)
+def test_attribute_of_undefined_is_undefined_as_in_ansible(scope, expr, expected) -> None:
+    # ansible-playbook: `when: result.ansible_job_id is defined` skips when `result` was never
+    # registered on that host; the same guard must not fail the task here
+    assert scope.condition(expr, "when") is expected
+
+
+@pytest.mark.parametrize(("source", "name"), [("{{ nope.job_id }}", "nope"), ("x{{ nope['a'].b }}", "nope"),
+                                              ("{{ cfg.missing.deeper }}", "missing")])
+def test_using_an_attribute_of_undefined_still_fails(scope, source, name) -> None:
+    with pytest.raises(UndefinedVariableError) as err:
+        scope.template(source, "t.j2")
+    assert err.value.variable == name
+
+
 def test_self_reference_is_an_error(scope) -> None:
     with pytest.raises(TemplateError, match="refers to itself"):
         scope.template("{{ loop_a }}", "t")
