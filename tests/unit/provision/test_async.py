@@ -94,6 +94,21 @@ def test_poll_waits_for_the_job_and_removes_its_files(tmp_path: Path,
     assert list((tmp_path / "jobs").iterdir()) == []
 
 
+def test_a_finished_job_leaves_no_watcher_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the watcher would otherwise sleep out the whole limit, then kill whatever process group
+    # took the finished job's number
+    done, _ = _run(tmp_path, monkeypatch, """
+    - name: job
+      command: echo polled
+      async: 600
+      poll: 1
+""")
+    assert done == [("job", "changed")]
+    time.sleep(0.3)
+    left = subprocess.run(["pgrep", "-f", str(tmp_path / "jobs")], capture_output=True, text=True)
+    assert left.stdout == "", "the job's watcher outlived the job"
+
+
 def test_poll_reports_a_job_past_its_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     done, var = _run(tmp_path, monkeypatch, """
     - name: job
