@@ -84,6 +84,9 @@ class TemplateEngine:
             trim_blocks=True,
             extensions=["jinja2.ext.do", "jinja2.ext.loopcontrols"],
             autoescape=False,
+            # Ansible's: a None printed by {{ }} is empty text ("a {{ none }}" is "a "), so a
+            # template renders the same file under both
+            finalize=_none_as_empty,
         )
         self.env.filters.update(ANSIBLE_FILTERS)
         self.env.tests.update(ANSIBLE_TESTS)
@@ -96,7 +99,8 @@ class TemplateEngine:
         self._disk = _bytecode_cache(bytecode_dir)
         # What the compiled code depends on besides the source.
         self._settings = repr((jinja2.__version__, self.env.trim_blocks, self.env.lstrip_blocks,
-                               self.env.keep_trailing_newline, sorted(self.env.extensions)))
+                               self.env.keep_trailing_newline, sorted(self.env.extensions),
+                               "finalize: none as empty"))
 
     def compile(self, source: str, where: str) -> jinja2.Template:
         cached = self._compiled.get(source)
@@ -223,13 +227,16 @@ class VarScope(Mapping[str, Any]):
         except Exception as err:
             raise TemplateError(f"{where}: {type(err).__name__}: {err}") from None
         if isinstance(value, jinja2.Undefined):
-            value._fail_with_undefined_error()  # raises through StrictUndefined
+            try:
+                value._fail_with_undefined_error()  # raises through StrictUndefined
+            except jinja2.UndefinedError as err:
+                raise _undefined(err, where) from None
         return value
 
     def template(self, value: Any, where: str) -> Any:
         """Render strings inside any structure; a lone ``{{ expr }}`` keeps its native type,
-        except a number computed by an expression (not a bare ``{{ name }}``), which Ansible's
-        (non-native) templating turns into its text. String
+        except a number or None computed by an expression (not a bare ``{{ name }}``), which
+        Ansible's (non-native) templating turns into its text ("" for None). String
         literals inside ``{{ }}`` keep their backslashes (see escape_backslashes)."""
         if isinstance(value, str):
             if not is_template(value):
@@ -241,10 +248,12 @@ class VarScope(Mapping[str, Any]):
                     result = _unwrap(self.evaluate(match.group("expr"), where))
                 except jinja2.UndefinedError as err:
                     raise _undefined(err, where) from None
-                if (isinstance(result, int | float) and not isinstance(result, bool)
-                        and not match.group("expr").strip().isidentifier()):
+                name = match.group("expr").strip()
+                if name.isidentifier() and name in self:
+                    return result  # a bare variable keeps its value, None included
+                if isinstance(result, int | float) and not isinstance(result, bool):
                     return str(result)
-                return result
+                return "" if result is None else result
             # the escaping re-joins Jinja's tokens, which drops a final newline: restore from the source
             return _restore_newlines(source, self.render(value, where))
         if isinstance(value, Mapping) and not isinstance(value, VarScope):
@@ -322,6 +331,10 @@ def _needs_render(value: Any) -> bool:
     if isinstance(value, list):
         return any(_needs_render(v) for v in value)
     return False
+
+
+def _none_as_empty(value: Any) -> Any:
+    return "" if value is None else value
 
 
 def _unwrap(value: Any) -> Any:

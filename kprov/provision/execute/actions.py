@@ -9,12 +9,15 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from kprov.provision.errors import PlaybookError
+from kprov.provision.errors import PlaybookError, UndefinedVariableError
 from kprov.provision.modules.base import ModuleResult
 from kprov.provision.template_filters import to_bool
 from kprov.provision.templates import VarScope
 
-__all__ = ["ENGINE_RUNNERS", "RAW_ARG_KEYS"]
+__all__ = ["ENGINE_RUNNERS", "NOT_DEFINED", "RAW_ARG_KEYS"]
+
+# What ``debug: var=`` shows for a variable that is not defined (ansible-core's words).
+NOT_DEFINED = "VARIABLE IS NOT DEFINED!"
 
 # Arguments that are expressions, evaluated by the action itself (never templated beforehand).
 RAW_ARG_KEYS: dict[str, frozenset[str]] = {"assert": frozenset({"that"}), "debug": frozenset({"var"})}
@@ -23,7 +26,10 @@ RAW_ARG_KEYS: dict[str, frozenset[str]] = {"assert": frozenset({"that"}), "debug
 def _debug(args: Mapping[str, Any], scope: VarScope, runtime: dict[str, Any], where: str) -> ModuleResult:
     if "var" in args:
         name = str(args["var"])
-        value = scope.template(scope.evaluate(name, f"{where} var"), where)
+        try:
+            value = scope.template(scope.evaluate(name, f"{where} var"), where)
+        except UndefinedVariableError:
+            value = NOT_DEFINED  # ansible-core's debug says so and the task is ok
         return ModuleResult(msg=f"{name}: {value!r}", data={name: value})
     msg = args.get("msg", "Hello world!")
     return ModuleResult(msg=msg if isinstance(msg, str) else repr(msg), data={"msg": msg})

@@ -271,6 +271,27 @@ def test_undefined_variable_names_task_template_and_variable(
     assert "render conf" in result.msg and "web_port" in result.msg and "conf.j2" in result.msg
 
 
+def test_debug_var_of_an_undefined_variable_is_ok_as_in_ansible(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # ansible-core's debug prints "VARIABLE IS NOT DEFINED!" and carries on; it used to end
+    # the host with an internal error
+    site = """
+- hosts: all
+  gather_facts: false
+  vars: {d: {a: 1}}
+  tasks:
+    - {name: plain, debug: {var: nope}}
+    - {name: attribute, debug: {var: d.zz}}
+    - {name: after, debug: {var: d.a}}
+"""
+    report, _ = run_fake(tmp_path, monkeypatch, {"site.yml": site}, ["h1"])
+    assert statuses(report, "h1") == [("plain", "ok"), ("attribute", "ok"), ("after", "ok")]
+    shown = [r.result for r in report.results]
+    assert shown[0]["nope"] == shown[1]["d.zz"] == "VARIABLE IS NOT DEFINED!"
+    assert shown[2]["d.a"] == 1 and not report.errors
+
+
 def test_check_mode_and_diff_reach_the_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     fakes = {"h1": FakeConnector(host="h1").on("echo", stdout="x\n").on("^true$")}
     site = """

@@ -113,6 +113,23 @@ def test_using_an_attribute_of_undefined_still_fails(scope, source, name) -> Non
     assert err.value.variable == name
 
 
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("{{ nothing }}", None),  # a bare variable keeps its value
+        ("{{ None }}", ""),  # not a variable: an expression
+        ("{{ cfg.none_here | default(None) }}", ""),
+        ("{{ nothing | default('x') }}", ""),  # defined (as None): no default; printed empty
+        ("a {{ nothing }}|{{ none }}", "a |"),
+        ("{{ [1, None] }}", [1, None]),  # inside a value None stays None
+    ],
+)
+def test_none_printed_by_an_expression_is_empty_as_in_ansible(source, expected) -> None:
+    # ansible-playbook 2.18 answers the same for each (set_fact, then debug)
+    scope = TemplateEngine().scope([({"nothing": None, "cfg": {}}, True)])
+    assert scope.template(source, "t") == expected
+
+
 def test_self_reference_is_an_error(scope) -> None:
     with pytest.raises(TemplateError, match="refers to itself"):
         scope.template("{{ loop_a }}", "t")
