@@ -1,7 +1,10 @@
-"""Ansible-compatible Jinja2 filters and tests (the common subset kprov roles use).
+"""Ansible-compatible Jinja2 filters and tests: ansible.builtin's, but for password_hash, the
+vault filters and the win_* path filters.
 
 Registered on the one environment built in :mod:`kprov.provision.templates`. Each function
-follows the behaviour of the Ansible filter of the same name.
+follows the behaviour of the Ansible filter of the same name; the math and combinatorics set
+lives in :mod:`template_filters_math`, the ones that read the operator's machine in
+:mod:`template_filters_host`.
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ from typing import Any
 import yaml
 from jinja2 import pass_environment
 from jinja2.runtime import Undefined
+
+from kprov.provision.template_filters_host import HOST_FILTERS
+from kprov.provision.template_filters_math import MATH_FILTERS
 
 __all__ = ["ANSIBLE_FILTERS", "ANSIBLE_TESTS", "to_bool"]
 
@@ -342,7 +348,10 @@ ANSIBLE_FILTERS: dict[str, Callable[..., Any]] = {
     "md5": lambda v: _hash(v, "md5"),
     "sha1": lambda v: _hash(v, "sha1"),
     "extract": _extract,
-    "zip": lambda a, *b: [list(t) for t in zip(a, *b, strict=False)],
+    "split": lambda value, sep=None, maxsplit=-1: str(value).split(sep, maxsplit),
+    "from_yaml_all": lambda data: list(yaml.safe_load_all(data)) if isinstance(data, str) else data,
+    **MATH_FILTERS,
+    **HOST_FILTERS,
 }
 
 ANSIBLE_TESTS: dict[str, Callable[..., bool]] = {

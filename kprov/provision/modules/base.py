@@ -201,7 +201,7 @@ class ModuleResult:
         out["failed"] = self.failed
         if self.skipped:
             out["skipped"] = True
-        if self.msg:
+        if self.msg and "msg" not in self.data:  # debug's msg is a value of its own (a list, ...)
             out["msg"] = self.msg
         if self.diff:
             out["diff"] = self.diff
