@@ -4,7 +4,7 @@ vault filters and the win_* path filters.
 Registered on the one environment built in :mod:`kprov.provision.templates`. Each function
 follows the behaviour of the Ansible filter of the same name; the math and combinatorics set
 lives in :mod:`template_filters_math`, the ones that read the operator's machine in
-:mod:`template_filters_host`.
+:mod:`template_filters_host`, and the tests beyond the common ones in :mod:`template_tests`.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from jinja2.runtime import Undefined
 
 from kprov.provision.template_filters_host import HOST_FILTERS
 from kprov.provision.template_filters_math import MATH_FILTERS
+from kprov.provision.template_tests import MORE_TESTS
 
 __all__ = ["ANSIBLE_FILTERS", "ANSIBLE_TESTS", "to_bool"]
 
@@ -380,4 +381,5 @@ ANSIBLE_TESTS: dict[str, Callable[..., bool]] = {
     "truthy": lambda v: bool(v),
     "falsy": lambda v: not v,
     "abs": posixpath.isabs,
+    **MORE_TESTS,
 }
