@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from kprov.provision.errors import TemplateError
+from kprov.provision.lookups_data import DATA_LOOKUPS
+from kprov.provision.searchpath import search_file, search_paths
 
 __all__ = ["LOOKUPS", "join_lookup", "run_lookup", "search_file"]
 
@@ -47,24 +49,6 @@ def _listify(terms: Any) -> list[Any]:
     if isinstance(terms, list | tuple):
         return list(terms)
     return [terms]
-
-
-def search_paths(variables: Mapping[str, Any]) -> list[Path]:
-    paths = variables.get("ansible_search_path") if "ansible_search_path" in variables else None
-    if not paths:
-        paths = [variables.get("playbook_dir", ".")] if "playbook_dir" in variables else ["."]
-    return [Path(str(p)) for p in paths]
-
-
-def search_file(variables: Mapping[str, Any], subdir: str, name: str) -> Path | None:
-    """The first existing ``name`` in the search path (``subdir`` first in each directory)."""
-    if os.path.isabs(name):
-        return Path(name) if os.path.exists(name) else None
-    for base in search_paths(variables):
-        for candidate in (base / subdir / name, base / name):
-            if candidate.exists():
-                return candidate
-    return None
 
 
 def _items(terms: list[Any], variables: Vars, t: Templar, sub: str, kw: Kw) -> list[Any]:
@@ -368,6 +352,7 @@ LOOKUPS: dict[str, Lookup] = {
     "env": _env,
     "password": _password,
     "sequence": _sequence,
+    **DATA_LOOKUPS,
 }
 
 
