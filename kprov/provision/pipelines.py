@@ -85,6 +85,7 @@ def open_run(
         playbook_dir=base,
     )
     extra = _playbook_var_layers(base, inv) if playbook_dir else []
+    run.playbook_var_layers = extra
     for name in inv.hosts:
         run.hosts[name] = HostState(name=name, inventory_vars=inv.host_vars(name, extra))
     options.forks = resolve_forks(options.forks, len(inv.hosts))

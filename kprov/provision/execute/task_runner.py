@@ -29,6 +29,7 @@ from kprov.provision.errors import ProvisionError, UndefinedVariableError
 from kprov.provision.execute.actions import ENGINE_RUNNERS, RAW_ARG_KEYS
 from kprov.provision.execute.async_jobs import ASYNC_STATUS_NAMES, DEFAULT_ASYNC_DIR, AsyncStatus, AsyncTask
 from kprov.provision.execute.context import HostState, PlayContext, RunContext
+from kprov.provision.execute.group_by import group_by
 from kprov.provision.execute.include_vars import include_vars
 from kprov.provision.execute.module_defaults import defaults_for
 from kprov.provision.execute.prefetch import first_probe, prefetch
@@ -294,7 +295,7 @@ class TaskRunner:
     # -- probes: prediction, prefetch, invalidation ----------------------------------------
     def _predictable_module(self, task: Task) -> Any:
         """The module whose first probes can be predicted for ``task``, or None."""
-        if (task.action in ENGINE_RUNNERS or task.action == "include_vars"
+        if (task.action in ENGINE_RUNNERS or task.action in ("include_vars", "group_by")
                 or task.delegate_to or task.async_seconds is not None
                 or self.host.connector is None):
             return None
@@ -485,6 +486,8 @@ class TaskRunner:
         if task.action == "include_vars":
             return _Call(include_vars(args, lambda name, kind: self.find_file(task, name, kind),
                                       self.host.included_vars, where), None)
+        if task.action == "group_by":
+            return _Call(group_by(self.run, self.host.name, args), None)
         runner = ENGINE_RUNNERS.get(task.action)
         if runner is not None:
             owner = self.facts_host(task, scope) if task.action == "set_fact" else self.host

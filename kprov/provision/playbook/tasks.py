@@ -73,6 +73,7 @@ ENGINE_ACTIONS = frozenset(
         "include_role",
         "import_role",
         "include_vars",
+        "group_by",
     ]
 )
 _RAW_MODULES = frozenset({"command", "shell", "raw", "script"})

@@ -292,6 +292,31 @@ def test_debug_var_of_an_undefined_variable_is_ok_as_in_ansible(
     assert shown[2]["d.a"] == 1 and not report.errors
 
 
+def test_group_by_builds_groups_later_plays_and_patterns_see(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = """
+- hosts: all
+  gather_facts: false
+  tasks:
+    - {name: by parity, group_by: {key: "{{ 'even' if inventory_hostname[-1] | int is even else 'odd' }}",
+                                   parents: [numbered]}}
+- hosts: odd
+  gather_facts: false
+  tasks:
+    - {name: odd only, set_fact: {mine: "{{ groups['odd'] }}", all_numbered: "{{ groups['numbered'] }}",
+                                  seen: "{{ parity_note }}"}}
+"""
+    files = {"site.yml": site, "group_vars/odd.yml": "parity_note: odd host\n"}
+    hosts = ["h1", "h2", "h3", "h4"]
+    report, registered = run_fake(tmp_path, monkeypatch, files, hosts)
+    assert [s for _, s in statuses(report, "h1")] == ["changed", "ok"]
+    assert [s for _, s in statuses(report, "h2")] == ["changed"]  # not odd: the second play skips it
+    assert registered["h3"]["mine"] == ["h1", "h3"]
+    assert registered["h3"]["all_numbered"] == hosts
+    assert registered["h1"]["seen"] == "odd host"  # the new group's group_vars apply
+
+
 def test_check_mode_and_diff_reach_the_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     fakes = {"h1": FakeConnector(host="h1").on("echo", stdout="x\n").on("^true$")}
     site = """
