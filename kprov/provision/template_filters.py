@@ -68,6 +68,8 @@ def _plain(value: Any) -> Any:
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set):
         return [_plain(v) for v in value]
+    if isinstance(value, Undefined):  # an undefined value inside: say which, not "not serializable"
+        value._fail_with_undefined_error()
     return value
 
 

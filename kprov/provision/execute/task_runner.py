@@ -38,6 +38,7 @@ from kprov.provision.execute.results import Status, TaskResult
 from kprov.provision.execute.runlog import LoggedConnector
 from kprov.provision.execute.task_environment import task_environment
 from kprov.provision.execute.variables import VarsView, task_scope
+from kprov.provision.facts.names import fact_key
 from kprov.provision.lookups import run_lookup
 from kprov.provision.modules.base import (
     ModuleArgsError,
@@ -154,7 +155,7 @@ class TaskRunner:
         if not isinstance(facts, dict) or not facts:
             return
         for key, value in facts.items():
-            host.facts[key.removeprefix("ansible_")] = value
+            host.facts[fact_key(key)] = value
             host.injected_facts[key] = value
         host.facts_changes += 1
 

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from kprov.provision.execute.context import HostState, PlayContext, RunContext
+from kprov.provision.facts.names import fact_variable
 from kprov.provision.playbook.model import Play, Role, Task
 from kprov.provision.templates import OMIT, Layer, VarScope
 
@@ -66,7 +67,7 @@ def _fact_layer(host: HostState) -> dict[str, Any]:
              host.facts_changes)
     if host.fact_layer_memo is not None and host.fact_layer_memo[0] == stamp:
         return host.fact_layer_memo[1]
-    layer = {f"ansible_{k}": v for k, v in host.facts.items()}
+    layer = {fact_variable(k): v for k, v in host.facts.items()}
     layer.update(host.injected_facts)
     layer["ansible_facts"] = host.facts
     host.fact_layer_memo = (stamp, layer)

@@ -15,7 +15,7 @@ from typing import Any
 
 from kprov.provision.connect.base import Connector
 from kprov.provision.execute.pending import read_command
-from kprov.provision.facts import mounts, parsers
+from kprov.provision.facts import mounts, parsers, system
 
 __all__ = ["FACTS_SCRIPT", "SECTIONS", "FactsError", "facts_from_result", "gather_facts", "parse_facts"]
 
@@ -29,6 +29,16 @@ Parser = Callable[[str, dict[str, Any]], None]
 # per system call, 3.8 ms of a lab host's CPU against 1 for ``cat`` (meminfo costs the same
 # either way).
 _PRELUDE = '_rd() { while IFS= read -r l || [ -n "$l" ]; do printf \'%s\\n\' "$l"; done < "$1"; }'
+
+_DMI_SCRIPT = (f"for f in {' '.join(system.DMI_FILES)}; do "
+               "printf '%s=' \"$f\"; _rd /sys/class/dmi/id/$f 2>/dev/null || echo NA; done")
+_SECURITY_SCRIPT = ("[ -d /sys/kernel/security/apparmor ] && echo apparmor; "
+                    "_rd /proc/sys/crypto/fips_enabled; "
+                    "if [ -r /proc/1/root/. ]; then [ / -ef /proc/1/root ] || echo chroot; fi")
+# a fact file that is executable runs (its output is the fact), as Ansible's local facts
+_FACTS_D_SCRIPT = ("[ -d /etc/ansible/facts.d ] && for f in /etc/ansible/facts.d/*.fact; do "
+                   f"[ -f \"$f\" ] || continue; echo \"{system.FACTS_D_MARK}$f\"; "
+                   "if [ -x \"$f\" ]; then \"$f\"; else _rd \"$f\"; fi; done")
 
 SECTIONS: tuple[tuple[str, str, Parser], ...] = (
     ("uname", "uname -snrvm", parsers.uname),
@@ -54,7 +64,17 @@ SECTIONS: tuple[tuple[str, str, Parser], ...] = (
     ),
     ("machine_id", "_rd /etc/machine-id", parsers.machine_id),
     ("user", 'id; echo "$HOME"; echo "$SHELL"', parsers.user),
-    ("date", "date +%s", parsers.date_time),
+    ("date", "date '+%s %N %z %Z'; _rd /etc/timezone", system.date_time),
+    ("passwd", "_rd /etc/passwd", parsers.passwd),
+    ("uptime", "_rd /proc/uptime", system.uptime),
+    ("loadavg", "_rd /proc/loadavg", system.loadavg),
+    ("cmdline", "_rd /proc/cmdline", system.cmdline),
+    ("dns", "_rd /etc/resolv.conf", system.dns),
+    ("lsb", f"_rd /etc/lsb-release; command -v lsb_release >/dev/null && echo {system.LSB_RELEASE_MARK}",
+     system.lsb),
+    ("dmi", _DMI_SCRIPT, system.dmi),
+    ("security", _SECURITY_SCRIPT, system.security),
+    ("facts_d", _FACTS_D_SCRIPT, system.local_facts),
     (
         "virt",
         "if [ -r /run/systemd/container ]; then _rd /run/systemd/container; else systemd-detect-virt; fi",

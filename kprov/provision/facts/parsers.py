@@ -9,12 +9,12 @@ from __future__ import annotations
 import ipaddress
 import re
 import shlex
-from datetime import UTC, datetime
 from typing import Any
+
+from kprov.provision.facts import system
 
 __all__ = [
     "cpuinfo",
-    "date_time",
     "debian_version",
     "default_route",
     "environment",
@@ -31,6 +31,7 @@ __all__ = [
     "uname",
     "user",
     "virtualization",
+    "passwd",
 ]
 
 _DISTRIBUTIONS = {
@@ -101,6 +102,7 @@ def os_release(text: str, facts: dict[str, Any]) -> None:
         distribution_version=version,
         distribution_major_version=version.split(".")[0],
         distribution_release=values.get("VERSION_CODENAME") or values.get("UBUNTU_CODENAME") or "NA",
+        _os_release=values,  # for lsb (facts.system); dropped in finish
     )
 
 
@@ -220,10 +222,12 @@ def _count_cpu_list(text: str) -> int:
 
 
 def meminfo(text: str, facts: dict[str, Any]) -> None:
-    values = {}
+    values, kilobytes = {}, {}
     for line in _lines(text):
         key, _, rest = line.partition(":")
-        values[key] = int(rest.split()[0]) // 1024 if rest.split() else 0
+        kilobytes[key] = int(rest.split()[0]) if rest.split() else 0
+        values[key] = kilobytes[key] // 1024
+    facts["_meminfo_kb"] = kilobytes  # memory_mb (facts.system) is made from it in finish
     facts["memtotal_mb"] = values.get("MemTotal", 0)
     facts["memfree_mb"] = values.get("MemFree", 0)
     facts["swaptotal_mb"] = values.get("SwapTotal", 0)
@@ -278,19 +282,8 @@ def user(text: str, facts: dict[str, Any]) -> None:
     facts["user_shell"] = lines[2].strip()
 
 
-def date_time(text: str, facts: dict[str, Any]) -> None:
-    epoch = text.strip()
-    if not epoch.isdigit():
-        return
-    moment = datetime.fromtimestamp(int(epoch), UTC)
-    facts["date_time"] = {
-        "epoch": epoch,
-        "date": moment.strftime("%Y-%m-%d"),
-        "time": moment.strftime("%H:%M:%S"),
-        "year": moment.strftime("%Y"),
-        "iso8601": moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "tz": "UTC",
-    }
+def passwd(text: str, facts: dict[str, Any]) -> None:
+    facts["_passwd"] = text  # user_gecos (facts.system) is read from it in finish
 
 
 def virtualization(text: str, facts: dict[str, Any]) -> None:
@@ -332,6 +325,8 @@ _PKG_MGRS = {"Debian": "apt", "RedHat": "dnf", "Suse": "zypper", "Archlinux": "p
 
 def finish(facts: dict[str, Any]) -> None:
     """Facts that combine sections: default_ipv4, per-interface facts; drop scratch keys."""
+    system.apply_derived(facts, facts.pop("_meminfo_kb", {}), facts.pop("_passwd", ""))
+    facts.pop("_os_release", None)
     route = facts.pop("_default_route", {})
     entries = facts.pop("_ipv4", [])
     link_details = facts.pop("_links", {})

@@ -15,6 +15,7 @@ from typing import Any
 
 from kprov.provision.connect.base import CommandResult
 from kprov.provision.facts.gather import FACTS_SCRIPT, FactsError, facts_from_result
+from kprov.provision.facts.names import fact_variable
 from kprov.provision.modules.args import Arg
 from kprov.provision.modules.contract import Plan, ThreeStepModule
 
@@ -39,7 +40,7 @@ class SetupModule(ThreeStepModule):
             facts = facts_from_result("setup", probe.rc, probe.stdout, probe.stderr)
         except FactsError as exc:
             return Plan(failed=str(exc))
-        gathered: dict[str, Any] = {f"ansible_{name}": value for name, value in facts.items()}
+        gathered: dict[str, Any] = {fact_variable(name): value for name, value in facts.items()}
         # the collector's own facts, which the filter sees too (Ansible's meta-data collector)
         gathered["gather_subset"] = [str(s) for s in params["gather_subset"]]
         gathered["module_setup"] = True

@@ -20,7 +20,8 @@ def gather_host(run: RunContext, host: str) -> None:
     assert state.connector is not None
     start = time.monotonic()
     try:
-        state.facts = gather_facts(state.connector)
+        # with the setup module's own markers, as a play's fact gathering reports them
+        state.facts = {**gather_facts(state.connector), "gather_subset": ["all"], "module_setup": True}
         return
     except UnreachableError as err:
         state.unreachable, state.error = True, str(err)
