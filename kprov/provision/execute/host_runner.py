@@ -68,6 +68,7 @@ class HostRunner:
         self.run, self.pctx, self.host = run, pctx, host
         self.tasks = TaskRunner(run, pctx, host)
         self._ran_task = self._queued_pending = False
+        self._failure: tuple[Task, TaskResult] | None = None  # the last failed task (for rescue)
 
     def run_play(self) -> Outcome:
         self._read_play_ahead()
@@ -136,7 +137,7 @@ class HostRunner:
         if outcome == "failed" and block.rescue:
             self.host.failed = False
             self.run.report.rescued(self.host.name)
-            outcome = self.items(block.rescue, extra)
+            outcome = self.items(block.rescue, {**(extra or {}), **self._failure_vars()})
         if block.always and outcome != "unreachable":
             was_failed = self.host.failed
             self.host.failed = False
@@ -190,6 +191,7 @@ class HostRunner:
         if result.status == "unreachable" and not result.ignored:
             return "unreachable"
         if result.status == "failed" and not result.ignored:
+            self._failure = (task, result)
             self.host.failed = True
             self.host.error = result.msg
             self.pctx.sync.failed(self.host.name, fatal=self.pctx.play.any_errors_fatal)
@@ -197,6 +199,16 @@ class HostRunner:
         if result.status == "changed":
             self._notify(task, result)
         return "ok"
+
+    def _failure_vars(self) -> dict[str, Any]:
+        """What a rescue sees of the failure: ``ansible_failed_task`` (its name, action, args,
+        tags, as the task's fields) and ``ansible_failed_result`` (its registered result)."""
+        if self._failure is None:
+            return {}
+        task, result = self._failure
+        return {"ansible_failed_task": {"name": task.name or task.title, "action": task.action,
+                                        "args": dict(task.args), "tags": list(task.tags)},
+                "ansible_failed_result": result.result}
 
     # -- reading probes ahead ------------------------------------------------------------------
     def _read_play_ahead(self) -> None:

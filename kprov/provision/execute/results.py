@@ -58,8 +58,10 @@ class HostStats:
             self.ignored += 1
         elif result.status == "unreachable":
             self.unreachable += 1
-        elif result.ignored:
+        elif result.ignored:  # ignore_errors: ok and ignored, and changed if it changed (as Ansible)
+            self.ok += 1
             self.ignored += 1
+            self.changed += bool(result.result.get("changed"))
         else:
             self.failed += 1
 

@@ -222,21 +222,17 @@ class TaskRunner:
         items = self.loop_items(task, scope)
         loop_var = str(task.loop_control.get("loop_var", "item"))
         index_var = task.loop_control.get("index_var")
+        extended = to_bool(scope.template(task.loop_control.get("extended", False), "loop_control.extended"))
+        all_items = to_bool(scope.template(task.loop_control.get("extended_allitems", True),
+                                           "loop_control.extended_allitems"))
         item_scopes: list[VarScope | None] = []
         for index, item in enumerate(items):
-            layer: dict[str, Any] = {
-                loop_var: item,
-                "ansible_loop_var": loop_var,
-                "ansible_loop": {
-                    "index": index + 1,
-                    "index0": index,
-                    "first": index == 0,
-                    "last": index == len(items) - 1,
-                    "length": len(items),
-                },
-            }
+            layer: dict[str, Any] = {loop_var: item, "ansible_loop_var": loop_var}
+            if extended:  # as Ansible: without `extended`, ansible_loop is not defined
+                layer["ansible_loop"] = _extended_loop(items, index, all_items)
             if index_var:
                 layer[str(index_var)] = index
+                layer["ansible_index_var"] = str(index_var)
             item_scope = scope.child(layer)
             item_scopes.append(item_scope if self._when(task, item_scope) else None)
         return items, item_scopes
@@ -260,8 +256,8 @@ class TaskRunner:
             "msg": "All items completed" if overall != "failed" else "One or more items failed",
         }
         if overall == "skipped" or not items:
-            registered["skipped"] = True
             overall = "skipped"
+        registered["skipped"] = overall == "skipped"  # present either way, as Ansible's loop result
         return overall, registered
 
     def loop_items(self, task: Task, scope: VarScope) -> list[Any]:
@@ -459,6 +455,7 @@ class TaskRunner:
                 registered["failed"] = True
                 registered["msg"] = registered.get("msg") or f"retries exhausted ({retries}), until not met"
                 result.failed = True
+                attempts -= 1  # ansible-core reports one attempt fewer than it made when they run out
                 break
             time.sleep(delay)
         if task.until is not None:
@@ -666,3 +663,20 @@ class TaskRunner:
                 self.run.found_files[key] = candidate
                 return candidate
         raise FileNotFoundError(f"'{name}' not found in {', '.join(str(b) for b in dict.fromkeys(bases))}")
+
+
+def _extended_loop(items: list[Any], index: int, all_items: bool) -> dict[str, Any]:
+    """``ansible_loop`` of ``loop_control: {extended: true}``: previtem/nextitem are left out
+    at the ends (undefined there, as in Ansible), allitems unless ``extended_allitems`` is off."""
+    count = len(items)
+    loop: dict[str, Any] = {
+        "index": index + 1, "index0": index, "revindex": count - index, "revindex0": count - index - 1,
+        "first": index == 0, "last": index == count - 1, "length": count,
+    }
+    if all_items:
+        loop["allitems"] = items
+    if index > 0:
+        loop["previtem"] = items[index - 1]
+    if index < count - 1:
+        loop["nextitem"] = items[index + 1]
+    return loop

@@ -142,7 +142,7 @@ class CommandModule:
         except ValueError as exc:
             raise ModuleFailed(f"command: cannot split {raw!r}: {exc}") from exc
         quote = _quote_expanding if p["expand_argument_vars"] else shlex.quote
-        return " ".join(quote(w) for w in words), raw
+        return " ".join(quote(w) for w in words), words  # Ansible's cmd: the words it ran
 
     @staticmethod
     def _guarded_skip(ctx: ModuleContext, tests: list[tuple[str, str]], chdir: list[str]) -> str | None:

@@ -104,8 +104,12 @@ def test_a_finished_job_leaves_no_watcher_behind(tmp_path: Path, monkeypatch: py
       poll: 1
 """)
     assert done == [("job", "changed")]
-    time.sleep(0.3)
-    left = subprocess.run(["pgrep", "-f", str(tmp_path / "jobs")], capture_output=True, text=True)
+    deadline = time.monotonic() + 10  # the signalled watcher exits when it is next scheduled
+    while True:
+        left = subprocess.run(["pgrep", "-f", str(tmp_path / "jobs")], capture_output=True, text=True)
+        if left.stdout == "" or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
     assert left.stdout == "", "the job's watcher outlived the job"
 
 
