@@ -1,10 +1,11 @@
-"""Ansible-compatible Jinja2 filters and tests: ansible.builtin's, but for password_hash, the
-vault filters and the win_* path filters.
+"""Ansible-compatible Jinja2 filters and tests: ansible.builtin's, but for the vault filters
+and the win_* path filters.
 
 Registered on the one environment built in :mod:`kprov.provision.templates`. Each function
 follows the behaviour of the Ansible filter of the same name; the math and combinatorics set
 lives in :mod:`template_filters_math`, the ones that read the operator's machine in
-:mod:`template_filters_host`, and the tests beyond the common ones in :mod:`template_tests`.
+:mod:`template_filters_host`, ``password_hash`` in :mod:`template_filters_crypt`, and the tests
+beyond the common ones in :mod:`template_tests`.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import yaml
 from jinja2 import pass_environment
 from jinja2.runtime import Undefined
 
+from kprov.provision.template_filters_crypt import password_hash
 from kprov.provision.template_filters_host import HOST_FILTERS
 from kprov.provision.template_filters_math import MATH_FILTERS
 from kprov.provision.template_tests import MORE_TESTS
@@ -353,6 +355,7 @@ ANSIBLE_FILTERS: dict[str, Callable[..., Any]] = {
     "extract": _extract,
     "split": lambda value, sep=None, maxsplit=-1: str(value).split(sep, maxsplit),
     "from_yaml_all": lambda data: list(yaml.safe_load_all(data)) if isinstance(data, str) else data,
+    "password_hash": password_hash,
     **MATH_FILTERS,
     **HOST_FILTERS,
 }
