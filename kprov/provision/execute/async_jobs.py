@@ -91,7 +91,7 @@ setsid sh -c "$3" >"$f.out" 2>"$f.err" </dev/null & work=$!
 setsid sh -c 'sleep "$1"; : >"$2.timeout"; kill -TERM -"$3"; sleep 5; kill -KILL -"$3"' \
   watch "$limit" "$f" "$work" >/dev/null 2>&1 </dev/null & watch=$!
 wait "$work"; rc=$?
-kill -TERM -"$watch" 2>/dev/null  # its group: the watcher and its sleep
+kill -TERM -"$watch" "$watch" 2>/dev/null  # its group (the watcher, its sleep), or itself before its setsid
 if [ -e "$f.timeout" ]; then
   printf '{"failed": true, "finished": 1, "msg": "Timeout exceeded", "child_pid": %d, ' "$work" >"$f.tmp"
   printf '"ansible_job_id": "%s"}\n' "${f##*/}" >>"$f.tmp"

@@ -110,7 +110,7 @@ def test_a_finished_job_leaves_no_watcher_behind(tmp_path: Path, monkeypatch: py
         if left.stdout == "" or time.monotonic() > deadline:
             break
         time.sleep(0.1)
-    assert left.stdout == "", "the job's watcher outlived the job"
+    assert left.stdout == "", f"the job's watcher outlived the job: {left.stdout}"
 
 
 def test_poll_reports_a_job_past_its_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
