@@ -248,12 +248,12 @@ class VarScope(Mapping[str, Any]):
                     result = _unwrap(self.evaluate(match.group("expr"), where))
                 except jinja2.UndefinedError as err:
                     raise _undefined(err, where) from None
+                if result is not None and (isinstance(result, bool) or not isinstance(result, int | float)):
+                    return result  # the common case: no question of a bare variable
                 name = match.group("expr").strip()
                 if name.isidentifier() and name in self:
                     return result  # a bare variable keeps its value, None included
-                if isinstance(result, int | float) and not isinstance(result, bool):
-                    return str(result)
-                return "" if result is None else result
+                return "" if result is None else str(result)
             # the escaping re-joins Jinja's tokens, which drops a final newline: restore from the source
             return _restore_newlines(source, self.render(value, where))
         if isinstance(value, Mapping) and not isinstance(value, VarScope):

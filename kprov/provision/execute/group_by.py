@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from kprov.provision.execute.context import RunContext
-from kprov.provision.inventory.loader import load_vars_dir
+from kprov.provision.inventory.loader import load_vars_dir, var_dir_of
 from kprov.provision.modules.base import ModuleResult
 
 __all__ = ["group_by"]
@@ -62,8 +62,7 @@ def _create(run: RunContext, name: str) -> None:
     """A new group with the group_vars files for it beside the inventory and the playbook."""
     created = run.inventory.group(name)
     for source in run.inventory.sources:
-        path = Path(source)
-        found = load_vars_dir((path if path.is_dir() else path.parent) / "group_vars", name)
+        found = load_vars_dir(var_dir_of(Path(source)) / "group_vars", name)
         if found:
             created.file_vars.update(found)
     found = load_vars_dir(run.playbook_dir / "group_vars", name)

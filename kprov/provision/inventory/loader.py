@@ -16,7 +16,7 @@ from kprov.provision.inventory.formats import parse_ini, parse_yaml
 from kprov.provision.inventory.model import Inventory
 from kprov.provision.yamlfile import load_yaml_file
 
-__all__ = ["load_inventory", "load_vars_dir"]
+__all__ = ["load_inventory", "load_vars_dir", "var_dir_of"]
 
 _VAR_SUFFIXES = ("", ".yml", ".yaml", ".json")
 
@@ -36,7 +36,7 @@ def load_inventory(*paths: str | Path) -> Inventory:
             var_dir = path
         elif path.is_file():
             _load_file(inv, path)
-            var_dir = path.parent
+            var_dir = var_dir_of(path)
         else:
             raise InventoryError(f"inventory {path} does not exist")
         inv.finish()
@@ -44,6 +44,12 @@ def load_inventory(*paths: str | Path) -> Inventory:
         inv.sources.append(str(path))
     inv.finish()
     return inv
+
+
+def var_dir_of(source: Path) -> Path:
+    """Where an inventory source's group_vars/ and host_vars/ are: the directory itself, or
+    the file's directory."""
+    return source if source.is_dir() else source.parent
 
 
 def _inventory_files(directory: Path) -> list[Path]:
