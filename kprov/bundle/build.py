@@ -91,13 +91,14 @@ def build_bundle(out: Path, options: BundleOptions = BundleOptions(),
     shutil.rmtree(out / ".debs-work", ignore_errors=True)
     shutil.rmtree(debs / "partial", ignore_errors=True)
 
-    wheel_archive = wheel_digest = runtime_archive = runtime_digest = None
+    wheel_archive = wheel_digest = runtime_archive = runtime_digest = runtime_node_archive = None
     if options.wheelhouse:
         progress("wheelhouse: kprov and its dependencies")
         built = build_wheelhouse(options.repo_root, options.wheelhouse_cache)
-        wheel_archive, wheel_digest = _ship(built.archive, out, "wheelhouse"), built.digest
+        (wheel_archive,), wheel_digest = _ship([built.archive], out, "wheelhouse"), built.digest
         runtime = build_runtime(options.repo_root, options.wheelhouse_cache)
-        runtime_archive, runtime_digest = _ship(runtime.archive, out, "runtime"), runtime.digest
+        (runtime_archive, runtime_node_archive), runtime_digest = (
+            _ship([runtime.archive, runtime.node_archive], out, "runtime"), runtime.digest)
 
     images: list[ImageEntry] = []
     if options.images:
@@ -123,6 +124,7 @@ def build_bundle(out: Path, options: BundleOptions = BundleOptions(),
         files=file_digests(out),
         runtime_archive=runtime_archive,
         runtime_digest=runtime_digest,
+        runtime_node_archive=runtime_node_archive,
     )
     manifest.write(out)
     return manifest
@@ -160,6 +162,8 @@ def bundle_vars(bundle: Path) -> dict[str, str | list[str]]:
     if manifest.runtime_archive and manifest.runtime_digest:
         found["kprov_runtime_archive"] = str(bundle / manifest.runtime_archive)
         found["kprov_runtime_digest"] = manifest.runtime_digest
+        if manifest.runtime_node_archive:
+            found["kprov_runtime_node_archive"] = str(bundle / manifest.runtime_node_archive)
     mirror: list[str] = []
     for image in manifest.images:
         if image.file == STANDINS_FILE:
@@ -184,10 +188,11 @@ def archive_bundle(bundle: Path, archive: Path) -> Path:
     return archive
 
 
-def _ship(archive: Path, out: Path, directory: str) -> str:
-    """Copy ``archive`` alone into ``out/directory``; its path inside the bundle."""
+def _ship(archives: list[Path], out: Path, directory: str) -> list[str]:
+    """Copy ``archives``, and only them, into ``out/directory``; their paths inside the bundle."""
     target = out / directory
     shutil.rmtree(target, ignore_errors=True)
     target.mkdir()
-    shutil.copy2(archive, target / archive.name)
-    return f"{directory}/{archive.name}"
+    for archive in archives:
+        shutil.copy2(archive, target / archive.name)
+    return [f"{directory}/{archive.name}" for archive in archives]

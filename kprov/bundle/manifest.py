@@ -59,6 +59,7 @@ class BundleManifest:
     files: dict[str, str] = field(default_factory=dict)
     runtime_archive: str | None = None  # kprov installed into a tree (kprov.bundle.runtime)
     runtime_digest: str | None = None
+    runtime_node_archive: str | None = None  # the same runtime cut to what nodes run
 
     def to_json(self) -> str:
         return json.dumps({"format": FORMAT_VERSION, **asdict(self)}, indent=2, sort_keys=True) + "\n"
@@ -128,6 +129,7 @@ def read_manifest(bundle: Path) -> BundleManifest:
             files=dict(data["files"]),
             runtime_archive=data.get("runtime_archive"),
             runtime_digest=data.get("runtime_digest"),
+            runtime_node_archive=data.get("runtime_node_archive"),
         )
     except (KeyError, TypeError) as exc:
         raise ValueError(f"{path}: missing or malformed field {exc}; rebuild with `kprov bundle`") from exc

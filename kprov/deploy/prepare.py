@@ -51,6 +51,7 @@ class PreparedCluster:
             "kprov_pki_dir": str(self.pki_dir),
             "kprov_runtime_archive": str(self.runtime.archive),
             "kprov_runtime_digest": self.runtime.digest,
+            "kprov_runtime_node_archive": str(self.runtime.node_archive),
         }
         found.update({f"kprov_image_{name}_archive": str(path) for name, path in self.images.items()})
         if self.standins is not None:

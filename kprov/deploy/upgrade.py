@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kprov.bundle.runtime import NODE_SUFFIX
 from kprov.deploy.prepare import REPO_ROOT, SITE_PLAYBOOK, PreparedCluster, prepare_cluster
 from kprov.provision.execute.context import RunOptions
 from kprov.provision.inventory import load_inventory
@@ -119,7 +120,9 @@ def upgrade(options: UpgradeOptions, progress: Progress) -> UpgradeResult:
 def _read_digests(options: UpgradeOptions, hosts: list[str]) -> dict[str, str]:
     outcome = exec_command([str(options.inventory)], f"readlink {VENV} || true",
                            RunOptions(limit=":".join(hosts)), become=True)
-    return {host: out.stdout.strip().rsplit("/", 1)[-1] for host, out in outcome.outputs.items()}
+    # a host outside the control plane runs the node runtime of a version: <digest>-node
+    return {host: out.stdout.strip().rsplit("/", 1)[-1].removesuffix(NODE_SUFFIX)
+            for host, out in outcome.outputs.items()}
 
 
 def _versions(options: UpgradeOptions, prepared: PreparedCluster, control: list[str], workers: list[str],

@@ -13,7 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from kprov.bundle.runtime import HOST_EXCLUDED_DISTRIBUTIONS, REQUIRED_SCRIPTS, Runtime, build_runtime
+from kprov.bundle.runtime import (
+    HOST_EXCLUDED_DISTRIBUTIONS,
+    NODE_MODULES,
+    NODE_SCRIPTS,
+    REQUIRED_SCRIPTS,
+    Runtime,
+    build_runtime,
+)
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -23,13 +30,25 @@ def runtime() -> Runtime:
     return build_runtime(REPO)
 
 
-@pytest.fixture(scope="module")
-def unpacked(runtime: Runtime, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("runtime")
+def _unpack(archive: Path, root: Path) -> Path:
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root)], check=True)
-    with tarfile.open(runtime.archive) as tar:
+    with tarfile.open(archive) as tar:
         tar.extractall(root, filter="data")
     return root
+
+
+@pytest.fixture(scope="module")
+def unpacked(runtime: Runtime, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _unpack(runtime.archive, tmp_path_factory.mktemp("runtime"))
+
+
+@pytest.fixture(scope="module")
+def unpacked_node(runtime: Runtime, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _unpack(runtime.node_archive, tmp_path_factory.mktemp("runtime-node"))
+
+
+def _distributions(site: Path) -> set[str]:
+    return {p.name.split("-")[0].lower().replace("_", "-") for p in site.glob("*.dist-info")}
 
 
 def _site(root: Path) -> Path:
@@ -38,7 +57,7 @@ def _site(root: Path) -> Path:
 
 def test_operator_only_distributions_are_left_out_with_their_scripts(unpacked: Path) -> None:
     site = _site(unpacked)
-    infos = {p.name.split("-")[0].lower().replace("_", "-") for p in site.glob("*.dist-info")}
+    infos = _distributions(site)
     assert not infos & set(HOST_EXCLUDED_DISTRIBUTIONS)
     assert not (site / "_pytest").exists() and not (site / "testinfra").exists()
     assert not (unpacked / "bin" / "pytest").exists()
@@ -64,3 +83,30 @@ def test_every_daemon_imports_from_the_archive_alone(unpacked: Path) -> None:
                           capture_output=True, text=True, cwd=unpacked)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().startswith(str(unpacked))
+
+
+def test_the_node_runtime_is_the_same_version_cut_to_what_nodes_run(unpacked: Path,
+                                                                    unpacked_node: Path) -> None:
+    full, node = _distributions(_site(unpacked)), _distributions(_site(unpacked_node))
+    assert (unpacked_node / "DIGEST").read_text() == (unpacked / "DIGEST").read_text()
+    # the kubelet's CRI client (grpc, protobuf) and the API client (aiohttp) stay ...
+    assert {"kprov", "grpcio", "protobuf", "aiohttp", "pyyaml", "cryptography"} <= node < full
+    # ... what only the control plane and the operator import goes
+    assert not node & {"typer", "rich", "jinja2", "pyjwt", "aetcd", "common-expression-language", "pygments",
+                       "prompt-toolkit", "croniter", "dnspython", "libpass", "uvloop", "httptools"}
+    assert sorted(p.name for p in (unpacked_node / "bin").glob("kprov*")) == sorted(NODE_SCRIPTS)
+    files = [sum(1 for p in root.rglob("*") if p.is_file()) for root in (unpacked, unpacked_node)]
+    assert files[1] < files[0] * 0.6
+
+
+def test_what_nodes_run_imports_from_the_node_runtime_alone(unpacked_node: Path) -> None:
+    code = "import importlib, sys\nfor m in sys.argv[1:]: importlib.import_module(m)"
+    done = subprocess.run([str(unpacked_node / "bin" / "python"), "-I", "-c", code, *NODE_MODULES,
+                           "kprov.cluster.kubelet.cri.client", "kprov.cluster.client.rest"],
+                          capture_output=True, text=True, cwd=unpacked_node)
+    assert done.returncode == 0, done.stderr[-2000:]
+    # and what the control plane imports does not: this is the cut, not an accident of the test
+    for module in ("cel", "jwt", "aetcd", "kprov.cli.main"):
+        done = subprocess.run([str(unpacked_node / "bin" / "python"), "-I", "-c", code, module],
+                              capture_output=True, text=True, cwd=unpacked_node)
+        assert done.returncode != 0 and "ModuleNotFoundError" in done.stderr, module

@@ -44,6 +44,7 @@ def _bundle(root: Path) -> BundleManifest:
     (root / "wheelhouse" / "kprov-wheelhouse-abc.tar.gz").write_bytes(b"wheels")
     (root / "runtime").mkdir()
     (root / "runtime" / "kprov-runtime-abc-py3.11.tar.gz").write_bytes(b"tree")
+    (root / "runtime" / "kprov-runtime-abc-py3.11-node.tar.gz").write_bytes(b"small tree")
     (root / "images").mkdir()
     (root / "images" / "pause.tar").write_bytes(b"oci")
     manifest = BundleManifest(
@@ -51,7 +52,7 @@ def _bundle(root: Path) -> BundleManifest:
         debs=parse_packages_index(PACKAGES), wheelhouse_archive="wheelhouse/kprov-wheelhouse-abc.tar.gz",
         wheelhouse_digest="abc", images=[ImageEntry("kprov.local/pause:1", "images/pause.tar", "sha256:x")],
         files=file_digests(root), runtime_archive="runtime/kprov-runtime-abc-py3.11.tar.gz",
-        runtime_digest="abc",
+        runtime_digest="abc", runtime_node_archive="runtime/kprov-runtime-abc-py3.11-node.tar.gz",
     )
     manifest.write(root)
     return manifest
@@ -118,6 +119,8 @@ def test_vars_point_at_the_bundle_parts(tmp_path: Path) -> None:
     runtime = tmp_path.resolve() / "runtime/kprov-runtime-abc-py3.11.tar.gz"
     assert found["kprov_runtime_archive"] == str(runtime)
     assert found["kprov_runtime_digest"] == "abc"
+    node = tmp_path.resolve() / "runtime/kprov-runtime-abc-py3.11-node.tar.gz"
+    assert found["kprov_runtime_node_archive"] == str(node)
     assert found["kprov_offline_repo_files"] == [
         "Packages", "Packages.gz", "Release",
         "conntrack_1%3a1.4.7-1+b2_amd64.deb", "jq_1.6-2.1+deb12u3_amd64.deb",
