@@ -25,6 +25,7 @@ from kprov.provision.execute.context import HostState, RunContext, RunOptions
 from kprov.provision.execute.forks import resolve_forks
 from kprov.provision.execute.interrupt import catching_signals
 from kprov.provision.execute.lookahead import read_plays_ahead
+from kprov.provision.execute.play_runner import CONNECTION_KEYWORDS
 from kprov.provision.execute.results import NullObserver, RunObserver, RunReport, TaskResult
 from kprov.provision.execute.runlog import RunLog
 from kprov.provision.inventory.loader import load_inventory, load_vars_dir
@@ -141,10 +142,6 @@ def _run_phases(run: RunContext, phases: list[Phase], dry_run: bool) -> RunRepor
     return run.report
 
 
-# a play keyword and the host variable it stands beneath (Ansible: the variable wins)
-_CONNECTION_KEYWORDS = (("remote_user", "ansible_user"), ("connection", "ansible_connection"))
-
-
 def _set_connection_keywords(run: RunContext, playbook: Playbook, targets: list[str]) -> None:
     """Give each host the ``remote_user``/``connection`` of the plays it is in. A host keeps
     one session for the whole run (Ansible would reconnect per play), so plays that ask for
@@ -157,7 +154,7 @@ def _set_connection_keywords(run: RunContext, playbook: Playbook, targets: list[
         for play, hosts in members:
             if host not in hosts:
                 continue
-            for keyword, variable in _CONNECTION_KEYWORDS:
+            for keyword, variable in CONNECTION_KEYWORDS:
                 value = getattr(play, keyword)
                 if value is None or variable in state.inventory_vars:
                     continue

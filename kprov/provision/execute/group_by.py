@@ -19,7 +19,7 @@ from kprov.provision.execute.context import RunContext
 from kprov.provision.inventory.loader import load_vars_dir, var_dir_of
 from kprov.provision.modules.base import ModuleResult
 
-__all__ = ["group_by"]
+__all__ = ["create_group", "group_by"]
 
 
 def group_by(run: RunContext, host: str, args: Mapping[str, Any]) -> ModuleResult:
@@ -39,7 +39,7 @@ def _join(run: RunContext, host: str, group: str, parents: list[str]) -> bool:
     changed = False
     for name in [group, *parents]:
         if name not in inv.groups:
-            _create(run, name)
+            create_group(run, name)
             changed = changed or name != group
     for parent in parents:
         if parent != group and group not in inv.groups[parent].children:
@@ -58,7 +58,7 @@ def _join(run: RunContext, host: str, group: str, parents: list[str]) -> bool:
     return changed
 
 
-def _create(run: RunContext, name: str) -> None:
+def create_group(run: RunContext, name: str) -> None:
     """A new group with the group_vars files for it beside the inventory and the playbook."""
     created = run.inventory.group(name)
     for source in run.inventory.sources:

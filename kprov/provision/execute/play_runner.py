@@ -9,6 +9,11 @@ after each task) ends both too, ``end_play`` only the play, and an interrupt
 (execute.interrupt) the playbook. ``serial`` and ``max_fail_percentage`` are templated with
 the extra vars and the play's vars (what Ansible's play post-validation sees), so an
 operator can set the rolling batch size per run (``-e``).
+
+A host that ``add_host`` added during the run has no session when a play first targets it:
+the play connects it (with the play's ``remote_user``/``connection`` beneath its own
+variables) and gathers its facts if the play asks for them, all such hosts at once, before
+its first task; one that cannot be reached is left out, unreachable in the recap.
 """
 
 from __future__ import annotations
@@ -22,7 +27,10 @@ from kprov.provision.execute.sync import BatchSync
 from kprov.provision.inventory.patterns import select_hosts
 from kprov.provision.playbook.model import Play
 
-__all__ = ["PlayRunner", "batches"]
+__all__ = ["CONNECTION_KEYWORDS", "PlayRunner", "batches"]
+
+# a play keyword and the host variable it stands beneath (Ansible: the variable wins)
+CONNECTION_KEYWORDS = (("remote_user", "ansible_user"), ("connection", "ansible_connection"))
 
 
 def batches(hosts: list[str], serial: Any) -> list[list[str]]:
@@ -58,6 +66,10 @@ class PlayRunner:
     def execute(self) -> bool:
         """Run the play; False when it was aborted (the playbook stops)."""
         hosts = self.hosts()
+        added = [h for h in hosts if self.run.hosts[h].connector is None]
+        if added:
+            self._open_added(added)
+            hosts = self.hosts()
         self.run.observer.play(self.play.name, hosts)
         if not hosts:
             return True
@@ -90,6 +102,23 @@ class PlayRunner:
                     )
                 return False
         return True
+
+    def _open_added(self, added: list[str]) -> None:
+        from kprov.provision.phases.base import for_each_host  # phases drive plays: import late
+        from kprov.provision.phases.connect import connect_host
+        from kprov.provision.phases.facts import gather_host
+
+        def open_host(host: str) -> None:
+            state = self.run.hosts[host]
+            self.run.report.add_host(host)
+            for keyword, variable in CONNECTION_KEYWORDS:
+                value = getattr(self.play, keyword)
+                if value is not None and variable not in state.inventory_vars:
+                    state.connection_keywords[variable] = value
+            if connect_host(self.run, host) and self.play.gather_facts:
+                gather_host(self.run, host)
+
+        for_each_host(self.run, added, open_host)
 
     def _templated(self, value: Any) -> Any:
         if not isinstance(value, str) or "{" not in value:

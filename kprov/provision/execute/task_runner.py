@@ -27,6 +27,7 @@ from typing import Any
 from kprov.provision.connect.base import ConnectionFailure, Connector, UnreachableError, connector_for
 from kprov.provision.errors import ProvisionError, UndefinedVariableError
 from kprov.provision.execute.actions import ENGINE_RUNNERS, RAW_ARG_KEYS
+from kprov.provision.execute.add_host import add_host
 from kprov.provision.execute.async_jobs import ASYNC_STATUS_NAMES, DEFAULT_ASYNC_DIR, AsyncStatus, AsyncTask
 from kprov.provision.execute.context import HostState, PlayContext, RunContext
 from kprov.provision.execute.group_by import group_by
@@ -292,7 +293,7 @@ class TaskRunner:
     # -- probes: prediction, prefetch, invalidation ----------------------------------------
     def _predictable_module(self, task: Task) -> Any:
         """The module whose first probes can be predicted for ``task``, or None."""
-        if (task.action in ENGINE_RUNNERS or task.action in ("include_vars", "group_by")
+        if (task.action in ENGINE_RUNNERS or task.action in ("include_vars", "group_by", "add_host")
                 or task.delegate_to or task.async_seconds is not None
                 or self.host.connector is None):
             return None
@@ -486,6 +487,8 @@ class TaskRunner:
                                       self.host.included_vars, where), None)
         if task.action == "group_by":
             return _Call(group_by(self.run, self.host.name, args), None)
+        if task.action == "add_host":
+            return _Call(add_host(self.run, args), None)
         runner = ENGINE_RUNNERS.get(task.action)
         if runner is not None:
             owner = self.facts_host(task, scope) if task.action == "set_fact" else self.host

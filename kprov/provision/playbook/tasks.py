@@ -74,6 +74,7 @@ ENGINE_ACTIONS = frozenset(
         "import_role",
         "include_vars",
         "group_by",
+        "add_host",
     ]
 )
 _RAW_MODULES = frozenset({"command", "shell", "raw", "script"})
@@ -300,7 +301,8 @@ def _build(data: dict[str, Any], action: str, args: dict[str, Any], scope: Scope
         retries=data.get("retries"),
         delay=data.get("delay"),
         vars=dict(task_vars),
-        run_once=bool(data.get("run_once", kw("run_once", False))),
+        # add_host bypasses the host loop in Ansible: it runs once, for the first host
+        run_once=bool(data.get("run_once", kw("run_once", False))) or action == "add_host",
         delegate_to=data.get("delegate_to", kw("delegate_to")),
         delegate_facts=data.get("delegate_facts", kw("delegate_facts")),
         ignore_unreachable=data.get("ignore_unreachable", kw("ignore_unreachable")),

@@ -317,6 +317,35 @@ def test_group_by_builds_groups_later_plays_and_patterns_see(
     assert registered["h1"]["seen"] == "odd host"  # the new group's group_vars apply
 
 
+def test_add_host_runs_once_and_a_later_play_connects_the_new_hosts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = """
+- hosts: all
+  gather_facts: false
+  tasks:
+    - {name: add, add_host: {name: "new-{{ inventory_hostname }}", groups: late, ansible_connection: local},
+       register: added}
+    - {name: add gone, add_host: {name: gone, groups: [late], ansible_host: 127.0.0.1, ansible_port: 1,
+                                  ansible_connection: ssh, kprov_connect_retries: 0}}
+- hosts: late
+  gather_facts: false
+  tasks:
+    - {name: late, set_fact: {me: "{{ inventory_hostname }}", value: "{{ late_value }}"}}
+"""
+    files = {"site.yml": site, "group_vars/late.yml": "late_value: from late.yml\n"}
+    report, registered = run_fake(tmp_path, monkeypatch, files, ["h1", "h2"])
+    # once, for the first host: the other host takes the same registered result
+    assert [s for t, s in statuses(report, "h1") if t == "add"] == ["changed"]
+    assert not [t for t, _ in statuses(report, "h2") if t == "add"]
+    assert registered["h2"]["added"]["add_host"]["host_name"] == "new-h1"
+    assert "new-h2" not in registered
+    assert registered["new-h1"] == {"me": "new-h1", "value": "from late.yml"}
+    gone = [r for r in report.results if r.host == "gone"]
+    assert [r.status for r in gone] == ["unreachable"], gone
+    assert "new-h1" in report.hosts and "gone" in report.hosts
+
+
 def test_check_mode_and_diff_reach_the_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     fakes = {"h1": FakeConnector(host="h1").on("echo", stdout="x\n").on("^true$")}
     site = """
