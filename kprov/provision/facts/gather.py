@@ -51,7 +51,10 @@ SECTIONS: tuple[tuple[str, str, Parser], ...] = (
     ("debian_version", "_rd /etc/debian_version", parsers.debian_version),
     (
         "net",
-        "ip -o -4 -batch - <<'KPROV_IP'\nroute show default\naddr show\nlink show\nKPROV_IP\n",
+        # one ip process for both families: route show is IPv4's; a route get of a global IPv6
+        # address (Ansible's) gives the default IPv6 route, -force goes on when there is none
+        f"ip -o -force -batch - <<'KPROV_IP'\nroute show default\naddr show\nlink show\n"
+        f"route get {parsers.IPV6_PROBE}\nKPROV_IP\n",
         parsers.network,
     ),
     ("cpuinfo", "cat /proc/cpuinfo /proc/self/status", parsers.cpuinfo),

@@ -21,6 +21,7 @@ __all__ = [
     "finish",
     "hostname",
     "ipv4_addresses",
+    "ipv6_addresses",
     "links",
     "machine_id",
     "meminfo",
@@ -115,12 +116,53 @@ def debian_version(text: str, facts: dict[str, Any]) -> None:
         facts["distribution_minor_version"] = value.split(".")[1] if "." in value else "0"
 
 
+# the address ansible-core asks the IPv6 route for (ipv6.google.com's); nothing is sent to it
+IPV6_PROBE = "2404:6800:400a:800::1012"
+
+
 def network(text: str, facts: dict[str, Any]) -> None:
-    """One ``ip -o -4 -batch`` run: the default route, then addresses, then links."""
+    """One ``ip -o -batch`` run: the default IPv4 route, addresses of both families, links,
+    then the route to :data:`IPV6_PROBE` (absent without IPv6 routing)."""
     lines = text.splitlines()
     default_route("\n".join(line for line in lines if line.startswith("default")), facts)
     ipv4_addresses("\n".join(line for line in lines if " inet " in line), facts)
+    ipv6_addresses("\n".join(line for line in lines if " inet6 " in line), facts)
     links("\n".join(line for line in lines if "link/" in line), facts)
+    ipv6_route("\n".join(line for line in lines if line.startswith(IPV6_PROBE + " ")), facts)
+
+
+def ipv6_route(text: str, facts: dict[str, Any]) -> None:
+    """``ip route get <IPV6_PROBE>``: the outgoing interface, source and gateway, as Ansible
+    reads them (a gateway equal to the probe itself is no gateway)."""
+    words = text.split()
+    route: dict[str, str] = {}
+    for index, word in enumerate(words[:-1]):
+        if word == "dev":
+            route["interface"] = words[index + 1]
+        elif word == "src":
+            route["address"] = words[index + 1]
+        elif word == "via" and words[index + 1] != IPV6_PROBE:
+            route["gateway"] = words[index + 1]
+    facts["_default_route6"] = route
+
+
+def ipv6_addresses(text: str, facts: dict[str, Any]) -> None:
+    """``ip -o addr show`` inet6 lines: ``2: eth0    inet6 fd00::2/64 scope global ...`` (or
+    ``inet6 A peer B/64 scope ...``): address, prefix and scope per interface, in ip's order."""
+    entries: list[dict[str, Any]] = []
+    for line in _lines(text):
+        words = line.split()
+        at = words.index("inet6")
+        if len(words) > at + 4 and words[at + 2] == "peer":
+            address, prefix, scope = words[at + 1], words[at + 3].partition("/")[2], words[at + 5]
+        elif len(words) > at + 3:
+            (address, _, prefix), scope = words[at + 1].partition("/"), words[at + 3]
+        else:
+            continue
+        entries.append({"interface": words[1].rstrip(":").split("@")[0], "address": address,
+                        "prefix": prefix, "scope": scope})
+    facts["_ipv6"] = entries
+    facts["all_ipv6_addresses"] = [e["address"] for e in entries if e["address"] != "::1"]
 
 
 def default_route(text: str, facts: dict[str, Any]) -> None:
@@ -323,12 +365,27 @@ def pending_handlers(text: str, facts: dict[str, Any]) -> None:
 _PKG_MGRS = {"Debian": "apt", "RedHat": "dnf", "Suse": "zypper", "Archlinux": "pacman", "Alpine": "apk"}
 
 
+def _default_ipv6(route: dict[str, str], entries: list[dict[str, Any]],
+                  links: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The IPv6 route's interface, address and gateway, completed from its address's entry
+    (prefix, scope) and link (mac address, mtu, type) as Ansible does; {} without a route."""
+    default: dict[str, Any] = dict(route)
+    match = next((e for e in entries if "address" in route and e["address"] == route["address"]), None)
+    if match is not None:
+        link = links.get(match["interface"], {})
+        default.update(prefix=match["prefix"], scope=match["scope"])
+        default.update({k: link[k] for k in ("macaddress", "mtu") if k in link})
+        default["type"] = link.get("type", "unknown")
+    return default
+
+
 def finish(facts: dict[str, Any]) -> None:
-    """Facts that combine sections: default_ipv4, per-interface facts; drop scratch keys."""
+    """Facts that combine sections: default_ipv4/6, per-interface facts; drop scratch keys."""
     system.apply_derived(facts, facts.pop("_meminfo_kb", {}), facts.pop("_passwd", ""))
     facts.pop("_os_release", None)
     route = facts.pop("_default_route", {})
     entries = facts.pop("_ipv4", [])
+    entries6 = facts.pop("_ipv6", [])
     link_details = facts.pop("_links", {})
     default: dict[str, Any] = {}
     candidates = [e for e in entries if e["interface"] == route.get("dev")]
@@ -343,6 +400,7 @@ def finish(facts: dict[str, Any]) -> None:
         link = link_details.get(default["interface"], {})
         default.update({k: link[k] for k in ("macaddress", "mtu", "type") if k in link})
     facts["default_ipv4"] = default
+    facts["default_ipv6"] = _default_ipv6(facts.pop("_default_route6", {}), entries6, link_details)
     family = facts.get("os_family")
     if family in _PKG_MGRS:  # Ansible's pkg_mgr for the family's own manager
         facts["pkg_mgr"] = _PKG_MGRS[family]
@@ -352,4 +410,7 @@ def finish(facts: dict[str, Any]) -> None:
         if ipv4:
             first = ipv4[0]
             item["ipv4"] = {k: first[k] for k in ("address", "netmask", "network", "prefix", "broadcast")}
+        ipv6 = [{k: e[k] for k in ("address", "prefix", "scope")} for e in entries6 if e["interface"] == name]
+        if ipv6:  # as Ansible: the key only on interfaces that have an IPv6 address
+            item["ipv6"] = ipv6
         facts[name.replace("-", "_").replace(".", "_")] = item

@@ -46,6 +46,27 @@ def test_no_default_route_falls_back_to_first_address() -> None:
     assert facts["default_ipv4"]["broadcast"] == "10.77.5.255"
 
 
+def test_ipv6_addresses_and_the_default_ipv6_route() -> None:
+    text = ("@@kprov:net\n"
+            "1: lo    inet6 ::1/128 scope host \\       valid_lft forever preferred_lft forever\n"
+            "2: eth0: <BROADCAST,UP,LOWER_UP> mtu 1400 qdisc fq state UP mode DEFAULT group default qlen 1000"
+            "\\    link/ether 02:fc:00:00:00:01 brd ff:ff:ff:ff:ff:ff\n"
+            "2: eth0    inet6 fd00::2/64 scope global nodad \\       valid_lft forever\n"
+            "2: eth0    inet6 fe80::fc:ff:fe00:1/64 scope link \\       valid_lft forever\n"
+            "3: tun0    inet6 fd01::1 peer fd01::2/128 scope global \\       valid_lft forever\n"
+            "2404:6800:400a:800::1012 from :: via fd00::1 dev eth0 src fd00::2 metric 1024 pref medium\n"
+            "@@kprov:cpuinfo\n")
+    facts = parse_facts(text)
+    assert facts["all_ipv6_addresses"] == ["fd00::2", "fe80::fc:ff:fe00:1", "fd01::1"]  # not ::1
+    assert facts["default_ipv6"] == {"gateway": "fd00::1", "interface": "eth0", "address": "fd00::2",
+                                     "prefix": "64", "scope": "global", "macaddress": "02:fc:00:00:00:01",
+                                     "mtu": 1400, "type": "ether"}
+    assert facts["eth0"]["ipv6"][1] == {"address": "fe80::fc:ff:fe00:1", "prefix": "64", "scope": "link"}
+    # without an IPv6 route (ip prints nothing for it): an empty default, as Ansible
+    no_route = parse_facts(text.replace("2404:6800:400a:800::1012 from", "unrelated"))
+    assert no_route["default_ipv6"] == {} and not any(k.startswith("_") for k in no_route)
+
+
 def test_gather_is_one_round_trip() -> None:
     fake = FakeConnector().on("@@kprov:", stdout=CAPTURED)
     facts = gather_facts(fake)
