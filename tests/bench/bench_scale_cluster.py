@@ -19,7 +19,10 @@ reset` of whatever cluster the hosts hold (it removes everything kprov made; CI 
 so the shared lab is not rebuilt under the other tests). Either deletes many files on the
 machine's disk; the cold apply starts once that disk allocates inodes at full speed again
 (tests/bench/_fresh_disk.py: up to 6 minutes after the deletion on a journal-less ext4, none
-on others; printed as cluster_disk_wait_s, --disk-wait-max to bound it). load_avg_1m: the
+on others; printed as cluster_disk_wait_s, --disk-wait-max to bound it). A change to kprov's
+sources during the run makes the cold apply rebuild the runtime (~14 s, measured when an edit
+landed mid-run): then cluster_sources_changed = 1 is printed and the figure is not one to
+keep. load_avg_1m: the
 machine's load. The inventories and PKI live in a temporary directory unless ``--keep DIR``:
 without them the cluster left behind cannot be applied again (preflight's cluster-ca check).
 """
@@ -39,6 +42,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
+from kprov.bundle.wheelhouse import source_digest  # noqa: E402
 from kprov.lab import Lab  # noqa: E402
 from tests.bench._fresh_disk import wait_for_fresh_disk  # noqa: E402
 from tests.bench._settle import settle  # noqa: E402
@@ -98,6 +102,7 @@ def main() -> None:
             lab.up(count + 1)
         inventory = lab.write_inventory(work / "hosts.yml", count)
         start = time.monotonic()
+        sources = source_digest(REPO)
         _kprov("pki", "init", "-i", str(inventory))
         code = "import sys; from kprov.deploy.prepare import prepare_cluster; prepare_cluster(sys.argv[1])"
         subprocess.run([sys.executable, "-c", code, str(inventory)], check=True)
@@ -108,6 +113,10 @@ def main() -> None:
         _apply(inventory)
         verified = _kprov("verify", "-i", str(inventory), "--json", "--no-drift")
         print(f"cluster_cold_{count}_s = {time.monotonic() - start:.1f}")
+        if source_digest(REPO) != sources:  # the cold apply then built kprov's runtime again
+            print("warning: kprov's sources changed during the run: cluster_cold includes a runtime build",
+                  file=sys.stderr)
+            print("cluster_sources_changed = 1")
         print(f"cluster_verify_ok_{count} = {int(verified.returncode == 0)}", flush=True)
         unsettled_s, _ = _apply(inventory)
         print(f"cluster_noop_unsettled_{count}_s = {unsettled_s:.2f}")
