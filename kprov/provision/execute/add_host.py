@@ -16,12 +16,10 @@ reading them keep a consistent view.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from kprov.provision.execute.context import HostState, RunContext
-from kprov.provision.execute.group_by import create_group
-from kprov.provision.inventory.loader import load_vars_dir, var_dir_of
+from kprov.provision.execute.group_by import create_group, var_files
 from kprov.provision.modules.base import ModuleResult
 
 __all__ = ["add_host"]
@@ -103,12 +101,7 @@ def _add(run: RunContext, name: str, host_vars: dict[str, Any], groups: list[str
 
 def _create_host(run: RunContext, name: str) -> None:
     """The host in ``all``, with the host_vars files for it beside the inventory and the playbook."""
-    inv = run.inventory
-    host = inv.add_host("all", name)
-    for source in inv.sources:
-        found = load_vars_dir(var_dir_of(Path(source)) / "host_vars", name)
-        if found:
-            host.file_vars.update(found)
-    found = load_vars_dir(run.playbook_dir / "host_vars", name)
-    if found:
-        run.playbook_var_layers.append((f"host:{name}", found))
+    beside_inventory, beside_playbook = var_files(run, "host_vars", name)
+    run.inventory.add_host("all", name).file_vars.update(beside_inventory)
+    if beside_playbook:
+        run.playbook_var_layers.append((f"host:{name}", beside_playbook))

@@ -19,7 +19,7 @@ from kprov.provision.execute.context import RunContext
 from kprov.provision.inventory.loader import load_vars_dir, var_dir_of
 from kprov.provision.modules.base import ModuleResult
 
-__all__ = ["create_group", "group_by"]
+__all__ = ["create_group", "group_by", "var_files"]
 
 
 def group_by(run: RunContext, host: str, args: Mapping[str, Any]) -> ModuleResult:
@@ -60,11 +60,16 @@ def _join(run: RunContext, host: str, group: str, parents: list[str]) -> bool:
 
 def create_group(run: RunContext, name: str) -> None:
     """A new group with the group_vars files for it beside the inventory and the playbook."""
-    created = run.inventory.group(name)
+    beside_inventory, beside_playbook = var_files(run, "group_vars", name)
+    run.inventory.group(name).file_vars.update(beside_inventory)
+    if beside_playbook:
+        run.playbook_var_layers.append((f"group:{name}", beside_playbook))
+
+
+def var_files(run: RunContext, kind: str, name: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The ``kind`` (group_vars/host_vars) files for ``name`` beside the inventory sources
+    (merged in order) and beside the playbook (None when there are none)."""
+    beside_inventory: dict[str, Any] = {}
     for source in run.inventory.sources:
-        found = load_vars_dir(var_dir_of(Path(source)) / "group_vars", name)
-        if found:
-            created.file_vars.update(found)
-    found = load_vars_dir(run.playbook_dir / "group_vars", name)
-    if found:
-        run.playbook_var_layers.append((f"group:{name}", found))
+        beside_inventory.update(load_vars_dir(var_dir_of(Path(source)) / kind, name) or {})
+    return beside_inventory, load_vars_dir(run.playbook_dir / kind, name)
