@@ -110,3 +110,14 @@ def test_what_nodes_run_imports_from_the_node_runtime_alone(unpacked_node: Path)
         done = subprocess.run([str(unpacked_node / "bin" / "python"), "-I", "-c", code, module],
                               capture_output=True, text=True, cwd=unpacked_node)
         assert done.returncode != 0 and "ModuleNotFoundError" in done.stderr, module
+
+
+def test_byte_code_is_compiled_at_build_time_for_both_flavors(unpacked: Path, unpacked_node: Path) -> None:
+    """Hosts compile nothing: every kprov source has its .pyc (built in a compileall process of
+    its own, never forked from the multi-threaded caller)."""
+    tag = f"cpython-{sys.version_info.major}{sys.version_info.minor}"
+    for root in (unpacked, unpacked_node):
+        package = _site(root) / "kprov"
+        sources = [p for p in package.rglob("*.py") if "__pycache__" not in p.parts]
+        missing = [p for p in sources if not (p.parent / "__pycache__" / f"{p.stem}.{tag}.pyc").is_file()]
+        assert sources and not missing, missing[:5]
