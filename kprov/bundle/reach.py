@@ -29,7 +29,7 @@ from packaging.markers import default_environment
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-__all__ = ["reachable_distributions", "reachable_imports"]
+__all__ = ["installed_distributions", "reachable_distributions", "reachable_imports"]
 
 _OWN = "kprov"
 
@@ -147,12 +147,17 @@ def _top_levels(dist: Distribution) -> set[str]:
     return tops
 
 
+def installed_distributions(site: Path) -> dict[str, Distribution]:
+    """The distributions installed in ``site``, by canonical name."""
+    return {canonicalize_name(d.metadata["Name"]): d for d in distributions(path=[str(site)])}
+
+
 def reachable_distributions(site: Path, modules: Iterable[str]) -> set[str]:
     """Canonical names of the distributions in ``site`` that ``modules`` need, kprov's own
     included, with everything those require (kprov's own requirements are not followed: they
     are the union of what every component needs). Raises LookupError for an imported name that no
     installed distribution provides (the runtime would fail on the host)."""
-    installed = {canonicalize_name(d.metadata["Name"]): d for d in distributions(path=[str(site)])}
+    installed = installed_distributions(site)
     providers: dict[str, set[str]] = {}
     for name, dist in installed.items():
         for top in _top_levels(dist):

@@ -186,13 +186,10 @@ def _pack(archive: Path, staging: Path, site: Path, scripts: list[Path]) -> None
 def _cut_to_node(venv: Path, site: Path, staging: Path) -> None:
     """Uninstall from the staging venv what :data:`NODE_MODULES` cannot import, then import
     them from what is left (a missing module fails the build, naming it)."""
-    from packaging.utils import canonicalize_name  # build time only: every kprov command imports this module
+    # build time only, as the compile step: every kprov command imports this module
+    from kprov.bundle.reach import installed_distributions, reachable_distributions
 
-    from kprov.bundle.reach import reachable_distributions
-
-    needed = reachable_distributions(site, NODE_MODULES)
-    installed = {str(canonicalize_name(p.name.split("-")[0])) for p in site.glob("*.dist-info")}
-    surplus = sorted(installed - needed)
+    surplus = sorted(set(installed_distributions(site)) - reachable_distributions(site, NODE_MODULES))
     if surplus:
         _run([sys.executable, "-m", "pip", "-q", "--disable-pip-version-check", "--python",
               str(venv / "bin" / "python"), "uninstall", "-y", *surplus], staging)

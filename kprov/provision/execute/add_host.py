@@ -81,13 +81,7 @@ def _add(run: RunContext, name: str, host_vars: dict[str, Any], groups: list[str
         if name not in inv.groups[group].hosts:
             inv.add_host(group, name)
             changed = True
-    ungrouped = inv.groups["ungrouped"]
-    grouped = any(g not in ("all", "ungrouped") for g in host.groups)
-    if grouped and name in ungrouped.hosts:
-        ungrouped.hosts.remove(name)
-        host.groups.remove("ungrouped")
-    elif not grouped and name not in ungrouped.hosts:
-        inv.add_host("ungrouped", name)
+    inv.reconcile_ungrouped(name)
     if changed:
         run.groups = inv.group_map()
         inventory_vars = inv.host_vars(name, run.playbook_var_layers)

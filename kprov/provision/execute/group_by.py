@@ -48,10 +48,7 @@ def _join(run: RunContext, host: str, group: str, parents: list[str]) -> bool:
     if host not in inv.groups[group].hosts:
         inv.add_host(group, host)
         changed = True
-    ungrouped = inv.groups.get("ungrouped")
-    if ungrouped is not None and host in ungrouped.hosts and group not in ("all", "ungrouped"):
-        ungrouped.hosts.remove(host)  # a host with a group is no longer ungrouped
-        inv.hosts[host].groups.remove("ungrouped")
+    inv.reconcile_ungrouped(host)
     if changed:
         run.groups = inv.group_map()
         run.hosts[host].inventory_vars = inv.host_vars(host, run.playbook_var_layers)

@@ -153,7 +153,7 @@ def ipv6_addresses(text: str, facts: dict[str, Any]) -> None:
     for line in _lines(text):
         words = line.split()
         at = words.index("inet6")
-        if len(words) > at + 4 and words[at + 2] == "peer":
+        if len(words) > at + 5 and words[at + 2] == "peer":
             address, prefix, scope = words[at + 1], words[at + 3].partition("/")[2], words[at + 5]
         elif len(words) > at + 3:
             (address, _, prefix), scope = words[at + 1].partition("/"), words[at + 3]

@@ -93,6 +93,17 @@ class Inventory:
                 if host.name not in self.groups["all"].hosts:
                     self.groups["all"].hosts.append(host.name)
 
+    def reconcile_ungrouped(self, name: str) -> None:
+        """After a run changed a host's groups (group_by, add_host): ``ungrouped`` holds it
+        exactly when it is in no group but ``all``, as Ansible's reconcile_inventory keeps it."""
+        host, ungrouped = self.hosts[name], self.groups["ungrouped"]
+        grouped = any(g not in ("all", "ungrouped") for g in host.groups)
+        if grouped and name in ungrouped.hosts:
+            ungrouped.hosts.remove(name)
+            host.groups.remove("ungrouped")
+        elif not grouped and name not in ungrouped.hosts:
+            self.add_host("ungrouped", name)
+
     # -- queries -------------------------------------------------------------------------
     def depth(self, group: str, _seen: frozenset[str] = frozenset()) -> int:
         parents = [p for p in self.groups[group].parents if p not in _seen]
