@@ -39,6 +39,7 @@ from kprov.cluster.kubelet.localvolumes import sweep_forever
 from kprov.cluster.kubelet.metrics import KubeletMetrics
 from kprov.cluster.kubelet.node import (
     KUBELET_PORT,
+    HostFacts,
     host_facts,
     lease_object,
     node_allocatable,
@@ -76,6 +77,7 @@ class KubeletConfig:
     port: int = KUBELET_PORT
     ctr_path: str = "ctr"
     heartbeat_s: float = 10.0
+    startup_status_s: float = 0.25  # until first Ready (upstream's fast status update: 100 ms)
     status_report_s: float = 300.0  # post an unchanged status this often (upstream: 5 min)
     relist_s: float = 1.0
     local_volumes_dir: str = "/var/lib/kprov/volumes"  # local-path volumes' directories
@@ -226,36 +228,49 @@ class Kubelet:
         something the Node does not (heartbeat times aside) or ``status_report_s`` passed
         since the last post (upstream's nodeStatusUpdateFrequency and
         nodeStatusReportFrequency). The first beat after a start always posts: the kubelet
-        role's ready check waits for a heartbeat newer than the start."""
+        role's ready check waits for a heartbeat newer than the start.
+
+        Until this start first posts Ready, the runtime's conditions are read every
+        ``startup_status_s`` and a change is posted at once (upstream's fastStatusUpdateOnce):
+        the CNI config kube-proxy writes a few seconds after the start would otherwise wait
+        up to a whole heartbeat to make the node Ready.
+        """
         facts, name = host_facts(self.config.root_dir), self.config.node_name
         lease: dict[str, Any] | None = None
-        last_post = -math.inf
+        last_post = last_beat = -math.inf
+        posted_ready = False
         while True:
             try:
                 conditions = await self.runtime.runtime_conditions()
-                self._ready = bool(conditions.get("RuntimeReady")) and bool(conditions.get("NetworkReady"))
-                message = (
-                    "kubelet is posting ready status" if self._ready else f"runtime not ready: {conditions}"
-                )
-                lease = await renew_lease(self.client, lease_object(name, name, datetime.now(UTC)), lease)
-                node = self._own_node() or await self.api.get_node(name)
-                posted = (node or {}).get("status") or {}
-                status = node_status(
-                    name,
-                    facts,
-                    self.config.node_ip,
-                    self._runtime_version,
-                    self._ready,
-                    message,
-                    posted.get("conditions") or [],
-                )
-                due = time.monotonic() - last_post >= self.config.status_report_s
-                if node is None or due or status_changed(posted, status):
-                    await self.api.patch_node_status(name, status)
-                    last_post = time.monotonic()
+                ready = bool(conditions.get("RuntimeReady")) and bool(conditions.get("NetworkReady"))
+                beat_due = time.monotonic() - last_beat >= self.config.heartbeat_s
+                if beat_due or ready != self._ready:
+                    self._ready = ready
+                    lease = await renew_lease(self.client, lease_object(name, name, datetime.now(UTC)), lease)
+                    last_beat = time.monotonic()
+                    message = f"runtime not ready: {conditions}"
+                    if ready:
+                        message = "kubelet is posting ready status"
+                    last_post = await self._post_status(facts, message, last_post)
+                    posted_ready = posted_ready or ready
             except Exception as err:
                 log.warning("node heartbeat failed: %s", err)
-            await asyncio.sleep(self.config.heartbeat_s)
+            await asyncio.sleep(self.config.heartbeat_s if posted_ready else self.config.startup_status_s)
+
+    async def _post_status(self, facts: HostFacts, message: str, last_post: float) -> float:
+        """Post the node's status when it changed or a report is due; when it last posted."""
+        name = self.config.node_name
+        node = self._own_node() or await self.api.get_node(name)
+        posted = (node or {}).get("status") or {}
+        status = node_status(
+            name, facts, self.config.node_ip, self._runtime_version, self._ready, message,
+            posted.get("conditions") or [],
+        )
+        due = time.monotonic() - last_post >= self.config.status_report_s
+        if node is None or due or status_changed(posted, status):
+            await self.api.patch_node_status(name, status)
+            return time.monotonic()
+        return last_post
 
     def _own_node(self) -> dict[str, Any] | None:
         """The Node as the node informer last saw it (None before it listed)."""
