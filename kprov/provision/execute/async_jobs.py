@@ -240,7 +240,10 @@ def run_async(module: Any, ctx: ModuleContext, args: Mapping[str, Any], *, limit
             return work
         if ctx.check_mode:
             return _planned(work, async_dir, planned)
-        return _record_finished(ctx, work, async_dir)
+        acted = ctx.acted or work.changed  # the record is the engine's, not a change of the host
+        recorded = _record_finished(ctx, work, async_dir)
+        ctx.acted = acted
+        return recorded
     started = ctx.run(_launcher(work.script, limit, async_dir))
     jid = started.stdout.strip()
     if started.rc != 0 or not jid:
@@ -291,7 +294,10 @@ def async_status(ctx: ModuleContext, args: Mapping[str, Any], *, async_dir: str,
         return ModuleResult(failed=True, msg="could not find job",
                             data={"ansible_job_id": jid, "started": 1, "finished": 1})
     name = jid.rsplit("/", 1)[-1]
-    return _job_result(name, display, read[0], read[1], finishers.get(name))
+    status = read[0]
+    if int(status.get("finished", 0) or 0) == 1 and "result" not in status:
+        ctx.acted = True  # a detached job changed the host behind the engine's probe cache
+    return _job_result(name, display, status, read[1], finishers.get(name))
 
 
 @dataclass(frozen=True)
@@ -320,8 +326,5 @@ class AsyncStatus:
     planned: Mapping[str, ModuleResult]
 
     def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
-        result = guarded(lambda: async_status(ctx, args, async_dir=self.async_dir, finishers=self.finishers,
-                                              planned=self.planned))
-        if result.data.get("finished") == 1:
-            ctx.acted = True  # the job changed the host behind the engine's probe cache
-        return result
+        return guarded(lambda: async_status(ctx, args, async_dir=self.async_dir, finishers=self.finishers,
+                                            planned=self.planned))

@@ -74,6 +74,7 @@ class _Call:
     acted: bool = False  # it sent a command or file that may change the host
     judged_by_task: bool = False  # command/shell: changed_when says whether it changed anything
     from_cache: bool = False  # its result came from the probe cache (nothing ran)
+    reports_job: bool = False  # fire-and-forget: "changed" reports a job, the host changed if it acted
 
 
 def _safe_diff(entry: dict[str, Any]) -> dict[str, Any]:
@@ -405,11 +406,15 @@ class TaskRunner:
 
         A command/shell run is judged by the task's verdict (``changed_when``); any other
         module by its own (changed/failed) and by whether it sent anything that may act, so a
-        ``changed_when: false`` on a module that wrote a file still drops the cache."""
+        ``changed_when: false`` on a module that wrote a file still drops the cache. A
+        fire-and-forget task by whether it acted: starting a job does, recording a module that
+        found nothing to do does not (its ``changed`` is Ansible's report of a job)."""
         if call.cache is None:
             return
         if call.judged_by_task:
             unchanged = not (changed or failed)
+        elif call.reports_job:  # Ansible reports every job it starts as changed
+            unchanged = not (failed or call.result.failed or call.acted)
         else:
             raw = call.result
             unchanged = not (changed or failed or raw.changed or raw.failed or call.acted)
@@ -517,6 +522,7 @@ class TaskRunner:
         call = _Call(self._run_module(module, ctx, args, task), cache)
         call.acted, call.judged_by_task = ctx.acted, bool(getattr(module, "changes_judged_by_task", False))
         call.from_cache = ctx.cache_hit
+        call.reports_job = isinstance(module, AsyncTask) and module.poll <= 0
         return call
 
     @staticmethod

@@ -124,6 +124,51 @@ def test_a_module_that_acts_drops_the_cache_even_when_told_it_changed_nothing(
     assert (dest / "conf").read_text() == "a=1\n"
 
 
+def _dropped(tmp_path: Path) -> list[str]:
+    logs = sorted((tmp_path / "logs").glob("run-*.log"))
+    return [line.split("\t")[6] for line in logs[-1].read_text().splitlines()
+            if line.split("\t")[2] == "event" and line.endswith("probe cache dropped")]
+
+
+def _fire_and_wait(dest: Path, task: str) -> str:
+    return f"""
+    - {task}
+      async: 30
+      poll: 0
+      changed_when: false
+      register: job
+    - name: wait for the job
+      async_status: {{jid: "{{{{ job.ansible_job_id }}}}"}}
+      register: done
+      until: done.finished
+      retries: 50
+      delay: 0.1
+      vars: {{ansible_async_dir: "{dest}/jobs"}}
+"""
+
+
+def test_a_job_with_nothing_to_do_keeps_the_cache_and_one_that_ran_drops_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fire-and-forget reports every job as changed (as Ansible); only a job that ran may
+    have changed the host, so only it makes later tasks probe live."""
+    dest = tmp_path / "out"
+    dest.mkdir()
+    _run(tmp_path, monkeypatch, _site(dest))
+    idle = _fire_and_wait(dest, f"""name: a directory that is there
+      file: {{path: "{dest}/sub", state: directory, mode: "0750"}}
+      vars: {{ansible_async_dir: "{dest}/jobs"}}""")
+    statuses_, registered = _run(tmp_path, monkeypatch, _site(dest, idle))
+    assert registered["done"]["finished"] == 1 and registered["done"]["changed"] is False
+    assert statuses_ == ["ok"] * 8 and _dropped(tmp_path) == []
+
+    drifts = _fire_and_wait(dest, f"""name: a job that rewrites conf
+      shell: "echo drift > {dest}/conf"
+      vars: {{ansible_async_dir: "{dest}/jobs"}}""")
+    statuses_, _ = _run(tmp_path, monkeypatch, _site(dest, drifts))
+    assert statuses_[5] == "changed"  # conf again: the drift the job made is seen
+    assert (dest / "conf").read_text() == "a=1\n" and _dropped(tmp_path)
+
+
 def test_until_reads_the_host_anew_on_every_attempt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     dest = tmp_path / "out"
     dest.mkdir()
