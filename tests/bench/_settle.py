@@ -13,7 +13,7 @@ import os
 import time
 from pathlib import Path
 
-__all__ = ["SETTLED_CORES", "TIMEOUT_S", "WINDOW_S", "busy_cores", "settle"]
+__all__ = ["SETTLED_CORES", "TIMEOUT_S", "WINDOW_S", "BusyMeter", "busy_cores", "settle"]
 
 SETTLED_CORES = 0.5
 WINDOW_S = 5.0
@@ -25,6 +25,18 @@ def _cpu_ticks() -> tuple[int, int]:
     fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
     idle = fields[3] + fields[4]  # idle + iowait
     return sum(fields) - idle, sum(fields)
+
+
+class BusyMeter:
+    """The machine's CPU in use, in cores, from its creation to each ``cores()`` call: says
+    whether a timed run was bound by the machine's CPU (near ``os.cpu_count()``) or waited."""
+
+    def __init__(self) -> None:
+        self._start = _cpu_ticks()
+
+    def cores(self) -> float:
+        busy, total = _cpu_ticks()
+        return (busy - self._start[0]) / max(total - self._start[1], 1) * (os.cpu_count() or 1)
 
 
 def busy_cores(window_s: float = WINDOW_S) -> float:

@@ -8,6 +8,7 @@ cluster_prepare_s), then times, for the first ``hosts`` hosts (etcd and control 
 h1..h3, the rest workers):
 
 * cluster_cold_<n>_s: `kprov apply` + `kprov verify` from hosts without the cluster;
+  cluster_cold_busy_cores: the machine's CPU in use during that apply, in cores;
 * cluster_noop_<n>_s: `kprov apply` again, nothing to change (cluster_noop_changed_<n>: 0),
   on the settled cluster (tests/bench/_settle.py: cluster_settle_<n>_s); the no-op right after
   the cold apply and verify is printed apart (cluster_noop_unsettled_<n>_s);
@@ -45,7 +46,7 @@ sys.path.insert(0, str(REPO))
 from kprov.bundle.wheelhouse import source_digest  # noqa: E402
 from kprov.lab import Lab  # noqa: E402
 from tests.bench._fresh_disk import wait_for_fresh_disk  # noqa: E402
-from tests.bench._settle import settle  # noqa: E402
+from tests.bench._settle import BusyMeter, settle  # noqa: E402
 
 KPROV = [sys.executable, "-m", "kprov.cli.main"]
 
@@ -109,10 +110,12 @@ def main() -> None:
         print(f"cluster_prepare_s = {time.monotonic() - start:.1f}")
         waited = wait_for_fresh_disk(lab.layout.state_dir, deleted_at, args.disk_wait_max)
         print(f"cluster_disk_wait_s = {waited:.0f}", flush=True)
-        start = time.monotonic()
+        start, meter = time.monotonic(), BusyMeter()
         _apply(inventory)
+        busy = meter.cores()
         verified = _kprov("verify", "-i", str(inventory), "--json", "--no-drift")
         print(f"cluster_cold_{count}_s = {time.monotonic() - start:.1f}")
+        print(f"cluster_cold_busy_cores = {busy:.2f}")  # of os.cpu_count(): near it, CPU-bound
         if source_digest(REPO) != sources:  # the cold apply then built kprov's runtime again
             print("warning: kprov's sources changed during the run: cluster_cold includes a runtime build",
                   file=sys.stderr)

@@ -22,6 +22,11 @@ module runs to completion in the task and its result is recorded as a finished j
 ``async_status`` answers the same way: the play's results are real, only the overlap is lost.
 The time limit applies to detached jobs only.
 
+The engine's probe cache (what a no-op run reads ahead) is dropped by a job that was started
+or read finished after running detached: it changed the host behind the cache. Writing the
+record of a module that ran in the task, and removing a job's files, are bookkeeping in the
+job directory and leave it.
+
 A job's finishing step (``Detached.finish``) lives in the run (``RunContext.async_finishers``);
 ``async_status`` of a job started by an earlier run reads it as a command's result (``rc``,
 ``stdout``, ``stderr``). Check mode (``kprov plan``) starts no job: the module's check-mode
@@ -284,7 +289,9 @@ def async_status(ctx: ModuleContext, args: Mapping[str, Any], *, async_dir: str,
         return ModuleResult(changed=kept.changed, failed=kept.failed, skipped=kept.skipped, msg=kept.msg,
                             diff=list(kept.diff), data=data)
     if p["mode"] == "cleanup":
+        acted = ctx.acted  # a job's files are the engine's bookkeeping, not a change of the host
         done = ctx.run(f'[ -e {words} ] || {{ echo missing; exit 0; }}; {_cleanup_script(words)}')
+        ctx.acted = acted
         if done.stdout.strip() == "missing":
             return ModuleResult(failed=True, msg="could not find job",
                                 data={"ansible_job_id": jid, "started": 1, "finished": 1})

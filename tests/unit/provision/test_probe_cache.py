@@ -144,6 +144,9 @@ def _fire_and_wait(dest: Path, task: str) -> str:
       retries: 50
       delay: 0.1
       vars: {{ansible_async_dir: "{dest}/jobs"}}
+    - name: remove its files
+      async_status: {{jid: "{{{{ job.ansible_job_id }}}}", mode: cleanup}}
+      vars: {{ansible_async_dir: "{dest}/jobs"}}
 """
 
 
@@ -159,13 +162,14 @@ def test_a_job_with_nothing_to_do_keeps_the_cache_and_one_that_ran_drops_it(
       vars: {{ansible_async_dir: "{dest}/jobs"}}""")
     statuses_, registered = _run(tmp_path, monkeypatch, _site(dest, idle))
     assert registered["done"]["finished"] == 1 and registered["done"]["changed"] is False
-    assert statuses_ == ["ok"] * 8 and _dropped(tmp_path) == []
+    assert statuses_ == ["ok"] * 9 and _dropped(tmp_path) == []
+    assert list((dest / "jobs").iterdir()) == []
 
     drifts = _fire_and_wait(dest, f"""name: a job that rewrites conf
       shell: "echo drift > {dest}/conf"
       vars: {{ansible_async_dir: "{dest}/jobs"}}""")
     statuses_, _ = _run(tmp_path, monkeypatch, _site(dest, drifts))
-    assert statuses_[5] == "changed"  # conf again: the drift the job made is seen
+    assert statuses_[6] == "changed"  # conf again: the drift the job made is seen
     assert (dest / "conf").read_text() == "a=1\n" and _dropped(tmp_path)
 
 
