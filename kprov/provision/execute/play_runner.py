@@ -60,7 +60,12 @@ class PlayRunner:
         self.run, self.play = run, play
 
     def hosts(self) -> list[str]:
+        """The play's live hosts. ``--limit`` is evaluated again for each play, as Ansible's
+        inventory subset is: a host add_host (or group_by) placed since is in or out by it."""
         wanted = select_hosts(self.run.inventory, self.play.hosts)
+        if self.run.options.limit:
+            allowed = set(select_hosts(self.run.inventory, self.run.options.limit))
+            wanted = [h for h in wanted if h in allowed]
         return [h for h in wanted if h in self.run.hosts and self.run.hosts[h].alive]
 
     def execute(self) -> bool:

@@ -346,6 +346,28 @@ def test_add_host_runs_once_and_a_later_play_connects_the_new_hosts(
     assert "new-h1" in report.hosts and "gone" in report.hosts
 
 
+def test_limit_is_evaluated_again_for_hosts_add_host_placed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = """
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: add
+      add_host: {name: "{{ item }}", groups: late, ansible_connection: local}
+      loop: [new-in, new-out]
+- hosts: late
+  gather_facts: false
+  tasks:
+    - {name: late, set_fact: {me: "{{ inventory_hostname }}"}}
+"""
+    files = {"site.yml": site}
+    report, registered = run_fake(tmp_path, monkeypatch, files, ["h1", "h2"], limit="all:!new-out")
+    assert registered["new-in"] == {"me": "new-in"}
+    assert not [r for r in report.results if r.host == "new-out"]
+    assert registered.get("new-out", {}) == {}
+
+
 def test_check_mode_and_diff_reach_the_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     fakes = {"h1": FakeConnector(host="h1").on("echo", stdout="x\n").on("^true$")}
     site = """
