@@ -71,8 +71,20 @@ class HostRunner:
         self._failure: tuple[Task, TaskResult] | None = None  # the last failed task (for rescue)
 
     def run_play(self) -> Outcome:
+        self._report_facts_gathered()
         self._read_play_ahead()
         return self.items(self.pctx.play.items)
+
+    def _report_facts_gathered(self) -> None:
+        """A play that gathers facts reports them ok for each of its hosts, as Ansible's
+        implicit Gathering Facts task does in every such play (kprov gathers once per run, when
+        a host connects, and reuses them; a host whose gathering failed is not here)."""
+        if not (self.pctx.play.gather_facts and self.host.facts):
+            return
+        result = TaskResult(host=self.host.name, task="Gathering Facts", action="gather_facts", status="ok",
+                            play=self.pctx.play.name)
+        self.run.report.record(result)
+        self.run.observer.task_done(result)
 
     # -- crash-safe handlers (execute.pending) -----------------------------------------------
     def _handlers(self) -> list[Task]:
@@ -330,6 +342,7 @@ class HostRunner:
         where = f"task field 'when' ({task.origin})"
         try:
             items = self.tasks.loop_items(task, scope) if task.loop is not None else [None]
+            included = 0
             for item in items:
                 item_extra = dict(extra or {})
                 if task.loop is not None:
@@ -347,9 +360,13 @@ class HostRunner:
                     loaded = loader.role_items(args, task.include_scope(), None, None, task.origin)
                     for role_task in loaded:
                         self._adopt_role_handlers(role_task)
+                included += 1
+                self._record_include(task, "ok")
                 outcome = self.items(loaded, item_extra or extra)
                 if outcome != "ok":
                     return outcome
+            if not included:
+                self._record_include(task, "skipped")
         except UndefinedVariableError as err:
             return self._fail_include(
                 task, str(UndefinedVariableError(err.variable, err.template, task.title))
@@ -357,6 +374,14 @@ class HostRunner:
         except ProvisionError as err:
             return self._fail_include(task, f"task '{task.title}': {err}")
         return "ok"
+
+    def _record_include(self, task: Task, status: Literal["ok", "skipped"]) -> None:
+        """An include in the recap as Ansible counts it: ok once per file (or role) it loaded
+        for the host, before the included tasks run; skipped once when it loaded none."""
+        result = TaskResult(host=self.host.name, task=task.title, action=task.action, status=status,
+                            origin=task.origin, play=self.pctx.play.name)
+        self.run.report.record(result)
+        self.run.observer.task_done(result)
 
     def _adopt_role_handlers(self, item: Item) -> None:
         if not isinstance(item, Task) or item.scope.role is None:

@@ -31,6 +31,8 @@ class Recap:
     changed: dict[str, int]
     failed: dict[str, int]
     output: str
+    counted_ok: dict[str, int]  # the recap's ok column
+    skipped: dict[str, int]
 
 
 def local_inventory(path: Path) -> Path:
@@ -52,6 +54,8 @@ def run_kprov(inventory: Path, playbook: Path, extra_vars: dict[str, Any], log_d
         changed={h: s.changed for h, s in report.stats.items()},
         failed={h: s.failed for h, s in report.stats.items()},
         output="\n".join(failures),
+        counted_ok={h: s.ok for h, s in report.stats.items()},
+        skipped={h: s.skipped for h, s in report.stats.items()},
     )
 
 
@@ -78,6 +82,8 @@ def run_ansible(inventory: Path, playbook: Path, extra_vars: dict[str, Any], tmp
         changed={h: int(m.group(3)) for h, m in recap.items()},
         failed={h: int(m.group(5)) for h, m in recap.items()},
         output=out[-4000:],
+        counted_ok={h: int(m.group(2)) for h, m in recap.items()},
+        skipped={h: int(m.group(6)) for h, m in recap.items()},
     )
 
 
