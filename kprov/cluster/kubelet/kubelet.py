@@ -78,6 +78,7 @@ class KubeletConfig:
     ctr_path: str = "ctr"
     heartbeat_s: float = 10.0
     startup_status_s: float = 0.25  # until first Ready (upstream's fast status update: 100 ms)
+    startup_grace_s: float = 120.0  # ... or this long after the start (upstream's nodeReadyGracePeriod)
     status_report_s: float = 300.0  # post an unchanged status this often (upstream: 5 min)
     relist_s: float = 1.0
     local_volumes_dir: str = "/var/lib/kprov/volumes"  # local-path volumes' directories
@@ -230,15 +231,16 @@ class Kubelet:
         nodeStatusReportFrequency). The first beat after a start always posts: the kubelet
         role's ready check waits for a heartbeat newer than the start.
 
-        Until this start first posts Ready, the runtime's conditions are read every
-        ``startup_status_s`` and a change is posted at once (upstream's fastStatusUpdateOnce):
-        the CNI config kube-proxy writes a few seconds after the start would otherwise wait
-        up to a whole heartbeat to make the node Ready.
+        Until this start first posts Ready (for ``startup_grace_s`` at most), the runtime's
+        conditions are read every ``startup_status_s`` and a change is posted at once
+        (upstream's fastStatusUpdateOnce): the CNI config kube-proxy writes a few seconds after
+        the start would otherwise wait up to a whole heartbeat to make the node Ready.
         """
         facts, name = host_facts(self.config.root_dir), self.config.node_name
         lease: dict[str, Any] | None = None
         last_post = last_beat = -math.inf
         posted_ready = False
+        fast_until = time.monotonic() + self.config.startup_grace_s
         while True:
             try:
                 conditions = await self.runtime.runtime_conditions()
@@ -255,7 +257,8 @@ class Kubelet:
                     posted_ready = posted_ready or ready
             except Exception as err:
                 log.warning("node heartbeat failed: %s", err)
-            await asyncio.sleep(self.config.heartbeat_s if posted_ready else self.config.startup_status_s)
+            fast = not posted_ready and time.monotonic() < fast_until
+            await asyncio.sleep(self.config.startup_status_s if fast else self.config.heartbeat_s)
 
     async def _post_status(self, facts: HostFacts, message: str, last_post: float) -> float:
         """Post the node's status when it changed or a report is due; when it last posted."""

@@ -127,6 +127,27 @@ async def test_until_first_ready_a_change_is_posted_at_once(control_plane, tmp_p
             beat.cancel()
 
 
+async def test_the_startup_poll_ends_after_its_grace_period(control_plane, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    name = "hb-grace"
+    config = KubeletConfig(node_name=name, node_ip="10.9.9.6", kubeconfig="", root_dir=str(tmp_path),
+                           heartbeat_s=60, status_report_s=3600, startup_status_s=0.05, startup_grace_s=0.3)
+    runtime = _Runtime()
+    runtime.ready = False  # never ready within the grace period: then only the heartbeat looks
+    async with (ApiClient.from_kubeconfig(control_plane.node_kubeconfig(name)) as node_client,
+                ApiClient.from_kubeconfig(control_plane.admin_kubeconfig) as admin):
+        kubelet = Kubelet(config, node_client, runtime)  # type: ignore[arg-type]
+        await kubelet._register()
+        beat = asyncio.create_task(kubelet._heartbeat())
+        try:
+            await wait_for(lambda: _posted(admin, name, "False"), timeout=10, what="the first status")
+            await asyncio.sleep(0.5)
+            runtime.ready = True
+            await asyncio.sleep(0.5)
+            assert _ready_status(await admin.get(resources.NODES, name)) == "False"
+        finally:
+            beat.cancel()
+
+
 async def test_a_lease_written_by_someone_else_is_read_afresh_on_the_next_renewal(control_plane) -> None:  # type: ignore[no-untyped-def]
     from datetime import UTC, datetime
 
