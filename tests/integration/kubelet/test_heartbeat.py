@@ -10,6 +10,8 @@ is a stand-in answering the one call the heartbeat makes (its conditions).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -103,10 +105,13 @@ async def test_an_unchanged_status_is_reported_again_after_the_period(control_pl
             beat.cancel()
 
 
-async def test_until_first_ready_a_change_is_posted_at_once(control_plane, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    name = "hb-startup"
+@contextlib.asynccontextmanager
+async def _starting(control_plane, tmp_path: Path, name: str,  # type: ignore[no-untyped-def]
+                    **timing: float) -> AsyncIterator[tuple[ApiClient, _Runtime]]:
+    """A kubelet's heartbeat from a start whose runtime is not ready yet, its first status
+    posted; yields an admin client and the runtime stand-in."""
     config = KubeletConfig(node_name=name, node_ip="10.9.9.7", kubeconfig="", root_dir=str(tmp_path),
-                           heartbeat_s=60, status_report_s=3600, startup_status_s=0.05)
+                           heartbeat_s=60, status_report_s=3600, startup_status_s=0.05, **timing)
     runtime = _Runtime()
     runtime.ready = False  # as at a start, before kube-proxy wrote the CNI config
     async with (ApiClient.from_kubeconfig(control_plane.node_kubeconfig(name)) as node_client,
@@ -116,36 +121,30 @@ async def test_until_first_ready_a_change_is_posted_at_once(control_plane, tmp_p
         beat = asyncio.create_task(kubelet._heartbeat())
         try:
             await wait_for(lambda: _posted(admin, name, "False"), timeout=10, what="the first status")
-            runtime.ready = True  # a whole heartbeat (60 s) away: only the startup poll sees it
-            await wait_for(lambda: _posted(admin, name, "True"), timeout=3, what="Ready=True posted")
-            lease_rv = await _rv(admin, resources.LEASES, name, "kube-node-lease")
-            runtime.ready = False  # once Ready, changes wait for the next beat, as upstream
-            await asyncio.sleep(0.5)
-            assert _ready_status(await admin.get(resources.NODES, name)) == "True"
-            assert await _rv(admin, resources.LEASES, name, "kube-node-lease") == lease_rv
+            yield admin, runtime
         finally:
             beat.cancel()
+
+
+async def test_until_first_ready_a_change_is_posted_at_once(control_plane, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    name = "hb-startup"
+    async with _starting(control_plane, tmp_path, name) as (admin, runtime):
+        runtime.ready = True  # a whole heartbeat (60 s) away: only the startup poll sees it
+        await wait_for(lambda: _posted(admin, name, "True"), timeout=3, what="Ready=True posted")
+        lease_rv = await _rv(admin, resources.LEASES, name, "kube-node-lease")
+        runtime.ready = False  # once Ready, changes wait for the next beat, as upstream
+        await asyncio.sleep(0.5)
+        assert _ready_status(await admin.get(resources.NODES, name)) == "True"
+        assert await _rv(admin, resources.LEASES, name, "kube-node-lease") == lease_rv
 
 
 async def test_the_startup_poll_ends_after_its_grace_period(control_plane, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     name = "hb-grace"
-    config = KubeletConfig(node_name=name, node_ip="10.9.9.6", kubeconfig="", root_dir=str(tmp_path),
-                           heartbeat_s=60, status_report_s=3600, startup_status_s=0.05, startup_grace_s=0.3)
-    runtime = _Runtime()
-    runtime.ready = False  # never ready within the grace period: then only the heartbeat looks
-    async with (ApiClient.from_kubeconfig(control_plane.node_kubeconfig(name)) as node_client,
-                ApiClient.from_kubeconfig(control_plane.admin_kubeconfig) as admin):
-        kubelet = Kubelet(config, node_client, runtime)  # type: ignore[arg-type]
-        await kubelet._register()
-        beat = asyncio.create_task(kubelet._heartbeat())
-        try:
-            await wait_for(lambda: _posted(admin, name, "False"), timeout=10, what="the first status")
-            await asyncio.sleep(0.5)
-            runtime.ready = True
-            await asyncio.sleep(0.5)
-            assert _ready_status(await admin.get(resources.NODES, name)) == "False"
-        finally:
-            beat.cancel()
+    async with _starting(control_plane, tmp_path, name, startup_grace_s=0.3) as (admin, runtime):
+        await asyncio.sleep(0.5)  # never ready within the grace period: then only the heartbeat looks
+        runtime.ready = True
+        await asyncio.sleep(0.5)
+        assert _ready_status(await admin.get(resources.NODES, name)) == "False"
 
 
 async def test_a_lease_written_by_someone_else_is_read_afresh_on_the_next_renewal(control_plane) -> None:  # type: ignore[no-untyped-def]
