@@ -18,7 +18,7 @@ from kprov.cluster.api._printers_policy import (
     RUNTIMECLASS,
 )
 from kprov.cluster.api._printers_rbac import BINDING, ROLE
-from kprov.cluster.api._printers_services import ENDPOINTS, ENDPOINTSLICE, SERVICE
+from kprov.cluster.api._printers_services import ENDPOINTS, ENDPOINTSLICE, NETWORKPOLICY, SERVICE
 from kprov.cluster.api._printers_storage import (
     CSIDRIVER,
     PERSISTENTVOLUME,
@@ -70,6 +70,7 @@ PRINTERS = MappingProxyType(
         ("node.k8s.io", "RuntimeClass"): RUNTIMECLASS,
         ("coordination.k8s.io", "Lease"): LEASE,
         ("discovery.k8s.io", "EndpointSlice"): ENDPOINTSLICE,
+        ("networking.k8s.io", "NetworkPolicy"): NETWORKPOLICY,
         ("apiextensions.k8s.io", "CustomResourceDefinition"): CUSTOMRESOURCEDEFINITION,
         ("apiregistration.k8s.io", "APIService"): APISERVICE,
         ("rbac.authorization.k8s.io", "Role"): ROLE,

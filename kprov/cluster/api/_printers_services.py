@@ -1,4 +1,5 @@
-"""Table printers for services, endpoints and endpointslices (PORT(S), EXTERNAL-IP, ENDPOINTS)."""
+"""Table printers for services, endpoints, endpointslices and network policies (PORT(S),
+EXTERNAL-IP, ENDPOINTS, POD-SELECTOR)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ from typing import Any
 
 from kprov.cluster.api._printing import AGE, NAME, NONE, Age, Column, Printer, created, name_of
 from kprov.cluster.api.objects import get_path
+from kprov.cluster.api.selectors import SelectorError, label_selector_from_object
 
-__all__ = ["ENDPOINTS", "ENDPOINTSLICE", "SERVICE"]
+__all__ = ["ENDPOINTS", "ENDPOINTSLICE", "NETWORKPOLICY", "SERVICE"]
 
 _MAX_SHOWN = 3
 
@@ -111,4 +113,23 @@ ENDPOINTSLICE = Printer(
         AGE,
     ),
     _endpointslice_row,
+)
+
+
+def _pod_selector(obj: dict[str, Any]) -> str:
+    """metav1.FormatLabelSelector: the selector's string, `<none>` when it selects all."""
+    try:
+        text = str(label_selector_from_object(get_path(obj, "spec.podSelector", {}) or {}))
+    except SelectorError:
+        return "<error>"
+    return text or NONE
+
+
+NETWORKPOLICY = Printer(
+    (
+        NAME,
+        Column("Pod-Selector", description="The pods this policy applies to, as a label selector."),
+        AGE,
+    ),
+    lambda obj, age: [name_of(obj), _pod_selector(obj), created(obj, age)],
 )

@@ -527,6 +527,19 @@ def _validating_webhooks(obj: dict[str, Any]) -> None:
     _webhooks(obj, False)
 
 
+def _network_policy(obj: dict[str, Any]) -> None:
+    """Ports default to TCP; policyTypes, when absent, are Ingress plus Egress if egress rules exist."""
+    spec = _set(obj, "spec", {})
+    _set(spec, "podSelector", {})
+    for direction in ("ingress", "egress"):
+        for rule in spec.get(direction) or []:
+            for port in (rule or {}).get("ports") or []:
+                if isinstance(port, dict):
+                    _set(port, "protocol", "TCP")
+    if not spec.get("policyTypes"):
+        spec["policyTypes"] = ["Ingress", "Egress"] if spec.get("egress") else ["Ingress"]
+
+
 _BY_KIND: dict[tuple[str, str], Callable[[dict[str, Any]], None]] = {
     ("", "Pod"): _pod,
     ("", "Service"): _service,
@@ -556,6 +569,7 @@ _BY_KIND: dict[tuple[str, str], Callable[[dict[str, Any]], None]] = {
     ("", "PersistentVolumeClaim"): _pvc,
     ("storage.k8s.io", "StorageClass"): _storageclass,
     ("storage.k8s.io", "CSIDriver"): _csidriver,
+    ("networking.k8s.io", "NetworkPolicy"): _network_policy,
 }
 
 

@@ -526,6 +526,16 @@ def _build() -> tuple[ResourceInfo, ...]:
         ResourceInfo(
             "networking.k8s.io",
             "v1",
+            "networkpolicies",
+            "NetworkPolicy",
+            "networkpolicy",
+            True,
+            ("netpol",),
+            field_selectors=_META_FIELDS,
+        ),
+        ResourceInfo(
+            "networking.k8s.io",
+            "v1",
             "ingressclasses",
             "IngressClass",
             "ingressclass",

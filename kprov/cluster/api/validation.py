@@ -22,6 +22,7 @@ from kprov.cluster.api._validation_autoscaling import validate_hpa
 from kprov.cluster.api._validation_batch import validate_cronjob, validate_job
 from kprov.cluster.api._validation_certificates import validate_csr
 from kprov.cluster.api._validation_ephemeral import validate_ephemeral_create, validate_ephemeral_update
+from kprov.cluster.api._validation_networking import validate_network_policy
 from kprov.cluster.api._validation_node import validate_runtime_class
 from kprov.cluster.api._validation_pod import port_name_errors, validate_pod_spec, validate_pod_update
 from kprov.cluster.api._validation_policy import validate_pdb, validate_priority_class
@@ -474,6 +475,7 @@ _BY_KIND: dict[tuple[str, str], Callable[[Errors, dict[str, Any], dict[str, Any]
     ("batch", "Job"): validate_job,
     ("batch", "CronJob"): validate_cronjob,
     ("policy", "PodDisruptionBudget"): validate_pdb,
+    ("networking.k8s.io", "NetworkPolicy"): validate_network_policy,
     ("autoscaling", "HorizontalPodAutoscaler"): validate_hpa,
     ("scheduling.k8s.io", "PriorityClass"): validate_priority_class,
     ("node.k8s.io", "RuntimeClass"): validate_runtime_class,
