@@ -24,6 +24,7 @@ library's codec was a visible share of its CPU.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -230,9 +231,10 @@ class ApiClient:
         label_selector: str | None = None,
         field_selector: str | None = None,
         page_size: int = 0,
-    ) -> tuple[list[dict[str, Any]], str]:
+    ) -> tuple[builtins.list[dict[str, Any]], str]:
         """Every item (following ``continue``) and the list's resourceVersion."""
-        items: list[dict[str, Any]] = []
+        # builtins.list: inside the class, ``list`` is the verb above
+        items: builtins.list[dict[str, Any]] = []
         token: str | None = None
         while True:
             page = await self.list(
@@ -358,7 +360,7 @@ class ApiClient:
                         raise api_error(int(status.get("code") or 500), status)
                     yield WatchEvent(event.get("type", ""), event.get("object") or {})
 
-    async def discover(self) -> list[Resource]:
+    async def discover(self) -> builtins.list[Resource]:
         """Every top-level resource in the preferred version of each group (legacy discovery)."""
         group_versions = ["v1"]
         groups = await self.request("GET", "/apis")
