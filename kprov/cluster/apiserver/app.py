@@ -47,7 +47,7 @@ from kprov.cluster.apiserver.authz import Authorizer, authorizer_of
 from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.discovery import serve_discovery
 from kprov.cluster.apiserver.health import PUBLIC_PATHS, serve_health
-from kprov.cluster.apiserver.http1 import AnyReply, AnyRequest, HttpFront
+from kprov.cluster.apiserver.http1 import AnyReply, AnyRequest, HttpFront, RawUpgrade
 from kprov.cluster.apiserver.impersonation import has_impersonation, impersonate
 from kprov.cluster.apiserver.metrics import CONTENT_TYPE, ApiMetrics
 from kprov.cluster.apiserver.negotiation import json_response, wants_table
@@ -327,7 +327,7 @@ async def _resource(request: AnyRequest, ctx: ApiContext, ri: RequestInfo, user:
 
 async def _subresource(
     request: AnyRequest, ctx: ApiContext, info: ResourceInfo, ri: RequestInfo, body: bytes, user: UserInfo
-) -> AnyReply:
+) -> AnyReply | RawUpgrade:
     sub = ri.subresource
     if info.subresource(sub) is None:
         return _not_found_body()

@@ -52,7 +52,8 @@ __all__ = [
     "RawUpgrade",
     "Request",
     "StreamingReply",
-    "streaming_reply",
+    "start_stream",
+    "websocket_request",
 ]
 
 _log = logging.getLogger(__name__)
@@ -169,13 +170,25 @@ class StreamingReply:
 AnyReply = web.StreamResponse | StreamingReply
 
 
-def streaming_reply(request: AnyRequest, headers: dict[str, str]) -> AnyReply:
-    """A chunked reply for ``request``: this front's, or aiohttp's for a request it serves."""
+async def start_stream(request: AnyRequest, headers: dict[str, str]) -> AnyReply:
+    """A chunked reply for ``request``, its head sent: this front's, or aiohttp's for a
+    request it serves."""
     if isinstance(request, Request):
-        return StreamingReply(200, headers)
+        reply = StreamingReply(200, headers)
+        await reply.prepare(request)
+        return reply
     response = web.StreamResponse(status=200, headers=headers)
     response.enable_chunked_encoding()
+    await response.prepare(request)
     return response
+
+
+def websocket_request(request: AnyRequest) -> web.BaseRequest:
+    """``request``, a WebSocket upgrade, as the aiohttp request it always is (this front hands
+    every WebSocket upgrade to aiohttp's server)."""
+    if not isinstance(request, web.BaseRequest):
+        raise TypeError("a WebSocket upgrade reached its handler through the lean front")
+    return request
 
 
 _date_cache: list[Any] = [0, b""]

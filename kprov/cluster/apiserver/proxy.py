@@ -28,7 +28,7 @@ from aiohttp import web
 from kprov.cluster.apiserver import webhooks
 from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.crud import get_object
-from kprov.cluster.apiserver.http1 import AnyReply, AnyRequest, RawUpgrade, streaming_reply
+from kprov.cluster.apiserver.http1 import AnyReply, AnyRequest, RawUpgrade, start_stream, websocket_request
 from kprov.cluster.apiserver.requestinfo import RequestInfo, parse_bool
 from kprov.cluster.apiserver.spdy_exec import SPDY_PROTOCOLS, pick_spdy_protocol, spdy_exec_upgrade
 from kprov.cluster.apiserver.status import ApiError, bad_request
@@ -62,6 +62,7 @@ async def _kubelet_base(ctx: ApiContext, info: Any, ri: RequestInfo) -> tuple[st
     if not node_name:
         raise bad_request(f"pod {ri.name} does not have a host assigned")
     node_info = ctx.registry.get("", "v1", "nodes")
+    assert node_info is not None
     node = await get_object(ctx, node_info, "", node_name)
     status = node.get("status") or {}
     address = next(
@@ -118,9 +119,8 @@ async def handle_log(request: AnyRequest, ctx: ApiContext, info: Any, ri: Reques
             if upstream.status != 200:
                 raise _kubelet_error(upstream.status, await upstream.text())
             if request.headers.get("Upgrade", "").lower() == "websocket":
-                return await _log_websocket(request, upstream)
-            response = streaming_reply(request, {"Content-Type": "text/plain"})
-            await response.prepare(request)
+                return await _log_websocket(websocket_request(request), upstream)
+            response = await start_stream(request, {"Content-Type": "text/plain"})
             with contextlib.suppress(ConnectionResetError, aiohttp.ClientError):
                 async for chunk in upstream.content.iter_any():
                     await response.write(chunk)
@@ -129,7 +129,7 @@ async def handle_log(request: AnyRequest, ctx: ApiContext, info: Any, ri: Reques
             return response
 
 
-async def _log_websocket(request: AnyRequest, upstream: aiohttp.ClientResponse) -> web.StreamResponse:
+async def _log_websocket(request: web.BaseRequest, upstream: aiohttp.ClientResponse) -> web.StreamResponse:
     """The log as websocket messages: raw bytes in binary messages (``binary.k8s.io``, also
     when no subprotocol is asked for) or base64 text (``base64.binary.k8s.io``); the server
     closes the socket when the log ends."""
@@ -159,11 +159,15 @@ async def _relay(source: Any, target: Any) -> None:
             break
 
 
-async def handle_exec(request: AnyRequest, ctx: ApiContext, info: Any, ri: RequestInfo) -> AnyReply:
+async def handle_exec(
+    request: AnyRequest, ctx: ApiContext, info: Any, ri: RequestInfo
+) -> AnyReply | RawUpgrade:
     return await _handle_stream(request, ctx, info, ri, "exec")
 
 
-async def handle_attach(request: AnyRequest, ctx: ApiContext, info: Any, ri: RequestInfo) -> AnyReply:
+async def handle_attach(
+    request: AnyRequest, ctx: ApiContext, info: Any, ri: RequestInfo
+) -> AnyReply | RawUpgrade:
     return await _handle_stream(request, ctx, info, ri, "attach")
 
 
@@ -199,7 +203,7 @@ async def _admit_connect(request: AnyRequest, ctx: ApiContext, info: Any, ri: Re
 
 async def _handle_stream(
     request: AnyRequest, ctx: ApiContext, info: Any, ri: RequestInfo, kind: str
-) -> AnyReply:
+) -> AnyReply | RawUpgrade:
     upgrade = request.headers.get("Upgrade", "").lower()
     if upgrade != "websocket" and not upgrade.startswith("spdy/"):
         raise bad_request("Upgrade request required")
@@ -215,7 +219,7 @@ async def _handle_stream(
     url = f"{base}/{kind}/{ri.namespace}/{ri.name}/{container}?{urlencode(query)}"
     if spdy_protocol:
         return await _spdy_to_websocket(ctx, url, spdy_protocol, request.query)
-    return await _relay_websocket(request, ctx, url, _EXEC_PROTOCOLS)
+    return await _relay_websocket(websocket_request(request), ctx, url, _EXEC_PROTOCOLS)
 
 
 async def _spdy_to_websocket(ctx: ApiContext, url: str, protocol: str, query: Any) -> RawUpgrade:
@@ -240,11 +244,11 @@ async def handle_portforward(
         raise bad_request(f"pod {ri.name} does not have an IP address yet")
     await _admit_connect(request, ctx, info, ri, "portforward")
     url = f"{base}/portForward/{ri.namespace}/{ri.name}?{urlencode(list(request.query.items()))}"
-    return await _relay_websocket(request, ctx, url, _PORTFORWARD_PROTOCOLS)
+    return await _relay_websocket(websocket_request(request), ctx, url, _PORTFORWARD_PROTOCOLS)
 
 
 async def _relay_websocket(
-    request: AnyRequest, ctx: ApiContext, url: str, supported: tuple[str, ...]
+    request: web.BaseRequest, ctx: ApiContext, url: str, supported: tuple[str, ...]
 ) -> web.StreamResponse:
     """Open the kubelet's websocket with a subprotocol the client offered, then relay frames."""
     offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]

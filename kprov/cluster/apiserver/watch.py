@@ -22,7 +22,7 @@ from kprov.cluster.api.protobuf_encode import encodable, watch_frame
 from kprov.cluster.api.resources import ResourceInfo
 from kprov.cluster.apiserver import _lib, conversion
 from kprov.cluster.apiserver.context import ApiContext
-from kprov.cluster.apiserver.http1 import AnyReply, AnyRequest, streaming_reply
+from kprov.cluster.apiserver.http1 import AnyReply, AnyRequest, start_stream
 from kprov.cluster.apiserver.listing import make_matcher
 from kprov.cluster.apiserver.negotiation import JSON, PROTOBUF, json_bytes, wants_protobuf, wants_table
 from kprov.cluster.apiserver.requestinfo import RequestInfo, parse_bool
@@ -116,8 +116,8 @@ async def handle_watch(request: AnyRequest, ctx: ApiContext, info: ResourceInfo,
         sub = None
         error = status_body(expired(f"too old resource version: {exc.requested} ({exc.oldest})"))
 
-    response = streaming_reply(request, {"Content-Type": encoder.content_type, "Cache-Control": "no-cache"})
-    await response.prepare(request)
+    headers = {"Content-Type": encoder.content_type, "Cache-Control": "no-cache"}
+    response = await start_stream(request, headers)
     if sub is None:
         await response.write(encoder.plain("ERROR", error or {}))
         return response

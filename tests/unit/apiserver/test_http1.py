@@ -14,7 +14,7 @@ import pytest
 from aiohttp import web
 
 from kprov.cluster.apiserver import http1
-from kprov.cluster.apiserver.http1 import HttpFront, Request, streaming_reply
+from kprov.cluster.apiserver.http1 import HttpFront, Request, start_stream
 
 _BIG_CHUNK = b"x" * (1 << 20)
 
@@ -38,8 +38,7 @@ async def _handler(request: Any) -> Any:
     if request.path == "/slow":
         await asyncio.sleep(0.3)
     if request.path == "/stream":
-        reply = streaming_reply(request, {"Content-Type": "text/plain"})
-        await reply.prepare(request)
+        reply = await start_stream(request, {"Content-Type": "text/plain"})
         for _ in range(64):  # 64 MiB: far more than the socket buffers hold
             await reply.write(_BIG_CHUNK)
         await reply.write_eof()
