@@ -74,7 +74,8 @@ def _csr_requester(csr: dict[str, Any]) -> None:
     spec = csr.setdefault("spec", {})
     for field in ("username", "uid", "groups", "extra"):
         spec.pop(field, None)
-    spec.update(user_info(user))
+    if user is not None:  # a request's CSR always has one; upstream leaves the fields empty without
+        spec.update(user_info(user))
     csr.pop("status", None)
 
 
