@@ -24,6 +24,7 @@ import sys
 from collections.abc import Iterable
 from importlib.metadata import Distribution, distributions
 from pathlib import Path
+from typing import cast
 
 from packaging.markers import default_environment
 from packaging.requirements import InvalidRequirement, Requirement
@@ -168,7 +169,8 @@ def reachable_distributions(site: Path, modules: Iterable[str]) -> set[str]:
         raise LookupError(f"imported by kprov but installed by no distribution in {site}: "
                           f"{', '.join(unknown)}")
     # kprov's own requirements are what every host role needs together: not followed
-    environment = {**default_environment(), "extra": ""}
+    # every value of default_environment() is a str (its TypedDict reads as object when unpacked)
+    environment: dict[str, str] = {**cast(dict[str, str], default_environment()), "extra": ""}
     todo, needed = [name for top in imported for name in providers[top]], {_OWN}
     while todo:
         name = todo.pop()

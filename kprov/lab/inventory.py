@@ -29,7 +29,7 @@ def inventory_data(layout: LabLayout, count: int, vip: bool = False) -> dict[str
     hosts = layout.host_names(count)
     control = hosts[:CONTROL_PLANE_SIZE]
     workers = hosts[CONTROL_PLANE_SIZE:]
-    data = {
+    data: dict[str, Any] = {
         "all": {
             "vars": {
                 "ansible_user": "root",

@@ -286,6 +286,12 @@ _CHARSETS = {
 }
 
 
+def _key_value(word: str) -> tuple[str, str]:
+    """``key=value`` (a term's inline option) as a pair."""
+    key, value = word.split("=", 1)
+    return key, value
+
+
 def _password(terms: list[Any], variables: Vars, t: Templar, sub: str,
               kw: Kw) -> list[Any]:
     """A random password kept in a file on the controller: read when the file exists."""
@@ -293,7 +299,7 @@ def _password(terms: list[Any], variables: Vars, t: Templar, sub: str,
     for term in terms:
         path, *params = str(term).split()
         options = dict(kw)
-        options.update(p.split("=", 1) for p in params if "=" in p)
+        options.update(_key_value(p) for p in params if "=" in p)
         length = int(options.get("length", 20))
         chars = "".join(
             _CHARSETS.get(c, c) for c in str(options.get("chars", "ascii_letters,digits,.,:-_")).split(",")
@@ -319,7 +325,7 @@ def _sequence(terms: list[Any], variables: Vars, t: Templar, sub: str,
     specs = [*terms] or [""]
     for spec in specs:
         opts = dict(kw)
-        opts.update(p.split("=", 1) for p in str(spec).split() if "=" in p)
+        opts.update(_key_value(p) for p in str(spec).split() if "=" in p)
         start, stride = int(str(opts.get("start", 1)), 0), int(str(opts.get("stride", 1)), 0)
         if "end" in opts:
             end = int(str(opts["end"]), 0)

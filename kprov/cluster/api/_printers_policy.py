@@ -50,7 +50,8 @@ PODDISRUPTIONBUDGET = Printer(
 def _quota_row(obj: dict[str, Any], age: Age) -> list[Any]:
     hard = get_path(obj, "status.hard", {}) or {}
     used = get_path(obj, "status.used", {}) or {}
-    requests, limits = [], []
+    requests: list[str] = []
+    limits: list[str] = []
     for name in sorted(get_path(obj, "spec.hard", {}) or {}):
         cell = f"{name}: {used.get(name, '0')}/{hard.get(name, '0')}"
         (limits if name.split(".", 1)[0] == "limits" and "." in name else requests).append(cell)

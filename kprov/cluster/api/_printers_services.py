@@ -78,7 +78,7 @@ def _limited(items: list[str]) -> str:
 
 
 def _endpoints_row(obj: dict[str, Any], age: Age) -> list[Any]:
-    items = []
+    items: list[str] = []
     for subset in obj.get("subsets") or []:
         ports = subset.get("ports") or []
         for address in subset.get("addresses") or []:

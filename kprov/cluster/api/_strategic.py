@@ -77,6 +77,7 @@ def _merge_map(original: dict[str, Any], patch: dict[str, Any], type_name: str) 
             original.pop(key, None)
             continue
         current = original.get(key)
+        merged: Any
         if isinstance(value, dict) and isinstance(current, dict):
             merged = _merge_map(current, value, _value_type(spec))
         elif isinstance(value, list) and isinstance(current, list):

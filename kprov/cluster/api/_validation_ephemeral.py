@@ -59,14 +59,14 @@ def validate_ephemeral_update(errors: Errors, new: dict[str, Any], old: dict[str
         if not isinstance(container, dict):
             errors.invalid(path, container, "must be an object")
             continue
-        name = container.get("name")
-        if not name:
+        given = container.get("name")
+        if not given:
             errors.required(f"{path}.name")
         else:
-            errors.each(f"{path}.name", name, dns1123_label_errors(str(name)))
-            if name in taken:
-                errors.duplicate(f"{path}.name", name)
-            taken.add(name)
+            errors.each(f"{path}.name", given, dns1123_label_errors(str(given)))
+            if given in taken:
+                errors.duplicate(f"{path}.name", given)
+            taken.add(given)
         if not container.get("image"):
             errors.required(f"{path}.image")
         for field in FORBIDDEN_FIELDS:

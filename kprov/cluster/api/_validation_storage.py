@@ -207,8 +207,9 @@ def validate_pvc(errors: Errors, obj: dict[str, Any], old: dict[str, Any] | None
             "spec is immutable after creation except resources.requests and volumeAttributesClassName "
             "for bound claims",
         )
-    old_size = ((old.get("spec") or {}).get("resources") or {}).get("requests", {}).get("storage")
-    new_size = ((spec.get("resources") or {}).get("requests") or {}).get("storage")
+    # any JSON value: parse_quantity's TypeError is caught below
+    old_size: Any = ((old.get("spec") or {}).get("resources") or {}).get("requests", {}).get("storage")
+    new_size: Any = ((spec.get("resources") or {}).get("requests") or {}).get("storage")
     try:
         smaller = parse_quantity(new_size) < parse_quantity(old_size)
     except (ValueError, ArithmeticError, TypeError):

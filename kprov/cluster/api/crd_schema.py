@@ -206,8 +206,8 @@ def _prune(node: Node, value: Any, path: str, found: list[str], keep_meta: bool)
             if not extra or (keep_meta and extra <= _ROOT_KEPT_SET):  # nothing to drop here
                 for key, item in value.items():
                     if isinstance(item, dict | list) and not (keep_meta and key in _ROOT_KEPT_SET):
-                        child = node.properties[key]
-                        _prune(child, item, _join(path, key), found, child.embedded)
+                        declared = node.properties[key]
+                        _prune(declared, item, _join(path, key), found, declared.embedded)
                 return
         for key in list(value):
             if keep_meta and key in _ROOT_KEPT:

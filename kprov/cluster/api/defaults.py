@@ -186,7 +186,9 @@ def _requests_from_limits(spec: dict[str, Any]) -> None:
     for key in ("containers", "initContainers"):
         for container in spec.get(key) or []:
             resources = container.get("resources") if isinstance(container, dict) else None
-            limits = resources.get("limits") if isinstance(resources, dict) else None
+            if not isinstance(resources, dict):
+                continue
+            limits = resources.get("limits")
             if not isinstance(limits, dict) or not limits:
                 continue
             requests = resources.get("requests")

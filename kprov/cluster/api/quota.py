@@ -163,7 +163,7 @@ def pretty(names: list[str], values: Mapping[str, Decimal]) -> str:
 def _scope_requirements(quota: Mapping[str, Any]) -> list[tuple[str, str, list[str]]]:
     """(scope, operator, values) for ``spec.scopes`` (as Exists) and ``spec.scopeSelector``."""
     spec = quota.get("spec") or {}
-    out = [(str(scope), "Exists", []) for scope in spec.get("scopes") or []]
+    out: list[tuple[str, str, list[str]]] = [(str(scope), "Exists", []) for scope in spec.get("scopes") or []]
     for expr in (spec.get("scopeSelector") or {}).get("matchExpressions") or []:
         scope, operator = str(expr.get("scopeName", "")), str(expr.get("operator", ""))
         out.append((scope, operator, list(expr.get("values") or [])))

@@ -12,7 +12,7 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from kprov.cluster.api import events as _events
@@ -74,7 +74,7 @@ def _metadata(errors: Errors, info: ResourceInfo, obj: dict[str, Any], old: dict
     if not name:
         errors.required("metadata.name", "name or generateName is required")
     else:
-        check = (
+        check: Callable[[str], Sequence[str]] = (
             dns1123_label_errors if (info.group, info.kind) in _DNS_LABEL_NAMES else dns1123_subdomain_errors
         )
         if info.group == RBAC_GROUP:

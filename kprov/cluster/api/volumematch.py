@@ -33,10 +33,6 @@ def _size(value: Any) -> Decimal:
         return Decimal(0)
 
 
-def _meta(obj: Obj) -> dict[str, Any]:
-    return obj.get("metadata") or {}
-
-
 def claim_class(claim: Obj) -> str:
     beta = (_meta(claim).get("annotations") or {}).get("volume.beta.kubernetes.io/storage-class")
     return str(beta if beta is not None else (claim.get("spec") or {}).get("storageClassName") or "")

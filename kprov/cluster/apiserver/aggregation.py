@@ -20,7 +20,7 @@ from __future__ import annotations
 import base64
 import random
 import ssl
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,7 +59,7 @@ def _service_port(service: Mapping[str, Any], port: int) -> Mapping[str, Any] | 
     return None
 
 
-def ready_addresses(slices: list[Mapping[str, Any]], port_name: str) -> list[tuple[str, int]]:
+def ready_addresses(slices: Sequence[Mapping[str, Any]], port_name: str) -> list[tuple[str, int]]:
     """(address, port) of every ready endpoint of ``slices`` on the port named ``port_name``
     (a missing ready condition counts as ready, as upstream reads it)."""
     found: list[tuple[str, int]] = []

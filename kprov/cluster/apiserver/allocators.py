@@ -169,9 +169,10 @@ class Allocators:
         decided (not on a dry run)."""
         meta = new["metadata"]
         owner = f"{meta.get('namespace', '')}/{meta['name']}"
-        old_spec, spec = old.get("spec") or {}, new.setdefault("spec", {})
+        old_spec: dict[str, Any] = old.get("spec") or {}
+        spec = new.setdefault("spec", {})
         kind = spec.setdefault("type", "ClusterIP")
-        old_ip = old_spec.get("clusterIP")
+        old_ip: str = old_spec.get("clusterIP") or ""
         had_ip = bool(old_ip) and old_ip != "None"
         release: list[str] = []
         if kind == "ExternalName":

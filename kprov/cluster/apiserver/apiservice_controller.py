@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from typing import Any
@@ -196,7 +197,7 @@ class APIServiceController:
             task = self._checking.get(name)
             if task is None:
                 task = self._checking[name] = asyncio.create_task(self._check(obj), name=f"apiservice {name}")
-                task.add_done_callback(lambda done, n=name: self._checked(n, done))
+                task.add_done_callback(functools.partial(self._checked, name))
             waits.append(task)
         if waits:
             await asyncio.wait(waits, timeout=_ON_DEMAND_WAIT_S)
@@ -216,10 +217,7 @@ class APIServiceController:
                 if have is None:
                     await crud.create_object(self._ctx, None, self._info, "", desired)
                 elif _automanaged(have) and have.get("spec") != desired["spec"]:
-                    spec = desired["spec"]
-                    await crud.guaranteed_update(
-                        self._ctx, self._info, "", name, lambda o, s=spec: {**o, "spec": s}
-                    )
+                    await crud.guaranteed_update(self._ctx, self._info, "", name, _with_spec(desired["spec"]))
             except ApiError as exc:
                 if exc.code not in (409,):
                     _log.warning("apiservice %s: %s", name, exc)
@@ -297,6 +295,11 @@ class APIServiceController:
                 _log.warning("apiservice %s status: %s", name, exc)
         else:
             _log.info("apiservice %s: Available=%s (%s) %s", name, status, reason, message)
+
+
+def _with_spec(spec: dict[str, Any]) -> crud.Mutation:
+    """The update that sets ``spec`` (the rest of the object as it is)."""
+    return lambda obj: {**obj, "spec": spec}
 
 
 def _automanaged(obj: dict[str, Any]) -> bool:

@@ -476,7 +476,7 @@ async def _patch(
     dry_run: bool,
 ) -> web.Response:
     content_type = media_type(request)
-    accepted = PATCH_TYPES
+    accepted: tuple[str, ...] = PATCH_TYPES
     if info.custom is not None:  # no strategic merge patch for custom objects, as upstream
         accepted = tuple(t for t in PATCH_TYPES if t != "application/strategic-merge-patch+json")
     if content_type not in accepted:

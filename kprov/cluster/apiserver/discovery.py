@@ -87,7 +87,7 @@ def _aggregated(
         if (group == "") == core:
             groups.setdefault(group, []).append((version, list(registry.in_group_version(group, version))))
     version = content_type.split("v=", 1)[1].split(";", 1)[0]
-    body = {
+    body: dict[str, Any] = {
         "kind": "APIGroupDiscoveryList",
         "apiVersion": f"apidiscovery.k8s.io/{version}",
         "metadata": {},

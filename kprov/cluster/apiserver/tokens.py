@@ -127,7 +127,8 @@ def _bind(
                 f'to pod running with serviceaccount "{pod_sa}"'
             )
         obj = pod
-        node_name = (pod.get("spec") or {}).get("nodeName")
+        pod_spec: dict[str, Any] = pod.get("spec") or {}
+        node_name: str = pod_spec.get("nodeName") or ""
         node = ctx.cache.get(object_key("", "nodes", "", node_name)) if node_name else None
         if node is not None:
             node_ref = BoundRef("Node", node_name, (node.get("metadata") or {}).get("uid", ""))

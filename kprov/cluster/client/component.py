@@ -19,7 +19,7 @@ import contextlib
 import logging
 import signal
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from prometheus_client import CollectorRegistry
@@ -90,13 +90,14 @@ def _setup_logging(verbosity: int, name: str) -> None:
 async def _run(
     args: argparse.Namespace,
     name: str,
-    work: Callable[[ApiClient], Awaitable[None]],
+    work: Callable[[ApiClient], Coroutine[Any, Any, None]],
     lean_client: bool = False,
     registry: CollectorRegistry | None = None,
 ) -> int:
     client = ApiClient.from_kubeconfig(args.kubeconfig, user_agent=name, lean=lean_client)
     serving = None
-    if registry is not None and getattr(args, "secure_port", 0):
+    secure_port = getattr(args, "secure_port", 0)
+    if registry is not None and secure_port:
         serving = await start_secure_serving(secure_serving_config(args), name, client, registry)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -137,7 +138,7 @@ async def _run(
 def run_component(
     args: argparse.Namespace,
     name: str,
-    work: Callable[[ApiClient], Awaitable[None]],
+    work: Callable[[ApiClient], Coroutine[Any, Any, None]],
     loop_factory: Callable[[], Any] | None = None,
     lean_client: bool = False,
     registry: CollectorRegistry | None = None,

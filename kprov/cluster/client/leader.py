@@ -17,7 +17,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -149,7 +149,7 @@ class LeaderElector:
             await self.client.update(LEASES, lease)
         self.is_leader = False
 
-    async def run(self, lead: Callable[[], Awaitable[None]]) -> None:
+    async def run(self, lead: Callable[[], Coroutine[Any, Any, None]]) -> None:
         """Wait to become leader, then run ``lead()`` while renewing.
 
         Returns when ``lead`` returns; raises LeadershipLost when the lease is lost (``lead``

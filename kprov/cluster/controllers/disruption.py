@@ -67,7 +67,7 @@ class DisruptionController(Controller):
         self.pdbs.add_handler(EventHandler(self.enqueue, lambda _o, n: self.enqueue(n), lambda _o: None))
         self.pods.add_handler(
             EventHandler(
-                self._pod_event, lambda o, n: (self._pod_event(o), self._pod_event(n)), self._pod_event
+                self._pod_event, self._pod_update, self._pod_event
             )
         )
         for kind in ("ReplicaSet", "Deployment", "StatefulSet", "ReplicationController"):
@@ -84,6 +84,10 @@ class DisruptionController(Controller):
             except SelectorError:
                 continue
         return found
+
+    def _pod_update(self, old: Obj, new: Obj) -> None:
+        self._pod_event(old)
+        self._pod_event(new)
 
     def _pod_event(self, pod: Obj) -> None:
         meta = pod.get("metadata") or {}
@@ -109,10 +113,8 @@ class DisruptionController(Controller):
                 deployment = self.owners["Deployment"].store.by_index("uid", parent.get("uid", ""))
                 if deployment:
                     owner = deployment
-        spec = owner[0].get("spec") or {}
-        return owner[0]["metadata"]["uid"], int(
-            spec.get("replicas") if spec.get("replicas") is not None else 1
-        )
+        replicas = (owner[0].get("spec") or {}).get("replicas")
+        return owner[0]["metadata"]["uid"], int(replicas if replicas is not None else 1)
 
     def _expected(self, pdb: Obj, pods: list[Obj]) -> tuple[int, int]:
         spec = pdb.get("spec") or {}
@@ -123,6 +125,7 @@ class DisruptionController(Controller):
         expected = sum(scales.values())
         if max_unavailable is not None:
             return expected, max(expected - resolve(max_unavailable, expected), 0)
+        assert min_available is not None  # both unset returned first
         return expected, resolve(min_available, expected)
 
     async def reconcile(self, key: str) -> float | None:

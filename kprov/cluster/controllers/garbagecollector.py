@@ -75,16 +75,15 @@ class GarbageCollector(Controller):
             self.kinds.setdefault((res.group, res.kind), res)
             informer = self.ctx.informers.get(res)
             self.informers[res] = informer
-            informer.add_handler(
-                EventHandler(
-                    lambda o, r=res: self._observe(r, o),
-                    lambda _o, n, r=res: self._observe(r, n),
-                    self._forget,
-                )
-            )
+            informer.add_handler(self._handler(res))
         await super().run()
 
     # ---- graph -------------------------------------------------------------------------
+
+    def _handler(self, res: Resource) -> EventHandler:
+        return EventHandler(
+            lambda obj: self._observe(res, obj), lambda _old, new: self._observe(res, new), self._forget
+        )
 
     def _observe(self, res: Resource, obj: Obj) -> None:
         meta = obj.get("metadata") or {}

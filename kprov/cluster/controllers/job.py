@@ -317,7 +317,8 @@ class JobController(Controller):
         stamp = format_time(now)
         indexed = spec.get("completionMode") == "Indexed"
         completions = spec.get("completions")
-        parallelism = int(spec.get("parallelism") if spec.get("parallelism") is not None else 1)
+        given_parallelism = spec.get("parallelism")
+        parallelism = int(given_parallelism if given_parallelism is not None else 1)
         active = [p for p in pods if _is_active(p)]
         succeeded = int(status.get("succeeded") or 0)
         failed = int(status.get("failed") or 0)
@@ -349,7 +350,8 @@ class JobController(Controller):
                     for p in active
                     for c in (p.get("status") or {}).get("containerStatuses") or []
                 )
-            limit = int(spec.get("backoffLimit") if spec.get("backoffLimit") is not None else 6)
+            backoff_limit = spec.get("backoffLimit")
+            limit = int(backoff_limit if backoff_limit is not None else 6)
             deadline = spec.get("activeDeadlineSeconds")
             started = parse_time(status.get("startTime"))
             if failed + restarts > limit:
@@ -456,7 +458,8 @@ class JobController(Controller):
         if spec.get("completionMode") == "Indexed":
             by_index: dict[int, list[Obj]] = {}
             for pod in active:
-                by_index.setdefault(pod_index(pod) if pod_index(pod) is not None else -1, []).append(pod)
+                index = pod_index(pod)
+                by_index.setdefault(index if index is not None else -1, []).append(pod)
             surplus = [
                 p for i, group in by_index.items() for p in (group if i < 0 or i in completed else group[1:])
             ]

@@ -417,7 +417,7 @@ class PodAutoscalerController(Controller):
                     [PodSample(p["metadata"]["name"], ready[id(p)], per_pod, u) for p, _, u in samples],
                     100,
                 )
-                status = {"averageValue": milli_quantity(average)}
+                status: Obj = {"averageValue": milli_quantity(average)}
             else:
                 if missing := [p["metadata"]["name"] for p, r, _ in samples if r <= 0]:
                     raise MissingRequest(

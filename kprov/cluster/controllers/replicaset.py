@@ -21,7 +21,7 @@ from kprov.cluster.api.selectors import LabelSelector, label_selector_from_objec
 from kprov.cluster.client.errors import ApiError, NotFound
 from kprov.cluster.client.informer import EventHandler
 from kprov.cluster.client.resources import PODS, REPLICASETS, Resource
-from kprov.cluster.client.store import index_by_namespace, object_key
+from kprov.cluster.client.store import Indexer, index_by_namespace, object_key
 from kprov.cluster.controllers.base import Controller, Expectations, Obj
 from kprov.cluster.controllers.informers import index_by_controller_uid, index_orphans_by_namespace
 from kprov.cluster.controllers.pod_claims import adopt_orphans, release_unmatched
@@ -40,8 +40,10 @@ class ReplicaSetController(Controller):
 
     def setup(self) -> None:
         self.expectations = Expectations()
-        indexers = {"controller": index_by_controller_uid, "namespace": index_by_namespace,
-                    "orphans": index_orphans_by_namespace}
+        indexers: dict[str, Indexer] = {
+            "controller": index_by_controller_uid, "namespace": index_by_namespace,
+            "orphans": index_orphans_by_namespace,
+        }
         self.pods = self.ctx.informers.get(PODS, indexers)
         self.sets = self.ctx.informers.get(self.resource, {"uid": lambda o: [o["metadata"].get("uid", "")]})
         self.sets.add_handler(EventHandler(self.enqueue, lambda _o, n: self.enqueue(n), self._set_deleted))

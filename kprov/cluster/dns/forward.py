@@ -18,6 +18,8 @@ import dns.exception
 import dns.flags
 import dns.message
 import dns.rcode
+import dns.rdataclass
+import dns.rdatatype
 
 __all__ = ["Forwarder", "Upstream", "parse_upstream"]
 
@@ -117,7 +119,10 @@ class Forwarder:
         future: asyncio.Future[dns.message.Message] = asyncio.get_running_loop().create_future()
         self._inflight[key] = future
         try:
-            query = dns.message.make_query(qname, rdtype, rdclass, use_edns=0, payload=1232)
+            query = dns.message.make_query(
+                qname, dns.rdatatype.RdataType.make(rdtype), dns.rdataclass.RdataClass.make(rdclass),
+                use_edns=0, payload=1232,
+            )
             reply = await self._ask(query)
             self._store(key, reply)
             future.set_result(reply)

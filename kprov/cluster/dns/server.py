@@ -26,7 +26,7 @@ import logging
 import struct
 from collections.abc import Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import dns.exception
 import dns.flags
@@ -255,8 +255,11 @@ class DnsServer:
         loop = asyncio.get_running_loop()
 
         class _Udp(asyncio.DatagramProtocol):
+            transport: asyncio.DatagramTransport
+
             def connection_made(self, transport: asyncio.BaseTransport) -> None:
-                self.transport = transport  # type: ignore[assignment]
+                # a datagram endpoint's transport (asyncio's or uvloop's)
+                self.transport = cast(asyncio.DatagramTransport, transport)
 
             def datagram_received(self, data: bytes, addr: Any) -> None:
                 server.stats.udp += 1
@@ -268,9 +271,9 @@ class DnsServer:
                 if out is None:
                     return
                 if isinstance(out, bytes):
-                    self.transport.sendto(out, addr)  # type: ignore[attr-defined]
+                    self.transport.sendto(out, addr)
                 else:
-                    server._spawn(server._udp_reply(self.transport, out, addr))  # type: ignore[attr-defined]
+                    server._spawn(server._udp_reply(self.transport, out, addr))
 
         # Port 0 asks for one number free for both protocols: the kernel picks the UDP port and
         # TCP can find that number taken, so pick again (a few tries) rather than fail.

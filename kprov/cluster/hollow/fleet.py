@@ -24,7 +24,7 @@ import logging
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from kprov.cluster.client import ApiClient, NotFound, resources
 from kprov.cluster.client.errors import AlreadyExists, Conflict
@@ -142,7 +142,12 @@ class HollowFleet:
         self._nodes[name] = node
         self._posting.add(name)
         task = asyncio.create_task(self._post_status(name))
-        task.add_done_callback(lambda t: (self._posting.discard(name), _log_failure(t)))
+
+        def posted(done: asyncio.Task[None]) -> None:
+            self._posting.discard(name)
+            _log_failure(done)
+
+        task.add_done_callback(posted)
 
     async def _renew(self, name: str) -> None:
         async with self._limit:
@@ -192,7 +197,7 @@ class HollowFleet:
         return ip
 
     async def _reconcile(self, key: Hashable) -> float | None:
-        namespace, name = key  # type: ignore[misc]
+        namespace, name = cast(tuple[str, str], key)  # as _enqueue queues it
         pod = self.pods.store.get(f"{namespace}/{name}")
         if pod is None or pod.get("spec", {}).get("nodeName") not in self._index:
             return None

@@ -133,8 +133,8 @@ def resolve_env(pod: Obj, container: Obj, sources: PodSources) -> list[tuple[str
                     continue
                 raise ConfigError(f'{kind} "{ref.get("name", "")}" not found')
             data = _config_map_data(obj) if kind == "configMap" else _secret_data(obj)
-            for key, value in data.items():
-                env[prefix + key] = value
+            for key, data_value in data.items():
+                env[prefix + key] = data_value
     for item in container.get("env") or []:
         name = item["name"]
         if "valueFrom" not in item:

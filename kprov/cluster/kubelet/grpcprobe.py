@@ -47,7 +47,9 @@ async def check_health(host: str, port: int, service: str, timeout_s: float) -> 
     options = [("grpc.primary_user_agent", "kube-probe/1.32"), ("grpc.enable_http_proxy", 0)]
     async with grpc.aio.insecure_channel(target, options=options) as channel:
         try:  # bytes in, bytes out: no serializers
-            call = channel.unary_unary(CHECK_METHOD, request_serializer=None, response_deserializer=None)
+            call: grpc.aio.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(
+                CHECK_METHOD, request_serializer=None, response_deserializer=None
+            )
             reply = await call(encode_request(service), timeout=timeout_s)
         except grpc.aio.AioRpcError as err:
             if err.code() == grpc.StatusCode.DEADLINE_EXCEEDED:

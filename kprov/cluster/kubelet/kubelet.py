@@ -131,7 +131,7 @@ class Kubelet:
         worker = PodWorker(self.ctx, pod)
         self.workers[uid] = worker
         task = self._spawn(worker.run())
-        task.add_done_callback(lambda _t, uid=uid: self._worker_done(uid))
+        task.add_done_callback(lambda _t: self._worker_done(uid))
 
     def _reject(self, pod: dict[str, Any]) -> bool:
         """A new pod whose host ports an admitted pod holds is failed, not started

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from kprov.cluster.dns.resolvconf import ResolvConf
 from kprov.cluster.kubelet import labels as L
@@ -132,7 +132,8 @@ def sandbox_config(settings: NodeSettings, pod: Obj, attempt: int) -> pb.PodSand
             if port.get("hostPort"):
                 ports.append(
                     pb.PortMapping(
-                        protocol=pb.Protocol.Value(port.get("protocol", "TCP")),
+                        # Value(): the enum's number, which the stub types as a plain int
+                        protocol=cast(pb.Protocol, pb.Protocol.Value(port.get("protocol", "TCP"))),
                         container_port=int(port["containerPort"]),
                         host_port=int(port["hostPort"]),
                         host_ip=port.get("hostIP", ""),

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Mapping
@@ -541,7 +542,7 @@ class PodWorker:
                     probe,
                     target,
                     self._prober,
-                    lambda k, r, m, cid=cid: self._on_probe(cid, k, r, m),
+                    functools.partial(self._on_probe, cid),
                     gate=None if kind == STARTUP else gate,
                 )
                 self._probe_tasks[key] = asyncio.create_task(worker.run())

@@ -40,7 +40,7 @@ def ready_since(node: dict, since: float) -> tuple[bool, str]:
     return False, "no Ready condition yet"
 
 
-def _ask(config: ClientConfig, context: ssl.SSLContext, node: str, since: float) -> tuple[bool, str]:
+def _ask(config: ClientConfig, context: ssl.SSLContext | None, node: str, since: float) -> tuple[bool, str]:
     """(ready, why not) from the first API server that answers."""
     why = "no API server answered"
     for server in config.servers:

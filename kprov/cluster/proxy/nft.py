@@ -101,14 +101,14 @@ def render_delta(old: Ruleset, new: Ruleset, touched: Touched | None = None) -> 
     gone: dict[str, dict[str, str]] = {}
     fresh: dict[str, dict[str, str]] = {}
     for set_name, key in sorted(element_refs):
-        before = old.elements.get(set_name, {}).get(key)
-        after = new.elements.get(set_name, {}).get(key)
-        if before == after:
+        old_element = old.elements.get(set_name, {}).get(key)
+        new_element = new.elements.get(set_name, {}).get(key)
+        if old_element == new_element:
             continue
-        if before is not None and set_name in new.sets:
+        if old_element is not None and set_name in new.sets:
             gone.setdefault(set_name, {})[key] = ""
-        if after is not None:
-            fresh.setdefault(set_name, {})[key] = after
+        if new_element is not None:
+            fresh.setdefault(set_name, {})[key] = new_element
     for set_name, items in gone.items():
         lines.extend(_elements(set_name, items, "delete"))
     for set_name, items in fresh.items():

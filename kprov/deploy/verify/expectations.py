@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TypeVar
+
+_T = TypeVar("_T")
 
 __all__ = ["HostExpectation", "expectations_for"]
 
@@ -26,8 +29,13 @@ class HostExpectation:
     kernel: bool = False
 
     def extend(self, units: Iterable[str], ports: Iterable[int], certs: Iterable[str]) -> None:
-        for target, items in ((self.units, units), (self.ports, ports), (self.certs, certs)):
-            target.extend(i for i in items if i not in target)
+        _add_new(self.units, units)
+        _add_new(self.ports, ports)
+        _add_new(self.certs, certs)
+
+
+def _add_new(target: list[_T], items: Iterable[_T]) -> None:
+    target.extend(i for i in items if i not in target)
 
 
 _ETCD = (["kprov-etcd"], [2379, 2380], [f"{PKI}/etcd/server.crt", f"{PKI}/etcd/peer.crt"])
@@ -38,7 +46,9 @@ _CONTROL_PLANE = (
     [f"{PKI}/apiserver.crt", f"{PKI}/apiserver-kubelet-client.crt", f"{PKI}/etcd/apiserver-etcd-client.crt",
      "/etc/docker/registry/tls/registry.crt"],
 )
-_CLUSTER_DNS = (["kprov-dns", "kprov-metrics-server"], [53, 9153, 4443], [])
+_CLUSTER_DNS: tuple[list[str], list[int], list[str]] = (
+    ["kprov-dns", "kprov-metrics-server"], [53, 9153, 4443], []
+)
 _NODE = (["containerd", "kprov-kubelet", "kprov-proxy"], [10250, 10256], [f"{PKI}/kubelet.crt"])
 
 

@@ -213,7 +213,7 @@ class ConnectionKeeper:
         return held, {"ok": True, "reused": reused}
 
     def _call(
-        self, held: _Held, op: str, header: dict[str, Any], blobs: list[bytes]
+        self, held: _Held, op: str | None, header: dict[str, Any], blobs: list[bytes]
     ) -> tuple[dict[str, Any], list[bytes]]:
         connector = held.connector
         with held.lock:

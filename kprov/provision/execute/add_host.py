@@ -37,7 +37,7 @@ def add_host(run: RunContext, args: Mapping[str, Any]) -> ModuleResult:
     host_vars = {k: v for k, v in args.items() if k not in _NOT_VARIABLES}
     if port is not None:
         host_vars["ansible_ssh_port"] = port
-    raw_groups = next((args[k] for k in _GROUP_KEYS if args.get(k)), [])
+    raw_groups: Any = next((args[k] for k in _GROUP_KEYS if args.get(k)), [])
     if isinstance(raw_groups, str):
         raw_groups = raw_groups.split(",")
     elif not isinstance(raw_groups, list):

@@ -42,6 +42,7 @@ from kprov.provision.execute.variables import VarsView, task_scope
 from kprov.provision.facts.names import fact_key
 from kprov.provision.lookups import run_lookup
 from kprov.provision.modules.base import (
+    Module,
     ModuleArgsError,
     ModuleContext,
     ModuleResult,
@@ -207,6 +208,8 @@ class TaskRunner:
         self._prefetch_items(task, [s for s in item_scopes if s is not None])
         results: list[dict[str, Any]] = []
         statuses: list[Status] = []
+        status: Status
+        reg: dict[str, Any]
         for item, item_scope in zip(items, item_scopes, strict=True):
             if item_scope is None:
                 status, reg = "skipped", {"changed": False, "skipped": True}
@@ -504,6 +507,7 @@ class TaskRunner:
         except ProvisionError as err:
             return _Call(ModuleResult(failed=True, msg=str(err)), None)
         ctx = self.module_context(task, scope, connector, environment)
+        module: Module | AsyncStatus | AsyncTask
         try:
             module = (AsyncStatus(self._async_dir(scope), self.run.async_finishers, self.run.planned_jobs)
                       if task.action in ASYNC_STATUS_NAMES else get_module(task.action))

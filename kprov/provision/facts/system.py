@@ -149,7 +149,7 @@ def local_facts(text: str, facts: dict[str, Any]) -> None:
     """``/etc/ansible/facts.d/*.fact``: each file's JSON, else its INI sections, by file name;
     what is neither is kept as text, as Ansible does."""
     found: dict[str, Any] = {}
-    name, lines = "", []
+    name, lines = "", list[str]()
     for line in [*text.splitlines(), FACTS_D_MARK]:
         if line.startswith(FACTS_D_MARK):
             if name:

@@ -47,6 +47,7 @@ def ensure_line(text: str, line: str, *, regexp: str | None = None, search_strin
     found, insert_at = -1, -1
     match: re.Match[str] | None = None
     exact_at = -1
+    hit: re.Match[str] | bool | None
     for number, current in enumerate(lines):
         bare = current.rstrip("\r\n")
         if matcher is not None:

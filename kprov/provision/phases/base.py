@@ -62,7 +62,7 @@ class PhaseManager:
             raise failure
 
 
-def for_each_host(run: RunContext, hosts: Iterable[str], action: Callable[[str], None]) -> None:
+def for_each_host(run: RunContext, hosts: Iterable[str], action: Callable[[str], object]) -> None:
     """Run ``action(host)`` for every host, ``--forks`` at a time."""
     names = list(hosts)
     if not names:

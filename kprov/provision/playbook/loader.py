@@ -242,11 +242,11 @@ class PlaybookLoader:
         extending = scope.extended({k: ref.pop(k) for k in EXTENDED_KEYWORDS if k in ref})
         params.update(ref)
         role = self.roles.find(name, where)
-        key = (str(role.path), repr(sorted(params.items())) + tasks_from)
+        role_key = (str(role.path), repr(sorted(params.items())) + tasks_from)
         if seen is not None:
-            if key in seen and not role.allow_duplicates:
+            if role_key in seen and not role.allow_duplicates:
                 return []
-            seen.add(key)
+            seen.add(role_key)
         chain = (*scope.role_chain, role) if scope.role else (role,)
         inner = Scope(
             base_dir=role.path / "tasks",
