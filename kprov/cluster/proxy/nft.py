@@ -37,15 +37,16 @@ def _element(key: str, value: str) -> str:
     return f"{key} : {value}" if value else key
 
 
-def _elements(set_name: str, items: dict[str, str], verb: str = "add") -> list[str]:
+def _elements(set_name: str, items: dict[str, str], verb: str = "add", table: str = _T) -> list[str]:
     if not items:
         return []
     body = ", ".join(_element(k, v) for k, v in items.items())
-    return [f"{verb} element {_T} {set_name} {{ {body} }}"]
+    return [f"{verb} element {table} {set_name} {{ {body} }}"]
 
 
-def render_full(ruleset: Ruleset) -> str:
-    lines = [f"add table {_T}", f"delete table {_T}", f"table {_T} {{"]
+def render_full(ruleset: Ruleset, table: str = _T) -> str:
+    """The whole ``table`` (``family name``; kube-proxy's by default) as one transaction."""
+    lines = [f"add table {table}", f"delete table {table}", f"table {table} {{"]
     for named in ruleset.sets.values():
         kind = "map" if ":" in named.type else "set"
         lines.append(f"\t{kind} {named.name} {{ {named.declaration} }}")
@@ -57,11 +58,11 @@ def render_full(ruleset: Ruleset) -> str:
         lines.append("\t}")
     lines.append("}")
     for set_name, items in ruleset.elements.items():
-        lines.extend(_elements(set_name, items))
+        lines.extend(_elements(set_name, items, table=table))
     return "\n".join(lines) + "\n"
 
 
-def render_delta(old: Ruleset, new: Ruleset, touched: Touched | None = None) -> str | None:
+def render_delta(old: Ruleset, new: Ruleset, touched: Touched | None = None, table: str = _T) -> str | None:
     """The transaction turning ``old`` into ``new``: "" if equal, None if only a full sync can.
 
     ``touched`` (from :class:`~.rules.RulesCompiler`) limits the comparison to the names
@@ -86,7 +87,8 @@ def render_delta(old: Ruleset, new: Ruleset, touched: Touched | None = None) -> 
     for name in sorted(set_names):
         if name in new.sets and name not in old.sets:
             named = new.sets[name]
-            lines.append(f"add {'map' if ':' in named.type else 'set'} {_T} {name} {{ {named.declaration} }}")
+            kind = "map" if ":" in named.type else "set"
+            lines.append(f"add {kind} {table} {name} {{ {named.declaration} }}")
     added = [new.chains[n] for n in sorted(chain_names) if n in new.chains and n not in old.chains]
     changed = [
         new.chains[n]
@@ -94,10 +96,10 @@ def render_delta(old: Ruleset, new: Ruleset, touched: Touched | None = None) -> 
         if n in new.chains and n in old.chains and old.chains[n] != new.chains[n]
     ]
     removed = [n for n in sorted(chain_names) if n in old.chains and n not in new.chains]
-    lines.extend(f"add chain {_T} {c.name}" for c in added)
-    lines.extend(f"flush chain {_T} {c.name}" for c in changed)
+    lines.extend(f"add chain {table} {c.name}" for c in added)
+    lines.extend(f"flush chain {table} {c.name}" for c in changed)
     for chain in (*added, *changed):
-        lines.extend(f"add rule {_T} {chain.name} {rule}" for rule in chain.rules)
+        lines.extend(f"add rule {table} {chain.name} {rule}" for rule in chain.rules)
     gone: dict[str, dict[str, str]] = {}
     fresh: dict[str, dict[str, str]] = {}
     for set_name, key in sorted(element_refs):
@@ -110,22 +112,23 @@ def render_delta(old: Ruleset, new: Ruleset, touched: Touched | None = None) -> 
         if new_element is not None:
             fresh.setdefault(set_name, {})[key] = new_element
     for set_name, items in gone.items():
-        lines.extend(_elements(set_name, items, "delete"))
+        lines.extend(_elements(set_name, items, "delete", table))
     for set_name, items in fresh.items():
-        lines.extend(_elements(set_name, items))
-    lines.extend(f"flush chain {_T} {name}" for name in removed)
-    lines.extend(f"delete chain {_T} {name}" for name in removed)
+        lines.extend(_elements(set_name, items, table=table))
+    lines.extend(f"flush chain {table} {name}" for name in removed)
+    lines.extend(f"delete chain {table} {name}" for name in removed)
     for name in sorted(set_names):
         if name in old.sets and name not in new.sets:
-            lines.append(f"delete {'map' if ':' in old.sets[name].type else 'set'} {_T} {name}")
+            lines.append(f"delete {'map' if ':' in old.sets[name].type else 'set'} {table} {name}")
     return "\n".join(lines) + "\n" if lines else ""
 
 
 class NftApplier:
     """Applies rulesets with as small a transaction as possible; full sync on any doubt."""
 
-    def __init__(self, command_prefix: Sequence[str] = (), nft: str = "nft") -> None:
+    def __init__(self, command_prefix: Sequence[str] = (), nft: str = "nft", table: str = _T) -> None:
         self.command = [*command_prefix, nft, "-f", "-"]
+        self.table = table
         self.applied: Ruleset | None = None
 
     def _run(self, script: str) -> None:
@@ -138,7 +141,7 @@ class NftApplier:
         delta = None
         if self.applied is not None:
             hint = ruleset.touched if ruleset.previous is self.applied else None
-            delta = render_delta(self.applied, ruleset, hint)
+            delta = render_delta(self.applied, ruleset, hint, self.table)
         if delta == "":
             return "unchanged"
         if delta is not None:
@@ -149,7 +152,7 @@ class NftApplier:
             except NftError as exc:
                 log.warning("incremental nft update failed, doing a full sync: %s", exc)
         self.applied = None
-        self._run(render_full(ruleset))
+        self._run(render_full(ruleset, self.table))
         self.applied = ruleset
         return "full"
 

@@ -1,0 +1,1 @@
+"""NetworkPolicy enforcement on each node: a pure compiler to nftables, and its agent."""
