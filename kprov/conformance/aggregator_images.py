@@ -15,8 +15,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from kprov.conformance.host_tools import shared_objects
 from kprov.conformance.python_root import PythonProgram, host_python, python_program_files
+from kprov.images.host_tools import shared_objects
 from kprov.images.oci import FileEntry, ImageSpec
 
 __all__ = ["ETCD_BINARY", "WARDLE", "etcd_spec", "etcd_version", "sample_apiserver_spec"]

@@ -8,7 +8,7 @@ as ``traceback`` for a handler's error report) and prints the file of every modu
 which are then copied at the same paths (``/usr/lib/python3.11/...``), plus ``os.py`` (the
 landmark by which the interpreter finds its library) and ``lib-dynload``. Each extension
 module and the interpreter bring the shared objects ``ldd`` names
-(:func:`kprov.conformance.host_tools.shared_objects`). The program's own package is copied
+(:func:`kprov.images.host_tools.shared_objects`). The program's own package is copied
 under ``program_root`` and found through ``PYTHONPATH``. The image runs ``python3 -S``: no
 site-packages, nothing from this machine besides what is listed.
 """
@@ -21,7 +21,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from kprov.conformance.host_tools import shared_objects
+from kprov.images.host_tools import shared_objects
 from kprov.images.oci import FileEntry
 
 __all__ = ["PythonProgram", "host_python", "python_program_files", "stdlib_files"]

@@ -2,7 +2,7 @@
 
 Real-world manifests name ``busybox``, ``registry.k8s.io/pause:3.9``, ``nginx``...; an
 air-gapped cluster has none of them. kprov builds what it can from files on this machine
-(kprov.conformance.images decides which recipe provides which repository) and
+(:mod:`kprov.images.offline` decides which recipe provides which repository) and
 :func:`build_standins` writes them as one archive (one layer per root, shared by every tag)
 that the registry role loads into each mirror:
 
@@ -43,11 +43,13 @@ def standin_names(with_agnhost: bool) -> list[str]:
 def build_standins(out: Path, agnhost: Path | None = None) -> dict[str, str]:
     """Write the stand-ins archive to ``out``; return each public name's manifest digest."""
     # imported here: every `kprov apply` imports this module (deploy.prepare), but builds
-    # the archive only once per cache, and kprov.conformance's package pulls in its runner
-    # and pydantic (0.4-0.7 s of an apply's start on a loaded machine)
-    from kprov.conformance.images import image_specs, plan_images
+    # the archive only once per cache (offline pulls in the PKI's cryptography)
+    from kprov.images.offline import image_roots, plan_by, standin_recipe, standin_spec
 
-    plan = plan_images(standin_names(agnhost is not None), have_agnhost=agnhost is not None)
+    have_agnhost = agnhost is not None
+    plan = plan_by(standin_names(have_agnhost), lambda repository: standin_recipe(repository, have_agnhost))
     if plan.missing:  # a name above that no recipe provides: a bug in the lists
         raise ValueError(f"no recipe for: {', '.join(plan.missing)}")
-    return build_multi_archive(image_specs(plan, agnhost), out)
+    roots = image_roots(agnhost)
+    specs = [spec for image in plan.provided if (spec := standin_spec(image, roots)) is not None]
+    return build_multi_archive(specs, out)

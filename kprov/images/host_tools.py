@@ -1,4 +1,5 @@
-"""Tools from this machine put into the suite's image roots, where busybox falls short.
+"""Tools from this machine put into image roots (the stand-ins' and the conformance suite's),
+where busybox falls short.
 
 - ``/bin/sh`` becomes Debian's bash-static (package bash-static): busybox's ash (and dash)
   drop variables whose names are not shell identifiers when they start, so a container's
@@ -23,7 +24,9 @@ from pathlib import Path, PurePosixPath
 
 from kprov.images.oci import FileEntry
 
-__all__ = ["AGNHOST_TOOLS", "ENV_KEEPING_SHELL", "with_agnhost_tools", "with_env_keeping_shell"]
+__all__ = [
+    "AGNHOST_TOOLS", "ENV_KEEPING_SHELL", "shared_objects", "with_agnhost_tools", "with_env_keeping_shell",
+]
 
 ENV_KEEPING_SHELL = Path("/bin/bash-static")
 # this machine's tool -> its path in the image (bin/ comes first on PATH, before busybox's)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from kprov.conformance.host_tools import (
+from kprov.images.host_tools import (
     AGNHOST_TOOLS,
     ENV_KEEPING_SHELL,
     with_agnhost_tools,

@@ -1,0 +1,194 @@
+"""Public images kprov builds offline, matched by repository: which recipe provides each
+name, and the image spec of each recipe.
+
+Nothing can be pulled here, so a name is either built locally under its exact name or
+reported missing. Matching is by the image's repository (registry and tag ignored), so any
+version's names work:
+
+- busybox, pause: kprov's own busybox and pause images (Debian's static busybox: a
+  *substitute*, the same tool, not the tagged build), with bash as /bin/sh
+  (:mod:`kprov.images.host_tools` says why);
+- httpd: a *stand-in*, busybox's httpd serving ``/usr/local/apache2/htdocs`` (an
+  ``index.html``) on port 80, as the real image lays its documents out;
+- nautilus, kitten (the Update Demo): *stand-ins*, busybox's httpd serving the
+  ``data.json`` (``{"image": "nautilus.jpg"}``) the real images serve, on port 80;
+- with an agnhost binary: agnhost on a busybox root, ``ENTRYPOINT /agnhost``, ``CMD pause``,
+  with the uid 1000 user and gid 50000 group the real image has and this machine's dig,
+  getent, curl and OpenBSD nc; nginx as a *stand-in* (agnhost serving HTTP on port 80,
+  ``netexec``); jessie-dnsutils as a *stand-in* (the agnhost root).
+
+:mod:`kprov.images.standins` builds these for the cluster's mirror; the conformance suite's
+images (:mod:`kprov.conformance.images`) add their own recipes in front of these.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kprov.images.host_tools import with_agnhost_tools, with_env_keeping_shell
+from kprov.images.oci import FileEntry, ImageSpec
+from kprov.images.recipes import BUSYBOX_PATH, busybox_files
+from kprov.pki.keypair import issue_cert, new_ca
+
+__all__ = [
+    "ImagePlan",
+    "ImageRoots",
+    "PlannedImage",
+    "Recipe",
+    "image_roots",
+    "plan_by",
+    "repository",
+    "standin_recipe",
+    "standin_spec",
+]
+
+Recipe = tuple[str, str, str]  # (recipe, kind, note) as PlannedImage holds them
+
+_PASSWD = (
+    b"root:x:0:0:root:/root:/bin/sh\n"
+    b"user:x:1000:1000::/home/user:/bin/sh\n"
+    b"nobody:x:65534:65534::/:/bin/false\n"
+)
+_GROUP = b"root:x:0:\nuser:x:1000:\nfsgroup:x:50000:\nnobody:x:65534:\n"
+HTDOCS = "usr/local/apache2/htdocs"
+DEMO_ROOT = "usr/share/demo"
+_INDEX = b"<html><body><h1>It works!</h1></body></html>\n"
+
+
+@dataclass(frozen=True)
+class PlannedImage:
+    reference: str
+    recipe: str  # busybox | pause | agnhost | http-standin | httpd-standin | demo-standin |
+    #   dnsutils-standin (and the conformance suite's own: nonewprivs | sample-apiserver-standin | etcd)
+    kind: str  # "substitute" (the same tool, another build) or "stand-in" (another tool)
+    note: str
+
+
+@dataclass
+class ImagePlan:
+    provided: list[PlannedImage] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # references nobody can provide here
+
+
+@dataclass(frozen=True)
+class ImageRoots:
+    """The file lists the recipes share (one layer each): busybox's, and agnhost's (empty
+    without an agnhost binary)."""
+
+    plain: list[FileEntry]
+    rooted: list[FileEntry]
+
+
+def repository(reference: str) -> str:
+    """``reference`` without its registry host, tag and digest (``e2e-test-images/agnhost``)."""
+    name = reference.rsplit("@", 1)[0]
+    last = name.rsplit("/", 1)[-1]
+    if ":" in last:
+        name = name.rsplit(":", 1)[0]
+    return name.split("/", 1)[1] if "/" in name and "." in name.split("/", 1)[0] else name
+
+
+def standin_recipe(repo: str, have_agnhost: bool) -> Recipe | None:
+    """The recipe providing repository ``repo``, or None."""
+    base = repo.rsplit("/", 1)[-1]
+    if base == "busybox":
+        return "busybox", "substitute", "Debian's static busybox"
+    if base == "pause":
+        return "pause", "substitute", "kprov's pause (busybox sleep)"
+    if base == "httpd":
+        return "httpd-standin", "stand-in", "busybox httpd serving /usr/local/apache2/htdocs on port 80"
+    if base in ("nautilus", "kitten"):
+        return "demo-standin", "stand-in", f"busybox httpd serving the {base}.jpg data.json on port 80"
+    if not have_agnhost:
+        return None
+    if repo.endswith("e2e-test-images/agnhost"):
+        return "agnhost", "substitute", "the given agnhost binary on a busybox root"
+    if base == "nginx":
+        return "http-standin", "stand-in", "agnhost netexec serving HTTP on port 80"
+    if base == "jessie-dnsutils":
+        return "dnsutils-standin", "stand-in", "agnhost root with this machine's dig and getent"
+    return None
+
+
+def plan_by(references: list[str], recipe_for: Callable[[str], Recipe | None]) -> ImagePlan:
+    """Each distinct reference (sorted) as provided by ``recipe_for(its repository)`` or missing."""
+    plan = ImagePlan()
+    for reference in sorted(set(references)):
+        recipe = recipe_for(repository(reference))
+        if recipe is None:
+            plan.missing.append(reference)
+        else:
+            plan.provided.append(PlannedImage(reference, *recipe))
+    return plan
+
+
+def image_roots(agnhost: Path | None, busybox: Path = BUSYBOX_PATH) -> ImageRoots:
+    plain = with_env_keeping_shell(busybox_files(busybox))
+    rooted = with_agnhost_tools(with_env_keeping_shell(_agnhost_files(agnhost, busybox))) if agnhost else []
+    return ImageRoots(plain, rooted)
+
+
+def standin_spec(image: PlannedImage, roots: ImageRoots) -> ImageSpec | None:
+    """The spec of ``image`` if :func:`standin_recipe` names its recipe, else None."""
+    plain, rooted = roots.plain, roots.rooted
+    if image.recipe == "busybox":
+        return ImageSpec(image.reference, files=plain, cmd=["/bin/sh"])
+    if image.recipe == "pause":
+        return ImageSpec(image.reference, files=plain, entrypoint=["/bin/sleep", "infinity"])
+    if image.recipe == "agnhost":
+        return ImageSpec(image.reference, files=rooted, entrypoint=["/agnhost"], cmd=["pause"])
+    if image.recipe == "http-standin":
+        return ImageSpec(image.reference, files=rooted, entrypoint=["/agnhost", "netexec", "--http-port=80"])
+    if image.recipe == "httpd-standin":
+        files = _adding(plain, _htdocs(HTDOCS, {"index.html": _INDEX}))
+        return ImageSpec(image.reference, files=files, entrypoint=_busybox_httpd(HTDOCS))
+    if image.recipe == "demo-standin":
+        picture = repository(image.reference).rsplit("/", 1)[-1] + ".jpg"
+        data = b'{"image": "' + picture.encode() + b'"}\n'
+        files = _adding(plain, _htdocs(DEMO_ROOT, {"data.json": data}))
+        return ImageSpec(image.reference, files=files, entrypoint=_busybox_httpd(DEMO_ROOT))
+    if image.recipe == "dnsutils-standin":
+        return ImageSpec(image.reference, files=rooted, cmd=["/bin/sh"])
+    return None
+
+
+def _agnhost_files(agnhost: Path, busybox: Path) -> list[FileEntry]:
+    files = [f for f in busybox_files(busybox) if f.path not in ("etc/passwd", "etc/group")]
+    files += [
+        FileEntry("agnhost", data=agnhost.read_bytes(), mode=0o755),
+        FileEntry("agnhost-2", symlink_to="agnhost"),
+        FileEntry("uploads", is_dir=True, mode=0o777),
+        FileEntry("home", is_dir=True, mode=0o755),
+        FileEntry("home/user", is_dir=True, mode=0o755),
+        FileEntry("etc/passwd", data=_PASSWD),
+        FileEntry("etc/group", data=_GROUP),
+        *_localhost_serving_files(),
+    ]
+    return files
+
+
+def _localhost_serving_files() -> list[FileEntry]:
+    """/localhost.crt and /localhost.key, as the real image has them: ``agnhost porter`` and
+    ``netexec`` serve TLS with them from the working directory (the proxy tests' https ports)."""
+    ca = new_ca("kprov-conformance-agnhost")
+    pair = issue_cert(ca, "localhost", dns_names=["localhost"], ip_addresses=["127.0.0.1"], server=True)
+    return [FileEntry("localhost.crt", data=pair.cert_pem), FileEntry("localhost.key", data=pair.key_pem)]
+
+
+def _htdocs(root: str, documents: dict[str, bytes]) -> list[FileEntry]:
+    """``root`` (and its parents) with ``documents`` in it."""
+    parts = root.split("/")
+    dirs = [FileEntry("/".join(parts[: i + 1]), is_dir=True, mode=0o755) for i in range(len(parts))]
+    return dirs + [FileEntry(f"{root}/{name}", data=data, mode=0o644) for name, data in documents.items()]
+
+
+def _adding(files: list[FileEntry], extra: list[FileEntry]) -> list[FileEntry]:
+    have = {f.path for f in files}
+    return files + [f for f in extra if f.path not in have]
+
+
+def _busybox_httpd(root: str) -> list[str]:
+    """busybox's httpd in the foreground on port 80, serving ``root``."""
+    return ["/bin/busybox", "httpd", "-f", "-p", "80", "-h", f"/{root}"]
