@@ -1,5 +1,7 @@
-"""The layering rule of DESIGN.md: kprov.provision and kprov.cluster never import each
-other, and neither imports kprov.cli."""
+"""The layering rule of DESIGN.md, as a table: which of kprov's top-level packages each may
+import. kprov.provision and kprov.cluster (the two halves) import none of the others;
+every layer above imports only layers declared below it, so no import goes upward (the
+table itself must have no cycle). A new top-level package must be declared here."""
 
 from __future__ import annotations
 
@@ -9,29 +11,91 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2] / "kprov"
-FORBIDDEN = {
-    "provision": ("kprov.cluster", "kprov.cli"),
-    "cluster": ("kprov.provision", "kprov.cli", "kprov.lab"),
-    "pki": ("kprov.cluster", "kprov.cli"),
+
+ALLOWED: dict[str, frozenset[str]] = {
+    "provision": frozenset(),  # the engine: inventory, playbooks, modules, connections
+    "cluster": frozenset(),  # the cluster's own components (API server ... DNS)
+    "pki": frozenset({"provision"}),
+    "etcdops": frozenset({"pki", "provision"}),
+    "images": frozenset({"pki", "provision"}),
+    "bundle": frozenset({"images"}),
+    "conformance": frozenset({"images"}),
+    "local": frozenset({"pki"}),
+    "lab": frozenset({"bundle"}),
+    "vm": frozenset({"lab"}),
+    "deploy": frozenset({"bundle", "cluster", "etcdops", "images", "lab", "pki", "provision"}),
+    "cli": frozenset(
+        {"bundle", "conformance", "deploy", "etcdops", "images", "lab", "local", "pki", "provision", "vm"}
+    ),
 }
 
 
-def _imports(path: Path) -> list[str]:
-    tree = ast.parse(path.read_text(), filename=str(path))
+def _imported(path: Path, root: Path) -> list[str]:
+    """Every kprov module ``path`` imports (anywhere in it, relative imports resolved)."""
+    package = list(path.relative_to(root.parent).parts[:-1])  # the package the file is in
     names: list[str] = []
-    for node in ast.walk(tree):
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
         if isinstance(node, ast.Import):
-            names += [a.name for a in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.append(node.module)
-    return names
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parent = package[: len(package) - node.level + 1]
+                base = ".".join([*parent, *([base] if base else [])])
+            # ``from kprov import cli`` imports kprov.cli
+            names += [f"{base}.{a.name}" for a in node.names] if base == root.name else [base]
+    return [n for n in names if n.startswith(f"{root.name}.")]
 
 
-@pytest.mark.parametrize("layer", sorted(FORBIDDEN))
-def test_layer_does_not_import_forbidden(layer: str) -> None:
+def violations(layer: str, root: Path = ROOT, allowed: dict[str, frozenset[str]] = ALLOWED) -> list[str]:
+    """``file imports module`` for each import of ``layer`` outside itself and its allowance."""
     bad = []
-    for path in (ROOT / layer).rglob("*.py"):
-        for name in _imports(path):
-            if name.startswith(FORBIDDEN[layer]):
-                bad.append(f"{path.relative_to(ROOT.parent)} imports {name}")
+    for path in sorted((root / layer).rglob("*.py")):
+        for name in _imported(path, root):
+            target = name.split(".")[1]
+            if target != layer and target not in allowed[layer]:
+                bad.append(f"{path.relative_to(root.parent)} imports {name}")
+    return bad
+
+
+def test_every_package_is_declared() -> None:
+    packages = {p.parent.name for p in ROOT.glob("*/__init__.py")}
+    assert packages == set(ALLOWED)
+
+
+def test_the_table_has_no_cycle() -> None:
+    """Some order puts every layer above all it may import: no import can go upward."""
+    placed: list[str] = []
+    left = dict(ALLOWED)
+    while left:
+        ready = sorted(layer for layer, below in left.items() if below <= set(placed))
+        assert ready, f"a cycle among {sorted(left)}"
+        placed += ready
+        for layer in ready:
+            del left[layer]
+
+
+@pytest.mark.parametrize("layer", sorted(ALLOWED))
+def test_layer_imports_only_what_it_may(layer: str) -> None:
+    bad = violations(layer)
     assert not bad, "\n".join(bad)
+
+
+@pytest.mark.parametrize(
+    ("source", "imported"),
+    [
+        ("from kprov.conformance.images import plan_images\n", "kprov.conformance.images"),
+        ("def later() -> None:\n    import kprov.conformance.runner\n", "kprov.conformance.runner"),
+        ("from ..conformance import images\n", "kprov.conformance"),
+        ("from kprov import conformance\n", "kprov.conformance"),
+    ],
+)
+def test_an_upward_import_is_found(tmp_path: Path, source: str, imported: str) -> None:
+    root = tmp_path / "kprov"
+    for package in ("images", "conformance"):
+        (root / package).mkdir(parents=True)
+        (root / package / "__init__.py").write_text("")
+    (root / "images" / "standins.py").write_text(source)
+    assert violations("images", root) == [f"kprov/images/standins.py imports {imported}"]
+    (root / "images" / "standins.py").write_text(source.replace("conformance", "images"))
+    assert violations("images", root) == []
