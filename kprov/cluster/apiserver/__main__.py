@@ -113,6 +113,11 @@ def parse_args(argv: list[str] | None = None) -> ServerConfig:
         help="comma-separated admission plugins to switch off (ServiceAccount: for servers with no "
         "controller manager making each namespace's default account)",
     )
+    parser.add_argument(
+        "--admission-control-config-file",
+        default="",
+        help="AdmissionConfiguration (apiserver.config.k8s.io/v1): the PodSecurity plugin's configuration",
+    )
     parser.add_argument("--proxy-client-cert-file", default="",
                         help="client certificate presented to the servers behind APIServices")
     parser.add_argument("--proxy-client-key-file", default="")
@@ -159,6 +164,7 @@ def parse_args(argv: list[str] | None = None) -> ServerConfig:
         disable_admission_plugins=tuple(
             p.strip() for p in args.disable_admission_plugins.split(",") if p.strip()
         ),
+        admission_control_config_file=args.admission_control_config_file,
         shutdown_delay_s=args.shutdown_delay_duration,
         metrics=not args.disable_metrics,
         audit_policy_file=args.audit_policy_file,

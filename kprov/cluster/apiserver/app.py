@@ -63,6 +63,7 @@ from kprov.cluster.apiserver.status import (
     unavailable,
     unclassified_error,
 )
+from kprov.cluster.apiserver.warning import reset_request
 from kprov.cluster.storage import RequestTooLargeError, RevisionExpiredError, StorageUnavailableError
 
 __all__ = ["LOCAL_USER", "build_front"]
@@ -178,6 +179,7 @@ def _handler(ctx: ApiContext, insecure_local: bool) -> Any:
             if has_impersonation(request.headers):
                 user = impersonate(user, request.headers, authorizer.allows)
             REQUEST_USER.set(user)
+            reset_request()  # (warnings and audit annotations: this request's own)
             if ri is not None and not authorizer.allows(user, ri):
                 raise forbidden(
                     user.name, ri.verb, ri.resource, ri.group, ri.namespace, ri.name, ri.subresource

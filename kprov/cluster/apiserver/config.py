@@ -38,6 +38,7 @@ class ServerConfig:
     audit_log_maxsize_mb: int = 0  # 0: never rotated
     audit_log_maxbackup: int = 0  # 0: every rotated file kept
     disable_admission_plugins: tuple[str, ...] = ()  # upstream's names, e.g. ServiceAccount
+    admission_control_config_file: str = ""  # AdmissionConfiguration (PodSecurity's defaults, exemptions)
     workers: int = 1  # processes sharing the port (SO_REUSEPORT), each a full API server
     # on SIGTERM: /readyz fails at once, requests are still served this long (so load
     # balancers health-checking /readyz drain this server), then in-flight ones finish

@@ -23,6 +23,7 @@ from kprov.cluster.apiserver import (
     conversion,
     field_validation,
     limitranger,
+    podsecurity,
     quota_admission,
     webhooks,
 )
@@ -56,6 +57,7 @@ from kprov.cluster.apiserver.status import (
     not_found,
     success_status,
 )
+from kprov.cluster.apiserver.warning import take_warnings
 from kprov.cluster.storage import KeyExistsError, KeyNotFoundError, RevisionConflictError, StoredObject
 
 __all__ = [
@@ -89,6 +91,9 @@ def render_object(
 ) -> web.Response:
     headers = None
     obj = _lib.as_version(info, obj)
+    admitted = take_warnings()  # what admission added (PodSecurity)
+    if admitted:
+        warnings = [*(warnings or []), *admitted]
     if warnings:
         headers = {"Warning": ", ".join('299 - "' + w.replace('"', '\\"') + '"' for w in warnings)}
     if wants_table(request):
@@ -183,6 +188,7 @@ async def create_object(
     await limitranger.admit(ctx, info, obj)
     obj = await webhooks.mutate(ctx, info, "CREATE", obj, None, dry_run=dry_run)
     _lib.validate(info, obj, None)
+    await podsecurity.validate(ctx, info, "CREATE", obj, None)  # after mutation, before validating webhooks
     await webhooks.validate(ctx, info, "CREATE", obj, None, dry_run=dry_run)
     name = obj["metadata"]["name"]
     if request is not None and not obj["metadata"].get("managedFields"):
@@ -242,6 +248,7 @@ async def guaranteed_update(
                 ctx, info, "UPDATE", new, shown, subresource=subresource, dry_run=dry_run
             )
             _lib.validate(info, new, shown, subresource)
+            await podsecurity.validate(ctx, info, "UPDATE", new, shown, subresource)
             await webhooks.validate(ctx, info, "UPDATE", new, shown, subresource=subresource, dry_run=dry_run)
             new = await conversion.to_storage(ctx, info, new)
         except ApiError:

@@ -27,6 +27,7 @@ from kprov.cluster.apiserver.endpoint_leases import EndpointLeases
 from kprov.cluster.apiserver.extension_auth import publish as publish_extension_auth
 from kprov.cluster.apiserver.http1 import HttpFront
 from kprov.cluster.apiserver.metrics import ApiMetrics, resource_namer
+from kprov.cluster.apiserver.podsecurity import PLUGIN_NAME, PodSecurity, load_admission_config
 from kprov.cluster.apiserver.policy_reconcile import reconcile_policy
 from kprov.cluster.apiserver.satoken import ServiceAccountTokens
 from kprov.cluster.apiserver.tls import server_ssl_context
@@ -86,6 +87,9 @@ class Listeners:
 
 
 async def start_server(config: ServerConfig) -> tuple[Listeners, ApiContext, EtcdKV]:
+    pod_security = None  # (read first: a configuration upstream refuses stops the server at once)
+    if PLUGIN_NAME not in config.disable_admission_plugins:
+        pod_security = PodSecurity(load_admission_config(config.admission_control_config_file))
     kv = EtcdKV(config.etcd)
     await kv.connect()
     encryption = (
@@ -116,6 +120,7 @@ async def start_server(config: ServerConfig) -> tuple[Listeners, ApiContext, Etc
             await asyncio.sleep(0.5)
     ctx = ApiContext(config, REGISTRY, store, cache)
     holder.append(ctx)
+    ctx.extras["podsecurity"] = pod_security
     if metrics is not None:
         ctx.extras["metrics"] = metrics
     audit = open_audit_log(
