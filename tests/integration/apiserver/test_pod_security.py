@@ -130,7 +130,10 @@ def test_tightening_enforce_warns_with_the_pods_already_there(kubectl, namespace
     kubectl("label", "pod", "-n", namespace, "priv", "x=y")  # not a significant update: not checked
     changed = kubectl("set", "image", "-n", namespace, "pod/priv", "c=busybox:1.36", check=False)
     assert changed.returncode != 0 and 'violates PodSecurity "baseline:latest": privileged' in changed.stderr
-    bad = kubectl("label", "namespace", namespace, "pod-security.kubernetes.io/enforce=strict", check=False)
+    bad = kubectl(
+        "label", "--overwrite", "namespace", namespace, "pod-security.kubernetes.io/enforce=strict",
+        check=False,
+    )
     assert bad.returncode != 0
     assert (
         f'The Namespace "{namespace}" is invalid: metadata.labels[pod-security.kubernetes.io/enforce]: '
