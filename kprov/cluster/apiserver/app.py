@@ -63,7 +63,7 @@ from kprov.cluster.apiserver.status import (
     unavailable,
     unclassified_error,
 )
-from kprov.cluster.apiserver.warning import reset_request
+from kprov.cluster.apiserver.warning import audit_annotations, reset_request
 from kprov.cluster.storage import RequestTooLargeError, RevisionExpiredError, StorageUnavailableError
 
 __all__ = ["LOCAL_USER", "build_front"]
@@ -158,15 +158,17 @@ def _handler(ctx: ApiContext, insecure_local: bool) -> Any:
             if audit is not None and received is not None:
                 user = REQUEST_USER.get()
                 if not audit.wants_bodies:  # (the level and the line are worked out in batches)
-                    audit.note(request, ri, user, received, code)
+                    audit.note(request, ri, user, received, code, audit_annotations())
                 else:
                     level = audit.level(user, ri.verb if ri is not None else method.lower(), ri, request.path)
                     if level == "Metadata":  # (no body to read: no coroutine for the common level)
-                        audit.record(level, request, ri, user, received, code)
+                        annotations = audit_annotations()
+                        audit.record(level, request, ri, user, received, code, annotations=annotations)
                     elif level != "None":
                         await _audit_with_bodies(audit, level, request, ri, user, code, received, reply)
 
     async def serve(request: AnyRequest, ri: RequestInfo | None) -> Any:
+        reset_request()  # (warnings and audit annotations: this request's own)
         try:
             user = authenticator.authenticate(request)
         except TokenInvalid as exc:
@@ -179,7 +181,6 @@ def _handler(ctx: ApiContext, insecure_local: bool) -> Any:
             if has_impersonation(request.headers):
                 user = impersonate(user, request.headers, authorizer.allows)
             REQUEST_USER.set(user)
-            reset_request()  # (warnings and audit annotations: this request's own)
             if ri is not None and not authorizer.allows(user, ri):
                 raise forbidden(
                     user.name, ri.verb, ri.resource, ri.group, ri.namespace, ri.name, ri.subresource
@@ -252,7 +253,7 @@ async def _audit_with_bodies(
     response_body = getattr(reply, "body", None) if level == "RequestResponse" else None
     audit.record(
         level, request, ri, user, received, code, request_body,
-        response_body if isinstance(response_body, bytes) else None,
+        response_body if isinstance(response_body, bytes) else None, audit_annotations(),
     )
 
 

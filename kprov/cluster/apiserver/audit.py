@@ -9,7 +9,9 @@ style subresources, ``resourceNames``), ``namespaces``, ``nonResourceURLs`` (a t
 ``*`` is a prefix) — sets the level; no rule matching is level None (not audited). A rule
 or the policy may omit stages; only ResponseComplete is written here, so omitting it
 silences the request. Levels: Metadata (who, what, when, the response code), Request (+ the
-request body), RequestResponse (+ the response body; JSON bodies only).
+request body), RequestResponse (+ the response body; JSON bodies only). Annotations that
+admission added during the request (PodSecurity's ``pod-security.kubernetes.io/*``) end
+the event as its ``annotations`` map, at every level.
 
 The writer buffers lines and writes them ``FLUSH_DELAY_S`` after the first one waiting, or
 as soon as ``FLUSH_BYTES`` wait: a write per event-loop turn was ~1.5 % of a busy audited
@@ -294,14 +296,14 @@ class _EventLines:
 
     def line(self, level: str, uri: str, verb: str, user: UserInfo | None, peer: str | None, agent: str,
              ri: RequestInfo | None, code: int, request_object: bytes | None, response_object: bytes | None,
-             received_ns: int, completed_ns: int) -> bytes:
+             received_ns: int, completed_ns: int, annotations: dict[str, str] | None = None) -> bytes:
         bodies = b""
         if request_object is not None:
             bodies += b',"requestObject":' + request_object
         if response_object is not None:
             bodies += b',"responseObject":' + response_object
         between = self.between(uri, self.middle(verb, user, peer, agent, ri), code, bodies)
-        return self.tail_line(_HEADS[level], between, received_ns, completed_ns)
+        return self.tail_line(_HEADS[level], between, received_ns, completed_ns, annotations)
 
     @staticmethod
     def between(uri: str, middle: bytes, code: int, bodies: bytes = b"") -> bytes:
@@ -309,18 +311,20 @@ class _EventLines:
         any bodies."""
         return b"%s%s%s%d}%s" % (_AFTER_ID, orjson.dumps(uri), middle, code, bodies)
 
-    def tail_line(self, head: bytes, between: bytes, received_ns: int, completed_ns: int) -> bytes:
-        """A line from its ``head`` (up to the auditID), ``between`` (:meth:`between`) and the
-        two times."""
+    def tail_line(self, head: bytes, between: bytes, received_ns: int, completed_ns: int,
+                  annotations: dict[str, str] | None = None) -> bytes:
+        """A line from its ``head`` (up to the auditID), ``between`` (:meth:`between`), the
+        two times and the admission plugins' annotations (the Event's last field)."""
+        end = _END if not annotations else b'","annotations":' + orjson.dumps(annotations) + b"}\n"
         received, completed = divmod(received_ns, 1_000_000_000), divmod(completed_ns, 1_000_000_000)
         if received[0] == completed[0] == self._second:  # (the usual case: one format for both)
             return b"%s%s%s%s%s%06dZ%s%s%06dZ%s" % (
                 head, self.audit_id(), between, _RECEIVED, self._second_text, received[1] // 1000,
-                _STAGE_STAMP, self._second_text, completed[1] // 1000, _END,
+                _STAGE_STAMP, self._second_text, completed[1] // 1000, end,
             )
         return b"%s%s%s%s%s%s%s%s" % (
             head, self.audit_id(), between, _RECEIVED, self.stamp(received_ns), _STAGE_STAMP,
-            self.stamp(completed_ns), _END,
+            self.stamp(completed_ns), end,
         )
 
 
@@ -356,11 +360,11 @@ class AuditLog:
         return self.policy.level(user, verb, ri, path)
 
     def note(self, request: Any, ri: RequestInfo | None, user: UserInfo | None, received_ns: int,
-             code: int) -> None:
+             code: int, annotations: dict[str, str] | None = None) -> None:
         """The request's event at whatever level (None or Metadata) the policy gives it."""
         self.writer.note((
             request.path, request.query_string, request.method, user, request.remote,
-            request.headers.get("User-Agent", ""), ri, code, received_ns, time.time_ns(),
+            request.headers.get("User-Agent", ""), ri, code, received_ns, time.time_ns(), annotations,
         ))
 
     def _render(self, pending: list[bytes | tuple[Any, ...]]) -> bytes:
@@ -375,7 +379,7 @@ class AuditLog:
             if isinstance(item, bytes):
                 out.append(item)
                 continue
-            path, query, method, user, peer, agent, ri, code, received_ns, completed_ns = item
+            path, query, method, user, peer, agent, ri, code, received_ns, completed_ns, annotations = item
             verb = ri.verb if ri is not None else method.lower()
             key = (id(user), id(ri), verb, path if ri is None else "")
             level = levels.get(key)
@@ -389,7 +393,7 @@ class AuditLog:
                 middle = lines.middle(verb, user, peer, agent, ri)
                 uri = f"{path}?{query}" if query else path
                 pieces = middles[mkey] = (_HEADS[level], lines.between(uri, middle, code))
-            out.append(lines.tail_line(pieces[0], pieces[1], received_ns, completed_ns))
+            out.append(lines.tail_line(pieces[0], pieces[1], received_ns, completed_ns, annotations))
         return b"".join(out)
 
     def record(
@@ -402,6 +406,7 @@ class AuditLog:
         code: int,
         request_body: bytes | None = None,
         response_body: bytes | None = None,
+        annotations: dict[str, str] | None = None,
     ) -> None:
         verb = ri.verb if ri is not None else request.method.lower()
         uri = request.path + (f"?{request.query_string}" if request.query_string else "")
@@ -413,7 +418,7 @@ class AuditLog:
         agent = request.headers.get("User-Agent", "")
         self.writer.write(self._lines.line(
             level, uri, verb, user, request.remote, agent, ri, code,
-            request_object, response_object, received_ns, time.time_ns(),
+            request_object, response_object, received_ns, time.time_ns(), annotations,
         ))
 
 

@@ -3,7 +3,8 @@ namespace refuses a privileged pod with upstream's message and admits a complian
 warn=baseline admits a hostPath pod with upstream's warning; a Deployment whose template
 violates the namespace's level is warned about; tightening a namespace's enforce label
 warns with the pods already there; exemptions from an admission configuration file (a
-second server on the shared etcd, started with --admission-control-config-file)."""
+second server on the shared etcd, started with --admission-control-config-file), and the
+audit annotations each decision leaves in the audit log."""
 
 from __future__ import annotations
 
@@ -162,8 +163,15 @@ def test_defaults_and_exemptions_from_the_admission_configuration(control_plane,
     config = tmp_path / "admission.yaml"
     config.write_text(ADMISSION_CONFIG.replace("{exempt}", exempt_ns))
     port = free_port()
+    policy, log = tmp_path / "audit-policy.yaml", tmp_path / "audit.log"
+    policy.write_text("apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n  - level: Metadata\n")
     argv = apiserver_argv(
-        control_plane.plane.pki, control_plane.etcd_url, port, f"--admission-control-config-file={config}"
+        control_plane.plane.pki,
+        control_plane.etcd_url,
+        port,
+        f"--admission-control-config-file={config}",
+        f"--audit-policy-file={policy}",
+        f"--audit-log-path={log}",
     )
     with open(tmp_path / "apiserver.log", "wb") as out:
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
@@ -209,9 +217,26 @@ def test_defaults_and_exemptions_from_the_admission_configuration(control_plane,
             server, admin, "POST", "/apis/node.k8s.io/v1/runtimeclasses", json.dumps(rc).encode()
         )
         assert status in (201, 409)
-        assert (
-            create_pod(plain_ns, "p4", runtime_class="psa-exempt-class")[0] == 201
-        )  # an exempt runtime class
+        exempt_class = create_pod(plain_ns, "p4", runtime_class="psa-exempt-class")
+        assert exempt_class[0] == 201, exempt_class
+        # the audit annotations of the four pod creates, in order, as upstream's events carry them
+        wanted = [
+            {"pod-security.kubernetes.io/enforce-policy": "baseline:latest"},
+            {"pod-security.kubernetes.io/exempt": "namespace"},
+            {"pod-security.kubernetes.io/exempt": "user"},
+            {"pod-security.kubernetes.io/exempt": "runtimeClass"},
+        ]
+        found: list[Any] = []
+        deadline = time.monotonic() + 10
+        while len(found) < len(wanted) and time.monotonic() < deadline:
+            time.sleep(0.2)
+            events = [json.loads(line) for line in (log.read_text().splitlines() if log.exists() else [])]
+            found = [
+                e.get("annotations")
+                for e in events
+                if e["verb"] == "create" and e.get("objectRef", {}).get("resource") == "pods"
+            ]
+        assert found == wanted
     finally:
         proc.terminate()
         proc.wait(10)
