@@ -179,6 +179,10 @@ class ApiMetrics:
                 out[resource] = out.get(resource, 0) + size
         return out
 
+    def register(self, collector: Collector) -> None:
+        """Another part's families (formatted at scrape time, as this one's)."""
+        self._registry.register(collector)
+
     def exposition(self) -> bytes:
         return generate_latest(self._registry)
 

@@ -123,6 +123,8 @@ async def start_server(config: ServerConfig) -> tuple[Listeners, ApiContext, Etc
     ctx.extras["podsecurity"] = pod_security
     if metrics is not None:
         ctx.extras["metrics"] = metrics
+        if pod_security is not None:
+            metrics.register(pod_security.metrics.collector())
     audit = open_audit_log(
         config.audit_policy_file,
         config.audit_log_path,

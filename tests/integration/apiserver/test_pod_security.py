@@ -15,6 +15,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from prometheus_client.parser import text_string_to_metric_families
+
 from kprov.local.control_plane import apiserver_argv
 from kprov.local.ports import free_port, wait_for_port
 from tests.integration.apiserver._http import request, ssl_context
@@ -237,6 +239,20 @@ def test_defaults_and_exemptions_from_the_admission_configuration(control_plane,
                 if e["verb"] == "create" and e.get("objectRef", {}).get("resource") == "pods"
             ]
         assert found == wanted
+        # and upstream's counters
+        _, _, exposition = request(server, admin, "GET", "/metrics")
+        samples = {
+            (s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(exposition)
+            for s in family.samples
+            if s.name.startswith("pod_security_")
+        }
+        common = (("request_operation", "create"), ("resource", "pod"), ("subresource", ""))
+        denied = (("decision", "deny"), ("mode", "enforce"))
+        denied += (("policy_level", "baseline"), ("policy_version", "latest"))
+        key = ("pod_security_evaluations_total", tuple(sorted(denied + common)))
+        assert samples[key] == 1
+        assert samples[("pod_security_exemptions_total", common)] == 3
     finally:
         proc.terminate()
         proc.wait(10)

@@ -77,6 +77,16 @@ def _labels(obj: Mapping[str, Any] | None) -> Mapping[str, str]:
     return ((obj or {}).get("metadata") or {}).get("labels") or {}
 
 
+def _count(plugin: PodSecurity, decision: Decision, operation: str, resource: str, subresource: str) -> None:
+    metrics, op = plugin.metrics, operation.lower()
+    if decision.exempt:
+        metrics.exemption(op, resource, subresource)
+    if decision.policy_error:
+        metrics.error(False, op, resource, subresource)
+    for verdict, level_version, mode in decision.evaluations:
+        metrics.evaluation(verdict, level_version, mode, op, resource, subresource)
+
+
 def _apply(decision: Decision) -> None:
     for text in decision.warnings:
         add_warning(text)
@@ -111,8 +121,10 @@ async def validate(
         return
     namespace = meta.get("namespace", "")
     user = REQUEST_USER.get()
+    label = "pod" if kind == ("", "pods") else "controller"
     exempt = plugin.exemption(namespace, user.name if user is not None else "")
     if exempt is not None:
+        _count(plugin, exempt, operation, label, subresource)
         _apply(exempt)
         return
     found = await _namespace(ctx, namespace)
@@ -128,9 +140,10 @@ async def validate(
             return
         pod_meta, spec = template.get("metadata") or {}, template.get("spec") or {}
     resource = info.resource if not info.group else f"{info.resource}.{info.group}"
-    _apply(
-        plugin.evaluate(_labels(found), resource, meta.get("name", ""), pod_meta, spec, kind == ("", "pods"))
-    )
+    name, enforce = meta.get("name", ""), kind == ("", "pods")
+    decision = plugin.evaluate(_labels(found), resource, name, pod_meta, spec, enforce)
+    _count(plugin, decision, operation, label, subresource)
+    _apply(decision)
 
 
 async def _validate_namespace(

@@ -99,7 +99,7 @@ def parse_config(doc: Mapping[str, Any] | None) -> PodSecurityConfig:
         if level is None:
             errors.append(
                 f'defaults.{mode}: Invalid value: "{level_text}": must be one of '
-                'privileged, baseline, restricted'
+                "privileged, baseline, restricted"
             )
         if version is None:
             errors.append(

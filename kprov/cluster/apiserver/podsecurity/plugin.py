@@ -30,6 +30,7 @@ from kprov.cluster.apiserver.podsecurity.levels import (
     compare_levels,
     policy_to_evaluate,
 )
+from kprov.cluster.apiserver.podsecurity.metrics import PodSecurityMetrics
 from kprov.cluster.apiserver.podsecurity.registry import Evaluator, Result
 from kprov.cluster.apiserver.status import StatusError
 
@@ -54,10 +55,14 @@ class Decision:
     denial: ApiError | None = None
     warnings: list[str] = field(default_factory=list)
     audit_annotations: dict[str, str] = field(default_factory=dict)
+    # for the metrics: (allow | deny, level:version, mode) of each counted evaluation
+    evaluations: list[tuple[str, LevelVersion, str]] = field(default_factory=list)
+    exempt: bool = False
+    policy_error: bool = False  # bad namespace labels (evaluated anyway, with the fallbacks)
 
 
 def _exempt(reason: str) -> Decision:
-    return Decision(audit_annotations={"exempt": reason})
+    return Decision(audit_annotations={"exempt": reason}, exempt=True)
 
 
 def _container_images(spec: Obj, field_name: str) -> list[Any]:
@@ -85,6 +90,7 @@ class PodSecurity:
     def __init__(self, config: PodSecurityConfig, evaluator: Evaluator | None = None) -> None:
         self.config = config
         self.evaluator = evaluator or Evaluator()
+        self.metrics = PodSecurityMetrics()
 
     # -- pods and pod controllers --------------------------------------------------------------
     def exemption(self, namespace: str, username: str) -> Decision | None:
@@ -112,12 +118,15 @@ class PodSecurity:
             policy.fully_privileged() if enforce else policy.warn.level == policy.audit.level == PRIVILEGED
         ):
             if enforce:
-                return Decision(audit_annotations={"enforce-policy": str(LevelVersion(PRIVILEGED))})
+                return Decision(
+                    audit_annotations={"enforce-policy": str(LevelVersion(PRIVILEGED))},
+                    evaluations=[("allow", policy.enforce, "enforce")],
+                )
             return Decision()
         runtime_class = spec.get("runtimeClassName")
         if runtime_class and runtime_class in self.config.exempt_runtime_classes:
             return _exempt("runtimeClass")
-        decision = Decision()
+        decision = Decision(policy_error=bool(errors))
         if errors:
             decision.audit_annotations["error"] = "Failed to parse policy: " + _aggregate(errors)
         results: dict[LevelVersion, Result] = {}
@@ -131,6 +140,7 @@ class PodSecurity:
         if enforce:
             decision.audit_annotations["enforce-policy"] = str(policy.enforce)
             enforced = result_for(policy.enforce)
+            decision.evaluations.append(("allow" if enforced.allowed else "deny", policy.enforce, "enforce"))
             if not enforced.allowed:
                 decision.denial = StatusError(
                     f'{resource} "{name}" is forbidden: violates PodSecurity "{policy.enforce}": '
@@ -141,12 +151,14 @@ class PodSecurity:
                 )
         audited = result_for(policy.audit)
         if not audited.allowed:
+            decision.evaluations.append(("deny", policy.audit, "audit"))
             decision.audit_annotations["audit-violations"] = (
                 f'would violate PodSecurity "{policy.audit}": {audited.details()}'
             )
         if decision.denial is None:
             warned = result_for(policy.warn)
             if not warned.allowed:
+                decision.evaluations.append(("deny", policy.warn, "warn"))
                 decision.warnings.append(f'would violate PodSecurity "{policy.warn}": {warned.details()}')
         return decision
 

@@ -14,7 +14,8 @@ from kprov.cluster.apiserver.podsecurity.configuration import (
     load_admission_config,
     parse_config,
 )
-from kprov.cluster.apiserver.podsecurity.levels import LevelVersion, Policy
+from kprov.cluster.apiserver.podsecurity.levels import LevelVersion, Policy, Version
+from kprov.cluster.apiserver.podsecurity.metrics import version_label
 from kprov.cluster.apiserver.podsecurity.plugin import PodSecurity, is_significant_pod_update
 
 P = "pod-security.kubernetes.io/"
@@ -203,3 +204,18 @@ plugins:
     assert 'exemptions.namespaces[1]: Duplicate value: "a"' in text
     assert 'exemptions.namespaces[2]: Invalid value: "Bad_NS"' in text
     assert 'exemptions.usernames[0]: Invalid value: "": username must not be empty' in text
+
+
+def test_what_the_metrics_count() -> None:
+    labels = {P + "enforce": "baseline", P + "audit": "restricted", P + "warn": "restricted"}
+    decision = plugin().evaluate(labels, "pods", "x", {}, HOSTPATH_SPEC, True)
+    assert [(verdict, str(lv), mode) for verdict, lv, mode in decision.evaluations] == [
+        ("deny", "baseline:latest", "enforce"),
+        ("deny", "restricted:latest", "audit"),
+    ]  # no warn evaluation once enforce refused
+    unlabelled = plugin().evaluate({}, "pods", "x", {}, HOSTPATH_SPEC, True)
+    counted = [(v, str(lv), m) for v, lv, m in unlabelled.evaluations]
+    assert counted == [("allow", "privileged:latest", "enforce")]
+    assert version_label(LevelVersion("baseline", Version(33))) == "future"
+    assert version_label(LevelVersion("baseline", Version(25))) == "v1.25"
+    assert version_label(LevelVersion("privileged", Version(25))) == "latest"
