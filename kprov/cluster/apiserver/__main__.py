@@ -102,6 +102,8 @@ def parse_args(argv: list[str] | None = None) -> ServerConfig:
     parser.add_argument("--audit-log-path", default="", help="audit events as JSON lines here ('-': stdout)")
     parser.add_argument("--audit-log-maxsize", type=int, default=0, help="megabytes before rotating")
     parser.add_argument("--audit-log-maxbackup", type=int, default=0, help="rotated files kept (0: all)")
+    parser.add_argument("--audit-log-maxage", type=int, default=0,
+                        help="days a rotated file is kept, by the time in its name (0: no limit)")
     parser.add_argument(
         "--disable-metrics",
         action="store_true",
@@ -171,6 +173,7 @@ def parse_args(argv: list[str] | None = None) -> ServerConfig:
         audit_log_path=args.audit_log_path,
         audit_log_maxsize_mb=max(0, args.audit_log_maxsize),
         audit_log_maxbackup=max(0, args.audit_log_maxbackup),
+        audit_log_maxage_days=max(0, args.audit_log_maxage),
         proxy_client_cert_file=args.proxy_client_cert_file,
         proxy_client_key_file=args.proxy_client_key_file,
         requestheader_client_ca_file=args.requestheader_client_ca_file,

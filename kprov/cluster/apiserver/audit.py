@@ -1,7 +1,8 @@
 """The API server's audit log: an ``audit.k8s.io/v1`` Policy decides each request's level,
 and every audited request becomes one JSON line shaped as an ``audit.k8s.io/v1`` Event at
 stage ResponseComplete (``--audit-policy-file``, ``--audit-log-path``, ``--audit-log-maxsize``
-in megabytes, ``--audit-log-maxbackup``; ``-`` as the path writes to standard output).
+in megabytes, ``--audit-log-maxbackup``, ``--audit-log-maxage`` in days; ``-`` as the path
+writes to standard output).
 
 Policy (as kube-apiserver reads it): the first rule whose every given field matches —
 ``users``, ``userGroups``, ``verbs``, ``resources`` (group + resources, ``*``, ``pods/log``
@@ -18,7 +19,8 @@ as soon as ``FLUSH_BYTES`` wait: a write per event-loop turn was ~1.5 % of a bus
 server's samples (py-spy, pod creates), one per 20 ms is at most 50 a second, and a crash
 loses at most those 20 ms (upstream's batching backend buffers up to a second). Past
 maxsize the file is renamed with upstream's (lumberjack's) timestamp suffix,
-``audit-2006-01-02T15-04-05.000.log``, and only the newest maxbackup renamed files are kept.
+``audit-2006-01-02T15-04-05.000.log``, and only the newest maxbackup renamed files are kept,
+none older than maxage days by the time in its name (as lumberjack's MaxAge).
 """
 
 from __future__ import annotations
@@ -152,10 +154,11 @@ class AuditWriter:
     FLUSH_BYTES = 256 * 1024
     FLUSH_EVENTS = 1024  # noted events waiting (each ~1 KiB once rendered)
 
-    def __init__(self, path: str, max_size_mb: int = 0, max_backups: int = 0) -> None:
+    def __init__(self, path: str, max_size_mb: int = 0, max_backups: int = 0, max_age_days: int = 0) -> None:
         self.path = path
         self.max_bytes = max_size_mb * 1024 * 1024
         self.max_backups = max_backups
+        self.max_age_days = max_age_days
         self.render: Callable[[list[bytes | tuple[Any, ...]]], bytes] | None = None
         self._pending: list[bytes | tuple[Any, ...]] = []
         self._pending_bytes = 0
@@ -219,8 +222,21 @@ class AuditWriter:
             backups = sorted(base.parent.glob(f"{base.stem}-*{base.suffix}"))
             for old in backups[: -self.max_backups]:
                 old.unlink(missing_ok=True)
+        if self.max_age_days:
+            self._remove_older_than(now - datetime.timedelta(days=self.max_age_days))
         self._fd = self._open()
         self._size = 0
+
+    def _remove_older_than(self, cutoff: datetime.datetime) -> None:
+        base = Path(self.path)
+        for rotated in base.parent.glob(f"{base.stem}-*{base.suffix}"):
+            stamp = rotated.name[len(base.stem) + 1: len(rotated.name) - len(base.suffix)]
+            try:
+                when = datetime.datetime.strptime(stamp, "%Y-%m-%dT%H-%M-%S.%f").replace(tzinfo=datetime.UTC)
+            except ValueError:
+                continue  # not a file this writer rotated
+            if when < cutoff:
+                rotated.unlink(missing_ok=True)
 
     def close(self) -> None:
         self.flush()
@@ -429,9 +445,10 @@ def _json_or_none(body: bytes) -> Any:
         return None  # protobuf or YAML bodies are not logged
 
 
-def open_audit_log(policy_file: str, log_path: str, max_size_mb: int, max_backups: int) -> AuditLog | None:
+def open_audit_log(policy_file: str, log_path: str, max_size_mb: int, max_backups: int,
+                   max_age_days: int = 0) -> AuditLog | None:
     """The server's audit log, or None when either flag is unset (as upstream: no policy, no log)."""
     if not policy_file or not log_path:
         return None
     doc = yaml.safe_load(Path(policy_file).read_text())
-    return AuditLog(load_policy(doc or {}), AuditWriter(log_path, max_size_mb, max_backups))
+    return AuditLog(load_policy(doc or {}), AuditWriter(log_path, max_size_mb, max_backups, max_age_days))

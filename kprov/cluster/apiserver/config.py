@@ -37,6 +37,7 @@ class ServerConfig:
     audit_log_path: str = ""  # "-": standard output
     audit_log_maxsize_mb: int = 0  # 0: never rotated
     audit_log_maxbackup: int = 0  # 0: every rotated file kept
+    audit_log_maxage_days: int = 0  # 0: rotated files kept whatever their age
     disable_admission_plugins: tuple[str, ...] = ()  # upstream's names, e.g. ServiceAccount
     admission_control_config_file: str = ""  # AdmissionConfiguration (PodSecurity's defaults, exemptions)
     workers: int = 1  # processes sharing the port (SO_REUSEPORT), each a full API server

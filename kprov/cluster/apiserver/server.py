@@ -130,6 +130,7 @@ async def start_server(config: ServerConfig) -> tuple[Listeners, ApiContext, Etc
         config.audit_log_path,
         config.audit_log_maxsize_mb,
         config.audit_log_maxbackup,
+        config.audit_log_maxage_days,
     )
     if audit is not None:
         ctx.extras["audit"] = audit

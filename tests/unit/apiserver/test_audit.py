@@ -107,6 +107,24 @@ def test_rotation_keeps_max_backups(tmp_path: Path):
     assert (tmp_path / "audit.log").stat().st_size <= 1024 * 1024
 
 
+def test_rotation_removes_files_older_than_max_age_by_the_time_in_their_name(tmp_path: Path):
+    old = tmp_path / "audit-2020-01-02T03-04-05.678.log"
+    two_days_ago = datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=2)
+    recent_name = two_days_ago.strftime("%Y-%m-%dT%H-%M-%S.000")
+    recent = tmp_path / f"audit-{recent_name}.log"
+    foreign = tmp_path / "audit-notes.log"
+    for path in (old, recent, foreign):
+        path.write_text("x\n")
+    writer = AuditWriter(str(tmp_path / "audit.log"), max_size_mb=1, max_age_days=30)
+    line = b"x" * (600 * 1024) + b"\n"
+    writer.write(line)
+    writer.write(line)  # past 1 MiB: rotated, and the 2020 file is past 30 days
+    writer.close()
+    assert not old.exists()
+    assert recent.exists() and foreign.exists()
+    assert len(list(tmp_path.glob("audit-*.log"))) == 3  # recent, foreign, and the one just rotated
+
+
 def test_lines_wait_for_the_flush_delay_or_the_byte_limit(tmp_path: Path):
     path = tmp_path / "audit.log"
 
