@@ -15,6 +15,7 @@ from kprov.deploy.reset import reset_cluster
 from kprov.deploy.up import UpOptions, up
 from kprov.deploy.upgrade import UpgradeOptions, UpgradeResult, upgrade
 from kprov.deploy.verify import VerifyReport, verify_cluster
+from kprov.deploy.verify.cis import CisReport, Status, verify_cis
 from kprov.deploy.verify.run import admin_kubeconfig_path
 from kprov.lab import LabError
 from kprov.pki.from_inventory import pki_dir_for
@@ -35,6 +36,25 @@ def _print_verify(console: Console, report: VerifyReport) -> None:
     console.print(table)
     failed = len(report.failures)
     console.print("[green]all checks passed[/]" if report.ok else f"[red]{failed} check(s) failed[/]")
+
+
+_CIS_COLOURS = {Status.PASS: "green", Status.FAIL: "red", Status.WARN: "yellow", Status.MANUAL: "blue"}
+
+
+def _print_cis(console: Console, report: CisReport) -> None:
+    table = Table(title="CIS Kubernetes Benchmark v1.10", title_justify="left")
+    for col in ("id", "host", "result", "control", "evidence", "remediation"):
+        table.add_column(col, overflow="fold")
+    for row in report.rows:
+        colour = _CIS_COLOURS[row.status]
+        result = f"[{colour}]{row.status.value}[/]" + ("" if row.automated else " (manual)")
+        table.add_row(row.id, row.host, result, row.title, row.evidence,
+                      "" if row.status is Status.PASS else row.remediation)
+    console.print(table)
+    counts = ", ".join(f"{n} {s}" for s, n in report.counts().items())
+    verdict = ("[green]no automated control fails[/]" if report.ok
+               else f"[red]{len(report.failed)} automated FAIL(s)[/]")
+    console.print(f"{counts}: {verdict}")
 
 
 def _print_upgrade(console: Console, result: UpgradeResult) -> None:
@@ -94,8 +114,17 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
         smoke: bool = typer.Option(True, "--smoke/--no-smoke", help="Deploy the smoke workload."),
         drift: bool = typer.Option(True, "--drift/--no-drift", help="Check-mode run: files as rendered."),
+        cis: bool = typer.Option(False, "--cis", help="Check the CIS Benchmark's controls instead."),
     ) -> None:
-        """Check every host and the cluster; non-zero exit on any failure."""
+        """Check every host and the cluster; non-zero exit on any failure (with --cis: on any
+        FAIL of an automated CIS control)."""
+        if cis:
+            cis_report = verify_cis(inventory)
+            if as_json:
+                print(json.dumps(cis_report.to_dict(), indent=2))
+            else:
+                _print_cis(Console(), cis_report)
+            raise typer.Exit(0 if cis_report.ok else 2)
         report = verify_cluster(inventory, smoke=smoke, drift=drift)
         if as_json:
             print(json.dumps(report.to_dict(), indent=2))
