@@ -24,6 +24,7 @@ from pathlib import Path
 __all__ = ["CNI_CONFIG_NAME", "conflist", "write_conflist"]
 
 CNI_CONFIG_NAME = "10-kprov.conflist"
+CONFLIST_MODE = 0o600  # the CNI plugins run as root; nobody else needs the pod network's settings
 
 
 def conflist(pod_cidr: str, *, name: str = "kprov", bridge: str = "cni0", mtu: int = 1500) -> str:
@@ -52,10 +53,13 @@ def conflist(pod_cidr: str, *, name: str = "kprov", bridge: str = "cni0", mtu: i
 
 
 def write_conflist(conf_dir: Path, text: str) -> bool:
-    """Write ``text`` as the kprov conflist atomically; False if it was already there."""
+    """Write ``text`` as the kprov conflist atomically, readable by root only (CIS 1.1.9);
+    False if it was already there (a wider mode left by an older kprov is narrowed)."""
     path = conf_dir / CNI_CONFIG_NAME
     try:
         if path.read_text() == text:
+            if path.stat().st_mode & 0o777 != CONFLIST_MODE:
+                os.chmod(path, CONFLIST_MODE)
             return False
     except FileNotFoundError:
         pass
@@ -63,6 +67,6 @@ def write_conflist(conf_dir: Path, text: str) -> bool:
     fd, tmp = tempfile.mkstemp(dir=conf_dir, prefix=".kprov-", suffix=".tmp")
     with os.fdopen(fd, "w") as fh:
         fh.write(text)
-    os.chmod(tmp, 0o644)
+    os.chmod(tmp, CONFLIST_MODE)
     os.replace(tmp, path)
     return True

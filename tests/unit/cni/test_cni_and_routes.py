@@ -36,6 +36,11 @@ def test_write_conflist_only_writes_changes(tmp_path: Path) -> None:
     assert write_conflist(tmp_path / "net.d", conflist("10.244.1.0/24"))
     assert not write_conflist(tmp_path / "net.d", conflist("10.244.1.0/24"))
     assert write_conflist(tmp_path / "net.d", conflist("10.244.2.0/24"))
+    path = tmp_path / "net.d" / CNI_CONFIG_NAME
+    assert path.stat().st_mode & 0o777 == 0o600
+    path.chmod(0o644)  # as an older kprov wrote it
+    assert not write_conflist(tmp_path / "net.d", conflist("10.244.2.0/24"))
+    assert path.stat().st_mode & 0o777 == 0o600
     written = json.loads((tmp_path / "net.d" / CNI_CONFIG_NAME).read_text())
     assert written["plugins"][0]["ipam"]["ranges"][0][0]["subnet"] == "10.244.2.0/24"
     assert [p.name for p in (tmp_path / "net.d").iterdir()] == [CNI_CONFIG_NAME]

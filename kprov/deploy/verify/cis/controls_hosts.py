@@ -71,7 +71,7 @@ def evidence_spec(apiserver_port: int = 6443, kubelet_port: int = 10250) -> Evid
         env=[ETCD_ENV],
         http={
             "apiserver-anonymous": f"https://127.0.0.1:{apiserver_port}/api/v1/namespaces",
-            "kubelet-anonymous": f"https://127.0.0.1:{kubelet_port}/pods",
+            "kubelet-anonymous": f"https://127.0.0.1:{kubelet_port}/stats/summary",
         },
         digests=[f"{PKI}/ca.crt", f"{PKI}/etcd/ca.crt"],
         encryption=ENCRYPTION_CONFIG,
