@@ -6,9 +6,10 @@ server's kubelet-client certificate. Logs are streamed through chunk by chunk (a
 messages when the client upgrades, ``binary.k8s.io``); exec (and
 attach, the same protocol without a command) is a websocket (``v5.channel.k8s.io``) whose
 frames are relayed verbatim in both directions, so this proxy knows nothing about the
-channel protocol. Port-forward is the same relay with the
-subprotocol ``SPDY/3.1+portforward.k8s.io`` (kubectl 1.30+ tunnels its SPDY session in
-WebSocket messages); the kubelet speaks the SPDY inside. Before any of exec, attach and
+channel protocol. Port-forward is the same relay with the subprotocol chosen from the client's
+offer (:mod:`kprov.cluster.streaming.portforward_channels`): ``SPDY/3.1+portforward.k8s.io``
+(kubectl 1.30+ tunnels its SPDY session in WebSocket messages) or a channel protocol (v4,
+v4.base64, v5); an offer of none of them is refused with a 403. Before any of exec, attach and
 port-forward is dialled, admission webhooks see it as a CONNECT with its options object.
 """
 
@@ -32,6 +33,7 @@ from kprov.cluster.apiserver.http1 import AnyReply, AnyRequest, RawUpgrade, star
 from kprov.cluster.apiserver.requestinfo import RequestInfo, parse_bool
 from kprov.cluster.apiserver.spdy_exec import SPDY_PROTOCOLS, pick_spdy_protocol, spdy_exec_upgrade
 from kprov.cluster.apiserver.status import ApiError, bad_request
+from kprov.cluster.streaming import portforward_channels as pf
 
 __all__ = [
     "connect_options",
@@ -43,7 +45,6 @@ __all__ = [
 ]
 
 _EXEC_PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io", "channel.k8s.io")
-_PORTFORWARD_PROTOCOLS = ("SPDY/3.1+portforward.k8s.io",)
 _LOG_PROTOCOLS = ("binary.k8s.io", "base64.binary.k8s.io")
 
 
@@ -242,9 +243,13 @@ async def handle_portforward(
     base, pod = await _kubelet_base(ctx, info, ri)
     if not (pod.get("status") or {}).get("podIP"):
         raise bad_request(f"pod {ri.name} does not have an IP address yet")
+    offer = request.headers.get("Sec-WebSocket-Protocol")
+    protocol = pf.pick_protocol(offer)
+    if protocol is None:
+        raise ApiError(pf.unsupported_message(offer), 403, "Forbidden")
     await _admit_connect(request, ctx, info, ri, "portforward")
     url = f"{base}/portForward/{ri.namespace}/{ri.name}?{urlencode(list(request.query.items()))}"
-    return await _relay_websocket(websocket_request(request), ctx, url, _PORTFORWARD_PROTOCOLS)
+    return await _relay_websocket(websocket_request(request), ctx, url, (protocol,) if protocol else ())
 
 
 async def _relay_websocket(

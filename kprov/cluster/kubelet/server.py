@@ -4,7 +4,8 @@ TLS with the node's serving certificate; clients may present a certificate signe
 cluster CA (``--client-ca-file``). /healthz is open; logs and exec require the API
 server's kubelet-client identity (CN ``kube-apiserver-kubelet-client``) or a member of
 ``system:masters``. Logs are streamed as text/plain (chunked while following); exec and
-attach are websockets speaking v5.channel.k8s.io (or v4); attach is bridged to the runtime's
+attach are websockets speaking v5.channel.k8s.io (or v4); port-forward is kubectl's SPDY tunnel
+or the channel protocols (:mod:`.portforward_ws`); attach is bridged to the runtime's
 CRI Attach (:mod:`.attachsession`).
 """
 
@@ -27,7 +28,9 @@ from kprov.cluster.kubelet.cri.types import CONTAINER_RUNNING, ContainerInfo
 from kprov.cluster.kubelet.execsession import ExecRequest, run_exec
 from kprov.cluster.kubelet.logs import ByteLimit, follow, parse_time, read_records, render, since, tail_lines
 from kprov.cluster.kubelet.portforward import TUNNEL_PROTOCOL, PortForwarder
+from kprov.cluster.kubelet.portforward_ws import ChannelForward
 from kprov.cluster.streaming import channels as ch
+from kprov.cluster.streaming import portforward_channels as pf
 from kprov.cluster.streaming.spdy import Session, SpdyError
 
 __all__ = ["ALLOWED_CN", "ALLOWED_GROUP", "KubeletServer", "is_authorized", "server_ssl_context"]
@@ -38,6 +41,10 @@ ALLOWED_GROUP = "system:masters"
 
 FindContainer = Callable[[str, str, str, bool], Awaitable[ContainerInfo | None]]
 FindPod = Callable[[str, str], dict[str, Any] | None]
+
+
+async def _dial(host: str, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    return await asyncio.open_connection(host, port)
 
 
 def server_ssl_context(cert_file: str, key_file: str, client_ca_file: str | None) -> ssl.SSLContext:
@@ -296,8 +303,38 @@ class KubeletServer:
         await ws.close()
         return ws
 
+    async def _channels(
+        self, request: web.Request, protocol: str, forward: ChannelForward
+    ) -> web.StreamResponse:
+        """Port-forward over the channel protocol ``protocol`` ("" when none was offered)."""
+        ws = web.WebSocketResponse(protocols=(protocol,) if protocol else (), autoping=True, heartbeat=None)
+        await ws.prepare(request)
+
+        async def incoming() -> AsyncIterator[bytes | str]:
+            async for msg in ws:
+                if msg.type in (WSMsgType.BINARY, WSMsgType.TEXT):
+                    yield msg.data
+                elif msg.type in (WSMsgType.CLOSE, WSMsgType.ERROR):
+                    return
+
+        async def send(data: bytes | str) -> None:
+            if ws.closed:
+                return
+            if isinstance(data, str):
+                await ws.send_str(data)
+            else:
+                await ws.send_bytes(data)
+
+        try:
+            await forward.run(incoming(), send)
+        except Exception:  # logged; the client sees the WebSocket close
+            log.exception("port-forward to %s failed", forward.name)
+        await ws.close()
+        return ws
+
     async def port_forward(self, request: web.Request) -> web.StreamResponse:
-        """portforward.k8s.io: a SPDY session carried in WebSocket binary messages."""
+        """Port-forward: kubectl's SPDY session carried in WebSocket binary messages, or the
+        WebSocket channel protocols of other clients (:mod:`.portforward_ws`)."""
         denied = self._check(request)
         if denied:
             return denied
@@ -306,11 +343,18 @@ class KubeletServer:
         pod_ip = ((pod or {}).get("status") or {}).get("podIP")
         if pod is None or not pod_ip:
             return _status(404, "NotFound", f'pod "{name}" in namespace "{ns}" is not running here')
-        offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")]
-        if TUNNEL_PROTOCOL not in offered:
-            return _status(
-                400, "BadRequest", f"websocket upgrade with subprotocol {TUNNEL_PROTOCOL} is required"
-            )
+        offer = request.headers.get("Sec-WebSocket-Protocol")
+        protocol = pf.pick_protocol(offer)
+        if protocol is None:
+            return _status(403, "Forbidden", pf.unsupported_message(offer))
+        if protocol != TUNNEL_PROTOCOL:
+            try:
+                ports = pf.parse_ports(request.query.getall("ports", []))
+            except pf.PortsError as err:
+                return _status(400, "BadRequest", str(err))
+            forward = ChannelForward(pf.ChannelCodec(protocol), ports, name, pod["metadata"].get("uid", ""),
+                                     pod_ip, _dial)
+            return await self._channels(request, protocol, forward)
         ws = web.WebSocketResponse(protocols=(TUNNEL_PROTOCOL,), autoping=True, heartbeat=None)
         await ws.prepare(request)
         forwarder = PortForwarder(name, pod["metadata"].get("uid", ""), pod_ip)

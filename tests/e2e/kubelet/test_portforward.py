@@ -72,3 +72,29 @@ def test_port_forward_to_a_closed_port_says_why(node_cluster: NodeCluster, names
         proc.terminate()
         _, err = proc.communicate(timeout=10)
     assert "error forwarding port 8081 to pod idle" in err, err
+
+
+def test_the_python_clients_port_forward_carries_an_http_request(
+    node_cluster: NodeCluster, namespace: str
+) -> None:
+    """The official Python client speaks the WebSocket channel protocol (v4), not SPDY."""
+    from kubernetes import client as k8s_client
+    from kubernetes import config as k8s_config
+    from kubernetes.stream import portforward
+
+    script = f"mkdir -p /www && echo '{PAGE}' > /www/index.html && exec httpd -f -p 80 -h /www"
+    apply(node_cluster, namespace, pod_manifest("pyweb", [{"name": "web", "command": ["sh", "-c", script]}]))
+    wait_for(node_cluster, namespace, "pyweb", running)
+    time.sleep(1)  # httpd binds right after the container starts
+    config = k8s_config.new_client_from_config(config_file=str(node_cluster.admin_kubeconfig))
+    api = k8s_client.CoreV1Api(config)
+    forward = portforward(api.connect_get_namespaced_pod_portforward, "pyweb", namespace, ports="80")
+    sock = forward.socket(80)
+    sock.settimeout(30)
+    sock.sendall(b"GET / HTTP/1.0\r\n\r\n")
+    reply = b""
+    while chunk := sock.recv(65536):
+        reply += chunk
+    sock.close()
+    forward.close()
+    assert reply.startswith(b"HTTP/1.0 200") and reply.rstrip().endswith(PAGE.encode()), reply[:300]
