@@ -1,19 +1,22 @@
 """Recording core/v1 Events about objects (what ``kubectl describe`` shows).
 
-:class:`EventRecorder` writes an Event for (object, type, reason, message). Repeats of the
-same event within the recorder's life are folded into the first one: its ``count`` and
-``lastTimestamp`` are patched instead of creating a new Event, as the real recorder does.
-Recording never raises: a failed event write is logged and dropped.
+:class:`EventRecorder` writes an Event for (object, type, reason, message) after client-go's
+correlation (:mod:`.event_correlator`): repeats patch the first Event's ``count`` and
+``lastTimestamp``, events differing only by message are combined from the 10th variant on,
+and a token bucket per source + object (burst 25, then one per 5 minutes) drops the rest, so
+a failing object cannot flood the API server and etcd. Names are ``<object>.<ns hex>`` as
+upstream's. Recording never raises: a failed event write is logged and dropped.
 """
 
 from __future__ import annotations
 
 import logging
-import uuid
-from collections import OrderedDict
+import time
+from collections.abc import Callable
 from typing import Any
 
-from kprov.cluster.client.errors import ApiError
+from kprov.cluster.client.errors import AlreadyExists, ApiError, NotFound
+from kprov.cluster.client.event_correlator import EventCorrelator
 from kprov.cluster.client.resources import EVENTS
 from kprov.cluster.client.rest import ApiClient
 from kprov.cluster.client.timeutil import format_micro_time, format_time
@@ -38,51 +41,56 @@ def object_reference(obj: dict[str, Any]) -> dict[str, Any]:
 
 
 class EventRecorder:
-    def __init__(self, client: ApiClient, component: str, host: str = "", max_remembered: int = 4096) -> None:
+    def __init__(
+        self, client: ApiClient, component: str, host: str = "", clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.client = client
         self.component = component
         self.host = host
-        self._seen: OrderedDict[tuple[str, ...], tuple[str, str, int]] = OrderedDict()
-        self._max = max_remembered
+        self.correlator = EventCorrelator(clock)
+
+    def _event(self, ref: dict[str, Any], event_type: str, reason: str, message: str) -> dict[str, Any]:
+        stamp = format_time()
+        return {
+            "metadata": {
+                "name": f"{ref['name']}.{time.time_ns():x}",
+                "namespace": ref.get("namespace") or "default",
+            },
+            "involvedObject": ref,
+            "reason": reason,
+            "message": message,
+            "type": event_type,
+            "source": {"component": self.component, **({"host": self.host} if self.host else {})},
+            "firstTimestamp": stamp,
+            "lastTimestamp": stamp,
+            "eventTime": None,
+            "count": 1,
+            "reportingComponent": self.component,
+            "reportingInstance": self.host or self.component,
+            "action": reason,
+        }
 
     async def record(self, obj: dict[str, Any], event_type: str, reason: str, message: str) -> None:
         ref = object_reference(obj)
-        namespace = ref.get("namespace") or "default"
-        key = (ref["uid"] or ref["name"], ref["kind"], event_type, reason, message)
-        stamp = format_time()
+        result = self.correlator.correlate(self._event(ref, event_type, reason, message))
+        if result.skip:
+            log.debug("event %s/%s dropped by the spam filter", reason, ref["name"])
+            return
+        event = result.event
+        name, namespace = event["metadata"]["name"], event["metadata"]["namespace"]
         try:
-            seen = self._seen.get(key)
-            if seen is not None:
-                ns, name, count = seen
-                await self.client.patch(
-                    EVENTS, name, {"count": count + 1, "lastTimestamp": stamp}, ns
-                )
-                self._seen[key] = (ns, name, count + 1)
-                self._seen.move_to_end(key)
-                return
-            name = f"{ref['name']}.{uuid.uuid4().hex[:16]}"
-            body = {
-                "metadata": {"name": name, "namespace": namespace},
-                "involvedObject": ref,
-                "reason": reason,
-                "message": message,
-                "type": event_type,
-                "source": {"component": self.component, **({"host": self.host} if self.host else {})},
-                "firstTimestamp": stamp,
-                "lastTimestamp": stamp,
-                "eventTime": None,
-                "count": 1,
-                "reportingComponent": self.component,
-                "reportingInstance": self.host or self.component,
-                "action": reason,
-            }
-            await self.client.create(EVENTS, body, namespace)
-            self._seen[key] = (namespace, name, 1)
-            if len(self._seen) > self._max:
-                self._seen.popitem(last=False)
+            if result.patch is not None:
+                try:
+                    await self.client.patch(EVENTS, name, result.patch, namespace)
+                    return
+                except NotFound:  # deleted meanwhile (or its create failed): write it afresh
+                    pass
+            await self.client.create(EVENTS, event, namespace)
+        except AlreadyExists:
+            pass
         except ApiError as exc:
             log.debug("event %s/%s not recorded: %s", reason, ref["name"], exc)
-            self._seen.pop(key, None)
+            self.correlator.forget(result.key)
 
     @staticmethod
     def micro_time() -> str:
