@@ -5,16 +5,31 @@ immediate and starts the back-off at 10 s; each later restart inside the back-of
 waits the current delay, which then doubles, capped at 5 minutes. A key that stayed quiet
 for twice the maximum is forgotten (its next failure starts at 10 s again). Time is
 passed in (monotonic seconds), so tests drive it without sleeping.
+
+:func:`sync_retry_delay` is the pod worker's flat retry after a failed start that no
+back-off above covers (CreateContainerConfigError, CreateContainerError): upstream requeues
+the pod after ``backOffPeriod`` (10 s) with 50 % jitter, without doubling.
 """
 
 from __future__ import annotations
 
+import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-__all__ = ["INITIAL_DELAY_S", "MAX_DELAY_S", "Backoff"]
+__all__ = [
+    "INITIAL_DELAY_S", "MAX_DELAY_S", "SYNC_RETRY_JITTER", "SYNC_RETRY_S", "Backoff", "sync_retry_delay",
+]
 
 INITIAL_DELAY_S = 10.0
 MAX_DELAY_S = 300.0
+SYNC_RETRY_S = 10.0  # upstream kubelet's backOffPeriod: a pod worker's retry after a failed sync
+SYNC_RETRY_JITTER = 0.5  # workerBackOffPeriodJitterFactor
+
+
+def sync_retry_delay(rand: Callable[[], float] = random.random) -> float:
+    """The wait before retrying a failed sync: 10 s plus up to 50 % (wait.Jitter)."""
+    return SYNC_RETRY_S * (1.0 + SYNC_RETRY_JITTER * rand())
 
 
 @dataclass

@@ -41,6 +41,7 @@ class PodSources:
     tokens: dict[tuple[str, str], bytes] = field(default_factory=dict)  # (volume, path) -> SA token
     service_env: dict[str, str] = field(default_factory=dict)  # KUBERNETES_SERVICE_HOST... (servicelinks)
     claims: dict[str, Obj] = field(default_factory=dict)  # bound claim name -> its PV's hostPath/local
+    namespace: str = ""  # the pod's (what error messages name)
 
 
 def expand(text: str, env: Mapping[str, str]) -> str:
@@ -97,14 +98,14 @@ def _lookup(kind: str, name: str, key: str, optional: bool, sources: PodSources)
     if obj is None:
         if optional:
             return None
-        raise ConfigError(f'{kind} "{name}" not found')
+        raise ConfigError(f'{kind.lower()} "{name}" not found')  # the API's NotFound text
     data = _config_map_data(obj) if kind == "configMap" else _secret_data(obj)
     if key not in data:
         if optional:
             return None
-        raise ConfigError(
-            f"couldn't find key {key} in {kind} {obj.get('metadata', {}).get('namespace', '')}/{name}"
-        )
+        namespace = obj.get("metadata", {}).get("namespace") or sources.namespace
+        title = "ConfigMap" if kind == "configMap" else "Secret"
+        raise ConfigError(f"couldn't find key {key} in {title} {namespace}/{name}")
     return data[key]
 
 
@@ -131,7 +132,7 @@ def resolve_env(pod: Obj, container: Obj, sources: PodSources) -> list[tuple[str
             if obj is None:
                 if ref.get("optional"):
                     continue
-                raise ConfigError(f'{kind} "{ref.get("name", "")}" not found')
+                raise ConfigError(f'{kind.lower()} "{ref.get("name", "")}" not found')
             data = _config_map_data(obj) if kind == "configMap" else _secret_data(obj)
             for key, data_value in data.items():
                 env[prefix + key] = data_value

@@ -15,6 +15,12 @@ the grace period (SIGTERM, then SIGKILL), then sandbox, containers and volumes a
 and the pod object is deleted with grace 0. An exited container's status carries its
 termination message (:mod:`.lifecycle`).
 
+A container whose start failed (image pull, CreateContainerConfigError, CreateContainerError,
+RunContainerError) is tried again only after upstream's pod-worker back-off, 10 s plus up to
+50 % jitter, however often the worker wakes meanwhile; image pulls themselves back off
+exponentially (:mod:`.containers`), and every attempt's events fold into counts in the
+recorder, so a failing pod costs the API server a handful of writes a minute.
+
 A pod naming a sysctl the node does not allow is rejected (phase Failed, :mod:`.sysctls`)
 before anything runs. The sandbox runs with the handler of the pod's RuntimeClass; a sandbox
 the runtime refuses (an unknown handler, a deleted class) leaves the pod Pending with a
@@ -25,16 +31,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import functools
 import logging
+import random
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
 from kprov.cluster.api.objects import now_rfc3339, parse_time
 from kprov.cluster.client import ApiError
 from kprov.cluster.kubelet import labels as L
+from kprov.cluster.kubelet.backoff import sync_retry_delay
 from kprov.cluster.kubelet.containers import IMAGE_WAITING, grpc_error_text, start_container
 from kprov.cluster.kubelet.context import KubeletContext
 from kprov.cluster.kubelet.cri.client import CRIError
@@ -80,6 +89,13 @@ def _by_name(containers: list[ContainerInfo]) -> dict[str, list[ContainerInfo]]:
     return out
 
 
+def _identity(pod: Obj) -> Any:
+    """A copy of what a change of the pod is (anything but status and bookkeeping)."""
+    skip = ("resourceVersion", "managedFields")
+    meta = {k: v for k, v in (pod.get("metadata") or {}).items() if k not in skip}
+    return copy.deepcopy((meta, pod.get("spec")))
+
+
 class PodWorker:
     def __init__(self, ctx: KubeletContext, pod: Obj) -> None:
         self.ctx = ctx
@@ -98,6 +114,9 @@ class PodWorker:
         self._service_vars: tuple[float, dict[str, str]] | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._event_tasks: set[asyncio.Task[None]] = set()
+        self._retry_at: dict[str, float] = {}  # container -> when a failed start may be retried
+        self._identity = _identity(pod)
+        self._random: Callable[[], float] = random.random  # the retry's jitter
 
     def _event(self, event_type: str, reason: str, message: str) -> None:
         """Record a core/v1 Event in the background (kubectl describe shows them)."""
@@ -107,6 +126,10 @@ class PodWorker:
 
     # ---- driving ------------------------------------------------------------------------
     def update(self, pod: Obj) -> None:
+        identity = _identity(pod)
+        if identity != self._identity:  # a changed pod is synced at once, as upstream's UpdatePod
+            self._identity = identity
+            self._retry_at.clear()
         self.pod = dict(pod)
         if self._last_status is not None:
             # The watch may deliver an object older than our last status write: keep ours, so
@@ -163,7 +186,7 @@ class PodWorker:
     async def _sources(self) -> PodSources:
         ns = self.pod["metadata"].get("namespace", "default")
         cms, secrets = referenced_sources(self.pod)
-        sources = PodSources(host_ip=self.ctx.node_ip, allocatable=self.ctx.allocatable)
+        sources = PodSources(host_ip=self.ctx.node_ip, allocatable=self.ctx.allocatable, namespace=ns)
         for name in cms:
             obj = await self.ctx.api.get_config_map(ns, name)
             if obj is not None:
@@ -318,6 +341,8 @@ class PodWorker:
         now = self.ctx.wall_clock()
 
         async def start(container: Obj, kind: str, attempt: int, target_id: str = "") -> None:
+            if self._retry_pending(container["name"], now):
+                return  # the last attempt's waiting state stands until the retry is due
             waiting = await start_container(
                 self.ctx,
                 self.pod,
@@ -333,20 +358,20 @@ class PodWorker:
             )
             if waiting is None:
                 self._waiting.pop(container["name"], None)
+                self._retry_at.pop(container["name"], None)
                 self._event("Normal", "Started", f"Started container {container['name']}")
             elif waiting[0] == "PostStartHookError":
                 self._waiting.pop(container["name"], None)  # killed: the exited container shows it
                 self._event("Warning", "FailedPostStartHook", waiting[1])
                 self.wake_in(0.5)
             else:
-                if waiting[0] in IMAGE_WAITING:  # upstream's runtime manager: the reason alone
-                    self._event("Warning", "Failed", f"Error: {waiting[0]}")
-                elif waiting != self._waiting.get(container["name"]):
-                    self._event("Warning", "Failed", f"{waiting[0]}: {waiting[1]}")
+                # upstream's runtime manager: the reason alone for image errors, else the message
+                detail = waiting[0] if waiting[0] in IMAGE_WAITING else waiting[1]
+                self._event("Warning", "Failed", f"Error: {detail}")
                 self._waiting[container["name"]] = waiting
-                self.wake_in(
-                    max(1.0, self.ctx.backoff.current_delay(f"image:{self.uid}/{container['name']}"))
-                )
+                delay = sync_retry_delay(self._random)
+                self._retry_at[container["name"]] = now + delay
+                self.wake_in(delay)
 
         changed = False
         init_done = True
@@ -474,7 +499,18 @@ class PodWorker:
     def _last_ips(self) -> list[str]:
         return [ip["ip"] for ip in (self.pod.get("status") or {}).get("podIPs") or []]
 
+    def _retry_pending(self, name: str, now: float) -> bool:
+        """Whether the container's last start failed and its retry is not due yet (upstream's
+        pod worker retries a failed sync after its back-off period, whatever wakes it)."""
+        due = self._retry_at.get(name)
+        if due is None or now >= due:
+            return False
+        self.wake_in(due - now)
+        return True
+
     async def _restart(self, container: Obj, cur: ContainerInfo, kind: str, start: Any, now: float) -> bool:
+        if self._retry_pending(container["name"], now):
+            return False
         key = f"{self.uid}/{container['name']}"
         since = (cur.finished_at_ns or cur.created_at_ns) / 1e9
         wait = self.ctx.backoff.remaining(key, since, now)

@@ -29,6 +29,7 @@ def _pid_mode(config: pb.ContainerConfig) -> str:
 
 class FakeRuntime:
     def __init__(self, images: tuple[str, ...] = ("kprov.local/busybox:1",)) -> None:
+        self.pulls = 0
         self.images = set(images)
         self.sandboxes: dict[str, SandboxInfo] = {}
         self.containers: dict[str, ContainerInfo] = {}
@@ -137,6 +138,7 @@ class FakeRuntime:
         return f"sha256:{image}" if image in self.images else None
 
     async def pull_image(self, image: str, timeout_s: float = 300.0) -> str:
+        self.pulls += 1
         raise CRIError("PullImage", "UNKNOWN", f"failed to resolve {image}: no registry reachable")
 
     def named(self, name: str) -> list[ContainerInfo]:

@@ -83,7 +83,7 @@ def test_env_order_sources_and_field_refs() -> None:
 
 
 def test_missing_required_sources_are_config_errors() -> None:
-    with pytest.raises(ConfigError, match='configMap "gone" not found'):
+    with pytest.raises(ConfigError, match='configmap "gone" not found'):
         resolve_env(
             POD,
             {"env": [{"name": "X", "valueFrom": {"configMapKeyRef": {"name": "gone", "key": "k"}}}]},

@@ -120,7 +120,7 @@ async def test_new_worker_adopts_running_containers(world: Any) -> None:
 
 
 async def test_missing_image_and_missing_config(world: Any) -> None:
-    ctx, runtime, api, _ = world
+    ctx, runtime, api, clock = world
     worker = PodWorker(
         ctx,
         make_pod(
@@ -138,6 +138,14 @@ async def test_missing_image_and_missing_config(world: Any) -> None:
         "never": "ErrImageNeverPull",
         "cfg": "CreateContainerConfigError",
     }
+    clock["now"] += 5  # before the retry is due, a wake-up tries nothing again
+    await worker.sync()
+    reasons = {s["name"]: s["state"]["waiting"]["reason"] for s in api.statuses[-1]["containerStatuses"]}
+    assert reasons["app"] == "ErrImagePull" and runtime.pulls == 1
+    clock["now"] += 11  # upstream's pod worker retries after 10 s plus up to 50 %: past the
+    await worker.sync()  # image's first 10 s back-off, so it is pulled again (next back-off 20 s)
+    assert runtime.pulls == 2
+    clock["now"] += 16
     await worker.sync()
     reasons = {s["name"]: s["state"]["waiting"]["reason"] for s in api.statuses[-1]["containerStatuses"]}
     assert reasons["app"] == "ImagePullBackOff"
@@ -145,7 +153,7 @@ async def test_missing_image_and_missing_config(world: Any) -> None:
 
 
 async def test_image_pull_failure_speaks_upstreams_words(world: Any) -> None:
-    ctx, runtime, api, _ = world
+    ctx, runtime, api, clock = world
     image = "kprov.local/nope:1"
     worker = PodWorker(ctx, make_pod(containers=[{"name": "app", "image": image}]))
     await worker.sync()
@@ -158,6 +166,9 @@ async def test_image_pull_failure_speaks_upstreams_words(world: Any) -> None:
         ("Failed", f'Failed to pull image "{image}": {error}'),
         ("Failed", "Error: ErrImagePull"),
     ]
+    clock["now"] += 15  # the retry pulls again (past the first 10 s of back-off) ...
+    await worker.sync()
+    clock["now"] += 15  # ... and the next one is inside the doubled back-off
     await worker.sync()
     await asyncio.sleep(0)
     (status,) = api.statuses[-1]["containerStatuses"]
@@ -248,3 +259,20 @@ async def test_ephemeral_container_starts_once_in_its_targets_pid_namespace(worl
     status = api.statuses[-1]
     assert status["ephemeralContainerStatuses"][0]["state"]["terminated"]["exitCode"] == 0
     assert status["phase"] == "Running"
+
+
+async def test_a_missing_config_map_key_is_retried_every_10_s_whatever_wakes_the_worker(world: Any) -> None:
+    ctx, runtime, api, clock = world
+    env = [{"name": "K", "valueFrom": {"configMapKeyRef": {"name": "cfg", "key": "absent"}}}]
+    worker = PodWorker(ctx, make_pod(containers=[{"name": "app", "image": IMAGE, "env": env}]))
+    worker._random = lambda: 0.0  # no jitter: retries exactly every 10 s
+    for _ in range(60):  # woken every second for a minute (status echoes, probes, resyncs)
+        await worker.sync()
+        clock["now"] += 1
+    await asyncio.sleep(0)
+    failed = [message for reason, message in api.events if reason == "Failed"]
+    assert len(failed) == 6  # t = 0, 10, ..., 50
+    assert set(failed) == {"Error: couldn't find key absent in ConfigMap ns/cfg"}
+    (status,) = api.statuses[-1]["containerStatuses"]
+    assert status["state"]["waiting"]["reason"] == "CreateContainerConfigError"
+    assert not runtime.containers
