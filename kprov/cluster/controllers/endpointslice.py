@@ -2,8 +2,9 @@
 ``kubernetes.io/service-name`` and managed-by ``endpointslice-controller.k8s.io``, one per
 distinct port set, each endpoint with its ready/serving/terminating conditions. A managed
 slice that is deleted or changed by someone else re-queues its Service, so it is made again
-(as upstream's controller does). A slice's creation re-queues its Service as well, so a slice
-made twice from a stale cache is removed at once."""
+(as upstream's controller does). A slice's creation re-queues its Service as well. The slices
+the controller wrote are tracked (:mod:`.endpointslice_tracker`): a Service is not synced
+while the cache lags behind them, so no slice is made twice or rewritten for another port."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from kprov.cluster.client.informer import EventHandler
 from kprov.cluster.client.resources import ENDPOINTSLICES, PODS, SERVICES
 from kprov.cluster.client.store import index_by_namespace
 from kprov.cluster.controllers.base import Controller, Obj
+from kprov.cluster.controllers.endpointslice_tracker import SliceTracker
 from kprov.cluster.controllers.service_pods import endpoints_for
 
 __all__ = ["EndpointSliceController", "desired_slices"]
@@ -22,6 +24,7 @@ __all__ = ["EndpointSliceController", "desired_slices"]
 SERVICE_NAME = "kubernetes.io/service-name"
 MANAGED_BY = "endpointslice.kubernetes.io/managed-by"
 CONTROLLER = "endpointslice-controller.k8s.io"
+STALE_RETRY_S = 1.0
 
 
 def _service_key(obj: Obj) -> list[str]:
@@ -70,13 +73,19 @@ class EndpointSliceController(Controller):
         # cache without the slice it had just created makes a second one for the same port set,
         # and only a reconcile that sees both removes it (the multiport conformance spec saw
         # pod1 in two slices for minutes); a reconcile after an own create is a no-op compare
-        self.slices.add_handler(EventHandler(self._slice, lambda _o, n: self._slice(n), self._slice))
+        self.slices.add_handler(EventHandler(self._slice, lambda _o, n: self._slice(n), self._slice_gone))
+        self.tracker = SliceTracker()
 
     def _slice(self, obj: Obj) -> None:
         if ((obj.get("metadata") or {}).get("labels") or {}).get(MANAGED_BY) != CONTROLLER:
             return
         for key in _service_key(obj):
             self.queue.add(key)
+
+    def _slice_gone(self, obj: Obj) -> None:
+        for key in _service_key(obj):
+            self.tracker.observed_deletion(key, obj["metadata"].get("name", ""))
+        self._slice(obj)
 
     def _pod_update(self, old: Obj, new: Obj) -> None:
         self._pod(old)
@@ -97,10 +106,15 @@ class EndpointSliceController(Controller):
             for s in self.slices.store.by_index("service", key)
             if (s["metadata"].get("labels") or {}).get(MANAGED_BY) == CONTROLLER
         ]
+        if self.tracker.stale(key, existing):
+            return STALE_RETRY_S  # the slice events on their way re-queue it too
         if svc is None or not (svc.get("spec") or {}).get("selector"):
             for s in existing:
+                self.tracker.deleting(key, s["metadata"]["name"])
                 with contextlib.suppress(NotFound):
                     await self.client.delete(ENDPOINTSLICES, s["metadata"]["name"], ns)
+            if svc is None:
+                self.tracker.forget(key)
             return None
         wanted = desired_slices(svc, self.pods.store.by_index("namespace", ns))
         if not wanted:
@@ -119,15 +133,16 @@ class EndpointSliceController(Controller):
                     "labels": labels,
                     "ownerReferences": [new_controller_ref(svc)],
                 }
-                await self.client.create(ENDPOINTSLICES, {"metadata": meta, **body})
+                self.tracker.wrote(key, await self.client.create(ENDPOINTSLICES, {"metadata": meta, **body}))
                 continue
             unused.remove(match)
             if all(match.get(k) == v for k, v in body.items()) and match["metadata"].get("labels") == labels:
                 continue
-            await self.client.update(
+            self.tracker.wrote(key, await self.client.update(
                 ENDPOINTSLICES, {**match, **body, "metadata": {**match["metadata"], "labels": labels}}
-            )
+            ))
         for s in unused:
+            self.tracker.deleting(key, s["metadata"]["name"])
             with contextlib.suppress(NotFound):
                 await self.client.delete(ENDPOINTSLICES, s["metadata"]["name"], ns)
         return None
