@@ -15,6 +15,8 @@ from kprov.cluster.controllers.service_pods import endpoints_for
 
 __all__ = ["EndpointsController", "build_subsets"]
 
+HEADLESS = "service.kubernetes.io/headless"
+
 
 def build_subsets(service: Obj, pods: list[Obj]) -> list[Obj]:
     groups: dict[tuple[tuple[str, int, str], ...], Obj] = {}
@@ -69,6 +71,10 @@ class EndpointsController(Controller):
             return None  # endpoints of selector-less services are managed by hand
         subsets = build_subsets(svc, self.pods.store.by_index("namespace", ns))
         labels = dict(svc["metadata"].get("labels") or {})
+        if (svc.get("spec") or {}).get("clusterIP") == "None":
+            labels[HEADLESS] = ""  # upstream's mark: kube-proxy does not list these
+        else:
+            labels.pop(HEADLESS, None)
         current = self.endpoints.store.get(key)
         if current is None:
             body = {"metadata": {"name": name, "namespace": ns, "labels": labels}, "subsets": subsets}

@@ -25,6 +25,7 @@ SERVICE_NAME = "kubernetes.io/service-name"
 MANAGED_BY = "endpointslice.kubernetes.io/managed-by"
 CONTROLLER = "endpointslice-controller.k8s.io"
 STALE_RETRY_S = 1.0
+HEADLESS = "service.kubernetes.io/headless"
 
 
 def _service_key(obj: Obj) -> list[str]:
@@ -120,6 +121,10 @@ class EndpointSliceController(Controller):
         if not wanted:
             wanted = {(): []}  # an empty slice still tells consumers "no endpoints"
         labels = {**(svc["metadata"].get("labels") or {}), SERVICE_NAME: name, MANAGED_BY: CONTROLLER}
+        if (svc.get("spec") or {}).get("clusterIP") == "None":
+            labels[HEADLESS] = ""  # upstream's mark: kube-proxy does not list these
+        else:
+            labels.pop(HEADLESS, None)
         unused = list(existing)
         for ports, endpoints in wanted.items():
             match = next((s for s in unused if s.get("ports") == _ports(ports)), None) or (

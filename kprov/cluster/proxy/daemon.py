@@ -1,6 +1,8 @@
 """kprov-proxy's loop: informers in, one nftables transaction out, plus the node's network.
 
-Three informers (Services, EndpointSlices, Nodes) feed a :class:`~.tracker.ServiceTracker`
+Three informers (Services, EndpointSlices, Nodes; the first two without objects labelled
+``service.kubernetes.io/service-proxy-name`` or ``service.kubernetes.io/headless``, as
+kube-proxy lists them) feed a :class:`~.tracker.ServiceTracker`
 and set a "changed" flag; the loop waits for a change (or the resync period), lets a burst
 settle for ``min_sync_period``, then syncs:
 
@@ -37,7 +39,7 @@ from kprov.cluster.proxy.healthz import HealthState, start_healthz
 from kprov.cluster.proxy.metrics import ProxyMetrics, start_metrics
 from kprov.cluster.proxy.nft import NftApplier
 from kprov.cluster.proxy.rules import TABLE, ProxySettings, RulesCompiler
-from kprov.cluster.proxy.servicemap import ServicePort
+from kprov.cluster.proxy.servicemap import PROXY_SELECTOR, ServicePort
 from kprov.cluster.proxy.tracker import ServiceTracker
 
 __all__ = ["ProxyDaemon", "ProxyOptions"]
@@ -82,8 +84,8 @@ class ProxyDaemon:
         self.compiler: RulesCompiler | None = None
         self.applied_ports: list[ServicePort] = []
         self._changed = asyncio.Event()
-        self.services = Informer(client, SERVICES)
-        self.slices = Informer(client, ENDPOINTSLICES)
+        self.services = Informer(client, SERVICES, label_selector=PROXY_SELECTOR)
+        self.slices = Informer(client, ENDPOINTSLICES, label_selector=PROXY_SELECTOR)
         self.nodes = Informer(client, NODES)
         self._cni_written = ""
         self._routes = RouteManager(options.node_ips[0]) if options.node_ips else None

@@ -1,7 +1,9 @@
 """kprov-proxy's Prometheus metrics on ``--metrics-bind-address`` (127.0.0.1:10249, plain
 HTTP on loopback as kube-proxy's default): ``kubeproxy_sync_proxy_rules_duration_seconds``
-(one observation per rule sync), ``kubeproxy_sync_proxy_rules_last_timestamp_seconds``, and
-/healthz. Recorded as plain numbers per sync; formatted at scrape time."""
+(one observation per rule sync), ``kubeproxy_sync_proxy_rules_last_timestamp_seconds``,
+/healthz and /livez (``ok``), and /proxyMode (``nftables``, the mode's name as kube-proxy
+answers it; the e2e suite reads it to skip or pick mode-specific specs). Recorded as plain
+numbers per sync; formatted at scrape time."""
 
 from __future__ import annotations
 
@@ -15,7 +17,9 @@ from prometheus_client.registry import Collector
 
 from kprov.cluster.client.metrics import Histogram, exponential_buckets
 
-__all__ = ["SYNC_BUCKETS", "ProxyMetrics", "start_metrics"]
+__all__ = ["PROXY_MODE", "SYNC_BUCKETS", "ProxyMetrics", "start_metrics"]
+
+PROXY_MODE = "nftables"  # what /proxyMode answers: kprov-proxy programs nftables only
 
 SYNC_BUCKETS = exponential_buckets(0.001, 2, 15)  # kube-proxy's
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -62,9 +66,14 @@ async def start_metrics(metrics: ProxyMetrics, address: str) -> web.AppRunner | 
     async def healthz(_: web.Request) -> web.Response:
         return web.Response(text="ok")
 
+    async def proxy_mode(_: web.Request) -> web.Response:
+        return web.Response(text=PROXY_MODE)
+
     app = web.Application()
     app.router.add_get("/metrics", serve)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/livez", healthz)
+    app.router.add_get("/proxyMode", proxy_mode)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     await web.TCPSite(runner, host.strip("[]") or "127.0.0.1", int(port), reuse_address=True).start()

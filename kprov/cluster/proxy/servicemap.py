@@ -8,6 +8,9 @@ It is pure: dictionaries in, frozen dataclasses out, deterministic order.
 
 Readiness follows the EndpointSlice API: ``conditions.ready`` absent counts as ready.
 Headless services (clusterIP None) and ExternalName services get no rules. IPv4 only.
+Services and slices labelled ``service.kubernetes.io/service-proxy-name`` (any value: a
+different proxy implements them) or ``service.kubernetes.io/headless`` are ignored, as
+kube-proxy's informers never list them (:func:`ignored`; the daemon's selector does the same).
 """
 
 from __future__ import annotations
@@ -17,9 +20,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Endpoint", "ServicePort", "service_ports", "SERVICE_NAME_LABEL"]
+__all__ = ["HEADLESS_LABEL", "PROXY_NAME_LABEL", "PROXY_SELECTOR", "SERVICE_NAME_LABEL", "Endpoint",
+           "ServicePort", "ignored", "service_ports"]
 
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+PROXY_NAME_LABEL = "service.kubernetes.io/service-proxy-name"  # another proxy serves it
+HEADLESS_LABEL = "service.kubernetes.io/headless"
+PROXY_SELECTOR = f"!{PROXY_NAME_LABEL},!{HEADLESS_LABEL}"  # kube-proxy's informers' selector
 DEFAULT_AFFINITY_TIMEOUT = 10800
 
 
@@ -96,12 +103,20 @@ def _slice_endpoints(
     return tuple(sorted(found))
 
 
+def ignored(obj: dict[str, Any]) -> bool:
+    """Whether kube-proxy leaves this Service or EndpointSlice alone (by its labels)."""
+    labels = (obj.get("metadata") or {}).get("labels") or {}
+    return PROXY_NAME_LABEL in labels or HEADLESS_LABEL in labels
+
+
 def service_ports(
     services: Iterable[dict[str, Any]], slices: Iterable[dict[str, Any]]
 ) -> list[ServicePort]:
     """Every service port that needs rules, sorted by key, with its ready endpoints."""
     by_service: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for eps in slices:
+        if ignored(eps):
+            continue
         meta = eps.get("metadata") or {}
         owner = (meta.get("labels") or {}).get(SERVICE_NAME_LABEL)
         if owner:
@@ -109,7 +124,7 @@ def service_ports(
     result: list[ServicePort] = []
     for svc in services:
         meta, spec = svc.get("metadata") or {}, svc.get("spec") or {}
-        if spec.get("type") == "ExternalName":
+        if spec.get("type") == "ExternalName" or ignored(svc):
             continue
         cluster_ips = _cluster_ips(spec)
         if not cluster_ips:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kprov.cluster.proxy.servicemap import Endpoint, service_ports
+from kprov.cluster.proxy.servicemap import PROXY_SELECTOR, Endpoint, service_ports
 from tests.unit.proxy.objects import endpoint_slice, service
 
 
@@ -72,3 +72,14 @@ def test_node_port_affinity_and_order() -> None:
     assert ports[0].node_port == 0  # a ClusterIP service keeps no node port even if one is set
     assert ports[1].node_port == 30080
     assert ports[1].affinity_timeout == 60
+
+
+def test_services_and_slices_another_proxy_serves_or_marked_headless_are_left_alone() -> None:
+    foreign = service("foreign", "10.96.0.11")
+    foreign["metadata"]["labels"] = {"service.kubernetes.io/service-proxy-name": "foo-bar"}
+    headless_slice = endpoint_slice("web", ["10.244.1.3"])
+    headless_slice["metadata"]["labels"]["service.kubernetes.io/headless"] = ""
+    ports = service_ports([service("web", "10.96.0.10"), foreign],
+                          [endpoint_slice("foreign", ["10.244.1.4"]), headless_slice])
+    assert [(sp.name, sp.endpoints) for sp in ports] == [("web", ())]
+    assert PROXY_SELECTOR == "!service.kubernetes.io/service-proxy-name,!service.kubernetes.io/headless"
