@@ -75,6 +75,8 @@ def test_kubelet_and_proxy_metrics(cluster: Cluster) -> None:
     code, text = _fetch(cluster, "h4", "http://127.0.0.1:10249/metrics")
     assert code == 200
     assert "kubeproxy_sync_proxy_rules_duration_seconds" in _names(text)
+    for path, answer in (("proxyMode", "nftables"), ("healthz", "ok"), ("livez", "ok")):  # as kube-proxy's
+        assert _fetch(cluster, "h4", f"http://127.0.0.1:10249/{path}") == (200, answer)
 
 
 def test_scheduler_and_controller_manager_secure_ports(cluster: Cluster, monitor_token: str) -> None:
