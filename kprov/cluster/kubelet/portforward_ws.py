@@ -60,13 +60,17 @@ class ChannelForward:
             await send(self.codec.encode(error_channel(port.index), port_prefix(port.number)))
         workers = [asyncio.ensure_future(self._forward(port, send)) for port in ports]
         reader = asyncio.ensure_future(self._route(incoming, ports))
+
+        async def every_port() -> None:
+            await asyncio.gather(*workers, return_exceptions=True)
+
+        done = asyncio.ensure_future(every_port())
         try:
-            done = asyncio.ensure_future(asyncio.gather(*workers, return_exceptions=True))
             await asyncio.wait([done, reader], return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for task in [*workers, reader]:
+            for task in [*workers, reader, done]:
                 task.cancel()
-            await asyncio.gather(*workers, reader, return_exceptions=True)
+            await asyncio.gather(*workers, reader, done, return_exceptions=True)
 
     async def _route(self, incoming: AsyncIterator[bytes | str], ports: list[_Port]) -> None:
         """Client messages to their port's inbox; the WebSocket's end ends every port."""
