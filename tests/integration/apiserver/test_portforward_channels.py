@@ -152,3 +152,18 @@ async def test_an_offer_of_no_served_protocol_is_refused_with_a_reason(
         with pytest.raises(aiohttp.WSServerHandshakeError) as caught:
             await session.ws_connect(url, protocols=("channel.k8s.io",), ssl=context)
     assert caught.value.status == 403
+
+
+async def test_kr8s_port_forward_offering_no_subprotocol_carries_an_http_request(
+    control_plane: Any, forwarding_pod: None, pod_server: int
+) -> None:
+    """kr8s offers no subprotocol at all: binary v4 channels, as upstream's kubelet serves it."""
+    kr8s = pytest.importorskip("kr8s.asyncio")
+    api = await kr8s.api(kubeconfig=str(control_plane.admin_kubeconfig))
+    pod = await kr8s.objects.Pod.get("web", namespace="default", api=api)
+    async with pod.portforward(remote_port=pod_server, local_port=None) as local_port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", local_port)
+        writer.write(b"GET / HTTP/1.0\r\n\r\n")
+        reply = await asyncio.wait_for(reader.read(), 20)
+        writer.close()
+    assert reply.startswith(b"HTTP/1.0 200 OK") and reply.endswith(PAGE)
