@@ -2,6 +2,7 @@
 
 (``meta`` and the include/import actions are handled by the host runner, which owns the task
 list.) Each returns a ModuleResult like a host module, so registering and reporting are uniform.
+``where`` is the task's origin (file:line); the executor adds the task's name to any error.
 """
 
 from __future__ import annotations
@@ -14,12 +15,15 @@ from kprov.provision.modules.base import ModuleResult
 from kprov.provision.template_filters import to_bool
 from kprov.provision.templates import VarScope
 
-__all__ = ["ENGINE_RUNNERS", "NOT_DEFINED", "RAW_ARG_KEYS"]
+__all__ = ["ENGINE_RUNNERS", "NOT_DEFINED", "RAW_ARG_KEYS", "invalid_variable_name"]
 
 # What ``debug: var=`` shows for a variable that is not defined (ansible-core's words).
 NOT_DEFINED = "VARIABLE IS NOT DEFINED!"
 
 # Arguments that are expressions, evaluated by the action itself (never templated beforehand).
+# Names Jinja gives a meaning of its own: never variable names (ansible-core's JINJA_KEYWORDS).
+_JINJA_KEYWORDS = frozenset({"true", "false", "none", "True", "False", "None", "not"})
+
 RAW_ARG_KEYS: dict[str, frozenset[str]] = {"assert": frozenset({"that"}), "debug": frozenset({"var"})}
 
 
@@ -27,7 +31,7 @@ def _debug(args: Mapping[str, Any], scope: VarScope, runtime: dict[str, Any], wh
     if "var" in args:
         name = str(args["var"])
         try:
-            value = scope.template(scope.evaluate(name, f"{where} var"), where)
+            value = scope.template(scope.evaluate(name, f"task field 'var' ({where})"), f"task field 'var' ({where})")
         except UndefinedVariableError:
             value = NOT_DEFINED  # ansible-core's debug says so and the task is ok
         return ModuleResult(msg=f"{name}: {value!r}", data={name: value})
@@ -36,17 +40,39 @@ def _debug(args: Mapping[str, Any], scope: VarScope, runtime: dict[str, Any], wh
 
 
 def _set_fact(args: Mapping[str, Any], scope: VarScope, runtime: dict[str, Any], where: str) -> ModuleResult:
-    # as Ansible's set_fact (non-native templating): a yes/no/true/false string is a boolean
-    facts = {
-        k: (to_bool(v) if isinstance(v, str) and v.lower() in ("true", "false", "yes", "no") else v)
-        for k, v in args.items()
-        if k != "cacheable"
-    }
-    for key in facts:
-        if not str(key).isidentifier():
-            raise PlaybookError(f"{where}: set_fact: '{key}' is not a valid variable name")
+    """Ansible's set_fact: each key is templated too (``{"{{ item.key }}": ...}``), the one
+    place besides set_stats where ansible-core templates mapping keys; a key that is not a
+    valid variable name fails the task with ansible-core's message. As Ansible's set_fact
+    with non-native templating (ansible-core 2.18, the version the compat tests run), a
+    yes/no/true/false string value is a boolean."""
+    facts: dict[str, Any] = {}
+    for raw_key, value in args.items():
+        if raw_key == "cacheable":
+            continue
+        key = scope.template(raw_key, f"task field key {raw_key!r} ({where})")
+        problem = invalid_variable_name(key)
+        if problem:
+            return ModuleResult(failed=True, msg=problem)
+        if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no"):
+            value = to_bool(value)
+        facts[key] = value
+    if not facts:
+        return ModuleResult(failed=True, msg="No key/value pairs provided, at least one is required for this "
+                                             "action to succeed")
     runtime.update(facts)
     return ModuleResult(data={"ansible_facts": facts})
+
+
+def invalid_variable_name(name: Any) -> str:
+    """Why ``name`` cannot be a variable (ansible-core's message), or "" when it can: a string
+    that is an ASCII identifier and not one of Jinja's reserved names."""
+    if isinstance(name, str) and name.isidentifier() and name.isascii() and name not in _JINJA_KEYWORDS:
+        return ""
+    described = f"name {str(name)!r}" if isinstance(name, str | int | float | bool | type(None)) else "name"
+    if not isinstance(name, str):
+        described += f" of type {type(name).__name__!r}"
+    return (f"Invalid variable {described}. Variable names must be strings starting with a letter or "
+            "underscore character, and contain only letters, numbers and underscores.")
 
 
 def _assert(args: Mapping[str, Any], scope: VarScope, runtime: dict[str, Any], where: str) -> ModuleResult:
@@ -54,7 +80,7 @@ def _assert(args: Mapping[str, Any], scope: VarScope, runtime: dict[str, Any], w
     if that is None:
         raise PlaybookError(f"{where}: assert needs 'that'")
     for condition in that if isinstance(that, list) else [that]:
-        if not scope.condition(condition, f"{where} assert"):
+        if not scope.condition(condition, f"task field 'that' ({where})"):
             msg = args.get("fail_msg", args.get("msg", f"Assertion failed: {condition}"))
             return ModuleResult(
                 failed=True, msg=str(msg), data={"assertion": condition, "evaluated_to": False}

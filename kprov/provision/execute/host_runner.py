@@ -341,7 +341,11 @@ class HostRunner:
         scope = self.tasks.scope(task, extra)
         where = f"task field 'when' ({task.origin})"
         try:
-            items = self.tasks.loop_items(task, scope) if task.loop is not None else [None]
+            try:
+                items = self.tasks.loop_items(task, scope) if task.loop is not None else [None]
+            except UndefinedVariableError as loop_error:  # ansible-core's order (TaskRunner._execute)
+                self.tasks.raise_unless_skipped(task, scope, loop_error)
+                items = []
             included = 0
             for item in items:
                 item_extra = dict(extra or {})

@@ -22,6 +22,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from kprov.provision.connect.base import ConnectionFailure, Connector, UnreachableError, connector_for
@@ -60,6 +61,9 @@ __all__ = ["TaskRunner"]
 
 _OWN_FACT_ACTIONS = ("set_fact", "include_vars")  # they set variables themselves
 DEFAULT_POLL_S = 15  # Ansible's default ``poll`` for an ``async`` task
+# A task whose ``when`` is false: Ansible's registered result.
+_SKIPPED_BY_WHEN = MappingProxyType({"changed": False, "skipped": True,
+                                     "skip_reason": "Conditional result was False"})
 
 
 class _Unreachable(Exception):
@@ -197,13 +201,17 @@ class TaskRunner:
         scope = self.scope(task, extra)
         if task.loop is None:
             if not self._when(task, scope):
-                return "skipped", {
-                    "changed": False,
-                    "skipped": True,
-                    "skip_reason": "Conditional result was False",
-                }
+                return "skipped", dict(_SKIPPED_BY_WHEN)
             return self._once(task, scope)
-        items, item_scopes = self._item_scopes(task, scope)
+        try:
+            items = self.loop_items(task, scope)
+        except UndefinedVariableError as loop_error:
+            self.raise_unless_skipped(task, scope, loop_error)
+            return "skipped", dict(_SKIPPED_BY_WHEN)
+        if not items:
+            return "skipped", {"changed": False, "skipped": True, "skipped_reason": "No items in the list",
+                               "results": []}
+        item_scopes = self._item_scopes(task, scope, items)
         loop_var = str(task.loop_control.get("loop_var", "item"))
         self._prefetch_items(task, [s for s in item_scopes if s is not None])
         results: list[dict[str, Any]] = []
@@ -220,11 +228,22 @@ class TaskRunner:
             statuses.append(status)
             if status == "unreachable":
                 raise _Unreachable(reg.get("msg", "unreachable"))
-        return self._loop_outcome(items, statuses, results)
+        return self._loop_outcome(statuses, results)
 
-    def _item_scopes(self, task: Task, scope: VarScope) -> tuple[list[Any], list[VarScope | None]]:
-        """The loop's items and each one's scope (None: its ``when`` is false)."""
-        items = self.loop_items(task, scope)
+    def raise_unless_skipped(self, task: Task, scope: VarScope, loop_error: UndefinedVariableError) -> None:
+        """A loop whose items are undefined, as ansible-core's TaskExecutor treats it: the
+        error is kept, the task's ``when`` is evaluated without a loop item, and a false
+        ``when`` skips the task (``loop: "{{ x.keys }}"`` guarded by ``when: x.keys is
+        defined``); else (true, or itself failing) the loop's error is raised."""
+        try:
+            skip = not self._when(task, scope)
+        except ProvisionError:
+            skip = False
+        if not skip:
+            raise loop_error
+
+    def _item_scopes(self, task: Task, scope: VarScope, items: list[Any]) -> list[VarScope | None]:
+        """Each loop item's scope (None: its ``when`` is false)."""
         loop_var = str(task.loop_control.get("loop_var", "item"))
         index_var = task.loop_control.get("index_var")
         extended = to_bool(scope.template(task.loop_control.get("extended", False), "loop_control.extended"))
@@ -240,29 +259,30 @@ class TaskRunner:
                 layer["ansible_index_var"] = str(index_var)
             item_scope = scope.child(layer)
             item_scopes.append(item_scope if self._when(task, item_scope) else None)
-        return items, item_scopes
+        return item_scopes
 
     @staticmethod
-    def _loop_outcome(items: list[Any], statuses: list[Status],
-                      results: list[dict[str, Any]]) -> tuple[Status, dict[str, Any]]:
+    def _loop_outcome(statuses: list[Status], results: list[dict[str, Any]]) -> tuple[Status, dict[str, Any]]:
+        """A loop's result from its items' (at least one), as ansible-core builds it: failed
+        if one failed, changed if one changed, skipped if all were; its message says which."""
         overall: Status
         if any(s == "failed" for s in statuses):
             overall = "failed"
         elif any(s == "changed" for s in statuses):
             overall = "changed"
-        elif statuses and all(s == "skipped" for s in statuses):
+        elif all(s == "skipped" for s in statuses):
             overall = "skipped"
         else:
             overall = "ok"
+        msg = {"failed": "One or more items failed", "skipped": "All items skipped"}.get(overall,
+                                                                                       "All items completed")
         registered: dict[str, Any] = {
             "results": results,
             "changed": overall == "changed",
             "failed": overall == "failed",
-            "msg": "All items completed" if overall != "failed" else "One or more items failed",
+            "msg": msg,
+            "skipped": overall == "skipped",  # present either way, as Ansible's loop result
         }
-        if overall == "skipped" or not items:
-            overall = "skipped"
-        registered["skipped"] = overall == "skipped"  # present either way, as Ansible's loop result
         return overall, registered
 
     def loop_items(self, task: Task, scope: VarScope) -> list[Any]:
@@ -341,7 +361,8 @@ class TaskRunner:
             if task.loop is None:
                 scopes = [scope] if self._when(task, scope) else []
             else:
-                scopes = [s for s in self._item_scopes(task, scope)[1] if s is not None]
+                items = self.loop_items(task, scope)
+                scopes = [s for s in self._item_scopes(task, scope, items) if s is not None]
             return self._keys(task, module, scopes)
         except Exception:  # noqa: BLE001 - a prediction is best effort; the real run reports errors
             return []
@@ -489,7 +510,7 @@ class TaskRunner:
         return ("changed" if changed else "ok"), registered
 
     def _call(self, task: Task, scope: VarScope, args: dict[str, Any], cached: bool = True) -> _Call:
-        where = f"task '{task.title}' ({task.origin})"
+        where = task.origin  # the executor names the task in any error (execute)
         if task.action == "include_vars":
             return _Call(include_vars(args, lambda name, kind: self.find_file(task, name, kind),
                                       self.host.included_vars, where), None)
