@@ -31,7 +31,8 @@ def _debug(args: Mapping[str, Any], scope: VarScope, runtime: dict[str, Any], wh
     if "var" in args:
         name = str(args["var"])
         try:
-            value = scope.template(scope.evaluate(name, f"task field 'var' ({where})"), f"task field 'var' ({where})")
+            place = f"task field 'var' ({where})"
+            value = scope.template(scope.evaluate(name, place), place)
         except UndefinedVariableError:
             value = NOT_DEFINED  # ansible-core's debug says so and the task is ok
         return ModuleResult(msg=f"{name}: {value!r}", data={name: value})

@@ -2,7 +2,8 @@
 
 One probe decides; the changing commands and a fresh probe run as one script, so the return
 values (``path``, ``state``, ``mode``, ``owner``, ...) describe the real result. ``recurse``
-(directories) checks the whole tree with one ``find`` for anything off.
+(directories) checks the whole tree with one ``find`` for anything off. The time options
+(``modification_time``/``access_time``: preserve, now or a given time) are modules.filetimes.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from kprov.provision.modules.fileops import (
     resolve_mode,
     state_diff,
 )
+from kprov.provision.modules.filetimes import parse_times, requested_times, time_commands, times_probe
 
 __all__ = ["MODULE", "FileModule"]
 
@@ -74,15 +76,17 @@ class FileModule:
         mode_text = str(p["mode"]).strip() if p["mode"] is not None else ""
         numeric_mode = resolve_mode(p["mode"], None) if mode_text.isdigit() else None  # recurse: octal only
         extra = _recurse_check(path, owner, group, numeric_mode) if p["recurse"] else ""
+        times = requested_times(p, p["state"] or "")  # an unset state is never touch
+        time_probe = times_probe(path, times, recurse=p["recurse"])
+        extra += f"; {time_probe}" if time_probe else ""
         result = ctx.probe(probe_script(path, follow=p["follow"] and p["state"] != "link") + extra)
         if result.rc != 0:
             raise ModuleFailed(f"file: cannot inspect {path}: {result.stderr.strip()}")
         state = parse_probe(path, result.stdout)
-        tree_off = "OFF:" in result.stdout
+        tree_off = "\nOFF:" in f"\n{result.stdout}"
         wanted = p["state"] or self._default_state(p, state)
         before = self._summary(state)
         commands: list[str] = []
-        always_changed = False
         if wanted == "absent":
             if state.exists:
                 commands.append(f"rm -rf -- {shlex.quote(path)}")
@@ -98,8 +102,7 @@ class FileModule:
                 commands.append(f"mkdir -p -- {shlex.quote(path)}")
         elif wanted in ("link", "hard"):
             commands += self._link_commands(ctx, p, state, wanted)
-        elif wanted == "touch":
-            always_changed = True
+        elif wanted == "touch" and not state.exists:
             commands.append(f"touch -- {shlex.quote(path)}")
         if wanted != "absent":
             current = state if state.exists and not commands else None
@@ -114,7 +117,9 @@ class FileModule:
                                                follow=wanted != "link")
             if p["recurse"] and wanted == "directory" and (tree_off or not state.exists):
                 commands += _recurse_commands(path, owner, group, mode)
-        changed = bool(commands) or always_changed
+            commands += time_commands(path, times, parse_times(result.stdout), existed=state.exists,
+                                      recurse=p["recurse"] and wanted == "directory")
+        changed = bool(commands)
         out = ModuleResult(changed=changed, data={**file_return(state), "path": path,
                                                   "state": wanted if state.exists else "absent"})
         if ctx.diff and changed:

@@ -13,7 +13,9 @@ from kprov.provision.execute.actions import invalid_variable_name
 from .harness import run_fake, statuses
 
 
-def test_set_fact_templates_its_keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_set_fact_templates_its_keys(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     site = """
 - hosts: all
   gather_facts: false
@@ -31,7 +33,9 @@ def test_set_fact_templates_its_keys(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert "{{ item.key }}" not in runtime["h1"]
 
 
-def test_set_fact_with_an_invalid_name_fails_once_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_set_fact_with_an_invalid_name_fails_once_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     site = """
 - hosts: all
   gather_facts: false
@@ -47,7 +51,9 @@ def test_set_fact_with_an_invalid_name_fails_once_named(tmp_path: Path, monkeypa
     assert result.msg.count("store it") <= 1
 
 
-def test_an_undefined_in_set_fact_key_names_the_task_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_undefined_in_set_fact_key_names_the_task_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     site = """
 - hosts: all
   gather_facts: false
@@ -103,14 +109,17 @@ LOOP_WHEN = """
       when: item > 5
       register: none_ran
     - set_fact:
-        seen: "{{ [guarded.skipped, guarded.skip_reason, empty.skipped_reason, empty.results, none_ran.msg] }}"
+        seen: "{{ [guarded.skipped, guarded.skip_reason, empty.skipped_reason, empty.results,
+                   none_ran.msg] }}"
     - name: unguarded include
       include_tasks: inc.yml
       loop: "{{ users[0].unauthorized_keys }}"
 """
 
 
-def test_loop_error_waits_for_when(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_loop_error_waits_for_when(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     files = {"site.yml": LOOP_WHEN, "inc.yml": "- debug: {msg: included}\n"}
     report, runtime = run_fake(tmp_path, monkeypatch, files, ["h1"])
     assert statuses(report, "h1") == [
