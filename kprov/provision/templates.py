@@ -12,6 +12,9 @@
   stays a list), as in Ansible; anything else renders to a string.
 * An undefined variable raises :class:`UndefinedVariableError` naming the variable and the
   template (a file path, or ``task field 'when'`` etc.); the executor adds the task name.
+* A template may carry its own Jinja2 settings (template_settings: a template task's
+  ``trim_blocks`` etc. and a ``#jinja2:`` first line): it is compiled in an overlay of the
+  one environment with those settings (one overlay per distinct settings).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from jinja2.utils import concat
 from kprov.provision.errors import TemplateError, UndefinedVariableError
 from kprov.provision.lookups import join_lookup, run_lookup
 from kprov.provision.template_filters import ANSIBLE_FILTERS, ANSIBLE_TESTS, to_bool
+from kprov.provision.template_settings import DEFAULT_SETTINGS, HEADER, TemplateSettings, split_header
 
 __all__ = [
     "ANSIBLE_MANAGED",
@@ -52,7 +56,7 @@ Layer = tuple[Mapping[str, Any], bool]  # (variables, templated?)
 
 
 def is_template(value: Any) -> bool:
-    return isinstance(value, str) and ("{{" in value or "{%" in value)
+    return isinstance(value, str) and ("{{" in value or "{%" in value or value.startswith(HEADER))
 
 
 class AnsibleUndefined(jinja2.StrictUndefined):
@@ -96,32 +100,51 @@ class TemplateEngine:
         self.env.globals["query"] = _query
         self.env.globals["q"] = _query
         self._compiled: dict[str, jinja2.Template] = {}
+        # templates with settings of their own, and the environment overlays they compile in
+        self._compiled_with: dict[tuple[TemplateSettings, str], jinja2.Template] = {}
+        self._overlays: dict[TemplateSettings, jinja2.Environment] = {}
         self._disk = _bytecode_cache(bytecode_dir)
         # What the compiled code depends on besides the source.
         self._settings = repr((jinja2.__version__, self.env.trim_blocks, self.env.lstrip_blocks,
                                self.env.keep_trailing_newline, sorted(self.env.extensions),
                                "finalize: none as empty"))
 
-    def compile(self, source: str, where: str) -> jinja2.Template:
+    def compile(self, source: str, where: str,
+                settings: TemplateSettings = DEFAULT_SETTINGS) -> jinja2.Template:
+        if settings is not DEFAULT_SETTINGS and settings != DEFAULT_SETTINGS:
+            return self._compile_with(source, where, settings)
         cached = self._compiled.get(source)
         if cached is None:
-            try:
-                code = self._code(source)
-            except jinja2.TemplateSyntaxError as err:
-                raise TemplateError(
-                    f"{where}: template syntax error at line {err.lineno}: {err.message}"
-                ) from None
-            cached = self.env.template_class.from_code(self.env, code, self.env.make_globals(None), None)
+            cached = self._build(self.env, source, where, self._settings)
             self._compiled[source] = cached
         return cached
 
-    def _code(self, source: str) -> Any:
+    def _compile_with(self, source: str, where: str, settings: TemplateSettings) -> jinja2.Template:
+        cached = self._compiled_with.get((settings, source))
+        if cached is None:
+            env = self._overlays.get(settings)
+            if env is None:
+                env = self._overlays.setdefault(settings, self.env.overlay(**settings.overlay()))
+            cached = self._build(env, source, where, f"{self._settings} {settings!r}")
+            self._compiled_with[(settings, source)] = cached
+        return cached
+
+    def _build(self, env: jinja2.Environment, source: str, where: str, settings: str) -> jinja2.Template:
+        try:
+            code = self._code(env, source, settings)
+        except jinja2.TemplateSyntaxError as err:
+            raise TemplateError(
+                f"{where}: template syntax error at line {err.lineno}: {err.message}"
+            ) from None
+        return env.template_class.from_code(env, code, env.make_globals(None), None)
+
+    def _code(self, env: jinja2.Environment, source: str, settings: str) -> Any:
         if self._disk is None:
-            return self.env.compile(source)
-        name = hashlib.sha256(f"{self._settings}\0{source}".encode()).hexdigest()
-        bucket = self._disk.get_bucket(self.env, name, None, source)
+            return env.compile(source)
+        name = hashlib.sha256(f"{settings}\0{source}".encode()).hexdigest()
+        bucket = self._disk.get_bucket(env, name, None, source)
         if bucket.code is None:
-            bucket.code = self.env.compile(source)
+            bucket.code = env.compile(source)
             with contextlib.suppress(OSError):  # unwritable: the next run compiles again
                 self._disk.set_bucket(bucket)
         return bucket.code
@@ -195,11 +218,15 @@ class VarScope(Mapping[str, Any]):
         return VarScope(self.engine, [(layer, templated), *self.layers])
 
     # -- rendering -------------------------------------------------------------------------
-    def render(self, source: str, where: str) -> str:
-        template = self.engine.compile(source, where)
+    def render(self, source: str, where: str, settings: TemplateSettings = DEFAULT_SETTINGS) -> str:
+        """``source`` rendered (``settings``: a template task's; a ``#jinja2:`` first line of
+        ``source`` overrides them); its trailing newlines kept, in ``settings``' sequence."""
+        body, own = split_header(source, settings, where)
+        template = self.engine.compile(body, where, own)
         context = template.new_context(self, shared=True)  # type: ignore[arg-type]
         try:
-            return _restore_newlines(source, concat(template.root_render_func(context)))
+            return _restore_newlines(source, concat(template.root_render_func(context)),
+                                     settings.newline_sequence)
         except jinja2.UndefinedError as err:
             raise _undefined(err, where) from None
         except UndefinedVariableError as err:
@@ -317,10 +344,10 @@ def template_vars(source: Path | None) -> dict[str, Any]:
     return out
 
 
-def _restore_newlines(source: str, result: str) -> str:
+def _restore_newlines(source: str, result: str, newline: str = "\n") -> str:
     """At least as many trailing newlines as the source has, as Ansible's templating ensures."""
     missing = (len(source) - len(source.rstrip("\n"))) - (len(result) - len(result.rstrip("\n")))
-    return result + "\n" * missing if missing > 0 else result
+    return result + newline * missing if missing > 0 else result
 
 
 def _needs_render(value: Any) -> bool:

@@ -55,6 +55,7 @@ from kprov.provision.playbook.ansible_names import deferrable, missing_module_me
 from kprov.provision.playbook.model import Task
 from kprov.provision.redact import SECRET_DIFF, is_secret_file, redact_data, redact_text
 from kprov.provision.template_filters import to_bool
+from kprov.provision.template_settings import DEFAULT_SETTINGS
 from kprov.provision.templates import OMIT, VarScope, template_vars
 
 __all__ = ["TaskRunner"]
@@ -599,11 +600,15 @@ class TaskRunner:
             last_found[kind] = path
             return path
 
-        def render_template(text: str) -> str:
+        def render_template(text: str, settings: Mapping[str, Any]) -> str:
             source = last_found.get("templates")
             where = str(source) if source is not None else f"inline template of task '{task.title}'"
             try:
-                return scope.child(template_vars(source)).render(text, where)
+                chosen = DEFAULT_SETTINGS.merged(settings)
+            except ValueError as err:
+                raise ProvisionError(str(err)) from None
+            try:
+                return scope.child(template_vars(source)).render(text, where, chosen)
             except UndefinedVariableError as err:
                 raise UndefinedVariableError(err.variable, err.template, task.title) from None
 

@@ -70,6 +70,11 @@ def _no_log(_: str) -> None:
     return None
 
 
+def _as_written(text: str, settings: Mapping[str, Any]) -> str:
+    """No engine: a template's text as it is."""
+    return text
+
+
 ProbeKey = tuple[str, bool, "str | None"]  # (command, become, become_user)
 
 
@@ -94,7 +99,9 @@ class ProbeRecorded(BaseException):  # noqa: N818 - a control-flow signal, not a
 class ModuleContext:
     """Everything a module may use: the host's connector and the task's settings.
 
-    ``render_template(text)`` renders Jinja2 source with the task's variables;
+    ``render_template(text, settings)`` renders Jinja2 source with the task's variables and
+    the template task's Jinja2 settings (``trim_blocks``, ``newline_sequence``, the start/end
+    strings, ...: those given; a ``#jinja2:`` first line of the text overrides them);
     ``find_file(name, kind)`` resolves a controller-side file (kind ``"templates"`` or
     ``"files"``, searched in the role then the playbook dir) or raises FileNotFoundError;
     ``file_digest(path)`` a controller file's (sha1, size), OSError if unreadable.
@@ -108,7 +115,7 @@ class ModuleContext:
     become: bool = False
     become_user: str | None = None
     task_vars: Mapping[str, Any] = field(default_factory=dict)
-    render_template: Callable[[str], str] = str
+    render_template: Callable[[str, Mapping[str, Any]], str] = _as_written
     find_file: Callable[[str, str], Path] = _as_given
     file_digest: Callable[[Path], tuple[str, int]] = file_digest
     log: Callable[[str], None] = _no_log

@@ -2,7 +2,9 @@
 
 The template is found with ``ctx.find_file(src, "templates")`` (an absolute path as it is) and
 rendered with ``ctx.render_template`` (the engine's one Jinja2 environment with the task's
-variables). Placement is the same checksum-first logic as copy.
+variables and the task's Jinja2 settings: ``trim_blocks``, ``lstrip_blocks``,
+``newline_sequence``, the start/end strings; a ``#jinja2:`` first line of the template
+overrides them). Placement is the same checksum-first logic as copy.
 """
 
 from __future__ import annotations
@@ -27,21 +29,32 @@ SPEC = {
 }
 
 
+# The template task's options that are Jinja2 settings (template_settings.TemplateSettings).
+_SETTINGS = ("trim_blocks", "lstrip_blocks", "newline_sequence", "variable_start_string",
+             "variable_end_string", "block_start_string", "block_end_string", "comment_start_string",
+             "comment_end_string")
+# newline_sequence written with its backslash escaped (as YAML's single quotes keep it): its character
+_ESCAPED_NEWLINES = {"\\n": "\n", "\\r": "\r", "\\r\\n": "\r\n"}
+
+
 class TemplateModule:
     name = "template"
 
     def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
-        p = parse_args(self.name, SPEC, args)
+        given = dict(args)
+        newline = given.get("newline_sequence")
+        if isinstance(newline, str):
+            given["newline_sequence"] = _ESCAPED_NEWLINES.get(newline, newline)
+        p = parse_args(self.name, SPEC, given)
         src = ctx.find_file(p["src"], "templates")
+        settings = {name: p[name] for name in _SETTINGS if p[name] is not None}
 
         def render() -> bytes:
             try:
                 source = src.read_text()
             except OSError as exc:
                 raise ModuleFailed(f"template: cannot read {src}: {exc}") from exc
-            text = ctx.render_template(source)
-            if p["newline_sequence"] != "\n":
-                text = text.replace("\n", p["newline_sequence"])
+            text = ctx.render_template(source, settings)
             return bytes(text.encode(p["output_encoding"]))
 
         result = place_file(ctx, self.name, p["dest"], render,

@@ -61,7 +61,7 @@ def run(conn: Connector, tmp_path: Path) -> Callable[..., ModuleResult]:
             check_mode=check,
             diff=True,
             find_file=find_file,
-            render_template=lambda text: text.replace("{{ who }}", "lab"),
+            render_template=lambda text, settings: text.replace("{{ who }}", "lab"),
         )
         result = get_module(module).run(ctx, args)
         return result

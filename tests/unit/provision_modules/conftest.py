@@ -25,7 +25,8 @@ def run_local(tmp_path: Path) -> Callable[..., ModuleResult]:
 
     def run(module: str, args: dict[str, Any], *, check: bool = False, diff: bool = True,
             render: Callable[[str], str] = str) -> ModuleResult:
-        ctx = ModuleContext(connector=connector, check_mode=check, diff=diff, render_template=render,
+        ctx = ModuleContext(connector=connector, check_mode=check, diff=diff,
+                            render_template=lambda text, settings: render(text),
                             find_file=find_file)
         return get_module(module).run(ctx, args)
 

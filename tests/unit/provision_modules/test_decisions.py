@@ -209,7 +209,7 @@ def test_blockinfile_rules() -> None:
 def test_copy_and_template_fail_on_their_source_before_touching_the_host(tmp_path) -> None:
     fake = FakeConnector()  # scripted with nothing: any command would raise UnscriptedCommand
 
-    def broken_render(text: str) -> str:
+    def broken_render(text: str, settings: object) -> str:
         raise ValueError("undefined variable 'port'")
 
     (tmp_path / "unit.j2").write_text("port={{ port }}\n")
