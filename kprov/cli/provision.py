@@ -35,7 +35,7 @@ from kprov.deploy.playbooks import is_cluster_playbook, needs_prepared_artifacts
 from kprov.provision.errors import ProvisionError
 from kprov.provision.execute import RunOptions, RunReport, TaskResult
 from kprov.provision.pipelines import apply, exec_command, find_playbook, host_facts, ping, plan
-from kprov.provision.redact import SECRET_DIFF, redact_text
+from kprov.provision.redact import SECRET_DIFF, redact_data, redact_text
 
 if TYPE_CHECKING:  # the live view and the tables are imported when drawn (not for --json)
     from rich.live import Live
@@ -184,8 +184,13 @@ def _result_line(result: TaskResult, verbosity: int) -> Text:
         # wait's journal lines); -vv shows the whole result anyway
         text.append("\n" + redact_text("\n".join(stderr.rstrip().splitlines()[-15:])), style="dim")
     if verbosity > 1 and result.result:
-        text.append("\n" + redact_text(json.dumps(result.result, indent=2, default=str)))
+        text.append("\n" + json.dumps(redact_data(result.result), indent=2, default=_redacted_text))
     return text
+
+
+def _redacted_text(value: object) -> str:
+    """What JSON cannot hold (paths, times) as its redacted text."""
+    return redact_text(str(value))
 
 
 def _diff_text(entry: dict[str, Any]) -> str:
@@ -266,7 +271,8 @@ def _finish(
             doc["removed_nodes"] = [dataclasses.asdict(r) for r in removed]
         # Compact: the C encoder (indent forces the pure-Python one, a tenth of a second for
         # the ~650 KB report of a cluster run).
-        print(redact_text(json.dumps(doc, default=str, separators=(",", ":"))))
+        # the data is redacted, not the JSON text (a mask over text breaks the JSON: redact)
+        print(json.dumps(redact_data(doc), default=_redacted_text, separators=(",", ":")))
     else:
         if diff:
             print_diffs(console, report)

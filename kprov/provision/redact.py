@@ -11,7 +11,8 @@ lines) plus, for files, the names of key files (``*.key``).
   "content changed (secret)").
 * :func:`redact_text` — the text with private key blocks and credential values replaced,
   and every value of a task's exported ``environment:`` (commands in the run log).
-* :func:`redact_data` — the same over nested data (registered results, JSON reports).
+* :func:`redact_data` — the same over nested data (registered results, JSON reports: the
+  data is redacted before it is serialized, never the JSON text).
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ _ANY = re.compile(rf"(?i)PRIVATE KEY-----|{_CREDENTIAL_NAMES}")
 # credential name and "private key-----" contains one of these.
 _HINT = re.compile(r"key|token|passw|secret")
 _KEY_SUFFIXES = (".key", ".pem.key", "-key.pem")
+# A key whose value is a credential (redact_data).
+_SECRET_NAME = re.compile(rf"(?i)[\w.-]*(?:{_CREDENTIAL_NAMES})")
 # Values that name a credential rather than being one (flags pointing at files, booleans).
 _HARMLESS_VALUE = re.compile(r"(?i)^[\"']?(/|\{\{|true$|false$|none$|null$|\*+$|<)")
 
@@ -129,15 +132,27 @@ def is_secret_file(path: str, content: bytes | str | None) -> bool:
 
 
 def redact_data(value: Any) -> Any:
-    """Nested data with every string redacted and the values of credential-named keys hidden."""
+    """Nested data with every string (keys too) redacted and the values of credential-named
+    keys hidden (a string or number, unless it names a credential rather than being one: a
+    path, a boolean). Data to be serialized is redacted this way, never its serialized text:
+    a mask over JSON text would replace the ``{`` after a key such as ``getent_passwd``."""
     if isinstance(value, str):
         return redact_text(value)
     if isinstance(value, dict):
         out = {}
         for key, item in value.items():
-            secret_name = isinstance(key, str) and re.fullmatch(rf"(?i)[\w.-]*(?:{_CREDENTIAL_NAMES})", key)
-            out[key] = REDACTED if secret_name and isinstance(item, str) and item else redact_data(item)
+            if isinstance(key, str) and _SECRET_NAME.fullmatch(key) and _hideable(item):
+                out[redact_text(key)] = REDACTED
+            else:
+                out[redact_text(key) if isinstance(key, str) else key] = redact_data(item)
         return out
     if isinstance(value, list | tuple):
         return [redact_data(item) for item in value]
     return value
+
+
+def _hideable(value: Any) -> bool:
+    """A credential-named key's value that is the credential itself."""
+    if isinstance(value, str):
+        return bool(value) and not _HARMLESS_VALUE.match(value)
+    return isinstance(value, int | float) and not isinstance(value, bool)
