@@ -1,6 +1,7 @@
 """``kprov apply --json`` through the real CLI on the local connection: the report parses as
 JSON whatever names the data holds (every credential name of the masking list as a key of
-facts, holding a mapping, a list, a number or a secret; a package named ``base-passwd``), and
+facts, holding a mapping, a list, a number or a secret; this machine's ``getent_passwd`` and
+its packages, ``base-passwd`` among them), and
 still shows no secret: the data is redacted before it is serialized."""
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ def _site(out: Path) -> str:
     }
     tasks = [
         {"name": "facts with every masked name", "set_fact": facts},
+        {"name": "the host's users", "getent": {"database": "passwd"}},
+        {"name": "the host's packages", "package_facts": {}},
         {"name": "a command prints a secret", "command": f"echo password={SECRET}", "register": "said",
          "changed_when": False},
         {"copy": {"dest": str(out / "done"), "content": "{{ by_name | to_json }}\n"}},
@@ -80,6 +83,10 @@ def test_apply_json_parses_and_shows_no_secret(tmp_path: Path, monkeypatch: pyte
     assert all(facts["secrets"][name] == REDACTED and facts["numbers"][name] == REDACTED for name in names)
     # paths name a credential, they are not one
     assert all(facts["files"][f"{name}_file"].startswith("/etc/kprov/") for name in names)
+    [users] = [r for r in doc["results"] if r["task"] == "the host's users"]
+    assert users["result"]["ansible_facts"]["getent_passwd"]["root"][4] == "/root"
+    [packages] = [r for r in doc["results"] if r["task"] == "the host's packages"]
+    assert "base-passwd" in packages["result"]["ansible_facts"]["packages"]  # a Debian host's own
     [said] = [r for r in doc["results"] if r["task"] == "a command prints a secret"]
     assert said["result"]["stdout"] == f"password={REDACTED}"
 
