@@ -250,6 +250,16 @@ class CRIClient:
         reply = await self._call("ImageStatus", self._images.ImageStatus, request, 30)
         return reply.image.id if reply.HasField("image") and reply.image.id else None
 
+    async def image_user(self, image: str) -> tuple[int | None, str]:
+        """The image's user as the runtime reports it: (uid, "") when numeric, (None, name)
+        when a name, (None, "") when the image names none (it runs as root)."""
+        request = pb.ImageStatusRequest(image=pb.ImageSpec(image=image))
+        reply = await self._call("ImageStatus", self._images.ImageStatus, request, 30)
+        if not reply.HasField("image"):
+            return None, ""
+        uid = reply.image.uid.value if reply.image.HasField("uid") else None
+        return uid, str(reply.image.username)
+
     async def pull_image(self, image: str, timeout_s: float = 300.0) -> str:
         request = pb.PullImageRequest(image=pb.ImageSpec(image=image))
         reply = await self._call("PullImage", self._images.PullImage, request, timeout_s)
