@@ -54,6 +54,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="the host's resolver config: Default pods get it, ClusterFirst ones its search")
     p.add_argument("--address", default="0.0.0.0")
     p.add_argument("--port", type=int, default=KUBELET_PORT)
+    p.add_argument("--seccomp-default", action="store_true",
+                   help="RuntimeDefault seccomp for every container whose pod names no profile")
+    p.add_argument("--allowed-unsafe-sysctls", default="",
+                   help="comma-separated sysctl names or prefixes ending in * allowed beyond the safe set")
     p.add_argument("--ctr", default="ctr", help="ctr binary used for interactive exec")
     p.add_argument("-v", "--verbose", action="store_true")
     return p.parse_args(argv)
@@ -83,6 +87,8 @@ async def _run(args: argparse.Namespace) -> None:
         port=args.port,
         ctr_path=args.ctr,
         local_volumes_dir=args.local_volumes_dir,
+        seccomp_default=args.seccomp_default,
+        allowed_unsafe_sysctls=tuple(x.strip() for x in args.allowed_unsafe_sysctls.split(",") if x.strip()),
     )
     client = ApiClient.from_kubeconfig(args.kubeconfig, user_agent=f"kprov-kubelet/{args.node_name}")
     runtime = CRIClient(args.container_runtime_endpoint)

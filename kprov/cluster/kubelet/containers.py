@@ -3,7 +3,8 @@
 :func:`start_container` returns None on success or a (reason, message) waiting state the
 pod status shows: ErrImageNeverPull, ErrImagePull / ImagePullBackOff (pulls are retried
 with the same exponential back-off as crashes), CreateContainerConfigError (missing
-configmap/secret/key), CreateContainerError / RunContainerError (the runtime refused),
+configmap/secret/key, or runAsNonRoot that cannot hold: :mod:`.securitycontext`),
+CreateContainerError / RunContainerError (the runtime refused),
 PostStartHookError (the postStart hook failed: the container was killed). Every container
 gets its termination-message file bound at its terminationMessagePath (:mod:`.lifecycle`).
 
@@ -29,6 +30,7 @@ from kprov.cluster.kubelet.etchosts import HOSTS_PATH, hosts_content, manages_ho
 from kprov.cluster.kubelet.lifecycle import DEFAULT_TERMINATION_PATH, run_hook, termination_file
 from kprov.cluster.kubelet.podconfig import container_config
 from kprov.cluster.kubelet.probes import Prober, ProbeTarget
+from kprov.cluster.kubelet.securitycontext import needs_image_user, non_root_violation
 from kprov.cluster.kubelet.volumes import MountSpec, container_mounts, pod_dir
 
 __all__ = ["EventSink", "Waiting", "ensure_image", "go_duration", "grpc_error_text", "pull_policy",
@@ -150,10 +152,18 @@ async def start_container(
         if manages_hosts(pod, container):
             mounts.append(_hosts_mount(ctx, pod, sources))
         config = container_config(
-            pod, container, attempt, env, mounts, kind=kind, image_ref=ref, target_id=target_id
+            pod, container, attempt, env, mounts, kind=kind, image_ref=ref, target_id=target_id,
+            settings=ctx.settings,
         )
     except (ConfigError, ValueError) as err:
         return ("CreateContainerConfigError", str(err))
+    if needs_image_user(pod, container):
+        uid, username = await ctx.runtime.image_user(ref)
+        refused = non_root_violation(pod, container, uid, username)
+    else:
+        refused = non_root_violation(pod, container, None, "")
+    if refused is not None:
+        return ("CreateContainerConfigError", refused)
     try:
         container_id = await ctx.runtime.create_container(sandbox_id, config, sandbox_config)
     except CRIError as err:

@@ -49,6 +49,7 @@ from kprov.cluster.kubelet.node import (
 )
 from kprov.cluster.kubelet.podconfig import NodeSettings
 from kprov.cluster.kubelet.podworker import PodWorker
+from kprov.cluster.kubelet.securitycontext import apparmor_enabled
 from kprov.cluster.kubelet.server import KubeletServer, server_ssl_context
 from kprov.cluster.kubelet.stats import ContainerSample, StatsProvider, cri_samples
 
@@ -82,6 +83,8 @@ class KubeletConfig:
     status_report_s: float = 300.0  # post an unchanged status this often (upstream: 5 min)
     relist_s: float = 1.0
     local_volumes_dir: str = "/var/lib/kprov/volumes"  # local-path volumes' directories
+    seccomp_default: bool = False  # RuntimeDefault seccomp for pods that name no profile
+    allowed_unsafe_sysctls: tuple[str, ...] = ()  # patterns beyond the safe set
 
 
 class Kubelet:
@@ -95,6 +98,10 @@ class Kubelet:
         settings = NodeSettings(
             config.node_name, config.pod_log_root, config.cluster_dns, config.cluster_domain,
             host_dns=read_resolv_conf(config.resolv_conf) if config.resolv_conf else ResolvConf(),
+            seccomp_default=config.seccomp_default,
+            seccomp_root=str(root / "seccomp"),
+            allowed_unsafe_sysctls=config.allowed_unsafe_sysctls,
+            apparmor=apparmor_enabled(),
         )
         self.ctx = KubeletContext(runtime, self.api, settings, root, config.node_ip)
         self.ctx.allocatable = node_allocatable(host_facts(config.root_dir))

@@ -20,6 +20,7 @@ from kprov.cluster.kubelet import labels as L
 from kprov.cluster.kubelet.cri.generated import api_pb2 as pb
 from kprov.cluster.kubelet.env import expand
 from kprov.cluster.kubelet.resources import linux_resources
+from kprov.cluster.kubelet.securitycontext import container_security, sandbox_security
 from kprov.cluster.kubelet.sysctls import pod_sysctls
 from kprov.cluster.kubelet.volumes import MountSpec
 
@@ -45,6 +46,10 @@ class NodeSettings:
     cgroup_parent: str = ""
     host_dns: ResolvConf = field(default_factory=ResolvConf)  # the node's resolv.conf (--resolv-conf)
     extra_sandbox_labels: dict[str, str] = field(default_factory=dict)
+    seccomp_default: bool = False  # the kubelet's seccompDefault: RuntimeDefault when a pod names none
+    seccomp_root: str = "/var/lib/kprov/kubelet/seccomp"  # where Localhost profiles live
+    allowed_unsafe_sysctls: tuple[str, ...] = ()  # --allowed-unsafe-sysctls patterns
+    apparmor: bool = False  # the node's kernel runs AppArmor
 
 
 def log_directory(settings: NodeSettings, pod: Obj) -> str:
@@ -141,7 +146,7 @@ def sandbox_config(settings: NodeSettings, pod: Obj, attempt: int) -> pb.PodSand
                 )
     namespaces = pb.NamespaceOption(
         network=pb.NODE if host_network else pb.POD,
-        pid=pb.NODE if spec.get("hostPID") else pb.CONTAINER,
+        pid=_pid_mode(spec),
         ipc=pb.NODE if spec.get("hostIPC") else pb.POD,
     )
     config = pb.PodSandboxConfig(
@@ -158,7 +163,9 @@ def sandbox_config(settings: NodeSettings, pod: Obj, attempt: int) -> pb.PodSand
         annotations=annotations,
         linux=pb.LinuxPodSandboxConfig(
             cgroup_parent=settings.cgroup_parent,
-            security_context=pb.LinuxSandboxSecurityContext(namespace_options=namespaces),
+            security_context=sandbox_security(
+                pod, namespaces, seccomp_root=settings.seccomp_root, seccomp_default=settings.seccomp_default
+            ),
             sysctls=pod_sysctls(pod),
         ),
     )
@@ -168,35 +175,30 @@ def sandbox_config(settings: NodeSettings, pod: Obj, attempt: int) -> pb.PodSand
     return config
 
 
-def _security(pod: Obj, container: Obj, target_id: str = "") -> pb.LinuxContainerSecurityContext:
+def _pid_mode(spec: Obj) -> int:
+    """The node's PID namespace (hostPID), the pod's shared one (shareProcessNamespace, the
+    sandbox's pause reaps its zombies), else each container's own."""
+    if spec.get("hostPID"):
+        return int(pb.NODE)
+    return int(pb.POD) if spec.get("shareProcessNamespace") else int(pb.CONTAINER)
+
+
+def _security(
+    pod: Obj, container: Obj, target_id: str, settings: NodeSettings | None
+) -> pb.LinuxContainerSecurityContext:
     spec = pod.get("spec") or {}
-    pod_sc = spec.get("securityContext") or {}
-    sc = container.get("securityContext") or {}
-    out = pb.LinuxContainerSecurityContext(
-        privileged=bool(sc.get("privileged")),
-        readonly_rootfs=bool(sc.get("readOnlyRootFilesystem")),
-        no_new_privs=sc.get("allowPrivilegeEscalation") is False,
-        namespace_options=pb.NamespaceOption(
-            network=pb.NODE if spec.get("hostNetwork") else pb.POD,
-            pid=pb.NODE if spec.get("hostPID") else (pb.TARGET if target_id else pb.CONTAINER),
-            ipc=pb.NODE if spec.get("hostIPC") else pb.POD,
-            target_id="" if spec.get("hostPID") else target_id,
-        ),
+    namespaces = pb.NamespaceOption(
+        network=pb.NODE if spec.get("hostNetwork") else pb.POD,
+        pid=pb.TARGET if target_id and _pid_mode(spec) == pb.CONTAINER else _pid_mode(spec),
+        ipc=pb.NODE if spec.get("hostIPC") else pb.POD,
+        target_id=target_id if _pid_mode(spec) == pb.CONTAINER else "",
     )
-    user = sc.get("runAsUser", pod_sc.get("runAsUser"))
-    group = sc.get("runAsGroup", pod_sc.get("runAsGroup"))
-    if user is not None:
-        out.run_as_user.value = int(user)
-    if group is not None:
-        out.run_as_group.value = int(group)
-    caps = sc.get("capabilities") or {}
-    if caps:
-        out.capabilities.add_capabilities.extend(caps.get("add") or [])
-        out.capabilities.drop_capabilities.extend(caps.get("drop") or [])
-    out.supplemental_groups.extend(int(g) for g in pod_sc.get("supplementalGroups") or [])
-    if pod_sc.get("fsGroup") is not None:  # the volumes' group (:mod:`.ownership`) is the processes' too
-        out.supplemental_groups.append(int(pod_sc["fsGroup"]))
-    return out
+    if settings is None:
+        return container_security(pod, container, namespaces)
+    return container_security(
+        pod, container, namespaces,
+        seccomp_root=settings.seccomp_root, seccomp_default=settings.seccomp_default,
+    )
 
 
 def container_config(
@@ -209,6 +211,7 @@ def container_config(
     kind: str = L.KIND_APP,
     image_ref: str = "",
     target_id: str = "",
+    settings: NodeSettings | None = None,
 ) -> pb.ContainerConfig:
     """The CRI ContainerConfig; ``image_ref`` (the resolved image id) wins over the spec's name;
     ``target_id`` (an ephemeral container's target) is the container whose PID namespace it joins."""
@@ -250,6 +253,6 @@ def container_config(
                 cpu_period=resources.cpu_period,
                 memory_limit_in_bytes=resources.memory_limit_in_bytes,
             ),
-            security_context=_security(pod, container, target_id),
+            security_context=_security(pod, container, target_id, settings),
         ),
     )

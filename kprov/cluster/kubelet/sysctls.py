@@ -1,7 +1,10 @@
 """A pod's ``securityContext.sysctls`` on the node: the kubelet's admission and the sandbox's.
 
 Design (upstream's kubelet): only the namespaced sysctls known to be safe (they change the
-pod's own network or IPC namespace and cannot starve the node) are accepted; a pod naming
+pod's own network or IPC namespace and cannot starve the node), and those the node's
+``--allowed-unsafe-sysctls`` patterns name (``kernel.msg*`` or an exact name), are accepted;
+a net.* sysctl is refused with hostNetwork and an IPC one (kernel.shm*, kernel.msg*,
+kernel.sem, fs.mqueue.*) with hostIPC, since they would change the node's own; a pod naming
 any other is rejected before anything of it runs: phase Failed, reason ``SysctlForbidden``,
 message ``Pod was rejected: forbidden sysctl: "kernel.msgmax" not allowlisted``. Accepted
 sysctls go into the sandbox config (LinuxPodSandboxConfig.sysctls, dotted names), which
@@ -10,10 +13,10 @@ the runtime applies in the pod's namespaces and to each of its containers.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-__all__ = ["FORBIDDEN_REASON", "SAFE_SYSCTLS", "forbidden_sysctl", "pod_sysctls"]
+__all__ = ["FORBIDDEN_REASON", "SAFE_SYSCTLS", "forbidden_sysctl", "namespace_of", "pod_sysctls"]
 
 FORBIDDEN_REASON = "SysctlForbidden"
 SAFE_SYSCTLS = frozenset(
@@ -30,7 +33,8 @@ SAFE_SYSCTLS = frozenset(
         "net.ipv4.tcp_keepalive_probes",
     }
 )
-_NET_PREFIX = "net."
+_IPC_PREFIXES = ("kernel.shm", "kernel.msg", "fs.mqueue.")
+_IPC_NAMES = ("kernel.sem",)
 
 Obj = Mapping[str, Any]
 
@@ -51,12 +55,33 @@ def pod_sysctls(pod: Obj) -> dict[str, str]:
     return {_dotted(str(s.get("name", ""))): str(s.get("value", "")) for s in security.get("sysctls") or []}
 
 
-def forbidden_sysctl(pod: Obj) -> str | None:
+def namespace_of(name: str) -> str:
+    """``net``, ``ipc`` or "" (not namespaced: it would change the whole node)."""
+    if name.startswith("net."):
+        return "net"
+    if name in _IPC_NAMES or name.startswith(_IPC_PREFIXES):
+        return "ipc"
+    return ""
+
+
+def _allowed(name: str, unsafe: Iterable[str]) -> bool:
+    if name in SAFE_SYSCTLS:
+        return True
+    for pattern in unsafe:
+        dotted = _dotted(pattern)
+        if dotted.endswith("*") and name.startswith(dotted[:-1]) or name == dotted:
+            return namespace_of(name) != ""
+    return False
+
+
+def forbidden_sysctl(pod: Obj, allowed_unsafe: Iterable[str] = ()) -> str | None:
     """The rejection message for the first sysctl this node does not allow, else None."""
     spec = pod.get("spec") or {}
+    unsafe = tuple(allowed_unsafe)
     for name in pod_sysctls(pod):
-        if name not in SAFE_SYSCTLS:
+        if not _allowed(name, unsafe):
             return f'forbidden sysctl: "{name}" not allowlisted'
-        if spec.get("hostNetwork") and name.startswith(_NET_PREFIX):
-            return f'forbidden sysctl: "{name}" not allowed with host net enabled'
+        namespace = namespace_of(name)
+        if (namespace == "net" and spec.get("hostNetwork")) or (namespace == "ipc" and spec.get("hostIPC")):
+            return f'forbidden sysctl: "{name}" not allowed with host {namespace} enabled'
     return None

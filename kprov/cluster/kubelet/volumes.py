@@ -29,7 +29,7 @@ from typing import Any
 from kprov.cluster.api.objects import memory_bytes
 from kprov.cluster.kubelet.atomic_writer import write_atomic
 from kprov.cluster.kubelet.env import ConfigError, PodSources, field_value, named_container
-from kprov.cluster.kubelet.ownership import fs_group, set_volume_ownership
+from kprov.cluster.kubelet.ownership import fs_group, fs_group_change_policy, set_volume_ownership
 from kprov.cluster.kubelet.resourcefield import ResourceFieldError, resource_field_value
 from kprov.cluster.kubelet.subpath import subpath_dir
 
@@ -290,7 +290,9 @@ def setup_volumes(root: Path, pod: Obj, sources: PodSources) -> dict[str, str]:
         else:
             _sync_files(directory, _volume_files(pod, vol, kind, sources))
         if group is not None:
-            set_volume_ownership(directory, group, readonly=kind != "emptyDir")
+            set_volume_ownership(
+                directory, group, readonly=kind != "emptyDir", policy=fs_group_change_policy(pod)
+            )
         paths[name] = str(directory)
     return paths
 

@@ -37,6 +37,7 @@ class FakeRuntime:
         self.calls: list[str] = []  # exec and stop calls in order
         self.sandbox_configs: list[pb.PodSandboxConfig] = []
         self.exec_exit: dict[str, int] = {}  # command's first word -> exit code (default 0)
+        self.image_users: dict[str, tuple[int | None, str]] = {}  # image ref -> (uid, username)
         self.clock_ns = 1_000 * 10**9
         self._ids = itertools.count(1)
 
@@ -136,6 +137,9 @@ class FakeRuntime:
 
     async def image_ref(self, image: str) -> str | None:
         return f"sha256:{image}" if image in self.images else None
+
+    async def image_user(self, image: str) -> tuple[int | None, str]:
+        return self.image_users.get(image, (None, ""))
 
     async def pull_image(self, image: str, timeout_s: float = 300.0) -> str:
         self.pulls += 1

@@ -173,4 +173,4 @@ def test_fs_group_owns_the_volumes_and_joins_the_process_groups(tmp_path: Path) 
     cm_dir = Path(paths["cm"]).resolve() / "sub"
     assert cm_dir.stat().st_gid == 2345 and cm_dir.stat().st_mode & stat.S_ISGID
     config = container_config(pod, {"name": "c", "image": "i"}, 0, [], [])
-    assert list(config.linux.security_context.supplemental_groups) == [77, 2345]
+    assert list(config.linux.security_context.supplemental_groups) == [2345, 77]  # fsGroup first, as upstream
