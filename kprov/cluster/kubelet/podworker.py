@@ -53,6 +53,7 @@ from kprov.cluster.kubelet.lifecycle import run_hook, termination_file, terminat
 from kprov.cluster.kubelet.podconfig import grace_period, sandbox_config
 from kprov.cluster.kubelet.probes import LIVENESS, READINESS, STARTUP, Prober, ProbeTarget, ProbeWorker
 from kprov.cluster.kubelet.satokens import PodTokens
+from kprov.cluster.kubelet.securitycontext import APPARMOR_REASON, apparmor_rejection
 from kprov.cluster.kubelet.servicelinks import service_env
 from kprov.cluster.kubelet.status import ContainerView, pod_phase, pod_status, will_restart
 from kprov.cluster.kubelet.sysctls import FORBIDDEN_REASON, forbidden_sysctl
@@ -258,11 +259,17 @@ class PodWorker:
             config = sandbox_config(self.ctx.settings, self.pod, attempt)
             sandbox_id = await self.ctx.runtime.run_sandbox(config, await self._runtime_handler())
             sandbox = await self.ctx.runtime.sandbox_status(sandbox_id)
-            self._sandbox_ips[sandbox.id] = [ip for ip in (sandbox.ip, *sandbox.additional_ips) if ip]
+            self._sandbox_ips[sandbox.id] = self._ips_of(sandbox)
         if sandbox.id not in self._sandbox_ips:
-            status = await self.ctx.runtime.sandbox_status(sandbox.id)
-            self._sandbox_ips[sandbox.id] = [ip for ip in (status.ip, *status.additional_ips) if ip]
+            self._sandbox_ips[sandbox.id] = self._ips_of(await self.ctx.runtime.sandbox_status(sandbox.id))
         return sandbox, config
+
+    def _ips_of(self, sandbox: SandboxInfo) -> list[str]:
+        """The pod's IPs: its sandbox's, or the node's for a hostNetwork pod (as upstream)."""
+        ips = [ip for ip in (sandbox.ip, *sandbox.additional_ips) if ip]
+        if not ips and (self.pod.get("spec") or {}).get("hostNetwork") and self.ctx.node_ip:
+            return [self.ctx.node_ip]
+        return ips
 
     async def _runtime_handler(self) -> str:
         """The CRI handler of the pod's RuntimeClass ("" for the runtime's default)."""
@@ -314,10 +321,15 @@ class PodWorker:
             return  # terminal: nothing restarts; containers stay for logs until deletion
         if await self._past_deadline(spec):
             return
-        rejected = forbidden_sysctl(self.pod)
+        rejected = forbidden_sysctl(self.pod, self.ctx.settings.allowed_unsafe_sysctls)
         if rejected is not None:  # upstream's kubelet admission: the pod never runs here
             self._event("Warning", FORBIDDEN_REASON, rejected)
             await self._write_status({}, [], [], failed=(FORBIDDEN_REASON, f"Pod was rejected: {rejected}"))
+            return
+        refused = apparmor_rejection(self.pod, self.ctx.settings.apparmor)
+        if refused is not None and phase in (None, "Pending"):
+            self._event("Warning", APPARMOR_REASON, refused)
+            await self._write_status({}, [], [], failed=(APPARMOR_REASON, f"Pod was rejected: {refused}"))
             return
         sources = await self._sources()
         try:
@@ -594,6 +606,8 @@ class PodWorker:
         """(ready, started) of the container's current instance from its probe results."""
         if cur is None or cur.state != CONTAINER_RUNNING:
             return False, False
+        if self._terminating:  # readiness is forced false once the pod is being deleted
+            return False, True
         started = not container.get("startupProbe") or self._probe_results.get((cur.id, STARTUP), False)
         if not started:
             return False, False
@@ -629,6 +643,7 @@ class PodWorker:
         pod_ips: list[str],
         init: list[Obj],
         failed: tuple[str, str] | None = None,
+        terminal: bool = False,
     ) -> None:
         spec = self.pod.get("spec") or {}
         status = pod_status(
@@ -639,6 +654,7 @@ class PodWorker:
             host_ip=self.ctx.node_ip,
             now=now_rfc3339(),
             ephemeral_views=self._views(list(spec.get("ephemeralContainers") or []), by_name),
+            terminal=terminal,
         )
         if failed is not None:  # the kubelet failed the pod itself (reason, message)
             status.update(phase="Failed", reason=failed[0], message=failed[1])
@@ -649,6 +665,20 @@ class PodWorker:
         self.pod["status"] = status
 
     # ---- termination --------------------------------------------------------------------
+    async def _write_final_status(self, *, terminal: bool) -> None:
+        """The terminating pod's status (its readiness forced false); ``terminal``: after its
+        containers stopped. Best effort: the pod is being deleted either way."""
+        if self.gone or (self.pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+            return
+        try:
+            by_name = await self._containers()
+            spec = self.pod.get("spec") or {}
+            await self._write_status(
+                by_name, self._last_ips(), spec.get("initContainers") or [], terminal=terminal
+            )
+        except (CRIError, ApiError) as err:
+            log.warning("pod %s: terminating status not written: %s", self._key, err)
+
     async def _pre_stop(self, info: ContainerInfo, grace: int) -> None:
         """Run the container's preStop hook (if any) within the grace period."""
         spec = self.pod.get("spec") or {}
@@ -693,12 +723,18 @@ class PodWorker:
             )
 
     async def terminate(self) -> None:
+        """Stop the pod for good. Probes stop at once and the status says Ready=False before
+        any container is signalled; once they are stopped, the final status (terminated
+        container states, Ready=False, phase Succeeded or Failed) is written before the pod
+        object is deleted, so watchers see how it ended (upstream's syncTerminatingPod)."""
         grace = grace_period(self.pod)
         if not self.gone:
             self._event("Normal", "Killing", f"Stopping pod containers (grace period {grace}s)")
         self._stop_probes(set())
+        await self._write_final_status(terminal=False)
         containers = await self.ctx.runtime.list_containers({L.POD_UID: self.uid})
         await self._stop_in_order(containers, grace)
+        await self._write_final_status(terminal=True)
         sandboxes = await self.ctx.runtime.list_sandboxes({L.POD_UID: self.uid})
         for sb in sandboxes:
             with contextlib.suppress(CRIError):

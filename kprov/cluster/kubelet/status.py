@@ -258,13 +258,18 @@ def pod_status(
     host_ip: str,
     now: str,
     ephemeral_views: Sequence[ContainerView] = (),
+    terminal: bool = False,
 ) -> dict[str, Any]:
     """The whole ``status`` of the pod (old status is read from ``pod`` for continuity);
-    ephemeral containers are reported but never count for the phase or readiness."""
+    ephemeral containers are reported but never count for the phase or readiness.
+    ``terminal``: the pod was deleted and its containers stopped; nothing will restart, so the
+    phase is Succeeded when every container exited 0, else Failed (upstream's final status)."""
     spec = pod.get("spec") or {}
     old = pod.get("status") or {}
-    restart_policy = spec.get("restartPolicy", "Always")
+    restart_policy = "Never" if terminal else spec.get("restartPolicy", "Always")
     phase = pod_phase(restart_policy, init_views, app_views)
+    if terminal and phase not in ("Succeeded", "Failed"):
+        phase = "Failed"  # a container that never ran
     initialized = all(_init_done(v) for v in init_views)
     app_statuses = [
         container_status(v, "ContainerCreating" if initialized else "PodInitializing") for v in app_views

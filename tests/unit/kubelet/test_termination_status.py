@@ -1,0 +1,75 @@
+"""A deleted pod's status as watchers see it: Ready=False before any signal, then the final
+terminated states and phase before the object goes; a hostNetwork pod's IP is its node's."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from kprov.cluster.kubelet.context import KubeletContext
+from kprov.cluster.kubelet.podconfig import NodeSettings
+from kprov.cluster.kubelet.podworker import PodWorker
+from tests.unit.kubelet.fakes import FakeApi, FakeRuntime
+
+IMAGE = "kprov.local/busybox:1"
+
+
+def _pod(**spec: Any) -> dict[str, Any]:
+    return {
+        "metadata": {"name": "p", "namespace": "ns", "uid": "uid-1"},
+        "spec": {"terminationGracePeriodSeconds": 3, "containers": [{"name": "app", "image": IMAGE}], **spec},
+    }
+
+
+def _world(tmp_path: Path) -> tuple[KubeletContext, FakeRuntime, FakeApi]:
+    runtime, api = FakeRuntime(), FakeApi()
+    return KubeletContext(runtime, api, NodeSettings("n1"), tmp_path, "10.77.0.11"), runtime, api
+
+
+def _ready(status: dict[str, Any]) -> str:
+    return next(c["status"] for c in status["conditions"] if c["type"] == "Ready")
+
+
+async def test_deleted_pod_reports_unready_then_its_final_status_before_the_delete(tmp_path: Path) -> None:
+    ctx, runtime, api = _world(tmp_path)
+    pod = _pod()
+    worker = PodWorker(ctx, pod)
+    await worker.sync()
+    assert _ready(api.statuses[-1]) == "True"
+    written = len(api.statuses)
+    worker.update({**pod, "metadata": {**pod["metadata"], "deletionTimestamp": "now"}})
+    await worker.terminate()
+    unready, final = api.statuses[written:]
+    assert _ready(unready) == "False" and unready["phase"] == "Running"
+    assert unready["containerStatuses"][0]["ready"] is False
+    assert "running" in unready["containerStatuses"][0]["state"]
+    assert _ready(final) == "False" and final["phase"] == "Failed"  # killed: exit 137
+    assert final["containerStatuses"][0]["state"]["terminated"]["exitCode"] == 137
+    assert api.deleted == ["uid-1"]
+
+
+async def test_a_pod_gone_from_the_api_gets_no_status_writes(tmp_path: Path) -> None:
+    ctx, runtime, api = _world(tmp_path)
+    worker = PodWorker(ctx, _pod())
+    await worker.sync()
+    written = len(api.statuses)
+    worker.mark_gone()
+    await worker.terminate()
+    assert len(api.statuses) == written and api.deleted == []
+
+
+async def test_host_network_pod_has_its_nodes_ip(tmp_path: Path) -> None:
+    ctx, runtime, api = _world(tmp_path)
+    original = runtime.run_sandbox
+
+    async def no_ip(config: Any, runtime_handler: str = "") -> str:
+        sid = await original(config, runtime_handler)
+        from dataclasses import replace
+
+        runtime.sandboxes[sid] = replace(runtime.sandboxes[sid], ip="")
+        return sid
+
+    runtime.run_sandbox = no_ip  # type: ignore[method-assign]
+    await PodWorker(ctx, _pod(hostNetwork=True)).sync()
+    assert api.statuses[-1]["podIP"] == "10.77.0.11"
+    assert api.statuses[-1]["podIPs"] == [{"ip": "10.77.0.11"}]
