@@ -29,7 +29,7 @@ from pathlib import Path
 
 from kprov.images.host_tools import with_agnhost_tools, with_env_keeping_shell
 from kprov.images.oci import FileEntry, ImageSpec
-from kprov.images.recipes import BUSYBOX_PATH, busybox_files
+from kprov.images.recipes import BUSYBOX_PATH, PAUSE_ENTRYPOINT, busybox_files
 from kprov.pki.keypair import issue_cert, new_ca
 
 __all__ = [
@@ -96,7 +96,7 @@ def standin_recipe(repo: str, have_agnhost: bool) -> Recipe | None:
     if base == "busybox":
         return "busybox", "substitute", "Debian's static busybox"
     if base == "pause":
-        return "pause", "substitute", "kprov's pause (busybox sleep)"
+        return "pause", "substitute", "kprov's pause (busybox sh: exits on SIGTERM, reaps zombies)"
     if base == "httpd":
         return "httpd-standin", "stand-in", "busybox httpd serving /usr/local/apache2/htdocs on port 80"
     if base in ("nautilus", "kitten"):
@@ -136,7 +136,7 @@ def standin_spec(image: PlannedImage, roots: ImageRoots) -> ImageSpec | None:
     if image.recipe == "busybox":
         return ImageSpec(image.reference, files=plain, cmd=["/bin/sh"])
     if image.recipe == "pause":
-        return ImageSpec(image.reference, files=plain, entrypoint=["/bin/sleep", "infinity"])
+        return ImageSpec(image.reference, files=plain, entrypoint=list(PAUSE_ENTRYPOINT))
     if image.recipe == "agnhost":
         return ImageSpec(image.reference, files=rooted, entrypoint=["/agnhost"], cmd=["pause"])
     if image.recipe == "http-standin":

@@ -1,8 +1,11 @@
 """Ready-made image specs built from this machine's static busybox.
 
 ``busybox_image`` is a general test image (a shell and ~270 applets, /etc/passwd, /tmp);
-``pause_image`` is the pod sandbox image: the same files with ``sleep infinity`` as its
-entrypoint (the sandbox only has to hold the pod's namespaces open).
+``pause_image`` is the pod sandbox image: the same files with :data:`PAUSE_ENTRYPOINT`,
+which behaves as upstream's pause: it only holds the pod's namespaces open, exits 0 at once
+on SIGTERM or SIGINT (a plain ``sleep`` as PID 1 ignores them, so every delete of a pod
+running the image would wait out its grace period), and reaps the zombies a shared PID
+namespace hands it (busybox sh's ``wait`` collects any child, its own or an orphan).
 """
 
 from __future__ import annotations
@@ -12,9 +15,15 @@ from pathlib import Path
 
 from kprov.images.oci import FileEntry, ImageSpec
 
-__all__ = ["BUSYBOX_PATH", "busybox_files", "busybox_image", "pause_image"]
+__all__ = ["BUSYBOX_PATH", "PAUSE_ENTRYPOINT", "busybox_files", "busybox_image", "pause_image"]
 
 BUSYBOX_PATH = Path("/bin/busybox")
+# busybox's own sh (whatever /bin/sh is in the image): trap the stop signals, sleep in a
+# background job and wait for it, so a signal interrupts the wait at once.
+PAUSE_ENTRYPOINT = [
+    "/bin/busybox", "sh", "-c",
+    "trap 'kill $! 2>/dev/null; exit 0' TERM INT; while :; do sleep 2147483647 & wait; done",
+]
 BASE_DIRS = ("bin", "dev", "etc", "proc", "root", "sys", "usr", "usr/bin", "var")
 
 
@@ -43,4 +52,4 @@ def busybox_image(reference: str = "kprov.local/busybox:1", busybox: Path = BUSY
 
 
 def pause_image(reference: str = "kprov.local/pause:1", busybox: Path = BUSYBOX_PATH) -> ImageSpec:
-    return ImageSpec(reference=reference, files=busybox_files(busybox), entrypoint=["/bin/sleep", "infinity"])
+    return ImageSpec(reference=reference, files=busybox_files(busybox), entrypoint=list(PAUSE_ENTRYPOINT))

@@ -7,7 +7,8 @@ air-gapped cluster has none of them. kprov builds what it can from files on this
 that the registry role loads into each mirror:
 
 - busybox under its Docker Hub and e2e names, several tags: Debian's static busybox;
-- pause under registry.k8s.io's names and tags: busybox ``sleep infinity``;
+- pause under registry.k8s.io's names and tags: busybox sh holding the namespaces, exiting
+  on SIGTERM/SIGINT and reaping zombies as upstream's pause (kprov.images.recipes);
 - with an agnhost binary (``agnhost``): agnhost under its e2e name, and nginx/httpd as
   stand-ins (agnhost serving HTTP on port 80).
 """

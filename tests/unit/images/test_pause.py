@@ -1,0 +1,54 @@
+"""kprov's pause exits 0 on SIGTERM and SIGINT (a plain sleep as PID 1 ignores them)."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from kprov.images.recipes import BUSYBOX_PATH, PAUSE_ENTRYPOINT, pause_image
+
+
+def _started(busybox: str) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen([busybox, *PAUSE_ENTRYPOINT[1:]])
+    for _ in range(100):  # until the shell has its trap and its sleeping job
+        children = subprocess.run(["pgrep", "-P", str(process.pid)], capture_output=True, text=True)
+        if children.stdout.strip():
+            break
+        time.sleep(0.05)
+    return process
+
+
+def _dead(pid: str) -> bool:
+    for _ in range(100):
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (FileNotFoundError, ProcessLookupError):
+            return True
+        if state in ("Z", "X"):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_pause_exits_zero_on_stop_signals(sig: signal.Signals) -> None:
+    busybox = str(BUSYBOX_PATH) if BUSYBOX_PATH.is_file() else shutil.which("busybox")
+    if busybox is None or shutil.which("pgrep") is None:
+        pytest.skip("needs busybox and pgrep")
+    process = _started(busybox)
+    sleeper = subprocess.run(["pgrep", "-P", str(process.pid)], capture_output=True, text=True).stdout.split()
+    process.send_signal(sig)
+    assert process.wait(timeout=30) == 0
+    for pid in sleeper:  # its sleeping job went with it (gone, or a zombie awaiting init)
+        assert _dead(pid)
+
+
+def test_pause_image_uses_the_signal_aware_entrypoint() -> None:
+    if not BUSYBOX_PATH.is_file():
+        pytest.skip("needs busybox-static")
+    assert pause_image().entrypoint == PAUSE_ENTRYPOINT
