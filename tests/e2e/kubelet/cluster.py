@@ -2,10 +2,10 @@
 
 Control plane on this machine (etcd on loopback, kprov-apiserver bound to the lab bridge
 IP so the node can reach it, certificates from kprov.pki with that IP in the SANs); one lab
-host running containerd (config rendered from roles/container_runtime), a minimal bridge
-CNI config, the pause and busybox images built by kprov.images, kprov installed from the
-wheelhouse into /opt/kprov/venv, and kprov-kubelet as a systemd unit rendered from
-roles/kubelet. Everything is torn down by :meth:`NodeCluster.close`.
+host running containerd (config rendered from roles/container_runtime), kprov's own CNI
+config (bridge, host-local, portmap, loopback), the pause and busybox images built by
+kprov.images, kprov installed from the wheelhouse into /opt/kprov/venv, and kprov-kubelet
+as a systemd unit rendered from roles/kubelet. Everything is torn down by :meth:`NodeCluster.close`.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import jinja2
 import yaml
 
 from kprov.bundle import build_wheelhouse
+from kprov.cluster.network.cni import conflist
 from kprov.images import build_archive, busybox_image, pause_image
 from kprov.lab import Lab
 from kprov.lab.remote import upload
@@ -85,27 +86,9 @@ def render_role_template(role: str, template: str, overrides: dict[str, Any]) ->
 
 
 def cni_conflist(subnet: str) -> str:
-    return json.dumps(
-        {
-            "cniVersion": "0.4.0",
-            "name": "kprov-test",
-            "plugins": [
-                {
-                    "type": "bridge",
-                    "bridge": "cni0",
-                    "isGateway": True,
-                    "ipMasq": False,
-                    "ipam": {
-                        "type": "host-local",
-                        "ranges": [[{"subnet": subnet}]],
-                        "routes": [{"dst": "0.0.0.0/0"}],
-                    },
-                },
-                {"type": "loopback"},
-            ],
-        },
-        indent=2,
-    )
+    """The node's CNI config as kprov writes it (bridge, host-local, portmap for hostPorts,
+    loopback), for this test's subnet."""
+    return conflist(subnet, name="kprov-test")
 
 
 @dataclass
