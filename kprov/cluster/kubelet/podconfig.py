@@ -175,12 +175,12 @@ def sandbox_config(settings: NodeSettings, pod: Obj, attempt: int) -> pb.PodSand
     return config
 
 
-def _pid_mode(spec: Obj) -> int:
+def _pid_mode(spec: Obj) -> pb.NamespaceMode:
     """The node's PID namespace (hostPID), the pod's shared one (shareProcessNamespace, the
     sandbox's pause reaps its zombies), else each container's own."""
     if spec.get("hostPID"):
-        return int(pb.NODE)
-    return int(pb.POD) if spec.get("shareProcessNamespace") else int(pb.CONTAINER)
+        return pb.NODE
+    return pb.POD if spec.get("shareProcessNamespace") else pb.CONTAINER
 
 
 def _security(
