@@ -9,10 +9,12 @@ containers (``kubectl debug``) once each, in their target's PID namespace, and w
 computed status. Because nothing is remembered that the runtime does not hold, a restarted
 kubelet adopts running containers instead of restarting them.
 
-A pod being deleted (deletionTimestamp, or gone from the API) is terminated: running
-containers' preStop hooks run first, then containers get StopContainer with what is left of
-the grace period (SIGTERM, then SIGKILL), then sandbox, containers and volumes are removed
-and the pod object is deleted with grace 0. An exited container's status carries its
+A pod being deleted (deletionTimestamp, or gone from the API) is terminated: its probes
+stop and a status with readiness forced false is written first; running containers'
+preStop hooks run, then containers get StopContainer with what is left of the grace period
+(SIGTERM, then SIGKILL); the final status (terminated states, phase Succeeded/Failed) is
+written; then sandbox, containers and volumes are removed and the pod object is deleted
+with grace 0. An exited container's status carries its
 termination message (:mod:`.lifecycle`).
 
 A container whose start failed (image pull, CreateContainerConfigError, CreateContainerError,
