@@ -162,8 +162,12 @@ def test_over_its_memory_limit_a_container_is_oom_killed(node_cluster: NodeClust
     assert terminated["reason"] == "OOMKilled" and terminated["exitCode"] == 137
 
 
-def _watch_until_deleted(cluster: NodeCluster, ns: str, name: str) -> list[dict[str, Any]]:
-    """Every version of the pod a watcher sees, from now until it is deleted."""
+def _watch_until_deleted(
+    cluster: NodeCluster, ns: str, name: str, wait_unready: bool = True
+) -> list[dict[str, Any]]:
+    """Every version of the pod a watcher sees, from now until it is deleted; with
+    ``wait_unready``, ``kubectl wait --for=condition=Ready=false`` must succeed meanwhile (the
+    pod must still exist when it starts: its container should ignore SIGTERM)."""
     watcher = subprocess.Popen(
         ["kubectl", "--kubeconfig", str(cluster.admin_kubeconfig), "get", "pod", name, "-n", ns,
          "--watch", "--output-watch-events", "-o", "json"],
@@ -173,7 +177,7 @@ def _watch_until_deleted(cluster: NodeCluster, ns: str, name: str) -> list[dict[
         time.sleep(0.5)
         cluster.kubectl("delete", "pod", name, "-n", ns, "--wait=false")
         waited = cluster.kubectl("wait", "--for=condition=Ready=false", f"pod/{name}", "-n", ns,
-                                 "--timeout=30s", check=False)
+                                 "--timeout=30s", check=False) if wait_unready else None
         cluster.kubectl("wait", "--for=delete", f"pod/{name}", "-n", ns, "--timeout=60s", check=False)
         time.sleep(0.5)
     finally:
@@ -185,7 +189,8 @@ def _watch_until_deleted(cluster: NodeCluster, ns: str, name: str) -> list[dict[
         event, end = decoder.raw_decode(text)
         events.append(event)
         text = text[end:].strip()
-    assert waited.returncode == 0, f"kubectl wait --for=condition=Ready=false: {waited.stderr}"
+    if waited is not None:
+        assert waited.returncode == 0, f"kubectl wait --for=condition=Ready=false: {waited.stderr}"
     return [e["object"] for e in events if e.get("type") in ("ADDED", "MODIFIED")]
 
 
@@ -204,6 +209,6 @@ def test_pause_image_exits_at_once_on_sigterm(node_cluster: NodeCluster, host_po
     apply(node_cluster, host_pods, pod_manifest(
         "pause", [{"name": "pause", "image": PAUSE}], terminationGracePeriodSeconds=60))
     wait_for(node_cluster, host_pods, "pause", running)
-    last = _watch_until_deleted(node_cluster, host_pods, "pause")[-1]
+    last = _watch_until_deleted(node_cluster, host_pods, "pause", wait_unready=False)[-1]
     terminated = last["status"]["containerStatuses"][0]["state"]["terminated"]
     assert terminated["exitCode"] == 0 and last["status"]["phase"] == "Succeeded"
