@@ -15,7 +15,7 @@ from kprov.images.recipes import BUSYBOX_PATH, PAUSE_ENTRYPOINT, pause_image
 
 def _started(busybox: str) -> subprocess.Popen[bytes]:
     process = subprocess.Popen([busybox, *PAUSE_ENTRYPOINT[1:]])
-    for _ in range(100):  # until the shell has its trap and its sleeping job
+    for _ in range(600):  # until the shell has its trap and its sleeping job (slow when loaded)
         children = subprocess.run(["pgrep", "-P", str(process.pid)], capture_output=True, text=True)
         if children.stdout.strip():
             break
