@@ -2,6 +2,10 @@
 
 Design: the library never builds HTTP replies; it raises one of these and the server maps
 `code`/`reason`/`causes` to a `Status` object (`status_dict` does the mapping for it).
+The dict's keys come in the order of metav1.Status's Go struct (kind, apiVersion, metadata,
+status, message, reason, details, code; details: name, group, kind, uid, causes,
+retryAfterSeconds; a cause: reason, message, field) and empty fields are left out, as
+their ``omitempty`` tags do, so the JSON is kube-apiserver's to the byte.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ __all__ = [
     "InvalidError",
     "PatchError",
     "UnsupportedMediaType",
+    "status_details",
 ]
 
 
@@ -28,7 +33,8 @@ class Cause:
     message: str
 
     def as_dict(self) -> dict[str, str]:
-        return {"reason": self.reason, "message": self.message, "field": self.field}
+        pairs = (("reason", self.reason), ("message", self.message), ("field", self.field))
+        return {key: value for key, value in pairs if value}
 
     def __str__(self) -> str:
         return f"{self.field}: {self.message}" if self.field else self.message
@@ -47,22 +53,29 @@ class ApiError(Exception):
         return self.message
 
     def status_dict(self, details: dict[str, Any] | None = None) -> dict[str, Any]:
-        status: dict[str, Any] = {
-            "kind": "Status",
-            "apiVersion": "v1",
-            "metadata": {},
-            "status": "Failure",
-            "message": self.message,
-            "code": self.code,
-        }
+        status: dict[str, Any] = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure"}
+        if self.message:
+            status["message"] = self.message
         if self.reason:  # omitted when unknown, as kube-apiserver's omitempty does
             status["reason"] = self.reason
         merged = dict(details or {})
         if self.causes:
             merged["causes"] = [c.as_dict() for c in self.causes]
-        if merged:
-            status["details"] = merged
+        ordered = status_details(merged)
+        if ordered:
+            status["details"] = ordered
+        if self.code:
+            status["code"] = self.code
         return status
+
+
+_DETAIL_FIELDS = ("name", "group", "kind", "uid", "causes", "retryAfterSeconds")
+
+
+def status_details(details: dict[str, Any]) -> dict[str, Any]:
+    """``details`` as metav1.StatusDetails serializes: its fields in Go's struct order, the
+    empty ones (``"group": ""`` of a core kind, say) left out."""
+    return {key: details[key] for key in _DETAIL_FIELDS if details.get(key)}
 
 
 class PatchError(ApiError):

@@ -41,6 +41,7 @@ from kprov.cluster.apiserver.negotiation import (
     JSON,
     PATCH_TYPES,
     decode_body,
+    go_body,
     json_bytes,
     json_response,
     media_type,
@@ -165,7 +166,7 @@ async def _list(request: AnyRequest, ctx: ApiContext, info: ResourceInfo, ri: Re
         return object_response(request, {**listed, "items": result.items})
     head = json_bytes({"kind": info.list_kind, "apiVersion": info.api_version, "metadata": meta})
     encoded = b",".join(ctx.cache.encoded(_key_of(ctx, info, obj), obj) for obj in result.items)
-    return web.Response(body=head[:-1] + b',"items":[' + encoded + b"]}", content_type=JSON)
+    return web.Response(body=go_body(head[:-1] + b',"items":[' + encoded + b"]}"), content_type=JSON)
 
 
 def _key_of(ctx: ApiContext, info: ResourceInfo, obj: dict[str, Any]) -> str:

@@ -20,7 +20,7 @@ from kprov.cluster.apiserver.aggregated_discovery import RemoteGroup, aggregated
 from kprov.cluster.apiserver.aggregation import Aggregation
 from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.http1 import AnyRequest
-from kprov.cluster.apiserver.negotiation import json_bytes, json_response
+from kprov.cluster.apiserver.negotiation import go_body, json_bytes, json_response
 from kprov.cluster.apiserver.status import ApiError, method_not_supported
 
 __all__ = ["VERSION_INFO", "serve_discovery"]
@@ -104,7 +104,7 @@ def _aggregated(
     }
     if not core:
         body["items"].extend(aggregated_item(g) for g in remote or [])
-    return web.Response(body=json_bytes(body), headers={"Content-Type": content_type})
+    return web.Response(body=go_body(json_bytes(body)), headers={"Content-Type": content_type})
 
 
 def _legacy_resources(group: str, version: str, infos: list[ResourceInfo]) -> dict[str, Any]:

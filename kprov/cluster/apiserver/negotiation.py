@@ -8,6 +8,8 @@ Responses: protobuf when the Accept header prefers ``application/vnd.kubernetes.
 otherwise JSON (``application/json``) — client-go decodes by the response's Content-Type, so
 JSON is always understood. Error Statuses stay JSON. A Table is returned when the Accept
 header asks for ``as=Table`` (what kubectl's human-readable ``get`` does).
+A JSON reply body is what Go's ``json.Encoder`` writes (kube-apiserver's serializer): ``<``,
+``>``, ``&``, U+2028 and U+2029 escaped, and a newline after the value (``go_body``).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ __all__ = [
     "PATCH_TYPES",
     "PROTOBUF",
     "decode_body",
+    "go_body",
     "json_bytes",
     "json_response",
     "media_type",
@@ -56,8 +59,25 @@ def json_bytes(obj: Any) -> bytes:
     return orjson.dumps(obj)
 
 
+_GO_ESCAPES = (
+    (b"<", b"\\u003c"), (b">", b"\\u003e"), (b"&", b"\\u0026"),
+    ("\u2028".encode(), b"\\u2028"), ("\u2029".encode(), b"\\u2029"),
+)
+
+
+def go_body(encoded: bytes) -> bytes:
+    """Compact JSON bytes as Go's ``json.Encoder.Encode`` writes the same value: the
+    HTML-significant characters escaped (they occur only inside strings, so a plain
+    replacement is exact) and a trailing newline."""
+    for char, escaped in _GO_ESCAPES:
+        if char in encoded:
+            encoded = encoded.replace(char, escaped)
+    return encoded + b"\n"
+
+
 def json_response(obj: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(body=json_bytes(obj), status=status, content_type=JSON, headers=headers)
+    body = go_body(orjson.dumps(obj))
+    return web.Response(body=body, status=status, content_type=JSON, headers=headers)
 
 
 def wants_protobuf(request: AnyRequest) -> bool:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kprov.cluster.api.errors import ApiError, Cause
+from kprov.cluster.api.errors import ApiError, Cause, status_details
 from kprov.cluster.api.resources import ResourceInfo
 
 __all__ = [
@@ -45,9 +45,7 @@ def status_body(error: ApiError) -> dict[str, Any]:
 
 
 def success_status(info: ResourceInfo, name: str, uid: str = "") -> dict[str, Any]:
-    details: dict[str, Any] = {"name": name, "group": info.group, "kind": info.resource}
-    if uid:
-        details["uid"] = uid
+    details = status_details({"name": name, "group": info.group, "kind": info.resource, "uid": uid})
     return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details}
 
 

@@ -1,0 +1,63 @@
+"""Replies kube-apiserver v1.32 gives to the byte, and the smaller API behaviours of issue 53
+(base64 as Go decodes it, server-side apply of maps, 404 for writes to a deleted pod)."""
+
+from __future__ import annotations
+
+import json
+import ssl
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tests.integration.apiserver._http import ssl_context
+
+Raw = Callable[..., tuple[int, bytes]]
+
+
+@pytest.fixture
+def raw(control_plane: Any) -> Raw:
+    """``raw(method, path, body=None, content_type=...)`` -> (status, body bytes), as admin."""
+    context: ssl.SSLContext = ssl_context(control_plane.admin_kubeconfig, control_plane.ca_file)
+
+    def call(
+        method: str, path: str, body: bytes | None = None, content_type: str = "application/json"
+    ) -> tuple[int, bytes]:
+        headers = {"Content-Type": content_type} if body is not None else {}
+        req = urllib.request.Request(control_plane.server + path, data=body, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(req, context=context, timeout=30) as reply:
+                return int(reply.status), bytes(reply.read())
+        except urllib.error.HTTPError as exc:
+            return int(exc.code), bytes(exc.read())
+
+    return call
+
+
+def test_get_of_a_missing_pod_is_kube_apiservers_404_to_the_byte(raw: Raw, namespace: str) -> None:
+    status, body = raw("GET", f"/api/v1/namespaces/{namespace}/pods/missing")
+    assert status == 404
+    assert body == (
+        b'{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",'
+        b'"message":"pods \\"missing\\" not found","reason":"NotFound",'
+        b'"details":{"name":"missing","kind":"pods"},"code":404}\n'
+    )
+
+
+def test_unknown_path_404_keeps_empty_details(raw: Raw) -> None:
+    status, body = raw("GET", "/no/such/path")
+    assert status == 404
+    assert body == (
+        b'{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",'
+        b'"message":"the server could not find the requested resource","reason":"NotFound",'
+        b'"details":{},"code":404}\n'
+    )
+
+
+def test_json_object_replies_end_with_a_newline(raw: Raw, namespace: str) -> None:
+    status, body = raw("GET", f"/api/v1/namespaces/{namespace}")
+    assert status == 200 and body.endswith(b"}\n")
+    status, body = raw("GET", f"/api/v1/namespaces/{namespace}/configmaps")
+    assert status == 200 and body.endswith(b"]}\n") and json.loads(body)["kind"] == "ConfigMapList"

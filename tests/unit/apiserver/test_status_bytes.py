@@ -1,0 +1,64 @@
+"""Status replies are kube-apiserver's bytes: metav1.Status's Go field order, empty fields
+left out, Go's HTML escapes and the json.Encoder's trailing newline."""
+
+from __future__ import annotations
+
+import orjson
+
+from kprov.cluster.api.errors import Cause
+from kprov.cluster.api.resources import REGISTRY, ResourceInfo
+from kprov.cluster.apiserver.negotiation import go_body
+from kprov.cluster.apiserver.status import forbidden, invalid, not_found, status_body, success_status
+
+
+def _info(group: str, resource: str) -> ResourceInfo:
+    info = REGISTRY.get(group, "v1", resource)
+    assert info is not None
+    return info
+
+
+PODS = _info("", "pods")
+DEPLOYMENTS = _info("apps", "deployments")
+
+
+def _wire(body: dict[str, object]) -> bytes:
+    return go_body(orjson.dumps(body))
+
+
+def test_not_found_on_a_core_kind_is_upstreams_bytes() -> None:
+    # metav1.Status: kind, apiVersion, metadata, status, message, reason, details, code;
+    # StatusDetails: name, group (omitempty: left out for the core group), kind.
+    expected = (
+        b'{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",'
+        b'"message":"pods \\"web\\" not found","reason":"NotFound",'
+        b'"details":{"name":"web","kind":"pods"},"code":404}\n'
+    )
+    assert _wire(status_body(not_found(PODS, "web"))) == expected
+
+
+def test_group_follows_name_in_details() -> None:
+    body = status_body(not_found(DEPLOYMENTS, "web"))
+    assert list(body) == ["kind", "apiVersion", "metadata", "status", "message", "reason", "details", "code"]
+    assert list(body["details"].items()) == [("name", "web"), ("group", "apps"), ("kind", "deployments")]
+
+
+def test_causes_come_after_kind_and_drop_empty_fields() -> None:
+    error = invalid(PODS, "web", [Cause("", "FieldValueRequired", "Required value")])
+    details = status_body(error)["details"]
+    assert list(details) == ["name", "kind", "causes"]
+    assert details["causes"] == [{"reason": "FieldValueRequired", "message": "Required value"}]
+
+
+def test_forbidden_without_name_has_group_and_kind_only() -> None:
+    body = status_body(forbidden("u", "list", "pods", "", "ns"))
+    assert body["details"] == {"kind": "pods"}
+
+
+def test_success_status_omits_the_empty_group() -> None:
+    body = success_status(PODS, "web", "u-1")
+    assert body["details"] == {"name": "web", "kind": "pods", "uid": "u-1"}
+
+
+def test_go_body_escapes_html_characters_and_ends_with_a_newline() -> None:
+    raw = go_body(orjson.dumps({"m": "a<b>&c\u2028"}))
+    assert raw == b'{"m":"a\\u003cb\\u003e\\u0026c\\u2028"}\n'
