@@ -23,6 +23,8 @@ import orjson
 from kprov.cluster.api._rbac_kinds import default_binding
 from kprov.cluster.api.apiregistration import default_apiservice
 from kprov.cluster.api.crd import default_crd
+from kprov.cluster.api.errors import ApiError
+from kprov.cluster.api.go_base64 import GoBase64Error, byte_fields_of, canonical_base64
 from kprov.cluster.api.objects import parse_quantity
 from kprov.cluster.api.resources import ResourceInfo
 
@@ -473,6 +475,29 @@ def _namespace(obj: dict[str, Any]) -> None:
 
 def _secret(obj: dict[str, Any]) -> None:
     _set(obj, "type", "Opaque")
+    _byte_maps(obj, "Secret")
+
+
+def _configmap(obj: dict[str, Any]) -> None:
+    _byte_maps(obj, "ConfigMap")
+
+
+def _byte_maps(obj: dict[str, Any], kind: str) -> None:
+    """The kind's ``map[string][]byte`` values as kube stores them once decoded: base64
+    wrapped over lines is taken (Go skips CR/LF) and kept on one line; a value Go cannot
+    decode is the decoder's 400."""
+    for section in byte_fields_of("", kind):
+        values = obj.get(section)
+        if not isinstance(values, dict):
+            continue
+        for key, value in values.items():
+            if isinstance(value, str):
+                try:
+                    values[key] = canonical_base64(value)
+                except GoBase64Error as exc:
+                    raise ApiError(
+                        f'{kind} in version "v1" cannot be handled as a {kind}: {exc}', 400, "BadRequest"
+                    ) from None
 
 
 def _event(obj: dict[str, Any]) -> None:
@@ -547,6 +572,7 @@ _BY_KIND: dict[tuple[str, str], Callable[[dict[str, Any]], None]] = {
     ("", "Service"): _service,
     ("", "Namespace"): _namespace,
     ("", "Secret"): _secret,
+    ("", "ConfigMap"): _configmap,
     ("", "Event"): _event,
     ("", "Endpoints"): _endpoints,
     ("", "Node"): _node,

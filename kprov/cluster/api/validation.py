@@ -8,8 +8,6 @@ in `InvalidError`. Validation runs after defaults, as the real server does.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import re
 from collections.abc import Callable, Sequence
@@ -37,6 +35,7 @@ from kprov.cluster.api.apiregistration import name_errors as apiservice_name_err
 from kprov.cluster.api.apiregistration import validate_apiservice
 from kprov.cluster.api.crd import validate_crd
 from kprov.cluster.api.errors import Cause
+from kprov.cluster.api.go_base64 import go_std_decode
 from kprov.cluster.api.names import (
     dns1123_label_errors,
     dns1123_subdomain_errors,
@@ -371,8 +370,8 @@ def _secret(errors: Errors, obj: dict[str, Any], old: dict[str, Any] | None) -> 
     _config_keys(errors, obj, ("data", "stringData"))
     for key, value in (obj.get("data") or {}).items():
         try:
-            base64.b64decode(str(value), validate=True)
-        except (binascii.Error, ValueError):
+            go_std_decode(str(value))
+        except ValueError:
             errors.invalid(f"data[{key}]", "<secret contents redacted>", "illegal base64 data")
     data = {**(obj.get("data") or {}), **(obj.get("stringData") or {})}
     for key in _SECRET_REQUIRED_KEYS.get(str(obj.get("type")), ()):

@@ -61,3 +61,21 @@ def test_json_object_replies_end_with_a_newline(raw: Raw, namespace: str) -> Non
     assert status == 200 and body.endswith(b"}\n")
     status, body = raw("GET", f"/api/v1/namespaces/{namespace}/configmaps")
     assert status == 200 and body.endswith(b"]}\n") and json.loads(body)["kind"] == "ConfigMapList"
+
+
+def _secret(name: str, value: str) -> bytes:
+    return json.dumps(
+        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}, "data": {"k": value}}
+    ).encode()
+
+
+def test_secret_base64_wrapped_over_lines_is_accepted_as_go_decodes_it(raw: Raw, namespace: str) -> None:
+    status, body = raw("POST", f"/api/v1/namespaces/{namespace}/secrets", _secret("wrapped", "aGVs\nbG8=\n"))
+    assert status == 201, body
+    status, body = raw("GET", f"/api/v1/namespaces/{namespace}/secrets/wrapped")
+    assert json.loads(body)["data"] == {"k": "aGVsbG8="}
+    status, body = raw("POST", f"/api/v1/namespaces/{namespace}/secrets", _secret("bad", "aGVsbG8"))
+    assert status == 400
+    assert json.loads(body)["message"] == (
+        'Secret in version "v1" cannot be handled as a Secret: illegal base64 data at input byte 4'
+    )
