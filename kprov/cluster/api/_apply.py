@@ -85,7 +85,11 @@ def server_side_apply(
     others = [(entry, paths - taken) for entry, paths in others]
     result = _merge(live, applied, root_type(info))
     still_owned = set().union(*(paths for _, paths in others)) if others else set()
-    for path in sorted(previous - applied_paths - still_owned, key=lambda p: (p[-1] != ".", -len(p))):
+    # A field owned before as a whole (``data: {}``) that now holds owned fields
+    # (``data: {a: "3"}``) stays: only what no kept path lies under is removed.
+    kept_parents = {path[:end] for path in applied_paths | still_owned for end in range(1, len(path))}
+    dropped = previous - applied_paths - still_owned - kept_parents
+    for path in sorted(dropped, key=lambda p: (p[-1] != ".", -len(p))):
         _remove(result, path)
     result.setdefault("apiVersion", expected)
     result.setdefault("kind", info.kind)

@@ -79,3 +79,11 @@ def test_secret_base64_wrapped_over_lines_is_accepted_as_go_decodes_it(raw: Raw,
     assert json.loads(body)["message"] == (
         'Secret in version "v1" cannot be handled as a Secret: illegal base64 data at input byte 4'
     )
+
+
+def test_server_side_apply_of_an_empty_map_then_a_key_keeps_the_key(kubectl: Any, namespace: str) -> None:
+    manifest = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ssa}\ndata: %s\n"
+    for data in ("{}", '{a: "3"}'):
+        kubectl("apply", "--server-side", "-n", namespace, "-f", "-", input=manifest % data)
+    shown = kubectl("get", "configmap", "ssa", "-n", namespace, "-o", "jsonpath={.data}").stdout
+    assert json.loads(shown) == {"a": "3"}

@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from kprov.cluster.api._apply import server_side_apply
 from kprov.cluster.api.errors import ConflictError, PatchError
 from kprov.cluster.api.managed_fields import from_fields_v1, paths_of, record_update, to_fields_v1
 from kprov.cluster.api.patch import APPLY_PATCH, apply_patch
@@ -131,3 +132,13 @@ def test_yaml_body_and_fields_v1_round_trip():
     assert obj["spec"]["replicas"] == 1
     paths = paths_of(config(replicas=1), "apps.Deployment")
     assert from_fields_v1(to_fields_v1(paths)) == paths
+
+
+def test_map_applied_empty_then_with_a_key_keeps_the_key():
+    configmaps = REGISTRY.get("", "v1", "configmaps")
+    empty = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {}}
+    filled = {**empty, "data": {"a": "3"}}
+    first = server_side_apply(configmaps, None, empty, "m", force=False, now="t")
+    second = server_side_apply(configmaps, first, filled, "m", force=False, now="t")
+    assert second["data"] == {"a": "3"}
+    assert server_side_apply(configmaps, second, empty, "m", force=False, now="t")["data"] == {}
