@@ -8,6 +8,7 @@ from kprov.cluster.api.defaults import apply_defaults
 from kprov.cluster.api.errors import ApiError
 from kprov.cluster.api.go_base64 import canonical_base64, go_std_decode
 from kprov.cluster.api.resources import REGISTRY
+from kprov.cluster.api.validation import validate
 
 
 def test_line_breaks_are_skipped() -> None:
@@ -41,3 +42,12 @@ def test_configmap_binary_data_go_cannot_decode_is_a_400() -> None:
     assert str(caught.value) == (
         'ConfigMap in version "v1" cannot be handled as a ConfigMap: illegal base64 data at input byte 4'
     )
+
+
+def test_validation_alone_still_refuses_undecodable_secret_data() -> None:
+    info = REGISTRY.get("", "v1", "secrets")
+    assert info is not None
+    causes = validate(info, {"metadata": {"name": "s", "namespace": "d"}, "data": {"k": "!!notbase64"}})
+    assert [str(c) for c in causes] == [
+        'data[k]: Invalid value: "<secret contents redacted>": illegal base64 data'
+    ]
