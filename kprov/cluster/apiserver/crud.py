@@ -17,6 +17,7 @@ from aiohttp import web
 
 from kprov.cluster.api.protobuf_encode import encodable
 from kprov.cluster.api.resources import ResourceInfo
+from kprov.cluster.api.status_zeros import fill_status_zeros
 from kprov.cluster.apiserver import (
     _lib,
     admission,
@@ -191,6 +192,7 @@ async def create_object(
     _lib.validate(info, obj, None)
     await podsecurity.validate(ctx, info, "CREATE", obj, None)  # after mutation, before validating webhooks
     await webhooks.validate(ctx, info, "CREATE", obj, None, dry_run=dry_run)
+    fill_status_zeros(info, obj)
     name = obj["metadata"]["name"]
     if request is not None and not obj["metadata"].get("managedFields"):
         _lib.record_update(info, None, obj, request.query.get("fieldManager", ""))
@@ -251,6 +253,7 @@ async def guaranteed_update(
             _lib.validate(info, new, shown, subresource)
             await podsecurity.validate(ctx, info, "UPDATE", new, shown, subresource)
             await webhooks.validate(ctx, info, "UPDATE", new, shown, subresource=subresource, dry_run=dry_run)
+            fill_status_zeros(info, new)
             new = await conversion.to_storage(ctx, info, new)
         except ApiError:
             if not fresh:

@@ -87,3 +87,25 @@ def test_server_side_apply_of_an_empty_map_then_a_key_keeps_the_key(kubectl: Any
         kubectl("apply", "--server-side", "-n", namespace, "-f", "-", input=manifest % data)
     shown = kubectl("get", "configmap", "ssa", "-n", namespace, "-o", "jsonpath={.data}").stdout
     assert json.loads(shown) == {"a": "3"}
+
+
+_TEMPLATE = {
+    "metadata": {"labels": {"app": "z"}},
+    "spec": {"containers": [{"name": "c", "image": "registry.k8s.io/pause:3.10"}]},
+}
+
+
+def test_new_statefulset_and_daemonset_carry_the_zero_counts(raw: Raw, namespace: str) -> None:
+    selector = {"matchLabels": {"app": "z"}}
+    sts = {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "z"},
+           "spec": {"selector": selector, "serviceName": "z", "replicas": 0, "template": _TEMPLATE}}
+    ds = {"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "z"},
+          "spec": {"selector": selector, "template": _TEMPLATE}}
+    status, body = raw("POST", f"/apis/apps/v1/namespaces/{namespace}/statefulsets", json.dumps(sts).encode())
+    assert status == 201, body
+    assert json.loads(body)["status"] == {"replicas": 0, "availableReplicas": 0}
+    status, body = raw("POST", f"/apis/apps/v1/namespaces/{namespace}/daemonsets", json.dumps(ds).encode())
+    assert status == 201, body
+    assert json.loads(body)["status"] == {
+        "currentNumberScheduled": 0, "numberMisscheduled": 0, "desiredNumberScheduled": 0, "numberReady": 0,
+    }
