@@ -323,7 +323,7 @@ def bootstrap_cluster_roles() -> list[dict[str, Any]]:
         _role(
             "system:kprov:metrics-server",
             [
-                _rule([""], ["nodes"], ["get", "list"]),
+                _rule([""], ["nodes", "pods"], ["get", "list"]),
                 _rule(["apiregistration.k8s.io"], ["apiservices"], ["create"]),
                 _rule(
                     ["apiregistration.k8s.io"], ["apiservices"], ["get", "update"], ["v1beta1.metrics.k8s.io"]

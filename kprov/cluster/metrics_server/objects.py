@@ -10,7 +10,7 @@ metrics-server writes them: CPU in nanocores (``123456n``), memory (working set)
 from __future__ import annotations
 
 import datetime
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 __all__ = ["GROUP", "VERSION", "answer", "discovery_document", "node_metrics", "pod_metrics"]
@@ -87,10 +87,21 @@ def _not_found(resource: str, name: str) -> tuple[int, dict[str, Any]]:
                  "details": {"name": name, "group": GROUP, "kind": resource}, "code": 404}
 
 
+def _ref(pod: Mapping[str, Any]) -> tuple[str, str]:
+    ref = pod.get("podRef") or {}
+    return str(ref.get("namespace", "")), str(ref.get("name", ""))
+
+
 def answer(
-    summaries: Mapping[str, Mapping[str, Any]], resource: str, namespace: str, name: str
+    summaries: Mapping[str, Mapping[str, Any]],
+    resource: str,
+    namespace: str,
+    name: str,
+    existing_pods: Collection[tuple[str, str]] | None = None,
 ) -> tuple[int, dict[str, Any]]:
-    """(status, body) for a get (``name``) or list of ``resource`` (nodes or pods)."""
+    """(status, body) for a get (``name``) or list of ``resource`` (nodes or pods).
+    ``existing_pods``: the (namespace, name) of the pods the API server listed (with the
+    request's selectors); a pod a kubelet still reports but not listed is left out."""
     api_version = f"{GROUP}/{VERSION}"
     if resource == "nodes":
         items = [node_metrics(n, summaries[n]) for n in sorted(summaries) if not name or n == name]
@@ -100,7 +111,8 @@ def answer(
         return 200, {"kind": "NodeMetricsList", "apiVersion": api_version, "metadata": {}, "items": items}
     pods = [
         pod_metrics(p) for doc in summaries.values() for p in doc.get("pods") or []
-        if not namespace or (p.get("podRef") or {}).get("namespace") == namespace
+        if (not namespace or (p.get("podRef") or {}).get("namespace") == namespace)
+        and (existing_pods is None or _ref(p) in existing_pods)
     ]
     pods.sort(key=lambda p: (p["metadata"]["namespace"], p["metadata"]["name"]))
     if name:

@@ -7,7 +7,9 @@ trusts the front-proxy CA only (:mod:`.auth`). Routes, as metrics-server serves 
 ``/healthz``, ``/livez``, ``/readyz`` (no authentication). Every API request is
 authenticated from the request headers, authorized by SubjectAccessReview, and answered
 from the kubelets' summaries fetched for it (:mod:`.scrape`), listed nodes coming from the
-API server.
+API server. Lists honour ``labelSelector`` and ``fieldSelector`` as metrics-server's do: the
+pods (nodes) are listed from the API server with them, and only those listed are reported,
+so a pod deleted a moment ago is gone from the answer at once.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from kprov.cluster.client.resources import NODES
+from kprov.cluster.client.resources import NODES, PODS
 from kprov.cluster.client.rest import ApiClient
 from kprov.cluster.metrics_server import objects, scrape
 from kprov.cluster.metrics_server.auth import Authorizer, RequestHeaderConfig, caller_from
@@ -94,11 +96,24 @@ class MetricsApp:
             where = f' in the namespace "{namespace}"' if namespace else ""
             return _status(403, "Forbidden", f'{resource}.{objects.GROUP} is forbidden: User "{caller.name}" '
                            f'cannot {verb} resource "{resource}" in API group "{objects.GROUP}"{where}')
-        nodes, _ = await self.client.list_all(NODES)
+        labels = request.query.get("labelSelector") or None
+        fields = request.query.get("fieldSelector") or None
+        if resource == "nodes" and not name:
+            nodes, _ = await self.client.list_all(NODES, label_selector=labels, field_selector=fields)
+        else:
+            nodes, _ = await self.client.list_all(NODES)
         if resource == "nodes" and name:
             nodes = [n for n in nodes if n["metadata"]["name"] == name]
+        pods: set[tuple[str, str]] | None = None
+        if resource == "pods":
+            label_selector = None if name else labels
+            field_selector = f"metadata.name={name}" if name else fields
+            listed, _ = await self.client.list_all(
+                PODS, namespace or None, label_selector=label_selector, field_selector=field_selector
+            )
+            pods = {(p["metadata"].get("namespace", ""), p["metadata"]["name"]) for p in listed}
         if self.session is None:
             self.session = aiohttp.ClientSession()
         docs = await scrape.summaries(self.session, nodes, self.kubelet_ssl)
-        code, body = objects.answer(docs, resource, namespace, name)
+        code, body = objects.answer(docs, resource, namespace, name, existing_pods=pods)
         return web.json_response(body, status=code)

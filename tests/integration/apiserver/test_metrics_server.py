@@ -27,11 +27,15 @@ from ._http import request, ssl_context
 SUMMARY = {
     "node": {"nodeName": "metrics-node", "cpu": {"time": "2026-01-01T00:00:00Z", "usageNanoCores": 250000000},
              "memory": {"time": "2026-01-01T00:00:00Z", "workingSetBytes": 512 * 1024 * 1024}},
-    "pods": [{"podRef": {"name": "busy", "namespace": "default", "uid": "u"},
+    "pods": [{"podRef": {"name": name, "namespace": "default", "uid": name},
               "cpu": {"time": "2026-01-01T00:00:00Z", "usageNanoCores": 1000},
               "containers": [{"name": "c", "cpu": {"usageNanoCores": 1000},
-                              "memory": {"workingSetBytes": 4096}}]}],
+                              "memory": {"workingSetBytes": 4096}}]}
+             for name in ("busy", "quiet", "gone")],
 }
+# The API server has pods busy (app=busy) and quiet (app=quiet); "gone" is only in the
+# kubelet's summary (a pod deleted since), so the metrics API must not report it.
+_API_PODS = ("busy", "quiet")
 
 
 class _Kubelet(BaseHTTPRequestHandler):
@@ -69,6 +73,12 @@ def metrics_server(control_plane) -> Iterator[None]:  # type: ignore[no-untyped-
     code, _, body = request(control_plane.server, admin, "PUT", "/api/v1/nodes/metrics-node/status",
                             json.dumps(node).encode())
     assert code == 200, body
+    for name in _API_PODS:
+        pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": {"app": name}},
+               "spec": {"containers": [{"name": "c", "image": "registry.k8s.io/pause:3.10"}]}}
+        code, _, body = request(control_plane.server, admin, "POST", "/api/v1/namespaces/default/pods",
+                                json.dumps(pod).encode())
+        assert code == 201, body
     port = free_port()
     kubeconfig = control_plane.kubeconfig_for("system:kprov:metrics-server")
     log = (work / "log").open("w")
@@ -100,6 +110,8 @@ def metrics_server(control_plane) -> Iterator[None]:  # type: ignore[no-untyped-
         process.terminate()
         process.wait(10)
         kubelet.shutdown()
+        for name in _API_PODS:
+            request(control_plane.server, admin, "DELETE", f"/api/v1/namespaces/default/pods/{name}")
         request(control_plane.server, admin, "DELETE", "/api/v1/nodes/metrics-node")
         request(control_plane.server, admin, "DELETE",
                 "/apis/apiregistration.k8s.io/v1/apiservices/v1beta1.metrics.k8s.io")
@@ -130,3 +142,24 @@ def test_a_user_without_rbac_is_refused(control_plane, metrics_server):
     stranger = ssl_context(control_plane.kubeconfig_for("metrics-stranger"), control_plane.ca_file)
     code, _, _ = request(control_plane.server, stranger, "GET", "/apis/metrics.k8s.io/v1beta1/nodes")
     assert code == 403
+
+
+def _pod_names(kubectl, query: str) -> list[str]:  # type: ignore[no-untyped-def]
+    path = "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods" + query
+    return [i["metadata"]["name"] for i in json.loads(kubectl("get", "--raw", path).stdout)["items"]]
+
+
+def test_pod_metrics_honour_selectors_and_leave_out_pods_not_in_the_api(metrics_server, kubectl):
+    assert _pod_names(kubectl, "") == ["busy", "quiet"]
+    assert _pod_names(kubectl, "?labelSelector=app%3Dbusy") == ["busy"]
+    assert _pod_names(kubectl, "?fieldSelector=metadata.name%3Dquiet") == ["quiet"]
+    top = kubectl("top", "pods", "-n", "default", "-l", "app=quiet").stdout
+    assert "quiet" in top and "busy" not in top
+    gone = "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods/gone"
+    missing = kubectl("get", "--raw", gone, check=False)
+    assert missing.returncode != 0 and 'pods.metrics.k8s.io "gone" not found' in missing.stderr
+
+
+def test_node_metrics_honour_the_label_selector(metrics_server, kubectl):
+    path = "/apis/metrics.k8s.io/v1beta1/nodes?labelSelector=kprov-test%3Dabsent"
+    assert json.loads(kubectl("get", "--raw", path).stdout)["items"] == []
