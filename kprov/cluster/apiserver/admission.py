@@ -14,6 +14,7 @@
   it does not exist (:mod:`.runtimeclass_admission`).
 - Claims get the default StorageClass; claims and volumes their protection finalizers
   (:mod:`.storage_admission`).
+- Nodes update only pods bound to themselves (NodeRestriction's check on pods/status).
 - Services get a ClusterIP and NodePorts from :mod:`.allocators`; deleting a Service
   releases them.
 """
@@ -38,7 +39,14 @@ from kprov.cluster.apiserver.escalation import check_escalation
 from kprov.cluster.apiserver.status import StatusError, already_exists
 from kprov.cluster.apiserver.tokens import user_info
 
-__all__ = ["after_delete", "after_failed_create", "after_write", "before_create", "before_update"]
+__all__ = [
+    "after_delete",
+    "after_failed_create",
+    "after_write",
+    "before_create",
+    "before_delete",
+    "before_update",
+]
 
 
 def _allocators(ctx: ApiContext) -> Allocators | None:
@@ -110,9 +118,38 @@ async def before_create(ctx: ApiContext, info: ResourceInfo, obj: dict[str, Any]
             await allocators.allocate_service(obj, dry_run)
 
 
+def _node_of_request() -> str:
+    """The node name when a node (``system:node:<name>`` in ``system:nodes``) makes the request."""
+    user = REQUEST_USER.get()
+    if user is None or not user.name.startswith("system:node:") or "system:nodes" not in user.groups:
+        return ""
+    return user.name[len("system:node:") :]
+
+
+def _node_restriction(info: ResourceInfo, old: dict[str, Any], action: str) -> None:
+    """NodeRestriction: a node writes only pods bound to itself (the authorizer let through a
+    write to a pod its cache did not hold, so the 404 of a deleted pod is the handler's)."""
+    node = _node_of_request()
+    if not node or info.group != "" or info.resource != "pods":
+        return
+    if (old.get("spec") or {}).get("nodeName") != node:
+        name = str((old.get("metadata") or {}).get("name", ""))
+        raise StatusError(
+            f'pods "{name}" is forbidden: node "{node}" can only {action} with spec.nodeName set to itself',
+            403,
+            "Forbidden",
+            {"name": name, "kind": "pods"},
+        )
+
+
+def before_delete(info: ResourceInfo, obj: dict[str, Any]) -> None:
+    _node_restriction(info, obj, "delete pods")
+
+
 async def before_update(
     ctx: ApiContext, info: ResourceInfo, old: dict[str, Any], new: dict[str, Any], dry_run: bool = False
 ) -> None:
+    _node_restriction(info, old, "update pod status for pods")
     if info.group == "rbac.authorization.k8s.io":
         check_escalation(authorizer_of(ctx), REQUEST_USER.get(), info, new)
     if info.group == "apiextensions.k8s.io":

@@ -11,8 +11,10 @@ proxies, DNS and every authenticated user their rights. Like upstream's union au
 - nodes (``system:node:<name>`` in ``system:nodes``), the Node authorizer's restriction: read
   nodes, pods, services, endpoints, endpointslices; read the secrets/configmaps referenced by
   pods bound to that node only; write only its own Node (and status), its own Lease in
-  kube-node-lease, events, and pods/status (and delete) of pods bound to it; request tokens
-  (serviceaccounts/token) of the ServiceAccounts its pods run as.
+  kube-node-lease, events, and pods/status (and delete) of pods bound to it (or of pods that
+  do not exist: the write answers 404 as upstream's, and admission checks the binding of
+  the pod it finds); request tokens (serviceaccounts/token) of the ServiceAccounts its pods
+  run as.
 - ``impersonate`` (Impersonate-* headers, see impersonation.py): only as RBAC grants it.
 Everything else is denied (403 with the real server's wording, see status.forbidden).
 """
@@ -113,8 +115,10 @@ def _node_allows(node: str, ri: RequestInfo, cache: WatchCache) -> bool:
         if verb in ("create",) and not sub:
             return True  # mirror pods
         if sub in ("status", "") and verb in ("update", "patch", "delete", "get"):
+            # A pod that is gone is the handler's 404, as upstream (its Node rules allow these
+            # verbs and NodeRestriction admission, which needs the pod, checks the binding).
             pod = cache.get(f"/registry/pods/{ri.namespace}/{ri.name}")
-            return pod is not None and (pod.get("spec") or {}).get("nodeName") == node
+            return pod is None or (pod.get("spec") or {}).get("nodeName") == node
         return False
     return verb in _READ and res in _NODE_READ and not sub
 

@@ -331,6 +331,7 @@ async def delete_object(
             )
         if pre.get("resourceVersion") and str(pre["resourceVersion"]) != str(current.revision):
             raise conflict(info, name, _MODIFIED)
+        admission.before_delete(info, current.obj)
         await webhooks.validate(ctx, info, "DELETE", None, current.obj, dry_run=dry_run)
         obj = current.obj
         if policy in ("Foreground", "Orphan"):

@@ -98,13 +98,16 @@ class KubeletApi:
                 PODS, name, {"status": status}, ns, patch_type="merge", subresource="status"
             )
         except NotFound:
-            return
+            return  # deleted meanwhile: upstream's status manager skips it too
         except ApiError as err:
             if err.code not in (405, 415):
                 raise
+        try:
             current = await self.client.get(PODS, name, ns)
             current["status"] = status
             await self.client.update_status(PODS, current)
+        except NotFound:
+            return
 
     async def delete_pod(self, pod: Obj) -> None:
         meta = pod.get("metadata") or {}

@@ -109,3 +109,49 @@ def test_new_statefulset_and_daemonset_carry_the_zero_counts(raw: Raw, namespace
     assert json.loads(body)["status"] == {
         "currentNumberScheduled": 0, "numberMisscheduled": 0, "desiredNumberScheduled": 0, "numberReady": 0,
     }
+
+
+def _node_client(control_plane: Any, node: str) -> Raw:
+    context = ssl_context(control_plane.node_kubeconfig(node), control_plane.ca_file)
+
+    def call(method: str, path: str, body: bytes | None = None,
+             content_type: str = "application/strategic-merge-patch+json") -> tuple[int, bytes]:
+        headers = {"Content-Type": content_type} if body is not None else {}
+        req = urllib.request.Request(control_plane.server + path, data=body, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(req, context=context, timeout=30) as reply:
+                return int(reply.status), bytes(reply.read())
+        except urllib.error.HTTPError as exc:
+            return int(exc.code), bytes(exc.read())
+
+    return call
+
+
+def test_a_node_writing_a_deleted_pod_hears_404_not_403(control_plane: Any, raw: Raw, namespace: str) -> None:
+    node = _node_client(control_plane, "parity-n1")
+    pods = f"/api/v1/namespaces/{namespace}/pods"
+    for name, bound_to in (("mine", "parity-n1"), ("theirs", "parity-n2")):
+        containers = [{"name": "c", "image": "registry.k8s.io/pause:3.10"}]
+        pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+               "spec": {"nodeName": bound_to, "containers": containers}}
+        assert raw("POST", pods, json.dumps(pod).encode())[0] == 201
+    patch = json.dumps({"status": {"conditions": [{"type": "Ready", "status": "False"}]}}).encode()
+    assert node("PATCH", f"{pods}/mine/status", patch)[0] == 200
+    status, body = node("PATCH", f"{pods}/theirs/status", patch)
+    assert status == 403, body
+    assert raw("DELETE", f"{pods}/mine?gracePeriodSeconds=0")[0] == 200
+    for method, path, payload in (
+        ("PATCH", f"{pods}/mine/status", patch),
+        ("PATCH", f"{pods}/mine", patch),
+        ("PUT", f"{pods}/mine/status", json.dumps({"apiVersion": "v1", "kind": "Pod",
+                                                   "metadata": {"name": "mine"}}).encode()),
+        ("DELETE", f"{pods}/mine", None),
+    ):
+        status, body = node(method, path, payload, content_type="application/json" if method == "PUT"
+                            else "application/strategic-merge-patch+json")
+        assert status == 404, (method, path, body)
+        assert body == (
+            b'{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",'
+            b'"message":"pods \\"mine\\" not found","reason":"NotFound",'
+            b'"details":{"name":"mine","kind":"pods"},"code":404}\n'
+        )
