@@ -7,7 +7,7 @@ from types import MappingProxyType
 from kprov.cluster.api._printers_batch import CRONJOB, JOB
 from kprov.cluster.api._printers_config import CONFIGMAP, EVENT, LEASE, SECRET, SERVICEACCOUNT
 from kprov.cluster.api._printers_custom import CUSTOMRESOURCEDEFINITION
-from kprov.cluster.api._printers_legacy import PODTEMPLATE, REPLICATIONCONTROLLER
+from kprov.cluster.api._printers_legacy import COMPONENTSTATUS, PODTEMPLATE, REPLICATIONCONTROLLER
 from kprov.cluster.api._printers_pods import NAMESPACE, NODE, POD
 from kprov.cluster.api._printers_policy import (
     HORIZONTALPODAUTOSCALER,
@@ -24,6 +24,7 @@ from kprov.cluster.api._printers_storage import (
     PERSISTENTVOLUME,
     PERSISTENTVOLUMECLAIM,
     STORAGECLASS,
+    VOLUMEATTACHMENT,
 )
 from kprov.cluster.api._printers_workloads import (
     CONTROLLERREVISION,
@@ -54,6 +55,8 @@ PRINTERS = MappingProxyType(
         ("", "PersistentVolumeClaim"): PERSISTENTVOLUMECLAIM,
         ("storage.k8s.io", "StorageClass"): STORAGECLASS,
         ("storage.k8s.io", "CSIDriver"): CSIDRIVER,
+        ("storage.k8s.io", "VolumeAttachment"): VOLUMEATTACHMENT,
+        ("", "ComponentStatus"): COMPONENTSTATUS,
         ("events.k8s.io", "Event"): EVENT,
         ("apps", "Deployment"): DEPLOYMENT,
         ("apps", "ReplicaSet"): REPLICASET,

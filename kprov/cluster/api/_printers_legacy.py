@@ -1,4 +1,5 @@
-"""Table printers for v1 ReplicationControllers and PodTemplates (columns as upstream's)."""
+"""Table printers for v1 ReplicationControllers, PodTemplates and ComponentStatuses (columns
+as upstream's)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from kprov.cluster.api._printers_workloads import CONTAINERS, IMAGES, SELECTOR, 
 from kprov.cluster.api._printing import AGE, NAME, NONE, Age, Column, Printer, created, name_of
 from kprov.cluster.api.objects import get_path
 
-__all__ = ["PODTEMPLATE", "REPLICATIONCONTROLLER"]
+__all__ = ["COMPONENTSTATUS", "PODTEMPLATE", "REPLICATIONCONTROLLER"]
 
 
 def _labels(labels: dict[str, str] | None) -> str:
@@ -62,4 +63,25 @@ PODTEMPLATE = Printer(
         Column("Pod Labels", description="The labels for the pod template."),
     ),
     _podtemplate_row,
+)
+
+
+def _component_row(obj: dict[str, Any], age: Age) -> list[Any]:
+    status, message, error = "Unknown", "", ""
+    for condition in obj.get("conditions") or []:
+        if condition.get("type") == "Healthy":
+            status = "Healthy" if condition.get("status") == "True" else "Unhealthy"
+            message, error = str(condition.get("message") or ""), str(condition.get("error") or "")
+            break
+    return [name_of(obj), status, message, error]
+
+
+COMPONENTSTATUS = Printer(
+    (
+        NAME,
+        Column("Status", description="Status of the component conditions"),
+        Column("Message", description="Message of the component conditions"),
+        Column("Error", description="Error of the component conditions"),
+    ),
+    _component_row,
 )

@@ -18,6 +18,7 @@ __all__ = [
     "PERSISTENTVOLUME",
     "PERSISTENTVOLUMECLAIM",
     "STORAGECLASS",
+    "VOLUMEATTACHMENT",
     "access_modes",
     "is_default_class",
 ]
@@ -188,4 +189,40 @@ CSIDRIVER = Printer(
         AGE,
     ),
     _driver_row,
+)
+
+
+def _attachment_row(obj: dict[str, Any], age: Age) -> list[Any]:
+    return [
+        name_of(obj),
+        str(get_path(obj, "spec.attacher", "") or ""),
+        str(get_path(obj, "spec.source.persistentVolumeName", "") or ""),
+        str(get_path(obj, "spec.nodeName", "") or ""),
+        bool(get_path(obj, "status.attached", False)),
+        created(obj, age),
+    ]
+
+
+VOLUMEATTACHMENT = Printer(
+    (
+        NAME,
+        Column(
+            "Attacher",
+            format="name",
+            description="attacher indicates the name of the volume driver that MUST handle this request. "
+            "This is the name returned by GetPluginName().",
+        ),
+        Column(
+            "PV", description="persistentVolumeName represents the name of the persistent volume to attach."
+        ),
+        Column("Node", description="nodeName represents the node that the volume should be attached to."),
+        Column(
+            "Attached",
+            type="boolean",
+            description="attached indicates the volume is successfully attached. This field must only be set "
+            "by the entity completing the attach operation, i.e. the external-attacher.",
+        ),
+        AGE,
+    ),
+    _attachment_row,
 )

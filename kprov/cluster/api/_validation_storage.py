@@ -9,6 +9,8 @@ by nodeAffinity, known reclaim policies and volume modes, class names that are D
 subdomains. Updates: a PV's source and volumeMode never change, nor a set nodeAffinity; a
 claim's spec is frozen except the storage request (never smaller) and an unset volumeName; a
 class's provisioner, parameters, reclaimPolicy and volumeBindingMode are frozen.
+VolumeAttachments: a CSI driver name as attacher, exactly one source, a node name; the spec
+never changes.
 """
 
 from __future__ import annotations
@@ -20,7 +22,13 @@ from kprov.cluster.api.names import dns1123_subdomain_errors, qualified_name_err
 from kprov.cluster.api.objects import parse_quantity
 from kprov.cluster.api.selectors import SelectorError, label_selector_from_object
 
-__all__ = ["validate_claim_spec", "validate_pv", "validate_pvc", "validate_storage_class"]
+__all__ = [
+    "validate_claim_spec",
+    "validate_pv",
+    "validate_pvc",
+    "validate_storage_class",
+    "validate_volume_attachment",
+]
 
 ACCESS_MODES = ("ReadOnlyMany", "ReadWriteMany", "ReadWriteOnce", "ReadWriteOncePod")
 _VOLUME_MODES = ("Block", "Filesystem")
@@ -243,3 +251,35 @@ def validate_storage_class(errors: Errors, obj: dict[str, Any], old: dict[str, A
         errors.forbidden("reclaimPolicy", "updates to reclaimPolicy are forbidden.")
     if mode != old.get("volumeBindingMode"):
         errors.immutable("volumeBindingMode", mode)
+
+
+def _csi_driver_name(errors: Errors, value: str, path: str) -> None:
+    """apivalidation.ValidateCSIDriverName."""
+    if not value:
+        errors.required(path)
+    if len(value) > 63:
+        errors.too_long(path, 63)
+    errors.each(path, value, dns1123_subdomain_errors(value.lower()))
+
+
+def validate_volume_attachment(errors: Errors, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
+    """ValidateVolumeAttachment with storage/v1's tightening (ValidateVolumeAttachmentV1),
+    and on update the spec is immutable."""
+    spec = obj.get("spec") or {}
+    _csi_driver_name(errors, str(spec.get("attacher") or ""), "spec.attacher")
+    source = spec.get("source") or {}
+    pv_name, inline = source.get("persistentVolumeName"), source.get("inlineVolumeSpec")
+    exactly_one = "must specify exactly one of inlineVolumeSpec and persistentVolumeName"
+    if pv_name is None and inline is None:
+        errors.required("spec.source", exactly_one)
+    elif pv_name is not None and inline is not None:
+        errors.forbidden("spec.source", exactly_one)
+    elif pv_name is not None:
+        if not pv_name:
+            errors.required("spec.source.persistentVolumeName", "must specify non empty persistentVolumeName")
+        else:
+            errors.each("spec.source.persistentVolumeName", pv_name, dns1123_subdomain_errors(str(pv_name)))
+    node = str(spec.get("nodeName") or "")
+    errors.each("spec.nodeName", node, dns1123_subdomain_errors(node))
+    if old is not None and (old.get("spec") or {}) != spec:
+        errors.invalid("spec", spec, "field is immutable")

@@ -249,6 +249,20 @@ def _build() -> tuple[ResourceInfo, ...]:
         ResourceInfo(
             "", "v1", "endpoints", "Endpoints", "endpoints", True, ("ep",), field_selectors=_META_FIELDS
         ),
+        # served by handlers of their own (nothing stored): bindings create a pod's binding,
+        # componentstatuses probe the control plane's components when read
+        ResourceInfo("", "v1", "bindings", "Binding", "binding", True, verbs=("create",)),
+        ResourceInfo(
+            "",
+            "v1",
+            "componentstatuses",
+            "ComponentStatus",
+            "componentstatus",
+            False,
+            ("cs",),
+            verbs=("get", "list"),
+            field_selectors=_META_FIELDS,
+        ),
         ResourceInfo(
             "", "v1", "configmaps", "ConfigMap", "configmap", True, ("cm",), field_selectors=_META_FIELDS
         ),
@@ -485,6 +499,16 @@ def _build() -> tuple[ResourceInfo, ...]:
         ),
         ResourceInfo(
             "storage.k8s.io", "v1", "csinodes", "CSINode", "csinode", False, field_selectors=_META_FIELDS
+        ),
+        ResourceInfo(
+            "storage.k8s.io",
+            "v1",
+            "volumeattachments",
+            "VolumeAttachment",
+            "volumeattachment",
+            False,
+            subresources=(_status("VolumeAttachment", "storage.k8s.io"),),
+            field_selectors=_META_FIELDS,
         ),
         ResourceInfo(
             "storage.k8s.io",

@@ -29,6 +29,7 @@ from kprov.cluster.api._validation_storage import (
     validate_pv,
     validate_pvc,
     validate_storage_class,
+    validate_volume_attachment,
 )
 from kprov.cluster.api.apiregistration import GROUP as APIREGISTRATION_GROUP
 from kprov.cluster.api.apiregistration import name_errors as apiservice_name_errors
@@ -455,6 +456,7 @@ def _clusterrolebinding(errors: Errors, obj: dict[str, Any], old: dict[str, Any]
 
 _BY_KIND: dict[tuple[str, str], Callable[[Errors, dict[str, Any], dict[str, Any] | None], None]] = {
     ("", "Pod"): _pod,
+    ("storage.k8s.io", "VolumeAttachment"): validate_volume_attachment,
     ("certificates.k8s.io", "CertificateSigningRequest"): validate_csr,
     ("", "Service"): _service,
     ("", "ConfigMap"): _configmap,

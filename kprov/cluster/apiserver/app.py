@@ -32,6 +32,7 @@ from kprov.cluster.api.resources import ResourceInfo
 from kprov.cluster.apiserver import (
     accessreview,
     aggregator_proxy,
+    componentstatus,
     crud,
     http_proxy,
     proxy,
@@ -316,6 +317,10 @@ async def _resource(request: AnyRequest, ctx: ApiContext, ri: RequestInfo, user:
     info = ctx.registry.get(ri.group, ri.version, ri.resource)
     if info is None or (ri.namespace and not info.namespaced):
         return _not_found_body()
+    if ri.group == "" and ri.resource in ("bindings", "componentstatuses"):
+        if ri.resource == "bindings" or ri.subresource:  # (create is answered above)
+            raise method_not_supported(ri.verb, ri.resource)
+        return await componentstatus.handle_componentstatuses(request, ctx, info, ri)
     if info.namespaced and not ri.namespace and ri.verb not in ("list", "watch"):
         return _not_found_body()
     if ri.verb == "watch":

@@ -384,6 +384,7 @@ def bootstrap_cluster_roles() -> list[dict[str, Any]]:
                 _rule(["coordination.k8s.io"], ["leases"], ["create", "delete", "get", "patch", "update"]),
                 _rule([""], ["serviceaccounts/token"], ["create"]),
                 _rule(["node.k8s.io"], ["runtimeclasses"], ["get", "list", "watch"]),
+                _rule(["storage.k8s.io"], ["volumeattachments"], ["get"]),
             ],
         ),
         _role("system:kube-scheduler", _scheduler_rules()),

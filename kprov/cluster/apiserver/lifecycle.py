@@ -42,6 +42,8 @@ _NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"
 _IDENTITY = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds")
 # Metadata a status write may not change, by (group, resource): upstream's status strategies.
 _CSR = ("certificates.k8s.io", "certificatesigningrequests")
+# Kinds whose create strategy starts them with an empty status (upstream's PrepareForCreate).
+_STATUS_CLEARED_ON_CREATE = frozenset({("storage.k8s.io", "volumeattachments")})
 _STATUS_RESETS: Mapping[tuple[str, str], tuple[str, ...]] = MappingProxyType({
     ("apps", "deployments"): ("labels",),
     ("", "pods"): ("ownerReferences",),
@@ -123,6 +125,8 @@ def prepare_create(info: ResourceInfo, obj: dict[str, Any], namespace: str) -> d
         meta.pop(field, None)
     meta["uid"] = new_uid()
     meta["creationTimestamp"] = _now()
+    if (info.group, info.resource) in _STATUS_CLEARED_ON_CREATE:
+        obj.pop("status", None)
     if "spec" in obj:
         meta["generation"] = 1
     else:
