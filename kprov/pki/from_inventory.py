@@ -3,11 +3,12 @@ where the pki directory of an inventory lives (``<inventory dir>/pki``)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from kprov.pki.store import ClusterPki, PkiReport
-from kprov.pki.topology import ClusterTopology, topology_from_groups
+from kprov.pki.topology import ClusterTopology, TopologyError, topology_from_groups
 
 if TYPE_CHECKING:
     from kprov.provision.inventory.model import Inventory
@@ -25,11 +26,37 @@ def pki_dir_for(inventory_path: str | Path) -> Path:
     return inventory_dir(inventory_path) / "pki"
 
 
+# Variables the topology reads that an inventory may give as templates ("{{ lb_vip }}").
+TEMPLATED_VARS = ("apiserver_vip", "apiserver_endpoint")
+
+
+def _templated_host_vars(inventory: Inventory) -> Callable[[str], dict[str, Any]]:
+    """The host's inventory variables with :data:`TEMPLATED_VARS` rendered against them (an
+    undefined variable raises TopologyError naming it, not "expected an IP address")."""
+    from kprov.provision.errors import TemplateError
+    from kprov.provision.templates import TemplateEngine, is_template
+
+    engine = TemplateEngine()
+
+    def host_vars(host: str) -> dict[str, Any]:
+        found = inventory.host_vars(host)
+        for name in TEMPLATED_VARS:
+            if is_template(found.get(name)):
+                scope = engine.scope([({"inventory_hostname": host, **found}, True)])
+                try:
+                    found[name] = scope[name]
+                except TemplateError as err:
+                    raise TopologyError(f"{name} {found[name]!r} of host {host}: {err}") from None
+        return found
+
+    return host_vars
+
+
 def topology_from_inventory(inventory: Inventory) -> ClusterTopology:
     return topology_from_groups(
         list(inventory.hosts),
         inventory.members,
-        inventory.host_vars,
+        _templated_host_vars(inventory),
         lambda group: group in inventory.groups and bool(inventory.members(group)),
     )
 

@@ -5,6 +5,8 @@ probes (one :class:`HostProbe` per host, probe.py) giving :class:`Problem` s.
 python         python3 present (kprov's modules and runtime run on it)
 os             a supported OS (Debian 12, Ubuntu 22.04+)
 disk           free space under each path the roles write, with the size they need
+               (/var/lib/kprov on its own when it is a file system of its own)
+vip            apiserver_vip is no host's own address (keepalived would take it away)
 memory         enough memory for the host's components
 ports          the ports the host's components listen on are free, or held by that
                very component (kprov-etcd, kprov-apiserver, kprov-kubelet, kprov-proxy)
@@ -27,7 +29,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from kprov.deploy.preflight.probe import HOST_CA, HostProbe
 
@@ -38,6 +40,10 @@ SUPPORTED_OS = {"debian": 12, "ubuntu": 22}
 # /var/lib/containerd 5 MiB, /opt (kprov's runtime tree) 99 MiB, /etc/kprov and /usr/local
 # 1 MiB each; needs are those with room for etcd's growth and two runtime trees.
 DISK_NEEDS_MIB = {"/var/lib": 1024, "/opt": 256, "/etc": 16, "/usr/local": 16}
+# /var/lib/kprov holds etcd's data and the node images: on a file system of its own it needs
+# what /var/lib was budgeted for (etcd fails on "no space left on device" otherwise).
+KPROV_STATE = "/var/lib/kprov"
+KPROV_STATE_NEEDS_MIB = 1024
 MEMORY_NEEDS_MIB = 512
 MAX_CLOCK_SKEW_S = 5.0
 # port -> (the group whose hosts need it free, the kprov unit that may hold it, what it is)
@@ -72,6 +78,7 @@ class ClusterShape:
     hostnames: Mapping[str, str]  # host -> the host's own name (facts), "" if unknown
     ca_path: str = ""  # the operator's cluster CA (<pki dir>/ca.crt), "" when not a cluster run
     ca_sha256: str = ""  # its digest
+    vips: Mapping[str, str] = field(default_factory=dict)  # host -> its apiserver_vip, if any
 
     def in_group(self, host: str, group: str) -> bool:
         if group == "nodes":
@@ -107,11 +114,39 @@ def _disk(probes: dict[str, HostProbe], shape: ClusterShape) -> Iterable[Problem
                               f"free space on the file system holding {path}")
 
 
+def _state_disk(probes: dict[str, HostProbe], shape: ClusterShape) -> Iterable[Problem]:
+    """/var/lib/kprov when it is a mount of its own (else the /var/lib check covers it)."""
+    for host, p in probes.items():
+        free = p.free_kib.get(KPROV_STATE)
+        if free is None or p.mounts.get(KPROV_STATE) in (None, p.mounts.get("/var/lib")):
+            continue
+        if free < KPROV_STATE_NEEDS_MIB * 1024:
+            yield Problem(host, "disk", f"{free // 1024} MiB free under {KPROV_STATE} (a file system of its "
+                          f"own, mounted on {p.mounts[KPROV_STATE]}), {KPROV_STATE_NEEDS_MIB} MiB needed "
+                          "(etcd's data and the node images)",
+                          f"free space on the file system holding {KPROV_STATE}, or make it larger")
+
+
 def _memory(probes: dict[str, HostProbe], shape: ClusterShape) -> Iterable[Problem]:
     for host, p in probes.items():
         if p.mem_kib and p.mem_kib < MEMORY_NEEDS_MIB * 1024:
             yield Problem(host, "memory", f"{p.mem_kib // 1024} MiB of memory, {MEMORY_NEEDS_MIB} MiB needed",
                           "give the host more memory")
+
+
+def _vip(probes: dict[str, HostProbe], shape: ClusterShape) -> Iterable[Problem]:
+    """apiserver_vip equal to an inventory host's own address: keepalived would hold it on
+    another host, taking that host's address away mid-run."""
+    owners: dict[str, list[str]] = defaultdict(list)
+    for host, address in shape.addresses.items():
+        owners[address].append(host)
+    for host in probes:
+        vip = shape.vips.get(host, "")
+        for owner in owners.get(vip, []):
+            yield Problem(host, "vip", f"apiserver_vip {vip} is the own address of host {owner} "
+                          "(its ansible_host)",
+                          "set apiserver_vip to a free address on the hosts' network that no host has "
+                          "(keepalived moves the VIP between control-plane hosts)")
 
 
 def _ports(probes: dict[str, HostProbe], shape: ClusterShape) -> Iterable[Problem]:
@@ -241,7 +276,7 @@ def _etcd_data(probes: dict[str, HostProbe], shape: ClusterShape) -> Iterable[Pr
 
 
 CHECKS: dict[str, Check] = {
-    "python": _python, "os": _os, "disk": _disk, "memory": _memory, "ports": _ports,
+    "python": _python, "os": _os, "disk": _disk, "memory": _memory, "vip": _vip, "ports": _ports,
     "addresses": _addresses, "hostnames": _hostnames, "sysctls": _sysctls, "cgroups": _cgroups,
     "clock": _clock, "etcd-data": _etcd_data, "cluster-ca": _cluster_ca, "swap": _swap,
     "modules": _modules,
@@ -257,10 +292,12 @@ def stale_etcd_candidates(probes: dict[str, HostProbe], shape: ClusterShape) -> 
     return (idle if running else []), running
 
 
-def etcd_problem(host: str, data: str) -> Problem:
+def etcd_problem(host: str, data: str, inventory: str = "INVENTORY") -> Problem:
     return Problem(host, "etcd-data", f"has etcd data ({data}) of a membership the running quorum lacks",
-                   f"if {host} left the cluster, remove its data (kprov reset --limit {host}) or add it "
-                   "back first (kprov etcd members add)")
+                   f"if {host} left the cluster, remove its data "
+                   f"(kprov reset -i {inventory} --limit {host}), "
+                   f"or add it back as a member first (kprov etcd members -i {inventory}: grows the "
+                   "cluster to the inventory's etcd group)")
 
 
 def evaluate(probes: dict[str, HostProbe], shape: ClusterShape, skip: Iterable[str] = ()) -> list[Problem]:
@@ -278,4 +315,6 @@ def evaluate(probes: dict[str, HostProbe], shape: ClusterShape, skip: Iterable[s
     for name, check in CHECKS.items():
         if name not in skipped:
             found += check(probes, shape)
+    if "disk" not in skipped:
+        found += _state_disk(probes, shape)
     return found

@@ -28,8 +28,10 @@ from pathlib import Path
 from kprov.deploy.preflight.checks import ClusterShape, Problem, etcd_problem, evaluate, stale_etcd_candidates
 from kprov.deploy.preflight.probe import PROBE_SCRIPT, HostProbe, parse_probe
 from kprov.provision.connect.base import ConnectionFailure
+from kprov.provision.errors import TemplateError
 from kprov.provision.execute.context import RunContext
 from kprov.provision.execute.results import TaskResult
+from kprov.provision.execute.variables import host_scope
 from kprov.provision.phases.base import for_each_host, record_host_lost
 from kprov.provision.phases.connect import connection_vars
 
@@ -48,6 +50,16 @@ def _operator_ca(run: RunContext) -> dict[str, str]:
         return {"ca_path": str(path), "ca_sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
     except OSError:
         return {}
+
+
+def _vip_of(run: RunContext, host: str) -> str:
+    """The host's apiserver_vip, templated ("" when unset or not resolvable: the run's
+    resolve pass reports an undefined variable in it)."""
+    scope = host_scope(run, None, run.hosts[host])
+    try:
+        return str(scope["apiserver_vip"] or "").strip() if "apiserver_vip" in scope else ""
+    except TemplateError:
+        return ""
 
 
 class PreflightPhase:
@@ -74,6 +86,7 @@ class PreflightPhase:
             groups=run.groups,
             addresses={h: str(connection_vars(run, h).get("ansible_host") or h) for h in probes},
             hostnames={h: str(run.hosts[h].facts.get("hostname") or "") for h in probes},
+            vips={h: _vip_of(run, h) for h in probes},
             **_operator_ca(run),
         )
         self.problems = evaluate(probes, shape, self.skip)
@@ -124,7 +137,8 @@ class PreflightPhase:
         if listed.rc != 0:
             return []
         names = {part.strip() for line in listed.stdout.splitlines() for part in line.split(",")[2:3]}
-        return [etcd_problem(h, probes[h].etcd_data) for h in idle if h not in names]
+        inventory = str(run.inventory.sources[0]) if run.inventory.sources else "INVENTORY"
+        return [etcd_problem(h, probes[h].etcd_data, inventory) for h in idle if h not in names]
 
     def _report(self, run: RunContext, hosts: list[str]) -> None:
         for problem in self.problems:

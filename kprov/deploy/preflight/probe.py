@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 __all__ = ["DISK_PATHS", "HOST_CA", "PROBE_SCRIPT", "HostProbe", "Listener", "parse_probe"]
 
 # Paths the roles write below (df reports the file system holding each one).
-DISK_PATHS = ("/var/lib", "/etc", "/usr/local", "/opt")
+DISK_PATHS = ("/var/lib", "/etc", "/usr/local", "/opt", "/var/lib/kprov")  # the last: when present
 ETCD_DATA = "/var/lib/kprov/etcd/member"
 ETCD_UNIT = "kprov-etcd.service"  # the etcd role's etcd_service_name
 HOST_CA = "/etc/kprov/pki/ca.crt"  # the pki role's copy of the cluster CA (kprov_host_pki)
@@ -29,7 +29,8 @@ printf '@python '; command -v python3 || echo
 if [ -r /etc/os-release ]; then . /etc/os-release; fi; echo "@os ${{ID:-unknown}} ${{VERSION_ID:-}}"
 echo "@time $(date +%s.%N)"
 while IFS= read -r l; do echo "@machineid $l"; done < /etc/machine-id
-df -k --output=file,avail {" ".join(DISK_PATHS)} 2>/dev/null | while read -r f a; do echo "@df $f $a"; done
+df -k --output=file,avail,target {" ".join(DISK_PATHS)} 2>/dev/null |
+  while read -r f a t; do echo "@df $f $a $t"; done
 while IFS= read -r l; do case $l in MemTotal:*|SwapTotal:*) echo "@mem $l";; esac; done < /proc/meminfo
 seen=" "
 while IFS= read -r l; do
@@ -79,6 +80,7 @@ class HostProbe:
     clock_uncertainty: float = 0.0  # half the send/receive window the clock was read in
     machine_id: str = ""
     free_kib: dict[str, int] = field(default_factory=dict)
+    mounts: dict[str, str] = field(default_factory=dict)  # path -> the mount point holding it
     mem_kib: int = 0
     swap_kib: int = 0
     listeners: list[Listener] = field(default_factory=list)
@@ -139,10 +141,12 @@ def parse_probe(host: str, text: str, sent_at: float = 0.0, received_at: float =
                 probe.clock = float(value)
         elif key == "@machineid":
             probe.machine_id = value
-        elif key == "@df":
-            path, _, avail = value.rpartition(" ")
-            if avail.isdigit() and path in DISK_PATHS:
-                probe.free_kib[path] = int(avail)
+        elif key == "@df":  # path, free KiB, mount point (older probes: no mount point)
+            words = value.split()
+            if len(words) >= 2 and words[1].isdigit() and words[0] in DISK_PATHS:
+                probe.free_kib[words[0]] = int(words[1])
+                if len(words) > 2:
+                    probe.mounts[words[0]] = words[2]
         elif key == "@mem":
             name, _, amount = value.partition(":")
             kib = int(amount.split()[0]) if amount.split() and amount.split()[0].isdigit() else 0

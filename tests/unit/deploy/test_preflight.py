@@ -129,6 +129,39 @@ def test_a_host_of_a_cluster_made_with_another_ca_is_stopped() -> None:
     assert evaluate(probes, _shape()) == []  # not a cluster run: no CA to compare with
 
 
+def test_an_apiserver_vip_equal_to_a_hosts_address_is_refused_naming_the_host() -> None:
+    shape = ClusterShape(GROUPS, _shape().addresses, _shape().hostnames,
+                         vips={h: "10.0.0.2" for h in ("h1", "h2", "h3")})
+    problems = evaluate(_probes(), shape)
+    assert _found(problems) == {(h, "vip") for h in ("h1", "h2", "h3")}
+    assert "apiserver_vip 10.0.0.2 is the own address of host h2" in problems[0].message
+    assert "free address" in problems[0].fix
+    free = ClusterShape(GROUPS, _shape().addresses, _shape().hostnames, vips={"h1": "10.0.0.10"})
+    assert evaluate(_probes(), free) == []
+
+
+def test_a_full_var_lib_kprov_of_its_own_is_refused_with_free_and_needed_space() -> None:
+    mounts = "@df /var/lib 68283172=>@df /var/lib 68283172 /"
+    own = _probes(h2=f"{mounts}|@done=>@df /var/lib/kprov 2048 /var/lib/kprov\n@done")
+    problems = evaluate(own, _shape())
+    assert _found(problems) == {("h2", "disk")}
+    assert "2 MiB free under /var/lib/kprov" in problems[0].message
+    assert "1024 MiB needed" in problems[0].message
+    # the same file system as /var/lib (which has room): the /var/lib check speaks for it
+    shared = _probes(h2=f"{mounts}|@done=>@df /var/lib/kprov 68283172 /\n@done")
+    assert evaluate(shared, _shape()) == []
+
+
+def test_the_stale_etcd_hint_names_commands_that_exist() -> None:
+    from kprov.cli.etcd import app as etcd_app
+    from kprov.deploy.preflight.checks import etcd_problem
+
+    fix = etcd_problem("h3", "/var/lib/kprov/etcd/member", "/inv/hosts.yml").fix
+    assert "kprov reset -i /inv/hosts.yml --limit h3" in fix and "kprov etcd members -i /inv/hosts.yml" in fix
+    # `kprov etcd members`: there is no `members add`
+    assert "members" in {c.name or c.callback.__name__ for c in etcd_app.registered_commands}
+
+
 def test_skip_and_unknown_names() -> None:
     assert evaluate(_probes(h2="@python /usr/bin/python3=>@python "), _shape(), skip=["python"]) == []
     with pytest.raises(ValueError, match="unknown preflight check.*known: python"):
@@ -170,7 +203,7 @@ def test_phase_stops_every_host_and_asks_the_quorum_about_stale_etcd_data(
     run.log.close()
     failed = [(r.host, r.task) for r in run.report.results if r.status == "failed"]
     assert failed == [("h3", "preflight: etcd-data")]
-    assert "kprov reset --limit h3" in run.report.results[-1].msg
+    assert f"kprov reset -i {tmp_path / 'hosts.yml'} --limit h3" in run.report.results[-1].msg
     assert all(s.failed for s in run.hosts.values()) and not run.report.ok
     assert "preflight failed on h3: nothing was changed" in run.report.errors[0]
     assert all(len([c for c in f.commands if "@python" in c.cmd]) == 1 for f in fakes.values())

@@ -240,3 +240,20 @@ def test_an_apiserver_vip_must_be_an_address() -> None:
 
     with pytest.raises(TopologyError, match="apiserver_vip 'lb.example': expected an IP address"):
         make_topology(FIVE, {h: {**v, "apiserver_vip": "lb.example"} for h, v in FIVE_VARS.items()})
+
+
+def test_an_undefined_variable_in_apiserver_vip_is_named(tmp_path) -> None:
+    from kprov.pki.from_inventory import topology_from_inventory
+    from kprov.pki.topology import TopologyError
+    from kprov.provision.inventory import load_inventory
+
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(yaml.safe_dump({"all": {
+        "vars": {"apiserver_vip": "{{ lb_vip }}"},
+        "children": {"etcd": {"hosts": {"h1": {"ansible_host": "10.0.0.1"}}},
+                     "control_plane": {"hosts": {"h1": {}}}}}}))
+    with pytest.raises(TopologyError, match="undefined variable 'lb_vip'") as err:
+        topology_from_inventory(load_inventory(inventory))
+    assert "expected an IP address" not in str(err.value)
+    inventory.write_text(inventory.read_text().replace("'{{ lb_vip }}'", "'{{ net }}.10'\n    net: 10.0.0"))
+    assert topology_from_inventory(load_inventory(inventory)).apiserver_vip == "10.0.0.10"
