@@ -134,7 +134,8 @@ def _check_host(name: str, host_vars: Mapping[str, Any], exp: HostExpectation) -
             checks += parse_kernel_report(name, report, modules, sysctls, swap_off)
         pending = _pending_handlers(host)
         checks.append(Check(name, "no restart pending", not pending,
-                            f"pending from an interrupted run: {', '.join(pending)} (rerun kprov apply)"
+                            f"recorded as due and not yet run: {'; '.join(pending)} (an interrupted or "
+                            "failed run; rerun kprov apply)"
                             if pending else ""))
     return checks
 
@@ -142,7 +143,12 @@ def _check_host(name: str, host_vars: Mapping[str, Any], exp: HostExpectation) -
 def _pending_handlers(host: Any) -> list[str]:
     """Handlers a run recorded as due and that never ran (kprov.provision.execute.pending)."""
     listing = host.run(f'for f in {PENDING_DIR}/*; do [ -f "$f" ] && cat "$f"; done; true')
-    return sorted({line.strip() for line in listing.stdout.splitlines() if line.strip()})
+    found = set()
+    for line in listing.stdout.splitlines():
+        name, _, why = line.partition("\t")
+        if name.strip():
+            found.add(f"{name.strip()} ({why.strip()})" if why.strip() else name.strip())
+    return sorted(found)
 
 
 def served_certificate(address: str, port: int, timeout: float = 5.0) -> x509.Certificate:

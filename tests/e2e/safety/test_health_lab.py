@@ -184,6 +184,9 @@ def test_a_rotation_takes_effect_on_every_listener_and_plan_shows_no_keys(
             ok, detail = served_matches(address[host], port, on_disk)
             assert ok, f"{host}:{port}: {detail}"
             assert served_certificate(address[host], port).serial_number != before[(host, port)]
+    rc, failing = _verify(safety_cluster)  # green at once: no restart left "pending" by the rotation
+    assert rc == 0, failing
+    assert all(_pending(safety_cluster, h) == "" for h in hosts)
 
 
 @pytest.mark.package_teardown
