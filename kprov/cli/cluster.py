@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from kprov.cli.provision import LiveView, print_preflight, print_recap
+from kprov.cli.provision import EXIT_INTERRUPTED, LiveView, print_preflight, print_recap
 from kprov.deploy.reset import reset_cluster
 from kprov.deploy.up import UpOptions, up
 from kprov.deploy.upgrade import UpgradeOptions, UpgradeResult, upgrade
@@ -68,7 +68,8 @@ def _print_upgrade(console: Console, result: UpgradeResult) -> None:
         mark = "[green]ok[/]" if ok else "[red]FAILED[/]"
         console.print(f"{mark} {title}" + (f" — {detail}" if detail else ""))
     if not result.ok:
-        console.print(f"[red]upgrade stopped:[/red] {result.stopped}")
+        stopped = "upgrade interrupted" if result.interrupted else "upgrade stopped"
+        console.print(f"[red]{stopped}:[/red] {result.stopped}")
         console.print(result.how_to_continue, highlight=False, markup=False)
 
 
@@ -152,7 +153,7 @@ def register(app: typer.Typer) -> None:
             console.print(f"[red]error:[/red] {err}")
             raise typer.Exit(1) from None
         _print_upgrade(console, result)
-        raise typer.Exit(0 if result.ok else 2)
+        raise typer.Exit(0 if result.ok else EXIT_INTERRUPTED if result.interrupted else 2)
 
     @app.command("reset")
     def reset_cmd(

@@ -29,10 +29,13 @@ from typing import Any
 from kprov.bundle.runtime import NODE_SUFFIX
 from kprov.deploy.prepare import REPO_ROOT, SITE_PLAYBOOK, PreparedCluster, prepare_cluster
 from kprov.provision.execute.context import RunOptions
+from kprov.provision.execute.pending import PENDING_DIR
+from kprov.provision.execute.results import RunReport
 from kprov.provision.inventory import load_inventory
 from kprov.provision.pipelines import exec_command, run_playbook
 
-__all__ = ["HostPlan", "UpgradeOptions", "UpgradeResult", "batches_of", "upgrade"]
+__all__ = ["READ_VERSION", "HostPlan", "UpgradeOptions", "UpgradeResult", "batches_of", "checked",
+           "running_version", "upgrade", "what_changed"]
 
 Progress = Callable[[str], None]
 VENV = "/opt/kprov/venv"
@@ -65,6 +68,7 @@ class UpgradeResult:
     phases: list[tuple[str, bool, str]] = field(default_factory=list)  # title, ok, detail
     backup: Path | None = None
     stopped: str = ""  # why the rollout stopped ("" when it finished)
+    interrupted: bool = False  # stopped by the operator's SIGINT/SIGTERM, not by a failure
     how_to_continue: str = ""
 
     @property
@@ -74,6 +78,10 @@ class UpgradeResult:
 
 class _Stop(Exception):
     """A phase failed: the rollout stops here."""
+
+
+class _Interrupted(_Stop):
+    """The operator interrupted a playbook run (SIGINT/SIGTERM): not a failure of the hosts."""
 
 
 def batches_of(hosts: list[str], max_unavailable: str) -> list[list[str]]:
@@ -111,18 +119,34 @@ def upgrade(options: UpgradeOptions, progress: Progress) -> UpgradeResult:
         except _Stop as stop:
             result.phases.append((title, False, str(stop)))
             result.stopped = f"{title}: {stop}"
+            result.interrupted = isinstance(stop, _Interrupted)
             result.how_to_continue = _how_to_continue(options, result)
             return result
         result.phases.append((title, True, detail))
     return result
 
 
+# The link names the runtime installed; a component restart recorded as due (an interrupted
+# run switched the link, the restarts did not happen) means the running code is older.
+READ_VERSION = f"readlink {VENV} || true; ls -A {PENDING_DIR} 2>/dev/null || true"
+RESTART_PENDING = " (restart pending: runs older code)"
+
+
+def running_version(output: str) -> str:
+    """The version a host runs, from :data:`READ_VERSION`'s output: the link's digest (a
+    host outside the control plane runs the node runtime of a version: <digest>-node), marked
+    when restarts are pending (so the host is upgraded again, not skipped)."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    if not lines:
+        return ""
+    digest = lines[0].rsplit("/", 1)[-1].removesuffix(NODE_SUFFIX)
+    return digest + (RESTART_PENDING if len(lines) > 1 else "")
+
+
 def _read_digests(options: UpgradeOptions, hosts: list[str]) -> dict[str, str]:
-    outcome = exec_command([str(options.inventory)], f"readlink {VENV} || true",
-                           RunOptions(limit=":".join(hosts)), become=True)
-    # a host outside the control plane runs the node runtime of a version: <digest>-node
-    return {host: out.stdout.strip().rsplit("/", 1)[-1].removesuffix(NODE_SUFFIX)
-            for host, out in outcome.outputs.items()}
+    outcome = exec_command([str(options.inventory)], READ_VERSION, RunOptions(limit=":".join(hosts)),
+                           become=True)
+    return {host: running_version(out.stdout) for host, out in outcome.outputs.items()}
 
 
 def _versions(options: UpgradeOptions, prepared: PreparedCluster, control: list[str], workers: list[str],
@@ -166,18 +190,39 @@ def _backup(options: UpgradeOptions, result: UpgradeResult) -> str:
     return str(taken.path)
 
 
-def _play(options: UpgradeOptions, prepared: PreparedCluster, hosts: list[str]) -> None:
+def _play(options: UpgradeOptions, prepared: PreparedCluster, hosts: list[str]) -> RunReport:
     report = run_playbook(options.inventory, SITE_PLAYBOOK, limit=":".join(hosts),
                           extra_vars={**prepared.extra_vars, "kprov_node_serial": 1})
+    return checked(report)
+
+
+def checked(report: RunReport) -> RunReport:
+    """The playbook's report, or the stop it means: interrupted by the operator, or failed."""
+    if report.interrupted:
+        raise _Interrupted(f"interrupted by {report.interrupted} (no new task was started after it)")
     if not report.ok:
         failed = [f"{r.host}: {r.task}: {r.msg}" for r in report.results
                   if r.status in ("failed", "unreachable")]
         raise _Stop("; ".join((failed + report.errors)[:3]) or "the playbook failed")
+    return report
+
+
+def _changed_hosts(report: RunReport, hosts: list[str]) -> list[str]:
+    return [h for h in hosts if h in report.stats and report.stats[h].changed]
+
+
+def what_changed(report: RunReport, hosts: list[str], changed: list[str] | None = None) -> str:
+    """The phase's detail: the hosts the playbook changed (``changed``: over several runs),
+    and those it found current."""
+    changed = _changed_hosts(report, hosts) if changed is None else changed
+    current = [h for h in hosts if h not in changed]
+    if not changed:
+        return f"nothing changed: {', '.join(hosts)} already current"
+    return f"{', '.join(changed)} upgraded" + (f"; {', '.join(current)} already current" if current else "")
 
 
 def _control_plane(options: UpgradeOptions, prepared: PreparedCluster, control: list[str]) -> str:
-    _play(options, prepared, control)
-    return f"{', '.join(control)} upgraded"
+    return what_changed(_play(options, prepared, control), control)
 
 
 def _workers(options: UpgradeOptions, prepared: PreparedCluster, result: UpgradeResult,
@@ -190,14 +235,17 @@ def _workers(options: UpgradeOptions, prepared: PreparedCluster, result: Upgrade
     from kprov.deploy.verify.run import admin_kubeconfig_path
 
     config = load_kubeconfig(admin_kubeconfig_path(options.inventory))
+    changed: list[str] = []
+    report = RunReport()
     for batch in batches_of(todo, options.max_unavailable):
         progress(f"  cordon and drain {', '.join(batch)}")
         asyncio.run(_drain_all(ApiClient, config, batch, options.drain_timeout_s))
         progress(f"  upgrade {', '.join(batch)}")
-        _play(options, prepared, batch)
+        report = _play(options, prepared, batch)
+        changed += _changed_hosts(report, batch)
         asyncio.run(_uncordon_all(ApiClient, config, batch))
         progress(f"  {', '.join(batch)} Ready and uncordoned")
-    return f"{', '.join(todo)} upgraded"
+    return what_changed(report, todo, changed)
 
 
 async def _drain_all(client_type: Any, config: Any, nodes: list[str], timeout_s: float) -> None:

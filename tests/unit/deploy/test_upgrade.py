@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kprov.deploy.upgrade import HostPlan, UpgradeOptions, UpgradeResult, _how_to_continue, batches_of
+import pytest
+
+from kprov.deploy.upgrade import (
+    HostPlan,
+    UpgradeOptions,
+    UpgradeResult,
+    _how_to_continue,
+    batches_of,
+    checked,
+    running_version,
+    what_changed,
+)
+from kprov.provision.execute.results import RunReport
 
 
 def test_worker_batches_by_count_or_percentage() -> None:
@@ -28,3 +40,34 @@ def test_a_stopped_upgrade_says_how_to_continue_and_go_back(tmp_path: Path) -> N
     assert "kubectl uncordon" in text
     assert f"kprov etcd restore -i {tmp_path / 'hosts.yml'} {tmp_path / 'etcd-snapshot-x.db'}" in text
     assert not result.ok
+
+
+def _report(changed: dict[str, int], interrupted: str = "") -> RunReport:
+    report = RunReport()
+    for host, count in changed.items():
+        report.add_host(host)
+        report.stats[host].changed = count
+    report.interrupted = interrupted
+    return report
+
+
+def test_a_run_that_changed_nothing_does_not_say_upgraded() -> None:
+    hosts = ["h1", "h2", "h3"]
+    unchanged = what_changed(_report({"h1": 0, "h2": 0, "h3": 0}), hosts)
+    assert unchanged == "nothing changed: h1, h2, h3 already current"
+    assert what_changed(_report({"h1": 4, "h2": 0, "h3": 2}), hosts) == "h1, h3 upgraded; h2 already current"
+
+
+def test_a_sigint_is_reported_as_an_interruption_not_a_failed_playbook() -> None:
+    with pytest.raises(Exception, match="interrupted by SIGINT") as stop:
+        checked(_report({"h1": 3}, interrupted="SIGINT"))
+    assert "the playbook failed" not in str(stop.value)
+    assert checked(_report({"h1": 3})).stats["h1"].changed == 3
+
+
+def test_the_running_version_is_not_the_link_when_restarts_are_pending() -> None:
+    assert running_version("/opt/kprov/abc123-node\n") == "abc123"
+    pending = running_version("/opt/kprov/abc123\nrestart_kprov-apiserver\n")
+    assert pending.startswith("abc123") and "restart pending" in pending
+    assert HostPlan("h1", "control-plane", pending, "abc123").needed  # upgraded again, not skipped
+    assert running_version("") == ""
