@@ -3,17 +3,27 @@ where the pki directory of an inventory lives (``<inventory dir>/pki``)."""
 
 from __future__ import annotations
 
+import difflib
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kprov.pki.store import ClusterPki, PkiReport
-from kprov.pki.topology import ClusterTopology, TopologyError, topology_from_groups
+from kprov.pki.topology import (
+    CONTROL_PLANE_GROUP,
+    ETCD_GROUP,
+    KUBELET_GROUPS,
+    ClusterTopology,
+    TopologyError,
+    topology_from_groups,
+)
 
 if TYPE_CHECKING:
     from kprov.provision.inventory.model import Inventory
 
-__all__ = ["ensure_inventory_pki", "inventory_dir", "pki_dir_for", "topology_from_inventory"]
+__all__ = ["ensure_inventory_pki", "inventory_dir", "misspelt_groups", "pki_dir_for",
+           "topology_from_inventory"]
 
 
 def inventory_dir(inventory_path: str | Path) -> Path:
@@ -61,10 +71,53 @@ def topology_from_inventory(inventory: Inventory) -> ClusterTopology:
     )
 
 
+def _group_line(sources: list[str], group: str) -> str:
+    """``file:line`` where an inventory source names ``group`` (YAML ``group:``, INI
+    ``[group]``), or "" when no source file shows it."""
+    pattern = re.compile(rf"^\s*(\[{re.escape(group)}(:\w+)?\]|{re.escape(group)}\s*:)")
+    files: list[Path] = []
+    for source in sources:
+        path = Path(source)
+        files += sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for path in files:
+        try:
+            lines = path.read_text().splitlines()
+        except (OSError, UnicodeDecodeError):
+            continue
+        for number, line in enumerate(lines, 1):
+            if pattern.match(line):
+                return f"{path}:{number}"
+    return ""
+
+
+def misspelt_groups(inventory: Inventory) -> list[str]:
+    """Hints for groups that look like the cluster's (``control-plane`` for ``control_plane``):
+    each names the group, the file and line that defines it, and the name kprov reads."""
+    wanted = (ETCD_GROUP, CONTROL_PLANE_GROUP, *KUBELET_GROUPS)
+    hints = []
+    for group in inventory.groups:
+        if group in wanted:
+            continue
+        normal = group.lower().replace("-", "_").replace(" ", "_")
+        close = [w for w in wanted if normal == w] or difflib.get_close_matches(normal, wanted, 1, 0.85)
+        if close and not (close[0] in inventory.groups and inventory.members(close[0])):
+            where = _group_line(inventory.sources, group)
+            hints.append(f"group '{group}'{f' ({where})' if where else ''} is not read by kprov: "
+                         f"did you mean '{close[0]}'?")
+    return hints
+
+
 def ensure_inventory_pki(inventory_path: str | Path, *, rotate: bool = False) -> tuple[Path, PkiReport]:
-    """Load the inventory and make its pki directory complete (``rotate``: renew every leaf)."""
+    """Load the inventory and make its pki directory complete (``rotate``: renew every leaf).
+    A topology error says which inventory group looks misspelt, with its file and line."""
     from kprov.provision.inventory import load_inventory
 
     inventory = load_inventory(inventory_path)
     directory = pki_dir_for(inventory_path)
-    return directory, ClusterPki(directory).ensure(topology_from_inventory(inventory), rotate=rotate)
+    try:
+        return directory, ClusterPki(directory).ensure(topology_from_inventory(inventory), rotate=rotate)
+    except TopologyError as err:
+        hints = misspelt_groups(inventory)
+        if not hints:
+            raise
+        raise TopologyError(f"{err}; " + "; ".join(hints)) from None

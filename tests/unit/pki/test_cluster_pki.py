@@ -257,3 +257,16 @@ def test_an_undefined_variable_in_apiserver_vip_is_named(tmp_path) -> None:
     assert "expected an IP address" not in str(err.value)
     inventory.write_text(inventory.read_text().replace("'{{ lb_vip }}'", "'{{ net }}.10'\n    net: 10.0.0"))
     assert topology_from_inventory(load_inventory(inventory)).apiserver_vip == "10.0.0.10"
+
+
+def test_a_misspelt_group_is_named_with_its_file_and_line(tmp_path) -> None:
+    from kprov.pki.from_inventory import ensure_inventory_pki
+    from kprov.pki.topology import TopologyError
+
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text("all:\n  children:\n    etcd:\n      hosts:\n        h1: {ansible_host: 10.0.0.1}\n"
+                         "    control-plane:\n      hosts:\n        h1:\n")
+    with pytest.raises(TopologyError) as err:
+        ensure_inventory_pki(inventory)
+    assert f"group 'control-plane' ({inventory}:6)" in str(err.value)
+    assert "did you mean 'control_plane'" in str(err.value)
