@@ -8,12 +8,18 @@ use, so no pod is lost on the way:
 
 1. cordon (``spec.unschedulable``), then evict every pod that is not a DaemonSet's through
    the Eviction API (controllers recreate them elsewhere) and wait for them to go;
-2. take the node components off the host (roles/remove-node.yml: kubelet, kube-proxy,
-   container runtime; anything else kprov runs there stays), reaching it through the
-   inventory if it is still listed, else at the Node's InternalIP with the inventory's
-   ``all`` variables;
-3. delete the Node (its kubelet is stopped, so it cannot register again), force-delete
-   pods still bound to it, and drop its PKI directory so it is not removed twice.
+2. clear the host, reaching it through the inventory if it is still listed, else at the
+   Node's InternalIP with the inventory's ``all`` variables: a host still in one of the
+   cluster's groups (an etcd member) loses the node components only (roles/remove-node.yml:
+   kubelet and its credentials, kube-proxy, container runtime); a host in none of them
+   loses everything kprov put there, as ``kprov reset`` does (roles/reset.yml: services,
+   /opt/kprov, /var/lib/kprov, /etc/kprov, a kprov HAProxy and keepalived, the packages
+   kprov installed), as kubespray's remove-node resets the node;
+3. delete the Node (its kubelet is stopped, so it cannot register again) and revoke what
+   the cluster holds for it: its heartbeat Lease and the certificate signing requests it
+   made (its client certificate cannot be revoked: the host no longer holds its key, nor
+   does the operator's PKI); force-delete pods still bound to it, and drop its PKI
+   directory so it is not removed twice.
 
 A host that cannot be reached does not stop the removal: its Node is deleted anyway and
 the report says so. Nodes kprov never provisioned are never touched.
@@ -40,10 +46,13 @@ from kprov.provision.pipelines import run_playbook
 if TYPE_CHECKING:  # the API client is imported only when a node is really removed
     from kprov.cluster.client import ApiClient
 
-__all__ = ["REMOVE_NODE_PLAYBOOK", "NodeRemoval", "departed_nodes", "remove_departed_nodes"]
+__all__ = ["REMOVE_NODE_PLAYBOOK", "RESET_PLAYBOOK", "NodeRemoval", "clearing_playbook", "departed_nodes",
+           "remove_departed_nodes", "revoke_node_credentials"]
 
 REMOVE_NODE_PLAYBOOK = REPO_ROOT / "roles" / "remove-node.yml"
+RESET_PLAYBOOK = REPO_ROOT / "roles" / "reset.yml"
 NODE_GROUPS = ("control_plane", "workers")
+CLUSTER_GROUPS = ("etcd", *NODE_GROUPS)
 Progress = Callable[[str], None]
 
 
@@ -134,10 +143,17 @@ def _address(node: dict[str, Any]) -> str | None:
     return None
 
 
+def clearing_playbook(inventory: Inventory, node: str) -> Path:
+    """remove-node.yml for a host that stays in the cluster (an etcd member), else reset.yml:
+    nothing of kprov's is left on a host the cluster no longer uses."""
+    stays = any(g in inventory.groups and node in inventory.members(g) for g in CLUSTER_GROUPS)
+    return REMOVE_NODE_PLAYBOOK if stays else RESET_PLAYBOOK
+
+
 def _clear_host(inventory_path: str | Path, inventory: Inventory, node: str, address: str | None) -> str:
-    """Run remove-node.yml on the node's host; returns '' or what went wrong."""
+    """Clear the node's host (clearing_playbook); returns '' or what went wrong."""
     if node in inventory.hosts:
-        report = run_playbook(inventory_path, REMOVE_NODE_PLAYBOOK, limit=node)
+        report = run_playbook(inventory_path, clearing_playbook(inventory, node), limit=node)
     elif address:
         with tempfile.TemporaryDirectory(prefix="kprov-remove-node-") as tmp:
             transient = Path(tmp) / "hosts.yml"
@@ -145,13 +161,46 @@ def _clear_host(inventory_path: str | Path, inventory: Inventory, node: str, add
             transient.write_text(yaml.safe_dump(
                 {"all": {"vars": all_vars, "hosts": {node: {"ansible_host": address}}}}
             ))
-            report = run_playbook(transient, REMOVE_NODE_PLAYBOOK)
+            report = run_playbook(transient, RESET_PLAYBOOK)
     else:
         return f"{node} is not in the inventory and its Node has no InternalIP: clear the host by hand"
     if report.ok:
         return ""
     failed = [f"{r.task}: {r.msg}" for r in report.results if r.status in ("failed", "unreachable")]
     return f"clearing {node}: " + "; ".join(failed[:3])
+
+
+CSRS = "/apis/certificates.k8s.io/v1/certificatesigningrequests"
+
+
+async def revoke_node_credentials(client: ApiClient, node: str) -> list[str]:
+    """Delete what the cluster holds for a removed node: its Lease in kube-node-lease and the
+    CSRs its kubelet made (spec.username system:node:<node>). Returns what was deleted."""
+    from kprov.cluster.client import ApiError, resources
+
+    deleted: list[str] = []
+    try:
+        await client.delete(resources.LEASES, node, "kube-node-lease")
+        deleted.append(f"lease kube-node-lease/{node}")
+    except ApiError as exc:
+        if exc.code != 404:
+            raise
+    try:
+        listed = await client.request("GET", CSRS)
+    except ApiError as exc:
+        if exc.code != 404:  # a server without the certificates API: nothing to revoke
+            raise
+        return deleted
+    for csr in (listed or {}).get("items") or []:
+        if (csr.get("spec") or {}).get("username") == f"system:node:{node}":
+            name = csr["metadata"]["name"]
+            try:
+                await client.request("DELETE", f"{CSRS}/{name}")
+                deleted.append(f"certificatesigningrequest {name}")
+            except ApiError as exc:
+                if exc.code != 404:
+                    raise
+    return deleted
 
 
 async def _remove(
@@ -184,6 +233,7 @@ async def _remove(
     if node is not None:
         progress(f"deleting node {name}")
         await client.delete(resources.NODES, name)
+        await revoke_node_credentials(client, name)
         for pod in await _pods_on(client, name):  # its kubelet is gone: nobody else ends them
             meta = pod["metadata"]
             try:

@@ -42,3 +42,45 @@ def test_current_nodes_and_nodes_kprov_never_made_are_kept(tmp_path: Path) -> No
 def test_no_pki_yet_means_nothing_departed(tmp_path: Path) -> None:
     (tmp_path / "hosts.yml").write_text(INVENTORY)
     assert departed_nodes(tmp_path / "hosts.yml") == []
+
+
+def test_a_host_the_cluster_no_longer_uses_is_reset_one_still_in_etcd_loses_its_node_part(
+        tmp_path: Path) -> None:
+    from kprov.deploy.scale_in import REMOVE_NODE_PLAYBOOK, RESET_PLAYBOOK, clearing_playbook
+    from kprov.provision.inventory import load_inventory
+
+    in_etcd = INVENTORY.replace("etcd: {hosts: {h1: {}}}", "etcd: {hosts: {h1: {}, h4: {}}}")
+    (tmp_path / "hosts.yml").write_text(in_etcd)
+    inventory = load_inventory(tmp_path / "hosts.yml")
+    assert clearing_playbook(inventory, "h4") == REMOVE_NODE_PLAYBOOK  # still an etcd member
+    assert clearing_playbook(inventory, "h5") == RESET_PLAYBOOK  # left the inventory
+    (tmp_path / "hosts.yml").write_text(INVENTORY)
+    assert clearing_playbook(load_inventory(tmp_path / "hosts.yml"), "h4") == RESET_PLAYBOOK  # in no group
+
+
+class _FakeApi:
+    def __init__(self) -> None:
+        self.deleted: list[str] = []
+
+    async def delete(self, res: object, name: str, namespace: str | None = None) -> None:
+        self.deleted.append(f"{namespace}/{name}")
+
+    async def request(self, method: str, path: str) -> dict | None:
+        if method == "GET":
+            return {"items": [
+                {"metadata": {"name": "csr-h4"}, "spec": {"username": "system:node:h4"}},
+                {"metadata": {"name": "csr-h2"}, "spec": {"username": "system:node:h2"}},
+            ]}
+        self.deleted.append(path.rsplit("/", 1)[-1])
+        return None
+
+
+def test_a_removed_nodes_lease_and_csrs_are_deleted_and_no_others() -> None:
+    import asyncio
+
+    from kprov.deploy.scale_in import revoke_node_credentials
+
+    api = _FakeApi()
+    done = asyncio.run(revoke_node_credentials(api, "h4"))  # type: ignore[arg-type]
+    assert api.deleted == ["kube-node-lease/h4", "csr-h4"]
+    assert done == ["lease kube-node-lease/h4", "certificatesigningrequest csr-h4"]
