@@ -18,6 +18,7 @@ from kprov.deploy.reset import LEFTOVER_SCRIPT, leftovers
 from kprov.deploy.verify.host_checks import served_certificate, served_matches
 from kprov.provision.execute.pending import PENDING_DIR, file_name
 from tests.e2e.safety.conftest import SafetyCluster, failures
+from tests.e2e.safety.fresh_host import HOST_VIEW_SCRIPT, differences
 
 FOREIGN = "kprov-e2e-foreign-6443"
 SERVED = {6443: "/etc/kprov/pki/apiserver.crt", 10250: "/etc/kprov/pki/kubelet.crt",
@@ -197,3 +198,7 @@ def test_reset_leaves_nothing_behind(safety_cluster: SafetyCluster) -> None:
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     for host in ("h1", "h2", "h3"):
         assert leftovers(safety_cluster.ssh(host, LEFTOVER_SCRIPT)) == [], host
+        # packages, sysctl files, directories and forwarding as on a fresh lab host (the lab
+        # binds /var/lib/containerd on every host, fresh ones too)
+        view = safety_cluster.ssh(host, HOST_VIEW_SCRIPT)
+        assert differences(safety_cluster.lab, view, ignore=("/var/lib/containerd",)) == ([], []), host
