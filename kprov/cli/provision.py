@@ -354,6 +354,7 @@ def _run_playbook(
         path = find_playbook(playbook)
         try:
             checks = [_preflight(_split(skip_preflight))] if is_cluster_playbook(path) else []
+            options.resolve_first = options.resolve_first or is_cluster_playbook(path)
         except ValueError as err:
             raise typer.BadParameter(str(err), param_hint="--skip-preflight") from None
         with LiveView(console, options.verbosity, enabled=not as_json) as view:

@@ -45,7 +45,7 @@ class UndefinedVariableError(TemplateError):
     """A template used a variable that is not defined: names the task, template and variable."""
 
     def __init__(self, variable: str, template: str, task: str | None = None, detail: str = "") -> None:
-        self.variable, self.template, self.task = variable, template, task
+        self.variable, self.template, self.task, self.detail = variable, template, task, detail
         where = f"task '{task}': " if task else ""
         extra = f" ({detail})" if detail and variable not in detail else ""
         super().__init__(

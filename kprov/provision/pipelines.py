@@ -33,6 +33,7 @@ from kprov.provision.inventory.patterns import select_hosts
 from kprov.provision.phases import ConnectPhase, DisconnectPhase, PhaseManager, PlaysPhase
 from kprov.provision.phases.base import Phase, for_each_host
 from kprov.provision.phases.open import OpenPhase
+from kprov.provision.phases.resolve import ResolvePhase
 from kprov.provision.playbook.loader import PlaybookLoader
 from kprov.provision.playbook.model import Playbook
 from kprov.provision.templates import TemplateEngine
@@ -218,6 +219,7 @@ def apply(
         OpenPhase(targets, gather, prepare if meanwhile else None,
                   lambda host: read_plays_ahead(run, playbook.plays, host, early)),
         *(before_plays or []),
+        *([ResolvePhase(playbook)] if options.resolve_first else []),
         PlaysPhase(playbook),
         DisconnectPhase(),
     ]

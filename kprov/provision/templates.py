@@ -380,7 +380,7 @@ def _undefined(err: jinja2.UndefinedError, where: str) -> UndefinedVariableError
 def _via(err: UndefinedVariableError, where: str) -> UndefinedVariableError:
     if err.template == where or err.template.startswith(f"{where} "):
         return err
-    return UndefinedVariableError(err.variable, f"{where} (via {err.template})", err.task)
+    return UndefinedVariableError(err.variable, f"{where} (via {err.template})", err.task, err.detail)
 
 
 @jinja2.pass_context

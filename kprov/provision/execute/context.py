@@ -42,6 +42,8 @@ class RunOptions:
     limit: str | None = None
     verbosity: int = 0
     roles_path: list[Path] = field(default_factory=list)
+    # template every host's tasks before the first play (execute.resolve): kprov's playbooks
+    resolve_first: bool = False
 
 
 @dataclass

@@ -245,6 +245,10 @@ class HostRunner:
                 standins[task.register] = _UNCHANGED
         return tasks, keys
 
+    def selected_tasks(self, items: list[Item]) -> list[Task]:
+        """The tasks of ``items`` this host walks, as the look-ahead sees them (see _walk)."""
+        return self._walk(items)
+
     def _walk(self, items: list[Item]) -> list[Task]:
         """The play's tasks in order (blocks and their ``always``; not rescues, includes, meta),
         as far as the tags select them."""

@@ -312,6 +312,10 @@ class TaskRunner:
         subdir = next((s for s in ("template", "var", "file") if s in task.action), "file") + "s"
         return run_lookup(name, scope.template(terms, where), scope, scope, subdir=subdir)
 
+    def when_holds(self, task: Task, scope: VarScope) -> bool:
+        """The task's ``when`` in ``scope`` (raises what templating it raises)."""
+        return self._when(task, scope)
+
     def _when(self, task: Task, scope: VarScope) -> bool:
         return all(scope.condition(c, f"task field 'when' ({task.origin})") for c in task.when)
 
