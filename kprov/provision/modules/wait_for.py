@@ -5,7 +5,10 @@ costs one round trip however long it takes. The first 2 s poll every 0.1 s, then
 ``sleep`` seconds (Ansible's interval, an int): a service that comes up after 1.1 s is seen
 then, not a whole ``sleep`` later (a check only reads, so polling faster changes nothing
 else). A port is probed with bash's /dev/tcp (bash is essential on Debian). Never
-``changed``; in check mode it still waits (it changes nothing), as Ansible does.
+``changed``. It does not support check mode (ansible-core 2.19's wait_for declares
+``check_mode: none``): a check-mode run reports it skipped, as Ansible does, instead of
+waiting on a port or file only the real run would bring about (a plan of a new host timed
+out on its node-local API port). ``check_mode: false`` on the task makes it wait anyway.
 """
 
 from __future__ import annotations
@@ -66,6 +69,8 @@ class WaitForModule:
 
     def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
         p = parse_args(self.name, SPEC, args)
+        if ctx.check_mode:
+            return ModuleResult(skipped=True, msg=f"remote module ({self.name}) does not support check mode")
         if p["port"] is not None and p["path"]:
             raise ModuleFailed("wait_for: port and path are mutually exclusive")
         if p["search_regex"] and not p["path"]:

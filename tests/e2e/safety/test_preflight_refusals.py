@@ -38,3 +38,18 @@ def test_a_full_var_lib_kprov_is_refused_with_free_and_needed_space(safety_clust
     [(host, task, msg)] = _preflight_only(report)
     assert (host, task) == ("h3", "preflight: disk")
     assert "MiB free under /var/lib/kprov" in msg and "1024 MiB needed" in msg
+
+
+def test_an_undefined_variable_of_a_late_role_stops_the_run_before_any_change(
+        safety_cluster: SafetyCluster) -> None:
+    """The metrics server's arguments (its role, the playbook's last play) name a variable
+    nothing defines: the run stops on every host before its first task."""
+    typo = '{"metrics_server_extra_args": ["--v={{ metrics_verbosity_typo }}"]}'
+    rc, report = safety_cluster.apply("-e", typo)
+    assert rc == 2 and not report["ok"]
+    assert [r for r in report["results"] if r["action"] not in ("preflight", "resolve")] == []  # nothing ran
+    failed = [r for r in report["results"] if r["status"] == "failed"]
+    assert {r["host"] for r in failed} == {"h1", "h2", "h3"}
+    assert all("undefined variable 'metrics_verbosity_typo'" in r["msg"] for r in failed)
+    assert all("roles/metrics_server/tasks/main.yml:" in r["msg"] for r in failed)
+    assert any("nothing was changed" in e for e in report["errors"])
