@@ -24,6 +24,7 @@ import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from kprov.deploy.preflight.checks import ClusterShape, Problem, etcd_problem, evaluate, stale_etcd_candidates
 from kprov.deploy.preflight.probe import PROBE_SCRIPT, HostProbe, parse_probe
@@ -60,6 +61,25 @@ def _vip_of(run: RunContext, host: str) -> str:
         return str(scope["apiserver_vip"] or "").strip() if "apiserver_vip" in scope else ""
     except TemplateError:
         return ""
+
+
+def members_of(member_list: str) -> tuple[set[str], set[str]]:
+    """The member names and peer hosts of ``etcdctl member list`` (ID, status, name, peer
+    URLs, client URLs, learner). A member of a bootstrap that never started (an interrupted
+    cold apply) is listed ``unstarted`` with no name: it is known by its peer URL."""
+    names: set[str] = set()
+    peers: set[str] = set()
+    for line in member_list.splitlines():
+        parts = [p.strip() for p in line.split(",")]
+        if len(parts) < 4:
+            continue
+        if parts[2]:
+            names.add(parts[2])
+        for url in parts[3].split():
+            host = urlsplit(url).hostname
+            if host:
+                peers.add(host)
+    return names, peers
 
 
 class PreflightPhase:
@@ -136,9 +156,10 @@ class PreflightPhase:
             return []
         if listed.rc != 0:
             return []
-        names = {part.strip() for line in listed.stdout.splitlines() for part in line.split(",")[2:3]}
+        names, peers = members_of(listed.stdout)
         inventory = str(run.inventory.sources[0]) if run.inventory.sources else "INVENTORY"
-        return [etcd_problem(h, probes[h].etcd_data, inventory) for h in idle if h not in names]
+        return [etcd_problem(h, probes[h].etcd_data, inventory) for h in idle
+                if h not in names and shape.addresses.get(h, h) not in peers]
 
     def _report(self, run: RunContext, hosts: list[str]) -> None:
         for problem in self.problems:

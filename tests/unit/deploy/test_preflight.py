@@ -210,6 +210,16 @@ def test_phase_stops_every_host_and_asks_the_quorum_about_stale_etcd_data(
     assert phase.seconds > 0 and not fakes["h2"].puts
 
 
+def test_a_member_of_a_bootstrap_that_never_started_is_not_stale() -> None:
+    """After an interrupted cold apply: h1's etcd runs, h2 and h3 hold data of the same
+    static bootstrap but never started; the list names them by peer URL only."""
+    from kprov.deploy.preflight.phase import members_of
+
+    listed = ("8e9e05c52164694d, started, h1, https://10.0.0.1:2380, https://10.0.0.1:2379, false\n"
+              "91bc3c398fb3c146, unstarted, , https://10.0.0.2:2380, , false\n")
+    assert members_of(listed) == ({"h1"}, {"10.0.0.1", "10.0.0.2"})
+
+
 def test_phase_on_a_healthy_cluster_changes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import time
 
