@@ -8,13 +8,13 @@ use, so no pod is lost on the way:
 
 1. cordon (``spec.unschedulable``), then evict every pod that is not a DaemonSet's through
    the Eviction API (controllers recreate them elsewhere) and wait for them to go;
-2. clear the host, reaching it through the inventory if it is still listed, else at the
-   Node's InternalIP with the inventory's ``all`` variables: a host still in one of the
-   cluster's groups (an etcd member) loses the node components only (roles/remove-node.yml:
-   kubelet and its credentials, kube-proxy, container runtime); a host in none of them
-   loses everything kprov put there, as ``kprov reset`` does (roles/reset.yml: services,
-   /opt/kprov, /var/lib/kprov, /etc/kprov, a kprov HAProxy and keepalived, the packages
-   kprov installed), as kubespray's remove-node resets the node;
+2. clear the host: one the inventory still lists (an etcd member, or a host its first play
+   still prepares) loses the node components (roles/remove-node.yml: kubelet and its
+   credentials, kube-proxy, container runtime, a kprov HAProxy and keepalived); one that
+   left the inventory, reached at the Node's InternalIP with the inventory's ``all``
+   variables, loses everything kprov put there, as ``kprov reset`` does (roles/reset.yml:
+   services, /opt/kprov, /var/lib/kprov, /etc/kprov, the packages kprov installed), as
+   kubespray's remove-node resets the node;
 3. delete the Node (its kubelet is stopped, so it cannot register again) and revoke what
    the cluster holds for it: its heartbeat Lease and the certificate signing requests it
    made (its client certificate cannot be revoked: the host no longer holds its key, nor
@@ -52,7 +52,6 @@ __all__ = ["REMOVE_NODE_PLAYBOOK", "RESET_PLAYBOOK", "NodeRemoval", "clearing_pl
 REMOVE_NODE_PLAYBOOK = REPO_ROOT / "roles" / "remove-node.yml"
 RESET_PLAYBOOK = REPO_ROOT / "roles" / "reset.yml"
 NODE_GROUPS = ("control_plane", "workers")
-CLUSTER_GROUPS = ("etcd", *NODE_GROUPS)
 Progress = Callable[[str], None]
 
 
@@ -144,10 +143,10 @@ def _address(node: dict[str, Any]) -> str | None:
 
 
 def clearing_playbook(inventory: Inventory, node: str) -> Path:
-    """remove-node.yml for a host that stays in the cluster (an etcd member), else reset.yml:
-    nothing of kprov's is left on a host the cluster no longer uses."""
-    stays = any(g in inventory.groups and node in inventory.members(g) for g in CLUSTER_GROUPS)
-    return REMOVE_NODE_PLAYBOOK if stays else RESET_PLAYBOOK
+    """remove-node.yml for a host the inventory still lists (an etcd member, or a host the
+    playbook's first play still prepares), else reset.yml: nothing of kprov's is left on a
+    host that left the inventory."""
+    return REMOVE_NODE_PLAYBOOK if node in inventory.hosts else RESET_PLAYBOOK
 
 
 def _clear_host(inventory_path: str | Path, inventory: Inventory, node: str, address: str | None) -> str:

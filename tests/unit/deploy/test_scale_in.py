@@ -44,18 +44,15 @@ def test_no_pki_yet_means_nothing_departed(tmp_path: Path) -> None:
     assert departed_nodes(tmp_path / "hosts.yml") == []
 
 
-def test_a_host_the_cluster_no_longer_uses_is_reset_one_still_in_etcd_loses_its_node_part(
+def test_a_host_that_left_the_inventory_is_reset_one_still_listed_loses_its_node_part(
         tmp_path: Path) -> None:
     from kprov.deploy.scale_in import REMOVE_NODE_PLAYBOOK, RESET_PLAYBOOK, clearing_playbook
     from kprov.provision.inventory import load_inventory
 
-    in_etcd = INVENTORY.replace("etcd: {hosts: {h1: {}}}", "etcd: {hosts: {h1: {}, h4: {}}}")
-    (tmp_path / "hosts.yml").write_text(in_etcd)
-    inventory = load_inventory(tmp_path / "hosts.yml")
-    assert clearing_playbook(inventory, "h4") == REMOVE_NODE_PLAYBOOK  # still an etcd member
-    assert clearing_playbook(inventory, "h5") == RESET_PLAYBOOK  # left the inventory
     (tmp_path / "hosts.yml").write_text(INVENTORY)
-    assert clearing_playbook(load_inventory(tmp_path / "hosts.yml"), "h4") == RESET_PLAYBOOK  # in no group
+    inventory = load_inventory(tmp_path / "hosts.yml")
+    assert clearing_playbook(inventory, "h4") == REMOVE_NODE_PLAYBOOK  # still a host
+    assert clearing_playbook(inventory, "h5") == RESET_PLAYBOOK  # left the inventory
 
 
 class _FakeApi:
