@@ -152,6 +152,10 @@ def register(app: typer.Typer) -> None:
         except ProvisionError as err:
             console.print(f"[red]error:[/red] {err}")
             raise typer.Exit(1) from None
+        except KeyboardInterrupt:  # between playbook runs (a build, a drain): no run to report
+            console.print("[red]upgrade interrupted[/red] (SIGINT): run `kprov upgrade` again to continue; "
+                          "a node being drained stays cordoned until then")
+            raise typer.Exit(EXIT_INTERRUPTED) from None
         _print_upgrade(console, result)
         raise typer.Exit(0 if result.ok else EXIT_INTERRUPTED if result.interrupted else 2)
 
