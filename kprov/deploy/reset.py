@@ -22,7 +22,7 @@ _UNITS = ("kprov-proxy kprov-kubelet kprov-scheduler kprov-controller-manager kp
           "containerd")
 _PATHS = ("/etc/kprov /var/lib/kprov /opt/kprov /var/log/pods /var/lib/cni /etc/cni /etc/containerd "
           "/run/kprov /run/containerd /etc/sysctl.d/90-kprov.conf /etc/sysctl.d/90-kprov-cni.conf "
-          "/var/log/kprov /etc/keepalived /etc/modules-load.d/kprov.conf "
+          "/var/log/kprov /etc/keepalived /opt/containerd /var/lib/containers /etc/modules-load.d/kprov.conf "
           "/usr/local/bin/kprov-etcdctl /usr/local/sbin/kprov-etcd-restart")
 LEFTOVER_SCRIPT = f"""
 for u in {_UNITS}; do
