@@ -8,8 +8,8 @@ tasks are not seen): its ``when`` is evaluated, then its ``loop`` or its argumen
 templated, and a template task's source file is rendered, all in the task's own variable
 scope for that host, without executing anything. What only the run itself can define is
 left alone: a field that mentions a variable a ``register``, ``set_fact`` or loop variable
-of the playbook names, or a fact (``ansible_*``: a play without fact
-gathering has none yet), is not judged (a playbook with an ``include_vars``, which may
+of the playbook names, or a fact (``ansible_*``) of a host whose facts are not
+gathered (no play gathers them), is not judged (a playbook with an ``include_vars``, which may
 define any name, is not judged at all); nor are the arguments of a task whose ``when``
 could not be judged. An error counts only when its variable is one the field itself names
 at the top level (``a`` of ``a.b``), or one that a variable it uses is defined with (an
@@ -99,15 +99,21 @@ def _names(env: jinja2.Environment, value: Any, expression: bool = False) -> set
     return found
 
 
-def _judged(names: set[str], later: set[str]) -> bool:
-    """Whether a field using ``names`` can be judged before the run (see the module doc)."""
-    return not (names & later or any(n.startswith("ansible_") for n in names) or "hostvars" in names)
+def _judged(names: set[str], later: set[str], facts: bool) -> bool:
+    """Whether a field using ``names`` can be judged before the run (see the module doc);
+    ``facts``: the host's facts are gathered already (its ``ansible_*`` are known)."""
+    return not (names & later or (not facts and any(n.startswith("ansible_") for n in names))
+                or "hostvars" in names)
 
 
 class _HostPass:
     def __init__(self, run: RunContext, host: str, later: set[str]) -> None:
         self.run, self.host, self.later = run, host, later
         self.env = run.engine.env
+        self.facts = bool(run.hosts[host].facts)
+
+    def _judged(self, names: set[str]) -> bool:
+        return _judged(names, self.later, self.facts)
 
     def play(self, play: Play) -> list[Unresolved]:
         hosts = PlayRunner(self.run, play).hosts()
@@ -126,7 +132,7 @@ class _HostPass:
               where: str) -> Unresolved | None:
         # a name the field uses, or one a variable it uses is defined with ("'x' is undefined",
         # not an attribute or item of something) that the run does not define either
-        indirect = (f"'{err.variable}' is undefined" in err.detail and _judged({err.variable}, self.later))
+        indirect = (f"'{err.variable}' is undefined" in err.detail and self._judged({err.variable}))
         if err.variable not in names and not indirect:
             return None
         return Unresolved(self.host, task.title, task.origin, err.variable, where)
@@ -139,7 +145,7 @@ class _HostPass:
             return None
         when_names = _names(self.env, task.when, expression=True)
         if task.when:
-            if not _judged(when_names, self.later):
+            if not self._judged(when_names):
                 return None
             try:
                 if not tasks.when_holds(task, scope):
@@ -150,7 +156,7 @@ class _HostPass:
                 return None
         if task.loop is not None:
             loop_names = _names(self.env, task.loop)
-            if _judged(loop_names, self.later):
+            if self._judged(loop_names):
                 try:
                     scope.template(task.loop, f"task field 'loop' ({task.origin})")
                 except UndefinedVariableError as err:
@@ -163,7 +169,7 @@ class _HostPass:
     def arguments(self, runner: HostRunner, task: Task, scope: Any) -> Unresolved | None:
         for key, value in task.args.items():
             names = _names(self.env, value)
-            if not names or not _judged(names, self.later):
+            if not names or not self._judged(names):
                 continue
             try:
                 scope.template(value, f"task field '{key}' ({task.origin})")
@@ -177,19 +183,20 @@ class _HostPass:
 
     def template_file(self, runner: HostRunner, task: Task, scope: Any) -> Unresolved | None:
         src = task.args.get("src")
-        if task.action.rsplit(".", 1)[-1] != "template" or not isinstance(src, str) or "{{" in src:
+        if task.action.rsplit(".", 1)[-1] != "template" or not isinstance(src, str):
             return None
-        try:
+        try:  # a templated name ("{{ kprov_templates_dir }}/x.j2"): judged with the arguments
+            src = str(scope.template(src, f"task field 'src' ({task.origin})"))
             path = runner.tasks.find_file(task, src, "templates")
             names = _names(self.env, path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, ProvisionError):
             return None
-        if not _judged(names, self.later):
+        if not self._judged(names):
             return None
         try:
             scope.render_file(path)
         except UndefinedVariableError as err:
-            return self._flag(task, err, names, f"template {path}")
+            return self._flag(task, err, names, f"template {path.resolve()}")
         except ProvisionError:
             return None
         return None
