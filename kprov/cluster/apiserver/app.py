@@ -51,7 +51,7 @@ from kprov.cluster.apiserver.health import PUBLIC_PATHS, serve_health
 from kprov.cluster.apiserver.http1 import AnyReply, AnyRequest, HttpFront, RawUpgrade
 from kprov.cluster.apiserver.impersonation import has_impersonation, impersonate
 from kprov.cluster.apiserver.metrics import CONTENT_TYPE, ApiMetrics
-from kprov.cluster.apiserver.negotiation import json_response, wants_table
+from kprov.cluster.apiserver.negotiation import json_response, prettified, wants_pretty, wants_table
 from kprov.cluster.apiserver.oidc import serve_oidc
 from kprov.cluster.apiserver.requestinfo import RequestInfo, parse_bool, parse_request_info
 from kprov.cluster.apiserver.status import (
@@ -169,6 +169,10 @@ def _handler(ctx: ApiContext, insecure_local: bool) -> Any:
                         await _audit_with_bodies(audit, level, request, ri, user, code, received, reply)
 
     async def serve(request: AnyRequest, ri: RequestInfo | None) -> Any:
+        reply = await serve_compact(request, ri)
+        return prettified(reply) if wants_pretty(request) else reply
+
+    async def serve_compact(request: AnyRequest, ri: RequestInfo | None) -> Any:
         reset_request()  # (warnings and audit annotations: this request's own)
         try:
             user = authenticator.authenticate(request)

@@ -9,7 +9,10 @@ otherwise JSON (``application/json``) — client-go decodes by the response's Co
 JSON is always understood. Error Statuses stay JSON. A Table is returned when the Accept
 header asks for ``as=Table`` (what kubectl's human-readable ``get`` does).
 A JSON reply body is what Go's ``json.Encoder`` writes (kube-apiserver's serializer): ``<``,
-``>``, ``&``, U+2028 and U+2029 escaped, and a newline after the value (``go_body``).
+``>``, ``&``, U+2028 and U+2029 escaped, and a newline after the value (``go_body``). As
+kube-apiserver, a request with ``?pretty=true``, or from curl, Wget or a browser (unless
+``?pretty=false``), gets ``json.MarshalIndent``'s form instead: two-space indents, no
+trailing newline (``prettified``).
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ __all__ = [
     "json_response",
     "media_type",
     "object_response",
+    "prettified",
+    "wants_pretty",
     "wants_protobuf",
     "wants_table",
 ]
@@ -65,14 +70,43 @@ _GO_ESCAPES = (
 )
 
 
+def _go_escaped(encoded: bytes) -> bytes:
+    for char, escaped in _GO_ESCAPES:
+        if char in encoded:
+            encoded = encoded.replace(char, escaped)
+    return encoded
+
+
 def go_body(encoded: bytes) -> bytes:
     """Compact JSON bytes as Go's ``json.Encoder.Encode`` writes the same value: the
     HTML-significant characters escaped (they occur only inside strings, so a plain
     replacement is exact) and a trailing newline."""
-    for char, escaped in _GO_ESCAPES:
-        if char in encoded:
-            encoded = encoded.replace(char, escaped)
-    return encoded + b"\n"
+    return _go_escaped(encoded) + b"\n"
+
+
+_PRETTY_AGENTS = ("curl", "Wget", "Mozilla/5.0")
+
+
+def wants_pretty(request: AnyRequest) -> bool:
+    """kube-apiserver's isPrettyPrint: ``?pretty=<bool>`` decides when given, else the
+    User-Agent of a command-line HTTP tool or a browser."""
+    if "pretty" in request.query_string:
+        given = request.query.get("pretty", "")
+        if given:
+            return given in ("1", "t", "T", "TRUE", "true", "True")  # (Go's ParseBool)
+    return request.headers.get("User-Agent", "").startswith(_PRETTY_AGENTS)
+
+
+def prettified(reply: Any) -> Any:
+    """A JSON reply re-encoded as ``json.MarshalIndent(obj, "", "  ")`` writes it."""
+    if not isinstance(reply, web.Response) or reply.content_type != JSON or not isinstance(reply.body, bytes):
+        return reply
+    try:
+        value = orjson.loads(reply.body)
+    except orjson.JSONDecodeError:
+        return reply
+    reply.body = _go_escaped(orjson.dumps(value, option=orjson.OPT_INDENT_2))
+    return reply
 
 
 def json_response(obj: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:

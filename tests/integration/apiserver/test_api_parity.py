@@ -23,9 +23,12 @@ def raw(control_plane: Any) -> Raw:
     context: ssl.SSLContext = ssl_context(control_plane.admin_kubeconfig, control_plane.ca_file)
 
     def call(
-        method: str, path: str, body: bytes | None = None, content_type: str = "application/json"
+        method: str, path: str, body: bytes | None = None, content_type: str = "application/json",
+        agent: str = "kprov-tests",
     ) -> tuple[int, bytes]:
-        headers = {"Content-Type": content_type} if body is not None else {}
+        headers = {"User-Agent": agent}
+        if body is not None:
+            headers["Content-Type"] = content_type
         req = urllib.request.Request(control_plane.server + path, data=body, method=method, headers=headers)
         try:
             with urllib.request.urlopen(req, context=context, timeout=30) as reply:
@@ -44,6 +47,18 @@ def test_get_of_a_missing_pod_is_kube_apiservers_404_to_the_byte(raw: Raw, names
         b'"message":"pods \\"missing\\" not found","reason":"NotFound",'
         b'"details":{"name":"missing","kind":"pods"},"code":404}\n'
     )
+
+
+def test_curl_and_pretty_get_upstreams_indented_body(raw: Raw, namespace: str) -> None:
+    expected = (
+        b'{\n  "kind": "Status",\n  "apiVersion": "v1",\n  "metadata": {},\n  "status": "Failure",\n'
+        b'  "message": "pods \\"missing\\" not found",\n  "reason": "NotFound",\n'
+        b'  "details": {\n    "name": "missing",\n    "kind": "pods"\n  },\n  "code": 404\n}'
+    )
+    path = f"/api/v1/namespaces/{namespace}/pods/missing"
+    assert raw("GET", path, agent="curl/8.5.0") == (404, expected)
+    assert raw("GET", path + "?pretty=true") == (404, expected)
+    assert raw("GET", path + "?pretty=false", agent="curl/8.5.0")[1].endswith(b'"code":404}\n')
 
 
 def test_unknown_path_404_keeps_empty_details(raw: Raw) -> None:

@@ -7,7 +7,7 @@ import orjson
 
 from kprov.cluster.api.errors import Cause
 from kprov.cluster.api.resources import REGISTRY, ResourceInfo
-from kprov.cluster.apiserver.negotiation import go_body
+from kprov.cluster.apiserver.negotiation import go_body, json_response, prettified, wants_pretty
 from kprov.cluster.apiserver.status import forbidden, invalid, not_found, status_body, success_status
 
 
@@ -62,3 +62,22 @@ def test_success_status_omits_the_empty_group() -> None:
 def test_go_body_escapes_html_characters_and_ends_with_a_newline() -> None:
     raw = go_body(orjson.dumps({"m": "a<b>&c\u2028"}))
     assert raw == b'{"m":"a\\u003cb\\u003e\\u0026c\\u2028"}\n'
+
+
+class _Request:
+    def __init__(self, query: dict[str, str], agent: str) -> None:
+        self.query = query
+        self.query_string = "&".join(f"{k}={v}" for k, v in query.items())
+        self.headers = {"User-Agent": agent}
+
+
+def test_pretty_as_kube_apiservers_is_pretty_print() -> None:
+    assert wants_pretty(_Request({}, "curl/8.5.0")) and wants_pretty(_Request({}, "Mozilla/5.0 (X11)"))
+    assert not wants_pretty(_Request({}, "kubectl/v1.32.4"))
+    assert wants_pretty(_Request({"pretty": "true"}, "kubectl/v1.32.4"))
+    assert not wants_pretty(_Request({"pretty": "false"}, "curl/8.5.0"))
+
+
+def test_prettified_is_marshal_indent_without_a_newline() -> None:
+    reply = prettified(json_response({"kind": "Status", "metadata": {}, "m": "<"}, 404))
+    assert reply.body == b'{\n  "kind": "Status",\n  "metadata": {},\n  "m": "\\u003c"\n}'
