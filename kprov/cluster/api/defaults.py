@@ -554,6 +554,35 @@ def _validating_webhooks(obj: dict[str, Any]) -> None:
     _webhooks(obj, False)
 
 
+def _match_resources(match: Any) -> None:
+    if not isinstance(match, dict):
+        return
+    match.setdefault("matchPolicy", "Equivalent")
+    match.setdefault("namespaceSelector", {})
+    match.setdefault("objectSelector", {})
+    for name in ("resourceRules", "excludeResourceRules"):
+        for rule in match.get(name) or []:
+            if isinstance(rule, dict):
+                rule.setdefault("scope", "*")
+
+
+def _validating_admission_policy(obj: dict[str, Any]) -> None:
+    spec = obj.get("spec")
+    if isinstance(spec, dict):
+        spec.setdefault("failurePolicy", "Fail")
+        _match_resources(spec.get("matchConstraints"))
+
+
+def _validating_admission_policy_binding(obj: dict[str, Any]) -> None:
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        return
+    _match_resources(spec.get("matchResources"))
+    param_ref = spec.get("paramRef")
+    if isinstance(param_ref, dict):
+        param_ref.setdefault("parameterNotFoundAction", "Deny")
+
+
 def _network_policy(obj: dict[str, Any]) -> None:
     """Ports default to TCP; policyTypes, when absent, are Ingress plus Egress if egress rules exist."""
     spec = _set(obj, "spec", {})
@@ -587,6 +616,11 @@ _BY_KIND: dict[tuple[str, str], Callable[[dict[str, Any]], None]] = {
     ("apiextensions.k8s.io", "CustomResourceDefinition"): default_crd,
     ("admissionregistration.k8s.io", "MutatingWebhookConfiguration"): _mutating_webhooks,
     ("admissionregistration.k8s.io", "ValidatingWebhookConfiguration"): _validating_webhooks,
+    ("admissionregistration.k8s.io", "ValidatingAdmissionPolicy"): _validating_admission_policy,
+    (
+        "admissionregistration.k8s.io",
+        "ValidatingAdmissionPolicyBinding",
+    ): _validating_admission_policy_binding,
     ("batch", "Job"): _job,
     ("batch", "CronJob"): _cronjob,
     ("scheduling.k8s.io", "PriorityClass"): _priorityclass,

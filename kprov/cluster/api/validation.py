@@ -16,6 +16,7 @@ from typing import Any
 from kprov.cluster.api import events as _events
 from kprov.cluster.api._field_errors import Errors, go_value
 from kprov.cluster.api._rbac_kinds import RBAC_GROUP, path_segment_errors, validate_binding, validate_role
+from kprov.cluster.api._validation_admission_policy import validate_policy, validate_policy_binding
 from kprov.cluster.api._validation_autoscaling import validate_hpa
 from kprov.cluster.api._validation_batch import validate_cronjob, validate_job
 from kprov.cluster.api._validation_certificates import validate_csr
@@ -482,6 +483,8 @@ _BY_KIND: dict[tuple[str, str], Callable[[Errors, dict[str, Any], dict[str, Any]
     ("node.k8s.io", "RuntimeClass"): validate_runtime_class,
     ("", "ReplicationController"): _replicationcontroller,
     ("", "PodTemplate"): _podtemplate,
+    ("admissionregistration.k8s.io", "ValidatingAdmissionPolicy"): validate_policy,
+    ("admissionregistration.k8s.io", "ValidatingAdmissionPolicyBinding"): validate_policy_binding,
     ("", "PersistentVolume"): validate_pv,
     ("", "PersistentVolumeClaim"): validate_pvc,
     ("storage.k8s.io", "StorageClass"): validate_storage_class,

@@ -26,6 +26,7 @@ from kprov.cluster.apiserver import (
     limitranger,
     podsecurity,
     quota_admission,
+    vap,
     webhooks,
 )
 from kprov.cluster.apiserver.context import ApiContext
@@ -191,6 +192,7 @@ async def create_object(
     obj = await webhooks.mutate(ctx, info, "CREATE", obj, None, dry_run=dry_run)
     _lib.validate(info, obj, None)
     await podsecurity.validate(ctx, info, "CREATE", obj, None)  # after mutation, before validating webhooks
+    await vap.validate(ctx, info, "CREATE", obj, None, dry_run=dry_run)
     await webhooks.validate(ctx, info, "CREATE", obj, None, dry_run=dry_run)
     fill_status_zeros(info, obj)
     name = obj["metadata"]["name"]
@@ -252,6 +254,7 @@ async def guaranteed_update(
             )
             _lib.validate(info, new, shown, subresource)
             await podsecurity.validate(ctx, info, "UPDATE", new, shown, subresource)
+            await vap.validate(ctx, info, "UPDATE", new, shown, subresource, dry_run)
             await webhooks.validate(ctx, info, "UPDATE", new, shown, subresource=subresource, dry_run=dry_run)
             fill_status_zeros(info, new)
             new = await conversion.to_storage(ctx, info, new)
@@ -332,6 +335,7 @@ async def delete_object(
         if pre.get("resourceVersion") and str(pre["resourceVersion"]) != str(current.revision):
             raise conflict(info, name, _MODIFIED)
         admission.before_delete(info, current.obj)
+        await vap.validate(ctx, info, "DELETE", None, current.obj, dry_run=dry_run)
         await webhooks.validate(ctx, info, "DELETE", None, current.obj, dry_run=dry_run)
         obj = current.obj
         if policy in ("Foreground", "Orphan"):
