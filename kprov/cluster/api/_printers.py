@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
+from kprov.cluster.api._printers_admission import VALIDATINGADMISSIONPOLICY, VALIDATINGADMISSIONPOLICYBINDING
 from kprov.cluster.api._printers_batch import CRONJOB, JOB
 from kprov.cluster.api._printers_config import CONFIGMAP, EVENT, LEASE, SECRET, SERVICEACCOUNT
 from kprov.cluster.api._printers_custom import CUSTOMRESOURCEDEFINITION
@@ -76,6 +77,11 @@ PRINTERS = MappingProxyType(
         ("networking.k8s.io", "NetworkPolicy"): NETWORKPOLICY,
         ("apiextensions.k8s.io", "CustomResourceDefinition"): CUSTOMRESOURCEDEFINITION,
         ("apiregistration.k8s.io", "APIService"): APISERVICE,
+        ("admissionregistration.k8s.io", "ValidatingAdmissionPolicy"): VALIDATINGADMISSIONPOLICY,
+        (
+            "admissionregistration.k8s.io",
+            "ValidatingAdmissionPolicyBinding",
+        ): VALIDATINGADMISSIONPOLICYBINDING,
         ("rbac.authorization.k8s.io", "Role"): ROLE,
         ("rbac.authorization.k8s.io", "ClusterRole"): ROLE,
         ("rbac.authorization.k8s.io", "RoleBinding"): BINDING,

@@ -200,12 +200,12 @@ def validate_policy(errors: Errors, obj: dict[str, Any], old: dict[str, Any] | N
         path = f"spec.auditAnnotations[{index}]"
         if not isinstance(annotation, dict):
             continue
-        key = annotation.get("key")
-        if not key:
+        annotation_key = str(annotation.get("key") or "")
+        if not annotation_key:
             errors.required(f"{path}.key")
-        elif key in keys:
-            errors.duplicate(f"{path}.key", key)
-        keys.add(str(key))
+        elif annotation_key in keys:
+            errors.duplicate(f"{path}.key", annotation_key)
+        keys.add(annotation_key)
         if not annotation.get("valueExpression"):
             errors.required(f"{path}.valueExpression", "valueExpression is not specified")
         else:

@@ -118,12 +118,18 @@ def test_configmap_param(kubectl: Kubectl, namespace: str) -> None:
     policy, binding = _unique("limited"), _unique("limited-binding")
     kubectl("create", "configmap", "limits", "--from-literal=maxReplicas=3", "-n", namespace)
     kubectl("apply", "-f", "-", input=PARAM_POLICY.format(name=policy))
-    kubectl(
-        "apply", "-f", "-", input=PARAM_BINDING.format(name=binding, policy=policy, namespace=namespace)
-    )
+    kubectl("apply", "-f", "-", input=PARAM_BINDING.format(name=binding, policy=policy, namespace=namespace))
     kubectl("create", "deployment", "three", "--image=busybox", "--replicas=3", "-n", namespace)
     refused = kubectl(
-        "create", "deployment", "four", "--image=busybox", "--replicas=4", "-n", namespace, "-v=6", check=False
+        "create",
+        "deployment",
+        "four",
+        "--image=busybox",
+        "--replicas=4",
+        "-n",
+        namespace,
+        "-v=6",
+        check=False,
     )
     assert "denied request: replicas must be at most 3" in refused.stderr
     assert "403 Forbidden" in refused.stderr  # reason Forbidden
@@ -143,8 +149,9 @@ def test_policy_that_does_not_compile_is_refused(kubectl: Kubectl) -> None:
     )
     refused = kubectl("create", "-f", "-", input=bad, check=False)
     assert refused.returncode != 0
-    assert 'spec.validations[0].expression: Invalid value: "object.spec.replicas <=": compilation failed: ' in (
-        refused.stderr
+    assert (
+        'spec.validations[0].expression: Invalid value: "object.spec.replicas <=": compilation failed: '
+        in (refused.stderr)
     )
     undeclared = REPLICAS_POLICY.format(name=_unique("undeclared")).replace(
         "object.spec.replicas <= 5", "params.max > 1"
@@ -163,8 +170,11 @@ def test_defaults_and_binding_validation(kubectl: Kubectl) -> None:
     assert spec["matchConstraints"]["namespaceSelector"] == {}
     assert spec["matchConstraints"]["objectSelector"] == {}
     assert spec["matchConstraints"]["resourceRules"][0]["scope"] == "*"
-    listed = kubectl("get", "validatingadmissionpolicies").stdout
-    assert policy in listed
+    listed = kubectl("get", "validatingadmissionpolicies", policy).stdout.splitlines()
+    assert listed[0].split() == ["NAME", "VALIDATIONS", "PARAMKIND", "AGE"]
+    assert listed[1].split()[:3] == [policy, "1", "<unset>"]
+    explained = kubectl("explain", "validatingadmissionpolicy.spec.failurePolicy").stdout
+    assert "failurePolicy" in explained
     bad_binding = (
         "apiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingAdmissionPolicyBinding\n"
         f"metadata: {{name: {_unique('b')}}}\nspec: {{policyName: {policy}}}\n"
