@@ -204,3 +204,83 @@ def test_printers(ref: Any, shown: str) -> None:
     assert VALIDATINGADMISSIONPOLICYBINDING.row(binding, lambda _: "1s") == ["b", "p", shown, "1s"]
     policy = {"metadata": {"name": "p"}, "spec": {"validations": [{}, {}]}}
     assert VALIDATINGADMISSIONPOLICY.row(policy, lambda _: "1s") == ["p", 2, "<unset>", "1s"]
+
+
+# -- the plugin over a fake watch cache --------------------------------------------------------
+class _Cache:
+    def __init__(self, objects: dict[str, dict[str, Any]]) -> None:
+        self.objects = objects
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        return self.objects.get(key)
+
+    def scope(self, prefix: str) -> list[dict[str, Any]]:
+        return [o for k, o in self.objects.items() if k.startswith(prefix) and "/" not in k[len(prefix) :]]
+
+
+def _context(actions: list[str], extra: dict[str, Any] | None = None) -> Any:
+    from kprov.cluster.apiserver.context import ApiContext
+
+    policy = {
+        "metadata": {"name": "p", "uid": "u1", "generation": 1},
+        "spec": {
+            "failurePolicy": "Fail",
+            "matchConstraints": {"resourceRules": [{**RULE, "operations": ["*"], "resources": ["*", "*/*"]}]},
+            "validations": [{"expression": "object.spec.replicas <= 5", "message": "at most 5"}],
+        },
+    }
+    binding = {"metadata": {"name": "b"}, "spec": {"policyName": "p", "validationActions": actions}}
+    objects = {
+        "/registry/admissionregistration.k8s.io/validatingadmissionpolicies/p": policy,
+        "/registry/admissionregistration.k8s.io/validatingadmissionpolicybindings/b": binding,
+        "/registry/namespaces/n": {"metadata": {"name": "n", "labels": {}}},
+        **(extra or {}),
+    }
+    return ApiContext(config=None, registry=REGISTRY, store=None, cache=_Cache(objects))  # type: ignore[arg-type]
+
+
+async def test_plugin_deny_warn_audit_and_no_bindings() -> None:
+    from kprov.cluster.apiserver import vap, warning
+    from kprov.cluster.apiserver.status import ApiError
+
+    deployments: Any = REGISTRY.get("apps", "v1", "deployments")
+    with pytest.raises(ApiError) as refused:
+        await vap.validate(_context(["Deny"]), deployments, "CREATE", _deployment(10), None)
+    assert refused.value.code == 422 and refused.value.reason == "Invalid"
+    assert refused.value.message == (
+        'deployments.apps "d" is forbidden: '
+        "ValidatingAdmissionPolicy 'p' with binding 'b' denied request: at most 5"
+    )
+    await vap.validate(_context(["Deny"]), deployments, "CREATE", _deployment(5), None)
+    warning.reset_request()
+    await vap.validate(_context(["Warn", "Audit"]), deployments, "CREATE", _deployment(10), None)
+    assert warning.take_warnings() == [
+        "Validation failed for ValidatingAdmissionPolicy 'p' with binding 'b': at most 5"
+    ]
+    annotations = warning.audit_annotations() or {}
+    assert annotations[vap.FAILURE_ANNOTATION] == (
+        '[{"message":"at most 5","policy":"p","binding":"b","expressionIndex":0,'
+        '"validationActions":["Warn","Audit"]}]'
+    )
+    warning.reset_request()
+    empty = _context(["Deny"])
+    empty.cache.objects.pop("/registry/admissionregistration.k8s.io/validatingadmissionpolicybindings/b")
+    await vap.validate(empty, deployments, "CREATE", _deployment(10), None)
+
+
+async def test_plugin_connect_sees_the_options() -> None:
+    from kprov.cluster.apiserver import vap
+    from kprov.cluster.apiserver.status import ApiError
+
+    pods: Any = REGISTRY.get("", "v1", "pods")
+    ctx = _context(["Deny"])
+    policy = ctx.cache.objects["/registry/admissionregistration.k8s.io/validatingadmissionpolicies/p"]
+    policy["spec"]["matchConstraints"]["resourceRules"] = [
+        {"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CONNECT"], "resources": ["pods/exec"]}
+    ]
+    policy["spec"]["validations"] = [{"expression": "!object.tty", "message": "no tty"}]
+    options = {"kind": "PodExecOptions", "apiVersion": "v1", "tty": True}
+    with pytest.raises(ApiError) as refused:
+        await vap.validate(ctx, pods, "CONNECT", options, None, "exec", target=("n", "web"))
+    assert 'pods "web" is forbidden' in refused.value.message and "no tty" in refused.value.message
+    await vap.validate(ctx, pods, "CONNECT", {**options, "tty": False}, None, "exec", target=("n", "web"))

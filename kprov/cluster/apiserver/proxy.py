@@ -26,7 +26,7 @@ from urllib.parse import urlencode
 import aiohttp
 from aiohttp import web
 
-from kprov.cluster.apiserver import webhooks
+from kprov.cluster.apiserver import vap, webhooks
 from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.crud import get_object
 from kprov.cluster.apiserver.http1 import AnyReply, AnyRequest, RawUpgrade, start_stream, websocket_request
@@ -199,7 +199,9 @@ def connect_options(kind: str, query: Any) -> dict[str, Any]:
 
 
 async def _admit_connect(request: AnyRequest, ctx: ApiContext, info: Any, ri: RequestInfo, kind: str) -> None:
-    await webhooks.connect(ctx, info, kind, ri.namespace, ri.name, connect_options(kind, request.query))
+    options = connect_options(kind, request.query)
+    await vap.validate(ctx, info, "CONNECT", options, None, kind, target=(ri.namespace, ri.name))
+    await webhooks.connect(ctx, info, kind, ri.namespace, ri.name, options)
 
 
 async def _handle_stream(

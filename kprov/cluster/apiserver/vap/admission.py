@@ -13,9 +13,10 @@ admits), and the compiled policy (cached per uid and generation in
 ``validationActions``: Deny refuses the request (upstream's ``<resource> "<name>" is
 forbidden: ValidatingAdmissionPolicy '<p>' with binding '<b>' denied request: <message>``
 with the decision's reason and its code), Warn adds a warning, Audit an audit annotation
-``validation.policy.admission.k8s.io/validation_failure``. Requests on the admission
-configuration kinds themselves are exempt, as upstream's. CONNECT requests and the
-``authorizer`` variable are not handled (see docs/decisions/0028).
+``validation.policy.admission.k8s.io/validation_failure``. A CONNECT (``pods/exec``...) is
+admitted with its options object as ``object``, as upstream does. Requests on the admission
+configuration kinds themselves are exempt, as upstream's. The ``authorizer`` variable is
+not offered (see docs/decisions/0028).
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ _EXEMPT = frozenset(
     }
 )
 FAILURE_ANNOTATION = "validation.policy.admission.k8s.io/validation_failure"
+_GO_HTML_ESCAPES = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})
 _CODES = {"Unauthorized": 401, "Forbidden": 403, "RequestEntityTooLarge": 413, "Invalid": 422}
 
 
@@ -170,17 +172,19 @@ def _attributes(
     old: Mapping[str, Any] | None,
     subresource: str,
     dry_run: bool,
+    target: tuple[str, str] | None = None,
 ) -> Attributes:
     meta = (obj or old or {}).get("metadata") or {}
+    namespace, name = target if target is not None else (meta.get("namespace", ""), meta.get("name", ""))
     user = REQUEST_USER.get()
     return Attributes(
         group=info.group,
         version=info.version,
         resource=info.resource,
-        kind=info.kind,
+        kind=str((obj or {}).get("kind") or info.kind) if target is not None else info.kind,
         operation=operation,
-        name=str(meta.get("name", "")),
-        namespace=str(meta.get("namespace", "")) if info.namespaced else "",
+        name=str(name),
+        namespace=str(namespace) if info.namespaced else "",
         namespaced=info.namespaced,
         subresource=subresource,
         obj=obj,
@@ -198,12 +202,14 @@ async def validate(
     old: Mapping[str, Any] | None,
     subresource: str = "",
     dry_run: bool = False,
+    target: tuple[str, str] | None = None,
 ) -> None:
-    """Admit a CREATE, UPDATE or DELETE by the bound policies (raises the denial)."""
+    """Admit a CREATE, UPDATE, DELETE or CONNECT by the bound policies (raises the
+    denial); a CONNECT's ``obj`` is its options object and ``target`` (namespace, name)."""
     bindings = ctx.cache.scope(_BINDINGS)
     if not bindings or (info.group == _GROUP and info.resource in _EXEMPT):
         return
-    attrs = _attributes(info, operation, obj, old, subresource, dry_run)
+    attrs = _attributes(info, operation, obj, old, subresource, dry_run, target)
     namespace = _namespace(ctx, attrs.namespace) if info.namespaced else None
     namespace_labels = (
         ((namespace or {}).get("metadata") or {}).get("labels") or {} if info.namespaced else None
@@ -277,4 +283,5 @@ def _failure_value(binding: Mapping[str, Any], index: int, message: str) -> str:
             }
         ],
         separators=(",", ":"),
-    )
+        ensure_ascii=False,
+    ).translate(_GO_HTML_ESCAPES)  # as Go's encoding/json
