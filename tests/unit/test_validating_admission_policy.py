@@ -10,7 +10,7 @@ import pytest
 from kprov.cluster.api import defaults, validation
 from kprov.cluster.api._printers_admission import VALIDATINGADMISSIONPOLICY, VALIDATINGADMISSIONPOLICYBINDING
 from kprov.cluster.api.resources import REGISTRY
-from kprov.cluster.apiserver.vap.evaluator import compile_policy
+from kprov.cluster.apiserver.vap.evaluator import activation_of, compile_policy
 from kprov.cluster.apiserver.vap.matching import Attributes, matches
 
 POLICY_INFO: Any = REGISTRY.get("admissionregistration.k8s.io", "v1", "validatingadmissionpolicies")
@@ -81,8 +81,8 @@ def test_validation_messages_and_reasons() -> None:
             },
         }
     )
-    assert compiled.evaluate({"object": _deployment(1)}).decisions == []
-    decisions = compiled.evaluate({"object": _deployment(10)}).decisions
+    assert compiled.evaluate(activation_of({"object": _deployment(1)})).decisions == []
+    decisions = compiled.evaluate(activation_of({"object": _deployment(10)})).decisions
     assert [(d.message, d.reason) for d in decisions] == [
         ("failed expression: object.spec.replicas <= 5", "Invalid"),
         ("too many", "Forbidden"),
@@ -101,13 +101,15 @@ def test_match_conditions_variables_params_and_failure_policy() -> None:
     }
     compiled = compile_policy({"metadata": {"name": "p"}, "spec": spec})
     params = {"data": {"max": "3"}}
-    assert compiled.evaluate({"object": _deployment(1), "params": params}).decisions == []  # not matched
-    assert compiled.evaluate({"object": _deployment(3), "params": params}).decisions == []
-    assert len(compiled.evaluate({"object": _deployment(4), "params": params}).decisions) == 1
+    assert (
+        compiled.evaluate(activation_of({"object": _deployment(1), "params": params})).decisions == []
+    )  # not matched
+    assert compiled.evaluate(activation_of({"object": _deployment(3), "params": params})).decisions == []
+    assert len(compiled.evaluate(activation_of({"object": _deployment(4), "params": params})).decisions) == 1
     broken = compile_policy(
         {"metadata": {"name": "p"}, "spec": {"validations": [{"expression": "object.nope"}]}}
     )
-    (error,) = broken.evaluate({"object": _deployment(4)}).decisions
+    (error,) = broken.evaluate(activation_of({"object": _deployment(4)})).decisions
     assert error.error and error.message == "expression 'object.nope' resulted in error: no such key: nope"
     ignored = compile_policy(
         {
@@ -115,7 +117,7 @@ def test_match_conditions_variables_params_and_failure_policy() -> None:
             "spec": {"failurePolicy": "Ignore", "validations": [{"expression": "object.nope"}]},
         }
     )
-    assert ignored.evaluate({"object": _deployment(4)}).decisions == []
+    assert ignored.evaluate(activation_of({"object": _deployment(4)})).decisions == []
 
 
 def test_audit_annotations() -> None:
@@ -130,7 +132,7 @@ def test_audit_annotations() -> None:
             },
         }
     )
-    result = compiled.evaluate({"object": _deployment(4)})
+    result = compiled.evaluate(activation_of({"object": _deployment(4)}))
     assert [(a.key, a.value) for a in result.annotations] == [("size", "replicas 4")]
 
 
@@ -284,3 +286,32 @@ async def test_plugin_connect_sees_the_options() -> None:
         await vap.validate(ctx, pods, "CONNECT", options, None, "exec", target=("n", "web"))
     assert 'pods "web" is forbidden' in refused.value.message and "no tty" in refused.value.message
     await vap.validate(ctx, pods, "CONNECT", {**options, "tty": False}, None, "exec", target=("n", "web"))
+
+
+def test_string_extension_functions_are_there() -> None:
+    compiled = compile_policy(
+        {
+            "metadata": {"name": "p"},
+            "spec": {
+                "validations": [{"expression": "object.metadata.name.lowerAscii().split('-')[0] == 'web'"}]
+            },
+        }
+    )
+    named = {"metadata": {"name": "WEB-1"}}
+    assert compiled.evaluate(activation_of({"object": named})).decisions == []
+    assert len(compiled.evaluate(activation_of({"object": {"metadata": {"name": "db-1"}}})).decisions) == 1
+
+
+@pytest.mark.parametrize(
+    ("expression", "refused"),
+    [
+        ("object.metadata.name.lowerAscii() == 'a' && math.abs(-1) == 1", None),
+        ("params.max > 1", "undeclared reference to 'params' (in container '')"),
+        ("url('https://x').getHost() == 'x'", "undeclared reference to 'getHost' (in container '')"),
+    ],
+)
+def test_expressions_checked_at_create(expression: str, refused: str | None) -> None:
+    from kprov.cluster.api._validation_admission_policy import BASE_VARIABLES, check_expression
+
+    found = check_expression(expression, BASE_VARIABLES)
+    assert found == refused if refused is None else refused in str(found)

@@ -5,13 +5,17 @@ Design: the rules and field paths of kube-apiserver's admissionregistration vali
 .expression``, ``spec.validationActions``, ``spec.paramRef``...). Every CEL expression is
 compiled here (:func:`check_expression`), so one that does not compile is refused at create
 time as upstream does (``compilation failed: ERROR: <input>:L:C: ...``), including a
-reference to a variable the policy does not declare (``params`` without ``paramKind``).
+reference to a variable the policy does not declare (``params`` without ``paramKind``) or
+to a function the evaluator does not have (CEL's standard functions and the binding's
+strings/lists/sets/math/base64 extensions; not Kubernetes' quantity, url, ip, regex or
+authz libraries).
 The ``authorizer`` variable is not offered by kprov's evaluator and is refused here rather
 than failing every request at admission time.
 """
 
 from __future__ import annotations
 
+import importlib
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -34,6 +38,16 @@ _OPERATIONS = ("*", "CONNECT", "CREATE", "DELETE", "UPDATE")
 _REASONS = ("Forbidden", "Invalid", "RequestEntityTooLarge", "Unauthorized")
 _ACTIONS = ("Audit", "Deny", "Warn")
 _SCOPES = ("*", "Cluster", "Namespaced")
+# CEL's standard functions the evaluator has (macros such as has/all/map are not functions)
+_CORE_FUNCTIONS = frozenset(
+    {
+        "size", "contains", "startsWith", "endsWith", "matches", "int", "uint", "double", "string",
+        "bytes", "bool", "type", "dyn", "timestamp", "duration", "max", "min", "getFullYear",
+        "getMonth", "getDayOfYear", "getDayOfMonth", "getDate", "getDayOfWeek", "getHours",
+        "getMinutes", "getSeconds", "getMilliseconds",
+    }
+)  # fmt: skip
+_EXTENSION_NAMESPACES = frozenset({"math", "sets", "strings", "base64", "lists"})  # math.abs(...)
 _PARSE_PREFIX = re.compile(r"^Failed to parse expression '.*?': ", re.DOTALL)
 _MACRO_BINDING = re.compile(r"\.\s*(?:all|exists|exists_one|map|filter)\s*\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*,")
 _IDENTIFIER = re.compile(r"(?<![.\w\"'])([A-Za-z_][A-Za-z0-9_]*)")
@@ -47,13 +61,28 @@ def _position(text: str, name: str) -> str:
     return "1:1"
 
 
+def _known_functions() -> frozenset[str]:
+    extensions = importlib.import_module("cel.stdlib").STDLIB_FUNCTIONS
+    names = {str(name) for name in extensions}
+    return frozenset(_CORE_FUNCTIONS | names | {name.rpartition(".")[2] for name in names})
+
+
 def check_expression(text: str, declared: frozenset[str]) -> str | None:
-    """None when ``text`` compiles with only ``declared`` variables, else upstream's detail."""
+    """None when ``text`` compiles with only ``declared`` variables and functions the
+    evaluator has, else upstream's detail."""
     try:
         program = _cel().compile(text)
     except Exception as exc:  # the binding raises ValueError (syntax) and others
         return "compilation failed: " + _PARSE_PREFIX.sub("", str(exc))
-    bound = set(_MACRO_BINDING.findall(text))
+    known = _known_functions()
+    for function in sorted(program.functions()):
+        if function[:1] in ("_", "@", "!", "-") or function in known:
+            continue
+        return (
+            f"compilation failed: ERROR: <input>:{_position(text, function)}: "
+            f"undeclared reference to '{function}' (in container '')"
+        )
+    bound = set(_MACRO_BINDING.findall(text)) | _EXTENSION_NAMESPACES
     for name in sorted(set(program.variables()) - declared - bound):
         if name == "authorizer":
             return "compilation failed: the authorizer variable is not supported by kprov"

@@ -32,7 +32,7 @@ from kprov.cluster.apiserver.authn import REQUEST_USER
 from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.status import StatusError
 from kprov.cluster.apiserver.tokens import user_info
-from kprov.cluster.apiserver.vap.evaluator import CompiledPolicy, compile_policy
+from kprov.cluster.apiserver.vap.evaluator import CompiledPolicy, activation_of, compile_policy
 from kprov.cluster.apiserver.vap.matching import Attributes, matches
 from kprov.cluster.apiserver.warning import add_audit_annotation, add_warning
 from kprov.cluster.storage import object_key, scope_prefix
@@ -215,6 +215,7 @@ async def validate(
         ((namespace or {}).get("metadata") or {}).get("labels") or {} if info.namespaced else None
     )
     denials: list[tuple[str, str]] = []  # (message, reason)
+    activation: Any = None
     for binding in sorted(bindings, key=lambda b: str(b["metadata"]["name"])):
         spec = binding.get("spec") or {}
         policy = ctx.cache.get(
@@ -240,15 +241,19 @@ async def validate(
                 denials.append((f"{prefix} denied request: failed to configure binding: {exc}", ""))
             continue
         actions = list(spec.get("validationActions") or ())
-        base = {
-            "object": attrs.obj,
-            "oldObject": attrs.old,
-            "request": _request(attrs),
-            "namespaceObject": _namespace_object(namespace),
-        }
+        if activation is None:  # converted once per request, for every policy it matches
+            activation = activation_of(
+                {
+                    "object": attrs.obj,
+                    "oldObject": attrs.old,
+                    "request": _request(attrs),
+                    "namespaceObject": _namespace_object(namespace),
+                }
+            )
         annotations: dict[str, list[str]] = {}
         for param in params:
-            result = compiled.evaluate({**base, "params": param})
+            activation.add_variable("params", param)
+            result = compiled.evaluate(activation)
             for decision in result.decisions:
                 for action in actions:
                     if action == "Deny":
