@@ -17,7 +17,8 @@ init container gets its terminationMessagePolicy), and a custom object pruned by
 schema, so a webhook cannot store fields the schema does not declare. CONNECT requests
 (pods/exec, pods/attach, pods/portforward) are admitted with their options object
 (PodExecOptions, ...) as upstream does (:func:`connect`). Requests on the webhook configurations
-themselves never go to webhooks, so a broken webhook cannot lock out its own removal. Dry
+and admission policies themselves never go to webhooks, so a broken webhook cannot lock out
+its own removal. Dry
 runs only reach webhooks whose sideEffects are None or NoneOnDryRun.
 
 The configurations are read from the watch cache per request (one dictionary lookup when
@@ -303,8 +304,8 @@ async def _run(
     mutating: bool,
     target: tuple[str, str] | None = None,
 ) -> dict[str, Any] | None:
-    if info.group == _GROUP and info.resource.endswith("webhookconfigurations"):
-        return obj  # never sent to webhooks: a broken one must not block its own removal
+    if info.group == _GROUP:
+        return obj  # webhook configurations and admission policies never go to webhooks, as upstream
     hooks = _configured(ctx, prefix)
     if not hooks:
         return obj
