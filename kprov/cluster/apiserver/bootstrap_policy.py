@@ -14,7 +14,9 @@ system:kprov:controller-manager (the union of what its controllers read and writ
 upstream's per-controller roles grant them); the cluster DNS server (User
 system:kprov:kube-dns) reads services, endpointslices, pods and namespaces everywhere and, by
 a Role in kube-system only, creates the kube-dns Service and writes its EndpointSlices and
-the servers' liveness Leases.
+the servers' liveness Leases; kprov-proxy's NetworkPolicy agent (User system:kube-proxy, also
+bound to system:kprov:network-policy-agent) lists and watches pods, namespaces and
+NetworkPolicies.
 
 Every object carries ``kubernetes.io/bootstrapping: rbac-defaults`` and the annotation
 ``rbac.authorization.kubernetes.io/autoupdate: "true"`` (reconciliation may add to it; an
@@ -390,6 +392,14 @@ def bootstrap_cluster_roles() -> list[dict[str, Any]]:
         _role("system:kube-scheduler", _scheduler_rules()),
         _role("system:kube-controller-manager", _controller_manager_rules()),
         _role("system:kprov:controller-manager", _kprov_controllers_rules()),
+        # kprov-proxy's NetworkPolicy agent (User system:kube-proxy): what policies select
+        _role(
+            "system:kprov:network-policy-agent",
+            [
+                _rule([""], ["pods", "namespaces"], ["list", "watch"]),
+                _rule(["networking.k8s.io"], ["networkpolicies"], ["list", "watch"]),
+            ],
+        ),
         _role(
             "system:kprov:kube-dns",
             [
@@ -438,6 +448,11 @@ def bootstrap_cluster_role_bindings() -> list[dict[str, Any]]:
             [_subject("Group", "system:serviceaccounts")],
         ),
         _binding("system:node-proxier", "system:node-proxier", [_subject("User", "system:kube-proxy")]),
+        _binding(
+            "system:kprov:network-policy-agent",
+            "system:kprov:network-policy-agent",
+            [_subject("User", "system:kube-proxy")],
+        ),
         _binding(
             "system:kube-scheduler", "system:kube-scheduler", [_subject("User", "system:kube-scheduler")]
         ),

@@ -26,6 +26,7 @@ __all__ = [
     "LEASES",
     "LIMIT_RANGES",
     "NAMESPACES",
+    "NETWORK_POLICIES",
     "NODES",
     "PERSISTENT_VOLUME_CLAIMS",
     "PERSISTENT_VOLUMES",
@@ -99,6 +100,7 @@ DEPLOYMENTS = Resource("apps", "v1", "deployments", "Deployment", True)
 STATEFULSETS = Resource("apps", "v1", "statefulsets", "StatefulSet", True)
 DAEMONSETS = Resource("apps", "v1", "daemonsets", "DaemonSet", True)
 CONTROLLER_REVISIONS = Resource("apps", "v1", "controllerrevisions", "ControllerRevision", True)
+NETWORK_POLICIES = Resource("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", True)
 ENDPOINTSLICES = Resource("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", True)
 CRONJOBS = Resource("batch", "v1", "cronjobs", "CronJob", True)
 HORIZONTAL_POD_AUTOSCALERS = Resource(

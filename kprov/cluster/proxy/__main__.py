@@ -15,7 +15,8 @@ __all__ = ["build_parser", "main"]
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="kprov-proxy", description="Programs this node's nftables rules for Services."
+        prog="kprov-proxy",
+        description="Programs this node's nftables rules for Services and NetworkPolicies.",
     )
     parser.add_argument("--kubeconfig", required=True, help="kubeconfig with the kube-proxy identity")
     parser.add_argument("--hostname-override", default="", help="this node's name (default: hostname)")
@@ -32,6 +33,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="write the CNI conflist for this node's podCIDR here (e.g. /etc/cni/net.d)")
     parser.add_argument("--manage-routes", type=parse_bool, nargs="?", const=True, default=False,
                         help="route other nodes' pod CIDRs through their node IPs (vxlan off-subnet)")
+    parser.add_argument("--network-policy", type=parse_bool, nargs="?", const=True, default=False,
+                        help="enforce NetworkPolicies on this node (table ip kprov-netpol)")
+    parser.add_argument("--log-dropped-packets", type=parse_bool, nargs="?", const=True, default=False,
+                        help="log packets NetworkPolicies drop (kernel log, debug level)")
     parser.add_argument("-v", "--v", dest="verbosity", type=int, default=0)
     return parser
 
@@ -58,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
         min_sync_period=args.min_sync_period,
         cni_conf_dir=Path(args.cni_conf_dir) if args.cni_conf_dir else None,
         manage_routes=args.manage_routes,
+        network_policy=args.network_policy,
+        log_dropped_packets=args.log_dropped_packets,
     )
     args.leader_elect = False
 

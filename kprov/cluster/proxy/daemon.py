@@ -13,6 +13,10 @@ settle for ``min_sync_period``, then syncs:
 4. with network management on: the CNI conflist from this Node's podCIDR, and routes to the
    other nodes' pod CIDRs (:mod:`kprov.cluster.network`).
 
+With ``network_policy`` on, the NetworkPolicy agent (:mod:`kprov.cluster.netpol.agent`) runs
+beside the loop: it shares the Node informer, the nft writer and the /metrics registry, and
+owns its own table (``ip kprov-netpol``) and sync loop.
+
 Blocking work (nft, conntrack, ip) runs in a worker thread; informer handlers and the
 tracker stay on the event loop. A failed sync is retried with backoff and shows in healthz.
 """
@@ -32,6 +36,7 @@ from typing import Any
 from kprov.cluster.client import EventHandler, Informer
 from kprov.cluster.client.resources import ENDPOINTSLICES, NODES, SERVICES
 from kprov.cluster.client.rest import ApiClient
+from kprov.cluster.netpol.agent import NetpolAgent
 from kprov.cluster.network.cni import conflist, write_conflist
 from kprov.cluster.network.routes import RouteManager, local_networks, node_internal_ip, plan_routes
 from kprov.cluster.proxy.conntrack import delete_flows, stale_udp_flows
@@ -60,6 +65,8 @@ class ProxyOptions:
     min_sync_period: float = 0.05
     cni_conf_dir: Path | None = None  # None: do not write the CNI config
     manage_routes: bool = False
+    network_policy: bool = False  # run the NetworkPolicy agent (kprov.cluster.netpol.agent)
+    log_dropped_packets: bool = False  # the agent's drops log at kernel debug level
 
 
 def _node_facts(node: Obj) -> tuple[str, str]:
@@ -89,6 +96,17 @@ class ProxyDaemon:
         self.nodes = Informer(client, NODES)
         self._cni_written = ""
         self._routes = RouteManager(options.node_ips[0]) if options.node_ips else None
+        self.netpol: NetpolAgent | None = None
+        if options.network_policy:
+            self.netpol = NetpolAgent(
+                client,
+                options.hostname,
+                self.nodes,
+                self.metrics.registry,
+                log_drops=options.log_dropped_packets,
+                sync_period=options.sync_period,
+                min_sync_period=options.min_sync_period,
+            )
 
     # ---- informer handlers (event loop) -------------------------------------------------
     def _mark(self) -> None:
@@ -171,6 +189,8 @@ class ProxyDaemon:
         _write_sysctl("net.bridge.bridge-nf-call-iptables", "1")
         self._wire()
         tasks = [asyncio.create_task(i.run()) for i in (self.services, self.slices, self.nodes)]
+        if self.netpol is not None:
+            tasks.append(asyncio.create_task(self.netpol.run()))
         healthz = await start_healthz(self.health, self.options.healthz_address)
         metrics = await start_metrics(self.metrics, self.options.metrics_address)
         try:
