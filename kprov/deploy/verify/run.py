@@ -1,8 +1,9 @@
 """Run every verify check for an inventory and collect one report.
 
 Rows in order: host checks (parallel, SSH), etcd (quorum and leader), API servers, nodes,
-the smoke workload, and config drift (a check-mode run of the cluster playbook must report
-nothing to change, i.e. every file is as rendered). The host and etcd checks run in a thread
+metrics, every node's NetworkPolicy agent synced, the smoke workload, and config drift (a
+check-mode run of the cluster playbook must report nothing to change, i.e. every file is as
+rendered). The host and etcd checks run in a thread
 while the API checks run (they share nothing), and the smoke workload is deployed while the
 nodes are being checked (its pods need the time to start anyway): the same checks, overlapped.
 """
@@ -23,6 +24,7 @@ from kprov.deploy.verify.cluster_checks import check_api_servers, check_nodes, s
 from kprov.deploy.verify.expectations import expectations_for
 from kprov.deploy.verify.host_checks import check_hosts, testinfra_host
 from kprov.deploy.verify.metrics_checks import check_metrics
+from kprov.deploy.verify.netpol_checks import check_netpol_agents
 from kprov.deploy.verify.report import Check, VerifyReport
 from kprov.etcdops.cluster import EtcdCluster
 from kprov.pki.from_inventory import pki_dir_for
@@ -77,6 +79,7 @@ async def _api_checks(inventory: str | Path, nodes: list[str], workers: list[str
         except Exception as exc:  # noqa: BLE001
             checks.append(Check("cluster", "list nodes", False, str(exc)[:300]))
         checks += await check_metrics(config, client, nodes)
+        checks += await asyncio.to_thread(check_netpol_agents, nodes, host_vars, _remote_runner(host_vars))
         if smoking is not None:
             checks += await smoking
     return checks
