@@ -46,7 +46,7 @@ class Cluster:
         cmd = ["kubectl", "--kubeconfig", str(self.kubeconfig), "--request-timeout=10s"]
         if via:
             cmd.append(f"--context=kubernetes-admin@kprov-{via}")
-        proc = subprocess.run([*cmd, *args, "--cache-dir", "/tmp/kprov-e2e-kube-cache"], capture_output=True,
+        proc = subprocess.run([*cmd, "--cache-dir", "/tmp/kprov-e2e-kube-cache", *args], capture_output=True,
                               text=True, timeout=timeout, stdin=subprocess.DEVNULL)
         if check:
             assert proc.returncode == 0, f"kubectl {' '.join(args)}: {proc.stderr}"
