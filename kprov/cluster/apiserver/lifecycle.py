@@ -35,6 +35,7 @@ __all__ = [
     "new_uid",
     "prepare_create",
     "prepare_update",
+    "go_field_order",
     "ready_to_delete",
 ]
 
@@ -95,6 +96,33 @@ def _check_type(info: ResourceInfo, obj: dict[str, Any]) -> None:
     obj["kind"], obj["apiVersion"] = info.kind, info.api_version
 
 
+# ObjectMeta's fields in its Go struct's order (how kube-apiserver writes them).
+_META_ORDER = (
+    "name", "generateName", "namespace", "selfLink", "uid", "resourceVersion", "generation",
+    "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "labels", "annotations",
+    "ownerReferences", "finalizers", "managedFields",
+)
+_META_RANK = MappingProxyType({name: rank for rank, name in enumerate(_META_ORDER)})
+
+
+def go_field_order(obj: dict[str, Any]) -> dict[str, Any]:
+    """``obj`` (in place) with kind, apiVersion, metadata first and metadata's fields in Go's
+    order, as kube-apiserver serializes them (clients such as kubectl send keys sorted).
+    The other top-level fields keep the order they came in; resourceVersion, which the
+    stored form leaves out, still comes last once read back."""
+    meta = obj.get("metadata")
+    if isinstance(meta, dict):
+        ordered = sorted(meta.items(), key=lambda item: _META_RANK.get(item[0], len(_META_ORDER)))
+        meta.clear()
+        meta.update(ordered)
+    head: dict[str, Any] = {key: obj.pop(key) for key in ("kind", "apiVersion", "metadata") if key in obj}
+    rest = dict(obj)
+    obj.clear()
+    obj.update(head)
+    obj.update(rest)
+    return obj
+
+
 def prepare_create(info: ResourceInfo, obj: dict[str, Any], namespace: str) -> dict[str, Any]:
     """Fill the server-owned metadata of a new object (mutates and returns ``obj``)."""
     if not isinstance(obj, dict):
@@ -131,7 +159,7 @@ def prepare_create(info: ResourceInfo, obj: dict[str, Any], namespace: str) -> d
         meta["generation"] = 1
     else:
         meta.pop("generation", None)
-    return obj
+    return go_field_order(obj)
 
 
 def prepare_update(
@@ -208,7 +236,7 @@ def prepare_update(
         meta["generation"] = generation + 1 if is_spec_change(old, new) else generation
     else:
         meta.pop("generation", None)
-    return new
+    return go_field_order(new)
 
 
 def _status_metadata(info: ResourceInfo, old_meta: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:

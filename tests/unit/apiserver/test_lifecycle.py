@@ -157,3 +157,23 @@ def test_a_forked_child_does_not_hand_out_the_parents_next_uid() -> None:
     os.close(write_end)
     assert uuid.UUID(child_uid).version == 4
     assert child_uid != new_uid()
+
+
+def test_created_and_updated_objects_take_gos_field_order() -> None:
+    from kprov.cluster.api.resources import REGISTRY
+    from kprov.cluster.apiserver.lifecycle import prepare_create, prepare_update
+
+    info = REGISTRY.get("", "v1", "configmaps")
+    assert info is not None
+    sent = {  # as kubectl sends it: keys sorted
+        "apiVersion": "v1", "data": {"a": "b"}, "kind": "ConfigMap",
+        "metadata": {"annotations": {"x": "y"}, "labels": {"a": "b"}, "name": "c"},
+    }
+    created = prepare_create(info, sent, "d")
+    assert list(created) == ["kind", "apiVersion", "metadata", "data"]
+    go_order = ["name", "namespace", "uid", "creationTimestamp", "labels", "annotations"]
+    assert list(created["metadata"]) == go_order
+    again = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"labels": {}, "name": "c"}, "data": {}}
+    updated = prepare_update(info, created, again)
+    assert list(updated)[:3] == ["kind", "apiVersion", "metadata"]
+    assert list(updated["metadata"]) == ["name", "namespace", "uid", "creationTimestamp", "labels"]
