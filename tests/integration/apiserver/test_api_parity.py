@@ -170,3 +170,13 @@ def test_a_node_writing_a_deleted_pod_hears_404_not_403(control_plane: Any, raw:
             b'"message":"pods \\"mine\\" not found","reason":"NotFound",'
             b'"details":{"name":"mine","kind":"pods"},"code":404}\n'
         )
+
+
+def test_objects_come_back_in_gos_field_order(kubectl: Any, raw: Raw, namespace: str) -> None:
+    manifest = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: order, labels: {a: b}}\ndata: {k: v}\n"
+    kubectl("create", "-n", namespace, "-f", "-", input=manifest)  # (kubectl sends keys sorted)
+    _, body = raw("GET", f"/api/v1/namespaces/{namespace}/configmaps/order")
+    shown = json.loads(body)
+    assert list(shown)[:3] == ["kind", "apiVersion", "metadata"]
+    meta = [k for k in shown["metadata"] if k not in ("resourceVersion", "managedFields")]
+    assert meta == ["name", "namespace", "uid", "creationTimestamp", "labels"]
