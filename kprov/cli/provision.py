@@ -4,10 +4,9 @@ Parses options, calls kprov.provision.pipelines, renders: a live per-host progre
 (rich), failures with their messages, diffs (``--diff`` / ``plan``), then a recap table per
 host like Ansible's. ``--json`` prints the run report as JSON instead (apply/plan: one compact
 line). The cluster's operator-side artifacts are made current while the hosts are being
-connected (kprov.deploy.prepare; pipelines.apply's ``meanwhile``). After kprov's cluster
-playbook, apply also removes the nodes that left the inventory (kprov.deploy.scale_in; plan
-names them). The cluster playbook is preceded by a preflight (kprov.deploy.preflight; its
-problems as one table; ``--skip-preflight NAME``). Exit code: 0 only when nothing failed and
+connected, and after kprov's cluster playbook apply removes the nodes that left the
+inventory (plan names them): the phases are kprov.deploy.apply's; this module renders them
+(the preflight's problems as one table; ``--skip-preflight NAME``). Exit code: 0 only when nothing failed and
 every host was reached; 2 when a host failed or was unreachable (or a node removal had
 problems, or the preflight found some); 1 for bad input (inventory, playbook, options);
 130 when SIGINT/SIGTERM interrupted the run (it prints "interrupted", the recap and the log
@@ -22,6 +21,7 @@ import difflib
 import json
 import threading
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,10 +31,10 @@ from rich.console import Console, Group
 from rich.text import Text
 
 from kprov.cli.lightargs import LightCommand
-from kprov.deploy.playbooks import is_cluster_playbook, needs_prepared_artifacts
+from kprov.deploy.apply import ApplyOutcome, PreflightSkipError, run_apply, run_plan
 from kprov.provision.errors import ProvisionError
 from kprov.provision.execute import RunOptions, RunReport, TaskResult
-from kprov.provision.pipelines import apply, exec_command, find_playbook, host_facts, ping, plan
+from kprov.provision.pipelines import exec_command, host_facts, ping
 from kprov.provision.redact import SECRET_DIFF, redact_data, redact_text
 
 if TYPE_CHECKING:  # the live view and the tables are imported when drawn (not for --json)
@@ -42,7 +42,6 @@ if TYPE_CHECKING:  # the live view and the tables are imported when drawn (not f
     from rich.table import Table
 
     from kprov.deploy.scale_in import NodeRemoval
-    from kprov.provision.phases.base import Phase
 
 __all__ = ["EXIT_INTERRUPTED", "register"]
 
@@ -291,41 +290,9 @@ def _finish(
     raise typer.Exit(0 if report.ok and all(r.ok for r in removed) else 2)
 
 
-def _scale_in(console: Console, playbook: Path, inventory: list[str], options: RunOptions,
-              report: RunReport) -> list[NodeRemoval]:
-    """After the cluster playbook: remove the nodes that left the inventory (plan: name them)."""
-    if not is_cluster_playbook(playbook) or options.limit or not report.ok:
-        return []
-    from kprov.deploy.scale_in import departed_nodes, remove_departed_nodes  # the cluster's only
-
-    departed = departed_nodes(inventory[0])
-    if not departed:
-        return []
-    if options.check:
-        console.print(f"would drain and remove nodes no longer in the inventory: {', '.join(departed)}")
-        return []
-    return remove_departed_nodes(inventory[0], progress=lambda line: console.print(f"[dim]{line}[/dim]"))
-
-
 def _error(console: Console, err: Exception) -> typer.Exit:
     console.print(f"[red]error:[/red] {redact_text(str(err))}", highlight=False)
     return typer.Exit(1)
-
-
-def _prepare_cluster(playbook: Path, inventory: list[str], options: RunOptions) -> None:
-    """For kprov's own playbooks: make the PKI, the runtime and the node images current first
-    (operator-side phases); their locations become run variables (-e still wins)."""
-    if needs_prepared_artifacts(playbook):
-        from kprov.deploy.prepare import prepare_cluster  # the PKI and cryptography: kprov's playbooks only
-
-        prepared = prepare_cluster(inventory[0])
-        options.extra_vars = {**prepared.extra_vars, **options.extra_vars}
-
-
-def _preflight(skip: frozenset[str]) -> Phase:
-    from kprov.deploy.preflight import PreflightPhase  # the cluster playbook's only
-
-    return PreflightPhase(skip)
 
 
 def _cluster_errors() -> tuple[type[Exception], ...]:
@@ -339,7 +306,7 @@ def _cluster_errors() -> tuple[type[Exception], ...]:
 
 def _run_playbook(
     console: Console,
-    runner: Callable[..., RunReport],
+    action: Callable[..., ApplyOutcome],
     playbook: str | None,
     inventory: list[str],
     options: RunOptions,
@@ -347,21 +314,12 @@ def _run_playbook(
     show_diff: bool,
     skip_preflight: list[str] | None = None,
 ) -> None:
-    """apply and plan: find the playbook, run it (the cluster's artifacts are made current
-    while the hosts are being connected; kprov's cluster playbook gets its preflight before
-    any host is changed), render."""
+    """apply and plan: run the action (kprov.deploy.apply: its phases), render."""
     try:
-        path = find_playbook(playbook)
-        try:
-            checks = [_preflight(_split(skip_preflight))] if is_cluster_playbook(path) else []
-            options.resolve_first = options.resolve_first or is_cluster_playbook(path)
-        except ValueError as err:
-            raise typer.BadParameter(str(err), param_hint="--skip-preflight") from None
         with LiveView(console, options.verbosity, enabled=not as_json) as view:
-            report = runner(list(inventory), path, options, view,
-                            meanwhile=lambda: _prepare_cluster(path, inventory, options),
-                            before_plays=checks)
-        removed = _scale_in(console, path, inventory, options, report)
+            outcome = action(list(inventory), playbook, options, view, skip_preflight=_split(skip_preflight))
+    except PreflightSkipError as err:
+        raise typer.BadParameter(str(err), param_hint="--skip-preflight") from None
     except ProvisionError as err:
         raise _error(console, err) from None
     except Exception as err:
@@ -371,7 +329,10 @@ def _run_playbook(
     except KeyboardInterrupt:  # before the run's own signal handling was in place
         console.print("[red]interrupted[/red]", highlight=False)
         raise typer.Exit(EXIT_INTERRUPTED) from None
-    _finish(console, report, as_json, show_diff, removed)
+    if outcome.would_remove:
+        names = ", ".join(outcome.would_remove)
+        console.print(f"would drain and remove nodes no longer in the inventory: {names}")
+    _finish(console, outcome.report, as_json, show_diff, outcome.removed)
 
 
 def register(app: typer.Typer) -> None:
@@ -414,8 +375,8 @@ def register(app: typer.Typer) -> None:
             verbosity=verbose,
             roles_path=list(roles_path or []),
         )
-        _run_playbook(console, apply, playbook, inventory, options, as_json, show_diff=diff,
-                      skip_preflight=skip_preflight)
+        _run_playbook(console, partial(run_apply, progress=lambda line: console.print(f"[dim]{line}[/dim]")),
+                      playbook, inventory, options, as_json, show_diff=diff, skip_preflight=skip_preflight)
 
     @app.command("plan", cls=LightCommand)
     def plan_cmd(
@@ -442,7 +403,7 @@ def register(app: typer.Typer) -> None:
             verbosity=verbose,
             roles_path=list(roles_path or []),
         )
-        _run_playbook(console, plan, playbook, inventory, options, as_json, show_diff=True,
+        _run_playbook(console, run_plan, playbook, inventory, options, as_json, show_diff=True,
                       skip_preflight=skip_preflight)
 
     @app.command("ping", cls=LightCommand)

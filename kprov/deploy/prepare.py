@@ -25,7 +25,7 @@ from kprov.deploy.playbooks import (
 )
 from kprov.images import build_archive, busybox_image, pause_image
 from kprov.images.standins import build_standins, standin_names
-from kprov.pki.from_inventory import ensure_inventory_pki
+from kprov.pki.from_inventory import InventorySources, ensure_inventory_pki
 from kprov.pki.store import PkiReport
 
 __all__ = ["NODE_PREREQS_PLAYBOOK", "REPO_ROOT", "SITE_PLAYBOOK", "PreparedCluster", "is_cluster_playbook",
@@ -88,7 +88,8 @@ def standins_archive(cache: Path = IMAGE_CACHE) -> Path:
     return path
 
 
-def prepare_cluster(inventory: str | Path, repo_root: Path = REPO_ROOT) -> PreparedCluster:
-    """Make the PKI and kprov's runtime current for ``inventory`` (a file or directory)."""
+def prepare_cluster(inventory: InventorySources, repo_root: Path = REPO_ROOT) -> PreparedCluster:
+    """Make the PKI and kprov's runtime current for ``inventory`` (files or directories, every
+    ``-i`` source; the PKI beside the first)."""
     pki_dir, report = ensure_inventory_pki(inventory)
     return PreparedCluster(pki_dir, report, build_runtime(repo_root), node_images(), standins_archive())

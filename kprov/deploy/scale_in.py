@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from kprov.deploy.prepare import REPO_ROOT
-from kprov.pki.from_inventory import pki_dir_for
+from kprov.pki.from_inventory import InventorySources, inventory_sources, pki_dir_for
 from kprov.provision.inventory import load_inventory
 from kprov.provision.inventory.model import Inventory
 from kprov.provision.pipelines import run_playbook
@@ -72,13 +72,13 @@ def _node_hosts(inventory: Inventory) -> set[str]:
     return {h for g in NODE_GROUPS if g in inventory.groups for h in inventory.members(g)}
 
 
-def departed_nodes(inventory_path: str | Path) -> list[str]:
+def departed_nodes(inventory_path: InventorySources) -> list[str]:
     """Nodes kprov provisioned (a kubelet directory in the PKI) that the inventory no
     longer lists in its node groups."""
     kubelets = pki_dir_for(inventory_path) / "kubelet"
     if not kubelets.is_dir():
         return []
-    current = _node_hosts(load_inventory(inventory_path))
+    current = _node_hosts(load_inventory(*inventory_sources(inventory_path)))
     return sorted(p.name for p in kubelets.iterdir() if p.is_dir() and p.name not in current)
 
 
@@ -149,10 +149,14 @@ def clearing_playbook(inventory: Inventory, node: str) -> Path:
     return REMOVE_NODE_PLAYBOOK if node in inventory.hosts else RESET_PLAYBOOK
 
 
-def _clear_host(inventory_path: str | Path, inventory: Inventory, node: str, address: str | None) -> str:
+def _clear_host(
+    inventory_path: InventorySources, inventory: Inventory, node: str, address: str | None
+) -> str:
     """Clear the node's host (clearing_playbook); returns '' or what went wrong."""
     if node in inventory.hosts:
-        report = run_playbook(inventory_path, clearing_playbook(inventory, node), limit=node)
+        playbook = clearing_playbook(inventory, node)
+        sources: list[str | Path] = [*inventory_sources(inventory_path)]
+        report = run_playbook(sources, playbook, limit=node)
     elif address:
         with tempfile.TemporaryDirectory(prefix="kprov-remove-node-") as tmp:
             transient = Path(tmp) / "hosts.yml"
@@ -203,7 +207,7 @@ async def revoke_node_credentials(client: ApiClient, node: str) -> list[str]:
 
 
 async def _remove(
-    client: ApiClient, inventory_path: str | Path, inventory: Inventory, name: str, progress: Progress
+    client: ApiClient, inventory_path: InventorySources, inventory: Inventory, name: str, progress: Progress
 ) -> NodeRemoval:
     from kprov.cluster.client import ApiError, resources
 
@@ -247,7 +251,7 @@ async def _remove(
 
 
 def remove_departed_nodes(
-    inventory_path: str | Path, progress: Progress = lambda _: None
+    inventory_path: InventorySources, progress: Progress = lambda _: None
 ) -> list[NodeRemoval]:
     """Remove every node that left the inventory (see the module doc); one report each."""
     names = departed_nodes(inventory_path)
@@ -259,7 +263,7 @@ def remove_departed_nodes(
     from kprov.cluster.client.kubeconfig import load_kubeconfig
     from kprov.deploy.verify.run import admin_kubeconfig_path
 
-    inventory = load_inventory(inventory_path)
+    inventory = load_inventory(*inventory_sources(inventory_path))
     config = load_kubeconfig(admin_kubeconfig_path(inventory_path))
 
     async def run() -> list[NodeRemoval]:

@@ -2,7 +2,12 @@
 
 A list of phases (k0sctl style), each with a title; the first failure stops the run and is
 reported with the phase it happened in. Every phase is idempotent, so running `up` again
-converges (and on a running cluster changes nothing).
+converges (and on a running cluster changes nothing):
+
+1. the lab's hosts (kprov.lab);
+2. the apply action on them, the same phases as `kprov apply` (kprov.deploy.apply: preflight,
+   resolve, PKI/runtime/images prepared while connecting, the plays, scale-in);
+3. verify (kprov.deploy.verify).
 """
 
 from __future__ import annotations
@@ -12,13 +17,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kprov.deploy.preflight import PreflightPhase
-from kprov.deploy.prepare import REPO_ROOT, SITE_PLAYBOOK, prepare_cluster
+from kprov.deploy.apply import run_apply
+from kprov.deploy.playbooks import REPO_ROOT, SITE_PLAYBOOK
 from kprov.deploy.verify import VerifyReport, verify_cluster
 from kprov.deploy.verify.run import admin_kubeconfig_path
 from kprov.lab import Lab
+from kprov.provision.execute import RunOptions
 from kprov.provision.execute.results import RunObserver, RunReport
-from kprov.provision.pipelines import run_playbook
 
 __all__ = ["UpOptions", "UpResult", "lab_inventory", "up"]
 
@@ -67,12 +72,10 @@ def up(options: UpOptions, progress: Progress, observer: RunObserver | None = No
     result.timings["lab"] = time.monotonic() - t0
 
     t0 = time.monotonic()
-    progress(f"preparing PKI and kprov's runtime for {result.inventory}")
-    prepared = prepare_cluster(result.inventory)
-    progress(f"applying {SITE_PLAYBOOK.relative_to(REPO_ROOT)}")
-    result.apply_report = run_playbook(result.inventory, SITE_PLAYBOOK, extra_vars=prepared.extra_vars,
-                                       observer=observer,
-                                       before_plays=[PreflightPhase(options.skip_preflight)])
+    progress(f"applying {SITE_PLAYBOOK.relative_to(REPO_ROOT)} (PKI and kprov's runtime prepared meanwhile)")
+    outcome = run_apply([str(result.inventory)], str(SITE_PLAYBOOK), RunOptions(), observer,
+                        skip_preflight=frozenset(options.skip_preflight), progress=progress)
+    result.apply_report = outcome.report
     result.timings["apply"] = time.monotonic() - t0
     result.kubeconfig = admin_kubeconfig_path(result.inventory)
     if not result.apply_report.ok or not options.verify:

@@ -1,11 +1,14 @@
 """Adapting an engine inventory (kprov.provision.inventory) to the PKI's plain topology, and
-where the pki directory of an inventory lives (``<inventory dir>/pki``)."""
+where the pki directory of an inventory lives (``<inventory dir>/pki``).
+
+An inventory may come from several sources (``-i`` repeated): the topology is read from all
+of them, and the pki directory lives beside the first, as every command of a run agrees."""
 
 from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,18 +25,31 @@ from kprov.pki.topology import (
 if TYPE_CHECKING:
     from kprov.provision.inventory.model import Inventory
 
-__all__ = ["ensure_inventory_pki", "inventory_dir", "misspelt_groups", "pki_dir_for",
-           "topology_from_inventory"]
+__all__ = ["InventorySources", "ensure_inventory_pki", "inventory_dir", "inventory_sources",
+           "misspelt_groups", "pki_dir_for", "topology_from_inventory"]
+
+# one inventory file or directory, or several (``-i`` repeated), in the order given
+InventorySources = str | Path | Sequence[str | Path]
 
 
-def inventory_dir(inventory_path: str | Path) -> Path:
-    """The directory of an inventory given as a file or a directory (Ansible's inventory_dir)."""
-    path = Path(inventory_path).resolve()
+def inventory_sources(sources: InventorySources) -> list[str]:
+    """Every source as a string, in order (one path is a list of one)."""
+    if isinstance(sources, (str, Path)):
+        return [str(sources)]
+    if not sources:
+        raise ValueError("no inventory source given")
+    return [str(s) for s in sources]
+
+
+def inventory_dir(sources: InventorySources) -> Path:
+    """The directory of the (first) inventory, given as a file or a directory (Ansible's
+    inventory_dir)."""
+    path = Path(inventory_sources(sources)[0]).resolve()
     return path if path.is_dir() else path.parent
 
 
-def pki_dir_for(inventory_path: str | Path) -> Path:
-    return inventory_dir(inventory_path) / "pki"
+def pki_dir_for(sources: InventorySources) -> Path:
+    return inventory_dir(sources) / "pki"
 
 
 # Variables the topology reads that an inventory may give as templates ("{{ lb_vip }}").
@@ -107,13 +123,14 @@ def misspelt_groups(inventory: Inventory) -> list[str]:
     return hints
 
 
-def ensure_inventory_pki(inventory_path: str | Path, *, rotate: bool = False) -> tuple[Path, PkiReport]:
-    """Load the inventory and make its pki directory complete (``rotate``: renew every leaf).
-    A topology error says which inventory group looks misspelt, with its file and line."""
+def ensure_inventory_pki(sources: InventorySources, *, rotate: bool = False) -> tuple[Path, PkiReport]:
+    """Load the inventory (every source) and make its pki directory complete (``rotate``: renew
+    every leaf). A topology error says which inventory group looks misspelt, with its file and
+    line."""
     from kprov.provision.inventory import load_inventory
 
-    inventory = load_inventory(inventory_path)
-    directory = pki_dir_for(inventory_path)
+    inventory = load_inventory(*inventory_sources(sources))
+    directory = pki_dir_for(sources)
     try:
         return directory, ClusterPki(directory).ensure(topology_from_inventory(inventory), rotate=rotate)
     except TopologyError as err:

@@ -27,14 +27,14 @@ from kprov.deploy.verify.metrics_checks import check_metrics
 from kprov.deploy.verify.netpol_checks import check_netpol_agents
 from kprov.deploy.verify.report import Check, VerifyReport
 from kprov.etcdops.cluster import EtcdCluster
-from kprov.pki.from_inventory import pki_dir_for
+from kprov.pki.from_inventory import InventorySources, pki_dir_for
 from kprov.provision.inventory import load_inventory
 from kprov.provision.pipelines import run_playbook
 
 __all__ = ["admin_kubeconfig_path", "verify_cluster"]
 
 
-def admin_kubeconfig_path(inventory: str | Path) -> Path:
+def admin_kubeconfig_path(inventory: InventorySources) -> Path:
     return pki_dir_for(inventory) / "kubeconfigs" / "admin.conf"
 
 
