@@ -1,4 +1,5 @@
-"""Sections 1-4 of the CIS Kubernetes Benchmark v1.10 as kprov's hosts answer them.
+"""Sections 1-4 of the CIS Kubernetes Benchmark v1.10 as kprov's hosts answer them (section 4,
+the worker nodes' controls, in :mod:`.controls_nodes`).
 
 kprov runs its components as systemd units, not static pods, so "the pod specification
 file" of a control is the component's unit file, whose ExecStart holds its flags; its
@@ -10,10 +11,31 @@ the host itself), else reported WARN with the mapping.
 
 from __future__ import annotations
 
+from kprov.deploy.verify.cis.controls_common import (
+    APISERVER,
+    AUDIT_POLICY,
+    CM,
+    ENCRYPTION_CONFIG,
+    ETC,
+    ETCD,
+    ETCD_ENV,
+    KUBELET,
+    OWN,
+    PERMS,
+    PKI,
+    SCHED,
+    STRONG_PROVIDERS,
+    UNIT_MAP,
+    UNIT_NAMES,
+    UNITS,
+    all_of,
+    control,
+    file_present,
+)
+from kprov.deploy.verify.cis.controls_nodes import NODE_CONTROLS
 from kprov.deploy.verify.cis.host_evidence import EvidenceSpec
 from kprov.deploy.verify.cis.model import Control, Finding, HostEvidence, Status
 from kprov.deploy.verify.cis.rules import (
-    HostCheck,
     env_equals,
     env_not_true,
     env_set,
@@ -25,27 +47,9 @@ from kprov.deploy.verify.cis.rules import (
     flag_set,
     http_refused,
     listens_local_only,
-    port_closed,
 )
 
 __all__ = ["HOST_CONTROLS", "evidence_spec"]
-
-UNITS = "/etc/systemd/system"
-ETC = "/etc/kprov"
-PKI = "/etc/kprov/pki"
-ETCD_ENV = "/etc/kprov/etcd.env"
-ENCRYPTION_CONFIG = f"{PKI}/encryption-config.yaml"
-AUDIT_POLICY = f"{ETC}/audit-policy.yaml"
-APISERVER, CM, SCHED, ETCD, KUBELET, PROXY = (
-    "kprov-apiserver",
-    "kprov-controller-manager",
-    "kprov-scheduler",
-    "kprov-etcd",
-    "kprov-kubelet",
-    "kprov-proxy",
-)
-UNIT_NAMES = (APISERVER, CM, SCHED, ETCD, KUBELET, PROXY)
-STRONG_PROVIDERS = ("aescbc", "aesgcm", "secretbox", "kms")
 
 
 def evidence_spec(apiserver_port: int = 6443, kubelet_port: int = 10250) -> EvidenceSpec:
@@ -95,41 +99,6 @@ def _unique_etcd_ca(ev: HostEvidence) -> Finding:
     return Finding(Status.PASS, f"etcd CA sha256 {etcd[:16]}… differs from the cluster CA")
 
 
-def _file_present(path: str) -> HostCheck:
-    def check(ev: HostEvidence) -> Finding:
-        return (
-            Finding(Status.PASS, f"{path} present")
-            if path in ev.files
-            else Finding(Status.FAIL, f"{path}: not present")
-        )
-
-    return check
-
-
-def _mapped(status: Status, evidence: str) -> HostCheck:
-    def check(ev: HostEvidence) -> Finding:
-        return Finding(status, evidence)
-
-    return check
-
-
-def _c(
-    id: str,
-    title: str,
-    scope: str,
-    check: HostCheck,
-    remediation: str,
-    mapping: str = "",
-    automated: bool = True,
-) -> Control:
-    return Control(id, title, scope, automated, remediation, check, mapping)
-
-
-_UNIT_MAP = "kprov runs it as a systemd unit: the unit file stands for the static pod manifest"
-_PERMS = "kprov apply sets it (roles' template/copy mode); fix by hand: chmod {m} {p}"
-_OWN = "chown root:root {p}"
-
-
 def _unit_controls() -> list[Control]:
     rows = []
     for (mode_id, own_id), unit, scope in (
@@ -141,23 +110,23 @@ def _unit_controls() -> list[Control]:
     ):
         path = f"{UNITS}/{unit}.service"
         rows.append(
-            _c(
+            control(
                 mode_id,
                 f"{unit}'s unit file is mode 600 or stricter",
                 scope,
                 file_mode(path, 0o600),
-                _PERMS.format(m=600, p=path),
-                _UNIT_MAP,
+                PERMS.format(m=600, p=path),
+                UNIT_MAP,
             )
         )
         rows.append(
-            _c(
+            control(
                 own_id,
                 f"{unit}'s unit file is owned by root:root",
                 scope,
                 file_owner(path),
-                _OWN.format(p=path),
-                _UNIT_MAP,
+                OWN.format(p=path),
+                UNIT_MAP,
             )
         )
     return rows
@@ -165,28 +134,28 @@ def _unit_controls() -> list[Control]:
 
 HOST_CONTROLS: list[Control] = [
     *_unit_controls(),
-    _c(
+    control(
         "1.1.9",
         "CNI configuration files are mode 600 or stricter",
         "node",
         file_mode("/etc/cni/net.d/*", 0o600, missing_ok=True),
-        _PERMS.format(m=600, p="/etc/cni/net.d/*"),
+        PERMS.format(m=600, p="/etc/cni/net.d/*"),
     ),
-    _c(
+    control(
         "1.1.10",
         "CNI configuration files are owned by root:root",
         "node",
         file_owner("/etc/cni/net.d/*", missing_ok=True),
-        _OWN.format(p="/etc/cni/net.d/*"),
+        OWN.format(p="/etc/cni/net.d/*"),
     ),
-    _c(
+    control(
         "1.1.11",
         "etcd's data directory is mode 700 or stricter",
         "etcd",
         file_mode("/var/lib/kprov/etcd", 0o700),
-        _PERMS.format(m=700, p="/var/lib/kprov/etcd"),
+        PERMS.format(m=700, p="/var/lib/kprov/etcd"),
     ),
-    _c(
+    control(
         "1.1.12",
         "etcd's data directory is owned by the user etcd runs as",
         "etcd",
@@ -194,77 +163,77 @@ HOST_CONTROLS: list[Control] = [
         "chown -R root:root /var/lib/kprov/etcd",
         "kprov runs etcd as root (etcd_user), so root:root stands for etcd:etcd",
     ),
-    _c(
+    control(
         "1.1.13",
         "no admin kubeconfig on the host, or one of mode 600",
         "control_plane",
         file_mode(f"{ETC}/admin.conf", 0o600, missing_ok=True),
-        _PERMS.format(m=600, p=f"{ETC}/admin.conf"),
+        PERMS.format(m=600, p=f"{ETC}/admin.conf"),
         "kprov keeps admin.conf beside the inventory on the operator's machine, not on hosts",
     ),
-    _c(
+    control(
         "1.1.14",
         "an admin kubeconfig on the host is owned by root:root",
         "control_plane",
         file_owner(f"{ETC}/admin.conf", missing_ok=True),
-        _OWN.format(p=f"{ETC}/admin.conf"),
+        OWN.format(p=f"{ETC}/admin.conf"),
     ),
-    _c(
+    control(
         "1.1.15",
         "the scheduler's kubeconfig is mode 600 or stricter",
         "control_plane",
         file_mode(f"{PKI}/scheduler.conf", 0o600),
-        _PERMS.format(m=600, p=f"{PKI}/scheduler.conf"),
+        PERMS.format(m=600, p=f"{PKI}/scheduler.conf"),
     ),
-    _c(
+    control(
         "1.1.16",
         "the scheduler's kubeconfig is owned by root:root",
         "control_plane",
         file_owner(f"{PKI}/scheduler.conf"),
-        _OWN.format(p=f"{PKI}/scheduler.conf"),
+        OWN.format(p=f"{PKI}/scheduler.conf"),
     ),
-    _c(
+    control(
         "1.1.17",
         "the controller manager's kubeconfig is mode 600 or stricter",
         "control_plane",
         file_mode(f"{PKI}/controller-manager.conf", 0o600),
-        _PERMS.format(m=600, p=f"{PKI}/controller-manager.conf"),
+        PERMS.format(m=600, p=f"{PKI}/controller-manager.conf"),
     ),
-    _c(
+    control(
         "1.1.18",
         "the controller manager's kubeconfig is owned by root:root",
         "control_plane",
         file_owner(f"{PKI}/controller-manager.conf"),
-        _OWN.format(p=f"{PKI}/controller-manager.conf"),
+        OWN.format(p=f"{PKI}/controller-manager.conf"),
     ),
-    _c(
+    control(
         "1.1.19",
         "the PKI directory and its files are owned by root:root",
         "control_plane",
-        lambda ev: _all_of(
+        lambda ev: all_of(
             ev, file_owner(PKI), file_owner(f"{PKI}/*"), file_owner(f"{PKI}/etcd/*", missing_ok=True)
         ),
         f"chown -R root:root {PKI}",
     ),
-    _c(
+    control(
         "1.1.20",
         "PKI certificates are mode 644 or stricter",
         "control_plane",
-        lambda ev: _all_of(
+        lambda ev: all_of(
             ev, file_mode(f"{PKI}/*.crt", 0o644), file_mode(f"{PKI}/etcd/*.crt", 0o644, missing_ok=True)
         ),
         f"chmod 644 {PKI}/*.crt",
     ),
-    _c(
+    control(
         "1.1.21",
         "PKI private keys are mode 600",
         "control_plane",
-        lambda ev: _all_of(
+        lambda ev: all_of(
             ev, file_mode(f"{PKI}/*.key", 0o600), file_mode(f"{PKI}/etcd/*.key", 0o600, missing_ok=True)
         ),
         f"chmod 600 {PKI}/*.key",
     ),
-    _c(
+    control(
         "1.2.1",
         "the API server refuses anonymous requests",
         "control_plane",
@@ -273,21 +242,21 @@ HOST_CONTROLS: list[Control] = [
         "no --anonymous-auth flag: kprov-apiserver refuses anonymous requests but health and version"
         " paths; checked by asking",
     ),
-    _c(
+    control(
         "1.2.2",
         "no static token file authenticates users",
         "control_plane",
         flag_absent(APISERVER, "--token-auth-file"),
         "remove --token-auth-file from apiserver_extra_args",
     ),
-    _c(
+    control(
         "1.2.4",
         "the API server presents a client certificate to kubelets",
         "control_plane",
         flag_set(APISERVER, "--kubelet-client-certificate", "--kubelet-client-key"),
         "set by role apiserver (apiserver_args)",
     ),
-    _c(
+    control(
         "1.2.5",
         "the API server verifies kubelets' serving certificates",
         "control_plane",
@@ -295,140 +264,140 @@ HOST_CONTROLS: list[Control] = [
         "not yet supported by kprov-apiserver: kubelet serving certificates through CSRs come first"
         " (issue 56)",
     ),
-    _c(
+    control(
         "1.2.10",
         "the AlwaysAdmit admission plugin is not enabled",
         "control_plane",
         flag_excludes(APISERVER, "--enable-admission-plugins", "AlwaysAdmit"),
         "remove AlwaysAdmit from --enable-admission-plugins",
     ),
-    _c(
+    control(
         "1.2.12",
         "the ServiceAccount admission plugin is not disabled",
         "control_plane",
         flag_excludes(APISERVER, "--disable-admission-plugins", "ServiceAccount"),
         "remove ServiceAccount from --disable-admission-plugins",
     ),
-    _c(
+    control(
         "1.2.13",
         "the NamespaceLifecycle admission plugin is not disabled",
         "control_plane",
         flag_excludes(APISERVER, "--disable-admission-plugins", "NamespaceLifecycle"),
         "remove NamespaceLifecycle from --disable-admission-plugins",
     ),
-    _c(
+    control(
         "1.2.16",
         "audit logging is on",
         "control_plane",
         flag_set(APISERVER, "--audit-log-path"),
         "set apiserver_audit_log_path (role apiserver)",
     ),
-    _c(
+    control(
         "1.2.17",
         "audit logs are kept at least 30 days",
         "control_plane",
         flag_min(APISERVER, "--audit-log-maxage", 30),
         "set apiserver_audit_log_maxage: 30 (role apiserver)",
     ),
-    _c(
+    control(
         "1.2.18",
         "at least 10 rotated audit logs are kept",
         "control_plane",
         flag_min(APISERVER, "--audit-log-maxbackup", 10),
         "set apiserver_audit_log_maxbackup: 10 (role apiserver)",
     ),
-    _c(
+    control(
         "1.2.19",
         "audit logs rotate at 100 MB or more",
         "control_plane",
         flag_min(APISERVER, "--audit-log-maxsize", 100),
         "set apiserver_audit_log_maxsize: 100 (role apiserver)",
     ),
-    _c(
+    control(
         "1.2.22",
         "ServiceAccount tokens are verified with a key file",
         "control_plane",
         flag_set(APISERVER, "--service-account-key-file"),
         "set by role apiserver",
     ),
-    _c(
+    control(
         "1.2.23",
         "the API server authenticates to etcd with a client certificate",
         "control_plane",
         flag_set(APISERVER, "--etcd-certfile", "--etcd-keyfile"),
         "set by role apiserver",
     ),
-    _c(
+    control(
         "1.2.24",
         "the API server serves TLS with its own certificate",
         "control_plane",
         flag_set(APISERVER, "--tls-cert-file", "--tls-private-key-file"),
         "set by role apiserver",
     ),
-    _c(
+    control(
         "1.2.25",
         "the API server verifies client certificates against the cluster CA",
         "control_plane",
         flag_set(APISERVER, "--client-ca-file"),
         "set by role apiserver",
     ),
-    _c(
+    control(
         "1.2.26",
         "the API server verifies etcd's certificate",
         "control_plane",
         flag_set(APISERVER, "--etcd-cafile"),
         "set by role apiserver",
     ),
-    _c(
+    control(
         "1.2.27",
         "Secrets are encrypted at rest",
         "control_plane",
         flag_set(APISERVER, "--encryption-provider-config"),
         "set by role apiserver",
     ),
-    _c(
+    control(
         "1.2.28",
         "the encryption provider that writes is a strong one",
         "control_plane",
         _encryption_providers,
         f"put aescbc, aesgcm, secretbox or kms first in {ENCRYPTION_CONFIG}",
     ),
-    _c(
+    control(
         "1.3.3",
         "controllers act with one ServiceAccount each",
         "control_plane",
         flag_set(CM, "--use-service-account-credentials"),
         "not yet supported: kprov-controller-manager acts with one identity for all controllers (issue 56)",
     ),
-    _c(
+    control(
         "1.3.4",
         "the controller manager signs ServiceAccount tokens with a key file",
         "control_plane",
         flag_set(CM, "--service-account-private-key-file"),
         "set by role controller_manager",
     ),
-    _c(
+    control(
         "1.3.5",
         "the controller manager publishes the cluster CA to ServiceAccounts",
         "control_plane",
         flag_set(CM, "--root-ca-file"),
         "set by role controller_manager (controller_manager_args)",
     ),
-    _c(
+    control(
         "1.3.7",
         "the controller manager's secure port is bound to loopback",
         "control_plane",
         listens_local_only(10257, "kprov-controller-manager"),
         "--bind-address=127.0.0.1 (role controller_manager)",
     ),
-    _c(
+    control(
         "1.4.2",
         "the scheduler's secure port is bound to loopback",
         "control_plane",
         listens_local_only(10259, "kprov-scheduler"),
         "--bind-address=127.0.0.1 (role scheduler)",
     ),
-    _c(
+    control(
         "2.1",
         "etcd serves clients over TLS",
         "etcd",
@@ -436,163 +405,50 @@ HOST_CONTROLS: list[Control] = [
         "set by role etcd (etcd.env)",
         "etcd's flags are read from the environment file the unit loads",
     ),
-    _c(
+    control(
         "2.2",
         "etcd requires client certificates",
         "etcd",
         env_equals(ETCD_ENV, "ETCD_CLIENT_CERT_AUTH", "true"),
         "ETCD_CLIENT_CERT_AUTH=true (role etcd)",
     ),
-    _c(
+    control(
         "2.3",
         "etcd does not make its own client certificates",
         "etcd",
         env_not_true(ETCD_ENV, "ETCD_AUTO_TLS"),
         "remove ETCD_AUTO_TLS from etcd_extra_env",
     ),
-    _c(
+    control(
         "2.4",
         "etcd peers talk over TLS",
         "etcd",
         env_set(ETCD_ENV, "ETCD_PEER_CERT_FILE", "ETCD_PEER_KEY_FILE"),
         "set by role etcd (etcd.env)",
     ),
-    _c(
+    control(
         "2.5",
         "etcd peers require client certificates",
         "etcd",
         env_equals(ETCD_ENV, "ETCD_PEER_CLIENT_CERT_AUTH", "true"),
         "ETCD_PEER_CLIENT_CERT_AUTH=true (role etcd)",
     ),
-    _c(
+    control(
         "2.6",
         "etcd peers do not make their own certificates",
         "etcd",
         env_not_true(ETCD_ENV, "ETCD_PEER_AUTO_TLS"),
         "remove ETCD_PEER_AUTO_TLS from etcd_extra_env",
     ),
-    _c("2.7", "etcd has a CA of its own", "etcd", _unique_etcd_ca, "kprov's PKI makes a separate etcd CA"),
-    _c(
+    control(
+        "2.7", "etcd has a CA of its own", "etcd", _unique_etcd_ca, "kprov's PKI makes a separate etcd CA"
+    ),
+    control(
         "3.2.1",
         "an audit policy is in place",
         "control_plane",
-        lambda ev: _all_of(ev, flag_set(APISERVER, "--audit-policy-file"), _file_present(AUDIT_POLICY)),
+        lambda ev: all_of(ev, flag_set(APISERVER, "--audit-policy-file"), file_present(AUDIT_POLICY)),
         "set apiserver_audit_policy (role apiserver)",
     ),
-    _c(
-        "4.1.3",
-        "kube-proxy's kubeconfig is mode 600 or stricter",
-        "node",
-        file_mode(f"{PKI}/kube-proxy.conf", 0o600),
-        _PERMS.format(m=600, p=f"{PKI}/kube-proxy.conf"),
-    ),
-    _c(
-        "4.1.4",
-        "kube-proxy's kubeconfig is owned by root:root",
-        "node",
-        file_owner(f"{PKI}/kube-proxy.conf"),
-        _OWN.format(p=f"{PKI}/kube-proxy.conf"),
-    ),
-    _c(
-        "4.1.5",
-        "the kubelet's kubeconfig is mode 600 or stricter",
-        "node",
-        file_mode(f"{ETC}/kubelet.conf", 0o600),
-        _PERMS.format(m=600, p=f"{ETC}/kubelet.conf"),
-    ),
-    _c(
-        "4.1.6",
-        "the kubelet's kubeconfig is owned by root:root",
-        "node",
-        file_owner(f"{ETC}/kubelet.conf"),
-        _OWN.format(p=f"{ETC}/kubelet.conf"),
-    ),
-    _c(
-        "4.1.7",
-        "the CA the kubelet trusts is mode 644 or stricter",
-        "node",
-        file_mode(f"{PKI}/ca.crt", 0o644),
-        _PERMS.format(m=644, p=f"{PKI}/ca.crt"),
-    ),
-    _c(
-        "4.1.8",
-        "the CA the kubelet trusts is owned by root:root",
-        "node",
-        file_owner(f"{PKI}/ca.crt"),
-        _OWN.format(p=f"{PKI}/ca.crt"),
-    ),
-    _c(
-        "4.1.9",
-        "a kubelet configuration file, if any, is mode 600 or stricter",
-        "node",
-        file_mode(f"{ETC}/kubelet-config.yaml", 0o600, missing_ok=True),
-        _PERMS.format(m=600, p=f"{ETC}/kubelet-config.yaml"),
-        "kprov's kubelet takes its settings as flags in its unit (4.1.1), not from a file",
-    ),
-    _c(
-        "4.1.10",
-        "a kubelet configuration file, if any, is owned by root:root",
-        "node",
-        file_owner(f"{ETC}/kubelet-config.yaml", missing_ok=True),
-        _OWN.format(p=f"{ETC}/kubelet-config.yaml"),
-    ),
-    _c(
-        "4.2.1",
-        "the kubelet refuses anonymous requests",
-        "node",
-        http_refused("kubelet-anonymous", "the kubelet"),
-        "kprov-kubelet has no anonymous access to switch on",
-        "no --anonymous-auth flag: kprov-kubelet answers only the API server's client certificate"
-        " and system:masters",
-    ),
-    _c(
-        "4.2.3",
-        "the kubelet verifies client certificates against the cluster CA",
-        "node",
-        flag_set(KUBELET, "--client-ca-file"),
-        "set by role kubelet",
-    ),
-    _c(
-        "4.2.4",
-        "the kubelet's read-only port is closed",
-        "node",
-        port_closed(10255),
-        "kprov-kubelet has no read-only port; stop whatever listens on 10255",
-    ),
-    _c(
-        "4.2.7",
-        "the kubelet does not override its hostname",
-        "node",
-        flag_absent(KUBELET, "--hostname-override"),
-        "remove --hostname-override from the kubelet's unit",
-    ),
-    _c(
-        "4.2.9",
-        "the kubelet serves TLS with its own certificate",
-        "node",
-        flag_set(KUBELET, "--tls-cert-file", "--tls-private-key-file"),
-        "set by role kubelet",
-    ),
-    _c(
-        "4.2.10",
-        "the kubelet rotates its client certificate",
-        "node",
-        flag_set(KUBELET, "--rotate-certificates"),
-        "not yet supported: kprov-kubelet's client certificate is issued by the operator (issue 56)",
-    ),
-    _c(
-        "4.3.1",
-        "kube-proxy's metrics are served on loopback only",
-        "node",
-        listens_local_only(10249, "kprov-proxy metrics"),
-        "--metrics-bind-address=127.0.0.1:10249 (its default)",
-    ),
+    *NODE_CONTROLS,
 ]
-
-
-def _all_of(ev: HostEvidence, *checks: HostCheck) -> Finding:
-    findings = [check(ev) for check in checks]
-    failed = [f for f in findings if f.status is Status.FAIL]
-    return Finding(
-        Status.FAIL if failed else Status.PASS, "; ".join(f.evidence for f in (failed or findings))
-    )
