@@ -54,6 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=300.0,
         help="how long a scale-down waits for lower recommendations (the window's highest wins)",
     )
+    parser.add_argument(
+        "--loadbalancer-address-pools",
+        default="",
+        help="CIDRs or first-last ranges (comma-separated) for LoadBalancer Services; none: node addresses",
+    )
     parser.add_argument("--concurrent-workers", type=int, default=4, help="workers per controller")
     add_secure_serving_flags(parser, upstream_port=10257)
     return parser
@@ -78,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         service_account_private_key_file=args.service_account_private_key_file,
         default_storage_class=args.default_storage_class,
         hpa_downscale_stabilization=args.hpa_downscale_stabilization,
+        loadbalancer_address_pools=args.loadbalancer_address_pools,
     )
 
     running: list[ControllerManager] = []  # the queues /metrics reports, once leading

@@ -40,6 +40,7 @@ class ControllerOptions:
     service_account_private_key_file: str = ""  # signs legacy token Secrets (none: not filled)
     default_storage_class: str = ""  # created (local-path, the cluster default) when missing
     hpa_downscale_stabilization: float = 300.0  # seconds a scale-down waits for (upstream: 5m)
+    loadbalancer_address_pools: str = ""  # CIDRs/ranges for LoadBalancer Services (none: node IPs)
 
 
 @dataclass

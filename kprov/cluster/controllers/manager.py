@@ -24,6 +24,7 @@ from kprov.cluster.controllers.endpointslicemirroring import EndpointSliceMirror
 from kprov.cluster.controllers.garbagecollector import GarbageCollector
 from kprov.cluster.controllers.informers import SharedInformers
 from kprov.cluster.controllers.job import JobController
+from kprov.cluster.controllers.lbipam import LoadBalancerIpamController
 from kprov.cluster.controllers.localpath import LocalPathProvisioner
 from kprov.cluster.controllers.namespace import NamespaceController
 from kprov.cluster.controllers.nodeipam import NodeIpamController
@@ -69,6 +70,7 @@ CONTROLLERS: dict[str, type[Controller]] = {
         NamespaceController,
         GarbageCollector,
         NodeIpamController,
+        LoadBalancerIpamController,
         ServiceAccountController,
         ClusterRoleAggregationController,
         RootCaPublisher,

@@ -16,6 +16,8 @@ Shape of table ``ip kprov`` (close to upstream kube-proxy's nftables mode):
   ``ip . port`` (one rule, no per-endpoint chains). With ClientIP session affinity it uses
   one chain per endpoint instead, each recording the client in a timed set that the
   service chain checks first.
+- a LoadBalancer Service's ingress addresses (``status.loadBalancer.ingress[].ip`` with
+  ipMode VIP) are keys of ``service-ips`` too, leading to its ``ext-`` chain.
 - NodePort traffic goes through an ``ext-`` chain that always marks for masquerading (the
   reply must come back through this node), then to the service chain.
 - a service port without ready endpoints is in ``no-endpoint-services`` /
@@ -221,6 +223,8 @@ def service_fragment(sp: ServicePort, settings: ProxySettings) -> Ruleset:
     if not sp.endpoints:
         for ip in sp.cluster_ips:
             ruleset.add_element("no-endpoint-services", f"{ip} . {proto} . {sp.port}", "goto reject-chain")
+        for ip in sp.load_balancer_ips:
+            ruleset.add_element("no-endpoint-services", f"{ip} . {proto} . {sp.port}", "goto reject-chain")
         if sp.node_port:
             ruleset.add_element("no-endpoint-nodeports", f"{proto} . {sp.node_port}", "goto reject-chain")
         return ruleset
@@ -229,10 +233,13 @@ def service_fragment(sp: ServicePort, settings: ProxySettings) -> Ruleset:
     ruleset.add_chain(chain, [_masquerade_rule(settings), *balance])
     for ip in sp.cluster_ips:
         ruleset.add_element("service-ips", f"{ip} . {proto} . {sp.port}", f"goto {chain}")
-    if sp.node_port:
+    if sp.node_port or sp.load_balancer_ips:
         external = _chain_name("ext", sp.key)
         ruleset.add_chain(external, ["jump mark-for-masquerade", f"goto {chain}"])
-        ruleset.add_element("service-nodeports", f"{proto} . {sp.node_port}", f"goto {external}")
+        if sp.node_port:
+            ruleset.add_element("service-nodeports", f"{proto} . {sp.node_port}", f"goto {external}")
+        for ip in sp.load_balancer_ips:
+            ruleset.add_element("service-ips", f"{ip} . {proto} . {sp.port}", f"goto {external}")
     for ep in sp.endpoints:
         ruleset.add_element("hairpin", f"{ep.ip} . {ep.ip}")
     return ruleset

@@ -48,6 +48,7 @@ class ServicePort:
     node_port: int = 0
     affinity_timeout: int = 0  # seconds; 0 = no ClientIP affinity
     endpoints: tuple[Endpoint, ...] = ()
+    load_balancer_ips: tuple[str, ...] = ()  # status.loadBalancer.ingress[].ip (ipMode VIP)
 
     @property
     def key(self) -> str:
@@ -66,6 +67,17 @@ def _ipv4(text: str) -> bool:
 def _cluster_ips(spec: dict[str, Any]) -> tuple[str, ...]:
     ips = spec.get("clusterIPs") or ([spec["clusterIP"]] if spec.get("clusterIP") else [])
     return tuple(ip for ip in ips if ip and ip != "None" and _ipv4(ip))
+
+
+def _load_balancer_ips(svc: dict[str, Any]) -> tuple[str, ...]:
+    if (svc.get("spec") or {}).get("type") != "LoadBalancer":
+        return ()
+    ingress = ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+    return tuple(
+        str(entry["ip"])
+        for entry in ingress
+        if entry.get("ip") and _ipv4(str(entry["ip"])) and entry.get("ipMode", "VIP") == "VIP"
+    )
 
 
 def _affinity_timeout(spec: dict[str, Any]) -> int:
@@ -146,6 +158,7 @@ def service_ports(
                     else 0,
                     affinity_timeout=_affinity_timeout(spec),
                     endpoints=_slice_endpoints(own_slices, port.get("name") or "", protocol),
+                    load_balancer_ips=_load_balancer_ips(svc),
                 )
             )
     result.sort(key=lambda sp: sp.key)

@@ -101,3 +101,37 @@ def test_compiler_matches_the_pure_function_through_random_changes() -> None:
         ports = service_ports(services, slices)
         expected = compute_ruleset(ports, SETTINGS)
         assert compiler.compute(ports) == expected
+
+
+def test_load_balancer_ingress_ip_leads_to_the_external_chain() -> None:
+    sp = _port((Endpoint("10.244.1.2", 8080),), node_port=30080, load_balancer_ips=("10.77.4.240",))
+    ruleset = compute_ruleset([sp], SETTINGS)
+    svc, ext = _service_chain(ruleset), _service_chain(ruleset, "ext-")
+    assert ruleset.elements["service-ips"] == {
+        "10.96.0.10 . tcp . 80": f"goto {svc.name}",
+        "10.77.4.240 . tcp . 80": f"goto {ext.name}",
+    }
+    assert ext.rules == ("jump mark-for-masquerade", f"goto {svc.name}")
+
+
+def test_load_balancer_without_node_ports_or_endpoints() -> None:
+    lb = ("10.77.4.240",)
+    ruleset = compute_ruleset([_port((Endpoint("10.244.1.2", 8080),), load_balancer_ips=lb)], SETTINGS)
+    assert "10.77.4.240 . tcp . 80" in ruleset.elements["service-ips"]
+    assert ruleset.elements["service-nodeports"] == {}
+    ruleset = compute_ruleset([_port(load_balancer_ips=lb)], SETTINGS)
+    assert ruleset.elements["no-endpoint-services"]["10.77.4.240 . tcp . 80"] == "goto reject-chain"
+
+
+def test_service_map_reads_load_balancer_ingress_of_vip_mode_only() -> None:
+    svc = service("web", "10.96.0.10", type="LoadBalancer")
+    svc["status"] = {"loadBalancer": {"ingress": [
+        {"ip": "10.77.4.240", "ipMode": "VIP"},
+        {"ip": "10.77.4.241"},
+        {"ip": "10.77.4.242", "ipMode": "Proxy"},
+        {"hostname": "lb.example.com"},
+    ]}}
+    (sp,) = service_ports([svc], [])
+    assert sp.load_balancer_ips == ("10.77.4.240", "10.77.4.241")
+    svc["spec"]["type"] = "ClusterIP"
+    assert service_ports([svc], [])[0].load_balancer_ips == ()
