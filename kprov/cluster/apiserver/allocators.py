@@ -22,6 +22,15 @@ _IP_PREFIX = "/registry/ipallocations/"
 _PORT_PREFIX = "/registry/portallocations/"
 
 
+def _allocates_node_ports(spec: dict[str, Any]) -> bool:
+    """Whether ports without a nodePort get one: NodePort always, LoadBalancer unless
+    ``allocateLoadBalancerNodePorts: false`` (then only the nodePorts asked for are kept)."""
+    kind = spec.get("type")
+    if kind == "LoadBalancer":
+        return spec.get("allocateLoadBalancerNodePorts") is not False
+    return kind == "NodePort"
+
+
 class Allocators:
     def __init__(
         self, store: Store, cache: WatchCache, service_cidr: str, node_ports: tuple[int, int]
@@ -158,7 +167,8 @@ class Allocators:
             spec.setdefault("ipFamilyPolicy", "SingleStack")
         if kind in ("NodePort", "LoadBalancer"):
             for port in spec.get("ports") or []:
-                port["nodePort"] = await self.allocate_port(owner, port.get("nodePort"), dry_run)
+                if port.get("nodePort") or _allocates_node_ports(spec):
+                    port["nodePort"] = await self.allocate_port(owner, port.get("nodePort"), dry_run)
 
     async def update_service(self, old: dict[str, Any], new: dict[str, Any], dry_run: bool) -> None:
         """A Service's allocations follow its new type, as the API server's service registry:
@@ -199,7 +209,7 @@ class Allocators:
                 port.pop("nodePort", None)
             elif port.get("nodePort") in old_ports:
                 kept.add(port["nodePort"])
-            else:
+            elif port.get("nodePort") or _allocates_node_ports(spec):
                 port["nodePort"] = await self.allocate_port(owner, port.get("nodePort"), dry_run)
         release += [_PORT_PREFIX + str(p) for p in sorted(old_ports - kept)]
         if not dry_run:

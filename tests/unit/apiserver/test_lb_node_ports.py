@@ -1,0 +1,54 @@
+"""allocateLoadBalancerNodePorts: false leaves ports without a nodePort unless one is asked for."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from kprov.cluster.apiserver.allocators import Allocators
+from kprov.cluster.storage import KeyExistsError
+
+
+class _Store:
+    def __init__(self) -> None:
+        self.keys: dict[str, dict[str, Any]] = {}
+
+    async def create(self, key: str, obj: dict[str, Any]) -> None:
+        if key in self.keys:
+            raise KeyExistsError(key)
+        self.keys[key] = obj
+
+
+class _Cache:
+    def __init__(self, store: _Store) -> None:
+        self.store = store
+
+    def objects(self, prefix: str) -> list[dict[str, Any]]:
+        return [o for k, o in self.store.keys.items() if k.startswith(prefix)]
+
+
+def _allocators() -> Allocators:
+    store = _Store()
+    return Allocators(store, _Cache(store), "10.96.0.0/24", (30000, 30100))  # type: ignore[arg-type]
+
+
+def _lb(**spec: Any) -> dict[str, Any]:
+    ports = [{"name": "a", "port": 80}, {"name": "b", "port": 81, "nodePort": 30050}]
+    return {"metadata": {"namespace": "default", "name": "web"},
+            "spec": {"type": "LoadBalancer", "ports": ports, **spec}}
+
+
+def test_load_balancer_gets_node_ports_by_default() -> None:
+    svc = _lb()
+    asyncio.run(_allocators().allocate_service(svc, dry_run=False))
+    assert all(p.get("nodePort") for p in svc["spec"]["ports"])
+
+
+def test_allocate_load_balancer_node_ports_false_keeps_only_those_asked_for() -> None:
+    allocators = _allocators()
+    svc = _lb(allocateLoadBalancerNodePorts=False)
+    asyncio.run(allocators.allocate_service(svc, dry_run=False))
+    assert [p.get("nodePort") for p in svc["spec"]["ports"]] == [None, 30050]
+    new = _lb(allocateLoadBalancerNodePorts=False)
+    asyncio.run(allocators.update_service(svc, new, dry_run=False))
+    assert [p.get("nodePort") for p in new["spec"]["ports"]] == [None, 30050]
