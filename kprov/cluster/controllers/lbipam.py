@@ -267,8 +267,11 @@ class LoadBalancerIpamController(Controller):
                 self._retry_pending()
             return None
         if not wants_address(svc):
-            if self.allocator.release(key):
+            released = self.allocator.release(key)
+            if released:
                 self._retry_pending()
+            not_lb = (svc.get("spec") or {}).get("type") != "LoadBalancer"
+            if (released or not_lb) and _ingress_ips(svc):  # another class's status is not ours
                 await self._write_ingress(svc, [])
             return None
         if not self.allocator.pools:

@@ -196,3 +196,6 @@ def test_without_pools_the_ready_nodes_addresses_are_used_and_an_event_says_so()
     assert [e["ip"] for e in _ingress(informers, "default/a")] == ["10.77.3.11", "10.77.3.12"]
     assert recorder.events[0][:2] == ("Normal", "NodeAddressesAssigned")
     assert "No loadbalancer_address_pools configured" in recorder.events[0][2]
+    informers.by_name["services"].store.items["default/a"]["spec"]["type"] = "NodePort"
+    asyncio.run(ctl.reconcile("default/a"))
+    assert _ingress(informers, "default/a") == []
