@@ -143,7 +143,9 @@ class ProxyDaemon:
             internal = node_internal_ip(own)
             if internal and internal not in ips:
                 ips.append(internal)
-        return ProxySettings(node_ips=tuple(ips), cluster_cidr=self.options.cluster_cidr)
+        return ProxySettings(
+            node_ips=tuple(ips), cluster_cidr=self.options.cluster_cidr, node_name=self.options.hostname
+        )
 
     def _sync_rules(self, settings: ProxySettings, ports: list[ServicePort]) -> str:
         if self.compiler is None or self.compiler.settings != settings:

@@ -19,7 +19,9 @@ Shape of table ``ip kprov`` (close to upstream kube-proxy's nftables mode):
 - a LoadBalancer Service's ingress addresses (``status.loadBalancer.ingress[].ip`` with
   ipMode VIP) are keys of ``service-ips`` too, leading to its ``ext-`` chain.
 - NodePort traffic goes through an ``ext-`` chain that always marks for masquerading (the
-  reply must come back through this node), then to the service chain.
+  reply must come back through this node), then to the service chain; with
+  externalTrafficPolicy Local it DNATs to this node's endpoints only, unmasqueraded (or
+  drops when there are none), pods' traffic excepted.
 - a service port without ready endpoints is in ``no-endpoint-services`` /
   ``no-endpoint-nodeports``; the filter base chains send new connections to them to
   ``reject-chain`` (TCP reset, else ICMP port unreachable), so clients fail at once.
@@ -84,6 +86,7 @@ class NamedSet:
 class ProxySettings:
     node_ips: tuple[str, ...] = ()
     cluster_cidr: str = ""  # "" = masquerade all service traffic (no pod CIDR known)
+    node_name: str = ""  # this node, for externalTrafficPolicy Local
 
 
 @dataclass
@@ -216,6 +219,18 @@ def _affinity_chains(ruleset: Ruleset, sp: ServicePort, service_chain: str) -> l
     return [*sticky, f"numgen random mod {len(picks)} vmap {{ {', '.join(picks)} }}"]
 
 
+def _external_rules(sp: ServicePort, settings: ProxySettings, service_chain: str) -> list[str]:
+    """NodePort/load-balancer traffic: masqueraded over all endpoints (policy Cluster), or
+    with policy Local kept unmasqueraded (the client's source IP reaches the pod) and sent
+    only to this node's endpoints, dropped when it has none; pods' own traffic still uses
+    every endpoint, as upstream's short-circuit does."""
+    if not sp.external_local:
+        return ["jump mark-for-masquerade", f"goto {service_chain}"]
+    local = tuple(ep for ep in sp.endpoints if settings.node_name and ep.node == settings.node_name)
+    rules = [f"ip saddr {settings.cluster_cidr} goto {service_chain}"] if settings.cluster_cidr else []
+    return [*rules, _dnat(sp.protocol, local) if local else "drop"]
+
+
 def service_fragment(sp: ServicePort, settings: ProxySettings) -> Ruleset:
     """The chains, sets and map elements one service port adds to the static table."""
     ruleset = Ruleset()
@@ -235,7 +250,7 @@ def service_fragment(sp: ServicePort, settings: ProxySettings) -> Ruleset:
         ruleset.add_element("service-ips", f"{ip} . {proto} . {sp.port}", f"goto {chain}")
     if sp.node_port or sp.load_balancer_ips:
         external = _chain_name("ext", sp.key)
-        ruleset.add_chain(external, ["jump mark-for-masquerade", f"goto {chain}"])
+        ruleset.add_chain(external, _external_rules(sp, settings, chain))
         if sp.node_port:
             ruleset.add_element("service-nodeports", f"{proto} . {sp.node_port}", f"goto {external}")
         for ip in sp.load_balancer_ips:

@@ -49,6 +49,7 @@ class ServicePort:
     affinity_timeout: int = 0  # seconds; 0 = no ClientIP affinity
     endpoints: tuple[Endpoint, ...] = ()
     load_balancer_ips: tuple[str, ...] = ()  # status.loadBalancer.ingress[].ip (ipMode VIP)
+    external_local: bool = False  # externalTrafficPolicy Local: external traffic to local endpoints
 
     @property
     def key(self) -> str:
@@ -159,6 +160,8 @@ def service_ports(
                     affinity_timeout=_affinity_timeout(spec),
                     endpoints=_slice_endpoints(own_slices, port.get("name") or "", protocol),
                     load_balancer_ips=_load_balancer_ips(svc),
+                    external_local=spec.get("externalTrafficPolicy") == "Local"
+                    and spec.get("type") in ("NodePort", "LoadBalancer"),
                 )
             )
     result.sort(key=lambda sp: sp.key)

@@ -135,3 +135,22 @@ def test_service_map_reads_load_balancer_ingress_of_vip_mode_only() -> None:
     assert sp.load_balancer_ips == ("10.77.4.240", "10.77.4.241")
     svc["spec"]["type"] = "ClusterIP"
     assert service_ports([svc], [])[0].load_balancer_ips == ()
+
+
+def test_external_traffic_policy_local_keeps_the_source_and_uses_local_endpoints_only() -> None:
+    eps = (Endpoint("10.244.1.2", 8080, "n1"), Endpoint("10.244.2.2", 8080, "n2"))
+    here = ProxySettings(node_ips=("10.77.4.11",), cluster_cidr="10.244.0.0/16", node_name="n1")
+    sp = _port(eps, node_port=30080, load_balancer_ips=("10.77.4.240",), external_local=True)
+    ruleset = compute_ruleset([sp], here)
+    svc, ext = _service_chain(ruleset), _service_chain(ruleset, "ext-")
+    local_only = "meta l4proto tcp dnat to 10.244.1.2:8080"
+    assert ext.rules == (f"ip saddr 10.244.0.0/16 goto {svc.name}", local_only)
+    elsewhere = ProxySettings(node_ips=("10.77.4.13",), cluster_cidr="10.244.0.0/16", node_name="n3")
+    assert _service_chain(compute_ruleset([sp], elsewhere), "ext-").rules[-1] == "drop"
+
+
+def test_service_map_marks_local_policy_for_external_types_only() -> None:
+    svc = service("web", "10.96.0.10", type="LoadBalancer", externalTrafficPolicy="Local")
+    assert service_ports([svc], [])[0].external_local
+    svc["spec"]["type"] = "ClusterIP"
+    assert not service_ports([svc], [])[0].external_local
