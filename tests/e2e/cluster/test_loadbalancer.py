@@ -2,7 +2,8 @@
 
 The shared cluster has no ``loadbalancer_address_pools``, so an address comes from the
 ServiceLB-style fallback: the ready nodes' addresses, said in an Event; kube-proxy on
-every node DNATs them to the Service's endpoints.
+every node DNATs them to the Service's endpoints; with externalTrafficPolicy Local only the
+nodes running an endpoint answer.
 """
 
 from __future__ import annotations
@@ -76,5 +77,14 @@ def test_expose_type_load_balancer_answers_from_outside_the_cluster(cluster: Clu
         assert page.startswith("web-"), page
     described = cluster.kubectl("describe", "service", "web", "-n", NS).stdout
     assert "NodeAddressesAssigned" in described and "loadbalancer_address_pools" in described, described
+    pods = cluster.kubectl_json("get", "pods", "-n", NS, "-l", "app=web")["items"]
+    with_pods = {cluster.lab.ip(p["spec"]["nodeName"]) for p in pods}  # lab host names are node names
+    assert set(addresses) - with_pods, "every node runs a web pod: Local would change nothing"
+    cluster.kubectl("patch", "service", "web", "-n", NS, "-p", '{"spec":{"externalTrafficPolicy":"Local"}}')
+
+    def only_nodes_with_pods_answer() -> bool:
+        return {ip for ip in addresses if _http(ip)} == with_pods & set(addresses)
+
+    wait_for("policy Local: only nodes with a web pod answering", only_nodes_with_pods_answer, 30)
     cluster.kubectl("patch", "service", "web", "-n", NS, "-p", '{"spec":{"type":"ClusterIP"}}')
     wait_for("the address released after the type change", lambda: not _ingress(cluster), 10)
