@@ -18,6 +18,7 @@ from kprov.cluster.api._apply import server_side_apply
 from kprov.cluster.api._json_patch import apply_json_patch
 from kprov.cluster.api._merge_patch import apply_merge_patch
 from kprov.cluster.api._strategic import apply_strategic_merge_patch
+from kprov.cluster.api.bounded_decode import check_depth, load_yaml
 from kprov.cluster.api.errors import PatchError
 from kprov.cluster.api.objects import now_rfc3339
 from kprov.cluster.api.resources import ResourceInfo
@@ -48,11 +49,13 @@ def decode_patch_body(body: bytes | str | dict | list, content_type: str) -> Any
     """Bytes -> JSON value (YAML for apply patches); already-decoded values pass through."""
     if isinstance(body, dict | list):
         return body
-    text = body.decode("utf-8") if isinstance(body, bytes) else body
     try:
-        if _media_type(content_type) == APPLY_PATCH:
-            return yaml.safe_load(text)
-        return json.loads(text)
+        text = body.decode("utf-8") if isinstance(body, bytes) else body
+        value = load_yaml(text) if _media_type(content_type) == APPLY_PATCH else json.loads(text)
+        check_depth(value, text)
+        return value
+    except RecursionError:
+        raise PatchError("error decoding patch: exceeded max depth") from None
     except (ValueError, yaml.YAMLError) as exc:
         raise PatchError(f"error decoding patch: {exc}") from exc
 

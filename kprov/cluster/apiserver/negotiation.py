@@ -23,6 +23,7 @@ import orjson
 import yaml
 from aiohttp import web
 
+from kprov.cluster.api.bounded_decode import BodyTooDeep, check_depth, load_yaml
 from kprov.cluster.api.errors import UnsupportedMediaType
 from kprov.cluster.api.protobuf_encode import encodable, encode_object
 from kprov.cluster.apiserver import _lib
@@ -151,16 +152,23 @@ def decode_body(body: bytes, content_type: str) -> Any:
     """Decode a create/update body by its media type."""
     if content_type in ("", JSON, "*/*", "text/plain"):
         try:
-            return orjson.loads(body)
+            value = orjson.loads(body)
+            check_depth(value, body)
+            return value
         except (ValueError, UnicodeDecodeError) as exc:
             raise bad_request(f"the request body is not valid JSON: {exc}") from None
     if content_type in ("application/yaml", "application/x-yaml", "text/yaml"):
         try:
-            return yaml.safe_load(body)
-        except yaml.YAMLError as exc:
+            value = load_yaml(body)
+            check_depth(value, body)
+            return value
+        except (yaml.YAMLError, BodyTooDeep) as exc:
             raise bad_request(f"the request body is not valid YAML: {exc}") from None
     if content_type == PROTOBUF:
-        return _lib.decode_protobuf(body)
+        try:
+            return _lib.decode_protobuf(body)
+        except UnicodeDecodeError as exc:  # a string field that is not UTF-8
+            raise bad_request(f"the request body is not a valid protobuf object: {exc}") from None
     raise UnsupportedMediaType(
         f'the body of the request was in an unknown format "{content_type}" - accepted media types include: '
         "application/json, application/yaml, application/vnd.kubernetes.protobuf"

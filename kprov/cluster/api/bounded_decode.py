@@ -1,0 +1,85 @@
+"""Decoding request bodies within bounds: nesting depth and YAML alias expansion.
+
+A body that decodes fine may still be a bomb: a YAML document whose anchors are aliased
+nine times per level expands to billions of nodes once walked (CVE-2019-11253 for
+kube-apiserver, fixed in go-yaml v2 by refusing "excessive aliasing"), and a value nested
+deeper than the server's encoder can write (orjson stops at 255 levels) fails far from
+where it came in. Both are refused here, where the body is decoded, as 400s.
+
+- :func:`check_depth` refuses values nested deeper than :data:`MAX_DEPTH` with the words of
+  Go's encoding/json ("exceeded max depth"); the walk runs only when the body holds that many
+  brackets at all, so ordinary bodies cost one ``bytes.count`` pair.
+- :func:`load_yaml` composes the YAML node graph (aliases are shared nodes, so composing is
+  cheap), counts the nodes the document expands to with shared subgraphs counted once per
+  use, and refuses more than :data:`MAX_YAML_NODES` ("yaml: document contains excessive
+  aliasing", go-yaml's words); YAML nested past Python's recursion limit is refused as
+  "yaml: exceeded max depth".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+__all__ = ["MAX_DEPTH", "MAX_YAML_NODES", "BodyTooDeep", "check_depth", "load_yaml"]
+
+MAX_DEPTH = 250  # orjson encodes at most 254 nested levels; room for the object's own frame
+MAX_YAML_NODES = 1_000_000  # a 3 MiB body holds fewer plain nodes than this
+
+
+class BodyTooDeep(ValueError):
+    """A decoded body nested deeper than the server handles."""
+
+
+def check_depth(value: Any, body: bytes | str) -> None:
+    """Raise :class:`BodyTooDeep` when ``value`` nests more than :data:`MAX_DEPTH` levels."""
+    opening = (b"[", b"{") if isinstance(body, bytes) else ("[", "{")
+    if body.count(opening[0]) + body.count(opening[1]) <= MAX_DEPTH:  # type: ignore[arg-type]
+        return
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise BodyTooDeep("exceeded max depth")
+        if isinstance(item, dict):
+            stack.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list):
+            stack.extend((child, depth + 1) for child in item)
+
+
+def _expanded_size(root: yaml.Node) -> int:
+    """Nodes the graph stands for once every alias is expanded (post-order, memoized)."""
+    sizes: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        if id(node) in sizes:
+            continue
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            children = [part for pair in node.value for part in pair]
+        if children_done:
+            sizes[id(node)] = min(1 + sum(sizes[id(child)] for child in children), MAX_YAML_NODES + 1)
+            continue
+        stack.append((node, True))
+        stack.extend((child, False) for child in children if id(child) not in sizes)
+    return sizes[id(root)]
+
+
+def load_yaml(body: bytes | str) -> Any:
+    """One YAML document as plain data (SafeLoader), refusing bombs with ``yaml.YAMLError``."""
+    loader = yaml.SafeLoader(body)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        if _expanded_size(node) > MAX_YAML_NODES:
+            raise yaml.YAMLError("yaml: document contains excessive aliasing")
+        return loader.construct_document(node)
+    except RecursionError:
+        raise yaml.YAMLError("yaml: exceeded max depth") from None
+    finally:
+        loader.dispose()

@@ -1,0 +1,65 @@
+"""Request bodies that decode into bombs are refused where they are decoded (fuzz findings)."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from kprov.cluster.api.bounded_decode import MAX_DEPTH, BodyTooDeep, check_depth, load_yaml
+from kprov.cluster.api.errors import PatchError
+from kprov.cluster.api.patch import JSON_PATCH, MERGE_PATCH, decode_patch_body
+from kprov.cluster.apiserver.negotiation import decode_body
+from kprov.cluster.apiserver.status import StatusError
+
+
+def _bomb(levels: int) -> bytes:
+    lines = ['a0: &a0 ["x","x","x","x","x","x","x","x","x"]']
+    lines += [f"a{n}: &a{n} [{','.join([f'*a{n - 1}'] * 9)}]" for n in range(1, levels)]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def test_a_yaml_alias_bomb_is_refused_before_it_expands() -> None:
+    with pytest.raises(yaml.YAMLError, match="yaml: document contains excessive aliasing"):
+        load_yaml(_bomb(12))  # 9**12 nodes once expanded
+
+
+def test_small_aliasing_and_plain_yaml_still_load() -> None:
+    assert load_yaml(_bomb(3))["a2"][0][0] == ["x"] * 9
+    assert load_yaml("a: 1\nb: [x, y]\n") == {"a": 1, "b": ["x", "y"]}
+    assert load_yaml("") is None
+
+
+def test_yaml_nested_past_the_recursion_limit_is_a_yaml_error() -> None:
+    with pytest.raises(yaml.YAMLError, match="yaml: exceeded max depth"):
+        load_yaml("[" * 100_000 + "]" * 100_000)
+
+
+def test_values_deeper_than_the_encoder_writes_are_refused() -> None:
+    deep = "[" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1)
+    with pytest.raises(BodyTooDeep, match="exceeded max depth"):
+        check_depth(yaml.safe_load(deep), deep)
+    shallow = "[" * MAX_DEPTH + "]" * MAX_DEPTH
+    check_depth(yaml.safe_load(shallow), shallow)
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "words"),
+    [
+        (b'{"x":' * 300 + b"1" + b"}" * 300, "application/json", "not valid JSON: exceeded max depth"),
+        (b"[" * 5000 + b"]" * 5000, "application/yaml", "not valid YAML: yaml: exceeded max depth"),
+        (_bomb(12), "application/yaml", "excessive aliasing"),
+        (b"k8s\x00\n\x0f\n\x02v1\x12\t\x86onfig\xd9a_\x12\x06\n\x04\n\x02pb", "application/vnd.kubernetes.protobuf",
+         "not a valid protobuf object"),
+    ],
+)
+def test_bad_bodies_are_400_not_500(body: bytes, content_type: str, words: str) -> None:
+    with pytest.raises(StatusError) as caught:
+        decode_body(body, content_type)
+    assert caught.value.code == 400 and words in str(caught.value)
+
+
+@pytest.mark.parametrize("body", [b'{"a":"\xb2"}', b"[" * 2000 + b"]" * 2000, b'{"a":' * 300 + b"1" + b"}" * 300])
+def test_undecodable_patches_are_patch_errors(body: bytes) -> None:
+    for content_type in (JSON_PATCH, MERGE_PATCH):
+        with pytest.raises(PatchError, match="error decoding patch"):
+            decode_patch_body(body, content_type)
