@@ -1,6 +1,9 @@
-"""Request bodies that decode into bombs are refused where they are decoded (fuzz findings)."""
+"""Fuzz findings: bodies that decode into bombs are refused where they are decoded, and a\nStatus echoing a path that is not UTF-8 is still written."""
 
 from __future__ import annotations
+
+import json
+from urllib.parse import unquote
 
 import pytest
 import yaml
@@ -8,8 +11,8 @@ import yaml
 from kprov.cluster.api.bounded_decode import MAX_DEPTH, BodyTooDeep, check_depth, load_yaml
 from kprov.cluster.api.errors import PatchError
 from kprov.cluster.api.patch import JSON_PATCH, MERGE_PATCH, decode_patch_body
-from kprov.cluster.apiserver.negotiation import decode_body
-from kprov.cluster.apiserver.status import StatusError
+from kprov.cluster.apiserver.negotiation import decode_body, json_response
+from kprov.cluster.apiserver.status import StatusError, method_not_supported, status_body
 
 
 def _bomb(levels: int) -> bytes:
@@ -63,3 +66,10 @@ def test_undecodable_patches_are_patch_errors(body: bytes) -> None:
     for content_type in (JSON_PATCH, MERGE_PATCH):
         with pytest.raises(PatchError, match="error decoding patch"):
             decode_patch_body(body, content_type)
+
+
+def test_a_status_echoing_a_path_that_is_not_utf8_is_written_with_replacement_characters() -> None:
+    path = unquote("/apis/%ff/v1", errors="surrogateescape")  # as the HTTP front decodes it
+    reply = json_response(status_body(method_not_supported("OPTIONS", path)), 405)
+    assert reply.status == 405 and isinstance(reply.body, bytes)
+    assert "(OPTIONS /apis/\ufffd/v1)" in json.loads(reply.body)["message"]

@@ -110,8 +110,26 @@ def prettified(reply: Any) -> Any:
     return reply
 
 
+def _valid_utf8(value: Any) -> Any:
+    """``value`` with every string's undecodable bytes (kept as surrogates from a request's
+    path or headers) written as U+FFFD, as Go's encoding/json writes invalid UTF-8."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    if isinstance(value, dict):
+        return {_valid_utf8(k): _valid_utf8(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_valid_utf8(item) for item in value]
+    return value
+
+
 def json_response(obj: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    body = go_body(orjson.dumps(obj))
+    try:
+        encoded = orjson.dumps(obj)
+    except TypeError as exc:
+        if "surrogates" not in str(exc):
+            raise
+        encoded = orjson.dumps(_valid_utf8(obj))  # (a message echoing a path that is not UTF-8)
+    body = go_body(encoded)
     return web.Response(body=body, status=status, content_type=JSON, headers=headers)
 
 
