@@ -1,4 +1,5 @@
-"""Fuzz findings: bodies that decode into bombs are refused where they are decoded, and a\nStatus echoing a path that is not UTF-8 is still written."""
+"""Fuzz findings: bodies that decode into bombs are refused where they are decoded, and a
+Status echoing a path that is not UTF-8 is still written."""
 
 from __future__ import annotations
 
@@ -51,8 +52,11 @@ def test_values_deeper_than_the_encoder_writes_are_refused() -> None:
         (b'{"x":' * 300 + b"1" + b"}" * 300, "application/json", "not valid JSON: exceeded max depth"),
         (b"[" * 5000 + b"]" * 5000, "application/yaml", "not valid YAML: yaml: exceeded max depth"),
         (_bomb(12), "application/yaml", "excessive aliasing"),
-        (b"k8s\x00\n\x0f\n\x02v1\x12\t\x86onfig\xd9a_\x12\x06\n\x04\n\x02pb", "application/vnd.kubernetes.protobuf",
-         "not a valid protobuf object"),
+        (
+            b"k8s\x00\n\x0f\n\x02v1\x12\t\x86onfig\xd9a_\x12\x06\n\x04\n\x02pb",
+            "application/vnd.kubernetes.protobuf",
+            "not a valid protobuf object",
+        ),
     ],
 )
 def test_bad_bodies_are_400_not_500(body: bytes, content_type: str, words: str) -> None:
@@ -61,7 +65,9 @@ def test_bad_bodies_are_400_not_500(body: bytes, content_type: str, words: str) 
     assert caught.value.code == 400 and words in str(caught.value)
 
 
-@pytest.mark.parametrize("body", [b'{"a":"\xb2"}', b"[" * 2000 + b"]" * 2000, b'{"a":' * 300 + b"1" + b"}" * 300])
+@pytest.mark.parametrize(
+    "body", [b'{"a":"\xb2"}', b"[" * 2000 + b"]" * 2000, b'{"a":' * 300 + b"1" + b"}" * 300]
+)
 def test_undecodable_patches_are_patch_errors(body: bytes) -> None:
     for content_type in (JSON_PATCH, MERGE_PATCH):
         with pytest.raises(PatchError, match="error decoding patch"):
