@@ -31,6 +31,10 @@ def _allocates_node_ports(spec: dict[str, Any]) -> bool:
     return kind == "NodePort"
 
 
+def _needs_health_check_port(spec: dict[str, Any]) -> bool:
+    return spec.get("type") == "LoadBalancer" and spec.get("externalTrafficPolicy") == "Local"
+
+
 class Allocators:
     def __init__(
         self, store: Store, cache: WatchCache, service_cidr: str, node_ports: tuple[int, int]
@@ -169,6 +173,9 @@ class Allocators:
             for port in spec.get("ports") or []:
                 if port.get("nodePort") or _allocates_node_ports(spec):
                     port["nodePort"] = await self.allocate_port(owner, port.get("nodePort"), dry_run)
+        if _needs_health_check_port(spec):
+            wanted = spec.get("healthCheckNodePort")
+            spec["healthCheckNodePort"] = await self.allocate_port(owner, wanted, dry_run)
 
     async def update_service(self, old: dict[str, Any], new: dict[str, Any], dry_run: bool) -> None:
         """A Service's allocations follow its new type, as the API server's service registry:
@@ -212,6 +219,19 @@ class Allocators:
             elif port.get("nodePort") or _allocates_node_ports(spec):
                 port["nodePort"] = await self.allocate_port(owner, port.get("nodePort"), dry_run)
         release += [_PORT_PREFIX + str(p) for p in sorted(old_ports - kept)]
+        old_check = old_spec.get("healthCheckNodePort")
+        if _needs_health_check_port(spec):
+            if spec.get("healthCheckNodePort") in (None, 0, old_check) and old_check:
+                spec["healthCheckNodePort"] = old_check
+            else:
+                wanted = spec.get("healthCheckNodePort")
+                spec["healthCheckNodePort"] = await self.allocate_port(owner, wanted, dry_run)
+                if old_check:
+                    release.append(_PORT_PREFIX + str(old_check))
+        else:
+            spec.pop("healthCheckNodePort", None)
+            if old_check:
+                release.append(_PORT_PREFIX + str(old_check))
         if not dry_run:
             for key in release:
                 await self._release(key)
@@ -224,3 +244,5 @@ class Allocators:
         for port in spec.get("ports") or []:
             if port.get("nodePort"):
                 await self._release(_PORT_PREFIX + str(port["nodePort"]))
+        if spec.get("healthCheckNodePort"):
+            await self._release(_PORT_PREFIX + str(spec["healthCheckNodePort"]))

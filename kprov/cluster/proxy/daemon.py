@@ -44,6 +44,7 @@ from kprov.cluster.proxy.healthz import HealthState, start_healthz
 from kprov.cluster.proxy.metrics import ProxyMetrics, start_metrics
 from kprov.cluster.proxy.nft import NftApplier
 from kprov.cluster.proxy.rules import TABLE, ProxySettings, RulesCompiler
+from kprov.cluster.proxy.service_health import ServiceHealthServers, health_checks
 from kprov.cluster.proxy.servicemap import PROXY_SELECTOR, ServicePort
 from kprov.cluster.proxy.tracker import ServiceTracker
 
@@ -195,6 +196,7 @@ class ProxyDaemon:
             tasks.append(asyncio.create_task(self.netpol.run()))
         healthz = await start_healthz(self.health, self.options.healthz_address)
         metrics = await start_metrics(self.metrics, self.options.metrics_address)
+        service_health = ServiceHealthServers()
         try:
             for informer in (self.services, self.slices, self.nodes):
                 await informer.wait_synced()
@@ -215,6 +217,7 @@ class ProxyDaemon:
                     await asyncio.to_thread(self._sync, settings, ports, nodes, check)
                     self.metrics.synced(time.perf_counter() - started)
                     self.health.synced()
+                    await service_health.update(health_checks(ports, self.options.hostname))
                     backoff = 0.5
                 except Exception:
                     log.exception("sync failed; retrying in %.1fs", backoff)
@@ -228,6 +231,7 @@ class ProxyDaemon:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            await service_health.close()
             await healthz.cleanup()
             if metrics is not None:
                 await metrics.cleanup()

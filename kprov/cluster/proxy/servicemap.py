@@ -50,6 +50,7 @@ class ServicePort:
     endpoints: tuple[Endpoint, ...] = ()
     load_balancer_ips: tuple[str, ...] = ()  # status.loadBalancer.ingress[].ip (ipMode VIP)
     external_local: bool = False  # externalTrafficPolicy Local: external traffic to local endpoints
+    health_check_node_port: int = 0  # spec.healthCheckNodePort (LoadBalancer with policy Local)
 
     @property
     def key(self) -> str:
@@ -162,6 +163,9 @@ def service_ports(
                     load_balancer_ips=_load_balancer_ips(svc),
                     external_local=spec.get("externalTrafficPolicy") == "Local"
                     and spec.get("type") in ("NodePort", "LoadBalancer"),
+                    health_check_node_port=int(spec.get("healthCheckNodePort") or 0)
+                    if spec.get("type") == "LoadBalancer" and spec.get("externalTrafficPolicy") == "Local"
+                    else 0,
                 )
             )
     result.sort(key=lambda sp: sp.key)

@@ -3,12 +3,13 @@
 The shared cluster has no ``loadbalancer_address_pools``, so an address comes from the
 ServiceLB-style fallback: the ready nodes' addresses, said in an Event; kube-proxy on
 every node DNATs them to the Service's endpoints; with externalTrafficPolicy Local only the
-nodes running an endpoint answer.
+nodes running an endpoint answer, and the healthCheckNodePort says 200 there, 503 elsewhere.
 """
 
 from __future__ import annotations
 
 import subprocess
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from typing import Any
@@ -62,6 +63,14 @@ def _http(ip: str) -> str | None:
         return None
 
 
+def _status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=3) as reply:
+            return int(reply.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+
+
 def test_expose_type_load_balancer_answers_from_outside_the_cluster(cluster: Cluster, namespace: str) -> None:
     proc = subprocess.run(["kubectl", "--kubeconfig", str(cluster.kubeconfig), "apply", "-f", "-"],
                           input=_deployment(), capture_output=True, text=True, timeout=60)
@@ -86,5 +95,8 @@ def test_expose_type_load_balancer_answers_from_outside_the_cluster(cluster: Clu
         return {ip for ip in addresses if _http(ip)} == with_pods & set(addresses)
 
     wait_for("policy Local: only nodes with a web pod answering", only_nodes_with_pods_answer, 30)
+    check = cluster.kubectl_json("get", "service", "web", "-n", NS)["spec"]["healthCheckNodePort"]
+    statuses = {ip: _status(f"http://{ip}:{check}/") for ip in addresses}
+    assert statuses == {ip: 200 if ip in with_pods else 503 for ip in addresses}, statuses
     cluster.kubectl("patch", "service", "web", "-n", NS, "-p", '{"spec":{"type":"ClusterIP"}}')
     wait_for("the address released after the type change", lambda: not _ingress(cluster), 10)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from types import SimpleNamespace
 from typing import Any
 
 from kprov.cluster.apiserver.allocators import Allocators
@@ -17,6 +18,12 @@ class _Store:
         if key in self.keys:
             raise KeyExistsError(key)
         self.keys[key] = obj
+
+    async def get(self, key: str) -> SimpleNamespace | None:
+        return SimpleNamespace(revision=1) if key in self.keys else None
+
+    async def delete(self, key: str, revision: int) -> None:
+        del self.keys[key]
 
 
 class _Cache:
@@ -52,3 +59,18 @@ def test_allocate_load_balancer_node_ports_false_keeps_only_those_asked_for() ->
     new = _lb(allocateLoadBalancerNodePorts=False)
     asyncio.run(allocators.update_service(svc, new, dry_run=False))
     assert [p.get("nodePort") for p in new["spec"]["ports"]] == [None, 30050]
+
+
+def test_health_check_node_port_follows_external_traffic_policy_local() -> None:
+    allocators = _allocators()
+    svc = _lb(externalTrafficPolicy="Local")
+    asyncio.run(allocators.allocate_service(svc, dry_run=False))
+    check = svc["spec"]["healthCheckNodePort"]
+    assert 30000 <= check <= 30100 and check not in [p["nodePort"] for p in svc["spec"]["ports"]]
+    kept = _lb(externalTrafficPolicy="Local", ports=svc["spec"]["ports"])
+    asyncio.run(allocators.update_service(svc, kept, dry_run=False))
+    assert kept["spec"]["healthCheckNodePort"] == check
+    cluster = _lb(externalTrafficPolicy="Cluster", ports=svc["spec"]["ports"], healthCheckNodePort=check)
+    asyncio.run(allocators.update_service(kept, cluster, dry_run=False))
+    assert "healthCheckNodePort" not in cluster["spec"]
+    assert f"/registry/portallocations/{check}" not in allocators._store.keys  # type: ignore[attr-defined]
