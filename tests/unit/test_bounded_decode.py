@@ -53,6 +53,11 @@ def test_values_deeper_than_the_encoder_writes_are_refused() -> None:
         (b"[" * 5000 + b"]" * 5000, "application/yaml", "not valid YAML: yaml: exceeded max depth"),
         (_bomb(12), "application/yaml", "excessive aliasing"),
         (
+            b"k8s\x00\n\x0f\xe8\x02v1\x12\xa8Config\x10ap\x12g\n\x11\n\x02pb",
+            "application/vnd.kubernetes.protobuf",
+            "wrong wire type",
+        ),
+        (
             b"k8s\x00\n\x0f\n\x02v1\x12\t\x86onfig\xd9a_\x12\x06\n\x04\n\x02pb",
             "application/vnd.kubernetes.protobuf",
             "not a valid protobuf object",

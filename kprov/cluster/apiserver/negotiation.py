@@ -187,6 +187,9 @@ def decode_body(body: bytes, content_type: str) -> Any:
             return _lib.decode_protobuf(body)
         except UnicodeDecodeError as exc:  # a string field that is not UTF-8
             raise bad_request(f"the request body is not a valid protobuf object: {exc}") from None
+        except (AttributeError, TypeError):  # a number where the schema wants bytes, or the reverse
+            wrong = "the request body is not a valid protobuf object: a field has the wrong wire type"
+            raise bad_request(wrong) from None
     raise UnsupportedMediaType(
         f'the body of the request was in an unknown format "{content_type}" - accepted media types include: '
         "application/json, application/yaml, application/vnd.kubernetes.protobuf"
