@@ -50,8 +50,12 @@ def _free_port() -> int:
 
 def test_servers_open_answer_and_close_listeners() -> None:
     async def scenario() -> tuple[int, int, bool]:
-        servers, port = ServiceHealthServers("127.0.0.1"), _free_port()
-        await servers.update({port: HealthCheck("default", "web", 1)})
+        servers, port = ServiceHealthServers("127.0.0.1"), 0
+        for _ in range(5):  # another process may take a free port before the listener does
+            port = _free_port()
+            await servers.update({port: HealthCheck("default", "web", 1)})
+            if port in servers.runners:
+                break
         async with aiohttp.ClientSession() as session:
             async with session.get(f"http://127.0.0.1:{port}/") as r:
                 first = r.status
