@@ -8,6 +8,7 @@ from kprov.cluster.api._printers_admission import VALIDATINGADMISSIONPOLICY, VAL
 from kprov.cluster.api._printers_batch import CRONJOB, JOB
 from kprov.cluster.api._printers_config import CONFIGMAP, EVENT, LEASE, SECRET, SERVICEACCOUNT
 from kprov.cluster.api._printers_custom import CUSTOMRESOURCEDEFINITION
+from kprov.cluster.api._printers_flowcontrol import FLOWSCHEMA, PRIORITYLEVELCONFIGURATION
 from kprov.cluster.api._printers_legacy import COMPONENTSTATUS, PODTEMPLATE, REPLICATIONCONTROLLER
 from kprov.cluster.api._printers_pods import NAMESPACE, NODE, POD
 from kprov.cluster.api._printers_policy import (
@@ -82,6 +83,8 @@ PRINTERS = MappingProxyType(
             "admissionregistration.k8s.io",
             "ValidatingAdmissionPolicyBinding",
         ): VALIDATINGADMISSIONPOLICYBINDING,
+        ("flowcontrol.apiserver.k8s.io", "FlowSchema"): FLOWSCHEMA,
+        ("flowcontrol.apiserver.k8s.io", "PriorityLevelConfiguration"): PRIORITYLEVELCONFIGURATION,
         ("rbac.authorization.k8s.io", "Role"): ROLE,
         ("rbac.authorization.k8s.io", "ClusterRole"): ROLE,
         ("rbac.authorization.k8s.io", "RoleBinding"): BINDING,

@@ -583,6 +583,35 @@ def _validating_admission_policy_binding(obj: dict[str, Any]) -> None:
         param_ref.setdefault("parameterNotFoundAction", "Deny")
 
 
+def _flow_schema(obj: dict[str, Any]) -> None:
+    """matchingPrecedence 0 means the default, 1000 (flowcontrol/v1 defaulting)."""
+    spec = obj.get("spec")
+    if isinstance(spec, dict) and not spec.get("matchingPrecedence"):
+        spec["matchingPrecedence"] = 1000
+
+
+def _priority_level(obj: dict[str, Any]) -> None:
+    """Limited levels: 30 shares, 0% lendable, queuing 64 queues, hand 8, length 50;
+    exempt levels: 0 shares, 0% lendable (flowcontrol/v1 defaulting)."""
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        return
+    limited, exempt = spec.get("limited"), spec.get("exempt")
+    if isinstance(exempt, dict):
+        exempt.setdefault("nominalConcurrencyShares", 0)
+        exempt.setdefault("lendablePercent", 0)
+    if not isinstance(limited, dict):
+        return
+    if limited.get("nominalConcurrencyShares") is None:
+        limited["nominalConcurrencyShares"] = 30
+    limited.setdefault("lendablePercent", 0)
+    queuing = (limited.get("limitResponse") or {}).get("queuing")
+    if isinstance(queuing, dict):
+        for field, value in (("queues", 64), ("handSize", 8), ("queueLengthLimit", 50)):
+            if not queuing.get(field):
+                queuing[field] = value
+
+
 def _network_policy(obj: dict[str, Any]) -> None:
     """Ports default to TCP; policyTypes, when absent, are Ingress plus Egress if egress rules exist."""
     spec = _set(obj, "spec", {})
@@ -621,6 +650,8 @@ _BY_KIND: dict[tuple[str, str], Callable[[dict[str, Any]], None]] = {
         "admissionregistration.k8s.io",
         "ValidatingAdmissionPolicyBinding",
     ): _validating_admission_policy_binding,
+    ("flowcontrol.apiserver.k8s.io", "FlowSchema"): _flow_schema,
+    ("flowcontrol.apiserver.k8s.io", "PriorityLevelConfiguration"): _priority_level,
     ("batch", "Job"): _job,
     ("batch", "CronJob"): _cronjob,
     ("scheduling.k8s.io", "PriorityClass"): _priorityclass,

@@ -86,6 +86,7 @@ BUILTIN_PRIORITIES: dict[tuple[str, str], tuple[int, int]] = {
     ("coordination.k8s.io", "v1"): (16500, 15),
     ("node.k8s.io", "v1"): (16300, 15),
     ("discovery.k8s.io", "v1"): (16200, 15),
+    ("flowcontrol.apiserver.k8s.io", "v1"): (16100, 21),
 }
 _CRD_PRIORITIES = (1000, 100)
 _CHECK_TIMEOUT_S = 5.0

@@ -25,6 +25,7 @@ from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.crds import CustomResources
 from kprov.cluster.apiserver.endpoint_leases import EndpointLeases
 from kprov.cluster.apiserver.extension_auth import publish as publish_extension_auth
+from kprov.cluster.apiserver.flowcontrol import ensure_bootstrap_objects
 from kprov.cluster.apiserver.http1 import HttpFront
 from kprov.cluster.apiserver.metrics import ApiMetrics, resource_namer
 from kprov.cluster.apiserver.podsecurity import PLUGIN_NAME, PodSecurity, load_admission_config
@@ -145,6 +146,7 @@ async def start_server(config: ServerConfig) -> tuple[Listeners, ApiContext, Etc
     ctx.extras["allocators"] = allocators
     await bootstrap(ctx, allocators.first_ip)
     await reconcile_policy(ctx)
+    await ensure_bootstrap_objects(ctx)
     custom_resources = CustomResources(ctx)
     await custom_resources.start()
     ctx.extras["custom_resources"] = custom_resources
