@@ -19,6 +19,15 @@ from kprov.cluster.storage import EtcdConfig
 __all__ = ["main", "parse_args"]
 
 
+def _go_bool(text: str) -> bool:
+    """A flag's boolean as Go's strconv.ParseBool reads it."""
+    if text in ("1", "t", "T", "TRUE", "true", "True"):
+        return True
+    if text in ("0", "f", "F", "FALSE", "false", "False"):
+        return False
+    raise argparse.ArgumentTypeError(f"invalid boolean value {text!r}")
+
+
 def _port_range(text: str) -> tuple[int, int]:
     try:
         low, high = (int(p) for p in text.split("-", 1))
@@ -105,6 +114,17 @@ def parse_args(argv: list[str] | None = None) -> ServerConfig:
     parser.add_argument("--audit-log-maxage", type=int, default=0,
                         help="days a rotated file is kept, by the time in its name (0: no limit)")
     parser.add_argument(
+        "--enable-priority-and-fairness",
+        type=_go_bool,
+        nargs="?",
+        const=True,
+        default=True,
+        help="API Priority and Fairness (default true; =false to switch it off)",
+    )
+    parser.add_argument("--max-requests-inflight", type=int, default=400,
+                        help="with --max-mutating-requests-inflight: the seats APF shares out")
+    parser.add_argument("--max-mutating-requests-inflight", type=int, default=200)
+    parser.add_argument(
         "--disable-metrics",
         action="store_true",
         help="no /metrics and no request metrics (kprov's own: to measure what they cost)",
@@ -169,6 +189,9 @@ def parse_args(argv: list[str] | None = None) -> ServerConfig:
         admission_control_config_file=args.admission_control_config_file,
         shutdown_delay_s=args.shutdown_delay_duration,
         metrics=not args.disable_metrics,
+        enable_priority_and_fairness=args.enable_priority_and_fairness,
+        max_requests_inflight=max(0, args.max_requests_inflight),
+        max_mutating_requests_inflight=max(0, args.max_mutating_requests_inflight),
         audit_policy_file=args.audit_policy_file,
         audit_log_path=args.audit_log_path,
         audit_log_maxsize_mb=max(0, args.audit_log_maxsize),

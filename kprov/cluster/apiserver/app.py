@@ -47,6 +47,7 @@ from kprov.cluster.apiserver.authn import REQUEST_USER, Authenticator, TokenInva
 from kprov.cluster.apiserver.authz import Authorizer, authorizer_of
 from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.discovery import serve_discovery
+from kprov.cluster.apiserver.flowcontrol.controller import TOO_MANY, Controller, bypasses
 from kprov.cluster.apiserver.health import PUBLIC_PATHS, serve_health
 from kprov.cluster.apiserver.http1 import AnyReply, AnyRequest, HttpFront, RawUpgrade
 from kprov.cluster.apiserver.impersonation import has_impersonation, impersonate
@@ -124,6 +125,7 @@ def _handler(ctx: ApiContext, insecure_local: bool) -> Any:
     metrics: ApiMetrics | None = ctx.extras.get("metrics")
     audit: AuditLog | None = ctx.extras.get("audit")
     aggregation = aggregation_of(ctx)
+    apf: Controller | None = ctx.extras.get("apf")
 
     async def handle(request: AnyRequest) -> Any:
         ri = parse_request_info(request.method, request.path, parse_bool(request.query.get("watch")))
@@ -169,10 +171,43 @@ def _handler(ctx: ApiContext, insecure_local: bool) -> Any:
                         await _audit_with_bodies(audit, level, request, ri, user, code, received, reply)
 
     async def serve(request: AnyRequest, ri: RequestInfo | None) -> Any:
-        reply = await serve_compact(request, ri)
+        if apf is None:
+            reply = await serve_compact(request, ri, {})
+        else:
+            apf_headers: dict[str, str] = {}
+            reply = await serve_compact(request, ri, apf_headers)
+            if apf_headers and isinstance(reply, web.StreamResponse) and not reply.prepared:
+                reply.headers.update(apf_headers)
         return prettified(reply) if wants_pretty(request) else reply
 
-    async def serve_compact(request: AnyRequest, ri: RequestInfo | None) -> Any:
+    async def dispatch(request: AnyRequest, ri: RequestInfo | None, user: UserInfo, authorizer: Any) -> Any:
+        if ri is not None and not authorizer.allows(user, ri):
+            raise forbidden(
+                user.name, ri.verb, ri.resource, ri.group, ri.namespace, ri.name, ri.subresource
+            )
+        if request.content_length is not None and request.content_length > max_body:
+            raise too_large(max_body)
+        if isinstance(request, web.BaseRequest) and request.headers.get("Expect"):
+            await _expect(request)  # (the front answers Expect itself)
+        apiservice = aggregation.remote_for(request.path)
+        if apiservice is not None:  # another server's group/version (aggregator_proxy.py)
+            return await aggregator_proxy.handle_proxy(request, aggregation, apiservice, user)
+        if ri is not None:
+            return await _resource(request, ctx, ri, user)
+        if request.path == "/metrics" and metrics is not None:
+            return _serve_metrics(request, metrics, authorizer, user)
+        if request.path.rstrip("/") == "/apis" or (
+            request.path.startswith("/apis/") and request.path.count("/") == 2
+        ):  # the two documents that merge other servers' groups: /apis, /apis/<g>
+            await _fill_discovery(ctx)
+        served = (
+            await serve_health(request, ctx)
+            or serve_oidc(request, ctx, authorizer, user)
+            or serve_discovery(request, ctx)
+        )
+        return served or _not_found_body()
+
+    async def serve_compact(request: AnyRequest, ri: RequestInfo | None, apf_headers: dict[str, str]) -> Any:
         reset_request()  # (warnings and audit annotations: this request's own)
         try:
             user = authenticator.authenticate(request)
@@ -186,31 +221,17 @@ def _handler(ctx: ApiContext, insecure_local: bool) -> Any:
             if has_impersonation(request.headers):
                 user = impersonate(user, request.headers, authorizer.allows)
             REQUEST_USER.set(user)
-            if ri is not None and not authorizer.allows(user, ri):
-                raise forbidden(
-                    user.name, ri.verb, ri.resource, ri.group, ri.namespace, ri.name, ri.subresource
-                )
-            if request.content_length is not None and request.content_length > max_body:
-                raise too_large(max_body)
-            if isinstance(request, web.BaseRequest) and request.headers.get("Expect"):
-                await _expect(request)  # (the front answers Expect itself)
-            apiservice = aggregation.remote_for(request.path)
-            if apiservice is not None:  # another server's group/version (aggregator_proxy.py)
-                return await aggregator_proxy.handle_proxy(request, aggregation, apiservice, user)
-            if ri is not None:
-                return await _resource(request, ctx, ri, user)
-            if request.path == "/metrics" and metrics is not None:
-                return _serve_metrics(request, metrics, authorizer, user)
-            if request.path.rstrip("/") == "/apis" or (
-                request.path.startswith("/apis/") and request.path.count("/") == 2
-            ):  # the two documents that merge other servers' groups: /apis, /apis/<g>
-                await _fill_discovery(ctx)
-            served = (
-                await serve_health(request, ctx)
-                or serve_oidc(request, ctx, authorizer, user)
-                or serve_discovery(request, ctx)
+            if apf is None or bypasses(ri):
+                return await dispatch(request, ri, user, authorizer)
+            return await apf.serve(
+                user,
+                ri,
+                request.method,
+                request.path,
+                apf_headers,
+                lambda: dispatch(request, ri, user, authorizer),
+                _too_many,
             )
-            return served or _not_found_body()
         except ApiError as exc:
             return json_response(status_body(exc), exc.code)
         except web.HTTPNotFound:
@@ -234,6 +255,14 @@ def _handler(ctx: ApiContext, insecure_local: bool) -> Any:
             return json_response(status_body(err), 500)
 
     return handle
+
+
+def _too_many(retry_after: int) -> web.Response:
+    """APF's refusal, as Go's http.Error writes it (plain text, nosniff)."""
+    reply = web.Response(body=TOO_MANY, status=429, content_type="text/plain", charset="utf-8")
+    reply.headers["Retry-After"] = str(retry_after)
+    reply.headers["X-Content-Type-Options"] = "nosniff"
+    return reply
 
 
 async def _fill_discovery(ctx: ApiContext) -> None:

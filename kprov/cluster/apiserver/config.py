@@ -32,6 +32,9 @@ class ServerConfig:
     bookmark_interval_s: float = 1.0
     watch_cache_capacity: int = 100_000
     endpoint_lease_ttl_s: int = 15  # a dead server leaves the kubernetes Endpoints within this + ttl/3
+    enable_priority_and_fairness: bool = True  # API Priority and Fairness (flowcontrol/)
+    max_requests_inflight: int = 400  # with the mutating limit: the seats APF shares out
+    max_mutating_requests_inflight: int = 200
     metrics: bool = True  # GET /metrics and the request metrics (off only to measure their cost)
     audit_policy_file: str = ""
     audit_log_path: str = ""  # "-": standard output

@@ -25,7 +25,7 @@ from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.crds import CustomResources
 from kprov.cluster.apiserver.endpoint_leases import EndpointLeases
 from kprov.cluster.apiserver.extension_auth import publish as publish_extension_auth
-from kprov.cluster.apiserver.flowcontrol import ensure_bootstrap_objects
+from kprov.cluster.apiserver.flowcontrol import Controller, ensure_bootstrap_objects
 from kprov.cluster.apiserver.http1 import HttpFront
 from kprov.cluster.apiserver.metrics import ApiMetrics, resource_namer
 from kprov.cluster.apiserver.podsecurity import PLUGIN_NAME, PodSecurity, load_admission_config
@@ -122,6 +122,10 @@ async def start_server(config: ServerConfig) -> tuple[Listeners, ApiContext, Etc
     ctx = ApiContext(config, REGISTRY, store, cache)
     holder.append(ctx)
     ctx.extras["podsecurity"] = pod_security
+    if config.enable_priority_and_fairness:
+        ctx.extras["apf"] = Controller(
+            cache.scope, config.max_requests_inflight + config.max_mutating_requests_inflight
+        )
     if metrics is not None:
         ctx.extras["metrics"] = metrics
         if pod_security is not None:

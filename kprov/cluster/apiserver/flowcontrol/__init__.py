@@ -2,9 +2,11 @@
 
 :mod:`.bootstrap_objects` holds the mandatory and suggested FlowSchemas and
 PriorityLevelConfigurations; :mod:`.config_producer` creates and maintains them at server
-start as kube-apiserver's configuration producer does.
+start as kube-apiserver's configuration producer does; :mod:`.classifier`,
+:mod:`.queueing` and :mod:`.controller` classify each request and give it a seat or a 429.
 """
 
 from kprov.cluster.apiserver.flowcontrol.config_producer import ensure_bootstrap_objects
+from kprov.cluster.apiserver.flowcontrol.controller import Controller, bypasses
 
-__all__ = ["ensure_bootstrap_objects"]
+__all__ = ["Controller", "bypasses", "ensure_bootstrap_objects"]

@@ -1,0 +1,96 @@
+"""API Priority and Fairness in force on a real API server: every request carries the UIDs
+of the FlowSchema and PriorityLevelConfiguration it was classified into; a level with a tiny
+share and queue refuses a burst from one user with 429 and Retry-After while another user's
+requests are served."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from tests.integration.apiserver import _http
+from tests.integration.apiserver.conftest import Kubectl
+
+
+def _uid(kubectl: Kubectl, kind: str, name: str) -> str:
+    return str(json.loads(kubectl("get", kind, name, "-o", "json").stdout)["metadata"]["uid"])
+
+
+def test_headers_name_the_schema_and_level(control_plane: Any, kubectl: Kubectl) -> None:
+    admin = _http.ssl_context(control_plane.admin_kubeconfig, control_plane.ca_file)
+    status, headers, _ = _http.request(control_plane.server, admin, "GET", "/api/v1/namespaces/default")
+    assert status == 200
+    assert headers["X-Kubernetes-PF-FlowSchema-UID"] == _uid(kubectl, "flowschema", "exempt")
+    assert headers["X-Kubernetes-PF-PriorityLevel-UID"] == _uid(
+        kubectl, "prioritylevelconfiguration", "exempt"
+    )
+    user = f"apf-{uuid.uuid4().hex[:6]}"
+    plain = _http.ssl_context(control_plane.kubeconfig_for(user), control_plane.ca_file)
+    status, headers, _ = _http.request(control_plane.server, plain, "GET", "/api/v1/namespaces/default")
+    assert status == 403  # classified before authorization, as upstream
+    assert headers["X-Kubernetes-PF-FlowSchema-UID"] == _uid(kubectl, "flowschema", "global-default")
+    level_uid = _uid(kubectl, "prioritylevelconfiguration", "global-default")
+    assert headers["X-Kubernetes-PF-PriorityLevel-UID"] == level_uid
+
+
+LEVEL = """apiVersion: flowcontrol.apiserver.k8s.io/v1
+kind: PriorityLevelConfiguration
+metadata: {{name: {name}}}
+spec:
+  type: Limited
+  limited:
+    nominalConcurrencyShares: 1
+    limitResponse: {{type: Queue, queuing: {{queues: 1, handSize: 1, queueLengthLimit: 1}}}}
+---
+apiVersion: flowcontrol.apiserver.k8s.io/v1
+kind: FlowSchema
+metadata: {{name: {name}}}
+spec:
+  priorityLevelConfiguration: {{name: {name}}}
+  matchingPrecedence: 50
+  distinguisherMethod: {{type: ByUser}}
+  rules:
+    - subjects: [{{kind: User, user: {{name: {user}}}}}]
+      resourceRules:
+        - verbs: ["*"]
+          apiGroups: ["*"]
+          resources: ["*"]
+          namespaces: ["*"]
+          clusterScope: true
+"""
+
+
+def test_tiny_level_refuses_a_burst_but_not_other_users(
+    control_plane: Any, kubectl: Kubectl, namespace: str
+) -> None:
+    name, flooder = f"tiny-{uuid.uuid4().hex[:6]}", f"flooder-{uuid.uuid4().hex[:6]}"
+    kubectl("apply", "-f", "-", input=LEVEL.format(name=name, user=flooder))
+    kubectl("create", "rolebinding", "flooder", "--clusterrole=edit", f"--user={flooder}", "-n", namespace)
+    flood = _http.ssl_context(control_plane.kubeconfig_for(flooder), control_plane.ca_file)
+    other = _http.ssl_context(control_plane.kubeconfig_for("other-user"), control_plane.ca_file)
+    path = f"/api/v1/namespaces/{namespace}/configmaps"
+
+    def create(i: int) -> tuple[int, dict[str, str], Any]:
+        body = json.dumps({"metadata": {"name": f"cm-{uuid.uuid4().hex[:8]}"}, "data": {"i": str(i)}})
+        return _http.request(control_plane.server, flood, "POST", path, body.encode())
+
+    refused: list[tuple[int, dict[str, str], Any]] = []
+    others: list[int] = []
+    with ThreadPoolExecutor(max_workers=48) as pool:
+        for _ in range(10):  # bounded: a few bursts of 96 creates
+            results = list(pool.map(create, range(96)))
+            others.append(_http.request(control_plane.server, other, "GET", "/version")[0])
+            refused = [r for r in results if r[0] == 429]
+            assert {r[0] for r in results} <= {201, 429}
+            if refused:
+                break
+    assert refused, "no 429 from a level with 3 seats and one queue of 1"
+    status, headers, body = refused[0]
+    assert headers["Retry-After"].isdigit() and int(headers["Retry-After"]) >= 1
+    assert body == "Too many requests, please try again later.\n"
+    assert headers["X-Kubernetes-PF-FlowSchema-UID"] == _uid(kubectl, "flowschema", name)
+    assert set(others) == {200}
+    kubectl("delete", "flowschema", name)
+    kubectl("delete", "prioritylevelconfiguration", name)

@@ -1,0 +1,193 @@
+"""APF logic without a server: classification over the bootstrap objects (precedence, subjects,
+resource and non-resource rules, distinguishers), shuffle sharding, seats and fair queuing,
+and which suggested objects the config producer may reset."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from kprov.cluster.apiserver.authn import UserInfo
+from kprov.cluster.apiserver.flowcontrol.bootstrap_objects import (
+    mandatory_flow_schemas,
+    mandatory_priority_levels,
+    suggested_flow_schemas,
+    suggested_priority_levels,
+)
+from kprov.cluster.apiserver.flowcontrol.classifier import Classifier, Level
+from kprov.cluster.apiserver.flowcontrol.config_producer import should_update_suggested
+from kprov.cluster.apiserver.flowcontrol.controller import bypasses
+from kprov.cluster.apiserver.flowcontrol.queueing import LevelState, deal_hand, nominal_seats
+from kprov.cluster.apiserver.requestinfo import RequestInfo
+
+
+def _with_uids(objs: list[dict[str, Any]], prefix: str) -> list[dict[str, Any]]:
+    for obj in objs:
+        obj["metadata"]["uid"] = f"{prefix}-{obj['metadata']['name']}"
+    return objs
+
+
+def _classifier() -> Classifier:
+    classifier = Classifier()
+    schemas = _with_uids(mandatory_flow_schemas() + suggested_flow_schemas(), "fs")
+    levels = _with_uids(mandatory_priority_levels() + suggested_priority_levels(), "pl")
+    classifier.refresh(schemas, levels)
+    return classifier
+
+
+def _ri(verb: str, resource: str, namespace: str = "", group: str = "", sub: str = "") -> RequestInfo:
+    return RequestInfo(group, "v1", resource, namespace, "x", sub, verb)
+
+
+AUTH = "system:authenticated"
+
+
+def _schema(user: UserInfo, ri: RequestInfo | None, method: str = "GET", path: str = "/x") -> str:
+    found = _classifier().classify(user, ri, method, path)
+    assert found is not None
+    return found.schema.name
+
+
+def test_bootstrap_classification_as_upstream() -> None:
+    admin = UserInfo("kubernetes-admin", ("system:masters", AUTH))
+    node = UserInfo("system:node:n1", ("system:nodes", AUTH))
+    kcm = UserInfo("system:kube-controller-manager", (AUTH,))
+    sa_kube = UserInfo("system:serviceaccount:kube-system:foo", ("system:serviceaccounts", AUTH))
+    sa_app = UserInfo("system:serviceaccount:app:foo", ("system:serviceaccounts", AUTH))
+    someone = UserInfo("alice", (AUTH,))
+    anonymous = UserInfo("system:anonymous", ("system:unauthenticated",))
+    assert _schema(admin, _ri("create", "pods", "default")) == "exempt"
+    assert _schema(node, _ri("update", "nodes", sub="status")) == "system-node-high"
+    assert (
+        _schema(node, _ri("update", "leases", "kube-node-lease", "coordination.k8s.io")) == "system-node-high"
+    )
+    assert _schema(node, _ri("get", "pods", "default")) == "system-nodes"
+    assert (
+        _schema(kcm, _ri("update", "leases", "kube-system", "coordination.k8s.io"))
+        == "system-leader-election"
+    )
+    assert _schema(kcm, _ri("update", "endpoints", "default")) == "endpoint-controller"
+    assert _schema(kcm, _ri("list", "pods")) == "kube-controller-manager"
+    assert _schema(sa_kube, _ri("get", "configmaps", "kube-system")) == "workload-leader-election"
+    assert _schema(sa_kube, _ri("list", "pods", "kube-system")) == "kube-system-service-accounts"
+    assert _schema(sa_app, _ri("list", "pods", "app")) == "service-accounts"
+    assert _schema(someone, _ri("list", "pods", "app")) == "global-default"
+    assert _schema(anonymous, None, "GET", "/healthz") == "probes"
+    assert _schema(anonymous, None, "POST", "/healthz") == "global-default"
+    assert _schema(someone, None, "GET", "/livez") == "probes"
+
+
+def test_rules_scope_and_urls_and_distinguishers() -> None:
+    classifier = Classifier()
+    level = {"metadata": {"name": "l", "uid": "u"}, "spec": {"type": "Limited", "limited": {}}}
+    schema = {
+        "metadata": {"name": "s", "uid": "su"},
+        "spec": {
+            "priorityLevelConfiguration": {"name": "l"},
+            "matchingPrecedence": 10,
+            "distinguisherMethod": {"type": "ByNamespace"},
+            "rules": [
+                {
+                    "subjects": [
+                        {"kind": "ServiceAccount", "serviceAccount": {"name": "*", "namespace": "ns"}}
+                    ],
+                    "resourceRules": [
+                        {
+                            "verbs": ["get"],
+                            "apiGroups": ["apps"],
+                            "resources": ["deployments"],
+                            "namespaces": ["a"],
+                        }
+                    ],
+                    "nonResourceRules": [{"verbs": ["get"], "nonResourceURLs": ["/apis/*"]}],
+                }
+            ],
+        },
+    }
+    dangling = {
+        "metadata": {"name": "a-dangling", "uid": "d"},
+        "spec": {"priorityLevelConfiguration": {"name": "missing"}, "matchingPrecedence": 1, "rules": []},
+    }
+    classifier.refresh([schema, dangling], [level])
+    sa = UserInfo("system:serviceaccount:ns:x", ())
+    other_sa = UserInfo("system:serviceaccount:other:x", ())
+    found = classifier.classify(sa, _ri("get", "deployments", "a", "apps"), "GET", "")
+    assert found is not None and found.schema.name == "s" and found.flow == "s\x00a"
+    assert classifier.classify(sa, _ri("get", "deployments", "b", "apps"), "GET", "") is None
+    assert (
+        classifier.classify(sa, _ri("get", "deployments", "", "apps"), "GET", "") is None
+    )  # no clusterScope
+    assert classifier.classify(sa, _ri("list", "deployments", "a", "apps"), "GET", "") is None
+    assert classifier.classify(other_sa, _ri("get", "deployments", "a", "apps"), "GET", "") is None
+    assert classifier.classify(sa, None, "GET", "/apis/apps") is not None
+    assert classifier.classify(sa, None, "GET", "/apis") is None
+    assert classifier.classify(sa, None, "GET", "/api/v1") is None
+
+
+def test_shuffle_sharding_deals_distinct_stable_hands() -> None:
+    hand = deal_hand("global-default\x00alice", 128, 6)
+    assert hand == deal_hand("global-default\x00alice", 128, 6)
+    assert len(set(hand)) == 6 and all(0 <= q < 128 for q in hand)
+    assert deal_hand("a", 4, 4) != [] and sorted(deal_hand("a", 4, 4)) == [0, 1, 2, 3]
+    hands = {tuple(deal_hand(f"flow-{i}", 64, 6)) for i in range(50)}
+    assert len(hands) == 50
+
+
+def test_nominal_seats_share_the_server_limit() -> None:
+    total = 5 + 30 + 40 + 10 + 40 + 100 + 20  # the bootstrap levels' shares
+    assert nominal_seats(600, 20, total) == 49
+    assert nominal_seats(600, 5, total) == 13
+    assert nominal_seats(600, 100, total) == 245
+
+
+def _level(queues: int = 2, hand: int = 1, limit: int = 2) -> Level:
+    return Level("l", "u", False, 1, queues, hand, limit)
+
+
+def test_seats_queues_and_rejections() -> None:
+    async def scenario() -> None:
+        state = LevelState(_level(), 1)
+        assert state.try_start() and not state.try_start()
+        first = state.enqueue("flow-a")
+        second = state.enqueue("flow-a")
+        assert first is not None and second is not None
+        assert state.enqueue("flow-a") is None  # the flow's only queue holds 2
+        assert state.rejected == {"queue-full": 1}
+        state.finish()
+        assert first.done() and not second.done() and state.executing == 1
+        state.give_up(second)
+        assert state.waiting == 0 and state.rejected["time-out"] == 1
+        reject = LevelState(Level("r", "u", False, 1, 0, 0, 0), 1)
+        assert reject.try_start() and reject.enqueue("f") is None
+        assert reject.rejected == {"concurrency-limit": 1}
+        exempt = LevelState(Level("e", "u", True, 0, 0, 0, 0), 0)
+        assert all(exempt.try_start() for _ in range(100))
+
+    asyncio.run(scenario())
+
+
+def test_freed_seats_rotate_across_queues() -> None:
+    async def scenario() -> None:
+        state = LevelState(_level(queues=8, hand=1, limit=10), 1)
+        assert state.try_start()
+        flows = ["a", "b"]
+        while deal_hand("a", 8, 1) == deal_hand(flows[1], 8, 1):
+            flows[1] += "x"
+        heavy = [state.enqueue(flows[0]) for _ in range(5)]
+        light = state.enqueue(flows[1])
+        assert light is not None
+        state.finish()
+        state.finish()
+        assert light.done() and sum(1 for w in heavy if w is not None and w.done()) == 1
+
+    asyncio.run(scenario())
+
+
+def test_autoupdate_annotation_and_long_running_bypass() -> None:
+    key = "apf.kubernetes.io/autoupdate-spec"
+    assert should_update_suggested({"metadata": {"annotations": {key: "true"}, "generation": 4}})
+    assert not should_update_suggested({"metadata": {"annotations": {key: "false"}, "generation": 1}})
+    assert should_update_suggested({"metadata": {"generation": 1}})
+    assert not should_update_suggested({"metadata": {"annotations": {key: "maybe"}, "generation": 2}})
+    assert bypasses(_ri("create", "pods", "a", sub="exec")) and bypasses(_ri("get", "pods", "a", sub="log"))
+    assert not bypasses(_ri("watch", "pods", "a")) and not bypasses(None)
