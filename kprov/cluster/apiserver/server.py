@@ -123,9 +123,11 @@ async def start_server(config: ServerConfig) -> tuple[Listeners, ApiContext, Etc
     holder.append(ctx)
     ctx.extras["podsecurity"] = pod_security
     if config.enable_priority_and_fairness:
-        ctx.extras["apf"] = Controller(
+        apf = ctx.extras["apf"] = Controller(
             cache.scope, config.max_requests_inflight + config.max_mutating_requests_inflight
         )
+        if metrics is not None:
+            metrics.register(apf.metrics.collector(apf.nominal_seats))
     if metrics is not None:
         ctx.extras["metrics"] = metrics
         if pod_security is not None:

@@ -6,6 +6,7 @@ requests are served."""
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -92,5 +93,14 @@ def test_tiny_level_refuses_a_burst_but_not_other_users(
     assert body == "Too many requests, please try again later.\n"
     assert headers["X-Kubernetes-PF-FlowSchema-UID"] == _uid(kubectl, "flowschema", name)
     assert set(others) == {200}
+    admin = _http.ssl_context(control_plane.admin_kubeconfig, control_plane.ca_file)
+    status, _, text = _http.request(control_plane.server, admin, "GET", "/metrics")
+    labels = f'flow_schema="{name}",priority_level="{name}"'
+    assert f"apiserver_flowcontrol_dispatched_requests_total{{{labels}}}" in text
+    assert f'apiserver_flowcontrol_rejected_requests_total{{{labels},reason="queue-full"}}' in text
+    seats = re.search(rf'apiserver_flowcontrol_nominal_limit_seats{{priority_level="{name}"}} (\d+)', text)
+    assert seats is not None and int(seats.group(1)) >= 1
+    assert f'apiserver_flowcontrol_request_wait_duration_seconds_count{{execute="true",{labels}}}' in text
+    assert f"apiserver_flowcontrol_current_executing_requests{{{labels}}} 0.0" in text
     kubectl("delete", "flowschema", name)
     kubectl("delete", "prioritylevelconfiguration", name)

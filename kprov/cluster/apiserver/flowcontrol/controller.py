@@ -19,6 +19,7 @@ from typing import Any
 
 from kprov.cluster.apiserver.authn import UserInfo
 from kprov.cluster.apiserver.flowcontrol.classifier import Classification, Classifier, Level
+from kprov.cluster.apiserver.flowcontrol.metrics import FlowcontrolMetrics
 from kprov.cluster.apiserver.flowcontrol.queueing import LevelState, nominal_seats
 from kprov.cluster.apiserver.requestinfo import RequestInfo
 from kprov.cluster.storage.keys import scope_prefix
@@ -41,15 +42,20 @@ def bypasses(ri: RequestInfo | None) -> bool:
 
 
 class _RetryAfter:
+    """1 s; doubled (at most once a second, to 32 s) while refusals keep coming within the
+    current delay; back to 1 s after a quiet spell of twice the delay."""
+
     def __init__(self) -> None:
         self.value = 1
         self._last_drop = 0.0
+        self._raised = 0.0
 
     def drop(self, now: float) -> int:
-        if self._last_drop and now - self._last_drop < self.value:
-            self.value = min(_MAX_RETRY_AFTER, self.value * 2) if now - self._last_drop >= 1 else self.value
-        elif self._last_drop and now - self._last_drop > 2 * self.value:
-            self.value = max(1, self.value // 2)
+        since = now - self._last_drop if self._last_drop else None
+        if since is not None and since > 2 * self.value:
+            self.value = 1
+        elif since is not None and since < self.value and now - self._raised >= 1:
+            self.value, self._raised = min(_MAX_RETRY_AFTER, self.value * 2), now
         self._last_drop = now
         return self.value
 
@@ -67,7 +73,7 @@ class Controller:
         self.states: dict[str, LevelState] = {}
         self._levels: object = None
         self._retry: dict[str, _RetryAfter] = {}
-        self.wait_seconds: list[tuple[str, str, float]] = []  # (level, schema, seconds), drained by metrics
+        self.metrics = FlowcontrolMetrics()
 
     def classify(
         self, user: UserInfo, ri: RequestInfo | None, method: str, path: str
@@ -99,22 +105,30 @@ class Controller:
         return found
 
     async def acquire(self, classification: Classification) -> LevelState | None:
-        """The level's state with a seat taken; None: refused (429)."""
+        """The level's state with a seat taken; None: refused (429). Counted in :attr:`metrics`."""
         state = self.state(classification.level)
+        key = (classification.schema.name, classification.level.name)
+        metrics = self.metrics
         if state.try_start():
+            metrics.wait(key, True, 0.0)
             return state
+        rejected_before = dict(state.rejected)
         waiter = state.enqueue(classification.flow)
         if waiter is None:
+            metrics.reject(key, _new_reason(rejected_before, state.rejected))
+            metrics.wait(key, False, 0.0)
             return None
         started = time.monotonic()
+        metrics.add(metrics.inqueue, key, 1)
         try:
             await asyncio.wait_for(asyncio.shield(waiter), self.wait_limit_s)
         except TimeoutError:
-            if waiter.done():  # (a seat came at the last moment)
-                return state
-            waiter.cancel()
-            state.give_up(waiter)
-            return None
+            if not waiter.done():
+                waiter.cancel()
+                state.give_up(waiter)
+                metrics.reject(key, "time-out")
+                metrics.wait(key, False, time.monotonic() - started)
+                return None
         except asyncio.CancelledError:
             if waiter.done() and not waiter.cancelled():
                 state.finish()
@@ -122,9 +136,9 @@ class Controller:
                 waiter.cancel()
                 state.give_up(waiter)
             raise
-        self.wait_seconds.append((state.level.name, classification.schema.name, time.monotonic() - started))
-        if len(self.wait_seconds) > 10_000:
-            del self.wait_seconds[:5_000]
+        finally:
+            metrics.add(metrics.inqueue, key, -1)
+        metrics.wait(key, True, time.monotonic() - started)
         return state
 
     def retry_after(self, level: str) -> int:
@@ -152,10 +166,25 @@ class Controller:
         state = await self.acquire(classification)
         if state is None:
             return refuse(self.retry_after(classification.level.name))
+        key = (classification.schema.name, classification.level.name)
+        metrics = self.metrics
+        metrics.add(metrics.dispatched, key, 1)
         if ri is not None and ri.verb == "watch":  # a seat only to start
             state.finish()
             return await call()
+        metrics.add(metrics.executing, key, 1)
         try:
             return await call()
         finally:
+            metrics.add(metrics.executing, key, -1)
             state.finish()
+
+    def nominal_seats(self) -> dict[str, int]:
+        return {name: state.seats for name, state in self.states.items()}
+
+
+def _new_reason(before: dict[str, int], after: dict[str, int]) -> str:
+    for reason, count in after.items():
+        if count != before.get(reason, 0):
+            return reason
+    return "concurrency-limit"
