@@ -27,6 +27,7 @@ __all__ = [
     "label_selector_from_object",
     "parse_field_selector",
     "parse_label_selector",
+    "selector_admits",
 ]
 
 
@@ -402,3 +403,15 @@ def field_value(obj: Mapping[str, Any], field: str) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+def selector_admits(selector: Mapping[str, Any] | None, labels: Mapping[str, str]) -> bool:
+    """An admission configuration's namespaceSelector/objectSelector: absent or empty admits
+    everything; a selector that does not parse admits nothing (webhooks and
+    ValidatingAdmissionPolicy match this way)."""
+    if not selector:
+        return True
+    try:
+        return label_selector_from_object(selector).matches(dict(labels))
+    except (SelectorError, ValueError):
+        return False

@@ -39,7 +39,7 @@ import aiohttp
 
 from kprov.cluster.api._json_patch import apply_json_patch
 from kprov.cluster.api.resources import ResourceInfo
-from kprov.cluster.api.selectors import SelectorError, label_selector_from_object
+from kprov.cluster.api.selectors import selector_admits
 from kprov.cluster.apiserver import _lib
 from kprov.cluster.apiserver.authn import REQUEST_USER
 from kprov.cluster.apiserver.context import ApiContext
@@ -91,15 +91,6 @@ def _matches_rule(hook: Mapping[str, Any], info: ResourceInfo, operation: str, s
     return False
 
 
-def _selector_matches(selector: Any, labels: Mapping[str, str]) -> bool:
-    if not selector:
-        return True
-    try:
-        return bool(label_selector_from_object(selector).matches(dict(labels)))
-    except (SelectorError, ValueError):
-        return False
-
-
 def _namespace_labels(
     ctx: ApiContext, info: ResourceInfo, obj: Mapping[str, Any], namespace: str
 ) -> Mapping[str, str] | None:
@@ -125,12 +116,12 @@ def _applies(
         return False
     subject = obj or old or {}
     ns_labels = _namespace_labels(ctx, info, subject, namespace)
-    if ns_labels is not None and not _selector_matches(hook.get("namespaceSelector"), ns_labels):
+    if ns_labels is not None and not selector_admits(hook.get("namespaceSelector"), ns_labels):
         return False
     selector = hook.get("objectSelector")
     if selector:
         labels = [((o.get("metadata") or {}).get("labels") or {}) for o in (obj, old) if o]
-        return any(_selector_matches(selector, label_set) for label_set in labels or [{}])
+        return any(selector_admits(selector, label_set) for label_set in labels or [{}])
     return True
 
 

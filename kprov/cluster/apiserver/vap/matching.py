@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from kprov.cluster.api.selectors import SelectorError, label_selector_from_object
+from kprov.cluster.api.selectors import selector_admits
 
 __all__ = ["Attributes", "matches", "rule_matches"]
 
@@ -66,15 +66,6 @@ def rule_matches(rule: Obj, attrs: Attributes) -> bool:
     return False
 
 
-def _selector_matches(selector: Any, labels: Mapping[str, str]) -> bool:
-    if not selector:
-        return True
-    try:
-        return bool(label_selector_from_object(selector).matches(dict(labels)))
-    except (SelectorError, ValueError):
-        return False
-
-
 def _labels(obj: Obj | None) -> Mapping[str, str]:
     return ((obj or {}).get("metadata") or {}).get("labels") or {}
 
@@ -93,7 +84,7 @@ def matches(match: Obj | None, attrs: Attributes, namespace_labels: Mapping[str,
         return False
     if (attrs.group, attrs.resource) == ("", "namespaces"):
         namespace_labels = _labels(attrs.obj or attrs.old)
-    if namespace_labels is not None and not _selector_matches(
+    if namespace_labels is not None and not selector_admits(
         match.get("namespaceSelector"), namespace_labels
     ):
         return False
@@ -101,8 +92,8 @@ def matches(match: Obj | None, attrs: Attributes, namespace_labels: Mapping[str,
     if selector:
         present = [o for o in (attrs.obj, attrs.old) if o]
         return (
-            any(_selector_matches(selector, _labels(o)) for o in present)
+            any(selector_admits(selector, _labels(o)) for o in present)
             if present
-            else _selector_matches(selector, {})
+            else selector_admits(selector, {})
         )
     return True
