@@ -7,11 +7,12 @@ from typing import Any
 
 import pytest
 
-from kprov.cluster.api import defaults, validation
-from kprov.cluster.api._printers_admission import VALIDATINGADMISSIONPOLICY, VALIDATINGADMISSIONPOLICYBINDING
+from kprov.cluster.api import defaults
+from kprov.cluster.api.printers.admission import VALIDATINGADMISSIONPOLICY, VALIDATINGADMISSIONPOLICYBINDING
 from kprov.cluster.api.resources import REGISTRY
-from kprov.cluster.apiserver.vap.evaluator import activation_of, compile_policy
-from kprov.cluster.apiserver.vap.matching import Attributes, matches
+from kprov.cluster.api.validation import core as validation
+from kprov.cluster.apiserver.admission.vap.evaluator import activation_of, compile_policy
+from kprov.cluster.apiserver.admission.vap.matching import Attributes, matches
 
 POLICY_INFO: Any = REGISTRY.get("admissionregistration.k8s.io", "v1", "validatingadmissionpolicies")
 BINDING_INFO: Any = REGISTRY.get("admissionregistration.k8s.io", "v1", "validatingadmissionpolicybindings")
@@ -242,8 +243,9 @@ def _context(actions: list[str], extra: dict[str, Any] | None = None) -> Any:
 
 
 async def test_plugin_deny_warn_audit_and_no_bindings() -> None:
-    from kprov.cluster.apiserver import vap, warning
-    from kprov.cluster.apiserver.status import ApiError
+    from kprov.cluster.apiserver.admission import vap
+    from kprov.cluster.apiserver.front import warning
+    from kprov.cluster.apiserver.front.status import ApiError
 
     deployments: Any = REGISTRY.get("apps", "v1", "deployments")
     with pytest.raises(ApiError) as refused:
@@ -271,8 +273,8 @@ async def test_plugin_deny_warn_audit_and_no_bindings() -> None:
 
 
 async def test_plugin_connect_sees_the_options() -> None:
-    from kprov.cluster.apiserver import vap
-    from kprov.cluster.apiserver.status import ApiError
+    from kprov.cluster.apiserver.admission import vap
+    from kprov.cluster.apiserver.front.status import ApiError
 
     pods: Any = REGISTRY.get("", "v1", "pods")
     ctx = _context(["Deny"])
@@ -311,7 +313,7 @@ def test_string_extension_functions_are_there() -> None:
     ],
 )
 def test_expressions_checked_at_create(expression: str, refused: str | None) -> None:
-    from kprov.cluster.api._validation_admission_policy import BASE_VARIABLES, check_expression
+    from kprov.cluster.api.validation.admission_policy import BASE_VARIABLES, check_expression
 
     found = check_expression(expression, BASE_VARIABLES)
     assert found == refused if refused is None else refused in str(found)

@@ -20,13 +20,13 @@ from typing import Any
 
 import orjson
 
-from kprov.cluster.api._rbac_kinds import default_binding
-from kprov.cluster.api.apiregistration import default_apiservice
-from kprov.cluster.api.crd import default_crd
+from kprov.cluster.api.crd.definition import default_crd
 from kprov.cluster.api.errors import ApiError
-from kprov.cluster.api.go_base64 import GoBase64Error, byte_fields_of, canonical_base64
+from kprov.cluster.api.kinds.apiregistration import default_apiservice
 from kprov.cluster.api.objects import parse_quantity
 from kprov.cluster.api.resources import ResourceInfo
+from kprov.cluster.api.validation.rbac_kinds import default_binding
+from kprov.cluster.api.wire.go_base64 import GoBase64Error, byte_fields_of, canonical_base64
 
 __all__ = [
     "apply_defaults",

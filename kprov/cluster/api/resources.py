@@ -69,7 +69,7 @@ class ResourceInfo:
     subresources: tuple[SubresourceInfo, ...] = ()
     list_kind: str = ""
     field_selectors: tuple[str, ...] = field(default=())
-    # A custom resource's served version (kprov.cluster.api.crd.CustomVersion): its schema,
+    # A custom resource's served version (kprov.cluster.api.crd.definition.CustomVersion): its schema,
     # printer columns and storage version; None for the built-in kinds.
     custom: Any = field(default=None, compare=False, repr=False)
 
@@ -423,7 +423,7 @@ def _build() -> tuple[ResourceInfo, ...]:
             field_selectors=_META_FIELDS,
         ),
         # v2 first: the group's preferred version and the one stored (v1 reads and writes
-        # convert, kprov.cluster.api.hpa_conversion).
+        # convert, kprov.cluster.api.kinds.hpa_conversion).
         ResourceInfo(
             "autoscaling",
             "v2",

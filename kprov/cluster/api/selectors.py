@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from kprov.cluster.api.names import label_value_errors, qualified_name_errors
 from kprov.cluster.api.resources import ResourceInfo
+from kprov.cluster.api.validation.names import label_value_errors, qualified_name_errors
 
 __all__ = [
     "FieldRequirement",

@@ -7,21 +7,21 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-from kprov.cluster.api import _field_errors
-from kprov.cluster.api import crd_schema as _crd_schema
 from kprov.cluster.api import defaults as _defaults
-from kprov.cluster.api import managed_fields as _managed
-from kprov.cluster.api import openapi as _openapi
-from kprov.cluster.api import openapi_crd as _openapi_crd
-from kprov.cluster.api import openapi_v2 as _openapi_v2
-from kprov.cluster.api import patch as _patch
-from kprov.cluster.api import protobuf as _protobuf
-from kprov.cluster.api import schema as _schema
-from kprov.cluster.api import tables as _tables
-from kprov.cluster.api import validation as _validation
+from kprov.cluster.api.crd import openapi as _openapi_crd
+from kprov.cluster.api.crd import structural as _crd_schema
 from kprov.cluster.api.objects import now_rfc3339
+from kprov.cluster.api.patch import dispatch as _patch
+from kprov.cluster.api.patch import managed_fields as _managed
+from kprov.cluster.api.printers import tables as _tables
 from kprov.cluster.api.resources import Registry, ResourceInfo
-from kprov.cluster.apiserver.status import invalid
+from kprov.cluster.api.schema import known_fields as _schema
+from kprov.cluster.api.schema import openapi_v2 as _openapi_v2
+from kprov.cluster.api.schema import openapi_v3 as _openapi
+from kprov.cluster.api.validation import core as _validation
+from kprov.cluster.api.validation import field_errors as _field_errors
+from kprov.cluster.api.wire import protobuf_decode as _protobuf
+from kprov.cluster.apiserver.front.status import invalid
 
 __all__ = [
     "apply_defaults",

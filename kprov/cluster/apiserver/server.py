@@ -14,24 +14,24 @@ import signal
 from collections.abc import Callable
 
 from kprov.cluster.api.resources import REGISTRY
-from kprov.cluster.apiserver.aggregation import aggregation_of
+from kprov.cluster.apiserver.admission.podsecurity import PLUGIN_NAME, PodSecurity, load_admission_config
+from kprov.cluster.apiserver.aggregation.apiservice_controller import APIServiceController
+from kprov.cluster.apiserver.aggregation.crds import CustomResources
+from kprov.cluster.apiserver.aggregation.registry import aggregation_of
 from kprov.cluster.apiserver.allocators import Allocators
-from kprov.cluster.apiserver.apiservice_controller import APIServiceController
-from kprov.cluster.apiserver.app import build_front
-from kprov.cluster.apiserver.audit import AuditLog, open_audit_log
+from kprov.cluster.apiserver.authn.extension_auth import publish as publish_extension_auth
+from kprov.cluster.apiserver.authn.satoken import ServiceAccountTokens
+from kprov.cluster.apiserver.authz.policy_reconcile import reconcile_policy
 from kprov.cluster.apiserver.bootstrap import bootstrap
 from kprov.cluster.apiserver.config import ServerConfig
 from kprov.cluster.apiserver.context import ApiContext
-from kprov.cluster.apiserver.crds import CustomResources
 from kprov.cluster.apiserver.endpoint_leases import EndpointLeases
-from kprov.cluster.apiserver.extension_auth import publish as publish_extension_auth
 from kprov.cluster.apiserver.flowcontrol import Controller, ensure_bootstrap_objects
-from kprov.cluster.apiserver.http1 import HttpFront
-from kprov.cluster.apiserver.metrics import ApiMetrics, resource_namer
-from kprov.cluster.apiserver.podsecurity import PLUGIN_NAME, PodSecurity, load_admission_config
-from kprov.cluster.apiserver.policy_reconcile import reconcile_policy
-from kprov.cluster.apiserver.satoken import ServiceAccountTokens
-from kprov.cluster.apiserver.tls import server_ssl_context
+from kprov.cluster.apiserver.front.app import build_front
+from kprov.cluster.apiserver.front.audit import AuditLog, open_audit_log
+from kprov.cluster.apiserver.front.http1 import HttpFront
+from kprov.cluster.apiserver.front.metrics import ApiMetrics, resource_namer
+from kprov.cluster.apiserver.front.tls import server_ssl_context
 from kprov.cluster.storage import Codec, EtcdKV, Store, WatchCache, load_encryption_config, resource_prefix
 
 __all__ = ["bucket_function", "run_server", "shut_down", "start_server"]

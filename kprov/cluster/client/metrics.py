@@ -3,7 +3,7 @@ turned cumulative only at scrape time) and the work queue collector.
 
 Components record into plain numbers on their hot paths and expose them through a
 prometheus_client collector in a registry of their own (no module-level registry); the
-scrape formats them. See kprov.cluster.apiserver.metrics for the measured reason.
+scrape formats them. See kprov.cluster.apiserver.front.metrics for the measured reason.
 """
 
 from __future__ import annotations

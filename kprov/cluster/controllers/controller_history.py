@@ -2,7 +2,7 @@
 
 Design: a revision keeps one pod template as upstream writes it: ``data`` is the patch
 ``{"spec": {"template": {..., "$patch": "replace"}}}`` with the template as Go's
-``json.Marshal`` of the typed object writes it (:mod:`kprov.cluster.api.go_json`), so that
+``json.Marshal`` of the typed object writes it (:mod:`kprov.cluster.api.wire.go_json`), so that
 clients comparing revision bytes with a set's template (``daemon.Match``) find it, and
 ``kubectl rollout undo`` can apply it as a strategic merge patch. A revision is owned by its
 set (controller reference), carries the set's annotations and the template's labels plus the
@@ -18,8 +18,8 @@ from typing import Any
 
 import orjson
 
-from kprov.cluster.api.go_json import canonical_bytes, typed_json
 from kprov.cluster.api.objects import new_controller_ref
+from kprov.cluster.api.wire.go_json import canonical_bytes, typed_json
 from kprov.cluster.client.errors import NotFound
 from kprov.cluster.client.resources import CONTROLLER_REVISIONS
 from kprov.cluster.client.rest import ApiClient

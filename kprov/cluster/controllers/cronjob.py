@@ -9,7 +9,7 @@ creation; no earlier than ``startingDeadlineSeconds`` ago) in ``spec.timeZone`` 
 has no Job yet, create ``<name>-<minutes since the epoch>`` after applying the
 concurrencyPolicy (Forbid skips while one runs, Replace deletes the running ones). The key
 is looked at again just after the next scheduled time. Events and their wording are
-upstream's. Cron arithmetic is :mod:`kprov.cluster.api.cron` (croniter).
+upstream's. Cron arithmetic is :mod:`kprov.cluster.api.kinds.cron` (croniter).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import datetime as dt
 import logging
 from typing import Any
 
-from kprov.cluster.api.cron import latest_in, next_after, zone
+from kprov.cluster.api.kinds.cron import latest_in, next_after, zone
 from kprov.cluster.api.objects import controller_ref, format_time, new_controller_ref, parse_time
 from kprov.cluster.client.errors import AlreadyExists, NotFound
 from kprov.cluster.client.informer import EventHandler

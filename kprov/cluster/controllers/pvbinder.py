@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from kprov.cluster.api.volumematch import claim_class, find_volume, prebound_to
+from kprov.cluster.api.kinds.volumematch import claim_class, find_volume, prebound_to
 from kprov.cluster.client.errors import Conflict, NotFound
 from kprov.cluster.client.informer import EventHandler
 from kprov.cluster.client.resources import (

@@ -4,13 +4,13 @@ kube-controller-manager's resourcequota controller does.
 Design: usage is recomputed from the informer caches of the kinds a quota can name here
 (pods, services, configmaps, secrets, replicationcontrollers, resourcequotas,
 persistentvolumeclaims, and the apps/batch workload kinds for their ``count/...`` names)
-with the same rules admission charges by (:func:`kprov.cluster.api.quota.usage`), so a
+with the same rules admission charges by (:func:`kprov.cluster.api.kinds.quota.usage`), so a
 charge for a create that failed, or an object since deleted or finished, is given back. A
 deletion, or an update that changes what an object is charged, re-queues the quotas of its
 namespace (a create does not: admission charged it); every quota is also re-read every five
 minutes. A ``count/...`` name of another kind keeps the used value admission charged. A
 scoped quota counts only the pods its scopes match
-(:func:`kprov.cluster.api.quota.matches_scopes`).
+(:func:`kprov.cluster.api.kinds.quota.matches_scopes`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from kprov.cluster.api.quota import fmt, matches_scopes, usage
+from kprov.cluster.api.kinds.quota import fmt, matches_scopes, usage
 from kprov.cluster.client.errors import NotFound
 from kprov.cluster.client.informer import EventHandler
 from kprov.cluster.client.resources import (

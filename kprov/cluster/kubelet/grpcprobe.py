@@ -8,7 +8,7 @@ a refused connection or a timeout is a failure with upstream's wording ("service
 
 The two messages have one field each (request: ``string service = 1``; response:
 ``ServingStatus status = 1``), so they are encoded with the shared wire layer
-(:mod:`kprov.cluster.api.protowire`) instead of adding the grpcio-health-checking package
+(:mod:`kprov.cluster.api.wire.protowire`) instead of adding the grpcio-health-checking package
 (and its generated modules) to the node runtime for them.
 """
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import grpc
 
-from kprov.cluster.api.protowire import encode_varint, iter_fields
+from kprov.cluster.api.wire.protowire import encode_varint, iter_fields
 
 __all__ = ["STATUS_NAMES", "check_health", "decode_status", "encode_request"]
 

@@ -9,8 +9,8 @@ import struct
 import urllib.request
 import uuid
 
-from kprov.cluster.api.protobuf import decode_object
-from kprov.cluster.api.protobuf_encode import encode_object
+from kprov.cluster.api.wire.protobuf_decode import decode_object
+from kprov.cluster.api.wire.protobuf_encode import encode_object
 from tests.integration.apiserver._http import request, ssl_context
 
 PROTOBUF = "application/vnd.kubernetes.protobuf"

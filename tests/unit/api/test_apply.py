@@ -4,10 +4,10 @@ import json
 
 import pytest
 
-from kprov.cluster.api._apply import server_side_apply
 from kprov.cluster.api.errors import ConflictError, PatchError
-from kprov.cluster.api.managed_fields import from_fields_v1, paths_of, record_update, to_fields_v1
-from kprov.cluster.api.patch import APPLY_PATCH, apply_patch
+from kprov.cluster.api.patch.dispatch import APPLY_PATCH, apply_patch
+from kprov.cluster.api.patch.managed_fields import from_fields_v1, paths_of, record_update, to_fields_v1
+from kprov.cluster.api.patch.server_side_apply import server_side_apply
 from kprov.cluster.api.resources import REGISTRY
 
 DEPLOYMENTS = REGISTRY.get("apps", "v1", "deployments")

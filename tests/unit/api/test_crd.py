@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from kprov.cluster.api._printers_custom import custom_printer, evaluate_path
-from kprov.cluster.api.crd import accepted_status, default_crd, infos_from_crd, validate_crd
+from kprov.cluster.api.crd.definition import accepted_status, default_crd, infos_from_crd, validate_crd
+from kprov.cluster.api.printers.custom import custom_printer, evaluate_path
 from kprov.cluster.api.resources import REGISTRY
 
 NOW = "2026-01-01T00:00:00Z"
@@ -164,7 +164,7 @@ def test_printer_columns_typed_cells():
 
 
 def test_openapi_document_of_a_custom_group_version():
-    from kprov.cluster.api.openapi_crd import crd_document, crd_schema_name
+    from kprov.cluster.api.crd.openapi import crd_document, crd_schema_name
 
     info = infos_from_crd(_established(_crd()))[0]
     assert crd_schema_name(info) == "com.example.v1.Widget"

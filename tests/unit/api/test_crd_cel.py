@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from kprov.cluster.api._field_errors import Errors
-from kprov.cluster.api.crd import validate_crd
-from kprov.cluster.api.crd_cel import RuleError, compile_rules
-from kprov.cluster.api.crd_schema import compile_schema, validate
+from kprov.cluster.api.crd.cel import RuleError, compile_rules
+from kprov.cluster.api.crd.definition import validate_crd
+from kprov.cluster.api.crd.structural import compile_schema, validate
+from kprov.cluster.api.validation.field_errors import Errors
 
 SCHEMA = compile_schema(
     {
@@ -114,7 +114,7 @@ def test_rules_that_do_not_compile_reject_the_crd():
 
 
 def test_rules_read_only_the_fields_they_name():
-    from kprov.cluster.api.crd_cel import _projection
+    from kprov.cluster.api.crd.cel import _projection
 
     assert _projection("self.a <= self.b && has(self.c) && self.d.startsWith('x')") == ("a", "b", "c", "d")
     assert _projection("self.a == oldSelf.a") == ("a",)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from kprov.cluster.api._field_errors import Errors
-from kprov.cluster.api.crd_schema import compile_schema, default, lacks_defaults, prune, validate
+from kprov.cluster.api.crd.structural import compile_schema, default, lacks_defaults, prune, validate
+from kprov.cluster.api.validation.field_errors import Errors
 
 SCHEMA = compile_schema(
     {

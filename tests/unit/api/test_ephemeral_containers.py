@@ -7,8 +7,8 @@ import copy
 from typing import Any
 
 from kprov.cluster.api.resources import REGISTRY
-from kprov.cluster.api.validation import validate
-from kprov.cluster.apiserver.lifecycle import prepare_update
+from kprov.cluster.api.validation.core import validate
+from kprov.cluster.apiserver.handlers.lifecycle import prepare_update
 
 PODS = REGISTRY.get("", "v1", "pods")
 

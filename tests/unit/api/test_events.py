@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from kprov.cluster.api import events
+from kprov.cluster.api.kinds import events
 from kprov.cluster.api.resources import REGISTRY
-from kprov.cluster.api.validation import validate
+from kprov.cluster.api.validation.core import validate
 
 V1_EVENT: dict[str, Any] = {
     "apiVersion": "events.k8s.io/v1",

@@ -6,9 +6,9 @@ import pytest
 
 from kprov.cluster.api.defaults import apply_defaults
 from kprov.cluster.api.errors import ApiError
-from kprov.cluster.api.go_base64 import canonical_base64, go_std_decode
 from kprov.cluster.api.resources import REGISTRY
-from kprov.cluster.api.validation import validate
+from kprov.cluster.api.validation.core import validate
+from kprov.cluster.api.wire.go_base64 import canonical_base64, go_std_decode
 
 
 def test_line_breaks_are_skipped() -> None:

@@ -3,9 +3,9 @@ with their own json.Marshal (a ControllerRevision's data)."""
 
 from __future__ import annotations
 
-from kprov.cluster.api.go_json import canonical_bytes, typed_json
-from kprov.cluster.api.protobuf import decode_object
-from kprov.cluster.api.protobuf_encode import encode_object
+from kprov.cluster.api.wire.go_json import canonical_bytes, typed_json
+from kprov.cluster.api.wire.protobuf_decode import decode_object
+from kprov.cluster.api.wire.protobuf_encode import encode_object
 
 
 def test_a_pod_template_as_go_marshals_it() -> None:

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from kprov.cluster.api import hpa_conversion as conv
 from kprov.cluster.api.defaults import apply_defaults
+from kprov.cluster.api.kinds import hpa_conversion as conv
 from kprov.cluster.api.resources import REGISTRY
-from kprov.cluster.api.validation import validate
+from kprov.cluster.api.validation.core import validate
 
 V2_INFO = REGISTRY.get("autoscaling", "v2", "horizontalpodautoscalers")
 V1_INFO = REGISTRY.get("autoscaling", "v1", "horizontalpodautoscalers")

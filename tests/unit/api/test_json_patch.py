@@ -2,8 +2,8 @@
 
 import pytest
 
-from kprov.cluster.api._json_patch import apply_json_patch
 from kprov.cluster.api.errors import PatchError
+from kprov.cluster.api.patch.json_patch import apply_json_patch
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,7 @@
 
 import pytest
 
-from kprov.cluster.api._merge_patch import apply_merge_patch
+from kprov.cluster.api.patch.merge_patch import apply_merge_patch
 
 
 @pytest.mark.parametrize(

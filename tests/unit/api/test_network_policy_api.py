@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from kprov.cluster.api.defaults import apply_defaults
+from kprov.cluster.api.printers.tables import column_definitions, to_table
 from kprov.cluster.api.resources import REGISTRY
-from kprov.cluster.api.tables import column_definitions, to_table
-from kprov.cluster.api.validation import validate
+from kprov.cluster.api.validation.core import validate
 
 POLICIES = REGISTRY.get("networking.k8s.io", "v1", "networkpolicies")
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from kprov.cluster.api._printers import PRINTERS
+from kprov.cluster.api.printers.registry import PRINTERS
 from kprov.cluster.api.resources import REGISTRY
-from kprov.cluster.api.validation import validate
+from kprov.cluster.api.validation.core import validate
 
 
 def _row(kind: tuple[str, str], obj: dict[str, Any]) -> list[Any]:

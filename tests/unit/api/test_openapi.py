@@ -4,13 +4,13 @@ import json
 
 import pytest
 
-from kprov.cluster.api.openapi import (
+from kprov.cluster.api.resources import REGISTRY, api_version
+from kprov.cluster.api.schema.openapi_v3 import (
     group_version_of_path,
     openapi_v3_document,
     openapi_v3_index,
     v3_document,
 )
-from kprov.cluster.api.resources import REGISTRY, api_version
 
 from ._kubectl_capture import capture_posts, kubectl_available
 

@@ -7,8 +7,8 @@ import copy
 import json
 from typing import Any
 
-from kprov.cluster.api.crd import accepted_status, default_crd, infos_from_crd
-from kprov.cluster.api.openapi_v2 import crd_definition, document, v2_schema
+from kprov.cluster.api.crd.definition import accepted_status, default_crd, infos_from_crd
+from kprov.cluster.api.schema.openapi_v2 import crd_definition, document, v2_schema
 
 NOW = "2026-01-01T00:00:00Z"
 FOO = {

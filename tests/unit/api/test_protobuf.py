@@ -6,7 +6,13 @@ import struct
 import pytest
 
 from kprov.cluster.api.errors import UnsupportedMediaType
-from kprov.cluster.api.protobuf import MAGIC, ProtobufError, UnsupportedKind, decode_message, decode_object
+from kprov.cluster.api.wire.protobuf_decode import (
+    MAGIC,
+    ProtobufError,
+    UnsupportedKind,
+    decode_message,
+    decode_object,
+)
 
 from ._kubectl_capture import capture_posts, kubectl_available
 

@@ -9,8 +9,8 @@ import struct
 
 import pytest
 
-from kprov.cluster.api.protobuf import MAGIC, UnsupportedKind, decode_object
-from kprov.cluster.api.protobuf_encode import encodable, encode_object, watch_frame
+from kprov.cluster.api.wire.protobuf_decode import MAGIC, UnsupportedKind, decode_object
+from kprov.cluster.api.wire.protobuf_encode import encodable, encode_object, watch_frame
 
 from .test_protobuf import NAMESPACE_FOO
 

@@ -17,7 +17,12 @@ from kprov.cluster.api.objects import (
     set_path,
 )
 from kprov.cluster.api.resources import REGISTRY
-from kprov.cluster.api.schema import drop_unknown, fields_of, strict_decoding_message, unknown_fields
+from kprov.cluster.api.schema.known_fields import (
+    drop_unknown,
+    fields_of,
+    strict_decoding_message,
+    unknown_fields,
+)
 
 DEPLOYMENTS = REGISTRY.get("apps", "v1", "deployments")
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from kprov.cluster.api.kinds.status_zeros import fill_status_zeros
 from kprov.cluster.api.resources import REGISTRY
-from kprov.cluster.api.status_zeros import fill_status_zeros
 
 
 def _filled(group: str, resource: str, obj: dict[str, Any]) -> dict[str, Any]:

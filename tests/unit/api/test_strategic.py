@@ -5,7 +5,7 @@ import json
 import pytest
 
 from kprov.cluster.api.errors import PatchError
-from kprov.cluster.api.patch import STRATEGIC_MERGE_PATCH, apply_patch
+from kprov.cluster.api.patch.dispatch import STRATEGIC_MERGE_PATCH, apply_patch
 from kprov.cluster.api.resources import REGISTRY
 
 DEPLOYMENTS = REGISTRY.get("apps", "v1", "deployments")

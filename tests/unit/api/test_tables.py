@@ -2,8 +2,8 @@ import datetime as dt
 
 import pytest
 
+from kprov.cluster.api.printers.tables import column_definitions, human_duration, to_table
 from kprov.cluster.api.resources import REGISTRY
-from kprov.cluster.api.tables import column_definitions, human_duration, to_table
 
 NOW = dt.datetime(2024, 1, 10, 12, 0, 0, tzinfo=dt.UTC)
 
@@ -274,7 +274,7 @@ def test_config_and_event_rows():
 
 
 def test_controller_revision_and_csidriver_rows():
-    from kprov.cluster.api._printers import PRINTERS
+    from kprov.cluster.api.printers.registry import PRINTERS
 
     revision = {
         "metadata": {

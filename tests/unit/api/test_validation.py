@@ -5,7 +5,7 @@ import pytest
 from kprov.cluster.api.defaults import apply_defaults
 from kprov.cluster.api.errors import InvalidError
 from kprov.cluster.api.resources import REGISTRY
-from kprov.cluster.api.validation import validate
+from kprov.cluster.api.validation.core import validate
 
 PODS = REGISTRY.get("", "v1", "pods")
 DEPLOYMENTS = REGISTRY.get("apps", "v1", "deployments")

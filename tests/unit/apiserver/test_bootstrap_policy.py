@@ -6,16 +6,16 @@ from typing import Any
 
 import pytest
 
-from kprov.cluster.apiserver.authn import UserInfo
-from kprov.cluster.apiserver.bootstrap_policy import (
+from kprov.cluster.apiserver.authn.chain import UserInfo
+from kprov.cluster.apiserver.authz.bootstrap_policy import (
     bootstrap_cluster_role_bindings,
     bootstrap_cluster_roles,
     bootstrap_namespaced_role_bindings,
     bootstrap_namespaced_roles,
 )
-from kprov.cluster.apiserver.rbac import RbacIndex
-from kprov.cluster.apiserver.rbac_rules import compile_rules, missing
-from kprov.cluster.apiserver.requestinfo import RequestInfo
+from kprov.cluster.apiserver.authz.rbac_index import RbacIndex
+from kprov.cluster.apiserver.authz.rbac_rules import compile_rules, missing
+from kprov.cluster.apiserver.front.requestinfo import RequestInfo
 from kprov.cluster.controllers.clusterrole_aggregation import aggregated_rules
 
 PREFIX = "/registry/rbac.authorization.k8s.io"

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from kprov.cluster.api.crd import accepted_status, default_crd, infos_from_crd
-from kprov.cluster.apiserver import conversion
-from kprov.cluster.apiserver.status import ApiError
+from kprov.cluster.api.crd.definition import accepted_status, default_crd, infos_from_crd
+from kprov.cluster.apiserver.aggregation import conversion
+from kprov.cluster.apiserver.front.status import ApiError
 
 NOW = "2026-01-01T00:00:00Z"
 

@@ -10,15 +10,15 @@ from typing import Any
 import orjson
 import pytest
 
-from kprov.cluster.api.crd import accepted_status, default_crd, infos_from_crd
+from kprov.cluster.api.crd.definition import accepted_status, default_crd, infos_from_crd
 from kprov.cluster.api.resources import REGISTRY
-from kprov.cluster.apiserver.field_validation import (
+from kprov.cluster.apiserver.front.status import ApiError
+from kprov.cluster.apiserver.handlers.field_validation import (
     check_apply,
     check_body,
     json_duplicates,
     yaml_duplicates,
 )
-from kprov.cluster.apiserver.status import ApiError
 
 DEPLOYMENTS = REGISTRY.get("apps", "v1", "deployments")
 

@@ -13,8 +13,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from kprov.cluster.apiserver import http1
-from kprov.cluster.apiserver.http1 import HttpFront, Request, start_stream
+from kprov.cluster.apiserver.front import http1
+from kprov.cluster.apiserver.front.http1 import HttpFront, Request, start_stream
 
 _BIG_CHUNK = b"x" * (1 << 20)
 

@@ -10,7 +10,7 @@ import pytest
 
 from kprov.cluster.api.errors import ApiError
 from kprov.cluster.api.resources import REGISTRY
-from kprov.cluster.apiserver.lifecycle import (
+from kprov.cluster.apiserver.handlers.lifecycle import (
     graceful_delete_plan,
     is_noop,
     new_uid,
@@ -161,7 +161,7 @@ def test_a_forked_child_does_not_hand_out_the_parents_next_uid() -> None:
 
 def test_created_and_updated_objects_take_gos_field_order() -> None:
     from kprov.cluster.api.resources import REGISTRY
-    from kprov.cluster.apiserver.lifecycle import prepare_create, prepare_update
+    from kprov.cluster.apiserver.handlers.lifecycle import prepare_create, prepare_update
 
     info = REGISTRY.get("", "v1", "configmaps")
     assert info is not None

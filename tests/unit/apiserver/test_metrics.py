@@ -6,8 +6,8 @@ from __future__ import annotations
 from prometheus_client.parser import text_string_to_metric_families
 
 from kprov.cluster.api.resources import REGISTRY
-from kprov.cluster.apiserver.metrics import ENTRY_CACHE_SIZE, ApiMetrics, report_verb, resource_namer
-from kprov.cluster.apiserver.requestinfo import parse_request_info
+from kprov.cluster.apiserver.front.metrics import ENTRY_CACHE_SIZE, ApiMetrics, report_verb, resource_namer
+from kprov.cluster.apiserver.front.requestinfo import parse_request_info
 from kprov.cluster.apiserver.server import bucket_function
 from kprov.cluster.storage import resource_prefix
 
@@ -117,7 +117,7 @@ def test_requests_of_many_names_share_their_labels_past_the_entry_cache():
 
 
 def test_etcd_calls_are_counted_a_batch_at_a_time_and_at_every_scrape():
-    from kprov.cluster.apiserver.metrics import ETCD_BATCH
+    from kprov.cluster.apiserver.front.metrics import ETCD_BATCH
 
     metrics = ApiMetrics(_namer())
     for _ in range(ETCD_BATCH - 1):

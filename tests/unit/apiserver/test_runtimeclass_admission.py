@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from kprov.cluster.api.resources import REGISTRY
-from kprov.cluster.api.validation import validate
-from kprov.cluster.apiserver import runtimeclass_admission
+from kprov.cluster.api.validation.core import validate
+from kprov.cluster.apiserver.admission import runtimeclass as runtimeclass_admission
 from kprov.cluster.apiserver.context import ApiContext
-from kprov.cluster.apiserver.status import StatusError
+from kprov.cluster.apiserver.front.status import StatusError
 from kprov.cluster.storage import object_key
 
 RUNTIME_CLASSES = REGISTRY.get("node.k8s.io", "v1", "runtimeclasses")

@@ -13,7 +13,7 @@ import pytest
 from aiohttp import web
 from multidict import MultiDict
 
-from kprov.cluster.apiserver.spdy_exec import _bridge, expected_streams, pick_spdy_protocol
+from kprov.cluster.apiserver.handlers.spdy_exec import _bridge, expected_streams, pick_spdy_protocol
 from kprov.cluster.streaming import channels as ch
 from kprov.cluster.streaming.spdy import (
     DATA,

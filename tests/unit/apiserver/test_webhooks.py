@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from kprov.cluster.api.crd import accepted_status, default_crd, infos_from_crd
+from kprov.cluster.api.crd.definition import accepted_status, default_crd, infos_from_crd
 from kprov.cluster.api.resources import REGISTRY
-from kprov.cluster.apiserver import webhooks
-from kprov.cluster.apiserver.proxy import connect_options
-from kprov.cluster.apiserver.status import ApiError
+from kprov.cluster.apiserver.admission import webhooks
+from kprov.cluster.apiserver.front.status import ApiError
+from kprov.cluster.apiserver.handlers.kubelet_proxy import connect_options
 from kprov.cluster.storage import scope_prefix
 
 

@@ -6,11 +6,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from kprov.cluster.api.cron import latest_in, next_after, schedule_error, zone_error
 from kprov.cluster.api.defaults import apply_defaults
+from kprov.cluster.api.kinds.cron import latest_in, next_after, schedule_error, zone_error
+from kprov.cluster.api.printers.tables import to_table
 from kprov.cluster.api.resources import REGISTRY
-from kprov.cluster.api.tables import to_table
-from kprov.cluster.api.validation import validate
+from kprov.cluster.api.validation.core import validate
 from kprov.cluster.controllers.cronjob import job_name, scheduled_timestamp
 
 CRONJOBS = REGISTRY.get("batch", "v1", "cronjobs")

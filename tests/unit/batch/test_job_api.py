@@ -5,9 +5,9 @@ import copy
 import datetime as dt
 
 from kprov.cluster.api.defaults import apply_defaults
+from kprov.cluster.api.printers.tables import column_definitions, to_table
 from kprov.cluster.api.resources import REGISTRY
-from kprov.cluster.api.tables import column_definitions, to_table
-from kprov.cluster.api.validation import validate
+from kprov.cluster.api.validation.core import validate
 
 JOBS = REGISTRY.get("batch", "v1", "jobs")
 NOW = dt.datetime(2024, 1, 10, 12, 0, 0, tzinfo=dt.UTC)

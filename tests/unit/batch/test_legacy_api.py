@@ -4,9 +4,9 @@ and labels from the template), validation wording and the table columns."""
 import datetime as dt
 
 from kprov.cluster.api.defaults import apply_defaults
+from kprov.cluster.api.printers.tables import column_definitions, to_table
 from kprov.cluster.api.resources import REGISTRY
-from kprov.cluster.api.tables import column_definitions, to_table
-from kprov.cluster.api.validation import validate
+from kprov.cluster.api.validation.core import validate
 
 RCS = REGISTRY.get("", "v1", "replicationcontrollers")
 TEMPLATES = REGISTRY.get("", "v1", "podtemplates")

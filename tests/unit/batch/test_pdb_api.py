@@ -5,9 +5,9 @@ import datetime as dt
 
 import pytest
 
+from kprov.cluster.api.printers.tables import to_table
 from kprov.cluster.api.resources import REGISTRY
-from kprov.cluster.api.tables import to_table
-from kprov.cluster.api.validation import validate
+from kprov.cluster.api.validation.core import validate
 from kprov.cluster.controllers.disruption import resolve
 
 PDBS = REGISTRY.get("policy", "v1", "poddisruptionbudgets")

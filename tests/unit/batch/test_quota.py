@@ -3,8 +3,8 @@ LimitRange defaults derivation."""
 
 from decimal import Decimal
 
-from kprov.cluster.api.quota import exceeded, fmt, matches_scopes, missing_requests, pretty, usage
-from kprov.cluster.apiserver.limitranger import item_defaults
+from kprov.cluster.api.kinds.quota import exceeded, fmt, matches_scopes, missing_requests, pretty, usage
+from kprov.cluster.apiserver.admission.limitranger import item_defaults
 
 
 def pod(phase: str = "Running", **resources) -> dict:

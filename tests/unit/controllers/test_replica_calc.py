@@ -7,7 +7,7 @@ import pytest
 
 from kprov.cluster.api.defaults import apply_defaults
 from kprov.cluster.api.resources import REGISTRY
-from kprov.cluster.api.validation import validate
+from kprov.cluster.api.validation.core import validate
 from kprov.cluster.controllers.replica_calc import (
     MissingRequest,
     NoMetrics,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from kprov.cluster.api.resources import REGISTRY
-from kprov.cluster.api.validation import validate
+from kprov.cluster.api.validation.core import validate
 from kprov.deploy.verify.cluster_checks import smoke_test
 from kprov.deploy.verify.expectations import expectations_for
 from kprov.deploy.verify.report import VerifyReport

@@ -8,8 +8,8 @@ from typing import Any
 
 import yaml
 
-from kprov.cluster.apiserver.podsecurity import PodSecurityConfig
-from kprov.cluster.apiserver.podsecurity.configuration import load_admission_config
+from kprov.cluster.apiserver.admission.podsecurity import PodSecurityConfig
+from kprov.cluster.apiserver.admission.podsecurity.configuration import load_admission_config
 from kprov.provision.templates import TemplateEngine
 
 DEFAULTS = Path(__file__).resolve().parents[3] / "roles" / "apiserver" / "defaults" / "main.yml"

@@ -1,7 +1,7 @@
 """The binder's choice of volume: class, volumeMode, access modes, size (smallest that fits),
 selector, the selected node against nodeAffinity, and pre-bound volumes first."""
 
-from kprov.cluster.api.volumematch import find_volume, volume_fits
+from kprov.cluster.api.kinds.volumematch import find_volume, volume_fits
 
 
 def volume(name, size="1Gi", modes=("ReadWriteOnce",), cls="", phase="Available", node=None, **spec):

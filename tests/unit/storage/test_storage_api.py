@@ -4,10 +4,10 @@ validation paths and wording, defaults, kubectl columns, the default-class choic
 import datetime as dt
 
 from kprov.cluster.api.defaults import apply_defaults
+from kprov.cluster.api.printers.tables import to_table
 from kprov.cluster.api.resources import REGISTRY
-from kprov.cluster.api.tables import to_table
-from kprov.cluster.api.validation import validate
-from kprov.cluster.apiserver.storage_admission import default_class_name
+from kprov.cluster.api.validation.core import validate
+from kprov.cluster.apiserver.admission.storage import default_class_name
 
 PVS = REGISTRY.get("", "v1", "persistentvolumes")
 PVCS = REGISTRY.get("", "v1", "persistentvolumeclaims")
@@ -198,7 +198,7 @@ def test_statefulset_claim_templates() -> None:
 def test_a_claim_counts_its_storage_against_quotas() -> None:
     from decimal import Decimal
 
-    from kprov.cluster.api.quota import usage
+    from kprov.cluster.api.kinds.quota import usage
 
     used = usage("persistentvolumeclaims", "", pvc(storageClassName="local-path"))
     assert used == {

@@ -17,7 +17,6 @@ from typing import Any
 
 from kprov.cluster.api.resources import ResourceInfo
 from kprov.cluster.apiserver.context import ApiContext
-from kprov.cluster.apiserver.crud import create_object, guaranteed_update
 from kprov.cluster.apiserver.flowcontrol.bootstrap_objects import (
     AUTOUPDATE_ANNOTATION,
     mandatory_flow_schemas,
@@ -25,7 +24,8 @@ from kprov.cluster.apiserver.flowcontrol.bootstrap_objects import (
     suggested_flow_schemas,
     suggested_priority_levels,
 )
-from kprov.cluster.apiserver.status import ApiError
+from kprov.cluster.apiserver.front.status import ApiError
+from kprov.cluster.apiserver.handlers.crud import create_object, guaranteed_update
 
 __all__ = ["ensure_bootstrap_objects", "should_update_suggested"]
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from kprov.cluster.api.nodeselector import requirement_matches
+from kprov.cluster.api.kinds.nodeselector import requirement_matches
 from kprov.cluster.scheduler.cache import NodeInfo, SchedulerCache
 from kprov.cluster.scheduler.framework import NO_REASONS, CycleState, Plugin
 from kprov.cluster.scheduler.podinfo import PodInfo

@@ -19,8 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from kprov.cluster.api.nodeselector import node_selector_matches
-from kprov.cluster.api.volumematch import claim_class, find_volume
+from kprov.cluster.api.kinds.nodeselector import node_selector_matches
+from kprov.cluster.api.kinds.volumematch import claim_class, find_volume
 from kprov.cluster.client.errors import ApiError
 from kprov.cluster.client.resources import PERSISTENT_VOLUME_CLAIMS
 from kprov.cluster.client.rest import ApiClient

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from kprov.cluster.apiserver.podsecurity import baseline, restricted
-from kprov.cluster.apiserver.podsecurity._pods import CheckFn, Violation
+from kprov.cluster.apiserver.admission.podsecurity import baseline, restricted
+from kprov.cluster.apiserver.admission.podsecurity._pods import CheckFn, Violation
 
 
 def c(name: str = "c", **security: Any) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from kprov.cluster.apiserver.podsecurity.levels import (
+from kprov.cluster.apiserver.admission.podsecurity.levels import (
     LATEST,
     LevelVersion,
     Policy,
@@ -15,7 +15,7 @@ from kprov.cluster.apiserver.podsecurity.levels import (
     parse_version,
     policy_to_evaluate,
 )
-from kprov.cluster.apiserver.podsecurity.registry import Evaluator
+from kprov.cluster.apiserver.admission.podsecurity.registry import Evaluator
 
 EVALUATOR = Evaluator()
 RESTRICTED_OK: dict[str, Any] = {

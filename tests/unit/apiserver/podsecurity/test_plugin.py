@@ -8,15 +8,15 @@ from typing import Any
 
 import pytest
 
-from kprov.cluster.apiserver.podsecurity.configuration import (
+from kprov.cluster.apiserver.admission.podsecurity.configuration import (
     ConfigurationError,
     PodSecurityConfig,
     load_admission_config,
     parse_config,
 )
-from kprov.cluster.apiserver.podsecurity.levels import LevelVersion, Policy, Version
-from kprov.cluster.apiserver.podsecurity.metrics import version_label
-from kprov.cluster.apiserver.podsecurity.plugin import PodSecurity, is_significant_pod_update
+from kprov.cluster.apiserver.admission.podsecurity.levels import LevelVersion, Policy, Version
+from kprov.cluster.apiserver.admission.podsecurity.metrics import version_label
+from kprov.cluster.apiserver.admission.podsecurity.plugin import PodSecurity, is_significant_pod_update
 
 P = "pod-security.kubernetes.io/"
 PRIVILEGED_SPEC: dict[str, Any] = {

@@ -1,0 +1,194 @@
+"""x-kubernetes-validations: CEL rules of custom resource schemas.
+
+Design: rules are compiled once per schema (:func:`compile_rules`, called by
+:func:`kprov.cluster.api.crd.structural.compile_schema`) with ``common-expression-language``
+(PyPI; Python bindings of the cel-rust interpreter). It was chosen over ``cel-python``
+(celpy): it is maintained (releases through 2026), compiles an expression once into a
+reusable ``Program``, evaluates in Rust (celpy is a pure-Python tree walker, an order of
+magnitude slower per evaluation) and covers CEL's standard macros and string functions
+that CRD rules use (has, all, exists, size, startsWith, matches...). Kubernetes' own CEL
+extension libraries (quantity, url, ip...) are not part of it; a rule calling them fails to
+compile and the CRD is rejected with the compiler's message, as upstream rejects unknown
+functions.
+
+Semantics as kube-apiserver's: ``self`` is the value at the rule's node; a rule naming
+``oldSelf`` is a transition rule, evaluated on update only where an old value exists (or
+always with ``optionalOldSelf``); a false result is a cause at the node's path (plus the
+rule's ``fieldPath``), worded ``Invalid value: "<type>": <message>`` with ``message``, the
+evaluated ``messageExpression``, or ``failed rule: <rule>``, of the rule's ``reason``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from kprov.cluster.api.errors import Cause
+
+__all__ = ["CompiledRule", "RuleError", "compile_rules", "evaluate_rules"]
+
+_REASONS = {
+    "FieldValueInvalid": "FieldValueInvalid",
+    "FieldValueForbidden": "FieldValueForbidden",
+    "FieldValueRequired": "FieldValueRequired",
+    "FieldValueDuplicate": "FieldValueDuplicate",
+}
+_TYPE_NAMES = {bool: "boolean", int: "integer", float: "number", str: "string", list: "array", dict: "object"}
+
+
+class RuleError(ValueError):
+    """A rule that does not compile; ``index`` is its place in the list."""
+
+    def __init__(self, index: int, message: str) -> None:
+        super().__init__(message)
+        self.index = index
+
+
+_VARIABLE = re.compile(r"\b(self|oldSelf)\b(\s*\.\s*([A-Za-z_][A-Za-z0-9_]*))?(\s*\()?")
+_MACROS = frozenset(
+    {
+        "all",
+        "exists",
+        "exists_one",
+        "map",
+        "filter",
+        "size",
+        "contains",
+        "startsWith",
+        "endsWith",
+        "matches",
+        "isSorted",
+        "sum",
+        "min",
+        "max",
+        "indexOf",
+        "lastIndexOf",
+    }
+)
+
+
+def _projection(text: str) -> tuple[str, ...] | None:
+    """The fields of ``self``/``oldSelf`` a rule reads, when it reads them only as
+    ``self.<field>``; None when it uses the whole value (``size(self)``, ``self.all(...)``).
+    Handing the evaluator only those fields saves converting the rest: the binding's
+    conversion of a 20-field object cost ~300 us per evaluation, the rule itself ~10."""
+    fields: set[str] = set()
+    for match in _VARIABLE.finditer(text):
+        name = match.group(3)
+        if name is None or name in _MACROS or match.group(4):
+            return None
+        fields.add(name)
+    return tuple(sorted(fields))
+
+
+@dataclass(frozen=True)
+class CompiledRule:
+    rule: str
+    program: Any
+    message: str = ""
+    message_program: Any = None
+    reason: str = "FieldValueInvalid"
+    field_path: str = ""
+    transition: bool = False
+    optional_old_self: bool = False
+    fields: tuple[str, ...] | None = None  # what the rule and its message read of self
+
+
+def _cel() -> Any:
+    """The CEL module, imported on first use: its package imports a CLI (rich, prompt
+    toolkit) that costs ~230 ms, which every process importing the API types would pay."""
+    return importlib.import_module("cel")
+
+
+def compile_rules(rules: tuple[Mapping[str, Any], ...]) -> tuple[CompiledRule, ...]:
+    """Compile every rule; raises RuleError for the first one that does not compile."""
+    if not rules:
+        return ()
+    cel = _cel()
+    compiled = []
+    for index, rule in enumerate(rules):
+        text = str(rule.get("rule") or "")
+        try:
+            program = cel.compile(text)
+            message_expression = rule.get("messageExpression")
+            message_program = cel.compile(str(message_expression)) if message_expression else None
+        except Exception as exc:  # the binding raises ValueError for syntax, others for the rest
+            raise RuleError(index, f"compilation failed: {exc}") from None
+        compiled.append(
+            CompiledRule(
+                rule=text,
+                program=program,
+                message=str(rule.get("message") or ""),
+                message_program=message_program,
+                reason=_REASONS.get(str(rule.get("reason") or ""), "FieldValueInvalid"),
+                field_path=str(rule.get("fieldPath") or ""),
+                transition="oldSelf" in program.variables(),
+                fields=_fields_of(text, str(message_expression or "")),
+                optional_old_self=bool(rule.get("optionalOldSelf")),
+            )
+        )
+    return tuple(compiled)
+
+
+def _fields_of(rule: str, message_expression: str) -> tuple[str, ...] | None:
+    rule_fields = _projection(rule)
+    message_fields = _projection(message_expression) if message_expression else ()
+    if rule_fields is None or message_fields is None:
+        return None
+    return tuple(sorted({*rule_fields, *message_fields}))
+
+
+def _project(value: Any, fields: tuple[str, ...] | None) -> Any:
+    if fields is None or not isinstance(value, dict):
+        return value
+    return {k: value[k] for k in fields if k in value}
+
+
+def _type_name(value: Any) -> str:
+    return _TYPE_NAMES.get(type(value), "object")
+
+
+def _run(program: Any, value: Any, old: Any, has_old: bool) -> Any:
+    return program.execute({"self": value, "oldSelf": old} if has_old else {"self": value})
+
+
+def evaluate_rules(
+    rules: tuple[CompiledRule, ...], value: Any, old: Any, has_old: bool, path: str
+) -> list[Cause]:
+    """The causes of the rules ``value`` (at ``path``; ``old`` the previous value when
+    ``has_old``) breaks."""
+    causes: list[Cause] = []
+    for rule in rules:
+        if rule.transition and not has_old and not rule.optional_old_self:
+            continue
+        where = path + rule.field_path if rule.field_path.startswith((".", "[")) else path
+        try:
+            result = _run(rule.program, _project(value, rule.fields), _project(old, rule.fields), has_old)
+        except Exception as exc:  # an evaluation error is the rule's failure, as upstream
+            causes.append(Cause(where, "FieldValueInvalid", f'Invalid value: "{_type_name(value)}": {exc}'))
+            continue
+        if result is True:
+            continue
+        message = rule.message or f"failed rule: {rule.rule}"
+        if rule.message_program is not None:
+            try:
+                evaluated = _run(
+                    rule.message_program, _project(value, rule.fields), _project(old, rule.fields), has_old
+                )
+                if isinstance(evaluated, str) and evaluated.strip():
+                    message = evaluated
+            except Exception:  # upstream falls back to message / the rule
+                pass
+        causes.append(Cause(where, rule.reason, _worded(rule.reason, value, message)))
+    return causes
+
+
+def _worded(reason: str, value: Any, message: str) -> str:
+    if reason == "FieldValueForbidden":
+        return f"Forbidden: {message}"
+    if reason == "FieldValueRequired":
+        return f"Required value: {message}"
+    return f'Invalid value: "{_type_name(value)}": {message}'

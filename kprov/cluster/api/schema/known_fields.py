@@ -1,0 +1,220 @@
+"""The known-field schema of the served kinds, and strict field validation over it.
+
+Design: `schema_types.json` (made by `schema_extract.py` from the public Go type
+definitions) lists, per struct, each JSON field with its type shape, protobuf number,
+omitempty flag and patch/list markers. This module is the only reader of that file: it turns
+entries into `FieldSpec`s (inline structs flattened into their parent, as JSON sees them)
+and answers "which fields does this kind know" for strict decoding (`unknown_fields`,
+`drop_unknown`), strategic merge patch (merge keys), protobuf decoding and OpenAPI.
+Type shapes: scalars (`string`, `int32`, `int64`, `bool`, `float64`, `bytes`), special
+scalars (`Quantity`, `IntOrString`, `Time`, `MicroTime`, `Duration`), free-form
+(`RawExtension`, `FieldsV1`, `any`), `*T`, `[]T`, `map[string]T`, and struct names
+(`core.PodSpec`).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources as importlib_resources
+from typing import Any
+
+from kprov.cluster.api.resources import ResourceInfo
+
+__all__ = [
+    "FREE_FORM",
+    "FieldSpec",
+    "drop_unknown",
+    "element_type",
+    "fields_of",
+    "inline_members",
+    "is_struct",
+    "own_fields",
+    "raw_types",
+    "root_type",
+    "strict_decoding_message",
+    "type_for_kind",
+    "unknown_fields",
+    "unknown_fields_of",
+]
+
+FREE_FORM = frozenset({"any", "RawExtension", "FieldsV1"})
+_GROUP_PACKAGES = {
+    "": "core",
+    "apps": "apps",
+    "coordination.k8s.io": "coordination",
+    "discovery.k8s.io": "discovery",
+    "events.k8s.io": "events",
+    "authorization.k8s.io": "authorization",
+    "autoscaling": "autoscaling",
+    "policy": "policy",
+    "meta.k8s.io": "meta",
+    "authentication.k8s.io": "authentication",
+    "rbac.authorization.k8s.io": "rbac",
+    "batch": "batch",
+    "storage.k8s.io": "storage",
+    "networking.k8s.io": "networking",
+    "scheduling.k8s.io": "scheduling",
+    "node.k8s.io": "node",
+    "admissionregistration.k8s.io": "admissionregistration",
+    "certificates.k8s.io": "certificates",
+    "flowcontrol.apiserver.k8s.io": "flowcontrol",
+}
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One JSON field of a struct."""
+
+    name: str
+    type: str
+    proto: int | None = None
+    omitempty: bool = False
+    patch_strategy: str = ""
+    merge_key: str = ""
+    list_type: str = ""
+    list_map_keys: tuple[str, ...] = ()
+    inline_of: str = ""  # for fields flattened from an inline struct: that struct's proto field
+
+    @property
+    def pointer(self) -> bool:
+        return self.type.startswith("*")
+
+    @property
+    def base(self) -> str:
+        """The type without a leading pointer."""
+        return self.type.lstrip("*")
+
+
+@functools.cache
+def raw_types() -> Mapping[str, Mapping[str, Any]]:
+    text = importlib_resources.files("kprov.cluster.api.schema").joinpath("schema_types.json").read_text()
+    return json.loads(text)["types"]
+
+
+def _spec(name: str, raw: Mapping[str, Any], inline_of: str = "") -> FieldSpec:
+    return FieldSpec(
+        name=name,
+        type=raw["t"],
+        proto=raw.get("p"),
+        omitempty=bool(raw.get("o")),
+        patch_strategy=raw.get("s", ""),
+        merge_key=raw.get("k", ""),
+        list_type=raw.get("lt", ""),
+        list_map_keys=tuple(raw.get("lk", ())),
+        inline_of=inline_of,
+    )
+
+
+@functools.cache
+def fields_of(type_name: str) -> Mapping[str, FieldSpec]:
+    """JSON field name -> FieldSpec, inline structs flattened. Unknown type -> empty."""
+    raw = raw_types().get(type_name.lstrip("*"), {})
+    fields: dict[str, FieldSpec] = {}
+    for name, spec in raw.items():
+        if name.startswith("$inline:"):
+            for inner in fields_of(spec["t"]).values():
+                fields[inner.name] = FieldSpec(**{**inner.__dict__, "inline_of": name})
+        else:
+            fields[name] = _spec(name, spec)
+    return fields
+
+
+@functools.cache
+def inline_members(type_name: str) -> Mapping[str, FieldSpec]:
+    """The inline struct entries of a type (`$inline:VolumeSource` -> spec), for protobuf."""
+    raw = raw_types().get(type_name.lstrip("*"), {})
+    return {name: _spec(name, spec) for name, spec in raw.items() if name.startswith("$inline:")}
+
+
+def own_fields(type_name: str) -> Mapping[str, FieldSpec]:
+    """Fields declared directly (not flattened), for protobuf where inline structs are messages."""
+    raw = raw_types().get(type_name.lstrip("*"), {})
+    return {name: _spec(name, spec) for name, spec in raw.items() if not name.startswith("$inline:")}
+
+
+def is_struct(type_name: str) -> bool:
+    return type_name.lstrip("*") in raw_types()
+
+
+def element_type(type_name: str) -> str:
+    """`[]core.Container` -> `core.Container`; `map[string]Quantity` -> `Quantity`."""
+    base = type_name.lstrip("*")
+    if base.startswith("[]"):
+        return base[2:].lstrip("*")
+    if base.startswith("map[string]"):
+        return base[len("map[string]") :].lstrip("*")
+    return base
+
+
+# Group-versions beside a group's first one whose types live in their own package.
+_VERSION_PACKAGES = {("autoscaling", "v2"): "autoscalingv2"}
+
+
+def type_for_kind(group: str, kind: str, version: str = "") -> str:
+    package = _VERSION_PACKAGES.get((group, version)) or _GROUP_PACKAGES.get(group, group)
+    return f"{package}.{kind}"
+
+
+def root_type(info: ResourceInfo) -> str:
+    return type_for_kind(info.group, info.kind, info.version)
+
+
+def _walk(type_name: str, value: Any, path: str, found: list[str], drop: bool) -> None:
+    base = type_name.lstrip("*")
+    if base in FREE_FORM or value is None:
+        return
+    if base.startswith("[]"):
+        if isinstance(value, list):
+            for index, item in enumerate(value):
+                _walk(base[2:], item, f"{path}[{index}]", found, drop)
+        return
+    if base.startswith("map[string]"):
+        if isinstance(value, dict):
+            for key, item in value.items():
+                _walk(base[len("map[string]") :], item, f"{path}[{key}]", found, drop)
+        return
+    if not is_struct(base) or not isinstance(value, dict):
+        return
+    known = fields_of(base)
+    for key in list(value):
+        spec = known.get(key)
+        if spec is None:
+            found.append(f"{path}.{key}")
+            if drop:
+                del value[key]
+        else:
+            _walk(spec.type, value[key], f"{path}.{key}", found, drop)
+
+
+def unknown_fields(info: ResourceInfo, obj: Mapping[str, Any]) -> list[str]:
+    """Paths (`.spec.foo`, `.spec.containers[0].bar`) of fields the kind does not define."""
+    found: list[str] = []
+    _walk(root_type(info), obj, "", found, drop=False)
+    return found
+
+
+def unknown_fields_of(type_name: str, value: Any, path: str = "") -> list[str]:
+    """Paths under ``path`` of the fields of ``value`` the type ``type_name`` (``meta.ObjectMeta``)
+    does not define."""
+    found: list[str] = []
+    _walk(type_name, value, f".{path}" if path else "", found, drop=False)
+    return found
+
+
+def drop_unknown(info: ResourceInfo, obj: dict[str, Any]) -> list[str]:
+    """Remove unknown fields in place (fieldValidation=Ignore); returns the dropped paths."""
+    found: list[str] = []
+    _walk(root_type(info), obj, "", found, drop=True)
+    return found
+
+
+def strict_decoding_message(info: ResourceInfo, paths: list[str]) -> str:
+    """The real server's wording for fieldValidation=Strict (a 400 BadRequest)."""
+    fields = ", ".join(f'unknown field "{p.lstrip(".")}"' for p in paths)
+    return (
+        f'{info.kind} in version "{info.version}" cannot be handled as a {info.kind}: '
+        f"strict decoding error: {fields}"
+    )

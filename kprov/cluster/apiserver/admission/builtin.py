@@ -1,0 +1,178 @@
+"""Checks and side effects around writes, by kind (the API server's built-in admission).
+
+- Namespaced objects can only be created in an existing namespace that is not terminating.
+- Namespaces get the ``kubernetes`` finalizer and phase Active (the namespace controller
+  empties a terminating namespace and then finalizes it).
+- CustomResourceDefinitions and custom objects: see :mod:`.crd_admission`; a CRD this
+  server wrote is served at once (``after_write``).
+- RBAC objects: nobody grants what they do not hold (:mod:`.escalation`).
+- CertificateSigningRequests name their requester (user, uid, groups, extra) and start with
+  no status; ``/approval`` changes only the conditions (:mod:`.lifecycle`).
+- Pods get their ServiceAccount and its token volume (:mod:`.sa_admission`).
+- Pods get ``spec.priority`` from their PriorityClass (:mod:`.priority`).
+- Pods get the overhead and scheduling constraints of their RuntimeClass, and are refused if
+  it does not exist (:mod:`.runtimeclass_admission`).
+- Claims get the default StorageClass; claims and volumes their protection finalizers
+  (:mod:`.storage_admission`).
+- Nodes update only pods bound to themselves (NodeRestriction's check on pods/status).
+- Services get a ClusterIP and NodePorts from :mod:`.allocators`; deleting a Service
+  releases them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kprov.cluster.api.resources import ResourceInfo
+from kprov.cluster.apiserver.admission import crd as crd_admission
+from kprov.cluster.apiserver.admission import priority
+from kprov.cluster.apiserver.admission import runtimeclass as runtimeclass_admission
+from kprov.cluster.apiserver.admission import serviceaccount as sa_admission
+from kprov.cluster.apiserver.admission import storage as storage_admission
+from kprov.cluster.apiserver.allocators import Allocators
+from kprov.cluster.apiserver.authn.chain import REQUEST_USER
+from kprov.cluster.apiserver.authn.tokens import user_info
+from kprov.cluster.apiserver.authz.chain import authorizer_of
+from kprov.cluster.apiserver.authz.escalation import check_escalation
+from kprov.cluster.apiserver.context import ApiContext
+from kprov.cluster.apiserver.front.status import StatusError, already_exists
+
+__all__ = [
+    "after_delete",
+    "after_failed_create",
+    "after_write",
+    "before_create",
+    "before_delete",
+    "before_update",
+]
+
+
+def _allocators(ctx: ApiContext) -> Allocators | None:
+    found = ctx.extras.get("allocators")
+    return found if isinstance(found, Allocators) else None
+
+
+async def _check_namespace(ctx: ApiContext, info: ResourceInfo, namespace: str) -> None:
+    ns_info = ctx.registry.get("", "v1", "namespaces")
+    assert ns_info is not None
+    key = ctx.key(ns_info, "", namespace)
+    found = ctx.cache.get(key)  # the cache is current up to milliseconds; etcd decides a miss
+    if found is None:
+        stored = await ctx.store.get(key)
+        found = stored.obj if stored is not None else None
+    if found is None:
+        raise StatusError(
+            f'namespaces "{namespace}" not found', 404, "NotFound", {"name": namespace, "kind": "namespaces"}
+        )
+    if found.get("metadata", {}).get("deletionTimestamp"):
+        raise StatusError(
+            f"{info.resource} is forbidden: unable to create new content in namespace {namespace} "
+            "because it is being terminated",
+            403,
+            "Forbidden",
+            {"name": namespace, "kind": "namespaces"},
+        )
+
+
+def _csr_requester(csr: dict[str, Any]) -> None:
+    """A new CSR names who asked (the server's word, never the client's) and has no status."""
+    user = REQUEST_USER.get()
+    spec = csr.setdefault("spec", {})
+    for field in ("username", "uid", "groups", "extra"):
+        spec.pop(field, None)
+    if user is not None:  # a request's CSR always has one; upstream leaves the fields empty without
+        spec.update(user_info(user))
+    csr.pop("status", None)
+
+
+async def before_create(ctx: ApiContext, info: ResourceInfo, obj: dict[str, Any], dry_run: bool) -> None:
+    if info.group == "rbac.authorization.k8s.io":
+        check_escalation(authorizer_of(ctx), REQUEST_USER.get(), info, obj)
+    if (info.group, info.resource) == ("certificates.k8s.io", "certificatesigningrequests"):
+        _csr_requester(obj)
+    if info.namespaced:
+        await _check_namespace(ctx, info, obj["metadata"]["namespace"])
+    if info.custom is not None or info.group == "apiextensions.k8s.io":
+        crd_admission.before_create(ctx, info, obj)
+    if info.group == "" and info.resource == "pods":
+        await priority.admit_pod(ctx, obj)
+        await runtimeclass_admission.admit_pod(ctx, obj)
+    if info.group == "" and info.resource == "namespaces":
+        spec = obj.setdefault("spec", {})
+        if "kubernetes" not in (spec.get("finalizers") or []):
+            spec["finalizers"] = [*(spec.get("finalizers") or []), "kubernetes"]
+        obj["status"] = {"phase": "Active"}
+    if info.group == "" and info.resource == "pods" and (
+        sa_admission.PLUGIN_NAME not in ctx.config.disable_admission_plugins
+    ):
+        await sa_admission.admit_pod(ctx, obj)
+    await storage_admission.admit_create(ctx, info, obj)
+    if info.group == "" and info.resource == "services":
+        meta = obj["metadata"]
+        if await ctx.store.get(ctx.key(info, meta["namespace"], meta["name"])) is not None:
+            raise already_exists(info, meta["name"])  # before claiming its IP, which would fail first
+        allocators = _allocators(ctx)
+        if allocators is not None:
+            await allocators.allocate_service(obj, dry_run)
+
+
+def _node_of_request() -> str:
+    """The node name when a node (``system:node:<name>`` in ``system:nodes``) makes the request."""
+    user = REQUEST_USER.get()
+    if user is None or not user.name.startswith("system:node:") or "system:nodes" not in user.groups:
+        return ""
+    return user.name[len("system:node:") :]
+
+
+def _node_restriction(info: ResourceInfo, old: dict[str, Any], action: str) -> None:
+    """NodeRestriction: a node writes only pods bound to itself (the authorizer let through a
+    write to a pod its cache did not hold, so the 404 of a deleted pod is the handler's)."""
+    node = _node_of_request()
+    if not node or info.group != "" or info.resource != "pods":
+        return
+    if (old.get("spec") or {}).get("nodeName") != node:
+        name = str((old.get("metadata") or {}).get("name", ""))
+        raise StatusError(
+            f'pods "{name}" is forbidden: node "{node}" can only {action} with spec.nodeName set to itself',
+            403,
+            "Forbidden",
+            {"name": name, "kind": "pods"},
+        )
+
+
+def before_delete(info: ResourceInfo, obj: dict[str, Any]) -> None:
+    _node_restriction(info, obj, "delete pods")
+
+
+async def before_update(
+    ctx: ApiContext, info: ResourceInfo, old: dict[str, Any], new: dict[str, Any], dry_run: bool = False
+) -> None:
+    _node_restriction(info, old, "update pod status for pods")
+    if info.group == "rbac.authorization.k8s.io":
+        check_escalation(authorizer_of(ctx), REQUEST_USER.get(), info, new)
+    if info.group == "apiextensions.k8s.io":
+        crd_admission.before_update(ctx, info, old, new)
+    if info.group == "" and info.resource == "services":
+        allocators = _allocators(ctx)
+        if allocators is not None:
+            await allocators.update_service(old, new, dry_run)
+
+
+def after_write(ctx: ApiContext, info: ResourceInfo, obj: dict[str, Any] | None, name: str) -> None:
+    """A write this server made has been stored (``obj`` None: deleted): CRDs are served (or
+    not) from this moment on this server, before its watch cache hears of them."""
+    if crd_admission.is_crd(info):
+        served = ctx.extras.get("custom_resources")
+        if served is not None:
+            served.observe(name, obj)
+
+
+async def after_failed_create(ctx: ApiContext, info: ResourceInfo, obj: dict[str, Any]) -> None:
+    await after_delete(ctx, info, obj)
+
+
+async def after_delete(ctx: ApiContext, info: ResourceInfo, obj: dict[str, Any]) -> None:
+    if info.group == "" and info.resource == "services":
+        allocators = _allocators(ctx)
+        if allocators is not None:
+            await allocators.release_service(obj)

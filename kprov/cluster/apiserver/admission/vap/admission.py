@@ -1,0 +1,292 @@
+"""ValidatingAdmissionPolicy in the API server's write path (upstream's built-in plugin).
+
+:func:`validate` runs in the validating phase of every create, update and delete (after
+PodSecurity, before the validating webhooks). It reads the bindings from the watch cache on
+every request, so a binding takes effect as soon as the cache has it (its watch, well under
+a second), and with no binding stored a request costs one dictionary lookup. For each
+binding whose policy exists and matches (the policy's ``matchConstraints``, then the
+binding's ``matchResources``), the params are collected (``paramKind`` + ``paramRef``: by
+name or selector, in ``paramRef.namespace`` or the request's namespace for a namespaced
+param kind; none found: ``parameterNotFoundAction`` Deny fails by the failure policy, Allow
+admits), and the compiled policy (cached per uid and generation in
+``ctx.extras["vap"]``) is evaluated once per param. Failures act by the binding's
+``validationActions``: Deny refuses the request (upstream's ``<resource> "<name>" is
+forbidden: ValidatingAdmissionPolicy '<p>' with binding '<b>' denied request: <message>``
+with the decision's reason and its code), Warn adds a warning, Audit an audit annotation
+``validation.policy.admission.k8s.io/validation_failure``. A CONNECT (``pods/exec``...) is
+admitted with its options object as ``object``, as upstream does. Requests on the admission
+configuration kinds themselves are exempt, as upstream's. The ``authorizer`` variable is
+not offered (see docs/decisions/0028).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from kprov.cluster.api.errors import Cause
+from kprov.cluster.api.resources import ResourceInfo, split_api_version
+from kprov.cluster.api.selectors import SelectorError, label_selector_from_object
+from kprov.cluster.apiserver.admission.vap.evaluator import CompiledPolicy, activation_of, compile_policy
+from kprov.cluster.apiserver.admission.vap.matching import Attributes, matches
+from kprov.cluster.apiserver.authn.chain import REQUEST_USER
+from kprov.cluster.apiserver.authn.tokens import user_info
+from kprov.cluster.apiserver.context import ApiContext
+from kprov.cluster.apiserver.front.status import StatusError
+from kprov.cluster.apiserver.front.warning import add_audit_annotation, add_warning
+from kprov.cluster.storage import object_key, scope_prefix
+
+__all__ = ["FAILURE_ANNOTATION", "validate"]
+
+_GROUP = "admissionregistration.k8s.io"
+_BINDINGS = scope_prefix(_GROUP, "validatingadmissionpolicybindings")
+_EXEMPT = frozenset(
+    {
+        "mutatingwebhookconfigurations",
+        "validatingwebhookconfigurations",
+        "validatingadmissionpolicies",
+        "validatingadmissionpolicybindings",
+        "mutatingadmissionpolicies",
+        "mutatingadmissionpolicybindings",
+    }
+)
+FAILURE_ANNOTATION = "validation.policy.admission.k8s.io/validation_failure"
+_GO_HTML_ESCAPES = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})
+_CODES = {"Unauthorized": 401, "Forbidden": 403, "RequestEntityTooLarge": 413, "Invalid": 422}
+
+
+class _ParamError(Exception):
+    pass
+
+
+def _compiled(ctx: ApiContext, policy: Mapping[str, Any]) -> CompiledPolicy:
+    cache: dict[tuple[str, int], CompiledPolicy] = ctx.extras.setdefault("vap", {})
+    meta = policy.get("metadata") or {}
+    key = (str(meta.get("uid", "")), int(meta.get("generation") or 0))
+    found = cache.get(key)
+    if found is None:
+        if len(cache) > 1000:
+            cache.clear()
+        found = cache[key] = compile_policy(policy)
+    return found
+
+
+def _namespace(ctx: ApiContext, name: str) -> Mapping[str, Any] | None:
+    return ctx.cache.get(f"/registry/namespaces/{name}") if name else None
+
+
+def _params(
+    ctx: ApiContext, policy: Mapping[str, Any], binding: Mapping[str, Any], namespace: str
+) -> list[Any]:
+    """The params objects (``[None]`` when the policy has no paramKind)."""
+    kind = (policy.get("spec") or {}).get("paramKind")
+    if not kind:
+        return [None]
+    ref = (binding.get("spec") or {}).get("paramRef")
+    if not ref:
+        raise _ParamError("paramKind non-nil but paramRef is nil")
+    group, version = split_api_version(str(kind.get("apiVersion", "")))
+    info = ctx.registry.by_kind(str(kind.get("kind", "")), group)
+    if info is None:
+        raise _ParamError(
+            f"failed to find resource referenced by paramKind: '{group}/{version}, Kind={kind.get('kind')}'"
+        )
+    where = ""
+    if info.namespaced:
+        where = str(ref.get("namespace") or namespace)
+        if not where:
+            raise _ParamError(
+                "cannot use namespaced paramRef in policy binding that matches cluster-scoped resources"
+            )
+    found: list[Any]
+    if ref.get("name"):
+        obj = ctx.cache.get(ctx.key(info, where, str(ref["name"])))
+        found = [obj] if obj is not None else []
+    else:
+        try:
+            selector = label_selector_from_object(ref.get("selector") or {})
+        except (SelectorError, ValueError) as exc:
+            raise _ParamError(str(exc)) from None
+        found = [
+            o
+            for o in ctx.cache.scope(ctx.prefix(info, where))
+            if selector.matches(dict((o.get("metadata") or {}).get("labels") or {}))
+        ]
+    if not found:
+        if ref.get("parameterNotFoundAction", "Deny") == "Deny":
+            raise _ParamError("no params found for policy binding with `Deny` parameterNotFoundAction")
+        return []
+    return [{"apiVersion": kind.get("apiVersion"), "kind": kind.get("kind"), **o} for o in found]
+
+
+def _request(attrs: Attributes) -> dict[str, Any]:
+    gvk = {"group": attrs.group, "version": attrs.version, "kind": attrs.kind}
+    gvr = {"group": attrs.group, "version": attrs.version, "resource": attrs.resource}
+    return {
+        "kind": gvk,
+        "resource": gvr,
+        "subResource": attrs.subresource,
+        "requestKind": gvk,
+        "requestResource": gvr,
+        "requestSubResource": attrs.subresource,
+        "name": attrs.name,
+        "namespace": attrs.namespace,
+        "operation": attrs.operation,
+        "userInfo": dict(attrs.user),
+        "dryRun": attrs.dry_run,
+    }
+
+
+def _namespace_object(found: Mapping[str, Any] | None) -> Any:
+    if found is None:
+        return None
+    meta = found.get("metadata") or {}
+    kept = ("name", "generateName", "uid", "labels", "annotations", "creationTimestamp", "deletionTimestamp")
+    return {
+        "metadata": {k: meta[k] for k in kept if k in meta},
+        "spec": found.get("spec") or {},
+        "status": found.get("status") or {},
+    }
+
+
+def _resource_name(info: ResourceInfo) -> str:
+    return f"{info.resource}.{info.group}" if info.group else info.resource
+
+
+def _denial(info: ResourceInfo, name: str, message: str, reason: str) -> StatusError:
+    reason = reason or "Invalid"
+    text = f'{_resource_name(info)} "{name}" is forbidden: {message}'
+    details: dict[str, Any] = {"name": name, "group": info.group, "kind": info.resource}
+    if not info.group:
+        details = {"name": name, "kind": info.resource}
+    error = StatusError(text, _CODES.get(reason, 422), reason, details)
+    error.causes = [Cause("", "", message)]
+    return error
+
+
+def _attributes(
+    info: ResourceInfo,
+    operation: str,
+    obj: Mapping[str, Any] | None,
+    old: Mapping[str, Any] | None,
+    subresource: str,
+    dry_run: bool,
+    target: tuple[str, str] | None = None,
+) -> Attributes:
+    meta = (obj or old or {}).get("metadata") or {}
+    namespace, name = target if target is not None else (meta.get("namespace", ""), meta.get("name", ""))
+    user = REQUEST_USER.get()
+    return Attributes(
+        group=info.group,
+        version=info.version,
+        resource=info.resource,
+        kind=str((obj or {}).get("kind") or info.kind) if target is not None else info.kind,
+        operation=operation,
+        name=str(name),
+        namespace=str(namespace) if info.namespaced else "",
+        namespaced=info.namespaced,
+        subresource=subresource,
+        obj=obj,
+        old=old,
+        user=user_info(user) if user is not None else {},
+        dry_run=dry_run,
+    )
+
+
+async def validate(
+    ctx: ApiContext,
+    info: ResourceInfo,
+    operation: str,
+    obj: Mapping[str, Any] | None,
+    old: Mapping[str, Any] | None,
+    subresource: str = "",
+    dry_run: bool = False,
+    target: tuple[str, str] | None = None,
+) -> None:
+    """Admit a CREATE, UPDATE, DELETE or CONNECT by the bound policies (raises the
+    denial); a CONNECT's ``obj`` is its options object and ``target`` (namespace, name)."""
+    bindings = ctx.cache.scope(_BINDINGS)
+    if not bindings or (info.group == _GROUP and info.resource in _EXEMPT):
+        return
+    attrs = _attributes(info, operation, obj, old, subresource, dry_run, target)
+    namespace = _namespace(ctx, attrs.namespace) if info.namespaced else None
+    namespace_labels = (
+        ((namespace or {}).get("metadata") or {}).get("labels") or {} if info.namespaced else None
+    )
+    denials: list[tuple[str, str]] = []  # (message, reason)
+    activation: Any = None
+    for binding in sorted(bindings, key=lambda b: str(b["metadata"]["name"])):
+        spec = binding.get("spec") or {}
+        policy = ctx.cache.get(
+            object_key(_GROUP, "validatingadmissionpolicies", "", str(spec.get("policyName", "")))
+        )
+        if policy is None:
+            continue
+        policy_name, binding_name = policy["metadata"]["name"], binding["metadata"]["name"]
+        policy_spec = policy.get("spec") or {}
+        if not matches(policy_spec.get("matchConstraints") or {}, attrs, namespace_labels):
+            continue
+        if not matches(spec.get("matchResources"), attrs, namespace_labels):
+            continue
+        prefix = f"ValidatingAdmissionPolicy '{policy_name}' with binding '{binding_name}'"
+        compiled = _compiled(ctx, policy)
+        fail = compiled.failure_policy != "Ignore"
+        try:
+            params = _params(ctx, policy, binding, attrs.namespace)
+            if compiled.error:
+                raise _ParamError(compiled.error)
+        except _ParamError as exc:
+            if fail:
+                denials.append((f"{prefix} denied request: failed to configure binding: {exc}", ""))
+            continue
+        actions = list(spec.get("validationActions") or ())
+        if activation is None:  # converted once per request, for every policy it matches
+            activation = activation_of(
+                {
+                    "object": attrs.obj,
+                    "oldObject": attrs.old,
+                    "request": _request(attrs),
+                    "namespaceObject": _namespace_object(namespace),
+                }
+            )
+        annotations: dict[str, list[str]] = {}
+        for param in params:
+            activation.add_variable("params", param)
+            result = compiled.evaluate(activation)
+            for decision in result.decisions:
+                for action in actions:
+                    if action == "Deny":
+                        denials.append((f"{prefix} denied request: {decision.message}", decision.reason))
+                    elif action == "Warn":
+                        add_warning(f"Validation failed for {prefix}: {decision.message}")
+                    elif action == "Audit":
+                        add_audit_annotation(
+                            FAILURE_ANNOTATION, _failure_value(binding, decision.index, decision.message)
+                        )
+            for annotation in result.annotations:
+                values = annotations.setdefault(annotation.key, [])
+                if annotation.value not in values:
+                    values.append(annotation.value)
+        for key, values in annotations.items():
+            add_audit_annotation(f"{policy_name}/{key}", ", ".join(values))
+    if denials:
+        message, reason = denials[0]
+        raise _denial(info, attrs.name, message, reason)
+
+
+def _failure_value(binding: Mapping[str, Any], index: int, message: str) -> str:
+    spec = binding.get("spec") or {}
+    return json.dumps(
+        [
+            {
+                "message": message,
+                "policy": spec.get("policyName", ""),
+                "binding": binding["metadata"]["name"],
+                "expressionIndex": index,
+                "validationActions": list(spec.get("validationActions") or ()),
+            }
+        ],
+        separators=(",", ":"),
+        ensure_ascii=False,
+    ).translate(_GO_HTML_ESCAPES)  # as Go's encoding/json

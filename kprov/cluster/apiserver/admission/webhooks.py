@@ -1,0 +1,380 @@
+"""Admission webhooks: Mutating- and ValidatingWebhookConfigurations (admissionregistration.k8s.io/v1).
+
+Design: on every create, update and delete the server asks the webhooks whose rules match
+(operation, API group, version, resource or ``resource/subresource`` with ``*`` wildcards,
+scope), whose namespaceSelector matches the object's namespace's labels and whose
+objectSelector matches the object's (new or old) labels. Mutating webhooks run first, one
+after the other in name order, each seeing the previous ones' JSON patches; validating ones
+after the object is validated. Each call is an AdmissionReview v1 POSTed over HTTPS to the
+webhook's URL or Service (resolved to a ready endpoint of the Service, the certificate
+checked against ``caBundle`` for ``<service>.<namespace>.svc``), within timeoutSeconds
+(passed on as ``?timeout=Ns``, as upstream does). A denial is the webhook's status (at
+least 400) worded as upstream (``admission webhook "x" denied the request: ...``); a
+webhook that cannot be reached fails the request (500, ``failed calling webhook "x":
+failed to call webhook: Post "<url>": <cause>``) under failurePolicy Fail and is skipped
+under Ignore. An object a mutating webhook patched is defaulted again (a webhook-added
+init container gets its terminationMessagePolicy), and a custom object pruned by its
+schema, so a webhook cannot store fields the schema does not declare. CONNECT requests
+(pods/exec, pods/attach, pods/portforward) are admitted with their options object
+(PodExecOptions, ...) as upstream does (:func:`connect`). Requests on the webhook configurations
+and admission policies themselves never go to webhooks, so a broken webhook cannot lock out
+its own removal. Dry
+runs only reach webhooks whose sideEffects are None or NoneOnDryRun.
+
+The configurations are read from the watch cache per request (one dictionary lookup when
+there are none).
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import ssl
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import aiohttp
+
+from kprov.cluster.api.patch.json_patch import apply_json_patch
+from kprov.cluster.api.resources import ResourceInfo
+from kprov.cluster.api.selectors import selector_admits
+from kprov.cluster.apiserver import _lib
+from kprov.cluster.apiserver.authn.chain import REQUEST_USER
+from kprov.cluster.apiserver.authn.tokens import user_info
+from kprov.cluster.apiserver.context import ApiContext
+from kprov.cluster.apiserver.front.status import ApiError, StatusError, bad_request, internal_error
+from kprov.cluster.storage import scope_prefix
+
+__all__ = ["connect", "mutate", "validate"]
+
+_GROUP = "admissionregistration.k8s.io"
+_MUTATING = scope_prefix(_GROUP, "mutatingwebhookconfigurations")
+_VALIDATING = scope_prefix(_GROUP, "validatingwebhookconfigurations")
+
+
+def _configured(ctx: ApiContext, prefix: str) -> list[tuple[str, Mapping[str, Any]]]:
+    """(name, webhook) of every webhook in the configurations under ``prefix``, in order."""
+    found = []
+    for config in sorted(ctx.cache.scope(prefix), key=lambda c: c["metadata"]["name"]):
+        for hook in config.get("webhooks") or []:
+            if isinstance(hook, Mapping):
+                found.append((str(hook.get("name", "")), hook))
+    return found
+
+
+def _matches_rule(hook: Mapping[str, Any], info: ResourceInfo, operation: str, subresource: str) -> bool:
+    resource = f"{info.resource}/{subresource}" if subresource else info.resource
+    for rule in hook.get("rules") or []:
+        if not isinstance(rule, Mapping):
+            continue
+        operations = rule.get("operations") or []
+        if "*" not in operations and operation not in operations:
+            continue
+        groups, versions = rule.get("apiGroups") or [], rule.get("apiVersions") or []
+        if "*" not in groups and info.group not in groups:
+            continue
+        if "*" not in versions and info.version not in versions:
+            continue
+        scope = rule.get("scope") or "*"
+        if scope == "Namespaced" and not info.namespaced or scope == "Cluster" and info.namespaced:
+            continue
+        for pattern in rule.get("resources") or []:
+            head, _, sub = str(pattern).partition("/")
+            if (head in ("*", info.resource)) and (
+                (not sub and not subresource) or sub in ("*", subresource)
+            ):
+                return True
+            if pattern == resource:
+                return True
+    return False
+
+
+def _namespace_labels(
+    ctx: ApiContext, info: ResourceInfo, obj: Mapping[str, Any], namespace: str
+) -> Mapping[str, str] | None:
+    if info.group == "" and info.resource == "namespaces":
+        return (obj.get("metadata") or {}).get("labels") or {}
+    if not info.namespaced:
+        return None
+    found = ctx.cache.get(f"/registry/namespaces/{namespace}")
+    return ((found or {}).get("metadata") or {}).get("labels") or {}
+
+
+def _applies(
+    ctx: ApiContext,
+    hook: Mapping[str, Any],
+    info: ResourceInfo,
+    operation: str,
+    subresource: str,
+    obj: Mapping[str, Any] | None,
+    old: Mapping[str, Any] | None,
+    namespace: str,
+) -> bool:
+    if not _matches_rule(hook, info, operation, subresource):
+        return False
+    subject = obj or old or {}
+    ns_labels = _namespace_labels(ctx, info, subject, namespace)
+    if ns_labels is not None and not selector_admits(hook.get("namespaceSelector"), ns_labels):
+        return False
+    selector = hook.get("objectSelector")
+    if selector:
+        labels = [((o.get("metadata") or {}).get("labels") or {}) for o in (obj, old) if o]
+        return any(selector_admits(selector, label_set) for label_set in labels or [{}])
+    return True
+
+
+def _with_timeout(url: str, seconds: int) -> str:
+    return f"{url}{'&' if '?' in url else '?'}timeout={seconds}s"
+
+
+def _shown_url(hook: Mapping[str, Any], seconds: int) -> str:
+    """The webhook's URL as upstream's errors name it (a Service by its DNS name)."""
+    config = hook.get("clientConfig") or {}
+    if config.get("url"):
+        return _with_timeout(str(config["url"]), seconds)
+    service = config.get("service") or {}
+    host = f"{service.get('name', '')}.{service.get('namespace', '')}.svc:{int(service.get('port') or 443)}"
+    return _with_timeout(f"https://{host}{service.get('path') or ''}", seconds)
+
+
+class _CallError(Exception):
+    """The webhook could not be called or answered nonsense (failurePolicy decides)."""
+
+
+async def _endpoint(ctx: ApiContext, hook: Mapping[str, Any]) -> tuple[str, str | None]:
+    """The URL to POST to and the TLS server name to check (None: the URL's host)."""
+    config = hook.get("clientConfig") or {}
+    if config.get("url"):
+        return str(config["url"]), None
+    service = config.get("service") or {}
+    namespace, name = str(service.get("namespace", "")), str(service.get("name", ""))
+    port = int(service.get("port") or 443)
+    path = str(service.get("path") or "/")
+    svc = ctx.cache.get(f"/registry/services/{namespace}/{name}")
+    if svc is None:
+        raise ConnectionError(f'service "{name}" not found')
+    target: Any = port
+    for svc_port in (svc.get("spec") or {}).get("ports") or []:
+        if svc_port.get("port") == port:
+            target = svc_port.get("targetPort", port)
+    endpoints = ctx.cache.get(f"/registry/endpoints/{namespace}/{name}") or {}
+    for subset in endpoints.get("subsets") or []:
+        addresses = subset.get("addresses") or []
+        if not addresses:
+            continue
+        number = port
+        for ep_port in subset.get("ports") or []:
+            if (
+                isinstance(target, str)
+                and ep_port.get("name") == target
+                or len(subset.get("ports") or []) == 1
+            ):
+                number = int(ep_port.get("port", port))
+            elif isinstance(target, int):
+                number = target
+        return f"https://{addresses[0]['ip']}:{number}{path}", f"{name}.{namespace}.svc"
+    raise ConnectionError(f'service "{namespace}/{name}" has no ready endpoints')
+
+
+def _ssl_context(hook: Mapping[str, Any]) -> ssl.SSLContext:
+    bundle = (hook.get("clientConfig") or {}).get("caBundle")
+    context = ssl.create_default_context()
+    if bundle:
+        context.load_verify_locations(cadata=base64.b64decode(bundle).decode())
+    return context
+
+
+def _review(
+    info: ResourceInfo,
+    operation: str,
+    subresource: str,
+    obj: Mapping[str, Any] | None,
+    old: Mapping[str, Any] | None,
+    dry_run: bool,
+    user: Mapping[str, Any],
+    target: tuple[str, str],
+) -> dict[str, Any]:
+    namespace, name = target
+    kind_name = info.kind
+    options: dict[str, Any] | None = {
+        "apiVersion": "meta.k8s.io/v1",
+        "kind": f"{operation.capitalize()}Options",
+    }
+    if operation == "CONNECT":  # the object is the subresource's options (PodAttachOptions, ...)
+        kind_name, options = str((obj or {}).get("kind", kind_name)), None
+    kind = {"group": info.group, "version": info.version, "kind": kind_name}
+    resource = {"group": info.group, "version": info.version, "resource": info.resource}
+    request: dict[str, Any] = {
+        "uid": str(uuid.uuid4()),
+        "kind": kind,
+        "resource": resource,
+        "requestKind": kind,
+        "requestResource": resource,
+        "name": name,
+        "operation": operation,
+        "userInfo": dict(user),
+        "object": obj,
+        "oldObject": old,
+        "dryRun": dry_run,
+        "options": options,
+    }
+    if subresource:
+        request["subResource"] = subresource
+        request["requestSubResource"] = subresource
+    if namespace:
+        request["namespace"] = namespace
+    return {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": request}
+
+
+def _target(
+    info: ResourceInfo, obj: Mapping[str, Any] | None, old: Mapping[str, Any] | None
+) -> tuple[str, str]:
+    meta = (obj or old or {}).get("metadata") or {}
+    return (str(meta.get("namespace", "")) if info.namespaced else ""), str(meta.get("name", ""))
+
+
+async def _post(ctx: ApiContext, hook: Mapping[str, Any], review: dict[str, Any], seconds: int) -> Any:
+    url, server_name = await _endpoint(ctx, hook)
+    timeout = aiohttp.ClientTimeout(total=float(seconds))
+    connector = aiohttp.TCPConnector(ssl=_ssl_context(hook))
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session, session.post(
+        _with_timeout(url, seconds),
+        json=review,
+        server_hostname=server_name,
+        headers={"Accept": "application/json"},
+    ) as reply:
+        if reply.status != 200:
+            raise ConnectionError(f"the server responded with status {reply.status}")
+        return await reply.json(content_type=None)
+
+
+async def _call(ctx: ApiContext, hook: Mapping[str, Any], review: dict[str, Any]) -> Mapping[str, Any]:
+    """The webhook's AdmissionResponse; _CallError worded as upstream when there is none."""
+    seconds = int(hook.get("timeoutSeconds") or 10)
+    posting = f'failed to call webhook: Post "{_shown_url(hook, seconds)}"'
+    try:
+        answer = await _post(ctx, hook, review, seconds)
+    except TimeoutError:  # aiohttp's timeouts are TimeoutErrors too
+        raise _CallError(f"{posting}: context deadline exceeded") from None
+    except (aiohttp.ClientError, ConnectionError, OSError, ValueError) as exc:
+        raise _CallError(f"{posting}: {exc}") from None
+    response = (answer or {}).get("response") if isinstance(answer, Mapping) else None
+    if not isinstance(response, Mapping):
+        raise _CallError("received invalid webhook response: the response has no 'response'")
+    if response.get("uid") not in (None, review["request"]["uid"]):
+        raise _CallError("received invalid webhook response: expected response.uid to match the request's")
+    return response
+
+
+def _denied(name: str, response: Mapping[str, Any]) -> ApiError:
+    status = response.get("status") or {}
+    code = int(status.get("code") or 0)
+    code = code if code >= 400 else 400
+    denied = f'admission webhook "{name}" denied the request'
+    if status.get("message"):
+        message = f"{denied}: {status['message']}"
+    elif status.get("reason"):
+        message = f"{denied}: {status['reason']}"
+    else:
+        message = f"{denied} without explanation"
+    return StatusError(message, code, str(status.get("reason") or ""), {})
+
+
+async def _run(
+    ctx: ApiContext,
+    prefix: str,
+    info: ResourceInfo,
+    operation: str,
+    subresource: str,
+    obj: dict[str, Any] | None,
+    old: Mapping[str, Any] | None,
+    dry_run: bool,
+    user: Mapping[str, Any] | None,
+    mutating: bool,
+    target: tuple[str, str] | None = None,
+) -> dict[str, Any] | None:
+    if info.group == _GROUP:
+        return obj  # webhook configurations and admission policies never go to webhooks, as upstream
+    hooks = _configured(ctx, prefix)
+    if not hooks:
+        return obj
+    target = target or _target(info, obj, old)
+    if user is None:
+        requester = REQUEST_USER.get()
+        user = user_info(requester) if requester is not None else {}
+    current = obj
+    for name, hook in hooks:
+        if not _applies(ctx, hook, info, operation, subresource, current, old, target[0]):
+            continue
+        if dry_run and hook.get("sideEffects") not in ("None", "NoneOnDryRun"):
+            raise bad_request(f'admission webhook "{name}" does not support dry run')
+        review = _review(info, operation, subresource, current, old, dry_run, user, target)
+        try:
+            response = await _call(ctx, hook, review)
+        except _CallError as exc:
+            if hook.get("failurePolicy", "Fail") == "Ignore":
+                continue
+            raise internal_error(f'failed calling webhook "{name}": {exc}') from None
+        if not response.get("allowed"):
+            raise _denied(name, response)
+        patch = response.get("patch")
+        if mutating and patch and current is not None:
+            if response.get("patchType", "JSONPatch") != "JSONPatch":
+                raise internal_error(f'failed calling webhook "{name}": unsupported patch type')
+            try:
+                operations = json.loads(base64.b64decode(patch))
+                current = apply_json_patch(copy.deepcopy(current), operations)
+            except (ValueError, TypeError, ApiError) as exc:
+                raise internal_error(f'failed calling webhook "{name}": invalid patch: {exc}') from None
+            if operation != "CONNECT":  # defaulted (custom objects: pruned too) again, as upstream
+                _lib.apply_defaults(info, current)
+    return current
+
+
+async def mutate(
+    ctx: ApiContext,
+    info: ResourceInfo,
+    operation: str,
+    obj: dict[str, Any],
+    old: Mapping[str, Any] | None,
+    *,
+    subresource: str = "",
+    dry_run: bool = False,
+    user: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """``obj`` after the matching mutating webhooks' patches (raises on a denial)."""
+    result = await _run(ctx, _MUTATING, info, operation, subresource, obj, old, dry_run, user, True)
+    return result if result is not None else obj
+
+
+async def validate(
+    ctx: ApiContext,
+    info: ResourceInfo,
+    operation: str,
+    obj: dict[str, Any] | None,
+    old: Mapping[str, Any] | None,
+    *,
+    subresource: str = "",
+    dry_run: bool = False,
+    user: Mapping[str, Any] | None = None,
+) -> None:
+    """Raises when a matching validating webhook denies the request (or fails under Fail)."""
+    await _run(ctx, _VALIDATING, info, operation, subresource, obj, old, dry_run, user, False)
+
+
+async def connect(
+    ctx: ApiContext,
+    info: ResourceInfo,
+    subresource: str,
+    namespace: str,
+    name: str,
+    options: dict[str, Any],
+) -> None:
+    """Admission of a CONNECT (``pods/attach`` and the like): ``options`` is the request's
+    options object (``PodAttachOptions``, ...); mutating webhooks run first, their patches
+    have nothing to change, then validating ones. Raises on a denial."""
+    target = (namespace, name)
+    await _run(ctx, _MUTATING, info, "CONNECT", subresource, options, None, False, None, True, target)
+    await _run(ctx, _VALIDATING, info, "CONNECT", subresource, options, None, False, None, False, target)

@@ -1,0 +1,564 @@
+"""REST verbs on resources: get, list, create, update (PUT), patch, delete, deletecollection.
+
+Every write reads the current object, computes the new one with the pure functions of
+:mod:`.lifecycle` and kprov.cluster.api (defaults, validation, patches), and stores it with a
+compare-and-swap on the revision it read; on a lost race it retries from a fresh read unless
+the client pinned a resourceVersion (then: 409 Conflict). A write that changes nothing is
+not written (the resourceVersion stays). ``dryRun=All`` runs everything but the write.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+
+from kprov.cluster.api.kinds.status_zeros import fill_status_zeros
+from kprov.cluster.api.resources import ResourceInfo
+from kprov.cluster.api.wire.protobuf_encode import encodable
+from kprov.cluster.apiserver import _lib
+from kprov.cluster.apiserver.admission import builtin as admission
+from kprov.cluster.apiserver.admission import limitranger, podsecurity, vap, webhooks
+from kprov.cluster.apiserver.admission import quota as quota_admission
+from kprov.cluster.apiserver.aggregation import conversion
+from kprov.cluster.apiserver.context import ApiContext
+from kprov.cluster.apiserver.front.http1 import AnyRequest
+from kprov.cluster.apiserver.front.negotiation import (
+    JSON,
+    PATCH_TYPES,
+    decode_body,
+    go_body,
+    json_bytes,
+    json_response,
+    media_type,
+    object_response,
+    wants_protobuf,
+    wants_table,
+)
+from kprov.cluster.apiserver.front.requestinfo import RequestInfo, parse_bool
+from kprov.cluster.apiserver.front.status import (
+    ApiError,
+    already_exists,
+    bad_request,
+    conflict,
+    not_found,
+    success_status,
+)
+from kprov.cluster.apiserver.front.warning import take_warnings
+from kprov.cluster.apiserver.handlers import field_validation
+from kprov.cluster.apiserver.handlers.lifecycle import (
+    graceful_delete_plan,
+    is_noop,
+    prepare_create,
+    prepare_update,
+    ready_to_delete,
+)
+from kprov.cluster.apiserver.handlers.listing import list_objects, make_matcher
+from kprov.cluster.storage import KeyExistsError, KeyNotFoundError, RevisionConflictError, StoredObject
+
+__all__ = [
+    "Mutation",
+    "create_object",
+    "delete_object",
+    "guaranteed_update",
+    "handle_collection",
+    "handle_object",
+    "render",
+    "render_object",
+]
+
+Mutation = Callable[[dict[str, Any]], dict[str, Any]]
+_MODIFIED = "the object has been modified; please apply your changes to the latest version and try again"
+
+
+def _dry_run(request: AnyRequest) -> bool:
+    values = request.query.getall("dryRun", [])
+    if any(v not in ("All", "") for v in values):
+        raise bad_request(f"unsupported dryRun value {values[0]!r}: only All")
+    return "All" in values
+
+
+def render_object(
+    request: AnyRequest,
+    info: ResourceInfo,
+    obj: dict[str, Any],
+    status: int = 200,
+    warnings: list[str] | None = None,
+) -> web.Response:
+    headers = None
+    obj = _lib.as_version(info, obj)
+    admitted = take_warnings()  # what admission added (PodSecurity)
+    if admitted:
+        warnings = [*(warnings or []), *admitted]
+    if warnings:
+        headers = {"Warning": ", ".join('299 - "' + w.replace('"', '\\"') + '"' for w in warnings)}
+    if wants_table(request):
+        table = _lib.table(info, [obj], request.query.get("includeObject", "Metadata"))
+        table["metadata"] = {"resourceVersion": obj.get("metadata", {}).get("resourceVersion", "")}
+        return json_response(table, status, headers)
+    return object_response(request, obj, status, headers)
+
+
+async def render(
+    request: AnyRequest,
+    ctx: ApiContext,
+    info: ResourceInfo,
+    obj: dict[str, Any],
+    status: int = 200,
+    warnings: list[str] | None = None,
+    *,
+    written: bool = False,
+) -> web.Response:
+    """:func:`render_object` of a stored object read in ``info``'s version (defaulted from
+    storage unless this request has just ``written`` it, converted)."""
+    if info.custom is not None or conversion.builtin_converts(info):
+        (obj,) = await conversion.read(ctx, info, [obj], defaults=not written)
+    return render_object(request, info, obj, status, warnings)
+
+
+# -- reads -------------------------------------------------------------------------------------
+async def get_object(ctx: ApiContext, info: ResourceInfo, namespace: str, name: str) -> dict[str, Any]:
+    stored = await ctx.store.get(ctx.key(info, namespace, name))
+    if stored is None:
+        raise not_found(info, name)
+    return stored.obj
+
+
+async def _list(request: AnyRequest, ctx: ApiContext, info: ResourceInfo, ri: RequestInfo) -> web.Response:
+    query = request.query
+    matches = make_matcher(info, query.get("labelSelector"), query.get("fieldSelector"))
+    try:
+        limit = int(query.get("limit") or 0)
+    except ValueError:
+        raise bad_request(f"invalid limit {query.get('limit')!r}") from None
+    result = await list_objects(
+        ctx,
+        info,
+        ri.namespace,
+        matches,
+        limit=max(limit, 0),
+        continue_token=query.get("continue", ""),
+        resource_version=query.get("resourceVersion", ""),
+    )
+    meta: dict[str, Any] = {"resourceVersion": str(result.revision)}
+    if result.continue_token:
+        meta["continue"] = result.continue_token
+        if result.remaining is not None:
+            meta["remainingItemCount"] = result.remaining
+    items, changed = result.items, False
+    if _lib.converts(info):  # custom objects as the read shows them; stored bytes if unchanged
+        items = await conversion.read(ctx, info, result.items)
+        changed = any(shown is not stored for shown, stored in zip(items, result.items, strict=True))
+    if wants_table(request):
+        table = _lib.table(info, items, query.get("includeObject", "Metadata"))
+        table["metadata"] = meta
+        return json_response(table)
+    if changed:
+        listed = {"kind": info.list_kind, "apiVersion": info.api_version, "metadata": meta}
+        return object_response(request, {**listed, "items": items})
+    if wants_protobuf(request) and encodable(info.api_version, info.list_kind):
+        listed = {"kind": info.list_kind, "apiVersion": info.api_version, "metadata": meta}
+        return object_response(request, {**listed, "items": result.items})
+    head = json_bytes({"kind": info.list_kind, "apiVersion": info.api_version, "metadata": meta})
+    encoded = b",".join(ctx.cache.encoded(_key_of(ctx, info, obj), obj) for obj in result.items)
+    return web.Response(body=go_body(head[:-1] + b',"items":[' + encoded + b"]}"), content_type=JSON)
+
+
+def _key_of(ctx: ApiContext, info: ResourceInfo, obj: dict[str, Any]) -> str:
+    meta = obj.get("metadata") or {}
+    return ctx.key(info, meta.get("namespace", ""), meta.get("name", ""))
+
+
+# -- writes ------------------------------------------------------------------------------------
+async def create_object(
+    ctx: ApiContext,
+    request: AnyRequest | None,
+    info: ResourceInfo,
+    namespace: str,
+    obj: Any,
+    dry_run: bool = False,
+) -> tuple[dict[str, Any], list[str]]:
+    obj = prepare_create(info, obj, namespace)
+    warnings: list[str] = []  # field validation is the handlers' (they have the body)
+    _lib.apply_defaults(info, obj)
+    await limitranger.admit(ctx, info, obj)
+    obj = await webhooks.mutate(ctx, info, "CREATE", obj, None, dry_run=dry_run)
+    _lib.validate(info, obj, None)
+    await podsecurity.validate(ctx, info, "CREATE", obj, None)  # after mutation, before validating webhooks
+    await vap.validate(ctx, info, "CREATE", obj, None, dry_run=dry_run)
+    await webhooks.validate(ctx, info, "CREATE", obj, None, dry_run=dry_run)
+    fill_status_zeros(info, obj)
+    name = obj["metadata"]["name"]
+    if request is not None and not obj["metadata"].get("managedFields"):
+        _lib.record_update(info, None, obj, request.query.get("fieldManager", ""))
+    await admission.before_create(ctx, info, obj, dry_run)
+    await quota_admission.admit(ctx, info, obj, dry_run, guaranteed_update)
+    if dry_run:
+        return obj, warnings
+    try:
+        stored_form = await conversion.to_storage(ctx, info, obj)
+        stored = await ctx.store.create(ctx.key(info, namespace, name), stored_form)
+    except BaseException as exc:
+        await admission.after_failed_create(ctx, info, obj)
+        if isinstance(exc, KeyExistsError):
+            raise already_exists(info, name) from None
+        raise
+    admission.after_write(ctx, info, stored.obj, name)
+    return stored.obj, warnings
+
+
+async def guaranteed_update(
+    ctx: ApiContext,
+    info: ResourceInfo,
+    namespace: str,
+    name: str,
+    mutate: Mutation,
+    *,
+    pinned_revision: int | None = None,
+    dry_run: bool = False,
+    subresource: str = "",
+    field_manager: str = "",
+) -> dict[str, Any]:
+    key = ctx.key(info, namespace, name)
+    # The first try starts from the watch cache's copy (no etcd read), as kube-apiserver
+    # does; the write's revision check catches a stale copy. Any answer other than a
+    # successful write (not found, a pinned revision that differs, no change, an error from
+    # the mutation or validation) is only given after a fresh read from etcd.
+    fresh = False
+    for _ in range(20):
+        current = None if fresh else _cached(ctx, key)
+        if current is None:
+            fresh = True
+            current = await ctx.store.get(key)
+            if current is None:
+                raise not_found(info, name)
+        if pinned_revision is not None and pinned_revision != current.revision:
+            if not fresh:
+                fresh = True
+                continue
+            raise conflict(info, name, _MODIFIED)
+        try:
+            (shown,) = await conversion.read(ctx, info, [current.obj])
+            new = prepare_update(info, shown, mutate(copy.deepcopy(shown)), subresource)
+            if subresource != "status" or info.custom is not None:
+                _lib.apply_defaults(info, new)
+            new = await webhooks.mutate(
+                ctx, info, "UPDATE", new, shown, subresource=subresource, dry_run=dry_run
+            )
+            _lib.validate(info, new, shown, subresource)
+            await podsecurity.validate(ctx, info, "UPDATE", new, shown, subresource)
+            await vap.validate(ctx, info, "UPDATE", new, shown, subresource, dry_run)
+            await webhooks.validate(ctx, info, "UPDATE", new, shown, subresource=subresource, dry_run=dry_run)
+            fill_status_zeros(info, new)
+            new = await conversion.to_storage(ctx, info, new)
+        except ApiError:
+            if not fresh:
+                fresh = True
+                continue
+            raise
+        if is_noop(current.obj, new):
+            if not fresh:
+                fresh = True
+                continue
+            return current.obj
+        _lib.record_update(info, current.obj, new, field_manager, subresource)
+        await admission.before_update(ctx, info, current.obj, new, dry_run)
+        if dry_run:
+            return new
+        try:
+            stored = await ctx.store.update(key, new, current.revision)
+        except RevisionConflictError:
+            if pinned_revision is not None:
+                raise conflict(info, name, _MODIFIED) from None
+            fresh = True
+            continue
+        except KeyNotFoundError:
+            raise not_found(info, name) from None
+        if ready_to_delete(info, stored.obj):
+            return await _delete_now(ctx, info, stored.obj, stored.revision)
+        admission.after_write(ctx, info, stored.obj, name)
+        return stored.obj
+    raise conflict(info, name, "too many concurrent writers; try again")
+
+
+def _cached(ctx: ApiContext, key: str) -> StoredObject | None:
+    obj = ctx.cache.get(key)
+    version = (obj or {}).get("metadata", {}).get("resourceVersion")
+    return StoredObject(key, obj, int(version)) if obj is not None and version else None
+
+
+async def _delete_now(
+    ctx: ApiContext, info: ResourceInfo, obj: dict[str, Any], revision: int
+) -> dict[str, Any]:
+    meta = obj["metadata"]
+    try:
+        gone = await ctx.store.delete(ctx.key(info, meta.get("namespace", ""), meta["name"]), revision)
+    except KeyNotFoundError:
+        raise not_found(info, meta["name"]) from None
+    await admission.after_delete(ctx, info, gone.obj)
+    admission.after_write(ctx, info, None, meta["name"])
+    return gone.obj
+
+
+async def delete_object(
+    ctx: ApiContext,
+    info: ResourceInfo,
+    namespace: str,
+    name: str,
+    options: dict[str, Any],
+    dry_run: bool = False,
+) -> tuple[dict[str, Any], bool]:
+    """Delete or mark for deletion; returns (object, deleted_now)."""
+    key = ctx.key(info, namespace, name)
+    grace = options.get("gracePeriodSeconds")
+    pre = options.get("preconditions") or {}
+    policy = options.get("propagationPolicy") or ("Orphan" if options.get("orphanDependents") else "")
+    for _ in range(20):
+        current = await ctx.store.get(key)
+        if current is None:
+            raise not_found(info, name)
+        meta = current.obj["metadata"]
+        if pre.get("uid") and pre["uid"] != meta.get("uid"):
+            raise conflict(
+                info,
+                name,
+                f"Precondition failed: UID in precondition: {pre['uid']}, "
+                f"UID in object meta: {meta.get('uid')}",
+            )
+        if pre.get("resourceVersion") and str(pre["resourceVersion"]) != str(current.revision):
+            raise conflict(info, name, _MODIFIED)
+        admission.before_delete(info, current.obj)
+        await vap.validate(ctx, info, "DELETE", None, current.obj, dry_run=dry_run)
+        await webhooks.validate(ctx, info, "DELETE", None, current.obj, dry_run=dry_run)
+        obj = current.obj
+        if policy in ("Foreground", "Orphan"):
+            finalizer = "foregroundDeletion" if policy == "Foreground" else "orphan"
+            if finalizer not in (meta.get("finalizers") or []):
+                obj = {
+                    **obj,
+                    "metadata": {**meta, "finalizers": [*(meta.get("finalizers") or []), finalizer]},
+                }
+        plan = graceful_delete_plan(info, obj, None if grace is None else int(grace))
+        if dry_run:
+            return (plan.marked or obj), plan.delete_now
+        try:
+            if plan.delete_now:
+                return await _delete_now(ctx, info, obj, current.revision), True
+            if is_noop(current.obj, plan.marked or obj):
+                return current.obj, False
+            stored = await ctx.store.update(key, plan.marked or obj, current.revision)
+            admission.after_write(ctx, info, stored.obj, name)
+            return stored.obj, False
+        except RevisionConflictError:
+            continue
+    raise conflict(info, name, "too many concurrent writers; try again")
+
+
+# -- handlers ----------------------------------------------------------------------------------
+async def _read_json_options(request: AnyRequest, body: bytes) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    if body.strip():
+        decoded = decode_body(body, media_type(request))
+        if not isinstance(decoded, dict):
+            raise bad_request("DeleteOptions must be a JSON object")
+        options.update(decoded)
+    for name in ("gracePeriodSeconds", "propagationPolicy"):
+        if name in request.query:
+            options[name] = request.query[name]
+    if "gracePeriodSeconds" in options:
+        try:
+            options["gracePeriodSeconds"] = int(options["gracePeriodSeconds"])
+        except (TypeError, ValueError):
+            raise bad_request("gracePeriodSeconds must be an integer") from None
+    return options
+
+
+async def handle_collection(
+    request: AnyRequest, ctx: ApiContext, info: ResourceInfo, ri: RequestInfo, body: bytes
+) -> web.Response:
+    if ri.verb == "list":
+        return await _list(request, ctx, info, ri)
+    if ri.verb == "create":
+        obj = decode_body(body, media_type(request))
+        warnings: list[str] = []
+        if isinstance(obj, dict):
+            warnings = field_validation.check_body(request, info, obj, body, media_type(request))
+        created, _ = await create_object(ctx, request, info, ri.namespace, obj, _dry_run(request))
+        return await render(request, ctx, info, created, 201, warnings, written=True)
+    if ri.verb == "deletecollection":
+        matches = make_matcher(info, request.query.get("labelSelector"), request.query.get("fieldSelector"))
+        result = await list_objects(ctx, info, ri.namespace, matches)
+        options = await _read_json_options(request, body)
+        deleted = []
+        for obj in result.items:
+            meta = obj["metadata"]
+            try:
+                gone, _ = await delete_object(
+                    ctx, info, meta.get("namespace", ""), meta["name"], options, _dry_run(request)
+                )
+                deleted.append(gone)
+            except ApiError as exc:
+                if exc.code != 404:
+                    raise
+        body_out = {
+            "kind": info.list_kind,
+            "apiVersion": info.api_version,
+            "metadata": {"resourceVersion": str(ctx.cache.revision)},
+            "items": deleted,
+        }
+        return object_response(request, body_out)
+    raise ApiError(
+        f"the server does not allow this method on the requested resource ({ri.verb})",
+        405,
+        "MethodNotAllowed",
+    )
+
+
+def _resource_version_of(obj: Any) -> int | None:
+    raw = (obj.get("metadata") or {}).get("resourceVersion") if isinstance(obj, dict) else None
+    if raw in (None, ""):
+        return None
+    try:
+        return int(raw)
+    except (TypeError, ValueError):
+        raise bad_request(f"invalid resourceVersion {raw!r}") from None
+
+
+async def handle_object(
+    request: AnyRequest,
+    ctx: ApiContext,
+    info: ResourceInfo,
+    ri: RequestInfo,
+    body: bytes,
+    subresource: str = "",
+) -> web.Response:
+    """get/update/patch/delete of one object (``subresource`` is "" or "status")."""
+    dry_run = _dry_run(request) if ri.verb in ("update", "patch", "delete") else False
+    if ri.verb == "get":
+        return await render(request, ctx, info, await get_object(ctx, info, ri.namespace, ri.name))
+    if ri.verb == "update":
+        new = decode_body(body, media_type(request))
+        if not isinstance(new, dict):
+            raise bad_request("the request body must be a JSON object")
+        warnings = field_validation.check_body(request, info, new, body, media_type(request))
+        pinned = _resource_version_of(new)
+        try:
+            obj = await guaranteed_update(
+                ctx,
+                info,
+                ri.namespace,
+                ri.name,
+                lambda _old: copy.deepcopy(new),
+                pinned_revision=pinned,
+                dry_run=dry_run,
+                subresource=subresource,
+                field_manager=request.query.get("fieldManager", ""),
+            )
+        except ApiError as exc:
+            if exc.code != 404 or subresource or pinned is not None:
+                raise
+            obj, _ = await create_object(ctx, request, info, ri.namespace, new, dry_run)
+            return await render(request, ctx, info, obj, 201, warnings, written=True)
+        return await render(request, ctx, info, obj, 200, warnings, written=True)
+    if ri.verb == "patch":
+        return await _patch(request, ctx, info, ri, body, subresource, dry_run)
+    if ri.verb == "delete":
+        options = await _read_json_options(request, body)
+        obj, now = await delete_object(ctx, info, ri.namespace, ri.name, options, dry_run)
+        if not now or info.resource != "namespaces":
+            return await render(request, ctx, info, obj, 200)
+        return object_response(request, success_status(info, ri.name, obj["metadata"].get("uid", "")))
+    raise ApiError(
+        f"the server does not allow this method on the requested resource ({ri.verb})",
+        405,
+        "MethodNotAllowed",
+    )
+
+
+async def _patch(
+    request: AnyRequest,
+    ctx: ApiContext,
+    info: ResourceInfo,
+    ri: RequestInfo,
+    body: bytes,
+    subresource: str,
+    dry_run: bool,
+) -> web.Response:
+    content_type = media_type(request)
+    accepted: tuple[str, ...] = PATCH_TYPES
+    if info.custom is not None:  # no strategic merge patch for custom objects, as upstream
+        accepted = tuple(t for t in PATCH_TYPES if t != "application/strategic-merge-patch+json")
+    if content_type not in accepted:
+        raise ApiError(
+            f"the body of the request was in an unknown format - accepted media types include: "
+            f"{', '.join(accepted)}",
+            415,
+            "UnsupportedMediaType",
+        )
+    warnings: list[str] = []
+    if content_type == "application/apply-patch+yaml":
+        applied = decode_body(body, "application/yaml")
+        if not isinstance(applied, dict):
+            raise bad_request("an apply patch must be an object")
+        warnings = field_validation.check_apply(request, info, applied, body, ri.namespace)
+        manager = request.query.get("fieldManager", "")
+        if not manager:
+            raise bad_request("PATCH requests with apply-patch+yaml require a fieldManager query parameter")
+        force = parse_bool(request.query.get("force"))
+        applied.setdefault("metadata", {}).setdefault("name", ri.name)
+        try:
+            obj = await guaranteed_update(
+                ctx,
+                info,
+                ri.namespace,
+                ri.name,
+                lambda live: _lib.apply_patch(
+                    content_type,
+                    live,
+                    body,
+                    info,
+                    field_manager=manager,
+                    force=force,
+                    subresource=subresource,
+                ),
+                dry_run=dry_run,
+                subresource=subresource,
+            )
+        except ApiError as exc:
+            if exc.code != 404 or subresource:
+                raise
+            new = _lib.apply_patch(content_type, None, body, info, field_manager=manager, force=force)
+            obj, _ = await create_object(ctx, request, info, ri.namespace, new, dry_run)
+            return await render(request, ctx, info, obj, 201, warnings, written=True)
+        return await render(request, ctx, info, obj, 200, warnings, written=True)
+
+    def mutate(live: dict[str, Any]) -> dict[str, Any]:
+        patched = _lib.apply_patch(
+            content_type,
+            live,
+            body,
+            info,
+            field_manager=request.query.get("fieldManager", ""),
+            subresource=subresource,
+        )
+        # a resourceVersion the patch sets is a precondition, as upstream (controllers patch
+        # with the version they read so a pod that changed meanwhile is not overwritten)
+        wanted = (patched.get("metadata") or {}).get("resourceVersion")
+        if wanted and str(wanted) != str((live.get("metadata") or {}).get("resourceVersion")):
+            raise conflict(info, ri.name, _MODIFIED)
+        warnings[:] = field_validation.check_patched(request, info, patched)
+        return patched
+
+    obj = await guaranteed_update(
+        ctx,
+        info,
+        ri.namespace,
+        ri.name,
+        mutate,
+        dry_run=dry_run,
+        subresource=subresource,
+        field_manager=request.query.get("fieldManager", ""),
+    )
+    return await render(request, ctx, info, obj, 200, warnings, written=True)

@@ -1,0 +1,187 @@
+"""Subresources other than ``status``: ``scale`` (autoscaling/v1 Scale), ``pods/binding`` (the
+scheduler's bind: sets spec.nodeName once, 409 if already bound) and ``pods/eviction``
+(a delete that respects the pod's grace period).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from kprov.cluster.api.resources import ResourceInfo
+from kprov.cluster.apiserver import _lib
+from kprov.cluster.apiserver.context import ApiContext
+from kprov.cluster.apiserver.front.http1 import AnyRequest
+from kprov.cluster.apiserver.front.negotiation import decode_body, json_response, media_type, object_response
+from kprov.cluster.apiserver.front.requestinfo import RequestInfo
+from kprov.cluster.apiserver.front.status import ApiError, bad_request, conflict
+from kprov.cluster.apiserver.handlers.crud import get_object, guaranteed_update
+from kprov.cluster.apiserver.handlers.eviction import evict
+
+__all__ = ["handle_binding", "handle_eviction", "handle_scale"]
+
+
+def _selector_string(obj: dict[str, Any]) -> str:
+    selector = (obj.get("spec") or {}).get("selector") or {}
+    if obj.get("kind") == "ReplicationController":  # a plain label map, not a LabelSelector
+        selector = {"matchLabels": selector}
+    parts = [f"{k}={v}" for k, v in sorted((selector.get("matchLabels") or {}).items())]
+    for expr in selector.get("matchExpressions") or []:
+        values = ",".join(expr.get("values") or [])
+        op = expr.get("operator", "")
+        if op == "In":
+            parts.append(f"{expr['key']} in ({values})")
+        elif op == "NotIn":
+            parts.append(f"{expr['key']} notin ({values})")
+        elif op == "Exists":
+            parts.append(expr["key"])
+        elif op == "DoesNotExist":
+            parts.append(f"!{expr['key']}")
+    return ",".join(parts)
+
+
+def _scale_of(obj: dict[str, Any], info: ResourceInfo | None = None) -> dict[str, Any]:
+    meta = obj["metadata"]
+    scale = info.custom.scale if info is not None and info.custom is not None else None
+    if scale is not None:  # a custom resource: the CRD names where its numbers live
+        spec_replicas = _at(obj, scale.get("specReplicasPath"))
+        status_replicas = _at(obj, scale.get("statusReplicasPath"))
+        selector = _at(obj, scale.get("labelSelectorPath"))
+        replicas = int(spec_replicas) if isinstance(spec_replicas, int) else 0
+        status: dict[str, Any] = {"replicas": int(status_replicas) if isinstance(status_replicas, int) else 0}
+        if isinstance(selector, str) and selector:
+            status["selector"] = selector
+    else:
+        replicas = int((obj.get("spec") or {}).get("replicas", 1))
+        status = {
+            "replicas": int((obj.get("status") or {}).get("replicas", 0)),
+            "selector": _selector_string(obj),
+        }
+    return {
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
+        "metadata": {
+            k: meta[k]
+            for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
+            if k in meta
+        },
+        "spec": {"replicas": replicas},
+        "status": status,
+    }
+
+
+def _at(obj: dict[str, Any], path: Any) -> Any:
+    """The value at a CRD scale path such as ``.spec.replicas`` (None when absent)."""
+    value: Any = obj
+    for part in str(path or "").strip(".").split("."):
+        if not part or not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
+
+
+def _set_replicas(info: ResourceInfo, obj: dict[str, Any], replicas: int) -> None:
+    scale = info.custom.scale if info.custom is not None else None
+    parts = str((scale or {}).get("specReplicasPath") or ".spec.replicas").strip(".").split(".")
+    target = obj
+    for part in parts[:-1]:
+        child = target.get(part)
+        if not isinstance(child, dict):
+            child = target[part] = {}
+        target = child
+    target[parts[-1]] = replicas
+
+
+async def handle_scale(
+    request: AnyRequest, ctx: ApiContext, info: ResourceInfo, ri: RequestInfo, body: bytes
+) -> web.Response:
+    if ri.verb == "get":
+        return object_response(request, _scale_of(await get_object(ctx, info, ri.namespace, ri.name), info))
+    if ri.verb not in ("update", "patch"):
+        raise ApiError("method not allowed on scale", 405, "MethodNotAllowed")
+    pinned: list[int | None] = [None]
+
+    def mutate(live: dict[str, Any]) -> dict[str, Any]:
+        scale = _scale_of(live, info)
+        if ri.verb == "update":
+            new_scale = decode_body(body, media_type(request))
+            rv = ((new_scale or {}).get("metadata") or {}).get("resourceVersion")
+            pinned[0] = int(rv) if rv else None
+        else:
+            new_scale = _lib.apply_patch(media_type(request), scale, body, info, subresource="scale")
+        replicas = (new_scale.get("spec") or {}).get("replicas")
+        if not isinstance(replicas, int) or replicas < 0:
+            raise ApiError(
+                f'Scale.autoscaling "{ri.name}" is invalid: spec.replicas: Invalid value: {replicas}: '
+                "must be greater than or equal to 0",
+                422,
+                "Invalid",
+            )
+        _set_replicas(info, live, replicas)
+        return live
+
+    if ri.verb == "update":
+        new_scale = decode_body(body, media_type(request))
+        rv = (
+            ((new_scale or {}).get("metadata") or {}).get("resourceVersion")
+            if isinstance(new_scale, dict)
+            else None
+        )
+        pinned[0] = int(rv) if rv else None
+    obj = await guaranteed_update(ctx, info, ri.namespace, ri.name, mutate, pinned_revision=pinned[0])
+    return object_response(request, _scale_of(obj, info))
+
+
+async def handle_binding(
+    request: AnyRequest, ctx: ApiContext, info: ResourceInfo, ri: RequestInfo, body: bytes
+) -> web.Response:
+    """POST pods/<name>/binding or POST bindings (the scheduler's bind)."""
+    binding = decode_body(body, media_type(request))
+    if not isinstance(binding, dict):
+        raise bad_request("a Binding must be an object")
+    name = ri.name or str((binding.get("metadata") or {}).get("name", ""))
+    node = str((binding.get("target") or {}).get("name", ""))
+    if not node:
+        raise ApiError(f'Binding "{name}" is invalid: target.name: Required value', 422, "Invalid")
+
+    uid = (binding.get("metadata") or {}).get("uid")
+
+    def bind(live: dict[str, Any]) -> dict[str, Any]:
+        live_uid = (live.get("metadata") or {}).get("uid")
+        if uid and uid != live_uid:  # the pod was replaced by one of the same name
+            raise conflict(
+                info, name, f"Precondition failed: UID in precondition: {uid}, UID in object meta: {live_uid}"
+            )
+        if (live.get("metadata") or {}).get("deletionTimestamp"):
+            raise conflict(info, name, "pod is being deleted, cannot be assigned to a host")
+        current = (live.get("spec") or {}).get("nodeName")
+        if current:
+            raise conflict(info, name, f'pod {name} is already assigned to node "{current}"')
+        live.setdefault("spec", {})["nodeName"] = node
+        conditions = [
+            c for c in (live.get("status") or {}).get("conditions") or [] if c.get("type") != "PodScheduled"
+        ]
+        conditions.append({"type": "PodScheduled", "status": "True", "lastTransitionTime": _lib_now()})
+        live.setdefault("status", {})["conditions"] = conditions
+        return live
+
+    await guaranteed_update(ctx, info, ri.namespace, name, bind, subresource="binding")
+    created = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
+    return object_response(request, created, status=201)
+
+
+def _lib_now() -> str:
+    from kprov.cluster.api.objects import now_rfc3339
+
+    return now_rfc3339()
+
+
+async def handle_eviction(
+    request: AnyRequest, ctx: ApiContext, info: ResourceInfo, ri: RequestInfo, body: bytes
+) -> web.Response:
+    eviction = decode_body(body, media_type(request)) if body.strip() else {}
+    await evict(ctx, info, ri.namespace, ri.name, eviction if isinstance(eviction, dict) else {})
+    return json_response(
+        {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}, status=201
+    )
