@@ -135,15 +135,25 @@ def _verify(cluster: SafetyCluster) -> tuple[int, list[str]]:
 
 def test_sigint_right_after_the_runtime_switch_leaves_verify_failing_until_the_rerun_restarts(
         safety_cluster: SafetyCluster, tmp_path: Path) -> None:
-    """A real interrupted apply (no marker written by the test): a new kprov version is
-    switched in on every host (a runtime under a new digest), SIGINT lands right after the
-    first host's switch, before any restart; the components still run the old code, verify
-    says so, and only the rerun (same version: nothing to switch) restarts them."""
+    """The plan of a new kprov version lists every component's restart. A real interrupted
+    apply (no marker written by the test): a new kprov version is switched in on every host
+    (a runtime under a new digest), SIGINT lands right after the first host's switch, before
+    any restart; the components still run the old code, verify says so, and only the rerun
+    (same version: nothing to switch) restarts them."""
     units = ["kprov-apiserver", "kprov-scheduler", "kprov-controller-manager", "kprov-kubelet", "kprov-proxy"]
     vars_file = tmp_path / "runtime.json"
     runtime = prepare_cluster(safety_cluster.inventory).runtime
     vars_file.write_text(json.dumps({"kprov_runtime_archive": str(runtime.archive),
                                      "kprov_runtime_digest": f"{runtime.digest[:12]}e2e"}))
+    # the plan of the switch lists every component's restart (DNS and metrics-server restart
+    # with a shell handler, which check mode used to skip unseen)
+    plan = safety_cluster.kprov("plan", "-i", str(safety_cluster.inventory), "--json", "-e", f"@{vars_file}")
+    planned = json.loads(plan.stdout)
+    assert plan.returncode == 0 and planned["ok"], failures(planned)
+    restarts = {(r["host"], r["task"].rsplit(" : ", 1)[-1].lower()) for r in planned["results"]
+                if r["status"] == "changed" and r["why"]}
+    every = {f"restart {u}" for u in [*units, "kprov-dns", "kprov-metrics-server", "kprov-mirror-order"]}
+    assert {(h, r) for h in ("h1", "h2", "h3") for r in every} <= restarts, sorted(restarts)
     before = {h: _started(safety_cluster, h, units) for h in ("h1", "h2", "h3")}
     rc, out, log = safety_cluster.interrupted_apply(_switched, extra=("-e", f"@{vars_file}"))
     assert rc == 130, out[-3000:]
