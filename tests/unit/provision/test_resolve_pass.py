@@ -89,3 +89,57 @@ def test_an_undefined_variable_behind_another_variable_is_named(
     assert not report.ok and not marker.exists()
     [failed] = [r for r in report.results if r.status == "failed"]
     assert "undefined variable 'lb_vip'" in failed.msg and "roles/late/tasks/main.yml:3" in failed.msg
+
+
+# -- includes: followed where the run's inputs decide them, left to the run where it does ----
+
+def _with_included(tmp_path: Path, main: str, files: dict[str, str]) -> tuple[Path, Path, Path]:
+    inventory, site, marker = _playbook(tmp_path, main)
+    for name, text in files.items():
+        (tmp_path / "roles" / "late" / "tasks" / name).write_text(f"---\n{text}")
+    return inventory, site, marker
+
+
+@pytest.mark.parametrize("main", [
+    "- include_tasks: part.yml\n",  # a literal name
+    "- include_tasks: '{{ part_name }}.yml'\n  vars: {part_name: part}\n",  # templated from vars
+    "- include_tasks: '{{ item }}.yml'\n  loop: [part]\n",  # a loop the inventory decides
+    "- include_role: {name: late, tasks_from: part}\n  when: known == 1\n",
+])
+def test_an_undefined_variable_inside_a_resolvable_include_is_named_with_its_file_and_line(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, main: str) -> None:
+    monkeypatch.setenv("KPROV_LOG_DIR", str(tmp_path / "logs"))
+    part = "- debug: {msg: first}\n- copy: {content: '{{ typo_in_part }}', dest: /nonexistent/x}\n"
+    inventory, site, marker = _with_included(tmp_path, main, {"part.yml": part})
+    report = apply([str(inventory)], site, RunOptions(resolve_first=True))
+    assert not report.ok and not marker.exists()  # nothing ran
+    failed = [r for r in report.results if r.status == "failed"]
+    assert failed and all(r.task == "resolve: undefined variable" for r in failed)
+    assert "undefined variable 'typo_in_part'" in failed[0].msg
+    assert "roles/late/tasks/part.yml:3" in failed[0].msg
+
+
+@pytest.mark.parametrize(("main", "files"), [
+    # the file's name is what an earlier task registers: only the run knows it
+    ("- command: echo part\n  register: picked\n- include_tasks: '{{ picked.stdout }}.yml'\n",
+     {"part.yml": "- debug: {msg: '{{ known }}'}\n"}),
+    # a loop over a registered result
+    ("- command: echo part\n  register: picked\n- include_tasks: '{{ item }}.yml'\n"
+     "  loop: '{{ picked.stdout_lines }}'\n", {"part.yml": "- debug: {msg: '{{ item }}'}\n"}),
+    # an included file registers what a later task of the role uses
+    ("- include_tasks: part.yml\n- debug: {msg: '{{ from_part.stdout }}'}\n",
+     {"part.yml": "- command: echo hi\n  register: from_part\n"}),
+    # a templated include name: any file beside it may define what a later task uses
+    ("- command: echo part\n  register: picked\n- include_tasks: '{{ picked.stdout }}.yml'\n"
+     "- debug: {msg: '{{ made_in_part }}'}\n", {"part.yml": "- set_fact: {made_in_part: 1}\n"}),
+    # an include whose when is false: what it would load is never run
+    ("- include_tasks: part.yml\n  when: known == 2\n",
+     {"part.yml": "- debug: {msg: '{{ typo_never_run }}'}\n"}),
+])
+def test_an_include_only_the_run_decides_is_not_an_error(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, main: str, files: dict[str, str]) -> None:
+    monkeypatch.setenv("KPROV_LOG_DIR", str(tmp_path / "logs"))
+    inventory, site, marker = _with_included(tmp_path, main, files)
+    report = apply([str(inventory)], site, RunOptions(resolve_first=True))
+    assert report.ok, [r.msg for r in report.results if r.status == "failed"] + report.errors
+    assert marker.exists()
