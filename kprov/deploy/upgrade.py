@@ -2,8 +2,10 @@
 
 The phases, in order (the first failure stops the rollout and says how to go on):
 
-1. preflight: versions — which kprov runtime each host runs and which it gets (a host
-   already on the new one is skipped: rerunning an interrupted upgrade resumes it);
+1. preflight: versions — which kprov runtime each host's running components were started
+   from (read from their processes, not from the installed link or a local record) and
+   which it gets (a host whose components all run the new one is skipped: rerunning an
+   interrupted upgrade resumes it);
 2. preflight: the etcd quorum — every member healthy;
 3. preflight: an etcd backup — a fresh snapshot beside the inventory (``kprov etcd
    backup``), so the way back exists before anything changes;
@@ -29,13 +31,12 @@ from typing import Any
 from kprov.bundle.runtime import NODE_SUFFIX
 from kprov.deploy.prepare import REPO_ROOT, SITE_PLAYBOOK, PreparedCluster, prepare_cluster
 from kprov.provision.execute.context import RunOptions
-from kprov.provision.execute.pending import PENDING_DIR
 from kprov.provision.execute.results import RunReport
 from kprov.provision.inventory import load_inventory
 from kprov.provision.pipelines import exec_command, run_playbook
 
-__all__ = ["READ_VERSION", "HostPlan", "UpgradeOptions", "UpgradeResult", "batches_of", "checked",
-           "running_version", "upgrade", "what_changed"]
+__all__ = ["INSTALLED_ONLY", "READ_VERSION", "HostPlan", "UpgradeOptions", "UpgradeResult", "batches_of",
+           "checked", "running_version", "upgrade", "what_changed"]
 
 Progress = Callable[[str], None]
 VENV = "/opt/kprov/venv"
@@ -126,21 +127,76 @@ def upgrade(options: UpgradeOptions, progress: Progress) -> UpgradeResult:
     return result
 
 
-# The link names the runtime installed; a component restart recorded as due (an interrupted
-# run switched the link, the restarts did not happen) means the running code is older.
-READ_VERSION = f"readlink {VENV} || true; ls -A {PENDING_DIR} 2>/dev/null || true"
-RESTART_PENDING = " (restart pending: runs older code)"
+# What runs, not what is installed: for each running kprov component (a kprov-* unit whose
+# main process was started from kprov's venv), the runtime directories its process maps (the
+# compiled extensions it loaded, by their real path: the version it started from, even after
+# the link moved on or the directory was deleted); a process that maps none (pure Python, as
+# kprov-mirror-order) is dated against the link: started after the link last changed, it runs
+# the link's version, else the one the switch kept beside it (the only other one there), or
+# an older one. The link itself is the version installed.
+READ_VERSION = f"""venv={VENV}
+link=$(readlink "$venv" 2>/dev/null || true)
+echo "link $link"
+[ -n "$link" ] || exit 0
+runtime=$(dirname "$link"); since=$(stat -c %Y "$venv")
+echo "kept $(ls "$runtime" | tr '\\n' ' ')"
+boot=$(awk '/^btime/ {{print $2}}' /proc/stat); hz=$(getconf CLK_TCK)
+units=$(systemctl list-units --type=service --state=running --plain --no-legend 'kprov-*' |
+  awk '{{print $1}}')
+for unit in $units; do
+  pid=$(systemctl show -p MainPID --value "$unit")
+  [ "${{pid:-0}}" -gt 0 ] && tr '\\0' ' ' < /proc/$pid/cmdline | grep -q "$venv/" || continue
+  dirs=$(grep -o "$runtime/[^/ ]*" /proc/$pid/maps | sort -u | tr '\\n' ' ')
+  started=$(( boot + $(sed 's/.*) //' /proc/$pid/stat | awk '{{print $20}}') / hz ))
+  if [ -n "$dirs" ]; then echo "unit $unit maps $dirs"
+  elif [ "$started" -ge "$since" ]; then echo "unit $unit since-link"
+  else echo "unit $unit before-link"
+  fi
+done"""
+OLDER = "older"  # a component started before the link moved: an earlier version than it names
+INSTALLED_ONLY = " (installed; no kprov component running)"
+
+
+def _digest(path: str) -> str:
+    return path.rstrip("/").rsplit("/", 1)[-1].removesuffix(NODE_SUFFIX)
 
 
 def running_version(output: str) -> str:
-    """The version a host runs, from :data:`READ_VERSION`'s output: the link's digest (a
-    host outside the control plane runs the node runtime of a version: <digest>-node), marked
-    when restarts are pending (so the host is upgraded again, not skipped)."""
-    lines = [line.strip() for line in output.splitlines() if line.strip()]
-    if not lines:
+    """The version a host runs, from :data:`READ_VERSION`'s output: the one digest all its
+    kprov components run (a host outside the control plane runs a version's node runtime:
+    <digest>-node), or ``mixed: <digest> (units); ...`` when they differ (an interrupted
+    switch); `` (installed: <digest>)`` added when the link names another one, and the
+    installed digest marked as such when no component runs; "" when nothing is installed.
+    Anything but a bare digest differs from every new version: the host is upgraded again."""
+    link, kept = "", set[str]()
+    by_unit: dict[str, list[str]] = {}
+    for line in output.splitlines():
+        words = line.split()
+        if words[:1] == ["link"]:
+            link = _digest(words[1]) if len(words) > 1 else ""
+        elif words[:1] == ["kept"]:
+            kept = {_digest(w) for w in words[1:]}
+        elif words[:1] == ["unit"] and len(words) >= 3:
+            unit = words[1].removesuffix(".service")
+            if words[2] == "maps":
+                by_unit[unit] = sorted({_digest(w) for w in words[3:]})
+            else:
+                by_unit[unit] = [link if words[2] == "since-link" else OLDER]
+    previous = sorted(kept - {link})
+    if len(previous) == 1:  # what a component started before the switch runs
+        by_unit = {u: [previous[0] if d == OLDER else d for d in ds] for u, ds in by_unit.items()}
+    if not link:
         return ""
-    digest = lines[0].rsplit("/", 1)[-1].removesuffix(NODE_SUFFIX)
-    return digest + (RESTART_PENDING if len(lines) > 1 else "")
+    if not by_unit:
+        return link + INSTALLED_ONLY
+    versions: dict[str, list[str]] = {}
+    for unit, digests in sorted(by_unit.items()):
+        for digest in digests:
+            versions.setdefault(digest, []).append(unit)
+    if len(versions) > 1 or OLDER in versions:
+        return "mixed: " + "; ".join(f"{d} ({', '.join(units)})" for d, units in versions.items())
+    [running] = versions
+    return running if running == link else f"{running} (installed: {link})"
 
 
 def _read_digests(options: UpgradeOptions, hosts: list[str]) -> dict[str, str]:

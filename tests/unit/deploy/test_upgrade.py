@@ -65,9 +65,35 @@ def test_a_sigint_is_reported_as_an_interruption_not_a_failed_playbook() -> None
     assert checked(_report({"h1": 3})).stats["h1"].changed == 3
 
 
-def test_the_running_version_is_not_the_link_when_restarts_are_pending() -> None:
-    assert running_version("/opt/kprov/abc123-node\n") == "abc123"
-    pending = running_version("/opt/kprov/abc123\nrestart_kprov-apiserver\n")
-    assert pending.startswith("abc123") and "restart pending" in pending
-    assert HostPlan("h1", "control-plane", pending, "abc123").needed  # upgraded again, not skipped
+RT = "/opt/kprov/runtime"
+
+
+def _read(link: str, *units: str) -> str:
+    return "\n".join([f"link {RT}/{link}" if link else "link ", *units]) + "\n"
+
+
+def test_the_version_is_what_the_components_run_not_the_link() -> None:
+    both = f"maps {RT}/abc123 "
+    assert running_version(_read("abc123", f"unit kprov-apiserver.service {both}",
+                                 "unit kprov-mirror-order.service since-link")) == "abc123"
+    node = _read("abc123-node", f"unit kprov-kubelet.service maps {RT}/abc123-node")
+    assert running_version(node) == "abc123"
+    # an interrupted switch: the link names the new build, every process still runs the old one
+    stale = running_version(_read("new999", f"unit kprov-apiserver.service maps {RT}/abc123",
+                                  "unit kprov-mirror-order.service before-link"))
+    assert stale.startswith("mixed: abc123 (kprov-apiserver); older (kprov-mirror-order)")
+    assert running_version(_read("new999", f"unit kprov-apiserver.service maps {RT}/abc123")) \
+        == "abc123 (installed: new999)"
+    half = running_version(_read("new999", f"unit kprov-apiserver.service maps {RT}/new999",
+                                 f"unit kprov-dns.service maps {RT}/abc123"))
+    assert half == "mixed: new999 (kprov-apiserver); abc123 (kprov-dns)"
+    for current in (stale, half, "abc123 (installed: new999)"):
+        assert HostPlan("h1", "control-plane", current, "new999").needed  # upgraded again, not skipped
+        assert HostPlan("h1", "control-plane", current, "abc123").needed
+    # a pure-Python component started before the switch runs the version the switch kept
+    kept = _read("new999", "kept abc123 new999", f"unit kprov-apiserver.service maps {RT}/abc123",
+                 "unit kprov-mirror-order.service before-link", "unit kprov-proxy.service before-link")
+    assert running_version(kept) == "abc123 (installed: new999)"
+    assert running_version(_read("abc123")) == "abc123 (installed; no kprov component running)"
+    assert running_version(_read("")) == ""
     assert running_version("") == ""
