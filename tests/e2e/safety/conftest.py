@@ -1,6 +1,9 @@
 """A 3-host cluster (etcd, control plane and nodes on h1..h3) applied once for the safety
 tests, which break it in the ways an operator meets (a foreign listener, an interrupted run,
-a certificate rotation) and repair it again."""
+a certificate rotation) and repair it again. Its cold apply is itself interrupted once, as an
+operator's Ctrl-C would, right after etcd started (the control plane's first unit written);
+`kprov plan` runs there (``SafetyCluster.cold_plan``, for the test of what it lists) and the
+next apply completes the cluster."""
 
 from __future__ import annotations
 
@@ -26,6 +29,8 @@ KPROV = [sys.executable, "-m", "kprov.cli.main"]
 class SafetyCluster:
     lab: Lab
     inventory: Path
+    # after the interrupted cold apply: (its exit code, `kprov plan --json`'s exit code and report)
+    cold_plan: tuple[int, int, dict[str, Any]] | None = None
 
     def kprov(self, *args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
         env = dict(os.environ, COLUMNS="200")
@@ -83,6 +88,11 @@ def safety_cluster(lab_hosts: Callable[[int], Lab], tmp_path_factory: pytest.Tem
     lab = lab_hosts(3)
     inventory = lab.write_inventory(tmp_path_factory.mktemp("safety-inventory") / "hosts.yml", 3)
     cluster = SafetyCluster(lab, inventory)
+    interrupted_rc, out, _ = cluster.interrupted_apply(
+        lambda text: "/etc/systemd/system/kprov-apiserver.service" in text)
+    plan = cluster.kprov("plan", "-i", str(inventory), "--json")
+    assert plan.stdout.strip(), plan.stderr[-3000:]
+    cluster.cold_plan = (interrupted_rc, plan.returncode, json.loads(plan.stdout))
     rc, report = cluster.apply()
     assert rc == 0 and report["ok"], "\n".join(failures(report))
     yield cluster

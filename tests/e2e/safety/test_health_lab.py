@@ -138,8 +138,8 @@ def test_sigint_right_after_the_runtime_switch_leaves_verify_failing_until_the_r
     """The plan of a new kprov version lists every component's restart. A real interrupted
     apply (no marker written by the test): a new kprov version is switched in on every host
     (a runtime under a new digest), SIGINT lands right after the first host's switch, before
-    any restart; the components still run the old code, verify says so, and only the rerun
-    (same version: nothing to switch) restarts them."""
+    any restart; the components still run the old code, verify and upgrade's versions say
+    so, and only the rerun (same version: nothing to switch) restarts them."""
     units = ["kprov-apiserver", "kprov-scheduler", "kprov-controller-manager", "kprov-kubelet", "kprov-proxy"]
     vars_file = tmp_path / "runtime.json"
     runtime = prepare_cluster(safety_cluster.inventory).runtime
@@ -166,6 +166,11 @@ def test_sigint_right_after_the_runtime_switch_leaves_verify_failing_until_the_r
     # the new code is installed, the components still run the old one, and verify says so
     assert _started(safety_cluster, stale, units) == before[stale], "the interrupt came after a restart"
     assert "restart kprov-apiserver" in _pending(safety_cluster, stale)
+    # kprov upgrade reads what runs (the processes' build), not the link: the old build, with
+    # the new one named as installed only, so the host is upgraded again rather than skipped
+    dry = safety_cluster.kprov("upgrade", "-i", str(safety_cluster.inventory), "--dry-run")
+    [row] = [line for line in dry.stdout.splitlines() if f" {stale} " in line]
+    assert f"{runtime.digest} (installed: {runtime.digest[:12]}e2e)" in row, dry.stdout[-2000:]
     rc, failing = _verify(safety_cluster)
     assert rc != 0 and any(f.startswith(f"{stale}: no restart pending") for f in failing), failing
     rc, report = safety_cluster.apply("-e", f"@{vars_file}")
