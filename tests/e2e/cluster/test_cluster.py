@@ -269,6 +269,11 @@ def test_a_worker_left_out_is_drained_and_removed_and_rejoins_when_listed_again(
                                  "2>/dev/null || true") == ""
         assert cluster.ssh("h5", "systemctl is-active kprov-etcd || true") == "inactive"  # never was one
         assert "active" not in cluster.ssh("h5", "systemctl is-active haproxy keepalived || true").split()
+        # no kubelet credential left (its client key was valid a year), no service kprov installed
+        assert cluster.ssh("h5", "ls /etc/kprov/pki/kubelet.key /etc/kprov/pki/kubelet.crt 2>/dev/null; "
+                                 "grep -rls client-key-data /etc/kprov /var/lib/kprov; true") == ""
+        assert cluster.ssh("h5", "systemctl list-units --state=active --plain --no-legend 'kprov-*' "
+                                 "containerd.service haproxy.service keepalived.service") == ""
         lease = cluster.kubectl("get", "lease", "-n", "kube-node-lease", "h5", check=False)
         assert lease.returncode != 0 and "NotFound" in lease.stderr  # revoked with its Node
         again = cluster.apply()
