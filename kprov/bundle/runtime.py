@@ -82,13 +82,17 @@ _KEEP_ARCHIVES = 4
 HOST_EXCLUDED_DISTRIBUTIONS = ("pytest-testinfra", "pytest", "pluggy", "iniconfig")
 # What hosts run besides the console scripts: the roles' `python -m` modules, and what the
 # daemons import only on first use (the API server: `cel`, for a CRD's x-kubernetes-validations).
-HOST_MODULES = ("kprov.images.mirror_order", "kprov.images.mirror_load", "kprov.cluster.kubelet.readycheck",
-                "cel")
+HOST_MODULES = (
+    "kprov.images.mirror_order",
+    "kprov.images.mirror_load",
+    "kprov.cluster.kubelet.node.readycheck",
+    "cel",
+)
 # What a host outside the control plane runs: the kubelet's and kube-proxy's scripts, and the
 # modules roles run there with `python -m` (container_runtime, registry, the kubelet's handler).
 NODE_SCRIPTS = ("kprov-kubelet", "kprov-proxy")
 NODE_MODULES = ("kprov.cluster.kubelet.__main__", "kprov.cluster.proxy.__main__", "kprov.images.mirror_order",
-                "kprov.images.mirror_load", "kprov.cluster.kubelet.readycheck")
+                "kprov.images.mirror_load", "kprov.cluster.kubelet.node.readycheck")
 NODE_SUFFIX = "-node"  # the node runtime's archive name and directory on a host: <digest>-node
 
 

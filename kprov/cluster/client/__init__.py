@@ -6,7 +6,7 @@
 - :class:`LeaderElector` (leader.py): Lease-based leader election.
 - :class:`EventRecorder` (events.py): core/v1 Events.
 
-The names below are imported on first use: ``python -m kprov.cluster.kubelet.readycheck``,
+The names below are imported on first use: ``python -m kprov.cluster.kubelet.node.readycheck``,
 which the kubelet role's health handler runs about once a second on every node after each
 (re)start, needs only the kubeconfig loader, and importing the whole client (aiohttp) up
 front cost each run 0.24 s of CPU on a lab host (``-X importtime``), ~1 CPU-s per node in a

@@ -12,34 +12,34 @@ import logging
 
 from kprov.cluster.client.events import EventRecorder
 from kprov.cluster.client.rest import ApiClient
+from kprov.cluster.controllers.autoscaling.podautoscaler import PodAutoscalerController
 from kprov.cluster.controllers.base import Controller, ControllerContext, ControllerOptions
-from kprov.cluster.controllers.clusterrole_aggregation import ClusterRoleAggregationController
-from kprov.cluster.controllers.cronjob import CronJobController
-from kprov.cluster.controllers.daemonset import DaemonSetController
-from kprov.cluster.controllers.deployment import DeploymentController
-from kprov.cluster.controllers.disruption import DisruptionController
-from kprov.cluster.controllers.endpoints import EndpointsController
-from kprov.cluster.controllers.endpointslice import EndpointSliceController
-from kprov.cluster.controllers.endpointslicemirroring import EndpointSliceMirroringController
-from kprov.cluster.controllers.garbagecollector import GarbageCollector
+from kprov.cluster.controllers.housekeeping.disruption import DisruptionController
+from kprov.cluster.controllers.housekeeping.garbagecollector import GarbageCollector
+from kprov.cluster.controllers.housekeeping.namespace import NamespaceController
+from kprov.cluster.controllers.housekeeping.nodelifecycle import NodeLifecycleController
+from kprov.cluster.controllers.housekeeping.resourcequota import ResourceQuotaController
+from kprov.cluster.controllers.identity.clusterrole_aggregation import ClusterRoleAggregationController
+from kprov.cluster.controllers.identity.rootca import RootCaPublisher
+from kprov.cluster.controllers.identity.satoken import TokenSecretController
+from kprov.cluster.controllers.identity.serviceaccount import ServiceAccountController
 from kprov.cluster.controllers.informers import SharedInformers
-from kprov.cluster.controllers.job import JobController
-from kprov.cluster.controllers.lbipam import LoadBalancerIpamController
-from kprov.cluster.controllers.localpath import LocalPathProvisioner
-from kprov.cluster.controllers.namespace import NamespaceController
-from kprov.cluster.controllers.nodeipam import NodeIpamController
-from kprov.cluster.controllers.nodelifecycle import NodeLifecycleController
-from kprov.cluster.controllers.podautoscaler import PodAutoscalerController
-from kprov.cluster.controllers.pvbinder import PVBinderController
-from kprov.cluster.controllers.replicaset import ReplicaSetController
-from kprov.cluster.controllers.replicationcontroller import ReplicationControllerController
-from kprov.cluster.controllers.resourcequota import ResourceQuotaController
-from kprov.cluster.controllers.rootca import RootCaPublisher
-from kprov.cluster.controllers.satoken import TokenSecretController
-from kprov.cluster.controllers.serviceaccount import ServiceAccountController
-from kprov.cluster.controllers.statefulset import StatefulSetController
-from kprov.cluster.controllers.ttlafterfinished import TTLAfterFinishedController
-from kprov.cluster.controllers.volumeprotection import PVCProtectionController, PVProtectionController
+from kprov.cluster.controllers.network.endpoints import EndpointsController
+from kprov.cluster.controllers.network.endpointslice import EndpointSliceController
+from kprov.cluster.controllers.network.endpointslicemirroring import EndpointSliceMirroringController
+from kprov.cluster.controllers.network.lbipam import LoadBalancerIpamController
+from kprov.cluster.controllers.network.nodeipam import NodeIpamController
+from kprov.cluster.controllers.storage.localpath import LocalPathProvisioner
+from kprov.cluster.controllers.storage.pvbinder import PVBinderController
+from kprov.cluster.controllers.storage.volumeprotection import PVCProtectionController, PVProtectionController
+from kprov.cluster.controllers.workloads.cronjob import CronJobController
+from kprov.cluster.controllers.workloads.daemonset import DaemonSetController
+from kprov.cluster.controllers.workloads.deployment import DeploymentController
+from kprov.cluster.controllers.workloads.job import JobController
+from kprov.cluster.controllers.workloads.replicaset import ReplicaSetController
+from kprov.cluster.controllers.workloads.replicationcontroller import ReplicationControllerController
+from kprov.cluster.controllers.workloads.statefulset import StatefulSetController
+from kprov.cluster.controllers.workloads.ttlafterfinished import TTLAfterFinishedController
 
 __all__ = ["CONTROLLERS", "ControllerManager", "select_controllers"]
 

@@ -22,7 +22,7 @@ import uvloop
 
 from kprov.cluster.client import ApiClient
 from kprov.cluster.hollow.fleet import FleetConfig, HollowFleet
-from kprov.cluster.kubelet.node import parse_labels
+from kprov.cluster.kubelet.node.registration import parse_labels
 
 __all__ = ["main", "parse_args"]
 

@@ -33,7 +33,7 @@ from kprov.cluster.client.lease_renewal import renew_lease
 from kprov.cluster.client.runner import run_workers
 from kprov.cluster.client.workqueue import WorkQueue
 from kprov.cluster.hollow.podlife import Finalize, PostStatus, Wait, decide, pod_ip
-from kprov.cluster.kubelet.node import HostFacts, lease_object, node_object, node_status
+from kprov.cluster.kubelet.node.registration import HostFacts, lease_object, node_object, node_status
 
 __all__ = ["FleetConfig", "HollowFleet"]
 

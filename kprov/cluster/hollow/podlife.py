@@ -3,7 +3,7 @@
 A hollow node runs no containers. Its make-believe runtime starts every container the
 moment the pod is seen and, for pods that may end (restartPolicy Never or OnFailure: Jobs
 and one-off pods), lets every container exit 0 after ``complete_after_s``. The status it
-posts is built by the real kubelet's own status logic (:func:`kprov.cluster.kubelet.status.pod_status`)
+posts is built by the real kubelet's own status logic (:func:`kprov.cluster.kubelet.pods.status.pod_status`)
 from synthetic CRI container records, so phases, conditions and container statuses have
 exactly the shape a real node's do. A pod being deleted is finalized at once (the real
 kubelet does so once its containers are stopped; a hollow node has none to stop).
@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kprov.cluster.kubelet.cri.types import CONTAINER_EXITED, CONTAINER_RUNNING, ContainerInfo
-from kprov.cluster.kubelet.status import ContainerView, pod_status
+from kprov.cluster.kubelet.pods.status import ContainerView, pod_status
 
 __all__ = [
     "ENDING_POLICIES",

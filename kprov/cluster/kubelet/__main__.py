@@ -20,7 +20,7 @@ import signal
 import socket
 import sys
 
-from kprov.cluster.kubelet.node import KUBELET_PORT, parse_labels, parse_taints
+from kprov.cluster.kubelet.node.registration import KUBELET_PORT, parse_labels, parse_taints
 
 __all__ = ["main", "parse_args"]
 

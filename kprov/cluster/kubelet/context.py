@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from kprov.cluster.kubelet.backoff import Backoff
 from kprov.cluster.kubelet.cri.generated import api_pb2 as pb
 from kprov.cluster.kubelet.cri.types import ContainerInfo, ExecResult, SandboxInfo
-from kprov.cluster.kubelet.podconfig import NodeSettings
+from kprov.cluster.kubelet.pods.backoff import Backoff
+from kprov.cluster.kubelet.pods.podconfig import NodeSettings
 
 __all__ = ["KubeletContext", "PodApi", "Runtime"]
 

@@ -1,7 +1,7 @@
 """The kubelet process: register the node, heartbeat, run a worker per bound pod, serve.
 
 :class:`Kubelet` ties the pieces together: an informer over pods with
-``spec.nodeName=<node>`` feeds :class:`~kprov.cluster.kubelet.podworker.PodWorker` tasks
+``spec.nodeName=<node>`` feeds :class:`~kprov.cluster.kubelet.pods.podworker.PodWorker` tasks
 (one per pod uid); a relist loop (the "PLEG") lists the runtime's containers every second
 and wakes the workers of pods whose containers changed state; a heartbeat renews the node
 Lease every 10 s and posts NodeStatus when it changed, else every 5 min; the HTTPS server
@@ -29,15 +29,12 @@ from kprov.cluster.client.lease_renewal import renew_lease
 from kprov.cluster.client.resources import NODES, PODS
 from kprov.cluster.client.store import object_key
 from kprov.cluster.dns.resolvconf import ResolvConf, read_resolv_conf
-from kprov.cluster.kubelet import labels as L
-from kprov.cluster.kubelet.admission import REJECTED_REASON, host_port_conflict, rejection_message
-from kprov.cluster.kubelet.apiaccess import KubeletApi
 from kprov.cluster.kubelet.context import KubeletContext
 from kprov.cluster.kubelet.cri.client import CRIClient
 from kprov.cluster.kubelet.cri.types import ContainerInfo
-from kprov.cluster.kubelet.localvolumes import sweep_forever
-from kprov.cluster.kubelet.metrics import KubeletMetrics
-from kprov.cluster.kubelet.node import (
+from kprov.cluster.kubelet.node.apiaccess import KubeletApi
+from kprov.cluster.kubelet.node.metrics import KubeletMetrics
+from kprov.cluster.kubelet.node.registration import (
     KUBELET_PORT,
     HostFacts,
     host_facts,
@@ -47,11 +44,14 @@ from kprov.cluster.kubelet.node import (
     node_status,
     status_changed,
 )
-from kprov.cluster.kubelet.podconfig import NodeSettings
-from kprov.cluster.kubelet.podworker import PodWorker
-from kprov.cluster.kubelet.securitycontext import apparmor_enabled
+from kprov.cluster.kubelet.node.stats import ContainerSample, StatsProvider, cri_samples
+from kprov.cluster.kubelet.pods import labels as L
+from kprov.cluster.kubelet.pods.admission import REJECTED_REASON, host_port_conflict, rejection_message
+from kprov.cluster.kubelet.pods.podconfig import NodeSettings
+from kprov.cluster.kubelet.pods.podworker import PodWorker
+from kprov.cluster.kubelet.pods.securitycontext import apparmor_enabled
 from kprov.cluster.kubelet.server import KubeletServer, server_ssl_context
-from kprov.cluster.kubelet.stats import ContainerSample, StatsProvider, cri_samples
+from kprov.cluster.kubelet.volumes.localvolumes import sweep_forever
 
 __all__ = ["Kubelet", "KubeletConfig"]
 

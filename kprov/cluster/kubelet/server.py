@@ -22,13 +22,21 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from kprov.cluster.kubelet.attachsession import AttachRequest, run_attach
 from kprov.cluster.kubelet.context import Runtime
 from kprov.cluster.kubelet.cri.types import CONTAINER_RUNNING, ContainerInfo
-from kprov.cluster.kubelet.execsession import ExecRequest, run_exec
-from kprov.cluster.kubelet.logs import ByteLimit, follow, parse_time, read_records, render, since, tail_lines
-from kprov.cluster.kubelet.portforward import TUNNEL_PROTOCOL, PortForwarder
-from kprov.cluster.kubelet.portforward_ws import ChannelForward
+from kprov.cluster.kubelet.streaming.attachsession import AttachRequest, run_attach
+from kprov.cluster.kubelet.streaming.execsession import ExecRequest, run_exec
+from kprov.cluster.kubelet.streaming.logs import (
+    ByteLimit,
+    follow,
+    parse_time,
+    read_records,
+    render,
+    since,
+    tail_lines,
+)
+from kprov.cluster.kubelet.streaming.portforward import TUNNEL_PROTOCOL, PortForwarder
+from kprov.cluster.kubelet.streaming.portforward_ws import ChannelForward
 from kprov.cluster.streaming import channels as ch
 from kprov.cluster.streaming import portforward_channels as pf
 from kprov.cluster.streaming.spdy import Session, SpdyError

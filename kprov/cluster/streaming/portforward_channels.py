@@ -1,7 +1,7 @@
 """Port-forward's WebSocket channel protocols: choosing one, the channel layout, the frames.
 
 Besides kubectl's SPDY session tunnelled in WebSocket messages (``SPDY/3.1+portforward.k8s.io``,
-:mod:`kprov.cluster.kubelet.portforward`), the kubelet serves port-forward as upstream's
+:mod:`kprov.cluster.kubelet.streaming.portforward`), the kubelet serves port-forward as upstream's
 ``handleWebSocketStreams`` does for other clients (the official Python client, kr8s):
 
 - the ports come from the ``ports`` query (repeatable, comma-separated, 1..65535);

@@ -18,7 +18,7 @@ from typing import Any
 from kprov.cluster.client import ApiClient, resources
 from kprov.cluster.client.lease_renewal import renew_lease
 from kprov.cluster.kubelet.kubelet import Kubelet, KubeletConfig
-from kprov.cluster.kubelet.node import lease_object
+from kprov.cluster.kubelet.node.registration import lease_object
 from tests.integration.controllers.hollow import wait_for
 
 BEAT_S = 0.2

@@ -11,7 +11,7 @@ from kprov.cluster.api.kinds.cron import latest_in, next_after, schedule_error, 
 from kprov.cluster.api.printers.tables import to_table
 from kprov.cluster.api.resources import REGISTRY
 from kprov.cluster.api.validation.core import validate
-from kprov.cluster.controllers.cronjob import job_name, scheduled_timestamp
+from kprov.cluster.controllers.workloads.cronjob import job_name, scheduled_timestamp
 
 CRONJOBS = REGISTRY.get("batch", "v1", "cronjobs")
 UTC = dt.UTC

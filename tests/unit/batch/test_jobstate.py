@@ -2,7 +2,7 @@
 
 import pytest
 
-from kprov.cluster.controllers.jobstate import (
+from kprov.cluster.controllers.workloads.jobstate import (
     backoff_delay,
     format_indexes,
     is_finished,

@@ -8,7 +8,7 @@ import pytest
 from kprov.cluster.api.printers.tables import to_table
 from kprov.cluster.api.resources import REGISTRY
 from kprov.cluster.api.validation.core import validate
-from kprov.cluster.controllers.disruption import resolve
+from kprov.cluster.controllers.housekeeping.disruption import resolve
 
 PDBS = REGISTRY.get("policy", "v1", "poddisruptionbudgets")
 NOW = dt.datetime(2024, 1, 10, 12, 0, 0, tzinfo=dt.UTC)

@@ -11,7 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from kprov.cluster.client.metrics import WorkQueueCollector
 from kprov.cluster.client.workqueue import WorkQueue
-from kprov.cluster.kubelet.metrics import KubeletMetrics
+from kprov.cluster.kubelet.node.metrics import KubeletMetrics
 from kprov.cluster.proxy.metrics import ProxyMetrics
 from kprov.cluster.scheduler.metrics import SchedulerCollector, SchedulerStats
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kprov.cluster.controllers.clusterrole_aggregation import aggregated_rules
+from kprov.cluster.controllers.identity.clusterrole_aggregation import aggregated_rules
 
 GET_PODS = {"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}
 LIST_JOBS = {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["list"]}

@@ -4,7 +4,7 @@ unschedulable taints (NoSchedule); host-network daemons also network-unavailable
 
 from __future__ import annotations
 
-from kprov.cluster.controllers.daemonset import daemon_tolerations
+from kprov.cluster.controllers.workloads.daemonset import daemon_tolerations
 from kprov.cluster.scheduler.plugins.taint_toleration import tolerates
 
 

@@ -7,8 +7,12 @@ import asyncio
 import copy
 from typing import Any
 
-from kprov.cluster.controllers.controller_history import new_revision
-from kprov.cluster.controllers.daemonset_history import HASH_LABEL, current_hash, sync_daemon_history
+from kprov.cluster.controllers.workloads.controller_history import new_revision
+from kprov.cluster.controllers.workloads.daemonset_history import (
+    HASH_LABEL,
+    current_hash,
+    sync_daemon_history,
+)
 
 Obj = dict[str, Any]
 

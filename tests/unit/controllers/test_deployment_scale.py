@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kprov.cluster.controllers.deployment_scale import (
+from kprov.cluster.controllers.workloads.deployment_scale import (
     active_or_latest,
     is_saturated,
     is_scaling_event,

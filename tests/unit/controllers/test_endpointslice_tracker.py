@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kprov.cluster.controllers.endpointslice_tracker import SliceTracker
+from kprov.cluster.controllers.network.endpointslice_tracker import SliceTracker
 
 
 def _slice(name: str, rv: int) -> dict[str, Any]:

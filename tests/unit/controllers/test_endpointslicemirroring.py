@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kprov.cluster.controllers.endpointslicemirroring import mirrored_slices
+from kprov.cluster.controllers.network.endpointslicemirroring import mirrored_slices
 
 
 def test_subsets_with_the_same_ports_share_a_slice_and_families_do_not() -> None:

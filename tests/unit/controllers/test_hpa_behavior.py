@@ -8,14 +8,14 @@ from typing import Any
 import pytest
 
 from kprov.cluster.api.defaults import hpa_scale_down_rules, hpa_scale_up_rules
-from kprov.cluster.controllers.hpa_behavior import (
+from kprov.cluster.controllers.autoscaling.hpa_behavior import (
     Recommendation,
     ScaleEvent,
     normalize_default,
     normalize_with_behavior,
     record_scale_event,
 )
-from kprov.cluster.controllers.podautoscaler import milli_quantity
+from kprov.cluster.controllers.autoscaling.podautoscaler import milli_quantity
 
 NOW = 1000.0
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from kprov.cluster.controllers.base import ControllerContext, ControllerOptions
-from kprov.cluster.controllers.lbipam import (
+from kprov.cluster.controllers.network.lbipam import (
     AddressAllocator,
     AllocationError,
     LoadBalancerIpamController,

@@ -6,19 +6,19 @@ from __future__ import annotations
 import pytest
 
 from kprov.cluster.client.component import parse_duration
-from kprov.cluster.controllers.endpoints import build_subsets
-from kprov.cluster.controllers.endpointslice import desired_slices
+from kprov.cluster.controllers.housekeeping.nodelifecycle import UNREACHABLE, eviction_delay
 from kprov.cluster.controllers.manager import select_controllers
-from kprov.cluster.controllers.nodeipam import CidrAllocator
-from kprov.cluster.controllers.nodelifecycle import UNREACHABLE, eviction_delay
-from kprov.cluster.controllers.pods import deletion_rank
-from kprov.cluster.controllers.rollout import (
+from kprov.cluster.controllers.network.endpoints import build_subsets
+from kprov.cluster.controllers.network.endpointslice import desired_slices
+from kprov.cluster.controllers.network.nodeipam import CidrAllocator
+from kprov.cluster.controllers.workloads.pods import deletion_rank
+from kprov.cluster.controllers.workloads.rollout import (
     HASH_LABEL,
     resolve_surge_unavailable,
     same_template,
     template_hash,
 )
-from kprov.cluster.controllers.statefulset import ordinal_of
+from kprov.cluster.controllers.workloads.statefulset import ordinal_of
 
 
 def test_surge_and_unavailable_rounding() -> None:

@@ -8,7 +8,7 @@ import pytest
 from kprov.cluster.api.defaults import apply_defaults
 from kprov.cluster.api.resources import REGISTRY
 from kprov.cluster.api.validation.core import validate
-from kprov.cluster.controllers.replica_calc import (
+from kprov.cluster.controllers.autoscaling.replica_calc import (
     MissingRequest,
     NoMetrics,
     PodSample,

@@ -7,9 +7,9 @@ import asyncio
 import copy
 from typing import Any
 
-from kprov.cluster.controllers.controller_history import template_of
-from kprov.cluster.controllers.statefulset import StatefulSetController
-from kprov.cluster.controllers.statefulset_history import revision_name, sync_history
+from kprov.cluster.controllers.workloads.controller_history import template_of
+from kprov.cluster.controllers.workloads.statefulset import StatefulSetController
+from kprov.cluster.controllers.workloads.statefulset_history import revision_name, sync_history
 
 
 class FakeClient:

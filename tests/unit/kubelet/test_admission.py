@@ -1,6 +1,6 @@
 """Kubelet admission: a pod asking for host ports an admitted pod holds is rejected."""
 
-from kprov.cluster.kubelet.admission import host_port_conflict, rejection_message
+from kprov.cluster.kubelet.pods.admission import host_port_conflict, rejection_message
 
 
 def pod(port: int, ip: str = "", protocol: str = "TCP", phase: str = "Running") -> dict:

@@ -7,7 +7,7 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-from kprov.cluster.kubelet.attachsession import AttachRequest, run_attach, stream_types
+from kprov.cluster.kubelet.streaming.attachsession import AttachRequest, run_attach, stream_types
 from kprov.cluster.streaming import channels as ch
 from kprov.cluster.streaming.spdy import Session, SpdyStream
 

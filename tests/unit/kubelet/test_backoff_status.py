@@ -1,13 +1,19 @@
 from __future__ import annotations
 
-from kprov.cluster.kubelet.backoff import Backoff
 from kprov.cluster.kubelet.cri.types import (
     CONTAINER_CREATED,
     CONTAINER_EXITED,
     CONTAINER_RUNNING,
     ContainerInfo,
 )
-from kprov.cluster.kubelet.status import ContainerView, container_status, pod_phase, pod_status, qos_class
+from kprov.cluster.kubelet.pods.backoff import Backoff
+from kprov.cluster.kubelet.pods.status import (
+    ContainerView,
+    container_status,
+    pod_phase,
+    pod_status,
+    qos_class,
+)
 
 NS = 1_000_000_000
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from kprov.cluster.kubelet.env import ConfigError, PodSources, expand, resolve_env
-from kprov.cluster.kubelet.volumes import (
+from kprov.cluster.kubelet.pods.env import ConfigError, PodSources, expand, resolve_env
+from kprov.cluster.kubelet.volumes.pod_volumes import (
     container_mounts,
     referenced_sources,
     remove_pod_volumes,
@@ -157,7 +157,7 @@ def test_fs_group_owns_the_volumes_and_joins_the_process_groups(tmp_path: Path) 
     import copy
     import os
 
-    from kprov.cluster.kubelet.podconfig import container_config
+    from kprov.cluster.kubelet.pods.podconfig import container_config
 
     if os.geteuid() != 0:
         pytest.skip("changing a file's group to another needs root")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kprov.cluster.kubelet.etchosts import hosts_content, manages_hosts
+from kprov.cluster.kubelet.pods.etchosts import hosts_content, manages_hosts
 
 
 def _pod(**spec: object) -> dict:

@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 import grpc
 import pytest
 
-from kprov.cluster.kubelet.grpcprobe import decode_status, encode_request
-from kprov.cluster.kubelet.probes import Prober, ProbeTarget
+from kprov.cluster.kubelet.pods.grpcprobe import decode_status, encode_request
+from kprov.cluster.kubelet.pods.probes import Prober, ProbeTarget
 
 # service name -> ServingStatus; the empty name is the server as a whole
 STATUSES = {"": 1, "db": 2}

@@ -12,10 +12,10 @@ import pytest
 from kprov.cluster.api.objects import parse_time
 from kprov.cluster.kubelet.context import KubeletContext
 from kprov.cluster.kubelet.cri.types import CONTAINER_EXITED, CONTAINER_RUNNING
-from kprov.cluster.kubelet.lifecycle import termination_file, termination_message
-from kprov.cluster.kubelet.podconfig import NodeSettings
-from kprov.cluster.kubelet.podworker import PodWorker
-from kprov.cluster.kubelet.volumes import pod_dir
+from kprov.cluster.kubelet.pods.lifecycle import termination_file, termination_message
+from kprov.cluster.kubelet.pods.podconfig import NodeSettings
+from kprov.cluster.kubelet.pods.podworker import PodWorker
+from kprov.cluster.kubelet.volumes.pod_volumes import pod_dir
 from tests.unit.kubelet.fakes import FakeApi, FakeRuntime
 
 IMAGE = "kprov.local/busybox:1"
@@ -198,7 +198,7 @@ async def test_a_pod_past_its_active_deadline_is_stopped_and_failed(world: Any) 
 
 
 async def test_a_liveness_kill_runs_pre_stop_within_the_probes_grace_period(world: Any) -> None:
-    from kprov.cluster.kubelet.probes import LIVENESS
+    from kprov.cluster.kubelet.pods.probes import LIVENESS
 
     ctx, runtime, _ = world
     probe = {"exec": {"command": ["check"]}, "initialDelaySeconds": 3600, "terminationGracePeriodSeconds": 4}

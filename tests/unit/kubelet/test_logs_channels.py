@@ -6,7 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from kprov.cluster.kubelet.logs import LogFormatError, follow, parse_line, read_records, render, tail_lines
+from kprov.cluster.kubelet.streaming.logs import (
+    LogFormatError,
+    follow,
+    parse_line,
+    read_records,
+    render,
+    tail_lines,
+)
 from kprov.cluster.streaming import channels as ch
 
 LINES = (
@@ -113,7 +120,7 @@ def test_the_first_protocol_sends_no_success_and_only_a_failures_text() -> None:
 def test_since_and_byte_limit() -> None:
     import datetime as dt
 
-    from kprov.cluster.kubelet.logs import ByteLimit, LogRecord, parse_time, since
+    from kprov.cluster.kubelet.streaming.logs import ByteLimit, LogRecord, parse_time, since
 
     old = LogRecord("2026-11-23T16:17:51.871719123Z", "stdout", False, b"old")
     new = LogRecord("2026-11-23T16:18:51.000000001Z", "stdout", False, b"new")

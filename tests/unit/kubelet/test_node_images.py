@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from kprov.cluster.kubelet.node import (
+from kprov.cluster.kubelet.node.registration import (
     HostFacts,
     lease_object,
     node_object,

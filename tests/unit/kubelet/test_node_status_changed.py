@@ -6,7 +6,7 @@ import copy
 from dataclasses import replace
 from typing import Any
 
-from kprov.cluster.kubelet.node import HostFacts, node_status, status_changed
+from kprov.cluster.kubelet.node.registration import HostFacts, node_status, status_changed
 
 FACTS = HostFacts(cpus=2, memory_bytes=4 * 1024**3, kernel="6.1.0", os_image="Debian GNU/Linux 12 (bookworm)",
                   architecture="amd64", machine_id="m1", boot_id="b1", disk_bytes=10 * 1024**3)

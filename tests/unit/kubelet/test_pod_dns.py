@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from kprov.cluster.dns.resolvconf import ResolvConf, parse_resolv_conf
-from kprov.cluster.kubelet.podconfig import NodeSettings, pod_dns
+from kprov.cluster.kubelet.pods.podconfig import NodeSettings, pod_dns
 
 HOST = parse_resolv_conf("nameserver 10.77.3.1\nsearch lab.example corp.example\noptions timeout:2\n")
 SETTINGS = NodeSettings("n1", cluster_dns=("10.96.0.10",), host_dns=HOST)

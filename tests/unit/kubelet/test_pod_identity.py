@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from kprov.cluster.kubelet.atomic_writer import DATA_DIR_NAME, write_atomic
-from kprov.cluster.kubelet.satokens import PodTokens
-from kprov.cluster.kubelet.servicelinks import service_env
+from kprov.cluster.kubelet.pods.servicelinks import service_env
+from kprov.cluster.kubelet.volumes.atomic_writer import DATA_DIR_NAME, write_atomic
+from kprov.cluster.kubelet.volumes.satokens import PodTokens
 
 
 def test_atomic_writer_layout_and_swap(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from kprov.cluster.client import ApiError, NotFound
-from kprov.cluster.kubelet.apiaccess import KubeletApi
+from kprov.cluster.kubelet.node.apiaccess import KubeletApi
 
 POD = {"metadata": {"name": "p", "namespace": "d"}}
 

@@ -2,11 +2,11 @@ from __future__ import annotations
 
 import pytest
 
-from kprov.cluster.kubelet import labels as L
 from kprov.cluster.kubelet.cri.generated import api_pb2 as pb
-from kprov.cluster.kubelet.podconfig import NodeSettings, container_config, grace_period, sandbox_config
-from kprov.cluster.kubelet.resources import linux_resources
-from kprov.cluster.kubelet.volumes import MountSpec
+from kprov.cluster.kubelet.pods import labels as L
+from kprov.cluster.kubelet.pods.podconfig import NodeSettings, container_config, grace_period, sandbox_config
+from kprov.cluster.kubelet.pods.resources import linux_resources
+from kprov.cluster.kubelet.volumes.pod_volumes import MountSpec
 
 POD = {
     "metadata": {

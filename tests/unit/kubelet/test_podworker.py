@@ -6,12 +6,12 @@ from typing import Any
 
 import pytest
 
-from kprov.cluster.kubelet.containers import go_duration, grpc_error_text
 from kprov.cluster.kubelet.context import KubeletContext
 from kprov.cluster.kubelet.cri.client import CRIError
 from kprov.cluster.kubelet.cri.types import CONTAINER_EXITED, CONTAINER_RUNNING
-from kprov.cluster.kubelet.podconfig import NodeSettings
-from kprov.cluster.kubelet.podworker import PodWorker
+from kprov.cluster.kubelet.pods.containers import go_duration, grpc_error_text
+from kprov.cluster.kubelet.pods.podconfig import NodeSettings
+from kprov.cluster.kubelet.pods.podworker import PodWorker
 from tests.unit.kubelet.fakes import FakeApi, FakeRuntime
 
 IMAGE = "kprov.local/busybox:1"

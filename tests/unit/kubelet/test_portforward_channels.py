@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from kprov.cluster.kubelet.portforward_ws import ChannelForward
+from kprov.cluster.kubelet.streaming.portforward_ws import ChannelForward
 from kprov.cluster.streaming import portforward_channels as pf
 
 

@@ -6,8 +6,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from kprov.cluster.kubelet.cri.types import ExecResult
-from kprov.cluster.kubelet.execsession import ExecRequest, _interactive, ctr_command, run_exec
-from kprov.cluster.kubelet.probes import (
+from kprov.cluster.kubelet.pods.probes import (
     LIVENESS,
     READINESS,
     ProbeOutcome,
@@ -16,6 +15,7 @@ from kprov.cluster.kubelet.probes import (
     ProbeTarget,
     ProbeWorker,
 )
+from kprov.cluster.kubelet.streaming.execsession import ExecRequest, _interactive, ctr_command, run_exec
 from kprov.cluster.streaming import channels as ch
 
 

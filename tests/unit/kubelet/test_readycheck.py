@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kprov.cluster.kubelet.readycheck import main, ready_since
+from kprov.cluster.kubelet.node.readycheck import main, ready_since
 
 
 def _node(status: str, beat: float) -> dict:

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from kprov.cluster.kubelet.env import ConfigError, PodSources, resolve_env
-from kprov.cluster.kubelet.resourcefield import ResourceFieldError, resource_field_value
-from kprov.cluster.kubelet.volumes import setup_volumes
+from kprov.cluster.kubelet.pods.env import ConfigError, PodSources, resolve_env
+from kprov.cluster.kubelet.pods.resourcefield import ResourceFieldError, resource_field_value
+from kprov.cluster.kubelet.volumes.pod_volumes import setup_volumes
 
 ALLOCATABLE = {"cpu": "2", "memory": "2048Mi", "ephemeral-storage": "10Gi"}
 CONTAINER = {

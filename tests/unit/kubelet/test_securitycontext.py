@@ -7,14 +7,14 @@ from pathlib import Path
 from typing import Any
 
 from kprov.cluster.kubelet.cri.generated import api_pb2 as pb
-from kprov.cluster.kubelet.podconfig import NodeSettings, container_config, sandbox_config
-from kprov.cluster.kubelet.securitycontext import (
+from kprov.cluster.kubelet.pods.podconfig import NodeSettings, container_config, sandbox_config
+from kprov.cluster.kubelet.pods.securitycontext import (
     DEFAULT_MASKED_PATHS,
     apparmor_enabled,
     apparmor_rejection,
     non_root_violation,
 )
-from kprov.cluster.kubelet.sysctls import forbidden_sysctl
+from kprov.cluster.kubelet.pods.sysctls import forbidden_sysctl
 
 SETTINGS = NodeSettings("n1", seccomp_root="/var/lib/kubelet/seccomp")
 

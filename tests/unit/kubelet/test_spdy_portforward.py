@@ -12,7 +12,7 @@ import struct
 
 import pytest
 
-from kprov.cluster.kubelet.portforward import PortForwarder
+from kprov.cluster.kubelet.streaming.portforward import PortForwarder
 from kprov.cluster.streaming.spdy import (
     DATA,
     FLAG_FIN,

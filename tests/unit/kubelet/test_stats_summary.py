@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from kprov.cluster.kubelet.cri.generated import api_pb2 as pb
-from kprov.cluster.kubelet.stats import Sampler, cri_samples, node_cpu_ns, node_memory_bytes, summary
+from kprov.cluster.kubelet.node.stats import Sampler, cri_samples, node_cpu_ns, node_memory_bytes, summary
 from kprov.cluster.metrics_server.objects import node_metrics as _node_metrics
 from kprov.cluster.metrics_server.objects import pod_metrics as _pod_metrics
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from kprov.cluster.kubelet.env import ConfigError
-from kprov.cluster.kubelet.subpath import expand_subpath_expr, subpath_dir
-from kprov.cluster.kubelet.volumes import container_mounts
+from kprov.cluster.kubelet.pods.env import ConfigError
+from kprov.cluster.kubelet.volumes.pod_volumes import container_mounts
+from kprov.cluster.kubelet.volumes.subpath import expand_subpath_expr, subpath_dir
 
 
 def test_expansion_uses_the_env_and_refuses_unset_or_empty_variables() -> None:

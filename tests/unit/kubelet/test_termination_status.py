@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from kprov.cluster.kubelet.context import KubeletContext
-from kprov.cluster.kubelet.podconfig import NodeSettings
-from kprov.cluster.kubelet.podworker import PodWorker
+from kprov.cluster.kubelet.pods.podconfig import NodeSettings
+from kprov.cluster.kubelet.pods.podworker import PodWorker
 from tests.unit.kubelet.fakes import FakeApi, FakeRuntime
 
 IMAGE = "kprov.local/busybox:1"

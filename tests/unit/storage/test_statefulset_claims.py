@@ -1,7 +1,7 @@
 """A StatefulSet's claims from volumeClaimTemplates: names, labels, owners by retention
 policy, and the pod volumes that point at them."""
 
-from kprov.cluster.controllers.statefulset_claims import claim_for, with_claim_volumes
+from kprov.cluster.controllers.workloads.statefulset_claims import claim_for, with_claim_volumes
 
 
 def sts(**retention):

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from kprov.cluster.client.store import Store
-from kprov.cluster.controllers.localpath import default_storage_class, volume_for
-from kprov.cluster.kubelet.env import ConfigError, PodSources
-from kprov.cluster.kubelet.localvolumes import sweep
-from kprov.cluster.kubelet.volumes import setup_volumes, volume_source
+from kprov.cluster.controllers.storage.localpath import default_storage_class, volume_for
+from kprov.cluster.kubelet.pods.env import ConfigError, PodSources
+from kprov.cluster.kubelet.volumes.localvolumes import sweep
+from kprov.cluster.kubelet.volumes.pod_volumes import setup_volumes, volume_source
 from kprov.cluster.scheduler.algorithm import failure_message
 from kprov.cluster.scheduler.plugins.volume_binding import StorageView
 from tests.unit.scheduler.helpers import cache_with, node, pod, run

@@ -23,7 +23,7 @@ from kprov.cluster.apiserver.authz.bootstrap_policy import (
 from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.front.status import ApiError
 from kprov.cluster.apiserver.handlers.crud import create_object, guaranteed_update
-from kprov.cluster.controllers.clusterrole_aggregation import aggregated_rules
+from kprov.cluster.controllers.identity.clusterrole_aggregation import aggregated_rules
 
 __all__ = ["reconcile_policy"]
 

@@ -1,7 +1,7 @@
 """An asyncio CRI v1 client: RuntimeService and ImageService over a unix socket (grpc.aio).
 
 Requests are built by the caller as protobuf config messages (see
-:mod:`kprov.cluster.kubelet.podconfig`); replies come back as the plain dataclasses of
+:mod:`kprov.cluster.kubelet.pods.podconfig`); replies come back as the plain dataclasses of
 :mod:`kprov.cluster.kubelet.cri.types`. Every RPC failure is raised as :class:`CRIError`
 with the gRPC status code name, so callers can tell ``NOT_FOUND`` from real failures
 without importing grpc.

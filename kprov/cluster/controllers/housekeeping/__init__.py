@@ -1,0 +1,3 @@
+"""Cluster housekeeping: garbage collection by owner references, namespace deletion, node
+lifecycle, disruption budgets' status and resource quota usage.
+"""

@@ -1,0 +1,3 @@
+"""Service networking controllers: Endpoints, EndpointSlices and their mirroring, LoadBalancer
+addresses, and pod CIDRs for nodes.
+"""

@@ -1,0 +1,72 @@
+"""What Endpoints and EndpointSlices are built from: a Service's selected pods and the
+port each of its ports resolves to on each pod (a number, or a named container port)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kprov.cluster.api.selectors import label_selector_from_object
+from kprov.cluster.controllers.workloads.pods import is_ready
+
+__all__ = ["PodEndpoint", "endpoints_for", "resolve_target_port", "selected_pods"]
+
+Obj = dict[str, Any]
+
+
+def resolve_target_port(service_port: Obj, pod: Obj) -> int | None:
+    target = service_port.get("targetPort", service_port.get("port"))
+    if isinstance(target, int) or (isinstance(target, str) and target.isdigit()):
+        return int(target)
+    protocol = service_port.get("protocol") or "TCP"
+    for container in (pod.get("spec") or {}).get("containers") or []:
+        for port in container.get("ports") or []:
+            if port.get("name") == target and (port.get("protocol") or "TCP") == protocol:
+                return int(port["containerPort"])
+    return None
+
+
+def selected_pods(service: Obj, namespace_pods: list[Obj]) -> list[Obj]:
+    selector = (service.get("spec") or {}).get("selector")
+    if not selector:
+        return []
+    match = label_selector_from_object({"matchLabels": selector})
+    return [p for p in namespace_pods if match.matches((p.get("metadata") or {}).get("labels"))]
+
+
+class PodEndpoint:
+    """One pod's address with its resolved ports (name, port, protocol)."""
+
+    __slots__ = ("ip", "pod", "ports", "ready", "terminating")
+
+    def __init__(
+        self, pod: Obj, ip: str, ports: tuple[tuple[str, int, str], ...], ready: bool, terminating: bool
+    ) -> None:
+        self.pod, self.ip, self.ports, self.ready, self.terminating = pod, ip, ports, ready, terminating
+
+    def target_ref(self) -> Obj:
+        meta = self.pod["metadata"]
+        return {
+            "kind": "Pod",
+            "name": meta["name"],
+            "namespace": meta["namespace"],
+            "uid": meta.get("uid", ""),
+        }
+
+
+def endpoints_for(service: Obj, namespace_pods: list[Obj]) -> list[PodEndpoint]:
+    spec = service.get("spec") or {}
+    publish_not_ready = bool(spec.get("publishNotReadyAddresses"))
+    out = []
+    for pod in selected_pods(service, namespace_pods):
+        ip = (pod.get("status") or {}).get("podIP")
+        if not ip or (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+            continue
+        terminating = bool(pod["metadata"].get("deletionTimestamp"))
+        ports = []
+        for sp in spec.get("ports") or []:
+            port = resolve_target_port(sp, pod)
+            if port is not None:
+                ports.append((sp.get("name") or "", port, sp.get("protocol") or "TCP"))
+        ready = (is_ready(pod) and not terminating) or publish_not_ready
+        out.append(PodEndpoint(pod, ip, tuple(ports), ready, terminating))
+    return out

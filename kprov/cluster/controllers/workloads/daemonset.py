@@ -1,0 +1,259 @@
+"""DaemonSet: one pod on every node that matches the set's node selector/affinity and
+whose NoSchedule/NoExecute taints the pod tolerates.
+
+As in Kubernetes, a daemon pod is pinned to its node through required node affinity on
+``metadata.name`` (matchFields) and left to the scheduler, and it gets the standard
+daemon tolerations (not-ready, unreachable, disk/memory/pid pressure, unschedulable). Pods
+on nodes that no longer qualify are deleted. The set's templates are kept as
+ControllerRevisions (:mod:`.daemonset_history`); a RollingUpdate replaces pods whose
+``controller-revision-hash`` is not the current revision's, up to maxUnavailable at a time.
+
+A daemon pod that failed (a kubelet that rejected it, a container that exited) is deleted
+and a new one created, as upstream does; per DaemonSet and node the deletions back off
+exponentially (1 s doubling to 15 min), so a node that keeps failing the pod is not hot-looped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import time
+
+from kprov.cluster.api.objects import controller_ref
+from kprov.cluster.client.errors import NotFound
+from kprov.cluster.client.informer import EventHandler
+from kprov.cluster.client.resources import CONTROLLER_REVISIONS, DAEMONSETS, NODES, PODS
+from kprov.cluster.controllers.base import Controller, Obj
+from kprov.cluster.controllers.informers import index_by_controller_uid
+from kprov.cluster.controllers.workloads.daemonset_history import (
+    HASH_LABEL,
+    current_hash,
+    sync_daemon_history,
+)
+from kprov.cluster.controllers.workloads.pods import is_active, is_ready, pod_from_template
+from kprov.cluster.controllers.workloads.rollout import scaled_value
+from kprov.cluster.scheduler.cache import NodeInfo
+from kprov.cluster.scheduler.plugins.node_affinity import node_matches_pod_affinity
+from kprov.cluster.scheduler.plugins.taint_toleration import tolerates
+from kprov.cluster.scheduler.podinfo import PodInfo
+
+_FAILED_BACKOFF_FIRST_S = 1.0
+_FAILED_BACKOFF_MAX_S = 900.0
+
+__all__ = ["DaemonSetController", "daemon_tolerations", "pinned_affinity"]
+
+_DAEMON_TOLERATIONS = (
+    ("node.kubernetes.io/not-ready", "NoExecute"),
+    ("node.kubernetes.io/unreachable", "NoExecute"),
+    ("node.kubernetes.io/disk-pressure", "NoSchedule"),
+    ("node.kubernetes.io/memory-pressure", "NoSchedule"),
+    ("node.kubernetes.io/pid-pressure", "NoSchedule"),
+    ("node.kubernetes.io/unschedulable", "NoSchedule"),
+)
+
+
+def daemon_tolerations(existing: list[Obj], host_network: bool = False) -> list[Obj]:
+    """The template's tolerations plus upstream's daemon ones (a host-network daemon also
+    tolerates network-unavailable: it does not need the pod network)."""
+    out = list(existing)
+    extra = (("node.kubernetes.io/network-unavailable", "NoSchedule"),) if host_network else ()
+    for key, effect in (*_DAEMON_TOLERATIONS, *extra):
+        if not any(t.get("key") == key and t.get("effect") == effect for t in out):
+            out.append({"key": key, "operator": "Exists", "effect": effect})
+    return out
+
+
+def pinned_affinity(affinity: Obj | None, node_name: str) -> Obj:
+    """The pod's affinity with the required node terms replaced by metadata.name = node."""
+    result = copy.deepcopy(affinity or {})
+    node_aff = result.setdefault("nodeAffinity", {})
+    node_aff["requiredDuringSchedulingIgnoredDuringExecution"] = {
+        "nodeSelectorTerms": [
+            {"matchFields": [{"key": "metadata.name", "operator": "In", "values": [node_name]}]}
+        ]
+    }
+    return result
+
+
+def _failed(pod: Obj) -> bool:
+    """A daemon pod that failed and is not being deleted yet."""
+    return (not pod["metadata"].get("deletionTimestamp")
+            and (pod.get("status") or {}).get("phase") == "Failed")
+
+
+def _pinned_node(pod: Obj) -> str | None:
+    spec = pod.get("spec") or {}
+    if spec.get("nodeName"):
+        return str(spec["nodeName"])
+    terms = (
+        ((spec.get("affinity") or {}).get("nodeAffinity") or {}).get(
+            "requiredDuringSchedulingIgnoredDuringExecution"
+        )
+        or {}
+    ).get("nodeSelectorTerms") or []
+    for term in terms:
+        for field in term.get("matchFields") or []:
+            if field.get("key") == "metadata.name" and field.get("values"):
+                return str(field["values"][0])
+    return None
+
+
+class DaemonSetController(Controller):
+    name = "daemonset"
+
+    def setup(self) -> None:
+        # (daemonset key, node) -> (current delay, monotonic time of the last failed-pod deletion)
+        self.failed_backoff: dict[tuple[str, str], tuple[float, float]] = {}
+        self.sets = self.ctx.informers.get(DAEMONSETS)
+        self.nodes = self.ctx.informers.get(NODES)
+        self.pods = self.ctx.informers.get(PODS, {"controller": index_by_controller_uid})
+        self.revisions = self.ctx.informers.get(CONTROLLER_REVISIONS, {"controller": index_by_controller_uid})
+        self.sets.add_handler(EventHandler(self.enqueue, lambda _o, n: self.enqueue(n), None))
+        # as upstream: a set's own new revision needs no sync (the sync made it, or a client
+        # copied one, which the set's next sync de-duplicates); a changed or deleted one does
+        self.revisions.add_handler(EventHandler(None, lambda _o, n: self._owned(n), self._owned))
+        self.pods.add_handler(EventHandler(self._pod, lambda _o, n: self._pod(n), self._pod))
+        self.nodes.add_handler(EventHandler(self._all, self._node_updated, self._all))
+
+    def _owned(self, obj: Obj) -> None:
+        ref = controller_ref(obj)
+        if ref is not None and ref.get("kind") == "DaemonSet":
+            self.queue.add(f"{obj['metadata']['namespace']}/{ref['name']}")
+
+    _pod = _owned
+
+    def _node_updated(self, old: Obj, new: Obj) -> None:
+        shape = lambda n: (n["metadata"].get("labels"), (n.get("spec") or {}).get("taints"))  # noqa: E731
+        if shape(old) != shape(new):
+            self._all(new)
+
+    def _all(self, _node: Obj) -> None:
+        for ds in self.sets.store.items():
+            self.enqueue(ds)
+
+    def _should_run(self, template_pod: PodInfo, node: Obj, *, continuing: bool = False) -> bool:
+        """Whether a daemon pod belongs on ``node``. A pod already there only has to tolerate
+        the node's NoExecute taints (upstream's shouldContinueRunning): the NoSchedule taints a
+        NotReady or unreachable node gets keep new pods away, not the ones it has."""
+        info = NodeInfo(name=node["metadata"]["name"], node=node)
+        info.set_node(node)
+        if not node_matches_pod_affinity(template_pod, info):
+            return False
+        effects = ("NoExecute",) if continuing else ("NoSchedule", "NoExecute")
+        for taint in info.taints:
+            if taint.get("effect") in effects and not any(
+                tolerates(t, taint) for t in template_pod.tolerations
+            ):
+                return False
+        return True
+
+    async def reconcile(self, key: str) -> float | None:
+        ds = self.sets.store.get(key)
+        if ds is None or ds["metadata"].get("deletionTimestamp"):
+            for slot in [s for s in self.failed_backoff if s[0] == key]:
+                del self.failed_backoff[slot]
+            return None
+        ns = ds["metadata"]["namespace"]
+        template = copy.deepcopy(ds["spec"].get("template") or {})
+        template.setdefault("spec", {})["tolerations"] = daemon_tolerations(
+            template["spec"].get("tolerations") or [], bool(template["spec"].get("hostNetwork"))
+        )
+        probe = PodInfo.of(
+            {"metadata": {"namespace": ns, **(template.get("metadata") or {})}, "spec": template["spec"]}
+        )
+        uid = ds["metadata"]["uid"]
+        own_pods = self.pods.store.by_index("controller", uid)
+        own_revisions = [r for r in self.revisions.store.by_index("controller", uid)
+                         if r["metadata"].get("namespace") == ns]
+        cur = await sync_daemon_history(
+            self.client, {"apiVersion": "apps/v1", "kind": "DaemonSet", **ds}, own_revisions, own_pods
+        )
+        if cur is None:  # hash collision counted: sync again with the new count
+            return 0.1
+        hash_ = current_hash(cur)
+        by_node: dict[str, list[Obj]] = {}
+        failed: list[Obj] = []
+        for pod in own_pods:
+            if is_active(pod):
+                by_node.setdefault(_pinned_node(pod) or "", []).append(pod)
+            elif _failed(pod):
+                failed.append(pod)
+        retry = await self._delete_failed(key, failed)
+        wanted = {n["metadata"]["name"] for n in self.nodes.store.items() if self._should_run(probe, n)}
+        wanted |= {
+            n["metadata"]["name"] for n in self.nodes.store.items()
+            if n["metadata"]["name"] in by_node and self._should_run(probe, n, continuing=True)
+        }
+        for node_name in sorted(wanted - set(by_node)):
+            pod = pod_from_template(ds, template, extra_labels={HASH_LABEL: hash_})
+            pod["spec"]["affinity"] = pinned_affinity(pod["spec"].get("affinity"), node_name)
+            await self.client.create(PODS, pod)
+        for node_name, pods in by_node.items():
+            extra = pods[1:] if node_name in wanted else pods
+            for pod in extra:
+                with contextlib.suppress(NotFound):
+                    await self.client.delete(PODS, pod["metadata"]["name"], ns)
+        await self._rolling_update(ds, by_node, wanted, hash_)
+        await self._status(ds, by_node, wanted, hash_)
+        return retry
+
+    async def _delete_failed(self, key: str, failed: list[Obj]) -> float | None:
+        """Delete failed daemon pods, each (set, node) at most once per its back-off; the
+        seconds until a held-back deletion may go (None: none held back)."""
+        now = time.monotonic()
+        retry: float | None = None
+        for pod in failed:
+            slot = (key, _pinned_node(pod) or pod["spec"].get("nodeName") or "")
+            delay, last = self.failed_backoff.get(slot, (0.0, 0.0))
+            if delay and now - last < delay:
+                wait = delay - (now - last)
+                retry = wait if retry is None else min(retry, wait)
+                continue
+            grown = min(max(delay * 2, _FAILED_BACKOFF_FIRST_S), _FAILED_BACKOFF_MAX_S)
+            self.failed_backoff[slot] = (grown, now)
+            with contextlib.suppress(NotFound):
+                await self.client.delete(PODS, pod["metadata"]["name"], pod["metadata"]["namespace"])
+        return retry
+
+    async def _rolling_update(
+        self, ds: Obj, by_node: dict[str, list[Obj]], wanted: set[str], hash_: str
+    ) -> None:
+        strategy = ds["spec"].get("updateStrategy") or {}
+        if strategy.get("type", "RollingUpdate") != "RollingUpdate":
+            return
+        max_unavailable = (
+            scaled_value((strategy.get("rollingUpdate") or {}).get("maxUnavailable"), len(wanted), False, 1)
+            or 1
+        )
+        current = [by_node[n][0] for n in wanted if by_node.get(n)]
+        unavailable = len(wanted) - sum(1 for p in current if is_ready(p))
+        stale = [p for p in current if (p["metadata"].get("labels") or {}).get(HASH_LABEL) != hash_]
+        stale.sort(key=lambda p: is_ready(p))  # replace broken pods first
+        for pod in stale:
+            if unavailable >= max_unavailable and is_ready(pod):
+                break
+            with contextlib.suppress(NotFound):
+                await self.client.delete(PODS, pod["metadata"]["name"], pod["metadata"]["namespace"])
+            if is_ready(pod):
+                unavailable += 1
+
+    async def _status(self, ds: Obj, by_node: dict[str, list[Obj]], wanted: set[str], hash_: str) -> None:
+        scheduled = [n for n in wanted if by_node.get(n)]
+        pods = [by_node[n][0] for n in scheduled]
+        ready = sum(1 for p in pods if is_ready(p))
+        status = {
+            **(ds.get("status") or {}),
+            "observedGeneration": ds["metadata"].get("generation", 1),
+            "desiredNumberScheduled": len(wanted),
+            "currentNumberScheduled": len(scheduled),
+            "numberMisscheduled": sum(1 for n in by_node if n not in wanted),
+            "numberReady": ready,
+            "numberAvailable": ready,
+            "numberUnavailable": len(wanted) - ready,
+            "updatedNumberScheduled": sum(
+                1 for p in pods if (p["metadata"].get("labels") or {}).get(HASH_LABEL) == hash_
+            ),
+        }
+        if status != ds.get("status"):
+            with contextlib.suppress(NotFound):
+                await self.client.update_status(DAEMONSETS, {**ds, "status": status})

@@ -1,0 +1,199 @@
+"""StatefulSet: pods with stable names ``<set>-0 .. <set>-(n-1)``, created in order.
+
+With the default OrderedReady policy pod *i* is created only when pods 0..i-1 are
+Running and Ready, and scale-down removes the highest ordinal first, one at a time;
+Parallel creates and deletes without waiting. Each pod gets hostname = its name,
+subdomain = spec.serviceName, and the labels ``statefulset.kubernetes.io/pod-name`` and
+``controller-revision-hash`` (``<set>-<template hash>``). A RollingUpdate replaces pods
+whose revision differs, highest ordinal first, one at a time, down to the partition;
+pods below the partition are (re)made from the current revision's template, which the
+set's ControllerRevisions keep (:mod:`.statefulset_history`).
+Failed pods are deleted and recreated under the same name. Claims from
+volumeClaimTemplates are made before their pod and outlive it (:mod:`.statefulset_claims`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+from kprov.cluster.api.objects import controller_ref
+from kprov.cluster.client.errors import AlreadyExists, Conflict, NotFound
+from kprov.cluster.client.informer import EventHandler
+from kprov.cluster.client.resources import CONTROLLER_REVISIONS, PERSISTENT_VOLUME_CLAIMS, PODS, STATEFULSETS
+from kprov.cluster.controllers.base import Controller, Obj
+from kprov.cluster.controllers.informers import index_by_controller_uid
+from kprov.cluster.controllers.workloads.pods import is_ready, pod_from_template
+from kprov.cluster.controllers.workloads.statefulset_claims import (
+    condemn_claims,
+    ensure_claims,
+    with_claim_volumes,
+)
+from kprov.cluster.controllers.workloads.statefulset_history import History, sync_history
+
+__all__ = ["StatefulSetController", "ordinal_of"]
+
+REVISION_LABEL = "controller-revision-hash"
+POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name"
+
+
+def ordinal_of(set_name: str, pod_name: str) -> int | None:
+    prefix = f"{set_name}-"
+    if not pod_name.startswith(prefix) or not pod_name[len(prefix) :].isdigit():
+        return None
+    return int(pod_name[len(prefix) :])
+
+
+def _running_ready(pod: Obj) -> bool:
+    return (pod.get("status") or {}).get("phase") == "Running" and is_ready(pod)
+
+
+class StatefulSetController(Controller):
+    name = "statefulset"
+
+    def setup(self) -> None:
+        self.sets = self.ctx.informers.get(STATEFULSETS)
+        self.pods = self.ctx.informers.get(PODS, {"controller": index_by_controller_uid})
+        self.claims = self.ctx.informers.get(PERSISTENT_VOLUME_CLAIMS)
+        self.revisions = self.ctx.informers.get(CONTROLLER_REVISIONS, {"controller": index_by_controller_uid})
+        self.sets.add_handler(EventHandler(self.enqueue, lambda _o, n: self.enqueue(n), None))
+        self.pods.add_handler(EventHandler(self._pod, lambda _o, n: self._pod(n), self._pod))
+
+    def _pod(self, pod: Obj) -> None:
+        ref = controller_ref(pod)
+        if ref is not None and ref.get("kind") == "StatefulSet":
+            self.queue.add(f"{pod['metadata']['namespace']}/{ref['name']}")
+
+    @staticmethod
+    def _revision_for(sts: Obj, ordinal: int, history: History) -> str:
+        """Below the partition (OnDelete: below status.currentReplicas) a pod is made at the
+        current revision, as upstream's newVersionedStatefulSetPod."""
+        strategy = sts["spec"].get("updateStrategy") or {}
+        if strategy.get("type", "RollingUpdate") == "RollingUpdate":
+            below = ordinal < int((strategy.get("rollingUpdate") or {}).get("partition") or 0)
+        else:
+            below = ordinal < int((sts.get("status") or {}).get("currentReplicas") or 0)
+        return history.current if below and history.current in history.templates else history.update
+
+    def _new_pod(self, sts: Obj, ordinal: int, history: History) -> Obj:
+        name = f"{sts['metadata']['name']}-{ordinal}"
+        revision = self._revision_for(sts, ordinal, history)
+        pod = pod_from_template(
+            sts,
+            history.templates[revision],
+            name=name,
+            extra_labels={POD_NAME_LABEL: name, REVISION_LABEL: revision},
+        )
+        pod["spec"]["hostname"] = name
+        if sts["spec"].get("serviceName"):
+            pod["spec"]["subdomain"] = sts["spec"]["serviceName"]
+        return with_claim_volumes(sts, pod, ordinal)
+
+    async def reconcile(self, key: str) -> float | None:
+        sts = self.sets.store.get(key)
+        if sts is None or sts["metadata"].get("deletionTimestamp"):
+            return None
+        spec = sts["spec"]
+        name, ns = sts["metadata"]["name"], sts["metadata"]["namespace"]
+        replicas = int(spec.get("replicas", 1))
+        ordered = spec.get("podManagementPolicy", "OrderedReady") != "Parallel"
+        pods: dict[int, Obj] = {}
+        for pod in self.pods.store.by_index("controller", sts["metadata"]["uid"]):
+            ordinal = ordinal_of(name, pod["metadata"]["name"])
+            if ordinal is not None and pod["metadata"].get("namespace") == ns:
+                pods[ordinal] = pod
+        owned = [
+            r
+            for r in self.revisions.store.by_index("controller", sts["metadata"]["uid"])
+            if r["metadata"].get("namespace") == ns
+        ]
+        used = {str((p["metadata"].get("labels") or {}).get(REVISION_LABEL, "")) for p in pods.values()}
+        sts = {"apiVersion": "apps/v1", "kind": "StatefulSet", **sts}
+        try:
+            history = await sync_history(self.client, sts, owned, used)
+            await self._converge(sts, pods, replicas, history, ordered)
+        except Conflict:
+            return 0.5
+        await self._status(sts, pods, replicas, history.update)
+        return None
+
+    async def _converge(
+        self, sts: Obj, pods: dict[int, Obj], replicas: int, history: History, ordered: bool
+    ) -> None:
+        ns = sts["metadata"]["namespace"]
+        revision = history.update
+        for ordinal in range(replicas):
+            pod = pods.get(ordinal)
+            if (
+                pod is not None
+                and (pod.get("status") or {}).get("phase") == "Failed"
+                and not pod["metadata"].get("deletionTimestamp")
+            ):
+                with contextlib.suppress(NotFound):
+                    await self.client.delete(PODS, pod["metadata"]["name"], ns)
+                return
+            if pod is None:
+                await ensure_claims(self.client, sts, ordinal, self.claims.store)
+                with contextlib.suppress(AlreadyExists):
+                    await self.client.create(PODS, self._new_pod(sts, ordinal, history))
+                    await self.ctx.recorder.record(
+                        sts,
+                        "Normal",
+                        "SuccessfulCreate",
+                        f"create Pod {sts['metadata']['name']}-{ordinal} in StatefulSet "
+                        f"{sts['metadata']['name']} successful",
+                    )
+                if ordered:
+                    return
+                continue
+            if ordered and (pod["metadata"].get("deletionTimestamp") or not _running_ready(pod)):
+                return
+        surplus = sorted((o for o in pods if o >= replicas), reverse=True)
+        for ordinal in surplus:
+            pod = pods[ordinal]
+            if not pod["metadata"].get("deletionTimestamp"):
+                await condemn_claims(self.client, sts, pod, ordinal, self.claims.store)
+                with contextlib.suppress(NotFound):
+                    await self.client.delete(PODS, pod["metadata"]["name"], ns)
+            if ordered:
+                return
+        if surplus:
+            return
+        strategy = sts["spec"].get("updateStrategy") or {}
+        if strategy.get("type", "RollingUpdate") != "RollingUpdate":
+            return
+        partition = int((strategy.get("rollingUpdate") or {}).get("partition") or 0)
+        if any(p["metadata"].get("deletionTimestamp") or not _running_ready(p) for p in pods.values()):
+            return  # one pod at a time
+        for ordinal in range(replicas - 1, partition - 1, -1):
+            pod = pods.get(ordinal)
+            if pod is not None and (pod["metadata"].get("labels") or {}).get(REVISION_LABEL) != revision:
+                with contextlib.suppress(NotFound):
+                    await self.client.delete(PODS, pod["metadata"]["name"], ns)
+                return
+
+    async def _status(self, sts: Obj, pods: dict[int, Obj], replicas: int, revision: str) -> None:
+        live = [p for p in pods.values() if not p["metadata"].get("deletionTimestamp")]
+        updated = [p for p in live if (p["metadata"].get("labels") or {}).get(REVISION_LABEL) == revision]
+        old_status = sts.get("status") or {}
+        current_revision = old_status.get("currentRevision") or revision
+        if len(updated) == replicas and len(live) == replicas:
+            current_revision = revision
+        current = [
+            p for p in live if (p["metadata"].get("labels") or {}).get(REVISION_LABEL) == current_revision
+        ]
+        ready = [p for p in live if is_ready(p)]
+        status = {
+            **old_status,
+            "observedGeneration": sts["metadata"].get("generation", 1),
+            "replicas": len(live),
+            "readyReplicas": len(ready),
+            "availableReplicas": len(ready),
+            "currentReplicas": len(current),
+            "updatedReplicas": len(updated),
+            "currentRevision": current_revision,
+            "updateRevision": revision,
+            "collisionCount": 0,
+        }
+        if status != old_status:
+            with contextlib.suppress(NotFound):
+                await self.client.update_status(STATEFULSETS, {**sts, "status": status})

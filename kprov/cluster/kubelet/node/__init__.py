@@ -1,0 +1,3 @@
+"""The node itself: registration, status and lease heartbeat, the kubelet's use of the API,
+resource stats, metrics and the readiness check.
+"""

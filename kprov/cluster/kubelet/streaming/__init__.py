@@ -1,0 +1,3 @@
+"""Streams the kubelet serves to the API server: exec, attach, port-forward (SPDY and WebSocket)
+and container logs.
+"""
