@@ -1,7 +1,8 @@
 """The resource registry: which kinds the API server serves, and how.
 
 Design: every served resource is one frozen `ResourceInfo` (group, version, plural, kind,
-scope, verbs, short names, categories, subresources). The table below is the single source
+scope, verbs, short names, categories, subresources). The table is data, resources.yaml
+beside this module, one line per resource; it is the single source
 that discovery, routing, storage keys, tables and validation look kinds up in. `Registry`
 indexes an immutable tuple of infos by (group, version, resource) and by (group, kind);
 `REGISTRY` is the one instance built from the table (read-only; nothing mutates it).
@@ -11,8 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from importlib import resources as importlib_resources
 from types import MappingProxyType
 from typing import Any
+
+import yaml
+
+_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 __all__ = [
     "ALL_VERBS",
@@ -22,6 +28,7 @@ __all__ = [
     "ResourceInfo",
     "SubresourceInfo",
     "api_version",
+    "load_table",
     "split_api_version",
 ]
 
@@ -127,618 +134,48 @@ def split_api_version(value: str) -> tuple[str, str]:
 
 
 _SCALE = SubresourceInfo("scale", "Scale", "autoscaling", "v1")
-_PROXY_VERBS = ("create", "delete", "get", "patch", "update")
-
-# Field selectors every resource supports, plus the kind-specific ones the real server accepts.
 _META_FIELDS = ("metadata.name", "metadata.namespace")
-_EVENT_FIELDS = (
-    "involvedObject.kind",
-    "involvedObject.namespace",
-    "involvedObject.name",
-    "involvedObject.uid",
-    "involvedObject.apiVersion",
-    "involvedObject.resourceVersion",
-    "involvedObject.fieldPath",
-    "reason",
-    "reportingComponent",
-    "source",
-    "type",
-)
+_VERB_SETS = {"all-but-deletecollection": _NO_COLLECTION_DELETE}
 
 
-def _status(kind: str, group: str = "", version: str = "v1") -> SubresourceInfo:
-    return SubresourceInfo("status", kind, group, version)
+def _subresource(entry: str | dict[str, Any], info: dict[str, Any], group: str) -> SubresourceInfo:
+    if entry == "status":
+        return SubresourceInfo("status", info["kind"], group, "v1")
+    if entry == "scale":
+        return _SCALE
+    if not isinstance(entry, dict):
+        raise ValueError(f"resources.yaml: unknown subresource {entry!r} of {info['name']}")
+    verbs = tuple(entry.get("verbs", ("get", "patch", "update")))
+    group_of_sub, version_of_sub = entry.get("group", ""), entry.get("version", "v1")
+    return SubresourceInfo(entry["name"], entry["kind"], group_of_sub, version_of_sub, verbs)
 
 
-def _rbac() -> tuple[ResourceInfo, ...]:
-    rbac = "rbac.authorization.k8s.io"
-    return (
-        ResourceInfo(rbac, "v1", "roles", "Role", "role", True, field_selectors=_META_FIELDS),
-        ResourceInfo(
-            rbac, "v1", "rolebindings", "RoleBinding", "rolebinding", True, field_selectors=_META_FIELDS
-        ),
-        ResourceInfo(
-            rbac, "v1", "clusterroles", "ClusterRole", "clusterrole", False, field_selectors=_META_FIELDS
-        ),
-        ResourceInfo(
-            rbac,
-            "v1",
-            "clusterrolebindings",
-            "ClusterRoleBinding",
-            "clusterrolebinding",
-            False,
-            field_selectors=_META_FIELDS,
-        ),
+def _resource(group: str, version: str, entry: dict[str, Any]) -> ResourceInfo:
+    verbs = entry.get("verbs", ALL_VERBS)
+    fields = tuple(entry.get("fieldSelectors", ()))
+    return ResourceInfo(
+        group,
+        version,
+        entry["name"],
+        entry["kind"],
+        entry.get("singularName", entry["kind"].lower()),
+        entry.get("namespaced", True),
+        tuple(entry.get("shortNames", ())),
+        tuple(entry.get("categories", ())),
+        verbs=_VERB_SETS[verbs] if isinstance(verbs, str) else tuple(verbs),
+        subresources=tuple(_subresource(s, entry, group) for s in entry.get("subresources", ())),
+        list_kind=entry.get("listKind", ""),
+        field_selectors=(_META_FIELDS + fields) if entry.get("metadataFieldSelectors", True) else fields,
     )
 
 
-def _build() -> tuple[ResourceInfo, ...]:
-    apps = "apps"
-    return (
-        ResourceInfo(
-            "",
-            "v1",
-            "namespaces",
-            "Namespace",
-            "namespace",
-            False,
-            ("ns",),
-            verbs=_NO_COLLECTION_DELETE,
-            subresources=(_status("Namespace"), SubresourceInfo("finalize", "Namespace", verbs=("update",))),
-            field_selectors=_META_FIELDS + ("status.phase",),
-        ),
-        ResourceInfo(
-            "",
-            "v1",
-            "nodes",
-            "Node",
-            "node",
-            False,
-            ("no",),
-            subresources=(_status("Node"), SubresourceInfo("proxy", "NodeProxyOptions", verbs=_PROXY_VERBS)),
-            field_selectors=_META_FIELDS + ("spec.unschedulable",),
-        ),
-        ResourceInfo(
-            "",
-            "v1",
-            "pods",
-            "Pod",
-            "pod",
-            True,
-            ("po",),
-            ("all",),
-            subresources=(
-                _status("Pod"),
-                SubresourceInfo("binding", "Binding", verbs=("create",)),
-                SubresourceInfo("log", "Pod", verbs=("get",)),
-                SubresourceInfo("attach", "PodAttachOptions", verbs=("create", "get")),
-                SubresourceInfo("ephemeralcontainers", "Pod", verbs=("get", "patch", "update")),
-                SubresourceInfo("exec", "PodExecOptions", verbs=("create", "get")),
-                SubresourceInfo("portforward", "PodPortForwardOptions", verbs=("create", "get")),
-                SubresourceInfo("proxy", "PodProxyOptions", verbs=_PROXY_VERBS),
-                SubresourceInfo("eviction", "Eviction", "policy", "v1", verbs=("create",)),
-            ),
-            field_selectors=_META_FIELDS
-            + (
-                "spec.nodeName",
-                "spec.restartPolicy",
-                "spec.schedulerName",
-                "spec.serviceAccountName",
-                "spec.hostNetwork",
-                "status.phase",
-                "status.podIP",
-                "status.nominatedNodeName",
-            ),
-        ),
-        ResourceInfo(
-            "",
-            "v1",
-            "services",
-            "Service",
-            "service",
-            True,
-            ("svc",),
-            ("all",),
-            subresources=(
-                _status("Service"),
-                SubresourceInfo("proxy", "ServiceProxyOptions", verbs=_PROXY_VERBS),
-            ),
-            verbs=_NO_COLLECTION_DELETE,
-            field_selectors=_META_FIELDS + ("spec.clusterIP", "spec.type"),
-        ),
-        ResourceInfo(
-            "", "v1", "endpoints", "Endpoints", "endpoints", True, ("ep",), field_selectors=_META_FIELDS
-        ),
-        # served by handlers of their own (nothing stored): bindings create a pod's binding,
-        # componentstatuses probe the control plane's components when read
-        ResourceInfo("", "v1", "bindings", "Binding", "binding", True, verbs=("create",)),
-        ResourceInfo(
-            "",
-            "v1",
-            "componentstatuses",
-            "ComponentStatus",
-            "componentstatus",
-            False,
-            ("cs",),
-            verbs=("get", "list"),
-            field_selectors=_META_FIELDS,
-        ),
-        ResourceInfo(
-            "", "v1", "configmaps", "ConfigMap", "configmap", True, ("cm",), field_selectors=_META_FIELDS
-        ),
-        ResourceInfo("", "v1", "secrets", "Secret", "secret", True, field_selectors=_META_FIELDS + ("type",)),
-        ResourceInfo(
-            "", "v1", "events", "Event", "event", True, ("ev",), field_selectors=_META_FIELDS + _EVENT_FIELDS
-        ),
-        ResourceInfo(
-            "",
-            "v1",
-            "resourcequotas",
-            "ResourceQuota",
-            "resourcequota",
-            True,
-            ("quota",),
-            subresources=(_status("ResourceQuota"),),
-            field_selectors=_META_FIELDS,
-        ),
-        ResourceInfo(
-            "",
-            "v1",
-            "limitranges",
-            "LimitRange",
-            "limitrange",
-            True,
-            ("limits",),
-            field_selectors=_META_FIELDS,
-        ),
-        ResourceInfo(
-            "",
-            "v1",
-            "replicationcontrollers",
-            "ReplicationController",
-            "replicationcontroller",
-            True,
-            ("rc",),
-            ("all",),
-            subresources=(_status("ReplicationController"), _SCALE),
-            field_selectors=_META_FIELDS + ("status.replicas",),
-        ),
-        ResourceInfo(
-            "", "v1", "podtemplates", "PodTemplate", "podtemplate", True, field_selectors=_META_FIELDS
-        ),
-        ResourceInfo(
-            "",
-            "v1",
-            "persistentvolumes",
-            "PersistentVolume",
-            "persistentvolume",
-            False,
-            ("pv",),
-            subresources=(_status("PersistentVolume"),),
-            field_selectors=_META_FIELDS,
-        ),
-        ResourceInfo(
-            "",
-            "v1",
-            "persistentvolumeclaims",
-            "PersistentVolumeClaim",
-            "persistentvolumeclaim",
-            True,
-            ("pvc",),
-            subresources=(_status("PersistentVolumeClaim"),),
-            field_selectors=_META_FIELDS,
-        ),
-        ResourceInfo(
-            "",
-            "v1",
-            "serviceaccounts",
-            "ServiceAccount",
-            "serviceaccount",
-            True,
-            ("sa",),
-            subresources=(
-                SubresourceInfo("token", "TokenRequest", "authentication.k8s.io", "v1", ("create",)),
-            ),
-            field_selectors=_META_FIELDS,
-        ),
-        ResourceInfo(
-            apps,
-            "v1",
-            "deployments",
-            "Deployment",
-            "deployment",
-            True,
-            ("deploy",),
-            ("all",),
-            subresources=(_status("Deployment", apps), _SCALE),
-            field_selectors=_META_FIELDS,
-        ),
-        ResourceInfo(
-            apps,
-            "v1",
-            "replicasets",
-            "ReplicaSet",
-            "replicaset",
-            True,
-            ("rs",),
-            ("all",),
-            subresources=(_status("ReplicaSet", apps), _SCALE),
-            field_selectors=_META_FIELDS + ("status.replicas",),
-        ),
-        ResourceInfo(
-            apps,
-            "v1",
-            "statefulsets",
-            "StatefulSet",
-            "statefulset",
-            True,
-            ("sts",),
-            ("all",),
-            subresources=(_status("StatefulSet", apps), _SCALE),
-            field_selectors=_META_FIELDS,
-        ),
-        ResourceInfo(
-            apps,
-            "v1",
-            "daemonsets",
-            "DaemonSet",
-            "daemonset",
-            True,
-            ("ds",),
-            ("all",),
-            subresources=(_status("DaemonSet", apps),),
-            field_selectors=_META_FIELDS,
-        ),
-        ResourceInfo(
-            apps,
-            "v1",
-            "controllerrevisions",
-            "ControllerRevision",
-            "controllerrevision",
-            True,
-            field_selectors=_META_FIELDS,
-        ),
-        ResourceInfo(
-            "batch",
-            "v1",
-            "jobs",
-            "Job",
-            "job",
-            True,
-            (),
-            ("all",),
-            subresources=(_status("Job", "batch"),),
-            field_selectors=_META_FIELDS + ("status.successful",),
-        ),
-        ResourceInfo(
-            "batch",
-            "v1",
-            "cronjobs",
-            "CronJob",
-            "cronjob",
-            True,
-            ("cj",),
-            ("all",),
-            subresources=(_status("CronJob", "batch"),),
-            field_selectors=_META_FIELDS,
-        ),
-        # v2 first: the group's preferred version and the one stored (v1 reads and writes
-        # convert, kprov.cluster.api.kinds.hpa_conversion).
-        ResourceInfo(
-            "autoscaling",
-            "v2",
-            "horizontalpodautoscalers",
-            "HorizontalPodAutoscaler",
-            "horizontalpodautoscaler",
-            True,
-            ("hpa",),
-            ("all",),
-            subresources=(_status("HorizontalPodAutoscaler", "autoscaling", "v2"),),
-            field_selectors=_META_FIELDS,
-        ),
-        ResourceInfo(
-            "autoscaling",
-            "v1",
-            "horizontalpodautoscalers",
-            "HorizontalPodAutoscaler",
-            "horizontalpodautoscaler",
-            True,
-            ("hpa",),
-            ("all",),
-            subresources=(_status("HorizontalPodAutoscaler", "autoscaling"),),
-            field_selectors=_META_FIELDS,
-        ),
-        ResourceInfo(
-            "policy",
-            "v1",
-            "poddisruptionbudgets",
-            "PodDisruptionBudget",
-            "poddisruptionbudget",
-            True,
-            ("pdb",),
-            subresources=(_status("PodDisruptionBudget", "policy"),),
-            field_selectors=_META_FIELDS,
-        ),
-        ResourceInfo(
-            "scheduling.k8s.io",
-            "v1",
-            "priorityclasses",
-            "PriorityClass",
-            "priorityclass",
-            False,
-            ("pc",),
-            field_selectors=_META_FIELDS,
-        ),
-        ResourceInfo(
-            "flowcontrol.apiserver.k8s.io",
-            "v1",
-            "flowschemas",
-            "FlowSchema",
-            "flowschema",
-            False,
-            subresources=(_status("FlowSchema", "flowcontrol.apiserver.k8s.io"),),
-            field_selectors=_META_FIELDS,
-        ),
-        ResourceInfo(
-            "flowcontrol.apiserver.k8s.io",
-            "v1",
-            "prioritylevelconfigurations",
-            "PriorityLevelConfiguration",
-            "prioritylevelconfiguration",
-            False,
-            subresources=(_status("PriorityLevelConfiguration", "flowcontrol.apiserver.k8s.io"),),
-            field_selectors=_META_FIELDS,
-        ),
-        ResourceInfo(
-            "node.k8s.io",
-            "v1",
-            "runtimeclasses",
-            "RuntimeClass",
-            "runtimeclass",
-            False,
-            field_selectors=_META_FIELDS,
-        ),
-        ResourceInfo(
-            "storage.k8s.io",
-            "v1",
-            "storageclasses",
-            "StorageClass",
-            "storageclass",
-            False,
-            ("sc",),
-            field_selectors=_META_FIELDS,
-        ),
-        ResourceInfo(
-            "storage.k8s.io",
-            "v1",
-            "csidrivers",
-            "CSIDriver",
-            "csidriver",
-            False,
-            field_selectors=_META_FIELDS,
-        ),
-        ResourceInfo(
-            "storage.k8s.io", "v1", "csinodes", "CSINode", "csinode", False, field_selectors=_META_FIELDS
-        ),
-        ResourceInfo(
-            "storage.k8s.io",
-            "v1",
-            "volumeattachments",
-            "VolumeAttachment",
-            "volumeattachment",
-            False,
-            subresources=(_status("VolumeAttachment", "storage.k8s.io"),),
-            field_selectors=_META_FIELDS,
-        ),
-        ResourceInfo(
-            "storage.k8s.io",
-            "v1",
-            "csistoragecapacities",
-            "CSIStorageCapacity",
-            "csistoragecapacity",
-            True,
-            field_selectors=_META_FIELDS,
-        ),
-        ResourceInfo(
-            "coordination.k8s.io", "v1", "leases", "Lease", "lease", True, field_selectors=_META_FIELDS
-        ),
-        ResourceInfo(
-            "certificates.k8s.io",
-            "v1",
-            "certificatesigningrequests",
-            "CertificateSigningRequest",
-            "certificatesigningrequest",
-            False,
-            ("csr",),
-            subresources=(
-                SubresourceInfo("approval", "CertificateSigningRequest", "certificates.k8s.io"),
-                _status("CertificateSigningRequest", "certificates.k8s.io"),
-            ),
-            field_selectors=_META_FIELDS + ("spec.signerName",),
-        ),
-        ResourceInfo(
-            "networking.k8s.io",
-            "v1",
-            "ingresses",
-            "Ingress",
-            "ingress",
-            True,
-            ("ing",),
-            subresources=(_status("Ingress", "networking.k8s.io"),),
-            field_selectors=_META_FIELDS,
-        ),
-        ResourceInfo(
-            "networking.k8s.io",
-            "v1",
-            "networkpolicies",
-            "NetworkPolicy",
-            "networkpolicy",
-            True,
-            ("netpol",),
-            field_selectors=_META_FIELDS,
-        ),
-        ResourceInfo(
-            "networking.k8s.io",
-            "v1",
-            "ingressclasses",
-            "IngressClass",
-            "ingressclass",
-            False,
-            field_selectors=_META_FIELDS,
-        ),
-        ResourceInfo(
-            "discovery.k8s.io",
-            "v1",
-            "endpointslices",
-            "EndpointSlice",
-            "endpointslice",
-            True,
-            field_selectors=_META_FIELDS,
-        ),
-        ResourceInfo(
-            "events.k8s.io",
-            "v1",
-            "events",
-            "Event",
-            "event",
-            True,
-            ("ev",),
-            field_selectors=(
-                "metadata.name",
-                "metadata.namespace",
-                "reason",
-                "regarding.kind",
-                "regarding.namespace",
-                "regarding.name",
-                "regarding.uid",
-                "regarding.apiVersion",
-                "regarding.resourceVersion",
-                "regarding.fieldPath",
-                "reportingController",
-                "source",
-                "type",
-            ),
-        ),
-        *_rbac(),
-        ResourceInfo(
-            "admissionregistration.k8s.io",
-            "v1",
-            "mutatingwebhookconfigurations",
-            "MutatingWebhookConfiguration",
-            "mutatingwebhookconfiguration",
-            False,
-            categories=("api-extensions",),
-            field_selectors=_META_FIELDS,
-        ),
-        ResourceInfo(
-            "admissionregistration.k8s.io",
-            "v1",
-            "validatingwebhookconfigurations",
-            "ValidatingWebhookConfiguration",
-            "validatingwebhookconfiguration",
-            False,
-            categories=("api-extensions",),
-            field_selectors=_META_FIELDS,
-        ),
-        ResourceInfo(
-            "admissionregistration.k8s.io",
-            "v1",
-            "validatingadmissionpolicies",
-            "ValidatingAdmissionPolicy",
-            "validatingadmissionpolicy",
-            False,
-            categories=("api-extensions",),
-            subresources=(_status("ValidatingAdmissionPolicy", "admissionregistration.k8s.io"),),
-            field_selectors=_META_FIELDS,
-        ),
-        ResourceInfo(
-            "admissionregistration.k8s.io",
-            "v1",
-            "validatingadmissionpolicybindings",
-            "ValidatingAdmissionPolicyBinding",
-            "validatingadmissionpolicybinding",
-            False,
-            categories=("api-extensions",),
-            field_selectors=_META_FIELDS,
-        ),
-        ResourceInfo(
-            "apiextensions.k8s.io",
-            "v1",
-            "customresourcedefinitions",
-            "CustomResourceDefinition",
-            "customresourcedefinition",
-            False,
-            ("crd", "crds"),
-            ("api-extensions",),
-            subresources=(_status("CustomResourceDefinition", "apiextensions.k8s.io"),),
-            field_selectors=_META_FIELDS,
-        ),
-        ResourceInfo(
-            "apiregistration.k8s.io",
-            "v1",
-            "apiservices",
-            "APIService",
-            "apiservice",
-            False,
-            categories=("api-extensions",),
-            subresources=(_status("APIService", "apiregistration.k8s.io"),),
-            field_selectors=_META_FIELDS,
-        ),
-        ResourceInfo(
-            "authentication.k8s.io",
-            "v1",
-            "tokenreviews",
-            "TokenReview",
-            "tokenreview",
-            False,
-            verbs=("create",),
-        ),
-        ResourceInfo(
-            "authentication.k8s.io",
-            "v1",
-            "selfsubjectreviews",
-            "SelfSubjectReview",
-            "selfsubjectreview",
-            False,
-            verbs=("create",),
-        ),
-        ResourceInfo(
-            "authorization.k8s.io",
-            "v1",
-            "selfsubjectaccessreviews",
-            "SelfSubjectAccessReview",
-            "selfsubjectaccessreview",
-            False,
-            verbs=("create",),
-        ),
-        ResourceInfo(
-            "authorization.k8s.io",
-            "v1",
-            "selfsubjectrulesreviews",
-            "SelfSubjectRulesReview",
-            "selfsubjectrulesreview",
-            False,
-            verbs=("create",),
-        ),
-        ResourceInfo(
-            "authorization.k8s.io",
-            "v1",
-            "subjectaccessreviews",
-            "SubjectAccessReview",
-            "subjectaccessreview",
-            False,
-            verbs=("create",),
-        ),
-        ResourceInfo(
-            "authorization.k8s.io",
-            "v1",
-            "localsubjectaccessreviews",
-            "LocalSubjectAccessReview",
-            "localsubjectaccessreview",
-            True,
-            verbs=("create",),
-        ),
-    )
+def load_table(text: str) -> tuple[ResourceInfo, ...]:
+    """The resource table from resources.yaml's text (see that file for its fields)."""
+    infos: list[ResourceInfo] = []
+    for block in yaml.load(text, Loader=_SafeLoader):
+        group, version = split_api_version(block["apiVersion"])
+        infos.extend(_resource(group, version, entry) for entry in block["resources"])
+    return tuple(infos)
 
 
 class Registry:
@@ -798,4 +235,5 @@ class Registry:
         return Registry(self._infos + added)
 
 
-REGISTRY = Registry(_build())
+_TABLE_TEXT = importlib_resources.files("kprov.cluster.api").joinpath("resources.yaml").read_text()
+REGISTRY = Registry(load_table(_TABLE_TEXT))
