@@ -39,7 +39,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from kprov.cluster.api.objects import now_rfc3339, parse_time
@@ -52,11 +52,12 @@ from kprov.cluster.kubelet.pods.backoff import sync_retry_delay
 from kprov.cluster.kubelet.pods.containers import IMAGE_WAITING, grpc_error_text, start_container
 from kprov.cluster.kubelet.pods.env import ConfigError, PodSources
 from kprov.cluster.kubelet.pods.lifecycle import run_hook, termination_file, termination_message
+from kprov.cluster.kubelet.pods.plan import RestartContainer, StartContainer, Step, is_sidecar, plan_pod
 from kprov.cluster.kubelet.pods.podconfig import grace_period, sandbox_config
 from kprov.cluster.kubelet.pods.probes import LIVENESS, READINESS, STARTUP, Prober, ProbeTarget, ProbeWorker
 from kprov.cluster.kubelet.pods.securitycontext import APPARMOR_REASON, apparmor_rejection
 from kprov.cluster.kubelet.pods.servicelinks import service_env
-from kprov.cluster.kubelet.pods.status import ContainerView, pod_phase, pod_status, will_restart
+from kprov.cluster.kubelet.pods.status import ContainerView, pod_phase, pod_status
 from kprov.cluster.kubelet.pods.sysctls import FORBIDDEN_REASON, forbidden_sysctl
 from kprov.cluster.kubelet.volumes.pod_volumes import (
     claim_names,
@@ -75,12 +76,19 @@ log = logging.getLogger(__name__)
 Obj = Mapping[str, Any]
 
 
+@dataclass(frozen=True)
+class _Launch:
+    """What starting any container in one sync needs: the sandbox, the sources, the volumes."""
+
+    sandbox_id: str
+    sandbox_config: Any
+    sources: PodSources
+    volume_paths: dict[str, str]
+    now: float
+
+
 class RuntimeClassMissing(Exception):
     """The pod's RuntimeClass is gone: its sandbox cannot be made (retried every resync)."""
-
-
-def _is_sidecar(container: Obj) -> bool:
-    return container.get("restartPolicy") == "Always"
 
 
 def _by_name(containers: list[ContainerInfo]) -> dict[str, list[ContainerInfo]]:
@@ -317,7 +325,6 @@ class PodWorker:
 
     async def sync(self) -> None:
         spec = self.pod.get("spec") or {}
-        policy = spec.get("restartPolicy", "Always")
         phase = (self.pod.get("status") or {}).get("phase")
         if phase in ("Succeeded", "Failed"):
             return  # terminal: nothing restarts; containers stay for logs until deletion
@@ -354,86 +361,17 @@ class PodWorker:
         by_name = await self._containers()
         now = self.ctx.wall_clock()
 
-        async def start(container: Obj, kind: str, attempt: int, target_id: str = "") -> None:
-            if self._retry_pending(container["name"], now):
-                return  # the last attempt's waiting state stands until the retry is due
-            waiting = await start_container(
-                self.ctx,
-                self.pod,
-                container,
-                kind=kind,
-                attempt=attempt,
-                sandbox_id=sandbox.id,
-                sandbox_config=sb_config,
-                sources=sources,
-                volume_paths=volume_paths,
-                target_id=target_id,
-                event=self._event,
-            )
-            if waiting is None:
-                self._waiting.pop(container["name"], None)
-                self._retry_at.pop(container["name"], None)
-                self._event("Normal", "Started", f"Started container {container['name']}")
-            elif waiting[0] == "PostStartHookError":
-                self._waiting.pop(container["name"], None)  # killed: the exited container shows it
-                self._event("Warning", "FailedPostStartHook", waiting[1])
-                self.wake_in(0.5)
-            else:
-                # upstream's runtime manager: the reason alone for image errors, else the message
-                detail = waiting[0] if waiting[0] in IMAGE_WAITING else waiting[1]
-                self._event("Warning", "Failed", f"Error: {detail}")
-                self._waiting[container["name"]] = waiting
-                delay = sync_retry_delay(self._random)
-                self._retry_at[container["name"]] = now + delay
-                self.wake_in(delay)
-
+        launch = _Launch(sandbox.id, sb_config, sources, volume_paths, now)
+        actions = plan_pod(
+            spec,
+            phase,
+            by_name,
+            started=lambda container, cur: self._flags(container, cur)[1],
+            liveness_failed=lambda cur: self._probe_results.get((cur.id, LIVENESS)) is False,
+        )
         changed = False
-        init_done = True
-        for container in spec.get("initContainers") or []:
-            name = container["name"]
-            history = by_name.get(name, [])
-            cur = history[0] if history else None
-            if _is_sidecar(container):
-                # a native sidecar: started in order, then kept running beside the app containers
-                if cur is None:
-                    await start(container, L.KIND_INIT, 0)
-                    changed, init_done = True, False
-                    break
-                if cur.state == CONTAINER_EXITED:
-                    changed |= await self._restart(container, cur, L.KIND_INIT, start, now)
-                if cur.state == CONTAINER_RUNNING and self._flags(container, cur)[1]:
-                    continue
-                if cur.state == CONTAINER_EXITED and (self.pod.get("status") or {}).get("phase") == "Running":
-                    continue  # restarting it must not hold the app containers back
-                init_done = False
-                break
-            if cur is not None and cur.state == CONTAINER_EXITED and cur.exit_code == 0:
-                continue
-            init_done = False
-            if cur is None:
-                await start(container, L.KIND_INIT, 0)
-                changed = True
-            elif cur.state == CONTAINER_EXITED and policy != "Never":
-                changed |= await self._restart(container, cur, L.KIND_INIT, start, now)
-            break
-        if init_done:
-            for container in spec.get("containers") or []:
-                name = container["name"]
-                history = by_name.get(name, [])
-                cur = history[0] if history else None
-                if cur is None:
-                    await start(container, L.KIND_APP, 0)
-                    changed = True
-                elif cur.state == CONTAINER_RUNNING and self._probe_results.get((cur.id, LIVENESS)) is False:
-                    log.info("pod %s: container %s failed liveness probe, restarting", self._key, name)
-                    self._event(
-                        "Normal", "Killing", f"Container {name} failed liveness probe, will be restarted"
-                    )
-                    await self._kill_for_restart(container, cur)
-                    self.wake()
-                elif cur.state == CONTAINER_EXITED and will_restart(policy, cur):
-                    changed |= await self._restart(container, cur, L.KIND_APP, start, now)
-            changed |= await self._start_ephemeral(spec, by_name, start)
+        for step in actions.steps:
+            changed |= await self._execute(step, launch)
         if changed:
             by_name = await self._containers()
         await self._prune(by_name)
@@ -450,17 +388,56 @@ class PodWorker:
             with contextlib.suppress(CRIError):
                 await self.ctx.runtime.stop_sandbox(sandbox.id)
 
-    async def _start_ephemeral(self, spec: Obj, by_name: dict[str, list[ContainerInfo]], start: Any) -> bool:
-        """Start each ephemeral container once (never restarted), in its target's PID namespace."""
-        started = False
-        for container in spec.get("ephemeralContainers") or []:
-            if by_name.get(container["name"]):
-                continue
-            target = by_name.get(container.get("targetContainerName") or "") or []
-            target_id = target[0].id if target and target[0].state == CONTAINER_RUNNING else ""
-            await start(container, L.KIND_EPHEMERAL, 0, target_id)
-            started = True
-        return started
+    async def _start(
+        self, launch: _Launch, container: Obj, kind: str, attempt: int, target_id: str = ""
+    ) -> None:
+        """Start one container; a failed start waits in its state until the retry is due."""
+        name = container["name"]
+        if self._retry_pending(name, launch.now):
+            return  # the last attempt's waiting state stands until the retry is due
+        waiting = await start_container(
+            self.ctx,
+            self.pod,
+            container,
+            kind=kind,
+            attempt=attempt,
+            sandbox_id=launch.sandbox_id,
+            sandbox_config=launch.sandbox_config,
+            sources=launch.sources,
+            volume_paths=launch.volume_paths,
+            target_id=target_id,
+            event=self._event,
+        )
+        if waiting is None:
+            self._waiting.pop(name, None)
+            self._retry_at.pop(name, None)
+            self._event("Normal", "Started", f"Started container {name}")
+        elif waiting[0] == "PostStartHookError":
+            self._waiting.pop(name, None)  # killed: the exited container shows it
+            self._event("Warning", "FailedPostStartHook", waiting[1])
+            self.wake_in(0.5)
+        else:
+            # upstream's runtime manager: the reason alone for image errors, else the message
+            detail = waiting[0] if waiting[0] in IMAGE_WAITING else waiting[1]
+            self._event("Warning", "Failed", f"Error: {detail}")
+            self._waiting[name] = waiting
+            delay = sync_retry_delay(self._random)
+            self._retry_at[name] = launch.now + delay
+            self.wake_in(delay)
+
+    async def _execute(self, step: Step, launch: _Launch) -> bool:
+        """Carry out one planned step; True when a container was (re)started."""
+        if isinstance(step, StartContainer):
+            await self._start(launch, step.container, step.kind, 0, step.target_id)
+            return True
+        if isinstance(step, RestartContainer):
+            return await self._restart(launch, step.container, step.current, step.kind)
+        name = step.container["name"]
+        log.info("pod %s: container %s failed liveness probe, restarting", self._key, name)
+        self._event("Normal", "Killing", f"Container {name} failed liveness probe, will be restarted")
+        await self._kill_for_restart(step.container, step.current)
+        self.wake()
+        return False
 
     async def _kill_for_restart(self, container: Obj, cur: ContainerInfo) -> None:
         """Kill a container whose liveness probe failed as upstream's kubelet kills any: its
@@ -522,7 +499,8 @@ class PodWorker:
         self.wake_in(due - now)
         return True
 
-    async def _restart(self, container: Obj, cur: ContainerInfo, kind: str, start: Any, now: float) -> bool:
+    async def _restart(self, launch: _Launch, container: Obj, cur: ContainerInfo, kind: str) -> bool:
+        now = launch.now
         if self._retry_pending(container["name"], now):
             return False
         key = f"{self.uid}/{container['name']}"
@@ -540,7 +518,7 @@ class PodWorker:
             self._event("Warning", "BackOff", f"Back-off restarting failed container {container['name']}")
             return False
         self.ctx.backoff.record(key, now)
-        await start(container, kind, cur.attempt + 1)
+        await self._start(launch, container, kind, cur.attempt + 1)
         return True
 
     async def _prune(self, by_name: dict[str, list[ContainerInfo]]) -> None:
@@ -559,7 +537,7 @@ class PodWorker:
     def _sync_probes(self, by_name: dict[str, list[ContainerInfo]], pod_ips: list[str]) -> None:
         wanted: set[tuple[str, str]] = set()
         spec = self.pod.get("spec") or {}
-        sidecars = [c for c in spec.get("initContainers") or [] if _is_sidecar(c)]
+        sidecars = [c for c in spec.get("initContainers") or [] if is_sidecar(c)]
         for container in [*(spec.get("containers") or []), *sidecars]:
             history = by_name.get(container["name"], [])
             cur = history[0] if history else None
@@ -630,7 +608,7 @@ class PodWorker:
             views.append(
                 ContainerView(
                     container["name"], container.get("image", ""), cur, prev, waiting, ready, started,
-                    sidecar=_is_sidecar(container),
+                    sidecar=is_sidecar(container),
                 )
             )
         return views
@@ -709,7 +687,7 @@ class PodWorker:
         signal, within what is left of the one grace period (at least 2 s for the signal)."""
         running = [c for c in containers if c.state in (CONTAINER_RUNNING, "created")]
         sidecars = [c["name"] for c in (self.pod.get("spec") or {}).get("initContainers") or []
-                    if _is_sidecar(c)]
+                    if is_sidecar(c)]
         waves = [[c for c in running if c.name not in sidecars]]
         waves += [[c for c in running if c.name == name] for name in reversed(sidecars)]
         loop = asyncio.get_running_loop()
