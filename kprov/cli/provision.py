@@ -60,8 +60,9 @@ LimitOpt = typer.Option(
     None, "--limit", "-l", help="Host pattern: group, host, a:b, group:!host, group:&other."
 )
 ExtraOpt = typer.Option(None, "-e", "--extra-vars", help="key=value, @file.yml, or a JSON/YAML mapping.")
-ForksOpt = typer.Option(0, "--forks", "-f",
-                        help="Hosts running at once (0: every host, as far as this machine holds it).")
+ForksOpt = typer.Option(
+    0, "--forks", "-f", help="Hosts running at once (0: every host, as far as this machine holds it)."
+)
 JsonOpt = typer.Option(False, "--json", help="Print the run report as JSON (no live view).")
 VerboseOpt = typer.Option(0, "-v", "--verbose", count=True, help="-v: every task result; -vv: with its data.")
 TagsOpt = typer.Option(None, "--tags", "-t", help="Only tasks with these tags (comma separated).")
@@ -277,8 +278,11 @@ def _finish(
             print_diffs(console, report)
         print_preflight(console, report)
         if report.interrupted:
-            console.print(f"[red]interrupted[/red] ({report.interrupted}): no new task was started; "
-                          "rerun apply to finish (pending restarts are redone)", highlight=False)
+            console.print(
+                f"[red]interrupted[/red] ({report.interrupted}): no new task was started; "
+                "rerun apply to finish (pending restarts are redone)",
+                highlight=False,
+            )
         print_recap(console, report)
         for removal in removed:
             state = "[green]removed[/green]" if removal.ok else "[red]removed with problems[/red]"
@@ -335,150 +339,172 @@ def _run_playbook(
     _finish(console, outcome.report, as_json, show_diff, outcome.removed)
 
 
-def register(app: typer.Typer) -> None:
-    @app.command("apply", cls=LightCommand)
-    def apply_cmd(
-        playbook: str = typer.Argument(
-            None, help="Playbook (default: ./site.yml, else the repo's roles/site.yml)."
-        ),
-        inventory: list[str] = InventoryOpt,
-        check: bool = typer.Option(False, "--check", "-C", help="Dry run."),
-        diff: bool = typer.Option(False, "--diff", "-D", help="Show file diffs."),
-        limit: str = LimitOpt,
-        tags: list[str] = TagsOpt,
-        skip_tags: list[str] = SkipTagsOpt,
-        extra_vars: list[str] = ExtraOpt,
-        forks: int = ForksOpt,
-        as_json: bool = JsonOpt,
-        verbose: int = VerboseOpt,
-        roles_path: list[Path] = RolesPathOpt,
-        skip_preflight: list[str] = SkipPreflightOpt,
-        max_unavailable: str = typer.Option(
-            None, "--max-unavailable",
-            help="Nodes changed at once (a count or a percentage; default: all): the nodes play's "
-                 "batch size (kprov_node_serial). Control-plane hosts always go one at a time.",
-        ),
-    ) -> None:
-        """Apply a playbook to the inventory's hosts (Ansible-compatible roles)."""
-        console = Console(stderr=as_json)
-        extra = parse_extra_vars(extra_vars)
-        if max_unavailable:
-            extra = {"kprov_node_serial": max_unavailable, **extra}
-        options = RunOptions(
-            check=check,
-            diff=diff,
-            tags=_split(tags),
-            skip_tags=_split(skip_tags),
-            extra_vars=extra,
-            forks=forks,
-            limit=limit,
-            verbosity=verbose,
-            roles_path=list(roles_path or []),
+def apply_cmd(
+    playbook: str = typer.Argument(
+        None, help="Playbook (default: ./site.yml, else the repo's roles/site.yml)."
+    ),
+    inventory: list[str] = InventoryOpt,
+    check: bool = typer.Option(False, "--check", "-C", help="Dry run."),
+    diff: bool = typer.Option(False, "--diff", "-D", help="Show file diffs."),
+    limit: str = LimitOpt,
+    tags: list[str] = TagsOpt,
+    skip_tags: list[str] = SkipTagsOpt,
+    extra_vars: list[str] = ExtraOpt,
+    forks: int = ForksOpt,
+    as_json: bool = JsonOpt,
+    verbose: int = VerboseOpt,
+    roles_path: list[Path] = RolesPathOpt,
+    skip_preflight: list[str] = SkipPreflightOpt,
+    max_unavailable: str = typer.Option(
+        None,
+        "--max-unavailable",
+        help="Nodes changed at once (a count or a percentage; default: all): the nodes play's "
+        "batch size (kprov_node_serial). Control-plane hosts always go one at a time.",
+    ),
+) -> None:
+    """Apply a playbook to the inventory's hosts (Ansible-compatible roles)."""
+    console = Console(stderr=as_json)
+    extra = parse_extra_vars(extra_vars)
+    if max_unavailable:
+        extra = {"kprov_node_serial": max_unavailable, **extra}
+    options = RunOptions(
+        check=check,
+        diff=diff,
+        tags=_split(tags),
+        skip_tags=_split(skip_tags),
+        extra_vars=extra,
+        forks=forks,
+        limit=limit,
+        verbosity=verbose,
+        roles_path=list(roles_path or []),
+    )
+    _run_playbook(
+        console,
+        partial(run_apply, progress=lambda line: console.print(f"[dim]{line}[/dim]")),
+        playbook,
+        inventory,
+        options,
+        as_json,
+        show_diff=diff,
+        skip_preflight=skip_preflight,
+    )
+
+
+def plan_cmd(
+    playbook: str = typer.Argument(None, help="Playbook (default as for apply)."),
+    inventory: list[str] = InventoryOpt,
+    limit: str = LimitOpt,
+    tags: list[str] = TagsOpt,
+    skip_tags: list[str] = SkipTagsOpt,
+    extra_vars: list[str] = ExtraOpt,
+    forks: int = ForksOpt,
+    as_json: bool = JsonOpt,
+    verbose: int = VerboseOpt,
+    roles_path: list[Path] = RolesPathOpt,
+    skip_preflight: list[str] = SkipPreflightOpt,
+) -> None:
+    """Show, per host, what apply would change (check mode + diffs); changes nothing."""
+    console = Console(stderr=as_json)
+    options = RunOptions(
+        tags=_split(tags),
+        skip_tags=_split(skip_tags),
+        extra_vars=parse_extra_vars(extra_vars),
+        forks=forks,
+        limit=limit,
+        verbosity=verbose,
+        roles_path=list(roles_path or []),
+    )
+    _run_playbook(
+        console,
+        run_plan,
+        playbook,
+        inventory,
+        options,
+        as_json,
+        show_diff=True,
+        skip_preflight=skip_preflight,
+    )
+
+
+def ping_cmd(
+    inventory: list[str] = InventoryOpt,
+    limit: str = LimitOpt,
+    forks: int = ForksOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Connect to every host and run one command: pong or UNREACHABLE."""
+    console = Console()
+    try:
+        outcome = ping(list(inventory), RunOptions(forks=forks, limit=limit))
+    except ProvisionError as err:
+        raise _error(console, err) from None
+    if as_json:
+        print(json.dumps(outcome.report.to_dict(), indent=2, default=str))
+    for r in [] if as_json else outcome.report.results:
+        word = "pong" if r.status == "ok" else f"{r.status.upper()} {r.msg}"
+        console.print(Text.assemble((f"{r.host}: ", "bold"), (word, _STATUS_STYLE[r.status])))
+    raise typer.Exit(0 if outcome.report.ok else 2)
+
+
+def facts_cmd(
+    host: str = typer.Argument(..., help="Inventory host name."), inventory: list[str] = InventoryOpt
+) -> None:
+    """Print a host's ansible_facts as JSON (one round trip)."""
+    console = Console(stderr=True)
+    try:
+        outcome = host_facts(list(inventory), host, RunOptions())
+    except ProvisionError as err:
+        raise _error(console, err) from None
+    if host not in outcome.facts:
+        msgs = [r.msg for r in outcome.report.results if r.host == host]
+        console.print(f"[red]{host}:[/red] {'; '.join(msgs) or 'no facts'}")
+        raise typer.Exit(2)
+    print(json.dumps(outcome.facts[host], indent=2, sort_keys=True, default=str))
+
+
+def exec_cmd(
+    command: list[str] = typer.Argument(..., help="Command (after --)."),
+    inventory: list[str] = InventoryOpt,
+    limit: str = LimitOpt,
+    forks: int = ForksOpt,
+    become: bool = typer.Option(False, "--become", "-b", help="Run through sudo."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Run a shell command on the hosts in parallel and print each host's output."""
+    console = Console()
+    try:
+        outcome = exec_command(
+            list(inventory), " ".join(command), RunOptions(forks=forks, limit=limit), become
         )
-        _run_playbook(console, partial(run_apply, progress=lambda line: console.print(f"[dim]{line}[/dim]")),
-                      playbook, inventory, options, as_json, show_diff=diff, skip_preflight=skip_preflight)
-
-    @app.command("plan", cls=LightCommand)
-    def plan_cmd(
-        playbook: str = typer.Argument(None, help="Playbook (default as for apply)."),
-        inventory: list[str] = InventoryOpt,
-        limit: str = LimitOpt,
-        tags: list[str] = TagsOpt,
-        skip_tags: list[str] = SkipTagsOpt,
-        extra_vars: list[str] = ExtraOpt,
-        forks: int = ForksOpt,
-        as_json: bool = JsonOpt,
-        verbose: int = VerboseOpt,
-        roles_path: list[Path] = RolesPathOpt,
-        skip_preflight: list[str] = SkipPreflightOpt,
-    ) -> None:
-        """Show, per host, what apply would change (check mode + diffs); changes nothing."""
-        console = Console(stderr=as_json)
-        options = RunOptions(
-            tags=_split(tags),
-            skip_tags=_split(skip_tags),
-            extra_vars=parse_extra_vars(extra_vars),
-            forks=forks,
-            limit=limit,
-            verbosity=verbose,
-            roles_path=list(roles_path or []),
-        )
-        _run_playbook(console, run_plan, playbook, inventory, options, as_json, show_diff=True,
-                      skip_preflight=skip_preflight)
-
-    @app.command("ping", cls=LightCommand)
-    def ping_cmd(
-        inventory: list[str] = InventoryOpt,
-        limit: str = LimitOpt,
-        forks: int = ForksOpt,
-        as_json: bool = JsonOpt,
-    ) -> None:
-        """Connect to every host and run one command: pong or UNREACHABLE."""
-        console = Console()
-        try:
-            outcome = ping(list(inventory), RunOptions(forks=forks, limit=limit))
-        except ProvisionError as err:
-            raise _error(console, err) from None
-        if as_json:
-            print(json.dumps(outcome.report.to_dict(), indent=2, default=str))
-        for r in [] if as_json else outcome.report.results:
-            word = "pong" if r.status == "ok" else f"{r.status.upper()} {r.msg}"
-            console.print(Text.assemble((f"{r.host}: ", "bold"), (word, _STATUS_STYLE[r.status])))
-        raise typer.Exit(0 if outcome.report.ok else 2)
-
-    @app.command("facts", cls=LightCommand)
-    def facts_cmd(
-        host: str = typer.Argument(..., help="Inventory host name."), inventory: list[str] = InventoryOpt
-    ) -> None:
-        """Print a host's ansible_facts as JSON (one round trip)."""
-        console = Console(stderr=True)
-        try:
-            outcome = host_facts(list(inventory), host, RunOptions())
-        except ProvisionError as err:
-            raise _error(console, err) from None
-        if host not in outcome.facts:
-            msgs = [r.msg for r in outcome.report.results if r.host == host]
-            console.print(f"[red]{host}:[/red] {'; '.join(msgs) or 'no facts'}")
-            raise typer.Exit(2)
-        print(json.dumps(outcome.facts[host], indent=2, sort_keys=True, default=str))
-
-    @app.command("exec", cls=LightCommand)
-    def exec_cmd(
-        command: list[str] = typer.Argument(..., help="Command (after --)."),
-        inventory: list[str] = InventoryOpt,
-        limit: str = LimitOpt,
-        forks: int = ForksOpt,
-        become: bool = typer.Option(False, "--become", "-b", help="Run through sudo."),
-        as_json: bool = JsonOpt,
-    ) -> None:
-        """Run a shell command on the hosts in parallel and print each host's output."""
-        console = Console()
-        try:
-            outcome = exec_command(
-                list(inventory), " ".join(command), RunOptions(forks=forks, limit=limit), become
+    except ProvisionError as err:
+        raise _error(console, err) from None
+    if as_json:
+        data = {h: {"rc": r.rc, "stdout": r.stdout, "stderr": r.stderr} for h, r in outcome.outputs.items()}
+        print(json.dumps({"outputs": data, **outcome.report.to_dict()}, indent=2, default=str))
+    else:
+        for r in outcome.report.results:
+            out = outcome.outputs.get(r.host)
+            head = Text.assemble(
+                (r.host, "bold"), " | ", (r.status.upper(), _STATUS_STYLE[r.status]), f" | {r.msg}"
             )
-        except ProvisionError as err:
-            raise _error(console, err) from None
-        if as_json:
-            data = {
-                h: {"rc": r.rc, "stdout": r.stdout, "stderr": r.stderr} for h, r in outcome.outputs.items()
-            }
-            print(json.dumps({"outputs": data, **outcome.report.to_dict()}, indent=2, default=str))
-        else:
-            for r in outcome.report.results:
-                out = outcome.outputs.get(r.host)
-                head = Text.assemble(
-                    (r.host, "bold"), " | ", (r.status.upper(), _STATUS_STYLE[r.status]), f" | {r.msg}"
-                )
-                console.print(head)
-                if out is not None:
-                    console.print(Group(Text(out.stdout.rstrip()), Text(out.stderr.rstrip(), style="red")))
-        raise typer.Exit(0 if outcome.report.ok else 2)
+            console.print(head)
+            if out is not None:
+                console.print(Group(Text(out.stdout.rstrip()), Text(out.stderr.rstrip(), style="red")))
+    raise typer.Exit(0 if outcome.report.ok else 2)
 
-    @app.command("disconnect", cls=LightCommand)
-    def disconnect_cmd() -> None:
-        """Close the SSH sessions kept between runs (ControlPersist) and stop their keeper."""
-        from kprov.provision.connect.persist import control_dir, stop_keeper
 
-        stopped = stop_keeper()
-        print(f"closed the kept SSH sessions ({control_dir()})" if stopped else "no SSH sessions were kept")
+def disconnect_cmd() -> None:
+    """Close the SSH sessions kept between runs (ControlPersist) and stop their keeper."""
+    from kprov.provision.connect.persist import control_dir, stop_keeper
+
+    stopped = stop_keeper()
+    print(f"closed the kept SSH sessions ({control_dir()})" if stopped else "no SSH sessions were kept")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("apply", cls=LightCommand)(apply_cmd)
+    app.command("plan", cls=LightCommand)(plan_cmd)
+    app.command("ping", cls=LightCommand)(ping_cmd)
+    app.command("facts", cls=LightCommand)(facts_cmd)
+    app.command("exec", cls=LightCommand)(exec_cmd)
+    app.command("disconnect", cls=LightCommand)(disconnect_cmd)
