@@ -142,27 +142,12 @@ def _handler(ctx: ApiContext, insecure_local: bool) -> Any:
             return reply
         finally:
             if metrics is not None:
-                if not long_running:
-                    metrics.inflight[kind] -= 1
-                metrics.observe_request(
-                    method,
-                    ri,
-                    "dryRun" in request.query_string,
-                    code,
-                    perf_counter() - start,
-                    request.headers.get("Content-Type", "") if method == "PATCH" else "",
-                )
+                _count(metrics, request, ri, code, perf_counter() - start, None if long_running else kind)
             if audit is not None and received is not None:
                 user = REQUEST_USER.get()
-                if not audit.wants_bodies:  # (the level and the line are worked out in batches)
-                    audit.note(request, ri, user, received, code, audit_annotations())
-                else:
-                    level = audit.level(user, ri.verb if ri is not None else method.lower(), ri, request.path)
-                    if level == "Metadata":  # (no body to read: no coroutine for the common level)
-                        annotations = audit_annotations()
-                        audit.record(level, request, ri, user, received, code, annotations=annotations)
-                    elif level != "None":
-                        await _audit_with_bodies(audit, level, request, ri, user, code, received, reply)
+                level = _audit_without_bodies(audit, request, ri, user, received, code)
+                if level is not None:  # (a coroutine only for the levels that log bodies)
+                    await _audit_with_bodies(audit, level, request, ri, user, code, received, reply)
 
     async def serve(request: AnyRequest, ri: RequestInfo | None) -> Any:
         if apf is None:
@@ -176,9 +161,7 @@ def _handler(ctx: ApiContext, insecure_local: bool) -> Any:
 
     async def dispatch(request: AnyRequest, ri: RequestInfo | None, user: UserInfo, authorizer: Any) -> Any:
         if ri is not None and not authorizer.allows(user, ri):
-            raise forbidden(
-                user.name, ri.verb, ri.resource, ri.group, ri.namespace, ri.name, ri.subresource
-            )
+            raise forbidden(user.name, ri.verb, ri.resource, ri.group, ri.namespace, ri.name, ri.subresource)
         if request.content_length is not None and request.content_length > max_body:
             raise too_large(max_body)
         if isinstance(request, web.BaseRequest) and request.headers.get("Expect"):
@@ -232,23 +215,55 @@ def _handler(ctx: ApiContext, insecure_local: bool) -> Any:
             return _not_found_body()
         except web.HTTPRequestEntityTooLarge:  # aiohttp's read() past client_max_size (upgrades)
             return json_response(status_body(too_large(max_body)), 413)
-        except RevisionExpiredError as exc:
-            err = ApiError(str(exc), 410, "Expired")
-            return json_response(status_body(err), 410)
-        except RequestTooLargeError as exc:  # as kube-apiserver: a 500 in etcd's words, never a retry
-            err = unclassified_error(str(exc))
-            return json_response(status_body(err), 500)
-        except StorageUnavailableError as exc:
-            err = unavailable(f"etcd is unavailable: {exc}")
-            return json_response(status_body(err), 503)
         except web.HTTPException:
             raise
-        except Exception as exc:  # a bug must answer 500, never kill the server
-            _log.exception("internal error on %s %s", request.method, request.path)
-            err = internal_error(f"{type(exc).__name__}: {exc}")
-            return json_response(status_body(err), 500)
+        except Exception as exc:
+            return _unexpected_error_reply(request, exc)
 
     return handle
+
+
+def _count(
+    metrics: ApiMetrics,
+    request: AnyRequest,
+    ri: RequestInfo | None,
+    code: int,
+    seconds: float,
+    inflight_kind: str | None,
+) -> None:
+    """The request in kube-apiserver's metrics; ``inflight_kind`` is what it held in flight."""
+    if inflight_kind is not None:
+        metrics.inflight[inflight_kind] -= 1
+    method = request.method
+    content_type = request.headers.get("Content-Type", "") if method == "PATCH" else ""
+    metrics.observe_request(method, ri, "dryRun" in request.query_string, code, seconds, content_type)
+
+
+def _audit_without_bodies(
+    audit: AuditLog, request: AnyRequest, ri: RequestInfo | None, user: Any, received: int, code: int
+) -> str | None:
+    """Audit the request at a level that logs no bodies; the level when it needs them."""
+    if not audit.wants_bodies:  # (the level and the line are worked out in batches)
+        audit.note(request, ri, user, received, code, audit_annotations())
+        return None
+    level = audit.level(user, ri.verb if ri is not None else request.method.lower(), ri, request.path)
+    if level == "Metadata":
+        audit.record(level, request, ri, user, received, code, annotations=audit_annotations())
+        return None
+    return None if level == "None" else level
+
+
+def _unexpected_error_reply(request: AnyRequest, exc: Exception) -> Any:
+    """Storage errors in kube-apiserver's words; anything else is a bug that answers 500 (and
+    never kills the server)."""
+    if isinstance(exc, RevisionExpiredError):
+        return json_response(status_body(ApiError(str(exc), 410, "Expired")), 410)
+    if isinstance(exc, RequestTooLargeError):  # as kube-apiserver: a 500 in etcd's words, never a retry
+        return json_response(status_body(unclassified_error(str(exc))), 500)
+    if isinstance(exc, StorageUnavailableError):
+        return json_response(status_body(unavailable(f"etcd is unavailable: {exc}")), 503)
+    _log.error("internal error on %s %s", request.method, request.path, exc_info=exc)
+    return json_response(status_body(internal_error(f"{type(exc).__name__}: {exc}")), 500)
 
 
 def _too_many(retry_after: int) -> web.Response:
@@ -268,8 +283,14 @@ async def _fill_discovery(ctx: ApiContext) -> None:
 
 
 async def _audit_with_bodies(
-    audit: AuditLog, level: str, request: AnyRequest, ri: RequestInfo | None, user: UserInfo | None,
-    code: int, received: Any, reply: Any,
+    audit: AuditLog,
+    level: str,
+    request: AnyRequest,
+    ri: RequestInfo | None,
+    user: UserInfo | None,
+    code: int,
+    received: Any,
+    reply: Any,
 ) -> None:
     """An event at level Request (the request body) or RequestResponse (both bodies)."""
     request_body = None
@@ -280,8 +301,15 @@ async def _audit_with_bodies(
             request_body = None
     response_body = getattr(reply, "body", None) if level == "RequestResponse" else None
     audit.record(
-        level, request, ri, user, received, code, request_body,
-        response_body if isinstance(response_body, bytes) else None, audit_annotations(),
+        level,
+        request,
+        ri,
+        user,
+        received,
+        code,
+        request_body,
+        response_body if isinstance(response_body, bytes) else None,
+        audit_annotations(),
     )
 
 
