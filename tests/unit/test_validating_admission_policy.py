@@ -11,12 +11,21 @@ from kprov.cluster.api import defaults
 from kprov.cluster.api.printers.admission import VALIDATINGADMISSIONPOLICY, VALIDATINGADMISSIONPOLICYBINDING
 from kprov.cluster.api.resources import REGISTRY
 from kprov.cluster.api.validation import core as validation
+from kprov.cluster.apiserver.admission.attributes import AdmissionAttributes
 from kprov.cluster.apiserver.admission.vap.evaluator import activation_of, compile_policy
 from kprov.cluster.apiserver.admission.vap.matching import Attributes, matches
 
 POLICY_INFO: Any = REGISTRY.get("admissionregistration.k8s.io", "v1", "validatingadmissionpolicies")
 BINDING_INFO: Any = REGISTRY.get("admissionregistration.k8s.io", "v1", "validatingadmissionpolicybindings")
 RULE = {"apiGroups": ["apps"], "apiVersions": ["v1"], "operations": ["CREATE"], "resources": ["deployments"]}
+
+def _creating(info: Any, obj: Any) -> AdmissionAttributes:
+    return AdmissionAttributes(info, "CREATE", obj, None, None)
+
+
+def _connecting(info: Any, options: Any, subresource: str, target: tuple[str, str]) -> AdmissionAttributes:
+    return AdmissionAttributes(info, "CONNECT", options, None, None, subresource, target=target)
+
 
 
 def _deployment(replicas: int, labels: dict[str, str] | None = None) -> dict[str, Any]:
@@ -249,15 +258,21 @@ async def test_plugin_deny_warn_audit_and_no_bindings() -> None:
 
     deployments: Any = REGISTRY.get("apps", "v1", "deployments")
     with pytest.raises(ApiError) as refused:
-        await vap.validate(_context(["Deny"]), deployments, "CREATE", _deployment(10), None)
+        await vap.validate(
+            _context(["Deny"]), _creating(deployments, _deployment(10))
+        )
     assert refused.value.code == 422 and refused.value.reason == "Invalid"
     assert refused.value.message == (
         'deployments.apps "d" is forbidden: '
         "ValidatingAdmissionPolicy 'p' with binding 'b' denied request: at most 5"
     )
-    await vap.validate(_context(["Deny"]), deployments, "CREATE", _deployment(5), None)
+    await vap.validate(
+        _context(["Deny"]), _creating(deployments, _deployment(5))
+    )
     warning.reset_request()
-    await vap.validate(_context(["Warn", "Audit"]), deployments, "CREATE", _deployment(10), None)
+    await vap.validate(
+        _context(["Warn", "Audit"]), _creating(deployments, _deployment(10))
+    )
     assert warning.take_warnings() == [
         "Validation failed for ValidatingAdmissionPolicy 'p' with binding 'b': at most 5"
     ]
@@ -269,7 +284,7 @@ async def test_plugin_deny_warn_audit_and_no_bindings() -> None:
     warning.reset_request()
     empty = _context(["Deny"])
     empty.cache.objects.pop("/registry/admissionregistration.k8s.io/validatingadmissionpolicybindings/b")
-    await vap.validate(empty, deployments, "CREATE", _deployment(10), None)
+    await vap.validate(empty, _creating(deployments, _deployment(10)))
 
 
 async def test_plugin_connect_sees_the_options() -> None:
@@ -285,9 +300,16 @@ async def test_plugin_connect_sees_the_options() -> None:
     policy["spec"]["validations"] = [{"expression": "!object.tty", "message": "no tty"}]
     options = {"kind": "PodExecOptions", "apiVersion": "v1", "tty": True}
     with pytest.raises(ApiError) as refused:
-        await vap.validate(ctx, pods, "CONNECT", options, None, "exec", target=("n", "web"))
+        await vap.validate(
+            ctx, _connecting(pods, options, "exec", ("n", "web"))
+        )
     assert 'pods "web" is forbidden' in refused.value.message and "no tty" in refused.value.message
-    await vap.validate(ctx, pods, "CONNECT", {**options, "tty": False}, None, "exec", target=("n", "web"))
+    await vap.validate(
+        ctx,
+        AdmissionAttributes(
+            pods, "CONNECT", {**options, "tty": False}, None, None, "exec", target=("n", "web")
+        ),
+    )
 
 
 def test_string_extension_functions_are_there() -> None:

@@ -29,8 +29,8 @@ def test_defaults_fill_what_a_line_leaves_out() -> None:
 
 
 def test_an_unknown_subresource_shorthand_is_an_error_naming_the_resource() -> None:
-    with pytest.raises(ValueError, match="statuss.*widgets"):
-        load_table("- apiVersion: v1\n  resources:\n  - {name: widgets, kind: Widget, subresources: [statuss]}\n")
+    with pytest.raises(ValueError, match="statuss.* of w$"):
+        load_table("- apiVersion: v1\n  resources:\n  - {name: w, kind: W, subresources: [statuss]}")
 
 
 def test_the_served_table_keeps_discovery_order_and_the_core_group_first() -> None:

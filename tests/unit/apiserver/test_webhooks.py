@@ -13,9 +13,19 @@ import pytest
 from kprov.cluster.api.crd.definition import accepted_status, default_crd, infos_from_crd
 from kprov.cluster.api.resources import REGISTRY
 from kprov.cluster.apiserver.admission import webhooks
+from kprov.cluster.apiserver.admission.attributes import AdmissionAttributes
 from kprov.cluster.apiserver.front.status import ApiError
 from kprov.cluster.apiserver.handlers.kubelet_proxy import connect_options
 from kprov.cluster.storage import scope_prefix
+
+
+def _creating(info: Any, obj: Any) -> AdmissionAttributes:
+    return AdmissionAttributes(info, "CREATE", obj, None, None)
+
+
+def _connecting(info: Any, options: Any, subresource: str, target: tuple[str, str]) -> AdmissionAttributes:
+    return AdmissionAttributes(info, "CONNECT", options, None, None, subresource, target=target)
+
 
 
 class _Query(dict):  # type: ignore[type-arg]
@@ -94,7 +104,9 @@ async def test_connect_review_names_the_pod_and_a_denial_is_worded_as_upstream(m
     ctx = _ctx("validating", _hook("deny-attach.k8s.io", ["pods/attach"], ["CONNECT"]))
     options = connect_options("attach", _Query(stdin="true", container="c1"))
     with pytest.raises(ApiError) as denied:
-        await webhooks.connect(ctx, pods, "attach", "ns1", "p", options)  # type: ignore[arg-type]
+        await webhooks.connect(
+            ctx, _connecting(pods, options, "attach", ("ns1", "p"))
+        )  # type: ignore[arg-type]
     assert denied.value.code == 400
     assert denied.value.message == (
         "admission webhook \"deny-attach.k8s.io\" denied the request: attaching to pod 'p' is not allowed"
@@ -107,7 +119,7 @@ async def test_connect_review_names_the_pod_and_a_denial_is_worded_as_upstream(m
     # a plain create of a pod does not match the attach rule
     seen.clear()
     pod = {"metadata": {"name": "p", "namespace": "ns1"}}
-    await webhooks.validate(ctx, pods, "CREATE", pod, None)  # type: ignore[arg-type]
+    await webhooks.validate(ctx, _creating(pods, pod))  # type: ignore[arg-type]
     assert seen == []
 
 
@@ -121,14 +133,18 @@ async def test_a_slow_webhook_fails_with_the_url_and_its_timeout(monkeypatch):
     hook["clientConfig"] = {"service": {"namespace": "ns1", "name": "svc", "path": "/delay", "port": 8443}}
     cm = {"metadata": {"name": "x", "namespace": "ns1"}}
     with pytest.raises(ApiError) as failed:
-        await webhooks.validate(_ctx("validating", hook), configmaps, "CREATE", cm, None)  # type: ignore[arg-type]
+        await webhooks.validate(
+            _ctx("validating", hook), _creating(configmaps, cm)
+        )  # type: ignore[arg-type]
     assert failed.value.code == 500
     assert failed.value.message == (
         'Internal error occurred: failed calling webhook "slow.k8s.io": failed to call webhook: '
         'Post "https://svc.ns1.svc:8443/delay?timeout=1s": context deadline exceeded'
     )
     hook["failurePolicy"] = "Ignore"
-    await webhooks.validate(_ctx("validating", hook), configmaps, "CREATE", cm, None)  # type: ignore[arg-type]
+    await webhooks.validate(
+        _ctx("validating", hook), _creating(configmaps, cm)
+    )  # type: ignore[arg-type]
 
 
 async def test_a_mutated_custom_object_is_pruned_by_its_schema(monkeypatch):
@@ -175,7 +191,7 @@ async def test_a_mutated_custom_object_is_pruned_by_its_schema(monkeypatch):
         "metadata": {"name": "w", "namespace": "ns1"},
         "data": {},
     }
-    mutated = await webhooks.mutate(ctx, info, "CREATE", obj, None)  # type: ignore[arg-type]
+    mutated = await webhooks.mutate(ctx, _creating(info, obj))  # type: ignore[arg-type]
     assert mutated["data"] == {"kept": "yes"}
 
 
@@ -190,5 +206,5 @@ async def test_a_pod_a_webhook_patched_is_defaulted_again(monkeypatch):
         "metadata": {"name": "p", "namespace": "ns1"},
         "spec": {"containers": [{"name": "c", "image": "x"}]},
     }
-    mutated = await webhooks.mutate(ctx, pods, "CREATE", pod, None)  # type: ignore[arg-type]
+    mutated = await webhooks.mutate(ctx, _creating(pods, pod))  # type: ignore[arg-type]
     assert mutated["spec"]["initContainers"][0]["terminationMessagePolicy"] == "File"

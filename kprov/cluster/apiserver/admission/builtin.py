@@ -21,6 +21,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from kprov.cluster.api.resources import ResourceInfo
@@ -29,8 +30,9 @@ from kprov.cluster.apiserver.admission import priority
 from kprov.cluster.apiserver.admission import runtimeclass as runtimeclass_admission
 from kprov.cluster.apiserver.admission import serviceaccount as sa_admission
 from kprov.cluster.apiserver.admission import storage as storage_admission
+from kprov.cluster.apiserver.admission.attributes import AdmissionAttributes
 from kprov.cluster.apiserver.allocators import Allocators
-from kprov.cluster.apiserver.authn.chain import REQUEST_USER
+from kprov.cluster.apiserver.authn.chain import UserInfo
 from kprov.cluster.apiserver.authn.tokens import user_info
 from kprov.cluster.apiserver.authz.chain import authorizer_of
 from kprov.cluster.apiserver.authz.escalation import check_escalation
@@ -74,9 +76,8 @@ async def _check_namespace(ctx: ApiContext, info: ResourceInfo, namespace: str) 
         )
 
 
-def _csr_requester(csr: dict[str, Any]) -> None:
+def _csr_requester(csr: dict[str, Any], user: UserInfo | None) -> None:
     """A new CSR names who asked (the server's word, never the client's) and has no status."""
-    user = REQUEST_USER.get()
     spec = csr.setdefault("spec", {})
     for field in ("username", "uid", "groups", "extra"):
         spec.pop(field, None)
@@ -85,11 +86,12 @@ def _csr_requester(csr: dict[str, Any]) -> None:
     csr.pop("status", None)
 
 
-async def before_create(ctx: ApiContext, info: ResourceInfo, obj: dict[str, Any], dry_run: bool) -> None:
+async def before_create(ctx: ApiContext, attrs: AdmissionAttributes) -> None:
+    info, obj, dry_run = attrs.info, attrs.obj, attrs.dry_run
     if info.group == "rbac.authorization.k8s.io":
-        check_escalation(authorizer_of(ctx), REQUEST_USER.get(), info, obj)
+        check_escalation(authorizer_of(ctx), attrs.user, info, obj)
     if (info.group, info.resource) == ("certificates.k8s.io", "certificatesigningrequests"):
-        _csr_requester(obj)
+        _csr_requester(obj, attrs.user)
     if info.namespaced:
         await _check_namespace(ctx, info, obj["metadata"]["namespace"])
     if info.custom is not None or info.group == "apiextensions.k8s.io":
@@ -116,18 +118,10 @@ async def before_create(ctx: ApiContext, info: ResourceInfo, obj: dict[str, Any]
             await allocators.allocate_service(obj, dry_run)
 
 
-def _node_of_request() -> str:
-    """The node name when a node (``system:node:<name>`` in ``system:nodes``) makes the request."""
-    user = REQUEST_USER.get()
-    if user is None or not user.name.startswith("system:node:") or "system:nodes" not in user.groups:
-        return ""
-    return user.name[len("system:node:") :]
-
-
-def _node_restriction(info: ResourceInfo, old: dict[str, Any], action: str) -> None:
+def _node_restriction(attrs: AdmissionAttributes, old: Mapping[str, Any], action: str) -> None:
     """NodeRestriction: a node writes only pods bound to itself (the authorizer let through a
     write to a pod its cache did not hold, so the 404 of a deleted pod is the handler's)."""
-    node = _node_of_request()
+    node, info = attrs.node_name, attrs.info
     if not node or info.group != "" or info.resource != "pods":
         return
     if (old.get("spec") or {}).get("nodeName") != node:
@@ -140,16 +134,17 @@ def _node_restriction(info: ResourceInfo, old: dict[str, Any], action: str) -> N
         )
 
 
-def before_delete(info: ResourceInfo, obj: dict[str, Any]) -> None:
-    _node_restriction(info, obj, "delete pods")
+def before_delete(attrs: AdmissionAttributes) -> None:
+    """A DELETE's checks; the attributes' ``old`` is the object to delete."""
+    _node_restriction(attrs, attrs.old or {}, "delete pods")
 
 
-async def before_update(
-    ctx: ApiContext, info: ResourceInfo, old: dict[str, Any], new: dict[str, Any], dry_run: bool = False
-) -> None:
-    _node_restriction(info, old, "update pod status for pods")
+async def before_update(ctx: ApiContext, attrs: AdmissionAttributes) -> None:
+    """An UPDATE's checks and side effects; ``old`` is what is stored, ``obj`` what will be."""
+    info, old, new, dry_run = attrs.info, dict(attrs.old or {}), attrs.obj, attrs.dry_run
+    _node_restriction(attrs, old, "update pod status for pods")
     if info.group == "rbac.authorization.k8s.io":
-        check_escalation(authorizer_of(ctx), REQUEST_USER.get(), info, new)
+        check_escalation(authorizer_of(ctx), attrs.user, info, new)
     if info.group == "apiextensions.k8s.io":
         crd_admission.before_update(ctx, info, old, new)
     if info.group == "" and info.resource == "services":

@@ -41,8 +41,7 @@ from kprov.cluster.api.patch.json_patch import apply_json_patch
 from kprov.cluster.api.resources import ResourceInfo
 from kprov.cluster.api.selectors import selector_admits
 from kprov.cluster.apiserver import _lib
-from kprov.cluster.apiserver.authn.chain import REQUEST_USER
-from kprov.cluster.apiserver.authn.tokens import user_info
+from kprov.cluster.apiserver.admission.attributes import AdmissionAttributes
 from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.front.status import ApiError, StatusError, bad_request, internal_error
 from kprov.cluster.storage import scope_prefix
@@ -228,13 +227,6 @@ def _review(
     return {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": request}
 
 
-def _target(
-    info: ResourceInfo, obj: Mapping[str, Any] | None, old: Mapping[str, Any] | None
-) -> tuple[str, str]:
-    meta = (obj or old or {}).get("metadata") or {}
-    return (str(meta.get("namespace", "")) if info.namespaced else ""), str(meta.get("name", ""))
-
-
 async def _post(ctx: ApiContext, hook: Mapping[str, Any], review: dict[str, Any], seconds: int) -> Any:
     url, server_name = await _endpoint(ctx, hook)
     timeout = aiohttp.ClientTimeout(total=float(seconds))
@@ -291,19 +283,15 @@ async def _run(
     obj: dict[str, Any] | None,
     old: Mapping[str, Any] | None,
     dry_run: bool,
-    user: Mapping[str, Any] | None,
+    user: Mapping[str, Any],
     mutating: bool,
-    target: tuple[str, str] | None = None,
+    target: tuple[str, str],
 ) -> dict[str, Any] | None:
     if info.group == _GROUP:
         return obj  # webhook configurations and admission policies never go to webhooks, as upstream
     hooks = _configured(ctx, prefix)
     if not hooks:
         return obj
-    target = target or _target(info, obj, old)
-    if user is None:
-        requester = REQUEST_USER.get()
-        user = user_info(requester) if requester is not None else {}
     current = obj
     for name, hook in hooks:
         if not _applies(ctx, hook, info, operation, subresource, current, old, target[0]):
@@ -333,48 +321,36 @@ async def _run(
     return current
 
 
-async def mutate(
-    ctx: ApiContext,
-    info: ResourceInfo,
-    operation: str,
-    obj: dict[str, Any],
-    old: Mapping[str, Any] | None,
-    *,
-    subresource: str = "",
-    dry_run: bool = False,
-    user: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    """``obj`` after the matching mutating webhooks' patches (raises on a denial)."""
-    result = await _run(ctx, _MUTATING, info, operation, subresource, obj, old, dry_run, user, True)
-    return result if result is not None else obj
+def _run_attrs(ctx: ApiContext, prefix: str, attrs: AdmissionAttributes, mutating: bool) -> Any:
+    return _run(
+        ctx,
+        prefix,
+        attrs.info,
+        attrs.operation,
+        attrs.subresource,
+        attrs.obj,
+        attrs.old,
+        attrs.dry_run,
+        attrs.user_info,
+        mutating,
+        attrs.namespace_and_name,
+    )
 
 
-async def validate(
-    ctx: ApiContext,
-    info: ResourceInfo,
-    operation: str,
-    obj: dict[str, Any] | None,
-    old: Mapping[str, Any] | None,
-    *,
-    subresource: str = "",
-    dry_run: bool = False,
-    user: Mapping[str, Any] | None = None,
-) -> None:
+async def mutate(ctx: ApiContext, attrs: AdmissionAttributes) -> dict[str, Any]:
+    """The object after the matching mutating webhooks' patches (raises on a denial)."""
+    result = await _run_attrs(ctx, _MUTATING, attrs, True)
+    return result if result is not None else attrs.obj
+
+
+async def validate(ctx: ApiContext, attrs: AdmissionAttributes) -> None:
     """Raises when a matching validating webhook denies the request (or fails under Fail)."""
-    await _run(ctx, _VALIDATING, info, operation, subresource, obj, old, dry_run, user, False)
+    await _run_attrs(ctx, _VALIDATING, attrs, False)
 
 
-async def connect(
-    ctx: ApiContext,
-    info: ResourceInfo,
-    subresource: str,
-    namespace: str,
-    name: str,
-    options: dict[str, Any],
-) -> None:
-    """Admission of a CONNECT (``pods/attach`` and the like): ``options`` is the request's
-    options object (``PodAttachOptions``, ...); mutating webhooks run first, their patches
-    have nothing to change, then validating ones. Raises on a denial."""
-    target = (namespace, name)
-    await _run(ctx, _MUTATING, info, "CONNECT", subresource, options, None, False, None, True, target)
-    await _run(ctx, _VALIDATING, info, "CONNECT", subresource, options, None, False, None, False, target)
+async def connect(ctx: ApiContext, attrs: AdmissionAttributes) -> None:
+    """Admission of a CONNECT (``pods/attach`` and the like): the attributes' object is the
+    request's options object (``PodAttachOptions``, ...); mutating webhooks run first, their
+    patches have nothing to change, then validating ones. Raises on a denial."""
+    await _run_attrs(ctx, _MUTATING, attrs, True)
+    await _run_attrs(ctx, _VALIDATING, attrs, False)

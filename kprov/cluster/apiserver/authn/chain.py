@@ -24,7 +24,6 @@ import time
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable
-from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,7 +32,7 @@ from kprov.cluster.apiserver.authn.satoken import ServiceAccountTokens, TokenCla
 from kprov.cluster.apiserver.front.http1 import AnyRequest
 from kprov.cluster.storage import object_key
 
-__all__ = ["ANONYMOUS", "REQUEST_USER", "Authenticator", "TokenInvalid", "UserInfo", "bearer_token"]
+__all__ = ["ANONYMOUS", "Authenticator", "TokenInvalid", "UserInfo", "bearer_token"]
 
 Extra = tuple[tuple[str, tuple[str, ...]], ...]
 _POD_DELETION_GRACE_S = 60.0
@@ -55,12 +54,6 @@ class UserInfo:
 
 
 ANONYMOUS = UserInfo("system:anonymous", ("system:unauthenticated",))
-
-# The identity the current request acts as (after impersonation), for the admission steps that
-# judge by it (RBAC escalation checks). Request-scoped like Go's request context, not shared
-# state: the front sets it at the start of every request, in that request's context.
-REQUEST_USER: ContextVar[UserInfo | None] = ContextVar("kprov_request_user", default=None)
-
 
 def bearer_token(request: AnyRequest) -> str:
     """The token of an ``Authorization: Bearer`` header ("" when there is none)."""

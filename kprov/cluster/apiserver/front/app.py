@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from contextvars import ContextVar
 from time import perf_counter, time_ns
 from typing import Any
 
@@ -33,7 +34,7 @@ from kprov.cluster.apiserver.aggregation import proxy as aggregator_proxy
 from kprov.cluster.apiserver.aggregation.apiservice_controller import APIServiceController
 from kprov.cluster.apiserver.aggregation.registry import aggregation_of
 from kprov.cluster.apiserver.authn import tokens
-from kprov.cluster.apiserver.authn.chain import REQUEST_USER, Authenticator, TokenInvalid, UserInfo
+from kprov.cluster.apiserver.authn.chain import Authenticator, TokenInvalid, UserInfo
 from kprov.cluster.apiserver.authn.impersonation import has_impersonation, impersonate
 from kprov.cluster.apiserver.authn.oidc import serve_oidc
 from kprov.cluster.apiserver.authz import accessreview
@@ -110,6 +111,11 @@ def build_front(ctx: ApiContext, insecure_local: bool = False) -> HttpFront:
     return HttpFront(handle, max_body=max_body, error_reply=error_reply, upgrade_server=upgrades)
 
 
+# Who the request turned out to be, for its audit record written after the reply: the
+# authenticated (or impersonated) user is known deep in the handler, the record is written
+# in the outermost one. Nothing else reads it: handlers and admission get the user passed.
+_REQUESTER: ContextVar[UserInfo | None] = ContextVar("kprov_audited_requester", default=None)
+
 def _handler(ctx: ApiContext, insecure_local: bool) -> Any:
     local = LOCAL_USER if insecure_local else None
     authenticator = Authenticator(ctx.extras.get("sa_tokens"), ctx.cache.get, local)
@@ -133,7 +139,7 @@ def _handler(ctx: ApiContext, insecure_local: bool) -> Any:
         received = None
         if audit is not None:
             received = time_ns()
-            REQUEST_USER.set(None)  # (a connection's requests share one context)
+            _REQUESTER.set(None)  # (a connection's requests share one context)
         start = perf_counter()
         code, reply = 500, None
         try:
@@ -144,7 +150,7 @@ def _handler(ctx: ApiContext, insecure_local: bool) -> Any:
             if metrics is not None:
                 _count(metrics, request, ri, code, perf_counter() - start, None if long_running else kind)
             if audit is not None and received is not None:
-                user = REQUEST_USER.get()
+                user = _REQUESTER.get()
                 level = _audit_without_bodies(audit, request, ri, user, received, code)
                 if level is not None:  # (a coroutine only for the levels that log bodies)
                     await _audit_with_bodies(audit, level, request, ri, user, code, received, reply)
@@ -197,7 +203,7 @@ def _handler(ctx: ApiContext, insecure_local: bool) -> Any:
             authorizer = authorizer_of(ctx)
             if has_impersonation(request.headers):
                 user = impersonate(user, request.headers, authorizer.allows)
-            REQUEST_USER.set(user)
+            _REQUESTER.set(user)  # (for the audit record; handlers and admission get it passed)
             if apf is None or bypasses(ri):
                 return await dispatch(request, ri, user, authorizer)
             return await apf.serve(
@@ -359,7 +365,7 @@ async def _resource(request: AnyRequest, ctx: ApiContext, ri: RequestInfo, user:
     if ri.resource == "bindings" and ri.verb == "create" and ri.group == "":
         pods = ctx.registry.get("", "v1", "pods")
         assert pods is not None
-        return await subresources.handle_binding(request, ctx, pods, ri, await request.read())
+        return await subresources.handle_binding(request, ctx, pods, ri, await request.read(), user)
     if ri.group == "authorization.k8s.io" and ri.verb == "create" and ri.resource in accessreview.KINDS:
         body = await request.read()
         return await accessreview.handle_review(request, ctx, user, ri, body)
@@ -384,8 +390,8 @@ async def _resource(request: AnyRequest, ctx: ApiContext, ri: RequestInfo, user:
     if ri.subresource:
         return await _subresource(request, ctx, info, ri, body, user)
     if ri.is_collection:
-        return await crud.handle_collection(request, ctx, info, ri, body)
-    return await crud.handle_object(request, ctx, info, ri, body)
+        return await crud.handle_collection(request, ctx, info, ri, body, user)
+    return await crud.handle_object(request, ctx, info, ri, body, user)
 
 
 async def _subresource(
@@ -395,29 +401,29 @@ async def _subresource(
     if info.subresource(sub) is None:
         return _not_found_body()
     if sub == "status":
-        return await crud.handle_object(request, ctx, info, ri, body, subresource="status")
+        return await crud.handle_object(request, ctx, info, ri, body, user, subresource="status")
     if sub == "approval" and ri.verb in ("get", "update", "patch"):
-        return await crud.handle_object(request, ctx, info, ri, body, subresource="approval")
+        return await crud.handle_object(request, ctx, info, ri, body, user, subresource="approval")
     if sub == "ephemeralcontainers" and info.resource == "pods" and ri.verb in ("get", "update", "patch"):
-        return await crud.handle_object(request, ctx, info, ri, body, subresource="ephemeralcontainers")
+        return await crud.handle_object(request, ctx, info, ri, body, user, subresource="ephemeralcontainers")
     if sub == "finalize" and ri.verb == "update":
-        return await crud.handle_object(request, ctx, info, ri, body, subresource="finalize")
+        return await crud.handle_object(request, ctx, info, ri, body, user, subresource="finalize")
     if sub == "scale":
-        return await subresources.handle_scale(request, ctx, info, ri, body)
+        return await subresources.handle_scale(request, ctx, info, ri, body, user)
     if sub == "binding" and ri.verb == "create":
-        return await subresources.handle_binding(request, ctx, info, ri, body)
+        return await subresources.handle_binding(request, ctx, info, ri, body, user)
     if sub == "token" and info.resource == "serviceaccounts":
         return await tokens.handle_token_request(request, ctx, ri, body, user)
     if sub == "eviction" and ri.verb == "create":
-        return await subresources.handle_eviction(request, ctx, info, ri, body)
+        return await subresources.handle_eviction(request, ctx, info, ri, body, user)
     if sub == "log" and ri.verb == "get":
         return await proxy.handle_log(request, ctx, info, ri)
     if sub == "exec":
-        return await proxy.handle_exec(request, ctx, info, ri)
+        return await proxy.handle_exec(request, ctx, info, ri, user)
     if sub == "attach":
-        return await proxy.handle_attach(request, ctx, info, ri)
+        return await proxy.handle_attach(request, ctx, info, ri, user)
     if sub == "portforward":
-        return await proxy.handle_portforward(request, ctx, info, ri)
+        return await proxy.handle_portforward(request, ctx, info, ri, user)
     if sub == "proxy":
         return await http_proxy.handle_proxy(request, ctx, info, ri, body)
     return _not_found_body()

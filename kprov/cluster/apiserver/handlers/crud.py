@@ -22,7 +22,9 @@ from kprov.cluster.apiserver import _lib
 from kprov.cluster.apiserver.admission import builtin as admission
 from kprov.cluster.apiserver.admission import limitranger, podsecurity, vap, webhooks
 from kprov.cluster.apiserver.admission import quota as quota_admission
+from kprov.cluster.apiserver.admission.attributes import AdmissionAttributes
 from kprov.cluster.apiserver.aggregation import conversion
+from kprov.cluster.apiserver.authn.chain import UserInfo
 from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.front.http1 import AnyRequest
 from kprov.cluster.apiserver.front.negotiation import (
@@ -179,21 +181,26 @@ async def create_object(
     namespace: str,
     obj: Any,
     dry_run: bool = False,
+    *,
+    user: UserInfo | None = None,
 ) -> tuple[dict[str, Any], list[str]]:
+    """Create through defaults and admission; ``user`` None: the API server itself writes."""
     obj = prepare_create(info, obj, namespace)
     warnings: list[str] = []  # field validation is the handlers' (they have the body)
     _lib.apply_defaults(info, obj)
     await limitranger.admit(ctx, info, obj)
-    obj = await webhooks.mutate(ctx, info, "CREATE", obj, None, dry_run=dry_run)
+    attrs = AdmissionAttributes(info, "CREATE", obj, None, user, dry_run=dry_run)
+    obj = await webhooks.mutate(ctx, attrs)
+    attrs = attrs.with_object(obj)
     _lib.validate(info, obj, None)
-    await podsecurity.validate(ctx, info, "CREATE", obj, None)  # after mutation, before validating webhooks
-    await vap.validate(ctx, info, "CREATE", obj, None, dry_run=dry_run)
-    await webhooks.validate(ctx, info, "CREATE", obj, None, dry_run=dry_run)
+    await podsecurity.validate(ctx, attrs)  # after mutation, before validating webhooks
+    await vap.validate(ctx, attrs)
+    await webhooks.validate(ctx, attrs)
     fill_status_zeros(info, obj)
     name = obj["metadata"]["name"]
     if request is not None and not obj["metadata"].get("managedFields"):
         _lib.record_update(info, None, obj, request.query.get("fieldManager", ""))
-    await admission.before_create(ctx, info, obj, dry_run)
+    await admission.before_create(ctx, attrs)
     await quota_admission.admit(ctx, info, obj, dry_run, guaranteed_update)
     if dry_run:
         return obj, warnings
@@ -220,7 +227,10 @@ async def guaranteed_update(
     dry_run: bool = False,
     subresource: str = "",
     field_manager: str = "",
+    user: UserInfo | None = None,
 ) -> dict[str, Any]:
+    """Read, mutate, admit and write with the revision check, retried on conflicts;
+    ``user`` None: the API server itself writes."""
     key = ctx.key(info, namespace, name)
     # The first try starts from the watch cache's copy (no etcd read), as kube-apiserver
     # does; the write's revision check catches a stale copy. Any answer other than a
@@ -244,13 +254,13 @@ async def guaranteed_update(
             new = prepare_update(info, shown, mutate(copy.deepcopy(shown)), subresource)
             if subresource != "status" or info.custom is not None:
                 _lib.apply_defaults(info, new)
-            new = await webhooks.mutate(
-                ctx, info, "UPDATE", new, shown, subresource=subresource, dry_run=dry_run
-            )
+            attrs = AdmissionAttributes(info, "UPDATE", new, shown, user, subresource, dry_run)
+            new = await webhooks.mutate(ctx, attrs)
+            attrs = attrs.with_object(new)
             _lib.validate(info, new, shown, subresource)
-            await podsecurity.validate(ctx, info, "UPDATE", new, shown, subresource)
-            await vap.validate(ctx, info, "UPDATE", new, shown, subresource, dry_run)
-            await webhooks.validate(ctx, info, "UPDATE", new, shown, subresource=subresource, dry_run=dry_run)
+            await podsecurity.validate(ctx, attrs)
+            await vap.validate(ctx, attrs)
+            await webhooks.validate(ctx, attrs)
             fill_status_zeros(info, new)
             new = await conversion.to_storage(ctx, info, new)
         except ApiError:
@@ -264,7 +274,9 @@ async def guaranteed_update(
                 continue
             return current.obj
         _lib.record_update(info, current.obj, new, field_manager, subresource)
-        await admission.before_update(ctx, info, current.obj, new, dry_run)
+        await admission.before_update(
+            ctx, AdmissionAttributes(info, "UPDATE", new, current.obj, user, subresource, dry_run)
+        )
         if dry_run:
             return new
         try:
@@ -309,6 +321,8 @@ async def delete_object(
     name: str,
     options: dict[str, Any],
     dry_run: bool = False,
+    *,
+    user: UserInfo | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """Delete or mark for deletion; returns (object, deleted_now)."""
     key = ctx.key(info, namespace, name)
@@ -329,9 +343,10 @@ async def delete_object(
             )
         if pre.get("resourceVersion") and str(pre["resourceVersion"]) != str(current.revision):
             raise conflict(info, name, _MODIFIED)
-        admission.before_delete(info, current.obj)
-        await vap.validate(ctx, info, "DELETE", None, current.obj, dry_run=dry_run)
-        await webhooks.validate(ctx, info, "DELETE", None, current.obj, dry_run=dry_run)
+        attrs = AdmissionAttributes(info, "DELETE", None, current.obj, user, dry_run=dry_run)
+        admission.before_delete(attrs)
+        await vap.validate(ctx, attrs)
+        await webhooks.validate(ctx, attrs)
         obj = current.obj
         if policy in ("Foreground", "Orphan"):
             finalizer = "foregroundDeletion" if policy == "Foreground" else "orphan"
@@ -376,7 +391,12 @@ async def _read_json_options(request: AnyRequest, body: bytes) -> dict[str, Any]
 
 
 async def handle_collection(
-    request: AnyRequest, ctx: ApiContext, info: ResourceInfo, ri: RequestInfo, body: bytes
+    request: AnyRequest,
+    ctx: ApiContext,
+    info: ResourceInfo,
+    ri: RequestInfo,
+    body: bytes,
+    user: UserInfo | None,
 ) -> web.Response:
     if ri.verb == "list":
         return await _list(request, ctx, info, ri)
@@ -385,7 +405,7 @@ async def handle_collection(
         warnings: list[str] = []
         if isinstance(obj, dict):
             warnings = field_validation.check_body(request, info, obj, body, media_type(request))
-        created, _ = await create_object(ctx, request, info, ri.namespace, obj, _dry_run(request))
+        created, _ = await create_object(ctx, request, info, ri.namespace, obj, _dry_run(request), user=user)
         return await render(request, ctx, info, created, 201, warnings, written=True)
     if ri.verb == "deletecollection":
         matches = make_matcher(info, request.query.get("labelSelector"), request.query.get("fieldSelector"))
@@ -396,7 +416,7 @@ async def handle_collection(
             meta = obj["metadata"]
             try:
                 gone, _ = await delete_object(
-                    ctx, info, meta.get("namespace", ""), meta["name"], options, _dry_run(request)
+                    ctx, info, meta.get("namespace", ""), meta["name"], options, _dry_run(request), user=user
                 )
                 deleted.append(gone)
             except ApiError as exc:
@@ -432,6 +452,7 @@ async def handle_object(
     info: ResourceInfo,
     ri: RequestInfo,
     body: bytes,
+    user: UserInfo | None,
     subresource: str = "",
 ) -> web.Response:
     """get/update/patch/delete of one object (``subresource`` is "" or "status")."""
@@ -455,18 +476,19 @@ async def handle_object(
                 dry_run=dry_run,
                 subresource=subresource,
                 field_manager=request.query.get("fieldManager", ""),
+                user=user,
             )
         except ApiError as exc:
             if exc.code != 404 or subresource or pinned is not None:
                 raise
-            obj, _ = await create_object(ctx, request, info, ri.namespace, new, dry_run)
+            obj, _ = await create_object(ctx, request, info, ri.namespace, new, dry_run, user=user)
             return await render(request, ctx, info, obj, 201, warnings, written=True)
         return await render(request, ctx, info, obj, 200, warnings, written=True)
     if ri.verb == "patch":
-        return await _patch(request, ctx, info, ri, body, subresource, dry_run)
+        return await _patch(request, ctx, info, ri, body, subresource, dry_run, user)
     if ri.verb == "delete":
         options = await _read_json_options(request, body)
-        obj, now = await delete_object(ctx, info, ri.namespace, ri.name, options, dry_run)
+        obj, now = await delete_object(ctx, info, ri.namespace, ri.name, options, dry_run, user=user)
         if not now or info.resource != "namespaces":
             return await render(request, ctx, info, obj, 200)
         return object_response(request, success_status(info, ri.name, obj["metadata"].get("uid", "")))
@@ -485,6 +507,7 @@ async def _patch(
     body: bytes,
     subresource: str,
     dry_run: bool,
+    user: UserInfo | None,
 ) -> web.Response:
     content_type = media_type(request)
     accepted: tuple[str, ...] = PATCH_TYPES
@@ -525,12 +548,13 @@ async def _patch(
                 ),
                 dry_run=dry_run,
                 subresource=subresource,
+                user=user,
             )
         except ApiError as exc:
             if exc.code != 404 or subresource:
                 raise
             new = _lib.apply_patch(content_type, None, body, info, field_manager=manager, force=force)
-            obj, _ = await create_object(ctx, request, info, ri.namespace, new, dry_run)
+            obj, _ = await create_object(ctx, request, info, ri.namespace, new, dry_run, user=user)
             return await render(request, ctx, info, obj, 201, warnings, written=True)
         return await render(request, ctx, info, obj, 200, warnings, written=True)
 
@@ -560,5 +584,6 @@ async def _patch(
         dry_run=dry_run,
         subresource=subresource,
         field_manager=request.query.get("fieldManager", ""),
+        user=user,
     )
     return await render(request, ctx, info, obj, 200, warnings, written=True)

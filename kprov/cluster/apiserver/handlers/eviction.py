@@ -19,6 +19,7 @@ from typing import Any
 from kprov.cluster.api.objects import get_condition, now_rfc3339
 from kprov.cluster.api.resources import ResourceInfo
 from kprov.cluster.api.selectors import SelectorError, label_selector_from_object
+from kprov.cluster.apiserver.authn.chain import UserInfo
 from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.front.status import ApiError, StatusError, not_found
 from kprov.cluster.apiserver.handlers.crud import delete_object, guaranteed_update
@@ -94,9 +95,15 @@ async def _take_disruption(ctx: ApiContext, pdb: dict[str, Any], pod_name: str) 
 
 
 async def evict(
-    ctx: ApiContext, info: ResourceInfo, namespace: str, name: str, eviction: dict[str, Any]
+    ctx: ApiContext,
+    info: ResourceInfo,
+    namespace: str,
+    name: str,
+    eviction: dict[str, Any],
+    user: UserInfo | None = None,
 ) -> None:
-    """Evict pod ``namespace/name`` or raise the Status the real server would answer with."""
+    """Evict pod ``namespace/name`` or raise the Status the real server would answer with;
+    the pod is deleted as ``user``, the budget's status written by the server itself."""
     pod = ctx.cache.get(ctx.key(info, namespace, name))
     if pod is None:
         stored = await ctx.store.get(ctx.key(info, namespace, name))
@@ -115,4 +122,4 @@ async def evict(
             )
         if budgets and not _unhealthy_may_go(budgets[0], pod):
             await _take_disruption(ctx, budgets[0], name)
-    await delete_object(ctx, info, namespace, name, options)
+    await delete_object(ctx, info, namespace, name, options, user=user)

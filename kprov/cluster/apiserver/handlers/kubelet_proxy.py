@@ -27,6 +27,8 @@ import aiohttp
 from aiohttp import web
 
 from kprov.cluster.apiserver.admission import vap, webhooks
+from kprov.cluster.apiserver.admission.attributes import AdmissionAttributes
+from kprov.cluster.apiserver.authn.chain import UserInfo
 from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.front.http1 import (
     AnyReply,
@@ -167,15 +169,15 @@ async def _relay(source: Any, target: Any) -> None:
 
 
 async def handle_exec(
-    request: AnyRequest, ctx: ApiContext, info: Any, ri: RequestInfo
+    request: AnyRequest, ctx: ApiContext, info: Any, ri: RequestInfo, user: UserInfo
 ) -> AnyReply | RawUpgrade:
-    return await _handle_stream(request, ctx, info, ri, "exec")
+    return await _handle_stream(request, ctx, info, ri, "exec", user)
 
 
 async def handle_attach(
-    request: AnyRequest, ctx: ApiContext, info: Any, ri: RequestInfo
+    request: AnyRequest, ctx: ApiContext, info: Any, ri: RequestInfo, user: UserInfo
 ) -> AnyReply | RawUpgrade:
-    return await _handle_stream(request, ctx, info, ri, "attach")
+    return await _handle_stream(request, ctx, info, ri, "attach", user)
 
 
 _OPTION_KINDS = {
@@ -204,14 +206,17 @@ def connect_options(kind: str, query: Any) -> dict[str, Any]:
     return options
 
 
-async def _admit_connect(request: AnyRequest, ctx: ApiContext, info: Any, ri: RequestInfo, kind: str) -> None:
+async def _admit_connect(
+    request: AnyRequest, ctx: ApiContext, info: Any, ri: RequestInfo, kind: str, user: UserInfo
+) -> None:
     options = connect_options(kind, request.query)
-    await vap.validate(ctx, info, "CONNECT", options, None, kind, target=(ri.namespace, ri.name))
-    await webhooks.connect(ctx, info, kind, ri.namespace, ri.name, options)
+    attrs = AdmissionAttributes(info, "CONNECT", options, None, user, kind, target=(ri.namespace, ri.name))
+    await vap.validate(ctx, attrs)
+    await webhooks.connect(ctx, attrs)
 
 
 async def _handle_stream(
-    request: AnyRequest, ctx: ApiContext, info: Any, ri: RequestInfo, kind: str
+    request: AnyRequest, ctx: ApiContext, info: Any, ri: RequestInfo, kind: str, user: UserInfo
 ) -> AnyReply | RawUpgrade:
     upgrade = request.headers.get("Upgrade", "").lower()
     if upgrade != "websocket" and not upgrade.startswith("spdy/"):
@@ -223,7 +228,7 @@ async def _handle_stream(
             raise bad_request(f"{kind} over SPDY needs X-Stream-Protocol-Version {', '.join(SPDY_PROTOCOLS)}")
     base, pod = await _kubelet_base(ctx, info, ri)
     container = _container(pod, request)
-    await _admit_connect(request, ctx, info, ri, kind)
+    await _admit_connect(request, ctx, info, ri, kind, user)
     query = [(k, v) for k, v in request.query.items() if k != "container"]
     url = f"{base}/{kind}/{ri.namespace}/{ri.name}/{container}?{urlencode(query)}"
     if spdy_protocol:
@@ -244,7 +249,7 @@ async def _spdy_to_websocket(ctx: ApiContext, url: str, protocol: str, query: An
 
 
 async def handle_portforward(
-    request: AnyRequest, ctx: ApiContext, info: Any, ri: RequestInfo
+    request: AnyRequest, ctx: ApiContext, info: Any, ri: RequestInfo, user: UserInfo
 ) -> web.StreamResponse:
     if request.headers.get("Upgrade", "").lower() != "websocket":
         raise bad_request("Upgrade request required")
@@ -255,7 +260,7 @@ async def handle_portforward(
     protocol = pf.pick_protocol(offer)
     if protocol is None:
         raise ApiError(pf.unsupported_message(offer), 403, "Forbidden")
-    await _admit_connect(request, ctx, info, ri, "portforward")
+    await _admit_connect(request, ctx, info, ri, "portforward", user)
     url = f"{base}/portForward/{ri.namespace}/{ri.name}?{urlencode(list(request.query.items()))}"
     return await _relay_websocket(websocket_request(request), ctx, url, (protocol,) if protocol else ())
 

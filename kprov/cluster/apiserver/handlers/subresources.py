@@ -11,6 +11,7 @@ from aiohttp import web
 
 from kprov.cluster.api.resources import ResourceInfo
 from kprov.cluster.apiserver import _lib
+from kprov.cluster.apiserver.authn.chain import UserInfo
 from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.front.http1 import AnyRequest
 from kprov.cluster.apiserver.front.negotiation import decode_body, json_response, media_type, object_response
@@ -94,7 +95,7 @@ def _set_replicas(info: ResourceInfo, obj: dict[str, Any], replicas: int) -> Non
 
 
 async def handle_scale(
-    request: AnyRequest, ctx: ApiContext, info: ResourceInfo, ri: RequestInfo, body: bytes
+    request: AnyRequest, ctx: ApiContext, info: ResourceInfo, ri: RequestInfo, body: bytes, user: UserInfo
 ) -> web.Response:
     if ri.verb == "get":
         return object_response(request, _scale_of(await get_object(ctx, info, ri.namespace, ri.name), info))
@@ -129,12 +130,14 @@ async def handle_scale(
             else None
         )
         pinned[0] = int(rv) if rv else None
-    obj = await guaranteed_update(ctx, info, ri.namespace, ri.name, mutate, pinned_revision=pinned[0])
+    obj = await guaranteed_update(
+        ctx, info, ri.namespace, ri.name, mutate, pinned_revision=pinned[0], user=user
+    )
     return object_response(request, _scale_of(obj, info))
 
 
 async def handle_binding(
-    request: AnyRequest, ctx: ApiContext, info: ResourceInfo, ri: RequestInfo, body: bytes
+    request: AnyRequest, ctx: ApiContext, info: ResourceInfo, ri: RequestInfo, body: bytes, user: UserInfo
 ) -> web.Response:
     """POST pods/<name>/binding or POST bindings (the scheduler's bind)."""
     binding = decode_body(body, media_type(request))
@@ -166,7 +169,7 @@ async def handle_binding(
         live.setdefault("status", {})["conditions"] = conditions
         return live
 
-    await guaranteed_update(ctx, info, ri.namespace, name, bind, subresource="binding")
+    await guaranteed_update(ctx, info, ri.namespace, name, bind, subresource="binding", user=user)
     created = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
     return object_response(request, created, status=201)
 
@@ -178,10 +181,10 @@ def _lib_now() -> str:
 
 
 async def handle_eviction(
-    request: AnyRequest, ctx: ApiContext, info: ResourceInfo, ri: RequestInfo, body: bytes
+    request: AnyRequest, ctx: ApiContext, info: ResourceInfo, ri: RequestInfo, body: bytes, user: UserInfo
 ) -> web.Response:
     eviction = decode_body(body, media_type(request)) if body.strip() else {}
-    await evict(ctx, info, ri.namespace, ri.name, eviction if isinstance(eviction, dict) else {})
+    await evict(ctx, info, ri.namespace, ri.name, eviction if isinstance(eviction, dict) else {}, user)
     return json_response(
         {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}, status=201
     )

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from kprov.cluster.api.resources import ResourceInfo
+from kprov.cluster.apiserver.admission.attributes import AdmissionAttributes
 from kprov.cluster.apiserver.admission.podsecurity.configuration import PLUGIN_NAME, PodSecurityConfig
 from kprov.cluster.apiserver.admission.podsecurity.levels import AUDIT_ANNOTATION_PREFIX
 from kprov.cluster.apiserver.admission.podsecurity.plugin import (
@@ -25,7 +26,6 @@ from kprov.cluster.apiserver.admission.podsecurity.plugin import (
     PodSecurity,
     is_significant_pod_update,
 )
-from kprov.cluster.apiserver.authn.chain import REQUEST_USER
 from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.front.warning import add_audit_annotation, add_warning
 
@@ -96,15 +96,10 @@ def _apply(decision: Decision) -> None:
         raise decision.denial
 
 
-async def validate(
-    ctx: ApiContext,
-    info: ResourceInfo,
-    operation: str,
-    obj: Mapping[str, Any],
-    old: Mapping[str, Any] | None,
-    subresource: str = "",
-) -> None:
+async def validate(ctx: ApiContext, attrs: AdmissionAttributes) -> None:
     """Admit a CREATE or UPDATE of a pod, pod controller or namespace (others: no-op)."""
+    info, operation, obj, old = attrs.info, attrs.operation, attrs.obj, attrs.old
+    subresource = attrs.subresource
     kind = (info.group, info.resource)
     if kind != ("", "pods") and kind != ("", "namespaces") and kind not in _TEMPLATES:
         return
@@ -120,7 +115,7 @@ async def validate(
     if (subresource in IGNORED_POD_SUBRESOURCES) if kind == ("", "pods") else subresource:
         return
     namespace = meta.get("namespace", "")
-    user = REQUEST_USER.get()
+    user = attrs.user
     label = "pod" if kind == ("", "pods") else "controller"
     exempt = plugin.exemption(namespace, user.name if user is not None else "")
     if exempt is not None:

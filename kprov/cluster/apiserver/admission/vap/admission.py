@@ -28,10 +28,9 @@ from typing import Any
 from kprov.cluster.api.errors import Cause
 from kprov.cluster.api.resources import ResourceInfo, split_api_version
 from kprov.cluster.api.selectors import SelectorError, label_selector_from_object
+from kprov.cluster.apiserver.admission.attributes import AdmissionAttributes
 from kprov.cluster.apiserver.admission.vap.evaluator import CompiledPolicy, activation_of, compile_policy
 from kprov.cluster.apiserver.admission.vap.matching import Attributes, matches
-from kprov.cluster.apiserver.authn.chain import REQUEST_USER
-from kprov.cluster.apiserver.authn.tokens import user_info
 from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.front.status import StatusError
 from kprov.cluster.apiserver.front.warning import add_audit_annotation, add_warning
@@ -165,51 +164,35 @@ def _denial(info: ResourceInfo, name: str, message: str, reason: str) -> StatusE
     return error
 
 
-def _attributes(
-    info: ResourceInfo,
-    operation: str,
-    obj: Mapping[str, Any] | None,
-    old: Mapping[str, Any] | None,
-    subresource: str,
-    dry_run: bool,
-    target: tuple[str, str] | None = None,
-) -> Attributes:
-    meta = (obj or old or {}).get("metadata") or {}
-    namespace, name = target if target is not None else (meta.get("namespace", ""), meta.get("name", ""))
-    user = REQUEST_USER.get()
+def _attributes(attrs: AdmissionAttributes) -> Attributes:
+    """The request as the policies' CEL sees it (a CONNECT's kind is its options object's)."""
+    info, obj = attrs.info, attrs.obj
+    namespace, name = attrs.namespace_and_name
     return Attributes(
         group=info.group,
         version=info.version,
         resource=info.resource,
-        kind=str((obj or {}).get("kind") or info.kind) if target is not None else info.kind,
-        operation=operation,
-        name=str(name),
-        namespace=str(namespace) if info.namespaced else "",
+        kind=str((obj or {}).get("kind") or info.kind) if attrs.target is not None else info.kind,
+        operation=attrs.operation,
+        name=name,
+        namespace=namespace if info.namespaced else "",
         namespaced=info.namespaced,
-        subresource=subresource,
+        subresource=attrs.subresource,
         obj=obj,
-        old=old,
-        user=user_info(user) if user is not None else {},
-        dry_run=dry_run,
+        old=attrs.old,
+        user=attrs.user_info,
+        dry_run=attrs.dry_run,
     )
 
 
-async def validate(
-    ctx: ApiContext,
-    info: ResourceInfo,
-    operation: str,
-    obj: Mapping[str, Any] | None,
-    old: Mapping[str, Any] | None,
-    subresource: str = "",
-    dry_run: bool = False,
-    target: tuple[str, str] | None = None,
-) -> None:
+async def validate(ctx: ApiContext, admission: AdmissionAttributes) -> None:
     """Admit a CREATE, UPDATE, DELETE or CONNECT by the bound policies (raises the
-    denial); a CONNECT's ``obj`` is its options object and ``target`` (namespace, name)."""
+    denial); a CONNECT's object is its options object, its target (namespace, name)."""
+    info = admission.info
     bindings = ctx.cache.scope(_BINDINGS)
     if not bindings or (info.group == _GROUP and info.resource in _EXEMPT):
         return
-    attrs = _attributes(info, operation, obj, old, subresource, dry_run, target)
+    attrs = _attributes(admission)
     namespace = _namespace(ctx, attrs.namespace) if info.namespaced else None
     namespace_labels = (
         ((namespace or {}).get("metadata") or {}).get("labels") or {} if info.namespaced else None

@@ -1,0 +1,57 @@
+"""One write as admission sees it: upstream's ``admission.Attributes``, as one value.
+
+Design: the handlers build an :class:`AdmissionAttributes` once per write (or CONNECT) and
+pass it, with the API server's context, to every plugin that needs more than the object:
+Pod Security, ValidatingAdmissionPolicy, the admission webhooks and the built-in checks
+(NodeRestriction, RBAC escalation, a CSR's requester). The requesting user travels in it
+explicitly; ``user`` None means the API server itself (bootstrap, its own reconcilers).
+Mutation produces a new object, so :meth:`with_object` returns a new value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from kprov.cluster.api.resources import ResourceInfo
+from kprov.cluster.apiserver.authn.chain import UserInfo
+from kprov.cluster.apiserver.authn.tokens import user_info
+
+__all__ = ["AdmissionAttributes"]
+
+
+@dataclass(frozen=True)
+class AdmissionAttributes:
+    info: ResourceInfo
+    operation: str  # CREATE, UPDATE, DELETE or CONNECT
+    obj: Any  # the new object (a CONNECT's options object); None for DELETE
+    old: Mapping[str, Any] | None  # the stored object, for UPDATE and DELETE
+    user: UserInfo | None
+    subresource: str = ""
+    dry_run: bool = False
+    target: tuple[str, str] | None = None  # a CONNECT's (namespace, name): its options name none
+
+    def with_object(self, obj: Any) -> AdmissionAttributes:
+        return replace(self, obj=obj)
+
+    @property
+    def namespace_and_name(self) -> tuple[str, str]:
+        if self.target is not None:
+            return self.target
+        meta = (self.obj or self.old or {}).get("metadata") or {}
+        namespace = str(meta.get("namespace", "")) if self.info.namespaced else ""
+        return namespace, str(meta.get("name", ""))
+
+    @property
+    def user_info(self) -> dict[str, Any]:
+        """The requester as an AdmissionReview/CEL ``request.userInfo`` shows it ({} for none)."""
+        return user_info(self.user) if self.user is not None else {}
+
+    @property
+    def node_name(self) -> str:
+        """The node's name when a node (``system:node:<name>`` in ``system:nodes``) asks."""
+        user = self.user
+        if user is None or not user.name.startswith("system:node:") or "system:nodes" not in user.groups:
+            return ""
+        return user.name[len("system:node:") :]
