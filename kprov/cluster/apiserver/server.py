@@ -88,9 +88,20 @@ class Listeners:
 
 
 async def start_server(config: ServerConfig) -> tuple[Listeners, ApiContext, EtcdKV]:
+    """The server's start, as phases: storage and its watch cache, the request filters,
+    the objects and reconcilers every server keeps, then the listening sockets."""
     pod_security = None  # (read first: a configuration upstream refuses stops the server at once)
     if PLUGIN_NAME not in config.disable_admission_plugins:
         pod_security = PodSecurity(load_admission_config(config.admission_control_config_file))
+    kv, ctx, metrics = await _open_storage(config)
+    ctx.extras["podsecurity"] = pod_security
+    _install_filters(ctx, config, metrics, pod_security)
+    await _start_reconcilers(ctx, config)
+    return await _listen(ctx, config), ctx, kv
+
+
+async def _open_storage(config: ServerConfig) -> tuple[EtcdKV, ApiContext, ApiMetrics | None]:
+    """etcd, the store over it and the watch cache, loaded (retried while etcd starts)."""
     kv = EtcdKV(config.etcd)
     await kv.connect()
     encryption = (
@@ -121,10 +132,16 @@ async def start_server(config: ServerConfig) -> tuple[Listeners, ApiContext, Etc
             await asyncio.sleep(0.5)
     ctx = ApiContext(config, REGISTRY, store, cache)
     holder.append(ctx)
-    ctx.extras["podsecurity"] = pod_security
+    return kv, ctx, metrics
+
+
+def _install_filters(
+    ctx: ApiContext, config: ServerConfig, metrics: ApiMetrics | None, pod_security: PodSecurity | None
+) -> None:
+    """What every request passes: priority and fairness, metrics, the audit log, token checks."""
     if config.enable_priority_and_fairness:
         apf = ctx.extras["apf"] = Controller(
-            cache.scope, config.max_requests_inflight + config.max_mutating_requests_inflight
+            ctx.cache.scope, config.max_requests_inflight + config.max_mutating_requests_inflight
         )
         if metrics is not None:
             metrics.register(apf.metrics.collector(apf.nominal_seats))
@@ -148,7 +165,13 @@ async def start_server(config: ServerConfig) -> tuple[Listeners, ApiContext, Etc
             config.service_account_issuer,
             config.api_audiences,
         )
-    allocators = Allocators(store, cache, config.service_cluster_ip_range, config.service_node_port_range)
+
+
+async def _start_reconcilers(ctx: ApiContext, config: ServerConfig) -> None:
+    """The objects every cluster has, the RBAC policy, and the server's own reconcilers:
+    custom resources, extension authentication, APIServices, the endpoint lease."""
+    ip_range, port_range = config.service_cluster_ip_range, config.service_node_port_range
+    allocators = Allocators(ctx.store, ctx.cache, ip_range, port_range)
     ctx.extras["allocators"] = allocators
     await bootstrap(ctx, allocators.first_ip)
     await reconcile_policy(ctx)
@@ -167,6 +190,10 @@ async def start_server(config: ServerConfig) -> tuple[Listeners, ApiContext, Etc
         _log.warning("endpoint lease: %r", exc)
     leases.start()
     ctx.extras["endpoint_leases"] = leases
+
+
+async def _listen(ctx: ApiContext, config: ServerConfig) -> Listeners:
+    """HTTPS on the secure port; plain HTTP on loopback when an insecure port is asked for."""
     loop = asyncio.get_running_loop()
     ssl_context = server_ssl_context(config.tls_cert_file, config.tls_key_file, config.client_ca_file)
     listeners = Listeners()
@@ -186,7 +213,7 @@ async def start_server(config: ServerConfig) -> tuple[Listeners, ApiContext, Etc
             local, "127.0.0.1", config.insecure_port, reuse_port=config.workers > 1
         )
         listeners.add(server, local)
-    return listeners, ctx, kv
+    return listeners
 
 
 async def run_server(config: ServerConfig) -> None:

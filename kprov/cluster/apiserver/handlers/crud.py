@@ -499,6 +499,55 @@ async def handle_object(
     )
 
 
+async def _server_side_apply(
+    request: AnyRequest,
+    ctx: ApiContext,
+    info: ResourceInfo,
+    ri: RequestInfo,
+    body: bytes,
+    subresource: str,
+    dry_run: bool,
+    user: UserInfo | None,
+) -> web.Response:
+    """PATCH with an apply configuration: merged by field ownership, created when absent."""
+    content_type = "application/apply-patch+yaml"
+    applied = decode_body(body, "application/yaml")
+    if not isinstance(applied, dict):
+        raise bad_request("an apply patch must be an object")
+    warnings = field_validation.check_apply(request, info, applied, body, ri.namespace)
+    manager = request.query.get("fieldManager", "")
+    if not manager:
+        raise bad_request("PATCH requests with apply-patch+yaml require a fieldManager query parameter")
+    force = parse_bool(request.query.get("force"))
+    applied.setdefault("metadata", {}).setdefault("name", ri.name)
+    try:
+        obj = await guaranteed_update(
+            ctx,
+            info,
+            ri.namespace,
+            ri.name,
+            lambda live: _lib.apply_patch(
+                content_type,
+                live,
+                body,
+                info,
+                field_manager=manager,
+                force=force,
+                subresource=subresource,
+            ),
+            dry_run=dry_run,
+            subresource=subresource,
+            user=user,
+        )
+    except ApiError as exc:
+        if exc.code != 404 or subresource:
+            raise
+        new = _lib.apply_patch(content_type, None, body, info, field_manager=manager, force=force)
+        obj, _ = await create_object(ctx, request, info, ri.namespace, new, dry_run, user=user)
+        return await render(request, ctx, info, obj, 201, warnings, written=True)
+    return await render(request, ctx, info, obj, 200, warnings, written=True)
+
+
 async def _patch(
     request: AnyRequest,
     ctx: ApiContext,
@@ -520,43 +569,9 @@ async def _patch(
             415,
             "UnsupportedMediaType",
         )
-    warnings: list[str] = []
     if content_type == "application/apply-patch+yaml":
-        applied = decode_body(body, "application/yaml")
-        if not isinstance(applied, dict):
-            raise bad_request("an apply patch must be an object")
-        warnings = field_validation.check_apply(request, info, applied, body, ri.namespace)
-        manager = request.query.get("fieldManager", "")
-        if not manager:
-            raise bad_request("PATCH requests with apply-patch+yaml require a fieldManager query parameter")
-        force = parse_bool(request.query.get("force"))
-        applied.setdefault("metadata", {}).setdefault("name", ri.name)
-        try:
-            obj = await guaranteed_update(
-                ctx,
-                info,
-                ri.namespace,
-                ri.name,
-                lambda live: _lib.apply_patch(
-                    content_type,
-                    live,
-                    body,
-                    info,
-                    field_manager=manager,
-                    force=force,
-                    subresource=subresource,
-                ),
-                dry_run=dry_run,
-                subresource=subresource,
-                user=user,
-            )
-        except ApiError as exc:
-            if exc.code != 404 or subresource:
-                raise
-            new = _lib.apply_patch(content_type, None, body, info, field_manager=manager, force=force)
-            obj, _ = await create_object(ctx, request, info, ri.namespace, new, dry_run, user=user)
-            return await render(request, ctx, info, obj, 201, warnings, written=True)
-        return await render(request, ctx, info, obj, 200, warnings, written=True)
+        return await _server_side_apply(request, ctx, info, ri, body, subresource, dry_run, user)
+    warnings: list[str] = []
 
     def mutate(live: dict[str, Any]) -> dict[str, Any]:
         patched = _lib.apply_patch(

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+from collections.abc import Callable
 from typing import Any
 
 from kprov.cluster.api.resources import ResourceInfo
@@ -79,38 +80,47 @@ def _transition(event: CacheEvent, matches: Any) -> str | None:
     return "DELETED" if before else None
 
 
+def _timeout_of(query: Any) -> float:
+    """``timeoutSeconds``, else a random time in [1, 2) times the default, as upstream spreads
+    the watches' ends."""
+    try:
+        if query.get("timeoutSeconds"):
+            return float(query["timeoutSeconds"])
+    except ValueError:
+        raise bad_request("timeoutSeconds must be a number") from None
+    return _DEFAULT_TIMEOUT_S * (1 + random.random())
+
+
+async def _starting_point(
+    ctx: ApiContext, prefix: str, raw_rv: str, matches: Callable[[dict[str, Any]], bool]
+) -> tuple[list[dict[str, Any]], int]:
+    """The objects sent as ADDED first (only without a resourceVersion: the state now) and the
+    revision the events follow from."""
+    if raw_rv in ("", "0"):
+        objects, since = ctx.cache.snapshot(prefix)
+        return [o for o in objects if matches(o)], since
+    try:
+        since = int(raw_rv)
+    except ValueError:
+        raise bad_request(f"invalid resourceVersion {raw_rv!r}") from None
+    if since > ctx.cache.revision:
+        await ctx.cache.wait_for(since, 5.0)
+    return [], since
+
+
 async def handle_watch(request: AnyRequest, ctx: ApiContext, info: ResourceInfo, ri: RequestInfo) -> AnyReply:
     query = request.query
     field_selector = query.get("fieldSelector", "")
     if ri.name:  # GET .../pods/x?watch=true
         field_selector = ",".join(filter(None, [field_selector, f"metadata.name={ri.name}"]))
     matches = make_matcher(info, query.get("labelSelector"), field_selector)
-    try:
-        timeout = (
-            float(query["timeoutSeconds"])
-            if query.get("timeoutSeconds")
-            else _DEFAULT_TIMEOUT_S * (1 + random.random())
-        )
-    except ValueError:
-        raise bad_request("timeoutSeconds must be a number") from None
+    timeout = _timeout_of(query)
     bookmarks = parse_bool(query.get("allowWatchBookmarks"))
-    raw_rv = query.get("resourceVersion", "")
     prefix = ctx.prefix(info, ri.namespace)
     include_object = query.get("includeObject", "Metadata")
     encoder = _Encoder(info, wants_table(request), include_object, wants_protobuf(request))
-
-    initial: list[dict[str, Any]] = []
+    initial, since = await _starting_point(ctx, prefix, query.get("resourceVersion", ""), matches)
     error: dict[str, Any] | None = None
-    if raw_rv in ("", "0"):
-        objects, since = ctx.cache.snapshot(prefix)
-        initial = [o for o in objects if matches(o)]
-    else:
-        try:
-            since = int(raw_rv)
-        except ValueError:
-            raise bad_request(f"invalid resourceVersion {raw_rv!r}") from None
-        if since > ctx.cache.revision:
-            await ctx.cache.wait_for(since, 5.0)
     try:
         sub = ctx.cache.subscribe(prefix, since)
     except RevisionExpiredError as exc:
