@@ -23,7 +23,7 @@ import contextlib
 import copy
 import logging
 
-from kprov.cluster.api.objects import controller_ref, new_controller_ref, now_rfc3339, set_condition
+from kprov.cluster.api.objects import controller_ref, new_controller_ref, now_rfc3339
 from kprov.cluster.api.selectors import label_selector_from_object
 from kprov.cluster.client.errors import AlreadyExists, Conflict, NotFound
 from kprov.cluster.client.informer import EventHandler
@@ -39,6 +39,7 @@ from kprov.cluster.controllers.workloads.deployment_scale import (
     is_scaling_event,
     proportional_sizes,
 )
+from kprov.cluster.controllers.workloads.deployment_status import deployment_status, stat
 from kprov.cluster.controllers.workloads.rollout import (
     HASH_LABEL,
     REVISION,
@@ -64,10 +65,6 @@ _SKIP_ANNOTATIONS = {
 
 def _replicas(rs: Obj) -> int:
     return int((rs.get("spec") or {}).get("replicas") or 0)
-
-
-def stat(rs: Obj, field: str) -> int:
-    return int((rs.get("status") or {}).get(field) or 0)
 
 
 def _available(rs: Obj) -> int:
@@ -363,86 +360,7 @@ class DeploymentController(Controller):
     # ---- status ------------------------------------------------------------------------
 
     async def _sync_status(self, d: Obj, new: Obj | None, old: list[Obj]) -> None:
-        replicas = int(d["spec"].get("replicas", 1))
-        all_sets = [rs for rs in [new, *old] if rs is not None]
-        total = sum(stat(rs, "replicas") for rs in all_sets)
-        available = sum(stat(rs, "availableReplicas") for rs in all_sets)
-        updated = stat(new, "replicas") if new is not None else 0
-        status = copy.deepcopy(d.get("status") or {})
-        status.update(
-            {
-                "observedGeneration": d["metadata"].get("generation", 1),
-                "replicas": total,
-                "updatedReplicas": updated,
-                "readyReplicas": sum(stat(rs, "readyReplicas") for rs in all_sets),
-                "availableReplicas": available,
-                "unavailableReplicas": max(0, total - available),
-            }
-        )
-        for field in (
-            "readyReplicas",
-            "availableReplicas",
-            "unavailableReplicas",
-            "updatedReplicas",
-            "replicas",
-        ):
-            if not status[field]:
-                status.pop(field)
-        _, max_unavailable = resolve_surge_unavailable(d["spec"].get("strategy") or {}, replicas)
-        if (d["spec"].get("strategy") or {}).get("type") == "Recreate":
-            max_unavailable = replicas
-        stamp = now_rfc3339()
-        if available >= replicas - max_unavailable:
-            set_condition(
-                status,
-                {
-                    "type": "Available",
-                    "status": "True",
-                    "reason": "MinimumReplicasAvailable",
-                    "message": "Deployment has minimum availability.",
-                    "lastUpdateTime": stamp,
-                },
-            )
-        else:
-            set_condition(
-                status,
-                {
-                    "type": "Available",
-                    "status": "False",
-                    "reason": "MinimumReplicasUnavailable",
-                    "message": "Deployment does not have minimum availability.",
-                    "lastUpdateTime": stamp,
-                },
-            )
-        complete = (
-            new is not None
-            and updated == replicas
-            and total == replicas
-            and available >= replicas
-            and stat(new, "availableReplicas") >= replicas
-        )
-        if new is not None:
-            name = new["metadata"]["name"]
-            if complete:
-                cond = {
-                    "type": "Progressing",
-                    "status": "True",
-                    "reason": "NewReplicaSetAvailable",
-                    "message": f'ReplicaSet "{name}" has successfully progressed.',
-                }
-            else:
-                cond = {
-                    "type": "Progressing",
-                    "status": "True",
-                    "reason": "ReplicaSetUpdated",
-                    "message": f'ReplicaSet "{name}" is progressing.',
-                }
-            previous = next(
-                (c for c in status.get("conditions") or [] if c.get("type") == "Progressing"), None
-            )
-            if previous is None or previous.get("reason") != cond["reason"]:
-                cond["lastUpdateTime"] = stamp
-            set_condition(status, cond)
+        status = deployment_status(d, new, old, now_rfc3339())
         if status != (d.get("status") or {}):
             with contextlib.suppress(NotFound):
                 await self.client.update_status(DEPLOYMENTS, {**d, "status": status})
