@@ -160,12 +160,32 @@ class PodAutoscalerController(Controller):
             "the HPA controller was able to get the target's current scale",
         )
         current = int((scale.get("spec") or {}).get("replicas") or 0)
+        status["currentReplicas"] = current
+        outcome = await self._desired(key, hpa, scale, current, status, conditions)
+        if outcome is None:  # no replica count from the metrics: said in the conditions
+            await self._write_status(hpa, status, conditions)
+            return self.sync_period
+        desired, reason = outcome
+        if desired != current:
+            if not await self._rescale(hpa, target, scale, desired, reason, conditions):
+                await self._write_status(hpa, status, conditions)
+                return self.sync_period
+            self._store_event(key, spec.get("behavior"), current, desired)
+            status["lastScaleTime"] = format_time()
+            log.info("hpa %s: %s/%s %d -> %d", key, target.kind, ref.get("name"), current, desired)
+        status["desiredReplicas"] = desired
+        await self._write_status(hpa, status, conditions)
+        return self.sync_period
+
+    async def _desired(
+        self, key: str, hpa: Obj, scale: Obj, current: int, status: Obj, conditions: list[Obj]
+    ) -> tuple[int, str] | None:
+        """The replica count to scale to and why, within min/max and the behavior's limits;
+        None when the metrics give none (conditions and a warning say why)."""
+        spec = hpa.get("spec") or {}
         minimum = int(spec.get("minReplicas") or 1)
         maximum = int(spec.get("maxReplicas") or minimum)
-        status["currentReplicas"] = current
-        reason, desired = "", current
         if current == 0 and minimum != 0:
-            desired = 0
             _set_condition(
                 conditions,
                 "ScalingActive",
@@ -173,69 +193,65 @@ class PodAutoscalerController(Controller):
                 "ScalingDisabled",
                 "scaling is disabled since the replica count of the target is zero",
             )
-        elif current > maximum:
-            desired, reason = maximum, "Current number of replicas above Spec.MaxReplicas"
-        elif current < minimum:
-            desired, reason = minimum, "Current number of replicas below Spec.MinReplicas"
-        else:
-            computed = await self._compute(hpa, scale, current)
-            status["currentMetrics"] = computed.statuses
-            if computed.replicas < 0:
-                error = computed.error or ("FailedGetResourceMetric", "no metrics")
-                _set_condition(
-                    conditions,
-                    "ScalingActive",
-                    "False",
-                    error[0],
-                    f"the HPA was unable to compute the replica count: {error[1]}",
-                )
-                await self._warn(hpa, "FailedComputeMetricsReplicas", computed.failure or error[1])
-                await self._write_status(hpa, status, conditions)
-                return self.sync_period
+            return 0, ""
+        if current > maximum:
+            return maximum, "Current number of replicas above Spec.MaxReplicas"
+        if current < minimum:
+            return minimum, "Current number of replicas below Spec.MinReplicas"
+        computed = await self._compute(hpa, scale, current)
+        status["currentMetrics"] = computed.statuses
+        if computed.replicas < 0:
+            error = computed.error or ("FailedGetResourceMetric", "no metrics")
             _set_condition(
                 conditions,
                 "ScalingActive",
-                "True",
-                "ValidMetricFound",
-                f"the HPA was able to successfully calculate a replica count from {computed.name}",
+                "False",
+                error[0],
+                f"the HPA was unable to compute the replica count: {error[1]}",
             )
-            proposed = computed.replicas
-            if proposed > current:
-                reason = f"{computed.name} above target"
-            elif proposed < current:
-                reason = "All metrics below target"
-            desired = self._normalize(key, spec, current, proposed, minimum, maximum, conditions)
-        if desired != current:
-            scale["spec"]["replicas"] = desired
-            try:
-                await self.client.update(target, scale, subresource="scale")
-            except ApiError as exc:
-                await self._warn(hpa, "FailedRescale", f"New size: {desired}; reason: {reason}; error: {exc}")
-                _set_condition(
-                    conditions,
-                    "AbleToScale",
-                    "False",
-                    "FailedUpdateScale",
-                    f"the HPA controller was unable to update the target scale: {exc}",
-                )
-                await self._write_status(hpa, status, conditions)
-                return self.sync_period
+            await self._warn(hpa, "FailedComputeMetricsReplicas", computed.failure or error[1])
+            return None
+        _set_condition(
+            conditions,
+            "ScalingActive",
+            "True",
+            "ValidMetricFound",
+            f"the HPA was able to successfully calculate a replica count from {computed.name}",
+        )
+        proposed, reason = computed.replicas, ""
+        if proposed > current:
+            reason = f"{computed.name} above target"
+        elif proposed < current:
+            reason = "All metrics below target"
+        return self._normalize(key, spec, current, proposed, minimum, maximum, conditions), reason
+
+    async def _rescale(
+        self, hpa: Obj, target: Any, scale: Obj, desired: int, reason: str, conditions: list[Obj]
+    ) -> bool:
+        """Write the target's new scale; False (with a warning and the condition) if refused."""
+        scale["spec"]["replicas"] = desired
+        try:
+            await self.client.update(target, scale, subresource="scale")
+        except ApiError as exc:
+            await self._warn(hpa, "FailedRescale", f"New size: {desired}; reason: {reason}; error: {exc}")
             _set_condition(
                 conditions,
                 "AbleToScale",
-                "True",
-                "SucceededRescale",
-                f"the HPA controller was able to update the target scale to {desired}",
+                "False",
+                "FailedUpdateScale",
+                f"the HPA controller was unable to update the target scale: {exc}",
             )
-            await self.ctx.recorder.record(
-                hpa, "Normal", "SuccessfulRescale", f"New size: {desired}; reason: {reason}"
-            )
-            self._store_event(key, spec.get("behavior"), current, desired)
-            status["lastScaleTime"] = format_time()
-            log.info("hpa %s: %s/%s %d -> %d", key, target.kind, ref.get("name"), current, desired)
-        status["desiredReplicas"] = desired
-        await self._write_status(hpa, status, conditions)
-        return self.sync_period
+            return False
+        _set_condition(
+            conditions,
+            "AbleToScale",
+            "True",
+            "SucceededRescale",
+            f"the HPA controller was able to update the target scale to {desired}",
+        )
+        message = f"New size: {desired}; reason: {reason}"
+        await self.ctx.recorder.record(hpa, "Normal", "SuccessfulRescale", message)
+        return True
 
     def _normalize(
         self,
