@@ -179,16 +179,7 @@ class ConnectionSettings:
     ) -> ConnectionSettings:
         env = os.environ if environ is None else environ
         address = str(_first(host_vars, "ansible_host", "ansible_ssh_host") or host_name)
-        transport = str(_first(host_vars, "ansible_connection") or "").lower()
-        if not transport or transport == "smart":
-            has_address = _first(host_vars, "ansible_host", "ansible_ssh_host") is not None
-            transport = "local" if host_name in _LOCAL_NAMES and not has_address else "ssh"
-        if transport == "paramiko":
-            transport = "ssh"
-        if transport not in ("ssh", "local"):
-            raise SettingsError(
-                f"host {host_name}: ansible_connection={transport!r} is not supported (use ssh or local)"
-            )
+        transport = _transport(host_name, host_vars)
         method = str(_first(host_vars, "ansible_become_method") or "sudo")
         if method != "sudo":
             raise SettingsError(
@@ -197,36 +188,16 @@ class ConnectionSettings:
         arg_vars = (host_vars.get("ansible_ssh_common_args"), host_vars.get("ansible_ssh_extra_args"))
         ssh_args = " ".join(str(v) for v in arg_vars if v)
         options, identity = _ssh_options(ssh_args)
-
-        checking = True
-        strict = options.get("stricthostkeychecking", "").lower()
-        if strict in ("no", "off", "false", "accept-new"):
-            checking = False
-        for name in ("kprov_host_key_checking", "ansible_host_key_checking"):
-            if host_vars.get(name) is not None:
-                checking = checking and as_bool(host_vars[name], what=f"host {host_name}: {name}")
-        for name in ("KPROV_HOST_KEY_CHECKING", "ANSIBLE_HOST_KEY_CHECKING"):
-            if env.get(name) is not None:
-                checking = checking and as_bool(env[name], what=f"environment {name}")
-
+        checking, known_hosts = _host_key_checking(host_name, host_vars, env, options)
         jump_spec = _first(host_vars, "kprov_jump_host") or options.get("proxyjump")
         if options.get("proxycommand"):
             raise SettingsError(
                 f"host {host_name}: ProxyCommand is not supported; "
                 "use -o ProxyJump=user@host or kprov_jump_host"
             )
-        known_hosts = options.get("userknownhostsfile")
-        if known_hosts and known_hosts.lower() == "/dev/null":
-            known_hosts = None
-            checking = False if strict in ("no", "off", "false") else checking
 
         def number(value: Any, default: float, what: str) -> float:
-            if value is None:
-                return default
-            try:
-                return float(value)
-            except (TypeError, ValueError):
-                raise SettingsError(f"host {host_name}: {what}={value!r} is not a number") from None
+            return _number(host_name, value, default, what)
 
         port = int(
             number(
@@ -252,17 +223,7 @@ class ConnectionSettings:
                 "kprov_keepalive_interval",
             )
         )
-        persist = DEFAULT_CONTROL_PERSIST_S
-        if options.get("controlmaster", "").lower() in ("no", "false"):
-            persist = 0.0
-        elif options.get("controlpersist") is not None:
-            persist = control_persist_s(options["controlpersist"], f"host {host_name}: ControlPersist",
-                                        openssh=True)
-        if env.get("KPROV_CONTROL_PERSIST") is not None:
-            persist = control_persist_s(env["KPROV_CONTROL_PERSIST"], "environment KPROV_CONTROL_PERSIST")
-        if host_vars.get("kprov_control_persist") is not None:
-            persist = control_persist_s(
-                host_vars["kprov_control_persist"], f"host {host_name}: kprov_control_persist")
+        persist = _control_persist(host_name, host_vars, env, options)
         return cls(
             host_name=host_name,
             transport=transport,
@@ -299,6 +260,70 @@ class ConnectionSettings:
             ),
             control_persist=persist,
         )
+
+
+def _transport(host_name: str, host_vars: Mapping[str, Any]) -> str:
+    """ssh or local, as ansible_connection says (smart: local for localhost without an address)."""
+    transport = str(_first(host_vars, "ansible_connection") or "").lower()
+    if not transport or transport == "smart":
+        has_address = _first(host_vars, "ansible_host", "ansible_ssh_host") is not None
+        transport = "local" if host_name in _LOCAL_NAMES and not has_address else "ssh"
+    if transport == "paramiko":
+        transport = "ssh"
+    if transport not in ("ssh", "local"):
+        raise SettingsError(
+            f"host {host_name}: ansible_connection={transport!r} is not supported (use ssh or local)"
+        )
+    return transport
+
+
+def _host_key_checking(
+    host_name: str, host_vars: Mapping[str, Any], env: Mapping[str, str], options: Mapping[str, str]
+) -> tuple[bool, str | None]:
+    """Whether host keys are checked, and against which known_hosts file (None: the default):
+    every source may turn checking off, none can turn it back on."""
+    checking = True
+    strict = options.get("stricthostkeychecking", "").lower()
+    if strict in ("no", "off", "false", "accept-new"):
+        checking = False
+    for name in ("kprov_host_key_checking", "ansible_host_key_checking"):
+        if host_vars.get(name) is not None:
+            checking = checking and as_bool(host_vars[name], what=f"host {host_name}: {name}")
+    for name in ("KPROV_HOST_KEY_CHECKING", "ANSIBLE_HOST_KEY_CHECKING"):
+        if env.get(name) is not None:
+            checking = checking and as_bool(env[name], what=f"environment {name}")
+    known_hosts = options.get("userknownhostsfile")
+    if known_hosts and known_hosts.lower() == "/dev/null":
+        known_hosts = None
+        checking = False if strict in ("no", "off", "false") else checking
+    return checking, known_hosts
+
+
+def _number(host_name: str, value: Any, default: float, what: str) -> float:
+    if value is None:
+        return default
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise SettingsError(f"host {host_name}: {what}={value!r} is not a number") from None
+
+
+def _control_persist(
+    host_name: str, host_vars: Mapping[str, Any], env: Mapping[str, str], options: Mapping[str, str]
+) -> float:
+    """How long a kept SSH session lives: ssh options, then the environment, then the host."""
+    persist = DEFAULT_CONTROL_PERSIST_S
+    if options.get("controlmaster", "").lower() in ("no", "false"):
+        persist = 0.0
+    elif options.get("controlpersist") is not None:
+        what = f"host {host_name}: ControlPersist"
+        persist = control_persist_s(options["controlpersist"], what, openssh=True)
+    if env.get("KPROV_CONTROL_PERSIST") is not None:
+        persist = control_persist_s(env["KPROV_CONTROL_PERSIST"], "environment KPROV_CONTROL_PERSIST")
+    if host_vars.get("kprov_control_persist") is not None:
+        what = f"host {host_name}: kprov_control_persist"
+        persist = control_persist_s(host_vars["kprov_control_persist"], what)
+    return persist
 
 
 def _opt_str(value: Any) -> str | None:
