@@ -87,7 +87,7 @@ def _not_found_body() -> web.Response:
 def build_front(ctx: ApiContext, insecure_local: bool = False) -> HttpFront:
     """The protocol factory for one listener (``insecure_local``: the loopback debug port,
     whose requests act as system:admin)."""
-    handle = _handler(ctx, insecure_local)
+    handle = _Front(ctx, insecure_local).handle
     max_body = ctx.config.max_body_bytes
     loop = asyncio.get_running_loop()
 
@@ -116,103 +116,113 @@ def build_front(ctx: ApiContext, insecure_local: bool = False) -> HttpFront:
 # in the outermost one. Nothing else reads it: handlers and admission get the user passed.
 _REQUESTER: ContextVar[UserInfo | None] = ContextVar("kprov_audited_requester", default=None)
 
-def _handler(ctx: ApiContext, insecure_local: bool) -> Any:
-    local = LOCAL_USER if insecure_local else None
-    authenticator = Authenticator(ctx.extras.get("sa_tokens"), ctx.cache.get, local)
-    ctx.extras.setdefault("authenticator", authenticator)
-    max_body = ctx.config.max_body_bytes
 
-    metrics: ApiMetrics | None = ctx.extras.get("metrics")
-    audit: AuditLog | None = ctx.extras.get("audit")
-    aggregation = aggregation_of(ctx)
-    apf: Controller | None = ctx.extras.get("apf")
+class _Front:
+    """The request handler: authenticate, classify (priority and fairness), authorize,
+    dispatch, and account for the request (metrics, audit) once it is answered."""
 
-    async def handle(request: AnyRequest) -> Any:
+    def __init__(self, ctx: ApiContext, insecure_local: bool) -> None:
+        local = LOCAL_USER if insecure_local else None
+        self.authenticator = Authenticator(ctx.extras.get("sa_tokens"), ctx.cache.get, local)
+        ctx.extras.setdefault("authenticator", self.authenticator)
+        self.ctx = ctx
+        self.max_body = ctx.config.max_body_bytes
+        self.metrics: ApiMetrics | None = ctx.extras.get("metrics")
+        self.audit: AuditLog | None = ctx.extras.get("audit")
+        self.aggregation = aggregation_of(ctx)
+        self.apf: Controller | None = ctx.extras.get("apf")
+
+    async def handle(self, request: AnyRequest) -> Any:
         ri = parse_request_info(request.method, request.path, parse_bool(request.query.get("watch")))
-        if metrics is None and audit is None:
-            return await serve(request, ri)
+        if self.metrics is None and self.audit is None:
+            return await self.serve(request, ri)
         method = request.method
         kind = "mutating" if method in _MUTATING else "readOnly"
-        long_running = metrics is None or (ri is not None and ri.verb == "watch")  # not in flight
+        long_running = self.metrics is None or (ri is not None and ri.verb == "watch")  # not in flight
         if not long_running:
-            metrics.inflight[kind] += 1  # type: ignore[union-attr]
+            self.metrics.inflight[kind] += 1  # type: ignore[union-attr]
         received = None
-        if audit is not None:
+        if self.audit is not None:
             received = time_ns()
             _REQUESTER.set(None)  # (a connection's requests share one context)
         start = perf_counter()
         code, reply = 500, None
         try:
-            reply = await serve(request, ri)
+            reply = await self.serve(request, ri)
             code = getattr(reply, "status", 101)  # (a RawUpgrade: switching protocols)
             return reply
         finally:
-            if metrics is not None:
-                _count(metrics, request, ri, code, perf_counter() - start, None if long_running else kind)
-            if audit is not None and received is not None:
+            if self.metrics is not None:
+                seconds = perf_counter() - start
+                _count(self.metrics, request, ri, code, seconds, None if long_running else kind)
+            if self.audit is not None and received is not None:
                 user = _REQUESTER.get()
-                level = _audit_without_bodies(audit, request, ri, user, received, code)
+                level = _audit_without_bodies(self.audit, request, ri, user, received, code)
                 if level is not None:  # (a coroutine only for the levels that log bodies)
-                    await _audit_with_bodies(audit, level, request, ri, user, code, received, reply)
+                    await _audit_with_bodies(self.audit, level, request, ri, user, code, received, reply)
 
-    async def serve(request: AnyRequest, ri: RequestInfo | None) -> Any:
-        if apf is None:
-            reply = await serve_compact(request, ri, {})
+    async def serve(self, request: AnyRequest, ri: RequestInfo | None) -> Any:
+        if self.apf is None:
+            reply = await self.serve_compact(request, ri, {})
         else:
             apf_headers: dict[str, str] = {}
-            reply = await serve_compact(request, ri, apf_headers)
+            reply = await self.serve_compact(request, ri, apf_headers)
             if apf_headers and isinstance(reply, web.StreamResponse) and not reply.prepared:
                 reply.headers.update(apf_headers)
         return prettified(reply) if wants_pretty(request) else reply
 
-    async def dispatch(request: AnyRequest, ri: RequestInfo | None, user: UserInfo, authorizer: Any) -> Any:
+    async def dispatch(
+        self, request: AnyRequest, ri: RequestInfo | None, user: UserInfo, authorizer: Any
+    ) -> Any:
         if ri is not None and not authorizer.allows(user, ri):
             raise forbidden(user.name, ri.verb, ri.resource, ri.group, ri.namespace, ri.name, ri.subresource)
-        if request.content_length is not None and request.content_length > max_body:
-            raise too_large(max_body)
+        if request.content_length is not None and request.content_length > self.max_body:
+            raise too_large(self.max_body)
         if isinstance(request, web.BaseRequest) and request.headers.get("Expect"):
             await _expect(request)  # (the front answers Expect itself)
-        apiservice = aggregation.remote_for(request.path)
+        apiservice = self.aggregation.remote_for(request.path)
         if apiservice is not None:  # another server's group/version (aggregator_proxy.py)
-            return await aggregator_proxy.handle_proxy(request, aggregation, apiservice, user)
+            return await aggregator_proxy.handle_proxy(request, self.aggregation, apiservice, user)
         if ri is not None:
-            return await _resource(request, ctx, ri, user)
-        if request.path == "/metrics" and metrics is not None:
-            return _serve_metrics(request, metrics, authorizer, user)
+            return await _resource(request, self.ctx, ri, user)
+        if request.path == "/metrics" and self.metrics is not None:
+            return _serve_metrics(request, self.metrics, authorizer, user)
         if request.path.rstrip("/") == "/apis" or (
             request.path.startswith("/apis/") and request.path.count("/") == 2
         ):  # the two documents that merge other servers' groups: /apis, /apis/<g>
-            await _fill_discovery(ctx)
+            await _fill_discovery(self.ctx)
         served = (
-            await serve_health(request, ctx)
-            or serve_oidc(request, ctx, authorizer, user)
-            or serve_discovery(request, ctx)
+            await serve_health(request, self.ctx)
+            or serve_oidc(request, self.ctx, authorizer, user)
+            or serve_discovery(request, self.ctx)
         )
         return served or _not_found_body()
 
-    async def serve_compact(request: AnyRequest, ri: RequestInfo | None, apf_headers: dict[str, str]) -> Any:
+    async def serve_compact(
+        self, request: AnyRequest, ri: RequestInfo | None, apf_headers: dict[str, str]
+    ) -> Any:
         reset_request()  # (warnings and audit annotations: this request's own)
         try:
-            user = authenticator.authenticate(request)
+            user = self.authenticator.authenticate(request)
         except TokenInvalid as exc:
             _log.info("bearer token rejected on %s %s: %s", request.method, request.path, exc)
             return json_response(status_body(unauthorized()), 401)
         try:
             if not user.authenticated and request.path not in PUBLIC_PATHS:
                 raise unauthorized()
-            authorizer = authorizer_of(ctx)
+            authorizer = authorizer_of(self.ctx)
             if has_impersonation(request.headers):
                 user = impersonate(user, request.headers, authorizer.allows)
             _REQUESTER.set(user)  # (for the audit record; handlers and admission get it passed)
-            if apf is None or bypasses(ri):
-                return await dispatch(request, ri, user, authorizer)
-            return await apf.serve(
+            if self.apf is None or bypasses(ri):
+                return await self.dispatch(request, ri, user, authorizer)
+            return await self.apf.serve(
                 user,
                 ri,
                 request.method,
                 request.path,
                 apf_headers,
-                lambda: dispatch(request, ri, user, authorizer),
+                lambda: self.dispatch(request, ri, user, authorizer),
                 _too_many,
             )
         except ApiError as exc:
@@ -220,13 +230,12 @@ def _handler(ctx: ApiContext, insecure_local: bool) -> Any:
         except web.HTTPNotFound:
             return _not_found_body()
         except web.HTTPRequestEntityTooLarge:  # aiohttp's read() past client_max_size (upgrades)
-            return json_response(status_body(too_large(max_body)), 413)
+            return json_response(status_body(too_large(self.max_body)), 413)
         except web.HTTPException:
             raise
         except Exception as exc:
             return _unexpected_error_reply(request, exc)
 
-    return handle
 
 
 def _count(
