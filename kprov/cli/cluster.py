@@ -10,7 +10,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from kprov.cli.provision import EXIT_INTERRUPTED, LiveView, print_preflight, print_recap
+from kprov.cli.provision import EXIT_INTERRUPTED
+from kprov.cli.run_output import LiveView, print_preflight, print_recap
 from kprov.deploy.reset import reset_cluster
 from kprov.deploy.up import UpOptions, up
 from kprov.deploy.upgrade import UpgradeOptions, UpgradeResult, upgrade
