@@ -8,7 +8,6 @@ in `InvalidError`. Validation runs after defaults, as the real server does.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -20,17 +19,16 @@ from kprov.cluster.api.kinds.apiregistration import GROUP as APIREGISTRATION_GRO
 from kprov.cluster.api.kinds.apiregistration import name_errors as apiservice_name_errors
 from kprov.cluster.api.kinds.apiregistration import validate_apiservice
 from kprov.cluster.api.resources import ResourceInfo
-from kprov.cluster.api.selectors import SelectorError, label_selector_from_object
 from kprov.cluster.api.validation.admission_policy import validate_policy, validate_policy_binding
 from kprov.cluster.api.validation.autoscaling import validate_hpa
 from kprov.cluster.api.validation.batch import validate_cronjob, validate_job
 from kprov.cluster.api.validation.certificates import validate_csr
 from kprov.cluster.api.validation.ephemeral import validate_ephemeral_create, validate_ephemeral_update
 from kprov.cluster.api.validation.field_errors import Errors, go_value
+from kprov.cluster.api.validation.labels import validate_labels
 from kprov.cluster.api.validation.names import (
     dns1123_label_errors,
     dns1123_subdomain_errors,
-    label_value_errors,
     qualified_name_errors,
 )
 from kprov.cluster.api.validation.networking import validate_network_policy
@@ -44,11 +42,18 @@ from kprov.cluster.api.validation.rbac_kinds import (
     validate_role,
 )
 from kprov.cluster.api.validation.storage import (
-    validate_claim_spec,
     validate_pv,
     validate_pvc,
     validate_storage_class,
     validate_volume_attachment,
+)
+from kprov.cluster.api.validation.workloads import (
+    validate_daemonset,
+    validate_deployment,
+    validate_podtemplate,
+    validate_replicaset,
+    validate_replicationcontroller,
+    validate_statefulset,
 )
 from kprov.cluster.api.wire.go_base64 import go_std_decode
 
@@ -59,17 +64,6 @@ _CONFIG_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
 _TOTAL_ANNOTATIONS = 256 * 1024
 _SERVICE_TYPES = ("ClusterIP", "ExternalName", "LoadBalancer", "NodePort")
 _PROTOCOLS = ("SCTP", "TCP", "UDP")
-
-
-def _labels(errors: Errors, labels: Any, path: str) -> None:
-    if not isinstance(labels, dict):
-        return
-    for key, value in labels.items():
-        key_errors = qualified_name_errors(str(key))
-        value_errors = label_value_errors(str(value))
-        if key_errors or value_errors:
-            errors.each(path, key, key_errors)
-            errors.each(path, value, value_errors)
 
 
 def _metadata(errors: Errors, info: ResourceInfo, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
@@ -92,7 +86,7 @@ def _metadata(errors: Errors, info: ResourceInfo, obj: dict[str, Any], old: dict
         errors.required("metadata.namespace")
     elif not info.namespaced and meta.get("namespace"):
         errors.forbidden("metadata.namespace", "not allowed on this type")
-    _labels(errors, meta.get("labels"), "metadata.labels")
+    validate_labels(errors, meta.get("labels"), "metadata.labels")
     annotations = meta.get("annotations") or {}
     if isinstance(annotations, dict):
         for key in annotations:
@@ -104,174 +98,6 @@ def _metadata(errors: Errors, info: ResourceInfo, obj: dict[str, Any], old: dict
         for field in ("name", "namespace", "uid", "creationTimestamp"):
             if old_meta.get(field) and meta.get(field) not in (None, old_meta.get(field)):
                 errors.immutable(f"metadata.{field}", meta.get(field))
-
-
-def _selector_matches_template(
-    errors: Errors, spec: dict[str, Any], path: str, *, required: bool = True
-) -> None:
-    selector = spec.get("selector")
-    if selector is None:
-        if required:
-            errors.required(f"{path}.selector")
-        return
-    try:
-        parsed = label_selector_from_object(selector)
-    except SelectorError as exc:
-        errors.invalid(f"{path}.selector", selector, str(exc))
-        return
-    if parsed.empty:
-        errors.invalid(f"{path}.selector", selector, "empty selector is invalid for deployment")
-        return
-    labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
-    if not parsed.matches(labels):
-        errors.invalid(
-            f"{path}.template.metadata.labels", labels, "`selector` does not match template `labels`"
-        )
-
-
-def _non_negative(errors: Errors, spec: dict[str, Any], field: str, path: str) -> None:
-    value = spec.get(field)
-    if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
-        errors.invalid(f"{path}.{field}", value, "must be greater than or equal to 0")
-
-
-def _workload(
-    errors: Errors,
-    obj: dict[str, Any],
-    old: dict[str, Any] | None,
-    *,
-    selector_required: bool = True,
-    replicas: bool = True,
-) -> dict[str, Any]:
-    spec = obj.get("spec")
-    if not isinstance(spec, dict):
-        errors.required("spec")
-        return {}
-    _selector_matches_template(errors, spec, "spec", required=selector_required)
-    template = spec.get("template") or {}
-    _labels(errors, (template.get("metadata") or {}).get("labels"), "spec.template.metadata.labels")
-    validate_pod_spec(errors, template.get("spec"), "spec.template.spec", restart_policies=("Always",))
-    if replicas:
-        _non_negative(errors, spec, "replicas", "spec")
-    for field in ("minReadySeconds", "revisionHistoryLimit"):
-        _non_negative(errors, spec, field, "spec")
-    if old is not None and (old.get("spec") or {}).get("selector") != spec.get("selector"):
-        errors.immutable("spec.selector", spec.get("selector"))
-    return spec
-
-
-def _deployment(errors: Errors, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
-    spec = _workload(errors, obj, old)
-    strategy = spec.get("strategy") or {}
-    kind = strategy.get("type")
-    if kind is not None and kind not in ("Recreate", "RollingUpdate"):
-        errors.not_supported("spec.strategy.type", kind, ("Recreate", "RollingUpdate"))
-    if kind == "Recreate" and strategy.get("rollingUpdate"):
-        errors.forbidden(
-            "spec.strategy.rollingUpdate", "may not be specified when strategy `type` is 'Recreate'"
-        )
-    rolling = strategy.get("rollingUpdate") or {}
-    if rolling and rolling.get("maxSurge") in (0, "0%") and rolling.get("maxUnavailable") in (0, "0%"):
-        errors.invalid(
-            "spec.strategy.rollingUpdate.maxUnavailable",
-            rolling.get("maxUnavailable"),
-            "may not be 0 when `maxSurge` is 0",
-        )
-    deadline = spec.get("progressDeadlineSeconds")
-    if (
-        isinstance(deadline, int)
-        and isinstance(spec.get("minReadySeconds"), int)
-        and deadline <= spec["minReadySeconds"]
-    ):
-        errors.invalid("spec.progressDeadlineSeconds", deadline, "must be greater than minReadySeconds")
-
-
-def _replicaset(errors: Errors, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
-    _workload(errors, obj, old)
-
-
-def _statefulset(errors: Errors, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
-    spec = _workload(errors, obj, old)
-    # the pod template may mount a claim template by name (its pods get that volume)
-    claims = {
-        json.dumps(str(((c or {}).get("metadata") or {}).get("name") or ""))
-        for c in spec.get("volumeClaimTemplates") or []
-    }
-    errors.causes[:] = [
-        c
-        for c in errors.causes
-        if not (
-            c.reason == "FieldValueNotFound"
-            and ".volumeMounts[" in c.field
-            and c.message.removeprefix("Not found: ") in claims
-        )
-    ]
-    policy = spec.get("podManagementPolicy")
-    if policy is not None and policy not in ("OrderedReady", "Parallel"):
-        errors.not_supported("spec.podManagementPolicy", policy, ("OrderedReady", "Parallel"))
-    for index, claim in enumerate(spec.get("volumeClaimTemplates") or []):
-        validate_claim_spec(
-            errors, (claim or {}).get("spec") or {}, f"spec.volumeClaimTemplates[{index}].spec"
-        )
-    retention = spec.get("persistentVolumeClaimRetentionPolicy") or {}
-    for key in ("whenDeleted", "whenScaled"):
-        if retention.get(key) not in (None, "Retain", "Delete"):
-            errors.not_supported(
-                f"spec.persistentVolumeClaimRetentionPolicy.{key}", retention[key], ("Retain", "Delete")
-            )
-    if old is not None:
-        old_spec = old.get("spec") or {}
-        for field in ("serviceName", "podManagementPolicy", "volumeClaimTemplates"):
-            if old_spec.get(field) != spec.get(field):
-                errors.forbidden(
-                    "spec",
-                    "updates to statefulset spec for fields other than 'replicas', "
-                    "'ordinals', 'template', 'updateStrategy', 'persistentVolumeClaimRetentionPolicy' "
-                    "and 'minReadySeconds' are forbidden",
-                )
-                break
-
-
-def _daemonset(errors: Errors, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
-    spec = _workload(errors, obj, old, replicas=False)
-    kind = (spec.get("updateStrategy") or {}).get("type")
-    if kind is not None and kind not in ("OnDelete", "RollingUpdate"):
-        errors.not_supported("spec.updateStrategy.type", kind, ("OnDelete", "RollingUpdate"))
-
-
-def _replicationcontroller(errors: Errors, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
-    spec = obj.get("spec")
-    if not isinstance(spec, dict):
-        errors.required("spec")
-        return
-    selector = spec.get("selector") or {}
-    if not selector:
-        errors.required("spec.selector")
-    _non_negative(errors, spec, "replicas", "spec")
-    _non_negative(errors, spec, "minReadySeconds", "spec")
-    template = spec.get("template")
-    if not isinstance(template, dict):
-        errors.required("spec.template")
-        return
-    labels = (template.get("metadata") or {}).get("labels") or {}
-    _labels(errors, labels, "spec.template.metadata.labels")
-    if selector and any(labels.get(k) != v for k, v in selector.items()):
-        errors.invalid("spec.template.metadata.labels", labels, "`selector` does not match template `labels`")
-    validate_pod_spec(errors, template.get("spec"), "spec.template.spec", restart_policies=("Always",))
-    if (template.get("spec") or {}).get("activeDeadlineSeconds") is not None:
-        errors.forbidden(
-            "spec.template.spec.activeDeadlineSeconds",
-            "activeDeadlineSeconds in ReplicationController is not Supported",
-        )
-
-
-def _podtemplate(errors: Errors, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
-    template = obj.get("template")
-    if not isinstance(template, dict):
-        errors.required("template")
-        return
-    _labels(errors, (template.get("metadata") or {}).get("labels"), "template.metadata.labels")
-    validate_pod_spec(errors, template.get("spec"), "template.spec")
 
 
 def _pod(errors: Errors, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
@@ -322,7 +148,7 @@ def _service(errors: Errors, obj: dict[str, Any], old: dict[str, Any] | None) ->
         node_port = port.get("nodePort")
         if node_port not in (None, 0) and kind not in ("NodePort", "LoadBalancer"):
             errors.forbidden(f"{path}.nodePort", "may not be used when `type` is 'ClusterIP'")
-    _labels(errors, spec.get("selector"), "spec.selector")
+    validate_labels(errors, spec.get("selector"), "spec.selector")
     affinity = spec.get("sessionAffinity")
     if affinity is not None and affinity not in ("ClientIP", "None"):
         errors.not_supported("spec.sessionAffinity", affinity, ("ClientIP", "None"))
@@ -471,10 +297,10 @@ _BY_KIND: dict[tuple[str, str], Callable[[Errors, dict[str, Any], dict[str, Any]
     ("", "Node"): _node,
     ("", "Event"): _core_event,
     ("events.k8s.io", "Event"): _events_v1_event,
-    ("apps", "Deployment"): _deployment,
-    ("apps", "ReplicaSet"): _replicaset,
-    ("apps", "StatefulSet"): _statefulset,
-    ("apps", "DaemonSet"): _daemonset,
+    ("apps", "Deployment"): validate_deployment,
+    ("apps", "ReplicaSet"): validate_replicaset,
+    ("apps", "StatefulSet"): validate_statefulset,
+    ("apps", "DaemonSet"): validate_daemonset,
     ("coordination.k8s.io", "Lease"): _lease,
     ("discovery.k8s.io", "EndpointSlice"): _endpointslice,
     ("apiextensions.k8s.io", "CustomResourceDefinition"): _crd,
@@ -486,8 +312,8 @@ _BY_KIND: dict[tuple[str, str], Callable[[Errors, dict[str, Any], dict[str, Any]
     ("autoscaling", "HorizontalPodAutoscaler"): validate_hpa,
     ("scheduling.k8s.io", "PriorityClass"): validate_priority_class,
     ("node.k8s.io", "RuntimeClass"): validate_runtime_class,
-    ("", "ReplicationController"): _replicationcontroller,
-    ("", "PodTemplate"): _podtemplate,
+    ("", "ReplicationController"): validate_replicationcontroller,
+    ("", "PodTemplate"): validate_podtemplate,
     ("admissionregistration.k8s.io", "ValidatingAdmissionPolicy"): validate_policy,
     ("admissionregistration.k8s.io", "ValidatingAdmissionPolicyBinding"): validate_policy_binding,
     ("", "PersistentVolume"): validate_pv,
