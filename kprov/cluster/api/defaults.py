@@ -6,24 +6,27 @@ Defaults that real admission plugins add to Pods (service account, priority, def
 tolerations) and the fields a Pod's create strategy fills (status.phase, qosClass) are
 applied for bare Pods only, not for pod templates.
 
-A Pod's spec defaults are a function of the spec alone, and a controller's pods share their
-template's spec: the defaulted spec is remembered by the spec's JSON (a few hundred distinct
-specs), so a ReplicaSet's hundred creates walk it once; the others decode the remembered
-JSON (two C calls instead of some fifty Python ones).
+Pods' own defaults (containers, probes, volumes, QoS, the remembered defaulted specs) are in
+:mod:`kprov.cluster.api.pod_defaults`; their public names are exported here too.
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from typing import Any
-
-import orjson
 
 from kprov.cluster.api.crd.definition import default_crd
 from kprov.cluster.api.errors import ApiError
 from kprov.cluster.api.kinds.apiregistration import default_apiservice
-from kprov.cluster.api.objects import parse_quantity
+from kprov.cluster.api.pod_defaults import (
+    default_container,
+    default_pod,
+    default_pod_spec,
+    image_pull_policy,
+    pod_qos_class,
+    set_default,
+    spec_json,
+)
 from kprov.cluster.api.resources import ResourceInfo
 from kprov.cluster.api.validation.rbac_kinds import default_binding
 from kprov.cluster.api.wire.go_base64 import GoBase64Error, byte_fields_of, canonical_base64
@@ -37,261 +40,48 @@ __all__ = [
     "hpa_scale_up_rules",
     "image_pull_policy",
     "pod_qos_class",
+    "spec_json",
 ]
 
 
-def _set(obj: dict[str, Any], key: str, value: Any) -> Any:
-    if obj.get(key) is None:
-        obj[key] = value
-    return obj[key]
-
-
-def image_pull_policy(image: str) -> str:
-    """Always for `:latest` or no tag (and no digest), IfNotPresent otherwise."""
-    if "@" in image:
-        return "IfNotPresent"
-    last = image.rsplit("/", 1)[-1]
-    if ":" not in last:
-        return "Always"
-    return "Always" if last.rsplit(":", 1)[1] == "latest" else "IfNotPresent"
-
-
-def _default_probe(probe: dict[str, Any] | None) -> None:
-    if not isinstance(probe, dict):
-        return
-    for key, value in (
-        ("timeoutSeconds", 1),
-        ("periodSeconds", 10),
-        ("successThreshold", 1),
-        ("failureThreshold", 3),
-    ):
-        _set(probe, key, value)
-    if isinstance(probe.get("httpGet"), dict):
-        _set(probe["httpGet"], "scheme", "HTTP")
-        _set(probe["httpGet"], "path", "/")
-
-
-def _default_env(env: list[Any]) -> None:
-    for var in env:
-        field_ref = (var.get("valueFrom") or {}).get("fieldRef") if isinstance(var, dict) else None
-        if isinstance(field_ref, dict):
-            _set(field_ref, "apiVersion", "v1")
-
-
-def default_container(container: dict[str, Any]) -> None:
-    _set(container, "terminationMessagePath", "/dev/termination-log")
-    _set(container, "terminationMessagePolicy", "File")
-    _set(container, "imagePullPolicy", image_pull_policy(str(container.get("image", ""))))
-    _set(container, "resources", {})
-    for port in container.get("ports") or []:
-        if isinstance(port, dict):
-            _set(port, "protocol", "TCP")
-    _default_env(container.get("env") or [])
-    for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
-        _default_probe(container.get(probe))
-
-
-def _default_volume(volume: dict[str, Any]) -> None:
-    for source, mode_key in (
-        ("configMap", "defaultMode"),
-        ("secret", "defaultMode"),
-        ("projected", "defaultMode"),
-        ("downwardAPI", "defaultMode"),
-    ):
-        if isinstance(volume.get(source), dict):
-            _set(volume[source], mode_key, 420)
-    if isinstance(volume.get("hostPath"), dict):
-        _set(volume["hostPath"], "type", "")
-    known = {
-        "name",
-        "emptyDir",
-        "hostPath",
-        "configMap",
-        "secret",
-        "projected",
-        "downwardAPI",
-        "persistentVolumeClaim",
-        "nfs",
-        "csi",
-        "ephemeral",
-        "image",
-    }
-    if not (set(volume) - {"name"}) & known:
-        volume["emptyDir"] = {}
-
-
-def default_pod_spec(spec: dict[str, Any]) -> None:
-    """Defaults shared by Pods and pod templates."""
-    _set(spec, "restartPolicy", "Always")
-    _set(spec, "dnsPolicy", "ClusterFirst")
-    _set(spec, "terminationGracePeriodSeconds", 30)
-    _set(spec, "schedulerName", "default-scheduler")
-    _set(spec, "securityContext", {})
-    for key in ("containers", "initContainers", "ephemeralContainers"):
-        for container in spec.get(key) or []:
-            if isinstance(container, dict):
-                default_container(container)
-    for volume in spec.get("volumes") or []:
-        if isinstance(volume, dict):
-            _default_volume(volume)
-    if spec.get("serviceAccountName") and not spec.get("serviceAccount"):
-        spec["serviceAccount"] = spec["serviceAccountName"]
-
-
-def pod_qos_class(spec: dict[str, Any]) -> str:
-    """BestEffort / Burstable / Guaranteed from the containers' requests and limits."""
-    containers = [
-        c for c in (spec.get("containers") or []) + (spec.get("initContainers") or []) if isinstance(c, dict)
-    ]
-    any_set = False
-    guaranteed = True
-    for container in containers:
-        resources = container.get("resources") or {}
-        requests = {k: v for k, v in (resources.get("requests") or {}).items() if k in ("cpu", "memory")}
-        limits = {k: v for k, v in (resources.get("limits") or {}).items() if k in ("cpu", "memory")}
-        if requests or limits:
-            any_set = True
-        if set(limits) != {"cpu", "memory"}:
-            guaranteed = False
-            continue
-        for name, limit in limits.items():
-            request = requests.get(name, limit)
-            try:
-                if parse_quantity(request) != parse_quantity(limit):
-                    guaranteed = False
-            except ValueError:
-                guaranteed = False
-    if not any_set:
-        return "BestEffort"
-    return "Guaranteed" if guaranteed else "Burstable"
-
-
-_NOT_READY_TOLERATIONS = (
-    {
-        "key": "node.kubernetes.io/not-ready",
-        "operator": "Exists",
-        "effect": "NoExecute",
-        "tolerationSeconds": 300,
-    },
-    {
-        "key": "node.kubernetes.io/unreachable",
-        "operator": "Exists",
-        "effect": "NoExecute",
-        "tolerationSeconds": 300,
-    },
-)
-
-
-def _requests_from_limits(spec: dict[str, Any]) -> None:
-    """A Pod's container (not a template's) that sets a limit but no request for a resource
-    requests what it limits, as upstream's Pod defaulting does."""
-    for key in ("containers", "initContainers"):
-        for container in spec.get(key) or []:
-            resources = container.get("resources") if isinstance(container, dict) else None
-            if not isinstance(resources, dict):
-                continue
-            limits = resources.get("limits")
-            if not isinstance(limits, dict) or not limits:
-                continue
-            requests = resources.get("requests")
-            if not isinstance(requests, dict):
-                requests = resources["requests"] = {}
-            for name, value in limits.items():
-                requests.setdefault(name, value)
-
-
-def _pod_spec(spec: dict[str, Any]) -> None:
-    default_pod_spec(spec)
-    _requests_from_limits(spec)
-    # what admission plugins add (ServiceAccount, Priority, DefaultTolerationSeconds)
-    _set(spec, "serviceAccountName", "default")
-    _set(spec, "serviceAccount", spec["serviceAccountName"])
-    _set(spec, "priority", 0)
-    _set(spec, "preemptionPolicy", "PreemptLowerPriority")
-    _set(spec, "enableServiceLinks", True)
-    tolerations = _set(spec, "tolerations", [])
-    for toleration in _NOT_READY_TOLERATIONS:
-        if not any(
-            t.get("key") == toleration["key"] and t.get("effect") in (None, "", "NoExecute")
-            for t in tolerations
-            if isinstance(t, dict)
-        ):
-            tolerations.append(dict(toleration))
-
-
-_MEMO_MAX_SPEC_BYTES = 64 * 1024  # larger specs are defaulted every time
-
-
-def spec_json(spec: Any) -> bytes | None:
-    """A spec's JSON as the key of a memo, or None if it cannot be one (not an object, not
-    plain JSON, or too big)."""
-    if not isinstance(spec, dict):
-        return None
-    try:
-        data = orjson.dumps(spec)
-    except TypeError:
-        return None
-    return data if len(data) <= _MEMO_MAX_SPEC_BYTES else None
-
-
-@functools.lru_cache(maxsize=256)
-def _defaulted_pod_spec(key: bytes) -> tuple[bytes, str]:
-    """(the defaulted spec's JSON, its QoS class) for the spec whose JSON is ``key``."""
-    spec = orjson.loads(key)
-    _pod_spec(spec)
-    return orjson.dumps(spec), pod_qos_class(spec)
-
-
-def _pod(obj: dict[str, Any]) -> None:
-    spec = _set(obj, "spec", {})
-    key = spec_json(spec)
-    if key is not None:
-        defaulted, qos = _defaulted_pod_spec(key)
-        obj["spec"] = orjson.loads(defaulted)
-    else:
-        _pod_spec(spec)
-        qos = pod_qos_class(spec)
-    status = _set(obj, "status", {})
-    _set(status, "phase", "Pending")
-    _set(status, "qosClass", qos)
 
 
 def _template(obj: dict[str, Any]) -> None:
-    template = _set(_set(obj, "spec", {}), "template", {})
-    default_pod_spec(_set(template, "spec", {}))
+    template = set_default(set_default(obj, "spec", {}), "template", {})
+    default_pod_spec(set_default(template, "spec", {}))
 
 
 def _deployment(obj: dict[str, Any]) -> None:
-    spec = _set(obj, "spec", {})
-    _set(spec, "replicas", 1)
-    strategy = _set(spec, "strategy", {})
-    _set(strategy, "type", "RollingUpdate")
+    spec = set_default(obj, "spec", {})
+    set_default(spec, "replicas", 1)
+    strategy = set_default(spec, "strategy", {})
+    set_default(strategy, "type", "RollingUpdate")
     if strategy["type"] == "RollingUpdate":
-        rolling = _set(strategy, "rollingUpdate", {})
-        _set(rolling, "maxUnavailable", "25%")
-        _set(rolling, "maxSurge", "25%")
-    _set(spec, "revisionHistoryLimit", 10)
-    _set(spec, "progressDeadlineSeconds", 600)
+        rolling = set_default(strategy, "rollingUpdate", {})
+        set_default(rolling, "maxUnavailable", "25%")
+        set_default(rolling, "maxSurge", "25%")
+    set_default(spec, "revisionHistoryLimit", 10)
+    set_default(spec, "progressDeadlineSeconds", 600)
     _template(obj)
 
 
 def _replicaset(obj: dict[str, Any]) -> None:
-    _set(_set(obj, "spec", {}), "replicas", 1)
+    set_default(set_default(obj, "spec", {}), "replicas", 1)
     _template(obj)
 
 
 def _statefulset(obj: dict[str, Any]) -> None:
-    spec = _set(obj, "spec", {})
-    _set(spec, "replicas", 1)
-    _set(spec, "podManagementPolicy", "OrderedReady")
-    strategy = _set(spec, "updateStrategy", {})
-    _set(strategy, "type", "RollingUpdate")
+    spec = set_default(obj, "spec", {})
+    set_default(spec, "replicas", 1)
+    set_default(spec, "podManagementPolicy", "OrderedReady")
+    strategy = set_default(spec, "updateStrategy", {})
+    set_default(strategy, "type", "RollingUpdate")
     if strategy["type"] == "RollingUpdate":
-        _set(_set(strategy, "rollingUpdate", {}), "partition", 0)
-    _set(spec, "revisionHistoryLimit", 10)
-    retention = _set(spec, "persistentVolumeClaimRetentionPolicy", {})
-    _set(retention, "whenDeleted", "Retain")
-    _set(retention, "whenScaled", "Retain")
+        set_default(set_default(strategy, "rollingUpdate", {}), "partition", 0)
+    set_default(spec, "revisionHistoryLimit", 10)
+    retention = set_default(spec, "persistentVolumeClaimRetentionPolicy", {})
+    set_default(retention, "whenDeleted", "Retain")
+    set_default(retention, "whenScaled", "Retain")
     for claim in spec.get("volumeClaimTemplates") or []:
         if isinstance(claim, dict):
             _pvc(claim)
@@ -299,78 +89,78 @@ def _statefulset(obj: dict[str, Any]) -> None:
 
 
 def _daemonset(obj: dict[str, Any]) -> None:
-    spec = _set(obj, "spec", {})
-    strategy = _set(spec, "updateStrategy", {})
-    _set(strategy, "type", "RollingUpdate")
+    spec = set_default(obj, "spec", {})
+    strategy = set_default(spec, "updateStrategy", {})
+    set_default(strategy, "type", "RollingUpdate")
     if strategy["type"] == "RollingUpdate":
-        rolling = _set(strategy, "rollingUpdate", {})
-        _set(rolling, "maxUnavailable", 1)
-        _set(rolling, "maxSurge", 0)
-    _set(spec, "revisionHistoryLimit", 10)
+        rolling = set_default(strategy, "rollingUpdate", {})
+        set_default(rolling, "maxUnavailable", 1)
+        set_default(rolling, "maxSurge", 0)
+    set_default(spec, "revisionHistoryLimit", 10)
     _template(obj)
 
 
 def _cronjob(obj: dict[str, Any]) -> None:
-    spec = _set(obj, "spec", {})
-    _set(spec, "concurrencyPolicy", "Allow")
-    _set(spec, "suspend", False)
-    _set(spec, "successfulJobsHistoryLimit", 3)
-    _set(spec, "failedJobsHistoryLimit", 1)
-    job_spec = _set(_set(spec, "jobTemplate", {}), "spec", {})
-    default_pod_spec(_set(_set(job_spec, "template", {}), "spec", {}))
+    spec = set_default(obj, "spec", {})
+    set_default(spec, "concurrencyPolicy", "Allow")
+    set_default(spec, "suspend", False)
+    set_default(spec, "successfulJobsHistoryLimit", 3)
+    set_default(spec, "failedJobsHistoryLimit", 1)
+    job_spec = set_default(set_default(spec, "jobTemplate", {}), "spec", {})
+    default_pod_spec(set_default(set_default(job_spec, "template", {}), "spec", {}))
 
 
 def _pv(obj: dict[str, Any]) -> None:
-    spec = _set(obj, "spec", {})
-    _set(spec, "persistentVolumeReclaimPolicy", "Retain")
-    _set(spec, "volumeMode", "Filesystem")
-    _set(_set(obj, "status", {}), "phase", "Pending")
+    spec = set_default(obj, "spec", {})
+    set_default(spec, "persistentVolumeReclaimPolicy", "Retain")
+    set_default(spec, "volumeMode", "Filesystem")
+    set_default(set_default(obj, "status", {}), "phase", "Pending")
 
 
 def _pvc(obj: dict[str, Any]) -> None:
-    _set(_set(obj, "spec", {}), "volumeMode", "Filesystem")
-    _set(_set(obj, "status", {}), "phase", "Pending")
+    set_default(set_default(obj, "spec", {}), "volumeMode", "Filesystem")
+    set_default(set_default(obj, "status", {}), "phase", "Pending")
 
 
 def _storageclass(obj: dict[str, Any]) -> None:
-    _set(obj, "reclaimPolicy", "Delete")
-    _set(obj, "volumeBindingMode", "Immediate")
+    set_default(obj, "reclaimPolicy", "Delete")
+    set_default(obj, "volumeBindingMode", "Immediate")
 
 
 def _csidriver(obj: dict[str, Any]) -> None:
-    spec = _set(obj, "spec", {})
-    _set(spec, "attachRequired", True)
-    _set(spec, "podInfoOnMount", False)
-    _set(spec, "storageCapacity", False)
-    _set(spec, "fsGroupPolicy", "ReadWriteOnceWithFSType")
-    _set(spec, "requiresRepublish", False)
-    _set(spec, "seLinuxMount", False)
+    spec = set_default(obj, "spec", {})
+    set_default(spec, "attachRequired", True)
+    set_default(spec, "podInfoOnMount", False)
+    set_default(spec, "storageCapacity", False)
+    set_default(spec, "fsGroupPolicy", "ReadWriteOnceWithFSType")
+    set_default(spec, "requiresRepublish", False)
+    set_default(spec, "seLinuxMount", False)
     if not spec.get("volumeLifecycleModes"):
         spec["volumeLifecycleModes"] = ["Persistent"]
 
 
 def _priorityclass(obj: dict[str, Any]) -> None:
-    _set(obj, "preemptionPolicy", "PreemptLowerPriority")
+    set_default(obj, "preemptionPolicy", "PreemptLowerPriority")
 
 
 def _replicationcontroller(obj: dict[str, Any]) -> None:
     """Selector and the RC's own labels default to the template's labels (upstream)."""
-    spec = _set(obj, "spec", {})
+    spec = set_default(obj, "spec", {})
     labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels")
     if labels:
         if not spec.get("selector"):
             spec["selector"] = dict(labels)
-        metadata = _set(obj, "metadata", {})
+        metadata = set_default(obj, "metadata", {})
         if not metadata.get("labels"):
             metadata["labels"] = dict(labels)
-    _set(spec, "replicas", 1)
+    set_default(spec, "replicas", 1)
     if isinstance(spec.get("template"), dict):
-        default_pod_spec(_set(spec["template"], "spec", {}))
+        default_pod_spec(set_default(spec["template"], "spec", {}))
 
 
 def _hpa(obj: dict[str, Any]) -> None:
-    spec = _set(obj, "spec", {})
-    _set(spec, "minReplicas", 1)
+    spec = set_default(obj, "spec", {})
+    set_default(spec, "minReplicas", 1)
     if obj.get("apiVersion") == "autoscaling/v2":
         default_hpa_v2(spec)
 
@@ -407,7 +197,7 @@ def default_hpa_v2(spec: dict[str, Any]) -> None:
 
 
 def _podtemplate(obj: dict[str, Any]) -> None:
-    default_pod_spec(_set(_set(obj, "template", {}), "spec", {}))
+    default_pod_spec(set_default(set_default(obj, "template", {}), "spec", {}))
 
 
 _JOB_NAME_LABELS = ("job-name", "batch.kubernetes.io/job-name")
@@ -421,60 +211,61 @@ def _job_selector(obj: dict[str, Any]) -> None:
     spec = obj["spec"]
     if spec.get("manualSelector") is True or not meta.get("uid"):
         return
-    labels = _set(_set(_set(spec, "template", {}), "metadata", {}), "labels", {})
+    labels = set_default(set_default(set_default(spec, "template", {}), "metadata", {}), "labels", {})
     for label in _JOB_NAME_LABELS:
         labels.setdefault(label, meta.get("name", ""))
     for label in _JOB_UID_LABELS:
         labels.setdefault(label, meta["uid"])
-    match = _set(_set(spec, "selector", {}), "matchLabels", {})
+    match = set_default(set_default(spec, "selector", {}), "matchLabels", {})
     match.setdefault("batch.kubernetes.io/controller-uid", meta["uid"])
 
 
 def _job(obj: dict[str, Any]) -> None:
-    spec = _set(obj, "spec", {})
+    spec = set_default(obj, "spec", {})
     if spec.get("completions") is None and spec.get("parallelism") is None:
         spec["completions"] = 1
-    _set(spec, "parallelism", 1)
-    _set(spec, "backoffLimit", 2147483647 if spec.get("backoffLimitPerIndex") is not None else 6)
-    _set(spec, "completionMode", "NonIndexed")
-    _set(spec, "suspend", False)
-    _set(spec, "podReplacementPolicy", "Failed" if spec.get("podFailurePolicy") else "TerminatingOrFailed")
+    set_default(spec, "parallelism", 1)
+    set_default(spec, "backoffLimit", 2147483647 if spec.get("backoffLimitPerIndex") is not None else 6)
+    set_default(spec, "completionMode", "NonIndexed")
+    set_default(spec, "suspend", False)
+    replacement = "Failed" if spec.get("podFailurePolicy") else "TerminatingOrFailed"
+    set_default(spec, "podReplacementPolicy", replacement)
     for rule in (spec.get("podFailurePolicy") or {}).get("rules") or []:
         for pattern in (rule or {}).get("onPodConditions") or []:
             if isinstance(pattern, dict):
-                _set(pattern, "status", "True")
+                set_default(pattern, "status", "True")
     _job_selector(obj)
     _template(obj)
 
 
 def _service(obj: dict[str, Any]) -> None:
-    spec = _set(obj, "spec", {})
-    service_type = _set(spec, "type", "ClusterIP")
-    _set(spec, "sessionAffinity", "None")
+    spec = set_default(obj, "spec", {})
+    service_type = set_default(spec, "type", "ClusterIP")
+    set_default(spec, "sessionAffinity", "None")
     for port in spec.get("ports") or []:
         if isinstance(port, dict):
-            _set(port, "protocol", "TCP")
+            set_default(port, "protocol", "TCP")
             if port.get("targetPort") in (None, 0, ""):
                 port["targetPort"] = port.get("port")
     if service_type != "ExternalName":
-        _set(spec, "internalTrafficPolicy", "Cluster")
+        set_default(spec, "internalTrafficPolicy", "Cluster")
     if service_type in ("NodePort", "LoadBalancer"):
-        _set(spec, "externalTrafficPolicy", "Cluster")
+        set_default(spec, "externalTrafficPolicy", "Cluster")
     if service_type == "LoadBalancer":
-        _set(spec, "allocateLoadBalancerNodePorts", True)
-    _set(obj, "status", {}).setdefault("loadBalancer", {})
+        set_default(spec, "allocateLoadBalancerNodePorts", True)
+    set_default(obj, "status", {}).setdefault("loadBalancer", {})
 
 
 def _namespace(obj: dict[str, Any]) -> None:
-    _set(_set(obj, "spec", {}), "finalizers", ["kubernetes"])
-    _set(_set(obj, "status", {}), "phase", "Active")
-    metadata = _set(obj, "metadata", {})
+    set_default(set_default(obj, "spec", {}), "finalizers", ["kubernetes"])
+    set_default(set_default(obj, "status", {}), "phase", "Active")
+    metadata = set_default(obj, "metadata", {})
     if metadata.get("name"):
-        _set(metadata, "labels", {})["kubernetes.io/metadata.name"] = metadata["name"]
+        set_default(metadata, "labels", {})["kubernetes.io/metadata.name"] = metadata["name"]
 
 
 def _secret(obj: dict[str, Any]) -> None:
-    _set(obj, "type", "Opaque")
+    set_default(obj, "type", "Opaque")
     _byte_maps(obj, "Secret")
 
 
@@ -501,30 +292,30 @@ def _byte_maps(obj: dict[str, Any], kind: str) -> None:
 
 
 def _event(obj: dict[str, Any]) -> None:
-    _set(obj, "involvedObject", {})
-    _set(obj, "source", {})
-    _set(obj, "reportingComponent", "")
-    _set(obj, "reportingInstance", "")
+    set_default(obj, "involvedObject", {})
+    set_default(obj, "source", {})
+    set_default(obj, "reportingComponent", "")
+    set_default(obj, "reportingInstance", "")
 
 
 def _endpoints(obj: dict[str, Any]) -> None:
     for subset in obj.get("subsets") or []:
         for port in (subset or {}).get("ports") or []:
             if isinstance(port, dict):
-                _set(port, "protocol", "TCP")
+                set_default(port, "protocol", "TCP")
 
 
 def _endpointslice(obj: dict[str, Any]) -> None:
     for port in obj.get("ports") or []:
         if isinstance(port, dict):
-            _set(port, "protocol", "TCP")
+            set_default(port, "protocol", "TCP")
     for endpoint in obj.get("endpoints") or []:
         if isinstance(endpoint, dict):
-            _set(endpoint, "conditions", {})
+            set_default(endpoint, "conditions", {})
 
 
 def _node(obj: dict[str, Any]) -> None:
-    _set(obj, "spec", {})
+    set_default(obj, "spec", {})
 
 
 def _webhooks(obj: dict[str, Any], mutating: bool) -> None:
@@ -614,19 +405,19 @@ def _priority_level(obj: dict[str, Any]) -> None:
 
 def _network_policy(obj: dict[str, Any]) -> None:
     """Ports default to TCP; policyTypes, when absent, are Ingress plus Egress if egress rules exist."""
-    spec = _set(obj, "spec", {})
-    _set(spec, "podSelector", {})
+    spec = set_default(obj, "spec", {})
+    set_default(spec, "podSelector", {})
     for direction in ("ingress", "egress"):
         for rule in spec.get(direction) or []:
             for port in (rule or {}).get("ports") or []:
                 if isinstance(port, dict):
-                    _set(port, "protocol", "TCP")
+                    set_default(port, "protocol", "TCP")
     if not spec.get("policyTypes"):
         spec["policyTypes"] = ["Ingress", "Egress"] if spec.get("egress") else ["Ingress"]
 
 
 _BY_KIND: dict[tuple[str, str], Callable[[dict[str, Any]], None]] = {
-    ("", "Pod"): _pod,
+    ("", "Pod"): default_pod,
     ("", "Service"): _service,
     ("", "Namespace"): _namespace,
     ("", "Secret"): _secret,

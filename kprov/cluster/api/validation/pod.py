@@ -18,9 +18,9 @@ from typing import Any
 
 import orjson
 
-from kprov.cluster.api.defaults import spec_json
 from kprov.cluster.api.errors import Cause
 from kprov.cluster.api.objects import parse_quantity
+from kprov.cluster.api.pod_defaults import spec_json
 from kprov.cluster.api.validation.field_errors import Errors
 from kprov.cluster.api.validation.names import dns1123_label_errors
 from kprov.cluster.api.validation.sysctls import validate_sysctls

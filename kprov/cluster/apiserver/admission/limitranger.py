@@ -16,8 +16,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from kprov.cluster.api.defaults import pod_qos_class
 from kprov.cluster.api.objects import parse_quantity
+from kprov.cluster.api.pod_defaults import pod_qos_class
 from kprov.cluster.api.resources import ResourceInfo
 from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.front.status import StatusError
