@@ -42,7 +42,7 @@ import secrets
 import shlex
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from kprov.provision.connect.base import CommandResult
 from kprov.provision.modules.args import Arg, parse_args
@@ -311,6 +311,7 @@ def async_status(ctx: ModuleContext, args: Mapping[str, Any], *, async_dir: str,
 class AsyncTask:
     """A module as an ``async`` task runs it (the engine's module interface: ``run``)."""
 
+    changes_judged_by_task: ClassVar[bool] = False  # Ansible reports the job, not the command
     module: Any
     limit: int
     poll: int
@@ -327,6 +328,8 @@ class AsyncTask:
 @dataclass(frozen=True)
 class AsyncStatus:
     """The ``async_status`` module, with the run's finishing steps."""
+
+    changes_judged_by_task: ClassVar[bool] = False
 
     async_dir: str
     finishers: Mapping[str, Finisher]

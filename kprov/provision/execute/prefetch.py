@@ -1,12 +1,11 @@
 """Probe prefetch: the read-only probes of many tasks (or loop items) in ONE round trip.
 
 A no-op task still costs a round trip, because its module first probes the host. Before
-tasks run, the engine learns each one's probe by running its module in recording mode
-(``ModuleContext.recording``): the module stops at its first remote operation, and if that
-is a probe (``ctx.probe``/``ctx.peek``), its command is the task's key. The keys run on the
-host in one batch, and the results go into the host's probe cache (execute.probecache),
-where the modules find them. A prediction that turns out wrong (the task's variables
-changed in between) only costs a cache miss: the module then probes live.
+tasks run, the engine asks each one's module for the probes it declares
+(``Module.probes``; execute.probe_plan). The keys run on the host in one batch, and the
+results go into the host's probe cache (execute.probecache), where the modules find them.
+A prediction that turns out wrong (the task's variables changed in between) only costs a
+cache miss: the module then probes live.
 
 The batch runs each command in a subshell of one shell, stdout and stderr framed by a random
 token line after each command (no temporary files, no per-command exec): the host forks once
@@ -26,34 +25,20 @@ from __future__ import annotations
 
 import secrets
 import shlex
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable
 
 from kprov.provision.connect.base import CommandResult, Connector
 from kprov.provision.execute.fileprobes import file_probe, native_script
 from kprov.provision.execute.merged_probes import MERGERS
-from kprov.provision.modules.base import Module, ModuleContext, ProbeKey, ProbeRecorded
+from kprov.provision.modules.base import ProbeKey
 
-__all__ = ["MAX_BATCH_BYTES", "Prefetched", "batch_script", "first_probe", "parse_batch", "prefetch",
+__all__ = ["MAX_BATCH_BYTES", "Prefetched", "batch_script", "parse_batch", "prefetch",
            "split_batches"]
 
 Prefetched = dict[ProbeKey, CommandResult]
 
 # below the kernel's 128 KiB for one argument, with room for the connector's own wrapping
 MAX_BATCH_BYTES = 100_000
-
-
-def first_probe(module: Module, ctx: ModuleContext, args: Mapping[str, Any]) -> ProbeKey | None:
-    """The probe ``module`` sends first for ``args`` (None: its first operation is not a
-    probe, or it sends none). ``ctx`` must be in recording mode."""
-    assert ctx.recording, "first_probe needs a recording ModuleContext"
-    try:
-        module.run(ctx, args)
-    except ProbeRecorded as stop:
-        return stop.key
-    except Exception:  # noqa: BLE001 - the real run reports it
-        return None
-    return None
 
 
 def batch_script(commands: list[str], token: str) -> str:

@@ -17,10 +17,8 @@ be read ahead, and when that result does not meet ``until`` the host is asked ag
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -34,7 +32,14 @@ from kprov.provision.execute.context import HostState, PlayContext, RunContext
 from kprov.provision.execute.group_by import group_by
 from kprov.provision.execute.include_vars import include_vars
 from kprov.provision.execute.module_defaults import defaults_for
-from kprov.provision.execute.prefetch import first_probe, prefetch
+from kprov.provision.execute.probe_plan import (
+    ModuleCall,
+    declared_keys,
+    is_query,
+    predictable_module,
+    read_ahead,
+    settle,
+)
 from kprov.provision.execute.probecache import ProbeCache
 from kprov.provision.execute.results import Status, TaskResult
 from kprov.provision.execute.runlog import LoggedConnector
@@ -69,18 +74,6 @@ _SKIPPED_BY_WHEN = MappingProxyType({"changed": False, "skipped": True,
 
 class _Unreachable(Exception):
     pass
-
-
-@dataclass
-class _Call:
-    """One module run, as the probe cache's invalidation needs it (see ``settle``)."""
-
-    result: ModuleResult
-    cache: ProbeCache | None  # the cache of the host the module ran on (None: no host)
-    acted: bool = False  # it sent a command or file that may change the host
-    judged_by_task: bool = False  # command/shell: changed_when says whether it changed anything
-    from_cache: bool = False  # its result came from the probe cache (nothing ran)
-    reports_job: bool = False  # fire-and-forget: "changed" reports a job, the host changed if it acted
 
 
 def _safe_diff(entry: dict[str, Any]) -> dict[str, Any]:
@@ -319,46 +312,13 @@ class TaskRunner:
     def _when(self, task: Task, scope: VarScope) -> bool:
         return all(scope.condition(c, f"task field 'when' ({task.origin})") for c in task.when)
 
-    # -- probes: prediction, prefetch, invalidation ----------------------------------------
-    def _predictable_module(self, task: Task) -> Any:
-        """The module whose first probes can be predicted for ``task``, or None."""
-        if (task.action in ENGINE_RUNNERS or task.action in ("include_vars", "group_by", "add_host")
-                or task.delegate_to or task.async_seconds is not None
-                or self.host.connector is None):
-            return None
-        try:
-            module = get_module(task.action)
-        except UnknownModuleError:
-            return None
-        if task.until is not None and not self.is_query(task, module):
-            return None
-        # a module whose first operation is an action unless some argument asks for a test
-        # first (command's creates/removes) has nothing to predict without one
-        only_with = getattr(module, "probes_first_only_with", None)
-        if only_with is None or only_with & task.args.keys() or self.is_query(task, module):
-            return module
-        return None
-
-    @staticmethod
-    def is_query(task: Task, module: Any) -> bool:
-        """A command task that declares its command read-only: ``changed_when: false`` with
-        ``check_mode: false`` (Ansible's idiom for a command that only gathers information)
-        or with ``until`` (a poll: a health check), without ``stdin``. Its command is a probe
-        (``ModuleContext.query``): read ahead, and taken from the probe cache while no task
-        changed the host; a poll takes only its first attempt from there, and one that does
-        not meet ``until`` is asked again live at once (not counted, no delay)."""
-        return (bool(getattr(module, "changes_judged_by_task", False))
-                and (task.check_mode is False or task.until is not None)
-                and task.changed_when is not None and len(task.changed_when) == 1
-                and task.changed_when[0] is False
-                and "stdin" not in task.args)
-
+    # -- probes: the declared probes read ahead (execute.probe_plan) ----------------------
     def predict(self, task: Task, extra: dict[str, Any] | None = None) -> list[ProbeKey]:
-        """The probes this task's module would send first here, one per (loop item) run.
+        """The probes this task's module declares here, for each (loop item) run.
 
         Best effort: anything the task cannot template yet (a variable an earlier task will
         register, an unknown module, ...) predicts nothing. Never touches the host."""
-        module = self._predictable_module(task)
+        module = predictable_module(task, self.host)
         if module is None:
             return []
         try:
@@ -372,84 +332,42 @@ class TaskRunner:
         except Exception:  # noqa: BLE001 - a prediction is best effort; the real run reports errors
             return []
 
-    def _keys(self, task: Task, module: Any, scopes: list[VarScope]) -> list[ProbeKey]:
+    def _keys(self, task: Task, module: Module, scopes: list[VarScope]) -> list[ProbeKey]:
+        assert self.host.connector is not None
         keys = []
         for scope in scopes:
             try:
                 args = self._args(task, scope)
-            except ProvisionError:
-                continue
-            try:
-                key = first_probe(module, self._recording(task, scope), args)
+                environment = self.environment(task, scope)
             except ProvisionError:
                 continue  # the task fails when it runs
-            if key is not None:
-                keys.append(key)
+            ctx = self.module_context(task, scope, self.host.connector, environment)
+            ctx.query = is_query(task, module)
+            keys += declared_keys(module, ctx, args)
         return keys
 
     def prefetch(self, keys: list[ProbeKey], tasks: list[Task] | None = None,
                  generation: int | None = None, *, in_task: bool = False) -> None:
-        """Read the probes the cache lacks in one round trip, into the host's probe cache, and
-        mark ``tasks`` covered (their probes were predicted at ``generation``). A lost host
-        ends the task only ``in_task``; a read ahead of the tasks leaves them to find it."""
-        cache = self.host.probes
-        generation = cache.generation if generation is None else generation
-        covered = {t.uid for t in tasks or []}
-        wanted = [k for k in dict.fromkeys(keys) if k not in cache]
-        if len(wanted) < 2 or self.host.connector is None:
-            cache.store_all({}, generation, covered)
-            return
-        sent = time.time()
+        """Read the probes the cache lacks in one round trip (probe_plan.read_ahead) and mark
+        ``tasks`` covered. A lost host ends the task only ``in_task``; a read ahead of the
+        tasks leaves them to find it."""
         try:
-            found = prefetch(self.host.connector, wanted, lambda m: self.run.log.event(self.host.name, m))
+            read_ahead(self.host, keys, {t.uid for t in tasks or []}, generation,
+                       lambda m: self.run.log.event(self.host.name, m))
         except UnreachableError as err:
             if in_task:
                 raise _Unreachable(str(err)) from None
-            return
-        except ConnectionFailure:
-            return  # the tasks probe one by one (and report the failure themselves)
-        cache.store_all(found, generation, covered, window=(sent, time.time()))
 
     def _prefetch_items(self, task: Task, scopes: list[VarScope]) -> None:
         """A loop's items' probes, together (unless the look-ahead read them already)."""
         if len(scopes) < 2 or self.host.probes.covers(task.uid):
             return
-        module = self._predictable_module(task)
+        module = predictable_module(task, self.host)
         if module is not None:
             self.prefetch(self._keys(task, module, scopes), in_task=True)
 
-    def _recording(self, task: Task, scope: VarScope) -> ModuleContext:
-        assert self.host.connector is not None
-        try:
-            environment = self.environment(task, scope)
-        except ProvisionError:
-            environment = {}  # the task fails when it runs; its probe only goes unpredicted
-        ctx = self.module_context(task, scope, self.host.connector, environment)
-        ctx.recording = True  # stops at the first remote operation: the connector is not used
-        with contextlib.suppress(UnknownModuleError):
-            ctx.query = self.is_query(task, get_module(task.action))
-        return ctx
-
-    def settle(self, call: _Call, changed: bool, failed: bool, task: Task) -> None:
-        """Drop the probe cache of the host the module ran on, unless the run left it as it was.
-
-        A command/shell run is judged by the task's verdict (``changed_when``); any other
-        module by its own (changed/failed) and by whether it sent anything that may act, so a
-        ``changed_when: false`` on a module that wrote a file still drops the cache. A
-        fire-and-forget task by whether it acted: starting a job does, recording a module that
-        found nothing to do does not (its ``changed`` is Ansible's report of a job)."""
-        if call.cache is None:
-            return
-        if call.judged_by_task:
-            unchanged = not (changed or failed)
-        elif call.reports_job:  # Ansible reports every job it starts as changed
-            unchanged = not (failed or call.result.failed or call.acted)
-        else:
-            raw = call.result
-            unchanged = not (changed or failed or raw.changed or raw.failed or call.acted)
-        if not unchanged:
-            call.cache.invalidate()
-            self.run.log.event(self.host.name, f"{task.title}: probe cache dropped")
+    def settle(self, call: ModuleCall, changed: bool, failed: bool, task: Task) -> None:
+        settle(call, changed, failed, lambda m: self.run.log.event(self.host.name, f"{task.title}: {m}"))
 
     # -- one execution (one loop item) -----------------------------------------------------
     def _args(self, task: Task, scope: VarScope) -> dict[str, Any]:
@@ -514,24 +432,24 @@ class TaskRunner:
             self._inject_facts(registered, self.facts_host(task, scope))
         return ("changed" if changed else "ok"), registered
 
-    def _call(self, task: Task, scope: VarScope, args: dict[str, Any], cached: bool = True) -> _Call:
+    def _call(self, task: Task, scope: VarScope, args: dict[str, Any], cached: bool = True) -> ModuleCall:
         where = task.origin  # the executor names the task in any error (execute)
         if task.action == "include_vars":
-            return _Call(include_vars(args, lambda name, kind: self.find_file(task, name, kind),
+            return ModuleCall(include_vars(args, lambda name, kind: self.find_file(task, name, kind),
                                       self.host.included_vars, where), None)
         if task.action == "group_by":
-            return _Call(group_by(self.run, self.host.name, args), None)
+            return ModuleCall(group_by(self.run, self.host.name, args), None)
         if task.action == "add_host":
-            return _Call(add_host(self.run, args), None)
+            return ModuleCall(add_host(self.run, args), None)
         runner = ENGINE_RUNNERS.get(task.action)
         if runner is not None:
             owner = self.facts_host(task, scope) if task.action == "set_fact" else self.host
-            return _Call(runner(args, scope, owner.runtime_vars, where), None)
+            return ModuleCall(runner(args, scope, owner.runtime_vars, where), None)
         connector, cache = self._connector(task, scope)
         try:
             environment = self.environment(task, scope)
         except ProvisionError as err:
-            return _Call(ModuleResult(failed=True, msg=str(err)), None)
+            return ModuleCall(ModuleResult(failed=True, msg=str(err)), None)
         ctx = self.module_context(task, scope, connector, environment)
         module: Module | AsyncStatus | AsyncTask
         try:
@@ -539,18 +457,18 @@ class TaskRunner:
                       if task.action in ASYNC_STATUS_NAMES else get_module(task.action))
         except UnknownModuleError as err:
             msg = missing_module_message(task.action) if deferrable(task.action) else str(err)
-            return _Call(ModuleResult(failed=True, msg=msg), None)
+            return ModuleCall(ModuleResult(failed=True, msg=msg), None)
         limit = self._int_keyword(scope, task.async_seconds, "async", 0)
         if limit > 0:
             poll = self._int_keyword(scope, task.poll, "poll", DEFAULT_POLL_S)
             module = AsyncTask(module, limit, poll, self._async_dir(scope), self.run.async_finishers,
                                self.run.planned_jobs)
-        ctx.query = self.is_query(task, module)
+        ctx.query = is_query(task, module)
         # a poll (until) sees the host anew at each attempt; a query's first one may be read ahead
         if connector is self.host.connector and (task.until is None or (cached and ctx.query)):
             ctx.probes = cache
-        call = _Call(self._run_module(module, ctx, args, task), cache)
-        call.acted, call.judged_by_task = ctx.acted, bool(getattr(module, "changes_judged_by_task", False))
+        call = ModuleCall(self._run_module(module, ctx, args, task), cache)
+        call.acted, call.judged_by_task = ctx.acted, module.changes_judged_by_task
         call.from_cache = ctx.cache_hit
         call.reports_job = isinstance(module, AsyncTask) and module.poll <= 0
         return call

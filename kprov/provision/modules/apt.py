@@ -19,7 +19,8 @@ from typing import Any
 
 from kprov.provision.connect.base import CommandResult
 from kprov.provision.modules.args import Arg, parse_args
-from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult
+from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult, TaskView
+from kprov.provision.modules.contract import ModuleBase
 from kprov.provision.modules.detached import Detached
 
 __all__ = ["MODULE", "AptModule", "PackageInfo", "parse_query", "plan_packages"]
@@ -133,18 +134,48 @@ def plan_packages(specs: list[str], packages: Mapping[str, PackageInfo], state: 
     return todo
 
 
-class AptModule:
-    name = "apt"
+def _state(p: Mapping[str, Any]) -> str:
+    return {"installed": "present", "removed": "absent"}.get(p["state"], p["state"])
 
-    def detach(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult | Detached:
-        """Read the host and plan; the install/remove command is the work (``run`` runs it
-        now, an ``async`` task as a host-side job)."""
+
+def _state_script(p: Mapping[str, Any], specs: list[str], update: bool) -> str:
+    names = [_split_spec(s)[0].split(":")[0] for s in specs]
+    return _query_script(names, latest=_state(p) == "latest", update=update,
+                         valid_time=p["cache_valid_time"], lock_timeout=p["lock_timeout"])
+
+
+def _deb_probe(deb: str) -> str:
+    return f"dpkg-deb -f {shlex.quote(deb)} Package Version"
+
+
+class AptModule(ModuleBase):
+    name = "apt"
+    spec = SPEC
+
+    def params(self, args: Mapping[str, Any]) -> dict[str, Any]:
         p = parse_args(self.name, SPEC, args)
-        state = {"installed": "present", "removed": "absent"}.get(p["state"], p["state"])
+        state = _state(p)
         if state in ("build-dep", "fixed"):
             raise ModuleFailed(f"apt: state={state} is not supported by kprov")
         if p["upgrade"] not in ("no", False, "false", "False"):
             raise ModuleFailed("apt: argument 'upgrade' (dist/full upgrades) is not supported by kprov")
+        return p
+
+    def probes(self, params: Mapping[str, Any], view: TaskView) -> list[str]:
+        """A .deb's identity when ``deb`` is given (the packages' states follow from it); else
+        the packages' states, unless the cache is to be updated first (that acts)."""
+        if params["deb"]:
+            return [] if "://" in params["deb"] else [_deb_probe(params["deb"])]
+        specs = [str(s) for s in (params["name"] or [])]
+        if (not specs and not params["update_cache"]) or (params["update_cache"] and not view.check_mode):
+            return []
+        return [_state_script(params, specs, update=False)]
+
+    def detach(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult | Detached:
+        """Read the host and plan; the install/remove command is the work (``run`` runs it
+        now, an ``async`` task as a host-side job)."""
+        p = self.params(args)
+        state = _state(p)
         specs = [str(s) for s in (p["name"] or [])]
         deb_name = None
         if p["deb"]:
@@ -154,8 +185,7 @@ class AptModule:
             raise ModuleFailed("apt: give 'name', 'deb' or 'update_cache'")
         names = [_split_spec(s)[0].split(":")[0] for s in specs]
         update = bool(p["update_cache"]) and not ctx.check_mode
-        script = _query_script(names, latest=state == "latest", update=update,
-                               valid_time=p["cache_valid_time"], lock_timeout=p["lock_timeout"])
+        script = _state_script(p, specs, update)
         query = ctx.run(script) if update else ctx.probe(script)  # an update acts; a query reads
         if query.rc != 0:
             raise ModuleFailed(f"apt: Failed to update apt cache: {query.stderr.strip()}"
@@ -216,7 +246,7 @@ class AptModule:
     def _deb_identity(ctx: ModuleContext, deb: str) -> tuple[str, str]:
         if "://" in deb:
             raise ModuleFailed("apt: 'deb' URLs are not supported; get_url the file, then give its path")
-        info = ctx.probe(f"dpkg-deb -f {shlex.quote(deb)} Package Version")
+        info = ctx.probe(_deb_probe(deb))
         if info.rc != 0:
             raise ModuleFailed(f"apt: cannot read {deb}: {info.stderr.strip()}")
         fields = dict(line.split(": ", 1) for line in info.stdout.splitlines() if ": " in line)

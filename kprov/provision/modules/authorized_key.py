@@ -26,7 +26,7 @@ from typing import Any
 
 from kprov.provision.connect.base import CommandResult
 from kprov.provision.modules.args import Arg
-from kprov.provision.modules.base import ModuleContext, ModuleFailed
+from kprov.provision.modules.base import ModuleContext, ModuleFailed, TaskView
 from kprov.provision.modules.contract import Plan, ThreeStepModule
 from kprov.provision.modules.fileops import content_diff, parse_probe, probe_script
 
@@ -110,7 +110,7 @@ class AuthorizedKeyModule(ThreeStepModule):
         "validate_certs": Arg("bool", default=True),
     }
 
-    def probes(self, params: Mapping[str, Any]) -> list[str]:
+    def probes(self, params: Mapping[str, Any], view: TaskView) -> list[str]:
         passwd = f"getent passwd {shlex.quote(str(params['user']))} || true"
         if params["path"]:
             return [passwd, probe_script(str(params["path"]), content=True, follow=True)]
@@ -131,7 +131,7 @@ class AuthorizedKeyModule(ThreeStepModule):
         if params["path"]:
             return super().run(ctx, args)
         # the default path follows from the user's home: read that first, then the file
-        passwd = ctx.probe(self.probes(params)[0])
+        passwd = ctx.probe(self.probes(params, ctx.view())[0])
         fields = passwd.stdout.strip().split(":")
         if len(fields) >= 7:
             args = {**args, "path": f"{fields[5].rstrip('/')}/.ssh/authorized_keys"}

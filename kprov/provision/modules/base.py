@@ -46,8 +46,8 @@ __all__ = [
     "ModuleFailed",
     "ModuleResult",
     "ProbeKey",
-    "ProbeRecorded",
     "ProbeStore",
+    "TaskView",
     "UnknownModuleError",
     "get_module",
     "known_module_names",
@@ -86,13 +86,23 @@ class ProbeStore(Protocol):
     def invalidate(self) -> None: ...
 
 
-class ProbeRecorded(BaseException):  # noqa: N818 - a control-flow signal, not an error
-    """Raised in recording mode at a module's first remote operation (``key``: its probe, if
-    the operation is one). A BaseException, so a module's own ``except Exception`` lets it by."""
+def with_environment(cmd: str, environment: Mapping[str, str]) -> str:
+    """``cmd`` preceded by the task's ``environment:`` exports (as sent to the host)."""
+    if not environment:
+        return cmd
+    exports = " ".join(f"{name}={shlex.quote(value)}" for name, value in environment.items())
+    return f"export {exports} {ENVIRONMENT_MARK}\n{cmd}"
 
-    def __init__(self, key: ProbeKey | None) -> None:
-        super().__init__("first remote operation recorded")
-        self.key = key
+
+@dataclass(frozen=True)
+class TaskView:
+    """What a module's declared probes may depend on besides its arguments: check mode, whether
+    the task declares its command a query (see ``ModuleContext.query``), and the controller's
+    file search (a template's or archive's name). Never the host."""
+
+    check_mode: bool = False
+    query: bool = False
+    find_file: Callable[[str, str], Path] = _as_given
 
 
 @dataclass
@@ -105,8 +115,7 @@ class ModuleContext:
     ``find_file(name, kind)`` resolves a controller-side file (kind ``"templates"`` or
     ``"files"``, searched in the role then the playbook dir) or raises FileNotFoundError;
     ``file_digest(path)`` a controller file's (sha1, size), OSError if unreadable.
-    ``probes`` is the host's probe cache (None: every probe runs live). ``recording``: the
-    engine only wants to know the module's first remote operation (see ProbeRecorded).
+    ``probes`` is the host's probe cache (None: every probe runs live).
     """
 
     connector: Connector
@@ -120,7 +129,6 @@ class ModuleContext:
     file_digest: Callable[[Path], tuple[str, int]] = file_digest
     log: Callable[[str], None] = _no_log
     probes: ProbeStore | None = None
-    recording: bool = False
     # the task declares its command a query (``changed_when: false`` with ``check_mode:
     # false``, Ansible's idiom for a read-only command): the command module then sends it as
     # a probe (from the probe cache when the engine read it ahead) instead of a run
@@ -131,20 +139,20 @@ class ModuleContext:
     acted: bool = field(default=False, init=False)  # a run/put was sent: probe live from now on
     cache_hit: bool = field(default=False, init=False)  # a probe was answered by the probe cache
 
-    def _key(self, cmd: str) -> ProbeKey:
+    def view(self) -> TaskView:
+        """What this task's module may base its declared probes on (see ``Module.probes``)."""
+        return TaskView(check_mode=self.check_mode, query=self.query, find_file=self.find_file)
+
+    def probe_key(self, cmd: str) -> ProbeKey:
+        """The probe cache's key of ``cmd`` sent by this task (environment and become)."""
         return (self._with_environment(cmd), self.become, self.become_user)
 
     def _with_environment(self, cmd: str) -> str:
-        if not self.environment:
-            return cmd
-        exports = " ".join(f"{name}={shlex.quote(value)}" for name, value in self.environment.items())
-        return f"export {exports} {ENVIRONMENT_MARK}\n{cmd}"
+        return with_environment(cmd, self.environment)
 
     def probe(self, cmd: str, *, timeout: float | None = None) -> CommandResult:
         """A read-only query: from the probe cache when it holds it, else live (and kept)."""
-        key = self._key(cmd)
-        if self.recording:
-            raise ProbeRecorded(key)
+        key = self.probe_key(cmd)
         cache = None if self.acted else self.probes
         if cache is not None:
             hit = cache.get(key)
@@ -158,36 +166,26 @@ class ModuleContext:
 
     def peek(self, cmd: str) -> CommandResult | None:
         """A read-only query's result if the probe cache holds it; never runs anything."""
-        key = self._key(cmd)
-        if self.recording:
-            raise ProbeRecorded(key)
+        key = self.probe_key(cmd)
         return None if self.acted or self.probes is None else self.probes.get(key)
 
     def read(self, cmd: str, *, timeout: float | None = None) -> CommandResult:
         """A read-only command that must run live, now (never cached, never prefetched)."""
-        if self.recording:
-            raise ProbeRecorded(None)
         return self.connector.run(self._with_environment(cmd), become=self.become,
                                   become_user=self.become_user, timeout=timeout)
 
     def run(self, cmd: str, *, stdin: bytes | None = None, timeout: float | None = None) -> CommandResult:
         """Run a command on the host with the task's become settings (it may change the host)."""
-        if self.recording:
-            raise ProbeRecorded(None)
         self.acted = True
         return self.connector.run(self._with_environment(cmd), become=self.become,
                                   become_user=self.become_user, stdin=stdin, timeout=timeout)
 
     def put(self, data: bytes, path: str, *, mode: int | None = None,
             owner: str | None = None, group: str | None = None) -> None:
-        if self.recording:
-            raise ProbeRecorded(None)
         self.acted = True
         self.connector.put(data, path, mode=mode, become=self.become, owner=owner, group=group)
 
     def get(self, path: str) -> bytes:
-        if self.recording:
-            raise ProbeRecorded(None)
         return self.connector.get(path, become=self.become)
 
 
@@ -217,9 +215,21 @@ class ModuleResult:
 
 
 class Module(Protocol):
-    """A task module (one per file under kprov.provision.modules)."""
+    """A task module (one per file under kprov.provision.modules): the contract.
+
+    ``params(args)`` checks and completes the task's arguments (ModuleArgsError when wrong);
+    ``probes(params, view)`` declares the read-only commands the module reads the host with
+    before it decides (the engine reads them ahead, in one batch per host, into the probe
+    cache); ``run(ctx, args)`` reads them (``ctx.probe``), decides from their results and the
+    arguments, and acts on the difference. ``changes_judged_by_task``: whether the module
+    changed the host is the task's verdict (``changed_when``), not the module's (command)."""
 
     name: str
+    changes_judged_by_task: bool
+
+    def params(self, args: Mapping[str, Any]) -> dict[str, Any]: ...
+
+    def probes(self, params: Mapping[str, Any], view: TaskView) -> list[str]: ...
 
     def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult: ...
 

@@ -14,8 +14,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from kprov.provision.modules.args import FILE_ATTRS, Arg, parse_args
-from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult
-from kprov.provision.modules.textedit import edit_text_file
+from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult, TaskView
+from kprov.provision.modules.contract import ModuleBase
+from kprov.provision.modules.textedit import edit_text_file, text_probe
 
 __all__ = ["MODULE", "BlockInFileModule", "apply_block"]
 
@@ -74,15 +75,23 @@ def apply_block(text: str, block: str, *, marker: str = "# {mark} ANSIBLE MANAGE
     return "".join(lines), msg
 
 
-class BlockInFileModule:
+class BlockInFileModule(ModuleBase):
     name = "blockinfile"
+    spec = SPEC
 
-    def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
+    def params(self, args: Mapping[str, Any]) -> dict[str, Any]:
         p = parse_args(self.name, SPEC, args)
         if p["insertafter"] is not None and p["insertbefore"] is not None:
             raise ModuleFailed("blockinfile: insertafter and insertbefore are mutually exclusive")
         if "{mark}" not in p["marker"]:
             raise ModuleFailed("blockinfile: argument 'marker' must contain {mark}")
+        return p
+
+    def probes(self, params: Mapping[str, Any], view: TaskView) -> list[str]:
+        return [text_probe(params["path"])]
+
+    def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
+        p = self.params(args)
         present = p["state"] == "present"
 
         def edit(text: str) -> tuple[str, str]:

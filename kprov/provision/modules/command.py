@@ -27,8 +27,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from kprov.provision.connect.base import CommandResult
-from kprov.provision.modules.args import Arg, parse_args
-from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult
+from kprov.provision.modules.args import Arg
+from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult, TaskView
+from kprov.provision.modules.contract import ModuleBase
 from kprov.provision.modules.detached import Detached
 
 __all__ = ["MODULE", "CommandModule"]
@@ -108,18 +109,36 @@ def _glob_words(pattern: str) -> str:
     return "".join(out)
 
 
-class CommandModule:
+def _chdir(p: Mapping[str, Any]) -> list[str]:
+    return [f"cd {shlex.quote(p['chdir'])} || exit 1"] if p["chdir"] else []
+
+
+def _skip_probe(p: Mapping[str, Any], tests: list[tuple[str, str]]) -> str:
+    """The read-only test of ``creates``/``removes``: prints which one skips the command."""
+    echoes = [f"{test} && echo {which}" for which, test in tests]
+    return "\n".join([*_chdir(p), *echoes, "true"])
+
+
+class CommandModule(ModuleBase):
     # Whether a command changed the host is for the task to say (changed_when): the module
     # always claims a change when it runs. The engine's probe cache goes by that verdict.
     changes_judged_by_task = True
-    # Its first remote operation is the command itself, unless creates/removes ask for a
-    # test first: only then (or for a query, see above) has the engine's look-ahead a probe
-    # to learn.
-    probes_first_only_with = frozenset({"creates", "removes"})
+    spec = SPEC
 
     def __init__(self, name: str, use_shell: bool) -> None:
         self.name = name
         self.use_shell = use_shell
+
+    def probes(self, params: Mapping[str, Any], view: TaskView) -> list[str]:
+        """``creates``/``removes``' test when given (the command runs live, guarded by it), else
+        for a query (``view.query``) the command itself; otherwise nothing: the command acts."""
+        line, _ = self._command_text(dict(params))
+        tests = _skip_tests(dict(params))
+        if tests:
+            return [_skip_probe(params, tests)]
+        if view.query and params["stdin"] is None and not view.check_mode:
+            return ["\n".join([*_chdir(params), line])]
+        return []
 
     def _command_text(self, p: dict[str, Any]) -> tuple[str, Any]:
         raw = p["cmd"] if p["cmd"] is not None else p["_raw_params"] or p["free_form"]
@@ -145,20 +164,19 @@ class CommandModule:
         return " ".join(quote(w) for w in words), words  # Ansible's cmd: the words it ran
 
     @staticmethod
-    def _guarded_skip(ctx: ModuleContext, tests: list[tuple[str, str]], chdir: list[str]) -> str | None:
+    def _guarded_skip(ctx: ModuleContext, p: dict[str, Any], tests: list[tuple[str, str]]) -> str | None:
         """``creates``/``removes`` answered by the engine's probe cache, when it read them
         already ("creates"/"removes": skip; None: not known, the command's script tests)."""
         if not tests:
             return None
-        echoes = [f"{test} && echo {which}" for which, test in tests]
-        known = ctx.peek("\n".join([*chdir, *echoes, "true"]))
+        known = ctx.peek(_skip_probe(p, tests))
         if known is None or known.rc != 0:
             return None
         said = known.stdout.split()
         return "creates" if "creates" in said else "removes" if "removes" in said else None
 
     def _prepare(self, ctx: ModuleContext, args: Mapping[str, Any]) -> _Prepared:
-        p = parse_args(self.name, SPEC, args)
+        p = self.params(args)
         line, shown = self._command_text(p)
         token = secrets.token_hex(8)
         tests = _skip_tests(p)
@@ -168,9 +186,8 @@ class CommandModule:
             stdin = (p["stdin"] + ("\n" if p["stdin_add_newline"] else "")).encode()
         if ctx.check_mode:
             line = "true"
-        chdir = [f"cd {shlex.quote(p['chdir'])} || exit 1"] if p["chdir"] else []
-        skip = self._guarded_skip(ctx, tests, chdir)
-        return _Prepared(p, shown, token, "\n".join([*chdir, *guards, line]), stdin, bool(tests), skip)
+        skip = self._guarded_skip(ctx, p, tests)
+        return _Prepared(p, shown, token, "\n".join([*_chdir(p), *guards, line]), stdin, bool(tests), skip)
 
     def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
         job = self._prepare(ctx, args)

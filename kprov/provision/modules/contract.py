@@ -1,14 +1,17 @@
-"""The three-step module contract: ``probes`` (what it reads), ``decide`` (pure), ``act`` (writes).
+"""The module contract: declared ``probes`` (what it reads), then a decision, then its action.
 
-A module written this way declares its reads as data — ``probes(params)`` returns shell
-commands, each read-only — so the engine's read-ahead, its probe cache and check mode follow
-from the contract: ``decide(params, observed)`` gets every probe's CommandResult by command
-and returns a :class:`Plan` without touching anything, and ``act(ctx, plan)`` is the only step
-that changes the host (skipped in check mode or when the plan changes nothing). Each such
-module is tested as data: arguments and probe output in, plan out
-(tests/unit/provision_modules/data/contract/).
+Every module (base.Module) parses its arguments (``params``), declares its read-only probes
+as data (``probes(params, view)``: shell commands, from the arguments and the task's
+``TaskView`` alone), reads them, decides from their results and the arguments, and acts on the
+difference. The engine reads every task's declared probes ahead, one batch per host
+(execute.probe_plan), so a module's reads come from the probe cache.
 
-:class:`ThreeStepModule` gives these modules the engine's ``run(ctx, args)``.
+:class:`ModuleBase` gives a module the defaults (arguments parsed by ``spec``, no probes).
+:class:`ThreeStepModule` is the contract written out in steps: ``decide(params, observed)``
+gets every probe's CommandResult by command and returns a :class:`Plan` without touching
+anything, and ``act(ctx, plan)`` is the only step that changes the host (skipped in check
+mode or when the plan changes nothing). Every module is tested as data: arguments and probe
+output in, plan or result out (tests/unit/provision_modules/data/contract/).
 """
 
 from __future__ import annotations
@@ -16,13 +19,41 @@ from __future__ import annotations
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from kprov.provision.connect.base import CommandResult
 from kprov.provision.modules.args import Arg, parse_args
-from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult
+from kprov.provision.modules.base import Module, ModuleContext, ModuleFailed, ModuleResult, TaskView
+from kprov.provision.modules.detached import Detached
 
-__all__ = ["Plan", "ThreeStepModule"]
+__all__ = ["Detachable", "ModuleBase", "Plan", "ThreeStepModule", "read_declared"]
+
+
+@runtime_checkable
+class Detachable(Module, Protocol):
+    """A module that can run its work as a host-side job (``async``; modules.detached)."""
+
+    def detach(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult | Detached: ...
+
+
+class ModuleBase:
+    """The contract's defaults: ``spec`` parses the arguments; no probes declared; the module
+    judges its own changes."""
+
+    name = ""
+    spec: Mapping[str, Arg] = {}
+    changes_judged_by_task = False
+
+    def params(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        return parse_args(self.name, self.spec, args)
+
+    def probes(self, params: Mapping[str, Any], view: TaskView) -> list[str]:
+        return []
+
+
+def read_declared(module: Module, ctx: ModuleContext, params: Mapping[str, Any]) -> dict[str, CommandResult]:
+    """The module's declared probes read through ``ctx`` (the probe cache first), by command."""
+    return {command: ctx.probe(command) for command in module.probes(params, ctx.view())}
 
 
 @dataclass
@@ -39,17 +70,11 @@ class Plan:
     msg: str = ""
 
 
-class ThreeStepModule:
+class ThreeStepModule(ModuleBase):
     """Base: subclasses set ``name`` and ``spec`` and define ``probes`` and ``decide``
     (``act`` defaults to writing ``plan.files`` then running ``plan.commands``)."""
 
-    name = ""
-    spec: Mapping[str, Arg] = {}
-
-    def params(self, args: Mapping[str, Any]) -> dict[str, Any]:
-        return parse_args(self.name, self.spec, args)
-
-    def probes(self, params: Mapping[str, Any]) -> list[str]:
+    def probes(self, params: Mapping[str, Any], view: TaskView) -> list[str]:
         raise NotImplementedError
 
     def decide(self, params: Mapping[str, Any], observed: Mapping[str, CommandResult]) -> Plan:
@@ -69,8 +94,7 @@ class ThreeStepModule:
 
     def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
         params = self.params(args)
-        observed = {command: ctx.probe(command) for command in self.probes(params)}
-        plan = self.decide(params, observed)
+        plan = self.decide(params, read_declared(self, ctx, params))
         if plan.failed:
             return ModuleResult(failed=True, msg=plan.failed, data=plan.data)
         result = ModuleResult(changed=plan.changed, msg=plan.msg, data=plan.data,
@@ -78,4 +102,3 @@ class ThreeStepModule:
         if plan.changed and not ctx.check_mode:
             self.act(ctx, plan)
         return result
-

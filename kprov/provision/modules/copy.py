@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from kprov.provision.modules.args import FILE_ATTRS, Arg, parse_args
-from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult
-from kprov.provision.modules.placefile import place_file
+from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult, TaskView
+from kprov.provision.modules.contract import ModuleBase
+from kprov.provision.modules.placefile import place_file, place_probe, placed_path
 
 __all__ = ["MODULE", "CopyModule"]
 
@@ -28,13 +29,29 @@ SPEC = {
 }
 
 
-class CopyModule:
+class CopyModule(ModuleBase):
     name = "copy"
+    spec = SPEC
 
-    def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
+    def params(self, args: Mapping[str, Any]) -> dict[str, Any]:
         p = parse_args(self.name, SPEC, args)
         if (p["src"] is None) == (p["content"] is None):
             raise ModuleFailed("copy: give exactly one of 'src' or 'content'")
+        return p
+
+    def probes(self, params: Mapping[str, Any], view: TaskView) -> list[str]:
+        src_name = None
+        if params["content"] is None and params["remote_src"]:
+            src_name = posixpath.basename(params["src"].rstrip("/"))
+        elif params["content"] is None:
+            src = view.find_file(params["src"], "files")
+            if src.is_dir():
+                return []  # the task fails (run)
+            src_name = src.name
+        return [place_probe(placed_path(params["dest"], src_name))]
+
+    def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
+        p = self.params(args)
         src_name = None
         digest: tuple[str, int] | None = None
         data: bytes | Callable[[], bytes]
@@ -52,14 +69,13 @@ class CopyModule:
                 raise ModuleFailed(f"copy: src {p['src']} is a directory; directory copies are not supported")
             data = self._local_reader(src)
             src_name = src.name
-            if not ctx.recording:  # hashed once per run (ctx.file_digest); read only to be sent
-                try:
-                    digest = ctx.file_digest(src)
-                except OSError as exc:
-                    raise ModuleFailed(f"copy: cannot read src {src}: {exc}") from exc
+            try:  # hashed once per run (ctx.file_digest); read only to be sent
+                digest = ctx.file_digest(src)
+            except OSError as exc:
+                raise ModuleFailed(f"copy: cannot read src {src}: {exc}") from exc
         result = place_file(ctx, self.name, p["dest"], data, owner=p["owner"], group=p["group"],
                             mode=p["mode"], backup=p["backup"], force=p["force"], validate=p["validate"],
-                            src_name=src_name, read_early=not p["remote_src"], digest=digest)
+                            src_name=src_name, digest=digest)
         if p["src"] is not None:
             result.data["src"] = p["src"]
         return result

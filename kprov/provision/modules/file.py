@@ -13,8 +13,9 @@ import shlex
 from collections.abc import Mapping
 from typing import Any
 
-from kprov.provision.modules.args import FILE_ATTRS, Arg, parse_args
-from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult
+from kprov.provision.modules.args import FILE_ATTRS, Arg
+from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult, TaskView
+from kprov.provision.modules.contract import ModuleBase, read_declared
 from kprov.provision.modules.fileops import (
     FileState,
     attribute_commands,
@@ -66,20 +67,29 @@ def _recurse_commands(path: str, owner: str | None, group: str | None, mode: int
     return commands
 
 
-class FileModule:
+class FileModule(ModuleBase):
     name = "file"
+    spec = SPEC
 
-    def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
-        p = parse_args(self.name, SPEC, args)
+    def probes(self, params: Mapping[str, Any], view: TaskView) -> list[str]:
+        """One probe: the path's state, with ``recurse`` the first entry off under it, and the
+        times the time options compare with."""
+        p = dict(params)
         path = p["path"]
-        owner, group = p["owner"], p["group"]
         mode_text = str(p["mode"]).strip() if p["mode"] is not None else ""
         numeric_mode = resolve_mode(p["mode"], None) if mode_text.isdigit() else None  # recurse: octal only
-        extra = _recurse_check(path, owner, group, numeric_mode) if p["recurse"] else ""
+        extra = _recurse_check(path, p["owner"], p["group"], numeric_mode) if p["recurse"] else ""
         times = requested_times(p, p["state"] or "")  # an unset state is never touch
         time_probe = times_probe(path, times, recurse=p["recurse"])
         extra += f"; {time_probe}" if time_probe else ""
-        result = ctx.probe(probe_script(path, follow=p["follow"] and p["state"] != "link") + extra)
+        return [probe_script(path, follow=p["follow"] and p["state"] != "link") + extra]
+
+    def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
+        p = self.params(args)
+        path = p["path"]
+        owner, group = p["owner"], p["group"]
+        times = requested_times(p, p["state"] or "")
+        (result,) = read_declared(self, ctx, p).values()
         if result.rc != 0:
             raise ModuleFailed(f"file: cannot inspect {path}: {result.stderr.strip()}")
         state = parse_probe(path, result.stdout)

@@ -22,6 +22,7 @@ from typing import Any
 
 from kprov.provision.connect.base import CommandResult
 from kprov.provision.modules.args import Arg
+from kprov.provision.modules.base import TaskView
 from kprov.provision.modules.contract import Plan, ThreeStepModule
 
 __all__ = ["MODULE", "FindModule"]
@@ -129,7 +130,7 @@ class FindModule(ThreeStepModule):
         "depth": Arg("int"),
     }
 
-    def probes(self, params: Mapping[str, Any]) -> list[str]:
+    def probes(self, params: Mapping[str, Any], view: TaskView) -> list[str]:
         walk = {"paths": [str(p) for p in params["paths"]], "recurse": params["recurse"],
                 "follow": params["follow"], "depth": params["depth"], "contains": params["contains"],
                 "whole": params["read_whole_file"]}

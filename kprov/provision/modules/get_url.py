@@ -15,7 +15,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from kprov.provision.modules.args import FILE_ATTRS, Arg, parse_args
-from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult
+from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult, TaskView
+from kprov.provision.modules.contract import ModuleBase, read_declared
 from kprov.provision.modules.fileops import attribute_commands, parse_probe, probe_script, resolve_mode
 
 __all__ = ["MODULE", "GetUrlModule"]
@@ -42,28 +43,47 @@ SPEC = {
 _ALGORITHMS = ("md5", "sha1", "sha224", "sha256", "sha384", "sha512")
 
 
-class GetUrlModule:
-    name = "get_url"
+def _checksum(p: Mapping[str, Any]) -> tuple[str, str]:
+    """The ``checksum`` argument as (algorithm, expected hex), both "" when not given."""
+    if not p["checksum"]:
+        return "", ""
+    algorithm, _, expected = p["checksum"].partition(":")
+    algorithm = algorithm.lower()
+    if algorithm not in _ALGORITHMS or not expected:
+        raise ModuleFailed(f"get_url: argument 'checksum' must be ALGORITHM:HEX with one of {_ALGORITHMS}")
+    return algorithm, expected.strip().lower()
 
-    def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
+
+def _dest(p: Mapping[str, Any]) -> str:
+    dest = str(p["dest"])
+    if dest.endswith("/"):
+        dest = posixpath.join(dest, posixpath.basename(p["url"].split("?")[0]) or "index.html")
+    return dest
+
+
+class GetUrlModule(ModuleBase):
+    name = "get_url"
+    spec = SPEC
+
+    def params(self, args: Mapping[str, Any]) -> dict[str, Any]:
         p = parse_args(self.name, SPEC, args)
-        algorithm, expected = "", ""
-        if p["checksum"]:
-            algorithm, _, expected = p["checksum"].partition(":")
-            algorithm = algorithm.lower()
-            if algorithm not in _ALGORITHMS or not expected:
-                raise ModuleFailed(
-                    f"get_url: argument 'checksum' must be ALGORITHM:HEX with one of {_ALGORITHMS}"
-                )
-            expected = expected.strip().lower()
-        dest = p["dest"]
-        if dest.endswith("/"):
-            dest = posixpath.join(dest, posixpath.basename(p["url"].split("?")[0]) or "index.html")
+        _checksum(p)
+        return p
+
+    def probes(self, params: Mapping[str, Any], view: TaskView) -> list[str]:
+        algorithm, _ = _checksum(params)
+        dest = _dest(params)
         q_dest = shlex.quote(dest)
         query = probe_script(dest, follow=True)
         if algorithm:
             query += f"; [ -f {q_dest} ] && {algorithm}sum -- {q_dest} | sed 's/ .*//; s/^/SUM:/'; true"
-        found = ctx.probe(query)
+        return [query]
+
+    def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
+        p = self.params(args)
+        algorithm, expected = _checksum(p)
+        dest = _dest(p)
+        (found,) = read_declared(self, ctx, p).values()
         state = parse_probe(dest, found.stdout)
         current_sum = next((line[4:] for line in found.stdout.splitlines() if line.startswith("SUM:")), "")
         need_download = (

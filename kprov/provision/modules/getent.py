@@ -15,6 +15,7 @@ from typing import Any
 
 from kprov.provision.connect.base import CommandResult
 from kprov.provision.modules.args import Arg
+from kprov.provision.modules.base import TaskView
 from kprov.provision.modules.contract import Plan, ThreeStepModule
 
 __all__ = ["MODULE", "GetentModule"]
@@ -27,7 +28,7 @@ class GetentModule(ThreeStepModule):
     spec = {"database": Arg(required=True), "key": Arg(), "split": Arg(), "service": Arg(),
             "fail_key": Arg(type="bool", default=True)}
 
-    def probes(self, params: Mapping[str, Any]) -> list[str]:
+    def probes(self, params: Mapping[str, Any], view: TaskView) -> list[str]:
         argv = ["getent"]
         if params["service"]:
             argv += ["-s", str(params["service"])]

@@ -25,8 +25,8 @@ from typing import Any
 
 from kprov.provision.connect.base import CommandResult
 from kprov.provision.modules.args import FILE_ATTRS, Arg
-from kprov.provision.modules.base import ModuleContext, ModuleResult
-from kprov.provision.modules.contract import Plan, ThreeStepModule
+from kprov.provision.modules.base import ModuleContext, ModuleResult, TaskView
+from kprov.provision.modules.contract import Plan, ThreeStepModule, read_declared
 from kprov.provision.modules.fileops import (
     FileState,
     attribute_commands,
@@ -71,7 +71,7 @@ class HtpasswdModule(ThreeStepModule):
         **FILE_ATTRS,
     }
 
-    def probes(self, params: Mapping[str, Any]) -> list[str]:
+    def probes(self, params: Mapping[str, Any], view: TaskView) -> list[str]:
         return [probe_script(params["path"], content=True, follow=True), _IDENTITY]
 
     def decide(self, params: Mapping[str, Any], observed: Mapping[str, CommandResult]) -> Plan:
@@ -144,7 +144,7 @@ class HtpasswdModule(ThreeStepModule):
 
     def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
         params = self.params(args)
-        observed = {command: ctx.probe(command) for command in self.probes(params)}
+        observed = read_declared(self, ctx, params)
         plan = self.decide(params, observed)
         check_msg = plan.data.pop("check_msg", None)
         if plan.failed:

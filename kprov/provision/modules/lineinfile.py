@@ -13,8 +13,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from kprov.provision.modules.args import FILE_ATTRS, Arg, parse_args
-from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult
-from kprov.provision.modules.textedit import edit_text_file
+from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult, TaskView
+from kprov.provision.modules.contract import ModuleBase
+from kprov.provision.modules.textedit import edit_text_file, text_probe
 
 __all__ = ["MODULE", "LineInFileModule", "ensure_line", "remove_lines"]
 
@@ -122,10 +123,11 @@ def remove_lines(text: str, *, line: str | None = None, regexp: str | None = Non
     return "".join(kept), (f"{removed} line(s) removed" if removed else ""), removed
 
 
-class LineInFileModule:
+class LineInFileModule(ModuleBase):
     name = "lineinfile"
+    spec = SPEC
 
-    def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
+    def params(self, args: Mapping[str, Any]) -> dict[str, Any]:
         p = parse_args(self.name, SPEC, args)
         for pattern_name in ("regexp", "insertafter", "insertbefore"):
             pattern = p[pattern_name]
@@ -139,23 +141,28 @@ class LineInFileModule:
             raise ModuleFailed("lineinfile: insertafter and insertbefore are mutually exclusive")
         if p["regexp"] is not None and p["search_string"] is not None:
             raise ModuleFailed("lineinfile: regexp and search_string are mutually exclusive")
-        found: list[int] = []
         if p["state"] == "present":
             if p["line"] is None:
                 raise ModuleFailed("lineinfile: line is required with state=present")
             if p["backrefs"] and p["regexp"] is None:
                 raise ModuleFailed("lineinfile: regexp is required with backrefs=true")
+        elif p["line"] is None and p["regexp"] is None and p["search_string"] is None:
+            raise ModuleFailed("lineinfile: one of line, regexp or search_string is required with "
+                               "state=absent")
+        return p
 
+    def probes(self, params: Mapping[str, Any], view: TaskView) -> list[str]:
+        return [text_probe(params["path"])]
+
+    def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
+        p = self.params(args)
+        found: list[int] = []
+        if p["state"] == "present":
             def edit(text: str) -> tuple[str, str]:
                 return ensure_line(text, p["line"], regexp=p["regexp"], search_string=p["search_string"],
                                    insertafter=p["insertafter"], insertbefore=p["insertbefore"],
                                    backrefs=p["backrefs"], firstmatch=p["firstmatch"])
         else:
-            if p["line"] is None and p["regexp"] is None and p["search_string"] is None:
-                raise ModuleFailed(
-                    "lineinfile: one of line, regexp or search_string is required with state=absent"
-                )
-
             def edit(text: str) -> tuple[str, str]:
                 new, msg, count = remove_lines(text, line=p["line"], regexp=p["regexp"],
                                                search_string=p["search_string"])

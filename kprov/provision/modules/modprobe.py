@@ -14,7 +14,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from kprov.provision.modules.args import Arg, parse_args
-from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult
+from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult, TaskView
+from kprov.provision.modules.contract import ModuleBase, read_declared
 
 __all__ = ["MODULE", "ModprobeModule"]
 
@@ -25,24 +26,35 @@ SPEC = {
 }
 
 
-class ModprobeModule:
+class ModprobeModule(ModuleBase):
     name = "modprobe"
+    spec = SPEC
 
-    def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
+    def params(self, args: Mapping[str, Any]) -> dict[str, Any]:
         p = parse_args(self.name, SPEC, args)
-        name = p["name"]
-        if not re.fullmatch(r"[A-Za-z0-9_-]+", name):
-            raise ModuleFailed(f"modprobe: argument 'name': {name!r} is not a kernel module name")
+        if not re.fullmatch(r"[A-Za-z0-9_-]+", p["name"]):
+            raise ModuleFailed(f"modprobe: argument 'name': {p['name']!r} is not a kernel module name")
+        return p
+
+    def probes(self, params: Mapping[str, Any], view: TaskView) -> list[str]:
+        name = params["name"]
         canonical = name.replace("-", "_")
         load_conf = f"/etc/modules-load.d/{name}.conf"
         opts_conf = f"/etc/modprobe.d/{name}.conf"
-        query = ctx.probe(
+        return [
             f"grep -q '^{canonical} ' /proc/modules && echo LOADED:1; "
             f"grep -qE '/{canonical}\\.ko' /lib/modules/$(uname -r)/modules.builtin 2>/dev/null"
             " && echo BUILTIN:1; "
             f"[ -e /lib/modules/$(uname -r) ] || echo NOMODULES:1; "
             f"printf 'LOADCONF:'; cat {shlex.quote(load_conf)} 2>/dev/null | tr '\\n' ' '; echo; "
-            f"printf 'OPTSCONF:'; cat {shlex.quote(opts_conf)} 2>/dev/null | tr '\\n' ' '; echo; true")
+            f"printf 'OPTSCONF:'; cat {shlex.quote(opts_conf)} 2>/dev/null | tr '\\n' ' '; echo; true"]
+
+    def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
+        p = self.params(args)
+        name = p["name"]
+        load_conf = f"/etc/modules-load.d/{name}.conf"
+        opts_conf = f"/etc/modprobe.d/{name}.conf"
+        (query,) = read_declared(self, ctx, p).values()
         fields = dict(line.partition(":")[::2] for line in query.stdout.splitlines() if ":" in line)
         loaded = "LOADED" in fields or "BUILTIN" in fields
         commands: list[str] = []

@@ -25,6 +25,7 @@ from typing import Any
 
 from kprov.provision.connect.base import CommandResult
 from kprov.provision.modules.args import Arg
+from kprov.provision.modules.base import TaskView
 from kprov.provision.modules.contract import Plan, ThreeStepModule
 from kprov.provision.modules.fileops import content_diff, parse_probe, probe_script
 
@@ -106,7 +107,7 @@ class MountModule(ThreeStepModule):
         "opts_no_log": Arg("bool", default=False),
     }
 
-    def probes(self, params: Mapping[str, Any]) -> list[str]:
+    def probes(self, params: Mapping[str, Any], view: TaskView) -> list[str]:
         path = shlex.quote(str(params["path"]))
         where = (f"findmnt -rn --mountpoint {path} >/dev/null && echo mounted; "
                  f"[ -e {path} ] && echo exists; true")

@@ -18,8 +18,8 @@ from typing import Any
 
 from kprov.provision.connect.base import CommandResult
 from kprov.provision.modules.args import Arg
-from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult
-from kprov.provision.modules.contract import Plan, ThreeStepModule
+from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult, TaskView
+from kprov.provision.modules.contract import Plan, ThreeStepModule, read_declared
 from kprov.provision.modules.mysql_common import (
     LOGIN_SPEC,
     SqlPlan,
@@ -70,7 +70,7 @@ class MysqlDbModule(ThreeStepModule):
     def _names(params: Mapping[str, Any]) -> list[str]:
         return [str(n).strip() for n in params["name"]]
 
-    def probes(self, params: Mapping[str, Any]) -> list[str]:
+    def probes(self, params: Mapping[str, Any], view: TaskView) -> list[str]:
         names = self._names(params)
         if not names or names == ["all"] or login_problem(params):
             return []
@@ -219,7 +219,7 @@ class MysqlDbModule(ThreeStepModule):
 
     def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
         params = self.params(args)
-        observed = {command: ctx.probe(command) for command in self.probes(params)}
+        observed = read_declared(self, ctx, params)
         plan = self.decide(params, observed)
         if plan.failed:
             return ModuleResult(failed=True, msg=plan.failed)

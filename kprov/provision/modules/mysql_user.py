@@ -34,8 +34,8 @@ from typing import Any
 
 from kprov.provision.connect.base import CommandResult
 from kprov.provision.modules.args import Arg
-from kprov.provision.modules.base import ModuleContext, ModuleResult
-from kprov.provision.modules.contract import Plan, ThreeStepModule
+from kprov.provision.modules.base import ModuleContext, ModuleResult, TaskView
+from kprov.provision.modules.contract import Plan, ThreeStepModule, read_declared
 from kprov.provision.modules.mysql_common import (
     LOGIN_SPEC,
     SqlPlan,
@@ -119,7 +119,7 @@ class MysqlUserModule(ThreeStepModule):
     def _account(params: Mapping[str, Any]) -> str:
         return f"{sql_str(params['name'])}@{sql_str(str(params['host']).lower())}"
 
-    def probes(self, params: Mapping[str, Any]) -> list[str]:
+    def probes(self, params: Mapping[str, Any], view: TaskView) -> list[str]:
         if login_problem(params):
             return []
         where = f"user = {sql_str(params['name'])} AND host = {sql_str(str(params['host']).lower())}"
@@ -257,7 +257,7 @@ class MysqlUserModule(ThreeStepModule):
 
     def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
         params = self.params(args)
-        observed = {command: ctx.probe(command) for command in self.probes(params)}
+        observed = read_declared(self, ctx, params)
         plan = self.decide(params, observed)
         check_msg = plan.data.pop("check_msg", None)
         if plan.failed:

@@ -21,7 +21,7 @@ from typing import Any
 
 from kprov.provision.connect.base import CommandResult
 from kprov.provision.modules.args import Arg
-from kprov.provision.modules.base import ModuleContext, ModuleResult
+from kprov.provision.modules.base import ModuleContext, ModuleResult, TaskView
 from kprov.provision.modules.contract import Plan, ThreeStepModule
 
 __all__ = ["MODULE", "OpensshKeypairModule"]
@@ -68,7 +68,7 @@ class OpensshKeypairModule(ThreeStepModule):
         "mode": Arg(), "owner": Arg(), "group": Arg(),
     }
 
-    def probes(self, params: Mapping[str, Any]) -> list[str]:
+    def probes(self, params: Mapping[str, Any], view: TaskView) -> list[str]:
         q = shlex.quote(str(params["path"]))
         return [f"[ -d {q} ] && echo directory; [ -e {q} ] && echo private; "
                 f"[ -e {q}.pub ] && echo public; true",

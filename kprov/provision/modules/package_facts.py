@@ -14,6 +14,7 @@ from typing import Any
 
 from kprov.provision.connect.base import CommandResult
 from kprov.provision.modules.args import Arg
+from kprov.provision.modules.base import TaskView
 from kprov.provision.modules.contract import Plan, ThreeStepModule
 
 __all__ = ["MODULE", "PackageFactsModule"]
@@ -27,7 +28,7 @@ class PackageFactsModule(ThreeStepModule):
     spec = {"manager": Arg(type="list", default=["auto"]),
             "strategy": Arg(default="first", choices=("first", "all"))}
 
-    def probes(self, params: Mapping[str, Any]) -> list[str]:
+    def probes(self, params: Mapping[str, Any], view: TaskView) -> list[str]:
         return [f"command -v dpkg-query >/dev/null || {{ echo NODPKG; exit 0; }}; {_QUERY}"]
 
     def decide(self, params: Mapping[str, Any], observed: Mapping[str, CommandResult]) -> Plan:

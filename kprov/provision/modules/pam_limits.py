@@ -15,6 +15,7 @@ from typing import Any
 
 from kprov.provision.connect.base import CommandResult
 from kprov.provision.modules.args import Arg
+from kprov.provision.modules.base import TaskView
 from kprov.provision.modules.contract import Plan, ThreeStepModule
 from kprov.provision.modules.fileops import content_diff, parse_probe, probe_script
 
@@ -41,7 +42,7 @@ class PamLimitsModule(ThreeStepModule):
         "comment": Arg(default=""),
     }
 
-    def probes(self, params: Mapping[str, Any]) -> list[str]:
+    def probes(self, params: Mapping[str, Any], view: TaskView) -> list[str]:
         return [probe_script(params["dest"], content=True, follow=True)]
 
     def decide(self, params: Mapping[str, Any], observed: Mapping[str, CommandResult]) -> Plan:

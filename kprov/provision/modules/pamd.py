@@ -30,7 +30,7 @@ from typing import Any
 
 from kprov.provision.connect.base import CommandResult
 from kprov.provision.modules.args import Arg
-from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult
+from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult, TaskView
 from kprov.provision.modules.contract import Plan, ThreeStepModule
 from kprov.provision.modules.fileops import backup_command, content_diff, parse_probe, probe_script
 
@@ -288,7 +288,7 @@ class PamdModule(ThreeStepModule):
         "backup": Arg("bool", default=False),
     }
 
-    def probes(self, params: Mapping[str, Any]) -> list[str]:
+    def probes(self, params: Mapping[str, Any], view: TaskView) -> list[str]:
         return [probe_script(self._file(params), content=True, follow=True), _NOW]
 
     @staticmethod

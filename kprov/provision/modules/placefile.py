@@ -2,10 +2,9 @@
 
 One probe (existence, sha1, owner, group, mode) decides; the bytes travel only when the
 checksum differs; attributes alone are fixed with chown/chmod; check mode reports and stops.
-The bytes may be given as a function (a template's rendering, a file's reading). It is
-called first, so a missing file or a template error fails before the host is touched; with
-``read_early=False`` (a file on the host itself) only once the probe says they are needed.
-The engine's look-ahead (recording) learns the probe without making them either way.
+The bytes may be given as a function (a file's reading): it is called only once the probe
+says they are needed (a template renders before, so its error fails before the host is
+touched). ``place_probe`` is the probe, which copy and template declare (modules.contract).
 """
 
 from __future__ import annotations
@@ -20,14 +19,25 @@ from kprov.provision.modules.fileops import (
     content_diff,
     mode_string,
     probe,
+    probe_script,
     resolve_mode,
     state_diff,
     write_file,
 )
 
-__all__ = ["MAX_DIFF_BYTES", "place_file"]
+__all__ = ["MAX_DIFF_BYTES", "place_file", "place_probe", "placed_path"]
 
 MAX_DIFF_BYTES = 104448  # Ansible's default max_diff_size
+
+
+def placed_path(dest: str, src_name: str | None) -> str:
+    """Where the file goes: ``dest``, or ``dest/src_name`` when dest names a directory (ends in /)."""
+    return posixpath.join(dest, src_name) if src_name and dest.endswith("/") else dest
+
+
+def place_probe(dest: str) -> str:
+    """The one probe placing a file reads: the destination's state and checksum."""
+    return probe_script(dest, checksum=True, follow=True)
 
 
 def place_file(
@@ -43,17 +53,13 @@ def place_file(
     force: bool = True,
     validate: str | None = None,
     src_name: str | None = None,
-    read_early: bool = True,
     digest: tuple[str, int] | None = None,
 ) -> ModuleResult:
     """Ensure ``dest`` (or ``dest/src_name`` when dest is a directory) holds ``content``.
 
     ``digest``: the content's (sha1, size) when the caller knows them (a controller file the
     run has hashed): ``content`` is then read only when the file must be written or diffed."""
-    if callable(content) and read_early and digest is None and not ctx.recording:
-        content = content()
-    if src_name and dest.endswith("/"):
-        dest = posixpath.join(dest, src_name)
+    dest = placed_path(dest, src_name)
     state = probe(ctx, dest, checksum=True, follow=True)
     if state.kind == "directory":
         if not src_name:

@@ -1,6 +1,6 @@
 """Module names → the Python module that implements them.
 
-Each implementation file defines ``MODULE`` (an object with ``name`` and ``run``). Files are
+Each implementation file defines ``MODULE`` (a ``base.Module``: the contract). Files are
 imported on first lookup, so naming a module costs nothing until it is used. Every short name
 is also accepted under its Ansible collection prefix(es), e.g. ``ansible.builtin.copy``,
 ``ansible.legacy.copy``, ``ansible.posix.sysctl``, ``community.general.modprobe``.
@@ -19,8 +19,10 @@ from kprov.provision.modules.base import (
     ModuleContext,
     ModuleFailed,
     ModuleResult,
+    TaskView,
     UnknownModuleError,
 )
+from kprov.provision.modules.contract import Detachable
 from kprov.provision.modules.detached import Detached
 
 __all__ = ["all_names", "guarded", "lookup"]
@@ -81,21 +83,29 @@ def _names() -> dict[str, str]:
 
 
 class _Guarded:
-    """Runs a module and turns its ModuleFailed / ModuleArgsError into a failed result."""
+    """Runs a module and turns its ModuleFailed / ModuleArgsError into a failed result
+    (``params`` and ``probes`` raise them: the engine's read-ahead only skips such a task)."""
 
     def __init__(self, module: Module) -> None:
         self.module = module
         self.name = module.name
-        self.changes_judged_by_task = bool(getattr(module, "changes_judged_by_task", False))
-        self.probes_first_only_with: frozenset[str] | None = getattr(module, "probes_first_only_with", None)
+        self.changes_judged_by_task = module.changes_judged_by_task
         # a module that can run its work as a host-side job (modules.detached) offers it
-        self.detach = self._detach if hasattr(module, "detach") else None
+        self.detach = self._detach if isinstance(module, Detachable) else None
+
+    def params(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        return self.module.params(args)
+
+    def probes(self, params: Mapping[str, Any], view: TaskView) -> list[str]:
+        return self.module.probes(params, view)
 
     def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
         return guarded(lambda: self.module.run(ctx, args))
 
     def _detach(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult | Detached:
-        return guarded(lambda: self.module.detach(ctx, args))  # type: ignore[attr-defined]
+        module = self.module
+        assert isinstance(module, Detachable)
+        return guarded(lambda: module.detach(ctx, args))
 
 
 def guarded(call: Callable[[], _R]) -> _R | ModuleResult:

@@ -16,7 +16,7 @@ from typing import Any
 
 from kprov.provision.connect.base import CommandResult
 from kprov.provision.modules.args import Arg
-from kprov.provision.modules.base import ModuleContext, ModuleFailed
+from kprov.provision.modules.base import ModuleContext, ModuleFailed, TaskView
 from kprov.provision.modules.contract import Plan, ThreeStepModule
 from kprov.provision.modules.fileops import (
     attribute_commands,
@@ -48,7 +48,7 @@ class ReplaceModule(ThreeStepModule):
         "seuser": Arg(), "serole": Arg(), "setype": Arg(), "selevel": Arg(), "attributes": Arg(),
     }
 
-    def probes(self, params: Mapping[str, Any]) -> list[str]:
+    def probes(self, params: Mapping[str, Any], view: TaskView) -> list[str]:
         return [probe_script(params["path"], content=True, follow=True)]
 
     def decide(self, params: Mapping[str, Any], observed: Mapping[str, CommandResult]) -> Plan:

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from kprov.provision.connect.base import CommandResult
+from kprov.provision.modules.base import TaskView
 from kprov.provision.modules.contract import Plan, ThreeStepModule
 
 __all__ = ["MODULE", "ServiceFactsModule"]
@@ -28,7 +29,7 @@ class ServiceFactsModule(ThreeStepModule):
     name = "service_facts"
     spec = {}
 
-    def probes(self, params: Mapping[str, Any]) -> list[str]:
+    def probes(self, params: Mapping[str, Any], view: TaskView) -> list[str]:
         files = "systemctl list-unit-files --no-pager --type service --all"
         return [
             f"command -v service >/dev/null && service --status-all 2>&1; echo {_SEP}; "

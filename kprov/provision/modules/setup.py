@@ -17,6 +17,7 @@ from kprov.provision.connect.base import CommandResult
 from kprov.provision.facts.gather import FACTS_SCRIPT, FactsError, facts_from_result
 from kprov.provision.facts.names import fact_variable
 from kprov.provision.modules.args import Arg
+from kprov.provision.modules.base import TaskView
 from kprov.provision.modules.contract import Plan, ThreeStepModule
 
 __all__ = ["MODULE", "SetupModule"]
@@ -31,7 +32,7 @@ class SetupModule(ThreeStepModule):
         "fact_path": Arg(default="/etc/ansible/facts.d"),
     }
 
-    def probes(self, params: Mapping[str, Any]) -> list[str]:
+    def probes(self, params: Mapping[str, Any], view: TaskView) -> list[str]:
         return [FACTS_SCRIPT]
 
     def decide(self, params: Mapping[str, Any], observed: Mapping[str, CommandResult]) -> Plan:

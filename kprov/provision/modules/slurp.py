@@ -7,8 +7,9 @@ import shlex
 from collections.abc import Mapping
 from typing import Any
 
-from kprov.provision.modules.args import Arg, parse_args
-from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult
+from kprov.provision.modules.args import Arg
+from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult, TaskView
+from kprov.provision.modules.contract import ModuleBase, read_declared
 
 __all__ = ["MODULE", "SlurpModule", "slurp_script"]
 
@@ -20,12 +21,17 @@ def slurp_script(src: str) -> str:
     return f"base64 -w0 -- {shlex.quote(src)}"
 
 
-class SlurpModule:
+class SlurpModule(ModuleBase):
     name = "slurp"
+    spec = SPEC
+
+    def probes(self, params: Mapping[str, Any], view: TaskView) -> list[str]:
+        return [slurp_script(params["src"])]
 
     def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
-        src = parse_args(self.name, SPEC, args)["src"]
-        result = ctx.probe(slurp_script(src))
+        params = self.params(args)
+        src = params["src"]
+        (result,) = read_declared(self, ctx, params).values()
         if result.rc != 0:
             error = result.stderr.strip()
             if "No such file" in error:

@@ -8,8 +8,9 @@ import stat as statmod
 from collections.abc import Mapping
 from typing import Any
 
-from kprov.provision.modules.args import Arg, parse_args
-from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult
+from kprov.provision.modules.args import Arg
+from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult, TaskView
+from kprov.provision.modules.contract import ModuleBase, read_declared
 from kprov.provision.modules.fileops import FileState, mode_string, parse_probe, probe_script
 
 __all__ = ["ALGORITHMS", "MODULE", "StatModule", "stat_dict", "stat_script"]
@@ -59,14 +60,18 @@ def stat_script(path: str, follow: bool, algorithm: str | None) -> str:
     return script + "; true"
 
 
-class StatModule:
+class StatModule(ModuleBase):
     name = "stat"
+    spec = SPEC
+
+    def probes(self, params: Mapping[str, Any], view: TaskView) -> list[str]:
+        algorithm = params["checksum_algorithm"] if params["get_checksum"] else None
+        return [stat_script(params["path"], params["follow"], algorithm)]
 
     def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
-        p = parse_args(self.name, SPEC, args)
+        p = self.params(args)
         path = p["path"]
-        algorithm = p["checksum_algorithm"] if p["get_checksum"] else None
-        result = ctx.probe(stat_script(path, p["follow"], algorithm))
+        (result,) = read_declared(self, ctx, p).values()
         if result.rc != 0:
             raise ModuleFailed(f"stat: cannot inspect {path}: {result.stderr.strip()}")
         state = parse_probe(path, result.stdout)

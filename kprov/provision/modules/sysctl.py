@@ -15,7 +15,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from kprov.provision.modules.args import Arg, parse_args
-from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult
+from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult, TaskView
+from kprov.provision.modules.contract import ModuleBase, read_declared
 from kprov.provision.modules.fileops import content_diff, write_file
 
 __all__ = ["MODULE", "SysctlModule", "normalize_value", "query_script", "set_in_file"]
@@ -78,18 +79,30 @@ def query_script(path: str, proc: str) -> str:
             f"[ -w {q_proc} ] && echo WRITABLE:1; true")
 
 
-class SysctlModule:
-    name = "sysctl"
+def _proc(name: str) -> str:
+    return "/proc/sys/" + name.replace(".", "/")
 
-    def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
+
+class SysctlModule(ModuleBase):
+    name = "sysctl"
+    spec = SPEC
+
+    def params(self, args: Mapping[str, Any]) -> dict[str, Any]:
         p = parse_args(self.name, SPEC, args)
-        name = _key(p["name"])
         if p["state"] == "present" and p["value"] is None:
             raise ModuleFailed("sysctl: argument 'value' is required with state=present")
+        return p
+
+    def probes(self, params: Mapping[str, Any], view: TaskView) -> list[str]:
+        return [query_script(params["sysctl_file"], _proc(_key(params["name"])))]
+
+    def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
+        p = self.params(args)
+        name = _key(p["name"])
         value = normalize_value(p["value"]) if p["state"] == "present" else None
-        proc = "/proc/sys/" + name.replace(".", "/")
+        proc = _proc(name)
         path = p["sysctl_file"]
-        query = ctx.probe(query_script(path, proc))
+        (query,) = read_declared(self, ctx, p).values()
         fields = dict(line.partition(":")[::2] for line in query.stdout.splitlines() if ":" in line)
         before = base64.b64decode(fields.get("FILE", "")).decode("utf-8", "surrogateescape")
         live = normalize_value(fields.get("LIVE", ""))

@@ -16,8 +16,9 @@ import shlex
 from collections.abc import Mapping
 from typing import Any
 
-from kprov.provision.modules.args import Arg, parse_args
-from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult
+from kprov.provision.modules.args import Arg
+from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult, TaskView
+from kprov.provision.modules.contract import ModuleBase
 
 __all__ = ["MODULE", "SystemdServiceModule", "plan_unit"]
 
@@ -80,14 +81,28 @@ def plan_unit(status: Mapping[str, str], *, state: str | None, enabled: bool | N
     return verbs
 
 
-class SystemdServiceModule:
+def _systemctl(p: Mapping[str, Any]) -> str:
+    return "systemctl" if p["scope"] == "system" else f"systemctl --{p['scope']}"
+
+
+def _show(p: Mapping[str, Any]) -> str:
+    return f"{_systemctl(p)} show {shlex.quote(p['name'])}"
+
+
+class SystemdServiceModule(ModuleBase):
     name = "systemd_service"
+    spec = SPEC
+
+    def probes(self, params: Mapping[str, Any], view: TaskView) -> list[str]:
+        """The unit's ``systemctl show``, unless a daemon-reload/-reexec comes first (that acts;
+        the show then runs in the same command)."""
+        reloads = (params["daemon_reload"] or params["daemon_reexec"]) and not view.check_mode
+        return [_show(params)] if params["name"] and not reloads else []
 
     def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
-        p = parse_args(self.name, SPEC, args)
+        p = self.params(args)
         unit = p["name"]
-        scope = "" if p["scope"] == "system" else f" --{p['scope']}"
-        systemctl = f"systemctl{scope}"
+        systemctl = _systemctl(p)
         if not unit:
             if (p["state"], p["enabled"], p["masked"]) != (None, None, None):
                 raise ModuleFailed("systemd_service: argument 'name' is required with state/enabled/masked")
@@ -104,7 +119,7 @@ class SystemdServiceModule:
                 raise ModuleFailed(f"systemd_service: daemon-reload failed: {done.stderr.strip()}")
             return ModuleResult(changed=False, data={"name": None})
         q_unit = shlex.quote(unit)
-        show = f"{systemctl} show {q_unit}"
+        show = _show(p)
         # daemon-reload/-reexec first acts; the plain query only reads
         query = ctx.run(" && ".join([*prefix, show])) if prefix else ctx.probe(show)
         if query.rc != 0:

@@ -13,8 +13,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from kprov.provision.modules.args import FILE_ATTRS, Arg, parse_args
-from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult
-from kprov.provision.modules.placefile import place_file
+from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult, TaskView
+from kprov.provision.modules.contract import ModuleBase
+from kprov.provision.modules.placefile import place_file, place_probe, placed_path
 
 __all__ = ["MODULE", "TemplateModule"]
 
@@ -37,15 +38,23 @@ _SETTINGS = ("trim_blocks", "lstrip_blocks", "newline_sequence", "variable_start
 _ESCAPED_NEWLINES = {"\\n": "\n", "\\r": "\r", "\\r\\n": "\r\n"}
 
 
-class TemplateModule:
+class TemplateModule(ModuleBase):
     name = "template"
+    spec = SPEC
 
-    def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
+    def params(self, args: Mapping[str, Any]) -> dict[str, Any]:
         given = dict(args)
         newline = given.get("newline_sequence")
         if isinstance(newline, str):
             given["newline_sequence"] = _ESCAPED_NEWLINES.get(newline, newline)
-        p = parse_args(self.name, SPEC, given)
+        return parse_args(self.name, SPEC, given)
+
+    def probes(self, params: Mapping[str, Any], view: TaskView) -> list[str]:
+        src = view.find_file(params["src"], "templates")
+        return [place_probe(placed_path(params["dest"], src.name))]
+
+    def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
+        p = self.params(args)
         src = ctx.find_file(p["src"], "templates")
         settings = {name: p[name] for name in _SETTINGS if p[name] is not None}
 
@@ -57,7 +66,7 @@ class TemplateModule:
             text = ctx.render_template(source, settings)
             return bytes(text.encode(p["output_encoding"]))
 
-        result = place_file(ctx, self.name, p["dest"], render,
+        result = place_file(ctx, self.name, p["dest"], render(),  # rendered before the host is read
                             owner=p["owner"], group=p["group"], mode=p["mode"], backup=p["backup"],
                             force=p["force"], validate=p["validate"], src_name=src.name)
         result.data["src"] = p["src"]

@@ -14,13 +14,19 @@ from kprov.provision.modules.fileops import (
     attribute_commands,
     content_diff,
     probe,
+    probe_script,
     resolve_mode,
     write_file,
 )
 
-__all__ = ["edit_text_file"]
+__all__ = ["edit_text_file", "text_probe"]
 
 Edit = Callable[[str], tuple[str, str]]
+
+
+def text_probe(path: str) -> str:
+    """The one probe of a text edit: the file's state and content (what ``edit_text_file`` reads)."""
+    return probe_script(path, content=True, follow=True)
 
 
 def edit_text_file(

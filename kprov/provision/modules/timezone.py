@@ -15,6 +15,7 @@ from typing import Any
 
 from kprov.provision.connect.base import CommandResult
 from kprov.provision.modules.args import Arg
+from kprov.provision.modules.base import TaskView
 from kprov.provision.modules.contract import Plan, ThreeStepModule
 
 __all__ = ["MODULE", "TimezoneModule"]
@@ -24,7 +25,7 @@ class TimezoneModule(ThreeStepModule):
     name = "timezone"
     spec = {"name": Arg(), "hwclock": Arg(choices=("local", "UTC", "utc"))}
 
-    def probes(self, params: Mapping[str, Any]) -> list[str]:
+    def probes(self, params: Mapping[str, Any], view: TaskView) -> list[str]:
         zone = shlex.quote(params["name"] or "UTC")
         return [
             "command -v timedatectl >/dev/null && echo SYSTEMD:1; "

@@ -20,8 +20,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from kprov.provision.modules.args import FILE_ATTRS, Arg, parse_args
-from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult
+from kprov.provision.modules.args import FILE_ATTRS, Arg
+from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult, TaskView
+from kprov.provision.modules.contract import ModuleBase
 
 __all__ = ["MODULE", "UnarchiveModule", "archive_members"]
 
@@ -79,8 +80,43 @@ class _NoDestYet(Exception):
     """Check mode: dest does not exist (yet): an earlier task would have made it."""
 
 
-class UnarchiveModule:
+def _dest_checks(p: Mapping[str, Any]) -> list[str]:
+    """dest must exist; ``creates`` short-circuits (each prints its word and ends the probe)."""
+    checks = [f"[ -d {shlex.quote(p['dest'])} ] || {{ echo NODEST; exit 0; }}"]
+    if p["creates"]:
+        checks.append(f"[ -e {shlex.quote(p['creates'])} ] && {{ echo CREATES; exit 0; }}")
+    return checks
+
+
+def _members_probe(dest: str, wanted: list[tuple[str, int, int]], checks: list[str]) -> str:
+    """The checks, then each wanted member's size and mtime under ``dest``."""
+    stat_args = " ".join(shlex.quote(f"{dest.rstrip('/')}/{name}") for name, _, _ in wanted)
+    if stat_args:
+        checks = [*checks, f"stat -c '%s %Y %n' -- {stat_args} 2>/dev/null"]
+    return "; ".join([*checks, "true"])
+
+
+def _wanted(members: list[tuple[str, int, int]], exclude: list[str]) -> list[tuple[str, int, int]]:
+    excluded = set(exclude)
+    return [(n, s, m) for n, s, m in members if n not in excluded and n.lstrip("./")]
+
+
+class UnarchiveModule(ModuleBase):
     name = "unarchive"
+    spec = SPEC
+
+    def probes(self, params: Mapping[str, Any], view: TaskView) -> list[str]:
+        """remote_src: one script (``tar -d``). Else with ``creates`` that path alone; without,
+        the archive's members (listed on the controller) under dest."""
+        if params["remote_src"] or not params["copy"]:
+            return [_remote_script(params["src"], params["dest"], params["creates"])]
+        src = view.find_file(params["src"], "files")
+        if "://" in params["src"]:
+            return []
+        if params["creates"]:
+            return ["; ".join([*_dest_checks(params), "true"])]
+        _, members = archive_members(src)
+        return [_members_probe(params["dest"], _wanted(members, params["exclude"]), _dest_checks(params))]
 
     def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
         try:
@@ -90,7 +126,7 @@ class UnarchiveModule:
             return ModuleResult(changed=True, msg=f"would extract into {missing} (not there yet)")
 
     def _run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
-        p = parse_args(self.name, SPEC, args)
+        p = self.params(args)
         if p["remote_src"] or not p["copy"]:
             return self._remote(ctx, p)
         src = ctx.find_file(p["src"], "files")
@@ -104,9 +140,8 @@ class UnarchiveModule:
             "src": p["src"],
             "handler": "TgzArchive" if kind == "tar" else "ZipArchive",
         }
-        checks = [f"[ -d {q_dest} ] || {{ echo NODEST; exit 0; }}"]
+        checks = _dest_checks(p)
         if p["creates"]:
-            checks.append(f"[ -e {shlex.quote(p['creates'])} ] && {{ echo CREATES; exit 0; }}")
             query = ctx.probe("; ".join([*checks, "true"]))
             self._check_dest(query.stdout, dest, data, ctx.check_mode)
             if "CREATES" in query.stdout.splitlines():
@@ -116,8 +151,7 @@ class UnarchiveModule:
             kind, members = archive_members(src)
             if p["list_files"]:
                 data["files"] = [name for name, _, _ in members]
-            excluded = set(p["exclude"])
-            wanted = [(n, s, m) for n, s, m in members if n not in excluded and n.lstrip("./")]
+            wanted = _wanted(members, p["exclude"])
         if p["creates"]:
             differs = [name for name, _, _ in wanted] or [p["src"]]  # creates is missing: extract
         else:
@@ -166,10 +200,7 @@ class UnarchiveModule:
     def _differing(self, ctx: ModuleContext, dest: str, wanted: list[tuple[str, int, int]],
                    checks: list[str], keep_newer: bool, data: dict[str, Any]) -> list[str]:
         """The members whose size or mtime differ from the files under ``dest`` (one command)."""
-        stat_args = " ".join(shlex.quote(f"{dest.rstrip('/')}/{name}") for name, _, _ in wanted)
-        if stat_args:
-            checks = [*checks, f"stat -c '%s %Y %n' -- {stat_args} 2>/dev/null"]
-        query = ctx.probe("; ".join([*checks, "true"]))
+        query = ctx.probe(_members_probe(dest, wanted, checks))
         self._check_dest(query.stdout, dest, data, ctx.check_mode)
         seen = {}
         for line in query.stdout.splitlines():

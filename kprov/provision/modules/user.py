@@ -10,8 +10,9 @@ import shlex
 from collections.abc import Mapping
 from typing import Any
 
-from kprov.provision.modules.args import Arg, parse_args
-from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult
+from kprov.provision.modules.args import Arg
+from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult, TaskView
+from kprov.provision.modules.contract import ModuleBase, read_declared
 
 __all__ = ["MODULE", "UserModule", "query_script"]
 
@@ -53,14 +54,18 @@ def query_script(name: str) -> str:
     )
 
 
-class UserModule:
+class UserModule(ModuleBase):
     name = "user"
+    spec = SPEC
+
+    def probes(self, params: Mapping[str, Any], view: TaskView) -> list[str]:
+        return [query_script(params["name"])]
 
     def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
-        p = parse_args(self.name, SPEC, args)
+        p = self.params(args)
         name = p["name"]
         q = shlex.quote(name)
-        query = ctx.probe(query_script(name))
+        (query,) = read_declared(self, ctx, p).values()
         fields = {k: v for k, _, v in (line.partition(":") for line in query.stdout.splitlines())}
         exists = "PW" in fields
         pw = fields.get("PW", "").split(":")

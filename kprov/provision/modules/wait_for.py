@@ -19,7 +19,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from kprov.provision.modules.args import Arg, parse_args
-from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult
+from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult, TaskView
+from kprov.provision.modules.contract import ModuleBase
 
 __all__ = ["MODULE", "WaitForModule", "port_probe"]
 
@@ -64,17 +65,30 @@ def _check(p: dict[str, Any]) -> str:
     return probe
 
 
-class WaitForModule:
+class WaitForModule(ModuleBase):
     name = "wait_for"
+    spec = SPEC
 
-    def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
+    def params(self, args: Mapping[str, Any]) -> dict[str, Any]:
         p = parse_args(self.name, SPEC, args)
-        if ctx.check_mode:
-            return ModuleResult(skipped=True, msg=f"remote module ({self.name}) does not support check mode")
         if p["port"] is not None and p["path"]:
             raise ModuleFailed("wait_for: port and path are mutually exclusive")
         if p["search_regex"] and not p["path"]:
             raise ModuleFailed("wait_for: search_regex is supported with path only in kprov")
+        return p
+
+    def probes(self, params: Mapping[str, Any], view: TaskView) -> list[str]:
+        """The condition, when a wait without delay may find it met already (answered only
+        from the probe cache: ``ctx.peek``); the wait itself runs live."""
+        if view.check_mode or params["delay"] or (params["port"] is None and not params["path"]):
+            return []
+        return [_check(dict(params))]
+
+    def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
+        if ctx.check_mode:
+            parse_args(self.name, SPEC, args)
+            return ModuleResult(skipped=True, msg=f"remote module ({self.name}) does not support check mode")
+        p = self.params(args)
         started = time.monotonic()
         if p["port"] is None and not p["path"]:
             if p["delay"] + p["timeout"] > 0:
@@ -83,8 +97,8 @@ class WaitForModule:
         condition = _check(p)
         data: dict[str, Any] = {"state": p["state"]}
         data.update({k: p[k] for k in ("port", "path", "search_regex") if p[k] is not None})
-        if not p["delay"]:
-            known = ctx.peek(condition)
+        for declared in self.probes(p, ctx.view()):
+            known = ctx.peek(declared)
             if known is not None and known.rc == 0:
                 return ModuleResult(data={"elapsed": 0, **data})
         script = (

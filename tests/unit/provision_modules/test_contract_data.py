@@ -1,10 +1,25 @@
-"""Three-step modules tested as data (pyinfra-style): for each case of
-data/contract/<module>.yml, the module's arguments and the output of its probes (in the
-order ``probes`` lists them) go in, and the plan's fields named in ``plan`` must come out."""
+"""Every module tested as data (pyinfra-style), by one generic test.
+
+For each case of data/contract/<module>.yml, the module's arguments go in, its declared
+probes (``probes(params, view)``) must be as many as the case's probe outputs, and then:
+
+* ``plan``: a three-step module's ``decide`` gets the outputs (in the order the probes are
+  declared) and the plan's fields named must come out;
+* ``raises``: ``params`` refuses the arguments with this message;
+* ``result``: the module's ``run`` gets the outputs from its probe cache (none of its declared
+  probes may run live), every other command it sends answers rc 0 (or as ``ran`` scripts
+  it), and the result's fields named must come out; ``commands`` lists what it sent after
+  its probes (files it wrote show as ``put PATH``).
+
+``view`` (check_mode, query), ``diff`` and ``files`` (controller files by kind/name, for
+copy, template and unarchive) set the task around the module. Also here: every module under
+kprov/provision/modules has a case file, and nothing in the engine knows a recording mode.
+"""
 
 from __future__ import annotations
 
 import importlib
+import re
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +27,13 @@ import pytest
 import yaml
 
 from kprov.provision.connect.base import CommandResult
+from kprov.provision.connect.fake import FakeConnector
+from kprov.provision.modules.base import ModuleArgsError, ModuleContext, ModuleFailed, ProbeKey, TaskView
+from kprov.provision.modules.registry import guarded
 
 DATA = Path(__file__).parent / "data" / "contract"
+KPROV = Path(__file__).resolve().parents[3] / "kprov"
+MODULES = KPROV / "provision" / "modules"
 
 
 def _cases() -> list[Any]:
@@ -31,15 +51,112 @@ def _result(probe: Any) -> CommandResult:
     return CommandResult(rc=0, stdout=str(probe), stderr="")
 
 
+class _Store:
+    """A probe cache holding the case's probe outputs."""
+
+    def __init__(self, results: dict[ProbeKey, CommandResult]) -> None:
+        self.results = results
+        self.read: set[ProbeKey] = set()
+
+    def get(self, key: ProbeKey) -> CommandResult | None:
+        if key in self.results:
+            self.read.add(key)
+        return self.results.get(key)
+
+    def store(self, key: ProbeKey, result: CommandResult) -> None:
+        return None
+
+    def invalidate(self) -> None:
+        self.results = {}
+
+
+def _find_file(root: Path) -> Any:
+    def find(name: str, kind: str) -> Path:
+        path = root / kind / name
+        if not path.exists():
+            raise FileNotFoundError(name)
+        return path
+    return find
+
+
 @pytest.mark.parametrize(("module_name", "case"), _cases())
-def test_plan_from_args_and_probes(module_name: str, case: dict[str, Any]) -> None:
+def test_case(module_name: str, case: dict[str, Any], tmp_path: Path) -> None:
     if module_name == "htpasswd":  # a virtualenv made before libpass joined the dependencies
         pytest.importorskip("passlib.apache", reason="pip install -e . (libpass) for htpasswd's cases")
+    for name, content in (case.get("files") or {}).items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(content)
     module = importlib.import_module(f"kprov.provision.modules.{module_name}").MODULE
+    given = case.get("view") or {}
+    view = TaskView(check_mode=given.get("check_mode", False), query=given.get("query", False),
+                    find_file=_find_file(tmp_path))
+    if "raises" in case:  # arguments the module refuses before it reads anything
+        with pytest.raises((ModuleArgsError, ModuleFailed)) as refused:
+            module.params(case["args"])
+        assert str(refused.value) == case["raises"]
+        return
     params = module.params(case["args"])
-    commands = module.probes(params)
+    commands = module.probes(params, view)
     assert len(commands) == len(case["probes"]), commands
     observed = {cmd: _result(probe) for cmd, probe in zip(commands, case["probes"], strict=True)}
-    plan = module.decide(params, observed)
-    for key, expected in case["plan"].items():
-        assert getattr(plan, key) == expected, (key, getattr(plan, key))
+    if "plan" in case:
+        plan = module.decide(params, observed)
+        for key, expected in case["plan"].items():
+            assert getattr(plan, key) == expected, (key, getattr(plan, key))
+        return
+    connector = FakeConnector()
+    for rule in case.get("ran") or []:
+        connector.on(rule["match"], rc=rule.get("rc", 0), stdout=rule.get("stdout", ""),
+                     stderr=rule.get("stderr", ""))
+    connector.on(".", rc=0)
+    ctx = ModuleContext(connector=connector, check_mode=view.check_mode, diff=case.get("diff", False),
+                        find_file=view.find_file, render_template=lambda text, settings: text)
+    ctx.query = view.query
+    store = _Store({ctx.probe_key(cmd): result for cmd, result in observed.items()})
+    ctx.probes = store
+    result = guarded(lambda: module.run(ctx, case["args"]))
+    # the declared probes come from the cache: the first command sent acts (a re-read after
+    # acting runs live, as it must)
+    assert connector.command_lines[:1] == [] or connector.command_lines[0] not in observed, \
+        "a declared probe ran live"
+    sent = [*connector.command_lines, *(f"put {put.path}" for put in connector.puts)]
+    if "commands" in case:
+        assert sent == case["commands"]
+    for key, expected in case["result"].items():
+        actual = result.data.get(key) if key == "data" or not hasattr(result, key) else getattr(result, key)
+        if key == "data":
+            actual = {k: result.data.get(k) for k in expected}
+        assert actual == expected, (key, actual)
+
+
+def _module_files() -> list[str]:
+    return sorted(path.stem for path in MODULES.glob("*.py")
+                  if re.search(r"^MODULE = ", path.read_text(), re.M))
+
+
+def test_every_module_has_a_case_file() -> None:
+    names = _module_files()
+    assert len(names) > 30
+    missing = [name for name in names if not (DATA / f"{name}.yml").is_file()]
+    assert missing == [], f"modules without data/contract/<name>.yml: {missing}"
+
+
+def test_every_module_declares_its_probes_and_parses_its_params() -> None:
+    for name in _module_files():
+        module = importlib.import_module(f"kprov.provision.modules.{name}").MODULE
+        for method in ("params", "probes", "run"):
+            assert callable(getattr(type(module), method, None)), (name, method)
+        assert isinstance(module.changes_judged_by_task, bool), name
+
+
+def test_the_engine_knows_no_recording_mode() -> None:
+    """Probes are declared (Module.probes), never learnt by running a module until it stops."""
+    offenders = []
+    for path in sorted((KPROV / "provision").rglob("*.py")):
+        text = path.read_text()
+        if re.search(r"ProbeRecorded|\brecording\b|first_probe|read_early", text):
+            offenders.append(str(path.relative_to(KPROV)))
+    for path in sorted(KPROV.rglob("*.py")):
+        if "ProbeRecorded" in path.read_text():
+            offenders.append(str(path.relative_to(KPROV)))
+    assert offenders == []
