@@ -24,6 +24,7 @@ from kprov.provision.errors import ProvisionError, UndefinedVariableError
 from kprov.provision.execute.context import HostState, PlayContext, RunContext
 from kprov.provision.execute.pending import clear_command, mark_command
 from kprov.provision.execute.results import TaskResult
+from kprov.provision.execute.task_loops import loop_items
 from kprov.provision.execute.task_runner import TaskRunner
 from kprov.provision.modules.base import ProbeKey
 from kprov.provision.playbook.model import Block, Item, Task
@@ -346,7 +347,7 @@ class HostRunner:
         where = f"task field 'when' ({task.origin})"
         try:
             try:
-                items = self.tasks.loop_items(task, scope) if task.loop is not None else [None]
+                items = loop_items(task, scope) if task.loop is not None else [None]
             except UndefinedVariableError as loop_error:  # ansible-core's order (TaskRunner._execute)
                 self.tasks.raise_unless_skipped(task, scope, loop_error)
                 items = []

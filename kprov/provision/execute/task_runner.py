@@ -7,9 +7,11 @@ diff come from the task, else the play, else the command line. Errors of templat
 arguments and module exceptions make the task *failed* with a message naming the task;
 a lost session makes the host *unreachable*.
 
-Modules read the host through its probe cache (execute.probecache): ``predict`` tells what
-a task would probe first (for the look-ahead), ``prefetch`` reads such probes in one round
-trip, and ``settle`` drops the cache after a task that may have changed the host. Tasks
+Modules read the host through its probe cache (execute.probecache): ``predict`` gives the
+probes a task's module declares (for the look-ahead; execute.probe_plan), ``prefetch`` reads
+them in one round trip, and ``settle`` drops the cache after a task that may have changed the
+host. The loop (execute.task_loops), the module's session and context (execute.task_setup)
+and the reported result (execute.task_report) live beside this module. Tasks
 with ``until`` (each attempt must see the host anew) and delegated tasks read no cache,
 except a query's first attempt (``is_query``: a health poll declared changeless): it may
 be read ahead, and when that result does not meet ``until`` the host is asked again at once.
@@ -18,12 +20,11 @@ be read ahead, and when that result does not meet ``until`` the host is asked ag
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from kprov.provision.connect.base import ConnectionFailure, Connector, UnreachableError, connector_for
+from kprov.provision.connect.base import ConnectionFailure, UnreachableError
 from kprov.provision.errors import ProvisionError, UndefinedVariableError
 from kprov.provision.execute.actions import ENGINE_RUNNERS, RAW_ARG_KEYS
 from kprov.provision.execute.add_host import add_host
@@ -40,13 +41,11 @@ from kprov.provision.execute.probe_plan import (
     read_ahead,
     settle,
 )
-from kprov.provision.execute.probecache import ProbeCache
 from kprov.provision.execute.results import Status, TaskResult
-from kprov.provision.execute.runlog import LoggedConnector
-from kprov.provision.execute.task_environment import task_environment
-from kprov.provision.execute.variables import VarsView, task_scope
-from kprov.provision.facts.names import fact_key
-from kprov.provision.lookups import run_lookup
+from kprov.provision.execute.task_loops import item_layers, loop_items, loop_outcome
+from kprov.provision.execute.task_report import bool_keyword, inject_facts, task_result
+from kprov.provision.execute.task_setup import HostUnreachable, TaskSetup
+from kprov.provision.execute.variables import task_scope
 from kprov.provision.modules.base import (
     Module,
     ModuleArgsError,
@@ -58,10 +57,8 @@ from kprov.provision.modules.base import (
 )
 from kprov.provision.playbook.ansible_names import deferrable, missing_module_message
 from kprov.provision.playbook.model import Task
-from kprov.provision.redact import SECRET_DIFF, is_secret_file, redact_data, redact_text
 from kprov.provision.template_filters import to_bool
-from kprov.provision.template_settings import DEFAULT_SETTINGS
-from kprov.provision.templates import OMIT, VarScope, template_vars
+from kprov.provision.templates import OMIT, VarScope
 
 __all__ = ["TaskRunner"]
 
@@ -72,27 +69,19 @@ _SKIPPED_BY_WHEN = MappingProxyType({"changed": False, "skipped": True,
                                      "skip_reason": "Conditional result was False"})
 
 
-class _Unreachable(Exception):
-    pass
+def _async_dir(scope: VarScope) -> str:
+    """Where a host keeps its async jobs (looked up only by async tasks: a hot path)."""
+    return str(scope.get("ansible_async_dir") or DEFAULT_ASYNC_DIR)
 
 
-def _safe_diff(entry: dict[str, Any]) -> dict[str, Any]:
-    """A diff entry as it may be shown: a module's content diff of key material already says
-    only "content changed (secret)"; any other text is redacted (a template that renders a
-    token into a config file, a state diff with a password)."""
-    if entry.get("secret"):
-        return entry
-    before, after = entry.get("before"), entry.get("after")
-    path = str(entry.get("after_header") or "")
-    if isinstance(before, str) and isinstance(after, str) and (
-        is_secret_file(path, after) or is_secret_file(path, before)
-    ):
-        return {**entry, "before": "", "after": SECRET_DIFF, "secret": True}
-    return {**entry, "before": redact_data(before), "after": redact_data(after)}
-
-
-def _bool_keyword(value: Any) -> bool:
-    return bool(value) if not isinstance(value, str) else to_bool(value)
+def _int_keyword(scope: VarScope, value: Any, name: str, default: int) -> int:
+    if value is None:
+        return default
+    rendered = scope.template(value, f"task field '{name}'")
+    try:
+        return int(rendered)
+    except (TypeError, ValueError):
+        raise ProvisionError(f"'{name}' must be a whole number of seconds, got {rendered!r}") from None
 
 
 def _places_facts_per_item(task: Task) -> bool:
@@ -103,6 +92,7 @@ def _places_facts_per_item(task: Task) -> bool:
 class TaskRunner:
     def __init__(self, run: RunContext, pctx: PlayContext, host: HostState) -> None:
         self.run, self.pctx, self.host = run, pctx, host
+        self.setup = TaskSetup(run, pctx, host)
 
     # -- entry -----------------------------------------------------------------------------
     def execute(self, task: Task, extra: dict[str, Any] | None = None) -> TaskResult:
@@ -110,9 +100,9 @@ class TaskRunner:
         self.run.observer.task_start(self.host.name, task.title)
         try:
             status, registered = self._execute(task, extra)
-        except _Unreachable as err:
+        except HostUnreachable as err:
             self.host.probes.invalidate()
-            if not _bool_keyword(task.ignore_unreachable):
+            if not bool_keyword(task.ignore_unreachable):
                 self.host.unreachable = True
                 self.host.error = str(err)
             status, registered = "unreachable", {"unreachable": True, "msg": str(err), "changed": False}
@@ -124,10 +114,11 @@ class TaskRunner:
                 "failed",
                 {"failed": True, "msg": f"task '{task.title}': {err}", "changed": False},
             )
-        result = self._result(task, status, registered, time.monotonic() - start)
+        result = task_result(task, status, registered, time.monotonic() - start, host=self.host.name,
+                             play=self.pctx.play.name)
         own_facts = task.action not in _OWN_FACT_ACTIONS and not _places_facts_per_item(task)
         if status in ("ok", "changed") and own_facts:
-            self._inject_facts(registered, self.host)
+            inject_facts(registered, self.host)
         if task.register and (status != "unreachable" or result.ignored):
             self.host.runtime_vars[task.register] = registered
         return result
@@ -146,47 +137,6 @@ class TaskRunner:
                                  "for the inventory's hosts only")
         return state
 
-    def _inject_facts(self, registered: dict[str, Any], host: HostState) -> None:
-        """A module's ``ansible_facts`` join the host's facts, each also a variable of its own
-        name (``services``, ``packages``), as Ansible injects them."""
-        facts = registered.get("ansible_facts")
-        for item in registered.get("results") or []:
-            if isinstance(item, dict) and isinstance(item.get("ansible_facts"), dict):
-                facts = {**(facts or {}), **item["ansible_facts"]}
-        if not isinstance(facts, dict) or not facts:
-            return
-        for key, value in facts.items():
-            host.facts[fact_key(key)] = value
-            host.injected_facts[key] = value
-        host.facts_changes += 1
-
-    def _result(self, task: Task, status: Status, registered: dict[str, Any], seconds: float) -> TaskResult:
-        diffs = list(registered.get("diff") or [])
-        for item in registered.get("results") or []:
-            diffs += item.get("diff") or []
-        ignored = ((status == "failed" and self._ignore_errors(task))
-                   or (status == "unreachable" and _bool_keyword(task.ignore_unreachable)))
-        public = {"censored": "output hidden: no_log is set"} if task.no_log else registered
-        msg = "" if task.no_log and status != "failed" else redact_text(str(registered.get("msg") or ""))
-        if task.no_log and status == "failed":
-            msg = "task failed (output hidden: no_log is set)"
-        return TaskResult(
-            host=self.host.name,
-            task=task.title,
-            action=task.action,
-            status=status,
-            msg=msg,
-            diff=[] if task.no_log else [_safe_diff(d) for d in diffs],
-            ignored=ignored,
-            duration_s=round(seconds, 4),
-            origin=task.origin,
-            play=self.pctx.play.name,
-            result=public,
-        )
-
-    def _ignore_errors(self, task: Task) -> bool:
-        return _bool_keyword(task.ignore_errors)
-
     # -- when and loops --------------------------------------------------------------------
     def scope(self, task: Task, extra: dict[str, Any] | None = None) -> VarScope:
         return task_scope(self.run, self.pctx, self.host, task, extra)
@@ -198,7 +148,7 @@ class TaskRunner:
                 return "skipped", dict(_SKIPPED_BY_WHEN)
             return self._once(task, scope)
         try:
-            items = self.loop_items(task, scope)
+            items = loop_items(task, scope)
         except UndefinedVariableError as loop_error:
             self.raise_unless_skipped(task, scope, loop_error)
             return "skipped", dict(_SKIPPED_BY_WHEN)
@@ -221,8 +171,8 @@ class TaskRunner:
             results.append(reg)
             statuses.append(status)
             if status == "unreachable":
-                raise _Unreachable(reg.get("msg", "unreachable"))
-        return self._loop_outcome(statuses, results)
+                raise HostUnreachable(reg.get("msg", "unreachable"))
+        return loop_outcome(statuses, results)
 
     def raise_unless_skipped(self, task: Task, scope: VarScope, loop_error: UndefinedVariableError) -> None:
         """A loop whose items are undefined, as ansible-core's TaskExecutor treats it: the
@@ -238,72 +188,12 @@ class TaskRunner:
 
     def _item_scopes(self, task: Task, scope: VarScope, items: list[Any]) -> list[VarScope | None]:
         """Each loop item's scope (None: its ``when`` is false)."""
-        loop_var = str(task.loop_control.get("loop_var", "item"))
-        index_var = task.loop_control.get("index_var")
-        extended = to_bool(scope.template(task.loop_control.get("extended", False), "loop_control.extended"))
-        all_items = to_bool(scope.template(task.loop_control.get("extended_allitems", True),
-                                           "loop_control.extended_allitems"))
-        item_scopes: list[VarScope | None] = []
-        for index, item in enumerate(items):
-            layer: dict[str, Any] = {loop_var: item, "ansible_loop_var": loop_var}
-            if extended:  # as Ansible: without `extended`, ansible_loop is not defined
-                layer["ansible_loop"] = _extended_loop(items, index, all_items)
-            if index_var:
-                layer[str(index_var)] = index
-                layer["ansible_index_var"] = str(index_var)
-            item_scope = scope.child(layer)
-            item_scopes.append(item_scope if self._when(task, item_scope) else None)
-        return item_scopes
+        item_scopes = [scope.child(layer) for layer in item_layers(task, scope, items)]
+        return [item_scope if self._when(task, item_scope) else None for item_scope in item_scopes]
 
-    @staticmethod
-    def _loop_outcome(statuses: list[Status], results: list[dict[str, Any]]) -> tuple[Status, dict[str, Any]]:
-        """A loop's result from its items' (at least one), as ansible-core builds it: failed
-        if one failed, changed if one changed, skipped if all were; its message says which."""
-        overall: Status
-        if any(s == "failed" for s in statuses):
-            overall = "failed"
-        elif any(s == "changed" for s in statuses):
-            overall = "changed"
-        elif all(s == "skipped" for s in statuses):
-            overall = "skipped"
-        else:
-            overall = "ok"
-        msg = {"failed": "One or more items failed", "skipped": "All items skipped"}.get(overall,
-                                                                                       "All items completed")
-        registered: dict[str, Any] = {
-            "results": results,
-            "changed": overall == "changed",
-            "failed": overall == "failed",
-            "msg": msg,
-            "skipped": overall == "skipped",  # present either way, as Ansible's loop result
-        }
-        return overall, registered
-
-    def loop_items(self, task: Task, scope: VarScope) -> list[Any]:
-        where = f"task field 'loop' ({task.origin})"
-        loop = task.loop
-        if isinstance(loop, dict) and "__flatten__" in loop:
-            value = scope.template(loop["__flatten__"], where)
-            value = value if isinstance(value, list) else [value]
-            return [x for v in value for x in (v if isinstance(v, list) else [v])]
-        if isinstance(loop, dict) and "__dict2items__" in loop:
-            value = scope.template(loop["__dict2items__"], where)
-            return [{"key": k, "value": v} for k, v in dict(value).items()]
-        if isinstance(loop, dict) and "__lookup__" in loop:
-            return self._lookup_items(task, scope, str(loop["__lookup__"]), loop["terms"], where)
-        value = scope.template(loop, where)
-        if isinstance(value, str):
-            raise ProvisionError(f"{task.origin}: loop must be a list, got the string {value!r}")
-        if isinstance(value, dict):
-            raise ProvisionError(f"{task.origin}: loop must be a list; use `| dict2items` for a mapping")
-        return list(value)
-
-    @staticmethod
-    def _lookup_items(task: Task, scope: VarScope, name: str, terms: Any, where: str) -> list[Any]:
-        """``with_<name>: terms``: the lookup's list; ``first_found`` searches ``templates`` for a
-        template task, ``vars`` for include_vars, else ``files`` (as Ansible's executor does)."""
-        subdir = next((s for s in ("template", "var", "file") if s in task.action), "file") + "s"
-        return run_lookup(name, scope.template(terms, where), scope, scope, subdir=subdir)
+    def find_file(self, task: Task, name: str, kind: str) -> Path:
+        """The controller file a task names (TaskSetup.find_file: role-relative, remembered)."""
+        return self.setup.find_file(task, name, kind)
 
     def when_holds(self, task: Task, scope: VarScope) -> bool:
         """The task's ``when`` in ``scope`` (raises what templating it raises)."""
@@ -326,7 +216,7 @@ class TaskRunner:
             if task.loop is None:
                 scopes = [scope] if self._when(task, scope) else []
             else:
-                items = self.loop_items(task, scope)
+                items = loop_items(task, scope)
                 scopes = [s for s in self._item_scopes(task, scope, items) if s is not None]
             return self._keys(task, module, scopes)
         except Exception:  # noqa: BLE001 - a prediction is best effort; the real run reports errors
@@ -338,10 +228,10 @@ class TaskRunner:
         for scope in scopes:
             try:
                 args = self._args(task, scope)
-                environment = self.environment(task, scope)
+                environment = self.setup.environment(task, scope)
             except ProvisionError:
                 continue  # the task fails when it runs
-            ctx = self.module_context(task, scope, self.host.connector, environment)
+            ctx = self.setup.module_context(task, scope, self.host.connector, environment)
             ctx.query = is_query(task, module)
             keys += declared_keys(module, ctx, args)
         return keys
@@ -356,7 +246,7 @@ class TaskRunner:
                        lambda m: self.run.log.event(self.host.name, m))
         except UnreachableError as err:
             if in_task:
-                raise _Unreachable(str(err)) from None
+                raise HostUnreachable(str(err)) from None
 
     def _prefetch_items(self, task: Task, scopes: list[VarScope]) -> None:
         """A loop's items' probes, together (unless the look-ahead read them already)."""
@@ -429,13 +319,13 @@ class TaskRunner:
         if failed:
             return "failed", registered
         if _places_facts_per_item(task):
-            self._inject_facts(registered, self.facts_host(task, scope))
+            inject_facts(registered, self.facts_host(task, scope))
         return ("changed" if changed else "ok"), registered
 
     def _call(self, task: Task, scope: VarScope, args: dict[str, Any], cached: bool = True) -> ModuleCall:
         where = task.origin  # the executor names the task in any error (execute)
         if task.action == "include_vars":
-            return ModuleCall(include_vars(args, lambda name, kind: self.find_file(task, name, kind),
+            return ModuleCall(include_vars(args, lambda name, kind: self.setup.find_file(task, name, kind),
                                       self.host.included_vars, where), None)
         if task.action == "group_by":
             return ModuleCall(group_by(self.run, self.host.name, args), None)
@@ -445,23 +335,23 @@ class TaskRunner:
         if runner is not None:
             owner = self.facts_host(task, scope) if task.action == "set_fact" else self.host
             return ModuleCall(runner(args, scope, owner.runtime_vars, where), None)
-        connector, cache = self._connector(task, scope)
+        connector, cache = self.setup.connector(task, scope)
         try:
-            environment = self.environment(task, scope)
+            environment = self.setup.environment(task, scope)
         except ProvisionError as err:
             return ModuleCall(ModuleResult(failed=True, msg=str(err)), None)
-        ctx = self.module_context(task, scope, connector, environment)
+        ctx = self.setup.module_context(task, scope, connector, environment)
         module: Module | AsyncStatus | AsyncTask
         try:
-            module = (AsyncStatus(self._async_dir(scope), self.run.async_finishers, self.run.planned_jobs)
+            module = (AsyncStatus(_async_dir(scope), self.run.async_finishers, self.run.planned_jobs)
                       if task.action in ASYNC_STATUS_NAMES else get_module(task.action))
         except UnknownModuleError as err:
             msg = missing_module_message(task.action) if deferrable(task.action) else str(err)
             return ModuleCall(ModuleResult(failed=True, msg=msg), None)
-        limit = self._int_keyword(scope, task.async_seconds, "async", 0)
+        limit = _int_keyword(scope, task.async_seconds, "async", 0)
         if limit > 0:
-            poll = self._int_keyword(scope, task.poll, "poll", DEFAULT_POLL_S)
-            module = AsyncTask(module, limit, poll, self._async_dir(scope), self.run.async_finishers,
+            poll = _int_keyword(scope, task.poll, "poll", DEFAULT_POLL_S)
+            module = AsyncTask(module, limit, poll, _async_dir(scope), self.run.async_finishers,
                                self.run.planned_jobs)
         ctx.query = is_query(task, module)
         # a poll (until) sees the host anew at each attempt; a query's first one may be read ahead
@@ -473,28 +363,13 @@ class TaskRunner:
         call.reports_job = isinstance(module, AsyncTask) and module.poll <= 0
         return call
 
-    @staticmethod
-    def _async_dir(scope: VarScope) -> str:
-        """Where a host keeps its async jobs (looked up only by async tasks: a hot path)."""
-        return str(scope.get("ansible_async_dir") or DEFAULT_ASYNC_DIR)
-
-    @staticmethod
-    def _int_keyword(scope: VarScope, value: Any, name: str, default: int) -> int:
-        if value is None:
-            return default
-        rendered = scope.template(value, f"task field '{name}'")
-        try:
-            return int(rendered)
-        except (TypeError, ValueError):
-            raise ProvisionError(f"'{name}' must be a whole number of seconds, got {rendered!r}") from None
-
     def _run_module(self, module: Any, ctx: ModuleContext, args: dict[str, Any], task: Task) -> ModuleResult:
         try:
             return module.run(ctx, args)  # type: ignore[no-any-return]
         except UnreachableError as err:
             if ctx.probes is not None:
                 ctx.probes.invalidate()
-            raise _Unreachable(str(err)) from None
+            raise HostUnreachable(str(err)) from None
         except ConnectionFailure as err:
             return ModuleResult(failed=True, msg=str(err))
         except UndefinedVariableError:
@@ -508,136 +383,3 @@ class TaskRunner:
         except Exception as err:  # a module bug must fail one task, not the run
             return ModuleResult(failed=True, msg=f"{task.action} raised {type(err).__name__}: {err}")
 
-    def module_context(self, task: Task, scope: VarScope, connector: Connector,
-                       environment: Mapping[str, str] | None = None) -> ModuleContext:
-        opts, play = self.run.options, self.pctx.play
-        check = task.check_mode if task.check_mode is not None else play.check_mode
-        check = opts.check if check is None else to_bool(check)
-        diff = opts.diff if task.diff is None else to_bool(task.diff)
-        become, become_user = self._become(task, scope)
-        last_found: dict[str, Path] = {}
-
-        def find_file(name: str, kind: str) -> Path:
-            path = self.find_file(task, name, kind)
-            last_found[kind] = path
-            return path
-
-        def render_template(text: str, settings: Mapping[str, Any]) -> str:
-            source = last_found.get("templates")
-            where = str(source) if source is not None else f"inline template of task '{task.title}'"
-            try:
-                chosen = DEFAULT_SETTINGS.merged(settings)
-            except ValueError as err:
-                raise ProvisionError(str(err)) from None
-            try:
-                return scope.child(template_vars(source)).render(text, where, chosen)
-            except UndefinedVariableError as err:
-                raise UndefinedVariableError(err.variable, err.template, task.title) from None
-
-        def log(message: str) -> None:
-            self.run.log.event(self.host.name, f"{task.title}: {message}")
-
-        return ModuleContext(
-            connector=connector,
-            check_mode=check,
-            diff=diff,
-            become=become,
-            become_user=become_user,
-            task_vars=VarsView(scope),
-            render_template=render_template,
-            find_file=find_file,
-            file_digest=self.run.file_digest,
-            log=log,
-            environment=environment or {},
-        )
-
-    def environment(self, task: Task, scope: VarScope) -> dict[str, str]:
-        """The task's environment (execute.task_environment); warnings go to the run log."""
-        def warn(message: str) -> None:
-            self.run.log.event(self.host.name, f"{task.title}: {message}")
-
-        return task_environment(task, scope, warn)
-
-    def _become(self, task: Task, scope: VarScope) -> tuple[bool, str | None]:
-        play = self.pctx.play
-        if task.become is not None:
-            become = to_bool(scope.template(task.become, "become"))
-        elif play.become is not None:
-            become = to_bool(play.become)
-        else:
-            become = to_bool(scope.get("ansible_become", False))
-        user = task.become_user or play.become_user or scope.get("ansible_become_user")
-        method = task.become_method or play.become_method
-        if become and method is not None and str(scope.template(method, "become_method")) != "sudo":
-            named = scope.template(method, "become_method")
-            raise ProvisionError(f"become_method {named!r} is not supported: kprov becomes another user with "
-                                 "sudo only")
-        return become, (str(scope.template(user, "become_user")) if user else None)
-
-    def _connector(self, task: Task, scope: VarScope) -> tuple[Connector, ProbeCache | None]:
-        """The session the task runs on, and the probe cache of that host (None: not one of
-        the run's hosts)."""
-        if task.delegate_to:
-            target = str(scope.template(task.delegate_to, "delegate_to"))
-            if target != self.host.name:
-                other = self.run.hosts.get(target)
-                if other is not None and other.connector is not None:
-                    return other.connector, other.probes
-                if target in ("localhost", "127.0.0.1"):
-                    return self.run.localhost(), None
-                if target in self.run.inventory.hosts:
-                    inner = connector_for(target, self.run.inventory.host_vars(target))
-                    return LoggedConnector(inner, self.run.log), (other.probes if other else None)
-                raise ProvisionError(
-                    f"{task.origin}: delegate_to '{target}' is not localhost nor an inventory host"
-                )
-        if self.host.connector is None:
-            raise _Unreachable(f"{self.host.name}: no session")
-        return self.host.connector, self.host.probes
-
-    def find_file(self, task: Task, name: str, kind: str) -> Path:
-        """Role-relative search like Ansible: role/<kind>/, role/, playbook/<kind>/, playbook/.
-
-        A file found is remembered for the run (``RunContext.found_files``, by name, kind and
-        the task's roles and directory): every host and loop item asks for the same files, 715
-        lookups of up to 7 stat calls each in the 5-host cluster's no-op apply (0.026 CPU-s).
-        A miss is searched again each time (and fails the task)."""
-        key = (name, kind, tuple(role.path for role in task.scope.role_chain), task.scope.base_dir)
-        found = self.run.found_files.get(key)
-        if found is not None:
-            return found
-        path = Path(name)
-        if path.is_absolute():
-            if path.exists():
-                self.run.found_files[key] = path
-                return path
-            raise FileNotFoundError(name)
-        bases: list[Path] = []
-        for role in reversed(task.scope.role_chain):
-            bases += [role.path / kind, role.path]
-        task_dir = task.scope.base_dir
-        bases += [task_dir / kind, task_dir.parent / kind, task_dir]
-        bases += [self.run.playbook_dir / kind, self.run.playbook_dir]
-        for base in bases:
-            candidate = base / name
-            if candidate.exists():
-                self.run.found_files[key] = candidate
-                return candidate
-        raise FileNotFoundError(f"'{name}' not found in {', '.join(str(b) for b in dict.fromkeys(bases))}")
-
-
-def _extended_loop(items: list[Any], index: int, all_items: bool) -> dict[str, Any]:
-    """``ansible_loop`` of ``loop_control: {extended: true}``: previtem/nextitem are left out
-    at the ends (undefined there, as in Ansible), allitems unless ``extended_allitems`` is off."""
-    count = len(items)
-    loop: dict[str, Any] = {
-        "index": index + 1, "index0": index, "revindex": count - index, "revindex0": count - index - 1,
-        "first": index == 0, "last": index == count - 1, "length": count,
-    }
-    if all_items:
-        loop["allitems"] = items
-    if index > 0:
-        loop["previtem"] = items[index - 1]
-    if index < count - 1:
-        loop["nextitem"] = items[index + 1]
-    return loop

@@ -1,0 +1,109 @@
+"""A task's loop: its items, each item's own variables, and the loop's registered result.
+
+``loop_items`` evaluates ``loop:`` (or ``with_*``: flatten, dict2items, a lookup) into a list;
+``item_layers`` gives each item's variables (``loop_var``, ``index_var``, and ``ansible_loop``
+with ``loop_control.extended``); ``loop_outcome`` folds the items' statuses into the task's
+result as ansible-core builds it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kprov.provision.errors import ProvisionError
+from kprov.provision.execute.results import Status
+from kprov.provision.lookups import run_lookup
+from kprov.provision.playbook.model import Task
+from kprov.provision.template_filters import to_bool
+from kprov.provision.templates import VarScope
+
+__all__ = ["extended_loop", "item_layers", "loop_items", "loop_outcome"]
+
+
+def loop_items(task: Task, scope: VarScope) -> list[Any]:
+    """The task's loop items (``loop``, or ``with_*`` as flatten / dict2items / a lookup)."""
+    where = f"task field 'loop' ({task.origin})"
+    loop = task.loop
+    if isinstance(loop, dict) and "__flatten__" in loop:
+        value = scope.template(loop["__flatten__"], where)
+        value = value if isinstance(value, list) else [value]
+        return [x for v in value for x in (v if isinstance(v, list) else [v])]
+    if isinstance(loop, dict) and "__dict2items__" in loop:
+        value = scope.template(loop["__dict2items__"], where)
+        return [{"key": k, "value": v} for k, v in dict(value).items()]
+    if isinstance(loop, dict) and "__lookup__" in loop:
+        return _lookup_items(task, scope, str(loop["__lookup__"]), loop["terms"], where)
+    value = scope.template(loop, where)
+    if isinstance(value, str):
+        raise ProvisionError(f"{task.origin}: loop must be a list, got the string {value!r}")
+    if isinstance(value, dict):
+        raise ProvisionError(f"{task.origin}: loop must be a list; use `| dict2items` for a mapping")
+    return list(value)
+
+
+def _lookup_items(task: Task, scope: VarScope, name: str, terms: Any, where: str) -> list[Any]:
+    """``with_<name>: terms``: the lookup's list; ``first_found`` searches ``templates`` for a
+    template task, ``vars`` for include_vars, else ``files`` (as Ansible's executor does)."""
+    subdir = next((s for s in ("template", "var", "file") if s in task.action), "file") + "s"
+    return run_lookup(name, scope.template(terms, where), scope, scope, subdir=subdir)
+
+
+def item_layers(task: Task, scope: VarScope, items: list[Any]) -> list[dict[str, Any]]:
+    """Each loop item's own variables: ``loop_var`` (and ``ansible_loop_var``), ``index_var``,
+    and with ``extended`` the ``ansible_loop`` dict."""
+    loop_var = str(task.loop_control.get("loop_var", "item"))
+    index_var = task.loop_control.get("index_var")
+    extended = to_bool(scope.template(task.loop_control.get("extended", False), "loop_control.extended"))
+    all_items = to_bool(scope.template(task.loop_control.get("extended_allitems", True),
+                                       "loop_control.extended_allitems"))
+    layers: list[dict[str, Any]] = []
+    for index, item in enumerate(items):
+        layer: dict[str, Any] = {loop_var: item, "ansible_loop_var": loop_var}
+        if extended:  # as Ansible: without `extended`, ansible_loop is not defined
+            layer["ansible_loop"] = extended_loop(items, index, all_items)
+        if index_var:
+            layer[str(index_var)] = index
+            layer["ansible_index_var"] = str(index_var)
+        layers.append(layer)
+    return layers
+
+
+def loop_outcome(statuses: list[Status], results: list[dict[str, Any]]) -> tuple[Status, dict[str, Any]]:
+    """A loop's result from its items' (at least one), as ansible-core builds it: failed
+    if one failed, changed if one changed, skipped if all were; its message says which."""
+    overall: Status
+    if any(s == "failed" for s in statuses):
+        overall = "failed"
+    elif any(s == "changed" for s in statuses):
+        overall = "changed"
+    elif all(s == "skipped" for s in statuses):
+        overall = "skipped"
+    else:
+        overall = "ok"
+    msg = {"failed": "One or more items failed", "skipped": "All items skipped"}.get(overall,
+                                                                                   "All items completed")
+    registered: dict[str, Any] = {
+        "results": results,
+        "changed": overall == "changed",
+        "failed": overall == "failed",
+        "msg": msg,
+        "skipped": overall == "skipped",  # present either way, as Ansible's loop result
+    }
+    return overall, registered
+
+
+def extended_loop(items: list[Any], index: int, all_items: bool) -> dict[str, Any]:
+    """``ansible_loop`` of ``loop_control: {extended: true}``: previtem/nextitem are left out
+    at the ends (undefined there, as in Ansible), allitems unless ``extended_allitems`` is off."""
+    count = len(items)
+    loop: dict[str, Any] = {
+        "index": index + 1, "index0": index, "revindex": count - index, "revindex0": count - index - 1,
+        "first": index == 0, "last": index == count - 1, "length": count,
+    }
+    if all_items:
+        loop["allitems"] = items
+    if index > 0:
+        loop["previtem"] = items[index - 1]
+    if index < count - 1:
+        loop["nextitem"] = items[index + 1]
+    return loop

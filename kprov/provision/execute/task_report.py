@@ -1,0 +1,80 @@
+"""What a finished task leaves: its TaskResult (redacted for display) and the facts it set.
+
+``task_result`` shapes the TaskResult the observers and the recap see: diffs of secrets and
+credentials hidden, ``no_log`` honoured, ``ignore_errors``/``ignore_unreachable`` marked.
+``inject_facts`` puts a module's ``ansible_facts`` into the host's facts, as Ansible does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kprov.provision.execute.context import HostState
+from kprov.provision.execute.results import Status, TaskResult
+from kprov.provision.facts.names import fact_key
+from kprov.provision.playbook.model import Task
+from kprov.provision.redact import SECRET_DIFF, is_secret_file, redact_data, redact_text
+from kprov.provision.template_filters import to_bool
+
+__all__ = ["bool_keyword", "inject_facts", "safe_diff", "task_result"]
+
+
+def bool_keyword(value: Any) -> bool:
+    return bool(value) if not isinstance(value, str) else to_bool(value)
+
+
+def safe_diff(entry: dict[str, Any]) -> dict[str, Any]:
+    """A diff entry as it may be shown: a module's content diff of key material already says
+    only "content changed (secret)"; any other text is redacted (a template that renders a
+    token into a config file, a state diff with a password)."""
+    if entry.get("secret"):
+        return entry
+    before, after = entry.get("before"), entry.get("after")
+    path = str(entry.get("after_header") or "")
+    if isinstance(before, str) and isinstance(after, str) and (
+        is_secret_file(path, after) or is_secret_file(path, before)
+    ):
+        return {**entry, "before": "", "after": SECRET_DIFF, "secret": True}
+    return {**entry, "before": redact_data(before), "after": redact_data(after)}
+
+
+def inject_facts(registered: dict[str, Any], host: HostState) -> None:
+    """A module's ``ansible_facts`` join the host's facts, each also a variable of its own
+    name (``services``, ``packages``), as Ansible injects them."""
+    facts = registered.get("ansible_facts")
+    for item in registered.get("results") or []:
+        if isinstance(item, dict) and isinstance(item.get("ansible_facts"), dict):
+            facts = {**(facts or {}), **item["ansible_facts"]}
+    if not isinstance(facts, dict) or not facts:
+        return
+    for key, value in facts.items():
+        host.facts[fact_key(key)] = value
+        host.injected_facts[key] = value
+    host.facts_changes += 1
+
+
+def task_result(task: Task, status: Status, registered: dict[str, Any], seconds: float, *, host: str,
+                play: str) -> TaskResult:
+    """The task's result on ``host`` as it is reported."""
+    diffs = list(registered.get("diff") or [])
+    for item in registered.get("results") or []:
+        diffs += item.get("diff") or []
+    ignored = ((status == "failed" and bool_keyword(task.ignore_errors))
+               or (status == "unreachable" and bool_keyword(task.ignore_unreachable)))
+    public = {"censored": "output hidden: no_log is set"} if task.no_log else registered
+    msg = "" if task.no_log and status != "failed" else redact_text(str(registered.get("msg") or ""))
+    if task.no_log and status == "failed":
+        msg = "task failed (output hidden: no_log is set)"
+    return TaskResult(
+        host=host,
+        task=task.title,
+        action=task.action,
+        status=status,
+        msg=msg,
+        diff=[] if task.no_log else [safe_diff(d) for d in diffs],
+        ignored=ignored,
+        duration_s=round(seconds, 4),
+        origin=task.origin,
+        play=play,
+        result=public,
+    )
