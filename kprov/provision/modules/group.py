@@ -6,9 +6,10 @@ import shlex
 from collections.abc import Mapping
 from typing import Any
 
+from kprov.provision.connect.base import CommandResult
 from kprov.provision.modules.args import Arg
-from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult, TaskView
-from kprov.provision.modules.contract import ModuleBase, read_declared
+from kprov.provision.modules.base import ModuleContext, ModuleFailed, TaskView
+from kprov.provision.modules.contract import Plan, ThreeStepModule
 
 __all__ = ["MODULE", "GroupModule", "query_script"]
 
@@ -30,49 +31,51 @@ def query_script(name: str) -> str:
     return f"getent group {shlex.quote(name)}; true"
 
 
-class GroupModule(ModuleBase):
+class GroupModule(ThreeStepModule):
     name = "group"
     spec = SPEC
 
     def probes(self, params: Mapping[str, Any], view: TaskView) -> list[str]:
         return [query_script(params["name"])]
 
-    def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
-        p = self.params(args)
-        name = p["name"]
+    def decide(self, params: Mapping[str, Any], observed: Mapping[str, CommandResult]) -> Plan:
+        name = params["name"]
         q = shlex.quote(name)
-        (query,) = read_declared(self, ctx, p).values()
+        (query,) = observed.values()
         fields = query.stdout.strip().split(":") if query.stdout.strip() else []
         exists = len(fields) >= 3
         gid = int(fields[2]) if exists else None
         command = ""
-        if p["state"] == "absent":
+        if params["state"] == "absent":
             if exists:
-                command = f"groupdel {'-f ' if p['force'] else ''}{q}"
+                command = f"groupdel {'-f ' if params['force'] else ''}{q}"
         elif not exists:
-            opts = (["-r"] if p["system"] else []) + ([f"-g {p['gid']}"] if p["gid"] is not None else [])
-            opts += ["-o"] if p["non_unique"] else []
+            opts = ["-r"] if params["system"] else []
+            opts += [f"-g {params['gid']}"] if params["gid"] is not None else []
+            opts += ["-o"] if params["non_unique"] else []
             command = " ".join(["groupadd", *opts, q])
-        elif p["gid"] is not None and gid != p["gid"]:
-            command = f"groupmod -g {p['gid']}{' -o' if p['non_unique'] else ''} {q}"
-        result = ModuleResult(
-            changed=bool(command), data={"name": name, "state": p["state"], "gid": gid, "system": p["system"]}
-        )
-        if command and ctx.diff:
-            result.diff.append(
-                {
-                    "before": {"group": name, "state": "present" if exists else "absent", "gid": gid},
-                    "after": {"group": name, "state": p["state"], "gid": p["gid"] or gid},
-                }
-            )
-        if not command or ctx.check_mode:
-            return result
-        done = ctx.run(f"{command} && getent group {q}; true" if p["state"] == "present" else command)
-        if done.rc != 0 or (p["state"] == "present" and not done.stdout.strip()):
-            raise ModuleFailed(f"group: {command.split()[0]} {name} failed: {done.stderr.strip()}", name=name)
-        if p["state"] == "present":
-            result.data["gid"] = int(done.stdout.strip().split(":")[2])
-        return result
+        elif params["gid"] is not None and gid != params["gid"]:
+            command = f"groupmod -g {params['gid']}{' -o' if params['non_unique'] else ''} {q}"
+        plan = Plan(changed=bool(command),
+                    data={"name": name, "state": params["state"], "gid": gid, "system": params["system"]})
+        if command:
+            # present: the group's line read back in the same command (its gid for the result)
+            present = params["state"] == "present"
+            plan.commands = [f"{command} && getent group {q}; true" if present else command]
+            plan.diff.append({
+                "before": {"group": name, "state": "present" if exists else "absent", "gid": gid},
+                "after": {"group": name, "state": params["state"], "gid": params["gid"] or gid},
+            })
+        return plan
+
+    def act(self, ctx: ModuleContext, plan: Plan) -> None:
+        name, present = plan.data["name"], plan.data["state"] == "present"
+        (script,) = plan.commands
+        done = ctx.run(script)
+        if done.rc != 0 or (present and not done.stdout.strip()):
+            raise ModuleFailed(f"group: {script.split()[0]} {name} failed: {done.stderr.strip()}", name=name)
+        if present:
+            plan.data["gid"] = int(done.stdout.strip().split(":")[2])
 
 
 MODULE = GroupModule()

@@ -7,9 +7,10 @@ import shlex
 from collections.abc import Mapping
 from typing import Any
 
+from kprov.provision.connect.base import CommandResult
 from kprov.provision.modules.args import Arg
-from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult, TaskView
-from kprov.provision.modules.contract import ModuleBase, read_declared
+from kprov.provision.modules.base import TaskView
+from kprov.provision.modules.contract import Plan, ThreeStepModule
 
 __all__ = ["MODULE", "SlurpModule", "slurp_script"]
 
@@ -21,25 +22,24 @@ def slurp_script(src: str) -> str:
     return f"base64 -w0 -- {shlex.quote(src)}"
 
 
-class SlurpModule(ModuleBase):
+class SlurpModule(ThreeStepModule):
     name = "slurp"
     spec = SPEC
 
     def probes(self, params: Mapping[str, Any], view: TaskView) -> list[str]:
         return [slurp_script(params["src"])]
 
-    def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
-        params = self.params(args)
+    def decide(self, params: Mapping[str, Any], observed: Mapping[str, CommandResult]) -> Plan:
         src = params["src"]
-        (result,) = read_declared(self, ctx, params).values()
+        (result,) = observed.values()
         if result.rc != 0:
             error = result.stderr.strip()
             if "No such file" in error:
-                raise ModuleFailed(f"file not found: {src}")
+                return Plan(failed=f"file not found: {src}")
             if "Is a directory" in error:
-                raise ModuleFailed(f"source is a directory and must be a file: {src}")
-            raise ModuleFailed(f"unable to slurp file: {error}")
-        return ModuleResult(data={"content": result.stdout.strip(), "encoding": "base64", "source": src})
+                return Plan(failed=f"source is a directory and must be a file: {src}")
+            return Plan(failed=f"unable to slurp file: {error}")
+        return Plan(data={"content": result.stdout.strip(), "encoding": "base64", "source": src})
 
 
 MODULE = SlurpModule()

@@ -8,9 +8,10 @@ import stat as statmod
 from collections.abc import Mapping
 from typing import Any
 
+from kprov.provision.connect.base import CommandResult
 from kprov.provision.modules.args import Arg
-from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult, TaskView
-from kprov.provision.modules.contract import ModuleBase, read_declared
+from kprov.provision.modules.base import TaskView
+from kprov.provision.modules.contract import Plan, ThreeStepModule
 from kprov.provision.modules.fileops import FileState, mode_string, parse_probe, probe_script
 
 __all__ = ["ALGORITHMS", "MODULE", "StatModule", "stat_dict", "stat_script"]
@@ -60,7 +61,7 @@ def stat_script(path: str, follow: bool, algorithm: str | None) -> str:
     return script + "; true"
 
 
-class StatModule(ModuleBase):
+class StatModule(ThreeStepModule):
     name = "stat"
     spec = SPEC
 
@@ -68,19 +69,18 @@ class StatModule(ModuleBase):
         algorithm = params["checksum_algorithm"] if params["get_checksum"] else None
         return [stat_script(params["path"], params["follow"], algorithm)]
 
-    def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
-        p = self.params(args)
-        path = p["path"]
-        (result,) = read_declared(self, ctx, p).values()
+    def decide(self, params: Mapping[str, Any], observed: Mapping[str, CommandResult]) -> Plan:
+        path = params["path"]
+        (result,) = observed.values()
         if result.rc != 0:
-            raise ModuleFailed(f"stat: cannot inspect {path}: {result.stderr.strip()}")
+            return Plan(failed=f"stat: cannot inspect {path}: {result.stderr.strip()}")
         state = parse_probe(path, result.stdout)
         lines = result.stdout.splitlines()
         out = stat_dict(state, readable="R:1" in lines, writeable="W:1" in lines, executable="X:1" in lines)
         checksum = next((line[4:].split(" ")[0] for line in lines if line.startswith("SUM:")), None)
         if state.exists and checksum:
             out["checksum"] = checksum
-        return ModuleResult(changed=False, data={"stat": out})
+        return Plan(data={"stat": out})
 
 
 MODULE = StatModule()
