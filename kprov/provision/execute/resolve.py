@@ -37,6 +37,7 @@ from kprov.provision.errors import ProvisionError, UndefinedVariableError
 from kprov.provision.execute.context import PlayContext, RunContext
 from kprov.provision.execute.host_runner import HostRunner, tags_selected
 from kprov.provision.execute.play_runner import PlayRunner
+from kprov.provision.execute.task_loops import loop_items
 from kprov.provision.playbook.loader import PlaybookLoader
 from kprov.provision.playbook.model import Block, Item, Play, Task
 from kprov.provision.yamlfile import load_yaml_file
@@ -237,7 +238,7 @@ class _HostPass:
             if not self._judged(loop_names):
                 return []
             try:
-                items = tasks.loop_items(task, scope)
+                items = loop_items(task, scope)
             except UndefinedVariableError as err:
                 flagged = self._flag(task, err, loop_names, "loop")
                 return [flagged] if flagged is not None else []
