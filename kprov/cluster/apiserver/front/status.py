@@ -12,6 +12,7 @@ from kprov.cluster.api.errors import ApiError, Cause, status_details
 from kprov.cluster.api.resources import ResourceInfo
 
 __all__ = [
+    "MODIFIED",
     "ApiError",
     "already_exists",
     "bad_request",
@@ -76,6 +77,10 @@ def already_exists(info: ResourceInfo, name: str) -> ApiError:
     return StatusError(
         f'{info.group_resource} "{name}" already exists', 409, "AlreadyExists", _details(info, name)
     )
+
+
+# The reason of a write that lost a race (a stale resourceVersion), in kube-apiserver's words.
+MODIFIED = "the object has been modified; please apply your changes to the latest version and try again"
 
 
 def conflict(info: ResourceInfo, name: str, why: str) -> ApiError:

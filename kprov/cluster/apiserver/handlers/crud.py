@@ -17,7 +17,6 @@ from aiohttp import web
 
 from kprov.cluster.api.kinds.status_zeros import fill_status_zeros
 from kprov.cluster.api.resources import ResourceInfo
-from kprov.cluster.api.wire.protobuf_encode import encodable
 from kprov.cluster.apiserver import _lib
 from kprov.cluster.apiserver.admission import builtin as admission
 from kprov.cluster.apiserver.admission import limitranger, podsecurity, vap, webhooks
@@ -28,19 +27,14 @@ from kprov.cluster.apiserver.authn.chain import UserInfo
 from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.front.http1 import AnyRequest
 from kprov.cluster.apiserver.front.negotiation import (
-    JSON,
     PATCH_TYPES,
     decode_body,
-    go_body,
-    json_bytes,
-    json_response,
     media_type,
     object_response,
-    wants_protobuf,
-    wants_table,
 )
 from kprov.cluster.apiserver.front.requestinfo import RequestInfo, parse_bool
 from kprov.cluster.apiserver.front.status import (
+    MODIFIED,
     ApiError,
     already_exists,
     bad_request,
@@ -48,16 +42,16 @@ from kprov.cluster.apiserver.front.status import (
     not_found,
     success_status,
 )
-from kprov.cluster.apiserver.front.warning import take_warnings
 from kprov.cluster.apiserver.handlers import field_validation
+from kprov.cluster.apiserver.handlers.deletion import delete_now, delete_object
 from kprov.cluster.apiserver.handlers.lifecycle import (
-    graceful_delete_plan,
     is_noop,
     prepare_create,
     prepare_update,
     ready_to_delete,
 )
 from kprov.cluster.apiserver.handlers.listing import list_objects, make_matcher
+from kprov.cluster.apiserver.handlers.reads import get_object, handle_list, render
 from kprov.cluster.storage import KeyExistsError, KeyNotFoundError, RevisionConflictError, StoredObject
 
 __all__ = [
@@ -67,12 +61,9 @@ __all__ = [
     "guaranteed_update",
     "handle_collection",
     "handle_object",
-    "render",
-    "render_object",
 ]
 
 Mutation = Callable[[dict[str, Any]], dict[str, Any]]
-_MODIFIED = "the object has been modified; please apply your changes to the latest version and try again"
 
 
 def _dry_run(request: AnyRequest) -> bool:
@@ -80,97 +71,6 @@ def _dry_run(request: AnyRequest) -> bool:
     if any(v not in ("All", "") for v in values):
         raise bad_request(f"unsupported dryRun value {values[0]!r}: only All")
     return "All" in values
-
-
-def render_object(
-    request: AnyRequest,
-    info: ResourceInfo,
-    obj: dict[str, Any],
-    status: int = 200,
-    warnings: list[str] | None = None,
-) -> web.Response:
-    headers = None
-    obj = _lib.as_version(info, obj)
-    admitted = take_warnings()  # what admission added (PodSecurity)
-    if admitted:
-        warnings = [*(warnings or []), *admitted]
-    if warnings:
-        headers = {"Warning": ", ".join('299 - "' + w.replace('"', '\\"') + '"' for w in warnings)}
-    if wants_table(request):
-        table = _lib.table(info, [obj], request.query.get("includeObject", "Metadata"))
-        table["metadata"] = {"resourceVersion": obj.get("metadata", {}).get("resourceVersion", "")}
-        return json_response(table, status, headers)
-    return object_response(request, obj, status, headers)
-
-
-async def render(
-    request: AnyRequest,
-    ctx: ApiContext,
-    info: ResourceInfo,
-    obj: dict[str, Any],
-    status: int = 200,
-    warnings: list[str] | None = None,
-    *,
-    written: bool = False,
-) -> web.Response:
-    """:func:`render_object` of a stored object read in ``info``'s version (defaulted from
-    storage unless this request has just ``written`` it, converted)."""
-    if info.custom is not None or conversion.builtin_converts(info):
-        (obj,) = await conversion.read(ctx, info, [obj], defaults=not written)
-    return render_object(request, info, obj, status, warnings)
-
-
-# -- reads -------------------------------------------------------------------------------------
-async def get_object(ctx: ApiContext, info: ResourceInfo, namespace: str, name: str) -> dict[str, Any]:
-    stored = await ctx.store.get(ctx.key(info, namespace, name))
-    if stored is None:
-        raise not_found(info, name)
-    return stored.obj
-
-
-async def _list(request: AnyRequest, ctx: ApiContext, info: ResourceInfo, ri: RequestInfo) -> web.Response:
-    query = request.query
-    matches = make_matcher(info, query.get("labelSelector"), query.get("fieldSelector"))
-    try:
-        limit = int(query.get("limit") or 0)
-    except ValueError:
-        raise bad_request(f"invalid limit {query.get('limit')!r}") from None
-    result = await list_objects(
-        ctx,
-        info,
-        ri.namespace,
-        matches,
-        limit=max(limit, 0),
-        continue_token=query.get("continue", ""),
-        resource_version=query.get("resourceVersion", ""),
-    )
-    meta: dict[str, Any] = {"resourceVersion": str(result.revision)}
-    if result.continue_token:
-        meta["continue"] = result.continue_token
-        if result.remaining is not None:
-            meta["remainingItemCount"] = result.remaining
-    items, changed = result.items, False
-    if _lib.converts(info):  # custom objects as the read shows them; stored bytes if unchanged
-        items = await conversion.read(ctx, info, result.items)
-        changed = any(shown is not stored for shown, stored in zip(items, result.items, strict=True))
-    if wants_table(request):
-        table = _lib.table(info, items, query.get("includeObject", "Metadata"))
-        table["metadata"] = meta
-        return json_response(table)
-    if changed:
-        listed = {"kind": info.list_kind, "apiVersion": info.api_version, "metadata": meta}
-        return object_response(request, {**listed, "items": items})
-    if wants_protobuf(request) and encodable(info.api_version, info.list_kind):
-        listed = {"kind": info.list_kind, "apiVersion": info.api_version, "metadata": meta}
-        return object_response(request, {**listed, "items": result.items})
-    head = json_bytes({"kind": info.list_kind, "apiVersion": info.api_version, "metadata": meta})
-    encoded = b",".join(ctx.cache.encoded(_key_of(ctx, info, obj), obj) for obj in result.items)
-    return web.Response(body=go_body(head[:-1] + b',"items":[' + encoded + b"]}"), content_type=JSON)
-
-
-def _key_of(ctx: ApiContext, info: ResourceInfo, obj: dict[str, Any]) -> str:
-    meta = obj.get("metadata") or {}
-    return ctx.key(info, meta.get("namespace", ""), meta.get("name", ""))
 
 
 # -- writes ------------------------------------------------------------------------------------
@@ -248,7 +148,7 @@ async def guaranteed_update(
             if not fresh:
                 fresh = True
                 continue
-            raise conflict(info, name, _MODIFIED)
+            raise conflict(info, name, MODIFIED)
         try:
             (shown,) = await conversion.read(ctx, info, [current.obj])
             new = prepare_update(info, shown, mutate(copy.deepcopy(shown)), subresource)
@@ -283,13 +183,13 @@ async def guaranteed_update(
             stored = await ctx.store.update(key, new, current.revision)
         except RevisionConflictError:
             if pinned_revision is not None:
-                raise conflict(info, name, _MODIFIED) from None
+                raise conflict(info, name, MODIFIED) from None
             fresh = True
             continue
         except KeyNotFoundError:
             raise not_found(info, name) from None
         if ready_to_delete(info, stored.obj):
-            return await _delete_now(ctx, info, stored.obj, stored.revision)
+            return await delete_now(ctx, info, stored.obj, stored.revision)
         admission.after_write(ctx, info, stored.obj, name)
         return stored.obj
     raise conflict(info, name, "too many concurrent writers; try again")
@@ -299,76 +199,6 @@ def _cached(ctx: ApiContext, key: str) -> StoredObject | None:
     obj = ctx.cache.get(key)
     version = (obj or {}).get("metadata", {}).get("resourceVersion")
     return StoredObject(key, obj, int(version)) if obj is not None and version else None
-
-
-async def _delete_now(
-    ctx: ApiContext, info: ResourceInfo, obj: dict[str, Any], revision: int
-) -> dict[str, Any]:
-    meta = obj["metadata"]
-    try:
-        gone = await ctx.store.delete(ctx.key(info, meta.get("namespace", ""), meta["name"]), revision)
-    except KeyNotFoundError:
-        raise not_found(info, meta["name"]) from None
-    await admission.after_delete(ctx, info, gone.obj)
-    admission.after_write(ctx, info, None, meta["name"])
-    return gone.obj
-
-
-async def delete_object(
-    ctx: ApiContext,
-    info: ResourceInfo,
-    namespace: str,
-    name: str,
-    options: dict[str, Any],
-    dry_run: bool = False,
-    *,
-    user: UserInfo | None = None,
-) -> tuple[dict[str, Any], bool]:
-    """Delete or mark for deletion; returns (object, deleted_now)."""
-    key = ctx.key(info, namespace, name)
-    grace = options.get("gracePeriodSeconds")
-    pre = options.get("preconditions") or {}
-    policy = options.get("propagationPolicy") or ("Orphan" if options.get("orphanDependents") else "")
-    for _ in range(20):
-        current = await ctx.store.get(key)
-        if current is None:
-            raise not_found(info, name)
-        meta = current.obj["metadata"]
-        if pre.get("uid") and pre["uid"] != meta.get("uid"):
-            raise conflict(
-                info,
-                name,
-                f"Precondition failed: UID in precondition: {pre['uid']}, "
-                f"UID in object meta: {meta.get('uid')}",
-            )
-        if pre.get("resourceVersion") and str(pre["resourceVersion"]) != str(current.revision):
-            raise conflict(info, name, _MODIFIED)
-        attrs = AdmissionAttributes(info, "DELETE", None, current.obj, user, dry_run=dry_run)
-        admission.before_delete(attrs)
-        await vap.validate(ctx, attrs)
-        await webhooks.validate(ctx, attrs)
-        obj = current.obj
-        if policy in ("Foreground", "Orphan"):
-            finalizer = "foregroundDeletion" if policy == "Foreground" else "orphan"
-            if finalizer not in (meta.get("finalizers") or []):
-                obj = {
-                    **obj,
-                    "metadata": {**meta, "finalizers": [*(meta.get("finalizers") or []), finalizer]},
-                }
-        plan = graceful_delete_plan(info, obj, None if grace is None else int(grace))
-        if dry_run:
-            return (plan.marked or obj), plan.delete_now
-        try:
-            if plan.delete_now:
-                return await _delete_now(ctx, info, obj, current.revision), True
-            if is_noop(current.obj, plan.marked or obj):
-                return current.obj, False
-            stored = await ctx.store.update(key, plan.marked or obj, current.revision)
-            admission.after_write(ctx, info, stored.obj, name)
-            return stored.obj, False
-        except RevisionConflictError:
-            continue
-    raise conflict(info, name, "too many concurrent writers; try again")
 
 
 # -- handlers ----------------------------------------------------------------------------------
@@ -399,7 +229,7 @@ async def handle_collection(
     user: UserInfo | None,
 ) -> web.Response:
     if ri.verb == "list":
-        return await _list(request, ctx, info, ri)
+        return await handle_list(request, ctx, info, ri)
     if ri.verb == "create":
         obj = decode_body(body, media_type(request))
         warnings: list[str] = []
@@ -586,7 +416,7 @@ async def _patch(
         # with the version they read so a pod that changed meanwhile is not overwritten)
         wanted = (patched.get("metadata") or {}).get("resourceVersion")
         if wanted and str(wanted) != str((live.get("metadata") or {}).get("resourceVersion")):
-            raise conflict(info, ri.name, _MODIFIED)
+            raise conflict(info, ri.name, MODIFIED)
         warnings[:] = field_validation.check_patched(request, info, patched)
         return patched
 

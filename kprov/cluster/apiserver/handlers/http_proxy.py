@@ -33,8 +33,8 @@ from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.front.http1 import AnyReply, AnyRequest
 from kprov.cluster.apiserver.front.requestinfo import RequestInfo
 from kprov.cluster.apiserver.front.status import ApiError, bad_request
-from kprov.cluster.apiserver.handlers.crud import get_object
 from kprov.cluster.apiserver.handlers.kubelet_proxy import kubelet_ssl
+from kprov.cluster.apiserver.handlers.reads import get_object
 
 __all__ = ["handle_proxy", "split_scheme_name_port"]
 

@@ -39,7 +39,7 @@ from kprov.cluster.apiserver.front.http1 import (
 )
 from kprov.cluster.apiserver.front.requestinfo import RequestInfo, parse_bool
 from kprov.cluster.apiserver.front.status import ApiError, bad_request
-from kprov.cluster.apiserver.handlers.crud import get_object
+from kprov.cluster.apiserver.handlers.reads import get_object
 from kprov.cluster.apiserver.handlers.spdy_exec import SPDY_PROTOCOLS, pick_spdy_protocol, spdy_exec_upgrade
 from kprov.cluster.streaming import portforward_channels as pf
 

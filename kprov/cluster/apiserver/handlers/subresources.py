@@ -17,8 +17,9 @@ from kprov.cluster.apiserver.front.http1 import AnyRequest
 from kprov.cluster.apiserver.front.negotiation import decode_body, json_response, media_type, object_response
 from kprov.cluster.apiserver.front.requestinfo import RequestInfo
 from kprov.cluster.apiserver.front.status import ApiError, bad_request, conflict
-from kprov.cluster.apiserver.handlers.crud import get_object, guaranteed_update
+from kprov.cluster.apiserver.handlers.crud import guaranteed_update
 from kprov.cluster.apiserver.handlers.eviction import evict
+from kprov.cluster.apiserver.handlers.reads import get_object
 
 __all__ = ["handle_binding", "handle_eviction", "handle_scale"]
 
