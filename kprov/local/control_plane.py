@@ -75,6 +75,7 @@ class Component:
     module: str
     user: str
     groups: tuple[str, ...] = ()
+    args: tuple[str, ...] = ()
 
     def installed(self) -> bool:
         try:
@@ -85,7 +86,10 @@ class Component:
 
 COMPONENTS: tuple[Component, ...] = (
     Component("scheduler", "kprov.cluster.scheduler", SCHEDULER_CN),
-    Component("controller-manager", "kprov.cluster.controllers", CONTROLLER_MANAGER_CN),
+    Component(
+        "controller-manager", "kprov.cluster.controllers", CONTROLLER_MANAGER_CN,
+        args=("--use-service-account-credentials=true",),
+    ),
 )
 
 
@@ -190,7 +194,7 @@ class LocalControlPlane:
             start_detached(
                 self.dir,
                 component.name,
-                [sys.executable, "-m", component.module, "--kubeconfig", str(kubeconfig)],
+                [sys.executable, "-m", component.module, "--kubeconfig", str(kubeconfig), *component.args],
             )
             started.append(component.name)
         info = LocalInfo(str(self.dir), etcd_url, server, str(admin), pki.path("ca", "crt"), tuple(started),

@@ -271,7 +271,7 @@ async def run(
             "scheduler", "--leader-elect=false")
         procs["controller_manager"] = start_component(
             "kprov.cluster.controllers", plane.kubeconfig_for(CONTROLLER_MANAGER_CN, server_index=1),
-            plane_dir, "cm", "--leader-elect=false")
+            plane_dir, "cm", "--leader-elect=false", "--use-service-account-credentials=true")
         first = 0
         for i, count in enumerate(split(nodes, min(servers, nodes))):
             admin_i = plane.kubeconfig_for(ADMIN_CN, [MASTERS_GROUP], server_index=i)

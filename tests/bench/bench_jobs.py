@@ -85,6 +85,7 @@ async def run(plane_dir: Path, count: int, nodes: int, complete_after: float) ->
             "cm",
             "--leader-elect=false",
             "--controllers=job",
+            "--use-service-account-credentials=true",
         )
         procs["hollow"] = start_component(
             "kprov.cluster.hollow",

@@ -27,7 +27,7 @@ import asyncio
 import builtins
 import os
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlencode
 
@@ -112,6 +112,14 @@ class ApiClient:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+    def use_token(self, token: str) -> None:
+        """Send this bearer token from the next request on (a refreshed ServiceAccount token)."""
+        if self._lean_enabled:
+            raise ValueError("a lean client's headers are fixed when it connects")
+        self.config = replace(self.config, token=token)
+        if self._session is not None:
+            self._session.headers["Authorization"] = f"Bearer {token}"
 
     def _headers(self) -> dict[str, str]:
         headers = {"User-Agent": self.config.user_agent, "Accept": "application/json"}

@@ -11,6 +11,7 @@ from kprov.cluster.client.metrics import WorkQueueCollector
 from kprov.cluster.client.rest import ApiClient
 from kprov.cluster.client.secure_serving import add_secure_serving_flags
 from kprov.cluster.controllers.base import ControllerOptions
+from kprov.cluster.controllers.identity.sa_credentials import ControllerCredentials
 from kprov.cluster.controllers.manager import CONTROLLERS, ControllerManager, select_controllers
 
 __all__ = ["main"]
@@ -59,6 +60,14 @@ def build_parser() -> argparse.ArgumentParser:
         default="",
         help="CIDRs or first-last ranges (comma-separated) for LoadBalancer Services; none: node addresses",
     )
+    parser.add_argument(
+        "--use-service-account-credentials",
+        type=parse_bool,
+        nargs="?",
+        const=True,
+        default=False,
+        help="each controller acts as ServiceAccount kube-system/<its name> (role system:controller:<name>)",
+    )
     parser.add_argument("--concurrent-workers", type=int, default=4, help="workers per controller")
     add_secure_serving_flags(parser, upstream_port=10257)
     return parser
@@ -91,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     registry.register(WorkQueueCollector(lambda: [c.queue for m in running for c in m.controllers]))
 
     async def work(client: ApiClient) -> None:
-        manager = ControllerManager(client, names, options)
+        credentials = ControllerCredentials(client) if args.use_service_account_credentials else None
+        manager = ControllerManager(client, names, options, credentials)
         running.append(manager)
         await manager.run()
 

@@ -84,6 +84,9 @@ class Expectations:
 
 class Controller:
     name: ClassVar[str] = ""
+    # the ServiceAccount (kube-system/<identity>, role system:controller:<identity>) it acts as
+    # under --use-service-account-credentials; "" keeps the manager's own identity
+    identity: ClassVar[str] = ""
 
     def __init__(self, ctx: ControllerContext) -> None:
         self.ctx = ctx

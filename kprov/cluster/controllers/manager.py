@@ -21,6 +21,7 @@ from kprov.cluster.controllers.housekeeping.nodelifecycle import NodeLifecycleCo
 from kprov.cluster.controllers.housekeeping.resourcequota import ResourceQuotaController
 from kprov.cluster.controllers.identity.clusterrole_aggregation import ClusterRoleAggregationController
 from kprov.cluster.controllers.identity.rootca import RootCaPublisher
+from kprov.cluster.controllers.identity.sa_credentials import ControllerCredentials
 from kprov.cluster.controllers.identity.satoken import TokenSecretController
 from kprov.cluster.controllers.identity.serviceaccount import ServiceAccountController
 from kprov.cluster.controllers.informers import SharedInformers
@@ -99,20 +100,51 @@ def select_controllers(spec: str) -> list[str]:
 
 
 class ControllerManager:
-    def __init__(self, client: ApiClient, names: list[str], options: ControllerOptions | None = None) -> None:
+    """The enabled controllers over one set of shared informers (the manager's own identity).
+
+    With ``credentials`` each controller acts as its ServiceAccount (``Controller.identity``,
+    as --use-service-account-credentials); the clients are made when the manager starts
+    leading, since making them writes ServiceAccounts and asks for tokens.
+    """
+
+    def __init__(
+        self,
+        client: ApiClient,
+        names: list[str],
+        options: ControllerOptions | None = None,
+        credentials: ControllerCredentials | None = None,
+    ) -> None:
         self.client = client
         self.informers = SharedInformers(client)
-        self.ctx = ControllerContext(
-            client,
-            self.informers,
-            EventRecorder(client, "kprov-controller-manager"),
-            options or ControllerOptions(),
-        )
-        if "nodeipam" in names and not self.ctx.options.allocate_node_cidrs:
+        self.options = options or ControllerOptions()
+        self.credentials = credentials
+        if "nodeipam" in names and not self.options.allocate_node_cidrs:
             names = [n for n in names if n != "nodeipam"]
-        self.controllers = [CONTROLLERS[n](self.ctx) for n in names]
+        self.names = names
+        self.controllers: list[Controller] = []
+        if credentials is None:
+            shared = self._context(client)
+            self.controllers = [CONTROLLERS[n](shared) for n in names]
+
+    def _context(self, client: ApiClient) -> ControllerContext:
+        return ControllerContext(
+            client, self.informers, EventRecorder(client, "kprov-controller-manager"), self.options
+        )
+
+    async def _build(self, credentials: ControllerCredentials) -> list[Controller]:
+        contexts: dict[str, ControllerContext] = {}
+        built: list[Controller] = []
+        for name in self.names:
+            cls = CONTROLLERS[name]
+            if cls.identity not in contexts:
+                client = await credentials.client_for(cls.identity) if cls.identity else self.client
+                contexts[cls.identity] = self._context(client)
+            built.append(cls(contexts[cls.identity]))
+        return built
 
     async def run(self) -> None:
+        if self.credentials is not None and not self.controllers:
+            self.controllers = await self._build(self.credentials)
         self.informers.start()
         try:
             await self.informers.wait_synced()
@@ -122,3 +154,5 @@ class ControllerManager:
             for c in self.controllers:
                 c.queue.shutdown()
             await self.informers.stop()
+            if self.credentials is not None:
+                await self.credentials.close()

@@ -107,6 +107,7 @@ class NetworkCluster:
                 "--kubeconfig",
                 conf,
                 "--leader-elect=false",
+                "--use-service-account-credentials=true",
                 "--cluster-cidr",
                 "10.244.0.0/16",
             ],

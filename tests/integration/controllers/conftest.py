@@ -26,6 +26,7 @@ def controller_manager(control_plane, tmp_path_factory: pytest.TempPathFactory) 
         logs,
         "cm",
         "--leader-elect=false",
+        "--use-service-account-credentials=true",
         f"--service-account-private-key-file={control_plane.plane.pki.path('sa', 'key')}",
         f"--node-monitor-grace-period={GRACE_SECONDS}s",
         "--node-monitor-period=1s",

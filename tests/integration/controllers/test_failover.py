@@ -1,16 +1,42 @@
 """Two kprov-controller-manager processes: killing the leader (SIGKILL) hands the lease
-to the other within 15 s, which then does the work (a new ReplicaSet gets its pods)."""
+to the other within 15 s, which then does the work (a new ReplicaSet gets its pods).
+
+The lease has its own name (the module's manager holds kube-controller-manager), so the
+manager's identity is granted it by a Role, as an operator renaming the lease would: the
+bootstrap role allows only the lease named kube-controller-manager."""
 
 from __future__ import annotations
 
+import contextlib
 import signal
 from pathlib import Path
 
 from kprov.cluster.client import ApiClient, resources
+from kprov.cluster.client.errors import AlreadyExists
+from kprov.cluster.client.resources import Resource
 from tests.integration.controllers.failover import holder, process_for, wait_new_holder
 from tests.integration.controllers.hollow import ensure_namespace, start_component, stop_component, wait_for
 
 LEASE = "failover-controller-manager"
+_RBAC = "rbac.authorization.k8s.io"
+ROLES = Resource(_RBAC, "v1", "roles", "Role", True)
+ROLE_BINDINGS = Resource(_RBAC, "v1", "rolebindings", "RoleBinding", True)
+
+
+async def _grant_lease(admin: ApiClient) -> None:
+    meta = {"name": LEASE, "namespace": "kube-system"}
+    role = {"metadata": meta, "rules": [
+        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["get", "update"],
+         "resourceNames": [LEASE]},
+    ]}
+    binding = {
+        "metadata": meta,
+        "roleRef": {"apiGroup": _RBAC, "kind": "Role", "name": LEASE},
+        "subjects": [{"apiGroup": _RBAC, "kind": "User", "name": "system:kube-controller-manager"}],
+    }
+    for res, body in ((ROLES, role), (ROLE_BINDINGS, binding)):
+        with contextlib.suppress(AlreadyExists):
+            await admin.create(res, body)
 
 
 def _rs(name: str) -> dict:
@@ -30,6 +56,7 @@ def _rs(name: str) -> dict:
 async def test_controller_manager_failover(control_plane, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     args = (
         "--controllers=replicaset",
+        "--use-service-account-credentials=true",
         f"--leader-elect-resource-name={LEASE}",
         "--leader-elect-lease-duration=6s",
         "--leader-elect-renew-deadline=4s",
@@ -42,6 +69,7 @@ async def test_controller_manager_failover(control_plane, tmp_path: Path) -> Non
     try:
         async with ApiClient.from_kubeconfig(control_plane.admin_kubeconfig) as admin:
             await ensure_namespace(admin, "cmfo")
+            await _grant_lease(admin)
 
             async def pods(app: str) -> bool:
                 items, _ = await admin.list_all(resources.PODS, "cmfo", label_selector=f"app={app}")

@@ -32,7 +32,7 @@ def components(control_plane, tmp_path_factory: pytest.TempPathFactory) -> Itera
         start_component("kprov.cluster.scheduler", control_plane.scheduler_kubeconfig(), logs, "sched",
                         "--leader-elect=false"),
         start_component("kprov.cluster.controllers", control_plane.controller_manager_kubeconfig(), logs,
-                        "cm", "--leader-elect=false"),
+                        "cm", "--leader-elect=false", "--use-service-account-credentials=true"),
         start_component("kprov.cluster.hollow", control_plane.admin_kubeconfig, logs, "hollow",
                         f"--count={NODES}", f"--prefix={PREFIX}", "--lease-period=1", "--complete-after=1"),
     ]

@@ -74,6 +74,7 @@ def test_scheduler_and_controller_manager_serve_metrics(control_plane, tmp_path:
         "kprov.cluster.controllers", control_plane.controller_manager_kubeconfig(), tmp_path, "cm",
         "--leader-elect=false", "--bind-address=127.0.0.1", f"--secure-port={cm_port}",
         f"--client-ca-file={ca}", "--controllers=deployment,replicaset",
+        "--use-service-account-credentials=true",
     )
     try:
         anonymous = _insecure(ssl_context(None, control_plane.ca_file))

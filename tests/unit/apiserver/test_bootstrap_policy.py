@@ -86,15 +86,42 @@ def test_components(index: RbacIndex) -> None:
     dns = UserInfo("system:kprov:kube-dns", AUTHENTICATED)
     assert index.allows(dns, _ri("list", "pods")) and index.allows(dns, _ri("watch", "namespaces"))
     assert not index.allows(dns, _ri("get", "secrets", "ns", "s"))
+    # the manager itself runs informers and asks for its controllers' tokens; it writes no workload
     manager = UserInfo("system:kube-controller-manager", AUTHENTICATED)
-    assert index.allows(manager, _ri("create", "pods", "ns"))
-    assert index.allows(
+    assert index.allows(manager, _ri("watch", "deployments", group="apps"))
+    assert index.allows(manager, _ri("create", "serviceaccounts", "kube-system", "token", "token"))
+    assert not index.allows(manager, _ri("create", "pods", "ns"))
+    assert not index.allows(
         manager, _ri("update", "clusterroles", name="view", group="rbac.authorization.k8s.io")
     )
-    assert index.allows(
-        manager, _ri("escalate", "clusterroles", name="view", group="rbac.authorization.k8s.io")
-    )
     assert not index.allows(manager, _ri("impersonate", "users", name="x"))
+
+
+def _controller(account: str) -> UserInfo:
+    return UserInfo(
+        f"system:serviceaccount:kube-system:{account}",
+        ("system:serviceaccounts", "system:serviceaccounts:kube-system", *AUTHENTICATED),
+    )
+
+
+def test_each_controller_acts_with_its_own_role(index: RbacIndex) -> None:
+    replicaset = _controller("replicaset-controller")
+    assert index.allows(replicaset, _ri("create", "pods", "ns"))
+    assert index.allows(replicaset, _ri("update", "replicasets", "ns", "r", "status", group="apps"))
+    assert not index.allows(replicaset, _ri("create", "deployments", "ns", group="apps"))
+    assert not index.allows(replicaset, _ri("get", "secrets", "ns", "s"))
+    aggregation = _controller("clusterrole-aggregation-controller")
+    assert index.allows(
+        aggregation, _ri("escalate", "clusterroles", name="view", group="rbac.authorization.k8s.io")
+    )
+    assert not index.allows(_controller("deployment-controller"), _ri(
+        "escalate", "clusterroles", name="view", group="rbac.authorization.k8s.io"))
+    gc = _controller("generic-garbage-collector")
+    assert index.allows(gc, _ri("delete", "widgets", "ns", "w", group="example.com"))
+    assert not index.allows(gc, _ri("create", "widgets", "ns", group="example.com"))
+    # the same account in another namespace is someone else
+    impostor = UserInfo("system:serviceaccount:default:replicaset-controller", AUTHENTICATED)
+    assert not index.allows(impostor, _ri("create", "pods", "ns"))
 
 
 def test_users(index: RbacIndex) -> None:

@@ -15,6 +15,7 @@ from kprov.deploy.verify.cis.rules import (
     env_equals,
     file_mode,
     flag_absent,
+    flag_equals,
     flag_min,
     flag_set,
     flag_values,
@@ -89,6 +90,10 @@ def test_flags_are_read_in_both_forms_and_judged() -> None:
     assert flag_absent("kprov-x", "--b")(ev).status is Status.FAIL
     assert flag_min("kprov-x", "--a", 10)(ev).status is Status.FAIL
     assert flag_min("kprov-x", "--a", 1)(ev).status is Status.PASS
+    assert flag_equals("kprov-x", "--flag", "true")(ev).status is Status.PASS
+    off = flag_equals("kprov-x", "--a", "true")(ev)
+    assert off.status is Status.FAIL and off.evidence == "kprov-x: --a=1"
+    assert flag_equals("kprov-x", "--missing", "true")(ev).status is Status.FAIL
     missing_unit = flag_set("kprov-y", "--a")(ev)
     assert missing_unit.status is Status.FAIL and "unit not found" in missing_unit.evidence
 

@@ -8,10 +8,11 @@ them); the component roles system:kube-scheduler, system:kube-controller-manager
 system:node-proxier, system:node (granted through the Node rules, bound to nobody),
 system:auth-delegator, system:monitoring, system:service-account-issuer-discovery.
 
-kprov's own identities get the same treatment, nothing hard-coded: its controller manager
-runs every controller under one identity, so system:kube-controller-manager is also bound to
-system:kprov:controller-manager (the union of what its controllers read and write, as
-upstream's per-controller roles grant them); the cluster DNS server (User
+The controllers' own roles, system:controller:<name> bound to ServiceAccount
+kube-system/<name>, are in :mod:`.controller_policy`; the controller manager acts with them
+(--use-service-account-credentials), so its own role stays upstream's.
+
+kprov's own identities get the same treatment, nothing hard-coded: the cluster DNS server (User
 system:kprov:kube-dns) reads services, endpointslices, pods and namespaces everywhere and, by
 a Role in kube-system only, creates the kube-dns Service and writes its EndpointSlices and
 the servers' liveness Leases; kprov-proxy's NetworkPolicy agent (User system:kube-proxy, also
@@ -26,6 +27,11 @@ operator sets it to "false" to keep their edits).
 from __future__ import annotations
 
 from typing import Any
+
+from kprov.cluster.apiserver.authz.controller_policy import (
+    controller_cluster_role_bindings,
+    controller_cluster_roles,
+)
 
 __all__ = [
     "bootstrap_cluster_role_bindings",
@@ -232,46 +238,6 @@ def _controller_manager_rules() -> list[dict[str, Any]]:
     ]
 
 
-def _kprov_controllers_rules() -> list[dict[str, Any]]:
-    """What kprov's controllers (one process, one identity) write, kind by kind."""
-    return [
-        _rule([""], ["pods", "services", "endpoints", "serviceaccounts", "configmaps", "secrets"], _ALL),
-        _rule([""], ["pods/status", "pods/eviction", "pods/binding"], ["create", "patch", "update"]),
-        _rule(
-            [""],
-            ["namespaces", "namespaces/finalize", "namespaces/status"],
-            ["delete", "get", "patch", "update"],
-        ),
-        _rule([""], ["nodes", "nodes/status"], ["delete", "get", "patch", "update"]),
-        _rule(
-            [""],
-            ["persistentvolumeclaims", "persistentvolumes", "podtemplates", "replicationcontrollers"],
-            _ALL,
-        ),
-        _rule(
-            [""],
-            [
-                "replicationcontrollers/status",
-                "replicationcontrollers/scale",
-                "persistentvolumeclaims/status",
-                "persistentvolumes/status",
-            ],
-            ["get", "patch", "update"],
-        ),
-        _rule(["apps"], ["*"], _ALL),
-        _rule(["batch"], ["*"], _ALL),
-        _rule(["discovery.k8s.io"], ["endpointslices"], _ALL),
-        _rule(["coordination.k8s.io"], ["leases"], _ALL),
-        _rule(["policy"], ["poddisruptionbudgets", "poddisruptionbudgets/status"], _ALL),
-        _rule(["storage.k8s.io"], ["*"], _ALL),
-        _rule(["networking.k8s.io"], ["*"], _ALL),
-        # the garbage collector and namespace deleter reach every kind, custom ones too
-        _rule(["*"], ["*"], ["delete", "deletecollection", "get", "list", "patch", "update", "watch"]),
-        # ClusterRole aggregation writes the rules of aggregated roles
-        _rule([_RBAC], ["clusterroles"], ["escalate", "get", "list", "patch", "update", "watch"]),
-    ]
-
-
 def bootstrap_cluster_roles() -> list[dict[str, Any]]:
     view_labels = {f"{_AGGREGATE}admin": "true", f"{_AGGREGATE}edit": "true", f"{_AGGREGATE}view": "true"}
     edit_labels = {f"{_AGGREGATE}admin": "true", f"{_AGGREGATE}edit": "true"}
@@ -391,7 +357,6 @@ def bootstrap_cluster_roles() -> list[dict[str, Any]]:
         ),
         _role("system:kube-scheduler", _scheduler_rules()),
         _role("system:kube-controller-manager", _controller_manager_rules()),
-        _role("system:kprov:controller-manager", _kprov_controllers_rules()),
         # kprov-proxy's NetworkPolicy agent (User system:kube-proxy): what policies select
         _role(
             "system:kprov:network-policy-agent",
@@ -408,6 +373,7 @@ def bootstrap_cluster_roles() -> list[dict[str, Any]]:
                 _rule(["discovery.k8s.io"], ["endpointslices"], ["get", "list", "watch"]),
             ],
         ),
+        *controller_cluster_roles(),
     ]
 
 
@@ -462,15 +428,11 @@ def bootstrap_cluster_role_bindings() -> list[dict[str, Any]]:
             [_subject("User", "system:kube-controller-manager")],
         ),
         _binding(
-            "system:kprov:controller-manager",
-            "system:kprov:controller-manager",
-            [_subject("User", "system:kube-controller-manager")],
-        ),
-        _binding(
             "system:kprov:kube-dns", "system:kprov:kube-dns", [_subject("User", "system:kprov:kube-dns")]
         ),
         _binding("system:kprov:metrics-server", "system:kprov:metrics-server", [_METRICS_SERVER]),
         _binding("metrics-server:system:auth-delegator", "system:auth-delegator", [_METRICS_SERVER]),
+        *controller_cluster_role_bindings(),
     ]
 
 

@@ -7,6 +7,11 @@ added, never removed, as upstream's reconciliation does; with the annotation "fa
 left as the operator made it. Aggregated roles are created holding the rules of the bootstrap
 roles they select, so a server without a controller manager already answers for ``view``;
 the aggregation controller keeps them current afterwards.
+
+kprov's own bootstrap objects that a later release no longer creates (``_RETIRED``: the
+controller manager's old all-controllers role, replaced by one role per controller) are
+deleted while they still carry the bootstrapping label and autoupdate "true", so an upgraded
+cluster keeps no grant the new policy does not make.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from kprov.cluster.apiserver.authz.bootstrap_policy import (
 )
 from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.front.status import ApiError
-from kprov.cluster.apiserver.handlers.crud import create_object, guaranteed_update
+from kprov.cluster.apiserver.handlers.crud import create_object, delete_object, guaranteed_update
 from kprov.cluster.controllers.identity.clusterrole_aggregation import aggregated_rules
 
 __all__ = ["reconcile_policy"]
@@ -30,6 +35,8 @@ __all__ = ["reconcile_policy"]
 _log = logging.getLogger(__name__)
 _RBAC = "rbac.authorization.k8s.io"
 _AUTOUPDATE = "rbac.authorization.kubernetes.io/autoupdate"
+_RETIRED = (("clusterrolebindings", "system:kprov:controller-manager"),
+            ("clusterroles", "system:kprov:controller-manager"))
 
 
 def _role_update(want: dict[str, Any]) -> Any:
@@ -77,6 +84,24 @@ async def _ensure(ctx: ApiContext, resource: str, obj: dict[str, Any], mutate: A
     await guaranteed_update(ctx, info, namespace, obj["metadata"]["name"], mutate)
 
 
+async def _retire(ctx: ApiContext, resource: str, name: str) -> None:
+    info = ctx.registry.get(_RBAC, "v1", resource)
+    assert info is not None
+    current = await ctx.store.get(ctx.key(info, "", name))
+    if current is None:
+        return
+    meta = current.obj.get("metadata") or {}
+    ours = (meta.get("labels") or {}).get("kubernetes.io/bootstrapping") == "rbac-defaults"
+    if not ours or (meta.get("annotations") or {}).get(_AUTOUPDATE) != "true":
+        return
+    try:
+        await delete_object(ctx, info, "", name, {})
+    except ApiError as exc:
+        if exc.code != 404:
+            raise
+    _log.info("retired bootstrap %s %s", resource, name)
+
+
 async def reconcile_policy(ctx: ApiContext) -> None:
     roles = bootstrap_cluster_roles()
     for role in roles:
@@ -90,6 +115,8 @@ async def reconcile_policy(ctx: ApiContext) -> None:
         await _ensure(ctx, "roles", role, _role_update(role))
     for binding in bootstrap_namespaced_role_bindings():
         await _ensure(ctx, "rolebindings", binding, _binding_update(binding))
+    for resource, name in _RETIRED:
+        await _retire(ctx, resource, name)
     _log.info(
         "bootstrap RBAC policy reconciled (%d roles, %d bindings)",
         len(roles),

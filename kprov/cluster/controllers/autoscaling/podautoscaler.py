@@ -121,6 +121,7 @@ class _MetricError(Exception):
 
 class PodAutoscalerController(Controller):
     name = "horizontal-pod-autoscaler"
+    identity = "horizontal-pod-autoscaler"
     sync_period = 15.0
     downscale_stabilization = 300.0
 

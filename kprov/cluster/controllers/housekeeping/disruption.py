@@ -51,6 +51,7 @@ class _NoController(Exception):
 
 class DisruptionController(Controller):
     name = "disruption"
+    identity = "disruption-controller"
 
     def setup(self) -> None:
         self.pdbs = self.ctx.informers.get(POD_DISRUPTION_BUDGETS, {"namespace": index_by_namespace})

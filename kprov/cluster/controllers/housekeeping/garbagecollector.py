@@ -61,6 +61,7 @@ def _group(api_version: str) -> str:
 
 class GarbageCollector(Controller):
     name = "garbagecollector"
+    identity = "generic-garbage-collector"
 
     def setup(self) -> None:
         self.graph: dict[str, _Node] = {}

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 class NamespaceController(Controller):
     name = "namespace"
+    identity = "namespace-controller"
 
     def setup(self) -> None:
         self.namespaces = self.ctx.informers.get(NAMESPACES)

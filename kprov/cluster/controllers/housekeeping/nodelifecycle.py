@@ -78,6 +78,7 @@ def eviction_delay(pod: Obj, taints: list[Obj], default_seconds: float) -> float
 
 class NodeLifecycleController(Controller):
     name = "nodelifecycle"
+    identity = "node-controller"
 
     def setup(self) -> None:
         self.nodes = self.ctx.informers.get(NODES)

@@ -61,6 +61,7 @@ _COUNTED = (
 
 class ResourceQuotaController(Controller):
     name = "resourcequota"
+    identity = "resourcequota-controller"
 
     def setup(self) -> None:
         self.quotas = self.ctx.informers.get(RESOURCE_QUOTAS, {"namespace": index_by_namespace})

@@ -44,6 +44,7 @@ def aggregated_rules(role: Obj, all_roles: list[Obj]) -> list[dict[str, Any]] | 
 
 class ClusterRoleAggregationController(Controller):
     name = "clusterrole-aggregation"
+    identity = "clusterrole-aggregation-controller"
 
     def setup(self) -> None:
         self.roles = self.ctx.informers.get(CLUSTERROLES)

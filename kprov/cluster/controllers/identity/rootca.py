@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
-from kprov.cluster.client.errors import AlreadyExists, NotFound
+from kprov.cluster.client.errors import AlreadyExists, Conflict, NotFound
 from kprov.cluster.client.informer import EventHandler
 from kprov.cluster.client.resources import CONFIGMAPS, NAMESPACES
 from kprov.cluster.controllers.base import Controller, Obj
@@ -28,6 +28,7 @@ _DESCRIPTION = (
 
 class RootCaPublisher(Controller):
     name = "root-ca-cert-publisher"
+    identity = "root-ca-cert-publisher"
 
     def setup(self) -> None:
         path = self.ctx.options.root_ca_file
@@ -72,10 +73,9 @@ class RootCaPublisher(Controller):
         annotations = current["metadata"].get("annotations") or {}
         if current.get("data") == self._wanted() and "kubernetes.io/description" in annotations:
             return None
-        patch = {
-            "metadata": {"annotations": {"kubernetes.io/description": _DESCRIPTION}},
-            "data": self._wanted(),
-        }
-        with contextlib.suppress(NotFound):
-            await self.client.patch(CONFIGMAPS, ROOT_CA_CONFIGMAP, patch, key, patch_type="merge")
+        # an update, as upstream's (its role may create and update ConfigMaps, nothing more)
+        described = {**annotations, "kubernetes.io/description": _DESCRIPTION}
+        meta = {**current["metadata"], "annotations": described}
+        with contextlib.suppress(NotFound, Conflict):  # changed meanwhile: the watch brings it back
+            await self.client.update(CONFIGMAPS, {**current, "metadata": meta, "data": self._wanted()})
         return None

@@ -95,12 +95,14 @@ class TokenSecretController(Controller):
             return None
         uid = account["metadata"].get("uid", "")
         token = data.get("token") or _b64(legacy_token(self.key, ns, account["metadata"]["name"], uid, name))
-        patch = {
-            "metadata": {"annotations": {_UID: uid}, "resourceVersion": meta.get("resourceVersion")},
-            "data": {"token": token, "ca.crt": _b64(self.ca), "namespace": _b64(ns)},
+        # an update, as upstream's tokens controller (the manager's role may update Secrets)
+        updated = {
+            **secret,
+            "metadata": {**meta, "annotations": {**annotations, _UID: uid}},
+            "data": {**data, "token": token, "ca.crt": _b64(self.ca), "namespace": _b64(ns)},
         }
         try:
-            await self.client.patch(SECRETS, name, patch, ns, patch_type="merge")
+            await self.client.update(SECRETS, updated)
         except Conflict:
             return 0.1  # changed meanwhile: look again
         except NotFound:

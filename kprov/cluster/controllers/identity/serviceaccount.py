@@ -14,6 +14,7 @@ __all__ = ["ServiceAccountController"]
 
 class ServiceAccountController(Controller):
     name = "serviceaccount"
+    identity = "service-account-controller"
 
     def setup(self) -> None:
         self.namespaces = self.ctx.informers.get(NAMESPACES)

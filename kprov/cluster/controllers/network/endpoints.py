@@ -39,6 +39,7 @@ def build_subsets(service: Obj, pods: list[Obj]) -> list[Obj]:
 
 class EndpointsController(Controller):
     name = "endpoints"
+    identity = "endpoint-controller"
 
     def setup(self) -> None:
         self.services = self.ctx.informers.get(SERVICES, {"namespace": index_by_namespace})

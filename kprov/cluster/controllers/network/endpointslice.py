@@ -63,6 +63,7 @@ def _ports(ports: tuple[tuple[str, int, str], ...]) -> list[Obj]:
 
 class EndpointSliceController(Controller):
     name = "endpointslice"
+    identity = "endpointslice-controller"
 
     def setup(self) -> None:
         self.services = self.ctx.informers.get(SERVICES, {"namespace": index_by_namespace})

@@ -105,6 +105,7 @@ def mirrored_slices(endpoints: Obj) -> dict[tuple[PortKey, str], list[Obj]]:
 
 class EndpointSliceMirroringController(Controller):
     name = "endpointslicemirroring"
+    identity = "endpointslicemirroring-controller"
 
     def setup(self) -> None:
         self.endpoints = self.ctx.informers.get(ENDPOINTS)

@@ -221,6 +221,7 @@ def _node_ready_ip(node: Obj) -> str:
 
 class LoadBalancerIpamController(Controller):
     name = "service-lb-ipam"
+    identity = "service-controller"
 
     def __init__(self, ctx: ControllerContext) -> None:
         self.allocator = AddressAllocator(parse_pools(ctx.options.loadbalancer_address_pools))

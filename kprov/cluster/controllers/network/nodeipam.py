@@ -44,6 +44,7 @@ class CidrAllocator:
 
 class NodeIpamController(Controller):
     name = "nodeipam"
+    identity = "node-controller"
 
     def __init__(self, ctx: ControllerContext) -> None:
         self.allocator = CidrAllocator(ctx.options.cluster_cidr, ctx.options.node_cidr_mask_size)

@@ -93,6 +93,7 @@ def volume_for(claim: Obj, storage_class: Obj, node: Obj | None, node_name: str)
 
 class LocalPathProvisioner(Controller):
     name = "local-path-provisioner"
+    identity = "local-path-provisioner"
 
     def setup(self) -> None:
         self.claims = self.ctx.informers.get(PERSISTENT_VOLUME_CLAIMS)

@@ -54,6 +54,7 @@ def _meta(obj: Obj) -> dict[str, Any]:
 
 class PVBinderController(Controller):
     name = "persistentvolume-binder"
+    identity = "persistent-volume-binder"
 
     def setup(self) -> None:
         self.volumes = self.ctx.informers.get(PERSISTENT_VOLUMES)

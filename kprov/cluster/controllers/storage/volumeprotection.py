@@ -57,6 +57,7 @@ def _without(obj: Obj, finalizer: str) -> dict[str, Any]:
 
 class PVCProtectionController(Controller):
     name = "pvc-protection"
+    identity = "pvc-protection-controller"
 
     def setup(self) -> None:
         self.claims = self.ctx.informers.get(PERSISTENT_VOLUME_CLAIMS)
@@ -104,6 +105,7 @@ class PVCProtectionController(Controller):
 
 class PVProtectionController(Controller):
     name = "pv-protection"
+    identity = "pv-protection-controller"
 
     def setup(self) -> None:
         self.volumes = self.ctx.informers.get(PERSISTENT_VOLUMES)

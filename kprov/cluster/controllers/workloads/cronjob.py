@@ -66,6 +66,7 @@ def _rfc1123z(moment: dt.datetime) -> str:
 
 class CronJobController(Controller):
     name = "cronjob"
+    identity = "cronjob-controller"
 
     def setup(self) -> None:
         self.cronjobs = self.ctx.informers.get(CRONJOBS)

@@ -100,6 +100,7 @@ def _pinned_node(pod: Obj) -> str | None:
 
 class DaemonSetController(Controller):
     name = "daemonset"
+    identity = "daemon-set-controller"
 
     def setup(self) -> None:
         # (daemonset key, node) -> (current delay, monotonic time of the last failed-pod deletion)

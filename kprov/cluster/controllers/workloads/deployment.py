@@ -73,6 +73,7 @@ def _available(rs: Obj) -> int:
 
 class DeploymentController(Controller):
     name = "deployment"
+    identity = "deployment-controller"
 
     def setup(self) -> None:
         self.deployments = self.ctx.informers.get(DEPLOYMENTS, {"namespace": index_by_namespace})
@@ -241,8 +242,9 @@ class DeploymentController(Controller):
         annotations = d["metadata"].get("annotations") or {}
         if annotations.get(REVISION) == str(revision):
             return
-        patch = {"metadata": {"annotations": {REVISION: str(revision)}}}
-        d2 = await self.client.patch(DEPLOYMENTS, d["metadata"]["name"], patch, d["metadata"]["namespace"])
+        # an update, as upstream's (its role may update deployments, not patch them)
+        meta = {**d["metadata"], "annotations": {**annotations, REVISION: str(revision)}}
+        d2 = await self.client.update(DEPLOYMENTS, {**d, "metadata": meta})
         d["metadata"] = d2["metadata"]
 
     async def _scale(self, d: Obj, rs: Obj, replicas: int, force: bool = False) -> Obj:

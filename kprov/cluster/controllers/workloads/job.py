@@ -100,6 +100,7 @@ def _true(status: Obj, kind: str) -> dict[str, Any] | None:
 
 class JobController(Controller):
     name = "job"
+    identity = "job-controller"
 
     def setup(self) -> None:
         self.expectations = Expectations()

@@ -42,6 +42,7 @@ BURST = 250
 
 class ReplicaSetController(Controller):
     name = "replicaset"
+    identity = "replicaset-controller"
     resource: ClassVar[Resource] = REPLICASETS
 
     def setup(self) -> None:

@@ -20,6 +20,7 @@ __all__ = ["ReplicationControllerController"]
 
 class ReplicationControllerController(ReplicaSetController):
     name = "replicationcontroller"
+    identity = "replication-controller"
     resource: ClassVar[Resource] = REPLICATION_CONTROLLERS
 
     def selector(self, rs: Obj) -> LabelSelector:

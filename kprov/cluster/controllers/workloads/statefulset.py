@@ -49,6 +49,7 @@ def _running_ready(pod: Obj) -> bool:
 
 class StatefulSetController(Controller):
     name = "statefulset"
+    identity = "statefulset-controller"
 
     def setup(self) -> None:
         self.sets = self.ctx.informers.get(STATEFULSETS)

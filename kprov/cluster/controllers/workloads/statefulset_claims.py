@@ -135,11 +135,8 @@ async def condemn_claims(client: ApiClient, sts: Obj, pod: Obj, ordinal: int, ex
         refs = [r for r in refs if r.get("kind") != "StatefulSet" or r.get("uid") != sts["metadata"]["uid"]]
         if _retention(sts)["whenDeleted"] == "Delete":
             refs.append({**_owner(sts, "apps/v1", "StatefulSet"), "controller": False})
-        patch = {
-            "metadata": {
-                "ownerReferences": [*refs, owner],
-                "resourceVersion": claim["metadata"].get("resourceVersion"),
-            }
-        }
+        # an update, as upstream's (its role may update claims, not patch them); the cached
+        # resourceVersion makes it a compare-and-swap
+        updated = {**claim, "metadata": {**claim["metadata"], "ownerReferences": [*refs, owner]}}
         with contextlib.suppress(NotFound):  # a Conflict goes up: the set is synced again
-            await client.patch(PERSISTENT_VOLUME_CLAIMS, name, patch, namespace)
+            await client.update(PERSISTENT_VOLUME_CLAIMS, updated)

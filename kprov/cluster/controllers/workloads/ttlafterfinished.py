@@ -42,6 +42,7 @@ def seconds_left(job: Obj, now: dt.datetime) -> float | None:
 
 class TTLAfterFinishedController(Controller):
     name = "ttl-after-finished"
+    identity = "ttl-after-finished-controller"
 
     def setup(self) -> None:
         self.jobs = self.ctx.informers.get(JOBS)

@@ -42,6 +42,7 @@ from kprov.deploy.verify.cis.rules import (
     file_mode,
     file_owner,
     flag_absent,
+    flag_equals,
     flag_excludes,
     flag_min,
     flag_set,
@@ -366,8 +367,9 @@ HOST_CONTROLS: list[Control] = [
         "1.3.3",
         "controllers act with one ServiceAccount each",
         "control_plane",
-        flag_set(CM, "--use-service-account-credentials"),
-        "not yet supported: kprov-controller-manager acts with one identity for all controllers (issue 56)",
+        flag_equals(CM, "--use-service-account-credentials", "true"),
+        "set by role controller_manager (controller_manager_args); each controller then acts as"
+        " kube-system/<its name> with role system:controller:<its name>",
     ),
     control(
         "1.3.4",

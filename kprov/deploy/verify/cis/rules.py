@@ -22,6 +22,7 @@ __all__ = [
     "file_mode",
     "file_owner",
     "flag_absent",
+    "flag_equals",
     "flag_excludes",
     "flag_min",
     "flag_set",
@@ -102,6 +103,20 @@ def flag_set(unit: str, *names: str) -> HostCheck:
         if missing:
             return Finding(FAIL, f"{unit}: {', '.join(missing)} not set")
         return Finding(PASS, "; ".join(f"{n}={flag_values(argv, n)[-1]}" for n in names))
+
+    return _with_unit(unit, judge)
+
+
+def flag_equals(unit: str, name: str, value: str) -> HostCheck:
+    """``--name`` is set, and its last value is ``value``."""
+
+    def judge(argv: list[str]) -> Finding:
+        values = flag_values(argv, name)
+        if not values:
+            return Finding(FAIL, f"{unit}: {name} not set")
+        if values[-1] != value:
+            return Finding(FAIL, f"{unit}: {name}={values[-1]}")
+        return Finding(PASS, f"{unit}: {name}={value}")
 
     return _with_unit(unit, judge)
 
