@@ -62,6 +62,10 @@ def parse_args(argv: list[str] | None = None) -> ServerConfig:
     parser.add_argument("--client-ca-file", required=True)
     parser.add_argument("--kubelet-client-certificate", default="")
     parser.add_argument("--kubelet-client-key", default="")
+    parser.add_argument(
+        "--kubelet-certificate-authority", default="",
+        help="CA the kubelets' serving certificates must chain to (none: they are not verified)",
+    )
     parser.add_argument("--bind-address", default="0.0.0.0")
     parser.add_argument("--secure-port", type=int, default=6443)
     parser.add_argument("--advertise-address", default="127.0.0.1")
@@ -169,6 +173,7 @@ def parse_args(argv: list[str] | None = None) -> ServerConfig:
         client_ca_file=args.client_ca_file,
         kubelet_client_cert=args.kubelet_client_certificate,
         kubelet_client_key=args.kubelet_client_key,
+        kubelet_certificate_authority=args.kubelet_certificate_authority,
         bind_address=args.bind_address,
         secure_port=args.secure_port,
         advertise_address=args.advertise_address,

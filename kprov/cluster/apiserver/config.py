@@ -17,6 +17,7 @@ class ServerConfig:
     client_ca_file: str = ""
     kubelet_client_cert: str = ""
     kubelet_client_key: str = ""
+    kubelet_certificate_authority: str = ""  # verify kubelets' serving certs (chain and address)
     bind_address: str = "0.0.0.0"
     secure_port: int = 6443
     advertise_address: str = "127.0.0.1"

@@ -57,9 +57,13 @@ _LOG_PROTOCOLS = ("binary.k8s.io", "base64.binary.k8s.io")
 
 
 def kubelet_ssl(ctx: ApiContext) -> ssl.SSLContext:
-    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE  # kubelet serving certs are self-signed per node
+    """TLS to a kubelet: with --kubelet-certificate-authority its serving certificate must chain
+    to that CA and name the address dialled (as kube-apiserver); without it, not verified."""
+    authority = ctx.config.kubelet_certificate_authority
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=authority or None)
+    if not authority:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
     if ctx.config.kubelet_client_cert:
         context.load_cert_chain(ctx.config.kubelet_client_cert, ctx.config.kubelet_client_key or None)
     return context

@@ -262,8 +262,8 @@ HOST_CONTROLS: list[Control] = [
         "the API server verifies kubelets' serving certificates",
         "control_plane",
         flag_set(APISERVER, "--kubelet-certificate-authority"),
-        "not yet supported by kprov-apiserver: kubelet serving certificates through CSRs come first"
-        " (issue 56)",
+        "set by role apiserver (apiserver_args): the cluster CA, which signs every kubelet's serving"
+        " certificate",
     ),
     control(
         "1.2.10",
