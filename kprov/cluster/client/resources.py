@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 __all__ = [
     "BINDINGS",
+    "CERTIFICATE_SIGNING_REQUESTS",
     "CLUSTERROLES",
     "CONFIGMAPS",
     "CONTROLLER_REVISIONS",
@@ -112,6 +113,9 @@ PRIORITY_CLASSES = Resource("scheduling.k8s.io", "v1", "priorityclasses", "Prior
 RUNTIME_CLASSES = Resource("node.k8s.io", "v1", "runtimeclasses", "RuntimeClass", False)
 LEASES = Resource("coordination.k8s.io", "v1", "leases", "Lease", True)
 CLUSTERROLES = Resource("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", False)
+CERTIFICATE_SIGNING_REQUESTS = Resource(
+    "certificates.k8s.io", "v1", "certificatesigningrequests", "CertificateSigningRequest", False
+)
 
 
 _PLAIN = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~")

@@ -86,6 +86,7 @@ class ApiClient:
         self._timeout = timeout
         self._current = 0
         self._session: aiohttp.ClientSession | None = None
+        self._retired: list[aiohttp.ClientSession] = []  # pools of the previous client certificate
         self._lean_enabled = lean
         self._lean: LeanHttp | None = None
 
@@ -112,6 +113,9 @@ class ApiClient:
         if self._session is not None:
             await self._session.close()
             self._session = None
+        for stale in self._retired:
+            await stale.close()
+        self._retired = []
 
     def use_token(self, token: str) -> None:
         """Send this bearer token from the next request on (a refreshed ServiceAccount token)."""
@@ -120,6 +124,20 @@ class ApiClient:
         self.config = replace(self.config, token=token)
         if self._session is not None:
             self._session.headers["Authorization"] = f"Bearer {token}"
+
+    async def use_client_certificate(self, cert_pem: bytes, key_pem: bytes) -> None:
+        """Authenticate with this certificate from the next request on (a rotated one).
+
+        Requests already under way (watches) finish on the previous connection pool, which
+        is closed at the next rotation: its certificate is still valid until then.
+        """
+        if self._lean_enabled:
+            raise ValueError("a lean client's credentials are fixed when it connects")
+        self.config = replace(self.config, cert_pem=cert_pem, key_pem=key_pem)
+        for stale in self._retired:
+            await stale.close()
+        self._retired = [self._session] if self._session is not None else []
+        self._session = None
 
     def _headers(self) -> dict[str, str]:
         headers = {"User-Agent": self.config.user_agent, "Accept": "application/json"}

@@ -60,6 +60,12 @@ def build_parser() -> argparse.ArgumentParser:
         default="",
         help="CIDRs or first-last ranges (comma-separated) for LoadBalancer Services; none: node addresses",
     )
+    parser.add_argument("--cluster-signing-cert-file", default="", help="the CA csrsigning signs with")
+    parser.add_argument("--cluster-signing-key-file", default="", help="its private key")
+    parser.add_argument(
+        "--cluster-signing-duration", type=parse_duration, default=365 * 24 * 3600.0,
+        help="the longest certificate csrsigning issues (a request's expirationSeconds may shorten it)",
+    )
     parser.add_argument(
         "--use-service-account-credentials",
         type=parse_bool,
@@ -93,6 +99,9 @@ def main(argv: list[str] | None = None) -> int:
         default_storage_class=args.default_storage_class,
         hpa_downscale_stabilization=args.hpa_downscale_stabilization,
         loadbalancer_address_pools=args.loadbalancer_address_pools,
+        cluster_signing_cert_file=args.cluster_signing_cert_file,
+        cluster_signing_key_file=args.cluster_signing_key_file,
+        cluster_signing_duration=args.cluster_signing_duration,
     )
 
     running: list[ControllerManager] = []  # the queues /metrics reports, once leading

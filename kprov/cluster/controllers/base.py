@@ -41,6 +41,9 @@ class ControllerOptions:
     default_storage_class: str = ""  # created (local-path, the cluster default) when missing
     hpa_downscale_stabilization: float = 300.0  # seconds a scale-down waits for (upstream: 5m)
     loadbalancer_address_pools: str = ""  # CIDRs/ranges for LoadBalancer Services (none: node IPs)
+    cluster_signing_cert_file: str = ""  # the CA csrsigning signs with (none: it signs nothing)
+    cluster_signing_key_file: str = ""
+    cluster_signing_duration: float = 365 * 24 * 3600.0  # upstream's 8760h
 
 
 @dataclass

@@ -20,6 +20,9 @@ from kprov.cluster.controllers.housekeeping.namespace import NamespaceController
 from kprov.cluster.controllers.housekeeping.nodelifecycle import NodeLifecycleController
 from kprov.cluster.controllers.housekeeping.resourcequota import ResourceQuotaController
 from kprov.cluster.controllers.identity.clusterrole_aggregation import ClusterRoleAggregationController
+from kprov.cluster.controllers.identity.csr_approving import CSRApprovingController
+from kprov.cluster.controllers.identity.csr_signing import CSRSigningController
+from kprov.cluster.controllers.identity.kubelet_serving_approver import KubeletServingApprover
 from kprov.cluster.controllers.identity.rootca import RootCaPublisher
 from kprov.cluster.controllers.identity.sa_credentials import ControllerCredentials
 from kprov.cluster.controllers.identity.satoken import TokenSecretController
@@ -76,6 +79,9 @@ CONTROLLERS: dict[str, type[Controller]] = {
         ClusterRoleAggregationController,
         RootCaPublisher,
         TokenSecretController,
+        CSRApprovingController,
+        CSRSigningController,
+        KubeletServingApprover,
     )
 }
 

@@ -19,10 +19,23 @@ import logging
 import signal
 import socket
 import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kprov.cluster.kubelet.node.registration import KUBELET_PORT, parse_labels, parse_taints
 
+if TYPE_CHECKING:
+    from kprov.cluster.client import ApiClient
+
 __all__ = ["main", "parse_args"]
+
+
+def _flag_bool(text: str) -> bool:
+    if text.lower() in ("true", "1", "t"):
+        return True
+    if text.lower() in ("false", "0", "f"):
+        return False
+    raise argparse.ArgumentTypeError(f"invalid boolean {text!r}")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -34,6 +47,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--tls-cert-file", default="")
     p.add_argument("--tls-private-key-file", default="")
     p.add_argument("--client-ca-file", default="")
+    p.add_argument("--rotate-certificates", type=_flag_bool, nargs="?", const=True, default=False,
+                   help="renew the client certificate through kube-apiserver-client-kubelet CSRs")
+    p.add_argument("--rotate-server-certificates", type=_flag_bool, nargs="?", const=True, default=False,
+                   help="get and renew the serving certificate through kubelet-serving CSRs")
+    p.add_argument("--cert-dir", default="", help="where rotated certificates live (default: <root-dir>/pki)")
     p.add_argument("--node-labels", default="", help="key=value,key2=value2")
     p.add_argument("--register-with-taints", default="", help="key=value:Effect,...")
     p.add_argument("--root-dir", default="/var/lib/kprov/kubelet")
@@ -89,8 +107,11 @@ async def _run(args: argparse.Namespace) -> None:
         local_volumes_dir=args.local_volumes_dir,
         seccomp_default=args.seccomp_default,
         allowed_unsafe_sysctls=tuple(x.strip() for x in args.allowed_unsafe_sysctls.split(",") if x.strip()),
+        rotate_server_certificates=args.rotate_server_certificates,
+        cert_dir=args.cert_dir,
     )
     client = ApiClient.from_kubeconfig(args.kubeconfig, user_agent=f"kprov-kubelet/{args.node_name}")
+    rotation = await _client_rotation(client, args) if args.rotate_certificates else None
     runtime = CRIClient(args.container_runtime_endpoint)
     task = asyncio.current_task()
     loop = asyncio.get_running_loop()
@@ -99,8 +120,34 @@ async def _run(args: argparse.Namespace) -> None:
     try:
         await Kubelet(config, client, runtime).run()
     finally:
+        if rotation is not None:
+            rotation.cancel()
         await client.close()
         await runtime.close()
+
+
+async def _client_rotation(client: ApiClient, args: argparse.Namespace) -> asyncio.Task[None]:
+    """Start from <cert-dir>'s current client certificate when it outlives the kubeconfig's,
+    then keep it renewed through CSRs (the kubelet's --rotate-certificates)."""
+    from cryptography import x509
+
+    from kprov.cluster.kubelet.node.cert_rotation import CertificateRotator, client_spec, load_current
+
+    cert_dir = Path(args.cert_dir or Path(args.root_dir) / "pki")
+    given = client.config.cert_pem
+    if not given:
+        raise ValueError("--rotate-certificates needs a client certificate in the kubeconfig")
+    current = load_current(cert_dir, "client")
+    if current is not None and (
+        x509.load_pem_x509_certificate(current[0]).not_valid_after_utc
+        > x509.load_pem_x509_certificate(given).not_valid_after_utc
+    ):
+        await client.use_client_certificate(*current)
+    assert client.config.cert_pem is not None
+    rotator = CertificateRotator(
+        client, client_spec(args.node_name), cert_dir, client.config.cert_pem, client.use_client_certificate
+    )
+    return asyncio.create_task(rotator.run())
 
 
 def main(argv: list[str] | None = None) -> None:

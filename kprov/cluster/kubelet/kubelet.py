@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import math
+import ssl
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -33,6 +34,12 @@ from kprov.cluster.kubelet.context import KubeletContext
 from kprov.cluster.kubelet.cri.client import CRIClient
 from kprov.cluster.kubelet.cri.types import ContainerInfo
 from kprov.cluster.kubelet.node.apiaccess import KubeletApi
+from kprov.cluster.kubelet.node.cert_rotation import (
+    CertificateRotator,
+    load_current,
+    reload_serving,
+    serving_spec,
+)
 from kprov.cluster.kubelet.node.metrics import KubeletMetrics
 from kprov.cluster.kubelet.node.registration import (
     KUBELET_PORT,
@@ -85,6 +92,12 @@ class KubeletConfig:
     local_volumes_dir: str = "/var/lib/kprov/volumes"  # local-path volumes' directories
     seccomp_default: bool = False  # RuntimeDefault seccomp for pods that name no profile
     allowed_unsafe_sysctls: tuple[str, ...] = ()  # patterns beyond the safe set
+    rotate_server_certificates: bool = False  # serving certificate through kubelet-serving CSRs
+    cert_dir: str = ""  # where rotated certificates live (default: <root_dir>/pki)
+
+
+async def _no_install(cert_pem: bytes, key_pem: bytes) -> None:
+    """The first serving certificate is read back from its file."""
 
 
 class Kubelet:
@@ -316,13 +329,37 @@ class Kubelet:
         runner = web.AppRunner(server.app(), access_log=None)
         await runner.setup()
         ssl_ctx = None
-        if cfg.tls_cert_file:
+        if cfg.rotate_server_certificates:
+            ssl_ctx = await self._serving_by_csr()
+        elif cfg.tls_cert_file:
             ssl_ctx = server_ssl_context(
                 cfg.tls_cert_file, cfg.tls_private_key_file, cfg.client_ca_file or None
             )
         site = web.TCPSite(runner, cfg.address, cfg.port, ssl_context=ssl_ctx, reuse_address=True)
         await site.start()
         return runner
+
+    async def _serving_by_csr(self) -> ssl.SSLContext:
+        """The serving certificate from <cert-dir>, kept renewed through kubelet-serving CSRs
+        (the next handshakes present each new one). With none there yet, the first is asked
+        for now: served meanwhile with --tls-cert-file when given, else waited for."""
+        cfg = self.config
+        cert_dir = Path(cfg.cert_dir or Path(cfg.root_dir) / "pki")
+        spec = serving_spec(cfg.node_name, (cfg.node_ip,))
+        current = load_current(cert_dir, "server")
+        if current is None and not cfg.tls_cert_file:
+            await CertificateRotator(self.client, spec, cert_dir, None, _no_install).rotate()
+            current = load_current(cert_dir, "server")
+        if current is not None:
+            chain, key = str(cert_dir / "kubelet-server-current.pem"), ""
+        else:
+            chain, key = cfg.tls_cert_file, cfg.tls_private_key_file
+        ssl_ctx = server_ssl_context(chain, key, cfg.client_ca_file or None)
+        rotator = CertificateRotator(
+            self.client, spec, cert_dir, current[0] if current else None, reload_serving(ssl_ctx, cert_dir)
+        )
+        self._spawn(rotator.run())
+        return ssl_ctx
 
     async def run(self) -> None:
         version = await self.runtime.version()

@@ -57,7 +57,7 @@ async def _dial(host: str, port: int) -> tuple[asyncio.StreamReader, asyncio.Str
 
 def server_ssl_context(cert_file: str, key_file: str, client_ca_file: str | None) -> ssl.SSLContext:
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ctx.load_cert_chain(cert_file, key_file)
+    ctx.load_cert_chain(cert_file, key_file or None)  # no key file: the key follows the chain
     if client_ca_file:
         ctx.load_verify_locations(client_ca_file)
         ctx.verify_mode = ssl.CERT_OPTIONAL

@@ -1,6 +1,7 @@
 """`kprov verify --cis` on the lab cluster: every control is read from the real hosts and the
-API; the controls a default install meets PASS, the ones kprov does not support yet FAIL with
-their remediation (named in the issue), and a host weakened by hand (a private key made
+API; every automated control a default install is checked on PASSes (the last three of issue
+56 among them: verified kubelet serving certificates, one ServiceAccount per controller,
+kubelet client certificate rotation), and a host weakened by hand (a private key made
 0644, an anonymous-refusing port check) fails exactly the matching control, naming the file."""
 
 from __future__ import annotations
@@ -15,8 +16,7 @@ from .conftest import Cluster
 pytestmark = pytest.mark.lab
 DEFAULT_PASS = ("1.1.1", "1.1.7", "1.1.11", "1.1.21", "1.2.1", "1.2.6", "1.2.7", "1.2.8", "1.2.15", "1.2.17",
                 "1.2.18", "1.2.27", "1.2.28", "1.3.5", "1.3.7", "2.2", "2.5", "2.7", "4.1.1", "4.1.5",
-                "4.2.1", "4.2.4", "4.3.1")
-NOT_YET_SUPPORTED = ("4.2.10",)
+                "4.2.1", "4.2.4", "4.3.1", "1.2.5", "1.3.3", "4.2.10")
 
 
 def _cis(cluster: Cluster) -> tuple[int, dict[str, Any]]:
@@ -39,10 +39,9 @@ def test_cis_controls_on_a_default_cluster_and_a_weakened_host(cluster: Cluster)
     # upstream's scope: the API server and etcd rows only on their hosts, kubelet rows on every node
     assert {r["host"] for r in _rows(report, "1.1.1")} == {"h1", "h2", "h3"}
     assert {r["host"] for r in _rows(report, "4.1.1")} == {"h1", "h2", "h3", "h4", "h5"}
-    unsupported = {r["id"] for r in report["rows"] if r["status"] == "FAIL" and r["automated"]}
-    assert unsupported == set(NOT_YET_SUPPORTED), unsupported
-    assert rc == 2 and not report["ok"]
-    assert all("issue 56" in r["remediation"] for c in NOT_YET_SUPPORTED for r in _rows(report, c))
+    failing = {r["id"] for r in report["rows"] if r["status"] == "FAIL" and r["automated"]}
+    assert failing == set(), failing
+    assert rc == 0 and report["ok"]
 
     key = "/etc/kprov/pki/apiserver.key"
     cluster.ssh("h2", f"chmod 0644 {key}")
@@ -53,4 +52,4 @@ def test_cis_controls_on_a_default_cluster_and_a_weakened_host(cluster: Cluster)
     row = next(r for r in _rows(weakened, "1.1.21") if r["host"] == "h2")
     assert row["status"] == "FAIL" and f"{key} 644" in row["evidence"], row
     assert all(r["status"] == "PASS" for r in _rows(weakened, "1.1.21") if r["host"] != "h2")
-    assert {r["id"] for r in weakened["rows"] if r["status"] == "FAIL"} == {"1.1.21", *NOT_YET_SUPPORTED}
+    assert {r["id"] for r in weakened["rows"] if r["status"] == "FAIL"} == {"1.1.21"}

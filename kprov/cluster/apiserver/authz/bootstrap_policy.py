@@ -353,6 +353,7 @@ def bootstrap_cluster_roles() -> list[dict[str, Any]]:
                 _rule([""], ["serviceaccounts/token"], ["create"]),
                 _rule(["node.k8s.io"], ["runtimeclasses"], ["get", "list", "watch"]),
                 _rule(["storage.k8s.io"], ["volumeattachments"], ["get"]),
+                _rule(["certificates.k8s.io"], ["certificatesigningrequests"], ["create", *_READ]),
             ],
         ),
         _role("system:kube-scheduler", _scheduler_rules()),
@@ -372,6 +373,15 @@ def bootstrap_cluster_roles() -> list[dict[str, Any]]:
                 _rule([""], ["services", "pods", "namespaces"], ["get", "list", "watch"]),
                 _rule(["discovery.k8s.io"], ["endpointslices"], ["get", "list", "watch"]),
             ],
+        ),
+        # who may have a kubelet client certificate approved automatically (csrapproving asks)
+        _role(
+            "system:certificates.k8s.io:certificatesigningrequests:nodeclient",
+            [_rule(["certificates.k8s.io"], ["certificatesigningrequests/nodeclient"], ["create"])],
+        ),
+        _role(
+            "system:certificates.k8s.io:certificatesigningrequests:selfnodeclient",
+            [_rule(["certificates.k8s.io"], ["certificatesigningrequests/selfnodeclient"], ["create"])],
         ),
         *controller_cluster_roles(),
     ]
@@ -432,6 +442,12 @@ def bootstrap_cluster_role_bindings() -> list[dict[str, Any]]:
         ),
         _binding("system:kprov:metrics-server", "system:kprov:metrics-server", [_METRICS_SERVER]),
         _binding("metrics-server:system:auth-delegator", "system:auth-delegator", [_METRICS_SERVER]),
+        # nodes renew their own client certificates (kubeadm's binding, under kprov's name)
+        _binding(
+            "kprov:node-autoapprove-certificate-rotation",
+            "system:certificates.k8s.io:certificatesigningrequests:selfnodeclient",
+            [_subject("Group", "system:nodes")],
+        ),
         *controller_cluster_role_bindings(),
     ]
 

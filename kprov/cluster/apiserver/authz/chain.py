@@ -14,7 +14,8 @@ proxies, DNS and every authenticated user their rights. Like upstream's union au
   kube-node-lease, events, and pods/status (and delete) of pods bound to it (or of pods that
   do not exist: the write answers 404 as upstream's, and admission checks the binding of
   the pod it finds); request tokens (serviceaccounts/token) of the ServiceAccounts its pods
-  run as; get the VolumeAttachments of volumes attached to it.
+  run as; get the VolumeAttachments of volumes attached to it; create and read
+  CertificateSigningRequests (its certificates' rotation).
 - ``impersonate`` (Impersonate-* headers, see impersonation.py): only as RBAC grants it.
 Everything else is denied (403 with the real server's wording, see status.forbidden).
 """
@@ -91,6 +92,8 @@ def _node_allows(node: str, ri: RequestInfo, cache: WatchCache) -> bool:
         return any(ri.name in _pod_refs(p, res) for p in _bound_pods(cache, node, ri.namespace))
     if res == "events" or (ri.group == "events.k8s.io"):
         return True
+    if res == "certificatesigningrequests" and ri.group == "certificates.k8s.io":
+        return verb in ("create", "get", "list", "watch") and not sub  # upstream's node rules
     if res == "volumeattachments" and ri.group == "storage.k8s.io":
         if verb != "get" or sub:
             return False  # the attachments of volumes on this node only (upstream's graph)

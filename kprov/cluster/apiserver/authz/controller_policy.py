@@ -7,7 +7,8 @@ upstream's (plugin/pkg/auth/authorizer/rbac/bootstrappolicy, the set a v1.32 API
 creates with its default feature gates), whether or not kprov runs the controller, so a
 client that looks for them finds what it would on a kubeadm cluster. kprov's own
 controllers without an upstream counterpart get a role under the same prefix:
-``local-path-provisioner`` (storage classes and the volumes it makes).
+``local-path-provisioner`` (storage classes and the volumes it makes) and
+``kubelet-serving-approver`` (approves kubelets' serving certificate requests).
 
 The controller manager's own identity (system:kube-controller-manager) then only runs the
 shared informers (list/watch), leader election, and the legacy token Secrets, and asks for
@@ -274,6 +275,12 @@ def _roles() -> dict[str, list[Rule]]:
         "legacy-service-account-token-cleaner": [
             _rule(["get"], _CORE, ["configmaps"], ["kube-apiserver-legacy-service-account-token-tracking"]),
             _rule(["patch", "delete"], _CORE, ["secrets"]),
+        ],
+        # kprov's own: kubelets' serving certificates approved when they name only their node
+        "kubelet-serving-approver": [
+            _rule(["update"], [_SIGNERS], ["certificatesigningrequests/approval"]),
+            _rule(["approve"], [_SIGNERS], ["signers"], ["kubernetes.io/kubelet-serving"]),
+            _events(),
         ],
         # kprov's own: the local-path provisioner makes its default class and the volumes
         "local-path-provisioner": [

@@ -11,6 +11,7 @@ from kprov.deploy.verify.cis.rules import (
     file_mode,
     file_owner,
     flag_absent,
+    flag_equals,
     flag_set,
     http_refused,
     listens_local_only,
@@ -118,8 +119,9 @@ NODE_CONTROLS: list[Control] = [
         "4.2.10",
         "the kubelet rotates its client certificate",
         "node",
-        flag_set(KUBELET, "--rotate-certificates"),
-        "not yet supported: kprov-kubelet's client certificate is issued by the operator (issue 56)",
+        flag_equals(KUBELET, "--rotate-certificates", "true"),
+        "set by role kubelet (kubelet_rotate_certificates: true): renewed through"
+        " kube-apiserver-client-kubelet CSRs",
     ),
     control(
         "4.3.1",
