@@ -31,6 +31,7 @@ _SUB_APPS: dict[str, tuple[str, str]] = {
     "images": ("kprov.cli.images", "Build OCI images locally and import them on nodes."),
     "local": ("kprov.cli.local", "A control plane on loopback (etcd + API server)."),
     "vm": ("kprov.cli.vm", "Real VMs: the Vagrant box for libvirt, the accelerator."),
+    "secrets": ("kprov.cli.secrets", "Encryption at rest of the cluster's Secrets."),
 }
 # Modules with top-level commands: module -> the command words it registers.
 _COMMANDS: dict[str, tuple[str, ...]] = {

@@ -38,6 +38,11 @@ class Codec:
         transformer = self._transformer(key)
         return transformer.to_storage(data, key) if transformer else data
 
+    def stale(self, key: str, value: bytes) -> bool:
+        """Whether ``value`` is stored other than an encode now would store it (its key)."""
+        transformer = self._transformer(key)
+        return transformer is not None and transformer.is_stale(value)
+
     def decode(self, key: str, value: bytes, revision: int) -> dict[str, Any]:
         transformer = self._transformer(key)
         if transformer is not None:

@@ -42,6 +42,15 @@ class ValueTransformer:
         sealed = AESGCM(self.keys[self.write_key]).encrypt(nonce, data, key.encode())
         return _AESGCM_PREFIX + self.write_key.encode() + b":" + nonce + sealed
 
+    def is_stale(self, data: bytes) -> bool:
+        """Whether a stored value is not what a write now makes (another key, or plaintext
+        under a key, or encrypted under identity): an update must rewrite it even when the
+        object is unchanged, as upstream's transformer reports stale reads."""
+        if not data.startswith(_AESGCM_PREFIX):
+            return self.write_key is not None
+        name = data[len(_AESGCM_PREFIX) :].partition(b":")[0]
+        return self.write_key is None or name != self.write_key.encode()
+
     def from_storage(self, data: bytes, key: str) -> bytes:
         if not data.startswith(_AESGCM_PREFIX):
             return data

@@ -97,6 +97,12 @@ class Store:
         result = await self.kv.range(key.encode())
         return bytes(result.kvs[0].value) if result.kvs else None
 
+    async def stale(self, key: str) -> bool:
+        """Whether the stored value was written under another encryption key (or none) than
+        writes now use; an unchanged update of it is still written (key rotation)."""
+        raw = await self.get_raw(key)
+        return raw is not None and self.codec.stale(key, raw)
+
     async def list(
         self, prefix: str, *, limit: int = 0, start_key: str | None = None, revision: int = 0
     ) -> ListPage:

@@ -168,7 +168,7 @@ async def guaranteed_update(
                 fresh = True
                 continue
             raise
-        if is_noop(current.obj, new):
+        if is_noop(current.obj, new) and not (await ctx.store.stale(key)):
             if not fresh:
                 fresh = True
                 continue
