@@ -6,7 +6,9 @@ A pending ``kubernetes.io/kubelet-serving`` request is approved (reason ``AutoAp
 when it passes upstream's kubelet serving validation, the requester is ``system:node:<n>``
 in group ``system:nodes`` and is the request's common name, Node ``<n>`` exists, and every
 DNS name is ``<n>`` or one of the node's Hostname/InternalDNS/ExternalDNS addresses and every
-IP one of its InternalIP/ExternalIP addresses. Anything else stays pending.
+IP one of its InternalIP/ExternalIP addresses. Anything else stays pending; a change of the
+requester's Node (it posts its addresses after registering) looks at its pending requests
+again.
 """
 
 from __future__ import annotations
@@ -70,6 +72,15 @@ class KubeletServingApprover(Controller):
         self.csrs = self.ctx.informers.get(CERTIFICATE_SIGNING_REQUESTS)
         self.nodes = self.ctx.informers.get(NODES)
         self.csrs.add_handler(EventHandler(self.enqueue, lambda _o, n: self.enqueue(n), None))
+        self.nodes.add_handler(EventHandler(self._node_changed, lambda _o, n: self._node_changed(n), None))
+
+    def _node_changed(self, node: Obj) -> None:
+        requester = f"system:node:{node['metadata']['name']}"
+        for csr in self.csrs.store.items():
+            spec = csr.get("spec") or {}
+            if (spec.get("username") == requester and spec.get("signerName") == KUBELET_SERVING_SIGNER
+                    and approval_state(csr) == "pending"):
+                self.enqueue(csr)
 
     async def reconcile(self, key: str) -> float | None:
         csr = self.csrs.store.get(key)
