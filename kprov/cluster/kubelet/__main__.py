@@ -51,6 +51,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="renew the client certificate through kube-apiserver-client-kubelet CSRs")
     p.add_argument("--rotate-server-certificates", type=_flag_bool, nargs="?", const=True, default=False,
                    help="get and renew the serving certificate through kubelet-serving CSRs")
+    p.add_argument("--protect-kernel-defaults", type=_flag_bool, nargs="?", const=True, default=False,
+                   help="refuse to start when the kernel's settings differ from what the kubelet expects")
     p.add_argument("--cert-dir", default="", help="where rotated certificates live (default: <root-dir>/pki)")
     p.add_argument("--node-labels", default="", help="key=value,key2=value2")
     p.add_argument("--register-with-taints", default="", help="key=value:Effect,...")
@@ -82,6 +84,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 async def _run(args: argparse.Namespace) -> None:
+    if args.protect_kernel_defaults:
+        from kprov.cluster.kubelet.kernel_tunables import kernel_problems
+
+        problems = kernel_problems()
+        if problems:
+            raise ValueError("; ".join(problems))
     from kprov.cluster.client import ApiClient
     from kprov.cluster.kubelet.cri.client import CRIClient
     from kprov.cluster.kubelet.kubelet import Kubelet, KubeletConfig
