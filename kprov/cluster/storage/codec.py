@@ -38,6 +38,9 @@ class Codec:
         transformer = self._transformer(key)
         return transformer.to_storage(data, key) if transformer else data
 
+    def encrypts(self, key: str) -> bool:
+        return self._transformer(key) is not None
+
     def stale(self, key: str, value: bytes) -> bool:
         """Whether ``value`` is stored other than an encode now would store it (its key)."""
         transformer = self._transformer(key)

@@ -100,6 +100,8 @@ class Store:
     async def stale(self, key: str) -> bool:
         """Whether the stored value was written under another encryption key (or none) than
         writes now use; an unchanged update of it is still written (key rotation)."""
+        if not self.codec.encrypts(key):
+            return False  # no read: most kinds are stored as they are
         raw = await self.get_raw(key)
         return raw is not None and self.codec.stale(key, raw)
 
