@@ -85,7 +85,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 async def _run(args: argparse.Namespace) -> None:
     if args.protect_kernel_defaults:
-        from kprov.cluster.kubelet.kernel_tunables import kernel_problems
+        from kprov.cluster.kubelet.node.kernel_tunables import kernel_problems
 
         problems = kernel_problems()
         if problems:

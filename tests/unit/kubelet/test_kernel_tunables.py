@@ -3,7 +3,7 @@ upstream's message; the expected ones pass."""
 
 from __future__ import annotations
 
-from kprov.cluster.kubelet.kernel_tunables import DESIRED, kernel_problems
+from kprov.cluster.kubelet.node.kernel_tunables import DESIRED, kernel_problems
 
 
 def test_each_differing_setting_is_named() -> None:
