@@ -11,8 +11,8 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from kprov.cluster.apiserver.proxy import kubelet_ssl
 
+from kprov.cluster.apiserver.handlers.kubelet_proxy import kubelet_ssl
 from kprov.pki import KeyPair, issue_cert, new_ca, write_pair
 
 

@@ -13,13 +13,13 @@ import os
 from pathlib import Path
 from typing import Any
 
-from kprov.cluster.apiserver.bootstrap_policy import (
+from kprov.cluster.apiserver.authz.bootstrap_policy import (
     bootstrap_cluster_role_bindings,
     bootstrap_cluster_roles,
     bootstrap_namespaced_role_bindings,
     bootstrap_namespaced_roles,
 )
-from kprov.cluster.controllers.clusterrole_aggregation import aggregated_rules
+from kprov.cluster.controllers.identity.clusterrole_aggregation import aggregated_rules
 
 EXPECTED = Path(__file__).with_name("rbac_verbs_expected.txt")
 ESCALATION = frozenset({"escalate", "bind", "impersonate"})

@@ -99,7 +99,8 @@ def test_serving_requests_are_approved_only_for_their_own_node() -> None:
 def test_the_signer_issues_what_was_asked_for_no_longer_than_allowed() -> None:
     ca = new_ca("kubernetes")
     now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
-    pem = sign(ca, _request(dns=("n1",), ips=("10.0.0.1",)), SERVING, 3600, dt.timedelta(days=365), now)
+    year = dt.timedelta(days=365)
+    pem = sign(ca.cert, ca.key, _request(dns=("n1",), ips=("10.0.0.1",)), SERVING, 3600, year, now)
     cert = x509.load_pem_x509_certificate(pem.encode())
     assert cert.issuer == ca.cert.subject
     assert cert.not_valid_after_utc - now == dt.timedelta(hours=1)
@@ -111,7 +112,8 @@ def test_the_signer_issues_what_was_asked_for_no_longer_than_allowed() -> None:
     assert cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(
         x509.DNSName) == ["n1"]
     month = dt.timedelta(days=30)
-    long = x509.load_pem_x509_certificate(sign(ca, _request(), CLIENT, None, month, now).encode())
+    long = x509.load_pem_x509_certificate(
+        sign(ca.cert, ca.key, _request(), CLIENT, None, month, now).encode())
     assert long.not_valid_after_utc - now == dt.timedelta(days=30)
 
 

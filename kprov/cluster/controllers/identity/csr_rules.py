@@ -24,9 +24,8 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID
-
-from kprov.pki import KeyPair
 
 __all__ = [
     "CLIENT_SIGNER",
@@ -164,21 +163,22 @@ def signer_problem(signer: str, req: x509.CertificateSigningRequest, usages: fro
 
 
 def sign(
-    ca: KeyPair, req: x509.CertificateSigningRequest, usages: frozenset[str],
+    ca_cert: x509.Certificate, ca_key: CertificateIssuerPrivateKeyTypes,
+    req: x509.CertificateSigningRequest, usages: frozenset[str],
     expiration_seconds: int | None, duration: dt.timedelta, now: dt.datetime | None = None,
 ) -> str:
-    """The PEM certificate for ``req``, signed by ``ca``."""
+    """The PEM certificate for ``req``, signed by the CA ``ca_cert``/``ca_key``."""
     now = now or dt.datetime.now(dt.UTC)
     lifetime = duration
     if expiration_seconds:
         lifetime = min(lifetime, dt.timedelta(seconds=expiration_seconds))
-    not_after = min(now + lifetime, ca.not_after)
+    not_after = min(now + lifetime, ca_cert.not_valid_after_utc)
     extended = [_EXTENDED[u] for u in sorted(usages) if u in _EXTENDED]
-    ca_ski = ca.cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+    ca_ski = ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
     builder = (
         x509.CertificateBuilder()
         .subject_name(req.subject)
-        .issuer_name(ca.cert.subject)
+        .issuer_name(ca_cert.subject)
         .public_key(req.public_key())  # type: ignore[arg-type]
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - _BACKDATE)
@@ -202,5 +202,5 @@ def sign(
         builder = builder.add_extension(sans.value, critical=sans.critical)
     except x509.ExtensionNotFound:
         pass
-    cert = builder.sign(ca.key, hashes.SHA256())  # type: ignore[arg-type]
+    cert = builder.sign(ca_key, hashes.SHA256())
     return cert.public_bytes(serialization.Encoding.PEM).decode()

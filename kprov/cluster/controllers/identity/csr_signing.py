@@ -15,6 +15,12 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import logging
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
 
 from kprov.cluster.api.objects import format_time
 from kprov.cluster.client.errors import Conflict, NotFound
@@ -33,7 +39,6 @@ from kprov.cluster.controllers.identity.csr_rules import (
     signer_problem,
     usages_of,
 )
-from kprov.pki import KeyPair, read_keypair
 
 __all__ = ["CSRSigningController"]
 
@@ -42,15 +47,23 @@ log = logging.getLogger(__name__)
 SIGNERS = frozenset({KUBELET_CLIENT_SIGNER, KUBELET_SERVING_SIGNER, CLIENT_SIGNER, LEGACY_SIGNER})
 
 
+def _read_ca(cert_file: str, key_file: str) -> tuple[x509.Certificate, CertificateIssuerPrivateKeyTypes]:
+    cert = x509.load_pem_x509_certificate(Path(cert_file).read_bytes())
+    key = serialization.load_pem_private_key(Path(key_file).read_bytes(), password=None)
+    if not isinstance(key, (ec.EllipticCurvePrivateKey, rsa.RSAPrivateKey)):
+        raise ValueError(f"{key_file}: not an EC or RSA key")
+    return cert, key
+
+
 class CSRSigningController(Controller):
     name = "csrsigning"
     identity = "certificate-controller"
 
     def setup(self) -> None:
         options = self.ctx.options
-        self.ca: KeyPair | None = None
+        self.ca: tuple[x509.Certificate, CertificateIssuerPrivateKeyTypes] | None = None
         if options.cluster_signing_cert_file and options.cluster_signing_key_file:
-            self.ca = read_keypair(options.cluster_signing_cert_file, options.cluster_signing_key_file)
+            self.ca = _read_ca(options.cluster_signing_cert_file, options.cluster_signing_key_file)
         self.duration = dt.timedelta(seconds=options.cluster_signing_duration)
         self.csrs = self.ctx.informers.get(CERTIFICATE_SIGNING_REQUESTS)
         self.csrs.add_handler(EventHandler(self.enqueue, lambda _o, n: self.enqueue(n), None))
@@ -78,7 +91,7 @@ class CSRSigningController(Controller):
                 "message": problem, "lastUpdateTime": now, "lastTransitionTime": now,
             }]
         else:
-            pem = sign(self.ca, req, usages, spec.get("expirationSeconds"), self.duration)
+            pem = sign(*self.ca, req, usages, spec.get("expirationSeconds"), self.duration)
             status["certificate"] = base64.b64encode(pem.encode()).decode()
         try:
             await self.client.update_status(CERTIFICATE_SIGNING_REQUESTS, {**csr, "status": status})
