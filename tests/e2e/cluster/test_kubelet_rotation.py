@@ -3,7 +3,7 @@ stays Ready: h5's kubeconfig is given a certificate valid for one minute (no bac
 kubelet restarted; before that minute is up it has a new certificate from the cluster CA in
 /var/lib/kprov/kubelet/pki, issued for the CSR the controller manager approved. Its serving
 certificate came through a kubelet-serving CSR too, and the API server (which verifies it)
-reads its logs."""
+reaches the kubelet through it."""
 
 from __future__ import annotations
 
@@ -86,10 +86,8 @@ def test_a_short_client_certificate_is_renewed_through_a_csr(cluster: Cluster) -
         serving = [c for c in csrs if c["spec"]["username"] == f"system:node:{HOST}"
                    and c["spec"]["signerName"] == "kubernetes.io/kubelet-serving"]
         assert any((c.get("status") or {}).get("certificate") for c in serving), serving
-        pod = cluster.kubectl("get", "pods", "-A", "--field-selector", f"spec.nodeName={HOST}", "-o",
-                              "jsonpath={.items[0].metadata.namespace}/{.items[0].metadata.name}").stdout
-        namespace, name = pod.split("/")
-        cluster.kubectl("logs", "-n", namespace, name, "--tail=1")  # through the verified serving cert
+        # the API server reaches the kubelet through its CSR-issued serving certificate, verified
+        assert cluster.kubectl("get", "--raw", f"/api/v1/nodes/{HOST}/proxy/healthz").stdout == "ok"
     finally:
         encoded = base64.b64encode(original.encode()).decode()
         cluster.ssh(HOST, f"echo {encoded} | base64 -d > {KUBECONFIG}")
