@@ -36,7 +36,7 @@ from kprov.provision.inventory import load_inventory
 from kprov.provision.pipelines import exec_command, run_playbook
 
 __all__ = ["INSTALLED_ONLY", "READ_VERSION", "HostPlan", "UpgradeOptions", "UpgradeResult", "batches_of",
-           "checked", "running_version", "upgrade", "what_changed"]
+           "checked", "running_version", "still_old", "upgrade", "what_changed"]
 
 Progress = Callable[[str], None]
 VENV = "/opt/kprov/venv"
@@ -249,7 +249,18 @@ def _backup(options: UpgradeOptions, result: UpgradeResult) -> str:
 def _play(options: UpgradeOptions, prepared: PreparedCluster, hosts: list[str]) -> RunReport:
     report = run_playbook(options.inventory, SITE_PLAYBOOK, limit=":".join(hosts),
                           extra_vars={**prepared.extra_vars, "kprov_node_serial": 1})
-    return checked(report)
+    checked(report)
+    still_old(_read_digests(options, hosts), hosts, prepared.runtime.digest)
+    return report
+
+
+def still_old(running: dict[str, str], hosts: list[str], new: str) -> None:
+    """After a host's playbook run: stop unless every kprov component of it runs ``new`` (read
+    from its processes, as the versions phase reads them), so "upgraded" is never said of a
+    host whose processes kept the old build."""
+    behind = [f"{h} runs {running.get(h) or 'nothing readable'}" for h in hosts if running.get(h) != new]
+    if behind:
+        raise _Stop(f"the playbook finished, yet not every component runs {new}: " + "; ".join(behind))
 
 
 def checked(report: RunReport) -> RunReport:

@@ -11,9 +11,11 @@ from kprov.deploy.upgrade import (
     UpgradeOptions,
     UpgradeResult,
     _how_to_continue,
+    _Stop,
     batches_of,
     checked,
     running_version,
+    still_old,
     what_changed,
 )
 from kprov.provision.execute.results import RunReport
@@ -97,3 +99,10 @@ def test_the_version_is_what_the_components_run_not_the_link() -> None:
     assert running_version(_read("abc123")) == "abc123 (installed; no kprov component running)"
     assert running_version(_read("")) == ""
     assert running_version("") == ""
+
+
+def test_a_host_whose_processes_kept_the_old_build_stops_the_upgrade() -> None:
+    still_old({"h1": "new999", "h2": "new999"}, ["h1", "h2"], "new999")  # all on the new build
+    with pytest.raises(_Stop) as stop:
+        still_old({"h1": "new999", "h2": "abc123 (installed: new999)"}, ["h1", "h2", "h3"], "new999")
+    assert str(stop.value).endswith("h2 runs abc123 (installed: new999); h3 runs nothing readable")
