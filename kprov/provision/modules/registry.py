@@ -67,6 +67,7 @@ _TABLE: dict[str, tuple[str, tuple[str, ...]]] = {
     "authorized_key": ("authorized_key", ("ansible.posix",)),
     "pamd": ("pamd", ("community.general",)),
     "htpasswd": ("htpasswd", ("community.general",)),
+    "ini_file": ("ini_file", ("community.general",)),
     "mysql_db": ("mysql_db", ("community.mysql",)),
     "mysql_user": ("mysql_user", ("community.mysql",)),
 }

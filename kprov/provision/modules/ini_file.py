@@ -1,0 +1,178 @@
+"""community.general.ini_file: one option (or a whole section) of an INI-style file.
+
+Pure edit ``edit_ini`` with the collection's semantics: a section runs from its first
+``[name]`` header to the next header (no ``section``: the lines before the first header); an
+option line is ``option = value`` (``option=value`` with ``no_extra_spaces``), and a
+commented ``#option`` / ``;option`` line counts as the option unless
+``modify_inactive_option`` is off. ``state=present`` first rewrites lines whose value is
+wanted, then (``exclusive``) reuses the other lines of the option for the values left and
+drops the rest, then adds what is still missing after the section's last non-blank,
+non-comment line; a missing section is appended at the end with its options. A file without
+a trailing newline gets one, and an empty or new file starts with a blank line, as the
+collection writes it. ``state=absent`` removes the option's active lines (only those with a
+listed value when not ``exclusive``) or, without ``option``, the whole section. Left out:
+``section_has_values``, ``ignore_spaces`` and ``follow`` (refused as unsupported).
+"""
+
+from __future__ import annotations
+
+import os.path
+import re
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from kprov.provision.modules.args import FILE_ATTRS, Arg, parse_args
+from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult
+from kprov.provision.modules.textedit import edit_text_file
+
+__all__ = ["MODULE", "IniEdit", "IniFileModule", "edit_ini"]
+
+SPEC = {
+    "path": Arg(required=True, aliases=("dest",)),
+    "section": Arg(), "option": Arg(), "value": Arg(), "values": Arg("list"),
+    "backup": Arg("bool", default=False),
+    "state": Arg(default="present", choices=("absent", "present")),
+    "exclusive": Arg("bool", default=True), "no_extra_spaces": Arg("bool", default=False),
+    "allow_no_value": Arg("bool", default=False), "modify_inactive_option": Arg("bool", default=True),
+    "create": Arg("bool", default=True), **FILE_ATTRS,
+}
+
+
+@dataclass(frozen=True)
+class IniEdit:
+    section: str | None
+    option: str | None
+    values: tuple[str, ...]
+    present: bool = True
+    exclusive: bool = True
+    no_extra_spaces: bool = False
+    allow_no_value: bool = False
+    modify_inactive_option: bool = True
+
+
+def _option_pattern(option: str, inactive_too: bool) -> re.Pattern[str]:
+    comment = r"[#;]?" if inactive_too else ""
+    return re.compile(rf"[ \t]*({comment})[ \t]*{re.escape(option)}[ \t]*(?:=|$)[ \t]*(.*)")
+
+
+def _section_bounds(lines: list[str], section: str | None) -> tuple[int, int] | None:
+    """[start, end) of the section's lines, its header included; None when it is absent."""
+    if not section:
+        first_header = next((n for n, line in enumerate(lines) if line.startswith("[")), len(lines))
+        return 0, first_header
+    header = re.compile(rf"\[\s*{re.escape(section.strip())}\s*]")
+    for start, line in enumerate(lines):
+        if header.match(line):
+            end = next((n for n in range(start + 1, len(lines)) if lines[n].startswith("[")), len(lines))
+            return start, end
+    return None
+
+
+def edit_ini(text: str, want: IniEdit) -> tuple[str, str]:
+    """(new text, message) for ``want`` applied to ``text``; the text is unchanged when nothing is to do."""
+    lines = text.splitlines(keepends=True) or ["\n"]
+    if not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    msg = "OK"
+    values = list(dict.fromkeys(want.values))
+    line_of = (lambda v: f"{want.option}={v}\n") if want.no_extra_spaces else (lambda v: f"{want.option} = {v}\n")
+    bounds = _section_bounds(lines, want.section)
+    start, end = bounds if bounds else (len(lines), len(lines))
+    # body[0] is the section's header; the lines before the first header get a stand-in one
+    body = ([] if want.section else ["[]"]) + lines[start:end] if bounds else []
+    touched = [False] * len(body)
+
+    def replace(index: int, new: str) -> None:
+        nonlocal msg
+        if body[index] != new:
+            body[index] = new
+            msg = "option changed"
+        touched[index] = True
+
+    if want.present and want.option:
+        option = _option_pattern(want.option, want.modify_inactive_option)
+        for index in range(1, len(body)):
+            found = option.match(body[index])
+            if not found:
+                continue
+            current = found.group(2)
+            if values and current in values:
+                replace(index, f"{want.option}\n" if not current and want.allow_no_value else line_of(current))
+                values.remove(current)
+            elif not values and want.allow_no_value:
+                replace(index, f"{want.option}\n")
+                break
+        if want.exclusive and not want.allow_no_value:
+            for index in range(1, len(body)):
+                if values and not touched[index] and option.match(body[index]):
+                    replace(index, line_of(values.pop(0)))
+            for index in range(len(body) - 1, 0, -1):
+                if not touched[index] and option.match(body[index]):
+                    del body[index]
+                    del touched[index]
+                    msg = "option changed"
+        if body:
+            meaningful = re.compile(r"[ \t]*([#;].*)?$")
+            at = next(n for n in range(len(body), 0, -1) if n == 1 or not meaningful.match(body[n - 1].rstrip("\n")))
+            added = [line_of(v) for v in values]
+            if not values and want.allow_no_value and not any(touched):
+                added = [f"{want.option}\n"]
+            if added:
+                body[at:at] = added
+                msg = "option added"
+    elif not want.present and body:
+        if want.option:
+            active = _option_pattern(want.option, False)
+            kept = [line for n, line in enumerate(body)
+                    if n == 0 or not (found := active.match(line))
+                    or (not want.exclusive and found.group(2) not in values)]
+            if len(kept) != len(body):
+                body, msg = kept, "option changed"
+        elif want.section:
+            body, msg = [], "section removed"
+    new_lines = lines[:start] + (body if want.section else body[1:]) + lines[end:] if bounds else list(lines)
+    if bounds is None and want.present and want.section:
+        new_lines.append(f"[{want.section}]\n")
+        if want.option and values:
+            new_lines += [line_of(v) for v in values]
+            msg = "section and option added"
+        elif want.option and want.allow_no_value:
+            new_lines.append(f"{want.option}\n")
+            msg = "section and option added"
+        else:
+            msg = "only section added"
+    new_text = "".join(new_lines)
+    return (text, msg) if not text and new_text == "\n" else (new_text, msg)
+
+
+class IniFileModule:
+    name = "ini_file"
+
+    def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
+        for unsupported in ("section_has_values", "ignore_spaces", "follow"):
+            if args.get(unsupported):
+                raise ModuleFailed(f"ini_file: unsupported parameter {unsupported} (kprov)")
+        p = parse_args(self.name, SPEC, {k: v for k, v in args.items()
+                                         if k not in ("section_has_values", "ignore_spaces", "follow")})
+        if p["value"] is not None and p["values"] is not None:
+            raise ModuleFailed("ini_file: parameters are mutually exclusive: value|values")
+        present = p["state"] == "present"
+        if present and not p["allow_no_value"] and p["value"] is None and not p["values"]:
+            raise ModuleFailed("Parameter 'value(s)' must be defined if state=present and allow_no_value=False.")
+        values = [p["value"]] if p["value"] is not None else [str(v) for v in p["values"] or [] if v is not None]
+        want = IniEdit(section=p["section"], option=p["option"], values=tuple(values), present=present,
+                       exclusive=p["exclusive"], no_extra_spaces=p["no_extra_spaces"],
+                       allow_no_value=p["allow_no_value"], modify_inactive_option=p["modify_inactive_option"])
+        if present and p["create"] and not ctx.check_mode:
+            parent = os.path.dirname(p["path"]) or "."
+            ctx.run(f"test -d {shlex.quote(parent)} || mkdir -p {shlex.quote(parent)}")
+        result = edit_text_file(ctx, self.name, p["path"], lambda text: edit_ini(text, want),
+                                create=p["create"], backup=p["backup"], owner=p["owner"],
+                                group=p["group"], mode=p["mode"], validate=None, absent_ok=not present)
+        result.msg = result.msg or "OK"
+        return result
+
+
+MODULE = IniFileModule()
