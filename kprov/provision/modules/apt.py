@@ -182,6 +182,8 @@ class AptModule(ModuleBase):
             deb_name, deb_version = self._deb_identity(ctx, p["deb"])
             specs = [f"{deb_name}={deb_version}"]
         if not specs and not p["update_cache"]:
+            if p["name"] is not None:  # an empty list names nothing to do: ok, as Ansible's
+                return ModuleResult(changed=False)
             raise ModuleFailed("apt: give 'name', 'deb' or 'update_cache'")
         names = [_split_spec(s)[0].split(":")[0] for s in specs]
         update = bool(p["update_cache"]) and not ctx.check_mode

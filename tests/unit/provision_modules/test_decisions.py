@@ -233,3 +233,12 @@ def test_plan_unit_sysv_script_enabled_by_its_start_links() -> None:
     off, on = {**generated, "SysVEnabled": "no"}, {**generated, "SysVEnabled": "yes"}
     assert plan_unit(off, state="started", enabled=True, masked=None) == ["enable"]
     assert plan_unit(on, state="started", enabled=True, masked=None) == []
+
+
+def test_apt_with_an_empty_name_list_is_ok_and_runs_nothing() -> None:
+    """ansible-core's apt: ``name: []`` counts as given and installs nothing (ok, unchanged)."""
+    fake = FakeConnector()
+    result = get_module("apt").run(ctx(fake), {"name": [], "state": "latest"})
+    assert not result.failed and not result.changed
+    assert fake.command_lines == []
+    assert get_module("apt").run(ctx(FakeConnector()), {"state": "latest"}).failed
