@@ -68,6 +68,7 @@ _TABLE: dict[str, tuple[str, tuple[str, ...]]] = {
     "pamd": ("pamd", ("community.general",)),
     "htpasswd": ("htpasswd", ("community.general",)),
     "ini_file": ("ini_file", ("community.general",)),
+    "locale_gen": ("locale_gen", ("community.general",)),
     "mysql_db": ("mysql_db", ("community.mysql",)),
     "mysql_user": ("mysql_user", ("community.mysql",)),
 }
