@@ -171,6 +171,22 @@ class AptModule(ModuleBase):
             return []
         return [_state_script(params, specs, update=False)]
 
+    @staticmethod
+    def _cleanup(ctx: ModuleContext, operation: str, p: Mapping[str, Any]) -> ModuleResult:
+        """``apt-get autoremove|autoclean`` alone (no package named), as ansible-core runs it:
+        simulated in check mode; changed when apt-get says it removes/deletes something."""
+        options = " ".join(f"-o Dpkg::Options::=--{opt.strip()}"
+                           for opt in p["dpkg_options"].split(",") if opt.strip())
+        purge = " --purge" if p["purge"] else ""
+        simulate = " --simulate" if ctx.check_mode else ""
+        done = ctx.run(f"DEBIAN_FRONTEND=noninteractive apt-get -y {options}{purge} {operation}{simulate}")
+        if done.rc != 0:
+            raise ModuleFailed(f"'apt-get {operation}' failed: {done.stderr}", rc=done.rc,
+                               stdout=done.stdout, stderr=done.stderr)
+        marker = "The following packages will be REMOVED" if operation == "autoremove" else "Del "
+        return ModuleResult(changed=marker in done.stdout,
+                            data={"stdout": done.stdout, "stderr": done.stderr})
+
     def detach(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult | Detached:
         """Read the host and plan; the install/remove command is the work (``run`` runs it
         now, an ``async`` task as a host-side job)."""
@@ -182,6 +198,9 @@ class AptModule(ModuleBase):
             deb_name, deb_version = self._deb_identity(ctx, p["deb"])
             specs = [f"{deb_name}={deb_version}"]
         if not specs and not p["update_cache"]:
+            for operation in ("autoclean", "autoremove"):  # ansible-core's order; the first exits
+                if p[operation]:
+                    return self._cleanup(ctx, operation, p)
             if p["name"] is not None:  # an empty list names nothing to do: ok, as Ansible's
                 return ModuleResult(changed=False)
             raise ModuleFailed("apt: give 'name', 'deb' or 'update_cache'")

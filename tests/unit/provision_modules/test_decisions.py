@@ -242,3 +242,14 @@ def test_apt_with_an_empty_name_list_is_ok_and_runs_nothing() -> None:
     assert not result.failed and not result.changed
     assert fake.command_lines == []
     assert get_module("apt").run(ctx(FakeConnector()), {"state": "latest"}).failed
+
+
+def test_apt_autoremove_alone_runs_apt_get_autoremove_and_reads_its_output() -> None:
+    fake = FakeConnector().on(r"apt-get -y .* autoremove$", stdout="Reading package lists...\n0 upgraded\n")
+    result = get_module("apt").run(ctx(fake), {"autoremove": True})
+    assert not result.failed and not result.changed
+    assert "autoremove" in fake.command_lines[-1]
+    fake = FakeConnector().on(r"autoremove --simulate",
+                              stdout="The following packages will be REMOVED:\n  libfoo1\n")
+    result = get_module("apt").run(ctx(fake, check_mode=True), {"autoremove": True, "name": []})
+    assert result.changed and fake.command_lines[-1].endswith("autoremove --simulate")
