@@ -12,6 +12,7 @@ from typing import Any
 
 from kprov.provision.errors import PlaybookError, UndefinedVariableError
 from kprov.provision.modules.base import ModuleResult
+from kprov.provision.playbook.argspec import validate
 from kprov.provision.template_filters import to_bool
 from kprov.provision.templates import VarScope
 
@@ -94,9 +95,32 @@ def _fail(args: Mapping[str, Any], scope: VarScope, runtime: dict[str, Any], whe
     return ModuleResult(failed=True, msg=str(args.get("msg", "Failed as requested from task")))
 
 
+def _validate_argument_spec(args: Mapping[str, Any], scope: VarScope, runtime: dict[str, Any],
+                            where: str) -> ModuleResult:
+    """ansible-core's validate_argument_spec: the spec's options found among the variables,
+    overridden by ``provided_arguments``, validated (execute.argspec)."""
+    spec = args.get("argument_spec")
+    provided = args.get("provided_arguments") or {}
+    if not isinstance(spec, Mapping):
+        raise PlaybookError(f"{where}: Incorrect type for argument_spec, expected dict and got {type(spec)}")
+    if not isinstance(provided, Mapping):
+        raise PlaybookError(f"{where}: Incorrect type for provided_arguments, expected dict and got "
+                            f"{type(provided)}")
+    values = {name: scope[name] for name in spec if name in scope}
+    values.update(provided)
+    errors = validate(spec, values)
+    context = dict(args.get("validate_args_context") or {})
+    if errors:
+        return ModuleResult(failed=True, msg="Validation of arguments failed:\n" + "\n".join(errors),
+                            data={"argument_errors": errors, "argument_spec_data": dict(spec),
+                                  "validate_args_context": context})
+    return ModuleResult(msg="The arg spec validation passed", data={"validate_args_context": context})
+
+
 ENGINE_RUNNERS: dict[str, Callable[[Mapping[str, Any], VarScope, dict[str, Any], str], ModuleResult]] = {
     "debug": _debug,
     "set_fact": _set_fact,
     "assert": _assert,
     "fail": _fail,
+    "validate_argument_spec": _validate_argument_spec,
 }

@@ -31,12 +31,18 @@ __all__ = ["MODULE", "IniEdit", "IniFileModule", "edit_ini"]
 
 SPEC = {
     "path": Arg(required=True, aliases=("dest",)),
-    "section": Arg(), "option": Arg(), "value": Arg(), "values": Arg("list"),
+    "section": Arg(),
+    "option": Arg(),
+    "value": Arg(),
+    "values": Arg("list"),
     "backup": Arg("bool", default=False),
     "state": Arg(default="present", choices=("absent", "present")),
-    "exclusive": Arg("bool", default=True), "no_extra_spaces": Arg("bool", default=False),
-    "allow_no_value": Arg("bool", default=False), "modify_inactive_option": Arg("bool", default=True),
-    "create": Arg("bool", default=True), **FILE_ATTRS,
+    "exclusive": Arg("bool", default=True),
+    "no_extra_spaces": Arg("bool", default=False),
+    "allow_no_value": Arg("bool", default=False),
+    "modify_inactive_option": Arg("bool", default=True),
+    "create": Arg("bool", default=True),
+    **FILE_ATTRS,
 }
 
 
@@ -77,7 +83,9 @@ def edit_ini(text: str, want: IniEdit) -> tuple[str, str]:
         lines[-1] += "\n"
     msg = "OK"
     values = list(dict.fromkeys(want.values))
-    line_of = (lambda v: f"{want.option}={v}\n") if want.no_extra_spaces else (lambda v: f"{want.option} = {v}\n")
+    line_of = (
+        (lambda v: f"{want.option}={v}\n") if want.no_extra_spaces else (lambda v: f"{want.option} = {v}\n")
+    )
     bounds = _section_bounds(lines, want.section)
     start, end = bounds if bounds else (len(lines), len(lines))
     # body[0] is the section's header; the lines before the first header get a stand-in one
@@ -99,7 +107,9 @@ def edit_ini(text: str, want: IniEdit) -> tuple[str, str]:
                 continue
             current = found.group(2)
             if values and current in values:
-                replace(index, f"{want.option}\n" if not current and want.allow_no_value else line_of(current))
+                replace(
+                    index, f"{want.option}\n" if not current and want.allow_no_value else line_of(current)
+                )
                 values.remove(current)
             elif not values and want.allow_no_value:
                 replace(index, f"{want.option}\n")
@@ -115,7 +125,9 @@ def edit_ini(text: str, want: IniEdit) -> tuple[str, str]:
                     msg = "option changed"
         if body:
             meaningful = re.compile(r"[ \t]*([#;].*)?$")
-            at = next(n for n in range(len(body), 0, -1) if n == 1 or not meaningful.match(body[n - 1].rstrip("\n")))
+            at = next(
+                n for n in range(len(body), 0, -1) if n == 1 or not meaningful.match(body[n - 1].rstrip("\n"))
+            )
             added = [line_of(v) for v in values]
             if not values and want.allow_no_value and not any(touched):
                 added = [f"{want.option}\n"]
@@ -125,9 +137,13 @@ def edit_ini(text: str, want: IniEdit) -> tuple[str, str]:
     elif not want.present and body:
         if want.option:
             active = _option_pattern(want.option, False)
-            kept = [line for n, line in enumerate(body)
-                    if n == 0 or not (found := active.match(line))
-                    or (not want.exclusive and found.group(2) not in values)]
+            kept = [
+                line
+                for n, line in enumerate(body)
+                if n == 0
+                or not (found := active.match(line))
+                or (not want.exclusive and found.group(2) not in values)
+            ]
             if len(kept) != len(body):
                 body, msg = kept, "option changed"
         elif want.section:
@@ -154,23 +170,47 @@ class IniFileModule:
         for unsupported in ("section_has_values", "ignore_spaces", "follow"):
             if args.get(unsupported):
                 raise ModuleFailed(f"ini_file: unsupported parameter {unsupported} (kprov)")
-        p = parse_args(self.name, SPEC, {k: v for k, v in args.items()
-                                         if k not in ("section_has_values", "ignore_spaces", "follow")})
+        p = parse_args(
+            self.name,
+            SPEC,
+            {k: v for k, v in args.items() if k not in ("section_has_values", "ignore_spaces", "follow")},
+        )
         if p["value"] is not None and p["values"] is not None:
             raise ModuleFailed("ini_file: parameters are mutually exclusive: value|values")
         present = p["state"] == "present"
         if present and not p["allow_no_value"] and p["value"] is None and not p["values"]:
-            raise ModuleFailed("Parameter 'value(s)' must be defined if state=present and allow_no_value=False.")
-        values = [p["value"]] if p["value"] is not None else [str(v) for v in p["values"] or [] if v is not None]
-        want = IniEdit(section=p["section"], option=p["option"], values=tuple(values), present=present,
-                       exclusive=p["exclusive"], no_extra_spaces=p["no_extra_spaces"],
-                       allow_no_value=p["allow_no_value"], modify_inactive_option=p["modify_inactive_option"])
+            raise ModuleFailed(
+                "Parameter 'value(s)' must be defined if state=present and allow_no_value=False."
+            )
+        values = (
+            [p["value"]] if p["value"] is not None else [str(v) for v in p["values"] or [] if v is not None]
+        )
+        want = IniEdit(
+            section=p["section"],
+            option=p["option"],
+            values=tuple(values),
+            present=present,
+            exclusive=p["exclusive"],
+            no_extra_spaces=p["no_extra_spaces"],
+            allow_no_value=p["allow_no_value"],
+            modify_inactive_option=p["modify_inactive_option"],
+        )
         if present and p["create"] and not ctx.check_mode:
             parent = os.path.dirname(p["path"]) or "."
             ctx.run(f"test -d {shlex.quote(parent)} || mkdir -p {shlex.quote(parent)}")
-        result = edit_text_file(ctx, self.name, p["path"], lambda text: edit_ini(text, want),
-                                create=p["create"], backup=p["backup"], owner=p["owner"],
-                                group=p["group"], mode=p["mode"], validate=None, absent_ok=not present)
+        result = edit_text_file(
+            ctx,
+            self.name,
+            p["path"],
+            lambda text: edit_ini(text, want),
+            create=p["create"],
+            backup=p["backup"],
+            owner=p["owner"],
+            group=p["group"],
+            mode=p["mode"],
+            validate=None,
+            absent_ok=not present,
+        )
         result.msg = result.msg or "OK"
         return result
 

@@ -25,9 +25,18 @@ __all__ = ["MODULE", "LocaleGenModule", "normalized", "toggle_locales"]
 
 LOCALE_GEN = "/etc/locale.gen"
 SUPPORTED = "/usr/share/i18n/SUPPORTED"
-_SPELLINGS = {".utf8": ".UTF-8", ".eucjp": ".EUC-JP", ".iso885915": ".ISO-8859-15", ".cp1251": ".CP1251",
-              ".koi8r": ".KOI8-R", ".armscii8": ".ARMSCII-8", ".euckr": ".EUC-KR", ".gbk": ".GBK",
-              ".gb18030": ".GB18030", ".euctw": ".EUC-TW"}
+_SPELLINGS = {
+    ".utf8": ".UTF-8",
+    ".eucjp": ".EUC-JP",
+    ".iso885915": ".ISO-8859-15",
+    ".cp1251": ".CP1251",
+    ".koi8r": ".KOI8-R",
+    ".armscii8": ".ARMSCII-8",
+    ".euckr": ".EUC-KR",
+    ".gbk": ".GBK",
+    ".gb18030": ".GB18030",
+    ".euctw": ".EUC-TW",
+}
 _SUPPORTED_LINE = re.compile(r"^\s*#?\s*(\S+[._\S]+) (\S+)\s*$")
 _SECTIONS = ("SUPPORTED", "GEN", "LEGACY", "LOCALES")
 
@@ -62,12 +71,17 @@ def _sections(stdout: str) -> dict[str, list[str]]:
 
 class LocaleGenModule(ThreeStepModule):
     name = "locale_gen"
-    spec = {"name": Arg("list", required=True), "state": Arg(default="present", choices=("absent", "present"))}
+    spec = {
+        "name": Arg("list", required=True),
+        "state": Arg(default="present", choices=("absent", "present")),
+    }
 
     def probes(self, params: Mapping[str, Any]) -> list[str]:
-        return [f"echo --kprov-SUPPORTED; cat {SUPPORTED} 2>/dev/null; echo --kprov-GEN; "
-                f"cat {LOCALE_GEN} 2>/dev/null || echo '!missing'; echo --kprov-LEGACY; "
-                "test -d /var/lib/locales/supported.d && echo yes; echo --kprov-LOCALES; locale -a"]
+        return [
+            f"echo --kprov-SUPPORTED; cat {SUPPORTED} 2>/dev/null; echo --kprov-GEN; "
+            f"cat {LOCALE_GEN} 2>/dev/null || echo '!missing'; echo --kprov-LEGACY; "
+            "test -d /var/lib/locales/supported.d && echo yes; echo --kprov-LOCALES; locale -a"
+        ]
 
     def decide(self, params: Mapping[str, Any], observed: Mapping[str, CommandResult]) -> Plan:
         (probe,) = observed.values()
@@ -76,21 +90,33 @@ class LocaleGenModule(ThreeStepModule):
         found = _sections(probe.stdout)
         if found["GEN"] == ["!missing\n"]:
             if found["LEGACY"]:
-                return Plan(failed="locale_gen: the ubuntu_legacy mechanism is not supported by kprov", data=data)
-            return Plan(failed='/var/lib/locales/supported.d and /etc/locale.gen are missing. '
-                               'Is the package "locales" installed?', data=data)
+                return Plan(
+                    failed="locale_gen: the ubuntu_legacy mechanism is not supported by kprov", data=data
+                )
+            return Plan(
+                failed="/var/lib/locales/supported.d and /etc/locale.gen are missing. "
+                'Is the package "locales" installed?',
+                data=data,
+            )
         generated = {normalized(line.strip()) for line in found["LOCALES"]}
         supported = {m.group(1) for m in map(_SUPPORTED_LINE.match, found["SUPPORTED"]) if m}
         unknown = [n for n in names if n not in supported and normalized(n) not in generated]
         if unknown:
-            return Plan(failed="The following locales you have entered are not available on your "
-                               f"system: {', '.join(unknown)}", data=data)
+            return Plan(
+                failed="The following locales you have entered are not available on your "
+                f"system: {', '.join(unknown)}",
+                data=data,
+            )
         present = all(normalized(n) in generated for n in names)
         if present == (params["state"] == "present"):
             return Plan(data=data)
         text = "".join(found["GEN"])
-        return Plan(changed=True, data=data, files={LOCALE_GEN: toggle_locales(text, names, not present)},
-                    commands=["locale-gen"])
+        return Plan(
+            changed=True,
+            data=data,
+            files={LOCALE_GEN: toggle_locales(text, names, not present)},
+            commands=["locale-gen"],
+        )
 
     def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
         result = super().run(ctx, args)

@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from kprov.provision.errors import PlaybookError
+from kprov.provision.playbook.argspec import validation_task
 from kprov.provision.playbook.model import EXTENDED_KEYWORDS, Block, Item, Play, Playbook, Role, Scope, Task
 from kprov.provision.playbook.tasks import parse_task
-from kprov.provision.roles.loader import RoleFinder, role_file
+from kprov.provision.roles.loader import RoleFinder, argument_specs, role_file
 from kprov.provision.yamlfile import load_yaml_file, origin_of
 
 __all__ = ["PlaybookLoader", "load_playbook"]
@@ -235,6 +236,7 @@ class PlaybookLoader:
         role_when = _list(ref.pop("when", None))
         role_tags = [str(t) for t in _list(ref.pop("tags", None))]
         params = dict(ref.pop("vars", None) or {})
+        vars_keyword = set(params)  # the entry's ``vars:``: not role parameters to the arg spec
         keywords = dict(scope.keywords)
         for key in _INHERITED:
             if key in ref:
@@ -267,6 +269,12 @@ class PlaybookLoader:
         tasks_file = role_file(role.path, "tasks", tasks_from)
         if tasks_file is None and tasks_from != "main":
             raise PlaybookError(f"{where}: role '{name}' has no tasks/{tasks_from}.yml")
+        spec_file, specs = argument_specs(role.path)
+        entry_spec = specs.get(tasks_from) if isinstance(specs, dict) else None
+        if spec_file is not None and entry_spec:  # ansible-core's validation task, run first
+            provided = {k: v for k, v in params.items() if k not in vars_keyword or k in ref}
+            task = validation_task(entry_spec, tasks_from, provided, name, str(role.path))
+            items += self.items([task], inner, str(spec_file))
         if tasks_file is not None:
             items += self.items(_list(load_yaml_file(tasks_file)), inner, str(tasks_file))
         if play is not None:

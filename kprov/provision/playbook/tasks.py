@@ -75,6 +75,7 @@ ENGINE_ACTIONS = frozenset(
         "include_vars",
         "group_by",
         "add_host",
+        "validate_argument_spec",
     ]
 )
 _RAW_MODULES = frozenset({"command", "shell", "raw", "script"})

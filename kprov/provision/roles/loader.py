@@ -16,7 +16,7 @@ from kprov.provision.errors import PlaybookError
 from kprov.provision.playbook.model import Role
 from kprov.provision.yamlfile import load_yaml_file, origin_of
 
-__all__ = ["RoleFinder", "repo_roles_dir", "role_file"]
+__all__ = ["RoleFinder", "argument_specs", "repo_roles_dir", "role_file"]
 
 
 def repo_roles_dir() -> Path:
@@ -29,6 +29,19 @@ def role_file(role_path: Path, kind: str, name: str = "main") -> Path | None:
         if path.is_file():
             return path
     return None
+
+
+def argument_specs(role_path: Path) -> tuple[Path | None, dict[str, Any]]:
+    """The role's argument specs by entry point and the file they come from: meta/argument_specs
+    (its ``argument_specs`` key) when there is one, else meta/main's ``argument_specs``."""
+    for path in (role_file(role_path, "meta", "argument_specs"), role_file(role_path, "meta")):
+        if path is None:
+            continue
+        data = load_yaml_file(path)
+        specs = data.get("argument_specs") if isinstance(data, dict) else None
+        if path.stem == "argument_specs" or specs:
+            return path, specs if isinstance(specs, dict) else {}
+    return None, {}
 
 
 class RoleFinder:

@@ -78,10 +78,17 @@ def test_edit_matches_the_collections_module(tmp_path: Path, text: str, want: In
     path = tmp_path / "file.ini"
     path.write_text(text)
     changed, _, _, their_msg = ini_file.do_ini(
-        _Module(tmp_path), str(path), section=want.section, option=want.option, values=list(want.values),
-        state="present" if want.present else "absent", exclusive=want.exclusive,
-        no_extra_spaces=want.no_extra_spaces, allow_no_value=want.allow_no_value,
-        modify_inactive_option=want.modify_inactive_option)
+        _Module(tmp_path),
+        str(path),
+        section=want.section,
+        option=want.option,
+        values=list(want.values),
+        state="present" if want.present else "absent",
+        exclusive=want.exclusive,
+        no_extra_spaces=want.no_extra_spaces,
+        allow_no_value=want.allow_no_value,
+        modify_inactive_option=want.modify_inactive_option,
+    )
     theirs = path.read_text()
     ours, msg = edit_ini(text, want)
     assert (ours, ours != text) == (theirs, changed)
