@@ -22,7 +22,7 @@ from kprov.lab import Lab
 from kprov.lab.base import DEBIAN_MIRROR, DEBIAN_SUITE
 from kprov.lab.system import file_lock
 
-__all__ = ["CORPUS_PACKAGES", "corpus_repo"]
+__all__ = ["CORPUS_PACKAGES", "WIDE_PACKAGES", "corpus_repo"]
 
 CORPUS_PACKAGES = (
     "ntp", "memcached", "git", "redis-server", "nginx", "haproxy", "postfix", "apache2",
@@ -30,17 +30,30 @@ CORPUS_PACKAGES = (
     "libpam-pwquality", "sudo", "openssh-server", "auditd", "python3-pymysql", "munin-node",
     "subversion", "libapache2-mod-svn", "samba", "samba-common", "mariadb-server", "mariadb-client",
 )
+# tests/compat/corpus/wide.yml's packages, in a repository of their own (the two corpora run in
+# different stages; one shared list would refill the other's repository each time)
+WIDE_PACKAGES = (
+    "python3-apt", "aptitude", "bash-completion", "athena-jot", "htop", "vim", "nano",
+    "openssh-client", "tzdata", "sudo", "mlocate", "plocate", "ca-certificates", "rsyslog",
+    "logcheck", "haveged", "snmpd", "snmp", "tinyproxy", "dnsmasq", "fail2ban",
+    "python3-systemd", "memcached", "squid", "xinetd", "openssh-server", "exim4",
+    "nfs-kernel-server", "nfs-common", "rpcbind", "keepalived", "procps",
+    "locales", "ufw", "iproute2", "cron",
+    "logrotate", "libpam-passwdqc", "libpam-modules", "kmod", "auditd", "lm-sensors", "dnsutils",
+)
 _PORT = 8100
 _SOURCE = "/etc/apt/sources.list.d/kprov-compat.list"
 
 
 @contextmanager
-def corpus_repo(lab: Lab, hosts: list[str]) -> Iterator[str]:
-    """Fill (if needed) and serve the corpus repository; point ``hosts`` at it. Yields its URL."""
+def corpus_repo(lab: Lab, hosts: list[str], packages: tuple[str, ...] = CORPUS_PACKAGES,
+                name: str = "compat-repo") -> Iterator[str]:
+    """Fill (if needed) and serve the corpus repository ``name`` holding ``packages``; point
+    ``hosts`` at it. Yields its URL."""
     layout = lab.layout
-    repo = layout.repo_dir.with_name("compat-repo")
+    repo = layout.repo_dir.with_name(name)
     with file_lock(repo.with_name(repo.name + ".lock")):
-        fill_repo(repo, CORPUS_PACKAGES, status=layout.base / "var/lib/dpkg/status",
+        fill_repo(repo, packages, status=layout.base / "var/lib/dpkg/status",
                   sources=AptSources(suite=DEBIAN_SUITE, mirror=DEBIAN_MIRROR))
     url = f"http://{layout.gateway}:{_PORT}"
     server = subprocess.Popen(

@@ -60,7 +60,8 @@ def run_kprov(inventory: Path, playbook: Path, extra_vars: dict[str, Any], log_d
 
 
 def run_ansible(inventory: Path, playbook: Path, extra_vars: dict[str, Any], tmp: Path,
-                timeout: float = 900) -> Recap:
+                timeout: float = 900, tail: int = 4000) -> Recap:
+    """``tail``: how much of the end of ansible-playbook's output ``Recap.output`` keeps."""
     env = {
         **os.environ,
         "ANSIBLE_HOST_KEY_CHECKING": "False",
@@ -81,7 +82,7 @@ def run_ansible(inventory: Path, playbook: Path, extra_vars: dict[str, Any], tmp
         ok=done.returncode == 0,
         changed={h: int(m.group(3)) for h, m in recap.items()},
         failed={h: int(m.group(5)) for h, m in recap.items()},
-        output=out[-4000:],
+        output=out[-tail:],
         counted_ok={h: int(m.group(2)) for h, m in recap.items()},
         skipped={h: int(m.group(6)) for h, m in recap.items()},
     )
