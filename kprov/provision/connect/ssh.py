@@ -36,6 +36,11 @@ from kprov.provision.connect.sshlib import paramiko
 __all__ = ["SSHConnector"]
 
 _RETRY_PAUSE_S = 0.5
+# Opening a session channel waits for sshd's PAM session stack (pam_motd runs
+# /etc/update-motd.d on the first one), which OpenSSH's client waits for without a limit:
+# ``connect_timeout`` (Ansible's ``timeout``, OpenSSH's ConnectTimeout) covers reaching the
+# host, not this. A role that installs a slow motd script must not make its host unreachable.
+SESSION_OPEN_TIMEOUT_S = 120.0
 
 # paramiko logs connect failures with tracebacks from its transport thread; they are reported
 # as UnreachableError instead. A NullHandler keeps Python's last-resort stderr handler quiet.
@@ -224,7 +229,7 @@ class SSHConnector(Connector):
     def _exec(self, line: str, stdin: bytes | None, timeout: float | None) -> tuple[int, bytes, bytes, float]:
         started = time.monotonic()
         try:
-            channel = self._transport().open_session(timeout=self.settings.connect_timeout)
+            channel = self._transport().open_session(timeout=SESSION_OPEN_TIMEOUT_S)
             channel.exec_command(line)
             if stdin:
                 _send_all(channel, stdin)
@@ -272,7 +277,7 @@ class SSHConnector(Connector):
         started = time.monotonic()
         try:
             if self._shell is None or not self._shell.alive:
-                self._shell = PersistentShell(self._transport(), self.settings.connect_timeout)
+                self._shell = PersistentShell(self._transport(), SESSION_OPEN_TIMEOUT_S)
             rc, out, err = self._shell.run(line, stdin, timeout)
         except ShellTimeout:
             self._shell = None

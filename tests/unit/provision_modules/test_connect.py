@@ -180,3 +180,26 @@ def test_ssh_sudo_password_only_when_sudo_asks(
     else:
         assert first_line.startswith("sudo -H -n") and first_stdin == b"data" and second_stdin is None
     assert plain_line == "/bin/sh -c id" and plain_stdin is None, "no sudo without become"
+
+
+def test_opening_a_session_waits_for_sshds_session_stack_longer_than_connecting(monkeypatch) -> None:
+    """A slow PAM session (pam_motd running a role's update-motd script) is waited for as
+    OpenSSH waits; ``connect_timeout`` (Ansible's ``timeout``) only bounds reaching the host."""
+    from kprov.provision.connect import ssh as ssh_module
+    from kprov.provision.connect.session import PersistentShell
+    from kprov.provision.connect.sshlib import paramiko
+
+    asked: list[float] = []
+
+    class Transport:
+        def open_session(self, timeout: float) -> None:
+            asked.append(timeout)
+            raise paramiko.SSHException("stop here")
+
+    connector = SSHConnector("h1", settings({"ansible_host": "10.0.0.5", "ansible_ssh_timeout": 3}))
+    monkeypatch.setattr(connector, "_transport", lambda: Transport())
+    with pytest.raises(UnreachableError):
+        connector._exec("true", None, None)
+    with pytest.raises(paramiko.SSHException):
+        PersistentShell(Transport(), ssh_module.SESSION_OPEN_TIMEOUT_S)  # type: ignore[arg-type]
+    assert asked[0] == ssh_module.SESSION_OPEN_TIMEOUT_S >= 60 > 3
