@@ -20,7 +20,7 @@ from pathlib import Path
 
 from kprov.provision.execute.results import RunReport, TaskResult
 
-__all__ = ["AnsibleRuns", "ansible_env", "run_ansible_corpus", "run_kprov_corpus"]
+__all__ = ["AnsibleRuns", "CorpusRuns", "ansible_env", "converge", "run_ansible_corpus", "run_kprov_corpus"]
 
 BIN = Path(sys.executable).parent
 _RECAP = re.compile(
@@ -110,3 +110,20 @@ def run_ansible_corpus(
         recap={h: (int(m.group(2)), int(m.group(3)), int(m.group(6))) for h, m in recaps.items()},
         failed={h: int(m.group(5)) for h, m in recaps.items()},
     )
+
+
+@dataclass
+class CorpusRuns:
+    cold: RunReport
+    noop: RunReport
+    ansible: AnsibleRuns
+    seconds: tuple[float, float, float]  # kprov cold, kprov no-op, ansible after kprov
+
+
+def converge(playbooks: list[Path], inventory: Path, roles: Path, work: Path) -> CorpusRuns:
+    """kprov cold, kprov again, then ansible-playbook on the hosts kprov converged."""
+    env = ansible_env(roles, work)
+    cold_s, cold = run_kprov_corpus(playbooks, inventory, roles, env)
+    noop_s, noop = run_kprov_corpus(playbooks, inventory, roles, env)
+    ansible_s, ansible = run_ansible_corpus(playbooks, inventory, env)
+    return CorpusRuns(cold, noop, ansible, (cold_s, noop_s, ansible_s))

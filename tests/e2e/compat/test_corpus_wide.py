@@ -14,13 +14,15 @@ first corpus (test_corpus.py) and this corpus's small regression subset
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from .corpus_judge import corpus_roles, judge, summary
 from .corpus_repo import WIDE_PACKAGES, corpus_repo
-from .corpus_run import ansible_env, run_ansible_corpus, run_kprov_corpus
+from .corpus_run import CorpusRuns, converge
 
 pytestmark = [
     pytest.mark.lab,
@@ -54,45 +56,47 @@ WIDE_SERVICES = (
 
 
 @pytest.fixture(scope="module")
-def runs(lab_hosts, lab_inventory, tmp_path_factory: pytest.TempPathFactory):
+def runs(lab_hosts, lab_inventory, tmp_path_factory: pytest.TempPathFactory) -> Iterator[CorpusRuns]:
+    yield from converged(lab_hosts, lab_inventory, tmp_path_factory, PLAYBOOKS)
+
+
+def converged(lab_hosts, lab_inventory, tmp_path_factory: pytest.TempPathFactory,
+              playbooks: list[Path]) -> Iterator[CorpusRuns]:
+    """The corpus's ``playbooks`` converged on h1..h5 (the fixture of this module and of the
+    e2e stage's subset); afterwards, what they started is stopped."""
     lab = lab_hosts(len(HOSTS))
     inventory = lab_inventory(len(HOSTS))
-    env = ansible_env(ROLES, tmp_path_factory.mktemp("corpus"))
     try:
         with corpus_repo(lab, HOSTS, WIDE_PACKAGES, name="compat-wide-repo"):
-            cold_s, cold = run_kprov_corpus(PLAYBOOKS, inventory, ROLES, env)
-            noop_s, noop = run_kprov_corpus(PLAYBOOKS, inventory, ROLES, env)
-            ansible_s, ansible = run_ansible_corpus(PLAYBOOKS, inventory, env)
-        print(
-            f"wide corpus: kprov cold {cold_s:.1f}s, kprov no-op {noop_s:.1f}s, "
-            f"ansible after kprov {ansible_s:.1f}s"
-        )
-        yield cold, noop, ansible
+            runs = converge(playbooks, inventory, ROLES, tmp_path_factory.mktemp("corpus"))
+        cold_s, noop_s, ansible_s = runs.seconds
+        print(f"wide corpus: kprov cold {cold_s:.1f}s, kprov no-op {noop_s:.1f}s, "
+              f"ansible after kprov {ansible_s:.1f}s")
+        yield runs
     finally:
         for host in HOSTS:
-            lab.ssh(
-                host,
-                f"for unit in {' '.join(WIDE_SERVICES)}; do systemctl disable --now $unit; "
-                "done 2>/dev/null; iptables -F; ip6tables -F; true",
-            )
+            lab.ssh(host, f"for unit in {' '.join(WIDE_SERVICES)}; do systemctl disable --now $unit; "
+                          "done 2>/dev/null; iptables -F; ip6tables -F; true")
 
 
-def test_every_role_converges_as_ansible_would(runs) -> None:
-    cold, noop, ansible = runs
-    roles = [entry for playbook in PLAYBOOKS for entry in corpus_roles(playbook)]
-    result = summary(judge(roles, cold, noop, ansible.output))
+def judged(runs: CorpusRuns, playbooks: list[Path]) -> dict[str, Any]:
+    roles = [entry for playbook in playbooks for entry in corpus_roles(playbook)]
+    return summary(judge(roles, runs.cold, runs.noop, runs.ansible.output))
+
+
+def test_every_role_converges_as_ansible_would(runs: CorpusRuns) -> None:
+    result = judged(runs, PLAYBOOKS)
     print(f"wide corpus: {result['passed']}/{result['total']} roles pass")
     assert result["failing"] == {}
     assert result["total"] >= 15
 
 
-def test_ansible_after_kprov_changes_nothing(runs) -> None:
-    _, _, ansible = runs
+def test_ansible_after_kprov_changes_nothing(runs: CorpusRuns) -> None:
+    ansible = runs.ansible
     assert ansible.ok, ansible.output[-4000:]
-    assert {h: r[1] for h, r in ansible.recap.items()} == dict.fromkeys(HOSTS, 0), ansible.output[-4000:]
+    assert all(changed == 0 for _, changed, _ in ansible.recap.values()), ansible.output[-4000:]
 
 
-def test_recap_equals_ansible_playbooks(runs) -> None:
+def test_recap_equals_ansible_playbooks(runs: CorpusRuns) -> None:
     """Both runs found the hosts converged: as many tasks ok, changed and skipped per host."""
-    _, noop, ansible = runs
-    assert {h: (s.ok, s.changed, s.skipped) for h, s in noop.stats.items()} == ansible.recap
+    assert {h: (s.ok, s.changed, s.skipped) for h, s in runs.noop.stats.items()} == runs.ansible.recap

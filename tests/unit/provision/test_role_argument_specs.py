@@ -49,4 +49,5 @@ def test_the_task_is_named_and_tagged_as_ansible_cores(tmp_path: Path) -> None:
     assert first.action == "validate_argument_spec"
     assert "always" in first.tags
     assert first.args["provided_arguments"] == {"port": 1}
-    assert validation_task({"options": {}}, "other", {})["name"] == "Validating arguments against arg spec 'other'"
+    other = validation_task({"options": {}}, "other", {})
+    assert other["name"] == "Validating arguments against arg spec 'other'"
