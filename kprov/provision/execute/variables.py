@@ -19,7 +19,7 @@ from kprov.provision.facts.names import fact_variable
 from kprov.provision.playbook.model import Play, Role, Task
 from kprov.provision.templates import OMIT, Layer, VarScope
 
-__all__ = ["HostVarsView", "VarsView", "host_scope", "task_scope"]
+__all__ = ["HostVarsView", "VarsView", "connection_variables", "host_scope", "task_scope"]
 
 
 class VarsView(Mapping[str, Any]):
@@ -204,4 +204,29 @@ def _layers(run: RunContext, pctx: PlayContext | None, host: HostState, task: Ta
     layers.append((_fact_layer(host), False))
     layers.append((host.inventory_vars, True))
     layers += [(v, True) for v in role_defaults]
+    if task is not None:
+        layers.append((connection_variables(host), False))
     return layers
+
+
+def connection_variables(host: HostState) -> dict[str, Any]:
+    """The connection's "magic" variables ansible-core adds beneath a task's variables before
+    its ``when`` and arguments are templated (PlayContext.update_vars): roles test
+    ``ansible_connection`` without defining it. A variable defined elsewhere wins."""
+    given = {**host.connection_keywords, **host.inventory_vars}
+    address = given.get("ansible_host", given.get("ansible_ssh_host", host.name))
+    found: dict[str, Any] = {
+        "ansible_connection": given.get("ansible_connection") or "ssh",
+        "ansible_host": address, "ansible_ssh_host": address,
+        "ansible_shell_executable": "/bin/sh",
+        "ansible_module_compression": "ZIP_DEFLATED",
+        "ansible_timeout": 10, "ansible_ssh_timeout": 10,
+        "ansible_pipelining": False, "ansible_ssh_pipelining": False,
+    }
+    for names in (("ansible_user", "ansible_ssh_user"), ("ansible_port", "ansible_ssh_port"),
+                  ("ansible_timeout", "ansible_ssh_timeout"),
+                  ("ansible_private_key_file", "ansible_ssh_private_key_file")):
+        value = next((given[n] for n in names if n in given), None)
+        if value is not None:
+            found.update(dict.fromkeys(names, value))
+    return found
