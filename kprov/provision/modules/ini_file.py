@@ -24,8 +24,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from kprov.provision.modules.args import FILE_ATTRS, Arg, parse_args
-from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult
-from kprov.provision.modules.textedit import edit_text_file
+from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult, TaskView
+from kprov.provision.modules.contract import ModuleBase
+from kprov.provision.modules.fileops import probe
+from kprov.provision.modules.textedit import edit_text_file, text_probe
 
 __all__ = ["MODULE", "IniEdit", "IniFileModule", "edit_ini"]
 
@@ -44,6 +46,7 @@ SPEC = {
     "create": Arg("bool", default=True),
     **FILE_ATTRS,
 }
+_UNSUPPORTED = ("section_has_values", "ignore_spaces", "follow")
 
 
 @dataclass(frozen=True)
@@ -163,52 +166,40 @@ def edit_ini(text: str, want: IniEdit) -> tuple[str, str]:
     return (text, msg) if not text and new_text == "\n" else (new_text, msg)
 
 
-class IniFileModule:
+class IniFileModule(ModuleBase):
     name = "ini_file"
+    spec = SPEC
 
-    def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
-        for unsupported in ("section_has_values", "ignore_spaces", "follow"):
+    def params(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        for unsupported in _UNSUPPORTED:
             if args.get(unsupported):
                 raise ModuleFailed(f"ini_file: unsupported parameter {unsupported} (kprov)")
-        p = parse_args(
-            self.name,
-            SPEC,
-            {k: v for k, v in args.items() if k not in ("section_has_values", "ignore_spaces", "follow")},
-        )
+        p = parse_args(self.name, SPEC, {k: v for k, v in args.items() if k not in _UNSUPPORTED})
         if p["value"] is not None and p["values"] is not None:
             raise ModuleFailed("ini_file: parameters are mutually exclusive: value|values")
+        if p["state"] == "present" and not p["allow_no_value"] and p["value"] is None and not p["values"]:
+            raise ModuleFailed("Parameter 'value(s)' must be defined if state=present and allow_no_value=False.")
+        return p
+
+    def probes(self, params: Mapping[str, Any], view: TaskView) -> list[str]:
+        return [text_probe(params["path"])]
+
+    def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
+        p = self.params(args)
         present = p["state"] == "present"
-        if present and not p["allow_no_value"] and p["value"] is None and not p["values"]:
-            raise ModuleFailed(
-                "Parameter 'value(s)' must be defined if state=present and allow_no_value=False."
-            )
-        values = (
-            [p["value"]] if p["value"] is not None else [str(v) for v in p["values"] or [] if v is not None]
-        )
+        values = [p["value"]] if p["value"] is not None else [str(v) for v in p["values"] or [] if v is not None]
         want = IniEdit(
-            section=p["section"],
-            option=p["option"],
-            values=tuple(values),
-            present=present,
-            exclusive=p["exclusive"],
-            no_extra_spaces=p["no_extra_spaces"],
-            allow_no_value=p["allow_no_value"],
-            modify_inactive_option=p["modify_inactive_option"],
+            section=p["section"], option=p["option"], values=tuple(values), present=present,
+            exclusive=p["exclusive"], no_extra_spaces=p["no_extra_spaces"],
+            allow_no_value=p["allow_no_value"], modify_inactive_option=p["modify_inactive_option"],
         )
-        if present and p["create"] and not ctx.check_mode:
-            parent = os.path.dirname(p["path"]) or "."
-            ctx.run(f"test -d {shlex.quote(parent)} || mkdir -p {shlex.quote(parent)}")
+        if present and p["create"] and not ctx.check_mode and not probe(ctx, p["path"], content=True,
+                                                                        follow=True).exists:
+            parent = shlex.quote(os.path.dirname(p["path"]) or ".")
+            ctx.run(f"test -d {parent} || mkdir -p {parent}")  # as the collection makes it
         result = edit_text_file(
-            ctx,
-            self.name,
-            p["path"],
-            lambda text: edit_ini(text, want),
-            create=p["create"],
-            backup=p["backup"],
-            owner=p["owner"],
-            group=p["group"],
-            mode=p["mode"],
-            validate=None,
+            ctx, self.name, p["path"], lambda text: edit_ini(text, want), create=p["create"],
+            backup=p["backup"], owner=p["owner"], group=p["group"], mode=p["mode"], validate=None,
             absent_ok=not present,
         )
         result.msg = result.msg or "OK"

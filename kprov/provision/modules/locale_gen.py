@@ -18,7 +18,7 @@ from typing import Any
 
 from kprov.provision.connect.base import CommandResult
 from kprov.provision.modules.args import Arg
-from kprov.provision.modules.base import ModuleContext, ModuleResult
+from kprov.provision.modules.base import ModuleContext, ModuleResult, TaskView
 from kprov.provision.modules.contract import Plan, ThreeStepModule
 
 __all__ = ["MODULE", "LocaleGenModule", "normalized", "toggle_locales"]
@@ -76,7 +76,7 @@ class LocaleGenModule(ThreeStepModule):
         "state": Arg(default="present", choices=("absent", "present")),
     }
 
-    def probes(self, params: Mapping[str, Any]) -> list[str]:
+    def probes(self, params: Mapping[str, Any], view: TaskView) -> list[str]:
         return [
             f"echo --kprov-SUPPORTED; cat {SUPPORTED} 2>/dev/null; echo --kprov-GEN; "
             f"cat {LOCALE_GEN} 2>/dev/null || echo '!missing'; echo --kprov-LEGACY; "
