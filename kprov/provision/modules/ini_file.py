@@ -178,7 +178,9 @@ class IniFileModule(ModuleBase):
         if p["value"] is not None and p["values"] is not None:
             raise ModuleFailed("ini_file: parameters are mutually exclusive: value|values")
         if p["state"] == "present" and not p["allow_no_value"] and p["value"] is None and not p["values"]:
-            raise ModuleFailed("Parameter 'value(s)' must be defined if state=present and allow_no_value=False.")
+            raise ModuleFailed(
+                "Parameter 'value(s)' must be defined if state=present and allow_no_value=False."
+            )
         return p
 
     def probes(self, params: Mapping[str, Any], view: TaskView) -> list[str]:
@@ -187,19 +189,38 @@ class IniFileModule(ModuleBase):
     def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
         p = self.params(args)
         present = p["state"] == "present"
-        values = [p["value"]] if p["value"] is not None else [str(v) for v in p["values"] or [] if v is not None]
-        want = IniEdit(
-            section=p["section"], option=p["option"], values=tuple(values), present=present,
-            exclusive=p["exclusive"], no_extra_spaces=p["no_extra_spaces"],
-            allow_no_value=p["allow_no_value"], modify_inactive_option=p["modify_inactive_option"],
+        values = (
+            [p["value"]] if p["value"] is not None else [str(v) for v in p["values"] or [] if v is not None]
         )
-        if present and p["create"] and not ctx.check_mode and not probe(ctx, p["path"], content=True,
-                                                                        follow=True).exists:
+        want = IniEdit(
+            section=p["section"],
+            option=p["option"],
+            values=tuple(values),
+            present=present,
+            exclusive=p["exclusive"],
+            no_extra_spaces=p["no_extra_spaces"],
+            allow_no_value=p["allow_no_value"],
+            modify_inactive_option=p["modify_inactive_option"],
+        )
+        if (
+            present
+            and p["create"]
+            and not ctx.check_mode
+            and not probe(ctx, p["path"], content=True, follow=True).exists
+        ):
             parent = shlex.quote(os.path.dirname(p["path"]) or ".")
             ctx.run(f"test -d {parent} || mkdir -p {parent}")  # as the collection makes it
         result = edit_text_file(
-            ctx, self.name, p["path"], lambda text: edit_ini(text, want), create=p["create"],
-            backup=p["backup"], owner=p["owner"], group=p["group"], mode=p["mode"], validate=None,
+            ctx,
+            self.name,
+            p["path"],
+            lambda text: edit_ini(text, want),
+            create=p["create"],
+            backup=p["backup"],
+            owner=p["owner"],
+            group=p["group"],
+            mode=p["mode"],
+            validate=None,
             absent_ok=not present,
         )
         result.msg = result.msg or "OK"
