@@ -23,6 +23,8 @@ __all__ = [
     "ENDPOINTSLICES",
     "HORIZONTAL_POD_AUTOSCALERS",
     "EVENTS",
+    "INGRESSES",
+    "INGRESS_CLASSES",
     "JOBS",
     "LEASES",
     "LIMIT_RANGES",
@@ -102,6 +104,8 @@ STATEFULSETS = Resource("apps", "v1", "statefulsets", "StatefulSet", True)
 DAEMONSETS = Resource("apps", "v1", "daemonsets", "DaemonSet", True)
 CONTROLLER_REVISIONS = Resource("apps", "v1", "controllerrevisions", "ControllerRevision", True)
 NETWORK_POLICIES = Resource("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", True)
+INGRESSES = Resource("networking.k8s.io", "v1", "ingresses", "Ingress", True)
+INGRESS_CLASSES = Resource("networking.k8s.io", "v1", "ingressclasses", "IngressClass", False)
 ENDPOINTSLICES = Resource("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", True)
 CRONJOBS = Resource("batch", "v1", "cronjobs", "CronJob", True)
 HORIZONTAL_POD_AUTOSCALERS = Resource(

@@ -1,0 +1,87 @@
+"""kprov-ingress: flags, then the Ingress controller and its HAProxy (no leader election:
+every node's instance serves traffic, see :mod:`.daemon`)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import uvloop
+
+from kprov.cluster.client.component import parse_bool, run_component
+from kprov.cluster.client.rest import ApiClient
+from kprov.cluster.ingress.daemon import IngressDaemon, IngressOptions
+from kprov.cluster.ingress.haproxy_config import ProxySettings
+
+__all__ = ["build_parser", "main", "options_from"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kprov-ingress", description="Ingress controller: the "
+                                     "cluster's Ingresses served by HAProxy on this node.")
+    parser.add_argument("--kubeconfig", required=True, help="kubeconfig with the ingress controller identity")
+    parser.add_argument("--ingress-class", default="kprov", help="the IngressClass this controller serves")
+    parser.add_argument("--controller-class", default="kprov.io/ingress",
+                        help="spec.controller of the IngressClass (a class naming another is ignored)")
+    parser.add_argument("--ensure-ingress-class", type=parse_bool, nargs="?", const=True, default=False,
+                        help="create the IngressClass when it is missing")
+    parser.add_argument("--default-ingress-class", type=parse_bool, nargs="?", const=True, default=False,
+                        help="annotate the class it creates as the cluster's default")
+    parser.add_argument("--publish-service", default="", metavar="NAMESPACE/NAME",
+                        help="copy this LoadBalancer Service's status into the Ingresses' status")
+    parser.add_argument("--publish-address", action="append", default=[], metavar="IP",
+                        help="an address for the Ingresses' status (repeatable; without --publish-service)")
+    parser.add_argument("--default-ssl-certificate", default="", metavar="NAMESPACE/NAME",
+                        help="TLS Secret served to unknown names (default: a self-signed certificate)")
+    parser.add_argument("--state-dir", default="/var/lib/kprov/ingress",
+                        help="HAProxy's files and certificates")
+    parser.add_argument("--run-dir", default="/run/kprov-ingress", help="HAProxy's admin socket")
+    parser.add_argument("--http-port", default=":80", metavar="[IP]:PORT", help="HAProxy's HTTP listener")
+    parser.add_argument("--https-port", default=":443", metavar="[IP]:PORT", help="HAProxy's HTTPS listener")
+    parser.add_argument("--haproxy-monitor-address", default="127.0.0.1:10255",
+                        help="HAProxy's own /healthz and Prometheus /metrics")
+    parser.add_argument("--http-address", default="0.0.0.0:10254",
+                        help="the controller's /healthz, /readyz, /metrics")
+    parser.add_argument("--haproxy", default="haproxy", help="the HAProxy binary")
+    parser.add_argument("-v", "--v", dest="verbosity", type=int, default=0)
+    return parser
+
+
+def options_from(args: argparse.Namespace) -> IngressOptions:
+    state = Path(args.state_dir)
+    settings = ProxySettings(
+        http_bind=args.http_port,
+        https_bind=args.https_port,
+        monitor_bind=args.haproxy_monitor_address,
+        admin_socket=str(Path(args.run_dir) / "admin.sock"),
+        default_certificate=str(state / "default.pem"),
+        crt_list=str(state / "crt-list"),
+    )
+    return IngressOptions(
+        class_name=args.ingress_class,
+        controller_name=args.controller_class,
+        ensure_class=args.ensure_ingress_class,
+        default_class=args.default_ingress_class,
+        publish_service=args.publish_service,
+        publish_addresses=list(args.publish_address),
+        default_ssl_certificate=args.default_ssl_certificate,
+        state_dir=state,
+        http_address=args.http_address,
+        haproxy_binary=args.haproxy,
+        settings=settings,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    options = options_from(args)
+    args.leader_elect = False
+
+    async def work(client: ApiClient) -> None:
+        await IngressDaemon(client, options).run()
+
+    return run_component(args, "kprov-ingress", work, loop_factory=uvloop.new_event_loop)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

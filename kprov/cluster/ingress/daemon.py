@@ -1,0 +1,284 @@
+"""kprov-ingress's process: informers → route table → HAProxy files → a seamless reload.
+
+Five informers (Ingresses, IngressClasses, Services, EndpointSlices, and Secrets of type
+``kubernetes.io/tls`` only) mark the state dirty on any event; one sync loop waits a short
+moment to gather a burst of events, then renders the whole configuration from the caches
+(:mod:`.routes`, :mod:`.endpoints`, :mod:`.haproxy_config`) and, only when the files'
+bytes changed, checks and reloads HAProxy (:mod:`.haproxy`). Rendering from the caches,
+never from events, keeps it level-based: a missed or merged event cannot leave a stale
+route behind.
+
+Every node's instance serves on its own (no leader): they all render the same file from
+the same caches. Each writes ``status.loadBalancer.ingress`` of our Ingresses only when it
+differs from what it would write; all compute the same value (the addresses of
+``--publish-service``'s LoadBalancer status, else ``--publish-address``), so they agree.
+With ``ensure_class`` the IngressClass is created when it is missing (the roles' way to
+install the default class).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from kprov.cluster.client import EventHandler, Informer
+from kprov.cluster.client.errors import AlreadyExists, ApiError
+from kprov.cluster.client.resources import ENDPOINTSLICES, INGRESS_CLASSES, INGRESSES, SECRETS, SERVICES
+from kprov.cluster.client.rest import ApiClient
+from kprov.cluster.ingress.certs import ensure_default_certificate, secret_pem, write_private
+from kprov.cluster.ingress.endpoints import SERVICE_NAME_LABEL, servers_for
+from kprov.cluster.ingress.haproxy import HAProxy, HAProxyError
+from kprov.cluster.ingress.haproxy_config import ProxySettings, render
+from kprov.cluster.ingress.routes import DEFAULT_CLASS_ANNOTATION, build_table, is_default_class, is_ours
+
+__all__ = ["IngressDaemon", "IngressOptions", "desired_status"]
+
+log = logging.getLogger(__name__)
+
+Obj = dict[str, Any]
+
+
+@dataclass
+class IngressOptions:
+    class_name: str = "kprov"
+    controller_name: str = "kprov.io/ingress"
+    ensure_class: bool = False
+    default_class: bool = False
+    publish_service: str = ""  # namespace/name of a LoadBalancer Service whose status is copied
+    publish_addresses: list[str] = field(default_factory=list)
+    default_ssl_certificate: str = ""  # namespace/name of a TLS Secret
+    state_dir: Path = Path("/var/lib/kprov/ingress")
+    http_address: str = "0.0.0.0:10254"
+    haproxy_binary: str = "haproxy"
+    settle_s: float = 0.05
+    settings: ProxySettings = field(default_factory=ProxySettings)
+
+
+def desired_status(options: IngressOptions, services: dict[str, Obj]) -> list[dict[str, str]]:
+    """``status.loadBalancer.ingress`` for our Ingresses."""
+    if options.publish_service:
+        service = services.get(options.publish_service) or {}
+        entries = ((service.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+        return [{k: str(e[k]) for k in ("ip", "hostname") if e.get(k)} for e in entries]
+    return [{"ip": address} for address in sorted(set(options.publish_addresses))]
+
+
+class _Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.reloads = Counter("kprov_ingress_reloads", "HAProxy reloads (and the first start)",
+                               ["result"], registry=self.registry)
+        self.apply_seconds = Histogram("kprov_ingress_config_apply_seconds",
+                                       "Render, check and reload of a changed configuration",
+                                       registry=self.registry)
+        self.ingresses = Gauge("kprov_ingress_ingresses", "Ingresses of this class", registry=self.registry)
+        self.routes = Gauge("kprov_ingress_routes", "Host/path rules in the configuration",
+                            registry=self.registry)
+
+
+class IngressDaemon:
+    def __init__(self, client: ApiClient, options: IngressOptions) -> None:
+        self.client = client
+        self.options = options
+        self.ingresses = Informer(client, INGRESSES)
+        self.classes = Informer(client, INGRESS_CLASSES)
+        self.services = Informer(client, SERVICES)
+        self.slices = Informer(client, ENDPOINTSLICES)
+        self.secrets = Informer(client, SECRETS, field_selector="type=kubernetes.io/tls")
+        self.informers = [self.ingresses, self.classes, self.services, self.slices, self.secrets]
+        self.proxy = HAProxy(str(options.state_dir / "haproxy.cfg"), options.haproxy_binary)
+        self.metrics = _Metrics()
+        self._dirty = asyncio.Event()
+        self._files: tuple[str, str] = ("", "")
+        self._complaints: dict[str, str] = {}
+        self.served = asyncio.Event()  # the first configuration is loaded
+        mark = EventHandler(self._mark, lambda _old, _new: self._mark(), self._mark)
+        for informer in self.informers:
+            informer.add_handler(mark)
+
+    def _mark(self, *_objs: Obj) -> None:
+        self._dirty.set()
+
+    def ready(self) -> bool:
+        return self.served.is_set() and self.proxy.running
+
+    # ---- one sync ---------------------------------------------------------------------
+
+    def _class_state(self) -> tuple[bool, bool]:
+        """(our IngressClass exists and names our controller, it is the default class)."""
+        ours = self.classes.store.get(self.options.class_name)
+        if not ours or (ours.get("spec") or {}).get("controller") != self.options.controller_name:
+            return False, False
+        return True, is_default_class(ours)
+
+    def _complain(self, key: str, why: str) -> None:
+        if self._complaints.get(key) != why:
+            self._complaints[key] = why
+            log.warning("TLS Secret %s: %s; its hosts get the default certificate", key, why)
+
+    def _certificates(self, secrets: set[str]) -> tuple[dict[str, str], bool]:
+        """Write the usable Secrets' PEM files; (secret → path, whether any file changed)."""
+        paths: dict[str, str] = {}
+        changed = False
+        for key in sorted(secrets):
+            pem, why = secret_pem(self.secrets.store.get(key))
+            if pem is None:
+                self._complain(key, why)
+                continue
+            self._complaints.pop(key, None)
+            path = self.options.state_dir / "certs" / (key.replace("/", "_") + ".pem")
+            changed |= write_private(path, pem)
+            paths[key] = str(path)
+        default = Path(self.options.settings.default_certificate)
+        if self.options.default_ssl_certificate:
+            pem, why = secret_pem(self.secrets.store.get(self.options.default_ssl_certificate))
+            if pem is not None:
+                changed |= write_private(default, pem)
+            else:
+                self._complain(self.options.default_ssl_certificate, why)
+        ensure_default_certificate(default)
+        return paths, changed
+
+    def _ours(self) -> list[Obj]:
+        exists, default = self._class_state()
+        if not exists:
+            return []
+        return [i for i in self.ingresses.store.items() if is_ours(i, self.options.class_name, default)]
+
+    async def sync(self) -> None:
+        started = time.monotonic()
+        ours = self._ours()
+        table = build_table(ours)
+        by_service: dict[str, list[Obj]] = {}
+        for piece in self.slices.store.items():
+            meta = piece.get("metadata") or {}
+            service = (meta.get("labels") or {}).get(SERVICE_NAME_LABEL)
+            if service:
+                by_service.setdefault(f"{meta.get('namespace')}/{service}", []).append(piece)
+        servers = {
+            ref: servers_for(ref, self.services.store.get(f"{ref.namespace}/{ref.service}"),
+                             by_service.get(f"{ref.namespace}/{ref.service}", []))
+            for ref in table.backends()
+        }
+        certificates, certs_changed = self._certificates(set(table.tls.values()))
+        rendered = render(table, servers, certificates, self.options.settings)
+        self.metrics.ingresses.set(len(ours))
+        self.metrics.routes.set(len(table.routes))
+        files = (rendered.config, rendered.crt_list)
+        if files != self._files or certs_changed or not self.proxy.running:
+            for reason in rendered.skipped:
+                log.warning("%s", reason)
+            write_private(Path(self.options.settings.crt_list), rendered.crt_list.encode())
+            write_private(Path(self.proxy.config_path), rendered.config.encode())
+            try:
+                await self.proxy.apply()
+            except HAProxyError as exc:
+                self.metrics.reloads.labels("error").inc()
+                log.error("HAProxy refused the new configuration, the old one goes on serving: %s", exc)
+                self._files = files
+                return
+            self._files = files
+            self.metrics.reloads.labels("success").inc()
+            self.metrics.apply_seconds.observe(time.monotonic() - started)
+            log.info("configuration applied: %d ingresses, %d routes, %d backends (%.0f ms)",
+                     len(ours), len(table.routes), len(servers), (time.monotonic() - started) * 1000)
+            self.served.set()
+        await self._write_status(ours)
+
+    async def _write_status(self, ours: list[Obj]) -> None:
+        services = {key: self.services.store.get(key) or {} for key in [self.options.publish_service] if key}
+        want = desired_status(self.options, services)
+        for ingress in ours:
+            have = ((ingress.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+            if have == want:
+                continue
+            meta = ingress["metadata"]
+            try:
+                body = {"status": {"loadBalancer": {"ingress": want}}}
+                await self.client.patch(INGRESSES, meta["name"], body, meta.get("namespace"),
+                                        subresource="status")
+            except ApiError as exc:
+                log.warning("status of Ingress %s/%s not written: %s", meta.get("namespace"), meta["name"],
+                            exc)
+
+    # ---- the loops --------------------------------------------------------------------
+
+    async def ensure_class(self) -> None:
+        body: Obj = {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "IngressClass",
+            "metadata": {"name": self.options.class_name},
+            "spec": {"controller": self.options.controller_name},
+        }
+        if self.options.default_class:
+            body["metadata"]["annotations"] = {DEFAULT_CLASS_ANNOTATION: "true"}
+        with contextlib.suppress(AlreadyExists):
+            await self.client.create(INGRESS_CLASSES, body)
+            log.info("IngressClass %s created", self.options.class_name)
+
+    async def _sync_loop(self) -> None:
+        while True:
+            await self._dirty.wait()
+            await asyncio.sleep(self.options.settle_s)
+            self._dirty.clear()
+            try:
+                await self.sync()
+            except Exception:  # noqa: BLE001 - a failed sync is retried, the proxy keeps serving
+                log.exception("sync failed; retrying in 1s")
+                await asyncio.sleep(1)
+                self._dirty.set()
+
+    async def _serve_http(self) -> web.AppRunner:
+        async def healthz(_request: web.Request) -> web.Response:
+            if self.served.is_set() and not self.proxy.running:
+                return web.Response(status=500, text="haproxy is not running")
+            return web.Response(text="ok")
+
+        async def readyz(_request: web.Request) -> web.Response:
+            if self.ready():
+                return web.Response(text="ok")
+            return web.Response(status=503, text="not serving yet")
+
+        async def metrics(_request: web.Request) -> web.Response:
+            return web.Response(body=generate_latest(self.metrics.registry), content_type="text/plain",
+                                charset="utf-8")
+
+        app = web.Application()
+        app.router.add_get("/healthz", healthz)
+        app.router.add_get("/readyz", readyz)
+        app.router.add_get("/metrics", metrics)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        host, _, port = self.options.http_address.rpartition(":")
+        await web.TCPSite(runner, host.strip("[]") or "0.0.0.0", int(port)).start()
+        return runner
+
+    async def run(self) -> None:
+        self.options.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        Path(self.options.settings.admin_socket).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        http = await self._serve_http()
+        tasks = [asyncio.create_task(i.run()) for i in self.informers]
+        try:
+            if self.options.ensure_class:
+                await self.ensure_class()
+            for informer in self.informers:
+                await informer.wait_synced()
+            self._dirty.set()
+            tasks.append(asyncio.create_task(self._sync_loop()))
+            await self.served.wait()
+            code = await self.proxy.wait()
+            raise RuntimeError(f"haproxy exited with status {code}")
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await self.proxy.stop()
+            await http.cleanup()

@@ -1,0 +1,186 @@
+"""A route table + the backends' servers → HAProxy's configuration text (pure).
+
+Two files come out: ``haproxy.cfg`` and the ``crt-list`` its HTTPS listener reads. The
+layout:
+
+- ``global``: the admin socket with ``expose-fd listeners`` (a reload hands the listening
+  sockets to the new worker: no connection refused during a reload), access logs to
+  stdout (the unit's journal), ``hard-stop-after`` bounding how long an old worker may
+  finish its connections.
+- ``frontend http`` and ``frontend https`` share the routing: the Host header without
+  its port, lower-cased, into ``txn.host``; one ``use_backend`` per route in the table's
+  order (first match wins); the default backend last (the Ingresses' defaultBackend, else
+  ``kprov-404``). A host that has TLS is redirected from HTTP to HTTPS with 308, as
+  ingress-nginx does by default.
+- The HTTPS listener serves the default certificate first (the one for a name no
+  Ingress lists, and for clients without SNI) and, through the crt-list, each TLS host's
+  Secret filtered by SNI on exactly that host.
+- One backend per Service port, ``roundrobin`` over the ready pod addresses; an empty one
+  answers 503. ``kprov-404`` answers ``404 page not found``.
+- A monitor frontend on loopback: ``/healthz`` and HAProxy's Prometheus ``/metrics``.
+
+Path conditions follow :func:`~kprov.cluster.ingress.routes.path_matches` exactly: Exact is
+``path -m str``; Prefix ``/a/b`` is ``path -m str /a/b`` or ``path -m beg /a/b/``. A path
+or host with a character HAProxy's config language would read specially is left out
+(with the reason in :attr:`Rendered.skipped`), never half-quoted.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from kprov.cluster.ingress.endpoints import Server
+from kprov.cluster.ingress.routes import EXACT, BackendRef, Route, RouteTable
+
+__all__ = ["NOT_FOUND_BACKEND", "ProxySettings", "Rendered", "backend_name", "render"]
+
+NOT_FOUND_BACKEND = "kprov-404"
+_SAFE_PATH = re.compile(r"^/[A-Za-z0-9/._~!$&()*+,;=:@%-]*$")
+_SAFE_HOST = re.compile(r"^(\*\.)?[a-z0-9]([a-z0-9.-]*[a-z0-9])?$")
+
+
+@dataclass(frozen=True)
+class ProxySettings:
+    http_bind: str = ":80"
+    https_bind: str = ":443"
+    monitor_bind: str = "127.0.0.1:10254"
+    admin_socket: str = "/run/kprov-ingress/admin.sock"
+    default_certificate: str = "/var/lib/kprov/ingress/default.pem"
+    crt_list: str = "/var/lib/kprov/ingress/crt-list"
+    hard_stop_after: str = "240s"
+    maxconn: int = 4000
+    timeout_connect: str = "5s"
+    timeout_client: str = "60s"
+    timeout_server: str = "60s"
+    timeout_tunnel: str = "1h"
+
+
+@dataclass
+class Rendered:
+    config: str
+    crt_list: str
+    skipped: list[str] = field(default_factory=list)
+
+
+def backend_name(ref: BackendRef) -> str:
+    return f"be:{ref.namespace}:{ref.service}:{ref.port}"
+
+
+def _host_condition(host: str) -> str:
+    if not host:
+        return ""
+    if host.startswith("*."):
+        suffix = re.escape(host[1:])
+        return f"{{ var(txn.host) -m reg '^[^.]+{suffix}$' }} "
+    return f"{{ var(txn.host) -m str {host} }} "
+
+
+def _condition(route: Route) -> str:
+    host = _host_condition(route.host)
+    if route.path_type == EXACT:
+        return f"{host}{{ path -m str '{route.path}' }}"
+    prefix = route.path.rstrip("/")
+    if not prefix:
+        return host.strip() or "TRUE"
+    return f"{host}{{ path -m str '{prefix}' }} || {host}{{ path -m beg '{prefix}/' }}"
+
+
+def _unsafe(route: Route) -> str:
+    if route.host and not _SAFE_HOST.match(route.host):
+        return f"{route.ingress}: host {route.host!r} left out: not a DNS name"
+    if not _SAFE_PATH.match(route.path):
+        return f"{route.ingress}: path {route.path!r} left out: characters the proxy does not take"
+    return ""
+
+
+def _server_line(server: Server) -> str:
+    ip, port = server
+    address = f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+    return f"    server {ip.replace(':', '_')}_{port} {address}"
+
+
+def _routing(table: RouteTable, https: bool, skipped: list[str]) -> list[str]:
+    lines = ["    http-request set-var(txn.host) req.hdr(host),field(1,:),lower"]
+    if https:
+        lines.append("    http-request set-header X-Forwarded-Proto https")
+    else:
+        for host in sorted(h for h in table.tls if _SAFE_HOST.match(h)):
+            condition = _host_condition(host).strip()
+            lines.append(f"    http-request redirect scheme https code 308 if {condition}")
+        lines.append("    http-request set-header X-Forwarded-Proto http")
+    for route in table.routes:
+        reason = _unsafe(route)
+        if reason:
+            if https:
+                skipped.append(reason)
+            continue
+        lines.append(f"    use_backend {backend_name(route.backend)} if {_condition(route)}")
+    default = backend_name(table.default_backend) if table.default_backend else NOT_FOUND_BACKEND
+    lines.append(f"    default_backend {default}")
+    return lines
+
+
+def _crt_list(table: RouteTable, certificates: Mapping[str, str]) -> str:
+    """One line per TLS host whose Secret is usable; the others get the default certificate."""
+    lines = []
+    for host, secret in sorted(table.tls.items()):
+        path = certificates.get(secret)
+        if path and _SAFE_HOST.match(host):
+            lines.append(f"{path} {host}")
+    return "".join(f"{line}\n" for line in lines)
+
+
+def render(
+    table: RouteTable,
+    servers: Mapping[BackendRef, list[Server]],
+    certificates: Mapping[str, str],
+    settings: ProxySettings,
+) -> Rendered:
+    """``certificates``: "namespace/secret" → PEM file (certificate and key) of usable Secrets."""
+    skipped: list[str] = []
+    out = [
+        "# Written by kprov-ingress from the cluster's Ingresses; every change is overwritten.",
+        "global",
+        f"    stats socket {settings.admin_socket} mode 600 level admin expose-fd listeners",
+        "    stats timeout 2m",
+        f"    hard-stop-after {settings.hard_stop_after}",
+        f"    maxconn {settings.maxconn}",
+        "    log stdout format raw local0",
+        "",
+        "defaults",
+        "    mode http",
+        "    log global",
+        "    option httplog",
+        "    option forwardfor",
+        "    option redispatch",
+        "    retries 2",
+        f"    timeout connect {settings.timeout_connect}",
+        f"    timeout client {settings.timeout_client}",
+        f"    timeout server {settings.timeout_server}",
+        f"    timeout tunnel {settings.timeout_tunnel}",
+        "    timeout http-request 10s",
+        "    timeout http-keep-alive 60s",
+        "",
+        "frontend monitor",
+        f"    bind {settings.monitor_bind}",
+        "    http-request set-log-level silent",
+        "    monitor-uri /healthz",
+        "    http-request use-service prometheus-exporter if { path /metrics }",
+        "",
+        "frontend http",
+        f"    bind {settings.http_bind}",
+        *_routing(table, False, []),
+        "",
+        "frontend https",
+        f"    bind {settings.https_bind} ssl crt {settings.default_certificate} crt-list {settings.crt_list}",
+        *_routing(table, True, skipped),
+        "",
+        f"backend {NOT_FOUND_BACKEND}",
+        '    http-request return status 404 content-type "text/plain" string "404 page not found"',
+    ]
+    for ref in table.backends():
+        out += ["", f"backend {backend_name(ref)}", "    balance roundrobin"]
+        out += [_server_line(server) for server in servers.get(ref, [])]
+    return Rendered("\n".join(out) + "\n", _crt_list(table, certificates), skipped)
