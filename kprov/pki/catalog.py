@@ -13,6 +13,7 @@ Names are paths below the pki directory without the suffix (``etcd/h1/server`` m
     registry                         the image mirror on every control-plane host (role registry)
     admin, scheduler, controller-manager, kube-proxy    component/admin client certs
     kube-dns                         kprov-dns (system:kprov:kube-dns)
+    ingress-controller               kprov-ingress (system:kprov:ingress-controller)
     kubelet/<node>/client            kubelet -> API server (system:node:<node>)
     kubelet/<node>/serving           kubelet's HTTPS endpoint (:10250)
     etcd/ca                          etcd CA
@@ -146,6 +147,7 @@ def cert_specs(topo: ClusterTopology) -> list[CertSpec]:
     specs.append(CertSpec("kube-proxy", CLUSTER_CA, ids.KUBE_PROXY_CN, client=True))
     specs.append(CertSpec("kube-dns", CLUSTER_CA, ids.KUBE_DNS_CN, client=True))
     specs.append(CertSpec("metrics-server-client", CLUSTER_CA, ids.METRICS_SERVER_CN, client=True))
+    specs.append(CertSpec("ingress-controller", CLUSTER_CA, ids.INGRESS_CONTROLLER_CN, client=True))
     for name in topo.kubelets:
         host = topo.hosts[name]
         specs.append(
@@ -180,6 +182,8 @@ def kubeconfig_specs(topo: ClusterTopology) -> list[KubeconfigSpec]:
         KubeconfigSpec("kubeconfigs/kube-proxy.conf", "kube-proxy", ids.KUBE_PROXY_CN, route="node"),
         KubeconfigSpec("kubeconfigs/kube-dns.conf", "kube-dns", ids.KUBE_DNS_CN),
         KubeconfigSpec("kubeconfigs/metrics-server.conf", "metrics-server-client", ids.METRICS_SERVER_CN),
+        KubeconfigSpec("kubeconfigs/ingress-controller.conf", "ingress-controller", ids.INGRESS_CONTROLLER_CN,
+                       route="node"),
     ]
     for name in topo.kubelets:
         confs.append(

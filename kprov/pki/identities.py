@@ -12,6 +12,7 @@ __all__ = [
     "APISERVER_KUBELET_CLIENT_CN",
     "CONTROLLER_MANAGER_CN",
     "FRONT_PROXY_CLIENT_CN",
+    "INGRESS_CONTROLLER_CN",
     "KUBE_DNS_CN",
     "KUBE_PROXY_CN",
     "MASTERS_GROUP",
@@ -34,6 +35,7 @@ APISERVER_ETCD_CLIENT_CN = "kube-apiserver-etcd-client"
 # CA, the name they allow in requestheader-allowed-names), as kubeadm names it
 FRONT_PROXY_CLIENT_CN = "front-proxy-client"
 METRICS_SERVER_CN = "system:kprov:metrics-server"
+INGRESS_CONTROLLER_CN = "system:kprov:ingress-controller"
 
 
 def kubelet_cn(node_name: str) -> str:

@@ -30,6 +30,7 @@ def test_identities_are_the_fixed_ones(issued) -> None:
         "controller-manager": ("system:kube-controller-manager", []),
         "kube-proxy": ("system:kube-proxy", []),
         "kube-dns": ("system:kprov:kube-dns", []),
+        "ingress-controller": ("system:kprov:ingress-controller", []),
         "apiserver-kubelet-client": ("kube-apiserver-kubelet-client", ["system:masters"]),
         "etcd/apiserver-etcd-client": ("kube-apiserver-etcd-client", []),
         "kubelet/h4/client": ("system:node:h4", ["system:nodes"]),

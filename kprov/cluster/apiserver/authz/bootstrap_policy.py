@@ -15,7 +15,9 @@ kube-system/<name>, are in :mod:`.controller_policy`; the controller manager act
 kprov's own identities get the same treatment, nothing hard-coded: the cluster DNS server (User
 system:kprov:kube-dns) reads services, endpointslices, pods and namespaces everywhere and, by
 a Role in kube-system only, creates the kube-dns Service and writes its EndpointSlices and
-the servers' liveness Leases; kprov-proxy's NetworkPolicy agent (User system:kube-proxy, also
+the servers' liveness Leases; the Ingress controller (User system:kprov:ingress-controller)
+reads Ingresses, IngressClasses, Services, EndpointSlices and Secrets, writes Ingress status
+and creates its IngressClass; kprov-proxy's NetworkPolicy agent (User system:kube-proxy, also
 bound to system:kprov:network-policy-agent) lists and watches pods, namespaces and
 NetworkPolicies.
 
@@ -366,6 +368,17 @@ def bootstrap_cluster_roles() -> list[dict[str, Any]]:
                 _rule(["networking.k8s.io"], ["networkpolicies"], ["list", "watch"]),
             ],
         ),
+        # kprov-ingress: what it routes (Secrets: the TLS ones it serves, as ingress-nginx reads them)
+        _role(
+            "system:kprov:ingress-controller",
+            [
+                _rule([""], ["services", "secrets"], ["list", "watch"]),
+                _rule(["discovery.k8s.io"], ["endpointslices"], ["list", "watch"]),
+                _rule(["networking.k8s.io"], ["ingresses", "ingressclasses"], ["list", "watch"]),
+                _rule(["networking.k8s.io"], ["ingresses/status"], ["patch"]),
+                _rule(["networking.k8s.io"], ["ingressclasses"], ["create"]),
+            ],
+        ),
         _role(
             "system:kprov:kube-dns",
             [
@@ -441,6 +454,11 @@ def bootstrap_cluster_role_bindings() -> list[dict[str, Any]]:
             "system:kprov:kube-dns", "system:kprov:kube-dns", [_subject("User", "system:kprov:kube-dns")]
         ),
         _binding("system:kprov:metrics-server", "system:kprov:metrics-server", [_METRICS_SERVER]),
+        _binding(
+            "system:kprov:ingress-controller",
+            "system:kprov:ingress-controller",
+            [_subject("User", "system:kprov:ingress-controller")],
+        ),
         _binding("metrics-server:system:auth-delegator", "system:auth-delegator", [_METRICS_SERVER]),
         # nodes renew their own client certificates (kubeadm's binding, under kprov's name)
         _binding(
