@@ -23,6 +23,7 @@ from kprov.deploy.prepare import SITE_PLAYBOOK, prepare_cluster
 from kprov.deploy.verify.cluster_checks import check_api_servers, check_nodes, smoke_test
 from kprov.deploy.verify.expectations import expectations_for
 from kprov.deploy.verify.host_checks import check_hosts, testinfra_host
+from kprov.deploy.verify.ingress_checks import check_ingress
 from kprov.deploy.verify.metrics_checks import check_metrics
 from kprov.deploy.verify.netpol_checks import check_netpol_agents
 from kprov.deploy.verify.report import Check, VerifyReport
@@ -80,6 +81,7 @@ async def _api_checks(inventory: str | Path, nodes: list[str], workers: list[str
             checks.append(Check("cluster", "list nodes", False, str(exc)[:300]))
         checks += await check_metrics(config, client, nodes)
         checks += await asyncio.to_thread(check_netpol_agents, nodes, host_vars, _remote_runner(host_vars))
+        checks += await check_ingress(workers, host_vars)
         if smoking is not None:
             checks += await smoking
     return checks
