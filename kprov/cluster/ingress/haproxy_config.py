@@ -37,8 +37,8 @@ from kprov.cluster.ingress.routes import EXACT, BackendRef, Route, RouteTable
 __all__ = ["NOT_FOUND_BACKEND", "ProxySettings", "Rendered", "backend_name", "render"]
 
 NOT_FOUND_BACKEND = "kprov-404"
-_SAFE_PATH = re.compile(r"^/[A-Za-z0-9/._~!$&()*+,;=:@%-]*$")
-_SAFE_HOST = re.compile(r"^(\*\.)?[a-z0-9]([a-z0-9.-]*[a-z0-9])?$")
+_SAFE_PATH = re.compile(r"/[A-Za-z0-9/._~!$&()*+,;=:@%-]*")
+_SAFE_HOST = re.compile(r"(\*\.)?[a-z0-9]([a-z0-9.-]*[a-z0-9])?")
 
 
 @dataclass(frozen=True)
@@ -88,9 +88,9 @@ def _condition(route: Route) -> str:
 
 
 def _unsafe(route: Route) -> str:
-    if route.host and not _SAFE_HOST.match(route.host):
+    if route.host and not _SAFE_HOST.fullmatch(route.host):
         return f"{route.ingress}: host {route.host!r} left out: not a DNS name"
-    if not _SAFE_PATH.match(route.path):
+    if not _SAFE_PATH.fullmatch(route.path):
         return f"{route.ingress}: path {route.path!r} left out: characters the proxy does not take"
     return ""
 
@@ -106,7 +106,7 @@ def _routing(table: RouteTable, https: bool, skipped: list[str]) -> list[str]:
     if https:
         lines.append("    http-request set-header X-Forwarded-Proto https")
     else:
-        for host in sorted(h for h in table.tls if _SAFE_HOST.match(h)):
+        for host in sorted(h for h in table.tls if _SAFE_HOST.fullmatch(h)):
             condition = _host_condition(host).strip()
             lines.append(f"    http-request redirect scheme https code 308 if {condition}")
         lines.append("    http-request set-header X-Forwarded-Proto http")
@@ -127,7 +127,7 @@ def _crt_list(table: RouteTable, certificates: Mapping[str, str]) -> str:
     lines = []
     for host, secret in sorted(table.tls.items()):
         path = certificates.get(secret)
-        if path and _SAFE_HOST.match(host):
+        if path and _SAFE_HOST.fullmatch(host):
             lines.append(f"{path} {host}")
     return "".join(f"{line}\n" for line in lines)
 
