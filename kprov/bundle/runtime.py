@@ -88,11 +88,13 @@ HOST_MODULES = (
     "kprov.cluster.kubelet.node.readycheck",
     "cel",
 )
-# What a host outside the control plane runs: the kubelet's and kube-proxy's scripts, and the
-# modules roles run there with `python -m` (container_runtime, registry, the kubelet's handler).
-NODE_SCRIPTS = ("kprov-kubelet", "kprov-proxy")
-NODE_MODULES = ("kprov.cluster.kubelet.__main__", "kprov.cluster.proxy.__main__", "kprov.images.mirror_order",
-                "kprov.images.mirror_load", "kprov.cluster.kubelet.node.readycheck")
+# What a host outside the control plane runs: the kubelet's, kube-proxy's and the Ingress
+# controller's scripts, and the modules roles run there with `python -m` (container_runtime,
+# registry, the kubelet's handler).
+NODE_SCRIPTS = ("kprov-kubelet", "kprov-proxy", "kprov-ingress")
+NODE_MODULES = ("kprov.cluster.kubelet.__main__", "kprov.cluster.proxy.__main__",
+                "kprov.cluster.ingress.__main__", "kprov.images.mirror_order", "kprov.images.mirror_load",
+                "kprov.cluster.kubelet.node.readycheck")
 NODE_SUFFIX = "-node"  # the node runtime's archive name and directory on a host: <digest>-node
 
 
