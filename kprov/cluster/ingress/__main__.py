@@ -38,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--run-dir", default="/run/kprov-ingress", help="HAProxy's admin socket")
     parser.add_argument("--http-port", default=":80", metavar="[IP]:PORT", help="HAProxy's HTTP listener")
     parser.add_argument("--https-port", default=":443", metavar="[IP]:PORT", help="HAProxy's HTTPS listener")
-    parser.add_argument("--haproxy-monitor-address", default="127.0.0.1:10255",
+    parser.add_argument("--haproxy-monitor-address", default="127.0.0.1:10246",
                         help="HAProxy's own /healthz and Prometheus /metrics")
     parser.add_argument("--http-address", default="0.0.0.0:10254",
                         help="the controller's /healthz, /readyz, /metrics")

@@ -45,7 +45,7 @@ _SAFE_HOST = re.compile(r"(\*\.)?[a-z0-9]([a-z0-9.-]*[a-z0-9])?")
 class ProxySettings:
     http_bind: str = ":80"
     https_bind: str = ":443"
-    monitor_bind: str = "127.0.0.1:10254"
+    monitor_bind: str = "127.0.0.1:10246"
     admin_socket: str = "/run/kprov-ingress/admin.sock"
     default_certificate: str = "/var/lib/kprov/ingress/default.pem"
     crt_list: str = "/var/lib/kprov/ingress/crt-list"

@@ -185,7 +185,8 @@ async def test_routes_tls_status_and_reloads_without_a_failed_request(
     http, https = _port(settings.http_bind), _port(settings.https_bind)
     await _until("the IngressClass kprov, default",
                  lambda: _default_class(admin))
-    await admin.create(INGRESSES, _ingress())
+    created = await admin.create(INGRESSES, _ingress())
+    assert created["spec"]["ingressClassName"] == "kprov"  # DefaultIngressClass admission
 
     async def routed() -> bool:
         return await _get(http, "a.example", "/api/v1") == (200, "two /api/v1")

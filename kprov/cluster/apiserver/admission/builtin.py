@@ -14,6 +14,7 @@
   it does not exist (:mod:`.runtimeclass_admission`).
 - Claims get the default StorageClass; claims and volumes their protection finalizers
   (:mod:`.storage_admission`).
+- Ingresses get the default IngressClass (:mod:`.ingressclass`).
 - Nodes update only pods bound to themselves (NodeRestriction's check on pods/status).
 - Services get a ClusterIP and NodePorts from :mod:`.allocators`; deleting a Service
   releases them.
@@ -26,6 +27,7 @@ from typing import Any
 
 from kprov.cluster.api.resources import ResourceInfo
 from kprov.cluster.apiserver.admission import crd as crd_admission
+from kprov.cluster.apiserver.admission import ingressclass as ingressclass_admission
 from kprov.cluster.apiserver.admission import priority
 from kprov.cluster.apiserver.admission import runtimeclass as runtimeclass_admission
 from kprov.cluster.apiserver.admission import serviceaccount as sa_admission
@@ -109,6 +111,7 @@ async def before_create(ctx: ApiContext, attrs: AdmissionAttributes) -> None:
     ):
         await sa_admission.admit_pod(ctx, obj)
     await storage_admission.admit_create(ctx, info, obj)
+    await ingressclass_admission.admit_create(ctx, info, obj)
     if info.group == "" and info.resource == "services":
         meta = obj["metadata"]
         if await ctx.store.get(ctx.key(info, meta["namespace"], meta["name"])) is not None:
