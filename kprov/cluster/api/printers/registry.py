@@ -11,6 +11,7 @@ from kprov.cluster.api.printers.columns import Column, Printer, default_printer
 from kprov.cluster.api.printers.config import CONFIGMAP, EVENT, LEASE, SECRET, SERVICEACCOUNT
 from kprov.cluster.api.printers.custom import CUSTOMRESOURCEDEFINITION
 from kprov.cluster.api.printers.flowcontrol import FLOWSCHEMA, PRIORITYLEVELCONFIGURATION
+from kprov.cluster.api.printers.ingress import INGRESS, INGRESSCLASS
 from kprov.cluster.api.printers.legacy import COMPONENTSTATUS, PODTEMPLATE, REPLICATIONCONTROLLER
 from kprov.cluster.api.printers.pods import NAMESPACE, NODE, POD
 from kprov.cluster.api.printers.policy import (
@@ -76,6 +77,8 @@ PRINTERS = MappingProxyType(
         ("coordination.k8s.io", "Lease"): LEASE,
         ("discovery.k8s.io", "EndpointSlice"): ENDPOINTSLICE,
         ("networking.k8s.io", "NetworkPolicy"): NETWORKPOLICY,
+        ("networking.k8s.io", "Ingress"): INGRESS,
+        ("networking.k8s.io", "IngressClass"): INGRESSCLASS,
         ("apiextensions.k8s.io", "CustomResourceDefinition"): CUSTOMRESOURCEDEFINITION,
         ("apiregistration.k8s.io", "APIService"): APISERVICE,
         ("admissionregistration.k8s.io", "ValidatingAdmissionPolicy"): VALIDATINGADMISSIONPOLICY,
