@@ -65,8 +65,8 @@ def test_extra_addresses_and_endpoint(tmp_path) -> None:
     topo = make_topology(FIVE, host_vars)
     report = ClusterPki(tmp_path).ensure(topo)
     assert {c.action for c in report.changes} == {"created", "written"}
-    # every cert, 11 kubeconfigs (6 components + 5 kubelets), sa.key, sa.pub, encryption config
-    assert len(report.changed) == len(list(tmp_path.rglob("*.crt"))) + 14
+    # every cert, 12 kubeconfigs (7 components + 5 kubelets), sa.key, sa.pub, encryption config
+    assert len(report.changed) == len(list(tmp_path.rglob("*.crt"))) + 15
     dns, ips = _sans(tmp_path, "etcd/h1/server")
     assert dns == {"h1", "h1.example.org", "localhost"}
     assert ips == {"192.168.1.1", "fd00::1", "127.0.0.1"}
