@@ -4,6 +4,7 @@ every node's instance serves traffic, see :mod:`.daemon`)."""
 from __future__ import annotations
 
 import argparse
+import socket
 from pathlib import Path
 
 import uvloop
@@ -12,6 +13,7 @@ from kprov.cluster.client.component import parse_bool, run_component
 from kprov.cluster.client.rest import ApiClient
 from kprov.cluster.ingress.daemon import IngressDaemon, IngressOptions
 from kprov.cluster.ingress.haproxy_config import ProxySettings
+from kprov.cluster.ingress.presence import PresenceOptions
 
 __all__ = ["build_parser", "main", "options_from"]
 
@@ -29,8 +31,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="annotate the class it creates as the cluster's default")
     parser.add_argument("--publish-service", default="", metavar="NAMESPACE/NAME",
                         help="copy this LoadBalancer Service's status into the Ingresses' status")
-    parser.add_argument("--publish-address", action="append", default=[], metavar="IP",
-                        help="an address for the Ingresses' status (repeatable; without --publish-service)")
+    parser.add_argument("--publish-address", default="", metavar="IP",
+                        help="this instance's address: announced by a Lease, the live instances' "
+                        "addresses are the Ingresses' status (without --publish-service)")
+    parser.add_argument("--node-name", default=socket.gethostname(), help="names this instance's Lease")
     parser.add_argument("--default-ssl-certificate", default="", metavar="NAMESPACE/NAME",
                         help="TLS Secret served to unknown names (default: a self-signed certificate)")
     parser.add_argument("--state-dir", default="/var/lib/kprov/ingress",
@@ -63,7 +67,7 @@ def options_from(args: argparse.Namespace) -> IngressOptions:
         ensure_class=args.ensure_ingress_class,
         default_class=args.default_ingress_class,
         publish_service=args.publish_service,
-        publish_addresses=list(args.publish_address),
+        presence=PresenceOptions(args.node_name, args.publish_address) if args.publish_address else None,
         default_ssl_certificate=args.default_ssl_certificate,
         state_dir=state,
         http_address=args.http_address,

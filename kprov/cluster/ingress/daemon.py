@@ -11,7 +11,8 @@ route behind.
 Every node's instance serves on its own (no leader): they all render the same file from
 the same caches. Each writes ``status.loadBalancer.ingress`` of our Ingresses only when it
 differs from what it would write; all compute the same value (the addresses of
-``--publish-service``'s LoadBalancer status, else ``--publish-address``), so they agree.
+``--publish-service``'s LoadBalancer status, else the live instances' addresses from their
+presence Leases, :mod:`.presence`), so they agree.
 With ``ensure_class`` the IngressClass is created when it is missing (the roles' way to
 install the default class).
 """
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import time
 from dataclasses import dataclass, field
@@ -30,13 +32,22 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from kprov.cluster.client import EventHandler, Informer
-from kprov.cluster.client.errors import AlreadyExists, ApiError
-from kprov.cluster.client.resources import ENDPOINTSLICES, INGRESS_CLASSES, INGRESSES, SECRETS, SERVICES
+from kprov.cluster.client.errors import AlreadyExists, ApiError, NotFound
+from kprov.cluster.client.lease_renewal import renew_lease
+from kprov.cluster.client.resources import (
+    ENDPOINTSLICES,
+    INGRESS_CLASSES,
+    INGRESSES,
+    LEASES,
+    SECRETS,
+    SERVICES,
+)
 from kprov.cluster.client.rest import ApiClient
 from kprov.cluster.ingress.certs import ensure_default_certificate, secret_pem, write_private
 from kprov.cluster.ingress.endpoints import SERVICE_NAME_LABEL, servers_for
 from kprov.cluster.ingress.haproxy import HAProxy, HAProxyError
 from kprov.cluster.ingress.haproxy_config import ProxySettings, render
+from kprov.cluster.ingress.presence import LEASE_SELECTOR, PresenceOptions, live_addresses, presence_lease
 from kprov.cluster.ingress.routes import DEFAULT_CLASS_ANNOTATION, build_table, is_default_class, is_ours
 
 __all__ = ["IngressDaemon", "IngressOptions", "desired_status"]
@@ -53,7 +64,7 @@ class IngressOptions:
     ensure_class: bool = False
     default_class: bool = False
     publish_service: str = ""  # namespace/name of a LoadBalancer Service whose status is copied
-    publish_addresses: list[str] = field(default_factory=list)
+    presence: PresenceOptions | None = None  # this instance's address, announced by a Lease
     default_ssl_certificate: str = ""  # namespace/name of a TLS Secret
     state_dir: Path = Path("/var/lib/kprov/ingress")
     http_address: str = "0.0.0.0:10254"
@@ -62,13 +73,14 @@ class IngressOptions:
     settings: ProxySettings = field(default_factory=ProxySettings)
 
 
-def desired_status(options: IngressOptions, services: dict[str, Obj]) -> list[dict[str, str]]:
+def desired_status(options: IngressOptions, services: dict[str, Obj], leases: list[Obj],
+                   now: dt.datetime) -> list[dict[str, str]]:
     """``status.loadBalancer.ingress`` for our Ingresses."""
     if options.publish_service:
         service = services.get(options.publish_service) or {}
         entries = ((service.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
         return [{k: str(e[k]) for k in ("ip", "hostname") if e.get(k)} for e in entries]
-    return [{"ip": address} for address in sorted(set(options.publish_addresses))]
+    return [{"ip": address} for address in live_addresses(leases, now)]
 
 
 class _Metrics:
@@ -94,6 +106,11 @@ class IngressDaemon:
         self.slices = Informer(client, ENDPOINTSLICES)
         self.secrets = Informer(client, SECRETS, field_selector="type=kubernetes.io/tls")
         self.informers = [self.ingresses, self.classes, self.services, self.slices, self.secrets]
+        self.leases: Informer | None = None
+        if options.presence is not None and not options.publish_service:
+            self.leases = Informer(client, LEASES, namespace=options.presence.namespace,
+                                   label_selector=LEASE_SELECTOR)
+            self.informers.append(self.leases)
         self.proxy = HAProxy(str(options.state_dir / "haproxy.cfg"), options.haproxy_binary)
         self.metrics = _Metrics()
         self._dirty = asyncio.Event()
@@ -195,7 +212,8 @@ class IngressDaemon:
 
     async def _write_status(self, ours: list[Obj]) -> None:
         services = {key: self.services.store.get(key) or {} for key in [self.options.publish_service] if key}
-        want = desired_status(self.options, services)
+        leases = self.leases.store.items() if self.leases is not None else []
+        want = desired_status(self.options, services, leases, dt.datetime.now(dt.UTC))
         for ingress in ours:
             have = ((ingress.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
             if have == want:
@@ -223,6 +241,23 @@ class IngressDaemon:
         with contextlib.suppress(AlreadyExists):
             await self.client.create(INGRESS_CLASSES, body)
             log.info("IngressClass %s created", self.options.class_name)
+
+    async def _keep_presence(self, presence: PresenceOptions) -> None:
+        """Renew this instance's Lease; each round also re-reads who is alive (a dead peer's
+        Lease expires without any event)."""
+        last: Obj | None = None
+        while True:
+            try:
+                last = await renew_lease(self.client, presence_lease(presence, dt.datetime.now(dt.UTC)), last)
+            except ApiError as exc:
+                log.warning("presence Lease %s not renewed: %s", presence.lease_name, exc)
+                last = None
+            self._dirty.set()
+            await asyncio.sleep(presence.renew_s)
+
+    async def _withdraw(self, presence: PresenceOptions) -> None:
+        with contextlib.suppress(NotFound, ApiError, OSError, TimeoutError):
+            await asyncio.wait_for(self.client.delete(LEASES, presence.lease_name, presence.namespace), 3)
 
     async def _sync_loop(self) -> None:
         while True:
@@ -274,11 +309,15 @@ class IngressDaemon:
             self._dirty.set()
             tasks.append(asyncio.create_task(self._sync_loop()))
             await self.served.wait()
+            if self.leases is not None and self.options.presence is not None:
+                tasks.append(asyncio.create_task(self._keep_presence(self.options.presence)))
             code = await self.proxy.wait()
             raise RuntimeError(f"haproxy exited with status {code}")
         finally:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            if self.leases is not None and self.options.presence is not None:
+                await self._withdraw(self.options.presence)
             await self.proxy.stop()
             await http.cleanup()

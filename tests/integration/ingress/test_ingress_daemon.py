@@ -36,6 +36,7 @@ from kprov.cluster.client.rest import ApiClient
 from kprov.cluster.ingress.certs import DEFAULT_CN
 from kprov.cluster.ingress.daemon import IngressDaemon, IngressOptions
 from kprov.cluster.ingress.haproxy_config import ProxySettings
+from kprov.cluster.ingress.presence import PresenceOptions
 from tests.integration.conftest import ControlPlane
 
 pytestmark = pytest.mark.skipif(shutil.which("haproxy") is None, reason="haproxy is not installed")
@@ -154,7 +155,8 @@ async def served(control_plane: ControlPlane,
                              admin_socket=str(tmp_path / "admin.sock"),
                              default_certificate=str(tmp_path / "default.pem"),
                              crt_list=str(tmp_path / "crt-list"))
-    options = IngressOptions(ensure_class=True, default_class=True, publish_addresses=["192.0.2.10"],
+    options = IngressOptions(ensure_class=True, default_class=True,
+                             presence=PresenceOptions("ingress-test-node", "192.0.2.10"),
                              state_dir=tmp_path, http_address=f"127.0.0.1:{_free_port()}", settings=settings)
     daemon = IngressDaemon(own, options)
     task = asyncio.create_task(daemon.run())

@@ -16,8 +16,9 @@ kprov's own identities get the same treatment, nothing hard-coded: the cluster D
 system:kprov:kube-dns) reads services, endpointslices, pods and namespaces everywhere and, by
 a Role in kube-system only, creates the kube-dns Service and writes its EndpointSlices and
 the servers' liveness Leases; the Ingress controller (User system:kprov:ingress-controller)
-reads Ingresses, IngressClasses, Services, EndpointSlices and Secrets, writes Ingress status
-and creates its IngressClass; kprov-proxy's NetworkPolicy agent (User system:kube-proxy, also
+reads Ingresses, IngressClasses, Services, EndpointSlices and Secrets, writes Ingress status,
+creates its IngressClass and, in kube-system, keeps its instances' presence Leases;
+kprov-proxy's NetworkPolicy agent (User system:kube-proxy, also
 bound to system:kprov:network-policy-agent) lists and watches pods, namespaces and
 NetworkPolicies.
 
@@ -493,10 +494,15 @@ def bootstrap_namespaced_roles() -> list[dict[str, Any]]:
             _rule(["discovery.k8s.io"], ["endpointslices"], ["create", "delete", "get", "update"]),
         ],
     )
-    for namespaced in (role, reader, metrics):
+    # kprov-ingress: each instance's presence Lease (its address), read by all of them
+    ingress = _role(
+        "system:kprov:ingress-controller",
+        [_rule(["coordination.k8s.io"], ["leases"], ["create", "delete", "get", "list", "update", "watch"])],
+    )
+    for namespaced in (role, reader, metrics, ingress):
         namespaced["kind"] = "Role"
         namespaced["metadata"]["namespace"] = "kube-system"
-    return [role, reader, metrics]
+    return [role, reader, metrics, ingress]
 
 
 def bootstrap_namespaced_role_bindings() -> list[dict[str, Any]]:
@@ -507,6 +513,8 @@ def bootstrap_namespaced_role_bindings() -> list[dict[str, Any]]:
         _binding("system:kprov:metrics-server", "system:kprov:metrics-server", [_METRICS_SERVER]),
         _binding("metrics-server-auth-reader", "extension-apiserver-authentication-reader",
                  [_METRICS_SERVER]),
+        _binding("system:kprov:ingress-controller", "system:kprov:ingress-controller",
+                 [_subject("User", "system:kprov:ingress-controller")]),
     ]
     for binding in bindings:
         binding["kind"] = "RoleBinding"
