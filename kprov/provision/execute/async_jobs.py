@@ -47,7 +47,7 @@ from typing import Any, ClassVar
 from kprov.provision.connect.base import CommandResult
 from kprov.provision.modules.args import Arg, parse_args
 from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult
-from kprov.provision.modules.detached import Finisher
+from kprov.provision.modules.commands.detached import Finisher
 from kprov.provision.modules.registry import guarded
 
 __all__ = [

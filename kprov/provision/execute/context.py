@@ -23,7 +23,7 @@ from kprov.provision.execute.results import NullObserver, RunObserver, RunReport
 from kprov.provision.execute.runlog import RunLog
 from kprov.provision.inventory.model import Inventory
 from kprov.provision.modules.base import ModuleResult, file_digest
-from kprov.provision.modules.detached import Finisher
+from kprov.provision.modules.commands.detached import Finisher
 from kprov.provision.playbook.loader import PlaybookLoader
 from kprov.provision.playbook.model import Play, Task
 from kprov.provision.templates import TemplateEngine

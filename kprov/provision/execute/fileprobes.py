@@ -36,13 +36,13 @@ import shlex
 from collections.abc import Callable
 from typing import Any
 
-from kprov.provision.modules.fileops import probe_script
-from kprov.provision.modules.group import query_script as group_script
-from kprov.provision.modules.slurp import slurp_script
-from kprov.provision.modules.stat import ALGORITHMS, stat_script
-from kprov.provision.modules.sysctl import query_script
-from kprov.provision.modules.user import query_script as user_script
-from kprov.provision.modules.wait_for import port_probe
+from kprov.provision.modules.commands.wait_for import port_probe
+from kprov.provision.modules.files.fileops import probe_script
+from kprov.provision.modules.files.slurp import slurp_script
+from kprov.provision.modules.files.stat import ALGORITHMS, stat_script
+from kprov.provision.modules.system.group import query_script as group_script
+from kprov.provision.modules.system.sysctl import query_script
+from kprov.provision.modules.system.user import query_script as user_script
 
 __all__ = ["FileProbe", "file_probe", "native_script"]
 

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from kprov.provision.connect.base import CommandResult
-from kprov.provision.modules.apt import PACKAGE_FORMAT, package_query
+from kprov.provision.modules.packages.apt import PACKAGE_FORMAT, package_query
 
 __all__ = ["MERGERS", "Merger", "merge_package_queries", "merge_unit_queries", "split_package_query",
            "split_unit_query"]

@@ -24,7 +24,7 @@ from typing import Any, Protocol, runtime_checkable
 from kprov.provision.connect.base import CommandResult
 from kprov.provision.modules.args import Arg, parse_args
 from kprov.provision.modules.base import Module, ModuleContext, ModuleFailed, ModuleResult, TaskView
-from kprov.provision.modules.detached import Detached
+from kprov.provision.modules.commands.detached import Detached
 
 __all__ = ["Detachable", "ModuleBase", "Plan", "ThreeStepModule", "read_declared"]
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from kprov.provision.connect.local import LocalConnector
-from kprov.provision.modules.command import _quote_expanding
+from kprov.provision.modules.commands.command import _quote_expanding
 
 from .harness import run_fake, statuses
 

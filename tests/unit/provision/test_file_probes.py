@@ -15,13 +15,13 @@ from pathlib import Path
 
 from kprov.provision.execute.fileprobes import file_probe, native_script
 from kprov.provision.execute.prefetch import batch_script, parse_batch
-from kprov.provision.modules.fileops import probe_script
-from kprov.provision.modules.group import query_script as group_script
-from kprov.provision.modules.slurp import slurp_script
-from kprov.provision.modules.stat import stat_script
-from kprov.provision.modules.sysctl import query_script
-from kprov.provision.modules.user import query_script as user_script
-from kprov.provision.modules.wait_for import port_probe
+from kprov.provision.modules.commands.wait_for import port_probe
+from kprov.provision.modules.files.fileops import probe_script
+from kprov.provision.modules.files.slurp import slurp_script
+from kprov.provision.modules.files.stat import stat_script
+from kprov.provision.modules.system.group import query_script as group_script
+from kprov.provision.modules.system.sysctl import query_script
+from kprov.provision.modules.system.user import query_script as user_script
 
 
 def _tree(root: Path) -> None:

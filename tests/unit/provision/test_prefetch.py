@@ -25,7 +25,7 @@ from kprov.provision.execute.prefetch import (
     parse_batch,
     split_batches,
 )
-from kprov.provision.modules.apt import package_query
+from kprov.provision.modules.packages.apt import package_query
 
 from .harness import run_fake, statuses
 

@@ -13,7 +13,7 @@ from kprov.provision.modules import (
     known_module_names,
 )
 from kprov.provision.modules.args import Arg, parse_args
-from kprov.provision.modules.fileops import resolve_mode
+from kprov.provision.modules.files.fileops import resolve_mode
 
 SPEC = {"path": Arg(required=True, aliases=("dest", "name")), "force": Arg("bool", default=False),
         "state": Arg(default="present", choices=("present", "absent")), "mode": Arg("mode")}

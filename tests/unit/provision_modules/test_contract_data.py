@@ -86,7 +86,7 @@ def test_case(module_name: str, case: dict[str, Any], tmp_path: Path) -> None:
     for name, content in (case.get("files") or {}).items():
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text(content)
-    module = importlib.import_module(f"kprov.provision.modules.{module_name}").MODULE
+    module = importlib.import_module(f"kprov.provision.modules.{_module_paths()[module_name]}").MODULE
     given = case.get("view") or {}
     view = TaskView(check_mode=given.get("check_mode", False), query=given.get("query", False),
                     find_file=_find_file(tmp_path))
@@ -129,9 +129,17 @@ def test_case(module_name: str, case: dict[str, Any], tmp_path: Path) -> None:
         assert actual == expected, (key, actual)
 
 
+def _module_paths() -> dict[str, str]:
+    """Each module file's name -> its dotted path under kprov.provision.modules (the wings)."""
+    return {
+        path.stem: ".".join(path.relative_to(MODULES).with_suffix("").parts)
+        for path in sorted(MODULES.rglob("*.py"))
+        if re.search(r"^MODULE = ", path.read_text(), re.M)
+    }
+
+
 def _module_files() -> list[str]:
-    return sorted(path.stem for path in MODULES.glob("*.py")
-                  if re.search(r"^MODULE = ", path.read_text(), re.M))
+    return sorted(_module_paths())
 
 
 def test_every_module_has_a_case_file() -> None:
@@ -142,8 +150,8 @@ def test_every_module_has_a_case_file() -> None:
 
 
 def test_every_module_declares_its_probes_and_parses_its_params() -> None:
-    for name in _module_files():
-        module = importlib.import_module(f"kprov.provision.modules.{name}").MODULE
+    for name, dotted in _module_paths().items():
+        module = importlib.import_module(f"kprov.provision.modules.{dotted}").MODULE
         for method in ("params", "probes", "run"):
             assert callable(getattr(type(module), method, None)), (name, method)
         assert isinstance(module.changes_judged_by_task, bool), name

@@ -7,11 +7,11 @@ import pytest
 
 from kprov.provision.connect.fake import FakeConnector
 from kprov.provision.modules import ModuleContext, get_module
-from kprov.provision.modules.apt import PackageInfo, parse_query, plan_packages
-from kprov.provision.modules.blockinfile import apply_block
-from kprov.provision.modules.lineinfile import ensure_line, remove_lines
-from kprov.provision.modules.sysctl import set_in_file
-from kprov.provision.modules.systemd_service import plan_unit
+from kprov.provision.modules.files.blockinfile import apply_block
+from kprov.provision.modules.files.lineinfile import ensure_line, remove_lines
+from kprov.provision.modules.packages.apt import PackageInfo, parse_query, plan_packages
+from kprov.provision.modules.services.systemd_service import plan_unit
+from kprov.provision.modules.system.sysctl import set_in_file
 
 INACTIVE = "Id=etcd.service\nLoadState=loaded\nActiveState=inactive\nUnitFileState=disabled\n"
 ACTIVE = "Id=etcd.service\nLoadState=loaded\nActiveState=active\nUnitFileState=enabled\n"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from kprov.provision.modules.base import ModuleFailed
-from kprov.provision.modules.filetimes import FileTimes, ProbedTimes, requested_times, time_commands
+from kprov.provision.modules.files.filetimes import FileTimes, ProbedTimes, requested_times, time_commands
 
 FORMATS = {"modification_time_format": "%Y%m%d%H%M.%S", "access_time_format": "%Y%m%d%H%M.%S"}
 

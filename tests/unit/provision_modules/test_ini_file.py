@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from kprov.provision.modules.ini_file import IniEdit, edit_ini
+from kprov.provision.modules.files.ini_file import IniEdit, edit_ini
 
 ini_file = pytest.importorskip("ansible_collections.community.general.plugins.modules.ini_file")
 

@@ -32,7 +32,7 @@ from kprov.provision.connect.base import CommandResult
 from kprov.provision.modules.args import Arg
 from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult, TaskView
 from kprov.provision.modules.contract import Plan, ThreeStepModule
-from kprov.provision.modules.fileops import backup_command, content_diff, parse_probe, probe_script
+from kprov.provision.modules.files.fileops import backup_command, content_diff, parse_probe, probe_script
 
 __all__ = ["MODULE", "PamdModule", "parse_arguments"]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kprov.provision.modules.command import CommandModule
+from kprov.provision.modules.commands.command import CommandModule
 
 __all__ = ["MODULE"]
 

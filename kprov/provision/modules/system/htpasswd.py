@@ -27,7 +27,7 @@ from kprov.provision.connect.base import CommandResult
 from kprov.provision.modules.args import FILE_ATTRS, Arg
 from kprov.provision.modules.base import ModuleContext, ModuleResult, TaskView
 from kprov.provision.modules.contract import Plan, ThreeStepModule, read_declared
-from kprov.provision.modules.fileops import (
+from kprov.provision.modules.files.fileops import (
     FileState,
     attribute_commands,
     parse_probe,

@@ -28,7 +28,7 @@ from kprov.provision.connect.base import CommandResult
 from kprov.provision.modules.args import Arg
 from kprov.provision.modules.base import ModuleContext, ModuleFailed, TaskView
 from kprov.provision.modules.contract import Plan, ThreeStepModule
-from kprov.provision.modules.fileops import content_diff, parse_probe, probe_script
+from kprov.provision.modules.files.fileops import content_diff, parse_probe, probe_script
 
 __all__ = ["MODULE", "AuthorizedKeyModule"]
 

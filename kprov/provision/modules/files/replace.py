@@ -18,7 +18,7 @@ from kprov.provision.connect.base import CommandResult
 from kprov.provision.modules.args import Arg
 from kprov.provision.modules.base import ModuleContext, ModuleFailed, TaskView
 from kprov.provision.modules.contract import Plan, ThreeStepModule
-from kprov.provision.modules.fileops import (
+from kprov.provision.modules.files.fileops import (
     attribute_commands,
     content_diff,
     parse_probe,

@@ -36,7 +36,7 @@ from kprov.provision.connect.base import CommandResult
 from kprov.provision.modules.args import Arg
 from kprov.provision.modules.base import ModuleContext, ModuleResult, TaskView
 from kprov.provision.modules.contract import Plan, ThreeStepModule, read_declared
-from kprov.provision.modules.mysql_common import (
+from kprov.provision.modules.mysql.mysql_common import (
     LOGIN_SPEC,
     SqlPlan,
     client,

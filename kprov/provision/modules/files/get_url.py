@@ -17,7 +17,7 @@ from typing import Any
 from kprov.provision.modules.args import FILE_ATTRS, Arg, parse_args
 from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult, TaskView
 from kprov.provision.modules.contract import ModuleBase, read_declared
-from kprov.provision.modules.fileops import attribute_commands, parse_probe, probe_script, resolve_mode
+from kprov.provision.modules.files.fileops import attribute_commands, parse_probe, probe_script, resolve_mode
 
 __all__ = ["MODULE", "GetUrlModule"]
 

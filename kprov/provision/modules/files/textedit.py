@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult
-from kprov.provision.modules.fileops import (
+from kprov.provision.modules.files.fileops import (
     attribute_commands,
     content_diff,
     probe,

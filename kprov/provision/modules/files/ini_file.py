@@ -26,8 +26,8 @@ from typing import Any
 from kprov.provision.modules.args import FILE_ATTRS, Arg, parse_args
 from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult, TaskView
 from kprov.provision.modules.contract import ModuleBase
-from kprov.provision.modules.fileops import probe
-from kprov.provision.modules.textedit import edit_text_file, text_probe
+from kprov.provision.modules.files.fileops import probe
+from kprov.provision.modules.files.textedit import edit_text_file, text_probe
 
 __all__ = ["MODULE", "IniEdit", "IniFileModule", "edit_ini"]
 

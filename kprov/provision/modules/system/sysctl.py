@@ -17,7 +17,7 @@ from typing import Any
 from kprov.provision.modules.args import Arg, parse_args
 from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult, TaskView
 from kprov.provision.modules.contract import ModuleBase, read_declared
-from kprov.provision.modules.fileops import content_diff, write_file
+from kprov.provision.modules.files.fileops import content_diff, write_file
 
 __all__ = ["MODULE", "SysctlModule", "normalize_value", "query_script", "set_in_file"]
 

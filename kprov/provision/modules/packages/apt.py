@@ -20,8 +20,8 @@ from typing import Any
 from kprov.provision.connect.base import CommandResult
 from kprov.provision.modules.args import Arg, parse_args
 from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult, TaskView
+from kprov.provision.modules.commands.detached import Detached
 from kprov.provision.modules.contract import ModuleBase
-from kprov.provision.modules.detached import Detached
 
 __all__ = ["MODULE", "AptModule", "PackageInfo", "parse_query", "plan_packages"]
 

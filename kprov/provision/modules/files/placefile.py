@@ -14,7 +14,7 @@ import posixpath
 from collections.abc import Callable
 
 from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult
-from kprov.provision.modules.fileops import (
+from kprov.provision.modules.files.fileops import (
     attribute_commands,
     content_diff,
     mode_string,

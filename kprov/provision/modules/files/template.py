@@ -15,7 +15,7 @@ from typing import Any
 from kprov.provision.modules.args import FILE_ATTRS, Arg, parse_args
 from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult, TaskView
 from kprov.provision.modules.contract import ModuleBase
-from kprov.provision.modules.placefile import place_file, place_probe, placed_path
+from kprov.provision.modules.files.placefile import place_file, place_probe, placed_path
 
 __all__ = ["MODULE", "TemplateModule"]
 

@@ -16,7 +16,7 @@ from typing import Any
 from kprov.provision.modules.args import FILE_ATTRS, Arg
 from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult, TaskView
 from kprov.provision.modules.contract import ModuleBase, read_declared
-from kprov.provision.modules.fileops import (
+from kprov.provision.modules.files.fileops import (
     FileState,
     attribute_commands,
     file_return,
@@ -27,7 +27,7 @@ from kprov.provision.modules.fileops import (
     resolve_mode,
     state_diff,
 )
-from kprov.provision.modules.filetimes import parse_times, requested_times, time_commands, times_probe
+from kprov.provision.modules.files.filetimes import parse_times, requested_times, time_commands, times_probe
 
 __all__ = ["MODULE", "FileModule"]
 

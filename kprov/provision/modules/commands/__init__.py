@@ -1,0 +1,3 @@
+"""Modules that run things: command, shell, wait_for, ping, setup (facts), and detached
+(async) runs.
+"""

@@ -1,0 +1,2 @@
+"""Modules over Debian packages: apt (and package), package_facts.
+"""

@@ -1,0 +1,2 @@
+"""Modules over systemd services: systemd_service (and systemd, service), service_facts.
+"""
