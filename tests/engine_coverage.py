@@ -25,7 +25,7 @@ from typing import Any
 import ansible.release
 from ansible.playbook.task import Task
 
-from kprov.provision.execute.async_jobs import ASYNC_STATUS_NAMES
+from kprov.provision.execute.engine_actions.async_jobs import ASYNC_STATUS_NAMES
 from kprov.provision.lookups import LOOKUPS
 from kprov.provision.modules.args import Arg
 from kprov.provision.modules.registry import _TABLE

@@ -24,8 +24,8 @@ from kprov.provision.errors import InventoryError, PlaybookError
 from kprov.provision.execute.context import HostState, RunContext, RunOptions
 from kprov.provision.execute.forks import resolve_forks
 from kprov.provision.execute.interrupt import catching_signals
-from kprov.provision.execute.lookahead import read_plays_ahead
 from kprov.provision.execute.play_runner import CONNECTION_KEYWORDS
+from kprov.provision.execute.probes.lookahead import read_plays_ahead
 from kprov.provision.execute.results import NullObserver, RunObserver, RunReport, TaskResult
 from kprov.provision.execute.runlog import RunLog
 from kprov.provision.inventory.loader import load_inventory, load_vars_dir

@@ -4,7 +4,7 @@ play. One probe round trip per host, all hosts in parallel, then the checks over
 one more command (the member list, asked of a running member).
 
 The probe is also one of ``early_probes``: the engine reads it in the plays' look-ahead
-batch (kprov.provision.execute.lookahead), before any task, so a run with plays pays no
+batch (kprov.provision.execute.probes.lookahead), before any task, so a run with plays pays no
 round trip of its own for it; the phase then takes it from the host's probe cache, with the
 batch's send and receive times for the clock (a batch is slower than the probe alone, so
 the offset is known less precisely: half the batch's time, well inside the 5 s allowed).

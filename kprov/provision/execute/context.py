@@ -18,7 +18,7 @@ from typing import Any
 
 from kprov.provision.connect.base import Connector
 from kprov.provision.execute.interrupt import Interrupt
-from kprov.provision.execute.probecache import ProbeCache
+from kprov.provision.execute.probes.probecache import ProbeCache
 from kprov.provision.execute.results import NullObserver, RunObserver, RunReport
 from kprov.provision.execute.runlog import RunLog
 from kprov.provision.inventory.model import Inventory

@@ -24,8 +24,8 @@ from kprov.provision.errors import ProvisionError, UndefinedVariableError
 from kprov.provision.execute.context import HostState, PlayContext, RunContext
 from kprov.provision.execute.pending import clear_command, mark_command
 from kprov.provision.execute.results import TaskResult
-from kprov.provision.execute.task_loops import loop_items
-from kprov.provision.execute.task_runner import TaskRunner
+from kprov.provision.execute.task.loops import loop_items
+from kprov.provision.execute.task.runner import TaskRunner
 from kprov.provision.modules.base import ProbeKey
 from kprov.provision.playbook.model import Block, Item, Task
 

@@ -37,7 +37,7 @@ from kprov.provision.errors import ProvisionError, UndefinedVariableError
 from kprov.provision.execute.context import PlayContext, RunContext
 from kprov.provision.execute.host_runner import HostRunner, tags_selected
 from kprov.provision.execute.play_runner import PlayRunner
-from kprov.provision.execute.task_loops import loop_items
+from kprov.provision.execute.task.loops import loop_items
 from kprov.provision.playbook.loader import PlaybookLoader
 from kprov.provision.playbook.model import Block, Item, Play, Task
 from kprov.provision.yamlfile import load_yaml_file

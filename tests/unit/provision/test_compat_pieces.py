@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from kprov.provision.errors import TemplateError
-from kprov.provision.execute.include_vars import include_vars
+from kprov.provision.execute.engine_actions.include_vars import include_vars
 from kprov.provision.lookups import join_lookup, run_lookup
 from kprov.provision.playbook.ansible_names import deferrable
 from kprov.provision.template_filters import ANSIBLE_FILTERS

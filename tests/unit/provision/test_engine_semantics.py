@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from kprov.provision.execute.actions import invalid_variable_name
+from kprov.provision.execute.engine_actions.variables import invalid_variable_name
 
 from .harness import run_fake, statuses
 

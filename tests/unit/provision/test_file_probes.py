@@ -13,8 +13,8 @@ import socket
 import subprocess
 from pathlib import Path
 
-from kprov.provision.execute.fileprobes import file_probe, native_script
-from kprov.provision.execute.prefetch import batch_script, parse_batch
+from kprov.provision.execute.probes.fileprobes import file_probe, native_script
+from kprov.provision.execute.probes.prefetch import batch_script, parse_batch
 from kprov.provision.modules.commands.wait_for import port_probe
 from kprov.provision.modules.files.fileops import probe_script
 from kprov.provision.modules.files.slurp import slurp_script

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from kprov.provision.errors import ProvisionError
-from kprov.provision.execute.module_defaults import defaults_for
+from kprov.provision.execute.task.module_defaults import defaults_for
 
 
 def test_inner_entries_replace_a_module_s_arguments_whole() -> None:

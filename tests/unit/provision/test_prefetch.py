@@ -13,13 +13,13 @@ import pytest
 
 from kprov.provision.connect.base import CommandResult
 from kprov.provision.connect.local import LocalConnector
-from kprov.provision.execute.merged_probes import (
+from kprov.provision.execute.probes.merged_probes import (
     merge_package_queries,
     merge_unit_queries,
     split_package_query,
     split_unit_query,
 )
-from kprov.provision.execute.prefetch import (
+from kprov.provision.execute.probes.prefetch import (
     MAX_BATCH_BYTES,
     batch_script,
     parse_batch,

@@ -12,7 +12,7 @@ import pytest
 
 from kprov.provision.connect.base import CommandResult
 from kprov.provision.connect.local import LocalConnector
-from kprov.provision.execute.probecache import ProbeCache
+from kprov.provision.execute.probes.probecache import ProbeCache
 
 from .harness import run_fake, statuses
 

@@ -28,8 +28,8 @@ import shlex
 from collections.abc import Callable
 
 from kprov.provision.connect.base import CommandResult, Connector
-from kprov.provision.execute.fileprobes import file_probe, native_script
-from kprov.provision.execute.merged_probes import MERGERS
+from kprov.provision.execute.probes.fileprobes import file_probe, native_script
+from kprov.provision.execute.probes.merged_probes import MERGERS
 from kprov.provision.modules.base import ProbeKey
 
 __all__ = ["MAX_BATCH_BYTES", "Prefetched", "batch_script", "parse_batch", "prefetch",

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from kprov.provision.connect.base import ConnectionFailure, UnreachableError
-from kprov.provision.execute.actions import ENGINE_RUNNERS
 from kprov.provision.execute.context import HostState
-from kprov.provision.execute.prefetch import prefetch
-from kprov.provision.execute.probecache import ProbeCache
+from kprov.provision.execute.engine_actions.variables import ENGINE_RUNNERS
+from kprov.provision.execute.probes.prefetch import prefetch
+from kprov.provision.execute.probes.probecache import ProbeCache
 from kprov.provision.modules.base import (
     Module,
     ModuleContext,

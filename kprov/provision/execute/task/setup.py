@@ -16,9 +16,9 @@ from typing import Any
 from kprov.provision.connect.base import Connector, connector_for
 from kprov.provision.errors import ProvisionError, UndefinedVariableError
 from kprov.provision.execute.context import HostState, PlayContext, RunContext
-from kprov.provision.execute.probecache import ProbeCache
+from kprov.provision.execute.probes.probecache import ProbeCache
 from kprov.provision.execute.runlog import LoggedConnector
-from kprov.provision.execute.task_environment import task_environment
+from kprov.provision.execute.task.environment import task_environment
 from kprov.provision.execute.variables import VarsView
 from kprov.provision.modules.base import ModuleContext
 from kprov.provision.playbook.model import Task

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from kprov.provision.execute.context import HostState, RunContext
-from kprov.provision.execute.group_by import create_group, var_files
+from kprov.provision.execute.engine_actions.group_by import create_group, var_files
 from kprov.provision.modules.base import ModuleResult
 
 __all__ = ["add_host"]

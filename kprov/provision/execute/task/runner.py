@@ -26,14 +26,18 @@ from typing import Any
 
 from kprov.provision.connect.base import ConnectionFailure, UnreachableError
 from kprov.provision.errors import ProvisionError, UndefinedVariableError
-from kprov.provision.execute.actions import ENGINE_RUNNERS, RAW_ARG_KEYS
-from kprov.provision.execute.add_host import add_host
-from kprov.provision.execute.async_jobs import ASYNC_STATUS_NAMES, DEFAULT_ASYNC_DIR, AsyncStatus, AsyncTask
 from kprov.provision.execute.context import HostState, PlayContext, RunContext
-from kprov.provision.execute.group_by import group_by
-from kprov.provision.execute.include_vars import include_vars
-from kprov.provision.execute.module_defaults import defaults_for
-from kprov.provision.execute.probe_plan import (
+from kprov.provision.execute.engine_actions.add_host import add_host
+from kprov.provision.execute.engine_actions.async_jobs import (
+    ASYNC_STATUS_NAMES,
+    DEFAULT_ASYNC_DIR,
+    AsyncStatus,
+    AsyncTask,
+)
+from kprov.provision.execute.engine_actions.group_by import group_by
+from kprov.provision.execute.engine_actions.include_vars import include_vars
+from kprov.provision.execute.engine_actions.variables import ENGINE_RUNNERS, RAW_ARG_KEYS
+from kprov.provision.execute.probes.probe_plan import (
     ModuleCall,
     declared_keys,
     is_query,
@@ -42,9 +46,10 @@ from kprov.provision.execute.probe_plan import (
     settle,
 )
 from kprov.provision.execute.results import Status, TaskResult
-from kprov.provision.execute.task_loops import item_layers, loop_items, loop_outcome
-from kprov.provision.execute.task_report import bool_keyword, inject_facts, task_result
-from kprov.provision.execute.task_setup import HostUnreachable, TaskSetup
+from kprov.provision.execute.task.loops import item_layers, loop_items, loop_outcome
+from kprov.provision.execute.task.module_defaults import defaults_for
+from kprov.provision.execute.task.report import bool_keyword, inject_facts, task_result
+from kprov.provision.execute.task.setup import HostUnreachable, TaskSetup
 from kprov.provision.execute.variables import task_scope
 from kprov.provision.modules.base import (
     Module,
