@@ -54,6 +54,7 @@ def test_focus_regex_matches_exactly_the_named_specs_after_a_suite_prefix() -> N
     assert not pattern.search("Kubernetes e2e suite " + other)
     assert not pattern.search(longer)
     assert not pattern.search("[sig-apps] Jobs should run")
+    assert pattern.search("[sig-apps] Job should run ")  # a spec text with a trailing space
 
 
 def test_shard_deals_round_robin_and_never_makes_empty_shards() -> None:
