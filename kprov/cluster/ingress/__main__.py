@@ -7,8 +7,6 @@ import argparse
 import socket
 from pathlib import Path
 
-import uvloop
-
 from kprov.cluster.client.component import parse_bool, run_component
 from kprov.cluster.client.rest import ApiClient
 from kprov.cluster.ingress.daemon import IngressDaemon, IngressOptions
@@ -84,7 +82,9 @@ def main(argv: list[str] | None = None) -> int:
     async def work(client: ApiClient) -> None:
         await IngressDaemon(client, options).run()
 
-    return run_component(args, "kprov-ingress", work, loop_factory=uvloop.new_event_loop)
+    # asyncio's own loop, as the kubelet and kube-proxy: uvloop stays a control-plane-only
+    # dependency of the node runtime (HAProxy carries the traffic, this loop only watches)
+    return run_component(args, "kprov-ingress", work)
 
 
 if __name__ == "__main__":
