@@ -31,7 +31,14 @@ from kprov.deploy.verify.kernel_checks import expected_kernel, kernel_script, pa
 from kprov.deploy.verify.report import Check
 from kprov.provision.execute.pending import PENDING_DIR
 
-__all__ = ["CERT_MIN_DAYS", "check_hosts", "served_certificate", "served_matches", "testinfra_host"]
+__all__ = [
+    "CERT_MIN_DAYS",
+    "check_hosts",
+    "kubelet_serving_by_csr",
+    "served_certificate",
+    "served_matches",
+    "testinfra_host",
+]
 
 CERT_MIN_DAYS = 30
 
@@ -125,7 +132,14 @@ def _check_host(name: str, host_vars: Mapping[str, Any], exp: HostExpectation) -
             ok, detail = _cert_check(contents.get(path), now)
             checks.append(Check(name, f"certificate {path}", ok, detail))
         address = str(host_vars.get("ansible_host", name))
-        for port, path in exp.served.items():
+        served = dict(exp.served)
+        if KUBELET_PORT in served:  # a kubelet with a CSR-issued serving certificate serves that one
+            rotated = kubelet_serving_by_csr(host_vars)
+            certificate = _certificate_block(host, rotated)
+            if certificate is not None:
+                served[KUBELET_PORT] = rotated
+                contents[rotated] = certificate
+        for port, path in served.items():
             ok, detail = served_matches(address, port, contents.get(path))
             checks.append(Check(name, f"port {port} serves {path}", ok, detail))
         if exp.kernel:
@@ -138,6 +152,26 @@ def _check_host(name: str, host_vars: Mapping[str, Any], exp: HostExpectation) -
                             "failed run; rerun kprov apply)"
                             if pending else ""))
     return checks
+
+
+KUBELET_PORT = 10250
+
+
+def kubelet_serving_by_csr(host_vars: Mapping[str, Any]) -> str:
+    """Where a kubelet keeps the serving certificate it got through a kubelet-serving CSR
+    (``serverTLSBootstrap``): ``<root-dir>/pki/kubelet-server-current.pem``. When that file
+    exists the kubelet serves it, not the operator-issued kubelet.crt."""
+    root = str(host_vars.get("kubelet_root_dir") or "/var/lib/kprov/kubelet")
+    return f"{root.rstrip('/')}/pki/kubelet-server-current.pem"
+
+
+def _certificate_block(host: Any, path: str) -> bytes | None:
+    """The first certificate of a PEM file that also holds its key (only the certificate
+    leaves the host); None when the file is missing."""
+    quoted = shlex.quote(path)
+    out = host.run(f"[ -f {quoted} ] && sed -n '/-BEGIN CERTIFICATE-/,/-END CERTIFICATE-/p' {quoted}; true")
+    text = out.stdout.strip()
+    return (text + "\n").encode() if "BEGIN CERTIFICATE" in text else None
 
 
 def _pending_handlers(host: Any) -> list[str]:

@@ -10,6 +10,7 @@ import ssl
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography import x509
@@ -87,3 +88,28 @@ def test_leftovers_parse() -> None:
     assert leftovers("\n  \n") == []
     found = leftovers("path /etc/kprov\nnftables table ip kprov\n")
     assert found == ["path /etc/kprov", "nftables table ip kprov"]
+
+
+class _LocalHost:
+    """A testinfra-like host that runs the command here (the file is a local one)."""
+
+    def run(self, command: str) -> Any:
+        import subprocess
+
+        return subprocess.run(["sh", "-c", command], capture_output=True, text=True)
+
+
+def test_a_kubelets_csr_serving_file_gives_only_its_certificate_and_is_where_the_root_dir_says(
+        tmp_path: Path) -> None:
+    from kprov.deploy.verify.host_checks import _certificate_block, kubelet_serving_by_csr
+
+    assert kubelet_serving_by_csr({}) == "/var/lib/kprov/kubelet/pki/kubelet-server-current.pem"
+    assert kubelet_serving_by_csr({"kubelet_root_dir": "/srv/k/"}) == "/srv/k/pki/kubelet-server-current.pem"
+    pem, cert_path, key_path = _cert(tmp_path, "combined")
+    combined = tmp_path / "kubelet-server-current.pem"
+    combined.write_bytes(cert_path.read_bytes() + key_path.read_bytes())
+    block = _certificate_block(_LocalHost(), str(combined))
+    assert block is not None and b"PRIVATE KEY" not in block
+    serial = x509.load_pem_x509_certificate(pem).serial_number
+    assert x509.load_pem_x509_certificate(block).serial_number == serial
+    assert _certificate_block(_LocalHost(), str(tmp_path / "absent.pem")) is None
