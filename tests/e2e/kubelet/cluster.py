@@ -50,6 +50,7 @@ from kprov.pki import (
     write_pair,
 )
 from kprov.pki.secrets import private_key_pem
+from kprov.provision.template_filters import ANSIBLE_FILTERS
 
 REPO = Path(__file__).resolve().parents[3]
 BUSYBOX = "kprov.local/busybox:1"
@@ -66,6 +67,7 @@ def render_role_template(role: str, template: str, overrides: dict[str, Any]) ->
     variables.update(yaml.safe_load((role_dir / "defaults" / "main.yml").read_text()) or {})
     variables.update(overrides)
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, trim_blocks=True)
+    env.filters.update(ANSIBLE_FILTERS)  # the roles' defaults use Ansible's filters (| bool)
     text = (role_dir / "templates" / template).read_text()
 
     def render(value: Any) -> Any:
@@ -76,9 +78,12 @@ def render_role_template(role: str, template: str, overrides: dict[str, Any]) ->
         if not isinstance(value, str):
             return value
         try:
-            return env.from_string(value).render(**variables)
+            rendered = env.from_string(value).render(**variables)
         except jinja2.UndefinedError:
             return value
+        # a default that is one boolean expression is a boolean, as Ansible's native rendering
+        # makes it (the text "False" would be true in the template's {% if %})
+        return rendered == "True" if rendered in ("True", "False") and "{{" in value else rendered
 
     for _ in range(4):  # defaults may refer to other variables
         variables = {k: render(v) for k, v in variables.items()}
