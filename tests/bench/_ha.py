@@ -30,7 +30,7 @@ def changed_build(into: Path) -> Path:
             shutil.copytree(source, into / name, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy2(source, into / name)
-    node = into / "kprov" / "cluster" / "kubelet" / "node.py"
+    node = into / "kprov" / "cluster" / "kubelet" / "node" / "registration.py"
     old = f'KUBELET_VERSION = "{OLD_VERSION}"'
     assert old in node.read_text(), "the kubelet version string moved: update changed_build"
     node.write_text(node.read_text().replace(old, f'KUBELET_VERSION = "{NEW_VERSION}"'))

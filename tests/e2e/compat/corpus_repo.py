@@ -22,7 +22,7 @@ from kprov.lab import Lab
 from kprov.lab.base import DEBIAN_MIRROR, DEBIAN_SUITE
 from kprov.lab.system import file_lock
 
-__all__ = ["CORPUS_PACKAGES", "WIDE_PACKAGES", "corpus_repo"]
+__all__ = ["CORPUS_PACKAGES", "WIDE_PACKAGES", "WIDE_PORT", "corpus_repo"]
 
 CORPUS_PACKAGES = (
     "ntp", "memcached", "git", "redis-server", "nginx", "haproxy", "postfix", "apache2",
@@ -42,22 +42,25 @@ WIDE_PACKAGES = (
     "logrotate", "libpam-passwdqc", "libpam-modules", "kmod", "auditd", "lm-sensors", "dnsutils",
 )
 _PORT = 8100
+WIDE_PORT = 8101
 _SOURCE = "/etc/apt/sources.list.d/kprov-compat.list"
 
 
 @contextmanager
 def corpus_repo(lab: Lab, hosts: list[str], packages: tuple[str, ...] = CORPUS_PACKAGES,
-                name: str = "compat-repo") -> Iterator[str]:
+                name: str = "compat-repo", port: int = _PORT) -> Iterator[str]:
     """Fill (if needed) and serve the corpus repository ``name`` holding ``packages``; point
-    ``hosts`` at it. Yields its URL."""
+    ``hosts`` at it. Yields its URL. Each repository has a port of its own: apt keeps a
+    repository's lists by URL, so two repositories served at one URL in turn would leave a
+    host reading the other's package lists."""
     layout = lab.layout
     repo = layout.repo_dir.with_name(name)
     with file_lock(repo.with_name(repo.name + ".lock")):
         fill_repo(repo, packages, status=layout.base / "var/lib/dpkg/status",
                   sources=AptSources(suite=DEBIAN_SUITE, mirror=DEBIAN_MIRROR))
-    url = f"http://{layout.gateway}:{_PORT}"
+    url = f"http://{layout.gateway}:{port}"
     server = subprocess.Popen(
-        [sys.executable, "-m", "kprov.lab.reposerver", "--bind", layout.gateway, "--port", str(_PORT),
+        [sys.executable, "-m", "kprov.lab.reposerver", "--bind", layout.gateway, "--port", str(port),
          "--directory", str(repo)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )

@@ -24,7 +24,7 @@ import pytest
 from kprov.lab.errors import LabError
 
 from .corpus_judge import corpus_roles, judge, summary
-from .corpus_repo import WIDE_PACKAGES, corpus_repo
+from .corpus_repo import WIDE_PACKAGES, WIDE_PORT, corpus_repo
 from .corpus_run import CorpusRuns, converge
 
 pytestmark = [
@@ -70,7 +70,7 @@ def converged(lab_hosts, lab_inventory, tmp_path_factory: pytest.TempPathFactory
     lab = lab_hosts(len(HOSTS))
     inventory = lab_inventory(len(HOSTS))
     try:
-        with corpus_repo(lab, HOSTS, WIDE_PACKAGES, name="compat-wide-repo"):
+        with corpus_repo(lab, HOSTS, WIDE_PACKAGES, name="compat-wide-repo", port=WIDE_PORT):
             runs = converge(playbooks, inventory, ROLES, tmp_path_factory.mktemp("corpus"))
         cold_s, noop_s, ansible_s = runs.seconds
         print(f"wide corpus: kprov cold {cold_s:.1f}s, kprov no-op {noop_s:.1f}s, "
