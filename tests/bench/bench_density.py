@@ -231,6 +231,26 @@ def startup_stages(pod: dict[str, Any], watched: float) -> dict[str, float] | No
     return stages
 
 
+def log_name(component: str) -> str:
+    """The log file start_component gave a component of this bench."""
+    return {"controller_manager": "cm"}.get(component, component)
+
+
+def log_tail(plane_dir: Path, component: str, lines: int = 40) -> str:
+    path = plane_dir / f"{log_name(component)}.log"
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else "(no log)"
+
+
+async def components_alive(procs: dict[str, subprocess.Popen], plane_dir: Path) -> None:
+    """Return (with the logs' tails in an error) when one of the bench's components exits."""
+    while True:
+        await asyncio.sleep(2)
+        died = [name for name, proc in procs.items() if proc.poll() is not None]
+        if died:
+            tails = "\n".join(f"--- {log_name(n)}.log:\n{log_tail(plane_dir, n)}" for n in died)
+            raise RuntimeError(f"{', '.join(died)} exited during the run\n{tails}")
+
+
 def machine_busy_s() -> float:
     """CPU seconds the whole machine spent busy (every process, this bench's and others')."""
     fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
@@ -362,13 +382,27 @@ async def run(
                           f"{len(running['latency'])}/{latency_pods} latency", file=sys.stderr, flush=True)
 
             reporter = asyncio.create_task(progress())
+            watchdog = asyncio.create_task(components_alive(procs, plane_dir))
+
+            async def until(event: asyncio.Event, timeout: float) -> None:
+                """``event``, unless a component dies first (no figure can come then: say why)."""
+                waiting = asyncio.create_task(event.wait())
+                finished, _ = await asyncio.wait({waiting, watchdog}, timeout=timeout,
+                                                 return_when=asyncio.FIRST_COMPLETED)
+                if watchdog in finished:
+                    waiting.cancel()
+                    watchdog.result()
+                if waiting not in finished:
+                    waiting.cancel()
+                    raise TimeoutError(f"not done in {timeout:.0f} s")
+
             remaining, index = total, 0
             while remaining > 0:
                 replicas = min(REPLICAS_PER_DEPLOYMENT, remaining)
                 await admin.create(resources.DEPLOYMENTS, deployment(f"d{index}", replicas))
                 remaining -= replicas
                 index += 1
-            await asyncio.wait_for(done["saturation"].wait(), timeout=3600)
+            await until(done["saturation"], 3600)
             last = max(running["saturation"].values())
             # upstream's latency phase: in the full cluster, single-replica workloads created
             # at a steady low rate; their start-up is what the SLO (p99 <= 5 s) is judged on
@@ -386,12 +420,13 @@ async def run(
             if creates:
                 await asyncio.gather(*creates)
             if latency_pods:
-                await asyncio.wait_for(done["latency"].wait(), timeout=900)
+                await until(done["latency"], 900)
             stop.set()
             lat, used_probe = await asyncio.to_thread(probed.get, True, 120)
             await asyncio.to_thread(prober.join, 30)
             watcher.cancel()
             reporter.cancel()
+            watchdog.cancel()
             profiler.stop()
             saturation = [t - seen[n] for n, t in running["saturation"].items() if n in seen]
             watched = [t - seen[n] for n, t in running["latency"].items() if n in seen] or saturation

@@ -57,13 +57,19 @@ def _invalid(kind: str, name: str, causes: list[Cause]) -> ApiError:
     return error
 
 
-def _live(ctx: ApiContext, resource: str, namespace: str, name: str) -> dict[str, Any]:
+async def _live(ctx: ApiContext, resource: str, namespace: str, name: str) -> dict[str, Any]:
+    """The object as stored now: the watch cache when it has it, else a read from storage (an
+    object created a moment ago through this server may not have reached its cache yet, and
+    upstream reads these from storage)."""
+    info = ctx.registry.get("", "v1", resource)
+    assert info is not None
     obj = ctx.cache.get(object_key("", resource, namespace, name))
-    if obj is None:
-        info = ctx.registry.get("", "v1", resource)
-        assert info is not None
+    if obj is not None:
+        return obj
+    stored = await ctx.store.get(ctx.key(info, namespace, name))
+    if stored is None:
         raise not_found(info, name)
-    return obj
+    return stored.obj
 
 
 def _validate(spec: dict[str, Any], name: str, namespace: str, meta: dict[str, Any]) -> int:
@@ -109,7 +115,7 @@ def _validate(spec: dict[str, Any], name: str, namespace: str, meta: dict[str, A
     return expiration
 
 
-def _bind(
+async def _bind(
     ctx: ApiContext, ref: dict[str, Any], sa_name: str, namespace: str
 ) -> tuple[BoundRef | None, BoundRef | None]:
     """The object a token is bound to, and the node named in it."""
@@ -119,7 +125,7 @@ def _bind(
     name = str(ref.get("name", ""))
     node_ref: BoundRef | None = None
     if group == "" and kind == "Pod":
-        pod = _live(ctx, "pods", namespace, name)
+        pod = await _live(ctx, "pods", namespace, name)
         pod_sa = (pod.get("spec") or {}).get("serviceAccountName", "") or "default"
         if pod_sa != sa_name:
             raise bad_request(
@@ -133,9 +139,9 @@ def _bind(
         if node is not None:
             node_ref = BoundRef("Node", node_name, (node.get("metadata") or {}).get("uid", ""))
     elif group == "" and kind == "Secret":
-        obj = _live(ctx, "secrets", namespace, name)
+        obj = await _live(ctx, "secrets", namespace, name)
     elif group == "" and kind == "Node":
-        obj = _live(ctx, "nodes", "", name)
+        obj = await _live(ctx, "nodes", "", name)
     else:
         version = api_version.rpartition("/")[2]
         raise bad_request(f"cannot bind token to object of type {group}/{version}, Kind={kind}")
@@ -186,12 +192,12 @@ async def handle_token_request(
     spec: dict[str, Any] = dict(review.get("spec") or {})
     meta: dict[str, Any] = dict(review.get("metadata") or {})
     expiration = _validate(spec, ri.name, ri.namespace, meta)
-    sa = _live(ctx, "serviceaccounts", ri.namespace, ri.name)
+    sa = await _live(ctx, "serviceaccounts", ri.namespace, ri.name)
     bound: BoundRef | None = None
     node: BoundRef | None = None
     ref = spec.get("boundObjectRef")
     if isinstance(ref, dict) and ref:
-        bound, node = _bind(ctx, ref, ri.name, ri.namespace)
+        bound, node = await _bind(ctx, ref, ri.name, ri.namespace)
     if user is not None and user.name.startswith("system:node:") and "system:nodes" in user.groups:
         _node_restriction(ctx, user.name[len("system:node:") :], ri, bound)
     audiences = [str(a) for a in spec.get("audiences") or []] or list(tokens.audiences)

@@ -19,7 +19,7 @@ import time
 from dataclasses import replace
 from datetime import datetime
 
-from kprov.cluster.client.errors import AlreadyExists, NotFound
+from kprov.cluster.client.errors import AlreadyExists, ApiError, NotFound
 from kprov.cluster.client.resources import SERVICEACCOUNTS
 from kprov.cluster.client.rest import ApiClient
 
@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 NAMESPACE = "kube-system"
 TOKEN_SECONDS = 3600  # upstream's expiration for controller tokens
 RENEW_AT = 0.8  # fraction of the lifetime after which the next token is asked for
+FIRST_RETRY_S, MAX_RETRY_S = 0.5, 10.0  # backoff while the first token cannot be had
 
 
 class ControllerCredentials:
@@ -45,8 +46,7 @@ class ControllerCredentials:
         """A client of ServiceAccount kube-system/<account> (one per account, shared)."""
         if account in self._clients:
             return self._clients[account]
-        await self._ensure_account(account)
-        token, lifetime = await self._request_token(account)
+        token, lifetime = await self._first_token(account)
         config = replace(
             self.root.config,
             token=token,
@@ -59,6 +59,21 @@ class ControllerCredentials:
         self._renewers.append(asyncio.create_task(self._renew(account, client, lifetime)))
         log.info("acting as ServiceAccount %s/%s", NAMESPACE, account)
         return client
+
+    async def _first_token(self, account: str) -> tuple[str, float]:
+        """The account made sure of and its first token, retried while the API server is not
+        ready for it (a 403 is a policy mistake, not a wait: it is raised)."""
+        delay = FIRST_RETRY_S
+        while True:
+            try:
+                await self._ensure_account(account)
+                return await self._request_token(account)
+            except ApiError as exc:
+                if exc.code == 403:
+                    raise
+                log.warning("a token for %s/%s: %s; retrying in %.1f s", NAMESPACE, account, exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, MAX_RETRY_S)
 
     async def _ensure_account(self, account: str) -> None:
         try:
