@@ -9,6 +9,7 @@ from typing import Any
 
 from kprov.cluster.api import defaults as _defaults
 from kprov.cluster.api.crd import openapi as _openapi_crd
+from kprov.cluster.api.crd import pruning as _crd_pruning
 from kprov.cluster.api.crd import structural as _crd_schema
 from kprov.cluster.api.objects import now_rfc3339
 from kprov.cluster.api.patch import dispatch as _patch
@@ -85,8 +86,8 @@ def decode_protobuf(body: bytes) -> dict[str, Any]:
 def apply_defaults(info: ResourceInfo, obj: dict[str, Any]) -> None:
     """Defaults of the kind; for custom objects: pruning, then the schema's defaults."""
     if info.custom is not None:
-        _crd_schema.prune(info.custom.node, obj)
-        _crd_schema.default(info.custom.node, obj)
+        _crd_pruning.prune(info.custom.node, obj)
+        _crd_pruning.default(info.custom.node, obj)
         return
     _defaults.apply_defaults(info, obj)
 
@@ -133,8 +134,8 @@ def unknown_fields(info: ResourceInfo, obj: Mapping[str, Any]) -> list[str]:
     """Paths (``spec.foo``) of the fields of ``obj`` its kind does not declare (custom
     objects: the schema's undeclared fields, then unknown ObjectMeta fields)."""
     if info.custom is not None:
-        found = _crd_schema.prune(info.custom.node, copy.deepcopy(dict(obj)))
-        return [*found, *_crd_schema.unknown_metadata(info.custom.node, obj)]
+        found = _crd_pruning.prune(info.custom.node, copy.deepcopy(dict(obj)))
+        return [*found, *_crd_pruning.unknown_metadata(info.custom.node, obj)]
     return [path.lstrip(".") for path in _schema.unknown_fields(info, obj)]
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from kprov.cluster.api.crd.structural import compile_schema, default, lacks_defaults, prune, validate
+from kprov.cluster.api.crd.pruning import default, lacks_defaults, prune
+from kprov.cluster.api.crd.structural import compile_schema, validate
 from kprov.cluster.api.validation.field_errors import Errors
 
 SCHEMA = compile_schema(

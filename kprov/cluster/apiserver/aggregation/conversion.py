@@ -29,7 +29,7 @@ from typing import Any
 
 import aiohttp
 
-from kprov.cluster.api.crd import structural as crd_schema
+from kprov.cluster.api.crd import pruning as crd_pruning
 from kprov.cluster.api.kinds import events, hpa_conversion
 from kprov.cluster.api.resources import ResourceInfo
 from kprov.cluster.apiserver.admission.webhooks import (  # the same client as admission's
@@ -77,9 +77,9 @@ async def read(
     if defaults and custom.defaults_on_read:
         for index, obj in enumerate(shown):
             node = custom.nodes.get(str(obj.get("apiVersion", "")).rpartition("/")[2])
-            if node is not None and crd_schema.lacks_defaults(node, obj):
+            if node is not None and crd_pruning.lacks_defaults(node, obj):
                 shown[index] = copy.deepcopy(obj)
-                crd_schema.default(node, shown[index])
+                crd_pruning.default(node, shown[index])
     others = [i for i, obj in enumerate(shown) if obj.get("apiVersion") != info.api_version]
     if others:
         converted = await _convert(ctx, info, [shown[i] for i in others], info.api_version)
