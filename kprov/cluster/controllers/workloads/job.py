@@ -29,7 +29,7 @@ import logging
 import time
 from typing import Any
 
-from kprov.cluster.api.objects import controller_ref, format_time, parse_time, set_condition
+from kprov.cluster.api.objects import controller_ref, format_time, set_condition
 from kprov.cluster.api.selectors import LabelSelector, label_selector_from_object
 from kprov.cluster.client.errors import ApiError, NotFound
 from kprov.cluster.client.informer import EventHandler
@@ -38,6 +38,18 @@ from kprov.cluster.client.runner import run_workers
 from kprov.cluster.client.store import index_by_namespace, object_key
 from kprov.cluster.controllers.base import Controller, Expectations, Obj
 from kprov.cluster.controllers.informers import index_by_controller_uid, index_orphans_by_namespace
+from kprov.cluster.controllers.workloads.job_verdicts import (
+    REACHED,
+    condition,
+    failure_verdict,
+    is_active,
+    is_terminating,
+    is_tracked,
+    success_reached,
+    tidy_status,
+    true_condition,
+    uncounted_pods,
+)
 from kprov.cluster.controllers.workloads.jobstate import (
     COMPLETION_INDEX,
     TRACKING_FINALIZER,
@@ -66,38 +78,6 @@ def _selector(job: Obj) -> LabelSelector:
     return label_selector_from_object((job.get("spec") or {}).get("selector"))
 
 
-def _has_finalizer(pod: Obj) -> bool:
-    return TRACKING_FINALIZER in (pod["metadata"].get("finalizers") or [])
-
-
-def _is_terminating(pod: Obj) -> bool:
-    phase = (pod.get("status") or {}).get("phase")
-    return bool(pod["metadata"].get("deletionTimestamp")) and phase not in ("Succeeded", "Failed")
-
-
-def _is_active(pod: Obj) -> bool:
-    phase = (pod.get("status") or {}).get("phase")
-    return not pod["metadata"].get("deletionTimestamp") and phase not in ("Succeeded", "Failed")
-
-
-def _condition(kind: str, reason: str, message: str, now: str) -> dict[str, Any]:
-    return {
-        "type": kind,
-        "status": "True",
-        "reason": reason,
-        "message": message,
-        "lastProbeTime": now,
-        "lastTransitionTime": now,
-    }
-
-
-def _true(status: Obj, kind: str) -> dict[str, Any] | None:
-    for cond in status.get("conditions") or []:
-        if cond.get("type") == kind and cond.get("status") == "True":
-            return dict(cond)
-    return None
-
-
 class JobController(Controller):
     name = "job"
     identity = "job-controller"
@@ -124,19 +104,19 @@ class JobController(Controller):
         self.backoff.pop(key, None)
         self.finalizers_pending.pop(key, None)
         for pod in self.pods.store.by_index("controller", job["metadata"].get("uid", "")):
-            if _has_finalizer(pod):
+            if is_tracked(pod):
                 self.queue.add(_ORPHAN + object_key(pod))
 
     def _owner_key(self, pod: Obj) -> str | None:
         ref = controller_ref(pod)
         if ref is None or ref.get("kind") != "Job":
-            if _has_finalizer(pod):  # released by its Job (or adopted away): nobody tracks it now
+            if is_tracked(pod):  # released by its Job (or adopted away): nobody tracks it now
                 self.queue.add(_ORPHAN + object_key(pod))
             if ref is None:
                 self._maybe_adopt(pod)
             return None
         if not self.jobs.store.by_index("uid", ref.get("uid", "")):
-            if _has_finalizer(pod):
+            if is_tracked(pod):
                 self.queue.add(_ORPHAN + object_key(pod))
             return None
         return f"{pod['metadata']['namespace']}/{ref['name']}"
@@ -159,7 +139,7 @@ class JobController(Controller):
         key = self._owner_key(new)
         if key is None:
             return
-        if not _has_finalizer(new):
+        if not is_tracked(new):
             self.finalizers_pending.get(key, set()).discard(new["metadata"].get("uid", ""))
         self.queue.add(key)
 
@@ -188,7 +168,7 @@ class JobController(Controller):
             if p["metadata"].get("namespace") == job["metadata"]["namespace"]
         ]
         if is_finished(job) or job["metadata"].get("deletionTimestamp"):
-            await self._remove_finalizers(key, [p for p in pods if _has_finalizer(p)])
+            await self._remove_finalizers(key, [p for p in pods if is_tracked(p)])
             return None
         selector = _selector(job)
         orphans = self.pods.store.by_index("orphans", job["metadata"]["namespace"])
@@ -198,7 +178,7 @@ class JobController(Controller):
 
     async def _release_orphan(self, pod_key: str) -> None:
         pod = self.pods.store.get(pod_key)
-        if pod is None or not _has_finalizer(pod):
+        if pod is None or not is_tracked(pod):
             return
         ref = controller_ref(pod) or {}
         if self.jobs.store.by_index("uid", ref.get("uid", "")):
@@ -243,12 +223,12 @@ class JobController(Controller):
         unc_failed = list(uncounted.get("failed") or [])
         recorded = set(unc_succeeded) | set(unc_failed)
         completed = parse_indexes(status.get("completedIndexes"), completions) if indexed else set()
-        failure_target = _true(status, "FailureTarget")
+        failure_target = true_condition(status, "FailureTarget")
         new_failures = new_successes = 0
         to_release: list[Obj] = []
         for pod in pods:
             pod_uid = pod["metadata"].get("uid", "")
-            if not _has_finalizer(pod) or pod_uid in pending:
+            if not is_tracked(pod) or pod_uid in pending:
                 continue
             if pod_uid in recorded:
                 to_release.append(pod)
@@ -271,13 +251,13 @@ class JobController(Controller):
                 unc_failed.append(pod_uid)
                 new_failures += 1
                 if verdict is not None and verdict.action == "FailJob" and failure_target is None:
-                    failure_target = _condition("FailureTarget", "PodFailurePolicy", verdict.message, stamp)
+                    failure_target = condition("FailureTarget", "PodFailurePolicy", verdict.message, stamp)
         self._note_backoff(key, new_successes, new_failures)
         if to_release or unc_succeeded or unc_failed:
             # (1) record what is about to be counted, (2) release the pods, (3) count them
             flushed = {
                 **status,
-                "uncountedTerminatedPods": _uncounted(unc_succeeded, unc_failed),
+                "uncountedTerminatedPods": uncounted_pods(unc_succeeded, unc_failed),
             }
             if indexed:
                 flushed["completedIndexes"] = format_indexes(completed)
@@ -317,24 +297,21 @@ class JobController(Controller):
         spec = job.get("spec") or {}
         stamp = format_time(now)
         indexed = spec.get("completionMode") == "Indexed"
-        completions = spec.get("completions")
         given_parallelism = spec.get("parallelism")
         parallelism = int(given_parallelism if given_parallelism is not None else 1)
-        active = [p for p in pods if _is_active(p)]
-        succeeded = int(status.get("succeeded") or 0)
-        failed = int(status.get("failed") or 0)
+        active = [p for p in pods if is_active(p)]
         again: float | None = None
         suspended = bool(spec.get("suspend"))
 
         if suspended:
-            if set_condition(status, _condition("Suspended", "JobSuspended", "Job suspended", stamp), stamp):
+            if set_condition(status, condition("Suspended", "JobSuspended", "Job suspended", stamp), stamp):
                 await self.ctx.recorder.record(job, "Normal", "Suspended", "Job suspended")
             status.pop("startTime", None)
         else:
-            if _true(status, "Suspended") is not None:
+            if true_condition(status, "Suspended") is not None:
                 set_condition(
                     status,
-                    {**_condition("Suspended", "JobResumed", "Job resumed", stamp), "status": "False"},
+                    {**condition("Suspended", "JobResumed", "Job resumed", stamp), "status": "False"},
                     stamp,
                 )
                 await self.ctx.recorder.record(job, "Normal", "Resumed", "Job resumed")
@@ -342,59 +319,16 @@ class JobController(Controller):
             status.setdefault("startTime", stamp)
 
         if failure_target is None and not suspended:
-            failure_target = _true(status, "FailureTarget")
+            failure_target = true_condition(status, "FailureTarget")
         if failure_target is None and not suspended:
-            restarts = 0
-            if ((spec.get("template") or {}).get("spec") or {}).get("restartPolicy") == "OnFailure":
-                restarts = sum(
-                    int(c.get("restartCount") or 0)
-                    for p in active
-                    for c in (p.get("status") or {}).get("containerStatuses") or []
-                )
-            backoff_limit = spec.get("backoffLimit")
-            limit = int(backoff_limit if backoff_limit is not None else 6)
-            deadline = spec.get("activeDeadlineSeconds")
-            started = parse_time(status.get("startTime"))
-            if failed + restarts > limit:
-                failure_target = _condition(
-                    "FailureTarget",
-                    "BackoffLimitExceeded",
-                    "Job has reached the specified backoff limit",
-                    stamp,
-                )
-            elif deadline is not None and started is not None:
-                left = (started + dt.timedelta(seconds=int(deadline)) - now).total_seconds()
-                if left <= 0:
-                    failure_target = _condition(
-                        "FailureTarget",
-                        "DeadlineExceeded",
-                        "Job was active longer than specified deadline",
-                        stamp,
-                    )
-                else:
-                    again = left
+            failure_target, again = failure_verdict(spec, status, active, now)
         if failure_target is not None:
             set_condition(status, {**failure_target, "lastProbeTime": stamp}, stamp)
 
-        success = False
-        if failure_target is None:
-            if indexed:
-                success = completions is not None and len(completed) >= int(completions)
-            elif completions is not None:
-                success = succeeded >= int(completions)
-            else:
-                success = succeeded > 0 and not active
-            if success:
-                set_condition(
-                    status,
-                    _condition(
-                        "SuccessCriteriaMet",
-                        "CompletionsReached",
-                        "Reached expected number of succeeded pods",
-                        stamp,
-                    ),
-                    stamp,
-                )
+        success = failure_target is None and success_reached(spec, status, completed, active)
+        if success:
+            met = condition("SuccessCriteriaMet", "CompletionsReached", REACHED, stamp)
+            set_condition(status, met, stamp)
 
         if failure_target is not None:
             await self._delete_pods(job, active, keep_finalizer=True)
@@ -406,8 +340,8 @@ class JobController(Controller):
             active, wait = await self._manage(key, job, active, status, completed, parallelism)
             again = min(again, wait) if again is not None and wait is not None else (again or wait)
 
-        terminating = [p for p in pods if _is_terminating(p)]
-        if not active and not any(_has_finalizer(p) and _is_terminating(p) for p in pods):
+        terminating = [p for p in pods if is_terminating(p)]
+        if not active and not any(is_tracked(p) and is_terminating(p) for p in pods):
             if failure_target is not None:
                 final = {
                     **failure_target,
@@ -418,9 +352,7 @@ class JobController(Controller):
                 if set_condition(status, final, stamp):
                     await self.ctx.recorder.record(job, "Warning", final["reason"], final["message"])
             elif success:
-                done = _condition(
-                    "Complete", "CompletionsReached", "Reached expected number of succeeded pods", stamp
-                )
+                done = condition("Complete", "CompletionsReached", REACHED, stamp)
                 if set_condition(status, done, stamp):
                     status["completionTime"] = stamp
                     await self.ctx.recorder.record(job, "Normal", "Completed", "Job completed")
@@ -428,12 +360,7 @@ class JobController(Controller):
         status["active"] = len(active)
         status["ready"] = sum(1 for p in active if is_ready(p))
         status["terminating"] = len(terminating)
-        status.setdefault("uncountedTerminatedPods", {})
-        for field in ("active", "succeeded", "failed"):
-            if not status.get(field):
-                status.pop(field, None)
-        if indexed and not status.get("completedIndexes"):
-            status.pop("completedIndexes", None)
+        tidy_status(status, indexed=indexed)
         if status != (job.get("status") or {}):
             try:
                 await self.client.update_status(JOBS, {**job, "status": status})
@@ -553,7 +480,7 @@ class JobController(Controller):
         if not pods:
             return
         if not keep_finalizer:
-            await self._remove_finalizers(object_key(job), [p for p in pods if _has_finalizer(p)])
+            await self._remove_finalizers(object_key(job), [p for p in pods if is_tracked(p)])
 
         async def one(pod: Obj) -> None:
             name = pod["metadata"]["name"]
@@ -563,11 +490,3 @@ class JobController(Controller):
 
         await asyncio.gather(*(one(p) for p in pods))
 
-
-def _uncounted(succeeded: list[str], failed: list[str]) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    if succeeded:
-        out["succeeded"] = succeeded
-    if failed:
-        out["failed"] = failed
-    return out
