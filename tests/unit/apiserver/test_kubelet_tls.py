@@ -5,6 +5,7 @@ behaviour). Real handshakes against a local TLS listener."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
 from pathlib import Path
 from types import SimpleNamespace
@@ -27,6 +28,9 @@ async def _handshake(tmp_path: Path, serving: KeyPair, client: ssl.SSLContext) -
     server_ctx.load_cert_chain(tmp_path / "serving.crt", tmp_path / "serving.key")
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        # the client hangs up first: a server closing at once can race the client's handshake
+        with contextlib.suppress(ConnectionError, ssl.SSLError):
+            await reader.read()
         writer.close()
 
     server = await asyncio.start_server(serve, "127.0.0.1", 0, ssl=server_ctx)
@@ -34,6 +38,8 @@ async def _handshake(tmp_path: Path, serving: KeyPair, client: ssl.SSLContext) -
     try:
         _, writer = await asyncio.open_connection("127.0.0.1", port, ssl=client, server_hostname="127.0.0.1")
         writer.close()
+        with contextlib.suppress(ConnectionError, ssl.SSLError):
+            await writer.wait_closed()
     finally:
         server.close()
         await server.wait_closed()
