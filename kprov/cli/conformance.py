@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from kprov.conformance.runner import ConformanceError, ConformanceOptions, run_conformance
-from kprov.conformance.suite import CONFORMANCE_FOCUS
+from kprov.conformance.suites import SUITES
 from kprov.deploy.verify.run import admin_kubeconfig_path
 from kprov.provision.errors import ProvisionError
 
@@ -26,8 +26,11 @@ def register(app: typer.Typer) -> None:
         e2e_test: Path = typer.Option(..., "--e2e-test",
                                       help="The upstream e2e.test binary (any version; .gz is unpacked)."),
         agnhost: Path = typer.Option(None, "--agnhost", help="An agnhost binary (or .gz): the image."),
-        focus: str = typer.Option(CONFORMANCE_FOCUS, "--focus", help="Ginkgo focus regex."),
-        skip: str = typer.Option("", "--skip", help="Ginkgo skip regex."),
+        suite: str = typer.Option(
+            "conformance", "--suite", help="conformance ([Conformance] specs) or default (upstream's e2e job)"
+        ),
+        focus: str | None = typer.Option(None, "--focus", help="Ginkgo focus regex (default: the suite's)."),
+        skip: str | None = typer.Option(None, "--skip", help="Ginkgo skip regex (default: the suite's)."),
         tests: Path = typer.Option(None, "--tests", help="Run only these spec names (one per line)."),
         expect: Path = typer.Option(None, "--expect",
                                     help="Spec names that must pass: exit 1 only if one of them did not."),
@@ -47,12 +50,18 @@ def register(app: typer.Typer) -> None:
         if media is None:
             console.print(f"[red]error:[/red] --content-type must be one of {', '.join(_MEDIA_TYPES)}")
             raise typer.Exit(2)
+        selection = SUITES.get(suite)
+        if selection is None:
+            console.print(f"[red]error:[/red] --suite must be one of {', '.join(SUITES)}")
+            raise typer.Exit(2)
         out = report_dir or Path.cwd() / time.strftime("conformance-%Y%m%dT%H%M%S")
         console.print(f"report directory: {out}")
         opts = ConformanceOptions(
             inventory=inventory, kubeconfig=admin_kubeconfig_path(inventory), e2e_test=e2e_test,
-            report_dir=out, agnhost=agnhost, focus=focus, skip=skip, tests_file=tests, expect_file=expect,
+            report_dir=out, agnhost=agnhost, focus=selection.focus if focus is None else focus,
+            skip=selection.skip if skip is None else skip, tests_file=tests, expect_file=expect,
             parallel=parallel, timeout_min=timeout, push_images=images, content_type=media,
+            selection=selection if skip is None else None,
         )
         try:
             run = run_conformance(opts, say=lambda text: console.print(escape(text)))
@@ -64,7 +73,7 @@ def register(app: typer.Typer) -> None:
             console.print(f"[yellow]warning:[/yellow] not a spec of this e2e.test: {escape(name)}")
         for failure in summary.failures:
             console.print(f"[red]FAIL[/red] {escape(failure['name'])}\n     {escape(failure['error'])}")
-        console.print(f"conformance: {summary.passed} passed, {summary.failed} failed, "
+        console.print(f"{suite}: {summary.passed} passed, {summary.failed} failed, "
                       f"{summary.not_run} not run of {summary.total} ({summary.pass_ratio:.1%}) "
                       f"in {summary.duration_s:.0f} s — {run.report}")
         if expect is not None:

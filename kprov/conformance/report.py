@@ -27,6 +27,7 @@ class Summary:
     images: dict[str, list[str]] = field(default_factory=dict)
     flags: list[str] = field(default_factory=list)
     duration_s: float = 0.0
+    left_out: dict[str, int] = field(default_factory=dict)  # specs a suite's skip rules took out, by reason
 
     @property
     def pass_ratio(self) -> float:
@@ -43,7 +44,7 @@ def _tally(results: list[SpecResult], key: str) -> dict[str, dict[str, int]]:
 
 def summarize(selected: list[str], results: list[SpecResult], *, expected: set[str] | None = None,
               images: ImagePlan | None = None, flags: list[str] | None = None,
-              duration_s: float = 0.0) -> Summary:
+              duration_s: float = 0.0, left_out: dict[str, int] | None = None) -> Summary:
     by_name = {r.name: r for r in results}
     ran = [by_name[name] for name in selected if name in by_name]
     failed = [r for r in ran if not r.passed]
@@ -67,6 +68,7 @@ def summarize(selected: list[str], results: list[SpecResult], *, expected: set[s
         images=image_facts,
         flags=list(flags or []),
         duration_s=round(duration_s, 1),
+        left_out=dict(left_out or {}),
     )
 
 
@@ -84,6 +86,9 @@ def _markdown(summary: Summary) -> str:
         lines += [f"| {title} | passed | failed |", "|---|---|---|"]
         lines += [f"| {group} | {c['passed']} | {c['failed']} |" for group, c in table.items()]
         lines.append("")
+    if summary.left_out:
+        lines += ["## Left out by the suite's selection", "", "| why | specs |", "|---|---|"]
+        lines += [f"| {reason} | {count} |" for reason, count in summary.left_out.items()] + [""]
     if summary.regressions:
         lines += ["## Regressions (expected to pass)", ""]
         lines += [f"- {name}" for name in summary.regressions] + [""]

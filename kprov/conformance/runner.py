@@ -28,6 +28,7 @@ from kprov.conformance.python_root import host_python
 from kprov.conformance.report import Summary, summarize, write_report
 from kprov.conformance.specs import SpecResult, focus_regex, parse_json_report, shard
 from kprov.conformance.suite import CONFORMANCE_FOCUS, E2ESuite, Workarounds
+from kprov.conformance.suites import Suite
 from kprov.images.oci import build_multi_archive
 from kprov.images.push import push_archive
 from kprov.images.targets import targets_from_inventory
@@ -54,6 +55,7 @@ class ConformanceOptions:
     timeout_min: int = 120
     push_images: bool = True
     content_type: str = "application/vnd.kubernetes.protobuf"  # the suite's own default
+    selection: Suite | None = None  # the named suite whose skip rules the report explains
 
 
 @dataclass
@@ -122,6 +124,15 @@ def select_specs(suite: E2ESuite, opts: ConformanceOptions) -> tuple[list[SpecRe
     known = {s.name for s in specs}
     keep = set(wanted)
     return [s for s in specs if s.name in keep], [n for n in wanted if n not in known]
+
+
+def left_out_by_reason(suite: E2ESuite, opts: ConformanceOptions, specs: list[SpecResult]) -> dict[str, int]:
+    """How many specs the focus matches that the selection's skip rules left out, by reason."""
+    if opts.selection is None or not opts.selection.rules:
+        return {}
+    chosen = {s.name for s in specs}
+    focused = [s.name for s in suite.list_specs(opts.focus, "") if s.name not in chosen]
+    return opts.selection.skipped_by(focused)
 
 
 def provide_images(suite: E2ESuite, opts: ConformanceOptions, say: Callable[[str], None]) -> ImagePlan:
@@ -214,6 +225,9 @@ def run_conformance(opts: ConformanceOptions, say: Callable[[str], None] = print
     if not specs:
         raise ConformanceError("the focus/skip (and names file) select no spec of this e2e.test")
     say(f"{len(specs)} specs selected" + (f"; {len(unknown)} names not in this binary" if unknown else ""))
+    left_out = left_out_by_reason(suite, opts, specs)
+    for reason, count in left_out.items():
+        say(f"left out: {count} ({reason})")
     plan = provide_images(suite, opts, say)
     results = run_specs(suite, opts, specs, kubectl, workarounds, say)
     expected = None
@@ -221,5 +235,5 @@ def run_conformance(opts: ConformanceOptions, say: Callable[[str], None] = print
         expected = {line.strip() for line in opts.expect_file.read_text().splitlines()
                     if line.strip() and not line.startswith("#")}
     summary = summarize([s.name for s in specs], results, expected=expected, images=plan,
-                        flags=workarounds.flags(), duration_s=time.monotonic() - started)
+                        flags=workarounds.flags(), duration_s=time.monotonic() - started, left_out=left_out)
     return ConformanceRun(summary, write_report(opts.report_dir, summary), unknown)

@@ -38,3 +38,19 @@ def test_write_report_writes_json_and_markdown_with_image_kinds(tmp_path: Path) 
     assert "passed 0 of 1" in text and "- a — failed: a broke" in text
     assert "## Images: stand-ins" in text and "nginx:1.14-4" in text
     assert "--minStartupPods=-1" in text
+
+
+def test_the_report_says_what_the_suite_left_out_and_why(tmp_path: Path) -> None:
+    from kprov.conformance.suites import SUITES
+
+    default = SUITES["default"]
+    names = ["[sig-node] a [Slow]", "[sig-node] b [Serial] [Slow]", "[sig-storage] c [Driver: aws] x",
+             "[sig-windows] d", "[sig-apps] e [Feature:X]"]
+    left_out = default.skipped_by(names)
+    assert left_out["slow: upstream runs these in its own slow job"] == 2  # the first matching rule counts
+    assert left_out["a cloud provider's volume driver: no cloud here"] == 1
+    assert sum(left_out.values()) == len(names)
+    summary = summarize(["[sig-node] kept"], [], left_out=left_out)
+    text = write_report(tmp_path, summary).read_text()
+    assert "| a cloud provider's volume driver: no cloud here | 1 |" in text
+    assert json.loads((tmp_path / "summary.json").read_text())["left_out"]["needs Windows nodes"] == 1
