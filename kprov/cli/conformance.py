@@ -72,7 +72,9 @@ def register(app: typer.Typer) -> None:
         for name in run.unknown_names:
             console.print(f"[yellow]warning:[/yellow] not a spec of this e2e.test: {escape(name)}")
         for failure in summary.failures:
-            console.print(f"[red]FAIL[/red] {escape(failure['name'])}\n     {escape(failure['error'])}")
+            where = f" ({failure['where']})" if failure.get("where") else ""
+            line = escape(failure["error"] + where)
+            console.print(f"[red]FAIL[/red] {escape(failure['name'])}\n     {line}")
         console.print(f"{suite}: {summary.passed} passed, {summary.failed} failed, "
                       f"{summary.not_run} not run of {summary.total} ({summary.pass_ratio:.1%}) "
                       f"in {summary.duration_s:.0f} s — {run.report}")

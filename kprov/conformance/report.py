@@ -62,7 +62,8 @@ def summarize(selected: list[str], results: list[SpecResult], *, expected: set[s
         total=len(selected),
         by_sig=_tally(ran, "sig"),
         by_area=_tally(ran, "area"),
-        failures=[{"name": r.name, "state": r.state, "error": r.error} for r in failed],
+        failures=[{"name": r.name, "state": r.state, "error": r.error, "where": r.where,
+                   "detail": "\n".join(r.detail)} for r in failed],
         regressions=sorted(n for n in (expected or set())
                            if n in selected and not (n in by_name and by_name[n].passed)),
         images=image_facts,
@@ -94,7 +95,11 @@ def _markdown(summary: Summary) -> str:
         lines += [f"- {name}" for name in summary.regressions] + [""]
     if summary.failures:
         lines += ["## Failures", ""]
-        lines += [f"- {f['name']} — {f['state']}: {f['error']}" for f in summary.failures]
+        for f in summary.failures:
+            lines.append(f"- {f['name']} — {f['state']}: {f['error']}")
+            if f.get("where"):
+                lines.append(f"  at {f['where']}")
+            lines += [f"  > {line}" for line in (f.get("detail") or "").splitlines()]
         lines.append("")
     for kind, refs in summary.images.items():
         if refs:

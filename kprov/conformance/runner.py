@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import tempfile
@@ -33,7 +34,10 @@ from kprov.images.oci import build_multi_archive
 from kprov.images.push import push_archive
 from kprov.images.targets import targets_from_inventory
 
-__all__ = ["ConformanceError", "ConformanceOptions", "ConformanceRun", "run_conformance"]
+__all__ = ["ConformanceError", "ConformanceOptions", "ConformanceRun", "progress_line", "run_conformance"]
+
+PROGRESS_EVERY_S = 60.0
+_FAILED_BULLET = re.compile("\u2022 \\[(?:FAILED|PANICKED|TIMEDOUT|INTERRUPTED)\\]")
 
 
 class ConformanceError(Exception):
@@ -167,14 +171,35 @@ def _launch(suite: E2ESuite, opts: ConformanceOptions, names: list[str], directo
         log.close()  # the child holds its own descriptor
 
 
-def _wait_all(procs: list[subprocess.Popen[bytes]], timeout_s: float) -> None:
+def _wait_all(procs: list[subprocess.Popen[bytes]], timeout_s: float,
+              tick: Callable[[], None] | None = None, every_s: float = PROGRESS_EVERY_S) -> None:
+    """Wait for every process (killing those past ``timeout_s``), calling ``tick`` every
+    ``every_s`` seconds meanwhile."""
     deadline = time.monotonic() + timeout_s
+    next_tick = time.monotonic() + every_s
+    while any(proc.poll() is None for proc in procs) and time.monotonic() < deadline:
+        time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
+        if tick is not None and time.monotonic() >= next_tick:
+            tick()
+            next_tick = time.monotonic() + every_s
     for proc in procs:
-        try:
-            proc.wait(timeout=max(1.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
+        if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def progress_line(logs: list[Path], total: int, elapsed_s: float) -> str:
+    """Specs done/total, failed, elapsed and an estimate of what is left, read from the shards'
+    Ginkgo output (a bullet per finished spec; ``• [FAILED]`` and its kind for the failed)."""
+    done = failed = 0
+    for log in logs:
+        if log.is_file():
+            text = log.read_text(errors="replace")
+            done += text.count("\u2022")
+            failed += len(_FAILED_BULLET.findall(text))
+    left = f", about {elapsed_s / done * (total - done) / 60:.0f} min left" if 0 < done < total else ""
+    return (f"progress: {done}/{total} specs done, {done - failed} passed, {failed} failed, "
+            f"{elapsed_s / 60:.0f} min{left}")
 
 
 def run_specs(suite: E2ESuite, opts: ConformanceOptions, specs: list[SpecResult], kubectl: str,
@@ -183,19 +208,24 @@ def run_specs(suite: E2ESuite, opts: ConformanceOptions, specs: list[SpecResult]
     serial = [s.name for s in specs if s.serial]
     grace_s = (opts.timeout_min + 5) * 60
     dirs: list[Path] = []
+    began = time.monotonic()
+
+    def tick() -> None:
+        say(progress_line([d / "e2e.log" for d in dirs], len(specs), time.monotonic() - began))
+
     if parallel:
         shards = shard(parallel, opts.parallel)
         say(f"running {len(parallel)} specs in {len(shards)} parallel shard(s)")
         batch = [opts.report_dir / f"shard-{i + 1}" for i in range(len(shards))]
+        dirs += batch
         procs = [_launch(suite, opts, names, directory, kubectl, workarounds)
                  for names, directory in zip(shards, batch, strict=True)]
-        _wait_all(procs, grace_s)
-        dirs += batch
+        _wait_all(procs, grace_s, tick)
     if serial:
         say(f"running {len(serial)} serial specs")
         directory = opts.report_dir / "serial"
-        _wait_all([_launch(suite, opts, serial, directory, kubectl, workarounds)], grace_s)
         dirs.append(directory)
+        _wait_all([_launch(suite, opts, serial, directory, kubectl, workarounds)], grace_s, tick)
     results: list[SpecResult] = []
     for directory in dirs:
         report = directory / "report.json"

@@ -20,6 +20,7 @@ __all__ = ["SpecResult", "focus_regex", "go_regex_escape", "parse_json_report", 
 _SIG = re.compile(r"\[(sig-[\w-]+)\]")
 _TAGS = re.compile(r"\s*\[[^\]]*\]")
 _RE2_SPECIAL = set("\\.+*?()|[]{}^$")
+DETAIL_LINES = 4
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,9 @@ class SpecResult:
     state: str  # passed, failed, skipped, pending, panicked, timedout, interrupted, aborted
     runtime_s: float = 0.0
     error: str = ""  # the failure's first non-empty line
+    where: str = ""  # the failure's source line (file:line)
+    detail: tuple[str, ...] = ()  # the rest of the message, then what the spec logged last
+
 
     @property
     def serial(self) -> bool:
@@ -45,6 +49,18 @@ def _first_line(text: str) -> str:
     return next((line.strip() for line in text.splitlines() if line.strip()), "")
 
 
+def _lines(text: str) -> list[str]:
+    return [line.rstrip() for line in text.splitlines() if line.strip()]
+
+
+def _detail(failure: dict[str, Any], captured: str, keep: int = DETAIL_LINES) -> tuple[str, ...]:
+    """What a bare first line (``Timed out after 60.001s.``) does not say: the message's next
+    lines, then the last lines the spec wrote before it failed."""
+    rest = _lines(str(failure.get("Message", "")))[1 : 1 + keep]
+    logged = _lines(captured)[-keep:]
+    return (*rest, *(["(last logged)", *logged] if logged else []))
+
+
 def _area(containers: list[str]) -> str:
     if not containers:
         return ""
@@ -57,6 +73,7 @@ def _spec(report: dict[str, Any]) -> SpecResult:
     sig = _SIG.search(name)
     failure = report.get("Failure") or {}
     location = report.get("LeafNodeLocation") or {}
+    at = failure.get("Location") or {}
     return SpecResult(
         name=name,
         sig=sig.group(1) if sig else "",
@@ -65,6 +82,8 @@ def _spec(report: dict[str, Any]) -> SpecResult:
         state=str(report.get("State", "")),
         runtime_s=float(report.get("RunTime", 0)) / 1e9,  # Go durations are nanoseconds
         error=_first_line(str(failure.get("Message", ""))),
+        where=f"{at['FileName']}:{at.get('LineNumber', 0)}" if at.get("FileName") else "",
+        detail=_detail(failure, str(report.get("CapturedGinkgoWriterOutput", ""))) if failure else (),
     )
 
 

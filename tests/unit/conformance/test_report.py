@@ -54,3 +54,33 @@ def test_the_report_says_what_the_suite_left_out_and_why(tmp_path: Path) -> None
     text = write_report(tmp_path, summary).read_text()
     assert "| a cloud provider's volume driver: no cloud here | 1 |" in text
     assert json.loads((tmp_path / "summary.json").read_text())["left_out"]["needs Windows nodes"] == 1
+
+
+def test_a_failure_says_where_and_what_the_spec_was_waiting_for(tmp_path: Path) -> None:
+    from kprov.conformance.specs import parse_json_report
+
+    report = [{"SpecReports": [{
+        "LeafNodeType": "It", "ContainerHierarchyTexts": ["[sig-apps] Job"], "LeafNodeText": "runs",
+        "State": "failed", "RunTime": 61e9,
+        "LeafNodeLocation": {"FileName": "test/e2e/apps/job.go", "LineNumber": 80},
+        "Failure": {"Message": "Timed out after 60.001s.\nExpected\n    <int>: 0\nto equal\n    <int>: 2",
+                    "Location": {"FileName": "test/e2e/apps/job.go", "LineNumber": 97}},
+        "CapturedGinkgoWriterOutput": "STEP: creating a job\nSTEP: waiting\nwaiting: 0 of 2 Running\n",
+    }]}]
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(report))
+    (spec,) = parse_json_report(path)
+    assert spec.error == "Timed out after 60.001s." and spec.where == "test/e2e/apps/job.go:97"
+    assert spec.detail[:2] == ("Expected", "    <int>: 0")
+    assert spec.detail[-1] == "waiting: 0 of 2 Running"
+    text = write_report(tmp_path, summarize([spec.name], [spec])).read_text()
+    assert "  at test/e2e/apps/job.go:97" in text and "  > waiting: 0 of 2 Running" in text
+
+
+def test_progress_counts_the_shards_bullets(tmp_path: Path) -> None:
+    from kprov.conformance.runner import progress_line
+
+    (tmp_path / "a.log").write_text("SSS\u2022SS\u2022\n------\n\u2022 [FAILED] [3.2 seconds]\nboom\n")
+    (tmp_path / "b.log").write_text("SS\u2022 [TIMEDOUT] [60 seconds]\n")
+    line = progress_line([tmp_path / "a.log", tmp_path / "b.log", tmp_path / "missing.log"], 10, 240.0)
+    assert line == "progress: 4/10 specs done, 2 passed, 2 failed, 4 min, about 6 min left"
