@@ -69,6 +69,9 @@ _TABLE: dict[str, tuple[str, tuple[str, ...]]] = {
     "htpasswd": ("system.htpasswd", ("community.general",)),
     "ini_file": ("files.ini_file", ("community.general",)),
     "locale_gen": ("system.locale_gen", ("community.general",)),
+    "cron": ("system.cron", _BUILTIN),
+    "debconf": ("packages.debconf", _BUILTIN),
+    "ufw": ("system.ufw", ("community.general",)),
     "mysql_db": ("mysql.mysql_db", ("community.mysql",)),
     "mysql_user": ("mysql.mysql_user", ("community.mysql",)),
 }
