@@ -123,13 +123,15 @@ class DebconfModule(ThreeStepModule):
             return Plan(data={"current": prev, "msg": ""})
         answer = ", ".join(value) if isinstance(value, list) else value
         shown_value: Any = MASK if vtype == "password" else value
-        before = {question: prev.get(question, "")}
+        # as the module: the previous answer alone, or (a question not asked yet) every
+        # answer with this one empty
+        before = {question: prev[question]} if question in prev else {**prev, question: ""}
         return DebconfPlan(
             changed=True,
             commands=["debconf-set-selections -u" if params["unseen"] else "debconf-set-selections"],
             selection=" ".join([params["name"], question, vtype, answer]) + "\n",
             data={"current": {question: shown_value}, "previous": before, "msg": ""},
-            diff=[{"before": before, "after": {question: shown_value}}],
+            diff=[{"before": before, "after": {**before, question: shown_value}}],
         )
 
     def _password_differs(self, params: Mapping[str, Any], probe: CommandResult, value: str) -> bool:
