@@ -19,6 +19,7 @@ from kprov.cluster.api.kinds.status_zeros import fill_status_zeros
 from kprov.cluster.api.resources import ResourceInfo
 from kprov.cluster.apiserver import _lib
 from kprov.cluster.apiserver.admission import builtin as admission
+from kprov.cluster.apiserver.admission import certificates as csr_admission
 from kprov.cluster.apiserver.admission import limitranger, podsecurity, vap, webhooks
 from kprov.cluster.apiserver.admission import quota as quota_admission
 from kprov.cluster.apiserver.admission.attributes import AdmissionAttributes
@@ -94,6 +95,7 @@ async def create_object(
     attrs = attrs.with_object(obj)
     _lib.validate(info, obj, None)
     await podsecurity.validate(ctx, attrs)  # after mutation, before validating webhooks
+    await csr_admission.validate(ctx, attrs)  # upstream's order: built-in validators first
     await vap.validate(ctx, attrs)
     await webhooks.validate(ctx, attrs)
     fill_status_zeros(info, obj)
@@ -159,6 +161,7 @@ async def guaranteed_update(
             attrs = attrs.with_object(new)
             _lib.validate(info, new, shown, subresource)
             await podsecurity.validate(ctx, attrs)
+            await csr_admission.validate(ctx, attrs)
             await vap.validate(ctx, attrs)
             await webhooks.validate(ctx, attrs)
             fill_status_zeros(info, new)
