@@ -26,6 +26,7 @@ from typing import Any
 from kprov.cluster.api.objects import format_time, is_spec_change
 from kprov.cluster.api.resources import ResourceInfo
 from kprov.cluster.apiserver.front.status import ApiError, bad_request
+from kprov.cluster.apiserver.handlers.csr_conditions import keep_approval_conditions, stamp_conditions
 from kprov.cluster.apiserver.handlers.service_fields import drop_type_dependent_fields
 
 __all__ = [
@@ -203,6 +204,8 @@ def prepare_update(
         kept = copy.deepcopy({k: v for k, v in old.items() if k != "metadata"})
         status = kept.setdefault("status", {})
         if conditions:
+            if isinstance(conditions, list) and (info.group, info.resource) == _CSR:
+                stamp_conditions(old.get("status") or {}, conditions, _now())
             status["conditions"] = conditions
         else:
             status.pop("conditions", None)
@@ -221,6 +224,8 @@ def prepare_update(
         new["metadata"] = new_meta
         if status is not None:
             new["status"] = status
+            if (info.group, info.resource) == _CSR:
+                _csr_status_conditions(old.get("status") or {}, status)
         return new
     if info.group == "" and info.resource == "services":
         drop_type_dependent_fields(old, new)
@@ -237,6 +242,13 @@ def prepare_update(
     else:
         meta.pop("generation", None)
     return go_field_order(new)
+
+
+def _csr_status_conditions(old_status: dict[str, Any], status: Any) -> None:
+    conditions = status.get("conditions") if isinstance(status, dict) else None
+    if isinstance(conditions, list):
+        keep_approval_conditions(copy.deepcopy(old_status), conditions)
+        stamp_conditions(old_status, conditions, _now())
 
 
 def _status_metadata(info: ResourceInfo, old_meta: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
