@@ -21,6 +21,7 @@ from kprov.cluster.controllers.housekeeping.nodelifecycle import NodeLifecycleCo
 from kprov.cluster.controllers.housekeeping.resourcequota import ResourceQuotaController
 from kprov.cluster.controllers.identity.clusterrole_aggregation import ClusterRoleAggregationController
 from kprov.cluster.controllers.identity.csr_approving import CSRApprovingController
+from kprov.cluster.controllers.identity.csr_cleaner import CSRCleanerController
 from kprov.cluster.controllers.identity.csr_signing import CSRSigningController
 from kprov.cluster.controllers.identity.kubelet_serving_approver import KubeletServingApprover
 from kprov.cluster.controllers.identity.rootca import RootCaPublisher
@@ -81,6 +82,7 @@ CONTROLLERS: dict[str, type[Controller]] = {
         TokenSecretController,
         CSRApprovingController,
         CSRSigningController,
+        CSRCleanerController,
         KubeletServingApprover,
     )
 }
