@@ -3,6 +3,7 @@ registry strategies fill them, and /status keeps the stored approval."""
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from kprov.cluster.api.resources import REGISTRY
@@ -51,3 +52,33 @@ def test_an_approval_through_the_subresource_is_stamped() -> None:
         {"type": "Approved", "status": "True", "reason": "rewritten"}]}}
     after = prepare_update(CSRS, stored, signed, "status")
     assert after["status"]["conditions"] == [approved] and after["status"]["certificate"] == "eA=="
+
+
+def _pem(body: str) -> str:
+    pem = f"-----BEGIN CERTIFICATE-----\n{body}\n-----END CERTIFICATE-----\n"
+    return base64.b64encode(pem.encode()).decode()
+
+
+def _causes(old: dict[str, Any], new: dict[str, Any], sub: str) -> list[str]:
+    from kprov.cluster.api.validation.core import validate
+
+    assert CSRS is not None
+    base = {"apiVersion": "certificates.k8s.io/v1", "kind": "CertificateSigningRequest",
+            "metadata": {"name": "c", "resourceVersion": "1"}, "spec": {"signerName": "a.com/b"}}
+    return [str(c) for c in validate(CSRS, {**base, **new}, {**base, **old}, sub)]
+
+
+def test_status_may_not_approve_deny_or_replace_the_certificate_and_nothing_removes_a_verdict() -> None:
+    approved = {"type": "Approved", "status": "True"}
+    failed = {"type": "Failed", "status": "True"}
+    assert _causes({}, {"status": {"conditions": [approved]}}, "status") == [
+        'status.conditions: Forbidden: updates may not add a condition of type "Approved"']
+    assert _causes({}, {"status": {"conditions": [approved]}}, "approval") == []
+    removed = _causes({"status": {"conditions": [approved, failed]}}, {"status": {"conditions": [approved]}},
+                      "approval")
+    assert removed == ['status.conditions: Forbidden: updates may not remove a condition of type "Failed"']
+    issued = {"status": {"conditions": [approved], "certificate": _pem("AA==")}}
+    other = {"status": {"conditions": [approved], "certificate": _pem("AQ==")}}
+    assert _causes(issued, other, "status") == [
+        "status.certificate: Forbidden: updates may not modify existing certificate content"]
+    assert _causes({"status": {"conditions": [approved]}}, issued, "status") == []

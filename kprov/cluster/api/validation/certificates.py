@@ -2,7 +2,12 @@
 pkg/apis/certificates/validation: the request is a PEM ``CERTIFICATE REQUEST`` whose
 signature checks out, a signer name ``<domain>/<path>``, at least one known usage,
 ``expirationSeconds`` at least 600, unique condition types, Approved and Denied never
-together, and ``status.certificate`` (when set) PEM ``CERTIFICATE`` blocks only."""
+together, and ``status.certificate`` (when set) PEM ``CERTIFICATE`` blocks only.
+
+Updates through ``/approval`` and ``/status`` (:func:`validate_csr_subresource_update`) never
+remove an Approved, Denied or Failed condition; ``/status`` never adds Approved or Denied
+(approving is ``/approval``'s, under its own admission check) and never changes a
+certificate once issued."""
 
 from __future__ import annotations
 
@@ -14,7 +19,7 @@ from cryptography import x509
 
 from kprov.cluster.api.validation.field_errors import Errors
 
-__all__ = ["validate_csr"]
+__all__ = ["validate_csr", "validate_csr_subresource_update"]
 
 USAGES = (
     "signing", "digital signature", "content commitment", "key encipherment", "key agreement",
@@ -105,3 +110,25 @@ def validate_csr(errors: Errors, obj: dict[str, Any], old: dict[str, Any] | None
             errors.invalid("spec.expirationSeconds", seconds,
                            "may not specify a duration less than 600 seconds (10 minutes)")
     _conditions(errors, obj.get("status") or {})
+
+
+def _count(obj: dict[str, Any], kind: str) -> int:
+    conditions = (obj.get("status") or {}).get("conditions") or []
+    return sum(1 for c in conditions if isinstance(c, dict) and c.get("type") == kind)
+
+
+def validate_csr_subresource_update(
+    errors: Errors, obj: dict[str, Any], old: dict[str, Any], subresource: str
+) -> None:
+    """What an ``/approval`` or ``/status`` update may not change (upstream's messages)."""
+    for kind in ("Approved", "Denied", "Failed"):
+        if _count(obj, kind) < _count(old, kind):
+            errors.forbidden("status.conditions", f'updates may not remove a condition of type "{kind}"')
+    if subresource != "status":
+        return
+    for kind in ("Approved", "Denied"):
+        if _count(obj, kind) > _count(old, kind):
+            errors.forbidden("status.conditions", f'updates may not add a condition of type "{kind}"')
+    issued = (old.get("status") or {}).get("certificate") or ""
+    if issued and ((obj.get("status") or {}).get("certificate") or "") != issued:
+        errors.forbidden("status.certificate", "updates may not modify existing certificate content")

@@ -22,7 +22,7 @@ from kprov.cluster.api.resources import ResourceInfo
 from kprov.cluster.api.validation.admission_policy import validate_policy, validate_policy_binding
 from kprov.cluster.api.validation.autoscaling import validate_hpa
 from kprov.cluster.api.validation.batch import validate_cronjob, validate_job
-from kprov.cluster.api.validation.certificates import validate_csr
+from kprov.cluster.api.validation.certificates import validate_csr, validate_csr_subresource_update
 from kprov.cluster.api.validation.ephemeral import validate_ephemeral_create, validate_ephemeral_update
 from kprov.cluster.api.validation.field_errors import Errors, go_value
 from kprov.cluster.api.validation.labels import validate_labels
@@ -340,6 +340,8 @@ def validate(
     rule = _BY_KIND.get((info.group, info.kind))
     if rule is not None:
         rule(errors, obj, old)
+    if subresource in ("approval", "status") and old is not None and rule is validate_csr:
+        validate_csr_subresource_update(errors, obj, old, subresource)
     return errors.causes
 
 
