@@ -16,6 +16,8 @@ from kprov.cluster.api.resources import REGISTRY
 from kprov.cluster.apiserver.admission.attributes import AdmissionAttributes
 from kprov.cluster.apiserver.admission.certificates import forbidden, refusal, signer_allowed
 from kprov.cluster.apiserver.authn.chain import UserInfo
+from kprov.cluster.apiserver.authz.bootstrap_policy import bootstrap_cluster_roles
+from kprov.cluster.apiserver.authz.controller_policy import controller_cluster_roles
 from kprov.cluster.apiserver.authz.rbac_rules import Rule
 from kprov.cluster.apiserver.front.requestinfo import RequestInfo
 
@@ -185,3 +187,25 @@ def test_an_rbac_rule_naming_the_domain_wildcard_grants_every_signer_of_the_doma
     assert signer_allowed(rule.allows, "approve", "example.com/my-signer")
     assert not signer_allowed(rule.allows, "approve", "other.com/my-signer")
     assert not signer_allowed(rule.allows, "sign", "example.com/my-signer")
+
+
+def _role_allows(role: dict[str, Any]) -> Any:
+    rules = [Rule.of(rule) for rule in role["rules"]]
+    return lambda ri: any(rule.allows(ri) for rule in rules)
+
+
+def test_kprovs_own_approvers_and_signer_hold_what_admission_now_asks() -> None:
+    """Without these grants kubelet bootstrap would stop at the new checks."""
+    every = [*controller_cluster_roles(), *bootstrap_cluster_roles()]
+    roles = {r["metadata"]["name"]: _role_allows(r) for r in every}
+    certificates = roles["system:controller:certificate-controller"]
+    assert signer_allowed(certificates, "approve", "kubernetes.io/kube-apiserver-client-kubelet")
+    assert not signer_allowed(certificates, "approve", "kubernetes.io/kube-apiserver-client")
+    for signer in ("kubernetes.io/kube-apiserver-client-kubelet", "kubernetes.io/kubelet-serving",
+                   "kubernetes.io/kube-apiserver-client", "kubernetes.io/legacy-unknown"):
+        assert signer_allowed(certificates, "sign", signer)
+        approver = roles[f"system:certificates.k8s.io:{signer.removeprefix('kubernetes.io/')}-approver"]
+        assert signer_allowed(approver, "approve", signer) and not signer_allowed(approver, "sign", signer)
+    serving = roles["system:controller:kubelet-serving-approver"]
+    assert signer_allowed(serving, "approve", "kubernetes.io/kubelet-serving")
+    assert not signer_allowed(serving, "approve", "kubernetes.io/kube-apiserver-client")
