@@ -2,7 +2,8 @@
 a node whose client certificate is about to expire renews it (csrapproving approves after a
 SubjectAccessReview, csrsigning signs with the cluster CA) and keeps talking to the API with
 the new one; its serving certificate request naming its own address is approved by
-kubelet-serving-approver and signed. The controller manager acts as its ServiceAccounts."""
+kubelet-serving-approver and signed; a request denied over an hour ago is deleted by
+csrcleaner, a fresh one is kept. The controller manager acts as its ServiceAccounts."""
 
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ def signing_manager(control_plane, tmp_path_factory: pytest.TempPathFactory) -> 
     proc = start_component(
         "kprov.cluster.controllers", control_plane.controller_manager_kubeconfig(), logs, "cm",
         "--leader-elect=false", "--use-service-account-credentials=true",
-        "--controllers=csrapproving,csrsigning,kubelet-serving-approver",
+        "--controllers=csrapproving,csrsigning,kubelet-serving-approver,csrcleaner",
         f"--cluster-signing-cert-file={pki.path('ca', 'crt')}",
         f"--cluster-signing-key-file={pki.path('ca', 'key')}",
     )
@@ -137,6 +138,40 @@ async def test_a_request_failing_its_signers_rules_is_marked_failed(  # type: ig
         assert cond["message"] == "DNS subjectAltNames are not allowed"
         final = await admin.get(CERTIFICATE_SIGNING_REQUESTS, "odd-client")
         assert not final["status"].get("certificate")
+
+
+async def test_the_cleaner_deletes_a_request_denied_over_an_hour_ago(  # type: ignore[no-untyped-def]
+    control_plane, signing_manager: None
+) -> None:
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    request = (x509.CertificateSigningRequestBuilder()
+               .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "old-denied")]))
+               .sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM))
+    two_hours_ago = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    async with ApiClient.from_kubeconfig(control_plane.admin_kubeconfig) as admin:
+        for name, updated in (("old-denied", two_hours_ago), ("new-denied", None)):
+            csr = await admin.create(CERTIFICATE_SIGNING_REQUESTS, {
+                "metadata": {"name": name},
+                "spec": {"request": base64.b64encode(request).decode(), "usages": ["client auth"],
+                         "signerName": "example.com/cleaner-test"},
+            })
+            denied = {"type": "Denied", "status": "True", "reason": "ByHand", "message": "no"}
+            if updated:
+                denied["lastUpdateTime"] = updated
+            csr["status"] = {"conditions": [denied]}
+            await admin.update(CERTIFICATE_SIGNING_REQUESTS, csr, subresource="approval")
+
+        async def gone() -> bool:
+            items, _ = await admin.list_all(CERTIFICATE_SIGNING_REQUESTS)
+            return "old-denied" not in {c["metadata"]["name"] for c in items}
+
+        await wait_for(gone, 20, what="the cleaner to delete old-denied")
+        kept = await admin.get(CERTIFICATE_SIGNING_REQUESTS, "new-denied")  # denied just now: an hour to go
+        assert _condition(kept, "Denied")["lastUpdateTime"]  # type: ignore[index]
+        await admin.delete(CERTIFICATE_SIGNING_REQUESTS, "new-denied")
 
 
 async def _keep(cert_pem: bytes, key_pem: bytes) -> None:
