@@ -235,6 +235,7 @@ async def handle_collection(
         return await handle_list(request, ctx, info, ri)
     if ri.verb == "create":
         obj = decode_body(body, media_type(request))
+        field_validation.check_types(info, obj)
         warnings: list[str] = []
         if isinstance(obj, dict):
             warnings = field_validation.check_body(request, info, obj, body, media_type(request))
@@ -296,6 +297,7 @@ async def handle_object(
         new = decode_body(body, media_type(request))
         if not isinstance(new, dict):
             raise bad_request("the request body must be a JSON object")
+        field_validation.check_types(info, new)
         warnings = field_validation.check_body(request, info, new, body, media_type(request))
         pinned = _resource_version_of(new)
         try:

@@ -14,6 +14,8 @@ declared in schema`` (500, no reason); then under Strict/Warn the YAML is read a
 duplicate keys (``line 11: key "foo" already set in map``, 400 under Strict). Without the
 parameter nothing is checked here (upstream's default is Warn; kprov skips the schema walk
 per write that only kubectl asks for, and kubectl always sends Strict explicitly).
+Whatever the directive, a value of the wrong JSON type (``metadata.name: 5``) is a 400 in
+encoding/json's words, as upstream's typed decoding refuses it (``check_types``).
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ import yaml
 
 from kprov.cluster.api.errors import Cause
 from kprov.cluster.api.resources import ResourceInfo
+from kprov.cluster.api.schema.go_types import GoTypeError, check_go_types
+from kprov.cluster.api.schema.known_fields import root_type
 from kprov.cluster.apiserver import _lib
 from kprov.cluster.apiserver.front.http1 import AnyRequest
 from kprov.cluster.apiserver.front.status import ApiError, bad_request, invalid, unclassified_error
@@ -34,6 +38,7 @@ __all__ = [
     "check_apply",
     "check_body",
     "check_patched",
+    "check_types",
     "json_duplicates",
     "yaml_duplicates",
 ]
@@ -115,6 +120,31 @@ def _kind_and_version(info: ResourceInfo, obj: Mapping[str, Any]) -> tuple[str, 
     kind = str(obj.get("kind") or info.kind)
     version = str(obj.get("apiVersion") or info.api_version).rpartition("/")[2]
     return kind, version
+
+
+def check_types(info: ResourceInfo, obj: Any) -> None:
+    """A create or update body decoded as kube-apiserver's typed decoder would: a value of
+    the wrong JSON type is a 400 (``ConfigMap in version "v1" cannot be handled as a
+    ConfigMap: json: cannot unmarshal ...``); a non-string kind or apiVersion fails where
+    upstream first reads them."""
+    if not isinstance(obj, dict):
+        return
+    for name in ("apiVersion", "kind"):
+        value = obj.get(name)
+        if value is not None and not isinstance(value, str):
+            what = {bool: "bool", list: "array", dict: "object"}.get(type(value), "number")
+            raise bad_request(
+                "couldn't get version/kind; json parse error: json: cannot unmarshal "
+                f"{what} into Go struct field .{name} of type string"
+            )
+    if obj.get("kind") not in (None, "", info.kind):
+        return  # a body of another kind: refused by the handler's kind check
+    try:
+        check_go_types(root_type(info), obj)
+    except GoTypeError as exc:
+        kind, version = _kind_and_version(info, obj)
+        handled = f'{kind} in version "{version}" cannot be handled as a {info.kind}'
+        raise bad_request(f"{handled}: {exc}") from None
 
 
 def check_body(
