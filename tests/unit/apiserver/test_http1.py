@@ -182,3 +182,17 @@ async def test_a_spdy_upgrade_refused_by_the_handler_gets_its_reply_and_a_close(
     head = b"GET /refuse HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n\r\n"
     reply = await _exchange(port, head)
     assert reply.startswith(b"HTTP/1.1 403 ") and reply.endswith(b"no") and b"Connection: close" in reply
+
+
+async def test_connect_with_a_path_is_answered_by_the_front_and_the_next_request_read(front) -> None:  # type: ignore[no-untyped-def]
+    # llhttp takes CONNECT for a tunnel; Go's server routes it as a request and reads on.
+    # Handed to aiohttp, the connection's later requests met aiohttp's 8,190-byte line limit.
+    _, port = front
+    long_query = b"?x=" + b"y" * 9000
+    reply = await _exchange(
+        port,
+        b"CONNECT /api/v1/namespaces HTTP/1.1\r\nHost: x\r\n\r\n"
+        b"GET /after" + long_query + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    assert b"CONNECT /api/v1/namespaces by front" in reply
+    assert b"GET /after by front" in reply

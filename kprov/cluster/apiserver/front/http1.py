@@ -265,6 +265,7 @@ class _Connection(asyncio.Protocol):
         self._rejected = False  # nothing more is read: an error reply ends the connection
         self._upgrade: Request | None = None
         self._upgrade_rest = b""
+        self._tunnel_refused = False  # a CONNECT without Upgrade was queued as a request
         self._task: asyncio.Task[None] | None = None  # the one answering (a strong reference)
         self._reset()
 
@@ -308,6 +309,13 @@ class _Connection(asyncio.Protocol):
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade as upgrade:
+            if self._tunnel_refused:  # a CONNECT answered as a request: parse on after it
+                self._tunnel_refused = False
+                self._parser = httptools.HttpRequestParser(self)
+                rest = data[upgrade.args[0] :]
+                if rest:
+                    self.data_received(rest)
+                return
             if self._upgrade is None:
                 self._upgrade = self._request()
             self._upgrade_rest = data[upgrade.args[0] :]
@@ -367,8 +375,13 @@ class _Connection(asyncio.Protocol):
     def on_message_complete(self) -> None:
         request = self._request()
         if self._parser.should_upgrade():
-            self._upgrade = request
-            return
+            if request.method != "CONNECT" or "Upgrade" in request.headers:
+                self._upgrade = request
+                return
+            # llhttp reads CONNECT as the start of a tunnel; Go's server (and so
+            # kube-apiserver) routes CONNECT /path to its handler like any request and
+            # reads the next request after the reply: answer it here, parse on afresh.
+            self._tunnel_refused = True
         self.last_active = self._loop.time()
         if self.busy:
             self._queue.append(request)
