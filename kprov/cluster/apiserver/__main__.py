@@ -13,6 +13,7 @@ import sys
 import uvloop
 
 from kprov.cluster.apiserver.config import ServerConfig
+from kprov.cluster.apiserver.front.heap import tune_glibc_heap
 from kprov.cluster.apiserver.server import run_server
 from kprov.cluster.storage import EtcdConfig
 
@@ -241,6 +242,7 @@ def main(argv: list[str] | None = None) -> None:
     if config.workers > 1 and not in_pool:
         _run_workers(config, raw)
         return
+    tune_glibc_heap()  # large blocks in their own mappings, returned when freed
     try:
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
             runner.run(run_server(config))

@@ -14,6 +14,7 @@ import pytest
 from aiohttp import web
 
 from kprov.cluster.apiserver.front import http1
+from kprov.cluster.apiserver.front.heap import HeapTrimmer
 from kprov.cluster.apiserver.front.http1 import HttpFront, Request, start_stream
 
 _BIG_CHUNK = b"x" * (1 << 20)
@@ -196,3 +197,19 @@ async def test_connect_with_a_path_is_answered_by_the_front_and_the_next_request
     )
     assert b"CONNECT /api/v1/namespaces by front" in reply
     assert b"GET /after by front" in reply
+
+
+async def test_a_connection_keeps_no_body_after_its_request_and_tells_the_trimmer(front) -> None:  # type: ignore[no-untyped-def]
+    # A keep-alive connection held its last request's body chunks until its next request
+    # (up to 3 MiB per idle connection for 75 s); large requests are reported for a trim.
+    server_front, port = front
+    trims: list[int] = []
+    server_front.heap = HeapTrimmer(asyncio.get_running_loop(), lambda: trims.append(1), large_bytes=1000)
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n" + b"b" * 1000)
+    await asyncio.wait_for(reader.readuntil(b"by front"), 3)
+    (connection,) = server_front.connections
+    assert connection._body == []
+    await asyncio.sleep(0.05)
+    assert trims == [1]
+    writer.close()

@@ -43,6 +43,7 @@ from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.flowcontrol.controller import TOO_MANY, Controller, bypasses
 from kprov.cluster.apiserver.front.audit import AuditLog
 from kprov.cluster.apiserver.front.health import PUBLIC_PATHS, serve_health
+from kprov.cluster.apiserver.front.heap import HeapTrimmer, glibc_trim
 from kprov.cluster.apiserver.front.http1 import AnyReply, AnyRequest, HttpFront, RawUpgrade
 from kprov.cluster.apiserver.front.metrics import CONTENT_TYPE, ApiMetrics
 from kprov.cluster.apiserver.front.negotiation import json_response, prettified, wants_pretty, wants_table
@@ -108,7 +109,8 @@ def build_front(ctx: ApiContext, insecure_local: bool = False) -> HttpFront:
         return json_response(status_body(ApiError(reason, status, reasons.get(status, "BadRequest"))), status)
 
     upgrades = web.Server(handle, request_factory=make_request, access_log=None)
-    return HttpFront(handle, max_body=max_body, error_reply=error_reply, upgrade_server=upgrades)
+    heap = HeapTrimmer(loop, glibc_trim())
+    return HttpFront(handle, max_body=max_body, error_reply=error_reply, upgrade_server=upgrades, heap=heap)
 
 
 # Who the request turned out to be, for its audit record written after the reply: the

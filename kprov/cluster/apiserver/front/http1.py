@@ -43,6 +43,8 @@ import httptools
 from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy, MultiDict, MultiDictProxy
 
+from kprov.cluster.apiserver.front.heap import HeapTrimmer
+
 __all__ = [
     "KEEPALIVE_S",
     "AnyReply",
@@ -406,6 +408,7 @@ class _Connection(asyncio.Protocol):
             )
         )
         body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
+        self._body = []  # the request holds it now: an idle connection keeps no old body
         parser = self._parser
         version = (1, 1) if parser.get_http_version() == "1.1" else (1, 0)
         return Request(
@@ -465,6 +468,8 @@ class _Connection(asyncio.Protocol):
                     await reply.write_eof()
                 else:
                     self._write_reply(reply, request.method, request.keep_alive)
+                    if front.heap is not None:
+                        front.heap.note(len(request._body) + len(getattr(reply, "body", None) or b""))
                 if not request.keep_alive or self.closed:
                     self._close()
                     return
@@ -629,8 +634,10 @@ class HttpFront:
         max_body: int,
         error_reply: ErrorReply,
         upgrade_server: web.Server,
+        heap: HeapTrimmer | None = None,
     ) -> None:
         self.handler = handler
+        self.heap = heap  # told the size of each answered request, to trim after large ones
         self.max_body = max_body
         self.error_reply = error_reply
         self.upgrade_server = upgrade_server
@@ -656,6 +663,8 @@ class HttpFront:
     async def shutdown(self, timeout: float) -> None:
         """Close idle connections now and busy ones once answered (or after ``timeout``)."""
         self._sweeper.cancel()
+        if self.heap is not None:
+            self.heap.close()
         deadline = self.loop.time() + timeout
         while True:
             for connection in list(self.connections):
