@@ -40,7 +40,11 @@ _SHOWN_PER_CLASS = 3
 # kube-apiserver answers these with a 500 itself (server-side apply of a field the schema does
 # not declare; an object etcd refuses as too large): counted apart, not as findings.
 _PARSER_REFUSED_METHODS = ("FOO", "CONNECT")
-_UPSTREAM_500S = ("failed to create typed patch object", "request is too large for etcd")
+_UPSTREAM_500S = (
+    "failed to create typed patch object",
+    "request is too large for etcd",
+    "etcdserver: request is too large",
+)
 
 
 @dataclass(frozen=True)

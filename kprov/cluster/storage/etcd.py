@@ -33,16 +33,23 @@ _KV_PUT = attrgetter("kvstub.Put")
 
 # How etcd (3.4, 3.5) refuses a request above --max-request-bytes, before applying anything:
 # etcd itself up to that limit plus gRPC's 512 KiB allowance (INVALID_ARGUMENT), and its gRPC
-# server beyond that (RESOURCE_EXHAUSTED, "... (2600053 vs. 2097152)").
+# server beyond that (RESOURCE_EXHAUSTED, "... (2600053 vs. 2097152)"); and our own gRPC
+# channel, which sends nothing above etcd's 2 MiB receive limit ("Sent message larger ...").
 _TOO_LARGE = {
-    grpc.StatusCode.INVALID_ARGUMENT: "etcdserver: request is too large",
-    grpc.StatusCode.RESOURCE_EXHAUSTED: "grpc: received message larger than max",
+    grpc.StatusCode.INVALID_ARGUMENT: ("etcdserver: request is too large",),
+    grpc.StatusCode.RESOURCE_EXHAUSTED: (
+        "grpc: received message larger than max",
+        "CLIENT: Sent message larger than max",
+    ),
 }
 
-# Lists of thousands of objects exceed gRPC's default 4 MiB receive limit.
+# Lists of thousands of objects exceed gRPC's default 4 MiB receive limit. Sends stop at
+# 2 MiB (etcd's gRPC server receives no more), as etcd's Go client's default
+# MaxCallSendMsgSize stops them; GroupCommit refuses such a write before it is queued.
+MAX_SEND_BYTES = 2 * 1024 * 1024
 _CHANNEL_OPTIONS = {
     "grpc.max_receive_message_length": 512 * 1024 * 1024,
-    "grpc.max_send_message_length": 64 * 1024 * 1024,
+    "grpc.max_send_message_length": MAX_SEND_BYTES,
     "grpc.keepalive_time_ms": 30_000,
 }
 
@@ -166,7 +173,7 @@ class EtcdKV:
         if exc.code() == grpc.StatusCode.OUT_OF_RANGE and "compacted" in details:
             return RevisionExpiredError(revision, 0)
         too_large = _TOO_LARGE.get(exc.code())
-        if too_large is not None and details.startswith(too_large):
+        if too_large is not None and details.startswith(too_large):  # (a tuple of prefixes)
             return RequestTooLargeError(details, size)
         return StorageUnavailableError(f"etcd {self.server}: {exc.code().name}: {details}")
 
