@@ -226,8 +226,9 @@ def _wire_level(case: Case, code: int, headers: dict[str, str]) -> bool:
     """A request the HTTP parser refuses before any handler (too many or too big headers, a
     control character in a header): Go's net/http, and so kube-apiserver, answers those in
     plain text, not with a Status. kprov's parser (httptools) also refuses methods it does
-    not know (``FOO``) and CONNECT with a path where Go's server would route them (a 405
-    Status upstream): a known difference, accepted here and named in decision 0031."""
+    not know (``FOO``) where Go's server would route them (a 405 Status upstream): a known
+    difference, accepted here and named in decision 0031. (CONNECT with a path reaches the
+    handler since decision 0038.)"""
     plain = headers.get("content-type", "").startswith("text/plain") and code in (400, 431)
     odd = (
         case.kind.startswith("header")

@@ -158,7 +158,7 @@ def _flip(rng: random.Random, data: bytes) -> bytes:
 
 def _object(rng: random.Random, wrong_types: bool) -> dict[str, object]:
     """A ConfigMap with odd values; ``wrong_types``: also values of the wrong JSON type
-    (a number for a name, a list for ``data``), a class still open (see cases())."""
+    (a number for a name, a list for ``data``)."""
     obj: dict[str, object] = json.loads(json.dumps(_CONFIGMAP))
     meta = obj["metadata"]
     assert isinstance(meta, dict)
@@ -472,9 +472,7 @@ _WEIGHTED: tuple[tuple[Callable[[random.Random, bool], Case], int], ...] = (
 
 def cases(seed: int, wrong_types: bool = True) -> Iterator[Case]:
     """An endless, seed-determined stream of cases. ``wrong_types=False`` leaves out object
-    fields of the wrong JSON type, which kprov does not yet refuse at decoding as upstream's
-    typed decoder does (some reach validation and answer 500): the pytest form runs without
-    them so that it guards every class that is fixed."""
+    fields of the wrong JSON type (refused at decoding since decision 0038)."""
     rng = random.Random(seed)
     makers = [maker for maker, _ in _WEIGHTED]
     weights = [weight for _, weight in _WEIGHTED]

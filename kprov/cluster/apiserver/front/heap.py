@@ -6,7 +6,7 @@ malloc keeps the pages: large blocks stop being mmapped once a freed mmapped blo
 raised its dynamic threshold, and free chunks inside the heap are only returned by
 ``malloc_trim``. The server's RSS then stays at its high-water mark although nothing lives
 there (the fuzz harness measured +198 MiB over 1,500 requests; with the threshold fixed and
-a trim after large requests +97 MiB, the Python heap itself growing +33 MiB, mostly the
+a trim after large requests +106 MiB, the Python heap itself growing +33 MiB, mostly the
 watch cache's copies of objects the fuzz stored). :func:`tune_glibc_heap` fixes the mmap
 threshold at glibc's default (128 KiB) once at start; a :class:`HeapTrimmer` runs
 ``malloc_trim(0)`` on the event loop shortly after a request or reply of at least
