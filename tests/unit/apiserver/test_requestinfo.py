@@ -39,6 +39,9 @@ from kprov.cluster.apiserver.front.requestinfo import parse_bool, parse_request_
             ("apps", "v1", "deployments", "a", "", "", "create"),
         ),
         ("GET", "/api/v1/nodes/n1", True, ("", "v1", "nodes", "", "n1", "", "watch")),
+        # a HEAD never streams: as a watch it held its keep-alive connection (fuzz timeouts)
+        ("HEAD", "/api/v1/namespaces/f/pods/p/status", True, ("", "v1", "pods", "f", "p", "status", "get")),
+        ("HEAD", "/api/v1/namespaces/f/pods", True, ("", "v1", "pods", "f", "", "", "list")),
     ],
 )
 def test_paths(method, path, watch, expected):

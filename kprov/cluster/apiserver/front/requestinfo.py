@@ -90,7 +90,7 @@ def _verb(method: str, name: str, watch: bool) -> str:
     if fixed is not None:
         return fixed
     if method in ("GET", "HEAD"):
-        if watch and (name or method == "GET"):  # a HEAD on a collection is a list
+        if watch and method == "GET":  # a HEAD never streams: it is a get or a list
             return "watch"
         return "get" if name else "list"
     if method == "DELETE":
