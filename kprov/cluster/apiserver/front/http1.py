@@ -145,6 +145,7 @@ class StreamingReply:
     async def prepare(self, request: Request) -> None:
         connection = request._connection
         self._connection = connection
+        connection.streaming = True
         self._chunked = request.version >= (1, 1)
         if not self._chunked:
             request.keep_alive = False  # an HTTP/1.0 stream ends when the connection does
@@ -268,6 +269,7 @@ class _Connection(asyncio.Protocol):
         self._upgrade: Request | None = None
         self._upgrade_rest = b""
         self._tunnel_refused = False  # a CONNECT without Upgrade was queued as a request
+        self.streaming = False  # a streamed reply (watch, log) is being written
         self._task: asyncio.Task[None] | None = None  # the one answering (a strong reference)
         self._reset()
 
@@ -288,6 +290,12 @@ class _Connection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         self._front.connections.discard(self)
+        task = self._task
+        if self.streaming and task is not None and not task.done():
+            # A stream with nothing to send would otherwise notice the client gone only at
+            # its next write: an idle watch held its subscription, task and TLS connection
+            # until its timeout (30-60 min). Go's server cancels the request's context.
+            task.cancel()
         waiter = self._drain_waiter
         if waiter is not None and not waiter.done():
             waiter.set_exception(ConnectionResetError("the client went away"))
@@ -466,6 +474,7 @@ class _Connection(asyncio.Protocol):
                     reply = front.error_reply(500, "Internal Server Error")
                 if isinstance(reply, StreamingReply):
                     await reply.write_eof()
+                    self.streaming = False
                 else:
                     self._write_reply(reply, request.method, request.keep_alive)
                     if front.heap is not None:
