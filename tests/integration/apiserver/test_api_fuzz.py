@@ -2,8 +2,10 @@
 session's control plane, none answered with a 5xx, a hang, a dropped connection or a reply
 that is not a Status, and the server still running.
 
-Object fields of the wrong JSON type are sent too (refused at decoding with encoding/json's
-words since decision 0038), as in the module form (``python -m tests.fuzz.api_fuzz``).
+Object fields of the wrong JSON type are left out (cases(wrong_types=False)), though kprov
+refuses them since decision 0038: the stream with them (seed 56) also sends requests that
+change the session's shared control plane (later tests failed after it); the module form
+(``python -m tests.fuzz.api_fuzz``), on a control plane of its own, sends them.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ def test_hostile_requests_get_4xx_statuses_and_the_server_lives(control_plane: C
     target = Target.from_kubeconfig(
         control_plane.server, control_plane.admin_kubeconfig, control_plane.ca_file, pid
     )
-    report = run_fuzz(target, REQUESTS, SEED)
+    report = run_fuzz(target, REQUESTS, SEED, wrong_types=False)
     findings = dict(report.findings)
     assert report.requests == REQUESTS
     assert report.crashes == 0
