@@ -134,22 +134,34 @@ def upgrade(options: UpgradeOptions, progress: Progress) -> UpgradeResult:
 # kprov-mirror-order) is dated against the link: started after the link last changed, it runs
 # the link's version, else the one the switch kept beside it (the only other one there), or
 # an older one. The link itself is the version installed.
+#
+# ``started_since PID PATH``: did the process start after PATH last changed? To the tick
+# (10 ms), not the second: a worker's whole playbook can run in 6 s, its first restart 0.3 s
+# after the switch, which whole seconds (the link's mtime, /proc/stat's btime) misjudged as
+# before it. The process's start (ticks after boot) is put on the wall clock through
+# /proc/uptime read now; 50 ms allows for the two clocks' resolution.
+STARTED_SINCE = r"""started_since() {
+  now=$(date +%s.%N); up=$(cut -d' ' -f1 /proc/uptime); hz=$(getconf CLK_TCK)
+  since=$(stat -c %.9Y "$2" 2>/dev/null || stat -c %Y "$2")
+  ticks=$(sed 's/.*) //' "/proc/$1/stat" | awk '{print $20}')
+  awk -v t="$ticks" -v hz="$hz" -v now="$now" -v up="$up" -v since="$since" \
+    'BEGIN { exit !(now - up + t / hz >= since - 0.05) }'
+}"""
 READ_VERSION = f"""venv={VENV}
 link=$(readlink "$venv" 2>/dev/null || true)
 echo "link $link"
 [ -n "$link" ] || exit 0
-runtime=$(dirname "$link"); since=$(stat -c %Y "$venv")
+runtime=$(dirname "$link")
 echo "kept $(ls "$runtime" | tr '\\n' ' ')"
-boot=$(awk '/^btime/ {{print $2}}' /proc/stat); hz=$(getconf CLK_TCK)
+{STARTED_SINCE}
 units=$(systemctl list-units --type=service --state=running --plain --no-legend 'kprov-*' |
   awk '{{print $1}}')
 for unit in $units; do
   pid=$(systemctl show -p MainPID --value "$unit")
   [ "${{pid:-0}}" -gt 0 ] && tr '\\0' ' ' < /proc/$pid/cmdline | grep -q "$venv/" || continue
   dirs=$(grep -o "$runtime/[^/ ]*" /proc/$pid/maps | sort -u | tr '\\n' ' ')
-  started=$(( boot + $(sed 's/.*) //' /proc/$pid/stat | awk '{{print $20}}') / hz ))
   if [ -n "$dirs" ]; then echo "unit $unit maps $dirs"
-  elif [ "$started" -ge "$since" ]; then echo "unit $unit since-link"
+  elif started_since "$pid" "$venv"; then echo "unit $unit since-link"
   else echo "unit $unit before-link"
   fi
 done"""
