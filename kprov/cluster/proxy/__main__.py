@@ -37,6 +37,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="enforce NetworkPolicies on this node (table ip kprov-netpol)")
     parser.add_argument("--log-dropped-packets", type=parse_bool, nargs="?", const=True, default=False,
                         help="log packets NetworkPolicies drop (kernel log, debug level)")
+    parser.add_argument("--announce-load-balancer-ips", type=parse_bool, nargs="?", const=True, default=False,
+                        help="answer ARP for LoadBalancer addresses this node wins the Lease of (layer 2)")
+    parser.add_argument("--state-dir", default="/run/kprov-proxy",
+                        help="where the announced addresses are recorded (removed on the next start)")
     parser.add_argument("-v", "--v", dest="verbosity", type=int, default=0)
     return parser
 
@@ -65,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
         manage_routes=args.manage_routes,
         network_policy=args.network_policy,
         log_dropped_packets=args.log_dropped_packets,
+        announce_load_balancer_ips=args.announce_load_balancer_ips,
+        state_dir=Path(args.state_dir),
     )
     args.leader_elect = False
 

@@ -11,7 +11,10 @@ settle for ``min_sync_period``, then syncs:
    one on the first sync / after a failure / if the table vanished);
 3. stale UDP conntrack entries of removed endpoints are deleted;
 4. with network management on: the CNI conflist from this Node's podCIDR, and routes to the
-   other nodes' pod CIDRs (:mod:`kprov.cluster.network`).
+   other nodes' pod CIDRs (:mod:`kprov.cluster.network`);
+5. with ``announce_load_balancer_ips`` on: the LoadBalancer addresses this node qualifies
+   for go to the layer-2 speaker (:mod:`.speaker`), which contends for each one's Lease and
+   makes the winner answer ARP for it.
 
 With ``network_policy`` on, the NetworkPolicy agent (:mod:`kprov.cluster.netpol.agent`) runs
 beside the loop: it shares the Node informer, the nft writer and the /metrics registry, and
@@ -41,11 +44,13 @@ from kprov.cluster.network.cni import conflist, write_conflist
 from kprov.cluster.network.routes import RouteManager, local_networks, node_internal_ip, plan_routes
 from kprov.cluster.proxy.conntrack import delete_flows, stale_udp_flows
 from kprov.cluster.proxy.healthz import HealthState, start_healthz
+from kprov.cluster.proxy.l2_candidates import announceable, node_qualifies
 from kprov.cluster.proxy.metrics import ProxyMetrics, start_metrics
 from kprov.cluster.proxy.nft import NftApplier
 from kprov.cluster.proxy.rules import TABLE, ProxySettings, RulesCompiler
 from kprov.cluster.proxy.service_health import ServiceHealthServers, health_checks
 from kprov.cluster.proxy.servicemap import PROXY_SELECTOR, ServicePort
+from kprov.cluster.proxy.speaker import L2Speaker
 from kprov.cluster.proxy.tracker import ServiceTracker
 
 __all__ = ["ProxyDaemon", "ProxyOptions"]
@@ -68,10 +73,12 @@ class ProxyOptions:
     manage_routes: bool = False
     network_policy: bool = False  # run the NetworkPolicy agent (kprov.cluster.netpol.agent)
     log_dropped_packets: bool = False  # the agent's drops log at kernel debug level
+    announce_load_balancer_ips: bool = False  # layer-2 announcement (kprov.cluster.proxy.speaker)
+    state_dir: Path = Path("/run/kprov-proxy")  # what this node announces, for a restart to clean up
 
 
-def _node_facts(node: Obj) -> tuple[str, str]:
-    return ((node.get("spec") or {}).get("podCIDR") or "", node_internal_ip(node))
+def _node_facts(node: Obj) -> tuple[str, str, bool]:
+    return ((node.get("spec") or {}).get("podCIDR") or "", node_internal_ip(node), node_qualifies(node))
 
 
 def _write_sysctl(name: str, value: str) -> None:
@@ -97,6 +104,9 @@ class ProxyDaemon:
         self.nodes = Informer(client, NODES)
         self._cni_written = ""
         self._routes = RouteManager(options.node_ips[0]) if options.node_ips else None
+        self.speaker: L2Speaker | None = None
+        if options.announce_load_balancer_ips:
+            self.speaker = L2Speaker(client, options.hostname, options.state_dir, self.services.store.get)
         self.netpol: NetpolAgent | None = None
         if options.network_policy:
             self.netpol = NetpolAgent(
@@ -198,6 +208,8 @@ class ProxyDaemon:
         metrics = await start_metrics(self.metrics, self.options.metrics_address)
         service_health = ServiceHealthServers()
         try:
+            if self.speaker is not None:
+                await self.speaker.start()
             for informer in (self.services, self.slices, self.nodes):
                 await informer.wait_synced()
             backoff = 0.5
@@ -218,6 +230,9 @@ class ProxyDaemon:
                     self.metrics.synced(time.perf_counter() - started)
                     self.health.synced()
                     await service_health.update(health_checks(ports, self.options.hostname))
+                    if self.speaker is not None and settings.node_ips:
+                        wanted = announceable(ports, nodes, self.options.hostname)
+                        self.speaker.update(wanted, settings.node_ips[0])
                     backoff = 0.5
                 except Exception:
                     log.exception("sync failed; retrying in %.1fs", backoff)
@@ -228,6 +243,8 @@ class ProxyDaemon:
                     backoff = min(backoff * 2, 30.0)
                     self._mark()
         finally:
+            if self.speaker is not None:
+                await self.speaker.close()
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)

@@ -20,7 +20,8 @@ reads Ingresses, IngressClasses, Services, EndpointSlices and Secrets, writes In
 creates its IngressClass and, in kube-system, keeps its instances' presence Leases;
 kprov-proxy's NetworkPolicy agent (User system:kube-proxy, also
 bound to system:kprov:network-policy-agent) lists and watches pods, namespaces and
-NetworkPolicies.
+NetworkPolicies; its layer-2 speaker (Role system:kprov:l2-speaker, kube-system only) gets,
+creates and updates the Leases that elect each LoadBalancer address's announcing node.
 
 Every object carries ``kubernetes.io/bootstrapping: rbac-defaults`` and the annotation
 ``rbac.authorization.kubernetes.io/autoupdate: "true"`` (reconciliation may add to it; an
@@ -197,10 +198,16 @@ def bootstrap_namespaced_roles() -> list[dict[str, Any]]:
         "system:kprov:ingress-controller",
         [_rule(["coordination.k8s.io"], ["leases"], ["create", "delete", "get", "list", "update", "watch"])],
     )
-    for namespaced in (role, reader, metrics, ingress):
+    # kprov-proxy's layer-2 speaker: one election Lease per LoadBalancer address (client-go's
+    # algorithm reads, creates and updates; it never deletes, lists or watches)
+    speaker = _role(
+        "system:kprov:l2-speaker",
+        [_rule(["coordination.k8s.io"], ["leases"], ["create", "get", "update"])],
+    )
+    for namespaced in (role, reader, metrics, ingress, speaker):
         namespaced["kind"] = "Role"
         namespaced["metadata"]["namespace"] = "kube-system"
-    return [role, reader, metrics, ingress]
+    return [role, reader, metrics, ingress, speaker]
 
 
 def bootstrap_namespaced_role_bindings() -> list[dict[str, Any]]:
@@ -213,6 +220,8 @@ def bootstrap_namespaced_role_bindings() -> list[dict[str, Any]]:
                  [_METRICS_SERVER]),
         _binding("system:kprov:ingress-controller", "system:kprov:ingress-controller",
                  [_subject("User", "system:kprov:ingress-controller")]),
+        _binding("system:kprov:l2-speaker", "system:kprov:l2-speaker",
+                 [_subject("User", "system:kube-proxy")]),
     ]
     for binding in bindings:
         binding["kind"] = "RoleBinding"
