@@ -39,6 +39,8 @@ def inventory_data(layout: LabLayout, count: int, vip: bool = False) -> dict[str
                 "kprov_host_key_checking": False,
                 # lab hosts are containers: containerd cannot lower oom_score_adj below its own
                 "containerd_restrict_oom_score_adj": True,
+                # on the lab bridge's network, reachable from this machine
+                "loadbalancer_address_pools": [layout.loadbalancer_pool],
             },
             "hosts": {h: {"ansible_host": layout.ip(h)} for h in hosts},
             "children": {

@@ -84,6 +84,12 @@ class LabLayout:
         """The address an inventory with ``apiserver_vip`` gives the API (no host has .10)."""
         return f"10.77.{self.index}.10"
 
+    @property
+    def loadbalancer_pool(self) -> str:
+        """LoadBalancer Services' addresses: on the lab network, so this machine reaches them
+        (announced by the nodes on layer 2), and above every host's (h99 is .109)."""
+        return f"10.77.{self.index}.200-10.77.{self.index}.249"
+
     def ip(self, host: str) -> str:
         return f"10.77.{self.index}.{10 + host_number(host)}"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
 import yaml
@@ -48,3 +49,12 @@ def test_an_apiserver_vip_on_the_lab_network_when_asked() -> None:
     data = yaml.safe_load(inventory_yaml(LabLayout(1), 4, vip=True))["all"]
     assert data["vars"]["apiserver_vip"] == "10.77.1.10"
     assert data["vars"]["apiserver_vip"] not in {h["ansible_host"] for h in data["hosts"].values()}
+
+
+def test_loadbalancer_pool_lies_on_the_lab_network_above_every_host() -> None:
+    layout = LabLayout(4)
+    pools = inventory_data(layout, 5)["all"]["vars"]["loadbalancer_address_pools"]
+    first, last = (ipaddress.ip_address(a) for a in pools[0].split("-"))
+    subnet = ipaddress.ip_network(layout.subnet)
+    assert first in subnet and last in subnet and first <= last
+    assert ipaddress.ip_address(layout.ip("h99")) < first
