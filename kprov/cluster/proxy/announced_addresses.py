@@ -21,6 +21,7 @@ import ipaddress
 import json
 import logging
 import subprocess
+import threading
 from pathlib import Path
 
 __all__ = ["AnnouncedAddresses", "interface_holding"]
@@ -49,10 +50,14 @@ def _host_prefix(address: str) -> str:
 
 
 class AnnouncedAddresses:
-    """Adds and removes announced addresses, remembering them in a state file."""
+    """Adds and removes announced addresses, remembering them in a state file.
+
+    Called from worker threads (one per address at a time): each change of the file and the
+    kernel happens under one lock, so concurrent claims cannot lose each other's lines."""
 
     def __init__(self, state_dir: Path) -> None:
         self.path = state_dir / STATE_FILE
+        self._lock = threading.RLock()
 
     def _read(self) -> dict[str, str]:
         try:
@@ -72,25 +77,28 @@ class AnnouncedAddresses:
         return self._read()
 
     def add(self, address: str, interface: str) -> None:
-        held = self._read()
-        held[address] = interface
-        self._write(held)
-        result = _ip("addr", "replace", _host_prefix(address), "dev", interface)
+        with self._lock:
+            held = self._read()
+            held[address] = interface
+            self._write(held)
+            result = _ip("addr", "replace", _host_prefix(address), "dev", interface)
         if result.returncode != 0:
             raise OSError(f"ip addr replace {address} dev {interface}: {result.stderr.strip()}")
 
     def remove(self, address: str) -> None:
-        held = self._read()
-        interface = held.pop(address, "")
-        if interface:
-            result = _ip("addr", "del", _host_prefix(address), "dev", interface)
-            if result.returncode != 0 and "Cannot assign" not in result.stderr:
-                log.warning("ip addr del %s dev %s: %s", address, interface, result.stderr.strip())
-        self._write(held)
+        with self._lock:
+            held = self._read()
+            interface = held.pop(address, "")
+            if interface:
+                result = _ip("addr", "del", _host_prefix(address), "dev", interface)
+                if result.returncode != 0 and "Cannot assign" not in result.stderr:
+                    log.warning("ip addr del %s dev %s: %s", address, interface, result.stderr.strip())
+            self._write(held)
 
     def sweep(self) -> list[str]:
         """Remove every recorded address (start-up after a crash, shutdown); returns them."""
-        held = sorted(self._read())
-        for address in held:
-            self.remove(address)
+        with self._lock:
+            held = sorted(self._read())
+            for address in held:
+                self.remove(address)
         return held

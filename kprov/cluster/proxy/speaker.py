@@ -75,6 +75,7 @@ class L2Speaker:
         self.node_ip = ""
         self._services: dict[str, tuple[str, ...]] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._retiring: dict[str, asyncio.Task[None]] = {}  # cancelled, still removing the address
 
     async def start(self) -> None:
         """Remove what a killed predecessor left announced."""
@@ -88,23 +89,36 @@ class L2Speaker:
         self._services = dict(wanted)
         for address in [a for a in self._tasks if a not in wanted]:
             log.info("no longer a candidate for %s", address)
-            self._tasks.pop(address).cancel()
+            self._retire(address, self._tasks.pop(address))
         for address in wanted:
             if address not in self._tasks:
-                self._tasks[address] = asyncio.create_task(self._contend(address), name=f"l2 {address}")
+                previous = self._retiring.get(address)
+                self._tasks[address] = asyncio.create_task(
+                    self._contend(address, previous), name=f"l2 {address}")
+
+    def _retire(self, address: str, task: asyncio.Task[None]) -> None:
+        task.cancel()
+        self._retiring[address] = task
+
+        def forget(done: asyncio.Task[None]) -> None:
+            if self._retiring.get(address) is done:
+                del self._retiring[address]
+
+        task.add_done_callback(forget)
 
     def contending(self) -> list[str]:
         return sorted(self._tasks)
 
     async def close(self) -> None:
-        tasks = list(self._tasks.values())
+        for address, task in list(self._tasks.items()):
+            self._retire(address, task)
         self._tasks.clear()
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*self._retiring.values(), return_exceptions=True)
         await asyncio.to_thread(self.addresses.sweep)
 
-    async def _contend(self, address: str) -> None:
+    async def _contend(self, address: str, previous: asyncio.Task[None] | None) -> None:
+        if previous is not None:  # wanted again while the last round still removes the address
+            await asyncio.gather(previous, return_exceptions=True)
         t = self.timings
         elector = LeaderElector(self.client, LeaderElectionConfig(
             name=lease_name(address), namespace=LEASE_NAMESPACE, identity=self.node_name,
@@ -146,6 +160,10 @@ class L2Speaker:
         message = f'announcing from node "{self.node_name}" with protocol "layer2"'
         for key in self._services.get(address, ()):
             service = self.service_lookup(key)
-            if service is not None:
-                reference = {**service, "apiVersion": "v1", "kind": "Service"}
+            if service is None:
+                continue
+            reference = {**service, "apiVersion": "v1", "kind": "Service"}
+            try:
                 await self.events.record(reference, "Normal", "nodeAssigned", message)
+            except Exception:  # an Event is a courtesy: never drop the address over it
+                log.exception("the nodeAssigned Event for %s was not recorded", key)

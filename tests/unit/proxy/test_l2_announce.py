@@ -4,6 +4,8 @@ the gratuitous ARP frame, the record of announced addresses."""
 from __future__ import annotations
 
 import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -125,3 +127,19 @@ def test_announced_addresses_are_recorded_before_they_are_added_and_swept(
         ("addr", "del", "10.77.4.200/32", "dev", "host0"),
         ("addr", "del", "10.77.4.201/32", "dev", "host0"),
     ]
+
+
+def test_concurrent_claims_keep_every_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    class SlowReading(AnnouncedAddresses):  # widens the read-modify-write window of the file
+        def _read(self) -> dict[str, str]:
+            held = super()._read()
+            time.sleep(0.01)
+            return held
+
+    monkeypatch.setattr(announced_addresses, "_ip",
+                        lambda *args: subprocess.CompletedProcess(["ip", *args], 0, "", ""))
+    state = SlowReading(tmp_path)
+    addresses = [f"10.77.4.{200 + i}" for i in range(8)]
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda a: state.add(a, "host0"), addresses))
+    assert sorted(state.held()) == addresses

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +21,23 @@ ADDRESS = "10.77.4.200"
 WEB = {"metadata": {"namespace": "default", "name": "web", "uid": "u1"}}
 
 
+class EventsApi(FakeApi):
+    """FakeApi plus the merge patch the event recorder sends for a repeated Event."""
+
+    async def patch(self, res: Any, name: str, body: dict[str, Any], namespace: str | None = None) -> dict:
+        obj = await self.get(res, name, namespace)
+        obj.update(body)
+        return obj
+
+
 @pytest.fixture
 def kernel(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, ...]]:
     calls: list[tuple[str, ...]] = []
 
     def fake_ip(*args: str) -> subprocess.CompletedProcess[str]:
         calls.append(args)
+        if args[:2] == ("addr", "del"):
+            time.sleep(0.1)  # as slow as a loaded node's `ip`: a flap's add can overtake it
         return subprocess.CompletedProcess(["ip", *args], 0, "", "")
 
     monkeypatch.setattr(announced_addresses, "_ip", fake_ip)
@@ -45,7 +57,7 @@ async def _until(predicate: Any, timeout: float = 3.0) -> None:
 async def test_one_node_announces_and_another_takes_over_when_it_stops_qualifying(
     tmp_path: Path, kernel: list[tuple[str, ...]]
 ) -> None:
-    api = FakeApi()
+    api = EventsApi()
     nodes = {name: L2Speaker(api, name, tmp_path / name, lambda _key: WEB, FAST)  # type: ignore[arg-type]
              for name in ("h1", "h2")}
     for name, node in nodes.items():
@@ -76,3 +88,19 @@ async def test_one_node_announces_and_another_takes_over_when_it_stops_qualifyin
     assert lease["spec"]["holderIdentity"] == ""  # released on shutdown: the next node needs no wait
     await nodes[first].close()
     assert ("addr", "del", f"{ADDRESS}/32", "dev", "host0") in kernel
+
+
+async def test_wanted_again_while_still_letting_go_ends_announced(
+    tmp_path: Path, kernel: list[tuple[str, ...]]
+) -> None:
+    api = EventsApi()
+    node = L2Speaker(api, "h1", tmp_path, lambda _key: WEB, FAST)  # type: ignore[arg-type]
+    node.update({ADDRESS: ("default/web",)}, "10.77.4.11")
+    await _until(lambda: node.addresses.held() == {ADDRESS: "host0"})
+    node.update({}, "10.77.4.11")  # a flap: the endpoint went and came back at once
+    node.update({ADDRESS: ("default/web",)}, "10.77.4.11")
+    await asyncio.sleep(0.5)
+    assert node.addresses.held() == {ADDRESS: "host0"}
+    assert kernel[-1][:2] != ("addr", "del"), kernel
+    await node.close()
+    assert node.addresses.held() == {}
