@@ -26,6 +26,7 @@ for every address.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -133,7 +134,8 @@ class L2Speaker:
                 except Exception:
                     log.exception("announcing %s failed; contending again", address)
                     if elector.is_leader:
-                        await elector.release()
+                        with contextlib.suppress(Exception):  # the Lease then simply expires
+                            await elector.release()
                     await asyncio.sleep(t.retry_period)
         finally:
             if elector.is_leader:
@@ -143,8 +145,8 @@ class L2Speaker:
         interface = await asyncio.to_thread(interface_holding, self.node_ip)
         if not interface:
             raise OSError(f"no interface holds the node address {self.node_ip!r}")
-        await asyncio.to_thread(self.addresses.add, address, interface)
         try:
+            await asyncio.to_thread(self.addresses.add, address, interface)
             log.info("announcing %s on %s", address, interface)
             await asyncio.to_thread(send_announcement, interface, address)
             await self._record_assigned(address)
