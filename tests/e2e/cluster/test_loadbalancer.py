@@ -24,6 +24,7 @@ import pytest
 from tests.e2e.cluster.conftest import Cluster, wait_for
 
 NS = "lb-e2e"
+NS_L2 = "lb-l2-e2e"  # the failover test's own (the first one's may still be terminating)
 SERVE = "mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 8080 -h /www"
 
 
@@ -124,17 +125,24 @@ def test_expose_type_load_balancer_answers_from_outside_the_cluster(cluster: Clu
     wait_for("the address no longer answering", lambda: _http(address) is None, 20)
 
 
+@pytest.fixture
+def l2_namespace(cluster: Cluster) -> Iterator[str]:
+    cluster.kubectl("create", "namespace", NS_L2)
+    yield NS_L2
+    cluster.kubectl("delete", "namespace", NS_L2, "--wait=false", check=False)
+
+
 def _daemonset() -> str:
     return f"""
 apiVersion: apps/v1
 kind: DaemonSet
-metadata: {{name: echo, namespace: {NS}}}
+metadata: {{name: echo, namespace: {NS_L2}}}
 spec:
   selector: {{matchLabels: {{app: echo}}}}
   template:
     metadata: {{labels: {{app: echo}}}}
     spec:
-      nodeSelector: {{{NS}: "yes"}}
+      nodeSelector: {{{NS_L2}: "yes"}}
       containers:
       - name: httpd
         image: kprov.local/busybox:1
@@ -144,7 +152,7 @@ spec:
 ---
 apiVersion: v1
 kind: Service
-metadata: {{name: echo, namespace: {NS}}}
+metadata: {{name: echo, namespace: {NS_L2}}}
 spec:
   type: LoadBalancer
   externalTrafficPolicy: Local
@@ -153,22 +161,22 @@ spec:
 """
 
 
-def test_the_address_moves_when_its_announcing_node_is_cut_off(cluster: Cluster, namespace: str) -> None:
+def test_the_address_moves_when_its_announcing_node_is_cut_off(cluster: Cluster, l2_namespace: str) -> None:
     """Pods on the workers h4 and h5 only (policy Local: only they may announce); the holder's
     link is cut on this machine (its veth down, as a pulled cable: it can neither renew its
     Lease nor answer ARP), and the other worker must answer on the address."""
     workers = ["h4", "h5"]
-    cluster.kubectl("label", "node", *workers, f"{NS}=yes", "--overwrite")
+    cluster.kubectl("label", "node", *workers, f"{NS_L2}=yes", "--overwrite")
     cut = ""
     try:
         _apply(cluster, _daemonset())
-        cluster.kubectl("rollout", "status", "daemonset/echo", "-n", NS, "--timeout=120s", timeout=150)
+        cluster.kubectl("rollout", "status", "daemonset/echo", "-n", NS_L2, "--timeout=120s", timeout=150)
         address = wait_for("an address for the echo Service", lambda: _ingress_of(cluster, "echo"), 10)[0]
         wait_for(f"HTTP on {address}:80", lambda: _http(address), 10, interval=0.2)
         cut = wait_for("a worker announcing", lambda: _holder(cluster, address), 10)
         assert cut in workers, cut
         other = next(w for w in workers if w != cut)
-        pods = cluster.kubectl_json("get", "pods", "-n", NS, "-l", "app=echo")["items"]
+        pods = cluster.kubectl_json("get", "pods", "-n", NS_L2, "-l", "app=echo")["items"]
         other_pod = next(p["metadata"]["name"] for p in pods if p["spec"]["nodeName"] == other)
         veth = cluster.lab.layout.veth(cut)
         subprocess.run(["ip", "link", "set", veth, "down"], check=True)
@@ -182,11 +190,11 @@ def test_the_address_moves_when_its_announcing_node_is_cut_off(cluster: Cluster,
     finally:
         if cut:
             subprocess.run(["ip", "link", "set", cluster.lab.layout.veth(cut), "up"], check=False)
-        cluster.kubectl("label", "node", *workers, f"{NS}-", check=False)
+        cluster.kubectl("label", "node", *workers, f"{NS_L2}-", check=False)
 
 
 def _ingress_of(cluster: Cluster, name: str) -> list[str]:
-    svc: dict[str, Any] = cluster.kubectl_json("get", "service", name, "-n", NS)
+    svc: dict[str, Any] = cluster.kubectl_json("get", "service", name, "-n", NS_L2)
     ingress = ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
     return [entry["ip"] for entry in ingress if entry.get("ip")]
 
