@@ -55,6 +55,16 @@ class Cluster:
     def kubectl_json(self, *args: str, via: str | None = None) -> Any:
         return json.loads(self.kubectl(*args, "-o", "json", via=via).stdout)
 
+    def create_namespace(self, name: str) -> None:
+        """Create a namespace and wait for its ``default`` ServiceAccount, as upstream's e2e
+        framework does: until the serviceaccounts controller has made it, admission refuses
+        pods there ("error looking up service account ...: not found"), as kube-apiserver does."""
+        self.kubectl("create", "namespace", name)
+        def made() -> bool:
+            return self.kubectl("get", "serviceaccount", "default", "-n", name, check=False).returncode == 0
+
+        wait_for(f"namespace {name}'s default ServiceAccount", made, 60)
+
     def ssh(self, host: str, command: str) -> str:
         rc, out, err = self.lab.ssh(host, command)
         assert rc == 0, f"{host}: {command}: {err}"

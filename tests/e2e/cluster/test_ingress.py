@@ -30,7 +30,7 @@ SERVE = ("mkdir -p /www/api && hostname > /www/index.html && hostname > /www/api
 
 @pytest.fixture
 def namespace(cluster: Cluster) -> Iterator[str]:
-    cluster.kubectl("create", "namespace", NS)
+    cluster.create_namespace(NS)
     yield NS
     cluster.kubectl("delete", "namespace", NS, "--wait=false", check=False)
 
@@ -136,9 +136,11 @@ def test_ingress_routes_by_host_and_path_serves_tls_and_404s_unknown_hosts(
         cluster.kubectl("rollout", "status", f"deployment/{name}", "-n", NS, "--timeout=120s", timeout=150)
     workers = [cluster.lab.ip(h) for h in ("h4", "h5")]  # the lab inventory's workers
     for ip in workers:
+        # each worker's controller programs each backend's endpoints as its EndpointSlice comes
         wait_for(f"a.example/api/ routed on {ip}",
                  lambda ip=ip: _get(ip, "a.example", "/api/")[1].startswith("beta-"), 30)
-        assert _get(ip, "a.example", "/")[1].startswith("alpha-")
+        wait_for(f"a.example/ routed on {ip}",
+                 lambda ip=ip: _get(ip, "a.example", "/")[1].startswith("alpha-"), 30)
         # element-wise: /apis is not under /api, so alpha answers it (no such file there)
         status, page = _get(ip, "a.example", "/apis")
         assert status == 404 and page != "404 page not found", page

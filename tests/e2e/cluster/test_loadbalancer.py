@@ -30,7 +30,7 @@ SERVE = "mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 8080 -h
 
 @pytest.fixture
 def namespace(cluster: Cluster) -> Iterator[str]:
-    cluster.kubectl("create", "namespace", NS)
+    cluster.create_namespace(NS)
     yield NS
     cluster.kubectl("delete", "namespace", NS, "--wait=false", check=False)
 

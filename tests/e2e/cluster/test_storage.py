@@ -66,7 +66,7 @@ def _dir_exists(cluster: Cluster, node: str, name: str) -> bool:
 
 @pytest.fixture(scope="module")
 def storage(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    cluster.kubectl("create", "namespace", NS)
+    cluster.create_namespace(NS)
     try:
         yield cluster
     finally:
