@@ -28,11 +28,16 @@ NS_L2 = "lb-l2-e2e"  # the failover test's own (the first one's may still be ter
 SERVE = "mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 8080 -h /www"
 
 
+def _made_namespace(cluster: Cluster, name: str) -> Iterator[str]:
+    """A namespace for one test, ready for pods (its default ServiceAccount made), deleted after."""
+    cluster.create_namespace(name)
+    yield name
+    cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
 @pytest.fixture
 def namespace(cluster: Cluster) -> Iterator[str]:
-    cluster.create_namespace(NS)
-    yield NS
-    cluster.kubectl("delete", "namespace", NS, "--wait=false", check=False)
+    yield from _made_namespace(cluster, NS)
 
 
 def _deployment() -> str:
@@ -127,9 +132,7 @@ def test_expose_type_load_balancer_answers_from_outside_the_cluster(cluster: Clu
 
 @pytest.fixture
 def l2_namespace(cluster: Cluster) -> Iterator[str]:
-    cluster.kubectl("create", "namespace", NS_L2)
-    yield NS_L2
-    cluster.kubectl("delete", "namespace", NS_L2, "--wait=false", check=False)
+    yield from _made_namespace(cluster, NS_L2)
 
 
 def _daemonset() -> str:
