@@ -56,7 +56,6 @@ def _pod_spec(command: str, node: str | None = None, ready_file: bool = False) -
 def _manifests() -> list[dict[str, Any]]:
     web_labels, db_labels = {"app": "web"}, {"app": "db"}
     objs: list[dict[str, Any]] = [
-        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}},
         {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": NS},
          "spec": {"replicas": 2, "selector": {"matchLabels": web_labels},
                   "template": {"metadata": {"labels": web_labels}, "spec": _pod_spec(SERVE)}}},
@@ -87,6 +86,7 @@ def dns_setup(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Ite
             cluster.ssh(host, f"echo 'nameserver {gateway}' > /etc/resolv.conf && {RESTART_READY}")
         wait_for("every kube-dns endpoint ready",
                  lambda: all(_dns_slice_ready(cluster, h) for h in DNS_HOSTS), 60)
+        cluster.create_namespace(NS)
         manifest = tmp_path_factory.mktemp("dns") / "objects.yaml"  # documents, not a List: kubectl
         manifest.write_text(yaml.safe_dump_all(_manifests()))        # validates a List by openapi/v2
         cluster.kubectl("apply", "-f", str(manifest))

@@ -49,8 +49,6 @@ def _pod(name: str, ns: str, node: str, command: str, **labels: str) -> dict[str
 
 def _manifests() -> list[dict[str, Any]]:
     objs: list[dict[str, Any]] = [
-        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "np-a"}},
-        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "np-b"}},
         {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "np-a"},
          "spec": {"selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}]}},
         _pod("client", "np-a", "h4", "sleep 100000", role="client"),
@@ -69,6 +67,8 @@ def _policy(name: str, ns: str, spec: dict[str, Any]) -> str:
 @pytest.fixture(scope="module")
 def pods(cluster: Cluster) -> Iterator[dict[str, str]]:
     """Pod name -> pod IP once all are running."""
+    for namespace in ("np-a", "np-b"):
+        cluster.create_namespace(namespace)
     text = "---\n".join(yaml.safe_dump(o) for o in _manifests())
     _apply(cluster, text)
 

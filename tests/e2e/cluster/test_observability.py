@@ -50,7 +50,7 @@ def _names(text: str) -> set[str]:
 
 @pytest.fixture(scope="module")
 def monitor_token(cluster: Cluster) -> Any:
-    cluster.kubectl("create", "namespace", NAMESPACE)
+    cluster.create_namespace(NAMESPACE)
     cluster.kubectl("create", "serviceaccount", "scraper", "-n", NAMESPACE)
     cluster.kubectl("create", "clusterrolebinding", "observe-e2e-scraper", "--clusterrole=system:monitoring",
                     f"--serviceaccount={NAMESPACE}:scraper")

@@ -18,7 +18,7 @@ IMAGE = "kprov.local/busybox:1"
 
 @pytest.fixture(scope="module")
 def namespace(cluster: Cluster) -> Any:
-    cluster.kubectl("create", "namespace", NAMESPACE)
+    cluster.create_namespace(NAMESPACE)
     yield NAMESPACE
     cluster.kubectl("delete", "namespace", NAMESPACE, "--wait=false", check=False)
 

@@ -23,7 +23,7 @@ API_SERVERS = ("h1", "h2", "h3")
 
 @pytest.fixture(scope="module")
 def namespace(cluster: Cluster) -> Any:
-    cluster.kubectl("create", "namespace", NAMESPACE)
+    cluster.create_namespace(NAMESPACE)
     cluster.kubectl("create", "serviceaccount", "reader", "-n", NAMESPACE)
     yield NAMESPACE
     cluster.kubectl("delete", "namespace", NAMESPACE, "--wait=false", check=False)

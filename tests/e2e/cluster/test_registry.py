@@ -83,7 +83,7 @@ def _pod_running(cluster: Cluster, name: str) -> bool:
 
 @pytest.fixture(scope="module")
 def namespace(cluster: Cluster) -> Any:
-    cluster.kubectl("create", "namespace", NAMESPACE)
+    cluster.create_namespace(NAMESPACE)
     yield NAMESPACE
     cluster.kubectl("delete", "namespace", NAMESPACE, "--wait=false", check=False)
 

@@ -36,7 +36,7 @@ spec:
 
 @pytest.fixture(scope="module")
 def namespace(cluster: Cluster) -> Any:
-    cluster.kubectl("create", "namespace", NAMESPACE)
+    cluster.create_namespace(NAMESPACE)
     yield NAMESPACE
     cluster.kubectl("delete", "validatingadmissionpolicybinding", "vap-e2e-replicas", check=False)
     cluster.kubectl("delete", "validatingadmissionpolicy", "vap-e2e-replicas", check=False)
