@@ -109,14 +109,21 @@ def test_openapi_v2_follows_crds(control_plane, kubectl):  # type: ignore[no-unt
         assert definition["properties"]["spec"] == schema["spec"]
         assert definition["properties"]["metadata"]["$ref"].endswith("meta.v1.ObjectMeta")
     assert _openapi_v2(control_plane, etag)[0] == 304
-    refused = urllib.request.Request(
+    context = ssl_context(control_plane.admin_kubeconfig, control_plane.ca_file)
+    as_protobuf = urllib.request.Request(  # kubectl's ask: gnostic's protobuf Document
         control_plane.server + "/openapi/v2",
         headers={"Accept": "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"},
     )
+    with urllib.request.urlopen(as_protobuf, context=context, timeout=30) as reply:
+        assert reply.headers["Content-Type"] == "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
+        assert reply.headers["ETag"].strip('"') == etag
+        encoded = reply.read()
+    assert f"{name}.v3.e2e-test-thing".encode() in encoded and b"e2e-test-thing" in encoded
+    refused = urllib.request.Request(
+        control_plane.server + "/openapi/v2", headers={"Accept": "application/yaml"}
+    )
     with pytest.raises(urllib.error.HTTPError) as error:
-        urllib.request.urlopen(
-            refused, context=ssl_context(control_plane.admin_kubeconfig, control_plane.ca_file), timeout=30
-        )
+        urllib.request.urlopen(refused, context=context, timeout=30)
     assert error.value.code == 406
 
     # a version no longer served leaves the document; the ETag changes with it

@@ -268,3 +268,32 @@ def test_errors_print_like_a_real_server(kubectl, namespace):
     )
     missing_ns = kubectl("create", "configmap", "x", "-n", "no-such-namespace", check=False)
     assert 'namespaces "no-such-namespace" not found' in missing_ns.stderr
+
+
+LIST = """
+apiVersion: v1
+kind: List
+items:
+- apiVersion: v1
+  kind: ConfigMap
+  metadata: {name: listed-cm, namespace: %(ns)s}
+  %(data)s: {a: b}
+- apiVersion: v1
+  kind: Secret
+  metadata: {name: listed-secret, namespace: %(ns)s}
+  stringData: {p: secret}
+"""
+
+
+def test_create_and_apply_a_list_validated_through_the_v2_protobuf_document(kubectl, namespace):
+    # kubectl validates a List's items itself, against /openapi/v2 as gnostic protobuf
+    created = kubectl("create", "-f", "-", input=LIST % {"ns": namespace, "data": "data"})
+    assert "configmap/listed-cm created" in created.stdout
+    assert "secret/listed-secret created" in created.stdout
+    applied = kubectl("apply", "-f", "-", input=LIST % {"ns": namespace, "data": "data"})
+    assert "configmap/listed-cm" in applied.stdout, applied.stdout
+    assert _get(kubectl, "cm", "listed-cm", "-n", namespace)["data"] == {"a": "b"}
+
+    typo = kubectl("create", "-f", "-", input=LIST % {"ns": namespace, "data": "dat"}, check=False)
+    assert typo.returncode != 0
+    assert 'unknown field "dat" in io.k8s.api.core.v1.ConfigMap' in typo.stderr, typo.stderr

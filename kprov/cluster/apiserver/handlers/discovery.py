@@ -15,13 +15,14 @@ from typing import Any
 from aiohttp import web
 
 from kprov.cluster.api.resources import Registry, ResourceInfo
+from kprov.cluster.api.schema.openapi_v2_protobuf import encode_document
 from kprov.cluster.apiserver import _lib
 from kprov.cluster.apiserver.aggregation.discovery import RemoteGroup, aggregated_item, remote_groups
 from kprov.cluster.apiserver.aggregation.registry import Aggregation
 from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.front.http1 import AnyRequest
 from kprov.cluster.apiserver.front.negotiation import go_body, json_bytes, json_response
-from kprov.cluster.apiserver.front.status import ApiError, method_not_supported
+from kprov.cluster.apiserver.front.status import method_not_supported
 
 __all__ = ["VERSION_INFO", "serve_discovery"]
 
@@ -260,25 +261,64 @@ def _document(request: AnyRequest, ctx: ApiContext) -> Callable[[], web.Response
 
 
 
+_V2_PROTOBUF = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
+_V2_FORMS = (  # (asked-for media type, served form), in kube-openapi's order of preference
+    ("application/json", "json"),
+    ("application/com.github.proto-openapi.spec.v2@v1.0+protobuf", "protobuf"),  # kubectl's
+    (_V2_PROTOBUF, "protobuf"),
+)
+
+
+def v2_form(accept: str) -> str | None:
+    """Which form of the v2 document ``accept`` gets, as kube-openapi negotiates it: clauses
+    by descending q (the more specific first among equals), the first that matches a served
+    type (wildcards allowed) wins, JSON before protobuf; None when nothing matches (406)."""
+    clauses: list[tuple[float, int, str]] = []
+    for clause in (accept or "*/*").split(","):
+        media, *params = [part.strip() for part in clause.split(";")]
+        quality = 1.0
+        for param in params:
+            key, _, value = param.partition("=")
+            if key.strip() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if media and quality > 0:
+            clauses.append((-quality, media.count("*"), media))
+    for _, _, media in sorted(clauses, key=lambda c: (c[0], c[1])):
+        kind, _, sub = media.partition("/")
+        for served, form in _V2_FORMS:
+            served_kind, _, served_sub = served.partition("/")
+            if kind in (served_kind, "*") and sub in (served_sub, "*"):
+                return form
+    return None
+
+
 def _openapi_v2(request: AnyRequest, ctx: ApiContext) -> web.Response:
-    """The v2 document as JSON, with an ETag (304 on If-None-Match). It is rebuilt when the
-    registry changes (a CRD was added, changed or removed) and kept until then. A client
-    that accepts only the protobuf form gets 406, as upstream answers a type it does not
-    serve: that is kubectl, which then goes on without the v2 document exactly as it did
-    when the path was a 404 - computing apply patches from its compiled-in types and
-    validating through the v3 documents - rather than trusting definitions that carry no
-    more than our extracted schema."""
-    accept = request.headers.get("Accept", "")
-    if accept and not any(
-        t.split(";")[0].strip() in ("application/json", "*/*", "application/*") for t in accept.split(",")
-    ):
-        raise ApiError(f"only application/json is served, not {accept.split(',')[0]!r}", 406, "NotAcceptable")
+    """The v2 document as JSON or as gnostic's protobuf (what kubectl asks for, to validate a
+    ``kind: List`` client-side), with one ETag for both (the reply varies by Accept, as
+    kube-openapi's); 304 on If-None-Match; a bare 406 when neither form is acceptable. Both
+    forms are rebuilt when the registry changes (a CRD was added, changed or removed) and
+    kept until then (the protobuf form made at its first request)."""
+    form = v2_form(request.headers.get("Accept", ""))
+    headers = {"Cache-Control": "no-cache, private", "Vary": "Accept"}
+    if form is None:
+        return web.Response(status=406, headers=headers)
     cached = ctx.extras.get("openapi_v2")
     if cached is None or cached[0] is not ctx.registry:
-        body = json_bytes(_lib.openapi_v2(ctx.registry))
-        cached = ctx.extras["openapi_v2"] = (ctx.registry, body, hashlib.sha512(body).hexdigest().upper())
-    _, body, etag = cached
-    headers = {"ETag": f'"{etag}"', "Cache-Control": "no-cache, private", "Vary": "Accept"}
+        document = _lib.openapi_v2(ctx.registry)
+        body = json_bytes(document)
+        cached = ctx.extras["openapi_v2"] = (
+            ctx.registry, {"document": document, "json": body}, hashlib.sha512(body).hexdigest().upper()
+        )
+    bodies: dict[str, Any] = cached[1]
+    etag: str = cached[2]
+    headers["ETag"] = f'"{etag}"'
     if etag in request.headers.get("If-None-Match", "").replace('"', " ").split():
         return web.Response(status=304, headers=headers)
-    return web.Response(body=body, content_type="application/json", headers=headers)
+    if form == "json":
+        return web.Response(body=bodies["json"], content_type="application/json", headers=headers)
+    if "protobuf" not in bodies:
+        bodies["protobuf"] = encode_document(bodies["document"])
+    return web.Response(body=bodies["protobuf"], content_type=_V2_PROTOBUF, headers=headers)
