@@ -27,8 +27,16 @@ def test_a_yaml_alias_bomb_is_refused_before_it_expands() -> None:
         load_yaml(_bomb(12))  # 9**12 nodes once expanded
 
 
+@pytest.mark.parametrize(("text", "anchor"), [("&a [*a]", "a"), ("x: &b {y: [1, *b]}", "b")])
+def test_an_anchor_aliased_inside_itself_is_refused_not_walked_forever(text: str, anchor: str) -> None:
+    # it used to spin the event loop: the count re-entered the cycle without end
+    with pytest.raises(yaml.YAMLError, match=f"yaml: anchor '{anchor}' value contains itself"):
+        load_yaml(text)
+
+
 def test_small_aliasing_and_plain_yaml_still_load() -> None:
     assert load_yaml(_bomb(3))["a2"][0][0] == ["x"] * 9
+    assert load_yaml("a: &x [1]\nb: [*x, *x]\n") == {"a": [1], "b": [[1], [1]]}  # shared, not cyclic
     assert load_yaml("a: 1\nb: [x, y]\n") == {"a": 1, "b": ["x", "y"]}
     assert load_yaml("") is None
 
@@ -52,6 +60,7 @@ def test_values_deeper_than_the_encoder_writes_are_refused() -> None:
         (b'{"x":' * 300 + b"1" + b"}" * 300, "application/json", "not valid JSON: exceeded max depth"),
         (b"[" * 5000 + b"]" * 5000, "application/yaml", "not valid YAML: yaml: exceeded max depth"),
         (_bomb(12), "application/yaml", "excessive aliasing"),
+        (b"kind: ConfigMap\ndata: &d {k: [*d]}\n", "application/yaml", "anchor 'd' value contains itself"),
         (
             b"k8s\x00\n\x0f\xe8\x02v1\x12\xa8Config\x10ap\x12g\n\x11\n\x02pb",
             "application/vnd.kubernetes.protobuf",

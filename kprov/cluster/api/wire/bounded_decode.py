@@ -12,8 +12,9 @@ where it came in. Both are refused here, where the body is decoded, as 400s.
 - :func:`load_yaml` composes the YAML node graph (aliases are shared nodes, so composing is
   cheap), counts the nodes the document expands to with shared subgraphs counted once per
   use, and refuses more than :data:`MAX_YAML_NODES` ("yaml: document contains excessive
-  aliasing", go-yaml's words); YAML nested past Python's recursion limit is refused as
-  "yaml: exceeded max depth".
+  aliasing", go-yaml's words); an anchor aliased inside itself (``&a [*a]``: a cycle, which
+  the count would never finish) is refused as go-yaml refuses it; YAML nested past Python's
+  recursion limit is refused as "yaml: exceeded max depth".
 """
 
 from __future__ import annotations
@@ -48,14 +49,29 @@ def check_depth(value: Any, body: bytes | str) -> None:
             stack.extend((child, depth + 1) for child in item)
 
 
-def _expanded_size(root: yaml.Node) -> int:
-    """Nodes the graph stands for once every alias is expanded (post-order, memoized)."""
+class _AnchorKeepingLoader(yaml.SafeLoader):
+    """SafeLoader that keeps the document's anchors (name -> node) after composing it, so a
+    recursive one can be named; PyYAML forgets them when the document ends."""
+
+    kept_anchors: dict[str, yaml.Node]
+
+    def compose_document(self) -> yaml.Node | None:
+        self.get_event()  # DOCUMENT-START
+        node = self.compose_node(None, None)  # type: ignore[arg-type]
+        self.get_event()  # DOCUMENT-END
+        self.kept_anchors, self.anchors = self.anchors, {}
+        return node
+
+
+def _expanded_size(root: yaml.Node, anchors: dict[str, yaml.Node]) -> int:
+    """Nodes the graph stands for once every alias is expanded (post-order, memoized). An
+    alias inside its own anchor (``&a [*a]``, a cycle: it never finishes expanding) is
+    refused with go-yaml's words."""
     sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()  # entered, children not yet sized: the current path
     stack: list[tuple[yaml.Node, bool]] = [(root, False)]
     while stack:
         node, children_done = stack.pop()
-        if id(node) in sizes:
-            continue
         children: list[yaml.Node] = []
         if isinstance(node, yaml.SequenceNode):
             children = list(node.value)
@@ -63,7 +79,14 @@ def _expanded_size(root: yaml.Node) -> int:
             children = [part for pair in node.value for part in pair]
         if children_done:
             sizes[id(node)] = min(1 + sum(sizes[id(child)] for child in children), MAX_YAML_NODES + 1)
+            open_nodes.discard(id(node))
             continue
+        if id(node) in sizes:
+            continue
+        if id(node) in open_nodes:
+            name = next((n for n, anchored in anchors.items() if anchored is node), "")
+            raise yaml.YAMLError(f"yaml: anchor '{name}' value contains itself")
+        open_nodes.add(id(node))
         stack.append((node, True))
         stack.extend((child, False) for child in children if id(child) not in sizes)
     return sizes[id(root)]
@@ -71,12 +94,12 @@ def _expanded_size(root: yaml.Node) -> int:
 
 def load_yaml(body: bytes | str) -> Any:
     """One YAML document as plain data (SafeLoader), refusing bombs with ``yaml.YAMLError``."""
-    loader = yaml.SafeLoader(body)
+    loader = _AnchorKeepingLoader(body)
     try:
         node = loader.get_single_node()
         if node is None:
             return None
-        if _expanded_size(node) > MAX_YAML_NODES:
+        if _expanded_size(node, loader.kept_anchors) > MAX_YAML_NODES:
             raise yaml.YAMLError("yaml: document contains excessive aliasing")
         return loader.construct_document(node)
     except RecursionError:
