@@ -9,6 +9,7 @@ from __future__ import annotations
 __all__ = [
     "ProvisionError",
     "YamlError",
+    "FileTooLarge",
     "InventoryError",
     "PlaybookError",
     "TemplateError",
@@ -27,6 +28,16 @@ class YamlError(ProvisionError):
     def __init__(self, path: str, line: int, column: int, problem: str) -> None:
         self.path, self.line, self.column, self.problem = path, line, column, problem
         super().__init__(f"{path}:{line}:{column}: invalid YAML: {problem}")
+
+
+class FileTooLarge(ProvisionError):
+    """An inventory, vars or playbook file larger than the engine reads."""
+
+    def __init__(self, path: str, size: int, limit: int) -> None:
+        self.path, self.size, self.limit = path, size, limit
+        super().__init__(f"{path}: {size:,} bytes is more than the {limit:,} an inventory, vars or"
+                         " playbook file may hold; split it (group_vars/ and host_vars/ directories take"
+                         " several files)")
 
 
 class InventoryError(ProvisionError):

@@ -14,7 +14,7 @@ from typing import Any
 from kprov.provision.errors import InventoryError
 from kprov.provision.inventory.formats import parse_ini, parse_yaml
 from kprov.provision.inventory.model import Inventory
-from kprov.provision.yamlfile import load_yaml_file
+from kprov.provision.yamlfile import load_yaml_file, read_bounded
 
 __all__ = ["load_inventory", "load_vars_dir", "var_dir_of"]
 
@@ -61,7 +61,7 @@ def _inventory_files(directory: Path) -> list[Path]:
 
 def _load_file(inv: Inventory, path: Path) -> None:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_bounded(path)
     except OSError as err:
         raise InventoryError(f"cannot read inventory {path}: {err.strerror}") from None
     if path.suffix in (".yml", ".yaml", ".json") or _looks_like_yaml(text):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from kprov.provision.errors import InventoryError, YamlError
+from kprov.provision.errors import FileTooLarge, InventoryError, YamlError
 from kprov.provision.inventory import load_inventory, select_hosts
 
 YAML_INV = """
@@ -124,6 +124,42 @@ def test_bad_yaml_names_file_and_line(tmp_path: Path) -> None:
         load_inventory(path)
     assert f"{path}:" in str(err.value)
     assert err.value.line >= 3
+
+
+def _bomb(levels: int) -> str:
+    lines = ["all:", "  vars:", "    a0: &a0 [x, x, x, x, x, x, x, x, x]"]
+    lines += [f"    a{n}: &a{n} [{', '.join([f'*a{n - 1}'] * 9)}]" for n in range(1, levels)]
+    return "\n".join([*lines, "  hosts:", "    h1:", ""])
+
+
+def test_a_yaml_alias_bomb_is_refused_at_the_line_where_it_passes_the_bound(tmp_path: Path) -> None:
+    path = _write(tmp_path, "hosts.yml", _bomb(12))  # 9**12 values once expanded
+    with pytest.raises(YamlError, match="aliases expand to more than 5,000,000 values") as err:
+        load_inventory(path)
+    # a6 (line 9) is the first to pass: 1 + 9 * 597,871 = 5,380,840 values
+    assert (err.value.path, err.value.line) == (str(path), 9)
+    assert load_inventory(_write(tmp_path, "small.yml", _bomb(4))).group("all").vars["a3"][0][0][0][0] == "x"
+
+
+def test_an_anchor_aliased_inside_itself_is_refused_with_its_line(tmp_path: Path) -> None:
+    path = _write(tmp_path, "hosts.yml", "all:\n  vars:\n    loop: &l {again: [*l]}\n  hosts:\n    h1:\n")
+    with pytest.raises(YamlError, match="aliased inside its own value") as err:
+        load_inventory(path)
+    assert err.value.line == 3
+
+
+def test_a_huge_file_is_refused_unread(tmp_path: Path) -> None:
+    path = tmp_path / "hosts.yml"
+    with path.open("wb") as out:
+        out.truncate(64 * 1024 * 1024 + 1)  # sparse: nothing is written, the size is what counts
+    with pytest.raises(FileTooLarge, match="hosts.yml: 67,108,865 bytes is more than the 67,108,864") as err:
+        load_inventory(path)
+    assert err.value.path == str(path)
+    (tmp_path / "group_vars").mkdir()
+    path.rename(tmp_path / "group_vars" / "all.yml")
+    _write(tmp_path, "hosts.yml", "all:\n  hosts:\n    h1:\n")
+    with pytest.raises(FileTooLarge, match="all.yml: 67,108,865 bytes"):
+        load_inventory(tmp_path / "hosts.yml")
 
 
 def test_bad_ini_section_names_line(tmp_path: Path) -> None:
