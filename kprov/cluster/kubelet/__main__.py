@@ -78,6 +78,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="RuntimeDefault seccomp for every container whose pod names no profile")
     p.add_argument("--allowed-unsafe-sysctls", default="",
                    help="comma-separated sysctl names or prefixes ending in * allowed beyond the safe set")
+    p.add_argument("--publish-host-services", action="store_true",
+                   help="mirror pods in kube-system for this host's kprov units (kube-apiserver-<node>, ...)")
     p.add_argument("--ctr", default="ctr", help="ctr binary used for interactive exec")
     p.add_argument("-v", "--verbose", action="store_true")
     return p.parse_args(argv)
@@ -117,6 +119,7 @@ async def _run(args: argparse.Namespace) -> None:
         allowed_unsafe_sysctls=tuple(x.strip() for x in args.allowed_unsafe_sysctls.split(",") if x.strip()),
         rotate_server_certificates=args.rotate_server_certificates,
         cert_dir=args.cert_dir,
+        publish_host_services=args.publish_host_services,
     )
     client = ApiClient.from_kubeconfig(args.kubeconfig, user_agent=f"kprov-kubelet/{args.node_name}")
     rotation = await _client_rotation(client, args) if args.rotate_certificates else None

@@ -25,6 +25,7 @@ from typing import Any
 
 from aiohttp import web
 
+import kprov
 from kprov.cluster.client import ApiClient, EventHandler, Informer
 from kprov.cluster.client.lease_renewal import renew_lease
 from kprov.cluster.client.resources import NODES, PODS
@@ -40,7 +41,9 @@ from kprov.cluster.kubelet.node.cert_rotation import (
     reload_serving,
     serving_spec,
 )
+from kprov.cluster.kubelet.node.host_services import MIRROR_ANNOTATION
 from kprov.cluster.kubelet.node.metrics import KubeletMetrics
+from kprov.cluster.kubelet.node.mirror_pods import MirrorPods
 from kprov.cluster.kubelet.node.registration import (
     KUBELET_PORT,
     HostFacts,
@@ -94,6 +97,7 @@ class KubeletConfig:
     allowed_unsafe_sysctls: tuple[str, ...] = ()  # patterns beyond the safe set
     rotate_server_certificates: bool = False  # serving certificate through kubelet-serving CSRs
     cert_dir: str = ""  # where rotated certificates live (default: <root_dir>/pki)
+    publish_host_services: bool = False  # mirror pods in kube-system for the host's kprov units
 
 
 async def _no_install(cert_pem: bytes, key_pem: bytes) -> None:
@@ -138,9 +142,10 @@ class Kubelet:
         return task
 
     def _on_pod(self, pod: dict[str, Any]) -> None:
-        uid = (pod.get("metadata") or {}).get("uid", "")
-        if not uid or uid in self._finished:
-            return
+        meta = pod.get("metadata") or {}
+        uid = meta.get("uid", "")
+        if not uid or uid in self._finished or MIRROR_ANNOTATION in (meta.get("annotations") or {}):
+            return  # a mirror pod shows what runs elsewhere (a host unit): nothing to run
         self.metrics.pod_seen(pod)
         worker = self.workers.get(uid)
         if worker is not None:
@@ -301,6 +306,14 @@ class Kubelet:
             return None
         return self.node_informer.store.get(self.config.node_name)
 
+    def _mirror_pods(self) -> MirrorPods:
+        def node_uid() -> str:
+            node = self._own_node()
+            return str(((node or {}).get("metadata") or {}).get("uid", ""))
+
+        return MirrorPods(self.client, self.config.node_name, self.config.node_ip, kprov.__version__,
+                          node_uid, self.informer.store.items)
+
     async def _register(self) -> None:
         cfg = self.config
         node = node_object(cfg.node_name, host_facts(cfg.root_dir), cfg.node_labels, cfg.taints)
@@ -381,6 +394,8 @@ class Kubelet:
             await self.informer.wait_synced()
             await self._remove_orphans()
             background.append(self._spawn(self._relist()))
+            if self.config.publish_host_services:
+                background.append(self._spawn(self._mirror_pods().run()))
             if self.config.local_volumes_dir:
                 volumes_dir = Path(self.config.local_volumes_dir)
                 background.append(self._spawn(sweep_forever(volumes_dir, self.api.get_volume)))

@@ -141,3 +141,34 @@ def test_impersonation_is_checked(kubectl, control_plane, namespace):
         'users "kubernetes-admin" is forbidden: User "system:node:imp-n1" cannot impersonate '
         'resource "users" in API group "" at the cluster scope'
     ) in node_as.stderr
+
+
+def test_a_node_creates_only_mirror_pods_of_its_own(kubectl, control_plane, nodes_and_secrets):
+    ns = nodes_and_secrets
+    n1 = control_plane.node_kubeconfig("sec-n1")
+    uid = kubectl("get", "node", "sec-n1", "-o", "jsonpath={.metadata.uid}").stdout
+    plain = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "plain", "namespace": ns},
+             "spec": {"nodeName": "sec-n1", "containers": [{"name": "c", "image": "busybox"}]}}
+    refused = kubectl("create", "-f", "-", input=json.dumps(plain), kubeconfig=n1, check=False)
+    assert refused.returncode == 1
+    assert ('pods "plain" is forbidden: pod does not have "kubernetes.io/config.mirror" annotation, '
+            'node "sec-n1" can only create mirror pods') in refused.stderr
+
+    mirror = json.loads(json.dumps(plain))
+    mirror["metadata"].update(name="mirror-sec-n1", annotations={"kubernetes.io/config.mirror": "x"},
+                              ownerReferences=[{"apiVersion": "v1", "kind": "Node", "name": "sec-n1",
+                                                "uid": uid, "controller": True}])
+    created = kubectl("create", "-f", "-", input=json.dumps(mirror), kubeconfig=n1)
+    assert "pod/mirror-sec-n1 created" in created.stdout
+    pod = json.loads(kubectl("get", "pod", "mirror-sec-n1", "-n", ns, "-o", "json").stdout)
+    assert "serviceAccountName" not in pod["spec"]  # mirror pods get no ServiceAccount
+
+    mirror["metadata"]["name"] = "wrong-uid"
+    mirror["metadata"]["ownerReferences"][0]["uid"] = "0000"
+    wrong = kubectl("create", "-f", "-", input=json.dumps(mirror), kubeconfig=n1, check=False)
+    assert f"node sec-n1 UID mismatch: expected 0000 got {uid}" in wrong.stderr
+    mirror["metadata"]["name"] = "with-secret"
+    mirror["metadata"]["ownerReferences"][0]["uid"] = uid
+    mirror["spec"]["volumes"] = [{"name": "s", "secret": {"secretName": "s1"}}]
+    secret = kubectl("create", "-f", "-", input=json.dumps(mirror), kubeconfig=n1, check=False)
+    assert 'node "sec-n1" can not create pods that reference secrets' in secret.stderr

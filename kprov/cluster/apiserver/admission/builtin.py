@@ -15,7 +15,8 @@
 - Claims get the default StorageClass; claims and volumes their protection finalizers
   (:mod:`.storage_admission`).
 - Ingresses get the default IngressClass (:mod:`.ingressclass`).
-- Nodes update only pods bound to themselves (NodeRestriction's check on pods/status).
+- Nodes update only pods bound to themselves (NodeRestriction's check on pods/status), and
+  create only mirror pods of their own (:mod:`.node_restriction`).
 - Services get a ClusterIP and NodePorts from :mod:`.allocators`; deleting a Service
   releases them.
 """
@@ -28,7 +29,7 @@ from typing import Any
 from kprov.cluster.api.resources import ResourceInfo
 from kprov.cluster.apiserver.admission import crd as crd_admission
 from kprov.cluster.apiserver.admission import ingressclass as ingressclass_admission
-from kprov.cluster.apiserver.admission import priority
+from kprov.cluster.apiserver.admission import node_restriction, priority
 from kprov.cluster.apiserver.admission import runtimeclass as runtimeclass_admission
 from kprov.cluster.apiserver.admission import serviceaccount as sa_admission
 from kprov.cluster.apiserver.admission import storage as storage_admission
@@ -90,6 +91,7 @@ def _csr_requester(csr: dict[str, Any], user: UserInfo | None) -> None:
 
 async def before_create(ctx: ApiContext, attrs: AdmissionAttributes) -> None:
     info, obj, dry_run = attrs.info, attrs.obj, attrs.dry_run
+    await node_restriction.admit_pod_create(ctx, attrs)
     if info.group == "rbac.authorization.k8s.io":
         check_escalation(authorizer_of(ctx), attrs.user, info, obj)
     if (info.group, info.resource) == ("certificates.k8s.io", "certificatesigningrequests"):
