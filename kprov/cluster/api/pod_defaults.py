@@ -208,6 +208,7 @@ def _pod_spec(spec: dict[str, Any]) -> None:
             tolerations.append(dict(toleration))
 
 
+_MIRROR = "kubernetes.io/config.mirror"
 _MEMO_MAX_SPEC_BYTES = 64 * 1024  # larger specs are defaulted every time
 
 
@@ -233,6 +234,9 @@ def _defaulted_pod_spec(key: bytes) -> tuple[bytes, str]:
 
 def default_pod(obj: dict[str, Any]) -> None:
     spec = set_default(obj, "spec", {})
+    # the ServiceAccount plugin leaves mirror pods (a kubelet's, for what runs on its host) without one
+    unnamed_mirror = _MIRROR in ((obj.get("metadata") or {}).get("annotations") or {}) and not (
+        spec.get("serviceAccountName") or spec.get("serviceAccount"))
     key = spec_json(spec)
     if key is not None:
         defaulted, qos = _defaulted_pod_spec(key)
@@ -240,6 +244,9 @@ def default_pod(obj: dict[str, Any]) -> None:
     else:
         _pod_spec(spec)
         qos = pod_qos_class(spec)
+    if unnamed_mirror:
+        obj["spec"].pop("serviceAccountName", None)
+        obj["spec"].pop("serviceAccount", None)
     status = set_default(obj, "status", {})
     set_default(status, "phase", "Pending")
     set_default(status, "qosClass", qos)
