@@ -25,8 +25,8 @@ LoadState=loaded
 ActiveState=active
 SubState=running
 NRestarts=2
-ActiveEnterTimestamp=@1764252001
-InactiveEnterTimestamp=@1764251990
+ActiveEnterTimestampMonotonic=1000000000
+InactiveEnterTimestampMonotonic=990000000
 ExecMainStatus=0
 Result=success
 
@@ -35,8 +35,8 @@ LoadState=loaded
 ActiveState=activating
 SubState=auto-restart
 NRestarts=7
-ActiveEnterTimestamp=
-InactiveEnterTimestamp=@1764252005
+ActiveEnterTimestampMonotonic=0
+InactiveEnterTimestampMonotonic=1005000000
 ExecMainStatus=1
 Result=exit-code
 
@@ -45,23 +45,25 @@ LoadState=not-found
 ActiveState=inactive
 SubState=dead
 NRestarts=0
-ActiveEnterTimestamp=
-InactiveEnterTimestamp=
+ActiveEnterTimestampMonotonic=0
+InactiveEnterTimestampMonotonic=0
 ExecMainStatus=0
 Result=success
 """
 APISERVER = next(s for s in HOST_SERVICES if s.unit == "kprov-apiserver.service")
 ETCD = next(s for s in HOST_SERVICES if s.unit == "kprov-etcd.service")
 NOW = "2026-11-27T14:00:00Z"
+# read at wall time 2025-11-27T14:00:01Z (1764252001), 1000 s after boot (monotonic)
+CLOCKS = (1764252001.0, 1000.0)
 
 
 def _state(**changes: Any) -> UnitState:
-    base = parse_unit_states(SHOW)["kprov-apiserver.service"]
+    base = parse_unit_states(SHOW, CLOCKS)["kprov-apiserver.service"]
     return UnitState(**{**base.__dict__, **changes})
 
 
 def test_systemctl_show_blocks_are_read_per_unit() -> None:
-    states = parse_unit_states(SHOW)
+    states = parse_unit_states(SHOW, CLOCKS)
     api = states["kprov-apiserver.service"]
     assert (api.installed, api.active, api.restarts) == (True, "active", 2)
     assert api.active_since == "2025-11-27T14:00:01Z"
@@ -92,7 +94,7 @@ def test_an_active_unit_is_running_and_ready() -> None:
 
 
 def test_a_unit_restarting_after_a_crash_is_crash_loop_back_off_and_not_ready() -> None:
-    etcd = parse_unit_states(SHOW)["kprov-etcd.service"]
+    etcd = parse_unit_states(SHOW, CLOCKS)["kprov-etcd.service"]
     status = mirror_status(ETCD, etcd, "10.0.0.1", "0.1.0", {}, NOW)
     container = status["containerStatuses"][0]
     assert _ready(status) == "False" and container["state"]["waiting"]["reason"] == "CrashLoopBackOff"
@@ -104,7 +106,7 @@ def test_a_stopped_unit_shows_its_exit_as_a_terminated_container() -> None:
     status = mirror_status(APISERVER, failed, "10.0.0.1", "0.1.0", {}, NOW)
     terminated = status["containerStatuses"][0]["state"]
     assert terminated["terminated"]["exitCode"] == 137 and terminated["terminated"]["reason"] == "Error"
-    assert terminated["terminated"]["finishedAt"] == "2025-11-27T13:59:50Z"
+    assert terminated["terminated"]["finishedAt"] == "2025-11-27T13:59:51Z"
 
 
 def test_transition_times_are_kept_while_a_condition_holds() -> None:
@@ -150,7 +152,7 @@ class _Api:
 
 def _publisher(api: _Api, show: list[str], version: str = "0.1.0") -> MirrorPods:
     async def read(units: list[str]) -> dict[str, UnitState]:
-        return parse_unit_states(show[0])
+        return parse_unit_states(show[0], CLOCKS)
 
     return MirrorPods(api, "h1", "10.0.0.1", version, lambda: "node-uid",  # type: ignore[arg-type]
                       lambda: [copy.deepcopy(p) for p in api.pods.values()], read)

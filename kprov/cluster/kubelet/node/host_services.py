@@ -7,8 +7,10 @@ per kprov unit installed on its host, as upstream's kubelet publishes one per st
 
 - :data:`HOST_SERVICES` is the table: unit, pod name prefix, container name, labels (kubeadm's
   ``component``/``tier`` for the control plane, ``k8s-app`` for add-ons) and priority class.
-- :func:`read_unit_states` asks systemd once for every unit (``systemctl show``, unix
-  timestamps) and :func:`parse_unit_states` reads its answer.
+- :func:`read_unit_states` asks systemd once for every unit (``systemctl show``) and
+  :func:`parse_unit_states` reads its answer. Times are read as systemd's monotonic
+  microseconds and dated against this process's clocks: ``--timestamp=unix`` needs systemd
+  251 (Ubuntu 22.04 has 249), and the default form follows the host's time zone and locale.
 - :func:`mirror_pod` is the pod: in kube-system, bound to the node, owned by its Node, host
   network, tolerating NoExecute as upstream's static pods do, and marked
   ``kubernetes.io/config.mirror`` with a hash of what it shows (a new build: a new hash).
@@ -24,6 +26,7 @@ import asyncio
 import datetime as dt
 import hashlib
 import json
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -79,8 +82,8 @@ HOST_SERVICES: tuple[HostService, ...] = (
     _add_on("kprov-ingress.service", "kprov-ingress", "system-cluster-critical"),
 )
 
-_PROPERTIES = ("Id", "LoadState", "ActiveState", "SubState", "NRestarts", "ActiveEnterTimestamp",
-               "InactiveEnterTimestamp", "ExecMainStatus", "Result")
+_PROPERTIES = ("Id", "LoadState", "ActiveState", "SubState", "NRestarts", "ActiveEnterTimestampMonotonic",
+               "InactiveEnterTimestampMonotonic", "ExecMainStatus", "Result")
 
 
 @dataclass(frozen=True)
@@ -100,17 +103,15 @@ class UnitState:
         return self.load == "loaded"
 
 
-def _time(value: str) -> str:
-    """systemd's ``@<unix seconds>`` as RFC 3339 (seconds, as the API's times are), or ""."""
-    if not value.startswith("@"):
+def _time(monotonic_usec: str, clocks: tuple[float, float]) -> str:
+    """A systemd monotonic timestamp (µs) as RFC 3339 wall time (seconds, as the API's times
+    are), given (wall now, monotonic now) read together; "" for never (0)."""
+    usec = _int(monotonic_usec)
+    if usec <= 0:
         return ""
-    try:
-        seconds = int(float(value[1:]))
-    except ValueError:
-        return ""
-    if seconds <= 0:
-        return ""
-    return dt.datetime.fromtimestamp(seconds, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    wall_now, monotonic_now = clocks
+    moment = wall_now - (monotonic_now - usec / 1_000_000)
+    return dt.datetime.fromtimestamp(int(moment), dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _int(value: str) -> int:
@@ -120,8 +121,9 @@ def _int(value: str) -> int:
         return 0
 
 
-def parse_unit_states(text: str) -> dict[str, UnitState]:
-    """``systemctl show`` output (blocks of ``Key=Value`` per unit, blank-line separated)."""
+def parse_unit_states(text: str, clocks: tuple[float, float]) -> dict[str, UnitState]:
+    """``systemctl show`` output (blocks of ``Key=Value`` per unit, blank-line separated);
+    ``clocks``: (time.time(), time.monotonic()) when it was read."""
     states: dict[str, UnitState] = {}
     for block in text.split("\n\n"):
         values = dict(line.split("=", 1) for line in block.splitlines() if "=" in line)
@@ -131,8 +133,8 @@ def parse_unit_states(text: str) -> dict[str, UnitState]:
         states[unit] = UnitState(
             unit=unit, load=values.get("LoadState", ""), active=values.get("ActiveState", ""),
             sub=values.get("SubState", ""), restarts=_int(values.get("NRestarts", "0")),
-            active_since=_time(values.get("ActiveEnterTimestamp", "")),
-            inactive_since=_time(values.get("InactiveEnterTimestamp", "")),
+            active_since=_time(values.get("ActiveEnterTimestampMonotonic", ""), clocks),
+            inactive_since=_time(values.get("InactiveEnterTimestampMonotonic", ""), clocks),
             exit_status=_int(values.get("ExecMainStatus", "0")), result=values.get("Result", ""),
         )
     return states
@@ -141,14 +143,14 @@ def parse_unit_states(text: str) -> dict[str, UnitState]:
 async def read_unit_states(units: list[str], systemctl: str = "systemctl") -> dict[str, UnitState]:
     """Every unit's state from one ``systemctl show`` (an unknown unit is ``not-found``)."""
     proc = await asyncio.create_subprocess_exec(
-        systemctl, "show", "--timestamp=unix", "-p", ",".join(_PROPERTIES), *units,
+        systemctl, "show", "-p", ",".join(_PROPERTIES), *units,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, stdin=asyncio.subprocess.DEVNULL,
     )
     out, err = await proc.communicate()
     if proc.returncode != 0:
         detail = err.decode(errors="replace").strip()
         raise RuntimeError(f"systemctl show failed ({proc.returncode}): {detail}")
-    return parse_unit_states(out.decode(errors="replace"))
+    return parse_unit_states(out.decode(errors="replace"), (time.time(), time.monotonic()))
 
 
 def pod_name(service: HostService, node: str) -> str:
