@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from kprov.cluster.client import ApiClient, ApiError, Conflict, NotFound
+from kprov.cluster.client import AlreadyExists, ApiClient, ApiError, Conflict, NotFound
 from kprov.cluster.client.resources import PODS
 from kprov.cluster.kubelet.node.host_services import (
     HASH_ANNOTATION,
@@ -105,7 +105,7 @@ class MirrorPods:
         if pod is None:
             try:
                 pod = await self.client.create(PODS, desired)
-            except Conflict:
+            except (AlreadyExists, Conflict):
                 return  # created meanwhile (a restart's race): the informer brings it, next pass
             log.info("created mirror pod %s for %s", desired["metadata"]["name"], service.unit)
         meta = pod["metadata"]
