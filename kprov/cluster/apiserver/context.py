@@ -27,5 +27,15 @@ class ApiContext:
     def key(self, info: ResourceInfo, namespace: str, name: str) -> str:
         return object_key(*storage_of(info), namespace if info.namespaced else "", name)
 
+    async def read_through(self, key: str) -> dict[str, Any] | None:
+        """The object at ``key`` from the watch cache (current up to milliseconds), or from
+        etcd when the cache has none: a miss is decided by storage, as upstream's admission
+        plugins fall back to a live lookup."""
+        found = self.cache.get(key)
+        if found is None:
+            stored = await self.store.get(key)
+            found = stored.obj if stored is not None else None
+        return found
+
     def prefix(self, info: ResourceInfo, namespace: str) -> str:
         return scope_prefix(*storage_of(info), namespace if info.namespaced else "")

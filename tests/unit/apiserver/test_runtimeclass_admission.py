@@ -88,12 +88,8 @@ class _Store:
 
 def _admit(pod: dict[str, Any], *classes: dict[str, Any]) -> dict[str, Any]:
     stored = {object_key("node.k8s.io", "runtimeclasses", "", c["metadata"]["name"]): c for c in classes}
-    ctx = SimpleNamespace(
-        registry=REGISTRY,
-        key=lambda info, ns, name: ApiContext.key(None, info, ns, name),  # type: ignore[arg-type]
-        cache=SimpleNamespace(get=lambda key: None),
-        store=_Store(stored),
-    )
+    ctx = ApiContext(config=None, registry=REGISTRY, store=_Store(stored),  # type: ignore[arg-type]
+                     cache=SimpleNamespace(get=lambda key: None))  # type: ignore[arg-type]
     asyncio.run(runtimeclass_admission.admit_pod(ctx, pod))  # type: ignore[arg-type]
     return pod
 

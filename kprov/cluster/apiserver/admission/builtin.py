@@ -61,10 +61,7 @@ async def _check_namespace(ctx: ApiContext, info: ResourceInfo, namespace: str) 
     ns_info = ctx.registry.get("", "v1", "namespaces")
     assert ns_info is not None
     key = ctx.key(ns_info, "", namespace)
-    found = ctx.cache.get(key)  # the cache is current up to milliseconds; etcd decides a miss
-    if found is None:
-        stored = await ctx.store.get(key)
-        found = stored.obj if stored is not None else None
+    found = await ctx.read_through(key)
     if found is None:
         raise StatusError(
             f'namespaces "{namespace}" not found', 404, "NotFound", {"name": namespace, "kind": "namespaces"}

@@ -136,10 +136,7 @@ async def _node_uid(ctx: ApiContext, node: str) -> str:
     info = ctx.registry.get("", "v1", "nodes")
     assert info is not None
     key = ctx.key(info, "", node)
-    found = ctx.cache.get(key)
-    if found is None:
-        stored = await ctx.store.get(key)
-        found = stored.obj if stored is not None else None
+    found = await ctx.read_through(key)
     if found is None:
         raise StatusError(f'nodes "{node}" not found', 404, "NotFound", {"name": node, "kind": "nodes"})
     return str((found.get("metadata") or {}).get("uid", ""))

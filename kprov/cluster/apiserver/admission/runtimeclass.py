@@ -90,10 +90,7 @@ async def _runtime_class(ctx: ApiContext, name: str) -> dict[str, Any] | None:
     if info is None:
         return None
     key = ctx.key(info, "", name)
-    found = ctx.cache.get(key)
-    if found is None:
-        stored = await ctx.store.get(key)
-        found = stored.obj if stored is not None else None
+    found = await ctx.read_through(key)
     return found
 
 

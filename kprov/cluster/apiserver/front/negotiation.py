@@ -40,6 +40,7 @@ __all__ = [
     "json_response",
     "media_type",
     "object_response",
+    "preferred_media_types",
     "prettified",
     "wants_pretty",
     "wants_protobuf",
@@ -133,11 +134,9 @@ def json_response(obj: Any, status: int = 200, headers: dict[str, str] | None = 
     return web.Response(body=body, status=status, content_type=JSON, headers=headers)
 
 
-def wants_protobuf(request: AnyRequest) -> bool:
-    """Whether the most preferred media type the server can answer with is protobuf."""
-    accept = request.headers.get("Accept", "")
-    if "protobuf" not in accept:
-        return False
+def preferred_media_types(accept: str) -> list[str]:
+    """The media ranges of an Accept header, most preferred first: by descending q, then in
+    the order given; ranges with q=0 (not acceptable) left out; lower case."""
     ranges: list[tuple[float, int, str]] = []
     for index, part in enumerate(accept.split(",")):
         media, *params = (piece.strip() for piece in part.split(";"))
@@ -149,8 +148,17 @@ def wants_protobuf(request: AnyRequest) -> bool:
                     quality = float(value)
                 except ValueError:
                     quality = 0.0
-        ranges.append((-quality, index, media.lower()))
-    for _quality, _index, media in sorted(ranges):
+        if media and quality > 0:
+            ranges.append((-quality, index, media.lower()))
+    return [media for _quality, _index, media in sorted(ranges)]
+
+
+def wants_protobuf(request: AnyRequest) -> bool:
+    """Whether the most preferred media type the server can answer with is protobuf."""
+    accept = request.headers.get("Accept", "")
+    if "protobuf" not in accept:
+        return False
+    for media in preferred_media_types(accept):
         if media == PROTOBUF:
             return True
         if media in (JSON, "application/*", "*/*", "application/yaml"):

@@ -21,7 +21,12 @@ from kprov.cluster.apiserver.aggregation.discovery import RemoteGroup, aggregate
 from kprov.cluster.apiserver.aggregation.registry import Aggregation
 from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.front.http1 import AnyRequest
-from kprov.cluster.apiserver.front.negotiation import go_body, json_bytes, json_response
+from kprov.cluster.apiserver.front.negotiation import (
+    go_body,
+    json_bytes,
+    json_response,
+    preferred_media_types,
+)
 from kprov.cluster.apiserver.front.status import method_not_supported
 
 __all__ = ["VERSION_INFO", "serve_discovery"]
@@ -270,23 +275,10 @@ _V2_FORMS = (  # (asked-for media type, served form), in kube-openapi's order of
 
 
 def v2_form(accept: str) -> str | None:
-    """Which form of the v2 document ``accept`` gets, as kube-openapi negotiates it: clauses
-    by descending q (the more specific first among equals), the first that matches a served
-    type (wildcards allowed) wins, JSON before protobuf; None when nothing matches (406)."""
-    clauses: list[tuple[float, int, str]] = []
-    for clause in (accept or "*/*").split(","):
-        media, *params = [part.strip() for part in clause.split(";")]
-        quality = 1.0
-        for param in params:
-            key, _, value = param.partition("=")
-            if key.strip() == "q":
-                try:
-                    quality = float(value)
-                except ValueError:
-                    quality = 0.0
-        if media and quality > 0:
-            clauses.append((-quality, media.count("*"), media))
-    for _, _, media in sorted(clauses, key=lambda c: (c[0], c[1])):
+    """Which form of the v2 document ``accept`` gets, as kube-openapi negotiates it: ranges
+    by descending q, the first that matches a served type (wildcards allowed) wins, JSON
+    before protobuf; None when nothing matches (406)."""
+    for media in preferred_media_types(accept or "*/*"):
         kind, _, sub = media.partition("/")
         for served, form in _V2_FORMS:
             served_kind, _, served_sub = served.partition("/")

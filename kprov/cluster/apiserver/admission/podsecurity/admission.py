@@ -66,10 +66,7 @@ async def _namespace(ctx: ApiContext, name: str) -> Mapping[str, Any] | None:
     info = ctx.registry.get("", "v1", "namespaces")
     assert info is not None
     key = ctx.key(info, "", name)
-    found = ctx.cache.get(key)
-    if found is None:
-        stored = await ctx.store.get(key)
-        found = stored.obj if stored is not None else None
+    found = await ctx.read_through(key)
     return found
 
 
