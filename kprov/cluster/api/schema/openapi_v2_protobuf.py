@@ -25,7 +25,7 @@ import struct
 from collections.abc import Mapping
 from typing import Any
 
-from kprov.cluster.api.wire.protowire import encode_varint
+from kprov.cluster.api.wire.protowire import encode_varint, field_key, length_delimited
 
 __all__ = ["UnencodableSchema", "encode_document"]
 
@@ -71,12 +71,8 @@ class UnencodableSchema(ValueError):
     """A keyword Swagger 2.0 has no place for (gnostic's parser refuses it too)."""
 
 
-def _key(number: int, wire_type: int) -> bytes:
-    return encode_varint(number << 3 | wire_type)
-
-
-def _message(number: int, payload: bytes) -> bytes:
-    return _key(number, 2) + encode_varint(len(payload)) + payload
+_key = field_key
+_message = length_delimited
 
 
 def _string(number: int, text: str) -> bytes:

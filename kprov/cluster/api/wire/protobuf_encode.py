@@ -31,6 +31,7 @@ import orjson
 from kprov.cluster.api.schema.known_fields import FieldSpec, inline_members, is_struct, own_fields
 from kprov.cluster.api.wire.go_json import canonical_bytes
 from kprov.cluster.api.wire.protobuf_decode import MAGIC, UnsupportedKind, message_type
+from kprov.cluster.api.wire.protowire import field_key, length_delimited
 
 __all__ = ["encodable", "encode_message", "encode_object", "watch_frame"]
 
@@ -49,12 +50,8 @@ def _varint(value: int) -> bytes:
     return bytes(out)
 
 
-def _key(number: int, wire: int) -> bytes:
-    return _varint(number << 3 | wire)
-
-
-def _bytes_field(number: int, data: bytes) -> bytes:
-    return _key(number, 2) + _varint(len(data)) + data
+_key = field_key
+_bytes_field = length_delimited
 
 
 def _string_field(number: int, text: str) -> bytes:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-__all__ = ["WireError", "encode_varint", "iter_fields", "read_varint"]
+__all__ = ["WireError", "encode_varint", "field_key", "iter_fields", "length_delimited", "read_varint"]
 
 FieldValue = int | bytes
 
@@ -26,6 +26,16 @@ def encode_varint(value: int) -> bytes:
         out.append(byte | (0x80 if value else 0))
         if not value:
             return bytes(out)
+
+
+def field_key(number: int, wire_type: int) -> bytes:
+    """A field's key: its number and wire type (0 varint, 1 fixed64, 2 length-delimited)."""
+    return encode_varint(number << 3 | wire_type)
+
+
+def length_delimited(number: int, payload: bytes) -> bytes:
+    """Field ``number`` holding ``payload`` (bytes, a string's UTF-8, or a message)."""
+    return field_key(number, 2) + encode_varint(len(payload)) + payload
 
 
 def read_varint(data: bytes, pos: int) -> tuple[int, int]:
