@@ -185,6 +185,12 @@ def test_a_pass_creates_installed_units_pods_then_writes_only_changes() -> None:
     asyncio.run(publisher.sync())
     assert api.calls == [("create", "kube-apiserver-h1"), ("status", "kube-apiserver-h1")]
 
+    api.calls.clear()  # a graceful delete: marked, and nothing would ever finish it but the kubelet
+    api.pods["etcd-h1"]["metadata"]["deletionTimestamp"] = "2026-11-27T14:00:00Z"
+    asyncio.run(publisher.sync())
+    assert api.calls == [("delete", "etcd-h1"), ("create", "etcd-h1"), ("status", "etcd-h1")]
+    assert "deletionTimestamp" not in api.pods["etcd-h1"]["metadata"]
+
 
 def test_a_removed_unit_loses_its_pod_and_a_new_build_replaces_them() -> None:
     api, show = _Api(), [SHOW]

@@ -9,6 +9,7 @@ an unreachable node NotReady); delete the mirror pods of units no longer install
 (scale-in, a role removed).
 Mirror pods are read from the kubelet's own pod informer (pods bound to this node), so a
 pass costs one ``systemctl show`` and writes only changes. A mirror pod deleted by a user
+(gracefully: no container here will ever finish that, so the kubelet removes it at once)
 comes back on the next pass, as upstream's does. Failures are logged and retried on the
 next pass; they never stop the kubelet.
 """
@@ -99,8 +100,11 @@ class MirrorPods:
             return  # the Node is not registered yet: its uid owns the pod
         desired = mirror_pod(service, self.node, uid, self.version)
         digest = desired["metadata"]["annotations"][HASH_ANNOTATION]
-        if pod is not None and (pod["metadata"].get("annotations") or {}).get(HASH_ANNOTATION) != digest:
-            await self._delete(pod)  # an older build's: replaced, as upstream replaces a changed static pod
+        if pod is not None and (pod["metadata"].get("deletionTimestamp")
+                                or (pod["metadata"].get("annotations") or {}).get(HASH_ANNOTATION) != digest):
+            # being deleted (a user's graceful delete: nothing runs here to finish it), or an
+            # older build's: removed at once and made again, as upstream's kubelet does
+            await self._delete(pod)
             pod = None
         if pod is None:
             try:
