@@ -6,8 +6,10 @@ inventory's node groups (``control_plane``/``workers``) left the cluster, and af
 cluster playbook ``kprov apply`` removes it, in the order ``kubectl drain`` + node removal
 use, so no pod is lost on the way:
 
-1. cordon (``spec.unschedulable``), then evict every pod that is not a DaemonSet's through
-   the Eviction API (controllers recreate them elsewhere) and wait for them to go;
+1. cordon (``spec.unschedulable``), then evict every pod that is not a DaemonSet's or a
+   mirror pod (the kubelet's picture of a host unit: evicted, it comes straight back, and
+   ``kubectl drain`` leaves them too) through the Eviction API (controllers recreate them
+   elsewhere) and wait for them to go;
 2. clear the host: one the inventory still lists (an etcd member, or a host its first play
    still prepares) loses the node components (roles/remove-node.yml: kubelet and its
    credentials, kube-proxy, container runtime, a kprov HAProxy and keepalived); one that
@@ -46,8 +48,10 @@ from kprov.provision.pipelines import run_playbook
 if TYPE_CHECKING:  # the API client is imported only when a node is really removed
     from kprov.cluster.client import ApiClient
 
-__all__ = ["REMOVE_NODE_PLAYBOOK", "RESET_PLAYBOOK", "NodeRemoval", "clearing_playbook", "departed_nodes",
-           "remove_departed_nodes", "revoke_node_credentials"]
+__all__ = [
+    "REMOVE_NODE_PLAYBOOK", "RESET_PLAYBOOK", "NodeRemoval", "clearing_playbook", "departed_nodes", "drain",
+    "drained_away", "remove_departed_nodes", "revoke_node_credentials",
+]
 
 REMOVE_NODE_PLAYBOOK = REPO_ROOT / "roles" / "remove-node.yml"
 RESET_PLAYBOOK = REPO_ROOT / "roles" / "reset.yml"
@@ -86,6 +90,15 @@ def _owned_by_daemonset(pod: dict[str, Any]) -> bool:
     return any(ref.get("kind") == "DaemonSet" for ref in pod["metadata"].get("ownerReferences") or [])
 
 
+def _mirror(pod: dict[str, Any]) -> bool:
+    return "kubernetes.io/config.mirror" in (pod["metadata"].get("annotations") or {})
+
+
+def drained_away(pod: dict[str, Any]) -> bool:
+    """Whether a drain evicts ``pod``: not a DaemonSet's, not a mirror pod (as kubectl drain)."""
+    return not _owned_by_daemonset(pod) and not _mirror(pod)
+
+
 async def _pods_on(client: ApiClient, node: str) -> list[dict[str, Any]]:
     from kprov.cluster.client import resources
 
@@ -94,7 +107,7 @@ async def _pods_on(client: ApiClient, node: str) -> list[dict[str, Any]]:
 
 
 async def drain(client: ApiClient, node: str, timeout_s: float = 90.0) -> list[str]:
-    """Cordon ``node`` and evict its pods (DaemonSet pods stay); wait until they are gone.
+    """Cordon ``node`` and evict its pods (DaemonSet and mirror pods stay); wait until they are gone.
     Returns the evicted pods; raises TimeoutError if some are still there at the deadline."""
     import asyncio  # here, as the API client: an apply that removes no node never loads it
 
@@ -104,7 +117,7 @@ async def drain(client: ApiClient, node: str, timeout_s: float = 90.0) -> list[s
     evicted: dict[str, str] = {}  # uid -> namespace/name
     deadline = time.monotonic() + timeout_s
     while True:
-        pods = [p for p in await _pods_on(client, node) if not _owned_by_daemonset(p)]
+        pods = [p for p in await _pods_on(client, node) if drained_away(p)]
         waiting = [p for p in pods if p["metadata"].get("uid") in evicted]
         for pod in pods:
             meta = pod["metadata"]

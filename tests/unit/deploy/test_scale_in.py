@@ -81,3 +81,13 @@ def test_a_removed_nodes_lease_and_csrs_are_deleted_and_no_others() -> None:
     done = asyncio.run(revoke_node_credentials(api, "h4"))  # type: ignore[arg-type]
     assert api.deleted == ["kube-node-lease/h4", "csr-h4"]
     assert done == ["lease kube-node-lease/h4", "certificatesigningrequest csr-h4"]
+
+
+def test_a_drain_leaves_daemonset_and_mirror_pods_as_kubectl_drain_does() -> None:
+    from kprov.deploy.scale_in import drained_away
+
+    plain = {"metadata": {"name": "web-1"}}
+    daemon = {"metadata": {"name": "ds-1", "ownerReferences": [{"kind": "DaemonSet", "name": "ds"}]}}
+    mirror = {"metadata": {"name": "kube-proxy-h5", "annotations": {"kubernetes.io/config.mirror": "x"},
+                           "ownerReferences": [{"kind": "Node", "name": "h5"}]}}
+    assert [drained_away(p) for p in (plain, daemon, mirror)] == [True, False, False]
