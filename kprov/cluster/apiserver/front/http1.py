@@ -121,6 +121,10 @@ class Request:
         raw = self.headers.get("Content-Length")
         return int(raw) if raw is not None and raw.isdigit() else None
 
+    @property
+    def body(self) -> bytes:
+        return self._body
+
     async def read(self) -> bytes:
         return self._body
 

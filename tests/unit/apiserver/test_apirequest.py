@@ -1,0 +1,65 @@
+"""The front's decoded request value: one HTTP request in, an immutable ApiRequest out."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+from multidict import CIMultiDict, CIMultiDictProxy
+
+from kprov.cluster.apiserver.authn.chain import UserInfo
+from kprov.cluster.apiserver.front.apirequest import ApiRequest, Connection, decode
+from kprov.cluster.apiserver.front.http1 import Request, StreamingReply
+from kprov.cluster.apiserver.front.requestinfo import RequestInfo
+
+
+def _lean(method: str, path: str, query: str, body: bytes = b"", **headers: str) -> Request:
+    connection = SimpleNamespace(transport=None, remote="10.0.0.9")
+    head = CIMultiDictProxy(CIMultiDict(headers))
+    return Request(connection, method, path, query, (1, 1), head, body, True)  # type: ignore[arg-type]
+
+
+def test_a_lean_request_decodes_with_its_info_query_headers_and_body() -> None:
+    raw = _lean("POST", "/api/v1/namespaces/ns/pods", "dryRun=All&fieldManager=me", b"{}",
+                **{"Content-Type": "application/json", "Content-Length": "2"})
+    request = decode(raw)
+    assert request.info == RequestInfo("", "v1", "pods", "ns", "", "", "create")
+    assert (request.method, request.path, request.query_string) == ("POST", "/api/v1/namespaces/ns/pods",
+                                                                     "dryRun=All&fieldManager=me")
+    assert request.query["fieldManager"] == "me"
+    assert request.headers["content-type"] == "application/json"
+    assert request.content_length == 2
+    assert request.body == b"{}"
+    assert (request.remote, request.tls, request.user) == ("10.0.0.9", None, None)
+
+
+def test_the_watch_parameter_makes_a_watch_and_a_non_resource_path_has_no_info() -> None:
+    assert decode(_lean("GET", "/api/v1/pods", "watch=true")).info.verb == "watch"  # type: ignore[union-attr]
+    assert decode(_lean("GET", "/healthz", "")).info is None
+
+
+def test_the_value_is_immutable_and_its_query_and_headers_read_only() -> None:
+    request = decode(_lean("GET", "/api/v1/pods", "limit=5", Accept="application/json"))
+    with pytest.raises(AttributeError):
+        request.path = "/elsewhere"  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        request.query["limit"] = "6"  # type: ignore[index]
+    with pytest.raises(TypeError):
+        request.headers["Accept"] = "text/html"  # type: ignore[index]
+
+
+def test_the_user_and_body_are_added_as_new_values() -> None:
+    request = decode(_lean("GET", "/api/v1/pods", ""))
+    user = UserInfo("alice", ("system:authenticated",))
+    known = request.with_user(user).with_body(b"x")
+    assert (known.user, known.body) == (user, b"x")
+    assert (request.user, request.body) == (None, b"")
+    assert isinstance(known, ApiRequest)
+
+
+def test_the_connection_streams_on_the_lean_front_and_refuses_it_a_websocket() -> None:
+    connection = Connection(_lean("GET", "/api/v1/namespaces/ns/pods/p/exec", ""))
+    assert connection.lean
+    assert isinstance(connection.stream_reply({"Content-Type": "text/plain"}), StreamingReply)
+    with pytest.raises(TypeError):
+        connection.websocket()
