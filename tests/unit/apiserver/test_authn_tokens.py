@@ -28,7 +28,7 @@ def _objects() -> dict[str, dict[str, Any]]:
 
 def _request(token: str = "", scheme: str = "Bearer") -> Any:
     headers = {"Authorization": f"{scheme} {token}"} if token else {}
-    return SimpleNamespace(transport=None, headers=headers)
+    return SimpleNamespace(tls=None, headers=headers)
 
 
 def _auth(objects: dict[str, dict[str, Any]], **kw: Any) -> tuple[Authenticator, ServiceAccountTokens]:

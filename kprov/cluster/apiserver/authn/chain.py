@@ -29,7 +29,7 @@ from typing import Any
 
 from kprov.cluster.api.objects import parse_time
 from kprov.cluster.apiserver.authn.satoken import ServiceAccountTokens, TokenClaims, TokenInvalid
-from kprov.cluster.apiserver.front.http1 import AnyRequest
+from kprov.cluster.apiserver.front.apirequest import ApiRequest
 from kprov.cluster.storage import object_key
 
 __all__ = ["ANONYMOUS", "Authenticator", "TokenInvalid", "UserInfo", "bearer_token"]
@@ -55,7 +55,7 @@ class UserInfo:
 
 ANONYMOUS = UserInfo("system:anonymous", ("system:unauthenticated",))
 
-def bearer_token(request: AnyRequest) -> str:
+def bearer_token(request: ApiRequest) -> str:
     """The token of an ``Authorization: Bearer`` header ("" when there is none)."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
@@ -85,7 +85,7 @@ class Authenticator:
         self._max = max_entries
         self._clock = clock
 
-    def authenticate(self, request: AnyRequest) -> UserInfo:
+    def authenticate(self, request: ApiRequest) -> UserInfo:
         """The user; TokenInvalid for a Bearer token that is not (or no longer) valid."""
         user = self._certificate_user(request)
         if user.authenticated:
@@ -103,9 +103,8 @@ class Authenticator:
         self._check_objects(entry, token)
         return entry.user
 
-    def _certificate_user(self, request: AnyRequest) -> UserInfo:
-        transport = request.transport
-        ssl_object = transport.get_extra_info("ssl_object") if transport is not None else None
+    def _certificate_user(self, request: ApiRequest) -> UserInfo:
+        ssl_object = request.tls
         if ssl_object is None:
             return self._local or ANONYMOUS
         user = self._known.get(ssl_object)

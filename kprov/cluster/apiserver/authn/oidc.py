@@ -27,7 +27,7 @@ from kprov.cluster.apiserver.authn.chain import UserInfo
 from kprov.cluster.apiserver.authn.satoken import ServiceAccountTokens, key_id
 from kprov.cluster.apiserver.authz.chain import Authorizer
 from kprov.cluster.apiserver.context import ApiContext
-from kprov.cluster.apiserver.front.http1 import AnyRequest
+from kprov.cluster.apiserver.front.apirequest import ApiRequest
 from kprov.cluster.apiserver.front.status import method_not_supported
 
 __all__ = ["CONFIGURATION_PATH", "JWKS_PATH", "jwks", "openid_configuration", "serve_oidc"]
@@ -65,7 +65,7 @@ def _host(address: str, port: int) -> str:
     return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
 
 
-def serve_oidc(request: AnyRequest, ctx: ApiContext, authorizer: Authorizer, user: UserInfo) -> Any:
+def serve_oidc(request: ApiRequest, ctx: ApiContext, authorizer: Authorizer, user: UserInfo) -> Any:
     """The discovery document or the key set; None for any other path (or no token keys)."""
     path = request.path.rstrip("/") or "/"
     tokens = ctx.extras.get("sa_tokens")

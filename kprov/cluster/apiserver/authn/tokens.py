@@ -23,7 +23,7 @@ from kprov.cluster.api.objects import format_time, now_rfc3339
 from kprov.cluster.apiserver.authn.chain import Authenticator, TokenInvalid, UserInfo
 from kprov.cluster.apiserver.authn.satoken import BoundRef, ServiceAccountTokens
 from kprov.cluster.apiserver.context import ApiContext
-from kprov.cluster.apiserver.front.http1 import AnyRequest
+from kprov.cluster.apiserver.front.apirequest import ApiRequest
 from kprov.cluster.apiserver.front.negotiation import decode_body, json_response, media_type
 from kprov.cluster.apiserver.front.requestinfo import RequestInfo
 from kprov.cluster.apiserver.front.status import ApiError, StatusError, bad_request, not_found
@@ -36,7 +36,7 @@ _MIN_EXPIRATION_S = 600
 _MAX_EXPIRATION_S = 1 << 32
 
 
-def _body(request: AnyRequest, body: bytes, kind: str) -> dict[str, Any]:
+def _body(request: ApiRequest, body: bytes, kind: str) -> dict[str, Any]:
     obj = decode_body(body, media_type(request)) if body.strip() else {}
     if not isinstance(obj, dict):
         raise bad_request(f"a {kind} must be an object")
@@ -181,7 +181,7 @@ def _tokens(ctx: ApiContext) -> ServiceAccountTokens:
 
 
 async def handle_token_request(
-    request: AnyRequest, ctx: ApiContext, ri: RequestInfo, body: bytes, user: UserInfo | None = None
+    request: ApiRequest, ctx: ApiContext, ri: RequestInfo, body: bytes, user: UserInfo | None = None
 ) -> web.Response:
     if ri.verb != "create":
         raise ApiError(
@@ -244,7 +244,7 @@ def user_info(user: UserInfo) -> dict[str, Any]:
 
 
 async def handle_token_review(
-    request: AnyRequest, ctx: ApiContext, authenticator: Authenticator, body: bytes
+    request: ApiRequest, ctx: ApiContext, authenticator: Authenticator, body: bytes
 ) -> web.Response:
     review = _body(request, body, "TokenReview")
     spec: dict[str, Any] = review.get("spec") or {}

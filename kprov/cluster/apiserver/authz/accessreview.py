@@ -20,7 +20,7 @@ from aiohttp import web
 from kprov.cluster.apiserver.authn.chain import UserInfo
 from kprov.cluster.apiserver.authz.chain import Authorizer, authorizer_of
 from kprov.cluster.apiserver.context import ApiContext
-from kprov.cluster.apiserver.front.http1 import AnyRequest
+from kprov.cluster.apiserver.front.apirequest import ApiRequest
 from kprov.cluster.apiserver.front.negotiation import decode_body, json_response, media_type
 from kprov.cluster.apiserver.front.requestinfo import RequestInfo
 from kprov.cluster.apiserver.front.status import bad_request
@@ -83,7 +83,7 @@ def _subject(spec: dict[str, Any]) -> UserInfo:
 
 
 async def handle_review(
-    request: AnyRequest, ctx: ApiContext, user: UserInfo, ri: RequestInfo, body: bytes
+    request: ApiRequest, ctx: ApiContext, user: UserInfo, ri: RequestInfo, body: bytes
 ) -> web.Response:
     kind = KINDS[ri.resource]
     review = decode_body(body, media_type(request))

@@ -41,13 +41,14 @@ from kprov.cluster.apiserver.authz import accessreview
 from kprov.cluster.apiserver.authz.chain import Authorizer, authorizer_of
 from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.flowcontrol.controller import TOO_MANY, Controller, bypasses
+from kprov.cluster.apiserver.front.apirequest import ApiRequest, decode
 from kprov.cluster.apiserver.front.audit import AuditLog
 from kprov.cluster.apiserver.front.health import PUBLIC_PATHS, serve_health
 from kprov.cluster.apiserver.front.heap import HeapTrimmer, glibc_trim
-from kprov.cluster.apiserver.front.http1 import AnyReply, AnyRequest, HttpFront, RawUpgrade
+from kprov.cluster.apiserver.front.http1 import AnyReply, AnyRequest, HttpFront, RawUpgrade, Request
 from kprov.cluster.apiserver.front.metrics import CONTENT_TYPE, ApiMetrics
 from kprov.cluster.apiserver.front.negotiation import json_response, prettified, wants_pretty, wants_table
-from kprov.cluster.apiserver.front.requestinfo import RequestInfo, parse_bool, parse_request_info
+from kprov.cluster.apiserver.front.requestinfo import RequestInfo
 from kprov.cluster.apiserver.front.status import (
     forbidden,
     internal_error,
@@ -134,10 +135,11 @@ class _Front:
         self.aggregation = aggregation_of(ctx)
         self.apf: Controller | None = ctx.extras.get("apf")
 
-    async def handle(self, request: AnyRequest) -> Any:
-        ri = parse_request_info(request.method, request.path, parse_bool(request.query.get("watch")))
+    async def handle(self, raw: AnyRequest) -> Any:
+        request = decode(raw)  # (the one place the HTTP request is read; below, the value)
+        ri = request.info
         if self.metrics is None and self.audit is None:
-            return await self.serve(request, ri)
+            return await self.serve(raw, request, ri)
         method = request.method
         kind = "mutating" if method in _MUTATING else "readOnly"
         long_running = self.metrics is None or (ri is not None and ri.verb == "watch")  # not in flight
@@ -150,7 +152,7 @@ class _Front:
         start = perf_counter()
         code, reply = 500, None
         try:
-            reply = await self.serve(request, ri)
+            reply = await self.serve(raw, request, ri)
             code = getattr(reply, "status", 101)  # (a RawUpgrade: switching protocols)
             return reply
         finally:
@@ -161,32 +163,32 @@ class _Front:
                 user = _REQUESTER.get()
                 level = _audit_without_bodies(self.audit, request, ri, user, received, code)
                 if level is not None:  # (a coroutine only for the levels that log bodies)
-                    await _audit_with_bodies(self.audit, level, request, ri, user, code, received, reply)
+                    await _audit_with_bodies(self.audit, level, raw, request, ri, user, code, received, reply)
 
-    async def serve(self, request: AnyRequest, ri: RequestInfo | None) -> Any:
+    async def serve(self, raw: AnyRequest, request: ApiRequest, ri: RequestInfo | None) -> Any:
         if self.apf is None:
-            reply = await self.serve_compact(request, ri, {})
+            reply = await self.serve_compact(raw, request, ri, {})
         else:
             apf_headers: dict[str, str] = {}
-            reply = await self.serve_compact(request, ri, apf_headers)
+            reply = await self.serve_compact(raw, request, ri, apf_headers)
             if apf_headers and isinstance(reply, web.StreamResponse) and not reply.prepared:
                 reply.headers.update(apf_headers)
         return prettified(reply) if wants_pretty(request) else reply
 
     async def dispatch(
-        self, request: AnyRequest, ri: RequestInfo | None, user: UserInfo, authorizer: Any
+        self, raw: AnyRequest, request: ApiRequest, ri: RequestInfo | None, user: UserInfo, authorizer: Any
     ) -> Any:
         if ri is not None and not authorizer.allows(user, ri):
             raise forbidden(user.name, ri.verb, ri.resource, ri.group, ri.namespace, ri.name, ri.subresource)
         if request.content_length is not None and request.content_length > self.max_body:
             raise too_large(self.max_body)
-        if isinstance(request, web.BaseRequest) and request.headers.get("Expect"):
-            await _expect(request)  # (the front answers Expect itself)
+        if isinstance(raw, web.BaseRequest) and request.headers.get("Expect"):
+            await _expect(raw)  # (the front answers Expect itself)
         apiservice = self.aggregation.remote_for(request.path)
         if apiservice is not None:  # another server's group/version (aggregator_proxy.py)
-            return await aggregator_proxy.handle_proxy(request, self.aggregation, apiservice, user)
+            return await aggregator_proxy.handle_proxy(raw, self.aggregation, apiservice, user)
         if ri is not None:
-            return await _resource(request, self.ctx, ri, user)
+            return await _resource(raw, request, self.ctx, ri, user)
         if request.path == "/metrics" and self.metrics is not None:
             return _serve_metrics(request, self.metrics, authorizer, user)
         if request.path.rstrip("/") == "/apis" or (
@@ -201,7 +203,7 @@ class _Front:
         return served or _not_found_body()
 
     async def serve_compact(
-        self, request: AnyRequest, ri: RequestInfo | None, apf_headers: dict[str, str]
+        self, raw: AnyRequest, request: ApiRequest, ri: RequestInfo | None, apf_headers: dict[str, str]
     ) -> Any:
         reset_request()  # (warnings and audit annotations: this request's own)
         try:
@@ -216,15 +218,16 @@ class _Front:
             if has_impersonation(request.headers):
                 user = impersonate(user, request.headers, authorizer.allows)
             _REQUESTER.set(user)  # (for the audit record; handlers and admission get it passed)
+            request = request.with_user(user)
             if self.apf is None or bypasses(ri):
-                return await self.dispatch(request, ri, user, authorizer)
+                return await self.dispatch(raw, request, ri, user, authorizer)
             return await self.apf.serve(
                 user,
                 ri,
                 request.method,
                 request.path,
                 apf_headers,
-                lambda: self.dispatch(request, ri, user, authorizer),
+                lambda: self.dispatch(raw, request, ri, user, authorizer),
                 _too_many,
             )
         except ApiError as exc:
@@ -242,7 +245,7 @@ class _Front:
 
 def _count(
     metrics: ApiMetrics,
-    request: AnyRequest,
+    request: ApiRequest,
     ri: RequestInfo | None,
     code: int,
     seconds: float,
@@ -257,7 +260,7 @@ def _count(
 
 
 def _audit_without_bodies(
-    audit: AuditLog, request: AnyRequest, ri: RequestInfo | None, user: Any, received: int, code: int
+    audit: AuditLog, request: ApiRequest, ri: RequestInfo | None, user: Any, received: int, code: int
 ) -> str | None:
     """Audit the request at a level that logs no bodies; the level when it needs them."""
     if not audit.wants_bodies:  # (the level and the line are worked out in batches)
@@ -270,7 +273,7 @@ def _audit_without_bodies(
     return None if level == "None" else level
 
 
-def _unexpected_error_reply(request: AnyRequest, exc: Exception) -> Any:
+def _unexpected_error_reply(request: ApiRequest, exc: Exception) -> Any:
     """Storage errors in kube-apiserver's words; anything else is a bug that answers 500 (and
     never kills the server)."""
     if isinstance(exc, RevisionExpiredError):
@@ -302,7 +305,8 @@ async def _fill_discovery(ctx: ApiContext) -> None:
 async def _audit_with_bodies(
     audit: AuditLog,
     level: str,
-    request: AnyRequest,
+    raw: AnyRequest,
+    request: ApiRequest,
     ri: RequestInfo | None,
     user: UserInfo | None,
     code: int,
@@ -313,7 +317,7 @@ async def _audit_with_bodies(
     request_body = None
     if request.method in ("POST", "PUT", "PATCH", "DELETE"):
         try:
-            request_body = await request.read()
+            request_body = await raw.read()  # (aiohttp's: read now if no handler did)
         except Exception:  # an upgraded or aborted request: no body to log
             request_body = None
     response_body = getattr(reply, "body", None) if level == "RequestResponse" else None
@@ -330,7 +334,7 @@ async def _audit_with_bodies(
     )
 
 
-def _serve_metrics(request: AnyRequest, metrics: ApiMetrics, authorizer: Authorizer, user: UserInfo) -> Any:
+def _serve_metrics(request: ApiRequest, metrics: ApiMetrics, authorizer: Authorizer, user: UserInfo) -> Any:
     """GET /metrics for whom RBAC grants ``get`` on the non-resource URL (the bootstrap role
     system:monitoring, bound to the group of that name; system:masters holds every path)."""
     verb = "get" if request.method in ("GET", "HEAD") else request.method.lower()
@@ -357,7 +361,7 @@ _NO_TABLES = {("authorization.k8s.io", kind) for kind in accessreview.KINDS} | {
 }
 
 
-def _refuse_tables(request: AnyRequest, ri: RequestInfo) -> None:
+def _refuse_tables(request: ApiRequest, ri: RequestInfo) -> None:
     """Create-only kinds without metadata (access and token reviews, bindings, and the
     token, eviction and binding subresources) cannot be shown as a Table: 406, as
     kube-apiserver answers before reading the body."""
@@ -371,19 +375,29 @@ def _refuse_tables(request: AnyRequest, ri: RequestInfo) -> None:
         )
 
 
-async def _resource(request: AnyRequest, ctx: ApiContext, ri: RequestInfo, user: UserInfo) -> Any:
+async def _with_body(raw: AnyRequest, request: ApiRequest) -> ApiRequest:
+    """``request`` with its body: the lean front's is in it already, aiohttp's is read here
+    (where a handler read it before, so a body too large is refused at the same point)."""
+    return request if isinstance(raw, Request) else request.with_body(await raw.read())
+
+
+async def _resource(
+    raw: AnyRequest, request: ApiRequest, ctx: ApiContext, ri: RequestInfo, user: UserInfo
+) -> Any:
     _refuse_tables(request, ri)
     if ri.resource == "bindings" and ri.verb == "create" and ri.group == "":
         pods = ctx.registry.get("", "v1", "pods")
         assert pods is not None
-        return await subresources.handle_binding(request, ctx, pods, ri, await request.read(), user)
+        request = await _with_body(raw, request)
+        return await subresources.handle_binding(raw, ctx, pods, ri, request.body, user)
     if ri.group == "authorization.k8s.io" and ri.verb == "create" and ri.resource in accessreview.KINDS:
-        body = await request.read()
-        return await accessreview.handle_review(request, ctx, user, ri, body)
+        request = await _with_body(raw, request)
+        return await accessreview.handle_review(request, ctx, user, ri, request.body)
     if ri.group == "authentication.k8s.io" and ri.verb == "create" and not ri.namespace:
         if ri.resource == "tokenreviews":
             authenticator = ctx.extras["authenticator"]
-            return await tokens.handle_token_review(request, ctx, authenticator, await request.read())
+            request = await _with_body(raw, request)
+            return await tokens.handle_token_review(request, ctx, authenticator, request.body)
         if ri.resource == "selfsubjectreviews":
             return await tokens.handle_self_subject_review(user)
     info = ctx.registry.get(ri.group, ri.version, ri.resource)
@@ -396,45 +410,54 @@ async def _resource(request: AnyRequest, ctx: ApiContext, ri: RequestInfo, user:
     if info.namespaced and not ri.namespace and ri.verb not in ("list", "watch"):
         return _not_found_body()
     if ri.verb == "watch":
-        return await watch.handle_watch(request, ctx, info, ri)
-    body = await request.read() if request.method in ("POST", "PUT", "PATCH", "DELETE") else b""
+        return await watch.handle_watch(raw, ctx, info, ri)
+    body = b""
+    if request.method in ("POST", "PUT", "PATCH", "DELETE"):
+        request = await _with_body(raw, request)
+        body = request.body
     if ri.subresource:
-        return await _subresource(request, ctx, info, ri, body, user)
+        return await _subresource(raw, request, ctx, info, ri, body, user)
     if ri.is_collection:
-        return await crud.handle_collection(request, ctx, info, ri, body, user)
-    return await crud.handle_object(request, ctx, info, ri, body, user)
+        return await crud.handle_collection(raw, ctx, info, ri, body, user)
+    return await crud.handle_object(raw, ctx, info, ri, body, user)
 
 
 async def _subresource(
-    request: AnyRequest, ctx: ApiContext, info: ResourceInfo, ri: RequestInfo, body: bytes, user: UserInfo
+    raw: AnyRequest,
+    request: ApiRequest,
+    ctx: ApiContext,
+    info: ResourceInfo,
+    ri: RequestInfo,
+    body: bytes,
+    user: UserInfo,
 ) -> AnyReply | RawUpgrade:
     sub = ri.subresource
     if info.subresource(sub) is None:
         return _not_found_body()
     if sub == "status":
-        return await crud.handle_object(request, ctx, info, ri, body, user, subresource="status")
+        return await crud.handle_object(raw, ctx, info, ri, body, user, subresource="status")
     if sub == "approval" and ri.verb in ("get", "update", "patch"):
-        return await crud.handle_object(request, ctx, info, ri, body, user, subresource="approval")
+        return await crud.handle_object(raw, ctx, info, ri, body, user, subresource="approval")
     if sub == "ephemeralcontainers" and info.resource == "pods" and ri.verb in ("get", "update", "patch"):
-        return await crud.handle_object(request, ctx, info, ri, body, user, subresource="ephemeralcontainers")
+        return await crud.handle_object(raw, ctx, info, ri, body, user, subresource="ephemeralcontainers")
     if sub == "finalize" and ri.verb == "update":
-        return await crud.handle_object(request, ctx, info, ri, body, user, subresource="finalize")
+        return await crud.handle_object(raw, ctx, info, ri, body, user, subresource="finalize")
     if sub == "scale":
-        return await subresources.handle_scale(request, ctx, info, ri, body, user)
+        return await subresources.handle_scale(raw, ctx, info, ri, body, user)
     if sub == "binding" and ri.verb == "create":
-        return await subresources.handle_binding(request, ctx, info, ri, body, user)
+        return await subresources.handle_binding(raw, ctx, info, ri, body, user)
     if sub == "token" and info.resource == "serviceaccounts":
         return await tokens.handle_token_request(request, ctx, ri, body, user)
     if sub == "eviction" and ri.verb == "create":
-        return await subresources.handle_eviction(request, ctx, info, ri, body, user)
+        return await subresources.handle_eviction(raw, ctx, info, ri, body, user)
     if sub == "log" and ri.verb == "get":
-        return await proxy.handle_log(request, ctx, info, ri)
+        return await proxy.handle_log(raw, ctx, info, ri)
     if sub == "exec":
-        return await proxy.handle_exec(request, ctx, info, ri, user)
+        return await proxy.handle_exec(raw, ctx, info, ri, user)
     if sub == "attach":
-        return await proxy.handle_attach(request, ctx, info, ri, user)
+        return await proxy.handle_attach(raw, ctx, info, ri, user)
     if sub == "portforward":
-        return await proxy.handle_portforward(request, ctx, info, ri, user)
+        return await proxy.handle_portforward(raw, ctx, info, ri, user)
     if sub == "proxy":
-        return await http_proxy.handle_proxy(request, ctx, info, ri, body)
+        return await http_proxy.handle_proxy(raw, ctx, info, ri, body)
     return _not_found_body()

@@ -7,7 +7,7 @@ import asyncio
 from aiohttp import web
 
 from kprov.cluster.apiserver.context import ApiContext
-from kprov.cluster.apiserver.front.http1 import AnyRequest
+from kprov.cluster.apiserver.front.apirequest import ApiRequest
 from kprov.cluster.apiserver.front.status import method_not_supported
 
 __all__ = ["PUBLIC_PATHS", "serve_health"]
@@ -15,7 +15,7 @@ __all__ = ["PUBLIC_PATHS", "serve_health"]
 PUBLIC_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/version"})
 
 
-async def serve_health(request: AnyRequest, ctx: ApiContext) -> web.StreamResponse | None:
+async def serve_health(request: ApiRequest, ctx: ApiContext) -> web.StreamResponse | None:
     """``ok`` for /healthz and /livez; /readyz also needs etcd and the watch cache; None for
     any other path. Any method but GET and HEAD is a 405."""
     path = request.path

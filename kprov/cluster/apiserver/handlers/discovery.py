@@ -20,7 +20,7 @@ from kprov.cluster.apiserver import _lib
 from kprov.cluster.apiserver.aggregation.discovery import RemoteGroup, aggregated_item, remote_groups
 from kprov.cluster.apiserver.aggregation.registry import Aggregation
 from kprov.cluster.apiserver.context import ApiContext
-from kprov.cluster.apiserver.front.http1 import AnyRequest
+from kprov.cluster.apiserver.front.apirequest import ApiRequest
 from kprov.cluster.apiserver.front.negotiation import (
     go_body,
     json_bytes,
@@ -46,7 +46,7 @@ _AGG_V2 = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
 _AGG_V2BETA1 = "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList"
 
 
-def _aggregated_type(request: AnyRequest) -> str | None:
+def _aggregated_type(request: ApiRequest) -> str | None:
     accept = request.headers.get("Accept", "")
     if "as=APIGroupDiscoveryList" not in accept:
         return None
@@ -144,7 +144,7 @@ def _legacy_resources(group: str, version: str, infos: list[ResourceInfo]) -> di
     return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}
 
 
-def _api(request: AnyRequest, ctx: ApiContext) -> web.Response:
+def _api(request: ApiRequest, ctx: ApiContext) -> web.Response:
     agg = _aggregated_type(request)
     if agg:
         return _aggregated(ctx.registry, True, agg)
@@ -162,7 +162,7 @@ def _api(request: AnyRequest, ctx: ApiContext) -> web.Response:
     )
 
 
-def _apis(request: AnyRequest, ctx: ApiContext) -> web.Response:
+def _apis(request: ApiRequest, ctx: ApiContext) -> web.Response:
     agg = _aggregated_type(request)
     remote = _remote(ctx)
     if agg:
@@ -230,7 +230,7 @@ def _openapi_v3_doc(ctx: ApiContext, path: str) -> web.Response:
     )
 
 
-def serve_discovery(request: AnyRequest, ctx: ApiContext) -> web.StreamResponse | None:
+def serve_discovery(request: ApiRequest, ctx: ApiContext) -> web.StreamResponse | None:
     """The document at ``request.path``, or None when the path is not one of these: /version,
     /api, /apis, /api/<v>, /apis/<g>, /apis/<g>/<v>, /openapi/v2, /openapi/v3[/<gv path>]. They are read
     only: any method but GET and HEAD is a 405."""
@@ -242,7 +242,7 @@ def serve_discovery(request: AnyRequest, ctx: ApiContext) -> web.StreamResponse 
     return document()
 
 
-def _document(request: AnyRequest, ctx: ApiContext) -> Callable[[], web.Response] | None:
+def _document(request: ApiRequest, ctx: ApiContext) -> Callable[[], web.Response] | None:
     match [p for p in request.path.split("/") if p]:
         case ["version"]:
             return lambda: json_response(VERSION_INFO)
@@ -287,7 +287,7 @@ def v2_form(accept: str) -> str | None:
     return None
 
 
-def _openapi_v2(request: AnyRequest, ctx: ApiContext) -> web.Response:
+def _openapi_v2(request: ApiRequest, ctx: ApiContext) -> web.Response:
     """The v2 document as JSON or as gnostic's protobuf (what kubectl asks for, to validate a
     ``kind: List`` client-side), with one ETag for both (the reply varies by Accept, as
     kube-openapi's); 304 on If-None-Match; a bare 406 when neither form is acceptable. Both
