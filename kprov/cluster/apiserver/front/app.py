@@ -389,7 +389,7 @@ async def _resource(
         pods = ctx.registry.get("", "v1", "pods")
         assert pods is not None
         request = await _with_body(raw, request)
-        return await subresources.handle_binding(raw, ctx, pods, ri, request.body, user)
+        return await subresources.handle_binding(request, ctx, pods, ri, request.body, user)
     if ri.group == "authorization.k8s.io" and ri.verb == "create" and ri.resource in accessreview.KINDS:
         request = await _with_body(raw, request)
         return await accessreview.handle_review(request, ctx, user, ri, request.body)
@@ -418,8 +418,8 @@ async def _resource(
     if ri.subresource:
         return await _subresource(raw, request, ctx, info, ri, body, user)
     if ri.is_collection:
-        return await crud.handle_collection(raw, ctx, info, ri, body, user)
-    return await crud.handle_object(raw, ctx, info, ri, body, user)
+        return await crud.handle_collection(request, ctx, info, ri, body, user)
+    return await crud.handle_object(request, ctx, info, ri, body, user)
 
 
 async def _subresource(
@@ -435,21 +435,21 @@ async def _subresource(
     if info.subresource(sub) is None:
         return _not_found_body()
     if sub == "status":
-        return await crud.handle_object(raw, ctx, info, ri, body, user, subresource="status")
+        return await crud.handle_object(request, ctx, info, ri, body, user, subresource="status")
     if sub == "approval" and ri.verb in ("get", "update", "patch"):
-        return await crud.handle_object(raw, ctx, info, ri, body, user, subresource="approval")
+        return await crud.handle_object(request, ctx, info, ri, body, user, subresource="approval")
     if sub == "ephemeralcontainers" and info.resource == "pods" and ri.verb in ("get", "update", "patch"):
-        return await crud.handle_object(raw, ctx, info, ri, body, user, subresource="ephemeralcontainers")
+        return await crud.handle_object(request, ctx, info, ri, body, user, subresource="ephemeralcontainers")
     if sub == "finalize" and ri.verb == "update":
-        return await crud.handle_object(raw, ctx, info, ri, body, user, subresource="finalize")
+        return await crud.handle_object(request, ctx, info, ri, body, user, subresource="finalize")
     if sub == "scale":
-        return await subresources.handle_scale(raw, ctx, info, ri, body, user)
+        return await subresources.handle_scale(request, ctx, info, ri, body, user)
     if sub == "binding" and ri.verb == "create":
-        return await subresources.handle_binding(raw, ctx, info, ri, body, user)
+        return await subresources.handle_binding(request, ctx, info, ri, body, user)
     if sub == "token" and info.resource == "serviceaccounts":
         return await tokens.handle_token_request(request, ctx, ri, body, user)
     if sub == "eviction" and ri.verb == "create":
-        return await subresources.handle_eviction(raw, ctx, info, ri, body, user)
+        return await subresources.handle_eviction(request, ctx, info, ri, body, user)
     if sub == "log" and ri.verb == "get":
         return await proxy.handle_log(raw, ctx, info, ri)
     if sub == "exec":

@@ -27,6 +27,7 @@ from kprov.cluster.api.resources import ResourceInfo
 from kprov.cluster.api.selectors import parse_field_selector, parse_label_selector
 from kprov.cluster.apiserver import _lib
 from kprov.cluster.apiserver.context import ApiContext
+from kprov.cluster.apiserver.front.apirequest import ApiRequest
 from kprov.cluster.apiserver.front.negotiation import json_response, wants_table
 from kprov.cluster.apiserver.front.requestinfo import RequestInfo
 from kprov.cluster.apiserver.front.status import method_not_supported, unclassified_error
@@ -107,7 +108,7 @@ async def _statuses(ctx: ApiContext) -> list[dict[str, Any]]:
 
 
 async def handle_componentstatuses(
-    request: Any, ctx: ApiContext, info: ResourceInfo, ri: RequestInfo
+    request: ApiRequest, ctx: ApiContext, info: ResourceInfo, ri: RequestInfo
 ) -> web.Response:
     headers = {"Warning": DEPRECATION_WARNING}
     if ri.verb not in ("get", "list"):

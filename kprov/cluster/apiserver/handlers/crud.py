@@ -26,7 +26,7 @@ from kprov.cluster.apiserver.admission.attributes import AdmissionAttributes
 from kprov.cluster.apiserver.aggregation import conversion
 from kprov.cluster.apiserver.authn.chain import UserInfo
 from kprov.cluster.apiserver.context import ApiContext
-from kprov.cluster.apiserver.front.http1 import AnyRequest
+from kprov.cluster.apiserver.front.apirequest import ApiRequest
 from kprov.cluster.apiserver.front.negotiation import (
     PATCH_TYPES,
     decode_body,
@@ -67,7 +67,7 @@ __all__ = [
 Mutation = Callable[[dict[str, Any]], dict[str, Any]]
 
 
-def _dry_run(request: AnyRequest) -> bool:
+def _dry_run(request: ApiRequest) -> bool:
     values = request.query.getall("dryRun", [])
     if any(v not in ("All", "") for v in values):
         raise bad_request(f"unsupported dryRun value {values[0]!r}: only All")
@@ -77,7 +77,7 @@ def _dry_run(request: AnyRequest) -> bool:
 # -- writes ------------------------------------------------------------------------------------
 async def create_object(
     ctx: ApiContext,
-    request: AnyRequest | None,
+    request: ApiRequest | None,
     info: ResourceInfo,
     namespace: str,
     obj: Any,
@@ -205,7 +205,7 @@ def _cached(ctx: ApiContext, key: str) -> StoredObject | None:
 
 
 # -- handlers ----------------------------------------------------------------------------------
-async def _read_json_options(request: AnyRequest, body: bytes) -> dict[str, Any]:
+async def _read_json_options(request: ApiRequest, body: bytes) -> dict[str, Any]:
     options: dict[str, Any] = {}
     if body.strip():
         decoded = decode_body(body, media_type(request))
@@ -224,7 +224,7 @@ async def _read_json_options(request: AnyRequest, body: bytes) -> dict[str, Any]
 
 
 async def handle_collection(
-    request: AnyRequest,
+    request: ApiRequest,
     ctx: ApiContext,
     info: ResourceInfo,
     ri: RequestInfo,
@@ -281,7 +281,7 @@ def _resource_version_of(obj: Any) -> int | None:
 
 
 async def handle_object(
-    request: AnyRequest,
+    request: ApiRequest,
     ctx: ApiContext,
     info: ResourceInfo,
     ri: RequestInfo,
@@ -335,7 +335,7 @@ async def handle_object(
 
 
 async def _server_side_apply(
-    request: AnyRequest,
+    request: ApiRequest,
     ctx: ApiContext,
     info: ResourceInfo,
     ri: RequestInfo,
@@ -384,7 +384,7 @@ async def _server_side_apply(
 
 
 async def _patch(
-    request: AnyRequest,
+    request: ApiRequest,
     ctx: ApiContext,
     info: ResourceInfo,
     ri: RequestInfo,

@@ -31,7 +31,7 @@ from kprov.cluster.api.resources import ResourceInfo
 from kprov.cluster.api.schema.go_types import GoTypeError, check_go_types
 from kprov.cluster.api.schema.known_fields import root_type
 from kprov.cluster.apiserver import _lib
-from kprov.cluster.apiserver.front.http1 import AnyRequest
+from kprov.cluster.apiserver.front.apirequest import ApiRequest
 from kprov.cluster.apiserver.front.status import ApiError, bad_request, invalid, unclassified_error
 
 __all__ = [
@@ -46,7 +46,7 @@ __all__ = [
 _CHECKED = ("Strict", "Warn")
 
 
-def _directive(request: AnyRequest) -> str:
+def _directive(request: ApiRequest) -> str:
     mode = request.query.get("fieldValidation", "")
     if mode not in ("", "Ignore", *_CHECKED):
         raise bad_request(
@@ -148,7 +148,7 @@ def check_types(info: ResourceInfo, obj: Any) -> None:
 
 
 def check_body(
-    request: AnyRequest, info: ResourceInfo, obj: Mapping[str, Any], body: bytes, content_type: str
+    request: ApiRequest, info: ResourceInfo, obj: Mapping[str, Any], body: bytes, content_type: str
 ) -> list[str]:
     """Warnings for a create or update body under Warn; raises 400 under Strict."""
     if _directive(request) not in _CHECKED:
@@ -182,7 +182,7 @@ def _typed_patch_error(
 
 
 def check_apply(
-    request: AnyRequest, info: ResourceInfo, applied: Mapping[str, Any], body: bytes, namespace: str
+    request: ApiRequest, info: ResourceInfo, applied: Mapping[str, Any], body: bytes, namespace: str
 ) -> list[str]:
     """Server-side apply's checks: undeclared fields always fail (as upstream's typed
     conversion does); duplicate YAML keys fail under Strict and warn under Warn."""
@@ -201,7 +201,7 @@ def check_apply(
     return duplicates
 
 
-def check_patched(request: AnyRequest, info: ResourceInfo, patched: Mapping[str, Any]) -> list[str]:
+def check_patched(request: ApiRequest, info: ResourceInfo, patched: Mapping[str, Any]) -> list[str]:
     """Unknown fields of a patched object (JSON, merge or strategic merge patch): warnings
     under Warn; under Strict a 422 naming each field."""
     if _directive(request) not in _CHECKED:

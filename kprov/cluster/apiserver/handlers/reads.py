@@ -16,7 +16,7 @@ from kprov.cluster.api.wire.protobuf_encode import encodable
 from kprov.cluster.apiserver import _lib
 from kprov.cluster.apiserver.aggregation import conversion
 from kprov.cluster.apiserver.context import ApiContext
-from kprov.cluster.apiserver.front.http1 import AnyRequest
+from kprov.cluster.apiserver.front.apirequest import ApiRequest
 from kprov.cluster.apiserver.front.negotiation import (
     JSON,
     go_body,
@@ -38,7 +38,7 @@ __all__ = ["get_object", "handle_list", "render", "render_object"]
 
 
 def render_object(
-    request: AnyRequest,
+    request: ApiRequest,
     info: ResourceInfo,
     obj: dict[str, Any],
     status: int = 200,
@@ -59,7 +59,7 @@ def render_object(
 
 
 async def render(
-    request: AnyRequest,
+    request: ApiRequest,
     ctx: ApiContext,
     info: ResourceInfo,
     obj: dict[str, Any],
@@ -83,7 +83,7 @@ async def get_object(ctx: ApiContext, info: ResourceInfo, namespace: str, name: 
 
 
 async def handle_list(
-    request: AnyRequest, ctx: ApiContext, info: ResourceInfo, ri: RequestInfo
+    request: ApiRequest, ctx: ApiContext, info: ResourceInfo, ri: RequestInfo
 ) -> web.Response:
     query = request.query
     matches = make_matcher(info, query.get("labelSelector"), query.get("fieldSelector"))

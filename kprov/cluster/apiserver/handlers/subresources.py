@@ -13,7 +13,7 @@ from kprov.cluster.api.resources import ResourceInfo
 from kprov.cluster.apiserver import _lib
 from kprov.cluster.apiserver.authn.chain import UserInfo
 from kprov.cluster.apiserver.context import ApiContext
-from kprov.cluster.apiserver.front.http1 import AnyRequest
+from kprov.cluster.apiserver.front.apirequest import ApiRequest
 from kprov.cluster.apiserver.front.negotiation import decode_body, json_response, media_type, object_response
 from kprov.cluster.apiserver.front.requestinfo import RequestInfo
 from kprov.cluster.apiserver.front.status import ApiError, bad_request, conflict
@@ -96,7 +96,7 @@ def _set_replicas(info: ResourceInfo, obj: dict[str, Any], replicas: int) -> Non
 
 
 async def handle_scale(
-    request: AnyRequest, ctx: ApiContext, info: ResourceInfo, ri: RequestInfo, body: bytes, user: UserInfo
+    request: ApiRequest, ctx: ApiContext, info: ResourceInfo, ri: RequestInfo, body: bytes, user: UserInfo
 ) -> web.Response:
     if ri.verb == "get":
         return object_response(request, _scale_of(await get_object(ctx, info, ri.namespace, ri.name), info))
@@ -138,7 +138,7 @@ async def handle_scale(
 
 
 async def handle_binding(
-    request: AnyRequest, ctx: ApiContext, info: ResourceInfo, ri: RequestInfo, body: bytes, user: UserInfo
+    request: ApiRequest, ctx: ApiContext, info: ResourceInfo, ri: RequestInfo, body: bytes, user: UserInfo
 ) -> web.Response:
     """POST pods/<name>/binding or POST bindings (the scheduler's bind)."""
     binding = decode_body(body, media_type(request))
@@ -182,7 +182,7 @@ def _lib_now() -> str:
 
 
 async def handle_eviction(
-    request: AnyRequest, ctx: ApiContext, info: ResourceInfo, ri: RequestInfo, body: bytes, user: UserInfo
+    request: ApiRequest, ctx: ApiContext, info: ResourceInfo, ri: RequestInfo, body: bytes, user: UserInfo
 ) -> web.Response:
     eviction = decode_body(body, media_type(request)) if body.strip() else {}
     await evict(ctx, info, ri.namespace, ri.name, eviction if isinstance(eviction, dict) else {}, user)
