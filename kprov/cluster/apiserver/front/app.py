@@ -459,5 +459,5 @@ async def _subresource(
     if sub == "portforward":
         return await proxy.handle_portforward(raw, ctx, info, ri, user)
     if sub == "proxy":
-        return await http_proxy.handle_proxy(raw, ctx, info, ri, body)
+        return await http_proxy.handle_proxy(request, ctx, info, ri, body)
     return _not_found_body()

@@ -30,7 +30,8 @@ import aiohttp
 from aiohttp import web
 
 from kprov.cluster.apiserver.context import ApiContext
-from kprov.cluster.apiserver.front.http1 import AnyReply, AnyRequest
+from kprov.cluster.apiserver.front.apirequest import ApiRequest
+from kprov.cluster.apiserver.front.http1 import AnyReply
 from kprov.cluster.apiserver.front.requestinfo import RequestInfo
 from kprov.cluster.apiserver.front.status import ApiError, bad_request
 from kprov.cluster.apiserver.handlers.kubelet_proxy import kubelet_ssl
@@ -123,13 +124,13 @@ async def _node_location(ctx: ApiContext, info: Any, ri: RequestInfo) -> tuple[s
 _LOCATIONS = {"pods": _pod_location, "services": _service_location, "nodes": _node_location}
 
 
-def _forwarded_headers(request: AnyRequest) -> dict[str, str]:
+def _forwarded_headers(request: ApiRequest) -> dict[str, str]:
     return {k: v for k, v in request.headers.items()
             if k.lower() not in _HOP_BY_HOP and k.lower() != "authorization"
             and not k.lower().startswith("impersonate-")}
 
 
-async def handle_proxy(request: AnyRequest, ctx: ApiContext, info: Any, ri: RequestInfo,
+async def handle_proxy(request: ApiRequest, ctx: ApiContext, info: Any, ri: RequestInfo,
                        body: bytes) -> AnyReply:
     locate = _LOCATIONS.get(info.resource)
     if locate is None or info.group != "":
