@@ -41,7 +41,7 @@ from kprov.cluster.apiserver.authz import accessreview
 from kprov.cluster.apiserver.authz.chain import Authorizer, authorizer_of
 from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.flowcontrol.controller import TOO_MANY, Controller, bypasses
-from kprov.cluster.apiserver.front.apirequest import ApiRequest, decode
+from kprov.cluster.apiserver.front.apirequest import ApiRequest, Connection, decode
 from kprov.cluster.apiserver.front.audit import AuditLog
 from kprov.cluster.apiserver.front.health import PUBLIC_PATHS, serve_health
 from kprov.cluster.apiserver.front.heap import HeapTrimmer, glibc_trim
@@ -410,7 +410,7 @@ async def _resource(
     if info.namespaced and not ri.namespace and ri.verb not in ("list", "watch"):
         return _not_found_body()
     if ri.verb == "watch":
-        return await watch.handle_watch(raw, ctx, info, ri)
+        return await watch.handle_watch(request, Connection(raw), ctx, info, ri)
     body = b""
     if request.method in ("POST", "PUT", "PATCH", "DELETE"):
         request = await _with_body(raw, request)

@@ -24,7 +24,8 @@ from kprov.cluster.api.wire.protobuf_encode import encodable, watch_frame
 from kprov.cluster.apiserver import _lib
 from kprov.cluster.apiserver.aggregation import conversion
 from kprov.cluster.apiserver.context import ApiContext
-from kprov.cluster.apiserver.front.http1 import AnyReply, AnyRequest, start_stream
+from kprov.cluster.apiserver.front.apirequest import ApiRequest, Connection
+from kprov.cluster.apiserver.front.http1 import AnyReply
 from kprov.cluster.apiserver.front.negotiation import JSON, PROTOBUF, json_bytes, wants_protobuf, wants_table
 from kprov.cluster.apiserver.front.requestinfo import RequestInfo, parse_bool
 from kprov.cluster.apiserver.front.status import ApiError, bad_request, expired, status_body
@@ -108,7 +109,12 @@ async def _starting_point(
     return [], since
 
 
-async def handle_watch(request: AnyRequest, ctx: ApiContext, info: ResourceInfo, ri: RequestInfo) -> AnyReply:
+async def handle_watch(
+    request: ApiRequest, connection: Connection, ctx: ApiContext, info: ResourceInfo, ri: RequestInfo
+) -> AnyReply:
+    """The watch ``request`` asks for, streamed on ``connection`` (the one thing it needs of
+    the HTTP layer: a chunked reply written as events come; everything else is read from
+    ``request``)."""
     query = request.query
     field_selector = query.get("fieldSelector", "")
     if ri.name:  # GET .../pods/x?watch=true
@@ -128,7 +134,7 @@ async def handle_watch(request: AnyRequest, ctx: ApiContext, info: ResourceInfo,
         error = status_body(expired(f"too old resource version: {exc.requested} ({exc.oldest})"))
 
     headers = {"Content-Type": encoder.content_type, "Cache-Control": "no-cache"}
-    response = await start_stream(request, headers)
+    response = await connection.start_stream(headers)
     if sub is None:
         await response.write(encoder.plain("ERROR", error or {}))
         return response
