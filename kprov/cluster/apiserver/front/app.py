@@ -451,13 +451,13 @@ async def _subresource(
     if sub == "eviction" and ri.verb == "create":
         return await subresources.handle_eviction(request, ctx, info, ri, body, user)
     if sub == "log" and ri.verb == "get":
-        return await proxy.handle_log(raw, ctx, info, ri)
+        return await proxy.handle_log(request, Connection(raw), ctx, info, ri)
     if sub == "exec":
-        return await proxy.handle_exec(raw, ctx, info, ri, user)
+        return await proxy.handle_exec(request, Connection(raw), ctx, info, ri, user)
     if sub == "attach":
-        return await proxy.handle_attach(raw, ctx, info, ri, user)
+        return await proxy.handle_attach(request, Connection(raw), ctx, info, ri, user)
     if sub == "portforward":
-        return await proxy.handle_portforward(raw, ctx, info, ri, user)
+        return await proxy.handle_portforward(request, Connection(raw), ctx, info, ri, user)
     if sub == "proxy":
         return await http_proxy.handle_proxy(request, ctx, info, ri, body)
     return _not_found_body()

@@ -30,13 +30,8 @@ from kprov.cluster.apiserver.admission import vap, webhooks
 from kprov.cluster.apiserver.admission.attributes import AdmissionAttributes
 from kprov.cluster.apiserver.authn.chain import UserInfo
 from kprov.cluster.apiserver.context import ApiContext
-from kprov.cluster.apiserver.front.http1 import (
-    AnyReply,
-    AnyRequest,
-    RawUpgrade,
-    start_stream,
-    websocket_request,
-)
+from kprov.cluster.apiserver.front.apirequest import ApiRequest, Connection
+from kprov.cluster.apiserver.front.http1 import AnyReply, RawUpgrade
 from kprov.cluster.apiserver.front.requestinfo import RequestInfo, parse_bool
 from kprov.cluster.apiserver.front.status import ApiError, bad_request
 from kprov.cluster.apiserver.handlers.reads import get_object
@@ -100,7 +95,7 @@ def _kubelet_error(code: int, text: str) -> ApiError:
     )
 
 
-def _container(pod: dict[str, Any], request: AnyRequest) -> str:
+def _container(pod: dict[str, Any], request: ApiRequest) -> str:
     wanted = request.query.get("container")
     containers = [c.get("name") for c in (pod.get("spec") or {}).get("containers") or []]
     if wanted:
@@ -113,7 +108,13 @@ def _container(pod: dict[str, Any], request: AnyRequest) -> str:
     )
 
 
-async def handle_log(request: AnyRequest, ctx: ApiContext, info: Any, ri: RequestInfo) -> AnyReply:
+async def handle_log(
+    request: ApiRequest, connection: Connection, ctx: ApiContext, info: Any, ri: RequestInfo
+) -> AnyReply:
+    """The container's log from its kubelet, streamed on ``connection`` as it comes (a
+    chunked reply, or WebSocket messages when the client upgraded): the handler writes to
+    the client itself, so it needs the connection; the query and headers come from
+    ``request``."""
     base, pod = await _kubelet_base(ctx, info, ri)
     container = _container(pod, request)
     query = {
@@ -132,8 +133,9 @@ async def handle_log(request: AnyRequest, ctx: ApiContext, info: Any, ri: Reques
             if upstream.status != 200:
                 raise _kubelet_error(upstream.status, await upstream.text())
             if request.headers.get("Upgrade", "").lower() == "websocket":
-                return await _log_websocket(websocket_request(request), upstream)
-            response = await start_stream(request, {"Content-Type": "text/plain"})
+                offer = request.headers.get("Sec-WebSocket-Protocol", "")
+                return await _log_websocket(connection.websocket(), offer, upstream)
+            response = await connection.start_stream({"Content-Type": "text/plain"})
             with contextlib.suppress(ConnectionResetError, aiohttp.ClientError):
                 async for chunk in upstream.content.iter_any():
                     await response.write(chunk)
@@ -142,14 +144,16 @@ async def handle_log(request: AnyRequest, ctx: ApiContext, info: Any, ri: Reques
             return response
 
 
-async def _log_websocket(request: web.BaseRequest, upstream: aiohttp.ClientResponse) -> web.StreamResponse:
+async def _log_websocket(
+    websocket: web.BaseRequest, offer: str, upstream: aiohttp.ClientResponse
+) -> web.StreamResponse:
     """The log as websocket messages: raw bytes in binary messages (``binary.k8s.io``, also
     when no subprotocol is asked for) or base64 text (``base64.binary.k8s.io``); the server
-    closes the socket when the log ends."""
-    offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
+    closes the socket when the log ends. ``offer``: the client's Sec-WebSocket-Protocol."""
+    offered = [p.strip() for p in offer.split(",") if p.strip()]
     chosen = next((p for p in offered if p in _LOG_PROTOCOLS), "")
     ws = web.WebSocketResponse(protocols=(chosen,) if chosen else (), autoping=True)
-    await ws.prepare(request)
+    await ws.prepare(websocket)
     with contextlib.suppress(ConnectionResetError, aiohttp.ClientError):
         async for chunk in upstream.content.iter_any():
             if ws.closed:
@@ -173,15 +177,19 @@ async def _relay(source: Any, target: Any) -> None:
 
 
 async def handle_exec(
-    request: AnyRequest, ctx: ApiContext, info: Any, ri: RequestInfo, user: UserInfo
+    request: ApiRequest, connection: Connection, ctx: ApiContext, info: Any, ri: RequestInfo, user: UserInfo
 ) -> AnyReply | RawUpgrade:
-    return await _handle_stream(request, ctx, info, ri, "exec", user)
+    """Exec in the pod's container, relayed to its kubelet. The client's WebSocket is taken
+    over through ``connection`` (a SPDY upgrade needs none: it is answered with a
+    RawUpgrade); the query and headers come from ``request``."""
+    return await _handle_stream(request, connection, ctx, info, ri, "exec", user)
 
 
 async def handle_attach(
-    request: AnyRequest, ctx: ApiContext, info: Any, ri: RequestInfo, user: UserInfo
+    request: ApiRequest, connection: Connection, ctx: ApiContext, info: Any, ri: RequestInfo, user: UserInfo
 ) -> AnyReply | RawUpgrade:
-    return await _handle_stream(request, ctx, info, ri, "attach", user)
+    """Attach to the pod's container: as :func:`handle_exec`, without a command."""
+    return await _handle_stream(request, connection, ctx, info, ri, "attach", user)
 
 
 _OPTION_KINDS = {
@@ -211,7 +219,7 @@ def connect_options(kind: str, query: Any) -> dict[str, Any]:
 
 
 async def _admit_connect(
-    request: AnyRequest, ctx: ApiContext, info: Any, ri: RequestInfo, kind: str, user: UserInfo
+    request: ApiRequest, ctx: ApiContext, info: Any, ri: RequestInfo, kind: str, user: UserInfo
 ) -> None:
     options = connect_options(kind, request.query)
     attrs = AdmissionAttributes(info, "CONNECT", options, None, user, kind, target=(ri.namespace, ri.name))
@@ -220,7 +228,13 @@ async def _admit_connect(
 
 
 async def _handle_stream(
-    request: AnyRequest, ctx: ApiContext, info: Any, ri: RequestInfo, kind: str, user: UserInfo
+    request: ApiRequest,
+    connection: Connection,
+    ctx: ApiContext,
+    info: Any,
+    ri: RequestInfo,
+    kind: str,
+    user: UserInfo,
 ) -> AnyReply | RawUpgrade:
     upgrade = request.headers.get("Upgrade", "").lower()
     if upgrade != "websocket" and not upgrade.startswith("spdy/"):
@@ -237,7 +251,8 @@ async def _handle_stream(
     url = f"{base}/{kind}/{ri.namespace}/{ri.name}/{container}?{urlencode(query)}"
     if spdy_protocol:
         return await _spdy_to_websocket(ctx, url, spdy_protocol, request.query)
-    return await _relay_websocket(websocket_request(request), ctx, url, _EXEC_PROTOCOLS)
+    offer = request.headers.get("Sec-WebSocket-Protocol", "")
+    return await _relay_websocket(connection.websocket(), offer, ctx, url, _EXEC_PROTOCOLS)
 
 
 async def _spdy_to_websocket(ctx: ApiContext, url: str, protocol: str, query: Any) -> RawUpgrade:
@@ -253,8 +268,10 @@ async def _spdy_to_websocket(ctx: ApiContext, url: str, protocol: str, query: An
 
 
 async def handle_portforward(
-    request: AnyRequest, ctx: ApiContext, info: Any, ri: RequestInfo, user: UserInfo
+    request: ApiRequest, connection: Connection, ctx: ApiContext, info: Any, ri: RequestInfo, user: UserInfo
 ) -> web.StreamResponse:
+    """Port-forward to the pod, its WebSocket (taken over through ``connection``) relayed to
+    the kubelet's; the query and headers come from ``request``."""
     if request.headers.get("Upgrade", "").lower() != "websocket":
         raise bad_request("Upgrade request required")
     base, pod = await _kubelet_base(ctx, info, ri)
@@ -266,14 +283,16 @@ async def handle_portforward(
         raise ApiError(pf.unsupported_message(offer), 403, "Forbidden")
     await _admit_connect(request, ctx, info, ri, "portforward", user)
     url = f"{base}/portForward/{ri.namespace}/{ri.name}?{urlencode(list(request.query.items()))}"
-    return await _relay_websocket(websocket_request(request), ctx, url, (protocol,) if protocol else ())
+    offered = request.headers.get("Sec-WebSocket-Protocol", "")
+    return await _relay_websocket(connection.websocket(), offered, ctx, url, (protocol,) if protocol else ())
 
 
 async def _relay_websocket(
-    request: web.BaseRequest, ctx: ApiContext, url: str, supported: tuple[str, ...]
+    websocket: web.BaseRequest, offer: str, ctx: ApiContext, url: str, supported: tuple[str, ...]
 ) -> web.StreamResponse:
-    """Open the kubelet's websocket with a subprotocol the client offered, then relay frames."""
-    offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
+    """Open the kubelet's websocket with a subprotocol the client offered (``offer``: its
+    Sec-WebSocket-Protocol), then relay frames."""
+    offered = [p.strip() for p in offer.split(",") if p.strip()]
     protocols = [p for p in offered if p in supported] or list(supported)
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, sock_connect=10)) as session:
         try:
@@ -286,7 +305,7 @@ async def _relay_websocket(
             downstream = web.WebSocketResponse(
                 protocols=(upstream.protocol,) if upstream.protocol else (), autoping=True
             )
-            await downstream.prepare(request)
+            await downstream.prepare(websocket)
             tasks = [
                 asyncio.create_task(_relay(downstream, upstream)),
                 asyncio.create_task(_relay(upstream, downstream)),
