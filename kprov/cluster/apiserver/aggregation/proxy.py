@@ -14,6 +14,11 @@ upstream's plain-text "service unavailable". Replies are streamed back as they c
 (watches, logs); an Upgrade request (exec's SPDY or WebSocket) is relayed as raw bytes
 after the backend's 101 (SPDY), or message by message (WebSocket, which aiohttp's
 server speaks for this front).
+
+The front finds the backend first (:func:`route`; none is the 503 above), reads the body
+(:func:`reads_body`), then hands over the decoded request and a ``Connection``: the proxy
+writes a long reply as it streams in and takes over an Upgrade's connection, so it needs
+the connection itself; query and headers it reads from the request.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote
 
 import aiohttp
@@ -31,9 +36,10 @@ from aiohttp import web
 from kprov.cluster.api.kinds.apiregistration import is_available, service_ref
 from kprov.cluster.apiserver.aggregation.registry import Aggregation, Endpoint, Unresolvable
 from kprov.cluster.apiserver.authn.chain import UserInfo
-from kprov.cluster.apiserver.front.http1 import AnyRequest, RawStream, RawUpgrade, Request, StreamingReply
+from kprov.cluster.apiserver.front.apirequest import ApiRequest, Connection
+from kprov.cluster.apiserver.front.http1 import RawStream, RawUpgrade
 
-__all__ = ["handle_proxy", "identity_headers", "unavailable_reply"]
+__all__ = ["Route", "handle_proxy", "identity_headers", "reads_body", "route", "unavailable_reply"]
 
 _log = logging.getLogger(__name__)
 _HOP_BY_HOP = frozenset({
@@ -62,13 +68,7 @@ def identity_headers(user: UserInfo) -> list[tuple[str, str]]:
     return headers
 
 
-def _client_ip(request: AnyRequest) -> str:
-    transport = request.transport
-    peer = transport.get_extra_info("peername") if transport is not None else None
-    return str(peer[0]) if isinstance(peer, tuple) and peer else ""
-
-
-def _forwarded(request: AnyRequest, user: UserInfo, upgrade: bool) -> list[tuple[str, str]]:
+def _forwarded(request: ApiRequest, user: UserInfo, upgrade: bool) -> list[tuple[str, str]]:
     """The request's headers as the backend gets them: credentials and hop-by-hop ones
     dropped, the client appended to X-Forwarded-For (as Go's reverse proxy does), the
     identity headers added."""
@@ -84,30 +84,50 @@ def _forwarded(request: AnyRequest, user: UserInfo, upgrade: bool) -> list[tuple
             forwarded_for = value
             continue
         kept.append((name, value))
-    client = _client_ip(request)
+    client = request.remote or ""
     if client:
         kept.append(("X-Forwarded-For", f"{forwarded_for}, {client}" if forwarded_for else client))
     return kept + identity_headers(user)
 
 
-async def handle_proxy(
-    request: AnyRequest, aggregation: Aggregation, apiservice: Mapping[str, Any], user: UserInfo
-) -> Any:
+class Route(NamedTuple):
+    """Where an APIService's requests go: one ready endpoint, and TLS to it."""
+
+    endpoint: Endpoint
+    context: Any  # the ssl.SSLContext checking the backend with the APIService's caBundle
+
+
+def route(aggregation: Aggregation, apiservice: Mapping[str, Any], path: str) -> Route | None:
+    """The backend of ``apiservice``; None when it is not Available or has no endpoint
+    (answered with :func:`unavailable_reply`)."""
     ref = service_ref(apiservice)
     if ref is None or not is_available(apiservice):
-        return unavailable_reply()
+        return None
     try:
         endpoint = aggregation.resolve(ref)
     except Unresolvable as exc:
-        _log.info("aggregated %s: %s", request.path, exc.message)
-        return unavailable_reply()
+        _log.info("aggregated %s: %s", path, exc.message)
+        return None
+    return Route(endpoint, aggregation.ssl_context(apiservice))
+
+
+def reads_body(request: ApiRequest) -> bool:
+    """Whether :func:`handle_proxy` sends ``request``'s body on (a WebSocket relay does not)."""
+    return not request.headers.get("Upgrade") and request.method in ("POST", "PUT", "PATCH", "DELETE")
+
+
+async def handle_proxy(
+    request: ApiRequest, connection: Connection, aggregation: Aggregation, to: Route, user: UserInfo
+) -> Any:
+    """``request`` relayed to the backend ``to``, its reply streamed back on ``connection``
+    (or the connection spliced to the backend's after an Upgrade)."""
+    endpoint, context = to
     target = request.path + (f"?{request.query_string}" if request.query_string else "")
-    context = aggregation.ssl_context(apiservice)
     if request.headers.get("Upgrade"):
-        if not isinstance(request, Request):
-            return await _websocket_relay(request, aggregation, endpoint, target, context, user)
+        if not connection.lean:
+            return await _websocket_relay(request, connection, aggregation, endpoint, target, context, user)
         return await _upgrade(request, endpoint, target, context, user)
-    body = await request.read() if request.method in ("POST", "PUT", "PATCH", "DELETE") else b""
+    body = request.body if reads_body(request) else b""
     url = f"https://{_host(endpoint.host)}:{endpoint.port}{target}"
     try:
         upstream = await aggregation.session().request(
@@ -117,14 +137,14 @@ async def handle_proxy(
     except (aiohttp.ClientError, TimeoutError, OSError) as exc:
         _log.info("aggregated %s: %s", request.path, exc)
         return unavailable_reply()
-    return await _relay(request, upstream)
+    return await _relay(connection, upstream)
 
 
 def _host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-async def _relay(request: AnyRequest, upstream: aiohttp.ClientResponse) -> Any:
+async def _relay(connection: Connection, upstream: aiohttp.ClientResponse) -> Any:
     headers = {k: v for k, v in upstream.headers.items() if k.lower() not in _HOP_BY_HOP}
     length = upstream.content_length
     if length is not None and length <= 4 * 1024 * 1024:
@@ -133,14 +153,9 @@ async def _relay(request: AnyRequest, upstream: aiohttp.ClientResponse) -> Any:
         finally:
             upstream.release()
         return web.Response(status=upstream.status, body=payload, headers=headers)
-    reply: Any
-    if isinstance(request, Request):
-        reply = StreamingReply(upstream.status, headers)
-    else:
-        reply = web.StreamResponse(status=upstream.status, headers=headers)
-        reply.enable_chunked_encoding()
+    reply = connection.stream_reply(headers, upstream.status)
     try:
-        await reply.prepare(request)
+        await connection.prepare(reply)
         async for chunk in upstream.content.iter_any():
             await reply.write(chunk)
         await reply.write_eof()
@@ -160,7 +175,7 @@ async def _open(endpoint: Endpoint, context: Any) -> tuple[asyncio.StreamReader,
     )
 
 
-async def _upgrade(request: Request, endpoint: Endpoint, target: str, context: Any, user: UserInfo) -> Any:
+async def _upgrade(request: ApiRequest, endpoint: Endpoint, target: str, context: Any, user: UserInfo) -> Any:
     """Send the Upgrade request to the backend; on its 101, splice the two connections."""
     try:
         reader, writer = await _open(endpoint, context)
@@ -169,7 +184,7 @@ async def _upgrade(request: Request, endpoint: Endpoint, target: str, context: A
         return unavailable_reply()
     head = [f"{request.method} {target} HTTP/1.1", f"Host: {endpoint.server_name}"]
     head += [f"{k}: {v}" for k, v in _forwarded(request, user, True)]
-    body = await request.read()
+    body = request.body
     if body:
         head.append(f"Content-Length: {len(body)}")
     writer.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body)
@@ -230,8 +245,8 @@ async def _splice(stream: RawStream, reader: asyncio.StreamReader, writer: async
 
 
 async def _websocket_relay(
-    request: web.BaseRequest, aggregation: Aggregation, endpoint: Endpoint, target: str, context: Any,
-    user: UserInfo,
+    request: ApiRequest, connection: Connection, aggregation: Aggregation, endpoint: Endpoint, target: str,
+    context: Any, user: UserInfo,
 ) -> Any:
     """A WebSocket upgrade (it reaches aiohttp's server, which speaks WebSocket): connect to
     the backend with the subprotocols the client offers, accept the client with the one
@@ -252,7 +267,7 @@ async def _websocket_relay(
         return unavailable_reply()
     client = web.WebSocketResponse(protocols=[backend.protocol] if backend.protocol else (),
                                    autoping=False, max_msg_size=0)
-    await client.prepare(request)
+    await client.prepare(connection.websocket())
 
     async def pump(source: Any, sink: Any) -> None:
         async for message in source:

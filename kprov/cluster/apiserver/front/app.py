@@ -186,7 +186,12 @@ class _Front:
             await _expect(raw)  # (the front answers Expect itself)
         apiservice = self.aggregation.remote_for(request.path)
         if apiservice is not None:  # another server's group/version (aggregator_proxy.py)
-            return await aggregator_proxy.handle_proxy(raw, self.aggregation, apiservice, user)
+            to = aggregator_proxy.route(self.aggregation, apiservice, request.path)
+            if to is None:
+                return aggregator_proxy.unavailable_reply()
+            if aggregator_proxy.reads_body(request):
+                request = await _with_body(raw, request)
+            return await aggregator_proxy.handle_proxy(request, Connection(raw), self.aggregation, to, user)
         if ri is not None:
             return await _resource(raw, request, self.ctx, ri, user)
         if request.path == "/metrics" and self.metrics is not None:
