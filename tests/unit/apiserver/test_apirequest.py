@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 from multidict import CIMultiDict, CIMultiDictProxy
 
+from kprov.cluster import apiserver
 from kprov.cluster.apiserver.authn.chain import UserInfo
 from kprov.cluster.apiserver.front.apirequest import ApiRequest, Connection, decode
 from kprov.cluster.apiserver.front.http1 import Request, StreamingReply
@@ -63,3 +65,13 @@ def test_the_connection_streams_on_the_lean_front_and_refuses_it_a_websocket() -
     assert isinstance(connection.stream_reply({"Content-Type": "text/plain"}), StreamingReply)
     with pytest.raises(TypeError):
         connection.websocket()
+
+
+def test_only_the_front_names_the_http_request() -> None:
+    """Below the HTTP layer (authn, authz, admission, handlers, aggregation) the decoded
+    value is read; the two stacks' request union stays in the front's own three modules."""
+    root = Path(apiserver.__file__).parent
+    naming = sorted(
+        str(path.relative_to(root)) for path in root.rglob("*.py") if "AnyRequest" in path.read_text()
+    )
+    assert naming == ["front/apirequest.py", "front/app.py", "front/http1.py"]

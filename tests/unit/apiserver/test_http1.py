@@ -14,8 +14,9 @@ import pytest
 from aiohttp import web
 
 from kprov.cluster.apiserver.front import http1
+from kprov.cluster.apiserver.front.apirequest import Connection
 from kprov.cluster.apiserver.front.heap import HeapTrimmer
-from kprov.cluster.apiserver.front.http1 import HttpFront, Request, start_stream
+from kprov.cluster.apiserver.front.http1 import HttpFront, Request
 
 _BIG_CHUNK = b"x" * (1 << 20)
 _ENDED = asyncio.Event()
@@ -40,14 +41,14 @@ async def _handler(request: Any) -> Any:
     if request.path == "/slow":
         await asyncio.sleep(0.3)
     if request.path == "/idle-stream":  # a watch with nothing to send
-        reply = await start_stream(request, {"Content-Type": "text/plain"})
+        reply = await Connection(request).start_stream({"Content-Type": "text/plain"})
         try:
             await asyncio.sleep(30)
         finally:
             _ENDED.set()
         return reply
     if request.path == "/stream":
-        reply = await start_stream(request, {"Content-Type": "text/plain"})
+        reply = await Connection(request).start_stream({"Content-Type": "text/plain"})
         for _ in range(64):  # 64 MiB: far more than the socket buffers hold
             await reply.write(_BIG_CHUNK)
         await reply.write_eof()

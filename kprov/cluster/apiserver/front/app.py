@@ -2,7 +2,9 @@
 
 Connections are served by :mod:`.http1` (httptools; an Upgrade request, exec's WebSocket, is
 handed to aiohttp's low-level server), and every request reaches :func:`_handler`'s handler,
-which authenticates it (client certificate, parsed once per connection, or a ServiceAccount
+which decodes it once into an :class:`.apirequest.ApiRequest` (all that authentication,
+authorization and the handlers read; the streaming ones also get a narrow ``Connection``),
+authenticates it (client certificate, parsed once per connection, or a ServiceAccount
 Bearer token, see :mod:`.authn`; an invalid token is a 401 everywhere), rejects anonymous
 requests except to the public health/version paths (401), switches to the impersonated
 identity when Impersonate-* headers ask and the authorizer allows it (impersonation.py),

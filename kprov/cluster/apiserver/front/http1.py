@@ -22,9 +22,10 @@ every create, get and status update. This front keeps what the API needs of HTTP
   101 is written and the connection becomes a :class:`RawStream` its ``run`` reads and
   writes; any other reply is written and the connection closed.
 
-Handlers get a :class:`Request` (the parts of aiohttp's request they use: method, path,
-query, headers, content_length, version, transport and ``await read()``) and
-return aiohttp ``web.Response`` objects (serialized here) or a :class:`StreamingReply`.
+The handler gets a :class:`Request` (the parts of aiohttp's request the API uses: method,
+path, query, headers, content_length, version, transport, body and ``await read()``; the
+API's front decodes either kind into one value, :mod:`.apirequest`) and returns aiohttp
+``web.Response`` objects (serialized here) or a :class:`StreamingReply`.
 """
 
 from __future__ import annotations
@@ -54,8 +55,6 @@ __all__ = [
     "RawUpgrade",
     "Request",
     "StreamingReply",
-    "start_stream",
-    "websocket_request",
 ]
 
 _log = logging.getLogger(__name__)
@@ -175,27 +174,6 @@ class StreamingReply:
 
 
 AnyReply = web.StreamResponse | StreamingReply
-
-
-async def start_stream(request: AnyRequest, headers: dict[str, str]) -> AnyReply:
-    """A chunked reply for ``request``, its head sent: this front's, or aiohttp's for a
-    request it serves."""
-    if isinstance(request, Request):
-        reply = StreamingReply(200, headers)
-        await reply.prepare(request)
-        return reply
-    response = web.StreamResponse(status=200, headers=headers)
-    response.enable_chunked_encoding()
-    await response.prepare(request)
-    return response
-
-
-def websocket_request(request: AnyRequest) -> web.BaseRequest:
-    """``request``, a WebSocket upgrade, as the aiohttp request it always is (this front hands
-    every WebSocket upgrade to aiohttp's server)."""
-    if not isinstance(request, web.BaseRequest):
-        raise TypeError("a WebSocket upgrade reached its handler through the lean front")
-    return request
 
 
 _date_cache: list[Any] = [0, b""]

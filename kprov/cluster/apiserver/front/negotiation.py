@@ -28,7 +28,6 @@ from kprov.cluster.api.wire.bounded_decode import BodyTooDeep, check_depth, load
 from kprov.cluster.api.wire.protobuf_encode import encodable, encode_object
 from kprov.cluster.apiserver import _lib
 from kprov.cluster.apiserver.front.apirequest import ApiRequest
-from kprov.cluster.apiserver.front.http1 import AnyRequest
 from kprov.cluster.apiserver.front.status import bad_request
 
 __all__ = [
@@ -58,7 +57,7 @@ PATCH_TYPES = (
 )
 
 
-def media_type(request: ApiRequest | AnyRequest) -> str:
+def media_type(request: ApiRequest) -> str:
     raw = request.headers.get("Content-Type", "")
     return raw.split(";", 1)[0].strip().lower()
 
@@ -90,7 +89,7 @@ def go_body(encoded: bytes) -> bytes:
 _PRETTY_AGENTS = ("curl", "Wget", "Mozilla/5.0")
 
 
-def wants_pretty(request: ApiRequest | AnyRequest) -> bool:
+def wants_pretty(request: ApiRequest) -> bool:
     """kube-apiserver's isPrettyPrint: ``?pretty=<bool>`` decides when given, else the
     User-Agent of a command-line HTTP tool or a browser."""
     if "pretty" in request.query_string:
@@ -154,7 +153,7 @@ def preferred_media_types(accept: str) -> list[str]:
     return [media for _quality, _index, media in sorted(ranges)]
 
 
-def wants_protobuf(request: ApiRequest | AnyRequest) -> bool:
+def wants_protobuf(request: ApiRequest) -> bool:
     """Whether the most preferred media type the server can answer with is protobuf."""
     accept = request.headers.get("Accept", "")
     if "protobuf" not in accept:
@@ -167,7 +166,7 @@ def wants_protobuf(request: ApiRequest | AnyRequest) -> bool:
     return False
 
 
-def object_response(request: ApiRequest | AnyRequest, obj: dict[str, Any], status: int = 200,
+def object_response(request: ApiRequest, obj: dict[str, Any], status: int = 200,
                     headers: dict[str, str] | None = None) -> web.Response:
     """One object (or list) in the form the client prefers."""
     if wants_protobuf(request) and encodable(str(obj.get("apiVersion", "")), str(obj.get("kind", ""))):
@@ -205,7 +204,7 @@ def decode_body(body: bytes, content_type: str) -> Any:
     )
 
 
-def wants_table(request: ApiRequest | AnyRequest) -> bool:
+def wants_table(request: ApiRequest) -> bool:
     accept = request.headers.get("Accept", "")
     if "Table" not in accept:  # every reply asks; nearly all Accept headers are plain
         return False
