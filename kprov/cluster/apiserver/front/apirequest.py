@@ -52,7 +52,7 @@ class ApiRequest(NamedTuple):  # a tuple: made on every request, cheaper than a 
         return int(raw) if raw is not None and raw.isdigit() else None
 
     def with_user(self, user: UserInfo) -> ApiRequest:
-        return self._replace(user=user)
+        return ApiRequest(*self[:-1], user)  # (on every request: cheaper than _replace)
 
     def with_body(self, body: bytes) -> ApiRequest:
         return self._replace(body=body)
