@@ -123,9 +123,12 @@ def _reference_refusal(spec: Mapping[str, Any], node: str) -> str | None:
 def mirror_pod_refusal(pod: Mapping[str, Any], node: str, node_uid: str) -> str | None:
     """Why node ``node`` (whose Node has uid ``node_uid``) may not create ``pod``, or None;
     checked in upstream's order."""
-    refusal = _identity_refusal(pod, node)
-    if refusal is not None:
-        return refusal
+    return _identity_refusal(pod, node) or _owned_refusal(pod, node, node_uid)
+
+
+def _owned_refusal(pod: Mapping[str, Any], node: str, node_uid: str) -> str | None:
+    """The checks after the identity checks passed: the owner is this very Node, and the pod
+    references no other API object."""
     owner_uid = (pod.get("metadata") or {})["ownerReferences"][0].get("uid", "")
     if owner_uid != node_uid:
         return f"node {node} UID mismatch: expected {owner_uid} got {node_uid}"
@@ -151,7 +154,7 @@ async def admit_pod_create(ctx: ApiContext, attrs: AdmissionAttributes) -> None:
     meta = pod.get("metadata") or {}
     refusal = _identity_refusal(pod, node)  # the node's lookup comes after these, as upstream's
     if refusal is None:
-        refusal = mirror_pod_refusal(pod, node, await _node_uid(ctx, node))
+        refusal = _owned_refusal(pod, node, await _node_uid(ctx, node))
     if refusal is not None:
         name = str(meta.get("name") or "")
         raise StatusError(f'pods "{name}" is forbidden: {refusal}', 403, "Forbidden",
