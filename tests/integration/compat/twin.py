@@ -44,8 +44,17 @@ def local_inventory(path: Path) -> Path:
 
 
 def run_kprov(inventory: Path, playbook: Path, extra_vars: dict[str, Any], log_dir: Path) -> Recap:
+    """The run log goes to ``log_dir``; the variable is put back afterwards, so later runs in
+    the same pytest process log where they would have."""
+    before = os.environ.get("KPROV_LOG_DIR")
     os.environ["KPROV_LOG_DIR"] = str(log_dir)
-    report = run_playbook(inventory, playbook, extra_vars=extra_vars)
+    try:
+        report = run_playbook(inventory, playbook, extra_vars=extra_vars)
+    finally:
+        if before is None:
+            del os.environ["KPROV_LOG_DIR"]
+        else:
+            os.environ["KPROV_LOG_DIR"] = before
     failures = [
         f"{r.host} {r.task}: {r.msg}" for r in report.results if r.status == "failed" and not r.ignored
     ]
