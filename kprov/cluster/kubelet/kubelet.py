@@ -41,7 +41,7 @@ from kprov.cluster.kubelet.node.cert_rotation import (
     reload_serving,
     serving_spec,
 )
-from kprov.cluster.kubelet.node.host_services import MIRROR_ANNOTATION
+from kprov.cluster.kubelet.node.host_services import MIRROR_ANNOTATION, unit_of
 from kprov.cluster.kubelet.node.metrics import KubeletMetrics
 from kprov.cluster.kubelet.node.mirror_pods import MirrorPods
 from kprov.cluster.kubelet.node.registration import (
@@ -339,6 +339,9 @@ class Kubelet:
             self.runtime, self.find_container, cfg.ctr_path, address, lambda: True, find_pod=self.find_pod,
             metrics_text=self.metrics.exposition, stats_summary=self.stats.summary,
         )
+        if cfg.publish_host_services:
+            node = cfg.node_name
+            server.host_service_unit = lambda ns, pod, container: unit_of(ns, pod, container, node)
         runner = web.AppRunner(server.app(), access_log=None)
         await runner.setup()
         ssl_ctx = None

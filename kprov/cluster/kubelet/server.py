@@ -3,7 +3,8 @@
 TLS with the node's serving certificate; clients may present a certificate signed by the
 cluster CA (``--client-ca-file``). /healthz is open; logs and exec require the API
 server's kubelet-client identity (CN ``kube-apiserver-kubelet-client``) or a member of
-``system:masters``. Logs are streamed as text/plain (chunked while following); exec and
+``system:masters``. Logs are streamed as text/plain (chunked while following), a mirror
+pod's from its systemd unit's journal (:mod:`.unit_logs`); exec and
 attach are websockets speaking v5.channel.k8s.io (or v4); port-forward is kubectl's SPDY tunnel
 or the channel protocols (:mod:`.portforward_ws`); attach is bridged to the runtime's
 CRI Attach (:mod:`.attachsession`).
@@ -37,6 +38,7 @@ from kprov.cluster.kubelet.streaming.logs import (
 )
 from kprov.cluster.kubelet.streaming.portforward import TUNNEL_PROTOCOL, PortForwarder
 from kprov.cluster.kubelet.streaming.portforward_ws import ChannelForward
+from kprov.cluster.kubelet.streaming.unit_logs import journal_args, parse_entry
 from kprov.cluster.streaming import channels as ch
 from kprov.cluster.streaming import portforward_channels as pf
 from kprov.cluster.streaming.spdy import Session, SpdyError
@@ -132,6 +134,8 @@ class KubeletServer:
     find_pod: FindPod = lambda _namespace, _name: None
     metrics_text: Callable[[], bytes] | None = None  # Prometheus exposition (kubelet.metrics)
     stats_summary: Callable[[], dict[str, Any]] | None = None  # /stats/summary (kubelet.stats)
+    # (namespace, pod, container) -> the systemd unit a mirror pod stands for, else None
+    host_service_unit: Callable[[str, str, str], str | None] = lambda _ns, _pod, _container: None
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -185,6 +189,9 @@ class KubeletServer:
             return denied
         ns, pod, name = request.match_info["ns"], request.match_info["pod"], request.match_info["container"]
         previous = _flag(request, "previous")
+        unit = self.host_service_unit(ns, pod, name)
+        if unit is not None:
+            return await self._unit_logs(request, unit, pod, name)
         info = await self.find_container(ns, pod, name, previous)
         if info is None or not info.log_path:
             return _status(404, "NotFound", f'container "{name}" in pod "{pod}" not found')
@@ -221,6 +228,45 @@ class KubeletServer:
             except (ConnectionResetError, asyncio.CancelledError):
                 return resp
         await resp.write_eof()
+        return resp
+
+    async def _unit_logs(
+        self, request: web.Request, unit: str, pod: str, container: str
+    ) -> web.StreamResponse:
+        """A mirror pod's logs: its unit's journal on this host (streaming.unit_logs)."""
+        if _flag(request, "previous"):
+            return _status(400, "BadRequest",
+                           f'previous terminated container "{container}" in pod "{pod}" not found')
+        tail = request.query.get("tailLines")
+        try:
+            tail_count = int(tail) if tail not in (None, "") else None
+            start = _log_start(request)
+            limit = ByteLimit(_positive_int(request, "limitBytes"))
+        except ValueError as exc:
+            return _status(400, "BadRequest", str(exc))
+        follow = _flag(request, "follow")
+        proc = await asyncio.create_subprocess_exec(
+            *journal_args(unit, tail_count, start, follow), stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
+        assert proc.stdout is not None
+        timestamps = _flag(request, "timestamps")
+        resp = web.StreamResponse(headers={"Content-Type": "text/plain"})
+        try:
+            await resp.prepare(request)
+            while not limit.exhausted:
+                line = await proc.stdout.readline()
+                if not line:
+                    break
+                record = parse_entry(line)
+                if record is not None:
+                    await resp.write(limit.take(render([record], timestamps)))
+            await resp.write_eof()
+        except (ConnectionResetError, asyncio.CancelledError):
+            pass
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+            await proc.wait()
         return resp
 
     async def exec(self, request: web.Request) -> web.StreamResponse:

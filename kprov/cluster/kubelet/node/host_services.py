@@ -43,6 +43,7 @@ __all__ = [
     "mirror_status",
     "parse_unit_states",
     "read_unit_states",
+    "unit_of",
 ]
 
 MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
@@ -155,6 +156,17 @@ async def read_unit_states(units: list[str], systemctl: str = "systemctl") -> di
 
 def pod_name(service: HostService, node: str) -> str:
     return f"{service.prefix}-{node}"
+
+
+def unit_of(namespace: str, pod: str, container: str, node: str,
+            services: tuple[HostService, ...] = HOST_SERVICES) -> str | None:
+    """The unit whose mirror pod on ``node`` is ``namespace/pod`` with ``container``, or None."""
+    if namespace != NAMESPACE:
+        return None
+    for service in services:
+        if pod == pod_name(service, node) and container == service.container:
+            return service.unit
+    return None
 
 
 def _image(service: HostService, version: str) -> str:
