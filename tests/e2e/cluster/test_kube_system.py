@@ -82,10 +82,10 @@ def test_a_stopped_unit_is_not_ready_and_a_deleted_pod_comes_back(cluster: Clust
 def test_kubectl_logs_of_a_mirror_pod_is_its_units_journal(cluster: Cluster) -> None:
     name = "kube-apiserver-h2"
     wait_for(f"{name} Ready", lambda: name in _pods(cluster) and _ready(_pods(cluster)[name]), 60)
-    journal = cluster.ssh("h2", "journalctl _SYSTEMD_UNIT=kprov-apiserver.service -o cat --no-pager -n 200")
     lines = cluster.kubectl("logs", "-n", "kube-system", name, "--tail=3").stdout.splitlines()
-    assert len(lines) == 3 and all(line in journal for line in lines), (lines, journal[-2000:])
     stamped = cluster.kubectl("logs", "-n", "kube-system", name, "--tail=1", "--timestamps").stdout
+    journal = cluster.ssh("h2", "journalctl _SYSTEMD_UNIT=kprov-apiserver.service -o cat --no-pager -n 500")
+    assert len(lines) == 3 and all(line in journal for line in lines), (lines, journal[-2000:])
     assert stamped.split(" ", 1)[0].endswith("Z") and stamped.split(" ", 1)[1].strip() in journal
     previous = cluster.kubectl("logs", "-n", "kube-system", name, "--previous", check=False)
     assert previous.returncode != 0
