@@ -128,3 +128,19 @@ def test_kubectl_top(cluster: Cluster) -> None:
         assert row[3].endswith("Mi") and int(row[3][:-2]) > 0, row  # MEMORY(bytes)
     pods = cluster.kubectl("top", "pods", "-A", check=False)
     assert pods.returncode == 0 or "No resources found" in pods.stderr, pods.stderr
+
+
+def test_a_lab_nodes_figures_are_its_own_cgroups_not_the_machines(cluster: Cluster) -> None:
+    """A lab host shares the machine's kernel, so /proc shows every host the whole machine's
+    memory in use; the kubelet reports its node from the node's root cgroup, as cAdvisor's
+    root container does for a kind node."""
+    summary = json.loads(cluster.kubectl("get", "--raw", "/api/v1/nodes/h4/proxy/stats/summary").stdout)
+    reported = summary["node"]["memory"]["workingSetBytes"]
+    mem = "/sys/fs/cgroup/memory"
+    own = cluster.ssh("h4", f"echo $(( $(cat {mem}/memory.usage_in_bytes) - "
+                            f"$(awk '$1 == \"total_inactive_file\" {{print $2}}' {mem}/memory.stat) ))")
+    meminfo = dict(line.split()[:2] for line in cluster.ssh("h4", "cat /proc/meminfo").splitlines())
+    own_bytes = int(own)
+    machine_bytes = (int(meminfo["MemTotal:"]) - int(meminfo["MemAvailable:"])) * 1024
+    assert abs(reported - own_bytes) < abs(reported - machine_bytes), (reported, own_bytes, machine_bytes)
+    assert abs(reported - own_bytes) < 0.25 * own_bytes, (reported, own_bytes)

@@ -6,7 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from kprov.cluster.kubelet.cri.generated import api_pb2 as pb
-from kprov.cluster.kubelet.node.stats import Sampler, cri_samples, node_cpu_ns, node_memory_bytes, summary
+from kprov.cluster.kubelet.node.stats import (
+    Sampler,
+    cri_samples,
+    node_cpu_ns,
+    node_figures,
+    node_memory_bytes,
+    summary,
+)
 from kprov.cluster.metrics_server.objects import node_metrics as _node_metrics
 from kprov.cluster.metrics_server.objects import pod_metrics as _pod_metrics
 
@@ -58,3 +65,38 @@ def test_node_figures_from_proc(tmp_path: Path):
     (tmp_path / "meminfo").write_text("MemTotal:       2048 kB\nMemFree:  100 kB\nMemAvailable:   512 kB\n")
     assert node_cpu_ns(tmp_path) == 160 * (1_000_000_000 // 100)
     assert node_memory_bytes(tmp_path) == (1536 * 1024, 2048 * 1024)
+
+
+def _proc(tmp_path: Path) -> Path:
+    proc = tmp_path / "proc"
+    proc.mkdir()
+    (proc / "stat").write_text("cpu  100 0 50 1000 20 0 10 0 0 0\n")
+    (proc / "meminfo").write_text("MemTotal:       2048 kB\nMemAvailable:   512 kB\n")
+    return proc
+
+
+def test_a_v1_node_cgroup_gives_its_own_figures_not_the_machines(tmp_path: Path):
+    cgroup = tmp_path / "cgroup"
+    (cgroup / "memory").mkdir(parents=True)
+    (cgroup / "cpuacct").mkdir()
+    (cgroup / "memory" / "memory.usage_in_bytes").write_text("900000\n")
+    (cgroup / "memory" / "memory.stat").write_text("cache 5\ntotal_inactive_file 100000\n")
+    (cgroup / "memory" / "memory.limit_in_bytes").write_text("9223372036854771712\n")
+    (cgroup / "cpuacct" / "cpuacct.usage").write_text("28417582681\n")
+    assert node_figures(cgroup, _proc(tmp_path)) == (28417582681, 800000, 2048 * 1024)  # no limit: RAM
+    (cgroup / "memory" / "memory.limit_in_bytes").write_text("1048576\n")
+    assert node_figures(cgroup, tmp_path / "proc")[2] == 1048576  # a limit below RAM is the capacity
+
+
+def test_a_v2_namespaced_root_gives_its_figures_and_a_host_root_falls_back_to_proc(tmp_path: Path):
+    cgroup = tmp_path / "cgroup"
+    cgroup.mkdir()
+    (cgroup / "cgroup.controllers").write_text("cpu memory pids\n")
+    (cgroup / "cpu.stat").write_text("usage_usec 2500\nuser_usec 2000\n")
+    proc = _proc(tmp_path)
+    assert node_figures(cgroup, proc) == (160 * (1_000_000_000 // 100), 1536 * 1024, 2048 * 1024)  # host root
+    (cgroup / "memory.current").write_text("700000\n")
+    (cgroup / "memory.stat").write_text("anon 1\ninactive_file 200000\n")
+    (cgroup / "memory.max").write_text("max\n")
+    assert node_figures(cgroup, proc) == (2_500_000, 500000, 2048 * 1024)
+    assert node_figures(tmp_path / "none", proc)[1] == 1536 * 1024  # no cgroup file system

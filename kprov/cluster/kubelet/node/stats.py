@@ -5,8 +5,10 @@ node's /proc.
 - containers: CRI's cumulative ``usage_core_nano_seconds`` and ``working_set_bytes``
   (containerd reads them from the container's cgroup, v1 or v2, so the kubelet need not
   know the cgroup layout); pods sum their containers;
-- the node: CPU from /proc/stat (all but idle and iowait), memory as MemTotal -
-  MemAvailable from /proc/meminfo;
+- the node: from its root cgroup where that has figures (:mod:`.node_cgroup`: a lab host
+  or any containerised node shows its own usage, as cAdvisor's root container does), else
+  CPU from /proc/stat (all but idle and iowait) and memory as MemTotal - MemAvailable from
+  /proc/meminfo;
 - ``usageNanoCores`` is a rate: :class:`Sampler` keeps each cumulative counter's previous
   reading (a background sample every ``interval`` seconds, as cAdvisor's housekeeping) and
   reports the rate over the last window; the first window reports 0.
@@ -24,12 +26,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kprov.cluster.kubelet.node.node_cgroup import read_cgroup_figures
+
 __all__ = [
     "ContainerSample",
     "Sampler",
     "StatsProvider",
     "cri_samples",
     "node_cpu_ns",
+    "node_figures",
     "node_memory_bytes",
     "summary",
 ]
@@ -67,6 +72,19 @@ def node_memory_bytes(proc: Path = Path("/proc")) -> tuple[int, int]:
         info[key] = int(rest.split()[0]) * 1024
     total = info.get("MemTotal", 0)
     return total - info.get("MemAvailable", total), total
+
+
+def node_figures(
+    cgroup_root: Path = Path("/sys/fs/cgroup"), proc: Path = Path("/proc")
+) -> tuple[int, int, int]:
+    """(cumulative CPU core-ns, memory working set, memory capacity) of the node: its root
+    cgroup's where it has them, else the machine's from /proc."""
+    proc_working_set, ram = node_memory_bytes(proc)
+    figures = read_cgroup_figures(cgroup_root)
+    if figures is None:
+        return node_cpu_ns(proc), proc_working_set, ram
+    capacity = min(ram, figures.limit) if figures.limit is not None else ram
+    return figures.cpu_ns, figures.working_set, capacity
 
 
 class Sampler:
@@ -145,10 +163,12 @@ class StatsProvider:
     """Samples the runtime and the node every ``interval`` seconds; :meth:`summary` answers
     /stats/summary from the latest sample."""
 
-    def __init__(self, node_name: str, list_stats: Callable[[], Any], interval: float = 10.0) -> None:
+    def __init__(self, node_name: str, list_stats: Callable[[], Any], interval: float = 10.0,
+                 read_node: Callable[[], tuple[int, int, int]] = node_figures) -> None:
         self.node_name = node_name
         self.list_stats = list_stats  # async () -> list[ContainerSample]
         self.interval = interval
+        self.read_node = read_node  # () -> (cpu core-ns, working set, capacity)
         self.sampler = Sampler()
         self._samples: list[ContainerSample] = []
         self._node_cpu = 0
@@ -161,7 +181,7 @@ class StatsProvider:
         except Exception as exc:  # the runtime restarting: keep the last sample
             _log.warning("container stats: %s", exc)
             return
-        node_cpu = node_cpu_ns()
+        node_cpu = self.read_node()[0]
         self.sampler.observe("node", node_cpu, at)
         for s in samples:
             self.sampler.observe(f"c/{s.container_id}", s.cpu_ns, at)
@@ -174,7 +194,8 @@ class StatsProvider:
             await asyncio.sleep(self.interval)
 
     def summary(self) -> dict[str, Any]:
-        return summary(self.node_name, self._samples, self.sampler, self._node_cpu, node_memory_bytes(),
+        _cpu, working_set, capacity = self.read_node()
+        return summary(self.node_name, self._samples, self.sampler, self._node_cpu, (working_set, capacity),
                        self._at)
 
 
