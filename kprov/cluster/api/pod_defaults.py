@@ -192,9 +192,9 @@ def _requests_from_limits(spec: dict[str, Any]) -> None:
 def _pod_spec(spec: dict[str, Any]) -> None:
     default_pod_spec(spec)
     _requests_from_limits(spec)
-    # what admission plugins add (ServiceAccount, Priority, DefaultTolerationSeconds)
-    set_default(spec, "serviceAccountName", "default")
-    set_default(spec, "serviceAccount", spec["serviceAccountName"])
+    # what admission plugins add (Priority, DefaultTolerationSeconds); the ServiceAccount
+    # plugin names the account itself (admission/serviceaccount.py), and leaves mirror pods
+    # and servers that run without it with none, as upstream's
     set_default(spec, "priority", 0)
     set_default(spec, "preemptionPolicy", "PreemptLowerPriority")
     set_default(spec, "enableServiceLinks", True)
@@ -208,7 +208,6 @@ def _pod_spec(spec: dict[str, Any]) -> None:
             tolerations.append(dict(toleration))
 
 
-_MIRROR = "kubernetes.io/config.mirror"
 _MEMO_MAX_SPEC_BYTES = 64 * 1024  # larger specs are defaulted every time
 
 
@@ -234,9 +233,6 @@ def _defaulted_pod_spec(key: bytes) -> tuple[bytes, str]:
 
 def default_pod(obj: dict[str, Any]) -> None:
     spec = set_default(obj, "spec", {})
-    # the ServiceAccount plugin leaves mirror pods (a kubelet's, for what runs on its host) without one
-    unnamed_mirror = _MIRROR in ((obj.get("metadata") or {}).get("annotations") or {}) and not (
-        spec.get("serviceAccountName") or spec.get("serviceAccount"))
     key = spec_json(spec)
     if key is not None:
         defaulted, qos = _defaulted_pod_spec(key)
@@ -244,9 +240,6 @@ def default_pod(obj: dict[str, Any]) -> None:
     else:
         _pod_spec(spec)
         qos = pod_qos_class(spec)
-    if unnamed_mirror:
-        obj["spec"].pop("serviceAccountName", None)
-        obj["spec"].pop("serviceAccount", None)
     status = set_default(obj, "status", {})
     set_default(status, "phase", "Pending")
     set_default(status, "qosClass", qos)

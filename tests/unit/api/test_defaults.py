@@ -36,7 +36,7 @@ def test_pod_defaults_and_admission_fields():
         "default-scheduler",
     )
     assert spec["terminationGracePeriodSeconds"] == 30
-    assert spec["serviceAccountName"] == "default"
+    assert "serviceAccountName" not in spec  # the ServiceAccount admission plugin names it
     container = spec["containers"][0]
     assert container["ports"][0]["protocol"] == "TCP"
     assert container["imagePullPolicy"] == "Always"
