@@ -1,10 +1,13 @@
 """Tools from this machine put into image roots (the stand-ins' and the conformance suite's),
 where busybox falls short.
 
-- ``/bin/sh`` becomes Debian's bash-static (package bash-static): busybox's ash (and dash)
-  drop variables whose names are not shell identifiers when they start, so a container's
-  ``sh -c env`` never shows ``p-data-1`` from an ``envFrom`` with a prefix; bash passes them
-  on to its children as the suite's tests expect of their images.
+- ``/bin/sh`` becomes upstream BusyBox's ash, built by ``.ci/build-busybox-ash``: Debian's
+  busybox reverts upstream's change that passes variables whose names are not shell
+  identifiers on to children, so a container's ``sh -c env`` would never show ``p-data-1``
+  from an ``envFrom`` with a prefix. bash keeps them but words its errors its own way
+  (``line 1: /file: Read-only file system``), where the suite expects BusyBox's
+  (``can't create /file: Read-only file system``); upstream's ash does both, as the
+  suite's own busybox image does.
 - the agnhost image's own tools, which busybox lacks or cuts short: ``dig`` and ``getent``
   (packages bind9-dnsutils, libc-bin; the DNS probes run ``dig +search ... A`` over UDP
   and TCP and ``getent hosts``), ``curl`` (the service and proxy tests fetch with it) and
@@ -28,7 +31,7 @@ __all__ = [
     "AGNHOST_TOOLS", "ENV_KEEPING_SHELL", "shared_objects", "with_agnhost_tools", "with_env_keeping_shell",
 ]
 
-ENV_KEEPING_SHELL = Path("/bin/bash-static")
+ENV_KEEPING_SHELL = Path("/usr/local/libexec/kprov/busybox-ash")
 # this machine's tool -> its path in the image (bin/ comes first on PATH, before busybox's)
 AGNHOST_TOOLS = {
     Path("/usr/bin/dig"): "usr/bin/dig",

@@ -48,6 +48,18 @@ def test_the_shell_passes_on_variables_whose_names_are_not_identifiers(tmp_path:
     files = busybox_files()
     write_root(files, root)
     assert "p-data-1=x" not in _chroot(root, "sh", "-c", "env", env={"PATH": "/bin", "p-data-1": "x"}).stdout
-    root = tmp_path / "bash-root"
+    root = tmp_path / "ash-root"
     write_root(with_env_keeping_shell(files), root)
     assert "p-data-1=x" in _chroot(root, "sh", "-c", "env", env={"PATH": "/bin", "p-data-1": "x"}).stdout
+
+
+def test_the_shell_words_a_read_only_error_as_busybox_does(tmp_path: Path) -> None:
+    """The conformance spec "a read only busybox container" compares this text exactly."""
+    root = tmp_path / "root"
+    write_root(with_env_keeping_shell(busybox_files()), root)
+    (root / "ro").mkdir()
+    script = f"mount -t tmpfs -o ro tmpfs {root}/ro && chroot {root} /bin/sh -c 'echo test > /ro/file'"
+    done = subprocess.run(["unshare", "-m", "sh", "-c", script], capture_output=True, text=True, timeout=30,
+                          env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})
+    assert done.returncode != 0
+    assert done.stderr == "/bin/sh: can't create /ro/file: Read-only file system\n", done.stderr
