@@ -8,12 +8,14 @@ kprov-proxy gives it. The one difference from kprov-proxy: this process stays in
 network namespace (the bench's API server listens on loopback) and runs ``nft`` as ``ip
 netns exec NETNS nft``, so every agent owns a real, separate ``ip kprov-netpol`` table.
 It prints ``synced rules=N sync_s=S`` once the agent's ``kprov_netpol_synced`` is set (after
-``nft`` returned success on the first complete view), then runs until killed.
+``nft`` returned success on the first complete view), then runs until SIGTERM, when it prints
+``stats syncs=N sync_s=S`` (every sync's compile + apply, summed).
 """
 
 from __future__ import annotations
 
 import asyncio
+import signal
 import subprocess
 import sys
 
@@ -54,12 +56,18 @@ async def _main(kubeconfig: str, hostname: str, netns: str) -> None:
     async with ApiClient.from_kubeconfig(kubeconfig, user_agent="kprov-proxy") as client:
         agent = NetnsAgent(client, hostname, netns)
         tasks = [asyncio.create_task(agent.nodes.run()), asyncio.create_task(_report_synced(agent))]
+        running = asyncio.create_task(agent.run())
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, running.cancel)
         try:
-            await agent.run()
+            await running
+        except asyncio.CancelledError:
+            pass
         finally:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            sync = agent.metrics.sync
+            print(f"stats syncs={sum(sync.counts)} sync_s={sync.total:.3f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -30,6 +30,9 @@ Figures, one ``name = value`` per line:
                         in each namespace prints the added rule carrying the update's marker
                         port; every changed policy selects pods on all N agent nodes.
   netpol_sync_max_ms    the slowest change (and a ``#`` line listing every change's figure)
+  netpol_agent_sync_mean_ms  agent 0's own mean sync (compile + ``nft``) during the changes,
+                        from its sync histogram, and netpol_agent_syncs_per_change: how much
+                        of the figure above is the agent's own work on a CPU it shares
   netpol_full_resync_s  agent 0 killed and started again: process start -> its first complete
                         sync (``kprov_netpol_synced``, set after ``nft`` returned), with the
                         old table still there as after a real restart (target <= 5);
@@ -160,14 +163,16 @@ class AgentProcess:
         match = re.search(rf"{name}=([\d.]+)", self.synced_line)
         return float(match.group(1)) if match else float("nan")
 
-    def stop(self) -> None:
+    def stop(self) -> str:
+        """Stop it; its ``stats`` line ("" if it had none)."""
         self.proc.terminate()
         try:
-            self.proc.wait(10)
+            rest, _ = self.proc.communicate(timeout=20)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-            self.proc.wait()
+            rest, _ = self.proc.communicate()
         self.stderr.close()
+        return next((line for line in (rest or "").splitlines() if line.startswith("stats")), "")
 
 
 class RuleMonitor:
@@ -262,7 +267,13 @@ def sync_figures(shape: Shape, changes: int, work: Path) -> None:
                 monitor.stop()
             monitors = []
 
-            agents[0].stop()
+            first_sync = agents[0].field("sync_s")
+            stats = agents[0].stop()
+            counted = re.search(r"syncs=(\d+) sync_s=([\d.]+)", stats)
+            if counted and int(counted.group(1)) > 1:
+                syncs, total = int(counted.group(1)) - 1, float(counted.group(2)) - first_sync
+                print(f"netpol_agent_syncs_per_change = {syncs / max(changes, 1):.2f}")
+                print(f"netpol_agent_sync_mean_ms = {total / syncs * 1000:.0f}", flush=True)
             agents[0] = AgentProcess(kubeconfig, shape.node_name(0), netnses[0], work)
             print(f"netpol_full_resync_s = {agents[0].wait_synced(600):.2f}")
             print(f"netpol_full_resync_sync_s = {agents[0].field('sync_s'):.2f}")
@@ -382,6 +393,8 @@ def throughput_figures(seconds: float, rounds: int) -> None:
     print(f"netpol_throughput_on_gbps = {statistics.mean(on) / 1e9:.2f}")
     print(f"netpol_throughput_off_gbps = {statistics.mean(off) / 1e9:.2f}")
     print(f"netpol_throughput_ratio = {statistics.mean(on) / statistics.mean(off):.3f}")
+    print("# each round, Gbit/s on:", " ".join(f"{v / 1e9:.2f}" for v in on),
+          "off:", " ".join(f"{v / 1e9:.2f}" for v in off))
 
 
 def main() -> None:
