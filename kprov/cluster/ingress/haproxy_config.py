@@ -34,9 +34,21 @@ from dataclasses import dataclass, field
 from kprov.cluster.ingress.endpoints import Server
 from kprov.cluster.ingress.routes import EXACT, BackendRef, Route, RouteTable
 
-__all__ = ["NOT_FOUND_BACKEND", "ProxySettings", "Rendered", "backend_name", "render"]
+__all__ = [
+    "NO_BACKEND",
+    "NOT_FOUND_BACKEND",
+    "ProxySettings",
+    "Rendered",
+    "backend_name",
+    "render",
+    "server_weights",
+    "weighted_backend_name",
+]
 
 NOT_FOUND_BACKEND = "kprov-404"
+NO_BACKEND = "kprov-500"
+_SAFE_VALUE = re.compile(r"[A-Za-z0-9 !$%&()*+,./:;<=>?@\[\]^_`{|}~-]+")
+_SAFE_TOKEN = re.compile(r"[A-Za-z0-9!#$%&*+.^_`|~-]+")
 _SAFE_PATH = re.compile(r"/[A-Za-z0-9/._~!$&()*+,;=:@%-]*")
 _SAFE_HOST = re.compile(r"(\*\.)?[a-z0-9]([a-z0-9.-]*[a-z0-9])?")
 
@@ -68,17 +80,46 @@ def backend_name(ref: BackendRef) -> str:
     return f"be:{ref.namespace}:{ref.service}:{ref.port}"
 
 
-def _host_condition(host: str) -> str:
+def weighted_backend_name(weighted: tuple[tuple[BackendRef, int], ...]) -> str:
+    parts = "+".join(f"{ref.namespace}:{ref.service}:{ref.port}*{weight}" for ref, weight in weighted)
+    return f"bw:{parts}"
+
+
+def server_weights(weighted: tuple[tuple[BackendRef, int], ...],
+                   servers: Mapping[BackendRef, list[Server]]) -> list[tuple[BackendRef, Server, int]]:
+    """HAProxy weights (1..256) giving each backend its share of ``weight / total``, split
+    evenly over its servers; a backend without servers or with weight 0 gets no line."""
+    live = [(ref, weight, servers.get(ref, [])) for ref, weight in weighted if weight > 0 and servers.get(ref)]
+    total = sum(weight for _ref, weight, _found in live)
+    out: list[tuple[BackendRef, Server, int]] = []
+    if not total:
+        return out
+    most = max(weight / len(found) for _ref, weight, found in live)
+    for ref, weight, found in live:
+        share = max(1, min(256, round(256 * (weight / len(found)) / most)))
+        out += [(ref, server, share) for server in found]
+    return out
+
+
+def _host_condition(host: str, any_depth: bool = False) -> str:
     if not host:
         return ""
     if host.startswith("*."):
         suffix = re.escape(host[1:])
-        return f"{{ var(txn.host) -m reg '^[^.]+{suffix}$' }} "
+        label = ".+" if any_depth else "[^.]+"
+        return f"{{ var(txn.host) -m reg '^{label}{suffix}$' }} "
     return f"{{ var(txn.host) -m str {host} }} "
 
 
+def _extra_conditions(route: Route) -> str:
+    parts = [f"{{ method {route.method} }} " if route.method else ""]
+    parts += [f"{{ req.hdr({name}) -m str '{value}' }} " for name, value in route.headers]
+    parts += [f"{{ url_param({name}) -m str '{value}' }} " for name, value in route.query]
+    return "".join(parts)
+
+
 def _condition(route: Route) -> str:
-    host = _host_condition(route.host)
+    host = _host_condition(route.host, route.wildcard_any_depth) + _extra_conditions(route)
     if route.path_type == EXACT:
         return f"{host}{{ path -m str '{route.path}' }}"
     prefix = route.path.rstrip("/")
@@ -92,7 +133,18 @@ def _unsafe(route: Route) -> str:
         return f"{route.ingress}: host {route.host!r} left out: not a DNS name"
     if not _SAFE_PATH.fullmatch(route.path):
         return f"{route.ingress}: path {route.path!r} left out: characters the proxy does not take"
+    for name, value in route.headers + route.query:
+        if not _SAFE_TOKEN.fullmatch(name) or not _SAFE_VALUE.fullmatch(value):
+            return f"{route.ingress}: match {name!r}={value!r} left out: characters the proxy does not take"
+    if route.method and not route.method.isalpha():
+        return f"{route.ingress}: method {route.method!r} left out"
     return ""
+
+
+def _target(route: Route) -> str:
+    if route.weighted:
+        return weighted_backend_name(route.weighted)
+    return backend_name(route.backend) if route.backend is not None else NO_BACKEND
 
 
 def _server_line(server: Server) -> str:
@@ -101,7 +153,8 @@ def _server_line(server: Server) -> str:
     return f"    server {ip.replace(':', '_')}_{port} {address}"
 
 
-def _routing(table: RouteTable, https: bool, skipped: list[str]) -> list[str]:
+def _routing(table: RouteTable, https: bool, skipped: list[str],
+             routes: list[Route] | None = None) -> list[str]:
     lines = ["    http-request set-var(txn.host) req.hdr(host),field(1,:),lower"]
     if https:
         lines.append("    http-request set-header X-Forwarded-Proto https")
@@ -110,13 +163,13 @@ def _routing(table: RouteTable, https: bool, skipped: list[str]) -> list[str]:
             condition = _host_condition(host).strip()
             lines.append(f"    http-request redirect scheme https code 308 if {condition}")
         lines.append("    http-request set-header X-Forwarded-Proto http")
-    for route in table.routes:
+    for route in table.routes if routes is None else routes:
         reason = _unsafe(route)
         if reason:
-            if https:
+            if https or routes is not None:
                 skipped.append(reason)
             continue
-        lines.append(f"    use_backend {backend_name(route.backend)} if {_condition(route)}")
+        lines.append(f"    use_backend {_target(route)} if {_condition(route)}")
     default = backend_name(table.default_backend) if table.default_backend else NOT_FOUND_BACKEND
     lines.append(f"    default_backend {default}")
     return lines
@@ -132,14 +185,66 @@ def _crt_list(table: RouteTable, certificates: Mapping[str, str]) -> str:
     return "".join(f"{line}\n" for line in lines)
 
 
+def _bind_port(bind: str) -> int:
+    return int(bind.rpartition(":")[2])
+
+
+def _bind_host(bind: str) -> str:
+    return bind.rpartition(":")[0]
+
+
+def _merged(ingress_routes: list[Route], gateway_routes: list[Route]) -> list[Route]:
+    """One port's Ingress and Gateway routes: exact hosts, then wildcards (longer first), then
+    no host; within one host the Ingress's rules come before the HTTPRoutes' (a stable sort)."""
+    def key(route: Route) -> tuple[int, int, str]:
+        rank = 2 if not route.host else (1 if route.host.startswith("*.") else 0)
+        return (rank, -len(route.host) if rank == 1 else 0, route.host)
+    return sorted([*ingress_routes, *gateway_routes], key=key)
+
+
+def _gateway_frontends(table: RouteTable, gateway_routes: Mapping[int, list[Route]],
+                       settings: ProxySettings, skipped: list[str]) -> list[str]:
+    empty = RouteTable()
+    lines: list[str] = []
+    for port in sorted(gateway_routes):
+        if port == _bind_port(settings.http_bind):
+            continue
+        lines += ["", f"frontend gateway-{port}", f"    bind {_bind_host(settings.http_bind)}:{port}",
+                  *_routing(empty, False, skipped, gateway_routes[port])]
+    return lines
+
+
+def _backends(table: RouteTable, routes: list[Route], servers: Mapping[BackendRef, list[Server]]) -> list[str]:
+    out: list[str] = []
+    refs = set(table.backends())
+    refs.update(r.backend for r in routes if r.backend is not None)
+    refs.update(ref for r in routes for ref, _weight in r.weighted)
+    for ref in sorted(refs, key=lambda r: (r.namespace, r.service, str(r.port))):
+        out += ["", f"backend {backend_name(ref)}", "    balance roundrobin"]
+        out += [_server_line(server) for server in servers.get(ref, [])]
+    groups = sorted({r.weighted for r in routes if r.weighted}, key=weighted_backend_name)
+    for weighted in groups:
+        out += ["", f"backend {weighted_backend_name(weighted)}", "    balance roundrobin"]
+        for ref, server, weight in server_weights(weighted, servers):
+            line = _server_line(server).replace("    server ", f"    server {ref.namespace}_{ref.service}_", 1)
+            out.append(f"{line} weight {weight}")
+    return out
+
+
 def render(
     table: RouteTable,
     servers: Mapping[BackendRef, list[Server]],
     certificates: Mapping[str, str],
     settings: ProxySettings,
+    gateway_routes: Mapping[int, list[Route]] | None = None,
 ) -> Rendered:
-    """``certificates``: "namespace/secret" → PEM file (certificate and key) of usable Secrets."""
+    """``certificates``: "namespace/secret" → PEM file (certificate and key) of usable Secrets.
+    ``gateway_routes``: the HTTPRoutes' rules by listener port, in precedence order; the
+    HTTP listener's port joins the Ingress's frontend, every other port gets its own."""
     skipped: list[str] = []
+    gateway_routes = gateway_routes or {}
+    http_routes = _merged(table.routes, gateway_routes.get(_bind_port(settings.http_bind), []))
+    all_gateway = [r for port in sorted(gateway_routes) for r in gateway_routes[port]]
     out = [
         "# Written by kprov-ingress from the cluster's Ingresses; every change is overwritten.",
         "global",
@@ -171,7 +276,8 @@ def render(
         "",
         "frontend http",
         f"    bind {settings.http_bind}",
-        *_routing(table, False, []),
+        *_routing(table, False, skipped, http_routes),
+        *_gateway_frontends(table, gateway_routes, settings, skipped),
         "",
         "frontend https",
         f"    bind {settings.https_bind} ssl crt {settings.default_certificate} crt-list {settings.crt_list}",
@@ -179,8 +285,9 @@ def render(
         "",
         f"backend {NOT_FOUND_BACKEND}",
         '    http-request return status 404 content-type "text/plain" string "404 page not found"',
+        "",
+        f"backend {NO_BACKEND}",
+        '    http-request return status 500 content-type "text/plain" string "no backend"',
+        *_backends(table, all_gateway, servers),
     ]
-    for ref in table.backends():
-        out += ["", f"backend {backend_name(ref)}", "    balance roundrobin"]
-        out += [_server_line(server) for server in servers.get(ref, [])]
-    return Rendered("\n".join(out) + "\n", _crt_list(table, certificates), skipped)
+    return Rendered("\n".join(out) + "\n", _crt_list(table, certificates), list(dict.fromkeys(skipped)))

@@ -72,11 +72,19 @@ class BackendRef:
 
 @dataclass(frozen=True)
 class Route:
+    """One first-match rule. The fields after ``ingress`` are the Gateway API's additions
+    (:mod:`kprov.cluster.ingress.gateway`); an Ingress leaves them at their defaults."""
+
     host: str  # "" = every host; "*.example.com" = a wildcard
     path: str
     path_type: str  # Exact or Prefix (ImplementationSpecific is mapped to Prefix)
-    backend: BackendRef
-    ingress: str  # namespace/name, for messages
+    backend: BackendRef | None  # None: no usable backend, answered with 500
+    ingress: str  # namespace/name of the Ingress or HTTPRoute, for messages
+    headers: tuple[tuple[str, str], ...] = ()  # (name, value) all of which must be equal
+    query: tuple[tuple[str, str], ...] = ()  # (parameter, value) all of which must be equal
+    method: str = ""
+    weighted: tuple[tuple[BackendRef, int], ...] = ()  # >1 backend: (backend, weight)
+    wildcard_any_depth: bool = False  # Gateway API: "*." stands for one or more labels
 
 
 @dataclass
@@ -87,7 +95,8 @@ class RouteTable:
     ingresses: list[str] = field(default_factory=list)  # ours, namespace/name
 
     def backends(self) -> list[BackendRef]:
-        refs = {r.backend for r in self.routes}
+        refs = {r.backend for r in self.routes if r.backend is not None}
+        refs.update(ref for r in self.routes for ref, _weight in r.weighted)
         if self.default_backend is not None:
             refs.add(self.default_backend)
         return sorted(refs, key=lambda r: (r.namespace, r.service, str(r.port)))
