@@ -27,6 +27,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="create the IngressClass when it is missing")
     parser.add_argument("--default-ingress-class", type=parse_bool, nargs="?", const=True, default=False,
                         help="annotate the class it creates as the cluster's default")
+    parser.add_argument("--gateway-controller-name", default="", metavar="DOMAIN/PATH",
+                        help="serve the Gateway API for GatewayClasses naming this controller "
+                        "(e.g. kprov.io/gateway-controller; empty: the Gateway API is off)")
+    parser.add_argument("--ensure-gateway-crds", type=parse_bool, nargs="?", const=True, default=False,
+                        help="create or upgrade kprov's Gateway API CRDs at start")
     parser.add_argument("--publish-service", default="", metavar="NAMESPACE/NAME",
                         help="copy this LoadBalancer Service's status into the Ingresses' status")
     parser.add_argument("--publish-address", default="", metavar="IP",
@@ -71,6 +76,8 @@ def options_from(args: argparse.Namespace) -> IngressOptions:
         http_address=args.http_address,
         haproxy_binary=args.haproxy,
         settings=settings,
+        gateway_controller_name=args.gateway_controller_name,
+        ensure_gateway_crds=args.ensure_gateway_crds,
     )
 
 

@@ -45,6 +45,15 @@ from kprov.cluster.client.resources import (
 from kprov.cluster.client.rest import ApiClient
 from kprov.cluster.ingress.certs import ensure_default_certificate, secret_pem, write_private
 from kprov.cluster.ingress.endpoints import SERVICE_NAME_LABEL, servers_for
+from kprov.cluster.ingress.gateway.crds import (
+    GATEWAY_CLASSES,
+    GATEWAYS,
+    HTTP_ROUTES,
+    REFERENCE_GRANTS,
+    ensure_crds,
+)
+from kprov.cluster.ingress.gateway.routing import GatewayResult, gateway_routing
+from kprov.cluster.ingress.gateway.status import class_status, gateway_status, route_status
 from kprov.cluster.ingress.haproxy import HAProxy, HAProxyError
 from kprov.cluster.ingress.haproxy_config import ProxySettings, render
 from kprov.cluster.ingress.presence import LEASE_SELECTOR, PresenceOptions, live_addresses, presence_lease
@@ -71,6 +80,16 @@ class IngressOptions:
     haproxy_binary: str = "haproxy"
     settle_s: float = 0.05
     settings: ProxySettings = field(default_factory=ProxySettings)
+    gateway_controller_name: str = ""  # serve the Gateway API's classes naming it ("" = off)
+    ensure_gateway_crds: bool = False  # create or upgrade kprov's Gateway API CRDs at start
+    reserved_ports: frozenset[int] = frozenset()  # no Gateway listener may take these
+
+
+_NODE_PORTS = frozenset({22, 2379, 2380, 6443, 10249, 10250, 10256})
+
+
+def _port_of(bind: str) -> int:
+    return int(bind.rpartition(":")[2])
 
 
 def desired_status(options: IngressOptions, services: dict[str, Obj], leases: list[Obj],
@@ -106,6 +125,11 @@ class IngressDaemon:
         self.slices = Informer(client, ENDPOINTSLICES)
         self.secrets = Informer(client, SECRETS, field_selector="type=kubernetes.io/tls")
         self.informers = [self.ingresses, self.classes, self.services, self.slices, self.secrets]
+        self.gateway_informers: list[Informer] = []
+        if options.gateway_controller_name:
+            self.gateway_informers = [Informer(client, res) for res in
+                                      (GATEWAY_CLASSES, GATEWAYS, HTTP_ROUTES, REFERENCE_GRANTS)]
+            self.informers += self.gateway_informers
         self.leases: Informer | None = None
         if options.presence is not None and not options.publish_service:
             self.leases = Informer(client, LEASES, namespace=options.presence.namespace,
@@ -170,10 +194,37 @@ class IngressDaemon:
             return []
         return [i for i in self.ingresses.store.items() if is_ours(i, self.options.class_name, default)]
 
+    def _reserved_ports(self) -> frozenset[int]:
+        settings = self.options.settings
+        own = {_port_of(settings.https_bind), _port_of(settings.monitor_bind),
+               _port_of(self.options.http_address)}
+        return self.options.reserved_ports | _NODE_PORTS | own
+
+    def _gateway(self, addresses: list[str]) -> GatewayResult:
+        if not self.gateway_informers:
+            return GatewayResult()
+        classes, gateways, routes, grants = (i.store.items() for i in self.gateway_informers)
+        services = {f"{s['metadata'].get('namespace')}/{s['metadata']['name']}": s
+                    for s in self.services.store.items()}
+        return gateway_routing(classes, gateways, routes, grants, services,
+                               controller_name=self.options.gateway_controller_name,
+                               addresses=addresses, reserved_ports=self._reserved_ports())
+
+    def _status_addresses(self) -> list[dict[str, str]]:
+        services = {key: self.services.store.get(key) or {} for key in [self.options.publish_service] if key}
+        leases = self.leases.store.items() if self.leases is not None else []
+        return desired_status(self.options, services, leases, dt.datetime.now(dt.UTC))
+
     async def sync(self) -> None:
         started = time.monotonic()
         ours = self._ours()
         table = build_table(ours)
+        addresses = self._status_addresses()
+        gateway = self._gateway([a["ip"] for a in addresses if a.get("ip")])
+        backends = set(table.backends())
+        for port_routes in gateway.routes_by_port.values():
+            backends.update(r.backend for r in port_routes if r.backend is not None)
+            backends.update(ref for r in port_routes for ref, _weight in r.weighted)
         by_service: dict[str, list[Obj]] = {}
         for piece in self.slices.store.items():
             meta = piece.get("metadata") or {}
@@ -183,10 +234,10 @@ class IngressDaemon:
         servers = {
             ref: servers_for(ref, self.services.store.get(f"{ref.namespace}/{ref.service}"),
                              by_service.get(f"{ref.namespace}/{ref.service}", []))
-            for ref in table.backends()
+            for ref in backends
         }
         certificates, certs_changed = self._certificates(set(table.tls.values()))
-        rendered = render(table, servers, certificates, self.options.settings)
+        rendered = render(table, servers, certificates, self.options.settings, gateway.routes_by_port)
         self.metrics.ingresses.set(len(ours))
         self.metrics.routes.set(len(table.routes))
         files = (rendered.config, rendered.crt_list)
@@ -208,12 +259,37 @@ class IngressDaemon:
             log.info("configuration applied: %d ingresses, %d routes, %d backends (%.0f ms)",
                      len(ours), len(table.routes), len(servers), (time.monotonic() - started) * 1000)
             self.served.set()
-        await self._write_status(ours)
+        await self._write_status(ours, addresses)
+        if self.gateway_informers:
+            await self._write_gateway_status(gateway)
 
-    async def _write_status(self, ours: list[Obj]) -> None:
-        services = {key: self.services.store.get(key) or {} for key in [self.options.publish_service] if key}
-        leases = self.leases.store.items() if self.leases is not None else []
-        want = desired_status(self.options, services, leases, dt.datetime.now(dt.UTC))
+    async def _patch_status(self, informer: Informer, key: str, status: Obj) -> None:
+        obj = informer.store.get(key) or {}
+        meta = obj.get("metadata") or {}
+        try:
+            await self.client.patch(informer.resource, meta["name"], {"status": status},
+                                    meta.get("namespace"), subresource="status")
+        except ApiError as exc:
+            log.warning("status of %s %s not written: %s", informer.resource.kind, key, exc)
+
+    async def _write_gateway_status(self, result: GatewayResult) -> None:
+        classes, gateways, routes, _grants = self.gateway_informers
+        now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        for name, conditions in result.class_conditions.items():
+            want = class_status(classes.store.get(name) or {}, conditions, now)
+            if want is not None:
+                await self._patch_status(classes, name, want)
+        for key, computed in result.gateway_status.items():
+            want = gateway_status(gateways.store.get(key) or {}, computed, now)
+            if want is not None:
+                await self._patch_status(gateways, key, want)
+        for key, parents in result.route_parents.items():
+            controller = self.options.gateway_controller_name
+            want = route_status(routes.store.get(key) or {}, parents, controller, now)
+            if want is not None:
+                await self._patch_status(routes, key, want)
+
+    async def _write_status(self, ours: list[Obj], want: list[dict[str, str]]) -> None:
         for ingress in ours:
             have = ((ingress.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
             if have == want:
@@ -300,6 +376,13 @@ class IngressDaemon:
         self.options.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         Path(self.options.settings.admin_socket).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         http = await self._serve_http()
+        while self.options.ensure_gateway_crds:
+            try:
+                await ensure_crds(self.client)
+                break
+            except (ApiError, OSError, TimeoutError) as exc:  # the informers wait for the CRDs anyway
+                log.warning("Gateway API CRDs not installed yet: %s; retrying in 2s", exc)
+                await asyncio.sleep(2)
         tasks = [asyncio.create_task(i.run()) for i in self.informers]
         try:
             if self.options.ensure_class:

@@ -89,7 +89,7 @@ def server_weights(weighted: tuple[tuple[BackendRef, int], ...],
                    servers: Mapping[BackendRef, list[Server]]) -> list[tuple[BackendRef, Server, int]]:
     """HAProxy weights (1..256) giving each backend its share of ``weight / total``, split
     evenly over its servers; a backend without servers or with weight 0 gets no line."""
-    live = [(ref, weight, servers.get(ref, [])) for ref, weight in weighted if weight > 0 and servers.get(ref)]
+    live = [(ref, weight, servers[ref]) for ref, weight in weighted if weight > 0 and servers.get(ref)]
     total = sum(weight for _ref, weight, _found in live)
     out: list[tuple[BackendRef, Server, int]] = []
     if not total:
@@ -214,7 +214,8 @@ def _gateway_frontends(table: RouteTable, gateway_routes: Mapping[int, list[Rout
     return lines
 
 
-def _backends(table: RouteTable, routes: list[Route], servers: Mapping[BackendRef, list[Server]]) -> list[str]:
+def _backends(table: RouteTable, routes: list[Route],
+              servers: Mapping[BackendRef, list[Server]]) -> list[str]:
     out: list[str] = []
     refs = set(table.backends())
     refs.update(r.backend for r in routes if r.backend is not None)
@@ -226,7 +227,8 @@ def _backends(table: RouteTable, routes: list[Route], servers: Mapping[BackendRe
     for weighted in groups:
         out += ["", f"backend {weighted_backend_name(weighted)}", "    balance roundrobin"]
         for ref, server, weight in server_weights(weighted, servers):
-            line = _server_line(server).replace("    server ", f"    server {ref.namespace}_{ref.service}_", 1)
+            name = f"    server {ref.namespace}_{ref.service}_"
+            line = _server_line(server).replace("    server ", name, 1)
             out.append(f"{line} weight {weight}")
     return out
 
