@@ -81,7 +81,7 @@ def backend_name(ref: BackendRef) -> str:
 
 
 def weighted_backend_name(weighted: tuple[tuple[BackendRef, int], ...]) -> str:
-    parts = "+".join(f"{ref.namespace}:{ref.service}:{ref.port}*{weight}" for ref, weight in weighted)
+    parts = ".".join(f"{ref.namespace}:{ref.service}:{ref.port}_w{weight}" for ref, weight in weighted)
     return f"bw:{parts}"
 
 
