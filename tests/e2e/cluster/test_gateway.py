@@ -1,0 +1,148 @@
+"""The Gateway API on the lab cluster, reached from this machine (outside the cluster).
+
+kprov-ingress has installed the CRDs; the test makes a GatewayClass naming kprov's
+controller, a Gateway with two HTTP listeners (port 80, shared with the Ingress, and 8088 of
+its own) and an HTTPRoute sending ``g.example`` to one Deployment and its ``/api`` prefix to
+another. On every worker, on both ports: the right backend by hostname and path prefix, 404
+for another hostname; the class Accepted, the Gateway Programmed with the workers'
+addresses, the route Accepted with its references resolved.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.e2e.cluster.conftest import Cluster, wait_for
+from tests.e2e.cluster.test_ingress import SERVE, _curl
+
+NS = "gateway-e2e"
+CONTROLLER = "kprov.io/gateway-controller"
+
+
+@pytest.fixture
+def namespace(cluster: Cluster) -> Iterator[str]:
+    cluster.create_namespace(NS)
+    yield NS
+    cluster.kubectl("delete", "namespace", NS, "--wait=false", check=False)
+    cluster.kubectl("delete", "gatewayclass", "kprov-e2e", "--wait=false", check=False)
+
+
+def _manifests() -> str:
+    docs = []
+    for name in ("alpha", "beta"):
+        docs.append(f"""
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: {name}, namespace: {NS}}}
+spec:
+  replicas: 1
+  selector: {{matchLabels: {{app: {name}}}}}
+  template:
+    metadata: {{labels: {{app: {name}}}}}
+    spec:
+      containers:
+      - name: httpd
+        image: kprov.local/busybox:1
+        imagePullPolicy: IfNotPresent
+        command: ["sh", "-c", "{SERVE}"]
+        ports: [{{containerPort: 8080}}]
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: {name}, namespace: {NS}}}
+spec:
+  selector: {{app: {name}}}
+  ports: [{{name: http, port: 80, targetPort: 8080}}]
+""")
+    docs.append(f"""
+apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {{name: kprov-e2e}}
+spec: {{controllerName: {CONTROLLER}}}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {{name: web, namespace: {NS}}}
+spec:
+  gatewayClassName: kprov-e2e
+  listeners:
+  - {{name: http, port: 80, protocol: HTTP}}
+  - {{name: alt, port: 8088, protocol: HTTP}}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {{name: web, namespace: {NS}}}
+spec:
+  parentRefs: [{{name: web}}]
+  hostnames: [g.example]
+  rules:
+  - backendRefs: [{{name: alpha, port: 80}}]
+  - matches: [{{path: {{type: PathPrefix, value: /api}}}}]
+    backendRefs: [{{name: beta, port: 80}}]
+""")
+    return "---".join(docs)
+
+
+def _conditions(obj: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    return {c["type"]: (c["status"], c["reason"]) for c in (obj.get("status") or obj).get("conditions") or []}
+
+
+def test_gateway_routes_by_hostname_and_path_prefix_and_is_programmed(cluster: Cluster,
+                                                                      namespace: str) -> None:
+    crds = cluster.kubectl("get", "crd", "-o", "name").stdout
+    for plural in ("gatewayclasses", "gateways", "httproutes", "referencegrants"):
+        assert f"{plural}.gateway.networking.k8s.io" in crds, crds
+    proc = subprocess.run(
+        ["kubectl", "--kubeconfig", str(cluster.kubeconfig), "apply", "-f", "-"],
+        input=_manifests(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    for name in ("alpha", "beta"):
+        cluster.kubectl("rollout", "status", f"deployment/{name}", "-n", NS, "--timeout=120s", timeout=150)
+    workers = [cluster.lab.ip(h) for h in ("h4", "h5")]  # the lab inventory's workers
+    for ip in workers:
+        for port in (80, 8088):
+            url = f"http://{ip}:{port}"
+            wait_for(
+                f"g.example/api/ routed on {url}",
+                lambda url=url: _curl("-H", "Host: g.example", f"{url}/api/")[1].startswith("beta-"),
+                30,
+            )
+            wait_for(
+                f"g.example/ routed on {url}",
+                lambda url=url: _curl("-H", "Host: g.example", f"{url}/")[1].startswith("alpha-"),
+                30,
+            )
+            status, page = _curl("-H", "Host: g.example", f"{url}/apis")  # element-wise: alpha's 404
+            assert status == 404 and page != "404 page not found", page
+            assert _curl("-H", "Host: other.example", f"{url}/") == (404, "404 page not found")
+
+    def programmed() -> bool:
+        gateway = cluster.kubectl_json("get", "gateway", "web", "-n", NS)
+        addresses = sorted(a["value"] for a in gateway.get("status", {}).get("addresses", []))
+        ready = _conditions(gateway).get("Programmed") == ("True", "Programmed")
+        return ready and addresses == sorted(workers)
+
+    wait_for("the Gateway Programmed with the workers' addresses", programmed, 20)
+    gateway_class = cluster.kubectl_json("get", "gatewayclass", "kprov-e2e")
+    assert _conditions(gateway_class)["Accepted"] == ("True", "Accepted")
+    gateway = cluster.kubectl_json("get", "gateway", "web", "-n", NS)
+    assert _conditions(gateway)["Accepted"] == ("True", "Accepted")
+    assert [x["attachedRoutes"] for x in gateway["status"]["listeners"]] == [1, 1]
+
+    def route_parents() -> list[dict[str, Any]]:
+        route = cluster.kubectl_json("get", "httproute", "web", "-n", NS)
+        return list(route.get("status", {}).get("parents", []))
+
+    [parent] = wait_for("the route's status", route_parents, 20)
+    assert parent["controllerName"] == CONTROLLER
+    assert _conditions(parent) == {"Accepted": ("True", "Accepted"), "ResolvedRefs": ("True", "ResolvedRefs")}
+    printed = cluster.kubectl("get", "gateway", "web", "-n", NS).stdout
+    assert "True" in printed and workers[0] in printed, printed
