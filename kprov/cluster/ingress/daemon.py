@@ -206,9 +206,12 @@ class IngressDaemon:
         classes, gateways, routes, grants = (i.store.items() for i in self.gateway_informers)
         services = {f"{s['metadata'].get('namespace')}/{s['metadata']['name']}": s
                     for s in self.services.store.items()}
+        secrets = {f"{s['metadata'].get('namespace')}/{s['metadata']['name']}": s
+                   for s in self.secrets.store.items()}
         return gateway_routing(classes, gateways, routes, grants, services,
                                controller_name=self.options.gateway_controller_name,
-                               addresses=addresses, reserved_ports=self._reserved_ports())
+                               addresses=addresses, reserved_ports=self._reserved_ports(),
+                               https_port=_port_of(self.options.settings.https_bind), secrets=secrets)
 
     def _status_addresses(self) -> list[dict[str, str]]:
         services = {key: self.services.store.get(key) or {} for key in [self.options.publish_service] if key}
@@ -236,8 +239,12 @@ class IngressDaemon:
                              by_service.get(f"{ref.namespace}/{ref.service}", []))
             for ref in backends
         }
-        certificates, certs_changed = self._certificates(set(table.tls.values()))
-        rendered = render(table, servers, certificates, self.options.settings, gateway.routes_by_port)
+        wanted = set(table.tls.values()) | {secret for _host, secret in gateway.certificates}
+        certificates, certs_changed = self._certificates(wanted)
+        listener_certificates = [(host, certificates[secret]) for host, secret in gateway.certificates
+                                 if secret in certificates]
+        rendered = render(table, servers, certificates, self.options.settings, gateway.routes_by_port,
+                          listener_certificates)
         self.metrics.ingresses.set(len(ours))
         self.metrics.routes.set(len(table.routes))
         files = (rendered.config, rendered.crt_list)

@@ -28,7 +28,7 @@ or host with a character HAProxy's config language would read specially is left 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from kprov.cluster.ingress.endpoints import Server
@@ -175,12 +175,20 @@ def _routing(table: RouteTable, https: bool, skipped: list[str],
     return lines
 
 
-def _crt_list(table: RouteTable, certificates: Mapping[str, str]) -> str:
-    """One line per TLS host whose Secret is usable; the others get the default certificate."""
+def _crt_list(table: RouteTable, certificates: Mapping[str, str],
+              gateway_certificates: Sequence[tuple[str, str]]) -> str:
+    """One line per TLS host whose Secret is usable; the others get the default certificate.
+    Then the HTTPS listeners': filtered on the listener's hostname, or (no hostname) on the
+    certificate's own names."""
     lines = []
     for host, secret in sorted(table.tls.items()):
         path = certificates.get(secret)
         if path and _SAFE_HOST.fullmatch(host):
+            lines.append(f"{path} {host}")
+    for host, path in gateway_certificates:
+        if not host:
+            lines.append(path)
+        elif _SAFE_HOST.fullmatch(host):
             lines.append(f"{path} {host}")
     return "".join(f"{line}\n" for line in lines)
 
@@ -207,7 +215,7 @@ def _gateway_frontends(table: RouteTable, gateway_routes: Mapping[int, list[Rout
     empty = RouteTable()
     lines: list[str] = []
     for port in sorted(gateway_routes):
-        if port == _bind_port(settings.http_bind):
+        if port in (_bind_port(settings.http_bind), _bind_port(settings.https_bind)):
             continue
         lines += ["", f"frontend gateway-{port}", f"    bind {_bind_host(settings.http_bind)}:{port}",
                   *_routing(empty, False, skipped, gateway_routes[port])]
@@ -239,13 +247,16 @@ def render(
     certificates: Mapping[str, str],
     settings: ProxySettings,
     gateway_routes: Mapping[int, list[Route]] | None = None,
+    gateway_certificates: Sequence[tuple[str, str]] = (),
 ) -> Rendered:
     """``certificates``: "namespace/secret" → PEM file (certificate and key) of usable Secrets.
     ``gateway_routes``: the HTTPRoutes' rules by listener port, in precedence order; the
-    HTTP listener's port joins the Ingress's frontend, every other port gets its own."""
+    HTTP and HTTPS ports join the Ingress's frontends, every other port gets its own.
+    ``gateway_certificates``: the HTTPS listeners' (hostname or "", PEM file)."""
     skipped: list[str] = []
     gateway_routes = gateway_routes or {}
     http_routes = _merged(table.routes, gateway_routes.get(_bind_port(settings.http_bind), []))
+    https_routes = _merged(table.routes, gateway_routes.get(_bind_port(settings.https_bind), []))
     all_gateway = [r for port in sorted(gateway_routes) for r in gateway_routes[port]]
     out = [
         "# Written by kprov-ingress from the cluster's Ingresses; every change is overwritten.",
@@ -283,7 +294,7 @@ def render(
         "",
         "frontend https",
         f"    bind {settings.https_bind} ssl crt {settings.default_certificate} crt-list {settings.crt_list}",
-        *_routing(table, True, skipped),
+        *_routing(table, True, skipped, https_routes),
         "",
         f"backend {NOT_FOUND_BACKEND}",
         '    http-request return status 404 content-type "text/plain" string "404 page not found"',
@@ -292,4 +303,5 @@ def render(
         '    http-request return status 500 content-type "text/plain" string "no backend"',
         *_backends(table, all_gateway, servers),
     ]
-    return Rendered("\n".join(out) + "\n", _crt_list(table, certificates), list(dict.fromkeys(skipped)))
+    return Rendered("\n".join(out) + "\n", _crt_list(table, certificates, gateway_certificates),
+                    list(dict.fromkeys(skipped)))

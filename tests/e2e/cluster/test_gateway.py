@@ -3,8 +3,9 @@
 kprov-ingress has installed the CRDs; the test makes a GatewayClass naming kprov's
 controller, a Gateway with two HTTP listeners (port 80, shared with the Ingress, and 8088 of
 its own) and an HTTPRoute sending ``g.example`` to one Deployment and its ``/api`` prefix to
-another. On every worker, on both ports: the right backend by hostname and path prefix, 404
-for another hostname; the class Accepted, the Gateway Programmed with the workers'
+another; a third listener serves HTTPS on 443 with a Secret's certificate. On every worker,
+on each port: the right backend by hostname and path prefix, 404 for another hostname, the
+Secret's certificate by SNI; the class Accepted, the Gateway Programmed with the workers'
 addresses, the route Accepted with its references resolved.
 """
 
@@ -12,12 +13,13 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.e2e.cluster.conftest import Cluster, wait_for
-from tests.e2e.cluster.test_ingress import SERVE, _curl
+from tests.e2e.cluster.test_ingress import SERVE, _certificate, _curl, _tls_subject
 
 NS = "gateway-e2e"
 CONTROLLER = "kprov.io/gateway-controller"
@@ -72,13 +74,18 @@ spec:
   listeners:
   - {{name: http, port: 80, protocol: HTTP}}
   - {{name: alt, port: 8088, protocol: HTTP}}
+  - name: https
+    port: 443
+    protocol: HTTPS
+    hostname: secure.g.example
+    tls: {{certificateRefs: [{{name: gateway-tls}}]}}
 ---
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
 metadata: {{name: web, namespace: {NS}}}
 spec:
   parentRefs: [{{name: web}}]
-  hostnames: [g.example]
+  hostnames: [g.example, secure.g.example]
   rules:
   - backendRefs: [{{name: alpha, port: 80}}]
   - matches: [{{path: {{type: PathPrefix, value: /api}}}}]
@@ -91,11 +98,14 @@ def _conditions(obj: dict[str, Any]) -> dict[str, tuple[str, str]]:
     return {c["type"]: (c["status"], c["reason"]) for c in (obj.get("status") or obj).get("conditions") or []}
 
 
-def test_gateway_routes_by_hostname_and_path_prefix_and_is_programmed(cluster: Cluster,
-                                                                      namespace: str) -> None:
+def test_gateway_routes_by_hostname_and_path_prefix_and_is_programmed(
+    cluster: Cluster, namespace: str, tmp_path: Path
+) -> None:
     crds = cluster.kubectl("get", "crd", "-o", "name").stdout
     for plural in ("gatewayclasses", "gateways", "httproutes", "referencegrants"):
         assert f"{plural}.gateway.networking.k8s.io" in crds, crds
+    cert, key = _certificate(tmp_path, "secure.g.example")
+    cluster.kubectl("create", "secret", "tls", "gateway-tls", "-n", NS, f"--cert={cert}", f"--key={key}")
     proc = subprocess.run(
         ["kubectl", "--kubeconfig", str(cluster.kubeconfig), "apply", "-f", "-"],
         input=_manifests(),
@@ -123,6 +133,14 @@ def test_gateway_routes_by_hostname_and_path_prefix_and_is_programmed(cluster: C
             status, page = _curl("-H", "Host: g.example", f"{url}/apis")  # element-wise: alpha's 404
             assert status == 404 and page != "404 page not found", page
             assert _curl("-H", "Host: other.example", f"{url}/") == (404, "404 page not found")
+        # the HTTPS listener: the Secret's certificate by SNI, routed like the others
+        resolve = ["-k", "--resolve", f"secure.g.example:443:{ip}", "https://secure.g.example/api/"]
+        wait_for(
+            f"secure.g.example/api/ over TLS on {ip}",
+            lambda resolve=resolve: _curl(*resolve)[1].startswith("beta-"),
+            30,
+        )
+        assert "CN = secure.g.example" in _tls_subject(ip, "secure.g.example")
 
     def programmed() -> bool:
         gateway = cluster.kubectl_json("get", "gateway", "web", "-n", NS)
@@ -135,7 +153,7 @@ def test_gateway_routes_by_hostname_and_path_prefix_and_is_programmed(cluster: C
     assert _conditions(gateway_class)["Accepted"] == ("True", "Accepted")
     gateway = cluster.kubectl_json("get", "gateway", "web", "-n", NS)
     assert _conditions(gateway)["Accepted"] == ("True", "Accepted")
-    assert [x["attachedRoutes"] for x in gateway["status"]["listeners"]] == [1, 1]
+    assert [x["attachedRoutes"] for x in gateway["status"]["listeners"]] == [1, 1, 1]
 
     def route_parents() -> list[dict[str, Any]]:
         route = cluster.kubectl_json("get", "httproute", "web", "-n", NS)

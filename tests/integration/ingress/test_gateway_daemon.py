@@ -20,7 +20,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from kprov.cluster.client.resources import ENDPOINTSLICES, SERVICES
+from kprov.cluster.client.resources import ENDPOINTSLICES, SECRETS, SERVICES
 from kprov.cluster.client.rest import ApiClient
 from kprov.cluster.ingress.daemon import IngressDaemon, IngressOptions
 from kprov.cluster.ingress.gateway.crds import GATEWAY_CLASSES, GATEWAYS, HTTP_ROUTES
@@ -32,8 +32,10 @@ from tests.integration.ingress.test_ingress_daemon import (
     _backend,
     _free_port,
     _get,
+    _peer_cn,
     _service,
     _slice,
+    _tls_secret,
     _until,
 )
 
@@ -43,7 +45,9 @@ CONTROLLER = "kprov.io/gateway-controller"
 
 
 @pytest.fixture
-async def served(control_plane: ControlPlane, tmp_path: Path) -> AsyncIterator[tuple[ApiClient, int, int]]:
+async def served(
+    control_plane: ControlPlane, tmp_path: Path
+) -> AsyncIterator[tuple[ApiClient, int, int, int]]:
     admin = ApiClient.from_kubeconfig(str(control_plane.admin_kubeconfig))
     own = ApiClient.from_kubeconfig(str(control_plane.kubeconfig_for("system:kprov:ingress-controller")))
     runners = []
@@ -52,10 +56,11 @@ async def served(control_plane: ControlPlane, tmp_path: Path) -> AsyncIterator[t
         runners.append(runner)
         await admin.create(SERVICES, _service(name))
         await admin.create(ENDPOINTSLICES, _slice(name, port))
-    http, extra = _free_port(), _free_port()
+    await admin.create(SECRETS, _tls_secret("a.g.example"))
+    http, extra, https = _free_port(), _free_port(), _free_port()
     settings = ProxySettings(
         http_bind=f"127.0.0.1:{http}",
-        https_bind=f"127.0.0.1:{_free_port()}",
+        https_bind=f"127.0.0.1:{https}",
         monitor_bind=f"127.0.0.1:{_free_port()}",
         admin_socket=str(tmp_path / "admin.sock"),
         default_certificate=str(tmp_path / "default.pem"),
@@ -71,15 +76,23 @@ async def served(control_plane: ControlPlane, tmp_path: Path) -> AsyncIterator[t
     )
     task = asyncio.create_task(IngressDaemon(own, options).run())
     try:
-        yield admin, http, extra
+        yield admin, http, extra, https
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         for runner in runners:
             await runner.cleanup()
-        cleanup = [(SERVICES, "one", NS), (SERVICES, "two", NS), (ENDPOINTSLICES, "one-x", NS),
-                   (ENDPOINTSLICES, "two-x", NS), (HTTP_ROUTES, "web", NS), (HTTP_ROUTES, "elsewhere", NS),
-                   (GATEWAYS, "gw", NS), (GATEWAY_CLASSES, "kprov", None)]
+        cleanup = [
+            (SERVICES, "one", NS),
+            (SERVICES, "two", NS),
+            (ENDPOINTSLICES, "one-x", NS),
+            (ENDPOINTSLICES, "two-x", NS),
+            (HTTP_ROUTES, "web", NS),
+            (HTTP_ROUTES, "elsewhere", NS),
+            (GATEWAYS, "gw", NS),
+            (GATEWAY_CLASSES, "kprov", None),
+            (SECRETS, "secure-tls", NS),
+        ]
         for res, name, namespace in cleanup:
             with contextlib.suppress(Exception):
                 await admin.delete(res, name, namespace)
@@ -92,9 +105,9 @@ def _conditions(obj: dict[str, Any]) -> dict[str, tuple[str, str]]:
 
 
 async def test_gateway_and_httproute_are_served_with_their_statuses(
-    served: tuple[ApiClient, int, int],
+    served: tuple[ApiClient, int, int, int],
 ) -> None:
-    admin, http, extra = served
+    admin, http, extra, https = served
 
     async def crds_served() -> bool:
         await admin.list(GATEWAY_CLASSES)
@@ -121,6 +134,13 @@ async def test_gateway_and_httproute_are_served_with_their_statuses(
                 "listeners": [
                     {"name": "http", "port": http, "protocol": "HTTP"},
                     {"name": "extra", "port": extra, "protocol": "HTTP", "hostname": "*.g.example"},
+                    {
+                        "name": "https",
+                        "port": https,
+                        "protocol": "HTTPS",
+                        "hostname": "*.g.example",
+                        "tls": {"certificateRefs": [{"name": "secure-tls"}]},
+                    },
                 ],
             },
         },
@@ -186,7 +206,7 @@ async def test_gateway_and_httproute_are_served_with_their_statuses(
             _conditions(gateway_class.get("status") or {})["Accepted"] == ("True", "Accepted")
             and _conditions(status)["Programmed"] == ("True", "Programmed")
             and status.get("addresses") == [{"type": "IPAddress", "value": "192.0.2.20"}]
-            and [x["attachedRoutes"] for x in status["listeners"]] == [2, 1]
+            and [x["attachedRoutes"] for x in status["listeners"]] == [2, 1, 1]
             and len(parents) == 1
             and parents[0]["controllerName"] == CONTROLLER
             and _conditions(parents[0])["Accepted"] == ("True", "Accepted")
@@ -198,6 +218,8 @@ async def test_gateway_and_httproute_are_served_with_their_statuses(
     await _until("the statuses written", statuses)
     headed = await _get_with(http, "a.g.example", "/", {"X-Canary": "yes"})
     assert headed == (200, "two /")
+    assert await _get_tls(https, "a.g.example", "/api/x") == (200, "two /api/x")
+    assert _peer_cn(https, "a.g.example") == "a.g.example"  # the listener's Secret, by SNI
 
 
 async def _get_with(port: int, host: str, path: str, headers: dict[str, str]) -> tuple[int, str]:
@@ -206,6 +228,19 @@ async def _get_with(port: int, host: str, path: str, headers: dict[str, str]) ->
         session.get(
             f"http://127.0.0.1:{port}{path}",
             headers={"Host": host, **headers},
+            timeout=aiohttp.ClientTimeout(total=3),
+        ) as reply,
+    ):
+        return reply.status, (await reply.text()).strip()
+
+
+async def _get_tls(port: int, host: str, path: str) -> tuple[int, str]:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(
+            f"https://127.0.0.1:{port}{path}",
+            headers={"Host": host},
+            ssl=False,
             timeout=aiohttp.ClientTimeout(total=3),
         ) as reply,
     ):

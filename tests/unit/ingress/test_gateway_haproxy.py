@@ -159,3 +159,15 @@ def test_haproxy_accepts_the_rendered_configuration(tmp_path: Path) -> None:
         ["haproxy", "-c", "-f", str(tmp_path / "haproxy.cfg")], capture_output=True, text=True, timeout=30
     )
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_https_listener_routes_join_the_https_frontend_and_their_certificates_the_crt_list() -> None:
+    gateway = {443: [Route("s.example", "/", PREFIX, ALPHA, "web/r", wildcard_any_depth=True)]}
+    certificates = [("s.example", "/s/certs/web_cert.pem"), ("", "/s/certs/web_any.pem")]
+    out = render(build_table([]), SERVERS, {}, SETTINGS, gateway, certificates)
+    assert "use_backend be:web:alpha:80 if { var(txn.host) -m str s.example }" in _section(
+        out.config, "frontend https"
+    )
+    assert "frontend gateway-443" not in out.config
+    assert not any(line.startswith("use_backend") for line in _section(out.config, "frontend http"))
+    assert out.crt_list == "/s/certs/web_cert.pem s.example\n/s/certs/web_any.pem\n"

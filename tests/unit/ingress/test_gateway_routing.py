@@ -369,3 +369,87 @@ def test_transition_time_is_kept_while_the_status_stays() -> None:
     ]
     new = [{"type": "Accepted", "status": "True"}, {"type": "Programmed", "status": "True"}]
     assert [c["lastTransitionTime"] for c in merge_conditions(old, new, "T1")] == ["T0", "T1"]
+
+
+TLS_SECRETS = {
+    "web/cert": {"metadata": {"name": "cert", "namespace": "web"}, "type": "kubernetes.io/tls"},
+    "other/cert": {"metadata": {"name": "cert", "namespace": "other"}, "type": "kubernetes.io/tls"},
+}
+
+
+def _https(
+    name: str = "https",
+    port: int = 443,
+    secret: str = "cert",
+    namespace: str | None = None,
+    hostname: str = "s.example",
+) -> Obj:
+    ref: Obj = {"name": secret} if namespace is None else {"name": secret, "namespace": namespace}
+    return {
+        "name": name,
+        "port": port,
+        "protocol": "HTTPS",
+        "hostname": hostname,
+        "tls": {"mode": "Terminate", "certificateRefs": [ref]},
+    }
+
+
+def _run_tls(listeners: list[Obj], grants: list[Obj] | None = None) -> Any:
+    return gateway_routing(
+        [_class()],
+        [_gateway(listeners=listeners)],
+        [_route("r", [_rule()])],
+        grants or [],
+        SERVICES,
+        controller_name=CONTROLLER,
+        addresses=["10.77.8.14"],
+        reserved_ports=frozenset({10254}),
+        https_port=443,
+        secrets=TLS_SECRETS,
+    )
+
+
+def test_an_https_listener_serves_its_secret_by_its_hostname_on_the_https_port() -> None:
+    result = _run_tls([_https()])
+    assert result.certificates == [("s.example", "web/cert")]
+    assert [r.host for r in result.routes_by_port[443]] == ["s.example"]
+    status = result.gateway_status["web/gw"]["listeners"][0]
+    assert _conds(status["conditions"])["Programmed"] == ("True", "Programmed")
+    assert status["attachedRoutes"] == 1
+
+
+@pytest.mark.parametrize(
+    ("listener", "grants", "condition", "reason"),
+    [
+        (_https(secret="gone"), [], "ResolvedRefs", "InvalidCertificateRef"),
+        (_https(namespace="other"), [], "ResolvedRefs", "RefNotPermitted"),
+        (_https(port=8443), [], "Accepted", "PortUnavailable"),
+        ({**_https(), "tls": {"mode": "Passthrough"}}, [], "Accepted", "UnsupportedProtocol"),
+    ],
+)
+def test_https_listeners_that_cannot_be_served_say_why(
+    listener: Obj, grants: list[Obj], condition: str, reason: str
+) -> None:
+    result = _run_tls([listener], grants)
+    conditions = _conds(result.gateway_status["web/gw"]["listeners"][0]["conditions"])
+    assert conditions[condition] == ("False", reason)
+    assert conditions["Programmed"] == ("False", "Invalid")
+    assert result.certificates == [] and 443 not in result.routes_by_port
+
+
+def test_a_reference_grant_lets_a_gateway_use_another_namespaces_secret() -> None:
+    grant = {
+        "metadata": {"namespace": "other"},
+        "spec": {
+            "from": [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "namespace": "web"}],
+            "to": [{"group": "", "kind": "Secret", "name": "cert"}],
+        },
+    }
+    assert _run_tls([_https(namespace="other")], [grant]).certificates == [("s.example", "other/cert")]
+
+
+def test_http_and_https_on_one_port_conflict() -> None:
+    listeners = [{"name": "plain", "port": 443, "protocol": "HTTP"}, _https()]
+    result = _run_tls(listeners)
+    conflicts = [_conds(x["conditions"])["Conflicted"] for x in result.gateway_status["web/gw"]["listeners"]]
+    assert conflicts == [("True", "ProtocolConflict")] * 2

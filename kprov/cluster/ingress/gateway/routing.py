@@ -6,9 +6,13 @@ naming such a Gateway (group ``gateway.networking.k8s.io``, kind ``Gateway``, th
 namespace unless given). Other parents are left to their controllers.
 
 Listeners: ``HTTP`` on any port the node does not reserve (the Ingress's HTTPS port, the
-health ports) is served; ``HTTPS`` and the rest are not Accepted (``UnsupportedProtocol``);
-two listeners of one Gateway on one port with the same hostname are ``Conflicted``
-(``HostnameConflict``, both left out). ``allowedRoutes``: namespaces ``Same`` and ``All``
+health ports) is served; ``HTTPS`` (TLS mode Terminate) on the Ingress's HTTPS port only,
+with its first ``certificateRefs`` Secret (``kubernetes.io/tls``; another namespace's needs
+a ReferenceGrant from Gateways: else ResolvedRefs ``InvalidCertificateRef`` or
+``RefNotPermitted``) served by SNI on the listener's hostname; other protocols are not
+Accepted (``UnsupportedProtocol``). Two listeners of one Gateway on one port are
+``Conflicted`` with the same hostname (``HostnameConflict``) or with different protocols
+(``ProtocolConflict``); both are left out. ``allowedRoutes``: namespaces ``Same`` and ``All``
 (``Selector`` admits nothing yet), kinds ``HTTPRoute`` only (others: ``InvalidRouteKinds``).
 
 A route attaches to a listener when the parentRef's ``sectionName``/``port`` select it, the
@@ -59,6 +63,7 @@ class Listener:
     hostname: str  # "" = any
     namespaces_from: str  # Same, All or Selector
     valid: bool
+    certificate: str = ""  # HTTPS: the Secret "namespace/name" it serves
 
 
 @dataclass
@@ -67,6 +72,7 @@ class GatewayResult:
     class_conditions: dict[str, list[Obj]] = field(default_factory=dict)  # class name → conditions
     gateway_status: dict[str, Obj] = field(default_factory=dict)  # namespace/name → status
     route_parents: dict[str, list[Obj]] = field(default_factory=dict)  # namespace/name → our parents[]
+    certificates: list[tuple[str, str]] = field(default_factory=list)  # (SNI hostname or "", Secret)
 
 
 def condition(kind: str, ok: bool, reason: str, message: str, generation: int) -> Obj:
@@ -149,42 +155,88 @@ def _route_kinds(listener: Obj) -> tuple[list[Obj], bool]:
     return ([{"group": GROUP, "kind": HTTP_ROUTE}] if good else []), len(good) == len(kinds)
 
 
-def _listeners(gateway: Obj, reserved_ports: frozenset[int]) -> tuple[list[Listener], list[Obj]]:
+@dataclass(frozen=True)
+class _NodePorts:
+    reserved: frozenset[int]  # no listener may take these
+    https: int  # the Ingress's HTTPS port: HTTPS listeners are served there, in its frontend
+
+
+def _certificate(gateway: Obj, spec: Obj, secrets: Mapping[str, Obj],
+                 grants: list[Obj]) -> tuple[str, str, str]:
+    """(the Secret "namespace/name" or "", ResolvedRefs reason, message) of an HTTPS listener."""
+    namespace = str(_meta(gateway).get("namespace"))
+    refs = (spec.get("tls") or {}).get("certificateRefs") or []
+    if not refs:
+        return "", "InvalidCertificateRef", "an HTTPS listener needs tls.certificateRefs"
+    ref = refs[0]
+    name, target = str(ref.get("name")), str(ref.get("namespace") or namespace)
+    if (ref.get("group") or "") != "" or (ref.get("kind") or "Secret") != "Secret":
+        return "", "InvalidCertificateRef", f"certificateRef {name} is not a Secret"
+    if target != namespace and not _granted(grants, "Gateway", namespace, target, "Secret", name):
+        return "", "RefNotPermitted", (f"no ReferenceGrant in {target} allows Gateways of {namespace} "
+                                       f"to use Secret {name}")
+    secret = secrets.get(f"{target}/{name}")
+    if secret is None or secret.get("type") != "kubernetes.io/tls":
+        return "", "InvalidCertificateRef", f"Secret {target}/{name} is not a kubernetes.io/tls Secret"
+    return f"{target}/{name}", "ResolvedRefs", "Refs resolved"
+
+
+def _listener_acceptance(spec: Obj, ports: _NodePorts) -> tuple[str, str]:
+    port, protocol = int(spec.get("port") or 0), spec.get("protocol")
+    if protocol == "HTTPS":
+        if (spec.get("tls") or {}).get("mode", "Terminate") != "Terminate":
+            return "UnsupportedProtocol", "only TLS mode Terminate is served"
+        if port != ports.https:
+            return "PortUnavailable", f"HTTPS listeners are served on port {ports.https}"
+        return "Accepted", "Listener accepted"
+    if protocol != "HTTP":
+        return "UnsupportedProtocol", f"protocol {protocol} is not served (HTTP and HTTPS are)"
+    if port in ports.reserved or port == ports.https:
+        return "PortUnavailable", f"port {port} is taken on the nodes"
+    return "Accepted", "Listener accepted"
+
+
+def _listeners(gateway: Obj, ports: _NodePorts, secrets: Mapping[str, Obj],
+               grants: list[Obj]) -> tuple[list[Listener], list[Obj]]:
     """The Gateway's listeners and their status entries (attachedRoutes filled in later)."""
     key = _key(gateway)
     generation = _generation(gateway)
     specs = (gateway.get("spec") or {}).get("listeners") or []
     seen: dict[tuple[int, str], int] = {}
+    protocols: dict[int, set[str]] = {}
     for spec in specs:
         slot = (int(spec.get("port") or 0), str(spec.get("hostname") or "").lower())
         seen[slot] = seen.get(slot, 0) + 1
+        protocols.setdefault(slot[0], set()).add(str(spec.get("protocol")))
     listeners: list[Listener] = []
     statuses: list[Obj] = []
     for spec in specs:
         port = int(spec.get("port") or 0)
         hostname = str(spec.get("hostname") or "").lower()
-        protocol = spec.get("protocol")
         kinds, kinds_ok = _route_kinds(spec)
-        conflicted = seen[(port, hostname)] > 1
-        if protocol != "HTTP":
-            accepted = ("UnsupportedProtocol", f"protocol {protocol} is not served (HTTP is)")
-        elif port in reserved_ports:
-            accepted = ("PortUnavailable", f"port {port} is taken on the nodes")
+        if len(protocols[port]) > 1:
+            conflict = ("ProtocolConflict", "another listener has this port with another protocol")
+        elif seen[(port, hostname)] > 1:
+            conflict = ("HostnameConflict", "another listener has this port and hostname")
         else:
-            accepted = ("Accepted", "Listener accepted")
-        ok = accepted[0] == "Accepted" and not conflicted and bool(kinds)
+            conflict = ("NoConflicts", "No conflicts")
+        accepted = _listener_acceptance(spec, ports)
+        secret, refs_reason, refs_message = "", "ResolvedRefs", "Refs resolved"
+        if spec.get("protocol") == "HTTPS" and accepted[0] == "Accepted":
+            secret, refs_reason, refs_message = _certificate(gateway, spec, secrets, grants)
+        if not kinds_ok:
+            refs_reason, refs_message = "InvalidRouteKinds", "only HTTPRoute is supported"
+        ok = (accepted[0] == "Accepted" and conflict[0] == "NoConflicts" and bool(kinds)
+              and refs_reason in ("ResolvedRefs", "InvalidRouteKinds"))
         conditions = [
             condition("Accepted", accepted[0] == "Accepted", *accepted, generation),
-            condition("Conflicted", conflicted, "HostnameConflict" if conflicted else "NoConflicts",
-                      "another listener has this port and hostname" if conflicted else "No conflicts",
-                      generation),
-            condition("ResolvedRefs", kinds_ok, "ResolvedRefs" if kinds_ok else "InvalidRouteKinds",
-                      "Refs resolved" if kinds_ok else "only HTTPRoute is supported", generation),
+            condition("Conflicted", conflict[0] != "NoConflicts", *conflict, generation),
+            condition("ResolvedRefs", refs_reason == "ResolvedRefs", refs_reason, refs_message, generation),
             condition("Programmed", ok, "Programmed" if ok else "Invalid",
                       "Listener programmed" if ok else "Listener is not served", generation),
         ]
         namespaces = ((spec.get("allowedRoutes") or {}).get("namespaces") or {}).get("from") or "Same"
-        listeners.append(Listener(key, str(spec.get("name")), port, hostname, str(namespaces), ok))
+        listeners.append(Listener(key, str(spec.get("name")), port, hostname, str(namespaces), ok, secret))
         statuses.append({"name": spec.get("name"), "supportedKinds": kinds, "attachedRoutes": 0,
                          "conditions": conditions})
     return listeners, statuses
@@ -210,16 +262,18 @@ def _gateway_conditions(gateway: Obj, listeners: list[Listener], addresses: list
 
 # ---- HTTPRoutes ---------------------------------------------------------------------------
 
-def _granted(grants: Iterable[Obj], route_namespace: str, namespace: str, service: str) -> bool:
-    """A ReferenceGrant in ``namespace`` lets HTTPRoutes of ``route_namespace`` name the Service."""
+def _granted(grants: Iterable[Obj], from_kind: str, from_namespace: str, namespace: str, to_kind: str,
+             name: str) -> bool:
+    """A ReferenceGrant in ``namespace`` lets ``from_kind`` objects of ``from_namespace`` name
+    the core ``to_kind`` object ``name`` (a Service, a Secret)."""
     for grant in grants:
         if _meta(grant).get("namespace") != namespace:
             continue
         spec = grant.get("spec") or {}
-        froms = any(f.get("group") == GROUP and f.get("kind") == HTTP_ROUTE
-                    and f.get("namespace") == route_namespace for f in spec.get("from") or [])
-        tos = any((t.get("group") or "") == "" and t.get("kind") == "Service"
-                  and t.get("name") in (None, "", service) for t in spec.get("to") or [])
+        froms = any(f.get("group") == GROUP and f.get("kind") == from_kind
+                    and f.get("namespace") == from_namespace for f in spec.get("from") or [])
+        tos = any((t.get("group") or "") == "" and t.get("kind") == to_kind
+                  and t.get("name") in (None, "", name) for t in spec.get("to") or [])
         if froms and tos:
             return True
     return False
@@ -240,7 +294,8 @@ def _resolve(route: Obj, rule: Obj, services: Mapping[str, Obj], grants: list[Ob
         name = str(ref.get("name"))
         if group != "" or kind != "Service":
             out.problem = out.problem or ("InvalidKind", f"backendRef {group}/{kind} {name} is not a Service")
-        elif target_ns != namespace and not _granted(grants, namespace, target_ns, name):
+        elif target_ns != namespace and not _granted(grants, HTTP_ROUTE, namespace, target_ns, "Service",
+                                                     name):
             out.problem = out.problem or ("RefNotPermitted", f"no ReferenceGrant in {target_ns} allows "
                                           f"HTTPRoutes of {namespace} to use Service {name}")
         elif f"{target_ns}/{name}" not in services:
@@ -328,9 +383,12 @@ def gateway_routing(
     controller_name: str,
     addresses: list[str],
     reserved_ports: frozenset[int] = frozenset(),
+    https_port: int = 443,
+    secrets: Mapping[str, Obj] | None = None,
 ) -> GatewayResult:
     """Everything the controller serves and reports for the Gateway API, from the caches.
-    ``services``: "namespace/name" → Service (only existence is read here)."""
+    ``services``: "namespace/name" → Service (only existence is read here); ``secrets``: the
+    TLS Secrets by "namespace/name"."""
     result = GatewayResult()
     grants = list(grants)
     ours = {str(_meta(c).get("name")): c for c in classes
@@ -341,7 +399,10 @@ def gateway_routing(
     for gateway in sorted(gateways, key=_age):
         if (gateway.get("spec") or {}).get("gatewayClassName") not in ours:
             continue
-        listeners, statuses = _listeners(gateway, reserved_ports)
+        ports = _NodePorts(reserved_ports, https_port)
+        listeners, statuses = _listeners(gateway, ports, secrets or {}, grants)
+        result.certificates += [(item.hostname, item.certificate) for item in listeners
+                                if item.valid and item.certificate]
         by_gateway[_key(gateway)] = (gateway, listeners, statuses)
     entries: dict[int, list[tuple[tuple[Any, ...], Route]]] = {}
     for route in sorted(routes, key=_age):
