@@ -124,3 +124,31 @@ def test_a_table_of_an_access_review_is_406(control_plane):
         urllib.request.urlopen(req, context=context, timeout=30)
     reply = json.loads(refused.value.read())
     assert refused.value.code == 406 and reply["reason"] == "NotAcceptable", reply
+
+
+def test_a_scale_update_with_a_resource_version_that_is_no_number_is_400(admin, namespace):
+    """A 100k fuzz run's finding: the scale subresource parsed the pinned version with int()."""
+    deployment = {
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"a": "b"}},
+                 "template": {"metadata": {"labels": {"a": "b"}},
+                              "spec": {"containers": [{"name": "c", "image": "busybox"}]}}},
+    }
+    path = f"/apis/apps/v1/namespaces/{namespace}/deployments"
+    created = admin("POST", path, json.dumps(deployment).encode())
+    assert created[0] == 201
+    scale = {"apiVersion": "autoscaling/v1", "kind": "Scale",
+             "metadata": {"name": "d", "resourceVersion": "2020-13-45T99:99:99Z"}, "spec": {"replicas": 2}}
+    status, _, reply = admin("PUT", f"{path}/d/scale", json.dumps(scale).encode())
+    assert status == 400 and reply["reason"] == "BadRequest", reply
+    assert admin("GET", f"{path}/d")[2]["spec"]["replicas"] == 1
+
+
+def test_a_token_request_whose_metadata_is_a_string_is_400(admin, namespace):
+    """A 100k fuzz run's finding: truncated YAML left metadata a string, and the token
+    handler failed with a 500 building a dict of it."""
+    truncated = b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name"
+    status, _, reply = admin("POST", f"/api/v1/namespaces/{namespace}/serviceaccounts/default/token",
+                             truncated, content_type="application/yaml")
+    assert status == 400 and reply["reason"] == "BadRequest", reply
+    assert reply["message"].startswith('TokenRequest in version "v1" cannot be handled as a TokenRequest: ')

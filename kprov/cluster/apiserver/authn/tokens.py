@@ -20,6 +20,7 @@ from aiohttp import web
 
 from kprov.cluster.api.errors import Cause
 from kprov.cluster.api.objects import format_time, now_rfc3339
+from kprov.cluster.api.schema.go_types import GoTypeError, check_go_types
 from kprov.cluster.apiserver.authn.chain import Authenticator, TokenInvalid, UserInfo
 from kprov.cluster.apiserver.authn.satoken import BoundRef, ServiceAccountTokens
 from kprov.cluster.apiserver.context import ApiContext
@@ -40,6 +41,10 @@ def _body(request: ApiRequest, body: bytes, kind: str) -> dict[str, Any]:
     obj = decode_body(body, media_type(request)) if body.strip() else {}
     if not isinstance(obj, dict):
         raise bad_request(f"a {kind} must be an object")
+    try:  # a field of the wrong JSON type is refused as upstream's typed decoding refuses it
+        check_go_types(f"authentication.{kind}", obj)
+    except GoTypeError as exc:
+        raise bad_request(f'{kind} in version "v1" cannot be handled as a {kind}: {exc}') from None
     return obj
 
 

@@ -62,6 +62,7 @@ __all__ = [
     "guaranteed_update",
     "handle_collection",
     "handle_object",
+    "resource_version_of",
 ]
 
 Mutation = Callable[[dict[str, Any]], dict[str, Any]]
@@ -270,7 +271,8 @@ async def handle_collection(
     )
 
 
-def _resource_version_of(obj: Any) -> int | None:
+def resource_version_of(obj: Any) -> int | None:
+    """A body's metadata.resourceVersion as a revision (None: not pinned); 400 when not a number."""
     raw = (obj.get("metadata") or {}).get("resourceVersion") if isinstance(obj, dict) else None
     if raw in (None, ""):
         return None
@@ -299,7 +301,7 @@ async def handle_object(
             raise bad_request("the request body must be a JSON object")
         field_validation.check_types(info, new)
         warnings = field_validation.check_body(request, info, new, body, media_type(request))
-        pinned = _resource_version_of(new)
+        pinned = resource_version_of(new)
         try:
             obj = await guaranteed_update(
                 ctx,

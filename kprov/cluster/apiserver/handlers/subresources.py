@@ -17,7 +17,7 @@ from kprov.cluster.apiserver.front.apirequest import ApiRequest
 from kprov.cluster.apiserver.front.negotiation import decode_body, json_response, media_type, object_response
 from kprov.cluster.apiserver.front.requestinfo import RequestInfo
 from kprov.cluster.apiserver.front.status import ApiError, bad_request, conflict
-from kprov.cluster.apiserver.handlers.crud import guaranteed_update
+from kprov.cluster.apiserver.handlers.crud import guaranteed_update, resource_version_of
 from kprov.cluster.apiserver.handlers.eviction import evict
 from kprov.cluster.apiserver.handlers.reads import get_object
 
@@ -108,8 +108,6 @@ async def handle_scale(
         scale = _scale_of(live, info)
         if ri.verb == "update":
             new_scale = decode_body(body, media_type(request))
-            rv = ((new_scale or {}).get("metadata") or {}).get("resourceVersion")
-            pinned[0] = int(rv) if rv else None
         else:
             new_scale = _lib.apply_patch(media_type(request), scale, body, info, subresource="scale")
         replicas = (new_scale.get("spec") or {}).get("replicas")
@@ -124,13 +122,7 @@ async def handle_scale(
         return live
 
     if ri.verb == "update":
-        new_scale = decode_body(body, media_type(request))
-        rv = (
-            ((new_scale or {}).get("metadata") or {}).get("resourceVersion")
-            if isinstance(new_scale, dict)
-            else None
-        )
-        pinned[0] = int(rv) if rv else None
+        pinned[0] = resource_version_of(decode_body(body, media_type(request)))
     obj = await guaranteed_update(
         ctx, info, ri.namespace, ri.name, mutate, pinned_revision=pinned[0], user=user
     )
