@@ -17,12 +17,13 @@ import stat as statmod
 from dataclasses import dataclass
 from typing import Any
 
+from kprov.provision.connect.base import CommandResult
 from kprov.provision.modules.base import ModuleContext, ModuleFailed
 from kprov.provision.redact import SECRET_DIFF, is_secret_file
 
 __all__ = [
     "FileState", "attribute_commands", "backup_command", "content_diff", "file_return", "mode_string",
-    "parse_probe", "probe", "probe_script", "resolve_mode", "state_diff", "write_file",
+    "parse_probe", "parse_probe_result", "probe", "probe_script", "resolve_mode", "state_diff", "write_file",
 ]
 
 _STAT_FORMAT = "%f|%u|%g|%U|%G|%s|%Y|%X|%Z|%i|%d|%h"
@@ -87,12 +88,17 @@ def parse_probe(path: str, text: str) -> FileState:
     )
 
 
-def probe(ctx: ModuleContext, path: str, *, checksum: bool = False, content: bool = False,
-          follow: bool = False) -> FileState:
-    result = ctx.probe(probe_script(path, checksum=checksum, content=content, follow=follow))
+def parse_probe_result(path: str, result: CommandResult) -> FileState:
+    """The state a probe's result tells (a decision's reading of it); a failed probe fails."""
     if result.rc != 0:
         raise ModuleFailed(f"cannot inspect {path}: {result.stderr.strip() or result.stdout.strip()}")
     return parse_probe(path, result.stdout)
+
+
+def probe(ctx: ModuleContext, path: str, *, checksum: bool = False, content: bool = False,
+          follow: bool = False) -> FileState:
+    result = ctx.probe(probe_script(path, checksum=checksum, content=content, follow=follow))
+    return parse_probe_result(path, result)
 
 
 def mode_string(mode: int) -> str:

@@ -20,14 +20,20 @@ import os.path
 import re
 import shlex
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+from kprov.provision.connect.base import CommandResult
 from kprov.provision.modules.args import FILE_ATTRS, Arg, parse_args
 from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult, TaskView
-from kprov.provision.modules.contract import ModuleBase
-from kprov.provision.modules.files.fileops import probe
-from kprov.provision.modules.files.textedit import edit_text_file, text_probe
+from kprov.provision.modules.contract import ModuleBase, read_declared
+from kprov.provision.modules.files.textedit import (
+    TextEditPlan,
+    act_text_edit,
+    decide_text_edit,
+    text_edit_result,
+    text_probe,
+)
 
 __all__ = ["MODULE", "IniEdit", "IniFileModule", "edit_ini"]
 
@@ -186,8 +192,8 @@ class IniFileModule(ModuleBase):
     def probes(self, params: Mapping[str, Any], view: TaskView) -> list[str]:
         return [text_probe(params["path"])]
 
-    def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
-        p = self.params(args)
+    def decide(self, params: Mapping[str, Any], observed: Mapping[str, CommandResult]) -> TextEditPlan:
+        p = params
         present = p["state"] == "present"
         values = (
             [p["value"]] if p["value"] is not None else [str(v) for v in p["values"] or [] if v is not None]
@@ -202,18 +208,11 @@ class IniFileModule(ModuleBase):
             allow_no_value=p["allow_no_value"],
             modify_inactive_option=p["modify_inactive_option"],
         )
-        if (
-            present
-            and p["create"]
-            and not ctx.check_mode
-            and not probe(ctx, p["path"], content=True, follow=True).exists
-        ):
-            parent = shlex.quote(os.path.dirname(p["path"]) or ".")
-            ctx.run(f"test -d {parent} || mkdir -p {parent}")  # as the collection makes it
-        result = edit_text_file(
-            ctx,
+        (probed,) = observed.values()
+        plan = decide_text_edit(
             self.name,
             p["path"],
+            probed,
             lambda text: edit_ini(text, want),
             create=p["create"],
             backup=p["backup"],
@@ -223,8 +222,16 @@ class IniFileModule(ModuleBase):
             validate=None,
             absent_ok=not present,
         )
-        result.msg = result.msg or "OK"
-        return result
+        # a new file's directory is made first, as the collection makes it
+        parent = shlex.quote(os.path.dirname(p["path"]) or ".") if present and not plan.exists else None
+        return replace(plan, msg=plan.msg or "OK", parent_dir=parent)
+
+    def act(self, ctx: ModuleContext, plan: TextEditPlan) -> dict[str, Any]:
+        return act_text_edit(ctx, self.name, plan)
+
+    def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
+        params = self.params(args)
+        return text_edit_result(ctx, self.decide(params, read_declared(self, ctx, params)), self.act)
 
 
 MODULE = IniFileModule()

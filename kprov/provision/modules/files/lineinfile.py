@@ -10,12 +10,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
+from kprov.provision.connect.base import CommandResult
 from kprov.provision.modules.args import FILE_ATTRS, Arg, parse_args
 from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult, TaskView
-from kprov.provision.modules.contract import ModuleBase
-from kprov.provision.modules.files.textedit import edit_text_file, text_probe
+from kprov.provision.modules.contract import ModuleBase, read_declared
+from kprov.provision.modules.files.textedit import (
+    TextEditPlan,
+    act_text_edit,
+    decide_text_edit,
+    text_edit_result,
+    text_probe,
+)
 
 __all__ = ["MODULE", "LineInFileModule", "ensure_line", "remove_lines"]
 
@@ -154,8 +162,8 @@ class LineInFileModule(ModuleBase):
     def probes(self, params: Mapping[str, Any], view: TaskView) -> list[str]:
         return [text_probe(params["path"])]
 
-    def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
-        p = self.params(args)
+    def decide(self, params: Mapping[str, Any], observed: Mapping[str, CommandResult]) -> TextEditPlan:
+        p = params
         found: list[int] = []
         if p["state"] == "present":
             def edit(text: str) -> tuple[str, str]:
@@ -168,12 +176,20 @@ class LineInFileModule(ModuleBase):
                                                search_string=p["search_string"])
                 found.append(count)
                 return new, msg
-        result = edit_text_file(ctx, self.name, p["path"], edit, create=p["create"], backup=p["backup"],
-                                owner=p["owner"], group=p["group"], mode=p["mode"], validate=p["validate"],
-                                absent_ok=p["state"] == "absent")
+        (probed,) = observed.values()
+        plan = decide_text_edit(self.name, p["path"], probed, edit, create=p["create"], owner=p["owner"],
+                                group=p["group"], mode=p["mode"], backup=p["backup"],
+                                validate=p["validate"], absent_ok=p["state"] == "absent")
         if p["state"] == "absent":
-            result.data["found"] = found[0] if found else 0
-        return result
+            return replace(plan, data={**plan.data, "found": found[0] if found else 0})
+        return plan
+
+    def act(self, ctx: ModuleContext, plan: TextEditPlan) -> dict[str, Any]:
+        return act_text_edit(ctx, self.name, plan)
+
+    def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
+        params = self.params(args)
+        return text_edit_result(ctx, self.decide(params, read_declared(self, ctx, params)), self.act)
 
 
 MODULE = LineInFileModule()
