@@ -3,20 +3,37 @@
 Idempotent by sha1 checksum (one probe round trip when nothing changes). ``src`` is found
 with ``ctx.find_file(src, "files")`` (an absolute path as it is); ``remote_src: true`` copies a file that
 is already on the host. Directory sources are not supported (use several tasks or unarchive).
+
+The module contract's steps are placefile's: ``decide`` (pure) takes the destination's probe
+and the content's sha1 and size (of ``content``, or the digest the run took of ``src``) and
+returns a ``Placement``; ``run`` conducts placefile's reads that depend on the decision
+(``dest/NAME`` when dest is a directory, a remote source after the destination's probe, the
+old bytes for a diff) and ``act`` writes the bytes or fixes the attributes.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import posixpath
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from kprov.provision.connect.base import CommandResult
 from kprov.provision.modules.args import FILE_ATTRS, Arg, parse_args
 from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult, TaskView
 from kprov.provision.modules.contract import ModuleBase
-from kprov.provision.modules.files.placefile import place_file, place_probe, placed_path
+from kprov.provision.modules.files.placefile import (
+    Placement,
+    PlaceOptions,
+    act_placement,
+    decide_placement,
+    place_file,
+    place_probe,
+    placed_path,
+    target_state,
+)
 
 __all__ = ["MODULE", "CopyModule"]
 
@@ -27,6 +44,17 @@ SPEC = {
     "follow": Arg("bool", default=False), "local_follow": Arg("bool", default=True),
     "checksum": Arg(), "decrypt": Arg("bool", default=True), **FILE_ATTRS,
 }
+
+
+def _content_bytes(content: Any) -> bytes:
+    if not isinstance(content, str | bytes):
+        content = json.dumps(content, indent=4)  # Ansible serializes non-string content
+    return content if isinstance(content, bytes) else content.encode()
+
+
+def _options(params: Mapping[str, Any]) -> PlaceOptions:
+    return PlaceOptions(owner=params["owner"], group=params["group"], mode=params["mode"],
+                        backup=params["backup"], force=params["force"], validate=params["validate"])
 
 
 class CopyModule(ModuleBase):
@@ -50,16 +78,34 @@ class CopyModule(ModuleBase):
             src_name = src.name
         return [place_probe(placed_path(params["dest"], src_name))]
 
+    def decide(self, params: Mapping[str, Any], observed: Mapping[str, CommandResult],
+               digest: tuple[str, int] | None = None) -> Placement:
+        """The placement for the destination's probe results and the content's (sha1, size):
+        ``digest``, or those of ``content``. A directory dest whose ``dest/NAME`` is not
+        probed yet gives a placement that only names it (``dest``, nothing changed)."""
+        src_name = None
+        if params["content"] is None:
+            src_name = posixpath.basename(params["src"].rstrip("/"))
+        state = target_state(self.name, placed_path(params["dest"], src_name), observed, src_name)
+        if isinstance(state, str):
+            return Placement(dest=state)
+        if digest is None:
+            if params["content"] is None:
+                raise ValueError("copy: deciding for a src needs its digest")
+            data = _content_bytes(params["content"])
+            digest = hashlib.sha1(data).hexdigest(), len(data)
+        return decide_placement(self.name, state, *digest, _options(params))
+
+    def act(self, ctx: ModuleContext, plan: Placement, data: bytes | None) -> dict[str, Any]:
+        return act_placement(ctx, self.name, plan, data)
+
     def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
         p = self.params(args)
         src_name = None
         digest: tuple[str, int] | None = None
         data: bytes | Callable[[], bytes]
         if p["content"] is not None:
-            content = p["content"]
-            if not isinstance(content, str | bytes):
-                content = json.dumps(content, indent=4)  # Ansible serializes non-string content
-            data = content if isinstance(content, bytes) else content.encode()
+            data = _content_bytes(p["content"])
         elif p["remote_src"]:
             src_name = posixpath.basename(p["src"].rstrip("/"))
             data = self._remote_reader(ctx, p["src"])
@@ -73,9 +119,7 @@ class CopyModule(ModuleBase):
                 digest = ctx.file_digest(src)
             except OSError as exc:
                 raise ModuleFailed(f"copy: cannot read src {src}: {exc}") from exc
-        result = place_file(ctx, self.name, p["dest"], data, owner=p["owner"], group=p["group"],
-                            mode=p["mode"], backup=p["backup"], force=p["force"], validate=p["validate"],
-                            src_name=src_name, digest=digest)
+        result = place_file(ctx, self.name, p["dest"], data, _options(p), src_name=src_name, digest=digest)
         if p["src"] is not None:
             result.data["src"] = p["src"]
         return result

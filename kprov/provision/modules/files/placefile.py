@@ -1,33 +1,48 @@
-"""Make a remote file hold given bytes with given attributes: the core of copy and template.
+"""Make a remote file hold given bytes with given attributes: the core of copy and template,
+in the module contract's steps (modules.contract).
 
-One probe (existence, sha1, owner, group, mode) decides; the bytes travel only when the
-checksum differs; attributes alone are fixed with chown/chmod; check mode reports and stops.
-The bytes may be given as a function (a file's reading): it is called only once the probe
-says they are needed (a template renders before, so its error fails before the host is
-touched). ``place_probe`` is the probe, which copy and template declare (modules.contract).
+One probe (``place_probe``: existence, sha1, owner, group, mode) decides; the bytes travel
+only when the checksum differs; attributes alone are fixed with chown/chmod; check mode
+reports and stops. The decision is pure and in two parts: ``target_state`` reads the probe
+for the destination (or names the path to probe next when dest is a directory and the file
+goes inside it), ``decide_placement`` compares that state with the content's sha1 and size
+and returns a frozen :class:`Placement`. ``act_placement`` is the only step that changes the
+host. ``place_file`` conducts them, and keeps three reads that depend on what was decided
+where they were: the probe of ``dest/NAME`` when dest turns out to be a directory, the bytes
+(given as a function, a file's reading: called only once the probe says they are needed, or
+to hash them when their digest is not known), and the destination's old bytes for a content
+diff (only when the task shows diffs and the content changes).
 """
 
 from __future__ import annotations
 
 import hashlib
 import posixpath
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
+from kprov.provision.connect.base import CommandResult
 from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult
 from kprov.provision.modules.files.fileops import (
+    FileState,
     attribute_commands,
     content_diff,
     mode_string,
-    probe,
+    parse_probe_result,
     probe_script,
     resolve_mode,
     state_diff,
     write_file,
 )
 
-__all__ = ["MAX_DIFF_BYTES", "place_file", "place_probe", "placed_path"]
+__all__ = [
+    "MAX_DIFF_BYTES", "Placement", "PlaceOptions", "act_placement", "decide_placement", "place_file",
+    "place_probe", "placed_path", "target_state",
+]
 
 MAX_DIFF_BYTES = 104448  # Ansible's default max_diff_size
+_TOO_LARGE = "(file too large to diff)"
 
 
 def placed_path(dest: str, src_name: str | None) -> str:
@@ -40,18 +55,110 @@ def place_probe(dest: str) -> str:
     return probe_script(dest, checksum=True, follow=True)
 
 
+@dataclass(frozen=True)
+class PlaceOptions:
+    """The task's wishes for the placed file besides its bytes."""
+
+    owner: str | None = None
+    group: str | None = None
+    mode: int | str | None = None
+    backup: bool = False
+    force: bool = True
+    validate: str | None = None
+
+
+@dataclass(frozen=True)
+class Placement:
+    """A placement decided: ``write`` the bytes (when their checksum differs or the file is
+    new), else run ``attribute_commands``; what the task reports (``data``, and ``diff``
+    unless the content diff needs the old bytes: ``diff_reads_before``)."""
+
+    dest: str
+    changed: bool = False
+    data: dict[str, Any] = field(default_factory=dict)
+    diff: list[dict[str, Any]] = field(default_factory=list)
+    diff_reads_before: bool = False
+    write: bool = False
+    exists: bool = False
+    mode: int | None = None
+    attribute_commands: list[str] = field(default_factory=list)
+    options: PlaceOptions = PlaceOptions()
+
+
+def target_state(module: str, dest: str, observed: Mapping[str, CommandResult],
+                 src_name: str | None) -> FileState | str:
+    """The state of the file to place, from the probe results ``observed`` (by command): of
+    ``dest``, or of ``dest/src_name`` when dest is a directory; when that probe is not among
+    them yet, its path (the caller probes it and asks again). Raises as the module fails."""
+    state = parse_probe_result(dest, observed[place_probe(dest)])
+    if state.kind == "directory":
+        if not src_name:
+            raise ModuleFailed(f"{module}: dest {dest} is a directory; give a file path")
+        dest = posixpath.join(dest, src_name)
+        if place_probe(dest) not in observed:
+            return dest
+        state = parse_probe_result(dest, observed[place_probe(dest)])
+    if state.exists and state.kind != "file":
+        raise ModuleFailed(f"{module}: dest {dest} exists and is a {state.kind}, not a regular file")
+    return state
+
+
+def decide_placement(module: str, state: FileState, checksum: str, size: int,
+                     options: PlaceOptions) -> Placement:
+    """Whether the file at ``state`` must change to hold bytes of this sha1 and size, and how."""
+    dest = state.path
+    content_changed = not state.exists or (options.force and state.checksum != checksum)
+    wanted_mode = resolve_mode(options.mode, state.mode if state.exists else None, module=module)
+    attr_commands = [] if content_changed else attribute_commands(
+        state, owner=options.owner, group=options.group, mode=wanted_mode)
+    changed = content_changed or bool(attr_commands)
+    final_mode = wanted_mode if wanted_mode is not None else (state.mode if state.exists else 0o644)
+    data: dict[str, Any] = {
+        "dest": dest, "checksum": checksum, "size": size, "state": "file",
+        "mode": mode_string(final_mode), "owner": options.owner or state.owner or None,
+        "group": options.group or state.group or None,
+    }
+    if state.exists and not changed:
+        data.update(uid=state.uid, gid=state.gid)
+    diff: list[dict[str, Any]] = []
+    reads_before = False
+    if content_changed and max(state.size, size) > MAX_DIFF_BYTES:
+        diff.append({"before_header": dest, "after_header": dest, "before": _TOO_LARGE, "after": _TOO_LARGE})
+    elif content_changed:
+        reads_before = True
+    elif changed:
+        before_attrs = {"owner": state.owner, "group": state.group, "mode": mode_string(state.mode)}
+        after_attrs = {"owner": options.owner or state.owner, "group": options.group or state.group,
+                       "mode": mode_string(final_mode)}
+        diff.append(state_diff(dest, before_attrs, after_attrs))
+    return Placement(dest=dest, changed=changed, data=data, diff=diff, diff_reads_before=reads_before,
+                     write=content_changed, exists=state.exists, mode=wanted_mode,
+                     attribute_commands=attr_commands, options=options)
+
+
+def act_placement(ctx: ModuleContext, module: str, plan: Placement, data: bytes | None) -> dict[str, Any]:
+    """Carry a changing placement out (``data``: the bytes, when it writes); returns what the
+    act adds to the result (the backup's name)."""
+    options = plan.options
+    if plan.write:
+        assert data is not None
+        backup_file = write_file(ctx, plan.dest, data, mode=plan.mode, owner=options.owner,
+                                 group=options.group, backup=options.backup, exists=plan.exists,
+                                 validate=options.validate)
+        return {"backup_file": backup_file} if backup_file else {}
+    fixed = ctx.run(" && ".join(plan.attribute_commands))
+    if fixed.rc != 0:
+        raise ModuleFailed(f"{module}: cannot set attributes of {plan.dest}: {fixed.stderr.strip()}")
+    return {}
+
+
 def place_file(
     ctx: ModuleContext,
     module: str,
     dest: str,
     content: bytes | Callable[[], bytes],
+    options: PlaceOptions,
     *,
-    owner: str | None = None,
-    group: str | None = None,
-    mode: int | str | None = None,
-    backup: bool = False,
-    force: bool = True,
-    validate: str | None = None,
     src_name: str | None = None,
     digest: tuple[str, int] | None = None,
 ) -> ModuleResult:
@@ -60,60 +167,29 @@ def place_file(
     ``digest``: the content's (sha1, size) when the caller knows them (a controller file the
     run has hashed): ``content`` is then read only when the file must be written or diffed."""
     dest = placed_path(dest, src_name)
-    state = probe(ctx, dest, checksum=True, follow=True)
-    if state.kind == "directory":
-        if not src_name:
-            raise ModuleFailed(f"{module}: dest {dest} is a directory; give a file path")
-        dest = posixpath.join(dest, src_name)
-        state = probe(ctx, dest, checksum=True, follow=True)
-    if state.exists and state.kind != "file":
-        raise ModuleFailed(f"{module}: dest {dest} exists and is a {state.kind}, not a regular file")
+    observed = {place_probe(dest): ctx.probe(place_probe(dest))}
+    state = target_state(module, dest, observed, src_name)
+    if isinstance(state, str):  # dest is a directory: the file goes inside it
+        observed[place_probe(state)] = ctx.probe(place_probe(state))
+        state = target_state(module, dest, observed, src_name)
+        assert not isinstance(state, str)
     data: bytes | None = None
     if digest is not None:
         checksum, size = digest
     else:
         data = content() if callable(content) else content
         checksum, size = hashlib.sha1(data).hexdigest(), len(data)
-    content_changed = not state.exists or (force and state.checksum != checksum)
-    if content_changed and data is None:
+    plan = decide_placement(module, state, checksum, size, options)
+    if plan.write and data is None:
         data = content() if callable(content) else content
-    wanted_mode = resolve_mode(mode, state.mode if state.exists else None, module=module)
-    attr_commands = [] if content_changed else attribute_commands(state, owner=owner, group=group,
-                                                                   mode=wanted_mode)
-    changed = content_changed or bool(attr_commands)
-    final_mode = wanted_mode if wanted_mode is not None else (state.mode if state.exists else 0o644)
-    result = ModuleResult(changed=changed, data={
-        "dest": dest, "checksum": checksum, "size": size, "state": "file",
-        "mode": mode_string(final_mode), "owner": owner or state.owner or None,
-        "group": group or state.group or None,
-    })
-    if state.exists and not changed:
-        result.data.update(uid=state.uid, gid=state.gid)
-    if ctx.diff and changed:
-        if content_changed:
+    result = ModuleResult(changed=plan.changed, data=dict(plan.data))
+    if ctx.diff and plan.changed:
+        if plan.diff_reads_before:
             assert data is not None  # read above: the content changed
-            if max(state.size, size) > MAX_DIFF_BYTES:
-                too_large = "(file too large to diff)"
-                result.diff.append({"before_header": dest, "after_header": dest,
-                                    "before": too_large, "after": too_large})
-            else:
-                before = ctx.get(dest) if state.exists else None
-                result.diff.append(content_diff(dest, before, data))
+            before = ctx.get(plan.dest) if plan.exists else None
+            result.diff.append(content_diff(plan.dest, before, data))
         else:
-            before_attrs = {"owner": state.owner, "group": state.group, "mode": mode_string(state.mode)}
-            after_attrs = {"owner": owner or state.owner, "group": group or state.group,
-                           "mode": mode_string(final_mode)}
-            result.diff.append(state_diff(dest, before_attrs, after_attrs))
-    if not changed or ctx.check_mode:
-        return result
-    if content_changed:
-        assert data is not None
-        backup_file = write_file(ctx, dest, data, mode=wanted_mode, owner=owner, group=group,
-                                 backup=backup, exists=state.exists, validate=validate)
-        if backup_file:
-            result.data["backup_file"] = backup_file
-    else:
-        fixed = ctx.run(" && ".join(attr_commands))
-        if fixed.rc != 0:
-            raise ModuleFailed(f"{module}: cannot set attributes of {dest}: {fixed.stderr.strip()}")
+            result.diff.extend(plan.diff)
+    if plan.changed and not ctx.check_mode:
+        result.data.update(act_placement(ctx, module, plan, data))
     return result

@@ -4,18 +4,34 @@ The template is found with ``ctx.find_file(src, "templates")`` (an absolute path
 rendered with ``ctx.render_template`` (the engine's one Jinja2 environment with the task's
 variables and the task's Jinja2 settings: ``trim_blocks``, ``lstrip_blocks``,
 ``newline_sequence``, the start/end strings; a ``#jinja2:`` first line of the template
-overrides them). Placement is the same checksum-first logic as copy.
+overrides them). Placement is the same checksum-first logic as copy, in placefile's
+contract steps: ``decide`` (pure) takes the destination's probe and the rendered bytes and
+returns a ``Placement``, ``act`` writes them or fixes the attributes. The template renders
+before the host is read (a template error fails first); ``run`` conducts placefile's reads
+that depend on the decision (``dest/NAME`` for a directory dest, the old bytes for a diff).
 """
 
 from __future__ import annotations
 
+import hashlib
+import posixpath
 from collections.abc import Mapping
 from typing import Any
 
+from kprov.provision.connect.base import CommandResult
 from kprov.provision.modules.args import FILE_ATTRS, Arg, parse_args
 from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult, TaskView
 from kprov.provision.modules.contract import ModuleBase
-from kprov.provision.modules.files.placefile import place_file, place_probe, placed_path
+from kprov.provision.modules.files.placefile import (
+    Placement,
+    PlaceOptions,
+    act_placement,
+    decide_placement,
+    place_file,
+    place_probe,
+    placed_path,
+    target_state,
+)
 
 __all__ = ["MODULE", "TemplateModule"]
 
@@ -38,6 +54,11 @@ _SETTINGS = ("trim_blocks", "lstrip_blocks", "newline_sequence", "variable_start
 _ESCAPED_NEWLINES = {"\\n": "\n", "\\r": "\r", "\\r\\n": "\r\n"}
 
 
+def _options(params: Mapping[str, Any]) -> PlaceOptions:
+    return PlaceOptions(owner=params["owner"], group=params["group"], mode=params["mode"],
+                        backup=params["backup"], force=params["force"], validate=params["validate"])
+
+
 class TemplateModule(ModuleBase):
     name = "template"
     spec = SPEC
@@ -53,6 +74,20 @@ class TemplateModule(ModuleBase):
         src = view.find_file(params["src"], "templates")
         return [place_probe(placed_path(params["dest"], src.name))]
 
+    def decide(self, params: Mapping[str, Any], observed: Mapping[str, CommandResult],
+               rendered: bytes = b"", src_name: str | None = None) -> Placement:
+        """The placement for the destination's probe results and the ``rendered`` bytes (of a
+        template named ``src_name``; the name of ``src`` when not given)."""
+        name = src_name or posixpath.basename(params["src"])
+        state = target_state(self.name, placed_path(params["dest"], name), observed, name)
+        if isinstance(state, str):
+            return Placement(dest=state)
+        return decide_placement(self.name, state, hashlib.sha1(rendered).hexdigest(), len(rendered),
+                                _options(params))
+
+    def act(self, ctx: ModuleContext, plan: Placement, data: bytes | None) -> dict[str, Any]:
+        return act_placement(ctx, self.name, plan, data)
+
     def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
         p = self.params(args)
         src = ctx.find_file(p["src"], "templates")
@@ -67,8 +102,7 @@ class TemplateModule(ModuleBase):
             return bytes(text.encode(p["output_encoding"]))
 
         result = place_file(ctx, self.name, p["dest"], render(),  # rendered before the host is read
-                            owner=p["owner"], group=p["group"], mode=p["mode"], backup=p["backup"],
-                            force=p["force"], validate=p["validate"], src_name=src.name)
+                            _options(p), src_name=src.name)
         result.data["src"] = p["src"]
         return result
 
