@@ -1,7 +1,10 @@
 """ansible.builtin.file: directories, links, removal, touch, and owner/group/mode.
 
 One probe decides; the changing commands and a fresh probe run as one script, so the return
-values (``path``, ``state``, ``mode``, ``owner``, ...) describe the real result. ``recurse``
+values (``path``, ``state``, ``mode``, ``owner``, ...) describe the real result. In the module
+contract's steps: ``decide`` is pure (probe results in, a frozen ``FilePlan`` out), ``act``
+runs the script. A hard link also reads its source's state: that probe's path is known only
+once the link is decided on, so ``run`` reads it live between two ``decide`` calls. ``recurse``
 (directories) checks the whole tree with one ``find`` for anything off. The time options
 (``modification_time``/``access_time``: preserve, now or a given time) are modules.filetimes.
 """
@@ -11,8 +14,10 @@ from __future__ import annotations
 import posixpath
 import shlex
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
+from kprov.provision.connect.base import CommandResult
 from kprov.provision.modules.args import FILE_ATTRS, Arg
 from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult, TaskView
 from kprov.provision.modules.contract import ModuleBase, read_declared
@@ -22,7 +27,7 @@ from kprov.provision.modules.files.fileops import (
     file_return,
     mode_string,
     parse_probe,
-    probe,
+    parse_probe_result,
     probe_script,
     resolve_mode,
     state_diff,
@@ -67,6 +72,22 @@ def _recurse_commands(path: str, owner: str | None, group: str | None, mode: int
     return commands
 
 
+@dataclass(frozen=True)
+class FilePlan:
+    """What the file task decided: the ``commands`` that change the path (none: nothing to
+    do), the result's data and diff as the path stands, or a probe to read first (``reads``)."""
+
+    path: str
+    wanted: str
+    changed: bool = False
+    commands: list[str] = field(default_factory=list)
+    data: dict[str, Any] = field(default_factory=dict)
+    diff: list[dict[str, Any]] = field(default_factory=list)
+    exists: bool = False
+    link_src: str | None = None
+    reads: str | None = None
+
+
 class FileModule(ModuleBase):
     name = "file"
     spec = SPEC
@@ -84,12 +105,15 @@ class FileModule(ModuleBase):
         extra += f"; {time_probe}" if time_probe else ""
         return [probe_script(path, follow=p["follow"] and p["state"] != "link") + extra]
 
-    def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
-        p = self.params(args)
+    def decide(self, params: Mapping[str, Any], observed: Mapping[str, CommandResult]) -> FilePlan:
+        """The commands that make the path what is wanted, from the declared probe's result
+        (the first of ``observed``) and, for a hard link, its source's probe: a plan naming
+        that probe (``reads``) when it is not among them yet."""
+        p = dict(params)
         path = p["path"]
         owner, group = p["owner"], p["group"]
         times = requested_times(p, p["state"] or "")
-        (result,) = read_declared(self, ctx, p).values()
+        result = next(iter(observed.values()))
         if result.rc != 0:
             raise ModuleFailed(f"file: cannot inspect {path}: {result.stderr.strip()}")
         state = parse_probe(path, result.stdout)
@@ -111,7 +135,10 @@ class FileModule(ModuleBase):
             if not state.exists:
                 commands.append(f"mkdir -p -- {shlex.quote(path)}")
         elif wanted in ("link", "hard"):
-            commands += self._link_commands(ctx, p, state, wanted)
+            link = self._link_commands(p, state, wanted, observed)
+            if isinstance(link, str):
+                return FilePlan(path=path, wanted=wanted, reads=link)
+            commands += link
         elif wanted == "touch" and not state.exists:
             commands.append(f"touch -- {shlex.quote(path)}")
         if wanted != "absent":
@@ -130,25 +157,44 @@ class FileModule(ModuleBase):
             commands += time_commands(path, times, parse_times(result.stdout), existed=state.exists,
                                       recurse=p["recurse"] and wanted == "directory")
         changed = bool(commands)
-        out = ModuleResult(changed=changed, data={**file_return(state), "path": path,
-                                                  "state": wanted if state.exists else "absent"})
-        if ctx.diff and changed:
+        data = {**file_return(state), "path": path, "state": wanted if state.exists else "absent"}
+        diff: list[dict[str, Any]] = []
+        if changed:
             after = {"state": wanted}
             if p["mode"] is not None:
                 after["mode"] = p["mode"] if isinstance(p["mode"], str) else mode_string(p["mode"])
-            out.diff.append(state_diff(path, before, after))
-        if not changed or ctx.check_mode:
-            if not state.exists:
-                out.data = {"path": path, "state": "absent"}
-            return out
-        script = "set -e\n" + "\n".join(commands) + "\n" + probe_script(path, follow=wanted not in ("link",))
+            diff.append(state_diff(path, before, after))
+        return FilePlan(path=path, wanted=wanted, changed=changed, commands=commands, data=data, diff=diff,
+                        exists=state.exists, link_src=p["src"] if wanted in ("link", "hard") else None)
+
+    def act(self, ctx: ModuleContext, plan: FilePlan) -> dict[str, Any]:
+        """The commands and a fresh probe as one script; returns the result's data (the real state)."""
+        path = plan.path
+        script = ("set -e\n" + "\n".join(plan.commands) + "\n"
+                  + probe_script(path, follow=plan.wanted not in ("link",)))
         done = ctx.run(script)
         if done.rc != 0:
             raise ModuleFailed(f"file: {path}: {done.stderr.strip()}", path=path)
         final = parse_probe(path, done.stdout)
-        out.data = file_return(final) if final.exists else {"path": path, "state": "absent"}
-        if wanted in ("link", "hard"):
-            out.data["src"] = p["src"]
+        data: dict[str, Any] = file_return(final) if final.exists else {"path": path, "state": "absent"}
+        if plan.wanted in ("link", "hard"):
+            data["src"] = plan.link_src
+        return data
+
+    def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
+        params = self.params(args)
+        observed = read_declared(self, ctx, params)
+        plan = self.decide(params, observed)
+        if plan.reads is not None:  # a hard link's source, read once the link is decided on
+            observed = {**observed, plan.reads: ctx.probe(plan.reads)}
+            plan = self.decide(params, observed)
+        out = ModuleResult(changed=plan.changed, data=dict(plan.data),
+                           diff=list(plan.diff) if ctx.diff else [])
+        if not plan.changed or ctx.check_mode:
+            if not plan.exists:
+                out.data = {"path": plan.path, "state": "absent"}
+            return out
+        out.data = self.act(ctx, plan)
         return out
 
     @staticmethod
@@ -167,7 +213,10 @@ class FileModule(ModuleBase):
         return {"state": state.kind if state.kind in ("directory", "link") else "file",
                 "mode": mode_string(state.mode)}
 
-    def _link_commands(self, ctx: ModuleContext, p: dict[str, Any], state: FileState, kind: str) -> list[str]:
+    @staticmethod
+    def _link_commands(p: Mapping[str, Any], state: FileState, kind: str,
+                       observed: Mapping[str, CommandResult]) -> list[str] | str:
+        """The link's commands; for a hard link whose source is not probed yet, that probe."""
         src, path = p["src"], p["path"]
         if not src:
             raise ModuleFailed(f"file: src is required for state={kind}")
@@ -181,7 +230,11 @@ class FileModule(ModuleBase):
                 raise ModuleFailed(f"file: refusing to convert from {state.kind} to symlink for {path} "
                                    "(use force: true)")
             return [f"ln -sfn -- {q_src} {q_path}"]
-        source = probe(ctx, src if src.startswith("/") else posixpath.join(posixpath.dirname(path), src))
+        source_path = src if src.startswith("/") else posixpath.join(posixpath.dirname(path), src)
+        source_probe = probe_script(source_path)
+        if source_probe not in observed:
+            return source_probe
+        source = parse_probe_result(source_path, observed[source_probe])
         if not source.exists:
             raise ModuleFailed(f"file: src {src} does not exist (needed for a hard link)")
         if state.exists and state.inode == source.inode and state.dev == source.dev:
