@@ -4,7 +4,8 @@ One command reads the file and the live value (/proc/sys). The file line is ``na
 (Ansible's form; an existing line for the name, dotted or slashed, is replaced in place).
 ``sysctl_set`` compares and sets the live value; ``reload`` runs ``sysctl -p FILE`` after a
 file change. Where the kernel refuses (read-only /proc/sys in containers: lab hosts allow
-net.* only), the task fails with a message saying so, unless ``ignoreerrors``.
+net.* only), the task fails with a message saying so, unless ``ignoreerrors``. In the
+module contract's steps: ``decide`` (pure) gives a frozen ``SysctlPlan``, ``act`` writes and sets.
 """
 
 from __future__ import annotations
@@ -12,14 +13,16 @@ from __future__ import annotations
 import base64
 import shlex
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
+from kprov.provision.connect.base import CommandResult
 from kprov.provision.modules.args import Arg, parse_args
 from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult, TaskView
 from kprov.provision.modules.contract import ModuleBase, read_declared
 from kprov.provision.modules.files.fileops import content_diff, write_file
 
-__all__ = ["MODULE", "SysctlModule", "normalize_value", "query_script", "set_in_file"]
+__all__ = ["MODULE", "SysctlModule", "SysctlPlan", "normalize_value", "query_script", "set_in_file"]
 
 SPEC = {
     "name": Arg(required=True, aliases=("key",)), "value": Arg("raw", aliases=("val",)),
@@ -83,6 +86,22 @@ def _proc(name: str) -> str:
     return "/proc/sys/" + name.replace(".", "/")
 
 
+@dataclass(frozen=True)
+class SysctlPlan:
+    """The file's new ``content`` (None: unchanged) and the live value's ``set_command``
+    (None: not set), with what the task reports."""
+
+    changed: bool = False
+    data: dict[str, Any] = field(default_factory=dict)
+    diff: list[dict[str, Any]] = field(default_factory=list)
+    path: str = ""
+    content: bytes | None = None
+    file_existed: bool = False
+    set_command: str | None = None
+    writable: bool = False
+    ignoreerrors: bool = False
+
+
 class SysctlModule(ModuleBase):
     name = "sysctl"
     spec = SPEC
@@ -96,13 +115,13 @@ class SysctlModule(ModuleBase):
     def probes(self, params: Mapping[str, Any], view: TaskView) -> list[str]:
         return [query_script(params["sysctl_file"], _proc(_key(params["name"])))]
 
-    def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
-        p = self.params(args)
+    def decide(self, params: Mapping[str, Any], observed: Mapping[str, CommandResult]) -> SysctlPlan:
+        p = params
         name = _key(p["name"])
         value = normalize_value(p["value"]) if p["state"] == "present" else None
         proc = _proc(name)
         path = p["sysctl_file"]
-        (query,) = read_declared(self, ctx, p).values()
+        (query,) = observed.values()
         fields = dict(line.partition(":")[::2] for line in query.stdout.splitlines() if ":" in line)
         before = base64.b64decode(fields.get("FILE", "")).decode("utf-8", "surrogateescape")
         live = normalize_value(fields.get("LIVE", ""))
@@ -112,30 +131,47 @@ class SysctlModule(ModuleBase):
         after = set_in_file(before, name, value)
         file_changed = after != before
         live_changed = bool(p["sysctl_set"] and value is not None and known and live != value)
-        changed = file_changed or live_changed
-        result = ModuleResult(changed=changed, data={"name": name, "value": value, "live_value": live})
-        if ctx.diff and file_changed:
-            result.diff.append(content_diff(path, before.encode("utf-8", "surrogateescape"),
-                                            after.encode("utf-8", "surrogateescape")))
-        if ctx.diff and live_changed:
-            result.diff.append({"before": {name: live}, "after": {name: value}})
-        if not changed or ctx.check_mode:
-            return result
+        diff: list[dict[str, Any]] = []
         if file_changed:
-            write_file(ctx, path, after.encode("utf-8", "surrogateescape"), mode=None, owner=None,
-                       group=None, backup=False, exists=bool(before))
+            diff.append(content_diff(path, before.encode("utf-8", "surrogateescape"),
+                                     after.encode("utf-8", "surrogateescape")))
+        if live_changed:
+            diff.append({"before": {name: live}, "after": {name: value}})
         needs_live = live_changed or (file_changed and p["reload"] and value is not None and live != value)
-        if needs_live:
-            applied = ctx.run(f"sysctl -w {shlex.quote(f'{name}={value}')}")
-            if applied.rc != 0 and not p["ignoreerrors"]:
-                read_only = "WRITABLE" not in fields or "Read-only" in applied.stderr
-                hint = (f" ({proc} is read-only here: a container cannot change this kernel parameter; "
-                        "set it on the machine, or use ignoreerrors: true to only write the file)"
-                        if read_only else "")
-                raise ModuleFailed(f"sysctl: setting {name}={value} failed: {applied.stderr.strip()}{hint}",
-                                   **result.data)
-            if applied.rc != 0:
-                result.data["warnings"] = [f"setting {name} at runtime failed: {applied.stderr.strip()}"]
+        return SysctlPlan(
+            changed=file_changed or live_changed, data={"name": name, "value": value, "live_value": live},
+            diff=diff, path=path, content=after.encode("utf-8", "surrogateescape") if file_changed else None,
+            file_existed=bool(before),
+            set_command=f"sysctl -w {shlex.quote(f'{name}={value}')}" if needs_live else None,
+            writable="WRITABLE" in fields, ignoreerrors=p["ignoreerrors"])
+
+    def act(self, ctx: ModuleContext, plan: SysctlPlan) -> dict[str, Any]:
+        """Write the file, then set the live value; returns what the act adds to the result."""
+        name, value = plan.data["name"], plan.data["value"]
+        if plan.content is not None:
+            write_file(ctx, plan.path, plan.content, mode=None, owner=None, group=None, backup=False,
+                       exists=plan.file_existed)
+        if plan.set_command is None:
+            return {}
+        applied = ctx.run(plan.set_command)
+        if applied.rc != 0 and not plan.ignoreerrors:
+            read_only = not plan.writable or "Read-only" in applied.stderr
+            hint = (f" ({_proc(name)} is read-only here: a container cannot change this kernel parameter; "
+                    "set it on the machine, or use ignoreerrors: true to only write the file)"
+                    if read_only else "")
+            raise ModuleFailed(f"sysctl: setting {name}={value} failed: {applied.stderr.strip()}{hint}",
+                               **plan.data)
+        if applied.rc != 0:
+            return {"warnings": [f"setting {name} at runtime failed: {applied.stderr.strip()}"]}
+        return {}
+
+    def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
+        params = self.params(args)
+        plan = self.decide(params, read_declared(self, ctx, params))
+        result = ModuleResult(changed=plan.changed, data=dict(plan.data),
+                              diff=list(plan.diff) if ctx.diff else [])
+        if plan.changed and not ctx.check_mode:
+            result.data.update(self.act(ctx, plan))
         return result
 
 
