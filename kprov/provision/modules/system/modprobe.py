@@ -3,7 +3,8 @@
 One command answers whether the module is loaded (/proc/modules) or built in
 (modules.builtin). Loading goes through ``modprobe``; inside a container (lab hosts) the
 kernel refuses or /lib/modules is absent, and the task fails saying so. ``persistent``
-writes /etc/modules-load.d/NAME.conf (and /etc/modprobe.d/NAME.conf for params).
+writes /etc/modules-load.d/NAME.conf (and /etc/modprobe.d/NAME.conf for params). In the
+module contract's steps: ``decide`` (pure) gives a frozen ``ModprobePlan``, ``act`` runs it.
 """
 
 from __future__ import annotations
@@ -11,19 +12,32 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
+from kprov.provision.connect.base import CommandResult
 from kprov.provision.modules.args import Arg, parse_args
 from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult, TaskView
 from kprov.provision.modules.contract import ModuleBase, read_declared
 
-__all__ = ["MODULE", "ModprobeModule"]
+__all__ = ["MODULE", "ModprobeModule", "ModprobePlan"]
 
 SPEC = {
     "name": Arg(required=True), "state": Arg(default="present", choices=("present", "absent")),
     "params": Arg(default=""),
     "persistent": Arg(default="disabled", choices=("disabled", "absent", "present")),
 }
+
+
+@dataclass(frozen=True)
+class ModprobePlan:
+    """The ``commands`` that load/unload and persist the module (none: nothing to do)."""
+
+    changed: bool = False
+    commands: list[str] = field(default_factory=list)
+    data: dict[str, Any] = field(default_factory=dict)
+    diff: list[dict[str, Any]] = field(default_factory=list)
+    no_modules: bool = False  # the host has no /lib/modules for its kernel
 
 
 class ModprobeModule(ModuleBase):
@@ -49,12 +63,12 @@ class ModprobeModule(ModuleBase):
             f"printf 'LOADCONF:'; cat {shlex.quote(load_conf)} 2>/dev/null | tr '\\n' ' '; echo; "
             f"printf 'OPTSCONF:'; cat {shlex.quote(opts_conf)} 2>/dev/null | tr '\\n' ' '; echo; true"]
 
-    def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
-        p = self.params(args)
+    def decide(self, params: Mapping[str, Any], observed: Mapping[str, CommandResult]) -> ModprobePlan:
+        p = params
         name = p["name"]
         load_conf = f"/etc/modules-load.d/{name}.conf"
         opts_conf = f"/etc/modprobe.d/{name}.conf"
-        (query,) = read_declared(self, ctx, p).values()
+        (query,) = observed.values()
         fields = dict(line.partition(":")[::2] for line in query.stdout.splitlines() if ":" in line)
         loaded = "LOADED" in fields or "BUILTIN" in fields
         commands: list[str] = []
@@ -73,21 +87,31 @@ class ModprobeModule(ModuleBase):
         elif p["persistent"] == "absent" and (fields.get("LOADCONF", "").strip()
                                               or fields.get("OPTSCONF", "").strip()):
             commands.append(f"rm -f {shlex.quote(load_conf)} {shlex.quote(opts_conf)}")
-        result = ModuleResult(changed=bool(commands), data={"name": name, "params": p["params"],
-                                                            "state": p["state"]})
-        if commands and ctx.diff:
-            result.diff.append({"before": {"module": name, "loaded": loaded},
-                                "after": {"module": name, "loaded": p["state"] == "present"}})
-        if not commands or ctx.check_mode:
-            return result
-        done = ctx.run(" && ".join(commands))
+        diff = [{"before": {"module": name, "loaded": loaded},
+                 "after": {"module": name, "loaded": p["state"] == "present"}}] if commands else []
+        return ModprobePlan(changed=bool(commands), commands=commands, diff=diff,
+                            data={"name": name, "params": p["params"], "state": p["state"]},
+                            no_modules="NOMODULES" in fields)
+
+    def act(self, ctx: ModuleContext, plan: ModprobePlan) -> None:
+        """The commands, joined with ``&&``; a refusal fails saying whether the host can load modules."""
+        name = plan.data["name"]
+        done = ctx.run(" && ".join(plan.commands))
         if done.rc != 0:
             hint = ""
             refused = ("Operation not permitted", "not found", "Read-only")
-            if "NOMODULES" in fields or any(word in done.stderr for word in refused):
+            if plan.no_modules or any(word in done.stderr for word in refused):
                 hint = (" (this host cannot load kernel modules: in a container, load the module on the "
                         "machine itself)")
             raise ModuleFailed(f"modprobe: {name}: {done.stderr.strip()}{hint}", name=name, rc=done.rc)
+
+    def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
+        params = self.params(args)
+        plan = self.decide(params, read_declared(self, ctx, params))
+        result = ModuleResult(changed=plan.changed, data=dict(plan.data),
+                              diff=list(plan.diff) if ctx.diff else [])
+        if plan.changed and not ctx.check_mode:
+            self.act(ctx, plan)
         return result
 
 
