@@ -8,19 +8,26 @@ When the unit is to be started, stopped or restarted and systemd reports its fil
 on disk (``NeedDaemonReload=yes``), ``daemon-reload`` runs first even if not asked: systemctl
 would otherwise act on the stale definition (this keeps a host convergent after a run that
 wrote a unit and failed before reloading; roles need not reload on every run to be safe).
+
+In the module contract's steps: ``decide`` (pure: the show's output in, a frozen ``UnitPlan``
+out) and ``act`` (the script). Two reads stay interleaved in ``run``: with daemon_reload/
+daemon_reexec the show runs live after them in one command (it must see the reloaded units),
+and a SysV script's start links are read only once the show says the unit is ``generated``.
 """
 
 from __future__ import annotations
 
 import shlex
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
+from kprov.provision.connect.base import CommandResult
 from kprov.provision.modules.args import Arg
 from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult, TaskView
-from kprov.provision.modules.contract import ModuleBase
+from kprov.provision.modules.contract import ModuleBase, read_declared
 
-__all__ = ["MODULE", "SystemdServiceModule", "plan_unit"]
+__all__ = ["MODULE", "SystemdServiceModule", "UnitPlan", "plan_unit"]
 
 SPEC = {
     "name": Arg(aliases=("service", "unit")),
@@ -89,6 +96,21 @@ def _show(p: Mapping[str, Any]) -> str:
     return f"{_systemctl(p)} show {shlex.quote(p['name'])}"
 
 
+@dataclass(frozen=True)
+class UnitPlan:
+    """What the task decided for the unit: the systemctl ``commands`` (from ``verbs``; none:
+    nothing to do), a unit not on the host (``missing``), or a probe to read first (``reads``)."""
+
+    changed: bool = False
+    msg: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+    diff: list[dict[str, Any]] = field(default_factory=list)
+    verbs: list[str] = field(default_factory=list)
+    commands: list[str] = field(default_factory=list)
+    missing: bool = False
+    reads: str | None = None
+
+
 class SystemdServiceModule(ModuleBase):
     name = "systemd_service"
     spec = SPEC
@@ -99,7 +121,69 @@ class SystemdServiceModule(ModuleBase):
         reloads = (params["daemon_reload"] or params["daemon_reexec"]) and not view.check_mode
         return [_show(params)] if params["name"] and not reloads else []
 
+    def decide(self, params: Mapping[str, Any], observed: Mapping[str, CommandResult]) -> UnitPlan:
+        """The unit's plan from its ``systemctl show`` (the first of ``observed``) and, for a SysV
+        script's enablement, its start links' probe: a plan naming that probe (``reads``) when
+        it is not among them yet."""
+        p = params
+        unit = p["name"]
+        systemctl = _systemctl(p)
+        q_unit = shlex.quote(unit)
+        query = next(iter(observed.values()))
+        if query.rc != 0:
+            raise ModuleFailed(f"systemd_service: {unit}: {query.stderr.strip() or query.stdout.strip()}")
+        status = parse_show(query.stdout)
+        if status.get("UnitFileState") == "generated" and p["enabled"] is not None:
+            # a SysV script: enabled when it has start links (what systemd-sysv-install answers)
+            script = shlex.quote(unit.removesuffix(".service"))
+            links_probe = f"ls /etc/rc[S2345].d/S??{script} >/dev/null 2>&1 && echo yes || echo no"
+            if links_probe not in observed:
+                return UnitPlan(reads=links_probe)
+            status["SysVEnabled"] = observed[links_probe].stdout.strip()
+        if status.get("LoadState") == "not-found" and not (p["masked"] and p["state"] is None):
+            if p["state"] == "stopped" and not p["enabled"]:
+                return UnitPlan(data={"name": unit, "state": "stopped", "status": status})
+            # in check mode, the package or unit file an earlier task installs was not installed:
+            # starting it is the change that run would make (else the task fails: ``missing``)
+            wanted = [w for w in (p["state"], "enabled" if p["enabled"] else None) if w]
+            return UnitPlan(changed=True, missing=True,
+                            msg=f"would make {unit} {' and '.join(wanted) or 'known'} (not on the host yet)",
+                            data={"name": unit, "status": status})
+        verbs = plan_unit(status, state=p["state"], enabled=p["enabled"], masked=p["masked"])
+        before = {"state": status.get("ActiveState", ""), "enabled": status.get("UnitFileState", "")}
+        after = dict(before)
+        for verb in verbs:
+            if verb in ("start", "restart", "reload"):
+                after["state"] = "active"
+            elif verb == "stop":
+                after["state"] = "inactive"
+            elif verb in ("enable", "disable", "mask"):
+                after["enabled"] = {"enable": "enabled", "disable": "disabled", "mask": "masked"}[verb]
+            elif verb == "unmask":
+                after["enabled"] = "disabled"
+        data: dict[str, Any] = {"name": unit, "status": status}
+        if p["state"] is not None:
+            data["state"] = "started" if p["state"] == "running" else p["state"]
+        if p["enabled"] is not None:
+            data["enabled"] = p["enabled"]
+        no_block = " --no-block" if p["no_block"] else ""
+        commands = [f"{systemctl}{no_block} {verb} {q_unit}" for verb in verbs]
+        if commands and status.get("NeedDaemonReload") == "yes" and not p["daemon_reload"]:
+            commands.insert(0, f"{systemctl} daemon-reload")
+        diff = [{"before": {"unit": unit, **before}, "after": {"unit": unit, **after}}] if verbs else []
+        return UnitPlan(changed=bool(verbs), data=data, diff=diff, verbs=verbs, commands=commands)
+
+    def act(self, ctx: ModuleContext, plan: UnitPlan) -> None:
+        """The plan's systemctl commands as one script."""
+        done = ctx.run(" && ".join(plan.commands))
+        if done.rc != 0:
+            unit = plan.data["name"]
+            raise ModuleFailed(f"Unable to {' / '.join(plan.verbs)} service {unit}: {done.stderr.strip()}",
+                               name=unit, status=plan.data["status"])
+
     def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
+        """A daemon-reload/-reexec acts before the unit is read (the show then runs in the same
+        command, live); otherwise the declared show is read. Then decide, then act."""
         p = self.params(args)
         unit = p["name"]
         systemctl = _systemctl(p)
@@ -118,62 +202,18 @@ class SystemdServiceModule(ModuleBase):
             if done.rc != 0:
                 raise ModuleFailed(f"systemd_service: daemon-reload failed: {done.stderr.strip()}")
             return ModuleResult(changed=False, data={"name": None})
-        q_unit = shlex.quote(unit)
         show = _show(p)
         # daemon-reload/-reexec first acts; the plain query only reads
-        query = ctx.run(" && ".join([*prefix, show])) if prefix else ctx.probe(show)
-        if query.rc != 0:
-            raise ModuleFailed(f"systemd_service: {unit}: {query.stderr.strip() or query.stdout.strip()}")
-        status = parse_show(query.stdout)
-        if status.get("UnitFileState") == "generated" and p["enabled"] is not None:
-            # a SysV script: enabled when it has start links (what systemd-sysv-install answers)
-            script = shlex.quote(unit.removesuffix(".service"))
-            links = ctx.probe(f"ls /etc/rc[S2345].d/S??{script} >/dev/null 2>&1 && echo yes || echo no")
-            status["SysVEnabled"] = links.stdout.strip()
-        if status.get("LoadState") == "not-found" and not (p["masked"] and p["state"] is None):
-            if p["state"] == "stopped" and not p["enabled"]:
-                return ModuleResult(changed=False, data={"name": unit, "state": "stopped", "status": status})
-            if ctx.check_mode:
-                # plan: the package or unit file an earlier task installs was not installed
-                # (check mode); starting it is the change that run would make
-                wanted = [w for w in (p["state"], "enabled" if p["enabled"] else None) if w]
-                return ModuleResult(
-                    changed=True,
-                    msg=f"would make {unit} {' and '.join(wanted) or 'known'} (not on the host yet)",
-                    data={"name": unit, "status": status},
-                )
+        observed = {show: ctx.run(" && ".join([*prefix, show]))} if prefix else read_declared(self, ctx, p)
+        plan = self.decide(p, observed)
+        if plan.reads is not None:
+            plan = self.decide(p, {**observed, plan.reads: ctx.probe(plan.reads)})
+        if plan.missing and not ctx.check_mode:
             raise ModuleFailed(f"Could not find the requested service {unit}: host")
-        verbs = plan_unit(status, state=p["state"], enabled=p["enabled"], masked=p["masked"])
-        before = {"state": status.get("ActiveState", ""), "enabled": status.get("UnitFileState", "")}
-        after = dict(before)
-        for verb in verbs:
-            if verb in ("start", "restart", "reload"):
-                after["state"] = "active"
-            elif verb == "stop":
-                after["state"] = "inactive"
-            elif verb in ("enable", "disable", "mask"):
-                after["enabled"] = {"enable": "enabled", "disable": "disabled", "mask": "masked"}[verb]
-            elif verb == "unmask":
-                after["enabled"] = "disabled"
-        data: dict[str, Any] = {"name": unit, "status": status}
-        if p["state"] is not None:
-            data["state"] = "started" if p["state"] == "running" else p["state"]
-        if p["enabled"] is not None:
-            data["enabled"] = p["enabled"]
-        result = ModuleResult(changed=bool(verbs), data=data)
-        if verbs and ctx.diff:
-            result.diff.append({"before": {"unit": unit, **before}, "after": {"unit": unit, **after}})
-        if not verbs or ctx.check_mode:
-            return result
-        no_block = " --no-block" if p["no_block"] else ""
-        commands = [f"{systemctl}{no_block} {verb} {q_unit}" for verb in verbs]
-        if status.get("NeedDaemonReload") == "yes" and not p["daemon_reload"]:
-            commands.insert(0, f"{systemctl} daemon-reload")
-        script = " && ".join(commands)
-        done = ctx.run(script)
-        if done.rc != 0:
-            raise ModuleFailed(f"Unable to {' / '.join(verbs)} service {unit}: {done.stderr.strip()}",
-                               name=unit, status=status)
+        result = ModuleResult(changed=plan.changed, msg=plan.msg, data=dict(plan.data),
+                              diff=list(plan.diff) if ctx.diff else [])
+        if plan.commands and not ctx.check_mode:
+            self.act(ctx, plan)
         return result
 
 
