@@ -1,20 +1,24 @@
 """ansible.builtin.user: a local account present with the wanted attributes, or absent.
 
 One command reads ``getent passwd`` and the user's groups; useradd / usermod / userdel act
-on the difference only. ``password`` is an already-hashed string, as in Ansible.
+on the difference only. ``password`` is an already-hashed string, as in Ansible. In the
+module contract's steps: ``decide`` (pure) gives a frozen ``UserPlan``, ``act`` runs its
+command and, for a present user, reads the account again (the values it returns).
 """
 
 from __future__ import annotations
 
 import shlex
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
+from kprov.provision.connect.base import CommandResult
 from kprov.provision.modules.args import Arg
 from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult, TaskView
 from kprov.provision.modules.contract import ModuleBase, read_declared
 
-__all__ = ["MODULE", "UserModule", "query_script"]
+__all__ = ["MODULE", "UserModule", "UserPlan", "query_script"]
 
 SPEC = {
     "name": Arg(required=True, aliases=("user",)),
@@ -54,6 +58,17 @@ def query_script(name: str) -> str:
     )
 
 
+@dataclass(frozen=True)
+class UserPlan:
+    """The one useradd/usermod/userdel ``command`` (empty: nothing to do) and what it reports."""
+
+    changed: bool = False
+    command: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+    diff: list[dict[str, Any]] = field(default_factory=list)
+    reread: bool = False  # read the account again after acting (state=present)
+
+
 class UserModule(ModuleBase):
     name = "user"
     spec = SPEC
@@ -61,11 +76,11 @@ class UserModule(ModuleBase):
     def probes(self, params: Mapping[str, Any], view: TaskView) -> list[str]:
         return [query_script(params["name"])]
 
-    def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
-        p = self.params(args)
+    def decide(self, params: Mapping[str, Any], observed: Mapping[str, CommandResult]) -> UserPlan:
+        p = dict(params)
         name = p["name"]
         q = shlex.quote(name)
-        (query,) = read_declared(self, ctx, p).values()
+        (query,) = observed.values()
         fields = {k: v for k, _, v in (line.partition(":") for line in query.stdout.splitlines())}
         exists = "PW" in fields
         pw = fields.get("PW", "").split(":")
@@ -100,31 +115,43 @@ class UserModule(ModuleBase):
         data: dict[str, Any] = {"name": name, "state": p["state"]}
         if exists:
             data.update({k: v for k, v in current.items() if k != "password"})
-        result = ModuleResult(changed=bool(command), data=data)
-        if command and ctx.diff:
-            result.diff.append(
-                {
-                    "before": {"user": name, "state": "present" if exists else "absent"},
-                    "after": {"user": name, "state": p["state"], "command": command.split()[0]},
-                }
-            )
-        if not command or ctx.check_mode:
-            return result
-        done = ctx.run(command)
+        diff = [
+            {
+                "before": {"user": name, "state": "present" if exists else "absent"},
+                "after": {"user": name, "state": p["state"], "command": command.split()[0]},
+            }
+        ] if command else []
+        return UserPlan(changed=bool(command), command=command, data=data, diff=diff,
+                        reread=p["state"] == "present")
+
+    def act(self, ctx: ModuleContext, plan: UserPlan) -> dict[str, Any]:
+        """Run the command; a present user is read again (live) for the values it now has."""
+        name = plan.data["name"]
+        done = ctx.run(plan.command)
         if done.rc != 0:
             raise ModuleFailed(
-                f"user: {command.split()[0]} {name} failed: {done.stderr.strip()}", name=name, rc=done.rc
+                f"user: {plan.command.split()[0]} {name} failed: {done.stderr.strip()}", name=name, rc=done.rc
             )
-        if p["state"] == "present":
-            after = ctx.probe(query_script(name))
-            pw_after = next((line[3:] for line in after.stdout.splitlines() if line.startswith("PW:")), "")
-            parts = pw_after.split(":")
-            if len(parts) >= 7:
-                result.data.update(uid=int(parts[2]), home=parts[5], shell=parts[6], comment=parts[4])
+        if not plan.reread:
+            return {}
+        after = ctx.probe(query_script(name))
+        pw_after = next((line[3:] for line in after.stdout.splitlines() if line.startswith("PW:")), "")
+        parts = pw_after.split(":")
+        if len(parts) >= 7:
+            return {"uid": int(parts[2]), "home": parts[5], "shell": parts[6], "comment": parts[4]}
+        return {}
+
+    def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
+        params = self.params(args)
+        plan = self.decide(params, read_declared(self, ctx, params))
+        result = ModuleResult(changed=plan.changed, data=dict(plan.data),
+                              diff=list(plan.diff) if ctx.diff else [])
+        if plan.changed and not ctx.check_mode:
+            result.data.update(self.act(ctx, plan))
         return result
 
     @staticmethod
-    def _options(p: dict[str, Any], current: dict[str, Any] | None) -> list[str]:
+    def _options(p: Mapping[str, Any], current: dict[str, Any] | None) -> list[str]:
         opts: list[str] = []
 
         def differs(key: str) -> bool:
