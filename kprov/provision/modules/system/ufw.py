@@ -9,6 +9,13 @@ change when state was reloaded/reset or ``ufw status verbose`` or the tuples dif
 In check mode it acts on nothing: state, default and logging are judged from the status
 read first, a rule from ``ufw --dry-run``'s tuples compared with the ones read (IPv4 or IPv6
 lines only when an address of that family is given). ``commands`` returns what it ran.
+
+In the module contract's steps: ``decide`` (pure) parses the probe and gives a frozen
+``UfwPlan`` (the steps, and the change judged before acting); ``act`` sends the steps and,
+as the collection, judges the rest of the change from what ufw answers: a rule's insert
+position needs ``ufw status numbered``, check mode reads ``--dry-run``, and a real run
+compares the status and tuples after acting. Those reads depend on what was sent, so they
+are in ``act``, which also runs in check mode (sending only reads).
 """
 
 from __future__ import annotations
@@ -18,11 +25,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from kprov.provision.connect.base import CommandResult
 from kprov.provision.modules.args import Arg, parse_args
 from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult, TaskView
 from kprov.provision.modules.contract import ModuleBase, read_declared
 
-__all__ = ["MODULE", "UfwModule", "rule_words"]
+__all__ = ["MODULE", "UfwModule", "UfwPlan", "rule_words"]
 
 _COMMAND_KEYS = ("state", "default", "rule", "logging")
 _STATES = {"enabled": "enable", "disabled": "disable", "reloaded": "reload", "reset": "reset"}
@@ -137,6 +145,23 @@ class _Run:
         return self.ctx.read(command).stdout
 
 
+@dataclass(frozen=True)
+class UfwPlan:
+    """What the probe told (where ufw and grep are, the status and rule tuples read first,
+    its version for a rule) and the ``steps`` (state, default, rule, logging) to send."""
+
+    ufw: str
+    grep: str
+    read: list[str]  # the collection's first commands (the reads), reported in ``commands``
+    pre_state: str = ""
+    pre_rules: str = ""
+    steps: list[str] = field(default_factory=list)  # the options given, in the order sent
+    changed: bool = False  # judged before acting: a reload/reset, or the logging level differs
+    check_changed: bool = False  # the same, in check mode, with state and default from the status
+    version: str = ""  # ufw --version's output (read for a rule)
+    params: dict[str, Any] = field(default_factory=dict)
+
+
 class UfwModule(ModuleBase):
     name = "ufw"
     spec = {
@@ -195,63 +220,81 @@ class UfwModule(ModuleBase):
             f"{version}"
         ]
 
-    def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
-        p = self.params(args)
-        (probe,) = read_declared(self, ctx, p).values()
+    def decide(self, params: Mapping[str, Any], observed: Mapping[str, CommandResult]) -> UfwPlan:
+        """What the probe tells and the steps to send, with the change judged before acting
+        (``changed``; ``check_changed`` in check mode, from the status read first)."""
+        (probe,) = observed.values()
         found = _sections(probe.stdout)
         ufw, grep = found.get("UFW", "").strip(), found.get("GREP", "").strip()
         if not ufw:
             raise ModuleFailed('Failed to find required executable "ufw"')
-        run = _Run(ctx, ufw, grep or "grep")
-        run.note(f"{ufw} status verbose")
+        grep = grep or "grep"
+        read = [f"{ufw} status verbose"]
         pre_state = found.get("STATUS", "")
         if found.get("RC", "0").strip() != "0":
-            raise ModuleFailed(pre_state, commands=list(run.sent))
-        run.note(f"{run.grep} -h '^### tuple' {' '.join(_RULE_FILES)}")
-        pre_rules = found.get("RULES", "")
-        check = ctx.check_mode
-        prefix = f"{ufw} --dry-run" if check else ufw
-        changed = False
-        for key in _COMMAND_KEYS:
-            value = p[key]
-            if not value:
-                continue
+            raise ModuleFailed(pre_state, commands=list(read))
+        read.append(f"{grep} -h '^### tuple' {' '.join(_RULE_FILES)}")
+        steps = [key for key in _COMMAND_KEYS if params[key]]
+        changed = check_changed = False
+        for key in steps:
+            value = params[key]
             if key == "state":
                 changed = changed or value in ("reloaded", "reset")
-                if check:
-                    enabled = " active" in pre_state  # "inactive" has no space before "active"
-                    changed = changed or (value == "disabled") == enabled
-                else:
-                    run.execute(f"{prefix} -f {_STATES[value]}", acts=True)
+                enabled = " active" in pre_state  # "inactive" has no space before "active"
+                check_changed = check_changed or value in ("reloaded", "reset") \
+                    or (value == "disabled") == enabled
             elif key == "logging":
                 changed = changed or _logging_changes(pre_state, value)
+                check_changed = check_changed or _logging_changes(pre_state, value)
+            elif key == "default":
+                check_changed = check_changed or _default_changes(pre_state, value, params["direction"])
+        return UfwPlan(ufw=ufw, grep=grep, read=read, pre_state=pre_state, pre_rules=found.get("RULES", ""),
+                       steps=steps, changed=changed, check_changed=check_changed,
+                       version=found.get("VERSION", ""), params=dict(params))
+
+    def act(self, ctx: ModuleContext, plan: UfwPlan) -> ModuleResult:
+        """Send the steps in the collection's order and judge the change after (in check mode:
+        only ``--dry-run`` reads, a rule judged from the tuples they print)."""
+        run = _Run(ctx, plan.ufw, plan.grep, sent=list(plan.read))
+        check = ctx.check_mode
+        prefix = f"{plan.ufw} --dry-run" if check else plan.ufw
+        changed = plan.check_changed if check else plan.changed
+        for key in plan.steps:
+            value = plan.params[key]
+            if key == "state":
+                if not check:
+                    run.execute(f"{prefix} -f {_STATES[value]}", acts=True)
+            elif key == "logging":
                 if not check:
                     run.execute(f"{prefix} logging {value}", acts=True)
             elif key == "default":
-                if check:
-                    changed = changed or _default_changes(pre_state, value, p["direction"])
-                else:
-                    run.execute(" ".join(filter(None, [prefix, "default", value, p["direction"]])), acts=True)
+                if not check:
+                    run.execute(" ".join(filter(None, [prefix, "default", value, plan.params["direction"]])),
+                                acts=True)
             else:
-                changed = self._rule(run, p, prefix, found, pre_rules, check) or changed
+                changed = self._rule(run, plan, prefix, check) or changed
         if check:
             return ModuleResult(changed=changed, data={"commands": run.sent})
-        post_state = run.execute(f"{ufw} status verbose", acts=False)
+        post_state = run.execute(f"{plan.ufw} status verbose", acts=False)
         if not changed:
-            changed = post_state != pre_state or run.rules() != pre_rules
+            changed = post_state != plan.pre_state or run.rules() != plan.pre_rules
         return ModuleResult(changed=changed, msg=post_state.rstrip(), data={"commands": run.sent})
 
-    def _rule(self, run: _Run, p: Mapping[str, Any], prefix: str, found: Mapping[str, str],
-              pre_rules: str, check: bool) -> bool:
+    def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
+        params = self.params(args)
+        return self.act(ctx, self.decide(params, read_declared(self, ctx, params)))
+
+    def _rule(self, run: _Run, plan: UfwPlan, prefix: str, check: bool) -> bool:
+        p = plan.params
         insert_to: int | None = None
         if p["insert"] is not None and not p["delete"]:
             numbered = "" if p["insert_relative_to"] == "zero" else \
                 run.ctx.read(f"LANG=C {run.ufw} status numbered").stdout
             insert_to = _insert_position(p, numbered)
         run.note(f"{run.ufw} --version")
-        major, minor = _version(found.get("VERSION", ""))
-        comments = major > 0 or minor >= 35
-        dry = run.execute(" ".join([prefix, *rule_words(p, insert_to, comments)]), acts=not check)
+        major, minor = _version(plan.version)  # a comment is given to ufw 0.35 and later only
+        dry = run.execute(" ".join([prefix, *rule_words(p, insert_to, major > 0 or minor >= 35)]),
+                          acts=not check)
         if not check:
             return False
         lines = dry.splitlines(True)
@@ -259,6 +302,7 @@ class UfwModule(ModuleBase):
         if skipping and skipping == len(lines):
             return False
         dry = "".join(line for line in lines if line.startswith("### tuple"))
+        pre_rules = plan.pre_rules
         if _IPV4.match(p["from_ip"] or "") or _IPV4.match(p["to_ip"] or ""):
             return _lines_matching(_IPV4, pre_rules) != _lines_matching(_IPV4, dry)
         if _IPV6.match(p["from_ip"] or "") or _IPV6.match(p["to_ip"] or ""):
