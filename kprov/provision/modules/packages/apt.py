@@ -5,7 +5,8 @@ than ``cache_valid_time``, decided on the host) + one ``dpkg-query`` for every r
 package (+ ``apt-cache policy`` for ``latest``). The module compares, and one ``apt-get``
 acts on the difference only. ``deb`` installs a .deb already on the host (or downloads a URL
 there). No python3-apt is needed on hosts. With ``async`` the ``apt-get`` runs as a
-host-side job (``detach``; execute.async_jobs).
+host-side job (``detach``; execute.async_jobs). In the module contract's steps: ``decide``
+(pure) gives a frozen ``AptPlan``, ``act`` runs its apt-get command.
 """
 
 from __future__ import annotations
@@ -14,16 +15,16 @@ import fnmatch
 import functools
 import shlex
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from kprov.provision.connect.base import CommandResult
 from kprov.provision.modules.args import Arg, parse_args
 from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult, TaskView
 from kprov.provision.modules.commands.detached import Detached
-from kprov.provision.modules.contract import ModuleBase
+from kprov.provision.modules.contract import ModuleBase, read_declared
 
-__all__ = ["MODULE", "AptModule", "PackageInfo", "parse_query", "plan_packages"]
+__all__ = ["MODULE", "AptModule", "AptPlan", "PackageInfo", "parse_query", "plan_packages"]
 
 SPEC = {
     "name": Arg("list", aliases=("package", "pkg")),
@@ -148,6 +149,20 @@ def _deb_probe(deb: str) -> str:
     return f"dpkg-deb -f {shlex.quote(deb)} Package Version"
 
 
+@dataclass(frozen=True)
+class AptPlan:
+    """The ``command`` apt-get runs (empty: nothing to do; ``msg`` says what in check mode), a
+    ``cleanup`` (autoclean/autoremove) alone, or the specs whose states are to be read first."""
+
+    changed: bool = False
+    command: str = ""
+    msg: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+    diff: list[dict[str, Any]] = field(default_factory=list)
+    cleanup: str = ""
+    query_specs: list[str] | None = None
+
+
 class AptModule(ModuleBase):
     name = "apt"
     spec = SPEC
@@ -187,57 +202,84 @@ class AptModule(ModuleBase):
         return ModuleResult(changed=marker in done.stdout,
                             data={"stdout": done.stdout, "stderr": done.stderr})
 
-    def detach(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult | Detached:
-        """Read the host and plan; the install/remove command is the work (``run`` runs it
-        now, an ``async`` task as a host-side job)."""
-        p = self.params(args)
+    def decide(self, params: Mapping[str, Any], observed: Mapping[str, CommandResult]) -> AptPlan:
+        """The apt-get command (if any) from the probes read: a .deb's identity, then the
+        packages' states (a plan naming ``query_specs`` while those are not read yet), or the
+        cleanup to run when no package is named."""
+        p = params
         state = _state(p)
         specs = [str(s) for s in (p["name"] or [])]
         deb_name = None
         if p["deb"]:
-            deb_name, deb_version = self._deb_identity(ctx, p["deb"])
+            deb_name, deb_version = _deb_identity(p["deb"], observed)
             specs = [f"{deb_name}={deb_version}"]
         if not specs and not p["update_cache"]:
             for operation in ("autoclean", "autoremove"):  # ansible-core's order; the first exits
                 if p[operation]:
-                    return self._cleanup(ctx, operation, p)
+                    return AptPlan(cleanup=operation)
             if p["name"] is not None:  # an empty list names nothing to do: ok, as Ansible's
-                return ModuleResult(changed=False)
+                return AptPlan()
             raise ModuleFailed("apt: give 'name', 'deb' or 'update_cache'")
-        names = [_split_spec(s)[0].split(":")[0] for s in specs]
-        update = bool(p["update_cache"]) and not ctx.check_mode
-        script = _state_script(p, specs, update)
-        query = ctx.run(script) if update else ctx.probe(script)  # an update acts; a query reads
+        query = next((observed[script] for script in (_state_script(p, specs, False),
+                                                      _state_script(p, specs, True)) if script in observed),
+                     None)
+        if query is None:
+            return AptPlan(query_specs=specs)
         if query.rc != 0:
             raise ModuleFailed(f"apt: Failed to update apt cache: {query.stderr.strip()}"
                                if query.rc == 100 else f"apt: query failed: {query.stderr.strip()}")
         packages, updated, cache_time = parse_query(query.stdout)
         data: dict[str, Any] = {"cache_updated": updated, "cache_update_time": cache_time}
         if not specs:
-            return ModuleResult(changed=updated, data=data)
+            return AptPlan(changed=updated, data=data)
         todo = plan_packages(specs, packages, state, purge=p["purge"])
-        result = ModuleResult(changed=bool(todo), data=data)
-        if todo and ctx.diff:
-            verb = "removed" if state == "absent" else "installed"
-            result.diff.append({"before": {"packages": {n: packages.get(n, PackageInfo(n)).installed_version
-                                                        for n in names}},
-                                "after": {verb: todo}})
         if not todo:
+            return AptPlan(data=data)
+        names = [_split_spec(s)[0].split(":")[0] for s in specs]
+        verb = "removed" if state == "absent" else "installed"
+        before = {n: packages.get(n, PackageInfo(n)).installed_version for n in names}
+        diff = [{"before": {"packages": before}, "after": {verb: todo}}]
+        return AptPlan(changed=True, data=data, diff=diff,
+                       msg=f"would {'remove' if state == 'absent' else 'install'}: {' '.join(todo)}",
+                       command=self._apt_command(p, state, todo if deb_name is None else [p["deb"]]))
+
+    def detach(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult | Detached:
+        """Read the host and decide; the install/remove command is the work (``run`` runs it
+        now, an ``async`` task as a host-side job). The packages' states are read after a
+        .deb's identity (they are its package's), and with update_cache the same command
+        updates the cache first (that acts, so it is sent, not read from the probe cache)."""
+        p = self.params(args)
+        observed = read_declared(self, ctx, p)
+        plan = self.decide(p, observed)
+        if plan.query_specs is not None:
+            update = bool(p["update_cache"]) and not ctx.check_mode
+            script = _state_script(p, plan.query_specs, update)
+            query = ctx.run(script) if update else ctx.probe(script)  # an update acts; a query reads
+            plan = self.decide(p, {**observed, script: query})
+        if plan.cleanup:
+            return self._cleanup(ctx, plan.cleanup, p)
+        result = ModuleResult(changed=plan.changed, data=dict(plan.data),
+                              diff=list(plan.diff) if ctx.diff else [])
+        if not plan.command:
             return result
         if ctx.check_mode:
-            result.msg = f"would {'remove' if state == 'absent' else 'install'}: {' '.join(todo)}"
+            result.msg = plan.msg
             return result
-        command = self._apt_command(p, state, todo if deb_name is None else [p["deb"]])
-        return Detached(command, functools.partial(_finished, command, result))
+        return Detached(plan.command, functools.partial(_finished, plan.command, result))
 
     def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
         work = self.detach(ctx, args)
         if isinstance(work, ModuleResult):
             return work
+        return self.act(ctx, work)
+
+    @staticmethod
+    def act(ctx: ModuleContext, work: Detached) -> ModuleResult:
+        """The decided apt-get command, run now."""
         return work.finish(ctx.run(work.script, timeout=1800))
 
     @staticmethod
-    def _apt_command(p: dict[str, Any], state: str, targets: list[str]) -> str:
+    def _apt_command(p: Mapping[str, Any], state: str, targets: list[str]) -> str:
         options = [f"-o DPkg::Lock::Timeout={p['lock_timeout']}"]
         dpkg_options = [opt.strip() for opt in p["dpkg_options"].split(",") if opt.strip()]
         options += [f"-o Dpkg::Options::=--{opt}" for opt in dpkg_options]
@@ -263,15 +305,16 @@ class AptModule(ModuleBase):
             return f"{base} {options[0]} {verb}{extra} {quoted}"
         return f"{base} {' '.join(options)} install {quoted}"
 
-    @staticmethod
-    def _deb_identity(ctx: ModuleContext, deb: str) -> tuple[str, str]:
-        if "://" in deb:
-            raise ModuleFailed("apt: 'deb' URLs are not supported; get_url the file, then give its path")
-        info = ctx.probe(_deb_probe(deb))
-        if info.rc != 0:
-            raise ModuleFailed(f"apt: cannot read {deb}: {info.stderr.strip()}")
-        fields = dict(line.split(": ", 1) for line in info.stdout.splitlines() if ": " in line)
-        return fields.get("Package", ""), fields.get("Version", "")
+
+def _deb_identity(deb: str, observed: Mapping[str, CommandResult]) -> tuple[str, str]:
+    """A .deb's package name and version, from its declared probe."""
+    if "://" in deb:
+        raise ModuleFailed("apt: 'deb' URLs are not supported; get_url the file, then give its path")
+    info = observed[_deb_probe(deb)]
+    if info.rc != 0:
+        raise ModuleFailed(f"apt: cannot read {deb}: {info.stderr.strip()}")
+    fields = dict(line.split(": ", 1) for line in info.stdout.splitlines() if ": " in line)
+    return fields.get("Package", ""), fields.get("Version", "")
 
 
 def _finished(command: str, result: ModuleResult, done: CommandResult) -> ModuleResult:
