@@ -4,7 +4,8 @@ One command decides: if ``dest`` exists and either no ``checksum`` is given (and
 ``force``) or its checksum matches, nothing happens. Otherwise one command downloads with
 curl (wget as fallback) into a temp file beside ``dest``, verifies the checksum, sets the
 attributes and renames it over ``dest`` (so a failed download never leaves half a file).
-``checksum`` is ``ALGORITHM:HEX`` (sha256, sha1, sha512, md5, ...).
+``checksum`` is ``ALGORITHM:HEX`` (sha256, sha1, sha512, md5, ...). In the module contract's
+steps: ``decide`` (pure) gives a frozen ``GetUrlPlan``, ``act`` runs its command.
 """
 
 from __future__ import annotations
@@ -12,14 +13,16 @@ from __future__ import annotations
 import posixpath
 import shlex
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
+from kprov.provision.connect.base import CommandResult
 from kprov.provision.modules.args import FILE_ATTRS, Arg, parse_args
 from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult, TaskView
 from kprov.provision.modules.contract import ModuleBase, read_declared
 from kprov.provision.modules.files.fileops import attribute_commands, parse_probe, probe_script, resolve_mode
 
-__all__ = ["MODULE", "GetUrlModule"]
+__all__ = ["MODULE", "GetUrlModule", "GetUrlPlan"]
 
 SPEC = {
     "url": Arg(required=True),
@@ -61,6 +64,19 @@ def _dest(p: Mapping[str, Any]) -> str:
     return dest
 
 
+@dataclass(frozen=True)
+class GetUrlPlan:
+    """The one ``command`` that changes the host (the download script when ``download``,
+    else the attribute fixes; empty: nothing to do) and what the task reports."""
+
+    changed: bool = False
+    data: dict[str, Any] = field(default_factory=dict)
+    diff: list[dict[str, Any]] = field(default_factory=list)
+    command: str = field(default="", repr=False)  # may carry url_password
+    download: bool = False
+    timeout: int = 0
+
+
 class GetUrlModule(ModuleBase):
     name = "get_url"
     spec = SPEC
@@ -79,14 +95,14 @@ class GetUrlModule(ModuleBase):
             query += f"; [ -f {q_dest} ] && {algorithm}sum -- {q_dest} | sed 's/ .*//; s/^/SUM:/'; true"
         return [query]
 
-    def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
-        p = self.params(args)
+    def decide(self, params: Mapping[str, Any], observed: Mapping[str, CommandResult]) -> GetUrlPlan:
+        p = params
         algorithm, expected = _checksum(p)
         dest = _dest(p)
-        (found,) = read_declared(self, ctx, p).values()
+        (found,) = observed.values()
         state = parse_probe(dest, found.stdout)
         current_sum = next((line[4:] for line in found.stdout.splitlines() if line.startswith("SUM:")), "")
-        need_download = (
+        need_download = bool(
             not state.exists or (algorithm and current_sum != expected) or (p["force"] and not algorithm)
         )
         wanted_mode = resolve_mode(p["mode"], state.mode if state.exists else None, module=self.name)
@@ -98,31 +114,44 @@ class GetUrlModule(ModuleBase):
         data: dict[str, Any] = {"dest": dest, "url": p["url"], "state": "file"}
         if algorithm:
             data["checksum_dest"] = current_sum or None
-        result = ModuleResult(changed=bool(need_download or attrs), data=data)
-        if ctx.diff and result.changed:
-            result.diff.append(
-                {
-                    "before": {"path": dest, "checksum": current_sum or None},
-                    "after": {"path": dest, "checksum": expected or "(downloaded)"},
-                }
-            )
-        if not result.changed or ctx.check_mode:
-            return result
+        if not (need_download or attrs):
+            return GetUrlPlan(data=data)
+        diff = [
+            {
+                "before": {"path": dest, "checksum": current_sum or None},
+                "after": {"path": dest, "checksum": expected or "(downloaded)"},
+            }
+        ]
         if not need_download:
-            fixed = ctx.run(" && ".join(attrs))
+            return GetUrlPlan(changed=True, data=data, diff=diff, command=" && ".join(attrs))
+        return GetUrlPlan(changed=True, data=data, diff=diff, download=True,
+                          command=self._download_script(p, dest, algorithm, expected, wanted_mode),
+                          timeout=p["timeout"] * 30 + 30)
+
+    def act(self, ctx: ModuleContext, plan: GetUrlPlan) -> None:
+        """The download script (or only the attribute fixes)."""
+        dest, url = plan.data["dest"], plan.data["url"]
+        if not plan.download:
+            fixed = ctx.run(plan.command)
             if fixed.rc != 0:
                 raise ModuleFailed(f"get_url: cannot set attributes of {dest}: {fixed.stderr.strip()}")
-            return result
-        done = ctx.run(
-            self._download_script(p, dest, algorithm, expected, wanted_mode), timeout=p["timeout"] * 30 + 30
-        )
+            return
+        done = ctx.run(plan.command, timeout=plan.timeout)
         if done.rc != 0:
-            raise ModuleFailed(f"get_url: {p['url']}: {done.stderr.strip() or done.stdout.strip()}", **data)
+            raise ModuleFailed(f"get_url: {url}: {done.stderr.strip() or done.stdout.strip()}", **plan.data)
+
+    def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
+        params = self.params(args)
+        plan = self.decide(params, read_declared(self, ctx, params))
+        result = ModuleResult(changed=plan.changed, data=dict(plan.data),
+                              diff=list(plan.diff) if ctx.diff else [])
+        if plan.changed and not ctx.check_mode:
+            self.act(ctx, plan)
         return result
 
     @staticmethod
     def _download_script(
-        p: dict[str, Any], dest: str, algorithm: str, expected: str, mode: int | None
+        p: Mapping[str, Any], dest: str, algorithm: str, expected: str, mode: int | None
     ) -> str:
         q_dest, q_url = shlex.quote(dest), shlex.quote(p["url"])
         tmp = f'"$(dirname {q_dest})/.$(basename {q_dest}).kprov-$$"'
