@@ -7,7 +7,10 @@ under ``dest`` in ONE command; only when something differs is the archive stream
 alone decides (present: skipped; missing: extracted), so a large archive is neither listed
 on the controller nor stat'ed member by member on the host.
 With ``remote_src`` (a tar archive already on the host) ``tar -d`` compares and ``tar -x``
-extracts there.
+extracts there. In the module contract's steps: ``decide`` (pure: the probe results and what
+was read of the archive on the controller, an ``Archive``) gives a frozen ``UnarchivePlan``;
+``act`` extracts (reading the archive's bytes to send them). With ``creates`` the archive is
+listed only once that path turns out missing, so ``run`` may decide twice.
 """
 
 from __future__ import annotations
@@ -17,14 +20,16 @@ import shlex
 import tarfile
 import zipfile
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kprov.provision.connect.base import CommandResult
 from kprov.provision.modules.args import FILE_ATTRS, Arg
 from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult, TaskView
-from kprov.provision.modules.contract import ModuleBase
+from kprov.provision.modules.contract import ModuleBase, read_declared
 
-__all__ = ["MODULE", "UnarchiveModule", "archive_members"]
+__all__ = ["MODULE", "Archive", "UnarchiveModule", "UnarchivePlan", "archive_members"]
 
 SPEC = {
     "src": Arg(required=True),
@@ -76,10 +81,6 @@ def _compression_flag(payload: bytes) -> str:
     return next((flag for magic, flag in magics if payload.startswith(magic)), "")
 
 
-class _NoDestYet(Exception):
-    """Check mode: dest does not exist (yet): an earlier task would have made it."""
-
-
 def _dest_checks(p: Mapping[str, Any]) -> list[str]:
     """dest must exist; ``creates`` short-circuits (each prints its word and ends the probe)."""
     checks = [f"[ -d {shlex.quote(p['dest'])} ] || {{ echo NODEST; exit 0; }}"]
@@ -101,6 +102,33 @@ def _wanted(members: list[tuple[str, int, int]], exclude: list[str]) -> list[tup
     return [(n, s, m) for n, s, m in members if n not in excluded and n.lstrip("./")]
 
 
+@dataclass(frozen=True)
+class Archive:
+    """What was read of a controller archive: its kind ("tar"/"zip") and, once listed, its
+    regular members as (name, size, mtime)."""
+
+    kind: str
+    members: list[tuple[str, int, int]] | None = None
+
+
+@dataclass(frozen=True)
+class UnarchivePlan:
+    """The extraction decided (``changed``), a dest that is not there (``no_dest``), or the
+    archive's members still to list (``needs_members``); what the task reports."""
+
+    dest: str
+    changed: bool = False
+    msg: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+    diff: list[dict[str, Any]] = field(default_factory=list)
+    no_dest: bool = False
+    needs_members: bool = False
+    kind: str = "tar"
+    excludes: list[str] = field(default_factory=list)
+    extra_opts: list[str] = field(default_factory=list)
+    chown: str = ""  # the extracted members' owner fix
+
+
 class UnarchiveModule(ModuleBase):
     name = "unarchive"
     spec = SPEC
@@ -118,59 +146,75 @@ class UnarchiveModule(ModuleBase):
         _, members = archive_members(src)
         return [_members_probe(params["dest"], _wanted(members, params["exclude"]), _dest_checks(params))]
 
-    def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
-        try:
-            return self._run(ctx, args)
-        except _NoDestYet as missing:
-            # plan: the task that makes dest ran in check mode too; extracting is the change
-            return ModuleResult(changed=True, msg=f"would extract into {missing} (not there yet)")
-
-    def _run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
-        p = self.params(args)
+    def decide(self, params: Mapping[str, Any], observed: Mapping[str, CommandResult],
+               archive: Archive | None = None) -> UnarchivePlan:
+        """The extraction decided from the probe results and, for a controller archive, what
+        was read of it (``archive``; its members listed only when needed: a plan with
+        ``needs_members`` asks for them)."""
+        p = params
         if p["remote_src"] or not p["copy"]:
-            return self._remote(ctx, p)
-        src = ctx.find_file(p["src"], "files")
-        if "://" in p["src"]:
-            raise ModuleFailed("unarchive: URL sources are not supported; get_url, then use a local archive")
+            return self._decide_remote(p, observed)
+        assert archive is not None, "a controller archive is read before deciding"
         dest = p["dest"]
-        q_dest = shlex.quote(dest)
-        kind = "zip" if zipfile.is_zipfile(src) else "tar"
         data: dict[str, Any] = {
             "dest": dest,
             "src": p["src"],
-            "handler": "TgzArchive" if kind == "tar" else "ZipArchive",
+            "handler": "TgzArchive" if archive.kind == "tar" else "ZipArchive",
         }
         checks = _dest_checks(p)
         if p["creates"]:
-            query = ctx.probe("; ".join([*checks, "true"]))
-            self._check_dest(query.stdout, dest, data, ctx.check_mode)
+            query = observed["; ".join([*checks, "true"])]
+            if "NODEST" in query.stdout.splitlines():
+                return UnarchivePlan(dest=dest, no_dest=True, data=data)
             if "CREATES" in query.stdout.splitlines():
-                return ModuleResult(changed=False, msg=f"skipped, since {p['creates']} exists", data=data)
+                return UnarchivePlan(dest=dest, msg=f"skipped, since {p['creates']} exists", data=data)
         wanted: list[tuple[str, int, int]] = []
         if not p["creates"] or p["list_files"] or p["owner"] or p["group"]:
-            kind, members = archive_members(src)
+            if archive.members is None:
+                return UnarchivePlan(dest=dest, needs_members=True)
             if p["list_files"]:
-                data["files"] = [name for name, _, _ in members]
-            wanted = _wanted(members, p["exclude"])
+                data["files"] = [name for name, _, _ in archive.members]
+            wanted = _wanted(archive.members, p["exclude"])
         if p["creates"]:
             differs = [name for name, _, _ in wanted] or [p["src"]]  # creates is missing: extract
         else:
-            differs = self._differing(ctx, dest, wanted, checks, p["keep_newer"], data)
-        result = ModuleResult(changed=bool(differs), data=data)
-        if differs and ctx.diff:
-            result.diff.append({"before": {"path": dest}, "after": {"path": dest, "extracted": differs[:50]}})
-        if not differs or ctx.check_mode:
-            return result
-        excludes = " ".join(f"--exclude={shlex.quote(e)}" for e in p["exclude"])
-        extra = " ".join(shlex.quote(o) for o in p["extra_opts"])
-        if kind == "tar":
+            query = observed[_members_probe(dest, wanted, checks)]
+            if "NODEST" in query.stdout.splitlines():
+                return UnarchivePlan(dest=dest, no_dest=True, data=data)
+            differs = _differing(query.stdout, dest, wanted, p["keep_newer"])
+        if not differs:
+            return UnarchivePlan(dest=dest, data=data)
+        chown = ""
+        if p["owner"] or p["group"]:
+            spec = (p["owner"] or "") + (f":{p['group']}" if p["group"] else "")
+            names = " ".join(shlex.quote(f"{dest.rstrip('/')}/{n}") for n, _, _ in wanted)
+            chown = f"chown {shlex.quote(spec)} -- {names}"
+        return UnarchivePlan(
+            dest=dest, changed=True, data=data,
+            diff=[{"before": {"path": dest}, "after": {"path": dest, "extracted": differs[:50]}}],
+            kind=archive.kind, excludes=list(p["exclude"]), extra_opts=list(p["extra_opts"]), chown=chown)
+
+    def act(self, ctx: ModuleContext, plan: UnarchivePlan, src: Path | None) -> None:
+        """Extract: a controller archive (``src``) streamed to ``tar -x`` or uploaded for
+        ``unzip``, then the owner fixed; a remote one with ``tar -x`` there."""
+        data = plan.data
+        q_dest = shlex.quote(plan.dest)
+        excludes = " ".join(f"--exclude={shlex.quote(e)}" for e in plan.excludes)
+        extra = " ".join(shlex.quote(o) for o in plan.extra_opts)
+        if src is None:
+            remote = data["src"]
+            done = ctx.run(f"tar -x -f {shlex.quote(remote)} -C {q_dest} {excludes} {extra}")
+            if done.rc != 0:
+                raise ModuleFailed(f"unarchive: extracting {remote} failed: {done.stderr.strip()}", **data)
+            return
+        if plan.kind == "tar":
             payload = src.read_bytes()
             command = f"tar -x {_compression_flag(payload)} -f - -C {q_dest} {excludes} {extra}"
             done = ctx.run(command, stdin=payload)
         else:
             staged = f"/tmp/.kprov-unarchive-{src.name}"
             ctx.put(src.read_bytes(), staged, mode=0o600)
-            zip_excludes = " ".join(shlex.quote(e) for e in p["exclude"])
+            zip_excludes = " ".join(shlex.quote(e) for e in plan.excludes)
             q_staged = shlex.quote(staged)
             exclude_part = f" -x {zip_excludes}" if zip_excludes else ""
             command = (
@@ -179,62 +223,73 @@ class UnarchiveModule(ModuleBase):
             done = ctx.run(command)
         if done.rc != 0:
             raise ModuleFailed(f"unarchive: extracting {src.name} failed: {done.stderr.strip()}", **data)
-        fix = []
-        if p["owner"] or p["group"]:
-            spec = (p["owner"] or "") + (f":{p['group']}" if p["group"] else "")
-            names = " ".join(shlex.quote(f"{dest.rstrip('/')}/{n}") for n, _, _ in wanted)
-            fix.append(f"chown {shlex.quote(spec)} -- {names}")
-        if fix:
-            fixed = ctx.run(" && ".join(fix))
+        if plan.chown:
+            fixed = ctx.run(plan.chown)
             if fixed.rc != 0:
                 raise ModuleFailed(f"unarchive: setting owner failed: {fixed.stderr.strip()}", **data)
+
+    def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
+        """A controller archive is found and read on the controller: its kind first, its
+        members when the decision needs them (with ``creates``, only once that path is
+        missing). dest missing in check mode means the task making it ran in check mode too."""
+        p = self.params(args)
+        src: Path | None = None
+        archive: Archive | None = None
+        if not (p["remote_src"] or not p["copy"]):
+            src = ctx.find_file(p["src"], "files")
+            if "://" in p["src"]:
+                raise ModuleFailed("unarchive: URL sources are not supported; get_url, then use a local "
+                                   "archive")
+            archive = Archive(kind="zip" if zipfile.is_zipfile(src) else "tar")
+            if not p["creates"]:
+                archive = Archive(*archive_members(src))
+        observed = read_declared(self, ctx, p)
+        plan = self.decide(p, observed, archive)
+        if plan.needs_members:
+            assert src is not None
+            plan = self.decide(p, observed, Archive(*archive_members(src)))
+        if plan.no_dest:
+            if ctx.check_mode:
+                # plan: the task that makes dest ran in check mode too; extracting is the change
+                return ModuleResult(changed=True, msg=f"would extract into {plan.dest} (not there yet)")
+            raise ModuleFailed(f"unarchive: dest '{plan.dest}' must be an existing dir", **plan.data)
+        result = ModuleResult(changed=plan.changed, msg=plan.msg, data=dict(plan.data),
+                              diff=list(plan.diff) if ctx.diff else [])
+        if plan.changed and not ctx.check_mode:
+            self.act(ctx, plan, src)
         return result
 
     @staticmethod
-    def _check_dest(stdout: str, dest: str, data: dict[str, Any], check_mode: bool = False) -> None:
-        if "NODEST" in stdout.splitlines():
-            if check_mode:
-                raise _NoDestYet(dest)
-            raise ModuleFailed(f"unarchive: dest '{dest}' must be an existing dir", **data)
-
-    def _differing(self, ctx: ModuleContext, dest: str, wanted: list[tuple[str, int, int]],
-                   checks: list[str], keep_newer: bool, data: dict[str, Any]) -> list[str]:
-        """The members whose size or mtime differ from the files under ``dest`` (one command)."""
-        query = ctx.probe(_members_probe(dest, wanted, checks))
-        self._check_dest(query.stdout, dest, data, ctx.check_mode)
-        seen = {}
-        for line in query.stdout.splitlines():
-            size, mtime, path = line.split(" ", 2)
-            seen[path] = (int(size), int(mtime))
-        return [
-            name
-            for name, size, mtime in wanted
-            if seen.get(f"{dest.rstrip('/')}/{name}") != (size, mtime)
-            and not (keep_newer and seen.get(f"{dest.rstrip('/')}/{name}", (0, 0))[1] > mtime)
-        ]
-
-    def _remote(self, ctx: ModuleContext, p: dict[str, Any]) -> ModuleResult:
+    def _decide_remote(p: Mapping[str, Any], observed: Mapping[str, CommandResult]) -> UnarchivePlan:
         """remote_src: a tar archive already on the host; ``tar -d`` decides, ``tar -x`` acts."""
         src, dest = p["src"], p["dest"]
         data: dict[str, Any] = {"dest": dest, "src": src, "handler": "TgzArchive"}
-        found = set(ctx.probe(_remote_script(src, dest, p["creates"])).stdout.split())
+        found = set(observed[_remote_script(src, dest, p["creates"])].stdout.split())
         if "NODEST" in found:
             raise ModuleFailed(f"unarchive: dest '{dest}' must be an existing dir", **data)
         if "NOSRC" in found:
             raise ModuleFailed(f"unarchive: src '{src}' does not exist on the host", **data)
         if "CREATES" in found:
-            return ModuleResult(changed=False, msg=f"skipped, since {p['creates']} exists", data=data)
-        result = ModuleResult(changed="SAME" not in found, data=data)
-        if result.changed and ctx.diff:
-            result.diff.append({"before": {"path": dest}, "after": {"path": dest, "extracted": src}})
-        if not result.changed or ctx.check_mode:
-            return result
-        excludes = " ".join(f"--exclude={shlex.quote(e)}" for e in p["exclude"])
-        extra = " ".join(shlex.quote(o) for o in p["extra_opts"])
-        done = ctx.run(f"tar -x -f {shlex.quote(src)} -C {shlex.quote(dest)} {excludes} {extra}")
-        if done.rc != 0:
-            raise ModuleFailed(f"unarchive: extracting {src} failed: {done.stderr.strip()}", **data)
-        return result
+            return UnarchivePlan(dest=dest, msg=f"skipped, since {p['creates']} exists", data=data)
+        if "SAME" in found:
+            return UnarchivePlan(dest=dest, data=data)
+        return UnarchivePlan(dest=dest, changed=True, data=data,
+                             diff=[{"before": {"path": dest}, "after": {"path": dest, "extracted": src}}],
+                             excludes=list(p["exclude"]), extra_opts=list(p["extra_opts"]))
+
+
+def _differing(stdout: str, dest: str, wanted: list[tuple[str, int, int]], keep_newer: bool) -> list[str]:
+    """The members whose size or mtime differ from the files under ``dest`` (the probe's stat lines)."""
+    seen = {}
+    for line in stdout.splitlines():
+        size, mtime, path = line.split(" ", 2)
+        seen[path] = (int(size), int(mtime))
+    return [
+        name
+        for name, size, mtime in wanted
+        if seen.get(f"{dest.rstrip('/')}/{name}") != (size, mtime)
+        and not (keep_newer and seen.get(f"{dest.rstrip('/')}/{name}", (0, 0))[1] > mtime)
+    ]
 
 
 MODULE = UnarchiveModule()
