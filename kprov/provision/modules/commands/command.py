@@ -13,6 +13,12 @@ A task that declares its command a query (``changed_when: false`` and ``check_mo
 it changes nothing and must run even in check mode; ``ModuleContext.query``) sends it as a
 probe: the engine reads it ahead with the host's other probes in one round trip, and the
 task takes the result from the probe cache when no task changed the host since.
+
+In the module contract's steps: ``decide`` (pure) gives a frozen ``CommandPlan`` from the
+arguments and, when the engine read it ahead, the creates/removes test (a skip decided up
+front). When that test is not known it is not read on its own: ``act`` sends it as the
+guard of the command's script, in the same round trip (the peek the module docstring above
+describes), so whether the command is skipped is then learnt from the script's output.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ import secrets
 import shlex
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -32,7 +38,7 @@ from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResu
 from kprov.provision.modules.commands.detached import Detached
 from kprov.provision.modules.contract import ModuleBase
 
-__all__ = ["MODULE", "CommandModule"]
+__all__ = ["MODULE", "CommandModule", "CommandPlan"]
 
 SPEC = {
     "_raw_params": Arg("raw"), "cmd": Arg(), "argv": Arg("list"), "chdir": Arg(), "creates": Arg(),
@@ -83,7 +89,7 @@ def _exists_test(pattern: str) -> str:
     return f"(for f in {_glob_words(pattern)}; do [ -e \"$f\" ] || [ -L \"$f\" ] && exit 0; done; exit 1)"
 
 
-def _skip_tests(p: dict[str, Any]) -> list[tuple[str, str]]:
+def _skip_tests(p: Mapping[str, Any]) -> list[tuple[str, str]]:
     """(``creates``/``removes``, a shell test true when that argument skips the command)."""
     tests = []
     if p["creates"]:
@@ -163,79 +169,97 @@ class CommandModule(ModuleBase):
         quote = _quote_expanding if p["expand_argument_vars"] else shlex.quote
         return " ".join(quote(w) for w in words), words  # Ansible's cmd: the words it ran
 
-    @staticmethod
-    def _guarded_skip(ctx: ModuleContext, p: dict[str, Any], tests: list[tuple[str, str]]) -> str | None:
-        """``creates``/``removes`` answered by the engine's probe cache, when it read them
-        already ("creates"/"removes": skip; None: not known, the command's script tests)."""
-        if not tests:
-            return None
-        known = ctx.peek(_skip_probe(p, tests))
-        if known is None or known.rc != 0:
-            return None
-        said = known.stdout.split()
-        return "creates" if "creates" in said else "removes" if "removes" in said else None
-
-    def _prepare(self, ctx: ModuleContext, args: Mapping[str, Any]) -> _Prepared:
-        p = self.params(args)
+    def decide(self, params: Mapping[str, Any], observed: Mapping[str, CommandResult]) -> CommandPlan:
+        """The command's plan from its arguments and, when the engine read them ahead, the
+        ``creates``/``removes`` test (``observed``: only probes already known, never read live
+        for this: unknown, the command's own script tests them in the same round trip)."""
+        p = dict(params)
         line, shown = self._command_text(p)
-        token = secrets.token_hex(8)
         tests = _skip_tests(p)
-        guards = [f"if {test}; then echo {token}:{which}; exit 0; fi" for which, test in tests]
         stdin = None
         if p["stdin"] is not None:
             stdin = (p["stdin"] + ("\n" if p["stdin_add_newline"] else "")).encode()
-        if ctx.check_mode:
-            line = "true"
-        skip = self._guarded_skip(ctx, p, tests)
-        return _Prepared(p, shown, token, "\n".join([*_chdir(p), *guards, line]), stdin, bool(tests), skip)
+        skip = None
+        known = observed.get(_skip_probe(p, tests)) if tests else None
+        if known is not None and known.rc == 0:
+            said = known.stdout.split()
+            skip = "creates" if "creates" in said else "removes" if "removes" in said else None
+        return CommandPlan(shown=shown, line=line, chdir=_chdir(p), tests=tests, stdin=stdin, skip=skip,
+                           creates=p["creates"], removes=p["removes"], strip_empty_ends=p["strip_empty_ends"])
+
+    def _peeked(self, ctx: ModuleContext, params: Mapping[str, Any]) -> dict[str, CommandResult]:
+        """The declared creates/removes test's result, when the engine's probe cache holds it."""
+        tests = _skip_tests(dict(params))
+        known = ctx.peek(_skip_probe(params, tests)) if tests else None
+        return {} if known is None else {_skip_probe(params, tests): known}
 
     def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
-        job = self._prepare(ctx, args)
-        if job.skip is not None:
-            return job.skipped()
+        params = self.params(args)
+        plan = self.decide(params, self._peeked(ctx, params))
+        if plan.skip is not None:
+            return plan.skipped()
+        return self.act(ctx, plan)
+
+    def act(self, ctx: ModuleContext, plan: CommandPlan) -> ModuleResult:
+        """Run the script (its guards test creates/removes in the same round trip; a query is
+        read as a probe); check mode runs only the guards. The result comes from its output."""
+        token = secrets.token_hex(8)
+        script = plan.script(token, check_mode=ctx.check_mode)
         started = datetime.now()
         clock = time.monotonic()
-        if ctx.query and not job.guarded and job.stdin is None and not ctx.check_mode:
-            result = ctx.probe(job.script)  # a query: read ahead with the host's other probes
+        if ctx.query and not plan.tests and plan.stdin is None and not ctx.check_mode:
+            result = ctx.probe(script)  # a query: read ahead with the host's other probes
         else:
-            result = ctx.run(job.script, stdin=job.stdin if not ctx.check_mode else None)
-        if result.stdout.startswith(f"{job.token}:"):
-            return job.skipped(result.stdout.strip().split(":", 1)[1])
+            result = ctx.run(script, stdin=plan.stdin if not ctx.check_mode else None)
+        if result.stdout.startswith(f"{token}:"):
+            return plan.skipped(result.stdout.strip().split(":", 1)[1])
         if ctx.check_mode:
             return ModuleResult(skipped=True, msg="Command would have run if not in check mode",
-                                data={"cmd": job.shown, "rc": 0, "stdout": "", "stderr": "",
+                                data={"cmd": plan.shown, "rc": 0, "stdout": "", "stderr": "",
                                       "stdout_lines": [], "stderr_lines": []})
-        return job.finish(result, started, time.monotonic() - clock)
+        return plan.finish(result, token, started, time.monotonic() - clock)
 
     def detach(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult | Detached:
         """The command as a host-side job (``async``); its start/end are when its result is read."""
-        job = self._prepare(ctx, args)
-        if job.skip is not None:
-            return job.skipped()
-        if job.stdin is not None:
+        params = self.params(args)
+        plan = self.decide(params, self._peeked(ctx, params))
+        if plan.skip is not None:
+            return plan.skipped()
+        if plan.stdin is not None:
             raise ModuleFailed(f"{self.name}: 'stdin' cannot be given to an async task in kprov; "
                                "write the input to a file and redirect it in the command")
+        token = secrets.token_hex(8)
         started = datetime.now()
-        return Detached(job.script,
-                        lambda done: job.finish(done, started, (datetime.now() - started).total_seconds()))
+        return Detached(plan.script(token, check_mode=ctx.check_mode),
+                        lambda done: plan.finish(done, token, started,
+                                                 (datetime.now() - started).total_seconds()))
 
 
-@dataclass
-class _Prepared:
-    """A command ready to run: its script (chdir, creates/removes guards, the command line) and
-    how its output becomes the module's result."""
+@dataclass(frozen=True)
+class CommandPlan:
+    """A command decided: its line (and the words it shows as ``cmd``), the chdir and
+    creates/removes guards its script starts with, its stdin, or a skip known already
+    (``skip``: "creates"/"removes"); how its output becomes the module's result."""
 
-    p: dict[str, Any]
     shown: Any
-    token: str
-    script: str
-    stdin: bytes | None
-    guarded: bool
-    skip: str | None  # "creates"/"removes": known already to be skipped
+    line: str
+    chdir: list[str] = field(default_factory=list)
+    tests: list[tuple[str, str]] = field(default_factory=list)  # (creates/removes, its skip test)
+    stdin: bytes | None = None
+    skip: str | None = None
+    creates: str | None = None
+    removes: str | None = None
+    strip_empty_ends: bool = True
+
+    def script(self, token: str, *, check_mode: bool) -> str:
+        """The script sent: a guard that skips prints ``TOKEN:creates|removes`` (a per-run
+        random token) and stops; in check mode the command itself is ``true``."""
+        guards = [f"if {test}; then echo {token}:{which}; exit 0; fi" for which, test in self.tests]
+        return "\n".join([*self.chdir, *guards, "true" if check_mode else self.line])
 
     def skipped(self, which: str | None = None) -> ModuleResult:
         which = which or self.skip
-        target = self.p["creates"] if which == "creates" else self.p["removes"]
+        target = self.creates if which == "creates" else self.removes
         verb = "exists" if which == "creates" else "does not exist"
         msg = f"Did not run command since '{target}' {verb}"
         said = f"skipped, since {target} {verb}"  # Ansible's stdout here (msg says it better)
@@ -243,11 +267,11 @@ class _Prepared:
             "cmd": self.shown, "rc": 0, "stdout": said, "stderr": "", "stdout_lines": [said],
             "stderr_lines": []})
 
-    def finish(self, result: CommandResult, started: datetime, seconds: float) -> ModuleResult:
-        if result.stdout.startswith(f"{self.token}:"):
+    def finish(self, result: CommandResult, token: str, started: datetime, seconds: float) -> ModuleResult:
+        if result.stdout.startswith(f"{token}:"):
             return self.skipped(result.stdout.strip().split(":", 1)[1])
         stdout, stderr = result.stdout, result.stderr
-        if self.p["strip_empty_ends"]:
+        if self.strip_empty_ends:
             stdout, stderr = stdout.rstrip("\r\n"), stderr.rstrip("\r\n")
         ended = started + timedelta(seconds=seconds)
         data = {
