@@ -9,6 +9,12 @@ else). A port is probed with bash's /dev/tcp (bash is essential on Debian). Neve
 ``check_mode: none``): a check-mode run reports it skipped, as Ansible does, instead of
 waiting on a port or file only the real run would bring about (a plan of a new host timed
 out on its node-local API port). ``check_mode: false`` on the task makes it wait anyway.
+
+In the module contract's steps: ``decide`` (pure) gives a frozen ``WaitPlan``: met already
+when the engine read the condition ahead and it holds, else the wait to do. The polling
+itself is the act: its reads are interleaved with time passing on the host, so they cannot
+be read up front (an unknown condition is not read on its own either: the loop's first
+poll tests it in the same round trip).
 """
 
 from __future__ import annotations
@@ -16,13 +22,15 @@ from __future__ import annotations
 import shlex
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
+from kprov.provision.connect.base import CommandResult
 from kprov.provision.modules.args import Arg, parse_args
 from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult, TaskView
 from kprov.provision.modules.contract import ModuleBase
 
-__all__ = ["MODULE", "WaitForModule", "port_probe"]
+__all__ = ["MODULE", "WaitForModule", "WaitPlan", "port_probe"]
 
 SPEC = {
     "host": Arg(default="127.0.0.1"),
@@ -65,6 +73,19 @@ def _check(p: dict[str, Any]) -> str:
     return probe
 
 
+@dataclass(frozen=True)
+class WaitPlan:
+    """A wait decided: ``met`` already, a controller ``sleep`` (seconds; no port or path), or
+    the host's polling ``script``; the result's data and the message when it times out."""
+
+    met: bool = False
+    sleep: int = 0
+    script: str = ""
+    read_timeout: int = 0
+    data: dict[str, Any] = field(default_factory=dict)
+    timeout_msg: str = ""
+
+
 class WaitForModule(ModuleBase):
     name = "wait_for"
     spec = SPEC
@@ -84,23 +105,20 @@ class WaitForModule(ModuleBase):
             return []
         return [_check(dict(params))]
 
-    def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
-        if ctx.check_mode:
-            parse_args(self.name, SPEC, args)
-            return ModuleResult(skipped=True, msg=f"remote module ({self.name}) does not support check mode")
-        p = self.params(args)
-        started = time.monotonic()
+    def decide(self, params: Mapping[str, Any], observed: Mapping[str, CommandResult]) -> WaitPlan:
+        """The wait decided: met already (the condition read ahead, ``observed``: only probes
+        the engine read, never read live for this), a plain sleep (no port or path), or the
+        remote polling loop and how its end is reported."""
+        p = dict(params)
         if p["port"] is None and not p["path"]:
-            if p["delay"] + p["timeout"] > 0:
-                time.sleep(p["delay"] or p["timeout"])
-            return ModuleResult(data={"elapsed": int(time.monotonic() - started), "state": p["state"]})
+            return WaitPlan(sleep=(p["delay"] or p["timeout"]) if p["delay"] + p["timeout"] > 0 else 0,
+                            data={"state": p["state"]})
         condition = _check(p)
         data: dict[str, Any] = {"state": p["state"]}
         data.update({k: p[k] for k in ("port", "path", "search_regex") if p[k] is not None})
-        for declared in self.probes(p, ctx.view()):
-            known = ctx.peek(declared)
-            if known is not None and known.rc == 0:
-                return ModuleResult(data={"elapsed": 0, **data})
+        known = observed.get(condition)
+        if known is not None and known.rc == 0:
+            return WaitPlan(met=True, data=data)
         script = (
             f"sleep {p['delay']}; end=$(( $(date +%s) + {p['timeout']} )); "
             f"n=0; while :; do if {condition}; then exit 0; fi; "
@@ -108,13 +126,37 @@ class WaitForModule(ModuleBase):
             f"if [ $n -lt {_FAST_POLLS} ] && [ {p['sleep']} -gt 0 ]; then n=$((n + 1)); sleep 0.1; "
             f"else sleep {p['sleep']}; fi; done"
         )
-        done = ctx.read(script, timeout=p["delay"] + p["timeout"] + p["connect_timeout"] + 30)
-        data = {"elapsed": int(time.monotonic() - started), **data}
-        if done.rc == 0:
-            return ModuleResult(data=data)
         what = p["path"] or f"{p['host']}:{p['port']}"
         verb = "to stop" if p["state"] in ("stopped", "absent", "drained") else "for"
-        raise ModuleFailed(p["msg"] or f"Timeout when waiting {verb} {what}", **data)
+        return WaitPlan(data=data, script=script,
+                        read_timeout=p["delay"] + p["timeout"] + p["connect_timeout"] + 30,
+                        timeout_msg=p["msg"] or f"Timeout when waiting {verb} {what}")
+
+    def act(self, ctx: ModuleContext, plan: WaitPlan) -> ModuleResult:
+        """The wait itself: a sleep on the controller, or the polling loop on the host (one
+        read, however long); ``elapsed`` is how long it took."""
+        started = time.monotonic()
+        if not plan.script:
+            if plan.sleep:
+                time.sleep(plan.sleep)
+            return ModuleResult(data={"elapsed": int(time.monotonic() - started), **plan.data})
+        done = ctx.read(plan.script, timeout=plan.read_timeout)
+        data = {"elapsed": int(time.monotonic() - started), **plan.data}
+        if done.rc == 0:
+            return ModuleResult(data=data)
+        raise ModuleFailed(plan.timeout_msg, **data)
+
+    def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
+        if ctx.check_mode:
+            parse_args(self.name, SPEC, args)
+            return ModuleResult(skipped=True, msg=f"remote module ({self.name}) does not support check mode")
+        params = self.params(args)
+        peeked = {probe: known for probe in self.probes(params, ctx.view())
+                  if (known := ctx.peek(probe)) is not None}
+        plan = self.decide(params, peeked)
+        if plan.met:
+            return ModuleResult(data={"elapsed": 0, **plan.data})
+        return self.act(ctx, plan)
 
 
 MODULE = WaitForModule()
