@@ -8,7 +8,8 @@ The module contract's steps are placefile's: ``decide`` (pure) takes the destina
 and the content's sha1 and size (of ``content``, or the digest the run took of ``src``) and
 returns a ``Placement``; ``run`` conducts placefile's reads that depend on the decision
 (``dest/NAME`` when dest is a directory, a remote source after the destination's probe, the
-old bytes for a diff) and ``act`` writes the bytes or fixes the attributes.
+old bytes for a diff), deciding again after each, and ``act`` writes the bytes or fixes the
+attributes.
 """
 
 from __future__ import annotations
@@ -28,11 +29,10 @@ from kprov.provision.modules.files.placefile import (
     Placement,
     PlaceOptions,
     act_placement,
-    decide_placement,
     place_file,
     place_probe,
     placed_path,
-    target_state,
+    placement,
 )
 
 __all__ = ["MODULE", "CopyModule"]
@@ -79,22 +79,17 @@ class CopyModule(ModuleBase):
         return [place_probe(placed_path(params["dest"], src_name))]
 
     def decide(self, params: Mapping[str, Any], observed: Mapping[str, CommandResult],
-               digest: tuple[str, int] | None = None) -> Placement:
+               digest: tuple[str, int] | None = None, src_name: str | None = None) -> Placement:
         """The placement for the destination's probe results and the content's (sha1, size):
-        ``digest``, or those of ``content``. A directory dest whose ``dest/NAME`` is not
-        probed yet gives a placement that only names it (``dest``, nothing changed)."""
-        src_name = None
+        ``digest``, or those of ``content`` (a src's file is named ``src_name``, by default
+        the last part of ``src``)."""
         if params["content"] is None:
-            src_name = posixpath.basename(params["src"].rstrip("/"))
-        state = target_state(self.name, placed_path(params["dest"], src_name), observed, src_name)
-        if isinstance(state, str):
-            return Placement(dest=state)
-        if digest is None:
-            if params["content"] is None:
-                raise ValueError("copy: deciding for a src needs its digest")
+            src_name = src_name or posixpath.basename(params["src"].rstrip("/"))
+        elif digest is None:
             data = _content_bytes(params["content"])
             digest = hashlib.sha1(data).hexdigest(), len(data)
-        return decide_placement(self.name, state, *digest, _options(params))
+        return placement(self.name, placed_path(params["dest"], src_name), observed, src_name, digest,
+                         _options(params))
 
     def act(self, ctx: ModuleContext, plan: Placement, data: bytes | None) -> dict[str, Any]:
         return act_placement(ctx, self.name, plan, data)
@@ -119,7 +114,12 @@ class CopyModule(ModuleBase):
                 digest = ctx.file_digest(src)
             except OSError as exc:
                 raise ModuleFailed(f"copy: cannot read src {src}: {exc}") from exc
-        result = place_file(ctx, self.name, p["dest"], data, _options(p), src_name=src_name, digest=digest)
+        name = src_name
+
+        def decide(observed: Mapping[str, CommandResult], digest: tuple[str, int] | None) -> Placement:
+            return self.decide(p, observed, digest, name)
+
+        result = place_file(ctx, self.name, p["dest"], data, decide, src_name=src_name, digest=digest)
         if p["src"] is not None:
             result.data["src"] = p["src"]
         return result

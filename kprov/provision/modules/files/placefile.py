@@ -3,14 +3,15 @@ in the module contract's steps (modules.contract).
 
 One probe (``place_probe``: existence, sha1, owner, group, mode) decides; the bytes travel
 only when the checksum differs; attributes alone are fixed with chown/chmod; check mode
-reports and stops. The decision is pure and in two parts: ``target_state`` reads the probe
-for the destination (or names the path to probe next when dest is a directory and the file
-goes inside it), ``decide_placement`` compares that state with the content's sha1 and size
-and returns a frozen :class:`Placement`. ``act_placement`` is the only step that changes the
-host. ``place_file`` conducts them, and keeps three reads that depend on what was decided
-where they were: the probe of ``dest/NAME`` when dest turns out to be a directory, the bytes
-(given as a function, a file's reading: called only once the probe says they are needed, or
-to hash them when their digest is not known), and the destination's old bytes for a content
+reports and stops. The decision (``placement``, each module's ``decide``) is pure and in two
+parts: ``target_state`` reads the probe for the destination (or names the probe of the path
+inside it when dest is a directory), ``decide_placement`` compares that state with the
+content's sha1 and size and returns a frozen :class:`Placement`. ``act_placement`` is the
+only step that changes the host. ``place_file`` conducts them with the module's decide, and
+keeps three reads that depend on what was decided where they were: the probe of
+``dest/NAME`` when dest turns out to be a directory, the bytes (given as a function, a
+file's reading: called only once the probe says they are needed, or to hash them when
+their digest is not known: a remote src), and the destination's old bytes for a content
 diff (only when the task shows diffs and the content changes).
 """
 
@@ -37,8 +38,8 @@ from kprov.provision.modules.files.fileops import (
 )
 
 __all__ = [
-    "MAX_DIFF_BYTES", "Placement", "PlaceOptions", "act_placement", "decide_placement", "place_file",
-    "place_probe", "placed_path", "target_state",
+    "MAX_DIFF_BYTES", "Decide", "PlaceOptions", "Placement", "act_placement", "decide_placement",
+    "place_file", "place_probe", "placed_path", "placement", "target_state",
 ]
 
 MAX_DIFF_BYTES = 104448  # Ansible's default max_diff_size
@@ -83,6 +84,24 @@ class Placement:
     mode: int | None = None
     attribute_commands: list[str] = field(default_factory=list)
     options: PlaceOptions = PlaceOptions()
+    reads: str | None = None  # dest is a directory: this probe (of dest/NAME) first
+    needs_digest: bool = False  # the content's sha1 and size first (a remote src, read now)
+
+
+Decide = Callable[[Mapping[str, CommandResult], "tuple[str, int] | None"], Placement]
+
+
+def placement(module: str, dest: str, observed: Mapping[str, CommandResult], src_name: str | None,
+              digest: tuple[str, int] | None, options: PlaceOptions) -> Placement:
+    """The whole decision: the target's state (``target_state``), then, with the content's
+    ``digest``, ``decide_placement``; a placement that ``reads`` a probe or ``needs_digest``
+    while either is missing."""
+    state = target_state(module, dest, observed, src_name)
+    if isinstance(state, str):
+        return Placement(dest=state, reads=place_probe(state))
+    if digest is None:
+        return Placement(dest=state.path, needs_digest=True)
+    return decide_placement(module, state, *digest, options)
 
 
 def target_state(module: str, dest: str, observed: Mapping[str, CommandResult],
@@ -157,29 +176,26 @@ def place_file(
     module: str,
     dest: str,
     content: bytes | Callable[[], bytes],
-    options: PlaceOptions,
+    decide: Decide,
     *,
     src_name: str | None = None,
     digest: tuple[str, int] | None = None,
 ) -> ModuleResult:
-    """Ensure ``dest`` (or ``dest/src_name`` when dest is a directory) holds ``content``.
+    """Ensure ``dest`` (or ``dest/src_name`` when dest is a directory) holds ``content``, as
+    the module's ``decide`` (probe results and the content's digest -> Placement) says.
 
     ``digest``: the content's (sha1, size) when the caller knows them (a controller file the
     run has hashed): ``content`` is then read only when the file must be written or diffed."""
     dest = placed_path(dest, src_name)
     observed = {place_probe(dest): ctx.probe(place_probe(dest))}
-    state = target_state(module, dest, observed, src_name)
-    if isinstance(state, str):  # dest is a directory: the file goes inside it
-        observed[place_probe(state)] = ctx.probe(place_probe(state))
-        state = target_state(module, dest, observed, src_name)
-        assert not isinstance(state, str)
+    plan = decide(observed, digest)
+    if plan.reads is not None:  # dest is a directory: the file goes inside it
+        observed[plan.reads] = ctx.probe(plan.reads)
+        plan = decide(observed, digest)
     data: bytes | None = None
-    if digest is not None:
-        checksum, size = digest
-    else:
+    if plan.needs_digest:
         data = content() if callable(content) else content
-        checksum, size = hashlib.sha1(data).hexdigest(), len(data)
-    plan = decide_placement(module, state, checksum, size, options)
+        plan = decide(observed, (hashlib.sha1(data).hexdigest(), len(data)))
     if plan.write and data is None:
         data = content() if callable(content) else content
     result = ModuleResult(changed=plan.changed, data=dict(plan.data))

@@ -5,15 +5,14 @@ rendered with ``ctx.render_template`` (the engine's one Jinja2 environment with 
 variables and the task's Jinja2 settings: ``trim_blocks``, ``lstrip_blocks``,
 ``newline_sequence``, the start/end strings; a ``#jinja2:`` first line of the template
 overrides them). Placement is the same checksum-first logic as copy, in placefile's
-contract steps: ``decide`` (pure) takes the destination's probe and the rendered bytes and
-returns a ``Placement``, ``act`` writes them or fixes the attributes. The template renders
+contract steps: ``decide`` (pure) takes the destination's probe and the rendered text's sha1
+and size and returns a ``Placement``, ``act`` writes them or fixes the attributes. The template renders
 before the host is read (a template error fails first); ``run`` conducts placefile's reads
 that depend on the decision (``dest/NAME`` for a directory dest, the old bytes for a diff).
 """
 
 from __future__ import annotations
 
-import hashlib
 import posixpath
 from collections.abc import Mapping
 from typing import Any
@@ -26,11 +25,10 @@ from kprov.provision.modules.files.placefile import (
     Placement,
     PlaceOptions,
     act_placement,
-    decide_placement,
     place_file,
     place_probe,
     placed_path,
-    target_state,
+    placement,
 )
 
 __all__ = ["MODULE", "TemplateModule"]
@@ -75,15 +73,12 @@ class TemplateModule(ModuleBase):
         return [place_probe(placed_path(params["dest"], src.name))]
 
     def decide(self, params: Mapping[str, Any], observed: Mapping[str, CommandResult],
-               rendered: bytes = b"", src_name: str | None = None) -> Placement:
-        """The placement for the destination's probe results and the ``rendered`` bytes (of a
-        template named ``src_name``; the name of ``src`` when not given)."""
+               digest: tuple[str, int] | None = None, src_name: str | None = None) -> Placement:
+        """The placement for the destination's probe results and the rendered text's (sha1,
+        size) (a template named ``src_name``, by default the last part of ``src``)."""
         name = src_name or posixpath.basename(params["src"])
-        state = target_state(self.name, placed_path(params["dest"], name), observed, name)
-        if isinstance(state, str):
-            return Placement(dest=state)
-        return decide_placement(self.name, state, hashlib.sha1(rendered).hexdigest(), len(rendered),
-                                _options(params))
+        return placement(self.name, placed_path(params["dest"], name), observed, name, digest,
+                         _options(params))
 
     def act(self, ctx: ModuleContext, plan: Placement, data: bytes | None) -> dict[str, Any]:
         return act_placement(ctx, self.name, plan, data)
@@ -101,8 +96,11 @@ class TemplateModule(ModuleBase):
             text = ctx.render_template(source, settings)
             return bytes(text.encode(p["output_encoding"]))
 
+        def decide(observed: Mapping[str, CommandResult], digest: tuple[str, int] | None) -> Placement:
+            return self.decide(p, observed, digest, src.name)
+
         result = place_file(ctx, self.name, p["dest"], render(),  # rendered before the host is read
-                            _options(p), src_name=src.name)
+                            decide, src_name=src.name)
         result.data["src"] = p["src"]
         return result
 
