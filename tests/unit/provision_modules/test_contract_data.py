@@ -13,12 +13,14 @@ probes (``probes(params, view)``) must be as many as the case's probe outputs, a
 
 ``view`` (check_mode, query), ``diff`` and ``files`` (controller files by kind/name, for
 copy, template and unarchive) set the task around the module. Also here: every module under
-kprov/provision/modules has a case file, and nothing in the engine knows a recording mode.
+kprov/provision/modules has a case file and a decide of its own (its run goes through it), and
+nothing in the engine knows a recording mode.
 """
 
 from __future__ import annotations
 
 import importlib
+import inspect
 import re
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,7 @@ import yaml
 from kprov.provision.connect.base import CommandResult
 from kprov.provision.connect.fake import FakeConnector
 from kprov.provision.modules.base import ModuleArgsError, ModuleContext, ModuleFailed, ProbeKey, TaskView
+from kprov.provision.modules.contract import ThreeStepModule
 from kprov.provision.modules.registry import guarded
 
 DATA = Path(__file__).parent / "data" / "contract"
@@ -155,6 +158,25 @@ def test_every_module_declares_its_probes_and_parses_its_params() -> None:
         for method in ("params", "probes", "run"):
             assert callable(getattr(type(module), method, None)), (name, method)
         assert isinstance(module.changes_judged_by_task, bool), name
+
+
+def test_every_module_decides_then_acts() -> None:
+    """One contract (modules.contract): every module has a pure ``decide`` of its own and an
+    ``act``; a module that conducts its own ``run`` goes through its ``decide`` (itself, or
+    ThreeStepModule's run), no decision made inside ``run`` alone. No allow-list: every
+    module is converted."""
+    offenders = []
+    for name, dotted in _module_paths().items():
+        module_type = type(importlib.import_module(f"kprov.provision.modules.{dotted}").MODULE)
+        decide, act = getattr(module_type, "decide", None), getattr(module_type, "act", None)
+        if not callable(decide) or decide is ThreeStepModule.decide or not callable(act):
+            offenders.append(f"{name}: no decide/act")
+        elif "run" in module_type.__dict__:
+            source = inspect.getsource(module_type)
+            through_base = "super().run(" in source and issubclass(module_type, ThreeStepModule)
+            if "self.decide(" not in source and not through_base:
+                offenders.append(f"{name}: run decides without decide")
+    assert offenders == []
 
 
 def test_the_engine_knows_no_recording_mode() -> None:
