@@ -27,6 +27,7 @@ or host with a character HAProxy's config language would read specially is left 
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -40,6 +41,7 @@ __all__ = [
     "ProxySettings",
     "Rendered",
     "backend_name",
+    "filtered_backend_name",
     "render",
     "server_weights",
     "weighted_backend_name",
@@ -138,10 +140,48 @@ def _unsafe(route: Route) -> str:
             return f"{route.ingress}: match {name!r}={value!r} left out: characters the proxy does not take"
     if route.method and not route.method.isalpha():
         return f"{route.ingress}: method {route.method!r} left out"
+    return _unsafe_filter(route)
+
+
+def filtered_backend_name(route: Route) -> str:
+    """The backend of one rule with filters: its actions, then its servers (or redirect)."""
+    digest = hashlib.sha256(repr((route.filters, route.backend, route.weighted)).encode()).hexdigest()
+    return f"bf:{digest[:16]}"
+
+
+def _filter_lines(route: Route) -> list[str]:
+    lines = []
+    for action in route.filters:
+        kind = action[0]
+        if kind == "redirect":
+            _kind, scheme, host, port, code = action
+            location = (f"{scheme or '%[ssl_fc,iif(https,http)]'}://{host or '%[var(txn.host)]'}"
+                        f"{':' + port if port else ''}%[pathq]")
+            lines.append(f"    http-request redirect location {location} code {code}")
+            continue
+        side, verb = kind.split("-")
+        keyword = {"set": "set-header", "add": "add-header", "del": "del-header"}[verb]
+        value = f" '{action[2].replace('%', '%%')}'" if verb != "del" else ""
+        lines.append(f"    http-{side} {keyword} {action[1]}{value}")
+    return lines
+
+
+def _unsafe_filter(route: Route) -> str:
+    for action in route.filters:
+        if action[0] == "redirect":
+            _kind, scheme, host, port, code = action
+            if scheme not in ("", "http", "https") or (host and not _SAFE_HOST.fullmatch(host)) or \
+                    not (port == "" or port.isdigit()) or code not in ("301", "302"):
+                return f"{route.ingress}: redirect {action[1:]!r} left out"
+            continue
+        if not _SAFE_TOKEN.fullmatch(action[1]) or (len(action) > 2 and not _SAFE_VALUE.fullmatch(action[2])):
+            return f"{route.ingress}: header filter {action[1:]!r} left out: characters the proxy refuses"
     return ""
 
 
 def _target(route: Route) -> str:
+    if route.filters:
+        return filtered_backend_name(route)
     if route.weighted:
         return weighted_backend_name(route.weighted)
     return backend_name(route.backend) if route.backend is not None else NO_BACKEND
@@ -233,11 +273,30 @@ def _backends(table: RouteTable, routes: list[Route],
         out += [_server_line(server) for server in servers.get(ref, [])]
     groups = sorted({r.weighted for r in routes if r.weighted}, key=weighted_backend_name)
     for weighted in groups:
-        out += ["", f"backend {weighted_backend_name(weighted)}", "    balance roundrobin"]
-        for ref, server, weight in server_weights(weighted, servers):
-            name = f"    server {ref.namespace}_{ref.service}_"
-            line = _server_line(server).replace("    server ", name, 1)
-            out.append(f"{line} weight {weight}")
+        out += ["", f"backend {weighted_backend_name(weighted)}", "    balance roundrobin",
+                *_weighted_servers(weighted, servers)]
+    filtered = {filtered_backend_name(r): r for r in routes if r.filters and not _unsafe_filter(r)}
+    for name in sorted(filtered):
+        route = filtered[name]
+        out += ["", f"backend {name}", "    balance roundrobin", *_filter_lines(route)]
+        if any(action[0] == "redirect" for action in route.filters):
+            continue
+        if route.weighted:
+            out += _weighted_servers(route.weighted, servers)
+        elif route.backend is not None:
+            out += [_server_line(server) for server in servers.get(route.backend, [])]
+        else:
+            out.append('    http-request return status 500 content-type "text/plain" string "no backend"')
+    return out
+
+
+def _weighted_servers(weighted: tuple[tuple[BackendRef, int], ...],
+                      servers: Mapping[BackendRef, list[Server]]) -> list[str]:
+    out = []
+    for ref, server, weight in server_weights(weighted, servers):
+        name = f"    server {ref.namespace}_{ref.service}_"
+        line = _server_line(server).replace("    server ", name, 1)
+        out.append(f"{line} weight {weight}")
     return out
 
 

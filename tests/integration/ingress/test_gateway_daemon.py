@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -167,6 +167,27 @@ async def test_gateway_and_httproute_are_served_with_their_statuses(
                         "matches": [{"headers": [{"name": "X-Canary", "value": "yes"}]}],
                         "backendRefs": [{"name": "two", "port": 80}],
                     },
+                    {
+                        "matches": [{"path": {"type": "PathPrefix", "value": "/old"}}],
+                        "filters": [
+                            {
+                                "type": "RequestRedirect",
+                                "requestRedirect": {"hostname": "new.example", "statusCode": 301},
+                            }
+                        ],
+                    },
+                    {
+                        "matches": [{"path": {"type": "PathPrefix", "value": "/tagged"}}],
+                        "filters": [
+                            {
+                                "type": "ResponseHeaderModifier",
+                                "responseHeaderModifier": {
+                                    "set": [{"name": "X-Served-By", "value": "kprov"}]
+                                },
+                            }
+                        ],
+                        "backendRefs": [{"name": "one", "port": 80}],
+                    },
                 ],
             },
         },
@@ -220,6 +241,24 @@ async def test_gateway_and_httproute_are_served_with_their_statuses(
     assert headed == (200, "two /")
     assert await _get_tls(https, "a.g.example", "/api/x") == (200, "two /api/x")
     assert _peer_cn(https, "a.g.example") == "a.g.example"  # the listener's Secret, by SNI
+    # filters: a redirect (the listener's port kept, not 80) and a response header set
+    status, headers = await _head(http, "a.g.example", "/old/page?q=1")
+    assert (status, headers.get("Location")) == (301, f"http://new.example:{http}/old/page?q=1")
+    status, headers = await _head(http, "a.g.example", "/tagged/x")
+    assert (status, headers.get("X-Served-By")) == (200, "kprov")
+
+
+async def _head(port: int, host: str, path: str) -> tuple[int, Mapping[str, str]]:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(
+            f"http://127.0.0.1:{port}{path}",
+            headers={"Host": host},
+            allow_redirects=False,
+            timeout=aiohttp.ClientTimeout(total=3),
+        ) as reply,
+    ):
+        return reply.status, reply.headers.copy()  # case-insensitive (HAProxy sends lower case)
 
 
 async def _get_with(port: int, host: str, path: str, headers: dict[str, str]) -> tuple[int, str]:

@@ -11,12 +11,25 @@ from pathlib import Path
 import pytest
 
 from kprov.cluster.ingress.certs import ensure_default_certificate
-from kprov.cluster.ingress.haproxy_config import NO_BACKEND, ProxySettings, render, server_weights
+from kprov.cluster.ingress.haproxy_config import (
+    NO_BACKEND,
+    ProxySettings,
+    filtered_backend_name,
+    render,
+    server_weights,
+)
 from kprov.cluster.ingress.routes import EXACT, PREFIX, BackendRef, Route, build_table
 
 SETTINGS = ProxySettings(default_certificate="/s/default.pem", crt_list="/s/crt-list")
 ALPHA = BackendRef("web", "alpha", 80)
 BETA = BackendRef("web", "beta", 80)
+HEADER_FILTERS = (
+    ("request-set", "X-Env", "100% prod"),
+    ("request-add", "X-Via", "kprov"),
+    ("request-del", "X-Debug"),
+    ("response-set", "X-Served", "1"),
+)
+REDIRECT = (("redirect", "https", "", "8443", "301"),)
 SERVERS = {ALPHA: [("10.244.1.5", 8080), ("10.244.2.7", 8080)], BETA: [("10.244.3.9", 8080)]}
 
 
@@ -151,7 +164,12 @@ def test_haproxy_accepts_the_rendered_configuration(tmp_path: Path) -> None:
                 wildcard_any_depth=True,
             )
         ],
-        8080: [Route("g.example", "/b", EXACT, BETA, "web/s"), Route("", "/", PREFIX, None, "web/t")],
+        8080: [
+            Route("g.example", "/b", EXACT, BETA, "web/s"),
+            Route("g.example", "/h", PREFIX, BETA, "web/h", filters=HEADER_FILTERS),
+            Route("g.example", "/r", PREFIX, None, "web/x", filters=REDIRECT),
+            Route("", "/", PREFIX, None, "web/t"),
+        ],
     }
     out = render(build_table([_ingress_catch_all()]), SERVERS, {}, settings, gateway)
     (tmp_path / "haproxy.cfg").write_text(out.config)
@@ -171,3 +189,31 @@ def test_https_listener_routes_join_the_https_frontend_and_their_certificates_th
     assert "frontend gateway-443" not in out.config
     assert not any(line.startswith("use_backend") for line in _section(out.config, "frontend http"))
     assert out.crt_list == "/s/certs/web_cert.pem s.example\n/s/certs/web_any.pem\n"
+
+
+def test_a_rule_with_filters_gets_its_own_backend_with_the_actions_then_the_servers() -> None:
+    route = Route("", "/h", PREFIX, BETA, "web/h", filters=HEADER_FILTERS)
+    out = render(build_table([]), SERVERS, {}, SETTINGS, {9000: [route]})
+    name = filtered_backend_name(route)
+    assert f"use_backend {name} if {{ path -m str '/h' }} || {{ path -m beg '/h/' }}" in _section(
+        out.config, "frontend gateway-9000"
+    )
+    assert _section(out.config, f"backend {name}") == [
+        "balance roundrobin",
+        "http-request set-header X-Env '100%% prod'",
+        "http-request add-header X-Via 'kprov'",
+        "http-request del-header X-Debug",
+        "http-response set-header X-Served '1'",
+        "server 10.244.3.9_8080 10.244.3.9:8080",
+    ]
+
+
+def test_a_redirect_rule_answers_with_the_location_and_no_server() -> None:
+    route = Route("", "/", PREFIX, None, "web/x", filters=(("redirect", "", "new.example", "", "302"),))
+    out = render(build_table([]), SERVERS, {}, SETTINGS, {80: [route]})
+    assert _section(out.config, f"backend {filtered_backend_name(route)}") == [
+        "balance roundrobin",
+        "http-request redirect location %[ssl_fc,iif(https,http)]://new.example%[pathq] code 302",
+    ]
+    bad = Route("", "/", PREFIX, None, "web/y", filters=(("redirect", "ftp", "", "", "302"),))
+    assert render(build_table([]), SERVERS, {}, SETTINGS, {80: [bad]}).skipped

@@ -7,7 +7,12 @@ from typing import Any
 
 import pytest
 
-from kprov.cluster.ingress.gateway.routing import gateway_routing, hostname_intersection, merge_conditions
+from kprov.cluster.ingress.gateway.routing import (
+    filter_actions,
+    gateway_routing,
+    hostname_intersection,
+    merge_conditions,
+)
 from kprov.cluster.ingress.routes import EXACT, PREFIX, BackendRef, path_matches
 
 CONTROLLER = "kprov.io/gateway-controller"
@@ -351,7 +356,7 @@ def test_backend_refs_resolve_or_say_why(backend: Obj, grants: list[Obj], reason
 
 
 def test_filters_are_reported_unsupported_rather_than_ignored() -> None:
-    rule = {**_rule(), "filters": [{"type": "RequestHeaderModifier"}]}
+    rule = {**_rule(), "filters": [{"type": "URLRewrite", "urlRewrite": {"hostname": "x.example"}}]}
     result = _run([_gateway()], [_route("r", [rule])])
     assert _conds(result.route_parents["web/r"][0]["conditions"])["Accepted"] == ("False", "UnsupportedValue")
     assert 80 not in result.routes_by_port
@@ -453,3 +458,59 @@ def test_http_and_https_on_one_port_conflict() -> None:
     result = _run_tls(listeners)
     conflicts = [_conds(x["conditions"])["Conflicted"] for x in result.gateway_status["web/gw"]["listeners"]]
     assert conflicts == [("True", "ProtocolConflict")] * 2
+
+
+def test_header_modifiers_and_redirects_become_the_rules_actions() -> None:
+    rule = {
+        **_rule(),
+        "filters": [
+            {
+                "type": "RequestHeaderModifier",
+                "requestHeaderModifier": {
+                    "set": [{"name": "X-Env", "value": "prod"}],
+                    "add": [{"name": "X-Via", "value": "kprov"}],
+                    "remove": ["X-Debug"],
+                },
+            },
+            {
+                "type": "ResponseHeaderModifier",
+                "responseHeaderModifier": {"set": [{"name": "X-Served", "value": "1"}]},
+            },
+        ],
+    }
+    [route] = _run([_gateway()], [_route("r", [rule])]).routes_by_port[80]
+    assert route.filters == (
+        ("request-set", "X-Env", "prod"),
+        ("request-add", "X-Via", "kprov"),
+        ("request-del", "X-Debug"),
+        ("response-set", "X-Served", "1"),
+    )
+
+
+@pytest.mark.parametrize(
+    ("redirect", "listener_port", "action"),
+    [
+        ({"scheme": "https"}, 80, ("redirect", "https", "", "", "302")),
+        ({"scheme": "https", "statusCode": 301}, 8088, ("redirect", "https", "", "", "301")),
+        ({"hostname": "new.example"}, 8088, ("redirect", "", "new.example", "8088", "302")),
+        ({"hostname": "new.example"}, 80, ("redirect", "", "new.example", "", "302")),
+        ({"scheme": "http", "port": 80}, 8088, ("redirect", "http", "", "", "302")),
+        ({"scheme": "https", "port": 8443}, 80, ("redirect", "https", "", "8443", "302")),
+    ],
+)
+def test_redirect_ports_follow_the_spec(redirect: Obj, listener_port: int, action: tuple[str, ...]) -> None:
+    rule = {"filters": [{"type": "RequestRedirect", "requestRedirect": redirect}]}
+    assert filter_actions(rule, listener_port) == (action,)
+
+
+def test_a_redirect_with_a_path_is_unsupported() -> None:
+    rule = {
+        "filters": [
+            {
+                "type": "RequestRedirect",
+                "requestRedirect": {"path": {"type": "ReplaceFullPath", "replaceFullPath": "/x"}},
+            }
+        ]
+    }
+    result = _run([_gateway()], [_route("r", [rule])])
+    assert _conds(result.route_parents["web/r"][0]["conditions"])["Accepted"] == ("False", "UnsupportedValue")

@@ -18,9 +18,12 @@ Accepted (``UnsupportedProtocol``). Two listeners of one Gateway on one port are
 A route attaches to a listener when the parentRef's ``sectionName``/``port`` select it, the
 listener admits the route's namespace, and their hostnames intersect (the spec's rules: an
 exact name, or a wildcard ``*.a.b`` matching one *or more* labels; the more specific of the
-two is served). Its status per parent: ``Accepted`` (``Accepted``, ``NoMatchingParent``,
-``NotAllowedByListeners``, ``NoMatchingListenerHostname``, ``UnsupportedValue`` for filters
-and regular-expression matches, which kprov does not serve) and ``ResolvedRefs``
+two is served). Filters: RequestHeaderModifier, ResponseHeaderModifier and RequestRedirect
+(scheme, hostname, port, statusCode; not path) become proxy actions of the rule
+(:func:`filter_actions`). Its status per parent: ``Accepted`` (``Accepted``,
+``NoMatchingParent``, ``NotAllowedByListeners``, ``NoMatchingListenerHostname``,
+``UnsupportedValue`` for other filters, backendRef filters, redirect paths and
+regular-expression matches, which kprov does not serve) and ``ResolvedRefs``
 (``ResolvedRefs``, ``InvalidKind``, ``RefNotPermitted`` for another namespace's Service
 without a ReferenceGrant there, ``BackendNotFound``). Unusable backends are left out of
 the weights; a rule with none left answers 500, as the spec asks.
@@ -44,6 +47,7 @@ __all__ = [
     "GatewayResult",
     "Listener",
     "condition",
+    "filter_actions",
     "gateway_routing",
     "hostname_intersection",
     "merge_conditions",
@@ -307,9 +311,17 @@ def _resolve(route: Obj, rule: Obj, services: Mapping[str, Obj], grants: list[Ob
     return out
 
 
+_FILTERS = frozenset({"RequestHeaderModifier", "ResponseHeaderModifier", "RequestRedirect"})
+
+
 def _unsupported(rule: Obj) -> str:
-    if rule.get("filters") or any(r.get("filters") for r in rule.get("backendRefs") or []):
-        return "filters are not supported by kprov-ingress yet"
+    if any(r.get("filters") for r in rule.get("backendRefs") or []):
+        return "backendRef filters are not supported by kprov-ingress"
+    for entry in rule.get("filters") or []:
+        if entry.get("type") not in _FILTERS:
+            return f"filter {entry.get('type')} is not supported by kprov-ingress"
+        if entry.get("type") == "RequestRedirect" and (entry.get("requestRedirect") or {}).get("path"):
+            return "RequestRedirect with a path is not supported by kprov-ingress"
     for match in rule.get("matches") or []:
         kinds = [(match.get("path") or {}).get("type")]
         kinds += [h.get("type") for h in match.get("headers") or []]
@@ -319,11 +331,45 @@ def _unsupported(rule: Obj) -> str:
     return ""
 
 
+def _header_actions(prefix: str, modifier: Obj) -> list[tuple[str, ...]]:
+    actions: list[tuple[str, ...]] = []
+    actions += [(f"{prefix}-set", str(h.get("name")), str(h.get("value"))) for h in modifier.get("set") or []]
+    actions += [(f"{prefix}-add", str(h.get("name")), str(h.get("value"))) for h in modifier.get("add") or []]
+    actions += [(f"{prefix}-del", str(name)) for name in modifier.get("remove") or []]
+    return actions
+
+
+def filter_actions(rule: Obj, listener_port: int) -> tuple[tuple[str, ...], ...]:
+    """A rule's filters as proxy actions, in order: ``("request-set", name, value)``,
+    ``-add``, ``-del`` (and ``response-…``), ``("redirect", scheme, hostname, port, code)``
+    with "" for "as the request"; the port follows the spec: the given one, else none when
+    the scheme is given (its well-known port), else the listener's (none for 80 and 443)."""
+    actions: list[tuple[str, ...]] = []
+    for entry in rule.get("filters") or []:
+        kind = entry.get("type")
+        if kind == "RequestHeaderModifier":
+            actions += _header_actions("request", entry.get("requestHeaderModifier") or {})
+        elif kind == "ResponseHeaderModifier":
+            actions += _header_actions("response", entry.get("responseHeaderModifier") or {})
+        elif kind == "RequestRedirect":
+            redirect = entry.get("requestRedirect") or {}
+            scheme = str(redirect.get("scheme") or "")
+            port = redirect.get("port")
+            if port is None and not scheme and listener_port not in (80, 443):
+                port = listener_port
+            if port is not None and (scheme, int(port)) in (("http", 80), ("https", 443)):
+                port = None
+            actions.append(("redirect", scheme, str(redirect.get("hostname") or ""),
+                            "" if port is None else str(port), str(redirect.get("statusCode") or 302)))
+    return tuple(actions)
+
+
 def _route_entries(route: Obj, rule_index: int, rule: Obj, host: str, backends: _Backends,
-                   ) -> list[tuple[tuple[Any, ...], Route]]:
+                   listener_port: int) -> list[tuple[tuple[Any, ...], Route]]:
     ident = _key(route)
     weighted = tuple((ref, w) for ref, w in backends.weighted if w > 0)
     single = weighted[0][0] if len(weighted) == 1 else None
+    actions = filter_actions(rule, listener_port)
     out = []
     matches = rule.get("matches") or [{"path": {"type": "PathPrefix", "value": "/"}}]
     for match_index, match in enumerate(matches):
@@ -334,7 +380,7 @@ def _route_entries(route: Obj, rule_index: int, rule: Obj, host: str, backends: 
         query = tuple(sorted((str(q["name"]), str(q["value"])) for q in match.get("queryParams") or []))
         method = str(match.get("method") or "")
         entry = Route(host, value, path_type, single, ident, headers, query, method,
-                      weighted if len(weighted) > 1 else (), wildcard_any_depth=True)
+                      weighted if len(weighted) > 1 else (), wildcard_any_depth=True, filters=actions)
         rank = 2 if not host else (1 if host.startswith("*.") else 0)
         precedence = (rank, -len(host) if rank == 1 else 0, host, 0 if path_type == EXACT else 1,
                       -len(value.rstrip("/")), 0 if method else 1, -len(headers), -len(query),
@@ -437,7 +483,7 @@ def gateway_routing(
             for listener, host in served:
                 for rule_index, (rule, backends) in enumerate(zip(rules, resolved, strict=True)):
                     entries.setdefault(listener.port, []).extend(
-                        _route_entries(route, rule_index, rule, host, backends))
+                        _route_entries(route, rule_index, rule, host, backends, listener.port))
         if parents:
             result.route_parents[_key(route)] = parents
     for key, (gateway, listeners, statuses) in by_gateway.items():
