@@ -212,13 +212,13 @@ async def test_terminate_stops_with_grace_removes_everything_and_deletes(world: 
 async def test_status_is_written_only_when_it_changes(world: Any) -> None:
     ctx, runtime, api, _ = world
     worker = PodWorker(ctx, make_pod())
+    await worker.sync()  # the new sandbox's address first, then the started containers
     await worker.sync()
     await worker.sync()
-    await worker.sync()
-    assert len(api.statuses) == 1
+    assert len(api.statuses) == 2
     runtime.exit(runtime.named("app")[0].id, 0)
     await worker.sync()  # exited and restarted: the status changes, so it is written again
-    assert len(api.statuses) == 2
+    assert len(api.statuses) == 3
     assert runtime.named("app")[0].state == CONTAINER_EXITED
 
 
@@ -228,9 +228,23 @@ async def test_stale_watch_objects_do_not_reset_start_time(world: Any) -> None:
     worker = PodWorker(ctx, pod)
     await worker.sync()
     first = api.statuses[-1]
+    written = len(api.statuses)
     worker.update({**pod, "status": {}})  # an event from before our write
     await worker.sync()
-    assert len(api.statuses) == 1 and worker.pod["status"]["startTime"] == first["startTime"]
+    assert len(api.statuses) == written and worker.pod["status"]["startTime"] == first["startTime"]
+
+
+async def test_the_pod_ip_is_published_before_any_container_starts(world: Any) -> None:
+    """NetworkPolicy agents drop a pod-CIDR address they do not know; a postStart hook that
+    needs the network blocks the sync, so the address must be in the API before it runs."""
+    ctx, runtime, api, _ = world
+    worker = PodWorker(ctx, make_pod())
+    await worker.sync()
+    early = api.statuses[0]
+    assert early["podIP"] and early["podIPs"] == [{"ip": early["podIP"]}]
+    assert all("running" not in c["state"] for c in early.get("containerStatuses") or []), early
+    assert early["phase"] == "Pending"
+    assert len(api.statuses) == 2 and api.statuses[1]["podIP"] == early["podIP"]
 
 
 async def test_ephemeral_container_starts_once_in_its_targets_pid_namespace(world: Any) -> None:

@@ -360,6 +360,11 @@ class PodWorker:
         sources.pod_ip = pod_ips[0] if pod_ips else ""
         by_name = await self._containers()
         now = self.ctx.wall_clock()
+        if pod_ips and (self.pod.get("status") or {}).get("podIP") != pod_ips[0]:
+            # The new sandbox's address is published before any container starts: the
+            # NetworkPolicy agents drop a pod-CIDR address they do not know yet, and a
+            # postStart hook blocks this sync (a CNI programs the address at sandbox creation)
+            await self._write_status_from(by_name, pod_ips)
 
         launch = _Launch(sandbox.id, sb_config, sources, volume_paths, now)
         actions = plan_pod(
