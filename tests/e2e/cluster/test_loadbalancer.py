@@ -179,15 +179,17 @@ def test_the_address_moves_when_its_announcing_node_is_cut_off(cluster: Cluster,
         cut = wait_for("a worker announcing", lambda: _holder(cluster, address), 10)
         assert cut in workers, cut
         other = next(w for w in workers if w != cut)
-        pods = cluster.kubectl_json("get", "pods", "-n", NS_L2, "-l", "app=echo")["items"]
-        other_pod = next(p["metadata"]["name"] for p in pods if p["spec"]["nodeName"] == other)
         veth = cluster.lab.layout.veth(cut)
         subprocess.run(["ip", "link", "set", veth, "down"], check=True)
         started = time.monotonic()
         page = wait_for(f"{address} answering from {other}", lambda: _http_quick(address), 30, interval=0.1)
         failover = time.monotonic() - started
         print(f"lb_failover_s = {failover:.2f}")
-        assert page == other_pod, page  # the page is the serving pod's host name
+        # the page is the serving pod's host name: one of the other worker's pods (listed now,
+        # after the failover: the DaemonSet may have replaced or briefly doubled one meanwhile)
+        pods = cluster.kubectl_json("get", "pods", "-n", NS_L2, "-l", "app=echo")["items"]
+        on_other = {p["metadata"]["name"] for p in pods if p["spec"].get("nodeName") == other}
+        assert page in on_other, (page, on_other)
         assert _holder(cluster, address) == other
         assert failover <= 5.0, f"issue 55 wants the address back within 5 s, took {failover:.1f} s"
     finally:
