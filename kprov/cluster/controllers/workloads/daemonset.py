@@ -11,6 +11,11 @@ ControllerRevisions (:mod:`.daemonset_history`); a RollingUpdate replaces pods w
 A daemon pod that failed (a kubelet that rejected it, a container that exited) is deleted
 and a new one created, as upstream does; per DaemonSet and node the deletions back off
 exponentially (1 s doubling to 15 min), so a node that keeps failing the pod is not hot-looped.
+
+Creates and deletes are recorded as expectations (:class:`..base.Expectations`, as the
+ReplicaSet controller and upstream's daemon controller do): until the pod informer has seen
+every pod a pass created and every deletion it asked for, a new pass only writes status. A
+pass acting on a cache that has not caught up would create a second pod for the same node.
 """
 
 from __future__ import annotations
@@ -20,10 +25,11 @@ import copy
 import time
 
 from kprov.cluster.api.objects import controller_ref
-from kprov.cluster.client.errors import NotFound
+from kprov.cluster.client.errors import ApiError, NotFound
 from kprov.cluster.client.informer import EventHandler
 from kprov.cluster.client.resources import CONTROLLER_REVISIONS, DAEMONSETS, NODES, PODS
-from kprov.cluster.controllers.base import Controller, Obj
+from kprov.cluster.client.store import object_key
+from kprov.cluster.controllers.base import Controller, Expectations, Obj
 from kprov.cluster.controllers.informers import index_by_controller_uid
 from kprov.cluster.controllers.workloads.daemonset_history import (
     HASH_LABEL,
@@ -105,23 +111,53 @@ class DaemonSetController(Controller):
     def setup(self) -> None:
         # (daemonset key, node) -> (current delay, monotonic time of the last failed-pod deletion)
         self.failed_backoff: dict[tuple[str, str], tuple[float, float]] = {}
+        self.expectations = Expectations()
         self.sets = self.ctx.informers.get(DAEMONSETS)
         self.nodes = self.ctx.informers.get(NODES)
         self.pods = self.ctx.informers.get(PODS, {"controller": index_by_controller_uid})
         self.revisions = self.ctx.informers.get(CONTROLLER_REVISIONS, {"controller": index_by_controller_uid})
-        self.sets.add_handler(EventHandler(self.enqueue, lambda _o, n: self.enqueue(n), None))
+        self.sets.add_handler(EventHandler(self.enqueue, lambda _o, n: self.enqueue(n), self._set_deleted))
         # as upstream: a set's own new revision needs no sync (the sync made it, or a client
         # copied one, which the set's next sync de-duplicates); a changed or deleted one does
         self.revisions.add_handler(EventHandler(None, lambda _o, n: self._owned(n), self._owned))
-        self.pods.add_handler(EventHandler(self._pod, lambda _o, n: self._pod(n), self._pod))
+        self.pods.add_handler(EventHandler(self._pod_added, self._pod_updated, self._pod_deleted))
         self.nodes.add_handler(EventHandler(self._all, self._node_updated, self._all))
 
-    def _owned(self, obj: Obj) -> None:
-        ref = controller_ref(obj)
-        if ref is not None and ref.get("kind") == "DaemonSet":
-            self.queue.add(f"{obj['metadata']['namespace']}/{ref['name']}")
+    def _set_deleted(self, ds: Obj) -> None:
+        self.expectations.forget(object_key(ds))
+        self.enqueue(ds)
 
-    _pod = _owned
+    @staticmethod
+    def _owner_key(obj: Obj) -> str | None:
+        ref = controller_ref(obj)
+        if ref is None or ref.get("kind") != "DaemonSet":
+            return None
+        return f"{obj['metadata']['namespace']}/{ref['name']}"
+
+    def _owned(self, obj: Obj) -> None:
+        key = self._owner_key(obj)
+        if key is not None:
+            self.queue.add(key)
+
+    def _pod_added(self, pod: Obj) -> None:
+        key = self._owner_key(pod)
+        if key is not None:
+            self.expectations.observed_add(key)
+            self.queue.add(key)
+
+    def _pod_updated(self, old: Obj, new: Obj) -> None:
+        key = self._owner_key(new)
+        if key is not None:
+            if not old["metadata"].get("deletionTimestamp") and new["metadata"].get("deletionTimestamp"):
+                self.expectations.observed_delete(key)
+            self.queue.add(key)
+
+    def _pod_deleted(self, pod: Obj) -> None:
+        key = self._owner_key(pod)
+        if key is not None:
+            if not pod["metadata"].get("deletionTimestamp"):  # else counted when it was marked
+                self.expectations.observed_delete(key)
+            self.queue.add(key)
 
     def _node_updated(self, old: Obj, new: Obj) -> None:
         shape = lambda n: (n["metadata"].get("labels"), (n.get("spec") or {}).get("taints"))  # noqa: E731
@@ -179,30 +215,50 @@ class DaemonSetController(Controller):
                 by_node.setdefault(_pinned_node(pod) or "", []).append(pod)
             elif _failed(pod):
                 failed.append(pod)
-        retry = await self._delete_failed(key, failed)
         wanted = {n["metadata"]["name"] for n in self.nodes.store.items() if self._should_run(probe, n)}
         wanted |= {
             n["metadata"]["name"] for n in self.nodes.store.items()
             if n["metadata"]["name"] in by_node and self._should_run(probe, n, continuing=True)
         }
-        for node_name in sorted(wanted - set(by_node)):
-            pod = pod_from_template(ds, template, extra_labels={HASH_LABEL: hash_})
-            pod["spec"]["affinity"] = pinned_affinity(pod["spec"].get("affinity"), node_name)
-            await self.client.create(PODS, pod)
-        for node_name, pods in by_node.items():
-            extra = pods[1:] if node_name in wanted else pods
-            for pod in extra:
-                with contextlib.suppress(NotFound):
-                    await self.client.delete(PODS, pod["metadata"]["name"], ns)
-        await self._rolling_update(ds, by_node, wanted, hash_)
+        retry: float | None = None
+        if self.expectations.satisfied(key):
+            retry = await self._manage(key, ds, template, hash_, by_node, wanted, failed)
         await self._status(ds, by_node, wanted, hash_)
         return retry
 
-    async def _delete_failed(self, key: str, failed: list[Obj]) -> float | None:
-        """Delete failed daemon pods, each (set, node) at most once per its back-off; the
-        seconds until a held-back deletion may go (None: none held back)."""
+    async def _manage(self, key: str, ds: Obj, template: Obj, hash_: str, by_node: dict[str, list[Obj]],
+                      wanted: set[str], failed: list[Obj]) -> float | None:
+        """Create the missing pods and delete the failed, extra, misplaced and stale ones, all
+        counted as expectations first; the seconds until a held-back failed-pod deletion."""
+        victims, retry = self._failed_to_delete(key, failed)
+        for node_name, pods in by_node.items():
+            victims += pods[1:] if node_name in wanted else pods
+        victims += self._rolling_update_victims(ds, by_node, wanted, hash_)
+        unique = list({p["metadata"]["name"]: p for p in victims}.values())
+        missing = sorted(wanted - set(by_node))
+        self.expectations.expect(key, adds=len(missing), deletes=len(unique))
+        for pod in unique:
+            try:
+                await self.client.delete(PODS, pod["metadata"]["name"], pod["metadata"]["namespace"])
+            except NotFound:
+                self.expectations.observed_delete(key)
+        for index, node_name in enumerate(missing):
+            pod = pod_from_template(ds, template, extra_labels={HASH_LABEL: hash_})
+            pod["spec"]["affinity"] = pinned_affinity(pod["spec"].get("affinity"), node_name)
+            try:
+                await self.client.create(PODS, pod)
+            except ApiError:
+                for _ in missing[index:]:  # none of the rest is made: none will be observed
+                    self.expectations.observed_add(key)
+                raise
+        return retry
+
+    def _failed_to_delete(self, key: str, failed: list[Obj]) -> tuple[list[Obj], float | None]:
+        """The failed daemon pods to delete now, each (set, node) at most once per its
+        back-off, and the seconds until a held-back deletion may go (None: none held back)."""
         now = time.monotonic()
         retry: float | None = None
+        victims: list[Obj] = []
         for pod in failed:
             slot = (key, _pinned_node(pod) or pod["spec"].get("nodeName") or "")
             delay, last = self.failed_backoff.get(slot, (0.0, 0.0))
@@ -212,16 +268,16 @@ class DaemonSetController(Controller):
                 continue
             grown = min(max(delay * 2, _FAILED_BACKOFF_FIRST_S), _FAILED_BACKOFF_MAX_S)
             self.failed_backoff[slot] = (grown, now)
-            with contextlib.suppress(NotFound):
-                await self.client.delete(PODS, pod["metadata"]["name"], pod["metadata"]["namespace"])
-        return retry
+            victims.append(pod)
+        return victims, retry
 
-    async def _rolling_update(
-        self, ds: Obj, by_node: dict[str, list[Obj]], wanted: set[str], hash_: str
-    ) -> None:
+    @staticmethod
+    def _rolling_update_victims(ds: Obj, by_node: dict[str, list[Obj]], wanted: set[str],
+                                hash_: str) -> list[Obj]:
+        """The pods of an old revision a RollingUpdate replaces now, up to maxUnavailable."""
         strategy = ds["spec"].get("updateStrategy") or {}
         if strategy.get("type", "RollingUpdate") != "RollingUpdate":
-            return
+            return []
         max_unavailable = (
             scaled_value((strategy.get("rollingUpdate") or {}).get("maxUnavailable"), len(wanted), False, 1)
             or 1
@@ -230,13 +286,14 @@ class DaemonSetController(Controller):
         unavailable = len(wanted) - sum(1 for p in current if is_ready(p))
         stale = [p for p in current if (p["metadata"].get("labels") or {}).get(HASH_LABEL) != hash_]
         stale.sort(key=lambda p: is_ready(p))  # replace broken pods first
+        victims: list[Obj] = []
         for pod in stale:
             if unavailable >= max_unavailable and is_ready(pod):
                 break
-            with contextlib.suppress(NotFound):
-                await self.client.delete(PODS, pod["metadata"]["name"], pod["metadata"]["namespace"])
+            victims.append(pod)
             if is_ready(pod):
                 unavailable += 1
+        return victims
 
     async def _status(self, ds: Obj, by_node: dict[str, list[Obj]], wanted: set[str], hash_: str) -> None:
         scheduled = [n for n in wanted if by_node.get(n)]
