@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.cluster.conftest import Cluster, wait_for
-from tests.e2e.cluster.test_ingress import SERVE, _certificate, _curl, _tls_subject
+from tests.e2e.cluster.test_ingress import SERVE, _answered_by, _certificate, _curl, _tls_subject, wait_routed
 
 NS = "gateway-e2e"
 CONTROLLER = "kprov.io/gateway-controller"
@@ -117,29 +117,20 @@ def test_gateway_routes_by_hostname_and_path_prefix_and_is_programmed(
     for name in ("alpha", "beta"):
         cluster.kubectl("rollout", "status", f"deployment/{name}", "-n", NS, "--timeout=120s", timeout=150)
     workers = [cluster.lab.ip(h) for h in ("h4", "h5")]  # the lab inventory's workers
-    for ip in workers:
+    for host, ip in zip(("h4", "h5"), workers, strict=True):
         for port in (80, 8088):
             url = f"http://{ip}:{port}"
-            wait_for(
-                f"g.example/api/ routed on {url}",
-                lambda url=url: _curl("-H", "Host: g.example", f"{url}/api/")[1].startswith("beta-"),
-                30,
-            )
-            wait_for(
-                f"g.example/ routed on {url}",
-                lambda url=url: _curl("-H", "Host: g.example", f"{url}/")[1].startswith("alpha-"),
-                30,
-            )
+            wait_routed(cluster, host, NS, f"g.example/api/ routed on {url}",
+                        lambda url=url: _answered_by("beta-", "-H", "Host: g.example", f"{url}/api/"))
+            wait_routed(cluster, host, NS, f"g.example/ routed on {url}",
+                        lambda url=url: _answered_by("alpha-", "-H", "Host: g.example", f"{url}/"))
             status, page = _curl("-H", "Host: g.example", f"{url}/apis")  # element-wise: alpha's 404
             assert status == 404 and page != "404 page not found", page
             assert _curl("-H", "Host: other.example", f"{url}/") == (404, "404 page not found")
         # the HTTPS listener: the Secret's certificate by SNI, routed like the others
         resolve = ["-k", "--resolve", f"secure.g.example:443:{ip}", "https://secure.g.example/api/"]
-        wait_for(
-            f"secure.g.example/api/ over TLS on {ip}",
-            lambda resolve=resolve: _curl(*resolve)[1].startswith("beta-"),
-            30,
-        )
+        wait_routed(cluster, host, NS, f"secure.g.example/api/ over TLS on {ip}",
+                    lambda resolve=resolve: _answered_by("beta-", *resolve))
         assert "CN = secure.g.example" in _tls_subject(ip, "secure.g.example")
 
     def programmed() -> bool:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -110,6 +110,29 @@ def _curl(*args: str) -> tuple[int, str]:
     return int(code or 0), body.strip()
 
 
+def _answered_by(prefix: str, *args: str) -> bool:
+    """True when the page starts with ``prefix`` (a backend's name); else raises with what
+    did answer, so a routing wait that times out says what it saw."""
+    status, page = _curl(*args)
+    if not page.startswith(prefix):
+        raise AssertionError(f"HTTP {status}: {page[:160]!r}")
+    return True
+
+
+def wait_routed(cluster: Cluster, host: str, namespace: str, what: str,
+                predicate: Callable[[], bool]) -> None:
+    """Wait (60 s: the e2e stage's load) until ``predicate`` holds; if it never does, the
+    failure also shows the namespace's EndpointSlices and the host's kprov-ingress log, as
+    the controller saw them."""
+    try:
+        wait_for(what, predicate, 60)
+    except AssertionError as exc:
+        slices = cluster.kubectl("get", "endpointslices", "-n", namespace, "-o", "wide", check=False)
+        journal = cluster.ssh(host, "journalctl -u kprov-ingress --no-pager -o short-precise --since -3min"
+                                    " | grep -Ev 'Proxy |NOTICE|Former worker' | tail -25")
+        raise AssertionError(f"{exc}\n{slices.stdout}{slices.stderr}\n{journal}") from None
+
+
 def _get(ip: str, host: str, path: str = "/") -> tuple[int, str]:
     return _curl("-H", f"Host: {host}", f"http://{ip}{path}")
 
@@ -137,10 +160,11 @@ def test_ingress_routes_by_host_and_path_serves_tls_and_404s_unknown_hosts(
     workers = [cluster.lab.ip(h) for h in ("h4", "h5")]  # the lab inventory's workers
     for ip in workers:
         # each worker's controller programs each backend's endpoints as its EndpointSlice comes
-        wait_for(f"a.example/api/ routed on {ip}",
-                 lambda ip=ip: _get(ip, "a.example", "/api/")[1].startswith("beta-"), 30)
-        wait_for(f"a.example/ routed on {ip}",
-                 lambda ip=ip: _get(ip, "a.example", "/")[1].startswith("alpha-"), 30)
+        host = next(h for h in ("h4", "h5") if cluster.lab.ip(h) == ip)
+        wait_routed(cluster, host, NS, f"a.example/api/ routed on {ip}",
+                    lambda ip=ip: _answered_by("beta-", "-H", "Host: a.example", f"http://{ip}/api/"))
+        wait_routed(cluster, host, NS, f"a.example/ routed on {ip}",
+                    lambda ip=ip: _answered_by("alpha-", "-H", "Host: a.example", f"http://{ip}/"))
         # element-wise: /apis is not under /api, so alpha answers it (no such file there)
         status, page = _get(ip, "a.example", "/apis")
         assert status == 404 and page != "404 page not found", page
