@@ -10,23 +10,30 @@ difference. The engine reads every task's declared probes ahead, one batch per h
 :class:`ThreeStepModule` is the contract written out in steps: ``decide(params, observed)``
 gets every probe's CommandResult by command and returns a :class:`Plan` without touching
 anything, and ``act(ctx, plan)`` is the only step that changes the host (skipped in check
-mode or when the plan changes nothing). Every module is tested as data: arguments and probe
-output in, plan or result out (tests/unit/provision_modules/data/contract/).
+mode or when the plan changes nothing). A module with a plan of its own (a frozen dataclass
+with ``changed``, ``data`` and ``diff``) conducts its ``run`` with :func:`decide_then_act`
+(read the declared probes, decide, act), or, when it must read more after a first decision
+(copy, template), decides itself and ends with :func:`carry_out`. Every module is tested as
+data: arguments and probe output in, plan or result out
+(tests/unit/provision_modules/data/contract/).
 """
 
 from __future__ import annotations
 
 import shlex
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from kprov.provision.connect.base import CommandResult
 from kprov.provision.modules.args import Arg, parse_args
 from kprov.provision.modules.base import Module, ModuleContext, ModuleFailed, ModuleResult, TaskView
 from kprov.provision.modules.commands.detached import Detached
 
-__all__ = ["Detachable", "ModuleBase", "Plan", "ThreeStepModule", "read_declared"]
+__all__ = [
+    "Acts", "DecidedPlan", "DecidesThenActs", "Detachable", "ModuleBase", "Plan", "ThreeStepModule",
+    "carry_out", "decide_then_act", "read_declared",
+]
 
 
 @runtime_checkable
@@ -54,6 +61,55 @@ class ModuleBase:
 def read_declared(module: Module, ctx: ModuleContext, params: Mapping[str, Any]) -> dict[str, CommandResult]:
     """The module's declared probes read through ``ctx`` (the probe cache first), by command."""
     return {command: ctx.probe(command) for command in module.probes(params, ctx.view())}
+
+
+class DecidedPlan(Protocol):
+    """What any module's plan tells the task: whether it changes the host, the return values,
+    the diff."""
+
+    @property
+    def changed(self) -> bool: ...
+    @property
+    def data(self) -> Mapping[str, Any]: ...
+    @property
+    def diff(self) -> Sequence[dict[str, Any]]: ...
+
+
+PlanT = TypeVar("PlanT", bound=DecidedPlan)
+PlanT_contra = TypeVar("PlanT_contra", bound=DecidedPlan, contravariant=True)
+
+
+class Acts(Protocol[PlanT_contra]):
+    """A module's act: carries a changing plan out; returns what it adds to the result (None:
+    nothing)."""
+
+    def act(self, ctx: ModuleContext, plan: PlanT_contra, /) -> Mapping[str, Any] | None: ...
+
+
+class DecidesThenActs(Module, Protocol[PlanT]):
+    """A module whose ``decide`` needs only its declared probes, and its ``act``."""
+
+    def decide(self, params: Mapping[str, Any], observed: Mapping[str, CommandResult], /) -> PlanT: ...
+
+    def act(self, ctx: ModuleContext, plan: PlanT, /) -> Mapping[str, Any] | None: ...
+
+
+def carry_out(module: Acts[PlanT], ctx: ModuleContext, plan: PlanT) -> ModuleResult:
+    """The result ``plan`` reports (its diff when the task shows diffs), after ``module.act``
+    carried it out, unless it changes nothing or the task runs in check mode."""
+    result = ModuleResult(changed=plan.changed, data=dict(plan.data),
+                          diff=list(plan.diff) if ctx.diff else [])
+    if plan.changed and not ctx.check_mode:
+        result.data.update(module.act(ctx, plan) or {})
+    return result
+
+
+def decide_then_act(module: DecidesThenActs[PlanT], ctx: ModuleContext,
+                    args: Mapping[str, Any]) -> ModuleResult:
+    """A module's whole ``run``: its declared probes read (``read_declared``), its ``decide``,
+    then ``carry_out``."""
+    params = module.params(args)
+    return carry_out(module, ctx, module.decide(params, read_declared(module, ctx, params)))
 
 
 @dataclass

@@ -31,7 +31,7 @@ import yaml
 from kprov.provision.connect.base import CommandResult
 from kprov.provision.connect.fake import FakeConnector
 from kprov.provision.modules.base import ModuleArgsError, ModuleContext, ModuleFailed, ProbeKey, TaskView
-from kprov.provision.modules.contract import ThreeStepModule
+from kprov.provision.modules.contract import ThreeStepModule, carry_out, decide_then_act
 from kprov.provision.modules.registry import guarded
 
 DATA = Path(__file__).parent / "data" / "contract"
@@ -160,23 +160,53 @@ def test_every_module_declares_its_probes_and_parses_its_params() -> None:
         assert isinstance(module.changes_judged_by_task, bool), name
 
 
+# a run goes through its decide: by calling it, or by handing the module to decide_then_act
+_THROUGH_DECIDE = re.compile(r"\bself\.decide\(|\bdecide_then_act\(self\b")
+
+
+def _run_goes_through_decide(module_type: type) -> bool:
+    """Whether the module's ``run`` (its own or inherited) reaches its ``decide``: itself,
+    through ``decide_then_act``, through ``super().run`` or through another method of the
+    module that it calls (apt's ``detach``)."""
+    mro = module_type.__mro__
+    todo = [next(owner for owner in mro if "run" in owner.__dict__).__dict__["run"]]
+    seen: set[Any] = set()
+    while todo:
+        function = todo.pop()
+        if function in seen:
+            continue
+        seen.add(function)
+        source = inspect.getsource(function)
+        if _THROUGH_DECIDE.search(source):
+            return True
+        if "super().run(" in source:
+            owner = mro.index(next(cls for cls in mro if cls.__dict__.get("run") is function))
+            todo.append(next(cls for cls in mro[owner + 1:] if "run" in cls.__dict__).__dict__["run"])
+        for name in re.findall(r"\bself\.(\w+)\(", source):
+            called = inspect.getattr_static(module_type, name, None)
+            called = getattr(called, "__func__", called)  # a static or class method
+            if inspect.isfunction(called):
+                todo.append(called)
+    return False
+
+
 def test_every_module_decides_then_acts() -> None:
     """One contract (modules.contract): every module has a pure ``decide`` of its own and an
-    ``act``; a module that conducts its own ``run`` goes through its ``decide`` (itself, or
-    ThreeStepModule's run), no decision made inside ``run`` alone. No allow-list: every
-    module is converted."""
+    ``act``, and its ``run`` (its own or inherited) goes through its ``decide``: no decision
+    made inside ``run`` alone. No allow-list: every module is converted."""
     offenders = []
     for name, dotted in _module_paths().items():
         module_type = type(importlib.import_module(f"kprov.provision.modules.{dotted}").MODULE)
         decide, act = getattr(module_type, "decide", None), getattr(module_type, "act", None)
         if not callable(decide) or decide is ThreeStepModule.decide or not callable(act):
             offenders.append(f"{name}: no decide/act")
-        elif "run" in module_type.__dict__:
-            source = inspect.getsource(module_type)
-            through_base = "super().run(" in source and issubclass(module_type, ThreeStepModule)
-            if "self.decide(" not in source and not through_base:
-                offenders.append(f"{name}: run decides without decide")
+        elif not _run_goes_through_decide(module_type):
+            offenders.append(f"{name}: run decides without decide")
     assert offenders == []
+    # the shared conductors themselves call the module's decide and act
+    assert "module.decide(" in inspect.getsource(decide_then_act)
+    assert "module.act(" in inspect.getsource(carry_out)
+    assert _THROUGH_DECIDE.search(inspect.getsource(ThreeStepModule.run))
 
 
 def test_the_engine_knows_no_recording_mode() -> None:

@@ -19,7 +19,7 @@ from typing import Any
 from kprov.provision.connect.base import CommandResult
 from kprov.provision.modules.args import FILE_ATTRS, Arg, parse_args
 from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult, TaskView
-from kprov.provision.modules.contract import ModuleBase, read_declared
+from kprov.provision.modules.contract import ModuleBase, decide_then_act
 from kprov.provision.modules.files.fileops import attribute_commands, parse_probe, probe_script, resolve_mode
 
 __all__ = ["MODULE", "GetUrlModule", "GetUrlPlan"]
@@ -141,13 +141,7 @@ class GetUrlModule(ModuleBase):
             raise ModuleFailed(f"get_url: {url}: {done.stderr.strip() or done.stdout.strip()}", **plan.data)
 
     def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
-        params = self.params(args)
-        plan = self.decide(params, read_declared(self, ctx, params))
-        result = ModuleResult(changed=plan.changed, data=dict(plan.data),
-                              diff=list(plan.diff) if ctx.diff else [])
-        if plan.changed and not ctx.check_mode:
-            self.act(ctx, plan)
-        return result
+        return decide_then_act(self, ctx, args)
 
     @staticmethod
     def _download_script(

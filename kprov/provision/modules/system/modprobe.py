@@ -18,7 +18,7 @@ from typing import Any
 from kprov.provision.connect.base import CommandResult
 from kprov.provision.modules.args import Arg, parse_args
 from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult, TaskView
-from kprov.provision.modules.contract import ModuleBase, read_declared
+from kprov.provision.modules.contract import ModuleBase, decide_then_act
 
 __all__ = ["MODULE", "ModprobeModule", "ModprobePlan"]
 
@@ -106,13 +106,7 @@ class ModprobeModule(ModuleBase):
             raise ModuleFailed(f"modprobe: {name}: {done.stderr.strip()}{hint}", name=name, rc=done.rc)
 
     def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
-        params = self.params(args)
-        plan = self.decide(params, read_declared(self, ctx, params))
-        result = ModuleResult(changed=plan.changed, data=dict(plan.data),
-                              diff=list(plan.diff) if ctx.diff else [])
-        if plan.changed and not ctx.check_mode:
-            self.act(ctx, plan)
-        return result
+        return decide_then_act(self, ctx, args)
 
 
 MODULE = ModprobeModule()

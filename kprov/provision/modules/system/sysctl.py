@@ -19,7 +19,7 @@ from typing import Any
 from kprov.provision.connect.base import CommandResult
 from kprov.provision.modules.args import Arg, parse_args
 from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult, TaskView
-from kprov.provision.modules.contract import ModuleBase, read_declared
+from kprov.provision.modules.contract import ModuleBase, decide_then_act
 from kprov.provision.modules.files.fileops import content_diff, write_file
 
 __all__ = ["MODULE", "SysctlModule", "SysctlPlan", "normalize_value", "query_script", "set_in_file"]
@@ -166,13 +166,7 @@ class SysctlModule(ModuleBase):
         return {}
 
     def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
-        params = self.params(args)
-        plan = self.decide(params, read_declared(self, ctx, params))
-        result = ModuleResult(changed=plan.changed, data=dict(plan.data),
-                              diff=list(plan.diff) if ctx.diff else [])
-        if plan.changed and not ctx.check_mode:
-            result.data.update(self.act(ctx, plan))
-        return result
+        return decide_then_act(self, ctx, args)
 
 
 MODULE = SysctlModule()

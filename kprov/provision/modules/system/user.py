@@ -16,7 +16,7 @@ from typing import Any
 from kprov.provision.connect.base import CommandResult
 from kprov.provision.modules.args import Arg
 from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult, TaskView
-from kprov.provision.modules.contract import ModuleBase, read_declared
+from kprov.provision.modules.contract import ModuleBase, decide_then_act
 
 __all__ = ["MODULE", "UserModule", "UserPlan", "query_script"]
 
@@ -142,13 +142,7 @@ class UserModule(ModuleBase):
         return {}
 
     def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
-        params = self.params(args)
-        plan = self.decide(params, read_declared(self, ctx, params))
-        result = ModuleResult(changed=plan.changed, data=dict(plan.data),
-                              diff=list(plan.diff) if ctx.diff else [])
-        if plan.changed and not ctx.check_mode:
-            result.data.update(self.act(ctx, plan))
-        return result
+        return decide_then_act(self, ctx, args)
 
     @staticmethod
     def _options(p: Mapping[str, Any], current: dict[str, Any] | None) -> list[str]:
