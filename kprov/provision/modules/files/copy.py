@@ -24,15 +24,15 @@ from typing import Any
 from kprov.provision.connect.base import CommandResult
 from kprov.provision.modules.args import FILE_ATTRS, Arg, parse_args
 from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult, TaskView
-from kprov.provision.modules.contract import ModuleBase
+from kprov.provision.modules.contract import ModuleBase, carry_out
 from kprov.provision.modules.files.placefile import (
     Placement,
     PlaceOptions,
     act_placement,
-    place_file,
     place_probe,
     placed_path,
     placement,
+    plan_placement,
 )
 
 __all__ = ["MODULE", "CopyModule"]
@@ -91,8 +91,9 @@ class CopyModule(ModuleBase):
         return placement(self.name, placed_path(params["dest"], src_name), observed, src_name, digest,
                          _options(params))
 
-    def act(self, ctx: ModuleContext, plan: Placement, data: bytes | None) -> dict[str, Any]:
-        return act_placement(ctx, self.name, plan, data)
+    def act(self, ctx: ModuleContext, plan: Placement) -> dict[str, Any]:
+        """Write the plan's bytes, or fix the attributes; returns the backup's name, if any."""
+        return act_placement(ctx, self.name, plan)
 
     def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
         p = self.params(args)
@@ -119,7 +120,8 @@ class CopyModule(ModuleBase):
         def decide(observed: Mapping[str, CommandResult], digest: tuple[str, int] | None) -> Placement:
             return self.decide(p, observed, digest, name)
 
-        result = place_file(ctx, self.name, p["dest"], data, decide, src_name=src_name, digest=digest)
+        result = carry_out(self, ctx, plan_placement(ctx, p["dest"], data, decide, src_name=src_name,
+                                                     digest=digest))
         if p["src"] is not None:
             result.data["src"] = p["src"]
         return result

@@ -6,13 +6,14 @@ only when the checksum differs; attributes alone are fixed with chown/chmod; che
 reports and stops. The decision (``placement``, each module's ``decide``) is pure and in two
 parts: ``target_state`` reads the probe for the destination (or names the probe of the path
 inside it when dest is a directory), ``decide_placement`` compares that state with the
-content's sha1 and size and returns a frozen :class:`Placement`. ``act_placement`` is the
-only step that changes the host. ``place_file`` conducts them with the module's decide, and
+content's sha1 and size and returns a frozen :class:`Placement`. ``plan_placement`` conducts
+the reads with the module's decide and returns the final Placement, changing nothing; it
 keeps three reads that depend on what was decided where they were: the probe of
 ``dest/NAME`` when dest turns out to be a directory, the bytes (given as a function, a
 file's reading: called only once the probe says they are needed, or to hash them when
 their digest is not known: a remote src), and the destination's old bytes for a content
-diff (only when the task shows diffs and the content changes).
+diff (only when the task shows diffs and the content changes). ``act_placement`` (each
+module's ``act``, through ``contract.carry_out``) is the only step that changes the host.
 """
 
 from __future__ import annotations
@@ -20,11 +21,11 @@ from __future__ import annotations
 import hashlib
 import posixpath
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from kprov.provision.connect.base import CommandResult
-from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult
+from kprov.provision.modules.base import ModuleContext, ModuleFailed
 from kprov.provision.modules.files.fileops import (
     FileState,
     attribute_commands,
@@ -39,7 +40,7 @@ from kprov.provision.modules.files.fileops import (
 
 __all__ = [
     "MAX_DIFF_BYTES", "Decide", "PlaceOptions", "Placement", "act_placement", "decide_placement",
-    "place_file", "place_probe", "placed_path", "placement", "target_state",
+    "place_probe", "placed_path", "placement", "plan_placement", "target_state",
 ]
 
 MAX_DIFF_BYTES = 104448  # Ansible's default max_diff_size
@@ -72,7 +73,8 @@ class PlaceOptions:
 class Placement:
     """A placement decided: ``write`` the bytes (when their checksum differs or the file is
     new), else run ``attribute_commands``; what the task reports (``data``, and ``diff``
-    unless the content diff needs the old bytes: ``diff_reads_before``)."""
+    unless the content diff needs the old bytes: ``diff_reads_before``). ``plan_placement``
+    adds the bytes to write (``content``) and the content diff."""
 
     dest: str
     changed: bool = False
@@ -86,6 +88,7 @@ class Placement:
     options: PlaceOptions = PlaceOptions()
     reads: str | None = None  # dest is a directory: this probe (of dest/NAME) first
     needs_digest: bool = False  # the content's sha1 and size first (a remote src, read now)
+    content: bytes | None = field(default=None, repr=False)  # the bytes to write (plan_placement)
 
 
 Decide = Callable[[Mapping[str, CommandResult], "tuple[str, int] | None"], Placement]
@@ -155,13 +158,13 @@ def decide_placement(module: str, state: FileState, checksum: str, size: int,
                      attribute_commands=attr_commands, options=options)
 
 
-def act_placement(ctx: ModuleContext, module: str, plan: Placement, data: bytes | None) -> dict[str, Any]:
-    """Carry a changing placement out (``data``: the bytes, when it writes); returns what the
-    act adds to the result (the backup's name)."""
+def act_placement(ctx: ModuleContext, module: str, plan: Placement) -> dict[str, Any]:
+    """Carry a changing placement out (writing ``plan.content``, when it writes); returns what
+    the act adds to the result (the backup's name)."""
     options = plan.options
     if plan.write:
-        assert data is not None
-        backup_file = write_file(ctx, plan.dest, data, mode=plan.mode, owner=options.owner,
+        assert plan.content is not None  # plan_placement read it: the plan writes
+        backup_file = write_file(ctx, plan.dest, plan.content, mode=plan.mode, owner=options.owner,
                                  group=options.group, backup=options.backup, exists=plan.exists,
                                  validate=options.validate)
         return {"backup_file": backup_file} if backup_file else {}
@@ -171,18 +174,19 @@ def act_placement(ctx: ModuleContext, module: str, plan: Placement, data: bytes 
     return {}
 
 
-def place_file(
+def plan_placement(
     ctx: ModuleContext,
-    module: str,
     dest: str,
     content: bytes | Callable[[], bytes],
     decide: Decide,
     *,
     src_name: str | None = None,
     digest: tuple[str, int] | None = None,
-) -> ModuleResult:
-    """Ensure ``dest`` (or ``dest/src_name`` when dest is a directory) holds ``content``, as
-    the module's ``decide`` (probe results and the content's digest -> Placement) says.
+) -> Placement:
+    """How ``dest`` (or ``dest/src_name`` when dest is a directory) comes to hold ``content``,
+    as the module's ``decide`` (probe results and the content's digest -> Placement) says,
+    with the reads that depend on it made: the final Placement, with the bytes to write and
+    the content diff (when the task shows diffs). Changes nothing: the module's ``act`` does.
 
     ``digest``: the content's (sha1, size) when the caller knows them (a controller file the
     run has hashed): ``content`` is then read only when the file must be written or diffed."""
@@ -198,14 +202,10 @@ def place_file(
         plan = decide(observed, (hashlib.sha1(data).hexdigest(), len(data)))
     if plan.write and data is None:
         data = content() if callable(content) else content
-    result = ModuleResult(changed=plan.changed, data=dict(plan.data))
-    if ctx.diff and plan.changed:
-        if plan.diff_reads_before:
-            assert data is not None  # read above: the content changed
-            before = ctx.get(plan.dest) if plan.exists else None
-            result.diff.append(content_diff(plan.dest, before, data))
-        else:
-            result.diff.extend(plan.diff)
-    if plan.changed and not ctx.check_mode:
-        result.data.update(act_placement(ctx, module, plan, data))
-    return result
+    plan = replace(plan, content=data if plan.write else None)
+    if ctx.diff and plan.changed and plan.diff_reads_before:
+        assert data is not None  # read above: the content changed
+        before = ctx.get(plan.dest) if plan.exists else None
+        plan = replace(plan, diff=[*plan.diff, content_diff(plan.dest, before, data)],
+                       diff_reads_before=False)
+    return plan

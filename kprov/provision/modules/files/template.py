@@ -20,15 +20,15 @@ from typing import Any
 from kprov.provision.connect.base import CommandResult
 from kprov.provision.modules.args import FILE_ATTRS, Arg, parse_args
 from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult, TaskView
-from kprov.provision.modules.contract import ModuleBase
+from kprov.provision.modules.contract import ModuleBase, carry_out
 from kprov.provision.modules.files.placefile import (
     Placement,
     PlaceOptions,
     act_placement,
-    place_file,
     place_probe,
     placed_path,
     placement,
+    plan_placement,
 )
 
 __all__ = ["MODULE", "TemplateModule"]
@@ -80,8 +80,9 @@ class TemplateModule(ModuleBase):
         return placement(self.name, placed_path(params["dest"], name), observed, name, digest,
                          _options(params))
 
-    def act(self, ctx: ModuleContext, plan: Placement, data: bytes | None) -> dict[str, Any]:
-        return act_placement(ctx, self.name, plan, data)
+    def act(self, ctx: ModuleContext, plan: Placement) -> dict[str, Any]:
+        """Write the plan's bytes, or fix the attributes; returns the backup's name, if any."""
+        return act_placement(ctx, self.name, plan)
 
     def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
         p = self.params(args)
@@ -99,8 +100,9 @@ class TemplateModule(ModuleBase):
         def decide(observed: Mapping[str, CommandResult], digest: tuple[str, int] | None) -> Placement:
             return self.decide(p, observed, digest, src.name)
 
-        result = place_file(ctx, self.name, p["dest"], render(),  # rendered before the host is read
-                            decide, src_name=src.name)
+        plan = plan_placement(ctx, p["dest"], render(),  # rendered before the host is read
+                              decide, src_name=src.name)
+        result = carry_out(self, ctx, plan)
         result.data["src"] = p["src"]
         return result
 
