@@ -35,8 +35,8 @@ DEPLOYMENT = b"""{
 }"""
 
 
-def _request(**query: str) -> Any:
-    return SimpleNamespace(query=query)
+def _request(body: bytes = b"", **query: str) -> Any:
+    return SimpleNamespace(query=query, body=body)
 
 
 def _info(schema: dict[str, Any]) -> Any:
@@ -89,18 +89,18 @@ def test_json_duplicates_name_their_path():
 def test_a_typed_object_with_unknown_and_duplicate_fields_is_a_400_under_strict():
     obj = orjson.loads(DEPLOYMENT)
     with pytest.raises(ApiError) as refused:
-        check_body(_request(fieldValidation="Strict"), DEPLOYMENTS, obj, DEPLOYMENT, "application/json")
+        check_body(_request(DEPLOYMENT, fieldValidation="Strict"), DEPLOYMENTS, obj, "application/json")
     assert refused.value.code == 400 and refused.value.reason == "BadRequest"
     assert refused.value.message == (
         'Deployment in version "v1" cannot be handled as a Deployment: strict decoding error: '
         'unknown field "spec.unknownField", duplicate field "spec.replicas"'
     )
-    warned = check_body(_request(fieldValidation="Warn"), DEPLOYMENTS, obj, DEPLOYMENT, "application/json")
+    warned = check_body(_request(DEPLOYMENT, fieldValidation="Warn"), DEPLOYMENTS, obj, "application/json")
     assert warned == ['unknown field "spec.unknownField"', 'duplicate field "spec.replicas"']
-    assert check_body(_request(), DEPLOYMENTS, obj, DEPLOYMENT, "application/json") == []
+    assert check_body(_request(DEPLOYMENT), DEPLOYMENTS, obj, "application/json") == []
     meta = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d", "unknownMeta": "x"}}
     with pytest.raises(ApiError, match='strict decoding error: unknown field "metadata.unknownMeta"'):
-        check_body(_request(fieldValidation="Strict"), DEPLOYMENTS, meta, b"{}", "application/json")
+        check_body(_request(b"{}", fieldValidation="Strict"), DEPLOYMENTS, meta, "application/json")
 
 
 def test_apply_of_an_undeclared_custom_field_fails_as_typed_conversion_does():
@@ -113,7 +113,7 @@ def test_apply_of_an_undeclared_custom_field_fails_as_typed_conversion_does():
         "spec": {},
     }
     with pytest.raises(ApiError) as refused:
-        check_apply(_request(fieldValidation="Ignore"), info, applied, b"", "")
+        check_apply(_request(b"", fieldValidation="Ignore"), info, applied, "")
     assert refused.value.code == 500 and refused.value.reason == ""
     assert refused.value.message == (
         "failed to create typed patch object (/mytest; mygroup.example.com/v1beta1, Kind=Noxu): "
@@ -137,7 +137,7 @@ def test_unknown_metadata_of_the_root_and_of_embedded_resources():
         },
     }
     with pytest.raises(ApiError) as refused:
-        check_apply(_request(fieldValidation="Strict"), info, applied, b"", "")
+        check_apply(_request(b"", fieldValidation="Strict"), info, applied, "")
     assert ".metadata.unknownMeta: field not declared in schema" in refused.value.message
     assert ".spec.template.metadata.unknownSubMeta: field not declared in schema" in refused.value.message
     assert refused.value.message.count("\n  ") == 2  # "errors:" then one line each
@@ -165,18 +165,18 @@ spec:
         "spec": {"unknown": "uk1", "foo": "foo2"},
     }
     with pytest.raises(ApiError) as refused:
-        check_apply(_request(fieldValidation="Strict"), info, applied, body, "")
+        check_apply(_request(body, fieldValidation="Strict"), info, applied, "")
     assert refused.value.code == 400
     assert refused.value.message == (
         "error strict decoding YAML: error converting YAML to JSON: yaml: unmarshal errors:\n"
         '  line 11: key "foo" already set in map'
     )
-    assert check_apply(_request(fieldValidation="Warn"), info, applied, body, "") == [
+    assert check_apply(_request(body, fieldValidation="Warn"), info, applied, "") == [
         'line 11: key "foo" already set in map'
     ]
-    assert check_apply(_request(), info, applied, body, "") == []
+    assert check_apply(_request(body), info, applied, "") == []
 
 
 def test_an_unsupported_directive_is_a_400():
     with pytest.raises(ApiError, match='Unsupported value: "Loose"'):
-        check_body(_request(fieldValidation="Loose"), DEPLOYMENTS, {}, b"{}", "application/json")
+        check_body(_request(b"{}", fieldValidation="Loose"), DEPLOYMENTS, {}, "application/json")

@@ -26,8 +26,8 @@ def _authorizer(superuser: bool = True, granted: tuple[str, ...] = ()) -> Any:
 
 
 def _get(path: str, authorizer: Any = None, method: str = "GET") -> Any:
-    request = SimpleNamespace(path=path, method=method)
-    return serve_oidc(request, CTX, authorizer or _authorizer(), SimpleNamespace(name="system:anonymous"))
+    request = SimpleNamespace(path=path, method=method, requester=SimpleNamespace(name="system:anonymous"))
+    return serve_oidc(request, CTX, authorizer or _authorizer())
 
 
 def test_configuration_names_issuer_and_jwks_uri() -> None:

@@ -68,10 +68,10 @@ def identity_headers(user: UserInfo) -> list[tuple[str, str]]:
     return headers
 
 
-def _forwarded(request: ApiRequest, user: UserInfo, upgrade: bool) -> list[tuple[str, str]]:
+def _forwarded(request: ApiRequest, upgrade: bool) -> list[tuple[str, str]]:
     """The request's headers as the backend gets them: credentials and hop-by-hop ones
     dropped, the client appended to X-Forwarded-For (as Go's reverse proxy does), the
-    identity headers added."""
+    identity headers of its user added."""
     kept = []
     forwarded_for = ""
     for name, value in request.headers.items():
@@ -87,7 +87,7 @@ def _forwarded(request: ApiRequest, user: UserInfo, upgrade: bool) -> list[tuple
     client = request.remote or ""
     if client:
         kept.append(("X-Forwarded-For", f"{forwarded_for}, {client}" if forwarded_for else client))
-    return kept + identity_headers(user)
+    return kept + identity_headers(request.requester)
 
 
 class Route(NamedTuple):
@@ -117,7 +117,7 @@ def reads_body(request: ApiRequest) -> bool:
 
 
 async def handle_proxy(
-    request: ApiRequest, connection: Connection, aggregation: Aggregation, to: Route, user: UserInfo
+    request: ApiRequest, connection: Connection, aggregation: Aggregation, to: Route
 ) -> Any:
     """``request`` relayed to the backend ``to``, its reply streamed back on ``connection``
     (or the connection spliced to the backend's after an Upgrade)."""
@@ -125,13 +125,13 @@ async def handle_proxy(
     target = request.path + (f"?{request.query_string}" if request.query_string else "")
     if request.headers.get("Upgrade"):
         if not connection.lean:
-            return await _websocket_relay(request, connection, aggregation, endpoint, target, context, user)
-        return await _upgrade(request, endpoint, target, context, user)
-    body = request.body if reads_body(request) else b""
+            return await _websocket_relay(request, connection, aggregation, endpoint, target, context)
+        return await _upgrade(request, endpoint, target, context)
+    body = request.body if reads_body(request) else b""  # (the front read none: see reads_body)
     url = f"https://{_host(endpoint.host)}:{endpoint.port}{target}"
     try:
         upstream = await aggregation.session().request(
-            request.method, url, headers=_forwarded(request, user, False), data=body or None,
+            request.method, url, headers=_forwarded(request, False), data=body or None,
             ssl=context, server_hostname=endpoint.server_name, allow_redirects=False,
         )
     except (aiohttp.ClientError, TimeoutError, OSError) as exc:
@@ -175,7 +175,7 @@ async def _open(endpoint: Endpoint, context: Any) -> tuple[asyncio.StreamReader,
     )
 
 
-async def _upgrade(request: ApiRequest, endpoint: Endpoint, target: str, context: Any, user: UserInfo) -> Any:
+async def _upgrade(request: ApiRequest, endpoint: Endpoint, target: str, context: Any) -> Any:
     """Send the Upgrade request to the backend; on its 101, splice the two connections."""
     try:
         reader, writer = await _open(endpoint, context)
@@ -183,7 +183,7 @@ async def _upgrade(request: ApiRequest, endpoint: Endpoint, target: str, context
         _log.info("aggregated upgrade %s: %s", request.path, exc)
         return unavailable_reply()
     head = [f"{request.method} {target} HTTP/1.1", f"Host: {endpoint.server_name}"]
-    head += [f"{k}: {v}" for k, v in _forwarded(request, user, True)]
+    head += [f"{k}: {v}" for k, v in _forwarded(request, True)]
     body = request.body
     if body:
         head.append(f"Content-Length: {len(body)}")
@@ -246,14 +246,14 @@ async def _splice(stream: RawStream, reader: asyncio.StreamReader, writer: async
 
 async def _websocket_relay(
     request: ApiRequest, connection: Connection, aggregation: Aggregation, endpoint: Endpoint, target: str,
-    context: Any, user: UserInfo,
+    context: Any,
 ) -> Any:
     """A WebSocket upgrade (it reaches aiohttp's server, which speaks WebSocket): connect to
     the backend with the subprotocols the client offers, accept the client with the one
     the backend chose, and relay messages both ways."""
     offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
     skip = {f"sec-websocket-{h}" for h in ("protocol", "key", "version", "extensions")}
-    headers = [(k, v) for k, v in _forwarded(request, user, False) if k.lower() not in skip]
+    headers = [(k, v) for k, v in _forwarded(request, False) if k.lower() not in skip]
     url = f"wss://{_host(endpoint.host)}:{endpoint.port}{target}"
     try:
         backend = await aggregation.session().ws_connect(

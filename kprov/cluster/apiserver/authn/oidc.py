@@ -23,7 +23,6 @@ from typing import Any
 from aiohttp import web
 
 from kprov.cluster.api.errors import ApiError
-from kprov.cluster.apiserver.authn.chain import UserInfo
 from kprov.cluster.apiserver.authn.satoken import ServiceAccountTokens, key_id
 from kprov.cluster.apiserver.authz.chain import Authorizer
 from kprov.cluster.apiserver.context import ApiContext
@@ -65,12 +64,13 @@ def _host(address: str, port: int) -> str:
     return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
 
 
-def serve_oidc(request: ApiRequest, ctx: ApiContext, authorizer: Authorizer, user: UserInfo) -> Any:
+def serve_oidc(request: ApiRequest, ctx: ApiContext, authorizer: Authorizer) -> Any:
     """The discovery document or the key set; None for any other path (or no token keys)."""
     path = request.path.rstrip("/") or "/"
     tokens = ctx.extras.get("sa_tokens")
     if path not in (CONFIGURATION_PATH, JWKS_PATH) or not isinstance(tokens, ServiceAccountTokens):
         return None
+    user = request.requester
     verb = "get" if request.method in ("GET", "HEAD") else request.method.lower()
     if not (authorizer.is_superuser(user) or authorizer.rbac.allows_url(user, verb, request.path)):
         raise ApiError(f'forbidden: User "{user.name}" cannot {verb} path "{request.path}"', 403, "Forbidden")

@@ -37,7 +37,8 @@ _MIN_EXPIRATION_S = 600
 _MAX_EXPIRATION_S = 1 << 32
 
 
-def _body(request: ApiRequest, body: bytes, kind: str) -> dict[str, Any]:
+def _body(request: ApiRequest, kind: str) -> dict[str, Any]:
+    body = request.body
     obj = decode_body(body, media_type(request)) if body.strip() else {}
     if not isinstance(obj, dict):
         raise bad_request(f"a {kind} must be an object")
@@ -185,15 +186,13 @@ def _tokens(ctx: ApiContext) -> ServiceAccountTokens:
     return tokens
 
 
-async def handle_token_request(
-    request: ApiRequest, ctx: ApiContext, ri: RequestInfo, body: bytes, user: UserInfo | None = None
-) -> web.Response:
+async def handle_token_request(request: ApiRequest, ctx: ApiContext, ri: RequestInfo) -> web.Response:
     if ri.verb != "create":
         raise ApiError(
             "the server does not allow this method on the requested resource", 405, "MethodNotAllowed"
         )
     tokens = _tokens(ctx)
-    review = _body(request, body, "TokenRequest")
+    review = _body(request, "TokenRequest")
     spec: dict[str, Any] = dict(review.get("spec") or {})
     meta: dict[str, Any] = dict(review.get("metadata") or {})
     expiration = _validate(spec, ri.name, ri.namespace, meta)
@@ -203,7 +202,8 @@ async def handle_token_request(
     ref = spec.get("boundObjectRef")
     if isinstance(ref, dict) and ref:
         bound, node = await _bind(ctx, ref, ri.name, ri.namespace)
-    if user is not None and user.name.startswith("system:node:") and "system:nodes" in user.groups:
+    user = request.requester
+    if user.name.startswith("system:node:") and "system:nodes" in user.groups:
         _node_restriction(ctx, user.name[len("system:node:") :], ri, bound)
     audiences = [str(a) for a in spec.get("audiences") or []] or list(tokens.audiences)
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
@@ -249,9 +249,9 @@ def user_info(user: UserInfo) -> dict[str, Any]:
 
 
 async def handle_token_review(
-    request: ApiRequest, ctx: ApiContext, authenticator: Authenticator, body: bytes
+    request: ApiRequest, ctx: ApiContext, authenticator: Authenticator
 ) -> web.Response:
-    review = _body(request, body, "TokenReview")
+    review = _body(request, "TokenReview")
     spec: dict[str, Any] = review.get("spec") or {}
     token = str(spec.get("token", ""))
     if not token:

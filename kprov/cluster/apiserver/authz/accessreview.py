@@ -82,11 +82,10 @@ def _subject(spec: dict[str, Any]) -> UserInfo:
     )
 
 
-async def handle_review(
-    request: ApiRequest, ctx: ApiContext, user: UserInfo, ri: RequestInfo, body: bytes
-) -> web.Response:
+async def handle_review(request: ApiRequest, ctx: ApiContext, ri: RequestInfo) -> web.Response:
     kind = KINDS[ri.resource]
-    review = decode_body(body, media_type(request))
+    user = request.requester
+    review = decode_body(request.body, media_type(request))
     if not isinstance(review, dict):
         raise bad_request(f"a {kind} must be an object")
     spec: dict[str, Any] = review.get("spec") or {}

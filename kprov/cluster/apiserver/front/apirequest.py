@@ -8,7 +8,8 @@ the path and its RequestInfo (upstream's RequestInfo resolver, :mod:`.requestinf
 query as a read-only multi-mapping, the headers read-only (the proxies forward them all;
 Accept, Content-Type, Authorization and Impersonate-* are read below), the body bytes, the
 client's address and TLS session (the client certificate), and, once authentication ran,
-the user (:meth:`ApiRequest.with_user`).
+the user (:meth:`ApiRequest.with_user`; the handlers read it as ``requester``, the audit
+record as ``user``). The handlers take no separate user or body: both are read here.
 
 A handler that takes the connection over (a watch's or a log's streamed reply, exec/attach/
 port-forward's WebSocket, the aggregation proxy's relays) gets a :class:`Connection` as well:
@@ -50,6 +51,13 @@ class ApiRequest(NamedTuple):  # a tuple: made on every request, cheaper than a 
     def content_length(self) -> int | None:
         raw = self.headers.get("Content-Length")
         return int(raw) if raw is not None and raw.isdigit() else None
+
+    @property
+    def requester(self) -> UserInfo:
+        """Who sent it, where authentication has run (the handlers, dispatched after it)."""
+        if self.user is None:
+            raise RuntimeError(f"{self.method} {self.path} read before authentication")
+        return self.user
 
     def with_user(self, user: UserInfo) -> ApiRequest:
         return ApiRequest(*self[:-1], user)  # (on every request: cheaper than _replace)

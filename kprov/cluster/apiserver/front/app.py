@@ -178,8 +178,9 @@ class _Front:
         return prettified(reply) if wants_pretty(request) else reply
 
     async def dispatch(
-        self, raw: AnyRequest, request: ApiRequest, ri: RequestInfo | None, user: UserInfo, authorizer: Any
+        self, raw: AnyRequest, request: ApiRequest, ri: RequestInfo | None, authorizer: Any
     ) -> Any:
+        user = request.requester
         if ri is not None and not authorizer.allows(user, ri):
             raise forbidden(user.name, ri.verb, ri.resource, ri.group, ri.namespace, ri.name, ri.subresource)
         if request.content_length is not None and request.content_length > self.max_body:
@@ -193,18 +194,18 @@ class _Front:
                 return aggregator_proxy.unavailable_reply()
             if aggregator_proxy.reads_body(request):
                 request = await _with_body(raw, request)
-            return await aggregator_proxy.handle_proxy(request, Connection(raw), self.aggregation, to, user)
+            return await aggregator_proxy.handle_proxy(request, Connection(raw), self.aggregation, to)
         if ri is not None:
-            return await _resource(raw, request, self.ctx, ri, user)
+            return await _resource(raw, request, self.ctx, ri)
         if request.path == "/metrics" and self.metrics is not None:
-            return _serve_metrics(request, self.metrics, authorizer, user)
+            return _serve_metrics(request, self.metrics, authorizer)
         if request.path.rstrip("/") == "/apis" or (
             request.path.startswith("/apis/") and request.path.count("/") == 2
         ):  # the two documents that merge other servers' groups: /apis, /apis/<g>
             await _fill_discovery(self.ctx)
         served = (
             await serve_health(request, self.ctx)
-            or serve_oidc(request, self.ctx, authorizer, user)
+            or serve_oidc(request, self.ctx, authorizer)
             or serve_discovery(request, self.ctx)
         )
         return served or _not_found_body()
@@ -227,14 +228,14 @@ class _Front:
             _REQUESTER.set(user)  # (for the audit record; handlers and admission get it passed)
             request = request.with_user(user)
             if self.apf is None or bypasses(ri):
-                return await self.dispatch(raw, request, ri, user, authorizer)
+                return await self.dispatch(raw, request, ri, authorizer)
             return await self.apf.serve(
                 user,
                 ri,
                 request.method,
                 request.path,
                 apf_headers,
-                lambda: self.dispatch(raw, request, ri, user, authorizer),
+                lambda: self.dispatch(raw, request, ri, authorizer),
                 _too_many,
             )
         except ApiError as exc:
@@ -341,9 +342,10 @@ async def _audit_with_bodies(
     )
 
 
-def _serve_metrics(request: ApiRequest, metrics: ApiMetrics, authorizer: Authorizer, user: UserInfo) -> Any:
+def _serve_metrics(request: ApiRequest, metrics: ApiMetrics, authorizer: Authorizer) -> Any:
     """GET /metrics for whom RBAC grants ``get`` on the non-resource URL (the bootstrap role
     system:monitoring, bound to the group of that name; system:masters holds every path)."""
+    user = request.requester
     verb = "get" if request.method in ("GET", "HEAD") else request.method.lower()
     if not (authorizer.is_superuser(user) or authorizer.rbac.allows_url(user, verb, "/metrics")):
         raise ApiError(f'forbidden: User "{user.name}" cannot {verb} path "/metrics"', 403, "Forbidden")
@@ -388,25 +390,25 @@ async def _with_body(raw: AnyRequest, request: ApiRequest) -> ApiRequest:
     return request if isinstance(raw, Request) else request.with_body(await raw.read())
 
 
-async def _resource(
-    raw: AnyRequest, request: ApiRequest, ctx: ApiContext, ri: RequestInfo, user: UserInfo
-) -> Any:
+async def _resource(raw: AnyRequest, request: ApiRequest, ctx: ApiContext, ri: RequestInfo) -> Any:
+    """The resource handlers: each reads its body and user from ``request`` (the body only
+    of a POST, PUT, PATCH or DELETE: empty for the other methods, as before)."""
     _refuse_tables(request, ri)
     if ri.resource == "bindings" and ri.verb == "create" and ri.group == "":
         pods = ctx.registry.get("", "v1", "pods")
         assert pods is not None
         request = await _with_body(raw, request)
-        return await subresources.handle_binding(request, ctx, pods, ri, request.body, user)
+        return await subresources.handle_binding(request, ctx, pods, ri)
     if ri.group == "authorization.k8s.io" and ri.verb == "create" and ri.resource in accessreview.KINDS:
         request = await _with_body(raw, request)
-        return await accessreview.handle_review(request, ctx, user, ri, request.body)
+        return await accessreview.handle_review(request, ctx, ri)
     if ri.group == "authentication.k8s.io" and ri.verb == "create" and not ri.namespace:
         if ri.resource == "tokenreviews":
             authenticator = ctx.extras["authenticator"]
             request = await _with_body(raw, request)
-            return await tokens.handle_token_review(request, ctx, authenticator, request.body)
+            return await tokens.handle_token_review(request, ctx, authenticator)
         if ri.resource == "selfsubjectreviews":
-            return await tokens.handle_self_subject_review(user)
+            return await tokens.handle_self_subject_review(request.requester)
     info = ctx.registry.get(ri.group, ri.version, ri.resource)
     if info is None or (ri.namespace and not info.namespaced):
         return _not_found_body()
@@ -418,15 +420,15 @@ async def _resource(
         return _not_found_body()
     if ri.verb == "watch":
         return await watch.handle_watch(request, Connection(raw), ctx, info, ri)
-    body = b""
-    if request.method in ("POST", "PUT", "PATCH", "DELETE"):
+    if request.method in _MUTATING:
         request = await _with_body(raw, request)
-        body = request.body
+    elif request.body:  # (a body on a GET the lean front read: the handlers never saw one)
+        request = request.with_body(b"")
     if ri.subresource:
-        return await _subresource(raw, request, ctx, info, ri, body, user)
+        return await _subresource(raw, request, ctx, info, ri)
     if ri.is_collection:
-        return await crud.handle_collection(request, ctx, info, ri, body, user)
-    return await crud.handle_object(request, ctx, info, ri, body, user)
+        return await crud.handle_collection(request, ctx, info, ri)
+    return await crud.handle_object(request, ctx, info, ri)
 
 
 async def _subresource(
@@ -435,36 +437,34 @@ async def _subresource(
     ctx: ApiContext,
     info: ResourceInfo,
     ri: RequestInfo,
-    body: bytes,
-    user: UserInfo,
 ) -> AnyReply | RawUpgrade:
     sub = ri.subresource
     if info.subresource(sub) is None:
         return _not_found_body()
     if sub == "status":
-        return await crud.handle_object(request, ctx, info, ri, body, user, subresource="status")
+        return await crud.handle_object(request, ctx, info, ri, subresource="status")
     if sub == "approval" and ri.verb in ("get", "update", "patch"):
-        return await crud.handle_object(request, ctx, info, ri, body, user, subresource="approval")
+        return await crud.handle_object(request, ctx, info, ri, subresource="approval")
     if sub == "ephemeralcontainers" and info.resource == "pods" and ri.verb in ("get", "update", "patch"):
-        return await crud.handle_object(request, ctx, info, ri, body, user, subresource="ephemeralcontainers")
+        return await crud.handle_object(request, ctx, info, ri, subresource="ephemeralcontainers")
     if sub == "finalize" and ri.verb == "update":
-        return await crud.handle_object(request, ctx, info, ri, body, user, subresource="finalize")
+        return await crud.handle_object(request, ctx, info, ri, subresource="finalize")
     if sub == "scale":
-        return await subresources.handle_scale(request, ctx, info, ri, body, user)
+        return await subresources.handle_scale(request, ctx, info, ri)
     if sub == "binding" and ri.verb == "create":
-        return await subresources.handle_binding(request, ctx, info, ri, body, user)
+        return await subresources.handle_binding(request, ctx, info, ri)
     if sub == "token" and info.resource == "serviceaccounts":
-        return await tokens.handle_token_request(request, ctx, ri, body, user)
+        return await tokens.handle_token_request(request, ctx, ri)
     if sub == "eviction" and ri.verb == "create":
-        return await subresources.handle_eviction(request, ctx, info, ri, body, user)
+        return await subresources.handle_eviction(request, ctx, info, ri)
     if sub == "log" and ri.verb == "get":
         return await proxy.handle_log(request, Connection(raw), ctx, info, ri)
     if sub == "exec":
-        return await proxy.handle_exec(request, Connection(raw), ctx, info, ri, user)
+        return await proxy.handle_exec(request, Connection(raw), ctx, info, ri)
     if sub == "attach":
-        return await proxy.handle_attach(request, Connection(raw), ctx, info, ri, user)
+        return await proxy.handle_attach(request, Connection(raw), ctx, info, ri)
     if sub == "portforward":
-        return await proxy.handle_portforward(request, Connection(raw), ctx, info, ri, user)
+        return await proxy.handle_portforward(request, Connection(raw), ctx, info, ri)
     if sub == "proxy":
-        return await http_proxy.handle_proxy(request, ctx, info, ri, body)
+        return await http_proxy.handle_proxy(request, ctx, info, ri)
     return _not_found_body()

@@ -83,10 +83,10 @@ async def create_object(
     namespace: str,
     obj: Any,
     dry_run: bool = False,
-    *,
-    user: UserInfo | None = None,
 ) -> tuple[dict[str, Any], list[str]]:
-    """Create through defaults and admission; ``user`` None: the API server itself writes."""
+    """Create through defaults and admission, as ``request``'s user; ``request`` None: the API
+    server itself writes."""
+    user = request.user if request is not None else None
     obj = prepare_create(info, obj, namespace)
     warnings: list[str] = []  # field validation is the handlers' (they have the body)
     _lib.apply_defaults(info, obj)
@@ -206,10 +206,10 @@ def _cached(ctx: ApiContext, key: str) -> StoredObject | None:
 
 
 # -- handlers ----------------------------------------------------------------------------------
-async def _read_json_options(request: ApiRequest, body: bytes) -> dict[str, Any]:
+async def _read_json_options(request: ApiRequest) -> dict[str, Any]:
     options: dict[str, Any] = {}
-    if body.strip():
-        decoded = decode_body(body, media_type(request))
+    if request.body.strip():
+        decoded = decode_body(request.body, media_type(request))
         if not isinstance(decoded, dict):
             raise bad_request("DeleteOptions must be a JSON object")
         options.update(decoded)
@@ -229,23 +229,23 @@ async def handle_collection(
     ctx: ApiContext,
     info: ResourceInfo,
     ri: RequestInfo,
-    body: bytes,
-    user: UserInfo | None,
 ) -> web.Response:
     if ri.verb == "list":
         return await handle_list(request, ctx, info, ri)
+    user = request.requester
+    body = request.body
     if ri.verb == "create":
         obj = decode_body(body, media_type(request))
         field_validation.check_types(info, obj)
         warnings: list[str] = []
         if isinstance(obj, dict):
-            warnings = field_validation.check_body(request, info, obj, body, media_type(request))
-        created, _ = await create_object(ctx, request, info, ri.namespace, obj, _dry_run(request), user=user)
+            warnings = field_validation.check_body(request, info, obj, media_type(request))
+        created, _ = await create_object(ctx, request, info, ri.namespace, obj, _dry_run(request))
         return await render(request, ctx, info, created, 201, warnings, written=True)
     if ri.verb == "deletecollection":
         matches = make_matcher(info, request.query.get("labelSelector"), request.query.get("fieldSelector"))
         result = await list_objects(ctx, info, ri.namespace, matches)
-        options = await _read_json_options(request, body)
+        options = await _read_json_options(request)
         deleted = []
         for obj in result.items:
             meta = obj["metadata"]
@@ -287,20 +287,20 @@ async def handle_object(
     ctx: ApiContext,
     info: ResourceInfo,
     ri: RequestInfo,
-    body: bytes,
-    user: UserInfo | None,
     subresource: str = "",
 ) -> web.Response:
     """get/update/patch/delete of one object (``subresource`` is "" or "status")."""
     dry_run = _dry_run(request) if ri.verb in ("update", "patch", "delete") else False
     if ri.verb == "get":
         return await render(request, ctx, info, await get_object(ctx, info, ri.namespace, ri.name))
+    user = request.requester
+    body = request.body
     if ri.verb == "update":
         new = decode_body(body, media_type(request))
         if not isinstance(new, dict):
             raise bad_request("the request body must be a JSON object")
         field_validation.check_types(info, new)
-        warnings = field_validation.check_body(request, info, new, body, media_type(request))
+        warnings = field_validation.check_body(request, info, new, media_type(request))
         pinned = resource_version_of(new)
         try:
             obj = await guaranteed_update(
@@ -318,13 +318,13 @@ async def handle_object(
         except ApiError as exc:
             if exc.code != 404 or subresource or pinned is not None:
                 raise
-            obj, _ = await create_object(ctx, request, info, ri.namespace, new, dry_run, user=user)
+            obj, _ = await create_object(ctx, request, info, ri.namespace, new, dry_run)
             return await render(request, ctx, info, obj, 201, warnings, written=True)
         return await render(request, ctx, info, obj, 200, warnings, written=True)
     if ri.verb == "patch":
-        return await _patch(request, ctx, info, ri, body, subresource, dry_run, user)
+        return await _patch(request, ctx, info, ri, subresource, dry_run)
     if ri.verb == "delete":
-        options = await _read_json_options(request, body)
+        options = await _read_json_options(request)
         obj, now = await delete_object(ctx, info, ri.namespace, ri.name, options, dry_run, user=user)
         if not now or info.resource != "namespaces":
             return await render(request, ctx, info, obj, 200)
@@ -341,17 +341,17 @@ async def _server_side_apply(
     ctx: ApiContext,
     info: ResourceInfo,
     ri: RequestInfo,
-    body: bytes,
     subresource: str,
     dry_run: bool,
-    user: UserInfo | None,
 ) -> web.Response:
     """PATCH with an apply configuration: merged by field ownership, created when absent."""
     content_type = "application/apply-patch+yaml"
+    user = request.requester
+    body = request.body
     applied = decode_body(body, "application/yaml")
     if not isinstance(applied, dict):
         raise bad_request("an apply patch must be an object")
-    warnings = field_validation.check_apply(request, info, applied, body, ri.namespace)
+    warnings = field_validation.check_apply(request, info, applied, ri.namespace)
     manager = request.query.get("fieldManager", "")
     if not manager:
         raise bad_request("PATCH requests with apply-patch+yaml require a fieldManager query parameter")
@@ -380,7 +380,7 @@ async def _server_side_apply(
         if exc.code != 404 or subresource:
             raise
         new = _lib.apply_patch(content_type, None, body, info, field_manager=manager, force=force)
-        obj, _ = await create_object(ctx, request, info, ri.namespace, new, dry_run, user=user)
+        obj, _ = await create_object(ctx, request, info, ri.namespace, new, dry_run)
         return await render(request, ctx, info, obj, 201, warnings, written=True)
     return await render(request, ctx, info, obj, 200, warnings, written=True)
 
@@ -390,12 +390,12 @@ async def _patch(
     ctx: ApiContext,
     info: ResourceInfo,
     ri: RequestInfo,
-    body: bytes,
     subresource: str,
     dry_run: bool,
-    user: UserInfo | None,
 ) -> web.Response:
     content_type = media_type(request)
+    user = request.requester
+    body = request.body
     accepted: tuple[str, ...] = PATCH_TYPES
     if info.custom is not None:  # no strategic merge patch for custom objects, as upstream
         accepted = tuple(t for t in PATCH_TYPES if t != "application/strategic-merge-patch+json")
@@ -407,7 +407,7 @@ async def _patch(
             "UnsupportedMediaType",
         )
     if content_type == "application/apply-patch+yaml":
-        return await _server_side_apply(request, ctx, info, ri, body, subresource, dry_run, user)
+        return await _server_side_apply(request, ctx, info, ri, subresource, dry_run)
     warnings: list[str] = []
 
     def mutate(live: dict[str, Any]) -> dict[str, Any]:

@@ -148,14 +148,15 @@ def check_types(info: ResourceInfo, obj: Any) -> None:
 
 
 def check_body(
-    request: ApiRequest, info: ResourceInfo, obj: Mapping[str, Any], body: bytes, content_type: str
+    request: ApiRequest, info: ResourceInfo, obj: Mapping[str, Any], content_type: str
 ) -> list[str]:
-    """Warnings for a create or update body under Warn; raises 400 under Strict."""
+    """Warnings for a create or update body (``obj``, decoded from ``request.body``) under
+    Warn; raises 400 under Strict."""
     if _directive(request) not in _CHECKED:
         return []
     problems = [f'unknown field "{p}"' for p in _lib.unknown_fields(info, obj)]
     if content_type in ("", "application/json", "*/*", "text/plain"):
-        problems += [f'duplicate field "{p}"' for p in json_duplicates(body)]
+        problems += [f'duplicate field "{p}"' for p in json_duplicates(request.body)]
     if not problems:
         return []
     if _directive(request) == "Strict":
@@ -182,7 +183,7 @@ def _typed_patch_error(
 
 
 def check_apply(
-    request: ApiRequest, info: ResourceInfo, applied: Mapping[str, Any], body: bytes, namespace: str
+    request: ApiRequest, info: ResourceInfo, applied: Mapping[str, Any], namespace: str
 ) -> list[str]:
     """Server-side apply's checks: undeclared fields always fail (as upstream's typed
     conversion does); duplicate YAML keys fail under Strict and warn under Warn."""
@@ -192,7 +193,7 @@ def check_apply(
     mode = _directive(request)
     if mode not in _CHECKED:
         return []
-    duplicates = yaml_duplicates(body)
+    duplicates = yaml_duplicates(request.body)
     if duplicates and mode == "Strict":
         raise bad_request(
             "error strict decoding YAML: error converting YAML to JSON: yaml: unmarshal errors:\n  "

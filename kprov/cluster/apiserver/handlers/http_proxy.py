@@ -130,8 +130,7 @@ def _forwarded_headers(request: ApiRequest) -> dict[str, str]:
             and not k.lower().startswith("impersonate-")}
 
 
-async def handle_proxy(request: ApiRequest, ctx: ApiContext, info: Any, ri: RequestInfo,
-                       body: bytes) -> AnyReply:
+async def handle_proxy(request: ApiRequest, ctx: ApiContext, info: Any, ri: RequestInfo) -> AnyReply:
     locate = _LOCATIONS.get(info.resource)
     if locate is None or info.group != "":
         raise ApiError("the server could not find the requested resource", 404, "NotFound")
@@ -145,7 +144,7 @@ async def handle_proxy(request: ApiRequest, ctx: ApiContext, info: Any, ri: Requ
     timeout = aiohttp.ClientTimeout(total=120, sock_connect=10)
     try:
         async with aiohttp.ClientSession(timeout=timeout, auto_decompress=False) as session, session.request(
-            request.method, url, headers=_forwarded_headers(request), data=body or None,
+            request.method, url, headers=_forwarded_headers(request), data=request.body or None,
             ssl=ssl_context if ssl_context is not None else False, allow_redirects=False,
         ) as upstream:
             payload = await upstream.read()

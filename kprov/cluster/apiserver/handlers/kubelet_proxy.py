@@ -28,7 +28,6 @@ from aiohttp import web
 
 from kprov.cluster.apiserver.admission import vap, webhooks
 from kprov.cluster.apiserver.admission.attributes import AdmissionAttributes
-from kprov.cluster.apiserver.authn.chain import UserInfo
 from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.front.apirequest import ApiRequest, Connection
 from kprov.cluster.apiserver.front.http1 import AnyReply, RawUpgrade
@@ -177,19 +176,19 @@ async def _relay(source: Any, target: Any) -> None:
 
 
 async def handle_exec(
-    request: ApiRequest, connection: Connection, ctx: ApiContext, info: Any, ri: RequestInfo, user: UserInfo
+    request: ApiRequest, connection: Connection, ctx: ApiContext, info: Any, ri: RequestInfo
 ) -> AnyReply | RawUpgrade:
     """Exec in the pod's container, relayed to its kubelet. The client's WebSocket is taken
     over through ``connection`` (a SPDY upgrade needs none: it is answered with a
     RawUpgrade); the query and headers come from ``request``."""
-    return await _handle_stream(request, connection, ctx, info, ri, "exec", user)
+    return await _handle_stream(request, connection, ctx, info, ri, "exec")
 
 
 async def handle_attach(
-    request: ApiRequest, connection: Connection, ctx: ApiContext, info: Any, ri: RequestInfo, user: UserInfo
+    request: ApiRequest, connection: Connection, ctx: ApiContext, info: Any, ri: RequestInfo
 ) -> AnyReply | RawUpgrade:
     """Attach to the pod's container: as :func:`handle_exec`, without a command."""
-    return await _handle_stream(request, connection, ctx, info, ri, "attach", user)
+    return await _handle_stream(request, connection, ctx, info, ri, "attach")
 
 
 _OPTION_KINDS = {
@@ -218,10 +217,9 @@ def connect_options(kind: str, query: Any) -> dict[str, Any]:
     return options
 
 
-async def _admit_connect(
-    request: ApiRequest, ctx: ApiContext, info: Any, ri: RequestInfo, kind: str, user: UserInfo
-) -> None:
+async def _admit_connect(request: ApiRequest, ctx: ApiContext, info: Any, ri: RequestInfo, kind: str) -> None:
     options = connect_options(kind, request.query)
+    user = request.requester
     attrs = AdmissionAttributes(info, "CONNECT", options, None, user, kind, target=(ri.namespace, ri.name))
     await vap.validate(ctx, attrs)
     await webhooks.connect(ctx, attrs)
@@ -234,7 +232,6 @@ async def _handle_stream(
     info: Any,
     ri: RequestInfo,
     kind: str,
-    user: UserInfo,
 ) -> AnyReply | RawUpgrade:
     upgrade = request.headers.get("Upgrade", "").lower()
     if upgrade != "websocket" and not upgrade.startswith("spdy/"):
@@ -246,7 +243,7 @@ async def _handle_stream(
             raise bad_request(f"{kind} over SPDY needs X-Stream-Protocol-Version {', '.join(SPDY_PROTOCOLS)}")
     base, pod = await _kubelet_base(ctx, info, ri)
     container = _container(pod, request)
-    await _admit_connect(request, ctx, info, ri, kind, user)
+    await _admit_connect(request, ctx, info, ri, kind)
     query = [(k, v) for k, v in request.query.items() if k != "container"]
     url = f"{base}/{kind}/{ri.namespace}/{ri.name}/{container}?{urlencode(query)}"
     if spdy_protocol:
@@ -268,7 +265,7 @@ async def _spdy_to_websocket(ctx: ApiContext, url: str, protocol: str, query: An
 
 
 async def handle_portforward(
-    request: ApiRequest, connection: Connection, ctx: ApiContext, info: Any, ri: RequestInfo, user: UserInfo
+    request: ApiRequest, connection: Connection, ctx: ApiContext, info: Any, ri: RequestInfo
 ) -> web.StreamResponse:
     """Port-forward to the pod, its WebSocket (taken over through ``connection``) relayed to
     the kubelet's; the query and headers come from ``request``."""
@@ -281,7 +278,7 @@ async def handle_portforward(
     protocol = pf.pick_protocol(offer)
     if protocol is None:
         raise ApiError(pf.unsupported_message(offer), 403, "Forbidden")
-    await _admit_connect(request, ctx, info, ri, "portforward", user)
+    await _admit_connect(request, ctx, info, ri, "portforward")
     url = f"{base}/portForward/{ri.namespace}/{ri.name}?{urlencode(list(request.query.items()))}"
     offered = request.headers.get("Sec-WebSocket-Protocol", "")
     return await _relay_websocket(connection.websocket(), offered, ctx, url, (protocol,) if protocol else ())

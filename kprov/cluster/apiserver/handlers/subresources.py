@@ -11,7 +11,6 @@ from aiohttp import web
 
 from kprov.cluster.api.resources import ResourceInfo
 from kprov.cluster.apiserver import _lib
-from kprov.cluster.apiserver.authn.chain import UserInfo
 from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.front.apirequest import ApiRequest
 from kprov.cluster.apiserver.front.negotiation import decode_body, json_response, media_type, object_response
@@ -96,12 +95,13 @@ def _set_replicas(info: ResourceInfo, obj: dict[str, Any], replicas: int) -> Non
 
 
 async def handle_scale(
-    request: ApiRequest, ctx: ApiContext, info: ResourceInfo, ri: RequestInfo, body: bytes, user: UserInfo
+    request: ApiRequest, ctx: ApiContext, info: ResourceInfo, ri: RequestInfo
 ) -> web.Response:
     if ri.verb == "get":
         return object_response(request, _scale_of(await get_object(ctx, info, ri.namespace, ri.name), info))
     if ri.verb not in ("update", "patch"):
         raise ApiError("method not allowed on scale", 405, "MethodNotAllowed")
+    body = request.body
     pinned: list[int | None] = [None]
 
     def mutate(live: dict[str, Any]) -> dict[str, Any]:
@@ -124,16 +124,16 @@ async def handle_scale(
     if ri.verb == "update":
         pinned[0] = resource_version_of(decode_body(body, media_type(request)))
     obj = await guaranteed_update(
-        ctx, info, ri.namespace, ri.name, mutate, pinned_revision=pinned[0], user=user
+        ctx, info, ri.namespace, ri.name, mutate, pinned_revision=pinned[0], user=request.requester
     )
     return object_response(request, _scale_of(obj, info))
 
 
 async def handle_binding(
-    request: ApiRequest, ctx: ApiContext, info: ResourceInfo, ri: RequestInfo, body: bytes, user: UserInfo
+    request: ApiRequest, ctx: ApiContext, info: ResourceInfo, ri: RequestInfo
 ) -> web.Response:
     """POST pods/<name>/binding or POST bindings (the scheduler's bind)."""
-    binding = decode_body(body, media_type(request))
+    binding = decode_body(request.body, media_type(request))
     if not isinstance(binding, dict):
         raise bad_request("a Binding must be an object")
     name = ri.name or str((binding.get("metadata") or {}).get("name", ""))
@@ -162,7 +162,8 @@ async def handle_binding(
         live.setdefault("status", {})["conditions"] = conditions
         return live
 
-    await guaranteed_update(ctx, info, ri.namespace, name, bind, subresource="binding", user=user)
+    await guaranteed_update(ctx, info, ri.namespace, name, bind, subresource="binding",
+                            user=request.requester)
     created = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
     return object_response(request, created, status=201)
 
@@ -174,10 +175,12 @@ def _lib_now() -> str:
 
 
 async def handle_eviction(
-    request: ApiRequest, ctx: ApiContext, info: ResourceInfo, ri: RequestInfo, body: bytes, user: UserInfo
+    request: ApiRequest, ctx: ApiContext, info: ResourceInfo, ri: RequestInfo
 ) -> web.Response:
+    body = request.body
     eviction = decode_body(body, media_type(request)) if body.strip() else {}
-    await evict(ctx, info, ri.namespace, ri.name, eviction if isinstance(eviction, dict) else {}, user)
+    options = eviction if isinstance(eviction, dict) else {}
+    await evict(ctx, info, ri.namespace, ri.name, options, request.requester)
     return json_response(
         {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}, status=201
     )
