@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from contextvars import ContextVar
 from time import perf_counter, time_ns
 from typing import Any
 
@@ -116,12 +115,6 @@ def build_front(ctx: ApiContext, insecure_local: bool = False) -> HttpFront:
     return HttpFront(handle, max_body=max_body, error_reply=error_reply, upgrade_server=upgrades, heap=heap)
 
 
-# Who the request turned out to be, for its audit record written after the reply: the
-# authenticated (or impersonated) user is known deep in the handler, the record is written
-# in the outermost one. Nothing else reads it: handlers and admission get the user passed.
-_REQUESTER: ContextVar[UserInfo | None] = ContextVar("kprov_audited_requester", default=None)
-
-
 class _Front:
     """The request handler: authenticate, classify (priority and fairness), authorize,
     dispatch, and account for the request (metrics, audit) once it is answered."""
@@ -141,20 +134,19 @@ class _Front:
         request = decode(raw)  # (the one place the HTTP request is read; below, the value)
         ri = request.info
         if self.metrics is None and self.audit is None:
-            return await self.serve(raw, request, ri)
+            request, refusal = self.identify(request)
+            return await self.answer(raw, request, ri, refusal)
         method = request.method
         kind = "mutating" if method in _MUTATING else "readOnly"
         long_running = self.metrics is None or (ri is not None and ri.verb == "watch")  # not in flight
         if not long_running:
             self.metrics.inflight[kind] += 1  # type: ignore[union-attr]
-        received = None
-        if self.audit is not None:
-            received = time_ns()
-            _REQUESTER.set(None)  # (a connection's requests share one context)
+        received = time_ns() if self.audit is not None else None
         start = perf_counter()
         code, reply = 500, None
         try:
-            reply = await self.serve(raw, request, ri)
+            request, refusal = self.identify(request)  # (with its user: the audit record's)
+            reply = await self.answer(raw, request, ri, refusal)
             code = getattr(reply, "status", 101)  # (a RawUpgrade: switching protocols)
             return reply
         finally:
@@ -162,13 +154,32 @@ class _Front:
                 seconds = perf_counter() - start
                 _count(self.metrics, request, ri, code, seconds, None if long_running else kind)
             if self.audit is not None and received is not None:
-                user = _REQUESTER.get()
-                level = _audit_without_bodies(self.audit, request, ri, user, received, code)
+                level = _audit_without_bodies(self.audit, request, ri, received, code)
                 if level is not None:  # (a coroutine only for the levels that log bodies)
-                    await _audit_with_bodies(self.audit, level, raw, request, ri, user, code, received, reply)
+                    await _audit_with_bodies(self.audit, level, raw, request, ri, code, received, reply)
 
-    async def serve(self, raw: AnyRequest, request: ApiRequest, ri: RequestInfo | None) -> Any:
-        if self.apf is None:
+    def identify(self, request: ApiRequest) -> tuple[ApiRequest, Any]:
+        """``request`` with who sent it (authenticated, then impersonated) and no refusal;
+        or ``request`` as it came (no user) and the reply refusing it (401, 403)."""
+        reset_request()  # (warnings and audit annotations: this request's own)
+        try:
+            user = self.authenticator.authenticate(request)
+        except TokenInvalid as exc:
+            _log.info("bearer token rejected on %s %s: %s", request.method, request.path, exc)
+            return request, json_response(status_body(unauthorized()), 401)
+        try:
+            if not user.authenticated and request.path not in PUBLIC_PATHS:
+                raise unauthorized()
+            if has_impersonation(request.headers):
+                user = impersonate(user, request.headers, authorizer_of(self.ctx).allows)
+        except Exception as exc:
+            return request, self.error_reply(request, exc)
+        return request.with_user(user), None
+
+    async def answer(self, raw: AnyRequest, request: ApiRequest, ri: RequestInfo | None, refusal: Any) -> Any:
+        if refusal is not None:
+            reply = refusal
+        elif self.apf is None:
             reply = await self.serve_compact(raw, request, ri, {})
         else:
             apf_headers: dict[str, str] = {}
@@ -213,24 +224,13 @@ class _Front:
     async def serve_compact(
         self, raw: AnyRequest, request: ApiRequest, ri: RequestInfo | None, apf_headers: dict[str, str]
     ) -> Any:
-        reset_request()  # (warnings and audit annotations: this request's own)
+        """The identified ``request`` answered: through priority and fairness, or not."""
         try:
-            user = self.authenticator.authenticate(request)
-        except TokenInvalid as exc:
-            _log.info("bearer token rejected on %s %s: %s", request.method, request.path, exc)
-            return json_response(status_body(unauthorized()), 401)
-        try:
-            if not user.authenticated and request.path not in PUBLIC_PATHS:
-                raise unauthorized()
             authorizer = authorizer_of(self.ctx)
-            if has_impersonation(request.headers):
-                user = impersonate(user, request.headers, authorizer.allows)
-            _REQUESTER.set(user)  # (for the audit record; handlers and admission get it passed)
-            request = request.with_user(user)
             if self.apf is None or bypasses(ri):
                 return await self.dispatch(raw, request, ri, authorizer)
             return await self.apf.serve(
-                user,
+                request.requester,
                 ri,
                 request.method,
                 request.path,
@@ -238,17 +238,21 @@ class _Front:
                 lambda: self.dispatch(raw, request, ri, authorizer),
                 _too_many,
             )
-        except ApiError as exc:
-            return json_response(status_body(exc), exc.code)
-        except web.HTTPNotFound:
-            return _not_found_body()
-        except web.HTTPRequestEntityTooLarge:  # aiohttp's read() past client_max_size (upgrades)
-            return json_response(status_body(too_large(self.max_body)), 413)
-        except web.HTTPException:
-            raise
         except Exception as exc:
-            return _unexpected_error_reply(request, exc)
+            return self.error_reply(request, exc)
 
+    def error_reply(self, request: ApiRequest, exc: Exception) -> Any:
+        """The reply to an error raised while answering (an aiohttp HTTPException is raised
+        on: aiohttp answers it)."""
+        if isinstance(exc, ApiError):
+            return json_response(status_body(exc), exc.code)
+        if isinstance(exc, web.HTTPNotFound):
+            return _not_found_body()
+        if isinstance(exc, web.HTTPRequestEntityTooLarge):  # aiohttp's read() past client_max_size
+            return json_response(status_body(too_large(self.max_body)), 413)
+        if isinstance(exc, web.HTTPException):
+            raise exc
+        return _unexpected_error_reply(request, exc)
 
 
 def _count(
@@ -268,9 +272,11 @@ def _count(
 
 
 def _audit_without_bodies(
-    audit: AuditLog, request: ApiRequest, ri: RequestInfo | None, user: Any, received: int, code: int
+    audit: AuditLog, request: ApiRequest, ri: RequestInfo | None, received: int, code: int
 ) -> str | None:
-    """Audit the request at a level that logs no bodies; the level when it needs them."""
+    """Audit the request at a level that logs no bodies; the level when it needs them. Its
+    user is the request's (None when authentication refused it)."""
+    user = request.user
     if not audit.wants_bodies:  # (the level and the line are worked out in batches)
         audit.note(request, ri, user, received, code, audit_annotations())
         return None
@@ -316,7 +322,6 @@ async def _audit_with_bodies(
     raw: AnyRequest,
     request: ApiRequest,
     ri: RequestInfo | None,
-    user: UserInfo | None,
     code: int,
     received: Any,
     reply: Any,
@@ -333,7 +338,7 @@ async def _audit_with_bodies(
         level,
         request,
         ri,
-        user,
+        request.user,
         received,
         code,
         request_body,
