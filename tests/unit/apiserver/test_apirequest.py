@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -75,3 +76,35 @@ def test_only_the_front_names_the_http_request() -> None:
         str(path.relative_to(root)) for path in root.rglob("*.py") if "AnyRequest" in path.read_text()
     )
     assert naming == ["front/apirequest.py", "front/app.py", "front/http1.py"]
+
+
+def _functions(root: Path) -> list[tuple[str, ast.FunctionDef | ast.AsyncFunctionDef]]:
+    found = []
+    for path in root.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                found.append((str(path.relative_to(root)), node))
+    return found
+
+
+def test_no_function_takes_a_user_or_body_beside_the_request_value() -> None:
+    """The value carries the body and the authenticated user: a ``user`` or ``body``
+    parameter beside it would be a second source that could disagree."""
+    root = Path(apiserver.__file__).parent
+    doubled = []
+    for module, function in _functions(root):
+        params = function.args.posonlyargs + function.args.args + function.args.kwonlyargs
+        annotations = {p.arg: ast.unparse(p.annotation) if p.annotation else "" for p in params}
+        if any("ApiRequest" in a for a in annotations.values()) and {"user", "body"} & annotations.keys():
+            doubled.append(f"{module}: {function.name}")
+    assert doubled == []
+
+
+def test_the_user_travels_in_the_value_not_in_a_context_variable() -> None:
+    """Only the warnings collected across deep call chains (front/warning.py) are context
+    variables; the user reaches handlers, admission and the audit record in the value."""
+    root = Path(apiserver.__file__).parent
+    declaring = sorted(
+        str(path.relative_to(root)) for path in root.rglob("*.py") if "ContextVar(" in path.read_text()
+    )
+    assert declaring == ["front/warning.py"]
