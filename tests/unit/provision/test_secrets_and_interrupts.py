@@ -119,7 +119,7 @@ INTERRUPT_SITE = """
   gather_facts: false
   tasks:
     - name: first
-      command: "sh -c 'kill -INT {pid}; sleep 0.3; echo done'"
+      command: "sh -c 'kill -INT {pid}; sleep 1; echo done'"
       notify: restart something
     - name: second
       command: touch {out}/second
