@@ -126,7 +126,8 @@ class Allocators:
             [Cause("spec.clusterIPs", "FieldValueInvalid", "failed to allocate a serviceIP: range is full")],
         )
 
-    async def allocate_port(self, owner: str, wanted: int | None, dry_run: bool) -> int:
+    async def allocate_port(self, owner: str, wanted: int | None, dry_run: bool,
+                            field: str = "spec.ports[0].nodePort") -> int:
         low, high = self.node_ports
         if wanted:
             if not low <= wanted <= high or not (
@@ -137,7 +138,7 @@ class Allocators:
                     owner,
                     [
                         Cause(
-                            "spec.ports[0].nodePort",
+                            field,
                             "FieldValueInvalid",
                             f"Invalid value: {wanted}: provided port is already allocated"
                             if low <= wanted <= high
@@ -169,13 +170,28 @@ class Allocators:
             spec["clusterIPs"] = [ip]
             spec.setdefault("ipFamilies", ["IPv4"])
             spec.setdefault("ipFamilyPolicy", "SingleStack")
+        dynamic: list[int] = []  # ports given any free node port, once the asked-for ones are claimed
         if kind in ("NodePort", "LoadBalancer"):
-            for port in spec.get("ports") or []:
-                if port.get("nodePort") or _allocates_node_ports(spec):
-                    port["nodePort"] = await self.allocate_port(owner, port.get("nodePort"), dry_run)
-        if _needs_health_check_port(spec):
-            wanted = spec.get("healthCheckNodePort")
-            spec["healthCheckNodePort"] = await self.allocate_port(owner, wanted, dry_run)
+            for index, port in enumerate(spec.get("ports") or []):
+                if port.get("nodePort"):
+                    port["nodePort"] = await self.allocate_port(owner, port["nodePort"], dry_run,
+                                                                f"spec.ports[{index}].nodePort")
+                elif _allocates_node_ports(spec):
+                    dynamic.append(index)
+        if _needs_health_check_port(spec) and spec.get("healthCheckNodePort"):
+            spec["healthCheckNodePort"] = await self.allocate_port(
+                owner, spec["healthCheckNodePort"], dry_run, "spec.healthCheckNodePort")
+        await self._allocate_dynamic(owner, spec, dynamic, dry_run)
+
+    async def _allocate_dynamic(self, owner: str, spec: dict[str, Any], dynamic: list[int],
+                                dry_run: bool) -> None:
+        """Free node ports for the ports at ``dynamic`` and the health check port if it still
+        lacks one: after the asked-for ones, so that a random pick never takes a port the same
+        Service asks for (it would fail as "already allocated")."""
+        for index in dynamic:
+            spec["ports"][index]["nodePort"] = await self.allocate_port(owner, None, dry_run)
+        if _needs_health_check_port(spec) and not spec.get("healthCheckNodePort"):
+            spec["healthCheckNodePort"] = await self.allocate_port(owner, None, dry_run)
 
     async def update_service(self, old: dict[str, Any], new: dict[str, Any], dry_run: bool) -> None:
         """A Service's allocations follow its new type, as the API server's service registry:
@@ -211,27 +227,33 @@ class Allocators:
                 spec.setdefault("ipFamilyPolicy", "SingleStack")
         old_ports = {port["nodePort"] for port in old_spec.get("ports") or [] if port.get("nodePort")}
         kept: set[int] = set()
-        for port in spec.get("ports") or []:
+        dynamic: list[int] = []
+        for index, port in enumerate(spec.get("ports") or []):
             if kind not in ("NodePort", "LoadBalancer"):
                 port.pop("nodePort", None)
             elif port.get("nodePort") in old_ports:
                 kept.add(port["nodePort"])
-            elif port.get("nodePort") or _allocates_node_ports(spec):
-                port["nodePort"] = await self.allocate_port(owner, port.get("nodePort"), dry_run)
+            elif port.get("nodePort"):
+                port["nodePort"] = await self.allocate_port(owner, port["nodePort"], dry_run,
+                                                            f"spec.ports[{index}].nodePort")
+            elif _allocates_node_ports(spec):
+                dynamic.append(index)
         release += [_PORT_PREFIX + str(p) for p in sorted(old_ports - kept)]
         old_check = old_spec.get("healthCheckNodePort")
         if _needs_health_check_port(spec):
             if spec.get("healthCheckNodePort") in (None, 0, old_check) and old_check:
                 spec["healthCheckNodePort"] = old_check
             else:
-                wanted = spec.get("healthCheckNodePort")
-                spec["healthCheckNodePort"] = await self.allocate_port(owner, wanted, dry_run)
+                if spec.get("healthCheckNodePort"):
+                    spec["healthCheckNodePort"] = await self.allocate_port(
+                        owner, spec["healthCheckNodePort"], dry_run, "spec.healthCheckNodePort")
                 if old_check:
                     release.append(_PORT_PREFIX + str(old_check))
         else:
             spec.pop("healthCheckNodePort", None)
             if old_check:
                 release.append(_PORT_PREFIX + str(old_check))
+        await self._allocate_dynamic(owner, spec, dynamic, dry_run)
         if not dry_run:
             for key in release:
                 await self._release(key)

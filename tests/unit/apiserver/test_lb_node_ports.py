@@ -6,6 +6,7 @@ import asyncio
 from types import SimpleNamespace
 from typing import Any
 
+from kprov.cluster.api.errors import InvalidError
 from kprov.cluster.apiserver.allocators import Allocators
 from kprov.cluster.storage import KeyExistsError
 
@@ -74,3 +75,32 @@ def test_health_check_node_port_follows_external_traffic_policy_local() -> None:
     asyncio.run(allocators.update_service(kept, cluster, dry_run=False))
     assert "healthCheckNodePort" not in cluster["spec"]
     assert f"/registry/portallocations/{check}" not in allocators._store.keys  # type: ignore[attr-defined]
+
+
+def test_a_port_asked_for_is_claimed_before_any_is_picked_at_random() -> None:
+    """With a one-port range left, a random pick made first would take the asked-for port
+    and the Service would fail against itself ("provided port is already allocated")."""
+    store = _Store()
+    allocators = Allocators(store, _Cache(store), "10.96.0.0/24", (30050, 30051))  # type: ignore[arg-type]
+    svc = _lb()  # port a: any; port b: 30050
+    asyncio.run(allocators.allocate_service(svc, dry_run=False))
+    assert [p["nodePort"] for p in svc["spec"]["ports"]] == [30051, 30050]
+    moved = _lb(ports=[{"name": "a", "port": 80}, {"name": "b", "port": 81, "nodePort": 30051}])
+    other = Allocators(store := _Store(), _Cache(store), "10.96.0.0/24", (30050, 30051))  # type: ignore[arg-type]
+    asyncio.run(other.update_service({"spec": {"type": "ClusterIP"}}, moved, dry_run=False))
+    assert [p["nodePort"] for p in moved["spec"]["ports"]] == [30050, 30051]
+
+
+def test_a_taken_port_names_its_own_field() -> None:
+    allocators = _allocators()
+    first = _lb(ports=[{"name": "b", "port": 81, "nodePort": 30050}])
+    asyncio.run(allocators.allocate_service(first, dry_run=False))
+    again = _lb(ports=[{"name": "a", "port": 80, "nodePort": 30099},
+                       {"name": "b", "port": 81, "nodePort": 30050}])
+    again["metadata"]["name"] = "web2"
+    try:
+        asyncio.run(allocators.allocate_service(again, dry_run=False))
+    except InvalidError as exc:
+        assert [c.field for c in exc.causes] == ["spec.ports[1].nodePort"], exc.causes
+    else:
+        raise AssertionError("30050 was given twice")
