@@ -85,7 +85,7 @@ class Route:
     method: str = ""
     weighted: tuple[tuple[BackendRef, int], ...] = ()  # >1 backend: (backend, weight)
     wildcard_any_depth: bool = False  # Gateway API: "*." stands for one or more labels
-    filters: tuple[tuple[str, ...], ...] = ()  # Gateway API filter actions (gateway.routing.filter_actions)
+    filters: tuple[tuple[str, ...], ...] = ()  # Gateway API filter actions (gateway.filters.filter_actions)
 
 
 @dataclass

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from kprov.cluster.ingress.gateway.filters import filter_actions
 from kprov.cluster.ingress.gateway.routing import (
-    filter_actions,
     gateway_routing,
     hostname_intersection,
     merge_conditions,

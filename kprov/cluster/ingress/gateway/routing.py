@@ -20,7 +20,7 @@ listener admits the route's namespace, and their hostnames intersect (the spec's
 exact name, or a wildcard ``*.a.b`` matching one *or more* labels; the more specific of the
 two is served). Filters: RequestHeaderModifier, ResponseHeaderModifier and RequestRedirect
 (scheme, hostname, port, statusCode; not path) become proxy actions of the rule
-(:func:`filter_actions`). Its status per parent: ``Accepted`` (``Accepted``,
+(:mod:`.filters`). Its status per parent: ``Accepted`` (``Accepted``,
 ``NoMatchingParent``, ``NotAllowedByListeners``, ``NoMatchingListenerHostname``,
 ``UnsupportedValue`` for other filters, backendRef filters, redirect paths and
 regular-expression matches, which kprov does not serve) and ``ResolvedRefs``
@@ -40,6 +40,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from kprov.cluster.ingress.gateway.filters import filter_actions, unsupported
 from kprov.cluster.ingress.routes import EXACT, PREFIX, BackendRef, Route
 
 __all__ = [
@@ -47,7 +48,6 @@ __all__ = [
     "GatewayResult",
     "Listener",
     "condition",
-    "filter_actions",
     "gateway_routing",
     "hostname_intersection",
     "merge_conditions",
@@ -311,59 +311,6 @@ def _resolve(route: Obj, rule: Obj, services: Mapping[str, Obj], grants: list[Ob
     return out
 
 
-_FILTERS = frozenset({"RequestHeaderModifier", "ResponseHeaderModifier", "RequestRedirect"})
-
-
-def _unsupported(rule: Obj) -> str:
-    if any(r.get("filters") for r in rule.get("backendRefs") or []):
-        return "backendRef filters are not supported by kprov-ingress"
-    for entry in rule.get("filters") or []:
-        if entry.get("type") not in _FILTERS:
-            return f"filter {entry.get('type')} is not supported by kprov-ingress"
-        if entry.get("type") == "RequestRedirect" and (entry.get("requestRedirect") or {}).get("path"):
-            return "RequestRedirect with a path is not supported by kprov-ingress"
-    for match in rule.get("matches") or []:
-        kinds = [(match.get("path") or {}).get("type")]
-        kinds += [h.get("type") for h in match.get("headers") or []]
-        kinds += [q.get("type") for q in match.get("queryParams") or []]
-        if "RegularExpression" in kinds:
-            return "RegularExpression matches are not supported by kprov-ingress"
-    return ""
-
-
-def _header_actions(prefix: str, modifier: Obj) -> list[tuple[str, ...]]:
-    actions: list[tuple[str, ...]] = []
-    actions += [(f"{prefix}-set", str(h.get("name")), str(h.get("value"))) for h in modifier.get("set") or []]
-    actions += [(f"{prefix}-add", str(h.get("name")), str(h.get("value"))) for h in modifier.get("add") or []]
-    actions += [(f"{prefix}-del", str(name)) for name in modifier.get("remove") or []]
-    return actions
-
-
-def filter_actions(rule: Obj, listener_port: int) -> tuple[tuple[str, ...], ...]:
-    """A rule's filters as proxy actions, in order: ``("request-set", name, value)``,
-    ``-add``, ``-del`` (and ``response-…``), ``("redirect", scheme, hostname, port, code)``
-    with "" for "as the request"; the port follows the spec: the given one, else none when
-    the scheme is given (its well-known port), else the listener's (none for 80 and 443)."""
-    actions: list[tuple[str, ...]] = []
-    for entry in rule.get("filters") or []:
-        kind = entry.get("type")
-        if kind == "RequestHeaderModifier":
-            actions += _header_actions("request", entry.get("requestHeaderModifier") or {})
-        elif kind == "ResponseHeaderModifier":
-            actions += _header_actions("response", entry.get("responseHeaderModifier") or {})
-        elif kind == "RequestRedirect":
-            redirect = entry.get("requestRedirect") or {}
-            scheme = str(redirect.get("scheme") or "")
-            port = redirect.get("port")
-            if port is None and not scheme and listener_port not in (80, 443):
-                port = listener_port
-            if port is not None and (scheme, int(port)) in (("http", 80), ("https", 443)):
-                port = None
-            actions.append(("redirect", scheme, str(redirect.get("hostname") or ""),
-                            "" if port is None else str(port), str(redirect.get("statusCode") or 302)))
-    return tuple(actions)
-
-
 def _route_entries(route: Obj, rule_index: int, rule: Obj, host: str, backends: _Backends,
                    listener_port: int) -> list[tuple[tuple[Any, ...], Route]]:
     ident = _key(route)
@@ -457,7 +404,7 @@ def gateway_routing(
         rules = (route.get("spec") or {}).get("rules") or [{}]
         resolved = [_resolve(route, rule, services, grants) for rule in rules]
         problem = next((r.problem for r in resolved if r.problem), None)
-        unsupported = next((why for rule in rules if (why := _unsupported(rule))), "")
+        unserved = next((why for rule in rules if (why := unsupported(rule))), "")
         parents: list[Obj] = []
         for ref in (route.get("spec") or {}).get("parentRefs") or []:
             if (ref.get("group") or GROUP) != GROUP or (ref.get("kind") or "Gateway") != "Gateway":
@@ -467,8 +414,8 @@ def gateway_routing(
                 continue
             gateway, listeners, statuses = by_gateway[gateway_key]
             reason, message, served = _attach(route, ref, listeners, str(_meta(gateway).get("namespace")))
-            if reason == "Accepted" and unsupported:
-                reason, message, served = "UnsupportedValue", unsupported, []
+            if reason == "Accepted" and unserved:
+                reason, message, served = "UnsupportedValue", unserved, []
             refs_ok = problem is None
             conditions = [
                 condition("Accepted", reason == "Accepted", reason, message, generation),
