@@ -59,6 +59,28 @@ def _header(params: Mapping[str, Any]) -> str:
     return f'crontab for user "{params["user"]}"' if params["user"] else "crontab"
 
 
+def _edit_env(tab: CronTabText, p: Mapping[str, Any], installing: bool) -> tuple[bool, str]:
+    """Add, replace or remove the ``name="job"`` variable line: (changed, why it failed or "")."""
+    name = p["name"]
+    if " " in name:
+        return False, "Invalid name for environment variable"
+    decl = f'{name}="{p["job"]}"'
+    old = tab.find_env(name)
+    if installing and old is None:
+        try:
+            tab.add_env(decl, p["insertafter"], p["insertbefore"])
+        except EnvNotFound as exc:
+            return False, str(exc)
+        return True, ""
+    if installing and old is not None and old[1] != decl:
+        tab.replace_env(name, decl)
+        return True, ""
+    if not installing and old is not None:
+        tab.replace_env(name, None)
+        return True, ""
+    return False, ""
+
+
 class CronModule(ThreeStepModule):
     name = "cron"
     spec = {
@@ -127,22 +149,9 @@ class CronModule(ThreeStepModule):
         changed = False
         name = p["name"]
         if p["env"]:
-            if " " in name:
-                return CronPlan(failed="Invalid name for environment variable")
-            decl = f'{name}="{p["job"]}"'
-            old = tab.find_env(name)
-            if installing and old is None:
-                try:
-                    tab.add_env(decl, p["insertafter"], p["insertbefore"])
-                except EnvNotFound as exc:
-                    return CronPlan(failed=str(exc))
-                changed = True
-            elif installing and old is not None and old[1] != decl:
-                tab.replace_env(name, decl)
-                changed = True
-            elif not installing and old is not None:
-                tab.replace_env(name, None)
-                changed = True
+            changed, failure = _edit_env(tab, p, installing)
+            if failure:
+                return CronPlan(failed=failure)
         elif installing:
             job = str(p["job"])
             if "\r" in job.strip("\r\n") or "\n" in job.strip("\r\n"):
