@@ -74,6 +74,17 @@ class Expectations:
             adds, deletes, stamp = self._pending[key]
             self._pending[key] = (adds, deletes - 1, stamp)
 
+    def observe_event(self, key: str, old: Obj | None, new: Obj | None) -> None:
+        """Count an owned object's informer event: an add (``old`` None) is a create seen; a
+        deletion is seen once, when it is first marked (deletionTimestamp) or, if it never
+        was, when the object is gone (``new`` None)."""
+        if old is None:
+            self.observed_add(key)
+        elif not old["metadata"].get("deletionTimestamp") and (
+            new is None or new["metadata"].get("deletionTimestamp")
+        ):
+            self.observed_delete(key)
+
     def satisfied(self, key: str) -> bool:
         entry = self._pending.get(key)
         if entry is None:

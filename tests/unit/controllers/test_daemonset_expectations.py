@@ -80,12 +80,12 @@ def test_once_the_cache_has_seen_them_a_lost_pod_is_replaced() -> None:
     pods = informers.get(PODS)
     for pod in client.created:
         pods.store.put(pod)
-        controller._pod_added(pod)
+        controller._pod_event(None, pod)
     asyncio.run(controller.reconcile("default/agent"))
     assert len(client.created) == 2  # both there: nothing to do
     lost = client.created[0]
     pods.store.remove(f"default/{lost['metadata']['name']}")
-    controller._pod_deleted(lost)
+    controller._pod_event(lost, None)
     asyncio.run(controller.reconcile("default/agent"))
     assert len(client.created) == 3
     assert client.deleted == []

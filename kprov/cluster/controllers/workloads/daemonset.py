@@ -120,7 +120,8 @@ class DaemonSetController(Controller):
         # as upstream: a set's own new revision needs no sync (the sync made it, or a client
         # copied one, which the set's next sync de-duplicates); a changed or deleted one does
         self.revisions.add_handler(EventHandler(None, lambda _o, n: self._owned(n), self._owned))
-        self.pods.add_handler(EventHandler(self._pod_added, self._pod_updated, self._pod_deleted))
+        self.pods.add_handler(EventHandler(lambda pod: self._pod_event(None, pod), self._pod_event,
+                                           lambda pod: self._pod_event(pod, None)))
         self.nodes.add_handler(EventHandler(self._all, self._node_updated, self._all))
 
     def _set_deleted(self, ds: Obj) -> None:
@@ -139,24 +140,10 @@ class DaemonSetController(Controller):
         if key is not None:
             self.queue.add(key)
 
-    def _pod_added(self, pod: Obj) -> None:
-        key = self._owner_key(pod)
+    def _pod_event(self, old: Obj | None, new: Obj | None) -> None:
+        key = self._owner_key(new or old or {})
         if key is not None:
-            self.expectations.observed_add(key)
-            self.queue.add(key)
-
-    def _pod_updated(self, old: Obj, new: Obj) -> None:
-        key = self._owner_key(new)
-        if key is not None:
-            if not old["metadata"].get("deletionTimestamp") and new["metadata"].get("deletionTimestamp"):
-                self.expectations.observed_delete(key)
-            self.queue.add(key)
-
-    def _pod_deleted(self, pod: Obj) -> None:
-        key = self._owner_key(pod)
-        if key is not None:
-            if not pod["metadata"].get("deletionTimestamp"):  # else counted when it was marked
-                self.expectations.observed_delete(key)
+            self.expectations.observe_event(key, old, new)
             self.queue.add(key)
 
     def _node_updated(self, old: Obj, new: Obj) -> None:
