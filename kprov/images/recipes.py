@@ -1,6 +1,6 @@
 """Ready-made image specs built from this machine's static busybox.
 
-``busybox_image`` is a general test image (a shell and ~270 applets, /etc/passwd, /tmp);
+``busybox_image`` is a general test image (a shell and ~270 applets, /etc/passwd, /tmp, /var/tmp);
 ``pause_image`` is the pod sandbox image: the same files with :data:`PAUSE_ENTRYPOINT`,
 which behaves as upstream's pause: it only holds the pod's namespaces open, exits 0 at once
 on SIGTERM or SIGINT (a plain ``sleep`` as PID 1 ignores them, so every delete of a pod
@@ -37,7 +37,9 @@ def busybox_files(busybox: Path = BUSYBOX_PATH) -> list[FileEntry]:
     if not busybox.is_file():
         raise FileNotFoundError(f"{busybox}: a static busybox is needed (apt-get install busybox-static)")
     files = [FileEntry(d, is_dir=True, mode=0o755) for d in BASE_DIRS]
-    files.append(FileEntry("tmp", is_dir=True, mode=0o1777))
+    # both sticky and world-writable, as in Alpine (the e2e images' base): upstream's DaemonSet
+    # surge spec's readiness probe touches /var/tmp/ready
+    files += [FileEntry(d, is_dir=True, mode=0o1777) for d in ("tmp", "var/tmp")]
     files.append(FileEntry("bin/busybox", data=busybox.read_bytes(), mode=0o755))
     files += [FileEntry(f"bin/{name}", symlink_to="busybox") for name in _applets(busybox)]
     files.append(

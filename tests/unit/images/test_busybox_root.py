@@ -1,0 +1,17 @@
+"""The busybox root every stand-in image is built on has the writable directories an
+Alpine-based e2e image has: upstream specs write to /tmp and /var/tmp."""
+
+from __future__ import annotations
+
+import pytest
+
+from kprov.images.recipes import BUSYBOX_PATH, busybox_files
+
+
+@pytest.mark.skipif(not BUSYBOX_PATH.is_file(), reason="needs a static busybox (busybox-static)")
+def test_tmp_and_var_tmp_are_sticky_and_world_writable() -> None:
+    dirs = {f.path: f.mode for f in busybox_files() if f.is_dir}
+    assert dirs["tmp"] == dirs["var/tmp"] == 0o1777
+    assert "var" in dirs  # the parent comes first in the archive
+    paths = [f.path for f in busybox_files()]
+    assert paths.index("var") < paths.index("var/tmp")
