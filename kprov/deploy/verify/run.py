@@ -1,7 +1,8 @@
 """Run every verify check for an inventory and collect one report.
 
 Rows in order: host checks (parallel, SSH), etcd (quorum and leader), API servers, nodes,
-metrics, every node's NetworkPolicy agent synced, the smoke workload, and config drift (a
+metrics, every node's NetworkPolicy agent synced, every worker's Ingress and every Gateway of
+kprov's class answering from outside, the smoke workload, and config drift (a
 check-mode run of the cluster playbook must report nothing to change, i.e. every file is as
 rendered). The host and etcd checks run in a thread
 while the API checks run (they share nothing), and the smoke workload is deployed while the
@@ -22,6 +23,7 @@ from kprov.cluster.client import ApiClient, KubeconfigError, load_kubeconfig
 from kprov.deploy.prepare import SITE_PLAYBOOK, prepare_cluster
 from kprov.deploy.verify.cluster_checks import check_api_servers, check_nodes, smoke_test
 from kprov.deploy.verify.expectations import expectations_for
+from kprov.deploy.verify.gateway_checks import check_gateways
 from kprov.deploy.verify.host_checks import check_hosts, testinfra_host
 from kprov.deploy.verify.ingress_checks import check_ingress
 from kprov.deploy.verify.metrics_checks import check_metrics
@@ -82,6 +84,7 @@ async def _api_checks(inventory: str | Path, nodes: list[str], workers: list[str
         checks += await check_metrics(config, client, nodes)
         checks += await asyncio.to_thread(check_netpol_agents, nodes, host_vars, _remote_runner(host_vars))
         checks += await check_ingress(workers, host_vars)
+        checks += await check_gateways(client, workers, host_vars)
         if smoking is not None:
             checks += await smoking
     return checks

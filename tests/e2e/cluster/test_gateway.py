@@ -11,6 +11,7 @@ addresses, the route Accepted with its references resolved.
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,10 @@ from typing import Any
 
 import pytest
 
+from kprov.cluster.client import ApiClient, load_kubeconfig
+from kprov.deploy.verify.gateway_checks import check_gateways
+from kprov.deploy.verify.report import Check
+from kprov.provision.inventory import load_inventory
 from tests.e2e.cluster.conftest import Cluster, wait_for
 from tests.e2e.cluster.test_ingress import SERVE, _answered_by, _certificate, _curl, _tls_subject, wait_routed
 
@@ -94,6 +99,19 @@ spec:
     return "---".join(docs)
 
 
+def _verify_rows(cluster: Cluster) -> dict[str, Check]:
+    """`kprov verify`'s Gateway rows for this module's Gateway, by row name."""
+    inventory = load_inventory(cluster.inventory)
+    host_vars = {h: inventory.host_vars(h) for h in inventory.hosts}
+    workers = [h for h in inventory.hosts if h in set(inventory.members("workers"))]
+
+    async def rows() -> list[Check]:
+        async with ApiClient(load_kubeconfig(cluster.kubeconfig), timeout=10.0) as client:
+            return await check_gateways(client, workers, host_vars)
+
+    return {r.name: r for r in asyncio.run(rows()) if r.name.startswith(f"Gateway {NS}/web ")}
+
+
 def _conditions(obj: dict[str, Any]) -> dict[str, tuple[str, str]]:
     return {c["type"]: (c["status"], c["reason"]) for c in (obj.get("status") or obj).get("conditions") or []}
 
@@ -155,3 +173,25 @@ def test_gateway_routes_by_hostname_and_path_prefix_and_is_programmed(
     assert _conditions(parent) == {"Accepted": ("True", "Accepted"), "ResolvedRefs": ("True", "ResolvedRefs")}
     printed = cluster.kubectl("get", "gateway", "web", "-n", NS).stdout
     assert "True" in printed and workers[0] in printed, printed
+
+    # kprov verify's Gateway rows: Programmed, and every listener × address answers from here
+    rows = _verify_rows(cluster)
+    wanted = {f"Gateway {NS}/web Programmed"} | {
+        f"Gateway {NS}/web listener {name} answers from outside ({url})"
+        for ip in workers for name, url in (("http", f"http://{ip}:80/"), ("alt", f"http://{ip}:8088/"),
+                                            ("https", f"https://{ip}:443/"))}
+    assert set(rows) == wanted, sorted(rows)
+    assert all(r.ok for r in rows.values()), [r for r in rows.values() if not r.ok]
+    # ... and a listener port that does not answer on one worker fails its row, naming the worker
+    table = "kprov-e2e-gwverify"
+    cluster.ssh("h5", f"nft add table inet {table} && nft 'add chain inet {table} in "
+                      "{ type filter hook input priority -10; }' && "
+                      f"nft add rule inet {table} in tcp dport 8088 reject with tcp reset")
+    try:
+        rows = _verify_rows(cluster)
+    finally:
+        cluster.ssh("h5", f"nft delete table inet {table}")
+    failed = {name: r.detail for name, r in rows.items() if not r.ok}
+    alt_on_h5 = f"Gateway {NS}/web listener alt answers from outside (http://{workers[1]}:8088/)"
+    assert list(failed) == [alt_on_h5], failed
+    assert "no answer" in failed[alt_on_h5] and f"worker h5 ({workers[1]})" in failed[alt_on_h5], failed
