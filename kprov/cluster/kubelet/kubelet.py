@@ -338,6 +338,7 @@ class Kubelet:
         server = KubeletServer(
             self.runtime, self.find_container, cfg.ctr_path, address, lambda: True, find_pod=self.find_pod,
             metrics_text=self.metrics.exposition, stats_summary=self.stats.summary,
+            list_pods=self.informer.store.items,
         )
         if cfg.publish_host_services:
             node = cfg.node_name

@@ -1,9 +1,12 @@
-"""The kubelet's HTTPS server on :10250: /healthz, /containerLogs, /exec, /attach, /portForward.
+"""The kubelet's HTTPS server on :10250: /healthz, /pods, /containerLogs, /exec, /attach, /portForward.
 
 TLS with the node's serving certificate; clients may present a certificate signed by the
-cluster CA (``--client-ca-file``). /healthz is open; logs and exec require the API
-server's kubelet-client identity (CN ``kube-apiserver-kubelet-client``) or a member of
-``system:masters``. Logs are streamed as text/plain (chunked while following), a mirror
+cluster CA (``--client-ca-file``). /healthz is open; every other path (upstream's kubelet
+authorizes /pods, exec, attach and port-forward as ``nodes/proxy``, /stats and /metrics as
+their own subresources) requires the API server's kubelet-client identity (CN
+``kube-apiserver-kubelet-client``) or a member of ``system:masters``. /pods is a v1 PodList
+of the pods bound to this node as its informer last saw them (:func:`pod_list`).
+Logs are streamed as text/plain (chunked while following), a mirror
 pod's from its systemd unit's journal (:mod:`.unit_logs`); exec and
 attach are websockets speaking v5.channel.k8s.io (or v4); port-forward is kubectl's SPDY tunnel
 or the channel protocols (:mod:`.portforward_ws`); attach is bridged to the runtime's
@@ -43,7 +46,7 @@ from kprov.cluster.streaming import channels as ch
 from kprov.cluster.streaming import portforward_channels as pf
 from kprov.cluster.streaming.spdy import Session, SpdyError
 
-__all__ = ["ALLOWED_CN", "ALLOWED_GROUP", "KubeletServer", "is_authorized", "server_ssl_context"]
+__all__ = ["ALLOWED_CN", "ALLOWED_GROUP", "KubeletServer", "is_authorized", "pod_list", "server_ssl_context"]
 
 log = logging.getLogger(__name__)
 ALLOWED_CN = "kube-apiserver-kubelet-client"
@@ -78,6 +81,13 @@ def is_authorized(peercert: dict[str, Any] | None) -> bool:
             elif key == "organizationName":
                 orgs.add(value)
     return ALLOWED_CN in cns or ALLOWED_GROUP in orgs
+
+
+def pod_list(pods: list[dict[str, Any]]) -> dict[str, Any]:
+    """A v1 PodList as upstream's kubelet encodes its pods: items without kind/apiVersion."""
+    items = [{k: v for k, v in pod.items() if k not in ("kind", "apiVersion")} for pod in pods]
+    items.sort(key=lambda p: (p["metadata"].get("namespace", ""), p["metadata"].get("name", "")))
+    return {"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": items}
 
 
 def _status(code: int, reason: str, message: str) -> web.Response:
@@ -132,6 +142,7 @@ class KubeletServer:
     containerd_address: str
     healthy: Callable[[], bool] = lambda: True
     find_pod: FindPod = lambda _namespace, _name: None
+    list_pods: Callable[[], list[dict[str, Any]]] = lambda: []  # the pods bound to this node
     metrics_text: Callable[[], bytes] | None = None  # Prometheus exposition (kubelet.metrics)
     stats_summary: Callable[[], dict[str, Any]] | None = None  # /stats/summary (kubelet.stats)
     # (namespace, pod, container) -> the systemd unit a mirror pod stands for, else None
@@ -140,6 +151,7 @@ class KubeletServer:
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_get("/healthz", self.healthz)
+        app.router.add_get("/pods", self.pods)
         app.router.add_get("/metrics", self.metrics)
         app.router.add_get("/stats/summary", self.summary)
         app.router.add_get("/containerLogs/{ns}/{pod}/{container}", self.container_logs)
@@ -153,6 +165,13 @@ class KubeletServer:
         return web.Response(
             text="ok" if self.healthy() else "unhealthy", status=200 if self.healthy() else 500
         )
+
+    async def pods(self, request: web.Request) -> web.Response:
+        """GET /pods: this node's pods as a v1 PodList, for the same identities as logs and exec."""
+        denied = self._check(request)
+        if denied:
+            return denied
+        return web.json_response(pod_list(self.list_pods()))
 
     async def metrics(self, request: web.Request) -> web.Response:
         """/metrics for the same identities as logs and exec (the API server's kubelet

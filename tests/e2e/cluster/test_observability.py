@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from .conftest import Cluster
+from .conftest import Cluster, wait_for
 
 pytestmark = pytest.mark.lab
 NAMESPACE = "observe-e2e"
@@ -77,6 +77,22 @@ def test_kubelet_and_proxy_metrics(cluster: Cluster) -> None:
     assert "kubeproxy_sync_proxy_rules_duration_seconds" in _names(text)
     for path, answer in (("proxyMode", "nftables"), ("healthz", "ok"), ("livez", "ok")):  # as kube-proxy's
         assert _fetch(cluster, "h4", f"http://127.0.0.1:10249/{path}") == (200, answer)
+
+
+def test_kubelet_serves_its_pods_through_the_node_proxy(cluster: Cluster) -> None:
+    """GET /pods on the kubelet's 10250 (upstream's e2e framework asks it through the API
+    server's node proxy when a spec fails): a v1 PodList of the node's pods as the API shows them."""
+    def listed() -> Any:
+        body = json.loads(cluster.kubectl("get", "--raw", "/api/v1/nodes/h4/proxy/pods").stdout)
+        found = [p for p in body["items"] if p["metadata"]["name"] == "kprov-ingress-h4"]
+        return (body, found[0]) if found else None
+
+    body, ingress = wait_for("kprov-ingress-h4 in h4's /pods", listed, 30)
+    assert (body["kind"], body["apiVersion"]) == ("PodList", "v1")
+    assert {p["spec"]["nodeName"] for p in body["items"]} == {"h4"}
+    api = cluster.kubectl_json("get", "pod", "kprov-ingress-h4", "-n", "kube-system")
+    assert ingress["metadata"]["uid"] == api["metadata"]["uid"]
+    assert ingress["metadata"]["namespace"] == "kube-system"
 
 
 def test_scheduler_and_controller_manager_secure_ports(cluster: Cluster, monitor_token: str) -> None:
