@@ -132,7 +132,7 @@ class JobController(Controller):
     def _pod_added(self, pod: Obj) -> None:
         key = self._owner_key(pod)
         if key is not None:
-            self.expectations.observed_add(key)
+            self.expectations.observe_event(key, None, pod)
             self.queue.add(key)
 
     def _pod_updated(self, old: Obj, new: Obj) -> None:

@@ -71,7 +71,7 @@ class ReplicaSetController(Controller):
         if key is None:
             self._maybe_adopt(pod)
             return
-        self.expectations.observed_add(key)
+        self.expectations.observe_event(key, None, pod)
         self.queue.add(key)
 
     def _pod_updated(self, old: Obj, new: Obj) -> None:
@@ -79,8 +79,7 @@ class ReplicaSetController(Controller):
         if key is None and (old["metadata"].get("labels") != new["metadata"].get("labels")):
             self._maybe_adopt(new)
         if key is not None:
-            if not old["metadata"].get("deletionTimestamp") and new["metadata"].get("deletionTimestamp"):
-                self.expectations.observed_delete(key)
+            self.expectations.observe_event(key, old, new)
             self.queue.add(key)
         old_key = self._owner_key(old)
         if old_key is not None and old_key != key:
@@ -89,8 +88,7 @@ class ReplicaSetController(Controller):
     def _pod_deleted(self, pod: Obj) -> None:
         key = self._owner_key(pod)
         if key is not None:
-            if not pod["metadata"].get("deletionTimestamp"):
-                self.expectations.observed_delete(key)
+            self.expectations.observe_event(key, pod, None)
             self.queue.add(key)
 
     def _maybe_adopt(self, pod: Obj) -> None:
