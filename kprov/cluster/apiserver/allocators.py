@@ -11,6 +11,8 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import random
+from collections.abc import Collection
+from dataclasses import dataclass
 from typing import Any
 
 from kprov.cluster.api.errors import Cause, InvalidError
@@ -33,6 +35,39 @@ def _allocates_node_ports(spec: dict[str, Any]) -> bool:
 
 def _needs_health_check_port(spec: dict[str, Any]) -> bool:
     return spec.get("type") == "LoadBalancer" and spec.get("externalTrafficPolicy") == "Local"
+
+
+@dataclass(frozen=True)
+class _NodePortSplit:
+    """A Service's node ports to claim: ``asked`` (port, field path) first, then any free
+    port for the ports at ``any_ports`` and, if ``any_check``, for the health check."""
+
+    asked: list[tuple[int, str]]
+    any_ports: list[int]
+    any_check: bool
+
+
+def _split_node_ports(spec: dict[str, Any], kept_ports: Collection[int] = (),
+                      kept_check: int | None = None) -> _NodePortSplit:
+    """Which node ports a Service asks for by number and which it takes any free one for.
+    The ones in ``kept_ports``/``kept_check`` (an update's: already claimed) are neither.
+    The asked-for ones go first so that a random pick never takes a port the same Service
+    asks for (it would fail as "already allocated")."""
+    asked: list[tuple[int, str]] = []
+    any_ports: list[int] = []
+    if spec.get("type") in ("NodePort", "LoadBalancer"):
+        for index, port in enumerate(spec.get("ports") or []):
+            if port.get("nodePort") in kept_ports:
+                continue
+            if port.get("nodePort"):
+                asked.append((port["nodePort"], f"spec.ports[{index}].nodePort"))
+            elif _allocates_node_ports(spec):
+                any_ports.append(index)
+    check = spec.get("healthCheckNodePort")
+    needs_check = _needs_health_check_port(spec)
+    if needs_check and check and check != kept_check:
+        asked.append((check, "spec.healthCheckNodePort"))
+    return _NodePortSplit(asked, any_ports, needs_check and not check)
 
 
 class Allocators:
@@ -170,27 +205,16 @@ class Allocators:
             spec["clusterIPs"] = [ip]
             spec.setdefault("ipFamilies", ["IPv4"])
             spec.setdefault("ipFamilyPolicy", "SingleStack")
-        dynamic: list[int] = []  # ports given any free node port, once the asked-for ones are claimed
-        if kind in ("NodePort", "LoadBalancer"):
-            for index, port in enumerate(spec.get("ports") or []):
-                if port.get("nodePort"):
-                    port["nodePort"] = await self.allocate_port(owner, port["nodePort"], dry_run,
-                                                                f"spec.ports[{index}].nodePort")
-                elif _allocates_node_ports(spec):
-                    dynamic.append(index)
-        if _needs_health_check_port(spec) and spec.get("healthCheckNodePort"):
-            spec["healthCheckNodePort"] = await self.allocate_port(
-                owner, spec["healthCheckNodePort"], dry_run, "spec.healthCheckNodePort")
-        await self._allocate_dynamic(owner, spec, dynamic, dry_run)
+        await self._claim_node_ports(owner, spec, _split_node_ports(spec), dry_run)
 
-    async def _allocate_dynamic(self, owner: str, spec: dict[str, Any], dynamic: list[int],
+    async def _claim_node_ports(self, owner: str, spec: dict[str, Any], split: _NodePortSplit,
                                 dry_run: bool) -> None:
-        """Free node ports for the ports at ``dynamic`` and the health check port if it still
-        lacks one: after the asked-for ones, so that a random pick never takes a port the same
-        Service asks for (it would fail as "already allocated")."""
-        for index in dynamic:
+        """Claim the asked-for node ports, then give the rest any free one."""
+        for wanted, field in split.asked:
+            await self.allocate_port(owner, wanted, dry_run, field)
+        for index in split.any_ports:
             spec["ports"][index]["nodePort"] = await self.allocate_port(owner, None, dry_run)
-        if _needs_health_check_port(spec) and not spec.get("healthCheckNodePort"):
+        if split.any_check:
             spec["healthCheckNodePort"] = await self.allocate_port(owner, None, dry_run)
 
     async def update_service(self, old: dict[str, Any], new: dict[str, Any], dry_run: bool) -> None:
@@ -226,34 +250,19 @@ class Allocators:
                 spec.setdefault("ipFamilies", ["IPv4"])
                 spec.setdefault("ipFamilyPolicy", "SingleStack")
         old_ports = {port["nodePort"] for port in old_spec.get("ports") or [] if port.get("nodePort")}
-        kept: set[int] = set()
-        dynamic: list[int] = []
-        for index, port in enumerate(spec.get("ports") or []):
-            if kind not in ("NodePort", "LoadBalancer"):
+        if kind not in ("NodePort", "LoadBalancer"):
+            for port in spec.get("ports") or []:
                 port.pop("nodePort", None)
-            elif port.get("nodePort") in old_ports:
-                kept.add(port["nodePort"])
-            elif port.get("nodePort"):
-                port["nodePort"] = await self.allocate_port(owner, port["nodePort"], dry_run,
-                                                            f"spec.ports[{index}].nodePort")
-            elif _allocates_node_ports(spec):
-                dynamic.append(index)
+        kept = {port["nodePort"] for port in spec.get("ports") or [] if port.get("nodePort") in old_ports}
         release += [_PORT_PREFIX + str(p) for p in sorted(old_ports - kept)]
         old_check = old_spec.get("healthCheckNodePort")
-        if _needs_health_check_port(spec):
-            if spec.get("healthCheckNodePort") in (None, 0, old_check) and old_check:
-                spec["healthCheckNodePort"] = old_check
-            else:
-                if spec.get("healthCheckNodePort"):
-                    spec["healthCheckNodePort"] = await self.allocate_port(
-                        owner, spec["healthCheckNodePort"], dry_run, "spec.healthCheckNodePort")
-                if old_check:
-                    release.append(_PORT_PREFIX + str(old_check))
-        else:
+        if not _needs_health_check_port(spec):
             spec.pop("healthCheckNodePort", None)
-            if old_check:
-                release.append(_PORT_PREFIX + str(old_check))
-        await self._allocate_dynamic(owner, spec, dynamic, dry_run)
+        elif spec.get("healthCheckNodePort") in (None, 0, old_check) and old_check:
+            spec["healthCheckNodePort"] = old_check
+        if old_check and spec.get("healthCheckNodePort") != old_check:
+            release.append(_PORT_PREFIX + str(old_check))
+        await self._claim_node_ports(owner, spec, _split_node_ports(spec, old_ports, old_check), dry_run)
         if not dry_run:
             for key in release:
                 await self._release(key)
