@@ -87,6 +87,16 @@ def _failed(pod: Obj) -> bool:
             and (pod.get("status") or {}).get("phase") == "Failed")
 
 
+def _failed_slot(key: str, pod: Obj) -> tuple[str, str]:
+    """The (set, node) a failed pod's deletions back off on."""
+    return key, _pinned_node(pod) or pod["spec"].get("nodeName") or ""
+
+
+def _grown_backoff(delay: float) -> float:
+    """The back-off after one more failed-pod deletion (1 s doubling to 15 min)."""
+    return min(max(delay * 2, _FAILED_BACKOFF_FIRST_S), _FAILED_BACKOFF_MAX_S)
+
+
 def _pinned_node(pod: Obj) -> str | None:
     spec = pod.get("spec") or {}
     if spec.get("nodeName"):
@@ -217,7 +227,9 @@ class DaemonSetController(Controller):
                       wanted: set[str], failed: list[Obj]) -> float | None:
         """Create the missing pods and delete the failed, extra, misplaced and stale ones, all
         counted as expectations first; the seconds until a held-back failed-pod deletion."""
-        victims, retry = self._failed_to_delete(key, failed)
+        failed_victims, retry = self._failed_to_delete(key, failed)
+        failed_names = {p["metadata"]["name"] for p in failed_victims}
+        victims = list(failed_victims)
         for node_name, pods in by_node.items():
             victims += pods[1:] if node_name in wanted else pods
         victims += self._rolling_update_victims(ds, by_node, wanted, hash_)
@@ -227,8 +239,10 @@ class DaemonSetController(Controller):
         for pod in unique:
             try:
                 await self.client.delete(PODS, pod["metadata"]["name"], pod["metadata"]["namespace"])
-            except NotFound:
+            except NotFound:  # gone already: as good as deleted
                 self.expectations.observed_delete(key)
+            if pod["metadata"]["name"] in failed_names:  # any other error raised: no back-off step
+                self._failed_pod_deleted(key, pod)
         for index, node_name in enumerate(missing):
             pod = pod_from_template(ds, template, extra_labels={HASH_LABEL: hash_})
             pod["spec"]["affinity"] = pinned_affinity(pod["spec"].get("affinity"), node_name)
@@ -242,21 +256,33 @@ class DaemonSetController(Controller):
 
     def _failed_to_delete(self, key: str, failed: list[Obj]) -> tuple[list[Obj], float | None]:
         """The failed daemon pods to delete now, each (set, node) at most once per its
-        back-off, and the seconds until a held-back deletion may go (None: none held back)."""
+        back-off, and the seconds until a held-back deletion may go (None: none held back).
+        Only decides: the back-off advances when a deletion is made (:meth:`_failed_pod_deleted`)."""
         now = time.monotonic()
         retry: float | None = None
         victims: list[Obj] = []
+        chosen: set[tuple[str, str]] = set()
         for pod in failed:
-            slot = (key, _pinned_node(pod) or pod["spec"].get("nodeName") or "")
+            slot = _failed_slot(key, pod)
             delay, last = self.failed_backoff.get(slot, (0.0, 0.0))
-            if delay and now - last < delay:
+            if slot in chosen:  # one deletion per (set, node) a pass: the next waits its back-off
+                wait: float | None = _grown_backoff(delay)
+            elif delay and now - last < delay:
                 wait = delay - (now - last)
+            else:
+                wait = None
+            if wait is not None:
                 retry = wait if retry is None else min(retry, wait)
                 continue
-            grown = min(max(delay * 2, _FAILED_BACKOFF_FIRST_S), _FAILED_BACKOFF_MAX_S)
-            self.failed_backoff[slot] = (grown, now)
+            chosen.add(slot)
             victims.append(pod)
         return victims, retry
+
+    def _failed_pod_deleted(self, key: str, pod: Obj) -> None:
+        """A failed pod's deletion was made: its (set, node) back-off grows from now."""
+        slot = _failed_slot(key, pod)
+        delay, _last = self.failed_backoff.get(slot, (0.0, 0.0))
+        self.failed_backoff[slot] = (_grown_backoff(delay), time.monotonic())
 
     @staticmethod
     def _rolling_update_victims(ds: Obj, by_node: dict[str, list[Obj]], wanted: set[str],
