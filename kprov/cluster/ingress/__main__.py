@@ -4,6 +4,7 @@ every node's instance serves traffic, see :mod:`.daemon`)."""
 from __future__ import annotations
 
 import argparse
+import os
 import socket
 from pathlib import Path
 
@@ -50,8 +51,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--http-address", default="0.0.0.0:10254",
                         help="the controller's /healthz, /readyz, /metrics")
     parser.add_argument("--haproxy", default="haproxy", help="the HAProxy binary")
+    parser.add_argument("--haproxy-threads", type=int, default=0, metavar="N",
+                        help="HAProxy's threads; 0: half this host's CPUs, at least 1")
     parser.add_argument("-v", "--v", dest="verbosity", type=int, default=0)
     return parser
+
+
+def default_threads() -> int:
+    """Half the CPUs this process may run on, at least 1: the proxy leaves room for the pods."""
+    return max(1, len(os.sched_getaffinity(0)) // 2)
 
 
 def options_from(args: argparse.Namespace) -> IngressOptions:
@@ -63,6 +71,7 @@ def options_from(args: argparse.Namespace) -> IngressOptions:
         admin_socket=str(Path(args.run_dir) / "admin.sock"),
         default_certificate=str(state / "default.pem"),
         crt_list=str(state / "crt-list"),
+        threads=args.haproxy_threads or default_threads(),
     )
     return IngressOptions(
         class_name=args.ingress_class,

@@ -19,6 +19,7 @@ import socket
 import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from http import client as http_client
 from pathlib import Path
 from typing import Any
 
@@ -126,6 +127,15 @@ async def _get(port: int, host: str, path: str = "/") -> tuple[int, str]:
         return reply.status, (await reply.text()).strip()
 
 
+def _keepalive_get(conn: http_client.HTTPConnection, host: str, path: str) -> tuple[int, str]:
+    conn.request("GET", path, headers={"Host": host})
+    reply = conn.getresponse()
+    body = reply.read().decode().strip()
+    if reply.will_close:
+        conn.close()  # the next request opens a new connection
+    return reply.status, body
+
+
 def _peer_cn(port: int, server_name: str | None) -> str:
     context = ssl.create_default_context()
     context.check_hostname = False
@@ -216,15 +226,20 @@ async def test_routes_tls_status_and_reloads_without_a_failed_request(
     stop = asyncio.Event()
 
     async def load() -> None:
+        # One keep-alive connection per client, never retried (as http.client): a reload must
+        # not close it under a request in flight.
         nonlocal answered
+        conn = http_client.HTTPConnection("127.0.0.1", http, timeout=3)
         while not stop.is_set():
             try:
-                reply = await _get(http, "b.example", "/steady")
+                reply = await asyncio.to_thread(_keepalive_get, conn, "b.example", "/steady")
                 if reply != (200, "two /steady"):
                     failures.append(repr(reply))
                 answered += 1
-            except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            except (OSError, http_client.HTTPException) as exc:
                 failures.append(repr(exc))
+                conn.close()
+        conn.close()
 
     clients = [asyncio.create_task(load()) for _ in range(4)]
     for change in range(1, 21):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -90,6 +91,11 @@ def test_seamless_reload_and_access_log_settings() -> None:
     assert "stats socket /run/kprov-ingress/admin.sock mode 600 level admin expose-fd listeners" in glob
     assert "log stdout format raw local0" in glob and "hard-stop-after 240s" in glob
     assert "option httplog" in _section(out.config, "defaults")
+    # an old worker answers an idle keep-alive connection's next request before closing it
+    assert "option idle-close-on-response" in _section(out.config, "defaults")
+    assert "nbthread 1" in glob
+    three = render(build_table([]), {}, {}, replace(SETTINGS, threads=3))
+    assert "nbthread 3" in _section(three.config, "global")
 
 
 def test_rendering_is_deterministic() -> None:
