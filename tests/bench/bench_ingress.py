@@ -17,8 +17,20 @@ ingress_rps_ratio                 the two divided (target >= 0.8)
 ingress_p99_ms                    request latency through the Ingress under that load
 ingress_failed_requests_during_reloads   failed requests while --reloads Ingress changes
                                   are applied under a steady load (target 0)
+ingress_proxy_cpu_us_per_request  CPU (user + system) of kprov-ingress and its HAProxy per
+                                  request during the load through the Ingress
+ingress_backend_cpu_us_per_request   the backend's CPU per request during the direct load
+                                  (with the clients' share, what the ratio is made of when
+                                  the cores are saturated)
+
+With --compare-nginx (Debian's nginx-light installed), the same load in the same run through
+nginx in front of the same backend, configured as ingress-nginx configures it (one worker,
+upstream keep-alive, X-Forwarded-For, an access log line per request to /dev/null as
+HAProxy's goes to /dev/null here): nginx_requests_per_s, nginx_rps_ratio (÷ direct),
+nginx_proxy_cpu_us_per_request, and haproxy_to_nginx_rps_ratio.
 
     python tests/bench/bench_ingress.py [--routes 50] [--seconds 10] [--clients 4] [--reloads 100]
+                                        [--compare-nginx]
 
 The load generator is Python (http.client, one process per client): on a 2-core machine it
 is as busy as the proxy, so take figures on a machine with cores to spare, nothing else
@@ -125,6 +137,80 @@ def load(port: int, host: str, seconds: float, clients: int) -> tuple[float, int
     return total / seconds, sum(r[1] for r in results), [ms for r in results for ms in r[2]]
 
 
+def tree_cpu_seconds(root: int) -> float:
+    """User + system CPU seconds of ``root`` and every live descendant (from /proc)."""
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    ticks = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry.name)] = int(fields[1])
+        times[int(entry.name)] = (int(fields[11]) + int(fields[12])) / ticks
+    tree, frontier = {root}, [root]
+    while frontier:
+        parent = frontier.pop()
+        children = [pid for pid, ppid in parents.items() if ppid == parent and pid not in tree]
+        tree.update(children)
+        frontier.extend(children)
+    return sum(times.get(pid, 0.0) for pid in tree)
+
+
+def measured_load(port: int, seconds: float, clients: int,
+                  watched: int) -> tuple[float, int, list[float], float]:
+    """:func:`load` through ``port``, and ``watched``'s process tree's CPU µs per request."""
+    before = tree_cpu_seconds(watched)
+    per_s, failures, latencies = load(port, "steady.example", seconds, clients)
+    spent = tree_cpu_seconds(watched) - before
+    return per_s, failures, latencies, spent * 1e6 / max(1.0, per_s * seconds)
+
+
+NGINX = """
+worker_processes 1;
+pid {work}/nginx.pid;
+error_log stderr;
+events {{ worker_connections 1024; }}
+http {{
+    access_log /dev/null combined;
+    client_body_temp_path {work}; proxy_temp_path {work};
+    fastcgi_temp_path {work}; uwsgi_temp_path {work}; scgi_temp_path {work};
+    upstream web {{ server 127.0.0.1:{backend}; keepalive 32; }}
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            proxy_pass http://web;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host $host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+        }}
+    }}
+}}
+"""
+
+
+def nginx_load(work: Path, backend_port: int, args: argparse.Namespace) -> tuple[float, float]:
+    """(requests/s, CPU µs per request) through nginx in front of the backend."""
+    port = free_port()
+    conf = work / "nginx.conf"
+    conf.write_text(NGINX.format(work=work, backend=backend_port, port=port))
+    nginx = subprocess.Popen(["nginx", "-c", str(conf), "-p", str(work), "-g", "daemon off;"],
+                             stderr=subprocess.DEVNULL)
+    try:
+        wait_port(port)
+        per_s, failures, _, cpu_us = measured_load(port, args.seconds, args.clients, nginx.pid)
+        if failures:
+            sys.exit(f"nginx failed {failures} requests: its configuration is wrong")
+        return per_s, cpu_us
+    finally:
+        nginx.terminate()
+        nginx.wait(timeout=20)
+
+
 def p99(values: list[float]) -> float:
     return statistics.quantiles(values, n=100)[98] if len(values) > 1 else values[0]
 
@@ -219,13 +305,23 @@ async def run(args: argparse.Namespace, work: Path) -> None:
             print(f"ingress_config_to_served_ms = {statistics.median(served):.0f}")
             print(f"ingress_config_to_served_p99_ms = {p99(served):.0f}")
             print(f"ingress_config_apply_ms = {apply_mean_ms(health_port):.1f}")
-            through, failed, latencies = load(http_port, "steady.example", args.seconds, args.clients)
-            direct, _, _ = load(backend_port, "steady.example", args.seconds, args.clients)
+            through, failed, latencies, proxy_us = measured_load(
+                http_port, args.seconds, args.clients, processes[1].pid)
+            direct, _, _, backend_us = measured_load(
+                backend_port, args.seconds, args.clients, processes[0].pid)
             print(f"ingress_requests_per_s = {through:.0f}")
             print(f"ingress_direct_requests_per_s = {direct:.0f}")
             print(f"ingress_rps_ratio = {through / direct:.2f}")
             print(f"ingress_p99_ms = {p99(latencies):.1f}")
             print(f"ingress_failed_requests_under_load = {failed}")
+            print(f"ingress_proxy_cpu_us_per_request = {proxy_us:.1f}")
+            print(f"ingress_backend_cpu_us_per_request = {backend_us:.1f}")
+            if args.compare_nginx:
+                other, other_us = nginx_load(work, backend_port, args)
+                print(f"nginx_requests_per_s = {other:.0f}")
+                print(f"nginx_rps_ratio = {other / direct:.2f}")
+                print(f"nginx_proxy_cpu_us_per_request = {other_us:.1f}")
+                print(f"haproxy_to_nginx_rps_ratio = {through / other:.2f}")
             failures = await reloads_under_load(admin, http_port, args.reloads, args.clients)
             print(f"ingress_failed_requests_during_reloads = {failures}")
     finally:
@@ -242,9 +338,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="each load run's length")
     parser.add_argument("--clients", type=int, default=4, help="load generator processes")
     parser.add_argument("--reloads", type=int, default=100, help="Ingress changes under load")
+    parser.add_argument("--compare-nginx", action="store_true", help="the same load through nginx too")
     args = parser.parse_args()
     if shutil.which("haproxy") is None:
         sys.exit("haproxy is not installed (Debian package haproxy)")
+    if args.compare_nginx and shutil.which("nginx") is None:
+        sys.exit("--compare-nginx: nginx is not installed (apt-get install nginx-light)")
     with tempfile.TemporaryDirectory(prefix="bench-ingress-") as tmp:
         os.chmod(tmp, 0o700)
         asyncio.run(run(args, Path(tmp)))
