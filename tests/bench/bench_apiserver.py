@@ -43,6 +43,13 @@ Prints, one per line:
   metrics_cpu_us_per_create  the API server CPU per create with metrics on minus off (the same
                        rounds; less sensitive to a busy machine than the rate), and each
                        side's own: metrics_on_server_cpu_us_per_create, metrics_off_...
+  apf_overhead_ratio   pod creates/s through an API server with API Priority and Fairness ÷
+                       through one with --enable-priority-and-fairness=false, the same
+                       alternating rounds (target >= 0.95); apf_cpu_us_per_create the CPU
+                       difference per create
+  vap_overhead_ratio   pod creates/s with 10 ValidatingAdmissionPolicies bound to every pod
+                       create (one CEL validation each) ÷ through a server with the plugin
+                       switched off, the same rounds (target >= 0.9); vap_cpu_us_per_create
 
 The API server runs one process by default (``--workers``): on a 2-core machine a second one
 makes each worker's etcd transactions half as big (group commit batches what arrives during
@@ -55,7 +62,7 @@ is taken with kprov's own lean request transport (kprov.cluster.client.lean_http
 writes a request whole and reads the reply by its length.
 
 Run: python tests/bench/bench_apiserver.py [--pods 10000] [--watchers 1000] [--only-token-auth] [--only-crd]
-     [--only-metrics --metrics-pods 4000] [--only-rbac --rbac-pods 4000]
+     [--only-metrics --metrics-pods 4000] [--only-rbac --rbac-pods 4000] [--only-admission]
 """
 
 from __future__ import annotations
@@ -63,6 +70,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import resource
@@ -547,57 +555,134 @@ def _print_rbac(user_rate: float, admin_rate: float) -> None:
     print(f"rbac_vs_admin_ratio = {user_rate / admin_rate:.2f}")
 
 
+async def _ab_creates(
+    plane: LocalControlPlane, info: LocalInfo, session: aiohttp.ClientSession, workdir: Path, count: int,
+    rounds: int, sides: dict[str, tuple[str, ...]],
+) -> tuple[dict[str, float], dict[str, float], int]:
+    """Pod creates through two extra API servers on the same etcd, each started with its own
+    extra flags (``sides``: name → flags; the name is also its namespace; the local plane's
+    servers run with ``--disable-admission-plugins=ServiceAccount``, which a side's own
+    ``--disable-admission-plugins`` replaces, so it must name it again), in alternating
+    rounds (every watch cache follows every write either way, so the two differ only in what
+    the flags change): (seconds, server CPU seconds, creates) per side."""
+    for ns in sides:
+        async with session.post(f"{info.server}/api/v1/namespaces", json={"metadata": {"name": ns}}) as reply:
+            await reply.read()
+    started = {name: await _second_server(plane, info, workdir, *flags) for name, flags in sides.items()}
+    configs = {}
+    for name, (_, url) in started.items():
+        doc = yaml.safe_load(Path(info.admin_kubeconfig).read_text())
+        doc["clusters"][0]["cluster"]["server"] = url
+        configs[name] = workdir / f"{name}.kubeconfig"
+        configs[name].write_text(yaml.safe_dump(doc))
+    seconds = dict.fromkeys(sides, 0.0)
+    cpu = dict.fromkeys(sides, 0.0)
+    per_round = count // rounds
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            clients = {name: await stack.enter_async_context(
+                ApiClient.from_kubeconfig(configs[name], max_connections=CONCURRENCY, lean=True))
+                for name in sides}
+            for name, client in clients.items():  # connections made, caches warm
+                await _lean_creates(client, name, count, CONCURRENCY * 2)
+            steps = list(clients.items())
+            for r in range(rounds):
+                for ns, client in steps if r % 2 == 0 else reversed(steps):
+                    before = _cpu_s(started[ns][0].pid)
+                    seconds[ns] += await _lean_creates(client, ns, r * per_round, per_round)
+                    cpu[ns] += _cpu_s(started[ns][0].pid) - before
+    finally:
+        for proc, _ in started.values():
+            proc.terminate()
+            await proc.wait()
+    return seconds, cpu, per_round * rounds
+
+
 async def _metrics_overhead(
     plane: LocalControlPlane, info: LocalInfo, session: aiohttp.ClientSession, workdir: Path, count: int,
     rounds: int,
 ) -> None:
     """Pod creates through an API server with metrics on and the audit log at Metadata, and
-    through one started with ``--disable-metrics`` and no audit log, both extra servers on
-    the same etcd, in alternating rounds (every watch cache follows every write either way,
-    so the two differ only in metrics and audit): creates/s on ÷ off, and the server CPU
-    microseconds per create on minus off."""
-    for ns in ("metrics-on", "metrics-off"):
-        async with session.post(f"{info.server}/api/v1/namespaces", json={"metadata": {"name": ns}}) as reply:
-            await reply.read()
+    through one started with ``--disable-metrics`` and no audit log: creates/s on ÷ off, and
+    the server CPU microseconds per create on minus off."""
     policy = workdir / "audit-policy.yaml"
     policy.write_text("apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n  - level: Metadata\n")
-    on_proc, on_url = await _second_server(
-        plane, info, workdir, f"--audit-policy-file={policy}", f"--audit-log-path={workdir / 'audit.log'}"
-    )
-    proc, second = await _second_server(plane, info, workdir, "--disable-metrics")
-    configs = {}
-    for name, url in (("metrics-on", on_url), ("metrics-off", second)):
-        doc = yaml.safe_load(Path(info.admin_kubeconfig).read_text())
-        doc["clusters"][0]["cluster"]["server"] = url
-        configs[name] = workdir / f"{name}.kubeconfig"
-        configs[name].write_text(yaml.safe_dump(doc))
-    on_config, off_config = configs["metrics-on"], configs["metrics-off"]
-    pids = {"metrics-on": on_proc.pid, "metrics-off": proc.pid}
-    seconds = {"metrics-on": 0.0, "metrics-off": 0.0}
-    cpu = {"metrics-on": 0.0, "metrics-off": 0.0}
-    per_round = count // rounds
-    try:
-        async with (
-            ApiClient.from_kubeconfig(on_config, max_connections=CONCURRENCY, lean=True) as on,
-            ApiClient.from_kubeconfig(off_config, max_connections=CONCURRENCY, lean=True) as off,
-        ):
-            await _lean_creates(on, "metrics-on", count, CONCURRENCY * 2)  # connections made, warm
-            await _lean_creates(off, "metrics-off", count, CONCURRENCY * 2)
-            for r in range(rounds):
-                steps = [("metrics-on", on), ("metrics-off", off)]
-                for ns, client in steps if r % 2 == 0 else reversed(steps):
-                    before = _cpu_s(pids[ns])
-                    seconds[ns] += await _lean_creates(client, ns, r * per_round, per_round)
-                    cpu[ns] += _cpu_s(pids[ns]) - before
-    finally:
-        for started in (on_proc, proc):
-            started.terminate()
-            await started.wait()
-    creates = per_round * rounds
+    seconds, cpu, creates = await _ab_creates(plane, info, session, workdir, count, rounds, {
+        "metrics-on": (f"--audit-policy-file={policy}", f"--audit-log-path={workdir / 'audit.log'}"),
+        "metrics-off": ("--disable-metrics",)})
     print(f"metrics_overhead_ratio = {seconds['metrics-off'] / seconds['metrics-on']:.3f}")
     print(f"metrics_cpu_us_per_create = {(cpu['metrics-on'] - cpu['metrics-off']) / creates * 1e6:.1f}")
     print(f"metrics_on_server_cpu_us_per_create = {cpu['metrics-on'] / creates * 1e6:.1f}")
     print(f"metrics_off_server_cpu_us_per_create = {cpu['metrics-off'] / creates * 1e6:.1f}")
+
+
+async def _apf_overhead(
+    plane: LocalControlPlane, info: LocalInfo, session: aiohttp.ClientSession, workdir: Path, count: int,
+    rounds: int,
+) -> None:
+    """Pod creates through an API server with API Priority and Fairness (the default) and one
+    started with ``--enable-priority-and-fairness=false``: creates/s with ÷ without (target
+    >= 0.95), and the server CPU microseconds per create with minus without."""
+    seconds, cpu, creates = await _ab_creates(plane, info, session, workdir, count, rounds, {
+        "apf-on": (), "apf-off": ("--enable-priority-and-fairness=false",)})
+    print(f"apf_overhead_ratio = {seconds['apf-off'] / seconds['apf-on']:.3f}")
+    print(f"apf_cpu_us_per_create = {(cpu['apf-on'] - cpu['apf-off']) / creates * 1e6:.1f}")
+    print(f"apf_on_server_cpu_us_per_create = {cpu['apf-on'] / creates * 1e6:.1f}")
+
+
+VAP_POLICIES = 10
+
+
+def _vap_policy(i: int) -> dict:
+    """A policy on pod creates with one validation every bench pod passes (a container count,
+    a name length, the images; the last policy refuses only the probe pod), as the one-rule
+    policies of upstream's examples and platform teams' libraries."""
+    checks = [
+        "object.spec.containers.size() <= 20",
+        "size(object.metadata.name) <= 63",
+        "object.spec.containers.all(c, c.image != '' && !c.image.endsWith(':latest'))",
+    ]
+    probe = "!has(object.metadata.labels) || !('vap-probe' in object.metadata.labels)"
+    check = probe if i == VAP_POLICIES - 1 else checks[i % len(checks)]
+    return {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicy",
+            "metadata": {"name": f"bench-{i}"},
+            "spec": {"failurePolicy": "Fail",
+                     "matchConstraints": {"resourceRules": [{
+                         "apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"],
+                         "resources": ["pods"]}]},
+                     "validations": [{"expression": check, "message": f"bench-{i} refused"}]}}
+
+
+async def _vap_overhead(
+    plane: LocalControlPlane, info: LocalInfo, session: aiohttp.ClientSession, workdir: Path, count: int,
+    rounds: int,
+) -> None:
+    """Pod creates with ``VAP_POLICIES`` ValidatingAdmissionPolicies bound to every pod create
+    (one CEL validation each), through an API server that evaluates them and through one
+    started with ``--disable-admission-plugins=ValidatingAdmissionPolicy`` (the same etcd, so
+    the same objects, none evaluated): creates/s with ÷ without (target >= 0.9)."""
+    api = f"{info.server}/apis/admissionregistration.k8s.io/v1"
+    for i in range(VAP_POLICIES):
+        async with session.post(f"{api}/validatingadmissionpolicies", json=_vap_policy(i)) as reply:
+            assert reply.status == 201, await reply.text()
+        binding = {"metadata": {"name": f"bench-{i}"},
+                   "spec": {"policyName": f"bench-{i}", "validationActions": ["Deny"]}}
+        async with session.post(f"{api}/validatingadmissionpolicybindings", json=binding) as reply:
+            assert reply.status == 201, await reply.text()
+    probe = {**_pod("probe"), "metadata": {"name": "probe", "labels": {"vap-probe": "x"}}}
+    dry_run = f"{info.server}/api/v1/namespaces/default/pods?dryRun=All"
+    for _ in range(100):  # the policies are in force once the probe is refused
+        async with session.post(dry_run, json=probe) as reply:
+            if reply.status == 422:
+                break
+        await asyncio.sleep(0.05)
+    else:
+        raise RuntimeError("the bench's policies never refused the probe pod")
+    seconds, cpu, creates = await _ab_creates(plane, info, session, workdir, count, rounds, {
+        "vap-on": (), "vap-off": ("--disable-admission-plugins=ServiceAccount,ValidatingAdmissionPolicy",)})
+    print(f"vap_policies = {VAP_POLICIES}")
+    print(f"vap_overhead_ratio = {seconds['vap-off'] / seconds['vap-on']:.3f}")
+    print(f"vap_cpu_us_per_create = {(cpu['vap-on'] - cpu['vap-off']) / creates * 1e6:.1f}")
 
 
 async def _list_all(session: aiohttp.ClientSession, server: str, ns: str) -> tuple[float, int]:
@@ -690,6 +775,10 @@ async def run(args: argparse.Namespace, workdir: Path) -> None:
             if args.only_rbac:
                 _print_rbac(*await _rbac_creates(plane, info, session, args.rbac_pods))
                 return
+            if args.only_admission:
+                await _apf_overhead(plane, info, session, workdir, args.metrics_pods, args.metrics_rounds)
+                await _vap_overhead(plane, info, session, workdir, args.metrics_pods, args.metrics_rounds)
+                return
             for ns in ("bench", "bench-aiohttp", "steady", "fan"):
                 async with session.post(
                     f"{server}/api/v1/namespaces", json={"metadata": {"name": ns}}
@@ -726,6 +815,8 @@ async def run(args: argparse.Namespace, workdir: Path) -> None:
             await _crd_phase(plane, info, session, workdir, args.crs)
             _print_rbac(*await _rbac_creates(plane, info, session, args.rbac_pods))
             await _metrics_overhead(plane, info, session, workdir, args.metrics_pods, args.metrics_rounds)
+            await _apf_overhead(plane, info, session, workdir, args.metrics_pods, args.metrics_rounds)
+            await _vap_overhead(plane, info, session, workdir, args.metrics_pods, args.metrics_rounds)
     finally:
         plane.down()
 
@@ -751,6 +842,8 @@ def main() -> None:
     parser.add_argument("--rbac-pods", type=int, default=6000, help="creates per side (rbac ratio)")
     parser.add_argument("--only-rbac", action="store_true", help="only the RBAC figures")
     parser.add_argument("--only-metrics", action="store_true", help="only metrics_overhead_ratio")
+    parser.add_argument("--only-admission", action="store_true",
+                        help="only apf_overhead_ratio and vap_overhead_ratio (sized by --metrics-*)")
     args = parser.parse_args()
     if args.dir:
         Path(args.dir).mkdir(parents=True, exist_ok=True)

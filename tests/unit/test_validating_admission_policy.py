@@ -230,8 +230,10 @@ class _Cache:
         return [o for k, o in self.objects.items() if k.startswith(prefix) and "/" not in k[len(prefix) :]]
 
 
-def _context(actions: list[str], extra: dict[str, Any] | None = None) -> Any:
+def _context(actions: list[str], extra: dict[str, Any] | None = None, disabled: tuple[str, ...] = ()) -> Any:
+    from kprov.cluster.apiserver.config import ServerConfig
     from kprov.cluster.apiserver.context import ApiContext
+    from kprov.cluster.storage import EtcdConfig
 
     policy = {
         "metadata": {"name": "p", "uid": "u1", "generation": 1},
@@ -248,7 +250,8 @@ def _context(actions: list[str], extra: dict[str, Any] | None = None) -> Any:
         "/registry/namespaces/n": {"metadata": {"name": "n", "labels": {}}},
         **(extra or {}),
     }
-    return ApiContext(config=None, registry=REGISTRY, store=None, cache=_Cache(objects))  # type: ignore[arg-type]
+    config = ServerConfig(EtcdConfig(["http://127.0.0.1:2379"]), disable_admission_plugins=disabled)
+    return ApiContext(config=config, registry=REGISTRY, store=None, cache=_Cache(objects))  # type: ignore[arg-type]
 
 
 async def test_plugin_deny_warn_audit_and_no_bindings() -> None:
@@ -285,6 +288,42 @@ async def test_plugin_deny_warn_audit_and_no_bindings() -> None:
     empty = _context(["Deny"])
     empty.cache.objects.pop("/registry/admissionregistration.k8s.io/validatingadmissionpolicybindings/b")
     await vap.validate(empty, _creating(deployments, _deployment(10)))
+
+
+async def test_plugin_switched_off_by_disable_admission_plugins() -> None:
+    from kprov.cluster.apiserver.admission import vap
+
+    deployments: Any = REGISTRY.get("apps", "v1", "deployments")
+    switched_off = _context(["Deny"], disabled=(vap.PLUGIN_NAME,))
+    await vap.validate(switched_off, _creating(deployments, _deployment(10)))  # bound, but not asked
+
+
+async def test_each_policy_sees_the_request_values_it_reads() -> None:
+    """Values are converted only when a matching policy reads them: a second policy reading
+    request, oldObject and namespaceObject still finds them after the first read only object."""
+    from kprov.cluster.apiserver.admission import vap
+    from kprov.cluster.apiserver.front.status import ApiError
+
+    other = {
+        "metadata": {"name": "q", "uid": "u2", "generation": 1},
+        "spec": {
+            "failurePolicy": "Fail",
+            "matchConstraints": {"resourceRules": [{**RULE, "operations": ["*"], "resources": ["*"]}]},
+            "validations": [{"expression": "request.operation == 'CREATE' && oldObject == null"
+                             " && namespaceObject.metadata.name == 'n' && object.spec.replicas < 4",
+                             "message": "q refused"}],
+        },
+    }
+    extra = {
+        "/registry/admissionregistration.k8s.io/validatingadmissionpolicies/q": other,
+        "/registry/admissionregistration.k8s.io/validatingadmissionpolicybindings/c": {
+            "metadata": {"name": "c"}, "spec": {"policyName": "q", "validationActions": ["Deny"]}},
+    }
+    deployments: Any = REGISTRY.get("apps", "v1", "deployments")
+    await vap.validate(_context(["Deny"], extra), _creating(deployments, _deployment(3)))
+    with pytest.raises(ApiError) as refused:
+        await vap.validate(_context(["Deny"], extra), _creating(deployments, _deployment(4)))
+    assert refused.value.message.endswith("with binding 'c' denied request: q refused")
 
 
 async def test_plugin_connect_sees_the_options() -> None:

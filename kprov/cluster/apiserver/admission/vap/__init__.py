@@ -6,6 +6,6 @@ in the API server's write path). The kinds' validation is
 :mod:`kprov.cluster.api.validation.admission_policy`.
 """
 
-from kprov.cluster.apiserver.admission.vap.admission import FAILURE_ANNOTATION, validate
+from kprov.cluster.apiserver.admission.vap.admission import FAILURE_ANNOTATION, PLUGIN_NAME, validate
 
-__all__ = ["FAILURE_ANNOTATION", "validate"]
+__all__ = ["FAILURE_ANNOTATION", "PLUGIN_NAME", "validate"]

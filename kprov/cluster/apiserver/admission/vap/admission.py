@@ -36,7 +36,9 @@ from kprov.cluster.apiserver.front.status import StatusError
 from kprov.cluster.apiserver.front.warning import add_audit_annotation, add_warning
 from kprov.cluster.storage import object_key, scope_prefix
 
-__all__ = ["FAILURE_ANNOTATION", "validate"]
+__all__ = ["FAILURE_ANNOTATION", "PLUGIN_NAME", "validate"]
+
+PLUGIN_NAME = "ValidatingAdmissionPolicy"  # --disable-admission-plugins switches it off
 
 _GROUP = "admissionregistration.k8s.io"
 _BINDINGS = scope_prefix(_GROUP, "validatingadmissionpolicybindings")
@@ -119,6 +121,19 @@ def _params(
     return [{"apiVersion": kind.get("apiVersion"), "kind": kind.get("kind"), **o} for o in found]
 
 
+_REQUEST_VALUES = frozenset({"object", "oldObject", "request", "namespaceObject"})
+
+
+def _request_value(variable: str, attrs: Attributes, namespace: Mapping[str, Any] | None) -> Any:
+    if variable == "object":
+        return attrs.obj
+    if variable == "oldObject":
+        return attrs.old
+    if variable == "request":
+        return _request(attrs)
+    return _namespace_object(namespace)
+
+
 def _request(attrs: Attributes) -> dict[str, Any]:
     gvk = {"group": attrs.group, "version": attrs.version, "kind": attrs.kind}
     gvr = {"group": attrs.group, "version": attrs.version, "resource": attrs.resource}
@@ -192,6 +207,8 @@ async def validate(ctx: ApiContext, admission: AdmissionAttributes) -> None:
     bindings = ctx.cache.scope(_BINDINGS)
     if not bindings or (info.group == _GROUP and info.resource in _EXEMPT):
         return
+    if PLUGIN_NAME in ctx.config.disable_admission_plugins:
+        return
     attrs = _attributes(admission)
     namespace = _namespace(ctx, attrs.namespace) if info.namespaced else None
     namespace_labels = (
@@ -199,6 +216,7 @@ async def validate(ctx: ApiContext, admission: AdmissionAttributes) -> None:
     )
     denials: list[tuple[str, str]] = []  # (message, reason)
     activation: Any = None
+    converted: set[str] = set()
     for binding in sorted(bindings, key=lambda b: str(b["metadata"]["name"])):
         spec = binding.get("spec") or {}
         policy = ctx.cache.get(
@@ -224,18 +242,15 @@ async def validate(ctx: ApiContext, admission: AdmissionAttributes) -> None:
                 denials.append((f"{prefix} denied request: failed to configure binding: {exc}", ""))
             continue
         actions = list(spec.get("validationActions") or ())
-        if activation is None:  # converted once per request, for every policy it matches
-            activation = activation_of(
-                {
-                    "object": attrs.obj,
-                    "oldObject": attrs.old,
-                    "request": _request(attrs),
-                    "namespaceObject": _namespace_object(namespace),
-                }
-            )
+        if activation is None:
+            activation = activation_of({})
+        for variable in sorted(compiled.reads & _REQUEST_VALUES - converted):  # once per request
+            activation.add_variable(variable, _request_value(variable, attrs, namespace))
+            converted.add(variable)
         annotations: dict[str, list[str]] = {}
         for param in params:
-            activation.add_variable("params", param)
+            if "params" in compiled.reads:
+                activation.add_variable("params", param)
             result = compiled.evaluate(activation)
             for decision in result.decisions:
                 for action in actions:
