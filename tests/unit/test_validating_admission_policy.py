@@ -320,9 +320,10 @@ async def test_each_policy_sees_the_request_values_it_reads() -> None:
             "metadata": {"name": "c"}, "spec": {"policyName": "q", "validationActions": ["Deny"]}},
     }
     deployments: Any = REGISTRY.get("apps", "v1", "deployments")
-    await vap.validate(_context(["Deny"], extra), _creating(deployments, _deployment(3)))
+    server = _context(["Deny"], extra)  # one server: its CEL context is reused by each request
+    await vap.validate(server, _creating(deployments, _deployment(3)))
     with pytest.raises(ApiError) as refused:
-        await vap.validate(_context(["Deny"], extra), _creating(deployments, _deployment(4)))
+        await vap.validate(server, _creating(deployments, _deployment(4)))
     assert refused.value.message.endswith("with binding 'c' denied request: q refused")
 
 
