@@ -94,6 +94,7 @@ def test_seamless_reload_and_access_log_settings() -> None:
     # an old worker answers an idle keep-alive connection's next request before closing it
     assert "option idle-close-on-response" in _section(out.config, "defaults")
     assert "nbthread 1" in glob
+    assert "mworker-max-reloads 8" in glob  # old workers kept for idle clients are bounded
     three = render(build_table([]), {}, {}, replace(SETTINGS, threads=3))
     assert "nbthread 3" in _section(three.config, "global")
 
