@@ -6,7 +6,8 @@ As in Kubernetes, a daemon pod is pinned to its node through required node affin
 daemon tolerations (not-ready, unreachable, disk/memory/pid pressure, unschedulable). Pods
 on nodes that no longer qualify are deleted. The set's templates are kept as
 ControllerRevisions (:mod:`.daemonset_history`); a RollingUpdate replaces pods whose
-``controller-revision-hash`` is not the current revision's, up to maxUnavailable at a time.
+``controller-revision-hash`` is not the current revision's, delete-first up to
+maxUnavailable at a time or create-first up to maxSurge (:mod:`.daemonset_update`).
 
 A daemon pod that failed (a kubelet that rejected it, a container that exited) is deleted
 and a new one created, as upstream does; per DaemonSet and node the deletions back off
@@ -36,8 +37,8 @@ from kprov.cluster.controllers.workloads.daemonset_history import (
     current_hash,
     sync_daemon_history,
 )
+from kprov.cluster.controllers.workloads.daemonset_update import extra_pods, max_surge, plan_rolling_update
 from kprov.cluster.controllers.workloads.pods import is_active, is_ready, pod_from_template
-from kprov.cluster.controllers.workloads.rollout import scaled_value
 from kprov.cluster.scheduler.cache import NodeInfo
 from kprov.cluster.scheduler.plugins.node_affinity import node_matches_pod_affinity
 from kprov.cluster.scheduler.plugins.taint_toleration import tolerates
@@ -230,11 +231,13 @@ class DaemonSetController(Controller):
         failed_victims, retry = self._failed_to_delete(key, failed)
         failed_names = {p["metadata"]["name"] for p in failed_victims}
         victims = list(failed_victims)
+        surging = max_surge(ds, len(wanted)) > 0
         for node_name, pods in by_node.items():
-            victims += pods[1:] if node_name in wanted else pods
-        victims += self._rolling_update_victims(ds, by_node, wanted, hash_)
+            victims += extra_pods(pods, hash_, surging) if node_name in wanted else pods
+        update = plan_rolling_update(ds, by_node, wanted, hash_)
+        victims += update.victims
         unique = list({p["metadata"]["name"]: p for p in victims}.values())
-        missing = sorted(wanted - set(by_node))
+        missing = sorted(wanted - set(by_node)) + update.surge_nodes
         self.expectations.expect(key, adds=len(missing), deletes=len(unique))
         for pod in unique:
             try:
@@ -283,30 +286,6 @@ class DaemonSetController(Controller):
         slot = _failed_slot(key, pod)
         delay, _last = self.failed_backoff.get(slot, (0.0, 0.0))
         self.failed_backoff[slot] = (_grown_backoff(delay), time.monotonic())
-
-    @staticmethod
-    def _rolling_update_victims(ds: Obj, by_node: dict[str, list[Obj]], wanted: set[str],
-                                hash_: str) -> list[Obj]:
-        """The pods of an old revision a RollingUpdate replaces now, up to maxUnavailable."""
-        strategy = ds["spec"].get("updateStrategy") or {}
-        if strategy.get("type", "RollingUpdate") != "RollingUpdate":
-            return []
-        max_unavailable = (
-            scaled_value((strategy.get("rollingUpdate") or {}).get("maxUnavailable"), len(wanted), False, 1)
-            or 1
-        )
-        current = [by_node[n][0] for n in wanted if by_node.get(n)]
-        unavailable = len(wanted) - sum(1 for p in current if is_ready(p))
-        stale = [p for p in current if (p["metadata"].get("labels") or {}).get(HASH_LABEL) != hash_]
-        stale.sort(key=lambda p: is_ready(p))  # replace broken pods first
-        victims: list[Obj] = []
-        for pod in stale:
-            if unavailable >= max_unavailable and is_ready(pod):
-                break
-            victims.append(pod)
-            if is_ready(pod):
-                unavailable += 1
-        return victims
 
     async def _status(self, ds: Obj, by_node: dict[str, list[Obj]], wanted: set[str], hash_: str) -> None:
         scheduled = [n for n in wanted if by_node.get(n)]
