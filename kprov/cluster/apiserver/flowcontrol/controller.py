@@ -20,7 +20,7 @@ from typing import Any
 from kprov.cluster.apiserver.authn.chain import UserInfo
 from kprov.cluster.apiserver.flowcontrol.classifier import Classification, Classifier, Level
 from kprov.cluster.apiserver.flowcontrol.metrics import FlowcontrolMetrics
-from kprov.cluster.apiserver.flowcontrol.queueing import LevelState, nominal_seats
+from kprov.cluster.apiserver.flowcontrol.queueing import LevelState, Ticket, nominal_seats
 from kprov.cluster.apiserver.front.requestinfo import RequestInfo
 from kprov.cluster.storage.keys import scope_prefix
 
@@ -104,16 +104,19 @@ class Controller:
             found = self.states[level.name] = LevelState(level, 1)
         return found
 
-    async def acquire(self, classification: Classification) -> LevelState | None:
-        """The level's state with a seat taken; None: refused (429). Counted in :attr:`metrics`."""
+    async def acquire(
+        self, classification: Classification, ticket: Ticket | None = None
+    ) -> LevelState | None:
+        """The level's state with a seat taken; None: refused (429). Counted in :attr:`metrics`;
+        ``ticket`` is kept by the level while the request waits or holds its seat."""
         state = self.state(classification.level)
         key = (classification.schema.name, classification.level.name)
         metrics = self.metrics
-        if state.try_start():
+        if state.try_start(ticket):
             metrics.wait(key, True, 0.0)
             return state
         rejected_before = dict(state.rejected)
-        waiter = state.enqueue(classification.flow)
+        waiter = state.enqueue(classification.flow, ticket)
         if waiter is None:
             metrics.reject(key, _new_reason(rejected_before, state.rejected))
             metrics.wait(key, False, 0.0)
@@ -131,10 +134,10 @@ class Controller:
                 return None
         except asyncio.CancelledError:
             if waiter.done() and not waiter.cancelled():
-                state.finish()
+                state.finish(ticket)
             else:
                 waiter.cancel()
-                state.give_up(waiter)
+                state.give_up(waiter, cancelled=True)
             raise
         finally:
             metrics.add(metrics.inqueue, key, -1)
@@ -163,21 +166,31 @@ class Controller:
             return await call()
         headers_out[FLOW_SCHEMA_HEADER] = classification.schema.uid
         headers_out[PRIORITY_LEVEL_HEADER] = classification.level.uid
-        state = await self.acquire(classification)
+        schema = classification.schema
+        ticket = Ticket(
+            schema.name,
+            classification.flow.partition("\x00")[2],
+            user.name,
+            ri,
+            ri.verb if ri is not None else method.lower(),
+            path,
+            time.time_ns(),
+        )
+        state = await self.acquire(classification, ticket)
         if state is None:
             return refuse(self.retry_after(classification.level.name))
-        key = (classification.schema.name, classification.level.name)
+        key = (schema.name, classification.level.name)
         metrics = self.metrics
         metrics.add(metrics.dispatched, key, 1)
         if ri is not None and ri.verb == "watch":  # a seat only to start
-            state.finish()
+            state.finish(ticket)
             return await call()
         metrics.add(metrics.executing, key, 1)
         try:
             return await call()
         finally:
             metrics.add(metrics.executing, key, -1)
-            state.finish()
+            state.finish(ticket)
 
     def nominal_seats(self) -> dict[str, int]:
         return {name: state.seats for name, state in self.states.items()}

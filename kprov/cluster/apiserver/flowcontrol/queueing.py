@@ -9,6 +9,11 @@ that queue already holds ``queueLengthLimit``. A freed seat goes to the head of 
 non-empty queue in round-robin order, which is upstream's fair queuing for requests of one
 seat each (upstream orders queues by virtual finish time, which for equal-cost requests is
 the same rotation). A waiter that is not dispatched within the wait limit is refused too.
+
+Each request may bring a :class:`Ticket` (who sent what, when it arrived and was seated,
+from which queue): the level keeps the waiting ones beside their futures and the seated
+ones in :attr:`LevelState.seated`, which is all the ``/debug/api_priority_and_fairness/``
+dumps read (:mod:`.debug_dump`).
 """
 
 from __future__ import annotations
@@ -16,12 +21,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import math
+import time
 from collections import deque
 from dataclasses import dataclass, field
 
 from kprov.cluster.apiserver.flowcontrol.classifier import Level
+from kprov.cluster.apiserver.front.requestinfo import RequestInfo
 
-__all__ = ["LevelState", "deal_hand", "nominal_seats"]
+__all__ = ["LevelState", "Ticket", "deal_hand", "nominal_seats"]
 
 _HAND_MEMO_MAX = 10_000
 
@@ -47,9 +54,25 @@ def deal_hand(flow: str, deck_size: int, hand_size: int) -> list[int]:
     return chosen
 
 
+@dataclass(eq=False, slots=True)
+class Ticket:
+    """One request in a level, as the debug dumps show it (times in ns since the epoch)."""
+
+    flow_schema: str
+    distinguisher: str  # the user's name (ByUser), the namespace (ByNamespace) or ""
+    user: str
+    ri: RequestInfo | None
+    verb: str  # the lower-case method for a non-resource request
+    path: str
+    arrived_ns: int
+    started_ns: int = 0  # 0: still waiting
+    queue: int = -1  # the queue it waited in; -1: seated at once (or a level without queues)
+
+
 @dataclass
 class _Queue:
     waiters: deque[asyncio.Future[None]] = field(default_factory=deque)
+    tickets: dict[asyncio.Future[None], Ticket] = field(default_factory=dict)
 
 
 class LevelState:
@@ -62,19 +85,24 @@ class LevelState:
         self.waiting = 0
         self.dispatched = 0
         self.rejected: dict[str, int] = {}  # reason ("queue-full", "concurrency-limit", "time-out")
+        self.cancelled = 0  # waiters whose client went away
+        self.seated: dict[Ticket, None] = {}  # the requests holding a seat that brought a ticket
         self._queues = [_Queue() for _ in range(level.queues)]
         self._turn = 0
         self._hands: dict[str, list[int]] = {}
 
-    def try_start(self) -> bool:
+    def try_start(self, ticket: Ticket | None = None) -> bool:
         """A seat now, when one is free and nobody waits for it."""
         if self.level.exempt or (self.executing < self.seats and not self.waiting):
             self.executing += 1
             self.dispatched += 1
+            if ticket is not None:
+                ticket.started_ns = ticket.arrived_ns
+                self.seated[ticket] = None
             return True
         return False
 
-    def enqueue(self, flow: str) -> asyncio.Future[None] | None:
+    def enqueue(self, flow: str, ticket: Ticket | None = None) -> asyncio.Future[None] | None:
         """A future that resolves when the request is given a seat; None: refused now."""
         if not self._queues:
             self._reject("concurrency-limit")
@@ -90,21 +118,29 @@ class LevelState:
             return None
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         queue.waiters.append(waiter)
+        if ticket is not None:
+            queue.tickets[waiter] = ticket
         self.waiting += 1
         return waiter
 
-    def give_up(self, waiter: asyncio.Future[None]) -> None:
-        """A waiter's wait limit passed before a seat came."""
+    def give_up(self, waiter: asyncio.Future[None], cancelled: bool = False) -> None:
+        """A waiter's wait limit passed before a seat came (``cancelled``: its client left)."""
         for queue in self._queues:
             if waiter in queue.waiters:
                 queue.waiters.remove(waiter)
+                queue.tickets.pop(waiter, None)
                 self.waiting -= 1
                 break
-        self._reject("time-out")
+        if cancelled:
+            self.cancelled += 1
+        else:
+            self._reject("time-out")
 
-    def finish(self) -> None:
+    def finish(self, ticket: Ticket | None = None) -> None:
         """A request left its seat: hand seats to waiters, fairly across queues."""
         self.executing -= 1
+        if ticket is not None:
+            self.seated.pop(ticket, None)
         self._dispatch()
 
     def resize(self, seats: int) -> None:
@@ -114,18 +150,27 @@ class LevelState:
     def queue_lengths(self) -> list[int]:
         return [len(q.waiters) for q in self._queues]
 
+    def waiting_tickets(self) -> list[list[Ticket]]:
+        """Per queue, the tickets of its waiters in the order they will be seated."""
+        return [[q.tickets[w] for w in q.waiters if w in q.tickets] for q in self._queues]
+
     def _dispatch(self) -> None:
         count = len(self._queues)
         while self.waiting and self.executing < self.seats:
             for step in range(count):
                 queue = self._queues[(self._turn + step) % count]
                 if queue.waiters:
-                    self._turn = (self._turn + step + 1) % count
+                    index = (self._turn + step) % count
+                    self._turn = (index + 1) % count
                     waiter = queue.waiters.popleft()
+                    ticket = queue.tickets.pop(waiter, None)
                     self.waiting -= 1
                     if not waiter.done():
                         self.executing += 1
                         self.dispatched += 1
+                        if ticket is not None:
+                            ticket.started_ns, ticket.queue = time.time_ns(), index
+                            self.seated[ticket] = None
                         waiter.set_result(None)
                     break
             else:  # (no waiter anywhere: the count is off; never spin)
