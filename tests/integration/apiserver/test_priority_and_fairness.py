@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -104,3 +105,61 @@ def test_tiny_level_refuses_a_burst_but_not_other_users(
     assert f"apiserver_flowcontrol_current_executing_requests{{{labels}}} 0.0" in text
     kubectl("delete", "flowschema", name)
     kubectl("delete", "prioritylevelconfiguration", name)
+
+
+DEBUG = "/debug/api_priority_and_fairness/"
+
+
+def _cells(text: str) -> list[list[str]]:
+    return [re.split(r",\s+", line) for line in text.splitlines()]
+
+
+def test_debug_dumps_for_the_admin_and_whom_rbac_grants(control_plane: Any, kubectl: Kubectl) -> None:
+    levels = _cells(kubectl("get", "--raw", DEBUG + "dump_priority_levels").stdout)
+    assert levels[0] == [
+        "PriorityLevelName",
+        "ActiveQueues",
+        "IsIdle",
+        "IsQuiescing",
+        "WaitingRequests",
+        "ExecutingRequests",
+        "DispatchedRequests",
+        "RejectedRequests",
+        "TimedoutRequests",
+        "CancelledRequests",
+    ]
+    served = kubectl("get", "prioritylevelconfigurations", "-o", "name").stdout.split()
+    bootstrap = {"exempt", "catch-all", "system", "node-high", "leader-election"} | {
+        "workload-high",
+        "workload-low",
+        "global-default",
+    }
+    assert bootstrap <= {name.rpartition("/")[2] for name in served}
+    assert bootstrap <= {row[0] for row in levels[1:]}
+    queues = _cells(kubectl("get", "--raw", DEBUG + "dump_queues").stdout)
+    assert queues[0][:3] == ["PriorityLevelName", "Index", "PendingRequests"]
+    assert {"global-default", "workload-low"} <= {row[0] for row in queues[1:]}  # (levels with queues)
+    requests = _cells(kubectl("get", "--raw", DEBUG + "dump_requests?includeRequestDetails=1").stdout)
+    assert requests[0][9:11] == ["StartTime", "UserName"] and len(requests[0]) == 18
+    itself = [row for row in requests[1:] if row[12] == DEBUG + "dump_requests"]
+    assert len(itself) == 1 and itself[0][:4] == ["exempt", "exempt", "-1", "-1"] and itself[0][11] == "get"
+
+    user = f"apf-debug-{uuid.uuid4().hex[:6]}"
+    plain = _http.ssl_context(control_plane.kubeconfig_for(user), control_plane.ca_file)
+    path = DEBUG + "dump_priority_levels"
+    status, _, body = _http.request(control_plane.server, plain, "GET", path)
+    assert status == 403 and body["reason"] == "Forbidden"
+    assert body["message"] == f'forbidden: User "{user}" cannot get path "{path}"'
+    kubectl("create", "clusterrole", user, "--verb=get", f"--non-resource-url={DEBUG}*")
+    kubectl("create", "clusterrolebinding", user, f"--clusterrole={user}", f"--user={user}")
+    try:
+        for _ in range(50):  # bounded: the binding reaches the authorizer through the watch cache
+            status, headers, text = _http.request(control_plane.server, plain, "GET", path)
+            if status == 200:
+                break
+            time.sleep(0.1)
+        assert status == 200 and headers["Content-Type"] == "text/plain; charset=utf-8"
+        assert text.startswith("PriorityLevelName, ") and "\nglobal-default, " in text
+    finally:
+        kubectl("delete", "clusterrolebinding", user)
+        kubectl("delete", "clusterrole", user)

@@ -41,6 +41,7 @@ from kprov.cluster.apiserver.authn.oidc import serve_oidc
 from kprov.cluster.apiserver.authz import accessreview
 from kprov.cluster.apiserver.authz.chain import Authorizer, authorizer_of
 from kprov.cluster.apiserver.context import ApiContext
+from kprov.cluster.apiserver.flowcontrol import debug_dump
 from kprov.cluster.apiserver.flowcontrol.controller import TOO_MANY, Controller, bypasses
 from kprov.cluster.apiserver.front.apirequest import ApiRequest, Connection, decode
 from kprov.cluster.apiserver.front.audit import AuditLog
@@ -210,6 +211,8 @@ class _Front:
             return await _resource(raw, request, self.ctx, ri)
         if request.path == "/metrics" and self.metrics is not None:
             return _serve_metrics(request, self.metrics, authorizer)
+        if request.path in debug_dump.DUMP_PATHS and self.apf is not None:
+            return _serve_apf_dump(request, self.apf, authorizer)
         if request.path.rstrip("/") == "/apis" or (
             request.path.startswith("/apis/") and request.path.count("/") == 2
         ):  # the two documents that merge other servers' groups: /apis, /apis/<g>
@@ -347,16 +350,29 @@ async def _audit_with_bodies(
     )
 
 
+def _authorize_url(authorizer: Authorizer, user: UserInfo, verb: str, path: str) -> None:
+    """A non-resource URL for system:masters and whom RBAC grants ``verb`` on it; else 403."""
+    if not (authorizer.is_superuser(user) or authorizer.rbac.allows_url(user, verb, path)):
+        raise ApiError(f'forbidden: User "{user.name}" cannot {verb} path "{path}"', 403, "Forbidden")
+
+
 def _serve_metrics(request: ApiRequest, metrics: ApiMetrics, authorizer: Authorizer) -> Any:
     """GET /metrics for whom RBAC grants ``get`` on the non-resource URL (the bootstrap role
     system:monitoring, bound to the group of that name; system:masters holds every path)."""
-    user = request.requester
     verb = "get" if request.method in ("GET", "HEAD") else request.method.lower()
-    if not (authorizer.is_superuser(user) or authorizer.rbac.allows_url(user, verb, "/metrics")):
-        raise ApiError(f'forbidden: User "{user.name}" cannot {verb} path "/metrics"', 403, "Forbidden")
+    _authorize_url(authorizer, request.requester, verb, "/metrics")
     if verb != "get":
         raise method_not_supported(request.method, "/metrics")
     return web.Response(body=metrics.exposition(), headers={"Content-Type": CONTENT_TYPE})
+
+
+def _serve_apf_dump(request: ApiRequest, apf: Controller, authorizer: Authorizer) -> Any:
+    """An APF debug dump (debug_dump.py), authorized as upstream's: the lower-case method on
+    the path as a non-resource URL (no bootstrap role grants it; system:masters may); any
+    method is answered, as upstream's mux does."""
+    _authorize_url(authorizer, request.requester, request.method.lower(), request.path)
+    text = debug_dump.dump(apf, request.path, bool(request.query.get("includeRequestDetails")))
+    return web.Response(body=(text or "").encode(), headers={"Content-Type": "text/plain; charset=utf-8"})
 
 
 async def _expect(request: web.BaseRequest) -> None:
