@@ -168,6 +168,9 @@ def test_default_class_is_the_newest_annotated() -> None:
 
     assert default_class_name([sc("a", "2024-01-01T00:00:00Z", False)]) is None
     assert default_class_name([sc("old", "2024-01-01T00:00:00Z"), sc("new", "2024-02-01T00:00:00Z")]) == "new"
+    # equal timestamps: the lower name, as upstream
+    assert default_class_name([sc("b", "2024-01-01T00:00:00Z"), sc("a", "2024-01-01T00:00:00Z")]) == "a"
+    assert default_class_name([sc("a", "2024-01-01T00:00:00Z"), sc("b", "2024-01-01T00:00:00Z")]) == "a"
 
 
 def test_statefulset_claim_templates() -> None:

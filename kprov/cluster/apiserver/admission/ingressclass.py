@@ -3,7 +3,7 @@
 An Ingress created with neither ``spec.ingressClassName`` nor the legacy annotation
 ``kubernetes.io/ingress.class`` gets the default IngressClass's name: the class annotated
 ``ingressclass.kubernetes.io/is-default-class: "true"``, the newest one when several are
-(ties by name), nothing when there is none. Only on create, as upstream: an existing
+(ties: the lower name), nothing when there is none. Only on create, as upstream: an existing
 Ingress keeps what it has. The watch cache answers; on a miss etcd is asked, so a class
 created a moment ago counts.
 """
@@ -22,7 +22,7 @@ _LEGACY_ANNOTATION = "kubernetes.io/ingress.class"
 
 
 def default_ingress_class(classes: list[dict[str, Any]]) -> str | None:
-    """The default among ``classes``: the newest annotated one (ties: by name)."""
+    """The default among ``classes``: the newest annotated one (ties: the lower name)."""
     def is_default(ingress_class: dict[str, Any]) -> bool:
         annotations = (ingress_class.get("metadata") or {}).get("annotations") or {}
         return str(annotations.get(_DEFAULT_ANNOTATION, "")).lower() == "true"
@@ -30,9 +30,10 @@ def default_ingress_class(classes: list[dict[str, Any]]) -> str | None:
     defaults = [c for c in classes if is_default(c)]
     if not defaults:
         return None
-    newest = max(defaults, key=lambda c: (str(c["metadata"].get("creationTimestamp") or ""),
-                                          str(c["metadata"].get("name") or "")))
-    return str(newest["metadata"]["name"])
+    # newest first, ties by the lower name (upstream sorts the same way); two stable sorts
+    by_name = sorted(defaults, key=lambda c: str(c["metadata"].get("name") or ""))
+    newest = sorted(by_name, key=lambda c: str(c["metadata"].get("creationTimestamp") or ""), reverse=True)
+    return str(newest[0]["metadata"]["name"])
 
 
 async def admit_create(ctx: ApiContext, info: ResourceInfo, obj: dict[str, Any]) -> None:

@@ -29,18 +29,16 @@ _BETA_CLASS = "volume.beta.kubernetes.io/storage-class"
 
 
 def default_class_name(classes: list[dict[str, Any]]) -> str | None:
-    """The default class among ``classes``: the newest annotated one (ties: by name)."""
+    """The default class among ``classes``: the newest annotated one (ties: the lower name)."""
     defaults = [c for c in classes if is_default_class(c)]
     if not defaults:
         return None
-    newest = max(
-        defaults,
-        key=lambda c: (
-            str((c.get("metadata") or {}).get("creationTimestamp") or ""),
-            str((c.get("metadata") or {}).get("name") or ""),
-        ),
+    # newest first, ties by the lower name (upstream sorts the same way); two stable sorts
+    by_name = sorted(defaults, key=lambda c: str((c.get("metadata") or {}).get("name") or ""))
+    newest = sorted(
+        by_name, key=lambda c: str((c.get("metadata") or {}).get("creationTimestamp") or ""), reverse=True
     )
-    return str(newest["metadata"]["name"])
+    return str(newest[0]["metadata"]["name"])
 
 
 def _add_finalizer(obj: dict[str, Any], name: str) -> None:
