@@ -78,7 +78,16 @@ def test_endpoints_group_by_resolved_ports_and_split_readiness() -> None:
         svc, [_pod("t", "10.0.0.9", True, [{"name": "http", "containerPort": 1}], deleting=True)]
     )
     (endpoint,) = next(iter(slices.values()))
+    # a terminating pod still Ready is serving (kube-proxy falls back to it when nothing is ready)
+    assert endpoint["conditions"] == {"ready": False, "serving": True, "terminating": True}
+    slices = desired_slices(
+        svc, [_pod("u", "10.0.0.8", False, [{"name": "http", "containerPort": 1}], deleting=True)]
+    )
+    (endpoint,) = next(iter(slices.values()))
     assert endpoint["conditions"] == {"ready": False, "serving": False, "terminating": True}
+    published = {**svc, "spec": {**svc["spec"], "publishNotReadyAddresses": True}}
+    (endpoint,) = next(iter(desired_slices(published, [pods[1]]).values()))
+    assert endpoint["conditions"] == {"ready": True, "serving": False, "terminating": False}
 
 
 def test_eviction_delay_follows_tolerations() -> None:

@@ -41,7 +41,7 @@ def desired_slices(service: Obj, pods: list[Obj]) -> dict[tuple[tuple[str, int, 
             "addresses": [ep.ip],
             "conditions": {
                 "ready": ep.ready,
-                "serving": ep.ready or (ep.terminating and ep.ready),
+                "serving": ep.serving,
                 "terminating": ep.terminating,
             },
             "targetRef": ep.target_ref(),

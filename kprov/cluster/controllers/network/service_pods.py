@@ -34,14 +34,18 @@ def selected_pods(service: Obj, namespace_pods: list[Obj]) -> list[Obj]:
 
 
 class PodEndpoint:
-    """One pod's address with its resolved ports (name, port, protocol)."""
+    """One pod's address with its resolved ports (name, port, protocol) and its EndpointSlice
+    conditions as upstream derives them: ``serving`` is the pod's Ready condition whether or not
+    it is terminating; ``ready`` is serving and not terminating (or publishNotReadyAddresses)."""
 
-    __slots__ = ("ip", "pod", "ports", "ready", "terminating")
+    __slots__ = ("ip", "pod", "ports", "ready", "serving", "terminating")
 
     def __init__(
-        self, pod: Obj, ip: str, ports: tuple[tuple[str, int, str], ...], ready: bool, terminating: bool
+        self, pod: Obj, ip: str, ports: tuple[tuple[str, int, str], ...], ready: bool, terminating: bool,
+        serving: bool,
     ) -> None:
         self.pod, self.ip, self.ports, self.ready, self.terminating = pod, ip, ports, ready, terminating
+        self.serving = serving
 
     def target_ref(self) -> Obj:
         meta = self.pod["metadata"]
@@ -67,6 +71,7 @@ def endpoints_for(service: Obj, namespace_pods: list[Obj]) -> list[PodEndpoint]:
             port = resolve_target_port(sp, pod)
             if port is not None:
                 ports.append((sp.get("name") or "", port, sp.get("protocol") or "TCP"))
-        ready = (is_ready(pod) and not terminating) or publish_not_ready
-        out.append(PodEndpoint(pod, ip, tuple(ports), ready, terminating))
+        serving = is_ready(pod)
+        ready = (serving and not terminating) or publish_not_ready
+        out.append(PodEndpoint(pod, ip, tuple(ports), ready, terminating, serving))
     return out
