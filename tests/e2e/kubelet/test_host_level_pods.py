@@ -167,7 +167,9 @@ def _watch_until_deleted(
 ) -> list[dict[str, Any]]:
     """Every version of the pod a watcher sees, from now until it is deleted; with
     ``wait_unready``, ``kubectl wait --for=condition=Ready=false`` must succeed meanwhile (the
-    pod must still exist when it starts: its container should ignore SIGTERM)."""
+    pod must still exist when it starts: its container should ignore SIGTERM). As upstream, a
+    container without a readiness probe stays ready until it stops (here: killed at the end of
+    the grace period, 5 s here)."""
     watcher = subprocess.Popen(
         ["kubectl", "--kubeconfig", str(cluster.admin_kubeconfig), "get", "pod", name, "-n", ns,
          "--watch", "--output-watch-events", "-o", "json"],

@@ -1,5 +1,6 @@
-"""A deleted pod's status as watchers see it: Ready=False before any signal, then the final
-terminated states and phase before the object goes; a hostNetwork pod's IP is its node's."""
+"""A deleted pod's status as watchers see it: still Ready while its containers run (upstream's
+readiness during termination: a terminating endpoint keeps serving), then the final terminated
+states, Ready=False and phase before the object goes; a hostNetwork pod's IP is its node's."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 from kprov.cluster.kubelet.context import KubeletContext
 from kprov.cluster.kubelet.pods.podconfig import NodeSettings
 from kprov.cluster.kubelet.pods.podworker import PodWorker
+from kprov.cluster.kubelet.pods.probes import READINESS
 from tests.unit.kubelet.fakes import FakeApi, FakeRuntime
 
 IMAGE = "kprov.local/busybox:1"
@@ -30,7 +32,7 @@ def _ready(status: dict[str, Any]) -> str:
     return next(c["status"] for c in status["conditions"] if c["type"] == "Ready")
 
 
-async def test_deleted_pod_reports_unready_then_its_final_status_before_the_delete(tmp_path: Path) -> None:
+async def test_deleted_pod_stays_ready_until_its_containers_stop(tmp_path: Path) -> None:
     ctx, runtime, api = _world(tmp_path)
     pod = _pod()
     worker = PodWorker(ctx, pod)
@@ -38,11 +40,10 @@ async def test_deleted_pod_reports_unready_then_its_final_status_before_the_dele
     assert _ready(api.statuses[-1]) == "True"
     written = len(api.statuses)
     worker.update({**pod, "metadata": {**pod["metadata"], "deletionTimestamp": "now"}})
+    views = worker._views(pod["spec"]["containers"], await worker._containers())
+    assert [(v.ready, v.started) for v in views] == [(True, True)]  # no readiness probe: ready
     await worker.terminate()
-    unready, final = api.statuses[written:]
-    assert _ready(unready) == "False" and unready["phase"] == "Running"
-    assert unready["containerStatuses"][0]["ready"] is False
-    assert "running" in unready["containerStatuses"][0]["state"]
+    (final,) = api.statuses[written:]  # nothing changed before the signal: no write
     assert _ready(final) == "False" and final["phase"] == "Failed"  # killed: exit 137
     assert final["containerStatuses"][0]["state"]["terminated"]["exitCode"] == 137
     assert api.deleted == ["uid-1"]
@@ -73,3 +74,17 @@ async def test_host_network_pod_has_its_nodes_ip(tmp_path: Path) -> None:
     await PodWorker(ctx, _pod(hostNetwork=True)).sync()
     assert api.statuses[-1]["podIP"] == "10.77.0.11"
     assert api.statuses[-1]["podIPs"] == [{"ip": "10.77.0.11"}]
+
+
+async def test_deleted_pod_keeps_its_readiness_probes_verdict(tmp_path: Path) -> None:
+    ctx, runtime, api = _world(tmp_path)
+    probe = {"exec": {"command": ["true"]}, "periodSeconds": 3600}
+    pod = _pod(containers=[{"name": "app", "image": IMAGE, "readinessProbe": probe}])
+    worker = PodWorker(ctx, pod)
+    await worker.sync()
+    worker.update({**pod, "metadata": {**pod["metadata"], "deletionTimestamp": "now"}})
+    (cur,) = (await worker._containers())["app"][:1]
+    container = pod["spec"]["containers"][0]
+    for verdict in (True, False):
+        worker._probe_results[(cur.id, READINESS)] = verdict
+        assert worker._flags(container, cur) == (verdict, True)

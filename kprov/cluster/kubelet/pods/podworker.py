@@ -591,12 +591,15 @@ class PodWorker:
         """(ready, started) of the container's current instance from its probe results."""
         if cur is None or cur.state != CONTAINER_RUNNING:
             return False, False
-        if self._terminating:  # readiness is forced false once the pod is being deleted
-            return False, True
+        ready = not container.get("readinessProbe") or self._probe_results.get((cur.id, READINESS), False)
+        if self._terminating:
+            # upstream: startup and liveness stop (as successes) once the pod is deleted, while
+            # readiness keeps its probe's verdict (no probe: ready) until the container stops, so a
+            # terminating endpoint can still serve (EndpointSlice serving=true)
+            return ready, True
         started = not container.get("startupProbe") or self._probe_results.get((cur.id, STARTUP), False)
         if not started:
             return False, False
-        ready = not container.get("readinessProbe") or self._probe_results.get((cur.id, READINESS), False)
         return ready, True
 
     # ---- status -------------------------------------------------------------------------
@@ -651,8 +654,8 @@ class PodWorker:
 
     # ---- termination --------------------------------------------------------------------
     async def _write_final_status(self, *, terminal: bool) -> None:
-        """The terminating pod's status (its readiness forced false); ``terminal``: after its
-        containers stopped. Best effort: the pod is being deleted either way."""
+        """The terminating pod's status; ``terminal``: after its containers stopped. Best
+        effort: the pod is being deleted either way."""
         if self.gone or (self.pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
             return
         try:
@@ -708,14 +711,15 @@ class PodWorker:
             )
 
     async def terminate(self) -> None:
-        """Stop the pod for good. Probes stop at once and the status says Ready=False before
-        any container is signalled; once they are stopped, the final status (terminated
-        container states, Ready=False, phase Succeeded or Failed) is written before the pod
-        object is deleted, so watchers see how it ended (upstream's syncTerminatingPod)."""
+        """Stop the pod for good. Startup and liveness probes stop at once, readiness probes go on
+        (as upstream) and the status is written before any container is signalled; once they are
+        stopped, the final status (terminated container states, Ready=False, phase Succeeded or
+        Failed) is written before the pod object is deleted, so watchers see how it ended
+        (upstream's syncTerminatingPod)."""
         grace = grace_period(self.pod)
         if not self.gone:
             self._event("Normal", "Killing", f"Stopping pod containers (grace period {grace}s)")
-        self._stop_probes(set())
+        self._stop_probes({key for key in self._probe_tasks if key[1] == READINESS})
         await self._write_final_status(terminal=False)
         containers = await self.ctx.runtime.list_containers({L.POD_UID: self.uid})
         await self._stop_in_order(containers, grace)
