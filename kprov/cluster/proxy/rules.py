@@ -22,7 +22,7 @@ Shape of table ``ip kprov`` (close to upstream kube-proxy's nftables mode):
   reply must come back through this node), then to the service chain; with
   externalTrafficPolicy Local it DNATs to this node's endpoints only, unmasqueraded (or
   drops when there are none), pods' traffic excepted.
-- a service port without ready endpoints is in ``no-endpoint-services`` /
+- a service port without ready (or serving terminating) endpoints is in ``no-endpoint-services`` /
   ``no-endpoint-nodeports``; the filter base chains send new connections to them to
   ``reject-chain`` (TCP reset, else ICMP port unreachable), so clients fail at once.
 - ``nat-postrouting`` masquerades marked packets, hairpin traffic (a pod reaching itself
@@ -226,7 +226,11 @@ def _external_rules(sp: ServicePort, settings: ProxySettings, service_chain: str
     every endpoint, as upstream's short-circuit does."""
     if not sp.external_local:
         return ["jump mark-for-masquerade", f"goto {service_chain}"]
-    local = tuple(ep for ep in sp.endpoints if settings.node_name and ep.node == settings.node_name)
+    def here(endpoints: tuple[Endpoint, ...]) -> tuple[Endpoint, ...]:
+        return tuple(ep for ep in endpoints if settings.node_name and ep.node == settings.node_name)
+
+    # this node's ready endpoints, else its ones serving while terminating (as upstream)
+    local = here(tuple(ep for ep in sp.endpoints if ep.ready)) or here(sp.terminating_endpoints)
     rules = [f"ip saddr {settings.cluster_cidr} goto {service_chain}"] if settings.cluster_cidr else []
     return [*rules, _dnat(sp.protocol, local) if local else "drop"]
 

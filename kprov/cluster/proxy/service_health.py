@@ -41,7 +41,7 @@ def health_checks(ports: Iterable[ServicePort], node_name: str) -> dict[int, Hea
             continue
         owners[sp.health_check_node_port] = (sp.namespace, sp.name)
         found = local.setdefault(sp.health_check_node_port, set())
-        found |= {ep.ip for ep in sp.endpoints if node_name and ep.node == node_name}
+        found |= {ep.ip for ep in sp.endpoints if ep.ready and node_name and ep.node == node_name}
     return {port: HealthCheck(ns, name, len(local[port])) for port, (ns, name) in owners.items()}
 
 

@@ -6,7 +6,11 @@ joins Services with their EndpointSlices (label ``kubernetes.io/service-name``),
 slice ports to service ports by name and protocol, and keeps only what the rules need.
 It is pure: dictionaries in, frozen dataclasses out, deterministic order.
 
-Readiness follows the EndpointSlice API: ``conditions.ready`` absent counts as ready.
+Readiness follows the EndpointSlice API: ``conditions.ready`` absent counts as ready, and
+``serving`` absent means what ``ready`` says. As upstream's kube-proxy (terminating endpoints,
+GA in 1.28), a service port's endpoints are its ready ones, or, when none is ready, the ones
+still serving while terminating; ``terminating_endpoints`` keeps those too for policy Local,
+whose node-local set falls back the same way on its own.
 Headless services (clusterIP None) and ExternalName services get no rules. IPv4 only.
 Services and slices labelled ``service.kubernetes.io/service-proxy-name`` (any value: a
 different proxy implements them) or ``service.kubernetes.io/headless`` are ignored, as
@@ -35,6 +39,7 @@ class Endpoint:
     ip: str
     port: int
     node: str = ""
+    ready: bool = True  # False: serving while terminating (used only when nothing is ready)
 
 
 @dataclass(frozen=True)
@@ -47,10 +52,11 @@ class ServicePort:
     port: int
     node_port: int = 0
     affinity_timeout: int = 0  # seconds; 0 = no ClientIP affinity
-    endpoints: tuple[Endpoint, ...] = ()
+    endpoints: tuple[Endpoint, ...] = ()  # ready ones, else serving terminating ones
     load_balancer_ips: tuple[str, ...] = ()  # status.loadBalancer.ingress[].ip (ipMode VIP)
     external_local: bool = False  # externalTrafficPolicy Local: external traffic to local endpoints
     health_check_node_port: int = 0  # spec.healthCheckNodePort (LoadBalancer with policy Local)
+    terminating_endpoints: tuple[Endpoint, ...] = ()  # serving while terminating (policy Local only)
 
     @property
     def key(self) -> str:
@@ -94,9 +100,16 @@ def _ready(endpoint: dict[str, Any]) -> bool:
     return ready is None or bool(ready)
 
 
+def _serving_terminating(endpoint: dict[str, Any]) -> bool:
+    conditions = endpoint.get("conditions") or {}
+    serving = conditions.get("serving")
+    return bool(conditions.get("terminating")) and (_ready(endpoint) if serving is None else bool(serving))
+
+
 def _slice_endpoints(
     slices: Iterable[dict[str, Any]], port_name: str, protocol: str
 ) -> tuple[Endpoint, ...]:
+    """Ready endpoints, plus (``ready=False``) those serving while terminating."""
     found: set[Endpoint] = set()
     for eps in slices:
         if eps.get("addressType", "IPv4") != "IPv4":
@@ -109,11 +122,12 @@ def _slice_endpoints(
         if not numbers or numbers[0] is None:
             continue
         for endpoint in eps.get("endpoints") or []:
-            if not _ready(endpoint):
+            ready = _ready(endpoint)
+            if not ready and not _serving_terminating(endpoint):
                 continue
             for address in endpoint.get("addresses") or []:
                 if _ipv4(address):
-                    found.add(Endpoint(address, int(numbers[0]), endpoint.get("nodeName") or ""))
+                    found.add(Endpoint(address, int(numbers[0]), endpoint.get("nodeName") or "", ready))
     return tuple(sorted(found))
 
 
@@ -145,8 +159,13 @@ def service_ports(
             continue
         namespace, name = meta.get("namespace") or "", meta.get("name") or ""
         own_slices = by_service.get((namespace, name), [])
+        external_local = spec.get("externalTrafficPolicy") == "Local" and spec.get("type") in (
+            "NodePort", "LoadBalancer")
         for port in spec.get("ports") or []:
             protocol = port.get("protocol") or "TCP"
+            usable = _slice_endpoints(own_slices, port.get("name") or "", protocol)
+            ready = tuple(ep for ep in usable if ep.ready)
+            terminating = tuple(ep for ep in usable if not ep.ready)
             result.append(
                 ServicePort(
                     namespace=namespace,
@@ -159,13 +178,13 @@ def service_ports(
                     if spec.get("type") in ("NodePort", "LoadBalancer")
                     else 0,
                     affinity_timeout=_affinity_timeout(spec),
-                    endpoints=_slice_endpoints(own_slices, port.get("name") or "", protocol),
+                    endpoints=ready or terminating,
                     load_balancer_ips=_load_balancer_ips(svc),
-                    external_local=spec.get("externalTrafficPolicy") == "Local"
-                    and spec.get("type") in ("NodePort", "LoadBalancer"),
+                    external_local=external_local,
                     health_check_node_port=int(spec.get("healthCheckNodePort") or 0)
                     if spec.get("type") == "LoadBalancer" and spec.get("externalTrafficPolicy") == "Local"
                     else 0,
+                    terminating_endpoints=terminating if external_local else (),
                 )
             )
     result.sort(key=lambda sp: sp.key)

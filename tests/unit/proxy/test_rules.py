@@ -154,3 +154,18 @@ def test_service_map_marks_local_policy_for_external_types_only() -> None:
     assert service_ports([svc], [])[0].external_local
     svc["spec"]["type"] = "ClusterIP"
     assert not service_ports([svc], [])[0].external_local
+
+
+def test_policy_local_falls_back_to_this_nodes_serving_terminating_endpoints() -> None:
+    # ready endpoints elsewhere, only a terminating one here: upstream's node-local set falls
+    # back on its own (e2e "should fallback to local terminating endpoints ... Local")
+    ready_there = (Endpoint("10.244.2.2", 8080, "n2"),)
+    terminating_here = (Endpoint("10.244.1.2", 8080, "n1", ready=False),)
+    here = ProxySettings(node_ips=("10.77.4.11",), cluster_cidr="10.244.0.0/16", node_name="n1")
+    sp = _port(ready_there, node_port=30080, external_local=True, terminating_endpoints=terminating_here)
+    ext = _service_chain(compute_ruleset([sp], here), "ext-")
+    assert ext.rules[-1] == "meta l4proto tcp dnat to 10.244.1.2:8080"
+    both = _port((Endpoint("10.244.1.3", 8080, "n1"),), node_port=30080, external_local=True,
+                 terminating_endpoints=terminating_here)
+    assert _service_chain(compute_ruleset([both], here), "ext-").rules[-1] == (
+        "meta l4proto tcp dnat to 10.244.1.3:8080")  # a ready local endpoint wins

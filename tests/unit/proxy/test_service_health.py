@@ -24,6 +24,10 @@ def test_local_endpoints_are_counted_once_per_service_and_only_on_this_node() ->
     ports = [_port("web", "http", 31000, a, b, other), _port("web", "https", 31000, a), _port("db", "", 0, a)]
     assert health_checks(ports, "n1") == {31000: HealthCheck("default", "web", 2)}
     assert health_checks(ports, "n3") == {31000: HealthCheck("default", "web", 0)}
+    # a terminating endpoint still serving is not counted (upstream counts local ready ones)
+    terminating = Endpoint("10.244.1.4", 80, "n1", ready=False)
+    assert health_checks([_port("web", "http", 31000, terminating)], "n1") == {
+        31000: HealthCheck("default", "web", 0)}
 
 
 def test_reply_is_200_with_local_endpoints_else_503() -> None:

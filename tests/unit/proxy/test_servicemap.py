@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from kprov.cluster.proxy.servicemap import PROXY_SELECTOR, Endpoint, service_ports
 from tests.unit.proxy.objects import endpoint_slice, service
 
@@ -83,3 +85,39 @@ def test_services_and_slices_another_proxy_serves_or_marked_headless_are_left_al
                           [endpoint_slice("foreign", ["10.244.1.4"]), headless_slice])
     assert [(sp.name, sp.endpoints) for sp in ports] == [("web", ())]
     assert PROXY_SELECTOR == "!service.kubernetes.io/service-proxy-name,!service.kubernetes.io/headless"
+
+
+def _conditions(slice_: dict[str, Any], *conditions: dict[str, Any]) -> dict[str, Any]:
+    for endpoint, cond in zip(slice_["endpoints"], conditions, strict=True):
+        endpoint["conditions"] = cond
+    return slice_
+
+
+SERVING_TERMINATING = {"ready": False, "serving": True, "terminating": True}
+GONE_TERMINATING = {"ready": False, "serving": False, "terminating": True}
+
+
+def test_without_ready_endpoints_the_serving_terminating_ones_are_used() -> None:
+    # upstream kube-proxy's fallback (e2e "should fallback to terminating endpoints when there are
+    # no ready endpoints"): only when nothing is ready, and never a non-serving one
+    slice_ = _conditions(
+        endpoint_slice("web", ["10.244.1.3", "10.244.1.4"]), SERVING_TERMINATING, GONE_TERMINATING
+    )
+    (sp,) = service_ports([service("web", "10.96.0.10")], [slice_])
+    assert sp.endpoints == (Endpoint("10.244.1.3", 8080, "n1", ready=False),)
+    with_ready = _conditions(
+        endpoint_slice("web", ["10.244.1.3", "10.244.1.5"]), SERVING_TERMINATING, {"ready": True}
+    )
+    (sp,) = service_ports([service("web", "10.96.0.10")], [with_ready])
+    assert sp.endpoints == (Endpoint("10.244.1.5", 8080, "n1"),)
+    assert sp.terminating_endpoints == ()  # kept for policy Local only
+
+
+def test_policy_local_keeps_the_serving_terminating_endpoints_beside_ready_ones() -> None:
+    slice_ = _conditions(
+        endpoint_slice("web", ["10.244.1.3", "10.244.1.5"]), SERVING_TERMINATING, {"ready": True}
+    )
+    svc = service("web", "10.96.0.10", type="NodePort", externalTrafficPolicy="Local")
+    (sp,) = service_ports([svc], [slice_])
+    assert sp.endpoints == (Endpoint("10.244.1.5", 8080, "n1"),)
+    assert sp.terminating_endpoints == (Endpoint("10.244.1.3", 8080, "n1", ready=False),)
