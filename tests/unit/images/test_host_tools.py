@@ -63,3 +63,10 @@ def test_the_shell_words_a_read_only_error_as_busybox_does(tmp_path: Path) -> No
                           env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})
     assert done.returncode != 0
     assert done.stderr == "/bin/sh: can't create /ro/file: Read-only file system\n", done.stderr
+
+
+def test_the_shells_echo_takes_options_as_busyboxs_does(tmp_path: Path) -> None:
+    """The official Python client's exec test pipes ``echo -n ...`` into gzip and compares."""
+    root = tmp_path / "root"
+    write_root(with_env_keeping_shell(busybox_files()), root)
+    assert _chroot(root, "/bin/sh", "-c", 'echo -n "a b"; echo -e "|\\tc"').stdout == "a b|\tc\n"
