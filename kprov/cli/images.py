@@ -66,11 +66,14 @@ def standins_cmd(
     agnhost: Path | None = typer.Option(None, "--agnhost",
                                         help="An agnhost binary: adds agnhost's e2e name and nginx/httpd "
                                              "stand-ins (agnhost serving HTTP on port 80)."),
+    names: list[str] = typer.Option([], "--name",
+                                    help="Also this public name (repeatable), if a stand-in provides its "
+                                         "repository: e.g. gcr.io/google_containers/pause."),
 ) -> None:
     """Build kprov's stand-ins under their public names into one archive (for `kprov images load`)."""
     console = Console()
     try:
-        digests = build_standins(output, agnhost)
+        digests = build_standins(output, agnhost, names)
     except (OSError, ValueError) as err:
         console.print(f"[red]error:[/red] {err}")
         raise typer.Exit(1) from err

@@ -11,13 +11,18 @@ that the registry role loads into each mirror:
   on SIGTERM/SIGINT and reaping zombies as upstream's pause (kprov.images.recipes);
 - with an agnhost binary (``agnhost``): agnhost under its e2e name, and nginx/httpd as
   stand-ins (agnhost serving HTTP on port 80).
+
+Other names a recipe provides (``gcr.io/google_containers/pause``: any pause repository) can
+be asked for by the caller (``kprov images standins --name``): manifests name images under
+registries and tags the lists above cannot foresee.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
-from kprov.images.oci import build_multi_archive
+from kprov.images.oci import build_multi_archive, normalize_reference
 
 __all__ = ["AGNHOST_NAMES", "BASE_NAMES", "build_standins", "standin_names"]
 
@@ -41,15 +46,20 @@ def standin_names(with_agnhost: bool) -> list[str]:
     return [*BASE_NAMES, *(AGNHOST_NAMES if with_agnhost else ())]
 
 
-def build_standins(out: Path, agnhost: Path | None = None) -> dict[str, str]:
-    """Write the stand-ins archive to ``out``; return each public name's manifest digest."""
+def build_standins(out: Path, agnhost: Path | None = None, extra_names: Sequence[str] = ()) -> dict[str, str]:
+    """Write the stand-ins archive to ``out``; return each public name's manifest digest.
+
+    ``extra_names`` (normalized as containerd stores them: ``ubuntu`` is
+    ``docker.io/library/ubuntu:latest``) are built too; a name no recipe provides is a
+    ValueError naming it."""
     # imported here: every `kprov apply` imports this module (deploy.prepare), but builds
     # the archive only once per cache (offline pulls in the PKI's cryptography)
     from kprov.images.offline import image_roots, plan_by, standin_recipe, standin_spec
 
     have_agnhost = agnhost is not None
-    plan = plan_by(standin_names(have_agnhost), lambda repository: standin_recipe(repository, have_agnhost))
-    if plan.missing:  # a name above that no recipe provides: a bug in the lists
+    names = [*standin_names(have_agnhost), *(normalize_reference(name) for name in extra_names)]
+    plan = plan_by(names, lambda repository: standin_recipe(repository, have_agnhost))
+    if plan.missing:  # a name no recipe provides: the caller's, or a bug in the lists above
         raise ValueError(f"no recipe for: {', '.join(plan.missing)}")
     roots = image_roots(agnhost)
     specs = [spec for image in plan.provided if (spec := standin_spec(image, roots)) is not None]

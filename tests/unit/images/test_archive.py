@@ -88,6 +88,15 @@ def test_standins_share_one_layer_and_name_every_public_name(tmp_path: Path) -> 
     assert len(big) == 1  # busybox and pause tags: one busybox layer
 
 
+def test_standins_add_the_callers_names_a_recipe_provides(tmp_path: Path) -> None:
+    path = tmp_path / "standins.tar"
+    digests = build_standins(path, extra_names=["gcr.io/google_containers/pause", "busybox:1.29"])
+    added = {"gcr.io/google_containers/pause:latest", "docker.io/library/busybox:1.29"}
+    assert added <= set(digests) and added <= {i.name for i in archive_images(path)}
+    with pytest.raises(ValueError, match="no recipe for: docker.io/library/ubuntu:latest"):
+        build_standins(tmp_path / "other.tar", extra_names=["ubuntu"])
+
+
 def test_loader_commands() -> None:
     image = ArchiveImage("registry.k8s.io/pause:3.9", "docker-archive", "registry.k8s.io/pause:3.9")
     assert copy_command(Path("/a.tar"), image) == [
