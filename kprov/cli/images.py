@@ -65,7 +65,7 @@ def standins_cmd(
     output: Path = typer.Option(..., "-o", "--output", help="Where to write the archive (.tar)."),
     agnhost: Path | None = typer.Option(None, "--agnhost",
                                         help="An agnhost binary: adds agnhost's e2e name and nginx/httpd "
-                                             "stand-ins (agnhost serving HTTP on port 80)."),
+                                             "stand-ins (serving HTTP on port 80)."),
     names: list[str] = typer.Option([], "--name",
                                     help="Also this public name (repeatable), if a stand-in provides its "
                                          "repository: e.g. gcr.io/google_containers/pause."),

@@ -10,12 +10,16 @@ version's names work:
   (:mod:`kprov.images.host_tools` says why);
 - httpd: a *stand-in*, busybox's httpd serving ``/usr/local/apache2/htdocs`` (an
   ``index.html``) on port 80, as the real image lays its documents out;
+- Docker Hub's nginx (``library/nginx``): a *stand-in*, busybox's httpd serving
+  ``/usr/share/nginx/html`` (a welcome ``index.html``) on port 80, as the real image does:
+  client suites write files there and fetch them (kr8s's port-forward tests), or look for
+  the welcome heading (the official Python client's);
 - nautilus, kitten (the Update Demo): *stand-ins*, busybox's httpd serving the
   ``data.json`` (``{"image": "nautilus.jpg"}``) the real images serve, on port 80;
 - with an agnhost binary: agnhost on a busybox root, ``ENTRYPOINT /agnhost``, ``CMD pause``,
   with the uid 1000 user and gid 50000 group the real image has and this machine's dig,
-  getent, curl and OpenBSD nc; nginx as a *stand-in* (agnhost serving HTTP on port 80,
-  ``netexec``); jessie-dnsutils as a *stand-in* (the agnhost root).
+  getent, curl and OpenBSD nc; the e2e suite's nginx as a *stand-in* (agnhost serving HTTP
+  on port 80, ``netexec``); jessie-dnsutils as a *stand-in* (the agnhost root).
 
 :mod:`kprov.images.standins` builds these for the cluster's mirror; the conformance suite's
 images (:mod:`kprov.conformance.images`) add their own recipes in front of these.
@@ -55,12 +59,16 @@ _GROUP = b"root:x:0:\nuser:x:1000:\nfsgroup:x:50000:\nnobody:x:65534:\n"
 HTDOCS = "usr/local/apache2/htdocs"
 DEMO_ROOT = "usr/share/demo"
 _INDEX = b"<html><body><h1>It works!</h1></body></html>\n"
+NGINX_ROOT = "usr/share/nginx/html"
+_NGINX_INDEX = (b"<!DOCTYPE html>\n<html>\n<head><title>Welcome to nginx!</title></head>\n"
+                b"<body>\n<h1>Welcome to nginx!</h1>\n<p>kprov's stand-in: busybox httpd.</p>\n"
+                b"</body>\n</html>\n")
 
 
 @dataclass(frozen=True)
 class PlannedImage:
     reference: str
-    recipe: str  # busybox | pause | agnhost | http-standin | httpd-standin | demo-standin |
+    recipe: str  # busybox | pause | agnhost | http-standin | httpd-standin | nginx-standin | demo-standin |
     #   dnsutils-standin (and the conformance suite's own: nonewprivs | sample-apiserver-standin | etcd)
     kind: str  # "substitute" (the same tool, another build) or "stand-in" (another tool)
     note: str
@@ -99,6 +107,8 @@ def standin_recipe(repo: str, have_agnhost: bool) -> Recipe | None:
         return "pause", "substitute", "kprov's pause (busybox sh: exits on SIGTERM, reaps zombies)"
     if base == "httpd":
         return "httpd-standin", "stand-in", "busybox httpd serving /usr/local/apache2/htdocs on port 80"
+    if repo in ("library/nginx", "nginx"):
+        return "nginx-standin", "stand-in", "busybox httpd serving /usr/share/nginx/html on port 80"
     if base in ("nautilus", "kitten"):
         return "demo-standin", "stand-in", f"busybox httpd serving the {base}.jpg data.json on port 80"
     if not have_agnhost:
@@ -144,6 +154,9 @@ def standin_spec(image: PlannedImage, roots: ImageRoots) -> ImageSpec | None:
     if image.recipe == "httpd-standin":
         files = _adding(plain, _htdocs(HTDOCS, {"index.html": _INDEX}))
         return ImageSpec(image.reference, files=files, entrypoint=_busybox_httpd(HTDOCS))
+    if image.recipe == "nginx-standin":
+        files = _adding(plain, _htdocs(NGINX_ROOT, {"index.html": _NGINX_INDEX}))
+        return ImageSpec(image.reference, files=files, entrypoint=_busybox_httpd(NGINX_ROOT))
     if image.recipe == "demo-standin":
         picture = repository(image.reference).rsplit("/", 1)[-1] + ".jpg"
         data = b'{"image": "' + picture.encode() + b'"}\n'

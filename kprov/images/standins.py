@@ -10,7 +10,8 @@ that the registry role loads into each mirror:
 - pause under registry.k8s.io's names and tags: busybox sh holding the namespaces, exiting
   on SIGTERM/SIGINT and reaping zombies as upstream's pause (kprov.images.recipes);
 - with an agnhost binary (``agnhost``): agnhost under its e2e name, and nginx/httpd as
-  stand-ins (agnhost serving HTTP on port 80).
+  stand-ins (busybox httpd serving their document roots on port 80, as
+  :mod:`kprov.images.offline` lays them out).
 
 Other names a recipe provides (``gcr.io/google_containers/pause``: any pause repository) can
 be asked for by the caller (``kprov images standins --name``): manifests name images under

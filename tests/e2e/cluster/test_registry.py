@@ -164,7 +164,8 @@ def test_nginx_by_its_docker_hub_name_serves_http_from_the_agnhost_standins(
         if sorted(running) != WORKERS:
             return None
         ip = next(iter(running.values()))["status"]["podIP"]
-        return cluster.ssh("h1", f"curl -s --max-time 3 http://{ip}:80/hostname") or None
+        page = cluster.ssh("h1", f"curl -s --max-time 3 http://{ip}:80/")
+        return page if "<h1>Welcome to nginx!</h1>" in page else None
 
     assert wait_for("nginx pods on every worker answering on port 80", serving, 180)
 
