@@ -24,6 +24,8 @@ from kprov.deploy.playbooks import (
     needs_prepared_artifacts,
 )
 from kprov.images import build_archive, busybox_image, pause_image
+from kprov.images.host_tools import ENV_KEEPING_SHELL
+from kprov.images.recipes import BUSYBOX_PATH
 from kprov.images.standins import build_standins, standin_names
 from kprov.pki.from_inventory import InventorySources, ensure_inventory_pki
 from kprov.pki.store import PkiReport
@@ -32,6 +34,7 @@ __all__ = ["NODE_PREREQS_PLAYBOOK", "REPO_ROOT", "SITE_PLAYBOOK", "PreparedClust
            "needs_prepared_artifacts", "node_images", "prepare_cluster", "standins_archive"]
 
 IMAGE_CACHE = Path("/var/lib/kprov/images")
+STANDIN_INPUTS = (BUSYBOX_PATH, ENV_KEEPING_SHELL)  # the stand-ins' files from this machine
 NODE_IMAGES = {"pause": pause_image, "busybox": busybox_image}
 
 
@@ -76,10 +79,14 @@ def node_images(cache: Path = IMAGE_CACHE) -> dict[str, Path]:
     return archives
 
 
-def standins_archive(cache: Path = IMAGE_CACHE) -> Path:
-    """The stand-ins archive for the mirror, built once per list of names into ``cache``."""
-    names = "\n".join(standin_names(with_agnhost=False)).encode()
-    path = cache / f"standins-{hashlib.sha256(names).hexdigest()[:12]}.tar"
+def standins_archive(cache: Path = IMAGE_CACHE, inputs: tuple[Path, ...] = STANDIN_INPUTS) -> Path:
+    """The stand-ins archive for the mirror, built once into ``cache`` per list of names and
+    content of the files the images are made of (``inputs``: a rebuilt /bin/sh makes a new
+    archive, not the cached one with the old shell)."""
+    key = hashlib.sha256("\n".join(standin_names(with_agnhost=False)).encode())
+    for source in inputs:
+        key.update(b"\0" + (source.read_bytes() if source.is_file() else b"-"))
+    path = cache / f"standins-{key.hexdigest()[:12]}.tar"
     if not path.exists():
         cache.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(".partial")
