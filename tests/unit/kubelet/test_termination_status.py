@@ -4,6 +4,7 @@ states, Ready=False and phase before the object goes; a hostNetwork pod's IP is 
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -88,3 +89,38 @@ async def test_deleted_pod_keeps_its_readiness_probes_verdict(tmp_path: Path) ->
     for verdict in (True, False):
         worker._probe_results[(cur.id, READINESS)] = verdict
         assert worker._flags(container, cur) == (verdict, True)
+
+
+async def test_a_readiness_probe_failing_during_the_grace_period_is_written_at_once(tmp_path: Path) -> None:
+    """Upstream's e2e: readiness goes false while the pod terminates, before its containers stop."""
+    ctx, runtime, api = _world(tmp_path)
+    probe = {"exec": {"command": ["true"]}, "periodSeconds": 3600}
+    pod = _pod(containers=[{"name": "app", "image": IMAGE, "readinessProbe": probe}])
+    worker = PodWorker(ctx, pod)
+    await worker.sync()
+    (cur,) = (await worker._containers())["app"][:1]
+    worker._on_probe(cur.id, READINESS, True, "")
+    await worker.sync()
+    assert _ready(api.statuses[-1]) == "True"
+    release = asyncio.Event()
+    stop = runtime.stop_container
+
+    async def slow_stop(container_id: str, timeout_s: int) -> None:
+        await release.wait()  # the container honours SIGTERM slowly
+        await stop(container_id, timeout_s)
+
+    runtime.stop_container = slow_stop  # type: ignore[method-assign]
+    worker.update({**pod, "metadata": {**pod["metadata"], "deletionTimestamp": "now"}})
+    terminating = asyncio.ensure_future(worker.terminate())
+    await asyncio.sleep(0.05)
+    written = len(api.statuses)
+    worker._on_probe(cur.id, READINESS, False, "")  # the app failed its probe after SIGTERM
+    for _ in range(100):
+        if len(api.statuses) > written:
+            break
+        await asyncio.sleep(0.01)
+    assert len(api.statuses) == written + 1 and _ready(api.statuses[-1]) == "False"
+    assert not terminating.done()  # still within its grace period
+    release.set()
+    await terminating
+    assert api.deleted == ["uid-1"]

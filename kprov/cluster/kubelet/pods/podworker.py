@@ -38,7 +38,7 @@ import functools
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -118,6 +118,7 @@ class PodWorker:
         self._waiting: dict[str, tuple[str, str]] = {}
         self._probe_tasks: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._probe_results: dict[tuple[str, str], bool] = {}
+        self._readiness_changed = False  # while terminating: a verdict the status does not show yet
         self._sandbox_ips: dict[str, list[str]] = {}
         self._last_status: dict[str, Any] | None = None
         self._prober = Prober(ctx.runtime)
@@ -536,7 +537,10 @@ class PodWorker:
 
     # ---- probes -------------------------------------------------------------------------
     def _on_probe(self, container_id: str, kind: str, result: bool, message: str) -> None:
-        self._probe_results[(container_id, kind)] = result
+        key = (container_id, kind)
+        if kind == READINESS and self._terminating and self._probe_results.get(key) != result:
+            self._readiness_changed = True
+        self._probe_results[key] = result
         self.wake()
 
     def _sync_probes(self, by_name: dict[str, list[ContainerInfo]], pod_ips: list[str]) -> None:
@@ -710,6 +714,25 @@ class PodWorker:
                 *(self.ctx.runtime.stop_container(c.id, left) for c in wave), return_exceptions=True
             )
 
+    async def _reporting_readiness(self, stopping: Awaitable[None]) -> None:
+        """Await ``stopping`` (the grace period's container stops), writing the status each
+        time a readiness probe's verdict changes meanwhile, as upstream's status manager does:
+        a terminating pod that stops being ready stops serving before its containers end."""
+        task = asyncio.ensure_future(stopping)
+        try:
+            while not task.done():
+                self._wake.clear()
+                waiter = asyncio.ensure_future(self._wake.wait())
+                await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+                waiter.cancel()
+                if self._readiness_changed and not task.done():
+                    self._readiness_changed = False
+                    await self._write_final_status(terminal=False)
+        except asyncio.CancelledError:
+            task.cancel()
+            raise
+        await task
+
     async def terminate(self) -> None:
         """Stop the pod for good. Startup and liveness probes stop at once, readiness probes go on
         (as upstream) and the status is written before any container is signalled; once they are
@@ -722,7 +745,7 @@ class PodWorker:
         self._stop_probes({key for key in self._probe_tasks if key[1] == READINESS})
         await self._write_final_status(terminal=False)
         containers = await self.ctx.runtime.list_containers({L.POD_UID: self.uid})
-        await self._stop_in_order(containers, grace)
+        await self._reporting_readiness(self._stop_in_order(containers, grace))
         await self._write_final_status(terminal=True)
         sandboxes = await self.ctx.runtime.list_sandboxes({L.POD_UID: self.uid})
         for sb in sandboxes:
