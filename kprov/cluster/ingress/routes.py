@@ -105,7 +105,7 @@ class RouteTable:
 
 def is_default_class(ingress_class: Obj) -> bool:
     annotations = (ingress_class.get("metadata") or {}).get("annotations") or {}
-    return str(annotations.get(DEFAULT_CLASS_ANNOTATION, "")).lower() == "true"
+    return annotations.get(DEFAULT_CLASS_ANNOTATION) == "true"  # exactly, as upstream
 
 
 def is_ours(ingress: Obj, class_name: str, class_is_default: bool) -> bool:

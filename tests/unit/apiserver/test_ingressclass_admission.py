@@ -20,6 +20,9 @@ def _class(name: str, created: str, default: str | None) -> dict[str, Any]:
     ([_class("a", "2026-01-01T00:00:00Z", "false")], None),
     ([_class("a", "2026-01-01T00:00:00Z", "true"), _class("b", "2026-01-02T00:00:00Z", None)], "a"),
     ([_class("a", "2026-01-01T00:00:00Z", "True"), _class("b", "2026-01-02T00:00:00Z", "true")], "b"),
+    # only exactly "true" makes a default, as upstream's plugin compares it
+    ([_class("a", "2026-01-02T00:00:00Z", "True"), _class("b", "2026-01-01T00:00:00Z", "true")], "b"),
+    ([_class("a", "2026-01-01T00:00:00Z", "TRUE")], None),
     # equal timestamps: the lower name, as upstream's admission plugin (e2e "should choose the one
     # with the later CreationTimestamp, if equal the one with the lower name")
     ([_class("b", "2026-01-01T00:00:00Z", "true"), _class("a", "2026-01-01T00:00:00Z", "true")], "a"),

@@ -6,7 +6,15 @@ from typing import Any
 
 import pytest
 
-from kprov.cluster.ingress.routes import BackendRef, Route, build_table, host_matches, is_ours, path_matches
+from kprov.cluster.ingress.routes import (
+    BackendRef,
+    Route,
+    build_table,
+    host_matches,
+    is_default_class,
+    is_ours,
+    path_matches,
+)
 
 
 def _ingress(name: str, rules: list[dict[str, Any]], created: str = "2026-01-01T00:00:00Z",
@@ -117,3 +125,9 @@ def test_resource_backends_and_incomplete_ports_are_left_out() -> None:
         {"path": "/p", "pathType": "Prefix", "backend": {"service": {"name": "s", "port": {}}}},
     ]}}])
     assert build_table([ingress]).routes == []
+
+
+@pytest.mark.parametrize("value, default", [("true", True), ("True", False), ("TRUE", False), ("false", False)])
+def test_only_exactly_true_marks_the_default_class(value: str, default: bool) -> None:
+    ingress_class = {"metadata": {"annotations": {"ingressclass.kubernetes.io/is-default-class": value}}}
+    assert is_default_class(ingress_class) is default

@@ -25,7 +25,7 @@ def default_ingress_class(classes: list[dict[str, Any]]) -> str | None:
     """The default among ``classes``: the newest annotated one (ties: the lower name)."""
     def is_default(ingress_class: dict[str, Any]) -> bool:
         annotations = (ingress_class.get("metadata") or {}).get("annotations") or {}
-        return str(annotations.get(_DEFAULT_ANNOTATION, "")).lower() == "true"
+        return annotations.get(_DEFAULT_ANNOTATION) == "true"  # exactly, as upstream ("True" is not)
 
     defaults = [c for c in classes if is_default(c)]
     if not defaults:
