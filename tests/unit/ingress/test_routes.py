@@ -127,7 +127,8 @@ def test_resource_backends_and_incomplete_ports_are_left_out() -> None:
     assert build_table([ingress]).routes == []
 
 
-@pytest.mark.parametrize("value, default", [("true", True), ("True", False), ("TRUE", False), ("false", False)])
+@pytest.mark.parametrize("value, default",
+                         [("true", True), ("True", False), ("TRUE", False), ("false", False)])
 def test_only_exactly_true_marks_the_default_class(value: str, default: bool) -> None:
     ingress_class = {"metadata": {"annotations": {"ingressclass.kubernetes.io/is-default-class": value}}}
     assert is_default_class(ingress_class) is default
