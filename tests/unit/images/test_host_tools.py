@@ -17,6 +17,7 @@ from kprov.images.host_tools import (
     with_agnhost_tools,
     with_env_keeping_shell,
 )
+from kprov.images.offline import PlannedImage, image_roots, standin_recipe, standin_spec
 from kprov.images.recipes import busybox_files
 from tests.unit.conformance._image_root import write_root
 
@@ -70,3 +71,24 @@ def test_the_shells_echo_takes_options_as_busyboxs_does(tmp_path: Path) -> None:
     root = tmp_path / "root"
     write_root(with_env_keeping_shell(busybox_files()), root)
     assert _chroot(root, "/bin/sh", "-c", 'echo -n "a b"; echo -e "|\\tc"').stdout == "a b|\tc\n"
+
+
+def test_the_agnhost_standins_bash_runs_the_e2e_specs_scripts(tmp_path: Path) -> None:
+    """Upstream's agnhost image has /bin/bash, and e2e specs run their scripts with it (a trap
+    on SIGTERM, a function, ``[[ ]]``); the stand-in's is the ash built here, answering as bash."""
+    agnhost = tmp_path / "agnhost"
+    agnhost.write_bytes(b"#!/bin/sh\n")
+    recipe = standin_recipe("e2e-test-images/agnhost", have_agnhost=True)
+    assert recipe is not None
+    spec = standin_spec(PlannedImage("registry.k8s.io/e2e-test-images/agnhost:2.45", *recipe),
+                        image_roots(agnhost))
+    assert spec is not None
+    root = tmp_path / "root"
+    write_root(spec.files, root)
+    script = "_term() { echo term; }\ntrap _term SIGTERM\n[[ -n x ]] && echo -n ok"
+    done = _chroot(root, "/bin/bash", "-c", script)
+    assert (done.returncode, done.stdout) == (0, "ok"), done.stderr
+    plain = standin_recipe("busybox", have_agnhost=True)
+    assert plain is not None
+    busybox = standin_spec(PlannedImage("busybox:1.36", *plain), image_roots(agnhost))
+    assert busybox is not None and "bin/bash" not in {f.path for f in busybox.files}  # as upstream's
