@@ -22,6 +22,9 @@ Shape of table ``ip kprov`` (close to upstream kube-proxy's nftables mode):
   reply must come back through this node), then to the service chain; with
   externalTrafficPolicy Local it DNATs to this node's endpoints only, unmasqueraded (or
   drops when there are none), pods' traffic excepted.
+- internalTrafficPolicy Local: the cluster IPs go to an ``svl-`` chain that DNATs to this
+  node's endpoints only (ready, else serving while terminating) and drops when it has none,
+  as upstream's "has no local endpoints"; node ports and load-balancer IPs keep theirs.
 - a service port without ready (or serving terminating) endpoints is in ``no-endpoint-services`` /
   ``no-endpoint-nodeports``; the filter base chains send new connections to them to
   ``reject-chain`` (TCP reset, else ICMP port unreachable), so clients fail at once.
@@ -219,6 +222,14 @@ def _affinity_chains(ruleset: Ruleset, sp: ServicePort, service_chain: str) -> l
     return [*sticky, f"numgen random mod {len(picks)} vmap {{ {', '.join(picks)} }}"]
 
 
+def _local_endpoints(sp: ServicePort, settings: ProxySettings) -> tuple[Endpoint, ...]:
+    """This node's ready endpoints, else its ones serving while terminating (as upstream)."""
+    def here(endpoints: tuple[Endpoint, ...]) -> tuple[Endpoint, ...]:
+        return tuple(ep for ep in endpoints if settings.node_name and ep.node == settings.node_name)
+
+    return here(tuple(ep for ep in sp.endpoints if ep.ready)) or here(sp.terminating_endpoints)
+
+
 def _external_rules(sp: ServicePort, settings: ProxySettings, service_chain: str) -> list[str]:
     """NodePort/load-balancer traffic: masqueraded over all endpoints (policy Cluster), or
     with policy Local kept unmasqueraded (the client's source IP reaches the pod) and sent
@@ -226,11 +237,7 @@ def _external_rules(sp: ServicePort, settings: ProxySettings, service_chain: str
     every endpoint, as upstream's short-circuit does."""
     if not sp.external_local:
         return ["jump mark-for-masquerade", f"goto {service_chain}"]
-    def here(endpoints: tuple[Endpoint, ...]) -> tuple[Endpoint, ...]:
-        return tuple(ep for ep in endpoints if settings.node_name and ep.node == settings.node_name)
-
-    # this node's ready endpoints, else its ones serving while terminating (as upstream)
-    local = here(tuple(ep for ep in sp.endpoints if ep.ready)) or here(sp.terminating_endpoints)
+    local = _local_endpoints(sp, settings)
     rules = [f"ip saddr {settings.cluster_cidr} goto {service_chain}"] if settings.cluster_cidr else []
     return [*rules, _dnat(sp.protocol, local) if local else "drop"]
 
@@ -250,8 +257,13 @@ def service_fragment(sp: ServicePort, settings: ProxySettings) -> Ruleset:
     chain = _chain_name("svc", sp.key)
     balance = _affinity_chains(ruleset, sp, chain) if sp.affinity_timeout else [_dnat(proto, sp.endpoints)]
     ruleset.add_chain(chain, [_masquerade_rule(settings), *balance])
+    internal = chain
+    if sp.internal_local:  # cluster-IP traffic only to this node's endpoints; none: dropped
+        internal = _chain_name("svl", sp.key)
+        local = _local_endpoints(sp, settings)
+        ruleset.add_chain(internal, [_masquerade_rule(settings), _dnat(proto, local) if local else "drop"])
     for ip in sp.cluster_ips:
-        ruleset.add_element("service-ips", f"{ip} . {proto} . {sp.port}", f"goto {chain}")
+        ruleset.add_element("service-ips", f"{ip} . {proto} . {sp.port}", f"goto {internal}")
     if sp.node_port or sp.load_balancer_ips:
         external = _chain_name("ext", sp.key)
         ruleset.add_chain(external, _external_rules(sp, settings, chain))

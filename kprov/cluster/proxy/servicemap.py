@@ -9,8 +9,8 @@ It is pure: dictionaries in, frozen dataclasses out, deterministic order.
 Readiness follows the EndpointSlice API: ``conditions.ready`` absent counts as ready, and
 ``serving`` absent means what ``ready`` says. As upstream's kube-proxy (terminating endpoints,
 GA in 1.28), a service port's endpoints are its ready ones, or, when none is ready, the ones
-still serving while terminating; ``terminating_endpoints`` keeps those too for policy Local,
-whose node-local set falls back the same way on its own.
+still serving while terminating; ``terminating_endpoints`` keeps those too for policy Local
+(external or internal), whose node-local set falls back the same way on its own.
 Headless services (clusterIP None) and ExternalName services get no rules. IPv4 only.
 Services and slices labelled ``service.kubernetes.io/service-proxy-name`` (any value: a
 different proxy implements them) or ``service.kubernetes.io/headless`` are ignored, as
@@ -57,6 +57,7 @@ class ServicePort:
     external_local: bool = False  # externalTrafficPolicy Local: external traffic to local endpoints
     health_check_node_port: int = 0  # spec.healthCheckNodePort (LoadBalancer with policy Local)
     terminating_endpoints: tuple[Endpoint, ...] = ()  # serving while terminating (policy Local only)
+    internal_local: bool = False  # internalTrafficPolicy Local: cluster-IP traffic to local endpoints
 
     @property
     def key(self) -> str:
@@ -161,6 +162,7 @@ def service_ports(
         own_slices = by_service.get((namespace, name), [])
         external_local = spec.get("externalTrafficPolicy") == "Local" and spec.get("type") in (
             "NodePort", "LoadBalancer")
+        internal_local = spec.get("internalTrafficPolicy") == "Local"
         for port in spec.get("ports") or []:
             protocol = port.get("protocol") or "TCP"
             usable = _slice_endpoints(own_slices, port.get("name") or "", protocol)
@@ -184,7 +186,8 @@ def service_ports(
                     health_check_node_port=int(spec.get("healthCheckNodePort") or 0)
                     if spec.get("type") == "LoadBalancer" and spec.get("externalTrafficPolicy") == "Local"
                     else 0,
-                    terminating_endpoints=terminating if external_local else (),
+                    terminating_endpoints=terminating if external_local or internal_local else (),
+                    internal_local=internal_local,
                 )
             )
     result.sort(key=lambda sp: sp.key)

@@ -169,3 +169,28 @@ def test_policy_local_falls_back_to_this_nodes_serving_terminating_endpoints() -
                  terminating_endpoints=terminating_here)
     assert _service_chain(compute_ruleset([both], here), "ext-").rules[-1] == (
         "meta l4proto tcp dnat to 10.244.1.3:8080")  # a ready local endpoint wins
+
+
+def test_internal_traffic_policy_local_sends_cluster_ip_traffic_to_this_nodes_endpoints_only() -> None:
+    eps = (Endpoint("10.244.1.2", 8080, "n1"), Endpoint("10.244.2.2", 8080, "n2"))
+    here = ProxySettings(node_ips=("10.77.4.11",), cluster_cidr="10.244.0.0/16", node_name="n1")
+    sp = _port(eps, node_port=30080, internal_local=True)
+    ruleset = compute_ruleset([sp], here)
+    svl, svc = _service_chain(ruleset, "svl-"), _service_chain(ruleset)
+    assert svl.rules[-1] == "meta l4proto tcp dnat to 10.244.1.2:8080"
+    assert ruleset.elements["service-ips"] == {"10.96.0.10 . tcp . 80": f"goto {svl.name}"}
+    assert "numgen random mod 2" in svc.rules[-1]  # node ports still reach every endpoint
+    elsewhere = ProxySettings(node_ips=("10.77.4.13",), cluster_cidr="10.244.0.0/16", node_name="n3")
+    assert _service_chain(compute_ruleset([sp], elsewhere), "svl-").rules[-1] == "drop"  # none here
+    terminating_here = (Endpoint("10.244.1.9", 8080, "n1", ready=False),)
+    fallback = _port((Endpoint("10.244.2.2", 8080, "n2"),), internal_local=True,
+                     terminating_endpoints=terminating_here)
+    assert _service_chain(compute_ruleset([fallback], here), "svl-").rules[-1] == (
+        "meta l4proto tcp dnat to 10.244.1.9:8080")  # e2e "fallback to local terminating ... internal"
+
+
+def test_service_map_reads_internal_traffic_policy() -> None:
+    svc = service("web", "10.96.0.10", internalTrafficPolicy="Local")
+    assert service_ports([svc], [])[0].internal_local
+    svc["spec"]["internalTrafficPolicy"] = "Cluster"
+    assert not service_ports([svc], [])[0].internal_local
