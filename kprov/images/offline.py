@@ -148,7 +148,7 @@ def standin_spec(image: PlannedImage, roots: ImageRoots) -> ImageSpec | None:
     if image.recipe == "pause":
         return ImageSpec(image.reference, files=plain, entrypoint=list(PAUSE_ENTRYPOINT))
     if image.recipe == "agnhost":
-        return ImageSpec(image.reference, files=_with_bash(rooted), entrypoint=["/agnhost"], cmd=["pause"])
+        return ImageSpec(image.reference, files=rooted, entrypoint=["/agnhost"], cmd=["pause"])
     if image.recipe == "http-standin":
         return ImageSpec(image.reference, files=rooted, entrypoint=["/agnhost", "netexec", "--http-port=80"])
     if image.recipe == "httpd-standin":
@@ -163,15 +163,8 @@ def standin_spec(image: PlannedImage, roots: ImageRoots) -> ImageSpec | None:
         files = _adding(plain, _htdocs(DEMO_ROOT, {"data.json": data}))
         return ImageSpec(image.reference, files=files, entrypoint=_busybox_httpd(DEMO_ROOT))
     if image.recipe == "dnsutils-standin":
-        return ImageSpec(image.reference, files=_with_bash(rooted), cmd=["/bin/sh"])
+        return ImageSpec(image.reference, files=rooted, cmd=["/bin/sh"])
     return None
-
-
-def _with_bash(files: list[FileEntry]) -> list[FileEntry]:
-    """``files`` with /bin/bash: the images upstream builds on a Debian base (agnhost,
-    jessie-dnsutils) have one, and e2e specs run their scripts with it. Here it is the ash
-    kprov builds (it answers to the name bash, with bash's ``[[ ]]``), not GNU bash."""
-    return _adding(files, [FileEntry("bin/bash", symlink_to="sh")])
 
 
 def _agnhost_files(agnhost: Path, busybox: Path) -> list[FileEntry]:
@@ -179,6 +172,10 @@ def _agnhost_files(agnhost: Path, busybox: Path) -> list[FileEntry]:
     files += [
         FileEntry("agnhost", data=agnhost.read_bytes(), mode=0o755),
         FileEntry("agnhost-2", symlink_to="agnhost"),
+        # upstream's agnhost (and jessie-dnsutils) have /bin/bash, and e2e specs run their
+        # scripts with it; here it is the ash kprov builds, which answers to the name bash
+        # (with bash's [[ ]]), not GNU bash. The images on this root share one layer.
+        FileEntry("bin/bash", symlink_to="sh"),
         FileEntry("uploads", is_dir=True, mode=0o777),
         FileEntry("home", is_dir=True, mode=0o755),
         FileEntry("home/user", is_dir=True, mode=0o755),
