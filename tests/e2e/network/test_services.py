@@ -108,6 +108,20 @@ def _ready_endpoint_ips(cluster: NetworkCluster) -> set[str]:
     }
 
 
+def _usable_endpoint_ips(cluster: NetworkCluster) -> set[str]:
+    """The endpoints kube-proxy may send to: ready ones, or ones still serving while they
+    terminate (upstream's fallback when none is ready; ``serving`` absent means ``ready``)."""
+    slices = _json(cluster, "get", "endpointslices", "-n", NS, "-l", f"kubernetes.io/service-name={APP}")
+    usable = set()
+    for s in slices["items"]:
+        for ep in s.get("endpoints") or []:
+            conditions = ep.get("conditions") or {}
+            ready = conditions.get("ready", True)
+            if ready or conditions.get("serving", ready):
+                usable.add(ep["addresses"][0])
+    return usable
+
+
 def _wait(what: str, check: Any, timeout: float = 120) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -205,7 +219,8 @@ def test_scaled_to_zero_connections_are_refused_not_timed_out(
 ) -> None:
     cluster = network_cluster
     cluster.kubectl("scale", "deployment", APP, "-n", NS, "--replicas=0")
-    _wait("no ready endpoints", lambda: not _ready_endpoint_ips(cluster))
+    # terminating pods still serving are used while none is ready (as upstream): wait them out
+    _wait("no ready or serving endpoints", lambda: not _usable_endpoint_ips(cluster))
     time.sleep(1)
     cluster_ip = web["service"]["spec"]["clusterIP"]
     rc, _, err = cluster.ssh(NODES[0], f"curl -sS -m 10 http://{cluster_ip}:80/", check=False)
