@@ -72,10 +72,10 @@ import asyncio
 import base64
 import contextlib
 import json
-import os
 import resource
 import ssl
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -88,30 +88,10 @@ import yaml
 from kprov.cluster.client import ApiClient, resources
 from kprov.local import LocalControlPlane, LocalInfo
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run as a script: the repo root
+from tests.bench._cpu import tree_cpu_seconds  # noqa: E402
+
 CONCURRENCY = 64
-_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def _cpu_s(root: int) -> float:
-    """User + system CPU seconds of process ``root`` and all its descendants (workers)."""
-    children: dict[int, list[int]] = {}
-    times: dict[int, float] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        pid = int(entry.name)
-        children.setdefault(int(fields[1]), []).append(pid)
-        times[pid] = (int(fields[11]) + int(fields[12])) / _TICKS
-    total, todo = 0.0, [root]
-    while todo:
-        pid = todo.pop()
-        total += times.get(pid, 0.0)
-        todo.extend(children.get(pid, ()))
-    return total
 
 
 def _own_cpu_s() -> float:
@@ -130,7 +110,7 @@ class _CpuMeter:
         self._start: dict[str, float] = {}
 
     def _now(self) -> dict[str, float]:
-        return {**{name: _cpu_s(pid) for name, pid in self.pids.items()}, "bench": _own_cpu_s()}
+        return {**{name: tree_cpu_seconds(pid) for name, pid in self.pids.items()}, "bench": _own_cpu_s()}
 
     def start(self) -> None:
         self._start = self._now()
@@ -588,9 +568,9 @@ async def _ab_creates(
             steps = list(clients.items())
             for r in range(rounds):
                 for ns, client in steps if r % 2 == 0 else reversed(steps):
-                    before = _cpu_s(started[ns][0].pid)
+                    before = tree_cpu_seconds(started[ns][0].pid)
                     seconds[ns] += await _lean_creates(client, ns, r * per_round, per_round)
-                    cpu[ns] += _cpu_s(started[ns][0].pid) - before
+                    cpu[ns] += tree_cpu_seconds(started[ns][0].pid) - before
     finally:
         for proc, _ in started.values():
             proc.terminate()

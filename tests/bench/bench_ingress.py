@@ -59,6 +59,9 @@ from kprov.cluster.client.resources import ENDPOINTSLICES, INGRESSES, SERVICES
 from kprov.cluster.client.rest import ApiClient
 from kprov.local import LocalControlPlane
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run as a script: the repo root
+from tests.bench._cpu import tree_cpu_seconds  # noqa: E402
+
 NS = "default"
 BACKEND = """
 import sys
@@ -135,29 +138,6 @@ def load(port: int, host: str, seconds: float, clients: int) -> tuple[float, int
         proc.join()
     total = sum(r[0] for r in results)
     return total / seconds, sum(r[1] for r in results), [ms for r in results for ms in r[2]]
-
-
-def tree_cpu_seconds(root: int) -> float:
-    """User + system CPU seconds of ``root`` and every live descendant (from /proc)."""
-    parents: dict[int, int] = {}
-    times: dict[int, float] = {}
-    ticks = os.sysconf("SC_CLK_TCK")
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        parents[int(entry.name)] = int(fields[1])
-        times[int(entry.name)] = (int(fields[11]) + int(fields[12])) / ticks
-    tree, frontier = {root}, [root]
-    while frontier:
-        parent = frontier.pop()
-        children = [pid for pid, ppid in parents.items() if ppid == parent and pid not in tree]
-        tree.update(children)
-        frontier.extend(children)
-    return sum(times.get(pid, 0.0) for pid in tree)
 
 
 def measured_load(port: int, seconds: float, clients: int,
