@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import datetime as dt
 import time
 
 from kprov.cluster.api.objects import controller_ref
@@ -37,7 +38,13 @@ from kprov.cluster.controllers.workloads.daemonset_history import (
     current_hash,
     sync_daemon_history,
 )
-from kprov.cluster.controllers.workloads.daemonset_update import extra_pods, max_surge, plan_rolling_update
+from kprov.cluster.controllers.workloads.daemonset_update import (
+    extra_pods,
+    is_daemon_pod_available,
+    max_surge,
+    oldest_first,
+    plan_rolling_update,
+)
 from kprov.cluster.controllers.workloads.pods import is_active, is_ready, pod_from_template
 from kprov.cluster.scheduler.cache import NodeInfo
 from kprov.cluster.scheduler.plugins.node_affinity import node_matches_pod_affinity
@@ -221,8 +228,8 @@ class DaemonSetController(Controller):
         retry: float | None = None
         if self.expectations.satisfied(key):
             retry = await self._manage(key, ds, template, hash_, by_node, wanted, failed)
-        await self._status(ds, by_node, wanted, hash_)
-        return retry
+        recheck = await self._status(ds, by_node, wanted, hash_)
+        return min((t for t in (retry, recheck) if t is not None), default=None)
 
     async def _manage(self, key: str, ds: Obj, template: Obj, hash_: str, by_node: dict[str, list[Obj]],
                       wanted: set[str], failed: list[Obj]) -> float | None:
@@ -287,19 +294,27 @@ class DaemonSetController(Controller):
         delay, _last = self.failed_backoff.get(slot, (0.0, 0.0))
         self.failed_backoff[slot] = (_grown_backoff(delay), time.monotonic())
 
-    async def _status(self, ds: Obj, by_node: dict[str, list[Obj]], wanted: set[str], hash_: str) -> None:
+    async def _status(
+        self, ds: Obj, by_node: dict[str, list[Obj]], wanted: set[str], hash_: str
+    ) -> float | None:
+        """Write the set's status counted as upstream's: per node that should run it, its oldest
+        pod; "available" after ``minReadySeconds`` of readiness. The seconds until a ready pod
+        becomes available (the set is synced again then), or None."""
         scheduled = [n for n in wanted if by_node.get(n)]
-        pods = [by_node[n][0] for n in scheduled]
-        ready = sum(1 for p in pods if is_ready(p))
+        pods = [oldest_first(by_node[n])[0] for n in scheduled]
+        ready = [p for p in pods if is_ready(p)]
+        is_available_now = is_daemon_pod_available(ds, dt.datetime.now(dt.UTC))
+        available = sum(1 for p in ready if is_available_now(p))
+        min_ready = int(ds["spec"].get("minReadySeconds") or 0)
         status = {
             **(ds.get("status") or {}),
             "observedGeneration": ds["metadata"].get("generation", 1),
             "desiredNumberScheduled": len(wanted),
             "currentNumberScheduled": len(scheduled),
             "numberMisscheduled": sum(1 for n in by_node if n not in wanted),
-            "numberReady": ready,
-            "numberAvailable": ready,
-            "numberUnavailable": len(wanted) - ready,
+            "numberReady": len(ready),
+            "numberAvailable": available,
+            "numberUnavailable": len(wanted) - available,
             "updatedNumberScheduled": sum(
                 1 for p in pods if (p["metadata"].get("labels") or {}).get(HASH_LABEL) == hash_
             ),
@@ -307,3 +322,4 @@ class DaemonSetController(Controller):
         if status != ds.get("status"):
             with contextlib.suppress(NotFound):
                 await self.client.update_status(DAEMONSETS, {**ds, "status": status})
+        return float(min_ready) if min_ready > 0 and available != len(ready) else None

@@ -1,16 +1,16 @@
 """A DaemonSet's RollingUpdate, planned from the pods per node (pure): which old pods go now
 and on which nodes a new pod starts beside the old one.
 
-As upstream's daemon controller, with readiness standing for availability (kprov's daemon
-pods have no minReadySeconds wait):
+As upstream's daemon controller; "available" is ready for the set's ``minReadySeconds``
+(:func:`is_daemon_pod_available`):
 
 - ``maxSurge`` 0 (the default): delete-first. Old pods are deleted, broken ones first, while
-  fewer than ``maxUnavailable`` nodes lack a ready pod (``maxUnavailable`` 0 counts as 1, so
-  a rollout always moves).
+  fewer than ``maxUnavailable`` nodes lack an available pod (``maxUnavailable`` 0 counts as
+  1, so a rollout always moves).
 - ``maxSurge`` > 0: create-first, so a node keeps a serving pod throughout. A node whose old
-  pod is not ready gets its new pod at once; other nodes get one while fewer than
-  ``maxSurge`` new pods are not ready yet; once a node's new pod is ready its old pod is
-  deleted. A node may then hold two pods, one of each revision: the manage loop keeps the
+  pod is not available gets its new pod at once; other nodes get one while fewer than
+  ``maxSurge`` new pods are not available yet; once a node's new pod is available its old pod
+  is deleted. A node may then hold two pods, one of each revision: the manage loop keeps the
   oldest of each (:func:`extra_pods`) and deletes the rest.
 
 Percentages are of the nodes that should run the pod, rounded up, as upstream's.
@@ -18,14 +18,19 @@ Percentages are of the nodes that should run the pod, rounded up, as upstream's.
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from kprov.cluster.controllers.base import Obj
 from kprov.cluster.controllers.workloads.daemonset_history import HASH_LABEL
-from kprov.cluster.controllers.workloads.pods import is_ready
+from kprov.cluster.controllers.workloads.pods import is_available
 from kprov.cluster.controllers.workloads.rollout import scaled_value
 
-__all__ = ["UpdatePlan", "extra_pods", "max_surge", "plan_rolling_update"]
+__all__ = ["UpdatePlan", "extra_pods", "is_daemon_pod_available", "max_surge", "oldest_first",
+           "plan_rolling_update"]
+
+Available = Callable[[Obj], bool]
 
 
 @dataclass
@@ -51,64 +56,77 @@ def _is_new(pod: Obj, hash_: str) -> bool:
     return (pod["metadata"].get("labels") or {}).get(HASH_LABEL) == hash_
 
 
-def _oldest_first(pods: list[Obj]) -> list[Obj]:
-    return sorted(pods, key=lambda p: (p["metadata"].get("creationTimestamp") or "", p["metadata"]["name"]))
+def oldest_first(pods: list[Obj]) -> list[Obj]:
+    """Scheduled pods first, then by creation time and name (upstream's
+    podByCreationTimestampAndPhase): the first is the pod the set's status counts."""
+    return sorted(pods, key=lambda p: (not (p.get("spec") or {}).get("nodeName"),
+                                       p["metadata"].get("creationTimestamp") or "", p["metadata"]["name"]))
+
+
+def is_daemon_pod_available(ds: Obj, now: dt.datetime) -> Available:
+    """Whether a pod of ``ds`` is available at ``now``: ready for ``spec.minReadySeconds``."""
+    min_ready = int(ds["spec"].get("minReadySeconds") or 0)
+    return lambda pod: is_available(pod, min_ready, now)
 
 
 def extra_pods(pods: list[Obj], hash_: str, surging: bool) -> list[Obj]:
     """The pods on a node that should run the set beyond what it keeps: one pod, or while
     surging one of each revision (the oldest of each)."""
     if not surging:
-        return _oldest_first(pods)[1:]
-    new = _oldest_first([p for p in pods if _is_new(p, hash_)])
-    old = _oldest_first([p for p in pods if not _is_new(p, hash_)])
+        return oldest_first(pods)[1:]
+    new = oldest_first([p for p in pods if _is_new(p, hash_)])
+    old = oldest_first([p for p in pods if not _is_new(p, hash_)])
     return new[1:] + old[1:]
 
 
-def plan_rolling_update(ds: Obj, by_node: dict[str, list[Obj]], wanted: set[str], hash_: str) -> UpdatePlan:
+def plan_rolling_update(ds: Obj, by_node: dict[str, list[Obj]], wanted: set[str], hash_: str,
+                        now: dt.datetime | None = None) -> UpdatePlan:
     rolling = _rolling(ds)
     if rolling is None:
         return UpdatePlan()
+    available = is_daemon_pod_available(ds, now or dt.datetime.now(dt.UTC))
     surge = max_surge(ds, len(wanted))
     if surge > 0:
-        return _create_first(by_node, wanted, hash_, surge)
+        return _create_first(by_node, wanted, hash_, surge, available)
     unavailable_allowed = scaled_value(rolling.get("maxUnavailable"), len(wanted), True, 1) or 1
-    return UpdatePlan(victims=_delete_first(by_node, wanted, hash_, unavailable_allowed))
+    return UpdatePlan(victims=_delete_first(by_node, wanted, hash_, unavailable_allowed, available))
 
 
-def _delete_first(by_node: dict[str, list[Obj]], wanted: set[str], hash_: str, allowed: int) -> list[Obj]:
-    current = [_oldest_first(by_node[n])[0] for n in sorted(wanted) if by_node.get(n)]
-    unavailable = len(wanted) - sum(1 for p in current if is_ready(p))
+def _delete_first(by_node: dict[str, list[Obj]], wanted: set[str], hash_: str, allowed: int,
+                  available: Available) -> list[Obj]:
+    current = [oldest_first(by_node[n])[0] for n in sorted(wanted) if by_node.get(n)]
+    unavailable = len(wanted) - sum(1 for p in current if available(p))
     stale = [p for p in current if not _is_new(p, hash_)]
-    stale.sort(key=is_ready)  # replace broken pods first
+    stale.sort(key=available)  # replace broken pods first
     victims: list[Obj] = []
     for pod in stale:
-        if unavailable >= allowed and is_ready(pod):
+        if unavailable >= allowed and available(pod):
             break
         victims.append(pod)
-        if is_ready(pod):
+        if available(pod):
             unavailable += 1
     return victims
 
 
-def _create_first(by_node: dict[str, list[Obj]], wanted: set[str], hash_: str, surge: int) -> UpdatePlan:
+def _create_first(by_node: dict[str, list[Obj]], wanted: set[str], hash_: str, surge: int,
+                  available: Available) -> UpdatePlan:
     plan = UpdatePlan()
     candidates: list[str] = []
-    surging = 0  # nodes whose new pod is not ready yet (or that the manage loop tidies first)
+    surging = 0  # nodes whose new pod is not available yet (or that the manage loop tidies first)
     for node in sorted(wanted):
         pods = by_node.get(node) or []
-        new = _oldest_first([p for p in pods if _is_new(p, hash_)])
-        old = _oldest_first([p for p in pods if not _is_new(p, hash_)])
+        new = oldest_first([p for p in pods if _is_new(p, hash_)])
+        old = oldest_first([p for p in pods if not _is_new(p, hash_)])
         if len(new) > 1 or len(old) > 1:
             surging += 1
         elif not old:
             continue  # updated, or empty (the manage loop creates its pod)
         elif not new:
-            if not is_ready(old[0]):
+            if not available(old[0]):
                 plan.surge_nodes.append(node)  # nothing serving to protect here
             else:
                 candidates.append(node)
-        elif is_ready(new[0]):
+        elif available(new[0]):
             plan.victims.append(old[0])
         else:
             surging += 1
