@@ -5,8 +5,7 @@ Design: a claim created without ``spec.storageClassName`` (and without the beta 
 annotation) gets the default StorageClass's name: the class annotated
 ``storageclass.kubernetes.io/is-default-class: "true"``, the newest one when several are
 (as upstream since 1.26), none when there is none (the claim then waits for a class, as
-upstream's retroactive assignment is not done here). The watch cache answers; when it knows
-no default, etcd is asked (a class created a moment ago counts, and claims are rare). Every new claim gets the
+upstream's retroactive assignment is not done here; :mod:`.default_class`). Every new claim gets the
 ``kubernetes.io/pvc-protection`` finalizer and every new volume ``kubernetes.io/pv-protection``;
 the volume-protection controller removes them once nothing uses the claim / no claim is
 bound to the volume. A new PV or claim starts with status ``{phase: Pending}`` whatever the
@@ -19,6 +18,7 @@ from typing import Any
 
 from kprov.cluster.api.printers.storage import is_default_class
 from kprov.cluster.api.resources import ResourceInfo
+from kprov.cluster.apiserver.admission.default_class import find_default_class, newest_default
 from kprov.cluster.apiserver.context import ApiContext
 
 __all__ = ["PV_PROTECTION", "PVC_PROTECTION", "admit_create", "default_class_name"]
@@ -30,15 +30,7 @@ _BETA_CLASS = "volume.beta.kubernetes.io/storage-class"
 
 def default_class_name(classes: list[dict[str, Any]]) -> str | None:
     """The default class among ``classes``: the newest annotated one (ties: the lower name)."""
-    defaults = [c for c in classes if is_default_class(c)]
-    if not defaults:
-        return None
-    # newest first, ties by the lower name (upstream sorts the same way); two stable sorts
-    by_name = sorted(defaults, key=lambda c: str((c.get("metadata") or {}).get("name") or ""))
-    newest = sorted(
-        by_name, key=lambda c: str((c.get("metadata") or {}).get("creationTimestamp") or ""), reverse=True
-    )
-    return str(newest[0]["metadata"]["name"])
+    return newest_default(classes, is_default_class)
 
 
 def _add_finalizer(obj: dict[str, Any], name: str) -> None:
@@ -60,13 +52,6 @@ async def admit_create(ctx: ApiContext, info: ResourceInfo, obj: dict[str, Any])
     annotations = (obj.get("metadata") or {}).get("annotations") or {}
     if spec.get("storageClassName") is not None or _BETA_CLASS in annotations:
         return
-    classes_info = ctx.registry.get("storage.k8s.io", "v1", "storageclasses")
-    if classes_info is None:
-        return
-    prefix = ctx.prefix(classes_info, "")
-    found = default_class_name(list(ctx.cache.objects(prefix)))
-    if found is None:  # the cache may not hold a class made a moment ago: etcd decides a miss
-        page = await ctx.store.list(prefix)
-        found = default_class_name([item.obj for item in page.items])
+    found = await find_default_class(ctx, "storage.k8s.io", "storageclasses", is_default_class)
     if found is not None:
         spec["storageClassName"] = found
