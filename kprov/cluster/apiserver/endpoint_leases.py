@@ -46,7 +46,8 @@ class EndpointLeases:
     async def beat(self) -> list[str]:
         """Renew this server's key, then list every live server in the Endpoints; returns them.
         Bounded in time: an etcd that does not answer makes it fail, never hang."""
-        return await asyncio.wait_for(self._beat(), self._interval_s)
+        async with asyncio.timeout(self._interval_s):
+            return await self._beat()
 
     async def _beat(self) -> list[str]:
         if self._lease is not None:

@@ -126,10 +126,11 @@ class LeaderElector:
         while True:
             await asyncio.sleep(self.config.retry_period)
             try:
-                ok = await asyncio.wait_for(
-                    self.try_acquire_or_renew(),
-                    timeout=max(0.1, last_renew + self.config.renew_deadline - time.monotonic()),
-                )
+                # asyncio.timeout, not wait_for: on 3.11 wait_for loses a cancel that lands as the
+                # renewal completes, and the cancelled elector then renews (holds) forever.
+                left = max(0.1, last_renew + self.config.renew_deadline - time.monotonic())
+                async with asyncio.timeout(left):
+                    ok = await self.try_acquire_or_renew()
             except (ApiError, TimeoutError) as exc:
                 log.warning("leader election %s: renew failed: %s", self.config.name, exc)
                 ok = False

@@ -229,9 +229,11 @@ class DnsServer:
         try:
             while True:
                 try:
-                    head = await asyncio.wait_for(reader.readexactly(2), self.tcp_idle)
+                    async with asyncio.timeout(self.tcp_idle):
+                        head = await reader.readexactly(2)
                     size = struct.unpack("!H", head)[0]
-                    wire = await asyncio.wait_for(reader.readexactly(size), self.tcp_idle)
+                    async with asyncio.timeout(self.tcp_idle):
+                        wire = await reader.readexactly(size)
                 except (asyncio.IncompleteReadError, TimeoutError, ConnectionError):
                     return
                 self.stats.tcp += 1

@@ -86,7 +86,8 @@ async def run(args: argparse.Namespace) -> None:
             if registration is not None:
                 await register.publish(client, registration)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), _RENEW_S)
+                async with asyncio.timeout(_RENEW_S):
+                    await stop.wait()
     finally:
         if registration is not None:
             await register.withdraw(client, registration)

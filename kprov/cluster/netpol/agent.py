@@ -214,7 +214,8 @@ class NetpolAgent:
             while True:
                 check = False
                 try:
-                    await asyncio.wait_for(self._changed.wait(), self.sync_period)
+                    async with asyncio.timeout(self.sync_period):
+                        await self._changed.wait()
                 except TimeoutError:
                     check = True
                 self._changed.clear()

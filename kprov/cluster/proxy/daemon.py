@@ -217,7 +217,8 @@ class ProxyDaemon:
             while True:
                 check = False
                 try:
-                    await asyncio.wait_for(self._changed.wait(), self.options.sync_period)
+                    async with asyncio.timeout(self.options.sync_period):
+                        await self._changed.wait()
                 except TimeoutError:
                     check = True
                 self._changed.clear()

@@ -200,7 +200,8 @@ class Subscription:
         """The next event; None when the subscription ended; TimeoutError after ``timeout``."""
         if self.closed and self._queue.empty():
             return None
-        return await asyncio.wait_for(self._queue.get(), timeout)
+        async with asyncio.timeout(timeout):
+            return await self._queue.get()
 
     def drain(self) -> list[CacheEvent]:
         """Events already queued, without waiting."""
@@ -523,9 +524,8 @@ class WatchCache:
                 check_at = loop.time() + _EVENTS_FIRST_S  # events are on their way
             async with self._advanced:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(
-                        self._advanced.wait(), max(0.0, min(deadline, check_at) - loop.time())
-                    )
+                    async with asyncio.timeout(max(0.0, min(deadline, check_at) - loop.time())):
+                        await self._advanced.wait()
         return True
 
     async def _unchanged_since(self, revision: int) -> bool:

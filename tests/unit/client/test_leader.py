@@ -59,3 +59,24 @@ async def test_run_cancels_work_when_the_lease_is_lost() -> None:
     with pytest.raises(LeadershipLost):
         await asyncio.wait_for(runner, 2)
     assert cancelled.is_set() and not me.is_leader
+
+
+async def test_a_cancel_that_lands_as_a_renewal_completes_stops_the_renew_loop() -> None:
+    # On Python 3.11 asyncio.wait_for swallowed such a cancel: the elector went on renewing
+    # (holding the Lease) forever and whoever awaited it after cancelling hung.
+    elector = LeaderElector(FakeApi(), LeaderElectionConfig(  # type: ignore[arg-type]
+        name="x", lease_duration=1, renew_deadline=0.5, retry_period=0.01))
+    renewals = 0
+    task: asyncio.Task[None] | None = None
+
+    async def renew() -> bool:
+        nonlocal renewals
+        renewals += 1
+        if renewals == 3 and task is not None:
+            task.cancel()
+        return True
+
+    elector.try_acquire_or_renew = renew  # type: ignore[method-assign]
+    task = asyncio.create_task(elector._renew_loop())
+    done, _ = await asyncio.wait({task}, timeout=1.0)
+    assert done and task.cancelled(), f"still renewing after the cancel ({renewals} renewals)"

@@ -178,7 +178,8 @@ class PodWorker:
                 except Exception:
                     log.exception("pod %s: sync failed", self._key)
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.ctx.resync_s)
+                    async with asyncio.timeout(self.ctx.resync_s):
+                        await self._wake.wait()
         finally:
             self._stop_probes(set())
             if self._timer is not None:
