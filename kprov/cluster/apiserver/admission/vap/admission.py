@@ -31,6 +31,7 @@ from kprov.cluster.api.selectors import SelectorError, label_selector_from_objec
 from kprov.cluster.apiserver.admission.attributes import AdmissionAttributes
 from kprov.cluster.apiserver.admission.vap.evaluator import CompiledPolicy, activation_of, compile_policy
 from kprov.cluster.apiserver.admission.vap.matching import Attributes, matches
+from kprov.cluster.apiserver.admission.vap.reads import ReadTree, merge_reads, prune
 from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.front.status import StatusError
 from kprov.cluster.apiserver.front.warning import add_audit_annotation, add_warning
@@ -82,6 +83,33 @@ def _activation(ctx: ApiContext) -> Any:
     if found is None:
         found = ctx.extras["vap-activation"] = activation_of({})
     return found
+
+
+def _reads(ctx: ApiContext, policies: list[CompiledPolicy]) -> Mapping[str, ReadTree]:
+    """What ``policies`` read of the request values, together (``request`` and ``params``
+    whole, the objects as :attr:`CompiledPolicy.field_reads`), merged once per set of
+    policies: cached by their identities, the entry holding them so no identity is reused
+    while it lives."""
+    cache: dict[tuple[int, ...], tuple[list[CompiledPolicy], Mapping[str, ReadTree]]]
+    cache = ctx.extras.setdefault("vap-reads", {})
+    key = tuple(map(id, policies))
+    found = cache.get(key)
+    if found is None:
+        if len(cache) > 1000:
+            cache.clear()
+        values = frozenset().union(*(p.reads for p in policies)) & _REQUEST_VALUES
+        merged = merge_reads(p.field_reads for p in policies)
+        found = cache[key] = (policies, {v: merged.get(v) for v in sorted(values)})
+    return found[1]
+
+
+def _set_request_values(
+    activation: Any, reads: Mapping[str, ReadTree], attrs: Attributes, namespace: Mapping[str, Any] | None
+) -> None:
+    """Convert into ``activation`` the request values ``reads`` names, pruned to what is read
+    (once per request: every policy's evaluation shares them)."""
+    for variable, tree in reads.items():
+        activation.add_variable(variable, prune(_request_value(variable, attrs, namespace), tree))
 
 
 def _namespace(ctx: ApiContext, name: str) -> Mapping[str, Any] | None:
@@ -225,9 +253,7 @@ async def validate(ctx: ApiContext, admission: AdmissionAttributes) -> None:
     namespace_labels = (
         ((namespace or {}).get("metadata") or {}).get("labels") or {} if info.namespaced else None
     )
-    denials: list[tuple[str, str]] = []  # (message, reason)
-    activation: Any = None
-    converted: set[str] = set()
+    selected: list[tuple[dict[str, Any], dict[str, Any], CompiledPolicy]] = []
     for binding in sorted(bindings, key=lambda b: str(b["metadata"]["name"])):
         spec = binding.get("spec") or {}
         policy = ctx.cache.get(
@@ -235,14 +261,21 @@ async def validate(ctx: ApiContext, admission: AdmissionAttributes) -> None:
         )
         if policy is None:
             continue
-        policy_name, binding_name = policy["metadata"]["name"], binding["metadata"]["name"]
         policy_spec = policy.get("spec") or {}
         if not matches(policy_spec.get("matchConstraints") or {}, attrs, namespace_labels):
             continue
         if not matches(spec.get("matchResources"), attrs, namespace_labels):
             continue
+        selected.append((binding, policy, _compiled(ctx, policy)))
+    if not selected:
+        return
+    activation = _activation(ctx)
+    _set_request_values(activation, _reads(ctx, [c for _, _, c in selected]), attrs, namespace)
+    denials: list[tuple[str, str]] = []  # (message, reason)
+    for binding, policy, compiled in selected:
+        spec = binding.get("spec") or {}
+        policy_name, binding_name = policy["metadata"]["name"], binding["metadata"]["name"]
         prefix = f"ValidatingAdmissionPolicy '{policy_name}' with binding '{binding_name}'"
-        compiled = _compiled(ctx, policy)
         fail = compiled.failure_policy != "Ignore"
         try:
             params = _params(ctx, policy, binding, attrs.namespace)
@@ -253,11 +286,6 @@ async def validate(ctx: ApiContext, admission: AdmissionAttributes) -> None:
                 denials.append((f"{prefix} denied request: failed to configure binding: {exc}", ""))
             continue
         actions = list(spec.get("validationActions") or ())
-        if activation is None:
-            activation = _activation(ctx)
-        for variable in sorted(compiled.reads & _REQUEST_VALUES - converted):  # once per request
-            activation.add_variable(variable, _request_value(variable, attrs, namespace))
-            converted.add(variable)
         annotations: dict[str, list[str]] = {}
         for param in params:
             if "params" in compiled.reads:

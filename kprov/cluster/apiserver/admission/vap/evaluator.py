@@ -16,7 +16,8 @@ All expressions of a request run against one CEL context (:func:`activation_of`)
 request's values are converted into CEL values once, not once per expression, and only
 those some matching policy reads (:attr:`CompiledPolicy.reads`): converting ``object``,
 ``oldObject``, ``request`` and ``namespaceObject`` cost ~115 us per pod create where the
-bench's ten one-rule policies read only ``object``.
+bench's ten one-rule policies read only ``object``; of the objects, only the fields the
+expressions read (:attr:`CompiledPolicy.field_reads`, :mod:`.reads`).
 
 The binding exposes no cost accounting, so upstream's per-expression and per-call CEL cost
 budgets are not enforced; the Rust evaluator bounds nothing but the input's size (the
@@ -32,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kprov.cluster.api.crd.cel import _cel
+from kprov.cluster.apiserver.admission.vap.reads import ROOTS, ReadTree, expression_reads, merge_reads
 
 __all__ = ["AuditAnnotation", "CompiledPolicy", "Decision", "activation_of", "compile_policy"]
 
@@ -90,14 +92,26 @@ class CompiledPolicy:
     error: str = ""  # a configuration error: every matching request fails by the failure policy
 
     @functools.cached_property
-    def reads(self) -> frozenset[str]:
-        """Every identifier any of its expressions reads: the request values to convert."""
+    def _expressions(self) -> tuple[_Expression, ...]:
         expressions = [e for _, e in (*self.match_conditions, *self.variables, *self.audit_annotations)]
         for validation in self.validations:
             expressions.append(validation.expression)
             if validation.message_expression is not None:
                 expressions.append(validation.message_expression)
-        return frozenset().union(*(e.names for e in expressions))
+        return tuple(expressions)
+
+    @functools.cached_property
+    def reads(self) -> frozenset[str]:
+        """Every identifier any of its expressions reads: the request values to convert."""
+        return frozenset().union(*(e.names for e in self._expressions))
+
+    @functools.cached_property
+    def field_reads(self) -> Mapping[str, ReadTree]:
+        """What its expressions read of ``object``, ``oldObject`` and ``namespaceObject``
+        (each root it reads; :func:`~kprov.cluster.apiserver.admission.vap.reads.prune`
+        keeps only that)."""
+        merged = merge_reads(expression_reads(e.text, ROOTS & e.names) for e in self._expressions)
+        return {root: merged.get(root) for root in ROOTS & self.reads}  # not found by the scan: whole
 
     def evaluate(self, activation: Any) -> Result:
         """Evaluate against ``activation``, a CEL context (:func:`activation_of`) holding
