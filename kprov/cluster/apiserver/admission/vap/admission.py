@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from kprov.cluster.api.errors import Cause
@@ -62,7 +63,47 @@ class _ParamError(Exception):
     pass
 
 
+@dataclass(frozen=True)
+class _Binding:
+    obj: dict[str, Any]
+    name: str
+    policy_key: str
+    match_resources: Mapping[str, Any] | None
+
+
+def _bindings(ctx: ApiContext, stored: list[dict[str, Any]]) -> list[_Binding]:
+    """The stored bindings in name order, with what a request needs of each, computed once
+    per set of binding objects (the watch cache replaces an object when it changes; the
+    entry holds them, so no identity is reused while it lives)."""
+    cache: dict[tuple[int, ...], tuple[list[dict[str, Any]], list[_Binding]]]
+    cache = ctx.extras.setdefault("vap-bindings", {})
+    key = tuple(map(id, stored))
+    found = cache.get(key)
+    if found is None:
+        if len(cache) > 100:
+            cache.clear()
+        entries = []
+        for binding in sorted(stored, key=lambda b: str(b["metadata"]["name"])):
+            spec = binding.get("spec") or {}
+            policy = object_key(_GROUP, "validatingadmissionpolicies", "", str(spec.get("policyName", "")))
+            name = str(binding["metadata"]["name"])
+            entries.append(_Binding(binding, name, policy, spec.get("matchResources")))
+        found = cache[key] = (stored, entries)
+    return found[1]
+
+
 def _compiled(ctx: ApiContext, policy: Mapping[str, Any]) -> CompiledPolicy:
+    by_object: dict[int, tuple[Mapping[str, Any], CompiledPolicy]] = ctx.extras.setdefault("vap-objects", {})
+    seen = by_object.get(id(policy))
+    if seen is not None and seen[0] is policy:
+        return seen[1]
+    if len(by_object) > 1000:
+        by_object.clear()
+    by_object[id(policy)] = (policy, _compiled_by_generation(ctx, policy))  # holds it: no id reused
+    return by_object[id(policy)][1]
+
+
+def _compiled_by_generation(ctx: ApiContext, policy: Mapping[str, Any]) -> CompiledPolicy:
     cache: dict[tuple[str, int], CompiledPolicy] = ctx.extras.setdefault("vap", {})
     meta = policy.get("metadata") or {}
     key = (str(meta.get("uid", "")), int(meta.get("generation") or 0))
@@ -253,18 +294,15 @@ async def validate(ctx: ApiContext, admission: AdmissionAttributes) -> None:
     namespace_labels = (
         ((namespace or {}).get("metadata") or {}).get("labels") or {} if info.namespaced else None
     )
-    selected: list[tuple[dict[str, Any], dict[str, Any], CompiledPolicy]] = []
-    for binding in sorted(bindings, key=lambda b: str(b["metadata"]["name"])):
-        spec = binding.get("spec") or {}
-        policy = ctx.cache.get(
-            object_key(_GROUP, "validatingadmissionpolicies", "", str(spec.get("policyName", "")))
-        )
+    selected: list[tuple[_Binding, dict[str, Any], CompiledPolicy]] = []
+    for binding in _bindings(ctx, bindings):
+        policy = ctx.cache.get(binding.policy_key)
         if policy is None:
             continue
         policy_spec = policy.get("spec") or {}
         if not matches(policy_spec.get("matchConstraints") or {}, attrs, namespace_labels):
             continue
-        if not matches(spec.get("matchResources"), attrs, namespace_labels):
+        if not matches(binding.match_resources, attrs, namespace_labels):
             continue
         selected.append((binding, policy, _compiled(ctx, policy)))
     if not selected:
@@ -272,13 +310,13 @@ async def validate(ctx: ApiContext, admission: AdmissionAttributes) -> None:
     activation = _activation(ctx)
     _set_request_values(activation, _reads(ctx, [c for _, _, c in selected]), attrs, namespace)
     denials: list[tuple[str, str]] = []  # (message, reason)
-    for binding, policy, compiled in selected:
-        spec = binding.get("spec") or {}
-        policy_name, binding_name = policy["metadata"]["name"], binding["metadata"]["name"]
-        prefix = f"ValidatingAdmissionPolicy '{policy_name}' with binding '{binding_name}'"
+    for bound, policy, compiled in selected:
+        spec = bound.obj.get("spec") or {}
+        policy_name = policy["metadata"]["name"]
+        prefix = f"ValidatingAdmissionPolicy '{policy_name}' with binding '{bound.name}'"
         fail = compiled.failure_policy != "Ignore"
         try:
-            params = _params(ctx, policy, binding, attrs.namespace)
+            params = _params(ctx, policy, bound.obj, attrs.namespace)
             if compiled.error:
                 raise _ParamError(compiled.error)
         except _ParamError as exc:
@@ -299,7 +337,7 @@ async def validate(ctx: ApiContext, admission: AdmissionAttributes) -> None:
                         add_warning(f"Validation failed for {prefix}: {decision.message}")
                     elif action == "Audit":
                         add_audit_annotation(
-                            FAILURE_ANNOTATION, _failure_value(binding, decision.index, decision.message)
+                            FAILURE_ANNOTATION, _failure_value(bound.obj, decision.index, decision.message)
                         )
             for annotation in result.annotations:
                 values = annotations.setdefault(annotation.key, [])
