@@ -74,6 +74,25 @@ def test_exclusions_names_and_selectors() -> None:
     assert matches(None, _attrs(), {})  # a binding without matchResources
 
 
+def test_match_memo_remembers_only_what_depends_on_the_request_kind() -> None:
+    from kprov.cluster.apiserver.admission.vap.matching import MatchMemo
+
+    plain = MatchMemo({"resourceRules": [RULE]})
+    for _ in range(2):  # the second round answers from the memo
+        assert plain.matches(_attrs(), {})
+        assert not plain.matches(_attrs("UPDATE"), {})
+        assert not plain.matches(_attrs(resource="replicasets"), {})
+    by_name = MatchMemo({"resourceRules": [{**RULE, "resourceNames": ["d"]}]})
+    by_obj = MatchMemo({"resourceRules": [RULE], "objectSelector": {"matchLabels": {"app": "x"}}})
+    by_ns = MatchMemo({"resourceRules": [RULE], "namespaceSelector": {"matchLabels": {"env": "prod"}}})
+    for _ in range(2):
+        assert by_name.matches(_attrs(), {}) and not by_name.matches(_attrs(name="e"), {})
+        assert by_obj.matches(_attrs(obj=_deployment(1, {"app": "x"})), {})
+        assert not by_obj.matches(_attrs(obj=_deployment(1)), {})
+        assert by_ns.matches(_attrs(), {"env": "prod"}) and not by_ns.matches(_attrs(), {"env": "dev"})
+    assert MatchMemo(None).matches(_attrs("DELETE"), None)
+
+
 # -- evaluation --------------------------------------------------------------------------------
 def test_validation_messages_and_reasons() -> None:
     compiled = compile_policy(

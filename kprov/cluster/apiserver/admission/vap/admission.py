@@ -9,7 +9,10 @@ binding's ``matchResources``), the params are collected (``paramKind`` + ``param
 name or selector, in ``paramRef.namespace`` or the request's namespace for a namespaced
 param kind; none found: ``parameterNotFoundAction`` Deny fails by the failure policy, Allow
 admits), and the compiled policy (cached per uid and generation in
-``ctx.extras["vap"]``) is evaluated once per param. Failures act by the binding's
+``ctx.extras["vap"]``) is evaluated once per param. What a request pays is kept small
+(docs/decisions/0049): the bindings' order, the compiled policies and the outcomes of
+selector-free match rules are remembered per stored object, and the request's values are
+converted into CEL once, after matching, pruned to the fields the matching policies read. Failures act by the binding's
 ``validationActions``: Deny refuses the request (upstream's ``<resource> "<name>" is
 forbidden: ValidatingAdmissionPolicy '<p>' with binding '<b>' denied request: <message>``
 with the decision's reason and its code), Warn adds a warning, Audit an audit annotation
@@ -31,7 +34,7 @@ from kprov.cluster.api.resources import ResourceInfo, split_api_version
 from kprov.cluster.api.selectors import SelectorError, label_selector_from_object
 from kprov.cluster.apiserver.admission.attributes import AdmissionAttributes
 from kprov.cluster.apiserver.admission.vap.evaluator import CompiledPolicy, activation_of, compile_policy
-from kprov.cluster.apiserver.admission.vap.matching import Attributes, matches
+from kprov.cluster.apiserver.admission.vap.matching import Attributes, MatchMemo
 from kprov.cluster.apiserver.admission.vap.reads import ReadTree, merge_reads, prune
 from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.front.status import StatusError
@@ -68,7 +71,14 @@ class _Binding:
     obj: dict[str, Any]
     name: str
     policy_key: str
-    match_resources: Mapping[str, Any] | None
+    match_resources: MatchMemo
+
+
+@dataclass(frozen=True)
+class _Policy:
+    obj: dict[str, Any]
+    compiled: CompiledPolicy
+    match_constraints: MatchMemo
 
 
 def _bindings(ctx: ApiContext, stored: list[dict[str, Any]]) -> list[_Binding]:
@@ -87,23 +97,26 @@ def _bindings(ctx: ApiContext, stored: list[dict[str, Any]]) -> list[_Binding]:
             spec = binding.get("spec") or {}
             policy = object_key(_GROUP, "validatingadmissionpolicies", "", str(spec.get("policyName", "")))
             name = str(binding["metadata"]["name"])
-            entries.append(_Binding(binding, name, policy, spec.get("matchResources")))
+            entries.append(_Binding(binding, name, policy, MatchMemo(spec.get("matchResources"))))
         found = cache[key] = (stored, entries)
     return found[1]
 
 
-def _compiled(ctx: ApiContext, policy: Mapping[str, Any]) -> CompiledPolicy:
-    by_object: dict[int, tuple[Mapping[str, Any], CompiledPolicy]] = ctx.extras.setdefault("vap-objects", {})
+def _policy(ctx: ApiContext, policy: dict[str, Any]) -> _Policy:
+    """The policy compiled, with its matchConstraints' memo, once per stored object (the
+    entry holds it, so no identity is reused while it lives)."""
+    by_object: dict[int, _Policy] = ctx.extras.setdefault("vap-objects", {})
     seen = by_object.get(id(policy))
-    if seen is not None and seen[0] is policy:
-        return seen[1]
+    if seen is not None and seen.obj is policy:
+        return seen
     if len(by_object) > 1000:
         by_object.clear()
-    by_object[id(policy)] = (policy, _compiled_by_generation(ctx, policy))  # holds it: no id reused
-    return by_object[id(policy)][1]
+    constraints = MatchMemo((policy.get("spec") or {}).get("matchConstraints") or {})
+    seen = by_object[id(policy)] = _Policy(policy, _compiled(ctx, policy), constraints)
+    return seen
 
 
-def _compiled_by_generation(ctx: ApiContext, policy: Mapping[str, Any]) -> CompiledPolicy:
+def _compiled(ctx: ApiContext, policy: Mapping[str, Any]) -> CompiledPolicy:
     cache: dict[tuple[str, int], CompiledPolicy] = ctx.extras.setdefault("vap", {})
     meta = policy.get("metadata") or {}
     key = (str(meta.get("uid", "")), int(meta.get("generation") or 0))
@@ -296,15 +309,15 @@ async def validate(ctx: ApiContext, admission: AdmissionAttributes) -> None:
     )
     selected: list[tuple[_Binding, dict[str, Any], CompiledPolicy]] = []
     for binding in _bindings(ctx, bindings):
-        policy = ctx.cache.get(binding.policy_key)
-        if policy is None:
+        stored = ctx.cache.get(binding.policy_key)
+        if stored is None:
             continue
-        policy_spec = policy.get("spec") or {}
-        if not matches(policy_spec.get("matchConstraints") or {}, attrs, namespace_labels):
+        known = _policy(ctx, stored)
+        if not known.match_constraints.matches(attrs, namespace_labels):
             continue
-        if not matches(binding.match_resources, attrs, namespace_labels):
+        if not binding.match_resources.matches(attrs, namespace_labels):
             continue
-        selected.append((binding, policy, _compiled(ctx, policy)))
+        selected.append((binding, stored, known.compiled))
     if not selected:
         return
     activation = _activation(ctx)

@@ -8,6 +8,9 @@ none of the ``excludeResourceRules`` does, the ``namespaceSelector`` matches the
 the request's namespace (cluster-scoped requests pass it; a Namespace is matched on its own
 labels) and the ``objectSelector`` matches the new or the old object's labels. An absent
 ``matchResources`` (a binding without one) matches everything its policy matches.
+A :class:`MatchMemo` remembers the outcomes of one match that has no selector and no
+``resourceNames`` (the usual policy): those depend on the request's operation and resource
+alone, so a request pays a dictionary lookup, not the rules.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import Any
 
 from kprov.cluster.api.selectors import selector_admits
 
-__all__ = ["Attributes", "matches", "rule_matches"]
+__all__ = ["Attributes", "MatchMemo", "matches", "rule_matches"]
 
 Obj = Mapping[str, Any]
 
@@ -97,3 +100,38 @@ def matches(match: Obj | None, attrs: Attributes, namespace_labels: Mapping[str,
             else selector_admits(selector, {})
         )
     return True
+
+
+_Shape = tuple[str, str, str, str, str, bool]
+
+
+class MatchMemo:
+    """:func:`matches` for one ``match``, its outcome remembered per kind of request when it
+    depends on nothing else (no selectors, no ``resourceNames``)."""
+
+    def __init__(self, match: Obj | None) -> None:
+        self.match = match
+        self._outcomes: dict[_Shape, bool] | None = {} if _shape_only(match) else None
+
+    def matches(self, attrs: Attributes, namespace_labels: Mapping[str, str] | None) -> bool:
+        outcomes = self._outcomes
+        if outcomes is None:
+            return matches(self.match, attrs, namespace_labels)
+        shape = (
+            attrs.operation, attrs.group, attrs.version, attrs.resource, attrs.subresource, attrs.namespaced
+        )
+        found = outcomes.get(shape)
+        if found is None:
+            if len(outcomes) > 1000:
+                outcomes.clear()
+            found = outcomes[shape] = matches(self.match, attrs, namespace_labels)
+        return found
+
+
+def _shape_only(match: Obj | None) -> bool:
+    if match is None:
+        return True
+    if match.get("namespaceSelector") or match.get("objectSelector"):
+        return False
+    rules = [*(match.get("resourceRules") or ()), *(match.get("excludeResourceRules") or ())]
+    return all(isinstance(r, Mapping) and not r.get("resourceNames") for r in rules)
