@@ -12,9 +12,10 @@ admits), and the compiled policy (cached per uid and generation in
 ``ctx.extras["vap"]``) is evaluated once per param. What a request pays is kept small
 (docs/decisions/0049): the bindings' order, the compiled policies and the outcomes of
 selector-free match rules are remembered per stored object, and the request's values are
-converted into CEL once, after matching, pruned to the fields the matching policies read. Failures act by the binding's
-``validationActions``: Deny refuses the request (upstream's ``<resource> "<name>" is
-forbidden: ValidatingAdmissionPolicy '<p>' with binding '<b>' denied request: <message>``
+converted into CEL once, after matching, pruned to the fields the matching policies read.
+Failures act by the binding's ``validationActions``: Deny refuses the request
+(upstream's ``<resource> "<name>" is forbidden: ValidatingAdmissionPolicy '<p>' with
+binding '<b>' denied request: <message>``
 with the decision's reason and its code), Warn adds a warning, Audit an audit annotation
 ``validation.policy.admission.k8s.io/validation_failure``. A CONNECT (``pods/exec``...) is
 admitted with its options object as ``object``, as upstream does. Requests on the admission
