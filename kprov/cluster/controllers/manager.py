@@ -12,6 +12,7 @@ import logging
 
 from kprov.cluster.client.events import EventRecorder
 from kprov.cluster.client.rest import ApiClient
+from kprov.cluster.controllers.admission.policy_status import ValidatingAdmissionPolicyStatusController
 from kprov.cluster.controllers.autoscaling.podautoscaler import PodAutoscalerController
 from kprov.cluster.controllers.base import Controller, ControllerContext, ControllerOptions
 from kprov.cluster.controllers.housekeeping.disruption import DisruptionController
@@ -84,6 +85,7 @@ CONTROLLERS: dict[str, type[Controller]] = {
         CSRSigningController,
         CSRCleanerController,
         KubeletServingApprover,
+        ValidatingAdmissionPolicyStatusController,
     )
 }
 

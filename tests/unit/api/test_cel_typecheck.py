@@ -191,7 +191,7 @@ def test_parser_refuses_what_is_not_cel(text: str) -> None:
 
 def test_parser_positions_are_cel_gos() -> None:
     node = parse("object.spec[0].all(c, has(c.x))")
-    assert isinstance(node, Call) and node.function == "all" and node.pos == 14
+    assert isinstance(node, Call) and node.function == "all" and node.pos == 18
     assert isinstance(node.target, Index) and node.target.pos == 11
     assert isinstance(node.target.operand, Select) and node.target.operand.pos == 6
     has = node.args[1]

@@ -4,8 +4,8 @@ Design: the ``cel`` binding (Rust) compiles and evaluates but exposes no syntax 
 policy type check needs its own parse. The tree is small: identifiers, selections (``a.b``,
 ``a.?b``), calls (global, receiver and operator calls, ``_&&_``-style names), index,
 literals, list/map/message constructions. Each node records the offset cel-go gives it: a
-selection and a receiver call the ``.``, a global call and a macro the ``(``, an index the
-``[``, an operator its token, so caret lines match cel-go's.
+selection the ``.``, a call (global or receiver, macros too) its ``(``, an index the ``[``,
+an operator its token, so caret lines match cel-go's.
 
 Why hand-written rather than cel-python's Lark grammar (measured on this machine, cel-python
 0.5.0, one short probe each on a shared 2-core host): importing ``celpy`` and building its
@@ -224,8 +224,8 @@ class _Parser:
                 name = self.take()
                 if name.kind != "ident":
                     raise CelSyntaxError(f"expected a field name at {name.pos}")
-                if dot.text == "." and self.accept("(") is not None:
-                    node = Call(dot.pos, name.text, node, self.arguments(")"))
+                if dot.text == "." and (paren := self.accept("(")) is not None:
+                    node = Call(paren.pos, name.text, node, self.arguments(")"))
                 else:
                     node = Select(dot.pos, node, name.text, dot.text == ".?")
             elif (bracket := self.accept("[", "[?")) is not None:

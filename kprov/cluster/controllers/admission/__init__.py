@@ -1,0 +1,1 @@
+"""Controllers for the admission configuration kinds (ValidatingAdmissionPolicy status)."""
