@@ -19,9 +19,9 @@ those some matching policy reads (:attr:`CompiledPolicy.reads`): converting ``ob
 bench's ten one-rule policies read only ``object``; of the objects, only the fields the
 expressions read (:attr:`CompiledPolicy.field_reads`, :mod:`.reads`).
 
-The binding exposes no cost accounting, so upstream's per-expression and per-call CEL cost
-budgets are not enforced; the Rust evaluator bounds nothing but the input's size (the
-request body limit).
+The binding exposes no cost accounting, so upstream's runtime CEL cost limits (1,000,000
+units per expression, 10,000,000 per policy evaluation) are not enforced; the Rust evaluator
+bounds nothing but the input's size (the request body limit). See docs/decisions/0047.
 """
 
 from __future__ import annotations
