@@ -197,3 +197,18 @@ def test_parser_positions_are_cel_gos() -> None:
     has = node.args[1]
     assert isinstance(has, Call) and has.function == "has" and has.pos == 25
     assert isinstance(node.args[0], Ident)
+
+
+def test_bound_and_comprehension_names_shadow_the_roots() -> None:
+    policy = _policy(
+        {"expression": "cel.bind(s, object.spec, s.replicaz > 0)"},
+        {"expression": "[1].all(object, object.anything > 0) && cel.bind(object, 1, object.x == 1)"},
+        {"expression": "{'a': 1}.all(k, v, object.x == v)"},
+    )
+    warnings = _check(policy)
+    assert [w["fieldRef"] for w in warnings] == [
+        "spec.validations[0].expression",
+        "spec.validations[2].expression",
+    ]
+    assert "<input>:1:27: undefined field 'replicaz'" in warnings[0]["warning"]
+    assert "<input>:1:26: undefined field 'x'" in warnings[1]["warning"]

@@ -217,8 +217,20 @@ class _Checker:
             for arg in node.args[1:]:
                 self.visit(arg, inner)
             return _DYN
+        if (
+            node.function == "bind"
+            and isinstance(node.target, Ident)
+            and node.target.name == "cel"
+            and len(node.args) == 3
+            and isinstance(node.args[0], Ident)
+        ):  # cel.bind(name, init, body): name has init's type in body
+            bound = {**scope, node.args[0].name: self.visit(node.args[1], scope)}
+            self.visit(node.args[2], bound)
+            return _DYN
         if node.target is not None:
             self.visit(node.target, scope)
+        if node.function in _MACROS and node.target is not None:  # other comprehension forms:
+            scope = {**scope, **{a.name: _DYN for a in node.args[:-1] if isinstance(a, Ident)}}
         for arg in node.args:
             self.visit(arg, scope)
         return _DYN

@@ -8,8 +8,10 @@ field manager ``validatingadmissionpolicy-status-controller``: the observed gene
 schemas come from the API server as upstream's resolver reads them: the resource-to-kind
 mapping from discovery, the schemas from ``/openapi/v3`` (so custom resources' schemas are
 there too), both read afresh for each check (checks are rare: one per policy generation).
-A kind without a schema is left out of the check; a failure to read discovery or a document
-is retried with back-off. Admission never waits for this: it is off the request path.
+A group-version that discovery or /openapi/v3 does not answer for (404, 403, 503 of an
+aggregated server) is left out of the check, as upstream's resolver skips a kind it cannot
+resolve; an unreachable API server retries the policy after a second. Admission never
+waits for this: it is off the request path.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import logging
 from typing import Any
 
 from kprov.cluster.api.cel.typecheck import GroupVersionKind, KindSchema, check_policy, kinds_to_check
-from kprov.cluster.client.errors import ApiError, NotFound
+from kprov.cluster.client.errors import ApiError, NotFound, ServerUnavailable
 from kprov.cluster.client.informer import EventHandler
 from kprov.cluster.client.resources import Resource
 from kprov.cluster.client.rest import ApiClient
@@ -51,7 +53,9 @@ class SchemaSource:
         if key not in self._resources:
             try:
                 listing = await self.client.request("GET", _base(group, version))
-            except NotFound:
+            except ServerUnavailable:
+                raise
+            except ApiError:  # not served (or its aggregated server down): not checked, as upstream
                 listing = {}
             self._resources[key] = {
                 str(r.get("name")): str(r.get("kind"))
@@ -71,7 +75,9 @@ class SchemaSource:
             path = f"/openapi/v3/apis/{group}/{version}" if group else f"/openapi/v3/api/{version}"
             try:
                 self._documents[key] = await self.client.request("GET", path)
-            except NotFound:
+            except ServerUnavailable:
+                raise
+            except ApiError:  # no schema: the kind is left out, as upstream's resolver does
                 self._documents[key] = {}
         schemas = (self._documents[key].get("components") or {}).get("schemas") or {}
         for schema in schemas.values():
