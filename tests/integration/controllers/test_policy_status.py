@@ -120,3 +120,18 @@ async def test_type_checking_in_policy_status(control_plane, controller_manager)
         warnings = (await _status(admin, "param-typo", 1))["typeChecking"]["expressionWarnings"]
         assert [w["fieldRef"] for w in warnings] == ["spec.validations[0].expression"]
         assert "ERROR: <input>:1:36: undefined field 'maximum'" in warnings[0]["warning"]
+
+        confused = _policy("crd-confused", "object.spec.max > '1'", ["policy.example.com"])
+        confused["spec"]["matchConstraints"]["resourceRules"][0]["resources"] = ["limits"]
+        confused["spec"]["validations"].append({"expression": "object.spec.maxRetries < 10"})
+        await admin.create(POLICIES, confused)
+        warnings = (await _status(admin, "crd-confused", 1))["typeChecking"]["expressionWarnings"]
+        assert [w["fieldRef"] for w in warnings] == [
+            "spec.validations[0].expression",
+            "spec.validations[1].expression",
+        ]
+        assert warnings[0]["warning"].startswith(
+            "policy.example.com/v1, Kind=Limit: ERROR: <input>:1:17: "
+            "found no matching overload for '_>_' applied to '(int, string)'"
+        )
+        assert "undefined field 'maxRetries'" in warnings[1]["warning"]

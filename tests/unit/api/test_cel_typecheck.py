@@ -212,3 +212,40 @@ def test_bound_and_comprehension_names_shadow_the_roots() -> None:
     ]
     assert "<input>:1:27: undefined field 'replicaz'" in warnings[0]["warning"]
     assert "<input>:1:26: undefined field 'x'" in warnings[1]["warning"]
+
+
+def test_operator_overloads_on_known_scalars_as_upstreams_e2e() -> None:
+    policy = _policy(
+        {
+            "expression": "object.spec.replicas > '1'",
+            "messageExpression": "'wants replicas > 1, got ' + object.spec.replicas",
+        }
+    )
+    warnings = _check(policy)
+    assert [w["fieldRef"] for w in warnings] == [
+        "spec.validations[0].expression",
+        "spec.validations[0].messageExpression",
+    ]
+    assert warnings[0]["warning"] == (
+        "apps/v1, Kind=Deployment: ERROR: <input>:1:22: found no matching overload for '_>_' applied to "
+        "'(int, string)'\n | object.spec.replicas > '1'\n | .....................^\n"
+    )
+    assert (
+        "<input>:1:28: found no matching overload for '_+_' applied to '(string, int)'"
+        in warnings[1]["warning"]
+    )
+
+
+def test_operators_upstream_accepts_give_no_warning() -> None:
+    policy = _policy(
+        {"expression": "object.spec.replicas > 1.5 && object.spec.replicas * 2 - 1 <= 10"},
+        {"expression": "object.metadata.name + '-x' > 'a' && object.spec.paused >= false"},
+        {
+            "expression": "object.spec.strategy.rollingUpdate.maxSurge > '1' && "
+            "object.metadata.uid + 1 > 0 || true"
+        },
+    )
+    warnings = _check(policy)
+    assert [w["fieldRef"] for w in warnings] == ["spec.validations[2].expression"]
+    assert "'_+_' applied to '(string, int)'" in warnings[0]["warning"]  # maxSurge is int-or-string: no word
+    assert warnings[0]["warning"].count("ERROR") == 1

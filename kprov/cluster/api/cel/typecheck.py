@@ -11,10 +11,12 @@ warning reads ``<group>/<version>, Kind=<kind>: ERROR: <input>:<line>:<col>: ...
 cel-go's source and caret lines, one block per kind, each ending in a newline, blocks joined
 by a newline. No kinds (wildcards only): no check, no warnings.
 
-What is checked is the common mistake: a field selection (``a.b``, ``has(a.b)``, and
-through index and the ``all``/``exists``/``exists_one``/``map``/``filter`` macros' variables)
-on an object whose schema lacks the field (``undefined field 'b'``). Everything else cel-go's
-checker reports (overloads, undeclared names, types of literals) is not: an unknown type is
+What is checked are the common mistakes: a field selection (``a.b``, ``has(a.b)``, and
+through index, ``cel.bind`` and the ``all``/``exists``/``exists_one``/``map``/``filter``
+macros' variables) on an object whose schema lacks the field (``undefined field 'b'``), and
+an arithmetic or ordering operator applied to two known scalars it has no overload for
+(``found no matching overload for '_>_' applied to '(int, string)'``). Everything else
+cel-go's checker reports (other overloads, undeclared names) is not: an unknown type is
 ``dyn`` here and never warns, so a warning is always one upstream gives too. A schema that is
 free-form, int-or-string, an embedded resource or preserves unknown fields is ``dyn``; a
 property whose name CEL escapes (``namespace`` -> ``__namespace__``) is found under either
@@ -34,6 +36,7 @@ from kprov.cluster.api.cel.parser import (
     Construct,
     Ident,
     Index,
+    Literal,
     Node,
     Select,
     parse,
@@ -46,6 +49,20 @@ GroupVersionKind = tuple[str, str, str]
 MAX_KINDS = 10  # upstream's maxTypesToCheck
 _DYN: Schema = {}
 _MACROS = frozenset({"all", "exists", "exists_one", "map", "filter"})
+_LITERALS: Mapping[str, Schema] = {
+    "int": {"type": "integer"},
+    "double": {"type": "number"},
+    "string": {"type": "string"},
+    "bool": {"type": "boolean"},
+}
+_ORDERINGS = frozenset({"_<_", "_<=_", "_>_", "_>=_"})
+_ARITHMETIC: Mapping[str, frozenset[str]] = {  # the scalar types each operator is defined on
+    "_+_": frozenset({"int", "double", "string"}),
+    "_-_": frozenset({"int", "double"}),
+    "_*_": frozenset({"int", "double"}),
+    "_/_": frozenset({"int", "double"}),
+    "_%_": frozenset({"int"}),
+}
 _ROOT_META: Schema = {
     "type": "object",
     "properties": {"name": {"type": "string"}, "generateName": {"type": "string"}},
@@ -191,12 +208,52 @@ class _Checker:
             return _DYN if node.optional else self.types.element(operand)
         if isinstance(node, Call):
             return self.call(node, scope)
+        if isinstance(node, Literal):
+            return _LITERALS.get(node.kind, _DYN)
         if isinstance(node, Construct):
             for part in node.parts:
                 self.visit(part, scope)
         return _DYN
 
+    def scalar(self, schema: Schema) -> str:
+        """The CEL type name of a plain scalar schema; "" when not one (or not sure)."""
+        if self.types.shape(schema) != "scalar" or schema.get("nullable"):
+            return ""
+        kind = schema.get("type")
+        if kind == "string":
+            return "" if schema.get("format") in ("byte", "date", "date-time", "duration") else "string"
+        return {"integer": "int", "number": "double", "boolean": "bool"}.get(str(kind), "")
+
+    def operator(self, node: Call, scope: Mapping[str, Schema]) -> Schema:
+        """A binary arithmetic or ordering operator on two known scalars: cel-go's overloads
+        (ordering across int and double allowed, as Kubernetes' CrossTypeNumericComparisons)."""
+        left, right = (self.visit(arg, scope) for arg in node.args)
+        types = (self.scalar(left), self.scalar(right))
+        if "" in types:
+            return _DYN
+        if node.function in _ORDERINGS:
+            allowed = types[0] == types[1] or set(types) <= {"int", "double"}
+            result: Schema = {"type": "boolean"}
+        else:
+            allowed = types[0] == types[1] and types[0] in _ARITHMETIC[node.function]
+            result = left
+        if not allowed:
+            self.errors.append(
+                (
+                    node.pos,
+                    f"found no matching overload for '{node.function}' applied to '({types[0]}, {types[1]})'",
+                )
+            )
+            return _DYN
+        return result
+
     def call(self, node: Call, scope: Mapping[str, Schema]) -> Schema:
+        if (
+            node.target is None
+            and len(node.args) == 2
+            and (node.function in _ORDERINGS or node.function in _ARITHMETIC)
+        ):
+            return self.operator(node, scope)
         if node.function == "has" and node.target is None and len(node.args) == 1:
             arg = node.args[0]
             if isinstance(arg, Select) and not arg.optional:
