@@ -17,6 +17,7 @@ from typing import Any
 
 from kprov.cluster.api.crd.definition import default_crd
 from kprov.cluster.api.errors import ApiError
+from kprov.cluster.api.kinds import beta_conversion
 from kprov.cluster.api.kinds.apiregistration import default_apiservice
 from kprov.cluster.api.pod_defaults import (
     default_container,
@@ -457,8 +458,19 @@ _BY_KIND: dict[tuple[str, str], Callable[[dict[str, Any]], None]] = {
 }
 
 
+# Defaulting a version does before its kind's (the kind's is v1's): v1beta3's shares
+_BY_VERSION: dict[tuple[str, str, str], Callable[[dict[str, Any]], None]] = {
+    ("flowcontrol.apiserver.k8s.io", "v1beta3", "PriorityLevelConfiguration"): (
+        beta_conversion.default_v1beta3_priority_level
+    ),
+}
+
+
 def apply_defaults(info: ResourceInfo, obj: dict[str, Any]) -> None:
     """Fill the server-side defaults of `info`'s kind into `obj`, in place."""
+    versioned = _BY_VERSION.get((info.group, info.version, info.kind))
+    if versioned is not None:
+        versioned(obj)
     handler = _BY_KIND.get((info.group, info.kind))
     if handler is not None:
         handler(obj)

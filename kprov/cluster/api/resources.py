@@ -5,7 +5,10 @@ scope, verbs, short names, categories, subresources). The table is data, resourc
 beside this module, one line per resource; it is the single source
 that discovery, routing, storage keys, tables and validation look kinds up in. `Registry`
 indexes an immutable tuple of infos by (group, version, resource) and by (group, kind);
-`REGISTRY` is the one instance built from the table (read-only; nothing mutates it).
+`REGISTRY` is the one instance built from the table's group-versions that are on by default
+(read-only; nothing mutates it); `registry_with` builds the one an API server serves when its
+--runtime-config turns others on or off (`OPTIONAL_GROUP_VERSIONS`: the table's blocks marked
+``enabledByDefault: false``).
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ _SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 __all__ = [
     "ALL_VERBS",
+    "OPTIONAL_GROUP_VERSIONS",
+    "TABLE",
     "storage_of",
     "REGISTRY",
     "Registry",
@@ -29,6 +34,8 @@ __all__ = [
     "SubresourceInfo",
     "api_version",
     "load_table",
+    "optional_group_versions",
+    "registry_with",
     "split_api_version",
 ]
 
@@ -178,6 +185,14 @@ def load_table(text: str) -> tuple[ResourceInfo, ...]:
     return tuple(infos)
 
 
+def optional_group_versions(text: str) -> frozenset[tuple[str, str]]:
+    """The (group, version) of the blocks of resources.yaml's text that are off by default."""
+    blocks = yaml.load(text, Loader=_SafeLoader)
+    return frozenset(
+        split_api_version(b["apiVersion"]) for b in blocks if b.get("enabledByDefault", True) is False
+    )
+
+
 class Registry:
     """Read-only lookups over a fixed tuple of resources."""
 
@@ -236,4 +251,13 @@ class Registry:
 
 
 _TABLE_TEXT = importlib_resources.files("kprov.cluster.api").joinpath("resources.yaml").read_text()
-REGISTRY = Registry(load_table(_TABLE_TEXT))
+TABLE = load_table(_TABLE_TEXT)  # every resource kprov can serve, the optional ones too
+OPTIONAL_GROUP_VERSIONS = optional_group_versions(_TABLE_TEXT)
+REGISTRY = Registry(tuple(i for i in TABLE if (i.group, i.version) not in OPTIONAL_GROUP_VERSIONS))
+
+
+def registry_with(enabled: frozenset[tuple[str, str]]) -> Registry:
+    """The registry serving exactly the group-versions in ``enabled`` (table order)."""
+    if enabled == frozenset(REGISTRY.group_versions()):
+        return REGISTRY
+    return Registry(tuple(i for i in TABLE if (i.group, i.version) in enabled))

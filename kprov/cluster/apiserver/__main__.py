@@ -12,6 +12,7 @@ import sys
 
 import uvloop
 
+from kprov.cluster.api.runtime_config import parse as parse_runtime_config
 from kprov.cluster.apiserver.config import ServerConfig
 from kprov.cluster.apiserver.front.heap import tune_glibc_heap
 from kprov.cluster.apiserver.server import run_server
@@ -145,6 +146,12 @@ def parse_args(argv: list[str] | None = None) -> ServerConfig:
         default="",
         help="AdmissionConfiguration (apiserver.config.k8s.io/v1): the PodSecurity plugin's configuration",
     )
+    parser.add_argument(
+        "--runtime-config",
+        default="",
+        help="comma-separated group/version=true|false (and api/all, api/beta, ...) turning on "
+        "the group-versions that are off by default, e.g. admissionregistration.k8s.io/v1beta1=true",
+    )
     parser.add_argument("--proxy-client-cert-file", default="",
                         help="client certificate presented to the servers behind APIServices")
     parser.add_argument("--proxy-client-key-file", default="")
@@ -156,6 +163,10 @@ def parse_args(argv: list[str] | None = None) -> ServerConfig:
     parser.add_argument("--requestheader-extra-headers-prefix", default="X-Remote-Extra-")
     parser.add_argument("--v", type=int, default=0, help="log verbosity (0-1 info, 2 debug)")
     args = parser.parse_args(argv)
+    try:
+        runtime_config = parse_runtime_config(args.runtime_config)
+    except ValueError as exc:
+        parser.error(f"--runtime-config: {exc}")
     logging.basicConfig(
         # start-up, warnings and errors at --v=0 (journald keeps them), details from --v=2
         level=[logging.INFO, logging.INFO, logging.DEBUG][min(args.v, 2)],
@@ -193,6 +204,7 @@ def parse_args(argv: list[str] | None = None) -> ServerConfig:
             p.strip() for p in args.disable_admission_plugins.split(",") if p.strip()
         ),
         admission_control_config_file=args.admission_control_config_file,
+        runtime_config=runtime_config,
         shutdown_delay_s=args.shutdown_delay_duration,
         metrics=not args.disable_metrics,
         enable_priority_and_fairness=args.enable_priority_and_fairness,

@@ -11,6 +11,7 @@ from kprov.cluster.api import defaults as _defaults
 from kprov.cluster.api.crd import openapi as _openapi_crd
 from kprov.cluster.api.crd import pruning as _crd_pruning
 from kprov.cluster.api.crd import structural as _crd_schema
+from kprov.cluster.api.kinds import beta_conversion
 from kprov.cluster.api.objects import now_rfc3339
 from kprov.cluster.api.patch import dispatch as _patch
 from kprov.cluster.api.patch import managed_fields as _managed
@@ -108,15 +109,17 @@ def validate(
 
 
 _STORED_ELSEWHERE = frozenset({("autoscaling", "HorizontalPodAutoscaler"), ("events.k8s.io", "Event")})
+_VIEWS = beta_conversion.VIEWS  # optional beta versions whose objects are stored in v1
 
 
 def converts(info: ResourceInfo) -> bool:
     """Whether stored objects of ``info`` can differ from what a read shows (a custom
     resource with several versions, or with defaults to fill in from storage; the built-in
-    kinds stored in another version: HPAs in autoscaling/v1, events.k8s.io/v1 Events)."""
+    kinds stored in another version: HPAs in autoscaling/v1, events.k8s.io/v1 Events, the
+    optional beta views of v1 kinds)."""
     custom = info.custom
     if custom is None:
-        return (info.group, info.kind) in _STORED_ELSEWHERE
+        return (info.group, info.kind) in _STORED_ELSEWHERE or (info.group, info.version) in _VIEWS
     return (
         custom.storage_version != info.version or len(custom.nodes) > 1 or custom.defaults_on_read
     )

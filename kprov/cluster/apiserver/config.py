@@ -44,6 +44,9 @@ class ServerConfig:
     audit_log_maxage_days: int = 0  # 0: rotated files kept whatever their age
     disable_admission_plugins: tuple[str, ...] = ()  # upstream's names, e.g. ServiceAccount
     admission_control_config_file: str = ""  # AdmissionConfiguration (PodSecurity's defaults, exemptions)
+    # --runtime-config's (key, on) settings (kprov.cluster.api.runtime_config): the optional
+    # group-versions to serve, e.g. (("admissionregistration.k8s.io/v1beta1", True),)
+    runtime_config: tuple[tuple[str, bool], ...] = ()
     workers: int = 1  # processes sharing the port (SO_REUSEPORT), each a full API server
     # on SIGTERM: /readyz fails at once, requests are still served this long (so load
     # balancers health-checking /readyz drain this server), then in-flight ones finish

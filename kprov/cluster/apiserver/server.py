@@ -13,7 +13,8 @@ import logging
 import signal
 from collections.abc import Callable
 
-from kprov.cluster.api.resources import REGISTRY
+from kprov.cluster.api.resources import registry_with
+from kprov.cluster.api.runtime_config import enabled_group_versions
 from kprov.cluster.apiserver.admission.podsecurity import PLUGIN_NAME, PodSecurity, load_admission_config
 from kprov.cluster.apiserver.aggregation.apiservice_controller import APIServiceController
 from kprov.cluster.apiserver.aggregation.crds import CustomResources
@@ -110,14 +111,15 @@ async def _open_storage(config: ServerConfig) -> tuple[EtcdKV, ApiContext, ApiMe
         else None
     )
     codec = Codec(encryption)
-    prefixes = {resource_prefix(i.group, i.resource) for i in REGISTRY}
+    registry = registry_with(enabled_group_versions(config.runtime_config))
+    prefixes = {resource_prefix(i.group, i.resource) for i in registry}
     bucket_of = bucket_function(prefixes)
     cache = WatchCache(kv, codec, bucket_of, capacity=config.watch_cache_capacity)
     metrics: ApiMetrics | None = None
     holder: list[ApiContext] = []  # the registry changes with CRDs: read it at scrape time
     store = Store(kv, codec)
     if config.metrics:
-        resource_of = resource_namer(bucket_of, lambda: holder[0].registry if holder else REGISTRY)
+        resource_of = resource_namer(bucket_of, lambda: holder[0].registry if holder else registry)
         metrics = ApiMetrics(resource_of, cache.scope_sizes)
         store.on_etcd_request = metrics.etcd_request
     store.on_written = cache.adopt
@@ -130,7 +132,7 @@ async def _open_storage(config: ServerConfig) -> tuple[EtcdKV, ApiContext, ApiMe
                 raise
             _log.warning("waiting for etcd: %s", exc)
             await asyncio.sleep(0.5)
-    ctx = ApiContext(config, REGISTRY, store, cache)
+    ctx = ApiContext(config, registry, store, cache)
     holder.append(ctx)
     return kv, ctx, metrics
 

@@ -16,7 +16,8 @@ of each object's metadata is the original's. A failed or invalid conversion is a
 the webhook's CRD kind.
 
 Built-in kinds served in several versions (HorizontalPodAutoscalers: autoscaling/v2 stored,
-v1 converted) go through their own pure conversion (`BUILTIN`), the same way.
+v1 converted; the optional beta versions of ValidatingAdmissionPolicies and flowcontrol's
+kinds, views of v1) go through their own pure conversion (`BUILTIN`), the same way.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from typing import Any
 import aiohttp
 
 from kprov.cluster.api.crd import pruning as crd_pruning
-from kprov.cluster.api.kinds import events, hpa_conversion
+from kprov.cluster.api.kinds import beta_conversion, events, hpa_conversion
 from kprov.cluster.api.resources import ResourceInfo
 from kprov.cluster.apiserver.admission.webhooks import (  # the same client as admission's
     _endpoint,
@@ -45,11 +46,33 @@ __all__ = ["BUILTIN", "builtin_converts", "read", "storage_api_version", "to_sto
 BUILTIN = {
     ("autoscaling", "HorizontalPodAutoscaler"): (hpa_conversion.V2, hpa_conversion.convert),
     ("events.k8s.io", "Event"): (events.CORE, events.convert),  # stored as core/v1 Events
+    ("admissionregistration.k8s.io", "ValidatingAdmissionPolicy"): (
+        beta_conversion.ADMISSION_V1,
+        beta_conversion.convert_admission_policy,
+    ),
+    ("admissionregistration.k8s.io", "ValidatingAdmissionPolicyBinding"): (
+        beta_conversion.ADMISSION_V1,
+        beta_conversion.convert_admission_policy,
+    ),
+    ("flowcontrol.apiserver.k8s.io", "FlowSchema"): (
+        beta_conversion.FLOWCONTROL_V1,
+        beta_conversion.convert_flow_schema,
+    ),
+    ("flowcontrol.apiserver.k8s.io", "PriorityLevelConfiguration"): (
+        beta_conversion.FLOWCONTROL_V1,
+        beta_conversion.convert_priority_level,
+    ),
 }
 
 
 def builtin_converts(info: ResourceInfo) -> bool:
-    return info.custom is None and (info.group, info.kind) in BUILTIN
+    if info.custom is not None or (info.group, info.kind) not in BUILTIN:
+        return False
+    # the v1 of the kinds with optional beta views is stored as it is served
+    return info.group not in _V1_STORED_GROUPS or (info.group, info.version) in beta_conversion.VIEWS
+
+
+_V1_STORED_GROUPS = frozenset(group for group, _ in beta_conversion.VIEWS)
 
 _TIMEOUT_S = 30.0  # upstream's fixed timeout for conversion webhooks
 _REVIEW_VERSIONS = ("v1", "v1beta1")
