@@ -39,7 +39,9 @@ def parse(text: str) -> RuntimeConfig:
         elif raw in _FALSE:
             value = False
         else:
-            raise ValueError(f"invalid value of {key}: {raw}, err: strconv.ParseBool: parsing \"{raw}\": invalid syntax")
+            raise ValueError(
+                f"invalid value of {key}: {raw}, err: strconv.ParseBool: parsing \"{raw}\": invalid syntax"
+            )
         settings.append((key, value))
     keys = [k for k, _ in settings]
     if len(settings) == 1 and settings[0] == ("api/all", False):
@@ -48,14 +50,17 @@ def parse(text: str) -> RuntimeConfig:
         if key.count("/") > 1 or (key.count("/") == 0 and key != "v1"):
             raise ValueError(f"runtime-config invalid key {key}")
     known = {_key(g, v) for g, v in _all_group_versions()}
-    unknown = [k for k in keys if k not in known and k not in _STABILITY and k not in ("api/all", "api/legacy", "v1")]
+    shorthands = {*_STABILITY, "api/all", "api/legacy", "v1"}
+    unknown = [k for k in keys if k not in known and k not in shorthands]
     if unknown:
         raise ValueError(f"unknown api groups {','.join(unknown)}")
     enabled = enabled_group_versions(tuple(settings))
     off = [gv for gv in REGISTRY.group_versions() if gv not in enabled]
     if off:
         names = ",".join(_key(g, v) for g, v in off)
-        raise ValueError(f"kprov cannot serve without {names}: only the optional group-versions can be switched")
+        raise ValueError(
+            f"kprov cannot serve without {names}: only the optional group-versions can be switched"
+        )
     return tuple(settings)
 
 

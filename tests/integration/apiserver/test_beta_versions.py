@@ -171,7 +171,8 @@ def test_v1beta1_policies_get_list_and_watch(beta_server: Api, default_server: A
     binding = {"apiVersion": f"{AR}/v1beta1", "kind": "ValidatingAdmissionPolicyBinding",
                "metadata": {"name": "beta-view"},
                "spec": {"policyName": "beta-view", "validationActions": ["Deny"]}}
-    status, made_binding = beta_server("POST", f"/apis/{AR}/v1beta1/validatingadmissionpolicybindings", binding)
+    bindings = f"/apis/{AR}/v1beta1/validatingadmissionpolicybindings"
+    status, made_binding = beta_server("POST", bindings, binding)
     assert status == 201 and made_binding["apiVersion"] == f"{AR}/v1beta1", made_binding
     status, v1_binding = default_server("GET", f"/apis/{AR}/v1/validatingadmissionpolicybindings/beta-view")
     assert status == 200 and v1_binding["spec"]["policyName"] == "beta-view"

@@ -69,7 +69,8 @@ def convert_priority_level(obj: Obj, api_version: str) -> Obj:
     annotations = dict(meta.get("annotations") or {})
     if api_version == FLOWCONTROL_V1BETA3:
         spec = obj.get("spec")
-        limited = spec.get("limited") if isinstance(spec, dict) else None
+        spec = spec if isinstance(spec, dict) else {}
+        limited = spec.get("limited")
         if isinstance(limited, dict) and not limited.get("nominalConcurrencyShares"):
             # v1beta3's field is not a pointer: always present, 0 when v1's was 0 or unset
             out["spec"] = {**spec, "limited": {**limited, "nominalConcurrencyShares": 0}}
