@@ -28,6 +28,7 @@ from kprov.cluster.apiserver.config import ServerConfig
 from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.endpoint_leases import EndpointLeases
 from kprov.cluster.apiserver.flowcontrol import Controller, ensure_bootstrap_objects
+from kprov.cluster.apiserver.flowcontrol.schema_status import DanglingConditions
 from kprov.cluster.apiserver.front.app import build_front
 from kprov.cluster.apiserver.front.audit import AuditLog, open_audit_log
 from kprov.cluster.apiserver.front.http1 import HttpFront
@@ -178,6 +179,9 @@ async def _start_reconcilers(ctx: ApiContext, config: ServerConfig) -> None:
     await bootstrap(ctx, allocators.first_ip)
     await reconcile_policy(ctx)
     await ensure_bootstrap_objects(ctx)
+    dangling = DanglingConditions(ctx)
+    dangling.start()
+    ctx.extras["apf_dangling_conditions"] = dangling
     custom_resources = CustomResources(ctx)
     await custom_resources.start()
     ctx.extras["custom_resources"] = custom_resources
@@ -257,4 +261,7 @@ async def shut_down(config: ServerConfig, ctx: ApiContext, listeners: Listeners)
     apiservices = ctx.extras.get("apiservices")
     if isinstance(apiservices, APIServiceController):
         await apiservices.stop()
+    dangling = ctx.extras.get("apf_dangling_conditions")
+    if isinstance(dangling, DanglingConditions):
+        await dangling.stop()
     await ctx.cache.stop()

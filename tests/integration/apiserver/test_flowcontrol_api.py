@@ -5,6 +5,7 @@ upstream's table columns; the v1 defaults; a user's own objects round-trip with 
 from __future__ import annotations
 
 import json
+import time
 import uuid
 
 from tests.integration.apiserver.conftest import Kubectl
@@ -102,5 +103,26 @@ def test_user_objects_defaulted_and_status_served(kubectl: Kubectl) -> None:
         "get", "--raw", f"/apis/flowcontrol.apiserver.k8s.io/v1/flowschemas/{name}/status"
     ).stdout
     assert json.loads(status)["metadata"]["name"] == name
-    kubectl("delete", "flowschema", name)
+    # the server keeps the Dangling condition: False while the level exists, True once it is gone
+    found = _dangling(kubectl, name, "False")
+    assert found["reason"] == "Found" and found["lastTransitionTime"]
+    assert found["message"] == (
+        f'This FlowSchema references the PriorityLevelConfiguration object named "{name}" and it exists'
+    )
+    assert _rows(kubectl("get", "flowschemas").stdout)[name][-1] == "False"  # MISSINGPL
     kubectl("delete", "prioritylevelconfiguration", name)
+    assert _dangling(kubectl, name, "True")["reason"] == "NotFound"
+    kubectl("delete", "flowschema", name)
+
+
+def _dangling(kubectl: Kubectl, name: str, status: str) -> dict[str, str]:
+    """The schema's Dangling condition once it has ``status`` (the server's loop runs every second)."""
+    condition: dict[str, str] = {}
+    for _ in range(100):
+        schema = json.loads(kubectl("get", "flowschema", name, "-o", "json").stdout)
+        conditions = (schema.get("status") or {}).get("conditions") or []
+        condition = next((c for c in conditions if c["type"] == "Dangling"), {})
+        if condition.get("status") == status:
+            return condition
+        time.sleep(0.1)
+    raise AssertionError(f"flowschema {name}: Dangling is {condition}, expected status {status}")
