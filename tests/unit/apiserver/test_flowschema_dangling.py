@@ -18,7 +18,8 @@ def _schema(level: str, conditions: list[dict[str, Any]] | None = None) -> dict[
 def test_found_and_not_found_as_upstream() -> None:
     assert desired_condition("pl", True) == {
         "type": "Dangling", "status": "False", "reason": "Found",
-        "message": 'This FlowSchema references the PriorityLevelConfiguration object named "pl" and it exists',
+        "message": 'This FlowSchema references the PriorityLevelConfiguration object named "pl" '
+        "and it exists",
     }
     missing = desired_condition("pl", False)
     assert (missing["status"], missing["reason"]) == ("True", "NotFound")
