@@ -29,6 +29,7 @@ __all__ = [
     "apply_defaults",
     "apply_patch",
     "decode_protobuf",
+    "drop_unknown_fields",
     "openapi_doc",
     "openapi_index",
     "openapi_v2",
@@ -91,6 +92,15 @@ def apply_defaults(info: ResourceInfo, obj: dict[str, Any]) -> None:
         _crd_pruning.default(info.custom.node, obj)
         return
     _defaults.apply_defaults(info, obj)
+
+
+def drop_unknown_fields(info: ResourceInfo, obj: dict[str, Any]) -> None:
+    """Remove the fields a built-in kind does not declare, in place, as kube-apiserver's
+    decoding into its Go types does whatever ``fieldValidation`` says (Strict and Warn only
+    decide whether the client hears of them). Custom objects are pruned by their schema
+    (:func:`apply_defaults`); a kind without a known Go type is left as it is."""
+    if info.custom is None:
+        _schema.drop_unknown(info, obj)
 
 
 def validate(

@@ -152,3 +152,23 @@ def test_a_token_request_whose_metadata_is_a_string_is_400(admin, namespace):
                              truncated, content_type="application/yaml")
     assert status == 400 and reply["reason"] == "BadRequest", reply
     assert reply["message"].startswith('TokenRequest in version "v1" cannot be handled as a TokenRequest: ')
+
+
+@pytest.mark.parametrize("directive", ["", "?fieldValidation=Ignore", "?fieldValidation=Warn"])
+def test_unknown_fields_of_a_built_in_kind_are_never_stored(admin, namespace, directive):
+    """As kube-apiserver's decoding into its Go types: whatever the directive (it only decides
+    whether the client hears of them), a create, an update and a merge patch keep none of
+    the fields the kind does not declare (a fuzz run stored megabytes in ConfigMaps' ``x``)."""
+    path = f"/api/v1/namespaces/{namespace}/configmaps"
+    created = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "u", "bogus": 1},
+               "data": {"a": "b"}, "x": "a" * 1000}
+    status, _, reply = admin("POST", path + directive, json.dumps(created).encode())
+    assert status == 201 and "x" not in reply and "bogus" not in reply["metadata"], reply
+    updated = {**created, "metadata": {"name": "u"}, "data": {"a": "c"}, "spec": {"y": 1}}
+    status, _, reply = admin("PUT", f"{path}/u{directive}", json.dumps(updated).encode())
+    assert status == 200 and reply["data"] == {"a": "c"} and {"x", "spec"}.isdisjoint(reply), reply
+    status, _, reply = admin("PATCH", f"{path}/u{directive}", b'{"z":{"q":1},"data":{"d":"e"}}',
+                             content_type="application/merge-patch+json")
+    assert status == 200 and reply["data"] == {"a": "c", "d": "e"} and "z" not in reply, reply
+    stored = admin("GET", f"{path}/u")[2]
+    assert {"x", "spec", "z"}.isdisjoint(stored) and "bogus" not in stored["metadata"], stored

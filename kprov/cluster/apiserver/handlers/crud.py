@@ -76,6 +76,14 @@ def _dry_run(request: ApiRequest) -> bool:
 
 
 # -- writes ------------------------------------------------------------------------------------
+def _decoded(info: ResourceInfo, before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """The object mutating webhooks returned, with the fields its kind does not declare
+    dropped as upstream's decoding of the patched object drops them (unchanged: as it was)."""
+    if after is not before:
+        _lib.drop_unknown_fields(info, after)
+    return after
+
+
 async def create_object(
     ctx: ApiContext,
     request: ApiRequest | None,
@@ -88,11 +96,12 @@ async def create_object(
     server itself writes."""
     user = request.user if request is not None else None
     obj = prepare_create(info, obj, namespace)
+    _lib.drop_unknown_fields(info, obj)
     warnings: list[str] = []  # field validation is the handlers' (they have the body)
     _lib.apply_defaults(info, obj)
     await limitranger.admit(ctx, info, obj)
     attrs = AdmissionAttributes(info, "CREATE", obj, None, user, dry_run=dry_run)
-    obj = await webhooks.mutate(ctx, attrs)
+    obj = _decoded(info, obj, await webhooks.mutate(ctx, attrs))
     attrs = attrs.with_object(obj)
     _lib.validate(info, obj, None)
     await podsecurity.validate(ctx, attrs)  # after mutation, before validating webhooks
@@ -155,10 +164,11 @@ async def guaranteed_update(
         try:
             (shown,) = await conversion.read(ctx, info, [current.obj])
             new = prepare_update(info, shown, mutate(copy.deepcopy(shown)), subresource)
+            _lib.drop_unknown_fields(info, new)
             if subresource != "status" or info.custom is not None:
                 _lib.apply_defaults(info, new)
             attrs = AdmissionAttributes(info, "UPDATE", new, shown, user, subresource, dry_run)
-            new = await webhooks.mutate(ctx, attrs)
+            new = _decoded(info, new, await webhooks.mutate(ctx, attrs))
             attrs = attrs.with_object(new)
             _lib.validate(info, new, shown, subresource)
             await podsecurity.validate(ctx, attrs)
