@@ -6,6 +6,8 @@ The whole server's HTTP behaviour is in tests/integration/apiserver/test_http_wi
 from __future__ import annotations
 
 import asyncio
+import gc
+import weakref
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -233,3 +235,26 @@ async def test_an_idle_stream_ends_when_its_client_goes_away(front) -> None:  # 
     await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 3)
     writer.close()
     await asyncio.wait_for(_ENDED.wait(), 3)
+
+
+async def test_a_closed_connection_is_freed_without_waiting_for_the_collector(front) -> None:  # type: ignore[no-untyped-def]
+    # The parser holding the connection's callbacks made a reference cycle: each closed
+    # connection (with its TLS state) waited for a full collection, which the server's GC
+    # cadence makes rare: a 5,000-request fuzz run ended with 175 of them, ~18 MiB.
+    server_front, port = front
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n")
+    await asyncio.wait_for(reader.readuntil(b"by front"), 3)
+    (connection,) = server_front.connections
+    gone = weakref.ref(connection)
+    del connection
+    gc.disable()
+    try:
+        writer.close()
+        for _ in range(100):
+            await asyncio.sleep(0.01)
+            if gone() is None:
+                break
+        assert gone() is None, gc.get_referrers(gone())
+    finally:
+        gc.enable()

@@ -281,6 +281,11 @@ class _Connection(asyncio.Protocol):
         waiter = self._drain_waiter
         if waiter is not None and not waiter.done():
             waiter.set_exception(ConnectionResetError("the client went away"))
+        # No data comes after this. The parser holds this protocol's callbacks, a reference
+        # cycle that kept every closed connection, with its TLS state (OpenSSL's buffers,
+        # ~100 KB), until the next full collection, which the server's GC cadence makes rare:
+        # a 5,000-request fuzz run ended with 175 of them, ~18 MiB, waiting.
+        del self._parser
 
     def pause_writing(self) -> None:
         self._write_paused = True
