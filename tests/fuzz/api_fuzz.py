@@ -172,18 +172,32 @@ class _Connection:
         }
         if code == 100:
             return self.read_reply(method, head_only)
-        if head_only or method == "HEAD" or code in (101, 204, 304):
+        if head_only:
             return code, headers, b""
+        return code, headers, self.read_body(method, code, headers)
+
+    def read_body(self, method: str, code: int, headers: dict[str, str]) -> bytes:
+        if method == "HEAD" or code in (101, 204, 304):
+            return b""
         if headers.get("transfer-encoding", "").lower() == "chunked":
             body = b""
             while True:
                 size = int(self._line().split(b";")[0], 16)
                 if size == 0:
                     self._line()
-                    return code, headers, body
+                    return body
                 body += self._take(size)
                 self._take(2)
-        return code, headers, self._take(int(headers.get("content-length", "0")))
+        return self._take(int(headers.get("content-length", "0")))
+
+
+def _may_watch(case: Case) -> bool:
+    """A GET that may open a watch stream: a ``watch`` parameter (kube-apiserver reads any
+    value but ``false``/``0`` as a watch, on a collection or a named object) or a
+    ``/watch/`` path. Its reply is never complete: held and dropped as a watch case is."""
+    path, _, query = case.target.partition("?")
+    watch_parameter = any(pair.partition("=")[0] == "watch" for pair in query.split("&"))
+    return case.method == "GET" and (watch_parameter or "/watch/" in path)
 
 
 def _request_bytes(case: Case, target: Target, body: bytes) -> bytes:
@@ -263,7 +277,14 @@ def _send(conn: _Connection, case: Case, report: FuzzReport, retry: bool = True)
                 with report.lock:
                     report.status[code] += 1
             return
-        code, headers, body = conn.read_reply(case.method)
+        code, headers, _ = conn.read_reply(case.method, head_only=True)
+        if _may_watch(case) and code < 300:
+            time.sleep(_WATCH_HOLD_S)
+            conn.close()  # a watch stream (the fuzz's watch cases do the same)
+            with report.lock:
+                report.status[code] += 1
+            return
+        body = conn.read_body(case.method, code, headers)
         conn.used = True
         if headers.get("connection", "").lower() == "close":
             conn.close()
