@@ -13,7 +13,9 @@ declare is ``failed to create typed patch object (<ns>/<name>; <gvk>): .spec.x: 
 declared in schema`` (500, no reason); then under Strict/Warn the YAML is read again for
 duplicate keys (``line 11: key "foo" already set in map``, 400 under Strict). Without the
 parameter nothing is checked here (upstream's default is Warn; kprov skips the schema walk
-per write that only kubectl asks for, and kubectl always sends Strict explicitly).
+per write that only kubectl asks for, and kubectl always sends Strict explicitly). Whatever
+the directive, the unknown fields of a built-in kind are never stored: the write path drops
+them (``crud``, ``_lib.drop_unknown_fields``), as upstream's decoding into Go types does.
 Whatever the directive, a value of the wrong JSON type (``metadata.name: 5``) is a 400 in
 encoding/json's words, as upstream's typed decoding refuses it (``check_types``).
 """
