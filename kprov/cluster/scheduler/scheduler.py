@@ -41,6 +41,7 @@ from kprov.cluster.client.workqueue import QueueShutDown, WorkQueue
 from kprov.cluster.scheduler.algorithm import failure_message, schedule
 from kprov.cluster.scheduler.cache import SchedulerCache
 from kprov.cluster.scheduler.metrics import SchedulerStats
+from kprov.cluster.scheduler.nominator import Nominator
 from kprov.cluster.scheduler.plugins import build_plugins
 from kprov.cluster.scheduler.plugins.default_preemption import Candidate, DefaultPreemption
 from kprov.cluster.scheduler.plugins.volume_binding import StorageView, pre_bind
@@ -83,6 +84,7 @@ class Scheduler:
         self.scheduler_name = scheduler_name
         self.plugins = build_plugins(plugins) if plugins else build_plugins()
         self.preemption = DefaultPreemption()
+        self.nominator = Nominator()
         self.percentage = percentage_of_nodes_to_score
         self.cache = SchedulerCache()
         self.queue = WorkQueue(base_delay=0.5, max_delay=10.0, name="scheduler")
@@ -122,6 +124,7 @@ class Scheduler:
     def _pod_added(self, pod: Obj) -> None:
         key = object_key(pod)
         node = (pod.get("spec") or {}).get("nodeName")
+        self.nominator.observe(key, pod)
         if node:
             self.unschedulable.pop(key, None)
             if _terminal(pod):
@@ -144,6 +147,7 @@ class Scheduler:
     def _pod_deleted(self, pod: Obj) -> None:
         key = object_key(pod)
         self.unschedulable.pop(key, None)
+        self.nominator.observe(key, None)
         if self.cache.is_assigned(key):
             self.cache.remove_pod(key)
             self._cluster_changed()
@@ -208,11 +212,14 @@ class Scheduler:
             await self._unschedulable(pod, key, f"invalid pod: {exc}", self.cache.generation)
             return "unschedulable"
         generation = self.cache.generation
-        result = schedule(info, self.cache, self.plugins, start=self._start,
-                          percentage=self.percentage, rng=self._rng)
+        candidate: Candidate | None = None
+        with self.nominator.counted_for(info, self.cache):
+            result = schedule(info, self.cache, self.plugins, start=self._start,
+                              percentage=self.percentage, rng=self._rng)
+            if result.node is None:
+                candidate = self.preemption.post_filter(info, self.cache, self.plugins)
         self._start = result.next_start
         if result.node is None:
-            candidate = self.preemption.post_filter(info, self.cache, self.plugins)
             if candidate is not None:
                 pod = await self._preempt(pod, candidate)
             await self._unschedulable(pod, key, failure_message(result), generation)
@@ -230,6 +237,7 @@ class Scheduler:
             pod = await self.client.patch(
                 PODS, meta["name"], nominated, meta["namespace"], subresource="status"
             )
+            self.nominator.observe(object_key(pod), pod)  # before the watch brings it
         scheduler = (pod.get("spec") or {}).get("schedulerName") or "default-scheduler"
         for victim in candidate.victims:
             self._spawn(self._evict_victim(victim.pod, scheduler, meta.get("uid", ""), candidate.node))
