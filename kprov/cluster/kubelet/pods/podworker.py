@@ -57,7 +57,13 @@ from kprov.cluster.kubelet.pods.podconfig import grace_period, sandbox_config
 from kprov.cluster.kubelet.pods.probes import LIVENESS, READINESS, STARTUP, Prober, ProbeTarget, ProbeWorker
 from kprov.cluster.kubelet.pods.securitycontext import APPARMOR_REASON, apparmor_rejection
 from kprov.cluster.kubelet.pods.servicelinks import service_env
-from kprov.cluster.kubelet.pods.status import ContainerView, pod_phase, pod_status
+from kprov.cluster.kubelet.pods.status import (
+    KUBELET_CONDITIONS,
+    ContainerView,
+    foreign_conditions,
+    pod_phase,
+    pod_status,
+)
 from kprov.cluster.kubelet.pods.sysctls import FORBIDDEN_REASON, forbidden_sysctl
 from kprov.cluster.kubelet.volumes.pod_volumes import (
     claim_names,
@@ -145,8 +151,15 @@ class PodWorker:
         self.pod = dict(pod)
         if self._last_status is not None:
             # The watch may deliver an object older than our last status write: keep ours, so
-            # startTime and condition transition times never move backwards.
-            self.pod["status"] = self._last_status
+            # startTime and condition transition times never move backwards; but the conditions
+            # others own (DisruptionTarget, readiness gates) are theirs: take them as the API has them.
+            self.pod["status"] = {
+                **self._last_status,
+                "conditions": foreign_conditions(pod.get("status") or {}) + [
+                    c for c in self._last_status.get("conditions") or []
+                    if c.get("type") in KUBELET_CONDITIONS
+                ],
+            }
         self.wake()
 
     def mark_gone(self) -> None:

@@ -20,8 +20,10 @@ from typing import Any
 from kprov.cluster.kubelet.cri.types import CONTAINER_EXITED, CONTAINER_RUNNING, ContainerInfo
 
 __all__ = [
+    "KUBELET_CONDITIONS",
     "ContainerView",
     "container_status",
+    "foreign_conditions",
     "pod_phase",
     "pod_status",
     "qos_class",
@@ -176,6 +178,39 @@ def qos_class(pod: Obj) -> str:
 
 Condition = tuple[bool, str, str]  # (status, reason, message)
 
+# The condition types the kubelet writes (upstream's PodConditionsByKubelet); any other type
+# (DisruptionTarget from the scheduler, a readiness gate's from its controller) belongs to
+# someone else and is kept as the API has it.
+KUBELET_CONDITIONS = frozenset(
+    {"PodScheduled", "PodReadyToStartContainers", "Initialized", "ContainersReady", "Ready"}
+)
+
+
+def foreign_conditions(status: Obj) -> list[dict[str, Any]]:
+    """The conditions of ``status`` that the kubelet does not own, in their order."""
+    return [dict(c) for c in status.get("conditions") or [] if c.get("type") not in KUBELET_CONDITIONS]
+
+
+def _with_readiness_gates(ready: Condition, gates: Sequence[Obj], conditions: Sequence[Obj]) -> Condition:
+    """Ready is ContainersReady and, for each of ``spec.readinessGates``, its condition True
+    (upstream's messages when one is missing or not True)."""
+    if not ready[0] or not gates:
+        return ready
+    by_type = {c.get("type"): c for c in conditions}
+    problems = []
+    for gate in gates:
+        kind = gate.get("conditionType")
+        found = by_type.get(kind)
+        if found is None:
+            problems.append(f'corresponding condition of pod readiness gate "{kind}" does not exist.')
+        elif found.get("status") != "True":
+            problems.append(
+                f'the status of pod readiness gate "{kind}" is not "True", but {found.get("status")}'
+            )
+    if problems:
+        return False, "ReadinessGatesNotReady", ", ".join(problems)
+    return ready
+
 
 def _conditions(old: Sequence[Obj], wanted: dict[str, Condition], now: str) -> list[dict[str, Any]]:
     previous = {c.get("type"): c for c in old}
@@ -276,15 +311,16 @@ def pod_status(
     ]
     init_statuses = [_init_status(v) for v in init_views]
     ready = _ready_condition(phase, init_views, init_statuses, app_statuses)
+    foreign = foreign_conditions(old)
     status: dict[str, Any] = {
         "phase": phase,
-        "conditions": _conditions(
+        "conditions": foreign + _conditions(
             old.get("conditions") or [],
             {
                 "PodScheduled": (True, "", ""),
                 "Initialized": _initialized_condition(phase, init_views, init_statuses, app_statuses),
                 "ContainersReady": ready,
-                "Ready": ready,
+                "Ready": _with_readiness_gates(ready, spec.get("readinessGates") or [], foreign),
             },
             now,
         ),
