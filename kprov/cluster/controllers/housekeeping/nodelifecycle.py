@@ -10,7 +10,8 @@ removed when the node is healthy again.
 
 Taint-based eviction: a pod on a node with a NoExecute taint it does not tolerate is
 deleted at once; one tolerating it for tolerationSeconds is deleted that long after the
-taint was added. Pods with no toleration for the not-ready/unreachable taints are treated
+taint was added, each first marked with a DisruptionTarget condition (DeletionByTaintManager), as
+upstream's taint manager does. Pods with no toleration for the not-ready/unreachable taints are treated
 as tolerating them for ``default_toleration_seconds`` (what the DefaultTolerationSeconds
 admission plugin gives every pod in Kubernetes, 300 s).
 """
@@ -198,6 +199,14 @@ class NodeLifecycleController(Controller):
                 meta["name"],
                 node["metadata"]["name"],
             )
+            condition = {
+                "type": "DisruptionTarget", "status": "True", "reason": "DeletionByTaintManager",
+                "message": "Taint manager: deleting due to NoExecute taint",
+                "lastTransitionTime": now_rfc3339(),
+            }
+            with contextlib.suppress(NotFound, ApiError):  # merged by type, as upstream marks it first
+                await self.client.patch(PODS, meta["name"], {"status": {"conditions": [condition]}},
+                                        meta["namespace"], patch_type="strategic", subresource="status")
             with contextlib.suppress(NotFound, ApiError):
                 await self.client.delete(PODS, meta["name"], meta["namespace"])
                 await self.ctx.recorder.record(
