@@ -35,7 +35,6 @@ def test_a_lower_priority_pod_cannot_take_the_room_a_preemptor_was_nominated_for
 
 
 def test_a_bound_or_deleted_preemptor_no_longer_holds_room() -> None:
-    cache = cache_with([node("a", cpu="1")], [])
     nominator = Nominator()
     preemptor = _nominated("preemptor", "1", 100, "a")
     nominator.observe("default/preemptor", preemptor)
