@@ -16,6 +16,12 @@ once; by default they loop over ``filter``/``score``. A plugin on the hot path (
 fit, balanced allocation) overrides them with one tight loop: at 1000 nodes a cycle checks
 and scores hundreds of nodes, and a Python call per node per plugin is most of its cost.
 
+``add_pod(state, pod, other, node)`` / ``remove_pod(...)`` are kube-scheduler's PreFilter
+extensions: preemption calls them as it takes would-be victims off a node and puts them back,
+so a plugin whose pre_filter counted pods cluster-wide (topology spread, pod affinity) updates
+its cycle data instead of filtering against pods that would be gone. Every ``remove_pod`` is
+matched by an ``add_pod`` of the same pod, so the data ends as it began.
+
 ``unresolvable`` marks filters that evicting pods could not fix (taints, selectors): this
 is what the "preemption: ..." part of the message reports. :class:`CycleState` is a dict
 the plugins share during one pod's cycle.
@@ -53,6 +59,12 @@ class Plugin:
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Sequence[str]:
         return NO_REASONS
+
+    def add_pod(self, state: CycleState, pod: PodInfo, other: PodInfo, node: NodeInfo) -> None:
+        """``other`` is (back) on ``node``: update what pre_filter counted for ``pod``."""
+
+    def remove_pod(self, state: CycleState, pod: PodInfo, other: PodInfo, node: NodeInfo) -> None:
+        """``other`` is off ``node`` (a would-be victim): update what pre_filter counted for ``pod``."""
 
     def filter_batch(
         self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]

@@ -61,3 +61,51 @@ def test_preempts_for_an_extended_resource_as_the_conformance_spec_does() -> Non
     found = _post(cache, high)
     assert found is not None and found.node == "a"
     assert [v.pod["metadata"]["name"] for v in found.victims] == ["low"]
+
+
+def _spread(selector_labels: dict) -> dict:
+    return {
+        "maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "DoNotSchedule",
+        "labelSelector": {"matchLabels": selector_labels},
+    }
+
+
+def test_a_spread_constraint_sees_its_would_be_victims_gone() -> None:
+    # b is full with a pod that outranks the preemptor; on a, two low-priority web pods put
+    # a's domain 2 above b's: only evicting both lets another web pod keep the skew within 1
+    cache = cache_with(
+        [node("a", cpu="4"), node("b", cpu="1")],
+        [
+            (pod("web-1", cpu="100m", labels={"app": "web"}, priority=10), "a"),
+            (pod("web-2", cpu="100m", labels={"app": "web"}, priority=10), "a"),
+            (pod("other", cpu="100m", priority=10), "a"),
+            (pod("vip-db", cpu="1", priority=1000), "b"),
+        ],
+    )
+    web = pod("web-3", cpu="100m", labels={"app": "web"}, priority=100,
+              topologySpreadConstraints=[_spread({"app": "web"})])
+    assert run(cache, web).node is None
+    before = {n.name: (n.req_cpu, set(n.pods)) for n in cache.node_infos}
+    found = _post(cache, web)
+    assert found is not None and found.node == "a"
+    assert sorted(v.pod["metadata"]["name"] for v in found.victims) == ["web-1", "web-2"]
+    assert {n.name: (n.req_cpu, set(n.pods)) for n in cache.node_infos} == before
+
+
+def test_anti_affinity_of_the_preemptor_evicts_the_pods_it_forbids() -> None:
+    cache = cache_with(
+        [node("a", cpu="4"), node("b", cpu="1")],
+        [
+            (pod("db-1", cpu="100m", labels={"app": "db"}, priority=10), "a"),
+            (pod("cache-1", cpu="100m", labels={"app": "cache"}, priority=10), "a"),
+            (pod("vip", cpu="1", priority=1000), "b"),
+        ],
+    )
+    anti = {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+        {"topologyKey": "kubernetes.io/hostname", "labelSelector": {"matchLabels": {"app": "db"}}},
+    ]}}
+    newcomer = pod("db-2", cpu="100m", labels={"app": "db"}, priority=100, affinity=anti)
+    assert run(cache, newcomer).node is None
+    found = _post(cache, newcomer)
+    assert found is not None and found.node == "a"
+    assert [v.pod["metadata"]["name"] for v in found.victims] == ["db-1"]

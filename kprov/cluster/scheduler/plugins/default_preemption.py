@@ -9,8 +9,9 @@ nodes the one whose most important victim has the lowest priority wins, then the
 fewest victims, then the first. The node's pods are always put back: the cache is
 unchanged afterwards. Victims are deleted by the scheduler, which sets the preemptor's
 ``status.nominatedNodeName``; the preemptor is scheduled once the victims are gone.
-Filters that read cache-wide indexes (inter-pod affinity, spread) see the victims still
-present: like upstream's, a best effort for those.
+Filters whose pre_filter counted pods cluster-wide (topology spread, pod affinity) are told
+of each pod taken off or put back (``remove_pod``/``add_pod``, upstream's PreFilter
+extensions), so a spread constraint sees its would-be victims gone.
 """
 
 from __future__ import annotations
@@ -44,6 +45,22 @@ class DefaultPreemption(Plugin):
     def _fits(filters: Sequence[Plugin], state: CycleState, pod: PodInfo, node: NodeInfo) -> bool:
         return not any(f.filter(state, pod, node) for f in filters)
 
+    @staticmethod
+    def _take_off(
+        filters: Sequence[Plugin], state: CycleState, pod: PodInfo, victim: PodInfo, node: NodeInfo
+    ) -> None:
+        node.remove_pod(victim.key)
+        for f in filters:
+            f.remove_pod(state, pod, victim, node)
+
+    @staticmethod
+    def _put_back(
+        filters: Sequence[Plugin], state: CycleState, pod: PodInfo, victim: PodInfo, node: NodeInfo
+    ) -> None:
+        node.add_pod(victim)
+        for f in filters:
+            f.add_pod(state, pod, victim, node)
+
     def post_filter(self, pod: PodInfo, cache: SchedulerCache, plugins: Sequence[Plugin]) -> Candidate | None:
         if (pod.pod.get("spec") or {}).get("preemptionPolicy") == "Never":
             return None
@@ -56,20 +73,20 @@ class DefaultPreemption(Plugin):
             if not lower:
                 continue
             for victim in lower:
-                node.remove_pod(victim.key)
+                self._take_off(filters, state, pod, victim, node)
             victims: list[PodInfo] = []
             try:
                 if not self._fits(filters, state, pod, node):
                     continue
                 for candidate in reversed(lower):  # most important first: keep it if we can
-                    node.add_pod(candidate)
+                    self._put_back(filters, state, pod, candidate, node)
                     if not self._fits(filters, state, pod, node):
-                        node.remove_pod(candidate.key)
+                        self._take_off(filters, state, pod, candidate, node)
                         victims.append(candidate)
             finally:
                 for victim in lower:
                     if victim.key not in node.pods:
-                        node.add_pod(victim)
+                        self._put_back(filters, state, pod, victim, node)
             rank = (max(priority_of(v) for v in victims) if victims else -(2**31), len(victims))
             if victims and (best is None or rank < best[0]):
                 best = (rank, Candidate(node.name, tuple(victims)))

@@ -5,6 +5,12 @@ All lookups go through the cache's label indexes: pre_filter turns every term in
 of topology domains (node label values) holding matching pods, so the per-node filter is a
 dictionary lookup. A pod whose affinity matches no pod anywhere may still go where it
 matches itself (the first pod of a group), as in Kubernetes.
+
+During preemption ``add_pod``/``remove_pod`` move a would-be victim in or out of the domain
+counts of the incoming pod's own affinity and anti-affinity terms, so preempting the pods an
+anti-affinity term forbids makes room. The anti-affinity of pods already placed is kept as a
+set of forbidden domains and not updated: such a victim still blocks its domain (a best
+effort, as this scheduler's preemption was for every cache-wide filter before).
 """
 
 from __future__ import annotations
@@ -59,6 +65,21 @@ class InterPodAffinity(Plugin):
         )
         state[self.name] = prep
         return bool(prep.existing_anti or any(c for _, c in prep.anti) or prep.affinity)
+
+    def add_pod(self, state: CycleState, pod: PodInfo, other: PodInfo, node: NodeInfo) -> None:
+        self._count(state, pod, other, node, 1)
+
+    def remove_pod(self, state: CycleState, pod: PodInfo, other: PodInfo, node: NodeInfo) -> None:
+        self._count(state, pod, other, node, -1)
+
+    def _count(self, state: CycleState, pod: PodInfo, other: PodInfo, node: NodeInfo, delta: int) -> None:
+        prep: _Prepared | None = state.get(self.name)
+        if prep is None:
+            return
+        for terms, counted in ((pod.anti_affinity, prep.anti), (pod.affinity, prep.affinity)):
+            for term, (key, counts) in zip(terms, counted, strict=True):
+                if key in node.labels and term.matches(other.namespace, other.labels):
+                    counts[node.labels[key]] += delta
 
     def pre_score(
         self, state: CycleState, pod: PodInfo, cache: SchedulerCache, nodes: Sequence[NodeInfo]

@@ -5,7 +5,12 @@ emptier domains higher. Counts are computed once per cycle from the label index;
 domains (values of the topology key over the nodes that pass the pod's node
 selector/affinity) are remembered in the cache's ``domain_memo`` per (key, selector,
 affinity) until a node's labels change: with 2,000 nodes, listing them for every pod
-dominated the scheduler's time."""
+dominated the scheduler's time.
+
+During preemption, ``add_pod``/``remove_pod`` move a would-be victim in or out of its
+domain's count (when it is in the pod's namespace, matches the constraint's selector and sits
+on a node the pod could use) and recompute the global minimum, as upstream's PreFilter
+extensions do: the victims a spread constraint needs gone are then seen as gone."""
 
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ from dataclasses import dataclass
 
 import orjson
 
+from kprov.cluster.api.selectors import LabelSelector
 from kprov.cluster.scheduler.cache import NodeInfo, SchedulerCache
 from kprov.cluster.scheduler.framework import NO_REASONS, CycleState, Plugin
 from kprov.cluster.scheduler.plugins.node_affinity import node_matches_pod_affinity
@@ -34,6 +40,15 @@ class _Constraint:
     minimum: int
     self_match: int
     hard: bool
+    selector: LabelSelector
+    domains: frozenset[str]
+    min_domains: int
+
+    def recompute_minimum(self) -> None:
+        """The smallest count over the eligible domains (0 while one has no matching pod)."""
+        present = [n for d, n in self.counts.items() if n > 0 and d in self.domains]
+        full = len(present) == len(self.domains)
+        self.minimum = min(present) if present and full and len(self.domains) >= self.min_domains else 0
 
 
 class PodTopologySpread(Plugin):
@@ -56,17 +71,34 @@ class PodTopologySpread(Plugin):
             # counts of the domains that have matching pods (the others count 0): never a
             # pass over every domain, which with the hostname key is every node
             placed = cache.domains_with(cache.matching_pods(ns, selector), key)
-            counts = Counter({d: n for d, n in placed.items() if d in domains})
-            minimum = min(counts.values()) if counts and len(counts) == len(domains) else 0
-            min_domains = raw.get("minDomains")
-            if min_domains and len(domains) < int(min_domains):
-                minimum = 0
-            prepared.append(_Constraint(
-                key, int(raw.get("maxSkew", 1)), counts, minimum, 1 if selector.matches(pod.labels) else 0,
+            constraint = _Constraint(
+                key, int(raw.get("maxSkew", 1)), Counter({d: n for d, n in placed.items() if d in domains}),
+                0, 1 if selector.matches(pod.labels) else 0,
                 raw.get("whenUnsatisfiable", "DoNotSchedule") == "DoNotSchedule",
-            ))
+                selector, domains, int(raw.get("minDomains") or 0),
+            )
+            constraint.recompute_minimum()
+            prepared.append(constraint)
         state[self.name] = prepared
         return any(c.hard for c in prepared)
+
+    def add_pod(self, state: CycleState, pod: PodInfo, other: PodInfo, node: NodeInfo) -> None:
+        self._count(state, pod, other, node, 1)
+
+    def remove_pod(self, state: CycleState, pod: PodInfo, other: PodInfo, node: NodeInfo) -> None:
+        self._count(state, pod, other, node, -1)
+
+    def _count(self, state: CycleState, pod: PodInfo, other: PodInfo, node: NodeInfo, delta: int) -> None:
+        constraints: list[_Constraint] = state.get(self.name) or []
+        if other.namespace != pod.namespace or not constraints:
+            return
+        if any(c.key not in node.labels for c in constraints) or not node_matches_pod_affinity(pod, node):
+            return
+        for c in constraints:
+            domain = node.labels[c.key]
+            if domain in c.domains and c.selector.matches(other.labels):
+                c.counts[domain] += delta
+                c.recompute_minimum()
 
     def pre_score(
         self, state: CycleState, pod: PodInfo, cache: SchedulerCache, nodes: Sequence[NodeInfo]
