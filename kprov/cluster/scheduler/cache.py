@@ -326,9 +326,10 @@ class SchedulerCache:
                 counts[node.labels[topology_key]] += 1
         return counts
 
-    def existing_anti_affinity(self, pod: PodInfo) -> list[tuple[str, set[str]]]:
-        """(topologyKey, domains) that existing pods' required anti-affinity forbids for ``pod``."""
-        out = []
+    def existing_anti_affinity(self, pod: PodInfo) -> dict[str, tuple[str, Counter[str]]]:
+        """Existing pods' required anti-affinity terms that match ``pod``, by term identity:
+        (topologyKey, how many of those pods sit in each domain it forbids)."""
+        out: dict[str, tuple[str, Counter[str]]] = {}
         candidates = set(self._anti_generic)
         for item in pod.labels.items():
             candidates.update(self._anti_by_label.get(item, ()))
@@ -336,11 +337,10 @@ class SchedulerCache:
             term, node_counts = self._anti_terms[identity]
             if not term.matches(pod.namespace, pod.labels):
                 continue
-            domains = {
-                self.nodes[n].labels[term.topology_key]
-                for n in node_counts
-                if n in self.nodes and term.topology_key in self.nodes[n].labels
-            }
+            domains: Counter[str] = Counter()
+            for n, count in node_counts.items():
+                if n in self.nodes and term.topology_key in self.nodes[n].labels:
+                    domains[self.nodes[n].labels[term.topology_key]] += count
             if domains:
-                out.append((term.topology_key, domains))
+                out[identity] = (term.topology_key, domains)
         return out

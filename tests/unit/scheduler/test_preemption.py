@@ -109,3 +109,22 @@ def test_anti_affinity_of_the_preemptor_evicts_the_pods_it_forbids() -> None:
     found = _post(cache, newcomer)
     assert found is not None and found.node == "a"
     assert [v.pod["metadata"]["name"] for v in found.victims] == ["db-1"]
+
+
+def test_a_victim_whose_anti_affinity_forbids_the_preemptor_is_evicted() -> None:
+    loner = {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+        {"topologyKey": "kubernetes.io/hostname", "labelSelector": {"matchLabels": {"app": "web"}}},
+    ]}}
+    cache = cache_with(
+        [node("a", cpu="4"), node("b", cpu="1")],
+        [
+            (pod("loner", cpu="100m", priority=10, affinity=loner), "a"),
+            (pod("bystander", cpu="100m", priority=10), "a"),
+            (pod("vip", cpu="1", priority=1000), "b"),
+        ],
+    )
+    web = pod("web", cpu="100m", labels={"app": "web"}, priority=100)
+    assert run(cache, web).node is None
+    found = _post(cache, web)
+    assert found is not None and found.node == "a"
+    assert [v.pod["metadata"]["name"] for v in found.victims] == ["loner"]

@@ -7,10 +7,9 @@ dictionary lookup. A pod whose affinity matches no pod anywhere may still go whe
 matches itself (the first pod of a group), as in Kubernetes.
 
 During preemption ``add_pod``/``remove_pod`` move a would-be victim in or out of the domain
-counts of the incoming pod's own affinity and anti-affinity terms, so preempting the pods an
-anti-affinity term forbids makes room. The anti-affinity of pods already placed is kept as a
-set of forbidden domains and not updated: such a victim still blocks its domain (a best
-effort, as this scheduler's preemption was for every cache-wide filter before).
+counts of the incoming pod's own affinity and anti-affinity terms and of the placed pods'
+anti-affinity terms that forbid it, so preempting the pods an anti-affinity term forbids, or
+whose anti-affinity forbids the incoming pod, makes room.
 """
 
 from __future__ import annotations
@@ -32,7 +31,7 @@ _AFFINITY = ("node(s) didn't match pod affinity rules",)
 
 @dataclass
 class _Prepared:
-    existing_anti: list[tuple[str, set[str]]]
+    existing_anti: dict[str, tuple[str, Counter[str]]]  # by term identity
     anti: list[tuple[str, Counter[str]]]
     affinity: list[tuple[str, Counter[str]]]
     affinity_self_ok: bool
@@ -80,6 +79,10 @@ class InterPodAffinity(Plugin):
             for term, (key, counts) in zip(terms, counted, strict=True):
                 if key in node.labels and term.matches(other.namespace, other.labels):
                     counts[node.labels[key]] += delta
+        for term in other.anti_affinity:
+            entry = prep.existing_anti.get(term.identity)
+            if entry is not None and entry[0] in node.labels:
+                entry[1][node.labels[entry[0]]] += delta
 
     def pre_score(
         self, state: CycleState, pod: PodInfo, cache: SchedulerCache, nodes: Sequence[NodeInfo]
@@ -89,8 +92,8 @@ class InterPodAffinity(Plugin):
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Sequence[str]:
         prep: _Prepared = state[self.name]
         labels = node.labels
-        for key, forbidden in prep.existing_anti:
-            if key in labels and labels[key] in forbidden:
+        for key, holders in prep.existing_anti.values():
+            if key in labels and holders.get(labels[key]):
                 return _EXISTING
         for key, counts in prep.anti:
             if key in labels and counts.get(labels[key]):
