@@ -43,7 +43,11 @@ from kprov.cluster.scheduler.cache import SchedulerCache
 from kprov.cluster.scheduler.metrics import SchedulerStats
 from kprov.cluster.scheduler.nominator import Nominator
 from kprov.cluster.scheduler.plugins import build_plugins
-from kprov.cluster.scheduler.plugins.default_preemption import Candidate, DefaultPreemption
+from kprov.cluster.scheduler.plugins.default_preemption import (
+    Candidate,
+    DefaultPreemption,
+    eligible_to_preempt,
+)
 from kprov.cluster.scheduler.plugins.volume_binding import StorageView, pre_bind
 from kprov.cluster.scheduler.podinfo import PodInfo
 
@@ -216,7 +220,8 @@ class Scheduler:
         with self.nominator.counted_for(info, self.cache):
             result = schedule(info, self.cache, self.plugins, start=self._start,
                               percentage=self.percentage, rng=self._rng)
-            if result.node is None:
+            nominated = str((pod.get("status") or {}).get("nominatedNodeName") or "")
+            if result.node is None and eligible_to_preempt(info, nominated, self.cache, self.pods.store.get):
                 candidate = self.preemption.post_filter(info, self.cache, self.plugins)
         self._start = result.next_start
         if result.node is None:

@@ -4,7 +4,7 @@ possible, on the node whose most important victim matters least; the cache is un
 from __future__ import annotations
 
 from kprov.cluster.scheduler.plugins import build_plugins
-from kprov.cluster.scheduler.plugins.default_preemption import DefaultPreemption
+from kprov.cluster.scheduler.plugins.default_preemption import DefaultPreemption, eligible_to_preempt
 from kprov.cluster.scheduler.podinfo import PodInfo
 from tests.unit.scheduler.helpers import cache_with, node, pod, run
 
@@ -128,3 +128,28 @@ def test_a_victim_whose_anti_affinity_forbids_the_preemptor_is_evicted() -> None
     found = _post(cache, web)
     assert found is not None and found.node == "a"
     assert [v.pod["metadata"]["name"] for v in found.victims] == ["loner"]
+
+
+def test_the_older_of_equal_victims_is_kept() -> None:
+    def aged(name: str, created: str) -> dict:
+        p = pod(name, cpu="1", priority=10)
+        p["metadata"]["creationTimestamp"] = created
+        return p
+
+    cache = cache_with([node("a", cpu="2")], [
+        (aged("old", "2026-01-01T00:00:00Z"), "a"), (aged("young", "2026-01-02T00:00:00Z"), "a"),
+    ])
+    found = _post(cache, pod("vip", cpu="1", priority=100))
+    assert found is not None and [v.pod["metadata"]["name"] for v in found.victims] == ["young"]
+
+
+def test_no_second_round_while_victims_on_the_nominated_node_terminate() -> None:
+    low = pod("low", cpu="1", priority=10)
+    cache = cache_with([node("a", cpu="1")], [(low, "a")])
+    vip = PodInfo.of(pod("vip", cpu="1", priority=100))
+    terminating = {**low, "metadata": {**low["metadata"], "deletionTimestamp": "2026-01-01T00:00:00Z"}}
+    assert not eligible_to_preempt(vip, "a", cache, {"default/low": terminating}.get)
+    assert eligible_to_preempt(vip, "a", cache, {"default/low": low}.get)
+    assert eligible_to_preempt(vip, "", cache, {"default/low": terminating}.get)  # not nominated
+    peer = PodInfo.of(pod("peer", cpu="1", priority=5))  # the terminating pod outranks it
+    assert eligible_to_preempt(peer, "a", cache, {"default/low": terminating}.get)

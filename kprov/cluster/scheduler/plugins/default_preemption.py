@@ -4,9 +4,14 @@ lower priority would let it fit, as kube-scheduler's DefaultPreemption does.
 Design: only a pod whose ``preemptionPolicy`` is not Never preempts. For each node holding
 pods of lower priority, all of them are taken off the node's copy in the cache, the filters
 are asked whether the pod fits; if it does, victims are reprieved from the highest priority
-down while the pod still fits (so the fewest and least important go). Among candidate
-nodes the one whose most important victim has the lowest priority wins, then the one with
-fewest victims, then the first. The node's pods are always put back: the cache is
+down while the pod still fits (so the fewest and least important go). Victims are reprieved
+in upstream's order of importance: higher priority first, then the older pod (upstream
+compares start times; the cache holds pods as first seen, so creation times stand in). Among
+candidate nodes the one whose most important victim has the lowest priority wins, then the
+one with fewest victims, then the first. A pod already nominated to a node where a
+lower-priority pod is terminating is not eligible to preempt again (upstream's
+PodEligibleToPreemptOthers): its victims are on their way out, and a second round would
+evict more than it needs. The node's pods are always put back: the cache is
 unchanged afterwards. Victims are deleted by the scheduler, which sets the preemptor's
 ``status.nominatedNodeName``; the preemptor is scheduled once the victims are gone.
 Filters whose pre_filter counted pods cluster-wide (topology spread, pod affinity) are told
@@ -16,18 +21,44 @@ extensions), so a spread constraint sees its would-be victims gone.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from kprov.cluster.scheduler.cache import NodeInfo, SchedulerCache
 from kprov.cluster.scheduler.framework import CycleState, Plugin
 from kprov.cluster.scheduler.podinfo import PodInfo
 
-__all__ = ["Candidate", "DefaultPreemption", "priority_of"]
+Obj = dict[str, Any]
+
+__all__ = ["Candidate", "DefaultPreemption", "eligible_to_preempt", "priority_of"]
 
 
 def priority_of(pod: PodInfo) -> int:
     return int((pod.pod.get("spec") or {}).get("priority") or 0)
+
+
+def _importance(pod: PodInfo) -> tuple[int, str]:
+    """Sorts the most important first: higher priority, then created earlier."""
+    created = str((pod.pod.get("metadata") or {}).get("creationTimestamp") or "~")  # none: last
+    return -priority_of(pod), created
+
+
+def eligible_to_preempt(
+    pod: PodInfo, nominated_node: str, cache: SchedulerCache, current: Callable[[str], Obj | None]
+) -> bool:
+    """Whether ``pod`` (nominated to ``nominated_node``, or "") may preempt: not while a pod of
+    lower priority on its nominated node is terminating. ``current`` gives a pod's latest
+    object by key (the cache holds pods as first seen, without their deletionTimestamp)."""
+    node = cache.nodes.get(nominated_node) if nominated_node else None
+    if node is None:
+        return True
+    priority = priority_of(pod)
+    for key, other in node.pods.items():
+        latest = current(key) or {}
+        if priority_of(other) < priority and (latest.get("metadata") or {}).get("deletionTimestamp"):
+            return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -78,7 +109,7 @@ class DefaultPreemption(Plugin):
             try:
                 if not self._fits(filters, state, pod, node):
                     continue
-                for candidate in reversed(lower):  # most important first: keep it if we can
+                for candidate in sorted(lower, key=_importance):  # most important first: keep it if we can
                     self._put_back(filters, state, pod, candidate, node)
                     if not self._fits(filters, state, pod, node):
                         self._take_off(filters, state, pod, candidate, node)
