@@ -23,13 +23,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from kprov.cluster.scheduler.cache import NodeInfo, SchedulerCache
 from kprov.cluster.scheduler.framework import CycleState, Plugin
-from kprov.cluster.scheduler.podinfo import PodInfo
-
-Obj = dict[str, Any]
+from kprov.cluster.scheduler.podinfo import Obj, PodInfo
 
 __all__ = ["Candidate", "DefaultPreemption", "eligible_to_preempt", "priority_of"]
 
