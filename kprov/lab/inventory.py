@@ -1,6 +1,9 @@
 """The Ansible-format YAML inventory of a lab instance (pure).
 
-Groups: ``etcd`` and ``control_plane`` are the first three hosts, ``workers`` the rest.
+Groups: ``etcd`` and ``control_plane`` are the first three hosts, ``workers`` the rest. A lab
+of three hosts or fewer has no other hosts, so its control-plane hosts are workers too (listed
+in both groups, they are not tainted and take pods, as kind's single node does): a cluster
+with no schedulable node could not run its own verify workload.
 Lab hosts get fresh host keys whenever they are created, so host-key checking is off, both
 for OpenSSH (ansible_ssh_common_args) and for kprov (kprov_host_key_checking). They are
 containers themselves, which containerd's config must know (containerd_restrict_oom_score_adj).
@@ -28,7 +31,7 @@ def inventory_data(layout: LabLayout, count: int, vip: bool = False) -> dict[str
     """``vip``: name ``apiserver_vip`` (keepalived + HAProxy in front of the API servers)."""
     hosts = layout.host_names(count)
     control = hosts[:CONTROL_PLANE_SIZE]
-    workers = hosts[CONTROL_PLANE_SIZE:]
+    workers = hosts[CONTROL_PLANE_SIZE:] or control
     data: dict[str, Any] = {
         "all": {
             "vars": {

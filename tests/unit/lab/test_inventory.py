@@ -33,10 +33,11 @@ def test_groups_addresses_and_connection_vars() -> None:
     assert data["vars"]["kprov_host_key_checking"] is False
 
 
-def test_small_labs_have_no_workers() -> None:
+def test_small_labs_control_plane_hosts_are_workers_too() -> None:
     data = inventory_data(LabLayout(1), 2)["all"]
     assert list(data["children"]["control_plane"]["hosts"]) == ["h1", "h2"]
-    assert data["children"]["workers"]["hosts"] == {}
+    assert list(data["children"]["workers"]["hosts"]) == ["h1", "h2"]
+    assert list(inventory_data(LabLayout(1), 4)["all"]["children"]["workers"]["hosts"]) == ["h4"]
 
 
 def test_write_creates_parent_dirs(tmp_path: Path) -> None:
