@@ -191,6 +191,9 @@ def _requests_from_limits(spec: dict[str, Any]) -> None:
 
 def _pod_spec(spec: dict[str, Any]) -> None:
     default_pod_spec(spec)
+    grace = spec.get("terminationGracePeriodSeconds")
+    if type(grace) is int and grace < 0:  # a Pod's (not a template's): upstream stores 1
+        spec["terminationGracePeriodSeconds"] = 1
     _requests_from_limits(spec)
     # what admission plugins add (Priority, DefaultTolerationSeconds); the ServiceAccount
     # plugin names the account itself (admission/serviceaccount.py), and leaves mirror pods

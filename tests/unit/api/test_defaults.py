@@ -61,6 +61,15 @@ def test_defaults_never_override_given_values():
     assert pod["spec"]["containers"][0]["imagePullPolicy"] == "Never"
 
 
+def test_a_pods_negative_grace_period_becomes_1_but_a_templates_stays_for_validation():
+    pod = {"spec": {"terminationGracePeriodSeconds": -1, "containers": [{"name": "c", "image": "x"}]}}
+    apply_defaults(by("pods"), pod)
+    assert pod["spec"]["terminationGracePeriodSeconds"] == 1
+    template = {"spec": {"template": {"spec": {"terminationGracePeriodSeconds": -1}}}}
+    apply_defaults(by("deployments", "apps"), template)
+    assert template["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] == -1
+
+
 def test_deployment_defaults_and_template_without_admission_fields():
     deployment = {"spec": {"template": {"spec": {"containers": [{"name": "c", "image": "x:1"}]}}}}
     apply_defaults(by("deployments", "apps"), deployment)
