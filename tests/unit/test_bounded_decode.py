@@ -93,3 +93,19 @@ def test_a_status_echoing_a_path_that_is_not_utf8_is_written_with_replacement_ch
     reply = json_response(status_body(method_not_supported("OPTIONS", path)), 405)
     assert reply.status == 405 and isinstance(reply.body, bytes)
     assert "(OPTIONS /apis/\ufffd/v1)" in json.loads(reply.body)["message"]
+
+
+def test_tab_indented_json_sent_as_yaml_decodes_as_go_yaml_takes_it() -> None:
+    body = b'{\n\t\t"apiVersion": "v1",\n\t\t"kind": "Pod",\n\t\t"spec": {"n": [1, 2.5]}\n\t}'
+    with pytest.raises(yaml.YAMLError):  # what PyYAML alone does with it
+        yaml.safe_load(body)
+    assert load_yaml(body) == {"apiVersion": "v1", "kind": "Pod", "spec": {"n": [1, 2.5]}}
+    assert decode_body(body, "application/yaml")["kind"] == "Pod"
+    assert load_yaml("{a: 1, b: [x]}") == {"a": 1, "b": ["x"]}  # a flow mapping that is not JSON
+
+
+def test_a_flow_document_with_tabs_and_a_trailing_comma_decodes_as_go_yaml_takes_it() -> None:
+    body = b'{\n\t"kind": "Deployment",\n\t"spec": {\n\t\t"containers": [{\n\t\t\t"name": "n",\n\t\t}]\n\t}\n}'
+    assert load_yaml(body) == {"kind": "Deployment", "spec": {"containers": [{"name": "n"}]}}
+    with pytest.raises(yaml.YAMLError):  # block YAML keeps its rule: no tab indentation
+        load_yaml(b"a:\n\tb: 1\n")

@@ -14,13 +14,19 @@ where it came in. Both are refused here, where the body is decoded, as 400s.
   use, and refuses more than :data:`MAX_YAML_NODES` ("yaml: document contains excessive
   aliasing", go-yaml's words); an anchor aliased inside itself (``&a [*a]``: a cycle, which
   the count would never finish) is refused as go-yaml refuses it; YAML nested past Python's
-  recursion limit is refused as "yaml: exceeded max depth".
+  recursion limit is refused as "yaml: exceeded max depth". A body that is JSON (a YAML
+  document too) is read as JSON: PyYAML refuses a tab that starts a line even inside a flow
+  mapping, where go-yaml takes it: in a document that is one flow collection, where
+  indentation means nothing, the tabs that start lines are read as spaces, so tab-indented
+  JSON-like apply patches (Go clients', trailing commas included) decode as in kube-apiserver.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+import orjson
 import yaml
 
 __all__ = ["MAX_DEPTH", "MAX_YAML_NODES", "BodyTooDeep", "check_depth", "load_yaml"]
@@ -92,8 +98,17 @@ def _expanded_size(root: yaml.Node, anchors: dict[str, yaml.Node]) -> int:
     return sizes[id(root)]
 
 
+_LINE_START_TABS = re.compile(r"^[ \t]+", re.MULTILINE)
+
+
 def load_yaml(body: bytes | str) -> Any:
     """One YAML document as plain data (SafeLoader), refusing bombs with ``yaml.YAMLError``."""
+    if body.lstrip()[:1] in ("{", b"{", "[", b"["):
+        try:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError:  # a YAML flow collection that is not JSON
+            text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+            body = _LINE_START_TABS.sub(lambda m: " " * len(m.group()), text)
     loader = _AnchorKeepingLoader(body)
     try:
         node = loader.get_single_node()
