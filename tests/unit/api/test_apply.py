@@ -142,3 +142,51 @@ def test_map_applied_empty_then_with_a_key_keeps_the_key():
     second = server_side_apply(configmaps, first, filled, "m", force=False, now="t")
     assert second["data"] == {"a": "3"}
     assert server_side_apply(configmaps, second, empty, "m", force=False, now="t")["data"] == {}
+
+
+def _custom_info():
+    from kprov.cluster.api.crd.definition import accepted_status, default_crd, infos_from_crd
+
+    ports = {"type": "array", "x-kubernetes-list-type": "map",
+             "x-kubernetes-list-map-keys": ["containerPort", "protocol"],
+             "items": {"type": "object", "required": ["containerPort", "protocol"], "properties": {
+                 "name": {"type": "string"}, "containerPort": {"type": "integer"},
+                 "protocol": {"type": "string"}}}}
+    schema = {"type": "object", "properties": {"spec": {"type": "object", "properties": {
+        "replicas": {"type": "integer"}, "ports": ports,
+        "tags": {"type": "array", "items": {"type": "string"}}}}}}
+    crd = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+           "metadata": {"name": "noxus.example.com"},
+           "spec": {"group": "example.com", "scope": "Namespaced", "names": {"plural": "noxus", "kind": "Noxu"},
+                    "versions": [{"name": "v1", "served": True, "storage": True,
+                                  "schema": {"openAPIV3Schema": schema}}]}}
+    default_crd(crd)
+    crd["status"] = accepted_status(crd, {}, "2024-01-01T00:00:00Z")
+    return infos_from_crd(crd)[0]
+
+
+def test_a_custom_objects_finalizers_are_a_set_and_its_list_map_is_keyed_by_its_schema():
+    info = _custom_info()
+
+    def apply(live, body, manager, force=False):
+        return apply_patch(info, live, json.dumps(body).encode(), APPLY_PATCH, field_manager=manager,
+                           force=force, now="2024-01-01T00:00:00Z")
+
+    body = {"apiVersion": "example.com/v1", "kind": "Noxu",
+            "metadata": {"name": "n", "namespace": "default", "finalizers": ["test-finalizer"]},
+            "spec": {"replicas": 1, "tags": ["a"], "ports": [{"name": "x", "containerPort": 80, "protocol": "TCP"}]}}
+    live = apply(None, body, "apply_test")
+    owned = live["metadata"]["managedFields"][0]["fieldsV1"]
+    assert owned["f:metadata"]["f:finalizers"] == {'v:"test-finalizer"': {}}
+    assert '.' in owned["f:spec"]["f:ports"]['k:{"containerPort":80,"protocol":"TCP"}']
+    assert owned["f:spec"]["f:tags"] == {}  # a list with no list type is atomic
+    live["metadata"]["finalizers"].append("another-one")  # a merge patch of someone else
+    live = apply(live, body, "apply_test")
+    assert live["metadata"]["finalizers"] == ["test-finalizer", "another-one"]
+    with pytest.raises(ConflictError) as caught:  # another applier edits the item the first owns
+        apply(live, {**body, "metadata": {"name": "n"},
+                     "spec": {"ports": [{"name": "y", "containerPort": 80, "protocol": "TCP"}]}}, "apply_test_2")
+    assert len(caught.value.causes) == 1
+    live = apply(live, {**body, "metadata": {"name": "n"},
+                        "spec": {"ports": [{"name": "y", "containerPort": 8080, "protocol": "TCP"}]}}, "apply_test_2")
+    assert [p["containerPort"] for p in live["spec"]["ports"]] == [80, 8080]

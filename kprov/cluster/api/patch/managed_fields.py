@@ -7,8 +7,10 @@ list), and `.` (marks a keyed element itself). Atomic lists and scalars are leav
 `paths_of` builds the set, `to_fields_v1`/`from_fields_v1` convert to and from the
 FieldsV1 trie stored in managedFields, `value_at` reads the value a path points to.
 `record_update` is what the server calls on every non-apply write so later applies see
-who owns what. Approximation: list elements are keyed by the patch merge key alone (not
-every list-map key), so container ports are keyed by containerPort, not (port, protocol).
+who owns what. Which lists are keyed or sets comes from :mod:`.shapes` (built-in kinds'
+markers, custom resources' ``x-kubernetes-list-*``). Approximation: a built-in list is keyed
+by its patch merge key alone (not every list-map key), so container ports are keyed by
+containerPort, not (port, protocol).
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from kprov.cluster.api.patch.shapes import Shape, field_shape, root_shape
 from kprov.cluster.api.resources import ResourceInfo, api_version
-from kprov.cluster.api.schema.known_fields import FieldSpec, element_type, fields_of, root_type
+from kprov.cluster.api.schema.known_fields import FieldSpec
 
 __all__ = [
     "Path",
@@ -78,32 +81,22 @@ def item_key(item: Mapping[str, Any], keys: tuple[str, ...]) -> str:
     return "k:" + json.dumps({k: item[k] for k in keys if k in item}, sort_keys=True, separators=(",", ":"))
 
 
-def _value_type(spec: FieldSpec | None, parent_type: str) -> str:
-    if spec is not None:
-        return spec.base
-    if parent_type.startswith("map[string]"):
-        return parent_type[len("map[string]") :]
-    return "any"
-
-
-def paths_of(value: Any, type_name: str, prefix: Path = ()) -> set[Path]:
-    """Every owned path in `value` (a struct or map typed `type_name`)."""
+def paths_of(value: Any, shape: Shape, prefix: Path = ()) -> set[Path]:
+    """Every owned path in `value` (a struct or map of `shape`: a type name or a CRD schema node)."""
     found: set[Path] = set()
     if not isinstance(value, dict) or not value:
         return found
-    fields = fields_of(type_name) if not type_name.startswith("map[string]") else {}
     for key, child in value.items():
-        spec = fields.get(key)
-        child_type = _value_type(spec, type_name)
+        spec, child_shape, item_shape = field_shape(shape, key)
         path = (*prefix, f"f:{key}")
         if isinstance(child, dict) and child:
-            found |= paths_of(child, child_type, path)
+            found |= paths_of(child, child_shape, path)
         elif isinstance(child, list) and (keys := list_keys(spec)):
             for item in child:
                 if isinstance(item, dict):
                     item_path = (*path, item_key(item, keys))
                     found.add((*item_path, "."))
-                    found |= paths_of(item, element_type(spec.type) if spec else "any", item_path)
+                    found |= paths_of(item, item_shape, item_path)
         elif isinstance(child, list) and _is_set(spec):
             found |= {(*path, "v:" + json.dumps(item, separators=(",", ":"))) for item in child}
         else:
@@ -113,8 +106,7 @@ def paths_of(value: Any, type_name: str, prefix: Path = ()) -> set[Path]:
 
 def object_paths(info: ResourceInfo, obj: Mapping[str, Any], *, subresource: str = "") -> set[Path]:
     """The owned paths of a whole object: no identity metadata, status only for the status subresource."""
-    root = root_type(info)
-    paths = paths_of(dict(obj), root)
+    paths = paths_of(dict(obj), root_shape(info))
     keep: set[Path] = set()
     for path in paths:
         head = path[0]

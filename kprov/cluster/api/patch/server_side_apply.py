@@ -10,7 +10,9 @@ Design (see managed_fields.py for the path model):
 4. Removal: paths this manager applied last time, no longer applies, and nobody else owns
    are removed from the object (leaves, keyed list elements, set values).
 5. The manager's `Apply` entry becomes exactly the applied paths.
-Approximations: ownership of keyed list elements uses the patch merge key; defaulted values
+Which lists are keyed, sets or atomic: :mod:`.shapes` (custom resources by their schema's
+``x-kubernetes-list-type``). Approximations: a built-in kind's keyed list elements are keyed
+by the patch merge key; defaulted values
 are not owned; no type conversion between versions (one version per kind here).
 """
 
@@ -34,8 +36,9 @@ from kprov.cluster.api.patch.managed_fields import (
     value_at,
     write_entries,
 )
+from kprov.cluster.api.patch.shapes import Shape, field_shape, root_shape
 from kprov.cluster.api.resources import ResourceInfo, api_version
-from kprov.cluster.api.schema.known_fields import FieldSpec, element_type, fields_of, root_type
+from kprov.cluster.api.schema.known_fields import FieldSpec
 
 __all__ = ["server_side_apply"]
 
@@ -83,7 +86,7 @@ def server_side_apply(
         raise _conflict_error(conflicts)
     taken = {path for _, path, _ in conflicts}
     others = [(entry, paths - taken) for entry, paths in others]
-    result = _merge(live, applied, root_type(info))
+    result = _merge(live, applied, root_shape(info))
     still_owned = set().union(*(paths for _, paths in others)) if others else set()
     # A field owned before as a whole (``data: {}``) that now holds owned fields
     # (``data: {a: "3"}``) stays: only what no kept path lies under is removed.
@@ -145,33 +148,26 @@ def _conflict_error(conflicts: list[tuple[dict[str, Any], Path, Any]]) -> Confli
     return ConflictError(message, causes)
 
 
-def _merge(live: Any, applied: Any, type_name: str) -> Any:
+def _merge(live: Any, applied: Any, shape: Shape) -> Any:
     if not isinstance(live, dict) or not isinstance(applied, dict):
         return copy.deepcopy(applied)
     result = dict(live)
-    fields = fields_of(type_name) if type_name and not type_name.startswith("map[string]") else {}
     for key, value in applied.items():
-        spec = fields.get(key)
-        child_type = (
-            spec.base
-            if spec
-            else (type_name[len("map[string]") :] if type_name.startswith("map[string]") else "any")
-        )
+        spec, child_shape, item_shape = field_shape(shape, key)
         current = result.get(key)
         if isinstance(value, dict) and isinstance(current, dict) and value:
-            result[key] = _merge(current, value, child_type)
+            result[key] = _merge(current, value, child_shape)
         elif isinstance(value, list) and isinstance(current, list):
-            result[key] = _merge_list(current, value, spec)
+            result[key] = _merge_list(current, value, spec, item_shape)
         else:
             result[key] = copy.deepcopy(value)
     return result
 
 
-def _merge_list(live: list[Any], applied: list[Any], spec: FieldSpec | None) -> list[Any]:
+def _merge_list(live: list[Any], applied: list[Any], spec: FieldSpec | None, item_shape: Shape) -> list[Any]:
     keys = list_keys(spec)
     if keys:
         result = list(live)
-        item_type = element_type(spec.type) if spec else "any"
         for item in applied:
             if not isinstance(item, dict):
                 continue
@@ -187,7 +183,7 @@ def _merge_list(live: list[Any], applied: list[Any], spec: FieldSpec | None) -> 
             if index is None:
                 result.append(copy.deepcopy(item))
             else:
-                result[index] = _merge(result[index], item, item_type)
+                result[index] = _merge(result[index], item, item_shape)
         return result
     if spec is not None and (
         spec.list_type == "set" or ("merge" in spec.patch_strategy and not spec.merge_key)
