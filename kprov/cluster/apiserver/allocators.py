@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kprov.cluster.api.errors import Cause, InvalidError
+from kprov.cluster.api.sloppy_ip import canonical_ip, parse_ip_sloppy
 from kprov.cluster.storage import KeyExistsError, KeyNotFoundError, RevisionConflictError, Store, WatchCache
 
 __all__ = ["Allocators"]
@@ -102,9 +103,8 @@ class Allocators:
 
     async def allocate_ip(self, owner: str, wanted: str | None, dry_run: bool) -> str:
         if wanted:
-            try:
-                address = ipaddress.ip_address(wanted)
-            except ValueError:
+            address = parse_ip_sloppy(wanted)
+            if address is None:
                 raise InvalidError(
                     "Service",
                     owner,
@@ -115,7 +115,7 @@ class Allocators:
                             f'Invalid value: "{wanted}": must be a valid IP',
                         )
                     ],
-                ) from None
+                )
             if address not in self.network or address in (
                 self.network.network_address,
                 self.network.broadcast_address,
@@ -133,7 +133,7 @@ class Allocators:
                         )
                     ],
                 )
-            if dry_run or await self._claim(_IP_PREFIX + wanted, owner):
+            if dry_run or await self._claim(_IP_PREFIX + str(address), owner):
                 return wanted
             raise InvalidError(
                 "Service",
@@ -234,7 +234,7 @@ class Allocators:
         release: list[str] = []
         if kind == "ExternalName":
             if had_ip:
-                release.append(_IP_PREFIX + old_ip)
+                release.append(_IP_PREFIX + canonical_ip(old_ip))
         elif spec.get("clusterIP") != "None":
             if spec.get("clusterIP") in (None, "") and had_ip:
                 spec["clusterIP"] = old_ip
@@ -271,7 +271,7 @@ class Allocators:
         spec = service.get("spec") or {}
         ip = spec.get("clusterIP")
         if ip and ip != "None":
-            await self._release(_IP_PREFIX + ip)
+            await self._release(_IP_PREFIX + canonical_ip(ip))
         for port in spec.get("ports") or []:
             if port.get("nodePort"):
                 await self._release(_PORT_PREFIX + str(port["nodePort"]))

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from kprov.cluster.api.sloppy_ip import canonical_ip
+
 __all__ = ["ClusterIndex", "EndpointEntry", "PortEntry", "ServiceEntry", "dashed"]
 
 Obj = dict[str, Any]
@@ -64,7 +66,8 @@ def _ports(raw: list[Obj] | None, port_key: str = "port") -> tuple[PortEntry, ..
 def service_entry(svc: Obj) -> ServiceEntry:
     meta, spec = svc.get("metadata") or {}, svc.get("spec") or {}
     kind = spec.get("type") or "ClusterIP"
-    ips = [ip for ip in (spec.get("clusterIPs") or [spec.get("clusterIP") or ""]) if ip and ip != "None"]
+    stored = spec.get("clusterIPs") or [spec.get("clusterIP") or ""]
+    ips = [canonical_ip(ip) for ip in stored if ip and ip != "None"]
     external = (spec.get("externalName") or "").rstrip(".") if kind == "ExternalName" else ""
     return ServiceEntry(
         namespace=meta.get("namespace") or "default",

@@ -24,6 +24,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from kprov.cluster.api.sloppy_ip import canonical_ip
+
 __all__ = ["HEADLESS_LABEL", "PROXY_NAME_LABEL", "PROXY_SELECTOR", "SERVICE_NAME_LABEL", "Endpoint",
            "ServicePort", "ignored", "service_ports"]
 
@@ -75,7 +77,8 @@ def _ipv4(text: str) -> bool:
 
 def _cluster_ips(spec: dict[str, Any]) -> tuple[str, ...]:
     ips = spec.get("clusterIPs") or ([spec["clusterIP"]] if spec.get("clusterIP") else [])
-    return tuple(ip for ip in ips if ip and ip != "None" and _ipv4(ip))
+    canonical = (canonical_ip(ip) for ip in ips if ip and ip != "None")  # 10.96.0.011 is .11
+    return tuple(ip for ip in canonical if _ipv4(ip))
 
 
 def _load_balancer_ips(svc: dict[str, Any]) -> tuple[str, ...]:
