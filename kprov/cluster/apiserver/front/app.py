@@ -50,6 +50,7 @@ from kprov.cluster.apiserver.front.heap import HeapTrimmer, glibc_trim
 from kprov.cluster.apiserver.front.http1 import AnyReply, AnyRequest, HttpFront, RawUpgrade, Request
 from kprov.cluster.apiserver.front.metrics import CONTENT_TYPE, ApiMetrics
 from kprov.cluster.apiserver.front.negotiation import json_response, prettified, wants_pretty, wants_table
+from kprov.cluster.apiserver.front.request_deadline import check_timeout
 from kprov.cluster.apiserver.front.requestinfo import RequestInfo
 from kprov.cluster.apiserver.front.status import (
     forbidden,
@@ -192,6 +193,7 @@ class _Front:
     async def dispatch(
         self, raw: AnyRequest, request: ApiRequest, ri: RequestInfo | None, authorizer: Any
     ) -> Any:
+        check_timeout(request.query.get("timeout"), ri)
         user = request.requester
         if ri is not None and not authorizer.allows(user, ri):
             raise forbidden(user.name, ri.verb, ri.resource, ri.group, ri.namespace, ri.name, ri.subresource)
