@@ -215,6 +215,38 @@ async def test_statefulset_creates_ordered_stable_pods(control_plane, controller
             await kubelet.stop()
 
 
+async def test_statefulset_ordinals_start_where_the_spec_says_and_move_when_it_changes(  # type: ignore[no-untyped-def]
+    control_plane, controller_manager
+) -> None:
+    async with ApiClient.from_kubeconfig(control_plane.admin_kubeconfig) as admin:
+        await ensure_namespace(admin, "sts-start")
+        kubelet = FakeKubelet(admin, "sts-start")
+        kubelet.start()
+        try:
+            body = {
+                "metadata": {"name": "ss", "namespace": "sts-start"},
+                "spec": {
+                    "replicas": 2,
+                    "ordinals": {"start": 3},
+                    "serviceName": "ss",
+                    "selector": {"matchLabels": {"app": "ss"}},
+                    "template": _template("ss"),
+                },
+            }
+            await admin.create(resources.STATEFULSETS, body)
+
+            async def names(wanted: list[str]) -> bool:
+                pods = await _pods(admin, "sts-start", "app=ss")
+                live = [p for p in pods if not p["metadata"].get("deletionTimestamp")]
+                return sorted(p["metadata"]["name"] for p in live) == wanted
+
+            await wait_for(lambda: names(["ss-3", "ss-4"]), 30, what="pods ss-3 and ss-4")
+            await admin.patch(resources.STATEFULSETS, "ss", {"spec": {"ordinals": None}}, "sts-start")
+            await wait_for(lambda: names(["ss-0", "ss-1"]), 60, what="pods ss-0, ss-1 once the start is gone")
+        finally:
+            await kubelet.stop()
+
+
 async def test_daemonset_one_pod_per_matching_node(control_plane, controller_manager) -> None:  # type: ignore[no-untyped-def]
     async with ApiClient.from_kubeconfig(control_plane.admin_kubeconfig) as admin:
         await ensure_namespace(admin, "ds")

@@ -1,5 +1,7 @@
 """StatefulSet: pods with stable names ``<set>-0 .. <set>-(n-1)``, created in order.
 
+The ordinals start at ``spec.ordinals.start`` (0 by default): ``<set>-s .. <set>-(s+n-1)``;
+a pod outside that range is surplus (removed highest first), and the partition counts from s.
 With the default OrderedReady policy pod *i* is created only when pods 0..i-1 are
 Running and Ready, and scale-down removes the highest ordinal first, one at a time;
 Parallel creates and deletes without waiting. Each pod gets hostname = its name,
@@ -36,6 +38,11 @@ REVISION_LABEL = "controller-revision-hash"
 POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name"
 
 
+def start_ordinal(sts: Obj) -> int:
+    """The first ordinal (``spec.ordinals.start``; StatefulSetStartOrdinal, GA in 1.31)."""
+    return int((sts["spec"].get("ordinals") or {}).get("start") or 0)
+
+
 def ordinal_of(set_name: str, pod_name: str) -> int | None:
     prefix = f"{set_name}-"
     if not pod_name.startswith(prefix) or not pod_name[len(prefix) :].isdigit():
@@ -69,10 +76,11 @@ class StatefulSetController(Controller):
         """Below the partition (OnDelete: below status.currentReplicas) a pod is made at the
         current revision, as upstream's newVersionedStatefulSetPod."""
         strategy = sts["spec"].get("updateStrategy") or {}
+        index = ordinal - start_ordinal(sts)  # partitions count from spec.ordinals.start
         if strategy.get("type", "RollingUpdate") == "RollingUpdate":
-            below = ordinal < int((strategy.get("rollingUpdate") or {}).get("partition") or 0)
+            below = index < int((strategy.get("rollingUpdate") or {}).get("partition") or 0)
         else:
-            below = ordinal < int((sts.get("status") or {}).get("currentReplicas") or 0)
+            below = index < int((sts.get("status") or {}).get("currentReplicas") or 0)
         return history.current if below and history.current in history.templates else history.update
 
     def _new_pod(self, sts: Obj, ordinal: int, history: History) -> Obj:
@@ -122,7 +130,9 @@ class StatefulSetController(Controller):
     ) -> None:
         ns = sts["metadata"]["namespace"]
         revision = history.update
-        for ordinal in range(replicas):
+        start = start_ordinal(sts)
+        wanted = range(start, start + replicas)
+        for ordinal in wanted:
             pod = pods.get(ordinal)
             if (
                 pod is not None
@@ -148,7 +158,7 @@ class StatefulSetController(Controller):
                 continue
             if ordered and (pod["metadata"].get("deletionTimestamp") or not _running_ready(pod)):
                 return
-        surplus = sorted((o for o in pods if o >= replicas), reverse=True)
+        surplus = sorted((o for o in pods if o not in wanted), reverse=True)
         for ordinal in surplus:
             pod = pods[ordinal]
             if not pod["metadata"].get("deletionTimestamp"):
@@ -165,7 +175,7 @@ class StatefulSetController(Controller):
         partition = int((strategy.get("rollingUpdate") or {}).get("partition") or 0)
         if any(p["metadata"].get("deletionTimestamp") or not _running_ready(p) for p in pods.values()):
             return  # one pod at a time
-        for ordinal in range(replicas - 1, partition - 1, -1):
+        for ordinal in range(start + replicas - 1, start + partition - 1, -1):
             pod = pods.get(ordinal)
             if pod is not None and (pod["metadata"].get("labels") or {}).get(REVISION_LABEL) != revision:
                 with contextlib.suppress(NotFound):
