@@ -48,7 +48,10 @@ async def renew_lease(client: ApiClient, body: Obj, last: Obj | None) -> Obj | N
             except AlreadyExists:
                 last = await client.get(LEASES, meta["name"], meta["namespace"])
         labels = {**(last["metadata"].get("labels") or {}), **(meta.get("labels") or {})}
-        return await client.update(LEASES, {**last, "metadata": {**last["metadata"], "labels": labels},
+        written = {**last["metadata"], "labels": labels}
+        if meta.get("ownerReferences") and not last["metadata"].get("ownerReferences"):
+            written["ownerReferences"] = meta["ownerReferences"]  # the owner known only later
+        return await client.update(LEASES, {**last, "metadata": written,
                                             "spec": {**(last.get("spec") or {}), **body["spec"]}})
     except (Conflict, NotFound):
         return None

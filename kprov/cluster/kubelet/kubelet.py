@@ -273,7 +273,9 @@ class Kubelet:
                 beat_due = time.monotonic() - last_beat >= self.config.heartbeat_s
                 if beat_due or ready != self._ready:
                     self._ready = ready
-                    lease = await renew_lease(self.client, lease_object(name, name, datetime.now(UTC)), lease)
+                    node_uid = str(((self._own_node() or {}).get("metadata") or {}).get("uid", ""))
+                    body = lease_object(name, name, datetime.now(UTC), node_uid)
+                    lease = await renew_lease(self.client, body, lease)
                     last_beat = time.monotonic()
                     message = f"runtime not ready: {conditions}"
                     if ready:

@@ -238,11 +238,16 @@ def node_allocatable(facts: HostFacts) -> dict[str, str]:
     }
 
 
-def lease_object(name: str, holder: str, renew_time: datetime) -> dict[str, Any]:
+def lease_object(name: str, holder: str, renew_time: datetime, node_uid: str = "") -> dict[str, Any]:
+    """The node's Lease; owned by its Node once the uid is known (as upstream's kubelet sets
+    it), so the Lease goes when the Node is deleted."""
+    meta: dict[str, Any] = {"name": name, "namespace": "kube-node-lease"}
+    if node_uid:
+        meta["ownerReferences"] = [{"apiVersion": "v1", "kind": "Node", "name": name, "uid": node_uid}]
     return {
         "apiVersion": "coordination.k8s.io/v1",
         "kind": "Lease",
-        "metadata": {"name": name, "namespace": "kube-node-lease"},
+        "metadata": meta,
         "spec": {
             "holderIdentity": holder,
             "leaseDurationSeconds": LEASE_DURATION_S,
