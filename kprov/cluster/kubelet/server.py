@@ -1,4 +1,4 @@
-"""The kubelet's HTTPS server on :10250: /healthz, /pods, /containerLogs, /exec, /attach, /portForward.
+"""The kubelet's HTTPS server on :10250: /healthz, /pods, /containerLogs, /logs, /exec, /attach, /portForward.
 
 TLS with the node's serving certificate; clients may present a certificate signed by the
 cluster CA (``--client-ca-file``). /healthz is open; every other path (upstream's kubelet
@@ -39,6 +39,7 @@ from kprov.cluster.kubelet.streaming.logs import (
     since,
     tail_lines,
 )
+from kprov.cluster.kubelet.streaming.node_logs import listing, resolve
 from kprov.cluster.kubelet.streaming.portforward import TUNNEL_PROTOCOL, PortForwarder
 from kprov.cluster.kubelet.streaming.portforward_ws import ChannelForward
 from kprov.cluster.kubelet.streaming.unit_logs import journal_args, parse_entry
@@ -147,6 +148,7 @@ class KubeletServer:
     stats_summary: Callable[[], dict[str, Any]] | None = None  # /stats/summary (kubelet.stats)
     # (namespace, pod, container) -> the systemd unit a mirror pod stands for, else None
     host_service_unit: Callable[[str, str, str], str | None] = lambda _ns, _pod, _container: None
+    node_log_dir: Path = Path("/var/log")  # /logs/ (upstream's kubelet serves the same)
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -155,11 +157,30 @@ class KubeletServer:
         app.router.add_get("/metrics", self.metrics)
         app.router.add_get("/stats/summary", self.summary)
         app.router.add_get("/containerLogs/{ns}/{pod}/{container}", self.container_logs)
+        app.router.add_get("/logs/{tail:.*}", self.node_logs)
+        app.router.add_get("/logs", self.node_logs)
         for method in ("GET", "POST"):
             app.router.add_route(method, "/exec/{ns}/{pod}/{container}", self.exec)
             app.router.add_route(method, "/attach/{ns}/{pod}/{container}", self.attach)
             app.router.add_route(method, "/portForward/{ns}/{pod}", self.port_forward)
         return app
+
+    async def node_logs(self, request: web.Request) -> web.StreamResponse:
+        """/logs/<path>: the node's /var/log (a listing or a file), for the same identities."""
+        denied = self._check(request)
+        if denied:
+            return denied
+        tail = request.match_info.get("tail", "")
+        if request.path == "/logs":
+            raise web.HTTPMovedPermanently("/logs/")
+        found = resolve(self.node_log_dir, tail)
+        if found is None:
+            return web.Response(status=404, text="404 page not found\n")
+        if found.is_dir():
+            if tail and not tail.endswith("/"):
+                raise web.HTTPMovedPermanently(request.path + "/")
+            return web.Response(text=listing(found), content_type="text/html")
+        return web.FileResponse(found)
 
     async def healthz(self, request: web.Request) -> web.Response:
         return web.Response(
