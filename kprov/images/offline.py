@@ -50,12 +50,18 @@ __all__ = [
 
 Recipe = tuple[str, str, str]  # (recipe, kind, note) as PlannedImage holds them
 
+# upstream's agnhost image adds user-defined-in-image (uid 1000) as a member of
+# group-defined-in-image (gid 50000): the runtime merges that group into a uid-1000
+# container's supplementary groups, which the SupplementalGroups specs read with `id -G`
 _PASSWD = (
     b"root:x:0:0:root:/root:/bin/sh\n"
-    b"user:x:1000:1000::/home/user:/bin/sh\n"
+    b"user-defined-in-image:x:1000:1000::/home/user-defined-in-image:/bin/sh\n"
     b"nobody:x:65534:65534::/:/bin/false\n"
 )
-_GROUP = b"root:x:0:\nuser:x:1000:\nfsgroup:x:50000:\nnobody:x:65534:\n"
+_GROUP = (
+    b"root:x:0:\nuser-defined-in-image:x:1000:\n"
+    b"group-defined-in-image:x:50000:user-defined-in-image\nnobody:x:65534:\n"
+)
 HTDOCS = "usr/local/apache2/htdocs"
 DEMO_ROOT = "usr/share/demo"
 _INDEX = b"<html><body><h1>It works!</h1></body></html>\n"
@@ -178,7 +184,7 @@ def _agnhost_files(agnhost: Path, busybox: Path) -> list[FileEntry]:
         FileEntry("bin/bash", symlink_to="sh"),
         FileEntry("uploads", is_dir=True, mode=0o777),
         FileEntry("home", is_dir=True, mode=0o755),
-        FileEntry("home/user", is_dir=True, mode=0o755),
+        FileEntry("home/user-defined-in-image", is_dir=True, mode=0o755),
         FileEntry("etc/passwd", data=_PASSWD),
         FileEntry("etc/group", data=_GROUP),
         *_localhost_serving_files(),

@@ -32,6 +32,29 @@ def _applets(busybox: Path) -> list[str]:
     return sorted({name for name in out.split() if name and name != "busybox"})
 
 
+# Debian's busybox 1.35 is built without wget's -T (FEATURE_WGET_TIMEOUT), and its option
+# parser still takes -T and crashes (SIGSEGV). e2e specs run `wget -q -T 1 -O - <url>` (the
+# service checks), so bin/wget is busybox's wget with -T N / -TN turned into a bound on the
+# whole download (busybox timeout); past it, upstream's words and status.
+_WGET = b"""#!/bin/sh
+n=$# limit=
+while [ "$n" -gt 0 ]; do
+  a=$1; shift; n=$((n - 1))
+  case $a in
+    -T) if [ "$n" -gt 0 ]; then limit=$1; shift; n=$((n - 1)); fi; continue ;;
+    -T?*) limit=${a#-T}; continue ;;
+  esac
+  set -- "$@" "$a"
+done
+[ -n "$limit" ] || exec /bin/busybox wget "$@"
+/bin/busybox timeout "$limit" /bin/busybox wget "$@"
+rc=$?
+[ "$rc" -eq 143 ] || exit "$rc"
+echo "wget: download timed out" >&2
+exit 1
+"""
+
+
 def busybox_files(busybox: Path = BUSYBOX_PATH) -> list[FileEntry]:
     """The files of a busybox root: the binary, one symlink per applet, a passwd/group."""
     if not busybox.is_file():
@@ -41,7 +64,8 @@ def busybox_files(busybox: Path = BUSYBOX_PATH) -> list[FileEntry]:
     # surge spec's readiness probe touches /var/tmp/ready
     files += [FileEntry(d, is_dir=True, mode=0o1777) for d in ("tmp", "var/tmp")]
     files.append(FileEntry("bin/busybox", data=busybox.read_bytes(), mode=0o755))
-    files += [FileEntry(f"bin/{name}", symlink_to="busybox") for name in _applets(busybox)]
+    files += [FileEntry(f"bin/{name}", symlink_to="busybox") for name in _applets(busybox) if name != "wget"]
+    files.append(FileEntry("bin/wget", data=_WGET, mode=0o755))
     files.append(
         FileEntry("etc/passwd", data=b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534::/:/bin/false\n")
     )

@@ -68,8 +68,9 @@ def test_agnhost_images_share_one_root_with_the_users_the_suite_expects(tmp_path
     assert standin.entrypoint == ["/agnhost", "netexec", "--http-port=80"]
     assert real.files is standin.files  # one layer for both
     files = {f.path: f for f in real.files}
-    assert b"user:x:1000:1000" in (files["etc/passwd"].data or b"")
-    assert b":50000:" in (files["etc/group"].data or b"")
+    assert b"user-defined-in-image:x:1000:1000" in (files["etc/passwd"].data or b"")
+    # upstream's: the uid-1000 user is a member of gid 50000 (merged into its groups by the runtime)
+    assert b"group-defined-in-image:x:50000:user-defined-in-image\n" in (files["etc/group"].data or b"")
     assert files["uploads"].is_dir and files["agnhost-2"].symlink_to == "agnhost"
     # porter/netexec serve TLS from these (the real image has them in its working directory)
     cert = x509.load_pem_x509_certificate(files["localhost.crt"].data or b"")
