@@ -302,6 +302,13 @@ class Kubelet:
             return time.monotonic()
         return last_post
 
+    async def _pod_netns(self, uid: str) -> str | None:
+        """The network namespace of the pod's newest ready sandbox (None: no such sandbox)."""
+        ready = [s for s in await self.runtime.list_sandboxes({L.POD_UID: uid}) if s.ready]
+        if not ready:
+            return None
+        return await self.runtime.sandbox_netns(max(ready, key=lambda s: s.created_at_ns).id)
+
     def _own_node(self) -> dict[str, Any] | None:
         """The Node as the node informer last saw it (None before it listed)."""
         if not self.node_informer.has_synced.is_set():
@@ -340,7 +347,7 @@ class Kubelet:
         server = KubeletServer(
             self.runtime, self.find_container, cfg.ctr_path, address, lambda: True, find_pod=self.find_pod,
             metrics_text=self.metrics.exposition, stats_summary=self.stats.summary,
-            list_pods=self.informer.store.items,
+            list_pods=self.informer.store.items, pod_netns=self._pod_netns,
         )
         if cfg.publish_host_services:
             node = cfg.node_name

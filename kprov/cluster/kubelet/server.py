@@ -39,8 +39,9 @@ from kprov.cluster.kubelet.streaming.logs import (
     since,
     tail_lines,
 )
+from kprov.cluster.kubelet.streaming.netns_dial import dial_in_netns
 from kprov.cluster.kubelet.streaming.node_logs import listing, resolve
-from kprov.cluster.kubelet.streaming.portforward import TUNNEL_PROTOCOL, PortForwarder
+from kprov.cluster.kubelet.streaming.portforward import TUNNEL_PROTOCOL, Dial, PortForwarder
 from kprov.cluster.kubelet.streaming.portforward_ws import ChannelForward
 from kprov.cluster.kubelet.streaming.unit_logs import journal_args, parse_entry
 from kprov.cluster.streaming import channels as ch
@@ -55,6 +56,10 @@ ALLOWED_GROUP = "system:masters"
 
 FindContainer = Callable[[str, str, str, bool], Awaitable[ContainerInfo | None]]
 FindPod = Callable[[str, str], dict[str, Any] | None]
+
+
+async def _no_netns(_uid: str) -> str | None:
+    return None
 
 
 async def _dial(host: str, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
@@ -148,6 +153,7 @@ class KubeletServer:
     stats_summary: Callable[[], dict[str, Any]] | None = None  # /stats/summary (kubelet.stats)
     # (namespace, pod, container) -> the systemd unit a mirror pod stands for, else None
     host_service_unit: Callable[[str, str, str], str | None] = lambda _ns, _pod, _container: None
+    pod_netns: Callable[[str], Awaitable[str | None]] = _no_netns  # pod uid -> its network namespace
     node_log_dir: Path = Path("/var/log")  # /logs/ (upstream's kubelet serves the same)
 
     def app(self) -> web.Application:
@@ -426,6 +432,17 @@ class KubeletServer:
         await ws.close()
         return ws
 
+    async def _pod_dialer(self, pod: dict[str, Any]) -> Dial:
+        """How to reach a port of ``pod`` as upstream's runtime does: on its own loopback
+        (inside its network namespace; the node's for a hostNetwork pod), or at its IP when
+        the runtime names no namespace."""
+        if (pod.get("spec") or {}).get("hostNetwork"):
+            return lambda _ip, port: _dial("127.0.0.1", port)
+        netns = await self.pod_netns(str(pod["metadata"].get("uid", "")))
+        if netns is None:
+            return _dial
+        return lambda _ip, port: dial_in_netns(netns, port)
+
     async def port_forward(self, request: web.Request) -> web.StreamResponse:
         """Port-forward: kubectl's SPDY session carried in WebSocket binary messages, or the
         WebSocket channel protocols of other clients (:mod:`.portforward_ws`)."""
@@ -441,17 +458,18 @@ class KubeletServer:
         protocol = pf.pick_protocol(offer)
         if protocol is None:
             return _status(403, "Forbidden", pf.unsupported_message(offer))
+        dial = await self._pod_dialer(pod)
         if protocol != TUNNEL_PROTOCOL:
             try:
                 ports = pf.parse_ports(request.query.getall("ports", []))
             except pf.PortsError as err:
                 return _status(400, "BadRequest", str(err))
             forward = ChannelForward(pf.ChannelCodec(protocol), ports, name, pod["metadata"].get("uid", ""),
-                                     pod_ip, _dial)
+                                     pod_ip, dial)
             return await self._channels(request, protocol, forward)
         ws = web.WebSocketResponse(protocols=(TUNNEL_PROTOCOL,), autoping=True, heartbeat=None)
         await ws.prepare(request)
-        forwarder = PortForwarder(name, pod["metadata"].get("uid", ""), pod_ip)
+        forwarder = PortForwarder(name, pod["metadata"].get("uid", ""), pod_ip, dial)
 
         async def send(data: bytes) -> None:
             if not ws.closed:

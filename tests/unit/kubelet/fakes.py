@@ -75,6 +75,9 @@ class FakeRuntime:
     async def sandbox_status(self, sandbox_id: str) -> SandboxInfo:
         return self.sandboxes[sandbox_id]
 
+    async def sandbox_netns(self, sandbox_id: str) -> str | None:
+        return None
+
     async def list_sandboxes(self, labels: dict[str, str] | None = None) -> list[SandboxInfo]:
         return [s for s in self.sandboxes.values() if _match(s.labels, labels)]
 

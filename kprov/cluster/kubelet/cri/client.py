@@ -9,6 +9,7 @@ without importing grpc.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -28,7 +29,7 @@ from kprov.cluster.kubelet.cri.types import (
     SandboxInfo,
 )
 
-__all__ = ["CRIClient", "CRIError", "endpoint_target"]
+__all__ = ["CRIClient", "CRIError", "endpoint_target", "netns_path"]
 
 T = TypeVar("T")
 
@@ -78,6 +79,20 @@ def _sandbox_from(msg: Any, ip: str = "", extra: tuple[str, ...] = ()) -> Sandbo
         labels=dict(msg.labels),
         annotations=dict(msg.annotations),
     )
+
+
+def netns_path(info: dict[str, str]) -> str | None:
+    """The network namespace in a verbose PodSandboxStatus ``info`` map (containerd's: the
+    ``runtimeSpec``'s network namespace, else the sandbox process's)."""
+    try:
+        data: dict[str, Any] = json.loads(info.get("info") or "{}")
+    except ValueError:
+        return None
+    for namespace in ((data.get("runtimeSpec") or {}).get("linux") or {}).get("namespaces") or []:
+        if namespace.get("type") == "network" and namespace.get("path"):
+            return str(namespace["path"])
+    pid = data.get("pid")
+    return f"/proc/{pid}/ns/net" if isinstance(pid, int) and pid > 0 else None
 
 
 class CRIClient:
@@ -141,6 +156,15 @@ class CRIClient:
         status = reply.status
         extra = tuple(ip.ip for ip in status.network.additional_ips)
         return _sandbox_from(status, status.network.ip, extra)
+
+    async def sandbox_netns(self, sandbox_id: str) -> str | None:
+        """The sandbox's network namespace (a path to open), from the verbose status."""
+        reply = await self._call(
+            "PodSandboxStatus",
+            self._runtime.PodSandboxStatus,
+            pb.PodSandboxStatusRequest(pod_sandbox_id=sandbox_id, verbose=True),
+        )
+        return netns_path(dict(reply.info))
 
     async def list_sandboxes(self, labels: dict[str, str] | None = None) -> list[SandboxInfo]:
         request = pb.ListPodSandboxRequest(filter=pb.PodSandboxFilter(label_selector=labels or {}))

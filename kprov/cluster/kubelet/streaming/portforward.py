@@ -7,8 +7,8 @@ copies bytes both ways on the data stream; if the dial fails, the reason goes do
 stream in the kubelet's words (``error forwarding port P to pod NAME, uid UID: ...``), which
 kubectl prints. A pair that stays incomplete for ``pair_timeout_s`` is reset.
 
-The pod is reached at its IP from the node's network namespace (pods' IPs are routed to the
-node's bridge), so a server bound only to the pod's loopback is not reachable this way.
+The kubelet's server decides how a port is dialled (``dial``): on the pod's own loopback,
+inside its network namespace, as upstream's runtime does (:mod:`.netns_dial`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from kprov.cluster.streaming.spdy import SpdyStream
 
-__all__ = ["PROTOCOL", "PortForwarder", "TUNNEL_PROTOCOL"]
+__all__ = ["PROTOCOL", "Dial", "PortForwarder", "TUNNEL_PROTOCOL"]
 
 log = logging.getLogger(__name__)
 PROTOCOL = "portforward.k8s.io"
