@@ -595,6 +595,7 @@ class PodWorker:
                     self._prober,
                     functools.partial(self._on_probe, cid),
                     gate=None if kind == STARTUP else gate,
+                    on_event=self._event,
                 )
                 self._probe_tasks[key] = asyncio.create_task(worker.run())
         self._stop_probes(wanted)

@@ -3,7 +3,9 @@
 :class:`Prober` runs one probe action against a container: ``exec`` through CRI ExecSync
 (exit 0 = success), ``httpGet`` to the pod IP from the node (2xx/3xx = success),
 ``tcpSocket`` (connect = success), ``grpc`` (the health Check answers SERVING,
-:mod:`.grpcprobe`). :class:`ProbeState` applies successThreshold and
+:mod:`.grpcprobe`). HTTP redirects are followed on the same host only; a redirect elsewhere is
+a success with a warning. Every failed probe is an ``Unhealthy`` event and every warning a
+``ProbeWarning`` one, as upstream's kubelet records them. :class:`ProbeState` applies successThreshold and
 failureThreshold to the stream of outcomes (pure, no I/O). :class:`ProbeWorker` loops
 every periodSeconds after initialDelaySeconds and reports result changes through a
 callback, so the pod worker re-syncs (restart on liveness failure, Ready toggles on
@@ -19,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import aiohttp
+from yarl import URL
 
 from kprov.cluster.kubelet.cri.types import ExecResult
 from kprov.cluster.kubelet.pods.grpcprobe import check_health
@@ -55,6 +58,7 @@ class ProbeTarget:
 class ProbeOutcome:
     ok: bool
     message: str = ""
+    warning: bool = False  # a success to report (upstream's probe.Warning): a non-local redirect
 
 
 @dataclass(frozen=True)
@@ -127,13 +131,8 @@ class Prober:
         headers = {h["name"]: h["value"] for h in action.get("httpHeaders") or []}
         headers.setdefault("User-Agent", "kube-probe/1.32")
         timeout = aiohttp.ClientTimeout(total=timeout_s)
-        async with (
-            aiohttp.ClientSession(timeout=timeout) as session,
-            session.get(url, headers=headers, ssl=False, allow_redirects=False) as resp,
-        ):
-            if 200 <= resp.status < 400:
-                return ProbeOutcome(True)
-            return ProbeOutcome(False, f"HTTP probe failed with statuscode: {resp.status}")
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            return await _follow(session, url, headers)
 
     async def _tcp(self, action: Mapping[str, Any], target: ProbeTarget, timeout_s: float) -> ProbeOutcome:
         host = action.get("host") or target.pod_ip
@@ -143,6 +142,30 @@ class Prober:
         with contextlib.suppress(OSError):
             await writer.wait_closed()
         return ProbeOutcome(True)
+
+
+_MAX_REDIRECTS = 10  # Go's http.Client
+_MAX_BODY = 10 * 1024  # upstream's maxRespBodyLength
+
+
+async def _follow(session: aiohttp.ClientSession, url: str, headers: Mapping[str, str]) -> ProbeOutcome:
+    """GET ``url`` as upstream's HTTP prober: redirects on the same host are followed (ten at
+    most), one to another host is not, and answers a success with a warning; 2xx/3xx pass."""
+    host = URL(url).host
+    for _ in range(_MAX_REDIRECTS + 1):
+        async with session.get(url, headers=headers, ssl=False, allow_redirects=False) as resp:
+            location = resp.headers.get("Location")
+            if 300 <= resp.status < 400 and location:
+                target = URL(url).join(URL(location))
+                if target.host == host:
+                    url = str(target)
+                    continue
+                body = (await resp.content.read(_MAX_BODY)).decode("utf-8", "replace")
+                return ProbeOutcome(True, f"Probe terminated redirects, Response body: {body}", warning=True)
+            if 200 <= resp.status < 400:
+                return ProbeOutcome(True)
+            return ProbeOutcome(False, f"HTTP probe failed with statuscode: {resp.status}")
+    return ProbeOutcome(False, f'Get "{url}": stopped after {_MAX_REDIRECTS} redirects')
 
 
 @dataclass
@@ -178,6 +201,7 @@ class ProbeState:
 
 
 ResultCallback = Callable[[str, bool, str], None]  # (kind, result, message)
+EventCallback = Callable[[str, str, str], None]  # (event type, reason, message)
 
 
 class ProbeWorker:
@@ -192,6 +216,7 @@ class ProbeWorker:
         on_change: ResultCallback,
         gate: Callable[[], bool] | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        on_event: EventCallback | None = None,
     ) -> None:
         self.kind = kind
         self.probe = probe
@@ -203,11 +228,19 @@ class ProbeWorker:
         self.on_change = on_change
         self.gate = gate  # e.g. "startup probe has succeeded"
         self._sleep = sleep
+        self.on_event = on_event
 
     async def step(self) -> None:
         if self.gate is not None and not self.gate():
             return
         outcome = await self.prober.run(self.probe, self.target, self.settings.timeout_s)
+        if self.on_event is not None and (outcome.warning or not outcome.ok):
+            # upstream's events for every failed or warned probe (the recorder aggregates them)
+            named = self.kind.capitalize()
+            if outcome.warning:
+                self.on_event("Warning", "ProbeWarning", f"{named} probe warning: {outcome.message}")
+            else:
+                self.on_event("Warning", "Unhealthy", f"{named} probe failed: {outcome.message}")
         if self.state.observe(outcome):
             self.on_change(self.kind, self.state.result, outcome.message)
 
