@@ -121,3 +121,10 @@ def test_rules_read_only_the_fields_they_name():
     assert _projection("size(self) > 1") is None
     assert _projection("self.all(k, k != 'x')") is None
     assert _projection("self.size > 1") is None  # a field named like a macro: the whole value
+
+
+def test_rules_may_call_the_list_and_math_libraries() -> None:
+    rules = compile_rules(({"rule": "self.items.map(x, x.n).sum() == 3 && math.abs(self.d) == 2"},))
+    assert evaluate_rules(rules, {"items": [{"n": 1}, {"n": 2}], "d": -2}, None, False, "spec") == []
+    (cause,) = evaluate_rules(rules, {"items": [{"n": 1}], "d": 2}, None, False, "spec")
+    assert cause.message.endswith("failed rule: self.items.map(x, x.n).sum() == 3 && math.abs(self.d) == 2")
