@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from kprov.cluster.api.crd.cel import RuleError, compile_rules
+from kprov.cluster.api.crd.cel import RuleError, compile_rules, evaluate_rules
 from kprov.cluster.api.crd.definition import validate_crd
 from kprov.cluster.api.crd.structural import compile_schema, validate
 from kprov.cluster.api.validation.field_errors import Errors
