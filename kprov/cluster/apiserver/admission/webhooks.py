@@ -3,7 +3,8 @@
 Design: on every create, update and delete the server asks the webhooks whose rules match
 (operation, API group, version, resource or ``resource/subresource`` with ``*`` wildcards,
 scope), whose namespaceSelector matches the object's namespace's labels and whose
-objectSelector matches the object's (new or old) labels. Mutating webhooks run first, one
+objectSelector matches the object's (new or old) labels, and whose matchConditions (CEL,
+:mod:`.webhook_conditions`) are all true. Mutating webhooks run first, one
 after the other in name order, each seeing the previous ones' JSON patches; validating ones
 after the object is validated. Each call is an AdmissionReview v1 POSTed over HTTPS to the
 webhook's URL or Service (resolved to a ready endpoint of the Service, the certificate
@@ -42,6 +43,7 @@ from kprov.cluster.api.resources import ResourceInfo
 from kprov.cluster.api.selectors import selector_admits
 from kprov.cluster.apiserver import _lib
 from kprov.cluster.apiserver.admission.attributes import AdmissionAttributes
+from kprov.cluster.apiserver.admission.webhook_conditions import ConditionError, conditions_admit
 from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.front.status import ApiError, StatusError, bad_request, internal_error
 from kprov.cluster.storage import scope_prefix
@@ -296,9 +298,16 @@ async def _run(
     for name, hook in hooks:
         if not _applies(ctx, hook, info, operation, subresource, current, old, target[0]):
             continue
+        review = _review(info, operation, subresource, current, old, dry_run, user, target)
+        try:
+            if not conditions_admit(ctx, hook, current, old, review["request"]):
+                continue
+        except ConditionError as exc:
+            if hook.get("failurePolicy", "Fail") == "Ignore":
+                continue
+            raise internal_error(f'failed calling webhook "{name}": {exc}') from None
         if dry_run and hook.get("sideEffects") not in ("None", "NoneOnDryRun"):
             raise bad_request(f'admission webhook "{name}" does not support dry run')
-        review = _review(info, operation, subresource, current, old, dry_run, user, target)
         try:
             response = await _call(ctx, hook, review)
         except _CallError as exc:

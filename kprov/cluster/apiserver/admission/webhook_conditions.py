@@ -1,0 +1,65 @@
+"""A webhook's ``matchConditions``: CEL expressions that must all be true for it to be called.
+
+As upstream's (GA in 1.30): each condition is evaluated, after the webhook's rules and
+selectors matched, against ``object``, ``oldObject`` and ``request`` (the AdmissionRequest the
+webhook would be sent); a false one skips the webhook. A condition that fails to compile or
+to evaluate is an error the caller handles by the webhook's failurePolicy. The ``authorizer``
+variable is not offered (as for ValidatingAdmissionPolicy: docs/decisions/0028). Compiled
+programs are kept per webhook (its configuration object's identity and index), so a request
+never compiles; the CEL context is the ValidatingAdmissionPolicy evaluator's
+(:func:`~kprov.cluster.apiserver.admission.vap.evaluator.activation_of`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from kprov.cluster.api.crd.cel import _cel
+from kprov.cluster.apiserver.admission.vap.evaluator import activation_of
+from kprov.cluster.apiserver.context import ApiContext
+
+__all__ = ["ConditionError", "conditions_admit"]
+
+_CACHE = "webhook-match-conditions"
+
+
+class ConditionError(Exception):
+    """A condition that did not compile or evaluate (the message names it)."""
+
+
+def _compiled(ctx: ApiContext, conditions: Sequence[Mapping[str, Any]]) -> list[tuple[str, Any]]:
+    cache: dict[tuple[tuple[str, str], ...], list[tuple[str, Any]]] = ctx.extras.setdefault(_CACHE, {})
+    key = tuple((str(c.get("name", "")), str(c.get("expression", ""))) for c in conditions)
+    found = cache.get(key)
+    if found is None:
+        if len(cache) > 1000:
+            cache.clear()
+        programs = []
+        for name, expression in key:
+            try:
+                programs.append((name, _cel().compile(expression)))
+            except Exception as exc:  # the binding raises ValueError and others
+                raise ConditionError(f"compilation failed for matchCondition '{name}': {exc}") from None
+        found = cache[key] = programs
+    return found
+
+
+def conditions_admit(
+    ctx: ApiContext, hook: Mapping[str, Any], obj: Any, old: Any, request: Mapping[str, Any]
+) -> bool:
+    """True when the hook has no matchConditions or all are true; False at the first false
+    one; ConditionError when one cannot be evaluated."""
+    conditions = hook.get("matchConditions") or []
+    if not conditions:
+        return True
+    programs = _compiled(ctx, conditions)
+    activation = activation_of({"object": obj, "oldObject": old, "request": dict(request)})
+    for name, program in programs:
+        try:
+            outcome = program.execute(activation)
+        except Exception as exc:  # an evaluation error
+            raise ConditionError(f"failed to evaluate matchCondition '{name}': {exc}") from None
+        if outcome is not True:
+            return False
+    return True

@@ -1,0 +1,29 @@
+"""Webhook matchConditions: all true calls the webhook, a false one skips it, an error is raised."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any, cast
+
+import pytest
+
+from kprov.cluster.apiserver.admission.webhook_conditions import ConditionError, conditions_admit
+from kprov.cluster.apiserver.context import ApiContext
+
+
+def _hook(*expressions: str) -> dict[str, Any]:
+    conditions = [{"name": f"c{i}", "expression": e} for i, e in enumerate(expressions)]
+    return {"name": "w", "matchConditions": conditions}
+
+
+def test_conditions_on_the_object_and_the_request() -> None:
+    ctx = cast(ApiContext, SimpleNamespace(extras={}))
+    skip_me = {"metadata": {"name": "skip-me"}}
+    request = {"operation": "CREATE", "userInfo": {"username": "alice"}}
+    not_skip = "object.metadata.name != 'skip-me'"
+    assert conditions_admit(ctx, {"name": "w"}, skip_me, None, request)
+    assert not conditions_admit(ctx, _hook(not_skip), skip_me, None, request)
+    assert conditions_admit(ctx, _hook(not_skip, "request.userInfo.username == 'alice'"),
+                            {"metadata": {"name": "other"}}, None, request)
+    with pytest.raises(ConditionError, match="failed to evaluate matchCondition 'c0'"):
+        conditions_admit(ctx, _hook("object.spec.missing == 1"), skip_me, None, request)
