@@ -9,6 +9,7 @@ from kprov.cluster.kubelet.cri.types import ExecResult
 from kprov.cluster.kubelet.pods.probes import (
     LIVENESS,
     READINESS,
+    STARTUP,
     ProbeOutcome,
     Prober,
     ProbeState,
@@ -101,6 +102,22 @@ async def test_worker_reports_changes_and_respects_gate() -> None:
     assert not ready.state.result
     await ready.step()
     assert changes[-1] == (READINESS, True)
+
+
+async def test_a_startup_probe_past_its_failure_threshold_reports_the_failure_once() -> None:
+    changes: list[tuple[str, bool]] = []
+    worker = ProbeWorker(
+        STARTUP,
+        {"exec": {"command": ["x"]}, "failureThreshold": 2},
+        ProbeTarget("c", "ip"),
+        Prober(FakeExec([1, 1, 1])),
+        lambda k, r, m: changes.append((k, r)),
+    )
+    await worker.step()
+    assert changes == []  # one failure: still starting
+    await worker.step()
+    await worker.step()
+    assert changes == [(STARTUP, False)]  # the kubelet restarts the container on it
 
 
 async def _no_input() -> AsyncIterator[bytes]:

@@ -387,7 +387,7 @@ class PodWorker:
             phase,
             by_name,
             started=lambda container, cur: self._flags(container, cur)[1],
-            liveness_failed=lambda cur: self._probe_results.get((cur.id, LIVENESS)) is False,
+            liveness_failed=lambda cur: self._failed_probe(cur.id) is not None,
         )
         changed = False
         for step in actions.steps:
@@ -453,8 +453,9 @@ class PodWorker:
         if isinstance(step, RestartContainer):
             return await self._restart(launch, step.container, step.current, step.kind)
         name = step.container["name"]
-        log.info("pod %s: container %s failed liveness probe, restarting", self._key, name)
-        self._event("Normal", "Killing", f"Container {name} failed liveness probe, will be restarted")
+        kind = self._failed_probe(step.current.id) or LIVENESS
+        log.info("pod %s: container %s failed %s probe, restarting", self._key, name, kind)
+        self._event("Normal", "Killing", f"Container {name} failed {kind} probe, will be restarted")
         await self._kill_for_restart(step.container, step.current)
         self.wake()
         return False
@@ -550,6 +551,14 @@ class PodWorker:
                         await self.ctx.runtime.remove_container(old.id)
 
     # ---- probes -------------------------------------------------------------------------
+    def _failed_probe(self, container_id: str) -> str | None:
+        """The probe kind whose failure kills the container (liveness, or a startup probe
+        past its failureThreshold, as upstream's kubelet), or None."""
+        for kind in (LIVENESS, STARTUP):
+            if self._probe_results.get((container_id, kind)) is False:
+                return kind
+        return None
+
     def _on_probe(self, container_id: str, kind: str, result: bool, message: str) -> None:
         key = (container_id, kind)
         if kind == READINESS and self._terminating and self._probe_results.get(key) != result:

@@ -9,7 +9,9 @@ a success with a warning. Every failed probe is an ``Unhealthy`` event and every
 failureThreshold to the stream of outcomes (pure, no I/O). :class:`ProbeWorker` loops
 every periodSeconds after initialDelaySeconds and reports result changes through a
 callback, so the pod worker re-syncs (restart on liveness failure, Ready toggles on
-readiness). Liveness and readiness wait until the startup probe (if any) has succeeded.
+readiness; a startup probe that fails failureThreshold times is reported as failed once, and
+the container restarts as for liveness). Liveness and readiness wait until the startup probe
+(if any) has succeeded.
 """
 
 from __future__ import annotations
@@ -243,6 +245,8 @@ class ProbeWorker:
                 self.on_event("Warning", "Unhealthy", f"{named} probe failed: {outcome.message}")
         if self.state.observe(outcome):
             self.on_change(self.kind, self.state.result, outcome.message)
+        elif self.kind == STARTUP and self.state.failures == self.settings.failure_threshold:
+            self.on_change(STARTUP, False, outcome.message)  # failed for good: the container restarts
 
     async def run(self) -> None:
         await self._sleep(self.settings.initial_delay_s)
