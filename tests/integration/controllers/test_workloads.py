@@ -247,6 +247,37 @@ async def test_statefulset_ordinals_start_where_the_spec_says_and_move_when_it_c
             await kubelet.stop()
 
 
+async def test_a_statefulset_pod_is_available_min_ready_seconds_after_it_is_ready(  # type: ignore[no-untyped-def]
+    control_plane, controller_manager
+) -> None:
+    async with ApiClient.from_kubeconfig(control_plane.admin_kubeconfig) as admin:
+        await ensure_namespace(admin, "sts-minready")
+        kubelet = FakeKubelet(admin, "sts-minready")
+        kubelet.start()
+        try:
+            body = {
+                "metadata": {"name": "slow", "namespace": "sts-minready"},
+                "spec": {"replicas": 1, "minReadySeconds": 4, "serviceName": "slow",
+                         "selector": {"matchLabels": {"app": "slow"}}, "template": _template("slow")},
+            }
+            await admin.create(resources.STATEFULSETS, body)
+
+            async def status() -> dict:
+                return (await admin.get(resources.STATEFULSETS, "slow", "sts-minready")).get("status") or {}
+
+            async def ready_not_available() -> bool:
+                got = await status()
+                return got.get("readyReplicas") == 1 and got.get("availableReplicas") == 0
+
+            async def available() -> bool:
+                return (await status()).get("availableReplicas") == 1
+
+            await wait_for(ready_not_available, 30, what="1 ready replica, 0 available")
+            await wait_for(available, 30, what="the replica available after minReadySeconds")
+        finally:
+            await kubelet.stop()
+
+
 async def test_daemonset_one_pod_per_matching_node(control_plane, controller_manager) -> None:  # type: ignore[no-untyped-def]
     async with ApiClient.from_kubeconfig(control_plane.admin_kubeconfig) as admin:
         await ensure_namespace(admin, "ds")

@@ -24,7 +24,7 @@ from kprov.cluster.client.informer import EventHandler
 from kprov.cluster.client.resources import CONTROLLER_REVISIONS, PERSISTENT_VOLUME_CLAIMS, PODS, STATEFULSETS
 from kprov.cluster.controllers.base import Controller, Obj
 from kprov.cluster.controllers.informers import index_by_controller_uid
-from kprov.cluster.controllers.workloads.pods import is_ready, pod_from_template
+from kprov.cluster.controllers.workloads.pods import is_available, is_ready, pod_from_template
 from kprov.cluster.controllers.workloads.statefulset_claims import (
     condemn_claims,
     ensure_claims,
@@ -122,8 +122,7 @@ class StatefulSetController(Controller):
             await self._converge(sts, pods, replicas, history, ordered)
         except Conflict:
             return 0.5
-        await self._status(sts, pods, replicas, history.update)
-        return None
+        return await self._status(sts, pods, replicas, history.update)
 
     async def _converge(
         self, sts: Obj, pods: dict[int, Obj], replicas: int, history: History, ordered: bool
@@ -156,7 +155,11 @@ class StatefulSetController(Controller):
                 if ordered:
                     return
                 continue
-            if ordered and (pod["metadata"].get("deletionTimestamp") or not _running_ready(pod)):
+            if ordered and (
+                pod["metadata"].get("deletionTimestamp")
+                or not _running_ready(pod)
+                or not is_available(pod, int(sts["spec"].get("minReadySeconds") or 0))
+            ):  # the next ordinal waits for this one to be available (upstream's monotonic)
                 return
         surplus = sorted((o for o in pods if o not in wanted), reverse=True)
         for ordinal in surplus:
@@ -182,7 +185,9 @@ class StatefulSetController(Controller):
                     await self.client.delete(PODS, pod["metadata"]["name"], ns)
                 return
 
-    async def _status(self, sts: Obj, pods: dict[int, Obj], replicas: int, revision: str) -> None:
+    async def _status(self, sts: Obj, pods: dict[int, Obj], replicas: int, revision: str) -> float | None:
+        """Write the status; when a ready pod is not yet available (spec.minReadySeconds), the
+        seconds after which to look again."""
         live = [p for p in pods.values() if not p["metadata"].get("deletionTimestamp")]
         updated = [p for p in live if (p["metadata"].get("labels") or {}).get(REVISION_LABEL) == revision]
         old_status = sts.get("status") or {}
@@ -193,12 +198,14 @@ class StatefulSetController(Controller):
             p for p in live if (p["metadata"].get("labels") or {}).get(REVISION_LABEL) == current_revision
         ]
         ready = [p for p in live if is_ready(p)]
+        min_ready = int(sts["spec"].get("minReadySeconds") or 0)
+        available = [p for p in ready if is_available(p, min_ready)]
         status = {
             **old_status,
             "observedGeneration": sts["metadata"].get("generation", 1),
             "replicas": len(live),
             "readyReplicas": len(ready),
-            "availableReplicas": len(ready),
+            "availableReplicas": len(available),
             "currentReplicas": len(current),
             "updatedReplicas": len(updated),
             "currentRevision": current_revision,
@@ -208,3 +215,4 @@ class StatefulSetController(Controller):
         if status != old_status:
             with contextlib.suppress(NotFound):
                 await self.client.update_status(STATEFULSETS, {**sts, "status": status})
+        return float(min_ready) if len(available) < len(ready) else None
