@@ -4,7 +4,8 @@ Each flag clears a known failure (see LAB.md): no machined on this machine (--re
 --keep-unit), an externally made network namespace (--network-namespace-path, which drops
 CAP_NET_ADMIN unless --capability=all), containerd's session keyrings (keyctl syscalls), an
 overlay-free /var/lib/containerd, writable per-netns sysctls (env
-SYSTEMD_NSPAWN_API_VFS_WRITABLE=network). nspawn mounts the cgroup-v1 controllers read-only;
+SYSTEMD_NSPAWN_API_VFS_WRITABLE=network), pods' seccomp profiles as on a real host (env
+SYSTEMD_SECCOMP=0: no nspawn filter under them). nspawn mounts the cgroup-v1 controllers read-only;
 ``writable_cgroups_command`` remounts them from outside once the host's init runs.
 """
 
@@ -18,7 +19,11 @@ from kprov.lab.layout import LabLayout
 __all__ = ["NSPAWN_ENV", "REBOOT_EXIT_CODE", "nspawn_command", "writable_cgroups_command"]
 
 REBOOT_EXIT_CODE = 133
-NSPAWN_ENV = {"SYSTEMD_NSPAWN_API_VFS_WRITABLE": "network"}
+# SYSTEMD_SECCOMP=0: no nspawn seccomp filter on the host's processes, as on a real machine;
+# under it every container ran filtered, so a pod asking for Unconfined still showed
+# "Seccomp: 2" (two e2e specs), and RuntimeDefault could not be told apart from it. The hosts
+# keep --capability=all either way, which already allows what the filter would refuse.
+NSPAWN_ENV = {"SYSTEMD_NSPAWN_API_VFS_WRITABLE": "network", "SYSTEMD_SECCOMP": "0"}
 MODULES_DIR = Path("/lib/modules")
 
 

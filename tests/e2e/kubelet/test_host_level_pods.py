@@ -1,9 +1,9 @@
 """Host-level pods and honest termination on a real node (containerd + runc in a lab host).
 
 All pods start from one apply and are checked while they run, to keep the module short.
-Lab facts these tests rely on (and state): every process of an nspawn lab host already runs
-under nspawn's own seccomp filters (``Seccomp: 2``, ``Seccomp_filters: 5``), so RuntimeDefault
-shows as one filter more than Unconfined; memory limits are enforced for containers (the v1
+Lab facts these tests rely on (and state): lab hosts run without nspawn's seccomp filter
+(``SYSTEMD_SECCOMP=0``), so an Unconfined container shows ``Seccomp: 0`` and RuntimeDefault one
+filter, as on a real machine; memory limits are enforced for containers (the v1
 memory controller is writable inside the host), so an over-limit pod is OOMKilled; the lab
 kernel has no AppArmor (``CONFIG_SECURITY_APPARMOR`` is not set).
 """
@@ -127,8 +127,7 @@ def test_restricted_pod_runs_confined_and_fs_group_owns_new_files(
 ) -> None:
     restricted = _fields(_in_pod(node_cluster, host_pods, "restricted", _STATUS_LINE))
     plain = _fields(_in_pod(node_cluster, host_pods, "plain", _STATUS_LINE))
-    assert restricted["Seccomp"] == "2"
-    # RuntimeDefault adds containerd's filter to the ones every lab-host process has
+    assert restricted["Seccomp"] == "2" and plain["Seccomp"] == "0"  # RuntimeDefault; Unconfined
     assert int(restricted["Seccomp_filters"]) == int(plain["Seccomp_filters"]) + 1
     assert int(restricted["CapEff"], 16) == 0 and restricted["NoNewPrivs"] == "1"
     assert plain["NoNewPrivs"] == "0"

@@ -19,7 +19,7 @@ def test_command_has_the_required_flags(tmp_path: Path) -> None:
                  f"--bind={tmp_path}/5/hosts/h2/containerd:/var/lib/containerd"):
         assert flag in argv
     assert not any(a.startswith("--bind-ro") for a in argv)
-    assert NSPAWN_ENV == {"SYSTEMD_NSPAWN_API_VFS_WRITABLE": "network"}
+    assert NSPAWN_ENV == {"SYSTEMD_NSPAWN_API_VFS_WRITABLE": "network", "SYSTEMD_SECCOMP": "0"}
 
 
 def test_kernel_modules_are_bound_when_the_machine_has_them(tmp_path: Path) -> None:
