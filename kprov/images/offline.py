@@ -16,6 +16,8 @@ version's names work:
   the welcome heading (the official Python client's);
 - nautilus, kitten (the Update Demo): *stand-ins*, busybox's httpd serving the
   ``data.json`` (``{"image": "nautilus.jpg"}``) the real images serve, on port 80;
+- build-image/distroless-iptables: a *stand-in*, a busybox root with this machine's
+  ``conntrack`` (the KubeProxy spec lists the node's conntrack entries with it);
 - with an agnhost binary: agnhost on a busybox root, ``ENTRYPOINT /agnhost``, ``CMD pause``,
   with the uid 1000 user and gid 50000 group the real image has and this machine's dig,
   getent, curl and OpenBSD nc; the e2e suite's nginx as a *stand-in* (agnhost serving HTTP
@@ -62,6 +64,7 @@ _GROUP = (
     b"root:x:0:\nuser-defined-in-image:x:1000:\n"
     b"group-defined-in-image:x:50000:user-defined-in-image\nnobody:x:65534:\n"
 )
+CONNTRACK = Path("/usr/sbin/conntrack")  # conntrack-tools, which .ci/setup installs
 HTDOCS = "usr/local/apache2/htdocs"
 DEMO_ROOT = "usr/share/demo"
 _INDEX = b"<html><body><h1>It works!</h1></body></html>\n"
@@ -75,6 +78,7 @@ _NGINX_INDEX = (b"<!DOCTYPE html>\n<html>\n<head><title>Welcome to nginx!</title
 class PlannedImage:
     reference: str
     recipe: str  # busybox | pause | agnhost | http-standin | httpd-standin | nginx-standin | demo-standin |
+    # conntrack-standin |
     #   dnsutils-standin (and the conformance suite's own: nonewprivs | sample-apiserver-standin | etcd)
     kind: str  # "substitute" (the same tool, another build) or "stand-in" (another tool)
     note: str
@@ -117,6 +121,8 @@ def standin_recipe(repo: str, have_agnhost: bool) -> Recipe | None:
         return "nginx-standin", "stand-in", "busybox httpd serving /usr/share/nginx/html on port 80"
     if base in ("nautilus", "kitten"):
         return "demo-standin", "stand-in", f"busybox httpd serving the {base}.jpg data.json on port 80"
+    if base == "distroless-iptables":
+        return "conntrack-standin", "stand-in", "a busybox root with this machine's conntrack"
     if not have_agnhost:
         return None
     if repo.endswith("e2e-test-images/agnhost"):
@@ -168,6 +174,9 @@ def standin_spec(image: PlannedImage, roots: ImageRoots) -> ImageSpec | None:
         data = b'{"image": "' + picture.encode() + b'"}\n'
         files = _adding(plain, _htdocs(DEMO_ROOT, {"data.json": data}))
         return ImageSpec(image.reference, files=files, entrypoint=_busybox_httpd(DEMO_ROOT))
+    if image.recipe == "conntrack-standin":  # the KubeProxy CLOSE_WAIT spec lists conntrack entries
+        files = with_agnhost_tools(plain, {CONNTRACK: "usr/sbin/conntrack"})
+        return ImageSpec(image.reference, files=files, cmd=["/bin/sh"])
     if image.recipe == "dnsutils-standin":
         return ImageSpec(image.reference, files=rooted, cmd=["/bin/sh"])
     return None

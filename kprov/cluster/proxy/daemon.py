@@ -81,6 +81,14 @@ def _node_facts(node: Obj) -> tuple[str, str, bool]:
     return ((node.get("spec") or {}).get("podCIDR") or "", node_internal_ip(node), node_qualifies(node))
 
 
+# upstream kube-proxy's conntrack defaults (KubeProxyConntrackConfiguration): established TCP
+# flows kept a day, half-closed (CLOSE_WAIT) ones an hour (the kernel's own: 5 days, 60 s)
+CONNTRACK_TIMEOUTS = {
+    "net.netfilter.nf_conntrack_tcp_timeout_established": "86400",
+    "net.netfilter.nf_conntrack_tcp_timeout_close_wait": "3600",
+}
+
+
 def _write_sysctl(name: str, value: str) -> None:
     path = Path("/proc/sys") / name.replace(".", "/")
     with contextlib.suppress(OSError):
@@ -200,6 +208,8 @@ class ProxyDaemon:
         if self.options.manage_routes:
             _write_sysctl("net.ipv4.ip_forward", "1")
         _write_sysctl("net.bridge.bridge-nf-call-iptables", "1")
+        for name, value in CONNTRACK_TIMEOUTS.items():
+            _write_sysctl(name, value)
         self._wire()
         tasks = [asyncio.create_task(i.run()) for i in (self.services, self.slices, self.nodes)]
         if self.netpol is not None:

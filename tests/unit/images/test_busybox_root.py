@@ -15,3 +15,17 @@ def test_tmp_and_var_tmp_are_sticky_and_world_writable() -> None:
     assert "var" in dirs  # the parent comes first in the archive
     paths = [f.path for f in busybox_files()]
     assert paths.index("var") < paths.index("var/tmp")
+
+
+def test_the_distroless_iptables_stand_in_is_a_busybox_root_with_conntrack() -> None:
+    from kprov.images.offline import CONNTRACK, PlannedImage, image_roots, standin_recipe, standin_spec
+
+    recipe = standin_recipe("build-image/distroless-iptables", have_agnhost=False)
+    assert recipe is not None and recipe[0] == "conntrack-standin"
+    if not CONNTRACK.is_file() or not BUSYBOX_PATH.is_file():
+        pytest.skip("needs conntrack and busybox-static on this machine")
+    ref = "registry.k8s.io/build-image/distroless-iptables:v0.2.7"
+    spec = standin_spec(PlannedImage(ref, *recipe), image_roots(None))
+    assert spec is not None
+    paths = {f.path for f in spec.files}
+    assert {"usr/sbin/conntrack", "bin/sh", "bin/sleep", "bin/grep"} <= paths
