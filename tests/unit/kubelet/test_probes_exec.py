@@ -120,6 +120,32 @@ async def test_a_startup_probe_past_its_failure_threshold_reports_the_failure_on
     assert changes == [(STARTUP, False)]  # the kubelet restarts the container on it
 
 
+async def test_a_poked_worker_probes_at_once_instead_of_after_its_period() -> None:
+    changes: list[tuple[str, bool]] = []
+    gate_open = {"v": False}
+    runtime = FakeExec([0])
+    worker = ProbeWorker(
+        READINESS,
+        {"exec": {"command": ["x"]}, "periodSeconds": 60},
+        ProbeTarget("c", "ip"),
+        Prober(runtime),
+        lambda k, r, m: changes.append((k, r)),
+        gate=lambda: gate_open["v"],
+    )
+    task = asyncio.create_task(worker.run())
+    try:
+        await asyncio.sleep(0.05)  # first step: gated
+        gate_open["v"] = True
+        worker.poke()
+        for _ in range(100):
+            if changes:
+                break
+            await asyncio.sleep(0.01)
+        assert changes == [(READINESS, True)]  # not 60 s later
+    finally:
+        task.cancel()
+
+
 async def _no_input() -> AsyncIterator[bytes]:
     return
     yield b""  # pragma: no cover

@@ -123,6 +123,7 @@ class PodWorker:
         self._wake = asyncio.Event()
         self._waiting: dict[str, tuple[str, str]] = {}
         self._probe_tasks: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self._probe_workers: dict[tuple[str, str], ProbeWorker] = {}
         self._probe_results: dict[tuple[str, str], bool] = {}
         self._readiness_changed = False  # while terminating: a verdict the status does not show yet
         self._sandbox_ips: dict[str, list[str]] = {}
@@ -564,6 +565,11 @@ class PodWorker:
         if kind == READINESS and self._terminating and self._probe_results.get(key) != result:
             self._readiness_changed = True
         self._probe_results[key] = result
+        if kind == STARTUP and result:  # the gated probes run at once, as upstream's
+            for gated in (LIVENESS, READINESS):
+                worker = self._probe_workers.get((container_id, gated))
+                if worker is not None:
+                    worker.poke()
         self.wake()
 
     def _sync_probes(self, by_name: dict[str, list[ContainerInfo]], pod_ips: list[str]) -> None:
@@ -607,11 +613,13 @@ class PodWorker:
                     on_event=self._event,
                 )
                 self._probe_tasks[key] = asyncio.create_task(worker.run())
+                self._probe_workers[key] = worker
         self._stop_probes(wanted)
 
     def _stop_probes(self, keep: set[tuple[str, str]]) -> None:
         for key in [k for k in self._probe_tasks if k not in keep]:
             self._probe_tasks.pop(key).cancel()
+            self._probe_workers.pop(key, None)
         for key in [k for k in self._probe_results if k not in keep]:
             del self._probe_results[key]
 

@@ -231,6 +231,23 @@ class ProbeWorker:
         self.gate = gate  # e.g. "startup probe has succeeded"
         self._sleep = sleep
         self.on_event = on_event
+        self._poked = asyncio.Event()
+
+    def poke(self) -> None:
+        """Probe now instead of at the end of the period (its gate just opened: the startup
+        probe succeeded, after which upstream's kubelet runs readiness at once)."""
+        self._poked.set()
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep ``seconds`` or until poked."""
+        sleeper = asyncio.ensure_future(self._sleep(seconds))
+        poked = asyncio.ensure_future(self._poked.wait())
+        try:
+            await asyncio.wait({sleeper, poked}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeper.cancel()
+            poked.cancel()
+            self._poked.clear()
 
     async def step(self) -> None:
         if self.gate is not None and not self.gate():
@@ -254,4 +271,4 @@ class ProbeWorker:
             await self.step()
             if self.kind == STARTUP and self.state.result:
                 return  # a startup probe stops once it has succeeded
-            await self._sleep(self.settings.period_s)
+            await self._pause(self.settings.period_s)
