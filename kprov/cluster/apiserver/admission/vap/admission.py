@@ -26,7 +26,7 @@ not offered (see docs/decisions/0028).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,6 +73,7 @@ class _Binding:
     name: str
     policy_key: str
     match_resources: MatchMemo
+    actions: tuple[str, ...]  # spec.validationActions
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,7 @@ class _Policy:
     obj: dict[str, Any]
     compiled: CompiledPolicy
     match_constraints: MatchMemo
+    without_params: bool  # no spec.paramKind
 
 
 def _bindings(ctx: ApiContext, stored: list[dict[str, Any]]) -> list[_Binding]:
@@ -98,7 +100,8 @@ def _bindings(ctx: ApiContext, stored: list[dict[str, Any]]) -> list[_Binding]:
             spec = binding.get("spec") or {}
             policy = object_key(_GROUP, "validatingadmissionpolicies", "", str(spec.get("policyName", "")))
             name = str(binding["metadata"]["name"])
-            entries.append(_Binding(binding, name, policy, MatchMemo(spec.get("matchResources"))))
+            actions = tuple(spec.get("validationActions") or ())
+            entries.append(_Binding(binding, name, policy, MatchMemo(spec.get("matchResources")), actions))
         found = cache[key] = (stored, entries)
     return found[1]
 
@@ -112,8 +115,10 @@ def _policy(ctx: ApiContext, policy: dict[str, Any]) -> _Policy:
         return seen
     if len(by_object) > 1000:
         by_object.clear()
-    constraints = MatchMemo((policy.get("spec") or {}).get("matchConstraints") or {})
-    seen = by_object[id(policy)] = _Policy(policy, _compiled(ctx, policy), constraints)
+    spec = policy.get("spec") or {}
+    constraints = MatchMemo(spec.get("matchConstraints") or {})
+    seen = _Policy(policy, _compiled(ctx, policy), constraints, not spec.get("paramKind"))
+    by_object[id(policy)] = seen
     return seen
 
 
@@ -173,11 +178,11 @@ def _namespace(ctx: ApiContext, name: str) -> Mapping[str, Any] | None:
 
 def _params(
     ctx: ApiContext, policy: Mapping[str, Any], binding: Mapping[str, Any], namespace: str
-) -> list[Any]:
-    """The params objects (``[None]`` when the policy has no paramKind)."""
+) -> Sequence[Any]:
+    """The params objects (``(None,)`` when the policy has no paramKind)."""
     kind = (policy.get("spec") or {}).get("paramKind")
     if not kind:
-        return [None]
+        return _NO_PARAMS
     ref = (binding.get("spec") or {}).get("paramRef")
     if not ref:
         raise _ParamError("paramKind non-nil but paramRef is nil")
@@ -216,6 +221,7 @@ def _params(
 
 
 _REQUEST_VALUES = frozenset({"object", "oldObject", "request", "namespaceObject"})
+_NO_PARAMS: tuple[Any, ...] = (None,)
 
 
 def _request_value(variable: str, attrs: Attributes, namespace: Mapping[str, Any] | None) -> Any:
@@ -308,7 +314,7 @@ async def validate(ctx: ApiContext, admission: AdmissionAttributes) -> None:
     namespace_labels = (
         ((namespace or {}).get("metadata") or {}).get("labels") or {} if info.namespaced else None
     )
-    selected: list[tuple[_Binding, dict[str, Any], CompiledPolicy]] = []
+    selected: list[tuple[_Binding, dict[str, Any], CompiledPolicy, bool]] = []
     for binding in _bindings(ctx, bindings):
         stored = ctx.cache.get(binding.policy_key)
         if stored is None:
@@ -318,50 +324,63 @@ async def validate(ctx: ApiContext, admission: AdmissionAttributes) -> None:
             continue
         if not binding.match_resources.matches(attrs, namespace_labels):
             continue
-        selected.append((binding, stored, known.compiled))
+        selected.append((binding, stored, known.compiled, known.without_params))
     if not selected:
         return
     activation = _activation(ctx)
-    _set_request_values(activation, _reads(ctx, [c for _, _, c in selected]), attrs, namespace)
+    _set_request_values(activation, _reads(ctx, [c for _, _, c, _ in selected]), attrs, namespace)
     denials: list[tuple[str, str]] = []  # (message, reason)
-    for bound, policy, compiled in selected:
-        spec = bound.obj.get("spec") or {}
-        policy_name = policy["metadata"]["name"]
-        prefix = f"ValidatingAdmissionPolicy '{policy_name}' with binding '{bound.name}'"
-        fail = compiled.failure_policy != "Ignore"
-        try:
-            params = _params(ctx, policy, bound.obj, attrs.namespace)
-            if compiled.error:
-                raise _ParamError(compiled.error)
-        except _ParamError as exc:
-            if fail:
-                denials.append((f"{prefix} denied request: failed to configure binding: {exc}", ""))
-            continue
-        actions = list(spec.get("validationActions") or ())
-        annotations: dict[str, list[str]] = {}
-        for param in params:
-            if "params" in compiled.reads:
-                activation.add_variable("params", param)
-            result = compiled.evaluate(activation)
-            for decision in result.decisions:
-                for action in actions:
-                    if action == "Deny":
-                        denials.append((f"{prefix} denied request: {decision.message}", decision.reason))
-                    elif action == "Warn":
-                        add_warning(f"Validation failed for {prefix}: {decision.message}")
-                    elif action == "Audit":
-                        add_audit_annotation(
-                            FAILURE_ANNOTATION, _failure_value(bound.obj, decision.index, decision.message)
-                        )
-            for annotation in result.annotations:
-                values = annotations.setdefault(annotation.key, [])
-                if annotation.value not in values:
-                    values.append(annotation.value)
-        for key, values in annotations.items():
-            add_audit_annotation(f"{policy_name}/{key}", ", ".join(values))
+    for bound, policy, compiled, without_params in selected:
+        if without_params and compiled.holds(activation):
+            continue  # (the common case, kept short: every validation of a param-less policy held)
+        _judge(ctx, bound, policy, compiled, activation, attrs.namespace, denials)
     if denials:
         message, reason = denials[0]
         raise _denial(info, attrs.name, message, reason)
+
+
+def _judge(
+    ctx: ApiContext,
+    bound: _Binding,
+    policy: dict[str, Any],
+    compiled: CompiledPolicy,
+    activation: Any,
+    namespace: str,
+    denials: list[tuple[str, str]],
+) -> None:
+    """Evaluate one bound policy (once per param) and act on what fails by the binding's
+    validationActions: denials appended, warnings and audit annotations added."""
+    policy_name = policy["metadata"]["name"]
+    prefix = f"ValidatingAdmissionPolicy '{policy_name}' with binding '{bound.name}'"
+    try:
+        params = _params(ctx, policy, bound.obj, namespace)
+        if compiled.error:
+            raise _ParamError(compiled.error)
+    except _ParamError as exc:
+        if compiled.failure_policy != "Ignore":
+            denials.append((f"{prefix} denied request: failed to configure binding: {exc}", ""))
+        return
+    annotations: dict[str, list[str]] = {}
+    for param in params:
+        if "params" in compiled.reads:
+            activation.add_variable("params", param)
+        result = compiled.evaluate(activation)
+        for decision in result.decisions:
+            for action in bound.actions:
+                if action == "Deny":
+                    denials.append((f"{prefix} denied request: {decision.message}", decision.reason))
+                elif action == "Warn":
+                    add_warning(f"Validation failed for {prefix}: {decision.message}")
+                elif action == "Audit":
+                    add_audit_annotation(
+                        FAILURE_ANNOTATION, _failure_value(bound.obj, decision.index, decision.message)
+                    )
+        for annotation in result.annotations:
+            values = annotations.setdefault(annotation.key, [])
+            if annotation.value not in values:
+                values.append(annotation.value)
+    for key, values in annotations.items():
+        add_audit_annotation(f"{policy_name}/{key}", ", ".join(values))
 
 
 def _failure_value(binding: Mapping[str, Any], index: int, message: str) -> str:

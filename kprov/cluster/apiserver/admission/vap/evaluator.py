@@ -113,6 +113,28 @@ class CompiledPolicy:
         merged = merge_reads(expression_reads(e.text, ROOTS & e.names) for e in self._expressions)
         return {root: merged.get(root) for root in ROOTS & self.reads}  # not found by the scan: whole
 
+    @functools.cached_property
+    def _plain(self) -> tuple[Any, ...] | None:
+        """The validations' programs when the policy is nothing more (no conditions,
+        variables nor audit annotations): the common one-rule policy's short path."""
+        if self.match_conditions or self.variables or self.audit_annotations or self.error:
+            return None
+        return tuple(v.expression.program for v in self.validations)
+
+    def holds(self, activation: Any) -> bool:
+        """True when :meth:`evaluate` would report nothing, found the short way: a policy of
+        validations only, each true. False: evaluate (an error, a false one, or more to run)."""
+        plain = self._plain
+        if plain is None:
+            return False
+        try:
+            for program in plain:
+                if program.execute(activation) is not True:
+                    return False
+        except Exception:  # evaluate words the error
+            return False
+        return True
+
     def evaluate(self, activation: Any) -> Result:
         """Evaluate against ``activation``, a CEL context (:func:`activation_of`) holding
         ``object``, ``oldObject``, ``request``, ``namespaceObject`` and ``params``; this sets
