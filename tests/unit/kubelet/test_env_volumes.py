@@ -54,6 +54,14 @@ def test_expand() -> None:
     assert expand("$(A)-$(B)-$$(A)", {"A": "x"}) == "x-$(B)-$(A)"
 
 
+def test_the_ip_list_field_refs() -> None:
+    env = dict(resolve_env(POD, {"env": [
+        {"name": "IPS", "valueFrom": {"fieldRef": {"fieldPath": "status.podIPs"}}},
+        {"name": "HOSTS", "valueFrom": {"fieldRef": {"fieldPath": "status.hostIPs"}}},
+    ]}, sources()))
+    assert (env["IPS"], env["HOSTS"]) == ("10.244.0.5", "10.77.0.11")
+
+
 def test_env_order_sources_and_field_refs() -> None:
     container = {
         "envFrom": [{"configMapRef": {"name": "cfg"}, "prefix": "CFG_"}, {"secretRef": {"name": "sec"}}],

@@ -80,6 +80,9 @@ def field_value(pod: Obj, path: str, sources: PodSources) -> str:
         "spec.serviceAccountName": spec.get("serviceAccountName", ""),
         "status.podIP": sources.pod_ip,
         "status.hostIP": sources.host_ip,
+        # the lists, comma-joined as upstream's kubelet writes them (one family here)
+        "status.podIPs": sources.pod_ip,
+        "status.hostIPs": sources.host_ip,
     }
     if path in simple:
         return str(simple[path])
