@@ -27,3 +27,26 @@ def test_conditions_on_the_object_and_the_request() -> None:
                             {"metadata": {"name": "other"}}, None, request)
     with pytest.raises(ConditionError, match="failed to evaluate matchCondition 'c0'"):
         conditions_admit(ctx, _hook("object.spec.missing == 1"), skip_me, None, request)
+
+
+def test_webhook_configurations_are_validated_with_their_conditions() -> None:
+    from kprov.cluster.api.resources import REGISTRY
+    from kprov.cluster.api.validation import core as validation
+
+    info = REGISTRY.get("admissionregistration.k8s.io", "v1", "validatingwebhookconfigurations")
+    assert info is not None
+    good = {"name": "w.example.com", "sideEffects": "None", "admissionReviewVersions": ["v1"],
+            "clientConfig": {"url": "https://example.com/"},
+            "matchConditions": [{"name": "not-skip", "expression": "object.metadata.name != 'skip-me'"}]}
+    config = {"metadata": {"name": "c"}, "webhooks": [good]}
+    assert validation.validate(info, config) == []
+    bad = {**good, "sideEffects": None, "matchConditions": [
+        {"name": "x", "expression": "object.metadata.name != 'skip-me"},  # unterminated string
+        {"name": "x", "expression": "nobody.knows"}]}
+    causes = [str(c) for c in validation.validate(info, {"metadata": {"name": "c"}, "webhooks": [bad, good]})]
+    conditions = "webhooks[0].matchConditions"
+    assert any(c.startswith("webhooks[0].sideEffects: Required value") for c in causes), causes
+    assert any(c.startswith(f"{conditions}[0].expression: Invalid value") for c in causes), causes
+    assert any(c.startswith(f"{conditions}[1].name: Duplicate value") for c in causes), causes
+    assert any("undeclared reference to 'nobody'" in c for c in causes), causes
+    assert any(c.startswith("webhooks[1].name: Duplicate value") for c in causes), causes

@@ -47,6 +47,7 @@ from kprov.cluster.api.validation.storage import (
     validate_storage_class,
     validate_volume_attachment,
 )
+from kprov.cluster.api.validation.webhook_configurations import validate_webhook_configuration
 from kprov.cluster.api.validation.workloads import (
     validate_daemonset,
     validate_deployment,
@@ -316,6 +317,8 @@ _BY_KIND: dict[tuple[str, str], Callable[[Errors, dict[str, Any], dict[str, Any]
     ("", "PodTemplate"): validate_podtemplate,
     ("admissionregistration.k8s.io", "ValidatingAdmissionPolicy"): validate_policy,
     ("admissionregistration.k8s.io", "ValidatingAdmissionPolicyBinding"): validate_policy_binding,
+    ("admissionregistration.k8s.io", "ValidatingWebhookConfiguration"): validate_webhook_configuration,
+    ("admissionregistration.k8s.io", "MutatingWebhookConfiguration"): validate_webhook_configuration,
     ("", "PersistentVolume"): validate_pv,
     ("", "PersistentVolumeClaim"): validate_pvc,
     ("storage.k8s.io", "StorageClass"): validate_storage_class,
