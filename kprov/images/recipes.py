@@ -55,6 +55,18 @@ exit 1
 """
 
 
+# Debian's busybox has no printenv applet (e2e specs run `printenv NAME` in busybox-based
+# images); this one prints the named variables (exit 1 if one is unset) or all of them
+_PRINTENV = b"""#!/bin/sh
+[ "$#" -eq 0 ] && exec /bin/busybox env
+rc=0
+for name do
+  /bin/busybox awk -v n="$name" 'BEGIN { if (n in ENVIRON) print ENVIRON[n]; else exit 1 }' || rc=1
+done
+exit "$rc"
+"""
+
+
 def busybox_files(busybox: Path = BUSYBOX_PATH) -> list[FileEntry]:
     """The files of a busybox root: the binary, one symlink per applet, a passwd/group."""
     if not busybox.is_file():
@@ -64,8 +76,10 @@ def busybox_files(busybox: Path = BUSYBOX_PATH) -> list[FileEntry]:
     # surge spec's readiness probe touches /var/tmp/ready
     files += [FileEntry(d, is_dir=True, mode=0o1777) for d in ("tmp", "var/tmp")]
     files.append(FileEntry("bin/busybox", data=busybox.read_bytes(), mode=0o755))
-    files += [FileEntry(f"bin/{name}", symlink_to="busybox") for name in _applets(busybox) if name != "wget"]
+    files += [FileEntry(f"bin/{name}", symlink_to="busybox") for name in _applets(busybox)
+              if name not in ("wget", "printenv")]
     files.append(FileEntry("bin/wget", data=_WGET, mode=0o755))
+    files.append(FileEntry("bin/printenv", data=_PRINTENV, mode=0o755))
     files.append(
         FileEntry("etc/passwd", data=b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534::/:/bin/false\n")
     )

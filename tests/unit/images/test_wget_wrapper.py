@@ -42,3 +42,17 @@ def test_wget_with_a_short_timeout_fetches_and_fails_as_busyboxs(tmp_path: Path)
         assert refused.returncode == 1 and "can't connect" in refused.stderr
     finally:
         server.shutdown()
+
+
+@pytest.mark.skipif(BUSYBOX is None, reason="no busybox on this machine (apt-get install busybox-static)")
+def test_printenv_prints_the_named_variables_and_fails_for_an_unset_one(tmp_path: Path) -> None:
+    (entry,) = [f for f in busybox_files(Path(str(BUSYBOX))) if f.path == "bin/printenv"]
+    script = tmp_path / "printenv"
+    script.write_bytes(entry.data or b"")
+    env = {"PATH": "/usr/bin:/bin", "KUBERNETES_SERVICE_HOST": "10.96.0.1"}
+    found = subprocess.run([str(BUSYBOX), "sh", str(script), "KUBERNETES_SERVICE_HOST"],
+                           capture_output=True, text=True, env=env, timeout=30)
+    assert (found.returncode, found.stdout) == (0, "10.96.0.1\n")
+    missing = subprocess.run([str(BUSYBOX), "sh", str(script), "NOPE"], capture_output=True, text=True,
+                             env=env, timeout=30)
+    assert (missing.returncode, missing.stdout) == (1, "")
