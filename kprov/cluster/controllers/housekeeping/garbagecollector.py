@@ -1,8 +1,9 @@
 """Garbage collector: delete objects whose owners are gone, and carry out the foreground
 and orphan deletion policies.
 
-Every kind the server can list, watch and delete (found by discovery; Events excepted)
-is watched, and an owner graph is kept: object uid -> its ownerReferences, owner uid ->
+Every kind the server can list, watch and delete (found by discovery, read again every 30 s
+so custom resources defined later are watched too; Events excepted) is watched, and an owner
+graph is kept: object uid -> its ownerReferences, owner uid ->
 dependents. Keys on the queue are uids.
 
 - A dependent's owners are solid (there, not being deleted in the foreground), waiting
@@ -24,6 +25,7 @@ dependents. Keys on the queue are uids.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
@@ -38,6 +40,7 @@ __all__ = ["GarbageCollector"]
 
 log = logging.getLogger(__name__)
 
+REDISCOVERY_S = 30.0
 FOREGROUND = "foregroundDeletion"
 ORPHAN = "orphan"
 
@@ -70,14 +73,34 @@ class GarbageCollector(Controller):
         self.informers: dict[Resource, Informer] = {}
 
     async def run(self) -> None:
-        for res in await self.client.discover():
-            if res == EVENTS or res.plural == "events" or not {"list", "watch", "delete"} <= set(res.verbs):
+        self._watch(await self.client.discover())
+        rediscovery = asyncio.create_task(self._rediscover())
+        try:
+            await super().run()
+        finally:
+            rediscovery.cancel()
+
+    def _watch(self, resources: list[Resource]) -> None:
+        """Watch every kind of ``resources`` not watched yet that can be listed, watched and deleted."""
+        for res in resources:
+            if res in self.informers or res == EVENTS or res.plural == "events":
+                continue
+            if not {"list", "watch", "delete"} <= set(res.verbs):
                 continue
             self.kinds.setdefault((res.group, res.kind), res)
             informer = self.ctx.informers.get(res)
             self.informers[res] = informer
             informer.add_handler(self._handler(res))
-        await super().run()
+
+    async def _rediscover(self) -> None:
+        """Kinds served later (a CRD created, an APIService registered) are watched too, as
+        upstream's collector re-reads discovery every 30 s."""
+        while True:
+            await asyncio.sleep(REDISCOVERY_S)
+            try:
+                self._watch(await self.client.discover())
+            except (ApiError, OSError) as err:
+                log.warning("garbage collector: discovery failed: %s", err)
 
     # ---- graph -------------------------------------------------------------------------
 
