@@ -172,3 +172,13 @@ def test_unknown_fields_of_a_built_in_kind_are_never_stored(admin, namespace, di
     assert status == 200 and reply["data"] == {"a": "c", "d": "e"} and "z" not in reply, reply
     stored = admin("GET", f"{path}/u")[2]
     assert {"x", "spec", "z"}.isdisjoint(stored) and "bogus" not in stored["metadata"], stored
+
+
+def test_a_malformed_timeout_is_400_and_the_sli_metrics_are_served(admin):
+    status, _, reply = admin("GET", "/version?timeout=invalid")
+    assert status == 400 and reply["reason"] == "BadRequest"
+    assert reply["message"] == 'invalid timeout specified in the request URL - time: invalid duration "invalid"'
+    assert admin("GET", "/version?timeout=32s")[0] == 200
+    status, _, text = admin("GET", "/metrics/slis")
+    assert status == 200, text
+    assert 'kubernetes_healthcheck{name="etcd",type="readyz"} 1' in text

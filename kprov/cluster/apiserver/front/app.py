@@ -45,7 +45,7 @@ from kprov.cluster.apiserver.flowcontrol import debug_dump
 from kprov.cluster.apiserver.flowcontrol.controller import TOO_MANY, Controller, bypasses
 from kprov.cluster.apiserver.front.apirequest import ApiRequest, Connection, decode
 from kprov.cluster.apiserver.front.audit import AuditLog
-from kprov.cluster.apiserver.front.health import PUBLIC_PATHS, serve_health
+from kprov.cluster.apiserver.front.health import PUBLIC_PATHS, serve_health, sli_exposition
 from kprov.cluster.apiserver.front.heap import HeapTrimmer, glibc_trim
 from kprov.cluster.apiserver.front.http1 import AnyReply, AnyRequest, HttpFront, RawUpgrade, Request
 from kprov.cluster.apiserver.front.metrics import CONTENT_TYPE, ApiMetrics
@@ -213,6 +213,11 @@ class _Front:
             return await _resource(raw, request, self.ctx, ri)
         if request.path == "/metrics" and self.metrics is not None:
             return _serve_metrics(request, self.metrics, authorizer)
+        if request.path == "/metrics/slis":
+            _authorize_url(authorizer, request.requester, "get", "/metrics/slis")
+            if request.method not in ("GET", "HEAD"):
+                raise method_not_supported(request.method, "/metrics/slis")
+            return web.Response(body=await sli_exposition(self.ctx), headers={"Content-Type": CONTENT_TYPE})
         if request.path in debug_dump.DUMP_PATHS and self.apf is not None:
             return _serve_apf_dump(request, self.apf, authorizer)
         if request.path.rstrip("/") == "/apis" or (
