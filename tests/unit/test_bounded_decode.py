@@ -105,7 +105,8 @@ def test_tab_indented_json_sent_as_yaml_decodes_as_go_yaml_takes_it() -> None:
 
 
 def test_a_flow_document_with_tabs_and_a_trailing_comma_decodes_as_go_yaml_takes_it() -> None:
-    body = b'{\n\t"kind": "Deployment",\n\t"spec": {\n\t\t"containers": [{\n\t\t\t"name": "n",\n\t\t}]\n\t}\n}'
+    body = (b'{\n\t"kind": "Deployment",\n\t"spec": {\n\t\t"containers": [{\n\t\t\t"name": "n",\n'
+            b"\t\t}]\n\t}\n}")
     assert load_yaml(body) == {"kind": "Deployment", "spec": {"containers": [{"name": "n"}]}}
     with pytest.raises(yaml.YAMLError):  # block YAML keeps its rule: no tab indentation
         load_yaml(b"a:\n\tb: 1\n")

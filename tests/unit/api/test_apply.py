@@ -157,7 +157,8 @@ def _custom_info():
         "tags": {"type": "array", "items": {"type": "string"}}}}}}
     crd = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
            "metadata": {"name": "noxus.example.com"},
-           "spec": {"group": "example.com", "scope": "Namespaced", "names": {"plural": "noxus", "kind": "Noxu"},
+           "spec": {"group": "example.com", "scope": "Namespaced",
+                    "names": {"plural": "noxus", "kind": "Noxu"},
                     "versions": [{"name": "v1", "served": True, "storage": True,
                                   "schema": {"openAPIV3Schema": schema}}]}}
     default_crd(crd)
@@ -174,7 +175,8 @@ def test_a_custom_objects_finalizers_are_a_set_and_its_list_map_is_keyed_by_its_
 
     body = {"apiVersion": "example.com/v1", "kind": "Noxu",
             "metadata": {"name": "n", "namespace": "default", "finalizers": ["test-finalizer"]},
-            "spec": {"replicas": 1, "tags": ["a"], "ports": [{"name": "x", "containerPort": 80, "protocol": "TCP"}]}}
+            "spec": {"replicas": 1, "tags": ["a"],
+                     "ports": [{"name": "x", "containerPort": 80, "protocol": "TCP"}]}}
     live = apply(None, body, "apply_test")
     owned = live["metadata"]["managedFields"][0]["fieldsV1"]
     assert owned["f:metadata"]["f:finalizers"] == {'v:"test-finalizer"': {}}
@@ -184,9 +186,9 @@ def test_a_custom_objects_finalizers_are_a_set_and_its_list_map_is_keyed_by_its_
     live = apply(live, body, "apply_test")
     assert live["metadata"]["finalizers"] == ["test-finalizer", "another-one"]
     with pytest.raises(ConflictError) as caught:  # another applier edits the item the first owns
-        apply(live, {**body, "metadata": {"name": "n"},
-                     "spec": {"ports": [{"name": "y", "containerPort": 80, "protocol": "TCP"}]}}, "apply_test_2")
+        edit = {"ports": [{"name": "y", "containerPort": 80, "protocol": "TCP"}]}
+        apply(live, {**body, "metadata": {"name": "n"}, "spec": edit}, "apply_test_2")
     assert len(caught.value.causes) == 1
-    live = apply(live, {**body, "metadata": {"name": "n"},
-                        "spec": {"ports": [{"name": "y", "containerPort": 8080, "protocol": "TCP"}]}}, "apply_test_2")
+    added = {"ports": [{"name": "y", "containerPort": 8080, "protocol": "TCP"}]}
+    live = apply(live, {**body, "metadata": {"name": "n"}, "spec": added}, "apply_test_2")
     assert [p["containerPort"] for p in live["spec"]["ports"]] == [80, 8080]
