@@ -125,3 +125,40 @@ async def test_scoped_quotas_and_replicaset_counts(control_plane, controller_man
         await _quota_used(admin, ns, "sets", **{"count/replicasets.apps": "1"})
         await admin.delete(resources.REPLICASETS, "rs", ns)
         await _quota_used(admin, ns, "sets", **{"count/replicasets.apps": "0"})
+
+
+async def test_a_quota_counts_a_custom_resource_and_gives_back_a_deleted_one(  # type: ignore[no-untyped-def]
+    control_plane, controller_manager
+) -> None:
+    ns = "quota-cr"
+    schema = {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}
+    names = {"plural": "widgets", "singular": "widget", "kind": "Widget", "listKind": "WidgetList"}
+    crd = {
+        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": "widgets.quota.example.com"},
+        "spec": {"group": "quota.example.com", "scope": "Namespaced", "names": names,
+                 "versions": [{"name": "v1", "served": True, "storage": True, "schema": schema}]},
+    }
+    widgets = "/apis/quota.example.com/v1/namespaces/quota-cr/widgets"
+    async with ApiClient.from_kubeconfig(control_plane.admin_kubeconfig) as admin:
+        await ensure_namespace(admin, ns)
+        await admin.request("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", body=crd)
+
+        async def served() -> bool:
+            try:
+                await admin.request("GET", widgets)
+                return True
+            except ApiError:
+                return False
+
+        await wait_for(served, 20, what="the widgets resource served")
+        quota = {"metadata": {"name": "widgets", "namespace": ns},
+                 "spec": {"hard": {"count/widgets.quota.example.com": "5"}}}
+        await admin.create(resources.RESOURCE_QUOTAS, quota)
+        await _quota_used(admin, ns, "widgets", **{"count/widgets.quota.example.com": "0"})
+        for name in ("w1", "w2"):
+            body = {"apiVersion": "quota.example.com/v1", "kind": "Widget", "metadata": {"name": name}}
+            await admin.request("POST", widgets, body=body)
+        await _quota_used(admin, ns, "widgets", **{"count/widgets.quota.example.com": "2"})
+        await admin.request("DELETE", f"{widgets}/w1")
+        await _quota_used(admin, ns, "widgets", **{"count/widgets.quota.example.com": "1"})
