@@ -179,3 +179,16 @@ def test_openapi_document_of_a_custom_group_version():
     patch = doc["paths"]["/apis/example.com/v1/namespaces/{namespace}/widgets/{name}"]["patch"]
     assert any(p["name"] == "fieldValidation" for p in patch["parameters"])
     assert "/apis/example.com/v1/namespaces/{namespace}/widgets/{name}/scale" in doc["paths"]
+
+
+def test_a_rule_that_selects_a_field_the_schema_lacks_is_refused():
+    crd = _crd()
+    schema = {"type": "object", "properties": {"spec": {
+        "type": "object", "properties": {"x": {"type": "integer"}},
+        "x-kubernetes-validations": [{"rule": "self.x >= 0"}, {"rule": "self.z == 100"}]}},
+        "x-kubernetes-validations": [{"rule": "self.metadata.name != 'forbidden'"}]}
+    crd["spec"]["versions"][0]["schema"] = {"openAPIV3Schema": schema}
+    causes = validate_crd(crd)
+    assert [c.field for c in causes] == [
+        "spec.versions[0].schema.openAPIV3Schema.properties[spec].x-kubernetes-validations[1].rule"]
+    assert "compilation failed: ERROR: <input>:1:5: undefined field 'z'" in causes[0].message

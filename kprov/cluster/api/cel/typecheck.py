@@ -1,4 +1,5 @@
-"""The type check of a ValidatingAdmissionPolicy's expressions (its ``status.typeChecking``).
+"""The type check of a ValidatingAdmissionPolicy's expressions (its ``status.typeChecking``),
+and of a CRD's validation rules against their schema (:func:`check_rule`).
 
 Design, as upstream's TypeChecker (apiserver's ``policy/validating/typechecking.go``): the
 kinds to check are those the policy's ``matchConstraints.resourceRules`` name explicitly
@@ -42,7 +43,7 @@ from kprov.cluster.api.cel.parser import (
     parse,
 )
 
-__all__ = ["GroupVersionKind", "KindSchema", "check_policy", "gvk_text", "kinds_to_check"]
+__all__ = ["GroupVersionKind", "KindSchema", "check_policy", "check_rule", "gvk_text", "kinds_to_check"]
 
 Schema = Mapping[str, Any]
 GroupVersionKind = tuple[str, str, str]
@@ -346,6 +347,19 @@ def _variable_types(checker: _Checker, variables: Iterable[Mapping[str, Any]]) -
         properties[name] = _DYN if checker.errors else value
     checker.roots = roots
     return {"type": "object", "properties": properties} if properties else _DYN
+
+
+def check_rule(text: str, schema: Schema, *, root: bool = False) -> str:
+    """cel-go's errors ("" when none) for a CRD's ``x-kubernetes-validations`` rule at a node of
+    ``schema`` (``self`` and ``oldSelf`` typed by it; at the ``root``, a resource with its
+    metadata): kube-apiserver refuses a CRD whose rule selects a field its schema lacks."""
+    try:
+        node = parse(text)
+    except CelSyntaxError:
+        return ""  # the compiler words syntax errors
+    types = _Types({})
+    typed = _root(types, schema) if root else schema
+    return _issues(text, _Checker(types, {"self": typed, "oldSelf": typed}), node, {})
 
 
 def check_policy(

@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from kprov.cluster.api.cel.typecheck import check_rule
 from kprov.cluster.api.crd.cel import RuleError, compile_rules
 from kprov.cluster.api.crd.structural import Node, compile_schema
 from kprov.cluster.api.errors import Cause
@@ -227,24 +228,30 @@ def _validate_names(errors: Errors, names: Mapping[str, Any], path: str) -> None
             errors.invalid(f"{path}.categories[{index}]", category, ",".join(errs))
 
 
-def _check_rules(errors: Errors, schema: Mapping[str, Any], path: str) -> None:
-    """Every x-kubernetes-validations rule in ``schema`` must compile."""
+def _check_rules(errors: Errors, schema: Mapping[str, Any], path: str, root: bool = True) -> None:
+    """Every x-kubernetes-validations rule in ``schema`` must compile, and select only fields
+    the schema has (the type check kube-apiserver runs on a CRD's rules)."""
     rules = schema.get("x-kubernetes-validations")
     if isinstance(rules, list):
         for index, rule in enumerate(rules):
             if not isinstance(rule, Mapping):
                 continue
+            where = f"{path}.x-kubernetes-validations[{index}].rule"
             try:
                 compile_rules((rule,))
             except RuleError as exc:
-                errors.invalid(f"{path}.x-kubernetes-validations[{index}].rule", rule.get("rule"), str(exc))
+                errors.invalid(where, rule.get("rule"), str(exc))
+                continue
+            issues = check_rule(str(rule.get("rule") or ""), schema, root=root)
+            if issues:
+                errors.invalid(where, rule.get("rule"), f"compilation failed: {issues}")
     for key, child in (schema.get("properties") or {}).items():
         if isinstance(child, Mapping):
-            _check_rules(errors, child, f"{path}.properties[{key}]")
+            _check_rules(errors, child, f"{path}.properties[{key}]", False)
     for key in ("items", "additionalProperties"):
         child = schema.get(key)
         if isinstance(child, Mapping):
-            _check_rules(errors, child, f"{path}.{key}")
+            _check_rules(errors, child, f"{path}.{key}", False)
 
 
 def validate_crd(crd: Mapping[str, Any], old: Mapping[str, Any] | None = None) -> list[Cause]:
