@@ -76,3 +76,16 @@ def test_revisions_follow_the_template_and_roll_back_reuses_one() -> None:
         assert back.update == first.update and client.objects[first.update]["revision"] == 3
 
     asyncio.run(run())
+
+
+def test_on_delete_recreates_pods_at_the_update_revision_and_rolling_ones_below_the_partition_not() -> None:
+    from kprov.cluster.controllers.workloads.statefulset import StatefulSetController
+    from kprov.cluster.controllers.workloads.statefulset_history import History
+
+    history = History("ss-old", "ss-new", {"ss-old": {}, "ss-new": {}})
+    on_delete = {"spec": {"updateStrategy": {"type": "OnDelete"}}, "status": {"currentReplicas": 3}}
+    assert [StatefulSetController._revision_for(on_delete, i, history) for i in range(3)] == ["ss-new"] * 3
+    partitioned = {"spec": {"updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"partition": 2}},
+                            "ordinals": {"start": 5}}}
+    assert [StatefulSetController._revision_for(partitioned, i, history) for i in (5, 6, 7)] == [
+        "ss-old", "ss-old", "ss-new"]

@@ -73,14 +73,19 @@ class StatefulSetController(Controller):
 
     @staticmethod
     def _revision_for(sts: Obj, ordinal: int, history: History) -> str:
-        """Below the partition (OnDelete: below status.currentReplicas) a pod is made at the
-        current revision, as upstream's newVersionedStatefulSetPod."""
+        """Below a RollingUpdate's partition (with no rollingUpdate given: below
+        status.currentReplicas) a pod is made at the current revision, as upstream's
+        newVersionedStatefulSetPod; any other (OnDelete's recreated pods too) at the update
+        revision."""
         strategy = sts["spec"].get("updateStrategy") or {}
         index = ordinal - start_ordinal(sts)  # partitions count from spec.ordinals.start
-        if strategy.get("type", "RollingUpdate") == "RollingUpdate":
-            below = index < int((strategy.get("rollingUpdate") or {}).get("partition") or 0)
-        else:
+        rolling = strategy.get("rollingUpdate")
+        if strategy.get("type", "RollingUpdate") != "RollingUpdate":
+            below = False
+        elif rolling is None:
             below = index < int((sts.get("status") or {}).get("currentReplicas") or 0)
+        else:
+            below = index < int(rolling.get("partition") or 0)
         return history.current if below and history.current in history.templates else history.update
 
     def _new_pod(self, sts: Obj, ordinal: int, history: History) -> Obj:
