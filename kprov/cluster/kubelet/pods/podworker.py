@@ -457,15 +457,16 @@ class PodWorker:
         kind = self._failed_probe(step.current.id) or LIVENESS
         log.info("pod %s: container %s failed %s probe, restarting", self._key, name, kind)
         self._event("Normal", "Killing", f"Container {name} failed {kind} probe, will be restarted")
-        await self._kill_for_restart(step.container, step.current)
+        await self._kill_for_restart(step.container, step.current, kind)
         self.wake()
         return False
 
-    async def _kill_for_restart(self, container: Obj, cur: ContainerInfo) -> None:
-        """Kill a container whose liveness probe failed as upstream's kubelet kills any: its
-        preStop hook first, then the stop signal, within the probe's
+    async def _kill_for_restart(self, container: Obj, cur: ContainerInfo, kind: str = LIVENESS) -> None:
+        """Kill a container whose liveness (or startup) probe failed as upstream's kubelet
+        kills any: its preStop hook first, then the stop signal, within that probe's
         terminationGracePeriodSeconds (else the pod's)."""
-        probe_grace = (container.get("livenessProbe") or {}).get("terminationGracePeriodSeconds")
+        probe = container.get("startupProbe" if kind == STARTUP else "livenessProbe") or {}
+        probe_grace = probe.get("terminationGracePeriodSeconds")
         grace = int(probe_grace) if probe_grace is not None else grace_period(self.pod)
         loop = asyncio.get_running_loop()
         began = loop.time()
