@@ -31,3 +31,4 @@ def test_a_malformed_timeout_is_refused_except_on_long_running_requests() -> Non
     assert str(caught.value) == expected
     check_timeout("invalid", RequestInfo("", "v1", "pods", "ns", "", "", "watch"))
     check_timeout("invalid", RequestInfo("", "v1", "pods", "ns", "p", "exec", "create"))
+

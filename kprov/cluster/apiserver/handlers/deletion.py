@@ -31,6 +31,23 @@ __all__ = ["delete_now", "delete_object"]
 
 
 
+# kinds whose dependents a delete that names no policy orphans (upstream's strategies'
+# DefaultGarbageCollectionPolicy: ReplicationControllers kept v1's old behaviour)
+_ORPHANING_BY_DEFAULT = frozenset({("", "replicationcontrollers")})
+
+
+def propagation_policy(info: ResourceInfo, options: dict[str, Any]) -> str:
+    """The delete's propagation policy: ``propagationPolicy``, else ``orphanDependents``
+    (true: Orphan, false: Background), else the kind's default ("": Background)."""
+    policy = options.get("propagationPolicy")
+    if policy:
+        return str(policy)
+    orphan = options.get("orphanDependents")
+    if orphan is not None:
+        return "Orphan" if orphan else "Background"
+    return "Orphan" if (info.group, info.resource) in _ORPHANING_BY_DEFAULT else ""
+
+
 async def delete_now(
     ctx: ApiContext, info: ResourceInfo, obj: dict[str, Any], revision: int
 ) -> dict[str, Any]:
@@ -58,7 +75,7 @@ async def delete_object(
     key = ctx.key(info, namespace, name)
     grace = options.get("gracePeriodSeconds")
     pre = options.get("preconditions") or {}
-    policy = options.get("propagationPolicy") or ("Orphan" if options.get("orphanDependents") else "")
+    policy = propagation_policy(info, options)
     for _ in range(20):
         current = await ctx.store.get(key)
         if current is None:
