@@ -14,4 +14,5 @@ def test_a_delete_naming_no_policy_orphans_a_replication_controllers_pods_only()
     assert propagation_policy(replicasets, {}) == ""  # background
     assert propagation_policy(rcs, {"orphanDependents": False}) == "Background"
     assert propagation_policy(replicasets, {"orphanDependents": True}) == "Orphan"
-    assert propagation_policy(rcs, {"propagationPolicy": "Foreground", "orphanDependents": True}) == "Foreground"
+    both = {"propagationPolicy": "Foreground", "orphanDependents": True}
+    assert propagation_policy(rcs, both) == "Foreground"
