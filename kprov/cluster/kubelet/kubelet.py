@@ -56,7 +56,7 @@ from kprov.cluster.kubelet.node.registration import (
 )
 from kprov.cluster.kubelet.node.stats import ContainerSample, StatsProvider, cri_samples
 from kprov.cluster.kubelet.pods import labels as L
-from kprov.cluster.kubelet.pods.admission import REJECTED_REASON, host_port_conflict, rejection_message
+from kprov.cluster.kubelet.pods.admission import refusal
 from kprov.cluster.kubelet.pods.podconfig import NodeSettings
 from kprov.cluster.kubelet.pods.podworker import PodWorker
 from kprov.cluster.kubelet.pods.securitycontext import apparmor_enabled
@@ -159,19 +159,20 @@ class Kubelet:
         task.add_done_callback(lambda _t: self._worker_done(uid))
 
     def _reject(self, pod: dict[str, Any]) -> bool:
-        """A new pod whose host ports an admitted pod holds is failed, not started
-        (:mod:`.admission`)."""
+        """A new pod the node refuses (another OS, host ports an admitted pod holds) is
+        failed, not started (:mod:`.admission`)."""
         phase = (pod.get("status") or {}).get("phase")
         if phase in ("Succeeded", "Failed") or (pod.get("metadata") or {}).get("deletionTimestamp"):
             return False
-        if not host_port_conflict(pod, [w.pod for w in self.workers.values() if not w.gone]):
+        refused = refusal(pod, [w.pod for w in self.workers.values() if not w.gone])
+        if refused is None:
             return False
         self._finished.add(pod["metadata"]["uid"])
-        message = rejection_message()
+        reason, message = refused
 
         async def fail() -> None:
-            await self.api.record_event(pod, "Warning", REJECTED_REASON, message)
-            status = {"phase": "Failed", "reason": REJECTED_REASON, "message": message}
+            await self.api.record_event(pod, "Warning", reason, message)
+            status = {"phase": "Failed", "reason": reason, "message": message}
             try:
                 await self.api.write_pod_status(pod, status)
             except Exception as err:  # the informer sees the pod again on relist; retry then

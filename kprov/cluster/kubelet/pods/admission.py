@@ -1,5 +1,9 @@
 """Kubelet pod admission: refuse a pod this node cannot run beside the pods it already runs.
 
+:func:`refusal` is the whole check: a pod for another OS (``spec.os.name``: reason
+``PodOSNotSupported``; a ``kubernetes.io/os`` node selector: ``PodOSSelectorNodeLabelDoesNotMatch``),
+then the host ports below.
+
 Design: upstream's kubelet re-checks the scheduler's general predicates when a pod arrives
 (the pod may have been bound with ``spec.nodeName`` set directly, past the scheduler). Here
 the check is the host ports one: a pod asking for a (protocol, host IP, host port) that an
@@ -14,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["REJECTED_REASON", "host_port_conflict", "rejection_message"]
+__all__ = ["REJECTED_REASON", "host_port_conflict", "refusal", "rejection_message"]
 
 Obj = dict[str, Any]
 REJECTED_REASON = "NodePorts"
@@ -58,3 +62,21 @@ def rejection_message() -> str:
         f"Pod was rejected: Predicate {REJECTED_REASON} failed: "
         "node(s) didn't have free ports for the requested pod ports"
     )
+
+
+NODE_OS = "linux"
+
+
+def refusal(pod: Obj, admitted: Iterable[Obj]) -> tuple[str, str] | None:
+    """Why the kubelet refuses ``pod`` (reason, message), or None: a pod for another OS
+    (``spec.os.name``, or a ``kubernetes.io/os`` node selector), then host ports held."""
+    spec = pod.get("spec") or {}
+    wanted_os = (spec.get("nodeSelector") or {}).get("kubernetes.io/os")
+    if wanted_os is not None and wanted_os != NODE_OS:
+        return ("PodOSSelectorNodeLabelDoesNotMatch",
+                "Failed to admit pod as the `kubernetes.io/os` label doesn't match node label")
+    if (spec.get("os") or {}).get("name") not in (None, "", NODE_OS):
+        return "PodOSNotSupported", "Failed to admit pod as the OS field doesn't match node OS"
+    if host_port_conflict(pod, admitted):
+        return REJECTED_REASON, rejection_message()
+    return None
