@@ -12,6 +12,7 @@ from kprov.cluster.kubelet.node.stats import (
     node_cpu_ns,
     node_figures,
     node_memory_bytes,
+    node_memory_detail,
     summary,
 )
 from kprov.cluster.metrics_server.objects import node_metrics as _node_metrics
@@ -46,8 +47,12 @@ def test_summary_rates_and_pod_sums():
     )
     sampler.observe("c/a", 1_500_000_000, 110.0)  # half a core-second over 10 s: 50m
     sampler.observe("node", 20_000_000_000, 110.0)  # one core
-    doc = summary("n1", later, sampler, 20_000_000_000, (512 * 1024 * 1024, 1024 * 1024 * 1024), 110.0)
+    doc = summary("n1", later, sampler, 20_000_000_000, (512 * 1024 * 1024, 1024 * 1024 * 1024), 110.0,
+                  (600 * 1024 * 1024, 300 * 1024 * 1024))
     assert doc["node"]["cpu"]["usageNanoCores"] == 1_000_000_000
+    # every memory figure the e2e framework's resource collector dereferences is there
+    assert {"usageBytes", "workingSetBytes", "rssBytes"} <= set(doc["node"]["memory"])
+    assert doc["node"]["memory"]["rssBytes"] == 300 * 1024 * 1024
     assert doc["node"]["memory"]["availableBytes"] == 512 * 1024 * 1024
     pod = doc["pods"][0]
     assert pod["podRef"] == {"name": "p1", "namespace": "ns", "uid": "u-p1"}
@@ -99,4 +104,5 @@ def test_a_v2_namespaced_root_gives_its_figures_and_a_host_root_falls_back_to_pr
     (cgroup / "memory.stat").write_text("anon 1\ninactive_file 200000\n")
     (cgroup / "memory.max").write_text("max\n")
     assert node_figures(cgroup, proc) == (2_500_000, 500000, 2048 * 1024)
+    assert node_memory_detail(cgroup, proc) == (700000, 1)  # usage and anon (rss)
     assert node_figures(tmp_path / "none", proc)[1] == 1536 * 1024  # no cgroup file system

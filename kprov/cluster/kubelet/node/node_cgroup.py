@@ -13,8 +13,9 @@ host that shares its kernel. On a machine of its own the two agree.
 - a cgroup v2 host root (no ``memory.current`` there) or no cgroup file system: None, and
   the caller reads /proc.
 
-The working set is cAdvisor's (usage less inactive file pages); the capacity is the cgroup's
-memory limit when it has one below the machine's RAM.
+The working set is cAdvisor's (usage less inactive file pages), usage and rss too (``anon``,
+v1's ``total_rss``); the capacity is the cgroup's memory limit when it has one below the
+machine's RAM.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ class CgroupFigures:
     cpu_ns: int  # cumulative core-nanoseconds
     working_set: int  # bytes
     limit: int | None  # bytes; None when the cgroup has none
+    usage: int = 0  # bytes charged, page cache included (cAdvisor's usage)
+    rss: int = 0  # anonymous memory (cAdvisor's rss)
 
 
 def _read_int(path: Path) -> int | None:
@@ -69,8 +72,10 @@ def _v2(root: Path) -> CgroupFigures | None:
     cpu_usec = _stat(root / "cpu.stat").get("usage_usec")
     if usage is None or cpu_usec is None:
         return None
-    inactive = _stat(root / "memory.stat").get("inactive_file", 0)
-    return CgroupFigures(cpu_usec * 1000, max(0, usage - inactive), _limit(_read_int(root / "memory.max")))
+    stat = _stat(root / "memory.stat")
+    inactive = stat.get("inactive_file", 0)
+    return CgroupFigures(cpu_usec * 1000, max(0, usage - inactive), _limit(_read_int(root / "memory.max")),
+                         usage, stat.get("anon", 0))
 
 
 def _v1(root: Path) -> CgroupFigures | None:
@@ -78,9 +83,10 @@ def _v1(root: Path) -> CgroupFigures | None:
     cpu_ns = _read_int(root / "cpuacct" / "cpuacct.usage")
     if usage is None or cpu_ns is None:
         return None
-    inactive = _stat(root / "memory" / "memory.stat").get("total_inactive_file", 0)
-    return CgroupFigures(cpu_ns, max(0, usage - inactive),
-                         _limit(_read_int(root / "memory" / "memory.limit_in_bytes")))
+    stat = _stat(root / "memory" / "memory.stat")
+    inactive = stat.get("total_inactive_file", 0)
+    limit = _limit(_read_int(root / "memory" / "memory.limit_in_bytes"))
+    return CgroupFigures(cpu_ns, max(0, usage - inactive), limit, usage, stat.get("total_rss", 0))
 
 
 def read_cgroup_figures(root: Path = Path("/sys/fs/cgroup")) -> CgroupFigures | None:

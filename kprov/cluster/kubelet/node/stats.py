@@ -36,6 +36,7 @@ __all__ = [
     "node_cpu_ns",
     "node_figures",
     "node_memory_bytes",
+    "node_memory_detail",
     "summary",
 ]
 
@@ -54,6 +55,8 @@ class ContainerSample:
     pod_uid: str
     cpu_ns: int  # cumulative core-nanoseconds
     memory_working_set: int
+    memory_usage: int = 0  # bytes, page cache included
+    memory_rss: int = 0
 
 
 def node_cpu_ns(proc: Path = Path("/proc")) -> int:
@@ -72,6 +75,21 @@ def node_memory_bytes(proc: Path = Path("/proc")) -> tuple[int, int]:
         info[key] = int(rest.split()[0]) * 1024
     total = info.get("MemTotal", 0)
     return total - info.get("MemAvailable", total), total
+
+
+def node_memory_detail(
+    cgroup_root: Path = Path("/sys/fs/cgroup"), proc: Path = Path("/proc")
+) -> tuple[int, int]:
+    """(usage, rss) of the node's memory in bytes: its root cgroup's, else /proc/meminfo's
+    (MemTotal - MemFree, AnonPages)."""
+    figures = read_cgroup_figures(cgroup_root)
+    if figures is not None:
+        return figures.usage, figures.rss
+    info = {}
+    for line in (proc / "meminfo").read_text().splitlines():
+        key, _, rest = line.partition(":")
+        info[key] = int(rest.split()[0]) * 1024
+    return info.get("MemTotal", 0) - info.get("MemFree", 0), info.get("AnonPages", 0)
 
 
 def node_figures(
@@ -120,6 +138,7 @@ def summary(
     node_cpu: int,
     node_memory: tuple[int, int],
     at: float,
+    node_usage: tuple[int, int] = (0, 0),
 ) -> dict[str, Any]:
     """The Summary document: node, then one entry per pod with its containers."""
     stamp = _stamp(at)
@@ -130,7 +149,8 @@ def summary(
                 "name": s.name,
                 "cpu": {"time": stamp, "usageNanoCores": sampler.rate(f"c/{s.container_id}"),
                         "usageCoreNanoSeconds": s.cpu_ns},
-                "memory": {"time": stamp, "workingSetBytes": s.memory_working_set},
+                "memory": {"time": stamp, "usageBytes": s.memory_usage,
+                           "workingSetBytes": s.memory_working_set, "rssBytes": s.memory_rss},
             }
         )
     pod_stats = []
@@ -144,7 +164,9 @@ def summary(
                         "usageNanoCores": sum(c["cpu"]["usageNanoCores"] for c in containers),
                         "usageCoreNanoSeconds": sum(c["cpu"]["usageCoreNanoSeconds"] for c in containers)},
                 "memory": {"time": stamp,
-                           "workingSetBytes": sum(c["memory"]["workingSetBytes"] for c in containers)},
+                           "usageBytes": sum(c["memory"]["usageBytes"] for c in containers),
+                           "workingSetBytes": sum(c["memory"]["workingSetBytes"] for c in containers),
+                           "rssBytes": sum(c["memory"]["rssBytes"] for c in containers)},
             }
         )
     working_set, capacity = node_memory
@@ -152,8 +174,11 @@ def summary(
         "node": {
             "nodeName": node_name,
             "cpu": {"time": stamp, "usageNanoCores": sampler.rate("node"), "usageCoreNanoSeconds": node_cpu},
-            "memory": {"time": stamp, "workingSetBytes": working_set,
-                       "availableBytes": max(0, capacity - working_set)},
+            # (every figure is there: the e2e framework's resource collector reads
+            # usageBytes and rssBytes without a check)
+            "memory": {"time": stamp, "availableBytes": max(0, capacity - working_set),
+                       "usageBytes": node_usage[0], "workingSetBytes": working_set,
+                       "rssBytes": node_usage[1]},
         },
         "pods": pod_stats,
     }
@@ -164,11 +189,13 @@ class StatsProvider:
     /stats/summary from the latest sample."""
 
     def __init__(self, node_name: str, list_stats: Callable[[], Any], interval: float = 10.0,
-                 read_node: Callable[[], tuple[int, int, int]] = node_figures) -> None:
+                 read_node: Callable[[], tuple[int, int, int]] = node_figures,
+                 read_usage: Callable[[], tuple[int, int]] = node_memory_detail) -> None:
         self.node_name = node_name
         self.list_stats = list_stats  # async () -> list[ContainerSample]
         self.interval = interval
         self.read_node = read_node  # () -> (cpu core-ns, working set, capacity)
+        self.read_usage = read_usage  # () -> (memory usage, rss)
         self.sampler = Sampler()
         self._samples: list[ContainerSample] = []
         self._node_cpu = 0
@@ -196,7 +223,7 @@ class StatsProvider:
     def summary(self) -> dict[str, Any]:
         _cpu, working_set, capacity = self.read_node()
         return summary(self.node_name, self._samples, self.sampler, self._node_cpu, (working_set, capacity),
-                       self._at)
+                       self._at, self.read_usage())
 
 
 def cri_samples(stats: Iterable[Any]) -> list[ContainerSample]:
@@ -216,6 +243,8 @@ def cri_samples(stats: Iterable[Any]) -> list[ContainerSample]:
                 pod_uid=labels["io.kubernetes.pod.uid"],
                 cpu_ns=int(s.cpu.usage_core_nano_seconds.value),
                 memory_working_set=int(s.memory.working_set_bytes.value),
+                memory_usage=int(s.memory.usage_bytes.value),
+                memory_rss=int(s.memory.rss_bytes.value),
             )
         )
     return out
