@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import os
 import shutil
 import subprocess
 import tempfile
@@ -236,9 +237,12 @@ def run_specs(suite: E2ESuite, opts: ConformanceOptions, specs: list[SpecResult]
 
 def run_conformance(opts: ConformanceOptions, say: Callable[[str], None] = print) -> ConformanceRun:
     started = time.monotonic()
-    kubectl = shutil.which("kubectl")
-    if kubectl is None:
+    found = shutil.which("kubectl")
+    if found is None:
         raise ConformanceError("kubectl is not on PATH; the suite runs it (install kubectl)")
+    # the file itself, not a symlink to it: specs `kubectl cp` this path into pods, and a
+    # copied link (/usr/bin/kubectl -> ../lib/google-cloud-sdk/...) dangles there
+    kubectl = os.path.realpath(found)
     if not opts.e2e_test.is_file():
         raise ConformanceError(f"{opts.e2e_test}: no such e2e.test binary (--e2e-test PATH)")
     if opts.agnhost is not None and not opts.agnhost.is_file():
