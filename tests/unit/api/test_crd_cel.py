@@ -128,3 +128,9 @@ def test_rules_may_call_the_list_and_math_libraries() -> None:
     assert evaluate_rules(rules, {"items": [{"n": 1}, {"n": 2}], "d": -2}, None, False, "spec") == []
     (cause,) = evaluate_rules(rules, {"items": [{"n": 1}], "d": 2}, None, False, "spec")
     assert cause.message.endswith("failed rule: self.items.map(x, x.n).sum() == 3 && math.abs(self.d) == 2")
+
+
+def test_rules_may_call_is_sorted() -> None:
+    rules = compile_rules(({"rule": "self.l.isSorted()"},))
+    assert evaluate_rules(rules, {"l": [1, 2, 2, 5]}, None, False, "spec") == []
+    assert len(evaluate_rules(rules, {"l": ["b", "a"]}, None, False, "spec")) == 1

@@ -156,8 +156,7 @@ def _run(program: Any, value: Any, old: Any, has_old: bool) -> Any:
     values = {"self": value, "oldSelf": old} if has_old else {"self": value}
     if not _calls_extensions(program):
         return program.execute(values)
-    context = _cel().Context()  # (only for the programs that call them: ~20 us to fill)
-    importlib.import_module("cel.stdlib").add_stdlib_to_context(context)
+    context = extended_context()  # (only for the programs that call them: ~20 us to fill)
     for name, item in values.items():
         context.add_variable(name, item)
     return program.execute(context)
@@ -171,9 +170,20 @@ def _calls_extensions(program: Any) -> bool:
 
 @functools.cache
 def _extension_names() -> frozenset[str]:
+    return frozenset(extended_context().functions)
+
+
+def _is_sorted(items: Any) -> bool:
+    return all(a <= b for a, b in zip(items, items[1:], strict=False))
+
+
+def extended_context() -> Any:
+    """A CEL context with the binding's extension libraries and the Kubernetes list functions
+    they lack (``isSorted``)."""
     context = _cel().Context()
     importlib.import_module("cel.stdlib").add_stdlib_to_context(context)
-    return frozenset(context.functions)
+    context.add_function("isSorted", _is_sorted)
+    return context
 
 
 def evaluate_rules(

@@ -64,6 +64,7 @@ def _position(text: str, name: str) -> str:
 def _known_functions() -> frozenset[str]:
     extensions = importlib.import_module("cel.stdlib").STDLIB_FUNCTIONS
     names = {str(name) for name in extensions}
+    names |= {"isSorted"}  # added by kprov.cluster.api.crd.cel.extended_context
     return frozenset(_CORE_FUNCTIONS | names | {name.rpartition(".")[2] for name in names})
 
 

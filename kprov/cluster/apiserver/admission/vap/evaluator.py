@@ -27,12 +27,11 @@ bounds nothing but the input's size (the request body limit). See docs/decisions
 from __future__ import annotations
 
 import functools
-import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from kprov.cluster.api.crd.cel import _cel
+from kprov.cluster.api.crd.cel import _cel, extended_context
 from kprov.cluster.apiserver.admission.vap.reads import ROOTS, ReadTree, expression_reads, merge_reads
 
 __all__ = ["AuditAnnotation", "CompiledPolicy", "Decision", "activation_of", "compile_policy"]
@@ -216,9 +215,7 @@ def activation_of(values: Mapping[str, Any]) -> Any:
     lists, sets, math, base64: the subset of Kubernetes' CEL libraries it has). Values are
     converted once here (~100 us for a Deployment); each evaluation against the context
     then costs a few microseconds, so one context serves every policy a request matches."""
-    cel = _cel()
-    context = cel.Context()
-    importlib.import_module("cel.stdlib").add_stdlib_to_context(context)
+    context = extended_context()
     for name, value in values.items():
         context.add_variable(name, value)
     return context
