@@ -167,3 +167,42 @@ async def test_kr8s_port_forward_offering_no_subprotocol_carries_an_http_request
         reply = await asyncio.wait_for(reader.read(), 20)
         writer.close()
     assert reply.startswith(b"HTTP/1.0 200 OK") and reply.endswith(PAGE)
+
+
+async def test_kubectl_over_plain_spdy_carries_an_http_request(
+    control_plane: Any, forwarding_pod: None, pod_server: int, tmp_path: Path
+) -> None:
+    """client-go before 1.30 (the 1.28 e2e framework, older tools) upgrades to SPDY/3.1 itself;
+    kubectl does so too with its WebSocket port-forward switched off."""
+    import os
+    import subprocess
+
+    running = json.dumps({"status": {"phase": "Running"}})
+    rc, _, err = await _kubectl(control_plane, tmp_path / "cache", "patch", "pod", "web",
+                                "--subresource=status", "--type=merge", "-p", running)
+    assert rc == 0, err  # kubectl forwards only to a running pod
+    local = free_port()
+    env = {**os.environ, "KUBECTL_PORT_FORWARD_WEBSOCKETS": "false"}
+    proc = subprocess.Popen(
+        ["/usr/bin/kubectl", "--kubeconfig", str(control_plane.admin_kubeconfig), "--cache-dir",
+         str(tmp_path / "cache"), "port-forward", "pod/web", f"{local}:{pod_server}", "-v=6"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+    )
+    try:
+        for _ in range(100):
+            try:
+                reader, writer = await asyncio.open_connection("127.0.0.1", local)
+                break
+            except OSError:
+                await asyncio.sleep(0.1)
+        else:
+            proc.terminate()
+            raise AssertionError(f"kubectl never listened: {proc.communicate(timeout=10)[1][-3000:]!r}")
+        writer.write(b"GET / HTTP/1.0\r\n\r\n")
+        await writer.drain()
+        reply = await asyncio.wait_for(reader.read(), 20)
+        writer.close()
+        assert reply.startswith(b"HTTP/1.0 200 OK") and reply.endswith(PAGE), reply
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=10)

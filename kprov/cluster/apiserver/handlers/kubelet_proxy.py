@@ -30,7 +30,7 @@ from kprov.cluster.apiserver.admission import vap, webhooks
 from kprov.cluster.apiserver.admission.attributes import AdmissionAttributes
 from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.front.apirequest import ApiRequest, Connection
-from kprov.cluster.apiserver.front.http1 import AnyReply, RawUpgrade
+from kprov.cluster.apiserver.front.http1 import AnyReply, RawStream, RawUpgrade
 from kprov.cluster.apiserver.front.requestinfo import RequestInfo, parse_bool
 from kprov.cluster.apiserver.front.status import ApiError, bad_request
 from kprov.cluster.apiserver.handlers.reads import get_object
@@ -266,14 +266,25 @@ async def _spdy_to_websocket(ctx: ApiContext, url: str, protocol: str, query: An
 
 async def handle_portforward(
     request: ApiRequest, connection: Connection, ctx: ApiContext, info: Any, ri: RequestInfo
-) -> web.StreamResponse:
+) -> web.StreamResponse | RawUpgrade:
     """Port-forward to the pod, its WebSocket (taken over through ``connection``) relayed to
-    the kubelet's; the query and headers come from ``request``."""
-    if request.headers.get("Upgrade", "").lower() != "websocket":
+    the kubelet's; the query and headers come from ``request``. A client that upgrades to
+    SPDY/3.1 itself (client-go before 1.30: the e2e framework, older tools) gets its SPDY
+    session relayed byte for byte to the kubelet's SPDY-over-WebSocket tunnel."""
+    upgrade = request.headers.get("Upgrade", "").lower()
+    if upgrade != "websocket" and not upgrade.startswith("spdy/"):
         raise bad_request("Upgrade request required")
+    if upgrade.startswith("spdy/") and PORTFORWARD_PROTOCOL not in request.headers.getall(
+        "X-Stream-Protocol-Version", []
+    ):
+        raise bad_request(f"port-forward over SPDY needs X-Stream-Protocol-Version {PORTFORWARD_PROTOCOL}")
     base, pod = await _kubelet_base(ctx, info, ri)
     if not (pod.get("status") or {}).get("podIP"):
         raise bad_request(f"pod {ri.name} does not have an IP address yet")
+    if upgrade.startswith("spdy/"):
+        await _admit_connect(request, ctx, info, ri, "portforward")
+        url = f"{base}/portForward/{ri.namespace}/{ri.name}"
+        return await _spdy_tunnel(ctx, url)
     offer = request.headers.get("Sec-WebSocket-Protocol")
     protocol = pf.pick_protocol(offer)
     if protocol is None:
@@ -282,6 +293,48 @@ async def handle_portforward(
     url = f"{base}/portForward/{ri.namespace}/{ri.name}?{urlencode(list(request.query.items()))}"
     offered = request.headers.get("Sec-WebSocket-Protocol", "")
     return await _relay_websocket(connection.websocket(), offered, ctx, url, (protocol,) if protocol else ())
+
+
+PORTFORWARD_PROTOCOL = "portforward.k8s.io"  # SPDY's X-Stream-Protocol-Version for port-forward
+
+
+async def _spdy_tunnel(ctx: ApiContext, url: str) -> RawUpgrade:
+    """Dial the kubelet's SPDY-over-WebSocket port-forward tunnel first (so its refusal is an
+    HTTP error), then switch the client's connection to SPDY and copy bytes both ways."""
+    session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, sock_connect=10))
+    try:
+        kubelet = await session.ws_connect(url, protocols=(pf.TUNNEL_PROTOCOL,), ssl=kubelet_ssl(ctx),
+                                           autoping=True)
+    except aiohttp.ClientError as exc:
+        await session.close()
+        raise ApiError(f"error dialing kubelet: {exc}", 500, "InternalError") from None
+    headers = {"Connection": "Upgrade", "Upgrade": "SPDY/3.1",
+               "X-Stream-Protocol-Version": PORTFORWARD_PROTOCOL}
+
+    async def to_kubelet(client: RawStream) -> None:
+        while chunk := await client.read():
+            await kubelet.send_bytes(chunk)
+
+    async def to_client(client: RawStream) -> None:
+        async for message in kubelet:
+            if message.type == aiohttp.WSMsgType.BINARY:
+                await client.write(message.data)
+            elif message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.ERROR):
+                return
+
+    async def run(client: RawStream) -> None:
+        tasks = [asyncio.ensure_future(to_kubelet(client)), asyncio.ensure_future(to_client(client))]
+        try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await kubelet.close()
+            await session.close()
+            client.close()
+
+    return RawUpgrade(headers, run)
 
 
 async def _relay_websocket(
