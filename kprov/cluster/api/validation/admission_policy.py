@@ -27,6 +27,7 @@ from kprov.cluster.api.validation.field_errors import Errors
 __all__ = [
     "BASE_VARIABLES",
     "check_expression",
+    "validate_match_conditions",
     "validate_policy",
     "validate_policy_binding",
 ]
@@ -163,6 +164,25 @@ def _declared(spec: dict[str, Any]) -> frozenset[str]:
     return BASE_VARIABLES | {"params"} if spec.get("paramKind") else BASE_VARIABLES
 
 
+def validate_match_conditions(
+    errors: Errors, conditions: list[Any], path: str, declared: frozenset[str]
+) -> None:
+    """``matchConditions`` (of a policy or a webhook): names required and unique, each
+    expression compiling with only the ``declared`` variables."""
+    names: set[str] = set()
+    for index, condition in enumerate(conditions):
+        where = f"{path}[{index}]"
+        if not isinstance(condition, dict):
+            continue
+        name = condition.get("name")
+        if not name:
+            errors.required(f"{where}.name")
+        elif name in names:
+            errors.duplicate(f"{where}.name", name)
+        names.add(str(name))
+        _expression(errors, condition, "expression", where, declared)
+
+
 def validate_policy(errors: Errors, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
     spec = obj.get("spec")
     if not isinstance(spec, dict):
@@ -185,18 +205,7 @@ def validate_policy(errors: Errors, obj: dict[str, Any], old: dict[str, Any] | N
         if not match.get("resourceRules"):
             errors.required("spec.matchConstraints.resourceRules")
     declared = _declared(spec)
-    names: set[str] = set()
-    for index, condition in enumerate(spec.get("matchConditions") or []):
-        path = f"spec.matchConditions[{index}]"
-        if not isinstance(condition, dict):
-            continue
-        name = condition.get("name")
-        if not name:
-            errors.required(f"{path}.name")
-        elif name in names:
-            errors.duplicate(f"{path}.name", name)
-        names.add(str(name))
-        _expression(errors, condition, "expression", path, declared)
+    validate_match_conditions(errors, spec.get("matchConditions") or [], "spec.matchConditions", declared)
     for index, variable in enumerate(spec.get("variables") or []):
         path = f"spec.variables[{index}]"
         if not isinstance(variable, dict):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kprov.cluster.api.validation.admission_policy import check_expression
+from kprov.cluster.api.validation.admission_policy import validate_match_conditions
 from kprov.cluster.api.validation.field_errors import Errors
 
 __all__ = ["validate_webhook_configuration"]
@@ -66,22 +66,4 @@ def _webhook(errors: Errors, hook: dict[str, Any], path: str, names: set[str]) -
 def _conditions(errors: Errors, conditions: list[Any], path: str) -> None:
     if len(conditions) > _MAX_CONDITIONS:
         errors.invalid(path, len(conditions), f"must have {_MAX_CONDITIONS} or fewer items")
-    seen: set[str] = set()
-    for index, condition in enumerate(conditions):
-        where = f"{path}[{index}]"
-        if not isinstance(condition, dict):
-            continue
-        name = condition.get("name")
-        if not name:
-            errors.required(f"{where}.name")
-        elif name in seen:
-            errors.duplicate(f"{where}.name", name)
-        else:
-            seen.add(str(name))
-        expression = condition.get("expression")
-        if not isinstance(expression, str) or not expression.strip():
-            errors.required(f"{where}.expression")
-            continue
-        detail = check_expression(expression, _CONDITION_VARIABLES)
-        if detail is not None:
-            errors.invalid(f"{where}.expression", expression, detail)
+    validate_match_conditions(errors, conditions, path, _CONDITION_VARIABLES)
