@@ -216,9 +216,6 @@ def _cached(ctx: ApiContext, key: str) -> StoredObject | None:
 
 
 # -- handlers ----------------------------------------------------------------------------------
-_GO_TRUE = frozenset({"1", "t", "T", "true", "TRUE", "True"})
-
-
 async def _read_json_options(request: ApiRequest) -> dict[str, Any]:
     options: dict[str, Any] = {}
     if request.body.strip():
@@ -229,8 +226,8 @@ async def _read_json_options(request: ApiRequest) -> dict[str, Any]:
     for name in ("gracePeriodSeconds", "propagationPolicy"):
         if name in request.query:
             options[name] = request.query[name]
-    if "orphanDependents" in request.query:  # Go's ParseBool words
-        options["orphanDependents"] = request.query["orphanDependents"] in _GO_TRUE
+    if "orphanDependents" in request.query:
+        options["orphanDependents"] = parse_bool(request.query["orphanDependents"])
     if "gracePeriodSeconds" in options:
         try:
             options["gracePeriodSeconds"] = int(options["gracePeriodSeconds"])
