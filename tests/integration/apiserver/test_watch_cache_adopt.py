@@ -164,8 +164,8 @@ async def test_the_cache_holds_the_very_object_its_store_wrote(control_plane) ->
         await _until_cached(cache, {key: updated.revision})
         assert cache.get(key) is updated.obj
         elsewhere = await kv.range(key.encode())  # a write by someone else is decoded
-        await kv.client.put(key.encode(), elsewhere.kvs[0].value.replace(b'"v":2', b'"v":3'))
-        await _until_cached(cache, {key: await store.current_revision()})
+        rewritten = await kv.put(key.encode(), elsewhere.kvs[0].value.replace(b'"v":2', b'"v":3'))
+        await _until_cached(cache, {key: rewritten})  # the put's own revision: the shared etcd moves on
         assert cache.get(key) is not updated.obj and cache.get(key)["v"] == 3  # type: ignore[index]
     finally:
         await cache.stop()
