@@ -33,8 +33,10 @@ def request(
     path: str,
     body: bytes | None = None,
     content_type: str | None = "application/json",
+    headers: dict[str, str] | None = None,
 ) -> tuple[int, dict[str, str], Any]:
-    headers = {"Content-Type": content_type} if content_type and body is not None else {}
+    typed = {"Content-Type": content_type} if content_type and body is not None else {}
+    headers = {**typed, **(headers or {})}
     req = urllib.request.Request(server + path, data=body, method=method, headers=headers)
     try:
         with urllib.request.urlopen(req, context=context, timeout=30) as reply:

@@ -45,6 +45,7 @@ from kprov.cluster.apiserver.front.status import (
 )
 from kprov.cluster.apiserver.handlers import field_validation
 from kprov.cluster.apiserver.handlers.deletion import delete_now, delete_object
+from kprov.cluster.apiserver.handlers.field_manager import apply_manager, field_manager, refuse_force
 from kprov.cluster.apiserver.handlers.lifecycle import (
     is_noop,
     prepare_create,
@@ -111,7 +112,7 @@ async def create_object(
     fill_status_zeros(info, obj)
     name = obj["metadata"]["name"]
     if request is not None and not obj["metadata"].get("managedFields"):
-        _lib.record_update(info, None, obj, request.query.get("fieldManager", ""))
+        _lib.record_update(info, None, obj, field_manager(request, "CreateOptions"))
     await admission.before_create(ctx, attrs)
     await quota_admission.admit(ctx, info, obj, dry_run, guaranteed_update)
     if dry_run:
@@ -324,7 +325,7 @@ async def handle_object(
                 pinned_revision=pinned,
                 dry_run=dry_run,
                 subresource=subresource,
-                field_manager=request.query.get("fieldManager", ""),
+                field_manager=field_manager(request, "UpdateOptions"),
                 user=user,
             )
         except ApiError as exc:
@@ -364,9 +365,7 @@ async def _server_side_apply(
     if not isinstance(applied, dict):
         raise bad_request("an apply patch must be an object")
     warnings = field_validation.check_apply(request, info, applied, ri.namespace)
-    manager = request.query.get("fieldManager", "")
-    if not manager:
-        raise bad_request("PATCH requests with apply-patch+yaml require a fieldManager query parameter")
+    manager = apply_manager(request)
     force = parse_bool(request.query.get("force"))
     applied.setdefault("metadata", {}).setdefault("name", ri.name)
     try:
@@ -421,6 +420,8 @@ async def _patch(
     if content_type == "application/apply-patch+yaml":
         return await _server_side_apply(request, ctx, info, ri, subresource, dry_run)
     warnings: list[str] = []
+    refuse_force(request)
+    manager = field_manager(request, "PatchOptions")
 
     def mutate(live: dict[str, Any]) -> dict[str, Any]:
         patched = _lib.apply_patch(
@@ -428,7 +429,7 @@ async def _patch(
             live,
             body,
             info,
-            field_manager=request.query.get("fieldManager", ""),
+            field_manager=manager,
             subresource=subresource,
         )
         # a resourceVersion the patch sets is a precondition, as upstream (controllers patch
@@ -447,7 +448,7 @@ async def _patch(
         mutate,
         dry_run=dry_run,
         subresource=subresource,
-        field_manager=request.query.get("fieldManager", ""),
+        field_manager=manager,
         user=user,
     )
     return await render(request, ctx, info, obj, 200, warnings, written=True)

@@ -18,6 +18,7 @@ from kprov.cluster.apiserver.front.requestinfo import RequestInfo
 from kprov.cluster.apiserver.front.status import ApiError, bad_request, conflict
 from kprov.cluster.apiserver.handlers.crud import guaranteed_update, resource_version_of
 from kprov.cluster.apiserver.handlers.eviction import evict
+from kprov.cluster.apiserver.handlers.field_manager import field_manager
 from kprov.cluster.apiserver.handlers.reads import get_object
 
 __all__ = ["handle_binding", "handle_eviction", "handle_scale"]
@@ -123,8 +124,10 @@ async def handle_scale(
 
     if ri.verb == "update":
         pinned[0] = resource_version_of(decode_body(body, media_type(request)))
+    manager = field_manager(request, "UpdateOptions" if ri.verb == "update" else "PatchOptions")
     obj = await guaranteed_update(
-        ctx, info, ri.namespace, ri.name, mutate, pinned_revision=pinned[0], user=request.requester
+        ctx, info, ri.namespace, ri.name, mutate, pinned_revision=pinned[0], user=request.requester,
+        subresource="scale", field_manager=manager,
     )
     return object_response(request, _scale_of(obj, info))
 
