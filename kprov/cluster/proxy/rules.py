@@ -17,7 +17,8 @@ Shape of table ``ip kprov`` (close to upstream kube-proxy's nftables mode):
   one chain per endpoint instead, each recording the client in a timed set that the
   service chain checks first.
 - a LoadBalancer Service's ingress addresses (``status.loadBalancer.ingress[].ip`` with
-  ipMode VIP) are keys of ``service-ips`` too, leading to its ``ext-`` chain.
+  ipMode VIP) and any Service's ``spec.externalIPs`` are keys of ``service-ips`` too,
+  leading to its ``ext-`` chain (external traffic, as upstream's).
 - NodePort traffic goes through an ``ext-`` chain that always marks for masquerading (the
   reply must come back through this node), then to the service chain; with
   externalTrafficPolicy Local it DNATs to this node's endpoints only, unmasqueraded (or
@@ -249,7 +250,7 @@ def service_fragment(sp: ServicePort, settings: ProxySettings) -> Ruleset:
     if not sp.endpoints:
         for ip in sp.cluster_ips:
             ruleset.add_element("no-endpoint-services", f"{ip} . {proto} . {sp.port}", "goto reject-chain")
-        for ip in sp.load_balancer_ips:
+        for ip in (*sp.load_balancer_ips, *sp.external_ips):
             ruleset.add_element("no-endpoint-services", f"{ip} . {proto} . {sp.port}", "goto reject-chain")
         if sp.node_port:
             ruleset.add_element("no-endpoint-nodeports", f"{proto} . {sp.node_port}", "goto reject-chain")
@@ -264,12 +265,12 @@ def service_fragment(sp: ServicePort, settings: ProxySettings) -> Ruleset:
         ruleset.add_chain(internal, [_masquerade_rule(settings), _dnat(proto, local) if local else "drop"])
     for ip in sp.cluster_ips:
         ruleset.add_element("service-ips", f"{ip} . {proto} . {sp.port}", f"goto {internal}")
-    if sp.node_port or sp.load_balancer_ips:
+    if sp.node_port or sp.load_balancer_ips or sp.external_ips:
         external = _chain_name("ext", sp.key)
         ruleset.add_chain(external, _external_rules(sp, settings, chain))
         if sp.node_port:
             ruleset.add_element("service-nodeports", f"{proto} . {sp.node_port}", f"goto {external}")
-        for ip in sp.load_balancer_ips:
+        for ip in (*sp.load_balancer_ips, *sp.external_ips):
             ruleset.add_element("service-ips", f"{ip} . {proto} . {sp.port}", f"goto {external}")
     for ep in sp.endpoints:
         ruleset.add_element("hairpin", f"{ep.ip} . {ep.ip}")

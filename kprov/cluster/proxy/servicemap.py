@@ -56,6 +56,7 @@ class ServicePort:
     affinity_timeout: int = 0  # seconds; 0 = no ClientIP affinity
     endpoints: tuple[Endpoint, ...] = ()  # ready ones, else serving terminating ones
     load_balancer_ips: tuple[str, ...] = ()  # status.loadBalancer.ingress[].ip (ipMode VIP)
+    external_ips: tuple[str, ...] = ()  # spec.externalIPs: external traffic, as load-balancer IPs
     external_local: bool = False  # externalTrafficPolicy Local: external traffic to local endpoints
     health_check_node_port: int = 0  # spec.healthCheckNodePort (LoadBalancer with policy Local)
     terminating_endpoints: tuple[Endpoint, ...] = ()  # serving while terminating (policy Local only)
@@ -90,6 +91,11 @@ def _load_balancer_ips(svc: dict[str, Any]) -> tuple[str, ...]:
         for entry in ingress
         if entry.get("ip") and _ipv4(str(entry["ip"])) and entry.get("ipMode", "VIP") == "VIP"
     )
+
+
+def _external_ips(spec: dict[str, Any]) -> tuple[str, ...]:
+    canonical = (canonical_ip(str(ip)) for ip in spec.get("externalIPs") or [] if ip)
+    return tuple(ip for ip in canonical if _ipv4(ip))
 
 
 def _affinity_timeout(spec: dict[str, Any]) -> int:
@@ -163,8 +169,9 @@ def service_ports(
             continue
         namespace, name = meta.get("namespace") or "", meta.get("name") or ""
         own_slices = by_service.get((namespace, name), [])
-        external_local = spec.get("externalTrafficPolicy") == "Local" and spec.get("type") in (
-            "NodePort", "LoadBalancer")
+        external_ips = _external_ips(spec)
+        external_local = spec.get("externalTrafficPolicy") == "Local" and (
+            spec.get("type") in ("NodePort", "LoadBalancer") or bool(external_ips))
         internal_local = spec.get("internalTrafficPolicy") == "Local"
         for port in spec.get("ports") or []:
             protocol = port.get("protocol") or "TCP"
@@ -185,6 +192,7 @@ def service_ports(
                     affinity_timeout=_affinity_timeout(spec),
                     endpoints=ready or terminating,
                     load_balancer_ips=_load_balancer_ips(svc),
+                    external_ips=external_ips,
                     external_local=external_local,
                     health_check_node_port=int(spec.get("healthCheckNodePort") or 0)
                     if spec.get("type") == "LoadBalancer" and spec.get("externalTrafficPolicy") == "Local"

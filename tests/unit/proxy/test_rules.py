@@ -137,6 +137,20 @@ def test_service_map_reads_load_balancer_ingress_of_vip_mode_only() -> None:
     assert service_ports([svc], [])[0].load_balancer_ips == ()
 
 
+def test_external_ips_lead_to_the_external_chain_and_take_the_local_policy() -> None:
+    svc = service("web", "10.96.0.10", externalIPs=["203.0.113.250", "203.0.113.010", "2001:db8::1"])
+    (sp,) = service_ports([svc], [endpoint_slice("web", ["10.244.1.2"])])
+    assert sp.external_ips == ("203.0.113.250", "203.0.113.10") and not sp.external_local
+    ruleset = compute_ruleset([sp], SETTINGS)
+    svc_chain, ext = _service_chain(ruleset), _service_chain(ruleset, "ext-")
+    assert ruleset.elements["service-ips"]["203.0.113.250 . tcp . 80"] == f"goto {ext.name}"
+    assert ext.rules == ("jump mark-for-masquerade", f"goto {svc_chain.name}")
+    svc["spec"]["externalTrafficPolicy"] = "Local"
+    assert service_ports([svc], [])[0].external_local
+    unserved = compute_ruleset(service_ports([svc], []), SETTINGS)
+    assert unserved.elements["no-endpoint-services"]["203.0.113.250 . tcp . 80"] == "goto reject-chain"
+
+
 def test_external_traffic_policy_local_keeps_the_source_and_uses_local_endpoints_only() -> None:
     eps = (Endpoint("10.244.1.2", 8080, "n1"), Endpoint("10.244.2.2", 8080, "n2"))
     here = ProxySettings(node_ips=("10.77.4.11",), cluster_cidr="10.244.0.0/16", node_name="n1")
