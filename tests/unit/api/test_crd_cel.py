@@ -134,3 +134,27 @@ def test_rules_may_call_is_sorted() -> None:
     rules = compile_rules(({"rule": "self.l.isSorted()"},))
     assert evaluate_rules(rules, {"l": [1, 2, 2, 5]}, None, False, "spec") == []
     assert len(evaluate_rules(rules, {"l": ["b", "a"]}, None, False, "spec")) == 1
+
+
+def test_a_rule_over_the_cost_limit_is_refused_before_it_runs_and_stops_the_rules_after_it() -> None:
+    rules = compile_rules((
+        {"rule": "self.largeArray.all(x, self.largeArray.all(y, y == x))"},
+        {"rule": "self.never == 1"},
+    ))
+    small = {"largeArray": [2, 2], "never": 1}
+    assert evaluate_rules(rules, small, None, False, "spec") == []
+    (cause,) = evaluate_rules(rules, {"largeArray": [20] * 725}, None, False, "spec")
+    assert cause.message == (
+        "Invalid value: \"object\": 'operation cancelled: actual cost limit exceeded': no further validation "
+        "rules will be run due to call cost exceeds limit for rule: "
+        "self.largeArray.all(x, self.largeArray.all(y, y == x))"
+    )
+    one_loop = compile_rules(({"rule": "self.items.all(i, i.n > 0 && i.name.startsWith('a'))"},))
+    many = {"items": [{"n": 1, "name": "a"}] * 5000}
+    assert evaluate_rules(one_loop, many, None, False, "spec") == []  # 5,000 steps: well under
+
+
+def test_an_evaluation_error_names_the_rule() -> None:
+    rules = compile_rules(({"rule": "self.a / self.b == 1", "message": "ratio"},))
+    (cause,) = evaluate_rules(rules, {"a": 1, "b": 0}, None, False, "spec")
+    assert cause.message.startswith('Invalid value: "object": ') and cause.message.endswith(" evaluating rule: ratio")

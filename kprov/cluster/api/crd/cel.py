@@ -27,6 +27,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from kprov.cluster.api.cel.parser import Node
+from kprov.cluster.api.cel.runtime_cost import PER_CALL_LIMIT, loop_tree, runtime_cost
 from kprov.cluster.api.errors import Cause
 
 __all__ = ["CompiledRule", "RuleError", "compile_rules", "evaluate_rules"]
@@ -37,6 +39,7 @@ _REASONS = {
     "FieldValueRequired": "FieldValueRequired",
     "FieldValueDuplicate": "FieldValueDuplicate",
 }
+_COST_EXCEEDED = "operation cancelled: actual cost limit exceeded"  # cel-go's error
 _TYPE_NAMES = {bool: "boolean", int: "integer", float: "number", str: "string", list: "array", dict: "object"}
 
 
@@ -96,6 +99,12 @@ class CompiledRule:
     transition: bool = False
     optional_old_self: bool = False
     fields: tuple[str, ...] | None = None  # what the rule and its message read of self
+    loop_tree: Node | None = None  # the syntax tree of a rule that loops: its cost is estimated
+
+    @property
+    def error_name(self) -> str:
+        """How errors name the rule: its message, else its text (upstream's ruleErrorString)."""
+        return self.message.strip() or self.rule.strip()
 
 
 def _cel() -> Any:
@@ -129,6 +138,7 @@ def compile_rules(rules: tuple[Mapping[str, Any], ...]) -> tuple[CompiledRule, .
                 transition="oldSelf" in program.variables(),
                 fields=_fields_of(text, str(message_expression or "")),
                 optional_old_self=bool(rule.get("optionalOldSelf")),
+                loop_tree=loop_tree(text),
             )
         )
     return tuple(compiled)
@@ -196,10 +206,18 @@ def evaluate_rules(
         if rule.transition and not has_old and not rule.optional_old_self:
             continue
         where = path + rule.field_path if rule.field_path.startswith((".", "[")) else path
+        if rule.loop_tree is not None and runtime_cost(
+            rule.loop_tree, {"self": value, "oldSelf": old} if has_old else {"self": value}
+        ) > PER_CALL_LIMIT:  # refused before it runs, as cel-go's tracker stops it; no rule after it
+            causes.append(Cause(where, "FieldValueInvalid", _worded(
+                "FieldValueInvalid", value, f"'{_COST_EXCEEDED}': no further validation rules will be run "
+                f"due to call cost exceeds limit for rule: {rule.error_name}")))
+            break
         try:
             result = _run(rule.program, _project(value, rule.fields), _project(old, rule.fields), has_old)
         except Exception as exc:  # an evaluation error is the rule's failure, as upstream
-            causes.append(Cause(where, "FieldValueInvalid", f'Invalid value: "{_type_name(value)}": {exc}'))
+            detail = f"{exc} evaluating rule: {rule.error_name}"
+            causes.append(Cause(where, "FieldValueInvalid", _worded("FieldValueInvalid", value, detail)))
             continue
         if result is True:
             continue

@@ -1,0 +1,101 @@
+"""A rule's runtime cost on the value it is about to judge, for cel-go's per-call limit.
+
+kube-apiserver evaluates an x-kubernetes-validations rule with cel-go's cost tracker and stops
+it past 1,000,000 units (``PerCallLimit``): a rule nesting comprehensions over a large list
+is refused ("call cost exceeds limit") rather than run for seconds. The ``cel`` binding
+(cel-rust) tracks no cost, so this module estimates it before the binding evaluates, from
+the rule's syntax tree (:mod:`.parser`) and the sizes in the value itself: a comprehension
+(``all``, ``exists``, ``exists_one``, ``map``, ``filter``) over a list or map of n entries
+costs its range plus n times (one loop step + its body), the body costed with its variable
+bound to the range's first entry; a selection, index, identifier or call costs 1 plus its
+parts, a literal nothing. Like cel-go's tracker it counts steps, not time; it is an upper
+estimate (both branches of ``&&``/``||``/``?:`` count), never an evaluation.
+
+Estimating costs one walk of the rule's tree per comprehension level (a few microseconds
+for the rules CRDs carry); rules without comprehensions are never estimated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from kprov.cluster.api.cel.parser import (
+    Call,
+    CelSyntaxError,
+    Construct,
+    Ident,
+    Index,
+    Literal,
+    Node,
+    Select,
+    parse,
+)
+
+__all__ = ["COMPREHENSIONS", "PER_CALL_LIMIT", "loop_tree", "runtime_cost"]
+
+PER_CALL_LIMIT = 1_000_000  # cel-go's per-evaluation limit as kube-apiserver sets it
+COMPREHENSIONS = frozenset({"all", "exists", "exists_one", "map", "filter"})
+_UNKNOWN = object()
+
+
+def loop_tree(rule: str) -> Node | None:
+    """The syntax tree of a rule that may loop (calls a comprehension), else None: only those
+    are estimated. A rule this parser cannot read is left to the binding (None)."""
+    squeezed = "".join(rule.split())
+    if not any(f".{name}(" in squeezed for name in COMPREHENSIONS):
+        return None
+    try:
+        return parse(rule)
+    except CelSyntaxError:
+        return None
+
+
+def runtime_cost(tree: Node, variables: Mapping[str, Any]) -> int:
+    """The estimated cost of the rule ``tree`` with ``variables`` (``self``, ``oldSelf``) bound."""
+    return _cost(tree, dict(variables))
+
+
+def _cost(node: Node, env: dict[str, Any]) -> int:
+    if isinstance(node, Literal):
+        return 0
+    if isinstance(node, Ident):
+        return 1
+    if isinstance(node, Select):
+        return 1 + _cost(node.operand, env)
+    if isinstance(node, Index):
+        return 1 + _cost(node.operand, env) + _cost(node.index, env)
+    if isinstance(node, Construct):
+        return 1 + sum(_cost(part, env) for part in node.parts)
+    if isinstance(node, Call):
+        if node.function in COMPREHENSIONS and node.target is not None and len(node.args) >= 2:
+            return _comprehension_cost(node, env)
+        own = _cost(node.target, env) if node.target is not None else 0
+        return 1 + own + sum(_cost(arg, env) for arg in node.args)
+    return 1
+
+
+def _comprehension_cost(node: Call, env: dict[str, Any]) -> int:
+    assert node.target is not None
+    entries = _value(node.target, env)
+    variable = node.args[0].name if isinstance(node.args[0], Ident) else ""
+    if isinstance(entries, Mapping):
+        entries = list(entries)
+    count = len(entries) if isinstance(entries, list) else 1
+    inner = dict(env)
+    if variable:
+        inner[variable] = entries[0] if isinstance(entries, list) and entries else _UNKNOWN
+    body = sum(_cost(arg, inner) for arg in node.args[1:])
+    return _cost(node.target, env) + count * (1 + body)
+
+
+def _value(node: Node, env: dict[str, Any]) -> Any:
+    """The value a variable, selection or index chain names, where the bindings tell it."""
+    if isinstance(node, Ident):
+        return env.get(node.name, _UNKNOWN)
+    if isinstance(node, Select):
+        operand = _value(node.operand, env)
+        return operand.get(node.field, _UNKNOWN) if isinstance(operand, Mapping) else _UNKNOWN
+    if isinstance(node, Index) and isinstance(node.index, Literal):
+        return _UNKNOWN  # (a literal's value is not kept by the parser)
+    return _UNKNOWN
