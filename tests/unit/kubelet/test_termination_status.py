@@ -124,3 +124,35 @@ async def test_a_readiness_probe_failing_during_the_grace_period_is_written_at_o
     release.set()
     await terminating
     assert api.deleted == ["uid-1"]
+
+
+async def test_the_final_status_waits_for_the_runtime_to_record_an_exit(tmp_path: Path) -> None:
+    """containerd answers StopContainer for a task that exited before it records the exit:
+    its status reads running a moment longer. The final status must not show that."""
+    ctx, runtime, api = _world(tmp_path)
+    pod = _pod()
+    worker = PodWorker(ctx, pod)
+    await worker.sync()
+    (cid,) = runtime.containers
+    stop = runtime.stop_container
+    stale_reads = [3]
+
+    async def stop_late(container_id: str, timeout_s: int) -> None:  # the exit lands 3 reads later
+        original_list = runtime.list_containers
+
+        async def listing(labels: dict[str, str] | None = None) -> list[Any]:
+            if stale_reads[0] > 0:
+                stale_reads[0] -= 1
+                return await original_list(labels)
+            runtime.list_containers = original_list  # type: ignore[method-assign]
+            await stop(container_id, timeout_s)
+            return await original_list(labels)
+
+        runtime.list_containers = listing  # type: ignore[method-assign]
+
+    runtime.stop_container = stop_late  # type: ignore[method-assign]
+    worker.update({**pod, "metadata": {**pod["metadata"], "deletionTimestamp": "now"}})
+    await worker.terminate()
+    final = api.statuses[-1]
+    assert "terminated" in final["containerStatuses"][0]["state"], final
+    assert stale_reads == [0] and api.deleted == ["uid-1"] and cid not in runtime.containers

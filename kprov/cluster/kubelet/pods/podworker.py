@@ -766,6 +766,27 @@ class PodWorker:
             raise
         await task
 
+    async def _until_stopped(self) -> None:
+        """Wait until the runtime reports none of the pod's containers running. containerd
+        answers StopContainer at once for a task that already exited but whose exit it has
+        not recorded yet, so its status can still read running for some milliseconds: a
+        final status read then would show a deleted pod's container running (upstream's
+        syncTerminatingPod checks the same and retries). A container still running after
+        half a second is stopped again."""
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        stopped_again = False
+        while True:
+            listed = await self.ctx.runtime.list_containers({L.POD_UID: self.uid})
+            running = [c for c in listed if c.state == CONTAINER_RUNNING]
+            if not running or loop.time() - began > 5:
+                return
+            if not stopped_again and loop.time() - began > 0.5:
+                stopped_again = True
+                await asyncio.gather(*(self.ctx.runtime.stop_container(c.id, 2) for c in running),
+                                     return_exceptions=True)
+            await asyncio.sleep(0.02)
+
     async def terminate(self) -> None:
         """Stop the pod for good. Startup and liveness probes stop at once, readiness probes go on
         (as upstream) and the status is written before any container is signalled; once they are
@@ -779,6 +800,7 @@ class PodWorker:
         await self._write_final_status(terminal=False)
         containers = await self.ctx.runtime.list_containers({L.POD_UID: self.uid})
         await self._reporting_readiness(self._stop_in_order(containers, grace))
+        await self._until_stopped()
         await self._write_final_status(terminal=True)
         sandboxes = await self.ctx.runtime.list_sandboxes({L.POD_UID: self.uid})
         for sb in sandboxes:
