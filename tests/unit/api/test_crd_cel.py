@@ -157,4 +157,5 @@ def test_a_rule_over_the_cost_limit_is_refused_before_it_runs_and_stops_the_rule
 def test_an_evaluation_error_names_the_rule() -> None:
     rules = compile_rules(({"rule": "self.a / self.b == 1", "message": "ratio"},))
     (cause,) = evaluate_rules(rules, {"a": 1, "b": 0}, None, False, "spec")
-    assert cause.message.startswith('Invalid value: "object": ') and cause.message.endswith(" evaluating rule: ratio")
+    assert cause.message.startswith('Invalid value: "object": ')
+    assert cause.message.endswith(" evaluating rule: ratio")

@@ -180,3 +180,19 @@ def test_a_remembered_spec_gives_each_path_and_each_pod_its_own_causes():
     assert messages(PODS, fixed) == []
     first.append("changed by a caller")  # what a caller gets is its own list
     assert messages(PODS, copy.deepcopy(bad)) == ["spec.containers[0].image: Required value"]
+
+
+def test_mount_propagation_values_and_bidirectional_only_for_privileged_containers():
+    obj = pod(volumeMounts=[{"name": "v", "mountPath": "/v", "mountPropagation": "Bidirectional"}])
+    obj["spec"]["volumes"] = [{"name": "v", "emptyDir": {}}]
+    assert messages(PODS, obj) == [
+        "spec.containers[0].volumeMounts[0].mountPropagation: Forbidden: Bidirectional mount propagation "
+        "is available only to privileged containers"
+    ]
+    obj["spec"]["containers"][0]["securityContext"] = {"privileged": True}
+    assert messages(PODS, obj) == []
+    obj["spec"]["containers"][0]["volumeMounts"][0]["mountPropagation"] = "Sideways"
+    assert messages(PODS, obj) == [
+        'spec.containers[0].volumeMounts[0].mountPropagation: Unsupported value: "Sideways": '
+        'supported values: "Bidirectional", "HostToContainer", "None"'
+    ]

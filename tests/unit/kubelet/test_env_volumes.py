@@ -182,3 +182,18 @@ def test_fs_group_owns_the_volumes_and_joins_the_process_groups(tmp_path: Path) 
     assert cm_dir.stat().st_gid == 2345 and cm_dir.stat().st_mode & stat.S_ISGID
     config = container_config(pod, {"name": "c", "image": "i"}, 0, [], [])
     assert list(config.linux.security_context.supplemental_groups) == [2345, 77]  # fsGroup first, as upstream
+
+
+def test_mount_propagation_reaches_the_runtime() -> None:
+    from kprov.cluster.kubelet.cri.generated import api_pb2 as pb
+    from kprov.cluster.kubelet.pods.podconfig import container_config
+
+    container = {"name": "c", "image": "i", "volumeMounts": [
+        {"name": "h", "mountPath": "/h", "mountPropagation": "HostToContainer"},
+        {"name": "b", "mountPath": "/b", "mountPropagation": "Bidirectional"},
+        {"name": "p", "mountPath": "/p"},
+    ]}
+    mounts = container_mounts(container, {"h": "/var/h", "b": "/var/b", "p": "/var/p"})
+    config = container_config({"metadata": {}, "spec": {}}, container, 0, [], mounts)
+    assert [m.propagation for m in config.mounts] == [
+        pb.PROPAGATION_HOST_TO_CONTAINER, pb.PROPAGATION_BIDIRECTIONAL, pb.PROPAGATION_PRIVATE]

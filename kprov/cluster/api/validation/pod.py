@@ -36,6 +36,7 @@ __all__ = [
 _RESTART_POLICIES = ("Always", "OnFailure", "Never")
 _DNS_POLICIES = ("ClusterFirstWithHostNet", "ClusterFirst", "Default", "None")
 _PROTOCOLS = ("SCTP", "TCP", "UDP")
+_PROPAGATIONS = ("Bidirectional", "HostToContainer", "None")
 _PULL_POLICIES = ("Always", "IfNotPresent", "Never")
 _EFFECTS = ("NoExecute", "NoSchedule", "PreferNoSchedule")
 
@@ -141,6 +142,14 @@ def _container(errors: Errors, container: Any, path: str, volumes: set[str], nam
             errors.not_found(f"{mount_path}.name", mount["name"])
         if not mount.get("mountPath"):
             errors.required(f"{mount_path}.mountPath")
+        propagation = mount.get("mountPropagation")
+        if propagation is not None and propagation not in _PROPAGATIONS:
+            errors.not_supported(f"{mount_path}.mountPropagation", propagation, _PROPAGATIONS)
+        elif propagation == "Bidirectional" and not (container.get("securityContext") or {}).get(
+            "privileged"
+        ):
+            errors.forbidden(f"{mount_path}.mountPropagation",
+                             "Bidirectional mount propagation is available only to privileged containers")
     if isinstance(container.get("resources"), dict):
         validate_resources(errors, container["resources"], f"{path}.resources")
 

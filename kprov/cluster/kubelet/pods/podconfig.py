@@ -52,6 +52,13 @@ class NodeSettings:
     apparmor: bool = False  # the node's kernel runs AppArmor
 
 
+# volumeMounts[].mountPropagation as CRI's (the API server refuses Bidirectional unless privileged)
+_PROPAGATION = {
+    "HostToContainer": pb.PROPAGATION_HOST_TO_CONTAINER,
+    "Bidirectional": pb.PROPAGATION_BIDIRECTIONAL,
+}
+
+
 def log_directory(settings: NodeSettings, pod: Obj) -> str:
     meta = pod.get("metadata") or {}
     return f"{settings.pod_log_root}/{meta.get('namespace', '')}_{meta.get('name', '')}_{meta.get('uid', '')}"
@@ -227,7 +234,8 @@ def container_config(
         working_dir=container.get("workingDir", ""),
         envs=[pb.KeyValue(key=k, value=v) for k, v in env],
         mounts=[
-            pb.Mount(container_path=m.container_path, host_path=m.host_path, readonly=m.readonly)
+            pb.Mount(container_path=m.container_path, host_path=m.host_path, readonly=m.readonly,
+                     propagation=_PROPAGATION.get(m.propagation, pb.PROPAGATION_PRIVATE))
             for m in mounts
         ],
         labels={

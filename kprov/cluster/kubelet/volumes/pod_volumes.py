@@ -62,6 +62,7 @@ class MountSpec:
     host_path: str
     container_path: str
     readonly: bool
+    propagation: str = ""  # volumeMounts[].mountPropagation: HostToContainer, Bidirectional ("": private)
 
 
 def pod_dir(root: Path, uid: str) -> Path:
@@ -309,7 +310,8 @@ def container_mounts(
                 f"container {container.get('name')!r}: volumeMount {name!r} names no volume of the pod"
             )
         host = subpath_dir(volume_paths[name], vm, env or {}) or volume_paths[name]
-        mounts.append(MountSpec(host, vm.get("mountPath", ""), bool(vm.get("readOnly", False))))
+        propagation = str(vm.get("mountPropagation") or "")
+        mounts.append(MountSpec(host, vm.get("mountPath", ""), bool(vm.get("readOnly", False)), propagation))
     return mounts
 
 
