@@ -31,6 +31,7 @@ from kprov.conformance.report import Summary, summarize, write_report
 from kprov.conformance.specs import SpecResult, focus_regex, parse_json_report, shard
 from kprov.conformance.suite import CONFORMANCE_FOCUS, E2ESuite, Workarounds
 from kprov.conformance.suites import Suite
+from kprov.images.mirror import load_archives
 from kprov.images.oci import build_multi_archive
 from kprov.images.push import push_archive
 from kprov.images.targets import targets_from_inventory
@@ -153,10 +154,26 @@ def provide_images(suite: E2ESuite, opts: ConformanceOptions, say: Callable[[str
         say(f"images: {len(plan.provided)} built ({archive.stat().st_size >> 20} MiB), "
             f"{len(plan.missing)} not available offline; importing on every host")
         results = push_archive(targets_from_inventory(opts.inventory), archive, timeout=600)
-    bad = [f"{r.host}: {r.output}" for r in results if not r.ok]
-    if bad:
-        raise ConformanceError("importing the suite's images failed: " + "; ".join(bad))
+        bad = [f"{r.host}: {r.output}" for r in results if not r.ok]
+        if bad:
+            raise ConformanceError("importing the suite's images failed: " + "; ".join(bad))
+        if opts.selection is not None and opts.selection.name != "conformance":  # (none pulls Always)
+            _into_mirrors(opts.inventory, archive, say)
     return plan
+
+
+def _into_mirrors(inventory: Path, archive: Path, say: Callable[[str], None]) -> None:
+    """The suite's images in the cluster's mirrors too: a spec that pulls with
+    imagePullPolicy Always (the Container Runtime image-pull specs) asks the registry, which
+    the nodes reach through the mirrors. A cluster without mirrors only loses those specs."""
+    try:
+        results = load_archives(targets_from_inventory(inventory, "control_plane"), [archive], timeout=600)
+    except (OSError, ValueError) as err:
+        say(f"images: not loaded into the mirrors ({err})")
+        return
+    bad = [f"{r.host}: {r.output.strip()[-200:]}" for r in results if not r.ok]
+    if bad:
+        say("images: not loaded into every mirror: " + "; ".join(bad))
 
 
 def _launch(suite: E2ESuite, opts: ConformanceOptions, names: list[str], directory: Path,
