@@ -55,6 +55,7 @@ from kprov.cluster.kubelet.node.registration import (
     status_changed,
 )
 from kprov.cluster.kubelet.node.stats import ContainerSample, StatsProvider, cri_samples
+from kprov.cluster.kubelet.node.storage_eviction import LocalStorageEviction
 from kprov.cluster.kubelet.pods import labels as L
 from kprov.cluster.kubelet.pods.admission import refusal
 from kprov.cluster.kubelet.pods.podconfig import NodeSettings
@@ -408,6 +409,9 @@ class Kubelet:
             await self.informer.wait_synced()
             await self._remove_orphans()
             background.append(self._spawn(self._relist()))
+            workers = lambda: list(self.workers.values())  # noqa: E731
+            storage = LocalStorageEviction(self.runtime, self.ctx.root_dir, workers)
+            background.append(self._spawn(storage.run()))
             if self.config.publish_host_services:
                 background.append(self._spawn(self._mirror_pods().run()))
             if self.config.local_volumes_dir:

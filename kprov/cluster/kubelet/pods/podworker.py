@@ -126,6 +126,7 @@ class PodWorker:
         self._probe_workers: dict[tuple[str, str], ProbeWorker] = {}
         self._probe_results: dict[tuple[str, str], bool] = {}
         self._readiness_changed = False  # while terminating: a verdict the status does not show yet
+        self._eviction: str | None = None  # the eviction manager's message, until carried out
         self._sandbox_ips: dict[str, list[str]] = {}
         self._last_status: dict[str, Any] | None = None
         self._prober = Prober(ctx.runtime)
@@ -163,6 +164,18 @@ class PodWorker:
             }
         self.wake()
 
+    @property
+    def running(self) -> bool:
+        """Neither terminating nor finished: its containers are the node's to judge."""
+        phase = (self.pod.get("status") or {}).get("phase")
+        return not self._terminating and phase not in ("Succeeded", "Failed") and self._eviction is None
+
+    def evict(self, message: str) -> None:
+        """Evict the pod (the local-storage eviction's verdict): carried out by the run loop."""
+        if self._eviction is None:
+            self._eviction = message
+            self.wake()
+
     def mark_gone(self) -> None:
         self.gone = True
         self.wake()
@@ -186,6 +199,10 @@ class PodWorker:
                     if self._terminating:
                         await self.terminate()
                         return
+                    if self._eviction is not None and (self.pod.get("status") or {}).get("phase") not in (
+                        "Succeeded", "Failed"
+                    ):
+                        await self._evict(self._eviction)
                     await self.sync()
                 except CRIError as err:
                     log.warning("pod %s: runtime error: %s", self._key, err)
@@ -510,6 +527,25 @@ class PodWorker:
                 await self.ctx.runtime.stop_sandbox(sandbox.id)
         return True
 
+    async def _evict(self, message: str) -> None:
+        """Kill the pod's containers at once (upstream evicts for local storage with no grace),
+        then report it Failed, reason Evicted, with a DisruptionTarget condition; the pod object
+        stays for its owner to replace."""
+        running = [c for c in await self.ctx.runtime.list_containers({L.POD_UID: self.uid})
+                   if c.state == CONTAINER_RUNNING]
+        await asyncio.gather(*(self.ctx.runtime.stop_container(c.id, 0) for c in running),
+                             return_exceptions=True)
+        await self._until_stopped()
+        self._event("Warning", "Evicted", message)
+        spec = self.pod.get("spec") or {}
+        await self._write_status(
+            await self._containers(), self._last_ips(), spec.get("initContainers") or [],
+            failed=("Evicted", message),
+        )
+        for sandbox in await self.ctx.runtime.list_sandboxes({L.POD_UID: self.uid}):
+            with contextlib.suppress(CRIError):
+                await self.ctx.runtime.stop_sandbox(sandbox.id)
+
     def _last_ips(self) -> list[str]:
         return [ip["ip"] for ip in (self.pod.get("status") or {}).get("podIPs") or []]
 
@@ -683,6 +719,13 @@ class PodWorker:
         )
         if failed is not None:  # the kubelet failed the pod itself (reason, message)
             status.update(phase="Failed", reason=failed[0], message=failed[1])
+            if failed[0] == "Evicted":  # as upstream's eviction manager (PodDisruptionConditions)
+                kept = [c for c in status["conditions"] if c.get("type") != "DisruptionTarget"]
+                status["conditions"] = [*kept, {
+                    "type": "DisruptionTarget", "status": "True", "lastProbeTime": None,
+                    "lastTransitionTime": now_rfc3339(), "reason": "TerminationByKubelet",
+                    "message": failed[1],
+                }]
         if status == self._last_status:
             return
         await self.ctx.api.write_pod_status(self.pod, status)
