@@ -166,7 +166,11 @@ def _static(ruleset: Ruleset, settings: ProxySettings) -> None:
     ruleset.add_chain("nat-postrouting", ["jump masquerading"], nat.format(hook="postrouting", prio="srcnat"))
     for hook in ("input", "forward", "output"):
         filter_hook = f"type filter hook {hook} priority -110; policy accept;"
-        ruleset.add_chain(f"filter-{hook}", new_conn, filter_hook)
+        # forwarded packets conntrack calls invalid (out of the TCP window) are dropped: let
+        # through, the DNAT is not reversed on them and the client resets the connection
+        # (upstream's kube-proxy, issue 74839)
+        rules = ("ct state invalid drop", *new_conn) if hook == "forward" else new_conn
+        ruleset.add_chain(f"filter-{hook}", rules, filter_hook)
     ruleset.add_chain(
         "services",
         [

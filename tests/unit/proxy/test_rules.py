@@ -208,3 +208,9 @@ def test_service_map_reads_internal_traffic_policy() -> None:
     assert service_ports([svc], [])[0].internal_local
     svc["spec"]["internalTrafficPolicy"] = "Cluster"
     assert not service_ports([svc], [])[0].internal_local
+
+
+def test_forwarded_packets_conntrack_calls_invalid_are_dropped_first() -> None:
+    chains = compute_ruleset([], SETTINGS).chains
+    assert chains["filter-forward"].rules[0] == "ct state invalid drop"
+    assert "ct state invalid drop" not in chains["filter-input"].rules + chains["filter-output"].rules
