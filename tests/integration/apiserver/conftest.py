@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.apiserver._http import request, ssl_context
+
 KUBECTL = "/usr/bin/kubectl"
 
 Kubectl = Callable[..., subprocess.CompletedProcess[str]]
@@ -62,3 +64,11 @@ def namespace(kubectl: Kubectl) -> str:
     name = f"t-{uuid.uuid4().hex[:8]}"
     kubectl("create", "namespace", name)
     return name
+
+
+@pytest.fixture
+def admin(control_plane):  # type: ignore[no-untyped-def]
+    """``admin("GET", path[, body])``: a raw HTTPS request as the cluster admin (status,
+    headers, decoded body)."""
+    context = ssl_context(control_plane.admin_kubeconfig, control_plane.ca_file)
+    return lambda *args, **kw: request(control_plane.server, context, *args, **kw)

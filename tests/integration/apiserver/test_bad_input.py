@@ -6,13 +6,7 @@ import json
 
 import pytest
 
-from tests.integration.apiserver._http import request, ssl_context
-
-
-@pytest.fixture
-def admin(control_plane):  # type: ignore[no-untyped-def]
-    context = ssl_context(control_plane.admin_kubeconfig, control_plane.ca_file)
-    return lambda *args, **kw: request(control_plane.server, context, *args, **kw)
+from tests.integration.apiserver._http import ssl_context
 
 
 def _count(admin, ns: str) -> int:  # type: ignore[no-untyped-def]

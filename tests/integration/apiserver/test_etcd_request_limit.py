@@ -17,15 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.apiserver._http import request, ssl_context
-
 SMALL = 20
-
-
-@pytest.fixture
-def admin(control_plane):  # type: ignore[no-untyped-def]
-    context = ssl_context(control_plane.admin_kubeconfig, control_plane.ca_file)
-    return lambda *args, **kw: request(control_plane.server, context, *args, **kw)
 
 
 def _configmap(name: str, value: str) -> bytes:

@@ -8,15 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.apiserver._http import request, ssl_context
-
 E2E_AGENT = "e2e.test/v1.28.0 (linux/amd64) kubernetes/abc1234 -- [sig-api-machinery] ServerSideApply"
-
-
-@pytest.fixture
-def admin(control_plane):  # type: ignore[no-untyped-def]
-    context = ssl_context(control_plane.admin_kubeconfig, control_plane.ca_file)
-    return lambda *args, **kw: request(control_plane.server, context, *args, **kw)
 
 
 def _body(obj: Any) -> bytes:

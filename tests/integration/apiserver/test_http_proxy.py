@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.apiserver._http import request, ssl_context
+from tests.integration.apiserver._http import ssl_context
 
 
 class _Recorder(BaseHTTPRequestHandler):
@@ -50,12 +50,6 @@ def backend() -> Iterator[tuple[int, list[dict[str, Any]]]]:
     thread.start()
     yield server.server_address[1], seen
     server.shutdown()
-
-
-@pytest.fixture
-def admin(control_plane):  # type: ignore[no-untyped-def]
-    context = ssl_context(control_plane.admin_kubeconfig, control_plane.ca_file)
-    return lambda *args, **kw: request(control_plane.server, context, *args, **kw)
 
 
 def _json(obj: Any) -> bytes:

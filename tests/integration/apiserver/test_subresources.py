@@ -5,16 +5,6 @@ from __future__ import annotations
 
 import ipaddress
 
-import pytest
-
-from tests.integration.apiserver._http import request, ssl_context
-
-
-@pytest.fixture
-def admin(control_plane):  # type: ignore[no-untyped-def]
-    context = ssl_context(control_plane.admin_kubeconfig, control_plane.ca_file)
-    return lambda *args, **kw: request(control_plane.server, context, *args, **kw)
-
 
 def _json(obj) -> bytes:  # type: ignore[no-untyped-def]
     import json

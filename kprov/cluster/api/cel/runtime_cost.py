@@ -20,17 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from kprov.cluster.api.cel.parser import (
-    Call,
-    CelSyntaxError,
-    Construct,
-    Ident,
-    Index,
-    Literal,
-    Node,
-    Select,
-    parse,
-)
+from kprov.cluster.api.cel import parser as cel
 
 __all__ = ["COMPREHENSIONS", "PER_CALL_LIMIT", "loop_tree", "runtime_cost"]
 
@@ -39,35 +29,35 @@ COMPREHENSIONS = frozenset({"all", "exists", "exists_one", "map", "filter"})
 _UNKNOWN = object()
 
 
-def loop_tree(rule: str) -> Node | None:
+def loop_tree(rule: str) -> cel.Node | None:
     """The syntax tree of a rule that may loop (calls a comprehension), else None: only those
     are estimated. A rule this parser cannot read is left to the binding (None)."""
     squeezed = "".join(rule.split())
     if not any(f".{name}(" in squeezed for name in COMPREHENSIONS):
         return None
     try:
-        return parse(rule)
-    except CelSyntaxError:
+        return cel.parse(rule)
+    except cel.CelSyntaxError:
         return None
 
 
-def runtime_cost(tree: Node, variables: Mapping[str, Any]) -> int:
+def runtime_cost(tree: cel.Node, variables: Mapping[str, Any]) -> int:
     """The estimated cost of the rule ``tree`` with ``variables`` (``self``, ``oldSelf``) bound."""
     return _cost(tree, dict(variables))
 
 
-def _cost(node: Node, env: dict[str, Any]) -> int:
-    if isinstance(node, Literal):
+def _cost(node: cel.Node, env: dict[str, Any]) -> int:
+    if isinstance(node, cel.Literal):
         return 0
-    if isinstance(node, Ident):
+    if isinstance(node, cel.Ident):
         return 1
-    if isinstance(node, Select):
+    if isinstance(node, cel.Select):
         return 1 + _cost(node.operand, env)
-    if isinstance(node, Index):
+    if isinstance(node, cel.Index):
         return 1 + _cost(node.operand, env) + _cost(node.index, env)
-    if isinstance(node, Construct):
+    if isinstance(node, cel.Construct):
         return 1 + sum(_cost(part, env) for part in node.parts)
-    if isinstance(node, Call):
+    if isinstance(node, cel.Call):
         if node.function in COMPREHENSIONS and node.target is not None and len(node.args) >= 2:
             return _comprehension_cost(node, env)
         own = _cost(node.target, env) if node.target is not None else 0
@@ -75,10 +65,10 @@ def _cost(node: Node, env: dict[str, Any]) -> int:
     return 1
 
 
-def _comprehension_cost(node: Call, env: dict[str, Any]) -> int:
+def _comprehension_cost(node: cel.Call, env: dict[str, Any]) -> int:
     assert node.target is not None
     entries = _value(node.target, env)
-    variable = node.args[0].name if isinstance(node.args[0], Ident) else ""
+    variable = node.args[0].name if isinstance(node.args[0], cel.Ident) else ""
     if isinstance(entries, Mapping):
         entries = list(entries)
     count = len(entries) if isinstance(entries, list) else 1
@@ -89,13 +79,11 @@ def _comprehension_cost(node: Call, env: dict[str, Any]) -> int:
     return _cost(node.target, env) + count * (1 + body)
 
 
-def _value(node: Node, env: dict[str, Any]) -> Any:
+def _value(node: cel.Node, env: dict[str, Any]) -> Any:
     """The value a variable, selection or index chain names, where the bindings tell it."""
-    if isinstance(node, Ident):
+    if isinstance(node, cel.Ident):
         return env.get(node.name, _UNKNOWN)
-    if isinstance(node, Select):
+    if isinstance(node, cel.Select):
         operand = _value(node.operand, env)
         return operand.get(node.field, _UNKNOWN) if isinstance(operand, Mapping) else _UNKNOWN
-    if isinstance(node, Index) and isinstance(node.index, Literal):
-        return _UNKNOWN  # (a literal's value is not kept by the parser)
-    return _UNKNOWN
+    return _UNKNOWN  # (an index, a call: not followed)

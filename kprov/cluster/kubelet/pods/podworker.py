@@ -510,37 +510,29 @@ class PodWorker:
         if left > 0:
             self.wake_in(left)
             return False
-        running = [c for c in await self.ctx.runtime.list_containers({L.POD_UID: self.uid})
-                   if c.state == CONTAINER_RUNNING]
-        await asyncio.gather(
-            *(self.ctx.runtime.stop_container(c.id, grace_period(self.pod)) for c in running),
-            return_exceptions=True,
-        )
         message = "Pod was active on the node longer than the specified deadline"
-        self._event("Normal", "DeadlineExceeded", message)
-        await self._write_status(
-            await self._containers(), self._last_ips(), spec.get("initContainers") or [],
-            failed=("DeadlineExceeded", message),
-        )
-        for sandbox in await self.ctx.runtime.list_sandboxes({L.POD_UID: self.uid}):
-            with contextlib.suppress(CRIError):
-                await self.ctx.runtime.stop_sandbox(sandbox.id)
+        await self._fail_pod("Normal", "DeadlineExceeded", message, grace_period(self.pod))
         return True
 
     async def _evict(self, message: str) -> None:
         """Kill the pod's containers at once (upstream evicts for local storage with no grace),
         then report it Failed, reason Evicted, with a DisruptionTarget condition; the pod object
         stays for its owner to replace."""
+        await self._fail_pod("Warning", "Evicted", message, 0)
+
+    async def _fail_pod(self, event_type: str, reason: str, message: str, grace: int) -> None:
+        """The kubelet ends the pod itself: its containers stopped within ``grace``, the event,
+        phase Failed with ``reason``, the sandbox released (the pod object stays)."""
         running = [c for c in await self.ctx.runtime.list_containers({L.POD_UID: self.uid})
                    if c.state == CONTAINER_RUNNING]
-        await asyncio.gather(*(self.ctx.runtime.stop_container(c.id, 0) for c in running),
+        await asyncio.gather(*(self.ctx.runtime.stop_container(c.id, grace) for c in running),
                              return_exceptions=True)
         await self._until_stopped()
-        self._event("Warning", "Evicted", message)
+        self._event(event_type, reason, message)
         spec = self.pod.get("spec") or {}
         await self._write_status(
             await self._containers(), self._last_ips(), spec.get("initContainers") or [],
-            failed=("Evicted", message),
+            failed=(reason, message),
         )
         for sandbox in await self.ctx.runtime.list_sandboxes({L.POD_UID: self.uid}):
             with contextlib.suppress(CRIError):
