@@ -126,7 +126,7 @@ def _structs(source: str) -> tuple[dict[str, list[_Field]], dict[str, str]]:
             continue
         stripped = line.strip()
         if stripped.startswith("// +"):
-            markers.append(stripped[3:])
+            markers.append(stripped[4:])  # "// +listType=map" -> "listType=map"
             continue
         if stripped.startswith("//") or not stripped:
             if not stripped:
