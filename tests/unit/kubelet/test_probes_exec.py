@@ -189,3 +189,22 @@ def test_ctr_command_shape() -> None:
     argv = ctr_command("ctr", "/s.sock", ExecRequest("cid", ["ls", "-l"], True, True, False, True))
     assert argv[:6] == ["ctr", "--address", "/s.sock", "--namespace", "k8s.io", "tasks"]
     assert "--tty" in argv and argv[-3:] == ["cid", "ls", "-l"]
+
+
+async def test_an_exec_probe_that_times_out_or_errors_is_a_failure_not_a_dead_worker() -> None:
+    from kprov.cluster.kubelet.cri.client import CRIError
+
+    class Failing:
+        def __init__(self, error: CRIError) -> None:
+            self.error = error
+
+        async def exec_sync(self, container_id: str, cmd: list[str], timeout_s: int = 0) -> ExecResult:
+            raise self.error
+
+    probe = {"exec": {"command": ["/bin/sh", "-c", "sleep 10"]}}
+    timeout = CRIError("ExecSync", "DEADLINE_EXCEEDED", "timeout 1s exceeded: context deadline exceeded")
+    timed_out = await Prober(Failing(timeout)).run(probe, ProbeTarget("c1", "10.0.0.1"), 1)
+    assert not timed_out.ok and timed_out.message == 'command "/bin/sh -c sleep 10" timed out'
+    gone = await Prober(Failing(CRIError("ExecSync", "NOT_FOUND", "no such container"))).run(
+        probe, ProbeTarget("c1", "10.0.0.1"), 1)
+    assert not gone.ok and "NOT_FOUND" in gone.message

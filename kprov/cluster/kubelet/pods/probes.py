@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -25,6 +26,7 @@ from typing import Any, Protocol
 import aiohttp
 from yarl import URL
 
+from kprov.cluster.kubelet.cri.client import CRIError
 from kprov.cluster.kubelet.cri.types import ExecResult
 from kprov.cluster.kubelet.pods.grpcprobe import check_health
 
@@ -115,9 +117,13 @@ class Prober:
         return ProbeOutcome(False, "probe has no exec, httpGet, tcpSocket or grpc action")
 
     async def _exec(self, action: Mapping[str, Any], target: ProbeTarget, timeout_s: float) -> ProbeOutcome:
-        result = await self.runtime.exec_sync(
-            target.container_id, list(action.get("command") or []), int(timeout_s)
-        )
+        command = [str(part) for part in action.get("command") or []]
+        try:
+            result = await self.runtime.exec_sync(target.container_id, command, int(timeout_s))
+        except CRIError as err:  # a failed probe, as upstream's prober counts an exec error
+            if err.code == "DEADLINE_EXCEEDED" or "timeout" in str(err):
+                return ProbeOutcome(False, f"command {json.dumps(' '.join(command))} timed out")
+            return ProbeOutcome(False, str(err))
         if result.exit_code == 0:
             return ProbeOutcome(True)
         output = (result.stdout + result.stderr).decode("utf-8", "replace").strip()
