@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -45,6 +46,8 @@ __all__ = [
 LIVENESS = "liveness"
 READINESS = "readiness"
 STARTUP = "startup"
+
+log = logging.getLogger(__name__)
 
 
 class ExecRuntime(Protocol):
@@ -274,7 +277,10 @@ class ProbeWorker:
     async def run(self) -> None:
         await self._sleep(self.settings.initial_delay_s)
         while True:
-            await self.step()
+            try:
+                await self.step()
+            except Exception:  # one broken round must not end the container's probing
+                log.exception("%s probe of container %s failed to run", self.kind, self.target.container_id)
             if self.kind == STARTUP and self.state.result:
                 return  # a startup probe stops once it has succeeded
             await self._pause(self.settings.period_s)
