@@ -41,6 +41,11 @@ def register(app: typer.Typer) -> None:
         timeout: int = typer.Option(120, "--timeout", min=1, help="Minutes each e2e process may run."),
         images: bool = typer.Option(True, "--images/--no-images",
                                     help="Build and import the suite's images."),
+        mirror_images: bool = typer.Option(
+            None, "--mirror-images/--no-mirror-images",
+            help="Load the suite's images into the cluster's mirrors too (for specs that pull with "
+                 "imagePullPolicy Always; default: yes but for --suite conformance, whose specs never do).",
+        ),
         content_type: str = typer.Option("protobuf", "--content-type",
                                          help="The suite's wire format: protobuf (its default) or json."),
     ) -> None:
@@ -61,6 +66,7 @@ def register(app: typer.Typer) -> None:
             report_dir=out, agnhost=agnhost, focus=selection.focus if focus is None else focus,
             skip=selection.skip if skip is None else skip, tests_file=tests, expect_file=expect,
             parallel=parallel, timeout_min=timeout, push_images=images, content_type=media,
+            mirror_images=suite != "conformance" if mirror_images is None else mirror_images,
             selection=selection if skip is None else None,
         )
         try:

@@ -60,6 +60,7 @@ class ConformanceOptions:
     parallel: int = 4
     timeout_min: int = 120
     push_images: bool = True
+    mirror_images: bool = False  # the images in the cluster's mirrors too (imagePullPolicy Always)
     content_type: str = "application/vnd.kubernetes.protobuf"  # the suite's own default
     selection: Suite | None = None  # the named suite whose skip rules the report explains
 
@@ -157,7 +158,7 @@ def provide_images(suite: E2ESuite, opts: ConformanceOptions, say: Callable[[str
         bad = [f"{r.host}: {r.output}" for r in results if not r.ok]
         if bad:
             raise ConformanceError("importing the suite's images failed: " + "; ".join(bad))
-        if opts.selection is not None and opts.selection.name != "conformance":  # (none pulls Always)
+        if opts.mirror_images:
             _into_mirrors(opts.inventory, archive, say)
     return plan
 
