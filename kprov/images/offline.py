@@ -123,6 +123,8 @@ def standin_recipe(repo: str, have_agnhost: bool) -> Recipe | None:
         return "demo-standin", "stand-in", f"busybox httpd serving the {base}.jpg data.json on port 80"
     if base == "distroless-iptables":
         return "conntrack-standin", "stand-in", "a busybox root with this machine's conntrack"
+    if base == "nonroot":
+        return "nonroot-standin", "stand-in", "a busybox root whose image user is 1234, as upstream's nonroot"
     if not have_agnhost:
         return None
     if repo.endswith("e2e-test-images/agnhost"):
@@ -174,6 +176,8 @@ def standin_spec(image: PlannedImage, roots: ImageRoots) -> ImageSpec | None:
         data = b'{"image": "' + picture.encode() + b'"}\n'
         files = _adding(plain, _htdocs(DEMO_ROOT, {"data.json": data}))
         return ImageSpec(image.reference, files=files, entrypoint=_busybox_httpd(DEMO_ROOT))
+    if image.recipe == "nonroot-standin":  # runAsNonRoot specs read the user from the image
+        return ImageSpec(image.reference, files=plain, cmd=["/bin/sh"], user="1234")
     if image.recipe == "conntrack-standin":  # the KubeProxy CLOSE_WAIT spec lists conntrack entries
         files = with_agnhost_tools(plain, {CONNTRACK: "usr/sbin/conntrack"})
         return ImageSpec(image.reference, files=files, cmd=["/bin/sh"])

@@ -29,3 +29,15 @@ def test_the_distroless_iptables_stand_in_is_a_busybox_root_with_conntrack() -> 
     assert spec is not None
     paths = {f.path for f in spec.files}
     assert {"usr/sbin/conntrack", "bin/sh", "bin/sleep", "bin/grep"} <= paths
+
+
+def test_the_nonroot_stand_in_runs_as_user_1234() -> None:
+    from kprov.images.offline import PlannedImage, image_roots, standin_recipe, standin_spec
+
+    recipe = standin_recipe("e2e-test-images/nonroot", have_agnhost=False)
+    assert recipe is not None and recipe[0] == "nonroot-standin"
+    if not BUSYBOX_PATH.is_file():
+        pytest.skip("needs busybox-static on this machine")
+    image = PlannedImage("registry.k8s.io/e2e-test-images/nonroot:1.4", *recipe)
+    spec = standin_spec(image, image_roots(None))
+    assert spec is not None and spec.user == "1234" and "bin/id" in {f.path for f in spec.files}
