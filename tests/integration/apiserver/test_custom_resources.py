@@ -251,6 +251,11 @@ def test_cluster_scoped_crd_and_names(control_plane, kubectl):
     )
     assert status == 404
     assert kubectl("get", "gizmo", "g1", "-o", "name").stdout.strip() == f"gizmo.{group}/g1"
+    # an update never creates a custom object (upstream: AllowCreateOnUpdate is false for them)
+    absent = {"apiVersion": f"{group}/v1", "kind": "Gizmo", "metadata": {"name": "g2"}, "stray": 1}
+    refused = kubectl("replace", "-f", "-", input=json.dumps(absent), check=False)
+    assert refused.returncode != 0 and "NotFound" in refused.stderr + refused.stdout, refused.stderr
+    assert kubectl("get", "gizmo", "g2", check=False).returncode != 0
 
     # a second CRD claiming the same names in the group is not accepted and not served
     clash = _crd(group, scope="Cluster", plural="gadgets", kind="Gizmo")

@@ -329,7 +329,8 @@ async def handle_object(
                 user=user,
             )
         except ApiError as exc:
-            if exc.code != 404 or subresource or pinned is not None:
+            # a custom resource is never created by an update (its strategy's AllowCreateOnUpdate)
+            if exc.code != 404 or subresource or pinned is not None or info.custom is not None:
                 raise
             obj, _ = await create_object(ctx, request, info, ri.namespace, new, dry_run)
             return await render(request, ctx, info, obj, 201, warnings, written=True)
