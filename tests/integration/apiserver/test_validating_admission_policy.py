@@ -19,7 +19,7 @@ spec:
       - apiGroups: [apps]
         apiVersions: [v1]
         operations: [CREATE, UPDATE]
-        resources: [deployments]
+        resources: [deployments, deployments/scale]  # (a scale is its own subresource, as upstream)
   validations:
     - expression: "object.spec.replicas <= 5"
 """

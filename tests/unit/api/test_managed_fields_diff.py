@@ -181,3 +181,12 @@ def test_an_update_records_what_whole_path_sets_record(seed: int) -> None:
     expected = _reference_update(old, new, manager, subresource)
     mf.record_update(PODS, old, new, manager, now="t2", subresource=subresource)
     assert new["metadata"].get("managedFields") == expected
+
+
+def test_built_in_list_map_keys_key_service_ports_by_port_and_protocol() -> None:
+    service = {"metadata": {"name": "dns"}, "spec": {"ports": [
+        {"port": 53, "protocol": "UDP", "name": "dns"}, {"port": 53, "protocol": "TCP", "name": "dns-tcp"}]}}
+    ports = mf.fields_v1_of(SERVICES, service)["f:spec"]["f:ports"]
+    assert set(ports) == {'k:{"port":53,"protocol":"TCP"}', 'k:{"port":53,"protocol":"UDP"}'}
+    finalizers = mf.fields_v1_of(PODS, {"metadata": {"finalizers": ["a/b"]}})["f:metadata"]["f:finalizers"]
+    assert finalizers == {'v:"a/b"': {}}  # +listType=set

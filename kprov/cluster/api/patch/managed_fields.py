@@ -8,9 +8,8 @@ list), and `.` (marks a keyed element itself). Atomic lists and scalars are leav
 FieldsV1 trie stored in managedFields, `value_at` reads the value a path points to.
 `record_update` is what the server calls on every non-apply write so later applies see
 who owns what. Which lists are keyed or sets comes from :mod:`.shapes` (built-in kinds'
-markers, custom resources' ``x-kubernetes-list-*``). Approximation: a built-in list is keyed
-by its patch merge key alone (not every list-map key), so container ports are keyed by
-containerPort, not (port, protocol).
++listType/+listMapKey markers, else their patch merge keys; custom resources'
+``x-kubernetes-list-*``).
 """
 
 from __future__ import annotations
@@ -33,6 +32,7 @@ __all__ = [
     "is_missing",
     "object_paths",
     "from_fields_v1",
+    "is_set",
     "item_key",
     "list_keys",
     "paths_of",
@@ -61,21 +61,24 @@ _IDENTITY_META = frozenset(
 
 
 def list_keys(spec: FieldSpec | None) -> tuple[str, ...]:
-    """Which element fields identify a list element; () for atomic or set lists."""
-    if spec is None:
+    """Which element fields identify a list element; () for atomic or set lists. A list's
+    +listType/+listMapKey markers decide (Service ports are keyed by port *and* protocol);
+    a list without them is keyed by its patch merge key, as upstream's OpenAPI derives it."""
+    if spec is None or spec.list_type in ("set", "atomic"):
         return ()
+    if spec.list_type == "map":
+        return spec.list_map_keys or ((spec.merge_key,) if spec.merge_key else ())
     if spec.merge_key and "merge" in spec.patch_strategy:
         return (spec.merge_key,)
-    if spec.list_type == "map" and spec.list_map_keys:
-        return spec.list_map_keys
     return ()
 
 
-def _is_set(spec: FieldSpec | None) -> bool:
+def is_set(spec: FieldSpec | None) -> bool:
+    """A list whose values are members (+listType=set, or merge-patched without a key)."""
     if spec is None:
         return False
-    if spec.list_type == "set":
-        return True
+    if spec.list_type:
+        return spec.list_type == "set"
     return "merge" in spec.patch_strategy and not spec.merge_key
 
 
@@ -99,7 +102,7 @@ def paths_of(value: Any, shape: Shape, prefix: Path = ()) -> set[Path]:
                     item_path = (*path, item_key(item, keys))
                     found.add((*item_path, "."))
                     found |= paths_of(item, item_shape, item_path)
-        elif isinstance(child, list) and _is_set(spec):
+        elif isinstance(child, list) and is_set(spec):
             found |= {(*path, "v:" + json.dumps(item, separators=(",", ":"))) for item in child}
         else:
             found.add(path)
@@ -159,7 +162,7 @@ def _trie_of(value: Mapping[str, Any], shape: Shape) -> dict[str, Any]:
                     items[element] = {".": {}, **_trie_of(item, item_shape)}
             if items:
                 trie[f"f:{key}"] = dict(sorted(items.items()))
-        elif isinstance(child, list) and _is_set(spec):
+        elif isinstance(child, list) and is_set(spec):
             if child:
                 values = sorted("v:" + json.dumps(v, separators=(",", ":")) for v in child)
                 trie[f"f:{key}"] = {element: {} for element in values}

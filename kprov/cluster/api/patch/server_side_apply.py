@@ -30,6 +30,7 @@ from kprov.cluster.api.patch.managed_fields import (
     entry_matches,
     from_fields_v1,
     is_missing,
+    is_set,
     item_key,
     list_keys,
     object_paths,
@@ -185,9 +186,7 @@ def _merge_list(live: list[Any], applied: list[Any], spec: FieldSpec | None, ite
             else:
                 result[index] = _merge(result[index], item, item_shape)
         return result
-    if spec is not None and (
-        spec.list_type == "set" or ("merge" in spec.patch_strategy and not spec.merge_key)
-    ):
+    if is_set(spec):
         return list(live) + [copy.deepcopy(v) for v in applied if v not in live]
     return copy.deepcopy(applied)
 
