@@ -3,7 +3,9 @@
 Every create, update and patch records its manager in metadata.managedFields (the
 ``?fieldManager=`` or the User-Agent's product, as kube-apiserver), so this is paid on every
 kubelet status write and controller update. Prints:
-  managed_fields_create_us        a Deployment-made pod's create (every field is the manager's)
+  managed_fields_create_us        a Deployment-made pod's create (every field is the manager's; its
+                                  template's spec is one the server has walked before)
+  managed_fields_create_new_spec_us  the same with a spec never seen (a memo miss)
   managed_fields_status_write_us  the kubelet's status write that makes that pod Running
   managed_fields_spec_update_us   a label and an image changed on the running pod
   managed_fields_walk_speedup_ratio  the status write and the update through a path-set
@@ -96,6 +98,19 @@ def main() -> None:
     def copies() -> None:
         copy.deepcopy(_pod())
 
+    serial = iter(range(10**9))
+
+    def new_spec() -> dict[str, Any]:
+        pod = _pod()
+        pod["spec"]["containers"][0]["env"] = [{"name": "N", "value": str(next(serial))}]
+        return pod
+
+    def create_new_spec() -> None:
+        mf.record_update(PODS, None, new_spec(), "kube-controller-manager", now=NOW)
+
+    def new_spec_copies() -> None:
+        copy.deepcopy(new_spec())
+
     def status_write() -> None:
         mf.record_update(PODS, created, copy.deepcopy(running), "kubelet", now=NOW, subresource="status")
 
@@ -106,6 +121,7 @@ def main() -> None:
         copy.deepcopy(running)
 
     print(f"managed_fields_create_us = {_best_us(create) - _best_us(copies):.1f}")
+    print(f"managed_fields_create_new_spec_us = {_best_us(create_new_spec) - _best_us(new_spec_copies):.1f}")
     print(f"managed_fields_status_write_us = {_best_us(status_write) - _best_us(copy_running):.1f}")
     print(f"managed_fields_spec_update_us = {_best_us(spec_update) - _best_us(copy_running):.1f}")
     sets = _best_us(lambda: (_path_sets(created, running, "status"), _path_sets(running, updated, "")))
