@@ -84,3 +84,13 @@ def test_bad_write_options_are_refused_as_upstream(  # type: ignore[no-untyped-d
     assert refused["reason"] == "Invalid"
     assert refused["details"]["group"] == "meta.k8s.io" and refused["details"]["kind"] == kind
     assert "name" not in refused["details"]
+
+
+def test_kubectl_server_side_apply_of_a_port_without_protocol_is_idempotent(kubectl, namespace):  # type: ignore[no-untyped-def]
+    spec = {"selector": {"app": "web"}, "ports": [{"port": 80, "name": "http"}]}  # no protocol
+    manifest = json.dumps({"apiVersion": "v1", "kind": "Service",
+                           "metadata": {"name": "web", "namespace": namespace}, "spec": spec})
+    for _ in range(2):
+        kubectl("apply", "--server-side", "-f", "-", input=manifest)
+    live = json.loads(kubectl("get", "service", "web", "-n", namespace, "-o", "json").stdout)
+    assert [(p["port"], p["protocol"]) for p in live["spec"]["ports"]] == [(80, "TCP")]

@@ -192,3 +192,19 @@ def test_a_custom_objects_finalizers_are_a_set_and_its_list_map_is_keyed_by_its_
     added = {"ports": [{"name": "y", "containerPort": 8080, "protocol": "TCP"}]}
     live = apply(live, {**body, "metadata": {"name": "n"}, "spec": added}, "apply_test_2")
     assert [p["containerPort"] for p in live["spec"]["ports"]] == [80, 8080]
+
+
+def test_reapplying_a_service_port_without_its_protocol_changes_nothing():
+    """Service ports are keyed by (port, protocol) and protocol defaults to TCP (+default), so
+    an applied port without protocol is the stored (port, TCP) element, not a second one."""
+    from kprov.cluster.api.resources import TABLE
+
+    services = next(i for i in TABLE if i.group == "" and i.resource == "services")
+    ports = [{"port": 80, "name": "http"}, {"port": 53, "protocol": "UDP", "name": "dns"}]
+    applied = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"}, "spec": {"ports": ports}}
+    created = server_side_apply(services, None, applied, "m", force=False, now="t1")
+    again = server_side_apply(services, created, applied, "m", force=False, now="t2")
+    assert again["spec"]["ports"] == created["spec"]["ports"]
+    assert [(p["port"], p["protocol"]) for p in again["spec"]["ports"]] == [(80, "TCP"), (53, "UDP")]
+    keys = set(again["metadata"]["managedFields"][0]["fieldsV1"]["f:spec"]["f:ports"])
+    assert keys == {'k:{"port":80,"protocol":"TCP"}', 'k:{"port":53,"protocol":"UDP"}'}

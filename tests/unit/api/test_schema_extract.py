@@ -26,3 +26,9 @@ def test_list_markers_reach_the_field() -> None:
     assert ports[0] == "Ports" and "listType=map" in ports[3]
     assert [m for m in ports[3] if m.startswith("listMapKey=")] == ["listMapKey=port", "listMapKey=protocol"]
     assert selector[3] == ["optional"]
+
+
+def test_default_markers_are_kept_with_the_field() -> None:
+    structs, _ = _structs('type ServicePort struct {\n\t// +default="TCP"\n\t// +optional\n'
+                          '\tProtocol Protocol `json:"protocol,omitempty"`\n}\n')
+    assert structs["ServicePort"][0][3] == ['default="TCP"', "optional"]

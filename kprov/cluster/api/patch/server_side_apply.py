@@ -39,7 +39,7 @@ from kprov.cluster.api.patch.managed_fields import (
 )
 from kprov.cluster.api.patch.shapes import Shape, field_shape, root_shape
 from kprov.cluster.api.resources import ResourceInfo, api_version
-from kprov.cluster.api.schema.known_fields import FieldSpec
+from kprov.cluster.api.schema.known_fields import FieldSpec, fields_of
 
 __all__ = ["server_side_apply"]
 
@@ -70,6 +70,7 @@ def server_side_apply(
     applied = {k: v for k, v in applied.items() if k != "status" or subresource == "status"}
     if isinstance(applied.get("metadata"), dict):
         applied["metadata"] = {k: v for k, v in applied["metadata"].items() if k != "managedFields"}
+    applied = _with_key_defaults(applied, root_shape(info))
     applied_paths = object_paths(info, applied, subresource=subresource)
     leaves = {p for p in applied_paths if p[-1] != "."}
     owners: list[tuple[dict[str, Any], set[Path]]] = [
@@ -163,6 +164,32 @@ def _merge(live: Any, applied: Any, shape: Shape) -> Any:
         else:
             result[key] = copy.deepcopy(value)
     return result
+
+
+def _with_key_defaults(value: Any, shape: Shape) -> Any:
+    """``value`` with the missing key fields of keyed-list elements set to their defaults
+    (+default: a Service port without ``protocol`` is the (port, TCP) element), as
+    structured-merge-diff reads an applied configuration; a copy where anything is filled."""
+    if not isinstance(value, dict):
+        return value
+    out = dict(value)
+    for key, child in value.items():
+        spec, child_shape, item_shape = field_shape(shape, key)
+        if isinstance(child, dict):
+            out[key] = _with_key_defaults(child, child_shape)
+        elif isinstance(child, list):
+            defaults = _key_defaults(item_shape, list_keys(spec)) if isinstance(item_shape, str) else {}
+            out[key] = [
+                _with_key_defaults({**item, **{k: v for k, v in defaults.items() if k not in item}}
+                                   if isinstance(item, dict) else item, item_shape)
+                for item in child
+            ]
+    return out
+
+
+def _key_defaults(item_type: str, keys: tuple[str, ...]) -> dict[str, Any]:
+    fields = fields_of(item_type)
+    return {k: fields[k].default for k in keys if k in fields and fields[k].default is not None}
 
 
 def _merge_list(live: list[Any], applied: list[Any], spec: FieldSpec | None, item_shape: Shape) -> list[Any]:

@@ -3,7 +3,7 @@
 Not imported at run time. It reads the `types.go` files of k8s.io/api and k8s.io/apimachinery
 (a checkout or a bare git mirror at a tag) and records, per struct, only public facts: each
 field's JSON name, protobuf field number, Go type shape, omitempty, and the patch/list
-markers (patchStrategy, patchMergeKey, +listType, +listMapKey). The server's own code
+markers (patchStrategy, patchMergeKey, +listType, +listMapKey, +mapType, +default). The server's own code
 (schema.py, protobuf.py, patch.py, openapi.py) interprets that table.
 
     python -m kprov.cluster.api.schema.extract API_GIT_DIR APIMACHINERY_GIT_DIR TAG > schema_types.json
@@ -11,6 +11,7 @@ markers (patchStrategy, patchMergeKey, +listType, +listMapKey). The server's own
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import subprocess
@@ -214,6 +215,10 @@ def extract(api_git: str, machinery_git: str, tag: str) -> dict[str, Any]:
                         spec.setdefault("lk", []).append(value)
                     elif key == "mapType":
                         spec["mt"] = value
+                    elif key == "default":
+                        # a JSON literal ("TCP", false, 0); a ref(...) to a Go constant is not kept
+                        with contextlib.suppress(ValueError):
+                            spec["d"] = json.loads(value)
                 out[json_name] = spec
             types[f"{package}.{name}"] = out
     roots = [name for name in types if not name.startswith("meta.")] + list(_META_ROOTS)

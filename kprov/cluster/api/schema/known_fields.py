@@ -76,6 +76,7 @@ class FieldSpec:
     merge_key: str = ""
     list_type: str = ""
     list_map_keys: tuple[str, ...] = ()
+    default: Any = None  # +default (a JSON literal): what server-side apply assumes for a missing key field
     inline_of: str = ""  # for fields flattened from an inline struct: that struct's proto field
 
     @property
@@ -104,6 +105,7 @@ def _spec(name: str, raw: Mapping[str, Any], inline_of: str = "") -> FieldSpec:
         merge_key=raw.get("k", ""),
         list_type=raw.get("lt", ""),
         list_map_keys=tuple(raw.get("lk", ())),
+        default=raw.get("d"),
         inline_of=inline_of,
     )
 
