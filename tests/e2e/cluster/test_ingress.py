@@ -127,7 +127,9 @@ def wait_routed(cluster: Cluster, host: str, namespace: str, what: str,
     try:
         wait_for(what, predicate, 60)
     except AssertionError as exc:
-        slices = cluster.kubectl("get", "endpointslices", "-n", namespace, "-o", "wide", check=False)
+        columns = ("custom-columns=NAME:.metadata.name,ADDRESSES:.endpoints[*].addresses[0],"
+                   "READY:.endpoints[*].conditions.ready,SERVING:.endpoints[*].conditions.serving")
+        slices = cluster.kubectl("get", "endpointslices", "-n", namespace, "-o", columns, check=False)
         journal = cluster.ssh(host, "journalctl -u kprov-ingress --no-pager -o short-precise --since -3min"
                                     " | grep -Ev 'Proxy |NOTICE|Former worker' | tail -25")
         raise AssertionError(f"{exc}\n{slices.stdout}{slices.stderr}\n{journal}") from None
