@@ -70,7 +70,8 @@ def server_side_apply(
     applied = {k: v for k, v in applied.items() if k != "status" or subresource == "status"}
     if isinstance(applied.get("metadata"), dict):
         applied["metadata"] = {k: v for k, v in applied["metadata"].items() if k != "managedFields"}
-    applied = _with_key_defaults(applied, root_shape(info))
+    if info.custom is None:  # (+default markers are built-in kinds' only)
+        applied = _with_key_defaults(applied, root_shape(info))
     applied_paths = object_paths(info, applied, subresource=subresource)
     leaves = {p for p in applied_paths if p[-1] != "."}
     owners: list[tuple[dict[str, Any], set[Path]]] = [
