@@ -189,8 +189,21 @@ def _requests_from_limits(spec: dict[str, Any]) -> None:
                 requests.setdefault(name, value)
 
 
+def _host_network_ports(spec: dict[str, Any]) -> None:
+    """A host-network Pod's (not a template's, since v1.28) container ports are host ports:
+    an unset hostPort is the containerPort, so the scheduler's NodePorts sees them."""
+    if spec.get("hostNetwork") is not True:
+        return
+    for key in ("containers", "initContainers"):
+        for container in spec.get(key) or []:
+            for port in (container.get("ports") or []) if isinstance(container, dict) else []:
+                if isinstance(port, dict) and not port.get("hostPort") and port.get("containerPort"):
+                    port["hostPort"] = port["containerPort"]
+
+
 def _pod_spec(spec: dict[str, Any]) -> None:
     default_pod_spec(spec)
+    _host_network_ports(spec)
     grace = spec.get("terminationGracePeriodSeconds")
     if type(grace) is int and grace < 0:  # a Pod's (not a template's): upstream stores 1
         spec["terminationGracePeriodSeconds"] = 1

@@ -38,6 +38,17 @@ def _flag_bool(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"invalid boolean {text!r}")
 
 
+def _unit_ports(text: str) -> tuple[str, tuple[int, ...]]:
+    unit, sep, ports = text.partition("=")
+    try:
+        numbers = tuple(int(p) for p in ports.split(",") if p.strip())
+    except ValueError:
+        numbers = ()
+    if not sep or not unit.strip() or not numbers or not all(0 < p < 65536 for p in numbers):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected UNIT=PORT[,PORT...], e.g. kprov-ingress.service=80,443")
+    return unit.strip(), numbers
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="kprov-kubelet", description="Run the pods bound to this node via CRI.")
     p.add_argument("--kubeconfig", required=True)
@@ -80,6 +91,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="comma-separated sysctl names or prefixes ending in * allowed beyond the safe set")
     p.add_argument("--publish-host-services", action="store_true",
                    help="mirror pods in kube-system for this host's kprov units (kube-apiserver-<node>, ...)")
+    p.add_argument("--host-service-ports", action="append", default=[], type=_unit_ports,
+                   metavar="UNIT=PORT[,PORT...]",
+                   help="host ports a kprov unit holds, declared on its mirror pod (repeatable)")
     p.add_argument("--ctr", default="ctr", help="ctr binary used for interactive exec")
     p.add_argument("-v", "--verbose", action="store_true")
     return p.parse_args(argv)
@@ -120,6 +134,7 @@ async def _run(args: argparse.Namespace) -> None:
         rotate_server_certificates=args.rotate_server_certificates,
         cert_dir=args.cert_dir,
         publish_host_services=args.publish_host_services,
+        host_service_ports=tuple(args.host_service_ports),
     )
     client = ApiClient.from_kubeconfig(args.kubeconfig, user_agent=f"kprov-kubelet/{args.node_name}")
     rotation = await _client_rotation(client, args) if args.rotate_certificates else None

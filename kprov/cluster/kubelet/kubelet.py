@@ -99,6 +99,7 @@ class KubeletConfig:
     rotate_server_certificates: bool = False  # serving certificate through kubelet-serving CSRs
     cert_dir: str = ""  # where rotated certificates live (default: <root_dir>/pki)
     publish_host_services: bool = False  # mirror pods in kube-system for the host's kprov units
+    host_service_ports: tuple[tuple[str, tuple[int, ...]], ...] = ()  # (unit, host ports its mirror pod declares)
 
 
 async def _no_install(cert_pem: bytes, key_pem: bytes) -> None:
@@ -323,7 +324,7 @@ class Kubelet:
             return str(((node or {}).get("metadata") or {}).get("uid", ""))
 
         return MirrorPods(self.client, self.config.node_name, self.config.node_ip, kprov.__version__,
-                          node_uid, self.informer.store.items)
+                          node_uid, self.informer.store.items, ports=dict(self.config.host_service_ports))
 
     async def _register(self) -> None:
         cfg = self.config

@@ -46,6 +46,13 @@ def test_second_apply_changes_nothing(cluster: Cluster) -> None:
     assert changed_count(report) == 0, changed
 
 
+def test_pidof_kubelet_finds_the_one_kubelet(cluster: Cluster) -> None:
+    # Node tools and upstream's mount-propagation spec find the kubelet by its name.
+    for host in ("h1", "h4"):
+        main_pid = cluster.ssh(host, "systemctl show -p MainPID --value kprov-kubelet")
+        assert cluster.ssh(host, "pidof kubelet") == main_pid != "0"
+
+
 def test_kubectl_from_the_operator_machine(cluster: Cluster) -> None:
     path = cluster.kprov("kubeconfig", "-i", str(cluster.inventory)).stdout.strip()
     assert path == str(cluster.kubeconfig)

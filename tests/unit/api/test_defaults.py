@@ -70,6 +70,22 @@ def test_a_pods_negative_grace_period_becomes_1_but_a_templates_stays_for_valida
     assert template["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] == -1
 
 
+def test_a_host_network_pods_container_ports_are_host_ports_but_not_a_templates():
+    ports = [{"containerPort": 80}, {"containerPort": 53, "protocol": "UDP", "hostPort": 5353}]
+    pod = {"spec": {"hostNetwork": True, "containers": [{"name": "c", "image": "x", "ports": ports}],
+                    "initContainers": [{"name": "i", "image": "x", "ports": [{"containerPort": 8080}]}]}}
+    apply_defaults(by("pods"), pod)
+    assert [p["hostPort"] for p in pod["spec"]["containers"][0]["ports"]] == [80, 5353]
+    assert pod["spec"]["initContainers"][0]["ports"][0]["hostPort"] == 8080
+    plain = {"spec": {"containers": [{"name": "c", "image": "x", "ports": [{"containerPort": 80}]}]}}
+    apply_defaults(by("pods"), plain)
+    assert "hostPort" not in plain["spec"]["containers"][0]["ports"][0]
+    template = {"spec": {"template": {"spec": {"hostNetwork": True, "containers": [
+        {"name": "c", "image": "x", "ports": [{"containerPort": 80}]}]}}}}
+    apply_defaults(by("deployments", "apps"), template)
+    assert "hostPort" not in template["spec"]["template"]["spec"]["containers"][0]["ports"][0]
+
+
 def test_deployment_defaults_and_template_without_admission_fields():
     deployment = {"spec": {"template": {"spec": {"containers": [{"name": "c", "image": "x:1"}]}}}}
     apply_defaults(by("deployments", "apps"), deployment)

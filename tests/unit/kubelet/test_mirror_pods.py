@@ -19,6 +19,7 @@ from kprov.cluster.kubelet.node.host_services import (
     parse_unit_states,
 )
 from kprov.cluster.kubelet.node.mirror_pods import MirrorPods
+from kprov.cluster.scheduler.podinfo import PodInfo
 
 SHOW = """Id=kprov-apiserver.service
 LoadState=loaded
@@ -78,6 +79,17 @@ def test_the_mirror_pod_is_one_a_node_may_create() -> None:
     assert mirror_pod_refusal(pod, "h1", "uid-1") is None  # NodeRestriction lets it through
     assert mirror_pod(APISERVER, "h1", "uid-1", "0.2.0")["metadata"]["annotations"][
         "kubernetes.io/config.hash"] != pod["metadata"]["annotations"]["kubernetes.io/config.hash"]
+
+
+def test_host_ports_a_unit_holds_are_declared_where_the_scheduler_counts_them() -> None:
+    ingress = next(s for s in HOST_SERVICES if s.unit == "kprov-ingress.service")
+    pod = mirror_pod(ingress, "h4", "uid-4", "0.1.0", (80, 443))
+    assert PodInfo.of(pod).host_ports == (("TCP", "0.0.0.0", 80), ("TCP", "0.0.0.0", 443))
+    assert mirror_pod_refusal(pod, "h4", "uid-4") is None
+    bare = mirror_pod(ingress, "h4", "uid-4", "0.1.0")
+    assert PodInfo.of(bare).host_ports == ()
+    assert bare["metadata"]["annotations"]["kubernetes.io/config.hash"] != pod["metadata"]["annotations"][
+        "kubernetes.io/config.hash"]  # declaring ports replaces an older mirror pod
 
 
 def _ready(status: Mapping[str, Any]) -> str:

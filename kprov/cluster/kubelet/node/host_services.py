@@ -12,7 +12,8 @@ per kprov unit installed on its host, as upstream's kubelet publishes one per st
   microseconds and dated against this process's clocks: ``--timestamp=unix`` needs systemd
   251 (Ubuntu 22.04 has 249), and the default form follows the host's time zone and locale.
 - :func:`mirror_pod` is the pod: in kube-system, bound to the node, owned by its Node, host
-  network, tolerating NoExecute as upstream's static pods do, and marked
+  network, declaring the host ports it was told the unit holds (the Ingress controller's 80
+  and 443: ``--host-service-ports``), tolerating NoExecute as upstream's static pods do, and marked
   ``kubernetes.io/config.mirror`` with a hash of what it shows (a new build: a new hash).
 - :func:`mirror_status` is the status from the unit, honestly: Running and Ready only while
   the unit is active; a unit restarting after a crash shows ``CrashLoopBackOff``, a stopped
@@ -173,16 +174,22 @@ def _image(service: HostService, version: str) -> str:
     return f"kprov/{service.container}:{version}"
 
 
-def mirror_pod(service: HostService, node: str, node_uid: str, version: str) -> dict[str, Any]:
-    """The mirror pod of ``service`` on ``node`` (whose Node has uid ``node_uid``)."""
+def mirror_pod(service: HostService, node: str, node_uid: str, version: str,
+               ports: tuple[int, ...] = ()) -> dict[str, Any]:
+    """The mirror pod of ``service`` on ``node`` (whose Node has uid ``node_uid``); ``ports``:
+    the TCP ports the unit holds on the host, declared as host ports (as an ingress
+    DaemonSet's hostPorts) so the scheduler places no pod wanting them here."""
+    container: dict[str, Any] = {"name": service.container, "image": _image(service, version),
+                                 "imagePullPolicy": "IfNotPresent"}
+    if ports:
+        container["ports"] = [{"containerPort": p, "hostPort": p, "protocol": "TCP"} for p in ports]
     spec: dict[str, Any] = {
         "nodeName": node,
         "hostNetwork": True,
         "priorityClassName": service.priority_class,
         "restartPolicy": "Always",
         "tolerations": [{"operator": "Exists", "effect": "NoExecute"}],
-        "containers": [{"name": service.container, "image": _image(service, version),
-                        "imagePullPolicy": "IfNotPresent"}],
+        "containers": [container],
     }
     digest = hashlib.sha256(json.dumps([service.unit, spec], sort_keys=True).encode()).hexdigest()[:32]
     return {

@@ -66,13 +66,15 @@ class MirrorPods:
     def __init__(self, client: ApiClient, node: str, node_ip: str, version: str,
                  node_uid: Callable[[], str], pods: Callable[[], Iterable[Mapping[str, Any]]],
                  read_units: UnitReader = read_unit_states,
-                 services: tuple[HostService, ...] = HOST_SERVICES) -> None:
+                 services: tuple[HostService, ...] = HOST_SERVICES,
+                 ports: Mapping[str, tuple[int, ...]] | None = None) -> None:
         self.client = client
         self.node, self.node_ip, self.version = node, node_ip, version
         self.node_uid = node_uid  # "" until the kubelet's Node is known
         self.pods = pods  # the pods bound to this node, as the kubelet's informer has them
         self.read_units = read_units
         self.services = services
+        self.ports = dict(ports or {})  # unit -> the host ports it holds
         # pod name -> (the resourceVersion our last status write made, what it said)
         self._written: dict[str, tuple[str, str]] = {}
 
@@ -98,7 +100,7 @@ class MirrorPods:
         uid = self.node_uid()
         if not uid:
             return  # the Node is not registered yet: its uid owns the pod
-        desired = mirror_pod(service, self.node, uid, self.version)
+        desired = mirror_pod(service, self.node, uid, self.version, self.ports.get(service.unit, ()))
         digest = desired["metadata"]["annotations"][HASH_ANNOTATION]
         if pod is not None and (pod["metadata"].get("deletionTimestamp")
                                 or (pod["metadata"].get("annotations") or {}).get(HASH_ANNOTATION) != digest):
