@@ -54,7 +54,7 @@ from kprov.cluster.ingress.gateway.crds import (
 )
 from kprov.cluster.ingress.gateway.routing import GatewayResult, gateway_routing
 from kprov.cluster.ingress.gateway.status import class_status, gateway_status, route_status
-from kprov.cluster.ingress.haproxy import HAProxy, HAProxyError
+from kprov.cluster.ingress.haproxy import HAProxy, HAProxyError, stamp
 from kprov.cluster.ingress.haproxy_config import ProxySettings, render
 from kprov.cluster.ingress.presence import LEASE_SELECTOR, PresenceOptions, live_addresses, presence_lease
 from kprov.cluster.ingress.routes import DEFAULT_CLASS_ANNOTATION, build_table, is_default_class, is_ours
@@ -135,7 +135,8 @@ class IngressDaemon:
             self.leases = Informer(client, LEASES, namespace=options.presence.namespace,
                                    label_selector=LEASE_SELECTOR)
             self.informers.append(self.leases)
-        self.proxy = HAProxy(str(options.state_dir / "haproxy.cfg"), options.haproxy_binary)
+        self.proxy = HAProxy(str(options.state_dir / "haproxy.cfg"), options.haproxy_binary,
+                             options.settings.admin_socket)
         self.metrics = _Metrics()
         self._dirty = asyncio.Event()
         self._files: tuple[str, str] = ("", "")
@@ -252,9 +253,10 @@ class IngressDaemon:
             for reason in rendered.skipped:
                 log.warning("%s", reason)
             write_private(Path(self.options.settings.crt_list), rendered.crt_list.encode())
-            write_private(Path(self.proxy.config_path), rendered.config.encode())
+            config, digest = stamp(rendered.config)
+            write_private(Path(self.proxy.config_path), config.encode())
             try:
-                await self.proxy.apply()
+                await self.proxy.apply(digest)  # ReloadNotTaken: the sync loop tries again
             except HAProxyError as exc:
                 self.metrics.reloads.labels("error").inc()
                 log.error("HAProxy refused the new configuration, the old one goes on serving: %s", exc)
