@@ -93,7 +93,8 @@ class HAProxy:
                 return  # the master is gone: wait() reports it
             if not signalled_again and elapsed >= self.confirm_s / 3 and reloaded:
                 assert self.process is not None
-                log.warning("haproxy has not loaded %s %.1fs after the reload: signalling again", digest, elapsed)
+                log.warning("haproxy has not loaded %s %.1fs after the reload: signalling again",
+                            digest, elapsed)
                 self.process.send_signal(signal.SIGUSR2)
                 signalled_again = True
             await asyncio.sleep(0.1)
@@ -123,7 +124,8 @@ class HAProxy:
             self.process.send_signal(signal.SIGUSR2)
             self.reloads += 1
         else:
-            self.process = await asyncio.create_subprocess_exec(self.binary, "-W", "-db", "-f", self.config_path)
+            self.process = await asyncio.create_subprocess_exec(self.binary, "-W", "-db", "-f",
+                                                                self.config_path)
             log.info("haproxy started (master pid %d)", self.process.pid)
         if digest and self.admin_socket:
             await self._confirm(digest, reloaded)

@@ -45,7 +45,8 @@ def _unit_ports(text: str) -> tuple[str, tuple[int, ...]]:
     except ValueError:
         numbers = ()
     if not sep or not unit.strip() or not numbers or not all(0 < p < 65536 for p in numbers):
-        raise argparse.ArgumentTypeError(f"{text!r}: expected UNIT=PORT[,PORT...], e.g. kprov-ingress.service=80,443")
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected UNIT=PORT[,PORT...], e.g. kprov-ingress.service=80,443")
     return unit.strip(), numbers
 
 
