@@ -99,7 +99,8 @@ class KubeletConfig:
     rotate_server_certificates: bool = False  # serving certificate through kubelet-serving CSRs
     cert_dir: str = ""  # where rotated certificates live (default: <root_dir>/pki)
     publish_host_services: bool = False  # mirror pods in kube-system for the host's kprov units
-    host_service_ports: tuple[tuple[str, tuple[int, ...]], ...] = ()  # (unit, host ports its mirror pod declares)
+    # (unit, the host ports its mirror pod declares)
+    host_service_ports: tuple[tuple[str, tuple[int, ...]], ...] = ()
 
 
 async def _no_install(cert_pem: bytes, key_pem: bytes) -> None:

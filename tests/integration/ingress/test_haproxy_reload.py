@@ -16,7 +16,8 @@ pytestmark = pytest.mark.skipif(shutil.which("haproxy") is None, reason="haproxy
 def _config(admin: Path, port: int, server: str) -> str:
     return "\n".join([
         "# test", "global", f"    stats socket {admin} mode 600 level admin expose-fd listeners",
-        "defaults", "    mode http", "    timeout connect 1s", "    timeout client 1s", "    timeout server 1s",
+        "defaults", "    mode http", "    timeout connect 1s", "    timeout client 1s",
+        "    timeout server 1s",
         "frontend web", f"    bind 127.0.0.1:{port}", "    default_backend app",
         "backend app", f"    server s1 {server}", "",
     ])

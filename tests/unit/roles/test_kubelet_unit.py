@@ -21,7 +21,8 @@ def _exec_start() -> list[str]:
     defaults = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
     shared = yaml.safe_load(SHARED.read_text())
     scope = TemplateEngine().scope([(HOST, True), (defaults, True), (shared, True)])
-    unit = scope.render((ROLE / "templates" / "kprov-kubelet.service.j2").read_text(), "kprov-kubelet.service.j2")
+    name = "kprov-kubelet.service.j2"
+    unit = scope.render((ROLE / "templates" / name).read_text(), name)
     line = next(x for x in unit.replace("\\\n", " ").splitlines() if x.startswith("ExecStart="))
     return shlex.split(line.removeprefix("ExecStart="))
 
