@@ -17,6 +17,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from kprov.cluster.api.cel.estimated_cost import (
+    STATIC_ESTIMATED_COST_LIMIT,
+    STATIC_ESTIMATED_CRD_COST_LIMIT,
+    cardinality_of_child,
+    cost_error_message,
+    estimated_cost,
+)
 from kprov.cluster.api.cel.typecheck import check_rule
 from kprov.cluster.api.crd.cel import RuleError, compile_rules
 from kprov.cluster.api.crd.structural import Node, compile_schema
@@ -228,9 +235,42 @@ def _validate_names(errors: Errors, names: Mapping[str, Any], path: str) -> None
             errors.invalid(f"{path}.categories[{index}]", category, ",".join(errs))
 
 
-def _check_rules(errors: Errors, schema: Mapping[str, Any], path: str, root: bool = True) -> None:
-    """Every x-kubernetes-validations rule in ``schema`` must compile, and select only fields
-    the schema has (the type check kube-apiserver runs on a CRD's rules)."""
+@dataclass
+class _RuleCosts:
+    """The estimated costs of a schema's rules (times their cardinality), for the CRD's total."""
+
+    unchanged: frozenset[str] = frozenset()  # rules the old CRD has: not costed again, as upstream
+    costs: list[tuple[int, str]] = field(default_factory=list)  # (cost, the rule's field path)
+
+    def check(self, errors: Errors, rule: str, where: str, schema: Mapping[str, Any],
+              cardinality: int | None) -> None:
+        if rule in self.unchanged:
+            return
+        cost = estimated_cost(rule, schema, cardinality)
+        if cost is None:
+            return
+        if cost > STATIC_ESTIMATED_COST_LIMIT:
+            message = cost_error_message("estimated rule cost", cost, STATIC_ESTIMATED_COST_LIMIT)
+            errors.forbidden(where, message)
+        self.costs.append((cost, where))
+
+    def check_total(self, errors: Errors, path: str) -> None:
+        total = sum(cost for cost, _where in self.costs)
+        if total <= STATIC_ESTIMATED_CRD_COST_LIMIT:
+            return
+        for _cost, where in sorted(self.costs, key=lambda c: -c[0])[:4]:
+            errors.forbidden(where, "contributed to estimated rule cost total exceeding cost limit for "
+                                    "entire OpenAPIv3 schema")
+        errors.forbidden(path, cost_error_message(
+            "x-kubernetes-validations estimated rule cost total for entire OpenAPIv3 schema", total,
+            STATIC_ESTIMATED_CRD_COST_LIMIT))
+
+
+def _check_rules(errors: Errors, schema: Mapping[str, Any], path: str, costs: _RuleCosts,
+                 root: bool = True, cardinality: int | None = 1) -> None:
+    """Every x-kubernetes-validations rule in ``schema`` must compile, select only fields
+    the schema has (the type check kube-apiserver runs on a CRD's rules), and stay within
+    the estimated cost limits (``cardinality``: how many times the rules of this node may run)."""
     rules = schema.get("x-kubernetes-validations")
     if isinstance(rules, list):
         for index, rule in enumerate(rules):
@@ -245,13 +285,31 @@ def _check_rules(errors: Errors, schema: Mapping[str, Any], path: str, root: boo
             issues = check_rule(str(rule.get("rule") or ""), schema, root=root)
             if issues:
                 errors.invalid(where, rule.get("rule"), f"compilation failed: {issues}")
+                continue
+            costs.check(errors, str(rule.get("rule") or ""), where, schema, cardinality)
     for key, child in (schema.get("properties") or {}).items():
         if isinstance(child, Mapping):
-            _check_rules(errors, child, f"{path}.properties[{key}]", False)
+            _check_rules(errors, child, f"{path}.properties[{key}]", costs, False,
+                         cardinality_of_child(cardinality, schema, child, through_entries=False))
     for key in ("items", "additionalProperties"):
         child = schema.get(key)
         if isinstance(child, Mapping):
-            _check_rules(errors, child, f"{path}.{key}", False)
+            _check_rules(errors, child, f"{path}.{key}", costs, False,
+                         cardinality_of_child(cardinality, schema, child, through_entries=True))
+
+
+def _rules_in(schema: Any) -> set[str]:
+    """Every rule text in a schema (the old CRD's, whose rules are not costed again)."""
+    found: set[str] = set()
+    if isinstance(schema, Mapping):
+        for rule in schema.get("x-kubernetes-validations") or []:
+            if isinstance(rule, Mapping) and isinstance(rule.get("rule"), str):
+                found.add(rule["rule"])
+        for child in (schema.get("properties") or {}).values():
+            found |= _rules_in(child)
+        for key in ("items", "additionalProperties"):
+            found |= _rules_in(schema.get(key))
+    return found
 
 
 def validate_crd(crd: Mapping[str, Any], old: Mapping[str, Any] | None = None) -> list[Cause]:
@@ -286,6 +344,10 @@ def validate_crd(crd: Mapping[str, Any], old: Mapping[str, Any] | None = None) -
         return errors.causes
     storage = 0
     seen: set[str] = set()
+    old_rules: set[str] = set()  # an update's unchanged rules are not costed again
+    for old_version in ((old or {}).get("spec") or {}).get("versions") or []:
+        if isinstance(old_version, Mapping):
+            old_rules |= _rules_in((old_version.get("schema") or {}).get("openAPIV3Schema"))
     for index, version in enumerate(versions):
         path = f"spec.versions[{index}]"
         if not isinstance(version, Mapping):
@@ -307,7 +369,9 @@ def validate_crd(crd: Mapping[str, Any], old: Mapping[str, Any] | None = None) -
         holder = version.get("schema")
         schema = holder.get("openAPIV3Schema") if isinstance(holder, Mapping) else None
         if isinstance(schema, Mapping):
-            _check_rules(errors, schema, f"{path}.schema.openAPIV3Schema")
+            costs = _RuleCosts(frozenset(old_rules))
+            _check_rules(errors, schema, f"{path}.schema.openAPIV3Schema", costs)
+            costs.check_total(errors, f"{path}.schema.openAPIV3Schema")
         else:
             errors.required(f"{path}.schema.openAPIV3Schema", "schemas are required")
     if storage != 1:
