@@ -356,7 +356,7 @@ class Kubelet:
         if cfg.publish_host_services:
             node = cfg.node_name
             server.host_service_unit = lambda ns, pod, container: unit_of(ns, pod, container, node)
-        runner = web.AppRunner(server.app(), access_log=None)
+        runner = server.runner()
         await runner.setup()
         ssl_ctx = None
         if cfg.rotate_server_certificates:

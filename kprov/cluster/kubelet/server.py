@@ -140,6 +140,9 @@ def _log_start(request: web.Request) -> dt.datetime | None:
     return None
 
 
+MAX_HEADER_BYTES = 1 << 20  # Go's http.DefaultMaxHeaderBytes: the request line and each header
+
+
 @dataclass
 class KubeletServer:
     runtime: Runtime
@@ -155,6 +158,13 @@ class KubeletServer:
     host_service_unit: Callable[[str, str, str], str | None] = lambda _ns, _pod, _container: None
     pod_netns: Callable[[str], Awaitable[str | None]] = _no_netns  # pod uid -> its network namespace
     node_log_dir: Path = Path("/var/log")  # /logs/ (upstream's kubelet serves the same)
+
+    def runner(self) -> web.AppRunner:
+        """The app with upstream's request limits: Go's server reads a request line and
+        headers of up to 1 MiB, aiohttp's 8 KiB by default (``kubectl exec`` of a 20,000
+        character command, an e2e spec, was a 400)."""
+        return web.AppRunner(self.app(), access_log=None, max_line_size=MAX_HEADER_BYTES,
+                             max_field_size=MAX_HEADER_BYTES)
 
     def app(self) -> web.Application:
         app = web.Application()

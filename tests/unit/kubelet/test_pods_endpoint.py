@@ -47,7 +47,8 @@ def _ask(port: int, ca: str, client: tuple[str, str] | None) -> tuple[int, Any]:
         ctx.load_cert_chain(*client)
     with socket.create_connection(("127.0.0.1", port)) as raw, \
             ctx.wrap_socket(raw, server_hostname="h4") as tls:
-        tls.sendall(b"GET /pods HTTP/1.1\r\nHost: h4\r\nConnection: close\r\n\r\n")
+        # a query as long as `kubectl exec` of a 20,000 character command makes (aiohttp's default: 8 KiB)
+        tls.sendall(b"GET /pods?" + b"a" * 20_000 + b" HTTP/1.1\r\nHost: h4\r\nConnection: close\r\n\r\n")
         data = b""
         while chunk := tls.recv(65536):
             data += chunk
@@ -70,7 +71,7 @@ def test_pods_served_only_to_the_api_servers_kubelet_client_and_masters(tmp_path
                            list_pods=lambda: pods)
 
     async def main() -> dict[str, tuple[int, Any]]:
-        runner = web.AppRunner(server.app(), access_log=None)
+        runner = server.runner()
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=server_ssl_context(*serving, ca_file))
         await site.start()

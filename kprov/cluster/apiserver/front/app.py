@@ -398,6 +398,9 @@ _NO_TABLES = {("authorization.k8s.io", kind) for kind in accessreview.KINDS} | {
 }
 
 
+_REVIEW_GROUPS = ("authentication.k8s.io", "authorization.k8s.io")  # answered before the registry
+
+
 def _refuse_tables(request: ApiRequest, ri: RequestInfo) -> None:
     """Create-only kinds without metadata (access and token reviews, bindings, and the
     token, eviction and binding subresources) cannot be shown as a Table: 406, as
@@ -427,6 +430,8 @@ async def _resource(raw: AnyRequest, request: ApiRequest, ctx: ApiContext, ri: R
         assert pods is not None
         request = await _with_body(raw, request)
         return await subresources.handle_binding(request, ctx, pods, ri)
+    if ri.group in _REVIEW_GROUPS and ctx.registry.get(ri.group, ri.version, ri.resource) is None:
+        return _not_found_body()  # a version not served (v1alpha1 SelfSubjectReviews): 404, as kube
     if ri.group == "authorization.k8s.io" and ri.verb == "create" and ri.resource in accessreview.KINDS:
         request = await _with_body(raw, request)
         return await accessreview.handle_review(request, ctx, ri)
