@@ -141,10 +141,11 @@ def test_token_review(kubectl, namespace):
 def test_self_subject_reviews_are_served_at_the_versions_kube_serves_only(kubectl, tmp_path: Path) -> None:
     review = tmp_path / "review.json"
     for version in ("v1", "v1alpha1", "v1beta1"):
-        review.write_text(json.dumps({"apiVersion": f"authentication.k8s.io/{version}", "kind": "SelfSubjectReview"}))
+        body = {"apiVersion": f"authentication.k8s.io/{version}", "kind": "SelfSubjectReview"}
+        review.write_text(json.dumps(body))
         path = f"/apis/authentication.k8s.io/{version}/selfsubjectreviews"
-        proc = kubectl("create", "--raw", path, "-f", str(review), "--as", "jane-doe", "--as-group", "developers",
-                       check=False)
+        proc = kubectl("create", "--raw", path, "-f", str(review), "--as", "jane-doe",
+                       "--as-group", "developers", check=False)
         if version == "v1":
             answer = json.loads(proc.stdout)
             assert answer["apiVersion"] == "authentication.k8s.io/v1"
