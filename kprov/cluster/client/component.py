@@ -25,6 +25,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from kprov.cluster.client.leader import LeaderElectionConfig, LeaderElector, LeadershipLost
+from kprov.cluster.client.leader_metrics import register_component_metrics
 from kprov.cluster.client.rest import ApiClient
 from kprov.cluster.client.secure_serving import secure_serving_config, start_secure_serving
 
@@ -99,11 +100,14 @@ async def _run(
     secure_port = getattr(args, "secure_port", 0)
     if registry is not None and secure_port:
         serving = await start_secure_serving(secure_serving_config(args), name, client, registry)
+    elector: LeaderElector | None = None
+    if registry is not None:
+        lease = args.leader_elect_resource_name if args.leader_elect else None
+        register_component_metrics(registry, lease, lambda: elector is not None and elector.is_leader)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    elector: LeaderElector | None = None
     if args.leader_elect:
         elector = LeaderElector(client, LeaderElectionConfig(
             name=args.leader_elect_resource_name, namespace=args.lease_namespace,
