@@ -197,3 +197,33 @@ def test_mount_propagation_reaches_the_runtime() -> None:
     config = container_config({"metadata": {}, "spec": {}}, container, 0, [], mounts)
     assert [m.propagation for m in config.mounts] == [
         pb.PROPAGATION_HOST_TO_CONTAINER, pb.PROPAGATION_BIDIRECTIONAL, pb.PROPAGATION_PRIVATE]
+
+
+@pytest.mark.parametrize(("pod_context", "container_context", "mode", "uid", "gid"), [
+    ({"runAsUser": 1000}, {}, 0o600, 1000, 0),  # upstream's e2e: -rw------- owned by the pod's user
+    ({"fsGroup": 1234}, {}, 0o640, 0, 1234),  # -rw-r----- for the group
+    ({"runAsUser": 1000, "fsGroup": 1234}, {}, 0o640, 1000, 1234),
+    ({}, {"runAsUser": 1000}, 0o600, 1000, 0),  # the container's own user, its only container
+    ({}, {}, 0o644, 0, 0),  # the volume's default mode, root's
+])
+def test_a_projected_token_belongs_to_the_pods_user_and_group(
+    tmp_path: Path, pod_context: dict[str, int], container_context: dict[str, int], mode: int, uid: int,
+    gid: int,
+) -> None:
+    import os
+
+    if os.geteuid() != 0:
+        pytest.skip("giving a file to another user needs root")
+    pod = {"metadata": {"uid": "u1"}, "spec": {
+        "securityContext": pod_context,
+        "containers": [{"name": "c", "image": "i", "securityContext": container_context}],
+        "volumes": [{"name": "token", "projected": {"defaultMode": 0o644, "sources": [
+            {"serviceAccountToken": {"path": "token", "expirationSeconds": 3600}},
+            {"configMap": {"name": "cfg", "items": [{"key": "a", "path": "a"}]}}]}}]}}
+    token_sources = PodSources({"cfg": CM}, {}, tokens={("token", "token"): b"jwt"})
+    paths = setup_volumes(tmp_path, pod, token_sources)
+    info = Path(paths["token"], "token").stat()
+    assert (stat.S_IMODE(info.st_mode), info.st_uid, info.st_gid) == (mode, uid, gid)
+    assert Path(paths["token"], "a").stat().st_uid == 0  # only the token is the user's
+    setup_volumes(tmp_path, pod, token_sources)  # a second sync rewrites nothing
+    assert Path(paths["token"], "token").stat().st_ino == info.st_ino

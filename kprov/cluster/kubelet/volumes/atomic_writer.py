@@ -43,9 +43,11 @@ def _current(directory: Path) -> Payload | None:
     return found
 
 
-def write_atomic(directory: Path, payload: Payload) -> bool:
-    """Make ``directory`` hold exactly ``payload`` (relative path -> (content, mode));
-    True when something changed."""
+def write_atomic(directory: Path, payload: Payload, owners: dict[str, int] | None = None) -> bool:
+    """Make ``directory`` hold exactly ``payload`` (relative path -> (content, mode)), the
+    files named in ``owners`` owned by that user (a ServiceAccount token for the pod's
+    runAsUser); True when something changed."""
+    owners = owners or {}
     for rel in payload:
         _check(rel)
     directory.mkdir(parents=True, exist_ok=True)
@@ -60,6 +62,8 @@ def write_atomic(directory: Path, payload: Payload) -> bool:
         target.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
         target.write_bytes(content)
         os.chmod(target, mode)
+        if rel in owners:
+            os.chown(target, owners[rel], -1)
     old_link = directory / DATA_DIR_NAME
     old_dir = Path(os.readlink(old_link)).name if old_link.is_symlink() else None
     tmp_link = directory / _TMP_LINK

@@ -172,6 +172,29 @@ def _downward_files(
     return files
 
 
+def _fs_user(pod: Obj) -> int | None:
+    """The user every container (and init container) runs as, when they agree and say
+    (their own runAsUser, else the pod's), else None: upstream's FsUser, the owner of a
+    projected ServiceAccount token."""
+    spec = pod.get("spec") or {}
+    pod_user = (spec.get("securityContext") or {}).get("runAsUser")
+    found: int | None = None
+    for container in [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]:
+        user = (container.get("securityContext") or {}).get("runAsUser", pod_user)
+        if not isinstance(user, int) or (found is not None and user != found):
+            return None
+        found = user
+    return found
+
+
+def _token_mode(pod: Obj, default_mode: int) -> int:
+    """A projected token's mode: 0600 when a pod user or fsGroup will own it (0640 once the
+    fsGroup's read bit is added, as upstream's ownership pass leaves it), else the volume's."""
+    if fs_group(pod) is not None:
+        return 0o640
+    return 0o600 if _fs_user(pod) is not None else default_mode
+
+
 def _volume_files(pod: Obj, vol: Obj, kind: str, sources: PodSources) -> dict[str, tuple[bytes, int]]:
     if kind == "configMap":
         ref = vol["configMap"]
@@ -203,8 +226,17 @@ def _volume_files(pod: Obj, vol: Obj, kind: str, sources: PodSources) -> dict[st
             token = sources.tokens.get((vol.get("name", ""), path))
             if token is None:
                 raise ConfigError(f"volume {vol.get('name')!r}: no ServiceAccount token for {path!r} yet")
-            files[path] = (token, mode)
+            files[path] = (token, _token_mode(pod, mode))
     return files
+
+
+def _token_owners(pod: Obj, vol: Obj) -> dict[str, int]:
+    """The projected tokens of ``vol`` owned by the pod's user (upstream's FsUser)."""
+    user = _fs_user(pod)
+    if user is None:
+        return {}
+    return {src["serviceAccountToken"].get("path", ""): user
+            for src in (vol.get("projected") or {}).get("sources") or [] if src.get("serviceAccountToken")}
 
 
 def token_sources(pod: Obj) -> list[tuple[str, Obj]]:
@@ -217,10 +249,11 @@ def token_sources(pod: Obj) -> list[tuple[str, Obj]]:
     return found
 
 
-def _sync_files(directory: Path, files: dict[str, tuple[bytes, int]]) -> None:
-    """Make ``directory`` hold exactly ``files`` (relative path -> (content, mode))."""
+def _sync_files(directory: Path, files: dict[str, tuple[bytes, int]], owners: dict[str, int]) -> None:
+    """Make ``directory`` hold exactly ``files`` (relative path -> (content, mode)), those in
+    ``owners`` owned by that user."""
     try:
-        write_atomic(directory, files)
+        write_atomic(directory, files, owners)
     except ValueError as err:
         raise ConfigError(str(err)) from None
 
@@ -289,7 +322,7 @@ def setup_volumes(root: Path, pod: Obj, sources: PodSources) -> dict[str, str]:
                 if (vol.get("emptyDir") or {}).get("medium") == "Memory":
                     _mount_tmpfs(directory, (vol.get("emptyDir") or {}).get("sizeLimit"))
         else:
-            _sync_files(directory, _volume_files(pod, vol, kind, sources))
+            _sync_files(directory, _volume_files(pod, vol, kind, sources), _token_owners(pod, vol))
         if group is not None:
             set_volume_ownership(
                 directory, group, readonly=kind != "emptyDir", policy=fs_group_change_policy(pod)
