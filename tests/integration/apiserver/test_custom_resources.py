@@ -5,6 +5,8 @@ its objects and takes the resource out of discovery everywhere."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import subprocess
 import time
@@ -147,6 +149,14 @@ def test_crd_is_established_and_served_everywhere(control_plane, kubectl, namesp
     assert widget["kind"] == "Widget" and widget["namespaced"] is True
     assert widget["shortNames"] == ["wix"] and widget["categories"] == ["all", "gadgets"]
     assert widget["singularName"] == "widget"
+    # upstream's derivation (first 8 bytes of sha256("<group>/<storage version>/<Kind>"), base64)
+    hashed = hashlib.sha256(f"{group}/v1/Widget".encode()).digest()[:8]
+    assert widget["storageVersionHash"] == base64.b64encode(hashed).decode()
+    status, core = _get(control_plane, second_server, "/api/v1")
+    by_name = {r["name"]: r for r in core["resources"]}
+    assert by_name["pods"]["storageVersionHash"] == "xPOwRZ+Yhw8="  # what kube-apiserver shows
+    assert "storageVersionHash" not in by_name["pods/status"] and "storageVersionHash" not in by_name[
+        "componentstatuses"]
 
     _, groups = _get(control_plane, control_plane.admin_kubeconfig, "/apis")
     assert any(g["name"] == group for g in groups["groups"])

@@ -8,6 +8,7 @@ these machines is a dispatcher that picks the kubectl binary by that number.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from collections.abc import Callable
 from typing import Any
@@ -17,6 +18,7 @@ from aiohttp import web
 from kprov.cluster.api.resources import Registry, ResourceInfo
 from kprov.cluster.api.schema.openapi_v2_protobuf import encode_document
 from kprov.cluster.apiserver import _lib
+from kprov.cluster.apiserver.aggregation.conversion import storage_api_version
 from kprov.cluster.apiserver.aggregation.discovery import RemoteGroup, aggregated_item, remote_groups
 from kprov.cluster.apiserver.aggregation.registry import Aggregation
 from kprov.cluster.apiserver.context import ApiContext
@@ -29,7 +31,7 @@ from kprov.cluster.apiserver.front.negotiation import (
 )
 from kprov.cluster.apiserver.front.status import method_not_supported
 
-__all__ = ["VERSION_INFO", "serve_discovery"]
+__all__ = ["VERSION_INFO", "serve_discovery", "storage_version_hash"]
 
 VERSION_INFO = {
     "major": "1",
@@ -113,6 +115,21 @@ def _aggregated(
     return web.Response(body=go_body(json_bytes(body)), headers={"Content-Type": content_type})
 
 
+_UNSTORED = {("", "componentstatuses")}  # read live, never stored (as the create-only reviews)
+
+
+def storage_version_hash(info: ResourceInfo) -> str | None:
+    """The legacy discovery's storageVersionHash of a stored resource: the first 8 bytes of
+    the SHA-256 of its storage version's "group/version/kind", base64 (as kube-apiserver
+    derives it; clients such as the storage version migrator compare it); None for what
+    is never stored (reviews, bindings, componentstatuses)."""
+    if "list" not in info.verbs or (info.group, info.resource) in _UNSTORED:
+        return None
+    group, _, version = storage_api_version(info).rpartition("/")
+    digest = hashlib.sha256(f"{group}/{version}/{info.kind}".encode()).digest()
+    return base64.b64encode(digest[:8]).decode()
+
+
 def _legacy_resources(group: str, version: str, infos: list[ResourceInfo]) -> dict[str, Any]:
     resources: list[dict[str, Any]] = []
     for info in infos:
@@ -127,6 +144,8 @@ def _legacy_resources(group: str, version: str, infos: list[ResourceInfo]) -> di
             entry["shortNames"] = list(info.short_names)
         if info.categories:
             entry["categories"] = list(info.categories)
+        if (digest := storage_version_hash(info)) is not None:
+            entry["storageVersionHash"] = digest
         resources.append(entry)
         for sub in info.subresources:
             resources.append(
