@@ -1,9 +1,11 @@
-"""The wardle.example.com/v1alpha1 API: discovery documents and REST semantics, pure.
+"""The wardle.example.com API: discovery and OpenAPI v3 documents and REST semantics, pure.
 
 Design: :meth:`WardleAPI.handle` takes a method, a path, the query and the body and returns
 a :class:`Reply` (status and JSON), as the generic registry of a Kubernetes API server
-answers: ``flunders`` (namespaced, kind Flunder) and ``fischers`` (cluster-scoped, kind
-Fischer) with create (201), get, list (label selectors of equality and existence),
+answers, in the versions upstream's sample-apiserver serves: v1alpha1 ``flunders``
+(namespaced, kind Flunder) and ``fischers`` (cluster-scoped, kind Fischer), and v1beta1
+(preferred) ``flunders`` - one stored object per name, shown in the version asked for -
+with create (201), get, list (label selectors of equality and existence),
 update (PUT, resourceVersion precondition), merge patch, delete (200 with the object) and
 deletecollection; errors are ``Status`` objects with upstream's reasons and messages. Watch
 is not offered, and not advertised in discovery. :func:`attributes` gives the
@@ -13,6 +15,7 @@ request-info resolver would.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -23,14 +26,17 @@ from typing import Any
 
 from .store import Conflict, Exists, Store
 
-__all__ = ["GROUP", "RESOURCES", "VERSION", "Reply", "WardleAPI", "attributes", "status"]
+__all__ = ["GROUP", "RESOURCES", "VERSION", "VERSIONS", "Reply", "WardleAPI", "attributes",
+           "openapi_documents", "status"]
 
 GROUP = "wardle.example.com"
 VERSION = "v1alpha1"
-GROUP_VERSION = f"{GROUP}/{VERSION}"
 VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update"]
 # plural -> (kind, namespaced)
 RESOURCES: dict[str, tuple[str, bool]] = {"flunders": ("Flunder", True), "fischers": ("Fischer", False)}
+# version -> its resources, the preferred version first (as the sample-apiserver's scheme orders them)
+VERSIONS: dict[str, dict[str, tuple[str, bool]]] = {"v1beta1": {"flunders": RESOURCES["flunders"]},
+                                                     VERSION: RESOURCES}
 _PREFIX = f"/registry/{GROUP}"
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _REQUIREMENT = re.compile(r"^\s*(!?)\s*([A-Za-z0-9_./-]+)\s*(?:(==|=|!=)\s*([A-Za-z0-9_.-]*))?\s*$")
@@ -68,19 +74,65 @@ def _now() -> str:
 
 
 def discovery_documents() -> dict[str, Obj]:
-    """path -> document, for the three discovery paths this server answers."""
-    version = {"groupVersion": GROUP_VERSION, "version": VERSION}
-    group = {"kind": "APIGroup", "apiVersion": "v1", "name": GROUP, "versions": [version],
-             "preferredVersion": version}
-    resources = [{"name": plural, "singularName": kind.lower(), "namespaced": namespaced, "kind": kind,
-                  "verbs": VERBS} for plural, (kind, namespaced) in RESOURCES.items()]
-    return {
+    """path -> document, for the discovery paths this server answers."""
+    versions = [{"groupVersion": f"{GROUP}/{v}", "version": v} for v in VERSIONS]
+    group = {"kind": "APIGroup", "apiVersion": "v1", "name": GROUP, "versions": versions,
+             "preferredVersion": versions[0]}
+    documents: dict[str, Obj] = {
         "/apis": {"kind": "APIGroupList", "apiVersion": "v1",
                   "groups": [{k: v for k, v in group.items() if k not in ("kind", "apiVersion")}]},
         f"/apis/{GROUP}": group,
-        f"/apis/{GROUP_VERSION}": {"kind": "APIResourceList", "apiVersion": "v1",
-                                   "groupVersion": GROUP_VERSION, "resources": resources},
     }
+    for version, resources in VERSIONS.items():
+        listed = [{"name": plural, "singularName": kind.lower(), "namespaced": namespaced, "kind": kind,
+                   "verbs": VERBS} for plural, (kind, namespaced) in resources.items()]
+        documents[f"/apis/{GROUP}/{version}"] = {"kind": "APIResourceList", "apiVersion": "v1",
+                                                 "groupVersion": f"{GROUP}/{version}", "resources": listed}
+    return documents
+
+
+def _object_schema(kind: str, version: str) -> Obj:
+    meta = {"$ref": "#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"}
+    return {"type": "object", "description": f"{kind} is an example type of the sample API server.",
+            "properties": {"apiVersion": {"type": "string"}, "kind": {"type": "string"},
+                           "metadata": {"allOf": [meta], "default": {}},
+                           "spec": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+                           "status": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}},
+            "x-kubernetes-group-version-kind": [{"group": GROUP, "kind": kind, "version": version}]}
+
+
+def openapi_documents() -> dict[str, Obj]:
+    """path -> document: the OpenAPI v3 index (/openapi/v3) and one document per version,
+    each listing its kinds' get/list paths and schemas, as an aggregated server publishes them
+    (the aggregator merges them into its own /openapi/v3)."""
+    docs: dict[str, Obj] = {}
+    index: dict[str, Obj] = {}
+    for version, resources in VERSIONS.items():
+        prefix = f"{GROUP.replace('.', '_')}_{version}"
+        schemas: dict[str, Obj] = {"io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta": {
+            "type": "object", "properties": {"name": {"type": "string"}, "namespace": {"type": "string"},
+                                             "labels": {"type": "object",
+                                                        "additionalProperties": {"type": "string"}}}}}
+        paths: dict[str, Obj] = {}
+        for plural, (kind, namespaced) in resources.items():
+            ref = f"com.example.wardle.{version}.{kind}"
+            schemas[ref] = _object_schema(kind, version)
+            scope = "/namespaces/{namespace}" if namespaced else ""
+            reply = {"200": {"description": "OK", "content": {"application/json": {
+                "schema": {"$ref": f"#/components/schemas/{ref}"}}}}}
+            paths[f"/apis/{GROUP}/{version}{scope}/{plural}/{{name}}"] = {"get": {
+                "operationId": f"read{kind}", "tags": [prefix], "responses": reply}}
+            paths[f"/apis/{GROUP}/{version}{scope}/{plural}"] = {"get": {
+                "operationId": f"list{kind}", "tags": [prefix],
+                "responses": {"200": {"description": "OK"}}}}
+        document = {"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": "v1.32.0"},
+                    "paths": paths, "components": {"schemas": schemas}}
+        path = f"apis/{GROUP}/{version}"
+        docs[f"/openapi/v3/{path}"] = document
+        digest = hashlib.sha512(json.dumps(document, sort_keys=True).encode()).hexdigest().upper()
+        index[path] = {"serverRelativeURL": f"/openapi/v3/{path}?hash={digest}"}
+    docs["/openapi/v3"] = {"paths": index}
+    return docs
 
 
 @dataclass(frozen=True)
@@ -88,23 +140,29 @@ class Target:
     resource: str
     namespace: str  # "" for cluster-scoped, or a list across namespaces
     name: str
+    version: str = VERSION
+
+    @property
+    def group_version(self) -> str:
+        return f"{GROUP}/{self.version}"
 
 
 def parse_target(path: str) -> Target | None:
     """The resource a path names, or None (discovery or unknown)."""
     parts = [p for p in path.split("/") if p]
-    if parts[:3] != ["apis", GROUP, VERSION] or len(parts) < 4:
+    if parts[:2] != ["apis", GROUP] or len(parts) < 4 or parts[2] not in VERSIONS:
         return None
+    served = VERSIONS[parts[2]]
     rest = parts[3:]
     namespace = ""
     if rest[0] == "namespaces" and len(rest) >= 3:
         namespace, rest = rest[1], rest[2:]
-    if rest[0] not in RESOURCES or len(rest) > 2:
+    if rest[0] not in served or len(rest) > 2:
         return None
-    namespaced = RESOURCES[rest[0]][1]
+    namespaced = served[rest[0]][1]
     if namespace and not namespaced:
         return None
-    return Target(rest[0], namespace, rest[1] if len(rest) == 2 else "")
+    return Target(rest[0], namespace, rest[1] if len(rest) == 2 else "", parts[2])
 
 
 def attributes(method: str, path: str, query: Mapping[str, list[str]]) -> tuple[dict[str, str], bool]:
@@ -119,7 +177,7 @@ def attributes(method: str, path: str, query: Mapping[str, list[str]]) -> tuple[
     }.get(method, method.lower())
     if verb == "list" and (query.get("watch") or [""])[0] in ("true", "1"):
         verb = "watch"
-    return {"verb": verb, "group": GROUP, "version": VERSION, "resource": target.resource,
+    return {"verb": verb, "group": GROUP, "version": target.version, "resource": target.resource,
             "namespace": target.namespace, "name": target.name}, False
 
 
@@ -158,10 +216,21 @@ def _merge_patch(target: Any, patch: Any) -> Any:
     return result
 
 
+def _in_version(reply: Reply, target: Target) -> Reply:
+    """The reply's objects shown in the version asked for (one stored object, any version)."""
+    body = reply.body
+    if body.get("kind") == "Status":
+        return reply
+    for obj in [body, *(body.get("items") or [])]:
+        if isinstance(obj, dict) and "apiVersion" in obj:
+            obj["apiVersion"] = target.group_version
+    return reply
+
+
 class WardleAPI:
     def __init__(self, store: Store) -> None:
         self._store = store
-        self._discovery = discovery_documents()
+        self._discovery = {**discovery_documents(), **openapi_documents()}
 
     def handle(self, method: str, path: str, query: Mapping[str, list[str]], body: bytes,
                content_type: str = "application/json") -> Reply:
@@ -185,7 +254,7 @@ class WardleAPI:
                           "the server does not allow this method on the requested resource")
         if body[:4] == b"k8s\x00":
             return status(415, "UnsupportedMediaType", "this server reads JSON request bodies only")
-        return handler(target, query, body, content_type)
+        return _in_version(handler(target, query, body, content_type), target)
 
     # -- helpers ---------------------------------------------------------------------------
     @staticmethod
@@ -222,9 +291,10 @@ class WardleAPI:
         if not isinstance(obj, dict):
             return status(400, "BadRequest", "the body of the request must be a JSON object")
         kind = RESOURCES[target.resource][0]
-        if obj.get("kind", kind) != kind or obj.get("apiVersion", GROUP_VERSION) != GROUP_VERSION:
-            return status(400, "BadRequest", f"the object must be a {kind} of {GROUP_VERSION}")
-        obj["kind"], obj["apiVersion"] = kind, GROUP_VERSION
+        accepted = {f"{GROUP}/{v}" for v, served in VERSIONS.items() if target.resource in served}
+        if obj.get("kind", kind) != kind or obj.get("apiVersion", target.group_version) not in accepted:
+            return status(400, "BadRequest", f"the object must be a {kind} of {target.group_version}")
+        obj["kind"], obj["apiVersion"] = kind, target.group_version
         meta = obj.setdefault("metadata", {})
         if not isinstance(meta, dict):
             return status(400, "BadRequest", "metadata must be an object")
@@ -278,7 +348,7 @@ class WardleAPI:
         if isinstance(found, Reply):
             return found
         items, revision = found
-        return Reply(200, {"kind": f"{RESOURCES[target.resource][0]}List", "apiVersion": GROUP_VERSION,
+        return Reply(200, {"kind": f"{RESOURCES[target.resource][0]}List", "apiVersion": target.group_version,
                            "metadata": {"resourceVersion": str(revision)}, "items": items})
 
     def _write(self, target: Target, obj: Obj, current: Obj, current_rev: int) -> Reply:
@@ -350,5 +420,5 @@ class WardleAPI:
             if gone is not None:
                 deleted.append(self._out(*gone))
                 revision = gone[1]
-        return Reply(200, {"kind": f"{RESOURCES[target.resource][0]}List", "apiVersion": GROUP_VERSION,
+        return Reply(200, {"kind": f"{RESOURCES[target.resource][0]}List", "apiVersion": target.group_version,
                            "metadata": {"resourceVersion": str(revision)}, "items": deleted})

@@ -43,6 +43,10 @@ DISCOVERY = {
     ],
 }
 
+OPENAPI = {"openapi": "3.0.0", "info": {"title": "wardle", "version": VERSION}, "paths": {
+    f"/apis/{GROUP}/{VERSION}/namespaces/{{namespace}}/flunders": {"get": {"operationId": "listFlunder"}}},
+    "components": {"schemas": {"com.example.wardle.v1alpha1.Flunder": {"type": "object"}}}}
+
 
 class _Backend(BaseHTTPRequestHandler):
     seen: list[dict[str, Any]] = []
@@ -62,6 +66,8 @@ class _Backend(BaseHTTPRequestHandler):
         path = self.path.split("?")[0]
         if path == f"/apis/{GROUP}/{VERSION}":
             self._json(200, DISCOVERY)
+        elif path == f"/openapi/v3/apis/{GROUP}/{VERSION}":
+            self._json(200, OPENAPI)
         elif path == f"/apis/{LATE_GROUP}/v1":
             self._json(200, {**DISCOVERY, "groupVersion": f"{LATE_GROUP}/v1"})
         elif path == f"/apis/{GROUP}/{VERSION}/namespaces/default/flunders":
@@ -331,6 +337,34 @@ def test_discovery_lists_the_aggregated_group(control_plane, wardle, kubectl):
     assert wardle_group["preferredVersion"]["version"] == VERSION
     out = kubectl("api-resources", "--api-group", GROUP).stdout
     assert "flunders" in out and "Flunder" in out and "fl" in out.split()
+
+
+def test_openapi_v3_publishes_the_backends_document_while_its_apiservice_exists(control_plane, wardle):
+    call = _admin(control_plane)
+    path = f"apis/{GROUP}/{VERSION}"
+
+    def listed() -> dict[str, Any]:
+        return call("GET", "/openapi/v3")[2]["paths"]
+
+    deadline = time.monotonic() + 10
+    while path not in listed() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    url = listed()[path]["serverRelativeURL"]
+    assert url.startswith(f"/openapi/v3/{path}?hash=")
+    code, _, document = call("GET", url)
+    assert (code, document) == (200, OPENAPI)  # the backend's, as it served it
+    assert "apis/apps/v1" in listed()  # beside the server's own
+    _, _, existing = call("GET", f"/apis/apiregistration.k8s.io/v1/apiservices/{NAME}")
+    assert call("DELETE", f"/apis/apiregistration.k8s.io/v1/apiservices/{NAME}")[0] == 200
+    try:
+        deadline = time.monotonic() + 10
+        while path in listed() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert path not in listed() and call("GET", f"/openapi/v3/{path}")[0] == 404
+    finally:
+        again = {k: existing[k] for k in ("apiVersion", "kind", "spec")}
+        assert call("POST", "/apis/apiregistration.k8s.io/v1/apiservices",
+                    {**again, "metadata": {"name": NAME}})[0] == 201
 
 
 def test_a_new_apiservice_is_discovered_at_once(control_plane, wardle):

@@ -93,7 +93,8 @@ def test_discovery_documents_and_unknown_paths() -> None:
     flunders = next(r for r in resources["resources"] if r["name"] == "flunders")
     assert flunders["namespaced"] and flunders["kind"] == "Flunder" and "watch" not in flunders["verbs"]
     group = api.handle("GET", "/apis/wardle.example.com", {}, b"").body
-    assert group["preferredVersion"]["version"] == "v1alpha1"
+    assert group["preferredVersion"]["version"] == "v1beta1"  # as the sample-apiserver's scheme orders them
+    assert [v["version"] for v in group["versions"]] == ["v1beta1", "v1alpha1"]
     assert api.handle("GET", "/apis", {}, b"").body["groups"][0]["name"] == "wardle.example.com"
     missing = api.handle("GET", f"{_BASE}/namespaces/default/widgets", {}, b"")
     assert missing.status == 404
@@ -112,3 +113,31 @@ def test_authorization_attributes() -> None:
         "verb": "get", "group": "wardle.example.com", "version": "v1alpha1", "resource": "fischers",
         "namespace": "", "name": "y"}
     assert attributes("GET", _BASE, {}) == ({"path": _BASE, "verb": "get"}, True)
+
+
+def test_v1beta1_serves_the_same_flunders_and_no_fischers() -> None:
+    api = WardleAPI(MemoryStore())
+    created = api.handle("POST", _FLUNDERS, {}, b'{"metadata": {"name": "f1"}}')
+    assert created.status == 201 and created.body["apiVersion"] == "wardle.example.com/v1alpha1"
+    beta = "/apis/wardle.example.com/v1beta1/namespaces/default/flunders"
+    shown = api.handle("GET", f"{beta}/f1", {}, b"")
+    assert shown.status == 200 and shown.body["apiVersion"] == "wardle.example.com/v1beta1"
+    listed = api.handle("GET", beta, {}, b"").body
+    assert listed["apiVersion"] == "wardle.example.com/v1beta1"
+    assert [i["apiVersion"] for i in listed["items"]] == ["wardle.example.com/v1beta1"]
+    assert api.handle("GET", "/apis/wardle.example.com/v1beta1/fischers", {}, b"").status == 404
+    assert attributes("GET", beta, {})[0]["version"] == "v1beta1"
+
+
+def test_openapi_v3_index_names_a_document_per_version() -> None:
+    api = WardleAPI(MemoryStore())
+    index = api.handle("GET", "/openapi/v3", {}, b"").body["paths"]
+    assert sorted(index) == ["apis/wardle.example.com/v1alpha1", "apis/wardle.example.com/v1beta1"]
+    url = index["apis/wardle.example.com/v1beta1"]["serverRelativeURL"]
+    assert url.startswith("/openapi/v3/apis/wardle.example.com/v1beta1?hash=")
+    doc = api.handle("GET", url.split("?")[0], {}, b"").body
+    assert doc["openapi"] == "3.0.0"
+    flunder = doc["components"]["schemas"]["com.example.wardle.v1beta1.Flunder"]
+    assert flunder["x-kubernetes-group-version-kind"] == [
+        {"group": "wardle.example.com", "kind": "Flunder", "version": "v1beta1"}]
+    assert "/apis/wardle.example.com/v1beta1/namespaces/{namespace}/flunders/{name}" in doc["paths"]

@@ -175,8 +175,8 @@ class APIServiceController:
         live = [obj for obj in existing if not obj["metadata"].get("deletionTimestamp")]
         await asyncio.gather(*(self._check(obj) for obj in live))
         names = {obj["metadata"]["name"] for obj in existing}
-        for gone in set(self._aggregation.discovery) - names:
-            self._aggregation.discovery.pop(gone, None)
+        for gone in (set(self._aggregation.discovery) | set(self._aggregation.openapi)) - names:
+            self._aggregation.forget(gone)
         for gone in set(self._failed_at) - names:
             self._failed_at.pop(gone, None)
 
@@ -242,7 +242,7 @@ class APIServiceController:
         try:
             endpoint = self._aggregation.resolve(ref)
         except Unresolvable as exc:
-            self._aggregation.discovery.pop(name, None)
+            self._aggregation.forget(name)
             self._failed_at[name] = time.monotonic()
             await self._set(name, "False", exc.reason, exc.message)
             return
@@ -261,7 +261,7 @@ class APIServiceController:
                 if not 200 <= reply.status < 300:
                     raise ConnectionError(f"bad status from {url}: {reply.status}")
         except (aiohttp.ClientError, OSError, TimeoutError, ConnectionError) as exc:
-            self._aggregation.discovery.pop(name, None)
+            self._aggregation.forget(name)
             self._failed_at[name] = time.monotonic()
             if isinstance(exc, TimeoutError):
                 cause = f'Get "{url}": context deadline exceeded'
@@ -279,7 +279,30 @@ class APIServiceController:
         self._failed_at.pop(name, None)
         if isinstance(document, dict):
             self._aggregation.discovery[name] = (str(obj["metadata"].get("resourceVersion", "")), document)
+        await self._fetch_openapi(obj, f"https://{host}:{endpoint.port}", headers)
         await self._set(name, "True", "Passed", "all checks passed")
+
+    async def _fetch_openapi(self, obj: dict[str, Any], base: str, headers: list[tuple[str, str]]) -> None:
+        """The backend's OpenAPI v3 document for its group/version, kept for /openapi/v3 (as
+        upstream's OpenAPI v3 aggregation controller merges them); a backend without one, or
+        failing to give it, is simply not published (its availability does not depend on it)."""
+        name = obj["metadata"]["name"]
+        spec = obj.get("spec") or {}
+        path = f"apis/{spec.get('group')}/{spec.get('version')}"
+        try:
+            async with self._aggregation.session().get(
+                f"{base}/openapi/v3/{path}", headers=headers,
+                ssl=self._aggregation.ssl_context(obj, verify=False),
+                timeout=aiohttp.ClientTimeout(total=_CHECK_TIMEOUT_S), allow_redirects=False,
+            ) as reply:
+                body = await reply.read()
+                published = reply.status == 200 and isinstance(orjson.loads(body), dict)
+        except (aiohttp.ClientError, OSError, TimeoutError, orjson.JSONDecodeError):
+            published = False
+        if published:
+            self._aggregation.openapi[name] = (path, body)
+        else:
+            self._aggregation.openapi.pop(name, None)
 
     async def _set(self, name: str, status: str, reason: str, message: str) -> None:
         cached = self._aggregation.apiservice_by_name(name)

@@ -83,6 +83,17 @@ class Aggregation:
         self._session: aiohttp.ClientSession | None = None
         # APIService name -> (its resourceVersion when fetched, the backend's APIResourceList)
         self.discovery: dict[str, tuple[str, dict[str, Any]]] = {}
+        # APIService name -> ("apis/<group>/<version>", the backend's OpenAPI v3 document, as served)
+        self.openapi: dict[str, tuple[str, bytes]] = {}
+
+    def forget(self, name: str) -> None:
+        """Drop what was fetched from an APIService's backend (gone, or failing)."""
+        self.discovery.pop(name, None)
+        self.openapi.pop(name, None)
+
+    def openapi_paths(self) -> dict[str, bytes]:
+        """"apis/<group>/<version>" -> document, for the remote APIServices that publish one."""
+        return {path: body for name, (path, body) in self.openapi.items() if self.apiservice_by_name(name)}
 
     # -- which APIService -----------------------------------------------------------------
     def apiservice(self, group: str, version: str) -> dict[str, Any] | None:

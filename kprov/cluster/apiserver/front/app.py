@@ -220,9 +220,9 @@ class _Front:
             return web.Response(body=await sli_exposition(self.ctx), headers={"Content-Type": CONTENT_TYPE})
         if request.path in debug_dump.DUMP_PATHS and self.apf is not None:
             return _serve_apf_dump(request, self.apf, authorizer)
-        if request.path.rstrip("/") == "/apis" or (
+        if request.path.rstrip("/") in ("/apis", "/openapi/v3") or (
             request.path.startswith("/apis/") and request.path.count("/") == 2
-        ):  # the two documents that merge other servers' groups: /apis, /apis/<g>
+        ):  # the documents that merge other servers' groups: /apis, /apis/<g>, /openapi/v3
             await _fill_discovery(self.ctx)
         served = (
             await serve_health(request, self.ctx)

@@ -229,6 +229,25 @@ def _api_group(ctx: ApiContext, group: str) -> web.Response:
     )
 
 
+def _remote_openapi(ctx: ApiContext) -> dict[str, bytes]:
+    aggregation = ctx.extras.get("aggregation")
+    return aggregation.openapi_paths() if isinstance(aggregation, Aggregation) else {}
+
+
+def _openapi_v3_index(ctx: ApiContext) -> web.Response:
+    """The built-in, custom and aggregated servers' group-versions (a remote one's hash is
+    its document's, so a client's cached copy is replaced when the backend's changes)."""
+    index = _lib.openapi_index(ctx.registry)
+    paths = dict(index["paths"])
+    for path, body in _remote_openapi(ctx).items():
+        paths.setdefault(path, {"serverRelativeURL": f"/openapi/v3/{path}?hash={_digest(body)}"})
+    return json_response({**index, "paths": paths})
+
+
+def _digest(body: bytes) -> str:
+    return hashlib.sha512(body).hexdigest().upper()
+
+
 def _openapi_v3_doc(ctx: ApiContext, path: str) -> web.Response:
     parts = path.split("/")
     if parts[0] == "api" and len(parts) == 2:
@@ -239,7 +258,11 @@ def _openapi_v3_doc(ctx: ApiContext, path: str) -> web.Response:
         raise web.HTTPNotFound()
     doc = _lib.openapi_doc(ctx.registry, group, ver)
     if doc is None:
-        raise web.HTTPNotFound()
+        remote = _remote_openapi(ctx).get(path)
+        if remote is None:
+            raise web.HTTPNotFound()
+        headers = {"ETag": f'"{_digest(remote)[:32]}"', "Cache-Control": "no-cache, private"}
+        return web.Response(body=remote, content_type="application/json", headers=headers)
     body = json_bytes(doc)
     etag = hashlib.sha256(body).hexdigest()[:32]
     return web.Response(
@@ -276,7 +299,7 @@ def _document(request: ApiRequest, ctx: ApiContext) -> Callable[[], web.Response
         case ["apis", group, ver]:
             return lambda: _group_versions(ctx, group, ver)
         case ["openapi", "v3"]:
-            return lambda: json_response(_lib.openapi_index(ctx.registry))
+            return lambda: _openapi_v3_index(ctx)
         case ["openapi", "v3", *rest]:
             return lambda: _openapi_v3_doc(ctx, "/".join(rest))
         case ["openapi", "v2"]:
