@@ -207,4 +207,23 @@ async def test_an_exec_probe_that_times_out_or_errors_is_a_failure_not_a_dead_wo
     assert not timed_out.ok and timed_out.message == 'command "/bin/sh -c sleep 10" timed out'
     gone = await Prober(Failing(CRIError("ExecSync", "NOT_FOUND", "no such container"))).run(
         probe, ProbeTarget("c1", "10.0.0.1"), 1)
-    assert not gone.ok and "NOT_FOUND" in gone.message
+    assert not gone.ok and gone.quiet  # a container gone since the last sync: no Unhealthy event
+
+
+async def test_a_container_that_stopped_fails_its_probe_without_an_unhealthy_event() -> None:
+    from kprov.cluster.kubelet.cri.client import CRIError
+
+    class Exited:
+        async def exec_sync(self, container_id: str, cmd: list[str], timeout_s: int = 0) -> ExecResult:
+            raise CRIError("ExecSync", "UNKNOWN",
+                           "failed to exec in container: container is in CONTAINER_EXITED state")
+
+    events: list[tuple[str, str, str]] = []
+    changes: list[tuple[str, bool, str]] = []
+    worker = ProbeWorker(READINESS, {"exec": {"command": ["true"]}, "failureThreshold": 1},
+                         ProbeTarget("c1", "10.0.0.1"), Prober(Exited()),
+                         lambda kind, ok, message: changes.append((kind, ok, message)),
+                         on_event=lambda *event: events.append(event))
+    worker.state.result = True
+    await worker.step()
+    assert events == [] and changes == [(READINESS, False, "container is not running")]

@@ -66,6 +66,7 @@ class ProbeOutcome:
     ok: bool
     message: str = ""
     warning: bool = False  # a success to report (upstream's probe.Warning): a non-local redirect
+    quiet: bool = False  # a failure without an event (the container is no longer running)
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,10 @@ class Prober:
         try:
             result = await self.runtime.exec_sync(target.container_id, command, int(timeout_s))
         except CRIError as err:  # a failed probe, as upstream's prober counts an exec error
+            if err.not_found or "CONTAINER_EXITED" in err.details:
+                # the container stopped since the last sync: upstream does not probe a container
+                # that is not running (a failure, no event) - not an Unhealthy event per period
+                return ProbeOutcome(False, "container is not running", quiet=True)
             if err.code == "DEADLINE_EXCEEDED" or "timeout" in str(err):
                 return ProbeOutcome(False, f"command {json.dumps(' '.join(command))} timed out")
             return ProbeOutcome(False, str(err))
@@ -262,7 +267,7 @@ class ProbeWorker:
         if self.gate is not None and not self.gate():
             return
         outcome = await self.prober.run(self.probe, self.target, self.settings.timeout_s)
-        if self.on_event is not None and (outcome.warning or not outcome.ok):
+        if self.on_event is not None and (outcome.warning or not outcome.ok) and not outcome.quiet:
             # upstream's events for every failed or warned probe (the recorder aggregates them)
             named = self.kind.capitalize()
             if outcome.warning:
