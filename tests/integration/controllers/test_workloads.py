@@ -8,7 +8,7 @@ import asyncio
 import subprocess
 from collections.abc import Awaitable
 
-from kprov.cluster.client import ApiClient, Conflict, resources
+from kprov.cluster.client import ApiClient, Conflict, NotFound, resources
 from tests.integration.controllers.fake_kubelet import FakeKubelet
 from tests.integration.controllers.hollow import create_node, ensure_namespace, wait_for
 
@@ -211,6 +211,41 @@ async def test_statefulset_creates_ordered_stable_pods(control_plane, controller
                 p["spec"]["hostname"] == p["metadata"]["name"] and p["spec"]["subdomain"] == "db"
                 for p in pods
             )
+        finally:
+            await kubelet.stop()
+
+
+async def test_statefulset_releases_a_pod_that_stops_matching_and_readopts_its_orphan(  # type: ignore[no-untyped-def]
+    control_plane, controller_manager
+) -> None:
+    async with ApiClient.from_kubeconfig(control_plane.admin_kubeconfig) as admin:
+        await ensure_namespace(admin, "sts-adopt")
+        kubelet = FakeKubelet(admin, "sts-adopt")
+        kubelet.start()
+        try:
+            body = {"metadata": {"name": "ss", "namespace": "sts-adopt"},
+                    "spec": {"replicas": 1, "serviceName": "ss", "selector": {"matchLabels": {"app": "ss"}},
+                             "template": _template("ss")}}
+            sts = await admin.create(resources.STATEFULSETS, body)
+
+            async def owner(wanted: str | None) -> bool:
+                try:
+                    pod = await admin.get(resources.PODS, "ss-0", "sts-adopt")
+                except NotFound:
+                    return False
+                refs = [r["uid"] for r in pod["metadata"].get("ownerReferences") or [] if r.get("controller")]
+                return refs == ([wanted] if wanted else [])
+
+            await wait_for(lambda: owner(sts["metadata"]["uid"]), 30, what="ss-0 owned by its set")
+            # orphaned (as upstream's e2e does): the set takes it back
+            await admin.patch(resources.PODS, "ss-0", {"metadata": {"ownerReferences": None}}, "sts-adopt")
+            await wait_for(lambda: owner(sts["metadata"]["uid"]), 30, what="ss-0 adopted again")
+            # its labels no longer match: released
+            await admin.patch(resources.PODS, "ss-0", {"metadata": {"labels": {"app": "other"}}}, "sts-adopt")
+            await wait_for(lambda: owner(None), 30, what="ss-0 released")
+            # matching again: adopted again
+            await admin.patch(resources.PODS, "ss-0", {"metadata": {"labels": {"app": "ss"}}}, "sts-adopt")
+            await wait_for(lambda: owner(sts["metadata"]["uid"]), 30, what="ss-0 adopted once it matches")
         finally:
             await kubelet.stop()
 

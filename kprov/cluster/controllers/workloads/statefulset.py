@@ -12,6 +12,9 @@ pods below the partition are (re)made from the current revision's template, whic
 set's ControllerRevisions keep (:mod:`.statefulset_history`).
 Failed pods are deleted and recreated under the same name. Claims from
 volumeClaimTemplates are made before their pod and outlive it (:mod:`.statefulset_claims`).
+Pods are claimed as upstream's ClaimPods does for a StatefulSet: a pod without a controller
+that the selector matches and that is named for this set (``<set>-<ordinal>``) is adopted,
+and an owned pod whose labels no longer match is released (:mod:`.pod_claims`).
 """
 
 from __future__ import annotations
@@ -19,11 +22,14 @@ from __future__ import annotations
 import contextlib
 
 from kprov.cluster.api.objects import controller_ref
+from kprov.cluster.api.selectors import label_selector_from_object
 from kprov.cluster.client.errors import AlreadyExists, Conflict, NotFound
 from kprov.cluster.client.informer import EventHandler
 from kprov.cluster.client.resources import CONTROLLER_REVISIONS, PERSISTENT_VOLUME_CLAIMS, PODS, STATEFULSETS
+from kprov.cluster.client.store import object_key
 from kprov.cluster.controllers.base import Controller, Obj
-from kprov.cluster.controllers.informers import index_by_controller_uid
+from kprov.cluster.controllers.informers import index_by_controller_uid, index_orphans_by_namespace
+from kprov.cluster.controllers.workloads.pod_claims import adopt_orphans, release_unmatched
 from kprov.cluster.controllers.workloads.pods import is_available, is_ready, pod_from_template
 from kprov.cluster.controllers.workloads.statefulset_claims import (
     condemn_claims,
@@ -60,16 +66,35 @@ class StatefulSetController(Controller):
 
     def setup(self) -> None:
         self.sets = self.ctx.informers.get(STATEFULSETS)
-        self.pods = self.ctx.informers.get(PODS, {"controller": index_by_controller_uid})
+        self.pods = self.ctx.informers.get(PODS, {"controller": index_by_controller_uid,
+                                                  "orphans": index_orphans_by_namespace})
         self.claims = self.ctx.informers.get(PERSISTENT_VOLUME_CLAIMS)
         self.revisions = self.ctx.informers.get(CONTROLLER_REVISIONS, {"controller": index_by_controller_uid})
         self.sets.add_handler(EventHandler(self.enqueue, lambda _o, n: self.enqueue(n), None))
-        self.pods.add_handler(EventHandler(self._pod, lambda _o, n: self._pod(n), self._pod))
+        self.pods.add_handler(EventHandler(self._pod, self._pod_updated, self._pod))
 
     def _pod(self, pod: Obj) -> None:
         ref = controller_ref(pod)
         if ref is not None and ref.get("kind") == "StatefulSet":
             self.queue.add(f"{pod['metadata']['namespace']}/{ref['name']}")
+        elif ref is None:
+            self._maybe_adopt(pod)
+
+    def _pod_updated(self, old: Obj, new: Obj) -> None:
+        self._pod(new)
+        if controller_ref(new) is not None or controller_ref(old) is not None:
+            self._pod(old)  # released or orphaned: its set looks again (and may take it back)
+
+    def _maybe_adopt(self, pod: Obj) -> None:
+        """Queue the sets that would adopt this controller-less pod."""
+        meta = pod["metadata"]
+        for sts in self.sets.store.items():
+            if sts["metadata"].get("namespace") != meta.get("namespace"):
+                continue
+            if ordinal_of(sts["metadata"]["name"], meta["name"]) is not None and label_selector_from_object(
+                sts["spec"].get("selector")
+            ).matches(meta.get("labels")):
+                self.queue.add(object_key(sts))
 
     @staticmethod
     def _revision_for(sts: Obj, ordinal: int, history: History) -> str:
@@ -122,6 +147,12 @@ class StatefulSetController(Controller):
         ]
         used = {str((p["metadata"].get("labels") or {}).get(REVISION_LABEL, "")) for p in pods.values()}
         sts = {"apiVersion": "apps/v1", "kind": "StatefulSet", **sts}
+        selector = label_selector_from_object(spec.get("selector"))
+        orphans = [p for p in self.pods.store.by_index("orphans", ns)
+                   if ordinal_of(name, p["metadata"]["name"]) is not None]
+        await adopt_orphans(self.client, sts, selector, orphans)
+        kept = await release_unmatched(self.client, sts, selector, list(pods.values()))
+        pods = {o: p for o, p in pods.items() if p in kept}
         try:
             history = await sync_history(self.client, sts, owned, used)
             await self._converge(sts, pods, replicas, history, ordered)
