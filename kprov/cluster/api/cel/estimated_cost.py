@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from kprov.cluster.api.cel import parser as cel
-from kprov.cluster.api.cel.runtime_cost import COMPREHENSIONS
+from kprov.cluster.api.cel.runtime_cost import tree_cost
 
 __all__ = [
     "MAX_REQUEST_BYTES",
@@ -134,26 +134,11 @@ def cost_error_message(what: str, cost: int, limit: int) -> str:
             "maxProperties, and maxLength where arrays, maps, and strings are declared)")
 
 
-def _cost(node: cel.Node, env: dict[str, Schema | None]) -> int:
-    if isinstance(node, cel.Literal):
-        return 0
-    if isinstance(node, cel.Ident):
-        return 1
-    if isinstance(node, cel.Select):
-        return 1 + _cost(node.operand, env)
-    if isinstance(node, cel.Index):
-        return 1 + _cost(node.operand, env) + _cost(node.index, env)
-    if isinstance(node, cel.Construct):
-        return 1 + sum(_cost(part, env) for part in node.parts)
-    if isinstance(node, cel.Call):
-        if node.function in COMPREHENSIONS and node.target is not None and len(node.args) >= 2:
-            return _comprehension_cost(node, env)
-        own = _cost(node.target, env) if node.target is not None else 0
-        return 1 + own + sum(_cost(arg, env) for arg in node.args)
-    return 1
+def _cost(node: cel.Node, env: dict[str, Any]) -> int:
+    return tree_cost(node, env, _comprehension_cost)
 
 
-def _comprehension_cost(node: cel.Call, env: dict[str, Schema | None]) -> int:
+def _comprehension_cost(node: cel.Call, env: dict[str, Any]) -> int:
     assert node.target is not None
     over = _schema_of(node.target, env)
     count = max_entries(over) or 1
@@ -177,7 +162,7 @@ def _entry_schema(schema: Schema | None) -> Schema | None:
     return None
 
 
-def _schema_of(node: cel.Node, env: dict[str, Schema | None]) -> Schema | None:
+def _schema_of(node: cel.Node, env: dict[str, Any]) -> Schema | None:
     """The schema of what a variable or selection chain names, where the schema tells it."""
     if isinstance(node, cel.Ident):
         return env.get(node.name)

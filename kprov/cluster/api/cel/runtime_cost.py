@@ -17,12 +17,12 @@ for the rules CRDs carry); rules without comprehensions are never estimated.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from kprov.cluster.api.cel import parser as cel
 
-__all__ = ["COMPREHENSIONS", "PER_CALL_LIMIT", "loop_tree", "runtime_cost"]
+__all__ = ["COMPREHENSIONS", "PER_CALL_LIMIT", "Comprehension", "loop_tree", "runtime_cost", "tree_cost"]
 
 PER_CALL_LIMIT = 1_000_000  # cel-go's per-evaluation limit as kube-apiserver sets it
 COMPREHENSIONS = frozenset({"all", "exists", "exists_one", "map", "filter"})
@@ -46,23 +46,32 @@ def runtime_cost(tree: cel.Node, variables: Mapping[str, Any]) -> int:
     return _cost(tree, dict(variables))
 
 
-def _cost(node: cel.Node, env: dict[str, Any]) -> int:
+Comprehension = Callable[[cel.Call, dict[str, Any]], int]
+
+
+def tree_cost(node: cel.Node, env: dict[str, Any], comprehension: Comprehension) -> int:
+    """The cost of ``node`` by the rules above, a comprehension costed by ``comprehension``
+    (from the value here; from the schema in :mod:`.estimated_cost`)."""
     if isinstance(node, cel.Literal):
         return 0
     if isinstance(node, cel.Ident):
         return 1
     if isinstance(node, cel.Select):
-        return 1 + _cost(node.operand, env)
+        return 1 + tree_cost(node.operand, env, comprehension)
     if isinstance(node, cel.Index):
-        return 1 + _cost(node.operand, env) + _cost(node.index, env)
+        return 1 + tree_cost(node.operand, env, comprehension) + tree_cost(node.index, env, comprehension)
     if isinstance(node, cel.Construct):
-        return 1 + sum(_cost(part, env) for part in node.parts)
+        return 1 + sum(tree_cost(part, env, comprehension) for part in node.parts)
     if isinstance(node, cel.Call):
         if node.function in COMPREHENSIONS and node.target is not None and len(node.args) >= 2:
-            return _comprehension_cost(node, env)
-        own = _cost(node.target, env) if node.target is not None else 0
-        return 1 + own + sum(_cost(arg, env) for arg in node.args)
+            return comprehension(node, env)
+        own = tree_cost(node.target, env, comprehension) if node.target is not None else 0
+        return 1 + own + sum(tree_cost(arg, env, comprehension) for arg in node.args)
     return 1
+
+
+def _cost(node: cel.Node, env: dict[str, Any]) -> int:
+    return tree_cost(node, env, _comprehension_cost)
 
 
 def _comprehension_cost(node: cel.Call, env: dict[str, Any]) -> int:
