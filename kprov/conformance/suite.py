@@ -1,7 +1,10 @@
 """The upstream e2e binary: its image list, its spec list (a dry run) and its command lines.
 
 Flags are the ones the suite needs against a kprov cluster (``--provider=skeleton``: no
-cloud; the admin kubeconfig; kubectl from PATH). Two start-up checks of the suite's
+cloud; the admin kubeconfig and ``--host``, its current context's server: kprov's admin
+kubeconfig also names each API server, and the framework otherwise takes the first server of
+the file's cluster map, in Go's random order, as the one specs expect kubectl to reach; kubectl
+from PATH). Two start-up checks of the suite's
 framework have their own switches, passed only while the cluster lacks what they check
 (:class:`Workarounds`): ``--minStartupPods=-1`` while ReplicationControllers are not served,
 ``--e2e-verify-service-account=false`` while ``kube-root-ca.crt`` is not published.
@@ -14,11 +17,26 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
 from kprov.conformance.specs import SpecResult, parse_json_report
 
-__all__ = ["E2ESuite", "Workarounds"]
+__all__ = ["E2ESuite", "Workarounds", "current_server"]
 
 CONFORMANCE_FOCUS = r"\[Conformance\]"
+
+
+def current_server(kubeconfig: Path) -> str:
+    """The server of the kubeconfig's current context ("" when the file does not say)."""
+    try:
+        config = yaml.safe_load(kubeconfig.read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return ""
+    contexts = {c.get("name"): c.get("context") or {} for c in config.get("contexts") or []}
+    cluster = contexts.get(config.get("current-context"), {}).get("cluster")
+    servers = {c.get("name"): (c.get("cluster") or {}).get("server", "")
+               for c in config.get("clusters") or []}
+    return str(servers.get(cluster) or "")
 
 
 @dataclass(frozen=True)
@@ -66,9 +84,11 @@ class E2ESuite:
     def command(self, *, kubeconfig: Path, report_dir: Path, focus: str, kubectl: str,
                 workarounds: Workarounds, timeout_min: int,
                 content_type: str = "application/json") -> list[str]:
+        host = current_server(kubeconfig)
         return [
             str(self.binary),
             f"--kubeconfig={kubeconfig}",
+            *([f"--host={host}"] if host else []),
             "--provider=skeleton",
             f"--kubectl-path={kubectl}",
             f"--kube-api-content-type={content_type}",
