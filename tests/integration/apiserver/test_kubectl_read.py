@@ -85,6 +85,18 @@ def test_cluster_info_and_raw_readyz(kubectl, control_plane):
     assert kubectl("get", "--raw", "/readyz").stdout.strip() == "ok"
 
 
+def test_health_endpoints_list_upstreams_checks_when_verbose(kubectl):
+    for path in ("/healthz", "/livez", "/readyz"):
+        lines = kubectl("get", "--raw", f"{path}?verbose=1").stdout.splitlines()
+        assert lines[-1] == f"{path[1:]} check passed"
+        for check in ("ping", "log", "etcd", "poststarthook/crd-informer-synced", "autoregister-completion",
+                      "poststarthook/start-kube-apiserver-admission-initializer"):
+            assert f"[+]{check} ok" in lines, (path, lines)
+        assert ("[+]informer-sync ok" in lines) == (path == "/readyz")
+    lines = kubectl("get", "--raw", "/readyz?verbose&exclude=etcd").stdout.splitlines()
+    assert "[+]etcd ok" not in lines and "[+]ping ok" in lines
+
+
 def test_default_namespaces_and_kubernetes_service(kubectl):
     names = kubectl("get", "ns", "-o", "name").stdout.split()
     for ns in ("default", "kube-system", "kube-public", "kube-node-lease"):

@@ -134,6 +134,7 @@ class APIServiceController:
         self._info = info
         self._task: asyncio.Task[None] | None = None
         self._first = True
+        self.registered = False
         self._checking: dict[str, asyncio.Task[None]] = {}  # on-demand checks in flight
         self._failed_at: dict[str, float] = {}  # APIService name -> monotonic time of a failed check
 
@@ -231,6 +232,7 @@ class APIServiceController:
                 with contextlib.suppress(ApiError):
                     await crud.delete_object(self._ctx, self._info, "", name, {})
         self._first = False
+        self.registered = True  # the first autoregistration is done (/healthz's autoregister-completion)
 
     # -- availability ----------------------------------------------------------------------
     async def _check(self, obj: dict[str, Any]) -> None:

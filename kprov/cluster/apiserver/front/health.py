@@ -1,4 +1,13 @@
-"""/healthz, /livez, /readyz: ``ok`` as text/plain; readyz also needs etcd and the watch cache.
+"""/healthz, /livez, /readyz, as kube-apiserver answers them: ``ok``, or with ``?verbose`` one
+``[+]<check> ok`` line per check and ``<endpoint> check passed``; a failing check makes it a 500
+listing every check (``[-]<check> failed: reason withheld``); ``?exclude=<check>`` leaves one out.
+
+The checks carry upstream's names. ``ping`` and ``log`` always pass; ``etcd`` reaches the
+store; the ``poststarthook/...`` ones stand for the start-up work kprov's server does before it
+serves (informers, the watch cache, the CRD and APIService registries, bootstrap objects) and
+pass once the watch cache is loaded; ``autoregister-completion`` once the APIService controller
+has registered the server's own group-versions; /readyz adds ``informer-sync``, ``shutdown``
+and kprov's ``watch-cache``.
 
 :func:`sli_exposition` is the same checks as kube-apiserver's component SLI metrics
 (``/metrics/slis``: the ``kubernetes_healthcheck`` gauge per check and type).
@@ -47,19 +56,48 @@ async def sli_exposition(ctx: ApiContext) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
+_POST_START_HOOKS = (
+    "start-kube-apiserver-admission-initializer", "generic-apiserver-start-informers",
+    "start-apiextensions-informers", "start-apiextensions-controllers", "crd-informer-synced",
+    "bootstrap-controller", "start-system-namespaces-controller",
+    "scheduling/bootstrap-system-priority-classes",
+    "start-cluster-authentication-info-controller", "start-kube-aggregator-informers",
+    "apiservice-registration-controller", "apiservice-status-available-controller",
+    "kube-apiserver-autoregistration", "apiservice-openapi-controller", "start-service-ip-repair-controllers",
+)
+
+
+async def _checks(path: str, ctx: ApiContext) -> dict[str, str]:
+    """Each check of ``path`` by name, with why it fails ("" when it passes)."""
+    ready = await readiness(ctx)
+    started = "" if ctx.cache.ready else "not finished"
+    controller = ctx.extras.get("apiservices")
+    registered = "" if getattr(controller, "registered", True) else "not finished"
+    checks = {"ping": "", "log": "", "etcd": ready["etcd"]}
+    if path == "/readyz":
+        checks["informer-sync"] = ready["watch-cache"]
+    checks.update({f"poststarthook/{hook}": started for hook in _POST_START_HOOKS})
+    checks["autoregister-completion"] = registered
+    if path == "/readyz":
+        checks["shutdown"] = ready["shutdown"]
+        checks["watch-cache"] = ready["watch-cache"]
+    return checks
+
+
 async def serve_health(request: ApiRequest, ctx: ApiContext) -> web.StreamResponse | None:
-    """``ok`` for /healthz and /livez; /readyz also needs etcd and the watch cache; None for
-    any other path. Any method but GET and HEAD is a 405."""
+    """The health endpoints (see the module's docstring); None for any other path. Any method
+    but GET and HEAD is a 405."""
     path = request.path
     if path not in ("/healthz", "/livez", "/readyz"):
         return None
     if request.method not in ("GET", "HEAD"):
         raise method_not_supported(request.method, path)
-    if path != "/readyz":
+    excluded = set(request.query.getall("exclude", []))
+    checks = {name: why for name, why in (await _checks(path, ctx)).items() if name not in excluded}
+    failed = any(checks.values())
+    if not failed and "verbose" not in request.query:
         return web.Response(text="ok", content_type="text/plain")
-    problems = [f"[-]{name} failed: {reason}" for name, reason in (await readiness(ctx)).items() if reason]
-    if problems:
-        return web.Response(
-            text="\n".join(problems) + "\nreadyz check failed", status=500, content_type="text/plain"
-        )
-    return web.Response(text="ok", content_type="text/plain")
+    lines = [f"[-]{name} failed: reason withheld" if why else f"[+]{name} ok" for name, why in checks.items()]
+    lines.append(f"{path.lstrip('/')} check {'failed' if failed else 'passed'}")
+    return web.Response(text="\n".join(lines) + "\n", status=500 if failed else 200,
+                        content_type="text/plain")
