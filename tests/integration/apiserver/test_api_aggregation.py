@@ -367,6 +367,18 @@ def test_openapi_v3_publishes_the_backends_document_while_its_apiservice_exists(
                     {**again, "metadata": {"name": NAME}})[0] == 201
 
 
+def test_the_openapi_document_is_not_fetched_again_on_every_availability_check(control_plane, wardle):
+    """The availability check runs every 2 s; the OpenAPI document is refreshed once a minute
+    (upstream's aggregation controller), not with each check."""
+    path = f"/openapi/v3/apis/{GROUP}/{VERSION}"
+    discovery = f"/apis/{GROUP}/{VERSION}"
+    start = len(_Backend.seen)
+    time.sleep(7)  # three check intervals or more
+    window = [s["path"].split("?")[0] for s in _Backend.seen[start:]]
+    assert window.count(discovery) >= 3  # the checks kept running
+    assert window.count(path) <= 1, window
+
+
 def test_a_new_apiservice_is_discovered_at_once(control_plane, wardle):
     """A discovery request right after an APIService is registered lists its group: the
     server checks the backend then, not at its next periodic round (behind a load balancer

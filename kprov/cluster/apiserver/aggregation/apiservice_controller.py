@@ -20,6 +20,10 @@ Design: one loop per server (:class:`APIServiceController`), every
    front-proxy certificate, certificate not checked; else Passed. That answer, an
    APIResourceList, is kept for the merged discovery
    (:attr:`.aggregation.Aggregation.discovery`). The status is written only when it changed.
+3. *OpenAPI v3*: a passing remote APIService's ``/openapi/v3/apis/<group>/<version>`` is
+   fetched when this server holds none for it, then refreshed once a minute with the ETag
+   it came with (a 304 keeps it), as upstream's OpenAPI v3 aggregation controller does:
+   the availability check runs every interval, the document need not.
 
 Every API server keeps its own documents, and a client's requests may reach any of them
 (the load balancer in front of an HA control plane). So a discovery request does not wait
@@ -92,6 +96,7 @@ BUILTIN_PRIORITIES: dict[tuple[str, str], tuple[int, int]] = {
 }
 _CRD_PRIORITIES = (1000, 100)
 _CHECK_TIMEOUT_S = 5.0
+_OPENAPI_REFRESH_S = 60.0  # upstream's successful-update delay for aggregated OpenAPI
 _ON_DEMAND_WAIT_S = 2.0
 _CHECKER = UserInfo("system:kube-aggregator", ("system:masters",))
 
@@ -137,6 +142,8 @@ class APIServiceController:
         self.registered = False
         self._checking: dict[str, asyncio.Task[None]] = {}  # on-demand checks in flight
         self._failed_at: dict[str, float] = {}  # APIService name -> monotonic time of a failed check
+        # APIService name -> (monotonic time of the last OpenAPI fetch, the ETag it answered)
+        self._openapi_fetched: dict[str, tuple[float, str | None]] = {}
 
     async def start(self) -> None:
         """Register and mark the local APIServices before serving (as kube-apiserver's
@@ -180,6 +187,8 @@ class APIServiceController:
             self._aggregation.forget(gone)
         for gone in set(self._failed_at) - names:
             self._failed_at.pop(gone, None)
+        for gone in set(self._openapi_fetched) - names:
+            self._openapi_fetched.pop(gone, None)
 
     async def fill_discovery(self) -> None:
         """Check now the remote APIServices this server holds no document for, that have a
@@ -251,17 +260,12 @@ class APIServiceController:
         spec = obj.get("spec") or {}
         path = f"/apis/{spec.get('group')}/{spec.get('version')}" if name != "v1." else "/api/v1"
         host = f"[{endpoint.host}]" if ":" in endpoint.host else endpoint.host
-        url = f"https://{host}:{endpoint.port}{path}"
-        headers = [("X-Remote-User", _CHECKER.name)] + [("X-Remote-Group", g) for g in _CHECKER.groups]
-        headers.append(("Accept", "application/json"))
+        base = f"https://{host}:{endpoint.port}"
+        url = base + path
         try:
-            async with self._aggregation.session().get(
-                url, headers=headers, ssl=self._aggregation.ssl_context(obj, verify=False),
-                timeout=aiohttp.ClientTimeout(total=_CHECK_TIMEOUT_S), allow_redirects=False,
-            ) as reply:
-                body = await reply.read()
-                if not 200 <= reply.status < 300:
-                    raise ConnectionError(f"bad status from {url}: {reply.status}")
+            status, _, body = await self._backend_get(obj, url)
+            if not 200 <= status < 300:
+                raise ConnectionError(f"bad status from {url}: {status}")
         except (aiohttp.ClientError, OSError, TimeoutError, ConnectionError) as exc:
             self._aggregation.forget(name)
             self._failed_at[name] = time.monotonic()
@@ -281,30 +285,49 @@ class APIServiceController:
         self._failed_at.pop(name, None)
         if isinstance(document, dict):
             self._aggregation.discovery[name] = (str(obj["metadata"].get("resourceVersion", "")), document)
-        await self._fetch_openapi(obj, f"https://{host}:{endpoint.port}", headers)
+        await self._refresh_openapi(obj, base)
         await self._set(name, "True", "Passed", "all checks passed")
 
-    async def _fetch_openapi(self, obj: dict[str, Any], base: str, headers: list[tuple[str, str]]) -> None:
+    async def _backend_get(self, obj: dict[str, Any], url: str,
+                           extra: tuple[tuple[str, str], ...] = ()) -> tuple[int, Any, bytes]:
+        """GET ``url`` from an APIService's backend as the aggregator's checker (front-proxy
+        identity headers, its certificate not checked, 5 s): status, headers, body."""
+        headers = [("X-Remote-User", _CHECKER.name)] + [("X-Remote-Group", g) for g in _CHECKER.groups]
+        headers += [("Accept", "application/json"), *extra]
+        async with self._aggregation.session().get(
+            url, headers=headers, ssl=self._aggregation.ssl_context(obj, verify=False),
+            timeout=aiohttp.ClientTimeout(total=_CHECK_TIMEOUT_S), allow_redirects=False,
+        ) as reply:
+            return reply.status, reply.headers, await reply.read()
+
+    async def _refresh_openapi(self, obj: dict[str, Any], base: str) -> None:
         """The backend's OpenAPI v3 document for its group/version, kept for /openapi/v3 (as
-        upstream's OpenAPI v3 aggregation controller merges them); a backend without one, or
-        failing to give it, is simply not published (its availability does not depend on it)."""
+        upstream's OpenAPI v3 aggregation controller merges them): fetched when none is held,
+        else at most once a minute, conditionally. A backend without one, or failing to give
+        it, is simply not published (its availability does not depend on it)."""
         name = obj["metadata"]["name"]
+        held = name in self._aggregation.openapi
+        fetched_at, etag = self._openapi_fetched.get(name, (0.0, None))
+        now = time.monotonic()
+        if held and now - fetched_at < _OPENAPI_REFRESH_S:
+            return
         spec = obj.get("spec") or {}
         path = f"apis/{spec.get('group')}/{spec.get('version')}"
+        conditional = (("If-None-Match", etag),) if held and etag else ()
         try:
-            async with self._aggregation.session().get(
-                f"{base}/openapi/v3/{path}", headers=headers,
-                ssl=self._aggregation.ssl_context(obj, verify=False),
-                timeout=aiohttp.ClientTimeout(total=_CHECK_TIMEOUT_S), allow_redirects=False,
-            ) as reply:
-                body = await reply.read()
-                published = reply.status == 200 and isinstance(orjson.loads(body), dict)
+            status, headers, body = await self._backend_get(obj, f"{base}/openapi/v3/{path}", conditional)
+            if status == 304 and held:
+                self._openapi_fetched[name] = (now, etag)
+                return
+            published = status == 200 and isinstance(orjson.loads(body), dict)
         except (aiohttp.ClientError, OSError, TimeoutError, orjson.JSONDecodeError):
             published = False
         if published:
             self._aggregation.openapi[name] = (path, body)
+            self._openapi_fetched[name] = (now, headers.get("ETag"))
         else:
             self._aggregation.openapi.pop(name, None)
+            self._openapi_fetched.pop(name, None)
 
     async def _set(self, name: str, status: str, reason: str, message: str) -> None:
         cached = self._aggregation.apiservice_by_name(name)
