@@ -20,16 +20,17 @@ IMAGE = "kprov.local/busybox:1"
 MIB = 2**20
 
 
-def _pod(limit: str | None = "5Mi", size_limit: str | None = None) -> dict[str, Any]:
+def _pod(limit: str | None = "5Mi", size_limit: str | None = None, *, memory_volume: bool = True) -> dict[str, Any]:
     container: dict[str, Any] = {"name": "app", "image": IMAGE}
     if limit:
         container["resources"] = {"limits": {"ephemeral-storage": limit}}
     empty_dir: dict[str, Any] = {"sizeLimit": size_limit} if size_limit else {}
+    volumes: list[dict[str, Any]] = [{"name": "scratch", "emptyDir": empty_dir}]
+    if memory_volume:  # (a pod worker that syncs it mounts a real tmpfs, which outlives the test)
+        volumes.append({"name": "ram", "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"}})
     return {
         "metadata": {"name": "p", "namespace": "ns", "uid": "uid-1"},
-        "spec": {"containers": [container], "restartPolicy": "Never",
-                 "volumes": [{"name": "scratch", "emptyDir": empty_dir},
-                             {"name": "ram", "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"}}]},
+        "spec": {"containers": [container], "restartPolicy": "Never", "volumes": volumes},
     }
 
 
@@ -67,7 +68,7 @@ def test_writable_layers_come_from_the_mount_table_and_sizes_are_allocated_block
 async def test_a_pod_over_its_limit_is_evicted_and_stays_failed(tmp_path: Path) -> None:
     runtime, api = FakeRuntime(), FakeApi()
     ctx = KubeletContext(runtime, api, NodeSettings("n1"), tmp_path, "10.77.0.11")
-    worker = PodWorker(ctx, _pod("5Mi"))
+    worker = PodWorker(ctx, _pod("5Mi", memory_volume=False))
     await worker.sync()
     (cid,) = runtime.containers
     upper = tmp_path / "upper"
