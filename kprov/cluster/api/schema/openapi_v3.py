@@ -159,6 +159,13 @@ _WRITE_PARAMETERS = [
 _PATCH_TYPES = ("application/json-patch+json", "application/merge-patch+json", "application/apply-patch+yaml")
 
 
+def _parameters(parameters: list[dict[str, Any]]) -> dict[str, Any]:
+    """``{"parameters": [...]}``, or nothing when there are none: kube-openapi's types omit an
+    empty list, so a document carrying one does not survive their round trip (clients such
+    as the e2e suite unmarshal, marshal and compare)."""
+    return {"parameters": list(parameters)} if parameters else {}
+
+
 def _operation(
     info: ResourceInfo,
     verb: str,
@@ -171,7 +178,7 @@ def _operation(
 ) -> dict[str, Any]:
     operation: dict[str, Any] = {
         "operationId": f"{verb}{info.kind}",
-        "parameters": list(extra or []),
+        **_parameters(extra or []),
         "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": ref}}}},
         "x-kubernetes-action": action,
         "x-kubernetes-group-version-kind": kind or _gvk(info),
@@ -204,12 +211,12 @@ def _paths_for(info: ResourceInfo, ref_name: str = "") -> dict[str, Any]:
     paths: dict[str, Any] = {}
     if "create" in info.verbs:
         paths[collection] = {
-            "parameters": path_params[1:],
+            **_parameters(path_params[1:]),
             "post": _operation(info, "create", "post", ref, body=True, extra=_WRITE_PARAMETERS),
         }
     if "get" in info.verbs:
         paths[collection] = {
-            **paths.get(collection, {"parameters": path_params[1:]}),
+            **paths.get(collection, _parameters(path_params[1:])),
             "get": _operation(info, "list", "list", ref, body=False),
         }
         item: dict[str, Any] = {
