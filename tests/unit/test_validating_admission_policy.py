@@ -3,6 +3,7 @@ the server."""
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import pytest
@@ -344,6 +345,37 @@ async def test_each_policy_sees_the_request_values_it_reads() -> None:
     with pytest.raises(ApiError) as refused:
         await vap.validate(server, _creating(deployments, _deployment(4)))
     assert refused.value.message.endswith("with binding 'c' denied request: q refused")
+
+
+async def test_the_remembered_selection_follows_every_change_of_the_stored_objects() -> None:
+    """One server, the same kind of request each time: the selection remembered per set of
+    stored bindings and policies is never used once one of them is replaced, added or
+    removed, and a binding with a namespace selector is matched per request."""
+    from kprov.cluster.apiserver.admission import vap
+    from kprov.cluster.apiserver.front.status import ApiError
+
+    deployments: Any = REGISTRY.get("apps", "v1", "deployments")
+    server = _context(["Deny"])
+    policies = "/registry/admissionregistration.k8s.io/validatingadmissionpolicies"
+    bindings = "/registry/admissionregistration.k8s.io/validatingadmissionpolicybindings"
+    objects = server.cache.objects
+    await vap.validate(server, _creating(deployments, _deployment(4)))
+    await vap.validate(server, _creating(deployments, _deployment(4)))  # (the remembered selection)
+    stricter = copy.deepcopy(objects[f"{policies}/p"])  # the watch cache's replacement object
+    stricter["metadata"]["generation"] = 2
+    stricter["spec"]["validations"][0] = {"expression": "object.spec.replicas <= 3", "message": "at most 3"}
+    objects[f"{policies}/p"] = stricter
+    with pytest.raises(ApiError, match="at most 3"):
+        await vap.validate(server, _creating(deployments, _deployment(4)))
+    del objects[f"{bindings}/b"]
+    await vap.validate(server, _creating(deployments, _deployment(4)))
+    objects[f"{bindings}/b"] = {"metadata": {"name": "b"}, "spec": {
+        "policyName": "p", "validationActions": ["Deny"],
+        "matchResources": {"namespaceSelector": {"matchLabels": {"env": "prod"}}}}}
+    await vap.validate(server, _creating(deployments, _deployment(4)))  # n is not prod
+    objects["/registry/namespaces/n"] = {"metadata": {"name": "n", "labels": {"env": "prod"}}}
+    with pytest.raises(ApiError, match="at most 3"):
+        await vap.validate(server, _creating(deployments, _deployment(4)))
 
 
 async def test_plugin_connect_sees_the_options() -> None:

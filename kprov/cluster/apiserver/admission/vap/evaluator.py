@@ -112,6 +112,11 @@ class CompiledPolicy:
         merged = merge_reads(expression_reads(e.text, ROOTS & e.names) for e in self._expressions)
         return {root: merged.get(root) for root in ROOTS & self.reads}  # not found by the scan: whole
 
+    @property
+    def plain_programs(self) -> tuple[Any, ...] | None:
+        """The validations' programs when the policy is nothing more (None otherwise)."""
+        return self._plain
+
     @functools.cached_property
     def _plain(self) -> tuple[Any, ...] | None:
         """The validations' programs when the policy is nothing more (no conditions,

@@ -111,7 +111,8 @@ class MatchMemo:
 
     def __init__(self, match: Obj | None) -> None:
         self.match = match
-        self._outcomes: dict[_Shape, bool] | None = {} if _shape_only(match) else None
+        self.by_shape = _shape_only(match)  # the outcome depends on the kind of request alone
+        self._outcomes: dict[_Shape, bool] | None = {} if self.by_shape else None
 
     def matches(self, attrs: Attributes, namespace_labels: Mapping[str, str] | None) -> bool:
         outcomes = self._outcomes

@@ -204,11 +204,17 @@ def expression_reads(text: str, roots: Iterable[str]) -> dict[str, ReadTree]:
     return reads
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def prune(value: Any, tree: ReadTree) -> Any:
     """``value`` with only the parts ``tree`` reads (shared, not copied: never mutate it)."""
     if tree is None:
         return value
-    if isinstance(value, Mapping):
+    kind = value.__class__  # (decoded JSON: dict, list, scalars; isinstance is the slow path)
+    if kind in _SCALARS:
+        return value
+    if kind is dict or (kind is not list and isinstance(value, Mapping)):
         every = tree.get(EVERY)
         if EVERY in tree:
             return {
@@ -216,7 +222,7 @@ def prune(value: Any, tree: ReadTree) -> Any:
                 for key, item in value.items()
             }
         return {key: prune(value[key], below) for key, below in tree.items() if key in value}
-    if isinstance(value, list) and EVERY in tree:
+    if (kind is list or isinstance(value, list)) and EVERY in tree:
         every = tree[EVERY]
         return value if every is None else [prune(item, every) for item in value]
     return value
