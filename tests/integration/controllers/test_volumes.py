@@ -147,6 +147,24 @@ async def test_static_binding_release_and_reclaim(control_plane, controller_mana
             await wait_for(lambda n=name: _gone(admin, resources.PERSISTENT_VOLUMES, n), what=f"{name} gone")
 
 
+async def test_a_deleted_volume_goes_once_its_claim_is_deleted(control_plane, controller_manager) -> None:  # type: ignore[no-untyped-def]
+    """PV protection (an e2e spec): a bound volume deleted first stays, Terminating, while its
+    claim exists; once the claim is gone the volume is Released and then removed."""
+    ns = "pv-protection"
+    async with ApiClient.from_kubeconfig(control_plane.admin_kubeconfig) as admin:
+        await ensure_namespace(admin, ns)
+        await admin.create(resources.PERSISTENT_VOLUMES, volume("it-protected", "1Gi", "protected"))
+        holder = claim("holder", ns, storageClassName="protected")
+        await admin.create(resources.PERSISTENT_VOLUME_CLAIMS, holder)
+        await _phase(admin, resources.PERSISTENT_VOLUMES, "it-protected", "Bound")
+        await admin.delete(resources.PERSISTENT_VOLUMES, "it-protected")
+        held = await admin.get(resources.PERSISTENT_VOLUMES, "it-protected")
+        assert held["metadata"]["deletionTimestamp"] and held["status"]["phase"] == "Bound"
+        await admin.delete(resources.PERSISTENT_VOLUME_CLAIMS, "holder", ns)
+        await wait_for(lambda: _gone(admin, resources.PERSISTENT_VOLUMES, "it-protected"),
+                       what="the volume gone after its claim")
+
+
 async def test_wait_for_first_consumer(control_plane, controller_manager) -> None:  # type: ignore[no-untyped-def]
     ns = "wffc"
     async with ApiClient.from_kubeconfig(control_plane.admin_kubeconfig) as admin:

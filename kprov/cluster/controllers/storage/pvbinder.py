@@ -13,7 +13,8 @@ the claim (``volumeName``, the bind-completed / bound-by-controller annotations,
 with the volume's capacity and access modes). A claim of a WaitForFirstConsumer class waits
 for ``volume.kubernetes.io/selected-node``; one with no volume but a class gets the
 ``volume.kubernetes.io/storage-provisioner`` annotation naming the class's provisioner.
-Phases: a volume whose claim is gone is Released and then kept (Retain) or, for Delete,
+Phases: a volume whose claim is gone (even one being deleted) is Released and then kept
+(Retain) or, for Delete,
 handed to its provisioner (which deletes the backing and the object) or Failed when no
 provisioner made it; a bound claim whose volume is gone or taken is Lost; a volume without
 a claim is Available.
@@ -272,10 +273,15 @@ class PVBinderController(Controller):
     # -- volumes -------------------------------------------------------------------------
     async def _sync_volume(self, name: str) -> float | None:
         volume = self.volumes.store.get(name)
-        if volume is None or _meta(volume).get("deletionTimestamp"):
+        if volume is None:
             return None
+        # A volume being deleted is still followed to Released when its claim goes: the PV
+        # protection finalizer holds it until it is no longer Bound (as upstream's).
+        deleting = bool(_meta(volume).get("deletionTimestamp"))
         spec = volume.get("spec") or {}
         ref = spec.get("claimRef")
+        if deleting and not (isinstance(ref, dict) and ref.get("uid")):
+            return None
         if not isinstance(ref, dict):
             await self._volume_phase(volume, "Available")
             return None
@@ -293,6 +299,8 @@ class PVBinderController(Controller):
             if claim is not None and _meta(claim).get("uid") == ref.get("uid"):
                 return _RETRY_S
             return await self._released(volume)
+        if deleting:
+            return None
         if (claim.get("spec") or {}).get("volumeName") in (None, "", name):
             if (claim.get("spec") or {}).get("volumeName") != name or (volume.get("status") or {}).get(
                 "phase"
