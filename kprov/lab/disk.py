@@ -1,7 +1,8 @@
 """A host's disk: an overlayfs (shared base below, the host's own upper dir on top).
 
 Identity files are written once, at creation (machine-id, sshd host keys). Files that derive
-from the instance (hostname, /etc/hosts, apt sources, authorized key) are rewritten before
+from the instance (hostname, /etc/hosts, apt sources, authorized key, the loop-device unit of
+:mod:`kprov.lab.loopdev`) are rewritten before
 every start, so a host always matches its instance even though the base is shared.
 /var/lib/containerd is a plain directory of the machine's filesystem bound into the host,
 because overlayfs cannot be the upper layer of containerd's own overlay mounts.
@@ -16,6 +17,7 @@ from pathlib import Path
 from kprov.lab.bundle import apt_source_line
 from kprov.lab.keys import host_key_files, public_key_line
 from kprov.lab.layout import LabLayout
+from kprov.lab.loopdev import DEVICES_UNIT, DEVICES_UNIT_NAME, TMPFILES_PATH, tmpfiles_lines
 from kprov.lab.system import mount_points, run
 
 __all__ = ["create_disk", "disk_exists", "disk_mounted", "mount_disk", "unmount_disk", "write_instance_files"]
@@ -84,5 +86,11 @@ def write_instance_files(layout: LabLayout, host: str) -> None:
     _write(upper / "etc/apt/apt.conf.d/90kprov-lab", APT_LAB_CONF)
     _write(upper / "root/.ssh/authorized_keys", public_key_line(layout.key_path), 0o600)
     os.chmod(upper / "root/.ssh", 0o700)
+    _write(upper / TMPFILES_PATH, tmpfiles_lines())
+    _write(upper / "etc/systemd/system" / DEVICES_UNIT_NAME, DEVICES_UNIT)
+    wants = upper / "etc/systemd/system/sysinit.target.wants" / DEVICES_UNIT_NAME
+    if not wants.is_symlink():
+        wants.parent.mkdir(parents=True, exist_ok=True)
+        wants.symlink_to(f"/etc/systemd/system/{DEVICES_UNIT_NAME}")
     if mounted:
         mount_disk(layout, host)

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import paramiko
 
-from kprov.lab import cgroups, disk, network
+from kprov.lab import cgroups, disk, loopdev, network
 from kprov.lab.base import BASE_SIZE_BYTES, base_ready, build_base
 from kprov.lab.bundle import BUNDLE_SIZE_BYTES, LAB_PACKAGES, bundle_current, fill_bundle
 from kprov.lab.errors import LabError
@@ -244,6 +244,9 @@ class Lab:
     def _stop(self, host: str, timeout: float = STOP_TIMEOUT_S) -> None:
         pidfile = self.layout.supervisor_pidfile(host)
         pid = read_pid(pidfile)
+        leader = read_pid(self.layout.leader_pidfile(host)) if pid is not None else None
+        own = (loopdev.own_filesystems(leader, os.stat(self.layout.merged(host)).st_dev)
+               if leader is not None and disk.disk_mounted(self.layout, host) else set())
         if pid is not None:
             os.kill(pid, signal.SIGTERM)
             if not wait_pid_gone(pid, timeout):
@@ -255,6 +258,7 @@ class Lab:
         pidfile.unlink(missing_ok=True)
         self.layout.leader_pidfile(host).unlink(missing_ok=True)
         network.set_host_link(self.layout, host, up=False)
+        loopdev.detach_backed_by(own)  # the loop devices it attached go with it, as at power-off
 
     # --- down / wipe ------------------------------------------------------------------
     def down(self) -> None:

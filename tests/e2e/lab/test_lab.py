@@ -95,6 +95,23 @@ def test_stop_makes_a_host_unreachable_and_start_brings_it_back(lab_hosts: Calla
     _ok(lab, "h1", "ping -c1 -W2 h2")
 
 
+def test_a_host_attaches_loop_devices_and_they_go_when_it_stops(lab_hosts: Callable[[int], Lab]) -> None:
+    """As on a real machine, `losetup -f` works in a host (local block volumes need it); a
+    device it attached is detached when it powers off, not left on the machine."""
+    lab = lab_hosts(3)
+    device = _ok(lab, "h2", "truncate -s 8M /tmp/disk.img && losetup -f --show /tmp/disk.img")
+    assert device.startswith("/dev/loop")
+    _ok(lab, "h2", f"mkfs -t ext4 -q {device} && mkdir -p /mnt/d && mount {device} /mnt/d && umount /mnt/d")
+    attached = subprocess.run(["losetup", "--noheadings", "--output", "BACK-FILE", device],
+                              capture_output=True, text=True, check=False).stdout
+    assert "disk.img" in attached
+    assert _kprov(lab, "stop", "h2").returncode == 0
+    left = subprocess.run(["losetup", "--noheadings", "--output", "BACK-FILE", device],
+                          capture_output=True, text=True, check=False).stdout
+    assert "disk.img" not in left
+    assert _kprov(lab, "start", "h2").returncode == 0
+
+
 def test_a_host_survives_reboot_from_inside(lab_hosts: Callable[[int], Lab]) -> None:
     lab = lab_hosts(3)
     boot_id = _ok(lab, "h3", "cat /proc/sys/kernel/random/boot_id")
