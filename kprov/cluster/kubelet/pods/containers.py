@@ -31,7 +31,7 @@ from kprov.cluster.kubelet.pods.lifecycle import DEFAULT_TERMINATION_PATH, run_h
 from kprov.cluster.kubelet.pods.podconfig import container_config
 from kprov.cluster.kubelet.pods.probes import Prober, ProbeTarget
 from kprov.cluster.kubelet.pods.securitycontext import needs_image_user, non_root_violation
-from kprov.cluster.kubelet.volumes.pod_volumes import MountSpec, container_mounts, pod_dir
+from kprov.cluster.kubelet.volumes.pod_volumes import MountSpec, container_devices, container_mounts, pod_dir
 
 __all__ = ["EventSink", "Waiting", "ensure_image", "go_duration", "grpc_error_text", "pull_policy",
            "start_container"]
@@ -153,7 +153,7 @@ async def start_container(
             mounts.append(_hosts_mount(ctx, pod, sources))
         config = container_config(
             pod, container, attempt, env, mounts, kind=kind, image_ref=ref, target_id=target_id,
-            settings=ctx.settings,
+            settings=ctx.settings, devices=container_devices(container, volume_paths),
         )
     except (ConfigError, ValueError) as err:
         return ("CreateContainerConfigError", str(err))

@@ -219,9 +219,11 @@ def container_config(
     image_ref: str = "",
     target_id: str = "",
     settings: NodeSettings | None = None,
+    devices: Sequence[tuple[str, str]] = (),
 ) -> pb.ContainerConfig:
     """The CRI ContainerConfig; ``image_ref`` (the resolved image id) wins over the spec's name;
-    ``target_id`` (an ephemeral container's target) is the container whose PID namespace it joins."""
+    ``target_id`` (an ephemeral container's target) is the container whose PID namespace it joins;
+    ``devices``: (path in the container, host device) of its block volumes."""
     meta = pod.get("metadata") or {}
     name = container.get("name", "")
     env_map = dict(env)
@@ -238,6 +240,8 @@ def container_config(
                      propagation=_PROPAGATION.get(m.propagation, pb.PROPAGATION_PRIVATE))
             for m in mounts
         ],
+        devices=[pb.Device(container_path=inside, host_path=host, permissions="rwm")
+                 for inside, host in devices],
         labels={
             L.POD_NAME: meta.get("name", ""),
             L.POD_NAMESPACE: meta.get("namespace", ""),

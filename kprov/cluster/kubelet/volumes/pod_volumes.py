@@ -8,7 +8,9 @@ content changes (:mod:`.atomic_writer`, upstream's ``..data`` layout; so updates
 configmap, and refreshed ServiceAccount tokens, reach running pods on the next sync);
 hostPath points at the node path itself (created for the ``DirectoryOrCreate`` /
 ``FileOrCreate`` types); a persistentVolumeClaim is its bound volume's hostPath or local
-directory, bind-mounted the same way (the pod worker resolves claim -> volume first).
+directory, bind-mounted the same way (the pod worker resolves claim -> volume first), or a
+local block device, mounted or handed over as a device (:mod:`.block`,
+:func:`container_devices`).
 :func:`container_mounts` turns a container's volumeMounts (with
 subPath or subPathExpr (:mod:`.subpath`) and readOnly) into (host path, container path,
 read-only) triples for the CRI config. With a pod fsGroup, every volume but hostPath is handed to that group
@@ -30,12 +32,14 @@ from kprov.cluster.api.objects import memory_bytes
 from kprov.cluster.kubelet.pods.env import ConfigError, PodSources, field_value, named_container
 from kprov.cluster.kubelet.pods.resourcefield import ResourceFieldError, resource_field_value
 from kprov.cluster.kubelet.volumes.atomic_writer import write_atomic
+from kprov.cluster.kubelet.volumes.block import BlockVolumeError, format_and_mount, is_block_device
 from kprov.cluster.kubelet.volumes.ownership import fs_group, fs_group_change_policy, set_volume_ownership
 from kprov.cluster.kubelet.volumes.subpath import subpath_dir
 
 __all__ = [
     "MountSpec",
     "claim_names",
+    "container_devices",
     "container_mounts",
     "pod_dir",
     "referenced_sources",
@@ -268,21 +272,40 @@ def claim_names(pod: Obj) -> set[str]:
 
 
 def volume_source(volume: Obj) -> Obj | None:
-    """A PersistentVolume's node-local source (hostPath, or local as a Directory), if any."""
+    """A PersistentVolume's node-local source, if any: its hostPath, or its local path (a
+    directory or a block device, :mod:`.block`) with the volume's mode and fsType."""
     spec = volume.get("spec") or {}
     if spec.get("hostPath"):
         return dict(spec["hostPath"])
     if spec.get("local"):
-        return {"path": spec["local"].get("path", ""), "type": "Directory"}
+        return {"path": spec["local"].get("path", ""), "type": "Directory", "local": True,
+                "volumeMode": spec.get("volumeMode") or "Filesystem",
+                "fsType": spec["local"].get("fsType") or ""}
     return None
 
 
-def _claim_path(vol: Obj, sources: PodSources) -> str:
+def _claim_path(vol: Obj, sources: PodSources, directory: Path) -> str:
+    """The host path of a claim's volume: the hostPath or local directory itself, a local
+    block device mounted on ``directory`` (Filesystem mode) or the device (Block mode)."""
     claim = str(vol["persistentVolumeClaim"].get("claimName", ""))
     source = sources.claims.get(claim)
     if source is None:
         raise ConfigError(f'persistentvolumeclaim "{claim}" is not bound to a volume of this node yet')
-    return _host_path({"hostPath": source})
+    path = str(source.get("path", ""))
+    if source.get("local") and source.get("volumeMode") == "Block":
+        if not is_block_device(path):
+            raise ConfigError(
+                f'volume of claim "{claim}" has volumeMode Block but {path} is not a block device'
+            )
+        return path
+    if source.get("local") and is_block_device(path):
+        readonly = bool(vol["persistentVolumeClaim"].get("readOnly"))
+        try:
+            format_and_mount(path, directory, str(source.get("fsType") or ""), readonly=readonly)
+        except BlockVolumeError as err:
+            raise ConfigError(f'volume of claim "{claim}": {err}') from None
+        return str(directory)
+    return _host_path({"hostPath": {k: source[k] for k in ("path", "type") if k in source}})
 
 
 def _host_path(vol: Obj) -> str:
@@ -312,7 +335,10 @@ def setup_volumes(root: Path, pod: Obj, sources: PodSources) -> dict[str, str]:
             paths[name] = _host_path(vol)
             continue
         if kind == "persistentVolumeClaim":
-            paths[name] = _claim_path(vol, sources)
+            paths[name] = _claim_path(vol, sources, base / "kubernetes.io~local-volume" / name)
+            if group is not None and os.path.ismount(paths[name]):  # a device it mounted: as upstream
+                set_volume_ownership(Path(paths[name]), group, readonly=False,
+                                     policy=fs_group_change_policy(pod))
             continue
         directory = base / kind / name
         if kind == "emptyDir":
@@ -342,10 +368,31 @@ def container_mounts(
             raise ConfigError(
                 f"container {container.get('name')!r}: volumeMount {name!r} names no volume of the pod"
             )
+        if is_block_device(volume_paths[name]):
+            raise ConfigError(f"container {container.get('name')!r}: volume {name!r} has volumeMode Block: "
+                              "a container uses it through volumeDevices, not volumeMounts")
         host = subpath_dir(volume_paths[name], vm, env or {}) or volume_paths[name]
         propagation = str(vm.get("mountPropagation") or "")
         mounts.append(MountSpec(host, vm.get("mountPath", ""), bool(vm.get("readOnly", False)), propagation))
     return mounts
+
+
+def container_devices(container: Obj, volume_paths: Mapping[str, str]) -> list[tuple[str, str]]:
+    """(devicePath, host device) for each of the container's volumeDevices: the Block-mode
+    claims it names."""
+    devices: list[tuple[str, str]] = []
+    for vd in container.get("volumeDevices") or []:
+        name = vd.get("name", "")
+        host = volume_paths.get(name)
+        if host is None:
+            raise ConfigError(
+                f"container {container.get('name')!r}: volumeDevice {name!r} names no volume of the pod"
+            )
+        if not is_block_device(host):
+            raise ConfigError(f"container {container.get('name')!r}: volume {name!r} is not a block volume: "
+                              "a container uses it through volumeMounts, not volumeDevices")
+        devices.append((str(vd.get("devicePath", "")), host))
+    return devices
 
 
 def _mount_tmpfs(directory: Path, size_limit: str | None) -> None:
