@@ -12,7 +12,11 @@ where busybox falls short.
   (packages bind9-dnsutils, libc-bin; the DNS probes run ``dig +search ... A`` over UDP
   and TCP and ``getent hosts``), ``curl`` (the service and proxy tests fetch with it) and
   OpenBSD ``nc`` (netcat-openbsd: the reachability checks run ``nc -v -z -w 2``; Debian's
-  busybox nc has neither -z nor -v). They are dynamically linked, so each comes with the
+  busybox nc has neither -z nor -v), and util-linux ``nsenter``: the suite's hostexec pods
+  run node commands as ``nsenter --mount=/rootfs/proc/1/ns/mnt -- sh -c ...``, and
+  busybox's nsenter (its shell standalone, applets preferred) ran ``sh`` and every command
+  in it as its own applets, so ``losetup`` printed busybox's usage on the node instead of
+  its devices (the local block-volume specs). They are dynamically linked, so each comes with the
   shared objects ``ldd`` names for it (the loader included), at the same paths as here,
   and an nsswitch.conf that asks /etc/hosts, then DNS.
 
@@ -38,6 +42,7 @@ AGNHOST_TOOLS = {
     Path("/usr/bin/getent"): "usr/bin/getent",
     Path("/usr/bin/curl"): "usr/bin/curl",
     Path("/bin/nc.openbsd"): "bin/nc",
+    Path("/usr/bin/nsenter"): "bin/nsenter",
 }
 _NSSWITCH = b"passwd: files\ngroup: files\nhosts: files dns\n"
 _LDD_PATH = re.compile(r"(?:=>\s*)?(/\S+)\s+\(0x[0-9a-f]+\)")

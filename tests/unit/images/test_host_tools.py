@@ -42,6 +42,14 @@ def test_the_agnhost_tools_run_inside_the_root(tmp_path: Path) -> None:
     assert _chroot(root, "curl", "--version").stdout.startswith("curl ")
     assert not (root / "bin/nc").is_symlink()  # OpenBSD nc, not busybox's: -z and -v
     assert "OpenBSD netcat" in _chroot(root, "nc", "-h").stderr
+    # util-linux nsenter: what it runs is the target namespace's own program, not a busybox applet
+    assert not (root / "bin/nsenter").is_symlink()
+    (root / "proc").mkdir(exist_ok=True)
+    script = (f"mount -t proc proc {root}/proc && chroot {root} "  # (entering the outer shell's namespace)
+              "nsenter --mount=/proc/$$/ns/mnt -- sh -c 'losetup --version'")
+    entered = subprocess.run(["unshare", "-m", "sh", "-c", script], capture_output=True, text=True,
+                             timeout=30, env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})
+    assert entered.stdout.startswith("losetup from util-linux"), entered.stdout + entered.stderr
 
 
 def test_the_shell_passes_on_variables_whose_names_are_not_identifiers(tmp_path: Path) -> None:
