@@ -20,7 +20,9 @@ IMAGE = "kprov.local/busybox:1"
 MIB = 2**20
 
 
-def _pod(limit: str | None = "5Mi", size_limit: str | None = None, *, memory_volume: bool = True) -> dict[str, Any]:
+def _pod(
+    limit: str | None = "5Mi", size_limit: str | None = None, *, memory_volume: bool = True
+) -> dict[str, Any]:
     container: dict[str, Any] = {"name": "app", "image": IMAGE}
     if limit:
         container["resources"] = {"limits": {"ephemeral-storage": limit}}
