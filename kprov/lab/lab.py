@@ -241,12 +241,21 @@ class Lab:
         with file_lock(self.layout.instance_lock):
             self._stop(host, timeout)
 
-    def _stop(self, host: str, timeout: float = STOP_TIMEOUT_S) -> None:
+    def _own_filesystems(self, host: str) -> set[int]:
+        """The filesystems only ``host`` has (while it runs): see :mod:`kprov.lab.loopdev`."""
+        leader = read_pid(self.layout.leader_pidfile(host))
+        if leader is None or read_pid(self.layout.supervisor_pidfile(host)) is None:
+            return set()
+        if not disk.disk_mounted(self.layout, host):
+            return set()
+        return loopdev.own_filesystems(leader, os.stat(self.layout.merged(host)).st_dev)
+
+    def _stop(self, host: str, timeout: float = STOP_TIMEOUT_S, own: set[int] | None = None) -> None:
+        """Power ``host`` off; ``own``: its filesystems, when read before it was signalled."""
         pidfile = self.layout.supervisor_pidfile(host)
         pid = read_pid(pidfile)
-        leader = read_pid(self.layout.leader_pidfile(host)) if pid is not None else None
-        own = (loopdev.own_filesystems(leader, os.stat(self.layout.merged(host)).st_dev)
-               if leader is not None and disk.disk_mounted(self.layout, host) else set())
+        if own is None:
+            own = self._own_filesystems(host)
         if pid is not None:
             os.kill(pid, signal.SIGTERM)
             if not wait_pid_gone(pid, timeout):
@@ -272,12 +281,13 @@ class Lab:
         # the hosts with a disk (a host is never booted without one), and h1..h9 as before the
         # range grew (a state dir removed by hand must not leave their links behind)
         hosts = sorted({*layout.existing_hosts(), *layout.host_names(9)}, key=host_number)
+        owns = {host: self._own_filesystems(host) for host in hosts}  # (read while they run)
         for host in hosts:  # power all off at once, then wait for each
             pid = read_pid(layout.supervisor_pidfile(host))
             if pid is not None:
                 os.kill(pid, signal.SIGTERM)
         for host in hosts:
-            self._stop(host)
+            self._stop(host, own=owns[host])
             if layout.host_dir(host).exists():
                 disk.unmount_disk(layout, host)
             network.remove_host_network(layout, host)

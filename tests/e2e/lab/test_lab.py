@@ -150,7 +150,11 @@ def test_wipe_leaves_nothing_behind(lab_hosts: Callable[[int], Lab]) -> None:
     lab = lab_hosts(3)
     layout = lab.layout
     assert lab_netns(layout) and lab_links(layout)
+    device = _ok(lab, "h3", "truncate -s 8M /tmp/left.img && losetup -f --show /tmp/left.img")
     assert _kprov(lab, "wipe").returncode == 0
+    left = subprocess.run(["losetup", "--noheadings", "--output", "BACK-FILE", device],
+                          capture_output=True, text=True, check=False).stdout
+    assert "left.img" not in left  # a host's loop device went with it
     assert lab_netns(layout) == []
     assert lab_links(layout) == []
     state = str(layout.state_dir)
