@@ -26,7 +26,8 @@ __all__ = ["DEVICES_UNIT", "DEVICES_UNIT_NAME", "LOOP_DEVICES", "TMPFILES_PATH",
            "only_theirs", "own_filesystems", "tmpfiles_lines"]
 
 LOOP_DEVICES = 64  # /dev/loop0..63: more than a host's specs or images attach at once
-TMPFILES_PATH = "etc/lab-loop-devices.conf"  # not kprov-*: those are the cluster's (kprov reset removes them)
+# in a directory every host has (a new entry in /etc itself would differ from the base)
+TMPFILES_PATH = "etc/systemd/lab-loop-devices.conf"
 DEVICES_UNIT_NAME = "lab-loop-devices.service"
 DEVICES_UNIT = f"""[Unit]
 Description=kprov lab: the machine's loop devices in this host's /dev
