@@ -34,7 +34,7 @@ from typing import Any
 from kprov.cluster.api.crd.cel import _cel, extended_context
 from kprov.cluster.apiserver.admission.vap.reads import ROOTS, ReadTree, expression_reads, merge_reads
 
-__all__ = ["AuditAnnotation", "CompiledPolicy", "Decision", "activation_of", "compile_policy"]
+__all__ = ["AuditAnnotation", "CompiledPolicy", "Decision", "activation_of", "all_true", "compile_policy"]
 
 _MAX_MESSAGE = 5 * 1024  # upstream's MaxEvaluatedMessageExpressionSizeBytes
 
@@ -112,13 +112,8 @@ class CompiledPolicy:
         merged = merge_reads(expression_reads(e.text, ROOTS & e.names) for e in self._expressions)
         return {root: merged.get(root) for root in ROOTS & self.reads}  # not found by the scan: whole
 
-    @property
-    def plain_programs(self) -> tuple[Any, ...] | None:
-        """The validations' programs when the policy is nothing more (None otherwise)."""
-        return self._plain
-
     @functools.cached_property
-    def _plain(self) -> tuple[Any, ...] | None:
+    def plain_programs(self) -> tuple[Any, ...] | None:
         """The validations' programs when the policy is nothing more (no conditions,
         variables nor audit annotations): the common one-rule policy's short path."""
         if self.match_conditions or self.variables or self.audit_annotations or self.error:
@@ -128,16 +123,8 @@ class CompiledPolicy:
     def holds(self, activation: Any) -> bool:
         """True when :meth:`evaluate` would report nothing, found the short way: a policy of
         validations only, each true. False: evaluate (an error, a false one, or more to run)."""
-        plain = self._plain
-        if plain is None:
-            return False
-        try:
-            for program in plain:
-                if program.execute(activation) is not True:
-                    return False
-        except Exception:  # evaluate words the error
-            return False
-        return True
+        plain = self.plain_programs
+        return plain is not None and all_true(plain, activation)
 
     def evaluate(self, activation: Any) -> Result:
         """Evaluate against ``activation``, a CEL context (:func:`activation_of`) holding
@@ -213,6 +200,18 @@ class CompiledPolicy:
             except Exception:  # noqa: S112 - as upstream's lazy evaluation, only reads fail
                 continue
             activation.add_variable("variables", values)
+
+
+def all_true(programs: tuple[Any, ...], activation: Any) -> bool:
+    """Whether every program evaluates to true against ``activation`` (an error: False, for
+    :meth:`CompiledPolicy.evaluate` to word)."""
+    try:
+        for program in programs:
+            if program.execute(activation) is not True:
+                return False
+    except Exception:
+        return False
+    return True
 
 
 def activation_of(values: Mapping[str, Any]) -> Any:
