@@ -90,6 +90,7 @@ from kprov.local import LocalControlPlane, LocalInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run as a script: the repo root
 from tests.bench._cpu import tree_cpu_seconds  # noqa: E402
+from tests.bench._profile import Profiler  # noqa: E402
 
 CONCURRENCY = 64
 
@@ -537,14 +538,16 @@ def _print_rbac(user_rate: float, admin_rate: float) -> None:
 
 async def _ab_creates(
     plane: LocalControlPlane, info: LocalInfo, session: aiohttp.ClientSession, workdir: Path, count: int,
-    rounds: int, sides: dict[str, tuple[str, ...]],
+    rounds: int, sides: dict[str, tuple[str, ...]], profile: Path | None = None,
 ) -> tuple[dict[str, float], dict[str, float], int]:
     """Pod creates through two extra API servers on the same etcd, each started with its own
     extra flags (``sides``: name → flags; the name is also its namespace; the local plane's
     servers run with ``--disable-admission-plugins=ServiceAccount``, which a side's own
     ``--disable-admission-plugins`` replaces, so it must name it again), in alternating
     rounds (every watch cache follows every write either way, so the two differ only in what
-    the flags change): (seconds, server CPU seconds, creates) per side."""
+    the flags change): (seconds, server CPU seconds, creates) per side. With ``profile`` (a
+    directory) py-spy samples each side's server during the rounds and the functions most of
+    its CPU went to are printed (``# <side> NN.N% frame`` lines, not figures)."""
     for ns in sides:
         async with session.post(f"{info.server}/api/v1/namespaces", json={"metadata": {"name": ns}}) as reply:
             await reply.read()
@@ -566,11 +569,21 @@ async def _ab_creates(
             for name, client in clients.items():  # connections made, caches warm
                 await _lean_creates(client, name, count, CONCURRENCY * 2)
             steps = list(clients.items())
+            profiler = Profiler(profile, rate=100) if profile else None
+            for name, (proc, _) in started.items():
+                if profiler:
+                    profiler.start(name, proc.pid)
             for r in range(rounds):
                 for ns, client in steps if r % 2 == 0 else reversed(steps):
                     before = tree_cpu_seconds(started[ns][0].pid)
                     seconds[ns] += await _lean_creates(client, ns, r * per_round, per_round)
                     cpu[ns] += tree_cpu_seconds(started[ns][0].pid) - before
+            if profiler:
+                profiler.stop()
+                for name in sides:
+                    for within in ("", "kprov/"):
+                        for share, frame in profiler.top([name], 12, within):
+                            print(f"# {name}{' (kprov)' if within else ''} {share:5.1f}% {frame}")
     finally:
         for proc, _ in started.values():
             proc.terminate()
@@ -598,13 +611,13 @@ async def _metrics_overhead(
 
 async def _apf_overhead(
     plane: LocalControlPlane, info: LocalInfo, session: aiohttp.ClientSession, workdir: Path, count: int,
-    rounds: int,
+    rounds: int, profile: Path | None = None,
 ) -> None:
     """Pod creates through an API server with API Priority and Fairness (the default) and one
     started with ``--enable-priority-and-fairness=false``: creates/s with ÷ without (target
     >= 0.95), and the server CPU microseconds per create with minus without."""
     seconds, cpu, creates = await _ab_creates(plane, info, session, workdir, count, rounds, {
-        "apf-on": (), "apf-off": ("--enable-priority-and-fairness=false",)})
+        "apf-on": (), "apf-off": ("--enable-priority-and-fairness=false",)}, profile)
     print(f"apf_overhead_ratio = {seconds['apf-off'] / seconds['apf-on']:.3f}")
     print(f"apf_cpu_us_per_create = {(cpu['apf-on'] - cpu['apf-off']) / creates * 1e6:.1f}")
     print(f"apf_on_server_cpu_us_per_create = {cpu['apf-on'] / creates * 1e6:.1f}")
@@ -635,7 +648,7 @@ def _vap_policy(i: int) -> dict:
 
 async def _vap_overhead(
     plane: LocalControlPlane, info: LocalInfo, session: aiohttp.ClientSession, workdir: Path, count: int,
-    rounds: int,
+    rounds: int, profile: Path | None = None,
 ) -> None:
     """Pod creates with ``VAP_POLICIES`` ValidatingAdmissionPolicies bound to every pod create
     (one CEL validation each), through an API server that evaluates them and through one
@@ -659,7 +672,8 @@ async def _vap_overhead(
     else:
         raise RuntimeError("the bench's policies never refused the probe pod")
     seconds, cpu, creates = await _ab_creates(plane, info, session, workdir, count, rounds, {
-        "vap-on": (), "vap-off": ("--disable-admission-plugins=ServiceAccount,ValidatingAdmissionPolicy",)})
+        "vap-on": (), "vap-off": ("--disable-admission-plugins=ServiceAccount,ValidatingAdmissionPolicy",)},
+        profile)
     print(f"vap_policies = {VAP_POLICIES}")
     print(f"vap_overhead_ratio = {seconds['vap-off'] / seconds['vap-on']:.3f}")
     print(f"vap_cpu_us_per_create = {(cpu['vap-on'] - cpu['vap-off']) / creates * 1e6:.1f}")
@@ -756,8 +770,10 @@ async def run(args: argparse.Namespace, workdir: Path) -> None:
                 _print_rbac(*await _rbac_creates(plane, info, session, args.rbac_pods))
                 return
             if args.only_admission:
-                await _apf_overhead(plane, info, session, workdir, args.metrics_pods, args.metrics_rounds)
-                await _vap_overhead(plane, info, session, workdir, args.metrics_pods, args.metrics_rounds)
+                profile = Path(args.profile) if args.profile else None
+                sized = (args.metrics_pods, args.metrics_rounds, profile)
+                await _apf_overhead(plane, info, session, workdir, *sized)
+                await _vap_overhead(plane, info, session, workdir, *sized)
                 return
             for ns in ("bench", "bench-aiohttp", "steady", "fan"):
                 async with session.post(
@@ -822,6 +838,7 @@ def main() -> None:
     parser.add_argument("--rbac-pods", type=int, default=6000, help="creates per side (rbac ratio)")
     parser.add_argument("--only-rbac", action="store_true", help="only the RBAC figures")
     parser.add_argument("--only-metrics", action="store_true", help="only metrics_overhead_ratio")
+    parser.add_argument("--profile", default="", help="with --only-admission: py-spy each side into this dir")
     parser.add_argument("--only-admission", action="store_true",
                         help="only apf_overhead_ratio and vap_overhead_ratio (sized by --metrics-*)")
     args = parser.parse_args()

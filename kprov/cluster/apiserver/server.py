@@ -144,7 +144,9 @@ def _install_filters(
     """What every request passes: priority and fairness, metrics, the audit log, token checks."""
     if config.enable_priority_and_fairness:
         apf = ctx.extras["apf"] = Controller(
-            ctx.cache.scope, config.max_requests_inflight + config.max_mutating_requests_inflight
+            ctx.cache.scope,
+            config.max_requests_inflight + config.max_mutating_requests_inflight,
+            changes=ctx.cache.changes,
         )
         if metrics is not None:
             metrics.register(apf.metrics.collector(apf.nominal_seats))

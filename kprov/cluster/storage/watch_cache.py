@@ -237,6 +237,8 @@ class WatchCache:
         self._scopes_made = 0  # scopes added to _state so far (a new one may fall under a prefix)
         # prefix that is no scope itself -> (_scopes_made then, the scopes under it)
         self._under: dict[str, tuple[int, list[str]]] = {}
+        self._loads = 0  # whole loads so far (each replaces every scope)
+        self._changes: dict[str, int] = {}  # scope prefix -> events applied to it since the load
         self._encoded: dict[str, tuple[dict[str, Any], bytes]] = {}  # key -> (object, its JSON)
         self._adopted: dict[str, tuple[int, dict[str, Any]]] = {}  # key -> own write (revision, object)
         self._buckets: dict[str, str] = {}  # scope prefix -> its bucket
@@ -284,6 +286,8 @@ class WatchCache:
             start = page.kvs[-1].key + b"\x00"
         self._state = state
         self._scopes_made += 1
+        self._loads += 1
+        self._changes = {}
         self._under.clear()
         self._live_keys = live_keys
         self._encoded.clear()
@@ -346,6 +350,7 @@ class WatchCache:
             objects = self._state[parent] = {}
             self._scopes_made += 1
         prev = objects.get(key)
+        self._changes[parent] = self._changes.get(parent, 0) + 1
         self._encoded.pop(key, None)
         event: CacheEvent
         if raw.type == 1:  # DELETE
@@ -445,6 +450,8 @@ class WatchCache:
         except Exception as exc:  # left out, as an undecodable event always was
             _log.warning("watch cache: cannot decode %s: %s", key, exc)
             del objects[key]
+            parent = _parent(key)
+            self._changes[parent] = self._changes.get(parent, 0) + 1
             return None
         objects[key] = obj
         return obj
@@ -489,6 +496,12 @@ class WatchCache:
             return []
         self._decode_all(objects)
         return list(objects.values())  # type: ignore[arg-type]  # all decoded
+
+    def changes(self, prefix: str) -> tuple[int, int]:
+        """A mark that differs whenever an object directly under the scope ``prefix`` may have
+        changed (an event applied to it, or the cache loaded again): per-request readers of a
+        few configuration objects (API Priority and Fairness) rebuild only when it moves."""
+        return self._loads, self._changes.get(prefix, 0)
 
     def scope_sizes(self) -> Iterator[tuple[str, int]]:
         """(scope prefix, objects in it) for every scope: counts without decoding (metrics)."""

@@ -16,7 +16,7 @@ from kprov.cluster.apiserver.flowcontrol.bootstrap_objects import (
 )
 from kprov.cluster.apiserver.flowcontrol.classifier import Classifier, Level
 from kprov.cluster.apiserver.flowcontrol.config_producer import should_update_suggested
-from kprov.cluster.apiserver.flowcontrol.controller import bypasses
+from kprov.cluster.apiserver.flowcontrol.controller import Controller, bypasses
 from kprov.cluster.apiserver.flowcontrol.queueing import LevelState, deal_hand, nominal_seats
 from kprov.cluster.apiserver.front.requestinfo import RequestInfo
 
@@ -122,6 +122,59 @@ def test_rules_scope_and_urls_and_distinguishers() -> None:
     assert classifier.classify(sa, None, "GET", "/apis/apps") is not None
     assert classifier.classify(sa, None, "GET", "/apis") is None
     assert classifier.classify(sa, None, "GET", "/api/v1") is None
+
+
+def test_remembered_classification_follows_the_objects_and_the_request() -> None:
+    """A request shape classified once is answered from memory, per user, namespace and path,
+    until the objects change: a new schema taking alice's lists wins from then on."""
+    classifier = _classifier()
+    alice, bob = UserInfo("alice", (AUTH,)), UserInfo("bob", (AUTH,))
+    first = classifier.classify(alice, _ri("list", "pods", "app"), "GET", "")
+    assert first is not None and first.schema.name == "global-default" and first.flow.endswith("alice")
+    assert classifier.classify(alice, _ri("list", "pods", "app"), "GET", "") is first
+    other = classifier.classify(bob, _ri("list", "pods", "app"), "GET", "")
+    assert other is not None and other.flow.endswith("bob")
+    probe = classifier.classify(alice, None, "GET", "/healthz")
+    assert probe is not None and probe.schema.name == "probes"
+    posted = classifier.classify(alice, None, "POST", "/healthz")
+    assert posted is not None and posted.schema.name == "global-default"
+    schemas = _with_uids(mandatory_flow_schemas() + suggested_flow_schemas(), "fs")
+    levels = _with_uids(mandatory_priority_levels() + suggested_priority_levels(), "pl")
+    schemas.append({
+        "metadata": {"name": "alice-lists", "uid": "al"},
+        "spec": {"priorityLevelConfiguration": {"name": "workload-low"}, "matchingPrecedence": 100,
+                 "rules": [{"subjects": [{"kind": "User", "user": {"name": "alice"}}],
+                            "resourceRules": [{"verbs": ["list"], "apiGroups": [""], "resources": ["pods"],
+                                               "namespaces": ["*"]}]}]},
+    })
+    classifier.refresh(schemas, levels)
+    now = classifier.classify(alice, _ri("list", "pods", "app"), "GET", "")
+    assert now is not None and now.schema.name == "alice-lists" and now.level.name == "workload-low"
+    again = classifier.classify(bob, _ri("list", "pods", "app"), "GET", "")
+    assert again is not None and again.schema.name == "global-default"
+
+
+def test_controller_reads_the_objects_again_only_when_they_change() -> None:
+    schemas = _with_uids(mandatory_flow_schemas() + suggested_flow_schemas(), "fs")
+    levels = _with_uids(mandatory_priority_levels() + suggested_priority_levels(), "pl")
+    reads: list[str] = []
+    mark = {"n": 0}
+
+    def lookup(prefix: str) -> list[dict[str, Any]]:
+        reads.append(prefix)
+        return list(schemas) if "flowschemas" in prefix else list(levels)
+
+    controller = Controller(lookup, 600, changes=lambda prefix: mark["n"])
+    alice = UserInfo("alice", (AUTH,))
+    for _ in range(3):
+        found = controller.classify(alice, _ri("list", "pods", "app"), "GET", "")
+        assert found is not None and found.schema.name == "global-default"
+    assert len(reads) == 2  # the schemas and the levels, once
+    schemas[:] = [s for s in schemas if s["metadata"]["name"] != "global-default"]
+    mark["n"] += 1
+    found = controller.classify(alice, _ri("list", "pods", "app"), "GET", "")
+    assert len(reads) == 4
+    assert found is not None and found.schema.name == "catch-all"
 
 
 def test_shuffle_sharding_deals_distinct_stable_hands() -> None:

@@ -42,3 +42,19 @@ def test_prefix_reads_follow_scopes_added_later() -> None:
     _put(cache, 4, "configmaps", "a", "three")  # an existing scope grows: read through it
     assert _names(cache, "/registry/configmaps/") == ["one", "three", "two"]
     assert _names(cache, "/registry/") == ["limits", "one", "three", "two"]
+
+
+def test_change_marks_move_with_their_scope_only() -> None:
+    cache = WatchCache(None, _JsonCodec(), lambda key: "/".join(key.split("/")[:3]) + "/")  # type: ignore[arg-type]
+    value = orjson.dumps({"metadata": {"name": "a"}})
+    schema_key = b"/registry/flowschemas/a"
+    cache._apply(RawEvent(0, KV(schema_key, value, 1, 1)))
+    schemas, levels = cache.changes("/registry/flowschemas/"), cache.changes("/registry/levels/")
+    _put(cache, 2, "pods", "ns", "p")
+    assert cache.changes("/registry/flowschemas/") == schemas
+    assert cache.changes("/registry/levels/") == levels
+    cache._apply(RawEvent(0, KV(schema_key, value, 3, 2)))  # modified
+    assert cache.changes("/registry/flowschemas/") != schemas
+    marked = cache.changes("/registry/flowschemas/")
+    cache._apply(RawEvent(1, KV(schema_key, b"", 4, 0)))  # deleted
+    assert cache.changes("/registry/flowschemas/") != marked

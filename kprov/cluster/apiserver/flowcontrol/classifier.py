@@ -5,8 +5,11 @@ match the request (a subject matching the user, and a resource rule for a resour
 a non-resource rule otherwise) and whose priority level exists wins, as upstream; a request no
 schema takes goes to ``catch-all``. The flow is the schema's name plus the distinguisher (the
 user's name for ``ByUser``, the namespace for ``ByNamespace``). The compiled table is rebuilt
-only when the watch cache hands over different objects, so a request costs one scan of a
-dozen schemas and no allocation beyond the result.
+only when the watch cache hands over different objects, and what a request was classified as
+is remembered per (user, groups, verb, group, resource, subresource, namespace) — or the
+path for a non-resource request — until the table changes: a scan of a dozen schemas cost
+up to ~13 us a request (a user's request falling through to ``global-default``), the memo's
+lookup ~1 us (in process, 50,000 classifications of each).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from kprov.cluster.apiserver.front.requestinfo import RequestInfo
 __all__ = ["Classification", "Classifier", "Level", "Schema", "rule_matches", "compile_schemas"]
 
 _SA_PREFIX = "system:serviceaccount:"
+_MEMO_MAX = 4096  # distinct request shapes remembered (then forgotten at once, and relearnt)
 
 
 @dataclass(frozen=True)
@@ -161,12 +165,14 @@ class Classifier:
         self._kept: tuple[Any, ...] = ()  # the source objects, so their ids stay theirs
         self._table: tuple[tuple[Schema, Level], ...] = ()
         self._levels: dict[str, Level] = {}
+        self._memo: dict[tuple[Any, ...], Classification | None] = {}
 
     def refresh(self, schemas: Sequence[Mapping[str, Any]], levels: Sequence[Mapping[str, Any]]) -> None:
         source = tuple(map(id, schemas)) + (-1,) + tuple(map(id, levels))
         if source != self._source:
             self._table, self._levels = compile_schemas(schemas, levels)
             self._source, self._kept = source, (tuple(schemas), tuple(levels))
+            self._memo = {}
 
     @property
     def levels(self) -> Mapping[str, Level]:
@@ -176,7 +182,21 @@ class Classifier:
         self, user: UserInfo, ri: RequestInfo | None, method: str, path: str
     ) -> Classification | None:
         """None only while the bootstrap objects do not exist yet (then nothing is limited)."""
-        verb = method.lower()
+        if ri is not None:  # what rules and distinguishers read of a request, and nothing else
+            key: tuple[Any, ...] = (user.name, user.groups, ri.verb, ri.group, ri.resource, ri.subresource,
+                                    ri.namespace)
+        else:
+            key = (user.name, user.groups, method, path)
+        try:
+            return self._memo[key]
+        except KeyError:
+            pass
+        if len(self._memo) >= _MEMO_MAX:
+            self._memo = {}
+        found = self._memo[key] = self._scan(user, ri, method.lower(), path)
+        return found
+
+    def _scan(self, user: UserInfo, ri: RequestInfo | None, verb: str, path: str) -> Classification | None:
         for schema, level in self._table:
             for rule in schema.rules:
                 if rule_matches(rule, user, ri, verb, path):

@@ -64,9 +64,15 @@ class Controller:
     """One per server process: the classifier, the levels' live state, the counters."""
 
     def __init__(
-        self, lookup: Callable[[str], list[dict[str, Any]]], server_limit: int, wait_limit_s: float = 15.0
+        self,
+        lookup: Callable[[str], list[dict[str, Any]]],
+        server_limit: int,
+        wait_limit_s: float = 15.0,
+        changes: Callable[[str], object] | None = None,
     ) -> None:
         self._lookup = lookup  # the watch cache's scope()
+        self._changes = changes  # the watch cache's changes(): the objects are read when it moves
+        self._seen: object = None
         self.server_limit = server_limit
         self.wait_limit_s = wait_limit_s
         self.classifier = Classifier()
@@ -78,10 +84,13 @@ class Controller:
     def classify(
         self, user: UserInfo, ri: RequestInfo | None, method: str, path: str
     ) -> Classification | None:
-        self.classifier.refresh(self._lookup(_SCHEMAS), self._lookup(_LEVELS))
-        levels = self.classifier.levels
-        if levels is not self._levels:
-            self._resize(levels)
+        mark = (self._changes(_SCHEMAS), self._changes(_LEVELS)) if self._changes else None
+        if mark is None or mark != self._seen:
+            self.classifier.refresh(self._lookup(_SCHEMAS), self._lookup(_LEVELS))
+            self._seen = mark
+            levels = self.classifier.levels
+            if levels is not self._levels:
+                self._resize(levels)
         return self.classifier.classify(user, ri, method, path)
 
     def _resize(self, levels: Any) -> None:
