@@ -19,6 +19,15 @@ those some matching policy reads (:attr:`CompiledPolicy.reads`): converting ``ob
 bench's ten one-rule policies read only ``object``; of the objects, only the fields the
 expressions read (:attr:`CompiledPolicy.field_reads`, :mod:`.reads`).
 
+In a busy server the binding costs several times what it costs in a loop: its calls are
+slow with the CPU's caches cold, as another request's work leaves them (measured in process,
+a walk over 300,000 small objects before each call: adding an int ~10 us against 0.1 warm,
+the bench's pruned pod 52 us against 15, its ten programs 51 us against 10; the API server's
+profile under bench_apiserver's creates showed 46 and 41 us). Google's C++ binding
+(``cel-expr-python`` 0.1.3) measured no better (an activation and ten evaluations: 82 us
+cold, 23 warm, against 103 and 25 here), so the binding stays; ``bench_vap.py`` prints
+both figures.
+
 The binding exposes no cost accounting, so upstream's runtime CEL cost limits (1,000,000
 units per expression, 10,000,000 per policy evaluation) are not enforced; the Rust evaluator
 bounds nothing but the input's size (the request body limit). See docs/decisions/0047.
