@@ -18,6 +18,8 @@ version's names work:
   ``data.json`` (``{"image": "nautilus.jpg"}``) the real images serve, on port 80;
 - build-image/distroless-iptables: a *stand-in*, a busybox root with this machine's
   ``conntrack`` (the KubeProxy spec lists the node's conntrack entries with it);
+- Docker Hub's python (``library/python``): a *substitute*, this machine's CPython on a
+  busybox root (:mod:`kprov.images.python_root`), whatever version the tag names;
 - with an agnhost binary: agnhost on a busybox root, ``ENTRYPOINT /agnhost``, ``CMD pause``,
   with the uid 1000 user and gid 50000 group the real image has and this machine's dig,
   getent, curl and OpenBSD nc; the e2e suite's nginx as a *stand-in* (agnhost serving HTTP
@@ -29,12 +31,14 @@ images (:mod:`kprov.conformance.images`) add their own recipes in front of these
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from kprov.images.host_tools import with_agnhost_tools, with_env_keeping_shell
 from kprov.images.oci import FileEntry, ImageSpec
+from kprov.images.python_root import PYTHON, python_files, python_version
 from kprov.images.recipes import BUSYBOX_PATH, PAUSE_ENTRYPOINT, busybox_files
 from kprov.pki.keypair import issue_cert, new_ca
 
@@ -78,7 +82,7 @@ _NGINX_INDEX = (b"<!DOCTYPE html>\n<html>\n<head><title>Welcome to nginx!</title
 class PlannedImage:
     reference: str
     recipe: str  # busybox | pause | agnhost | http-standin | httpd-standin | nginx-standin | demo-standin |
-    # conntrack-standin |
+    # conntrack-standin | python-standin |
     #   dnsutils-standin (and the conformance suite's own: nonewprivs | sample-apiserver-standin | etcd)
     kind: str  # "substitute" (the same tool, another build) or "stand-in" (another tool)
     note: str
@@ -90,13 +94,21 @@ class ImagePlan:
     missing: list[str] = field(default_factory=list)  # references nobody can provide here
 
 
-@dataclass(frozen=True)
+@dataclass
 class ImageRoots:
     """The file lists the recipes share (one layer each): busybox's, and agnhost's (empty
-    without an agnhost binary)."""
+    without an agnhost binary); busybox's with this machine's Python (:attr:`python`) is read
+    only when a recipe asks for it (~14 MiB of files)."""
 
     plain: list[FileEntry]
     rooted: list[FileEntry]
+    interpreter: Path = PYTHON
+
+    @functools.cached_property
+    def python(self) -> list[FileEntry]:
+        """busybox's root with the interpreter, or [] when this machine has none."""
+        files = python_files(self.interpreter)
+        return _adding(self.plain, files) if files else []
 
 
 def repository(reference: str) -> str:
@@ -125,6 +137,8 @@ def standin_recipe(repo: str, have_agnhost: bool) -> Recipe | None:
         return "conntrack-standin", "stand-in", "a busybox root with this machine's conntrack"
     if base == "nonroot":
         return "nonroot-standin", "stand-in", "a busybox root whose image user is 1234, as upstream's nonroot"
+    if repo in ("library/python", "python") and python_version():
+        return "python-standin", "substitute", f"this machine's CPython {python_version()} on a busybox root"
     if not have_agnhost:
         return None
     if repo.endswith("e2e-test-images/agnhost"):
@@ -183,6 +197,11 @@ def standin_spec(image: PlannedImage, roots: ImageRoots) -> ImageSpec | None:
         return ImageSpec(image.reference, files=files, cmd=["/bin/sh"])
     if image.recipe == "dnsutils-standin":
         return ImageSpec(image.reference, files=rooted, cmd=["/bin/sh"])
+    if image.recipe == "python-standin":
+        if not roots.python:
+            return None
+        path = "PATH=/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin"
+        return ImageSpec(image.reference, files=roots.python, cmd=["python3"], env=[path, "LANG=C.UTF-8"])
     return None
 
 
