@@ -378,6 +378,47 @@ async def test_the_remembered_selection_follows_every_change_of_the_stored_objec
         await vap.validate(server, _creating(deployments, _deployment(4)))
 
 
+async def test_inputs_that_held_are_remembered_per_policy_version_and_only_when_they_decide() -> None:
+    """A policy that reads nothing but the object's fields is answered from the inputs it
+    held for (those fields, as JSON); an input that fails is never remembered, and a new
+    version of the policy starts from nothing. A policy that reads another request value
+    (here the user) is evaluated every time."""
+    from kprov.cluster.apiserver.admission import vap
+    from kprov.cluster.apiserver.authn.chain import UserInfo
+    from kprov.cluster.apiserver.front.status import ApiError
+
+    deployments: Any = REGISTRY.get("apps", "v1", "deployments")
+    server = _context(["Deny"])
+    policies = "/registry/admissionregistration.k8s.io/validatingadmissionpolicies"
+    await vap.validate(server, _creating(deployments, _deployment(3)))
+    await vap.validate(server, _creating(deployments, _deployment(3, {"other": "labels"})))
+    (_, selection), = server.extras["vap-selections"].values()
+    (group,) = selection.groups
+    assert group.held == {b'{"spec":{"replicas":3}}'}  # what the policy reads, nothing more
+    for _ in range(2):  # a failing input is evaluated (and refused) every time
+        with pytest.raises(ApiError, match="at most 5"):
+            await vap.validate(server, _creating(deployments, _deployment(10)))
+    assert group.held == {b'{"spec":{"replicas":3}}'}
+    stricter = copy.deepcopy(server.cache.objects[f"{policies}/p"])
+    stricter["metadata"]["generation"] = 2
+    stricter["spec"]["validations"][0] = {"expression": "object.spec.replicas <= 2", "message": "at most 2"}
+    server.cache.objects[f"{policies}/p"] = stricter
+    with pytest.raises(ApiError, match="at most 2"):
+        await vap.validate(server, _creating(deployments, _deployment(3)))
+    by_user = copy.deepcopy(stricter)
+    by_user["metadata"]["generation"] = 3
+    by_user["spec"]["validations"][0] = {
+        "expression": "request.userInfo.username != 'mallory' && object.spec.replicas <= 2",
+        "message": "not mallory's"}
+    server.cache.objects[f"{policies}/p"] = by_user
+    alice, mallory = UserInfo("alice"), UserInfo("mallory")
+    await vap.validate(server, AdmissionAttributes(deployments, "CREATE", _deployment(1), None, alice))
+    with pytest.raises(ApiError, match="not mallory's"):
+        await vap.validate(server, AdmissionAttributes(deployments, "CREATE", _deployment(1), None, mallory))
+    grouped = [sel.groups is not None for _, sel in server.extras["vap-selections"].values()]
+    assert grouped == [True, True, False]  # one selection per version; the user's is never grouped
+
+
 async def test_plugin_connect_sees_the_options() -> None:
     from kprov.cluster.apiserver.admission import vap
     from kprov.cluster.apiserver.front.status import ApiError
