@@ -207,16 +207,34 @@ def _wait_all(procs: list[subprocess.Popen[bytes]], timeout_s: float,
             proc.wait()
 
 
-def progress_line(logs: list[Path], total: int, elapsed_s: float) -> str:
+def progress_line(logs: list[Path], total: int, elapsed_s: float, serial: int = 0, shards: int = 1,
+                  serial_log: Path | None = None, serial_elapsed_s: float = 0.0) -> str:
     """Specs done/total, failed, elapsed and an estimate of what is left, read from the shards'
-    Ginkgo output (a bullet per finished spec; ``• [FAILED]`` and its kind for the failed)."""
-    done = failed = 0
-    for log in logs:
+    Ginkgo output (a bullet per finished spec; ``• [FAILED]`` and its kind for the failed).
+
+    The estimate knows the run's two phases: ``shards`` shards run the parallel specs at
+    once, then the ``serial`` ones run alone (``serial_log``, for ``serial_elapsed_s`` so
+    far). A serial spec is counted as one shard's time per spec until some have finished,
+    then at the serial phase's own pace ([Serial] specs wait on the cluster more: a run's
+    last 25 took ~1 min each where its parallel ones took 0.3 min a shard)."""
+    done = failed = serial_done = 0
+    for log in [*logs, *([serial_log] if serial_log is not None else [])]:
         if log.is_file():
             text = log.read_text(errors="replace")
-            done += text.count("\u2022")
+            bullets = text.count("\u2022")
+            done += bullets
+            serial_done += bullets if log == serial_log else 0
             failed += len(_FAILED_BULLET.findall(text))
-    left = f", about {elapsed_s / done * (total - done) / 60:.0f} min left" if 0 < done < total else ""
+    parallel_done = done - serial_done
+    parallel_s = elapsed_s - serial_elapsed_s if serial_log is not None else elapsed_s
+    left_s: float | None = None
+    if serial_log is not None and serial_done:
+        left_s = (serial - serial_done) * serial_elapsed_s / serial_done
+    elif parallel_done:
+        per_spec = parallel_s / parallel_done  # the wall time a spec took with every shard busy
+        parallel_left = 0 if serial_log is not None else total - serial - parallel_done
+        left_s = max(0, parallel_left) * per_spec + (serial - serial_done) * per_spec * shards
+    left = f", about {left_s / 60:.0f} min left" if left_s is not None and 0 < done < total else ""
     return (f"progress: {done}/{total} specs done, {done - failed} passed, {failed} failed, "
             f"{elapsed_s / 60:.0f} min{left}")
 
@@ -228,12 +246,18 @@ def run_specs(suite: E2ESuite, opts: ConformanceOptions, specs: list[SpecResult]
     grace_s = (opts.timeout_min + 5) * 60
     dirs: list[Path] = []
     began = time.monotonic()
+    shards = shard(parallel, opts.parallel) if parallel else []
+    serial_dir = opts.report_dir / "serial"
+    serial_began: list[float] = []  # when the serial phase started (once it has)
 
     def tick() -> None:
-        say(progress_line([d / "e2e.log" for d in dirs], len(specs), time.monotonic() - began))
+        now = time.monotonic()
+        serial_log = serial_dir / "e2e.log" if serial_began else None
+        say(progress_line([opts.report_dir / f"shard-{i + 1}" / "e2e.log" for i in range(len(shards))],
+                          len(specs), now - began, len(serial), max(1, len(shards)), serial_log,
+                          now - serial_began[0] if serial_began else 0.0))
 
     if parallel:
-        shards = shard(parallel, opts.parallel)
         say(f"running {len(parallel)} specs in {len(shards)} parallel shard(s)")
         batch = [opts.report_dir / f"shard-{i + 1}" for i in range(len(shards))]
         dirs += batch
@@ -242,9 +266,9 @@ def run_specs(suite: E2ESuite, opts: ConformanceOptions, specs: list[SpecResult]
         _wait_all(procs, grace_s, tick)
     if serial:
         say(f"running {len(serial)} serial specs")
-        directory = opts.report_dir / "serial"
-        dirs.append(directory)
-        _wait_all([_launch(suite, opts, serial, directory, kubectl, workarounds)], grace_s, tick)
+        dirs.append(serial_dir)
+        serial_began.append(time.monotonic())
+        _wait_all([_launch(suite, opts, serial, serial_dir, kubectl, workarounds)], grace_s, tick)
     results: list[SpecResult] = []
     for directory in dirs:
         report = directory / "report.json"

@@ -92,3 +92,21 @@ def test_progress_counts_the_shards_bullets(tmp_path: Path) -> None:
     (tmp_path / "b.log").write_text("SS\u2022 [TIMEDOUT] [60 seconds]\n")
     line = progress_line([tmp_path / "a.log", tmp_path / "b.log", tmp_path / "missing.log"], 10, 240.0)
     assert line == "progress: 4/10 specs done, 2 passed, 2 failed, 4 min, about 6 min left"
+
+
+def test_progress_estimates_serial_specs_at_one_shards_pace_then_their_own(tmp_path: Path) -> None:
+    from kprov.conformance.runner import progress_line
+
+    shards = [tmp_path / "a.log", tmp_path / "b.log", tmp_path / "c.log"]
+    for log, bullets in zip(shards, (2, 1, 1), strict=True):
+        log.write_text("\u2022" * bullets)
+    # 4 of 8 parallel specs in 240 s (60 s each, three at once) and 2 serial ones to come,
+    # each as long as one shard takes per spec (180 s): 4 x 60 + 2 x 180 = 600 s
+    line = progress_line(shards, 10, 240.0, serial=2, shards=3)
+    assert line == "progress: 4/10 specs done, 4 passed, 0 failed, 4 min, about 10 min left"
+    for log, bullets in zip(shards, (3, 3, 2), strict=True):
+        log.write_text("\u2022" * bullets)
+    serial = tmp_path / "serial.log"
+    serial.write_text("\u2022")  # one serial spec in the phase's 300 s so far: 300 s for the last
+    line = progress_line(shards, 10, 900.0, serial=2, shards=3, serial_log=serial, serial_elapsed_s=300.0)
+    assert line == "progress: 9/10 specs done, 9 passed, 0 failed, 15 min, about 5 min left"
