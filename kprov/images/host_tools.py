@@ -27,12 +27,14 @@ from __future__ import annotations
 
 import re
 import subprocess
+from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
 from kprov.images.oci import FileEntry
 
 __all__ = [
-    "AGNHOST_TOOLS", "ENV_KEEPING_SHELL", "shared_objects", "with_agnhost_tools", "with_env_keeping_shell",
+    "AGNHOST_TOOLS", "ENV_KEEPING_SHELL", "parent_dirs", "shared_objects", "with_agnhost_tools",
+    "with_env_keeping_shell",
 ]
 
 ENV_KEEPING_SHELL = Path("/usr/local/libexec/kprov/busybox-ash")
@@ -62,6 +64,18 @@ def shared_objects(binary: Path) -> list[Path]:
     return [Path(match.group(1)) for line in out.splitlines() if (match := _LDD_PATH.search(line))]
 
 
+def parent_dirs(paths: Iterable[str], have: set[str]) -> list[FileEntry]:
+    """Directory entries (0755) for the parents of ``paths`` not in ``have``, each before its
+    children; ``have`` gains them."""
+    added: list[FileEntry] = []
+    for path in paths:
+        for parent in reversed(PurePosixPath(path).parents[:-1]):
+            if str(parent) not in have:
+                have.add(str(parent))
+                added.append(FileEntry(str(parent), is_dir=True, mode=0o755))
+    return added
+
+
 def with_agnhost_tools(files: list[FileEntry], tools: dict[Path, str] | None = None) -> list[FileEntry]:
     """``files`` plus each present tool at its image path (replacing a busybox applet link
     there), the shared objects it needs and nsswitch.conf."""
@@ -77,10 +91,7 @@ def with_agnhost_tools(files: list[FileEntry], tools: dict[Path, str] | None = N
         for library in shared_objects(source):
             wanted[str(library).lstrip("/")] = library
     for path, source in sorted(wanted.items()):
-        for parent in reversed(PurePosixPath(path).parents[:-1]):
-            if str(parent) not in have:
-                have.add(str(parent))
-                added.append(FileEntry(str(parent), is_dir=True, mode=0o755))
+        added += parent_dirs([path], have)
         if path not in have:
             have.add(path)
             added.append(FileEntry(path, data=source.read_bytes(), mode=0o755))

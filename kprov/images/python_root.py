@@ -20,9 +20,9 @@ manifest names. Without the interpreter the stand-in is not built.
 from __future__ import annotations
 
 import os
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
-from kprov.images.host_tools import shared_objects
+from kprov.images.host_tools import parent_dirs, shared_objects
 from kprov.images.oci import FileEntry
 
 __all__ = ["PYTHON", "python_files", "python_version"]
@@ -84,11 +84,4 @@ def python_files(interpreter: Path = PYTHON) -> list[FileEntry]:
             libraries.setdefault(str(library).lstrip("/"), library)
     for path, library in sorted(libraries.items()):
         entries.append(FileEntry(path, data=library.read_bytes(), mode=_EXECUTABLE))
-    have = {entry.path for entry in entries}
-    parents: list[FileEntry] = []
-    for entry in entries:
-        for parent in reversed(PurePosixPath(entry.path).parents[:-1]):
-            if str(parent) not in have:
-                have.add(str(parent))
-                parents.append(FileEntry(str(parent), is_dir=True, mode=0o755))
-    return parents + entries
+    return parent_dirs([e.path for e in entries], {e.path for e in entries}) + entries
