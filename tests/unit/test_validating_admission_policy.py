@@ -249,6 +249,11 @@ class _Cache:
     def scope(self, prefix: str) -> list[dict[str, Any]]:
         return [o for k, o in self.objects.items() if k.startswith(prefix) and "/" not in k[len(prefix) :]]
 
+    def changes(self, prefix: str) -> object:
+        """A mark that moves when an object of the scope is replaced, added or removed (the
+        plugin's remembered selections hold the objects, so no identity is reused)."""
+        return tuple(map(id, self.scope(prefix)))
+
 
 def _context(actions: list[str], extra: dict[str, Any] | None = None, disabled: tuple[str, ...] = ()) -> Any:
     from kprov.cluster.apiserver.config import ServerConfig
@@ -392,7 +397,7 @@ async def test_inputs_that_held_are_remembered_per_policy_version_and_only_when_
     policies = "/registry/admissionregistration.k8s.io/validatingadmissionpolicies"
     await vap.validate(server, _creating(deployments, _deployment(3)))
     await vap.validate(server, _creating(deployments, _deployment(3, {"other": "labels"})))
-    (_, selection), = server.extras["vap-selections"].values()
+    (selection,) = server.extras["vap-selections"].values()
     (group,) = selection.groups
     assert group.held == {b'{"spec":{"replicas":3}}'}  # what the policy reads, nothing more
     for _ in range(2):  # a failing input is evaluated (and refused) every time
@@ -415,8 +420,28 @@ async def test_inputs_that_held_are_remembered_per_policy_version_and_only_when_
     await vap.validate(server, AdmissionAttributes(deployments, "CREATE", _deployment(1), None, alice))
     with pytest.raises(ApiError, match="not mallory's"):
         await vap.validate(server, AdmissionAttributes(deployments, "CREATE", _deployment(1), None, mallory))
-    grouped = [sel.groups is not None for _, sel in server.extras["vap-selections"].values()]
+    grouped = [sel.groups is not None for sel in server.extras["vap-selections"].values()]
     assert grouped == [True, True, False]  # one selection per version; the user's is never grouped
+
+
+def test_a_groups_validations_run_as_one_program_true_only_when_each_is() -> None:
+    """conjunction: one program over the distinct expressions (a trailing comment stays on its
+    line), true exactly when every expression is the boolean true; false or an error otherwise."""
+    from kprov.cluster.apiserver.admission.vap.evaluator import conjunction
+
+    texts = ["object.spec.replicas <= 5 // at most five", "object.spec.replicas <= 5 // at most five",
+             "has(object.metadata.name)", "object.metadata.name.startsWith('d')"]
+    (program,) = conjunction(texts)
+    assert program.execute(activation_of({"object": _deployment(3)})) is True
+    assert program.execute(activation_of({"object": _deployment(6)})) is False
+    renamed = {**_deployment(3), "metadata": {"name": "e"}}
+    assert program.execute(activation_of({"object": renamed})) is False
+    with pytest.raises(Exception):  # noqa: B017 - the binding's error type is its own
+        program.execute(activation_of({"object": {"metadata": {"name": "d"}, "spec": {}}}))
+    (not_boolean,) = conjunction(["object.spec.replicas", "true"])
+    with pytest.raises(Exception):  # noqa: B017
+        not_boolean.execute(activation_of({"object": _deployment(1)}))
+    assert len(conjunction(["true"])) == 1 and conjunction([]) == ()
 
 
 async def test_plugin_connect_sees_the_options() -> None:

@@ -3,7 +3,8 @@
 :func:`validate` runs in the validating phase of every create, update and delete (after
 PodSecurity, before the validating webhooks). It reads the bindings from the watch cache on
 every request, so a binding takes effect as soon as the cache has it (its watch, well under
-a second), and with no binding stored a request costs one dictionary lookup. For each
+a second), and with no binding stored a request costs two change marks and a dictionary
+lookup. For each
 binding whose policy exists and matches (the policy's ``matchConstraints``, then the
 binding's ``matchResources``), the params are collected (``paramKind`` + ``paramRef``: by
 name or selector, in ``paramRef.namespace`` or the request's namespace for a namespaced
@@ -15,13 +16,15 @@ selector-free match rules are remembered per stored object, and the request's va
 converted into CEL once, after matching, pruned to the fields the matching policies read.
 When no binding or policy has a selector or ``resourceNames``, which bindings a request
 selects depends on its kind of request alone: the selection (with the values it reads and
-the programs of its one-rule policies) is remembered per set of stored bindings and
-policies and kind of request, and a request whose policies all hold runs those programs
+the programs of its one-rule policies) is remembered per kind of request under the watch
+cache's change marks of the bindings' and policies' scopes (any event there moves them), so
+a request that finds it reads neither scope, and a request whose policies all hold runs those programs
 in one loop (10 one-rule policies: ~71 us a request in-process before, ~61 with the memo;
 tests/bench/bench_vap.py). Such a remembered selection whose policies read nothing but
 ``object`` also remembers, per group of policies reading the same fields, the inputs (those
 fields as JSON) they all held for: a request whose every group held before runs no CEL, and
-one with new inputs converts and runs only what the new inputs' groups read. In a busy
+one with new inputs converts and runs only what the new inputs' groups read, each group's
+validations as one program (:func:`conjunction`). In a busy
 server the CEL binding's calls cost 3-10x their in-loop figure (evaluator's docstring), so
 not calling it is the saving: a Deployment's replicas, a Job's pods, a restarted
 DaemonSet's share their inputs for any policy that reads no name.
@@ -53,6 +56,7 @@ from kprov.cluster.apiserver.admission.vap.evaluator import (
     activation_of,
     all_true,
     compile_policy,
+    conjunction,
 )
 from kprov.cluster.apiserver.admission.vap.matching import Attributes, MatchMemo
 from kprov.cluster.apiserver.admission.vap.reads import ReadTree, merge_reads, prune
@@ -113,7 +117,9 @@ _HELD_MAX = 4096  # inputs remembered per group of policies (then forgotten at o
 @dataclass(frozen=True)
 class _Group:
     """The selected policies that read the same fields of ``object`` and nothing else, their
-    programs, and the inputs (those fields, as JSON) every one of them held for."""
+    validations as few programs as hold together (:func:`conjunction`: one call into the
+    binding, not one per validation), and the inputs (those fields, as JSON) every one of
+    them held for."""
 
     tree: ReadTree
     programs: tuple[Any, ...]
@@ -170,51 +176,48 @@ def _select(
 
 
 def _selection(
-    ctx: ApiContext, stored_bindings: list[dict[str, Any]], attrs: Attributes,
-    namespace_labels: Mapping[str, str] | None,
+    ctx: ApiContext, attrs: Attributes, namespace_labels: Mapping[str, str] | None, memo_key: tuple[Any, ...],
 ) -> _Selection:
-    """The request's selection: remembered per (stored bindings, stored policies, kind of
-    request) when no match rule depends on more than the kind of request; the entry holds
-    the objects, so no identity is reused while it lives."""
+    """The request's selection, remembered under ``memo_key`` (the stored bindings' and
+    policies' change marks and the kind of request) when no match rule depends on more than
+    the kind of request."""
+    memo: dict[tuple[Any, ...], _Selection] = ctx.extras.setdefault("vap-selections", {})
+    if len(memo) > 1000:
+        memo.clear()
+    stored_bindings = ctx.cache.scope(_BINDINGS)
+    if not stored_bindings:  # (no policy is compiled while nothing binds one)
+        selection = memo[memo_key] = _Selection([], {}, None)
+        return selection
     bindings = _bindings(ctx, stored_bindings)
     policies = ctx.cache.scope(_POLICIES)
-    shape = (attrs.operation, attrs.group, attrs.version, attrs.resource, attrs.subresource, attrs.namespaced)
-    memo: dict[tuple[Any, ...], tuple[list[Any], _Selection]] = ctx.extras.setdefault("vap-selections", {})
-    key = (*map(id, stored_bindings), None, *map(id, policies), shape)
-    found = memo.get(key)
-    if found is not None:
-        return found[1]
     entries = _select(ctx, bindings, attrs, namespace_labels)
     plain = [c.plain_programs for _, _, c, without_params in entries if without_params]
-    selection = _Selection(
-        entries,
-        _reads(ctx, [c for _, _, c, _ in entries]) if entries else {},
+    all_plain = (
         tuple(p for programs in plain for p in programs or ())
-        if len(plain) == len(entries) and all(p is not None for p in plain) else None,
+        if len(plain) == len(entries) and all(p is not None for p in plain) else None
     )
+    reads = _reads(ctx, [c for _, _, c, _ in entries]) if entries else {}
     by_shape = all(b.match_resources.by_shape for b in bindings) and all(
         _policy(ctx, p).match_constraints.by_shape for p in policies
     )
-    if by_shape:
-        if len(memo) > 1000:
-            memo.clear()
-        if selection.all_plain is not None and selection.entries:
-            selection = _Selection(selection.entries, selection.reads, selection.all_plain, _groups(entries))
-        memo[key] = ([stored_bindings, policies], selection)
+    if not by_shape:
+        return _Selection(entries, reads, all_plain)
+    groups = _groups(entries) if all_plain is not None and entries else None
+    selection = memo[memo_key] = _Selection(entries, reads, all_plain, groups)
     return selection
 
 
 def _groups(entries: list[_Selected]) -> tuple[_Group, ...] | None:
-    """The entries' programs grouped by what they read of ``object`` (None when a policy reads
-    another request value: its outcome is not a function of the object alone)."""
-    trees: dict[str, tuple[ReadTree, list[Any]]] = {}
+    """The entries' validations grouped by what they read of ``object`` (None when a policy
+    reads another request value: its outcome is not a function of the object alone)."""
+    trees: dict[str, tuple[ReadTree, list[str]]] = {}
     for _, _, compiled, _ in entries:
         if compiled.reads & _OTHER_INPUTS or compiled.plain_programs is None:
             return None
         tree = compiled.field_reads.get("object")
         shape = json.dumps(tree, sort_keys=True)
-        trees.setdefault(shape, (tree, []))[1].extend(compiled.plain_programs)
-    return tuple(_Group(tree, tuple(programs)) for tree, programs in trees.values())
+        trees.setdefault(shape, (tree, []))[1].extend(v.expression.text for v in compiled.validations)
+    return tuple(_Group(tree, conjunction(texts)) for tree, texts in trees.values())
 
 
 def _bindings(ctx: ApiContext, stored: list[dict[str, Any]]) -> list[_Binding]:
@@ -438,22 +441,37 @@ async def validate(ctx: ApiContext, admission: AdmissionAttributes) -> None:
     """Admit a CREATE, UPDATE, DELETE or CONNECT by the bound policies (raises the
     denial); a CONNECT's object is its options object, its target (namespace, name)."""
     info = admission.info
-    bindings = ctx.cache.scope(_BINDINGS)
-    if not bindings or (info.group == _GROUP and info.resource in _EXEMPT):
+    if info.group == _GROUP and info.resource in _EXEMPT:
         return
     if PLUGIN_NAME in ctx.config.disable_admission_plugins:
         return
+    memo_key = (
+        ctx.cache.changes(_BINDINGS),
+        ctx.cache.changes(_POLICIES),
+        admission.operation,
+        info.group,
+        info.version,
+        info.resource,
+        admission.subresource,
+        info.namespaced,
+    )
+    selection = ctx.extras.get("vap-selections", {}).get(memo_key)
+    if selection is not None:  # (the kind of request alone decided; no binding changed since)
+        if not selection.entries:
+            return
+        groups = selection.groups
+        if groups is not None and _held_before(selection, groups, admission.obj, _activation(ctx)):
+            return
     attrs = _attributes(admission)
     namespace = _namespace(ctx, attrs.namespace) if info.namespaced else None
-    namespace_labels = (
-        ((namespace or {}).get("metadata") or {}).get("labels") or {} if info.namespaced else None
-    )
-    selection = _selection(ctx, bindings, attrs, namespace_labels)
-    if not selection.entries:
-        return
+    if selection is None:
+        namespace_labels = (
+            ((namespace or {}).get("metadata") or {}).get("labels") or {} if info.namespaced else None
+        )
+        selection = _selection(ctx, attrs, namespace_labels, memo_key)
+        if not selection.entries:
+            return
     activation = _activation(ctx)
-    if selection.groups is not None and _held_before(selection, selection.groups, attrs.obj, activation):
-        return
     _set_request_values(activation, selection.reads, attrs, namespace)
     if selection.all_plain is not None and all_true(selection.all_plain, activation):
         return  # (the common case, kept short: every validation of every policy held)
