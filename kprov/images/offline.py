@@ -20,6 +20,10 @@ version's names work:
   ``conntrack`` (the KubeProxy spec lists the node's conntrack entries with it);
 - Docker Hub's python (``library/python``): a *substitute*, this machine's CPython on a
   busybox root (:mod:`kprov.images.python_root`), whatever version the tag names;
+- Docker Hub's ubuntu and debian: a *stand-in*, busybox's tools with this machine's GNU
+  bash as ``/bin/bash`` (``CMD /bin/bash``): what such pods mostly run (``sleep``, ``date``,
+  ``bash -c`` scripts) works; there is no package manager, and ``/etc/os-release`` is
+  busybox's root's (none), so nothing claims to be the distribution;
 - with an agnhost binary: agnhost on a busybox root, ``ENTRYPOINT /agnhost``, ``CMD pause``,
   with the uid 1000 user and gid 50000 group the real image has and this machine's dig,
   getent, curl and OpenBSD nc; the e2e suite's nginx as a *stand-in* (agnhost serving HTTP
@@ -69,6 +73,8 @@ _GROUP = (
     b"group-defined-in-image:x:50000:user-defined-in-image\nnobody:x:65534:\n"
 )
 CONNTRACK = Path("/usr/sbin/conntrack")  # conntrack-tools, which .ci/setup installs
+BASH = Path("/bin/bash")
+_DISTRIBUTIONS = frozenset({"library/ubuntu", "ubuntu", "library/debian", "debian"})
 HTDOCS = "usr/local/apache2/htdocs"
 DEMO_ROOT = "usr/share/demo"
 _INDEX = b"<html><body><h1>It works!</h1></body></html>\n"
@@ -82,7 +88,7 @@ _NGINX_INDEX = (b"<!DOCTYPE html>\n<html>\n<head><title>Welcome to nginx!</title
 class PlannedImage:
     reference: str
     recipe: str  # busybox | pause | agnhost | http-standin | httpd-standin | nginx-standin | demo-standin |
-    # conntrack-standin | python-standin |
+    # conntrack-standin | python-standin | distro-standin |
     #   dnsutils-standin (and the conformance suite's own: nonewprivs | sample-apiserver-standin | etcd)
     kind: str  # "substitute" (the same tool, another build) or "stand-in" (another tool)
     note: str
@@ -137,6 +143,8 @@ def standin_recipe(repo: str, have_agnhost: bool) -> Recipe | None:
         return "conntrack-standin", "stand-in", "a busybox root with this machine's conntrack"
     if base == "nonroot":
         return "nonroot-standin", "stand-in", "a busybox root whose image user is 1234, as upstream's nonroot"
+    if repo in _DISTRIBUTIONS and BASH.is_file():
+        return "distro-standin", "stand-in", "busybox's tools with this machine's GNU bash"
     if repo in ("library/python", "python") and python_version():
         return "python-standin", "substitute", f"this machine's CPython {python_version()} on a busybox root"
     if not have_agnhost:
@@ -195,6 +203,9 @@ def standin_spec(image: PlannedImage, roots: ImageRoots) -> ImageSpec | None:
     if image.recipe == "conntrack-standin":  # the KubeProxy CLOSE_WAIT spec lists conntrack entries
         files = with_agnhost_tools(plain, {CONNTRACK: "usr/sbin/conntrack"})
         return ImageSpec(image.reference, files=files, cmd=["/bin/sh"])
+    if image.recipe == "distro-standin":  # ubuntu, debian: pods that sleep, exec, run bash -c
+        files = with_agnhost_tools(plain, {BASH: "bin/bash"})
+        return ImageSpec(image.reference, files=files, cmd=["/bin/bash"])
     if image.recipe == "dnsutils-standin":
         return ImageSpec(image.reference, files=rooted, cmd=["/bin/sh"])
     if image.recipe == "python-standin":

@@ -10,7 +10,6 @@ import json
 import os
 import shutil
 import subprocess
-import tarfile
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ import pytest
 from kprov.images.python_root import python_version
 from kprov.images.recipes import BUSYBOX_PATH
 from kprov.images.standins import build_standins
+from tests.integration.images.oci_layer import unpack
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or not python_version() or not BUSYBOX_PATH.is_file() or shutil.which("chroot") is None,
@@ -41,26 +41,13 @@ print(json.dumps({"reply": reply.decode(), "version": "%d.%d" % sys.version_info
 """
 
 
-def _unpack(archive: Path, reference: str, into: Path) -> None:
-    with tarfile.open(archive) as tar:
-        index = json.load(tar.extractfile("index.json"))  # type: ignore[arg-type]
-        entry = next(m for m in index["manifests"]
-                     if m["annotations"]["io.containerd.image.name"] == reference)
-        manifest = json.load(tar.extractfile("blobs/sha256/" + entry["digest"][7:]))  # type: ignore[arg-type]
-        layer = manifest["layers"][0]["digest"][7:]
-        config = json.load(tar.extractfile("blobs/sha256/" + manifest["config"]["digest"][7:]))  # type: ignore[arg-type]
-        with tarfile.open(fileobj=tar.extractfile("blobs/sha256/" + layer)) as files:
-            files.extractall(into, filter="fully_trusted")
-    assert config["config"]["Cmd"] == ["python3"]
-
-
 def test_python_stand_in_runs_alone_in_a_chroot(tmp_path: Path) -> None:
     archive = tmp_path / "standins.tar"
     digests = build_standins(archive, None, ["python:3.12"])
     reference = "docker.io/library/python:3.12"
     assert reference in digests
     root = tmp_path / "root"
-    _unpack(archive, reference, root)
+    assert unpack(archive, reference, root)["config"]["Cmd"] == ["python3"]
     (root / "opt").mkdir(exist_ok=True)
     (root / "opt" / "port-server.py").write_text(_SCRIPT)
     done = subprocess.run([_CHROOT, str(root), "/usr/local/bin/python", "-u", "/opt/port-server.py"],
