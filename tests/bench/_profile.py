@@ -58,6 +58,7 @@ def top_frames(raw: str, count: int = 5, within: str = "") -> list[tuple[float, 
 class Profiler:
     def __init__(self, out_dir: Path, rate: int = 20) -> None:
         self.out_dir = out_dir
+        out_dir.mkdir(parents=True, exist_ok=True)  # (py-spy writes nothing into a missing one)
         self.rate = rate
         self.program = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
         self._running: dict[str, subprocess.Popen] = {}

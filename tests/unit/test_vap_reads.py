@@ -13,7 +13,7 @@ from kprov.cluster.api.resources import REGISTRY
 from kprov.cluster.apiserver import _lib
 from kprov.cluster.apiserver.admission.attributes import AdmissionAttributes
 from kprov.cluster.apiserver.admission.vap.evaluator import activation_of, compile_policy
-from kprov.cluster.apiserver.admission.vap.reads import ROOTS, expression_reads, merge_reads, prune
+from kprov.cluster.apiserver.admission.vap.reads import ROOTS, expression_reads, held_key, merge_reads, prune
 from kprov.cluster.apiserver.handlers.lifecycle import prepare_create
 from tests.unit.test_validating_admission_policy import _context
 
@@ -185,3 +185,29 @@ async def test_policies_of_one_request_see_the_union_of_their_reads() -> None:
         "pods \"web\" is forbidden: ValidatingAdmissionPolicy 'q' with binding 'c' denied request: "
         "image registry.local/side:2"
     )
+
+
+def test_held_keys_keep_a_size_only_string_as_its_lengths() -> None:
+    """A string read only by size() keys by its lengths (code points and UTF-8 bytes, as the
+    binding counts bytes): equal lengths share a key, and each key's outcome is the binding's
+    for every string it stands for; anything else read of it, or another type, keeps it."""
+    sized = expression_reads("size(object.metadata.name) <= 3", {"object"})["object"]
+    program = compile_policy({"spec": {"validations": [
+        {"expression": "size(object.metadata.name) <= 3"}]}}).validations[0].expression.program
+    names = ["abc", "xyz", "abcd", "ü", "üa", "a", "€", "abü", "😀", "ab"]
+    by_key: dict[bytes, set[bool]] = {}
+    for name in names:
+        obj = {"metadata": {"name": name, "uid": "u"}}
+        outcome = program.execute(activation_of({"object": prune(obj, sized)}))
+        by_key.setdefault(held_key(obj, sized), set()).add(outcome)
+    assert all(len(outcomes) == 1 for outcomes in by_key.values())  # one key, one outcome
+    assert held_key({"metadata": {"name": "abc"}}, sized) == held_key({"metadata": {"name": "xyz"}}, sized)
+    assert held_key({"metadata": {"name": "ü"}}, sized) != held_key({"metadata": {"name": "ab"}}, sized)
+    assert held_key({"metadata": {"name": "ü"}}, sized) != held_key({"metadata": {"name": "a"}}, sized)
+    abc = held_key({"metadata": {"name": "abc"}}, sized)
+    for other in (["a", "b", "c"], {"a": 1, "b": 2, "c": 3}, None, 3):  # not a string: kept as it is
+        assert held_key({"metadata": {"name": other}}, sized) != abc
+    whole = expression_reads("object.metadata.name.startsWith('a')", {"object"})["object"]
+    assert held_key({"metadata": {"name": "abc"}}, whole) != held_key({"metadata": {"name": "axy"}}, whole)
+    assert held_key({"metadata": {"name": "abc"}}, whole) == json.dumps(
+        {"metadata": {"name": "abc"}}, separators=(",", ":")).encode()

@@ -45,8 +45,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
 from kprov.cluster.api.errors import Cause
 from kprov.cluster.api.resources import ResourceInfo, split_api_version
 from kprov.cluster.api.selectors import SelectorError, label_selector_from_object
@@ -59,7 +57,7 @@ from kprov.cluster.apiserver.admission.vap.evaluator import (
     conjunction,
 )
 from kprov.cluster.apiserver.admission.vap.matching import Attributes, MatchMemo
-from kprov.cluster.apiserver.admission.vap.reads import ReadTree, merge_reads, prune
+from kprov.cluster.apiserver.admission.vap.reads import ReadTree, held_key, merge_reads, prune
 from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.front.status import StatusError
 from kprov.cluster.apiserver.front.warning import add_audit_annotation, add_warning
@@ -496,7 +494,7 @@ def _held_before(selection: _Selection, groups: tuple[_Group, ...], obj: Any, ac
     unknown: list[tuple[int, bytes]] = []
     for index, group in enumerate(groups):
         try:
-            key = orjson.dumps(prune(obj, group.tree))
+            key = held_key(obj, group.tree)
         except TypeError:
             return False
         if key not in group.held:

@@ -30,7 +30,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
-__all__ = ["ROOTS", "ReadTree", "expression_reads", "merge_reads", "prune"]
+import orjson
+
+__all__ = ["ROOTS", "ReadTree", "expression_reads", "held_key", "merge_reads", "prune"]
 
 ReadTree: TypeAlias = "dict[str, ReadTree] | None"
 """What is read below a value: None is all of it; a dict, only its keys (``*``: every
@@ -207,22 +209,43 @@ def expression_reads(text: str, roots: Iterable[str]) -> dict[str, ReadTree]:
 _SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
-def prune(value: Any, tree: ReadTree) -> Any:
-    """``value`` with only the parts ``tree`` reads (shared, not copied: never mutate it)."""
+def prune(value: Any, tree: ReadTree, sizes: bool = False) -> Any:
+    """``value`` with only the parts ``tree`` reads (shared, not copied: never mutate it).
+    ``sizes`` (for :func:`held_key` only: the result is no CEL input then): a string of which
+    only the number of elements is read stands as its length (see :func:`held_key`)."""
     if tree is None:
         return value
     kind = value.__class__  # (decoded JSON: dict, list, scalars; isinstance is the slow path)
     if kind in _SCALARS:
+        if sizes and kind is str and tree == _SIZE_ONLY:
+            return orjson.Fragment(b"#%d,%d" % (len(value), len(value.encode())))
         return value
     if kind is dict or (kind is not list and isinstance(value, Mapping)):
         every = tree.get(EVERY)
         if EVERY in tree:
             return {
-                key: prune(item, _merge(every, tree[key]) if key in tree else every)
+                key: prune(item, _merge(every, tree[key]) if key in tree else every, sizes)
                 for key, item in value.items()
             }
-        return {key: prune(value[key], below) for key, below in tree.items() if key in value}
+        return {key: prune(value[key], below, sizes) for key, below in tree.items() if key in value}
     if (kind is list or isinstance(value, list)) and EVERY in tree:
         every = tree[EVERY]
-        return value if every is None else [prune(item, every) for item in value]
+        return value if every is None else [prune(item, every, sizes) for item in value]
     return value
+
+
+_SIZE_ONLY: ReadTree = {EVERY: {}}
+
+
+def held_key(value: Any, tree: ReadTree) -> bytes:
+    """What decides every outcome of expressions reading ``tree`` of ``value``, as JSON bytes
+    (a memo key: equal keys, equal outcomes): :func:`prune`'s value, except that a string read
+    only as a number of elements (``{"*": {}}``: ``size(x)``/``x.size()``; the macros over
+    ``x`` fail for every string alike, and any other use of it keeps it whole) is written as
+    its lengths, ``#<code points>,<UTF-8 bytes>``: not JSON, so no value's own JSON can read
+    the same. Both, as CEL's size of a string is its code points but the binding's is its
+    UTF-8 bytes (``size("ü")`` is 2 there); strings equal in both have one size either way.
+    A name-length rule then decides once per length, not once per name (bench_apiserver's
+    name rules ran the CEL binding on every pod create).
+    TypeError: the value is not JSON."""
+    return orjson.dumps(prune(value, tree, sizes=True))
