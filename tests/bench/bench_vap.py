@@ -4,7 +4,7 @@ The server-level figure (bench_apiserver.py's ``vap_overhead_ratio``) moves ±10
 on this 2-core machine, more than a change of ten microseconds; this measures the plugin alone
 against a watch-cache stand-in holding bench_apiserver's ten one-rule policies and their
 bindings. Each create is a pod of its own name, as in bench_apiserver (three of the ten
-policies read the name, so their inputs are new every time; the others' repeat). Prints:
+policies read the name's size, so their inputs repeat by length; the others' repeat). Prints:
   vap_validate_us             one pod create through the plugin (every policy holds)
   vap_validate_same_input_us  the same pod again and again (a Deployment's replicas, as far
                               as policies reading no name see them): every group of policies

@@ -27,7 +27,8 @@ one with new inputs converts and runs only what the new inputs' groups read, eac
 validations as one program (:func:`conjunction`). In a busy
 server the CEL binding's calls cost 3-10x their in-loop figure (evaluator's docstring), so
 not calling it is the saving: a Deployment's replicas, a Job's pods, a restarted
-DaemonSet's share their inputs for any policy that reads no name.
+DaemonSet's share their inputs for any policy that reads no name, and a rule reading only a
+name's size() decides once per length (:func:`held_key`).
 Failures act by the binding's ``validationActions``: Deny refuses the request
 (upstream's ``<resource> "<name>" is forbidden: ValidatingAdmissionPolicy '<p>' with
 binding '<b>' denied request: <message>``
