@@ -427,21 +427,25 @@ async def test_inputs_that_held_are_remembered_per_policy_version_and_only_when_
 def test_a_groups_validations_run_as_one_program_true_only_when_each_is() -> None:
     """conjunction: one program over the distinct expressions (a trailing comment stays on its
     line), true exactly when every expression is the boolean true; false or an error otherwise."""
+    from kprov.cluster.api.crd.cel import _cel
     from kprov.cluster.apiserver.admission.vap.evaluator import conjunction
+
+    def compiled(*texts: str) -> dict[str, Any]:
+        return {text: _cel().compile(text) for text in texts}  # (each distinct text once)
 
     texts = ["object.spec.replicas <= 5 // at most five", "object.spec.replicas <= 5 // at most five",
              "has(object.metadata.name)", "object.metadata.name.startsWith('d')"]
-    (program,) = conjunction(texts)
+    (program,) = conjunction(compiled(*texts))
     assert program.execute(activation_of({"object": _deployment(3)})) is True
     assert program.execute(activation_of({"object": _deployment(6)})) is False
     renamed = {**_deployment(3), "metadata": {"name": "e"}}
     assert program.execute(activation_of({"object": renamed})) is False
     with pytest.raises(Exception):  # noqa: B017 - the binding's error type is its own
         program.execute(activation_of({"object": {"metadata": {"name": "d"}, "spec": {}}}))
-    (not_boolean,) = conjunction(["object.spec.replicas", "true"])
+    (not_boolean,) = conjunction(compiled("object.spec.replicas", "true"))
     with pytest.raises(Exception):  # noqa: B017
         not_boolean.execute(activation_of({"object": _deployment(1)}))
-    assert len(conjunction(["true"])) == 1 and conjunction([]) == ()
+    assert len(conjunction(compiled("true"))) == 1 and conjunction({}) == ()
 
 
 async def test_plugin_connect_sees_the_options() -> None:

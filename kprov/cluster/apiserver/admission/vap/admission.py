@@ -209,14 +209,15 @@ def _selection(
 def _groups(entries: list[_Selected]) -> tuple[_Group, ...] | None:
     """The entries' validations grouped by what they read of ``object`` (None when a policy
     reads another request value: its outcome is not a function of the object alone)."""
-    trees: dict[str, tuple[ReadTree, list[str]]] = {}
+    trees: dict[str, tuple[ReadTree, dict[str, Any]]] = {}
     for _, _, compiled, _ in entries:
         if compiled.reads & _OTHER_INPUTS or compiled.plain_programs is None:
             return None
         tree = compiled.field_reads.get("object")
         shape = json.dumps(tree, sort_keys=True)
-        trees.setdefault(shape, (tree, []))[1].extend(v.expression.text for v in compiled.validations)
-    return tuple(_Group(tree, conjunction(texts)) for tree, texts in trees.values())
+        programs = trees.setdefault(shape, (tree, {}))[1]
+        programs.update((v.expression.text, v.expression.program) for v in compiled.validations)
+    return tuple(_Group(tree, conjunction(programs)) for tree, programs in trees.values())
 
 
 def _bindings(ctx: ApiContext, stored: list[dict[str, Any]]) -> list[_Binding]:

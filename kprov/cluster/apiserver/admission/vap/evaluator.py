@@ -36,7 +36,7 @@ bounds nothing but the input's size (the request body limit). See docs/decisions
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -231,22 +231,22 @@ def all_true(programs: tuple[Any, ...], activation: Any) -> bool:
     return True
 
 
-def conjunction(expressions: Sequence[str]) -> tuple[Any, ...]:
-    """Programs that are all true exactly when every one of ``expressions`` is: one program
-    ``(e1) && (e2) && ...`` over the distinct expressions (CEL's ``&&`` is true only when both
-    sides are the boolean true; a false side wins over an error; a non-boolean side is an
-    error), or, should that not compile, the expressions' own programs. Each binding call
-    costs ~5-10 us with the CPU's caches cold, so one call instead of several is the saving;
-    a result other than true sends the caller to :meth:`CompiledPolicy.evaluate`, which runs
-    each expression for its message. Each expression stands on lines of its own, so a
-    trailing ``//`` comment ends with its line."""
-    distinct = list(dict.fromkeys(expressions))
-    if len(distinct) < 2:
-        return tuple(_cel().compile(text) for text in distinct)
+def conjunction(programs: Mapping[str, Any]) -> tuple[Any, ...]:
+    """Programs that are all true exactly when every one of ``programs`` (expression text ->
+    its compiled program, so each distinct expression once) is: one program
+    ``(e1) && (e2) && ...`` (CEL's ``&&`` is true only when both sides are the boolean true; a
+    false side wins over an error; a non-boolean side is an error), or, should that not
+    compile, the programs themselves. Each binding call costs ~5-10 us with the CPU's caches
+    cold, so one call instead of several is the saving; a result other than true sends the
+    caller to :meth:`CompiledPolicy.evaluate`, which runs each expression for its message.
+    Each expression stands on lines of its own, so a trailing ``//`` comment ends with its
+    line."""
+    if len(programs) < 2:
+        return tuple(programs.values())
     try:
-        return (_cel().compile(" && ".join(f"(\n{text}\n)" for text in distinct)),)
+        return (_cel().compile(" && ".join(f"(\n{text}\n)" for text in programs)),)
     except Exception:  # (a nesting or size limit of the parser): each on its own
-        return tuple(_cel().compile(text) for text in distinct)
+        return tuple(programs.values())
 
 
 def activation_of(values: Mapping[str, Any]) -> Any:
