@@ -12,15 +12,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import datetime as dt
 import secrets
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 
 from kprov.cluster.client import ApiClient, ApiError, ClientConfig, resources
+from kprov.deploy.verify.clock_checks import served_window_detail
+from kprov.deploy.verify.diagnose import describe_error, primary_cause
 from kprov.deploy.verify.dns_probe import dns_probe_command, parse_probe_output
+from kprov.deploy.verify.host_checks import served_certificate
 from kprov.deploy.verify.report import Check
 from kprov.deploy.verify.smoke import smoke_deployment, smoke_namespace, smoke_service
 
@@ -37,8 +42,14 @@ async def _check_api_server(config: ClientConfig, server: str) -> Check:
             body = await client.request("GET", "/readyz")
         ready = str(body).strip() == "ok"
         return Check("cluster", f"API server {server} ready", ready, str(body)[:80])
-    except (TimeoutError, ApiError, aiohttp.ClientError, OSError) as exc:
-        return Check("cluster", f"API server {server} ready", False, str(exc)[:200])
+    except Exception as exc:  # noqa: BLE001 - every failure is this server's failed row, with its cause
+        detail = describe_error(exc)
+        if primary_cause(exc).kind in ("cert-not-yet-valid", "cert-expired", "tls"):
+            url = urlsplit(server)
+            window = await asyncio.to_thread(served_window_detail, url.hostname or "", url.port or 443,
+                                             dt.datetime.now(dt.UTC), served_certificate)
+            detail = f"{window} ({detail})" if window else detail
+        return Check("cluster", f"API server {server} ready", False, detail)
 
 
 async def check_api_servers(config: ClientConfig) -> list[Check]:

@@ -26,6 +26,8 @@ from typing import Any
 import testinfra
 from cryptography import x509
 
+from kprov.deploy.verify.clock_checks import CLOCK_COMMAND, host_clock_check, not_yet_valid_detail
+from kprov.deploy.verify.diagnose import guard
 from kprov.deploy.verify.expectations import HostExpectation
 from kprov.deploy.verify.kernel_checks import expected_kernel, kernel_script, parse_kernel_report
 from kprov.deploy.verify.report import Check
@@ -102,7 +104,8 @@ def _cert_check(content: bytes | None, now: dt.datetime) -> tuple[bool, str]:
         return False, "missing"
     cert = x509.load_pem_x509_certificate(content)
     if cert.not_valid_before_utc > now:
-        return False, f"not valid before {cert.not_valid_before_utc:%Y-%m-%d %H:%M}"
+        return False, "not yet valid: " + not_yet_valid_detail(cert.not_valid_before_utc, now,
+                                                               "this machine's clock")
     days = (cert.not_valid_after_utc - now).days
     if days < CERT_MIN_DAYS:
         return False, f"expires in {days} days (renew: kprov pki rotate)"
@@ -117,40 +120,49 @@ def _check_host(name: str, host_vars: Mapping[str, Any], exp: HostExpectation) -
             host.run("true")
         except Exception as exc:  # noqa: BLE001 - an unreachable host is a failed row, not a crash
             return [Check(name, "reachable over SSH", False, str(exc) or type(exc).__name__)]
-        states = _unit_states(host, exp.units) if exp.units else {}
-        for unit in exp.units:
-            running, enabled = states.get(unit, (False, False))
-            detail = ", ".join(s for s, ok in (("active", running), ("enabled", enabled)) if not ok)
-            checks.append(Check(name, f"unit {unit} active and enabled", running and enabled,
-                                f"not {detail}" if detail else ""))
-        listening = _listening_ports(host) if exp.ports else set()
-        for port in exp.ports:
-            checks.append(Check(name, f"port {port} listening", port in listening))
-        now = dt.datetime.now(dt.UTC)
-        contents = _cert_bytes(host, exp.certs) if exp.certs else {}
-        for path in exp.certs:
-            ok, detail = _cert_check(contents.get(path), now)
-            checks.append(Check(name, f"certificate {path}", ok, detail))
-        address = str(host_vars.get("ansible_host", name))
-        served = dict(exp.served)
-        if KUBELET_PORT in served:  # a kubelet with a CSR-issued serving certificate serves that one
-            rotated = kubelet_serving_by_csr(host_vars)
-            certificate = _certificate_block(host, rotated)
-            if certificate is not None:
-                served[KUBELET_PORT] = rotated
-                contents[rotated] = certificate
-        for port, path in served.items():
-            ok, detail = served_matches(address, port, contents.get(path))
-            checks.append(Check(name, f"port {port} serves {path}", ok, detail))
-        if exp.kernel:
-            modules, sysctls, swap_off = expected_kernel(host_vars)
-            report = host.run(kernel_script(modules, sysctls)).stdout
-            checks += parse_kernel_report(name, report, modules, sysctls, swap_off)
-        pending = _pending_handlers(host)
-        checks.append(Check(name, "no restart pending", not pending,
-                            f"recorded as due and not yet run: {'; '.join(pending)} (an interrupted or "
-                            "failed run; rerun kprov apply)"
-                            if pending else ""))
+        checks += guard(name, "clock agrees with this machine's",
+                        lambda: [host_clock_check(name, lambda: str(host.run(CLOCK_COMMAND).stdout))])
+        checks += guard(name, "host checks completed", lambda: _host_rows(name, host, host_vars, exp))
+    return checks
+
+
+def _host_rows(name: str, host: Any, host_vars: Mapping[str, Any], exp: HostExpectation) -> list[Check]:
+    """The rows of one reachable host (any failure of the host's commands is the caller's one row)."""
+    checks: list[Check] = []
+    states = _unit_states(host, exp.units) if exp.units else {}
+    for unit in exp.units:
+        running, enabled = states.get(unit, (False, False))
+        detail = ", ".join(s for s, ok in (("active", running), ("enabled", enabled)) if not ok)
+        checks.append(Check(name, f"unit {unit} active and enabled", running and enabled,
+                            f"not {detail}" if detail else ""))
+    listening = _listening_ports(host) if exp.ports else set()
+    for port in exp.ports:
+        checks.append(Check(name, f"port {port} listening", port in listening))
+    now = dt.datetime.now(dt.UTC)
+    contents = _cert_bytes(host, exp.certs) if exp.certs else {}
+    for path in exp.certs:
+        ok, detail = _cert_check(contents.get(path), now)
+        checks.append(Check(name, f"certificate {path}", ok, detail))
+    address = str(host_vars.get("ansible_host", name))
+    served = dict(exp.served)
+    if KUBELET_PORT in served:  # a kubelet with a CSR-issued serving certificate serves that one
+        rotated = kubelet_serving_by_csr(host_vars)
+        certificate = _certificate_block(host, rotated)
+        if certificate is not None:
+            served[KUBELET_PORT] = rotated
+            contents[rotated] = certificate
+    for port, path in served.items():
+        ok, detail = served_matches(address, port, contents.get(path))
+        checks.append(Check(name, f"port {port} serves {path}", ok, detail))
+    if exp.kernel:
+        modules, sysctls, swap_off = expected_kernel(host_vars)
+        report = host.run(kernel_script(modules, sysctls)).stdout
+        checks += parse_kernel_report(name, report, modules, sysctls, swap_off)
+    pending = _pending_handlers(host)
+    checks.append(Check(name, "no restart pending", not pending,
+                        f"recorded as due and not yet run: {'; '.join(pending)} (an interrupted or "
+                        "failed run; rerun kprov apply)"
+                        if pending else ""))
     return checks
 
 
@@ -220,5 +232,6 @@ def check_hosts(host_vars: Mapping[str, Mapping[str, Any]],
     """Run every host's checks in parallel; rows come back in host order."""
     names = list(expectations)
     with ThreadPoolExecutor(max_workers=max(1, min(16, len(names)))) as pool:
-        results = pool.map(lambda n: _check_host(n, host_vars[n], expectations[n]), names)
+        results = pool.map(lambda n: guard(n, "host checks completed",
+                                           lambda: _check_host(n, host_vars[n], expectations[n])), names)
     return [c for rows in results for c in rows]

@@ -22,6 +22,7 @@ from typing import Any
 from kprov.cluster.client import ApiClient, KubeconfigError, load_kubeconfig
 from kprov.deploy.prepare import SITE_PLAYBOOK, prepare_cluster
 from kprov.deploy.verify.cluster_checks import check_api_servers, check_nodes, smoke_test
+from kprov.deploy.verify.diagnose import aguard, describe_error, guard
 from kprov.deploy.verify.expectations import expectations_for
 from kprov.deploy.verify.gateway_checks import check_gateways
 from kprov.deploy.verify.host_checks import check_hosts, testinfra_host
@@ -46,7 +47,7 @@ def _etcd_checks(inventory: str | Path) -> list[Check]:
         with EtcdCluster(inventory) as cluster:
             views = cluster.members(cluster.anchor())
     except Exception as exc:  # noqa: BLE001 - any failure to reach etcd is a failed row
-        return [Check("cluster", "etcd quorum", False, str(exc)[:300])]
+        return [Check("cluster", "etcd quorum", False, describe_error(exc))]
     healthy = [v for v in views if v.healthy]
     leaders = [v.name for v in views if v.is_leader]
     checks = [Check("cluster", f"etcd member {v.name or v.endpoint} healthy", v.healthy, v.error)
@@ -71,20 +72,21 @@ async def _api_checks(inventory: str | Path, nodes: list[str], workers: list[str
         config = load_kubeconfig(admin_kubeconfig_path(inventory))
     except (KubeconfigError, OSError) as exc:
         return [Check("cluster", "admin kubeconfig", False, str(exc))]
-    checks = await check_api_servers(config)
+    checks = await aguard("cluster", "API servers ready", check_api_servers(config))
+    if not any(c.ok for c in checks):  # nothing below could get an answer: one row, not one per check
+        return checks + [Check("cluster", "checks through the API", False,
+                               "skipped: no API server is ready (see the rows above)")]
     async with ApiClient(config, timeout=10.0) as client:
         ips = {w: str(host_vars[w].get("ansible_host", w)) for w in workers}
         domain = str(next(iter(host_vars.values()), {}).get("kprov_cluster_domain", "cluster.local"))
-        smoking = asyncio.create_task(
-            smoke_test(client, workers, ips, _remote_runner(host_vars), domain=domain)) if smoke else None
-        try:
-            checks += await check_nodes(client, nodes)
-        except Exception as exc:  # noqa: BLE001
-            checks.append(Check("cluster", "list nodes", False, str(exc)[:300]))
-        checks += await check_metrics(config, client, nodes)
-        checks += await asyncio.to_thread(check_netpol_agents, nodes, host_vars, _remote_runner(host_vars))
-        checks += await check_ingress(workers, host_vars)
-        checks += await check_gateways(client, workers, host_vars)
+        smoking = asyncio.create_task(aguard("cluster", "smoke deployment", smoke_test(
+            client, workers, ips, _remote_runner(host_vars), domain=domain))) if smoke else None
+        checks += await aguard("cluster", "list nodes", check_nodes(client, nodes))
+        checks += await aguard("cluster", "metrics API", check_metrics(config, client, nodes))
+        checks += await aguard("cluster", "NetworkPolicy agents", asyncio.to_thread(
+            check_netpol_agents, nodes, host_vars, _remote_runner(host_vars)))
+        checks += await aguard("cluster", "Ingress on every worker", check_ingress(workers, host_vars))
+        checks += await aguard("cluster", "Gateways", check_gateways(client, workers, host_vars))
         if smoking is not None:
             checks += await smoking
     return checks
@@ -101,20 +103,30 @@ def _drift_check(inventory: str | Path) -> Check:
 
 
 def verify_cluster(inventory: str | Path, *, smoke: bool = True, drift: bool = True) -> VerifyReport:
+    """Every check as a row; a check that raises is a failed row with its cause (never a crash)."""
     start = time.monotonic()
     report = VerifyReport()
-    inv = load_inventory(inventory)
+    try:
+        inv = load_inventory(inventory)
+    except Exception as exc:  # noqa: BLE001 - the inventory itself is the first check
+        report.add("cluster", "inventory loads", False, describe_error(exc))
+        report.duration_s = time.monotonic() - start
+        return report
     host_vars = {h: inv.host_vars(h) for h in inv.hosts}
     members = {g: set(inv.members(g)) for g in ("etcd", "control_plane", "workers")}
     expectations = expectations_for(inv.hosts, lambda host, group: host in members[group])
     nodes = [h for h in inv.hosts if h in members["control_plane"] | members["workers"]]
     workers = [h for h in inv.hosts if h in members["workers"]]
     with ThreadPoolExecutor(max_workers=1) as pool:
-        on_hosts = pool.submit(lambda: check_hosts(host_vars, expectations) + _etcd_checks(inventory))
-        api_checks = asyncio.run(_api_checks(inventory, nodes, workers, host_vars, smoke))
+        on_hosts = pool.submit(lambda: guard("cluster", "host checks",
+                                             lambda: check_hosts(host_vars, expectations))
+                               + _etcd_checks(inventory))
+        api_checks = asyncio.run(aguard("cluster", "checks through the API",
+                                        _api_checks(inventory, nodes, workers, host_vars, smoke)))
         report.checks += on_hosts.result()
     report.checks += api_checks
     if drift:
-        report.checks.append(_drift_check(inventory))
+        report.checks += guard("cluster", "hosts match the playbook (check mode: 0 changed)",
+                               lambda: [_drift_check(inventory)])
     report.duration_s = time.monotonic() - start
     return report
