@@ -1,0 +1,102 @@
+"""Benchmark: faults under load on a 5-host lab cluster with an API VIP (issue 76).
+
+    python tests/bench/bench_faults.py [--lab N] [--reuse INVENTORY] [--only NAME ...] [--hold S]
+
+Set-up (not timed): a fresh lab cluster with ``apiserver_vip`` (h1..h3 control plane and
+etcd, h4 and h5 workers), or ``--reuse`` the inventory of a running one. Then, for every
+scenario of tests/faults/injectors.py's ``FAULTS`` (or those named by ``--only``): a writer
+creates a ConfigMap every 0.1 s through the VIP (each request on the clock, 5 s timeout)
+and a watch follows them; the faults are injected, held ``--hold`` seconds (default 5),
+healed; the writer goes on 3 s, then the checks of tests/faults/checks.py run. Figures:
+
+  faults_acknowledged_writes_lost  acknowledged writes not readable with their value, over
+                                   every scenario (target 0)
+  faults_watch_gaps                acknowledged writes the watch never delivered nor a 410's
+                                   relist showed, over every scenario (target 0)
+  faults_watch_out_of_order        events delivered below the last resourceVersion, or twice
+  faults_hashkv_disagreements      scenarios after which the etcd members' hashkv differed
+  <scenario>.api_unavailable_s     the longest run of failed writes: the first failure's start
+                                   to the start of the next acknowledged write
+  <scenario>.failed_requests, .acknowledged, .relists, .shared_revisions
+  <scenario>.nodes_ready_s         after the heal, until every node is Ready
+  kill-etcd-leader.etcd_leader_loss_recovery_s
+                                   from the kill to a leader among the survivors (polled every
+                                   0.1 s through etcdctl on a survivor)
+  load_avg_1m                      the machine's load at the end (the machine is shared)
+
+Figures on a shared 2-core machine are indicative; the checks (lost, gaps) are not timings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from kprov.lab import Lab  # noqa: E402
+from tests.bench._lab_cluster import fresh_cluster  # noqa: E402
+from tests.faults.injectors import FAULTS, Fault  # noqa: E402
+from tests.faults.scenario import ScenarioResult, etcd_leader_recovery_s, run_scenario  # noqa: E402
+
+CONTROL_PLANE = ("h1", "h2", "h3")
+WORKERS = ("h4", "h5")
+
+
+def _leader_recovery(lab: Lab, name: str, faults: list[Fault]) -> Callable[[], dict[str, float]] | None:
+    """For the leader's kill: how long until the survivors have a leader (run right after it)."""
+    if name != "kill-etcd-leader":
+        return None
+    victim = getattr(faults[0], "host", "")
+    survivors = tuple(h for h in CONTROL_PLANE if h != victim)
+    return lambda: {"etcd_leader_loss_recovery_s": etcd_leader_recovery_s(lab, survivors)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--lab", type=int, default=int(os.environ.get("KPROV_TEST_LAB", "8")))
+    parser.add_argument("--reuse", type=Path, help="the inventory of a running lab cluster with a VIP")
+    parser.add_argument("--only", nargs="*", default=None, help="scenario names (default: all)")
+    parser.add_argument("--hold", type=float, default=5.0)
+    args = parser.parse_args()
+    lab = Lab(args.lab)
+    with tempfile.TemporaryDirectory(prefix="kprov-bench-faults-") as tmp:
+        inventory = args.reuse or fresh_cluster(args.lab, Path(tmp), 5, vip=True)
+        kubeconfig = inventory.parent / "pki" / "kubeconfigs" / "admin.conf"
+        names = args.only or list(FAULTS)
+        results: list[ScenarioResult] = []
+        for name in names:
+            faults = FAULTS[name](lab, CONTROL_PLANE, WORKERS)
+            after = _leader_recovery(lab, name, faults)
+            result = run_scenario(lab, kubeconfig, name, faults, etcd_members=CONTROL_PLANE,
+                                  nodes=CONTROL_PLANE + WORKERS, hold_s=args.hold,
+                                  after_inject=after)
+            results.append(result)
+            print(f"# {result.summary()}", flush=True)
+            print(f"{name}.api_unavailable_s = {result.api_unavailable_s:.2f}")
+            print(f"{name}.failed_requests = {result.failed_requests}")
+            print(f"{name}.acknowledged = {result.acknowledged}")
+            print(f"{name}.relists = {result.relists}")
+            print(f"{name}.shared_revisions = {result.shared_revisions}")
+            print(f"{name}.nodes_ready_s = {result.nodes_ready_s:.1f}")
+            for key, value in result.figures.items():
+                print(f"{name}.{key} = {value:.2f}")
+            for what in (result.lost[:3], result.gaps[:3], result.out_of_order[:3]):
+                if what:
+                    print(f"#   e.g. {what}")
+        print(f"faults_scenarios = {len(results)}")
+        print(f"faults_acknowledged_writes_lost = {sum(len(r.lost) for r in results)}")
+        print(f"faults_watch_gaps = {sum(len(r.gaps) for r in results)}")
+        print(f"faults_watch_out_of_order = {sum(len(r.out_of_order) for r in results)}")
+        print(f"faults_hashkv_disagreements = {sum(not r.hashes_agree for r in results)}")
+        print(f"load_avg_1m = {os.getloadavg()[0]:.2f}")
+        if not args.reuse and not os.environ.get("KPROV_KEEP_LAB"):
+            lab.wipe()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,74 @@
+"""The fault harness's own logic (tests/faults): the partition's nftables script is accepted by
+nft (check mode, nothing applied), the watch log counts repeats and steps back but not writes
+that share a revision, a gap is an acknowledged write the watch never showed, and the outage
+is the longest run of failed writes."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+
+from tests.faults.checks import watch_gaps
+from tests.faults.injectors import faketime_env, partition_rules
+from tests.faults.workload import Ack, Failure, WatchLog, Workload
+
+
+@pytest.mark.parametrize("direction", ["both", "in", "out"])
+def test_the_partition_script_is_valid_nftables(direction: str) -> None:
+    script = partition_rules("10.77.6.0/24", "10.77.6.1", direction)
+    assert ("chain input" in script) == (direction in ("both", "in"))
+    assert ("chain output" in script) == (direction in ("both", "out"))
+    if shutil.which("nft") is None:
+        pytest.skip("nft is not installed")
+    proc = subprocess.run(["nft", "-c", "-f", "-"], input=script, text=True, capture_output=True)
+    if proc.returncode != 0 and "Operation not permitted" in proc.stderr:
+        pytest.skip("nft -c needs CAP_NET_ADMIN")
+    assert proc.returncode == 0, proc.stderr
+    with pytest.raises(ValueError):
+        partition_rules("10.77.6.0/24", "10.77.6.1", "sideways")
+
+
+def test_the_watch_log_counts_repeats_and_steps_back_not_shared_revisions() -> None:
+    log = WatchLog()
+    log.record("a", 10)
+    log.record("b", 10)  # one etcd transaction, two objects
+    log.record("c", 12)
+    assert log.out_of_order == [] and log.shared_revisions == 1
+    log.record("c", 12)  # delivered twice
+    log.record("d", 11)  # behind the last
+    assert len(log.out_of_order) == 2
+    log.record("e", 5, ordered=False)  # a relist's item: not an event
+    assert log.events == 5 and log.seen["e"] == {5}
+
+
+def test_a_gap_is_an_acknowledged_write_never_seen() -> None:
+    log = WatchLog()
+    log.record("a", 10)
+    acks = [Ack("a", 10, "x", 0.0, 0.1), Ack("b", 11, "y", 0.1, 0.2)]
+    assert watch_gaps(acks, log) == ["b@11"]
+    log.record("b", 11, ordered=False)  # a relist after a 410 showed it
+    assert watch_gaps(acks, log) == []
+
+
+def test_the_outage_is_the_longest_run_of_failed_writes() -> None:
+    workload = Workload.__new__(Workload)
+    workload.acks = [Ack("a", 1, "", 0.0, 0.1), Ack("d", 2, "", 3.0, 3.1), Ack("f", 3, "", 5.0, 5.1)]
+    workload.failures = [Failure("b", 1.0, 2.0, "refused"), Failure("c", 2.0, 2.5, "refused"),
+                         Failure("e", 4.5, 4.6, "refused")]
+    assert workload.outage_s() == pytest.approx(2.0)  # 1.0 .. 3.0
+    assert workload.outage_s(since=4.0) == pytest.approx(0.5)
+    workload.failures = []
+    assert workload.outage_s() == 0.0
+
+
+def test_the_faketime_environment_preloads_libfaketime_with_real_monotonic_clocks() -> None:
+    try:
+        env = faketime_env(-3600, {"PATH": "/bin"})
+    except RuntimeError as exc:
+        pytest.skip(str(exc))
+    assert env["FAKETIME"] == "-3600" and env["FAKETIME_DONT_FAKE_MONOTONIC"] == "1"
+    proc = subprocess.run(["date", "-u", "+%s"], env=env, capture_output=True, text=True, check=True)
+    real = subprocess.run(["date", "-u", "+%s"], capture_output=True, text=True, check=True)
+    assert 3590 <= int(real.stdout) - int(proc.stdout) <= 3610
