@@ -157,3 +157,12 @@ def test_a_host_clock_beyond_the_backdating_fails_and_says_which_side_is_behind(
 
 def test_the_limit_is_the_backdating_kprov_pki_applies() -> None:
     assert dt.timedelta(seconds=BACKDATE_S) == keypair._BACKDATE
+
+
+def test_an_inventory_that_does_not_load_is_a_failed_row(tmp_path: Path) -> None:
+    from kprov.deploy.verify import verify_cluster
+
+    report = verify_cluster(tmp_path / "missing.yml", smoke=False, drift=False)
+    assert not report.ok
+    assert [(c.name, c.ok) for c in report.checks] == [("inventory loads", False)]
+    assert "missing.yml" in report.checks[0].detail
