@@ -11,9 +11,14 @@ from typing import TypeVar
 
 _T = TypeVar("_T")
 
-__all__ = ["HostExpectation", "expectations_for"]
+__all__ = ["PORT_UNITS", "HostExpectation", "expectations_for"]
 
 PKI = "/etc/kprov/pki"
+# the unit that listens on each expected port: a port not listening is explained by that
+# unit's last words (its journal)
+PORT_UNITS = {2379: "kprov-etcd", 2380: "kprov-etcd", 6443: "kprov-apiserver", 5000: "docker-registry",
+              53: "kprov-dns", 9153: "kprov-dns", 4443: "kprov-metrics-server", 10250: "kprov-kubelet",
+              10256: "kprov-proxy"}
 
 
 @dataclass

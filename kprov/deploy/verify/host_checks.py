@@ -28,7 +28,7 @@ from cryptography import x509
 
 from kprov.deploy.verify.clock_checks import CLOCK_COMMAND, host_clock_check, not_yet_valid_detail
 from kprov.deploy.verify.diagnose import guard
-from kprov.deploy.verify.expectations import HostExpectation
+from kprov.deploy.verify.expectations import PORT_UNITS, HostExpectation
 from kprov.deploy.verify.kernel_checks import expected_kernel, kernel_script, parse_kernel_report
 from kprov.deploy.verify.report import Check
 from kprov.provision.execute.pending import PENDING_DIR
@@ -87,6 +87,25 @@ def _unit_states(host: Any, units: list[str]) -> dict[str, tuple[bool, bool]]:
     return found
 
 
+def _last_words(host: Any, units: list[str]) -> dict[str, str]:
+    """Per unit, the last line of its latest run's journal that warns or fails, as ``; last
+    log: ...``: a unit that runs but does not listen usually says why (a TLS handshake its
+    clock refuses, etcd unreachable)."""
+    def one(unit: str) -> str:
+        quoted = shlex.quote(unit)
+        run = "${i:+_SYSTEMD_INVOCATION_ID=$i}"  # the unit's latest run only
+        return (f"printf '%s\\t' {quoted}; i=$(systemctl show -p InvocationID --value {quoted}); "
+                f"journalctl -u {quoted} {run} -n 200 -o cat --no-pager 2>/dev/null"
+                " | grep -iE 'warn|error|fail|refus|denied|invalid' | tail -n 1 | cut -c1-300; echo")
+
+    found: dict[str, str] = {}
+    for line in host.run("; ".join(one(u) for u in units) + "; true").stdout.splitlines():
+        unit, _, text = line.partition("\t")
+        if unit and text.strip():
+            found[unit] = f"; last log: {text.strip()}"
+    return found
+
+
 def _cert_bytes(host: Any, paths: list[str]) -> dict[str, bytes]:
     """The contents of those of ``paths`` that are files (missing ones are absent)."""
     quoted = [shlex.quote(p) for p in paths]
@@ -130,14 +149,19 @@ def _host_rows(name: str, host: Any, host_vars: Mapping[str, Any], exp: HostExpe
     """The rows of one reachable host (any failure of the host's commands is the caller's one row)."""
     checks: list[Check] = []
     states = _unit_states(host, exp.units) if exp.units else {}
+    listening = _listening_ports(host) if exp.ports else set()
+    suspects = [u for u in exp.units if not all(states.get(u, (False, False)))]
+    suspects += [PORT_UNITS[p] for p in exp.ports if p not in listening and p in PORT_UNITS]
+    words = _last_words(host, sorted(set(suspects))) if suspects else {}
     for unit in exp.units:
         running, enabled = states.get(unit, (False, False))
         detail = ", ".join(s for s, ok in (("active", running), ("enabled", enabled)) if not ok)
         checks.append(Check(name, f"unit {unit} active and enabled", running and enabled,
-                            f"not {detail}" if detail else ""))
-    listening = _listening_ports(host) if exp.ports else set()
+                            f"not {detail}{words.get(unit, '')}" if detail else ""))
     for port in exp.ports:
-        checks.append(Check(name, f"port {port} listening", port in listening))
+        owner = PORT_UNITS.get(port, "")
+        checks.append(Check(name, f"port {port} listening", port in listening,
+                            "" if port in listening else f"{owner or 'its unit'}{words.get(owner, '')}"))
     now = dt.datetime.now(dt.UTC)
     contents = _cert_bytes(host, exp.certs) if exp.certs else {}
     for path in exp.certs:
