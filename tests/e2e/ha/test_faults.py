@@ -27,6 +27,7 @@ from tests.faults.injectors import FAULTS, faketime_env
 from tests.faults.scenario import run_scenario
 
 NODES_READY_BOUND_S = 120.0
+HEALED_GREEN_BOUND_S = 60.0
 
 
 def test_acknowledged_writes_survive_kill_9_of_an_etcd_member_and_an_api_server(
@@ -75,6 +76,10 @@ def test_verify_names_a_clock_behind_the_certificates_and_is_green_once_healed(h
     assert {c["scope"] for c in clocks} == set(CONTROL_PLANE + WORKERS)
     assert all("ahead of this machine's" in c["detail"] for c in clocks)
     began = time.monotonic()
-    rc, output, report = _verify(ha_cluster, dict(os.environ, COLUMNS="200"))
-    print(f"verify under the clock fault {faulted_s:.1f}s, healed {time.monotonic() - began:.1f}s")
+    while True:  # healed: green, within a bound (the kill test just before may still be settling)
+        rc, output, report = _verify(ha_cluster, dict(os.environ, COLUMNS="200"))
+        if report["ok"] or time.monotonic() - began > HEALED_GREEN_BOUND_S:
+            break
+        time.sleep(5)
+    print(f"verify under the clock fault {faulted_s:.1f}s; green {time.monotonic() - began:.1f}s after")
     assert rc == 0 and report["ok"], [c for c in report["checks"] if not c["ok"]]

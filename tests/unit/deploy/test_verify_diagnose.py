@@ -166,3 +166,22 @@ def test_an_inventory_that_does_not_load_is_a_failed_row(tmp_path: Path) -> None
     assert not report.ok
     assert [(c.name, c.ok) for c in report.checks] == [("inventory loads", False)]
     assert "missing.yml" in report.checks[0].detail
+
+
+def test_a_units_last_warning_is_attached_and_silence_adds_nothing() -> None:
+    from types import SimpleNamespace
+
+    from kprov.deploy.verify.host_checks import _last_words
+
+    sent: list[str] = []
+
+    class Host:
+        def run(self, command: str) -> SimpleNamespace:
+            sent.append(command)
+            out = "kprov-apiserver\t2026-11-29 10:20:21,365 WARNING waiting for etcd: Tls handshake failed\n"
+            return SimpleNamespace(stdout=out + "kprov-etcd\t\n")
+
+    words = _last_words(Host(), ["kprov-apiserver", "kprov-etcd"])
+    assert words == {"kprov-apiserver": "; last log: 2026-11-29 10:20:21,365 WARNING waiting for etcd: "
+                                        "Tls handshake failed"}
+    assert "_SYSTEMD_INVOCATION_ID" in sent[0] and "journalctl -u kprov-etcd" in sent[0]
