@@ -16,19 +16,24 @@ be asked for its certificate (:mod:`kprov.deploy.verify.clock_checks`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+import re
 import socket
 import ssl
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Generator, Iterator
 from dataclasses import dataclass
 
 from kprov.deploy.verify.report import Check
 
-__all__ = ["Cause", "aguard", "causes", "describe_error", "guard", "primary_cause"]
+__all__ = ["Cause", "aguard", "causes", "describe_error", "guard", "primary_cause", "quiet_library_logs"]
 
 # OpenSSL's X509_V_ERR_CERT_NOT_YET_VALID / X509_V_ERR_CERT_HAS_EXPIRED
 _NOT_YET_VALID = 9
 _EXPIRED = 10
 _DETAIL_MAX = 600
+_VERIFY_FAILED = re.compile(r"certificate verify failed: (.+?)(?: \(_ssl\.c:\d+\)|\"\)|\]|$)")
+_QUIET = ("paramiko",)  # libraries that print tracebacks of errors verify reports as rows
 
 
 @dataclass(frozen=True)
@@ -76,7 +81,8 @@ def _classify(exc: BaseException) -> Cause | None:
         return Cause("cert-expired", "TLS: certificate has expired",
                      "renew with kprov pki rotate, then kprov apply (or a clock is ahead)")
     if isinstance(exc, ssl.SSLError) or "certificate_verify_failed" in text or "handshake" in text:
-        return Cause("tls", f"TLS: {str(exc).strip() or type(exc).__name__}",
+        reason = _VERIFY_FAILED.search(str(exc))
+        return Cause("tls", f"TLS: {reason.group(1).strip() if reason else type(exc).__name__}",
                      "the endpoint's certificate or the client's is not accepted (kprov pki show)")
     if isinstance(exc, ConnectionRefusedError) or "connection refused" in text:
         return Cause("refused", "connection refused",
@@ -133,3 +139,21 @@ async def aguard(scope: str, name: str, check: Awaitable[list[Check]]) -> list[C
         raise
     except Exception as exc:  # noqa: BLE001 - as guard
         return [Check(scope, name, False, describe_error(exc))]
+
+
+@contextlib.contextmanager
+def quiet_library_logs() -> Generator[None, None, None]:
+    """While verify runs, libraries' own error logs stay out of its output: paramiko's
+    transport thread logs a traceback for a host that does not answer SSH, which verify
+    already reports as that host's failed row."""
+    saved = [(logging.getLogger(name), logging.getLogger(name).propagate) for name in _QUIET]
+    handler = logging.NullHandler()
+    for logger, _ in saved:
+        logger.addHandler(handler)
+        logger.propagate = False
+    try:
+        yield
+    finally:
+        for logger, propagate in saved:
+            logger.removeHandler(handler)
+            logger.propagate = propagate

@@ -22,7 +22,7 @@ from typing import Any
 from kprov.cluster.client import ApiClient, KubeconfigError, load_kubeconfig
 from kprov.deploy.prepare import SITE_PLAYBOOK, prepare_cluster
 from kprov.deploy.verify.cluster_checks import check_api_servers, check_nodes, smoke_test
-from kprov.deploy.verify.diagnose import aguard, describe_error, guard
+from kprov.deploy.verify.diagnose import aguard, describe_error, guard, quiet_library_logs
 from kprov.deploy.verify.expectations import expectations_for
 from kprov.deploy.verify.gateway_checks import check_gateways
 from kprov.deploy.verify.host_checks import check_hosts, testinfra_host
@@ -104,6 +104,11 @@ def _drift_check(inventory: str | Path) -> Check:
 
 def verify_cluster(inventory: str | Path, *, smoke: bool = True, drift: bool = True) -> VerifyReport:
     """Every check as a row; a check that raises is a failed row with its cause (never a crash)."""
+    with quiet_library_logs():
+        return _verify_cluster(inventory, smoke, drift)
+
+
+def _verify_cluster(inventory: str | Path, smoke: bool, drift: bool) -> VerifyReport:
     start = time.monotonic()
     report = VerifyReport()
     try:

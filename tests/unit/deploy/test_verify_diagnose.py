@@ -185,3 +185,52 @@ def test_a_units_last_warning_is_attached_and_silence_adds_nothing() -> None:
     assert words == {"kprov-apiserver": "; last log: 2026-11-29 10:20:21,365 WARNING waiting for etcd: "
                                         "Tls handshake failed"}
     assert "_SYSTEMD_INVOCATION_ID" in sent[0] and "journalctl -u kprov-etcd" in sent[0]
+
+
+@pytest.fixture
+def mute_listener() -> Iterator[int]:
+    """A TCP port on loopback that accepts and hangs up at once: no SSH banner ever comes
+    (paramiko's transport thread then logs a traceback of its own)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    server.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except TimeoutError:
+                continue
+            conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield server.getsockname()[1]
+    stop.set()
+    thread.join()
+    server.close()
+
+
+def test_the_verify_command_reports_hosts_that_never_answer_without_a_traceback(
+        tmp_path: Path, mute_listener: int) -> None:
+    import json
+    import subprocess
+    import sys
+
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(
+        "all:\n  hosts:\n    h1:\n      ansible_host: 127.0.0.1\n"
+        f"      ansible_port: {mute_listener}\n      kprov_host_key_checking: false\n"
+        "  children:\n    etcd: {hosts: {h1: {}}}\n    control_plane: {hosts: {h1: {}}}\n")
+    proc = subprocess.run([sys.executable, "-m", "kprov.cli.main", "verify", "-i", str(inventory), "--json",
+                           "--no-smoke", "--no-drift"], capture_output=True, text=True, timeout=120,
+                          stdin=subprocess.DEVNULL)
+    assert "Traceback" not in proc.stdout + proc.stderr, proc.stderr[-3000:]
+    assert proc.returncode == 2
+    rows = {(c["scope"], c["name"]): c for c in json.loads(proc.stdout)["checks"]}
+    assert not rows[("h1", "reachable over SSH")]["ok"]
+    assert "banner" in rows[("h1", "reachable over SSH")]["detail"]
+    assert not rows[("cluster", "etcd quorum")]["ok"]
+    assert not rows[("cluster", "admin kubeconfig")]["ok"]
