@@ -24,6 +24,11 @@ healed; the writer goes on 3 s, then the checks of tests/faults/checks.py run. F
                                    0.1 s through etcdctl on a survivor)
   load_avg_1m                      the machine's load at the end (the machine is shared)
 
+With ``--verify``, ``kprov verify`` runs while each scenario's faults last (it lengthens the
+hold): ``<scenario>.verify_failed_rows`` and ``.verify_s``, and over every scenario
+``faults_verify_tracebacks`` (target 0) and ``faults_verify_green_while_faulted`` (runs that
+failed no check while a fault lasted: faults verify cannot see, listed by name).
+
 Figures on a shared 2-core machine are indicative; the checks (lost, gaps) are not timings.
 """
 
@@ -42,6 +47,7 @@ from kprov.lab import Lab  # noqa: E402
 from tests.bench._lab_cluster import fresh_cluster  # noqa: E402
 from tests.faults.injectors import FAULTS, Fault  # noqa: E402
 from tests.faults.scenario import ScenarioResult, etcd_leader_recovery_s, run_scenario  # noqa: E402
+from tests.faults.verify_probe import VerifyOutcome, run_verify  # noqa: E402
 
 CONTROL_PLANE = ("h1", "h2", "h3")
 WORKERS = ("h4", "h5")
@@ -62,6 +68,7 @@ def main() -> None:
     parser.add_argument("--reuse", type=Path, help="the inventory of a running lab cluster with a VIP")
     parser.add_argument("--only", nargs="*", default=None, help="scenario names (default: all)")
     parser.add_argument("--hold", type=float, default=5.0)
+    parser.add_argument("--verify", action="store_true", help="run kprov verify while each fault lasts")
     args = parser.parse_args()
     lab = Lab(args.lab)
     with tempfile.TemporaryDirectory(prefix="kprov-bench-faults-") as tmp:
@@ -69,12 +76,17 @@ def main() -> None:
         kubeconfig = inventory.parent / "pki" / "kubeconfigs" / "admin.conf"
         names = args.only or list(FAULTS)
         results: list[ScenarioResult] = []
+        verified: dict[str, VerifyOutcome] = {}
         for name in names:
             faults = FAULTS[name](lab, CONTROL_PLANE, WORKERS)
             after = _leader_recovery(lab, name, faults)
+
+            def during(name: str = name) -> None:
+                verified[name] = run_verify(inventory)
+
             result = run_scenario(lab, kubeconfig, name, faults, etcd_members=CONTROL_PLANE,
                                   nodes=CONTROL_PLANE + WORKERS, hold_s=args.hold,
-                                  after_inject=after)
+                                  after_inject=after, while_faulted=during if args.verify else None)
             results.append(result)
             print(f"# {result.summary()}", flush=True)
             print(f"{name}.api_unavailable_s = {result.api_unavailable_s:.2f}")
@@ -85,6 +97,11 @@ def main() -> None:
             print(f"{name}.nodes_ready_s = {result.nodes_ready_s:.1f}")
             for key, value in result.figures.items():
                 print(f"{name}.{key} = {value:.2f}")
+            if name in verified:
+                print(f"{name}.verify_failed_rows = {len(verified[name].failed)}")
+                print(f"{name}.verify_s = {verified[name].duration_s:.1f}")
+                for row in verified[name].failed[:4]:
+                    print(f"#   verify: {row['scope']} | {row['name']} | {row['detail'][:160]}")
             for what in (result.lost[:3], result.gaps[:3], result.out_of_order[:3]):
                 if what:
                     print(f"#   e.g. {what}")
@@ -93,6 +110,10 @@ def main() -> None:
         print(f"faults_watch_gaps = {sum(len(r.gaps) for r in results)}")
         print(f"faults_watch_out_of_order = {sum(len(r.out_of_order) for r in results)}")
         print(f"faults_hashkv_disagreements = {sum(not r.hashes_agree for r in results)}")
+        if verified:
+            print(f"faults_verify_tracebacks = {sum(v.traceback for v in verified.values())}")
+            green = [n for n, v in verified.items() if not v.failed]
+            print(f"faults_verify_green_while_faulted = {len(green)}  # {' '.join(green)}")
         print(f"load_avg_1m = {os.getloadavg()[0]:.2f}")
         if not args.reuse and not os.environ.get("KPROV_KEEP_LAB"):
             lab.wipe()

@@ -13,18 +13,16 @@ cluster (h1..h3 control plane and etcd, h4 and h5 workers, an API VIP).
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
-import subprocess
 import time
-from typing import Any
 
 import pytest
 from cryptography import x509
 
-from tests.e2e.ha.conftest import CONTROL_PLANE, KPROV, WORKERS, HaCluster
+from tests.e2e.ha.conftest import CONTROL_PLANE, WORKERS, HaCluster
 from tests.faults.injectors import FAULTS, faketime_env
 from tests.faults.scenario import run_scenario
+from tests.faults.verify_probe import run_verify
 
 NODES_READY_BOUND_S = 120.0
 HEALED_GREEN_BOUND_S = 60.0
@@ -49,37 +47,28 @@ def test_acknowledged_writes_survive_kill_9_of_an_etcd_member_and_an_api_server(
                      "subscribe() does not refuse while not ready; _load clears the ring under it)")
 
 
-def _verify(cluster: HaCluster, env: dict[str, str]) -> tuple[int, str, dict[str, Any]]:
-    argv = [*KPROV, "verify", "-i", str(cluster.inventory), "--json", "--no-smoke", "--no-drift"]
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=300, env=env,
-                          stdin=subprocess.DEVNULL)
-    output = proc.stdout + proc.stderr
-    assert "Traceback" not in output, output[-4000:]
-    return proc.returncode, output, json.loads(proc.stdout)
-
-
 def test_verify_names_a_clock_behind_the_certificates_and_is_green_once_healed(ha_cluster: HaCluster) -> None:
     pki = ha_cluster.inventory.parent / "pki"
     start = x509.load_pem_x509_certificate((pki / "apiserver.crt").read_bytes()).not_valid_before_utc
     offset = (start - dt.datetime.now(dt.UTC)).total_seconds() - 3600  # an hour before the start
-    began = time.monotonic()
-    rc, output, report = _verify(ha_cluster, faketime_env(offset, dict(os.environ, COLUMNS="200")))
-    faulted_s = time.monotonic() - began
-    assert rc != 0 and not report["ok"]
-    failed = [c for c in report["checks"] if not c["ok"]]
-    api = [c for c in failed if c["name"] == f"API server https://{ha_cluster.vip}:8443 ready"]
-    assert api, failed
+    faulted = run_verify(ha_cluster.inventory, faketime_env(offset, dict(os.environ, COLUMNS="200")))
+    assert not faulted.traceback, faulted.output[-4000:]
+    assert faulted.returncode != 0 and not faulted.report["ok"]
+    api = [c for c in faulted.failed if c["name"] == f"API server https://{ha_cluster.vip}:8443 ready"]
+    assert api, faulted.failed
     detail = api[0]["detail"]
     assert "not yet valid" in detail and "clock reads" in detail and "behind" in detail, detail
     assert start.strftime("%Y-%m-%d %H:%M:%S UTC") in detail  # the certificate's start, and the clock
-    clocks = [c for c in failed if c["name"] == "clock agrees with this machine's"]
+    clocks = [c for c in faulted.failed if c["name"] == "clock agrees with this machine's"]
     assert {c["scope"] for c in clocks} == set(CONTROL_PLANE + WORKERS)
     assert all("ahead of this machine's" in c["detail"] for c in clocks)
     began = time.monotonic()
     while True:  # healed: green, within a bound (the kill test just before may still be settling)
-        rc, output, report = _verify(ha_cluster, dict(os.environ, COLUMNS="200"))
-        if report["ok"] or time.monotonic() - began > HEALED_GREEN_BOUND_S:
+        healed = run_verify(ha_cluster.inventory)
+        assert not healed.traceback, healed.output[-4000:]
+        if healed.report["ok"] or time.monotonic() - began > HEALED_GREEN_BOUND_S:
             break
         time.sleep(5)
-    print(f"verify under the clock fault {faulted_s:.1f}s; green {time.monotonic() - began:.1f}s after")
-    assert rc == 0 and report["ok"], [c for c in report["checks"] if not c["ok"]]
+    print(f"verify under the clock fault {faulted.duration_s:.1f}s; "
+          f"green {time.monotonic() - began:.1f}s after healing")
+    assert healed.returncode == 0 and healed.report["ok"], healed.failed

@@ -215,22 +215,18 @@ def mute_listener() -> Iterator[int]:
 
 def test_the_verify_command_reports_hosts_that_never_answer_without_a_traceback(
         tmp_path: Path, mute_listener: int) -> None:
-    import json
-    import subprocess
-    import sys
+    from tests.faults.verify_probe import run_verify
 
     inventory = tmp_path / "hosts.yml"
     inventory.write_text(
         "all:\n  hosts:\n    h1:\n      ansible_host: 127.0.0.1\n"
         f"      ansible_port: {mute_listener}\n      kprov_host_key_checking: false\n"
         "  children:\n    etcd: {hosts: {h1: {}}}\n    control_plane: {hosts: {h1: {}}}\n")
-    proc = subprocess.run([sys.executable, "-m", "kprov.cli.main", "verify", "-i", str(inventory), "--json",
-                           "--no-smoke", "--no-drift"], capture_output=True, text=True, timeout=120,
-                          stdin=subprocess.DEVNULL)
-    assert "Traceback" not in proc.stdout + proc.stderr, proc.stderr[-3000:]
-    assert proc.returncode == 2
-    rows = {(c["scope"], c["name"]): c for c in json.loads(proc.stdout)["checks"]}
+    outcome = run_verify(inventory, timeout_s=120)  # the real command, as tests/faults runs it
+    assert not outcome.traceback, outcome.output[-3000:]
+    assert outcome.returncode == 2
+    rows = {(c["scope"], c["name"]): c for c in outcome.report["checks"]}
     assert not rows[("h1", "reachable over SSH")]["ok"]
-    assert "banner" in rows[("h1", "reachable over SSH")]["detail"]
+    assert outcome.names("reachable over SSH", "banner")
     assert not rows[("cluster", "etcd quorum")]["ok"]
     assert not rows[("cluster", "admin kubeconfig")]["ok"]
