@@ -24,7 +24,9 @@ had it), an event's objects that are no longer the current state are kept as JSO
 decoded pod is ~13 KB of Python objects against ~2 KB of JSON, and a full ring of 100,000
 events held ~1.2 GB of superseded pod versions per API server in a 2,000-node cluster.
 If the etcd watch breaks, every subscriber is ended (clients re-watch, possibly get 410 and
-relist) and the cache reloads.
+relist) and the cache reloads; a watch that subscribes during the reload is ended again when
+the load completes (it followed history the load replaces, so it would miss the events
+in between).
 
 A consistent read waits until the cache has reached etcd's current revision
 (:meth:`WatchCache.wait_for`). Events bring it there, except for revisions written outside
@@ -295,6 +297,10 @@ class WatchCache:
         self._ring.clear()
         self._oldest = revision
         self.revision = revision
+        # A watch that subscribed while the cache was reloading followed the old history; the
+        # events between it and this load are in neither. End it: its client watches again
+        # from its last resourceVersion and gets them, or a 410 and relists (never a gap).
+        self._end_all_subscribers()
         self._ready.set()
 
     async def _run(self) -> None:

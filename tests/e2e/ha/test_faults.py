@@ -16,7 +16,6 @@ import datetime as dt
 import os
 import time
 
-import pytest
 from cryptography import x509
 
 from tests.e2e.ha.conftest import CONTROL_PLANE, WORKERS, HaCluster
@@ -40,11 +39,7 @@ def test_acknowledged_writes_survive_kill_9_of_an_etcd_member_and_an_api_server(
     assert result.out_of_order == []
     assert result.hashes_agree, result.hashes
     assert set(result.hashes) == set(CONTROL_PLANE)
-    if result.gaps:  # 2 of 9 runs that killed an etcd member on lab 6; nothing else here is excused
-        pytest.xfail(f"watch gaps {result.gaps[:5]}: a watch that resumes on an API server whose watch "
-                     "cache is reloading (its etcd watch broke) is subscribed before the reload and "
-                     "misses the events up to the reload's revision (kprov/cluster/storage/watch_cache.py: "
-                     "subscribe() does not refuse while not ready; _load clears the ring under it)")
+    assert not result.gaps, result.gaps[:5]
 
 
 def test_verify_names_a_clock_behind_the_certificates_and_is_green_once_healed(ha_cluster: HaCluster) -> None:
