@@ -279,7 +279,7 @@ async def test_a_missing_config_map_key_is_retried_every_10_s_whatever_wakes_the
     ctx, runtime, api, clock = world
     env = [{"name": "K", "valueFrom": {"configMapKeyRef": {"name": "cfg", "key": "absent"}}}]
     worker = PodWorker(ctx, make_pod(containers=[{"name": "app", "image": IMAGE, "env": env}]))
-    worker._random = lambda: 0.0  # no jitter: retries exactly every 10 s
+    worker.starter.random = lambda: 0.0  # no jitter: retries exactly every 10 s
     for _ in range(60):  # woken every second for a minute (status echoes, probes, resyncs)
         await worker.sync()
         clock["now"] += 1
