@@ -454,7 +454,7 @@ class KubeletServer:
 
     async def port_forward(self, request: web.Request) -> web.StreamResponse:
         """Port-forward: kubectl's SPDY session carried in WebSocket binary messages, or the
-        WebSocket channel protocols of other clients (:mod:`.portforward_ws`)."""
+        WebSocket channel protocols of other clients (:mod:`.streaming.portforward_ws`)."""
         denied = self._check(request)
         if denied:
             return denied

@@ -141,8 +141,8 @@ class TaskSetup:
         """Role-relative search like Ansible: role/<kind>/, role/, playbook/<kind>/, playbook/.
 
         A file found is remembered for the run (``RunContext.found_files``, by name, kind and
-        the task's roles and directory): every host and loop item asks for the same files, 715
-        lookups of up to 7 stat calls each in the 5-host cluster's no-op apply (0.026 CPU-s).
+        the task's roles and directory): every host and loop item asks for the same files,
+        hundreds of lookups of several stat calls each in the cluster's no-op apply.
         A miss is searched again each time (and fails the task)."""
         key = (name, kind, tuple(role.path for role in task.scope.role_chain), task.scope.base_dir)
         found = self.run.found_files.get(key)
