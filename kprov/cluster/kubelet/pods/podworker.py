@@ -193,9 +193,10 @@ class PodWorker:
         try:
             volume_paths = setup_volumes(self.ctx.root_dir, self.pod, sources)
         except ConfigError as err:
-            self.status.waiting = {
-                c["name"]: ("CreateContainerConfigError", str(err)) for c in spec.get("containers", [])
-            }
+            self.status.waiting.clear()  # in place: the container starter writes to it too
+            self.status.waiting.update(
+                (c["name"], ("CreateContainerConfigError", str(err))) for c in spec.get("containers", [])
+            )
             await self.status.write(self.pod, {}, [], [])
             return
         try:
