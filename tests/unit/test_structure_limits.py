@@ -11,7 +11,9 @@ from __future__ import annotations
 import pytest
 
 from tests.structure_figures import (
+    MODULE_LIMITS,
     RATCHET,
+    ROOT,
     TARGETS,
     Figures,
     current,
@@ -72,6 +74,12 @@ def test_the_figure_holds_its_ratchet(figures: Figures, name: str) -> None:
         f"{name} = {value}, below its ratchet {limit}: lower RATCHET['{name}'] in "
         f"tests/structure_figures.py to {value} (the ratchet only moves down)"
     )
+
+
+@pytest.mark.parametrize("module", sorted(MODULE_LIMITS))
+def test_a_bounded_module_stays_under_its_limit(module: str) -> None:
+    lines = len((ROOT.parent / module).read_text().splitlines())
+    assert lines < MODULE_LIMITS[module], f"{module}: {lines} lines, its limit is {MODULE_LIMITS[module]}"
 
 
 def test_the_ratchet_and_the_targets_name_the_same_figures() -> None:
