@@ -9,10 +9,9 @@ that size and hash is placed into the repository, and apt downloads the rest, wh
 cache keeps for next time.
 
 Off by default (``kprov bundle --deb-cache DIR`` turns it on), because measured here it does
-not pay: Debian's mirror serves this machine at ~50 MB/s, and a default bundle (165 .debs,
-117 MiB) built in 7.5-11.6 s without the cache and 17.7-26 s with it (load 4-9): the second
-resolution, ``apt-cache show`` and hashing every file cost more than the download. It is
-for sites whose link to a mirror is slow or metered.
+not pay on a fast link to a mirror: the second resolution, ``apt-cache show`` and hashing
+every file cost more than the download (figures: docs/decisions/0051-figures-live-in-records.md).
+It is for sites whose link to a mirror is slow or metered.
 
 Files are placed by hard link when the cache and the repository share a file system (a copy
 otherwise) and written into the cache through a temporary name, so concurrent builds never

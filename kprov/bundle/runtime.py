@@ -9,8 +9,8 @@ needs only ``python3 -m venv --without-pip DIR`` (no package; stdlib) and ``tar 
 same files pip would have written, byte-code included. The byte-code is compiled here, once
 (the archive is for this X.Y only; timestamp-checked, and tar keeps the sources' mtimes):
 left to the hosts, every kprov process compiled what it imported on its first start, the
-kubelet and kube-proxy each the same ~300 modules at once, ~0.5 CPU-s per process on a lab
-host, all hosts of a cold apply together on the same cores.
+kubelet and kube-proxy each the same modules at once, all hosts of a cold apply together on
+the same cores (figures: docs/decisions/0051-figures-live-in-records.md).
 
 Archive layout (extracted into the venv's root): ``lib/pythonX.Y/site-packages/...``,
 ``bin/<console scripts>`` (shebang ``#!/opt/kprov/venv/bin/python``; the role rewrites it to
@@ -19,15 +19,13 @@ source digest; written last, so its presence means the whole archive was unpacke
 Archives are cached next to the wheelhouse and named by the same digest.
 
 What hosts do not run is left out. Every host of a cold apply unpacks the archive at once, on
-the same cores in a lab: the unpack was ~1 CPU-s a host alone and up to 4.5 CPU-s a host
-with 20 hosts at once (process accounting; mostly the kernel's file writes), so bytes and
-files are paid many times over. Two cuts, both from one measured archive (153 MB, 6,523
-files unpacked):
+the same cores in a lab, and the unpack's cost is mostly the kernel's file writes, so bytes
+and files are paid many times over. Two cuts:
 
 * the distributions only the operator uses (:data:`HOST_EXCLUDED_DISTRIBUTIONS`: ``kprov
   verify``'s testinfra and pytest), by ``pip uninstall``, console scripts included;
 * the debug sections of compiled extensions (``strip --strip-debug``, when binutils is
-  there): uvloop's loop module is 13.6 MB with them and 1.9 MB without.
+  there): most of a compiled extension's size (uvloop's loop module) is its debug sections.
 
 A host's entry points are then imported in the staging venv (:data:`HOST_MODULES`, every
 console script's module), so a runtime that lacks what a daemon imports fails here, at
@@ -39,9 +37,8 @@ host (workers, etcd-only members) runs only :data:`NODE_MODULES` (kubelet, kube-
 image helpers) and gets the node runtime: the same tree less every distribution those
 modules cannot import (kprov.bundle.reach reads their import statements, wherever they are:
 the CLI, CEL and its REPL, JWT, etcd's client, the cron and DNS libraries, jinja2...), and
-less the console scripts of components it does not run. Measured on this tree: 121 MB and
-5,646 files unpacked for the full runtime, about half of each for the node one; a cold
-20-host lab apply unpacks 17 of them. Its files are imported from the node venv at build
+less the console scripts of components it does not run: about half the full runtime's bytes
+and files, and most hosts of a cluster are nodes. Its files are imported from the node venv at build
 time as well. A host unpacks its flavor into ``<digest>-node``, so a host that joins the
 control plane later gets the full runtime as a version switch.
 """

@@ -1,13 +1,13 @@
 """Typer's argument coercion without pydantic for the plain values kprov's commands take.
 
 Typer 0.2x coerces every parameter through a pydantic ``TypeAdapter`` built while the command
-line is parsed: importing pydantic and building the adapters cost a no-op ``kprov apply``
-0.12-0.15 s of its ~0.9 CPU-s (py-spy on lab 4). ``LightCommand`` (``cls=`` of a command)
-gives each parameter, before parsing, a coercion that returns what pydantic would for the
-plain cases — a ``str`` for ``str``, an ``int`` for ``int`` (or a canonical decimal string),
-a list for ``list[str]`` — and hands every other value and type to typer's own coercion, so
-results, errors and help stay typer's. With a typer without that machinery (older releases
-did not use pydantic) it is typer's command as it is.
+line is parsed: importing pydantic and building the adapters was a visible share of a no-op
+``kprov apply``'s CPU (figures: docs/decisions/0051-figures-live-in-records.md).
+``LightCommand`` (``cls=`` of a command) gives each parameter, before parsing, a coercion that
+returns what pydantic would for the plain cases — a ``str`` for ``str``, an ``int`` for
+``int`` (or a canonical decimal string), a list for ``list[str]`` — and hands every other
+value and type to typer's own coercion, so results, errors and help stay typer's. With a typer
+without that machinery (older releases did not use pydantic) it is typer's command as it is.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Kept apart from kprov.deploy.prepare (the PKI, the runtime bundle, cryptography) so that
 every ``kprov apply`` can ask without importing them: a plain playbook's run needs only
-this answer (the imports cost ~50 ms of each run's start, ``python -X importtime``).
+this answer (those imports were a visible part of each run's start, ``python -X importtime``).
 """
 
 from __future__ import annotations

@@ -1,6 +1,8 @@
 """The etcd cluster of an inventory as the operator sees it: its hosts, SSH sessions to them
-(the engine's connectors), an *anchor* member to run etcdctl on, and the live member view
-(member list + per-endpoint health and status) that status and membership changes use.
+(the engine's connectors, reached as every run reaches a host: connection variables
+templated in the inventory's scope, :mod:`kprov.provision.connect.reach`), an *anchor* member
+to run etcdctl on, and the live member view (member list + per-endpoint health and status)
+that status and membership changes use.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ from typing import Any
 from kprov.etcdops.etcdctl import Etcdctl, EtcdctlError, MemberInfo
 from kprov.etcdops.quorum import LiveMember
 from kprov.provision.connect.base import ConnectionFailure, Connector, connector_for
+from kprov.provision.connect.reach import connection_vars, inventory_scope
 from kprov.provision.inventory import Inventory, load_inventory
+from kprov.provision.templates import TemplateEngine, VarScope
 
 __all__ = [
     "CLIENT_PORT",
@@ -75,6 +79,8 @@ class EtcdCluster:
         self.inventory: Inventory = load_inventory(inventory_path)
         self._connect = connect
         self._sessions: dict[str, Connector] = {}
+        self._engine = TemplateEngine()
+        self._scopes: dict[str, VarScope] = {}
         self.group = self.inventory.members(ETCD_GROUP)
         if not self.group:
             raise EtcdOpsError(f"{inventory_path}: no hosts in the '{ETCD_GROUP}' group")
@@ -96,9 +102,16 @@ class EtcdCluster:
             raise EtcdOpsError(f"{host} is not a host of {self.inventory_path}")
         return self.inventory.host_vars(host)
 
+    def _scope(self, host: str) -> VarScope:
+        """The host's variables with templates rendered (``{{ }}`` in ``ansible_host`` ...)."""
+        if host not in self._scopes:
+            self.host_vars(host)  # an unknown host fails here, with the inventory named
+            self._scopes[host] = inventory_scope(self.inventory, host, self._engine)
+        return self._scopes[host]
+
     def address(self, host: str) -> str:
-        hv = self.host_vars(host)
-        return str(hv.get("etcd_address") or hv.get("ansible_host") or host)
+        scope = self._scope(host)
+        return str(scope.get("etcd_address") or scope.get("ansible_host") or host)
 
     def peer_url(self, host: str) -> str:
         return f"https://{self.address(host)}:{PEER_PORT}"
@@ -120,7 +133,8 @@ class EtcdCluster:
 
     def session(self, host: str) -> Connector:
         if host not in self._sessions:
-            connector = self._connect(host, self.host_vars(host))
+            variables = connection_vars(host, self.host_vars(host), self._scope(host).template)
+            connector = self._connect(host, variables)
             connector.connect()
             self._sessions[host] = connector
         return self._sessions[host]

@@ -6,12 +6,12 @@ busybox is the usual base) into an OCI archive, uploaded over SSH and imported w
 
 - :mod:`kprov.images.oci`: :class:`ImageSpec` -> OCI archive bytes on disk (:func:`build_archive`)
 - :mod:`kprov.images.recipes`: ready-made specs (busybox, pause)
-- :mod:`kprov.images.push`: upload + import on hosts (paramiko)
+- :mod:`kprov.images.push`: upload + import on hosts (the engine's connectors)
 
 The names below are imported on first use: ``python -m kprov.images.mirror_load``, which the
 registry role runs on every control-plane host in every apply, needs none of them, and
-importing push (paramiko) up front cost it 0.3 s of its 0.4 s start (measured with
-``-X importtime`` on a lab host).
+importing push and its SSH stack up front was most of its start (``-X importtime`` on a lab
+host).
 """
 
 from __future__ import annotations

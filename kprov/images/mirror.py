@@ -1,10 +1,11 @@
 """``kprov images load`` and ``kprov images ls``: the cluster's image mirrors from the operator.
 
-Load: each archive is checked here first (it must name its images), then uploaded over
-SFTP to every control-plane host, where kprov's host-side loader
-(:mod:`kprov.images.mirror_load`, skopeo underneath) copies its images into that host's
-mirror under their public names; the upload is removed afterwards. Hosts in parallel, one
-SSH connection each; a host that fails is one failed row, the others still get the images.
+Load: each archive is checked here first (it must name its images), then uploaded to every
+control-plane host (through the engine's connectors, as ``kprov apply`` reaches a host),
+where kprov's host-side loader (:mod:`kprov.images.mirror_load`, skopeo underneath) copies
+its images into that host's mirror under their public names; the upload is removed
+afterwards. Hosts in parallel, one session each; a host that fails is one failed row, the
+others still get the images.
 
 List: each mirror is asked over TLS, verified with the cluster CA, as nodes ask it:
 ``GET /v2/_catalog`` then ``GET /v2/<repository>/tags/list`` per repository. Two read-only
@@ -22,10 +23,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import paramiko
-
 from kprov.images.archive import archive_images
 from kprov.images.push import PushResult, SSHTarget
+from kprov.provision.connect.base import ConnectionFailure
 
 __all__ = ["MirrorListing", "list_mirror", "load_archives", "load_command"]
 
@@ -39,28 +39,22 @@ def load_command(remote_paths: list[str], python: str = PYTHON) -> str:
             f"rm -f {paths}; exit $rc")
 
 
-def _load_one(target: SSHTarget, archives: list[Path], timeout: float) -> PushResult:
-    client = paramiko.SSHClient()
-    client.set_missing_host_key_policy(paramiko.AutoAddPolicy())  # as kprov images push
-    remote = [f"{REMOTE_DIR}/{i}-{a.name}" for i, a in enumerate(archives)]
+def _load_one(target: SSHTarget, archives: list[tuple[Path, bytes]], timeout: float) -> PushResult:
+    remote = [f"{REMOTE_DIR}/{i}-{path.name}" for i, (path, _) in enumerate(archives)]
+    connector = target.connector()
     try:
-        client.connect(target.address, port=target.port, username=target.user, key_filename=target.key_file,
-                       timeout=timeout, allow_agent=False, look_for_keys=target.key_file is None)
-        sudo = "" if target.user == "root" else "sudo -n "
-        _, out, _ = client.exec_command(f"{sudo}install -d -m 0700 {REMOTE_DIR}", timeout=timeout)
-        out.channel.recv_exit_status()
-        with client.open_sftp() as sftp:
-            for local, path in zip(archives, remote, strict=True):
-                sftp.put(str(local), path)
-        _, stdout, stderr = client.exec_command(sudo + "sh -c " + shlex.quote(load_command(remote)),
-                                                timeout=timeout)
-        rc = stdout.channel.recv_exit_status()
-        text = (stdout.read() + stderr.read()).decode("utf-8", "replace").strip()
-        return PushResult(target.name, rc == 0, text)
-    except (OSError, paramiko.SSHException) as err:
+        connector.connect()
+        made = connector.run(f"install -d -m 0700 {REMOTE_DIR}", become=True, timeout=timeout)
+        if made.rc != 0:
+            return PushResult(target.name, False, (made.stdout + made.stderr).strip())
+        for (_, data), path in zip(archives, remote, strict=True):
+            connector.put(data, path, become=True)
+        result = connector.run("sh -c " + shlex.quote(load_command(remote)), become=True, timeout=timeout)
+        return PushResult(target.name, result.rc == 0, (result.stdout + result.stderr).strip())
+    except (ConnectionFailure, OSError, ValueError) as err:
         return PushResult(target.name, False, f"{type(err).__name__}: {err}")
     finally:
-        client.close()
+        connector.close()
 
 
 def load_archives(targets: list[SSHTarget], archives: list[Path], timeout: float = 600.0) -> list[PushResult]:
@@ -70,8 +64,9 @@ def load_archives(targets: list[SSHTarget], archives: list[Path], timeout: float
         if not archive.is_file():
             raise FileNotFoundError(f"{archive}: no such image archive")
         archive_images(archive)
+    contents = [(archive, archive.read_bytes()) for archive in archives]
     with ThreadPoolExecutor(max_workers=max(1, min(16, len(targets)))) as pool:
-        return list(pool.map(lambda t: _load_one(t, archives, timeout), targets))
+        return list(pool.map(lambda t: _load_one(t, contents, timeout), targets))
 
 
 @dataclass

@@ -12,7 +12,8 @@ always had). This service, on every node, probes each mirror's address (a TCP co
 the mirrors that answered first, in the preferred order, then the silent ones, also in that
 order (a mirror is never dropped: if every probe fails, the order is the preferred one).
 containerd reads hosts.toml on every pull, so a new order counts from the next pull: a dead
-host is moved last within ~3 s, and moved back when it answers again. A file is written
+host is moved last within one probe round and its timeout, and moved back when it answers
+again. A file is written
 (atomically) only when its content changes.
 
 The hosts.toml shapes are the role's two: air-gapped (``server`` is the last mirror, with
@@ -117,9 +118,9 @@ def probe(addresses: Iterable[str], timeout_s: float = 1.0) -> set[str]:
     """The ``host:port`` addresses that accept a TCP connection within ``timeout_s``.
 
     Every connect starts at once, non-blocking, and one selector waits for them all: no
-    thread per address. Measured on this machine for three mirrors: 0.17 ms of CPU per probe,
-    against 0.92 ms with a thread pool; every node probes every 2 s, so this is most of what
-    the service costs an idle node.
+    thread per address, a fraction of a thread pool's CPU (figures:
+    docs/decisions/0051-figures-live-in-records.md); every node probes every 2 s, so this is
+    most of what the service costs an idle node.
     """
     pending: dict[socket.socket, str] = {}
     answered: set[str] = set()

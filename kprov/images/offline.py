@@ -104,7 +104,7 @@ class ImagePlan:
 class ImageRoots:
     """The file lists the recipes share (one layer each): busybox's, and agnhost's (empty
     without an agnhost binary); busybox's with this machine's Python (:attr:`python`) is read
-    only when a recipe asks for it (~14 MiB of files)."""
+    only when a recipe asks for it (the interpreter's files are most of such a layer)."""
 
     plain: list[FileEntry]
     rooted: list[FileEntry]

@@ -1,30 +1,43 @@
 """Upload an OCI archive to hosts over SSH and import it into containerd's k8s.io namespace.
 
-One paramiko connection per host, hosts in parallel (threads). The archive goes to
-``/tmp/kprov-image-<digest>.tar`` over SFTP, then ``ctr -n k8s.io images import`` makes it
-visible to the CRI plugin (and so to kprov-kubelet); the temporary file is removed.
+Each host is reached through the engine's connectors, as ``kprov apply`` reaches it
+(:class:`SSHTarget` holds its templated connection variables, :mod:`kprov.images.targets`),
+one session per host, hosts in parallel (threads). The archive goes to
+``/tmp/kprov-image-<digest>.tar``, then ``ctr -n k8s.io images import`` (as root, through
+sudo for another user) makes it visible to the CRI plugin (and so to kprov-kubelet); the
+temporary file is removed.
 """
 
 from __future__ import annotations
 
 import hashlib
 import shlex
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-import paramiko
+from kprov.provision.connect.base import ConnectionFailure, Connector, connector_for
 
 __all__ = ["PushResult", "SSHTarget", "import_command", "push_archive"]
 
 
 @dataclass(frozen=True)
 class SSHTarget:
+    """A host to reach: its inventory name and its (templated) connection variables."""
+
     name: str
-    address: str
-    user: str = "root"
-    port: int = 22
-    key_file: str | None = None
+    variables: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def address(self) -> str:
+        """Where the host is reached (its ``ansible_host``, else its name)."""
+        return str(self.variables.get("ansible_host") or self.variables.get("ansible_ssh_host") or self.name)
+
+    def connector(self) -> Connector:
+        """A new, unopened session to the host (one upload, then closed)."""
+        return connector_for(self.name, self.variables)
 
 
 @dataclass(frozen=True)
@@ -41,30 +54,24 @@ def import_command(remote_path: str, address: str = "/run/containerd/containerd.
     )
 
 
-def _push_one(target: SSHTarget, archive: Path, digest: str, timeout: float) -> PushResult:
-    client = paramiko.SSHClient()
-    client.set_missing_host_key_policy(paramiko.AutoAddPolicy())  # lab/first contact; keys are not stored
+def _push_one(target: SSHTarget, data: bytes, digest: str, timeout: float) -> PushResult:
     remote = f"/tmp/kprov-image-{digest[:16]}.tar"
+    connector = target.connector()
     try:
-        client.connect(target.address, port=target.port, username=target.user, key_filename=target.key_file,
-                       timeout=timeout, allow_agent=False, look_for_keys=target.key_file is None)
-        with client.open_sftp() as sftp:
-            sftp.put(str(archive), remote)
-        sudo = "" if target.user == "root" else "sudo -n "
-        _, stdout, stderr = client.exec_command(sudo + "sh -c " + shlex.quote(import_command(remote)),
-                                                timeout=timeout)
-        rc = stdout.channel.recv_exit_status()
-        text = (stdout.read() + stderr.read()).decode("utf-8", "replace").strip()
-        return PushResult(target.name, rc == 0, text)
-    except (OSError, paramiko.SSHException) as err:
+        connector.connect()
+        connector.put(data, remote)
+        result = connector.run("sh -c " + shlex.quote(import_command(remote)), become=True, timeout=timeout)
+        return PushResult(target.name, result.rc == 0, (result.stdout + result.stderr).strip())
+    except (ConnectionFailure, OSError, ValueError) as err:
         return PushResult(target.name, False, f"{type(err).__name__}: {err}")
     finally:
-        client.close()
+        connector.close()
 
 
 def push_archive(targets: list[SSHTarget], archive: Path, timeout: float = 120.0) -> list[PushResult]:
     if not archive.is_file():
         raise FileNotFoundError(f"{archive}: no such image archive (build one with `kprov images build`)")
-    digest = hashlib.sha256(archive.read_bytes()).hexdigest()
+    data = archive.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
     with ThreadPoolExecutor(max_workers=max(1, min(16, len(targets)))) as pool:
-        return list(pool.map(lambda t: _push_one(t, archive, digest, timeout), targets))
+        return list(pool.map(lambda t: _push_one(t, data, digest, timeout), targets))

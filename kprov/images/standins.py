@@ -16,8 +16,8 @@ that the registry role loads into each mirror:
 Other names a recipe provides (``gcr.io/google_containers/pause``: any pause repository) can
 be asked for by the caller (``kprov images standins --name``): manifests name images under
 registries and tags the lists above cannot foresee. Docker Hub's ``python`` is only built so
-(``--name python:3.12``): this machine's CPython makes a ~36 MiB layer that every cluster's
-mirror would otherwise copy on every first apply (the default archive is ~3 MiB); ubuntu and
+(``--name python:3.12``): this machine's CPython makes a layer many times the default
+archive that every cluster's mirror would otherwise copy on every first apply; ubuntu and
 debian likewise (``--name ubuntu``: busybox's tools with this machine's bash), as their
 names are stand-ins a site should know it asked for.
 """

@@ -23,8 +23,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-import paramiko
-
 from kprov.lab import cgroups, disk, loopdev, network
 from kprov.lab.base import BASE_SIZE_BYTES, base_ready, build_base
 from kprov.lab.bundle import BUNDLE_SIZE_BYTES, LAB_PACKAGES, bundle_current, fill_bundle
@@ -333,7 +331,7 @@ class Lab:
         """Run ``command`` on ``host`` as root: (exit status, stdout, stderr)."""
         try:
             return run_ssh(self.ip(host), self.key_path, command, timeout)
-        except (OSError, paramiko.SSHException, EOFError) as exc:
+        except OSError as exc:
             raise LabError(f"cannot reach {host} ({self.ip(host)}) over SSH: {exc}") from exc
 
     def ssh_argv(self, host: str, command: list[str] | None = None) -> list[str]:

@@ -52,8 +52,9 @@ def pki_dir_for(sources: InventorySources) -> Path:
     return inventory_dir(sources) / "pki"
 
 
-# Variables the topology reads that an inventory may give as templates ("{{ lb_vip }}").
-TEMPLATED_VARS = ("apiserver_vip", "apiserver_endpoint")
+# Variables the topology reads that an inventory may give as templates ("{{ lb_vip }}"); a
+# host's address as its connection renders it (kprov.provision.connect.reach)
+TEMPLATED_VARS = ("apiserver_vip", "apiserver_endpoint", "ansible_host", "ansible_ssh_host")
 
 
 def _templated_host_vars(inventory: Inventory) -> Callable[[str], dict[str, Any]]:

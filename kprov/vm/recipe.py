@@ -4,7 +4,7 @@ A box is built in two stages, each cached under its own digest so a change rebui
 what it touches:
 
 - the *rootfs*: ``debootstrap --variant=minbase`` of Debian 12 with ROOTFS_PACKAGES (the
-  slow stage, ~11 min on a busy 2-core machine). Its digest covers the suite, the variant
+  slow stage, minutes on a busy 2-core machine). Its digest covers the suite, the variant
   and the package list — not the mirror, which serves the same packages;
 - the *box*: the rootfs plus the guest files below (vagrant user and Vagrant's insecure key,
   networkd DHCP, an empty machine-id, sshd host keys made on first boot, fstab, extlinux),

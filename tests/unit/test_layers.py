@@ -21,7 +21,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "bundle": frozenset({"images"}),
     "conformance": frozenset({"images"}),
     "local": frozenset({"pki"}),
-    "lab": frozenset({"bundle"}),
+    "lab": frozenset({"bundle", "provision"}),  # the engine's connectors reach lab hosts
     "vm": frozenset({"lab"}),
     "deploy": frozenset({"bundle", "cluster", "etcdops", "images", "lab", "pki", "provision"}),
     "cli": frozenset(

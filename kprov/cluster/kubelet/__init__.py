@@ -1,8 +1,9 @@
 """kprov-kubelet: runs the pods bound to its node through CRI v1 (containerd + runc).
 
-Modules, one concept each: cri/ (proto, stubs, async client), podconfig (pod -> CRI
-configs), env, volumes, resources, containers (start one container), podworker (per-pod
-sync and termination), status (pod status), probes, backoff, logs, channels + execsession
-(exec over websocket), server (HTTPS :10250), node (Node, NodeStatus, Lease), apiaccess
-(API calls), kubelet (the process), __main__ (flags).
+Wings, one concept per module: ``cri/`` (proto, stubs, async client), ``pods/`` (one
+:class:`~.pods.podworker.PodWorker` per pod and its managers: prober, status, terminator;
+pod -> CRI configs, env, containers, probes, status), ``volumes/``, ``streaming/`` (logs,
+exec, attach, port-forward), ``node/`` (Node registration and status, Lease, API access,
+eviction); ``server.py`` (HTTPS :10250), ``kubelet.py`` (the process), ``__main__.py``
+(flags).
 """

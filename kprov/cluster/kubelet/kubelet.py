@@ -7,7 +7,7 @@ and wakes the workers of pods whose containers changed state; a heartbeat renews
 Lease every 10 s and posts NodeStatus when it changed, else every 5 min; the HTTPS server
 answers logs and exec. After the first pod list, sandboxes of pods the API no longer has
 are torn down. A new pod whose host ports an admitted pod holds is rejected
-(:mod:`.admission`).
+(:mod:`.pods.admission`).
 """
 
 from __future__ import annotations
@@ -163,7 +163,7 @@ class Kubelet:
 
     def _reject(self, pod: dict[str, Any]) -> bool:
         """A new pod the node refuses (another OS, host ports an admitted pod holds) is
-        failed, not started (:mod:`.admission`)."""
+        failed, not started (:mod:`.pods.admission`)."""
         phase = (pod.get("status") or {}).get("phase")
         if phase in ("Succeeded", "Failed") or (pod.get("metadata") or {}).get("deletionTimestamp"):
             return False

@@ -5,12 +5,12 @@ cluster CA (``--client-ca-file``). /healthz is open; every other path (upstream'
 authorizes /pods, exec, attach and port-forward as ``nodes/proxy``, /stats and /metrics as
 their own subresources) requires the API server's kubelet-client identity (CN
 ``kube-apiserver-kubelet-client``) or a member of ``system:masters``. /pods is a v1 PodList
-of the pods bound to this node as its informer last saw them (:func:`pod_list`).
-Logs are streamed as text/plain (chunked while following), a mirror
-pod's from its systemd unit's journal (:mod:`.unit_logs`); exec and
-attach are websockets speaking v5.channel.k8s.io (or v4); port-forward is kubectl's SPDY tunnel
-or the channel protocols (:mod:`.portforward_ws`); attach is bridged to the runtime's
-CRI Attach (:mod:`.attachsession`).
+of the pods bound to this node as its informer last saw them (:func:`pod_list`). Logs are
+streamed as text/plain (chunked while following), a mirror pod's from its systemd unit's
+journal (:mod:`.streaming.unit_logs`); exec and attach are websockets speaking
+v5.channel.k8s.io (or v4); port-forward is kubectl's SPDY tunnel or the channel protocols
+(:mod:`.streaming.portforward_ws`); attach is bridged to the runtime's CRI Attach
+(:mod:`.streaming.attachsession`).
 """
 
 from __future__ import annotations
@@ -199,9 +199,8 @@ class KubeletServer:
         return web.FileResponse(found)
 
     async def healthz(self, request: web.Request) -> web.Response:
-        return web.Response(
-            text="ok" if self.healthy() else "unhealthy", status=200 if self.healthy() else 500
-        )
+        healthy = self.healthy()
+        return web.Response(text="ok" if healthy else "unhealthy", status=200 if healthy else 500)
 
     async def pods(self, request: web.Request) -> web.Response:
         """GET /pods: this node's pods as a v1 PodList, for the same identities as logs and exec."""
@@ -455,7 +454,7 @@ class KubeletServer:
 
     async def port_forward(self, request: web.Request) -> web.StreamResponse:
         """Port-forward: kubectl's SPDY session carried in WebSocket binary messages, or the
-        WebSocket channel protocols of other clients (:mod:`.portforward_ws`)."""
+        WebSocket channel protocols of other clients (:mod:`.streaming.portforward_ws`)."""
         denied = self._check(request)
         if denied:
             return denied

@@ -7,7 +7,8 @@ the TCP listeners (``ss -Htlnp``) and the systemd unit owning each listening pro
 present and etcd runs (its unit among the listeners'), the digest of the cluster CA the
 host holds, whether the sysctls kprov sets are writable, the kernel modules and the cgroup
 hierarchy. A tool that is missing only leaves its lines out. Every process the script
-starts costs a lab host ~1-7 ms on every run, so it starts only date, df, ss and sha256sum.
+starts costs a lab host a fork and an exec on every run, so it starts only date, df, ss and
+sha256sum.
 """
 
 from __future__ import annotations
@@ -97,7 +98,7 @@ class HostProbe:
     def etcd_active(self) -> bool:
         """Whether kprov's etcd runs here: a process of its unit listens (the unit is
         Type=notify, so it is active only once it serves; read from the listeners, which the
-        probe has anyway, instead of asking systemd: ~7 ms a host)."""
+        probe has anyway, instead of asking systemd, one process more a host)."""
         return ETCD_UNIT in self.units.values()
 
     def owner(self, port: int) -> tuple[Listener, str] | None:

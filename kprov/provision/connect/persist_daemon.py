@@ -5,9 +5,9 @@ connection per host for a while after a run, so the next run's commands skip the
 exchange, authentication, sshd's session set-up and PAM. kprov's transport is paramiko,
 so it keeps its own: one process per operator user (started by the first run that wants
 it, detached from it) holding one :class:`SSHConnector` per distinct connection settings,
-serving runs over a Unix socket. Measured reason: a new connection costs a lab host
-~42 ms of CPU (11 ms of it PAM) and the operator its handshake; a no-op ``kprov apply``
-of 50 hosts paid that 50 times on 2 shared cores.
+serving runs over a Unix socket. Measured reason: a new connection costs a host CPU (PAM
+a good part of it) and the operator its handshake, and a no-op ``kprov apply`` of 50 hosts
+paid that 50 times on 2 shared cores (figures: docs/decisions/0051-figures-live-in-records.md).
 
 - Socket: ``<dir>/keeper.sock``, mode 0600 in a 0700 directory owned by the user; a
   client whose peer uid differs is refused (SO_PEERCRED). The default directory is

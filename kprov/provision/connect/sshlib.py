@@ -1,12 +1,12 @@
 """paramiko, imported without its optional invoke integration.
 
-``paramiko.config`` imports invoke (a task runner: ~70 modules with its own vendored YAML)
-when paramiko is imported, only to run the ``Match exec`` lines of an OpenSSH config file.
-kprov never evaluates one with paramiko (its connection settings come from the inventory;
-verify's generated ssh_config has none), yet the import cost every ``kprov apply`` CPU on
-the operator's machine before the first host is connected: ``import paramiko`` took
-0.18-0.24 s of CPU with invoke and 0.10-0.13 s without (this machine, load ~20; the no-op
-apply uses ~1.2 s of operator CPU in all). So the connectors import paramiko from here,
+``paramiko.config`` imports invoke (a task runner: dozens of modules with its own vendored
+YAML) when paramiko is imported, only to run the ``Match exec`` lines of an OpenSSH config
+file. kprov never evaluates one with paramiko (its connection settings come from the
+inventory; verify's generated ssh_config has none), yet the import cost every ``kprov
+apply`` CPU on the operator's machine before the first host is connected: invoke was about
+as much as paramiko itself (figures: docs/decisions/0051-figures-live-in-records.md). So
+the connectors import paramiko from here,
 with invoke hidden for that import only: afterwards ``import invoke`` works as usual, and
 paramiko raises its own ImportError should a ``Match exec`` line ever be evaluated.
 """

@@ -129,8 +129,8 @@ class RunContext:
     def file_digest(self, path: Path) -> tuple[str, int]:
         """A controller file's (sha1, size), hashed once per run while the file keeps its
         inode, size and mtime: a copy's source is hashed for its first host only, the others
-        stat it (the cluster's no-op apply hashed 35 MB on the operator, 0.02 CPU-s, plus the
-        reads). One hash at a time: hosts run the same task together and would each hash."""
+        stat it (the cluster's no-op apply hashes the same sources for every host otherwise).
+        One hash at a time: hosts run the same task together and would each hash."""
         st = path.stat()
         key = (str(path), st.st_ino, st.st_size, st.st_mtime_ns)
         found = self._digests.get(key)

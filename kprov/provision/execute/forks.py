@@ -1,13 +1,13 @@
 """How many hosts run at once when the operator did not say (``--forks 0``, the default).
 
-As wide as the inventory, so a play's hosts never wait in waves behind each other, as long
-as the operator machine can hold it. A host costs the run one thread and one SSH session:
-a socket (a file descriptor; paramiko's transport thread holds no more) and, measured on the
-50-host lab (tests/bench/bench_scale_engine.py, operator_rss_mib_50), well under 2 MiB of
-memory. The limits below leave room for everything else: file descriptors for the log,
-the operator-side build's files and the local connector, and memory for the rest of the
-machine. Ansible's default is 5 and kprov's was 10: with 50 hosts that was five waves of
-every play.
+As wide as the inventory, so a play's hosts never wait in waves behind each other, as long as
+the operator machine can hold it. A host costs the run one thread and one SSH session: a
+socket (a file descriptor; paramiko's transport thread holds no more) and little memory
+(``operator_rss_mib_50`` of tests/bench/bench_scale_engine.py; figures:
+docs/decisions/0051-figures-live-in-records.md). The limits below leave room for everything
+else: file descriptors for the log, the operator-side build's files and the local connector,
+and memory for the rest of the machine. Ansible's default is 5 and kprov's was 10: with 50
+hosts that was five waves of every play.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 A host that cannot be reached is marked unreachable (an UNREACHABLE result in the recap);
 the others go on. Connection variables (``ansible_host``, ``ansible_user`` ...) are
-templated first, so they may use ``{{ }}``.
+templated first in the host's play-level scope, so they may use ``{{ }}``
+(:mod:`kprov.provision.connect.reach`, the one way every path reaches a host).
 """
 
 from __future__ import annotations
@@ -10,8 +11,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from kprov.provision.connect.base import ConnectionFailure, connector_for
-from kprov.provision.execute.context import RunContext
+from kprov.provision.connect.base import ConnectionFailure
+from kprov.provision.connect.reach import connection_vars as rendered_connection_vars
+from kprov.provision.connect.reach import reach
+from kprov.provision.execute.context import HostState, RunContext
 from kprov.provision.execute.runlog import LoggedConnector
 from kprov.provision.execute.variables import host_scope
 from kprov.provision.phases.base import for_each_host, record_host_lost
@@ -21,14 +24,13 @@ __all__ = ["ConnectPhase", "DisconnectPhase", "connect_host", "connection_vars"]
 
 
 def connection_vars(run: RunContext, host: str) -> dict[str, Any]:
-    """The host's ``ansible_*`` variables, templated, over the plays' connection keywords."""
+    """The host's connection variables, templated, over the plays' connection keywords."""
     state = run.hosts[host]
-    scope = host_scope(run, None, state)
-    given = {k: v for k, v in state.inventory_vars.items() if k.startswith("ansible_")}
-    return {
-        k: scope.template(v, f"variable '{k}' of host {host}")
-        for k, v in {**state.connection_keywords, **given}.items()
-    }
+    return rendered_connection_vars(host, _variables(state), host_scope(run, None, state).template)
+
+
+def _variables(state: HostState) -> dict[str, Any]:
+    return {**state.connection_keywords, **state.inventory_vars}
 
 
 def connect_host(run: RunContext, host: str) -> bool:
@@ -36,7 +38,7 @@ def connect_host(run: RunContext, host: str) -> bool:
     state = run.hosts[host]
     start = time.monotonic()
     try:
-        conn = LoggedConnector(connector_for(host, connection_vars(run, host)), run.log)
+        conn = LoggedConnector(reach(host, _variables(state), host_scope(run, None, state).template), run.log)
         conn.connect()
         state.connector = conn
         return True

@@ -63,7 +63,7 @@ async def test_the_worker_takes_others_conditions_from_the_watch_and_keeps_its_o
     worker = PodWorker(ctx, pod)
     ready = {"type": "Ready", "status": "True", "lastTransitionTime": NOW}
     ours: dict[str, Any] = {"phase": "Running", "conditions": [ready]}
-    worker._last_status = ours
+    worker.status.last = ours
     stale = {"type": "Ready", "status": "False", "lastTransitionTime": "2025-01-01T00:00:00Z"}
     worker.update({**pod, "status": {"phase": "Pending", "conditions": [DISRUPTION, stale]}})
     assert worker.pod["status"]["phase"] == "Running"  # an older watch object does not win

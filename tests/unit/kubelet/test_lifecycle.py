@@ -207,11 +207,11 @@ async def test_a_liveness_kill_runs_pre_stop_within_the_probes_grace_period(worl
     await worker.sync()
     app = runtime.named("app")[0].id
     runtime.calls.clear()
-    worker._on_probe(app, LIVENESS, False, "probe failed")
+    worker.probes.on_result(app, LIVENESS, False, "probe failed")
     try:
         await worker.sync()
     finally:
-        worker._stop_probes(set())
+        worker.probes.stop(set())
     assert runtime.calls[:2] == [f"exec {app} drain", f"stop {app}"]
     assert runtime.stopped_with[app] == 4  # the probe's grace period, not the pod's 9 s
 

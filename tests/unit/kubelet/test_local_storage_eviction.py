@@ -86,7 +86,8 @@ async def test_a_pod_over_its_limit_is_evicted_and_stays_failed(tmp_path: Path) 
         os.posix_fallocate(handle.fileno(), 0, 10 * MIB)
     await eviction.check()
     assert not worker.running
-    await worker._evict("Pod ephemeral local storage usage exceeds the total limit of containers 5Mi. ")
+    message = "Pod ephemeral local storage usage exceeds the total limit of containers 5Mi. "
+    await worker.terminator.evict(message)
     final = api.statuses[-1]
     assert (final["phase"], final["reason"]) == ("Failed", "Evicted")
     assert final["message"] == "Pod ephemeral local storage usage exceeds the total limit of containers 5Mi. "

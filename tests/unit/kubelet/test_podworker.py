@@ -279,7 +279,7 @@ async def test_a_missing_config_map_key_is_retried_every_10_s_whatever_wakes_the
     ctx, runtime, api, clock = world
     env = [{"name": "K", "valueFrom": {"configMapKeyRef": {"name": "cfg", "key": "absent"}}}]
     worker = PodWorker(ctx, make_pod(containers=[{"name": "app", "image": IMAGE, "env": env}]))
-    worker._random = lambda: 0.0  # no jitter: retries exactly every 10 s
+    worker.starter.random = lambda: 0.0  # no jitter: retries exactly every 10 s
     for _ in range(60):  # woken every second for a minute (status echoes, probes, resyncs)
         await worker.sync()
         clock["now"] += 1
@@ -290,3 +290,18 @@ async def test_a_missing_config_map_key_is_retried_every_10_s_whatever_wakes_the
     (status,) = api.statuses[-1]["containerStatuses"]
     assert status["state"]["waiting"]["reason"] == "CreateContainerConfigError"
     assert not runtime.containers
+
+
+async def test_a_pull_error_after_a_missing_configmap_shows_as_the_pull_error(world: Any) -> None:
+    """The worker and its container starter share one table of waiting reasons: a reason the
+    starter records after a volume's ConfigError is the one the status shows."""
+    ctx, runtime, api, _ = world
+    volume = {"name": "v", "configMap": {"name": "late"}}
+    pod = make_pod(containers=[{"name": "app", "image": "nowhere.example/app:1"}], volumes=[volume])
+    worker = PodWorker(ctx, pod)
+    await worker.sync()
+    reason = api.statuses[-1]["containerStatuses"][0]["state"]["waiting"]["reason"]
+    assert reason == "CreateContainerConfigError"
+    api.objects["cm/late"] = {"metadata": {"name": "late"}, "data": {"k": "v"}}
+    await worker.sync()
+    assert api.statuses[-1]["containerStatuses"][0]["state"]["waiting"]["reason"] == "ErrImagePull"

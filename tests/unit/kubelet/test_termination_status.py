@@ -41,7 +41,7 @@ async def test_deleted_pod_stays_ready_until_its_containers_stop(tmp_path: Path)
     assert _ready(api.statuses[-1]) == "True"
     written = len(api.statuses)
     worker.update({**pod, "metadata": {**pod["metadata"], "deletionTimestamp": "now"}})
-    views = worker._views(pod["spec"]["containers"], await worker._containers())
+    views = worker.status.views(pod["spec"]["containers"], await worker.runtime.containers(worker.pod))
     assert [(v.ready, v.started) for v in views] == [(True, True)]  # no readiness probe: ready
     await worker.terminate()
     (final,) = api.statuses[written:]  # nothing changed before the signal: no write
@@ -84,11 +84,11 @@ async def test_deleted_pod_keeps_its_readiness_probes_verdict(tmp_path: Path) ->
     worker = PodWorker(ctx, pod)
     await worker.sync()
     worker.update({**pod, "metadata": {**pod["metadata"], "deletionTimestamp": "now"}})
-    (cur,) = (await worker._containers())["app"][:1]
+    (cur,) = (await worker.runtime.containers(worker.pod))["app"][:1]
     container = pod["spec"]["containers"][0]
     for verdict in (True, False):
-        worker._probe_results[(cur.id, READINESS)] = verdict
-        assert worker._flags(container, cur) == (verdict, True)
+        worker.probes.results[(cur.id, READINESS)] = verdict
+        assert worker.probes.flags(container, cur) == (verdict, True)
 
 
 async def test_a_readiness_probe_failing_during_the_grace_period_is_written_at_once(tmp_path: Path) -> None:
@@ -98,8 +98,8 @@ async def test_a_readiness_probe_failing_during_the_grace_period_is_written_at_o
     pod = _pod(containers=[{"name": "app", "image": IMAGE, "readinessProbe": probe}])
     worker = PodWorker(ctx, pod)
     await worker.sync()
-    (cur,) = (await worker._containers())["app"][:1]
-    worker._on_probe(cur.id, READINESS, True, "")
+    (cur,) = (await worker.runtime.containers(worker.pod))["app"][:1]
+    worker.probes.on_result(cur.id, READINESS, True, "")
     await worker.sync()
     assert _ready(api.statuses[-1]) == "True"
     release = asyncio.Event()
@@ -114,7 +114,7 @@ async def test_a_readiness_probe_failing_during_the_grace_period_is_written_at_o
     terminating = asyncio.ensure_future(worker.terminate())
     await asyncio.sleep(0.05)
     written = len(api.statuses)
-    worker._on_probe(cur.id, READINESS, False, "")  # the app failed its probe after SIGTERM
+    worker.probes.on_result(cur.id, READINESS, False, "")  # the app failed its probe after SIGTERM
     for _ in range(100):
         if len(api.statuses) > written:
             break

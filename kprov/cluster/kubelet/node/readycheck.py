@@ -6,7 +6,8 @@ start; a Ready condition written before the restart proves nothing). It asks wit
 kubelet's own kubeconfig (the Node authorizer lets a node read its Node), trying each API
 server the kubeconfig names. Exit 1 with the reason on stderr otherwise (the caller retries).
 ``--wait S`` asks again once a second for up to S seconds in the same process: a process per
-question cost ~0.1 CPU-s (interpreter, imports, TLS context) on every node after each start.
+question paid the interpreter, the imports and a TLS context again on every node after each
+start.
 """
 
 from __future__ import annotations

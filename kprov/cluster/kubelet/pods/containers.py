@@ -18,13 +18,17 @@ prints it: ``rpc error: code = NotFound desc = <containerd's text>``.
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from kprov.cluster.kubelet.context import KubeletContext
 from kprov.cluster.kubelet.cri.client import CRIError
 from kprov.cluster.kubelet.cri.generated import api_pb2 as pb
+from kprov.cluster.kubelet.cri.types import ContainerInfo
+from kprov.cluster.kubelet.pods.backoff import sync_retry_delay
 from kprov.cluster.kubelet.pods.env import ConfigError, PodSources, resolve_env
 from kprov.cluster.kubelet.pods.etchosts import HOSTS_PATH, hosts_content, manages_hosts, write_hosts
 from kprov.cluster.kubelet.pods.lifecycle import DEFAULT_TERMINATION_PATH, run_hook, termination_file
@@ -33,8 +37,8 @@ from kprov.cluster.kubelet.pods.probes import Prober, ProbeTarget
 from kprov.cluster.kubelet.pods.securitycontext import needs_image_user, non_root_violation
 from kprov.cluster.kubelet.volumes.pod_volumes import MountSpec, container_devices, container_mounts, pod_dir
 
-__all__ = ["EventSink", "Waiting", "ensure_image", "go_duration", "grpc_error_text", "pull_policy",
-           "start_container"]
+__all__ = ["ContainerStarter", "EventSink", "Launch", "Waiting", "ensure_image", "go_duration",
+           "grpc_error_text", "pull_policy", "start_container"]
 
 Obj = Mapping[str, Any]
 Waiting = tuple[str, str]
@@ -199,3 +203,118 @@ def _termination_mount(ctx: KubeletContext, pod: Obj, container: Obj, attempt: i
     path.chmod(0o666)
     target = container.get("terminationMessagePath") or DEFAULT_TERMINATION_PATH
     return MountSpec(container_path=str(target), host_path=str(path), readonly=False)
+
+
+@dataclass(frozen=True)
+class Launch:
+    """What starting any container in one sync needs: the sandbox, the sources, the volumes."""
+
+    sandbox_id: str
+    sandbox_config: Any
+    sources: PodSources
+    volume_paths: dict[str, str]
+    now: float
+
+
+class ContainerStarter:
+    """One pod's container starts: a failed start is tried again only after upstream's
+    pod-worker back-off, however often the worker wakes meanwhile; an exited container is
+    restarted after its CrashLoopBackOff delay. The waiting states go to ``waiting`` (the
+    status manager's), for the pod status to show."""
+
+    def __init__(
+        self,
+        ctx: KubeletContext,
+        uid: str,
+        waiting: dict[str, Waiting],
+        event: EventSink,
+        wake_in: Callable[[float], None],
+    ) -> None:
+        self.ctx = ctx
+        self.random: Callable[[], float] = random.random  # the retry's jitter
+        self._uid = uid
+        self._waiting = waiting
+        self._event = event
+        self._wake_in = wake_in
+        self._retry_at: dict[str, float] = {}  # container -> when a failed start may be retried
+
+    def forget_retries(self) -> None:
+        """The pod changed: its containers are tried again at once (upstream's UpdatePod)."""
+        self._retry_at.clear()
+
+    async def start(
+        self,
+        pod: dict[str, Any],
+        launch: Launch,
+        container: Obj,
+        kind: str,
+        attempt: int,
+        target_id: str = "",
+    ) -> None:
+        """Start one container; a failed start waits in its state until the retry is due."""
+        name = container["name"]
+        if self._retry_pending(name, launch.now):
+            return  # the last attempt's waiting state stands until the retry is due
+        waiting = await start_container(
+            self.ctx,
+            pod,
+            container,
+            kind=kind,
+            attempt=attempt,
+            sandbox_id=launch.sandbox_id,
+            sandbox_config=launch.sandbox_config,
+            sources=launch.sources,
+            volume_paths=launch.volume_paths,
+            target_id=target_id,
+            event=self._event,
+        )
+        if waiting is None:
+            self._waiting.pop(name, None)
+            self._retry_at.pop(name, None)
+            self._event("Normal", "Started", f"Started container {name}")
+        elif waiting[0] == "PostStartHookError":
+            self._waiting.pop(name, None)  # killed: the exited container shows it
+            self._event("Warning", "FailedPostStartHook", waiting[1])
+            self._wake_in(0.5)
+        else:
+            # upstream's runtime manager: the reason alone for image errors, else the message
+            detail = waiting[0] if waiting[0] in IMAGE_WAITING else waiting[1]
+            self._event("Warning", "Failed", f"Error: {detail}")
+            self._waiting[name] = waiting
+            delay = sync_retry_delay(self.random)
+            self._retry_at[name] = launch.now + delay
+            self._wake_in(delay)
+
+    def _retry_pending(self, name: str, now: float) -> bool:
+        """Whether the container's last start failed and its retry is not due yet (upstream's
+        pod worker retries a failed sync after its back-off period, whatever wakes it)."""
+        due = self._retry_at.get(name)
+        if due is None or now >= due:
+            return False
+        self._wake_in(due - now)
+        return True
+
+    async def restart(
+        self, pod: dict[str, Any], launch: Launch, container: Obj, cur: ContainerInfo, kind: str
+    ) -> bool:
+        """Restart an exited container once its CrashLoopBackOff delay has passed."""
+        now = launch.now
+        if self._retry_pending(container["name"], now):
+            return False
+        key = f"{self._uid}/{container['name']}"
+        since = (cur.finished_at_ns or cur.created_at_ns) / 1e9
+        wait = self.ctx.backoff.remaining(key, since, now)
+        if wait > 0:
+            delay = int(self.ctx.backoff.current_delay(key))
+            meta = pod["metadata"]
+            self._waiting[container["name"]] = (
+                "CrashLoopBackOff",
+                f"back-off {delay}s restarting failed container={container['name']} "
+                f"pod={meta.get('name')}_{meta.get('namespace')}({self._uid})",
+            )
+            self._wake_in(wait)
+            self._event("Warning", "BackOff", f"Back-off restarting failed container {container['name']}")
+            return False
+        self.ctx.backoff.record(key, now)
+        await self.start(pod, launch, container, kind, cur.attempt + 1)
+        return True

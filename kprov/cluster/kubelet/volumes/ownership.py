@@ -4,7 +4,7 @@ With ``spec.securityContext.fsGroup`` set, every file and directory of the pod's
 configMap, secret, downwardAPI and projected volumes gets that group, group read (and
 write, for the writable emptyDir) permission, and directories the setgid bit plus search
 permission, so what processes create later inherits the group. The containers' processes
-carry fsGroup among their supplementary groups (:mod:`.podconfig`). Symlinks (the atomic
+carry fsGroup among their supplementary groups (:mod:`..pods.podconfig`). Symlinks (the atomic
 writer's ``..data`` links) are left alone; nothing is chmod-ed or chown-ed that is already
 right, so a resync costs one ``lstat`` per entry. hostPath volumes are never touched
 (upstream leaves them too). ``fsGroupChangePolicy: OnRootMismatch`` skips the walk when the

@@ -1,28 +1,26 @@
 """File probes of a batch in ONE python3 process instead of a subshell, ``stat`` and
 ``sha1sum`` each.
 
-Most probes of a play are ``fileops.probe_script`` commands (stat, optional sha1, link
-target, content), or the stat and sysctl modules' probes built on the same reads. Run as
-shell, each costs the host a fork and one to three execs: a play's forty file probes took a
-lab host a third of a second. Here they are recognised exactly (a command is taken only if
-the module's own script function rebuilds it byte for byte from the paths and flags found
-in it) and answered by one small Python program on the host that prints, for each, what
-the shell form prints, framed like the rest of the batch (execute.prefetch).
+Most probes of a play are ``fileops.probe_script`` commands (stat, optional sha1, link target,
+content), or the stat and sysctl modules' probes built on the same reads. Run as shell, each
+costs the host a fork and one to three execs, for each of a play's file probes. Here they are
+recognised exactly (a command is taken only if the module's own script function rebuilds it
+byte for byte from the paths and flags found in it) and answered by one small Python program
+on the host that prints, for each, what the shell form prints, framed like the rest of the
+batch (execute.prefetch).
 
-Only the plain cases are answered in Python: a path that is absent, or that stat reads,
-with a checksum, link target or content read without error. On anything else (no
-python3, a file it cannot read, a dangling link followed) the program prints nothing and
-fails, and the same probes run as shell instead, so the answers are always the shell's.
-The group module's ``getent group NAME`` (a name, not a number) and slurp's ``base64 -w0``
-of a regular file are answered the same way: each as shell cost a lab host a subshell and
-an exec, ~2 ms. So are the user module's account query (``getent passwd``, ``id -Gn``,
-``getent shadow``: 4 ms of a lab host's CPU as shell, where the password hash needs the
-``spwd`` module, in Python up to 3.12) and wait_for's port probe (``timeout`` and ``bash``
-for a connect: 3 ms) when its host is an IPv4 address (a name would resolve through the
-same NSS, but bash and Python may try its addresses in another order); the probe answers
-0, 1 when the connection fails, 124 when it times out, as ``timeout`` does. The program
-looks each owner and group name up once (NSS reads the whole /etc/passwd or /etc/group
-for every lookup: ~5 ms of a 60-probe batch).
+Only the plain cases are answered in Python: a path that is absent, or that stat reads, with a
+checksum, link target or content read without error. On anything else (no python3, a file it
+cannot read, a dangling link followed) the program prints nothing and fails, and the same
+probes run as shell instead, so the answers are always the shell's. The group module's
+``getent group NAME`` (a name, not a number) and slurp's ``base64 -w0`` of a regular file are
+answered the same way: each as shell cost a lab host a subshell and an exec. So are the user
+module's account query (``getent passwd``, ``id -Gn``, ``getent shadow``, where the password
+hash needs the ``spwd`` module, in Python up to 3.12) and wait_for's port probe (``timeout``
+and ``bash`` for a connect) when its host is an IPv4 address (a name would resolve through the
+same NSS, but bash and Python may try its addresses in another order); the probe answers 0, 1
+when the connection fails, 124 when it times out, as ``timeout`` does. The program looks each
+owner and group name up once (NSS reads the whole /etc/passwd or /etc/group for every lookup).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Some probes cost more to start than to answer: ``systemctl show UNIT`` connects to the
 service manager, ``dpkg-query -W NAMES`` reads and parses dpkg's whole status database
-(~4.5 ms on a lab host, ~5.4 ms for ten names at once). A host's look-ahead batch carries
+(ten names at once cost little more than one). A host's look-ahead batch carries
 one per unit task and one per apt task (a control-plane host: six package probes, nine
 units), so each kind is asked once, for the union, and each task gets the part it would
 have got alone:

@@ -13,13 +13,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from kprov.provision.connect.base import Connector, connector_for
+from kprov.provision.connect.base import Connector
+from kprov.provision.connect.reach import inventory_scope, reach
 from kprov.provision.errors import ProvisionError, UndefinedVariableError
 from kprov.provision.execute.context import HostState, PlayContext, RunContext
 from kprov.provision.execute.probes.probecache import ProbeCache
 from kprov.provision.execute.runlog import LoggedConnector
 from kprov.provision.execute.task.environment import task_environment
-from kprov.provision.execute.variables import VarsView
+from kprov.provision.execute.variables import VarsView, host_scope
 from kprov.provision.modules.base import ModuleContext
 from kprov.provision.playbook.model import Task
 from kprov.provision.template_filters import to_bool
@@ -117,8 +118,9 @@ class TaskSetup:
                 if target in ("localhost", "127.0.0.1"):
                     return self.run.localhost(), None
                 if target in self.run.inventory.hosts:
-                    inner = connector_for(target, self.run.inventory.host_vars(target))
-                    return LoggedConnector(inner, self.run.log), (other.probes if other else None)
+                    return LoggedConnector(self._reach(target, other), self.run.log), (
+                        other.probes if other else None
+                    )
                 raise ProvisionError(
                     f"{task.origin}: delegate_to '{target}' is not localhost nor an inventory host"
                 )
@@ -126,12 +128,21 @@ class TaskSetup:
             raise HostUnreachable(f"{self.host.name}: no session")
         return self.host.connector, self.host.probes
 
+    def _reach(self, target: str, other: HostState | None) -> Connector:
+        """A session to a delegated inventory host with none open: its connection variables
+        templated from its own point of view (``hostvars[target]``), as for any host."""
+        if other is not None:
+            variables = {**other.connection_keywords, **other.inventory_vars}
+            return reach(target, variables, host_scope(self.run, None, other).template)
+        scope = inventory_scope(self.run.inventory, target, self.run.engine)
+        return reach(target, self.run.inventory.host_vars(target), scope.template)
+
     def find_file(self, task: Task, name: str, kind: str) -> Path:
         """Role-relative search like Ansible: role/<kind>/, role/, playbook/<kind>/, playbook/.
 
         A file found is remembered for the run (``RunContext.found_files``, by name, kind and
-        the task's roles and directory): every host and loop item asks for the same files, 715
-        lookups of up to 7 stat calls each in the 5-host cluster's no-op apply (0.026 CPU-s).
+        the task's roles and directory): every host and loop item asks for the same files,
+        hundreds of lookups of several stat calls each in the cluster's no-op apply.
         A miss is searched again each time (and fails the task)."""
         key = (name, kind, tuple(role.path for role in task.scope.role_chain), task.scope.base_dir)
         found = self.run.found_files.get(key)
