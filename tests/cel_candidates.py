@@ -53,41 +53,53 @@ def uint_as_int(value: Any) -> Any:
     return value
 
 
-_CPP_TYPES = {"INT": "int", "UINT": "uint", "DOUBLE": "double", "STRING": "string", "BYTES": "bytes",
-              "BOOL": "bool", "NULL": "null_type", "TIMESTAMP": "google.protobuf.Timestamp",
-              "DURATION": "google.protobuf.Duration", "TYPE": "type", "DYN": "dyn"}
+_CPP_TYPES = {
+    "INT": "int",
+    "UINT": "uint",
+    "DOUBLE": "double",
+    "STRING": "string",
+    "BYTES": "bytes",
+    "BOOL": "bool",
+    "NULL": "null_type",
+    "TIMESTAMP": "google.protobuf.Timestamp",
+    "DURATION": "google.protobuf.Duration",
+    "TYPE": "type",
+    "DYN": "dyn",
+}
+
+
+def cpp_type(value: Any) -> Any:
+    name = value.type().name()
+    if name.lower().startswith("list"):
+        return "list"
+    if name.lower().startswith("map"):
+        return "map"
+    return name
+
+
+def cpp_neutral(value: Any) -> Any:
+    kind = cpp_type(value)
+    raw = value.value()
+    if kind == "list":
+        return [cpp_neutral(v) for v in raw]
+    if kind == "map":
+        return {cpp_neutral(k) if hasattr(k, "type") else k: cpp_neutral(v) for k, v in raw.items()}
+    if kind == "UINT":
+        return UInt(raw)
+    if kind == "BYTES":
+        return bytes(raw)
+    if kind == "TYPE":
+        simple = _CPP_TYPES.get(raw.name(), raw.name())
+        return TypeName(simple.split("<")[0].lower() if "<" in simple else simple)
+    if kind == "ERROR":
+        raise ValueError(str(raw))
+    return raw
 
 
 def cpp_binding() -> Callable[[Case], Any]:
     """``cel-expr-python`` (Google's cel-cpp binding)."""
     from cel_expr_python import cel
     from cel_expr_python.ext import ext_optional, ext_strings
-
-    def cpp_type(value: Any) -> Any:
-        name = value.type().name()
-        if name.lower().startswith("list"):
-            return "list"
-        if name.lower().startswith("map"):
-            return "map"
-        return name
-
-    def to_neutral(value: Any) -> Any:
-        kind = cpp_type(value)
-        raw = value.value()
-        if kind == "list":
-            return [to_neutral(v) for v in raw]
-        if kind == "map":
-            return {to_neutral(k) if hasattr(k, "type") else k: to_neutral(v) for k, v in raw.items()}
-        if kind == "UINT":
-            return UInt(raw)
-        if kind == "BYTES":
-            return bytes(raw)
-        if kind == "TYPE":
-            simple = _CPP_TYPES.get(raw.name(), raw.name())
-            return TypeName(simple.split("<")[0].lower() if "<" in simple else simple)
-        if kind == "ERROR":
-            raise ValueError(str(raw))
-        return raw
 
     def evaluate(case: Case) -> Any:
         env = cel.NewEnv(
@@ -96,7 +108,7 @@ def cpp_binding() -> Callable[[Case], Any]:
             extensions=[ext_strings.ExtStrings(), ext_optional.ExtOptional()],
         )
         program = env.compile(case.expr, disable_check=case.disable_check)
-        return to_neutral(program.eval(data=dict(case.bindings)))
+        return cpp_neutral(program.eval(data=dict(case.bindings)))
 
     return evaluate
 
@@ -109,8 +121,11 @@ def python_impl() -> Callable[[Case], Any]:
     environment = celpy.Environment()
 
     def to_cel(value: Any) -> Any:
-        return celpy.json_to_cel(value) if not isinstance(value, (UInt, bytes)) else (
-            celtypes.UintType(value) if isinstance(value, UInt) else celtypes.BytesType(value))
+        return (
+            celpy.json_to_cel(value)
+            if not isinstance(value, (UInt, bytes))
+            else (celtypes.UintType(value) if isinstance(value, UInt) else celtypes.BytesType(value))
+        )
 
     def to_neutral(value: Any) -> Any:
         if value is None:

@@ -113,9 +113,18 @@ def _pool() -> Any:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "set.pb"
         subprocess.run(
-            [sys.executable, "-m", "grpc_tools.protoc", f"-I{proto_root}", f"-I{include}",
-             "--include_imports", f"--descriptor_set_out={out}", *sources],
-            check=True, capture_output=True,
+            [
+                sys.executable,
+                "-m",
+                "grpc_tools.protoc",
+                f"-I{proto_root}",
+                f"-I{include}",
+                "--include_imports",
+                f"--descriptor_set_out={out}",
+                *sources,
+            ],
+            check=True,
+            capture_output=True,
         )
         files = descriptor_pb2.FileDescriptorSet.FromString(out.read_bytes())
     pool = descriptor_pool.DescriptorPool()
@@ -227,8 +236,18 @@ def _case(file: str, section: str, test: Any) -> Case:
             skip = skip or f"{matcher}: partial evaluation is not used by Kubernetes"
     except Unsupported as exc:
         skip = skip or f"proto message value ({exc})"
-    return Case(file, section, test.name, test.expr, bindings, decls, test.disable_check,
-                test.check_only, expected, skip)
+    return Case(
+        file,
+        section,
+        test.name,
+        test.expr,
+        bindings,
+        decls,
+        test.disable_check,
+        test.check_only,
+        expected,
+        skip,
+    )
 
 
 def cases() -> Iterator[Case]:
