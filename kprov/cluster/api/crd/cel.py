@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from kprov.cluster.api.cel.environment import CompileError, Program, environment
+from kprov.cluster.api.cel.environment import CompileError, Context, Program, environment
 from kprov.cluster.api.cel.parser import Node
 from kprov.cluster.api.cel.runtime_cost import PER_CALL_LIMIT, loop_tree, runtime_cost
 from kprov.cluster.api.errors import Cause
@@ -98,16 +98,13 @@ def _type_name(value: Any) -> str:
     return _TYPE_NAMES.get(type(value), "object")
 
 
-def _run(program: Program, value: Any, old: Any, has_old: bool) -> Any:
-    return program.execute({"self": value, "oldSelf": old} if has_old else {"self": value})
-
-
 def evaluate_rules(
     rules: tuple[CompiledRule, ...], value: Any, old: Any, has_old: bool, path: str
 ) -> list[Cause]:
     """The causes of the rules ``value`` (at ``path``; ``old`` the previous value when
     ``has_old``) breaks."""
     causes: list[Cause] = []
+    context = Context({"self": value, "oldSelf": old} if has_old else {"self": value})  # one for all rules
     for rule in rules:
         if rule.transition and not has_old and not rule.optional_old_self:
             continue
@@ -120,7 +117,7 @@ def evaluate_rules(
                 f"due to call cost exceeds limit for rule: {rule.error_name}")))
             break
         try:
-            result = _run(rule.program, value, old, has_old)
+            result = rule.program.execute(context)
         except Exception as exc:  # an evaluation error is the rule's failure, as upstream
             detail = f"{exc} evaluating rule: {rule.error_name}"
             causes.append(Cause(where, "FieldValueInvalid", _worded("FieldValueInvalid", value, detail)))
@@ -130,7 +127,7 @@ def evaluate_rules(
         message = rule.message or f"failed rule: {rule.rule}"
         if rule.message_program is not None:
             try:
-                evaluated = _run(rule.message_program, value, old, has_old)
+                evaluated = rule.message_program.execute(context)
                 if isinstance(evaluated, str) and evaluated.strip():
                     message = evaluated
             except Exception:  # upstream falls back to message / the rule
