@@ -26,13 +26,19 @@ def _documents(name: str) -> list[dict[str, Any]]:
 
 
 def _crds() -> list[dict[str, Any]]:
-    return [d for p in sorted(BUNDLE.glob("*.yaml")) for d in _documents(p.name)
-            if d["kind"] == "CustomResourceDefinition"]
+    return [
+        d
+        for p in sorted(BUNDLE.glob("*.yaml"))
+        for d in _documents(p.name)
+        if d["kind"] == "CustomResourceDefinition"
+    ]
 
 
 def _rule_count(schema: Any) -> int:
     if isinstance(schema, dict):
-        return len(schema.get("x-kubernetes-validations") or []) + sum(_rule_count(v) for v in schema.values())
+        return len(schema.get("x-kubernetes-validations") or []) + sum(
+            _rule_count(v) for v in schema.values()
+        )
     if isinstance(schema, list):
         return sum(_rule_count(v) for v in schema)
     return 0
@@ -63,8 +69,12 @@ def httproute(path: str = "/api", section: str | None = None) -> dict[str, Any]:
         "spec": {
             "parentRefs": [parent],
             "hostnames": ["www.example.com"],
-            "rules": [{"matches": [{"path": {"type": "PathPrefix", "value": path}}],
-                       "backendRefs": [{"name": "web", "port": 80}]}],
+            "rules": [
+                {
+                    "matches": [{"path": {"type": "PathPrefix", "value": path}}],
+                    "backendRefs": [{"name": "web", "port": 80}],
+                }
+            ],
         },
     }
 
@@ -84,22 +94,38 @@ def test_an_httproute_is_judged_by_its_v1_6_1_rules() -> None:
 
 
 def _crd_update(version: str, channel: str = "standard") -> dict[str, Any]:
-    return {"metadata": {"name": "httproutes.gateway.networking.k8s.io",
-                         "annotations": {"gateway.networking.k8s.io/bundle-version": version,
-                                         "gateway.networking.k8s.io/channel": channel}},
-            "spec": {"group": "gateway.networking.k8s.io"}}
+    return {
+        "metadata": {
+            "name": "httproutes.gateway.networking.k8s.io",
+            "annotations": {
+                "gateway.networking.k8s.io/bundle-version": version,
+                "gateway.networking.k8s.io/channel": channel,
+            },
+        },
+        "spec": {"group": "gateway.networking.k8s.io"},
+    }
 
 
-@pytest.mark.parametrize(("version", "denied"), [("v1.6.1", False), ("v1.5.0", True), ("v1.2.1", True),
-                                                 ("v1.6.0-rc.1", False)])
-def test_the_safe_upgrades_policy_admits_a_reapply_and_refuses_a_downgrade(version: str, denied: bool) -> None:
-    policy = next(d for d in _documents("gateway.networking.k8s.io_vap_safeupgrades.yaml")
-                  if d["kind"] == "ValidatingAdmissionPolicy")
+@pytest.mark.parametrize(
+    ("version", "denied"), [("v1.6.1", False), ("v1.5.0", True), ("v1.2.1", True), ("v1.6.0-rc.1", False)]
+)
+def test_the_safe_upgrades_policy_admits_a_reapply_and_refuses_a_downgrade(
+    version: str, denied: bool
+) -> None:
+    policy = next(
+        d
+        for d in _documents("gateway.networking.k8s.io_vap_safeupgrades.yaml")
+        if d["kind"] == "ValidatingAdmissionPolicy"
+    )
     for validation in policy["spec"]["validations"]:  # they compile (the global matches() included)
         assert check_expression(validation["expression"], BASE_VARIABLES) is None
     compiled = compile_policy(policy)
     assert compiled.error == ""
-    result = compiled.evaluate(activation_of({"object": _crd_update(version), "oldObject": _crd_update("v1.6.1")}))
+    result = compiled.evaluate(
+        activation_of({"object": _crd_update(version), "oldObject": _crd_update("v1.6.1")})
+    )
     assert [d.error for d in result.decisions] == ([False] if denied else [])
     if denied:
-        assert result.decisions[0].message.startswith("Installing CRDs with version before v1.5.0 is prohibited")
+        assert result.decisions[0].message.startswith(
+            "Installing CRDs with version before v1.5.0 is prohibited"
+        )
