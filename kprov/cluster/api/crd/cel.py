@@ -20,7 +20,7 @@ from typing import Any
 
 from kprov.cluster.api.cel.environment import CompileError, Context, Program, environment
 from kprov.cluster.api.cel.parser import Node
-from kprov.cluster.api.cel.runtime_cost import PER_CALL_LIMIT, loop_tree, runtime_cost
+from kprov.cluster.api.cel.runtime_cost import LoopShape, loop_shape, loop_tree, within_limit
 from kprov.cluster.api.errors import Cause
 
 __all__ = ["CompiledRule", "RuleError", "compile_rules", "evaluate_rules"]
@@ -57,6 +57,7 @@ class CompiledRule:
     transition: bool = False
     optional_old_self: bool = False
     loop_tree: Node | None = None  # the syntax tree of a rule that loops: its cost is estimated
+    loop_shape: LoopShape | None = None  # its size and nesting (the cheap bound before the estimate)
 
     @property
     def error_name(self) -> str:
@@ -88,7 +89,8 @@ def compile_rules(rules: tuple[Mapping[str, Any], ...]) -> tuple[CompiledRule, .
                 field_path=str(rule.get("fieldPath") or ""),
                 transition="oldSelf" in program.names,
                 optional_old_self=bool(rule.get("optionalOldSelf")),
-                loop_tree=loop_tree(text),
+                loop_tree=(tree := loop_tree(text)),
+                loop_shape=loop_shape(tree) if tree is not None else None,
             )
         )
     return tuple(compiled)
@@ -109,9 +111,9 @@ def evaluate_rules(
         if rule.transition and not has_old and not rule.optional_old_self:
             continue
         where = path + rule.field_path if rule.field_path.startswith((".", "[")) else path
-        if rule.loop_tree is not None and runtime_cost(
-            rule.loop_tree, {"self": value, "oldSelf": old} if has_old else {"self": value}
-        ) > PER_CALL_LIMIT:  # refused before it runs, as cel-go's tracker stops it; no rule after it
+        if rule.loop_tree is not None and rule.loop_shape is not None and not within_limit(
+            rule.loop_tree, rule.loop_shape, context.values
+        ):  # refused before it runs, as cel-go's tracker stops it; no rule after it
             causes.append(Cause(where, "FieldValueInvalid", _worded(
                 "FieldValueInvalid", value, f"'{_COST_EXCEEDED}': no further validation rules will be run "
                 f"due to call cost exceeds limit for rule: {rule.error_name}")))
