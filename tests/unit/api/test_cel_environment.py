@@ -50,3 +50,18 @@ def test_errors_are_compile_or_evaluation_errors() -> None:
         environment().compile("ip('300.1.1.1')", {}).evaluate({})
     with pytest.raises(EvaluationError):
         environment().compile("self.missing", {"self": "dyn"}).evaluate({"self": {}})
+
+
+@pytest.mark.parametrize(
+    ("expr", "message"),
+    [  # cel-go's texts, which upstream's error messages quote
+        ("{'a': 1}.b", "no such key: b"),
+        ("1 / (size(self) - size(self))", "division by zero"),
+        ("[1][3]", "index '3' out of range in list size '1'"),
+        ("9223372036854775807 + size(self)", "integer overflow"),
+    ],
+)
+def test_runtime_errors_are_worded_as_cel_go(expr: str, message: str) -> None:
+    with pytest.raises(EvaluationError) as caught:
+        environment().compile(expr, {"self": "dyn"}).evaluate({"self": "x"})
+    assert str(caught.value) == message

@@ -185,12 +185,18 @@ def plain(result: Any) -> Any:
     return value
 
 
+_INDEX = re.compile(r"Index error: index=(-?\d+) size=(\d+)")
+
+
 def _worded(message: str) -> str:
     """cel-go's wording of the runtime's common errors (upstream's messages quote them)."""
     if message.startswith("Key not found in map : "):
         return "no such key: " + message.removeprefix("Key not found in map : ").strip('"')
     if message == "divide by zero":
         return "division by zero"
+    index = _INDEX.fullmatch(message)
+    if index:
+        return f"index '{index.group(1)}' out of range in list size '{index.group(2)}'"
     if message.startswith("No matching overloads found"):
         return "no such overload"
     return message
