@@ -502,3 +502,16 @@ def test_expressions_checked_at_create(expression: str, refused: str | None) -> 
 
     found = check_expression(expression, BASE_VARIABLES)
     assert found == refused if refused is None else refused in str(found)
+
+
+def test_an_expression_over_the_per_call_cost_limit_is_an_error_not_a_run() -> None:
+    """As cel-go's tracker stops it (kube-apiserver's PerCallLimit, 1,000,000): the
+    estimate on the values refuses it before the runtime spends the time."""
+    nested = "object.items.all(a, object.items.all(b, object.items.all(c, a + b + c >= 0)))"
+    compiled = compile_policy({"metadata": {"name": "p"}, "spec": {"validations": [{"expression": nested}]}})
+    small = compiled.evaluate(activation_of({"object": {"items": list(range(10))}}))
+    assert small.decisions == []
+    (decision,) = compiled.evaluate(activation_of({"object": {"items": list(range(200))}})).decisions
+    assert decision.error
+    cancelled = "operation cancelled: actual cost limit exceeded"
+    assert decision.message == f"expression '{nested}' resulted in error: {cancelled}"

@@ -26,7 +26,19 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["CompileError", "Context", "Environment", "EvaluationError", "Library", "Program", "environment"]
+from kprov.cluster.api.cel.runtime_cost import loop_shape, loop_tree, within_limit
+
+__all__ = [
+    "COST_EXCEEDED",
+    "CompileError",
+    "Context",
+    "CostLimitExceeded",
+    "Environment",
+    "EvaluationError",
+    "Library",
+    "Program",
+    "environment",
+]
 
 
 class CompileError(ValueError):
@@ -141,20 +153,42 @@ def _names(text: str) -> frozenset[str]:
 _KEYWORDS = frozenset({"true", "false", "null", "in", "int", "uint", "double", "string", "bytes", "bool"})
 
 
-class Program:
-    """A compiled expression; evaluate it as often as needed."""
+COST_EXCEEDED = "operation cancelled: actual cost limit exceeded"  # cel-go's error
 
-    __slots__ = ("_env", "_expression", "names", "text")
+
+class CostLimitExceeded(EvaluationError):
+    """The expression's estimated cost on these values is over cel-go's per-call limit
+    (kube-apiserver's 1,000,000): refused before it runs, as cel-go's tracker stops it."""
+
+    def __init__(self) -> None:
+        super().__init__(COST_EXCEEDED)
+
+
+class Program:
+    """A compiled expression; evaluate it as often as needed. One that loops (calls a
+    comprehension) has its cost on the values estimated first (:mod:`.runtime_cost`: the
+    runtime tracks no cost), so a rule nesting loops over a large list is refused, not run."""
+
+    __slots__ = ("_env", "_expression", "_loop", "names", "text")
 
     def __init__(self, text: str, expression: Any, env: Any) -> None:
         self.text = text
         self._expression = expression
         self._env = env
         self.names = _names(text)
+        tree = loop_tree(text)
+        self._loop = (tree, loop_shape(tree)) if tree is not None else None
+
+    def _check_cost(self, values: Mapping[str, Any]) -> None:
+        if self._loop is not None:
+            read = {name: values[name] for name in self.names if name in values}
+            if not within_limit(self._loop[0], self._loop[1], read):
+                raise CostLimitExceeded()
 
     def execute(self, values: Context | Mapping[str, Any]) -> Any:
         """The result as a plain Python value; raises EvaluationError (cel-go's wording)."""
         if isinstance(values, Context):
+            self._check_cost(values.values)
             try:
                 result = self._expression.eval(values.activation(self._env))
             except Exception as exc:  # the binding raises for a missing variable or a bad input
@@ -167,6 +201,7 @@ class Program:
 
     def evaluate_value(self, values: Mapping[str, Any]) -> Any:
         """The runtime's own value (typed: uint apart from int), for callers that need it."""
+        self._check_cost(values)
         try:
             return self._expression.eval(data=values)
         except Exception as exc:  # the binding raises for a missing variable or a bad input

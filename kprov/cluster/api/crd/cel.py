@@ -18,9 +18,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from kprov.cluster.api.cel.environment import CompileError, Context, Program, environment
-from kprov.cluster.api.cel.parser import Node
-from kprov.cluster.api.cel.runtime_cost import LoopShape, loop_shape, loop_tree, within_limit
+from kprov.cluster.api.cel.environment import (
+    COST_EXCEEDED,
+    CompileError,
+    Context,
+    CostLimitExceeded,
+    Program,
+    environment,
+)
 from kprov.cluster.api.errors import Cause
 
 __all__ = ["CompiledRule", "RuleError", "compile_rules", "evaluate_rules"]
@@ -31,7 +36,6 @@ _REASONS = {
     "FieldValueRequired": "FieldValueRequired",
     "FieldValueDuplicate": "FieldValueDuplicate",
 }
-_COST_EXCEEDED = "operation cancelled: actual cost limit exceeded"  # cel-go's error
 _TYPE_NAMES = {bool: "boolean", int: "integer", float: "number", str: "string", list: "array", dict: "object"}
 
 
@@ -56,8 +60,6 @@ class CompiledRule:
     field_path: str = ""
     transition: bool = False
     optional_old_self: bool = False
-    loop_tree: Node | None = None  # the syntax tree of a rule that loops: its cost is estimated
-    loop_shape: LoopShape | None = None  # its size and nesting (the cheap bound before the estimate)
 
     @property
     def error_name(self) -> str:
@@ -89,8 +91,6 @@ def compile_rules(rules: tuple[Mapping[str, Any], ...]) -> tuple[CompiledRule, .
                 field_path=str(rule.get("fieldPath") or ""),
                 transition="oldSelf" in program.names,
                 optional_old_self=bool(rule.get("optionalOldSelf")),
-                loop_tree=(tree := loop_tree(text)),
-                loop_shape=loop_shape(tree) if tree is not None else None,
             )
         )
     return tuple(compiled)
@@ -111,15 +111,13 @@ def evaluate_rules(
         if rule.transition and not has_old and not rule.optional_old_self:
             continue
         where = path + rule.field_path if rule.field_path.startswith((".", "[")) else path
-        if rule.loop_tree is not None and rule.loop_shape is not None and not within_limit(
-            rule.loop_tree, rule.loop_shape, context.values
-        ):  # refused before it runs, as cel-go's tracker stops it; no rule after it
-            causes.append(Cause(where, "FieldValueInvalid", _worded(
-                "FieldValueInvalid", value, f"'{_COST_EXCEEDED}': no further validation rules will be run "
-                f"due to call cost exceeds limit for rule: {rule.error_name}")))
-            break
         try:
             result = rule.program.execute(context)
+        except CostLimitExceeded:  # refused before it runs, as cel-go's tracker stops it; no rule after it
+            causes.append(Cause(where, "FieldValueInvalid", _worded(
+                "FieldValueInvalid", value, f"'{COST_EXCEEDED}': no further validation rules will be run "
+                f"due to call cost exceeds limit for rule: {rule.error_name}")))
+            break
         except Exception as exc:  # an evaluation error is the rule's failure, as upstream
             detail = f"{exc} evaluating rule: {rule.error_name}"
             causes.append(Cause(where, "FieldValueInvalid", _worded("FieldValueInvalid", value, detail)))

@@ -18,9 +18,10 @@ those some matching policy reads (:attr:`CompiledPolicy.reads`), pruned to the f
 expressions read (:attr:`CompiledPolicy.field_reads`, :mod:`.reads`), which keeps its
 held-input memo's keys small.
 
-The runtime's cost accounting is not exposed by its binding, so upstream's runtime CEL cost
-limits (1,000,000 units per expression, 10,000,000 per policy evaluation) are not enforced;
-the evaluator bounds nothing but the input's size (the request body limit). See
+The runtime exposes no cost accounting; an expression that loops has its cost on the
+request's values estimated before it runs (the environment's :class:`Program`, as cel-go's
+per-call limit of 1,000,000: over it, the expression's error is ``operation cancelled: actual
+cost limit exceeded``). The 10,000,000 budget per policy evaluation is not tracked. See
 docs/decisions/0047 and 0050.
 """
 
