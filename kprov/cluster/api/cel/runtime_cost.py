@@ -1,23 +1,23 @@
 """A rule's runtime cost on the value it is about to judge, for cel-go's per-call limit.
 
-kube-apiserver evaluates an x-kubernetes-validations rule with cel-go's cost tracker and stops
-it past 1,000,000 units (``PerCallLimit``): a rule nesting comprehensions over a large list
-is refused ("call cost exceeds limit") rather than run for seconds. The ``cel`` binding
-(cel-rust) tracks no cost, so this module estimates it before the binding evaluates, from
-the rule's syntax tree (:mod:`.parser`) and the sizes in the value itself: a comprehension
-(``all``, ``exists``, ``exists_one``, ``map``, ``filter``) over a list or map of n entries
-costs its range plus n times (one loop step + its body), the body costed with its variable
-bound to the range's first entry; a selection, index, identifier or call costs 1 plus its
-parts, a literal nothing. Like cel-go's tracker it counts steps, not time; it is an upper
-estimate (both branches of ``&&``/``||``/``?:`` count), never an evaluation.
+kube-apiserver evaluates an x-kubernetes-validations rule with cel-go's cost tracker and
+stops it past 1,000,000 units (``PerCallLimit``): a rule nesting comprehensions over a large
+list is refused ("call cost exceeds limit") rather than run for seconds. The runtime's
+binding (cel-cpp, :mod:`.environment`) exposes no cost tracking, so this module estimates
+the cost before the runtime evaluates, from the rule's syntax tree (:mod:`.parser`) and the
+sizes in the value itself: a comprehension (``all``, ``exists``, ``exists_one``, ``map``,
+``filter``) over a list or map of n entries costs its range plus n times (one loop step +
+its body), the body costed with its variable bound to the range's first entry; a selection,
+index, identifier or call costs 1 plus its parts, a literal nothing. Like cel-go's tracker
+it counts steps, not time; it is an upper estimate (both branches of ``&&``/``||``/``?:``
+count), never an evaluation.
 
-Estimating costs one walk of the rule's tree per comprehension level (a few microseconds
-for the rules CRDs carry); rules without comprehensions are never estimated, and
+Estimating costs one walk of the rule's tree per comprehension level (a few microseconds for
+the rules CRDs carry); rules without comprehensions are never estimated, and
 :func:`within_limit` skips the estimate when a cheap bound already keeps it under the limit:
 the estimate is at most the tree's size times the value's entry count to the power of the
-comprehensions' nesting depth (a comprehension iterates at most every entry the value holds),
-so a small value (a route's handful of parentRefs) needs no walk.
-"""
+comprehensions' nesting depth (a comprehension iterates at most every entry the value
+holds), so a small value (a route's handful of parentRefs) needs no walk."""
 
 from __future__ import annotations
 
