@@ -33,6 +33,7 @@ def test_kubernetes_library_cases_agree_at_least_98_percent() -> None:
         ("[1, 2, 1].lastIndexOf(1)", None, 2),
         ("self.find('[0-9]+')", "ab12c", "12"),
         ("self.findAll('[0-9]')", "a1b2", ["1", "2"]),
+        ("self.find('\\\\d+')", "a\u0661\u06623b", "3"),  # RE2's \\d is ASCII digits only
         ("isURL(self) && url(self).getHostname() == 'example.com'", "https://example.com:8443/x", True),
         ("quantity(self).isGreaterThan(quantity('1Gi'))", "2Gi", True),
         ("cidr('10.0.0.0/8').containsIP(ip(self))", "10.1.2.3", True),

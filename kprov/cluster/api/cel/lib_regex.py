@@ -1,7 +1,8 @@
 """Kubernetes' regex library (upstream library/regex.go) as functions on the CEL runtime:
 ``<string>.find(<regex>)`` is the first match or ``""``; ``<string>.findAll(<regex>)`` every
 match, ``findAll(<regex>, <limit>)`` at most ``limit`` of them (a negative limit: all).
-Patterns are RE2 in upstream; Python's ``re`` reads the RE2 subset Kubernetes rules use."""
+Patterns are RE2 in upstream; Python's ``re`` reads the RE2 subset Kubernetes rules use, with
+RE2's ASCII meaning of ``\\d``, ``\\w``, ``\\s`` and ``\\b`` (``re.ASCII``)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from kprov.cluster.api.cel.environment import Library
 @functools.lru_cache(maxsize=256)
 def _compiled(pattern: str) -> re.Pattern[str]:
     try:
-        return re.compile(pattern)
+        return re.compile(pattern, re.ASCII)
     except re.error as exc:
         raise ValueError(f"error parsing regexp: {exc}") from None
 
