@@ -14,17 +14,38 @@ from kprov.cluster.api.cel.environment import Library
 URL = "kubernetes.URL"
 
 
+_HOST_FORBIDDEN = frozenset(' <>"{}|\\^`')
+# what Go's EscapedPath leaves as written (validEncoded), else it escapes the path
+_PATH_SAFE = "/!$&'()*+,;=:@[]-._~"
+
+
 def _parse(text: str) -> urllib.parse.SplitResult:
-    """As ParseRequestURI: absolute (a scheme) or an absolute path; no fragment."""
+    """As Go's ParseRequestURI: an absolute URI (a scheme) or an absolute path, no control
+    characters, a host of host characters and a numeric port."""
     if not text:
         raise ValueError("empty url")
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in text):
+        raise ValueError("net/url: invalid control character in URL")
     parts = urllib.parse.urlsplit(text)
     if not parts.scheme and not text.startswith("/"):
         raise ValueError("invalid URI for request")
-    if any(c in text for c in " \x7f") or any(ord(c) < 0x20 for c in text):
-        raise ValueError("invalid character in URL")
+    if _HOST_FORBIDDEN & set(parts.netloc):
+        raise ValueError("invalid character in host name")
     parts.port  # noqa: B018 (raises for an invalid port)
     return parts
+
+
+def _escaped_path(path: str) -> str:
+    """Go's EscapedPath: the path as written when it is validly escaped, else escaped."""
+    valid = all(c.isascii() and (c.isalnum() or c in _PATH_SAFE or c == "%") for c in path)
+    if valid and "%" in path:
+        try:
+            valid = urllib.parse.unquote(path, errors="strict") is not None
+        except UnicodeDecodeError:
+            valid = False
+    if valid:
+        return path
+    return urllib.parse.quote(urllib.parse.unquote(path), safe="/$&+,:;=@-._~")
 
 
 def _declare(cel: Any, types: Mapping[str, Any], classes: Mapping[str, Any]) -> list[Any]:
@@ -73,7 +94,7 @@ def _declare(cel: Any, types: Mapping[str, Any], classes: Mapping[str, Any]) -> 
         getter("getHost", string, lambda v: _parse(v.raw).netloc.rpartition("@")[2]),
         getter("getHostname", string, hostname),
         getter("getPort", string, port),
-        getter("getEscapedPath", string, lambda v: _parse(v.raw).path),
+        getter("getEscapedPath", string, lambda v: _escaped_path(_parse(v.raw).path)),
         getter("getQuery", cel.Type.Map(string, cel.Type.List(string)), query),
     ]
 
