@@ -8,8 +8,11 @@ Sets (cel-go ext.Sets, enabled since 1.29): ``sets.contains``, ``sets.equivalent
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Mapping
 from typing import Any
+
+from google.protobuf import duration_pb2, timestamp_pb2
 
 from kprov.cluster.api.cel.environment import Library
 
@@ -18,23 +21,40 @@ def _is_sorted(items: list[Any]) -> bool:
     return all(a <= b for a, b in zip(items, items[1:], strict=False))
 
 
+def _returned(value: Any) -> Any:
+    """A value the runtime takes back: durations and timestamps reach Python as timedelta
+    and datetime, and go back as the protobuf well-known types the runtime reads as CEL's."""
+    if isinstance(value, datetime.timedelta):
+        duration = duration_pb2.Duration()
+        duration.FromTimedelta(value)
+        return duration
+    if isinstance(value, datetime.datetime):
+        timestamp = timestamp_pb2.Timestamp()
+        timestamp.FromDatetime(value)
+        return timestamp
+    return value
+
+
 def _sum(items: list[Any]) -> Any:
-    total: Any = 0
-    for item in items:
+    """The elements' sum (numbers or durations); 0 for an empty list."""
+    if not items:
+        return 0
+    total = items[0]
+    for item in items[1:]:
         total = total + item
-    return total
+    return _returned(total)
 
 
 def _min(items: list[Any]) -> Any:
     if not items:
         raise ValueError("min called on empty list")
-    return min(items)
+    return _returned(min(items))
 
 
 def _max(items: list[Any]) -> Any:
     if not items:
         raise ValueError("max called on empty list")
-    return max(items)
+    return _returned(max(items))
 
 
 def _index_of(items: list[Any], value: Any) -> int:

@@ -19,7 +19,7 @@ def _compiled(pattern: str) -> re.Pattern[str]:
     try:
         return re.compile(pattern, re.ASCII)
     except re.error as exc:
-        raise ValueError(f"error parsing regexp: {exc}") from None
+        raise ValueError(f"Illegal regex: error parsing regexp: {exc}") from None
 
 
 def _find(text: str, pattern: str) -> str:
