@@ -97,13 +97,16 @@ def cpp_neutral(value: Any) -> Any:
 
 
 def cpp_binding() -> Callable[[Case], Any]:
-    """``cel-expr-python`` (Google's cel-cpp binding)."""
+    """``cel-expr-python`` (Google's cel-cpp binding), with the strings and optional
+    extensions and the cases' declarations (as kprov's environment declares them)."""
     from cel_expr_python import cel
     from cel_expr_python.ext import ext_optional, ext_strings
 
+    from kprov.cluster.api.cel.environment import _type
+
     def evaluate(case: Case) -> Any:
         env = cel.NewEnv(
-            variables={name: cel.Type(sig) for name, sig in case.decls.items()}
+            variables={name: _type(cel, sig) for name, sig in case.decls.items()}
             | {name: cel.Type.DYN for name in case.bindings if name not in case.decls},
             extensions=[ext_strings.ExtStrings(), ext_optional.ExtOptional()],
         )
