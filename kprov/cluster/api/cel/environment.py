@@ -6,15 +6,19 @@ standard CEL with every overload (global and member ``matches``, ``size`` in cod
 conversions, heterogeneous equality, overflow errors), cel-go's extended strings library and
 optionals (``?.``, ``[?]``, ``optional.*``, ``orValue``, ``hasValue``). Kubernetes' own
 libraries are registered on it as functions, never as rewrites of an expression's text: each
-library module (:data:`LIBRARIES`) declares its overloads with Python implementations, and
+library module (``lib_*``, listed in :func:`_libraries`) declares its overloads with Python
+implementations (merged by the runtime into functions already declared), and
 its value types (``net.IP``, ``net.CIDR``, ``kubernetes.URL``, ``kubernetes.Quantity``) as
 small protobuf messages in a private descriptor pool, so ``type(ip("1.2.3.4")) == net.IP``
 as upstream and the runtime carries them by value.
 
 An :class:`Environment` compiles an expression against declared variables (a CRD rule's
 ``self``/``oldSelf``, a policy's ``object``/``request``/``params``...), type-checking it;
-:meth:`Program.evaluate` takes plain Python values (JSON-like) and returns plain Python
-values, raising :class:`EvaluationError` with the runtime's message for an error.
+:meth:`Program.execute` takes a :class:`Context` (one runtime activation shared by a
+request's programs) or plain Python values (JSON-like) and returns plain Python values,
+raising :class:`EvaluationError` worded as cel-go's for an error, and
+:class:`CostLimitExceeded` for a looping expression whose estimated cost on the values is
+over cel-go's per-call limit (the runtime tracks no cost; :mod:`.runtime_cost`).
 """
 
 from __future__ import annotations
