@@ -51,6 +51,7 @@ from kprov.cluster.ingress.gateway.crds import (
     HTTP_ROUTES,
     REFERENCE_GRANTS,
     ensure_crds,
+    ensure_gateway_class,
 )
 from kprov.cluster.ingress.gateway.routing import GatewayResult, gateway_routing
 from kprov.cluster.ingress.gateway.status import class_status, gateway_status, route_status
@@ -388,6 +389,8 @@ class IngressDaemon:
         while self.options.ensure_gateway_crds:
             try:
                 await ensure_crds(self.client)
+                if self.options.gateway_controller_name:
+                    await ensure_gateway_class(self.client, self.options.gateway_controller_name)
                 break
             except (ApiError, OSError, TimeoutError) as exc:  # the informers wait for the CRDs anyway
                 log.warning("Gateway API CRDs not installed yet: %s; retrying in 2s", exc)

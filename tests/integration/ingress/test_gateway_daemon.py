@@ -1,11 +1,12 @@
 """kprov-ingress's Gateway API against a real API server and a real HAProxy, on loopback.
 
 The daemon, under its own identity (so the bootstrap RBAC is what is tested), installs
-kprov's CRDs, accepts the GatewayClass naming its controller, serves a Gateway's two HTTP
-listeners (one on the Ingress's HTTP port, one on a port of its own) and an HTTPRoute by
-hostname, path prefix and header, with weighted backends; statuses: the class Accepted, the
-Gateway Accepted and Programmed with the instance's address, the route Accepted with
-ResolvedRefs, and RefNotPermitted for another namespace's Service without a ReferenceGrant.
+kprov's CRDs and ships the GatewayClass kprov naming its controller (the test writes no
+class), serves a Gateway's two HTTP listeners (one on the Ingress's HTTP port, one on a
+port of its own) and an HTTPRoute by hostname, path prefix and header, with weighted
+backends; statuses: the class Accepted, the Gateway Accepted and Programmed with the
+instance's address, the route Accepted with ResolvedRefs, and RefNotPermitted for another
+namespace's Service without a ReferenceGrant.
 """
 
 from __future__ import annotations
@@ -114,15 +115,11 @@ async def test_gateway_and_httproute_are_served_with_their_statuses(
         return True
 
     await _until("the Gateway API CRDs served", crds_served, 30)
-    await admin.create(
-        GATEWAY_CLASSES,
-        {
-            "apiVersion": "gateway.networking.k8s.io/v1",
-            "kind": "GatewayClass",
-            "metadata": {"name": "kprov"},
-            "spec": {"controllerName": CONTROLLER},
-        },
-    )
+
+    async def class_shipped() -> bool:  # no GatewayClass written here: the controller ships kprov
+        return (await admin.get(GATEWAY_CLASSES, "kprov"))["spec"]["controllerName"] == CONTROLLER
+
+    await _until("the GatewayClass kprov shipped", class_shipped, 30)
     await admin.create(
         GATEWAYS,
         {

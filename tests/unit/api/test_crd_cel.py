@@ -113,21 +113,36 @@ def test_rules_that_do_not_compile_reject_the_crd():
     ]
 
 
-def test_rules_read_only_the_fields_they_name():
-    from kprov.cluster.api.crd.cel import _projection
-
-    assert _projection("self.a <= self.b && has(self.c) && self.d.startsWith('x')") == ("a", "b", "c", "d")
-    assert _projection("self.a == oldSelf.a") == ("a",)
-    assert _projection("size(self) > 1") is None
-    assert _projection("self.all(k, k != 'x')") is None
-    assert _projection("self.size > 1") is None  # a field named like a macro: the whole value
+def test_rules_see_the_whole_value_and_a_field_named_like_a_macro() -> None:
+    rules = compile_rules(({"rule": "size(self) == 2 && self.size > 1 && self.all(k, k != 'x')"},))
+    assert evaluate_rules(rules, {"size": 2, "a": 1}, None, False, "spec") == []
+    assert len(evaluate_rules(rules, {"size": 2, "x": 1}, None, False, "spec")) == 1
 
 
-def test_rules_may_call_the_list_and_math_libraries() -> None:
-    rules = compile_rules(({"rule": "self.items.map(x, x.n).sum() == 3 && math.abs(self.d) == 2"},))
-    assert evaluate_rules(rules, {"items": [{"n": 1}, {"n": 2}], "d": -2}, None, False, "spec") == []
-    (cause,) = evaluate_rules(rules, {"items": [{"n": 1}], "d": 2}, None, False, "spec")
-    assert cause.message.endswith("failed rule: self.items.map(x, x.n).sum() == 3 && math.abs(self.d) == 2")
+def test_rules_may_call_the_list_library_but_not_math_which_kubernetes_does_not_enable() -> None:
+    rules = compile_rules(({"rule": "self.items.map(x, x.n).sum() == 3"},))
+    assert evaluate_rules(rules, {"items": [{"n": 1}, {"n": 2}]}, None, False, "spec") == []
+    (cause,) = evaluate_rules(rules, {"items": [{"n": 1}]}, None, False, "spec")
+    assert cause.message.endswith("failed rule: self.items.map(x, x.n).sum() == 3")
+    with pytest.raises(RuleError, match="undeclared reference to 'math.abs'|math"):
+        compile_rules(({"rule": "math.abs(self.d) == 2"},))
+
+
+@pytest.mark.parametrize(
+    ("rule", "value"),
+    [  # the examples: functions Kubernetes provides, refused before
+        ("self.?team.orValue('none') == 'none'", {}),
+        ("size(self.name) <= 3", {"name": "żółw"[:3]}),
+        ("self.l.lastIndexOf(1) == 2", {"l": [1, 2, 1]}),
+        ("url(self.u).getHost() == 'example.com'", {"u": "https://example.com/x"}),
+        ("quantity(self.q).isLessThan(quantity('1Gi'))", {"q": "512Mi"}),
+        ("ip(self.a).family() == 4 && cidr('10.0.0.0/8').containsIP(self.a)", {"a": "10.0.0.1"}),
+        ("self.s.findAll('[a-z]').size() == 2 && self.s.find('[0-9]') == '1'", {"s": "a1b"}),
+        ("matches(self.s, '^a')", {"s": "a1b"}),
+    ],
+)
+def test_rules_call_kubernetes_libraries(rule: str, value: dict[str, object]) -> None:
+    assert evaluate_rules(compile_rules(({"rule": rule},)), value, None, False, "spec") == []
 
 
 def test_rules_may_call_is_sorted() -> None:

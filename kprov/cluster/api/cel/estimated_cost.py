@@ -6,7 +6,7 @@ cost too much to evaluate: each rule's estimated cost, multiplied by how many ti
 run in one object (its node's *cardinality*), must stay within 10,000,000
 (``StaticEstimatedCostLimit``) and the sum over the schema within 100,000,000
 (``StaticEstimatedCRDCostLimit``). cel-go estimates the cost from the rule's checked tree
-and the declared sizes; the ``cel`` binding (cel-rust) has no estimator, so this module
+and the declared sizes; the CEL runtime's binding exposes no estimator, so this module
 walks the rule's syntax tree (:mod:`.parser`) with the schema instead of a value, by the
 same rules as :mod:`.runtime_cost`:
 

@@ -1,11 +1,12 @@
 """A recursive-descent parser for CEL's grammar (cel-spec langdef), keeping source offsets.
 
-Design: the ``cel`` binding (Rust) compiles and evaluates but exposes no syntax tree, so the
-policy type check needs its own parse. The tree is small: identifiers, selections (``a.b``,
-``a.?b``), calls (global, receiver and operator calls, ``_&&_``-style names), index,
-literals, list/map/message constructions. Each node records the offset cel-go gives it: a
-selection the ``.``, a call (global or receiver, macros too) its ``(``, an index the ``[``,
-an operator its token, so caret lines match cel-go's.
+Design: the CEL runtime (:mod:`.environment`) compiles and evaluates but exposes no syntax
+tree, so the policy type check and the cost estimates need their own parse. The tree is
+small: identifiers, selections (``a.b``, ``a.?b``), calls (global, receiver and operator
+calls, ``_&&_``-style names), index, literals, list/map/message constructions. Each node
+records the offset cel-go gives it: a selection the ``.``, a call (global or receiver,
+macros too) its ``(``, an index the ``[``, an operator its token, so caret lines match cel-
+go's.
 
 Why hand-written rather than cel-python's Lark grammar (measured on this machine, cel-python
 0.5.0, one short probe each on a shared 2-core host): importing ``celpy`` and building its
@@ -13,8 +14,7 @@ parser cost 165 ms + 81 ms in every process that type-checks (this module: ~6 ms
 four more packages (lark, pendulum, jmespath, google-re2), a parse of a 90-character
 expression took ~240 us (here: ~65 us), and its tree drops the ``.`` tokens whose offsets
 cel-go reports. This parser only reads; the binding stays the one evaluator, so a parse it
-gets wrong can only cost a warning, never an admission decision.
-"""
+gets wrong can only cost a warning, never an admission decision."""
 
 from __future__ import annotations
 

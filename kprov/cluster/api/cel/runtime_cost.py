@@ -1,28 +1,43 @@
 """A rule's runtime cost on the value it is about to judge, for cel-go's per-call limit.
 
-kube-apiserver evaluates an x-kubernetes-validations rule with cel-go's cost tracker and stops
-it past 1,000,000 units (``PerCallLimit``): a rule nesting comprehensions over a large list
-is refused ("call cost exceeds limit") rather than run for seconds. The ``cel`` binding
-(cel-rust) tracks no cost, so this module estimates it before the binding evaluates, from
-the rule's syntax tree (:mod:`.parser`) and the sizes in the value itself: a comprehension
-(``all``, ``exists``, ``exists_one``, ``map``, ``filter``) over a list or map of n entries
-costs its range plus n times (one loop step + its body), the body costed with its variable
-bound to the range's first entry; a selection, index, identifier or call costs 1 plus its
-parts, a literal nothing. Like cel-go's tracker it counts steps, not time; it is an upper
-estimate (both branches of ``&&``/``||``/``?:`` count), never an evaluation.
+kube-apiserver evaluates an x-kubernetes-validations rule with cel-go's cost tracker and
+stops it past 1,000,000 units (``PerCallLimit``): a rule nesting comprehensions over a large
+list is refused ("call cost exceeds limit") rather than run for seconds. The runtime's
+binding (cel-cpp, :mod:`.environment`) exposes no cost tracking, so this module estimates
+the cost before the runtime evaluates, from the rule's syntax tree (:mod:`.parser`) and the
+sizes in the value itself: a comprehension (``all``, ``exists``, ``exists_one``, ``map``,
+``filter``) over a list or map of n entries costs its range plus n times (one loop step +
+its body), the body costed with its variable bound to the range's first entry; a selection,
+index, identifier or call costs 1 plus its parts, a literal nothing. Like cel-go's tracker
+it counts steps, not time; it is an upper estimate (both branches of ``&&``/``||``/``?:``
+count), never an evaluation.
 
-Estimating costs one walk of the rule's tree per comprehension level (a few microseconds
-for the rules CRDs carry); rules without comprehensions are never estimated.
-"""
+Estimating costs one walk of the rule's tree per comprehension level (a few microseconds for
+the rules CRDs carry); rules without comprehensions are never estimated, and
+:func:`within_limit` skips the estimate when a cheap bound already keeps it under the limit:
+the estimate is at most the tree's size times the value's entry count to the power of the
+comprehensions' nesting depth (a comprehension iterates at most every entry the value
+holds), so a small value (a route's handful of parentRefs) needs no walk."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from kprov.cluster.api.cel import parser as cel
 
-__all__ = ["COMPREHENSIONS", "PER_CALL_LIMIT", "Comprehension", "loop_tree", "runtime_cost", "tree_cost"]
+__all__ = [
+    "COMPREHENSIONS",
+    "PER_CALL_LIMIT",
+    "Comprehension",
+    "LoopShape",
+    "loop_shape",
+    "loop_tree",
+    "runtime_cost",
+    "tree_cost",
+    "within_limit",
+]
 
 PER_CALL_LIMIT = 1_000_000  # cel-go's per-evaluation limit as kube-apiserver sets it
 COMPREHENSIONS = frozenset({"all", "exists", "exists_one", "map", "filter"})
@@ -39,6 +54,70 @@ def loop_tree(rule: str) -> cel.Node | None:
         return cel.parse(rule)
     except cel.CelSyntaxError:
         return None
+
+
+@dataclass(frozen=True)
+class LoopShape:
+    """What bounds a looping rule's estimate: its tree's size and comprehension depth."""
+
+    size: int
+    depth: int
+
+    @property
+    def entries_cap(self) -> int:
+        """The most entries a value may hold for the bound to stay under the limit."""
+        return int((PER_CALL_LIMIT / max(self.size, 1)) ** (1 / max(self.depth, 1)))
+
+
+def _children(node: cel.Node) -> tuple[cel.Node, ...]:
+    if isinstance(node, cel.Select):
+        return (node.operand,)
+    if isinstance(node, cel.Index):
+        return (node.operand, node.index)
+    if isinstance(node, cel.Construct):
+        return node.parts
+    if isinstance(node, cel.Call):
+        return ((node.target,) if node.target is not None else ()) + node.args
+    return ()
+
+
+def loop_shape(tree: cel.Node) -> LoopShape:
+    def walk(node: cel.Node) -> tuple[int, int]:
+        sizes_depths = [walk(child) for child in _children(node)]
+        size = 1 + sum(s for s, _ in sizes_depths)
+        depth = max((d for _, d in sizes_depths), default=0)
+        if isinstance(node, cel.Call) and node.function in COMPREHENSIONS and node.target is not None:
+            depth += 1
+        return size, depth
+
+    size, depth = walk(tree)
+    return LoopShape(size, depth)
+
+
+def _entries_over(values: tuple[Any, ...], cap: int) -> bool:
+    """Do ``values`` hold more than ``cap`` entries (list items and map entries, nested)?"""
+    count, stack = 0, list(values)
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            count += len(value)
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            count += len(value)
+            stack.extend(value)
+        else:
+            continue
+        if count > cap:
+            return True
+    return False
+
+
+def within_limit(tree: cel.Node, shape: LoopShape, variables: Mapping[str, Any]) -> bool:
+    """Is the rule's estimated cost on ``variables`` within the per-call limit? (the bound
+    first, the estimate only for a value too large for it)"""
+    if not _entries_over(tuple(variables.values()), shape.entries_cap):
+        return True
+    return runtime_cost(tree, variables) <= PER_CALL_LIMIT
 
 
 def runtime_cost(tree: cel.Node, variables: Mapping[str, Any]) -> int:

@@ -6,21 +6,18 @@ Design: the rules and field paths of kube-apiserver's admissionregistration vali
 compiled here (:func:`check_expression`), so one that does not compile is refused at create
 time as upstream does (``compilation failed: ERROR: <input>:L:C: ...``), including a
 reference to a variable the policy does not declare (``params`` without ``paramKind``) or
-to a function the evaluator does not have (CEL's standard functions and the binding's
-strings/lists/sets/math/base64 extensions; not Kubernetes' quantity, url, ip, regex or
-authz libraries).
-The ``authorizer`` variable is not offered by kprov's evaluator and is refused here rather
-than failing every request at admission time.
+to a function the API server's CEL environment does not have
+(:mod:`kprov.cluster.api.cel.environment`, whose type checker words the error as cel-go's).
+The ``authorizer`` variable (Kubernetes' authz library) is not offered by kprov's evaluator
+and is refused here rather than failing every request at admission time.
 """
 
 from __future__ import annotations
 
-import importlib
-import re
 from collections.abc import Sequence
 from typing import Any
 
-from kprov.cluster.api.crd.cel import _cel
+from kprov.cluster.api.cel.environment import CompileError, environment
 from kprov.cluster.api.selectors import SelectorError, label_selector_from_object
 from kprov.cluster.api.validation.field_errors import Errors
 
@@ -39,59 +36,17 @@ _OPERATIONS = ("*", "CONNECT", "CREATE", "DELETE", "UPDATE")
 _REASONS = ("Forbidden", "Invalid", "RequestEntityTooLarge", "Unauthorized")
 _ACTIONS = ("Audit", "Deny", "Warn")
 _SCOPES = ("*", "Cluster", "Namespaced")
-# CEL's standard functions the evaluator has (macros such as has/all/map are not functions)
-_CORE_FUNCTIONS = frozenset(
-    {
-        "size", "contains", "startsWith", "endsWith", "matches", "int", "uint", "double", "string",
-        "bytes", "bool", "type", "dyn", "timestamp", "duration", "max", "min", "getFullYear",
-        "getMonth", "getDayOfYear", "getDayOfMonth", "getDate", "getDayOfWeek", "getHours",
-        "getMinutes", "getSeconds", "getMilliseconds",
-    }
-)  # fmt: skip
-_EXTENSION_NAMESPACES = frozenset({"math", "sets", "strings", "base64", "lists"})  # math.abs(...)
-_PARSE_PREFIX = re.compile(r"^Failed to parse expression '.*?': ", re.DOTALL)
-_MACRO_BINDING = re.compile(r"\.\s*(?:all|exists|exists_one|map|filter)\s*\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*,")
-_IDENTIFIER = re.compile(r"(?<![.\w\"'])([A-Za-z_][A-Za-z0-9_]*)")
-
-
-def _position(text: str, name: str) -> str:
-    for match in _IDENTIFIER.finditer(text):
-        if match.group(1) == name:
-            before = text[: match.start()]
-            return f"{before.count(chr(10)) + 1}:{match.start() - (before.rfind(chr(10)) + 1) + 1}"
-    return "1:1"
-
-
-def _known_functions() -> frozenset[str]:
-    extensions = importlib.import_module("cel.stdlib").STDLIB_FUNCTIONS
-    names = {str(name) for name in extensions}
-    names |= {"isSorted"}  # added by kprov.cluster.api.crd.cel.extended_context
-    return frozenset(_CORE_FUNCTIONS | names | {name.rpartition(".")[2] for name in names})
 
 
 def check_expression(text: str, declared: frozenset[str]) -> str | None:
-    """None when ``text`` compiles with only ``declared`` variables and functions the
-    evaluator has, else upstream's detail."""
+    """None when ``text`` compiles with only ``declared`` variables (and the environment's
+    functions), else upstream's detail."""
     try:
-        program = _cel().compile(text)
-    except Exception as exc:  # the binding raises ValueError (syntax) and others
-        return "compilation failed: " + _PARSE_PREFIX.sub("", str(exc))
-    known = _known_functions()
-    for function in sorted(program.functions()):
-        if function[:1] in ("_", "@", "!", "-") or function in known:
-            continue
-        return (
-            f"compilation failed: ERROR: <input>:{_position(text, function)}: "
-            f"undeclared reference to '{function}' (in container '')"
-        )
-    bound = set(_MACRO_BINDING.findall(text)) | _EXTENSION_NAMESPACES
-    for name in sorted(set(program.variables()) - declared - bound):
-        if name == "authorizer":
+        environment().compile(text, {name: "dyn" for name in declared})
+    except CompileError as exc:
+        if "undeclared reference to 'authorizer'" in str(exc):
             return "compilation failed: the authorizer variable is not supported by kprov"
-        return (
-            f"compilation failed: ERROR: <input>:{_position(text, name)}: "
-            f"undeclared reference to '{name}' (in container '')"
-        )
+        return f"compilation failed: {exc}"
     return None
 
 

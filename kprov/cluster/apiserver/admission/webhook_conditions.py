@@ -6,7 +6,9 @@ webhook would be sent); a false one skips the webhook. A condition that fails to
 to evaluate is an error the caller handles by the webhook's failurePolicy. The ``authorizer``
 variable is not offered (as for ValidatingAdmissionPolicy: docs/decisions/0028). Compiled
 programs are kept per webhook (its configuration object's identity and index), so a request
-never compiles; the CEL context is the ValidatingAdmissionPolicy evaluator's
+never compiles; they compile in the API server's one CEL environment
+(:mod:`kprov.cluster.api.cel.environment`) and the context is the ValidatingAdmissionPolicy
+evaluator's
 (:func:`~kprov.cluster.apiserver.admission.vap.evaluator.activation_of`).
 """
 
@@ -15,13 +17,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from kprov.cluster.api.crd.cel import _cel
+from kprov.cluster.api.cel.environment import CompileError, environment
 from kprov.cluster.apiserver.admission.vap.evaluator import activation_of
 from kprov.cluster.apiserver.context import ApiContext
 
 __all__ = ["ConditionError", "conditions_admit"]
 
 _CACHE = "webhook-match-conditions"
+_VARIABLES = {"object": "dyn", "oldObject": "dyn", "request": "dyn", "authorizer": "dyn"}
 
 
 class ConditionError(Exception):
@@ -38,8 +41,8 @@ def _compiled(ctx: ApiContext, conditions: Sequence[Mapping[str, Any]]) -> list[
         programs = []
         for name, expression in key:
             try:
-                programs.append((name, _cel().compile(expression)))
-            except Exception as exc:  # the binding raises ValueError and others
+                programs.append((name, environment().compile(expression, _VARIABLES)))
+            except CompileError as exc:
                 raise ConditionError(f"compilation failed for matchCondition '{name}': {exc}") from None
         found = cache[key] = programs
     return found

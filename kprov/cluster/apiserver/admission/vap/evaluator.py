@@ -1,8 +1,8 @@
 """A ValidatingAdmissionPolicy compiled once, and its evaluation against one request.
 
-Design: :func:`compile_policy` turns a policy's spec into CEL programs (the
-``common-expression-language`` binding the CRD rules use, :mod:`kprov.cluster.api.crd.cel`);
-the admission plugin caches the result per (uid, generation), so a request never compiles.
+Design: :func:`compile_policy` turns a policy's spec into CEL programs of the API server's
+one CEL environment (:mod:`kprov.cluster.api.cel.environment`, as the CRD rules); the
+admission plugin caches the result per (uid, generation), so a request never compiles.
 :meth:`CompiledPolicy.evaluate` runs, as upstream's validator: the ``matchConditions``
 (all must be true; an error is the failure policy's), then the ``variables`` (in order,
 each seeing the earlier ones, only when an expression reads ``variables``), then every
@@ -12,25 +12,17 @@ Invalid by default), then the ``auditAnnotations`` (a string is published, null 
 skipped). An evaluation error is a failure under failurePolicy Fail (reason empty, so
 Invalid) and is ignored under Ignore.
 
-All expressions of a request run against one CEL context (:func:`activation_of`): the
-request's values are converted into CEL values once, not once per expression, and only
-those some matching policy reads (:attr:`CompiledPolicy.reads`): converting ``object``,
-``oldObject``, ``request`` and ``namespaceObject`` cost ~115 us per pod create where the
-bench's ten one-rule policies read only ``object``; of the objects, only the fields the
-expressions read (:attr:`CompiledPolicy.field_reads`, :mod:`.reads`).
+All expressions of a request run against one context (:func:`activation_of`), holding the
+request's values; the runtime wraps them and reads lazily, and the plugin still sets only
+those some matching policy reads (:attr:`CompiledPolicy.reads`), pruned to the fields the
+expressions read (:attr:`CompiledPolicy.field_reads`, :mod:`.reads`), which keeps its
+held-input memo's keys small.
 
-In a busy server the binding costs several times what it costs in a loop: its calls are
-slow with the CPU's caches cold, as another request's work leaves them (measured in process,
-a walk over 300,000 small objects before each call: adding an int ~10 us against 0.1 warm,
-the bench's pruned pod 52 us against 15, its ten programs 51 us against 10; the API server's
-profile under bench_apiserver's creates showed 46 and 41 us). Google's C++ binding
-(``cel-expr-python`` 0.1.3) measured no better (an activation and ten evaluations: 82 us
-cold, 23 warm, against 103 and 25 here), so the binding stays; ``bench_vap.py`` prints
-both figures.
-
-The binding exposes no cost accounting, so upstream's runtime CEL cost limits (1,000,000
-units per expression, 10,000,000 per policy evaluation) are not enforced; the Rust evaluator
-bounds nothing but the input's size (the request body limit). See docs/decisions/0047.
+The runtime exposes no cost accounting; an expression that loops has its cost on the
+request's values estimated before it runs (the environment's :class:`Program`, as cel-go's
+per-call limit of 1,000,000: over it, the expression's error is ``operation cancelled: actual
+cost limit exceeded``). The 10,000,000 budget per policy evaluation is not tracked. See
+docs/decisions/0047 and 0053.
 """
 
 from __future__ import annotations
@@ -40,7 +32,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from kprov.cluster.api.crd.cel import _cel, extended_context
+from kprov.cluster.api.cel.environment import CompileError, Context, Program, environment
 from kprov.cluster.apiserver.admission.vap.reads import ROOTS, ReadTree, expression_reads, merge_reads
 
 __all__ = [
@@ -54,12 +46,19 @@ __all__ = [
 ]
 
 _MAX_MESSAGE = 5 * 1024  # upstream's MaxEvaluatedMessageExpressionSizeBytes
+# every variable a policy's expressions may read, declared dynamic (``params`` and
+# ``authorizer`` are refused at creation where the policy cannot have them:
+# kprov.cluster.api.validation.admission_policy)
+_VARIABLES = {
+    name: "dyn"
+    for name in ("object", "oldObject", "request", "params", "namespaceObject", "variables", "authorizer")
+}
 
 
 @dataclass(frozen=True)
 class _Expression:
     text: str
-    program: Any
+    program: Program
     names: frozenset[str]  # the identifiers it reads (object, params, variables, ...)
 
     @property
@@ -244,20 +243,15 @@ def conjunction(programs: Mapping[str, Any]) -> tuple[Any, ...]:
     if len(programs) < 2:
         return tuple(programs.values())
     try:
-        return (_cel().compile(" && ".join(f"(\n{text}\n)" for text in programs)),)
-    except Exception:  # (a nesting or size limit of the parser): each on its own
+        return (environment().compile(" && ".join(f"(\n{text}\n)" for text in programs), _VARIABLES),)
+    except CompileError:  # (a nesting or size limit of the parser): each on its own
         return tuple(programs.values())
 
 
-def activation_of(values: Mapping[str, Any]) -> Any:
-    """A CEL context holding ``values`` and the binding's extension functions (strings,
-    lists, sets, math, base64: the subset of Kubernetes' CEL libraries it has). Values are
-    converted once here (~100 us for a Deployment); each evaluation against the context
-    then costs a few microseconds, so one context serves every policy a request matches."""
-    context = extended_context()
-    for name, value in values.items():
-        context.add_variable(name, value)
-    return context
+def activation_of(values: Mapping[str, Any]) -> Context:
+    """A CEL context holding ``values`` (more are added with ``add_variable``): one context
+    serves every policy a request matches."""
+    return Context(values)
 
 
 def _cel_type(value: Any) -> str:
@@ -285,8 +279,8 @@ def _message(validation: _Validation, activation: Any) -> str:
 
 
 def _compile(text: str) -> _Expression:
-    program = _cel().compile(text)
-    return _Expression(text, program, frozenset(program.variables()))
+    program = environment().compile(text, _VARIABLES)
+    return _Expression(text, program, program.names)
 
 
 def compile_policy(policy: Mapping[str, Any]) -> CompiledPolicy:
