@@ -29,8 +29,8 @@ and files are paid many times over. Two cuts:
 
 A host's entry points are then imported in the staging venv (:data:`HOST_MODULES`, every
 console script's module), so a runtime that lacks what a daemon imports fails here, at
-build time, not on the hosts (a first cut also left out prompt_toolkit, which ``import cel``
-needs: the API server failed at its first CRD validation rule).
+build time, not on the hosts (a first cut left out a package the CEL runtime imported on
+first use: the API server failed at its first CRD validation rule).
 
 Two flavors come from one build. The full runtime goes to control-plane hosts. Every other
 host (workers, etcd-only members) runs only :data:`NODE_MODULES` (kubelet, kube-proxy, the
@@ -74,16 +74,15 @@ REQUIRED_SCRIPTS = ("kprov-apiserver", "kprov-controller-manager", "kprov-schedu
                     "kprov-proxy")
 _KEEP_ARCHIVES = 4
 # Installed on the operator with kprov, never imported on a host: testinfra (kprov verify runs
-# it on the operator) and what only it needs. (The `cel` package imports its REPL, and with it
-# prompt_toolkit, wcwidth and pygments, whenever it is imported: those stay.)
+# it on the operator) and what only it needs.
 HOST_EXCLUDED_DISTRIBUTIONS = ("pytest-testinfra", "pytest", "pluggy", "iniconfig")
 # What hosts run besides the console scripts: the roles' `python -m` modules, and what the
-# daemons import only on first use (the API server: `cel`, for a CRD's x-kubernetes-validations).
+# daemons import only on first use (the API server: the CEL runtime, for a CRD's validation rules).
 HOST_MODULES = (
     "kprov.images.mirror_order",
     "kprov.images.mirror_load",
     "kprov.cluster.kubelet.node.readycheck",
-    "cel",
+    "cel_expr_python.cel",
 )
 # What a host outside the control plane runs: the kubelet's, kube-proxy's and the Ingress
 # controller's scripts, and the modules roles run there with `python -m` (container_runtime,

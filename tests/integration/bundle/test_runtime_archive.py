@@ -77,7 +77,7 @@ def test_every_daemon_imports_from_the_archive_alone(unpacked: Path) -> None:
     """The unpacked tree with the host's plain venv python, no operator site-packages."""
     modules = ["kprov.cluster.kubelet.__main__", "kprov.cluster.apiserver.__main__",
                "kprov.cluster.proxy.__main__", "kprov.cluster.dns.__main__", "kprov.images.mirror_order",
-               "kprov.cluster.kubelet.node.readycheck", "kprov.cli.main", "cel"]  # (cel: on first use)
+               "kprov.cluster.kubelet.node.readycheck", "kprov.cli.main", "cel_expr_python.cel"]  # (CEL: on first use)
     code = "import importlib, sys\nfor m in sys.argv[1:]: importlib.import_module(m)\nprint(sys.path[-1])"
     done = subprocess.run([str(unpacked / "bin" / "python"), "-I", "-c", code, *modules],
                           capture_output=True, text=True, cwd=unpacked)
@@ -92,7 +92,7 @@ def test_the_node_runtime_is_the_same_version_cut_to_what_nodes_run(unpacked: Pa
     # the kubelet's CRI client (grpc, protobuf) and the API client (aiohttp) stay ...
     assert {"kprov", "grpcio", "protobuf", "aiohttp", "pyyaml", "cryptography"} <= node < full
     # ... what only the control plane and the operator import goes
-    assert not node & {"typer", "rich", "jinja2", "pyjwt", "aetcd", "common-expression-language", "pygments",
+    assert not node & {"typer", "rich", "jinja2", "pyjwt", "aetcd", "cel-expr-python", "pygments",
                        "prompt-toolkit", "croniter", "dnspython", "libpass", "uvloop", "httptools"}
     assert sorted(p.name for p in (unpacked_node / "bin").glob("kprov*")) == sorted(NODE_SCRIPTS)
     files = [sum(1 for p in root.rglob("*") if p.is_file()) for root in (unpacked, unpacked_node)]
@@ -106,7 +106,7 @@ def test_what_nodes_run_imports_from_the_node_runtime_alone(unpacked_node: Path)
                           capture_output=True, text=True, cwd=unpacked_node)
     assert done.returncode == 0, done.stderr[-2000:]
     # and what the control plane imports does not: this is the cut, not an accident of the test
-    for module in ("cel", "jwt", "aetcd", "kprov.cli.main"):
+    for module in ("cel_expr_python", "jwt", "aetcd", "kprov.cli.main"):
         done = subprocess.run([str(unpacked_node / "bin" / "python"), "-I", "-c", code, module],
                               capture_output=True, text=True, cwd=unpacked_node)
         assert done.returncode != 0 and "ModuleNotFoundError" in done.stderr, module
