@@ -7,11 +7,14 @@ the watch cache, and the allocators.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kprov.cluster.api.resources import Registry, ResourceInfo, storage_of
 from kprov.cluster.apiserver.config import ServerConfig
 from kprov.cluster.storage import Store, WatchCache, object_key, scope_prefix
+
+if TYPE_CHECKING:
+    from kprov.cluster.apiserver.admission.chain import AdmissionChain
 
 __all__ = ["ApiContext"]
 
@@ -23,6 +26,14 @@ class ApiContext:
     store: Store
     cache: WatchCache
     extras: dict[str, Any] = field(default_factory=dict)
+    admission: AdmissionChain | None = None  # the server's; every write passes it
+
+    @property
+    def chain(self) -> AdmissionChain:
+        """The admission chain (a context without one admits nothing: a server bug)."""
+        if self.admission is None:
+            raise RuntimeError("this API server context has no admission chain")
+        return self.admission
 
     def key(self, info: ResourceInfo, namespace: str, name: str) -> str:
         return object_key(*storage_of(info), namespace if info.namespaced else "", name)

@@ -15,6 +15,9 @@ from collections.abc import Callable
 
 from kprov.cluster.api.resources import registry_with
 from kprov.cluster.api.runtime_config import enabled_group_versions
+from kprov.cluster.apiserver.admission.chain import AdmissionChain
+from kprov.cluster.apiserver.admission.metrics import AdmissionMetrics
+from kprov.cluster.apiserver.admission.plugins import default_plugins
 from kprov.cluster.apiserver.admission.podsecurity import PLUGIN_NAME, PodSecurity, load_admission_config
 from kprov.cluster.apiserver.aggregation.apiservice_controller import APIServiceController
 from kprov.cluster.apiserver.aggregation.crds import CustomResources
@@ -34,6 +37,7 @@ from kprov.cluster.apiserver.front.audit import AuditLog, open_audit_log
 from kprov.cluster.apiserver.front.http1 import HttpFront
 from kprov.cluster.apiserver.front.metrics import ApiMetrics, resource_namer
 from kprov.cluster.apiserver.front.tls import server_ssl_context
+from kprov.cluster.apiserver.handlers.crud import guaranteed_update
 from kprov.cluster.storage import Codec, EtcdKV, Store, WatchCache, load_encryption_config, resource_prefix
 
 __all__ = ["bucket_function", "run_server", "shut_down", "start_server"]
@@ -133,7 +137,13 @@ async def _open_storage(config: ServerConfig) -> tuple[EtcdKV, ApiContext, ApiMe
                 raise
             _log.warning("waiting for etcd: %s", exc)
             await asyncio.sleep(0.5)
-    ctx = ApiContext(config, registry, store, cache)
+    admission_metrics = None
+    if metrics is not None:
+        admission_metrics = AdmissionMetrics()
+        metrics.register(admission_metrics)
+    plugins = default_plugins(guaranteed_update)
+    chain = AdmissionChain(plugins, config.disable_admission_plugins, admission_metrics)
+    ctx = ApiContext(config, registry, store, cache, admission=chain)
     holder.append(ctx)
     return kv, ctx, metrics
 

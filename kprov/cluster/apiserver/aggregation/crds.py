@@ -7,7 +7,7 @@ of every established CRD (:func:`kprov.cluster.api.crd.definition.infos_from_crd
 ``ctx.registry``, which routing, discovery, tables and listing read per request. Every API
 server does this for itself, so a new CRD is served everywhere as soon as each server's
 cache has the event (milliseconds); the server that stored it does it before replying
-(:func:`.admission.after_write` calls :meth:`observe`).
+(:func:`..handlers.storage_hooks.after_write` calls :meth:`observe`).
 
 A CRD marked for deletion (it carries the cleanup finalizer) gets the Terminating condition;
 its objects are deleted through the normal delete path (their own finalizers are honoured,

@@ -18,11 +18,8 @@ from aiohttp import web
 from kprov.cluster.api.kinds.status_zeros import fill_status_zeros
 from kprov.cluster.api.resources import ResourceInfo
 from kprov.cluster.apiserver import _lib
-from kprov.cluster.apiserver.admission import builtin as admission
-from kprov.cluster.apiserver.admission import certificates as csr_admission
-from kprov.cluster.apiserver.admission import limitranger, podsecurity, vap, webhooks
-from kprov.cluster.apiserver.admission import quota as quota_admission
 from kprov.cluster.apiserver.admission.attributes import AdmissionAttributes
+from kprov.cluster.apiserver.admission.chain import Stage
 from kprov.cluster.apiserver.aggregation import conversion
 from kprov.cluster.apiserver.authn.chain import UserInfo
 from kprov.cluster.apiserver.context import ApiContext
@@ -54,6 +51,7 @@ from kprov.cluster.apiserver.handlers.lifecycle import (
 )
 from kprov.cluster.apiserver.handlers.listing import list_objects, make_matcher
 from kprov.cluster.apiserver.handlers.reads import get_object, handle_list, render
+from kprov.cluster.apiserver.handlers.storage_hooks import after_failed_create, after_write
 from kprov.cluster.storage import KeyExistsError, KeyNotFoundError, RevisionConflictError, StoredObject
 
 __all__ = [
@@ -77,14 +75,6 @@ def _dry_run(request: ApiRequest) -> bool:
 
 
 # -- writes ------------------------------------------------------------------------------------
-def _decoded(info: ResourceInfo, before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
-    """The object mutating webhooks returned, with the fields its kind does not declare
-    dropped as upstream's decoding of the patched object drops them (unchanged: as it was)."""
-    if after is not before:
-        _lib.drop_unknown_fields(info, after)
-    return after
-
-
 async def create_object(
     ctx: ApiContext,
     request: ApiRequest | None,
@@ -100,32 +90,28 @@ async def create_object(
     _lib.drop_unknown_fields(info, obj)
     warnings: list[str] = []  # field validation is the handlers' (they have the body)
     _lib.apply_defaults(info, obj)
-    await limitranger.admit(ctx, info, obj)
+    chain = ctx.chain
     attrs = AdmissionAttributes(info, "CREATE", obj, None, user, dry_run=dry_run)
-    obj = _decoded(info, obj, await webhooks.mutate(ctx, attrs))
-    attrs = attrs.with_object(obj)
+    attrs = await chain.run(ctx, Stage.MUTATE, attrs)
+    obj = attrs.obj
     _lib.validate(info, obj, None)
-    await podsecurity.validate(ctx, attrs)  # after mutation, before validating webhooks
-    await csr_admission.validate(ctx, attrs)  # upstream's order: built-in validators first
-    await vap.validate(ctx, attrs)
-    await webhooks.validate(ctx, attrs)
+    await chain.run(ctx, Stage.VALIDATE, attrs)
     fill_status_zeros(info, obj)
     name = obj["metadata"]["name"]
     if request is not None and not obj["metadata"].get("managedFields"):
         _lib.record_update(info, None, obj, field_manager(request, "CreateOptions"))
-    await admission.before_create(ctx, attrs)
-    await quota_admission.admit(ctx, info, obj, dry_run, guaranteed_update)
+    await chain.run(ctx, Stage.STORE, attrs)
     if dry_run:
         return obj, warnings
     try:
         stored_form = await conversion.to_storage(ctx, info, obj)
         stored = await ctx.store.create(ctx.key(info, namespace, name), stored_form)
     except BaseException as exc:
-        await admission.after_failed_create(ctx, info, obj)
+        await after_failed_create(ctx, info, obj)
         if isinstance(exc, KeyExistsError):
             raise already_exists(info, name) from None
         raise
-    admission.after_write(ctx, info, stored.obj, name)
+    after_write(ctx, info, stored.obj, name)
     return stored.obj, warnings
 
 
@@ -144,7 +130,7 @@ async def guaranteed_update(
 ) -> dict[str, Any]:
     """Read, mutate, admit and write with the revision check, retried on conflicts;
     ``user`` None: the API server itself writes."""
-    key = ctx.key(info, namespace, name)
+    key, chain = ctx.key(info, namespace, name), ctx.chain
     # The first try starts from the watch cache's copy (no etcd read), as kube-apiserver
     # does; the write's revision check catches a stale copy. Any answer other than a
     # successful write (not found, a pinned revision that differs, no change, an error from
@@ -169,13 +155,10 @@ async def guaranteed_update(
             if subresource != "status" or info.custom is not None:
                 _lib.apply_defaults(info, new)
             attrs = AdmissionAttributes(info, "UPDATE", new, shown, user, subresource, dry_run)
-            new = _decoded(info, new, await webhooks.mutate(ctx, attrs))
-            attrs = attrs.with_object(new)
+            attrs = await chain.run(ctx, Stage.MUTATE, attrs)
+            new = attrs.obj
             _lib.validate(info, new, shown, subresource)
-            await podsecurity.validate(ctx, attrs)
-            await csr_admission.validate(ctx, attrs)
-            await vap.validate(ctx, attrs)
-            await webhooks.validate(ctx, attrs)
+            await chain.run(ctx, Stage.VALIDATE, attrs)
             fill_status_zeros(info, new)
             new = await conversion.to_storage(ctx, info, new)
         except ApiError:
@@ -189,9 +172,8 @@ async def guaranteed_update(
                 continue
             return current.obj
         _lib.record_update(info, current.obj, new, field_manager, subresource)
-        await admission.before_update(
-            ctx, AdmissionAttributes(info, "UPDATE", new, current.obj, user, subresource, dry_run)
-        )
+        stored_attrs = AdmissionAttributes(info, "UPDATE", new, current.obj, user, subresource, dry_run)
+        await chain.run(ctx, Stage.STORE, stored_attrs)
         if dry_run:
             return new
         try:
@@ -205,7 +187,7 @@ async def guaranteed_update(
             raise not_found(info, name) from None
         if ready_to_delete(info, stored.obj):
             return await delete_now(ctx, info, stored.obj, stored.revision)
-        admission.after_write(ctx, info, stored.obj, name)
+        after_write(ctx, info, stored.obj, name)
         return stored.obj
     raise conflict(info, name, "too many concurrent writers; try again")
 

@@ -26,8 +26,8 @@ from urllib.parse import urlencode
 import aiohttp
 from aiohttp import web
 
-from kprov.cluster.apiserver.admission import vap, webhooks
 from kprov.cluster.apiserver.admission.attributes import AdmissionAttributes
+from kprov.cluster.apiserver.admission.chain import Stage
 from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.front.apirequest import ApiRequest, Connection
 from kprov.cluster.apiserver.front.http1 import AnyReply, RawStream, RawUpgrade
@@ -221,8 +221,7 @@ async def _admit_connect(request: ApiRequest, ctx: ApiContext, info: Any, ri: Re
     options = connect_options(kind, request.query)
     user = request.requester
     attrs = AdmissionAttributes(info, "CONNECT", options, None, user, kind, target=(ri.namespace, ri.name))
-    await vap.validate(ctx, attrs)
-    await webhooks.connect(ctx, attrs)
+    await ctx.chain.run(ctx, Stage.VALIDATE, attrs)
 
 
 async def _handle_stream(
