@@ -21,9 +21,9 @@ The stages are where the handlers stop to admit a write:
   always had (see docs/decisions/0051-admission-chain-and-handler-table.md).
 
 What a request pays: the steps that apply to one (stage, operation, resource) are chosen
-once and kept (:class:`_Plan`, found by three dictionary reads of strings the request
-already holds); running them is a loop over a tuple. With metrics on, each step is timed
-(two clock reads) into histograms chosen with the plan, as upstream's
+once and kept (:class:`_Plan`, found by dictionary reads of strings the request already
+holds, no key built); running them is a loop over a tuple. With metrics on, each step is
+timed (one clock read) into histograms chosen with the plan, as upstream's
 ``apiserver_admission_controller_admission_duration_seconds`` and
 ``apiserver_admission_step_admission_duration_seconds``.
 """
@@ -147,19 +147,23 @@ class AdmissionChain:
         return await self._timed(ctx, plan, attrs)
 
     async def _timed(self, ctx: ApiContext, plan: _Plan, attrs: AdmissionAttributes) -> AdmissionAttributes:
-        started = perf_counter()
-        assert plan.stage is not None
+        """As :meth:`run`, each step timed: one clock read per step (a step's time runs from
+        the previous one's end), so the metrics add one read and one observation a plugin."""
+        stage = plan.stage
+        assert stage is not None
+        started = begun = perf_counter()
         for step, timing in zip(plan.steps, plan.timings, strict=True):
-            begun = perf_counter()
             try:
                 new = await step(ctx, attrs)
             except BaseException:
-                now = perf_counter()
-                timing.rejected.observe(now - begun)
-                plan.stage.rejected.observe(now - started)
+                ended = perf_counter()
+                timing.rejected.observe(ended - begun)
+                stage.rejected.observe(ended - started)
                 raise
-            timing.admitted.observe(perf_counter() - begun)
+            ended = perf_counter()
+            timing.admitted.observe(ended - begun)
+            begun = ended
             if new is not None and new is not attrs.obj:
                 attrs = attrs.with_object(new)
-        plan.stage.admitted.observe(perf_counter() - started)
+        stage.admitted.observe(begun - started)
         return attrs
