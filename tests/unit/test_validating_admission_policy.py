@@ -12,9 +12,10 @@ from kprov.cluster.api import defaults
 from kprov.cluster.api.printers.admission import VALIDATINGADMISSIONPOLICY, VALIDATINGADMISSIONPOLICYBINDING
 from kprov.cluster.api.resources import REGISTRY
 from kprov.cluster.api.validation import core as validation
-from kprov.cluster.apiserver.admission.attributes import AdmissionAttributes
+from kprov.cluster.apiserver.admission.vap.admission import _caches
 from kprov.cluster.apiserver.admission.vap.evaluator import activation_of, compile_policy
 from kprov.cluster.apiserver.admission.vap.matching import Attributes, matches
+from kprov.cluster.apiserver.attributes import AdmissionAttributes
 
 POLICY_INFO: Any = REGISTRY.get("admissionregistration.k8s.io", "v1", "validatingadmissionpolicies")
 BINDING_INFO: Any = REGISTRY.get("admissionregistration.k8s.io", "v1", "validatingadmissionpolicybindings")
@@ -389,15 +390,15 @@ async def test_inputs_that_held_are_remembered_per_policy_version_and_only_when_
     version of the policy starts from nothing. A policy that reads another request value
     (here the user) is evaluated every time."""
     from kprov.cluster.apiserver.admission import vap
-    from kprov.cluster.apiserver.authn.chain import UserInfo
     from kprov.cluster.apiserver.front.status import ApiError
+    from kprov.cluster.apiserver.identity import UserInfo
 
     deployments: Any = REGISTRY.get("apps", "v1", "deployments")
     server = _context(["Deny"])
     policies = "/registry/admissionregistration.k8s.io/validatingadmissionpolicies"
     await vap.validate(server, _creating(deployments, _deployment(3)))
     await vap.validate(server, _creating(deployments, _deployment(3, {"other": "labels"})))
-    (selection,) = server.extras["vap-selections"].values()
+    (selection,) = _caches(server).selections.values()
     (group,) = selection.groups
     assert group.held == {b'{"spec":{"replicas":3}}'}  # what the policy reads, nothing more
     for _ in range(2):  # a failing input is evaluated (and refused) every time
@@ -420,7 +421,7 @@ async def test_inputs_that_held_are_remembered_per_policy_version_and_only_when_
     await vap.validate(server, AdmissionAttributes(deployments, "CREATE", _deployment(1), None, alice))
     with pytest.raises(ApiError, match="not mallory's"):
         await vap.validate(server, AdmissionAttributes(deployments, "CREATE", _deployment(1), None, mallory))
-    grouped = [sel.groups is not None for sel in server.extras["vap-selections"].values()]
+    grouped = [sel.groups is not None for sel in _caches(server).selections.values()]
     assert grouped == [True, True, False]  # one selection per version; the user's is never grouped
 
 

@@ -11,9 +11,9 @@ import pytest
 
 from kprov.cluster.api.resources import REGISTRY
 from kprov.cluster.apiserver import _lib
-from kprov.cluster.apiserver.admission.attributes import AdmissionAttributes
 from kprov.cluster.apiserver.admission.vap.evaluator import activation_of, compile_policy
 from kprov.cluster.apiserver.admission.vap.reads import ROOTS, expression_reads, held_key, merge_reads, prune
+from kprov.cluster.apiserver.attributes import AdmissionAttributes
 from kprov.cluster.apiserver.handlers.lifecycle import prepare_create
 from tests.unit.test_validating_admission_policy import _context
 

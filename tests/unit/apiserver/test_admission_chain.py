@@ -18,9 +18,9 @@ import pytest
 
 from kprov.cluster.api.resources import REGISTRY
 from kprov.cluster.apiserver.admission import plugins as plugin_list
-from kprov.cluster.apiserver.admission.attributes import AdmissionAttributes
-from kprov.cluster.apiserver.admission.chain import AdmissionChain, Plugin, Stage, Step
+from kprov.cluster.apiserver.admission.chain import AdmissionChain, Plugin, Step
 from kprov.cluster.apiserver.admission.metrics import AdmissionMetrics
+from kprov.cluster.apiserver.attributes import AdmissionAttributes, Stage
 
 APISERVER = Path(plugin_list.__file__).resolve().parents[1]
 PACKAGE = "kprov.cluster.apiserver"

@@ -15,7 +15,7 @@ from kprov.cluster.apiserver.aggregation.apiservice_controller import desired_lo
 from kprov.cluster.apiserver.aggregation.discovery import aggregated_item, remote_groups, shadowed
 from kprov.cluster.apiserver.aggregation.proxy import identity_headers
 from kprov.cluster.apiserver.aggregation.registry import Unresolvable, ready_addresses
-from kprov.cluster.apiserver.authn.chain import UserInfo
+from kprov.cluster.apiserver.identity import UserInfo
 
 INFO = REGISTRY.get("apiregistration.k8s.io", "v1", "apiservices")
 

@@ -10,10 +10,10 @@ import pytest
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from kprov.cluster import apiserver
-from kprov.cluster.apiserver.authn.chain import UserInfo
 from kprov.cluster.apiserver.front.apirequest import ApiRequest, Connection, decode
 from kprov.cluster.apiserver.front.http1 import Request, StreamingReply
 from kprov.cluster.apiserver.front.requestinfo import RequestInfo
+from kprov.cluster.apiserver.identity import UserInfo
 
 
 def _lean(method: str, path: str, query: str, body: bytes = b"", **headers: str) -> Request:

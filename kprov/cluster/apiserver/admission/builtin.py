@@ -23,14 +23,12 @@ from typing import Any
 
 from kprov.cluster.api.resources import ResourceInfo
 from kprov.cluster.apiserver.admission import crd as crd_admission
-from kprov.cluster.apiserver.admission.attributes import AdmissionAttributes
-from kprov.cluster.apiserver.allocators import Allocators
-from kprov.cluster.apiserver.authn.chain import UserInfo
-from kprov.cluster.apiserver.authn.tokens import user_info
+from kprov.cluster.apiserver.attributes import AdmissionAttributes
 from kprov.cluster.apiserver.authz.chain import authorizer_of
 from kprov.cluster.apiserver.authz.escalation import check_escalation
 from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.front.status import StatusError, already_exists
+from kprov.cluster.apiserver.identity import UserInfo, user_info
 
 __all__ = [
     "crd_names",
@@ -42,11 +40,6 @@ __all__ = [
     "rbac_escalation",
     "service_addresses",
 ]
-
-
-def _allocators(ctx: ApiContext) -> Allocators | None:
-    found = ctx.extras.get("allocators")
-    return found if isinstance(found, Allocators) else None
 
 
 async def _check_namespace(ctx: ApiContext, info: ResourceInfo, namespace: str) -> None:
@@ -136,13 +129,13 @@ async def service_addresses(ctx: ApiContext, attrs: AdmissionAttributes) -> None
     """A new Service's ClusterIP and NodePorts (a changed one's, on update)."""
     info, obj = attrs.info, attrs.obj
     if attrs.operation == "UPDATE":
-        allocators = _allocators(ctx)
+        allocators = ctx.allocators
         if allocators is not None:
             await allocators.update_service(dict(attrs.old or {}), obj, attrs.dry_run)
         return
     meta = obj["metadata"]
     if await ctx.store.get(ctx.key(info, meta["namespace"], meta["name"])) is not None:
         raise already_exists(info, meta["name"])  # before claiming its IP, which would fail first
-    allocators = _allocators(ctx)
+    allocators = ctx.allocators
     if allocators is not None:
         await allocators.allocate_service(obj, attrs.dry_run)

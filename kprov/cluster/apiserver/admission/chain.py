@@ -32,13 +32,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
-from enum import Enum
 from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
 from kprov.cluster.api.resources import ResourceInfo
-from kprov.cluster.apiserver.admission.attributes import AdmissionAttributes
 from kprov.cluster.apiserver.admission.metrics import AdmissionMetrics, Timing
+from kprov.cluster.apiserver.attributes import AdmissionAttributes, Stage
 
 if TYPE_CHECKING:
     from kprov.cluster.apiserver.context import ApiContext
@@ -48,17 +47,6 @@ __all__ = ["ALL_OPERATIONS", "AdmissionChain", "Plugin", "Stage", "Step", "any_r
 ALL_OPERATIONS = frozenset({"CREATE", "UPDATE", "DELETE", "CONNECT"})
 
 StepFunction = Callable[["ApiContext", AdmissionAttributes], Awaitable[Any]]
-
-
-class Stage(Enum):
-    MUTATE = "admit"
-    VALIDATE = "validate"
-    STORE = "store"
-
-    @property
-    def metric_type(self) -> str:
-        """Upstream's ``type`` label: the store stage's plugins are mostly mutating."""
-        return "validate" if self is Stage.VALIDATE else "admit"
 
 
 def any_resource(info: ResourceInfo) -> bool:

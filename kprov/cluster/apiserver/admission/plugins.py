@@ -37,9 +37,9 @@ from kprov.cluster.apiserver.admission import certificates as csr_admission
 from kprov.cluster.apiserver.admission import ingressclass as ingressclass_admission
 from kprov.cluster.apiserver.admission import serviceaccount as sa_admission
 from kprov.cluster.apiserver.admission import storage as storage_admission
-from kprov.cluster.apiserver.admission.attributes import AdmissionAttributes
-from kprov.cluster.apiserver.admission.chain import ALL_OPERATIONS, Plugin, Stage, Step
+from kprov.cluster.apiserver.admission.chain import ALL_OPERATIONS, Plugin, Step
 from kprov.cluster.apiserver.admission.quota import ResourceQuota, Update
+from kprov.cluster.apiserver.attributes import AdmissionAttributes, Stage
 from kprov.cluster.apiserver.context import ApiContext
 
 __all__ = ["default_plugins"]

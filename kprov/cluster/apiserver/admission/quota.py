@@ -30,7 +30,7 @@ from kprov.cluster.api.kinds.quota import (
     usage,
 )
 from kprov.cluster.api.resources import ResourceInfo
-from kprov.cluster.apiserver.admission.attributes import AdmissionAttributes
+from kprov.cluster.apiserver.attributes import AdmissionAttributes
 from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.front.status import StatusError
 

@@ -42,8 +42,8 @@ from kprov.cluster.api.patch.json_patch import apply_json_patch
 from kprov.cluster.api.resources import ResourceInfo
 from kprov.cluster.api.selectors import selector_admits
 from kprov.cluster.apiserver import _lib
-from kprov.cluster.apiserver.admission.attributes import AdmissionAttributes
 from kprov.cluster.apiserver.admission.webhook_conditions import ConditionError, conditions_admit
+from kprov.cluster.apiserver.attributes import AdmissionAttributes
 from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.front.status import ApiError, StatusError, bad_request, internal_error
 from kprov.cluster.storage import scope_prefix

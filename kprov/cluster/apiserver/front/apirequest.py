@@ -28,7 +28,7 @@ from kprov.cluster.apiserver.front.http1 import AnyReply, AnyRequest, Request, S
 from kprov.cluster.apiserver.front.requestinfo import RequestInfo, parse_bool, parse_request_info
 
 if TYPE_CHECKING:
-    from kprov.cluster.apiserver.authn.chain import UserInfo
+    from kprov.cluster.apiserver.identity import UserInfo
 
 __all__ = ["ApiRequest", "Connection", "decode"]
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from time import perf_counter, time_ns
 from typing import Any
 
@@ -32,10 +33,9 @@ from aiohttp import web
 from kprov.cluster.api.errors import ApiError
 from kprov.cluster.api.resources import ResourceInfo
 from kprov.cluster.apiserver.aggregation import proxy as aggregator_proxy
-from kprov.cluster.apiserver.aggregation.apiservice_controller import APIServiceController
 from kprov.cluster.apiserver.aggregation.registry import aggregation_of
 from kprov.cluster.apiserver.authn import tokens
-from kprov.cluster.apiserver.authn.chain import Authenticator, TokenInvalid, UserInfo
+from kprov.cluster.apiserver.authn.chain import Authenticator, TokenInvalid
 from kprov.cluster.apiserver.authn.impersonation import has_impersonation, impersonate
 from kprov.cluster.apiserver.authn.oidc import serve_oidc
 from kprov.cluster.apiserver.authz import accessreview
@@ -66,6 +66,7 @@ from kprov.cluster.apiserver.front.warning import audit_annotations, reset_reque
 from kprov.cluster.apiserver.handlers import componentstatus, crud, http_proxy, subresources, watch
 from kprov.cluster.apiserver.handlers import kubelet_proxy as proxy
 from kprov.cluster.apiserver.handlers.discovery import serve_discovery
+from kprov.cluster.apiserver.identity import UserInfo
 from kprov.cluster.storage import RequestTooLargeError, RevisionExpiredError, StorageUnavailableError
 
 __all__ = ["LOCAL_USER", "build_front"]
@@ -89,10 +90,19 @@ def _not_found_body() -> web.Response:
     return json_response(body, 404)
 
 
-def build_front(ctx: ApiContext, insecure_local: bool = False) -> HttpFront:
+@dataclass(frozen=True)
+class Filters:
+    """What the server installed around every request (None: off)."""
+
+    metrics: ApiMetrics | None = None
+    audit: AuditLog | None = None
+    apf: Controller | None = None  # API Priority and Fairness
+
+
+def build_front(ctx: ApiContext, filters: Filters, insecure_local: bool = False) -> HttpFront:
     """The protocol factory for one listener (``insecure_local``: the loopback debug port,
     whose requests act as system:admin)."""
-    handle = _Front(ctx, insecure_local).handle
+    handle = _Front(ctx, filters, insecure_local).handle
     max_body = ctx.config.max_body_bytes
     loop = asyncio.get_running_loop()
 
@@ -121,16 +131,15 @@ class _Front:
     """The request handler: authenticate, classify (priority and fairness), authorize,
     dispatch, and account for the request (metrics, audit) once it is answered."""
 
-    def __init__(self, ctx: ApiContext, insecure_local: bool) -> None:
+    def __init__(self, ctx: ApiContext, filters: Filters, insecure_local: bool) -> None:
         local = LOCAL_USER if insecure_local else None
-        self.authenticator = Authenticator(ctx.extras.get("sa_tokens"), ctx.cache.get, local)
-        ctx.extras.setdefault("authenticator", self.authenticator)
+        self.authenticator = Authenticator(ctx.sa_tokens, ctx.cache.get, local)
         self.ctx = ctx
         self.max_body = ctx.config.max_body_bytes
-        self.metrics: ApiMetrics | None = ctx.extras.get("metrics")
-        self.audit: AuditLog | None = ctx.extras.get("audit")
+        self.metrics = filters.metrics
+        self.audit = filters.audit
         self.aggregation = aggregation_of(ctx)
-        self.apf: Controller | None = ctx.extras.get("apf")
+        self.apf = filters.apf
 
     async def handle(self, raw: AnyRequest) -> Any:
         request = decode(raw)  # (the one place the HTTP request is read; below, the value)
@@ -210,7 +219,7 @@ class _Front:
                 request = await _with_body(raw, request)
             return await aggregator_proxy.handle_proxy(request, Connection(raw), self.aggregation, to)
         if ri is not None:
-            return await _resource(raw, request, self.ctx, ri)
+            return await _resource(raw, request, self.ctx, ri, self.authenticator)
         if request.path == "/metrics" and self.metrics is not None:
             return _serve_metrics(request, self.metrics, authorizer)
         if request.path == "/metrics/slis":
@@ -321,8 +330,8 @@ def _too_many(retry_after: int) -> web.Response:
 async def _fill_discovery(ctx: ApiContext) -> None:
     """Before a discovery document: this server's documents of other servers' groups
     brought up to date (apiservice_controller.py)."""
-    controller = ctx.extras.get("apiservices")
-    if isinstance(controller, APIServiceController):
+    controller = ctx.apiservices
+    if controller is not None:
         await controller.fill_discovery()
 
 
@@ -421,7 +430,9 @@ async def _with_body(raw: AnyRequest, request: ApiRequest) -> ApiRequest:
     return request if isinstance(raw, Request) else request.with_body(await raw.read())
 
 
-async def _resource(raw: AnyRequest, request: ApiRequest, ctx: ApiContext, ri: RequestInfo) -> Any:
+async def _resource(
+    raw: AnyRequest, request: ApiRequest, ctx: ApiContext, ri: RequestInfo, authenticator: Authenticator
+) -> Any:
     """The resource handlers: each reads its body and user from ``request`` (the body only
     of a POST, PUT, PATCH or DELETE: empty for the other methods, as before)."""
     _refuse_tables(request, ri)
@@ -437,7 +448,6 @@ async def _resource(raw: AnyRequest, request: ApiRequest, ctx: ApiContext, ri: R
         return await accessreview.handle_review(request, ctx, ri)
     if ri.group == "authentication.k8s.io" and ri.verb == "create" and not ri.namespace:
         if ri.resource == "tokenreviews":
-            authenticator = ctx.extras["authenticator"]
             request = await _with_body(raw, request)
             return await tokens.handle_token_review(request, ctx, authenticator)
         if ri.resource == "selfsubjectreviews":

@@ -18,10 +18,8 @@ from aiohttp import web
 from kprov.cluster.api.kinds.status_zeros import fill_status_zeros
 from kprov.cluster.api.resources import ResourceInfo
 from kprov.cluster.apiserver import _lib
-from kprov.cluster.apiserver.admission.attributes import AdmissionAttributes
-from kprov.cluster.apiserver.admission.chain import Stage
 from kprov.cluster.apiserver.aggregation import conversion
-from kprov.cluster.apiserver.authn.chain import UserInfo
+from kprov.cluster.apiserver.attributes import AdmissionAttributes, Stage
 from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.front.apirequest import ApiRequest
 from kprov.cluster.apiserver.front.negotiation import (
@@ -52,6 +50,7 @@ from kprov.cluster.apiserver.handlers.lifecycle import (
 from kprov.cluster.apiserver.handlers.listing import list_objects, make_matcher
 from kprov.cluster.apiserver.handlers.reads import get_object, handle_list, render
 from kprov.cluster.apiserver.handlers.storage_hooks import after_failed_create, after_write
+from kprov.cluster.apiserver.identity import UserInfo
 from kprov.cluster.storage import KeyExistsError, KeyNotFoundError, RevisionConflictError, StoredObject
 
 __all__ = [

@@ -11,9 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from kprov.cluster.api.resources import ResourceInfo
-from kprov.cluster.apiserver.admission.attributes import AdmissionAttributes
-from kprov.cluster.apiserver.admission.chain import Stage
-from kprov.cluster.apiserver.authn.chain import UserInfo
+from kprov.cluster.apiserver.attributes import AdmissionAttributes, Stage
 from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.front.status import (
     MODIFIED,
@@ -25,6 +23,7 @@ from kprov.cluster.apiserver.handlers.lifecycle import (
     is_noop,
 )
 from kprov.cluster.apiserver.handlers.storage_hooks import after_delete, after_write
+from kprov.cluster.apiserver.identity import UserInfo
 from kprov.cluster.storage import KeyNotFoundError, RevisionConflictError
 
 __all__ = ["delete_now", "delete_object"]

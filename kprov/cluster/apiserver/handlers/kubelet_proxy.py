@@ -26,8 +26,7 @@ from urllib.parse import urlencode
 import aiohttp
 from aiohttp import web
 
-from kprov.cluster.apiserver.admission.attributes import AdmissionAttributes
-from kprov.cluster.apiserver.admission.chain import Stage
+from kprov.cluster.apiserver.attributes import AdmissionAttributes, Stage
 from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.front.apirequest import ApiRequest, Connection
 from kprov.cluster.apiserver.front.http1 import AnyReply, RawStream, RawUpgrade

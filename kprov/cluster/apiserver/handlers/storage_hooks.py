@@ -14,21 +14,15 @@ from typing import Any
 
 from kprov.cluster.api.resources import ResourceInfo
 from kprov.cluster.apiserver.admission.crd import is_crd
-from kprov.cluster.apiserver.allocators import Allocators
 from kprov.cluster.apiserver.context import ApiContext
 
 __all__ = ["after_delete", "after_failed_create", "after_write"]
 
 
-def _allocators(ctx: ApiContext) -> Allocators | None:
-    found = ctx.extras.get("allocators")
-    return found if isinstance(found, Allocators) else None
-
-
 def after_write(ctx: ApiContext, info: ResourceInfo, obj: dict[str, Any] | None, name: str) -> None:
     """A write this server made has been stored (``obj`` None: deleted)."""
     if is_crd(info):
-        served = ctx.extras.get("custom_resources")
+        served = ctx.custom_resources
         if served is not None:
             served.observe(name, obj)
 
@@ -39,6 +33,6 @@ async def after_failed_create(ctx: ApiContext, info: ResourceInfo, obj: dict[str
 
 async def after_delete(ctx: ApiContext, info: ResourceInfo, obj: dict[str, Any]) -> None:
     if info.group == "" and info.resource == "services":
-        allocators = _allocators(ctx)
+        allocators = ctx.allocators
         if allocators is not None:
             await allocators.release_service(obj)

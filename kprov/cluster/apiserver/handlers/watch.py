@@ -140,7 +140,7 @@ async def handle_watch(
         return response
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    metrics = ctx.extras.get("metrics")  # apiserver_watch_events_total
+    metrics = ctx.watch_metrics  # apiserver_watch_events_total
     interval = ctx.config.bookmark_interval_s
     try:
         if initial and encoder.convert:
