@@ -155,7 +155,7 @@ async def test_policies_of_one_request_see_the_union_of_their_reads() -> None:
     """Two policies on one request: one reads only the containers' count, the other a
     variable, a validation and a messageExpression over other fields of the stored pod."""
     from kprov.cluster.apiserver.admission import vap
-    from kprov.cluster.apiserver.front.status import ApiError
+    from kprov.cluster.apiserver.request.status import ApiError
 
     ctx = _context(["Deny"])
     rule = {"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"], "resources": ["pods"]}

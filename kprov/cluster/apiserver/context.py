@@ -38,13 +38,13 @@ class Admission(Protocol):
 
 
 class CustomResourceServing(Protocol):
-    """The custom resources this server serves (:class:`.aggregation.crds.CustomResources`)."""
+    """The custom resources this server serves (:class:`.reconcilers.crds.CustomResources`)."""
 
     def observe(self, name: str, crd: dict[str, Any] | None) -> None: ...
 
 
 class ApiServices(Protocol):
-    """The APIService availability controller (:mod:`.aggregation.apiservice_controller`)."""
+    """The APIService availability controller (:mod:`.reconcilers.apiservice_controller`)."""
 
     @property
     def registered(self) -> bool: ...

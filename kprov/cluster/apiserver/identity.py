@@ -1,7 +1,7 @@
 """Who asks: the user a request was authenticated as, in the shapes every layer shares.
 
 Design: the authenticators (:mod:`.authn`) produce a :class:`UserInfo`; the request
-(:mod:`.front.apirequest`), authorization, admission and the audit log read it. It lives
+(:mod:`.request.apirequest`), authorization, admission and the audit log read it. It lives
 below all of them, so none of them imports authentication to name a user.
 """
 

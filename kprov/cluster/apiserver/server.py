@@ -20,8 +20,6 @@ from kprov.cluster.apiserver.admission.chain import AdmissionChain
 from kprov.cluster.apiserver.admission.metrics import AdmissionMetrics
 from kprov.cluster.apiserver.admission.plugins import default_plugins
 from kprov.cluster.apiserver.admission.podsecurity import PLUGIN_NAME, PodSecurity, load_admission_config
-from kprov.cluster.apiserver.aggregation.apiservice_controller import APIServiceController
-from kprov.cluster.apiserver.aggregation.crds import CustomResources
 from kprov.cluster.apiserver.aggregation.registry import aggregation_of
 from kprov.cluster.apiserver.allocators import Allocators
 from kprov.cluster.apiserver.authn.extension_auth import publish as publish_extension_auth
@@ -38,6 +36,8 @@ from kprov.cluster.apiserver.front.http1 import HttpFront
 from kprov.cluster.apiserver.front.metrics import ApiMetrics, resource_namer
 from kprov.cluster.apiserver.front.tls import server_ssl_context
 from kprov.cluster.apiserver.handlers.crud import guaranteed_update
+from kprov.cluster.apiserver.reconcilers.apiservice_controller import APIServiceController
+from kprov.cluster.apiserver.reconcilers.crds import CustomResources
 from kprov.cluster.apiserver.satoken import ServiceAccountTokens
 from kprov.cluster.storage import Codec, EtcdKV, Store, WatchCache, load_encryption_config, resource_prefix
 

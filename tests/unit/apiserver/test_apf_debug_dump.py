@@ -16,8 +16,8 @@ from kprov.cluster.apiserver.flowcontrol.bootstrap_objects import (
 )
 from kprov.cluster.apiserver.flowcontrol.controller import Controller
 from kprov.cluster.apiserver.flowcontrol.debug_dump import DUMP_PATHS, dump, tabulate
-from kprov.cluster.apiserver.front.requestinfo import RequestInfo
 from kprov.cluster.apiserver.identity import UserInfo
+from kprov.cluster.apiserver.request.requestinfo import RequestInfo
 
 PREFIX = "/debug/api_priority_and_fairness/"
 

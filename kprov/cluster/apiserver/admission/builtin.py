@@ -27,8 +27,8 @@ from kprov.cluster.apiserver.attributes import AdmissionAttributes
 from kprov.cluster.apiserver.authz.chain import authorizer_of
 from kprov.cluster.apiserver.authz.escalation import check_escalation
 from kprov.cluster.apiserver.context import ApiContext
-from kprov.cluster.apiserver.front.status import StatusError, already_exists
 from kprov.cluster.apiserver.identity import UserInfo, user_info
+from kprov.cluster.apiserver.request.status import StatusError, already_exists
 
 __all__ = [
     "crd_names",

@@ -32,7 +32,7 @@ from kprov.cluster.api.kinds.quota import (
 from kprov.cluster.api.resources import ResourceInfo
 from kprov.cluster.apiserver.attributes import AdmissionAttributes
 from kprov.cluster.apiserver.context import ApiContext
-from kprov.cluster.apiserver.front.status import StatusError
+from kprov.cluster.apiserver.request.status import StatusError
 
 __all__ = ["ResourceQuota", "Update"]
 

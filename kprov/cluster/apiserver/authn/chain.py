@@ -27,8 +27,8 @@ from collections.abc import Callable
 from typing import Any
 
 from kprov.cluster.api.objects import parse_time
-from kprov.cluster.apiserver.front.apirequest import ApiRequest
 from kprov.cluster.apiserver.identity import ANONYMOUS, UserInfo
+from kprov.cluster.apiserver.request.apirequest import ApiRequest
 from kprov.cluster.apiserver.satoken import ServiceAccountTokens, TokenClaims, TokenInvalid
 from kprov.cluster.storage import object_key
 

@@ -19,8 +19,8 @@ from typing import Any
 
 from kprov.cluster.apiserver.config import ServerConfig
 from kprov.cluster.apiserver.context import ApiContext
-from kprov.cluster.apiserver.front.status import ApiError
 from kprov.cluster.apiserver.handlers import crud
+from kprov.cluster.apiserver.request.status import ApiError
 
 __all__ = ["NAME", "NAMESPACE", "authentication_data", "publish"]
 

@@ -25,8 +25,8 @@ from aiohttp import web
 from kprov.cluster.api.errors import ApiError
 from kprov.cluster.apiserver.authz.chain import Authorizer
 from kprov.cluster.apiserver.context import ApiContext
-from kprov.cluster.apiserver.front.apirequest import ApiRequest
-from kprov.cluster.apiserver.front.status import method_not_supported
+from kprov.cluster.apiserver.request.apirequest import ApiRequest
+from kprov.cluster.apiserver.request.status import method_not_supported
 from kprov.cluster.apiserver.satoken import ServiceAccountTokens, key_id
 
 __all__ = ["CONFIGURATION_PATH", "JWKS_PATH", "jwks", "openid_configuration", "serve_oidc"]

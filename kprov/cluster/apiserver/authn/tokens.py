@@ -23,11 +23,11 @@ from kprov.cluster.api.objects import format_time, now_rfc3339
 from kprov.cluster.api.schema.go_types import GoTypeError, check_go_types
 from kprov.cluster.apiserver.authn.chain import Authenticator, TokenInvalid
 from kprov.cluster.apiserver.context import ApiContext
-from kprov.cluster.apiserver.front.apirequest import ApiRequest
-from kprov.cluster.apiserver.front.negotiation import decode_body, json_response, media_type
-from kprov.cluster.apiserver.front.requestinfo import RequestInfo
-from kprov.cluster.apiserver.front.status import ApiError, StatusError, bad_request, not_found
 from kprov.cluster.apiserver.identity import UserInfo, user_info
+from kprov.cluster.apiserver.request.apirequest import ApiRequest
+from kprov.cluster.apiserver.request.negotiation import decode_body, json_response, media_type
+from kprov.cluster.apiserver.request.requestinfo import RequestInfo
+from kprov.cluster.apiserver.request.status import ApiError, StatusError, bad_request, not_found
 from kprov.cluster.apiserver.satoken import BoundRef, ServiceAccountTokens
 from kprov.cluster.storage import object_key
 

@@ -25,8 +25,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from kprov.cluster.apiserver.authz.rbac_index import RbacIndex
-from kprov.cluster.apiserver.front.requestinfo import RequestInfo
 from kprov.cluster.apiserver.identity import UserInfo
+from kprov.cluster.apiserver.request.requestinfo import RequestInfo
 from kprov.cluster.storage import WatchCache, scope_prefix
 
 if TYPE_CHECKING:

@@ -43,16 +43,20 @@ from kprov.cluster.apiserver.authz.chain import Authorizer, authorizer_of
 from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.flowcontrol import debug_dump
 from kprov.cluster.apiserver.flowcontrol.controller import TOO_MANY, Controller, bypasses
-from kprov.cluster.apiserver.front.apirequest import ApiRequest, Connection, decode
 from kprov.cluster.apiserver.front.audit import AuditLog
 from kprov.cluster.apiserver.front.health import PUBLIC_PATHS, serve_health, sli_exposition
 from kprov.cluster.apiserver.front.heap import HeapTrimmer, glibc_trim
-from kprov.cluster.apiserver.front.http1 import AnyReply, AnyRequest, HttpFront, RawUpgrade, Request
+from kprov.cluster.apiserver.front.http1 import HttpFront
 from kprov.cluster.apiserver.front.metrics import CONTENT_TYPE, ApiMetrics
-from kprov.cluster.apiserver.front.negotiation import json_response, prettified, wants_pretty, wants_table
 from kprov.cluster.apiserver.front.request_deadline import check_timeout
-from kprov.cluster.apiserver.front.requestinfo import RequestInfo
-from kprov.cluster.apiserver.front.status import (
+from kprov.cluster.apiserver.handlers import componentstatus, crud, http_proxy, subresources, watch
+from kprov.cluster.apiserver.handlers import kubelet_proxy as proxy
+from kprov.cluster.apiserver.handlers.discovery import serve_discovery
+from kprov.cluster.apiserver.identity import UserInfo
+from kprov.cluster.apiserver.request.apirequest import ApiRequest, Connection, decode
+from kprov.cluster.apiserver.request.negotiation import json_response, prettified, wants_pretty, wants_table
+from kprov.cluster.apiserver.request.requestinfo import RequestInfo
+from kprov.cluster.apiserver.request.status import (
     forbidden,
     internal_error,
     method_not_supported,
@@ -62,11 +66,8 @@ from kprov.cluster.apiserver.front.status import (
     unavailable,
     unclassified_error,
 )
-from kprov.cluster.apiserver.front.warning import audit_annotations, reset_request
-from kprov.cluster.apiserver.handlers import componentstatus, crud, http_proxy, subresources, watch
-from kprov.cluster.apiserver.handlers import kubelet_proxy as proxy
-from kprov.cluster.apiserver.handlers.discovery import serve_discovery
-from kprov.cluster.apiserver.identity import UserInfo
+from kprov.cluster.apiserver.request.warning import audit_annotations, reset_request
+from kprov.cluster.apiserver.request.wire import AnyReply, AnyRequest, RawUpgrade, Request
 from kprov.cluster.storage import RequestTooLargeError, RevisionExpiredError, StorageUnavailableError
 
 __all__ = ["LOCAL_USER", "build_front"]

@@ -20,8 +20,8 @@ import asyncio
 from aiohttp import web
 
 from kprov.cluster.apiserver.context import ApiContext
-from kprov.cluster.apiserver.front.apirequest import ApiRequest
-from kprov.cluster.apiserver.front.status import method_not_supported
+from kprov.cluster.apiserver.request.apirequest import ApiRequest
+from kprov.cluster.apiserver.request.status import method_not_supported
 
 __all__ = ["PUBLIC_PATHS", "readiness", "serve_health", "sli_exposition"]
 

@@ -21,23 +21,6 @@ from kprov.cluster.apiserver import _lib
 from kprov.cluster.apiserver.aggregation import conversion
 from kprov.cluster.apiserver.attributes import AdmissionAttributes, Stage
 from kprov.cluster.apiserver.context import ApiContext
-from kprov.cluster.apiserver.front.apirequest import ApiRequest
-from kprov.cluster.apiserver.front.negotiation import (
-    PATCH_TYPES,
-    decode_body,
-    media_type,
-    object_response,
-)
-from kprov.cluster.apiserver.front.requestinfo import RequestInfo, parse_bool
-from kprov.cluster.apiserver.front.status import (
-    MODIFIED,
-    ApiError,
-    already_exists,
-    bad_request,
-    conflict,
-    not_found,
-    success_status,
-)
 from kprov.cluster.apiserver.handlers import field_validation
 from kprov.cluster.apiserver.handlers.deletion import delete_now, delete_object
 from kprov.cluster.apiserver.handlers.field_manager import apply_manager, field_manager, refuse_force
@@ -51,6 +34,23 @@ from kprov.cluster.apiserver.handlers.listing import list_objects, make_matcher
 from kprov.cluster.apiserver.handlers.reads import get_object, handle_list, render
 from kprov.cluster.apiserver.handlers.storage_hooks import after_failed_create, after_write
 from kprov.cluster.apiserver.identity import UserInfo
+from kprov.cluster.apiserver.request.apirequest import ApiRequest
+from kprov.cluster.apiserver.request.negotiation import (
+    PATCH_TYPES,
+    decode_body,
+    media_type,
+    object_response,
+)
+from kprov.cluster.apiserver.request.requestinfo import RequestInfo, parse_bool
+from kprov.cluster.apiserver.request.status import (
+    MODIFIED,
+    ApiError,
+    already_exists,
+    bad_request,
+    conflict,
+    not_found,
+    success_status,
+)
 from kprov.cluster.storage import KeyExistsError, KeyNotFoundError, RevisionConflictError, StoredObject
 
 __all__ = [

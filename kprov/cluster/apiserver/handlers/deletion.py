@@ -13,17 +13,17 @@ from typing import Any
 from kprov.cluster.api.resources import ResourceInfo
 from kprov.cluster.apiserver.attributes import AdmissionAttributes, Stage
 from kprov.cluster.apiserver.context import ApiContext
-from kprov.cluster.apiserver.front.status import (
-    MODIFIED,
-    conflict,
-    not_found,
-)
 from kprov.cluster.apiserver.handlers.lifecycle import (
     graceful_delete_plan,
     is_noop,
 )
 from kprov.cluster.apiserver.handlers.storage_hooks import after_delete, after_write
 from kprov.cluster.apiserver.identity import UserInfo
+from kprov.cluster.apiserver.request.status import (
+    MODIFIED,
+    conflict,
+    not_found,
+)
 from kprov.cluster.storage import KeyNotFoundError, RevisionConflictError
 
 __all__ = ["delete_now", "delete_object"]

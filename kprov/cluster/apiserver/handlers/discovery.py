@@ -22,14 +22,14 @@ from kprov.cluster.apiserver.aggregation.conversion import storage_api_version
 from kprov.cluster.apiserver.aggregation.discovery import RemoteGroup, aggregated_item, remote_groups
 from kprov.cluster.apiserver.aggregation.registry import aggregation_of
 from kprov.cluster.apiserver.context import ApiContext
-from kprov.cluster.apiserver.front.apirequest import ApiRequest
-from kprov.cluster.apiserver.front.negotiation import (
+from kprov.cluster.apiserver.request.apirequest import ApiRequest
+from kprov.cluster.apiserver.request.negotiation import (
     go_body,
     json_bytes,
     json_response,
     preferred_media_types,
 )
-from kprov.cluster.apiserver.front.status import method_not_supported
+from kprov.cluster.apiserver.request.status import method_not_supported
 
 __all__ = ["VERSION_INFO", "serve_discovery", "storage_version_hash"]
 

@@ -28,12 +28,12 @@ from aiohttp import web
 
 from kprov.cluster.apiserver.attributes import AdmissionAttributes, Stage
 from kprov.cluster.apiserver.context import ApiContext
-from kprov.cluster.apiserver.front.apirequest import ApiRequest, Connection
-from kprov.cluster.apiserver.front.http1 import AnyReply, RawStream, RawUpgrade
-from kprov.cluster.apiserver.front.requestinfo import RequestInfo, parse_bool
-from kprov.cluster.apiserver.front.status import ApiError, bad_request
 from kprov.cluster.apiserver.handlers.reads import get_object
 from kprov.cluster.apiserver.handlers.spdy_exec import SPDY_PROTOCOLS, pick_spdy_protocol, spdy_exec_upgrade
+from kprov.cluster.apiserver.request.apirequest import ApiRequest, Connection
+from kprov.cluster.apiserver.request.requestinfo import RequestInfo, parse_bool
+from kprov.cluster.apiserver.request.status import ApiError, bad_request
+from kprov.cluster.apiserver.request.wire import AnyReply, RawStream, RawUpgrade
 from kprov.cluster.streaming import portforward_channels as pf
 
 __all__ = [

@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import Any
 
 from kprov.cluster.api.resources import ResourceInfo
-from kprov.cluster.apiserver.admission.crd import is_crd
 from kprov.cluster.apiserver.context import ApiContext
 
 __all__ = ["after_delete", "after_failed_create", "after_write"]
@@ -21,7 +20,7 @@ __all__ = ["after_delete", "after_failed_create", "after_write"]
 
 def after_write(ctx: ApiContext, info: ResourceInfo, obj: dict[str, Any] | None, name: str) -> None:
     """A write this server made has been stored (``obj`` None: deleted)."""
-    if is_crd(info):
+    if (info.group, info.resource) == ("apiextensions.k8s.io", "customresourcedefinitions"):
         served = ctx.custom_resources
         if served is not None:
             served.observe(name, obj)

@@ -5,7 +5,7 @@ built-in defaults, LimitRanger, mutating webhooks) and its validation, and befor
 validating webhooks, as kube-apiserver orders its plugins. It reads the namespace from the
 watch cache (etcd on a miss) and, for a namespace whose enforce label tightens, that
 namespace's pods from the watch cache. A refusal raises the Status error; warnings and
-audit annotations go to the request's sinks (:mod:`kprov.cluster.apiserver.front.warning`).
+audit annotations go to the request's sinks (:mod:`kprov.cluster.apiserver.request.warning`).
 The plugin object is the server's one :class:`PodSecurity` (made from
 ``--admission-control-config-file`` at start-up; defaults when absent), and
 ``--disable-admission-plugins=PodSecurity`` turns it off.
@@ -27,7 +27,7 @@ from kprov.cluster.apiserver.admission.podsecurity.plugin import (
 )
 from kprov.cluster.apiserver.attributes import AdmissionAttributes
 from kprov.cluster.apiserver.context import ApiContext
-from kprov.cluster.apiserver.front.warning import add_audit_annotation, add_warning
+from kprov.cluster.apiserver.request.warning import add_audit_annotation, add_warning
 
 __all__ = ["plugin_of", "template_of", "validate"]
 

@@ -60,8 +60,8 @@ from kprov.cluster.apiserver.admission.vap.matching import Attributes, MatchMemo
 from kprov.cluster.apiserver.admission.vap.reads import ReadTree, held_key, merge_reads, prune
 from kprov.cluster.apiserver.attributes import AdmissionAttributes
 from kprov.cluster.apiserver.context import ApiContext
-from kprov.cluster.apiserver.front.status import StatusError
-from kprov.cluster.apiserver.front.warning import add_audit_annotation, add_warning
+from kprov.cluster.apiserver.request.status import StatusError
+from kprov.cluster.apiserver.request.warning import add_audit_annotation, add_warning
 from kprov.cluster.storage import object_key, scope_prefix
 
 __all__ = ["FAILURE_ANNOTATION", "PLUGIN_NAME", "validate"]

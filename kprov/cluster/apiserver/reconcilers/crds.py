@@ -29,8 +29,8 @@ from kprov.cluster.api.crd.structural import Node, compile_schema
 from kprov.cluster.api.objects import now_rfc3339
 from kprov.cluster.api.resources import Registry, ResourceInfo
 from kprov.cluster.apiserver.context import ApiContext
-from kprov.cluster.apiserver.front.status import ApiError
 from kprov.cluster.apiserver.handlers import crud
+from kprov.cluster.apiserver.request.status import ApiError
 from kprov.cluster.background import stop_tasks
 from kprov.cluster.storage import RevisionExpiredError
 

@@ -58,9 +58,9 @@ from kprov.cluster.api.objects import now_rfc3339
 from kprov.cluster.api.resources import ResourceInfo
 from kprov.cluster.apiserver.aggregation.registry import Aggregation, Unresolvable
 from kprov.cluster.apiserver.context import ApiContext
-from kprov.cluster.apiserver.front.status import ApiError
 from kprov.cluster.apiserver.handlers import crud
 from kprov.cluster.apiserver.identity import UserInfo
+from kprov.cluster.apiserver.request.status import ApiError
 from kprov.cluster.background import stop_requested, stop_tasks
 
 __all__ = ["BUILTIN_PRIORITIES", "APIServiceController", "desired_local"]
