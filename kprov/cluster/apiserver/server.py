@@ -35,7 +35,7 @@ from kprov.cluster.apiserver.front.audit import open_audit_log
 from kprov.cluster.apiserver.front.http1 import HttpFront
 from kprov.cluster.apiserver.front.metrics import ApiMetrics, resource_namer
 from kprov.cluster.apiserver.front.tls import server_ssl_context
-from kprov.cluster.apiserver.handlers.crud import guaranteed_update
+from kprov.cluster.apiserver.handlers.writes import guaranteed_update
 from kprov.cluster.apiserver.reconcilers.apiservice_controller import APIServiceController
 from kprov.cluster.apiserver.reconcilers.crds import CustomResources
 from kprov.cluster.apiserver.satoken import ServiceAccountTokens

@@ -71,12 +71,12 @@ def test_the_connection_streams_on_the_lean_front_and_refuses_it_a_websocket() -
 def test_only_the_front_names_the_http_request() -> None:
     """Below the HTTP layer (authn, authz, admission, handlers, aggregation) the decoded
     value is read; the two stacks' request union stays where it is defined (the wire types),
-    decoded (the request value) and dispatched (the front's app)."""
+    decoded (the request value) and dispatched (the front's app and its routes)."""
     root = Path(apiserver.__file__).parent
     naming = sorted(
         str(path.relative_to(root)) for path in root.rglob("*.py") if "AnyRequest" in path.read_text()
     )
-    assert naming == ["front/app.py", "request/apirequest.py", "request/wire.py"]
+    assert naming == ["front/app.py", "front/routes.py", "request/apirequest.py", "request/wire.py"]
 
 
 def _functions(root: Path) -> list[tuple[str, ast.FunctionDef | ast.AsyncFunctionDef]]:
