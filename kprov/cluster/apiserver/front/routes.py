@@ -41,6 +41,7 @@ Serve = Callable[[AnyRequest, ApiRequest, ApiContext, ResourceInfo, RequestInfo]
 ServeKind = Callable[[AnyRequest, ApiRequest, ApiContext, RequestInfo, Authenticator], Awaitable[Any]]
 
 _MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_NONE: dict[str, Any] = {}  # (an absent group's resources; never written)
 _READ_WRITE = frozenset({"get", "update", "patch"})
 
 
@@ -142,11 +143,23 @@ SUBRESOURCES: dict[tuple[str, str], dict[str, Route]] = {
 }
 
 
+def _by_group(table: dict[tuple[str, str], Any]) -> dict[str, dict[str, Any]]:
+    """A (group, resource) table as group -> resource -> entry: a request's lookup reads the
+    strings it holds, building no key."""
+    out: dict[str, dict[str, Any]] = {}
+    for (group, resource), entry in table.items():
+        out.setdefault(group, {})[resource] = entry
+    return out
+
+
+_SUBRESOURCES_BY_GROUP: dict[str, dict[str, dict[str, Route]]] = _by_group(SUBRESOURCES)
+
+
 def _route(info: ResourceInfo, subresource: str) -> Route | None:
     found = ANY_KIND.get(subresource)
     if found is not None:
         return found
-    declared = SUBRESOURCES.get((info.group, info.resource))
+    declared = _SUBRESOURCES_BY_GROUP.get(info.group, _NONE).get(info.resource)
     return declared.get(subresource) if declared is not None else None
 
 
@@ -186,15 +199,16 @@ SPECIAL_KINDS: dict[tuple[str, str], KindRoute] = {
         _self_subject_review, cluster_only=True, reads_body=False
     ),
 }
+_SPECIAL_BY_GROUP: dict[str, dict[str, KindRoute]] = _by_group(SPECIAL_KINDS)
 _REVIEW_GROUPS = ("authentication.k8s.io", "authorization.k8s.io")  # answered before the registry
 _NO_TABLE_SUBRESOURCES = ("token", "eviction", "binding")
 
 
-def _refuse_tables(request: ApiRequest, ri: RequestInfo) -> None:
+def _refuse_tables(request: ApiRequest, ri: RequestInfo, special: bool) -> None:
     """Create-only kinds without metadata (access and token reviews, bindings, and the
     token, eviction and binding subresources) cannot be shown as a Table: 406, as
     kube-apiserver answers before reading the body."""
-    virtual = (ri.group, ri.resource) in SPECIAL_KINDS or ri.subresource in _NO_TABLE_SUBRESOURCES
+    virtual = special or ri.subresource in _NO_TABLE_SUBRESOURCES
     if virtual and ri.verb == "create" and wants_table(request):
         raise ApiError(
             "only the following media types are accepted: application/json, application/yaml, "
@@ -215,8 +229,8 @@ async def serve_resource(
 ) -> Any:
     """A resource path's reply: each handler reads its body and user from ``request`` (the
     body only of a POST, PUT, PATCH or DELETE: empty for the other methods)."""
-    _refuse_tables(request, ri)
-    special = SPECIAL_KINDS.get((ri.group, ri.resource))
+    special = _SPECIAL_BY_GROUP.get(ri.group, _NONE).get(ri.resource)
+    _refuse_tables(request, ri, special is not None)
     if ri.group in _REVIEW_GROUPS and ctx.registry.get(ri.group, ri.version, ri.resource) is None:
         return not_found_body()  # a version not served (v1alpha1 SelfSubjectReviews): 404, as kube
     if special is not None and ri.verb == "create" and not (special.cluster_only and ri.namespace):
