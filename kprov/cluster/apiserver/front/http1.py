@@ -24,7 +24,7 @@ every create, get and status update. This front keeps what the API needs of HTTP
 
 The handler gets a :class:`~..request.wire.Request` (the parts of aiohttp's request the API uses: method,
 path, query, headers, content_length, version, transport, body and ``await read()``; the
-API's front decodes either kind into one value, :mod:`.apirequest`) and returns aiohttp
+API's front decodes either kind into one value, :mod:`..request.apirequest`) and returns aiohttp
 ``web.Response`` objects (serialized here) or a :class:`StreamingReply`.
 """
 
