@@ -731,7 +731,7 @@ def _token_review_cached_us(count: int = 20_000) -> float:
     from cryptography.hazmat.primitives.asymmetric import rsa
 
     from kprov.cluster.apiserver.authn.chain import Authenticator
-    from kprov.cluster.apiserver.authn.satoken import BoundRef, ServiceAccountTokens
+    from kprov.cluster.apiserver.satoken import BoundRef, ServiceAccountTokens
 
     tokens = ServiceAccountTokens(rsa.generate_private_key(public_exponent=65537, key_size=2048), [])
     objects = {

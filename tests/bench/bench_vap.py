@@ -37,12 +37,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run as a script:
 
 from kprov.cluster.api.resources import REGISTRY  # noqa: E402
 from kprov.cluster.apiserver.admission import vap  # noqa: E402
-from kprov.cluster.apiserver.admission.attributes import AdmissionAttributes  # noqa: E402
 from kprov.cluster.apiserver.admission.vap.evaluator import activation_of, compile_policy  # noqa: E402
 from kprov.cluster.apiserver.admission.vap.reads import merge_reads, prune  # noqa: E402
-from kprov.cluster.apiserver.authn.chain import UserInfo  # noqa: E402
+from kprov.cluster.apiserver.attributes import AdmissionAttributes  # noqa: E402
 from kprov.cluster.apiserver.config import ServerConfig  # noqa: E402
 from kprov.cluster.apiserver.context import ApiContext  # noqa: E402
+from kprov.cluster.apiserver.identity import UserInfo  # noqa: E402
 from kprov.cluster.storage import EtcdConfig  # noqa: E402
 from tests.bench.bench_apiserver import VAP_POLICIES, _pod, _vap_policy  # noqa: E402
 

@@ -12,8 +12,8 @@ import yaml
 from kprov.cluster.api.errors import PatchError
 from kprov.cluster.api.patch.dispatch import JSON_PATCH, MERGE_PATCH, decode_patch_body
 from kprov.cluster.api.wire.bounded_decode import MAX_DEPTH, BodyTooDeep, check_depth, load_yaml
-from kprov.cluster.apiserver.front.negotiation import decode_body, json_response
-from kprov.cluster.apiserver.front.status import StatusError, method_not_supported, status_body
+from kprov.cluster.apiserver.request.negotiation import decode_body, json_response
+from kprov.cluster.apiserver.request.status import StatusError, method_not_supported, status_body
 
 
 def _bomb(levels: int) -> bytes:

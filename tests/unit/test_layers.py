@@ -99,3 +99,84 @@ def test_an_upward_import_is_found(tmp_path: Path, source: str, imported: str) -
     assert violations("images", root) == [f"kprov/images/standins.py imports {imported}"]
     (root / "images" / "standins.py").write_text(source.replace("conformance", "images"))
     assert violations("images", root) == []
+
+
+# -- inside the API server: its rooms (top-level modules and wings), floor by floor ----------
+APISERVER = ROOT / "cluster" / "apiserver"
+
+APISERVER_ALLOWED: dict[str, frozenset[str]] = {
+    # the ground: plain values every floor names
+    "config": frozenset(),  # the flags as a dataclass
+    "identity": frozenset(),  # who asks (UserInfo)
+    "satoken": frozenset(),  # ServiceAccount token crypto
+    "allocators": frozenset(),  # ClusterIPs and NodePorts
+    "attributes": frozenset({"identity"}),  # admission's view of a write, its stages
+    "request": frozenset({"identity"}),  # the request vocabulary: value, info, status, negotiation
+    "_lib": frozenset({"request"}),
+    "context": frozenset({"allocators", "attributes", "config", "satoken"}),  # services by Protocol
+    "webhook_client": frozenset({"context"}),
+    "aggregation": frozenset({"context", "identity", "request", "webhook_client"}),
+    "handlers": frozenset({"_lib", "aggregation", "attributes", "context", "identity", "request"}),
+    "authz": frozenset({"context", "handlers", "identity", "request"}),
+    "flowcontrol": frozenset({"context", "handlers", "identity", "request"}),
+    "reconcilers": frozenset({"aggregation", "context", "handlers", "identity", "request"}),
+    "admission": frozenset(
+        {"_lib", "attributes", "authz", "context", "identity", "request", "webhook_client"}
+    ),
+    "authn": frozenset({"authz", "config", "context", "handlers", "identity", "request", "satoken"}),
+    "bootstrap": frozenset({"admission", "context", "handlers", "request"}),
+    "endpoint_leases": frozenset({"bootstrap", "context"}),
+    # the roof: HTTP serving and the handler that dispatches
+    "front": frozenset(
+        {"aggregation", "authn", "authz", "context", "flowcontrol", "handlers", "identity", "request"}
+    ),
+    "server": frozenset({
+        "admission", "aggregation", "allocators", "authn", "authz", "bootstrap", "config", "context",
+        "endpoint_leases", "flowcontrol", "front", "handlers", "reconcilers", "satoken",
+    }),
+    "__main__": frozenset({"config", "front", "server"}),
+    "__init__": frozenset({"config", "server"}),
+}
+
+
+def _room(path: Path) -> str:
+    first = path.relative_to(APISERVER).parts[0]
+    return first.removesuffix(".py")
+
+
+def apiserver_violations(root: Path = ROOT) -> list[str]:
+    """``file imports module`` for each import of another API server room not declared below it."""
+    bad = []
+    prefix = "kprov.cluster.apiserver."
+    for path in sorted(APISERVER.rglob("*.py")):
+        source = _room(path)
+        for name in _imported(path, root):
+            if not name.startswith(prefix):
+                continue
+            target = name[len(prefix) :].split(".")[0]
+            if target != source and target not in APISERVER_ALLOWED.get(source, frozenset()):
+                bad.append(f"{path.relative_to(root.parent)} imports {name}")
+    return bad
+
+
+def test_every_apiserver_room_is_declared() -> None:
+    rooms = {_room(p) for p in APISERVER.rglob("*.py")}
+    assert rooms == set(APISERVER_ALLOWED)
+
+
+def test_the_apiserver_table_has_no_cycle() -> None:
+    """Some order puts every room above all it may import: no import inside the API server
+    runs upward, and none closes a circle (authn and the front, once)."""
+    placed: set[str] = set()
+    left = dict(APISERVER_ALLOWED)
+    while left:
+        ready = sorted(room for room, below in left.items() if below <= placed)
+        assert ready, f"a cycle among {sorted(left)}"
+        placed.update(ready)
+        for room in ready:
+            del left[room]
+
+
+def test_apiserver_rooms_import_only_what_they_may() -> None:
+    bad = apiserver_violations()
+    assert not bad, "\n".join(bad)

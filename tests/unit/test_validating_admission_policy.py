@@ -12,9 +12,10 @@ from kprov.cluster.api import defaults
 from kprov.cluster.api.printers.admission import VALIDATINGADMISSIONPOLICY, VALIDATINGADMISSIONPOLICYBINDING
 from kprov.cluster.api.resources import REGISTRY
 from kprov.cluster.api.validation import core as validation
-from kprov.cluster.apiserver.admission.attributes import AdmissionAttributes
+from kprov.cluster.apiserver.admission.vap.admission import _caches
 from kprov.cluster.apiserver.admission.vap.evaluator import activation_of, compile_policy
 from kprov.cluster.apiserver.admission.vap.matching import Attributes, matches
+from kprov.cluster.apiserver.attributes import AdmissionAttributes
 
 POLICY_INFO: Any = REGISTRY.get("admissionregistration.k8s.io", "v1", "validatingadmissionpolicies")
 BINDING_INFO: Any = REGISTRY.get("admissionregistration.k8s.io", "v1", "validatingadmissionpolicybindings")
@@ -281,8 +282,8 @@ def _context(actions: list[str], extra: dict[str, Any] | None = None, disabled: 
 
 async def test_plugin_deny_warn_audit_and_no_bindings() -> None:
     from kprov.cluster.apiserver.admission import vap
-    from kprov.cluster.apiserver.front import warning
-    from kprov.cluster.apiserver.front.status import ApiError
+    from kprov.cluster.apiserver.request import warning
+    from kprov.cluster.apiserver.request.status import ApiError
 
     deployments: Any = REGISTRY.get("apps", "v1", "deployments")
     with pytest.raises(ApiError) as refused:
@@ -327,7 +328,7 @@ async def test_each_policy_sees_the_request_values_it_reads() -> None:
     """Values are converted only when a matching policy reads them: a second policy reading
     request, oldObject and namespaceObject still finds them after the first read only object."""
     from kprov.cluster.apiserver.admission import vap
-    from kprov.cluster.apiserver.front.status import ApiError
+    from kprov.cluster.apiserver.request.status import ApiError
 
     other = {
         "metadata": {"name": "q", "uid": "u2", "generation": 1},
@@ -357,7 +358,7 @@ async def test_the_remembered_selection_follows_every_change_of_the_stored_objec
     stored bindings and policies is never used once one of them is replaced, added or
     removed, and a binding with a namespace selector is matched per request."""
     from kprov.cluster.apiserver.admission import vap
-    from kprov.cluster.apiserver.front.status import ApiError
+    from kprov.cluster.apiserver.request.status import ApiError
 
     deployments: Any = REGISTRY.get("apps", "v1", "deployments")
     server = _context(["Deny"])
@@ -389,15 +390,15 @@ async def test_inputs_that_held_are_remembered_per_policy_version_and_only_when_
     version of the policy starts from nothing. A policy that reads another request value
     (here the user) is evaluated every time."""
     from kprov.cluster.apiserver.admission import vap
-    from kprov.cluster.apiserver.authn.chain import UserInfo
-    from kprov.cluster.apiserver.front.status import ApiError
+    from kprov.cluster.apiserver.identity import UserInfo
+    from kprov.cluster.apiserver.request.status import ApiError
 
     deployments: Any = REGISTRY.get("apps", "v1", "deployments")
     server = _context(["Deny"])
     policies = "/registry/admissionregistration.k8s.io/validatingadmissionpolicies"
     await vap.validate(server, _creating(deployments, _deployment(3)))
     await vap.validate(server, _creating(deployments, _deployment(3, {"other": "labels"})))
-    (selection,) = server.extras["vap-selections"].values()
+    (selection,) = _caches(server).selections.values()
     (group,) = selection.groups
     assert group.held == {b'{"spec":{"replicas":3}}'}  # what the policy reads, nothing more
     for _ in range(2):  # a failing input is evaluated (and refused) every time
@@ -420,7 +421,7 @@ async def test_inputs_that_held_are_remembered_per_policy_version_and_only_when_
     await vap.validate(server, AdmissionAttributes(deployments, "CREATE", _deployment(1), None, alice))
     with pytest.raises(ApiError, match="not mallory's"):
         await vap.validate(server, AdmissionAttributes(deployments, "CREATE", _deployment(1), None, mallory))
-    grouped = [sel.groups is not None for sel in server.extras["vap-selections"].values()]
+    grouped = [sel.groups is not None for sel in _caches(server).selections.values()]
     assert grouped == [True, True, False]  # one selection per version; the user's is never grouped
 
 
@@ -450,7 +451,7 @@ def test_a_groups_validations_run_as_one_program_true_only_when_each_is() -> Non
 
 async def test_plugin_connect_sees_the_options() -> None:
     from kprov.cluster.apiserver.admission import vap
-    from kprov.cluster.apiserver.front.status import ApiError
+    from kprov.cluster.apiserver.request.status import ApiError
 
     pods: Any = REGISTRY.get("", "v1", "pods")
     ctx = _context(["Deny"])

@@ -11,9 +11,9 @@ import pytest
 
 from kprov.cluster.api.resources import REGISTRY
 from kprov.cluster.apiserver import _lib
-from kprov.cluster.apiserver.admission.attributes import AdmissionAttributes
 from kprov.cluster.apiserver.admission.vap.evaluator import activation_of, compile_policy
 from kprov.cluster.apiserver.admission.vap.reads import ROOTS, expression_reads, held_key, merge_reads, prune
+from kprov.cluster.apiserver.attributes import AdmissionAttributes
 from kprov.cluster.apiserver.handlers.lifecycle import prepare_create
 from tests.unit.test_validating_admission_policy import _context
 
@@ -155,7 +155,7 @@ async def test_policies_of_one_request_see_the_union_of_their_reads() -> None:
     """Two policies on one request: one reads only the containers' count, the other a
     variable, a validation and a messageExpression over other fields of the stored pod."""
     from kprov.cluster.apiserver.admission import vap
-    from kprov.cluster.apiserver.front.status import ApiError
+    from kprov.cluster.apiserver.request.status import ApiError
 
     ctx = _context(["Deny"])
     rule = {"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"], "resources": ["pods"]}

@@ -23,7 +23,7 @@ from kprov.cluster.api.schema import openapi_v3 as _openapi
 from kprov.cluster.api.validation import core as _validation
 from kprov.cluster.api.validation import field_errors as _field_errors
 from kprov.cluster.api.wire import protobuf_decode as _protobuf
-from kprov.cluster.apiserver.front.status import invalid
+from kprov.cluster.apiserver.request.status import invalid
 
 __all__ = [
     "apply_defaults",

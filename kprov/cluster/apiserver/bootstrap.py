@@ -13,8 +13,8 @@ from typing import Any
 
 from kprov.cluster.apiserver.admission.priority import SYSTEM_CLASSES
 from kprov.cluster.apiserver.context import ApiContext
-from kprov.cluster.apiserver.front.status import ApiError
-from kprov.cluster.apiserver.handlers.crud import create_object, guaranteed_update
+from kprov.cluster.apiserver.handlers.writes import create_object, guaranteed_update
+from kprov.cluster.apiserver.request.status import ApiError
 
 __all__ = ["DEFAULT_NAMESPACES", "bootstrap", "set_endpoints"]
 

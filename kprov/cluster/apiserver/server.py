@@ -12,16 +12,17 @@ import gc
 import logging
 import signal
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from kprov.cluster.api.resources import registry_with
 from kprov.cluster.api.runtime_config import enabled_group_versions
+from kprov.cluster.apiserver.admission.chain import AdmissionChain
+from kprov.cluster.apiserver.admission.metrics import AdmissionMetrics
+from kprov.cluster.apiserver.admission.plugins import default_plugins
 from kprov.cluster.apiserver.admission.podsecurity import PLUGIN_NAME, PodSecurity, load_admission_config
-from kprov.cluster.apiserver.aggregation.apiservice_controller import APIServiceController
-from kprov.cluster.apiserver.aggregation.crds import CustomResources
 from kprov.cluster.apiserver.aggregation.registry import aggregation_of
 from kprov.cluster.apiserver.allocators import Allocators
 from kprov.cluster.apiserver.authn.extension_auth import publish as publish_extension_auth
-from kprov.cluster.apiserver.authn.satoken import ServiceAccountTokens
 from kprov.cluster.apiserver.authz.policy_reconcile import reconcile_policy
 from kprov.cluster.apiserver.bootstrap import bootstrap
 from kprov.cluster.apiserver.config import ServerConfig
@@ -29,11 +30,15 @@ from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.endpoint_leases import EndpointLeases
 from kprov.cluster.apiserver.flowcontrol import Controller, ensure_bootstrap_objects
 from kprov.cluster.apiserver.flowcontrol.schema_status import DanglingConditions
-from kprov.cluster.apiserver.front.app import build_front
-from kprov.cluster.apiserver.front.audit import AuditLog, open_audit_log
+from kprov.cluster.apiserver.front.app import Filters, build_front
+from kprov.cluster.apiserver.front.audit import open_audit_log
 from kprov.cluster.apiserver.front.http1 import HttpFront
 from kprov.cluster.apiserver.front.metrics import ApiMetrics, resource_namer
 from kprov.cluster.apiserver.front.tls import server_ssl_context
+from kprov.cluster.apiserver.handlers.writes import guaranteed_update
+from kprov.cluster.apiserver.reconcilers.apiservice_controller import APIServiceController
+from kprov.cluster.apiserver.reconcilers.crds import CustomResources
+from kprov.cluster.apiserver.satoken import ServiceAccountTokens
 from kprov.cluster.storage import Codec, EtcdKV, Store, WatchCache, load_encryption_config, resource_prefix
 
 __all__ = ["bucket_function", "run_server", "shut_down", "start_server"]
@@ -73,10 +78,13 @@ def bucket_function(prefixes: set[str]) -> Callable[[str], str]:
 
 
 class Listeners:
-    """The server's listening sockets and their connections, closed together."""
+    """The server's listening sockets and their connections, closed together (with the
+    request filters and the reconcilers a shutdown closes and stops)."""
 
-    def __init__(self) -> None:
+    def __init__(self, filters: Filters, reconcilers: _Reconcilers) -> None:
         self._servers: list[tuple[asyncio.AbstractServer, HttpFront]] = []
+        self.filters = filters
+        self.reconcilers = reconcilers
 
     def add(self, server: asyncio.AbstractServer, front: HttpFront) -> None:
         self._servers.append((server, front))
@@ -96,10 +104,11 @@ async def start_server(config: ServerConfig) -> tuple[Listeners, ApiContext, Etc
     if PLUGIN_NAME not in config.disable_admission_plugins:
         pod_security = PodSecurity(load_admission_config(config.admission_control_config_file))
     kv, ctx, metrics = await _open_storage(config)
-    ctx.extras["podsecurity"] = pod_security
-    _install_filters(ctx, config, metrics, pod_security)
-    await _start_reconcilers(ctx, config)
-    return await _listen(ctx, config), ctx, kv
+    if pod_security is not None:
+        ctx.shared(PodSecurity, lambda: pod_security)  # the configured one (before any write)
+    filters = _install_filters(ctx, config, metrics, pod_security)
+    reconcilers = await _start_reconcilers(ctx, config)
+    return await _listen(ctx, config, filters, reconcilers), ctx, kv
 
 
 async def _open_storage(config: ServerConfig) -> tuple[EtcdKV, ApiContext, ApiMetrics | None]:
@@ -133,17 +142,24 @@ async def _open_storage(config: ServerConfig) -> tuple[EtcdKV, ApiContext, ApiMe
                 raise
             _log.warning("waiting for etcd: %s", exc)
             await asyncio.sleep(0.5)
-    ctx = ApiContext(config, registry, store, cache)
+    admission_metrics = None
+    if metrics is not None:
+        admission_metrics = AdmissionMetrics()
+        metrics.register(admission_metrics)
+    plugins = default_plugins(guaranteed_update)
+    chain = AdmissionChain(plugins, config.disable_admission_plugins, admission_metrics)
+    ctx = ApiContext(config, registry, store, cache, admission=chain)
     holder.append(ctx)
     return kv, ctx, metrics
 
 
 def _install_filters(
     ctx: ApiContext, config: ServerConfig, metrics: ApiMetrics | None, pod_security: PodSecurity | None
-) -> None:
+) -> Filters:
     """What every request passes: priority and fairness, metrics, the audit log, token checks."""
+    apf = None
     if config.enable_priority_and_fairness:
-        apf = ctx.extras["apf"] = Controller(
+        apf = Controller(
             ctx.cache.scope,
             config.max_requests_inflight + config.max_mutating_requests_inflight,
             changes=ctx.cache.changes,
@@ -151,7 +167,7 @@ def _install_filters(
         if metrics is not None:
             metrics.register(apf.metrics.collector(apf.nominal_seats))
     if metrics is not None:
-        ctx.extras["metrics"] = metrics
+        ctx.watch_metrics = metrics
         if pod_security is not None:
             metrics.register(pod_security.metrics.collector())
     audit = open_audit_log(
@@ -161,51 +177,61 @@ def _install_filters(
         config.audit_log_maxbackup,
         config.audit_log_maxage_days,
     )
-    if audit is not None:
-        ctx.extras["audit"] = audit
     if config.service_account_key_files or config.service_account_signing_key_file:
-        ctx.extras["sa_tokens"] = ServiceAccountTokens.from_files(
+        ctx.sa_tokens = ServiceAccountTokens.from_files(
             config.service_account_signing_key_file,
             list(config.service_account_key_files),
             config.service_account_issuer,
             config.api_audiences,
         )
+    return Filters(metrics, audit, apf)
 
 
-async def _start_reconcilers(ctx: ApiContext, config: ServerConfig) -> None:
+@dataclass(frozen=True)
+class _Reconcilers:
+    """The server's own background loops, stopped in :func:`shut_down`'s order."""
+
+    leases: EndpointLeases
+    custom_resources: CustomResources
+    apiservices: APIServiceController
+    dangling: DanglingConditions
+
+
+async def _start_reconcilers(ctx: ApiContext, config: ServerConfig) -> _Reconcilers:
     """The objects every cluster has, the RBAC policy, and the server's own reconcilers:
     custom resources, extension authentication, APIServices, the endpoint lease."""
     ip_range, port_range = config.service_cluster_ip_range, config.service_node_port_range
     allocators = Allocators(ctx.store, ctx.cache, ip_range, port_range)
-    ctx.extras["allocators"] = allocators
+    ctx.allocators = allocators
     await bootstrap(ctx, allocators.first_ip)
     await reconcile_policy(ctx)
     await ensure_bootstrap_objects(ctx)
     dangling = DanglingConditions(ctx)
     dangling.start()
-    ctx.extras["apf_dangling_conditions"] = dangling
     custom_resources = CustomResources(ctx)
     await custom_resources.start()
-    ctx.extras["custom_resources"] = custom_resources
+    ctx.custom_resources = custom_resources
     await publish_extension_auth(ctx)
     apiservices = APIServiceController(ctx, aggregation_of(ctx))
     await apiservices.start()
-    ctx.extras["apiservices"] = apiservices
+    ctx.apiservices = apiservices
     leases = EndpointLeases(ctx, ttl_s=config.endpoint_lease_ttl_s)
     try:
         await leases.beat()  # listed in the kubernetes Endpoints before serving
     except Exception as exc:  # etcd slow to answer: the renewal loop lists it soon
         _log.warning("endpoint lease: %r", exc)
     leases.start()
-    ctx.extras["endpoint_leases"] = leases
+    return _Reconcilers(leases, custom_resources, apiservices, dangling)
 
 
-async def _listen(ctx: ApiContext, config: ServerConfig) -> Listeners:
+async def _listen(
+    ctx: ApiContext, config: ServerConfig, filters: Filters, reconcilers: _Reconcilers
+) -> Listeners:
     """HTTPS on the secure port; plain HTTP on loopback when an insecure port is asked for."""
     loop = asyncio.get_running_loop()
     ssl_context = server_ssl_context(config.tls_cert_file, config.tls_key_file, config.client_ca_file)
-    listeners = Listeners()
-    front = build_front(ctx)
+    listeners = Listeners(filters, reconcilers)
+    front = build_front(ctx, filters)
     server = await loop.create_server(
         front,
         config.bind_address,
@@ -216,7 +242,7 @@ async def _listen(ctx: ApiContext, config: ServerConfig) -> Listeners:
     )
     listeners.add(server, front)
     if config.insecure_port:
-        local = build_front(ctx, insecure_local=True)
+        local = build_front(ctx, filters, insecure_local=True)
         server = await loop.create_server(
             local, "127.0.0.1", config.insecure_port, reuse_port=config.workers > 1
         )
@@ -238,8 +264,8 @@ async def run_server(config: ServerConfig) -> None:
     _tune_gc()  # after the handlers: a SIGTERM meanwhile must still stop cleanly
     await stop.wait()
     await shut_down(config, ctx, listeners)
-    audit = ctx.extras.get("audit")
-    if isinstance(audit, AuditLog):
+    audit = listeners.filters.audit
+    if audit is not None:
         audit.writer.close()
     await kv.close()
 
@@ -249,21 +275,14 @@ async def shut_down(config: ServerConfig, ctx: ApiContext, listeners: Listeners)
     kubernetes Endpoints, requests are still served for ``--shutdown-delay-duration`` (load
     balancers checking /readyz stop sending new connections meanwhile), then the listeners
     close, in-flight requests finish (``shutdown_timeout_s``) and watches end."""
-    ctx.extras["shutting_down"] = True
-    leases = ctx.extras.get("endpoint_leases")
-    if isinstance(leases, EndpointLeases):
-        await leases.stop()
+    ctx.shutting_down = True
+    reconcilers = listeners.reconcilers
+    await reconcilers.leases.stop()
     if config.shutdown_delay_s > 0:
         _log.info("shutting down: /readyz fails, still serving for %.1fs", config.shutdown_delay_s)
         await asyncio.sleep(config.shutdown_delay_s)
     await listeners.cleanup(config.shutdown_timeout_s)
-    custom_resources = ctx.extras.get("custom_resources")
-    if isinstance(custom_resources, CustomResources):
-        await custom_resources.stop()
-    apiservices = ctx.extras.get("apiservices")
-    if isinstance(apiservices, APIServiceController):
-        await apiservices.stop()
-    dangling = ctx.extras.get("apf_dangling_conditions")
-    if isinstance(dangling, DanglingConditions):
-        await dangling.stop()
+    await reconcilers.custom_resources.stop()
+    await reconcilers.apiservices.stop()
+    await reconcilers.dangling.stop()
     await ctx.cache.stop()

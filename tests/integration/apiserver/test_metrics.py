@@ -54,6 +54,20 @@ def test_metrics_count_requests_by_upstream_labels(control_plane, namespace):
     assert stored["configmaps"] >= 1 and stored["namespaces"] >= 1
     etcd = {s.labels["operation"] for s in families["etcd_request_duration_seconds"]}
     assert "create" in etcd
+    # the admission chain: each plugin that admitted the create, and each stage, timed
+    plugins = {
+        (s.labels["name"], s.labels["type"], s.labels["rejected"])
+        for s in families["apiserver_admission_controller_admission_duration_seconds"]
+        if s.labels["operation"] == "CREATE" and s.name.endswith("_count")
+    }
+    assert ("MutatingAdmissionWebhook", "admit", "false") in plugins
+    assert ("ValidatingAdmissionWebhook", "validate", "false") in plugins
+    stages = {
+        s.labels["type"]
+        for s in families["apiserver_admission_step_admission_duration_seconds"]
+        if s.labels["operation"] == "CREATE" and s.name.endswith("_count") and s.value >= 1
+    }
+    assert stages == {"admit", "validate"}
 
 
 def test_metrics_need_the_monitoring_role(control_plane):

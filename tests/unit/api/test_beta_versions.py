@@ -12,7 +12,7 @@ from kprov.cluster.api.defaults import apply_defaults
 from kprov.cluster.api.kinds import beta_conversion as bc
 from kprov.cluster.api.resources import OPTIONAL_GROUP_VERSIONS, REGISTRY, registry_with
 from kprov.cluster.api.runtime_config import enabled_group_versions, parse
-from kprov.cluster.apiserver.aggregation.apiservice_controller import desired_local
+from kprov.cluster.apiserver.reconcilers.apiservice_controller import desired_local
 
 FC, AR = "flowcontrol.apiserver.k8s.io", "admissionregistration.k8s.io"
 

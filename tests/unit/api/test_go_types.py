@@ -10,8 +10,8 @@ import pytest
 
 from kprov.cluster.api.resources import REGISTRY
 from kprov.cluster.api.schema.go_types import GoTypeError, check_go_types
-from kprov.cluster.apiserver.front.status import ApiError
 from kprov.cluster.apiserver.handlers.field_validation import check_types
+from kprov.cluster.apiserver.request.status import ApiError
 
 _U = "json: cannot unmarshal "
 _FOUND = REGISTRY.get("", "v1", "configmaps")

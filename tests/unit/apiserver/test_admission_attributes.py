@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from kprov.cluster.api.resources import REGISTRY
-from kprov.cluster.apiserver.admission.attributes import AdmissionAttributes
-from kprov.cluster.apiserver.authn.chain import UserInfo
+from kprov.cluster.apiserver.attributes import AdmissionAttributes
+from kprov.cluster.apiserver.identity import UserInfo
 
 PODS = REGISTRY.get("", "v1", "pods")
 NODES = REGISTRY.get("", "v1", "nodes")

@@ -10,14 +10,14 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from kprov.cluster.apiserver.authn.chain import UserInfo
 from kprov.cluster.apiserver.flowcontrol.bootstrap_objects import (
     mandatory_flow_schemas,
     mandatory_priority_levels,
 )
 from kprov.cluster.apiserver.flowcontrol.controller import Controller
 from kprov.cluster.apiserver.flowcontrol.debug_dump import DUMP_PATHS, dump, tabulate
-from kprov.cluster.apiserver.front.requestinfo import RequestInfo
+from kprov.cluster.apiserver.identity import UserInfo
+from kprov.cluster.apiserver.request.requestinfo import RequestInfo
 
 PREFIX = "/debug/api_priority_and_fairness/"
 

@@ -11,11 +11,11 @@ import pytest
 from kprov.cluster.api.kinds.apiregistration import PRINTER, is_available, set_available
 from kprov.cluster.api.resources import REGISTRY
 from kprov.cluster.api.validation.core import validate
-from kprov.cluster.apiserver.aggregation.apiservice_controller import desired_local
 from kprov.cluster.apiserver.aggregation.discovery import aggregated_item, remote_groups, shadowed
 from kprov.cluster.apiserver.aggregation.proxy import identity_headers
 from kprov.cluster.apiserver.aggregation.registry import Unresolvable, ready_addresses
-from kprov.cluster.apiserver.authn.chain import UserInfo
+from kprov.cluster.apiserver.identity import UserInfo
+from kprov.cluster.apiserver.reconcilers.apiservice_controller import desired_local
 
 INFO = REGISTRY.get("apiregistration.k8s.io", "v1", "apiservices")
 

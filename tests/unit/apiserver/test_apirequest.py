@@ -10,10 +10,10 @@ import pytest
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from kprov.cluster import apiserver
-from kprov.cluster.apiserver.authn.chain import UserInfo
-from kprov.cluster.apiserver.front.apirequest import ApiRequest, Connection, decode
-from kprov.cluster.apiserver.front.http1 import Request, StreamingReply
-from kprov.cluster.apiserver.front.requestinfo import RequestInfo
+from kprov.cluster.apiserver.identity import UserInfo
+from kprov.cluster.apiserver.request.apirequest import ApiRequest, Connection, decode
+from kprov.cluster.apiserver.request.requestinfo import RequestInfo
+from kprov.cluster.apiserver.request.wire import Request, StreamingReply
 
 
 def _lean(method: str, path: str, query: str, body: bytes = b"", **headers: str) -> Request:
@@ -70,12 +70,13 @@ def test_the_connection_streams_on_the_lean_front_and_refuses_it_a_websocket() -
 
 def test_only_the_front_names_the_http_request() -> None:
     """Below the HTTP layer (authn, authz, admission, handlers, aggregation) the decoded
-    value is read; the two stacks' request union stays in the front's own three modules."""
+    value is read; the two stacks' request union stays where it is defined (the wire types),
+    decoded (the request value) and dispatched (the front's app and its routes)."""
     root = Path(apiserver.__file__).parent
     naming = sorted(
         str(path.relative_to(root)) for path in root.rglob("*.py") if "AnyRequest" in path.read_text()
     )
-    assert naming == ["front/apirequest.py", "front/app.py", "front/http1.py"]
+    assert naming == ["front/app.py", "front/routes.py", "request/apirequest.py", "request/wire.py"]
 
 
 def _functions(root: Path) -> list[tuple[str, ast.FunctionDef | ast.AsyncFunctionDef]]:
@@ -101,10 +102,10 @@ def test_no_function_takes_a_user_or_body_beside_the_request_value() -> None:
 
 
 def test_the_user_travels_in_the_value_not_in_a_context_variable() -> None:
-    """Only the warnings collected across deep call chains (front/warning.py) are context
+    """Only the warnings collected across deep call chains (request/warning.py) are context
     variables; the user reaches handlers, admission and the audit record in the value."""
     root = Path(apiserver.__file__).parent
     declaring = sorted(
         str(path.relative_to(root)) for path in root.rglob("*.py") if "ContextVar(" in path.read_text()
     )
-    assert declaring == ["front/warning.py"]
+    assert declaring == ["request/warning.py"]

@@ -13,9 +13,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from kprov.cluster.apiserver.authn.chain import UserInfo
 from kprov.cluster.apiserver.front.audit import AuditLog, AuditWriter, _EventLines, load_policy
-from kprov.cluster.apiserver.front.requestinfo import parse_request_info
+from kprov.cluster.apiserver.identity import UserInfo
+from kprov.cluster.apiserver.request.requestinfo import parse_request_info
 
 POLICY = {
     "apiVersion": "audit.k8s.io/v1",

@@ -10,8 +10,9 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from kprov.cluster.apiserver.authn.chain import ANONYMOUS, Authenticator, TokenInvalid, bearer_token
-from kprov.cluster.apiserver.authn.satoken import BoundRef, ServiceAccountTokens
+from kprov.cluster.apiserver.authn.chain import Authenticator, TokenInvalid, bearer_token
+from kprov.cluster.apiserver.identity import ANONYMOUS
+from kprov.cluster.apiserver.satoken import BoundRef, ServiceAccountTokens
 
 KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 OTHER_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from kprov.cluster.apiserver.authn.chain import UserInfo
 from kprov.cluster.apiserver.authz.chain import authorize
-from kprov.cluster.apiserver.front.requestinfo import RequestInfo
+from kprov.cluster.apiserver.identity import UserInfo
+from kprov.cluster.apiserver.request.requestinfo import RequestInfo
 
 
 class _Pods:

@@ -6,7 +6,6 @@ from typing import Any
 
 import pytest
 
-from kprov.cluster.apiserver.authn.chain import UserInfo
 from kprov.cluster.apiserver.authz.bootstrap_policy import (
     bootstrap_cluster_role_bindings,
     bootstrap_cluster_roles,
@@ -15,7 +14,8 @@ from kprov.cluster.apiserver.authz.bootstrap_policy import (
 )
 from kprov.cluster.apiserver.authz.rbac_index import RbacIndex
 from kprov.cluster.apiserver.authz.rbac_rules import compile_rules, missing
-from kprov.cluster.apiserver.front.requestinfo import RequestInfo
+from kprov.cluster.apiserver.identity import UserInfo
+from kprov.cluster.apiserver.request.requestinfo import RequestInfo
 from kprov.cluster.controllers.identity.clusterrole_aggregation import aggregated_rules
 
 PREFIX = "/registry/rbac.authorization.k8s.io"

@@ -10,7 +10,7 @@ import pytest
 
 from kprov.cluster.api.crd.definition import accepted_status, default_crd, infos_from_crd
 from kprov.cluster.apiserver.aggregation import conversion
-from kprov.cluster.apiserver.front.status import ApiError
+from kprov.cluster.apiserver.request.status import ApiError
 
 NOW = "2026-01-01T00:00:00Z"
 

@@ -13,13 +13,13 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from kprov.cluster.api.resources import REGISTRY
-from kprov.cluster.apiserver.admission.attributes import AdmissionAttributes
 from kprov.cluster.apiserver.admission.certificates import forbidden, refusal, signer_allowed
-from kprov.cluster.apiserver.authn.chain import UserInfo
+from kprov.cluster.apiserver.attributes import AdmissionAttributes
 from kprov.cluster.apiserver.authz.bootstrap_policy import bootstrap_cluster_roles
 from kprov.cluster.apiserver.authz.controller_policy import controller_cluster_roles
 from kprov.cluster.apiserver.authz.rbac_rules import Rule
-from kprov.cluster.apiserver.front.requestinfo import RequestInfo
+from kprov.cluster.apiserver.identity import UserInfo
+from kprov.cluster.apiserver.request.requestinfo import RequestInfo
 
 CSRS = REGISTRY.get("certificates.k8s.io", "v1", "certificatesigningrequests")
 PODS = REGISTRY.get("", "v1", "pods")

@@ -12,13 +12,13 @@ import pytest
 
 from kprov.cluster.api.crd.definition import accepted_status, default_crd, infos_from_crd
 from kprov.cluster.api.resources import REGISTRY
-from kprov.cluster.apiserver.front.status import ApiError
 from kprov.cluster.apiserver.handlers.field_validation import (
     check_apply,
     check_body,
     json_duplicates,
     yaml_duplicates,
 )
+from kprov.cluster.apiserver.request.status import ApiError
 
 DEPLOYMENTS = REGISTRY.get("apps", "v1", "deployments")
 

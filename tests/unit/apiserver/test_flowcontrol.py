@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from kprov.cluster.apiserver.authn.chain import UserInfo
 from kprov.cluster.apiserver.flowcontrol.bootstrap_objects import (
     mandatory_flow_schemas,
     mandatory_priority_levels,
@@ -18,7 +17,8 @@ from kprov.cluster.apiserver.flowcontrol.classifier import Classifier, Level
 from kprov.cluster.apiserver.flowcontrol.config_producer import should_update_suggested
 from kprov.cluster.apiserver.flowcontrol.controller import Controller, bypasses
 from kprov.cluster.apiserver.flowcontrol.queueing import LevelState, deal_hand, nominal_seats
-from kprov.cluster.apiserver.front.requestinfo import RequestInfo
+from kprov.cluster.apiserver.identity import UserInfo
+from kprov.cluster.apiserver.request.requestinfo import RequestInfo
 
 
 def _with_uids(objs: list[dict[str, Any]], prefix: str) -> list[dict[str, Any]]:

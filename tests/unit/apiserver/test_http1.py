@@ -16,9 +16,10 @@ import pytest
 from aiohttp import web
 
 from kprov.cluster.apiserver.front import http1
-from kprov.cluster.apiserver.front.apirequest import Connection
 from kprov.cluster.apiserver.front.heap import HeapTrimmer
-from kprov.cluster.apiserver.front.http1 import HttpFront, Request
+from kprov.cluster.apiserver.front.http1 import HttpFront
+from kprov.cluster.apiserver.request.apirequest import Connection
+from kprov.cluster.apiserver.request.wire import Request
 
 _BIG_CHUNK = b"x" * (1 << 20)
 _ENDED = asyncio.Event()

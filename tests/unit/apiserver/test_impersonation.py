@@ -6,10 +6,10 @@ import pytest
 from multidict import CIMultiDict
 
 from kprov.cluster.api.errors import ApiError
-from kprov.cluster.apiserver.authn.chain import UserInfo
 from kprov.cluster.apiserver.authn.impersonation import has_impersonation, impersonate, service_account_parts
 from kprov.cluster.apiserver.authz.chain import authorize
-from kprov.cluster.apiserver.front.requestinfo import RequestInfo
+from kprov.cluster.apiserver.identity import UserInfo
+from kprov.cluster.apiserver.request.requestinfo import RequestInfo
 
 ADMIN = UserInfo("kubernetes-admin", ("system:masters", "system:authenticated"))
 ALICE = UserInfo("alice", ("devs", "system:authenticated"))

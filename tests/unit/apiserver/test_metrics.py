@@ -7,7 +7,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from kprov.cluster.api.resources import REGISTRY
 from kprov.cluster.apiserver.front.metrics import ENTRY_CACHE_SIZE, ApiMetrics, report_verb, resource_namer
-from kprov.cluster.apiserver.front.requestinfo import parse_request_info
+from kprov.cluster.apiserver.request.requestinfo import parse_request_info
 from kprov.cluster.apiserver.server import bucket_function
 from kprov.cluster.storage import resource_prefix
 

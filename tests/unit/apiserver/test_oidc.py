@@ -13,10 +13,10 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from kprov.cluster.api.errors import ApiError
 from kprov.cluster.apiserver.authn.oidc import serve_oidc
-from kprov.cluster.apiserver.authn.satoken import ServiceAccountTokens
+from kprov.cluster.apiserver.satoken import ServiceAccountTokens
 
 TOKENS = ServiceAccountTokens(rsa.generate_private_key(public_exponent=65537, key_size=2048), [])
-CTX: Any = SimpleNamespace(extras={"sa_tokens": TOKENS},
+CTX: Any = SimpleNamespace(sa_tokens=TOKENS,
                            config=SimpleNamespace(advertise_address="10.0.0.1", secure_port=6443))
 
 

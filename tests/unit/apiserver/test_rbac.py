@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from kprov.cluster.apiserver.authn.chain import UserInfo
 from kprov.cluster.apiserver.authz.rbac_index import RbacIndex
 from kprov.cluster.apiserver.authz.rbac_rules import Rule, compile_rules, missing
-from kprov.cluster.apiserver.front.requestinfo import RequestInfo
+from kprov.cluster.apiserver.identity import UserInfo
+from kprov.cluster.apiserver.request.requestinfo import RequestInfo
 
 RBAC = "/registry/rbac.authorization.k8s.io"
 

@@ -6,7 +6,7 @@ import pytest
 
 from kprov.cluster.api.errors import ApiError
 from kprov.cluster.apiserver.front.request_deadline import check_timeout, parse_go_duration
-from kprov.cluster.apiserver.front.requestinfo import RequestInfo
+from kprov.cluster.apiserver.request.requestinfo import RequestInfo
 
 
 def test_go_durations_and_go_errors() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kprov.cluster.apiserver.front.requestinfo import parse_bool, parse_request_info
+from kprov.cluster.apiserver.request.requestinfo import parse_bool, parse_request_info
 
 
 @pytest.mark.parametrize(

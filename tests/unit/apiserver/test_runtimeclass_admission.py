@@ -13,7 +13,7 @@ from kprov.cluster.api.resources import REGISTRY
 from kprov.cluster.api.validation.core import validate
 from kprov.cluster.apiserver.admission import runtimeclass as runtimeclass_admission
 from kprov.cluster.apiserver.context import ApiContext
-from kprov.cluster.apiserver.front.status import StatusError
+from kprov.cluster.apiserver.request.status import StatusError
 from kprov.cluster.storage import object_key
 
 RUNTIME_CLASSES = REGISTRY.get("node.k8s.io", "v1", "runtimeclasses")

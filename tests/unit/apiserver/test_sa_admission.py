@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from kprov.cluster.apiserver.admission import serviceaccount as sa_admission
-from kprov.cluster.apiserver.front.status import StatusError
+from kprov.cluster.apiserver.request.status import StatusError
 
 DEFAULT = {"/registry/serviceaccounts/ns/default": {"metadata": {"name": "default"}}}
 ROBOT = {"/registry/serviceaccounts/ns/robot": {"metadata": {"name": "robot"}}}

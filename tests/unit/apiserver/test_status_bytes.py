@@ -7,8 +7,8 @@ import orjson
 
 from kprov.cluster.api.errors import Cause
 from kprov.cluster.api.resources import REGISTRY, ResourceInfo
-from kprov.cluster.apiserver.front.negotiation import go_body, json_response, prettified, wants_pretty
-from kprov.cluster.apiserver.front.status import forbidden, invalid, not_found, status_body, success_status
+from kprov.cluster.apiserver.request.negotiation import go_body, json_response, prettified, wants_pretty
+from kprov.cluster.apiserver.request.status import forbidden, invalid, not_found, status_body, success_status
 
 
 def _info(group: str, resource: str) -> ResourceInfo:

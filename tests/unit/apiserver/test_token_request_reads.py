@@ -11,7 +11,7 @@ import pytest
 from kprov.cluster.api.resources import REGISTRY
 from kprov.cluster.apiserver.authn.tokens import _live
 from kprov.cluster.apiserver.context import ApiContext
-from kprov.cluster.apiserver.front.status import StatusError
+from kprov.cluster.apiserver.request.status import StatusError
 
 
 class _Store:

@@ -13,9 +13,9 @@ import pytest
 from kprov.cluster.api.crd.definition import accepted_status, default_crd, infos_from_crd
 from kprov.cluster.api.resources import REGISTRY
 from kprov.cluster.apiserver.admission import webhooks
-from kprov.cluster.apiserver.admission.attributes import AdmissionAttributes
-from kprov.cluster.apiserver.front.status import ApiError
+from kprov.cluster.apiserver.attributes import AdmissionAttributes
 from kprov.cluster.apiserver.handlers.kubelet_proxy import connect_options
+from kprov.cluster.apiserver.request.status import ApiError
 from kprov.cluster.storage import scope_prefix
 
 

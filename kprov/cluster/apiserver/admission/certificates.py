@@ -29,11 +29,11 @@ from typing import Any
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from kprov.cluster.apiserver.admission.attributes import AdmissionAttributes
+from kprov.cluster.apiserver.attributes import AdmissionAttributes
 from kprov.cluster.apiserver.authz.chain import authorizer_of
 from kprov.cluster.apiserver.context import ApiContext
-from kprov.cluster.apiserver.front.requestinfo import RequestInfo
-from kprov.cluster.apiserver.front.status import StatusError
+from kprov.cluster.apiserver.request.requestinfo import RequestInfo
+from kprov.cluster.apiserver.request.status import StatusError
 
 __all__ = [
     "APPROVAL_PLUGIN",

@@ -17,7 +17,7 @@ from kprov.cluster.api.crd.definition import CLEANUP_FINALIZER, accepted_status
 from kprov.cluster.api.objects import now_rfc3339
 from kprov.cluster.api.resources import ResourceInfo
 from kprov.cluster.apiserver.context import ApiContext
-from kprov.cluster.apiserver.front.status import ApiError
+from kprov.cluster.apiserver.request.status import ApiError
 
 __all__ = ["before_create", "before_update", "is_crd"]
 

@@ -20,7 +20,7 @@ from kprov.cluster.api.objects import parse_quantity
 from kprov.cluster.api.pod_defaults import pod_qos_class
 from kprov.cluster.api.resources import ResourceInfo
 from kprov.cluster.apiserver.context import ApiContext
-from kprov.cluster.apiserver.front.status import StatusError
+from kprov.cluster.apiserver.request.status import StatusError
 
 __all__ = ["admit", "item_defaults"]
 

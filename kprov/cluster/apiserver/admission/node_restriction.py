@@ -19,9 +19,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from kprov.cluster.apiserver.admission.attributes import AdmissionAttributes
+from kprov.cluster.apiserver.attributes import AdmissionAttributes
 from kprov.cluster.apiserver.context import ApiContext
-from kprov.cluster.apiserver.front.status import StatusError
+from kprov.cluster.apiserver.request.status import StatusError
 
 __all__ = ["MIRROR_ANNOTATION", "admit_pod_create", "mirror_pod_refusal"]
 

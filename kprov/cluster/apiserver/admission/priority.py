@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from kprov.cluster.apiserver.context import ApiContext
-from kprov.cluster.apiserver.front.status import StatusError
+from kprov.cluster.apiserver.request.status import StatusError
 
 __all__ = ["SYSTEM_CLASSES", "admit_pod"]
 

@@ -6,9 +6,11 @@ Design: the quotas of the object's namespace come from the watch cache. A quota 
 skipped; one whose status the quota controller
 has not yet computed refuses (403, "status unknown for quota"); a pod leaving a constrained
 compute resource unset is refused ("failed quota ... must specify"). Charging is a
-compare-and-swap on each quota's status (the update function is passed in so this module
-does not import the CRUD layer that calls it), re-checking the limit on the fresh copy, so
-two racing creates cannot both take the last unit. Messages are upstream's:
+compare-and-swap on each quota's status, re-checking the limit on the fresh copy, so
+two racing creates cannot both take the last unit. The compare-and-swap is the handlers'
+guaranteed update, given to :class:`ResourceQuota` when the server builds its admission
+chain (admission sits below the handlers, so it is handed the writer, never imports it).
+Messages are upstream's:
 ``pods "x" is forbidden: exceeded quota: q, requested: pods=1, used: pods=2, limited: pods=2``.
 """
 
@@ -28,10 +30,11 @@ from kprov.cluster.api.kinds.quota import (
     usage,
 )
 from kprov.cluster.api.resources import ResourceInfo
+from kprov.cluster.apiserver.attributes import AdmissionAttributes
 from kprov.cluster.apiserver.context import ApiContext
-from kprov.cluster.apiserver.front.status import StatusError
+from kprov.cluster.apiserver.request.status import StatusError
 
-__all__ = ["admit"]
+__all__ = ["ResourceQuota", "Update"]
 
 Update = Callable[..., Awaitable[dict[str, Any]]]
 
@@ -45,7 +48,17 @@ def _forbidden(info: ResourceInfo, name: str, reason: str) -> StatusError:
     )
 
 
-async def admit(
+class ResourceQuota:
+    """The plugin's step: ``await ResourceQuota(update)(ctx, attrs)`` admits and charges a create."""
+
+    def __init__(self, update: Update) -> None:
+        self.update = update
+
+    async def __call__(self, ctx: ApiContext, attrs: AdmissionAttributes) -> None:
+        await _admit(ctx, attrs.info, attrs.obj, attrs.dry_run, self.update)
+
+
+async def _admit(
     ctx: ApiContext, info: ResourceInfo, obj: dict[str, Any], dry_run: bool, update: Update
 ) -> None:
     quota_info = ctx.registry.get("", "v1", "resourcequotas")

@@ -20,7 +20,7 @@ from typing import Any
 
 from kprov.cluster.api.objects import parse_quantity
 from kprov.cluster.apiserver.context import ApiContext
-from kprov.cluster.apiserver.front.status import StatusError
+from kprov.cluster.apiserver.request.status import StatusError
 
 __all__ = ["admit_pod", "merge_tolerations", "same_resources"]
 

@@ -30,7 +30,7 @@ import secrets
 from typing import Any
 
 from kprov.cluster.apiserver.context import ApiContext
-from kprov.cluster.apiserver.front.status import StatusError
+from kprov.cluster.apiserver.request.status import StatusError
 from kprov.cluster.storage import object_key
 
 __all__ = ["PLUGIN_NAME", "TOKEN_MOUNT_PATH", "admit_pod"]

@@ -23,8 +23,11 @@ from kprov.cluster.apiserver.context import ApiContext
 
 __all__ = ["ConditionError", "conditions_admit"]
 
-_CACHE = "webhook-match-conditions"
 _VARIABLES = {"object": "dyn", "oldObject": "dyn", "request": "dyn", "authorizer": "dyn"}
+
+
+class _Compiled(dict[tuple[tuple[str, str], ...], list[tuple[str, Any]]]):
+    """The server's compiled match conditions, by their (name, expression) pairs."""
 
 
 class ConditionError(Exception):
@@ -32,7 +35,7 @@ class ConditionError(Exception):
 
 
 def _compiled(ctx: ApiContext, conditions: Sequence[Mapping[str, Any]]) -> list[tuple[str, Any]]:
-    cache: dict[tuple[tuple[str, str], ...], list[tuple[str, Any]]] = ctx.extras.setdefault(_CACHE, {})
+    cache = ctx.shared(_Compiled, _Compiled)
     key = tuple((str(c.get("name", "")), str(c.get("expression", ""))) for c in conditions)
     found = cache.get(key)
     if found is None:

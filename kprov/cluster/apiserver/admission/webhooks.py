@@ -31,7 +31,6 @@ from __future__ import annotations
 import base64
 import copy
 import json
-import ssl
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -42,10 +41,11 @@ from kprov.cluster.api.patch.json_patch import apply_json_patch
 from kprov.cluster.api.resources import ResourceInfo
 from kprov.cluster.api.selectors import selector_admits
 from kprov.cluster.apiserver import _lib
-from kprov.cluster.apiserver.admission.attributes import AdmissionAttributes
 from kprov.cluster.apiserver.admission.webhook_conditions import ConditionError, conditions_admit
+from kprov.cluster.apiserver.attributes import AdmissionAttributes
 from kprov.cluster.apiserver.context import ApiContext
-from kprov.cluster.apiserver.front.status import ApiError, StatusError, bad_request, internal_error
+from kprov.cluster.apiserver.request.status import ApiError, StatusError, bad_request, internal_error
+from kprov.cluster.apiserver.webhook_client import webhook_endpoint, webhook_ssl_context
 from kprov.cluster.storage import scope_prefix
 
 __all__ = ["connect", "mutate", "validate"]
@@ -144,49 +144,6 @@ class _CallError(Exception):
     """The webhook could not be called or answered nonsense (failurePolicy decides)."""
 
 
-async def _endpoint(ctx: ApiContext, hook: Mapping[str, Any]) -> tuple[str, str | None]:
-    """The URL to POST to and the TLS server name to check (None: the URL's host)."""
-    config = hook.get("clientConfig") or {}
-    if config.get("url"):
-        return str(config["url"]), None
-    service = config.get("service") or {}
-    namespace, name = str(service.get("namespace", "")), str(service.get("name", ""))
-    port = int(service.get("port") or 443)
-    path = str(service.get("path") or "/")
-    svc = ctx.cache.get(f"/registry/services/{namespace}/{name}")
-    if svc is None:
-        raise ConnectionError(f'service "{name}" not found')
-    target: Any = port
-    for svc_port in (svc.get("spec") or {}).get("ports") or []:
-        if svc_port.get("port") == port:
-            target = svc_port.get("targetPort", port)
-    endpoints = ctx.cache.get(f"/registry/endpoints/{namespace}/{name}") or {}
-    for subset in endpoints.get("subsets") or []:
-        addresses = subset.get("addresses") or []
-        if not addresses:
-            continue
-        number = port
-        for ep_port in subset.get("ports") or []:
-            if (
-                isinstance(target, str)
-                and ep_port.get("name") == target
-                or len(subset.get("ports") or []) == 1
-            ):
-                number = int(ep_port.get("port", port))
-            elif isinstance(target, int):
-                number = target
-        return f"https://{addresses[0]['ip']}:{number}{path}", f"{name}.{namespace}.svc"
-    raise ConnectionError(f'service "{namespace}/{name}" has no ready endpoints')
-
-
-def _ssl_context(hook: Mapping[str, Any]) -> ssl.SSLContext:
-    bundle = (hook.get("clientConfig") or {}).get("caBundle")
-    context = ssl.create_default_context()
-    if bundle:
-        context.load_verify_locations(cadata=base64.b64decode(bundle).decode())
-    return context
-
-
 def _review(
     info: ResourceInfo,
     operation: str,
@@ -230,9 +187,9 @@ def _review(
 
 
 async def _post(ctx: ApiContext, hook: Mapping[str, Any], review: dict[str, Any], seconds: int) -> Any:
-    url, server_name = await _endpoint(ctx, hook)
+    url, server_name = await webhook_endpoint(ctx, hook)
     timeout = aiohttp.ClientTimeout(total=float(seconds))
-    connector = aiohttp.TCPConnector(ssl=_ssl_context(hook))
+    connector = aiohttp.TCPConnector(ssl=webhook_ssl_context(hook))
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session, session.post(
         _with_timeout(url, seconds),
         json=review,

@@ -33,12 +33,9 @@ import aiohttp
 from kprov.cluster.api.crd import pruning as crd_pruning
 from kprov.cluster.api.kinds import beta_conversion, events, hpa_conversion
 from kprov.cluster.api.resources import ResourceInfo
-from kprov.cluster.apiserver.admission.webhooks import (  # the same client as admission's
-    _endpoint,
-    _ssl_context,
-)
 from kprov.cluster.apiserver.context import ApiContext
-from kprov.cluster.apiserver.front.status import ApiError, internal_error
+from kprov.cluster.apiserver.request.status import ApiError, internal_error
+from kprov.cluster.apiserver.webhook_client import webhook_endpoint, webhook_ssl_context  # admission's too
 
 __all__ = ["BUILTIN", "builtin_converts", "read", "storage_api_version", "to_storage"]
 
@@ -155,8 +152,8 @@ async def _call(
         "apiVersion": f"apiextensions.k8s.io/{versions[0]}",
         "request": {"uid": uid, "desiredAPIVersion": target, "objects": objects},
     }
-    url, server_name = await _endpoint(ctx, webhook)
-    connector = aiohttp.TCPConnector(ssl=_ssl_context(webhook))
+    url, server_name = await webhook_endpoint(ctx, webhook)
+    connector = aiohttp.TCPConnector(ssl=webhook_ssl_context(webhook))
     timeout = aiohttp.ClientTimeout(total=_TIMEOUT_S)
     async with (
         aiohttp.ClientSession(connector=connector, timeout=timeout) as session,

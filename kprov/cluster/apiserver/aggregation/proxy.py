@@ -35,9 +35,9 @@ from aiohttp import web
 
 from kprov.cluster.api.kinds.apiregistration import is_available, service_ref
 from kprov.cluster.apiserver.aggregation.registry import Aggregation, Endpoint, Unresolvable
-from kprov.cluster.apiserver.authn.chain import UserInfo
-from kprov.cluster.apiserver.front.apirequest import ApiRequest, Connection
-from kprov.cluster.apiserver.front.http1 import RawStream, RawUpgrade
+from kprov.cluster.apiserver.identity import UserInfo
+from kprov.cluster.apiserver.request.apirequest import ApiRequest, Connection
+from kprov.cluster.apiserver.request.wire import RawStream, RawUpgrade
 
 __all__ = ["Route", "handle_proxy", "identity_headers", "reads_body", "route", "unavailable_reply"]
 

@@ -1,7 +1,7 @@
 """API aggregation's shared state: which group/versions another server answers, where that
 server is, and how to reach it.
 
-Design: one :class:`Aggregation` per API server (``ctx.extras["aggregation"]``). An
+Design: one :class:`Aggregation` per API server (:func:`aggregation_of`). An
 APIService whose ``spec.service`` is set makes ``/apis/<group>/<version>/...`` another
 server's: :meth:`Aggregation.remote_for` finds it with one watch-cache lookup (the object
 is named ``<version>.<group>``), so requests for the server's own kinds pay a dictionary
@@ -187,7 +187,4 @@ class Aggregation:
 
 
 def aggregation_of(ctx: ApiContext) -> Aggregation:
-    found = ctx.extras.get("aggregation")
-    if not isinstance(found, Aggregation):
-        found = ctx.extras["aggregation"] = Aggregation(ctx)
-    return found
+    return ctx.shared(Aggregation, lambda: Aggregation(ctx))

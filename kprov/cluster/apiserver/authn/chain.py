@@ -24,36 +24,18 @@ import time
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from kprov.cluster.api.objects import parse_time
-from kprov.cluster.apiserver.authn.satoken import ServiceAccountTokens, TokenClaims, TokenInvalid
-from kprov.cluster.apiserver.front.apirequest import ApiRequest
+from kprov.cluster.apiserver.identity import ANONYMOUS, UserInfo
+from kprov.cluster.apiserver.request.apirequest import ApiRequest
+from kprov.cluster.apiserver.satoken import ServiceAccountTokens, TokenClaims, TokenInvalid
 from kprov.cluster.storage import object_key
 
-__all__ = ["ANONYMOUS", "Authenticator", "TokenInvalid", "UserInfo", "bearer_token"]
+__all__ = ["Authenticator", "TokenInvalid", "bearer_token"]
 
-Extra = tuple[tuple[str, tuple[str, ...]], ...]
 _POD_DELETION_GRACE_S = 60.0
 
-
-@dataclass(frozen=True)
-class UserInfo:
-    name: str
-    groups: tuple[str, ...] = ()
-    uid: str = ""
-    extra: Extra = ()
-
-    @property
-    def authenticated(self) -> bool:
-        return self.name != ANONYMOUS.name
-
-    def extra_dict(self) -> dict[str, list[str]]:
-        return {k: list(v) for k, v in self.extra}
-
-
-ANONYMOUS = UserInfo("system:anonymous", ("system:unauthenticated",))
 
 def bearer_token(request: ApiRequest) -> str:
     """The token of an ``Authorization: Bearer`` header ("" when there is none)."""

@@ -19,8 +19,8 @@ from typing import Any
 
 from kprov.cluster.apiserver.config import ServerConfig
 from kprov.cluster.apiserver.context import ApiContext
-from kprov.cluster.apiserver.front.status import ApiError
-from kprov.cluster.apiserver.handlers import crud
+from kprov.cluster.apiserver.handlers import writes
+from kprov.cluster.apiserver.request.status import ApiError
 
 __all__ = ["NAME", "NAMESPACE", "authentication_data", "publish"]
 
@@ -64,9 +64,9 @@ async def publish(ctx: ApiContext) -> None:
         if current is None:
             obj: dict[str, Any] = {"apiVersion": "v1", "kind": "ConfigMap",
                                    "metadata": {"name": NAME, "namespace": NAMESPACE}, "data": data}
-            await crud.create_object(ctx, None, info, NAMESPACE, obj)
+            await writes.create_object(ctx, None, info, NAMESPACE, obj)
         elif current.get("data") != data:
-            await crud.guaranteed_update(ctx, info, NAMESPACE, NAME, lambda o: {**o, "data": data})
+            await writes.guaranteed_update(ctx, info, NAMESPACE, NAME, lambda o: {**o, "data": data})
     except ApiError as exc:
         if exc.code != 409:
             _log.warning("%s/%s: %s", NAMESPACE, NAME, exc)

@@ -25,9 +25,9 @@ from typing import NamedTuple
 from urllib.parse import unquote
 
 from kprov.cluster.api.errors import ApiError
-from kprov.cluster.apiserver.authn.chain import UserInfo
-from kprov.cluster.apiserver.front.requestinfo import RequestInfo
-from kprov.cluster.apiserver.front.status import bad_request, forbidden
+from kprov.cluster.apiserver.identity import UserInfo
+from kprov.cluster.apiserver.request.requestinfo import RequestInfo
+from kprov.cluster.apiserver.request.status import bad_request, forbidden
 
 __all__ = ["has_impersonation", "impersonate", "service_account_parts"]
 

@@ -23,11 +23,11 @@ from typing import Any
 from aiohttp import web
 
 from kprov.cluster.api.errors import ApiError
-from kprov.cluster.apiserver.authn.satoken import ServiceAccountTokens, key_id
 from kprov.cluster.apiserver.authz.chain import Authorizer
 from kprov.cluster.apiserver.context import ApiContext
-from kprov.cluster.apiserver.front.apirequest import ApiRequest
-from kprov.cluster.apiserver.front.status import method_not_supported
+from kprov.cluster.apiserver.request.apirequest import ApiRequest
+from kprov.cluster.apiserver.request.status import method_not_supported
+from kprov.cluster.apiserver.satoken import ServiceAccountTokens, key_id
 
 __all__ = ["CONFIGURATION_PATH", "JWKS_PATH", "jwks", "openid_configuration", "serve_oidc"]
 
@@ -67,8 +67,8 @@ def _host(address: str, port: int) -> str:
 def serve_oidc(request: ApiRequest, ctx: ApiContext, authorizer: Authorizer) -> Any:
     """The discovery document or the key set; None for any other path (or no token keys)."""
     path = request.path.rstrip("/") or "/"
-    tokens = ctx.extras.get("sa_tokens")
-    if path not in (CONFIGURATION_PATH, JWKS_PATH) or not isinstance(tokens, ServiceAccountTokens):
+    tokens = ctx.sa_tokens
+    if path not in (CONFIGURATION_PATH, JWKS_PATH) or tokens is None:
         return None
     user = request.requester
     verb = "get" if request.method in ("GET", "HEAD") else request.method.lower()

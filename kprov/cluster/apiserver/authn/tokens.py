@@ -21,16 +21,17 @@ from aiohttp import web
 from kprov.cluster.api.errors import Cause
 from kprov.cluster.api.objects import format_time, now_rfc3339
 from kprov.cluster.api.schema.go_types import GoTypeError, check_go_types
-from kprov.cluster.apiserver.authn.chain import Authenticator, TokenInvalid, UserInfo
-from kprov.cluster.apiserver.authn.satoken import BoundRef, ServiceAccountTokens
+from kprov.cluster.apiserver.authn.chain import Authenticator, TokenInvalid
 from kprov.cluster.apiserver.context import ApiContext
-from kprov.cluster.apiserver.front.apirequest import ApiRequest
-from kprov.cluster.apiserver.front.negotiation import decode_body, json_response, media_type
-from kprov.cluster.apiserver.front.requestinfo import RequestInfo
-from kprov.cluster.apiserver.front.status import ApiError, StatusError, bad_request, not_found
+from kprov.cluster.apiserver.identity import UserInfo, user_info
+from kprov.cluster.apiserver.request.apirequest import ApiRequest
+from kprov.cluster.apiserver.request.negotiation import decode_body, json_response, media_type
+from kprov.cluster.apiserver.request.requestinfo import RequestInfo
+from kprov.cluster.apiserver.request.status import ApiError, StatusError, bad_request, not_found
+from kprov.cluster.apiserver.satoken import BoundRef, ServiceAccountTokens
 from kprov.cluster.storage import object_key
 
-__all__ = ["handle_self_subject_review", "handle_token_request", "handle_token_review", "user_info"]
+__all__ = ["handle_self_subject_review", "handle_token_request", "handle_token_review"]
 
 _AUTHN = "authentication.k8s.io/v1"
 _MIN_EXPIRATION_S = 600
@@ -180,8 +181,8 @@ def _node_restriction(ctx: ApiContext, node: str, ri: RequestInfo, bound: BoundR
 
 
 def _tokens(ctx: ApiContext) -> ServiceAccountTokens:
-    tokens = ctx.extras.get("sa_tokens")
-    if not isinstance(tokens, ServiceAccountTokens) or not tokens.can_issue:
+    tokens = ctx.sa_tokens
+    if tokens is None or not tokens.can_issue:
         raise ApiError("the server has no service-account signing key", 503, "ServiceUnavailable")
     return tokens
 
@@ -234,18 +235,6 @@ async def handle_token_request(request: ApiRequest, ctx: ApiContext, ri: Request
         },
     }
     return json_response(out, 201)
-
-
-def user_info(user: UserInfo) -> dict[str, Any]:
-    """The authentication.k8s.io UserInfo shape (username, uid, groups, extra) of ``user``."""
-    info: dict[str, Any] = {"username": user.name}
-    if user.uid:
-        info["uid"] = user.uid
-    if user.groups:
-        info["groups"] = list(user.groups)
-    if user.extra:
-        info["extra"] = user.extra_dict()
-    return info
 
 
 async def handle_token_review(

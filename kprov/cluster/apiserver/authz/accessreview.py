@@ -17,13 +17,13 @@ from typing import Any
 
 from aiohttp import web
 
-from kprov.cluster.apiserver.authn.chain import UserInfo
 from kprov.cluster.apiserver.authz.chain import Authorizer, authorizer_of
 from kprov.cluster.apiserver.context import ApiContext
-from kprov.cluster.apiserver.front.apirequest import ApiRequest
-from kprov.cluster.apiserver.front.negotiation import decode_body, json_response, media_type
-from kprov.cluster.apiserver.front.requestinfo import RequestInfo
-from kprov.cluster.apiserver.front.status import bad_request
+from kprov.cluster.apiserver.identity import UserInfo
+from kprov.cluster.apiserver.request.apirequest import ApiRequest
+from kprov.cluster.apiserver.request.negotiation import decode_body, json_response, media_type
+from kprov.cluster.apiserver.request.requestinfo import RequestInfo
+from kprov.cluster.apiserver.request.status import bad_request
 
 __all__ = ["KINDS", "handle_review", "rules_review_status"]
 

@@ -24,9 +24,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from kprov.cluster.apiserver.authn.chain import UserInfo
 from kprov.cluster.apiserver.authz.rbac_index import RbacIndex
-from kprov.cluster.apiserver.front.requestinfo import RequestInfo
+from kprov.cluster.apiserver.identity import UserInfo
+from kprov.cluster.apiserver.request.requestinfo import RequestInfo
 from kprov.cluster.storage import WatchCache, scope_prefix
 
 if TYPE_CHECKING:
@@ -157,7 +157,4 @@ class Authorizer:
 
 def authorizer_of(ctx: ApiContext) -> Authorizer:
     """The server's one Authorizer (made at first use, once the watch cache runs)."""
-    found = ctx.extras.get("authorizer")
-    if not isinstance(found, Authorizer):
-        found = ctx.extras["authorizer"] = Authorizer(ctx.cache)
-    return found
+    return ctx.shared(Authorizer, lambda: Authorizer(ctx.cache))

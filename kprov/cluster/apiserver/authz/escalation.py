@@ -20,11 +20,11 @@ from __future__ import annotations
 from typing import Any
 
 from kprov.cluster.api.resources import ResourceInfo
-from kprov.cluster.apiserver.authn.chain import UserInfo
 from kprov.cluster.apiserver.authz.chain import Authorizer
 from kprov.cluster.apiserver.authz.rbac_rules import compile_rules, missing
-from kprov.cluster.apiserver.front.requestinfo import RequestInfo
-from kprov.cluster.apiserver.front.status import StatusError
+from kprov.cluster.apiserver.identity import UserInfo
+from kprov.cluster.apiserver.request.requestinfo import RequestInfo
+from kprov.cluster.apiserver.request.status import StatusError
 
 __all__ = ["check_escalation"]
 

@@ -26,8 +26,9 @@ from kprov.cluster.apiserver.authz.bootstrap_policy import (
     bootstrap_namespaced_roles,
 )
 from kprov.cluster.apiserver.context import ApiContext
-from kprov.cluster.apiserver.front.status import ApiError
-from kprov.cluster.apiserver.handlers.crud import create_object, delete_object, guaranteed_update
+from kprov.cluster.apiserver.handlers.deletion import delete_object
+from kprov.cluster.apiserver.handlers.writes import create_object, guaranteed_update
+from kprov.cluster.apiserver.request.status import ApiError
 from kprov.cluster.controllers.identity.clusterrole_aggregation import aggregated_rules
 
 __all__ = ["reconcile_policy"]

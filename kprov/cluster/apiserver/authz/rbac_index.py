@@ -20,9 +20,9 @@ import logging
 from collections.abc import Iterable
 from typing import Any, Protocol
 
-from kprov.cluster.apiserver.authn.chain import UserInfo
 from kprov.cluster.apiserver.authz.rbac_rules import Rule, compile_rules
-from kprov.cluster.apiserver.front.requestinfo import RequestInfo
+from kprov.cluster.apiserver.identity import UserInfo
+from kprov.cluster.apiserver.request.requestinfo import RequestInfo
 from kprov.cluster.storage import scope_prefix
 
 __all__ = ["RbacIndex", "subject_key"]

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from kprov.cluster.apiserver.front.requestinfo import RequestInfo
+from kprov.cluster.apiserver.request.requestinfo import RequestInfo
 
 __all__ = ["Rule", "allows", "compact_string", "compile_rules", "missing"]
 

@@ -18,8 +18,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from kprov.cluster.apiserver.authn.chain import UserInfo
-from kprov.cluster.apiserver.front.requestinfo import RequestInfo
+from kprov.cluster.apiserver.identity import UserInfo
+from kprov.cluster.apiserver.request.requestinfo import RequestInfo
 
 __all__ = ["Classification", "Classifier", "Level", "Schema", "rule_matches", "compile_schemas"]
 

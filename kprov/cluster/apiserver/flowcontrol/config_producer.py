@@ -24,8 +24,8 @@ from kprov.cluster.apiserver.flowcontrol.bootstrap_objects import (
     suggested_flow_schemas,
     suggested_priority_levels,
 )
-from kprov.cluster.apiserver.front.status import ApiError
-from kprov.cluster.apiserver.handlers.crud import create_object, guaranteed_update
+from kprov.cluster.apiserver.handlers.writes import create_object, guaranteed_update
+from kprov.cluster.apiserver.request.status import ApiError
 
 __all__ = ["ensure_bootstrap_objects", "should_update_suggested"]
 

@@ -17,11 +17,11 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from kprov.cluster.apiserver.authn.chain import UserInfo
 from kprov.cluster.apiserver.flowcontrol.classifier import Classification, Classifier, Level
 from kprov.cluster.apiserver.flowcontrol.metrics import FlowcontrolMetrics
 from kprov.cluster.apiserver.flowcontrol.queueing import LevelState, Ticket, nominal_seats
-from kprov.cluster.apiserver.front.requestinfo import RequestInfo
+from kprov.cluster.apiserver.identity import UserInfo
+from kprov.cluster.apiserver.request.requestinfo import RequestInfo
 from kprov.cluster.storage.keys import scope_prefix
 
 __all__ = ["FLOW_SCHEMA_HEADER", "PRIORITY_LEVEL_HEADER", "Controller", "bypasses"]

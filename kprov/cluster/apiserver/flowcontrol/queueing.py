@@ -26,7 +26,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from kprov.cluster.apiserver.flowcontrol.classifier import Level
-from kprov.cluster.apiserver.front.requestinfo import RequestInfo
+from kprov.cluster.apiserver.request.requestinfo import RequestInfo
 
 __all__ = ["LevelState", "Ticket", "deal_hand", "nominal_seats"]
 

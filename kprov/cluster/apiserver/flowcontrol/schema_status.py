@@ -19,8 +19,8 @@ from typing import Any
 
 from kprov.cluster.api.objects import now_rfc3339
 from kprov.cluster.apiserver.context import ApiContext
-from kprov.cluster.apiserver.front.status import ApiError
-from kprov.cluster.apiserver.handlers.crud import guaranteed_update
+from kprov.cluster.apiserver.handlers.writes import guaranteed_update
+from kprov.cluster.apiserver.request.status import ApiError
 from kprov.cluster.background import stop_requested, stop_tasks
 from kprov.cluster.storage import resource_prefix
 

@@ -1,3 +1,4 @@
-"""The API server's front: HTTP/1.1 and HTTP/2 serving, content negotiation, what a URL asks for,
-Status errors, warnings, health, metrics and the audit log.
+"""The API server's HTTP roof: HTTP/1.1 serving (and WebSocket/SPDY upgrades through aiohttp),
+the request handler that authenticates, classifies and dispatches, health, metrics, the audit
+log and TLS. The vocabulary requests are written in is :mod:`..request`, below.
 """

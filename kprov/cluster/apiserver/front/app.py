@@ -24,35 +24,35 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from time import perf_counter, time_ns
 from typing import Any
 
 from aiohttp import web
 
 from kprov.cluster.api.errors import ApiError
-from kprov.cluster.api.resources import ResourceInfo
 from kprov.cluster.apiserver.aggregation import proxy as aggregator_proxy
-from kprov.cluster.apiserver.aggregation.apiservice_controller import APIServiceController
 from kprov.cluster.apiserver.aggregation.registry import aggregation_of
-from kprov.cluster.apiserver.authn import tokens
-from kprov.cluster.apiserver.authn.chain import Authenticator, TokenInvalid, UserInfo
+from kprov.cluster.apiserver.authn.chain import Authenticator, TokenInvalid
 from kprov.cluster.apiserver.authn.impersonation import has_impersonation, impersonate
 from kprov.cluster.apiserver.authn.oidc import serve_oidc
-from kprov.cluster.apiserver.authz import accessreview
 from kprov.cluster.apiserver.authz.chain import Authorizer, authorizer_of
 from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.flowcontrol import debug_dump
 from kprov.cluster.apiserver.flowcontrol.controller import TOO_MANY, Controller, bypasses
-from kprov.cluster.apiserver.front.apirequest import ApiRequest, Connection, decode
 from kprov.cluster.apiserver.front.audit import AuditLog
 from kprov.cluster.apiserver.front.health import PUBLIC_PATHS, serve_health, sli_exposition
 from kprov.cluster.apiserver.front.heap import HeapTrimmer, glibc_trim
-from kprov.cluster.apiserver.front.http1 import AnyReply, AnyRequest, HttpFront, RawUpgrade, Request
+from kprov.cluster.apiserver.front.http1 import HttpFront
 from kprov.cluster.apiserver.front.metrics import CONTENT_TYPE, ApiMetrics
-from kprov.cluster.apiserver.front.negotiation import json_response, prettified, wants_pretty, wants_table
 from kprov.cluster.apiserver.front.request_deadline import check_timeout
-from kprov.cluster.apiserver.front.requestinfo import RequestInfo
-from kprov.cluster.apiserver.front.status import (
+from kprov.cluster.apiserver.front.routes import not_found_body, serve_resource, with_body
+from kprov.cluster.apiserver.handlers.discovery import serve_discovery
+from kprov.cluster.apiserver.identity import UserInfo
+from kprov.cluster.apiserver.request.apirequest import ApiRequest, Connection, decode
+from kprov.cluster.apiserver.request.negotiation import json_response, prettified, wants_pretty
+from kprov.cluster.apiserver.request.requestinfo import RequestInfo
+from kprov.cluster.apiserver.request.status import (
     forbidden,
     internal_error,
     method_not_supported,
@@ -62,10 +62,8 @@ from kprov.cluster.apiserver.front.status import (
     unavailable,
     unclassified_error,
 )
-from kprov.cluster.apiserver.front.warning import audit_annotations, reset_request
-from kprov.cluster.apiserver.handlers import componentstatus, crud, http_proxy, subresources, watch
-from kprov.cluster.apiserver.handlers import kubelet_proxy as proxy
-from kprov.cluster.apiserver.handlers.discovery import serve_discovery
+from kprov.cluster.apiserver.request.warning import audit_annotations, reset_request
+from kprov.cluster.apiserver.request.wire import AnyRequest
 from kprov.cluster.storage import RequestTooLargeError, RevisionExpiredError, StorageUnavailableError
 
 __all__ = ["LOCAL_USER", "build_front"]
@@ -75,24 +73,19 @@ _MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 LOCAL_USER = UserInfo("system:admin", ("system:masters", "system:authenticated"))
 
 
-def _not_found_body() -> web.Response:
-    body = {
-        "kind": "Status",
-        "apiVersion": "v1",
-        "metadata": {},
-        "status": "Failure",
-        "message": "the server could not find the requested resource",
-        "reason": "NotFound",
-        "details": {},
-        "code": 404,
-    }
-    return json_response(body, 404)
+@dataclass(frozen=True)
+class Filters:
+    """What the server installed around every request (None: off)."""
+
+    metrics: ApiMetrics | None = None
+    audit: AuditLog | None = None
+    apf: Controller | None = None  # API Priority and Fairness
 
 
-def build_front(ctx: ApiContext, insecure_local: bool = False) -> HttpFront:
+def build_front(ctx: ApiContext, filters: Filters, insecure_local: bool = False) -> HttpFront:
     """The protocol factory for one listener (``insecure_local``: the loopback debug port,
     whose requests act as system:admin)."""
-    handle = _Front(ctx, insecure_local).handle
+    handle = _Front(ctx, filters, insecure_local).handle
     max_body = ctx.config.max_body_bytes
     loop = asyncio.get_running_loop()
 
@@ -121,16 +114,15 @@ class _Front:
     """The request handler: authenticate, classify (priority and fairness), authorize,
     dispatch, and account for the request (metrics, audit) once it is answered."""
 
-    def __init__(self, ctx: ApiContext, insecure_local: bool) -> None:
+    def __init__(self, ctx: ApiContext, filters: Filters, insecure_local: bool) -> None:
         local = LOCAL_USER if insecure_local else None
-        self.authenticator = Authenticator(ctx.extras.get("sa_tokens"), ctx.cache.get, local)
-        ctx.extras.setdefault("authenticator", self.authenticator)
+        self.authenticator = Authenticator(ctx.sa_tokens, ctx.cache.get, local)
         self.ctx = ctx
         self.max_body = ctx.config.max_body_bytes
-        self.metrics: ApiMetrics | None = ctx.extras.get("metrics")
-        self.audit: AuditLog | None = ctx.extras.get("audit")
+        self.metrics = filters.metrics
+        self.audit = filters.audit
         self.aggregation = aggregation_of(ctx)
-        self.apf: Controller | None = ctx.extras.get("apf")
+        self.apf = filters.apf
 
     async def handle(self, raw: AnyRequest) -> Any:
         request = decode(raw)  # (the one place the HTTP request is read; below, the value)
@@ -207,10 +199,10 @@ class _Front:
             if to is None:
                 return aggregator_proxy.unavailable_reply()
             if aggregator_proxy.reads_body(request):
-                request = await _with_body(raw, request)
+                request = await with_body(raw, request)
             return await aggregator_proxy.handle_proxy(request, Connection(raw), self.aggregation, to)
         if ri is not None:
-            return await _resource(raw, request, self.ctx, ri)
+            return await serve_resource(raw, request, self.ctx, ri, self.authenticator)
         if request.path == "/metrics" and self.metrics is not None:
             return _serve_metrics(request, self.metrics, authorizer)
         if request.path == "/metrics/slis":
@@ -229,7 +221,7 @@ class _Front:
             or serve_oidc(request, self.ctx, authorizer)
             or serve_discovery(request, self.ctx)
         )
-        return served or _not_found_body()
+        return served or not_found_body()
 
     async def serve_compact(
         self, raw: AnyRequest, request: ApiRequest, ri: RequestInfo | None, apf_headers: dict[str, str]
@@ -257,7 +249,7 @@ class _Front:
         if isinstance(exc, ApiError):
             return json_response(status_body(exc), exc.code)
         if isinstance(exc, web.HTTPNotFound):
-            return _not_found_body()
+            return not_found_body()
         if isinstance(exc, web.HTTPRequestEntityTooLarge):  # aiohttp's read() past client_max_size
             return json_response(status_body(too_large(self.max_body)), 413)
         if isinstance(exc, web.HTTPException):
@@ -321,8 +313,8 @@ def _too_many(retry_after: int) -> web.Response:
 async def _fill_discovery(ctx: ApiContext) -> None:
     """Before a discovery document: this server's documents of other servers' groups
     brought up to date (apiservice_controller.py)."""
-    controller = ctx.extras.get("apiservices")
-    if isinstance(controller, APIServiceController):
+    controller = ctx.apiservices
+    if controller is not None:
         await controller.fill_discovery()
 
 
@@ -389,115 +381,3 @@ async def _expect(request: web.BaseRequest) -> None:
     if request.version == (1, 1):
         await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         request.writer.output_size = 0
-
-
-_NO_TABLES = {("authorization.k8s.io", kind) for kind in accessreview.KINDS} | {
-    ("authentication.k8s.io", "tokenreviews"),
-    ("authentication.k8s.io", "selfsubjectreviews"),
-    ("", "bindings"),
-}
-
-
-_REVIEW_GROUPS = ("authentication.k8s.io", "authorization.k8s.io")  # answered before the registry
-
-
-def _refuse_tables(request: ApiRequest, ri: RequestInfo) -> None:
-    """Create-only kinds without metadata (access and token reviews, bindings, and the
-    token, eviction and binding subresources) cannot be shown as a Table: 406, as
-    kube-apiserver answers before reading the body."""
-    virtual = (ri.group, ri.resource) in _NO_TABLES or ri.subresource in ("token", "eviction", "binding")
-    if virtual and ri.verb == "create" and wants_table(request):
-        raise ApiError(
-            "only the following media types are accepted: application/json, application/yaml, "
-            "application/vnd.kubernetes.protobuf",
-            406,
-            "NotAcceptable",
-        )
-
-
-async def _with_body(raw: AnyRequest, request: ApiRequest) -> ApiRequest:
-    """``request`` with its body: the lean front's is in it already, aiohttp's is read here
-    (where a handler read it before, so a body too large is refused at the same point)."""
-    return request if isinstance(raw, Request) else request.with_body(await raw.read())
-
-
-async def _resource(raw: AnyRequest, request: ApiRequest, ctx: ApiContext, ri: RequestInfo) -> Any:
-    """The resource handlers: each reads its body and user from ``request`` (the body only
-    of a POST, PUT, PATCH or DELETE: empty for the other methods, as before)."""
-    _refuse_tables(request, ri)
-    if ri.resource == "bindings" and ri.verb == "create" and ri.group == "":
-        pods = ctx.registry.get("", "v1", "pods")
-        assert pods is not None
-        request = await _with_body(raw, request)
-        return await subresources.handle_binding(request, ctx, pods, ri)
-    if ri.group in _REVIEW_GROUPS and ctx.registry.get(ri.group, ri.version, ri.resource) is None:
-        return _not_found_body()  # a version not served (v1alpha1 SelfSubjectReviews): 404, as kube
-    if ri.group == "authorization.k8s.io" and ri.verb == "create" and ri.resource in accessreview.KINDS:
-        request = await _with_body(raw, request)
-        return await accessreview.handle_review(request, ctx, ri)
-    if ri.group == "authentication.k8s.io" and ri.verb == "create" and not ri.namespace:
-        if ri.resource == "tokenreviews":
-            authenticator = ctx.extras["authenticator"]
-            request = await _with_body(raw, request)
-            return await tokens.handle_token_review(request, ctx, authenticator)
-        if ri.resource == "selfsubjectreviews":
-            return await tokens.handle_self_subject_review(request.requester)
-    info = ctx.registry.get(ri.group, ri.version, ri.resource)
-    if info is None or (ri.namespace and not info.namespaced):
-        return _not_found_body()
-    if ri.group == "" and ri.resource in ("bindings", "componentstatuses"):
-        if ri.resource == "bindings" or ri.subresource:  # (create is answered above)
-            raise method_not_supported(ri.verb, ri.resource)
-        return await componentstatus.handle_componentstatuses(request, ctx, info, ri)
-    if info.namespaced and not ri.namespace and ri.verb not in ("list", "watch"):
-        return _not_found_body()
-    if ri.verb == "watch":
-        return await watch.handle_watch(request, Connection(raw), ctx, info, ri)
-    if request.method in _MUTATING:
-        request = await _with_body(raw, request)
-    elif request.body:  # (a body on a GET the lean front read: the handlers never saw one)
-        request = request.with_body(b"")
-    if ri.subresource:
-        return await _subresource(raw, request, ctx, info, ri)
-    if ri.is_collection:
-        return await crud.handle_collection(request, ctx, info, ri)
-    return await crud.handle_object(request, ctx, info, ri)
-
-
-async def _subresource(
-    raw: AnyRequest,
-    request: ApiRequest,
-    ctx: ApiContext,
-    info: ResourceInfo,
-    ri: RequestInfo,
-) -> AnyReply | RawUpgrade:
-    sub = ri.subresource
-    if info.subresource(sub) is None:
-        return _not_found_body()
-    if sub == "status":
-        return await crud.handle_object(request, ctx, info, ri, subresource="status")
-    if sub == "approval" and ri.verb in ("get", "update", "patch"):
-        return await crud.handle_object(request, ctx, info, ri, subresource="approval")
-    if sub == "ephemeralcontainers" and info.resource == "pods" and ri.verb in ("get", "update", "patch"):
-        return await crud.handle_object(request, ctx, info, ri, subresource="ephemeralcontainers")
-    if sub == "finalize" and ri.verb == "update":
-        return await crud.handle_object(request, ctx, info, ri, subresource="finalize")
-    if sub == "scale":
-        return await subresources.handle_scale(request, ctx, info, ri)
-    if sub == "binding" and ri.verb == "create":
-        return await subresources.handle_binding(request, ctx, info, ri)
-    if sub == "token" and info.resource == "serviceaccounts":
-        return await tokens.handle_token_request(request, ctx, ri)
-    if sub == "eviction" and ri.verb == "create":
-        return await subresources.handle_eviction(request, ctx, info, ri)
-    if sub == "log" and ri.verb == "get":
-        return await proxy.handle_log(request, Connection(raw), ctx, info, ri)
-    if sub == "exec":
-        return await proxy.handle_exec(request, Connection(raw), ctx, info, ri)
-    if sub == "attach":
-        return await proxy.handle_attach(request, Connection(raw), ctx, info, ri)
-    if sub == "portforward":
-        return await proxy.handle_portforward(request, Connection(raw), ctx, info, ri)
-    if sub == "proxy":
-        return await http_proxy.handle_proxy(request, ctx, info, ri)
-    return _not_found_body()

@@ -37,8 +37,8 @@ from typing import Any
 import orjson
 import yaml
 
-from kprov.cluster.apiserver.authn.chain import UserInfo
-from kprov.cluster.apiserver.front.requestinfo import RequestInfo
+from kprov.cluster.apiserver.identity import UserInfo
+from kprov.cluster.apiserver.request.requestinfo import RequestInfo
 
 __all__ = ["LEVELS", "AuditLog", "AuditPolicy", "AuditWriter", "load_policy", "open_audit_log"]
 

@@ -20,8 +20,8 @@ import asyncio
 from aiohttp import web
 
 from kprov.cluster.apiserver.context import ApiContext
-from kprov.cluster.apiserver.front.apirequest import ApiRequest
-from kprov.cluster.apiserver.front.status import method_not_supported
+from kprov.cluster.apiserver.request.apirequest import ApiRequest
+from kprov.cluster.apiserver.request.status import method_not_supported
 
 __all__ = ["PUBLIC_PATHS", "readiness", "serve_health", "sli_exposition"]
 
@@ -31,7 +31,7 @@ PUBLIC_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/version"})
 async def readiness(ctx: ApiContext) -> dict[str, str]:
     """Each readiness check by name, with why it fails ("" when it passes)."""
     checks = {"ping": "", "shutdown": "", "etcd": "", "watch-cache": ""}
-    if ctx.extras.get("shutting_down"):  # server.shut_down: load balancers must drain it
+    if ctx.shutting_down:  # server.shut_down: load balancers must drain it
         checks["shutdown"] = "reason withheld"
     try:
         await asyncio.wait_for(ctx.store.current_revision(), 2.0)
@@ -71,8 +71,8 @@ async def _checks(path: str, ctx: ApiContext) -> dict[str, str]:
     """Each check of ``path`` by name, with why it fails ("" when it passes)."""
     ready = await readiness(ctx)
     started = "" if ctx.cache.ready else "not finished"
-    controller = ctx.extras.get("apiservices")
-    registered = "" if getattr(controller, "registered", True) else "not finished"
+    controller = ctx.apiservices
+    registered = "" if controller is None or controller.registered else "not finished"
     checks = {"ping": "", "log": "", "etcd": ready["etcd"]}
     if path == "/readyz":
         checks["informer-sync"] = ready["watch-cache"]

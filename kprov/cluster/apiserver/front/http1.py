@@ -22,9 +22,9 @@ every create, get and status update. This front keeps what the API needs of HTTP
   101 is written and the connection becomes a :class:`RawStream` its ``run`` reads and
   writes; any other reply is written and the connection closed.
 
-The handler gets a :class:`Request` (the parts of aiohttp's request the API uses: method,
+The handler gets a :class:`~..request.wire.Request` (the parts of aiohttp's request the API uses: method,
 path, query, headers, content_length, version, transport, body and ``await read()``; the
-API's front decodes either kind into one value, :mod:`.apirequest`) and returns aiohttp
+API's front decodes either kind into one value, :mod:`..request.apirequest`) and returns aiohttp
 ``web.Response`` objects (serialized here) or a :class:`StreamingReply`.
 """
 
@@ -32,30 +32,26 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from email.utils import formatdate
-from http import HTTPStatus
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
 import httptools
 from aiohttp import web
-from multidict import CIMultiDict, CIMultiDictProxy, MultiDict, MultiDictProxy
+from multidict import CIMultiDict, CIMultiDictProxy
 
 from kprov.cluster.apiserver.front.heap import HeapTrimmer
+from kprov.cluster.apiserver.request.wire import (
+    RawStream,
+    RawUpgrade,
+    Request,
+    StreamingReply,
+    reply_date,
+    reply_head,
+)
 
-__all__ = [
-    "KEEPALIVE_S",
-    "AnyReply",
-    "AnyRequest",
-    "HttpFront",
-    "RawStream",
-    "RawUpgrade",
-    "Request",
-    "StreamingReply",
-]
+__all__ = ["KEEPALIVE_S", "HttpFront"]
 
 _log = logging.getLogger(__name__)
 
@@ -66,161 +62,6 @@ _SWEEP_S = 10.0
 
 Handler = Callable[[Any], Awaitable[Any]]
 ErrorReply = Callable[[int, str], web.Response]
-
-
-class Request:
-    """One request as the API handlers read it."""
-
-    __slots__ = (
-        "_body",
-        "_connection",
-        "_query",
-        "headers",
-        "keep_alive",
-        "method",
-        "path",
-        "query_string",
-        "remote",
-        "transport",
-        "version",
-    )
-
-    def __init__(
-        self,
-        connection: _Connection,
-        method: str,
-        path: str,
-        query_string: str,
-        version: tuple[int, int],
-        headers: CIMultiDictProxy[str],
-        body: bytes,
-        keep_alive: bool,
-    ) -> None:
-        self._connection = connection
-        self.transport: asyncio.BaseTransport | None = connection.transport
-        self.remote = connection.remote  # the client's address, as aiohttp's request.remote
-        self.method = method
-        self.path = path
-        self.query_string = query_string
-        self.version = version
-        self.headers = headers
-        self.keep_alive = keep_alive
-        self._body = body
-        self._query: MultiDictProxy[str] | None = None
-
-    @property
-    def query(self) -> MultiDictProxy[str]:
-        if self._query is None:
-            pairs = parse_qsl(self.query_string, keep_blank_values=True) if self.query_string else []
-            self._query = MultiDictProxy(MultiDict(pairs))
-        return self._query
-
-    @property
-    def content_length(self) -> int | None:
-        raw = self.headers.get("Content-Length")
-        return int(raw) if raw is not None and raw.isdigit() else None
-
-    @property
-    def body(self) -> bytes:
-        return self._body
-
-    async def read(self) -> bytes:
-        return self._body
-
-
-AnyRequest = Request | web.BaseRequest
-
-
-class StreamingReply:
-    """A reply written as it is produced (chunked): what ``web.StreamResponse`` is to aiohttp,
-    for requests of this front."""
-
-    def __init__(self, status: int = 200, headers: dict[str, str] | None = None) -> None:
-        self.status = status
-        self.headers = dict(headers or {})
-        self._connection: _Connection | None = None
-        self._chunked = True
-        self.finished = False
-
-    def enable_chunked_encoding(self) -> None:
-        """Always chunked (HTTP/1.1); kept for the handlers' aiohttp-shaped calls."""
-
-    async def prepare(self, request: Request) -> None:
-        connection = request._connection
-        self._connection = connection
-        connection.streaming = True
-        self._chunked = request.version >= (1, 1)
-        if not self._chunked:
-            request.keep_alive = False  # an HTTP/1.0 stream ends when the connection does
-        head = _head(self.status, self.headers.items(), None, request.keep_alive, self._chunked)
-        connection.write(head)
-
-    async def write(self, data: bytes) -> None:
-        connection = self._connection
-        if connection is None:
-            raise RuntimeError("the reply was not prepared")
-        if connection.closed:
-            raise ConnectionResetError("the client went away")
-        if data:
-            connection.write(b"%x\r\n%b\r\n" % (len(data), data) if self._chunked else data)
-            await connection.drain()
-
-    async def write_eof(self) -> None:
-        if self.finished or self._connection is None:
-            return
-        self.finished = True
-        if self._chunked and not self._connection.closed:
-            self._connection.write(b"0\r\n\r\n")
-
-
-AnyReply = web.StreamResponse | StreamingReply
-
-
-_date_cache: list[Any] = [0, b""]
-
-
-def _date() -> bytes:
-    now = int(time.time())
-    if _date_cache[0] != now:
-        _date_cache[:] = [now, formatdate(now, usegmt=True).encode()]
-    return bytes(_date_cache[1])
-
-
-def _head(
-    status: int,
-    headers: Any,
-    length: int | None,
-    keep_alive: bool,
-    chunked: bool = False,
-    reason: str = "",
-) -> bytes:
-    lines = [b"HTTP/1.1 %d %b\r\n" % (status, (reason or _reason(status)).encode("latin-1"))]
-    has_type = False
-    for name, value in headers:
-        lowered = name.lower()
-        if lowered in ("content-length", "transfer-encoding", "connection", "date"):
-            continue
-        if lowered == "content-type":
-            has_type = True
-        if "\r" in value or "\n" in value:  # a header must not start another one
-            value = value.replace("\r", " ").replace("\n", " ")
-        lines.append(f"{name}: {value}\r\n".encode("utf-8", "surrogateescape"))
-    if not has_type and length:
-        lines.append(b"Content-Type: application/octet-stream\r\n")
-    if length is not None:
-        lines.append(b"Content-Length: %d\r\n" % length)
-    if chunked:
-        lines.append(b"Transfer-Encoding: chunked\r\n")
-    lines.append(b"Date: " + _date() + b"\r\n")
-    lines.append(b"Connection: keep-alive\r\n\r\n" if keep_alive else b"Connection: close\r\n\r\n")
-    return b"".join(lines)
-
-
-_REASONS = {status.value: status.phrase for status in HTTPStatus}
-
-
-def _reason(status: int) -> str:
-    return _REASONS.get(status, "")
 
 
 class _Reject:
@@ -495,7 +336,7 @@ class _Connection(asyncio.Protocol):
             body = b""
         elif not isinstance(body, bytes | bytearray):  # a payload object: not used by the API
             body = bytes(getattr(body, "_value", b"") or b"")
-        head = _head(reply.status, reply.headers.items(), len(body), keep_alive, reason=reply.reason)
+        head = reply_head(reply.status, reply.headers.items(), len(body), keep_alive, reason=reply.reason)
         self.write(head if method == "HEAD" or not body else head + body)
 
     def _resume_reading(self) -> None:
@@ -547,7 +388,7 @@ class _Connection(asyncio.Protocol):
             return
         head = [b"HTTP/1.1 101 Switching Protocols\r\n"]
         head.extend(f"{name}: {value}\r\n".encode("latin-1") for name, value in reply.headers.items())
-        head.append(b"Date: " + _date() + b"\r\n\r\n")
+        head.append(b"Date: " + reply_date() + b"\r\n\r\n")
         transport.write(b"".join(head))
         stream = RawStream(transport, self._upgrade_rest)  # type: ignore[arg-type]
         self._upgrade, self._upgrade_rest = None, b""
@@ -560,60 +401,6 @@ class _Connection(asyncio.Protocol):
             _log.exception("upgraded connection for %s %s failed", request.method, request.path)
         finally:
             transport.close()
-
-
-class RawStream(asyncio.Protocol):
-    """A connection after a 101 to a protocol this front does not parse: bytes in, bytes out."""
-
-    def __init__(self, transport: asyncio.Transport, already: bytes) -> None:
-        self._transport = transport
-        self._inbound: asyncio.Queue[bytes | None] = asyncio.Queue()
-        if already:
-            self._inbound.put_nowait(already)
-        self._writable: asyncio.Event = asyncio.Event()
-        self._writable.set()
-
-    def data_received(self, data: bytes) -> None:
-        self._inbound.put_nowait(data)
-
-    def eof_received(self) -> bool:
-        self._inbound.put_nowait(None)
-        return False
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._inbound.put_nowait(None)
-        self._writable.set()
-
-    def pause_writing(self) -> None:
-        self._writable.clear()
-
-    def resume_writing(self) -> None:
-        self._writable.set()
-
-    async def read(self) -> bytes:
-        """The next bytes from the client; b"" once it closed (and from then on)."""
-        chunk = await self._inbound.get()
-        if chunk is None:
-            self._inbound.put_nowait(None)
-            return b""
-        return chunk
-
-    async def write(self, data: bytes) -> None:
-        if self._transport.is_closing():
-            raise ConnectionResetError("the client went away")
-        self._transport.write(data)
-        await self._writable.wait()
-
-    def close(self) -> None:
-        self._transport.close()
-
-
-class RawUpgrade:
-    """A handler's reply that switches the connection to another protocol after a 101."""
-
-    def __init__(self, headers: dict[str, str], run: Callable[[RawStream], Awaitable[None]]) -> None:
-        self.headers = headers
-        self.run = run
 
 
 class _Stop(Exception):

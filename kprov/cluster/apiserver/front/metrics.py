@@ -34,7 +34,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from kprov.cluster.apiserver.front.requestinfo import RequestInfo
+from kprov.cluster.apiserver.request.requestinfo import RequestInfo
 from kprov.cluster.client.metrics import Histogram
 from kprov.cluster.storage import resource_prefix
 

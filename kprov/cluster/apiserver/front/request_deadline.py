@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 import re
 
-from kprov.cluster.apiserver.front.requestinfo import RequestInfo
-from kprov.cluster.apiserver.front.status import bad_request
+from kprov.cluster.apiserver.request.requestinfo import RequestInfo
+from kprov.cluster.apiserver.request.status import bad_request
 
 __all__ = ["check_timeout", "parse_go_duration"]
 

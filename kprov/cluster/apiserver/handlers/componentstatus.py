@@ -27,10 +27,10 @@ from kprov.cluster.api.resources import ResourceInfo
 from kprov.cluster.api.selectors import parse_field_selector, parse_label_selector
 from kprov.cluster.apiserver import _lib
 from kprov.cluster.apiserver.context import ApiContext
-from kprov.cluster.apiserver.front.apirequest import ApiRequest
-from kprov.cluster.apiserver.front.negotiation import json_response, wants_table
-from kprov.cluster.apiserver.front.requestinfo import RequestInfo
-from kprov.cluster.apiserver.front.status import method_not_supported, unclassified_error
+from kprov.cluster.apiserver.request.apirequest import ApiRequest
+from kprov.cluster.apiserver.request.negotiation import json_response, wants_table
+from kprov.cluster.apiserver.request.requestinfo import RequestInfo
+from kprov.cluster.apiserver.request.status import method_not_supported, unclassified_error
 
 __all__ = ["DEPRECATION_WARNING", "component_status", "handle_componentstatuses"]
 

@@ -1,72 +1,42 @@
 """REST verbs on resources: get, list, create, update (PUT), patch, delete, deletecollection.
 
-Every write reads the current object, computes the new one with the pure functions of
-:mod:`.lifecycle` and kprov.cluster.api (defaults, validation, patches), and stores it with a
-compare-and-swap on the revision it read; on a lost race it retries from a fresh read unless
-the client pinned a resourceVersion (then: 409 Conflict). A write that changes nothing is
-not written (the resourceVersion stays). ``dryRun=All`` runs everything but the write.
+Each reads its request (body, options, ``dryRun=All``: everything but the write) and writes
+through :mod:`.writes` (create and the guaranteed update) or :mod:`.deletion`.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
 
-from kprov.cluster.api.kinds.status_zeros import fill_status_zeros
 from kprov.cluster.api.resources import ResourceInfo
 from kprov.cluster.apiserver import _lib
-from kprov.cluster.apiserver.admission import builtin as admission
-from kprov.cluster.apiserver.admission import certificates as csr_admission
-from kprov.cluster.apiserver.admission import limitranger, podsecurity, vap, webhooks
-from kprov.cluster.apiserver.admission import quota as quota_admission
-from kprov.cluster.apiserver.admission.attributes import AdmissionAttributes
-from kprov.cluster.apiserver.aggregation import conversion
-from kprov.cluster.apiserver.authn.chain import UserInfo
 from kprov.cluster.apiserver.context import ApiContext
-from kprov.cluster.apiserver.front.apirequest import ApiRequest
-from kprov.cluster.apiserver.front.negotiation import (
+from kprov.cluster.apiserver.handlers import field_validation
+from kprov.cluster.apiserver.handlers.deletion import delete_object
+from kprov.cluster.apiserver.handlers.field_manager import apply_manager, field_manager, refuse_force
+from kprov.cluster.apiserver.handlers.listing import list_objects, make_matcher
+from kprov.cluster.apiserver.handlers.reads import get_object, handle_list, render
+from kprov.cluster.apiserver.handlers.writes import create_object, guaranteed_update
+from kprov.cluster.apiserver.request.apirequest import ApiRequest
+from kprov.cluster.apiserver.request.negotiation import (
     PATCH_TYPES,
     decode_body,
     media_type,
     object_response,
 )
-from kprov.cluster.apiserver.front.requestinfo import RequestInfo, parse_bool
-from kprov.cluster.apiserver.front.status import (
+from kprov.cluster.apiserver.request.requestinfo import RequestInfo, parse_bool
+from kprov.cluster.apiserver.request.status import (
     MODIFIED,
     ApiError,
-    already_exists,
     bad_request,
     conflict,
-    not_found,
     success_status,
 )
-from kprov.cluster.apiserver.handlers import field_validation
-from kprov.cluster.apiserver.handlers.deletion import delete_now, delete_object
-from kprov.cluster.apiserver.handlers.field_manager import apply_manager, field_manager, refuse_force
-from kprov.cluster.apiserver.handlers.lifecycle import (
-    is_noop,
-    prepare_create,
-    prepare_update,
-    ready_to_delete,
-)
-from kprov.cluster.apiserver.handlers.listing import list_objects, make_matcher
-from kprov.cluster.apiserver.handlers.reads import get_object, handle_list, render
-from kprov.cluster.storage import KeyExistsError, KeyNotFoundError, RevisionConflictError, StoredObject
 
-__all__ = [
-    "Mutation",
-    "create_object",
-    "delete_object",
-    "guaranteed_update",
-    "handle_collection",
-    "handle_object",
-    "resource_version_of",
-]
-
-Mutation = Callable[[dict[str, Any]], dict[str, Any]]
+__all__ = ["handle_collection", "handle_object", "resource_version_of"]
 
 
 def _dry_run(request: ApiRequest) -> bool:
@@ -74,146 +44,6 @@ def _dry_run(request: ApiRequest) -> bool:
     if any(v not in ("All", "") for v in values):
         raise bad_request(f"unsupported dryRun value {values[0]!r}: only All")
     return "All" in values
-
-
-# -- writes ------------------------------------------------------------------------------------
-def _decoded(info: ResourceInfo, before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
-    """The object mutating webhooks returned, with the fields its kind does not declare
-    dropped as upstream's decoding of the patched object drops them (unchanged: as it was)."""
-    if after is not before:
-        _lib.drop_unknown_fields(info, after)
-    return after
-
-
-async def create_object(
-    ctx: ApiContext,
-    request: ApiRequest | None,
-    info: ResourceInfo,
-    namespace: str,
-    obj: Any,
-    dry_run: bool = False,
-) -> tuple[dict[str, Any], list[str]]:
-    """Create through defaults and admission, as ``request``'s user; ``request`` None: the API
-    server itself writes."""
-    user = request.user if request is not None else None
-    obj = prepare_create(info, obj, namespace)
-    _lib.drop_unknown_fields(info, obj)
-    warnings: list[str] = []  # field validation is the handlers' (they have the body)
-    _lib.apply_defaults(info, obj)
-    await limitranger.admit(ctx, info, obj)
-    attrs = AdmissionAttributes(info, "CREATE", obj, None, user, dry_run=dry_run)
-    obj = _decoded(info, obj, await webhooks.mutate(ctx, attrs))
-    attrs = attrs.with_object(obj)
-    _lib.validate(info, obj, None)
-    await podsecurity.validate(ctx, attrs)  # after mutation, before validating webhooks
-    await csr_admission.validate(ctx, attrs)  # upstream's order: built-in validators first
-    await vap.validate(ctx, attrs)
-    await webhooks.validate(ctx, attrs)
-    fill_status_zeros(info, obj)
-    name = obj["metadata"]["name"]
-    if request is not None and not obj["metadata"].get("managedFields"):
-        _lib.record_update(info, None, obj, field_manager(request, "CreateOptions"))
-    await admission.before_create(ctx, attrs)
-    await quota_admission.admit(ctx, info, obj, dry_run, guaranteed_update)
-    if dry_run:
-        return obj, warnings
-    try:
-        stored_form = await conversion.to_storage(ctx, info, obj)
-        stored = await ctx.store.create(ctx.key(info, namespace, name), stored_form)
-    except BaseException as exc:
-        await admission.after_failed_create(ctx, info, obj)
-        if isinstance(exc, KeyExistsError):
-            raise already_exists(info, name) from None
-        raise
-    admission.after_write(ctx, info, stored.obj, name)
-    return stored.obj, warnings
-
-
-async def guaranteed_update(
-    ctx: ApiContext,
-    info: ResourceInfo,
-    namespace: str,
-    name: str,
-    mutate: Mutation,
-    *,
-    pinned_revision: int | None = None,
-    dry_run: bool = False,
-    subresource: str = "",
-    field_manager: str = "",
-    user: UserInfo | None = None,
-) -> dict[str, Any]:
-    """Read, mutate, admit and write with the revision check, retried on conflicts;
-    ``user`` None: the API server itself writes."""
-    key = ctx.key(info, namespace, name)
-    # The first try starts from the watch cache's copy (no etcd read), as kube-apiserver
-    # does; the write's revision check catches a stale copy. Any answer other than a
-    # successful write (not found, a pinned revision that differs, no change, an error from
-    # the mutation or validation) is only given after a fresh read from etcd.
-    fresh = False
-    for _ in range(20):
-        current = None if fresh else _cached(ctx, key)
-        if current is None:
-            fresh = True
-            current = await ctx.store.get(key)
-            if current is None:
-                raise not_found(info, name)
-        if pinned_revision is not None and pinned_revision != current.revision:
-            if not fresh:
-                fresh = True
-                continue
-            raise conflict(info, name, MODIFIED)
-        try:
-            (shown,) = await conversion.read(ctx, info, [current.obj])
-            new = prepare_update(info, shown, mutate(copy.deepcopy(shown)), subresource)
-            _lib.drop_unknown_fields(info, new)
-            if subresource != "status" or info.custom is not None:
-                _lib.apply_defaults(info, new)
-            attrs = AdmissionAttributes(info, "UPDATE", new, shown, user, subresource, dry_run)
-            new = _decoded(info, new, await webhooks.mutate(ctx, attrs))
-            attrs = attrs.with_object(new)
-            _lib.validate(info, new, shown, subresource)
-            await podsecurity.validate(ctx, attrs)
-            await csr_admission.validate(ctx, attrs)
-            await vap.validate(ctx, attrs)
-            await webhooks.validate(ctx, attrs)
-            fill_status_zeros(info, new)
-            new = await conversion.to_storage(ctx, info, new)
-        except ApiError:
-            if not fresh:
-                fresh = True
-                continue
-            raise
-        if is_noop(current.obj, new) and not (await ctx.store.stale(key)):
-            if not fresh:
-                fresh = True
-                continue
-            return current.obj
-        _lib.record_update(info, current.obj, new, field_manager, subresource)
-        await admission.before_update(
-            ctx, AdmissionAttributes(info, "UPDATE", new, current.obj, user, subresource, dry_run)
-        )
-        if dry_run:
-            return new
-        try:
-            stored = await ctx.store.update(key, new, current.revision)
-        except RevisionConflictError:
-            if pinned_revision is not None:
-                raise conflict(info, name, MODIFIED) from None
-            fresh = True
-            continue
-        except KeyNotFoundError:
-            raise not_found(info, name) from None
-        if ready_to_delete(info, stored.obj):
-            return await delete_now(ctx, info, stored.obj, stored.revision)
-        admission.after_write(ctx, info, stored.obj, name)
-        return stored.obj
-    raise conflict(info, name, "too many concurrent writers; try again")
-
-
-def _cached(ctx: ApiContext, key: str) -> StoredObject | None:
-    obj = ctx.cache.get(key)
-    version = (obj or {}).get("metadata", {}).get("resourceVersion")
-    return StoredObject(key, obj, int(version)) if obj is not None and version else None
 
 
 # -- handlers ----------------------------------------------------------------------------------

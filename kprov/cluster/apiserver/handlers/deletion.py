@@ -11,24 +11,22 @@ from __future__ import annotations
 from typing import Any
 
 from kprov.cluster.api.resources import ResourceInfo
-from kprov.cluster.apiserver.admission import builtin as admission
-from kprov.cluster.apiserver.admission import vap, webhooks
-from kprov.cluster.apiserver.admission.attributes import AdmissionAttributes
-from kprov.cluster.apiserver.authn.chain import UserInfo
+from kprov.cluster.apiserver.attributes import AdmissionAttributes, Stage
 from kprov.cluster.apiserver.context import ApiContext
-from kprov.cluster.apiserver.front.status import (
-    MODIFIED,
-    conflict,
-    not_found,
-)
 from kprov.cluster.apiserver.handlers.lifecycle import (
     graceful_delete_plan,
     is_noop,
 )
+from kprov.cluster.apiserver.handlers.storage_hooks import after_delete, after_write
+from kprov.cluster.apiserver.identity import UserInfo
+from kprov.cluster.apiserver.request.status import (
+    MODIFIED,
+    conflict,
+    not_found,
+)
 from kprov.cluster.storage import KeyNotFoundError, RevisionConflictError
 
 __all__ = ["delete_now", "delete_object"]
-
 
 
 # kinds whose dependents a delete that names no policy orphans (upstream's strategies'
@@ -56,8 +54,8 @@ async def delete_now(
         gone = await ctx.store.delete(ctx.key(info, meta.get("namespace", ""), meta["name"]), revision)
     except KeyNotFoundError:
         raise not_found(info, meta["name"]) from None
-    await admission.after_delete(ctx, info, gone.obj)
-    admission.after_write(ctx, info, None, meta["name"])
+    await after_delete(ctx, info, gone.obj)
+    after_write(ctx, info, None, meta["name"])
     return gone.obj
 
 
@@ -91,9 +89,7 @@ async def delete_object(
         if pre.get("resourceVersion") and str(pre["resourceVersion"]) != str(current.revision):
             raise conflict(info, name, MODIFIED)
         attrs = AdmissionAttributes(info, "DELETE", None, current.obj, user, dry_run=dry_run)
-        admission.before_delete(attrs)
-        await vap.validate(ctx, attrs)
-        await webhooks.validate(ctx, attrs)
+        await ctx.chain.run(ctx, Stage.VALIDATE, attrs)
         obj = current.obj
         if policy in ("Foreground", "Orphan"):
             finalizer = "foregroundDeletion" if policy == "Foreground" else "orphan"
@@ -111,7 +107,7 @@ async def delete_object(
             if is_noop(current.obj, plan.marked or obj):
                 return current.obj, False
             stored = await ctx.store.update(key, plan.marked or obj, current.revision)
-            admission.after_write(ctx, info, stored.obj, name)
+            after_write(ctx, info, stored.obj, name)
             return stored.obj, False
         except RevisionConflictError:
             continue

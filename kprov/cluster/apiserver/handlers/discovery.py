@@ -20,16 +20,16 @@ from kprov.cluster.api.schema.openapi_v2_protobuf import encode_document
 from kprov.cluster.apiserver import _lib
 from kprov.cluster.apiserver.aggregation.conversion import storage_api_version
 from kprov.cluster.apiserver.aggregation.discovery import RemoteGroup, aggregated_item, remote_groups
-from kprov.cluster.apiserver.aggregation.registry import Aggregation
+from kprov.cluster.apiserver.aggregation.registry import aggregation_of
 from kprov.cluster.apiserver.context import ApiContext
-from kprov.cluster.apiserver.front.apirequest import ApiRequest
-from kprov.cluster.apiserver.front.negotiation import (
+from kprov.cluster.apiserver.request.apirequest import ApiRequest
+from kprov.cluster.apiserver.request.negotiation import (
     go_body,
     json_bytes,
     json_response,
     preferred_media_types,
 )
-from kprov.cluster.apiserver.front.status import method_not_supported
+from kprov.cluster.apiserver.request.status import method_not_supported
 
 __all__ = ["VERSION_INFO", "serve_discovery", "storage_version_hash"]
 
@@ -81,9 +81,7 @@ def _agg_resource(info: ResourceInfo) -> dict[str, Any]:
 
 def _remote(ctx: ApiContext) -> list[RemoteGroup]:
     """The groups other servers answer, merged into this server's discovery."""
-    aggregation = ctx.extras.get("aggregation")
-    if not isinstance(aggregation, Aggregation):
-        return []
+    aggregation = aggregation_of(ctx)
     return remote_groups(aggregation.apiservices(), aggregation.discovery)
 
 
@@ -230,8 +228,7 @@ def _api_group(ctx: ApiContext, group: str) -> web.Response:
 
 
 def _remote_openapi(ctx: ApiContext) -> dict[str, bytes]:
-    aggregation = ctx.extras.get("aggregation")
-    return aggregation.openapi_paths() if isinstance(aggregation, Aggregation) else {}
+    return aggregation_of(ctx).openapi_paths()
 
 
 def _openapi_v3_index(ctx: ApiContext) -> web.Response:
@@ -316,6 +313,16 @@ _V2_FORMS = (  # (asked-for media type, served form), in kube-openapi's order of
 )
 
 
+class _OpenApiV2:
+    """The OpenAPI v2 document of one registry (the registry changes with CRDs), its bodies
+    and its ETag, made at the first ask after each change."""
+
+    def __init__(self) -> None:
+        self.registry: Registry | None = None
+        self.bodies: dict[str, Any] = {}
+        self.etag = ""
+
+
 def v2_form(accept: str) -> str | None:
     """Which form of the v2 document ``accept`` gets, as kube-openapi negotiates it: ranges
     by descending q, the first that matches a served type (wildcards allowed) wins, JSON
@@ -339,15 +346,13 @@ def _openapi_v2(request: ApiRequest, ctx: ApiContext) -> web.Response:
     headers = {"Cache-Control": "no-cache, private", "Vary": "Accept"}
     if form is None:
         return web.Response(status=406, headers=headers)
-    cached = ctx.extras.get("openapi_v2")
-    if cached is None or cached[0] is not ctx.registry:
+    cached = ctx.shared(_OpenApiV2, _OpenApiV2)
+    if cached.registry is not ctx.registry:
         document = _lib.openapi_v2(ctx.registry)
         body = json_bytes(document)
-        cached = ctx.extras["openapi_v2"] = (
-            ctx.registry, {"document": document, "json": body}, hashlib.sha512(body).hexdigest().upper()
-        )
-    bodies: dict[str, Any] = cached[1]
-    etag: str = cached[2]
+        cached.registry, cached.bodies = ctx.registry, {"document": document, "json": body}
+        cached.etag = hashlib.sha512(body).hexdigest().upper()
+    bodies, etag = cached.bodies, cached.etag
     headers["ETag"] = f'"{etag}"'
     if etag in request.headers.get("If-None-Match", "").replace('"', " ").split():
         return web.Response(status=304, headers=headers)

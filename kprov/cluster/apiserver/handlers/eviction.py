@@ -19,10 +19,11 @@ from typing import Any
 from kprov.cluster.api.objects import get_condition, now_rfc3339
 from kprov.cluster.api.resources import ResourceInfo
 from kprov.cluster.api.selectors import SelectorError, label_selector_from_object
-from kprov.cluster.apiserver.authn.chain import UserInfo
 from kprov.cluster.apiserver.context import ApiContext
-from kprov.cluster.apiserver.front.status import ApiError, StatusError, not_found
-from kprov.cluster.apiserver.handlers.crud import delete_object, guaranteed_update
+from kprov.cluster.apiserver.handlers.deletion import delete_object
+from kprov.cluster.apiserver.handlers.writes import guaranteed_update
+from kprov.cluster.apiserver.identity import UserInfo
+from kprov.cluster.apiserver.request.status import ApiError, StatusError, not_found
 
 __all__ = ["VIOLATION", "evict"]
 

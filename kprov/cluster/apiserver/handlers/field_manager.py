@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from kprov.cluster.api.errors import Cause
 from kprov.cluster.api.validation.field_errors import Errors
-from kprov.cluster.apiserver.front.apirequest import ApiRequest
-from kprov.cluster.apiserver.front.status import StatusError
+from kprov.cluster.apiserver.request.apirequest import ApiRequest
+from kprov.cluster.apiserver.request.status import StatusError
 
 __all__ = ["MAX_BYTES", "apply_manager", "field_manager", "from_user_agent", "refuse_force"]
 

@@ -33,8 +33,8 @@ from kprov.cluster.api.resources import ResourceInfo
 from kprov.cluster.api.schema.go_types import GoTypeError, check_go_types
 from kprov.cluster.api.schema.known_fields import root_type
 from kprov.cluster.apiserver import _lib
-from kprov.cluster.apiserver.front.apirequest import ApiRequest
-from kprov.cluster.apiserver.front.status import ApiError, bad_request, invalid, unclassified_error
+from kprov.cluster.apiserver.request.apirequest import ApiRequest
+from kprov.cluster.apiserver.request.status import ApiError, bad_request, invalid, unclassified_error
 
 __all__ = [
     "check_apply",

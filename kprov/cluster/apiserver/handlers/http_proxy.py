@@ -30,12 +30,12 @@ import aiohttp
 from aiohttp import web
 
 from kprov.cluster.apiserver.context import ApiContext
-from kprov.cluster.apiserver.front.apirequest import ApiRequest
-from kprov.cluster.apiserver.front.http1 import AnyReply
-from kprov.cluster.apiserver.front.requestinfo import RequestInfo
-from kprov.cluster.apiserver.front.status import ApiError, bad_request
 from kprov.cluster.apiserver.handlers.kubelet_proxy import kubelet_ssl
 from kprov.cluster.apiserver.handlers.reads import get_object
+from kprov.cluster.apiserver.request.apirequest import ApiRequest
+from kprov.cluster.apiserver.request.requestinfo import RequestInfo
+from kprov.cluster.apiserver.request.status import ApiError, bad_request
+from kprov.cluster.apiserver.request.wire import AnyReply
 
 __all__ = ["handle_proxy", "split_scheme_name_port"]
 

@@ -26,15 +26,14 @@ from urllib.parse import urlencode
 import aiohttp
 from aiohttp import web
 
-from kprov.cluster.apiserver.admission import vap, webhooks
-from kprov.cluster.apiserver.admission.attributes import AdmissionAttributes
+from kprov.cluster.apiserver.attributes import AdmissionAttributes, Stage
 from kprov.cluster.apiserver.context import ApiContext
-from kprov.cluster.apiserver.front.apirequest import ApiRequest, Connection
-from kprov.cluster.apiserver.front.http1 import AnyReply, RawStream, RawUpgrade
-from kprov.cluster.apiserver.front.requestinfo import RequestInfo, parse_bool
-from kprov.cluster.apiserver.front.status import ApiError, bad_request
 from kprov.cluster.apiserver.handlers.reads import get_object
 from kprov.cluster.apiserver.handlers.spdy_exec import SPDY_PROTOCOLS, pick_spdy_protocol, spdy_exec_upgrade
+from kprov.cluster.apiserver.request.apirequest import ApiRequest, Connection
+from kprov.cluster.apiserver.request.requestinfo import RequestInfo, parse_bool
+from kprov.cluster.apiserver.request.status import ApiError, bad_request
+from kprov.cluster.apiserver.request.wire import AnyReply, RawStream, RawUpgrade
 from kprov.cluster.streaming import portforward_channels as pf
 
 __all__ = [
@@ -221,8 +220,7 @@ async def _admit_connect(request: ApiRequest, ctx: ApiContext, info: Any, ri: Re
     options = connect_options(kind, request.query)
     user = request.requester
     attrs = AdmissionAttributes(info, "CONNECT", options, None, user, kind, target=(ri.namespace, ri.name))
-    await vap.validate(ctx, attrs)
-    await webhooks.connect(ctx, attrs)
+    await ctx.chain.run(ctx, Stage.VALIDATE, attrs)
 
 
 async def _handle_stream(

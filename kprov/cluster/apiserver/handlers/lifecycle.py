@@ -25,9 +25,9 @@ from typing import Any
 
 from kprov.cluster.api.objects import format_time, is_spec_change
 from kprov.cluster.api.resources import ResourceInfo
-from kprov.cluster.apiserver.front.status import ApiError, bad_request
 from kprov.cluster.apiserver.handlers.csr_conditions import keep_approval_conditions, stamp_conditions
 from kprov.cluster.apiserver.handlers.service_fields import drop_type_dependent_fields
+from kprov.cluster.apiserver.request.status import ApiError, bad_request
 
 __all__ = [
     "DeletePlan",

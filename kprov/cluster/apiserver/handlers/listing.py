@@ -32,7 +32,7 @@ from kprov.cluster.api.selectors import (
     parse_label_selector,
 )
 from kprov.cluster.apiserver.context import ApiContext
-from kprov.cluster.apiserver.front.status import bad_request, expired
+from kprov.cluster.apiserver.request.status import bad_request, expired
 from kprov.cluster.storage import RevisionExpiredError
 
 __all__ = ["ListResult", "Matcher", "list_objects", "make_matcher"]

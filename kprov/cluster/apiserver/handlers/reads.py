@@ -16,8 +16,9 @@ from kprov.cluster.api.wire.protobuf_encode import encodable
 from kprov.cluster.apiserver import _lib
 from kprov.cluster.apiserver.aggregation import conversion
 from kprov.cluster.apiserver.context import ApiContext
-from kprov.cluster.apiserver.front.apirequest import ApiRequest
-from kprov.cluster.apiserver.front.negotiation import (
+from kprov.cluster.apiserver.handlers.listing import list_objects, make_matcher
+from kprov.cluster.apiserver.request.apirequest import ApiRequest
+from kprov.cluster.apiserver.request.negotiation import (
     JSON,
     go_body,
     json_bytes,
@@ -26,13 +27,12 @@ from kprov.cluster.apiserver.front.negotiation import (
     wants_protobuf,
     wants_table,
 )
-from kprov.cluster.apiserver.front.requestinfo import RequestInfo
-from kprov.cluster.apiserver.front.status import (
+from kprov.cluster.apiserver.request.requestinfo import RequestInfo
+from kprov.cluster.apiserver.request.status import (
     bad_request,
     not_found,
 )
-from kprov.cluster.apiserver.front.warning import take_warnings
-from kprov.cluster.apiserver.handlers.listing import list_objects, make_matcher
+from kprov.cluster.apiserver.request.warning import take_warnings
 
 __all__ = ["get_object", "handle_list", "render", "render_object"]
 

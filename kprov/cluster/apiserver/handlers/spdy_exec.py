@@ -25,7 +25,7 @@ from typing import Any
 
 import aiohttp
 
-from kprov.cluster.apiserver.front.http1 import RawStream, RawUpgrade
+from kprov.cluster.apiserver.request.wire import RawStream, RawUpgrade
 from kprov.cluster.streaming import channels as ch
 from kprov.cluster.streaming.spdy import Session, SpdyError, SpdyStream
 

@@ -12,14 +12,20 @@ from aiohttp import web
 from kprov.cluster.api.resources import ResourceInfo
 from kprov.cluster.apiserver import _lib
 from kprov.cluster.apiserver.context import ApiContext
-from kprov.cluster.apiserver.front.apirequest import ApiRequest
-from kprov.cluster.apiserver.front.negotiation import decode_body, json_response, media_type, object_response
-from kprov.cluster.apiserver.front.requestinfo import RequestInfo
-from kprov.cluster.apiserver.front.status import ApiError, bad_request, conflict
-from kprov.cluster.apiserver.handlers.crud import guaranteed_update, resource_version_of
+from kprov.cluster.apiserver.handlers.crud import resource_version_of
 from kprov.cluster.apiserver.handlers.eviction import evict
 from kprov.cluster.apiserver.handlers.field_manager import field_manager
 from kprov.cluster.apiserver.handlers.reads import get_object
+from kprov.cluster.apiserver.handlers.writes import guaranteed_update
+from kprov.cluster.apiserver.request.apirequest import ApiRequest
+from kprov.cluster.apiserver.request.negotiation import (
+    decode_body,
+    json_response,
+    media_type,
+    object_response,
+)
+from kprov.cluster.apiserver.request.requestinfo import RequestInfo
+from kprov.cluster.apiserver.request.status import ApiError, bad_request, conflict
 
 __all__ = ["handle_binding", "handle_eviction", "handle_scale"]
 

@@ -24,12 +24,18 @@ from kprov.cluster.api.wire.protobuf_encode import encodable, watch_frame
 from kprov.cluster.apiserver import _lib
 from kprov.cluster.apiserver.aggregation import conversion
 from kprov.cluster.apiserver.context import ApiContext
-from kprov.cluster.apiserver.front.apirequest import ApiRequest, Connection
-from kprov.cluster.apiserver.front.http1 import AnyReply
-from kprov.cluster.apiserver.front.negotiation import JSON, PROTOBUF, json_bytes, wants_protobuf, wants_table
-from kprov.cluster.apiserver.front.requestinfo import RequestInfo, parse_bool
-from kprov.cluster.apiserver.front.status import ApiError, bad_request, expired, status_body
 from kprov.cluster.apiserver.handlers.listing import make_matcher
+from kprov.cluster.apiserver.request.apirequest import ApiRequest, Connection
+from kprov.cluster.apiserver.request.negotiation import (
+    JSON,
+    PROTOBUF,
+    json_bytes,
+    wants_protobuf,
+    wants_table,
+)
+from kprov.cluster.apiserver.request.requestinfo import RequestInfo, parse_bool
+from kprov.cluster.apiserver.request.status import ApiError, bad_request, expired, status_body
+from kprov.cluster.apiserver.request.wire import AnyReply
 from kprov.cluster.storage import CacheEvent, RevisionExpiredError
 
 __all__ = ["handle_watch"]
@@ -140,7 +146,7 @@ async def handle_watch(
         return response
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    metrics = ctx.extras.get("metrics")  # apiserver_watch_events_total
+    metrics = ctx.watch_metrics  # apiserver_watch_events_total
     interval = ctx.config.bookmark_interval_s
     try:
         if initial and encoder.convert:

@@ -5,8 +5,8 @@ built-in defaults, LimitRanger, mutating webhooks) and its validation, and befor
 validating webhooks, as kube-apiserver orders its plugins. It reads the namespace from the
 watch cache (etcd on a miss) and, for a namespace whose enforce label tightens, that
 namespace's pods from the watch cache. A refusal raises the Status error; warnings and
-audit annotations go to the request's sinks (:mod:`kprov.cluster.apiserver.front.warning`).
-The plugin object lives in ``ctx.extras["podsecurity"]`` (made from
+audit annotations go to the request's sinks (:mod:`kprov.cluster.apiserver.request.warning`).
+The plugin object is the server's one :class:`PodSecurity` (made from
 ``--admission-control-config-file`` at start-up; defaults when absent), and
 ``--disable-admission-plugins=PodSecurity`` turns it off.
 """
@@ -17,7 +17,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from kprov.cluster.api.resources import ResourceInfo
-from kprov.cluster.apiserver.admission.attributes import AdmissionAttributes
 from kprov.cluster.apiserver.admission.podsecurity.configuration import PLUGIN_NAME, PodSecurityConfig
 from kprov.cluster.apiserver.admission.podsecurity.levels import AUDIT_ANNOTATION_PREFIX
 from kprov.cluster.apiserver.admission.podsecurity.plugin import (
@@ -26,8 +25,9 @@ from kprov.cluster.apiserver.admission.podsecurity.plugin import (
     PodSecurity,
     is_significant_pod_update,
 )
+from kprov.cluster.apiserver.attributes import AdmissionAttributes
 from kprov.cluster.apiserver.context import ApiContext
-from kprov.cluster.apiserver.front.warning import add_audit_annotation, add_warning
+from kprov.cluster.apiserver.request.warning import add_audit_annotation, add_warning
 
 __all__ = ["plugin_of", "template_of", "validate"]
 
@@ -46,12 +46,13 @@ _TEMPLATES: dict[tuple[str, str], tuple[str, ...]] = {
 
 def plugin_of(ctx: ApiContext) -> PodSecurity | None:
     """The server's plugin (None when disabled); a context made without one gets the defaults."""
-    found = ctx.extras.get("podsecurity")
-    if found is None:
-        if PLUGIN_NAME in ctx.config.disable_admission_plugins:
-            return None
-        found = ctx.extras["podsecurity"] = PodSecurity(PodSecurityConfig())
-    return found if isinstance(found, PodSecurity) else None
+    if PLUGIN_NAME in ctx.config.disable_admission_plugins:
+        return None
+    return ctx.shared(PodSecurity, _default_plugin)
+
+
+def _default_plugin() -> PodSecurity:
+    return PodSecurity(PodSecurityConfig())
 
 
 def template_of(info: ResourceInfo, obj: Mapping[str, Any]) -> Mapping[str, Any] | None:

@@ -32,7 +32,7 @@ from kprov.cluster.apiserver.admission.podsecurity.levels import (
 )
 from kprov.cluster.apiserver.admission.podsecurity.metrics import PodSecurityMetrics
 from kprov.cluster.apiserver.admission.podsecurity.registry import Evaluator, Result
-from kprov.cluster.apiserver.front.status import StatusError
+from kprov.cluster.apiserver.request.status import StatusError
 
 __all__ = [
     "IGNORED_POD_SUBRESOURCES",

@@ -10,7 +10,7 @@ binding's ``matchResources``), the params are collected (``paramKind`` + ``param
 name or selector, in ``paramRef.namespace`` or the request's namespace for a namespaced
 param kind; none found: ``parameterNotFoundAction`` Deny fails by the failure policy, Allow
 admits), and the compiled policy (cached per uid and generation in
-``ctx.extras["vap"]``) is evaluated once per param. What a request pays is kept small
+the plugin's per-server caches) is evaluated once per param. What a request pays is kept small
 (docs/decisions/0049): the bindings' order, the compiled policies and the outcomes of
 selector-free match rules are remembered per stored object, and the request's values are
 converted into CEL once, after matching, pruned to the fields the matching policies read.
@@ -49,7 +49,6 @@ from typing import Any
 from kprov.cluster.api.errors import Cause
 from kprov.cluster.api.resources import ResourceInfo, split_api_version
 from kprov.cluster.api.selectors import SelectorError, label_selector_from_object
-from kprov.cluster.apiserver.admission.attributes import AdmissionAttributes
 from kprov.cluster.apiserver.admission.vap.evaluator import (
     CompiledPolicy,
     activation_of,
@@ -59,9 +58,10 @@ from kprov.cluster.apiserver.admission.vap.evaluator import (
 )
 from kprov.cluster.apiserver.admission.vap.matching import Attributes, MatchMemo
 from kprov.cluster.apiserver.admission.vap.reads import ReadTree, held_key, merge_reads, prune
+from kprov.cluster.apiserver.attributes import AdmissionAttributes
 from kprov.cluster.apiserver.context import ApiContext
-from kprov.cluster.apiserver.front.status import StatusError
-from kprov.cluster.apiserver.front.warning import add_audit_annotation, add_warning
+from kprov.cluster.apiserver.request.status import StatusError
+from kprov.cluster.apiserver.request.warning import add_audit_annotation, add_warning
 from kprov.cluster.storage import object_key, scope_prefix
 
 __all__ = ["FAILURE_ANNOTATION", "PLUGIN_NAME", "validate"]
@@ -174,13 +174,31 @@ def _select(
     return selected
 
 
+@dataclass
+class _Caches:
+    """What the plugin keeps per server (:meth:`ApiContext.shared`), each bounded where filled."""
+
+    selections: dict[tuple[Any, ...], _Selection] = field(default_factory=dict)
+    bindings: dict[tuple[int, ...], tuple[list[dict[str, Any]], list[_Binding]]] = field(default_factory=dict)
+    objects: dict[int, _Policy] = field(default_factory=dict)  # a stored policy's id -> compiled
+    compiled: dict[tuple[str, int], CompiledPolicy] = field(default_factory=dict)  # (uid, generation)
+    reads: dict[tuple[int, ...], tuple[list[CompiledPolicy], Mapping[str, ReadTree]]] = field(
+        default_factory=dict
+    )
+    activation: Any = None  # the one CEL context
+
+
+def _caches(ctx: ApiContext) -> _Caches:
+    return ctx.shared(_Caches, _Caches)
+
+
 def _selection(
     ctx: ApiContext, attrs: Attributes, namespace_labels: Mapping[str, str] | None, memo_key: tuple[Any, ...],
 ) -> _Selection:
     """The request's selection, remembered under ``memo_key`` (the stored bindings' and
     policies' change marks and the kind of request) when no match rule depends on more than
     the kind of request."""
-    memo: dict[tuple[Any, ...], _Selection] = ctx.extras.setdefault("vap-selections", {})
+    memo = _caches(ctx).selections
     if len(memo) > 1000:
         memo.clear()
     stored_bindings = ctx.cache.scope(_BINDINGS)
@@ -224,8 +242,7 @@ def _bindings(ctx: ApiContext, stored: list[dict[str, Any]]) -> list[_Binding]:
     """The stored bindings in name order, with what a request needs of each, computed once
     per set of binding objects (the watch cache replaces an object when it changes; the
     entry holds them, so no identity is reused while it lives)."""
-    cache: dict[tuple[int, ...], tuple[list[dict[str, Any]], list[_Binding]]]
-    cache = ctx.extras.setdefault("vap-bindings", {})
+    cache = _caches(ctx).bindings
     key = tuple(map(id, stored))
     found = cache.get(key)
     if found is None:
@@ -245,7 +262,7 @@ def _bindings(ctx: ApiContext, stored: list[dict[str, Any]]) -> list[_Binding]:
 def _policy(ctx: ApiContext, policy: dict[str, Any]) -> _Policy:
     """The policy compiled, with its matchConstraints' memo, once per stored object (the
     entry holds it, so no identity is reused while it lives)."""
-    by_object: dict[int, _Policy] = ctx.extras.setdefault("vap-objects", {})
+    by_object = _caches(ctx).objects
     seen = by_object.get(id(policy))
     if seen is not None and seen.obj is policy:
         return seen
@@ -259,7 +276,7 @@ def _policy(ctx: ApiContext, policy: dict[str, Any]) -> _Policy:
 
 
 def _compiled(ctx: ApiContext, policy: Mapping[str, Any]) -> CompiledPolicy:
-    cache: dict[tuple[str, int], CompiledPolicy] = ctx.extras.setdefault("vap", {})
+    cache = _caches(ctx).compiled
     meta = policy.get("metadata") or {}
     key = (str(meta.get("uid", "")), int(meta.get("generation") or 0))
     found = cache.get(key)
@@ -275,10 +292,10 @@ def _activation(ctx: ApiContext) -> Any:
     saved). Sharing it is safe: a request's evaluation never awaits, so no other request
     runs in between, and every value a policy reads is set for the current request first
     (``converted`` starts empty per request; params and variables per policy)."""
-    found = ctx.extras.get("vap-activation")
-    if found is None:
-        found = ctx.extras["vap-activation"] = activation_of({})
-    return found
+    caches = _caches(ctx)
+    if caches.activation is None:
+        caches.activation = activation_of({})
+    return caches.activation
 
 
 def _reads(ctx: ApiContext, policies: list[CompiledPolicy]) -> Mapping[str, ReadTree]:
@@ -286,8 +303,7 @@ def _reads(ctx: ApiContext, policies: list[CompiledPolicy]) -> Mapping[str, Read
     whole, the objects as :attr:`CompiledPolicy.field_reads`), merged once per set of
     policies: cached by their identities, the entry holding them so no identity is reused
     while it lives."""
-    cache: dict[tuple[int, ...], tuple[list[CompiledPolicy], Mapping[str, ReadTree]]]
-    cache = ctx.extras.setdefault("vap-reads", {})
+    cache = _caches(ctx).reads
     key = tuple(map(id, policies))
     found = cache.get(key)
     if found is None:
@@ -455,7 +471,7 @@ async def validate(ctx: ApiContext, admission: AdmissionAttributes) -> None:
         admission.subresource,
         info.namespaced,
     )
-    selection = ctx.extras.get("vap-selections", {}).get(memo_key)
+    selection = _caches(ctx).selections.get(memo_key)
     if selection is not None:  # (the kind of request alone decided; no binding changed since)
         if not selection.entries:
             return

@@ -25,10 +25,10 @@ from aiohttp import web
 
 from kprov.cluster.api.errors import UnsupportedMediaType
 from kprov.cluster.api.wire.bounded_decode import BodyTooDeep, check_depth, load_yaml
+from kprov.cluster.api.wire.protobuf_decode import decode_object
 from kprov.cluster.api.wire.protobuf_encode import encodable, encode_object
-from kprov.cluster.apiserver import _lib
-from kprov.cluster.apiserver.front.apirequest import ApiRequest
-from kprov.cluster.apiserver.front.status import bad_request
+from kprov.cluster.apiserver.request.apirequest import ApiRequest
+from kprov.cluster.apiserver.request.status import bad_request
 
 __all__ = [
     "JSON",
@@ -192,7 +192,7 @@ def decode_body(body: bytes, content_type: str) -> Any:
             raise bad_request(f"the request body is not valid YAML: {exc}") from None
     if content_type == PROTOBUF:
         try:
-            return _lib.decode_protobuf(body)
+            return dict(decode_object(body))
         except UnicodeDecodeError as exc:  # a string field that is not UTF-8
             raise bad_request(f"the request body is not a valid protobuf object: {exc}") from None
         except (AttributeError, TypeError):  # a number where the schema wants bytes, or the reverse

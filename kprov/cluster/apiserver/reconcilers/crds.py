@@ -7,7 +7,7 @@ of every established CRD (:func:`kprov.cluster.api.crd.definition.infos_from_crd
 ``ctx.registry``, which routing, discovery, tables and listing read per request. Every API
 server does this for itself, so a new CRD is served everywhere as soon as each server's
 cache has the event (milliseconds); the server that stored it does it before replying
-(:func:`.admission.after_write` calls :meth:`observe`).
+(:func:`..handlers.storage_hooks.after_write` calls :meth:`observe`).
 
 A CRD marked for deletion (it carries the cleanup finalizer) gets the Terminating condition;
 its objects are deleted through the normal delete path (their own finalizers are honoured,
@@ -29,8 +29,8 @@ from kprov.cluster.api.crd.structural import Node, compile_schema
 from kprov.cluster.api.objects import now_rfc3339
 from kprov.cluster.api.resources import Registry, ResourceInfo
 from kprov.cluster.apiserver.context import ApiContext
-from kprov.cluster.apiserver.front.status import ApiError
-from kprov.cluster.apiserver.handlers import crud
+from kprov.cluster.apiserver.handlers import deletion, writes
+from kprov.cluster.apiserver.request.status import ApiError
 from kprov.cluster.background import stop_tasks
 from kprov.cluster.storage import RevisionExpiredError
 
@@ -143,7 +143,7 @@ class CustomResources:
                 if await self._delete_objects(crd) == 0:
                     break
                 await asyncio.sleep(_CLEANUP_POLL_S)
-            await crud.guaranteed_update(self._ctx, self._crd_info, "", name, _without_finalizer)
+            await writes.guaranteed_update(self._ctx, self._crd_info, "", name, _without_finalizer)
         except ApiError as exc:
             if exc.code != 404:
                 _log.warning("cleanup of CRD %s: %s", name, exc)
@@ -167,7 +167,7 @@ class CustomResources:
             )
             return crd
 
-        await crud.guaranteed_update(self._ctx, self._crd_info, "", name, mark, subresource="status")
+        await writes.guaranteed_update(self._ctx, self._crd_info, "", name, mark, subresource="status")
 
     async def _delete_objects(self, crd: dict[str, Any]) -> int:
         """Delete (or mark) every object of ``crd``; how many were still there."""
@@ -181,7 +181,7 @@ class CustomResources:
             if meta.get("deletionTimestamp"):
                 continue  # marked already: waiting for its finalizers
             try:
-                await crud.delete_object(self._ctx, info, meta.get("namespace", ""), meta["name"], {})
+                await deletion.delete_object(self._ctx, info, meta.get("namespace", ""), meta["name"], {})
             except ApiError as exc:
                 if exc.code != 404:
                     raise

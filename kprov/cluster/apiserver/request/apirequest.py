@@ -24,11 +24,11 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from aiohttp import web
 from multidict import CIMultiDictProxy, MultiMapping
 
-from kprov.cluster.apiserver.front.http1 import AnyReply, AnyRequest, Request, StreamingReply
-from kprov.cluster.apiserver.front.requestinfo import RequestInfo, parse_bool, parse_request_info
+from kprov.cluster.apiserver.request.requestinfo import RequestInfo, parse_bool, parse_request_info
+from kprov.cluster.apiserver.request.wire import AnyReply, AnyRequest, Request, StreamingReply
 
 if TYPE_CHECKING:
-    from kprov.cluster.apiserver.authn.chain import UserInfo
+    from kprov.cluster.apiserver.identity import UserInfo
 
 __all__ = ["ApiRequest", "Connection", "decode"]
 

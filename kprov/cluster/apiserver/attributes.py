@@ -1,4 +1,5 @@
-"""One write as admission sees it: upstream's ``admission.Attributes``, as one value.
+"""One write as admission sees it: upstream's ``admission.Attributes``, as one value, and
+the stages of a write at which the handlers admit it.
 
 Design: the handlers build an :class:`AdmissionAttributes` once per write (or CONNECT) and
 pass it, with the API server's context, to every plugin that needs more than the object:
@@ -6,19 +7,36 @@ Pod Security, ValidatingAdmissionPolicy, the admission webhooks and the built-in
 (NodeRestriction, RBAC escalation, a CSR's requester). The requesting user travels in it
 explicitly; ``user`` None means the API server itself (bootstrap, its own reconcilers).
 Mutation produces a new object, so :meth:`with_object` returns a new value.
+
+Both live below the API server's context (which names the admission chain's interface by
+them) and the admission plugins (:mod:`.admission`), as upstream's admission package
+holds the attributes apart from its plugins.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from enum import Enum
 from typing import Any
 
 from kprov.cluster.api.resources import ResourceInfo
-from kprov.cluster.apiserver.authn.chain import UserInfo
-from kprov.cluster.apiserver.authn.tokens import user_info
+from kprov.cluster.apiserver.identity import UserInfo, user_info
 
-__all__ = ["AdmissionAttributes"]
+__all__ = ["AdmissionAttributes", "Stage"]
+
+
+class Stage(Enum):
+    """Where a write stops for admission (:mod:`.admission.chain` says what runs at each)."""
+
+    MUTATE = "admit"
+    VALIDATE = "validate"
+    STORE = "store"
+
+    @property
+    def metric_type(self) -> str:
+        """Upstream's ``type`` label: the store stage's plugins are mostly mutating."""
+        return "validate" if self is Stage.VALIDATE else "admit"
 
 
 @dataclass(frozen=True)

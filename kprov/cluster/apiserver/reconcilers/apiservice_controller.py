@@ -57,10 +57,10 @@ from kprov.cluster.api.kinds.apiregistration import (
 from kprov.cluster.api.objects import now_rfc3339
 from kprov.cluster.api.resources import ResourceInfo
 from kprov.cluster.apiserver.aggregation.registry import Aggregation, Unresolvable
-from kprov.cluster.apiserver.authn.chain import UserInfo
 from kprov.cluster.apiserver.context import ApiContext
-from kprov.cluster.apiserver.front.status import ApiError
-from kprov.cluster.apiserver.handlers import crud
+from kprov.cluster.apiserver.handlers import deletion, writes
+from kprov.cluster.apiserver.identity import UserInfo
+from kprov.cluster.apiserver.request.status import ApiError
 from kprov.cluster.background import stop_requested, stop_tasks
 
 __all__ = ["BUILTIN_PRIORITIES", "APIServiceController", "desired_local"]
@@ -228,9 +228,10 @@ class APIServiceController:
             have = current.get(name)
             try:
                 if have is None:
-                    await crud.create_object(self._ctx, None, self._info, "", desired)
+                    await writes.create_object(self._ctx, None, self._info, "", desired)
                 elif _automanaged(have) and have.get("spec") != desired["spec"]:
-                    await crud.guaranteed_update(self._ctx, self._info, "", name, _with_spec(desired["spec"]))
+                    mutate = _with_spec(desired["spec"])
+                    await writes.guaranteed_update(self._ctx, self._info, "", name, mutate)
             except ApiError as exc:
                 if exc.code not in (409,):
                     _log.warning("apiservice %s: %s", name, exc)
@@ -239,7 +240,7 @@ class APIServiceController:
             stale = name not in wanted and (label == "true" or (label == "onstart" and self._first))
             if stale:
                 with contextlib.suppress(ApiError):
-                    await crud.delete_object(self._ctx, self._info, "", name, {})
+                    await deletion.delete_object(self._ctx, self._info, "", name, {})
         self._first = False
         self.registered = True  # the first autoregistration is done (/healthz's autoregister-completion)
 
@@ -340,7 +341,7 @@ class APIServiceController:
             return obj
 
         try:
-            await crud.guaranteed_update(self._ctx, self._info, "", name, mutate, subresource="status")
+            await writes.guaranteed_update(self._ctx, self._info, "", name, mutate, subresource="status")
         except ApiError as exc:
             if exc.code not in (404, 409):
                 _log.warning("apiservice %s status: %s", name, exc)
@@ -348,7 +349,7 @@ class APIServiceController:
             _log.info("apiservice %s: Available=%s (%s) %s", name, status, reason, message)
 
 
-def _with_spec(spec: dict[str, Any]) -> crud.Mutation:
+def _with_spec(spec: dict[str, Any]) -> writes.Mutation:
     """The update that sets ``spec`` (the rest of the object as it is)."""
     return lambda obj: {**obj, "spec": spec}
 

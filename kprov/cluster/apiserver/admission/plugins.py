@@ -1,0 +1,169 @@
+"""The API server's admission plugins, in order: the one list the chain runs.
+
+Design: this module is the registry of the extension point. A plugin is named (upstream's
+name where upstream has the plugin) and lists its steps: the stage it runs at, the
+operations and resources it handles, and the function that admits. Adding a plugin is one
+entry here; no handler changes. Within a stage the steps run in this list's order, which is
+the order the handlers ran them in before the chain existed:
+
+- MUTATE: LimitRanger, MutatingAdmissionWebhook;
+- VALIDATE: NodeRestriction (DELETE), PodSecurity, the CSR checks, ValidatingAdmissionPolicy,
+  ValidatingAdmissionWebhook (a CONNECT: its mutating, then validating webhooks);
+- STORE: NodeRestriction, RBAC escalation, the CSR requester, NamespaceLifecycle, CRD
+  names, Priority, RuntimeClass, the namespace finalizer, ServiceAccount, the storage
+  defaults, DefaultIngressClass, the Service addresses, ResourceQuota.
+
+``handles`` is asked once per resource and kept with the chain's plan, so a plugin that
+has nothing to do with a kind costs that kind's requests nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kprov.cluster.api.resources import ResourceInfo
+from kprov.cluster.apiserver import _lib
+from kprov.cluster.apiserver.admission import (
+    builtin,
+    limitranger,
+    node_restriction,
+    podsecurity,
+    priority,
+    runtimeclass,
+    vap,
+    webhooks,
+)
+from kprov.cluster.apiserver.admission import certificates as csr_admission
+from kprov.cluster.apiserver.admission import ingressclass as ingressclass_admission
+from kprov.cluster.apiserver.admission import serviceaccount as sa_admission
+from kprov.cluster.apiserver.admission import storage as storage_admission
+from kprov.cluster.apiserver.admission.chain import ALL_OPERATIONS, Plugin, Step
+from kprov.cluster.apiserver.admission.quota import ResourceQuota, Update
+from kprov.cluster.apiserver.attributes import AdmissionAttributes, Stage
+from kprov.cluster.apiserver.context import ApiContext
+
+__all__ = ["default_plugins"]
+
+_CREATE = frozenset({"CREATE"})
+_UPDATE = frozenset({"UPDATE"})
+_DELETE = frozenset({"DELETE"})
+_CONNECT = frozenset({"CONNECT"})
+_WRITES = frozenset({"CREATE", "UPDATE"})
+_WRITES_AND_DELETE = frozenset({"CREATE", "UPDATE", "DELETE"})
+
+
+def _core(*resources: str) -> Any:
+    def handles(info: ResourceInfo) -> bool:
+        return info.group == "" and info.resource in resources
+
+    return handles
+
+
+def _is_group(group: str) -> Any:
+    def handles(info: ResourceInfo) -> bool:
+        return info.group == group
+
+    return handles
+
+
+def _namespaced(info: ResourceInfo) -> bool:
+    return info.namespaced
+
+
+def _custom_or_crd(info: ResourceInfo) -> bool:
+    return info.custom is not None or info.group == "apiextensions.k8s.io"
+
+
+def _csrs(info: ResourceInfo) -> bool:
+    return (info.group, info.resource) == ("certificates.k8s.io", "certificatesigningrequests")
+
+
+def _ingresses(info: ResourceInfo) -> bool:
+    return (info.group, info.resource) == ("networking.k8s.io", "ingresses")
+
+
+# -- adapters: plugin modules whose entry points take the object, not the attributes ----------
+async def _limit_ranges(ctx: ApiContext, attrs: AdmissionAttributes) -> None:
+    await limitranger.admit(ctx, attrs.info, attrs.obj)
+
+
+async def _mutating_webhooks(ctx: ApiContext, attrs: AdmissionAttributes) -> Any:
+    """The webhooks' object, with the fields its kind does not declare dropped as upstream's
+    decoding of the patched object drops them (unchanged: as it was)."""
+    after = await webhooks.mutate(ctx, attrs)
+    if after is not attrs.obj:
+        _lib.drop_unknown_fields(attrs.info, after)
+    return after
+
+
+async def _priority(ctx: ApiContext, attrs: AdmissionAttributes) -> None:
+    await priority.admit_pod(ctx, attrs.obj)
+
+
+async def _runtime_class(ctx: ApiContext, attrs: AdmissionAttributes) -> None:
+    await runtimeclass.admit_pod(ctx, attrs.obj)
+
+
+async def _service_account(ctx: ApiContext, attrs: AdmissionAttributes) -> None:
+    await sa_admission.admit_pod(ctx, attrs.obj)
+
+
+async def _storage(ctx: ApiContext, attrs: AdmissionAttributes) -> None:
+    await storage_admission.admit_create(ctx, attrs.info, attrs.obj)
+
+
+async def _ingress_class(ctx: ApiContext, attrs: AdmissionAttributes) -> None:
+    await ingressclass_admission.admit_create(ctx, attrs.info, attrs.obj)
+
+
+def default_plugins(update: Update) -> tuple[Plugin, ...]:
+    """Every plugin in the chain's order; ``update`` is the guaranteed update quota charges by."""
+    pods = _core("pods")
+    store, validate = Stage.STORE, Stage.VALIDATE
+    return (
+        Plugin("LimitRanger", (Step(Stage.MUTATE, _CREATE, _limit_ranges, pods),)),
+        Plugin("MutatingAdmissionWebhook", (Step(Stage.MUTATE, _WRITES, _mutating_webhooks),)),
+        Plugin(
+            "NodeRestriction",
+            (
+                Step(validate, _DELETE, builtin.node_restriction_delete, pods),
+                Step(store, _CREATE, node_restriction.admit_pod_create, pods),
+                Step(store, _UPDATE, builtin.node_restriction_update, pods),
+            ),
+        ),
+        Plugin(podsecurity.PLUGIN_NAME, (Step(validate, _WRITES, podsecurity.validate),), switchable=True),
+        # CertificateApproval, CertificateSigning, CertificateSubjectRestriction: each of
+        # the three is switched off by its own name inside (one step, one authorizer)
+        Plugin("CertificateRequests", (Step(validate, _WRITES, csr_admission.validate, _csrs),)),
+        Plugin(vap.PLUGIN_NAME, (Step(validate, ALL_OPERATIONS, vap.validate),), switchable=True),
+        Plugin(
+            "ValidatingAdmissionWebhook",
+            (
+                Step(validate, _WRITES_AND_DELETE, webhooks.validate),
+                Step(validate, _CONNECT, webhooks.connect),
+            ),
+        ),
+        # the storage strategies' checks and the built-in plugins that run as the write is stored
+        Plugin("RBACEscalation", (Step(store, _WRITES, builtin.rbac_escalation,
+                                       _is_group("rbac.authorization.k8s.io")),)),
+        Plugin("CSRRequester", (Step(store, _CREATE, builtin.csr_requester, _csrs),)),
+        Plugin("NamespaceLifecycle", (Step(store, _CREATE, builtin.namespace_lifecycle, _namespaced),)),
+        Plugin(
+            "CustomResourceNames",
+            (
+                Step(store, _CREATE, builtin.crd_names, _custom_or_crd),
+                Step(store, _UPDATE, builtin.crd_names, _is_group("apiextensions.k8s.io")),
+            ),
+        ),
+        Plugin("Priority", (Step(store, _CREATE, _priority, pods),)),
+        Plugin("RuntimeClass", (Step(store, _CREATE, _runtime_class, pods),)),
+        Plugin("NamespaceFinalizer", (Step(store, _CREATE, builtin.namespace_finalizer,
+                                           _core("namespaces")),)),
+        Plugin(sa_admission.PLUGIN_NAME, (Step(store, _CREATE, _service_account, pods),), switchable=True),
+        # DefaultStorageClass and StorageObjectInUseProtection together
+        Plugin("PersistentVolumeDefaults", (Step(store, _CREATE, _storage,
+                                                 _core("persistentvolumes", "persistentvolumeclaims")),)),
+        Plugin("DefaultIngressClass", (Step(store, _CREATE, _ingress_class, _ingresses),)),
+        Plugin("ServiceAddresses", (Step(store, _WRITES, builtin.service_addresses, _core("services")),)),
+        Plugin("ResourceQuota", (Step(store, _CREATE, ResourceQuota(update), _namespaced),)),
+    )

@@ -1,0 +1,202 @@
+"""The admission chain: one function runs every plugin's steps, in the declared order.
+
+The first test reads the API server's source: a call to any plugin's entry point (an
+admit/validate function a step runs, or one an adapter of the plugin list wraps) anywhere
+but the plugin list itself is a second place admission is invoked, and fails.
+"""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import importlib
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from kprov.cluster.api.resources import REGISTRY
+from kprov.cluster.apiserver.admission import plugins as plugin_list
+from kprov.cluster.apiserver.admission.chain import AdmissionChain, Plugin, Step
+from kprov.cluster.apiserver.admission.metrics import AdmissionMetrics
+from kprov.cluster.apiserver.attributes import AdmissionAttributes, Stage
+
+APISERVER = Path(plugin_list.__file__).resolve().parents[1]
+PACKAGE = "kprov.cluster.apiserver"
+
+
+async def _never(*args: Any, **kwargs: Any) -> dict[str, Any]:
+    raise AssertionError("not called")
+
+
+def _aliases(tree: ast.Module, module: str) -> dict[str, str]:
+    """Local name -> the dotted name it was imported as (relative imports resolved)."""
+    out: dict[str, str] = {}
+    package = module.rsplit(".", 1)[0]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                top = alias.name.split(".")[0]
+                out[alias.asname or top] = alias.name if alias.asname else top
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")
+                base = ".".join([*parts[: len(parts) - node.level + 1], *([base] if base else [])])
+            for alias in node.names:
+                out[alias.asname or alias.name] = f"{base}.{alias.name}"
+    return out
+
+
+def _resolve(dotted: str) -> Any:
+    """The object a dotted name denotes (a module's attribute, a package's module), or None."""
+    parts = dotted.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            found: Any = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        for name in parts[cut:]:
+            found = getattr(found, name, None)
+            if found is None:
+                return None
+        return found
+    return None
+
+
+def _callee(call: ast.Call, aliases: dict[str, str]) -> str | None:
+    func = call.func
+    if isinstance(func, ast.Name) and func.id in aliases:
+        return aliases[func.id]
+    if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id in aliases:
+        return f"{aliases[func.value.id]}.{func.attr}"
+    return None
+
+
+def _module_of(path: Path) -> str:
+    rel = path.relative_to(APISERVER).with_suffix("")
+    parts = [p for p in rel.parts if p != "__init__"]
+    return ".".join([PACKAGE, *parts])
+
+
+def _entry_points() -> set[Any]:
+    """Every function a step runs, and every plugin function the plugin list's adapters call."""
+    steps = {step.run for plugin in plugin_list.default_plugins(_never) for step in plugin.steps}
+    path = Path(plugin_list.__file__)
+    tree = ast.parse(path.read_text())
+    aliases = _aliases(tree, plugin_list.__name__)
+    adapters = {f.name for f in tree.body if isinstance(f, ast.AsyncFunctionDef)}
+    called: set[Any] = set()
+    for node in tree.body:
+        if isinstance(node, ast.AsyncFunctionDef) and node.name in adapters:
+            for call in (n for n in ast.walk(node) if isinstance(n, ast.Call)):
+                dotted = _callee(call, aliases)
+                found = _resolve(dotted) if dotted else None
+                if callable(found) and getattr(found, "__module__", "").startswith(f"{PACKAGE}.admission"):
+                    called.add(found)
+    # (quota's step is an object holding the writer: its class is the entry point)
+    entry = {s for s in steps if getattr(s, "__module__", None) != plugin_list.__name__} | called
+    return {e for e in entry if not isinstance(e, plugin_list.ResourceQuota)} | {plugin_list.ResourceQuota}
+
+
+def test_admission_is_invoked_only_through_the_chain() -> None:
+    entry = _entry_points()
+    assert len(entry) >= 15  # the list's plugins (a broken resolution would pass vacuously)
+    bad = []
+    for path in sorted(APISERVER.rglob("*.py")):
+        module = _module_of(path)
+        if module == plugin_list.__name__:
+            continue
+        tree = ast.parse(path.read_text())
+        aliases = _aliases(tree, module if path.name != "__init__.py" else f"{module}.__init__")
+        for call in (n for n in ast.walk(tree) if isinstance(n, ast.Call)):
+            dotted = _callee(call, aliases)
+            found = _resolve(dotted) if dotted else None
+            if found is not None and getattr(found, "__hash__", None) and found in entry:
+                bad.append(f"{path.relative_to(APISERVER)}:{call.lineno} calls {dotted}")
+    assert not bad, "admission invoked outside the chain:\n" + "\n".join(bad)
+
+
+def test_the_declared_order_for_a_pod() -> None:
+    chain = AdmissionChain(plugin_list.default_plugins(_never))
+    pods = REGISTRY.get("", "v1", "pods")
+    assert pods is not None
+    assert chain.names(Stage.MUTATE, "CREATE", pods) == ["LimitRanger", "MutatingAdmissionWebhook"]
+    assert chain.names(Stage.VALIDATE, "CREATE", pods) == [
+        "PodSecurity", "ValidatingAdmissionPolicy", "ValidatingAdmissionWebhook"
+    ]
+    assert chain.names(Stage.VALIDATE, "DELETE", pods) == [
+        "NodeRestriction", "ValidatingAdmissionPolicy", "ValidatingAdmissionWebhook"
+    ]
+    assert chain.names(Stage.STORE, "CREATE", pods) == [
+        "NodeRestriction", "NamespaceLifecycle", "Priority", "RuntimeClass", "ServiceAccount", "ResourceQuota"
+    ]
+    connect = chain.names(Stage.VALIDATE, "CONNECT", pods)
+    assert connect == ["ValidatingAdmissionPolicy", "ValidatingAdmissionWebhook"]
+    disabled = AdmissionChain(plugin_list.default_plugins(_never), ("ServiceAccount", "LimitRanger"))
+    assert "ServiceAccount" not in disabled.names(Stage.STORE, "CREATE", pods)
+    assert "LimitRanger" in disabled.names(Stage.MUTATE, "CREATE", pods)  # never switchable here
+
+
+def _attrs(operation: str = "CREATE") -> AdmissionAttributes:
+    info = REGISTRY.get("", "v1", "configmaps")
+    assert info is not None
+    return AdmissionAttributes(info, operation, {"metadata": {"name": "a"}}, None, None)
+
+
+def test_steps_run_in_order_and_mutations_carry() -> None:
+    seen: list[str] = []
+    asked: list[str] = []
+
+    def handles(info: Any) -> bool:
+        asked.append(info.resource)
+        return True
+
+    async def first(ctx: Any, attrs: AdmissionAttributes) -> dict[str, Any]:
+        seen.append("first")
+        return {**attrs.obj, "data": {"k": "v"}}
+
+    async def second(ctx: Any, attrs: AdmissionAttributes) -> None:
+        seen.append(f"second saw {attrs.obj.get('data')}")
+
+    async def deleting(ctx: Any, attrs: AdmissionAttributes) -> None:
+        seen.append("delete only")
+
+    chain = AdmissionChain([
+        Plugin("A", (Step(Stage.MUTATE, frozenset({"CREATE"}), first, handles),)),
+        Plugin("B", (Step(Stage.MUTATE, frozenset({"CREATE"}), second),
+                     Step(Stage.MUTATE, frozenset({"DELETE"}), deleting))),
+    ])
+    ctx: Any = SimpleNamespace()
+    out = asyncio.run(chain.run(ctx, Stage.MUTATE, _attrs()))
+    assert out.obj["data"] == {"k": "v"}
+    assert seen == ["first", "second saw {'k': 'v'}"]
+    asyncio.run(chain.run(ctx, Stage.MUTATE, _attrs()))
+    assert asked == ["configmaps"]  # the plan was kept: handles asked once per resource
+    assert asyncio.run(chain.run(ctx, Stage.VALIDATE, _attrs())).obj == {"metadata": {"name": "a"}}
+
+
+def test_metrics_per_plugin_and_stage_with_rejections() -> None:
+    async def ok(ctx: Any, attrs: AdmissionAttributes) -> None:
+        return None
+
+    async def refuse(ctx: Any, attrs: AdmissionAttributes) -> None:
+        raise PermissionError("no")
+
+    metrics = AdmissionMetrics()
+    chain = AdmissionChain(
+        [Plugin("Ok", (Step(Stage.VALIDATE, frozenset({"CREATE"}), ok),)),
+         Plugin("No", (Step(Stage.VALIDATE, frozenset({"CREATE"}), refuse),))],
+        metrics=metrics,
+    )
+    with pytest.raises(PermissionError):
+        asyncio.run(chain.run(SimpleNamespace(), Stage.VALIDATE, _attrs()))  # type: ignore[arg-type]
+    assert sum(metrics.plugins[("Ok", "CREATE", "validate")].admitted.counts) == 1
+    assert sum(metrics.plugins[("No", "CREATE", "validate")].rejected.counts) == 1
+    assert sum(metrics.steps[("CREATE", "validate")].rejected.counts) == 1
+    families = {m.name: m for m in metrics.collect()}
+    samples = families["apiserver_admission_controller_admission_duration_seconds"].samples
+    assert {s.labels["name"] for s in samples} == {"Ok", "No"}
+    rejected = {s.labels["rejected"] for s in samples if s.labels["name"] == "No"}
+    assert rejected == {"true"}
