@@ -77,7 +77,8 @@ def test_every_daemon_imports_from_the_archive_alone(unpacked: Path) -> None:
     """The unpacked tree with the host's plain venv python, no operator site-packages."""
     modules = ["kprov.cluster.kubelet.__main__", "kprov.cluster.apiserver.__main__",
                "kprov.cluster.proxy.__main__", "kprov.cluster.dns.__main__", "kprov.images.mirror_order",
-               "kprov.cluster.kubelet.node.readycheck", "kprov.cli.main", "cel_expr_python.cel"]  # (CEL: on first use)
+               "kprov.cluster.kubelet.node.readycheck", "kprov.cli.main",
+               "cel_expr_python.cel"]  # (CEL: on first use)
     code = "import importlib, sys\nfor m in sys.argv[1:]: importlib.import_module(m)\nprint(sys.path[-1])"
     done = subprocess.run([str(unpacked / "bin" / "python"), "-I", "-c", code, *modules],
                           capture_output=True, text=True, cwd=unpacked)
