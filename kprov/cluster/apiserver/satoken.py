@@ -11,7 +11,8 @@ watch cache). Legacy tokens (issuer ``kubernetes/serviceaccount``, claims under
 ``kubernetes.io/serviceaccount/...``) verify too, so Secrets of type
 ``kubernetes.io/service-account-token`` can be honoured. Tokens name their key in the
 ``kid`` header as upstream does (the unpadded base64url SHA-256 of the public key's DER
-SubjectPublicKeyInfo), the ``kid`` the OIDC discovery's JWKS (:mod:`.oidc`) lists.
+SubjectPublicKeyInfo), the ``kid`` the OIDC discovery's JWKS
+(:mod:`kprov.cluster.apiserver.authn.oidc`) lists.
 """
 
 from __future__ import annotations

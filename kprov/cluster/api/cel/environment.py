@@ -344,5 +344,6 @@ def _type(cel: Any, signature: str) -> Any:
 
 @functools.cache
 def environment() -> Environment:
-    """The process's environment (built on first use: importing the runtime costs ~0.1 s)."""
+    """The process's environment, built on first use (importing the runtime is not free, so
+    a server without CEL rules never pays it)."""
     return Environment(_libraries())

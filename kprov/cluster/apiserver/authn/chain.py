@@ -2,9 +2,10 @@
 
 - A client certificate verified by TLS against the client CA (``--client-ca-file``): CN is
   the user, O entries are the groups; parsed once per TLS connection.
-- Otherwise ``Authorization: Bearer <jwt>``: a ServiceAccount token (:mod:`.satoken`) whose
-  signature, issuer, audience and expiry hold, whose ServiceAccount still exists with the
-  token's uid and, for a bound token, whose Pod or Secret (and Node) still exist with their
+- Otherwise ``Authorization: Bearer <jwt>``: a ServiceAccount token
+  (:mod:`kprov.cluster.apiserver.satoken`) whose signature, issuer, audience and expiry
+  hold, whose ServiceAccount still exists with the token's uid and, for a bound token,
+  whose Pod or Secret (and Node) still exist with their
   uids (a pod deleted more than a minute ago revokes its tokens, as upstream). The user is
   ``system:serviceaccount:<ns>:<name>`` in ``system:serviceaccounts``,
   ``system:serviceaccounts:<ns>`` and ``system:authenticated``, with upstream's extra keys

@@ -9,7 +9,7 @@ a pod) can verify it without asking the API server.
   the signing algorithms of the keys (RS256); Content-Type application/json.
 - The JWKS lists every public key tokens verify with: RSA ``n``/``e`` (unpadded base64url),
   ``use: sig``, ``alg: RS256`` and the ``kid`` issued tokens carry
-  (:func:`.satoken.key_id`); Content-Type application/jwk-set+json.
+  (:func:`kprov.cluster.apiserver.satoken.key_id`); Content-Type application/jwk-set+json.
 - Both are ``Cache-Control: public, max-age=3600`` and authorized like any non-resource URL:
   the bootstrap ClusterRole ``system:service-account-issuer-discovery`` grants ``get`` on them.
 """

@@ -19,7 +19,8 @@ Design: one loop per server (:class:`APIServiceController`), every
    upstream words it), sent as ``system:kube-aggregator`` in system:masters with the
    front-proxy certificate, certificate not checked; else Passed. That answer, an
    APIResourceList, is kept for the merged discovery
-   (:attr:`.aggregation.Aggregation.discovery`). The status is written only when it changed.
+   (:attr:`kprov.cluster.apiserver.aggregation.registry.Aggregation.discovery`). The status
+   is written only when it changed.
 3. *OpenAPI v3*: a passing remote APIService's ``/openapi/v3/apis/<group>/<version>`` is
    fetched when this server holds none for it, then refreshed once a minute with the ETag
    it came with (a 304 keeps it), as upstream's OpenAPI v3 aggregation controller does:

@@ -1,8 +1,9 @@
 """One API request, decoded once by the front: what authentication, authorization and the
 handlers read of it, as an immutable value.
 
-The front serves requests on two HTTP stacks (:mod:`.http1`'s lean one, and aiohttp's for
-the WebSocket upgrades it hands over); their request objects differ, and neither belongs
+The front serves requests on two HTTP stacks
+(:mod:`kprov.cluster.apiserver.front.http1`'s lean one, and aiohttp's for the WebSocket
+upgrades it hands over); their request objects differ, and neither belongs
 below the HTTP layer. :func:`decode` turns either into an :class:`ApiRequest`: the method,
 the path and its RequestInfo (upstream's RequestInfo resolver, :mod:`.requestinfo`), the
 query as a read-only multi-mapping, the headers read-only (the proxies forward them all;
@@ -91,7 +92,8 @@ class Connection:
 
     @property
     def lean(self) -> bool:
-        """Served by :mod:`.http1` (a raw Upgrade is its), not by aiohttp (WebSockets)."""
+        """Served by :mod:`kprov.cluster.apiserver.front.http1` (a raw Upgrade is its), not by
+        aiohttp (WebSockets)."""
         return isinstance(self._raw, Request)
 
     def stream_reply(self, headers: dict[str, str], status: int = 200) -> AnyReply:
