@@ -317,6 +317,8 @@ def _build(data: dict[str, Any], action: str, args: dict[str, Any], scope: Scope
         async_seconds=data.get("async"),
         poll=data.get("poll"),
     )
+    if action == "meta" and args.get("_raw_params") == "end_role" and scope.role is None:
+        raise PlaybookError(f"{where}: Cannot execute 'end_role' from outside of a role")
     if task.register is not None and not str(task.register).isidentifier():
         raise PlaybookError(f"{where}: register name {task.register!r} is not a valid variable name")
     return task
