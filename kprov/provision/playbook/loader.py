@@ -282,7 +282,8 @@ class PlaybookLoader:
                 play.roles.append(role)
             handlers_file = role_file(role.path, "handlers", handlers_from)
             if handlers_file is not None and not any(h.scope.role is role for h in play.handlers):
-                handler_scope = dataclasses.replace(inner, when=(), tags=())
+                # a handlers file's imports resolve from its own folder first
+                handler_scope = dataclasses.replace(inner, when=(), tags=(), base_dir=handlers_file.parent)
                 play.handlers += self.handlers(
                     _list(load_yaml_file(handlers_file)), handler_scope, str(handlers_file)
                 )
@@ -294,7 +295,7 @@ class PlaybookLoader:
             return []
         return self.handlers(
             _list(load_yaml_file(handlers_file)),
-            dataclasses.replace(scope, when=(), tags=()),
+            dataclasses.replace(scope, when=(), tags=(), base_dir=handlers_file.parent),
             str(handlers_file),
         )
 
@@ -303,9 +304,11 @@ class PlaybookLoader:
         name = task.args.get("file") or task.args.get("_raw_params")
         if not name:
             raise PlaybookError(f"{task.origin}: {task.action} needs a file name")
+        # as ansible-core's path_dwim_relative for a role: the including file's folder, the
+        # role's tasks/, the role itself (``include_tasks: tasks/x.yml``), then the playbook's
         candidates = [scope.base_dir / str(name)]
         if scope.role is not None:
-            candidates.append(scope.role.path / "tasks" / str(name))
+            candidates += [scope.role.path / "tasks" / str(name), scope.role.path / str(name)]
         candidates.append(self.playbook_dir / str(name))
         for path in candidates:
             if path.is_file():
