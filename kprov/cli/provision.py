@@ -1,17 +1,18 @@
 """`kprov apply | plan | ping | facts | exec`: the provisioning engine's commands.
 
-Parses options, calls kprov.provision.pipelines, renders: a live per-host progress view
-(rich), failures with their messages, diffs (``--diff`` / ``plan``), then a recap table per
-host like Ansible's. ``--json`` prints the run report as JSON instead (apply/plan: one compact
-line). The cluster's operator-side artifacts are made current while the hosts are being
-connected, and after kprov's cluster playbook apply removes the nodes that left the
-inventory (plan names them): the phases are kprov.deploy.apply's; this module renders them
-(the preflight's problems as one table; ``--skip-preflight NAME``). Exit code: 0 only when nothing failed and
-every host was reached; 2 when a host failed or was unreachable (or a node removal had
-problems, or the preflight found some); 1 for bad input (inventory, playbook, options);
-130 when SIGINT/SIGTERM interrupted the run (it prints "interrupted", the recap and the log
-path). Every run writes a log (path printed at the end, mode 0600).
-Nothing printed carries key material (kprov.provision.redact).
+Parses options, calls kprov.provision.pipelines, renders: a live per-host progress view (rich),
+failures with their messages, diffs (``--diff`` / ``plan``), then a recap table per host like
+Ansible's. ``--json`` prints the run report as JSON instead (apply/plan: one compact line; a run
+that stops before its report, on a playbook that does not load, prints one document all the
+same: ``ok: false`` and ``error`` with the message, file and line). The cluster's operator-side
+artifacts are made current while the hosts are being connected, and after kprov's cluster
+playbook apply removes the nodes that left the inventory (plan names them): the phases are
+kprov.deploy.apply's; this module renders them (the preflight's problems as one table;
+``--skip-preflight NAME``). Exit code: 0 only when nothing failed and every host was reached; 2 when a
+host failed or was unreachable (or a node removal had problems, or the preflight found some); 1
+for bad input (inventory, playbook, options); 130 when SIGINT/SIGTERM interrupted the run (it
+prints "interrupted", the recap and the log path). Every run writes a log (path printed at the
+end, mode 0600). Nothing printed carries key material (kprov.provision.redact).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from kprov.cli.run_output import (
 from kprov.deploy.apply import ApplyOutcome, PreflightSkipError, run_apply, run_plan
 from kprov.provision.errors import ProvisionError
 from kprov.provision.execute import RunOptions, RunReport
+from kprov.provision.execute.results import failed_run_document
 from kprov.provision.pipelines import exec_command, host_facts, ping
 from kprov.provision.redact import redact_data, redact_text
 
@@ -142,6 +144,12 @@ def _finish(
     raise typer.Exit(0 if report.ok and all(r.ok for r in removed) else 2)
 
 
+def _json_failure(as_json: bool, err: Exception) -> None:
+    """With ``--json``: the document of a run that stopped before its report (stdout)."""
+    if as_json:
+        print(json.dumps(failed_run_document(err, redact_text(str(err))), separators=(",", ":")))
+
+
 def _error(console: Console, err: Exception) -> typer.Exit:
     console.print(f"[red]error:[/red] {redact_text(str(err))}", highlight=False)
     return typer.Exit(1)
@@ -171,10 +179,13 @@ def _run_playbook(
         with LiveView(console, options.verbosity, enabled=not as_json) as view:
             outcome = action(list(inventory), playbook, options, view, skip_preflight=_split(skip_preflight))
     except PreflightSkipError as err:
+        _json_failure(as_json, err)
         raise typer.BadParameter(str(err), param_hint="--skip-preflight") from None
     except ProvisionError as err:
+        _json_failure(as_json, err)
         raise _error(console, err) from None
     except Exception as err:
+        _json_failure(as_json, err)  # --json prints one document whatever stopped the run
         if isinstance(err, _cluster_errors()):
             raise _error(console, err) from None
         raise
