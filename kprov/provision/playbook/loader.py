@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from kprov.provision.errors import PlaybookError
+from kprov.provision.modules.protocol.locate import Locator, collection_roots, default_library_dirs
 from kprov.provision.playbook.argspec import validation_task
 from kprov.provision.playbook.model import EXTENDED_KEYWORDS, Block, Item, Play, Playbook, Role, Scope, Task
 from kprov.provision.playbook.tasks import parse_task
@@ -94,6 +95,13 @@ class PlaybookLoader:
         self.known = known_modules if known_modules is not None else _known_modules()
         self._uids = itertools.count(1)
         self._uid_lock = threading.Lock()
+        # where modules kprov lacks are found (modules.protocol): the playbook's library/,
+        # each role's as it loads (visible to the whole run, as in ansible-core), collections
+        self.modules = Locator([playbook_dir / "library", *default_library_dirs()],
+                               collection_roots(playbook_dir))
+
+    def _resolvable(self, action: str) -> bool:
+        return self.modules.find(action) is not None
 
     def _number(self, task: Task) -> Task:
         with self._uid_lock:
@@ -189,7 +197,7 @@ class PlaybookLoader:
                     origin=where,
                 )
             ]
-        task = self._number(parse_task(data, scope, self.known, source))
+        task = self._number(parse_task(data, scope, self.known, source, self._resolvable))
         if task.action == "import_tasks":
             file = self._include_path(task, scope)
             inner = self._inherit(scope, data, where, include_vars=task.vars)
@@ -244,6 +252,7 @@ class PlaybookLoader:
         extending = scope.extended({k: ref.pop(k) for k in EXTENDED_KEYWORDS if k in ref})
         params.update(ref)
         role = self.roles.find(name, where)
+        self.modules.add_library(role.path / "library")
         role_key = (str(role.path), repr(sorted(params.items())) + tasks_from)
         if seen is not None:
             if role_key in seen and not role.allow_duplicates:

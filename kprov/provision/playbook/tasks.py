@@ -9,7 +9,7 @@ that is not ``k=v``) the rest is ``_raw_params``, as in Ansible. ``args:`` merge
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from kprov.provision.errors import PlaybookError, UnknownModuleError
@@ -188,7 +188,10 @@ def _closest(name: str, known: Iterable[str]) -> str | None:
     return match[0] if match else None
 
 
-def parse_task(data: dict[str, Any], scope: Scope, known_modules: frozenset[str], source: str) -> Task:
+def parse_task(data: dict[str, Any], scope: Scope, known_modules: frozenset[str], source: str,
+               resolvable: Callable[[str], bool] | None = None) -> Task:
+    """One task. A module neither kprov nor Ansible's name lists know is still accepted when
+    ``resolvable`` finds it (a ``library/`` or collection module: modules.protocol)."""
     where = origin_of(data, source)
     if not isinstance(data, dict):
         raise PlaybookError(f"{where}: a task must be a mapping, got {type(data).__name__}")
@@ -229,7 +232,8 @@ def parse_task(data: dict[str, Any], scope: Scope, known_modules: frozenset[str]
         else:
             raise PlaybookError(f"{where}: arguments of '{action}' must be a mapping or a string")
     action = normalize_action(action)
-    if action not in ENGINE_ACTIONS and action not in known_modules and not deferrable(action):
+    if (action not in ENGINE_ACTIONS and action not in known_modules and not deferrable(action)
+            and not (resolvable is not None and resolvable(action))):
         all_known = (
             set(known_modules) | set(ENGINE_ACTIONS) | {p + a for p in _PREFIXES[:1] for a in ENGINE_ACTIONS}
         )

@@ -48,6 +48,7 @@ from kprov.provision.execute.probes.probe_plan import (
 from kprov.provision.execute.results import Status, TaskResult
 from kprov.provision.execute.task.loops import item_layers, loop_items, loop_outcome
 from kprov.provision.execute.task.module_defaults import defaults_for
+from kprov.provision.execute.task.protocol_fallback import protocol_module
 from kprov.provision.execute.task.report import bool_keyword, inject_facts, task_result
 from kprov.provision.execute.task.setup import HostUnreachable, TaskSetup
 from kprov.provision.execute.variables import task_scope
@@ -60,7 +61,6 @@ from kprov.provision.modules.base import (
     UnknownModuleError,
     get_module,
 )
-from kprov.provision.playbook.ansible_names import deferrable, missing_module_message
 from kprov.provision.playbook.model import Task
 from kprov.provision.template_filters import to_bool
 from kprov.provision.templates import OMIT, VarScope
@@ -350,9 +350,11 @@ class TaskRunner:
         try:
             module = (AsyncStatus(_async_dir(scope), self.run.async_finishers, self.run.planned_jobs)
                       if task.action in ASYNC_STATUS_NAMES else get_module(task.action))
-        except UnknownModuleError as err:
-            msg = missing_module_message(task.action) if deferrable(task.action) else str(err)
-            return ModuleCall(ModuleResult(failed=True, msg=msg), None)
+        except UnknownModuleError as err:  # Ansible's module protocol, if the module is found
+            found = protocol_module(self.run, task, str(err))
+            if isinstance(found, ModuleResult):
+                return ModuleCall(found, None)
+            module = found
         limit = _int_keyword(scope, task.async_seconds, "async", 0)
         if limit > 0:
             poll = _int_keyword(scope, task.poll, "poll", DEFAULT_POLL_S)
