@@ -30,6 +30,7 @@ from typing import Any
 import jinja2
 from jinja2.utils import concat
 
+from kprov.provision.collection_plugins import CollectionPlugins, PluginMap
 from kprov.provision.errors import TemplateError, UndefinedVariableError
 from kprov.provision.lookups import join_lookup, run_lookup
 from kprov.provision.template_filters import ANSIBLE_FILTERS, ANSIBLE_TESTS, to_bool
@@ -92,8 +93,10 @@ class TemplateEngine:
             # template renders the same file under both
             finalize=_none_as_empty,
         )
-        self.env.filters.update(ANSIBLE_FILTERS)
-        self.env.tests.update(ANSIBLE_TESTS)
+        # kprov's filters and tests; a name it lacks is asked of the installed collections
+        self.plugins = CollectionPlugins()
+        self.env.filters = PluginMap("filter", self.plugins, {**self.env.filters, **ANSIBLE_FILTERS})
+        self.env.tests = PluginMap("test", self.plugins, {**self.env.tests, **ANSIBLE_TESTS})
         self.env.globals.update(extra_globals or {})
         self.env.globals["omit"] = OMIT
         self.env.globals["lookup"] = _lookup
@@ -170,6 +173,7 @@ class VarScope(Mapping[str, Any]):
 
     def __init__(self, engine: TemplateEngine, layers: list[Layer]) -> None:
         self.engine = engine
+        self.plugins = engine.plugins  # a collection's lookups (lookups.run_lookup)
         self.layers = layers
         self._resolving: list[str] = []
         self._cache: dict[str, Any] = {}
