@@ -115,3 +115,14 @@ def test_unknown_meta_action_fails_with_ansibles_words(tmp_path: Path, monkeypat
     assert not report.ok
     assert [(r.status, r.msg.split(": ", 1)[-1]) for r in report.results] == [
         ("failed", "invalid meta action requested: bogus")]
+
+
+def test_task_names_are_templated_in_results(tmp_path: Path, monkeypatch: MP) -> None:
+    files = {
+        "roles/r/tasks/main.yml": ("- name: \"install {{ pkg }} on {{ inventory_hostname }}\"\n"
+                                   "  debug: msg=x\n"),
+        "site.yml": ("- hosts: all\n  gather_facts: false\n  vars: {pkg: nginx}\n  roles: [r]\n  tasks:\n"
+                     "    - name: \"{{ undefined_thing }} stays\"\n      debug: msg=x\n"),
+    }
+    report, _ = run_fake(tmp_path, monkeypatch, files, ["a"])
+    assert _names(report, "a") == ["r : install nginx on a", "{{ undefined_thing }} stays"]

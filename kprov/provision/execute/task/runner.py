@@ -100,9 +100,23 @@ class TaskRunner:
         self.setup = TaskSetup(run, pctx, host)
 
     # -- entry -----------------------------------------------------------------------------
+    def title(self, task: Task, extra: dict[str, Any] | None = None) -> str:
+        """The task's title with its name templated for this host, as the linear strategy
+        templates it before the task runs (not failing: a name it cannot render stays as
+        written)."""
+        if "{{" not in task.name and "{%" not in task.name:
+            return task.title
+        try:
+            name = str(self.scope(task, extra).template(task.name, f"task name ({task.origin})"))
+        except Exception:  # noqa: BLE001 - ansible-core templates the name with fail_on_undefined=False
+            return task.title
+        role = task.scope.role.name if task.scope.role else ""
+        return f"{role} : {name}" if role else name
+
     def execute(self, task: Task, extra: dict[str, Any] | None = None) -> TaskResult:
         start = time.monotonic()
-        self.run.observer.task_start(self.host.name, task.title)
+        title = self.title(task, extra)
+        self.run.observer.task_start(self.host.name, title)
         try:
             status, registered = self._execute(task, extra)
         except HostUnreachable as err:
@@ -120,7 +134,7 @@ class TaskRunner:
                 {"failed": True, "msg": f"task '{task.title}': {err}", "changed": False},
             )
         result = task_result(task, status, registered, time.monotonic() - start, host=self.host.name,
-                             play=self.pctx.play.name)
+                             play=self.pctx.play.name, title=title)
         own_facts = task.action not in _OWN_FACT_ACTIONS and not _places_facts_per_item(task)
         if status in ("ok", "changed") and own_facts:
             inject_facts(registered, self.host)
