@@ -25,9 +25,9 @@ __all__ = ["Locator", "ModuleSource", "collection_roots", "core_package_dir", "d
 
 _BUILTIN = ("ansible.builtin.", "ansible.legacy.")
 _MAX_REDIRECTS = 5
-# ansible-core modules whose work is done (or begun) by their action plugin on the controller
-_CORE_ACTIONS = frozenset(("assemble", "fetch", "pause", "raw", "reboot", "script", "set_stats",
-                           "wait_for_connection", "gather_facts", "package", "service", "async_status"))
+# ansible-core's action plugins that only hand over to their module (uri's reads ``src`` on the
+# controller only when given): the module alone is what Ansible runs
+_PLAIN_ACTIONS = frozenset(("normal", "uri"))
 
 
 @dataclass(frozen=True)
@@ -140,7 +140,10 @@ class Locator:
             return None
         found = _module_file(core / "modules", short)
         if found is not None:
-            return ModuleSource(name, found, f"ansible.modules.{short}", short in _CORE_ACTIONS)
+            action = short not in _PLAIN_ACTIONS and (core / "plugins" / "action" / f"{short}.py").is_file()
+            # a documentation stub (import_playbook, meta...): the work is the engine's
+            action = action or "def main" not in found.read_text(encoding="utf-8", errors="replace")
+            return ModuleSource(name, found, f"ansible.modules.{short}", action)
         target = self._routes(core / "config" / "ansible_builtin_runtime.yml").get(short)
         return self._locate(target, hops - 1) if target else None
 
