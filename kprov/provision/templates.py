@@ -35,6 +35,7 @@ from kprov.provision.errors import TemplateError, UndefinedVariableError
 from kprov.provision.lookups import join_lookup, run_lookup
 from kprov.provision.template_filters import ANSIBLE_FILTERS, ANSIBLE_TESTS, to_bool
 from kprov.provision.template_settings import DEFAULT_SETTINGS, HEADER, TemplateSettings, split_header
+from kprov.provision.yamlfile import UnsafeText
 
 __all__ = [
     "ANSIBLE_MANAGED",
@@ -57,7 +58,9 @@ Layer = tuple[Mapping[str, Any], bool]  # (variables, templated?)
 
 
 def is_template(value: Any) -> bool:
-    return isinstance(value, str) and ("{{" in value or "{%" in value or value.startswith(HEADER))
+    """Whether ``value`` is text to render (never a ``!unsafe`` one)."""
+    return (isinstance(value, str) and ("{{" in value or "{%" in value or value.startswith(HEADER))
+            and not isinstance(value, UnsafeText))
 
 
 class AnsibleUndefined(jinja2.StrictUndefined):

@@ -26,8 +26,8 @@ import yaml
 from kprov.provision.errors import FileTooLarge, YamlError
 
 __all__ = [
-    "MAX_EXPANDED_NODES", "MAX_FILE_BYTES", "SourceDict", "load_yaml_file", "load_yaml_text", "origin_of",
-    "read_bounded",
+    "MAX_EXPANDED_NODES", "MAX_FILE_BYTES", "SourceDict", "UnsafeText", "load_yaml_file", "load_yaml_text",
+    "origin_of", "read_bounded",
 ]
 
 MAX_FILE_BYTES = 64 * 1024 * 1024  # a large generated inventory of 10,000 hosts is ~2 MiB
@@ -57,8 +57,30 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> SourceDict:
     return result
 
 
+class UnsafeText(str):
+    """A string tagged ``!unsafe``: data, never templated (templates.is_template says no)."""
+
+    __slots__ = ()
+
+
 def _construct_unsafe(loader: _Loader, node: yaml.Node) -> Any:
-    return loader.construct_scalar(node)  # type: ignore[arg-type]
+    """``!unsafe`` as ansible-core reads it: the scalar's text (or every string inside a tagged
+    sequence or mapping) is never templated."""
+    if isinstance(node, yaml.ScalarNode):
+        return UnsafeText(loader.construct_scalar(node))
+    if isinstance(node, yaml.SequenceNode):
+        return [_unsafe(v) for v in loader.construct_sequence(node, deep=True)]
+    return {k: _unsafe(v) for k, v in _construct_mapping(loader, node).items()}  # type: ignore[arg-type]
+
+
+def _unsafe(value: Any) -> Any:
+    if isinstance(value, str):
+        return UnsafeText(value)
+    if isinstance(value, list):
+        return [_unsafe(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _unsafe(v) for k, v in value.items()}
+    return value
 
 
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)

@@ -149,8 +149,10 @@ def parse_free_form(text: str, action: str) -> dict[str, Any]:
     args: dict[str, Any] = {}
     rest: list[tuple[int, int]] = []
     for a, b in spans:
-        key, eq, value = text[a:b].partition("=")
-        is_kv = eq and key.isidentifier()
+        key, eq, value = _kv_split(text[a:b])
+        # a templated key (``set_fact: "{{ item }}=moo"``) is a key too, as ansible-core's parse_kv has it
+        templated_key = not raw_module and key.startswith("{{") and key.endswith("}}")
+        is_kv = eq and (key.isidentifier() or templated_key)
         if is_kv and (not raw_module or key in _RAW_OPTIONS):
             args[key] = _unquote(value)
         else:
@@ -166,6 +168,20 @@ def parse_free_form(text: str, action: str) -> dict[str, Any]:
         else:
             args["_raw_params"] = " ".join(text[a:b] for a, b in rest)
     return args
+
+
+def _kv_split(token: str) -> tuple[str, str, str]:
+    """``key=value`` at the first ``=`` outside a Jinja2 expression."""
+    depth = 0
+    for i, char in enumerate(token):
+        pair = token[i:i + 2]
+        if pair == "{{":
+            depth += 1
+        elif pair == "}}" and depth:
+            depth -= 1
+        elif char == "=" and not depth:
+            return token[:i], "=", token[i + 1:]
+    return token, "", ""
 
 
 def _unquote(value: str) -> str:

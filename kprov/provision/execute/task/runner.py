@@ -25,7 +25,7 @@ from types import MappingProxyType
 from typing import Any
 
 from kprov.provision.connect.base import ConnectionFailure, UnreachableError
-from kprov.provision.errors import ProvisionError, UndefinedVariableError
+from kprov.provision.errors import ProvisionError, TemplateError, UndefinedVariableError
 from kprov.provision.execute.context import HostState, PlayContext, RunContext
 from kprov.provision.execute.engine_actions.add_host import add_host
 from kprov.provision.execute.engine_actions.async_jobs import (
@@ -327,12 +327,21 @@ class TaskRunner:
             self.settle(call, False, False, task)
             return "skipped", registered
         changed, failed = result.changed, result.failed
-        if task.changed_when is not None:
-            changed = all(check_scope.condition(c, "task field 'changed_when'") for c in task.changed_when)
-        if task.failed_when is not None:
-            failed = all(check_scope.condition(c, "task field 'failed_when'") for c in task.failed_when)
-            if failed and not registered.get("msg"):
-                registered["msg"] = "failed_when condition met"
+        condition = "changed"
+        try:
+            if task.changed_when is not None:
+                changed = all(check_scope.condition(c, "task field 'changed_when'")
+                              for c in task.changed_when)
+            condition = "failed"
+            if task.failed_when is not None:
+                failed = all(check_scope.condition(c, "task field 'failed_when'") for c in task.failed_when)
+                registered["failed_when_result"] = failed  # ansible-core's key
+                if failed and not registered.get("msg"):
+                    registered["msg"] = "failed_when condition met"
+        except TemplateError as err:  # the module's own fields stay, as ansible-core keeps them
+            failed = True
+            registered[f"{condition}_when_result"] = str(err)
+            registered.setdefault("msg", str(err))
         registered["changed"], registered["failed"] = changed, failed
         self.settle(call, changed, failed, task)
         if failed:
