@@ -57,6 +57,38 @@ def test_roles_own_modules_converge_on_a_lab_host(
     lab.ssh("h1", f"rm -rf {OUT}")
 
 
+COLLECTIONS_PLAY = """- hosts: all
+  gather_facts: false
+  tasks:
+    - name: ansible-core's tempfile, through the module protocol
+      tempfile: {state: directory, suffix: kprov}
+      register: made
+    - name: a collection's lookup (routed short name and FQCN)
+      copy:
+        dest: "{{ made.path }}/tree.txt"
+        content: "{{ lookup('community.general.filetree', 'roles/', wantlist=True) | map(attribute='path')
+                     | select('match', '.*library/.+') | sort | join(',') }}"
+"""
+
+
+def test_ansible_core_module_and_collection_lookup_on_a_lab_host(
+    lab_hosts: Callable[[int], Lab], lab_inventory: Callable[[int], Path], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    lab = lab_hosts(1)
+    monkeypatch.setenv("KPROV_LOG_DIR", str(tmp_path / "logs"))
+    shutil.copytree(ROLES, tmp_path / "play")
+    site = tmp_path / "play" / "collections.yml"
+    site.write_text(COLLECTIONS_PLAY)
+    rc, doc = _apply(lab_inventory(1), site)
+    assert rc == 0 and doc["ok"], [r["result"] for r in doc["results"] if r["status"] == "failed"]
+    [made] = [r["result"] for r in doc["results"] if r["task"].startswith("ansible-core's tempfile")]
+    assert made["state"] == "directory" and made["path"].endswith("kprov")
+    assert lab.ssh("h1", f"cat {made['path']}/tree.txt")[1] == (
+        "py_module/library/kprov_marker.py,shell_module/library/kprov_shmarker")
+    lab.ssh("h1", f"rm -rf {made['path']}")
+
+
 def test_json_on_a_broken_playbook_is_one_document(
     lab_inventory: Callable[[int], Path], tmp_path: Path
 ) -> None:
