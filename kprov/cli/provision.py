@@ -63,6 +63,18 @@ ForksOpt = typer.Option(
     0, "--forks", "-f", help="Hosts running at once (0: every host, as far as this machine holds it)."
 )
 JsonOpt = typer.Option(False, "--json", help="Print the run report as JSON (no live view).")
+VaultPasswordFileOpt = typer.Option(
+    None, "--vault-password-file", "--vault-pass-file",
+    help="Ansible Vault password file or script (repeatable).",
+)
+VaultIdOpt = typer.Option(
+    None, "--vault-id", help="Ansible Vault secret: label@file, label@prompt or file (repeatable)."
+)
+AskVaultOpt = typer.Option(False, "--ask-vault-pass", "-J", help="Ask for the Ansible Vault password.")
+
+
+def _vault_ids(vault_id: list[str] | None, password_files: list[str] | None, ask: bool) -> list[str]:
+    return [*(vault_id or []), *(password_files or []), *(["prompt"] if ask else [])]
 VerboseOpt = typer.Option(0, "-v", "--verbose", count=True, help="-v: every task result; -vv: with its data.")
 TagsOpt = typer.Option(None, "--tags", "-t", help="Only tasks with these tags (comma separated).")
 SkipTagsOpt = typer.Option(None, "--skip-tags", help="Skip tasks with these tags (comma separated).")
@@ -214,6 +226,9 @@ def apply_cmd(
     verbose: int = VerboseOpt,
     roles_path: list[Path] = RolesPathOpt,
     skip_preflight: list[str] = SkipPreflightOpt,
+    vault_password_file: list[str] = VaultPasswordFileOpt,
+    vault_id: list[str] = VaultIdOpt,
+    ask_vault_pass: bool = AskVaultOpt,
     max_unavailable: str = typer.Option(
         None,
         "--max-unavailable",
@@ -236,6 +251,7 @@ def apply_cmd(
         limit=limit,
         verbosity=verbose,
         roles_path=list(roles_path or []),
+        vault_ids=_vault_ids(vault_id, vault_password_file, ask_vault_pass),
     )
     _run_playbook(
         console,
@@ -261,6 +277,9 @@ def plan_cmd(
     verbose: int = VerboseOpt,
     roles_path: list[Path] = RolesPathOpt,
     skip_preflight: list[str] = SkipPreflightOpt,
+    vault_password_file: list[str] = VaultPasswordFileOpt,
+    vault_id: list[str] = VaultIdOpt,
+    ask_vault_pass: bool = AskVaultOpt,
 ) -> None:
     """Show, per host, what apply would change (check mode + diffs); changes nothing."""
     console = Console(stderr=as_json)
@@ -272,6 +291,7 @@ def plan_cmd(
         limit=limit,
         verbosity=verbose,
         roles_path=list(roles_path or []),
+        vault_ids=_vault_ids(vault_id, vault_password_file, ask_vault_pass),
     )
     _run_playbook(
         console,

@@ -35,7 +35,8 @@ from kprov.provision.errors import TemplateError, UndefinedVariableError
 from kprov.provision.lookups import join_lookup, run_lookup
 from kprov.provision.template_filters import ANSIBLE_FILTERS, ANSIBLE_TESTS, to_bool
 from kprov.provision.template_settings import DEFAULT_SETTINGS, HEADER, TemplateSettings, split_header
-from kprov.provision.yamlfile import UnsafeText
+from kprov.provision.vault import Vault
+from kprov.provision.yamlfile import EncryptedValue, UnsafeText
 
 __all__ = [
     "ANSIBLE_MANAGED",
@@ -96,6 +97,7 @@ class TemplateEngine:
             # template renders the same file under both
             finalize=_none_as_empty,
         )
+        self.vault = Vault()  # the run's vault secrets (pipelines.open_run): !vault values
         # kprov's filters and tests; a name it lacks is asked of the installed collections
         self.plugins = CollectionPlugins()
         self.env.filters = PluginMap("filter", self.plugins, {**self.env.filters, **ANSIBLE_FILTERS})
@@ -290,6 +292,8 @@ class VarScope(Mapping[str, Any]):
                 return "" if result is None else str(result)
             # the escaping re-joins Jinja's tokens, which drops a final newline: restore from the source
             return _restore_newlines(source, self.render(value, where))
+        if isinstance(value, EncryptedValue):  # a !vault value: its plain text, never templated
+            return self.engine.vault.decrypt(value.envelope, value.origin)
         if isinstance(value, Mapping) and not isinstance(value, VarScope):
             return {k: self.template(v, f"{where}.{k}") for k, v in value.items()}
         if isinstance(value, list):
@@ -358,6 +362,8 @@ def _restore_newlines(source: str, result: str, newline: str = "\n") -> str:
 
 
 def _needs_render(value: Any) -> bool:
+    if isinstance(value, EncryptedValue):
+        return True
     if isinstance(value, str):
         return is_template(value)
     if isinstance(value, Mapping):

@@ -45,6 +45,9 @@ class RunOptions:
     roles_path: list[Path] = field(default_factory=list)
     # template every host's tasks before the first play (execute.resolve): kprov's playbooks
     resolve_first: bool = False
+    # where the vault secrets come from, as ``--vault-id`` names them ("label@file", "file",
+    # "label@prompt"; --vault-password-file and --ask-vault-pass too): provision.vault
+    vault_ids: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -89,9 +90,11 @@ class PlaybookLoader:
         playbook_dir: Path,
         roles_path: list[Path] | None = None,
         known_modules: frozenset[str] | None = None,
+        decrypt: Callable[[str, str], str] | None = None,
     ) -> None:
         self.playbook_dir = playbook_dir
-        self.roles = RoleFinder(playbook_dir, roles_path)
+        self.decrypt = decrypt  # vars files ansible-vault encrypted (vault.Vault.decrypt)
+        self.roles = RoleFinder(playbook_dir, roles_path, decrypt)
         self.known = known_modules if known_modules is not None else _known_modules()
         self._uids = itertools.count(1)
         self._uid_lock = threading.Lock()
@@ -152,7 +155,7 @@ class PlaybookLoader:
             tags=[str(t) for t in _list(data.get("tags"))],
         )
         for vars_file in _list(data.get("vars_files")):
-            loaded = load_yaml_file(path.parent / str(vars_file)) or {}
+            loaded = load_yaml_file(path.parent / str(vars_file), self.decrypt) or {}
             play.vars.update(loaded)
         keywords = tuple((k, data[k]) for k in _INHERITED if k in data)
         scope = Scope(base_dir=path.parent, tags=tuple(play.tags), keywords=keywords).extended(data)

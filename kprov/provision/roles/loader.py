@@ -15,6 +15,7 @@ later file's top-level keys winning.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -80,8 +81,10 @@ def argument_specs(role_path: Path) -> tuple[Path | None, dict[str, Any]]:
 class RoleFinder:
     """Resolves role names to loaded :class:`Role` objects (cached per path)."""
 
-    def __init__(self, playbook_dir: Path, roles_path: list[Path] | None = None) -> None:
+    def __init__(self, playbook_dir: Path, roles_path: list[Path] | None = None,
+                 decrypt: Callable[[str, str], str] | None = None) -> None:
         self.search = [playbook_dir / "roles", playbook_dir, *(roles_path or []), repo_roles_dir()]
+        self.decrypt = decrypt  # defaults/vars files ansible-vault encrypted
         self._cache: dict[Path, Role] = {}
 
     def find(self, name: str, where: str) -> Role:
@@ -102,8 +105,8 @@ class RoleFinder:
         if path in self._cache:
             return self._cache[path]
         role = Role(name=path.name, path=path)
-        role.defaults = self._merged(role_vars_files(path, "defaults"))
-        role.vars = self._merged(role_vars_files(path, "vars"))
+        role.defaults = self._merged(role_vars_files(path, "defaults"), self.decrypt)
+        role.vars = self._merged(role_vars_files(path, "vars"), self.decrypt)
         meta_file = role_file(path, "meta")
         meta = self._mapping(meta_file)
         role.allow_duplicates = bool(meta.get("allow_duplicates", False))
@@ -122,17 +125,17 @@ class RoleFinder:
         return role
 
     @classmethod
-    def _merged(cls, paths: list[Path]) -> dict[str, Any]:
+    def _merged(cls, paths: list[Path], decrypt: Callable[[str, str], str] | None = None) -> dict[str, Any]:
         merged: dict[str, Any] = {}
         for path in paths:
-            merged.update(cls._mapping(path))
+            merged.update(cls._mapping(path, decrypt))
         return merged
 
     @staticmethod
-    def _mapping(path: Path | None) -> dict[str, Any]:
+    def _mapping(path: Path | None, decrypt: Callable[[str, str], str] | None = None) -> dict[str, Any]:
         if path is None:
             return {}
-        data = load_yaml_file(path)
+        data = load_yaml_file(path, decrypt)
         if data is None:
             return {}
         if not isinstance(data, dict):
