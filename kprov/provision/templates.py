@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime
 import hashlib
 import os
 import re
@@ -107,6 +108,7 @@ class TemplateEngine:
         self.env.globals["lookup"] = _lookup
         self.env.globals["query"] = _query
         self.env.globals["q"] = _query
+        self.env.globals["now"] = _now
         self._compiled: dict[str, jinja2.Template] = {}
         # templates with settings of their own, and the environment overlays they compile in
         self._compiled_with: dict[tuple[TemplateSettings, str], jinja2.Template] = {}
@@ -159,6 +161,14 @@ class TemplateEngine:
 
     def scope(self, layers: list[Layer]) -> VarScope:
         return VarScope(self, layers)
+
+
+def _now(utc: bool = False, fmt: str | None = None) -> Any:
+    """ansible-core's ``now()``: the current time (UTC when asked), or its text in ``fmt``."""
+    moment = datetime.datetime.now(datetime.UTC) if utc else datetime.datetime.now()
+    if utc:
+        moment = moment.replace(tzinfo=None)
+    return moment.strftime(fmt) if fmt else moment
 
 
 def _bytecode_cache(directory: Path | None) -> jinja2.BytecodeCache | None:

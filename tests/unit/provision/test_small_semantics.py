@@ -47,3 +47,19 @@ def test_unsafe_values_are_never_templated() -> None:
     assert scope["a"] == '{{ lookup("pipe", "id") }}'
     assert scope.template("{{ b }}", "t") == ["{{ x }}", 1]
     assert scope.template(data["a"], "t") == '{{ lookup("pipe", "id") }}'
+
+
+def test_loop_control_pause_waits_between_items(tmp_path: Path, monkeypatch: MP) -> None:
+    slept: list[float] = []
+    monkeypatch.setattr("kprov.provision.execute.task.runner.time.sleep", slept.append)
+    files = {"site.yml": PLAY + "    - debug: msg={{ item }}\n      loop: [1, 2, 3]\n"
+                                "      loop_control: {pause: 0.5}\n"}
+    report, _ = run_fake(tmp_path, monkeypatch, files, ["h"])
+    assert report.ok and slept == [0.5, 0.5]  # between items, not before the first
+
+
+def test_now_and_ansible_core_filters_kprov_lacks() -> None:
+    scope = TemplateEngine().scope([])
+    assert len(scope.template("{{ now(utc=true, fmt='%Y-%m-%d') }}", "t")) == 10
+    assert scope.template("{{ now().year > 2000 }}", "t") is True
+    assert scope.template("{{ 'a%20b' | urldecode }}", "t") == "a b"

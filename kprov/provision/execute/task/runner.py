@@ -181,7 +181,11 @@ class TaskRunner:
         statuses: list[Status] = []
         status: Status
         reg: dict[str, Any]
-        for item, item_scope in zip(items, item_scopes, strict=True):
+        # loop_control.pause: seconds between items (not before the first), as ansible-core waits
+        pause = float(scope.template(task.loop_control.get("pause", 0), "loop_control.pause") or 0)
+        for index, (item, item_scope) in enumerate(zip(items, item_scopes, strict=True)):
+            if pause > 0 and index:
+                time.sleep(pause)
             if item_scope is None:
                 status, reg = "skipped", {"changed": False, "skipped": True}
             else:
