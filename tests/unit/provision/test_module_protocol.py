@@ -125,6 +125,7 @@ def test_roles_own_modules_converge_over_the_local_connection(
     assert py["status"] == "changed"
     assert py["result"]["warnings"] == [f"marker {tmp_path}/out/py.txt rewritten"]
     assert "s3cr3t-t0ken" not in json.dumps(first)
+    assert py["result"]["invocation"]["module_args"]["marker_code"] == "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
     assert by_task["shell_module : a role's own WANT_JSON shell module"]["result"]["msg"] == "created"
     assert (tmp_path / "out" / "py.txt").read_text() == "from here\n"
     assert (tmp_path / "out" / "sh.txt").read_text() == "shell\n"

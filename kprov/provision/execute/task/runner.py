@@ -139,7 +139,11 @@ class TaskRunner:
         if status in ("ok", "changed") and own_facts:
             inject_facts(registered, self.host)
         if task.register and (status != "unreachable" or result.ignored):
-            self.host.runtime_vars[task.register] = registered
+            # the registered copy has no top-level ``invocation`` (the strategy deletes it; the
+            # reported result keeps it, with AnsibleModule's no_log masking)
+            self.host.runtime_vars[task.register] = (
+                {k: v for k, v in registered.items() if k != "invocation"} if "invocation" in registered
+                else registered)
         return result
 
     def facts_host(self, task: Task, scope: VarScope) -> HostState:

@@ -13,7 +13,7 @@ def main() -> None:
         argument_spec=dict(
             path=dict(type="path", required=True),
             content=dict(type="str", required=True),
-            token=dict(type="str", no_log=True),
+            marker_code=dict(type="str", no_log=True),
         ),
         supports_check_mode=True,
     )
