@@ -6,7 +6,9 @@ task keywords the task parser accepts, the filters and tests of the engine's Jin
 environment and the lookup table. What Ansible has is read from the ansible-core installed
 beside it (``ansible-doc`` for module options and the ``ansible.builtin`` filters, tests
 and lookups; the ``Task`` class for keywords), so the table says, per name: ``supported``,
-``partly`` (a module without some of Ansible's options: they are named) or ``no``.
+``partly`` (a module without some of Ansible's options: they are named), ``protocol`` (a
+module kprov does not build in, run through Ansible's module protocol), ``ansible-core``
+(a filter, test or lookup kprov lacks, ansible-core's own run in kprov's process) or ``no``.
 
 Run: ``.venv/bin/python tests/engine_coverage.py`` (writes the page); ``--check`` exits 1
 when the page in the tree differs from what the code gives now.
@@ -28,6 +30,7 @@ from ansible.playbook.task import Task
 from kprov.provision.execute.engine_actions.async_jobs import ASYNC_STATUS_NAMES
 from kprov.provision.lookups import LOOKUPS
 from kprov.provision.modules.args import Arg
+from kprov.provision.modules.protocol.locate import Locator, collection_roots
 from kprov.provision.modules.registry import _TABLE
 from kprov.provision.playbook.ansible_names import _ROUTED_COMMON, ANSIBLE_CORE_MODULES
 from kprov.provision.playbook.tasks import ENGINE_ACTIONS, TASK_KEYWORDS
@@ -82,8 +85,13 @@ def _module_rows(docs: dict[str, Any]) -> list[tuple[str, str, str]]:
     for name in sorted(actions):
         rows.append((f"ansible.builtin.{name}", "supported", "engine action"))
     implemented = set(_TABLE) | actions
+    locator = Locator([], collection_roots(None))
     for name in sorted((ANSIBLE_CORE_MODULES | _ROUTED_COMMON) - implemented):
-        rows.append((name, "no", "loads (a task behind a false `when` is fine); fails if it runs"))
+        found = locator.find(name)
+        if found is not None and not found.action_plugin:
+            rows.append((name, "protocol", "runs through Ansible's module protocol (kprov[ansible])"))
+        else:
+            rows.append((name, "no", "loads (a task behind a false `when` is fine); fails if it runs"))
     return rows
 
 
@@ -99,7 +107,10 @@ def _plugin_rows(ansible_names: dict[str, Any], ours: set[str], kind: str) -> li
     rows = []
     builtin = {name.removeprefix("ansible.builtin.") for name in ansible_names}
     for name in sorted(builtin):
-        rows.append((name, "supported" if name in ours else "no", ""))
+        if name in ours:
+            rows.append((name, "supported", ""))
+        else:  # a name kprov lacks is ansible-core's own plugin (collection_plugins)
+            rows.append((name, "ansible-core", "ansible-core's own, run in kprov's process (kprov[ansible])"))
     for name in sorted(ours - builtin):
         if "." in name or kind != "lookup":
             rows.append((name, "supported", f"not an ansible.builtin {kind}"))
@@ -107,7 +118,8 @@ def _plugin_rows(ansible_names: dict[str, Any], ours: set[str], kind: str) -> li
 
 
 def _table(title: str, rows: list[tuple[str, str, str]], head: str) -> str:
-    counts = {status: sum(1 for r in rows if r[1] == status) for status in ("supported", "partly", "no")}
+    statuses = ("supported", "partly", "protocol", "ansible-core", "no")
+    counts = {status: sum(1 for r in rows if r[1] == status) for status in statuses}
     summary = ", ".join(f"{n} {status}" for status, n in counts.items() if n)
     lines = [f"## {title}", "", f"{summary}.", "", f"| {head} | kprov | notes |", "|---|---|---|"]
     lines += [f"| `{name}` | {status} | {note} |" for name, status, note in rows]
@@ -138,7 +150,10 @@ def render_page() -> str:
         "and lookups, generated from the code by `tests/engine_coverage.py` against ansible-core\n"
         f"{ansible.release.__version__} (do not edit by hand; a unit test fails when it is stale).\n"
         "A module is *partly* there when it lacks some of Ansible's options (named); a task using\n"
-        "one fails with \"unsupported parameter\" rather than doing something else.\n"
+        "one fails with \"unsupported parameter\" rather than doing something else. *protocol*:\n"
+        "a module kprov does not build in, run through Ansible's module protocol (packed with\n"
+        "ansible-core's module_utils: the `kprov[ansible]` extra); *ansible-core*: a filter, test or\n"
+        "lookup kprov lacks, ansible-core's own plugin.\n"
     )
     return intro + "\n" + "\n".join(sections)
 

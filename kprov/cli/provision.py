@@ -1,17 +1,18 @@
 """`kprov apply | plan | ping | facts | exec`: the provisioning engine's commands.
 
-Parses options, calls kprov.provision.pipelines, renders: a live per-host progress view
-(rich), failures with their messages, diffs (``--diff`` / ``plan``), then a recap table per
-host like Ansible's. ``--json`` prints the run report as JSON instead (apply/plan: one compact
-line). The cluster's operator-side artifacts are made current while the hosts are being
-connected, and after kprov's cluster playbook apply removes the nodes that left the
-inventory (plan names them): the phases are kprov.deploy.apply's; this module renders them
-(the preflight's problems as one table; ``--skip-preflight NAME``). Exit code: 0 only when nothing failed and
-every host was reached; 2 when a host failed or was unreachable (or a node removal had
-problems, or the preflight found some); 1 for bad input (inventory, playbook, options);
-130 when SIGINT/SIGTERM interrupted the run (it prints "interrupted", the recap and the log
-path). Every run writes a log (path printed at the end, mode 0600).
-Nothing printed carries key material (kprov.provision.redact).
+Parses options, calls kprov.provision.pipelines, renders: a live per-host progress view (rich),
+failures with their messages, diffs (``--diff`` / ``plan``), then a recap table per host like
+Ansible's. ``--json`` prints the run report as JSON instead (apply/plan: one compact line; a run
+that stops before its report, on a playbook that does not load, prints one document all the
+same: ``ok: false`` and ``error`` with the message, file and line). The cluster's operator-side
+artifacts are made current while the hosts are being connected, and after kprov's cluster
+playbook apply removes the nodes that left the inventory (plan names them): the phases are
+kprov.deploy.apply's; this module renders them (the preflight's problems as one table;
+``--skip-preflight NAME``). Exit code: 0 only when nothing failed and every host was reached; 2 when a
+host failed or was unreachable (or a node removal had problems, or the preflight found some); 1
+for bad input (inventory, playbook, options); 130 when SIGINT/SIGTERM interrupted the run (it
+prints "interrupted", the recap and the log path). Every run writes a log (path printed at the
+end, mode 0600). Nothing printed carries key material (kprov.provision.redact).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from kprov.cli.run_output import (
 from kprov.deploy.apply import ApplyOutcome, PreflightSkipError, run_apply, run_plan
 from kprov.provision.errors import ProvisionError
 from kprov.provision.execute import RunOptions, RunReport
+from kprov.provision.execute.results import failed_run_document
 from kprov.provision.pipelines import exec_command, host_facts, ping
 from kprov.provision.redact import redact_data, redact_text
 
@@ -61,6 +63,18 @@ ForksOpt = typer.Option(
     0, "--forks", "-f", help="Hosts running at once (0: every host, as far as this machine holds it)."
 )
 JsonOpt = typer.Option(False, "--json", help="Print the run report as JSON (no live view).")
+VaultPasswordFileOpt = typer.Option(
+    None, "--vault-password-file", "--vault-pass-file",
+    help="Ansible Vault password file or script (repeatable).",
+)
+VaultIdOpt = typer.Option(
+    None, "--vault-id", help="Ansible Vault secret: label@file, label@prompt or file (repeatable)."
+)
+AskVaultOpt = typer.Option(False, "--ask-vault-pass", "-J", help="Ask for the Ansible Vault password.")
+
+
+def _vault_ids(vault_id: list[str] | None, password_files: list[str] | None, ask: bool) -> list[str]:
+    return [*(vault_id or []), *(password_files or []), *(["prompt"] if ask else [])]
 VerboseOpt = typer.Option(0, "-v", "--verbose", count=True, help="-v: every task result; -vv: with its data.")
 TagsOpt = typer.Option(None, "--tags", "-t", help="Only tasks with these tags (comma separated).")
 SkipTagsOpt = typer.Option(None, "--skip-tags", help="Skip tasks with these tags (comma separated).")
@@ -142,6 +156,12 @@ def _finish(
     raise typer.Exit(0 if report.ok and all(r.ok for r in removed) else 2)
 
 
+def _json_failure(as_json: bool, err: Exception) -> None:
+    """With ``--json``: the document of a run that stopped before its report (stdout)."""
+    if as_json:
+        print(json.dumps(failed_run_document(err, redact_text(str(err))), separators=(",", ":")))
+
+
 def _error(console: Console, err: Exception) -> typer.Exit:
     console.print(f"[red]error:[/red] {redact_text(str(err))}", highlight=False)
     return typer.Exit(1)
@@ -171,10 +191,13 @@ def _run_playbook(
         with LiveView(console, options.verbosity, enabled=not as_json) as view:
             outcome = action(list(inventory), playbook, options, view, skip_preflight=_split(skip_preflight))
     except PreflightSkipError as err:
+        _json_failure(as_json, err)
         raise typer.BadParameter(str(err), param_hint="--skip-preflight") from None
     except ProvisionError as err:
+        _json_failure(as_json, err)
         raise _error(console, err) from None
     except Exception as err:
+        _json_failure(as_json, err)  # --json prints one document whatever stopped the run
         if isinstance(err, _cluster_errors()):
             raise _error(console, err) from None
         raise
@@ -203,6 +226,9 @@ def apply_cmd(
     verbose: int = VerboseOpt,
     roles_path: list[Path] = RolesPathOpt,
     skip_preflight: list[str] = SkipPreflightOpt,
+    vault_password_file: list[str] = VaultPasswordFileOpt,
+    vault_id: list[str] = VaultIdOpt,
+    ask_vault_pass: bool = AskVaultOpt,
     max_unavailable: str = typer.Option(
         None,
         "--max-unavailable",
@@ -225,6 +251,7 @@ def apply_cmd(
         limit=limit,
         verbosity=verbose,
         roles_path=list(roles_path or []),
+        vault_ids=_vault_ids(vault_id, vault_password_file, ask_vault_pass),
     )
     _run_playbook(
         console,
@@ -250,6 +277,9 @@ def plan_cmd(
     verbose: int = VerboseOpt,
     roles_path: list[Path] = RolesPathOpt,
     skip_preflight: list[str] = SkipPreflightOpt,
+    vault_password_file: list[str] = VaultPasswordFileOpt,
+    vault_id: list[str] = VaultIdOpt,
+    ask_vault_pass: bool = AskVaultOpt,
 ) -> None:
     """Show, per host, what apply would change (check mode + diffs); changes nothing."""
     console = Console(stderr=as_json)
@@ -261,6 +291,7 @@ def plan_cmd(
         limit=limit,
         verbosity=verbose,
         roles_path=list(roles_path or []),
+        vault_ids=_vault_ids(vault_id, vault_password_file, ask_vault_pass),
     )
     _run_playbook(
         console,

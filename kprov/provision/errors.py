@@ -6,8 +6,11 @@ as-is. They all derive from ProvisionError; the CLI catches that one type.
 
 from __future__ import annotations
 
+import re
+
 __all__ = [
     "ProvisionError",
+    "error_location",
     "YamlError",
     "FileTooLarge",
     "InventoryError",
@@ -72,3 +75,20 @@ class UnknownModuleError(PlaybookError):
         self.name, self.closest = name, closest
         hint = f"; did you mean '{closest}'?" if closest else ""
         super().__init__(f"{where}: unknown module '{name}'{hint}")
+
+
+_LOCATION = re.compile(r"^(?P<file>[^\s:][^:]*?):(?P<line>\d+)(?::(?P<column>\d+))?:")
+
+
+def error_location(err: BaseException) -> dict[str, object]:
+    """Where an error points, as ``{"file", "line"[, "column"]}`` (empty when it names no
+    place): a YamlError's own fields, else the ``path:line[:column]:`` its message opens with."""
+    if isinstance(err, YamlError):
+        return {"file": err.path, "line": err.line, "column": err.column}
+    found = _LOCATION.match(str(err))
+    if found is None:
+        return {}
+    where: dict[str, object] = {"file": found["file"], "line": int(found["line"])}
+    if found["column"]:
+        where["column"] = int(found["column"])
+    return where

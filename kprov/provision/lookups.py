@@ -366,6 +366,9 @@ def run_lookup(name: str, terms: Any, variables: Mapping[str, Any], templar: Tem
                subdir: str = "files", **kwargs: Any) -> list[Any]:
     short = name.removeprefix("ansible.builtin.").removeprefix("ansible.legacy.")
     lookup = LOOKUPS.get(short)
+    plugins = getattr(templar, "plugins", None)  # an installed collection's (collection_plugins)
+    if lookup is None and plugins is not None:
+        return plugins.lookup(name, _listify(terms), variables, kwargs)  # type: ignore[no-any-return]
     if lookup is None:
         raise TemplateError(
             f"lookup plugin '{name}' is not supported by kprov (supported: {', '.join(sorted(LOOKUPS))})"

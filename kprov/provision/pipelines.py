@@ -37,6 +37,7 @@ from kprov.provision.phases.resolve import ResolvePhase
 from kprov.provision.playbook.loader import PlaybookLoader
 from kprov.provision.playbook.model import Playbook
 from kprov.provision.templates import TemplateEngine
+from kprov.provision.vault import Vault, vault_secrets
 
 __all__ = [
     "CommandOutcome",
@@ -73,7 +74,8 @@ def open_run(
     observer: RunObserver | None = None,
     playbook_dir: Path | None = None,
 ) -> RunContext:
-    inv = load_inventory(*inventory)
+    vault = Vault(vault_secrets(options.vault_ids))
+    inv = load_inventory(*inventory, decrypt=vault.decrypt)
     log = RunLog()
     base = (playbook_dir or Path.cwd()).resolve()
     run = RunContext(
@@ -86,24 +88,25 @@ def open_run(
         groups=inv.group_map(),
         playbook_dir=base,
     )
-    extra = _playbook_var_layers(base, inv) if playbook_dir else []
+    extra = _playbook_var_layers(base, inv, vault) if playbook_dir else []
     run.playbook_var_layers = extra
+    run.engine.vault = vault
     for name in inv.hosts:
         run.hosts[name] = HostState(name=name, inventory_vars=inv.host_vars(name, extra))
     options.forks = resolve_forks(options.forks, len(inv.hosts))
     return run
 
 
-def _playbook_var_layers(base: Path, inv: Any) -> list[tuple[str, dict[str, Any]]]:
+def _playbook_var_layers(base: Path, inv: Any, vault: Vault) -> list[tuple[str, dict[str, Any]]]:
     layers: list[tuple[str, dict[str, Any]]] = []
     if (base / "group_vars").is_dir():
         for group in inv.groups:
-            data = load_vars_dir(base / "group_vars", group)
+            data = load_vars_dir(base / "group_vars", group, vault.decrypt)
             if data:
                 layers.append((f"group:{group}", data))
     if (base / "host_vars").is_dir():
         for host in inv.hosts:
-            data = load_vars_dir(base / "host_vars", host)
+            data = load_vars_dir(base / "host_vars", host, vault.decrypt)
             if data:
                 layers.append((f"host:{host}", data))
     return layers
@@ -186,7 +189,7 @@ def apply(
     playbook_path = playbook_path.resolve()
     run = open_run(inventory, options, observer, playbook_path.parent)
     try:
-        loader = PlaybookLoader(playbook_path.parent, options.roles_path)
+        loader = PlaybookLoader(playbook_path.parent, options.roles_path, decrypt=run.engine.vault.decrypt)
         playbook = loader.load(playbook_path)
         run.loader = loader
         targets = _targets(run, options.limit, playbook)

@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime
 import hashlib
 import os
 import re
@@ -30,10 +31,13 @@ from typing import Any
 import jinja2
 from jinja2.utils import concat
 
+from kprov.provision.collection_plugins import CollectionPlugins, PluginMap
 from kprov.provision.errors import TemplateError, UndefinedVariableError
 from kprov.provision.lookups import join_lookup, run_lookup
 from kprov.provision.template_filters import ANSIBLE_FILTERS, ANSIBLE_TESTS, to_bool
 from kprov.provision.template_settings import DEFAULT_SETTINGS, HEADER, TemplateSettings, split_header
+from kprov.provision.vault import Vault
+from kprov.provision.yamlfile import EncryptedValue, UnsafeText
 
 __all__ = [
     "ANSIBLE_MANAGED",
@@ -56,7 +60,9 @@ Layer = tuple[Mapping[str, Any], bool]  # (variables, templated?)
 
 
 def is_template(value: Any) -> bool:
-    return isinstance(value, str) and ("{{" in value or "{%" in value or value.startswith(HEADER))
+    """Whether ``value`` is text to render (never a ``!unsafe`` one)."""
+    return (isinstance(value, str) and ("{{" in value or "{%" in value or value.startswith(HEADER))
+            and not isinstance(value, UnsafeText))
 
 
 class AnsibleUndefined(jinja2.StrictUndefined):
@@ -92,13 +98,17 @@ class TemplateEngine:
             # template renders the same file under both
             finalize=_none_as_empty,
         )
-        self.env.filters.update(ANSIBLE_FILTERS)
-        self.env.tests.update(ANSIBLE_TESTS)
+        self.vault = Vault()  # the run's vault secrets (pipelines.open_run): !vault values
+        # kprov's filters and tests; a name it lacks is asked of the installed collections
+        self.plugins = CollectionPlugins()
+        self.env.filters = PluginMap("filter", self.plugins, {**self.env.filters, **ANSIBLE_FILTERS})
+        self.env.tests = PluginMap("test", self.plugins, {**self.env.tests, **ANSIBLE_TESTS})
         self.env.globals.update(extra_globals or {})
         self.env.globals["omit"] = OMIT
         self.env.globals["lookup"] = _lookup
         self.env.globals["query"] = _query
         self.env.globals["q"] = _query
+        self.env.globals["now"] = _now
         self._compiled: dict[str, jinja2.Template] = {}
         # templates with settings of their own, and the environment overlays they compile in
         self._compiled_with: dict[tuple[TemplateSettings, str], jinja2.Template] = {}
@@ -153,6 +163,14 @@ class TemplateEngine:
         return VarScope(self, layers)
 
 
+def _now(utc: bool = False, fmt: str | None = None) -> Any:
+    """ansible-core's ``now()``: the current time (UTC when asked), or its text in ``fmt``."""
+    moment = datetime.datetime.now(datetime.UTC) if utc else datetime.datetime.now()
+    if utc:
+        moment = moment.replace(tzinfo=None)
+    return moment.strftime(fmt) if fmt else moment
+
+
 def _bytecode_cache(directory: Path | None) -> jinja2.BytecodeCache | None:
     """Jinja2's file cache in ``directory`` (default: its own per-user temporary directory);
     None when there is none to be had."""
@@ -170,6 +188,7 @@ class VarScope(Mapping[str, Any]):
 
     def __init__(self, engine: TemplateEngine, layers: list[Layer]) -> None:
         self.engine = engine
+        self.plugins = engine.plugins  # a collection's lookups (lookups.run_lookup)
         self.layers = layers
         self._resolving: list[str] = []
         self._cache: dict[str, Any] = {}
@@ -283,6 +302,8 @@ class VarScope(Mapping[str, Any]):
                 return "" if result is None else str(result)
             # the escaping re-joins Jinja's tokens, which drops a final newline: restore from the source
             return _restore_newlines(source, self.render(value, where))
+        if isinstance(value, EncryptedValue):  # a !vault value: its plain text, never templated
+            return self.engine.vault.decrypt(value.envelope, value.origin)
         if isinstance(value, Mapping) and not isinstance(value, VarScope):
             return {k: self.template(v, f"{where}.{k}") for k, v in value.items()}
         if isinstance(value, list):
@@ -351,6 +372,8 @@ def _restore_newlines(source: str, result: str, newline: str = "\n") -> str:
 
 
 def _needs_render(value: Any) -> bool:
+    if isinstance(value, EncryptedValue):
+        return True
     if isinstance(value, str):
         return is_template(value)
     if isinstance(value, Mapping):

@@ -18,6 +18,7 @@ halves share no module by the layering rule, so each has its own twenty lines.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +27,8 @@ import yaml
 from kprov.provision.errors import FileTooLarge, YamlError
 
 __all__ = [
-    "MAX_EXPANDED_NODES", "MAX_FILE_BYTES", "SourceDict", "load_yaml_file", "load_yaml_text", "origin_of",
-    "read_bounded",
+    "MAX_EXPANDED_NODES", "MAX_FILE_BYTES", "EncryptedValue", "SourceDict", "UnsafeText", "load_yaml_file",
+    "load_yaml_text", "origin_of", "read_bounded",
 ]
 
 MAX_FILE_BYTES = 64 * 1024 * 1024  # a large generated inventory of 10,000 hosts is ~2 MiB
@@ -57,12 +58,54 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> SourceDict:
     return result
 
 
+class UnsafeText(str):
+    """A string tagged ``!unsafe``: data, never templated (templates.is_template says no)."""
+
+    __slots__ = ()
+
+
 def _construct_unsafe(loader: _Loader, node: yaml.Node) -> Any:
-    return loader.construct_scalar(node)  # type: ignore[arg-type]
+    """``!unsafe`` as ansible-core reads it: the scalar's text (or every string inside a tagged
+    sequence or mapping) is never templated."""
+    if isinstance(node, yaml.ScalarNode):
+        return UnsafeText(loader.construct_scalar(node))
+    if isinstance(node, yaml.SequenceNode):
+        return [_unsafe(v) for v in loader.construct_sequence(node, deep=True)]
+    return {k: _unsafe(v) for k, v in _construct_mapping(loader, node).items()}  # type: ignore[arg-type]
+
+
+class EncryptedValue:
+    """A ``!vault`` value: the ansible-vault envelope, decrypted only when templated (vault)."""
+
+    __slots__ = ("envelope", "origin")
+
+    def __init__(self, envelope: str, origin: str) -> None:
+        self.envelope, self.origin = envelope, origin
+
+    def __repr__(self) -> str:
+        return f"<vault encrypted value from {self.origin}>"
+
+    __str__ = __repr__
+
+
+def _construct_vault(loader: _Loader, node: yaml.Node) -> EncryptedValue:
+    text = loader.construct_scalar(node)  # type: ignore[arg-type]
+    return EncryptedValue(str(text), f"{loader.source_name}:{node.start_mark.line + 1}")
+
+
+def _unsafe(value: Any) -> Any:
+    if isinstance(value, str):
+        return UnsafeText(value)
+    if isinstance(value, list):
+        return [_unsafe(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _unsafe(v) for k, v in value.items()}
+    return value
 
 
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 _Loader.add_constructor("!unsafe", _construct_unsafe)
+_Loader.add_constructor("!vault", _construct_vault)
 
 
 def _refusal(root: yaml.Node) -> tuple[yaml.Node, str] | None:
@@ -131,12 +174,19 @@ def read_bounded(path: Path) -> str:
     return path.read_text(encoding="utf-8")
 
 
-def load_yaml_file(path: Path | str) -> Any:
+def load_yaml_file(path: Path | str, decrypt: Callable[[str, str], str] | None = None) -> Any:
+    """A YAML file; one ansible-vault encrypted as a whole is decrypted first by ``decrypt``
+    (vault.Vault.decrypt: text, where) or refused, naming the options that give the secret."""
     path = Path(path)
     try:
         text = read_bounded(path)
     except OSError as err:
         raise YamlError(str(path), 0, 0, f"cannot read: {err.strerror}") from None
+    if text.lstrip().startswith("$ANSIBLE_VAULT;"):
+        if decrypt is None:
+            raise YamlError(str(path), 1, 1, "encrypted with Ansible Vault, and no vault secret was given "
+                            "(--vault-password-file, --vault-id or --ask-vault-pass)")
+        text = decrypt(text, f"{path}:1")  # the envelope starts the file
     return load_yaml_text(text, str(path))
 
 

@@ -24,6 +24,7 @@ from kprov.provision.execute.runlog import RunLog
 from kprov.provision.inventory.model import Inventory
 from kprov.provision.modules.base import ModuleResult, file_digest
 from kprov.provision.modules.commands.detached import Finisher
+from kprov.provision.modules.protocol.pack import ModulePack
 from kprov.provision.playbook.loader import PlaybookLoader
 from kprov.provision.playbook.model import Play, Task
 from kprov.provision.templates import TemplateEngine
@@ -44,6 +45,9 @@ class RunOptions:
     roles_path: list[Path] = field(default_factory=list)
     # template every host's tasks before the first play (execute.resolve): kprov's playbooks
     resolve_first: bool = False
+    # where the vault secrets come from, as ``--vault-id`` names them ("label@file", "file",
+    # "label@prompt"; --vault-password-file and --ask-vault-pass too): provision.vault
+    vault_ids: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -106,6 +110,8 @@ class RunContext:
     found_files: dict[tuple[Any, ...], Path] = field(default_factory=dict, repr=False)
     # how each ``async`` job this run started turns its output into its module's result
     async_finishers: dict[str, Finisher] = field(default_factory=dict, repr=False)
+    # modules run through Ansible's module protocol, packed once per file (execute.task.protocol_fallback)
+    module_packs: dict[tuple[str, int, int], ModulePack] = field(default_factory=dict, repr=False)
     # check mode (plan): the results of the ``async``/``poll: 0`` jobs it did not start
     planned_jobs: dict[str, ModuleResult] = field(default_factory=dict, repr=False)
     # one host's look-ahead predicts at a time (execute.lookahead)

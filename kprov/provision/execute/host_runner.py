@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 from kprov.provision.errors import ProvisionError, UndefinedVariableError
 from kprov.provision.execute.context import HostState, PlayContext, RunContext
+from kprov.provision.execute.meta import EndedRole, run_meta
 from kprov.provision.execute.pending import clear_command, mark_command
 from kprov.provision.execute.results import TaskResult
 from kprov.provision.execute.task.loops import loop_items
@@ -70,6 +71,7 @@ class HostRunner:
         self.tasks = TaskRunner(run, pctx, host)
         self._ran_task = self._queued_pending = False
         self._failure: tuple[Task, TaskResult] | None = None  # the last failed task (for rescue)
+        self.ended_role: EndedRole | None = None  # a ``meta: end_role`` passes over the rest of it
 
     def run_play(self) -> Outcome:
         self._report_facts_gathered()
@@ -138,6 +140,10 @@ class HostRunner:
         for index, item in enumerate(items):
             if self.pctx.sync.aborted or self.run.interrupt.is_set():
                 return "ended"
+            if self.ended_role is not None:
+                if self.ended_role.covers(item):
+                    continue
+                self.ended_role = None
             if isinstance(item, Task) and not self.host.probes.covers(item.uid):
                 self._look_ahead(items[index:], extra)
             outcome = self.block(item, extra) if isinstance(item, Block) else self.task(item, extra)
@@ -164,7 +170,7 @@ class HostRunner:
         if not tags_selected(task.tags, opts.tags, opts.skip_tags):
             return "ok"
         if task.action == "meta":
-            return self.meta(task)
+            return self.meta(task, extra)
         if task.action in ("include_tasks", "include_role"):
             return self.include(task, extra)
         if self._needs_sync(task):
@@ -320,25 +326,15 @@ class HostRunner:
             return ""
 
     # -- meta, includes, handlers ----------------------------------------------------------
-    def meta(self, task: Task) -> Outcome:
-        what = str(task.args.get("_raw_params") or task.args.get("action") or "").strip()
-        if what == "flush_handlers":
-            return self.flush_handlers()
-        if what == "reset_connection":  # as Ansible: later tasks run in a new session
-            if self.host.connector is not None:
-                self.host.connector.reset()
-            return "ok"
-        if what in ("noop", "", "refresh_inventory", "clear_facts", "clear_host_errors"):
-            return "ok"
-        if what == "end_host":
-            return "ended"
-        if what == "end_play":
-            self.pctx.sync.abort(f"meta: end_play on {self.host.name}")
-            return "ended"
-        raise ProvisionError(
-            f"{task.origin}: unknown meta action '{what}' (supported: flush_handlers, noop, "
-            "end_host, end_play)"
-        )
+    def meta(self, task: Task, extra: dict[str, Any] | None = None) -> Outcome:
+        """A ``meta`` action, its ``when`` evaluated as Ansible's (execute.meta)."""
+        try:
+            return run_meta(self, task, extra)
+        except UndefinedVariableError as err:
+            msg = str(UndefinedVariableError(err.variable, err.template, task.title))
+            return self._fail(task.title, task.action, msg, task.origin)
+        except ProvisionError as err:
+            return self._fail(task.title, task.action, str(err), task.origin)
 
     def include(self, task: Task, extra: dict[str, Any] | None) -> Outcome:
         loader = self.run.loader

@@ -5,7 +5,8 @@ ansible-core's PlaybookExecutor, a batch whose hosts all failed ends the play *a
 playbook* (later batches and plays do not start: with ``serial: 1`` a failed host stops a
 rolling change before the next host is touched); an abort from ``any_errors_fatal`` or
 ``max_fail_percentage`` (failed hosts of the batch over the batch's size, exceeded, checked
-after each task) ends both too, ``end_play`` only the play, and an interrupt
+after each task) ends both too, ``meta: end_play`` only the play, ``meta: end_batch`` only the
+batch (the next one starts), and an interrupt
 (execute.interrupt) the playbook. ``serial`` and ``max_fail_percentage`` are templated with
 the extra vars and the play's vars (what Ansible's play post-validation sees), so an
 operator can set the rolling batch size per run (``-e``).
@@ -23,6 +24,7 @@ from typing import Any
 
 from kprov.provision.execute.context import PlayContext, RunContext
 from kprov.provision.execute.host_runner import HostRunner
+from kprov.provision.execute.meta import END_BATCH, END_PLAY
 from kprov.provision.execute.sync import BatchSync
 from kprov.provision.inventory.patterns import select_hosts
 from kprov.provision.playbook.model import Play
@@ -94,7 +96,9 @@ class PlayRunner:
             if self.run.interrupt.is_set():
                 return False
             if sync.aborted:
-                if "end_play" not in sync.abort_reason:
+                if sync.abort_reason.startswith(END_BATCH):
+                    continue  # ``meta: end_batch``: the next batch starts
+                if not sync.abort_reason.startswith(END_PLAY):
                     self.run.report.errors.append(f"play '{self.play.name}' aborted: {sync.abort_reason}")
                     return False
                 return True

@@ -11,7 +11,10 @@ import threading
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal, Protocol
 
-__all__ = ["HostStats", "NullObserver", "RunObserver", "RunReport", "Status", "TaskResult"]
+from kprov.provision.errors import error_location
+
+__all__ = ["HostStats", "NullObserver", "RunObserver", "RunReport", "Status", "TaskResult",
+           "failed_run_document"]
 
 Status = Literal["ok", "changed", "failed", "skipped", "unreachable"]
 
@@ -135,3 +138,14 @@ class RunReport:
             # systemctl status just to serialise it cost a no-op apply tenths of a second
             "results": [{f.name: getattr(r, f.name) for f in _RESULT_FIELDS} for r in self.results],
         }
+
+
+def failed_run_document(err: BaseException, message: str) -> dict[str, Any]:
+    """The ``--json`` document of a run that stopped before its report (a playbook or an
+    inventory that does not load): the report's keys, ``ok: false``, and ``error`` with the
+    message (already redacted by the caller) and the file and line it points at."""
+    doc = RunReport().to_dict()
+    doc["ok"] = False
+    doc["errors"] = [message]
+    doc["error"] = {"msg": message, "type": type(err).__name__, **error_location(err)}
+    return doc

@@ -136,9 +136,8 @@ def _magic(run: RunContext, pctx: PlayContext | None, host: HostState, task: Tas
     if pctx:
         magic["ansible_play_name"] = pctx.play.name
     search = [str(r.path) for r in reversed(task.scope.role_chain)] if task else []
-    if task is not None:
-        base = task.scope.base_dir
-        search.append(str(base.parent if base.name == "tasks" and task.scope.role else base))
+    if task is not None:  # the task file's own folder after the roles' (Task.get_search_path)
+        search.append(str(task.scope.base_dir))
     search.append(str(run.playbook_dir))
     magic["ansible_search_path"] = list(dict.fromkeys(search))
     role = task.scope.role if task else None

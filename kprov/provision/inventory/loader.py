@@ -8,6 +8,7 @@ A file inventory also picks up ``group_vars/`` and ``host_vars/`` next to it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,8 @@ __all__ = ["load_inventory", "load_vars_dir", "var_dir_of"]
 _VAR_SUFFIXES = ("", ".yml", ".yaml", ".json")
 
 
-def load_inventory(*paths: str | Path) -> Inventory:
+def load_inventory(*paths: str | Path, decrypt: Callable[[str, str], str] | None = None) -> Inventory:
+    """``decrypt``: for group_vars/host_vars files ansible-vault encrypted (vault.Vault.decrypt)."""
     inv = Inventory()
     for raw in paths:
         path = Path(raw)
@@ -40,7 +42,7 @@ def load_inventory(*paths: str | Path) -> Inventory:
         else:
             raise InventoryError(f"inventory {path} does not exist")
         inv.finish()
-        _apply_var_dirs(inv, var_dir)
+        _apply_var_dirs(inv, var_dir, decrypt)
         inv.sources.append(str(path))
     inv.finish()
     return inv
@@ -81,7 +83,8 @@ def _looks_like_yaml(text: str) -> bool:
     return False
 
 
-def load_vars_dir(directory: Path, name: str) -> dict[str, Any] | None:
+def load_vars_dir(directory: Path, name: str,
+                  decrypt: Callable[[str, str], str] | None = None) -> dict[str, Any] | None:
     """Vars for ``name`` from ``directory`` (group_vars/ or host_vars/), or None if there are none."""
     merged: dict[str, Any] = {}
     found = False
@@ -91,7 +94,7 @@ def load_vars_dir(directory: Path, name: str) -> dict[str, Any] | None:
         files += sorted(p for p in sub.rglob("*") if p.is_file() and p.suffix in (".yml", ".yaml", ".json"))
     files += [directory / f"{name}{s}" for s in _VAR_SUFFIXES if (directory / f"{name}{s}").is_file()]
     for file in files:
-        data = load_yaml_file(file)
+        data = load_yaml_file(file, decrypt)
         if data is None:
             found = True
             continue
@@ -102,15 +105,15 @@ def load_vars_dir(directory: Path, name: str) -> dict[str, Any] | None:
     return merged if found else None
 
 
-def _apply_var_dirs(inv: Inventory, directory: Path) -> None:
+def _apply_var_dirs(inv: Inventory, directory: Path, decrypt: Callable[[str, str], str] | None) -> None:
     group_dir, host_dir = directory / "group_vars", directory / "host_vars"
     if group_dir.is_dir():
         for name, group in inv.groups.items():
-            data = load_vars_dir(group_dir, name)
+            data = load_vars_dir(group_dir, name, decrypt)
             if data:
                 group.file_vars.update(data)
     if host_dir.is_dir():
         for name, host in inv.hosts.items():
-            data = load_vars_dir(host_dir, name)
+            data = load_vars_dir(host_dir, name, decrypt)
             if data:
                 host.file_vars.update(data)

@@ -53,6 +53,7 @@ _TABLE: dict[str, tuple[str, tuple[str, ...]]] = {
     "wait_for": ("commands.wait_for", _BUILTIN),
     "stat": ("files.stat", _BUILTIN),
     "slurp": ("files.slurp", _BUILTIN),
+    "fetch": ("files.fetch", _BUILTIN),
     "ping": ("commands.ping", _BUILTIN),
     "timezone": ("system.timezone", ("community.general",)),
     "replace": ("files.replace", _BUILTIN),

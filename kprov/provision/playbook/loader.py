@@ -15,10 +15,12 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from kprov.provision.errors import PlaybookError
+from kprov.provision.modules.protocol.locate import Locator, collection_roots, default_library_dirs
 from kprov.provision.playbook.argspec import validation_task
 from kprov.provision.playbook.model import EXTENDED_KEYWORDS, Block, Item, Play, Playbook, Role, Scope, Task
 from kprov.provision.playbook.tasks import parse_task
@@ -88,12 +90,21 @@ class PlaybookLoader:
         playbook_dir: Path,
         roles_path: list[Path] | None = None,
         known_modules: frozenset[str] | None = None,
+        decrypt: Callable[[str, str], str] | None = None,
     ) -> None:
         self.playbook_dir = playbook_dir
-        self.roles = RoleFinder(playbook_dir, roles_path)
+        self.decrypt = decrypt  # vars files ansible-vault encrypted (vault.Vault.decrypt)
+        self.roles = RoleFinder(playbook_dir, roles_path, decrypt)
         self.known = known_modules if known_modules is not None else _known_modules()
         self._uids = itertools.count(1)
         self._uid_lock = threading.Lock()
+        # where modules kprov lacks are found (modules.protocol): the playbook's library/,
+        # each role's as it loads (visible to the whole run, as in ansible-core), collections
+        self.modules = Locator([playbook_dir / "library", *default_library_dirs()],
+                               collection_roots(playbook_dir))
+
+    def _resolvable(self, action: str) -> bool:
+        return self.modules.find(action) is not None
 
     def _number(self, task: Task) -> Task:
         with self._uid_lock:
@@ -144,7 +155,7 @@ class PlaybookLoader:
             tags=[str(t) for t in _list(data.get("tags"))],
         )
         for vars_file in _list(data.get("vars_files")):
-            loaded = load_yaml_file(path.parent / str(vars_file)) or {}
+            loaded = load_yaml_file(path.parent / str(vars_file), self.decrypt) or {}
             play.vars.update(loaded)
         keywords = tuple((k, data[k]) for k in _INHERITED if k in data)
         scope = Scope(base_dir=path.parent, tags=tuple(play.tags), keywords=keywords).extended(data)
@@ -189,7 +200,7 @@ class PlaybookLoader:
                     origin=where,
                 )
             ]
-        task = self._number(parse_task(data, scope, self.known, source))
+        task = self._number(parse_task(data, scope, self.known, source, self._resolvable))
         if task.action == "import_tasks":
             file = self._include_path(task, scope)
             inner = self._inherit(scope, data, where, include_vars=task.vars)
@@ -244,6 +255,7 @@ class PlaybookLoader:
         extending = scope.extended({k: ref.pop(k) for k in EXTENDED_KEYWORDS if k in ref})
         params.update(ref)
         role = self.roles.find(name, where)
+        self.modules.add_library(role.path / "library")
         role_key = (str(role.path), repr(sorted(params.items())) + tasks_from)
         if seen is not None:
             if role_key in seen and not role.allow_duplicates:
@@ -282,7 +294,8 @@ class PlaybookLoader:
                 play.roles.append(role)
             handlers_file = role_file(role.path, "handlers", handlers_from)
             if handlers_file is not None and not any(h.scope.role is role for h in play.handlers):
-                handler_scope = dataclasses.replace(inner, when=(), tags=())
+                # a handlers file's imports resolve from its own folder first
+                handler_scope = dataclasses.replace(inner, when=(), tags=(), base_dir=handlers_file.parent)
                 play.handlers += self.handlers(
                     _list(load_yaml_file(handlers_file)), handler_scope, str(handlers_file)
                 )
@@ -294,7 +307,7 @@ class PlaybookLoader:
             return []
         return self.handlers(
             _list(load_yaml_file(handlers_file)),
-            dataclasses.replace(scope, when=(), tags=()),
+            dataclasses.replace(scope, when=(), tags=(), base_dir=handlers_file.parent),
             str(handlers_file),
         )
 
@@ -303,9 +316,11 @@ class PlaybookLoader:
         name = task.args.get("file") or task.args.get("_raw_params")
         if not name:
             raise PlaybookError(f"{task.origin}: {task.action} needs a file name")
+        # as ansible-core's path_dwim_relative for a role: the including file's folder, the
+        # role's tasks/, the role itself (``include_tasks: tasks/x.yml``), then the playbook's
         candidates = [scope.base_dir / str(name)]
         if scope.role is not None:
-            candidates.append(scope.role.path / "tasks" / str(name))
+            candidates += [scope.role.path / "tasks" / str(name), scope.role.path / str(name)]
         candidates.append(self.playbook_dir / str(name))
         for path in candidates:
             if path.is_file():

@@ -9,7 +9,7 @@ that is not ``k=v``) the rest is ``_raw_params``, as in Ansible. ``args:`` merge
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from kprov.provision.errors import PlaybookError, UnknownModuleError
@@ -149,8 +149,10 @@ def parse_free_form(text: str, action: str) -> dict[str, Any]:
     args: dict[str, Any] = {}
     rest: list[tuple[int, int]] = []
     for a, b in spans:
-        key, eq, value = text[a:b].partition("=")
-        is_kv = eq and key.isidentifier()
+        key, eq, value = _kv_split(text[a:b])
+        # a templated key (``set_fact: "{{ item }}=moo"``) is a key too, as ansible-core's parse_kv has it
+        templated_key = not raw_module and key.startswith("{{") and key.endswith("}}")
+        is_kv = eq and (key.isidentifier() or templated_key)
         if is_kv and (not raw_module or key in _RAW_OPTIONS):
             args[key] = _unquote(value)
         else:
@@ -166,6 +168,20 @@ def parse_free_form(text: str, action: str) -> dict[str, Any]:
         else:
             args["_raw_params"] = " ".join(text[a:b] for a, b in rest)
     return args
+
+
+def _kv_split(token: str) -> tuple[str, str, str]:
+    """``key=value`` at the first ``=`` outside a Jinja2 expression."""
+    depth = 0
+    for i, char in enumerate(token):
+        pair = token[i:i + 2]
+        if pair == "{{":
+            depth += 1
+        elif pair == "}}" and depth:
+            depth -= 1
+        elif char == "=" and not depth:
+            return token[:i], "=", token[i + 1:]
+    return token, "", ""
 
 
 def _unquote(value: str) -> str:
@@ -188,7 +204,10 @@ def _closest(name: str, known: Iterable[str]) -> str | None:
     return match[0] if match else None
 
 
-def parse_task(data: dict[str, Any], scope: Scope, known_modules: frozenset[str], source: str) -> Task:
+def parse_task(data: dict[str, Any], scope: Scope, known_modules: frozenset[str], source: str,
+               resolvable: Callable[[str], bool] | None = None) -> Task:
+    """One task. A module neither kprov nor Ansible's name lists know is still accepted when
+    ``resolvable`` finds it (a ``library/`` or collection module: modules.protocol)."""
     where = origin_of(data, source)
     if not isinstance(data, dict):
         raise PlaybookError(f"{where}: a task must be a mapping, got {type(data).__name__}")
@@ -229,7 +248,8 @@ def parse_task(data: dict[str, Any], scope: Scope, known_modules: frozenset[str]
         else:
             raise PlaybookError(f"{where}: arguments of '{action}' must be a mapping or a string")
     action = normalize_action(action)
-    if action not in ENGINE_ACTIONS and action not in known_modules and not deferrable(action):
+    if (action not in ENGINE_ACTIONS and action not in known_modules and not deferrable(action)
+            and not (resolvable is not None and resolvable(action))):
         all_known = (
             set(known_modules) | set(ENGINE_ACTIONS) | {p + a for p in _PREFIXES[:1] for a in ENGINE_ACTIONS}
         )
@@ -317,6 +337,8 @@ def _build(data: dict[str, Any], action: str, args: dict[str, Any], scope: Scope
         async_seconds=data.get("async"),
         poll=data.get("poll"),
     )
+    if action == "meta" and args.get("_raw_params") == "end_role" and scope.role is None:
+        raise PlaybookError(f"{where}: Cannot execute 'end_role' from outside of a role")
     if task.register is not None and not str(task.register).isidentifier():
         raise PlaybookError(f"{where}: register name {task.register!r} is not a valid variable name")
     return task

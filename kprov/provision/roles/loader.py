@@ -5,10 +5,17 @@ itself, each ``roles_path`` entry, and the repository's top-level ``roles/`` (th
 above the installed ``kprov`` package, when it has one). A name containing ``/`` may also
 be a path. A role has ``tasks/ handlers/ defaults/ vars/ meta/ templates/ files/``; the
 ``main`` file of each may be ``main.yml``, ``main.yaml`` or ``main``.
+
+``defaults/`` and ``vars/`` are read as ansible-core's ``Role._load_role_yaml`` reads them:
+the first of ``main.yml``, ``main.yaml``, ``main.json``, ``main`` that exists; when that is a
+folder, every file in it and its sub-folders (sorted by name; hidden ones, backups ``~`` and
+other extensions than ``.yml``/``.yaml``/``.json``/none left out), merged in that order with a
+later file's top-level keys winning.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +23,9 @@ from kprov.provision.errors import PlaybookError
 from kprov.provision.playbook.model import Role
 from kprov.provision.yamlfile import load_yaml_file, origin_of
 
-__all__ = ["RoleFinder", "argument_specs", "repo_roles_dir", "role_file"]
+__all__ = ["RoleFinder", "argument_specs", "repo_roles_dir", "role_file", "role_vars_files"]
+
+_VARS_EXTENSIONS = (".yml", ".yaml", ".json", "")
 
 
 def repo_roles_dir() -> Path:
@@ -29,6 +38,31 @@ def role_file(role_path: Path, kind: str, name: str = "main") -> Path | None:
         if path.is_file():
             return path
     return None
+
+
+def role_vars_files(role_path: Path, kind: str) -> list[Path]:
+    """The files of the role's ``defaults``/``vars`` in the order they are merged."""
+    base = role_path / kind
+    for ext in _VARS_EXTENSIONS:
+        path = base / f"main{ext}"
+        if path.is_dir():
+            return _folder_vars_files(path)
+        if path.is_file():
+            return [path]
+    return []
+
+
+def _folder_vars_files(folder: Path) -> list[Path]:
+    found: list[Path] = []
+    for entry in sorted(folder.iterdir(), key=lambda p: p.name):
+        name = entry.name
+        if name.startswith(".") or name.endswith("~"):
+            continue
+        if entry.is_dir() and not entry.suffix:
+            found += _folder_vars_files(entry)
+        elif entry.is_file() and entry.suffix in _VARS_EXTENSIONS:
+            found.append(entry)
+    return found
 
 
 def argument_specs(role_path: Path) -> tuple[Path | None, dict[str, Any]]:
@@ -47,8 +81,10 @@ def argument_specs(role_path: Path) -> tuple[Path | None, dict[str, Any]]:
 class RoleFinder:
     """Resolves role names to loaded :class:`Role` objects (cached per path)."""
 
-    def __init__(self, playbook_dir: Path, roles_path: list[Path] | None = None) -> None:
+    def __init__(self, playbook_dir: Path, roles_path: list[Path] | None = None,
+                 decrypt: Callable[[str, str], str] | None = None) -> None:
         self.search = [playbook_dir / "roles", playbook_dir, *(roles_path or []), repo_roles_dir()]
+        self.decrypt = decrypt  # defaults/vars files ansible-vault encrypted
         self._cache: dict[Path, Role] = {}
 
     def find(self, name: str, where: str) -> Role:
@@ -69,8 +105,8 @@ class RoleFinder:
         if path in self._cache:
             return self._cache[path]
         role = Role(name=path.name, path=path)
-        role.defaults = self._mapping(role_file(path, "defaults"))
-        role.vars = self._mapping(role_file(path, "vars"))
+        role.defaults = self._merged(role_vars_files(path, "defaults"), self.decrypt)
+        role.vars = self._merged(role_vars_files(path, "vars"), self.decrypt)
         meta_file = role_file(path, "meta")
         meta = self._mapping(meta_file)
         role.allow_duplicates = bool(meta.get("allow_duplicates", False))
@@ -88,11 +124,18 @@ class RoleFinder:
         self._cache[path] = role
         return role
 
+    @classmethod
+    def _merged(cls, paths: list[Path], decrypt: Callable[[str, str], str] | None = None) -> dict[str, Any]:
+        merged: dict[str, Any] = {}
+        for path in paths:
+            merged.update(cls._mapping(path, decrypt))
+        return merged
+
     @staticmethod
-    def _mapping(path: Path | None) -> dict[str, Any]:
+    def _mapping(path: Path | None, decrypt: Callable[[str, str], str] | None = None) -> dict[str, Any]:
         if path is None:
             return {}
-        data = load_yaml_file(path)
+        data = load_yaml_file(path, decrypt)
         if data is None:
             return {}
         if not isinstance(data, dict):

@@ -97,3 +97,22 @@ def test_redact_data_keeps_structure_under_credential_names() -> None:
     assert redact_data(data) == {"getent_passwd": {"a": ["x"]}, "token": REDACTED, "password": REDACTED,
                                  "enabled_password": True, "private_key": "/etc/ssl/k.pem",
                                  "note": f"token={REDACTED}"}
+
+
+@pytest.mark.parametrize(("playbook", "line", "text"), [
+    ("- hosts: all\n  tasks:\n    - debug: msg=ok\n    - no_such_module_here: {}\n", 4, "unknown module"),
+    ("- hosts: all\n  tasks:\n    - debug: {msg: [unclosed\n", 4, "invalid YAML"),  # the end of input
+])
+def test_apply_json_on_a_broken_playbook_is_one_document(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, playbook: str, line: int, text: str
+) -> None:
+    (tmp_path / "hosts.yml").write_text("all:\n  hosts:\n    here:\n      ansible_connection: local\n")
+    (tmp_path / "site.yml").write_text(playbook)
+    monkeypatch.setenv("KPROV_LOG_DIR", str(tmp_path / "logs"))
+    result = CliRunner().invoke(_app(), ["apply", "--json", "-i", str(tmp_path / "hosts.yml"),
+                                         str(tmp_path / "site.yml")], catch_exceptions=False)
+    assert result.exit_code == 1
+    doc = json.loads(result.stdout)
+    assert doc["ok"] is False and doc["results"] == []
+    assert text in doc["error"]["msg"] and doc["errors"] == [doc["error"]["msg"]]
+    assert doc["error"]["file"].endswith("site.yml") and doc["error"]["line"] == line

@@ -67,6 +67,7 @@ def var_files(run: RunContext, kind: str, name: str) -> tuple[dict[str, Any], di
     """The ``kind`` (group_vars/host_vars) files for ``name`` beside the inventory sources
     (merged in order) and beside the playbook (None when there are none)."""
     beside_inventory: dict[str, Any] = {}
+    decrypt = run.engine.vault.decrypt
     for source in run.inventory.sources:
-        beside_inventory.update(load_vars_dir(var_dir_of(Path(source)) / kind, name) or {})
-    return beside_inventory, load_vars_dir(run.playbook_dir / kind, name)
+        beside_inventory.update(load_vars_dir(var_dir_of(Path(source)) / kind, name, decrypt) or {})
+    return beside_inventory, load_vars_dir(run.playbook_dir / kind, name, decrypt)

@@ -41,8 +41,8 @@ def _walk(top: Path, depth: int) -> list[tuple[Path, list[str]]]:
     return found
 
 
-def _load(path: Path) -> dict[str, Any]:
-    data = load_yaml_file(path)
+def _load(path: Path, decrypt: Callable[[str, str], str] | None = None) -> dict[str, Any]:
+    data = load_yaml_file(path, decrypt)
     if data is None:
         return {}
     if not isinstance(data, Mapping):
@@ -72,8 +72,10 @@ def _dir_files(top: Path, args: Mapping[str, Any]) -> list[Path]:
 
 
 def include_vars(args: Mapping[str, Any], find: Callable[[str, str], Path],
-                 into: dict[str, Any], where: str) -> ModuleResult:
-    """Load the files ``args`` name (``find(name, "vars")`` resolves them) into ``into``."""
+                 into: dict[str, Any], where: str,
+                 decrypt: Callable[[str, str], str] | None = None) -> ModuleResult:
+    """Load the files ``args`` name (``find(name, "vars")`` resolves them) into ``into``;
+    ``decrypt``: for files ansible-vault encrypted (vault.Vault.decrypt)."""
     unknown = sorted(set(args) - _OPTIONS)
     if unknown:
         raise PlaybookError(f"{where}: include_vars: unsupported option(s) {unknown}")
@@ -88,7 +90,7 @@ def include_vars(args: Mapping[str, Any], find: Callable[[str, str], Path],
     files = _dir_files(path, args) if path.is_dir() else [path]
     loaded: dict[str, Any] = {}
     for file in files:
-        loaded.update(_load(file))
+        loaded.update(_load(file, decrypt))
     if args.get("name"):
         loaded = {str(args["name"]): loaded}
     into.update(loaded)

@@ -54,8 +54,8 @@ def inject_facts(registered: dict[str, Any], host: HostState) -> None:
 
 
 def task_result(task: Task, status: Status, registered: dict[str, Any], seconds: float, *, host: str,
-                play: str) -> TaskResult:
-    """The task's result on ``host`` as it is reported."""
+                play: str, title: str | None = None) -> TaskResult:
+    """The task's result on ``host`` as it is reported (``title``: its name templated)."""
     diffs = list(registered.get("diff") or [])
     for item in registered.get("results") or []:
         diffs += item.get("diff") or []
@@ -67,7 +67,7 @@ def task_result(task: Task, status: Status, registered: dict[str, Any], seconds:
         msg = "task failed (output hidden: no_log is set)"
     return TaskResult(
         host=host,
-        task=task.title,
+        task=title or task.title,
         action=task.action,
         status=status,
         msg=msg,

@@ -25,7 +25,7 @@ from types import MappingProxyType
 from typing import Any
 
 from kprov.provision.connect.base import ConnectionFailure, UnreachableError
-from kprov.provision.errors import ProvisionError, UndefinedVariableError
+from kprov.provision.errors import ProvisionError, TemplateError, UndefinedVariableError
 from kprov.provision.execute.context import HostState, PlayContext, RunContext
 from kprov.provision.execute.engine_actions.add_host import add_host
 from kprov.provision.execute.engine_actions.async_jobs import (
@@ -48,6 +48,7 @@ from kprov.provision.execute.probes.probe_plan import (
 from kprov.provision.execute.results import Status, TaskResult
 from kprov.provision.execute.task.loops import item_layers, loop_items, loop_outcome
 from kprov.provision.execute.task.module_defaults import defaults_for
+from kprov.provision.execute.task.protocol_fallback import protocol_module
 from kprov.provision.execute.task.report import bool_keyword, inject_facts, task_result
 from kprov.provision.execute.task.setup import HostUnreachable, TaskSetup
 from kprov.provision.execute.variables import task_scope
@@ -60,7 +61,6 @@ from kprov.provision.modules.base import (
     UnknownModuleError,
     get_module,
 )
-from kprov.provision.playbook.ansible_names import deferrable, missing_module_message
 from kprov.provision.playbook.model import Task
 from kprov.provision.template_filters import to_bool
 from kprov.provision.templates import OMIT, VarScope
@@ -100,9 +100,23 @@ class TaskRunner:
         self.setup = TaskSetup(run, pctx, host)
 
     # -- entry -----------------------------------------------------------------------------
+    def title(self, task: Task, extra: dict[str, Any] | None = None) -> str:
+        """The task's title with its name templated for this host, as the linear strategy
+        templates it before the task runs (not failing: a name it cannot render stays as
+        written)."""
+        if "{{" not in task.name and "{%" not in task.name:
+            return task.title
+        try:
+            name = str(self.scope(task, extra).template(task.name, f"task name ({task.origin})"))
+        except Exception:  # noqa: BLE001 - ansible-core templates the name with fail_on_undefined=False
+            return task.title
+        role = task.scope.role.name if task.scope.role else ""
+        return f"{role} : {name}" if role else name
+
     def execute(self, task: Task, extra: dict[str, Any] | None = None) -> TaskResult:
         start = time.monotonic()
-        self.run.observer.task_start(self.host.name, task.title)
+        title = self.title(task, extra)
+        self.run.observer.task_start(self.host.name, title)
         try:
             status, registered = self._execute(task, extra)
         except HostUnreachable as err:
@@ -120,12 +134,16 @@ class TaskRunner:
                 {"failed": True, "msg": f"task '{task.title}': {err}", "changed": False},
             )
         result = task_result(task, status, registered, time.monotonic() - start, host=self.host.name,
-                             play=self.pctx.play.name)
+                             play=self.pctx.play.name, title=title)
         own_facts = task.action not in _OWN_FACT_ACTIONS and not _places_facts_per_item(task)
         if status in ("ok", "changed") and own_facts:
             inject_facts(registered, self.host)
         if task.register and (status != "unreachable" or result.ignored):
-            self.host.runtime_vars[task.register] = registered
+            # the registered copy has no top-level ``invocation`` (the strategy deletes it; the
+            # reported result keeps it, with AnsibleModule's no_log masking)
+            self.host.runtime_vars[task.register] = (
+                {k: v for k, v in registered.items() if k != "invocation"} if "invocation" in registered
+                else registered)
         return result
 
     def facts_host(self, task: Task, scope: VarScope) -> HostState:
@@ -167,7 +185,11 @@ class TaskRunner:
         statuses: list[Status] = []
         status: Status
         reg: dict[str, Any]
-        for item, item_scope in zip(items, item_scopes, strict=True):
+        # loop_control.pause: seconds between items (not before the first), as ansible-core waits
+        pause = float(scope.template(task.loop_control.get("pause", 0), "loop_control.pause") or 0)
+        for index, (item, item_scope) in enumerate(zip(items, item_scopes, strict=True)):
+            if pause > 0 and index:
+                time.sleep(pause)
             if item_scope is None:
                 status, reg = "skipped", {"changed": False, "skipped": True}
             else:
@@ -313,12 +335,21 @@ class TaskRunner:
             self.settle(call, False, False, task)
             return "skipped", registered
         changed, failed = result.changed, result.failed
-        if task.changed_when is not None:
-            changed = all(check_scope.condition(c, "task field 'changed_when'") for c in task.changed_when)
-        if task.failed_when is not None:
-            failed = all(check_scope.condition(c, "task field 'failed_when'") for c in task.failed_when)
-            if failed and not registered.get("msg"):
-                registered["msg"] = "failed_when condition met"
+        condition = "changed"
+        try:
+            if task.changed_when is not None:
+                changed = all(check_scope.condition(c, "task field 'changed_when'")
+                              for c in task.changed_when)
+            condition = "failed"
+            if task.failed_when is not None:
+                failed = all(check_scope.condition(c, "task field 'failed_when'") for c in task.failed_when)
+                registered["failed_when_result"] = failed  # ansible-core's key
+                if failed and not registered.get("msg"):
+                    registered["msg"] = "failed_when condition met"
+        except TemplateError as err:  # the module's own fields stay, as ansible-core keeps them
+            failed = True
+            registered[f"{condition}_when_result"] = str(err)
+            registered.setdefault("msg", str(err))
         registered["changed"], registered["failed"] = changed, failed
         self.settle(call, changed, failed, task)
         if failed:
@@ -331,7 +362,7 @@ class TaskRunner:
         where = task.origin  # the executor names the task in any error (execute)
         if task.action == "include_vars":
             return ModuleCall(include_vars(args, lambda name, kind: self.setup.find_file(task, name, kind),
-                                      self.host.included_vars, where), None)
+                                      self.host.included_vars, where, self.run.engine.vault.decrypt), None)
         if task.action == "group_by":
             return ModuleCall(group_by(self.run, self.host.name, args), None)
         if task.action == "add_host":
@@ -350,9 +381,11 @@ class TaskRunner:
         try:
             module = (AsyncStatus(_async_dir(scope), self.run.async_finishers, self.run.planned_jobs)
                       if task.action in ASYNC_STATUS_NAMES else get_module(task.action))
-        except UnknownModuleError as err:
-            msg = missing_module_message(task.action) if deferrable(task.action) else str(err)
-            return ModuleCall(ModuleResult(failed=True, msg=msg), None)
+        except UnknownModuleError as err:  # Ansible's module protocol, if the module is found
+            found = protocol_module(self.run, task, str(err))
+            if isinstance(found, ModuleResult):
+                return ModuleCall(found, None)
+            module = found
         limit = _int_keyword(scope, task.async_seconds, "async", 0)
         if limit > 0:
             poll = _int_keyword(scope, task.poll, "poll", DEFAULT_POLL_S)

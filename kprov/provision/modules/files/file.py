@@ -48,7 +48,8 @@ SPEC = {
 
 
 def _recurse_check(path: str, owner: str | None, group: str | None, mode: int | None) -> str:
-    """A find that prints the first entry under ``path`` whose owner/group/mode is off."""
+    """A find that prints the first entry under ``path`` whose owner/group/mode is off (none
+    when the path is not there yet: ``recurse`` onto a directory the task creates)."""
     tests = []
     if owner is not None:
         tests.append(f"! -user {shlex.quote(owner)}")
@@ -58,7 +59,9 @@ def _recurse_check(path: str, owner: str | None, group: str | None, mode: int | 
         tests.append(f"! -perm {mode_string(mode)}")
     if not tests:
         return ""
-    return f"; find {shlex.quote(path)} \\( {' -o '.join(tests)} \\) -printf 'OFF:%p\\n' -quit"
+    quoted = shlex.quote(path)
+    return (f"; if [ -e {quoted} ]; then find {quoted} \\( {' -o '.join(tests)} \\) "
+            f"-printf 'OFF:%p\\n' -quit; fi")
 
 
 def _recurse_commands(path: str, owner: str | None, group: str | None, mode: int | None) -> list[str]:

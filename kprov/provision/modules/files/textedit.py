@@ -11,6 +11,8 @@ that touches the host: the file is written (atomically, via fileops' writer, aft
 
 from __future__ import annotations
 
+import os
+import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -91,10 +93,13 @@ def decide_text_edit(
         msg = "ownership, perms or SE linux context changed"
     content = after.encode("utf-8", "surrogateescape") if content_changed else None
     diff = [content_diff(path, state.data if state.exists else None, content)] if content is not None else []
+    # a file created where its folder is missing: the folder first (lineinfile's and
+    # blockinfile's ``create``, as ansible-core makes the parents)
+    parent = os.path.dirname(path) if not state.exists else ""
     return TextEditPlan(path=path, changed=content_changed or bool(attr_commands), msg=msg,
                         data={"path": path}, diff=diff, content=content, exists=state.exists,
                         mode=wanted_mode, attribute_commands=attr_commands, owner=owner, group=group,
-                        backup=backup, validate=validate)
+                        backup=backup, validate=validate, parent_dir=shlex.quote(parent) if parent else None)
 
 
 def act_text_edit(ctx: ModuleContext, module: str, plan: TextEditPlan) -> dict[str, Any]:

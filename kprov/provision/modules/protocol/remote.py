@@ -1,0 +1,117 @@
+"""What is sent to the host for one module run: one command and its standard input.
+
+A new-style module goes as ansible-core's pipelining sends AnsiballZ: a Python program on
+the interpreter's standard input (``<python> -``). That program carries the packed files
+(zlib-compressed JSON, base64), installs an import hook that serves them from memory (no
+file is written; ansible-core writes a zip to a temporary folder instead), hands the
+arguments to ``ansible.module_utils.basic`` the way AnsiballZ does (``_ANSIBLE_ARGS``:
+``{"ANSIBLE_MODULE_ARGS": ...}``) and runs the module as ``__main__``.
+
+A WANT_JSON, old-style or JSON-args module goes as ansible-core sends it without
+pipelining: the module file and an arguments file (JSON; ``key=value`` words for an
+old-style module) in a private temporary folder, run as ``<interpreter from its first
+line> <module> <arguments file>`` (or executed itself when it has no ``#!`` line), the
+folder removed afterwards. Here the files travel in the same shell script that runs them
+(``/bin/sh -s``), so it is one command, not three.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import shlex
+import zlib
+from collections.abc import Mapping
+from typing import Any
+
+from kprov.provision.modules.protocol.pack import ModulePack
+
+__all__ = ["interpreter_for", "module_command"]
+
+_BOOTSTRAP = '''import base64, json, runpy, sys, zlib
+import importlib.abc, importlib.util
+FILES = json.loads(zlib.decompress(base64.b64decode(%(files)r)))
+class KprovModuleFiles(importlib.abc.InspectLoader, importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name not in FILES:
+            return None
+        is_pkg = FILES[name][0]
+        where = "<kprov>/" + name.replace(".", "/") + ("/__init__.py" if is_pkg else ".py")
+        spec = importlib.util.spec_from_loader(name, self, origin=where, is_package=is_pkg)
+        spec.has_location = True
+        return spec
+    def _entry(self, name):
+        return FILES.get(%(fqn)r if name == "__main__" else name, (False, None))
+    def is_package(self, name):
+        return self._entry(name)[0]
+    def get_source(self, name):
+        return self._entry(name)[1]
+    def get_code(self, name):
+        return compile(FILES[name][1], "<kprov>/" + name.replace(".", "/") + ".py", "exec", dont_inherit=True)
+sys.meta_path.insert(0, KprovModuleFiles())
+import ansible.module_utils.basic as basic
+basic._ANSIBLE_ARGS = %(args)r.encode("utf-8")
+runpy.run_module(%(fqn)r, init_globals=dict(_module_fqn=%(fqn)r, _modlib_path=None),
+                 run_name="__main__", alter_sys=True)
+'''
+
+
+def interpreter_for(command: str, task_vars: Mapping[str, Any]) -> str:
+    """The interpreter of a ``#!`` line as ansible-core picks it: ``ansible_<name>_interpreter``
+    when set (``ansible_python_interpreter`` for any python; ``auto`` and its variants are
+    the host's ``/usr/bin/python3``, what discovery finds on the Debian hosts kprov targets)."""
+    words = shlex.split(command) if command else []
+    if not words:
+        return ""
+    program = words[0].rsplit("/", 1)[-1]
+    if program == "env" and len(words) > 1:
+        program = words[1]
+    key = "python" if program.startswith("python") else program
+    chosen = task_vars.get(f"ansible_{key}_interpreter")
+    if key == "python" and (not chosen or str(chosen).startswith("auto")):
+        chosen = "/usr/bin/python3"
+    if chosen:
+        return " ".join([shlex.quote(str(chosen)), *[shlex.quote(w) for w in words[1:] if program != "env"]])
+    return command
+
+
+def module_command(
+    pack: ModulePack, args: Mapping[str, Any], task_vars: Mapping[str, Any]
+) -> tuple[str, bytes]:
+    """The command and its standard input that run ``pack`` with ``args`` (internal ``_ansible_``
+    arguments included)."""
+    if pack.style == "new":
+        files = dict(pack.files)
+        files[pack.source.fqn] = (False, pack.text.decode("utf-8", "replace"))
+        blob = base64.b64encode(zlib.compress(json.dumps(files).encode(), 6)).decode()
+        arguments = json.dumps({"ANSIBLE_MODULE_ARGS": dict(args)}, default=str)
+        program = _BOOTSTRAP % {"files": blob, "args": arguments, "fqn": pack.source.fqn}
+        python = interpreter_for("/usr/bin/python", task_vars)
+        return f"{python} -", program.encode()
+    return "/bin/sh -s", _script(pack, args, task_vars).encode()
+
+
+def _script(pack: ModulePack, args: Mapping[str, Any], task_vars: Mapping[str, Any]) -> str:
+    text = pack.text
+    if pack.style == "jsonargs":
+        as_json = json.dumps(dict(args), default=str).encode()
+        text = text.replace(b"<<INCLUDE_ANSIBLE_MODULE_JSON_ARGS>>", as_json)
+    if pack.style == "old":
+        arguments = " ".join(f"{k}={shlex.quote(str(v))}" for k, v in args.items())
+    else:
+        arguments = json.dumps(dict(args), default=str)
+    interpreter = interpreter_for(pack.shebang, task_vars)
+    run = f'{interpreter} "$d/module" "$d/args"' if interpreter else '"$d/module" "$d/args"'
+    return (
+        "umask 077\n"
+        'd=$(mktemp -d "${TMPDIR:-/tmp}/ansible-kprov.XXXXXXXX") || exit 1\n'
+        "trap 'rm -rf \"$d\"' EXIT\n"
+        f"base64 -d > \"$d/module\" <<'KPROV_MODULE'\n{_b64(text)}KPROV_MODULE\n"
+        f"base64 -d > \"$d/args\" <<'KPROV_ARGS'\n{_b64(arguments.encode())}KPROV_ARGS\n"
+        'chmod 0700 "$d/module"\n'
+        f"{run} < /dev/null\n"
+    )
+
+
+def _b64(data: bytes) -> str:
+    return base64.encodebytes(data).decode()

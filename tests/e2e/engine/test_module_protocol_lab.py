@@ -1,0 +1,99 @@
+"""Ansible's module protocol on a lab host, through the real CLI: a role's own new-style
+Python module (packed with ansible-core's module_utils, run by the host's Python, with become)
+and a role's WANT_JSON shell module converge (changed, then nothing to change), behind a
+``meta: end_host`` whose ``when`` is false (it must not end the host); ``--json`` on a
+playbook that does not load is one document."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from kprov.lab import Lab
+
+pytestmark = pytest.mark.lab
+REPO = Path(__file__).resolve().parents[3]
+ROLES = REPO / "tests" / "data" / "protocol_roles"
+OUT = "/root/kprov-protocol-test"
+
+
+def _apply(inventory: Path, playbook: Path, *extra: str) -> tuple[int, dict]:
+    done = subprocess.run(
+        [sys.executable, "-m", "kprov.cli.main", "apply", "--json", "-i", str(inventory),
+         "-e", f"marker_dir={OUT}", *extra, str(playbook)],
+        capture_output=True, text=True, timeout=300, cwd=REPO, stdin=subprocess.DEVNULL, env=dict(os.environ),
+    )
+    return done.returncode, json.loads(done.stdout)
+
+
+def test_roles_own_modules_converge_on_a_lab_host(
+    lab_hosts: Callable[[int], Lab], lab_inventory: Callable[[int], Path], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    lab = lab_hosts(1)
+    inventory = lab_inventory(1)
+    monkeypatch.setenv("KPROV_LOG_DIR", str(tmp_path / "logs"))
+    shutil.copytree(ROLES, tmp_path / "play")
+    site = tmp_path / "play" / "site.yml"
+    play = site.read_text().replace("  gather_facts: false\n", "  gather_facts: false\n  become: true\n")
+    site.write_text(play)
+    lab.ssh("h1", f"rm -rf {OUT}; mkdir -p {OUT}")
+    rc, first = _apply(inventory, site)
+    assert rc == 0 and first["ok"], [r["result"] for r in first["results"] if r["status"] == "failed"]
+    statuses = {r["task"]: r["status"] for r in first["results"] if r["host"] == "h1"}
+    assert statuses["py_module : a role's own Python module"] == "changed"
+    assert statuses["shell_module : a role's own WANT_JSON shell module"] == "changed"
+    assert lab.ssh("h1", f"cat {OUT}/py.txt {OUT}/sh.txt")[1] == "from h1\nshell\n"
+    rc, second = _apply(inventory, site)
+    assert rc == 0 and second["stats"]["h1"]["changed"] == 0
+    assert "s3cr3t-t0ken" not in json.dumps(first) + json.dumps(second)
+    lab.ssh("h1", f"rm -rf {OUT}")
+
+
+COLLECTIONS_PLAY = """- hosts: all
+  gather_facts: false
+  tasks:
+    - name: ansible-core's tempfile, through the module protocol
+      tempfile: {state: directory, suffix: kprov}
+      register: made
+    - name: a collection's lookup (routed short name and FQCN)
+      copy:
+        dest: "{{ made.path }}/tree.txt"
+        content: "{{ lookup('community.general.filetree', 'roles/', wantlist=True) | map(attribute='path')
+                     | select('match', '.*library/.+') | sort | join(',') }}"
+"""
+
+
+def test_ansible_core_module_and_collection_lookup_on_a_lab_host(
+    lab_hosts: Callable[[int], Lab], lab_inventory: Callable[[int], Path], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    lab = lab_hosts(1)
+    monkeypatch.setenv("KPROV_LOG_DIR", str(tmp_path / "logs"))
+    shutil.copytree(ROLES, tmp_path / "play")
+    site = tmp_path / "play" / "collections.yml"
+    site.write_text(COLLECTIONS_PLAY)
+    rc, doc = _apply(lab_inventory(1), site)
+    assert rc == 0 and doc["ok"], [r["result"] for r in doc["results"] if r["status"] == "failed"]
+    [made] = [r["result"] for r in doc["results"] if r["task"].startswith("ansible-core's tempfile")]
+    assert made["state"] == "directory" and made["path"].endswith("kprov")
+    assert lab.ssh("h1", f"cat {made['path']}/tree.txt")[1] == (
+        "py_module/library/kprov_marker.py,shell_module/library/kprov_shmarker")
+    lab.ssh("h1", f"rm -rf {made['path']}")
+
+
+def test_json_on_a_broken_playbook_is_one_document(
+    lab_inventory: Callable[[int], Path], tmp_path: Path
+) -> None:
+    broken = tmp_path / "broken.yml"
+    broken.write_text("- hosts: all\n  tasks:\n    - debug: msg=ok\n    - not_a_module_anywhere: {}\n")
+    rc, doc = _apply(lab_inventory(1), broken)
+    assert rc == 1 and doc["ok"] is False
+    assert doc["error"]["file"] == str(broken) and doc["error"]["line"] == 4

@@ -1,0 +1,65 @@
+"""Ansible's semantics in the small: templated free-form keys, ``failed_when_result`` and a
+``changed_when`` that errors, ``!unsafe`` values."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kprov.provision.playbook.tasks import parse_free_form
+from kprov.provision.templates import TemplateEngine
+from kprov.provision.yamlfile import load_yaml_text
+from tests.unit.provision.harness import run_fake
+
+MP = pytest.MonkeyPatch
+PLAY = "- hosts: all\n  gather_facts: false\n  tasks:\n"
+
+
+def test_free_form_with_a_templated_key() -> None:
+    assert parse_free_form("{{ item }}=moo other=x", "set_fact") == {"{{ item }}": "moo", "other": "x"}
+    assert parse_free_form("msg={{ a == b }}", "debug") == {"msg": "{{ a == b }}"}
+    # a raw module keeps such a word in its command
+    assert parse_free_form("echo {{ x }}=1", "command") == {"_raw_params": "echo {{ x }}=1"}
+
+
+def test_set_fact_with_templated_free_form_keys(tmp_path: Path, monkeypatch: MP) -> None:
+    files = {"site.yml": PLAY + "    - set_fact: \"{{ item }}=moo\"\n      loop: [a, b]\n"}
+    report, runtime = run_fake(tmp_path, monkeypatch, files, ["h"])
+    assert report.ok and runtime["h"]["a"] == "moo" and runtime["h"]["b"] == "moo"
+
+
+def test_failed_when_result_and_a_changed_when_that_errors(tmp_path: Path, monkeypatch: MP) -> None:
+    files = {"site.yml": PLAY + (
+        "    - debug: msg=hello\n      register: kept\n      failed_when: false\n"
+        "    - debug: msg=hello\n      register: broken\n      changed_when: nope.attr\n"
+        "      ignore_errors: true\n")}
+    report, runtime = run_fake(tmp_path, monkeypatch, files, ["h"])
+    assert runtime["h"]["kept"]["failed_when_result"] is False
+    broken = runtime["h"]["broken"]
+    assert broken["failed"] is True and "nope" in broken["changed_when_result"]
+    assert broken["msg"] == "hello"  # the module's own fields stay
+
+
+def test_unsafe_values_are_never_templated() -> None:
+    data = load_yaml_text("a: !unsafe '{{ lookup(\"pipe\", \"id\") }}'\nb: !unsafe ['{{ x }}', 1]\n", "t.yml")
+    scope = TemplateEngine().scope([(data, True)])
+    assert scope["a"] == '{{ lookup("pipe", "id") }}'
+    assert scope.template("{{ b }}", "t") == ["{{ x }}", 1]
+    assert scope.template(data["a"], "t") == '{{ lookup("pipe", "id") }}'
+
+
+def test_loop_control_pause_waits_between_items(tmp_path: Path, monkeypatch: MP) -> None:
+    slept: list[float] = []
+    monkeypatch.setattr("kprov.provision.execute.task.runner.time.sleep", slept.append)
+    files = {"site.yml": PLAY + "    - debug: msg={{ item }}\n      loop: [1, 2, 3]\n"
+                                "      loop_control: {pause: 0.5}\n"}
+    report, _ = run_fake(tmp_path, monkeypatch, files, ["h"])
+    assert report.ok and slept == [0.5, 0.5]  # between items, not before the first
+
+
+def test_now_and_ansible_core_filters_kprov_lacks() -> None:
+    scope = TemplateEngine().scope([])
+    assert len(scope.template("{{ now(utc=true, fmt='%Y-%m-%d') }}", "t")) == 10
+    assert scope.template("{{ now().year > 2000 }}", "t") is True
+    assert scope.template("{{ 'a%20b' | urldecode }}", "t") == "a b"
