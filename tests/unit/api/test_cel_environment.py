@@ -24,7 +24,16 @@ def test_kubernetes_library_cases_agree_at_least_98_percent() -> None:
     print(f"k8s_library_cases_passed = {agreed}\nk8s_library_cases_total = {total}")
     print(f"k8s_library_cases_agreement = {agreed / total:.1%}")
     print(f"k8s_library_cases_skipped = {len(skipped)}")
-    assert {c["library"] for c in cases} >= {"ip", "cidr", "quantity", "lists", "regex", "urls", "sets", "cost"}
+    assert {c["library"] for c in cases} >= {
+        "ip",
+        "cidr",
+        "quantity",
+        "lists",
+        "regex",
+        "urls",
+        "sets",
+        "cost",
+    }
     assert total > 300
     assert agreed / total >= 0.98, disagreements
 
