@@ -4,7 +4,7 @@ Design: rules are compiled once per schema (:func:`compile_rules`, called by
 :func:`kprov.cluster.api.crd.structural.compile_schema`) in the API server's one CEL
 environment (:mod:`kprov.cluster.api.cel.environment`: standard CEL, the extended strings,
 optionals and every Kubernetes library), with ``self`` and ``oldSelf`` declared: typed
-from the schema for a string, integer or boolean (:func:`self_type`), else dynamic.
+from the schema for a string or a boolean (:func:`self_type`), else dynamic.
 
 Semantics as kube-apiserver's: ``self`` is the value at the rule's node; a rule naming
 ``oldSelf`` is a transition rule, evaluated on update only where an old value exists (or
@@ -43,8 +43,10 @@ _TYPE_NAMES = {bool: "boolean", int: "integer", float: "number", str: "string", 
 _VARIABLES = {"self": "dyn", "oldSelf": "dyn"}
 # a scalar's CEL type by its schema type, as upstream's SchemaDeclType; a string of a format
 # Kubernetes types otherwise (bytes, duration, timestamp) and int-or-string stay dyn, as do
-# objects and lists (kprov's own checker, typecheck.py, checks their field selections)
-_SCALARS = {"string": "string", "integer": "int", "boolean": "bool"}
+# objects and lists (kprov's own checker, typecheck.py, checks their field selections), and
+# numbers: Kubernetes enables cross-type numeric comparisons (``self < 1.5`` on an integer),
+# which the runtime's checker refuses between typed operands
+_SCALARS = {"string": "string", "boolean": "bool"}
 _TYPED_FORMATS = frozenset({"byte", "duration", "date", "date-time"})
 
 
