@@ -46,9 +46,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from kprov.cluster.api.cel.lib_authz import deciding
 from kprov.cluster.api.errors import Cause
 from kprov.cluster.api.resources import ResourceInfo, split_api_version
 from kprov.cluster.api.selectors import SelectorError, label_selector_from_object
+from kprov.cluster.apiserver.admission.vap.authorizer import authorizer_variable, decider_of
 from kprov.cluster.apiserver.admission.vap.evaluator import (
     CompiledPolicy,
     activation_of,
@@ -372,7 +374,7 @@ def _params(
     return [{"apiVersion": kind.get("apiVersion"), "kind": kind.get("kind"), **o} for o in found]
 
 
-_REQUEST_VALUES = frozenset({"object", "oldObject", "request", "namespaceObject"})
+_REQUEST_VALUES = frozenset({"object", "oldObject", "request", "namespaceObject", "authorizer"})
 _OTHER_INPUTS = frozenset({"oldObject", "request", "namespaceObject", "params", "variables", "authorizer"})
 _NO_PARAMS: tuple[Any, ...] = (None,)
 
@@ -384,6 +386,9 @@ def _request_value(variable: str, attrs: Attributes, namespace: Mapping[str, Any
         return attrs.old
     if variable == "request":
         return _request(attrs)
+    if variable == "authorizer":
+        resource = {"group": attrs.group, "resource": attrs.resource, "subresource": attrs.subresource}
+        return authorizer_variable(attrs.user, {**resource, "namespace": attrs.namespace, "name": attrs.name})
     return _namespace_object(namespace)
 
 
@@ -489,6 +494,17 @@ async def validate(ctx: ApiContext, admission: AdmissionAttributes) -> None:
             return
     activation = _activation(ctx)
     _set_request_values(activation, selection.reads, attrs, namespace)
+    if "authorizer" in selection.reads:  # its checks ask this server's authorizer
+        with deciding(decider_of(ctx)):
+            _evaluate(ctx, info, selection, activation, attrs)
+    else:
+        _evaluate(ctx, info, selection, activation, attrs)
+
+
+def _evaluate(
+    ctx: ApiContext, info: ResourceInfo, selection: _Selection, activation: Any, attrs: Attributes
+) -> None:
+    """Run the selected policies against the request's values (raises the first denial)."""
     if selection.all_plain is not None and all_true(selection.all_plain, activation):
         return  # (the common case, kept short: every validation of every policy held)
     denials: list[tuple[str, str]] = []  # (message, reason)

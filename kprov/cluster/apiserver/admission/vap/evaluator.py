@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kprov.cluster.api.cel.environment import CompileError, Context, Program, environment
+from kprov.cluster.api.cel.lib_authz import AUTHORIZER
 from kprov.cluster.apiserver.admission.vap.reads import ROOTS, ReadTree, expression_reads, merge_reads
 
 __all__ = [
@@ -46,12 +47,12 @@ __all__ = [
 ]
 
 _MAX_MESSAGE = 5 * 1024  # upstream's MaxEvaluatedMessageExpressionSizeBytes
-# every variable a policy's expressions may read, declared dynamic (``params`` and
-# ``authorizer`` are refused at creation where the policy cannot have them:
-# kprov.cluster.api.validation.admission_policy)
+# every variable a policy's expressions may read, declared dynamic (``params`` is refused at
+# creation where the policy cannot have it: kprov.cluster.api.validation.admission_policy),
+# but ``authorizer``: Kubernetes' authorizer library's type (kprov.cluster.api.cel.lib_authz)
 _VARIABLES = {
-    name: "dyn"
-    for name in ("object", "oldObject", "request", "params", "namespaceObject", "variables", "authorizer")
+    **{name: "dyn" for name in ("object", "oldObject", "request", "params", "namespaceObject", "variables")},
+    "authorizer": AUTHORIZER,
 }
 
 
