@@ -34,6 +34,7 @@ from kprov.cluster.api.validation.names import (
 from kprov.cluster.api.validation.networking import validate_network_policy
 from kprov.cluster.api.validation.node import validate_runtime_class
 from kprov.cluster.api.validation.pod import port_name_errors, validate_pod_spec, validate_pod_update
+from kprov.cluster.api.validation.pod_ips import validate_pod_ips
 from kprov.cluster.api.validation.policy import validate_pdb, validate_priority_class
 from kprov.cluster.api.validation.rbac_kinds import (
     RBAC_GROUP,
@@ -103,6 +104,7 @@ def _metadata(errors: Errors, info: ResourceInfo, obj: dict[str, Any], old: dict
 
 def _pod(errors: Errors, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
     validate_pod_spec(errors, obj.get("spec"), "spec")
+    validate_pod_ips(errors, obj.get("status"))
     if old is None:
         validate_ephemeral_create(errors, obj.get("spec"))
     else:

@@ -25,6 +25,7 @@ from typing import Any
 
 from kprov.cluster.api.objects import format_time, is_spec_change
 from kprov.cluster.api.resources import ResourceInfo
+from kprov.cluster.api.validation.pod_ips import sync_pod_ips
 from kprov.cluster.apiserver.handlers.csr_conditions import keep_approval_conditions, stamp_conditions
 from kprov.cluster.apiserver.handlers.service_fields import drop_type_dependent_fields
 from kprov.cluster.apiserver.request.status import ApiError, bad_request
@@ -226,6 +227,8 @@ def prepare_update(
             new["status"] = status
             if (info.group, info.resource) == _CSR:
                 _csr_status_conditions(old.get("status") or {}, status)
+            if (info.group, info.resource) == ("", "pods"):
+                sync_pod_ips(status)  # podIP is podIPs[0], as upstream's conversion keeps them
         return new
     if info.group == "" and info.resource == "services":
         drop_type_dependent_fields(old, new)
