@@ -225,10 +225,7 @@ def prepare_update(
         new["metadata"] = new_meta
         if status is not None:
             new["status"] = status
-            if (info.group, info.resource) == _CSR:
-                _csr_status_conditions(old.get("status") or {}, status)
-            if (info.group, info.resource) == ("", "pods"):
-                sync_pod_ips(status)  # podIP is podIPs[0], as upstream's conversion keeps them
+            _status_rules(info, old, status)
         return new
     if info.group == "" and info.resource == "services":
         drop_type_dependent_fields(old, new)
@@ -245,6 +242,15 @@ def prepare_update(
     else:
         meta.pop("generation", None)
     return go_field_order(new)
+
+
+def _status_rules(info: ResourceInfo, old: dict[str, Any], status: Any) -> None:
+    """What a kind's status strategy does to a written status: a CSR's conditions are
+    stamped; a pod's ``podIP`` is ``podIPs[0]`` (as upstream's conversion keeps them)."""
+    if (info.group, info.resource) == _CSR:
+        _csr_status_conditions(old.get("status") or {}, status)
+    elif (info.group, info.resource) == ("", "pods"):
+        sync_pod_ips(status)
 
 
 def _csr_status_conditions(old_status: dict[str, Any], status: Any) -> None:
