@@ -83,3 +83,10 @@ def test_ipv6_only_service_on_dual_stack(kubectl: Kubectl, dual_admin: Path) -> 
     assert spec["ipFamilyPolicy"] == "SingleStack" and spec["ipFamilies"] == ["IPv6"]
     assert ipaddress.ip_address(spec["clusterIP"]) in ipaddress.ip_network(V6)
 
+
+
+def test_kubernetes_service_is_single_stack_of_the_primary_family(kubectl: Kubectl, dual_admin: Path) -> None:
+    spec = json.loads(kubectl("get", "service", "kubernetes", "-n", "default", "-o", "json",
+                              kubeconfig=dual_admin).stdout)["spec"]
+    assert spec["ipFamilyPolicy"] == "SingleStack" and spec["ipFamilies"] == ["IPv4"]
+    assert spec["clusterIPs"] == [str(ipaddress.ip_network(V4).network_address + 1)]
