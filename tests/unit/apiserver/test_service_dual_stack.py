@@ -216,3 +216,14 @@ def test_to_external_name_releases_both() -> None:
     ext = {"metadata": old["metadata"], "spec": {"type": "ExternalName", "externalName": "example.com"}}
     asyncio.run(allocators.update_service(old, ext, dry_run=False))
     assert not store.keys
+
+
+def test_a_changed_cluster_ip_is_judged_as_upstream() -> None:
+    allocators, _ = _allocators("10.96.0.0/24")
+    old = _svc()
+    asyncio.run(allocators.allocate_service(old, dry_run=False))
+    moved = _svc(clusterIP="10.96.0.6", clusterIPs=old["spec"]["clusterIPs"])  # kubectl edit of clusterIP
+    with pytest.raises(InvalidError) as info:
+        asyncio.run(allocators.update_service(old, moved, dry_run=False))
+    assert str(info.value) == ('Service "web" is invalid: spec.clusterIPs[0]: Invalid value: '
+                               '[]string{"10.96.0.6"}: may not change once set')

@@ -155,10 +155,6 @@ def _service(errors: Errors, obj: dict[str, Any], old: dict[str, Any] | None) ->
     affinity = spec.get("sessionAffinity")
     if affinity is not None and affinity not in ("ClientIP", "None"):
         errors.not_supported("spec.sessionAffinity", affinity, ("ClientIP", "None"))
-    if old is not None:
-        old_ip = (old.get("spec") or {}).get("clusterIP")
-        if old_ip and spec.get("clusterIP") not in (None, "", old_ip):
-            errors.immutable("spec.clusterIP", spec.get("clusterIP"))
 
 
 def _config_keys(errors: Errors, obj: dict[str, Any], sections: tuple[str, ...]) -> None:
