@@ -90,3 +90,24 @@ def test_kubernetes_service_is_single_stack_of_the_primary_family(kubectl: Kubec
                               kubeconfig=dual_admin).stdout)["spec"]
     assert spec["ipFamilyPolicy"] == "SingleStack" and spec["ipFamilies"] == ["IPv4"]
     assert spec["clusterIPs"] == [str(ipaddress.ip_network(V4).network_address + 1)]
+
+
+def test_external_name_round_trip_releases_and_reallocates_both(kubectl: Kubectl, dual_admin: Path) -> None:
+    name = f"rt-{uuid.uuid4().hex[:6]}"
+    dual = _service(name, ipFamilyPolicy="RequireDualStack")
+    kubectl("create", "-f", "-", input=dual, kubeconfig=dual_admin)
+    before = json.loads(kubectl("get", "service", name, "-o", "json", kubeconfig=dual_admin).stdout)["spec"]
+    to_ext = '{"spec":{"type":"ExternalName","externalName":"example.com","clusterIP":""}}'
+    kubectl("patch", "service", name, "-p", to_ext, kubeconfig=dual_admin)
+    ext = json.loads(kubectl("get", "service", name, "-o", "json", kubeconfig=dual_admin).stdout)["spec"]
+    assert not [f for f in ("clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy") if ext.get(f)]
+    reuse = f"reuse-{uuid.uuid4().hex[:6]}"  # the released IPv6 address is free again
+    kubectl("create", "-f", "-", kubeconfig=dual_admin, input=_service(
+        reuse, ipFamilyPolicy="SingleStack", ipFamilies=["IPv6"],
+        clusterIP=before["clusterIPs"][1], clusterIPs=[before["clusterIPs"][1]]))
+    back = '{"spec":{"type":"ClusterIP","externalName":null,"ipFamilyPolicy":"RequireDualStack"}}'
+    kubectl("patch", "service", name, "-p", back, kubeconfig=dual_admin)
+    after = json.loads(kubectl("get", "service", name, "-o", "json", kubeconfig=dual_admin).stdout)["spec"]
+    assert after["ipFamilies"] == ["IPv4", "IPv6"] and len(after["clusterIPs"]) == 2
+    assert after["clusterIPs"][1] != before["clusterIPs"][1]
+    kubectl("delete", "service", name, reuse, kubeconfig=dual_admin)

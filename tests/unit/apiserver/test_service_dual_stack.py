@@ -227,3 +227,17 @@ def test_a_changed_cluster_ip_is_judged_as_upstream() -> None:
         asyncio.run(allocators.update_service(old, moved, dry_run=False))
     assert str(info.value) == ('Service "web" is invalid: spec.clusterIPs[0]: Invalid value: '
                                '[]string{"10.96.0.6"}: may not change once set')
+
+
+def test_external_name_refuses_address_fields() -> None:
+    from kprov.cluster.api.resources import REGISTRY
+    from kprov.cluster.api.validation.core import validate
+
+    svc = {"metadata": {"namespace": "d", "name": "ext"},
+           "spec": {"type": "ExternalName", "externalName": "example.com", "clusterIP": "10.96.0.9",
+                    "ipFamilies": ["IPv4"], "ipFamilyPolicy": "SingleStack"}}
+    assert [str(c) for c in validate(REGISTRY.get("", "v1", "services"), svc)] == [
+        "spec.clusterIPs: Forbidden: may not be set for ExternalName services",
+        "spec.ipFamilies: Forbidden: may not be set for ExternalName services",
+        "spec.ipFamilyPolicy: Forbidden: may not be set for ExternalName services",
+    ]

@@ -120,6 +120,12 @@ def _service(errors: Errors, obj: dict[str, Any], old: dict[str, Any] | None) ->
     if kind == "ExternalName":
         if not spec.get("externalName"):
             errors.required("spec.externalName")
+        # (a lone clusterIP counts: upstream's strategy fills clusterIPs from it first)
+        addresses = {"clusterIPs": spec.get("clusterIPs") or spec.get("clusterIP"),
+                     "ipFamilies": spec.get("ipFamilies"), "ipFamilyPolicy": spec.get("ipFamilyPolicy")}
+        for field, value in addresses.items():
+            if value:
+                errors.forbidden(f"spec.{field}", "may not be set for ExternalName services")
     elif not ports and spec.get("clusterIP") != "None":
         errors.required("spec.ports")
     names: set[str] = set()
