@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from kprov.cluster.api.validation.field_errors import Errors
-from kprov.cluster.api.validation.pod_ips import sync_pod_ips, validate_pod_ips
+from kprov.cluster.api.validation.pod_ips import sync_pod_ips, validate_pod_cidrs, validate_pod_ips
 
 
 def _causes(status: dict[str, Any]) -> list[str]:
@@ -47,3 +47,23 @@ def test_dual_stack_addresses_are_valid() -> None:
 ])
 def test_refusals_in_upstream_words(status: dict[str, Any], message: str) -> None:
     assert message in _causes(status)
+
+
+def _node_causes(spec: dict[str, Any], old: dict[str, Any] | None = None) -> list[str]:
+    errors = Errors()
+    validate_pod_cidrs(errors, spec, old)
+    return [str(c) for c in errors.causes]
+
+
+def test_node_pod_cidrs() -> None:
+    dual = {"podCIDR": "10.244.1.0/24", "podCIDRs": ["10.244.1.0/24", "fd00:10:244:1::/64"]}
+    assert _node_causes(dual) == []
+    assert _node_causes(dual, {}) == []  # from "" to valid: the node IPAM controller's write
+    assert _node_causes({"podCIDRs": ["10.244.1.0/24", "10.244.2.0/24"]}) == [
+        'spec.podCIDRs: Invalid value: []string{"10.244.1.0/24", "10.244.2.0/24"}: '
+        "may specify no more than one CIDR for each IP family"]
+    assert _node_causes({"podCIDRs": ["nope"]}) == [
+        'spec.podCIDRs[0]: Invalid value: "nope": '
+        "must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)"]
+    assert _node_causes({"podCIDRs": ["10.244.1.0/24"]}, dual) == [
+        'spec.podCIDRs: Forbidden: node updates may not change podCIDR except from "" to valid']

@@ -34,7 +34,7 @@ from kprov.cluster.api.validation.names import (
 from kprov.cluster.api.validation.networking import validate_network_policy
 from kprov.cluster.api.validation.node import validate_runtime_class
 from kprov.cluster.api.validation.pod import port_name_errors, validate_pod_spec, validate_pod_update
-from kprov.cluster.api.validation.pod_ips import validate_pod_ips
+from kprov.cluster.api.validation.pod_ips import validate_pod_cidrs, validate_pod_ips
 from kprov.cluster.api.validation.policy import validate_pdb, validate_priority_class
 from kprov.cluster.api.validation.rbac_kinds import (
     RBAC_GROUP,
@@ -233,11 +233,7 @@ def _node(errors: Errors, obj: dict[str, Any], old: dict[str, Any] | None) -> No
         effect = taint.get("effect")
         if effect not in ("NoExecute", "NoSchedule", "PreferNoSchedule"):
             errors.not_supported(f"{path}.effect", effect, ("NoExecute", "NoSchedule", "PreferNoSchedule"))
-    if old is not None:
-        old_cidr = (old.get("spec") or {}).get("podCIDR")
-        new_cidr = (obj.get("spec") or {}).get("podCIDR")
-        if old_cidr and new_cidr != old_cidr:
-            errors.forbidden("spec.podCIDR", 'node updates may not change podCIDR except from "" to valid')
+    validate_pod_cidrs(errors, obj.get("spec"), (old or {}).get("spec") if old is not None else None)
 
 
 def _core_event(errors: Errors, obj: dict[str, Any], old: dict[str, Any] | None) -> None:

@@ -1,4 +1,5 @@
-"""A pod's addresses in its status: ``podIPs``/``podIP`` and ``hostIPs``/``hostIP``.
+"""A pod's addresses in its status (``podIPs``/``podIP``, ``hostIPs``/``hostIP``), and a node's
+pod ranges (``spec.podCIDRs``/``podCIDR``).
 
 As kube-apiserver: the v1 fields are synced the way its conversion syncs them (``podIP`` is
 always ``podIPs[0]``; a writer naming only the singular gets the plural), then validated as
@@ -8,6 +9,7 @@ its pod status update is: valid addresses, at most one per family, no duplicates
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from typing import Any
 
@@ -15,7 +17,7 @@ from kprov.cluster.api.errors import Cause
 from kprov.cluster.api.sloppy_ip import parse_ip_sloppy
 from kprov.cluster.api.validation.field_errors import Errors
 
-__all__ = ["sync_pod_ips", "validate_pod_ips"]
+__all__ = ["sync_pod_ips", "validate_pod_cidrs", "validate_pod_ips"]
 
 _VALID_IP = "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"
 _ONE_PER_FAMILY = "may specify no more than one IP for each IP family"
@@ -68,3 +70,40 @@ def validate_pod_ips(errors: Errors, status: Any) -> None:
                 errors.causes.append(Cause(f"{path}[{index}]", "FieldValueDuplicate",
                                            f"Duplicate value: {_go_entry(type_name, entry)}"))
             seen.add(ip)
+
+
+_VALID_CIDR = "must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)"
+_CIDR_LOCKED = 'node updates may not change podCIDR except from "" to valid'
+
+
+def _cidrs(spec: Any) -> list[str]:
+    if not isinstance(spec, dict):
+        return []
+    cidrs = spec.get("podCIDRs")
+    if isinstance(cidrs, list) and cidrs:
+        return [str(c) for c in cidrs]
+    return [spec["podCIDR"]] if spec.get("podCIDR") else []
+
+
+def validate_pod_cidrs(errors: Errors, spec: Any, old_spec: Any = None) -> None:
+    """A node's ``podCIDRs`` (``podCIDR`` the first): valid, one per family, no duplicates;
+    once set, never changed (upstream's node validation)."""
+    cidrs = _cidrs(spec)
+    versions: list[int] = []
+    for index, cidr in enumerate(cidrs):
+        try:
+            versions.append(ipaddress.ip_network(cidr, strict=False).version)
+        except ValueError:
+            errors.invalid(f"spec.podCIDRs[{index}]", cidr, _VALID_CIDR)
+    if len(cidrs) > 1:
+        if len(versions) != len(cidrs) or len(set(versions)) != 2 or len(cidrs) > 2:
+            shown = "[]string{" + ", ".join(json.dumps(c) for c in cidrs) + "}"
+            detail = "may specify no more than one CIDR for each IP family"
+            message = f"Invalid value: {shown}: {detail}"
+            errors.causes.append(Cause("spec.podCIDRs", "FieldValueInvalid", message))
+        for index, cidr in enumerate(cidrs):
+            if cidr in cidrs[:index]:
+                errors.duplicate(f"spec.podCIDRs[{index}]", cidr)
+    old = _cidrs(old_spec)
+    if old and old != cidrs:
+        errors.forbidden("spec.podCIDRs", _CIDR_LOCKED)
