@@ -4,6 +4,9 @@ Each allocated IP or port is a claim key in etcd (``/registry/ipallocations/<ip>
 ``/registry/portallocations/<port>``) created with an "absent" comparison, so two servers can
 never hand out the same one: whoever creates the key owns it. A Service asking for a
 specific IP that is already claimed gets 422; deleting the Service deletes its claims.
+There is one IP range per configured family (``--service-cluster-ip-range``: one or two
+CIDRs) and one claim space: addresses of both families are keys side by side. Which families
+a Service gets is decided first, by :mod:`kprov.cluster.api.service_families`.
 """
 
 from __future__ import annotations
