@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+from collections.abc import Sequence
 
 from kprov.cluster.client.errors import ApiError
 from kprov.cluster.client.informer import EventHandler
@@ -58,7 +59,7 @@ def cluster_cidrs(text: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Netwo
     return networks
 
 
-def node_mask_sizes(versions: list[int], mask: int = 0, mask_v4: int = 0, mask_v6: int = 0) -> list[int]:
+def node_mask_sizes(versions: Sequence[int], mask: int = 0, mask_v4: int = 0, mask_v6: int = 0) -> list[int]:
     """The range size per cluster CIDR (0 = flag unset), as kube-controller-manager's
     ``setNodeCIDRMaskSizes``: the single-family flag only on a single-stack cluster."""
     sizes = dict(DEFAULT_MASK)
@@ -72,9 +73,9 @@ def node_mask_sizes(versions: list[int], mask: int = 0, mask_v4: int = 0, mask_v
                 "--node-cidr-mask-size is set. For dual-stack clusters please unset it and use IPFamily "
                 "specific flags")
         return [mask for _ in versions]
-    elif mask_v4 and versions == [6]:
+    elif mask_v4 and list(versions) == [6]:
         raise ValueError("usage of --node-cidr-mask-size-ipv4 is not allowed for a single-stack IPv6 cluster")
-    elif mask_v6 and versions == [4]:
+    elif mask_v6 and list(versions) == [4]:
         raise ValueError("usage of --node-cidr-mask-size-ipv6 is not allowed for a single-stack IPv4 cluster")
     sizes.update({4: mask_v4 or sizes[4], 6: mask_v6 or sizes[6]})
     return [sizes[v] for v in versions]
