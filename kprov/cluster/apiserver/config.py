@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kprov.cluster.api.runtime_config import parse as parse_runtime_config
+from kprov.cluster.api.service_families import service_cidrs
 from kprov.cluster.storage import EtcdConfig
 
 __all__ = ["FLAG_GROUPS", "FlagGroup", "ServerConfig", "config_from_flags"]
@@ -245,7 +246,10 @@ def _read_kubelets_and_proxies(args: Args) -> dict[str, Any]:
 
 
 def _api(flags: Flags) -> None:
-    flags.add_argument("--service-cluster-ip-range", default="10.96.0.0/12")
+    flags.add_argument(
+        "--service-cluster-ip-range", default="10.96.0.0/12",
+        help="one CIDR, or two of different families (dual-stack; the first is the default family)",
+    )
     flags.add_argument("--service-node-port-range", type=_port_range, default=(30000, 32767))
     flags.add_argument(
         "--runtime-config", default="",
@@ -259,6 +263,10 @@ def _read_api(args: Args) -> dict[str, Any]:
         runtime_config = parse_runtime_config(args.runtime_config)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"--runtime-config: {exc}") from None
+    try:
+        service_cidrs(args.service_cluster_ip_range)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
     return {
         "service_cluster_ip_range": args.service_cluster_ip_range,
         "service_node_port_range": args.service_node_port_range,

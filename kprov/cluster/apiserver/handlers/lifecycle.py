@@ -25,6 +25,7 @@ from typing import Any
 
 from kprov.cluster.api.objects import format_time, is_spec_change
 from kprov.cluster.api.resources import ResourceInfo
+from kprov.cluster.api.validation.pod_ips import sync_pod_ips
 from kprov.cluster.apiserver.handlers.csr_conditions import keep_approval_conditions, stamp_conditions
 from kprov.cluster.apiserver.handlers.service_fields import drop_type_dependent_fields
 from kprov.cluster.apiserver.request.status import ApiError, bad_request
@@ -224,8 +225,7 @@ def prepare_update(
         new["metadata"] = new_meta
         if status is not None:
             new["status"] = status
-            if (info.group, info.resource) == _CSR:
-                _csr_status_conditions(old.get("status") or {}, status)
+            _status_rules(info, old, status)
         return new
     if info.group == "" and info.resource == "services":
         drop_type_dependent_fields(old, new)
@@ -242,6 +242,15 @@ def prepare_update(
     else:
         meta.pop("generation", None)
     return go_field_order(new)
+
+
+def _status_rules(info: ResourceInfo, old: dict[str, Any], status: Any) -> None:
+    """What a kind's status strategy does to a written status: a CSR's conditions are
+    stamped; a pod's ``podIP`` is ``podIPs[0]`` (as upstream's conversion keeps them)."""
+    if (info.group, info.resource) == _CSR:
+        _csr_status_conditions(old.get("status") or {}, status)
+    elif (info.group, info.resource) == ("", "pods"):
+        sync_pod_ips(status)
 
 
 def _csr_status_conditions(old_status: dict[str, Any], status: Any) -> None:
