@@ -15,9 +15,9 @@ handlers, the rest to discovery and health - and turns every ApiError / storage 
 Status reply (and, when metrics are on, counts and times it: :mod:`.metrics`; GET /metrics
 is authorized as a non-resource URL), so no handler builds error responses and no exception
 leaves a partial write (each write is one etcd transaction). The dispatch is a path split
-rather than aiohttp's Application, router and middleware chain, which cost ~30 us per
-request over the low-level server for a bare handler, and ~3% of the server's CPU per pod
-create (side by side).
+rather than aiohttp's Application, router and middleware chain, whose cost per request
+over the low-level server showed in the server's CPU per pod create, side by side
+(docs/decisions/0007).
 """
 
 from __future__ import annotations
