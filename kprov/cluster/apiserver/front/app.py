@@ -2,15 +2,15 @@
 
 Connections are served by :mod:`.http1` (httptools; an Upgrade request, exec's WebSocket, is
 handed to aiohttp's low-level server), and every request reaches :func:`_handler`'s handler,
-which decodes it once into an :class:`.apirequest.ApiRequest` (all that authentication,
+which decodes it once into an :class:`..request.apirequest.ApiRequest` (all that authentication,
 authorization and the handlers read; the streaming ones also get a narrow ``Connection``),
 authenticates it (client certificate, parsed once per connection, or a ServiceAccount
-Bearer token, see :mod:`.authn`; an invalid token is a 401 everywhere), rejects anonymous
+Bearer token, see :mod:`..authn`; an invalid token is a 401 everywhere), rejects anonymous
 requests except to the public health/version paths (401), switches to the impersonated
 identity when Impersonate-* headers ask and the authorizer allows it (impersonation.py),
 resolves its RequestInfo,
 authorizes it (403), dispatches it - a group/version an APIService gives to another server
-to :mod:`.aggregator_proxy`, resource paths to the CRUD, watch and subresource
+to :mod:`..aggregation.proxy`, resource paths to the CRUD, watch and subresource
 handlers, the rest to discovery and health - and turns every ApiError / storage error into a
 Status reply (and, when metrics are on, counts and times it: :mod:`.metrics`; GET /metrics
 is authorized as a non-resource URL), so no handler builds error responses and no exception

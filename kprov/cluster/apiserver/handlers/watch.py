@@ -7,7 +7,7 @@ waits for its cache to catch up - another server may have written it). Selectors
 to old and new state, so an object leaving the selection arrives as DELETED and one entering
 as ADDED. Bookmarks when allowWatchBookmarks; the stream ends after timeoutSeconds. With a
 Table Accept header each event object is a one-row Table, columns only in the first. Custom
-objects are shown as a read shows them (:mod:`.conversion`: defaults from storage, converted
+objects are shown as a read shows them (:mod:`..aggregation.conversion`: defaults from storage, converted
 to the watched version); a conversion webhook that fails ends the stream with an ERROR event.
 """
 
