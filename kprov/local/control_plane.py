@@ -62,6 +62,7 @@ def apiserver_argv(
         "--proxy-client-key-file", pki.path("front-proxy-client", "key"),
         "--requestheader-client-ca-file", pki.path("front-proxy-ca", "crt"),
         "--requestheader-allowed-names", "front-proxy-client",
+        "--enable-admission-plugins", "NodeRestriction",  # as kubeadm (upstream: off by default)
         *disabled,
         *extra,
     ]

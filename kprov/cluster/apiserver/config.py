@@ -55,7 +55,9 @@ class ServerConfig:
     audit_log_maxsize_mb: int = 0  # 0: never rotated
     audit_log_maxbackup: int = 0  # 0: every rotated file kept
     audit_log_maxage_days: int = 0  # 0: rotated files kept whatever their age
-    disable_admission_plugins: tuple[str, ...] = ()  # upstream's names, e.g. ServiceAccount
+    # upstream's names and meaning: on are upstream's default set, the enabled, not the disabled
+    enable_admission_plugins: tuple[str, ...] = ()  # e.g. NodeRestriction (off by default)
+    disable_admission_plugins: tuple[str, ...] = ()  # e.g. ServiceAccount
     admission_control_config_file: str = ""  # AdmissionConfiguration (PodSecurity's defaults, exemptions)
     # --runtime-config's (key, on) settings (kprov.cluster.api.runtime_config): the optional
     # group-versions to serve, e.g. (("admissionregistration.k8s.io/v1beta1", True),)
@@ -276,9 +278,14 @@ def _read_api(args: Args) -> dict[str, Any]:
 
 def _admission(flags: Flags) -> None:
     flags.add_argument(
+        "--enable-admission-plugins", default="",
+        help="comma-separated admission plugins to switch on besides the default ones "
+        "(kube-apiserver's names, e.g. NodeRestriction)",
+    )
+    flags.add_argument(
         "--disable-admission-plugins", default="",
-        help="comma-separated admission plugins to switch off (ServiceAccount: for servers with no "
-        "controller manager making each namespace's default account)",
+        help="comma-separated admission plugins to switch off although on by default (ServiceAccount: "
+        "for servers with no controller manager making each namespace's default account)",
     )
     flags.add_argument(
         "--admission-control-config-file", default="",
@@ -287,7 +294,10 @@ def _admission(flags: Flags) -> None:
 
 
 def _read_admission(args: Args) -> dict[str, Any]:
+    # names are checked at start, as kube-apiserver validates its options after parsing them
+    # (admission.names.enabled_plugins: upstream's errors, exit 1)
     return {
+        "enable_admission_plugins": _csv(args.enable_admission_plugins),
         "disable_admission_plugins": _csv(args.disable_admission_plugins),
         "admission_control_config_file": args.admission_control_config_file,
     }

@@ -68,9 +68,9 @@ _uid_randomness: list[bytes] = []  # 16-byte pieces of one read of the OS's rand
 
 
 def new_uid() -> str:
-    """A random (version 4) UUID's text: what ``str(uuid.uuid4())`` gives, for 1.1 us instead
-    of 3.5 (every create makes one). The random bytes come from one ``os.urandom`` read per
-    256 uids: a system call per create showed in the server's profile."""
+    """A random (version 4) UUID's text: what ``str(uuid.uuid4())`` gives, for a third of
+    its cost (every create makes one; docs/decisions/0007). The random bytes come from one
+    ``os.urandom`` read per 256 uids: a system call per create showed in the server's profile."""
     if not _uid_randomness:
         data = os.urandom(16 * _UIDS_PER_READ)
         _uid_randomness.extend(data[i : i + 16] for i in range(0, len(data), 16))

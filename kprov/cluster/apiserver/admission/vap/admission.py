@@ -19,13 +19,13 @@ selects depends on its kind of request alone: the selection (with the values it 
 the programs of its one-rule policies) is remembered per kind of request under the watch
 cache's change marks of the bindings' and policies' scopes (any event there moves them), so
 a request that finds it reads neither scope, and a request whose policies all hold runs those programs
-in one loop (10 one-rule policies: ~71 us a request in-process before, ~61 with the memo;
-tests/bench/bench_vap.py). Such a remembered selection whose policies read nothing but
-``object`` also remembers, per group of policies reading the same fields, the inputs (those
+in one loop (tests/bench/bench_vap.py measures it; the figures: docs/decisions/0049). Such a
+remembered selection whose policies read nothing but ``object`` also remembers, per group of
+policies reading the same fields, the inputs (those
 fields as JSON) they all held for: a request whose every group held before runs no CEL, and
 one with new inputs converts and runs only what the new inputs' groups read, each group's
 validations as one program (:func:`conjunction`). In a busy
-server the CEL binding's calls cost 3-10x their in-loop figure (evaluator's docstring), so
+server the CEL binding's calls cost several times their in-loop figure (caches cold), so
 not calling it is the saving: a Deployment's replicas, a Job's pods, a restarted
 DaemonSet's share their inputs for any policy that reads no name, and a rule reading only a
 name's size() decides once per length (:func:`held_key`).
@@ -290,8 +290,8 @@ def _compiled(ctx: ApiContext, policy: Mapping[str, Any]) -> CompiledPolicy:
 
 
 def _activation(ctx: ApiContext) -> Any:
-    """The server's one CEL context, its standard library loaded once (~20 us a request
-    saved). Sharing it is safe: a request's evaluation never awaits, so no other request
+    """The server's one CEL context, its standard library loaded once, not on every
+    request. Sharing it is safe: a request's evaluation never awaits, so no other request
     runs in between, and every value a policy reads is set for the current request first
     (``converted`` starts empty per request; params and variables per policy)."""
     caches = _caches(ctx)

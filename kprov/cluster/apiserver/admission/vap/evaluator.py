@@ -236,8 +236,8 @@ def conjunction(programs: Mapping[str, Any]) -> tuple[Any, ...]:
     its compiled program, so each distinct expression once) is: one program
     ``(e1) && (e2) && ...`` (CEL's ``&&`` is true only when both sides are the boolean true; a
     false side wins over an error; a non-boolean side is an error), or, should that not
-    compile, the programs themselves. Each binding call costs ~5-10 us with the CPU's caches
-    cold, so one call instead of several is the saving; a result other than true sends the
+    compile, the programs themselves. Each binding call has a fixed cost, higher with the CPU's
+    caches cold, so one call instead of several is the saving; a result other than true sends the
     caller to :meth:`CompiledPolicy.evaluate`, which runs each expression for its message.
     Each expression stands on lines of its own, so a trailing ``//`` comment ends with its
     line."""
