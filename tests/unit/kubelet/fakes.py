@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
+from kprov.cluster.kubelet.context import KubeletContext
 from kprov.cluster.kubelet.cri.client import CRIError
 from kprov.cluster.kubelet.cri.generated import api_pb2 as pb
 from kprov.cluster.kubelet.cri.types import (
@@ -16,6 +18,7 @@ from kprov.cluster.kubelet.cri.types import (
     ExecResult,
     SandboxInfo,
 )
+from kprov.cluster.kubelet.pods.podconfig import NodeSettings
 
 
 def _match(labels: dict[str, str], selector: dict[str, str] | None) -> bool:
@@ -187,3 +190,24 @@ class FakeApi:
 
     async def record_event(self, pod: Any, event_type: str, reason: str, message: str) -> None:
         self.events.append((reason, message))
+
+
+TERMINATING_IMAGE = "kprov.local/busybox:1"
+
+
+def terminating_pod(**spec: Any) -> dict[str, Any]:
+    """A one-container pod with a 3 s grace period: what the termination tests delete."""
+    return {
+        "metadata": {"name": "p", "namespace": "ns", "uid": "uid-1"},
+        "spec": {
+            "terminationGracePeriodSeconds": 3,
+            "containers": [{"name": "app", "image": TERMINATING_IMAGE}],
+            **spec,
+        },
+    }
+
+
+def kubelet_world(tmp_path: Path) -> tuple[KubeletContext, FakeRuntime, FakeApi]:
+    """A kubelet context on node n1 over a fake runtime and API, with both fakes."""
+    runtime, api = FakeRuntime(), FakeApi()
+    return KubeletContext(runtime, api, NodeSettings("n1"), tmp_path, "10.77.0.11"), runtime, api

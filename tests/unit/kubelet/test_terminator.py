@@ -6,27 +6,14 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
 
-from kprov.cluster.kubelet.context import KubeletContext
-from kprov.cluster.kubelet.pods.podconfig import NodeSettings
 from kprov.cluster.kubelet.pods.podworker import PodWorker
 from kprov.cluster.kubelet.pods.terminator import deadline_left
-from tests.unit.kubelet.fakes import FakeApi, FakeRuntime
+from tests.unit.kubelet.fakes import TERMINATING_IMAGE, kubelet_world, terminating_pod
 
-IMAGE = "kprov.local/busybox:1"
-
-
-def _pod(**spec: Any) -> dict[str, Any]:
-    return {
-        "metadata": {"name": "p", "namespace": "ns", "uid": "uid-1"},
-        "spec": {"terminationGracePeriodSeconds": 3, "containers": [{"name": "app", "image": IMAGE}], **spec},
-    }
-
-
-def _world(tmp_path: Path) -> tuple[KubeletContext, FakeRuntime, FakeApi]:
-    runtime, api = FakeRuntime(), FakeApi()
-    return KubeletContext(runtime, api, NodeSettings("n1"), tmp_path, "10.77.0.11"), runtime, api
+IMAGE = TERMINATING_IMAGE
+_pod = terminating_pod
+_world = kubelet_world
 
 
 def test_deadline_left() -> None:
