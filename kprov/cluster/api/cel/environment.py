@@ -26,10 +26,11 @@ from __future__ import annotations
 import functools
 import importlib
 import re
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+from kprov.cluster.api.cel import lib_authz, lib_lists, lib_net, lib_quantity, lib_regex, lib_urls
+from kprov.cluster.api.cel.library import Library
 from kprov.cluster.api.cel.runtime_cost import loop_shape, loop_tree, within_limit
 
 __all__ = [
@@ -53,21 +54,7 @@ class EvaluationError(RuntimeError):
     """An expression whose evaluation failed (no such key, overflow, a library's error)."""
 
 
-@dataclass(frozen=True)
-class Library:
-    """A set of functions registered on the runtime: ``declare(cel, types, classes)`` returns
-    the binding's ``FunctionDecl`` list (``types``: the runtime types of every library's
-    value types by name, ``classes``: their message classes, to build values); ``messages``
-    the value types it adds (message name -> field names, a string each, or
-    ``name:<message>`` a message declared before it)."""
-
-    name: str
-    declare: Callable[[Any, Mapping[str, Any], Mapping[str, Any]], list[Any]]
-    messages: tuple[tuple[str, tuple[str, ...]], ...] = ()
-
-
 def _libraries() -> tuple[Library, ...]:
-    from kprov.cluster.api.cel import lib_authz, lib_lists, lib_net, lib_quantity, lib_regex, lib_urls
 
     return (
         lib_lists.LIBRARY,

@@ -29,7 +29,7 @@ import json
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from kprov.cluster.api.cel.environment import Library
+from kprov.cluster.api.cel.library import Library
 
 __all__ = ["AUTHORIZER", "DECIDER", "Decider", "LIBRARY", "authorizer_value", "deciding"]
 

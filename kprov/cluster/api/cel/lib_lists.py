@@ -14,7 +14,7 @@ from typing import Any
 
 from google.protobuf import duration_pb2, timestamp_pb2
 
-from kprov.cluster.api.cel.environment import Library
+from kprov.cluster.api.cel.library import Library
 
 
 def _is_sorted(items: list[Any]) -> bool:

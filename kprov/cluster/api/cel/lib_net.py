@@ -15,7 +15,7 @@ import ipaddress
 from collections.abc import Mapping
 from typing import Any
 
-from kprov.cluster.api.cel.environment import Library
+from kprov.cluster.api.cel.library import Library
 
 IP, CIDR = "net.IP", "net.CIDR"
 _Address = ipaddress.IPv4Address | ipaddress.IPv6Address

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from decimal import Decimal, localcontext
 from typing import Any
 
-from kprov.cluster.api.cel.environment import Library
+from kprov.cluster.api.cel.library import Library
 
 QUANTITY = "kubernetes.Quantity"
 _FORM = re.compile(

@@ -9,7 +9,7 @@ import urllib.parse
 from collections.abc import Mapping
 from typing import Any
 
-from kprov.cluster.api.cel.environment import Library
+from kprov.cluster.api.cel.library import Library
 
 URL = "kubernetes.URL"
 
