@@ -23,7 +23,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import jinja2
 import yaml
 
 from kprov.bundle import build_wheelhouse
@@ -32,31 +31,29 @@ from kprov.lab import Lab
 from kprov.lab.remote import upload
 from kprov.local.processes import start_detached, stop_process
 from kprov.pki import KUBE_PROXY_CN, NODES_GROUP, issue_cert, kubelet_cn, write_kubeconfig, write_pair
+from kprov.provision.templates import TemplateEngine
 from tests.e2e.kubelet.cluster import BUSYBOX, PAUSE, REPO, NodeCluster, render_role_template
 
 PACKAGES = "containerd runc containernetworking-plugins nftables conntrack python3-venv"
 
 
 def render_proxy_unit(hostname: str, node_ip: str) -> str:
-    """roles/kube_proxy's unit: the shared template with the role's default arguments."""
-    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, trim_blocks=True)
-    variables: dict[str, object] = yaml.safe_load(
-        (REPO / "roles/kprov_defaults/defaults/main.yml").read_text()
-    )
-    variables.update(yaml.safe_load((REPO / "roles/kube_proxy/defaults/main.yml").read_text()))
-    variables.update(inventory_hostname=hostname, ansible_host=node_ip, kprov_node_ip=node_ip)
-    for _ in range(3):  # defaults refer to other defaults; operator-side ones stay unrendered
-        for key, value in list(variables.items()):
-            if isinstance(value, str):
-                with contextlib.suppress(jinja2.UndefinedError):
-                    variables[key] = env.from_string(value).render(**variables)
-    args = [env.from_string(a).render(**variables) for a in variables["kube_proxy_args"]]  # type: ignore[union-attr]
-    return env.from_string((REPO / "templates/kprov-component.service.j2").read_text()).render(
-        component_description="kprov-proxy",
-        component_command=[f"{variables['kprov_venv']}/bin/kprov-proxy", *args],
-        component_hardened=False,
-        component_after=["containerd.service"],
-    )
+    """roles/kube_proxy's unit: the shared template with the role's default arguments, the
+    variables resolved lazily as kprov (and Ansible) resolve them."""
+    host = {"inventory_hostname": hostname, "ansible_host": node_ip, "kprov_node_ip": node_ip}
+    role = yaml.safe_load((REPO / "roles/kube_proxy/defaults/main.yml").read_text())
+    shared = yaml.safe_load((REPO / "roles/kprov_defaults/defaults/main.yml").read_text())
+    scope = TemplateEngine().scope([(host, True), (role, True), (shared, True)])
+    args = [str(scope.template(a, "kube_proxy_args")) for a in role["kube_proxy_args"]]
+    unit = {
+        "component_description": "kprov-proxy",
+        "component_command": [str(scope["kprov_venv"]) + "/bin/kprov-proxy", *args],
+        "component_hardened": False,
+        "component_after": ["containerd.service"],
+    }
+    text = (REPO / "templates/kprov-component.service.j2").read_text()
+    scope = TemplateEngine().scope([(unit, True), (host, True)])
+    return str(scope.render(text, "kprov-component.service.j2"))
 
 
 @dataclass
