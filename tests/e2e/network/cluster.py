@@ -61,6 +61,7 @@ class NetworkCluster:
     lab: Lab
     workdir: Path
     hosts: tuple[str, ...] = ()
+    dual_stack: bool = False  # kubelets get --node-ip v4,v6 (the lab brought up dual-stack)
     control: NodeCluster = field(init=False)
 
     def __post_init__(self) -> None:
@@ -190,9 +191,11 @@ class NetworkCluster:
             self.put(host, local / "kubelet.conf", "/etc/kprov/kubelet.conf")
             for name in ("kubelet.crt", "kubelet.key", "ca.crt", "kube-proxy.conf"):
                 self.put(host, local / name, f"/etc/kprov/pki/{name}")
-            kubelet_unit = render_role_template(
-                "kubelet", "kprov-kubelet.service.j2", {"inventory_hostname": host, "ansible_host": ip}
-            )
+            node = {"inventory_hostname": host, "ansible_host": ip}
+            if self.dual_stack:  # as a dual-stack inventory renders it (kprov_dual_stack)
+                node |= {"kprov_dual_stack": True, "kprov_node_ipv6": self.lab.layout.ip6(host)}
+                self.ssh(host, "sysctl -qw net.ipv6.conf.all.forwarding=1")
+            kubelet_unit = render_role_template("kubelet", "kprov-kubelet.service.j2", node)
             self.put_text(host, kubelet_unit, "/etc/systemd/system/kprov-kubelet.service")
             self.put_text(host, render_proxy_unit(host, ip), "/etc/systemd/system/kprov-proxy.service")
             self.ssh(host, "systemctl daemon-reload && systemctl restart kprov-kubelet kprov-proxy")
