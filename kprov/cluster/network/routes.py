@@ -89,7 +89,9 @@ def plan_routes(
     plan = RoutePlan()
     for node in nodes:
         name = (node.get("metadata") or {}).get("name")
-        cidrs = node_pod_cidrs(node)
+        # canonical text (fd00:10:244::/64, not fd00:10:244:0::/64): the kernel's routes are
+        # compared by it, and a spelling difference would delete and re-add a route each sync
+        cidrs = [str(ipaddress.ip_network(c, strict=False)) for c in node_pod_cidrs(node)]
         if name == own_name:
             object.__setattr__(plan, "own_cidrs", tuple(cidrs))
             continue

@@ -60,3 +60,13 @@ def test_node_addresses_and_cidrs_are_read_per_family() -> None:
     assert node_internal_ips(node) == {4: "10.77.7.12", 6: "fd77:77:7::12"}  # the first of each
     assert node_pod_cidrs(node) == ["10.244.1.0/24", "fd00:10:244:1::/64"]
     assert node_pod_cidrs({"spec": {"podCIDR": "10.244.9.0/24"}}) == ["10.244.9.0/24"]
+
+
+def test_cidrs_are_planned_in_canonical_text_so_kernel_routes_compare_equal() -> None:
+    nodes = [
+        _node("h1", ["10.77.7.11", "fd77:77:7::11"], ["10.244.0.0/24", "fd00:10:244:0::/64"]),
+        _node("h2", ["10.77.7.12", "fd77:77:7::12"], ["10.244.1.0/24", "fd00:10:244:0000:1::/80"]),
+    ]
+    plan = plan_routes(nodes, "h1", ["10.77.7.11/24", "fd77:77:7::11/64"])
+    assert plan.own_cidrs == ("10.244.0.0/24", "fd00:10:244::/64")  # as `ip -j -6 route` prints it
+    assert "fd00:10:244:0:1::/80" in plan.direct
