@@ -15,6 +15,7 @@ from kprov.cluster.kubelet.__main__ import parse_node_ips
 from kprov.cluster.kubelet.context import KubeletContext
 from kprov.cluster.kubelet.cri.types import CONTAINER_RUNNING, SandboxInfo
 from kprov.cluster.kubelet.node.registration import HostFacts, node_status
+from kprov.cluster.kubelet.pods.env import PodSources, field_value
 from kprov.cluster.kubelet.pods.pod_runtime import PodRuntime
 from kprov.cluster.kubelet.pods.podconfig import NodeSettings
 from kprov.cluster.kubelet.pods.status import ContainerView, pod_status
@@ -88,3 +89,12 @@ def test_a_host_network_pod_gets_every_node_address_others_their_sandboxs(tmp_pa
     assert runtime._ips_of({"spec": {}}, both) == ["10.244.1.5", "fd00:10:244:1::5"]
     single = KubeletContext(FakeRuntime(), FakeApi(), NodeSettings("h2"), tmp_path, "10.77.7.12")  # type: ignore[arg-type]
     assert PodRuntime(single, "uid-1")._ips_of({"spec": {"hostNetwork": True}}, empty) == ["10.77.7.12"]
+
+
+def test_the_downward_api_lists_both_families_comma_joined() -> None:
+    sources = PodSources(pod_ip="10.244.1.5", host_ip="10.77.7.12",
+                         pod_ips=("10.244.1.5", "fd00:10:244:1::5"), host_ips=("10.77.7.12", "fd77:77:7::12"))
+    assert field_value({}, "status.podIPs", sources) == "10.244.1.5,fd00:10:244:1::5"
+    assert field_value({}, "status.hostIPs", sources) == "10.77.7.12,fd77:77:7::12"
+    assert field_value({}, "status.podIP", sources) == "10.244.1.5"
+    assert field_value({}, "status.podIPs", PodSources(pod_ip="10.244.1.5")) == "10.244.1.5"

@@ -208,6 +208,7 @@ class PodWorker:
             return
         pod_ips = self.runtime.sandbox_ips.get(sandbox.id, [])
         sources.pod_ip = pod_ips[0] if pod_ips else ""
+        sources.pod_ips = tuple(pod_ips)
         by_name = await self.runtime.containers(self.pod)
         now = self.ctx.wall_clock()
         if pod_ips and (self.pod.get("status") or {}).get("podIP") != pod_ips[0]:
