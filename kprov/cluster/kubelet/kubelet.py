@@ -326,7 +326,7 @@ class Kubelet:
             node = self._own_node()
             return str(((node or {}).get("metadata") or {}).get("uid", ""))
 
-        return MirrorPods(self.client, self.config.node_name, self.config.node_ip, kprov.__version__,
+        return MirrorPods(self.client, self.config.node_name, self.ctx.host_ips, kprov.__version__,
                           node_uid, self.informer.store.items, ports=dict(self.config.host_service_ports))
 
     async def _register(self) -> None:

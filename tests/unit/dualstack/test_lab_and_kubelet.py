@@ -14,6 +14,7 @@ import yaml
 from kprov.cluster.kubelet.__main__ import parse_node_ips
 from kprov.cluster.kubelet.context import KubeletContext
 from kprov.cluster.kubelet.cri.types import CONTAINER_RUNNING, SandboxInfo
+from kprov.cluster.kubelet.node.host_services import HOST_SERVICES, UnitState, mirror_status
 from kprov.cluster.kubelet.node.registration import HostFacts, node_status
 from kprov.cluster.kubelet.pods.env import PodSources, field_value
 from kprov.cluster.kubelet.pods.pod_runtime import PodRuntime
@@ -98,3 +99,12 @@ def test_the_downward_api_lists_both_families_comma_joined() -> None:
     assert field_value({}, "status.hostIPs", sources) == "10.77.7.12,fd77:77:7::12"
     assert field_value({}, "status.podIP", sources) == "10.244.1.5"
     assert field_value({}, "status.podIPs", PodSources(pod_ip="10.244.1.5")) == "10.244.1.5"
+
+
+def test_a_host_units_mirror_pod_has_the_nodes_addresses_of_both_families() -> None:
+    state = UnitState(unit=HOST_SERVICES[0].unit, load="loaded", active="active", sub="running", restarts=0,
+                      active_since="2026-11-29T12:00:00Z", inactive_since="", exit_status=0, result="success")
+    status = mirror_status(HOST_SERVICES[0], state, ("10.77.7.12", "fd77:77:7::12"), "0.1.0", {},
+                           "2026-11-29T12:00:01Z")
+    assert status["podIP"] == status["hostIP"] == "10.77.7.12"
+    assert status["podIPs"] == status["hostIPs"] == [{"ip": "10.77.7.12"}, {"ip": "fd77:77:7::12"}]
