@@ -215,8 +215,8 @@ def progress_line(logs: list[Path], total: int, elapsed_s: float, serial: int = 
     The estimate knows the run's two phases: ``shards`` shards run the parallel specs at
     once, then the ``serial`` ones run alone (``serial_log``, for ``serial_elapsed_s`` so
     far). A serial spec is counted as one shard's time per spec until some have finished,
-    then at the serial phase's own pace ([Serial] specs wait on the cluster more: a run's
-    last 25 took ~1 min each where its parallel ones took 0.3 min a shard)."""
+    then at the serial phase's own pace ([Serial] specs wait on the cluster more: one
+    takes longer alone than a parallel one takes a shard; docs/decisions/0013)."""
     done = failed = serial_done = 0
     for log in [*logs, *([serial_log] if serial_log is not None else [])]:
         if log.is_file():

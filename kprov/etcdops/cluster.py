@@ -15,8 +15,9 @@ from typing import Any
 
 from kprov.etcdops.etcdctl import Etcdctl, EtcdctlError, MemberInfo
 from kprov.etcdops.quorum import LiveMember
-from kprov.provision.connect.base import ConnectionFailure, Connector, connector_for
+from kprov.provision.connect.base import ConnectionFailure, Connector
 from kprov.provision.connect.reach import connection_vars, inventory_scope
+from kprov.provision.connect.transports import connector_for
 from kprov.provision.inventory import Inventory, load_inventory
 from kprov.provision.templates import TemplateEngine, VarScope
 

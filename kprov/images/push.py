@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kprov.provision.connect.base import ConnectionFailure, Connector, connector_for
+from kprov.provision.connect.base import ConnectionFailure, Connector
+from kprov.provision.connect.transports import connector_for
 
 __all__ = ["PushResult", "SSHTarget", "import_command", "push_archive"]
 

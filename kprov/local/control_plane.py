@@ -62,6 +62,7 @@ def apiserver_argv(
         "--proxy-client-key-file", pki.path("front-proxy-client", "key"),
         "--requestheader-client-ca-file", pki.path("front-proxy-ca", "crt"),
         "--requestheader-allowed-names", "front-proxy-client",
+        "--enable-admission-plugins", "NodeRestriction",  # as kubeadm (upstream: off by default)
         *disabled,
         *extra,
     ]
@@ -117,7 +118,9 @@ class LocalControlPlane:
         apiserver_workers: int = 1,
         etcd_members: int = 1,
         apiservers: int = 1,
+        apiserver_args: tuple[str, ...] = (),
     ) -> None:
+        self.apiserver_args = apiserver_args  # e.g. a dual-stack --service-cluster-ip-range
         self.apiserver_workers = apiserver_workers
         self.etcd_members = max(1, etcd_members)
         self.apiservers = max(1, apiservers)
@@ -174,7 +177,7 @@ class LocalControlPlane:
                                       pki.path("apiserver-kubelet-client", "crt"), "--kubelet-client-key",
                                       pki.path("apiserver-kubelet-client", "key"), "--advertise-address",
                                       "127.0.0.1", "--workers", str(self.apiserver_workers),
-                                      service_account_admission=with_accounts)
+                                      *self.apiserver_args, service_account_admission=with_accounts)
                 start_detached(self.dir, _server_name(index), argv)
                 try:
                     self._wait_ready(f"https://127.0.0.1:{port}", pki, timeout_s, _server_name(index))

@@ -68,19 +68,9 @@ _DOC_PATH = re.compile(
     r"(?<![\w./-])((?:kprov|roles|tests|templates|inventories|vagrant|docs|\.ci)/[\w./-]*\w)"
 )
 _DOC_REF = re.compile(r":(mod|class|func|meth|data|attr|exc|obj):`~?([\w.]+)`")
-# Files whose docstrings still name moved modules, outside the areas cleaned with issue 72:
-# this list may only shrink.
-STALE_REFERENCES = frozenset({
-    "kprov/cluster/api/validation/batch.py",
-    "kprov/cluster/api/validation/pod.py",
-    "kprov/cluster/api/wire/protowire.py",
-    "kprov/cluster/apiserver/admission/priority.py",
-    "kprov/cluster/apiserver/aggregation/proxy.py",
-    "kprov/cluster/apiserver/authz/chain.py",
-    "kprov/cluster/apiserver/front/app.py",
-    "kprov/cluster/apiserver/handlers/watch.py",
-    "kprov/cluster/dns/records.py",
-})
+# Files whose docstrings still name moved modules: none since issue 72; a docstring that names
+# a path or module that does not exist fails the test.
+STALE_REFERENCES: frozenset[str] = frozenset()
 
 
 def _is_module(dotted: str) -> bool:

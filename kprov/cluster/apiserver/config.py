@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kprov.cluster.api.runtime_config import parse as parse_runtime_config
+from kprov.cluster.api.service_families import service_cidrs
 from kprov.cluster.storage import EtcdConfig
 
 __all__ = ["FLAG_GROUPS", "FlagGroup", "ServerConfig", "config_from_flags"]
@@ -54,7 +55,9 @@ class ServerConfig:
     audit_log_maxsize_mb: int = 0  # 0: never rotated
     audit_log_maxbackup: int = 0  # 0: every rotated file kept
     audit_log_maxage_days: int = 0  # 0: rotated files kept whatever their age
-    disable_admission_plugins: tuple[str, ...] = ()  # upstream's names, e.g. ServiceAccount
+    # upstream's names and meaning: on are upstream's default set, the enabled, not the disabled
+    enable_admission_plugins: tuple[str, ...] = ()  # e.g. NodeRestriction (off by default)
+    disable_admission_plugins: tuple[str, ...] = ()  # e.g. ServiceAccount
     admission_control_config_file: str = ""  # AdmissionConfiguration (PodSecurity's defaults, exemptions)
     # --runtime-config's (key, on) settings (kprov.cluster.api.runtime_config): the optional
     # group-versions to serve, e.g. (("admissionregistration.k8s.io/v1beta1", True),)
@@ -245,7 +248,10 @@ def _read_kubelets_and_proxies(args: Args) -> dict[str, Any]:
 
 
 def _api(flags: Flags) -> None:
-    flags.add_argument("--service-cluster-ip-range", default="10.96.0.0/12")
+    flags.add_argument(
+        "--service-cluster-ip-range", default="10.96.0.0/12",
+        help="one CIDR, or two of different families (dual-stack; the first is the default family)",
+    )
     flags.add_argument("--service-node-port-range", type=_port_range, default=(30000, 32767))
     flags.add_argument(
         "--runtime-config", default="",
@@ -259,6 +265,10 @@ def _read_api(args: Args) -> dict[str, Any]:
         runtime_config = parse_runtime_config(args.runtime_config)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"--runtime-config: {exc}") from None
+    try:
+        service_cidrs(args.service_cluster_ip_range)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
     return {
         "service_cluster_ip_range": args.service_cluster_ip_range,
         "service_node_port_range": args.service_node_port_range,
@@ -268,9 +278,14 @@ def _read_api(args: Args) -> dict[str, Any]:
 
 def _admission(flags: Flags) -> None:
     flags.add_argument(
+        "--enable-admission-plugins", default="",
+        help="comma-separated admission plugins to switch on besides the default ones "
+        "(kube-apiserver's names, e.g. NodeRestriction)",
+    )
+    flags.add_argument(
         "--disable-admission-plugins", default="",
-        help="comma-separated admission plugins to switch off (ServiceAccount: for servers with no "
-        "controller manager making each namespace's default account)",
+        help="comma-separated admission plugins to switch off although on by default (ServiceAccount: "
+        "for servers with no controller manager making each namespace's default account)",
     )
     flags.add_argument(
         "--admission-control-config-file", default="",
@@ -279,7 +294,10 @@ def _admission(flags: Flags) -> None:
 
 
 def _read_admission(args: Args) -> dict[str, Any]:
+    # names are checked at start, as kube-apiserver validates its options after parsing them
+    # (admission.names.enabled_plugins: upstream's errors, exit 1)
     return {
+        "enable_admission_plugins": _csv(args.enable_admission_plugins),
         "disable_admission_plugins": _csv(args.disable_admission_plugins),
         "admission_control_config_file": args.admission_control_config_file,
     }

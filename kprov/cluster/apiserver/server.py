@@ -18,7 +18,8 @@ from kprov.cluster.api.resources import registry_with
 from kprov.cluster.api.runtime_config import enabled_group_versions
 from kprov.cluster.apiserver.admission.chain import AdmissionChain
 from kprov.cluster.apiserver.admission.metrics import AdmissionMetrics
-from kprov.cluster.apiserver.admission.plugins import default_plugins
+from kprov.cluster.apiserver.admission.names import enabled_plugins, without_effect
+from kprov.cluster.apiserver.admission.plugins import default_plugins, implemented_names
 from kprov.cluster.apiserver.admission.podsecurity import PLUGIN_NAME, PodSecurity, load_admission_config
 from kprov.cluster.apiserver.aggregation.registry import aggregation_of
 from kprov.cluster.apiserver.allocators import Allocators
@@ -100,10 +101,12 @@ class Listeners:
 async def start_server(config: ServerConfig) -> tuple[Listeners, ApiContext, EtcdKV]:
     """The server's start, as phases: storage and its watch cache, the request filters,
     the objects and reconcilers every server keeps, then the listening sockets."""
-    pod_security = None  # (read first: a configuration upstream refuses stops the server at once)
-    if PLUGIN_NAME not in config.disable_admission_plugins:
+    # read first: admission flags or a configuration upstream refuses stop the server at once
+    enabled = enabled_plugins(config.enable_admission_plugins, config.disable_admission_plugins)
+    pod_security = None
+    if PLUGIN_NAME in enabled:
         pod_security = PodSecurity(load_admission_config(config.admission_control_config_file))
-    kv, ctx, metrics = await _open_storage(config)
+    kv, ctx, metrics = await _open_storage(config, enabled)
     if pod_security is not None:
         ctx.shared(PodSecurity, lambda: pod_security)  # the configured one (before any write)
     filters = _install_filters(ctx, config, metrics, pod_security)
@@ -111,8 +114,11 @@ async def start_server(config: ServerConfig) -> tuple[Listeners, ApiContext, Etc
     return await _listen(ctx, config, filters, reconcilers), ctx, kv
 
 
-async def _open_storage(config: ServerConfig) -> tuple[EtcdKV, ApiContext, ApiMetrics | None]:
-    """etcd, the store over it and the watch cache, loaded (retried while etcd starts)."""
+async def _open_storage(
+    config: ServerConfig, enabled: frozenset[str]
+) -> tuple[EtcdKV, ApiContext, ApiMetrics | None]:
+    """etcd, the store over it and the watch cache, loaded (retried while etcd starts); the
+    admission chain of the ``enabled`` plugins."""
     kv = EtcdKV(config.etcd)
     await kv.connect()
     encryption = (
@@ -147,7 +153,11 @@ async def _open_storage(config: ServerConfig) -> tuple[EtcdKV, ApiContext, ApiMe
         admission_metrics = AdmissionMetrics()
         metrics.register(admission_metrics)
     plugins = default_plugins(guaranteed_update)
-    chain = AdmissionChain(plugins, config.disable_admission_plugins, admission_metrics)
+    named = [*config.enable_admission_plugins, *config.disable_admission_plugins]
+    ignored = without_effect(named, implemented_names(plugins))
+    if ignored:  # upstream's names, accepted as kube-apiserver accepts them
+        _log.warning("admission plugins without effect (kprov has no such plugin): %s", ", ".join(ignored))
+    chain = AdmissionChain(plugins, enabled, admission_metrics)
     ctx = ApiContext(config, registry, store, cache, admission=chain)
     holder.append(ctx)
     return kv, ctx, metrics

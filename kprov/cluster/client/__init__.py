@@ -9,8 +9,7 @@
 The names below are imported on first use: ``python -m kprov.cluster.kubelet.node.readycheck``,
 which the kubelet role's health handler runs about once a second on every node after each
 (re)start, needs only the kubeconfig loader, and importing the whole client (aiohttp) up
-front cost each run 0.24 s of CPU on a lab host (``-X importtime``), ~1 CPU-s per node in a
-cold apply.
+front cost every run that CPU again, on every node (docs/decisions/0003).
 """
 
 from __future__ import annotations

@@ -28,7 +28,10 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"'*' for all, 'name' to add, '-name' to remove; known: {','.join(CONTROLLERS)}",
     )
     parser.add_argument("--cluster-cidr", default="10.244.0.0/16")
-    parser.add_argument("--node-cidr-mask-size", type=int, default=24)
+    parser.add_argument("--node-cidr-mask-size", type=int, default=0,
+                        help="single-stack clusters only (default: 24 for IPv4, 64 for IPv6)")
+    parser.add_argument("--node-cidr-mask-size-ipv4", type=int, default=0, help="default 24")
+    parser.add_argument("--node-cidr-mask-size-ipv6", type=int, default=0, help="default 64")
     parser.add_argument("--allocate-node-cidrs", type=parse_bool, nargs="?", const=True, default=True)
     parser.add_argument("--node-monitor-grace-period", type=parse_duration, default=40.0)
     parser.add_argument("--node-monitor-period", type=parse_duration, default=5.0)
@@ -89,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     options = ControllerOptions(
         cluster_cidr=args.cluster_cidr,
         node_cidr_mask_size=args.node_cidr_mask_size,
+        node_cidr_mask_size_ipv4=args.node_cidr_mask_size_ipv4,
+        node_cidr_mask_size_ipv6=args.node_cidr_mask_size_ipv6,
         allocate_node_cidrs=args.allocate_node_cidrs,
         node_monitor_grace_period=args.node_monitor_grace_period,
         node_monitor_period=args.node_monitor_period,

@@ -30,7 +30,9 @@ Obj = dict[str, Any]
 @dataclass(frozen=True)
 class ControllerOptions:
     cluster_cidr: str = "10.244.0.0/16"
-    node_cidr_mask_size: int = 24
+    node_cidr_mask_size: int = 0  # 0 = unset: per family, /24 and /64 (upstream's defaults)
+    node_cidr_mask_size_ipv4: int = 0
+    node_cidr_mask_size_ipv6: int = 0
     allocate_node_cidrs: bool = True
     node_monitor_grace_period: float = 40.0
     node_monitor_period: float = 5.0

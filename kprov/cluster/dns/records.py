@@ -1,6 +1,6 @@
 """The Kubernetes DNS specification as a pure function: (index, name, type) -> answer.
 
-The contract is kubernetes/dns docs/specification.md (schema 1.1.0) for the cluster zone:
+The contract is kubernetes/dns/docs/specification.md (schema 1.1.0) for the cluster zone:
 
 - ``<svc>.<ns>.svc.<zone>``: A/AAAA = the ClusterIP(s); for a headless Service the ready
   endpoints' addresses (every endpoint with ``publishNotReadyAddresses``); ExternalName ->

@@ -2,7 +2,7 @@
 
 dnspython (not dnslib) because it is the maintained, complete one: EDNS0 (payload size,
 BADVERS), truncation at record boundaries (``prefer_truncation``), name compression, and
-an asyncio client we reuse for forwarding. Its parse+build costs ~60 µs per query, so
+an asyncio client we reuse for forwarding. Its parse+build is most of a query's cost, so
 zone answers go through a response cache keyed by the query's bytes after the ID (and the
 transport, which sets the size limit): a repeated question is one dict lookup and a
 2-byte splice. The cache is dropped whenever the index's generation moves, so an answer

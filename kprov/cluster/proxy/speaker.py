@@ -11,7 +11,7 @@ records a ``nodeAssigned`` Event on each Service of the address, worded as Metal
 
 Timings: Lease 3 s, renew deadline 2 s, retry 1 s (:data:`TIMINGS`). A candidate takes an
 address over once it has seen the Lease unchanged for 3 s on its own clock; it looks every
-second, so a dead holder's address moves within about 3-5 s, inside issue 55's 5 s bound
+second, so a dead holder's address moves within 3 to 5 s, inside issue 55's 5 s bound
 (upstream components use 15/10/2 s: a 17 s outage per address). A holder that cannot renew for
 2 s drops the address before anyone may take it (2 s < 3 s), so two nodes answer ARP for it
 only if clocks run very differently. The price: per address, each qualifying node reads the

@@ -19,9 +19,10 @@ adds, a lower bound after removals until recomputed): :meth:`SchedulerCache.fits
 answers "does every node have room for this pod?" without visiting the nodes, which lets
 the resource filter skip itself in the common case of a cluster with room everywhere.
 ``domain_memo`` keeps results that depend only on the nodes' names and labels (the topology
-domains a pod's node selector allows: visiting every node for each pod was ~14% of the
-scheduler's CPU at 500 hollow nodes): it is emptied when a node comes, goes or changes its
-labels, which node status posts do not. Each NodeInfo also has a ``memo`` for per-node
+domains a pod's node selector allows: visiting every node for each pod showed in the
+scheduler's CPU with hundreds of hollow nodes; docs/decisions/0011): it is emptied when a node
+comes, goes or changes its labels, which node status posts do not. Each NodeInfo also has a ``memo``
+for per-node
 results that depend only on the node and the pod's requests (the resource scores),
 emptied whenever the node or its pods change: in a large cluster a node changes once
 in many cycles, while hundreds of nodes are scored in each.

@@ -5,10 +5,10 @@ of that snapshot are immutable (the cache never mutates an object, it replaces i
 keeping the sorted key list and the list of objects - two lists of references, ~16 bytes
 per object - is enough to serve every following page (``continue``) exactly as etcd would
 at R, without reading etcd: before this, each continue page was an etcd range at R, and a
-cluster-wide list of 60,000 pods in pages of 500 was 120 etcd reads of ~1 MB each.
+cluster-wide list of 60,000 pods in pages of 500 was 120 etcd reads of a page each.
 
 Snapshots are kept per (prefix, revision), at most ``capacity`` of them, each for
-``ttl_s`` after its last use (upstream keeps its cache snapshots ~75 s); a continue token
+``ttl_s`` after its last use (about as long as upstream keeps its cache snapshots); a continue token
 whose snapshot is gone (expired, another API server, a restart) is served from etcd at R,
 as before. One per WatchCache, never shared between processes.
 """

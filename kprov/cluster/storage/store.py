@@ -13,8 +13,8 @@ Every object written is also reported to ``on_written`` (the watch cache adopts 
 own writes need no decoding when their events come back), and every etcd call's duration to
 ``on_etcd_request`` (operation, key, seconds) when set: the API server's
 ``etcd_request_duration_seconds``. The timing lives here, in the one coroutine of each call,
-because a wrapping subclass added a coroutine frame that every resumption passes through:
-py-spy put that wrapper at ~3.5 % of an audited server's samples during pod creates.
+because a wrapping subclass added a coroutine frame that every resumption passes through,
+which showed in an audited server's profile during pod creates (docs/decisions/0008).
 """
 
 from __future__ import annotations

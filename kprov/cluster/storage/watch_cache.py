@@ -13,16 +13,17 @@ Objects in the cache are shared by all readers and must never be mutated. An eve
 line is encoded once and reused for every subscriber (fan-out to many watchers is cheap).
 Values are decoded lazily: an event's value is kept as etcd sent it (bytes, invisible to the
 garbage collector) until something reads it - a subscriber of its resource, a get, a list.
-On a busy server most versions are never read before they change; decoding each was ~5% of
-a pod create's CPU. A write this process made itself is never decoded: the store hands the
-object it wrote to :meth:`WatchCache.adopt`, which takes its place whether the event came
+On a busy server most versions are never read before they change, so decoding each would
+be CPU lost on every pod create (docs/decisions/0011). A write this process made itself is never
+decoded: the store hands the object it wrote to :meth:`WatchCache.adopt`, which takes its place
+whether the event came
 before or after the write's reply. A value that cannot be decoded (a key this server lacks)
 is logged and left out, as if the event had not come.
 Old events are kept small: once ``hot_events`` newer events have come (live watchers have long
 had it), an event's objects that are no longer the current state are kept as JSON only
 (:class:`_Packed`, decoded again if a watch from an old resourceVersion replays them): a
-decoded pod is ~13 KB of Python objects against ~2 KB of JSON, and a full ring of 100,000
-events held ~1.2 GB of superseded pod versions per API server in a 2,000-node cluster.
+decoded pod takes several times the memory of its JSON, and a full ring of decoded
+superseded pod versions weighed on every API server of a large cluster.
 If the etcd watch breaks, every subscriber is ended (clients re-watch, possibly get 410 and
 relist) and the cache reloads; a watch that subscribes during the reload is ended again when
 the load completes (it followed history the load replaces, so it would miss the events
@@ -427,7 +428,7 @@ class WatchCache:
         """The scopes under ``prefix``: itself when it is one, else those it prefixes, found by
         a scan of every scope once per scope added (an admission check's namespace with none
         of that resource, such as LimitRanges for every pod create, used to scan them all on
-        every request: ~2.5 % of a busy server's samples with a handful of namespaces)."""
+        every request, which showed in a busy server's profile)."""
         exact = self._state.get(prefix)
         if exact is not None:
             scopes = [exact]

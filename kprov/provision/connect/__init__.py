@@ -6,8 +6,8 @@ from kprov.provision.connect.base import (
     ConnectionFailure,
     Connector,
     UnreachableError,
-    connector_for,
 )
+from kprov.provision.connect.transports import connector_for
 
 __all__ = [
     "CommandResult",

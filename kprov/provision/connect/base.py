@@ -6,7 +6,8 @@ through sudo), files through ``put``/``get`` (whole contents as bytes; ``put`` i
 temp file in the target directory renamed over the target, so a killed run never leaves half
 a file). Transports: ssh (paramiko; by default through the connection keeper, which holds
 the session between runs as Ansible's ControlPersist does), local (subprocess, for
-``ansible_connection: local``), fake (scripted, for unit tests).
+``ansible_connection: local``), fake (scripted, for unit tests); :mod:`.transports` chooses
+one for a host.
 
 Errors: ``UnreachableError`` means the host could not be reached or the session died (the
 executor reports UNREACHABLE); ``CommandTimeoutError`` means one command overran its timeout
@@ -17,9 +18,7 @@ executor reports UNREACHABLE); ``CommandTimeoutError`` means one command overran
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 __all__ = [
     "CommandResult",
@@ -27,7 +26,6 @@ __all__ = [
     "ConnectionFailure",
     "Connector",
     "UnreachableError",
-    "connector_for",
 ]
 
 
@@ -127,26 +125,3 @@ class Connector(ABC):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-
-def connector_for(host_name: str, host_vars: Mapping[str, Any]) -> Connector:
-    """The connector a host's (ansible_*) variables ask for: local or ssh (paramiko).
-
-    ``ansible_connection: local`` (or ``localhost`` with no ansible_host) gives a local
-    connector; anything else (ssh, paramiko, smart, unset) gives ssh: through the
-    connection keeper while ``control_persist`` is on (the default), else a session of
-    its own. See ``kprov.provision.connect.settings`` for every variable read.
-    """
-    from kprov.provision.connect.settings import ConnectionSettings
-
-    settings = ConnectionSettings.from_host_vars(host_name, host_vars)
-    if settings.transport == "local":
-        from kprov.provision.connect.local import LocalConnector
-
-        return LocalConnector(host_name, settings)
-    if settings.control_persist > 0:
-        from kprov.provision.connect.persist import PersistentSSHConnector
-
-        return PersistentSSHConnector(host_name, settings)
-    from kprov.provision.connect.ssh import SSHConnector
-
-    return SSHConnector(host_name, settings)

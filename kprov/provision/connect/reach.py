@@ -4,7 +4,7 @@ A host's connection variables (``ansible_host``, ``ansible_port``, ``ansible_use
 kprov's own connection settings, ``kprov_jump_host`` and the rest read by :mod:`.settings`)
 may be templates (``{{ }}``), as in Ansible. :func:`connection_vars` picks them out of a
 host's variables and renders each in a scope the caller gives; :func:`reach` hands them to
-:func:`.base.connector_for`. Every path to a host goes through these two:
+:func:`.transports.connector_for`. Every path to a host goes through these two:
 
 - a run (``kprov apply``: the connect phase; a task's ``delegate_to``) renders them in the
   host's play-level scope, the one ``hostvars[host]`` shows;
@@ -21,7 +21,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from kprov.provision.connect.base import Connector, connector_for
+from kprov.provision.connect.base import Connector
+from kprov.provision.connect.transports import connector_for
 from kprov.provision.inventory import Inventory
 from kprov.provision.templates import OMIT, TemplateEngine, VarScope
 

@@ -195,59 +195,18 @@ class ConnectionSettings:
                 f"host {host_name}: ProxyCommand is not supported; "
                 "use -o ProxyJump=user@host or kprov_jump_host"
             )
-
-        def number(value: Any, default: float, what: str) -> float:
-            return _number(host_name, value, default, what)
-
-        port = int(
-            number(
-                _first(host_vars, "ansible_port", "ansible_ssh_port") or options.get("port"),
-                22,
-                "ansible_port",
-            )
-        )
-        timeout = number(
-            _first(host_vars, "ansible_ssh_timeout", "ansible_timeout") or options.get("connecttimeout"),
-            10.0,
-            "ansible_timeout",
-        )
-        retries = int(
-            number(
-                _first(host_vars, "kprov_connect_retries", "ansible_ssh_retries"), 2, "ansible_ssh_retries"
-            )
-        )
-        keepalive = int(
-            number(
-                _first(host_vars, "kprov_keepalive_interval") or options.get("serveraliveinterval"),
-                15,
-                "kprov_keepalive_interval",
-            )
-        )
+        port, timeout, retries, keepalive = _timings(host_name, host_vars, options)
+        user, password, key_file, become_password = _credentials(host_vars, identity)
         persist = _control_persist(host_name, host_vars, env, options)
         return cls(
             host_name=host_name,
             transport=transport,
             address=address,
             port=port,
-            user=str(
-                _first(host_vars, "ansible_user", "ansible_ssh_user", "ansible_remote_user")
-                or getpass.getuser()
-            ),
-            password=_opt_str(
-                _first(host_vars, "ansible_password", "ansible_ssh_pass", "ansible_ssh_password")
-            ),
-            key_file=_opt_path(
-                _first(host_vars, "ansible_ssh_private_key_file", "ansible_private_key_file") or identity
-            ),
-            become_password=_opt_str(
-                _first(
-                    host_vars,
-                    "ansible_become_password",
-                    "ansible_become_pass",
-                    "ansible_sudo_pass",
-                    "ansible_sudo_password",
-                )
-            ),
+            user=user,
+            password=password,
+            key_file=key_file,
+            become_password=become_password,
             host_key_checking=checking,
             known_hosts_file=os.path.expanduser(known_hosts) if known_hosts else None,
             jump=JumpHost.parse(str(jump_spec)) if jump_spec else None,
@@ -260,6 +219,53 @@ class ConnectionSettings:
             ),
             control_persist=persist,
         )
+
+
+def _timings(
+    host_name: str, host_vars: Mapping[str, Any], options: Mapping[str, str]
+) -> tuple[int, float, int, int]:
+    """Port, connect timeout, connect retries and keepalive interval: the numbers of a
+    connection, each from its variables first, then from the ssh args' ``-o`` options."""
+
+    def number(value: Any, default: float, what: str) -> float:
+        return _number(host_name, value, default, what)
+
+    port = int(
+        number(
+            _first(host_vars, "ansible_port", "ansible_ssh_port") or options.get("port"), 22, "ansible_port"
+        )
+    )
+    timeout = number(
+        _first(host_vars, "ansible_ssh_timeout", "ansible_timeout") or options.get("connecttimeout"),
+        10.0,
+        "ansible_timeout",
+    )
+    retries = int(
+        number(_first(host_vars, "kprov_connect_retries", "ansible_ssh_retries"), 2, "ansible_ssh_retries")
+    )
+    keepalive = int(
+        number(
+            _first(host_vars, "kprov_keepalive_interval") or options.get("serveraliveinterval"),
+            15,
+            "kprov_keepalive_interval",
+        )
+    )
+    return port, timeout, retries, keepalive
+
+
+def _credentials(
+    host_vars: Mapping[str, Any], identity: str | None
+) -> tuple[str, str | None, str | None, str | None]:
+    """Who logs in and with what: user, password, key file (the ssh args' ``-i`` last) and the
+    become password, each under any of Ansible's aliases."""
+    user = _first(host_vars, "ansible_user", "ansible_ssh_user", "ansible_remote_user")
+    password = _first(host_vars, "ansible_password", "ansible_ssh_pass", "ansible_ssh_password")
+    key_file = _first(host_vars, "ansible_ssh_private_key_file", "ansible_private_key_file") or identity
+    become = _first(
+        host_vars, "ansible_become_password", "ansible_become_pass", "ansible_sudo_pass",
+        "ansible_sudo_password",
+    )
+    return str(user or getpass.getuser()), _opt_str(password), _opt_path(key_file), _opt_str(become)
 
 
 def _transport(host_name: str, host_vars: Mapping[str, Any]) -> str:

@@ -149,7 +149,7 @@ class RunContext:
 
     def localhost(self) -> Connector:
         """A logged local connector for ``delegate_to: localhost`` (created on first use)."""
-        from kprov.provision.connect.base import connector_for
+        from kprov.provision.connect.transports import connector_for
         from kprov.provision.execute.runlog import LoggedConnector
 
         with self._lock:

@@ -7,9 +7,8 @@ from kprov.provision.modules.base import (
     ModuleFailed,
     ModuleResult,
     UnknownModuleError,
-    get_module,
-    known_module_names,
 )
+from kprov.provision.modules.registry import get_module, known_module_names
 
 __all__ = [
     "Module",

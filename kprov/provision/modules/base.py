@@ -24,7 +24,7 @@ Remote operations come in kinds, so the engine can read a host's state ahead of 
 ``msg``/``diff`` into the registered variable.
 
 Modules are looked up by short name (``copy``) or fully qualified name
-(``ansible.builtin.copy``, ``ansible.posix.sysctl``) through ``get_module``.
+(``ansible.builtin.copy``, ``ansible.posix.sysctl``) through :func:`.registry.get_module`.
 """
 
 from __future__ import annotations
@@ -49,8 +49,6 @@ __all__ = [
     "ProbeStore",
     "TaskView",
     "UnknownModuleError",
-    "get_module",
-    "known_module_names",
 ]
 
 
@@ -256,17 +254,3 @@ class UnknownModuleError(KeyError):
 
     def __str__(self) -> str:
         return f"unknown module {self.args[0]!r}; known: see kprov.provision.modules.known_module_names()"
-
-
-def get_module(name: str) -> Module:
-    """The module for a short or fully qualified name; UnknownModuleError if none."""
-    from kprov.provision.modules.registry import lookup
-
-    return lookup(name)
-
-
-def known_module_names() -> list[str]:
-    """Every accepted name, short and fully qualified, sorted."""
-    from kprov.provision.modules.registry import all_names
-
-    return all_names()

@@ -25,7 +25,7 @@ from kprov.provision.modules.base import (
 from kprov.provision.modules.commands.detached import Detached
 from kprov.provision.modules.contract import Detachable
 
-__all__ = ["all_names", "guarded", "lookup"]
+__all__ = ["all_names", "get_module", "guarded", "known_module_names", "lookup"]
 
 _R = TypeVar("_R")
 
@@ -141,3 +141,13 @@ def _guarded_module(impl: str) -> Module:
 
 def all_names() -> list[str]:
     return sorted(_names())
+
+
+def get_module(name: str) -> Module:
+    """The module for a short or fully qualified name; UnknownModuleError if none."""
+    return lookup(name)
+
+
+def known_module_names() -> list[str]:
+    """Every accepted name, short and fully qualified, sorted."""
+    return all_names()

@@ -79,7 +79,7 @@ _FLUSH = {"meta": "flush_handlers"}
 
 
 def _known_modules() -> frozenset[str]:
-    from kprov.provision.modules.base import known_module_names
+    from kprov.provision.modules.registry import known_module_names
 
     return frozenset(known_module_names())
 

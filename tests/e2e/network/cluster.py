@@ -107,7 +107,7 @@ class NetworkCluster:
                 "--leader-elect=false",
                 "--use-service-account-credentials=true",
                 "--cluster-cidr",
-                "10.244.0.0/16",
+                "10.244.0.0/16,fd00:10:244::/56" if self.dual_stack else "10.244.0.0/16",
             ],
         )
         start_detached(

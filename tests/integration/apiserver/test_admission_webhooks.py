@@ -286,3 +286,40 @@ def test_timeout_seconds_bounds_the_call(control_plane, kubectl, namespace, webh
     )
     assert _raw(control_plane, "POST", cms, _configmap("slow-ignored"))[0] == 201
     kubectl("delete", "validatingwebhookconfiguration", name)
+
+
+def test_match_conditions_ask_the_authorizer_for_the_requests_user(
+    control_plane, kubectl, namespace, webhook_server
+):  # type: ignore[no-untyped-def]
+    """A webhook whose matchCondition reads ``authorizer`` is called for a user RBAC lets
+    delete secrets (the admin: the unreachable webhook fails the request under Fail) and
+    skipped for one it does not (the create goes through)."""
+    _, ca = webhook_server
+    kubectl("label", "namespace", namespace, f"webhook-test={namespace}")
+    down = f"https://127.0.0.1:{free_port()}/validate"
+    name = f"authz-{namespace}"
+    config = _config("ValidatingWebhookConfiguration", name, down, ca, namespace)
+    condition = (
+        "authorizer.group('').resource('secrets').namespace(request.namespace).check('delete').allowed()"
+    )
+    config["webhooks"][0]["matchConditions"] = [{"name": "secret-deleters", "expression": condition}]
+    status, _, made = _raw(
+        control_plane, "POST", "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations", config
+    )
+    assert status == 201, made
+    cms = f"/api/v1/namespaces/{namespace}/configmaps"
+    status, _, failed = _raw(control_plane, "POST", cms, _configmap("by-admin"))
+    assert status == 500 and f'failed calling webhook "{name}.example.com"' in failed["message"]
+    dave = control_plane.kubeconfig_for("webhook-dave", ["webhook-devs"])
+    kubectl("create", "role", "cm-maker", "-n", namespace, "--verb=create", "--resource=configmaps")
+    kubectl("create", "rolebinding", "cm-makers", "-n", namespace, "--role=cm-maker", "--group=webhook-devs")
+    deadline = time.monotonic() + 10
+    while True:  # (RBAC's index follows the watch cache)
+        made_by_dave = kubectl(
+            "create", "configmap", "by-dave", "-n", namespace, kubeconfig=dave, check=False
+        )
+        if made_by_dave.returncode == 0 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert made_by_dave.returncode == 0, made_by_dave.stderr
+    kubectl("delete", "validatingwebhookconfiguration", name)

@@ -174,3 +174,53 @@ def test_an_evaluation_error_names_the_rule() -> None:
     (cause,) = evaluate_rules(rules, {"a": 1, "b": 0}, None, False, "spec")
     assert cause.message.startswith('Invalid value: "object": ')
     assert cause.message.endswith(" evaluating rule: ratio")
+
+
+@pytest.mark.parametrize(
+    ("schema", "rule", "refused"),
+    [
+        ({"type": "string"}, "self > 5", "found no matching overload for '_>_' applied to '(string, int)'"),
+        ({"type": "string"}, "self.all(c, c > 1)", "expression of type 'string' cannot be the range"),
+        ({"type": "boolean"}, "self + 1 == 2", "no matching overload for '_+_' applied to '(bool, int)'"),
+        ({"type": "string"}, "self.size() <= 63", None),
+        ({"type": "integer"}, "self >= oldSelf && self < 1.5", None),  # cross-type: allowed upstream
+        ({"type": "string", "format": "date-time"}, "self != ''", None),  # (a timestamp upstream: dyn here)
+        ({"x-kubernetes-int-or-string": True}, "self > 5", None),
+    ],
+)
+def test_a_scalar_self_is_typed_from_its_schema_at_creation(
+    schema: dict[str, Any], rule: str, refused: str | None
+) -> None:
+    """As kube-apiserver types ``self`` from the schema: a rule that cannot apply to the
+    field's type is refused when the CRD is written, not when an object is."""
+    field = {**schema, "x-kubernetes-validations": [{"rule": rule}]}
+    crd = {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "widgets.example.com"},
+        "spec": {
+            "group": "example.com",
+            "scope": "Namespaced",
+            "names": {"plural": "widgets", "singular": "widget", "kind": "Widget", "listKind": "WidgetList"},
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {
+                        "openAPIV3Schema": {
+                            "type": "object",
+                            "properties": {"spec": {"type": "object", "properties": {"f": field}}},
+                        }
+                    },
+                }
+            ],
+        },
+    }
+    causes = validate_crd(crd)
+    if refused is None:
+        assert causes == []
+        return
+    (cause,) = causes
+    assert cause.field.endswith("properties[f].x-kubernetes-validations[0].rule")
+    assert refused in cause.message

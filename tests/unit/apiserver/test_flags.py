@@ -61,6 +61,7 @@ def test_flags_read_as_kube_apiserver_reads_them() -> None:
         ["--service-node-port-range", "5-1"],
         ["--shutdown-delay-duration", "5 s"],
         ["--runtime-config", "x=maybe"],
+        ["--service-cluster-ip-range", "10.96.0.0/16,10.97.0.0/16"],
     ],
 )
 def test_a_refused_value_exits_naming_the_flag(bad: list[str], capsys: pytest.CaptureFixture[str]) -> None:

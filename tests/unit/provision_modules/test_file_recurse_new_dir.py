@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kprov.provision.connect.base import connector_for
+from kprov.provision.connect.transports import connector_for
 from kprov.provision.modules import ModuleContext, get_module
 
 

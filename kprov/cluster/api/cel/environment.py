@@ -58,7 +58,8 @@ class Library:
     """A set of functions registered on the runtime: ``declare(cel, types, classes)`` returns
     the binding's ``FunctionDecl`` list (``types``: the runtime types of every library's
     value types by name, ``classes``: their message classes, to build values); ``messages``
-    the value types it adds (message name -> field names, every field a string)."""
+    the value types it adds (message name -> field names, a string each, or
+    ``name:<message>`` a message declared before it)."""
 
     name: str
     declare: Callable[[Any, Mapping[str, Any], Mapping[str, Any]], list[Any]]
@@ -66,7 +67,7 @@ class Library:
 
 
 def _libraries() -> tuple[Library, ...]:
-    from kprov.cluster.api.cel import lib_lists, lib_net, lib_quantity, lib_regex, lib_urls
+    from kprov.cluster.api.cel import lib_authz, lib_lists, lib_net, lib_quantity, lib_regex, lib_urls
 
     return (
         lib_lists.LIBRARY,
@@ -75,6 +76,7 @@ def _libraries() -> tuple[Library, ...]:
         lib_urls.LIBRARY,
         lib_net.LIBRARY,
         lib_quantity.LIBRARY,
+        lib_authz.LIBRARY,
     )
 
 
@@ -95,13 +97,18 @@ def _pool(libraries: Iterable[Library]) -> tuple[Any, dict[str, Any]]:
                 name=f"kprov/cel/{full_name}.proto", package=package, syntax="proto3"
             )
             message = proto.message_type.add(name=name)
-            for number, field_name in enumerate(fields, start=1):
-                message.field.add(
+            for number, spec in enumerate(fields, start=1):
+                field_name, _, of_type = spec.partition(":")  # "name" a string, "name:pkg.Msg" a message
+                field = message.field.add(
                     name=field_name,
                     number=number,
                     type=descriptor_pb2.FieldDescriptorProto.TYPE_STRING,
                     label=descriptor_pb2.FieldDescriptorProto.LABEL_OPTIONAL,
                 )
+                if of_type:
+                    field.type = descriptor_pb2.FieldDescriptorProto.TYPE_MESSAGE
+                    field.type_name = f".{of_type}"
+                    proto.dependency.append(f"kprov/cel/{of_type}.proto")
             pool.Add(proto)
             classes[full_name] = message_factory.GetMessageClass(pool.FindMessageTypeByName(full_name))
     return pool, classes

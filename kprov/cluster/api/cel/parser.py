@@ -8,13 +8,12 @@ records the offset cel-go gives it: a selection the ``.``, a call (global or rec
 macros too) its ``(``, an index the ``[``, an operator its token, so caret lines match cel-
 go's.
 
-Why hand-written rather than cel-python's Lark grammar (measured on this machine, cel-python
-0.5.0, one short probe each on a shared 2-core host): importing ``celpy`` and building its
-parser cost 165 ms + 81 ms in every process that type-checks (this module: ~6 ms), it pulls
-four more packages (lark, pendulum, jmespath, google-re2), a parse of a 90-character
-expression took ~240 us (here: ~65 us), and its tree drops the ``.`` tokens whose offsets
-cel-go reports. This parser only reads; the binding stays the one evaluator, so a parse it
-gets wrong can only cost a warning, never an admission decision."""
+Why hand-written rather than cel-python's Lark grammar: importing ``celpy`` and building its
+parser is paid in every process that type-checks, it pulls four more packages (lark,
+pendulum, jmespath, google-re2), its parse is slower than this one's, and its tree drops the
+``.`` tokens whose offsets cel-go reports (the measurements: docs/decisions/0047). This parser only
+reads; the binding stays the one evaluator, so a parse it gets wrong can only cost a warning, never
+an admission decision."""
 
 from __future__ import annotations
 

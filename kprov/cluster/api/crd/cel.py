@@ -3,7 +3,8 @@
 Design: rules are compiled once per schema (:func:`compile_rules`, called by
 :func:`kprov.cluster.api.crd.structural.compile_schema`) in the API server's one CEL
 environment (:mod:`kprov.cluster.api.cel.environment`: standard CEL, the extended strings,
-optionals and every Kubernetes library), with ``self`` and ``oldSelf`` declared.
+optionals and every Kubernetes library), with ``self`` and ``oldSelf`` declared: typed
+from the schema for a string or a boolean (:func:`self_type`), else dynamic.
 
 Semantics as kube-apiserver's: ``self`` is the value at the rule's node; a rule naming
 ``oldSelf`` is a transition rule, evaluated on update only where an old value exists (or
@@ -28,7 +29,7 @@ from kprov.cluster.api.cel.environment import (
 )
 from kprov.cluster.api.errors import Cause
 
-__all__ = ["CompiledRule", "RuleError", "compile_rules", "evaluate_rules"]
+__all__ = ["CompiledRule", "RuleError", "compile_rules", "evaluate_rules", "self_type"]
 
 _REASONS = {
     "FieldValueInvalid": "FieldValueInvalid",
@@ -40,6 +41,23 @@ _TYPE_NAMES = {bool: "boolean", int: "integer", float: "number", str: "string", 
 
 
 _VARIABLES = {"self": "dyn", "oldSelf": "dyn"}
+# a scalar's CEL type by its schema type, as upstream's SchemaDeclType; a string of a format
+# Kubernetes types otherwise (bytes, duration, timestamp) and int-or-string stay dyn, as do
+# objects and lists (kprov's own checker, typecheck.py, checks their field selections), and
+# numbers: Kubernetes enables cross-type numeric comparisons (``self < 1.5`` on an integer),
+# which the runtime's checker refuses between typed operands
+_SCALARS = {"string": "string", "boolean": "bool"}
+_TYPED_FORMATS = frozenset({"byte", "duration", "date", "date-time"})
+
+
+def self_type(schema: Mapping[str, Any]) -> str:
+    """The type ``self`` (and ``oldSelf``) is declared with for the rules of ``schema``."""
+    kind = schema.get("type")
+    if not isinstance(kind, str) or kind not in _SCALARS or schema.get("x-kubernetes-int-or-string"):
+        return "dyn"
+    if kind == "string" and schema.get("format") in _TYPED_FORMATS:
+        return "dyn"
+    return _SCALARS[kind]
 
 
 class RuleError(ValueError):
@@ -67,18 +85,20 @@ class CompiledRule:
         return self.message.strip() or self.rule.strip()
 
 
-def compile_rules(rules: tuple[Mapping[str, Any], ...]) -> tuple[CompiledRule, ...]:
-    """Compile every rule; raises RuleError for the first one that does not compile."""
+def compile_rules(rules: tuple[Mapping[str, Any], ...], typed: str = "dyn") -> tuple[CompiledRule, ...]:
+    """Compile every rule, ``self`` and ``oldSelf`` declared ``typed`` (:func:`self_type`);
+    raises RuleError for the first one that does not compile."""
     if not rules:
         return ()
     env = environment()
+    variables = _VARIABLES if typed == "dyn" else {"self": typed, "oldSelf": typed}
     compiled = []
     for index, rule in enumerate(rules):
         text = str(rule.get("rule") or "")
         try:
-            program = env.compile(text, _VARIABLES)
+            program = env.compile(text, variables)
             message_expression = rule.get("messageExpression")
-            message_program = env.compile(str(message_expression), _VARIABLES) if message_expression else None
+            message_program = env.compile(str(message_expression), variables) if message_expression else None
         except CompileError as exc:
             raise RuleError(index, f"compilation failed: {exc}") from None
         compiled.append(

@@ -25,7 +25,7 @@ from kprov.cluster.api.cel.estimated_cost import (
     estimated_cost,
 )
 from kprov.cluster.api.cel.typecheck import check_rule
-from kprov.cluster.api.crd.cel import RuleError, compile_rules
+from kprov.cluster.api.crd.cel import RuleError, compile_rules, self_type
 from kprov.cluster.api.crd.structural import Node, compile_schema
 from kprov.cluster.api.errors import Cause
 from kprov.cluster.api.resources import ALL_VERBS, ResourceInfo, SubresourceInfo
@@ -278,7 +278,7 @@ def _check_rules(errors: Errors, schema: Mapping[str, Any], path: str, costs: _R
                 continue
             where = f"{path}.x-kubernetes-validations[{index}].rule"
             try:
-                compile_rules((rule,))
+                compile_rules((rule,), self_type(schema))
             except RuleError as exc:
                 errors.invalid(where, rule.get("rule"), str(exc))
                 continue

@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from kprov.cluster.api.crd.cel import CompiledRule, RuleError, compile_rules, evaluate_rules
+from kprov.cluster.api.crd.cel import CompiledRule, RuleError, compile_rules, evaluate_rules, self_type
 from kprov.cluster.api.crd.fast_checks import checker
 from kprov.cluster.api.crd.value_formats import format_ok, number_text, type_name, type_ok
 from kprov.cluster.api.errors import Cause
@@ -114,7 +114,8 @@ def compile_schema(raw: Mapping[str, Any] | None) -> Node:
 
     try:  # a CRD whose rules do not compile is rejected on write (validate_crd)
         rules = compile_rules(
-            tuple(r for r in raw.get("x-kubernetes-validations") or () if isinstance(r, Mapping))
+            tuple(r for r in raw.get("x-kubernetes-validations") or () if isinstance(r, Mapping)),
+            self_type(raw),
         )
     except RuleError:
         rules = ()

@@ -156,9 +156,9 @@ def fields_v1_of(info: ResourceInfo, obj: Mapping[str, Any], *, subresource: str
 @functools.lru_cache(maxsize=256)
 def _spec_trie(shape: str, spec: bytes) -> dict[str, Any]:
     """A built-in object's spec trie by the spec's JSON: a controller's pods share one template,
-    so their creates share one walk (a create's recording, measured in
-    tests/bench/bench_managed_fields.py: 55 µs a pod, most of it the spec). The trie is shared:
-    read-only, as every reader of managedFields treats it."""
+    so their creates share one walk (most of a create's recording is the spec's;
+    tests/bench/bench_managed_fields.py measures it, docs/decisions/0007 holds the figure). The trie
+    is shared: read-only, as every reader of managedFields treats it."""
     return _trie_of(orjson.loads(spec), shape)
 
 
@@ -212,9 +212,8 @@ def changed_paths(
     owned paths of ``old`` that ``new`` lacks: what comparing both objects' :func:`object_paths`
     path by path gives, found by walking both objects together and skipping every subtree that
     is equal in both (one C-level ``==``), and keyed lists element by element. A kubelet's
-    status write leaves the spec as it was: on a pod's status write plus a spec update the
-    walk is 7.0-7.8 times faster than the path sets of both objects
-    (tests/bench/bench_managed_fields.py, ``managed_fields_walk_speedup_ratio``)."""
+    status write leaves the spec as it was, so the walk beats building the path sets of both
+    objects (tests/bench/bench_managed_fields.py compares them; docs/decisions/0007)."""
     changed: set[Path] = set()
     gone: set[Path] = set()
     heads = ("status",) if subresource == "status" else tuple(k for k in (*new, *old) if k != "status")

@@ -8,8 +8,8 @@ time as upstream does (``compilation failed: ERROR: <input>:L:C: ...``), includi
 reference to a variable the policy does not declare (``params`` without ``paramKind``) or
 to a function the API server's CEL environment does not have
 (:mod:`kprov.cluster.api.cel.environment`, whose type checker words the error as cel-go's).
-The ``authorizer`` variable (Kubernetes' authz library) is not offered by kprov's evaluator
-and is refused here rather than failing every request at admission time.
+The ``authorizer`` variable is declared with Kubernetes' authorizer library's type
+(:mod:`kprov.cluster.api.cel.lib_authz`), so its checks are type-checked here.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from kprov.cluster.api.cel.environment import CompileError, environment
+from kprov.cluster.api.cel.lib_authz import AUTHORIZER
 from kprov.cluster.api.selectors import SelectorError, label_selector_from_object
 from kprov.cluster.api.validation.field_errors import Errors
 
@@ -29,7 +30,7 @@ __all__ = [
     "validate_policy_binding",
 ]
 
-BASE_VARIABLES = frozenset({"object", "oldObject", "request", "namespaceObject", "variables"})
+BASE_VARIABLES = frozenset({"object", "oldObject", "request", "namespaceObject", "variables", "authorizer"})
 _FAILURE_POLICIES = ("Fail", "Ignore")
 _MATCH_POLICIES = ("Equivalent", "Exact")
 _OPERATIONS = ("*", "CONNECT", "CREATE", "DELETE", "UPDATE")
@@ -42,10 +43,8 @@ def check_expression(text: str, declared: frozenset[str]) -> str | None:
     """None when ``text`` compiles with only ``declared`` variables (and the environment's
     functions), else upstream's detail."""
     try:
-        environment().compile(text, {name: "dyn" for name in declared})
+        environment().compile(text, {n: AUTHORIZER if n == "authorizer" else "dyn" for n in declared})
     except CompileError as exc:
-        if "undeclared reference to 'authorizer'" in str(exc):
-            return "compilation failed: the authorizer variable is not supported by kprov"
         return f"compilation failed: {exc}"
     return None
 

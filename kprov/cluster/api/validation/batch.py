@@ -1,6 +1,6 @@
 """Validation of batch/v1 Jobs and CronJobs, with kube-apiserver's field paths and wording.
 
-Design: one entry point per kind, called from :mod:`.validation` after the metadata checks.
+Design: one entry point per kind, called from :mod:`.core` after the metadata checks.
 The pod template goes through the pod spec validation with the restart policies a Job allows
 (OnFailure, Never); the Job's own rules follow upstream's ValidateJob / ValidateJobUpdate:
 non-negative counts, Indexed needs completions, podFailurePolicy needs restartPolicy Never and

@@ -34,6 +34,7 @@ from kprov.cluster.api.validation.names import (
 from kprov.cluster.api.validation.networking import validate_network_policy
 from kprov.cluster.api.validation.node import validate_runtime_class
 from kprov.cluster.api.validation.pod import port_name_errors, validate_pod_spec, validate_pod_update
+from kprov.cluster.api.validation.pod_ips import validate_pod_cidrs, validate_pod_ips
 from kprov.cluster.api.validation.policy import validate_pdb, validate_priority_class
 from kprov.cluster.api.validation.rbac_kinds import (
     RBAC_GROUP,
@@ -103,6 +104,7 @@ def _metadata(errors: Errors, info: ResourceInfo, obj: dict[str, Any], old: dict
 
 def _pod(errors: Errors, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
     validate_pod_spec(errors, obj.get("spec"), "spec")
+    validate_pod_ips(errors, obj.get("status"))
     if old is None:
         validate_ephemeral_create(errors, obj.get("spec"))
     else:
@@ -118,6 +120,12 @@ def _service(errors: Errors, obj: dict[str, Any], old: dict[str, Any] | None) ->
     if kind == "ExternalName":
         if not spec.get("externalName"):
             errors.required("spec.externalName")
+        # (a lone clusterIP counts: upstream's strategy fills clusterIPs from it first)
+        addresses = {"clusterIPs": spec.get("clusterIPs") or spec.get("clusterIP"),
+                     "ipFamilies": spec.get("ipFamilies"), "ipFamilyPolicy": spec.get("ipFamilyPolicy")}
+        for field, value in addresses.items():
+            if value:
+                errors.forbidden(f"spec.{field}", "may not be set for ExternalName services")
     elif not ports and spec.get("clusterIP") != "None":
         errors.required("spec.ports")
     names: set[str] = set()
@@ -153,10 +161,6 @@ def _service(errors: Errors, obj: dict[str, Any], old: dict[str, Any] | None) ->
     affinity = spec.get("sessionAffinity")
     if affinity is not None and affinity not in ("ClientIP", "None"):
         errors.not_supported("spec.sessionAffinity", affinity, ("ClientIP", "None"))
-    if old is not None:
-        old_ip = (old.get("spec") or {}).get("clusterIP")
-        if old_ip and spec.get("clusterIP") not in (None, "", old_ip):
-            errors.immutable("spec.clusterIP", spec.get("clusterIP"))
 
 
 def _config_keys(errors: Errors, obj: dict[str, Any], sections: tuple[str, ...]) -> None:
@@ -229,11 +233,7 @@ def _node(errors: Errors, obj: dict[str, Any], old: dict[str, Any] | None) -> No
         effect = taint.get("effect")
         if effect not in ("NoExecute", "NoSchedule", "PreferNoSchedule"):
             errors.not_supported(f"{path}.effect", effect, ("NoExecute", "NoSchedule", "PreferNoSchedule"))
-    if old is not None:
-        old_cidr = (old.get("spec") or {}).get("podCIDR")
-        new_cidr = (obj.get("spec") or {}).get("podCIDR")
-        if old_cidr and new_cidr != old_cidr:
-            errors.forbidden("spec.podCIDR", 'node updates may not change podCIDR except from "" to valid')
+    validate_pod_cidrs(errors, obj.get("spec"), (old or {}).get("spec") if old is not None else None)
 
 
 def _core_event(errors: Errors, obj: dict[str, Any], old: dict[str, Any] | None) -> None:

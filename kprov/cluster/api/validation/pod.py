@@ -2,7 +2,7 @@
 
 Design: `validate_pod_spec(errors, spec, path)` checks the fields the cluster supports:
 containers (name, image, ports, env, volume mounts, resources, probes), volumes, restart
-and DNS policies, grace periods, tolerations, sysctls (:mod:`._validation_sysctls`).
+and DNS policies, grace periods, tolerations, sysctls (:mod:`.sysctls`).
 `validate_pod_update` enforces the rule that a Pod's spec is immutable except images,
 activeDeadlineSeconds, added tolerations and the termination grace period.
 

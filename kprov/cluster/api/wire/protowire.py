@@ -1,6 +1,6 @@
 """Protocol Buffers wire format: varints and a message's fields, nothing schema-aware.
 
-Shared by the API server's protobuf request decoding (:mod:`.protobuf`, with the schema
+Shared by the API server's protobuf request decoding (:mod:`.protobuf_decode`, with the schema
 table) and the kubelet's gRPC health probe (two one-field messages). Both need only the
 wire layer, so neither pulls in generated message classes; errors are :class:`WireError`
 (a ValueError), which callers word for their own context.

@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from kprov.cluster.api.errors import InvalidError
 from kprov.cluster.api.resources import ResourceInfo
 from kprov.cluster.apiserver.admission import crd as crd_admission
 from kprov.cluster.apiserver.attributes import AdmissionAttributes
@@ -28,7 +29,7 @@ from kprov.cluster.apiserver.authz.chain import authorizer_of
 from kprov.cluster.apiserver.authz.escalation import check_escalation
 from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.identity import UserInfo, user_info
-from kprov.cluster.apiserver.request.status import StatusError, already_exists
+from kprov.cluster.apiserver.request.status import StatusError, already_exists, invalid
 
 __all__ = [
     "crd_names",
@@ -126,7 +127,15 @@ async def crd_names(ctx: ApiContext, attrs: AdmissionAttributes) -> None:
 
 
 async def service_addresses(ctx: ApiContext, attrs: AdmissionAttributes) -> None:
-    """A new Service's ClusterIP and NodePorts (a changed one's, on update)."""
+    """A new Service's cluster IPs and NodePorts (a changed one's, on update); a refusal
+    carries the Status details, so kubectl prints `The Service "x" is invalid: ...`."""
+    try:
+        await _service_addresses(ctx, attrs)
+    except InvalidError as error:
+        raise invalid(attrs.info, attrs.obj["metadata"]["name"], error.causes) from None
+
+
+async def _service_addresses(ctx: ApiContext, attrs: AdmissionAttributes) -> None:
     info, obj = attrs.info, attrs.obj
     if attrs.operation == "UPDATE":
         allocators = ctx.allocators

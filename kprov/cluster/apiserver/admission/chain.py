@@ -65,9 +65,10 @@ class Step:
 class Plugin:
     name: str  # upstream's name where upstream has the plugin; the metrics' ``name``
     steps: tuple[Step, ...]
-    # --disable-admission-plugins may name it (those it honoured before the chain; the
-    # others are always on, as they were)
-    switchable: bool = False
+    # on or off by its name in the enabled set (--enable/--disable-admission-plugins); False
+    # for a storage strategy's check that upstream runs outside admission, and for a plugin
+    # that carries several upstream plugins and switches each inside: always in the chain
+    switchable: bool = True
 
 
 @dataclass(frozen=True)
@@ -79,15 +80,19 @@ class _Plan:
 
 
 class AdmissionChain:
-    """The ordered plugins of one API server; :meth:`run` admits one stage of one write."""
+    """The ordered plugins of one API server; :meth:`run` admits one stage of one write.
+    ``enabled`` names the switchable plugins that are on (:func:`.names.enabled_plugins`);
+    None keeps every plugin."""
 
     def __init__(
         self,
         plugins: Sequence[Plugin],
-        disabled: Collection[str] = (),
+        enabled: Collection[str] | None = None,
         metrics: AdmissionMetrics | None = None,
     ) -> None:
-        self.plugins = tuple(p for p in plugins if not (p.switchable and p.name in disabled))
+        self.plugins = tuple(
+            p for p in plugins if enabled is None or not p.switchable or p.name in enabled
+        )
         self.metrics = metrics
         # stage -> operation -> group -> resource -> plan
         self._plans: dict[Stage, dict[str, dict[str, dict[str, _Plan]]]] = {

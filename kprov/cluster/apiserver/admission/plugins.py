@@ -10,11 +10,20 @@ the order the handlers ran them in before the chain existed:
 - VALIDATE: NodeRestriction (DELETE), PodSecurity, the CSR checks, ValidatingAdmissionPolicy,
   ValidatingAdmissionWebhook (a CONNECT: its mutating, then validating webhooks);
 - STORE: NodeRestriction, RBAC escalation, the CSR requester, NamespaceLifecycle, CRD
-  names, Priority, RuntimeClass, the namespace finalizer, ServiceAccount, the storage
-  defaults, DefaultIngressClass, the Service addresses, ResourceQuota.
+  names, Priority, RuntimeClass, the namespace finalizer, ServiceAccount, a volume's fresh
+  status, StorageObjectInUseProtection, DefaultStorageClass, DefaultIngressClass, the
+  Service addresses, ResourceQuota.
 
 ``handles`` is asked once per resource and kept with the chain's plan, so a plugin that
 has nothing to do with a kind costs that kind's requests nothing.
+
+A plugin named as upstream's is on or off as kube-apiserver's flags say
+(:mod:`.names`: upstream's default set, ``--enable-admission-plugins``,
+``--disable-admission-plugins``); NodeRestriction is off unless enabled, as upstream (and on
+in kprov's deployments, as kubeadm enables it). The storage strategies' checks (RBAC
+escalation, the CSR requester, CRD names, the namespace finalizer, a volume's status, the
+Service addresses) are not admission plugins upstream and no flag removes them; the CSR
+plugin switches its three upstream plugins inside (:data:`SWITCHED_INSIDE`).
 """
 
 from __future__ import annotations
@@ -42,7 +51,12 @@ from kprov.cluster.apiserver.admission.quota import ResourceQuota, Update
 from kprov.cluster.apiserver.attributes import AdmissionAttributes, Stage
 from kprov.cluster.apiserver.context import ApiContext
 
-__all__ = ["default_plugins"]
+__all__ = ["SWITCHED_INSIDE", "default_plugins", "implemented_names"]
+
+# upstream plugins that one plugin of the chain switches inside, by their own names
+SWITCHED_INSIDE = frozenset({
+    csr_admission.APPROVAL_PLUGIN, csr_admission.SIGNING_PLUGIN, csr_admission.SUBJECT_RESTRICTION_PLUGIN
+})
 
 _CREATE = frozenset({"CREATE"})
 _UPDATE = frozenset({"UPDATE"})
@@ -108,8 +122,16 @@ async def _service_account(ctx: ApiContext, attrs: AdmissionAttributes) -> None:
     await sa_admission.admit_pod(ctx, attrs.obj)
 
 
-async def _storage(ctx: ApiContext, attrs: AdmissionAttributes) -> None:
-    await storage_admission.admit_create(ctx, attrs.info, attrs.obj)
+async def _fresh_volume_status(ctx: ApiContext, attrs: AdmissionAttributes) -> None:
+    storage_admission.fresh_status(attrs.info, attrs.obj)
+
+
+async def _storage_protection(ctx: ApiContext, attrs: AdmissionAttributes) -> None:
+    storage_admission.protect(attrs.info, attrs.obj)
+
+
+async def _default_storage_class(ctx: ApiContext, attrs: AdmissionAttributes) -> None:
+    await storage_admission.default_class(ctx, attrs.info, attrs.obj)
 
 
 async def _ingress_class(ctx: ApiContext, attrs: AdmissionAttributes) -> None:
@@ -119,6 +141,7 @@ async def _ingress_class(ctx: ApiContext, attrs: AdmissionAttributes) -> None:
 def default_plugins(update: Update) -> tuple[Plugin, ...]:
     """Every plugin in the chain's order; ``update`` is the guaranteed update quota charges by."""
     pods = _core("pods")
+    volumes, claims = _core("persistentvolumes", "persistentvolumeclaims"), _core("persistentvolumeclaims")
     store, validate = Stage.STORE, Stage.VALIDATE
     return (
         Plugin("LimitRanger", (Step(Stage.MUTATE, _CREATE, _limit_ranges, pods),)),
@@ -131,11 +154,12 @@ def default_plugins(update: Update) -> tuple[Plugin, ...]:
                 Step(store, _UPDATE, builtin.node_restriction_update, pods),
             ),
         ),
-        Plugin(podsecurity.PLUGIN_NAME, (Step(validate, _WRITES, podsecurity.validate),), switchable=True),
+        Plugin(podsecurity.PLUGIN_NAME, (Step(validate, _WRITES, podsecurity.validate),)),
         # CertificateApproval, CertificateSigning, CertificateSubjectRestriction: each of
         # the three is switched off by its own name inside (one step, one authorizer)
-        Plugin("CertificateRequests", (Step(validate, _WRITES, csr_admission.validate, _csrs),)),
-        Plugin(vap.PLUGIN_NAME, (Step(validate, ALL_OPERATIONS, vap.validate),), switchable=True),
+        Plugin("CertificateRequests", (Step(validate, _WRITES, csr_admission.validate, _csrs),),
+               switchable=False),
+        Plugin(vap.PLUGIN_NAME, (Step(validate, ALL_OPERATIONS, vap.validate),)),
         Plugin(
             "ValidatingAdmissionWebhook",
             (
@@ -145,8 +169,8 @@ def default_plugins(update: Update) -> tuple[Plugin, ...]:
         ),
         # the storage strategies' checks and the built-in plugins that run as the write is stored
         Plugin("RBACEscalation", (Step(store, _WRITES, builtin.rbac_escalation,
-                                       _is_group("rbac.authorization.k8s.io")),)),
-        Plugin("CSRRequester", (Step(store, _CREATE, builtin.csr_requester, _csrs),)),
+                                       _is_group("rbac.authorization.k8s.io")),), switchable=False),
+        Plugin("CSRRequester", (Step(store, _CREATE, builtin.csr_requester, _csrs),), switchable=False),
         Plugin("NamespaceLifecycle", (Step(store, _CREATE, builtin.namespace_lifecycle, _namespaced),)),
         Plugin(
             "CustomResourceNames",
@@ -154,16 +178,24 @@ def default_plugins(update: Update) -> tuple[Plugin, ...]:
                 Step(store, _CREATE, builtin.crd_names, _custom_or_crd),
                 Step(store, _UPDATE, builtin.crd_names, _is_group("apiextensions.k8s.io")),
             ),
+            switchable=False,
         ),
         Plugin("Priority", (Step(store, _CREATE, _priority, pods),)),
         Plugin("RuntimeClass", (Step(store, _CREATE, _runtime_class, pods),)),
         Plugin("NamespaceFinalizer", (Step(store, _CREATE, builtin.namespace_finalizer,
-                                           _core("namespaces")),)),
-        Plugin(sa_admission.PLUGIN_NAME, (Step(store, _CREATE, _service_account, pods),), switchable=True),
-        # DefaultStorageClass and StorageObjectInUseProtection together
-        Plugin("PersistentVolumeDefaults", (Step(store, _CREATE, _storage,
-                                                 _core("persistentvolumes", "persistentvolumeclaims")),)),
+                                           _core("namespaces")),), switchable=False),
+        Plugin(sa_admission.PLUGIN_NAME, (Step(store, _CREATE, _service_account, pods),)),
+        Plugin("PersistentVolumeStatus", (Step(store, _CREATE, _fresh_volume_status, volumes),),
+               switchable=False),
+        Plugin("StorageObjectInUseProtection", (Step(store, _CREATE, _storage_protection, volumes),)),
+        Plugin("DefaultStorageClass", (Step(store, _CREATE, _default_storage_class, claims),)),
         Plugin("DefaultIngressClass", (Step(store, _CREATE, _ingress_class, _ingresses),)),
-        Plugin("ServiceAddresses", (Step(store, _WRITES, builtin.service_addresses, _core("services")),)),
+        Plugin("ServiceAddresses", (Step(store, _WRITES, builtin.service_addresses, _core("services")),),
+               switchable=False),
         Plugin("ResourceQuota", (Step(store, _CREATE, ResourceQuota(update), _namespaced),)),
     )
+
+
+def implemented_names(plugins: tuple[Plugin, ...]) -> frozenset[str]:
+    """The upstream plugin names the flags can switch in this chain."""
+    return frozenset(p.name for p in plugins if p.switchable) | SWITCHED_INSIDE

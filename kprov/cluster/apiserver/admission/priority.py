@@ -1,7 +1,7 @@
 """PriorityClasses: the two system classes every cluster has, and the Priority admission
 that turns a pod's ``priorityClassName`` into ``spec.priority`` (as kube-apiserver's plugin).
 
-Design: the built-in classes are created at start-up by :mod:`.bootstrap` (idempotently).
+Design: the built-in classes are created at start-up by :mod:`..bootstrap` (idempotently).
 On a pod create the class named by the pod, or else the globalDefault class if one exists,
 gives ``spec.priority`` and ``spec.preemptionPolicy``; an unknown class, or a priority the
 pod set itself that differs, is refused with upstream's 403 wording.

@@ -13,9 +13,9 @@
   ``pods "<name>" is forbidden: error looking up service account <ns>/<sa>: serviceaccount
   "<sa>" not found``. The watch cache may lag a just-created account by milliseconds, so a
   miss is asked of etcd; for ``default`` (which the controller manager makes right after the
-  namespace) etcd is asked again 100-200 ms apart, as upstream does, but up to 25 times
-  rather than 10 (2.5-5 s instead of 1-2 s): kprov's controller manager shares 2 loaded cores
-  in CI and labs (load averages of 30-50 seen), where a client creating a pod right after its
+  namespace) etcd is asked again after a random pause of 100 to 200 ms, as upstream does, but
+  up to 25 times rather than 10: kprov's controller manager shares two loaded cores in CI and
+  labs (the loads seen: docs/decisions/0009), where a client creating a pod right after its
   namespace would otherwise risk a 403 that a real cluster's faster controller avoids.
 - The plugin can be switched off (``--disable-admission-plugins=ServiceAccount``, as upstream's
   flag): loopback test and benchmark servers run without a controller manager, so no

@@ -21,7 +21,9 @@ from kprov.cluster.api.resources import ResourceInfo
 from kprov.cluster.apiserver.admission.default_class import find_default_class, newest_default
 from kprov.cluster.apiserver.context import ApiContext
 
-__all__ = ["PV_PROTECTION", "PVC_PROTECTION", "admit_create", "default_class_name"]
+__all__ = [
+    "PV_PROTECTION", "PVC_PROTECTION", "default_class", "default_class_name", "fresh_status", "protect"
+]
 
 PVC_PROTECTION = "kubernetes.io/pvc-protection"
 PV_PROTECTION = "kubernetes.io/pv-protection"
@@ -40,14 +42,20 @@ def _add_finalizer(obj: dict[str, Any], name: str) -> None:
         meta["finalizers"] = [*finalizers, name]
 
 
-async def admit_create(ctx: ApiContext, info: ResourceInfo, obj: dict[str, Any]) -> None:
-    if info.group != "" or info.resource not in ("persistentvolumes", "persistentvolumeclaims"):
-        return
+def fresh_status(info: ResourceInfo, obj: dict[str, Any]) -> None:
+    """The create strategies' part: a new PV or claim starts Pending, whatever was sent."""
     obj["status"] = {"phase": "Pending"}
-    if info.resource == "persistentvolumes":
-        _add_finalizer(obj, PV_PROTECTION)
+
+
+def protect(info: ResourceInfo, obj: dict[str, Any]) -> None:
+    """StorageObjectInUseProtection: the protection finalizer of a new volume or claim."""
+    _add_finalizer(obj, PV_PROTECTION if info.resource == "persistentvolumes" else PVC_PROTECTION)
+
+
+async def default_class(ctx: ApiContext, info: ResourceInfo, obj: dict[str, Any]) -> None:
+    """DefaultStorageClass: a new claim without a class gets the default one's name."""
+    if info.resource != "persistentvolumeclaims":
         return
-    _add_finalizer(obj, PVC_PROTECTION)
     spec = obj.setdefault("spec", {})
     annotations = (obj.get("metadata") or {}).get("annotations") or {}
     if spec.get("storageClassName") is not None or _BETA_CLASS in annotations:

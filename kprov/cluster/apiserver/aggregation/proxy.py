@@ -3,7 +3,7 @@ APIService with a service), relayed to that server as kube-apiserver relays it.
 
 Design: the request has been authenticated and authorized here already (app.py does both
 before dispatch, with the same RequestInfo a local resource would get). It goes to one
-ready endpoint of the APIService's Service (:meth:`.aggregation.Aggregation.resolve`) over
+ready endpoint of the APIService's Service (:meth:`.registry.Aggregation.resolve`) over
 TLS checked with the APIService's caBundle, presenting the front-proxy client
 certificate; the caller is named in the request-header identity headers ``X-Remote-User``,
 ``X-Remote-Group`` (one per group) and ``X-Remote-Extra-<key>`` (one per value, the key

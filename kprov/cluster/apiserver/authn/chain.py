@@ -13,7 +13,7 @@
 - No credentials: anonymous (only the public health and version endpoints accept that).
   A token that is present but invalid is a 401 on every path, as kube-apiserver answers.
 
-The signature check (an RSA verify, ~40 us) is cached per token for ``ttl_s`` (and never
+The signature check (an RSA verify, the costly step) is cached per token for ``ttl_s`` (and never
 past its expiry) in a bounded LRU; the object checks run on every request, since they are two
 or three dict lookups in the watch cache, so a deleted pod's token stops working at once.
 """

@@ -2,7 +2,7 @@
 ``--authorization-mode=Node,RBAC`` with its privileged group.
 
 :class:`Authorizer` is what the server asks: :func:`authorize` (the fixed rules below) first,
-then the RBAC index (:mod:`.rbac`) built from Roles, ClusterRoles and their bindings - where
+then the RBAC index (:mod:`.rbac_index`) built from Roles, ClusterRoles and their bindings - where
 the bootstrap policy (:mod:`.bootstrap_policy`) grants the scheduler, controller manager,
 proxies, DNS and every authenticated user their rights. Like upstream's union authorizer, a
 "no" from the fixed rules is no opinion: RBAC may still allow. The fixed rules:

@@ -9,8 +9,8 @@ checks of what is found.
 
 The index subscribes to the four RBAC resources in the watch cache; any event there marks it
 stale and the next decision rebuilds it from the cache's current state (a role change can
-touch every binding naming it, so a rebuild is simpler and, at ~10 ms per 2,000 objects, cheap
-against how rarely RBAC objects change). A subscription ended by the cache (etcd watch lost)
+touch every binding naming it, so a rebuild is simpler, and cheap against how
+rarely RBAC objects change; docs/decisions/0009). A subscription ended by the cache (etcd watch lost)
 is renewed, with a rebuild.
 """
 

@@ -7,9 +7,9 @@ schema takes goes to ``catch-all``. The flow is the schema's name plus the disti
 user's name for ``ByUser``, the namespace for ``ByNamespace``). The compiled table is rebuilt
 only when the watch cache hands over different objects, and what a request was classified as
 is remembered per (user, groups, verb, group, resource, subresource, namespace) — or the
-path for a non-resource request — until the table changes: a scan of a dozen schemas cost
-up to ~13 us a request (a user's request falling through to ``global-default``), the memo's
-lookup ~1 us (in process, 50,000 classifications of each).
+path for a non-resource request — until the table changes: a scan of a dozen schemas (all of them
+for a user's request falling through to ``global-default``) costs many times the memo's one lookup
+(docs/decisions/0029).
 """
 
 from __future__ import annotations

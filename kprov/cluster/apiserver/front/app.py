@@ -2,22 +2,22 @@
 
 Connections are served by :mod:`.http1` (httptools; an Upgrade request, exec's WebSocket, is
 handed to aiohttp's low-level server), and every request reaches :func:`_handler`'s handler,
-which decodes it once into an :class:`.apirequest.ApiRequest` (all that authentication,
+which decodes it once into an :class:`..request.apirequest.ApiRequest` (all that authentication,
 authorization and the handlers read; the streaming ones also get a narrow ``Connection``),
 authenticates it (client certificate, parsed once per connection, or a ServiceAccount
-Bearer token, see :mod:`.authn`; an invalid token is a 401 everywhere), rejects anonymous
+Bearer token, see :mod:`..authn`; an invalid token is a 401 everywhere), rejects anonymous
 requests except to the public health/version paths (401), switches to the impersonated
 identity when Impersonate-* headers ask and the authorizer allows it (impersonation.py),
 resolves its RequestInfo,
 authorizes it (403), dispatches it - a group/version an APIService gives to another server
-to :mod:`.aggregator_proxy`, resource paths to the CRUD, watch and subresource
+to :mod:`..aggregation.proxy`, resource paths to the CRUD, watch and subresource
 handlers, the rest to discovery and health - and turns every ApiError / storage error into a
 Status reply (and, when metrics are on, counts and times it: :mod:`.metrics`; GET /metrics
 is authorized as a non-resource URL), so no handler builds error responses and no exception
 leaves a partial write (each write is one etcd transaction). The dispatch is a path split
-rather than aiohttp's Application, router and middleware chain, which cost ~30 us per
-request over the low-level server for a bare handler, and ~3% of the server's CPU per pod
-create (side by side).
+rather than aiohttp's Application, router and middleware chain, whose cost per request
+over the low-level server showed in the server's CPU per pod create, side by side
+(docs/decisions/0007).
 """
 
 from __future__ import annotations

@@ -15,10 +15,11 @@ admission added during the request (PodSecurity's ``pod-security.kubernetes.io/*
 the event as its ``annotations`` map, at every level.
 
 The writer buffers lines and writes them ``FLUSH_DELAY_S`` after the first one waiting, or
-as soon as ``FLUSH_BYTES`` wait: a write per event-loop turn was ~1.5 % of a busy audited
-server's samples (py-spy, pod creates), one per 20 ms is at most 50 a second, and a crash
-loses at most those 20 ms (upstream's batching backend buffers up to a second). Past
-maxsize the file is renamed with upstream's (lumberjack's) timestamp suffix,
+as soon as ``FLUSH_BYTES`` wait: a write per event-loop turn showed in a busy audited
+server's profile during pod creates (docs/decisions/0008); one per ``FLUSH_DELAY_S``
+(20 ms) is at most 50 a second, and a crash loses at most those 20 ms (upstream's batching backend
+buffers up to a second). Past maxsize the file is renamed with upstream's (lumberjack's) timestamp
+suffix,
 ``audit-2006-01-02T15-04-05.000.log``, and only the newest maxbackup renamed files are kept,
 none older than maxage days by the time in its name (as lumberjack's MaxAge).
 """
@@ -254,11 +255,11 @@ class _EventLines:
     timestamps are new per request, put in with one bytes ``%`` format.
     The auditID (a random version-4 UUID, worded as ``str(uuid.uuid4())``) comes from a pool
     of random bytes refilled 4 KiB at a time: one ``getrandom`` per 256 events rather than one
-    per event, which py-spy showed as 1.2 % of a busy server's samples. Timestamps (RFC 3339
+    per event, which showed in a busy server's profile. Timestamps (RFC 3339
     with microseconds, as metav1.MicroTime) are made from ``time.time_ns()`` with the date
-    and time up to the second formatted once per second. Measured in a profile of
-    bench_apiserver's metrics_overhead_ratio run (a create costs the server ~100 us), the
-    audit log was ~4.5 % of the server's samples through a dict and orjson per event. The
+    and time up to the second formatted once per second. Through a dict and orjson per
+    event, the audit log was a large share of the server's time in the profile of a metrics
+    round of tests/bench/bench_apiserver.py (docs/decisions/0008). The
     line is the same JSON, in the same key order, as orjson makes from the event dict (a
     unit test compares them).
     """
@@ -294,7 +295,7 @@ class _EventLines:
                ri: RequestInfo | None) -> bytes:
         """``"verb"`` through ``"objectRef"``: what repeats between requests of one client
         doing one thing, encoded once (one dict lookup a request, where a lookup per field
-        measured 1.5 us of the line's 3.7)."""
+        was close to half of the line's cost)."""
         key = (verb, user, peer, agent, ri)
         piece = self._middles.get(key)
         if piece is None:
@@ -361,9 +362,9 @@ class AuditLog:
     A noted event is a tuple of what the request left (its path, query, method, user,
     address, User-Agent, request info, code and the two times); the policy's level and the
     line are worked out at the writer's flush, a batch at a time. In the request this
-    costs a tuple and an append; rendering it there was 10-15 us a request in the server
-    (timed inside it during bench_apiserver's metrics rounds), three times what the same
-    code takes in a loop, and most of metrics_overhead_ratio's loss."""
+    costs a tuple and an append; rendering it there, timed inside the busy server, cost
+    three times what the same code takes in a loop, and was most of what the metrics rounds
+    of tests/bench/bench_apiserver.py lost (docs/decisions/0008)."""
 
     def __init__(self, policy: AuditPolicy, writer: AuditWriter) -> None:
         self.policy = policy

@@ -5,9 +5,8 @@ list reply) makes tens of MiB of short-lived Python objects. Once they are freed
 malloc keeps the pages: large blocks stop being mmapped once a freed mmapped block has
 raised its dynamic threshold, and free chunks inside the heap are only returned by
 ``malloc_trim``. The server's RSS then stays at its high-water mark although nothing lives
-there (the fuzz harness measured +198 MiB over 1,500 requests; with the threshold fixed and
-a trim after large requests +106 MiB, the Python heap itself growing +33 MiB, mostly the
-watch cache's copies of objects the fuzz stored). :func:`tune_glibc_heap` fixes the mmap
+there (the fuzz harness's growth, with and without the fix, is in docs/decisions/0048: what
+remains is mostly the watch cache's copies of objects the fuzz stored). :func:`tune_glibc_heap` fixes the mmap
 threshold at glibc's default (128 KiB) once at start; a :class:`HeapTrimmer` runs
 ``malloc_trim(0)`` on the event loop shortly after a request or reply of at least
 ``LARGE_BYTES``, at most once per ``MIN_INTERVAL_S`` (a trim takes a few ms). Off glibc

@@ -1,11 +1,11 @@
 """The API server's HTTP/1.1 front: connections parsed by httptools (llhttp), requests handed
 to the API handler one at a time, replies written in one piece.
 
-Why not aiohttp's server for this: side by side on the 2-core test machine, aiohttp's
-low-level server spent 106-119 us of CPU per small POST over TLS, a bare uvloop protocol
-parsing with httptools 65-73 us (same TLS, same client, four alternating rounds). Its
-request, payload-stream and response objects and its per-connection task cost ~40 us of
-every create, get and status update. This front keeps what the API needs of HTTP/1.1:
+Why not aiohttp's server for this: side by side, aiohttp's low-level server spent markedly
+more CPU per small POST over TLS than a bare uvloop protocol parsing with httptools (same TLS,
+same client; the figures: docs/decisions/0007). Its request, payload-stream and response
+objects and its per-connection task were that difference, paid on every create, get and
+status update. This front keeps what the API needs of HTTP/1.1:
 
 - keep-alive and pipelining: a connection's requests are answered in order, one at a time
   (up to ``_MAX_QUEUED`` parsed ahead, then reading pauses);

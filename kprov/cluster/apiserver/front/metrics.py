@@ -15,11 +15,10 @@ Why plain dictionaries and a collector rather than prometheus_client's labelled 
 ``Counter.labels(...)`` builds a label dict, validates it and takes a lock on every call
 (a few microseconds each, two or three per request); here a request costs one key tuple,
 one dictionary lookup (the label tuple is built once per method, request info, dry run and
-content type: 0.4 us a request where building it each time was 1.1), a ``bisect`` and three
-integer/float additions, and prometheus_client
-only formats the families at scrape time (:class:`_Collector`, a registry of the server's
-own: no module-level state). ``metrics_overhead_ratio`` in tests/bench/bench_apiserver.py
-measures the whole cost side by side.
+content type, not on every request), a ``bisect`` and three integer/float additions, and
+prometheus_client only formats the families at scrape time (:class:`_Collector`, a registry
+of the server's own: no module-level state). tests/bench/bench_apiserver.py's metrics
+rounds measure the whole cost side by side (docs/decisions/0008).
 
 Verbs are reported as upstream's ``CleanVerb``: the HTTP method, except LIST and WATCH (and
 APPLY for a server-side apply PATCH); exec and other connect subresources are CONNECT.
@@ -146,8 +145,8 @@ class ApiMetrics:
 
     def etcd_request(self, operation: str, key: str, seconds: float) -> None:
         """Kept as it came and counted ``ETCD_BATCH`` at a time (or when scraped): naming the
-        key's resource and observing it took ~4 us an etcd call inside the busy server (timed
-        there), about a third of that in a loop over a batch."""
+        key's resource and observing it, timed inside the busy server, cost an etcd call
+        about three times what it costs in a loop over a batch."""
         pending = self._etcd_pending
         pending.append((operation, key, seconds))
         if len(pending) >= ETCD_BATCH:
@@ -253,7 +252,7 @@ def resource_namer(bucket_of: Callable[[str], str], registry: Any) -> Callable[[
     ``widgets.example.com``). The labels of every resource prefix are built once per registry
     (it is swapped when CRDs change); a key is looked up by the watch cache's bucket, then by
     its first two segments (a custom resource's bucket is its group's): two dict reads, where
-    a scan of the registry per etcd request cost custom objects ~4% of a create."""
+    a scan of the registry per etcd request showed in a custom object's create."""
     memo: dict[str, Any] = {"registry": None, "labels": {}}
 
     def labels() -> dict[str, str]:

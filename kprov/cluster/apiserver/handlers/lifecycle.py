@@ -25,6 +25,7 @@ from typing import Any
 
 from kprov.cluster.api.objects import format_time, is_spec_change
 from kprov.cluster.api.resources import ResourceInfo
+from kprov.cluster.api.validation.pod_ips import sync_pod_ips
 from kprov.cluster.apiserver.handlers.csr_conditions import keep_approval_conditions, stamp_conditions
 from kprov.cluster.apiserver.handlers.service_fields import drop_type_dependent_fields
 from kprov.cluster.apiserver.request.status import ApiError, bad_request
@@ -67,9 +68,9 @@ _uid_randomness: list[bytes] = []  # 16-byte pieces of one read of the OS's rand
 
 
 def new_uid() -> str:
-    """A random (version 4) UUID's text: what ``str(uuid.uuid4())`` gives, for 1.1 us instead
-    of 3.5 (every create makes one). The random bytes come from one ``os.urandom`` read per
-    256 uids: a system call per create showed in the server's profile."""
+    """A random (version 4) UUID's text: what ``str(uuid.uuid4())`` gives, for a third of
+    its cost (every create makes one; docs/decisions/0007). The random bytes come from one
+    ``os.urandom`` read per 256 uids: a system call per create showed in the server's profile."""
     if not _uid_randomness:
         data = os.urandom(16 * _UIDS_PER_READ)
         _uid_randomness.extend(data[i : i + 16] for i in range(0, len(data), 16))
@@ -224,8 +225,7 @@ def prepare_update(
         new["metadata"] = new_meta
         if status is not None:
             new["status"] = status
-            if (info.group, info.resource) == _CSR:
-                _csr_status_conditions(old.get("status") or {}, status)
+            _status_rules(info, old, status)
         return new
     if info.group == "" and info.resource == "services":
         drop_type_dependent_fields(old, new)
@@ -242,6 +242,15 @@ def prepare_update(
     else:
         meta.pop("generation", None)
     return go_field_order(new)
+
+
+def _status_rules(info: ResourceInfo, old: dict[str, Any], status: Any) -> None:
+    """What a kind's status strategy does to a written status: a CSR's conditions are
+    stamped; a pod's ``podIP`` is ``podIPs[0]`` (as upstream's conversion keeps them)."""
+    if (info.group, info.resource) == _CSR:
+        _csr_status_conditions(old.get("status") or {}, status)
+    elif (info.group, info.resource) == ("", "pods"):
+        sync_pod_ips(status)
 
 
 def _csr_status_conditions(old_status: dict[str, Any], status: Any) -> None:

@@ -7,7 +7,7 @@ waits for its cache to catch up - another server may have written it). Selectors
 to old and new state, so an object leaving the selection arrives as DELETED and one entering
 as ADDED. Bookmarks when allowWatchBookmarks; the stream ends after timeoutSeconds. With a
 Table Accept header each event object is a one-row Table, columns only in the first. Custom
-objects are shown as a read shows them (:mod:`.conversion`: defaults from storage, converted
+objects are shown as a read shows them (:mod:`..aggregation.conversion`: defaults from storage, converted
 to the watched version); a conversion webhook that fails ends the stream with an ERROR event.
 """
 
@@ -115,6 +115,35 @@ async def _starting_point(
     return [], since
 
 
+def _bookmark(ctx: ApiContext, info: ResourceInfo) -> dict[str, Any]:
+    """A BOOKMARK event's object: the kind, with only the revision the watch has reached."""
+    return {
+        "kind": info.kind,
+        "apiVersion": info.api_version,
+        "metadata": {"resourceVersion": str(ctx.cache.revision)},
+    }
+
+
+async def _lines(
+    ctx: ApiContext,
+    info: ResourceInfo,
+    encoder: _Encoder,
+    batch: list[CacheEvent],
+    matches: Callable[[dict[str, Any]], bool],
+) -> list[bytes]:
+    """The encoded lines a batch of the cache's events becomes for this watcher: each event
+    as the transition it is for the watcher's selectors (or none), converted if asked."""
+    chunk = []
+    for item in batch:
+        kind = _transition(item, matches)
+        if kind is not None:
+            obj = item.obj if kind != "DELETED" or item.type == "DELETED" else {**item.obj}
+            shown = (await conversion.read(ctx, info, [obj]))[0] if encoder.convert else obj
+            # the cache's encoded line serves only while the object is the cached one
+            chunk.append(encoder.line(kind, shown, item if shown is item.obj else None))
+    return chunk
+
+
 async def handle_watch(
     request: ApiRequest, connection: Connection, ctx: ApiContext, info: ResourceInfo, ri: RequestInfo
 ) -> AnyReply:
@@ -163,24 +192,11 @@ async def handle_watch(
                 event = await sub.next(min(remaining, interval) if bookmarks else remaining)
             except TimeoutError:
                 if bookmarks and deadline - loop.time() > 0:
-                    mark = {
-                        "kind": info.kind,
-                        "apiVersion": info.api_version,
-                        "metadata": {"resourceVersion": str(ctx.cache.revision)},
-                    }
-                    await response.write(encoder.plain("BOOKMARK", mark))
+                    await response.write(encoder.plain("BOOKMARK", _bookmark(ctx, info)))
                 continue
             if event is None:
                 break
-            batch = [event, *sub.drain()]
-            chunk = []
-            for item in batch:
-                kind = _transition(item, matches)
-                if kind is not None:
-                    obj = item.obj if kind != "DELETED" or item.type == "DELETED" else {**item.obj}
-                    shown = (await conversion.read(ctx, info, [obj]))[0] if encoder.convert else obj
-                    # the cache's encoded line serves only while the object is the cached one
-                    chunk.append(encoder.line(kind, shown, item if shown is item.obj else None))
+            chunk = await _lines(ctx, info, encoder, [event, *sub.drain()], matches)
             if chunk:
                 await response.write(b"".join(chunk))
                 if metrics is not None:

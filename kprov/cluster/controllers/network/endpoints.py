@@ -1,6 +1,8 @@
 """Endpoints: for each Service with a selector, an Endpoints object of the same name whose
 subsets list the ready pod IPs (``addresses``) and the others (``notReadyAddresses``),
-grouped by the set of ports they resolve to (named targetPorts can differ per pod)."""
+grouped by the set of ports they resolve to (named targetPorts can differ per pod). A
+dual-stack Service's Endpoints keep its primary family only (the family of ``clusterIP``, or
+``ipFamilies[0]`` when headless), as upstream's; EndpointSlices carry both."""
 
 from __future__ import annotations
 
@@ -13,14 +15,23 @@ from kprov.cluster.client.store import index_by_namespace
 from kprov.cluster.controllers.base import Controller, Obj
 from kprov.cluster.controllers.network.service_pods import endpoints_for
 
-__all__ = ["EndpointsController", "build_subsets"]
+__all__ = ["EndpointsController", "build_subsets", "primary_family"]
 
 HEADLESS = "service.kubernetes.io/headless"
 
 
+def primary_family(service: Obj) -> str | None:
+    spec = service.get("spec") or {}
+    ip = spec.get("clusterIP") or ""
+    if ip and ip != "None":
+        return "IPv6" if ":" in ip else "IPv4"
+    families = spec.get("ipFamilies") or []
+    return str(families[0]) if families else None
+
+
 def build_subsets(service: Obj, pods: list[Obj]) -> list[Obj]:
     groups: dict[tuple[tuple[str, int, str], ...], Obj] = {}
-    for ep in sorted(endpoints_for(service, pods), key=lambda e: e.ip):
+    for ep in sorted(endpoints_for(service, pods, primary_family(service)), key=lambda e: e.ip):
         subset = groups.setdefault(ep.ports, {})
         address = {"ip": ep.ip, "targetRef": ep.target_ref()}
         node = (ep.pod.get("spec") or {}).get("nodeName")

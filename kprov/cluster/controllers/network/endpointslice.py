@@ -4,7 +4,9 @@ distinct port set, each endpoint with its ready/serving/terminating conditions. 
 slice that is deleted or changed by someone else re-queues its Service, so it is made again
 (as upstream's controller does). A slice's creation re-queues its Service as well. The slices
 the controller wrote are tracked (:mod:`.endpointslice_tracker`): a Service is not synced
-while the cache lags behind them, so no slice is made twice or rewritten for another port."""
+while the cache lags behind them, so no slice is made twice or rewritten for another port.
+Slices are per address family too (``addressType``, immutable on a slice): one set for each of
+the Service's ``ipFamilies``, each pod by its address of that family."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from kprov.cluster.client.resources import ENDPOINTSLICES, PODS, SERVICES
 from kprov.cluster.client.store import index_by_namespace
 from kprov.cluster.controllers.base import Controller, Obj
 from kprov.cluster.controllers.network.endpointslice_tracker import SliceTracker
-from kprov.cluster.controllers.network.service_pods import endpoints_for
+from kprov.cluster.controllers.network.service_pods import endpoints_for, service_address_families
 
 __all__ = ["EndpointSliceController", "desired_slices"]
 
@@ -33,10 +35,11 @@ def _service_key(obj: Obj) -> list[str]:
     return [f"{obj['metadata'].get('namespace')}/{name}"] if name else []
 
 
-def desired_slices(service: Obj, pods: list[Obj]) -> dict[tuple[tuple[str, int, str], ...], list[Obj]]:
-    """Endpoints grouped by resolved port set."""
+def desired_slices(service: Obj, pods: list[Obj], family: str = "IPv4",
+                   ) -> dict[tuple[tuple[str, int, str], ...], list[Obj]]:
+    """Endpoints of one address family grouped by resolved port set."""
     groups: dict[tuple[tuple[str, int, str], ...], list[Obj]] = {}
-    for ep in sorted(endpoints_for(service, pods), key=lambda e: e.ip):
+    for ep in sorted(endpoints_for(service, pods, family), key=lambda e: e.ip):
         entry: Obj = {
             "addresses": [ep.ip],
             "conditions": {
@@ -118,20 +121,23 @@ class EndpointSliceController(Controller):
             if svc is None:
                 self.tracker.forget(key)
             return None
-        wanted = desired_slices(svc, self.pods.store.by_index("namespace", ns))
+        pods = self.pods.store.by_index("namespace", ns)
+        families = service_address_families(svc)
+        wanted = {(f, ports): eps for f in families for ports, eps in desired_slices(svc, pods, f).items()}
         if not wanted:
-            wanted = {(): []}  # an empty slice still tells consumers "no endpoints"
+            wanted = {(families[0], ()): []}  # an empty slice still tells consumers "no endpoints"
         labels = {**(svc["metadata"].get("labels") or {}), SERVICE_NAME: name, MANAGED_BY: CONTROLLER}
         if (svc.get("spec") or {}).get("clusterIP") == "None":
             labels[HEADLESS] = ""  # upstream's mark: kube-proxy does not list these
         else:
             labels.pop(HEADLESS, None)
         unused = list(existing)
-        for ports, endpoints in wanted.items():
-            match = next((s for s in unused if s.get("ports") == _ports(ports)), None) or (
-                unused[0] if unused else None
+        for (family, ports), endpoints in wanted.items():
+            same_family = [s for s in unused if s.get("addressType", "IPv4") == family]
+            match = next((s for s in same_family if s.get("ports") == _ports(ports)), None) or (
+                same_family[0] if same_family else None
             )
-            body = {"addressType": "IPv4", "endpoints": endpoints, "ports": _ports(ports)}
+            body = {"addressType": family, "endpoints": endpoints, "ports": _ports(ports)}
             if match is None:
                 meta = {
                     "generateName": f"{name}-",

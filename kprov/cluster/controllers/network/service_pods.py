@@ -8,7 +8,8 @@ from typing import Any
 from kprov.cluster.api.selectors import label_selector_from_object
 from kprov.cluster.controllers.workloads.pods import is_ready
 
-__all__ = ["PodEndpoint", "endpoints_for", "resolve_target_port", "selected_pods"]
+__all__ = ["PodEndpoint", "endpoints_for", "pod_ip_of_family", "resolve_target_port", "selected_pods",
+           "service_address_families"]
 
 Obj = dict[str, Any]
 
@@ -57,12 +58,42 @@ class PodEndpoint:
         }
 
 
-def endpoints_for(service: Obj, namespace_pods: list[Obj]) -> list[PodEndpoint]:
+def _family(ip: str) -> str:
+    return "IPv6" if ":" in ip else "IPv4"
+
+
+def service_address_families(service: Obj) -> list[str]:
+    """The address families a Service's endpoints are published in, as upstream's
+    EndpointSlice controller reads them: ``ipFamilies``; for an object from before they were
+    defaulted, the family of ``clusterIP``, or both for a headless one."""
+    spec = service.get("spec") or {}
+    families = [f for f in spec.get("ipFamilies") or [] if f in ("IPv4", "IPv6")]
+    if families:
+        return families
+    ip = spec.get("clusterIP") or ""
+    if ip and ip != "None":
+        return [_family(ip)]
+    return ["IPv4", "IPv6"]
+
+
+def pod_ip_of_family(pod: Obj, family: str | None) -> str:
+    """The pod's address of ``family`` (``status.podIPs``, ``podIP`` the first), or "";
+    ``family`` None: the primary address whatever its family."""
+    status = pod.get("status") or {}
+    ips = [entry.get("ip") or "" for entry in status.get("podIPs") or []] or [status.get("podIP") or ""]
+    if family is None:
+        return status.get("podIP") or ips[0]
+    return next((ip for ip in ips if ip and _family(ip) == family), "")
+
+
+def endpoints_for(service: Obj, namespace_pods: list[Obj], family: str | None = None) -> list[PodEndpoint]:
+    """The selected pods' endpoints, each pod by its address of ``family`` (pods without one
+    left out); ``family`` None: by the primary address."""
     spec = service.get("spec") or {}
     publish_not_ready = bool(spec.get("publishNotReadyAddresses"))
     out = []
     for pod in selected_pods(service, namespace_pods):
-        ip = (pod.get("status") or {}).get("podIP")
+        ip = pod_ip_of_family(pod, family)
         if not ip or (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
             continue
         terminating = bool(pod["metadata"].get("deletionTimestamp"))

@@ -303,21 +303,7 @@ class JobController(Controller):
         again: float | None = None
         suspended = bool(spec.get("suspend"))
 
-        if suspended:
-            if set_condition(status, condition("Suspended", "JobSuspended", "Job suspended", stamp), stamp):
-                await self.ctx.recorder.record(job, "Normal", "Suspended", "Job suspended")
-            status.pop("startTime", None)
-        else:
-            if true_condition(status, "Suspended") is not None:
-                set_condition(
-                    status,
-                    {**condition("Suspended", "JobResumed", "Job resumed", stamp), "status": "False"},
-                    stamp,
-                )
-                await self.ctx.recorder.record(job, "Normal", "Resumed", "Job resumed")
-                status.pop("startTime", None)
-            status.setdefault("startTime", stamp)
-
+        await self._note_suspension(job, status, suspended, stamp)
         if failure_target is None and not suspended:
             failure_target = true_condition(status, "FailureTarget")
         if failure_target is None and not suspended:
@@ -342,20 +328,7 @@ class JobController(Controller):
 
         terminating = [p for p in pods if is_terminating(p)]
         if not active and not any(is_tracked(p) and is_terminating(p) for p in pods):
-            if failure_target is not None:
-                final = {
-                    **failure_target,
-                    "type": "Failed",
-                    "lastProbeTime": stamp,
-                    "lastTransitionTime": stamp,
-                }
-                if set_condition(status, final, stamp):
-                    await self.ctx.recorder.record(job, "Warning", final["reason"], final["message"])
-            elif success:
-                done = condition("Complete", "CompletionsReached", REACHED, stamp)
-                if set_condition(status, done, stamp):
-                    status["completionTime"] = stamp
-                    await self.ctx.recorder.record(job, "Normal", "Completed", "Job completed")
+            await self._finish(job, status, failure_target, success, stamp)
 
         status["active"] = len(active)
         status["ready"] = sum(1 for p in active if is_ready(p))
@@ -367,6 +340,36 @@ class JobController(Controller):
             except NotFound:
                 return None
         return again
+
+    async def _note_suspension(self, job: Obj, status: dict[str, Any], suspended: bool, stamp: str) -> None:
+        """The Suspended condition and the start time: a suspended Job has no start time, a
+        resumed one gets a new one (the Job controller's suspend and resume)."""
+        if suspended:
+            if set_condition(status, condition("Suspended", "JobSuspended", "Job suspended", stamp), stamp):
+                await self.ctx.recorder.record(job, "Normal", "Suspended", "Job suspended")
+            status.pop("startTime", None)
+            return
+        if true_condition(status, "Suspended") is not None:
+            resumed = {**condition("Suspended", "JobResumed", "Job resumed", stamp), "status": "False"}
+            set_condition(status, resumed, stamp)
+            await self.ctx.recorder.record(job, "Normal", "Resumed", "Job resumed")
+            status.pop("startTime", None)
+        status.setdefault("startTime", stamp)
+
+    async def _finish(
+        self, job: Obj, status: dict[str, Any], failure_target: Obj | None, success: bool, stamp: str
+    ) -> None:
+        """The terminal condition, once no pod is active or terminating: Failed from the
+        failure target, or Complete (with the completion time) when the success criteria met."""
+        if failure_target is not None:
+            final = {**failure_target, "type": "Failed", "lastProbeTime": stamp, "lastTransitionTime": stamp}
+            if set_condition(status, final, stamp):
+                await self.ctx.recorder.record(job, "Warning", final["reason"], final["message"])
+        elif success:
+            done = condition("Complete", "CompletionsReached", REACHED, stamp)
+            if set_condition(status, done, stamp):
+                status["completionTime"] = stamp
+                await self.ctx.recorder.record(job, "Normal", "Completed", "Job completed")
 
     async def _manage(
         self,

@@ -29,8 +29,8 @@ from kprov.provision.modules.base import (
     ModuleResult,
     ProbeKey,
     UnknownModuleError,
-    get_module,
 )
+from kprov.provision.modules.registry import get_module
 from kprov.provision.playbook.model import Task
 
 __all__ = ["ModuleCall", "declared_keys", "is_query", "predictable_module", "read_ahead", "settle"]

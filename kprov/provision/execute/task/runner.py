@@ -59,8 +59,8 @@ from kprov.provision.modules.base import (
     ModuleResult,
     ProbeKey,
     UnknownModuleError,
-    get_module,
 )
+from kprov.provision.modules.registry import get_module
 from kprov.provision.playbook.model import Task
 from kprov.provision.template_filters import to_bool
 from kprov.provision.templates import OMIT, VarScope

@@ -19,7 +19,7 @@ from __future__ import annotations
 import os.path
 import re
 import shlex
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -92,71 +92,15 @@ def edit_ini(text: str, want: IniEdit) -> tuple[str, str]:
         lines[-1] += "\n"
     msg = "OK"
     values = list(dict.fromkeys(want.values))
-    line_of = (
-        (lambda v: f"{want.option}={v}\n") if want.no_extra_spaces else (lambda v: f"{want.option} = {v}\n")
-    )
+    line_of = _line_maker(want)
     bounds = _section_bounds(lines, want.section)
     start, end = bounds if bounds else (len(lines), len(lines))
     # body[0] is the section's header; the lines before the first header get a stand-in one
     body = ([] if want.section else ["[]"]) + lines[start:end] if bounds else []
-    touched = [False] * len(body)
-
-    def replace(index: int, new: str) -> None:
-        nonlocal msg
-        if body[index] != new:
-            body[index] = new
-            msg = "option changed"
-        touched[index] = True
-
     if want.present and want.option:
-        option = _option_pattern(want.option, want.modify_inactive_option)
-        for index in range(1, len(body)):
-            found = option.match(body[index])
-            if not found:
-                continue
-            current = found.group(2)
-            if values and current in values:
-                replace(
-                    index, f"{want.option}\n" if not current and want.allow_no_value else line_of(current)
-                )
-                values.remove(current)
-            elif not values and want.allow_no_value:
-                replace(index, f"{want.option}\n")
-                break
-        if want.exclusive and not want.allow_no_value:
-            for index in range(1, len(body)):
-                if values and not touched[index] and option.match(body[index]):
-                    replace(index, line_of(values.pop(0)))
-            for index in range(len(body) - 1, 0, -1):
-                if not touched[index] and option.match(body[index]):
-                    del body[index]
-                    del touched[index]
-                    msg = "option changed"
-        if body:
-            meaningful = re.compile(r"[ \t]*([#;].*)?$")
-            at = next(
-                n for n in range(len(body), 0, -1) if n == 1 or not meaningful.match(body[n - 1].rstrip("\n"))
-            )
-            added = [line_of(v) for v in values]
-            if not values and want.allow_no_value and not any(touched):
-                added = [f"{want.option}\n"]
-            if added:
-                body[at:at] = added
-                msg = "option added"
+        msg = _set_option(body, want, want.option, values, line_of)
     elif not want.present and body:
-        if want.option:
-            active = _option_pattern(want.option, False)
-            kept = [
-                line
-                for n, line in enumerate(body)
-                if n == 0
-                or not (found := active.match(line))
-                or (not want.exclusive and found.group(2) not in values)
-            ]
-            if len(kept) != len(body):
-                body, msg = kept, "option changed"
-        elif want.section:
-            body, msg = [], "section removed"
+        body, msg = _remove(body, want, values)
     new_lines = lines[:start] + (body if want.section else body[1:]) + lines[end:] if bounds else list(lines)
     if bounds is None and want.present and want.section:
         new_lines.append(f"[{want.section}]\n")
@@ -170,6 +114,84 @@ def edit_ini(text: str, want: IniEdit) -> tuple[str, str]:
             msg = "only section added"
     new_text = "".join(new_lines)
     return (text, msg) if not text and new_text == "\n" else (new_text, msg)
+
+
+def _line_maker(want: IniEdit) -> Callable[[str], str]:
+    """How an option's line is written: ``option=value`` or ``option = value``."""
+    if want.no_extra_spaces:
+        return lambda v: f"{want.option}={v}\n"
+    return lambda v: f"{want.option} = {v}\n"
+
+
+def _set_option(
+    body: list[str], want: IniEdit, name: str, values: list[str], line_of: Callable[[str], str]
+) -> str:
+    """Make the option ``name`` hold ``values`` in the section ``body`` (edited in place): lines
+    that already hold a wanted value are kept, with exclusive the others are reused then
+    dropped, and what is still missing is added after the section's last meaningful line.
+    ``values`` is left with the values that were not placed. Returns the message."""
+    msg = "OK"
+    touched = [False] * len(body)
+
+    def replace(index: int, new: str) -> None:
+        nonlocal msg
+        if body[index] != new:
+            body[index] = new
+            msg = "option changed"
+        touched[index] = True
+
+    option = _option_pattern(name, want.modify_inactive_option)
+    for index in range(1, len(body)):
+        found = option.match(body[index])
+        if not found:
+            continue
+        current = found.group(2)
+        if values and current in values:
+            replace(index, f"{want.option}\n" if not current and want.allow_no_value else line_of(current))
+            values.remove(current)
+        elif not values and want.allow_no_value:
+            replace(index, f"{want.option}\n")
+            break
+    if want.exclusive and not want.allow_no_value:
+        for index in range(1, len(body)):
+            if values and not touched[index] and option.match(body[index]):
+                replace(index, line_of(values.pop(0)))
+        for index in range(len(body) - 1, 0, -1):
+            if not touched[index] and option.match(body[index]):
+                del body[index]
+                del touched[index]
+                msg = "option changed"
+    if body:
+        meaningful = re.compile(r"[ \t]*([#;].*)?$")
+        at = next(
+            n for n in range(len(body), 0, -1) if n == 1 or not meaningful.match(body[n - 1].rstrip("\n"))
+        )
+        added = [line_of(v) for v in values]
+        if not values and want.allow_no_value and not any(touched):
+            added = [f"{want.option}\n"]
+        if added:
+            body[at:at] = added
+            msg = "option added"
+    return msg
+
+
+def _remove(body: list[str], want: IniEdit, values: list[str]) -> tuple[list[str], str]:
+    """The section ``body`` without ``want.option``'s active lines (those holding ``values``
+    unless exclusive), or without the whole section when no option is named; and the message."""
+    if want.option:
+        active = _option_pattern(want.option, False)
+        kept = [
+            line
+            for n, line in enumerate(body)
+            if n == 0
+            or not (found := active.match(line))
+            or (not want.exclusive and found.group(2) not in values)
+        ]
+        if len(kept) != len(body):
+            return kept, "option changed"
+    elif want.section:
+        return [], "section removed"
+    return body, "OK"
 
 
 class IniFileModule(ModuleBase):

@@ -19,13 +19,13 @@ selects depends on its kind of request alone: the selection (with the values it 
 the programs of its one-rule policies) is remembered per kind of request under the watch
 cache's change marks of the bindings' and policies' scopes (any event there moves them), so
 a request that finds it reads neither scope, and a request whose policies all hold runs those programs
-in one loop (10 one-rule policies: ~71 us a request in-process before, ~61 with the memo;
-tests/bench/bench_vap.py). Such a remembered selection whose policies read nothing but
-``object`` also remembers, per group of policies reading the same fields, the inputs (those
+in one loop (tests/bench/bench_vap.py measures it; the figures: docs/decisions/0049). Such a
+remembered selection whose policies read nothing but ``object`` also remembers, per group of
+policies reading the same fields, the inputs (those
 fields as JSON) they all held for: a request whose every group held before runs no CEL, and
 one with new inputs converts and runs only what the new inputs' groups read, each group's
 validations as one program (:func:`conjunction`). In a busy
-server the CEL binding's calls cost 3-10x their in-loop figure (evaluator's docstring), so
+server the CEL binding's calls cost several times their in-loop figure (caches cold), so
 not calling it is the saving: a Deployment's replicas, a Job's pods, a restarted
 DaemonSet's share their inputs for any policy that reads no name, and a rule reading only a
 name's size() decides once per length (:func:`held_key`).
@@ -46,9 +46,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from kprov.cluster.api.cel.lib_authz import deciding
 from kprov.cluster.api.errors import Cause
 from kprov.cluster.api.resources import ResourceInfo, split_api_version
 from kprov.cluster.api.selectors import SelectorError, label_selector_from_object
+from kprov.cluster.apiserver.admission.vap.authorizer import authorizer_variable, decider_of
 from kprov.cluster.apiserver.admission.vap.evaluator import (
     CompiledPolicy,
     activation_of,
@@ -288,8 +290,8 @@ def _compiled(ctx: ApiContext, policy: Mapping[str, Any]) -> CompiledPolicy:
 
 
 def _activation(ctx: ApiContext) -> Any:
-    """The server's one CEL context, its standard library loaded once (~20 us a request
-    saved). Sharing it is safe: a request's evaluation never awaits, so no other request
+    """The server's one CEL context, its standard library loaded once, not on every
+    request. Sharing it is safe: a request's evaluation never awaits, so no other request
     runs in between, and every value a policy reads is set for the current request first
     (``converted`` starts empty per request; params and variables per policy)."""
     caches = _caches(ctx)
@@ -372,7 +374,7 @@ def _params(
     return [{"apiVersion": kind.get("apiVersion"), "kind": kind.get("kind"), **o} for o in found]
 
 
-_REQUEST_VALUES = frozenset({"object", "oldObject", "request", "namespaceObject"})
+_REQUEST_VALUES = frozenset({"object", "oldObject", "request", "namespaceObject", "authorizer"})
 _OTHER_INPUTS = frozenset({"oldObject", "request", "namespaceObject", "params", "variables", "authorizer"})
 _NO_PARAMS: tuple[Any, ...] = (None,)
 
@@ -384,6 +386,9 @@ def _request_value(variable: str, attrs: Attributes, namespace: Mapping[str, Any
         return attrs.old
     if variable == "request":
         return _request(attrs)
+    if variable == "authorizer":
+        resource = {"group": attrs.group, "resource": attrs.resource, "subresource": attrs.subresource}
+        return authorizer_variable(attrs.user, {**resource, "namespace": attrs.namespace, "name": attrs.name})
     return _namespace_object(namespace)
 
 
@@ -489,6 +494,17 @@ async def validate(ctx: ApiContext, admission: AdmissionAttributes) -> None:
             return
     activation = _activation(ctx)
     _set_request_values(activation, selection.reads, attrs, namespace)
+    if "authorizer" in selection.reads:  # its checks ask this server's authorizer
+        with deciding(decider_of(ctx)):
+            _evaluate(ctx, info, selection, activation, attrs)
+    else:
+        _evaluate(ctx, info, selection, activation, attrs)
+
+
+def _evaluate(
+    ctx: ApiContext, info: ResourceInfo, selection: _Selection, activation: Any, attrs: Attributes
+) -> None:
+    """Run the selected policies against the request's values (raises the first denial)."""
     if selection.all_plain is not None and all_true(selection.all_plain, activation):
         return  # (the common case, kept short: every validation of every policy held)
     denials: list[tuple[str, str]] = []  # (message, reason)

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kprov.cluster.api.cel.environment import CompileError, Context, Program, environment
+from kprov.cluster.api.cel.lib_authz import AUTHORIZER
 from kprov.cluster.apiserver.admission.vap.reads import ROOTS, ReadTree, expression_reads, merge_reads
 
 __all__ = [
@@ -46,12 +47,12 @@ __all__ = [
 ]
 
 _MAX_MESSAGE = 5 * 1024  # upstream's MaxEvaluatedMessageExpressionSizeBytes
-# every variable a policy's expressions may read, declared dynamic (``params`` and
-# ``authorizer`` are refused at creation where the policy cannot have them:
-# kprov.cluster.api.validation.admission_policy)
+# every variable a policy's expressions may read, declared dynamic (``params`` is refused at
+# creation where the policy cannot have it: kprov.cluster.api.validation.admission_policy),
+# but ``authorizer``: Kubernetes' authorizer library's type (kprov.cluster.api.cel.lib_authz)
 _VARIABLES = {
-    name: "dyn"
-    for name in ("object", "oldObject", "request", "params", "namespaceObject", "variables", "authorizer")
+    **{name: "dyn" for name in ("object", "oldObject", "request", "params", "namespaceObject", "variables")},
+    "authorizer": AUTHORIZER,
 }
 
 
@@ -235,8 +236,8 @@ def conjunction(programs: Mapping[str, Any]) -> tuple[Any, ...]:
     its compiled program, so each distinct expression once) is: one program
     ``(e1) && (e2) && ...`` (CEL's ``&&`` is true only when both sides are the boolean true; a
     false side wins over an error; a non-boolean side is an error), or, should that not
-    compile, the programs themselves. Each binding call costs ~5-10 us with the CPU's caches
-    cold, so one call instead of several is the saving; a result other than true sends the
+    compile, the programs themselves. Each binding call has a fixed cost, higher with the CPU's
+    caches cold, so one call instead of several is the saving; a result other than true sends the
     caller to :meth:`CompiledPolicy.evaluate`, which runs each expression for its message.
     Each expression stands on lines of its own, so a trailing ``//`` comment ends with its
     line."""

@@ -1,7 +1,8 @@
 """Which parts of the request's objects a policy's CEL expressions read, and pruning to them.
 
 Design: converting a value into CEL is the cost of a policy (a defaulted pod with its
-managedFields: ~110 us per request, and every select on it is slower too), and most
+managedFields is most of a request's policy time, and every select on it is slower too;
+docs/decisions/0049), and most
 policies read a few fields. :func:`expression_reads` scans an expression's tokens (the
 binding exposes no syntax tree) for the field paths it selects from each root variable
 (``object``, ``oldObject``, ``namespaceObject``) and returns them as a :data:`ReadTree`;
