@@ -90,13 +90,16 @@ def up_cmd(
     skip_preflight: list[str] = typer.Option(
         None, "--skip-preflight", help="Skip a named preflight check (repeatable)."
     ),
+    dual_stack: bool = typer.Option(
+        False, "--dual-stack", help="IPv4 and IPv6: the lab network, nodes, pods and Services."
+    ),
 ) -> None:
     """Bring up a local lab of hosts, apply the cluster to it, verify it, print how to use it."""
     console = Console()
     try:
         with LiveView(console, 0, enabled=True) as view:
             skips = tuple(s for v in skip_preflight or [] for s in v.split(","))
-            options = UpOptions(lab, hosts, verify, skips)
+            options = UpOptions(lab, hosts, verify, dual_stack=dual_stack, skip_preflight=skips)
             result = up(options, lambda m: console.print(m, highlight=False), view)
     except (LabError, ProvisionError, ValueError) as err:
         console.print(f"[red]error:[/red] {err}")

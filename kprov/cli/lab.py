@@ -44,11 +44,14 @@ def main(
 def up(
     ctx: typer.Context,
     hosts: int = typer.Option(5, "--hosts", "-n", help="Number of hosts (h1..hN)."),
+    dual_stack: bool = typer.Option(False, "--dual-stack",
+                                    help="Also give the network the IPv6 prefix fd77:77:N::/64 (kept)."),
 ) -> None:
     """Build what is missing (base image, package repository, hosts) and boot hosts h1..hN."""
     lab = _lab(ctx)
     try:
-        steps = lab.up(hosts, progress=lambda msg: _out.print(f"  {msg}", highlight=False))
+        steps = lab.up(hosts, progress=lambda msg: _out.print(f"  {msg}", highlight=False),
+                       dual_stack=dual_stack)
     except LabError as exc:
         raise _fail(exc) from exc
     _out.print(f"lab {lab.index}: {hosts} hosts running" + ("" if steps else " (nothing to change)"))
@@ -131,14 +134,17 @@ def inventory(
     out: Path | None = typer.Option(None, "--out", "-o", help="Write here (default: print it)."),
     hosts: int | None = typer.Option(None, "--hosts", "-n", help="Hosts (default: existing, else 5)."),
     vip: bool = typer.Option(False, "--vip", help="Name apiserver_vip (10.77.N.10): keepalived + HAProxy."),
+    dual_stack: bool | None = typer.Option(
+        None, "--dual-stack/--single-stack", help="Dual-stack variables (default: as the lab was brought up)."
+    ),
 ) -> None:
     """The Ansible-format inventory of this lab instance."""
     lab = _lab(ctx)
     try:
         if out is None:
-            typer.echo(lab.inventory_text(hosts, vip), nl=False)  # (rich would fold long lines)
+            typer.echo(lab.inventory_text(hosts, vip, dual_stack), nl=False)  # (rich would fold long lines)
             return
-        lab.write_inventory(out, hosts, vip)
+        lab.write_inventory(out, hosts, vip, dual_stack)
     except LabError as exc:
         raise _fail(exc) from exc
     _out.print(f"wrote {out}")

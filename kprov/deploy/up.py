@@ -35,6 +35,7 @@ class UpOptions:
     lab_index: int | None = None
     hosts: int = 5
     verify: bool = True
+    dual_stack: bool = False  # the lab network and the cluster in IPv4 and IPv6
     skip_preflight: tuple[str, ...] = ()
 
 
@@ -55,7 +56,7 @@ class UpResult:
 def lab_inventory(lab: Lab, hosts: int) -> Path:
     """Instance 0 uses the committed inventories/lab; other instances get one in their state dir."""
     committed = REPO_ROOT / "inventories" / "lab" / "hosts.yml"
-    if lab.index == 0 and committed.is_file() and hosts == 5:
+    if lab.index == 0 and committed.is_file() and hosts == 5 and not lab.dual_stack:
         return committed.parent
     directory = lab.layout.state_dir / "inventory"
     directory.mkdir(parents=True, exist_ok=True)
@@ -67,7 +68,7 @@ def up(options: UpOptions, progress: Progress, observer: RunObserver | None = No
     lab = Lab(options.lab_index)
     t0 = time.monotonic()
     progress(f"lab {lab.index}: bringing up {options.hosts} hosts")
-    lab.up(options.hosts, progress=lambda msg: progress(f"  {msg}"))
+    lab.up(options.hosts, progress=lambda msg: progress(f"  {msg}"), dual_stack=options.dual_stack)
     result = UpResult(lab_inventory(lab, options.hosts))
     result.timings["lab"] = time.monotonic() - t0
 

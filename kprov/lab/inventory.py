@@ -7,6 +7,8 @@ with no schedulable node could not run its own verify workload.
 Lab hosts get fresh host keys whenever they are created, so host-key checking is off, both
 for OpenSSH (ansible_ssh_common_args) and for kprov (kprov_host_key_checking). They are
 containers themselves, which containerd's config must know (containerd_restrict_oom_score_adj).
+A dual-stack instance's inventory sets ``kprov_dual_stack`` (kprov_defaults then lists both
+families' pod and Service CIDRs) and each host's ``kprov_node_ipv6`` beside ``ansible_host``.
 """
 
 from __future__ import annotations
@@ -27,8 +29,17 @@ _HEADER = (
 )
 
 
-def inventory_data(layout: LabLayout, count: int, vip: bool = False) -> dict[str, Any]:
-    """``vip``: name ``apiserver_vip`` (keepalived + HAProxy in front of the API servers)."""
+def _host_vars(layout: LabLayout, host: str, dual_stack: bool) -> dict[str, str]:
+    found = {"ansible_host": layout.ip(host)}
+    if dual_stack:
+        found["kprov_node_ipv6"] = layout.ip6(host)
+    return found
+
+
+def inventory_data(layout: LabLayout, count: int, vip: bool = False,
+                   dual_stack: bool = False) -> dict[str, Any]:
+    """``vip``: name ``apiserver_vip`` (keepalived + HAProxy in front of the API servers);
+    ``dual_stack``: IPv4 and IPv6 (IPv4 the primary family, as kubeadm's examples)."""
     hosts = layout.host_names(count)
     control = hosts[:CONTROL_PLANE_SIZE]
     workers = hosts[CONTROL_PLANE_SIZE:] or control
@@ -45,7 +56,7 @@ def inventory_data(layout: LabLayout, count: int, vip: bool = False) -> dict[str
                 # on the lab bridge's network, reachable from this machine
                 "loadbalancer_address_pools": [layout.loadbalancer_pool],
             },
-            "hosts": {h: {"ansible_host": layout.ip(h)} for h in hosts},
+            "hosts": {h: _host_vars(layout, h, dual_stack) for h in hosts},
             "children": {
                 "etcd": {"hosts": {h: None for h in control}},
                 "control_plane": {"hosts": {h: None for h in control}},
@@ -55,15 +66,19 @@ def inventory_data(layout: LabLayout, count: int, vip: bool = False) -> dict[str
     }
     if vip:
         data["all"]["vars"]["apiserver_vip"] = layout.apiserver_vip
+    if dual_stack:
+        data["all"]["vars"]["kprov_dual_stack"] = True
     return data
 
 
-def inventory_yaml(layout: LabLayout, count: int, vip: bool = False) -> str:
-    body = yaml.safe_dump(inventory_data(layout, count, vip), sort_keys=False, default_flow_style=False)
+def inventory_yaml(layout: LabLayout, count: int, vip: bool = False, dual_stack: bool = False) -> str:
+    data = inventory_data(layout, count, vip, dual_stack)
+    body = yaml.safe_dump(data, sort_keys=False, default_flow_style=False)
     return _HEADER.format(index=layout.index, count=count) + body.replace(": null\n", ":\n")
 
 
-def write_inventory_file(layout: LabLayout, count: int, path: Path, vip: bool = False) -> Path:
+def write_inventory_file(layout: LabLayout, count: int, path: Path, vip: bool = False,
+                         dual_stack: bool = False) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(inventory_yaml(layout, count, vip))
+    path.write_text(inventory_yaml(layout, count, vip, dual_stack))
     return path

@@ -122,10 +122,20 @@ class Lab:
         return plan_up(self.observe(count), count)
 
     # --- up / start / stop ------------------------------------------------------------
-    def up(self, count: int = 5, progress: Progress = _quiet, timeout: float = BOOT_TIMEOUT_S) -> list[Step]:
-        """Bring hosts h1..h<count> up and wait until each runs; returns the steps taken."""
+    @property
+    def dual_stack(self) -> bool:
+        """Whether this instance's network carries IPv6 too (``up(dual_stack=True)`` once)."""
+        return self.layout.dual_stack_marker.exists()
+
+    def up(self, count: int = 5, progress: Progress = _quiet, timeout: float = BOOT_TIMEOUT_S,
+           dual_stack: bool = False) -> list[Step]:
+        """Bring hosts h1..h<count> up and wait until each runs; returns the steps taken.
+        ``dual_stack``: the network gets the instance's IPv6 prefix too, from now on."""
         require_root("kprov lab up")
         with file_lock(self.layout.instance_lock):
+            if dual_stack:
+                self.layout.state_dir.mkdir(parents=True, exist_ok=True)
+                self.layout.dual_stack_marker.touch()
             steps = self.plan(count)
             if steps:
                 ensure_tools()
@@ -136,6 +146,8 @@ class Lab:
                 if step.kind is not StepKind.BOOT:
                     progress(str(step))
                     self._execute(step)
+            if self.dual_stack:
+                network.ensure_ipv6(self.layout, self.layout.host_names(count))
             self._boot_and_wait(self.layout.host_names(count), set(boots), timeout, progress)
         return steps
 
@@ -230,6 +242,8 @@ class Lab:
                 ensure_repo_server(layout)
                 disk.mount_disk(layout, host)
                 network.ensure_host_network(layout, host)
+                if self.dual_stack:
+                    network.ensure_ipv6(layout, [host])
                 self._boot(host)
             self.wait_running([host], timeout)
 
@@ -341,11 +355,15 @@ class Lab:
             raise LabError(f"{host} does not exist in lab {self.index} (its hosts: {existing})")
         return ssh_argv(self.ip(host), self.key_path, command)
 
-    def inventory_text(self, count: int | None = None, vip: bool = False) -> str:
+    def inventory_text(self, count: int | None = None, vip: bool = False,
+                       dual_stack: bool | None = None) -> str:
         """This instance's Ansible inventory (for ``count`` hosts, default: existing or 5;
         ``vip``: with ``apiserver_vip`` on the lab network)."""
-        return inventory_yaml(self.layout, count or len(self.hosts()) or 5, vip)
+        ds = self.dual_stack if dual_stack is None else dual_stack
+        return inventory_yaml(self.layout, count or len(self.hosts()) or 5, vip, ds)
 
-    def write_inventory(self, path: Path, count: int | None = None, vip: bool = False) -> Path:
+    def write_inventory(self, path: Path, count: int | None = None, vip: bool = False,
+                        dual_stack: bool | None = None) -> Path:
         """Write this instance's Ansible inventory (for ``count`` hosts, default: existing or 5)."""
-        return write_inventory_file(self.layout, count or len(self.hosts()) or 5, Path(path), vip)
+        ds = self.dual_stack if dual_stack is None else dual_stack
+        return write_inventory_file(self.layout, count or len(self.hosts()) or 5, Path(path), vip, ds)

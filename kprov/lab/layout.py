@@ -5,6 +5,9 @@ A lab instance n (0..9) owns the network 10.77.n.0/24 with a bridge ``kprovbr<n>
 addresses they always had when the range grew for 50-host labs). Every kernel object it creates carries the
 instance number in its name so instances never collide: netns ``kp<n>-h<i>``, host-side veth
 ``kp<n>h<i>`` (interface names are limited to 15 characters), cgroups ``kprov-lab<n>-h<i>``.
+A dual-stack instance (``kprov lab up --dual-stack``) also owns the unique-local IPv6 network
+fd77:77:n::/64: the bridge at fd77:77:n::1 and h<i> at fd77:77:n::<10+i> (the same last
+digits as its IPv4 address, read as hex).
 The base image, the package repository and the SSH key are shared by all instances and live
 directly under the lab root; everything else lives in the instance's state dir ``<root>/<n>``.
 """
@@ -76,6 +79,19 @@ class LabLayout:
         return f"10.77.{self.index}.1"
 
     @property
+    def subnet6(self) -> str:
+        return f"fd77:77:{self.index}::/64"
+
+    @property
+    def gateway6(self) -> str:
+        return f"fd77:77:{self.index}::1"
+
+    @property
+    def dual_stack_marker(self) -> Path:
+        """Present when the instance was brought up dual-stack: starts re-add IPv6 too."""
+        return self.state_dir / "dual-stack"
+
+    @property
     def bridge(self) -> str:
         return f"kprovbr{self.index}"
 
@@ -92,6 +108,9 @@ class LabLayout:
 
     def ip(self, host: str) -> str:
         return f"10.77.{self.index}.{10 + host_number(host)}"
+
+    def ip6(self, host: str) -> str:
+        return f"fd77:77:{self.index}::{10 + host_number(host)}"
 
     def netns(self, host: str) -> str:
         return f"kp{self.index}-h{host_number(host)}"

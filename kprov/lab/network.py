@@ -6,6 +6,9 @@ Hosts reach each other and the bridge address (the package repository); the mach
 route them anywhere else. If something (dockerd) set the FORWARD policy to DROP, traffic
 between hosts across the bridge would be dropped by br_netfilter: an ACCEPT rule for
 bridge-internal traffic is added, and removed again with the bridge.
+A dual-stack instance adds the unique-local IPv6 addresses (``nodad``: usable at once) and a
+default route via the bridge, so hosts' facts name a default IPv6 address as on a real
+dual-stack network; the machine forwards neither family anywhere.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ __all__ = [
     "bridge_exists",
     "ensure_bridge",
     "ensure_host_network",
+    "ensure_ipv6",
     "host_network_exists",
     "lab_links",
     "lab_netns",
@@ -94,6 +98,15 @@ def ensure_host_network(layout: LabLayout, host: str) -> None:
     run(["ip", "-n", ns, "addr", "add", f"{layout.ip(host)}/24", "dev", "eth0"])
     run(["ip", "-n", ns, "link", "set", "eth0", "up"])
     run(["ip", "-n", ns, "route", "add", "default", "via", layout.gateway])
+
+
+def ensure_ipv6(layout: LabLayout, hosts: list[str]) -> None:
+    """The instance's IPv6 addresses on the bridge and on ``hosts`` (idempotent: replace)."""
+    run(["ip", "-6", "addr", "replace", f"{layout.gateway6}/64", "dev", layout.bridge, "nodad"])
+    for host in hosts:
+        ns = layout.netns(host)
+        run(["ip", "-n", ns, "-6", "addr", "replace", f"{layout.ip6(host)}/64", "dev", "eth0", "nodad"])
+        run(["ip", "-n", ns, "-6", "route", "replace", "default", "via", layout.gateway6])
 
 
 def set_host_link(layout: LabLayout, host: str, up: bool) -> None:

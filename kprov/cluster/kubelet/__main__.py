@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import signal
 import socket
@@ -38,6 +39,20 @@ def _flag_bool(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"invalid boolean {text!r}")
 
 
+def parse_node_ips(text: str) -> tuple[str, ...]:
+    """--node-ip: one address, or a dual-stack pair (one per family, the primary first), as
+    upstream's ParseNodeIPArgument accepts it."""
+    found: list[ipaddress.IPv4Address | ipaddress.IPv6Address] = []
+    for part in text.split(","):
+        try:
+            found.append(ipaddress.ip_address(part.strip()))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"could not parse {part.strip()!r}") from None
+    if len(found) > 2 or (len(found) == 2 and found[0].version == found[1].version):
+        raise argparse.ArgumentTypeError("must contain either a single IP or a dual-stack pair of IPs")
+    return tuple(str(ip) for ip in found)
+
+
 def _unit_ports(text: str) -> tuple[str, tuple[int, ...]]:
     unit, sep, ports = text.partition("=")
     try:
@@ -54,7 +69,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="kprov-kubelet", description="Run the pods bound to this node via CRI.")
     p.add_argument("--kubeconfig", required=True)
     p.add_argument("--hostname-override", "--node-name", dest="node_name", default=socket.gethostname())
-    p.add_argument("--node-ip", required=True, help="the node's InternalIP (also the pods' hostIP)")
+    p.add_argument("--node-ip", required=True, type=parse_node_ips,
+                   help="the node's InternalIP (also the pods' hostIP); dual-stack: one per family, v4,v6")
     p.add_argument("--container-runtime-endpoint", default="unix:///run/containerd/containerd.sock")
     p.add_argument("--tls-cert-file", default="")
     p.add_argument("--tls-private-key-file", default="")
@@ -113,7 +129,8 @@ async def _run(args: argparse.Namespace) -> None:
 
     config = KubeletConfig(
         node_name=args.node_name,
-        node_ip=args.node_ip,
+        node_ip=args.node_ip[0],
+        node_ips=args.node_ip,
         kubeconfig=args.kubeconfig,
         runtime_endpoint=args.container_runtime_endpoint,
         tls_cert_file=args.tls_cert_file,

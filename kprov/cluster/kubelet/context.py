@@ -81,3 +81,10 @@ class KubeletContext:
     wall_clock: Callable[[], float] = time.time
     resync_s: float = 10.0
     allocatable: dict[str, str] = field(default_factory=dict)  # the node's (resourceFieldRef defaults)
+    # every node address, one per family, the primary (node_ip) first; () = just node_ip
+    node_ips: tuple[str, ...] = ()
+
+    @property
+    def host_ips(self) -> tuple[str, ...]:
+        """The node's addresses as pods see them (status.hostIPs; a hostNetwork pod's IPs)."""
+        return self.node_ips or ((self.node_ip,) if self.node_ip else ())

@@ -74,6 +74,7 @@ class KubeletConfig:
     node_name: str
     node_ip: str
     kubeconfig: str
+    node_ips: tuple[str, ...] = ()  # --node-ip v4,v6: every family's, node_ip (the primary) first
     runtime_endpoint: str = "unix:///run/containerd/containerd.sock"
     tls_cert_file: str = ""
     tls_private_key_file: str = ""
@@ -123,7 +124,8 @@ class Kubelet:
             allowed_unsafe_sysctls=config.allowed_unsafe_sysctls,
             apparmor=apparmor_enabled(),
         )
-        self.ctx = KubeletContext(runtime, self.api, settings, root, config.node_ip)
+        self.ctx = KubeletContext(runtime, self.api, settings, root, config.node_ip,
+                                  node_ips=config.node_ips)
         self.ctx.allocatable = node_allocatable(host_facts(config.root_dir))
         self.informer = Informer(client, PODS, field_selector=f"spec.nodeName={config.node_name}")
         # its own Node, as upstream's node lister: the heartbeat compares with it, no GET per beat
@@ -297,7 +299,7 @@ class Kubelet:
         node = self._own_node() or await self.api.get_node(name)
         posted = (node or {}).get("status") or {}
         status = node_status(
-            name, facts, self.config.node_ip, self._runtime_version, self._ready, message,
+            name, facts, self.ctx.host_ips, self._runtime_version, self._ready, message,
             posted.get("conditions") or [],
         )
         due = time.monotonic() - last_post >= self.config.status_report_s
@@ -324,7 +326,7 @@ class Kubelet:
             node = self._own_node()
             return str(((node or {}).get("metadata") or {}).get("uid", ""))
 
-        return MirrorPods(self.client, self.config.node_name, self.config.node_ip, kprov.__version__,
+        return MirrorPods(self.client, self.config.node_name, self.ctx.host_ips, kprov.__version__,
                           node_uid, self.informer.store.items, ports=dict(self.config.host_service_ports))
 
     async def _register(self) -> None:
@@ -375,7 +377,7 @@ class Kubelet:
         for now: served meanwhile with --tls-cert-file when given, else waited for."""
         cfg = self.config
         cert_dir = Path(cfg.cert_dir or Path(cfg.root_dir) / "pki")
-        spec = serving_spec(cfg.node_name, (cfg.node_ip,))
+        spec = serving_spec(cfg.node_name, self.ctx.host_ips)
         current = load_current(cert_dir, "server")
         if current is None and not cfg.tls_cert_file:
             await CertificateRotator(self.client, spec, cert_dir, None, _no_install).rotate()

@@ -1,4 +1,4 @@
-"""The node's CNI network config, from the pod CIDR the controller manager gave the node.
+"""The node's CNI network config, from the pod CIDRs the controller manager gave the node.
 
 Why at runtime and not from the inventory: the pod CIDR is allocated by the controller
 manager (nodeipam, lowest free range first, in the order nodes register) and recorded in
@@ -10,8 +10,10 @@ with a wrong address.
 
 Plugins (containernetworking-plugins in /usr/lib/cni): ``bridge`` (cni0, gateway .1,
 hairpin mode so a pod can reach itself through its Service; no ipMasq: kprov-proxy
-masquerades pod egress in nftables), ``host-local`` IPAM over the pod CIDR, ``portmap``
-for hostPort, ``loopback``.
+masquerades pod egress in nftables), ``host-local`` IPAM over the pod CIDRs (one range set
+per CIDR: a dual-stack node's pods get an address of each family, in spec.podCIDRs' order,
+so the first is the primary one, and a default route per family), ``portmap`` for
+hostPort, ``loopback``.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 __all__ = ["CNI_CONFIG_NAME", "conflist", "write_conflist"]
@@ -27,7 +30,10 @@ CNI_CONFIG_NAME = "10-kprov.conflist"
 CONFLIST_MODE = 0o600  # the CNI plugins run as root; nobody else needs the pod network's settings
 
 
-def conflist(pod_cidr: str, *, name: str = "kprov", bridge: str = "cni0", mtu: int = 1500) -> str:
+def conflist(pod_cidrs: str | Sequence[str], *, name: str = "kprov", bridge: str = "cni0",
+             mtu: int = 1500) -> str:
+    cidrs = [pod_cidrs] if isinstance(pod_cidrs, str) else list(pod_cidrs)
+    defaults = {6 if ":" in cidr else 4: "::/0" if ":" in cidr else "0.0.0.0/0" for cidr in cidrs}
     config = {
         "cniVersion": "0.4.0",
         "name": name,
@@ -41,8 +47,8 @@ def conflist(pod_cidr: str, *, name: str = "kprov", bridge: str = "cni0", mtu: i
                 "mtu": mtu,
                 "ipam": {
                     "type": "host-local",
-                    "ranges": [[{"subnet": pod_cidr}]],
-                    "routes": [{"dst": "0.0.0.0/0"}],
+                    "ranges": [[{"subnet": cidr}] for cidr in cidrs],
+                    "routes": [{"dst": dst} for dst in defaults.values()],
                 },
             },
             {"type": "portmap", "capabilities": {"portMappings": True}, "snat": True},

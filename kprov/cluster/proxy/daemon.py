@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import socket
 import subprocess
@@ -41,7 +42,14 @@ from kprov.cluster.client.resources import ENDPOINTSLICES, NODES, SERVICES
 from kprov.cluster.client.rest import ApiClient
 from kprov.cluster.netpol.agent import NetpolAgent
 from kprov.cluster.network.cni import conflist, write_conflist
-from kprov.cluster.network.routes import RouteManager, local_networks, node_internal_ip, plan_routes
+from kprov.cluster.network.routes import (
+    RouteManager,
+    local_networks,
+    node_internal_ip,
+    node_internal_ips,
+    node_pod_cidrs,
+    plan_routes,
+)
 from kprov.cluster.proxy.conntrack import delete_flows, stale_udp_flows
 from kprov.cluster.proxy.healthz import HealthState, start_healthz
 from kprov.cluster.proxy.l2_candidates import announceable, node_qualifies
@@ -77,8 +85,9 @@ class ProxyOptions:
     state_dir: Path = Path("/run/kprov-proxy")  # what this node announces, for a restart to clean up
 
 
-def _node_facts(node: Obj) -> tuple[str, str, bool]:
-    return ((node.get("spec") or {}).get("podCIDR") or "", node_internal_ip(node), node_qualifies(node))
+def _node_facts(node: Obj) -> tuple[tuple[str, ...], tuple[tuple[int, str], ...], bool]:
+    addresses = tuple(sorted(node_internal_ips(node).items()))
+    return (tuple(node_pod_cidrs(node)), addresses, node_qualifies(node))
 
 
 # upstream kube-proxy's conntrack defaults (KubeProxyConntrackConfiguration): established TCP
@@ -177,13 +186,14 @@ class ProxyDaemon:
 
     def _sync_network(self, nodes: list[Obj]) -> None:
         own = next((n for n in nodes if n["metadata"]["name"] == self.options.hostname), None)
-        cidr = ((own or {}).get("spec") or {}).get("podCIDR") or ""
+        cidr = ",".join(node_pod_cidrs(own or {}))
         if self.options.cni_conf_dir is not None and cidr and cidr != self._cni_written:
-            if write_conflist(self.options.cni_conf_dir, conflist(cidr)):
-                log.info("wrote the CNI config for pod CIDR %s", cidr)
+            if write_conflist(self.options.cni_conf_dir, conflist(cidr.split(","))):
+                log.info("wrote the CNI config for pod CIDRs %s", cidr)
             self._cni_written = cidr
         if self.options.manage_routes and self._routes is not None:
-            plan = plan_routes(nodes, self.options.hostname, local_networks())
+            underlay = ipaddress.ip_address(self._routes.node_ip).version
+            plan = plan_routes(nodes, self.options.hostname, local_networks(), underlay)
             for change in self._routes.apply(plan):
                 log.info("route %s", change)
 

@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import jinja2
 import yaml
 
 from kprov.bundle import build_wheelhouse
@@ -50,7 +49,7 @@ from kprov.pki import (
     write_pair,
 )
 from kprov.pki.secrets import private_key_pem
-from kprov.provision.template_filters import ANSIBLE_FILTERS
+from kprov.provision.templates import TemplateEngine
 
 REPO = Path(__file__).resolve().parents[3]
 BUSYBOX = "kprov.local/busybox:1"
@@ -59,35 +58,17 @@ HOST = "h1"
 
 
 def render_role_template(role: str, template: str, overrides: dict[str, Any]) -> str:
+    """A role's template as kprov renders it: variables resolved lazily (as Ansible does) from
+    the overrides, the role's defaults, then kprov_defaults' (every role depends on it)."""
     role_dir = REPO / "roles" / role
-    # every role depends on kprov_defaults (meta): its variables come first; those that need
-    # an inventory (inventory_dir...) stay unrendered, and fail the template only if it uses them
     common = REPO / "roles" / "kprov_defaults" / "defaults" / "main.yml"
-    variables: dict[str, Any] = yaml.safe_load(common.read_text()) or {}
-    variables.update(yaml.safe_load((role_dir / "defaults" / "main.yml").read_text()) or {})
-    variables.update(overrides)
-    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, trim_blocks=True)
-    env.filters.update(ANSIBLE_FILTERS)  # the roles' defaults use Ansible's filters (| bool)
+    layers = [
+        (overrides, True),
+        (yaml.safe_load((role_dir / "defaults" / "main.yml").read_text()) or {}, True),
+        (yaml.safe_load(common.read_text()) or {}, True),
+    ]
     text = (role_dir / "templates" / template).read_text()
-
-    def render(value: Any) -> Any:
-        if isinstance(value, list):
-            return [render(v) for v in value]
-        if isinstance(value, dict):
-            return {k: render(v) for k, v in value.items()}
-        if not isinstance(value, str):
-            return value
-        try:
-            rendered = env.from_string(value).render(**variables)
-        except jinja2.UndefinedError:
-            return value
-        # a default that is one boolean expression is a boolean, as Ansible's native rendering
-        # makes it (the text "False" would be true in the template's {% if %})
-        return rendered == "True" if rendered in ("True", "False") and "{{" in value else rendered
-
-    for _ in range(4):  # defaults may refer to other variables
-        variables = {k: render(v) for k, v in variables.items()}
-    return env.from_string(text).render(**variables)
+    return str(TemplateEngine().scope(layers).render(text, template))
 
 
 def cni_conflist(subnet: str) -> str:

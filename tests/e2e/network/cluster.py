@@ -23,7 +23,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import jinja2
 import yaml
 
 from kprov.bundle import build_wheelhouse
@@ -32,31 +31,29 @@ from kprov.lab import Lab
 from kprov.lab.remote import upload
 from kprov.local.processes import start_detached, stop_process
 from kprov.pki import KUBE_PROXY_CN, NODES_GROUP, issue_cert, kubelet_cn, write_kubeconfig, write_pair
+from kprov.provision.templates import TemplateEngine
 from tests.e2e.kubelet.cluster import BUSYBOX, PAUSE, REPO, NodeCluster, render_role_template
 
 PACKAGES = "containerd runc containernetworking-plugins nftables conntrack python3-venv"
 
 
 def render_proxy_unit(hostname: str, node_ip: str) -> str:
-    """roles/kube_proxy's unit: the shared template with the role's default arguments."""
-    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, trim_blocks=True)
-    variables: dict[str, object] = yaml.safe_load(
-        (REPO / "roles/kprov_defaults/defaults/main.yml").read_text()
-    )
-    variables.update(yaml.safe_load((REPO / "roles/kube_proxy/defaults/main.yml").read_text()))
-    variables.update(inventory_hostname=hostname, ansible_host=node_ip, kprov_node_ip=node_ip)
-    for _ in range(3):  # defaults refer to other defaults; operator-side ones stay unrendered
-        for key, value in list(variables.items()):
-            if isinstance(value, str):
-                with contextlib.suppress(jinja2.UndefinedError):
-                    variables[key] = env.from_string(value).render(**variables)
-    args = [env.from_string(a).render(**variables) for a in variables["kube_proxy_args"]]  # type: ignore[union-attr]
-    return env.from_string((REPO / "templates/kprov-component.service.j2").read_text()).render(
-        component_description="kprov-proxy",
-        component_command=[f"{variables['kprov_venv']}/bin/kprov-proxy", *args],
-        component_hardened=False,
-        component_after=["containerd.service"],
-    )
+    """roles/kube_proxy's unit: the shared template with the role's default arguments, the
+    variables resolved lazily as kprov (and Ansible) resolve them."""
+    host = {"inventory_hostname": hostname, "ansible_host": node_ip, "kprov_node_ip": node_ip}
+    role = yaml.safe_load((REPO / "roles/kube_proxy/defaults/main.yml").read_text())
+    shared = yaml.safe_load((REPO / "roles/kprov_defaults/defaults/main.yml").read_text())
+    scope = TemplateEngine().scope([(host, True), (role, True), (shared, True)])
+    args = [str(scope.template(a, "kube_proxy_args")) for a in role["kube_proxy_args"]]
+    unit = {
+        "component_description": "kprov-proxy",
+        "component_command": [str(scope["kprov_venv"]) + "/bin/kprov-proxy", *args],
+        "component_hardened": False,
+        "component_after": ["containerd.service"],
+    }
+    text = (REPO / "templates/kprov-component.service.j2").read_text()
+    scope = TemplateEngine().scope([(unit, True), (host, True)])
+    return str(scope.render(text, "kprov-component.service.j2"))
 
 
 @dataclass
@@ -64,6 +61,7 @@ class NetworkCluster:
     lab: Lab
     workdir: Path
     hosts: tuple[str, ...] = ()
+    dual_stack: bool = False  # kubelets get --node-ip v4,v6 (the lab brought up dual-stack)
     control: NodeCluster = field(init=False)
 
     def __post_init__(self) -> None:
@@ -109,7 +107,7 @@ class NetworkCluster:
                 "--leader-elect=false",
                 "--use-service-account-credentials=true",
                 "--cluster-cidr",
-                "10.244.0.0/16",
+                "10.244.0.0/16,fd00:10:244::/56" if self.dual_stack else "10.244.0.0/16",
             ],
         )
         start_detached(
@@ -193,9 +191,11 @@ class NetworkCluster:
             self.put(host, local / "kubelet.conf", "/etc/kprov/kubelet.conf")
             for name in ("kubelet.crt", "kubelet.key", "ca.crt", "kube-proxy.conf"):
                 self.put(host, local / name, f"/etc/kprov/pki/{name}")
-            kubelet_unit = render_role_template(
-                "kubelet", "kprov-kubelet.service.j2", {"inventory_hostname": host, "ansible_host": ip}
-            )
+            node = {"inventory_hostname": host, "ansible_host": ip}
+            if self.dual_stack:  # as a dual-stack inventory renders it (kprov_dual_stack)
+                node |= {"kprov_dual_stack": True, "kprov_node_ipv6": self.lab.layout.ip6(host)}
+                self.ssh(host, "sysctl -qw net.ipv6.conf.all.forwarding=1")
+            kubelet_unit = render_role_template("kubelet", "kprov-kubelet.service.j2", node)
             self.put_text(host, kubelet_unit, "/etc/systemd/system/kprov-kubelet.service")
             self.put_text(host, render_proxy_unit(host, ip), "/etc/systemd/system/kprov-proxy.service")
             self.ssh(host, "systemctl daemon-reload && systemctl restart kprov-kubelet kprov-proxy")

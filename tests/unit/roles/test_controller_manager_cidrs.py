@@ -19,10 +19,10 @@ ROLES = Path(__file__).resolve().parents[3] / "roles"
 def _mask_sizes(cluster_cidr: str) -> list[int]:
     defaults = yaml.safe_load((ROLES / "controller_manager" / "defaults" / "main.yml").read_text())
     shared = yaml.safe_load((ROLES / "kprov_defaults" / "defaults" / "main.yml").read_text())
-    engine = TemplateEngine()
-    values = {**shared, "kprov_cluster_cidr": cluster_cidr}
-    flags = [engine.compile(arg, "test").render(**values) for arg in defaults["controller_manager_args"]
-             if "cidr" in arg]
+    layers = [({"kprov_cluster_cidr": cluster_cidr}, True), (defaults, True), (shared, True)]
+    scope = TemplateEngine().scope(layers)  # lazily, as kprov and Ansible resolve defaults
+    args_in = scope.template("{{ controller_manager_args + controller_manager_family_args }}", "test")
+    flags = [arg for arg in args_in if "cidr" in arg]
     args, _ = build_parser().parse_known_args(["--kubeconfig", "k", *flags])
     versions = [n.version for n in cluster_cidrs(args.cluster_cidr)]
     return node_mask_sizes(versions, args.node_cidr_mask_size, args.node_cidr_mask_size_ipv4,

@@ -28,7 +28,7 @@ import datetime as dt
 import hashlib
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -245,10 +245,13 @@ def _condition(kind: str, true: bool, previous: Mapping[str, Any], now: str,
     return condition
 
 
-def mirror_status(service: HostService, state: UnitState, node_ip: str, version: str,
+def mirror_status(service: HostService, state: UnitState, node_ip: str | Sequence[str], version: str,
                   previous: Mapping[str, Any], now: str) -> dict[str, Any]:
     """The mirror pod's status from its unit's state; transition times are kept from
-    ``previous`` (the pod's current status) where a condition did not change."""
+    ``previous`` (the pod's current status) where a condition did not change. ``node_ip``:
+    the node's address, or one per family (dual-stack, the primary first): a host unit is
+    on the host's network, so its pod IPs are the node's."""
+    ips = ([node_ip] if isinstance(node_ip, str) else list(node_ip)) or [""]
     container_state, ready = _container_state(state)
     conditions = [
         _condition(kind, true, previous, now, service.container)
@@ -258,10 +261,10 @@ def mirror_status(service: HostService, state: UnitState, node_ip: str, version:
     return {
         "phase": "Running",
         "conditions": conditions,
-        "hostIP": node_ip,
-        "hostIPs": [{"ip": node_ip}],
-        "podIP": node_ip,
-        "podIPs": [{"ip": node_ip}],
+        "hostIP": ips[0],
+        "hostIPs": [{"ip": ip} for ip in ips],
+        "podIP": ips[0],
+        "podIPs": [{"ip": ip} for ip in ips],
         "startTime": previous.get("startTime") or state.active_since or now,
         "qosClass": "BestEffort",
         "containerStatuses": [{

@@ -63,7 +63,7 @@ def _fingerprint(status: Mapping[str, Any]) -> str:
 
 
 class MirrorPods:
-    def __init__(self, client: ApiClient, node: str, node_ip: str, version: str,
+    def __init__(self, client: ApiClient, node: str, node_ip: str | tuple[str, ...], version: str,
                  node_uid: Callable[[], str], pods: Callable[[], Iterable[Mapping[str, Any]]],
                  read_units: UnitReader = read_unit_states,
                  services: tuple[HostService, ...] = HOST_SERVICES,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import platform
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -150,7 +150,7 @@ def node_object(
 def node_status(
     name: str,
     facts: HostFacts,
-    node_ip: str,
+    node_ip: str | Sequence[str],
     runtime_version: str,
     ready: bool,
     ready_message: str,
@@ -173,6 +173,7 @@ def node_status(
         }
 
     capacity = node_allocatable(facts)
+    node_ips = [node_ip] if isinstance(node_ip, str) else list(node_ip)  # dual-stack: one per family
     return {
         "capacity": capacity,
         "allocatable": dict(capacity),
@@ -187,7 +188,8 @@ def node_status(
             cond("PIDPressure", False, "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
             cond("Ready", ready, "KubeletReady" if ready else "KubeletNotReady", ready_message),
         ],
-        "addresses": [{"type": "InternalIP", "address": node_ip}, {"type": "Hostname", "address": name}],
+        "addresses": [*({"type": "InternalIP", "address": ip} for ip in node_ips),
+                      {"type": "Hostname", "address": name}],
         "daemonEndpoints": {"kubeletEndpoint": {"Port": KUBELET_PORT}},
         "nodeInfo": {
             "machineID": facts.machine_id,

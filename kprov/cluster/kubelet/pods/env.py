@@ -37,6 +37,8 @@ class PodSources:
     secrets: dict[str, Obj] = field(default_factory=dict)
     pod_ip: str = ""
     host_ip: str = ""
+    pod_ips: tuple[str, ...] = ()  # every family's (dual-stack), pod_ip first; () = pod_ip alone
+    host_ips: tuple[str, ...] = ()
     allocatable: dict[str, str] = field(default_factory=dict)  # the node's, for resourceFieldRef defaults
     tokens: dict[tuple[str, str], bytes] = field(default_factory=dict)  # (volume, path) -> SA token
     service_env: dict[str, str] = field(default_factory=dict)  # KUBERNETES_SERVICE_HOST... (servicelinks)
@@ -80,9 +82,9 @@ def field_value(pod: Obj, path: str, sources: PodSources) -> str:
         "spec.serviceAccountName": spec.get("serviceAccountName", ""),
         "status.podIP": sources.pod_ip,
         "status.hostIP": sources.host_ip,
-        # the lists, comma-joined as upstream's kubelet writes them (one family here)
-        "status.podIPs": sources.pod_ip,
-        "status.hostIPs": sources.host_ip,
+        # the lists, comma-joined as upstream's kubelet writes them
+        "status.podIPs": ",".join(sources.pod_ips) or sources.pod_ip,
+        "status.hostIPs": ",".join(sources.host_ips) or sources.host_ip,
     }
     if path in simple:
         return str(simple[path])

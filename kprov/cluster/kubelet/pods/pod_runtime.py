@@ -117,8 +117,8 @@ class PodRuntime:
     def _ips_of(self, pod: Obj, sandbox: SandboxInfo) -> list[str]:
         """The pod's IPs: its sandbox's, or the node's for a hostNetwork pod (as upstream)."""
         ips = [ip for ip in (sandbox.ip, *sandbox.additional_ips) if ip]
-        if not ips and (pod.get("spec") or {}).get("hostNetwork") and self.ctx.node_ip:
-            return [self.ctx.node_ip]
+        if not ips and (pod.get("spec") or {}).get("hostNetwork"):
+            return list(self.ctx.host_ips)
         return ips
 
     async def _runtime_handler(self, pod: Obj) -> str:

@@ -78,7 +78,7 @@ class PodWorker:
         self._identity = _identity(pod)
         self.runtime = PodRuntime(ctx, self.uid)
         self.probes = ProberManager(ctx.runtime, self.wake, self._event, lambda: self._terminating)
-        self.status = StatusManager(ctx.api, ctx.node_ip, self.probes.flags)
+        self.status = StatusManager(ctx.api, ctx.node_ip, self.probes.flags, ctx.host_ips)
         self.terminator = Terminator(
             ctx, lambda: self.pod, self.runtime, self.probes, self.status, self._event
         )
@@ -208,6 +208,7 @@ class PodWorker:
             return
         pod_ips = self.runtime.sandbox_ips.get(sandbox.id, [])
         sources.pod_ip = pod_ips[0] if pod_ips else ""
+        sources.pod_ips = tuple(pod_ips)
         by_name = await self.runtime.containers(self.pod)
         now = self.ctx.wall_clock()
         if pod_ips and (self.pod.get("status") or {}).get("podIP") != pod_ips[0]:

@@ -49,7 +49,8 @@ class SourceReader:
     async def read(self, pod: Obj) -> PodSources:
         ns = pod["metadata"].get("namespace", "default")
         cms, secrets = referenced_sources(pod)
-        sources = PodSources(host_ip=self.ctx.node_ip, allocatable=self.ctx.allocatable, namespace=ns)
+        sources = PodSources(host_ip=self.ctx.node_ip, host_ips=self.ctx.host_ips,
+                             allocatable=self.ctx.allocatable, namespace=ns)
         for name in cms:
             obj = await self.ctx.api.get_config_map(ns, name)
             if obj is not None:

@@ -292,6 +292,7 @@ def pod_status(
     pod_ips: Sequence[str],
     host_ip: str,
     now: str,
+    host_ips: Sequence[str] = (),
     ephemeral_views: Sequence[ContainerView] = (),
     terminal: bool = False,
 ) -> dict[str, Any]:
@@ -325,7 +326,7 @@ def pod_status(
             now,
         ),
         "hostIP": host_ip,
-        "hostIPs": [{"ip": host_ip}] if host_ip else [],
+        "hostIPs": [{"ip": ip} for ip in host_ips or ([host_ip] if host_ip else [])],
         "startTime": old.get("startTime") or now,
         "containerStatuses": app_statuses,
         "qosClass": qos_class(pod),

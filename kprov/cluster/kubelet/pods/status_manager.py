@@ -39,11 +39,12 @@ Flags = Callable[[Obj, ContainerInfo | None], tuple[bool, bool]]  # (ready, star
 
 
 class StatusManager:
-    def __init__(self, api: PodApi, node_ip: str, flags: Flags) -> None:
+    def __init__(self, api: PodApi, node_ip: str, flags: Flags, host_ips: Sequence[str] = ()) -> None:
         self.last: dict[str, Any] | None = None  # the status last written
         self.waiting: dict[str, tuple[str, str]] = {}  # container -> (reason, message)
         self._api = api
         self._node_ip = node_ip
+        self._host_ips = tuple(host_ips)  # both families' when dual-stack, node_ip first
         self._flags = flags
 
     def merged(self, api_status: Obj) -> dict[str, Any] | None:
@@ -106,6 +107,7 @@ class StatusManager:
             self.views(list(spec.get("containers") or []), by_name),
             pod_ips=pod_ips,
             host_ip=self._node_ip,
+            host_ips=self._host_ips,
             now=now_rfc3339(),
             ephemeral_views=self.views(list(spec.get("ephemeralContainers") or []), by_name),
             terminal=terminal,

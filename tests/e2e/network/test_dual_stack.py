@@ -1,0 +1,136 @@
+"""Dual-stack on real nodes (issue 74, the node side): a lab brought up with its IPv6 prefix,
+kubelets with --node-ip v4,v6, and kprov-proxy writing each node's conflist and routes from
+the Node's spec.podCIDRs (the controller manager's node IPAM with --cluster-cidr v4,v6).
+Opt-in (KPROV_E2E_DUAL_STACK=1): it brings up its own two-node cluster. Checked: both
+InternalIPs, both pod CIDRs, both pod IPs from the bridge plugin's two ranges, both hostIPs,
+a hostNetwork pod with both node addresses, and IPv6 between pods on different nodes over
+the plain per-family routes."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kprov.lab import Lab
+from tests.e2e.kubelet.cluster import BUSYBOX
+from tests.e2e.network.cluster import NetworkCluster
+
+pytestmark = [
+    pytest.mark.lab,
+    pytest.mark.skipif(not os.environ.get("KPROV_E2E_DUAL_STACK"), reason="opt-in: KPROV_E2E_DUAL_STACK=1"),
+]
+
+NODES = ("h2", "h3")
+NS = "dual-stack-e2e"
+
+
+@pytest.fixture(scope="module")
+def cluster(lab_hosts: Callable[[int], Lab]) -> Iterator[NetworkCluster]:
+    if shutil.which("kubectl") is None:
+        pytest.skip("kubectl is not installed")
+    lab = lab_hosts(3)
+    lab.up(3, dual_stack=True)  # the running hosts get the instance's IPv6 prefix too
+    workdir = Path(tempfile.mkdtemp(prefix="kprov-dual-stack-e2e-"))
+    found = NetworkCluster(lab, workdir, NODES, dual_stack=True)
+    try:
+        found.start_control_plane()
+        found.prepare_nodes()
+        found.start_node_agents()
+        found.kubectl("create", "namespace", NS)
+        yield found
+    finally:
+        found.close()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _wait(what: str, check: Callable[[], Any], timeout: float = 90) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _pod(name: str, node: str, host_network: bool = False) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": NS},
+        "spec": {
+            "nodeName": node,
+            "hostNetwork": host_network,
+            "terminationGracePeriodSeconds": 1,
+            "containers": [{"name": "c", "image": BUSYBOX, "imagePullPolicy": "IfNotPresent",
+                            "command": ["sleep", "3600"]}],
+        },
+    }
+
+
+def _running(cluster: NetworkCluster, name: str) -> dict[str, Any] | None:
+    out = cluster.kubectl("get", "pod", "-n", NS, name, "-o", "json", check=False)
+    if out.returncode != 0:
+        return None
+    pod = json.loads(out.stdout)
+    return pod if pod.get("status", {}).get("phase") == "Running" and pod["status"].get("podIPs") else None
+
+
+def test_pods_get_both_families_and_reach_each_other_over_ipv6(cluster: NetworkCluster, lab: Lab) -> None:
+    t0 = time.monotonic()
+    for host in NODES:  # both InternalIPs, and a conflist with a range of each family
+        node = json.loads(cluster.kubectl("get", "node", host, "-o", "json").stdout)
+        internal = [a["address"] for a in node["status"]["addresses"] if a["type"] == "InternalIP"]
+        assert internal == [lab.ip(host), lab.layout.ip6(host)]
+        families = [ipaddress.ip_network(c).version for c in node["spec"]["podCIDRs"]]
+        assert families == [4, 6], node["spec"]
+
+        def two_ranges(host: str = host) -> bool:
+            _, text, _ = cluster.ssh(host, "cat /etc/cni/net.d/10-kprov.conflist", check=False)
+            return text.count('"subnet"') == 2
+
+        _wait(f"{host}'s dual-stack conflist", two_ranges, 30)
+    manifests = [_pod("a", NODES[0]), _pod("b", NODES[1]), _pod("hostnet", NODES[0], host_network=True)]
+    listed = {"apiVersion": "v1", "kind": "List", "items": manifests}
+    cluster.kubectl("apply", "-f", "-", stdin=json.dumps(listed))
+    pods = {n: _wait(f"pod {n} running", lambda n=n: _running(cluster, n)) for n in ("a", "b")}
+    for name, pod in pods.items():
+        ips = [ipaddress.ip_address(p["ip"]) for p in pod["status"]["podIPs"]]
+        assert [ip.version for ip in ips] == [4, 6], (name, ips)  # the primary family first
+        assert pod["status"]["podIP"] == str(ips[0])
+        host = pod["spec"]["nodeName"]
+        assert [h["ip"] for h in pod["status"]["hostIPs"]] == [lab.ip(host), lab.layout.ip6(host)]
+    hostnet = _wait("the hostNetwork pod", lambda: _running(cluster, "hostnet"))
+    assert [p["ip"] for p in hostnet["status"]["podIPs"]] == [lab.ip(NODES[0]), lab.layout.ip6(NODES[0])]
+    target = pods["b"]["status"]["podIPs"][1]["ip"]
+
+    last: list[str] = []
+
+    def pinged() -> bool:
+        out = cluster.kubectl("exec", "-n", NS, "a", "--", "ping", "-6", "-c", "1", "-W", "2", target,
+                              check=False, timeout=30)
+        last[:] = [out.stdout + out.stderr]
+        return out.returncode == 0 and " 0% packet loss" in out.stdout
+
+    t_ping = time.monotonic()
+    try:
+        _wait(f"pod a on {NODES[0]} pinging pod b's {target} on {NODES[1]}", pinged, 20)
+    except AssertionError as err:
+        seen = [cluster.ssh(h, "ip -6 route; ip -6 addr show cni0; sysctl net.ipv6.conf.all.forwarding; "
+                               "ip6tables -S 2>&1 | head; nft list tables", check=False)[1] for h in NODES]
+        inside = cluster.kubectl("exec", "-n", NS, "a", "--", "sh", "-c", "ip -6 addr; ip -6 route",
+                                 check=False).stdout
+        raise AssertionError(f"{err}\nping: {last}\nnodes: {seen}\npod a: {inside}") from None
+    print(f"first IPv6 ping answered after {time.monotonic() - t_ping:.1f}s: {last[0].splitlines()[-1:]}")
+    _, routes, _ = cluster.ssh(NODES[0], "ip -6 route show proto 77")
+    assert f"via {lab.layout.ip6(NODES[1])}" in routes  # the per-family route, not a second mechanism
+    print(f"dual-stack pod checks took {time.monotonic() - t0:.1f}s")
