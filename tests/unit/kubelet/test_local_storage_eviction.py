@@ -98,3 +98,33 @@ async def test_a_pod_over_its_limit_is_evicted_and_stays_failed(tmp_path: Path) 
     assert runtime.stopped_with[cid] == 0 and ("Evicted", final["message"]) in api.events
     await worker.sync()  # a Failed pod is not started again
     assert list(runtime.containers) == [cid]
+
+
+class _WatchDuringWrite(FakeApi):
+    """An API whose watch delivers the pod object (with the status it had) while a status
+    write is on its way, as a busy API server's watch does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.worker: PodWorker | None = None
+
+    async def write_pod_status(self, pod: Any, status: dict[str, Any]) -> None:
+        await super().write_pod_status(pod, status)
+        if self.worker is not None:
+            self.worker.update({**self.worker.pod, "status": dict(self.worker.pod.get("status") or {})})
+
+
+async def test_an_evicted_pod_stays_failed_when_the_watch_replaces_it_during_the_write(
+    tmp_path: Path,
+) -> None:
+    runtime, api = FakeRuntime(), _WatchDuringWrite()
+    ctx = KubeletContext(runtime, api, NodeSettings("n1"), tmp_path, "10.77.0.11")
+    worker = PodWorker(ctx, _pod("5Mi", memory_volume=False))
+    await worker.sync()
+    (cid,) = runtime.containers
+    api.worker = worker
+    await worker.terminator.evict("Pod ephemeral local storage usage exceeds the total limit of containers 5Mi.")
+    assert worker.pod["status"]["phase"] == "Failed"  # the object the worker holds now
+    await worker.sync()  # the conformance spec's evicted pod was restarted here (restartPolicy Always)
+    assert list(runtime.containers) == [cid]
+    assert api.statuses[-1]["phase"] == "Failed"

@@ -78,7 +78,7 @@ class PodWorker:
         self._identity = _identity(pod)
         self.runtime = PodRuntime(ctx, self.uid)
         self.probes = ProberManager(ctx.runtime, self.wake, self._event, lambda: self._terminating)
-        self.status = StatusManager(ctx.api, ctx.node_ip, self.probes.flags, ctx.host_ips)
+        self.status = StatusManager(ctx.api, ctx.node_ip, self.probes.flags, ctx.host_ips, lambda: self.pod)
         self.terminator = Terminator(
             ctx, lambda: self.pod, self.runtime, self.probes, self.status, self._event
         )

@@ -12,6 +12,11 @@ keeps ours, so startTime and condition transition times never move backwards, wh
 conditions others own (DisruptionTarget, readiness gates) are taken as the API has them.
 A pod the kubelet fails itself (rejected, past its deadline, evicted) gets phase Failed with
 the reason; an eviction adds the DisruptionTarget condition, as upstream's eviction manager.
+
+A written status goes into the worker's *current* pod object (``current``), not only the one
+the status was computed from: the watch may replace the worker's object while the write is
+on its way, and a sync that then read the old status would act on a pod the kubelet has
+already failed (an evicted pod restarted, its phase Running again).
 """
 
 from __future__ import annotations
@@ -39,13 +44,21 @@ Flags = Callable[[Obj, ContainerInfo | None], tuple[bool, bool]]  # (ready, star
 
 
 class StatusManager:
-    def __init__(self, api: PodApi, node_ip: str, flags: Flags, host_ips: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        api: PodApi,
+        node_ip: str,
+        flags: Flags,
+        host_ips: Sequence[str] = (),
+        current: Callable[[], dict[str, Any]] | None = None,
+    ) -> None:
         self.last: dict[str, Any] | None = None  # the status last written
         self.waiting: dict[str, tuple[str, str]] = {}  # container -> (reason, message)
         self._api = api
         self._node_ip = node_ip
         self._host_ips = tuple(host_ips)  # both families' when dual-stack, node_ip first
         self._flags = flags
+        self._current = current  # the worker's pod object now (the watch replaces it)
 
     def merged(self, api_status: Obj) -> dict[str, Any] | None:
         """The status to hold for a pod the watch delivered with ``api_status``: ours (None
@@ -126,3 +139,5 @@ class StatusManager:
         await self._api.write_pod_status(pod, status)
         self.last = status
         pod["status"] = status
+        if self._current is not None:
+            self._current()["status"] = status
