@@ -123,7 +123,7 @@ async def test_an_evicted_pod_stays_failed_when_the_watch_replaces_it_during_the
     await worker.sync()
     (cid,) = runtime.containers
     api.worker = worker
-    await worker.terminator.evict("Pod ephemeral local storage usage exceeds the total limit of containers 5Mi.")
+    await worker.terminator.evict("over its ephemeral-storage limit")
     assert worker.pod["status"]["phase"] == "Failed"  # the object the worker holds now
     await worker.sync()  # the conformance spec's evicted pod was restarted here (restartPolicy Always)
     assert list(runtime.containers) == [cid]
