@@ -180,3 +180,96 @@ def test_the_apiserver_table_has_no_cycle() -> None:
 def test_apiserver_rooms_import_only_what_they_may() -> None:
     bad = apiserver_violations()
     assert not bad, "\n".join(bad)
+
+
+# -- no import circle between kprov's modules, counting imports made only for type checking --
+def _module_name(path: Path, root: Path) -> str:
+    parts = list(path.relative_to(root.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _module_edges(root: Path) -> dict[str, set[str]]:
+    """Each module of ``root`` and the modules of ``root`` it imports anywhere in it (under
+    ``if TYPE_CHECKING:`` too): ``from p import m`` names the module ``p.m`` when there is one."""
+    paths = {_module_name(p, root): p for p in root.rglob("*.py")}
+    edges: dict[str, set[str]] = {}
+    for name, path in paths.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        found: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.Import):
+                found |= {a.name for a in node.names if a.name in paths}
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    parts = package.split(".")
+                    base = ".".join([*parts[: len(parts) - node.level + 1], *([base] if base else [])])
+                for alias in node.names:
+                    target = f"{base}.{alias.name}"
+                    found |= {target} if target in paths else ({base} if base in paths else set())
+        edges[name] = found - {name}
+    return edges
+
+
+def import_cycles(root: Path = ROOT) -> list[list[str]]:
+    """The strongly connected groups of more than one module (Tarjan's algorithm, iterative)."""
+    edges = _module_edges(root)
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    cycles: list[list[str]] = []
+    for start in sorted(edges):
+        if start in index:
+            continue
+        work = [(start, iter(sorted(edges[start])))]
+        index[start] = low[start] = len(index)
+        stack.append(start)
+        on_stack.add(start)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = len(index)
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(edges[child]))))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                group = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    group.append(member)
+                    if member == node:
+                        break
+                if len(group) > 1:
+                    cycles.append(sorted(group))
+    return cycles
+
+
+def test_no_import_cycle_in_kprov() -> None:
+    cycles = import_cycles()
+    assert not cycles, "\n".join(" <-> ".join(group) for group in cycles)
+
+
+def test_an_import_cycle_for_type_checking_only_is_found(tmp_path: Path) -> None:
+    root = tmp_path / "kprov"
+    (root / "crd").mkdir(parents=True)
+    (root / "__init__.py").write_text("")
+    (root / "crd" / "__init__.py").write_text("")
+    (root / "crd" / "walk.py").write_text("from kprov.crd import checks\n")
+    (root / "crd" / "checks.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from .walk import Node\n"
+    )
+    (root / "crd" / "node.py").write_text("class Node: ...\n")
+    assert import_cycles(root) == [["kprov.crd.checks", "kprov.crd.walk"]]
+    # the shared type moved below both: the circle is gone
+    (root / "crd" / "checks.py").write_text("from kprov.crd.node import Node\n")
+    assert import_cycles(root) == []

@@ -23,6 +23,7 @@ from typing import Any, Literal
 from kprov.provision.errors import ProvisionError, UndefinedVariableError
 from kprov.provision.execute.context import HostState, PlayContext, RunContext
 from kprov.provision.execute.meta import EndedRole, run_meta
+from kprov.provision.execute.outcome import Outcome
 from kprov.provision.execute.pending import clear_command, mark_command
 from kprov.provision.execute.results import TaskResult
 from kprov.provision.execute.task.loops import loop_items
@@ -32,7 +33,6 @@ from kprov.provision.playbook.model import Block, Item, Task
 
 __all__ = ["HostRunner", "notify_reason", "tags_selected"]
 
-Outcome = Literal["ok", "failed", "unreachable", "ended"]
 _SPECIAL_ACTIONS = ("meta", "include_tasks", "include_role", "import_tasks", "import_role")
 # A registered result as the play-wide look-ahead assumes it: the task reported ok.
 _UNCHANGED = {"changed": False, "failed": False, "skipped": False}

@@ -24,14 +24,16 @@ session; ``refresh_inventory`` is a no-op (kprov's inventory sources are read on
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from kprov.provision.errors import ProvisionError
+from kprov.provision.execute.outcome import Outcome
 from kprov.provision.inventory.patterns import select_hosts
 from kprov.provision.playbook.model import Block, Item, Role, Task
 
 if TYPE_CHECKING:
-    from kprov.provision.execute.host_runner import HostRunner, Outcome
+    from kprov.provision.execute.context import HostState, PlayContext, RunContext
+    from kprov.provision.execute.task.runner import TaskRunner
 
 __all__ = ["BATCH_WIDE", "END_BATCH", "END_PLAY", "EndedRole", "meta_action", "run_meta"]
 
@@ -42,6 +44,19 @@ KNOWN = (*WITHOUT_WHEN, "flush_handlers", "clear_facts", "clear_host_errors", "e
 # the batch's abort reasons these two leave (execute.play_runner tells them from failures)
 END_PLAY = "meta: end_play"
 END_BATCH = "meta: end_batch"
+
+
+class MetaHost(Protocol):
+    """What a meta action reads and changes of the host runner that meets it
+    (:class:`.host_runner.HostRunner`; declared here so this module need not import it)."""
+
+    run: RunContext
+    pctx: PlayContext
+    host: HostState
+    tasks: TaskRunner
+    ended_role: EndedRole | None
+
+    def flush_handlers(self) -> Outcome: ...
 
 
 def meta_action(task: Task) -> str:
@@ -84,7 +99,7 @@ def _first_task(item: Item) -> Task | None:
     return None
 
 
-def run_meta(runner: HostRunner, task: Task, extra: dict[str, Any] | None) -> Outcome:
+def run_meta(runner: MetaHost, task: Task, extra: dict[str, Any] | None) -> Outcome:
     what = meta_action(task)
     if what not in KNOWN:
         raise ProvisionError(f"{task.origin}: invalid meta action requested: {what}")
@@ -111,7 +126,7 @@ def run_meta(runner: HostRunner, task: Task, extra: dict[str, Any] | None) -> Ou
     return "ok"
 
 
-def _holds(runner: HostRunner, task: Task, extra: dict[str, Any] | None) -> bool:
+def _holds(runner: MetaHost, task: Task, extra: dict[str, Any] | None) -> bool:
     if not task.when:
         return True
     scope = runner.tasks.scope(task, extra)
@@ -119,12 +134,12 @@ def _holds(runner: HostRunner, task: Task, extra: dict[str, Any] | None) -> bool
     return all(scope.condition(c, where) for c in task.when)
 
 
-def _skipped(runner: HostRunner, what: str) -> Outcome:
+def _skipped(runner: MetaHost, what: str) -> Outcome:
     runner.run.log.event(runner.host.name, f"meta: {what} conditional evaluated to False, skipped")
     return "ok"
 
 
-def _batch_wide(runner: HostRunner, task: Task, what: str, extra: dict[str, Any] | None) -> Outcome:
+def _batch_wide(runner: MetaHost, task: Task, what: str, extra: dict[str, Any] | None) -> Outcome:
     """Run once for the batch: the hosts meet at the task, the first decides and acts for all."""
     sync = runner.pctx.sync
     generation, released = sync.wait(runner.host.name, task.uid)
@@ -137,7 +152,7 @@ def _batch_wide(runner: HostRunner, task: Task, what: str, extra: dict[str, Any]
     return "ended" if what in ("end_play", "end_batch") else "ok"
 
 
-def _act_for_batch(runner: HostRunner, task: Task, what: str, extra: dict[str, Any] | None) -> bool:
+def _act_for_batch(runner: MetaHost, task: Task, what: str, extra: dict[str, Any] | None) -> bool:
     if what != "refresh_inventory" and not _holds(runner, task, extra):
         _skipped(runner, what)
         return False
@@ -167,7 +182,7 @@ def _act_for_batch(runner: HostRunner, task: Task, what: str, extra: dict[str, A
     return True
 
 
-def _play_pattern_hosts(runner: HostRunner) -> list[str]:
+def _play_pattern_hosts(runner: MetaHost) -> list[str]:
     """Every host the play's pattern names (failed and unreachable ones too, which
     ``pctx.hosts`` leaves out), within ``--limit``: what Ansible's ``get_hosts(play.hosts)`` is."""
     run = runner.run

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from kprov.cluster.api.crd.value_formats import format_ok
 
 if TYPE_CHECKING:
-    from kprov.cluster.api.crd.structural import Node
+    from kprov.cluster.api.crd.schema_node import Node
 
 __all__ = ["Walk", "checker"]
 

@@ -21,77 +21,25 @@ import copy
 import json
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
-from kprov.cluster.api.crd.cel import CompiledRule, RuleError, compile_rules, evaluate_rules, self_type
+from kprov.cluster.api.crd.cel import RuleError, compile_rules, evaluate_rules, self_type
 from kprov.cluster.api.crd.fast_checks import checker
+from kprov.cluster.api.crd.schema_node import NO_DEFAULT, Node, with_predicate
 from kprov.cluster.api.crd.value_formats import format_ok, number_text, type_name, type_ok
 from kprov.cluster.api.errors import Cause
 from kprov.cluster.api.validation.field_errors import Errors, go_value
 
 __all__ = ["NO_DEFAULT", "ROOT_KEPT", "ROOT_KEPT_SET", "Node", "compile_schema", "join_path", "validate"]
 
-NO_DEFAULT = object()
 ROOT_KEPT = ("apiVersion", "kind", "metadata")
 ROOT_KEPT_SET = frozenset(ROOT_KEPT)
-
-
-@dataclass(frozen=True)
-class Node:
-    """One compiled schema node."""
-
-    type: str = ""
-    properties: Mapping[str, Node] = field(default_factory=dict)
-    additional: Node | bool | None = None  # additionalProperties: a schema, true, or absent
-    items: Node | None = None
-    required: tuple[str, ...] = ()
-    enum: tuple[Any, ...] | None = None
-    minimum: float | None = None
-    maximum: float | None = None
-    exclusive_minimum: bool = False
-    exclusive_maximum: bool = False
-    multiple_of: float | None = None
-    min_length: int | None = None
-    max_length: int | None = None
-    pattern: re.Pattern[str] | None = None
-    pattern_text: str = ""
-    format: str = ""
-    min_items: int | None = None
-    max_items: int | None = None
-    unique_items: bool = False
-    min_properties: int | None = None
-    max_properties: int | None = None
-    nullable: bool = False
-    int_or_string: bool = False
-    preserve_unknown: bool = False
-    embedded: bool = False
-    list_type: str = ""
-    list_map_keys: tuple[str, ...] = ()
-    default: Any = NO_DEFAULT
-    all_of: tuple[Node, ...] = ()
-    any_of: tuple[Node, ...] = ()
-    one_of: tuple[Node, ...] = ()
-    not_: Node | None = None
-    rules: tuple[CompiledRule, ...] = field(default=(), compare=False, repr=False)
-    has_rules: bool = False  # this node or one below it has CEL rules
-    has_defaults: bool = False  # this node or one below it has a default
-    raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
-    # would validation add no cause for this value (see the design note)
-    ok: Callable[[Any], bool] = field(init=False, compare=False, repr=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "ok", checker(self, _walk_ok))  # frozen: set once, at construction
-
-    @property
-    def keeps_unknown(self) -> bool:
-        return self.preserve_unknown or self.additional is True
 
 
 def compile_schema(raw: Mapping[str, Any] | None) -> Node:
     """The compiled tree of ``raw`` (an empty schema accepts anything and prunes nothing)."""
     if not isinstance(raw, Mapping):
-        return Node(preserve_unknown=True)
+        return with_predicate(Node(preserve_unknown=True), _predicate)
     additional_raw = raw.get("additionalProperties")
     additional: Node | bool | None
     if isinstance(additional_raw, Mapping):
@@ -128,7 +76,7 @@ def compile_schema(raw: Mapping[str, Any] | None) -> Node:
         *([items] if items else []),
         *([additional] if isinstance(additional, Node) else []),
     ]
-    return Node(
+    node = Node(
         type=str(raw.get("type") or ""),
         properties=properties,
         additional=additional,
@@ -166,6 +114,11 @@ def compile_schema(raw: Mapping[str, Any] | None) -> Node:
         has_defaults="default" in raw or any(n.has_defaults for n in below),
         raw=raw,
     )
+    return with_predicate(node, _predicate)
+
+
+def _predicate(node: Node) -> Callable[[Any], bool]:
+    return checker(node, _walk_ok)
 
 
 def join_path(path: str, key: str) -> str:

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from kprov.cluster.api.crd.structural import Node
+    from kprov.cluster.api.crd.schema_node import Node
 
 __all__ = ["format_ok", "number_text", "type_name", "type_ok"]
 
