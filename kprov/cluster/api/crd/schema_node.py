@@ -13,10 +13,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from kprov.cluster.api.crd.cel import CompiledRule
+from kprov.cluster.api.crd.cel import RuleSet
 
 __all__ = ["NO_DEFAULT", "Node", "with_predicate"]
 
@@ -59,7 +58,7 @@ class Node:
     any_of: tuple[Node, ...] = ()
     one_of: tuple[Node, ...] = ()
     not_: Node | None = None
-    rules: tuple[CompiledRule, ...] = field(default=(), compare=False, repr=False)
+    rules: RuleSet = field(default_factory=RuleSet, compare=False, repr=False)
     has_rules: bool = False  # this node or one below it has CEL rules
     has_defaults: bool = False  # this node or one below it has a default
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)

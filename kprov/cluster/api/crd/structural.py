@@ -23,7 +23,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from kprov.cluster.api.crd.cel import RuleError, compile_rules, evaluate_rules, self_type
+from kprov.cluster.api.crd.cel import RuleError, RuleSet, compile_rules, evaluate_rules, self_type
 from kprov.cluster.api.crd.fast_checks import checker
 from kprov.cluster.api.crd.schema_node import NO_DEFAULT, Node, with_predicate
 from kprov.cluster.api.crd.value_formats import format_ok, number_text, type_name, type_ok
@@ -66,7 +66,7 @@ def compile_schema(raw: Mapping[str, Any] | None) -> Node:
             self_type(raw),
         )
     except RuleError:
-        rules = ()
+        rules = RuleSet()
     properties = {
         str(k): compile_schema(v) for k, v in (raw.get("properties") or {}).items() if isinstance(v, Mapping)
     }
