@@ -186,6 +186,27 @@ def test_an_evaluation_error_names_the_rule() -> None:
         ({"type": "integer"}, "self >= oldSelf && self < 1.5", None),  # cross-type: allowed upstream
         ({"type": "string", "format": "date-time"}, "self != ''", None),  # (a timestamp upstream: dyn here)
         ({"x-kubernetes-int-or-string": True}, "self > 5", None),
+        # an object's fields are typed from its schema (kprov's checker): equality and
+        # arithmetic between known scalars of different types have no overload
+        (
+            {"type": "object", "properties": {"name": {"type": "string"}, "n": {"type": "integer"}}},
+            "self.name == 5",
+            "ERROR: <input>:1:11: found no matching overload for '_==_' applied to '(string, int)'",
+        ),
+        (
+            {"type": "object", "properties": {"n": {"type": "integer"}}},
+            "self.n != 1.5",
+            "found no matching overload for '_!=_' applied to '(int, double)'",
+        ),
+        ({"type": "object", "properties": {"n": {"type": "integer"}}}, "self.n == 2 && self.n < 2.5", None),
+        (
+            {"type": "array", "items": {"type": "object", "properties": {"port": {"type": "integer"}}}},
+            "self.all(p, p.port == 'http')",
+            "found no matching overload for '_==_' applied to '(int, string)'",
+        ),
+        ({"type": "array", "items": {"type": "string"}}, "self.all(s, s == 'a')", None),
+        ({"type": "number"}, "self == 1.0 && self > 1", None),
+        ({"type": "object", "x-kubernetes-preserve-unknown-fields": True}, "self.name == 5", None),  # dyn
     ],
 )
 def test_a_scalar_self_is_typed_from_its_schema_at_creation(

@@ -15,7 +15,7 @@ by a newline. No kinds (wildcards only): no check, no warnings.
 What is checked are the common mistakes: a field selection (``a.b``, ``has(a.b)``, and
 through index, ``cel.bind`` and the ``all``/``exists``/``exists_one``/``map``/``filter``
 macros' variables) on an object whose schema lacks the field (``undefined field 'b'``), and
-an arithmetic or ordering operator applied to two known scalars it has no overload for
+an arithmetic, ordering or equality operator applied to two known scalars it has no overload for
 (``found no matching overload for '_>_' applied to '(int, string)'``). Everything else
 cel-go's checker reports (other overloads, undeclared names) is not: an unknown type is
 ``dyn`` here and never warns, so a warning is always one upstream gives too. A schema that is
@@ -57,6 +57,9 @@ _LITERALS: Mapping[str, Schema] = {
     "bool": {"type": "boolean"},
 }
 _ORDERINGS = frozenset({"_<_", "_<=_", "_>_", "_>=_"})
+# cel-go declares equality (A, A) -> bool: two known scalars of different types (int and
+# double too: the cross-type numeric overloads are orderings only) have no overload
+_EQUALITIES = frozenset({"_==_", "_!=_"})
 _ARITHMETIC: Mapping[str, frozenset[str]] = {  # the scalar types each operator is defined on
     "_+_": frozenset({"int", "double", "string"}),
     "_-_": frozenset({"int", "double"}),
@@ -235,6 +238,9 @@ class _Checker:
         if node.function in _ORDERINGS:
             allowed = types[0] == types[1] or set(types) <= {"int", "double"}
             result: Schema = {"type": "boolean"}
+        elif node.function in _EQUALITIES:
+            allowed = types[0] == types[1]
+            result = {"type": "boolean"}
         else:
             allowed = types[0] == types[1] and types[0] in _ARITHMETIC[node.function]
             result = left
@@ -252,7 +258,7 @@ class _Checker:
         if (
             node.target is None
             and len(node.args) == 2
-            and (node.function in _ORDERINGS or node.function in _ARITHMETIC)
+            and (node.function in _ORDERINGS or node.function in _EQUALITIES or node.function in _ARITHMETIC)
         ):
             return self.operator(node, scope)
         if node.function == "has" and node.target is None and len(node.args) == 1:
