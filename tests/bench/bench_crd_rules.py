@@ -6,8 +6,13 @@ Prints:
   crd_create_without_rules_per_s  the same routes against the same CRD with every
                                   x-kubernetes-validations removed (served under another group)
   crd_create_with_rules_ratio     with ÷ without (the issue's target >= 0.8)
+  crd_rules_cpu_us_per_create     the API server's CPU time per create with the rules minus
+                                  without (from /proc/<pid>/stat around each side's rounds):
+                                  steadier than the rates on a shared machine
+  crd_create_cpu_ratio            the server's CPU per create without ÷ with
 Both CRDs are served by one API server over one etcd (a local control plane, HTTPS), the
-creates 64 concurrent through aiohttp, in alternating rounds of the same run so a busy
+creates 64 concurrent through aiohttp, in alternating rounds of the same run (each side
+first in every other round) so a busy
 moment of the shared machine falls on both sides alike. Each route has four rules, as the
 in-process bench_cel_httproute.py's. The machine is shared: the figures are indications.
 Run: .venv/bin/python tests/bench/bench_crd_rules.py [--routes 4000] [--rounds 8]
@@ -18,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import copy
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -29,6 +35,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run as a script: the repo root
 
 from kprov.local import LocalControlPlane  # noqa: E402
+from kprov.local.processes import pid_of  # noqa: E402
 from tests.bench.bench_apiserver import CONCURRENCY, _creates, _ssl  # noqa: E402
 from tests.unit.api.test_gateway_api_cel import BUNDLE, httproute  # noqa: E402
 
@@ -77,7 +84,13 @@ async def _served(session: aiohttp.ClientSession, url: str) -> None:
     raise RuntimeError(f"{url} never served")
 
 
-async def _measure(server: str, session: aiohttp.ClientSession, routes: int, rounds: int) -> None:
+def _cpu_s(pid: int) -> float:
+    """The process's user + system CPU seconds so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def _measure(server: str, session: aiohttp.ClientSession, routes: int, rounds: int, pid: int) -> None:
     with_rules, plain = _crds()
     crds = f"{server}/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
     await _post(session, crds, with_rules)
@@ -91,16 +104,25 @@ async def _measure(server: str, session: aiohttp.ClientSession, routes: int, rou
         await _served(session, url)
     per_round = max(routes // rounds, CONCURRENCY)
     seconds = dict.fromkeys(urls, 0.0)
+    cpu = dict.fromkeys(urls, 0.0)
     for r in range(rounds):
-        for group, url in urls.items():  # alternating: both sides in every round
+        sides = list(urls.items())
+        for group, url in sides if r % 2 == 0 else sides[::-1]:  # both sides every round, each first in turn
             names = [f"r{r}-{i:05d}" for i in range(per_round)]
+            before = _cpu_s(pid)
             rate = await _creates(session, url, lambda n, g=group: _route(g, n), names)
+            cpu[group] += _cpu_s(pid) - before
             seconds[group] += per_round / rate
     total = per_round * rounds
     with_rate, plain_rate = total / seconds["gateway.networking.k8s.io"], total / seconds[PLAIN_GROUP]
     print(f"crd_create_with_rules_per_s = {with_rate:.0f}")
     print(f"crd_create_without_rules_per_s = {plain_rate:.0f}")
     print(f"crd_create_with_rules_ratio = {with_rate / plain_rate:.2f}")
+    with_cpu, plain_cpu = cpu["gateway.networking.k8s.io"] / total, cpu[PLAIN_GROUP] / total
+    print(f"crd_create_with_rules_cpu_us = {with_cpu * 1e6:.0f}")
+    print(f"crd_create_without_rules_cpu_us = {plain_cpu * 1e6:.0f}")
+    print(f"crd_rules_cpu_us_per_create = {(with_cpu - plain_cpu) * 1e6:.0f}")
+    print(f"crd_create_cpu_ratio = {plain_cpu / with_cpu:.2f}")
 
 
 async def run(args: argparse.Namespace, workdir: Path) -> None:
@@ -110,7 +132,10 @@ async def run(args: argparse.Namespace, workdir: Path) -> None:
         context = _ssl(Path(info.admin_kubeconfig), workdir)
         connector = aiohttp.TCPConnector(ssl=context, limit=2 * CONCURRENCY)
         async with aiohttp.ClientSession(connector=connector) as session:
-            await _measure(info.server, session, args.routes, args.rounds)
+            pid = pid_of(plane.dir, "apiserver")
+            if pid is None:
+                raise RuntimeError("the API server is not running")
+            await _measure(info.server, session, args.routes, args.rounds, pid)
     finally:
         plane.down()
 
