@@ -166,10 +166,10 @@ def compile_rules(rules: tuple[Mapping[str, Any], ...], typed: str = "dyn") -> R
     )
 
 
-def _holds(program: Program, variables: Mapping[str, Any]) -> bool:
-    """Is ``program`` true on ``variables`` (no error, within the cost limit)?"""
+def _holds(program: Program, context: Context) -> bool:
+    """Is ``program`` true in ``context`` (no error, within the cost limit)?"""
     try:
-        return program.evaluate(variables) is True
+        return program.execute(context) is True
     except Exception:  # noqa: BLE001 - judged rule by rule then, for the causes
         return False
 
@@ -181,16 +181,17 @@ def _type_name(value: Any) -> str:
 def evaluate_rules(rules: RuleSet, value: Any, old: Any, has_old: bool, path: str) -> list[Cause]:
     """The causes of the rules ``value`` (at ``path``; ``old`` the previous value when
     ``has_old``) breaks."""
-    variables = {"self": value, "oldSelf": old} if has_old else {"self": value}
+    # the runtime's activation wraps the values and reads them lazily (evaluating against
+    # plain data would convert the whole value first); one serves the conjunction and the rules
+    context = Context({"self": value, "oldSelf": old} if has_old else {"self": value})
     together = rules.on_update if has_old else rules.on_create
     remaining = rules.rules
-    if together is not None and _holds(together, variables):
+    if together is not None and _holds(together, context):
         # every rule of the conjunction holds: only those outside it are left
         remaining = rules.outside
         if not remaining:
             return []
     causes: list[Cause] = []
-    context = Context(variables)  # one for all rules
     for rule in remaining:
         if rule.transition and not has_old and not rule.optional_old_self:
             continue
