@@ -124,7 +124,7 @@ def _together(env: Environment, rules: list[CompiledRule], variables: Mapping[st
     # a newline ends a trailing ``//`` comment before the closing parenthesis
     text = " && ".join(f"({rule.rule}\n)" for rule in rules)
     try:
-        return env.compile(text, variables, check=False)  # each rule was checked on its own
+        return env.compile(text, variables)  # checked as each rule was: the same semantics
     except CompileError:
         return None
 
