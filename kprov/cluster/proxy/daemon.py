@@ -51,7 +51,7 @@ from kprov.cluster.network.routes import (
     node_pod_cidrs,
     plan_routes,
 )
-from kprov.cluster.proxy.families import FamilyProxier, by_family, families, family_settings
+from kprov.cluster.proxy.families import FamilyProxier, by_family, families, family_settings, sync_families
 from kprov.cluster.proxy.healthz import HealthState, start_healthz
 from kprov.cluster.proxy.l2_candidates import announceable, node_qualifies
 from kprov.cluster.proxy.metrics import ProxyMetrics, start_metrics
@@ -195,11 +195,12 @@ class ProxyDaemon:
     def _sync(
         self, settings: list[ProxySettings], ports: list[list[ServicePort]], nodes: list[Obj], check: bool
     ) -> None:
-        for proxier, family_settings_, family_ports in zip(self.proxiers, settings, ports, strict=True):
+        for proxier in self.proxiers:
             if check and proxier.applier.applied is not None and not proxier.table_present():
                 log.warning("table %s is gone; recreating it", proxier.table)
                 proxier.applier.forget()
-            outcome = proxier.sync(family_settings_, family_ports)
+        outcomes = sync_families(self.proxiers, settings, ports)
+        for proxier, outcome, family_ports in zip(self.proxiers, outcomes, ports, strict=True):
             if outcome != "unchanged":
                 log.info("rules applied to %s (%s): %d service ports",
                          proxier.table, outcome, len(family_ports))

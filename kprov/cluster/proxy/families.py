@@ -14,6 +14,7 @@ from __future__ import annotations
 import ipaddress
 import subprocess
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from kprov.cluster.proxy.conntrack import delete_flows, stale_udp_flows
@@ -21,7 +22,7 @@ from kprov.cluster.proxy.nft import NftApplier
 from kprov.cluster.proxy.rules import ProxySettings, RulesCompiler, table_name
 from kprov.cluster.proxy.servicemap import ServicePort
 
-__all__ = ["FamilyProxier", "by_family", "families", "family_settings"]
+__all__ = ["FamilyProxier", "by_family", "families", "family_settings", "sync_families"]
 
 
 def _version(text: str) -> int:
@@ -96,3 +97,16 @@ class FamilyProxier:
         """After a failed sync: the next one is full and recompiles everything."""
         self.applier.forget()
         self.compiler = None
+
+
+def sync_families(
+    proxiers: Sequence[FamilyProxier], settings: Sequence[ProxySettings], ports: Sequence[list[ServicePort]]
+) -> list[str]:
+    """Sync every family's table; two families at once (each ``nft -f`` is its own process
+    and the kernel commits each table's transaction on its own), one in this thread."""
+    jobs = list(zip(proxiers, settings, ports, strict=True))
+    if len(jobs) == 1:
+        return [jobs[0][0].sync(jobs[0][1], jobs[0][2])]
+    with ThreadPoolExecutor(max_workers=len(jobs), thread_name_prefix="kprov-proxy-family") as pool:
+        futures = [pool.submit(proxier.sync, s, p) for proxier, s, p in jobs]
+        return [future.result() for future in futures]

@@ -72,6 +72,16 @@ _ADDRESS_FAMILIES = {4: socket.AF_INET, 6: socket.AF_INET6}
 ADDRESS_TYPES = {4: "IPv4", 6: "IPv6"}  # EndpointSlice addressType of each family
 
 
+def _endpoint_address(text: str, family: int) -> str | None:
+    """An endpoint address of ``family`` in canonical text (IPv6 compressed, as the kernel
+    and nft print it), or None; the API's IPv4 endpoint addresses are taken as they are."""
+    try:
+        packed = socket.inet_pton(_ADDRESS_FAMILIES[family], text)
+    except (OSError, TypeError):
+        return None
+    return text if family == 4 else socket.inet_ntop(socket.AF_INET6, packed)
+
+
 def of_family(text: str, family: int) -> bool:
     """Whether ``text`` is an address of ``family`` (4 or 6)."""
     try:
@@ -81,26 +91,37 @@ def of_family(text: str, family: int) -> bool:
     return True
 
 
+def _canonical(text: str, family: int) -> str | None:
+    """A Service address of ``family`` in canonical text (``10.96.0.011`` is ``.11``), or None.
+    IPv6 goes through inet_pton/inet_ntop: ``ipaddress`` would double the IPv4 cost of a
+    dual-stack sync."""
+    if family == 6:
+        return _endpoint_address(text, 6)
+    if ":" in text:
+        return None
+    canonical = canonical_ip(text)
+    return canonical if of_family(canonical, 4) else None
+
+
+def _addresses(texts: Iterable[Any], family: int) -> tuple[str, ...]:
+    canonical = (_canonical(str(text), family) for text in texts if text and text != "None")
+    return tuple(ip for ip in canonical if ip is not None)
+
+
 def _cluster_ips(spec: dict[str, Any], family: int) -> tuple[str, ...]:
-    ips = spec.get("clusterIPs") or ([spec["clusterIP"]] if spec.get("clusterIP") else [])
-    canonical = (canonical_ip(ip) for ip in ips if ip and ip != "None")  # 10.96.0.011 is .11
-    return tuple(ip for ip in canonical if of_family(ip, family))
+    listed = spec.get("clusterIPs") or ([spec["clusterIP"]] if spec.get("clusterIP") else [])
+    return _addresses(listed, family)
 
 
 def _load_balancer_ips(svc: dict[str, Any], family: int) -> tuple[str, ...]:
     if (svc.get("spec") or {}).get("type") != "LoadBalancer":
         return ()
     ingress = ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
-    return tuple(
-        canonical_ip(str(entry["ip"]))
-        for entry in ingress
-        if entry.get("ip") and of_family(str(entry["ip"]), family) and entry.get("ipMode", "VIP") == "VIP"
-    )
+    return _addresses((entry.get("ip") for entry in ingress if entry.get("ipMode", "VIP") == "VIP"), family)
 
 
 def _external_ips(spec: dict[str, Any], family: int) -> tuple[str, ...]:
-    canonical = (canonical_ip(str(ip)) for ip in spec.get("externalIPs") or [] if ip)
-    return tuple(ip for ip in canonical if of_family(ip, family))
+    return _addresses(spec.get("externalIPs") or [], family)
 
 
 def _affinity_timeout(spec: dict[str, Any]) -> int:
@@ -142,9 +163,9 @@ def _slice_endpoints(
             if not ready and not _serving_terminating(endpoint):
                 continue
             for address in endpoint.get("addresses") or []:
-                if of_family(address, family):
-                    node = endpoint.get("nodeName") or ""
-                    found.add(Endpoint(canonical_ip(address), int(numbers[0]), node, ready))
+                canonical = _endpoint_address(address, family)
+                if canonical is not None:
+                    found.add(Endpoint(canonical, int(numbers[0]), endpoint.get("nodeName") or "", ready))
     return tuple(sorted(found))
 
 
