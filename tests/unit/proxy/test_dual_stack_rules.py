@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from kprov.cluster.proxy.families import by_family, families, family_settings
-from kprov.cluster.proxy.nft import render_full
+from kprov.cluster.proxy.families import FamilyProxier, by_family, families, family_settings, sync_families
+from kprov.cluster.proxy.nft import NftError, render_full
 from kprov.cluster.proxy.rules import ProxySettings, compute_ruleset, table_name
 from kprov.cluster.proxy.servicemap import service_ports
 from kprov.cluster.proxy.tracker import ServiceTracker
@@ -138,3 +138,21 @@ def test_nft_accepts_both_tables_in_one_namespace(tmp_path: Path) -> None:
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "fd00:10:96::a . tcp . 80" in proc.stdout
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("nft") or not shutil.which("unshare"),
+                    reason="needs root, nft and unshare for a throwaway network namespace")
+def test_both_families_sync_together_and_a_failure_is_raised() -> None:
+    def isolated(family: int) -> FamilyProxier:  # never the host's namespace: each nft in one of its own
+        proxier = FamilyProxier(family)
+        proxier.applier.command[:0] = ["unshare", "--net"]
+        return proxier
+
+    services, slices = _objects()
+    proxiers = [isolated(4), isolated(6)]
+    ports = [service_ports(services, slices, 4), service_ports(services, slices, 6)]
+    assert sync_families(proxiers, [V4, V6], ports) == ["full", "full"]
+    assert [p.applied_ports for p in proxiers] == ports
+    broken = ProxySettings(node_ips=("fd77:77:2::11",), cluster_cidr="fd00:10:244::/999", family=6)
+    with pytest.raises(NftError):
+        sync_families([isolated(4), isolated(6)], [V4, broken], ports)
