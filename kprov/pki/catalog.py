@@ -89,7 +89,7 @@ def _host_sans(host: PkiHost) -> tuple[tuple[str, ...], tuple[str, ...]]:
 def _apiserver_spec(topo: ClusterTopology) -> CertSpec:
     domain = topo.cluster_domain
     dns = ["kubernetes", "kubernetes.default", "kubernetes.default.svc", f"kubernetes.default.svc.{domain}"]
-    ips = [topo.service_ip]
+    ips = [topo.service_ip, *([topo.service_ipv6] if topo.service_ipv6 else [])]
     for name in topo.control_plane:
         host = topo.hosts[name]
         dns += host.dns_names

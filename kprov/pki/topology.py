@@ -7,6 +7,10 @@ Read from the inventory (groups and Ansible-named variables):
   groups ``control_plane``, ``workers``, ``nodes``   kubelets (all hosts if none exists)
   ``ansible_host``                       the host's address (an IP, or a DNS name)
   ``ip``, ``access_ip``, ``kprov_ips``   further addresses (``kprov_ips``: a list)
+  ``kprov_node_ipv6``                    the node's IPv6 address (dual-stack), when an IP
+  ``kprov_dual_stack``, ``kprov_service_cidrs``, ``kprov_service_cidr_ipv6``
+                                         dual-stack: the first address of the IPv6 service
+                                         range is a SAN of the API server too
   ``apiserver_endpoint``                 the API server address clients use (``host``,
                                          ``host:port`` or ``https://host:port``); default:
                                          the first control-plane host's address, port 6443
@@ -43,6 +47,8 @@ ETCD_GROUP = "etcd"
 CONTROL_PLANE_GROUP = "control_plane"
 KUBELET_GROUPS = ("control_plane", "workers", "nodes")
 _ADDRESS_VARS = ("ansible_host", "ansible_ssh_host", "ip", "access_ip")
+# roles/kprov_defaults' IPv6 service range (tests/unit/pki/test_dual_stack_sans.py keeps them equal)
+DEFAULT_SERVICE_CIDR_IPV6 = "fd00:10:96::/112"
 
 
 class TopologyError(ValueError):
@@ -81,6 +87,9 @@ class PkiHost:
         if not isinstance(extra, list):
             raise TopologyError(f"host {name}: kprov_ips must be a list of addresses, got {extra!r}")
         values += extra
+        ipv6 = str(host_vars.get("kprov_node_ipv6") or "").strip()
+        if is_ip(ipv6):  # (a template of facts is not known here: left out)
+            values.append(ipv6)
         for value in values:
             if value is None or value == "":
                 continue
@@ -105,6 +114,7 @@ class ClusterTopology:
     kubelets: tuple[str, ...]
     apiserver_endpoint: str | None = None
     service_ip: str = "10.96.0.1"
+    service_ipv6: str | None = None  # dual-stack: the IPv6 service range's first address
     cluster_domain: str = "cluster.local"
     extra_apiserver_names: tuple[str, ...] = field(default=())
     apiserver_vip: str | None = None
@@ -192,6 +202,7 @@ def topology_from_groups(
     if vip is not None and not is_ip(vip):
         raise TopologyError(f"apiserver_vip {vip!r}: expected an IP address")
     return ClusterTopology(
+        service_ipv6=_service_ipv6(first_vars),
         hosts=hosts,
         etcd=tuple(group_members(ETCD_GROUP)),
         control_plane=tuple(group_members(CONTROL_PLANE_GROUP)),
@@ -201,6 +212,28 @@ def topology_from_groups(
         apiserver_vip_port=int(first_vars.get("kprov_apiserver_vip_port") or 8443),
         node_lb_port=int(first_vars.get("kprov_node_lb_port") or 6444),
     )
+
+
+def _truthy(value: Any) -> bool:
+    return value is True or str(value).strip().lower() in ("true", "yes", "on", "1")
+
+
+def _service_ipv6(host_vars: Mapping[str, Any]) -> str | None:
+    """The first address of the IPv6 service range on a dual-stack inventory: from
+    ``kprov_service_cidrs`` when it is given as a list of CIDRs, else
+    ``kprov_service_cidr_ipv6`` (its default) when ``kprov_dual_stack`` is on; else None."""
+    cidrs = str(host_vars.get("kprov_service_cidrs") or "")
+    candidates = [c.strip() for c in cidrs.split(",") if c.strip() and "{" not in c]
+    if not candidates and _truthy(host_vars.get("kprov_dual_stack")):
+        candidates = [str(host_vars.get("kprov_service_cidr_ipv6") or DEFAULT_SERVICE_CIDR_IPV6)]
+    for text in candidates:
+        try:
+            network = ipaddress.ip_network(text, strict=False)
+        except ValueError:
+            raise TopologyError(f"service CIDR {text!r}: expected a CIDR") from None
+        if network.version == 6:
+            return str(network.network_address + 1)
+    return None
 
 
 def _bracketed(address: str) -> str:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import subprocess
 import sys
 
 from prometheus_client import CollectorRegistry
@@ -25,25 +24,16 @@ from kprov.cluster.client import Informer
 from kprov.cluster.client.resources import NODES
 from kprov.cluster.client.rest import ApiClient
 from kprov.cluster.netpol.agent import NetpolAgent
-from kprov.cluster.netpol.compiler import NETPOL_TABLE
-from kprov.cluster.proxy.nft import NftApplier
 
 __all__ = ["NetnsAgent"]
 
 
 class NetnsAgent(NetpolAgent):
-    """The agent with ``ip netns exec NETNS`` before every ``nft``."""
+    """The agent with ``ip netns exec NETNS`` before every ``nft`` (its ``nft_prefix``)."""
 
     def __init__(self, client: ApiClient, hostname: str, netns: str) -> None:
-        super().__init__(client, hostname, Informer(client, NODES), CollectorRegistry(auto_describe=False))
-        self.prefix = ["ip", "netns", "exec", netns]
-        self.applier = NftApplier(self.prefix, table=f"ip {NETPOL_TABLE}")
-
-    def _table_present(self) -> bool:
-        listed = subprocess.run(
-            [*self.prefix, "nft", "list", "table", "ip", NETPOL_TABLE], capture_output=True, check=False
-        )
-        return listed.returncode == 0
+        super().__init__(client, hostname, Informer(client, NODES), CollectorRegistry(auto_describe=False),
+                         nft_prefix=["ip", "netns", "exec", netns])
 
 
 async def _report_synced(agent: NetnsAgent) -> None:

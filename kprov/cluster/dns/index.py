@@ -5,6 +5,10 @@ Each object is reduced to a small frozen record when its event arrives; queries 
 plain dicts. ``generation`` grows on every change that can alter an answer, so the
 server's response cache (see :mod:`.server`) knows when to forget. The reverse (PTR) map
 and the per-namespace service counts are derived lazily, once per generation.
+
+Dual-stack: a Service's every cluster IP, every EndpointSlice of either family and every
+address of a pod's ``status.podIPs`` are indexed, addresses in canonical text (so an IPv6
+PTR query, which names all 32 nibbles, finds what the API wrote in any spelling).
 """
 
 from __future__ import annotations
@@ -84,12 +88,19 @@ def slice_endpoints(eps: Obj) -> tuple[EndpointEntry, ...]:
     ports = _ports(eps.get("ports"))
     out = []
     for ep in eps.get("endpoints") or []:
-        addresses = tuple(a for a in ep.get("addresses") or [] if a)
+        addresses = tuple(canonical_ip(a) for a in ep.get("addresses") or [] if a)
         if not addresses:
             continue
         ready = (ep.get("conditions") or {}).get("ready")
         out.append(EndpointEntry(addresses, ep.get("hostname") or "", ready is None or bool(ready), ports))
     return tuple(out)
+
+
+def _pod_ips(status: Obj) -> tuple[str, ...]:
+    """A pod's addresses: every ``status.podIPs`` entry (both families), else ``podIP``."""
+    listed = [entry.get("ip") for entry in status.get("podIPs") or [] if isinstance(entry, dict)]
+    texts = [ip for ip in listed if ip] or ([status["podIP"]] if status.get("podIP") else [])
+    return tuple(dict.fromkeys(canonical_ip(str(ip)) for ip in texts))
 
 
 class ClusterIndex:
@@ -102,7 +113,7 @@ class ClusterIndex:
         self.slices: dict[tuple[str, str], dict[str, tuple[EndpointEntry, ...]]] = {}
         self._slice_owner: dict[tuple[str, str], str] = {}  # (ns, slice) -> service name
         self.pod_ips: dict[tuple[str, str], int] = {}  # (namespace, ip) -> pods holding it
-        self._pod_ip: dict[tuple[str, str], str] = {}  # (ns, pod) -> ip
+        self._pod_ip: dict[tuple[str, str], tuple[str, ...]] = {}  # (ns, pod) -> its IPs
         self._derived_at = -1
         self._reverse: dict[str, list[str]] = {}
         self._namespaces: set[str] = set()
@@ -165,15 +176,16 @@ class ClusterIndex:
     def set_pod(self, pod: Obj) -> None:
         meta = pod.get("metadata") or {}
         key = (meta.get("namespace") or "default", meta.get("name") or "")
-        ip = (pod.get("status") or {}).get("podIP") or ""
-        old = self._pod_ip.get(key)
-        if old == ip:
+        ips = _pod_ips(pod.get("status") or {})
+        old = self._pod_ip.get(key, ())
+        if old == ips:
             return
-        if old:
-            self._unref_pod_ip(key[0], old)
-        if ip:
-            self._pod_ip[key] = ip
-            self.pod_ips[(key[0], ip)] = self.pod_ips.get((key[0], ip), 0) + 1
+        for ip in old:
+            self._unref_pod_ip(key[0], ip)
+        if ips:
+            self._pod_ip[key] = ips
+            for ip in ips:
+                self.pod_ips[(key[0], ip)] = self.pod_ips.get((key[0], ip), 0) + 1
         else:
             self._pod_ip.pop(key, None)
         self._changed()
@@ -181,9 +193,10 @@ class ClusterIndex:
     def delete_pod(self, pod: Obj) -> None:
         meta = pod.get("metadata") or {}
         key = (meta.get("namespace") or "default", meta.get("name") or "")
-        old = self._pod_ip.pop(key, None)
+        old = self._pod_ip.pop(key, ())
+        for ip in old:
+            self._unref_pod_ip(key[0], ip)
         if old:
-            self._unref_pod_ip(key[0], old)
             self._changed()
 
     def _unref_pod_ip(self, ns: str, ip: str) -> None:

@@ -9,7 +9,8 @@ The contract is kubernetes/dns/docs/specification.md (schema 1.1.0) for the clus
   ``hostname``/``subdomain``, StatefulSets) or, without one, its dashed address (as CoreDNS);
 - ``_<port>._<proto>.<svc>.<ns>.svc.<zone>`` SRV for named ports (the Service's port and
   name for a ClusterIP Service, each ready endpoint's port and name when headless);
-- PTR for ClusterIPs and headless endpoints' addresses;
+- PTR for ClusterIPs and headless endpoints' addresses (``in-addr.arpa`` and, for IPv6,
+  ``ip6.arpa``);
 - ``a-b-c-d.<ns>.pod.<zone>`` pod A/AAAA (``pods``: verified = only a pod's IP in that
   namespace, insecure = any address, disabled);
 - ``dns-version.<zone>`` TXT; existing names with no record of the asked type -> NODATA,
@@ -83,9 +84,14 @@ def _addr_record(name: str, ip: str, ttl: int) -> Record:
 
 
 def _undash(label: str) -> str | None:
-    try:
-        if label.count("-") == 3:
+    """The address a pod label names: ``10-244-1-2`` or ``fd00-10-244-1--a`` (an IPv6 address
+    may have three dashes too, ``fd00--1-2``, so IPv4 is only the first try)."""
+    if label.count("-") == 3:
+        try:
             return str(ipaddress.IPv4Address(label.replace("-", ".")))
+        except ValueError:
+            pass
+    try:
         return str(ipaddress.IPv6Address(label.replace("-", ":")))
     except ValueError:
         return None

@@ -13,15 +13,20 @@ New pods: the table drops traffic of a pod IP in this node's pod CIDR that is no
 set ``local-pods``, so a pod is unreachable until the sync that knows its IP has also put
 its policies in force (one transaction). ``synced`` turns true after the first successful
 sync following the informers' initial lists; ``kprov verify`` reads it from /metrics.
+
+Dual-stack: when this Node's ``spec.podCIDRs`` has an IPv6 range, the same policies are also
+compiled for IPv6 into table ``ip6 kprov-netpol`` (its own applier); an IPv4-only node has
+the one ``ip`` table it always had.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from prometheus_client import CollectorRegistry
@@ -35,7 +40,7 @@ from kprov.cluster.client.rest import ApiClient
 from kprov.cluster.netpol.compiler import NETPOL_TABLE, NodeScope, compile_node
 from kprov.cluster.proxy.metrics import SYNC_BUCKETS
 from kprov.cluster.proxy.nft import NftApplier
-from kprov.cluster.proxy.rules import Ruleset
+from kprov.cluster.proxy.rules import FAMILIES, Ruleset
 
 __all__ = ["NetpolAgent", "NetpolMetrics", "slim_pod"]
 
@@ -61,7 +66,8 @@ def slim_pod(pod: Obj) -> Obj:
                 for c in spec.get("containers") or []
             ],
         },
-        "status": {"podIP": status.get("podIP"), "phase": status.get("phase")},
+        "status": {"podIP": status.get("podIP"), "podIPs": status.get("podIPs") or [],
+                   "phase": status.get("phase")},
     }
 
 
@@ -74,6 +80,22 @@ def _facts(obj: Obj) -> Any:
     return {key: value for key, value in obj.items() if key not in ("apiVersion", "kind")} | {
         "metadata": {k: v for k, v in (obj.get("metadata") or {}).items() if k != "resourceVersion"}
     }
+
+
+def _table(family: int) -> str:
+    return f"{FAMILIES[family].table_family} {NETPOL_TABLE}"
+
+
+def _pod_cidrs(node: Obj) -> dict[int, str]:
+    """The node's pod ranges by family (``spec.podCIDRs``, else ``spec.podCIDR``), first of each."""
+    spec = node.get("spec") or {}
+    found: dict[int, str] = {}
+    for text in spec.get("podCIDRs") or ([spec["podCIDR"]] if spec.get("podCIDR") else []):
+        try:
+            found.setdefault(ipaddress.ip_network(str(text), strict=False).version, str(text))
+        except ValueError:
+            continue
+    return found
 
 
 def _rule_count(ruleset: Ruleset) -> int:
@@ -144,6 +166,7 @@ class NetpolAgent:
         log_drops: bool = False,
         sync_period: float = 30.0,
         min_sync_period: float = 0.05,
+        nft_prefix: Sequence[str] = (),
     ) -> None:
         self.hostname = hostname
         self.nodes = nodes
@@ -151,7 +174,8 @@ class NetpolAgent:
         self.sync_period = sync_period
         self.min_sync_period = min_sync_period
         self.metrics = NetpolMetrics(registry)
-        self.applier = NftApplier(table=f"ip {NETPOL_TABLE}")
+        self.nft_prefix = list(nft_prefix)  # e.g. ``ip netns exec NAME`` (the bench)
+        self.appliers: dict[int, NftApplier] = {4: self._applier(4)}  # and 6 once dual-stack
         self.policies = Informer(client, NETWORK_POLICIES)
         self.pods = Informer(client, PODS, transform=slim_pod)
         self.namespaces = Informer(client, NAMESPACES, transform=_slim_namespace)
@@ -169,38 +193,56 @@ class NetpolAgent:
             informer.add_handler(EventHandler(mark, moved, mark))
 
         def node_moved(old: Obj, new: Obj) -> None:
-            if (old.get("spec") or {}).get("podCIDR") != (new.get("spec") or {}).get("podCIDR"):
+            if _pod_cidrs(old) != _pod_cidrs(new):
                 self._changed.set()
 
         self.nodes.add_handler(EventHandler(None, node_moved, None))
 
-    def _scope(self) -> NodeScope:
-        own = next((n for n in self.nodes.store.items() if n["metadata"]["name"] == self.hostname), None)
-        cidr = str(((own or {}).get("spec") or {}).get("podCIDR") or "")
-        return NodeScope(self.hostname, cidr, self.log_drops)
+    def _applier(self, family: int) -> NftApplier:
+        return NftApplier(self.nft_prefix, table=_table(family))
 
-    def _table_present(self) -> bool:
-        listed = subprocess.run(
-            ["nft", "list", "table", "ip", NETPOL_TABLE], capture_output=True, check=False
-        )
-        return listed.returncode == 0
+    def _scopes(self) -> list[NodeScope]:
+        """IPv4's scope always (as before dual-stack), IPv6's when the node has an IPv6 range."""
+        own = next((n for n in self.nodes.store.items() if n["metadata"]["name"] == self.hostname), None)
+        cidrs = _pod_cidrs(own or {})
+        scopes = [NodeScope(self.hostname, cidrs.get(4, ""), self.log_drops)]
+        if 6 in cidrs:
+            scopes.append(NodeScope(self.hostname, cidrs[6], self.log_drops, family=6))
+        return scopes
+
+    def _table_present(self, family: int = 4) -> bool:
+        command = [*self.nft_prefix, "nft", "list", "table", *_table(family).split()]
+        return subprocess.run(command, capture_output=True, check=False).returncode == 0
 
     def _sync(
-        self, scope: NodeScope, policies: list[Obj], pods: list[Obj], namespaces: list[Obj], check: bool
+        self,
+        scopes: list[NodeScope],
+        policies: list[Obj],
+        pods: list[Obj],
+        namespaces: list[Obj],
+        check: bool,
     ) -> Ruleset:
-        if check and self.applier.applied is not None and not self._table_present():
-            log.warning("table ip %s is gone; recreating it", NETPOL_TABLE)
-            self.applier.forget()
-        ruleset = compile_node(scope, policies, pods, namespaces)
-        outcome = self.applier.apply(ruleset)
-        if outcome != "unchanged":
-            log.info(
-                "network policy rules applied (%s): %d policies, %d rules",
-                outcome,
-                len(policies),
-                _rule_count(ruleset),
-            )
-        return ruleset
+        """Sync each family's table; returns the IPv4 ruleset (what the metrics describe)."""
+        rulesets = []
+        for scope in scopes:
+            if scope.family not in self.appliers:
+                self.appliers[scope.family] = self._applier(scope.family)
+            applier = self.appliers[scope.family]
+            if check and applier.applied is not None and not self._table_present(scope.family):
+                log.warning("table %s is gone; recreating it", _table(scope.family))
+                applier.forget()
+            ruleset = compile_node(scope, policies, pods, namespaces)
+            outcome = applier.apply(ruleset)
+            if outcome != "unchanged":
+                log.info(
+                    "network policy rules applied to %s (%s): %d policies, %d rules",
+                    _table(scope.family),
+                    outcome,
+                    len(policies),
+                    _rule_count(ruleset),
+                )
+            rulesets.append(ruleset)
+        return rulesets[0]
 
     async def run(self) -> None:
         """Run until cancelled. The Node informer is the proxy's and is run by it."""
@@ -221,7 +263,7 @@ class NetpolAgent:
                 self._changed.clear()
                 await asyncio.sleep(self.min_sync_period)
                 snapshot = (
-                    self._scope(),
+                    self._scopes(),
                     self.policies.store.items(),
                     self.pods.store.items(),
                     self.namespaces.store.items(),
@@ -233,7 +275,8 @@ class NetpolAgent:
                     backoff = 0.5
                 except Exception:
                     log.exception("network policy sync failed; retrying in %.1fs", backoff)
-                    self.applier.forget()
+                    for applier in self.appliers.values():
+                        applier.forget()
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, 30.0)
                     self._changed.set()

@@ -24,11 +24,16 @@ Shape of the table (forward and input hooks, priority filter, policy accept):
 - a peer selector (podSelector, namespaceSelector, or both) is a named set of the matching
   pods' IPs, one per policy rule peer and shared by all local pods the policy selects: a
   peer pod that comes, goes or changes labels changes only set elements.
-- ipBlock is inlined (``ip saddr CIDR ip saddr != { except }``); IPv6 blocks never match
-  this IPv4 pod network and are left out.
+- ipBlock is inlined (``ip saddr CIDR ip saddr != { except }``); a block of the other
+  family is left out (it never matches this table's packets).
 - ports: ``meta l4proto P th dport N`` (or ``N-M`` with endPort) for TCP, UDP and SCTP. A
   named ingress port resolves against the selected (local) pod's container ports; a named
   egress port against each destination pod, as a set of ``ip . proto . port`` elements.
+
+Families are data: :class:`NodeScope` names one (4 or 6). A dual-stack node compiles the
+same policies twice, into ``ip kprov-netpol`` over the pods' IPv4 addresses and IPv4
+ipBlocks and into ``ip6 kprov-netpol`` over their IPv6 addresses (``status.podIPs``) and
+IPv6 ipBlocks, so a policy isolates a pod in both families.
 """
 
 from __future__ import annotations
@@ -42,7 +47,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kprov.cluster.api.selectors import LabelSelector, SelectorError, label_selector_from_object
-from kprov.cluster.proxy.rules import NamedSet, Ruleset
+from kprov.cluster.proxy.rules import FAMILIES, NamedSet, Ruleset
 
 __all__ = ["NETPOL_TABLE", "NodeScope", "compile_node", "pod_chain_name"]
 
@@ -54,11 +59,13 @@ Obj = Mapping[str, Any]
 
 @dataclass(frozen=True)
 class NodeScope:
-    """The node a ruleset is for: its name, its pod CIDR ("" unknown) and whether drops log."""
+    """The node a ruleset is for: its name, its pod CIDR of the family ("" unknown), whether
+    drops log, and the address family (4: table ``ip``, 6: table ``ip6``)."""
 
     node_name: str
     pod_cidr: str = ""
     log_drops: bool = False
+    family: int = 4
 
 
 @dataclass(frozen=True)
@@ -91,13 +98,28 @@ def _meta(obj: Obj) -> Mapping[str, Any]:
     return obj.get("metadata") or {}
 
 
-def _pods(objs: Iterable[Obj]) -> list[_Pod]:
-    """Pods that policies see: scheduled, with an IPv4 pod IP, not on the host network, not done."""
+def _pod_ip(status: Mapping[str, Any], family: int) -> str:
+    """The pod's address of ``family``: from ``status.podIPs``, else ``status.podIP``."""
+    entries = [entry for entry in status.get("podIPs") or [] if isinstance(entry, Mapping)]
+    listed = [str(entry.get("ip") or "") for entry in entries]
+    for text in listed or [str(status.get("podIP") or "")]:
+        try:
+            address = ipaddress.ip_address(text)
+        except ValueError:
+            continue
+        if address.version == family:
+            return str(address)
+    return ""
+
+
+def _pods(objs: Iterable[Obj], family: int = 4) -> list[_Pod]:
+    """Pods that policies see: scheduled, with a pod IP of ``family``, not on the host network,
+    not done."""
     found = []
     for obj in objs:
         spec, status = obj.get("spec") or {}, obj.get("status") or {}
-        ip = status.get("podIP") or ""
-        if not ip or ":" in ip or spec.get("hostNetwork") or status.get("phase") in ("Succeeded", "Failed"):
+        ip = _pod_ip(status, family)
+        if not ip or spec.get("hostNetwork") or status.get("phase") in ("Succeeded", "Failed"):
             continue
         ports = tuple(
             (str(port["name"]), str(port.get("protocol") or "TCP"), int(port["containerPort"]))
@@ -159,8 +181,15 @@ def _policies(objs: Iterable[Obj]) -> list[_Policy]:
 
 class _Compiler:
     def __init__(
-        self, policies: list[_Policy], pods: list[_Pod], namespaces: Mapping[str, Mapping[str, str]]
+        self,
+        policies: list[_Policy],
+        pods: list[_Pod],
+        namespaces: Mapping[str, Mapping[str, str]],
+        family: int = 4,
     ) -> None:
+        self.family = family
+        self.ip = FAMILIES[family].table_family  # "ip" | "ip6", the address match
+        self.addr = FAMILIES[family].addr_type
         self.policies = policies
         self.pods = pods
         self.namespaces = namespaces
@@ -173,7 +202,7 @@ class _Compiler:
         self.policies_by_namespace: dict[str, list[_Policy]] = {}
         for policy in policies:
             self.policies_by_namespace.setdefault(policy.namespace, []).append(policy)
-        self.ip_order = {pod.ip: int(ipaddress.IPv4Address(pod.ip)) for pod in pods}
+        self.ip_order = {pod.ip: int(ipaddress.ip_address(pod.ip)) for pod in pods}
 
     def peer_ips(self, policy: _Policy, peer: Mapping[str, Any]) -> list[str]:
         pod_selector = peer.get("podSelector")
@@ -203,16 +232,16 @@ class _Compiler:
             peer = peer or {}
             block = peer.get("ipBlock")
             if isinstance(block, Mapping):
-                match = _ip_block(block, field)
+                match = _ip_block(block, field, self.family)
                 if match:
                     matches.append(match)
                 continue
             set_name = _name("peers", f"{policy.key}/{key}/{index}")
             if set_name not in self.ruleset.sets:
-                self.ruleset.add_set(NamedSet(set_name, "ipv4_addr"))
+                self.ruleset.add_set(NamedSet(set_name, self.addr))
                 for ip in self.peer_ips(policy, peer):
                     self.ruleset.add_element(set_name, ip)
-            matches.append(f"ip {field} @{set_name}")
+            matches.append(f"{self.ip} {field} @{set_name}")
         return matches
 
     def port_matches(self, policy: _Policy, key: str, ports: list[Any], target: _Pod | None) -> list[str]:
@@ -239,12 +268,12 @@ class _Compiler:
             else:
                 set_name = _name("named", f"{policy.key}/{key}/{index}")
                 if set_name not in self.ruleset.sets:
-                    self.ruleset.add_set(NamedSet(set_name, "ipv4_addr . inet_proto . inet_service"))
+                    self.ruleset.add_set(NamedSet(set_name, f"{self.addr} . inet_proto . inet_service"))
                     for pod in self.pods:
                         resolved = pod.named(str(number), protocol)
                         if resolved is not None:
                             self.ruleset.add_element(set_name, f"{pod.ip} . {proto} . {resolved}")
-                matches.append(f"ip daddr . meta l4proto . th dport @{set_name}")
+                matches.append(f"{self.ip} daddr . meta l4proto . th dport @{set_name}")
         return matches
 
     def pod_rules(self, pod: _Pod, policies: list[_Policy], direction: str) -> list[str]:
@@ -266,10 +295,10 @@ class _Compiler:
         return rules
 
     def compile(self, scope: NodeScope) -> Ruleset:
-        rs = self.ruleset
-        rs.add_set(NamedSet("local-pods", "ipv4_addr"))
+        rs, ip = self.ruleset, self.ip
+        rs.add_set(NamedSet("local-pods", self.addr))
         for map_name in ("ingress-pods", "egress-pods"):
-            rs.add_set(NamedSet(map_name, "ipv4_addr : verdict"))
+            rs.add_set(NamedSet(map_name, f"{self.addr} : verdict"))
         drop = 'log prefix "kprov-netpol drop " level debug drop' if scope.log_drops else "drop"
         local = sorted(
             (p for p in self.pods if p.node == scope.node_name), key=lambda p: (p.namespace, p.name)
@@ -290,26 +319,27 @@ class _Compiler:
         unknown = []
         if scope.pod_cidr:
             unknown = [
-                f"ip saddr {scope.pod_cidr} ip saddr != @local-pods {drop}",
-                f"ip daddr {scope.pod_cidr} ip daddr != @local-pods {drop}",
+                f"{ip} saddr {scope.pod_cidr} {ip} saddr != @local-pods {drop}",
+                f"{ip} daddr {scope.pod_cidr} {ip} daddr != @local-pods {drop}",
             ]
         head = ["ct state established,related accept", "iif lo accept", "fib saddr type local accept"]
         hook = "type filter hook {hook} priority filter; policy accept;"
         rs.add_chain(
             "forward",
-            [*head, *unknown, "ip saddr vmap @egress-pods", "ip daddr vmap @ingress-pods"],
+            [*head, *unknown, f"{ip} saddr vmap @egress-pods", f"{ip} daddr vmap @ingress-pods"],
             hook.format(hook="forward"),
         )
-        rs.add_chain("input", [*head, *unknown[:1], "ip saddr vmap @egress-pods"], hook.format(hook="input"))
+        input_rules = [*head, *unknown[:1], f"{ip} saddr vmap @egress-pods"]
+        rs.add_chain("input", input_rules, hook.format(hook="input"))
         return rs
 
 
-def _ip_block(block: Mapping[str, Any], field: str) -> str:
+def _ip_block(block: Mapping[str, Any], field: str, family: int = 4) -> str:
     try:
         network = ipaddress.ip_network(str(block.get("cidr") or ""), strict=False)
     except ValueError:
         return ""
-    if network.version != 4:
+    if network.version != family:
         return ""
     excepted = []
     for text in block.get("except") or []:
@@ -317,17 +347,19 @@ def _ip_block(block: Mapping[str, Any], field: str) -> str:
             inner = ipaddress.ip_network(str(text), strict=False)
         except ValueError:
             continue
-        if inner.version == 4:
+        if inner.version == family:
             excepted.append(str(inner))
-    match = f"ip {field} {network}"
+    ip = FAMILIES[family].table_family
+    match = f"{ip} {field} {network}"
     if excepted:
-        match += f" ip {field} != {{ {', '.join(excepted)} }}"
+        match += f" {ip} {field} != {{ {', '.join(excepted)} }}"
     return match
 
 
 def compile_node(
     scope: NodeScope, policies: Iterable[Obj], pods: Iterable[Obj], namespaces: Iterable[Obj]
 ) -> Ruleset:
-    """The ``ip kprov-netpol`` ruleset of ``scope``'s node for these API objects."""
+    """The ``ip kprov-netpol`` (``ip6`` for ``scope.family`` 6) ruleset of ``scope``'s node for
+    these API objects."""
     labels = {str(_meta(ns).get("name") or ""): dict(_meta(ns).get("labels") or {}) for ns in namespaces}
-    return _Compiler(_policies(policies), _pods(pods), labels).compile(scope)
+    return _Compiler(_policies(policies), _pods(pods, scope.family), labels, scope.family).compile(scope)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import socket
 from pathlib import Path
 
@@ -20,11 +21,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--kubeconfig", required=True, help="kubeconfig with the kube-proxy identity")
     parser.add_argument("--hostname-override", default="", help="this node's name (default: hostname)")
-    parser.add_argument("--node-ip", default="", help="this node's IPv4 address(es), comma-separated")
+    parser.add_argument("--node-ip", default="",
+                        help="this node's address(es), comma-separated, one per family on a dual-stack node")
     parser.add_argument("--healthz-bind-address", default="0.0.0.0:10256")
     parser.add_argument("--metrics-bind-address", default="127.0.0.1:10249",
                         help="where /metrics is served over plain HTTP (port 0: off)")
-    parser.add_argument("--cluster-cidr", default="", help="pod CIDR of the cluster, e.g. 10.244.0.0/16")
+    parser.add_argument("--cluster-cidr", default="",
+                        help="pod CIDR(s) of the cluster, e.g. 10.244.0.0/16,fd00:10:244::/56 (dual-stack)")
     parser.add_argument("--backend", "--proxy-mode", dest="backend", default="nftables",
                         choices=["nftables", "iptables"])
     parser.add_argument("--sync-period", type=parse_duration, default=30.0)
@@ -52,9 +55,14 @@ def main(argv: list[str] | None = None) -> int:
     node_ips = tuple(ip for ip in args.node_ip.split(",") if ip)
     for ip in node_ips:
         try:
-            socket.inet_pton(socket.AF_INET, ip)
-        except OSError:
-            raise SystemExit(f"kprov-proxy: --node-ip: {ip!r} is not an IPv4 address") from None
+            ipaddress.ip_address(ip)
+        except ValueError:
+            raise SystemExit(f"kprov-proxy: --node-ip: {ip!r} is not an IP address") from None
+    for cidr in (c for c in args.cluster_cidr.split(",") if c):
+        try:
+            ipaddress.ip_network(cidr, strict=False)
+        except ValueError:
+            raise SystemExit(f"kprov-proxy: --cluster-cidr: {cidr!r} is not a CIDR") from None
     if args.manage_routes and not node_ips:
         raise SystemExit("kprov-proxy: --manage-routes needs --node-ip")
     options = ProxyOptions(

@@ -6,7 +6,9 @@ kube-proxy lists them) feed a :class:`~.tracker.ServiceTracker`
 and set a "changed" flag; the loop waits for a change (or the resync period), lets a burst
 settle for ``min_sync_period``, then syncs:
 
-1. service ports of the dirty services -> :class:`~.rules.RulesCompiler` -> ruleset;
+1. service ports of the dirty services -> :class:`~.rules.RulesCompiler` -> ruleset, per
+   address family the node serves (:mod:`.families`: ``ip kprov``, and ``ip6 kprov`` on a
+   dual-stack node);
 2. :class:`~.nft.NftApplier` applies it only if it differs (a delta transaction, or a full
    one on the first sync / after a failure / if the table vanished);
 3. stale UDP conntrack entries of removed endpoints are deleted;
@@ -31,7 +33,6 @@ import contextlib
 import ipaddress
 import logging
 import socket
-import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,12 +51,11 @@ from kprov.cluster.network.routes import (
     node_pod_cidrs,
     plan_routes,
 )
-from kprov.cluster.proxy.conntrack import delete_flows, stale_udp_flows
+from kprov.cluster.proxy.families import FamilyProxier, by_family, families, family_settings, sync_families
 from kprov.cluster.proxy.healthz import HealthState, start_healthz
 from kprov.cluster.proxy.l2_candidates import announceable, node_qualifies
 from kprov.cluster.proxy.metrics import ProxyMetrics, start_metrics
-from kprov.cluster.proxy.nft import NftApplier
-from kprov.cluster.proxy.rules import TABLE, ProxySettings, RulesCompiler
+from kprov.cluster.proxy.rules import ProxySettings
 from kprov.cluster.proxy.service_health import ServiceHealthServers, health_checks
 from kprov.cluster.proxy.servicemap import PROXY_SELECTOR, ServicePort
 from kprov.cluster.proxy.speaker import L2Speaker
@@ -71,8 +71,8 @@ Obj = dict[str, Any]
 @dataclass
 class ProxyOptions:
     hostname: str = field(default_factory=socket.gethostname)
-    node_ips: tuple[str, ...] = ()
-    cluster_cidr: str = ""
+    node_ips: tuple[str, ...] = ()  # of either family, primary first
+    cluster_cidr: str = ""  # comma list, one CIDR per family, primary first
     healthz_address: str = "0.0.0.0:10256"
     metrics_address: str = ""  # host:port of /metrics ("" : off)
     sync_period: float = 30.0
@@ -109,12 +109,12 @@ class ProxyDaemon:
     def __init__(self, client: ApiClient, options: ProxyOptions) -> None:
         self.client = client
         self.options = options
-        self.tracker = ServiceTracker()
+        self.cluster_cidrs = tuple(c for c in options.cluster_cidr.split(",") if c)
+        self.families = families(options.node_ips, self.cluster_cidrs)
+        self.tracker = ServiceTracker(self.families)
         self.health = HealthState()
         self.metrics = ProxyMetrics()
-        self.applier = NftApplier()
-        self.compiler: RulesCompiler | None = None
-        self.applied_ports: list[ServicePort] = []
+        self.proxiers = [FamilyProxier(family) for family in self.families]  # primary first
         self._changed = asyncio.Event()
         self.services = Informer(client, SERVICES, label_selector=PROXY_SELECTOR)
         self.slices = Informer(client, ENDPOINTSLICES, label_selector=PROXY_SELECTOR)
@@ -164,25 +164,20 @@ class ProxyDaemon:
         self.nodes.add_handler(EventHandler(on(lambda _n: None), node_moved, on(lambda _n: None)))
 
     # ---- sync (worker thread for the blocking parts) ------------------------------------
-    def _settings(self, nodes: list[Obj]) -> ProxySettings:
+    def _settings(self, nodes: list[Obj]) -> list[ProxySettings]:
+        """One family's settings per proxier: its node addresses (flags, then the Node's
+        InternalIPs of that family) and its cluster CIDR."""
         ips = list(self.options.node_ips)
         own = next((n for n in nodes if n["metadata"]["name"] == self.options.hostname), None)
         if own is not None:
             internal = node_internal_ip(own)
             if internal and internal not in ips:
                 ips.append(internal)
-        return ProxySettings(
-            node_ips=tuple(ips), cluster_cidr=self.options.cluster_cidr, node_name=self.options.hostname
-        )
-
-    def _sync_rules(self, settings: ProxySettings, ports: list[ServicePort]) -> str:
-        if self.compiler is None or self.compiler.settings != settings:
-            self.compiler = RulesCompiler(settings)
-            self.applier.forget()
-        outcome = self.applier.apply(self.compiler.compute(ports))
-        delete_flows(stale_udp_flows(self.applied_ports, ports))
-        self.applied_ports = ports
-        return outcome
+            for address in by_family(node_internal_ips(own).values()).get(6, []):
+                if address not in ips:
+                    ips.append(address)
+        name = self.options.hostname
+        return [family_settings(p.family, ips, self.cluster_cidrs, name) for p in self.proxiers]
 
     def _sync_network(self, nodes: list[Obj]) -> None:
         own = next((n for n in nodes if n["metadata"]["name"] == self.options.hostname), None)
@@ -197,19 +192,18 @@ class ProxyDaemon:
             for change in self._routes.apply(plan):
                 log.info("route %s", change)
 
-    def _table_present(self) -> bool:
-        result = subprocess.run(
-            ["nft", "list", "chain", "ip", TABLE, "services"], capture_output=True, check=False
-        )
-        return result.returncode == 0
-
-    def _sync(self, settings: ProxySettings, ports: list[ServicePort], nodes: list[Obj], check: bool) -> None:
-        if check and self.applier.applied is not None and not self._table_present():
-            log.warning("table ip %s is gone; recreating it", TABLE)
-            self.applier.forget()
-        outcome = self._sync_rules(settings, ports)
-        if outcome != "unchanged":
-            log.info("rules applied (%s): %d service ports", outcome, len(ports))
+    def _sync(
+        self, settings: list[ProxySettings], ports: list[list[ServicePort]], nodes: list[Obj], check: bool
+    ) -> None:
+        for proxier in self.proxiers:
+            if check and proxier.applier.applied is not None and not proxier.table_present():
+                log.warning("table %s is gone; recreating it", proxier.table)
+                proxier.applier.forget()
+        outcomes = sync_families(self.proxiers, settings, ports)
+        for proxier, outcome, family_ports in zip(self.proxiers, outcomes, ports, strict=True):
+            if outcome != "unchanged":
+                log.info("rules applied to %s (%s): %d service ports",
+                         proxier.table, outcome, len(family_ports))
         if self.options.manage_routes or self.options.cni_conf_dir is not None:
             self._sync_network(nodes)
 
@@ -244,21 +238,25 @@ class ProxyDaemon:
                 self._changed.clear()
                 await asyncio.sleep(self.options.min_sync_period)
                 nodes = self.nodes.store.items()
-                settings, ports = self._settings(nodes), self.tracker.service_ports()
+                settings = self._settings(nodes)
+                ports = [self.tracker.service_ports(p.family) for p in self.proxiers]
                 try:
                     started = time.perf_counter()
                     await asyncio.to_thread(self._sync, settings, ports, nodes, check)
                     self.metrics.synced(time.perf_counter() - started)
                     self.health.synced()
-                    await service_health.update(health_checks(ports, self.options.hostname))
-                    if self.speaker is not None and settings.node_ips:
-                        wanted = announceable(ports, nodes, self.options.hostname)
-                        self.speaker.update(wanted, settings.node_ips[0])
+                    # health check ports and layer-2 (ARP) announcements: the primary family's
+                    await service_health.update(health_checks(ports[0], self.options.hostname))
+                    ipv4 = next((s for s in settings if s.family == 4), None)
+                    if self.speaker is not None and ipv4 is not None and ipv4.node_ips:
+                        v4_ports = ports[[s.family for s in settings].index(4)]
+                        wanted = announceable(v4_ports, nodes, self.options.hostname)
+                        self.speaker.update(wanted, ipv4.node_ips[0])
                     backoff = 0.5
                 except Exception:
                     log.exception("sync failed; retrying in %.1fs", backoff)
-                    self.applier.forget()
-                    self.compiler = None
+                    for proxier in self.proxiers:
+                        proxier.reset()
                     self.tracker.mark_all_dirty()
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, 30.0)

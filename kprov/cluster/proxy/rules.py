@@ -32,6 +32,11 @@ Shape of table ``ip kprov`` (close to upstream kube-proxy's nftables mode):
 - ``nat-postrouting`` masquerades marked packets, hairpin traffic (a pod reaching itself
   through its service; set ``hairpin`` of endpoint . endpoint pairs) and pod traffic
   leaving the cluster CIDR.
+
+Families are data (:class:`Family`): a dual-stack node has one ruleset per family, the IPv6
+one for table ``ip6 kprov`` with the same chains over ``ip6`` matches and ``ipv6_addr``
+keys, computed from that family's service ports (as upstream's nftables mode, which has an
+``ip6 kube-proxy`` table beside ``ip kube-proxy``). The IPv4 ruleset is unchanged by it.
 """
 
 from __future__ import annotations
@@ -51,8 +56,11 @@ __all__ = [
     "Ruleset",
     "RulesCompiler",
     "Touched",
+    "FAMILIES",
+    "Family",
     "compute_ruleset",
     "service_fragment",
+    "table_name",
     "TABLE",
     "MASQ_MARK",
 ]
@@ -87,10 +95,36 @@ class NamedSet:
 
 
 @dataclass(frozen=True)
+class Family:
+    """How one address family is spelled in nft: its table family, match and key type."""
+
+    version: int
+    table_family: str  # "ip" | "ip6": the table's family, and the address match's protocol
+    addr_type: str  # "ipv4_addr" | "ipv6_addr"
+
+    def endpoint(self, ip: str, port: int) -> str:
+        """``ip:port`` as a dnat target (an IPv6 address in brackets)."""
+        return f"[{ip}]:{port}" if self.version == 6 else f"{ip}:{port}"
+
+
+FAMILIES = {4: Family(4, "ip", "ipv4_addr"), 6: Family(6, "ip6", "ipv6_addr")}
+
+
+def table_name(family: int) -> str:
+    """The ``family name`` of kube-proxy's table for ``family`` (``ip kprov``, ``ip6 kprov``)."""
+    return f"{FAMILIES[family].table_family} {TABLE}"
+
+
+@dataclass(frozen=True)
 class ProxySettings:
-    node_ips: tuple[str, ...] = ()
-    cluster_cidr: str = ""  # "" = masquerade all service traffic (no pod CIDR known)
+    node_ips: tuple[str, ...] = ()  # of this family
+    cluster_cidr: str = ""  # of this family; "" = masquerade all service traffic (no pod CIDR known)
     node_name: str = ""  # this node, for externalTrafficPolicy Local
+    family: int = 4  # 4 or 6: which table (``ip``/``ip6 kprov``) these rules are for
+
+    @property
+    def nft(self) -> Family:
+        return FAMILIES[self.family]
 
 
 @dataclass
@@ -148,17 +182,18 @@ def _chain_name(prefix: str, key: str) -> str:
 
 
 def _static(ruleset: Ruleset, settings: ProxySettings) -> None:
+    addr, ip = settings.nft.addr_type, settings.nft.table_family
     for named in (
-        NamedSet("service-ips", "ipv4_addr . inet_proto . inet_service : verdict"),
+        NamedSet("service-ips", f"{addr} . inet_proto . inet_service : verdict"),
         NamedSet("service-nodeports", "inet_proto . inet_service : verdict"),
-        NamedSet("no-endpoint-services", "ipv4_addr . inet_proto . inet_service : verdict"),
+        NamedSet("no-endpoint-services", f"{addr} . inet_proto . inet_service : verdict"),
         NamedSet("no-endpoint-nodeports", "inet_proto . inet_service : verdict"),
-        NamedSet("nodeport-ips", "ipv4_addr"),
-        NamedSet("hairpin", "ipv4_addr . ipv4_addr"),
+        NamedSet("nodeport-ips", addr),
+        NamedSet("hairpin", f"{addr} . {addr}"),
     ):
         ruleset.add_set(named)
-    for ip in settings.node_ips:
-        ruleset.add_element("nodeport-ips", ip)
+    for node_ip in settings.node_ips:
+        ruleset.add_element("nodeport-ips", node_ip)
     nat = "type nat hook {hook} priority {prio}; policy accept;"
     new_conn = ("ct state new jump endpoints-check",)
     ruleset.add_chain("nat-prerouting", ["jump services"], nat.format(hook="prerouting", prio="dstnat"))
@@ -174,55 +209,56 @@ def _static(ruleset: Ruleset, settings: ProxySettings) -> None:
     ruleset.add_chain(
         "services",
         [
-            "ip daddr . meta l4proto . th dport vmap @service-ips",
-            "ip daddr @nodeport-ips meta l4proto . th dport vmap @service-nodeports",
+            f"{ip} daddr . meta l4proto . th dport vmap @service-ips",
+            f"{ip} daddr @nodeport-ips meta l4proto . th dport vmap @service-nodeports",
         ],
     )
     ruleset.add_chain(
         "endpoints-check",
         [
-            "ip daddr . meta l4proto . th dport vmap @no-endpoint-services",
-            "ip daddr @nodeport-ips meta l4proto . th dport vmap @no-endpoint-nodeports",
+            f"{ip} daddr . meta l4proto . th dport vmap @no-endpoint-services",
+            f"{ip} daddr @nodeport-ips meta l4proto . th dport vmap @no-endpoint-nodeports",
         ],
     )
     ruleset.add_chain("reject-chain", ["meta l4proto tcp reject with tcp reset", "reject"])
     ruleset.add_chain("mark-for-masquerade", [f"meta mark set meta mark | {MASQ_MARK:#x}"])
     masquerading = [
         f"meta mark & {MASQ_MARK:#x} == {MASQ_MARK:#x} masquerade fully-random",
-        "ct status dnat ip saddr . ip daddr @hairpin masquerade",
+        f"ct status dnat {ip} saddr . {ip} daddr @hairpin masquerade",
     ]
     if settings.cluster_cidr:
         masquerading.append(
-            f"ip saddr {settings.cluster_cidr} ip daddr != {settings.cluster_cidr} masquerade"
+            f"{ip} saddr {settings.cluster_cidr} {ip} daddr != {settings.cluster_cidr} masquerade"
         )
     ruleset.add_chain("masquerading", masquerading)
 
 
-def _dnat(protocol: str, endpoints: tuple[Endpoint, ...]) -> str:
+def _dnat(protocol: str, endpoints: tuple[Endpoint, ...], family: Family = FAMILIES[4]) -> str:
     if len(endpoints) == 1:
-        return f"meta l4proto {protocol} dnat to {endpoints[0].ip}:{endpoints[0].port}"
+        return f"meta l4proto {protocol} dnat to {family.endpoint(endpoints[0].ip, endpoints[0].port)}"
     choices = ", ".join(f"{i} : {ep.ip} . {ep.port}" for i, ep in enumerate(endpoints))
     return f"meta l4proto {protocol} dnat to numgen random mod {len(endpoints)} map {{ {choices} }}"
 
 
 def _masquerade_rule(settings: ProxySettings) -> str:
     if settings.cluster_cidr:
-        return f"ip saddr != {settings.cluster_cidr} jump mark-for-masquerade"
+        return f"{settings.nft.table_family} saddr != {settings.cluster_cidr} jump mark-for-masquerade"
     return "jump mark-for-masquerade"
 
 
-def _affinity_chains(ruleset: Ruleset, sp: ServicePort, service_chain: str) -> list[str]:
+def _affinity_chains(ruleset: Ruleset, sp: ServicePort, service_chain: str, family: Family) -> list[str]:
     """Per-endpoint chains recording clients; returns the service chain's balancing rules."""
+    ip = family.table_family
     sticky: list[str] = []
     picks: list[str] = []
     for i, ep in enumerate(sp.endpoints):
         target = f"{sp.key}/{ep.ip}:{ep.port}"
         chain, affinity = _chain_name("ep", target), f"aff-{_hash(service_chain + target)}"
-        ruleset.add_set(NamedSet(affinity, "ipv4_addr", "dynamic,timeout", sp.affinity_timeout))
+        ruleset.add_set(NamedSet(affinity, family.addr_type, "dynamic,timeout", sp.affinity_timeout))
         ruleset.add_chain(
-            chain, [f"update @{affinity} {{ ip saddr }}", _dnat(sp.protocol, (ep,))]
+            chain, [f"update @{affinity} {{ {ip} saddr }}", _dnat(sp.protocol, (ep,), family)]
         )
-        sticky.append(f"ip saddr @{affinity} goto {chain}")
+        sticky.append(f"{ip} saddr @{affinity} goto {chain}")
         picks.append(f"{i} : goto {chain}")
     return [*sticky, f"numgen random mod {len(picks)} vmap {{ {', '.join(picks)} }}"]
 
@@ -243,8 +279,9 @@ def _external_rules(sp: ServicePort, settings: ProxySettings, service_chain: str
     if not sp.external_local:
         return ["jump mark-for-masquerade", f"goto {service_chain}"]
     local = _local_endpoints(sp, settings)
-    rules = [f"ip saddr {settings.cluster_cidr} goto {service_chain}"] if settings.cluster_cidr else []
-    return [*rules, _dnat(sp.protocol, local) if local else "drop"]
+    ip = settings.nft.table_family
+    rules = [f"{ip} saddr {settings.cluster_cidr} goto {service_chain}"] if settings.cluster_cidr else []
+    return [*rules, _dnat(sp.protocol, local, settings.nft) if local else "drop"]
 
 
 def service_fragment(sp: ServicePort, settings: ProxySettings) -> Ruleset:
@@ -260,13 +297,16 @@ def service_fragment(sp: ServicePort, settings: ProxySettings) -> Ruleset:
             ruleset.add_element("no-endpoint-nodeports", f"{proto} . {sp.node_port}", "goto reject-chain")
         return ruleset
     chain = _chain_name("svc", sp.key)
-    balance = _affinity_chains(ruleset, sp, chain) if sp.affinity_timeout else [_dnat(proto, sp.endpoints)]
+    family = settings.nft
+    balance = (_affinity_chains(ruleset, sp, chain, family) if sp.affinity_timeout
+               else [_dnat(proto, sp.endpoints, family)])
     ruleset.add_chain(chain, [_masquerade_rule(settings), *balance])
     internal = chain
     if sp.internal_local:  # cluster-IP traffic only to this node's endpoints; none: dropped
         internal = _chain_name("svl", sp.key)
         local = _local_endpoints(sp, settings)
-        ruleset.add_chain(internal, [_masquerade_rule(settings), _dnat(proto, local) if local else "drop"])
+        dnat = _dnat(proto, local, family) if local else "drop"
+        ruleset.add_chain(internal, [_masquerade_rule(settings), dnat])
     for ip in sp.cluster_ips:
         ruleset.add_element("service-ips", f"{ip} . {proto} . {sp.port}", f"goto {internal}")
     if sp.node_port or sp.load_balancer_ips or sp.external_ips:

@@ -26,8 +26,8 @@ from typing import Any
 
 from kprov.cluster.api.sloppy_ip import canonical_ip
 
-__all__ = ["HEADLESS_LABEL", "PROXY_NAME_LABEL", "PROXY_SELECTOR", "SERVICE_NAME_LABEL", "Endpoint",
-           "ServicePort", "ignored", "service_ports"]
+__all__ = ["ADDRESS_TYPES", "HEADLESS_LABEL", "PROXY_NAME_LABEL", "PROXY_SELECTOR", "SERVICE_NAME_LABEL",
+           "Endpoint", "ServicePort", "ignored", "of_family", "service_ports"]
 
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 PROXY_NAME_LABEL = "service.kubernetes.io/service-proxy-name"  # another proxy serves it
@@ -68,34 +68,60 @@ class ServicePort:
         return f"{self.namespace}/{self.name}/{self.protocol}/{self.port_name}"
 
 
-def _ipv4(text: str) -> bool:
+_ADDRESS_FAMILIES = {4: socket.AF_INET, 6: socket.AF_INET6}
+ADDRESS_TYPES = {4: "IPv4", 6: "IPv6"}  # EndpointSlice addressType of each family
+
+
+def _endpoint_address(text: str, family: int) -> str | None:
+    """An endpoint address of ``family`` in canonical text (IPv6 compressed, as the kernel
+    and nft print it), or None; the API's IPv4 endpoint addresses are taken as they are."""
     try:
-        socket.inet_pton(socket.AF_INET, text)
+        packed = socket.inet_pton(_ADDRESS_FAMILIES[family], text)
+    except (OSError, TypeError):
+        return None
+    return text if family == 4 else socket.inet_ntop(socket.AF_INET6, packed)
+
+
+def of_family(text: str, family: int) -> bool:
+    """Whether ``text`` is an address of ``family`` (4 or 6)."""
+    try:
+        socket.inet_pton(_ADDRESS_FAMILIES[family], text)
     except (OSError, TypeError):
         return False
     return True
 
 
-def _cluster_ips(spec: dict[str, Any]) -> tuple[str, ...]:
-    ips = spec.get("clusterIPs") or ([spec["clusterIP"]] if spec.get("clusterIP") else [])
-    canonical = (canonical_ip(ip) for ip in ips if ip and ip != "None")  # 10.96.0.011 is .11
-    return tuple(ip for ip in canonical if _ipv4(ip))
+def _canonical(text: str, family: int) -> str | None:
+    """A Service address of ``family`` in canonical text (``10.96.0.011`` is ``.11``), or None.
+    IPv6 goes through inet_pton/inet_ntop: ``ipaddress`` would double the IPv4 cost of a
+    dual-stack sync."""
+    if family == 6:
+        return _endpoint_address(text, 6)
+    if ":" in text:
+        return None
+    canonical = canonical_ip(text)
+    return canonical if of_family(canonical, 4) else None
 
 
-def _load_balancer_ips(svc: dict[str, Any]) -> tuple[str, ...]:
+def _addresses(texts: Iterable[Any], family: int) -> tuple[str, ...]:
+    canonical = (_canonical(str(text), family) for text in texts if text and text != "None")
+    return tuple(ip for ip in canonical if ip is not None)
+
+
+def _cluster_ips(spec: dict[str, Any], family: int) -> tuple[str, ...]:
+    listed = spec.get("clusterIPs") or ([spec["clusterIP"]] if spec.get("clusterIP") else [])
+    return _addresses(listed, family)
+
+
+def _load_balancer_ips(svc: dict[str, Any], family: int) -> tuple[str, ...]:
     if (svc.get("spec") or {}).get("type") != "LoadBalancer":
         return ()
     ingress = ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
-    return tuple(
-        str(entry["ip"])
-        for entry in ingress
-        if entry.get("ip") and _ipv4(str(entry["ip"])) and entry.get("ipMode", "VIP") == "VIP"
-    )
+    return _addresses((entry.get("ip") for entry in ingress if entry.get("ipMode", "VIP") == "VIP"), family)
 
 
-def _external_ips(spec: dict[str, Any]) -> tuple[str, ...]:
-    canonical = (canonical_ip(str(ip)) for ip in spec.get("externalIPs") or [] if ip)
-    return tuple(ip for ip in canonical if _ipv4(ip))
+def _external_ips(spec: dict[str, Any], family: int) -> tuple[str, ...]:
+    return _addresses(spec.get("externalIPs") or [], family)
 
 
 def _affinity_timeout(spec: dict[str, Any]) -> int:
@@ -117,12 +143,13 @@ def _serving_terminating(endpoint: dict[str, Any]) -> bool:
 
 
 def _slice_endpoints(
-    slices: Iterable[dict[str, Any]], port_name: str, protocol: str
+    slices: Iterable[dict[str, Any]], port_name: str, protocol: str, family: int
 ) -> tuple[Endpoint, ...]:
-    """Ready endpoints, plus (``ready=False``) those serving while terminating."""
+    """Ready endpoints of ``family``'s slices, plus (``ready=False``) those serving while
+    terminating."""
     found: set[Endpoint] = set()
     for eps in slices:
-        if eps.get("addressType", "IPv4") != "IPv4":
+        if eps.get("addressType", "IPv4") != ADDRESS_TYPES[family]:
             continue
         numbers = [
             p.get("port")
@@ -136,8 +163,9 @@ def _slice_endpoints(
             if not ready and not _serving_terminating(endpoint):
                 continue
             for address in endpoint.get("addresses") or []:
-                if _ipv4(address):
-                    found.add(Endpoint(address, int(numbers[0]), endpoint.get("nodeName") or "", ready))
+                canonical = _endpoint_address(address, family)
+                if canonical is not None:
+                    found.add(Endpoint(canonical, int(numbers[0]), endpoint.get("nodeName") or "", ready))
     return tuple(sorted(found))
 
 
@@ -148,9 +176,12 @@ def ignored(obj: dict[str, Any]) -> bool:
 
 
 def service_ports(
-    services: Iterable[dict[str, Any]], slices: Iterable[dict[str, Any]]
+    services: Iterable[dict[str, Any]], slices: Iterable[dict[str, Any]], family: int = 4
 ) -> list[ServicePort]:
-    """Every service port that needs rules, sorted by key, with its ready endpoints."""
+    """Every service port of ``family`` (4 or 6) that needs rules, sorted by key, with its
+    ready endpoints: the Service's cluster IPs, load-balancer and external IPs of that family
+    and the endpoints of its EndpointSlices of that family (upstream's kube-proxy runs one
+    proxier per family the same way). A single-stack Service has no ports in the other."""
     by_service: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for eps in slices:
         if ignored(eps):
@@ -164,18 +195,18 @@ def service_ports(
         meta, spec = svc.get("metadata") or {}, svc.get("spec") or {}
         if spec.get("type") == "ExternalName" or ignored(svc):
             continue
-        cluster_ips = _cluster_ips(spec)
+        cluster_ips = _cluster_ips(spec, family)
         if not cluster_ips:
             continue
         namespace, name = meta.get("namespace") or "", meta.get("name") or ""
         own_slices = by_service.get((namespace, name), [])
-        external_ips = _external_ips(spec)
+        external_ips = _external_ips(spec, family)
         external_local = spec.get("externalTrafficPolicy") == "Local" and (
             spec.get("type") in ("NodePort", "LoadBalancer") or bool(external_ips))
         internal_local = spec.get("internalTrafficPolicy") == "Local"
         for port in spec.get("ports") or []:
             protocol = port.get("protocol") or "TCP"
-            usable = _slice_endpoints(own_slices, port.get("name") or "", protocol)
+            usable = _slice_endpoints(own_slices, port.get("name") or "", protocol, family)
             ready = tuple(ep for ep in usable if ep.ready)
             terminating = tuple(ep for ep in usable if not ep.ready)
             result.append(
@@ -191,7 +222,7 @@ def service_ports(
                     else 0,
                     affinity_timeout=_affinity_timeout(spec),
                     endpoints=ready or terminating,
-                    load_balancer_ips=_load_balancer_ips(svc),
+                    load_balancer_ips=_load_balancer_ips(svc, family),
                     external_ips=external_ips,
                     external_local=external_local,
                     health_check_node_port=int(spec.get("healthCheckNodePort") or 0)

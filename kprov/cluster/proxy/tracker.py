@@ -5,7 +5,8 @@ service (namespace/name; a slice belongs to the service named by its
 ``kubernetes.io/service-name`` label) and marks that service dirty. :meth:`service_ports`
 recomputes the service ports of dirty services only (through the pure
 :func:`~.servicemap.service_ports`) and returns all of them in a stable order, so a sync
-after one endpoint change costs one service's work plus a merge.
+after one endpoint change costs one service's work plus a merge. A dual-stack node tracks
+the service ports of each of its families (4, 6) from the same objects.
 """
 
 from __future__ import annotations
@@ -24,10 +25,11 @@ def _service_key(namespace: str, name: str) -> str:
 
 
 class ServiceTracker:
-    def __init__(self) -> None:
+    def __init__(self, families: tuple[int, ...] = (4,)) -> None:
+        self.families = families
         self._services: dict[str, Obj] = {}
         self._slices: dict[str, dict[str, Obj]] = {}  # service key -> slice name -> slice
-        self._ports: dict[str, tuple[ServicePort, ...]] = {}
+        self._ports: dict[int, dict[str, tuple[ServicePort, ...]]] = {f: {} for f in families}
         self._dirty: set[str] = set()
 
     @property
@@ -72,15 +74,18 @@ class ServiceTracker:
 
     def mark_all_dirty(self) -> None:
         """Recompute every service next time (after a failed sync)."""
-        self._dirty.update(self._services.keys() | self._ports.keys())
+        self._dirty.update(self._services.keys(), *(ports.keys() for ports in self._ports.values()))
 
-    def service_ports(self) -> list[ServicePort]:
-        """Every service port, recomputing only services changed since the last call."""
+    def service_ports(self, family: int = 4) -> list[ServicePort]:
+        """Every service port of ``family``, recomputing (for every family) only services
+        changed since the last call."""
         for key in self._dirty:
             svc = self._services.get(key)
-            if svc is None:
-                self._ports.pop(key, None)
-            else:
-                self._ports[key] = tuple(service_ports([svc], self._slices.get(key, {}).values()))
+            for version, ports in self._ports.items():
+                if svc is None:
+                    ports.pop(key, None)
+                else:
+                    ports[key] = tuple(service_ports([svc], self._slices.get(key, {}).values(), version))
         self._dirty.clear()
-        return [sp for key in sorted(self._ports) for sp in self._ports[key]]
+        ports = self._ports[family]
+        return [sp for key in sorted(ports) for sp in ports[key]]

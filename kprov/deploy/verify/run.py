@@ -23,6 +23,7 @@ from kprov.cluster.client import ApiClient, KubeconfigError, load_kubeconfig
 from kprov.deploy.prepare import SITE_PLAYBOOK, prepare_cluster
 from kprov.deploy.verify.cluster_checks import check_api_servers, check_nodes, smoke_test
 from kprov.deploy.verify.diagnose import aguard, describe_error, guard, quiet_library_logs
+from kprov.deploy.verify.dual_stack_checks import check_dual_stack
 from kprov.deploy.verify.expectations import expectations_for
 from kprov.deploy.verify.gateway_checks import check_gateways
 from kprov.deploy.verify.host_checks import check_hosts, testinfra_host
@@ -89,6 +90,8 @@ async def _api_checks(inventory: str | Path, nodes: list[str], workers: list[str
         checks += await aguard("cluster", "Gateways", check_gateways(client, workers, host_vars))
         if smoking is not None:
             checks += await smoking
+            checks += await aguard("cluster", "dual-stack checks", check_dual_stack(
+                client, workers, _remote_runner(host_vars), domain=domain))
     return checks
 
 

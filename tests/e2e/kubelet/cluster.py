@@ -84,6 +84,7 @@ class NodeCluster:
     server: str = ""
     admin_kubeconfig: Path = field(default_factory=Path)
     node_ip: str = ""
+    apiserver_args: tuple[str, ...] = ()  # e.g. a dual-stack --service-cluster-ip-range
     _etcd_started: bool = False
 
     # ---- helpers ------------------------------------------------------------------------
@@ -176,6 +177,7 @@ class NodeCluster:
                 str(pki / "encryption.yaml"),
                 "--service-account-signing-key-file",
                 str(pki / "sa.key"),
+                *self.apiserver_args,
             ],
         )
         admin = issue_cert(ca, ADMIN_CN, [MASTERS_GROUP], client=True)

@@ -22,6 +22,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -37,10 +38,12 @@ from tests.e2e.kubelet.cluster import BUSYBOX, PAUSE, REPO, NodeCluster, render_
 PACKAGES = "containerd runc containernetworking-plugins nftables conntrack python3-venv"
 
 
-def render_proxy_unit(hostname: str, node_ip: str) -> str:
+def render_proxy_unit(hostname: str, node_ip: str, extra: dict[str, Any] | None = None) -> str:
     """roles/kube_proxy's unit: the shared template with the role's default arguments, the
-    variables resolved lazily as kprov (and Ansible) resolve them."""
+    variables resolved lazily as kprov (and Ansible) resolve them (``extra``: further host
+    variables, e.g. a dual-stack inventory's)."""
     host = {"inventory_hostname": hostname, "ansible_host": node_ip, "kprov_node_ip": node_ip}
+    host |= extra or {}
     role = yaml.safe_load((REPO / "roles/kube_proxy/defaults/main.yml").read_text())
     shared = yaml.safe_load((REPO / "roles/kprov_defaults/defaults/main.yml").read_text())
     scope = TemplateEngine().scope([(host, True), (role, True), (shared, True)])
@@ -65,7 +68,8 @@ class NetworkCluster:
     control: NodeCluster = field(init=False)
 
     def __post_init__(self) -> None:
-        self.control = NodeCluster(self.lab, self.workdir)
+        ranges = ("--service-cluster-ip-range", "10.96.0.0/12,fd00:10:96::/112") if self.dual_stack else ()
+        self.control = NodeCluster(self.lab, self.workdir, apiserver_args=ranges)
 
     # ---- helpers --------------------------------------------------------------------
     def ssh(
@@ -197,7 +201,7 @@ class NetworkCluster:
                 self.ssh(host, "sysctl -qw net.ipv6.conf.all.forwarding=1")
             kubelet_unit = render_role_template("kubelet", "kprov-kubelet.service.j2", node)
             self.put_text(host, kubelet_unit, "/etc/systemd/system/kprov-kubelet.service")
-            self.put_text(host, render_proxy_unit(host, ip), "/etc/systemd/system/kprov-proxy.service")
+            self.put_text(host, render_proxy_unit(host, ip, node), "/etc/systemd/system/kprov-proxy.service")
             self.ssh(host, "systemctl daemon-reload && systemctl restart kprov-kubelet kprov-proxy")
         for host in self.hosts:
             self.wait_node_ready(host)

@@ -8,6 +8,7 @@ the plain per-family routes."""
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
 import os
@@ -134,3 +135,77 @@ def test_pods_get_both_families_and_reach_each_other_over_ipv6(cluster: NetworkC
     _, routes, _ = cluster.ssh(NODES[0], "ip -6 route show proto 77")
     assert f"via {lab.layout.ip6(NODES[1])}" in routes  # the per-family route, not a second mechanism
     print(f"dual-stack pod checks took {time.monotonic() - t0:.1f}s")
+
+
+def _server(name: str, node: str) -> dict[str, Any]:
+    pod = _pod(name, node)
+    pod["metadata"]["labels"] = {"app": "web6"}
+    pod["spec"]["containers"][0]["command"] = [
+        "sh", "-c", "mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 8080 -h /www"]
+    return pod
+
+
+def _fetch(cluster: NetworkCluster, pod: str, url: str) -> str:
+    # busybox wget's own -T crashes: bound it with timeout(1)
+    script = f"timeout 3 wget -q -O- {url} || echo FAILED"
+    out = cluster.kubectl("exec", "-n", NS, pod, "--", "sh", "-c", script, check=False, timeout=30)
+    return out.stdout.strip() or out.stderr.strip()
+
+
+def test_a_prefer_dual_stack_service_answers_on_both_cluster_ips(cluster: NetworkCluster) -> None:
+    t0 = time.monotonic()
+    service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web6", "namespace": NS},
+               "spec": {"ipFamilyPolicy": "PreferDualStack", "selector": {"app": "web6"},
+                        "ports": [{"port": 80, "targetPort": 8080}]}}
+    listed = {"apiVersion": "v1", "kind": "List",
+              "items": [_server("web6", NODES[1]), _pod("client6", NODES[0]), service]}
+    cluster.kubectl("apply", "-f", "-", stdin=json.dumps(listed))
+    for name in ("web6", "client6"):
+        _wait(f"pod {name} running", functools.partial(_running, cluster, name))
+    created = json.loads(cluster.kubectl("get", "service", "-n", NS, "web6", "-o", "json").stdout)
+    ips = created["spec"]["clusterIPs"]
+    assert [ipaddress.ip_address(ip).version for ip in ips] == [4, 6], created["spec"]
+    assert created["spec"]["ipFamilies"] == ["IPv4", "IPv6"]
+    for ip in ips:
+        url = f"http://[{ip}]/" if ":" in ip else f"http://{ip}/"
+        answers: list[str] = []
+
+        def answered(url: str = url, answers: list[str] = answers) -> bool:
+            answers[:] = [_fetch(cluster, "client6", url)]
+            return answers[0] == "web6"
+
+        try:
+            _wait(f"{url} answering from pod client6", answered, 30)
+        except AssertionError as err:
+            rules = cluster.ssh(NODES[0], "nft list table ip6 kprov | head -60", check=False)[1]
+            raise AssertionError(f"{err}: {answers}\n{rules}") from None
+    print(f"PreferDualStack Service checks took {time.monotonic() - t0:.1f}s")
+
+
+def test_an_ipv6_ip_block_policy_isolates(cluster: NetworkCluster) -> None:
+    t0 = time.monotonic()
+    _wait("pods of the previous test", lambda: _running(cluster, "web6") and _running(cluster, "client6"))
+    web6 = _running(cluster, "web6")
+    client6 = _running(cluster, "client6")
+    assert web6 is not None and client6 is not None
+    target = f"http://[{web6['status']['podIPs'][1]['ip']}]:8080/"
+    source = client6["status"]["podIPs"][1]["ip"]
+
+    def policy(cidr: str) -> str:
+        return json.dumps({
+            "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+            "metadata": {"name": "only-from", "namespace": NS},
+            "spec": {"podSelector": {"matchLabels": {"app": "web6"}}, "policyTypes": ["Ingress"],
+                     "ingress": [{"from": [{"ipBlock": {"cidr": cidr}}]}]}})
+
+    assert _fetch(cluster, "client6", target) == "web6"  # no policy yet: open
+    cluster.kubectl("apply", "-f", "-", stdin=policy("fd99::/64"))  # some other IPv6 network
+    _wait("the IPv6 ipBlock policy refusing pod client6",
+          lambda: _fetch(cluster, "client6", target) == "FAILED", 30)
+    _, table, _ = cluster.ssh(NODES[1], "nft list table ip6 kprov-netpol", check=False)
+    assert "ip6 saddr fd99::/64 accept" in table, table
+    cluster.kubectl("apply", "-f", "-", stdin=policy(f"{source}/128"))  # now exactly the client
+    _wait("the IPv6 ipBlock policy admitting pod client6",
+          lambda: _fetch(cluster, "client6", target) == "web6", 30)
+    cluster.kubectl("delete", "networkpolicy", "-n", NS, "only-from")
+    print(f"IPv6 ipBlock policy checks took {time.monotonic() - t0:.1f}s")
