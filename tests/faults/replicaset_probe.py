@@ -2,7 +2,8 @@
 
 Beside the ConfigMap writer (workload.py), a ReplicaSet of ``replicas`` small pods runs in the
 scenario's namespace, and every ``churn_s`` one of its active pods is deleted through the
-VIP, so the ReplicaSet controller keeps creating pods while the fault lasts. A watch on its
+VIP (the oldest first, Running or not), so the ReplicaSet controller keeps creating pods
+while the fault lasts. A watch on its
 pods keeps their state as of each event (a consistent view at that resourceVersion: events
 come in order) and counts the pods *active* there, as the controller counts them (not being
 deleted, not finished). Upstream's guarantee, which a fault must not break (a controller
@@ -61,7 +62,7 @@ class ReplicaSetProbe:
     kubeconfig: Path
     namespace: str
     replicas: int = 3
-    churn_s: float = 2.0
+    churn_s: float = 1.0
     timeout_s: float = 5.0
     idle_s: float = 5.0
     max_active: int = 0
@@ -134,8 +135,10 @@ class ReplicaSetProbe:
     async def _churn_loop(self, client: ApiClient) -> None:
         while True:
             await asyncio.sleep(self.churn_s)
-            victims = sorted((p for p in self.pods.values() if active(p) and p.get("status", {}).get("phase")
-                              == "Running"), key=lambda p: p["metadata"].get("creationTimestamp") or "")
+            # any active pod, the oldest first: deleting one not yet Running makes the
+            # controller create the next sooner, without waiting for a container to start
+            victims = sorted((p for p in self.pods.values() if active(p)),
+                             key=lambda p: p["metadata"].get("creationTimestamp") or "")
             if not victims:
                 continue
             name = victims[0]["metadata"]["name"]

@@ -119,6 +119,7 @@ def run_scenario(lab: Lab, kubeconfig: Path, name: str, faults: list[Fault], *,
         workload.wait_watch_caught_up(60)
         if probe is not None:
             result.figures["replicaset_converged_s"] = probe.wait_converged(ready_bound_s)
+            result.figures["replicaset_pods_created"] = len(probe.created) - probe.replicas
             result.replica_set, result.replica_set_over = probe.summary(), list(probe.over)
     result.acknowledged = len(workload.acks)
     result.failed_requests = len(workload.failures)
