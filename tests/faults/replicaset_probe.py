@@ -1,18 +1,18 @@
 """The pod-creating half of the fault workload: a ReplicaSet kept busy, and watched.
 
 Beside the ConfigMap writer (workload.py), a ReplicaSet of ``replicas`` small pods runs in the
-scenario's namespace, and every ``churn_s`` one of its active pods is deleted through the
-VIP (the oldest first, Running or not), so the ReplicaSet controller keeps creating pods
-while the fault lasts. A watch on its
-pods keeps their state as of each event (a consistent view at that resourceVersion: events
-come in order) and counts the pods *active* there, as the controller counts them (not being
+scenario's namespace. Once its pods run (before the fault), one of its active pods is
+deleted through the VIP every ``churn_s`` (the oldest first, Running or not), so the
+ReplicaSet controller keeps creating pods while the fault lasts. A watch on its pods keeps
+their state as of each event (a consistent view at that resourceVersion: events come in
+order) and counts the pods *active* there, as the controller counts them (not being
 deleted, not finished). Upstream's guarantee, which a fault must not break (a controller
 manager restarted, its informer behind, an API server answering from a stale cache): the
 ReplicaSet never has more active pods than its replicas (``max_active``). A 410 relists and
 takes the list as the new state; any other break resumes from the last resourceVersion.
 
-After the heal, :meth:`ReplicaSetProbe.wait_converged` waits until ``replicas`` pods are
-Running and not being deleted, and returns how long that took.
+After the heal the churn stops, and :meth:`ReplicaSetProbe.wait_converged` waits until
+``replicas`` pods are Running and not being deleted, and returns how long that took.
 """
 
 from __future__ import annotations
@@ -73,6 +73,7 @@ class ReplicaSetProbe:
     relists: int = 0
     pods: dict[str, dict[str, Any]] = field(default_factory=dict)
     _stop: threading.Event = field(default_factory=threading.Event)
+    _churning: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
     def __enter__(self) -> ReplicaSetProbe:
@@ -86,6 +87,14 @@ class ReplicaSetProbe:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(self.timeout_s + self.idle_s + 10)
+
+    def start_churning(self) -> None:
+        """Deletes from now on (once its pods run: before the fault)."""
+        self._churning.set()
+
+    def stop_churning(self) -> None:
+        """No more deletes (the watch goes on): before waiting for it to converge."""
+        self._churning.clear()
 
     def running(self) -> int:
         return sum(active(p) and (p.get("status") or {}).get("phase") == "Running"
@@ -135,6 +144,8 @@ class ReplicaSetProbe:
     async def _churn_loop(self, client: ApiClient) -> None:
         while True:
             await asyncio.sleep(self.churn_s)
+            if not self._churning.is_set():
+                continue
             # any active pod, the oldest first: deleting one not yet Running makes the
             # controller create the next sooner, without waiting for a container to start
             victims = sorted((p for p in self.pods.values() if active(p)),

@@ -99,6 +99,7 @@ def run_scenario(lab: Lab, kubeconfig: Path, name: str, faults: list[Fault], *,
         workload = stack.enter_context(Workload(kubeconfig, namespace))
         if probe is not None:
             probe.wait_converged(ready_bound_s)  # its pods Running before any fault
+            probe.start_churning()
         time.sleep(1.0)
         injected_at = time.monotonic()
         injected: list[Fault] = []
@@ -118,6 +119,7 @@ def run_scenario(lab: Lab, kubeconfig: Path, name: str, faults: list[Fault], *,
         workload.stop_writing()
         workload.wait_watch_caught_up(60)
         if probe is not None:
+            probe.stop_churning()
             result.figures["replicaset_converged_s"] = probe.wait_converged(ready_bound_s)
             result.figures["replicaset_pods_created"] = len(probe.created) - probe.replicas
             result.replica_set, result.replica_set_over = probe.summary(), list(probe.over)
