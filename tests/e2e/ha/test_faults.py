@@ -46,7 +46,7 @@ def test_acknowledged_writes_survive_kill_9_of_an_etcd_member_and_an_api_server(
     print(result.summary(), f"(nodes Ready bound {NODES_READY_BOUND_S:.0f}s)")
     assert result.acknowledged > 20  # the writer ran through the fault
     assert result.replica_set and not result.replica_set_over, result.replica_set_over[:5]
-    assert result.figures["replicaset_pods_created"] >= 3, result.replica_set  # it churned
+    assert result.figures["replicaset_pods_created"] >= 2, result.replica_set  # it churned
     assert result.lost == []
     assert result.out_of_order == []
     assert result.hashes_agree, result.hashes
