@@ -1,6 +1,7 @@
 """Benchmark: faults under load on a 5-host lab cluster with an API VIP (issue 76).
 
     python tests/bench/bench_faults.py [--lab N] [--reuse INVENTORY] [--only NAME ...] [--hold S]
+                                       [--verify] [--no-replica-set] [--no-node-loss]
 
 Set-up (not timed): a fresh lab cluster with ``apiserver_vip`` (h1..h3 control plane and
 etcd, h4 and h5 workers), or ``--reuse`` the inventory of a running one. Then, for every
