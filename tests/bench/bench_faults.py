@@ -1,6 +1,7 @@
 """Benchmark: faults under load on a 5-host lab cluster with an API VIP (issue 76).
 
     python tests/bench/bench_faults.py [--lab N] [--reuse INVENTORY] [--only NAME ...] [--hold S]
+                                       [--verify] [--no-replica-set] [--no-node-loss]
 
 Set-up (not timed): a fresh lab cluster with ``apiserver_vip`` (h1..h3 control plane and
 etcd, h4 and h5 workers), or ``--reuse`` the inventory of a running one. Then, for every
@@ -22,6 +23,16 @@ healed; the writer goes on 3 s, then the checks of tests/faults/checks.py run. F
   kill-etcd-leader.etcd_leader_loss_recovery_s
                                    from the kill to a leader among the survivors (polled every
                                    0.1 s through etcdctl on a survivor)
+  faults_replicaset_over_replicas  observations (a watch's view at one resourceVersion) where
+                                   the churned ReplicaSet beside the writer had more active
+                                   pods than its replicas, over every scenario (target 0)
+  <scenario>.replicaset_converged_s after the heal, until its replicas run again
+  node_loss_pods_rescheduled_s     tests/faults/node_loss.py (scenario name "node-loss"): a
+                                   worker powered off under a ReplicaSet tolerating the
+                                   unreachable taint 30 s; from the NoExecute taint's
+                                   timeAdded to every replacement Running (target <= 60);
+                                   node-loss.not_ready_s, .tainted_s, .total_s (from the
+                                   power-off), .rejoined_s, .evicted_gone_s (from power-on)
   load_avg_1m                      the machine's load at the end (the machine is shared)
 
 With ``--verify``, ``kprov verify`` runs while each scenario's faults last (it lengthens the
@@ -46,6 +57,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from kprov.lab import Lab  # noqa: E402
 from tests.bench._lab_cluster import fresh_cluster  # noqa: E402
 from tests.faults.injectors import FAULTS, Fault  # noqa: E402
+from tests.faults.node_loss import run_node_loss  # noqa: E402
 from tests.faults.scenario import ScenarioResult, etcd_leader_recovery_s, run_scenario  # noqa: E402
 from tests.faults.verify_probe import VerifyOutcome, run_verify  # noqa: E402
 
@@ -69,12 +81,14 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", default=None, help="scenario names (default: all)")
     parser.add_argument("--hold", type=float, default=5.0)
     parser.add_argument("--verify", action="store_true", help="run kprov verify while each fault lasts")
+    parser.add_argument("--no-replica-set", action="store_true", help="only the ConfigMap writer, no pods")
+    parser.add_argument("--no-node-loss", action="store_true", help="skip the node-loss scenario")
     args = parser.parse_args()
     lab = Lab(args.lab)
     with tempfile.TemporaryDirectory(prefix="kprov-bench-faults-") as tmp:
         inventory = args.reuse or fresh_cluster(args.lab, Path(tmp), 5, vip=True)
         kubeconfig = inventory.parent / "pki" / "kubeconfigs" / "admin.conf"
-        names = args.only or list(FAULTS)
+        names = [n for n in args.only or list(FAULTS) if n != "node-loss"]
         results: list[ScenarioResult] = []
         verified: dict[str, VerifyOutcome] = {}
         for name in names:
@@ -86,7 +100,8 @@ def main() -> None:
 
             result = run_scenario(lab, kubeconfig, name, faults, etcd_members=CONTROL_PLANE,
                                   nodes=CONTROL_PLANE + WORKERS, hold_s=args.hold,
-                                  after_inject=after, while_faulted=during if args.verify else None)
+                                  after_inject=after, while_faulted=during if args.verify else None,
+                                  replica_set=not args.no_replica_set)
             results.append(result)
             print(f"# {result.summary()}", flush=True)
             print(f"{name}.api_unavailable_s = {result.api_unavailable_s:.2f}")
@@ -102,14 +117,23 @@ def main() -> None:
                 print(f"{name}.verify_s = {verified[name].duration_s:.1f}")
                 for row in verified[name].failed[:4]:
                     print(f"#   verify: {row['scope']} | {row['name']} | {row['detail'][:160]}")
-            for what in (result.lost[:3], result.gaps[:3], result.out_of_order[:3]):
+            for what in (result.lost[:3], result.gaps[:3], result.out_of_order[:3],
+                         result.replica_set_over[:3]):
                 if what:
                     print(f"#   e.g. {what}")
+        if not args.no_node_loss and (args.only is None or "node-loss" in args.only):
+            loss = run_node_loss(lab, kubeconfig, WORKERS)
+            print(f"# {loss.summary()}", flush=True)
+            print(f"node_loss_pods_rescheduled_s = {loss.node_loss_pods_rescheduled_s:.1f}")
+            for key in ("not_ready_s", "tainted_s", "total_s", "rejoined_s", "evicted_gone_s"):
+                print(f"node-loss.{key} = {getattr(loss, key):.1f}")
+            print(f"node-loss.max_active = {loss.max_active}  # of {loss.replicas} replicas")
         print(f"faults_scenarios = {len(results)}")
         print(f"faults_acknowledged_writes_lost = {sum(len(r.lost) for r in results)}")
         print(f"faults_watch_gaps = {sum(len(r.gaps) for r in results)}")
         print(f"faults_watch_out_of_order = {sum(len(r.out_of_order) for r in results)}")
         print(f"faults_hashkv_disagreements = {sum(not r.hashes_agree for r in results)}")
+        print(f"faults_replicaset_over_replicas = {sum(len(r.replica_set_over) for r in results)}")
         if verified:
             print(f"faults_verify_tracebacks = {sum(v.traceback for v in verified.values())}")
             green = [n for n, v in verified.items() if not v.failed]

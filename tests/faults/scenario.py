@@ -2,7 +2,9 @@
 
 ``run_scenario`` returns plain figures (a :class:`ScenarioResult`); the e2e test asserts on
 them and tests/bench/bench_faults.py prints them. ``while_faulted`` runs while the faults
-last (the e2e test runs ``kprov verify`` there: it must name the fault).
+last (the e2e test runs ``kprov verify`` there: it must name the fault). With
+``replica_set``, a churned ReplicaSet (replicaset_probe.py) runs beside the ConfigMap writer:
+it must never have more active pods than its replicas, and converge after the heal.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from kprov.cluster.client import ApiClient, ApiError, load_kubeconfig, resources
 from kprov.lab import Lab
 from tests.faults.checks import hashkv, lost_writes, wait_nodes_ready, watch_gaps
 from tests.faults.injectors import Fault
+from tests.faults.replicaset_probe import ReplicaSetProbe
 from tests.faults.workload import Workload
 
 __all__ = ["ScenarioResult", "etcd_leader_recovery_s", "run_scenario"]
@@ -41,6 +44,8 @@ class ScenarioResult:
     hashes: dict[str, int] = field(default_factory=dict)
     figures: dict[str, float] = field(default_factory=dict)
     duration_s: float = 0.0
+    replica_set: str = ""  # the probe's summary, when one ran
+    replica_set_over: list[str] = field(default_factory=list)  # views with more active pods than replicas
 
     @property
     def hashes_agree(self) -> bool:
@@ -51,7 +56,8 @@ class ScenarioResult:
                 f"lost={len(self.lost)} watch_gaps={len(self.gaps)} out_of_order={len(self.out_of_order)} "
                 f"relists={self.relists} api_unavailable_s={self.api_unavailable_s:.2f} "
                 f"nodes_ready_s={self.nodes_ready_s:.1f} hashkv_equal={self.hashes_agree} "
-                + " ".join(f"{k}={v:.2f}" for k, v in self.figures.items()))
+                + " ".join(f"{k}={v:.2f}" for k, v in self.figures.items())
+                + (f" {self.replica_set}" if self.replica_set else ""))
 
 
 def etcd_leader_recovery_s(lab: Lab, survivors: tuple[str, ...], timeout_s: float = 30) -> float:
@@ -82,12 +88,18 @@ async def _delete_namespace(kubeconfig: Path, namespace: str) -> None:
 def run_scenario(lab: Lab, kubeconfig: Path, name: str, faults: list[Fault], *,
                  etcd_members: tuple[str, ...], nodes: tuple[str, ...], hold_s: float = 5.0,
                  ready_bound_s: float = 180.0, while_faulted: Callable[[], None] | None = None,
-                 after_inject: Callable[[], dict[str, float]] | None = None) -> ScenarioResult:
+                 after_inject: Callable[[], dict[str, float]] | None = None,
+                 replica_set: bool = False) -> ScenarioResult:
     """Inject ``faults`` under the workload, hold them ``hold_s``, heal, check."""
     result = ScenarioResult(name, [f.name for f in faults])
     namespace = f"faults-{secrets.token_hex(3)}"
     start = time.monotonic()
-    with Workload(kubeconfig, namespace) as workload:
+    with contextlib.ExitStack() as stack:
+        probe = stack.enter_context(ReplicaSetProbe(kubeconfig, namespace)) if replica_set else None
+        workload = stack.enter_context(Workload(kubeconfig, namespace))
+        if probe is not None:
+            probe.wait_converged(ready_bound_s)  # its pods Running before any fault
+            probe.start_churning()
         time.sleep(1.0)
         injected_at = time.monotonic()
         injected: list[Fault] = []
@@ -106,6 +118,11 @@ def run_scenario(lab: Lab, kubeconfig: Path, name: str, faults: list[Fault], *,
         time.sleep(3.0)  # writes after the heal, on the healed cluster
         workload.stop_writing()
         workload.wait_watch_caught_up(60)
+        if probe is not None:
+            probe.stop_churning()
+            result.figures["replicaset_converged_s"] = probe.wait_converged(ready_bound_s)
+            result.figures["replicaset_pods_created"] = len(probe.created) - probe.replicas
+            result.replica_set, result.replica_set_over = probe.summary(), list(probe.over)
     result.acknowledged = len(workload.acks)
     result.failed_requests = len(workload.failures)
     result.api_unavailable_s = workload.outage_s(since=injected_at)

@@ -2,12 +2,18 @@
 cluster (h1..h3 control plane and etcd, h4 and h5 workers, an API VIP).
 
 1. One etcd member and one API server (on two other hosts) are killed with SIGKILL under a
-   writer through the VIP: every acknowledged write is readable with its value, the watch
-   saw each of them once and in order, the etcd members' hashkv agree, every node is Ready.
+   writer through the VIP and a churned ReplicaSet: every acknowledged write is readable with
+   its value, the watch saw each of them once and in order, the etcd members' hashkv agree,
+   every node is Ready, the ReplicaSet never had more active pods than its replicas.
 2. ``kprov verify`` run with its clock before the certificates' start (libfaketime on the
    verify process: the hosts share this machine's kernel clock, which a test must never
    step): no traceback, a non-zero exit, failed rows that say a clock is behind the
    certificate's start with both times; without the fault it is green again.
+3. A worker powered off (the lab host stopped) under a ReplicaSet whose pods tolerate the
+   unreachable taint for 30 s: the node is tainted, its pods evicted (DisruptionTarget) and
+   replaced on the other worker within the target, never more than the ReplicaSet's
+   replicas active at once; powered on, it rejoins Ready and untainted and its kubelet
+   finishes the evicted pods (tests/faults/node_loss.py).
 """
 
 from __future__ import annotations
@@ -20,11 +26,15 @@ from cryptography import x509
 
 from tests.e2e.ha.conftest import CONTROL_PLANE, WORKERS, HaCluster
 from tests.faults.injectors import FAULTS, faketime_env
+from tests.faults.node_loss import UNREACHABLE, run_node_loss
 from tests.faults.scenario import run_scenario
 from tests.faults.verify_probe import run_verify
 
 NODES_READY_BOUND_S = 120.0
 HEALED_GREEN_BOUND_S = 60.0
+TOLERATION_S = 30
+RESCHEDULED_TARGET_S = 60.0  # issue 76: node_loss_pods_rescheduled_s with tolerationSeconds 30
+NODE_LOSS_BOUND_S = 120.0
 
 
 def test_acknowledged_writes_survive_kill_9_of_an_etcd_member_and_an_api_server(
@@ -32,9 +42,11 @@ def test_acknowledged_writes_survive_kill_9_of_an_etcd_member_and_an_api_server(
     faults = FAULTS["kill-etcd-and-apiserver"](ha_cluster.lab, CONTROL_PLANE, WORKERS)
     result = run_scenario(ha_cluster.lab, ha_cluster.admin_kubeconfig, "kill-etcd-and-apiserver", faults,
                           etcd_members=CONTROL_PLANE, nodes=CONTROL_PLANE + WORKERS, hold_s=4.0,
-                          ready_bound_s=NODES_READY_BOUND_S)
+                          ready_bound_s=NODES_READY_BOUND_S, replica_set=True)
     print(result.summary(), f"(nodes Ready bound {NODES_READY_BOUND_S:.0f}s)")
     assert result.acknowledged > 20  # the writer ran through the fault
+    assert result.replica_set and not result.replica_set_over, result.replica_set_over[:5]
+    assert result.figures["replicaset_pods_created"] >= 2, result.replica_set  # it churned
     assert result.lost == []
     assert result.out_of_order == []
     assert result.hashes_agree, result.hashes
@@ -67,3 +79,16 @@ def test_verify_names_a_clock_behind_the_certificates_and_is_green_once_healed(h
     print(f"verify under the clock fault {faulted.duration_s:.1f}s; "
           f"green {time.monotonic() - began:.1f}s after healing")
     assert healed.returncode == 0 and healed.report["ok"], healed.failed
+
+
+def test_a_worker_powered_off_has_its_pods_evicted_and_replaced_and_rejoins(ha_cluster: HaCluster) -> None:
+    began = time.monotonic()
+    result = run_node_loss(ha_cluster.lab, ha_cluster.admin_kubeconfig, WORKERS, replicas=2,
+                           toleration_s=TOLERATION_S, bound_s=NODE_LOSS_BOUND_S)
+    print(result.summary(), f"(test {time.monotonic() - began:.0f}s)")
+    assert {f"{UNREACHABLE}:NoSchedule", f"{UNREACHABLE}:NoExecute"} <= set(result.taints)
+    assert result.evicted and sorted(result.evicted) == sorted(result.disruption_marked), result
+    assert not set(result.evicted) & set(result.replacements)
+    assert result.max_active <= result.replicas, result.summary()  # never more than allowed
+    # the tolerations' 30 s count from the taint: not before, and the replacements soon after
+    assert TOLERATION_S <= result.node_loss_pods_rescheduled_s <= RESCHEDULED_TARGET_S, result.summary()
