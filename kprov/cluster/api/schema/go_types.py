@@ -18,6 +18,7 @@ range errors), IntOrString a string or an int32, Quantity a string or a number.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -83,6 +84,30 @@ def _json_kind(value: Any) -> str:
     return "object"
 
 
+_SKIP, _LIST, _MAP, _STRUCT, _SCALAR = 0, 1, 2, 3, 4
+
+
+@functools.cache
+def _shape(type_name: str) -> tuple[int, str]:
+    """(kind, element, struct or scalar type) of a schema type, found once per type (the walk
+    meets the same few hundred types on every body)."""
+    base = type_name.lstrip("*")
+    if base in FREE_FORM:
+        return _SKIP, ""
+    if base.startswith("[]"):
+        return _LIST, base[2:]
+    if base.startswith("map[string]"):
+        return _MAP, base[len("map[string]") :]
+    if is_struct(base):
+        return _STRUCT, base
+    return _SCALAR, base
+
+
+@functools.cache
+def _struct_name(base: str) -> str:
+    return base.rpartition(".")[2]
+
+
 class _Walk:
     def __init__(self) -> None:
         self.struct = ""  # the innermost Go struct's name (encoding/json's errorContext.Struct)
@@ -99,25 +124,23 @@ class _Walk:
         )
 
     def value(self, type_name: str, value: Any) -> None:
-        base = type_name.lstrip("*")
-        if value is None or base in FREE_FORM:
+        if value is None:
             return
-        if base.startswith("[]"):
+        kind, inner = _shape(type_name)
+        if kind == _STRUCT:
+            if not isinstance(value, dict):
+                raise self.fail(value, inner)
+            self._struct(inner, value)
+        elif kind == _LIST:
             if not isinstance(value, list):
-                raise self.fail(value, base)
-            self._elements(base[2:], value, enumerate(value))
-            return
-        if base.startswith("map[string]"):
+                raise self.fail(value, "[]" + inner)
+            self._elements(inner, value, enumerate(value))
+        elif kind == _MAP:
             if not isinstance(value, dict):
-                raise self.fail(value, base)
-            self._elements(base[len("map[string]") :], value, value.items())
-            return
-        if is_struct(base):
-            if not isinstance(value, dict):
-                raise self.fail(value, base)
-            self._struct(base, value)
-            return
-        self._scalar(base, value)
+                raise self.fail(value, "map[string]" + inner)
+            self._elements(inner, value, value.items())
+        elif kind == _SCALAR:
+            self._scalar(inner, value)
 
     def _elements(self, element: str, container: Any, items: Any) -> None:
         zero = _SCALAR_ZERO.get(element.lstrip("*")) if not element.startswith("*") else None
@@ -133,14 +156,19 @@ class _Walk:
     def _struct(self, base: str, value: dict[str, Any]) -> None:
         known = fields_of(base)
         outer = self.struct
+        name = _struct_name(base)
+        fields = self.fields
         for key, item in value.items():
             spec = known.get(key)
             if spec is None or item is None:
                 continue  # unknown fields are field validation's; null leaves the zero value
-            self.struct = base.rpartition(".")[2]
-            self.fields.append(key)
+            kind, inner = _shape(spec.type)
+            if kind == _SCALAR and inner == "string" and isinstance(item, str):
+                continue  # the commonest field, checked here without a call
+            self.struct = name
+            fields.append(key)
             self.value(spec.type, item)
-            self.fields.pop()
+            fields.pop()
         self.struct = outer
 
     def _scalar(self, base: str, value: Any) -> None:
