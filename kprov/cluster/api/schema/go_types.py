@@ -23,7 +23,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from kprov.cluster.api.schema.known_fields import FREE_FORM, fields_of, is_struct
+import orjson
+
+from kprov.cluster.api.schema.known_fields import FREE_FORM, fields_of, is_struct, memo_key
 
 __all__ = ["GoTypeError", "check_go_types", "go_type_name"]
 
@@ -153,14 +155,14 @@ class _Walk:
                 continue
             self.value(element, item)
 
-    def _struct(self, base: str, value: dict[str, Any]) -> None:
+    def _struct(self, base: str, value: dict[str, Any], skip: str = "") -> None:
         known = fields_of(base)
         outer = self.struct
         name = _struct_name(base)
         fields = self.fields
         for key, item in value.items():
             spec = known.get(key)
-            if spec is None or item is None:
+            if spec is None or item is None or key == skip:
                 continue  # unknown fields are field validation's; null leaves the zero value
             kind, inner = _shape(spec.type)
             if kind == _SCALAR and inner == "string" and isinstance(item, str):
@@ -236,4 +238,32 @@ def check_go_types(type_name: str, obj: Any) -> None:
     values in place. A type the schema does not know (a custom resource) is not checked."""
     if not is_struct(type_name) or not isinstance(obj, dict):
         return
+    spec_type = _spec_type(type_name)
+    key = memo_key(obj.get("spec")) if spec_type else None
+    # A spec seen before is not walked again (a controller's pods share one); a null in the
+    # key may stand for a NaN, which a string field would refuse: walked.
+    if key is not None and b"null" not in key and _holds(spec_type, key):
+        _Walk()._struct(type_name.lstrip("*"), obj, skip="spec")
+        return
     _Walk().value(type_name, obj)
+
+
+@functools.cache
+def _spec_type(root: str) -> str:
+    spec = fields_of(root.lstrip("*")).get("spec")
+    if spec is None:
+        return ""
+    kind, inner = _shape(spec.type)
+    return inner if kind == _STRUCT else ""
+
+
+@functools.lru_cache(maxsize=256)
+def _holds(type_name: str, data: bytes) -> bool:
+    """Whether the value whose JSON is ``data`` passes the check unchanged (no refusal, no
+    ``null`` turned into a zero value): then a value of the same JSON needs no walk."""
+    value = orjson.loads(data)
+    try:
+        _Walk()._struct(type_name, value)
+    except GoTypeError:
+        return False
+    return orjson.dumps(value) == data

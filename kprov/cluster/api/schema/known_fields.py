@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from importlib import resources as importlib_resources
 from typing import Any
 
+import orjson
+
 from kprov.cluster.api.resources import ResourceInfo
 
 __all__ = [
@@ -31,6 +33,7 @@ __all__ = [
     "fields_of",
     "inline_members",
     "is_struct",
+    "memo_key",
     "own_fields",
     "raw_types",
     "root_type",
@@ -225,10 +228,66 @@ def _walk(type_name: str, value: Any, path: _Path, found: list[str], drop: bool)
             _walk(inner, item, (path, "[", key), found, drop)
 
 
+def _walk_root(root: str, obj: Any, found: list[str], drop: bool) -> None:
+    """:func:`_walk` from a kind's root type, its ``spec`` left out when a spec of the same
+    JSON was walked before and had no unknown field (a controller's objects share one)."""
+    spec_type = _spec_type(root)
+    key = memo_key(obj.get("spec")) if spec_type and isinstance(obj, dict) else None
+    if key is None or not _known_throughout(spec_type, key):
+        _walk(root, obj, None, found, drop)
+        return
+    known = fields_of(root)
+    for name in list(obj):
+        if name == "spec":
+            continue
+        spec = known.get(name)
+        if spec is None:
+            found.append(f".{name}")
+            if drop:
+                del obj[name]
+        elif obj[name] is not None:
+            _walk(spec.type, obj[name], (None, ".", name), found, drop)
+
+
+_MEMO_MAX_BYTES = 64 * 1024  # larger values are walked every time
+_PLAIN_JSON_ONLY = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+
+def memo_key(value: Any) -> bytes | None:
+    """A non-empty object's JSON as the key of a memo, or None if it cannot be one (not an
+    object, not plain JSON, or too big). Dates and times (YAML's timestamps) are refused, not
+    written as strings; a NaN or infinity (YAML's ``.nan``) is written as ``null``."""
+    if not isinstance(value, dict) or not value:
+        return None
+    try:
+        data = orjson.dumps(value, option=_PLAIN_JSON_ONLY)
+    except TypeError:
+        return None
+    return data if len(data) <= _MEMO_MAX_BYTES else None
+
+
+@functools.cache
+def _spec_type(root: str) -> str:
+    """The struct type of a kind's ``spec`` ("" when it has none)."""
+    spec = fields_of(root).get("spec")
+    if spec is None:
+        return ""
+    kind, inner = shape(spec.type)
+    return inner if kind == _STRUCT else ""
+
+
+@functools.lru_cache(maxsize=256)
+def _known_throughout(type_name: str, data: bytes) -> bool:
+    """Whether the value whose JSON is ``data`` has only fields ``type_name`` defines."""
+    found: list[str] = []
+    _walk(type_name, orjson.loads(data), None, found, drop=False)
+    return not found
+
+
 def unknown_fields(info: ResourceInfo, obj: Mapping[str, Any]) -> list[str]:
     """Paths (`.spec.foo`, `.spec.containers[0].bar`) of fields the kind does not define."""
     found: list[str] = []
-    _walk(root_type(info), obj, None, found, drop=False)
+    _walk_root(root_type(info), obj, found, drop=False)
     return found
 
 
@@ -243,7 +302,7 @@ def unknown_fields_of(type_name: str, value: Any, path: str = "") -> list[str]:
 def drop_unknown(info: ResourceInfo, obj: dict[str, Any]) -> list[str]:
     """Remove unknown fields in place (fieldValidation=Ignore); returns the dropped paths."""
     found: list[str] = []
-    _walk(root_type(info), obj, None, found, drop=True)
+    _walk_root(root_type(info), obj, found, drop=True)
     return found
 
 
