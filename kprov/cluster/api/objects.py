@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import functools
 import re
+import time
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -77,7 +79,14 @@ def format_time(moment: dt.datetime) -> str:
 
 
 def now_rfc3339() -> str:
-    return format_time(dt.datetime.now(dt.UTC))
+    """Now, to the second (every write stamps a time or two: the text of the current second
+    is formatted once, not per call)."""
+    return _second_text(int(time.time()))
+
+
+@functools.lru_cache(maxsize=4)
+def _second_text(second: int) -> str:
+    return format_time(dt.datetime.fromtimestamp(second, dt.UTC))
 
 
 def parse_time(text: str | None) -> dt.datetime | None:

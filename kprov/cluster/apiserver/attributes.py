@@ -33,6 +33,11 @@ class Stage(Enum):
     VALIDATE = "validate"
     STORE = "store"
 
+    # The chain finds a write's plan by its stage on every admission: identity hashing (the
+    # members are singletons, equal only to themselves) instead of Enum's, a Python call
+    # hashing the name
+    __hash__ = object.__hash__
+
     @property
     def metric_type(self) -> str:
         """Upstream's ``type`` label: the store stage's plugins are mostly mutating."""

@@ -86,10 +86,11 @@ def _entry_points() -> set[Any]:
     path = Path(plugin_list.__file__)
     tree = ast.parse(path.read_text())
     aliases = _aliases(tree, plugin_list.__name__)
-    adapters = {f.name for f in tree.body if isinstance(f, ast.AsyncFunctionDef)}
+    functions = (ast.AsyncFunctionDef, ast.FunctionDef)  # (an adapter may return the coroutine)
+    adapters = {f.name for f in tree.body if isinstance(f, functions) and f.name.startswith("_")}
     called: set[Any] = set()
     for node in tree.body:
-        if isinstance(node, ast.AsyncFunctionDef) and node.name in adapters:
+        if isinstance(node, functions) and node.name in adapters:
             for call in (n for n in ast.walk(node) if isinstance(n, ast.Call)):
                 dotted = _callee(call, aliases)
                 found = _resolve(dotted) if dotted else None

@@ -33,8 +33,10 @@ def status_zeros(status_type: str) -> tuple[tuple[str, Any], ...]:
 
 
 @functools.cache
-def _status_type(info: ResourceInfo) -> str:
-    spec = fields_of(root_type(info)).get("status")
+def _status_type(root: str) -> str:
+    # (cached by the root type's name: a ResourceInfo's hash walks all its fields and
+    # subresources, a few microseconds on every write)
+    spec = fields_of(root).get("status")
     if spec is None or spec.pointer or not is_struct(spec.base):
         return ""
     return spec.base
@@ -44,7 +46,7 @@ def fill_status_zeros(info: ResourceInfo, obj: dict[str, Any]) -> None:
     """Give ``obj`` (a built-in kind's object, in place) the status fields Go always writes."""
     if info.custom is not None:
         return
-    status_type = _status_type(info)
+    status_type = _status_type(root_type(info))
     if not status_type:
         return
     status = obj.get("status")

@@ -18,11 +18,14 @@ range errors), IntOrString a string or an int32, Quantity a string or a number.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from typing import Any
 
-from kprov.cluster.api.schema.known_fields import FREE_FORM, fields_of, is_struct
+import orjson
+
+from kprov.cluster.api.schema.known_fields import FREE_FORM, fields_of, is_struct, memo_key
 
 __all__ = ["GoTypeError", "check_go_types", "go_type_name"]
 
@@ -83,6 +86,30 @@ def _json_kind(value: Any) -> str:
     return "object"
 
 
+_SKIP, _LIST, _MAP, _STRUCT, _SCALAR = 0, 1, 2, 3, 4
+
+
+@functools.cache
+def _shape(type_name: str) -> tuple[int, str]:
+    """(kind, element, struct or scalar type) of a schema type, found once per type (the walk
+    meets the same few hundred types on every body)."""
+    base = type_name.lstrip("*")
+    if base in FREE_FORM:
+        return _SKIP, ""
+    if base.startswith("[]"):
+        return _LIST, base[2:]
+    if base.startswith("map[string]"):
+        return _MAP, base[len("map[string]") :]
+    if is_struct(base):
+        return _STRUCT, base
+    return _SCALAR, base
+
+
+@functools.cache
+def _struct_name(base: str) -> str:
+    return base.rpartition(".")[2]
+
+
 class _Walk:
     def __init__(self) -> None:
         self.struct = ""  # the innermost Go struct's name (encoding/json's errorContext.Struct)
@@ -99,25 +126,23 @@ class _Walk:
         )
 
     def value(self, type_name: str, value: Any) -> None:
-        base = type_name.lstrip("*")
-        if value is None or base in FREE_FORM:
+        if value is None:
             return
-        if base.startswith("[]"):
+        kind, inner = _shape(type_name)
+        if kind == _STRUCT:
+            if not isinstance(value, dict):
+                raise self.fail(value, inner)
+            self._struct(inner, value)
+        elif kind == _LIST:
             if not isinstance(value, list):
-                raise self.fail(value, base)
-            self._elements(base[2:], value, enumerate(value))
-            return
-        if base.startswith("map[string]"):
+                raise self.fail(value, "[]" + inner)
+            self._elements(inner, value, enumerate(value))
+        elif kind == _MAP:
             if not isinstance(value, dict):
-                raise self.fail(value, base)
-            self._elements(base[len("map[string]") :], value, value.items())
-            return
-        if is_struct(base):
-            if not isinstance(value, dict):
-                raise self.fail(value, base)
-            self._struct(base, value)
-            return
-        self._scalar(base, value)
+                raise self.fail(value, "map[string]" + inner)
+            self._elements(inner, value, value.items())
+        elif kind == _SCALAR:
+            self._scalar(inner, value)
 
     def _elements(self, element: str, container: Any, items: Any) -> None:
         zero = _SCALAR_ZERO.get(element.lstrip("*")) if not element.startswith("*") else None
@@ -130,17 +155,22 @@ class _Walk:
                 continue
             self.value(element, item)
 
-    def _struct(self, base: str, value: dict[str, Any]) -> None:
+    def _struct(self, base: str, value: dict[str, Any], skip: str = "") -> None:
         known = fields_of(base)
         outer = self.struct
+        name = _struct_name(base)
+        fields = self.fields
         for key, item in value.items():
             spec = known.get(key)
-            if spec is None or item is None:
+            if spec is None or item is None or key == skip:
                 continue  # unknown fields are field validation's; null leaves the zero value
-            self.struct = base.rpartition(".")[2]
-            self.fields.append(key)
+            kind, inner = _shape(spec.type)
+            if kind == _SCALAR and inner == "string" and isinstance(item, str):
+                continue  # the commonest field, checked here without a call
+            self.struct = name
+            fields.append(key)
             self.value(spec.type, item)
-            self.fields.pop()
+            fields.pop()
         self.struct = outer
 
     def _scalar(self, base: str, value: Any) -> None:
@@ -208,4 +238,32 @@ def check_go_types(type_name: str, obj: Any) -> None:
     values in place. A type the schema does not know (a custom resource) is not checked."""
     if not is_struct(type_name) or not isinstance(obj, dict):
         return
+    spec_type = _spec_type(type_name)
+    key = memo_key(obj.get("spec")) if spec_type else None
+    # A spec seen before is not walked again (a controller's pods share one); a null in the
+    # key may stand for a NaN, which a string field would refuse: walked.
+    if key is not None and b"null" not in key and _holds(spec_type, key):
+        _Walk()._struct(type_name.lstrip("*"), obj, skip="spec")
+        return
     _Walk().value(type_name, obj)
+
+
+@functools.cache
+def _spec_type(root: str) -> str:
+    spec = fields_of(root.lstrip("*")).get("spec")
+    if spec is None:
+        return ""
+    kind, inner = _shape(spec.type)
+    return inner if kind == _STRUCT else ""
+
+
+@functools.lru_cache(maxsize=256)
+def _holds(type_name: str, data: bytes) -> bool:
+    """Whether the value whose JSON is ``data`` passes the check unchanged (no refusal, no
+    ``null`` turned into a zero value): then a value of the same JSON needs no walk."""
+    value = orjson.loads(data)
+    try:
+        _Walk()._struct(type_name, value)
+    except GoTypeError:
+        return False
+    return orjson.dumps(value) == data

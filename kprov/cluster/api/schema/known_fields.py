@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from importlib import resources as importlib_resources
 from typing import Any
 
+import orjson
+
 from kprov.cluster.api.resources import ResourceInfo
 
 __all__ = [
@@ -31,9 +33,11 @@ __all__ = [
     "fields_of",
     "inline_members",
     "is_struct",
+    "memo_key",
     "own_fields",
     "raw_types",
     "root_type",
+    "shape",
     "strict_decoding_message",
     "type_for_kind",
     "unknown_fields",
@@ -164,37 +168,126 @@ def root_type(info: ResourceInfo) -> str:
     return type_for_kind(info.group, info.kind, info.version)
 
 
-def _walk(type_name: str, value: Any, path: str, found: list[str], drop: bool) -> None:
+# A type's shape for the walks below: what to do with a value of it, found once per type.
+_SKIP, _LIST, _MAP, _STRUCT = 0, 1, 2, 3
+
+
+@functools.cache
+def shape(type_name: str) -> tuple[int, str]:
+    """(kind, element or struct type) of a schema type: ``[]core.Container`` -> (list,
+    ``core.Container``); a struct -> (struct, its name); a scalar or free-form -> (skip, "")."""
     base = type_name.lstrip("*")
-    if base in FREE_FORM or value is None:
-        return
+    if base in FREE_FORM:
+        return _SKIP, ""
     if base.startswith("[]"):
-        if isinstance(value, list):
-            for index, item in enumerate(value):
-                _walk(base[2:], item, f"{path}[{index}]", found, drop)
-        return
+        return _LIST, base[2:]
     if base.startswith("map[string]"):
-        if isinstance(value, dict):
-            for key, item in value.items():
-                _walk(base[len("map[string]") :], item, f"{path}[{key}]", found, drop)
+        return _MAP, base[len("map[string]") :]
+    if is_struct(base):
+        return _STRUCT, base
+    return _SKIP, ""
+
+
+# A path from the root as a chain of (parent, step, key) triples (step: "." a field, "["
+# an index or a map key), spelled out only for a field that is reported: a walk over a
+# whole object builds no strings.
+_Path = tuple[Any, str, Any] | None
+
+
+def _spelled(path: _Path) -> str:
+    segments: list[str] = []
+    while path is not None:
+        path, step, key = path
+        segments.append(f".{key}" if step == "." else f"[{key}]")
+    return "".join(reversed(segments))
+
+
+def _walk(type_name: str, value: Any, path: _Path, found: list[str], drop: bool) -> None:
+    if value is None:
         return
-    if not is_struct(base) or not isinstance(value, dict):
+    kind, inner = shape(type_name)
+    if kind == _STRUCT:
+        if not isinstance(value, dict):
+            return
+        known = fields_of(inner)
+        for key in list(value):
+            spec = known.get(key)
+            if spec is None:
+                found.append(_spelled((path, ".", key)))
+                if drop:
+                    del value[key]
+            else:
+                item = value[key]
+                if item is not None and shape(spec.type)[0] != _SKIP:
+                    _walk(spec.type, item, (path, ".", key), found, drop)
+    elif kind == _LIST and isinstance(value, list) and shape(inner)[0] != _SKIP:
+        for index, item in enumerate(value):
+            _walk(inner, item, (path, "[", index), found, drop)
+    elif kind == _MAP and isinstance(value, dict) and shape(inner)[0] != _SKIP:
+        for key, item in value.items():
+            _walk(inner, item, (path, "[", key), found, drop)
+
+
+def _walk_root(root: str, obj: Any, found: list[str], drop: bool) -> None:
+    """:func:`_walk` from a kind's root type, its ``spec`` left out when a spec of the same
+    JSON was walked before and had no unknown field (a controller's objects share one)."""
+    spec_type = _spec_type(root)
+    key = memo_key(obj.get("spec")) if spec_type and isinstance(obj, dict) else None
+    if key is None or not _known_throughout(spec_type, key):
+        _walk(root, obj, None, found, drop)
         return
-    known = fields_of(base)
-    for key in list(value):
-        spec = known.get(key)
+    known = fields_of(root)
+    for name in list(obj):
+        if name == "spec":
+            continue
+        spec = known.get(name)
         if spec is None:
-            found.append(f"{path}.{key}")
+            found.append(f".{name}")
             if drop:
-                del value[key]
-        else:
-            _walk(spec.type, value[key], f"{path}.{key}", found, drop)
+                del obj[name]
+        elif obj[name] is not None:
+            _walk(spec.type, obj[name], (None, ".", name), found, drop)
+
+
+_MEMO_MAX_BYTES = 64 * 1024  # larger values are walked every time
+_PLAIN_JSON_ONLY = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+
+def memo_key(value: Any) -> bytes | None:
+    """A non-empty object's JSON as the key of a memo, or None if it cannot be one (not an
+    object, not plain JSON, or too big). Dates and times (YAML's timestamps) are refused, not
+    written as strings; a NaN or infinity (YAML's ``.nan``) is written as ``null``."""
+    if not isinstance(value, dict) or not value:
+        return None
+    try:
+        data = orjson.dumps(value, option=_PLAIN_JSON_ONLY)
+    except TypeError:
+        return None
+    return data if len(data) <= _MEMO_MAX_BYTES else None
+
+
+@functools.cache
+def _spec_type(root: str) -> str:
+    """The struct type of a kind's ``spec`` ("" when it has none)."""
+    spec = fields_of(root).get("spec")
+    if spec is None:
+        return ""
+    kind, inner = shape(spec.type)
+    return inner if kind == _STRUCT else ""
+
+
+@functools.lru_cache(maxsize=256)
+def _known_throughout(type_name: str, data: bytes) -> bool:
+    """Whether the value whose JSON is ``data`` has only fields ``type_name`` defines."""
+    found: list[str] = []
+    _walk(type_name, orjson.loads(data), None, found, drop=False)
+    return not found
 
 
 def unknown_fields(info: ResourceInfo, obj: Mapping[str, Any]) -> list[str]:
     """Paths (`.spec.foo`, `.spec.containers[0].bar`) of fields the kind does not define."""
     found: list[str] = []
-    _walk(root_type(info), obj, "", found, drop=False)
+    _walk_root(root_type(info), obj, found, drop=False)
     return found
 
 
@@ -202,14 +295,14 @@ def unknown_fields_of(type_name: str, value: Any, path: str = "") -> list[str]:
     """Paths under ``path`` of the fields of ``value`` the type ``type_name`` (``meta.ObjectMeta``)
     does not define."""
     found: list[str] = []
-    _walk(type_name, value, f".{path}" if path else "", found, drop=False)
+    _walk(type_name, value, (None, ".", path) if path else None, found, drop=False)
     return found
 
 
 def drop_unknown(info: ResourceInfo, obj: dict[str, Any]) -> list[str]:
     """Remove unknown fields in place (fieldValidation=Ignore); returns the dropped paths."""
     found: list[str] = []
-    _walk(root_type(info), obj, "", found, drop=True)
+    _walk_root(root_type(info), obj, found, drop=True)
     return found
 
 

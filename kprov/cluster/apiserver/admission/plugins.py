@@ -28,6 +28,7 @@ plugin switches its three upstream plugins inside (:data:`SWITCHED_INSIDE`).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Any
 
 from kprov.cluster.api.resources import ResourceInfo
@@ -97,8 +98,10 @@ def _ingresses(info: ResourceInfo) -> bool:
 
 
 # -- adapters: plugin modules whose entry points take the object, not the attributes ----------
-async def _limit_ranges(ctx: ApiContext, attrs: AdmissionAttributes) -> None:
-    await limitranger.admit(ctx, attrs.info, attrs.obj)
+# (an adapter of an async entry point returns its coroutine for the chain to await: no second
+# coroutine per step)
+def _limit_ranges(ctx: ApiContext, attrs: AdmissionAttributes) -> Awaitable[None]:
+    return limitranger.admit(ctx, attrs.info, attrs.obj)
 
 
 async def _mutating_webhooks(ctx: ApiContext, attrs: AdmissionAttributes) -> Any:
@@ -110,16 +113,16 @@ async def _mutating_webhooks(ctx: ApiContext, attrs: AdmissionAttributes) -> Any
     return after
 
 
-async def _priority(ctx: ApiContext, attrs: AdmissionAttributes) -> None:
-    await priority.admit_pod(ctx, attrs.obj)
+def _priority(ctx: ApiContext, attrs: AdmissionAttributes) -> Awaitable[None]:
+    return priority.admit_pod(ctx, attrs.obj)
 
 
-async def _runtime_class(ctx: ApiContext, attrs: AdmissionAttributes) -> None:
-    await runtimeclass.admit_pod(ctx, attrs.obj)
+def _runtime_class(ctx: ApiContext, attrs: AdmissionAttributes) -> Awaitable[None]:
+    return runtimeclass.admit_pod(ctx, attrs.obj)
 
 
-async def _service_account(ctx: ApiContext, attrs: AdmissionAttributes) -> None:
-    await sa_admission.admit_pod(ctx, attrs.obj)
+def _service_account(ctx: ApiContext, attrs: AdmissionAttributes) -> Awaitable[None]:
+    return sa_admission.admit_pod(ctx, attrs.obj)
 
 
 async def _fresh_volume_status(ctx: ApiContext, attrs: AdmissionAttributes) -> None:
@@ -130,12 +133,12 @@ async def _storage_protection(ctx: ApiContext, attrs: AdmissionAttributes) -> No
     storage_admission.protect(attrs.info, attrs.obj)
 
 
-async def _default_storage_class(ctx: ApiContext, attrs: AdmissionAttributes) -> None:
-    await storage_admission.default_class(ctx, attrs.info, attrs.obj)
+def _default_storage_class(ctx: ApiContext, attrs: AdmissionAttributes) -> Awaitable[None]:
+    return storage_admission.default_class(ctx, attrs.info, attrs.obj)
 
 
-async def _ingress_class(ctx: ApiContext, attrs: AdmissionAttributes) -> None:
-    await ingressclass_admission.admit_create(ctx, attrs.info, attrs.obj)
+def _ingress_class(ctx: ApiContext, attrs: AdmissionAttributes) -> Awaitable[None]:
+    return ingressclass_admission.admit_create(ctx, attrs.info, attrs.obj)
 
 
 def default_plugins(update: Update) -> tuple[Plugin, ...]:

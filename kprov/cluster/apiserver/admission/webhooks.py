@@ -245,12 +245,8 @@ async def _run(
     user: Mapping[str, Any],
     mutating: bool,
     target: tuple[str, str],
+    hooks: list[tuple[str, Mapping[str, Any]]],
 ) -> dict[str, Any] | None:
-    if info.group == _GROUP:
-        return obj  # webhook configurations and admission policies never go to webhooks, as upstream
-    hooks = _configured(ctx, prefix)
-    if not hooks:
-        return obj
     current = obj
     for name, hook in hooks:
         if not _applies(ctx, hook, info, operation, subresource, current, old, target[0]):
@@ -287,8 +283,15 @@ async def _run(
     return current
 
 
-def _run_attrs(ctx: ApiContext, prefix: str, attrs: AdmissionAttributes, mutating: bool) -> Any:
-    return _run(
+async def _run_attrs(ctx: ApiContext, prefix: str, attrs: AdmissionAttributes, mutating: bool) -> Any:
+    """The object after the webhooks under ``prefix`` (as it was when none is configured: the
+    attributes' views a review needs are only built for a webhook)."""
+    if attrs.info.group == _GROUP:
+        return attrs.obj  # webhook configurations and admission policies never go to webhooks, as upstream
+    hooks = _configured(ctx, prefix)
+    if not hooks:
+        return attrs.obj
+    return await _run(
         ctx,
         prefix,
         attrs.info,
@@ -300,6 +303,7 @@ def _run_attrs(ctx: ApiContext, prefix: str, attrs: AdmissionAttributes, mutatin
         attrs.user_info,
         mutating,
         attrs.namespace_and_name,
+        hooks,
     )
 
 
