@@ -173,27 +173,6 @@ class _ReadyCounter(threading.Thread):
                 continue
 
 
-def test_a_stopped_worker_goes_notready_and_its_pods_come_back_elsewhere(cluster: Cluster, tmp_path) -> None:
-    manifest = tmp_path / "dep.json"
-    manifest.write_text(json.dumps(_deployment("survivor", 4)))
-    cluster.kubectl("apply", "-f", str(manifest))
-    wait_for("4 running pods", lambda: len(_running_on(cluster, "survivor")) == 4, 120)
-    cluster.lab.stop("h5")
-    try:
-        def h5_not_ready() -> bool:
-            node = cluster.kubectl_json("get", "node", "h5")
-            return not _ready(node)
-
-        wait_for("h5 NotReady", h5_not_ready, 90)
-        wait_for("4 running pods, all on h4",
-                 lambda: (pods := _running_on(cluster, "survivor")) and len(pods) == 4
-                 and set(pods.values()) == {"h4"}, 120)
-    finally:
-        cluster.lab.start("h5")
-    wait_for("h5 Ready again", lambda: _ready(cluster.kubectl_json("get", "node", "h5")), 120)
-    cluster.kubectl("delete", "deployment", "survivor", "--wait=false")
-
-
 def test_a_rebooted_worker_comes_back_ready_with_its_pods(cluster: Cluster, tmp_path) -> None:
     manifest = tmp_path / "dep.json"
     dep = _deployment("rebooter", 1)
