@@ -197,7 +197,7 @@ def test_blockinfile_rules() -> None:
     )
     replaced, msg = apply_block(text, "z")
     assert (
-        msg == "Block replaced"
+        msg == "Block inserted"
         and replaced == "a\n# BEGIN ANSIBLE MANAGED BLOCK\nz\n# END ANSIBLE MANAGED BLOCK\n"
     )
     assert apply_block(replaced, "z") == (replaced, "")

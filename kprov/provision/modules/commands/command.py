@@ -184,8 +184,13 @@ class CommandModule(ModuleBase):
         if known is not None and known.rc == 0:
             said = known.stdout.split()
             skip = "creates" if "creates" in said else "removes" if "removes" in said else None
+        warnings: tuple[str, ...] = ()
+        if not self.use_shell and p["executable"]:  # ansible-core's command ignores it, and says so
+            warnings = ("As of Ansible 2.4, the parameter 'executable' is no longer supported with the "
+                        f"'command' module. Not using '{p['executable']}'.",)
         return CommandPlan(shown=shown, line=line, chdir=_chdir(p), tests=tests, stdin=stdin, skip=skip,
-                           creates=p["creates"], removes=p["removes"], strip_empty_ends=p["strip_empty_ends"])
+                           creates=p["creates"], removes=p["removes"], strip_empty_ends=p["strip_empty_ends"],
+                           warnings=warnings)
 
     def _peeked(self, ctx: ModuleContext, params: Mapping[str, Any]) -> dict[str, CommandResult]:
         """The declared creates/removes test's result, when the engine's probe cache holds it."""
@@ -250,6 +255,7 @@ class CommandPlan:
     creates: str | None = None
     removes: str | None = None
     strip_empty_ends: bool = True
+    warnings: tuple[str, ...] = ()
 
     def script(self, token: str, *, check_mode: bool) -> str:
         """The script sent: a guard that skips prints ``TOKEN:creates|removes`` (a per-run
@@ -280,6 +286,8 @@ class CommandPlan:
             "start": started.strftime("%Y-%m-%d %H:%M:%S.%f"), "end": ended.strftime("%Y-%m-%d %H:%M:%S.%f"),
             "delta": _delta(seconds),
         }
+        if self.warnings:
+            data["warnings"] = list(self.warnings)
         failed = result.rc != 0
         return ModuleResult(changed=True, failed=failed, msg="non-zero return code" if failed else "",
                             data=data)
