@@ -373,6 +373,8 @@ def run_lookup(name: str, terms: Any, variables: Mapping[str, Any], templar: Tem
         raise TemplateError(
             f"lookup plugin '{name}' is not supported by kprov (supported: {', '.join(sorted(LOOKUPS))})"
         )
+    if short == "indexed_items" and isinstance(terms, Mapping):
+        raise TemplateError("with_indexed_items expects a list")  # ansible-core's check and words
     return lookup(_listify(terms), variables, templar, subdir, kwargs)
 
 

@@ -47,8 +47,8 @@ def _inline_options(term: str, known: Mapping[str, Any], lookup: str) -> tuple[s
             key = word
         elif current:
             options[current] += " " + word
-    if not key:
-        raise TemplateError(f"{lookup} lookup: no key to look up was given as the first word of {term!r}")
+    if not key:  # ansible-core's words (parse_kv found no _raw_params)
+        raise TemplateError(f"{lookup} lookup: Search key is required but was not found")
     return key, options
 
 
@@ -103,6 +103,9 @@ def _csvfile(terms: list[Any], variables: Mapping[str, Any], t: Any, sub: str,
         key, inline = _inline_options(str(term), _CSV_OPTIONS, "csvfile")
         opts.update(inline)
         delimiter = "\t" if opts["delimiter"] in ("TAB", "\\t") else str(opts["delimiter"])
+        if search_file(variables, "files", str(opts["file"])) is None:
+            # ansible-core opens the None its search returned: this is its text
+            raise TemplateError("csvfile: expected str, bytes or os.PathLike object, not NoneType")
         text = _read_file(variables, str(opts["file"]), str(opts["encoding"]), "csvfile")
         value = opts["default"]
         try:

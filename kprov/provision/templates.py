@@ -410,15 +410,34 @@ def _via(err: UndefinedVariableError, where: str) -> UndefinedVariableError:
 def _lookup(context: jinja2.runtime.Context, name: str, *terms: Any, wantlist: bool = False,
             **kwargs: Any) -> Any:
     """``lookup(NAME, TERMS..., wantlist=False, **options)`` (kprov.provision.lookups)."""
-    values = _query(context, name, *terms, **kwargs)
+    values = _guarded(context, name, terms, kwargs)
+    if values is None:  # failed under errors='warn'/'ignore': ansible-core's lookup() gives None
+        return None
     return values if wantlist else join_lookup(values)
 
 
 @jinja2.pass_context
 def _query(context: jinja2.runtime.Context, name: str, *terms: Any, **kwargs: Any) -> list[Any]:
     """``query(NAME, TERMS...)`` / ``q(...)``: the lookup's list."""
+    values = _guarded(context, name, terms, kwargs)
+    return [] if values is None else values
+
+
+def _guarded(context: jinja2.runtime.Context, name: str, terms: tuple[Any, ...],
+             kwargs: dict[str, Any]) -> list[Any] | None:
+    """The lookup's list, or None when it failed and its ``errors`` option is warn/ignore."""
     scope = context.parent
     if not isinstance(scope, VarScope):
         raise TemplateError(f"lookup('{name}') is only available in task templates")
-    kwargs.pop("errors", None)
-    return run_lookup(name, list(terms), scope, scope, **kwargs)
+    errors = str(kwargs.pop("errors", "strict"))
+    if errors not in ("strict", "warn", "ignore"):
+        raise TemplateError("'errors' must be one of 'strict', 'warn' or 'ignore', not "
+                            f"'{errors}'")  # ansible-core checks it as the lookup starts
+    try:
+        return run_lookup(name, list(terms), scope, scope, **kwargs)
+    except UndefinedVariableError:
+        raise  # ansible-core re-raises an undefined variable whatever 'errors' says
+    except TemplateError:
+        if errors == "strict":
+            raise
+        return None

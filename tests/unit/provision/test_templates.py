@@ -171,3 +171,44 @@ def test_compiled_templates_are_kept_on_disk_for_the_next_run(tmp_path: Path,
     assert again.scope([({"x": 5}, False)]).render("{{ x * 3 }}!", "t") == "15!"
     with pytest.raises(AssertionError, match="compiled again"):
         again.scope([({"x": 5}, False)]).render("{{ x * 4 }}!", "t")  # another source compiles
+
+
+@pytest.mark.parametrize(
+    ("expr", "expected"),
+    [
+        ("{{ lookup('first_found', 'no-such-file.yml', errors='ignore') }}", ""),
+        ("{{ lookup('first_found', 'no-such-file.yml', errors='warn') is none }}", True),
+        ("{{ q('first_found', 'no-such-file.yml', errors='ignore') }}", []),
+    ],
+)
+def test_a_failed_lookup_under_errors_ignore_or_warn_gives_nothing(scope, expr, expected) -> None:
+    """ansible-core's ``errors`` option of every lookup: lookup() gives None, query() []."""
+    assert scope.template(expr, "t") == expected
+
+
+def test_a_failed_lookup_is_an_error_by_default_and_errors_is_checked(scope) -> None:
+    with pytest.raises(TemplateError, match="No file was found when using first_found"):
+        scope.template("{{ lookup('first_found', 'no-such-file.yml') }}", "t")
+    with pytest.raises(TemplateError, match="'errors' must be one of"):
+        scope.template("{{ lookup('first_found', 'x', errors='loud') }}", "t")
+
+
+@pytest.mark.parametrize(
+    ("expr", "message"),
+    [
+        ("{{ lookup('csvfile', 'file=people.csv, delimiter=, col=1') }}",
+         "Search key is required but was not found"),
+        ("{{ lookup('csvfile', 'foo', file='no-such.csv') }}",
+         "expected str, bytes or os.PathLike object"),
+    ],
+)
+def test_csvfile_errors_are_ansible_cores(scope, expr, message) -> None:
+    with pytest.raises(TemplateError, match=message):
+        scope.template(expr, "t")
+
+
+def test_with_indexed_items_over_a_mapping_is_ansible_cores_error(scope) -> None:
+    from kprov.provision.lookups import run_lookup
+    with pytest.raises(TemplateError, match="with_indexed_items expects a list"):
+        run_lookup("indexed_items", {"a": 1}, {}, scope)
+    assert run_lookup("indexed_items", ["x", "y"], {}, scope) == [[0, "x"], [1, "y"]]
