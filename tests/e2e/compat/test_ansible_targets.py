@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -26,13 +27,13 @@ _OPT_IN = os.environ.get("KPROV_ANSIBLE_TARGETS", "")
 
 
 @pytest.fixture(scope="module")
-def sides(lab_inventory, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Path], Path]:
+def sides(lab_inventory: Callable[[int], Path], tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Path], Path]:
     folder = tmp_path_factory.mktemp("ansible-targets")
     return inventories(lab_inventory(2), {"ansible": "h1", "kprov": "h2"}, folder), folder
 
 
 @pytest.mark.parametrize("target", CI_SUBSET)
-def test_target_passes_as_under_ansible(sides, target: str) -> None:
+def test_target_passes_as_under_ansible(sides: tuple[dict[str, Path], Path], target: str) -> None:
     inventory, folder = sides
     outcome: Outcome = run_target(target, inventory, folder)
     assert outcome.ansible.passed, outcome.ansible.detail
@@ -41,7 +42,7 @@ def test_target_passes_as_under_ansible(sides, target: str) -> None:
 
 
 @pytest.mark.skipif(not _OPT_IN, reason="opt-in: KPROV_ANSIBLE_TARGETS=1 (or a comma list)")
-def test_all_targets(sides, capsys: pytest.CaptureFixture[str]) -> None:
+def test_all_targets(sides: tuple[dict[str, Path], Path], capsys: pytest.CaptureFixture[str]) -> None:
     inventory, folder = sides
     names = role_targets() if _OPT_IN == "1" else _OPT_IN.split(",")
     figures = compare([run_target(name, inventory, folder) for name in names])

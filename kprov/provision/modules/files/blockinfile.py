@@ -10,8 +10,8 @@ before the last ``insertbefore`` match (EOF/BOF keywords), an empty block or
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from kprov.provision.connect.base import CommandResult
@@ -76,7 +76,7 @@ def apply_block(text: str, block: str, *, marker: str = "# {mark} ANSIBLE MANAGE
             return text, ""
         del lines[first:last + 1]
         position = first
-        msg = "Block removed" if not wanted else "Block inserted"  # ansible-core's words for a replaced block too
+        msg = "Block removed" if not wanted else "Block inserted"
     if position > 0 and wanted and not lines[position - 1].endswith("\n"):
         lines[position - 1] += "\n"
     lines[position:position] = wanted
