@@ -27,7 +27,8 @@ _OPT_IN = os.environ.get("KPROV_ANSIBLE_TARGETS", "")
 
 
 @pytest.fixture(scope="module")
-def sides(lab_inventory: Callable[[int], Path], tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Path], Path]:
+def sides(lab_inventory: Callable[[int], Path],
+          tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Path], Path]:
     folder = tmp_path_factory.mktemp("ansible-targets")
     return inventories(lab_inventory(2), {"ansible": "h1", "kprov": "h2"}, folder), folder
 
