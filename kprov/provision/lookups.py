@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
-from kprov.provision.errors import TemplateError
+from kprov.provision.errors import TemplateError, UndefinedVariableError
 from kprov.provision.lookups_data import DATA_LOOKUPS
 from kprov.provision.searchpath import search_file, search_paths
 
@@ -91,43 +91,53 @@ def _flattened(terms: list[Any], variables: Vars, t: Templar, sub: str,
     return flat(terms)
 
 
-def _dig(item: Any, path: str) -> tuple[bool, Any]:
-    value = item
-    for key in path.split("."):
-        if not isinstance(value, Mapping) or key not in value:
-            return False, None
-        value = value[key]
-    return True, value
-
-
 def _subelements(terms: list[Any], variables: Vars, t: Templar, sub: str,
                  kw: Kw) -> list[Any]:
-    """Pairs [element, sub-element] for each item of the list ``terms[1]`` names in each element."""
-    if len(terms) not in (2, 3) or not isinstance(terms[1], str):
-        raise TemplateError("subelements lookup expects a list, a subkey and optional flags")
+    """Pairs [element, sub-element] for each item of the list ``terms[1]`` names in each
+    element; ansible-core's checks, in its order and with its words."""
+    def wrong(detail: str = "") -> TemplateError:
+        return TemplateError("subelements lookup expects a list of two or three items, " + detail)
+
+    if not 2 <= len(terms) <= 3:
+        raise wrong()
     elements, subkey = terms[0], terms[1]
+    if not isinstance(elements, list | Mapping):  # listified first, as ansible-core does
+        elements = [elements]
+    if not isinstance(subkey, str):
+        raise wrong("first a dict or a list, second a string pointing to the subkey")
     flags = terms[2] if len(terms) == 3 else {}
-    if not isinstance(flags, Mapping) or set(flags) - {"skip_missing"}:
-        raise TemplateError("the optional third item of subelements must be {skip_missing: bool}")
-    skip_missing = bool(flags.get("skip_missing", False))
+    if not isinstance(flags, Mapping):
+        raise wrong("the optional third item must be a dict with flags ['skip_missing']")
     if isinstance(elements, Mapping):
         if elements.get("skipped", False) is not False:
             return []
         elements = list(elements.values())
-    if not isinstance(elements, list):
-        raise TemplateError("subelements lookup expects a list or a dict as first term")
+    skip_missing = bool(flags.get("skip_missing", False))
+    keys = subkey.split(".")
     out: list[Any] = []
     for element in elements:
-        if isinstance(element, Mapping) and element.get("skipped", False) is not False:
+        if not isinstance(element, Mapping):
+            raise TemplateError(f"subelements lookup expects a dictionary, got '{element}'")
+        if element.get("skipped", False) is not False:
             continue
-        found, value = _dig(element, subkey)
-        if not found:
-            if skip_missing:
-                continue
-            raise TemplateError(f"could not find '{subkey}' key in iterated item '{element}'")
-        if not isinstance(value, list):
-            raise TemplateError(f"the key {subkey} should point to a list, got '{value}'")
-        out += [[element, x] for x in value]
+        value: Any = element
+        found: list[Any] = []
+        for depth, key in enumerate(keys):
+            if key not in value:
+                if skip_missing:
+                    break
+                raise TemplateError(f"could not find '{key}' key in iterated item '{value}'")
+            if depth < len(keys) - 1:
+                if not isinstance(value[key], Mapping):
+                    if skip_missing:
+                        break
+                    raise TemplateError(f"the key {key} should point to a dictionary, got '{value[key]}'")
+                value = value[key]
+            elif not isinstance(value[key], list):
+                raise TemplateError(f"the key {key} should point to a list, got '{value[key]}'")
+            else:
+                found = value[key]
+        out += [[element, x] for x in found]
     return out
 
 
@@ -153,10 +163,11 @@ def _first_found(terms: list[Any], variables: Vars, t: Templar, sub: str,
     skip = bool(kw.get("skip", False))
     candidates: list[str] = []
 
-    def split(value: Any) -> list[str]:
+    def split(value: Any, separators: str = ",;") -> list[str]:
+        """ansible-core splits ``files`` on , and ; and ``paths`` on : too."""
         out: list[str] = []
         for v in _listify(value):
-            out += [p for p in re.split(r"[,;]", str(v)) if p] if isinstance(v, str) else [str(v)]
+            out += [p for p in re.split(f"[{separators}]", str(v)) if p] if isinstance(v, str) else [str(v)]
         return out
 
     def add(files: list[str], paths: list[str]) -> None:
@@ -166,17 +177,24 @@ def _first_found(terms: list[Any], variables: Vars, t: Templar, sub: str,
             candidates.extend(os.path.join(p, f) for p in paths for f in files)
 
     if kw.get("files") or kw.get("paths"):
-        add(split(kw.get("files")), split(kw.get("paths")))
-    for term in terms:
-        if isinstance(term, Mapping):
-            skip = skip or bool(term.get("skip", False))
-            add(split(term.get("files")), split(term.get("paths")))
-        elif isinstance(term, list):
-            candidates.extend(str(x) for x in term)
-        else:
-            candidates.append(str(term))
+        add(split(kw.get("files")), split(kw.get("paths"), ",:;"))
+    def take(terms: list[Any]) -> None:
+        nonlocal skip
+        for term in terms:
+            if isinstance(term, Mapping):
+                skip = skip or bool(term.get("skip", False))
+                add(split(term.get("files")), split(term.get("paths"), ",:;"))
+            elif isinstance(term, list):  # a nested list is read as the terms are
+                take(term)
+            else:
+                candidates.append(str(term))
+
+    take(terms)
     for candidate in candidates:
-        name = str(t.template(candidate, "lookup first_found"))
+        try:
+            name = str(t.template(candidate, "lookup first_found"))
+        except UndefinedVariableError:  # ansible-core skips a candidate naming an undefined variable
+            continue
         found = search_file(variables, sub, name)
         if found is not None:
             return [str(found.resolve())]

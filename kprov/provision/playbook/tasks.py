@@ -151,7 +151,8 @@ def parse_free_form(text: str, action: str) -> dict[str, Any]:
     for a, b in spans:
         key, eq, value = _kv_split(text[a:b])
         # a templated key (``set_fact: "{{ item }}=moo"``) is a key too, as ansible-core's parse_kv has it
-        templated_key = not raw_module and key.startswith("{{") and key.endswith("}}")
+        # (or partly templated: ``"user_{{ item.0.name }}={{ item.1 }}"``)
+        templated_key = not raw_module and "{{" in key and key.count("{{") == key.count("}}")
         is_kv = eq and (key.isidentifier() or templated_key)
         if is_kv and (not raw_module or key in _RAW_OPTIONS):
             args[key] = _unquote(value)

@@ -212,3 +212,26 @@ def test_with_indexed_items_over_a_mapping_is_ansible_cores_error(scope) -> None
     with pytest.raises(TemplateError, match="with_indexed_items expects a list"):
         run_lookup("indexed_items", {"a": 1}, {}, scope)
     assert run_lookup("indexed_items", ["x", "y"], {}, scope) == [[0, "x"], [1, "y"]]
+
+
+def test_subelements_errors_and_mapping_input_are_ansible_cores(scope) -> None:
+    from kprov.provision.lookups import run_lookup
+    users = [{"name": "alice", "mysql": {"hosts": ["localhost"]}}]
+    assert run_lookup("subelements", [users, "mysql.hosts"], {}, scope) == [[users[0], "localhost"]]
+    assert run_lookup("subelements", [{"k": users[0]}, "mysql.hosts"], {}, scope) == [[users[0], "localhost"]]
+    for terms, message in (([9001, "groups"], "expects a dictionary, got '9001'"),
+                           ([True, ["x"]], "first a dict or a list, second a string"),
+                           ([users, "mysql.hosts", "x"], "the optional third item must be a dict"),
+                           ([users, "name.x"], "should point to a dictionary"),
+                           ([users, "monkey"], "could not find 'monkey' key in iterated item")):
+        with pytest.raises(TemplateError, match=message):
+            run_lookup("subelements", terms, {}, scope)
+
+
+def test_first_found_reads_nested_terms_splits_paths_on_colons_and_skips_undefined(scope, tmp_path) -> None:
+    from kprov.provision.lookups import run_lookup
+    (tmp_path / "b.yml").write_text("")
+    variables = {"ansible_search_path": [str(tmp_path)]}
+    found = run_lookup("first_found", [[{"files": ["{{ no_such_var }}.yml", "b.yml"],
+                                         "paths": f"/nonexistent:{tmp_path}"}]], variables, scope)
+    assert found == [str((tmp_path / "b.yml").resolve())]
