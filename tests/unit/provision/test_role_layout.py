@@ -79,7 +79,8 @@ def test_a_handler_that_includes_tasks_runs_them_under_its_when(tmp_path: Path, 
         "roles/r/tasks/main.yml": "- name: change\n  debug: msg=x\n  changed_when: true\n  notify: clean\n",
         "roles/r/tasks/cleanup.yml": "- name: cleaning\n  debug: msg=x\n",
         "roles/r/handlers/main.yml": "- name: clean\n  include_tasks: cleanup.yml\n  when: not skip_it\n",
-        "site.yml": PLAY.replace("  roles: [r]\n", f"  vars: {{skip_it: {str(skip).lower()}}}\n  roles: [r]\n"),
+        "site.yml": PLAY.replace("  roles: [r]\n",
+                                 f"  vars: {{skip_it: {str(skip).lower()}}}\n  roles: [r]\n"),
     }
     report, _ = run_fake(tmp_path, monkeypatch, files, ["a"])
     assert report.ok, report.results
