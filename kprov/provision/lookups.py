@@ -148,6 +148,8 @@ def _nested(terms: list[Any], variables: Vars, t: Templar, sub: str, kw: Kw) -> 
 
 def _together(terms: list[Any], variables: Vars, t: Templar, sub: str,
               kw: Kw) -> list[Any]:
+    if not terms:
+        raise TemplateError("with_together requires at least one element in each list")
     lists = [x if isinstance(x, list) else [x] for x in terms]
     return [list(p) for p in itertools.zip_longest(*lists)]
 
@@ -211,8 +213,11 @@ def _varnames(terms: list[Any], variables: Vars, t: Templar, sub: str,
     names = [n for n in variables if isinstance(n, str)]
     for term in terms:
         if not isinstance(term, str):
-            raise TemplateError(f"varnames: invalid setting '{term}', it is not a string")
-        pattern = re.compile(term)
+            raise TemplateError(f'Invalid setting identifier, "{term}" is not a string, it is a {type(term)}')
+        try:
+            pattern = re.compile(term)
+        except re.error as err:
+            raise TemplateError(f'Unable to use "{term}" as a search parameter: {err}') from None
         out += [n for n in names if pattern.search(n)]
     return out
 
@@ -225,7 +230,7 @@ def _vars(terms: list[Any], variables: Vars, t: Templar, sub: str, kw: Kw) -> li
     default = kw.get("default", _MISSING)
     for term in terms:
         if not isinstance(term, str):
-            raise TemplateError(f"vars lookup: invalid setting '{term}', it is not a string")
+            raise TemplateError(f'Invalid setting identifier, "{term}" is not a string, its a {type(term)}')
         if term in variables:
             out.append(t.template(variables[term], f"lookup vars '{term}'"))
         elif default is not _MISSING:
@@ -397,7 +402,10 @@ def run_lookup(name: str, terms: Any, variables: Mapping[str, Any], templar: Tem
 
 
 def join_lookup(values: list[Any]) -> Any:
-    """What ``lookup()`` (without ``wantlist``) returns for a lookup's list, as Ansible does."""
+    """What ``lookup()`` (without ``wantlist``) returns for a lookup's list, as Ansible does
+    (an empty list stays a list: ansible-core joins only a non-empty one)."""
+    if not values:
+        return values
     if all(isinstance(v, str) for v in values):
         return ",".join(values)
     return values[0] if len(values) == 1 else values

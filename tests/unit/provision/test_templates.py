@@ -235,3 +235,26 @@ def test_first_found_reads_nested_terms_splits_paths_on_colons_and_skips_undefin
     found = run_lookup("first_found", [[{"files": ["{{ no_such_var }}.yml", "b.yml"],
                                          "paths": f"/nonexistent:{tmp_path}"}]], variables, scope)
     assert found == [str((tmp_path / "b.yml").resolve())]
+
+
+def test_inline_lookup_options_are_read_as_parse_kv_reads_them(scope, tmp_path) -> None:
+    from kprov.provision.lookups import run_lookup
+    (tmp_path / "people.csv").write_text('German von Lastname,Demo\n"""The Rock"" Johnson",Dwayne\n')
+    (tmp_path / "cool list.csv").write_text("maybe\tx\twork\n")
+    variables = {"ansible_search_path": [str(tmp_path)]}
+
+    def csv(term: str) -> list[str]:
+        return run_lookup("csvfile", [term], variables, scope)
+
+    assert csv("German von Lastname file=people.csv delimiter=, col=1") == ["Demo"]
+    assert csv('"The Rock" Johnson file=people.csv delimiter=, col=1') == ["Dwayne"]
+    assert csv('maybe file="cool list.csv" delimiter=TAB col=2') == ["work"]
+    assert csv("notfound file=people.csv delimiter=, col=1") == []
+    with pytest.raises(TemplateError, match="thisarg is not a valid option"):
+        csv("foo file=people.csv delimiter=, col=1 thisarg=doesnotexist")
+
+
+def test_lookup_of_nothing_is_an_empty_list_as_in_ansible_core() -> None:
+    from kprov.provision.lookups import join_lookup
+    assert join_lookup([]) == []
+    assert join_lookup(["a", "b"]) == "a,b"

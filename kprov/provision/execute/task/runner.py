@@ -175,6 +175,11 @@ class TaskRunner:
         except UndefinedVariableError as loop_error:
             self.raise_unless_skipped(task, scope, loop_error)
             return "skipped", dict(_SKIPPED_BY_WHEN)
+        except TemplateError as lookup_error:
+            if not (isinstance(task.loop, dict) and "__lookup__" in task.loop):
+                raise
+            # ansible-core runs a with_<lookup> plugin itself: its error is the result's msg as is
+            return "failed", {"failed": True, "msg": str(lookup_error), "changed": False}
         if not items:
             return "skipped", {"changed": False, "skipped": True, "skipped_reason": "No items in the list",
                                "results": []}
