@@ -258,3 +258,9 @@ def test_lookup_of_nothing_is_an_empty_list_as_in_ansible_core() -> None:
     from kprov.provision.lookups import join_lookup
     assert join_lookup([]) == []
     assert join_lookup(["a", "b"]) == "a,b"
+
+
+def test_groupby_gives_plain_pairs_as_ansible_core(scope) -> None:
+    fruits = "[{'name': 'apple', 'enjoy': true}, {'name': 'orange', 'enjoy': false}]"
+    assert scope.template("{{ " + fruits + " | groupby('enjoy') }}", "t") == [
+        [False, [{"name": "orange", "enjoy": False}]], [True, [{"name": "apple", "enjoy": True}]]]
