@@ -152,11 +152,11 @@ class CommandModule(ModuleBase):
             if self.use_shell:
                 raise ModuleFailed("shell: argument 'argv' is only for the command module")
             if raw:
-                raise ModuleFailed("command: give either a command string or argv, not both")
+                raise ModuleFailed("only command or argv can be given, not both", rc=256)
             quote_argv = _quote_expanding if p["expand_argument_vars"] else shlex.quote
             return " ".join(quote_argv(str(word)) for word in p["argv"]), p["argv"]
         if not raw or not str(raw).strip():
-            raise ModuleFailed(f"{self.name}: no command given (free form, 'cmd' or 'argv')")
+            raise ModuleFailed("no command given", rc=256)  # ansible-core's words and rc
         raw = str(raw)
         if self.use_shell:
             if p["executable"]:
