@@ -21,8 +21,10 @@ from .ansible_targets import Outcome, compare, inventories, role_targets, run_ta
 pytestmark = pytest.mark.lab
 
 # fast (a few seconds a side), and each one covers a different part of the engine:
-# changed_when/failed_when result keys, lookups, filters and tests, facts.d
-CI_SUBSET = ("changed_when", "failed_when", "lookup_dict", "lookup_env", "test_mathstuff")
+# changed_when/failed_when result keys, lookups (first_found's search path and term forms,
+# subelements' checks), filters and tests
+CI_SUBSET = ("changed_when", "failed_when", "lookup_dict", "lookup_env", "lookup_first_found",
+             "lookup_subelements", "test_mathstuff")
 _OPT_IN = os.environ.get("KPROV_ANSIBLE_TARGETS", "")
 
 
