@@ -342,21 +342,63 @@ def _password(terms: list[Any], variables: Vars, t: Templar, sub: str,
     return out
 
 
+_SEQUENCE_SHORTCUT = re.compile(r"^(?:((?:0[xX]?)?[0-9a-fA-F]+)-)?((?:0[xX]?)?[0-9a-fA-F]+)"
+                                r"(?:/((?:0[xX]?)?[0-9a-fA-F]+))?(?::(.+))?$", re.IGNORECASE)
+
+
+def _sequence_int(name: str, value: Any) -> int:
+    text = str(value).strip()
+    for base in (0, 10):  # 0x3f8 and 0664 as ansible-core documents them, and a plain 08
+        try:
+            return int(text, base)
+        except ValueError:
+            continue
+    raise TemplateError(f"Invalid type for configuration option lookup plugin sequence setting "
+                        f"{name}: invalid literal for int(): {text!r}")
+
+
 def _sequence(terms: list[Any], variables: Vars, t: Templar, sub: str,
               kw: Kw) -> list[Any]:
+    """ansible-core's sequence: ``[start-]end[/stride][:format]`` or its key=value form,
+    with its checks and error texts."""
+    fields = ("start", "end", "stride", "count", "format")
     out: list[Any] = []
-    specs = [*terms] or [""]
-    for spec in specs:
-        opts = dict(kw)
-        opts.update(_key_value(p) for p in str(spec).split() if "=" in p)
-        start, stride = int(str(opts.get("start", 1)), 0), int(str(opts.get("stride", 1)), 0)
-        if "end" in opts:
-            end = int(str(opts["end"]), 0)
+    for spec in terms or [""]:  # (options given only as keywords: one sequence of them)
+        opts: dict[str, Any] = {"start": 1, "stride": 1, "format": "%d", **kw}
+        shortcut = _SEQUENCE_SHORTCUT.match(str(spec).strip())
+        if shortcut:
+            given = dict(zip(("start", "end", "stride", "format"), shortcut.groups(), strict=True))
+            opts.update({k: v for k, v in given.items() if v is not None})
         else:
-            end = start + int(str(opts.get("count", 0)), 0) * stride - (1 if stride > 0 else -1)
-        fmt = str(opts.get("format", "%d"))
-        stop = end + (1 if stride > 0 else -1)
-        out += [fmt % i for i in range(start, stop, stride)]
+            pairs = dict(_key_value(p) for p in str(spec).split() if "=" in p)
+            unknown = [k for k in pairs if k not in fields]
+            if unknown:
+                raise TemplateError(f"unrecognized arguments to with_sequence: {unknown}")
+            opts.update(pairs)
+        start, stride = _sequence_int("start", opts["start"]), _sequence_int("stride", opts["stride"])
+        end = _sequence_int("end", opts["end"]) if opts.get("end") is not None else None
+        count = _sequence_int("count", opts["count"]) if opts.get("count") is not None else None
+        fmt = str(opts["format"])
+        if count is None and end is None:
+            raise TemplateError("must specify count or end in with_sequence")
+        if count is not None and end is not None:
+            raise TemplateError("can't specify both count and end in with_sequence")
+        if count is not None:
+            start, end, stride = (start, start + count * stride - 1, stride) if count else (0, 0, 0)
+        assert end is not None
+        if stride > 0 and end < start:
+            raise TemplateError("to count backwards make stride negative")
+        if stride < 0 and end > start:
+            raise TemplateError("to count forward don't make stride negative")
+        if fmt.count("%") != 1:
+            raise TemplateError(f"bad formatting string: {fmt}")
+        if stride == 0:
+            continue
+        for number in range(start, end + (1 if stride > 0 else -1), stride):
+            try:
+                out.append(fmt % number)
+            except (ValueError, TypeError):
+                raise TemplateError(f"problem formatting {number!r} with {fmt!r}") from None
     return out
 
 

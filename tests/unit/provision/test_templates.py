@@ -264,3 +264,28 @@ def test_groupby_gives_plain_pairs_as_ansible_core(scope) -> None:
     fruits = "[{'name': 'apple', 'enjoy': true}, {'name': 'orange', 'enjoy': false}]"
     assert scope.template("{{ " + fruits + " | groupby('enjoy') }}", "t") == [
         [False, [{"name": "orange", "enjoy": False}]], [True, [{"name": "apple", "enjoy": True}]]]
+
+
+@pytest.mark.parametrize(
+    ("terms", "kw", "expected"),
+    [(["4"], {}, ["1", "2", "3", "4"]), (["2-6/2"], {}, ["2", "4", "6"]),
+     (["7-8:host%02d"], {}, ["host07", "host08"]), (["start=0 count=3 stride=2"], {}, ["0", "2", "4"]),
+     ([], {"start": 5, "end": 6}, ["5", "6"])],
+)
+def test_sequence_forms(scope, terms, kw, expected) -> None:
+    from kprov.provision.lookups import run_lookup
+    assert run_lookup("sequence", terms, {}, scope, **kw) == expected
+
+
+@pytest.mark.parametrize(
+    ("term", "message"),
+    [("start=0 junk=3", r"unrecognized arguments to with_sequence: \['junk'\]"),
+     ("start=A end=3", "^Invalid type for"), ("start=1", "must specify count or end"),
+     ("start=1 end=3 count=2", "can't specify both count and end"),
+     ("start=5 end=1", "to count backwards make stride negative"),
+     ("start=1 end=4 format=d", "bad formatting string: d")],
+)
+def test_sequence_errors_are_ansible_cores(scope, term, message) -> None:
+    from kprov.provision.lookups import run_lookup
+    with pytest.raises(TemplateError, match=message):
+        run_lookup("sequence", [term], {}, scope)
