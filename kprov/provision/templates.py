@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import datetime
 import hashlib
@@ -301,7 +302,7 @@ class VarScope(Mapping[str, Any]):
                     return result  # a bare variable keeps its value, None included
                 return "" if result is None else str(result)
             # the escaping re-joins Jinja's tokens, which drops a final newline: restore from the source
-            return _restore_newlines(source, self.render(value, where))
+            return _concat_value(_restore_newlines(source, self.render(value, where)))
         if isinstance(value, EncryptedValue):  # a !vault value: its plain text, never templated
             return self.engine.vault.decrypt(value.envelope, value.origin)
         if isinstance(value, Mapping) and not isinstance(value, VarScope):
@@ -391,6 +392,18 @@ def _unwrap(value: Any) -> Any:
     if isinstance(value, VarScope):
         return dict(value.items())
     return value
+
+
+def _concat_value(text: str) -> Any:
+    """ansible-core's ansible_eval_concat: a rendered text that starts like a list or a dict
+    (or is True/False) is read back as that Python literal when it is one (a folded
+    ``>`` scalar's ``{{ [x] + y }}`` followed by its newline is a list, not text)."""
+    if not (text.startswith(("{", "[")) or text in ("True", "False")):
+        return text
+    try:
+        return ast.literal_eval(text.strip())
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return text
 
 
 def _undefined(err: jinja2.UndefinedError, where: str) -> UndefinedVariableError:

@@ -289,3 +289,11 @@ def test_sequence_errors_are_ansible_cores(scope, term, message) -> None:
     from kprov.provision.lookups import run_lookup
     with pytest.raises(TemplateError, match=message):
         run_lookup("sequence", [term], {}, scope)
+
+
+def test_rendered_text_that_is_a_literal_is_read_back_as_ansible_core_does(scope) -> None:
+    """ansible_eval_concat: a folded scalar's ``{{ [x] + y }}`` and its newline is a list."""
+    assert scope.template("{{ ['a'] + nums }}\n", "t") == ["a", 3, 1, 3]
+    assert scope.template("[{{ nums | length }}, 2]", "t") == [3, 2]
+    assert scope.template("[section]\n{{ name }}", "t") == "[section]\nweb"  # not a literal: text
+    assert scope.template(" {{ nums }}", "t") == " [3, 1, 3]"
