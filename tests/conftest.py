@@ -11,6 +11,8 @@ import tempfile
 import pytest
 
 _OWN_KEEPER = "_KPROV_TESTS_CONTROL_PATH_DIR"
+# vendored test data, not tests of kprov (ansible-core's targets carry test_*.py plugins)
+collect_ignore = ["data"]
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
-from kprov.provision.errors import TemplateError
+from kprov.provision.errors import TemplateError, UndefinedVariableError
 from kprov.provision.lookups_data import DATA_LOOKUPS
 from kprov.provision.searchpath import search_file, search_paths
 
@@ -91,43 +91,53 @@ def _flattened(terms: list[Any], variables: Vars, t: Templar, sub: str,
     return flat(terms)
 
 
-def _dig(item: Any, path: str) -> tuple[bool, Any]:
-    value = item
-    for key in path.split("."):
-        if not isinstance(value, Mapping) or key not in value:
-            return False, None
-        value = value[key]
-    return True, value
-
-
 def _subelements(terms: list[Any], variables: Vars, t: Templar, sub: str,
                  kw: Kw) -> list[Any]:
-    """Pairs [element, sub-element] for each item of the list ``terms[1]`` names in each element."""
-    if len(terms) not in (2, 3) or not isinstance(terms[1], str):
-        raise TemplateError("subelements lookup expects a list, a subkey and optional flags")
+    """Pairs [element, sub-element] for each item of the list ``terms[1]`` names in each
+    element; ansible-core's checks, in its order and with its words."""
+    def wrong(detail: str = "") -> TemplateError:
+        return TemplateError("subelements lookup expects a list of two or three items, " + detail)
+
+    if not 2 <= len(terms) <= 3:
+        raise wrong()
     elements, subkey = terms[0], terms[1]
+    if not isinstance(elements, list | Mapping):  # listified first, as ansible-core does
+        elements = [elements]
+    if not isinstance(subkey, str):
+        raise wrong("first a dict or a list, second a string pointing to the subkey")
     flags = terms[2] if len(terms) == 3 else {}
-    if not isinstance(flags, Mapping) or set(flags) - {"skip_missing"}:
-        raise TemplateError("the optional third item of subelements must be {skip_missing: bool}")
-    skip_missing = bool(flags.get("skip_missing", False))
+    if not isinstance(flags, Mapping):
+        raise wrong("the optional third item must be a dict with flags ['skip_missing']")
     if isinstance(elements, Mapping):
         if elements.get("skipped", False) is not False:
             return []
         elements = list(elements.values())
-    if not isinstance(elements, list):
-        raise TemplateError("subelements lookup expects a list or a dict as first term")
+    skip_missing = bool(flags.get("skip_missing", False))
+    keys = subkey.split(".")
     out: list[Any] = []
     for element in elements:
-        if isinstance(element, Mapping) and element.get("skipped", False) is not False:
+        if not isinstance(element, Mapping):
+            raise TemplateError(f"subelements lookup expects a dictionary, got '{element}'")
+        if element.get("skipped", False) is not False:
             continue
-        found, value = _dig(element, subkey)
-        if not found:
-            if skip_missing:
-                continue
-            raise TemplateError(f"could not find '{subkey}' key in iterated item '{element}'")
-        if not isinstance(value, list):
-            raise TemplateError(f"the key {subkey} should point to a list, got '{value}'")
-        out += [[element, x] for x in value]
+        value: Any = element
+        found: list[Any] = []
+        for depth, key in enumerate(keys):
+            if key not in value:
+                if skip_missing:
+                    break
+                raise TemplateError(f"could not find '{key}' key in iterated item '{value}'")
+            if depth < len(keys) - 1:
+                if not isinstance(value[key], Mapping):
+                    if skip_missing:
+                        break
+                    raise TemplateError(f"the key {key} should point to a dictionary, got '{value[key]}'")
+                value = value[key]
+            elif not isinstance(value[key], list):
+                raise TemplateError(f"the key {key} should point to a list, got '{value[key]}'")
+            else:
+                found = value[key]
+        out += [[element, x] for x in found]
     return out
 
 
@@ -138,6 +148,8 @@ def _nested(terms: list[Any], variables: Vars, t: Templar, sub: str, kw: Kw) -> 
 
 def _together(terms: list[Any], variables: Vars, t: Templar, sub: str,
               kw: Kw) -> list[Any]:
+    if not terms:
+        raise TemplateError("with_together requires at least one element in each list")
     lists = [x if isinstance(x, list) else [x] for x in terms]
     return [list(p) for p in itertools.zip_longest(*lists)]
 
@@ -153,10 +165,11 @@ def _first_found(terms: list[Any], variables: Vars, t: Templar, sub: str,
     skip = bool(kw.get("skip", False))
     candidates: list[str] = []
 
-    def split(value: Any) -> list[str]:
+    def split(value: Any, separators: str = ",;") -> list[str]:
+        """ansible-core splits ``files`` on , and ; and ``paths`` on : too."""
         out: list[str] = []
         for v in _listify(value):
-            out += [p for p in re.split(r"[,;]", str(v)) if p] if isinstance(v, str) else [str(v)]
+            out += [p for p in re.split(f"[{separators}]", str(v)) if p] if isinstance(v, str) else [str(v)]
         return out
 
     def add(files: list[str], paths: list[str]) -> None:
@@ -166,17 +179,24 @@ def _first_found(terms: list[Any], variables: Vars, t: Templar, sub: str,
             candidates.extend(os.path.join(p, f) for p in paths for f in files)
 
     if kw.get("files") or kw.get("paths"):
-        add(split(kw.get("files")), split(kw.get("paths")))
-    for term in terms:
-        if isinstance(term, Mapping):
-            skip = skip or bool(term.get("skip", False))
-            add(split(term.get("files")), split(term.get("paths")))
-        elif isinstance(term, list):
-            candidates.extend(str(x) for x in term)
-        else:
-            candidates.append(str(term))
+        add(split(kw.get("files")), split(kw.get("paths"), ",:;"))
+    def take(terms: list[Any]) -> None:
+        nonlocal skip
+        for term in terms:
+            if isinstance(term, Mapping):
+                skip = skip or bool(term.get("skip", False))
+                add(split(term.get("files")), split(term.get("paths"), ",:;"))
+            elif isinstance(term, list):  # a nested list is read as the terms are
+                take(term)
+            else:
+                candidates.append(str(term))
+
+    take(terms)
     for candidate in candidates:
-        name = str(t.template(candidate, "lookup first_found"))
+        try:
+            name = str(t.template(candidate, "lookup first_found"))
+        except UndefinedVariableError:  # ansible-core skips a candidate naming an undefined variable
+            continue
         found = search_file(variables, sub, name)
         if found is not None:
             return [str(found.resolve())]
@@ -193,8 +213,11 @@ def _varnames(terms: list[Any], variables: Vars, t: Templar, sub: str,
     names = [n for n in variables if isinstance(n, str)]
     for term in terms:
         if not isinstance(term, str):
-            raise TemplateError(f"varnames: invalid setting '{term}', it is not a string")
-        pattern = re.compile(term)
+            raise TemplateError(f'Invalid setting identifier, "{term}" is not a string, it is a {type(term)}')
+        try:
+            pattern = re.compile(term)
+        except re.error as err:
+            raise TemplateError(f'Unable to use "{term}" as a search parameter: {err}') from None
         out += [n for n in names if pattern.search(n)]
     return out
 
@@ -207,7 +230,7 @@ def _vars(terms: list[Any], variables: Vars, t: Templar, sub: str, kw: Kw) -> li
     default = kw.get("default", _MISSING)
     for term in terms:
         if not isinstance(term, str):
-            raise TemplateError(f"vars lookup: invalid setting '{term}', it is not a string")
+            raise TemplateError(f'Invalid setting identifier, "{term}" is not a string, its a {type(term)}')
         if term in variables:
             out.append(t.template(variables[term], f"lookup vars '{term}'"))
         elif default is not _MISSING:
@@ -319,21 +342,63 @@ def _password(terms: list[Any], variables: Vars, t: Templar, sub: str,
     return out
 
 
+_SEQUENCE_SHORTCUT = re.compile(r"^(?:((?:0[xX]?)?[0-9a-fA-F]+)-)?((?:0[xX]?)?[0-9a-fA-F]+)"
+                                r"(?:/((?:0[xX]?)?[0-9a-fA-F]+))?(?::(.+))?$", re.IGNORECASE)
+
+
+def _sequence_int(name: str, value: Any) -> int:
+    text = str(value).strip()
+    for base in (0, 10):  # 0x3f8 and 0664 as ansible-core documents them, and a plain 08
+        try:
+            return int(text, base)
+        except ValueError:
+            continue
+    raise TemplateError(f"Invalid type for configuration option lookup plugin sequence setting "
+                        f"{name}: invalid literal for int(): {text!r}")
+
+
 def _sequence(terms: list[Any], variables: Vars, t: Templar, sub: str,
               kw: Kw) -> list[Any]:
+    """ansible-core's sequence: ``[start-]end[/stride][:format]`` or its key=value form,
+    with its checks and error texts."""
+    fields = ("start", "end", "stride", "count", "format")
     out: list[Any] = []
-    specs = [*terms] or [""]
-    for spec in specs:
-        opts = dict(kw)
-        opts.update(_key_value(p) for p in str(spec).split() if "=" in p)
-        start, stride = int(str(opts.get("start", 1)), 0), int(str(opts.get("stride", 1)), 0)
-        if "end" in opts:
-            end = int(str(opts["end"]), 0)
+    for spec in terms or [""]:  # (options given only as keywords: one sequence of them)
+        opts: dict[str, Any] = {"start": 1, "stride": 1, "format": "%d", **kw}
+        shortcut = _SEQUENCE_SHORTCUT.match(str(spec).strip())
+        if shortcut:
+            given = dict(zip(("start", "end", "stride", "format"), shortcut.groups(), strict=True))
+            opts.update({k: v for k, v in given.items() if v is not None})
         else:
-            end = start + int(str(opts.get("count", 0)), 0) * stride - (1 if stride > 0 else -1)
-        fmt = str(opts.get("format", "%d"))
-        stop = end + (1 if stride > 0 else -1)
-        out += [fmt % i for i in range(start, stop, stride)]
+            pairs = dict(_key_value(p) for p in str(spec).split() if "=" in p)
+            unknown = [k for k in pairs if k not in fields]
+            if unknown:
+                raise TemplateError(f"unrecognized arguments to with_sequence: {unknown}")
+            opts.update(pairs)
+        start, stride = _sequence_int("start", opts["start"]), _sequence_int("stride", opts["stride"])
+        end = _sequence_int("end", opts["end"]) if opts.get("end") is not None else None
+        count = _sequence_int("count", opts["count"]) if opts.get("count") is not None else None
+        fmt = str(opts["format"])
+        if count is None and end is None:
+            raise TemplateError("must specify count or end in with_sequence")
+        if count is not None and end is not None:
+            raise TemplateError("can't specify both count and end in with_sequence")
+        if count is not None:
+            start, end, stride = (start, start + count * stride - 1, stride) if count else (0, 0, 0)
+        assert end is not None
+        if stride > 0 and end < start:
+            raise TemplateError("to count backwards make stride negative")
+        if stride < 0 and end > start:
+            raise TemplateError("to count forward don't make stride negative")
+        if fmt.count("%") != 1:
+            raise TemplateError(f"bad formatting string: {fmt}")
+        if stride == 0:
+            continue
+        for number in range(start, end + (1 if stride > 0 else -1), stride):
+            try:
+                out.append(fmt % number)
+            except (ValueError, TypeError):
+                raise TemplateError(f"problem formatting {number!r} with {fmt!r}") from None
     return out
 
 
@@ -373,11 +438,16 @@ def run_lookup(name: str, terms: Any, variables: Mapping[str, Any], templar: Tem
         raise TemplateError(
             f"lookup plugin '{name}' is not supported by kprov (supported: {', '.join(sorted(LOOKUPS))})"
         )
+    if short == "indexed_items" and isinstance(terms, Mapping):
+        raise TemplateError("with_indexed_items expects a list")  # ansible-core's check and words
     return lookup(_listify(terms), variables, templar, subdir, kwargs)
 
 
 def join_lookup(values: list[Any]) -> Any:
-    """What ``lookup()`` (without ``wantlist``) returns for a lookup's list, as Ansible does."""
+    """What ``lookup()`` (without ``wantlist``) returns for a lookup's list, as Ansible does
+    (an empty list stays a list: ansible-core joins only a non-empty one)."""
+    if not values:
+        return values
     if all(isinstance(v, str) for v in values):
         return ",".join(values)
     return values[0] if len(values) == 1 else values

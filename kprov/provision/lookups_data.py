@@ -18,6 +18,7 @@ from typing import Any
 from kprov.provision.errors import TemplateError
 from kprov.provision.inventory.model import Inventory
 from kprov.provision.inventory.patterns import select_hosts
+from kprov.provision.playbook.tasks import split_args
 from kprov.provision.searchpath import search_file
 from kprov.provision.template_filters import to_bool
 
@@ -31,25 +32,32 @@ _CSV_OPTIONS = {"col": "1", "keycol": 0, "default": None, "delimiter": "TAB",
 
 
 def _inline_options(term: str, known: Mapping[str, Any], lookup: str) -> tuple[str, dict[str, str]]:
-    """``'key a=1 b=two words'`` -> ("key", {"a": "1", "b": "two words"}): a word that sets a
-    known option starts it, the words after it (without '=') continue its value."""
-    key = ""
+    """``'the key a=1 b="two words"'`` -> ("the key", {"a": "1", "b": "two words"}), as
+    ansible-core's parse_kv reads a term: ``name=value`` words (quotes allowed) are options,
+    the other words, as written, the key."""
+    try:
+        words = split_args(term)
+    except ValueError:
+        words = term.split()
+    raw: list[str] = []
     options: dict[str, str] = {}
-    current = ""
-    for index, word in enumerate(term.split()):
+    for word in words:
         name, eq, value = word.partition("=")
-        if eq and name in known:
-            current = name
-            options[name] = value
-        elif eq and index > 0 and not current:
-            raise TemplateError(f"{lookup} lookup: {name} is not a valid option.")
-        elif index == 0:
-            key = word
-        elif current:
-            options[current] += " " + word
-    if not key:
-        raise TemplateError(f"{lookup} lookup: no key to look up was given as the first word of {term!r}")
-    return key, options
+        if eq and name.isidentifier():
+            if name not in known:
+                raise TemplateError(f"{lookup} lookup: {name} is not a valid option.")
+            options[name] = _unquote(value)
+        else:
+            raw.append(word)
+    if not raw:  # ansible-core's words (parse_kv found no _raw_params)
+        raise TemplateError(f"{lookup} lookup: Search key is required but was not found")
+    return " ".join(raw), options
+
+
+def _unquote(value: str) -> str:
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        return value[1:-1]
+    return value
 
 
 def _read_file(variables: Mapping[str, Any], name: str, encoding: str, lookup: str) -> str:
@@ -103,6 +111,9 @@ def _csvfile(terms: list[Any], variables: Mapping[str, Any], t: Any, sub: str,
         key, inline = _inline_options(str(term), _CSV_OPTIONS, "csvfile")
         opts.update(inline)
         delimiter = "\t" if opts["delimiter"] in ("TAB", "\\t") else str(opts["delimiter"])
+        if search_file(variables, "files", str(opts["file"])) is None:
+            # ansible-core opens the None its search returned: this is its text
+            raise TemplateError("csvfile: expected str, bytes or os.PathLike object, not NoneType")
         text = _read_file(variables, str(opts["file"]), str(opts["encoding"]), "csvfile")
         value = opts["default"]
         try:

@@ -260,6 +260,15 @@ def _mandatory(env: Any, value: Any, msg: str | None = None) -> Any:
     return value
 
 
+@pass_environment
+def _groupby(env: Any, value: Any, attribute: str | int) -> list[list[Any]]:
+    """ansible-core overrides Jinja2's groupby to give plain pairs, not named tuples; a
+    registered or set_fact value of it compares equal to a list of [key, items] lists."""
+    from jinja2.filters import sync_do_groupby
+
+    return [[group.grouper, list(group.list)] for group in sync_do_groupby(env, value, attribute)]
+
+
 def _result_status(key: str) -> Callable[[Any], bool]:
     def test(result: Any) -> bool:
         if not isinstance(result, Mapping):
@@ -348,6 +357,7 @@ ANSIBLE_FILTERS: dict[str, Callable[..., Any]] = {
     "ternary": _ternary,
     "comment": _comment,
     "mandatory": _mandatory,
+    "groupby": _groupby,
     "type_debug": lambda v: type(v).__name__,
     "checksum": lambda v: _hash(v, "sha1"),
     "md5": lambda v: _hash(v, "md5"),

@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import datetime
 import hashlib
@@ -301,7 +302,7 @@ class VarScope(Mapping[str, Any]):
                     return result  # a bare variable keeps its value, None included
                 return "" if result is None else str(result)
             # the escaping re-joins Jinja's tokens, which drops a final newline: restore from the source
-            return _restore_newlines(source, self.render(value, where))
+            return _concat_value(_restore_newlines(source, self.render(value, where)))
         if isinstance(value, EncryptedValue):  # a !vault value: its plain text, never templated
             return self.engine.vault.decrypt(value.envelope, value.origin)
         if isinstance(value, Mapping) and not isinstance(value, VarScope):
@@ -393,6 +394,18 @@ def _unwrap(value: Any) -> Any:
     return value
 
 
+def _concat_value(text: str) -> Any:
+    """ansible-core's ansible_eval_concat: a rendered text that starts like a list or a dict
+    (or is True/False) is read back as that Python literal when it is one (a folded
+    ``>`` scalar's ``{{ [x] + y }}`` followed by its newline is a list, not text)."""
+    if not (text.startswith(("{", "[")) or text in ("True", "False")):
+        return text
+    try:
+        return ast.literal_eval(text.strip())
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return text
+
+
 def _undefined(err: jinja2.UndefinedError, where: str) -> UndefinedVariableError:
     message = str(err)
     match = _UNDEFINED_NAME.search(message)
@@ -410,15 +423,34 @@ def _via(err: UndefinedVariableError, where: str) -> UndefinedVariableError:
 def _lookup(context: jinja2.runtime.Context, name: str, *terms: Any, wantlist: bool = False,
             **kwargs: Any) -> Any:
     """``lookup(NAME, TERMS..., wantlist=False, **options)`` (kprov.provision.lookups)."""
-    values = _query(context, name, *terms, **kwargs)
+    values = _guarded(context, name, terms, kwargs)
+    if values is None:  # failed under errors='warn'/'ignore': ansible-core's lookup() gives None
+        return None
     return values if wantlist else join_lookup(values)
 
 
 @jinja2.pass_context
 def _query(context: jinja2.runtime.Context, name: str, *terms: Any, **kwargs: Any) -> list[Any]:
     """``query(NAME, TERMS...)`` / ``q(...)``: the lookup's list."""
+    values = _guarded(context, name, terms, kwargs)
+    return [] if values is None else values
+
+
+def _guarded(context: jinja2.runtime.Context, name: str, terms: tuple[Any, ...],
+             kwargs: dict[str, Any]) -> list[Any] | None:
+    """The lookup's list, or None when it failed and its ``errors`` option is warn/ignore."""
     scope = context.parent
     if not isinstance(scope, VarScope):
         raise TemplateError(f"lookup('{name}') is only available in task templates")
-    kwargs.pop("errors", None)
-    return run_lookup(name, list(terms), scope, scope, **kwargs)
+    errors = str(kwargs.pop("errors", "strict"))
+    if errors not in ("strict", "warn", "ignore"):
+        raise TemplateError("'errors' must be one of 'strict', 'warn' or 'ignore', not "
+                            f"'{errors}'")  # ansible-core checks it as the lookup starts
+    try:
+        return run_lookup(name, list(terms), scope, scope, **kwargs)
+    except UndefinedVariableError:
+        raise  # ansible-core re-raises an undefined variable whatever 'errors' says
+    except TemplateError:
+        if errors == "strict":
+            raise
+        return None

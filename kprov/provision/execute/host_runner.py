@@ -448,6 +448,11 @@ class HostRunner:
                 if handler.uid in done:
                     continue
                 done.add(handler.uid)
+                if handler.action in ("include_tasks", "include_role"):  # a handler may include tasks
+                    outcome = self.include(handler, None)
+                    if outcome != "ok":
+                        return outcome
+                    continue
                 result = self._throttled(handler)
                 result.why = list(reasons)
                 outcome = self._after(handler, result)

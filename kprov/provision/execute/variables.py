@@ -11,6 +11,7 @@ role defaults (the task's role chain, then the play's other roles).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -137,6 +138,9 @@ def _magic(run: RunContext, pctx: PlayContext | None, host: HostState, task: Tas
         magic["ansible_play_name"] = pctx.play.name
     search = [str(r.path) for r in reversed(task.scope.role_chain)] if task else []
     if task is not None:  # the task file's own folder after the roles' (Task.get_search_path)
+        source = task.origin.rpartition(":")[0]
+        if source.endswith((".yml", ".yaml")):  # an included file's folder, as ansible-core's
+            search.append(os.path.dirname(source))
         search.append(str(task.scope.base_dir))
     search.append(str(run.playbook_dir))
     magic["ansible_search_path"] = list(dict.fromkeys(search))

@@ -79,6 +79,9 @@ ENGINE_ACTIONS = frozenset(
     ]
 )
 _RAW_MODULES = frozenset({"command", "shell", "raw", "script"})
+# ansible-core's _BUILTIN_RAW_PARAM_MODULES_SIMPLE: free-form text is theirs to read
+_RAW_PARAM_ACTIONS = frozenset({"include_vars", "include_tasks", "include_role", "import_tasks",
+                                "import_role", "add_host", "group_by", "set_fact", "meta"})
 _RAW_OPTIONS = frozenset({"chdir", "creates", "removes", "executable", "stdin", "warn", "stdin_add_newline"})
 _PREFIXES = ("ansible.builtin.", "ansible.legacy.")
 
@@ -140,7 +143,14 @@ def _token_spans(text: str) -> list[tuple[int, int]]:
 
 def parse_free_form(text: str, action: str) -> dict[str, Any]:
     """``k=v`` pairs become args; the rest is ``_raw_params``. For command/shell the rest keeps
-    its exact text (newlines included: a multi-line ``shell: |`` script stays a script)."""
+    its exact text (newlines included: a multi-line ``shell: |`` script stays a script). Args
+    that are one whole template (``file: "{{ file_args }}"``) are ``_variable_params``: the
+    mapping it renders to is the arguments (ansible-core's ModuleArgsParser; the actions that
+    take raw params keep it as ``_raw_params``)."""
+    stripped = text.strip()
+    if (_short(action) not in _RAW_MODULES | _RAW_PARAM_ACTIONS and stripped.startswith("{{")
+            and stripped.endswith("}}") and stripped.count("{{") == 1):
+        return {"_variable_params": stripped}
     try:
         spans = _token_spans(text)
     except ValueError as err:
@@ -151,7 +161,8 @@ def parse_free_form(text: str, action: str) -> dict[str, Any]:
     for a, b in spans:
         key, eq, value = _kv_split(text[a:b])
         # a templated key (``set_fact: "{{ item }}=moo"``) is a key too, as ansible-core's parse_kv has it
-        templated_key = not raw_module and key.startswith("{{") and key.endswith("}}")
+        # (or partly templated: ``"user_{{ item.0.name }}={{ item.1 }}"``)
+        templated_key = not raw_module and "{{" in key and key.count("{{") == key.count("}}")
         is_kv = eq and (key.isidentifier() or templated_key)
         if is_kv and (not raw_module or key in _RAW_OPTIONS):
             args[key] = _unquote(value)

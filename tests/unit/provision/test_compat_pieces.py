@@ -64,6 +64,16 @@ def test_include_vars_dir_order_and_name(tmp_path: Path) -> None:
     assert [Path(f).name for f in result.data["ansible_included_var_files"]] == ["a.yml", "b.yml", "c.yml"]
 
 
+def test_include_vars_failures_carry_ansible_cores_message_key(tmp_path: Path) -> None:
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "file_without_extension").write_text("x: 1\n")
+    result = include_vars({"dir": "d", "ignore_unknown_extensions": False},
+                          lambda name, kind: tmp_path / name, {}, "t")
+    assert result.failed and "a valid extension" in result.data["message"]
+    result = include_vars({"file": None}, lambda name, kind: tmp_path / name, {}, "t")
+    assert result.failed and "Could not find file" in result.data["message"]
+
+
 def test_numbers_native_only_from_a_bare_variable() -> None:
     scope = TemplateEngine().scope([({"m": 493, "d": {"p": 80}}, False)])
     assert scope.template("{{ m }}", "t") == 493

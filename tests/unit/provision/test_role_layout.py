@@ -69,3 +69,20 @@ def test_role_handlers_import_from_the_handlers_folder(tmp_path: Path, monkeypat
     }
     report, _ = run_fake(tmp_path, monkeypatch, files, ["a"])
     assert ("r : restart", "ok") in statuses(report, "a")
+
+
+@pytest.mark.parametrize(("skip", "ran"), [(False, True), (True, False)])
+def test_a_handler_that_includes_tasks_runs_them_under_its_when(tmp_path: Path, monkeypatch: MP,
+                                                                skip: bool, ran: bool) -> None:
+    """ansible-core's setup_remote_tmp_dir cleans up with an ``include_tasks`` handler."""
+    files = {
+        "roles/r/tasks/main.yml": "- name: change\n  debug: msg=x\n  changed_when: true\n  notify: clean\n",
+        "roles/r/tasks/cleanup.yml": "- name: cleaning\n  debug: msg=x\n",
+        "roles/r/handlers/main.yml": "- name: clean\n  include_tasks: cleanup.yml\n  when: not skip_it\n",
+        "site.yml": PLAY.replace("  roles: [r]\n",
+                                 f"  vars: {{skip_it: {str(skip).lower()}}}\n  roles: [r]\n"),
+    }
+    report, _ = run_fake(tmp_path, monkeypatch, files, ["a"])
+    assert report.ok, report.results
+    assert (("r : cleaning", "ok") in statuses(report, "a")) is ran
+    assert ("r : clean", "skipped" if skip else "ok") in statuses(report, "a")

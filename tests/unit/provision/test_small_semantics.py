@@ -63,3 +63,14 @@ def test_now_and_ansible_core_filters_kprov_lacks() -> None:
     assert len(scope.template("{{ now(utc=true, fmt='%Y-%m-%d') }}", "t")) == 10
     assert scope.template("{{ now().year > 2000 }}", "t") is True
     assert scope.template("{{ 'a%20b' | urldecode }}", "t") == "a b"
+
+
+def test_args_that_are_one_template_are_variable_params_except_for_raw_param_actions() -> None:
+    """ansible-core's ModuleArgsParser: ``file: "{{ a_mapping }}"`` renders to the args;
+    add_host, set_fact, include_vars... read their raw params themselves."""
+    assert parse_free_form("{{ fargs }}", "file") == {"_variable_params": "{{ fargs }}"}
+    assert parse_free_form("{{ data }}", "add_host") == {"_raw_params": "{{ data }}"}
+    assert parse_free_form("{{ item }}", "include_vars") == {"_raw_params": "{{ item }}"}
+    assert parse_free_form("path={{ p }}", "file") == {"path": "{{ p }}"}
+    assert parse_free_form("user_{{ item.0 }}={{ item.1 }}", "set_fact") == {
+        "user_{{ item.0 }}": "{{ item.1 }}"}

@@ -171,3 +171,129 @@ def test_compiled_templates_are_kept_on_disk_for_the_next_run(tmp_path: Path,
     assert again.scope([({"x": 5}, False)]).render("{{ x * 3 }}!", "t") == "15!"
     with pytest.raises(AssertionError, match="compiled again"):
         again.scope([({"x": 5}, False)]).render("{{ x * 4 }}!", "t")  # another source compiles
+
+
+@pytest.mark.parametrize(
+    ("expr", "expected"),
+    [
+        ("{{ lookup('first_found', 'no-such-file.yml', errors='ignore') }}", ""),
+        ("{{ lookup('first_found', 'no-such-file.yml', errors='warn') is none }}", True),
+        ("{{ q('first_found', 'no-such-file.yml', errors='ignore') }}", []),
+    ],
+)
+def test_a_failed_lookup_under_errors_ignore_or_warn_gives_nothing(scope, expr, expected) -> None:
+    """ansible-core's ``errors`` option of every lookup: lookup() gives None, query() []."""
+    assert scope.template(expr, "t") == expected
+
+
+def test_a_failed_lookup_is_an_error_by_default_and_errors_is_checked(scope) -> None:
+    with pytest.raises(TemplateError, match="No file was found when using first_found"):
+        scope.template("{{ lookup('first_found', 'no-such-file.yml') }}", "t")
+    with pytest.raises(TemplateError, match="'errors' must be one of"):
+        scope.template("{{ lookup('first_found', 'x', errors='loud') }}", "t")
+
+
+@pytest.mark.parametrize(
+    ("expr", "message"),
+    [
+        ("{{ lookup('csvfile', 'file=people.csv, delimiter=, col=1') }}",
+         "Search key is required but was not found"),
+        ("{{ lookup('csvfile', 'foo', file='no-such.csv') }}",
+         "expected str, bytes or os.PathLike object"),
+    ],
+)
+def test_csvfile_errors_are_ansible_cores(scope, expr, message) -> None:
+    with pytest.raises(TemplateError, match=message):
+        scope.template(expr, "t")
+
+
+def test_with_indexed_items_over_a_mapping_is_ansible_cores_error(scope) -> None:
+    from kprov.provision.lookups import run_lookup
+    with pytest.raises(TemplateError, match="with_indexed_items expects a list"):
+        run_lookup("indexed_items", {"a": 1}, {}, scope)
+    assert run_lookup("indexed_items", ["x", "y"], {}, scope) == [[0, "x"], [1, "y"]]
+
+
+def test_subelements_errors_and_mapping_input_are_ansible_cores(scope) -> None:
+    from kprov.provision.lookups import run_lookup
+    users = [{"name": "alice", "mysql": {"hosts": ["localhost"]}}]
+    assert run_lookup("subelements", [users, "mysql.hosts"], {}, scope) == [[users[0], "localhost"]]
+    assert run_lookup("subelements", [{"k": users[0]}, "mysql.hosts"], {}, scope) == [[users[0], "localhost"]]
+    for terms, message in (([9001, "groups"], "expects a dictionary, got '9001'"),
+                           ([True, ["x"]], "first a dict or a list, second a string"),
+                           ([users, "mysql.hosts", "x"], "the optional third item must be a dict"),
+                           ([users, "name.x"], "should point to a dictionary"),
+                           ([users, "monkey"], "could not find 'monkey' key in iterated item")):
+        with pytest.raises(TemplateError, match=message):
+            run_lookup("subelements", terms, {}, scope)
+
+
+def test_first_found_reads_nested_terms_splits_paths_on_colons_and_skips_undefined(scope, tmp_path) -> None:
+    from kprov.provision.lookups import run_lookup
+    (tmp_path / "b.yml").write_text("")
+    variables = {"ansible_search_path": [str(tmp_path)]}
+    found = run_lookup("first_found", [[{"files": ["{{ no_such_var }}.yml", "b.yml"],
+                                         "paths": f"/nonexistent:{tmp_path}"}]], variables, scope)
+    assert found == [str((tmp_path / "b.yml").resolve())]
+
+
+def test_inline_lookup_options_are_read_as_parse_kv_reads_them(scope, tmp_path) -> None:
+    from kprov.provision.lookups import run_lookup
+    (tmp_path / "people.csv").write_text('German von Lastname,Demo\n"""The Rock"" Johnson",Dwayne\n')
+    (tmp_path / "cool list.csv").write_text("maybe\tx\twork\n")
+    variables = {"ansible_search_path": [str(tmp_path)]}
+
+    def csv(term: str) -> list[str]:
+        return run_lookup("csvfile", [term], variables, scope)
+
+    assert csv("German von Lastname file=people.csv delimiter=, col=1") == ["Demo"]
+    assert csv('"The Rock" Johnson file=people.csv delimiter=, col=1') == ["Dwayne"]
+    assert csv('maybe file="cool list.csv" delimiter=TAB col=2') == ["work"]
+    assert csv("notfound file=people.csv delimiter=, col=1") == []
+    with pytest.raises(TemplateError, match="thisarg is not a valid option"):
+        csv("foo file=people.csv delimiter=, col=1 thisarg=doesnotexist")
+
+
+def test_lookup_of_nothing_is_an_empty_list_as_in_ansible_core() -> None:
+    from kprov.provision.lookups import join_lookup
+    assert join_lookup([]) == []
+    assert join_lookup(["a", "b"]) == "a,b"
+
+
+def test_groupby_gives_plain_pairs_as_ansible_core(scope) -> None:
+    fruits = "[{'name': 'apple', 'enjoy': true}, {'name': 'orange', 'enjoy': false}]"
+    assert scope.template("{{ " + fruits + " | groupby('enjoy') }}", "t") == [
+        [False, [{"name": "orange", "enjoy": False}]], [True, [{"name": "apple", "enjoy": True}]]]
+
+
+@pytest.mark.parametrize(
+    ("terms", "kw", "expected"),
+    [(["4"], {}, ["1", "2", "3", "4"]), (["2-6/2"], {}, ["2", "4", "6"]),
+     (["7-8:host%02d"], {}, ["host07", "host08"]), (["start=0 count=3 stride=2"], {}, ["0", "2", "4"]),
+     ([], {"start": 5, "end": 6}, ["5", "6"])],
+)
+def test_sequence_forms(scope, terms, kw, expected) -> None:
+    from kprov.provision.lookups import run_lookup
+    assert run_lookup("sequence", terms, {}, scope, **kw) == expected
+
+
+@pytest.mark.parametrize(
+    ("term", "message"),
+    [("start=0 junk=3", r"unrecognized arguments to with_sequence: \['junk'\]"),
+     ("start=A end=3", "^Invalid type for"), ("start=1", "must specify count or end"),
+     ("start=1 end=3 count=2", "can't specify both count and end"),
+     ("start=5 end=1", "to count backwards make stride negative"),
+     ("start=1 end=4 format=d", "bad formatting string: d")],
+)
+def test_sequence_errors_are_ansible_cores(scope, term, message) -> None:
+    from kprov.provision.lookups import run_lookup
+    with pytest.raises(TemplateError, match=message):
+        run_lookup("sequence", [term], {}, scope)
+
+
+def test_rendered_text_that_is_a_literal_is_read_back_as_ansible_core_does(scope) -> None:
+    """ansible_eval_concat: a folded scalar's ``{{ [x] + y }}`` and its newline is a list."""
+    assert scope.template("{{ ['a'] + nums }}\n", "t") == ["a", 3, 1, 3]
+    assert scope.template("[{{ nums | length }}, 2]", "t") == [3, 2]
+    assert scope.template("[section]\n{{ name }}", "t") == "[section]\nweb"  # not a literal: text
+    assert scope.template(" {{ nums }}", "t") == " [3, 1, 3]"

@@ -197,7 +197,7 @@ def test_blockinfile_rules() -> None:
     )
     replaced, msg = apply_block(text, "z")
     assert (
-        msg == "Block replaced"
+        msg == "Block inserted"
         and replaced == "a\n# BEGIN ANSIBLE MANAGED BLOCK\nz\n# END ANSIBLE MANAGED BLOCK\n"
     )
     assert apply_block(replaced, "z") == (replaced, "")
@@ -253,3 +253,16 @@ def test_apt_autoremove_alone_runs_apt_get_autoremove_and_reads_its_output() -> 
                               stdout="The following packages will be REMOVED:\n  libfoo1\n")
     result = get_module("apt").run(ctx(fake, check_mode=True), {"autoremove": True, "name": []})
     assert result.changed and fake.command_lines[-1].endswith("autoremove --simulate")
+
+
+def test_command_reports_a_chdir_it_cannot_enter_as_ansible_core() -> None:
+    from kprov.provision.modules.commands.command import CommandPlan
+    plan = CommandPlan(shown=["echo"], line="echo", chdir=["cd /nope || exit 1"], chdir_path="/nope")
+    script = plan.script("tok", check_mode=False)
+    assert script.startswith("cd /nope 2>/dev/null || {") and "tok:chdir:2" in script
+    assert plan.script("tok", check_mode=False, plain_chdir=True).startswith("cd /nope || exit 1")
+    failed = plan.chdir_failed("tok:chdir:2\n", "tok")
+    assert failed is not None and failed.failed
+    assert failed.msg == ("Unable to change directory before execution: [Errno 2] No such file or "
+                          "directory: '/nope'")
+    assert plan.chdir_failed("hello\n", "tok") is None

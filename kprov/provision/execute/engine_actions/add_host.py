@@ -30,6 +30,12 @@ _NOT_VARIABLES = frozenset(("name", "hostname", "groupname", "groups"))  # as an
 
 
 def add_host(run: RunContext, args: Mapping[str, Any]) -> ModuleResult:
+    if "_raw_params" in args:  # ``add_host: "{{ host_data }}"``: the mapping it renders to
+        raw = args["_raw_params"]
+        if not isinstance(raw, Mapping):
+            return ModuleResult(failed=True, msg="Invalid raw parameters passed, requires a "
+                                f"dictionary/mapping got a  {type(raw)}")  # (ansible-core's text)
+        args = {**raw, **{k: v for k, v in args.items() if k != "_raw_params"}}
     given = next((args[k] for k in _NAME_KEYS if k in args and args[k] is not None), None)
     if given is None:
         return ModuleResult(failed=True, msg="name, host or hostname needs to be provided")

@@ -81,16 +81,22 @@ def include_vars(args: Mapping[str, Any], find: Callable[[str, str], Path],
         raise PlaybookError(f"{where}: include_vars: unsupported option(s) {unknown}")
     source = args.get("file") or args.get("_raw_params") or args.get("free-form")
     directory = args.get("dir")
-    if source is None and directory is None:
-        raise PlaybookError(f"{where}: include_vars needs a file, a dir or a free-form name")
+    if not source and directory is None:  # (a file that templated to None, as ansible-core words it)
+        text = ("Could not find file on the Ansible Controller.\nIf you are using a module and expect "
+                "the file to exist on the remote, see the remote_src option")
+        return ModuleResult(failed=True, msg=text, data={"message": text})
     try:
         path = find(str(directory if directory is not None else source), "vars")
     except FileNotFoundError as err:
-        return ModuleResult(failed=True, msg=f"Could not find or access '{directory or source}': {err}")
-    files = _dir_files(path, args) if path.is_dir() else [path]
+        text = f"Could not find or access '{directory or source}': {err}"
+        return ModuleResult(failed=True, msg=text, data={"message": text})
     loaded: dict[str, Any] = {}
-    for file in files:
-        loaded.update(_load(file, decrypt))
+    try:
+        files = _dir_files(path, args) if path.is_dir() else [path]
+        for file in files:
+            loaded.update(_load(file, decrypt))
+    except PlaybookError as err:  # ansible-core's action reports these under 'message'
+        return ModuleResult(failed=True, msg=str(err), data={"message": str(err)})
     if args.get("name"):
         loaded = {str(args["name"]): loaded}
     into.update(loaded)

@@ -31,8 +31,11 @@ RAW_ARG_KEYS: dict[str, frozenset[str]] = {"assert": frozenset({"that"}), "debug
 def _debug(args: Mapping[str, Any], scope: VarScope, runtime: dict[str, Any], where: str) -> ModuleResult:
     if "var" in args:
         name = str(args["var"])
+        place = f"task field 'var' ({where})"
+        if "{{" in name or "{%" in name:  # a template: ansible-core's executor renders it first,
+            value = scope.template(name, place)  # and its errors fail the task
+            return ModuleResult(msg=f"{name}: {value!r}", data={name: value})
         try:
-            place = f"task field 'var' ({where})"
             value = scope.template(scope.evaluate(name, place), place)
         except UndefinedVariableError:
             value = NOT_DEFINED  # ansible-core's debug says so and the task is ok

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kprov.provision.errors import ProvisionError
+from kprov.provision.errors import ProvisionError, UndefinedVariableError
 from kprov.provision.execute.results import Status
 from kprov.provision.lookups import run_lookup
 from kprov.provision.playbook.model import Task
@@ -45,7 +45,23 @@ def _lookup_items(task: Task, scope: VarScope, name: str, terms: Any, where: str
     """``with_<name>: terms``: the lookup's list; ``first_found`` searches ``templates`` for a
     template task, ``vars`` for include_vars, else ``files`` (as Ansible's executor does)."""
     subdir = next((s for s in ("template", "var", "file") if s in task.action), "file") + "s"
+    if name.rpartition(".")[2] == "first_found":  # its terms may name undefined variables
+        return run_lookup(name, _lenient(terms, scope, where), scope, scope, subdir=subdir)
     return run_lookup(name, scope.template(terms, where), scope, scope, subdir=subdir)
+
+
+def _lenient(value: Any, scope: VarScope, where: str) -> Any:
+    """``value`` templated, a string naming an undefined variable left as written: ansible-core
+    templates ``with_first_found`` terms with fail_on_undefined off, and the lookup then skips
+    such a candidate."""
+    if isinstance(value, list):
+        return [_lenient(v, scope, where) for v in value]
+    if isinstance(value, dict):
+        return {k: _lenient(v, scope, where) for k, v in value.items()}
+    try:
+        return scope.template(value, where)
+    except UndefinedVariableError:
+        return value
 
 
 def item_layers(task: Task, scope: VarScope, items: list[Any]) -> list[dict[str, Any]]:

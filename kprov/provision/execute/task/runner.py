@@ -175,6 +175,11 @@ class TaskRunner:
         except UndefinedVariableError as loop_error:
             self.raise_unless_skipped(task, scope, loop_error)
             return "skipped", dict(_SKIPPED_BY_WHEN)
+        except TemplateError as lookup_error:
+            if not (isinstance(task.loop, dict) and "__lookup__" in task.loop):
+                raise
+            # ansible-core runs a with_<lookup> plugin itself: its error is the result's msg as is
+            return "failed", {"failed": True, "msg": str(lookup_error), "changed": False}
         if not items:
             return "skipped", {"changed": False, "skipped": True, "skipped_reason": "No items in the list",
                                "results": []}
@@ -290,8 +295,14 @@ class TaskRunner:
     def _args(self, task: Task, scope: VarScope) -> dict[str, Any]:
         raw_keys = RAW_ARG_KEYS.get(task.action, frozenset())
         given = task.args
+        if "_variable_params" in given:  # ``module: "{{ a_mapping }}"``: the mapping is the args
+            rendered = scope.template(given["_variable_params"], f"task args ({task.origin})")
+            if not isinstance(rendered, dict):
+                raise TemplateError(f"the arguments of '{task.action}' must render to a mapping, got "
+                                    f"{type(rendered).__name__}")
+            given = {**rendered, **{k: v for k, v in given.items() if k != "_variable_params"}}
         if task.module_defaults:
-            given = {**defaults_for(task.action, task.module_defaults), **task.args}
+            given = {**defaults_for(task.action, task.module_defaults), **given}
         args = {
             k: (v if k in raw_keys else scope.template(v, f"task field '{k}' ({task.origin})"))
             for k, v in given.items()

@@ -152,11 +152,11 @@ class CommandModule(ModuleBase):
             if self.use_shell:
                 raise ModuleFailed("shell: argument 'argv' is only for the command module")
             if raw:
-                raise ModuleFailed("command: give either a command string or argv, not both")
+                raise ModuleFailed("only command or argv can be given, not both", rc=256)
             quote_argv = _quote_expanding if p["expand_argument_vars"] else shlex.quote
             return " ".join(quote_argv(str(word)) for word in p["argv"]), p["argv"]
         if not raw or not str(raw).strip():
-            raise ModuleFailed(f"{self.name}: no command given (free form, 'cmd' or 'argv')")
+            raise ModuleFailed("no command given", rc=256)  # ansible-core's words and rc
         raw = str(raw)
         if self.use_shell:
             if p["executable"]:
@@ -184,8 +184,14 @@ class CommandModule(ModuleBase):
         if known is not None and known.rc == 0:
             said = known.stdout.split()
             skip = "creates" if "creates" in said else "removes" if "removes" in said else None
-        return CommandPlan(shown=shown, line=line, chdir=_chdir(p), tests=tests, stdin=stdin, skip=skip,
-                           creates=p["creates"], removes=p["removes"], strip_empty_ends=p["strip_empty_ends"])
+        warnings: tuple[str, ...] = ()
+        if not self.use_shell and p["executable"]:  # ansible-core's command ignores it, and says so
+            warnings = ("As of Ansible 2.4, the parameter 'executable' is no longer supported with the "
+                        f"'command' module. Not using '{p['executable']}'.",)
+        return CommandPlan(shown=shown, line=line, chdir=_chdir(p), chdir_path=p["chdir"], tests=tests,
+                           stdin=stdin, skip=skip,
+                           creates=p["creates"], removes=p["removes"], strip_empty_ends=p["strip_empty_ends"],
+                           warnings=warnings)
 
     def _peeked(self, ctx: ModuleContext, params: Mapping[str, Any]) -> dict[str, CommandResult]:
         """The declared creates/removes test's result, when the engine's probe cache holds it."""
@@ -204,13 +210,18 @@ class CommandModule(ModuleBase):
         """Run the script (its guards test creates/removes in the same round trip; a query is
         read as a probe); check mode runs only the guards. The result comes from its output."""
         token = secrets.token_hex(8)
-        script = plan.script(token, check_mode=ctx.check_mode)
+        query = ctx.query and not plan.tests and plan.stdin is None and not ctx.check_mode
+        # (a query's script is its probe's text, read ahead: its chdir stays the plain one)
+        script = plan.script(token, check_mode=ctx.check_mode, plain_chdir=query)
         started = datetime.now()
         clock = time.monotonic()
-        if ctx.query and not plan.tests and plan.stdin is None and not ctx.check_mode:
+        if query:
             result = ctx.probe(script)  # a query: read ahead with the host's other probes
         else:
             result = ctx.run(script, stdin=plan.stdin if not ctx.check_mode else None)
+        unentered = plan.chdir_failed(result.stdout, token)
+        if unentered is not None:
+            return unentered
         if result.stdout.startswith(f"{token}:"):
             return plan.skipped(result.stdout.strip().split(":", 1)[1])
         if ctx.check_mode:
@@ -250,12 +261,29 @@ class CommandPlan:
     creates: str | None = None
     removes: str | None = None
     strip_empty_ends: bool = True
+    warnings: tuple[str, ...] = ()
+    chdir_path: str | None = None
 
-    def script(self, token: str, *, check_mode: bool) -> str:
+    def script(self, token: str, *, check_mode: bool, plain_chdir: bool = False) -> str:
         """The script sent: a guard that skips prints ``TOKEN:creates|removes`` (a per-run
         random token) and stops; in check mode the command itself is ``true``."""
         guards = [f"if {test}; then echo {token}:{which}; exit 0; fi" for which, test in self.tests]
-        return "\n".join([*self.chdir, *guards, "true" if check_mode else self.line])
+        chdir = self.chdir
+        if self.chdir_path and not plain_chdir:  # a folder it cannot enter: as ansible-core says
+            where = shlex.quote(self.chdir_path)
+            chdir = [f"cd {where} 2>/dev/null || {{ if [ -e {where} ]; then echo {token}:chdir:20; "
+                     f"else echo {token}:chdir:2; fi; exit 0; }}"]
+        return "\n".join([*chdir, *guards, "true" if check_mode else self.line])
+
+    def chdir_failed(self, stdout: str, token: str) -> ModuleResult | None:
+        """The failed result when the script could not enter ``chdir``, else None."""
+        if not stdout.startswith(f"{token}:chdir:"):
+            return None
+        errno = stdout.strip().rsplit(":", 1)[1]
+        why = "Not a directory" if errno == "20" else "No such file or directory"
+        return ModuleResult(failed=True, msg="Unable to change directory before execution: "
+                            f"[Errno {errno}] {why}: '{self.chdir_path}'",
+                            data={"rc": None, "cmd": None, "stdout": "", "stderr": ""})
 
     def skipped(self, which: str | None = None) -> ModuleResult:
         which = which or self.skip
@@ -268,6 +296,9 @@ class CommandPlan:
             "stderr_lines": []})
 
     def finish(self, result: CommandResult, token: str, started: datetime, seconds: float) -> ModuleResult:
+        unentered = self.chdir_failed(result.stdout, token)
+        if unentered is not None:
+            return unentered
         if result.stdout.startswith(f"{token}:"):
             return self.skipped(result.stdout.strip().split(":", 1)[1])
         stdout, stderr = result.stdout, result.stderr
@@ -280,6 +311,8 @@ class CommandPlan:
             "start": started.strftime("%Y-%m-%d %H:%M:%S.%f"), "end": ended.strftime("%Y-%m-%d %H:%M:%S.%f"),
             "delta": _delta(seconds),
         }
+        if self.warnings:
+            data["warnings"] = list(self.warnings)
         failed = result.rc != 0
         return ModuleResult(changed=True, failed=failed, msg="non-zero return code" if failed else "",
                             data=data)

@@ -37,7 +37,8 @@ class PingModule(ThreeStepModule):
                                f"{(probe.stderr or probe.stdout).strip()}")
         data = str(params["data"])
         if data == "crash":
-            return Plan(failed=CRASH, data={"module_stderr": "Exception: boom\n", "rc": 1})
+            return Plan(failed=CRASH,
+                        data={"module_stdout": "", "module_stderr": "Exception: boom\n", "rc": 1})
         return Plan(data={"ping": data})
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from kprov.provision.connect.base import CommandResult
@@ -75,7 +76,7 @@ def apply_block(text: str, block: str, *, marker: str = "# {mark} ANSIBLE MANAGE
             return text, ""
         del lines[first:last + 1]
         position = first
-        msg = "Block removed" if not wanted else "Block replaced"
+        msg = "Block removed" if not wanted else "Block inserted"
     if position > 0 and wanted and not lines[position - 1].endswith("\n"):
         lines[position - 1] += "\n"
     lines[position:position] = wanted
@@ -107,9 +108,15 @@ class BlockInFileModule(ModuleBase):
                                insertafter=p["insertafter"], insertbefore=p["insertbefore"])
 
         (probed,) = observed.values()
-        return decide_text_edit(self.name, p["path"], probed, edit, create=p["create"], owner=p["owner"],
+        plan = decide_text_edit(self.name, p["path"], probed, edit, create=p["create"], owner=p["owner"],
                                 group=p["group"], mode=p["mode"], backup=p["backup"],
                                 validate=p["validate"], absent_ok=not present)
+        # ansible-core's messages where the file was missing: created, or nothing to remove from
+        if not plan.exists and plan.content is not None:
+            return replace(plan, msg="File created")
+        if not plan.exists and not present:
+            return replace(plan, msg=f"File {p['path']} not present")
+        return plan
 
     def act(self, ctx: ModuleContext, plan: TextEditPlan) -> dict[str, Any]:
         return act_text_edit(ctx, self.name, plan)

@@ -61,12 +61,17 @@ class ReplaceModule(ThreeStepModule):
             return Plan(failed=f"Path {path} is a directory !", data={"rc": 256})
         text = (state.data or b"").decode(params["encoding"], "surrogateescape")
         start, end = 0, len(text)
-        if params["after"]:
-            match = re.search(params["after"], text, re.M | re.DOTALL)
-            start = match.end() if match else start
-        if params["before"]:
-            match = re.search(params["before"], text[start:], re.M | re.DOTALL)
-            end = start + match.start() if match else end
+        # ansible-core's window: one DOTALL pattern, the shortest between after and before
+        after, before = params["after"], params["before"]
+        pattern = (f"{after}(?P<subsection>.*?){before}" if after and before
+                   else f"{after}(?P<subsection>.*)" if after
+                   else f"(?P<subsection>.*){before}" if before else "")
+        if pattern:
+            window = re.search(pattern, text, re.DOTALL)
+            if window is None:
+                return Plan(data={"rc": 0, "_params": dict(params)},
+                            msg=f"Pattern for before/after params did not match the given file: {pattern}")
+            start, end = window.start("subsection"), window.end("subsection")
         section, count = re.subn(params["regexp"], params["replace"], text[start:end], flags=re.M)
         new = text[:start] + section + text[end:]
         data: dict[str, Any] = {"rc": 0}

@@ -1,0 +1,5 @@
+from __future__ import annotations
+
+import sys
+
+sys.stdout.write("Script with shebang omitted")
