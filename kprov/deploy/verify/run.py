@@ -33,6 +33,7 @@ from kprov.deploy.verify.netpol_checks import check_netpol_agents
 from kprov.deploy.verify.report import Check, VerifyReport
 from kprov.etcdops.cluster import EtcdCluster
 from kprov.pki.from_inventory import InventorySources, pki_dir_for
+from kprov.provision.connect.reach import rendered_host_vars
 from kprov.provision.inventory import load_inventory
 from kprov.provision.pipelines import run_playbook
 
@@ -116,11 +117,12 @@ def _verify_cluster(inventory: str | Path, smoke: bool, drift: bool) -> VerifyRe
     report = VerifyReport()
     try:
         inv = load_inventory(inventory)
+        # addresses as a run reaches them: a templated ansible_host rendered, never raw
+        host_vars = {h: rendered_host_vars(inv, h) for h in inv.hosts}
     except Exception as exc:  # noqa: BLE001 - the inventory itself is the first check
         report.add("cluster", "inventory loads", False, describe_error(exc))
         report.duration_s = time.monotonic() - start
         return report
-    host_vars = {h: inv.host_vars(h) for h in inv.hosts}
     members = {g: set(inv.members(g)) for g in ("etcd", "control_plane", "workers")}
     expectations = expectations_for(inv.hosts, lambda host, group: host in members[group])
     nodes = [h for h in inv.hosts if h in members["control_plane"] | members["workers"]]

@@ -8,9 +8,10 @@ host's variables and renders each in a scope the caller gives; :func:`reach` han
 
 - a run (``kprov apply``: the connect phase; a task's ``delegate_to``) renders them in the
   host's play-level scope, the one ``hostvars[host]`` shows;
-- tools that read an inventory outside a run (``kprov etcd``, ``kprov images``) render them
-  in the inventory's own scope (:func:`inventory_scope`: the host's inventory variables and
-  the magic variables an inventory defines), through :func:`reach_inventory_host`.
+- tools that read an inventory outside a run (``kprov etcd``, ``kprov images``, ``kprov
+  verify``) render them in the inventory's own scope (:func:`inventory_scope`: the host's
+  inventory variables and the magic variables an inventory defines), through
+  :func:`reach_inventory_host` or, for the addresses alone, :func:`rendered_host_vars`.
 
 A variable that cannot be rendered raises :class:`~kprov.provision.errors.TemplateError`
 naming the variable and the host.
@@ -33,6 +34,7 @@ __all__ = [
     "is_connection_var",
     "reach",
     "reach_inventory_host",
+    "rendered_host_vars",
 ]
 
 Template = Callable[[Any, str], Any]  # (value, where) -> the rendered value
@@ -98,6 +100,14 @@ def inventory_scope(inventory: Inventory, host: str, engine: TemplateEngine | No
         "omit": OMIT,
     }
     return engine.scope([(magic, False), (inventory.host_vars(host), True)])
+
+
+def rendered_host_vars(inventory: Inventory, host: str) -> dict[str, Any]:
+    """``host``'s inventory variables with its connection variables rendered in the
+    inventory's scope: what a tool outside a run reads a host's address from."""
+    variables = inventory.host_vars(host)
+    scope = inventory_scope(inventory, host)
+    return {**variables, **connection_vars(host, variables, scope.template)}
 
 
 def reach_inventory_host(inventory: Inventory, host: str) -> Connector:

@@ -1,6 +1,6 @@
 """One way to reach a host: ``{{ }}`` in a host's connection variables is rendered the same
 for apply (the connect phase), delegation (``delegate_to``), ``kprov etcd`` and ``kprov
-images``, each in the host's own scope; only connection variables are rendered (a broken
+images`` and ``kprov verify``, each in the host's own scope; only connection variables are rendered (a broken
 template elsewhere in the host's variables does not stop it being reached)."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from kprov.etcdops.cluster import EtcdCluster
 from kprov.images.targets import targets_from_inventory
 from kprov.provision.connect.base import Connector
 from kprov.provision.connect.fake import FakeConnector
-from kprov.provision.connect.reach import reach_inventory_host
+from kprov.provision.connect.reach import reach_inventory_host, rendered_host_vars
 from kprov.provision.errors import TemplateError
 from kprov.provision.execute import RunOptions
 from kprov.provision.execute.task.setup import TaskSetup
@@ -87,6 +87,14 @@ def test_kprov_images_renders_them_for_its_uploads(tmp_path: Path) -> None:
     targets = targets_from_inventory(_inventory(tmp_path), "etcd")
     assert [(t.name, t.address) for t in targets] == [("h1", f"{NET}.11"), ("h2", f"{NET}.12")]
     assert _where(targets[0].connector()) == (f"{NET}.11", 2222, f"{NET}.1")
+
+
+def test_verify_reads_each_hosts_rendered_address_and_keeps_its_other_variables_as_they_are(
+        tmp_path: Path) -> None:
+    inventory = load_inventory(_inventory(tmp_path))
+    variables = rendered_host_vars(inventory, "h2")
+    assert (variables["ansible_host"], str(variables["ansible_port"])) == (f"{NET}.12", "2222")
+    assert variables["unrelated"] == "{{ never_defined }}"  # not a connection variable: untouched
 
 
 def test_an_unrenderable_connection_variable_names_itself_and_the_host(tmp_path: Path) -> None:
