@@ -25,7 +25,17 @@ from typing import Any
 
 import orjson
 
-from kprov.cluster.api.schema.known_fields import FREE_FORM, fields_of, is_struct, memo_key
+from kprov.cluster.api.schema.known_fields import (
+    LIST,
+    MAP,
+    SCALAR,
+    STRUCT,
+    fields_of,
+    is_struct,
+    memo_key,
+    shape,
+    spec_type,
+)
 
 __all__ = ["GoTypeError", "check_go_types", "go_type_name"]
 
@@ -86,25 +96,6 @@ def _json_kind(value: Any) -> str:
     return "object"
 
 
-_SKIP, _LIST, _MAP, _STRUCT, _SCALAR = 0, 1, 2, 3, 4
-
-
-@functools.cache
-def _shape(type_name: str) -> tuple[int, str]:
-    """(kind, element, struct or scalar type) of a schema type, found once per type (the walk
-    meets the same few hundred types on every body)."""
-    base = type_name.lstrip("*")
-    if base in FREE_FORM:
-        return _SKIP, ""
-    if base.startswith("[]"):
-        return _LIST, base[2:]
-    if base.startswith("map[string]"):
-        return _MAP, base[len("map[string]") :]
-    if is_struct(base):
-        return _STRUCT, base
-    return _SCALAR, base
-
-
 @functools.cache
 def _struct_name(base: str) -> str:
     return base.rpartition(".")[2]
@@ -128,20 +119,20 @@ class _Walk:
     def value(self, type_name: str, value: Any) -> None:
         if value is None:
             return
-        kind, inner = _shape(type_name)
-        if kind == _STRUCT:
+        kind, inner = shape(type_name)
+        if kind == STRUCT:
             if not isinstance(value, dict):
                 raise self.fail(value, inner)
             self._struct(inner, value)
-        elif kind == _LIST:
+        elif kind == LIST:
             if not isinstance(value, list):
                 raise self.fail(value, "[]" + inner)
             self._elements(inner, value, enumerate(value))
-        elif kind == _MAP:
+        elif kind == MAP:
             if not isinstance(value, dict):
                 raise self.fail(value, "map[string]" + inner)
             self._elements(inner, value, value.items())
-        elif kind == _SCALAR:
+        elif kind == SCALAR:
             self._scalar(inner, value)
 
     def _elements(self, element: str, container: Any, items: Any) -> None:
@@ -164,8 +155,8 @@ class _Walk:
             spec = known.get(key)
             if spec is None or item is None or key == skip:
                 continue  # unknown fields are field validation's; null leaves the zero value
-            kind, inner = _shape(spec.type)
-            if kind == _SCALAR and inner == "string" and isinstance(item, str):
+            kind, inner = shape(spec.type)
+            if kind == SCALAR and inner == "string" and isinstance(item, str):
                 continue  # the commonest field, checked here without a call
             self.struct = name
             fields.append(key)
@@ -238,23 +229,14 @@ def check_go_types(type_name: str, obj: Any) -> None:
     values in place. A type the schema does not know (a custom resource) is not checked."""
     if not is_struct(type_name) or not isinstance(obj, dict):
         return
-    spec_type = _spec_type(type_name)
-    key = memo_key(obj.get("spec")) if spec_type else None
+    spec_of = spec_type(type_name)
+    key = memo_key(obj.get("spec")) if spec_of else None
     # A spec seen before is not walked again (a controller's pods share one); a null in the
     # key may stand for a NaN, which a string field would refuse: walked.
-    if key is not None and b"null" not in key and _holds(spec_type, key):
+    if key is not None and b"null" not in key and _holds(spec_of, key):
         _Walk()._struct(type_name.lstrip("*"), obj, skip="spec")
         return
     _Walk().value(type_name, obj)
-
-
-@functools.cache
-def _spec_type(root: str) -> str:
-    spec = fields_of(root.lstrip("*")).get("spec")
-    if spec is None:
-        return ""
-    kind, inner = _shape(spec.type)
-    return inner if kind == _STRUCT else ""
 
 
 @functools.lru_cache(maxsize=256)

@@ -168,24 +168,37 @@ def root_type(info: ResourceInfo) -> str:
     return type_for_kind(info.group, info.kind, info.version)
 
 
-# A type's shape for the walks below: what to do with a value of it, found once per type.
-_SKIP, _LIST, _MAP, _STRUCT = 0, 1, 2, 3
+# A type's shape for the walks over a body (here and in go_types.py): what to do with a
+# value of it, found once per type.
+SKIP, LIST, MAP, STRUCT, SCALAR = 0, 1, 2, 3, 4
+_NESTED = frozenset({LIST, MAP, STRUCT})
 
 
 @functools.cache
 def shape(type_name: str) -> tuple[int, str]:
-    """(kind, element or struct type) of a schema type: ``[]core.Container`` -> (list,
-    ``core.Container``); a struct -> (struct, its name); a scalar or free-form -> (skip, "")."""
+    """(kind, element, struct or scalar type) of a schema type: ``[]core.Container`` ->
+    (list, ``core.Container``); a struct -> (struct, its name); a scalar -> (scalar, its
+    type); a free-form type -> (skip, "")."""
     base = type_name.lstrip("*")
     if base in FREE_FORM:
-        return _SKIP, ""
+        return SKIP, ""
     if base.startswith("[]"):
-        return _LIST, base[2:]
+        return LIST, base[2:]
     if base.startswith("map[string]"):
-        return _MAP, base[len("map[string]") :]
+        return MAP, base[len("map[string]") :]
     if is_struct(base):
-        return _STRUCT, base
-    return _SKIP, ""
+        return STRUCT, base
+    return SCALAR, base
+
+
+@functools.cache
+def spec_type(root: str) -> str:
+    """The struct type of a kind's ``spec`` ("" when it has none)."""
+    spec = fields_of(root.lstrip("*")).get("spec")
+    if spec is None:
+        return ""
+    kind, inner = shape(spec.type)
+    return inner if kind == STRUCT else ""
 
 
 # A path from the root as a chain of (parent, step, key) triples (step: "." a field, "["
@@ -206,7 +219,7 @@ def _walk(type_name: str, value: Any, path: _Path, found: list[str], drop: bool)
     if value is None:
         return
     kind, inner = shape(type_name)
-    if kind == _STRUCT:
+    if kind == STRUCT:
         if not isinstance(value, dict):
             return
         known = fields_of(inner)
@@ -218,12 +231,12 @@ def _walk(type_name: str, value: Any, path: _Path, found: list[str], drop: bool)
                     del value[key]
             else:
                 item = value[key]
-                if item is not None and shape(spec.type)[0] != _SKIP:
+                if item is not None and shape(spec.type)[0] in _NESTED:
                     _walk(spec.type, item, (path, ".", key), found, drop)
-    elif kind == _LIST and isinstance(value, list) and shape(inner)[0] != _SKIP:
+    elif kind == LIST and isinstance(value, list) and shape(inner)[0] in _NESTED:
         for index, item in enumerate(value):
             _walk(inner, item, (path, "[", index), found, drop)
-    elif kind == _MAP and isinstance(value, dict) and shape(inner)[0] != _SKIP:
+    elif kind == MAP and isinstance(value, dict) and shape(inner)[0] in _NESTED:
         for key, item in value.items():
             _walk(inner, item, (path, "[", key), found, drop)
 
@@ -231,9 +244,9 @@ def _walk(type_name: str, value: Any, path: _Path, found: list[str], drop: bool)
 def _walk_root(root: str, obj: Any, found: list[str], drop: bool) -> None:
     """:func:`_walk` from a kind's root type, its ``spec`` left out when a spec of the same
     JSON was walked before and had no unknown field (a controller's objects share one)."""
-    spec_type = _spec_type(root)
-    key = memo_key(obj.get("spec")) if spec_type and isinstance(obj, dict) else None
-    if key is None or not _known_throughout(spec_type, key):
+    spec_of = spec_type(root)
+    key = memo_key(obj.get("spec")) if spec_of and isinstance(obj, dict) else None
+    if key is None or not _known_throughout(spec_of, key):
         _walk(root, obj, None, found, drop)
         return
     known = fields_of(root)
@@ -264,16 +277,6 @@ def memo_key(value: Any) -> bytes | None:
     except TypeError:
         return None
     return data if len(data) <= _MEMO_MAX_BYTES else None
-
-
-@functools.cache
-def _spec_type(root: str) -> str:
-    """The struct type of a kind's ``spec`` ("" when it has none)."""
-    spec = fields_of(root).get("spec")
-    if spec is None:
-        return ""
-    kind, inner = shape(spec.type)
-    return inner if kind == _STRUCT else ""
 
 
 @functools.lru_cache(maxsize=256)
