@@ -141,9 +141,6 @@ class SystemdServiceModule(ModuleBase):
                 return UnitPlan(reads=links_probe)
             status["SysVEnabled"] = observed[links_probe].stdout.strip()
         if status.get("LoadState") == "not-found" and not (p["masked"] and p["state"] is None):
-            if p["state"] == "stopped" and not p["enabled"]:  # nothing an earlier task installs
-                # is stopped in the same run: ansible-core fails here in check mode too
-                raise ModuleFailed(f"Could not find the requested service {unit}: host")
             # in check mode, the package or unit file an earlier task installs was not installed:
             # starting it is the change that run would make (else the task fails: ``missing``)
             wanted = [w for w in (p["state"], "enabled" if p["enabled"] else None) if w]
