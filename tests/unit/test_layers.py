@@ -6,6 +6,7 @@ table itself must have no cycle). A new top-level package must be declared here.
 from __future__ import annotations
 
 import ast
+from importlib.util import resolve_name
 from pathlib import Path
 
 import pytest
@@ -200,10 +201,7 @@ def _module_edges(root: Path) -> dict[str, set[str]]:
             if isinstance(node, ast.Import):
                 found |= {a.name for a in node.names if a.name in paths}
             elif isinstance(node, ast.ImportFrom):
-                base = node.module or ""
-                if node.level:
-                    parts = package.split(".")
-                    base = ".".join([*parts[: len(parts) - node.level + 1], *([base] if base else [])])
+                base = resolve_name("." * node.level + (node.module or ""), package)
                 for alias in node.names:
                     target = f"{base}.{alias.name}"
                     found |= {target} if target in paths else ({base} if base in paths else set())

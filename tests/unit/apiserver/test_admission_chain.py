@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import asyncio
 import importlib
+from importlib.util import resolve_name
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -40,10 +41,7 @@ def _aliases(tree: ast.Module, module: str) -> dict[str, str]:
                 top = alias.name.split(".")[0]
                 out[alias.asname or top] = alias.name if alias.asname else top
         elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                parts = package.split(".")
-                base = ".".join([*parts[: len(parts) - node.level + 1], *([base] if base else [])])
+            base = resolve_name("." * node.level + (node.module or ""), package)
             for alias in node.names:
                 out[alias.asname or alias.name] = f"{base}.{alias.name}"
     return out
