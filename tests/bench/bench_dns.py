@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import random
 import re
 import shutil
@@ -31,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 
 import dns.asyncquery
@@ -38,7 +40,7 @@ import dns.message
 import dns.rcode
 
 from kprov.cluster.client import ApiClient, resources
-from kprov.local.control_plane import LocalControlPlane
+from kprov.local.control_plane import LocalControlPlane, LocalInfo
 from kprov.local.ports import free_port
 
 HOST = "127.0.0.1"
@@ -149,6 +151,41 @@ def rss_mib(pid: int) -> float:
     return float("nan")
 
 
+@contextlib.contextmanager
+def bench_plane(prefix: str, apiserver_args: Sequence[str] = ()) -> Iterator[tuple[LocalInfo, Path]]:
+    """A local control plane (no controllers) in a scratch folder; both removed on exit."""
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    plane = LocalControlPlane(work / "cp", start_components=False, apiserver_args=tuple(apiserver_args))
+    try:
+        yield plane.up(), work
+    finally:
+        plane.down()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+@contextlib.asynccontextmanager
+async def serving_dns(kubeconfig: str, last_name: str,
+                      extra: Sequence[str] = ()) -> AsyncIterator[tuple[int, subprocess.Popen[bytes]]]:
+    """kprov-dns on loopback over the cluster, yielded (port, process) once it answers
+    ``last_name`` (the index is loaded); stopped on exit."""
+    port, http = free_port(), free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "kprov.cluster.dns", "--kubeconfig", kubeconfig,
+         "--listen", f"{HOST}:{port}", "--http-address", f"{HOST}:{http}", "--pods", "disabled",
+         "--upstream", f"{HOST}:9", *extra], stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while not await resolves(port, last_name):
+            if time.monotonic() > deadline:
+                raise SystemExit("kprov-dns did not load the index within 120 s")
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(2)
+        yield port, server
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--services", type=int, default=2000)
@@ -156,49 +193,31 @@ async def main() -> None:
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--server-arg", action="append", default=[], help="extra kprov-dns flag (repeatable)")
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="kprov-bench-dns-"))
-    plane = LocalControlPlane(work / "cp", start_components=False)
-    info = plane.up()
-    server = None
-    try:
+    with bench_plane("kprov-bench-dns-") as (info, work):
         async with ApiClient.from_kubeconfig(info.admin_kubeconfig) as client:
             await load(client, args.services, args.endpoints_per_service)
             print(f"dns_services = {args.services}")
             print(f"dns_endpoints = {args.services * args.endpoints_per_service}")
-            port, http = free_port(), free_port()
-            server = subprocess.Popen(
-                [sys.executable, "-m", "kprov.cluster.dns", "--kubeconfig", info.admin_kubeconfig,
-                 "--listen", f"{HOST}:{port}", "--http-address", f"{HOST}:{http}", "--pods", "disabled",
-                 "--upstream", f"{HOST}:9", *args.server_arg], stderr=subprocess.DEVNULL)
-            deadline = time.monotonic() + 120
-            while not await resolves(port, f"svc-{args.services - 1}.bench.svc.cluster.local"):
-                if time.monotonic() > deadline:
-                    raise SystemExit("kprov-dns did not load the index within 120 s")
-                await asyncio.sleep(0.2)
-            await asyncio.sleep(2)
-            queries = work / "queries.txt"
-            query_file(queries, args.services)
-            if shutil.which("dnsperf"):
-                out = dnsperf(port, queries, args.seconds)
-                qps = figure(out, QPS)
-                print(f"dns_queries_per_s = {qps:.0f}")
-                print(f"dns_queries_lost = {figure(out, LOST):.0f}")
-                latencies = sorted(steady_latencies_ms(dnsperf(port, queries, 10, rate=5000, verbose=True)))
-                if latencies:
-                    print(f"dns_p99_ms = {latencies[int(len(latencies) * 0.99) - 1]:.2f}")
-                    print(f"dns_p50_ms = {statistics.median(latencies):.2f}")
-            else:
-                print("# dnsperf not installed: dns_queries_per_s and dns_p99_ms skipped")
-            lags = sorted(await update_lag(client, port, 40))
-            print(f"dns_update_lag_p99_ms = {lags[int(len(lags) * 0.99) - 1]:.1f}")
-            print(f"dns_update_lag_p50_ms = {statistics.median(lags):.1f}")
-            print(f"dns_rss_mib = {rss_mib(server.pid):.1f}")
-    finally:
-        if server is not None:
-            server.terminate()
-            server.wait(10)
-        plane.down()
-        shutil.rmtree(work, ignore_errors=True)
+            last = f"svc-{args.services - 1}.bench.svc.cluster.local"
+            async with serving_dns(info.admin_kubeconfig, last, args.server_arg) as (port, server):
+                queries = work / "queries.txt"
+                query_file(queries, args.services)
+                if shutil.which("dnsperf"):
+                    out = dnsperf(port, queries, args.seconds)
+                    qps = figure(out, QPS)
+                    print(f"dns_queries_per_s = {qps:.0f}")
+                    print(f"dns_queries_lost = {figure(out, LOST):.0f}")
+                    steady = dnsperf(port, queries, 10, rate=5000, verbose=True)
+                    latencies = sorted(steady_latencies_ms(steady))
+                    if latencies:
+                        print(f"dns_p99_ms = {latencies[int(len(latencies) * 0.99) - 1]:.2f}")
+                        print(f"dns_p50_ms = {statistics.median(latencies):.2f}")
+                else:
+                    print("# dnsperf not installed: dns_queries_per_s and dns_p99_ms skipped")
+                lags = sorted(await update_lag(client, port, 40))
+                print(f"dns_update_lag_p99_ms = {lags[int(len(lags) * 0.99) - 1]:.1f}")
+                print(f"dns_update_lag_p50_ms = {statistics.median(lags):.1f}")
+                print(f"dns_rss_mib = {rss_mib(server.pid):.1f}")
 
 
 if __name__ == "__main__":

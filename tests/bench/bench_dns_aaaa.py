@@ -22,19 +22,14 @@ import asyncio
 import random
 import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 from kprov.cluster.client import ApiClient, resources
-from kprov.local.control_plane import LocalControlPlane
-from kprov.local.ports import free_port
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from tests.bench.bench_dns import HOST, QPS, dnsperf, figure, resolves  # noqa: E402
+from tests.bench.bench_dns import QPS, bench_plane, dnsperf, figure, serving_dns  # noqa: E402
 
 ROUNDS = 3
 RANGES = ("--service-cluster-ip-range", "10.96.0.0/12,fd00:10:96::/112")
@@ -95,24 +90,11 @@ async def main() -> None:
     args = parser.parse_args()
     if not shutil.which("dnsperf"):
         raise SystemExit("dnsperf is not installed (apt-get install dnsperf)")
-    work = Path(tempfile.mkdtemp(prefix="kprov-bench-dns-aaaa-"))
-    plane = LocalControlPlane(work / "cp", start_components=False, apiserver_args=RANGES)
-    info = plane.up()
-    server = None
-    try:
+    with bench_plane("kprov-bench-dns-aaaa-", RANGES) as (info, work):
         async with ApiClient.from_kubeconfig(info.admin_kubeconfig) as client:
             await load(client, args.services, args.endpoints_per_service)
-            port, http = free_port(), free_port()
-            server = subprocess.Popen(
-                [sys.executable, "-m", "kprov.cluster.dns", "--kubeconfig", info.admin_kubeconfig,
-                 "--listen", f"{HOST}:{port}", "--http-address", f"{HOST}:{http}", "--pods", "disabled",
-                 "--upstream", f"{HOST}:9"], stderr=subprocess.DEVNULL)
-            deadline = time.monotonic() + 120
-            while not await resolves(port, f"svc-{args.services - 1}.bench.svc.cluster.local"):
-                if time.monotonic() > deadline:
-                    raise SystemExit("kprov-dns did not load the index within 120 s")
-                await asyncio.sleep(0.2)
-            await asyncio.sleep(2)
+        last = f"svc-{args.services - 1}.bench.svc.cluster.local"
+        async with serving_dns(info.admin_kubeconfig, last) as (port, _server):
             files = query_files(work, args.services)
             rates: dict[str, list[float]] = {"A": [], "AAAA": []}
             for _ in range(ROUNDS):  # alternating, so a busy moment weighs on both
@@ -122,12 +104,6 @@ async def main() -> None:
             print(f"dns_queries_per_s_a = {a:.0f}")
             print(f"dns_queries_per_s_aaaa = {aaaa:.0f}")
             print(f"dns_aaaa_over_a = {aaaa / a:.3f}")
-    finally:
-        if server is not None:
-            server.terminate()
-            server.wait(10)
-        plane.down()
-        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
