@@ -69,7 +69,7 @@ from typing import IO, Any
 
 from kprov.cluster.client import ApiClient, resources
 from kprov.cluster.netpol.compiler import NETPOL_TABLE, NodeScope, compile_node
-from kprov.cluster.proxy.nft import NftApplier
+from kprov.cluster.nftables.apply import NftApplier
 from kprov.local.control_plane import LocalControlPlane
 from kprov.pki import KUBE_PROXY_CN
 

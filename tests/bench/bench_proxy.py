@@ -19,8 +19,8 @@ import time
 import uuid
 from typing import Any
 
-from kprov.cluster.proxy.nft import NftApplier
-from kprov.cluster.proxy.rules import ProxySettings, RulesCompiler
+from kprov.cluster.nftables.apply import NftApplier
+from kprov.cluster.proxy.rules import ProxySettings, RulesCompiler, table_name
 from kprov.cluster.proxy.tracker import ServiceTracker
 
 SERVICES = 1000
@@ -68,7 +68,7 @@ def main() -> None:
     subprocess.run(["ip", "netns", "add", netns], check=True)
     try:
         settings = ProxySettings(node_ips=("10.77.4.11",), cluster_cidr="10.244.0.0/16")
-        applier = NftApplier(["ip", "netns", "exec", netns])
+        applier = NftApplier(["ip", "netns", "exec", netns], table=table_name(4))
         tracker, compiler = ServiceTracker(), RulesCompiler(settings)
 
         objects = [(_service(i), _slice(i)) for i in range(SERVICES)]

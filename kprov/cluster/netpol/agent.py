@@ -3,7 +3,7 @@
 Design: three informers of its own (NetworkPolicies, Pods, Namespaces) plus the proxy's
 Node informer (this node's pod CIDR) set a "changed" flag; the loop lets a burst settle,
 compiles this node's ruleset (:func:`~.compiler.compile_node`, pure) and hands it to the
-proxy's :class:`~kprov.cluster.proxy.nft.NftApplier` for this table: the first sync (and
+the shared :class:`~kprov.cluster.nftables.apply.NftApplier` for this table: the first sync (and
 any after a failure or a vanished table) writes the whole table in one transaction, later
 ones only the chains, sets and elements that differ. Pods are slimmed to what policies read
 (labels, node, IP, phase, named ports); a pod status change that moves none of these (a
@@ -38,9 +38,8 @@ from kprov.cluster.client.metrics import Histogram
 from kprov.cluster.client.resources import NAMESPACES, NETWORK_POLICIES, PODS
 from kprov.cluster.client.rest import ApiClient
 from kprov.cluster.netpol.compiler import NETPOL_TABLE, NodeScope, compile_node
-from kprov.cluster.proxy.metrics import SYNC_BUCKETS
-from kprov.cluster.proxy.nft import NftApplier
-from kprov.cluster.proxy.rules import FAMILIES, Ruleset
+from kprov.cluster.nftables.apply import SYNC_BUCKETS, NftApplier
+from kprov.cluster.nftables.ruleset import FAMILIES, Ruleset
 
 __all__ = ["NetpolAgent", "NetpolMetrics", "slim_pod"]
 

@@ -1,8 +1,8 @@
 """NetworkPolicies, pods and namespaces -> one node's nftables ruleset, as pure data.
 
 Design: :func:`compile_node` reads plain API objects (dicts) and returns a
-:class:`~kprov.cluster.proxy.rules.Ruleset` for table ``ip kprov-netpol``, which the proxy's
-:class:`~kprov.cluster.proxy.nft.NftApplier` renders as one transaction (the whole table on
+:class:`~kprov.cluster.nftables.ruleset.Ruleset` for table ``ip kprov-netpol``, which the proxy's
+:class:`~kprov.cluster.nftables.apply.NftApplier` renders as one transaction (the whole table on
 a resync, only the differing chains, sets and elements otherwise). Nothing here touches the
 system, so every semantic rule is unit-testable.
 
@@ -47,7 +47,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kprov.cluster.api.selectors import LabelSelector, SelectorError, label_selector_from_object
-from kprov.cluster.proxy.rules import FAMILIES, NamedSet, Ruleset
+from kprov.cluster.nftables.ruleset import FAMILIES, NamedSet, Ruleset
 
 __all__ = ["NETPOL_TABLE", "NodeScope", "compile_node", "pod_chain_name"]
 

@@ -9,8 +9,8 @@ settle for ``min_sync_period``, then syncs:
 1. service ports of the dirty services -> :class:`~.rules.RulesCompiler` -> ruleset, per
    address family the node serves (:mod:`.families`: ``ip kprov``, and ``ip6 kprov`` on a
    dual-stack node);
-2. :class:`~.nft.NftApplier` applies it only if it differs (a delta transaction, or a full
-   one on the first sync / after a failure / if the table vanished);
+2. :class:`~kprov.cluster.nftables.apply.NftApplier` applies it only if it differs (a delta
+   transaction, or a full one on the first sync / after a failure / if the table vanished);
 3. stale UDP conntrack entries of removed endpoints are deleted;
 4. with network management on: the CNI conflist from this Node's podCIDR, and routes to the
    other nodes' pod CIDRs (:mod:`kprov.cluster.network`);

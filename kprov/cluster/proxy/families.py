@@ -17,8 +17,8 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from kprov.cluster.nftables.apply import NftApplier
 from kprov.cluster.proxy.conntrack import delete_flows, stale_udp_flows
-from kprov.cluster.proxy.nft import NftApplier
 from kprov.cluster.proxy.rules import ProxySettings, RulesCompiler, table_name
 from kprov.cluster.proxy.servicemap import ServicePort
 

@@ -15,13 +15,13 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from kprov.cluster.client.metrics import Histogram, exponential_buckets
+from kprov.cluster.client.metrics import Histogram
+from kprov.cluster.nftables.apply import SYNC_BUCKETS
 
-__all__ = ["PROXY_MODE", "SYNC_BUCKETS", "ProxyMetrics", "start_metrics"]
+__all__ = ["PROXY_MODE", "ProxyMetrics", "start_metrics"]
 
 PROXY_MODE = "nftables"  # what /proxyMode answers: kprov-proxy programs nftables only
 
-SYNC_BUCKETS = exponential_buckets(0.001, 2, 15)  # kube-proxy's
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 

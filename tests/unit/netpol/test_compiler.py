@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from kprov.cluster.netpol.compiler import NETPOL_TABLE, NodeScope, compile_node, pod_chain_name
-from kprov.cluster.proxy.nft import render_delta, render_full
-from kprov.cluster.proxy.rules import Ruleset
+from kprov.cluster.nftables.apply import render_delta, render_full
+from kprov.cluster.nftables.ruleset import Ruleset
 
 NODE = NodeScope("n1", "10.244.1.0/24")
 TABLE = f"ip {NETPOL_TABLE}"

@@ -13,7 +13,7 @@ import pytest
 
 from kprov.cluster.netpol.agent import NetpolAgent, slim_pod
 from kprov.cluster.netpol.compiler import NETPOL_TABLE, NodeScope, compile_node, pod_chain_name
-from kprov.cluster.proxy.nft import render_full
+from kprov.cluster.nftables.apply import render_full
 from tests.unit.netpol.test_compiler import NAMESPACES, pod, policy
 
 V4 = NodeScope("n1", "10.244.1.0/24")

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
+from kprov.cluster.nftables.apply import NftError, render_full
 from kprov.cluster.proxy.families import FamilyProxier, by_family, families, family_settings, sync_families
-from kprov.cluster.proxy.nft import NftError, render_full
 from kprov.cluster.proxy.rules import ProxySettings, compute_ruleset, table_name
 from kprov.cluster.proxy.servicemap import service_ports
 from kprov.cluster.proxy.tracker import ServiceTracker
@@ -81,8 +81,8 @@ def test_ipv4_rules_are_the_same_with_or_without_the_ipv6_half() -> None:
         if "status" in dual:
             plain["status"] = {"loadBalancer": {"ingress": [{"ip": "10.77.2.200"}]}}
     v4_slices = [s for s in slices if s["addressType"] == "IPv4"]
-    assert render_full(compute_ruleset(service_ports(services, slices), V4)) == render_full(
-        compute_ruleset(service_ports(single, v4_slices), V4))
+    assert render_full(compute_ruleset(service_ports(services, slices), V4), table_name(4)) == render_full(
+        compute_ruleset(service_ports(single, v4_slices), V4), table_name(4))
 
 
 def test_ipv6_table_matches_ip6_and_dnats_to_bracketed_endpoints() -> None:

@@ -10,12 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from kprov.cluster.proxy.nft import render_delta, render_full
-from kprov.cluster.proxy.rules import ProxySettings, RulesCompiler, compute_ruleset
+from kprov.cluster.nftables.apply import render_delta, render_full
+from kprov.cluster.proxy.rules import ProxySettings, RulesCompiler, compute_ruleset, table_name
 from kprov.cluster.proxy.servicemap import service_ports
 from tests.unit.proxy.objects import endpoint_slice, service
 
 SETTINGS = ProxySettings(node_ips=("10.77.4.11",), cluster_cidr="10.244.0.0/16")
+
+TABLE = table_name(4)
 
 
 def _ruleset(endpoints_of_web: list[str], with_api: bool = True):  # type: ignore[no-untyped-def]
@@ -25,7 +27,7 @@ def _ruleset(endpoints_of_web: list[str], with_api: bool = True):  # type: ignor
 
 
 def test_full_render_recreates_the_table_in_one_script() -> None:
-    text = render_full(_ruleset(["10.244.1.2"]))
+    text = render_full(_ruleset(["10.244.1.2"]), TABLE)
     lines = text.splitlines()
     assert lines[:3] == ["add table ip kprov", "delete table ip kprov", "table ip kprov {"]
     assert "\t\ttype nat hook prerouting priority dstnat; policy accept;" in lines
@@ -37,11 +39,12 @@ def test_full_render_recreates_the_table_in_one_script() -> None:
 
 
 def test_equal_rulesets_give_an_empty_delta() -> None:
-    assert render_delta(_ruleset(["10.244.1.2"]), _ruleset(["10.244.1.2"])) == ""
+    assert render_delta(_ruleset(["10.244.1.2"]), _ruleset(["10.244.1.2"]), table=TABLE) == ""
 
 
 def test_one_endpoint_change_refills_one_chain_and_swaps_its_hairpin_element() -> None:
-    delta = render_delta(_ruleset(["10.244.1.2", "10.244.2.2"]), _ruleset(["10.244.1.2", "10.244.2.9"]))
+    delta = render_delta(_ruleset(["10.244.1.2", "10.244.2.2"]), _ruleset(["10.244.1.2", "10.244.2.9"]),
+                         table=TABLE)
     assert delta is not None
     lines = delta.splitlines()
     assert len([x for x in lines if x.startswith("flush chain")]) == 1
@@ -52,7 +55,7 @@ def test_one_endpoint_change_refills_one_chain_and_swaps_its_hairpin_element() -
 
 
 def test_service_going_to_zero_endpoints_moves_to_reject_and_its_chain_is_deleted_last() -> None:
-    lines = (render_delta(_ruleset(["10.244.1.2"]), _ruleset([])) or "").splitlines()
+    lines = (render_delta(_ruleset(["10.244.1.2"]), _ruleset([]), table=TABLE) or "").splitlines()
     assert any(x.startswith("delete element ip kprov service-ips { 10.96.0.10 . tcp . 80 }") for x in lines)
     assert "add element ip kprov no-endpoint-services { 10.96.0.10 . tcp . 80 : goto reject-chain }" in lines
     assert lines[-1].startswith("delete chain ip kprov svc-")
@@ -61,13 +64,14 @@ def test_service_going_to_zero_endpoints_moves_to_reject_and_its_chain_is_delete
 
 def test_changed_base_chain_needs_a_full_sync() -> None:
     other = compute_ruleset([], ProxySettings(node_ips=("10.77.4.11",), cluster_cidr="10.245.0.0/16"))
-    delta = render_delta(compute_ruleset([], SETTINGS), other) or ""  # masquerading is a regular chain
+    # masquerading is a regular chain
+    delta = render_delta(compute_ruleset([], SETTINGS), other, table=TABLE) or ""
     assert delta.splitlines()[0] == "flush chain ip kprov masquerading"
     assert "ip saddr 10.245.0.0/16 ip daddr != 10.245.0.0/16 masquerade" in delta
     old = compute_ruleset([], SETTINGS)
     new = compute_ruleset([], SETTINGS)
     new.add_chain("nat-output", ["jump services"], "type nat hook output priority -90; policy accept;")
-    assert render_delta(old, new) is None
+    assert render_delta(old, new, table=TABLE) is None
 
 
 def test_compiler_hint_gives_the_same_transaction_as_a_full_comparison() -> None:
@@ -85,7 +89,8 @@ def test_compiler_hint_gives_the_same_transaction_as_a_full_comparison() -> None
         current = compiler.compute(service_ports(services, slices))
         if previous is not None:
             assert current.previous is previous and current.touched is not None
-            assert render_delta(previous, current, current.touched) == render_delta(previous, current)
+            hinted = render_delta(previous, current, current.touched, table=TABLE)
+            assert hinted == render_delta(previous, current, table=TABLE)
         previous = current
 
 
@@ -121,6 +126,6 @@ def test_nft_accepts_the_full_script_and_a_delta(tmp_path: Path) -> None:
     before = _ruleset(["10.244.1.2"])
     after = _every_kind_of_service_port()
     script = tmp_path / "rules.nft"
-    script.write_text(render_full(before) + "\n" + render_delta(before, after))
+    script.write_text(render_full(before, TABLE) + "\n" + render_delta(before, after, table=TABLE))
     proc = subprocess.run(["unshare", "--net", "nft", "-f", str(script)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-2000:]

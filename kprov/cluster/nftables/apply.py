@@ -1,4 +1,4 @@
-"""Render a :class:`~.rules.Ruleset` as nftables script text, and apply it with ``nft -f``.
+"""Render a :class:`~.ruleset.Ruleset` as nftables script text, and apply it with ``nft -f``.
 
 Two renderings, each one atomic transaction (``nft -f`` commits a file as one batch):
 
@@ -21,12 +21,14 @@ import logging
 import subprocess
 from collections.abc import Sequence
 
-from kprov.cluster.proxy.rules import TABLE, Ruleset, Touched
+from kprov.cluster.client.metrics import exponential_buckets
+from kprov.cluster.nftables.ruleset import Ruleset, Touched
 
-__all__ = ["NftApplier", "NftError", "render_delta", "render_full"]
+__all__ = ["NftApplier", "NftError", "SYNC_BUCKETS", "render_delta", "render_full"]
 
 log = logging.getLogger(__name__)
-_T = f"ip {TABLE}"
+# kube-proxy's sync-duration buckets, for any agent that programs a table
+SYNC_BUCKETS = exponential_buckets(0.001, 2, 15)
 
 
 class NftError(RuntimeError):
@@ -37,15 +39,15 @@ def _element(key: str, value: str) -> str:
     return f"{key} : {value}" if value else key
 
 
-def _elements(set_name: str, items: dict[str, str], verb: str = "add", table: str = _T) -> list[str]:
+def _elements(set_name: str, items: dict[str, str], verb: str, table: str) -> list[str]:
     if not items:
         return []
     body = ", ".join(_element(k, v) for k, v in items.items())
     return [f"{verb} element {table} {set_name} {{ {body} }}"]
 
 
-def render_full(ruleset: Ruleset, table: str = _T) -> str:
-    """The whole ``table`` (``family name``; kube-proxy's by default) as one transaction."""
+def render_full(ruleset: Ruleset, table: str) -> str:
+    """The whole ``table`` (``family name``, e.g. ``ip kprov``) as one transaction."""
     lines = [f"add table {table}", f"delete table {table}", f"table {table} {{"]
     for named in ruleset.sets.values():
         kind = "map" if ":" in named.type else "set"
@@ -58,14 +60,14 @@ def render_full(ruleset: Ruleset, table: str = _T) -> str:
         lines.append("\t}")
     lines.append("}")
     for set_name, items in ruleset.elements.items():
-        lines.extend(_elements(set_name, items, table=table))
+        lines.extend(_elements(set_name, items, "add", table))
     return "\n".join(lines) + "\n"
 
 
-def render_delta(old: Ruleset, new: Ruleset, touched: Touched | None = None, table: str = _T) -> str | None:
+def render_delta(old: Ruleset, new: Ruleset, touched: Touched | None = None, *, table: str) -> str | None:
     """The transaction turning ``old`` into ``new``: "" if equal, None if only a full sync can.
 
-    ``touched`` (from :class:`~.rules.RulesCompiler`) limits the comparison to the names
+    ``touched`` (from :class:`~kprov.cluster.proxy.rules.RulesCompiler`) limits the comparison to the names
     that may differ; without it everything is compared.
     """
     if touched is None:
@@ -114,7 +116,7 @@ def render_delta(old: Ruleset, new: Ruleset, touched: Touched | None = None, tab
     for set_name, items in gone.items():
         lines.extend(_elements(set_name, items, "delete", table))
     for set_name, items in fresh.items():
-        lines.extend(_elements(set_name, items, table=table))
+        lines.extend(_elements(set_name, items, "add", table))
     lines.extend(f"flush chain {table} {name}" for name in removed)
     lines.extend(f"delete chain {table} {name}" for name in removed)
     for name in sorted(set_names):
@@ -126,7 +128,7 @@ def render_delta(old: Ruleset, new: Ruleset, touched: Touched | None = None, tab
 class NftApplier:
     """Applies rulesets with as small a transaction as possible; full sync on any doubt."""
 
-    def __init__(self, command_prefix: Sequence[str] = (), nft: str = "nft", table: str = _T) -> None:
+    def __init__(self, command_prefix: Sequence[str] = (), nft: str = "nft", *, table: str) -> None:
         self.command = [*command_prefix, nft, "-f", "-"]
         self.table = table
         self.applied: Ruleset | None = None
@@ -141,7 +143,7 @@ class NftApplier:
         delta = None
         if self.applied is not None:
             hint = ruleset.touched if ruleset.previous is self.applied else None
-            delta = render_delta(self.applied, ruleset, hint, self.table)
+            delta = render_delta(self.applied, ruleset, hint, table=self.table)
         if delta == "":
             return "unchanged"
         if delta is not None:
