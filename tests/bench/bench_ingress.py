@@ -27,7 +27,8 @@ With --compare-nginx (Debian's nginx-light installed), the same load in the same
 nginx in front of the same backend, configured as ingress-nginx configures it (one worker,
 upstream keep-alive, X-Forwarded-For, an access log line per request to /dev/null as
 HAProxy's goes to /dev/null here): nginx_requests_per_s, nginx_rps_ratio (÷ direct),
-nginx_proxy_cpu_us_per_request, and haproxy_to_nginx_rps_ratio.
+nginx_proxy_cpu_us_per_request, haproxy_to_nginx_rps_ratio, and ingress_proxy_cpu_ratio (kprov's
+CPU per request through the Ingress ÷ nginx's: issue 77 asks <= 1.0).
 
     python tests/bench/bench_ingress.py [--routes 50] [--seconds 10] [--clients 4] [--reloads 100]
                                         [--compare-nginx]
@@ -302,6 +303,7 @@ async def run(args: argparse.Namespace, work: Path) -> None:
                 print(f"nginx_rps_ratio = {other / direct:.2f}")
                 print(f"nginx_proxy_cpu_us_per_request = {other_us:.1f}")
                 print(f"haproxy_to_nginx_rps_ratio = {through / other:.2f}")
+                print(f"ingress_proxy_cpu_ratio = {proxy_us / other_us:.2f}")
             failures = await reloads_under_load(admin, http_port, args.reloads, args.clients)
             print(f"ingress_failed_requests_during_reloads = {failures}")
     finally:
