@@ -29,7 +29,15 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from kprov.cluster.api.cel import lib_authz, lib_lists, lib_net, lib_quantity, lib_regex, lib_urls
+from kprov.cluster.api.cel import (
+    lib_authz,
+    lib_lists,
+    lib_net,
+    lib_quantity,
+    lib_regex,
+    lib_urls,
+    regex_constants,
+)
 from kprov.cluster.api.cel.library import Library
 from kprov.cluster.api.cel.runtime_cost import loop_shape, loop_tree, within_limit
 
@@ -64,6 +72,7 @@ def _libraries() -> tuple[Library, ...]:
         lib_net.LIBRARY,
         lib_quantity.LIBRARY,
         lib_authz.LIBRARY,
+        regex_constants.LIBRARY,
     )
 
 
@@ -291,6 +300,8 @@ class Environment:
             expression = env.compile(text, disable_check=not check)
         except Exception as exc:
             raise CompileError(_UNDECLARED.sub(lambda m: _first_segment(m, text), _clean(str(exc)))) from None
+        if check:  # constant regexes compiled once (the checked tree only; the text is as given)
+            expression = regex_constants.precompiled(env, expression, text)
         return Program(text, expression, env)
 
 
