@@ -39,7 +39,7 @@ from kprov.cluster.api.cel import (
     regex_constants,
 )
 from kprov.cluster.api.cel.library import Library
-from kprov.cluster.api.cel.runtime_cost import loop_shape, loop_tree, within_limit
+from kprov.cluster.api.cel.runtime_cost import LoopShape, loop_shape, loop_tree, within_limit
 
 __all__ = [
     "COST_EXCEEDED",
@@ -191,6 +191,19 @@ class Program:
             read = {name: values[name] for name in self.names if name in values}
             if not within_limit(self._loop[0], self._loop[1], read):
                 raise CostLimitExceeded()
+
+    @property
+    def loop_shape(self) -> LoopShape | None:
+        """What bounds its runtime-cost estimate when it loops (None: it never loops)."""
+        return self._loop[1] if self._loop is not None else None
+
+    def holds_unchecked(self, values: Mapping[str, Any]) -> bool:
+        """Is it true on ``values``, run with no runtime-cost estimate: for a caller that has
+        bounded the cost itself (an error or a non-true result: False)."""
+        try:
+            return self._expression.eval(data=values).plain_value() is True
+        except Exception:  # noqa: BLE001 - not true: the caller judges another way
+            return False
 
     def execute(self, values: Context | Mapping[str, Any]) -> Any:
         """The result as a plain Python value; raises EvaluationError (cel-go's wording)."""
