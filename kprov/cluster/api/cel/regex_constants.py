@@ -195,16 +195,32 @@ def precompiled(env: Any, expression: Any, text: str) -> Any:
     return env.deserialize(wrapper.SerializeToString())
 
 
+@functools.cache
+def _re2() -> Any:
+    return importlib.import_module("re2")  # google-re2: untyped
+
+
 @functools.lru_cache(maxsize=1024)
 def _compiled(pattern: str) -> Any:
-    re2 = importlib.import_module("re2")  # google-re2: untyped
+    """RE2's compiled ``pattern`` (google-re2's engine object: its Python wrapper's ``search``
+    costs several times the match); ValueError if RE2 refuses it."""
+    re2 = _re2()
     options = re2.Options()
     options.log_errors = False
-    return re2.compile(pattern, options)
+    regexp = re2._re2.RE2(pattern.encode(), options)
+    if not regexp.ok():
+        raise ValueError(regexp.error())
+    return regexp
+
+
+_NO_MATCH = (-1, -1)
 
 
 def _matches(text: str, pattern: str) -> bool:
-    return _compiled(pattern).search(text) is not None
+    """RE2's partial match (``UNANCHORED``), as cel's ``matches``, on the UTF-8 text."""
+    encoded = text.encode()
+    unanchored = _re2()._Anchor.UNANCHORED
+    return bool(_compiled(pattern).Match(unanchored, encoded, 0, len(encoded))[0] != _NO_MATCH)
 
 
 def _declare(cel: Any, types: Mapping[str, Any], classes: Mapping[str, Any]) -> list[Any]:
