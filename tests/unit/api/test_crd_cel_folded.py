@@ -127,9 +127,11 @@ def test_an_httproute_of_four_rules_is_answered_by_the_fold() -> None:
     spec = schema.properties["spec"]
     assert folded.holds(spec.properties["rules"], route["spec"]["rules"]) is True
     assert folded.holds(spec.properties["parentRefs"], route["spec"]["parentRefs"]) is True
+    assert folded.holds(schema, route) is True  # the whole route: one runtime call
     assert _causes(schema, route) == []
     bad = copy.deepcopy(route)
     bad["spec"]["rules"][2]["matches"][0]["path"]["value"] = "api//x"
     assert folded.holds(spec.properties["rules"], bad["spec"]["rules"]) is False
+    assert folded.holds(schema, bad) is False
     fields = {field for field, _, _ in _causes(schema, bad)}
     assert fields == {"spec.rules[2].matches[0].path"}

@@ -9,7 +9,7 @@ subtree's rules are joined into one expression that binds ``self`` to each value
 would visit, without rewriting any rule:
 
 - a node's own rules (those a create runs: no ``oldSelf``), each as written, joined by ``&&``;
-- a property ``k`` whose subtree has rules: ``!('k' in self) || [self['k']].all(self,
+- a property ``k`` whose subtree has rules: ``[self[?'k'].orValue(dyn(null))].all(self,
   self == null || <its subtree>)`` (a missing or null value is skipped, as the walk does);
 - list items: ``self.all(self, self == null || <items>)``; map values (additionalProperties)
   likewise through their keys.
@@ -86,8 +86,8 @@ def _join(node: Node) -> _Text | None:
         sub = _join(child)
         if sub is None:
             return None
-        name = json.dumps(key)
-        parts.append(f"(!({name} in self) || [self[{name}]].all(self, self == null || ({sub.text})))")
+        # a missing key reads as null (an optional index), skipped as the walk skips it
+        parts.append(f"[self[?{json.dumps(key)}].orValue(dyn(null))].all(self, self == null || {sub.text})")
         cap = _smaller(cap, sub.cap)
     loops = (
         (additional, "self.all(kprov_key, [self[kprov_key]].all(self, ", "))"),
@@ -99,7 +99,7 @@ def _join(node: Node) -> _Text | None:
         sub = _join(inner)
         if sub is None:
             return None
-        parts.append(f"{opening}self == null || ({sub.text}){closing}")
+        parts.append(f"{opening}self == null || {sub.text}{closing}")  # && binds before ||
         cap = _smaller(cap, sub.cap)
     return _Text(" && ".join(parts) or "true", cap)
 
