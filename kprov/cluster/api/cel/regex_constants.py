@@ -24,9 +24,10 @@ back unchanged.
 from __future__ import annotations
 
 import functools
-import importlib
 from collections.abc import Iterator, Mapping
 from typing import Any
+
+import re2  # type: ignore[import-untyped]  # google-re2: imported here, so a runtime without it fails at start
 
 from kprov.cluster.api.cel.library import Library
 
@@ -195,16 +196,10 @@ def precompiled(env: Any, expression: Any, text: str) -> Any:
     return env.deserialize(wrapper.SerializeToString())
 
 
-@functools.cache
-def _re2() -> Any:
-    return importlib.import_module("re2")  # google-re2: untyped
-
-
 @functools.lru_cache(maxsize=1024)
 def _compiled(pattern: str) -> Any:
     """RE2's compiled ``pattern`` (google-re2's engine object: its Python wrapper's ``search``
     costs several times the match); ValueError if RE2 refuses it."""
-    re2 = _re2()
     options = re2.Options()
     options.log_errors = False
     regexp = re2._re2.RE2(pattern.encode(), options)
@@ -214,13 +209,13 @@ def _compiled(pattern: str) -> Any:
 
 
 _NO_MATCH = (-1, -1)
+_UNANCHORED = re2._Anchor.UNANCHORED  # RE2's partial match
 
 
 def _matches(text: str, pattern: str) -> bool:
     """RE2's partial match (``UNANCHORED``), as cel's ``matches``, on the UTF-8 text."""
     encoded = text.encode()
-    unanchored = _re2()._Anchor.UNANCHORED
-    return bool(_compiled(pattern).Match(unanchored, encoded, 0, len(encoded))[0] != _NO_MATCH)
+    return bool(_compiled(pattern).Match(_UNANCHORED, encoded, 0, len(encoded))[0] != _NO_MATCH)
 
 
 def _declare(cel: Any, types: Mapping[str, Any], classes: Mapping[str, Any]) -> list[Any]:
