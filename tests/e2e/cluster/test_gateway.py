@@ -195,3 +195,37 @@ def test_gateway_routes_by_hostname_and_path_prefix_and_is_programmed(
     alt_on_h5 = f"Gateway {NS}/web listener alt answers from outside (http://{workers[1]}:8088/)"
     assert list(failed) == [alt_on_h5], failed
     assert "no answer" in failed[alt_on_h5] and f"worker h5 ({workers[1]})" in failed[alt_on_h5], failed
+
+
+SHIPPED_NS = "gateway-class-e2e"
+
+
+def test_a_gateway_of_the_shipped_class_is_programmed_with_no_class_written(cluster: Cluster) -> None:
+    """The GatewayClass ``kprov`` comes with the cluster (kprov-ingress makes it, as Cilium,
+    Istio and Traefik ship theirs): a Gateway naming it is Programmed with no class written."""
+    shipped = cluster.kubectl_json("get", "gatewayclass", "kprov")
+    assert shipped["spec"]["controllerName"] == CONTROLLER
+    assert _conditions(shipped).get("Accepted") == ("True", "Accepted"), shipped.get("status")
+    cluster.create_namespace(SHIPPED_NS)
+    try:
+        gateway = f"""
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {{name: shipped, namespace: {SHIPPED_NS}}}
+spec:
+  gatewayClassName: kprov
+  listeners: [{{name: http, port: 8089, protocol: HTTP}}]
+"""
+        proc = subprocess.run(
+            ["kubectl", "--kubeconfig", str(cluster.kubeconfig), "apply", "-f", "-"],
+            input=gateway, capture_output=True, text=True, timeout=60,
+        )
+        assert proc.returncode == 0, proc.stderr
+
+        def programmed() -> bool:
+            got = cluster.kubectl_json("get", "gateway", "shipped", "-n", SHIPPED_NS)
+            return _conditions(got).get("Programmed") == ("True", "Programmed")
+
+        wait_for("the Gateway of class kprov Programmed", programmed, 60)
+    finally:
+        cluster.kubectl("delete", "namespace", SHIPPED_NS, "--wait=false", check=False)

@@ -207,6 +207,23 @@ def test_an_evaluation_error_names_the_rule() -> None:
         ({"type": "array", "items": {"type": "string"}}, "self.all(s, s == 'a')", None),
         ({"type": "number"}, "self == 1.0 && self > 1", None),
         ({"type": "object", "x-kubernetes-preserve-unknown-fields": True}, "self.name == 5", None),  # dyn
+        # a whole list or map of known scalars compared with a scalar: no '_==_' overload
+        (
+            {"type": "array", "items": {"type": "integer"}},
+            "self == 5",
+            "ERROR: <input>:1:6: found no matching overload for '_==_' applied to '(list(int), int)'",
+        ),
+        (
+            {"type": "object", "additionalProperties": {"type": "string"}},
+            "'a' != self",
+            "found no matching overload for '_!=_' applied to '(string, map(string, string))'",
+        ),
+        (
+            {"type": "object", "properties": {"tags": {"type": "array", "items": {"type": "string"}}}},
+            "self.tags == 'a'",
+            "found no matching overload for '_==_' applied to '(list(string), string)'",
+        ),
+        ({"type": "array", "items": {"type": "integer"}}, "self == [1, 2] && self != []", None),
     ],
 )
 def test_a_scalar_self_is_typed_from_its_schema_at_creation(

@@ -29,9 +29,17 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from kprov.cluster.api.cel import lib_authz, lib_lists, lib_net, lib_quantity, lib_regex, lib_urls
+from kprov.cluster.api.cel import (
+    lib_authz,
+    lib_lists,
+    lib_net,
+    lib_quantity,
+    lib_regex,
+    lib_urls,
+    regex_constants,
+)
 from kprov.cluster.api.cel.library import Library
-from kprov.cluster.api.cel.runtime_cost import loop_shape, loop_tree, within_limit
+from kprov.cluster.api.cel.runtime_cost import LoopShape, loop_shape, loop_tree, within_limit
 
 __all__ = [
     "COST_EXCEEDED",
@@ -64,6 +72,7 @@ def _libraries() -> tuple[Library, ...]:
         lib_net.LIBRARY,
         lib_quantity.LIBRARY,
         lib_authz.LIBRARY,
+        regex_constants.LIBRARY,
     )
 
 
@@ -183,6 +192,19 @@ class Program:
             if not within_limit(self._loop[0], self._loop[1], read):
                 raise CostLimitExceeded()
 
+    @property
+    def loop_shape(self) -> LoopShape | None:
+        """What bounds its runtime-cost estimate when it loops (None: it never loops)."""
+        return self._loop[1] if self._loop is not None else None
+
+    def holds_unchecked(self, values: Mapping[str, Any]) -> bool:
+        """Is it true on ``values``, run with no runtime-cost estimate: for a caller that has
+        bounded the cost itself (an error or a non-true result: False)."""
+        try:
+            return self._expression.eval(data=values).plain_value() is True
+        except Exception:  # noqa: BLE001 - not true: the caller judges another way
+            return False
+
     def execute(self, values: Context | Mapping[str, Any]) -> Any:
         """The result as a plain Python value; raises EvaluationError (cel-go's wording)."""
         if isinstance(values, Context):
@@ -291,6 +313,8 @@ class Environment:
             expression = env.compile(text, disable_check=not check)
         except Exception as exc:
             raise CompileError(_UNDECLARED.sub(lambda m: _first_segment(m, text), _clean(str(exc)))) from None
+        if check:  # constant regexes compiled once (the checked tree only; the text is as given)
+            expression = regex_constants.precompiled(env, expression, text)
         return Program(text, expression, env)
 
 

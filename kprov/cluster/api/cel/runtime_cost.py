@@ -32,6 +32,7 @@ __all__ = [
     "PER_CALL_LIMIT",
     "Comprehension",
     "LoopShape",
+    "entries_over",
     "loop_shape",
     "loop_tree",
     "runtime_cost",
@@ -94,7 +95,7 @@ def loop_shape(tree: cel.Node) -> LoopShape:
     return LoopShape(size, depth)
 
 
-def _entries_over(values: tuple[Any, ...], cap: int) -> bool:
+def entries_over(values: tuple[Any, ...], cap: int) -> bool:
     """Do ``values`` hold more than ``cap`` entries (list items and map entries, nested)?"""
     count, stack = 0, list(values)
     while stack:
@@ -115,7 +116,7 @@ def _entries_over(values: tuple[Any, ...], cap: int) -> bool:
 def within_limit(tree: cel.Node, shape: LoopShape, variables: Mapping[str, Any]) -> bool:
     """Is the rule's estimated cost on ``variables`` within the per-call limit? (the bound
     first, the estimate only for a value too large for it)"""
-    if not _entries_over(tuple(variables.values()), shape.entries_cap):
+    if not entries_over(tuple(variables.values()), shape.entries_cap):
         return True
     return runtime_cost(tree, variables) <= PER_CALL_LIMIT
 

@@ -16,7 +16,8 @@ What is checked are the common mistakes: a field selection (``a.b``, ``has(a.b)`
 through index, ``cel.bind`` and the ``all``/``exists``/``exists_one``/``map``/``filter``
 macros' variables) on an object whose schema lacks the field (``undefined field 'b'``), and
 an arithmetic, ordering or equality operator applied to two known scalars it has no overload for
-(``found no matching overload for '_>_' applied to '(int, string)'``). Everything else
+(``found no matching overload for '_>_' applied to '(int, string)'``), and an equality between
+a whole list or map of known scalars and another known type (``'(list(int), int)'``). Everything else
 cel-go's checker reports (other overloads, undeclared names) is not: an unknown type is
 ``dyn`` here and never warns, so a warning is always one upstream gives too. A schema that is
 free-form, int-or-string, an embedded resource or preserves unknown fields is ``dyn``; a
@@ -228,11 +229,28 @@ class _Checker:
             return "" if schema.get("format") in ("byte", "date", "date-time", "duration") else "string"
         return {"integer": "int", "number": "double", "boolean": "bool"}.get(str(kind), "")
 
+    def container(self, schema: Schema) -> str:
+        """cel-go's name of a list of known scalars (``list(int)``) or a map of them
+        (``map(string, string)``); "" for anything else (objects' declared names, not sure)."""
+        if schema.get("nullable"):
+            return ""
+        shape = self.types.shape(schema)
+        if shape not in ("list", "map"):
+            return ""
+        element = self.scalar(self.types.element(schema))
+        if not element:
+            return ""
+        return f"list({element})" if shape == "list" else f"map(string, {element})"
+
     def operator(self, node: Call, scope: Mapping[str, Schema]) -> Schema:
         """A binary arithmetic or ordering operator on two known scalars: cel-go's overloads
-        (ordering across int and double allowed, as Kubernetes' CrossTypeNumericComparisons)."""
+        (ordering across int and double allowed, as Kubernetes' CrossTypeNumericComparisons);
+        an equality between a list or map of known scalars and anything else known (cel-go
+        declares ``_==_`` as ``(A, A)``)."""
         left, right = (self.visit(arg, scope) for arg in node.args)
         types = (self.scalar(left), self.scalar(right))
+        if node.function in _EQUALITIES and (self.container(left) or self.container(right)):
+            types = (types[0] or self.container(left), types[1] or self.container(right))
         if "" in types:
             return _DYN
         if node.function in _ORDERINGS:

@@ -62,6 +62,8 @@ class Node:
     has_rules: bool = False  # this node or one below it has CEL rules
     has_defaults: bool = False  # this node or one below it has a default
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    # what is built from the node on first use and kept with it (:mod:`.folded`'s program)
+    memo: dict[str, object] = field(default_factory=dict, compare=False, repr=False)
     # would validation add no cause for this value: set once by `with_predicate`, which
     # :func:`.structural.compile_schema` calls on every node it builds
     ok: Callable[[Any], bool] = field(init=False, compare=False, repr=False)

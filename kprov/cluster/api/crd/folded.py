@@ -1,0 +1,131 @@
+"""A schema subtree's create-time rules as one program: the fast answer for a valid object.
+
+Design: kube-apiserver runs each x-kubernetes-validations rule on each value it applies to;
+kprov's walk (:func:`kprov.cluster.api.crd.structural.validate`) does the same, one runtime
+call per node holding rules (its rules joined, :class:`~kprov.cluster.api.crd.cel.RuleSet`),
+and each call converts the node's whole value for the runtime again. :func:`holds` answers
+"does every rule the walk would run on a create hold?" in one call on the root value: the
+subtree's rules are joined into one expression that binds ``self`` to each value the walk
+would visit, without rewriting any rule:
+
+- a node's own rules (those a create runs: no ``oldSelf``), each as written, joined by ``&&``;
+- a property ``k`` whose subtree has rules: ``[self[?'k'].orValue(dyn(null))].all(self,
+  self == null || <its subtree>)`` (a missing or null value is skipped, as the walk does);
+- list items: ``self.all(self, self == null || <items>)``; map values (additionalProperties)
+  likewise through their keys.
+
+CEL's ``&&`` and ``all`` are true only when every part is true (an error or a false anywhere
+makes them not true), so a true answer is the walk's "no cause"; anything else (and any
+subtree this cannot join: ``optionalOldSelf`` rules, properties beside additionalProperties
+with rules, a join the runtime refuses) goes to the walk, which words the causes.
+
+Runtime cost: every looping rule inside stays within cel-go's per-call limit on each value it
+would judge when the whole value holds no more entries than the smallest of their bounds
+(:attr:`~kprov.cluster.api.cel.runtime_cost.LoopShape.entries_cap`: a rule's value is part of
+the root's, so it holds no more entries); a larger value goes to the walk, which estimates
+each rule on its own value. Updates go to the walk (transition rules need the old values).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from kprov.cluster.api.cel.environment import CompileError, Program, environment
+from kprov.cluster.api.cel.runtime_cost import entries_over
+from kprov.cluster.api.crd.schema_node import Node
+
+__all__ = ["Folded", "fold", "holds"]
+
+_MEMO = "folded"
+_UNBOUNDED = -1
+
+
+@dataclass(frozen=True)
+class Folded:
+    """A subtree's joined program and the most entries a value may hold for it to answer
+    (-1: no looping rule inside, any value)."""
+
+    program: Program
+    entries_cap: int
+
+
+@dataclass(frozen=True)
+class _Text:
+    text: str
+    cap: int
+
+
+def _smaller(a: int, b: int) -> int:
+    if a == _UNBOUNDED:
+        return b
+    return a if b == _UNBOUNDED else min(a, b)
+
+
+def _join(node: Node) -> _Text | None:
+    """The subtree's create-time rules as one expression over ``self``; None if it cannot be
+    joined."""
+    rules = node.rules
+    if rules.outside:
+        return None
+    parts, cap = [], _UNBOUNDED
+    for rule in rules:
+        if rule.transition:
+            continue  # run on update only
+        parts.append(f"({rule.rule}\n)")  # a newline ends a trailing ``//`` comment
+        shape = rule.program.loop_shape
+        if shape is not None:
+            cap = _smaller(cap, shape.entries_cap)
+    below = [(key, child) for key, child in node.properties.items() if child.has_rules]
+    additional = node.additional if isinstance(node.additional, Node) and node.additional.has_rules else None
+    items = node.items if node.items is not None and node.items.has_rules else None
+    if (additional is not None and node.properties) or sum(map(bool, (below, additional, items))) > 1:
+        return None  # not a structural shape the walk could meet as one kind
+    for key, child in below:
+        sub = _join(child)
+        if sub is None:
+            return None
+        # a missing key reads as null (an optional index), skipped as the walk skips it
+        parts.append(f"[self[?{json.dumps(key)}].orValue(dyn(null))].all(self, self == null || {sub.text})")
+        cap = _smaller(cap, sub.cap)
+    loops = (
+        (additional, "self.all(kprov_key, [self[kprov_key]].all(self, ", "))"),
+        (items, "self.all(self, ", ")"),
+    )
+    for inner, opening, closing in loops:
+        if inner is None:
+            continue
+        sub = _join(inner)
+        if sub is None:
+            return None
+        parts.append(f"{opening}self == null || {sub.text}{closing}")  # && binds before ||
+        cap = _smaller(cap, sub.cap)
+    return _Text(" && ".join(parts) or "true", cap)
+
+
+def fold(node: Node) -> Folded | None:
+    """``node``'s subtree joined (built on first use, kept on the node); None if it cannot be."""
+    memo = node.memo
+    if _MEMO not in memo:
+        joined = _join(node) if node.has_rules else None
+        folded = None
+        if joined is not None:
+            try:
+                folded = Folded(environment().compile(joined.text, {"self": "dyn"}), joined.cap)
+            except CompileError:
+                folded = None
+        memo[_MEMO] = folded
+    result = memo[_MEMO]
+    return result if isinstance(result, Folded) else None
+
+
+def holds(node: Node, value: Any) -> bool:
+    """Does every rule a create runs in ``node``'s subtree hold on ``value``? False when not,
+    and when this cannot tell (the walk then judges, rule by rule)."""
+    folded = fold(node)
+    if folded is None:
+        return False
+    if folded.entries_cap != _UNBOUNDED and entries_over((value,), folded.entries_cap):
+        return False
+    return folded.program.holds_unchecked({"self": value})
