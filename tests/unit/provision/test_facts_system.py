@@ -99,8 +99,9 @@ def test_the_facts_d_script_runs_reads_and_reports_files_of_the_fact_path(tmp_pa
     assert local["pref"] == {"general": {"bar": "loaded"}} and local["good"] == {"script_ran": True}
     assert local["bad"] == f"Failure executing fact script ({tmp_path}/bad.fact), rc: 3, err: no"
     assert local["dead"].startswith("Could not stat fact")
-    assert parse_facts(subprocess.run(["sh", "-c", facts_script(str(tmp_path / "none"))],
-                                      capture_output=True, text=True, check=False).stdout)["ansible_local"] == {}
+    missing = subprocess.run(["sh", "-c", facts_script(str(tmp_path / "none"))], capture_output=True,
+                             text=True, check=False).stdout
+    assert parse_facts(missing)["ansible_local"] == {}
 
 
 def test_the_whole_script_output_yields_memory_ids_and_userspace() -> None:
