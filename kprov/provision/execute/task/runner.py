@@ -373,7 +373,8 @@ class TaskRunner:
         where = task.origin  # the executor names the task in any error (execute)
         if task.action == "include_vars":
             return ModuleCall(include_vars(args, lambda name, kind: self.setup.find_file(task, name, kind),
-                                      self.host.included_vars, where, self.run.engine.vault.decrypt), None)
+                                      self.host.included_vars, where, self.run.engine.vault.decrypt,
+                                      scope), None)
         if task.action == "group_by":
             return ModuleCall(group_by(self.run, self.host.name, args), None)
         if task.action == "add_host":
