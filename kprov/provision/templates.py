@@ -19,13 +19,11 @@
 
 from __future__ import annotations
 
-import ast
 import contextlib
 import datetime
 import hashlib
-import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +34,7 @@ from kprov.provision.collection_plugins import CollectionPlugins, PluginMap
 from kprov.provision.errors import TemplateError, UndefinedVariableError
 from kprov.provision.lookups import join_lookup, run_lookup
 from kprov.provision.template_filters import ANSIBLE_FILTERS, ANSIBLE_TESTS, to_bool
+from kprov.provision.template_includes import ANSIBLE_MANAGED, IncludeLoader, literal_value, template_vars
 from kprov.provision.template_settings import DEFAULT_SETTINGS, HEADER, TemplateSettings, split_header
 from kprov.provision.vault import Vault
 from kprov.provision.yamlfile import EncryptedValue, UnsafeText
@@ -53,7 +52,6 @@ __all__ = [
 ]
 
 OMIT = "__omit_place_holder__kprov__"
-ANSIBLE_MANAGED = "Ansible managed"  # ansible-core's default DEFAULT_MANAGED_STR
 _SINGLE_EXPR = re.compile(r"^\{\{(?P<expr>(?:(?!\{\{|\}\}|\{%).)*)\}\}\Z", re.S)
 _UNDEFINED_NAME = re.compile(r"'([^']+)' is undefined|has no attribute '([^']+)'|no element '?([^']+?)'?$")
 
@@ -98,6 +96,10 @@ class TemplateEngine:
             # Ansible's: a None printed by {{ }} is empty text ("a {{ none }}" is "a "), so a
             # template renders the same file under both
             finalize=_none_as_empty,
+            # included templates come from the rendering file's search path (template_includes),
+            # never from a cache keyed by name only
+            loader=IncludeLoader(),
+            cache_size=0,
         )
         self.vault = Vault()  # the run's vault secrets (pipelines.open_run): !vault values
         # kprov's filters and tests; a name it lacks is asked of the installed collections
@@ -238,9 +240,16 @@ class VarScope(Mapping[str, Any]):
         return VarScope(self.engine, [(layer, templated), *self.layers])
 
     # -- rendering -------------------------------------------------------------------------
-    def render(self, source: str, where: str, settings: TemplateSettings = DEFAULT_SETTINGS) -> str:
+    def render(self, source: str, where: str, settings: TemplateSettings = DEFAULT_SETTINGS,
+               searchpath: Sequence[Path] = ()) -> str:
         """``source`` rendered (``settings``: a template task's; a ``#jinja2:`` first line of
-        ``source`` overrides them); its trailing newlines kept, in ``settings``' sequence."""
+        ``source`` overrides them); its trailing newlines kept, in ``settings``' sequence;
+        ``searchpath``: where its includes are found (template_includes)."""
+        if searchpath:
+            loader = self.engine.env.loader
+            assert isinstance(loader, IncludeLoader)
+            with loader.searching(searchpath):
+                return self.render(source, where, settings)
         body, own = split_header(source, settings, where)
         template = self.engine.compile(body, where, own)
         context = template.new_context(self, shared=True)  # type: ignore[arg-type]
@@ -302,7 +311,7 @@ class VarScope(Mapping[str, Any]):
                     return result  # a bare variable keeps its value, None included
                 return "" if result is None else str(result)
             # the escaping re-joins Jinja's tokens, which drops a final newline: restore from the source
-            return _concat_value(_restore_newlines(source, self.render(value, where)))
+            return literal_value(_restore_newlines(source, self.render(value, where)))
         if isinstance(value, EncryptedValue):  # a !vault value: its plain text, never templated
             return self.engine.vault.decrypt(value.envelope, value.origin)
         if isinstance(value, Mapping) and not isinstance(value, VarScope):
@@ -355,17 +364,6 @@ def escape_backslashes(source: str, env: jinja2.Environment) -> str:
     return "".join(out)
 
 
-def template_vars(source: Path | None) -> dict[str, Any]:
-    """The variables Ansible's template action adds while it renders ``source``: ``ansible_managed``
-    (its default text, so re-renders stay byte-identical) and where the template lives."""
-    out: dict[str, Any] = {"ansible_managed": ANSIBLE_MANAGED, "template_host": os.uname().nodename}
-    if source is not None:
-        out["template_path"] = str(source)
-        out["template_fullpath"] = str(source.resolve())
-        out["template_uid"] = source.owner() if source.exists() else ""
-    return out
-
-
 def _restore_newlines(source: str, result: str, newline: str = "\n") -> str:
     """At least as many trailing newlines as the source has, as Ansible's templating ensures."""
     missing = (len(source) - len(source.rstrip("\n"))) - (len(result) - len(result.rstrip("\n")))
@@ -392,18 +390,6 @@ def _unwrap(value: Any) -> Any:
     if isinstance(value, VarScope):
         return dict(value.items())
     return value
-
-
-def _concat_value(text: str) -> Any:
-    """ansible-core's ansible_eval_concat: a rendered text that starts like a list or a dict
-    (or is True/False) is read back as that Python literal when it is one (a folded
-    ``>`` scalar's ``{{ [x] + y }}`` followed by its newline is a list, not text)."""
-    if not (text.startswith(("{", "[")) or text in ("True", "False")):
-        return text
-    try:
-        return ast.literal_eval(text.strip())
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-        return text
 
 
 def _undefined(err: jinja2.UndefinedError, where: str) -> UndefinedVariableError:
