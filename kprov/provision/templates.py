@@ -23,7 +23,7 @@ import contextlib
 import datetime
 import hashlib
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, MappingView, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +78,10 @@ class AnsibleUndefined(jinja2.StrictUndefined):
 
     def __getitem__(self, key: Any) -> Any:
         return self
+
+    def __repr__(self) -> str:  # ansible-core's, which '%r' | format shows
+        return (f"AnsibleUndefined(hint={self._undefined_hint!r}, obj={self._undefined_obj!r}, "
+                f"name={self._undefined_name!r})")
 
 
 class TemplateEngine:
@@ -301,7 +305,7 @@ class VarScope(Mapping[str, Any]):
             match = _SINGLE_EXPR.match(value)
             if match:
                 try:
-                    result = _unwrap(self.evaluate(match.group("expr"), where))
+                    result = _finalized(_unwrap(self.evaluate(match.group("expr"), where)))
                 except jinja2.UndefinedError as err:
                     raise _undefined(err, where) from None
                 if result is not None and (isinstance(result, bool) or not isinstance(result, int | float)):
@@ -383,7 +387,28 @@ def _needs_render(value: Any) -> bool:
 
 
 def _none_as_empty(value: Any) -> Any:
+    value = _finalized(value)
     return "" if value is None else value
+
+
+def _finalized(value: Any) -> Any:
+    """ansible-core's finalize: a generator, iterator, view or range unrolled into a list, and
+    an undefined value anywhere inside a list or mapping raised (``[a.x, ...]`` fails)."""
+    if isinstance(value, Iterator | MappingView | range):
+        value = list(value)  # type: ignore[arg-type]  # a MappingView iterates
+    _raise_undefined(value)
+    return value
+
+
+def _raise_undefined(value: Any) -> None:
+    if isinstance(value, jinja2.Undefined):
+        str(value)  # StrictUndefined raises, naming the variable
+    elif isinstance(value, dict):  # plain data only: a lazy mapping (hostvars) is not walked
+        for item in value.values():
+            _raise_undefined(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _raise_undefined(item)
 
 
 def _unwrap(value: Any) -> Any:
