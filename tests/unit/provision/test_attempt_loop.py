@@ -72,3 +72,22 @@ def test_attempts_is_visible_to_failed_when_and_retries_alone_retry_until_succes
     assert got == [("counted", "failed"), ("flaky", "changed")]
     assert registered["counted"]["failed_when_result"] is True
     assert _lines(c) == 2 and registered["flaky"]["attempts"] == 2
+
+
+def test_a_changeless_poll_in_a_loop_runs_its_command_once_per_attempt(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    files = [tmp_path / f"f{i}" for i in range(3)]
+    loop = "[" + ", ".join(f"'{f}'" for f in files) + "]"
+    got, _ = _run(tmp_path, monkeypatch, f"""
+    - name: poll
+      shell: echo run >> {{{{ item }}}}
+      register: polled
+      changed_when: false
+      until: polled is changed
+      retries: 2
+      delay: 0
+      ignore_errors: true
+      loop: "{{{{ {loop} }}}}"
+""")
+    assert got == [("poll", "failed")]
+    assert [_lines(f) for f in files] == [3, 3, 3]
