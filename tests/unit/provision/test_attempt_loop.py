@@ -91,3 +91,20 @@ def test_a_changeless_poll_in_a_loop_runs_its_command_once_per_attempt(
 """)
     assert got == [("poll", "failed")]
     assert [_lines(f) for f in files] == [3, 3, 3]
+
+
+def test_when_attempts_run_out_failed_when_decides_the_status(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    got, registered = _run(tmp_path, monkeypatch, """
+    - name: out
+      shell: 'true'
+      register: out
+      until: 1 == 0
+      retries: 2
+      delay: 0
+      failed_when: out.attempts > 6
+    - name: after
+      debug: msg=reached
+""")
+    assert got == [("out", "changed"), ("after", "ok")]
+    assert registered["out"]["attempts"] == 2 and registered["out"]["failed"] is True

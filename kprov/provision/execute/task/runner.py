@@ -347,14 +347,17 @@ class TaskRunner:
             if attempts >= retries:
                 registered["attempts"] = retries - 1  # ansible-core's count when they run out
                 registered.setdefault("msg", f"retries exhausted ({retries - 1}), until not met")
-                failed = True
+                # the result is failed; the task's status follows failed_when when there is one
+                # (ansible-core's TaskResult.is_failed reads failed_when_result first)
+                registered["failed"], failed = True, bool(registered.get("failed_when_result", True))
                 break
             time.sleep(delay)
         call.acted = acted
         if result.skipped:
             self.settle(call, False, False, task)
             return "skipped", registered
-        registered["changed"], registered["failed"] = changed, failed
+        registered["changed"] = changed
+        registered["failed"] = registered["failed"] or failed
         self.settle(call, changed, failed, task)
         if failed:
             return "failed", registered
