@@ -20,7 +20,8 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 __all__ = [
-    "DMI_FILES", "FACTS_D_MARK", "LSB_RELEASE_MARK", "apply_derived", "cmdline", "date_time", "dmi",
+    "DMI_FILES", "FACTS_D_MARK", "LSB_RELEASE_MARK", "apply_derived", "cmdline", "date_time",
+    "distribution_file", "dmi",
     "dns", "loadavg", "local_facts", "lsb", "security", "uptime",
 ]
 
@@ -229,6 +230,15 @@ def _dst_name(zone: str, year: int, standard: str) -> str:
         if moment.dst():
             return moment.tzname() or standard
     return standard
+
+
+def distribution_file(facts: dict[str, Any], os_release: dict[str, str]) -> None:
+    """``distribution_file_path/variety/parsed``: the file ansible-core's distribution
+    collector took the distribution from -- on the Debian family, os-release parsed as
+    Debian's (Ubuntu's included)."""
+    if os_release and facts.get("os_family") == "Debian":
+        facts.update(distribution_file_path="/etc/os-release", distribution_file_variety="Debian",
+                     distribution_file_parsed=True)
 
 
 def apply_derived(facts: dict[str, Any], meminfo_kb: dict[str, int], passwd: str) -> None:
