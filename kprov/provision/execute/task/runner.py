@@ -376,6 +376,9 @@ class TaskRunner:
         if task.action == "add_host":
             return ModuleCall(add_host(self.run, args), None)
         runner = ENGINE_RUNNERS.get(task.action)
+        if task.action == "debug" and int(args.get("verbosity", 0) or 0) > self.run.options.verbosity:
+            return ModuleCall(ModuleResult(skipped=True,
+                                           data={"skipped_reason": "Verbosity threshold not met."}), None)
         if runner is not None:
             owner = self.facts_host(task, scope) if task.action == "set_fact" else self.host
             return ModuleCall(runner(args, scope, owner.runtime_vars, where), None)
