@@ -21,13 +21,16 @@ import re
 import secrets
 import string
 import subprocess
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
 from kprov.provision.errors import TemplateError, UndefinedVariableError
 from kprov.provision.lookups_data import DATA_LOOKUPS
 from kprov.provision.searchpath import search_file, search_paths
+from kprov.provision.template_filters import to_bool
+from kprov.provision.template_includes import literal_value, lookup_search_path, template_vars
+from kprov.provision.template_settings import DEFAULT_SETTINGS, TemplateSettings
 
 __all__ = ["LOOKUPS", "join_lookup", "run_lookup", "search_file"]
 
@@ -35,7 +38,10 @@ __all__ = ["LOOKUPS", "join_lookup", "run_lookup", "search_file"]
 class Templar(Protocol):
     def template(self, value: Any, where: str) -> Any: ...
 
-    def render(self, source: str, where: str) -> str: ...
+    def render(self, source: str, where: str, settings: TemplateSettings = ...,
+               searchpath: Sequence[Path] = ...) -> str: ...
+
+    def child(self, layer: Mapping[str, Any], templated: bool = False) -> Templar: ...
 
 
 Vars = Mapping[str, Any]
@@ -267,14 +273,28 @@ def _fileglob(terms: list[Any], variables: Vars, t: Templar, sub: str,
     return out
 
 
+_TEMPLATE_STRINGS = ("variable_start_string", "variable_end_string", "comment_start_string",
+                     "comment_end_string")
+
+
 def _template(terms: list[Any], variables: Vars, t: Templar, sub: str,
               kw: Kw) -> list[Any]:
+    """ansible-core's ``template`` lookup: each file rendered with the variables, its
+    ``template_vars`` on top, its includes from its own folder and the search path, the
+    delimiters its options name; ``convert_data`` (default) reads a rendered literal back."""
+    extra = kw.get("template_vars") or {}
+    if not isinstance(extra, Mapping):
+        raise TemplateError(f"Invalid type for configuration option template_vars: {extra!r}")
+    settings = DEFAULT_SETTINGS.merged({k: str(kw[k]) for k in _TEMPLATE_STRINGS if kw.get(k) is not None})
+    convert = to_bool(kw.get("convert_data", True))
     out = []
     for term in terms:
         found = search_file(variables, "templates", str(term))
         if found is None:
             raise TemplateError(f"the template file {term} could not be found for the lookup")
-        out.append(t.render(found.read_text(encoding="utf-8"), str(found)))
+        text = t.child({**template_vars(found), **extra}).render(
+            found.read_text(encoding="utf-8"), str(found), settings, lookup_search_path(variables, found))
+        out.append(literal_value(text) if convert else text)
     return out
 
 

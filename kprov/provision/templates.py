@@ -19,13 +19,11 @@
 
 from __future__ import annotations
 
-import ast
 import contextlib
 import datetime
 import hashlib
-import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, MappingView, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +34,7 @@ from kprov.provision.collection_plugins import CollectionPlugins, PluginMap
 from kprov.provision.errors import TemplateError, UndefinedVariableError
 from kprov.provision.lookups import join_lookup, run_lookup
 from kprov.provision.template_filters import ANSIBLE_FILTERS, ANSIBLE_TESTS, to_bool
+from kprov.provision.template_includes import ANSIBLE_MANAGED, IncludeLoader, literal_value, template_vars
 from kprov.provision.template_settings import DEFAULT_SETTINGS, HEADER, TemplateSettings, split_header
 from kprov.provision.vault import Vault
 from kprov.provision.yamlfile import EncryptedValue, UnsafeText
@@ -53,7 +52,6 @@ __all__ = [
 ]
 
 OMIT = "__omit_place_holder__kprov__"
-ANSIBLE_MANAGED = "Ansible managed"  # ansible-core's default DEFAULT_MANAGED_STR
 _SINGLE_EXPR = re.compile(r"^\{\{(?P<expr>(?:(?!\{\{|\}\}|\{%).)*)\}\}\Z", re.S)
 _UNDEFINED_NAME = re.compile(r"'([^']+)' is undefined|has no attribute '([^']+)'|no element '?([^']+?)'?$")
 
@@ -81,6 +79,10 @@ class AnsibleUndefined(jinja2.StrictUndefined):
     def __getitem__(self, key: Any) -> Any:
         return self
 
+    def __repr__(self) -> str:  # ansible-core's, which '%r' | format shows
+        return (f"AnsibleUndefined(hint={self._undefined_hint!r}, obj={self._undefined_obj!r}, "
+                f"name={self._undefined_name!r})")
+
 
 class TemplateEngine:
     """The single Jinja2 environment; safe to share between host threads."""
@@ -98,6 +100,10 @@ class TemplateEngine:
             # Ansible's: a None printed by {{ }} is empty text ("a {{ none }}" is "a "), so a
             # template renders the same file under both
             finalize=_none_as_empty,
+            # included templates come from the rendering file's search path (template_includes),
+            # never from a cache keyed by name only
+            loader=IncludeLoader(),
+            cache_size=0,
         )
         self.vault = Vault()  # the run's vault secrets (pipelines.open_run): !vault values
         # kprov's filters and tests; a name it lacks is asked of the installed collections
@@ -238,9 +244,16 @@ class VarScope(Mapping[str, Any]):
         return VarScope(self.engine, [(layer, templated), *self.layers])
 
     # -- rendering -------------------------------------------------------------------------
-    def render(self, source: str, where: str, settings: TemplateSettings = DEFAULT_SETTINGS) -> str:
+    def render(self, source: str, where: str, settings: TemplateSettings = DEFAULT_SETTINGS,
+               searchpath: Sequence[Path] = ()) -> str:
         """``source`` rendered (``settings``: a template task's; a ``#jinja2:`` first line of
-        ``source`` overrides them); its trailing newlines kept, in ``settings``' sequence."""
+        ``source`` overrides them); its trailing newlines kept, in ``settings``' sequence;
+        ``searchpath``: where its includes are found (template_includes)."""
+        if searchpath:
+            loader = self.engine.env.loader
+            assert isinstance(loader, IncludeLoader)
+            with loader.searching(searchpath):
+                return self.render(source, where, settings)
         body, own = split_header(source, settings, where)
         template = self.engine.compile(body, where, own)
         context = template.new_context(self, shared=True)  # type: ignore[arg-type]
@@ -292,7 +305,7 @@ class VarScope(Mapping[str, Any]):
             match = _SINGLE_EXPR.match(value)
             if match:
                 try:
-                    result = _unwrap(self.evaluate(match.group("expr"), where))
+                    result = _finalized(_unwrap(self.evaluate(match.group("expr"), where)))
                 except jinja2.UndefinedError as err:
                     raise _undefined(err, where) from None
                 if result is not None and (isinstance(result, bool) or not isinstance(result, int | float)):
@@ -302,7 +315,7 @@ class VarScope(Mapping[str, Any]):
                     return result  # a bare variable keeps its value, None included
                 return "" if result is None else str(result)
             # the escaping re-joins Jinja's tokens, which drops a final newline: restore from the source
-            return _concat_value(_restore_newlines(source, self.render(value, where)))
+            return literal_value(_restore_newlines(source, self.render(value, where)))
         if isinstance(value, EncryptedValue):  # a !vault value: its plain text, never templated
             return self.engine.vault.decrypt(value.envelope, value.origin)
         if isinstance(value, Mapping) and not isinstance(value, VarScope):
@@ -355,17 +368,6 @@ def escape_backslashes(source: str, env: jinja2.Environment) -> str:
     return "".join(out)
 
 
-def template_vars(source: Path | None) -> dict[str, Any]:
-    """The variables Ansible's template action adds while it renders ``source``: ``ansible_managed``
-    (its default text, so re-renders stay byte-identical) and where the template lives."""
-    out: dict[str, Any] = {"ansible_managed": ANSIBLE_MANAGED, "template_host": os.uname().nodename}
-    if source is not None:
-        out["template_path"] = str(source)
-        out["template_fullpath"] = str(source.resolve())
-        out["template_uid"] = source.owner() if source.exists() else ""
-    return out
-
-
 def _restore_newlines(source: str, result: str, newline: str = "\n") -> str:
     """At least as many trailing newlines as the source has, as Ansible's templating ensures."""
     missing = (len(source) - len(source.rstrip("\n"))) - (len(result) - len(result.rstrip("\n")))
@@ -385,25 +387,34 @@ def _needs_render(value: Any) -> bool:
 
 
 def _none_as_empty(value: Any) -> Any:
+    value = _finalized(value)
     return "" if value is None else value
+
+
+def _finalized(value: Any) -> Any:
+    """ansible-core's finalize: a generator, iterator, view or range unrolled into a list, and
+    an undefined value anywhere inside a list or mapping raised (``[a.x, ...]`` fails)."""
+    if isinstance(value, Iterator | MappingView | range):
+        value = list(value)  # type: ignore[arg-type]  # a MappingView iterates
+    _raise_undefined(value)
+    return value
+
+
+def _raise_undefined(value: Any) -> None:
+    if isinstance(value, jinja2.Undefined):
+        str(value)  # StrictUndefined raises, naming the variable
+    elif isinstance(value, dict):  # plain data only: a lazy mapping (hostvars) is not walked
+        for item in value.values():
+            _raise_undefined(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _raise_undefined(item)
 
 
 def _unwrap(value: Any) -> Any:
     if isinstance(value, VarScope):
         return dict(value.items())
     return value
-
-
-def _concat_value(text: str) -> Any:
-    """ansible-core's ansible_eval_concat: a rendered text that starts like a list or a dict
-    (or is True/False) is read back as that Python literal when it is one (a folded
-    ``>`` scalar's ``{{ [x] + y }}`` followed by its newline is a list, not text)."""
-    if not (text.startswith(("{", "[")) or text in ("True", "False")):
-        return text
-    try:
-        return ast.literal_eval(text.strip())
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-        return text
 
 
 def _undefined(err: jinja2.UndefinedError, where: str) -> UndefinedVariableError:

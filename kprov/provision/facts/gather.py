@@ -10,6 +10,7 @@ only leaves its section empty), run once, split on the markers and parsed. The r
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable
 from typing import Any
 
@@ -17,7 +18,10 @@ from kprov.provision.connect.base import Connector
 from kprov.provision.execute.pending import read_command
 from kprov.provision.facts import mounts, parsers, system
 
-__all__ = ["FACTS_SCRIPT", "SECTIONS", "FactsError", "facts_from_result", "gather_facts", "parse_facts"]
+__all__ = ["DEFAULT_FACT_PATH", "FACTS_SCRIPT", "SECTIONS", "FactsError", "facts_from_result", "facts_script",
+           "gather_facts", "parse_facts"]
+
+DEFAULT_FACT_PATH = "/etc/ansible/facts.d"
 
 _MARK = "@@kprov:"
 
@@ -35,10 +39,24 @@ _DMI_SCRIPT = (f"for f in {' '.join(system.DMI_FILES)}; do "
 _SECURITY_SCRIPT = ("[ -d /sys/kernel/security/apparmor ] && echo apparmor; "
                     "_rd /proc/sys/crypto/fips_enabled; "
                     "if [ -r /proc/1/root/. ]; then [ / -ef /proc/1/root ] || echo chroot; fi")
-# a fact file that is executable runs (its output is the fact), as Ansible's local facts
-_FACTS_D_SCRIPT = ("[ -d /etc/ansible/facts.d ] && for f in /etc/ansible/facts.d/*.fact; do "
-                   f"[ -f \"$f\" ] || continue; echo \"{system.FACTS_D_MARK}$f\"; "
-                   "if [ -x \"$f\" ]; then \"$f\"; else _rd \"$f\"; fi; done")
+# Every ``*.fact`` of the fact path, as Ansible's local facts collector takes them: one it
+# cannot stat (a dangling link) is reported, an executable one runs (its stdout is the fact,
+# its stderr the error when it exits non-zero), any other is read. Each file's text follows a
+# ``<mark><how>:<rc>:<path>`` line (system.local_facts).
+_FACTS_D_SCRIPT = (
+    'd=@FACT_PATH@; [ -d "$d" ] && for f in "$d"/*.fact; do '
+    f'if [ ! -e "$f" ]; then [ -L "$f" ] && echo "{system.FACTS_D_MARK}stat:0:$f"; '
+    f'elif [ -x "$f" ] && [ ! -d "$f" ]; then e=$(mktemp); o=$("$f" 2>"$e"); r=$?; '
+    f'echo "{system.FACTS_D_MARK}exec:$r:$f"; if [ $r = 0 ]; then printf \'%s\\n\' "$o"; '
+    'else _rd "$e"; fi; rm -f "$e"; '
+    f'elif [ -f "$f" ]; then echo "{system.FACTS_D_MARK}read:0:$f"; _rd "$f"; fi; done'
+)
+
+
+def facts_script(fact_path: str = DEFAULT_FACT_PATH) -> str:
+    """The whole facts script, its local facts read from ``fact_path`` (setup's option)."""
+    return _script(shlex.quote(fact_path))
+
 
 SECTIONS: tuple[tuple[str, str, Parser], ...] = (
     ("uname", "uname -snrvm", parsers.uname),
@@ -89,11 +107,17 @@ SECTIONS: tuple[tuple[str, str, Parser], ...] = (
     ("kprov_pending_handlers", read_command(), parsers.pending_handlers),
 )
 
-FACTS_SCRIPT = (
-    _PRELUDE
-    + "\n"
-    + "\n".join(f"echo '{_MARK}{name}'; {{ {command}\n}} 2>/dev/null" for name, command, _ in SECTIONS)
-)
+
+def _script(fact_path: str) -> str:
+    return (
+        _PRELUDE
+        + "\n"
+        + "\n".join(f"echo '{_MARK}{name}'; {{ {command.replace('@FACT_PATH@', fact_path)}\n}}"
+                    " 2>/dev/null" for name, command, _ in SECTIONS)
+    )
+
+
+FACTS_SCRIPT = facts_script()
 
 
 class FactsError(RuntimeError):

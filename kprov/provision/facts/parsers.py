@@ -382,7 +382,7 @@ def _default_ipv6(route: dict[str, str], entries: list[dict[str, Any]],
 def finish(facts: dict[str, Any]) -> None:
     """Facts that combine sections: default_ipv4/6, per-interface facts; drop scratch keys."""
     system.apply_derived(facts, facts.pop("_meminfo_kb", {}), facts.pop("_passwd", ""))
-    facts.pop("_os_release", None)
+    system.distribution_file(facts, facts.pop("_os_release", None) or {})
     route = facts.pop("_default_route", {})
     entries = facts.pop("_ipv4", [])
     entries6 = facts.pop("_ipv6", [])

@@ -20,7 +20,8 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 __all__ = [
-    "DMI_FILES", "FACTS_D_MARK", "LSB_RELEASE_MARK", "apply_derived", "cmdline", "date_time", "dmi",
+    "DMI_FILES", "FACTS_D_MARK", "LSB_RELEASE_MARK", "apply_derived", "cmdline", "date_time",
+    "distribution_file", "dmi",
     "dns", "loadavg", "local_facts", "lsb", "security", "uptime",
 ]
 
@@ -146,21 +147,28 @@ def security(text: str, facts: dict[str, Any]) -> None:
 
 
 def local_facts(text: str, facts: dict[str, Any]) -> None:
-    """``/etc/ansible/facts.d/*.fact``: each file's JSON, else its INI sections, by file name;
-    what is neither is kept as text, as Ansible does."""
+    """The fact path's ``*.fact`` files by name, as Ansible's local facts collector reads
+    them: a file's (or an executable one's output) JSON, else its INI sections; what is
+    neither, a script that failed and a file that cannot be stat'ed are the error text."""
     found: dict[str, Any] = {}
-    name, lines = "", list[str]()
+    head, lines = "", list[str]()
     for line in [*text.splitlines(), FACTS_D_MARK]:
         if line.startswith(FACTS_D_MARK):
-            if name:
-                found[name] = _fact_file("\n".join(lines))
-            name, lines = line[len(FACTS_D_MARK):].rsplit("/", 1)[-1].removesuffix(".fact"), []
+            if head:
+                how, rc, path = head.split(":", 2)
+                found[path.rsplit("/", 1)[-1].replace(".fact", "")] = _fact_file(
+                    how, int(rc) if rc.lstrip("-").isdigit() else 1, path, "\n".join(lines))
+            head, lines = line[len(FACTS_D_MARK):], []
         else:
             lines.append(line)
     facts["ansible_local"] = found  # its own name as a variable too (facts.names)
 
 
-def _fact_file(text: str) -> Any:
+def _fact_file(how: str, rc: int, path: str, text: str) -> Any:
+    if how == "stat":
+        return f"Could not stat fact ({path}): [Errno 2] No such file or directory: '{path}'"
+    if how == "exec" and rc != 0:
+        return f"Failure executing fact script ({path}), rc: {rc}, err: {text}"
     try:
         return json.loads(text)
     except ValueError:
@@ -169,8 +177,16 @@ def _fact_file(text: str) -> Any:
     try:
         parser.read_string(text)
     except configparser.Error:
-        return text
-    return {section: dict(parser.items(section)) for section in parser.sections()}
+        return f"error loading facts as JSON or ini - please check content: {path}"
+    fact: dict[str, Any] = {}
+    for section in parser.sections():
+        for option in parser.options(section):
+            try:
+                fact.setdefault(section, {})[option] = parser.get(section, option)
+            except configparser.Error as exc:
+                return f"error loading facts as ini - please check content: {path} ({exc})"
+        fact.setdefault(section, {})
+    return fact
 
 
 def date_time(text: str, facts: dict[str, Any]) -> None:
@@ -214,6 +230,15 @@ def _dst_name(zone: str, year: int, standard: str) -> str:
         if moment.dst():
             return moment.tzname() or standard
     return standard
+
+
+def distribution_file(facts: dict[str, Any], os_release: dict[str, str]) -> None:
+    """``distribution_file_path/variety/parsed``: the file ansible-core's distribution
+    collector took the distribution from -- on the Debian family, os-release parsed as
+    Debian's (Ubuntu's included)."""
+    if os_release and facts.get("os_family") == "Debian":
+        facts.update(distribution_file_path="/etc/os-release", distribution_file_variety="Debian",
+                     distribution_file_parsed=True)
 
 
 def apply_derived(facts: dict[str, Any], meminfo_kb: dict[str, int], passwd: str) -> None:

@@ -92,3 +92,25 @@ def test_a_templated_value_with_a_string_literal_keeps_its_final_newline() -> No
     # task arguments go through template(), whose backslash escaping re-joins Jinja's tokens
     scope = TemplateEngine().scope([({}, False)])
     assert scope.template("{{ 'a\\nb' }} and {{ 'c' }}\n", "t") == "a\\nb and c\n"
+
+
+def test_include_vars_hash_behaviour_merge_merges_into_the_current_value(tmp_path: Path) -> None:
+    (tmp_path / "hash2.yml").write_text("config:\n  key1: 1\n  key2: {b: 22}\n  key3: 3\n")
+    current = {"config": {"key0": 0, "key1": 0, "key2": {"a": 21}}}
+    into: dict = {}
+    result = include_vars({"file": "hash2.yml", "hash_behaviour": "merge"},
+                          lambda name, kind: tmp_path / name, into, "t", current=current)
+    assert into["config"] == {"key0": 0, "key1": 1, "key2": {"a": 21, "b": 22}, "key3": 3}
+    assert result.data["ansible_facts"] == into
+    replaced: dict = {}
+    include_vars({"file": "hash2.yml"}, lambda name, kind: tmp_path / name, replaced, "t", current=current)
+    assert replaced["config"] == {"key1": 1, "key2": {"b": 22}, "key3": 3}
+
+
+def test_include_vars_merge_onto_an_undefined_variable_fails_as_ansible_core(tmp_path: Path) -> None:
+    (tmp_path / "v.yml").write_text("fresh: {a: 1}\n")
+    result = include_vars({"file": "v.yml", "hash_behaviour": "merge"},
+                          lambda name, kind: tmp_path / name, {}, "t", current={})
+    assert result.failed
+    expected = "failed to combine variables, expected dicts but got a 'NoneType' and a 'dict'"
+    assert result.msg.startswith(expected)

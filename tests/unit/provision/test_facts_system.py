@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
+
 from kprov.provision.facts import parse_facts, system
-from kprov.provision.facts.gather import SECTIONS
+from kprov.provision.facts.gather import SECTIONS, facts_script
 
 
 def test_date_time_is_the_hosts_local_time_with_its_zone_names() -> None:
@@ -63,14 +66,42 @@ def test_dmi_fills_na_and_names_the_chassis() -> None:
     assert facts["bios_vendor"] == "NA" and "_chassis_type" not in facts
 
 
-def test_local_facts_are_json_or_ini_or_text_by_file_name() -> None:
+def test_local_facts_are_json_or_ini_else_ansibles_error_texts_by_file_name() -> None:
     facts: dict = {}
     mark = system.FACTS_D_MARK
-    system.local_facts(f'{mark}/etc/ansible/facts.d/app.fact\n{{"port": 80}}\n'
-                       f"{mark}/etc/ansible/facts.d/site.fact\n[general]\nname = web\n"
-                       f"{mark}/etc/ansible/facts.d/raw.fact\nnot json, not ini\n", facts)
-    assert facts["ansible_local"] == {"app": {"port": 80}, "site": {"general": {"name": "web"}},
-                                      "raw": "not json, not ini"}
+    d = "/etc/ansible/facts.d"
+    system.local_facts(f'{mark}read:0:{d}/app.fact\n{{"port": 80}}\n'
+                       f"{mark}read:0:{d}/site.fact\n[general]\nname = web\n"
+                       f"{mark}read:0:{d}/raw.fact\nnot json, not ini\n"
+                       f"{mark}read:0:{d}/bad.fact\n[s]\nv = a % b\n"
+                       f"{mark}exec:0:{d}/ok.fact\n{{\"ran\": true}}\n"
+                       f"{mark}exec:2:{d}/fails.fact\noops\n"
+                       f"{mark}stat:0:{d}/dead.fact\n", facts)
+    local = facts["ansible_local"]
+    assert (local["app"], local["site"], local["ok"]) == ({"port": 80}, {"general": {"name": "web"}},
+                                                         {"ran": True})
+    assert local["raw"] == f"error loading facts as JSON or ini - please check content: {d}/raw.fact"
+    assert local["bad"].startswith(f"error loading facts as ini - please check content: {d}/bad.fact (")
+    assert local["fails"] == f"Failure executing fact script ({d}/fails.fact), rc: 2, err: oops"
+    assert local["dead"].startswith(f"Could not stat fact ({d}/dead.fact): ")
+
+
+def test_the_facts_d_script_runs_reads_and_reports_files_of_the_fact_path(tmp_path: Path) -> None:
+    """The section's shell on this machine: fact files of every kind, in a path given by setup."""
+    (tmp_path / "pref.fact").write_text("[general]\nbar=loaded\n")
+    for name, body in (("good", "echo '{\"script_ran\": true}'"), ("bad", "echo no >&2; exit 3")):
+        (tmp_path / f"{name}.fact").write_text(f"#!/bin/sh\n{body}\n")
+        (tmp_path / f"{name}.fact").chmod(0o755)
+    (tmp_path / "dead.fact").symlink_to(tmp_path / "nowhere")
+    script = facts_script(str(tmp_path))
+    out = subprocess.run(["sh", "-c", script], capture_output=True, text=True, check=False).stdout
+    local = parse_facts(out)["ansible_local"]
+    assert local["pref"] == {"general": {"bar": "loaded"}} and local["good"] == {"script_ran": True}
+    assert local["bad"] == f"Failure executing fact script ({tmp_path}/bad.fact), rc: 3, err: no"
+    assert local["dead"].startswith("Could not stat fact")
+    missing = subprocess.run(["sh", "-c", facts_script(str(tmp_path / "none"))], capture_output=True,
+                             text=True, check=False).stdout
+    assert parse_facts(missing)["ansible_local"] == {}
 
 
 def test_the_whole_script_output_yields_memory_ids_and_userspace() -> None:

@@ -74,3 +74,13 @@ def test_args_that_are_one_template_are_variable_params_except_for_raw_param_act
     assert parse_free_form("path={{ p }}", "file") == {"path": "{{ p }}"}
     assert parse_free_form("user_{{ item.0 }}={{ item.1 }}", "set_fact") == {
         "user_{{ item.0 }}": "{{ item.1 }}"}
+
+
+def test_debug_above_the_runs_verbosity_is_skipped(tmp_path: Path, monkeypatch: MP) -> None:
+    files = {"site.yml": PLAY + (
+        "    - debug: var=x verbosity=3\n      register: quiet\n"
+        "    - debug: msg=hi verbosity=0\n      register: loud\n")}
+    report, runtime = run_fake(tmp_path, monkeypatch, files, ["h"])
+    assert report.ok and runtime["h"]["quiet"]["skipped"] is True
+    assert runtime["h"]["quiet"]["skipped_reason"] == "Verbosity threshold not met."
+    assert runtime["h"]["loud"]["msg"] == "hi"

@@ -17,6 +17,10 @@ def test_parse_captured_debian12_output() -> None:
     assert facts["os_family"] == "Debian"
     assert facts["distribution_release"] == "bookworm"
     assert facts["distribution_major_version"] == "12"
+    # as ansible-core 2.18's setup reports them on a Debian 12 lab host
+    assert (facts["distribution_file_path"], facts["distribution_file_variety"],
+            facts["distribution_file_parsed"]) == ("/etc/os-release", "Debian", True)
+    assert "_os_release" not in facts
     assert facts["distribution_version"].startswith("12.")
     assert facts["architecture"] == "x86_64"
     assert facts["default_ipv4"]["address"] == "192.0.2.2"

@@ -6,12 +6,15 @@ json) found walking it — directories in name order, ``depth`` levels deep (0: 
 matching ``files_matching`` and not in ``ignore_files``; ``name`` puts everything under one
 key. Relative names are searched like the task's files (role ``vars/``, the role, the task's
 directory, the playbook's). Values stay templates, rendered when used, with include_vars
-precedence (below set_fact and registered results). Nothing touches a host; the result
-never reports a change.
+precedence (below set_fact and registered results). ``hash_behaviour: merge`` merges each
+loaded key recursively into the value the host has for it now (ansible-core's ``merge_hash``:
+both must be mappings, else the task fails with its "failed to combine variables" text).
+Nothing touches a host; the result never reports a change.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -71,11 +74,39 @@ def _dir_files(top: Path, args: Mapping[str, Any]) -> list[Path]:
     return files
 
 
+def merge_hash(old: Any, new: Any) -> dict[str, Any]:
+    """``new`` merged into ``old``, mappings recursively (lists and scalars replaced)."""
+    if not (isinstance(old, Mapping) and isinstance(new, Mapping)):
+        shown = [json.dumps(v) if _jsonable(v) else str(v) for v in (old, new)]
+        raise PlaybookError("failed to combine variables, expected dicts but got a "
+                            f"'{_type_name(old)}' and a '{_type_name(new)}': \n{shown[0]}\n{shown[1]}")
+    merged = dict(old)
+    for key, value in new.items():
+        both = isinstance(merged.get(key), Mapping) and isinstance(value, Mapping)
+        merged[key] = merge_hash(merged[key], value) if both else value
+    return merged
+
+
+def _type_name(value: Any) -> str:
+    return {type(None): "NoneType", str: "str", int: "int", float: "float", bool: "bool",
+            list: "list"}.get(type(value), "dict" if isinstance(value, Mapping) else type(value).__name__)
+
+
+def _jsonable(value: Any) -> bool:
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
 def include_vars(args: Mapping[str, Any], find: Callable[[str, str], Path],
                  into: dict[str, Any], where: str,
-                 decrypt: Callable[[str, str], str] | None = None) -> ModuleResult:
+                 decrypt: Callable[[str, str], str] | None = None,
+                 current: Mapping[str, Any] | None = None) -> ModuleResult:
     """Load the files ``args`` name (``find(name, "vars")`` resolves them) into ``into``;
-    ``decrypt``: for files ansible-vault encrypted (vault.Vault.decrypt)."""
+    ``decrypt``: for files ansible-vault encrypted (vault.Vault.decrypt); ``current``: the
+    host's variables as the task sees them (what ``hash_behaviour: merge`` merges into)."""
     unknown = sorted(set(args) - _OPTIONS)
     if unknown:
         raise PlaybookError(f"{where}: include_vars: unsupported option(s) {unknown}")
@@ -99,6 +130,11 @@ def include_vars(args: Mapping[str, Any], find: Callable[[str, str], Path],
         return ModuleResult(failed=True, msg=str(err), data={"message": str(err)})
     if args.get("name"):
         loaded = {str(args["name"]): loaded}
+    if args.get("hash_behaviour") == "merge":
+        try:
+            loaded = {key: merge_hash((current or {}).get(key), value) for key, value in loaded.items()}
+        except PlaybookError as err:
+            return ModuleResult(failed=True, msg=str(err))
     into.update(loaded)
     return ModuleResult(
         data={"ansible_facts": loaded, "ansible_included_var_files": [str(f) for f in files]}

@@ -60,10 +60,12 @@ def is_query(task: Task, module: _Judged) -> bool:
     ``check_mode: false`` (Ansible's idiom for a command that only gathers information)
     or with ``until`` (a poll: a health check), without ``stdin``. Its command is a probe
     (``ModuleContext.query``): read ahead, and taken from the probe cache while no task
-    changed the host; a poll takes only its first attempt from there, and one that does
-    not meet ``until`` is asked again live at once (not counted, no delay)."""
+    changed the host; a poll takes only its first attempt from there (it counts: the
+    command ran), and one that does not meet ``until`` is asked again live at once. A poll
+    in a loop is not read ahead: an item's read-ahead that a settled cache dropped would be
+    a run of the command that Ansible never makes."""
     return (module.changes_judged_by_task
-            and (task.check_mode is False or task.until is not None)
+            and (task.check_mode is False or (task.until is not None and task.loop is None))
             and task.changed_when is not None and len(task.changed_when) == 1
             and task.changed_when[0] is False
             and "stdin" not in task.args)

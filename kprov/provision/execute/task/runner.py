@@ -1,8 +1,9 @@
 """Run one task on one host: when, loop, args, module or engine action, retries, conditions.
 
 Order, as in Ansible: ``when`` (per loop item when there is a loop) -> template the args ->
-run (``until``/``retries``/``delay``) -> ``changed_when`` / ``failed_when`` (the result is
-visible under the ``register`` name and as ``result``) -> register -> notify. Check mode and
+run (``until``/``retries``/``delay``; each attempt's ``changed_when`` / ``failed_when``
+before its ``until``, execute.task.conditions; the result is visible under the ``register``
+name, else as ``result``) -> register -> notify. Check mode and
 diff come from the task, else the play, else the command line. Errors of templating, bad
 arguments and module exceptions make the task *failed* with a message naming the task;
 a lost session makes the host *unreachable*.
@@ -14,7 +15,8 @@ host. The loop (execute.task_loops), the module's session and context (execute.t
 and the reported result (execute.task_report) live beside this module. Tasks
 with ``until`` (each attempt must see the host anew) and delegated tasks read no cache,
 except a query's first attempt (``is_query``: a health poll declared changeless): it may
-be read ahead, and when that result does not meet ``until`` the host is asked again at once.
+be read ahead, and when that result does not meet ``until`` the next attempt asks the host
+at once.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from kprov.provision.execute.probes.probe_plan import (
     settle,
 )
 from kprov.provision.execute.results import Status, TaskResult
+from kprov.provision.execute.task.conditions import apply_conditions, attempt_budget
 from kprov.provision.execute.task.loops import item_layers, loop_items, loop_outcome
 from kprov.provision.execute.task.module_defaults import defaults_for
 from kprov.provision.execute.task.protocol_fallback import protocol_module
@@ -310,58 +313,51 @@ class TaskRunner:
         return {k: v for k, v in args.items() if v != OMIT}
 
     def _once(self, task: Task, scope: VarScope) -> tuple[Status, dict[str, Any]]:
+        """One execution, with ansible-core's attempt loop: ``retries`` (or ``until`` alone: 3)
+        more runs while ``until`` (default: the attempt did not fail) is not met; each attempt's
+        result has ``attempts`` and its ``changed_when``/``failed_when`` applied before
+        ``until`` sees it; when the attempts run out it fails, ``attempts`` being ``retries``."""
         args = self._args(task, scope)
-        retries = int(scope.template(task.retries, "retries")) if task.retries is not None else 3
-        delay = float(scope.template(task.delay, "delay")) if task.delay is not None else 5.0
+        polls = task.until is not None or task.retries is not None
+        retries, delay = attempt_budget(task, scope)
         attempts = 0
         acted = False
         cached = True  # a poll reads the cache for its first attempt only (_call)
         while True:
             attempts += 1
             call = self._call(task, scope, args, cached)
-            cached = task.until is None
+            cached = not polls
             acted = acted or call.acted
             result = call.result
             registered = result.as_registered()
-            check_scope = scope.child({task.register: registered} if task.register else {})
-            check_scope = check_scope.child({"result": registered}) if not task.register else check_scope
-            if task.until is None:
+            if retries > 1:
+                registered["attempts"] = attempts
+            check_scope = scope.child({task.register or "result": registered})
+            changed, failed = apply_conditions(task, check_scope, result, registered)
+            if retries <= 1:
                 break
-            if all(check_scope.condition(c, "task field 'until'") for c in task.until):
+            met = (all(check_scope.condition(c, "task field 'until'") for c in task.until)
+                   if task.until is not None else not failed)
+            if met:
                 break
-            if call.from_cache:  # read before: ask the host now (a first attempt still)
-                attempts -= 1
+            # a read-ahead ran the command earlier: it is the first attempt (the host ran it
+            # once, as ansible-core's would), the next one follows without the delay
+            if attempts < retries and call.from_cache:
                 continue
-            if attempts > retries:
-                registered["failed"] = True
-                registered["msg"] = registered.get("msg") or f"retries exhausted ({retries}), until not met"
-                result.failed = True
-                attempts -= 1  # ansible-core reports one attempt fewer than it made when they run out
+            if attempts >= retries:
+                registered["attempts"] = retries - 1  # ansible-core's count when they run out
+                registered.setdefault("msg", f"retries exhausted ({retries - 1}), until not met")
+                # the result is failed; the task's status follows failed_when when there is one
+                # (ansible-core's TaskResult.is_failed reads failed_when_result first)
+                registered["failed"], failed = True, bool(registered.get("failed_when_result", True))
                 break
             time.sleep(delay)
-        if task.until is not None:
-            registered["attempts"] = attempts
         call.acted = acted
         if result.skipped:
             self.settle(call, False, False, task)
             return "skipped", registered
-        changed, failed = result.changed, result.failed
-        condition = "changed"
-        try:
-            if task.changed_when is not None:
-                changed = all(check_scope.condition(c, "task field 'changed_when'")
-                              for c in task.changed_when)
-            condition = "failed"
-            if task.failed_when is not None:
-                failed = all(check_scope.condition(c, "task field 'failed_when'") for c in task.failed_when)
-                registered["failed_when_result"] = failed  # ansible-core's key
-                if failed and not registered.get("msg"):
-                    registered["msg"] = "failed_when condition met"
-        except TemplateError as err:  # the module's own fields stay, as ansible-core keeps them
-            failed = True
-            registered[f"{condition}_when_result"] = str(err)
-            registered.setdefault("msg", str(err))
-        registered["changed"], registered["failed"] = changed, failed
+        registered["changed"] = changed
+        registered["failed"] = registered["failed"] or failed
         self.settle(call, changed, failed, task)
         if failed:
             return "failed", registered
@@ -373,12 +369,16 @@ class TaskRunner:
         where = task.origin  # the executor names the task in any error (execute)
         if task.action == "include_vars":
             return ModuleCall(include_vars(args, lambda name, kind: self.setup.find_file(task, name, kind),
-                                      self.host.included_vars, where, self.run.engine.vault.decrypt), None)
+                                      self.host.included_vars, where, self.run.engine.vault.decrypt,
+                                      scope), None)
         if task.action == "group_by":
             return ModuleCall(group_by(self.run, self.host.name, args), None)
         if task.action == "add_host":
             return ModuleCall(add_host(self.run, args), None)
         runner = ENGINE_RUNNERS.get(task.action)
+        if task.action == "debug" and int(args.get("verbosity", 0) or 0) > self.run.options.verbosity:
+            return ModuleCall(ModuleResult(skipped=True,
+                                           data={"skipped_reason": "Verbosity threshold not met."}), None)
         if runner is not None:
             owner = self.facts_host(task, scope) if task.action == "set_fact" else self.host
             return ModuleCall(runner(args, scope, owner.runtime_vars, where), None)
@@ -403,8 +403,10 @@ class TaskRunner:
             module = AsyncTask(module, limit, poll, _async_dir(scope), self.run.async_finishers,
                                self.run.planned_jobs)
         ctx.query = is_query(task, module)
-        # a poll (until) sees the host anew at each attempt; a query's first one may be read ahead
-        if connector is self.host.connector and (task.until is None or (cached and ctx.query)):
+        # a poll (until/retries) sees the host anew at each attempt; a query's first one may be
+        # read ahead
+        polls = task.until is not None or task.retries is not None
+        if connector is self.host.connector and (not polls or (cached and ctx.query)):
             ctx.probes = cache
         call = ModuleCall(self._run_module(module, ctx, args, task), cache)
         call.acted, call.judged_by_task = ctx.acted, module.changes_judged_by_task

@@ -24,6 +24,7 @@ from kprov.provision.execute.variables import VarsView, host_scope
 from kprov.provision.modules.base import ModuleContext
 from kprov.provision.playbook.model import Task
 from kprov.provision.template_filters import to_bool
+from kprov.provision.template_includes import action_search_path
 from kprov.provision.template_settings import DEFAULT_SETTINGS
 from kprov.provision.templates import VarScope, template_vars
 
@@ -62,7 +63,8 @@ class TaskSetup:
             except ValueError as err:
                 raise ProvisionError(str(err)) from None
             try:
-                return scope.child(template_vars(source)).render(text, where, chosen)
+                searchpath = action_search_path(scope, source) if source is not None else ()
+                return scope.child(template_vars(source)).render(text, where, chosen, searchpath)
             except UndefinedVariableError as err:
                 raise UndefinedVariableError(err.variable, err.template, task.title) from None
 

@@ -4,7 +4,8 @@ Three steps (modules.contract), read-only: the probe is the engine's own facts s
 (kprov.provision.facts, one command); ``decide`` parses it and keeps the facts whose
 ``ansible_``-prefixed names match one of ``filter``'s shell patterns (all when none). The
 engine then merges them into the host's facts, as Ansible does with a setup result.
-``gather_subset`` is accepted: kprov always gathers its one set.
+``fact_path`` is where ``ansible_local`` is read from. ``gather_subset`` is accepted: kprov
+always gathers its one set.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from kprov.provision.connect.base import CommandResult
-from kprov.provision.facts.gather import FACTS_SCRIPT, FactsError, facts_from_result
+from kprov.provision.facts.gather import DEFAULT_FACT_PATH, FactsError, facts_from_result, facts_script
 from kprov.provision.facts.names import fact_variable
 from kprov.provision.modules.args import Arg
 from kprov.provision.modules.base import TaskView
@@ -29,11 +30,11 @@ class SetupModule(ThreeStepModule):
         "filter": Arg("list", default=[]),
         "gather_subset": Arg("list", default=["all"]),
         "gather_timeout": Arg("int", default=10),
-        "fact_path": Arg(default="/etc/ansible/facts.d"),
+        "fact_path": Arg(default=DEFAULT_FACT_PATH),
     }
 
     def probes(self, params: Mapping[str, Any], view: TaskView) -> list[str]:
-        return [FACTS_SCRIPT]
+        return [facts_script(str(params["fact_path"]))]
 
     def decide(self, params: Mapping[str, Any], observed: Mapping[str, CommandResult]) -> Plan:
         (probe,) = observed.values()
