@@ -103,7 +103,7 @@ def main() -> None:
                                   after_inject=after, while_faulted=during if args.verify else None,
                                   replica_set=not args.no_replica_set)
             results.append(result)
-            print(f"# {result.summary()}", flush=True)
+            print(f"# {result.summary()}  faults: {'; '.join(result.faults)}", flush=True)
             print(f"{name}.api_unavailable_s = {result.api_unavailable_s:.2f}")
             print(f"{name}.failed_requests = {result.failed_requests}")
             print(f"{name}.acknowledged = {result.acknowledged}")
