@@ -9,7 +9,9 @@ cluster (h1..h3 control plane and etcd, h4 and h5 workers, an API VIP).
    verify process: the hosts share this machine's kernel clock, which a test must never
    step): no traceback, a non-zero exit, failed rows that say a clock is behind the
    certificate's start with both times; without the fault it is green again.
-3. A worker powered off (the lab host stopped) under a ReplicaSet whose pods tolerate the
+3. Every host's clock an hour behind (verify run an hour ahead): every host named, the API
+   still serving.
+4. A worker powered off (the lab host stopped) under a ReplicaSet whose pods tolerate the
    unreachable taint for 30 s: the node is tainted, its pods evicted (DisruptionTarget) and
    replaced on the other worker within the target, never more than the ReplicaSet's
    replicas active at once; powered on, it rejoins Ready and untainted and its kubelet
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import time
 
 from cryptography import x509
@@ -92,3 +95,22 @@ def test_a_worker_powered_off_has_its_pods_evicted_and_replaced_and_rejoins(ha_c
     assert result.max_active <= result.replicas, result.summary()  # never more than allowed
     # the tolerations' 30 s count from the taint: not before, and the replacements soon after
     assert TOLERATION_S <= result.node_loss_pods_rescheduled_s <= RESCHEDULED_TARGET_S, result.summary()
+
+
+def test_verify_names_every_host_an_hour_behind_and_the_cluster_keeps_serving(ha_cluster: HaCluster) -> None:
+    """Every host's clock an hour behind the operator's (the hosts share this machine's kernel
+    clock, which a test must never step: the operator's verify runs an hour ahead instead,
+    which is the same skew seen from either side). The hosts agree with each other, so the
+    cluster keeps serving; verify must say, per host, that its clock is behind and by how much."""
+    faulted = run_verify(ha_cluster.inventory, faketime_env(3600, dict(os.environ, COLUMNS="200")))
+    assert not faulted.traceback, faulted.output[-4000:]
+    assert faulted.returncode != 0 and not faulted.report["ok"]
+    clocks = [c for c in faulted.failed if c["name"] == "clock agrees with this machine's"]
+    assert {c["scope"] for c in clocks} == set(CONTROL_PLANE + WORKERS), faulted.failed
+    assert all("behind this machine's" in c["detail"] and re.search(r"\b(1h00m\d\ds|59m5\ds)", c["detail"])
+               for c in clocks), clocks[:2]
+    checks = {c["name"]: c for c in faulted.report["checks"]}
+    served = checks.get(f"API server https://{ha_cluster.vip}:8443 ready")
+    assert served is not None and served["ok"], served  # the hosts agree: still serving
+    print(f"verify with every host 1 h behind: {faulted.duration_s:.1f}s, "
+          f"{len(faulted.failed)} failing rows, e.g. {clocks[0]['detail'][:200]}")
