@@ -4,7 +4,7 @@ The check that puts a host in FAULT (leaves the VIP) must reflect that host's ow
 serve: its HAProxy accepts on the VIP's port and it reaches a majority of the control-plane
 hosts. Whether an API server is *ready* fails on every host at once during an etcd election,
 so it only lowers the priority (a weighted track script). The rendered script is run with
-``sh`` against real listeners on loopback addresses standing for this host and its peers.
+``bash`` against real listeners on loopback addresses standing for this host and its peers.
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ def _listening(addresses: list[str], port: int) -> Iterator[None]:
 def _run(script: str, tmp_path: Path) -> int:
     path = tmp_path / "check.sh"
     path.write_text(script)
-    return subprocess.run(["sh", str(path)], capture_output=True, timeout=20).returncode
+    return subprocess.run(["bash", str(path)], capture_output=True, timeout=20).returncode
 
 
 PEERS = ["127.0.0.2", "127.0.0.3"]
