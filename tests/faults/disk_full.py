@@ -41,7 +41,7 @@ class DiskFull:
     host: str
     writer: str  # a member that stays healthy: the big values are put through it
     data_dir: str = "/var/lib/kprov/etcd"
-    margin_mb: int = 32
+    margin_mb: int = 192  # the next WAL segment (64 MB, preallocated at start) and backend growth
     big_values: int = 12
     recovery_s: float = 0.0
     state: str = ""  # the member and the alarms at the end of the hold
@@ -95,12 +95,12 @@ systemctl start kprov-etcd
         _ssh(lab, self.host, f"""set -e
 mountpoint -q {d} || exit 0
 systemctl stop kprov-etcd
-rm -rf /run/kprov-fault-copy; mkdir -p /run/kprov-fault-copy
-cp -a {d}/. /run/kprov-fault-copy/
-rm -f /run/kprov-fault-copy/{_FILLER}
+rm -rf /var/lib/kprov-fault/copy; mkdir -p /var/lib/kprov-fault/copy
+cp -a {d}/. /var/lib/kprov-fault/copy/
+rm -f /var/lib/kprov-fault/copy/{_FILLER}
 umount {d}
-cp -a /run/kprov-fault-copy/. {d}/
-rm -rf /run/kprov-fault-copy {_IMAGE}
+cp -a /var/lib/kprov-fault/copy/. {d}/
+rm -rf /var/lib/kprov-fault/copy {_IMAGE}
 systemctl reset-failed kprov-etcd || true
 systemctl start kprov-etcd
 """, timeout=300)
