@@ -27,6 +27,9 @@ healed; the writer goes on 3 s, then the checks of tests/faults/checks.py run. F
                                    the churned ReplicaSet beside the writer had more active
                                    pods than its replicas, over every scenario (target 0)
   <scenario>.replicaset_converged_s after the heal, until its replicas run again
+  disk-full-etcd-follower.disk_full_recovery_s
+                                   tests/faults/disk_full.py: from the filler deleted (and the
+                                   alarm disarmed) to the member healthy at the leader's index
   node_loss_pods_rescheduled_s     tests/faults/node_loss.py (scenario name "node-loss"): a
                                    worker powered off under a ReplicaSet tolerating the
                                    unreachable taint 30 s; from the NoExecute taint's
@@ -56,6 +59,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from kprov.lab import Lab  # noqa: E402
 from tests.bench._lab_cluster import fresh_cluster  # noqa: E402
+from tests.faults.disk_full import DiskFull  # noqa: E402
 from tests.faults.injectors import FAULTS, Fault  # noqa: E402
 from tests.faults.node_loss import run_node_loss  # noqa: E402
 from tests.faults.scenario import ScenarioResult, etcd_leader_recovery_s, run_scenario  # noqa: E402
@@ -103,7 +107,7 @@ def main() -> None:
                                   after_inject=after, while_faulted=during if args.verify else None,
                                   replica_set=not args.no_replica_set)
             results.append(result)
-            print(f"# {result.summary()}", flush=True)
+            print(f"# {result.summary()}  faults: {'; '.join(result.faults)}", flush=True)
             print(f"{name}.api_unavailable_s = {result.api_unavailable_s:.2f}")
             print(f"{name}.failed_requests = {result.failed_requests}")
             print(f"{name}.acknowledged = {result.acknowledged}")
@@ -112,6 +116,11 @@ def main() -> None:
             print(f"{name}.nodes_ready_s = {result.nodes_ready_s:.1f}")
             for key, value in result.figures.items():
                 print(f"{name}.{key} = {value:.2f}")
+            for fault in faults:
+                if isinstance(fault, DiskFull):
+                    print(f"{name}.disk_full_recovery_s = {fault.recovery_s:.1f}")
+                    print(f"#   {fault.host} while full: {fault.state[:300]}")
+                    fault.restore(lab)
             if name in verified:
                 print(f"{name}.verify_failed_rows = {len(verified[name].failed)}")
                 print(f"{name}.verify_s = {verified[name].duration_s:.1f}")

@@ -35,9 +35,10 @@ from pathlib import Path
 from typing import Protocol
 
 from kprov.lab import Lab
+from tests.faults.disk_full import DiskFull
 
 __all__ = ["FAULTS", "LIBFAKETIME", "ClockStep", "Fault", "Partition", "PowerOff", "UnitKill", "UnitStop",
-           "etcd_leader", "faketime_env", "partition_rules", "vip_holder"]
+           "bystander", "etcd_leader", "faketime_env", "partition_rules", "vip_holder"]
 
 LIBFAKETIME = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")  # Debian's libfaketime
 _HOST_LIB = "/usr/local/lib/kprov-fault/libfaketime.so.1"
@@ -216,6 +217,20 @@ def vip_holder(lab: Lab, hosts: tuple[str, ...]) -> str:
     raise RuntimeError(f"no host of {', '.join(hosts)} holds {lab.layout.apiserver_vip}")
 
 
+def _disk_full(lab: Lab, cp: tuple[str, ...]) -> Fault:
+    leader = etcd_leader(lab, cp)
+    host = [h for h in cp if h != leader][-1]
+    fault = DiskFull(host, writer=leader)
+    fault.prepare(lab)
+    return fault
+
+
+def bystander(lab: Lab, hosts: tuple[str, ...]) -> str:
+    """A control-plane host that neither leads etcd nor holds the VIP (the last such)."""
+    busy = {etcd_leader(lab, hosts), vip_holder(lab, hosts)}
+    return [h for h in hosts if h not in busy][-1]
+
+
 ControlPlane = tuple[str, ...]
 FAULTS: dict[str, Callable[[Lab, ControlPlane, tuple[str, ...]], list[Fault]]] = {
     "kill-etcd-leader": lambda lab, cp, w: [UnitKill(etcd_leader(lab, cp), "kprov-etcd")],
@@ -230,9 +245,16 @@ FAULTS: dict[str, Callable[[Lab, ControlPlane, tuple[str, ...]], list[Fault]]] =
     "kill-kubelet": lambda lab, cp, w: [UnitKill(w[0], "kprov-kubelet")],
     "kill-containerd": lambda lab, cp, w: [UnitKill(w[0], "containerd")],
     "kill-haproxy-vip-holder": lambda lab, cp, w: [UnitKill(vip_holder(lab, cp), "haproxy")],
+    "kill-keepalived-vip-holder": lambda lab, cp, w: [UnitKill(vip_holder(lab, cp), "keepalived")],
     "stop-keepalived-vip-holder": lambda lab, cp, w: [UnitStop(vip_holder(lab, cp), "keepalived")],
     "partition-control-plane-host": lambda lab, cp, w: [Partition(cp[2])],
+    "partition-etcd-leader-host": lambda lab, cp, w: [Partition(etcd_leader(lab, cp))],
+    "partition-vip-holder": lambda lab, cp, w: [Partition(vip_holder(lab, cp))],
+    "partition-bystander": lambda lab, cp, w: [Partition(bystander(lab, cp))],
     "partition-control-plane-host-inbound": lambda lab, cp, w: [Partition(cp[2], "in")],
+    # the builder moves the follower's data directory onto a loop filesystem of its own first
+    # (an etcd restart), so that the scenario's workload sees only the full disk
+    "disk-full-etcd-follower": lambda lab, cp, w: [_disk_full(lab, cp)],
     "clock-apiserver-behind": lambda lab, cp, w: [ClockStep(cp[1], "kprov-apiserver", -7200)],
     "poweroff-worker": lambda lab, cp, w: [PowerOff(w[-1])],
     "poweroff-control-plane-host": lambda lab, cp, w: [PowerOff(cp[2])],

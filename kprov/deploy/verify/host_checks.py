@@ -28,6 +28,7 @@ from cryptography import x509
 
 from kprov.deploy.verify.clock_checks import CLOCK_COMMAND, host_clock_check, not_yet_valid_detail
 from kprov.deploy.verify.diagnose import guard
+from kprov.deploy.verify.disk_checks import etcd_disk_check
 from kprov.deploy.verify.expectations import PORT_UNITS, HostExpectation
 from kprov.deploy.verify.kernel_checks import expected_kernel, kernel_script, parse_kernel_report
 from kprov.deploy.verify.report import Check
@@ -182,6 +183,8 @@ def _host_rows(name: str, host: Any, host_vars: Mapping[str, Any], exp: HostExpe
         modules, sysctls, swap_off = expected_kernel(host_vars)
         report = host.run(kernel_script(modules, sysctls)).stdout
         checks += parse_kernel_report(name, report, modules, sysctls, swap_off)
+    if 2379 in exp.ports:  # an etcd member: a full disk under its data directory is named here
+        checks.append(etcd_disk_check(name, host_vars, lambda command: host.run(command).stdout))
     pending = _pending_handlers(host)
     checks.append(Check(name, "no restart pending", not pending,
                         f"recorded as due and not yet run: {'; '.join(pending)} (an interrupted or "

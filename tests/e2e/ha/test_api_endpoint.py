@@ -79,7 +79,8 @@ def test_reset_removes_keepalived_haproxy_and_the_vip(ha_cluster: HaCluster) -> 
         rc, out, err = ha_cluster.lab.ssh(
             host, "systemctl list-unit-files --no-legend keepalived.service haproxy.service; "
                   "ls /etc/keepalived/keepalived.conf /etc/haproxy/haproxy.cfg "
-                  "/etc/keepalived/kprov-apiserver-ready.sh 2>/dev/null; true")
+                  "/etc/keepalived/kprov-apiserver-ready.sh /etc/keepalived/kprov-vip-serve.sh "
+                  "2>/dev/null; true")
         assert rc == 0, err
         assert out.strip() == "", f"{host} keeps: {out}"
     assert ha_cluster.vip_holder() is None
