@@ -62,7 +62,8 @@ def test_haproxy_answers_on_both_families(tmp_path: Path) -> None:
     (tmp_path / "crt-list").write_text("")
     http_port, https_port, gateway_port, monitor_port = (_free_port() for _ in range(4))
     settings = ProxySettings(http_bind=f":{http_port}", https_bind=f":{https_port}",
-                             monitor_bind=f"127.0.0.1:{monitor_port}", admin_socket=str(tmp_path / "admin.sock"),
+                             monitor_bind=f"127.0.0.1:{monitor_port}",
+                             admin_socket=str(tmp_path / "admin.sock"),
                              default_certificate=str(tmp_path / "default.pem"),
                              crt_list=str(tmp_path / "crt-list"), ipv6=True)
     gateway = {gateway_port: [Route("", "/", PREFIX, BackendRef("web", "none", 80), "web/r")]}
