@@ -68,6 +68,7 @@ def inventory_data(layout: LabLayout, count: int, vip: bool = False,
         data["all"]["vars"]["apiserver_vip"] = layout.apiserver_vip
     if dual_stack:
         data["all"]["vars"]["kprov_dual_stack"] = True
+        data["all"]["vars"]["loadbalancer_address_pools"].append(layout.loadbalancer_pool6)
     return data
 
 

@@ -106,6 +106,12 @@ class LabLayout:
         (announced by the nodes on layer 2), and above every host's (h99 is .109)."""
         return f"10.77.{self.index}.200-10.77.{self.index}.249"
 
+    @property
+    def loadbalancer_pool6(self) -> str:
+        """The IPv6 pool of a dual-stack lab: on the bridge's prefix (announced by NDP),
+        above every host's (h99 is ::109)."""
+        return f"fd77:77:{self.index}::200-fd77:77:{self.index}::249"
+
     def ip(self, host: str) -> str:
         return f"10.77.{self.index}.{10 + host_number(host)}"
 

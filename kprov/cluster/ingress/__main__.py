@@ -46,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--run-dir", default="/run/kprov-ingress", help="HAProxy's admin socket")
     parser.add_argument("--http-port", default=":80", metavar="[IP]:PORT", help="HAProxy's HTTP listener")
     parser.add_argument("--https-port", default=":443", metavar="[IP]:PORT", help="HAProxy's HTTPS listener")
+    parser.add_argument("--disable-ipv6", type=parse_bool, nargs="?", const=True, default=False,
+                        help="listen on IPv4 alone (default: listeners without an address take "
+                             "IPv6 too when this host has it, as ingress-nginx's disable-ipv6)")
     parser.add_argument("--haproxy-monitor-address", default="127.0.0.1:10246",
                         help="HAProxy's own /healthz and Prometheus /metrics")
     parser.add_argument("--http-address", default="0.0.0.0:10254",
@@ -55,6 +58,16 @@ def build_parser() -> argparse.ArgumentParser:
                         help="HAProxy's threads; 0: half this host's CPUs, at least 1")
     parser.add_argument("-v", "--v", dest="verbosity", type=int, default=0)
     return parser
+
+
+def ipv6_available() -> bool:
+    """Whether this host can listen on IPv6 (a socket bound to ::1; ingress-nginx tries the same)."""
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
 
 
 def default_threads() -> int:
@@ -72,6 +85,7 @@ def options_from(args: argparse.Namespace) -> IngressOptions:
         default_certificate=str(state / "default.pem"),
         crt_list=str(state / "crt-list"),
         threads=args.haproxy_threads or default_threads(),
+        ipv6=not args.disable_ipv6 and ipv6_available(),
     )
     return IngressOptions(
         class_name=args.ingress_class,

@@ -28,6 +28,11 @@ layout:
 - One backend per Service port, ``roundrobin`` over the ready pod addresses; an empty one
   answers 503. ``kprov-404`` answers ``404 page not found``.
 - A monitor frontend on loopback: ``/healthz`` and HAProxy's Prometheus ``/metrics``.
+- Both address families: a listener without an address (``:80``) gets a second ``bind
+  :::80 v6only`` when :attr:`ProxySettings.ipv6` is on (the host has IPv6), as
+  ingress-nginx listens on ``[::]:80`` unless IPv6 is disabled; so the Ingress and Gateway
+  listeners answer on a dual-stack node's IPv6 address too. A listener given an address
+  keeps that address alone.
 
 Path conditions follow :func:`~kprov.cluster.ingress.routes.path_matches` exactly: Exact is
 ``path -m str``; Prefix ``/a/b`` is ``path -m str /a/b`` or ``path -m beg /a/b/``. A path
@@ -49,6 +54,7 @@ __all__ = [
     "NO_BACKEND",
     "NOT_FOUND_BACKEND",
     "ProxySettings",
+    "bind_lines",
     "Rendered",
     "backend_name",
     "filtered_backend_name",
@@ -83,6 +89,7 @@ class ProxySettings:
     #: where 2 served 10,750 (``bench_ingress``): the proxy shares the node with its pods.
     threads: int = 1
     max_reloads_survived: int = 8
+    ipv6: bool = False  # listeners without an address listen on IPv6 too (:func:`bind_lines`)
 
 
 @dataclass
@@ -255,6 +262,16 @@ def _bind_host(bind: str) -> str:
     return bind.rpartition(":")[0]
 
 
+def bind_lines(bind: str, ipv6: bool, options: str = "") -> list[str]:
+    """``bind`` (``[IP]:PORT``), plus its IPv6 twin ``:::PORT v6only`` when it names no
+    address and ``ipv6`` is on (``v6only``: the IPv4 socket keeps IPv4)."""
+    suffix = f" {options}" if options else ""
+    lines = [f"    bind {bind}{suffix}"]
+    if ipv6 and not _bind_host(bind):
+        lines.append(f"    bind :::{_bind_port(bind)} v6only{suffix}")
+    return lines
+
+
 def _merged(ingress_routes: list[Route], gateway_routes: list[Route]) -> list[Route]:
     """One port's Ingress and Gateway routes: exact hosts, then wildcards (longer first), then
     no host; within one host the Ingress's rules come before the HTTPRoutes' (a stable sort)."""
@@ -271,7 +288,8 @@ def _gateway_frontends(table: RouteTable, gateway_routes: Mapping[int, list[Rout
     for port in sorted(gateway_routes):
         if port in (_bind_port(settings.http_bind), _bind_port(settings.https_bind)):
             continue
-        lines += ["", f"frontend gateway-{port}", f"    bind {_bind_host(settings.http_bind)}:{port}",
+        bind = f"{_bind_host(settings.http_bind)}:{port}"
+        lines += ["", f"frontend gateway-{port}", *bind_lines(bind, settings.ipv6),
                   *_routing(empty, False, skipped, gateway_routes[port])]
     return lines
 
@@ -364,12 +382,13 @@ def render(
         "    http-request use-service prometheus-exporter if { path /metrics }",
         "",
         "frontend http",
-        f"    bind {settings.http_bind}",
+        *bind_lines(settings.http_bind, settings.ipv6),
         *_routing(table, False, skipped, http_routes),
         *_gateway_frontends(table, gateway_routes, settings, skipped),
         "",
         "frontend https",
-        f"    bind {settings.https_bind} ssl crt {settings.default_certificate} crt-list {settings.crt_list}",
+        *bind_lines(settings.https_bind, settings.ipv6,
+                    f"ssl crt {settings.default_certificate} crt-list {settings.crt_list}"),
         *_routing(table, True, skipped, https_routes),
         "",
         f"backend {NOT_FOUND_BACKEND}",

@@ -1,4 +1,4 @@
-"""The LoadBalancer addresses this node announces, as /32 addresses on its InternalIP's interface.
+"""The LoadBalancer addresses this node announces, as host addresses on its InternalIP's interface.
 
 Announcing an address is adding it to the interface that holds the node's InternalIP, as a
 host address (``ip addr replace A/32 dev IF``): the kernel then answers ARP for it on that
@@ -7,7 +7,9 @@ user space (MetalLB's speaker has one) and no proxy-ARP (per-interface, and with
 delay of up to ``proxy_delay``, 0.8 s). A /32 adds a local route only: the subnet route and
 its ``src`` stay the node's own, so the node's own traffic keeps its address; packets to the
 address are DNATed in nat prerouting (or nat output for the node's own) before routing, as
-they were. Releasing the address deletes it.
+they were. Releasing the address deletes it. An IPv6 address is a /128 added with ``nodad``
+(no duplicate address detection: the Lease already made it this node's alone), so the
+kernel answers Neighbour Solicitations for it at once.
 
 Every address added is recorded in ``<state dir>/l2-addresses`` (one ``address interface``
 a line) before it is added, so a kprov-proxy that was killed leaves nothing behind: the
@@ -81,7 +83,9 @@ class AnnouncedAddresses:
             held = self._read()
             held[address] = interface
             self._write(held)
-            result = _ip("addr", "replace", _host_prefix(address), "dev", interface)
+            # IPv6: no duplicate address detection, or the address stays tentative (unanswered)
+            nodad = ["nodad"] if ipaddress.ip_address(address).version == 6 else []
+            result = _ip("addr", "replace", _host_prefix(address), "dev", interface, *nodad)
         if result.returncode != 0:
             raise OSError(f"ip addr replace {address} dev {interface}: {result.stderr.strip()}")
 

@@ -16,7 +16,7 @@ settle for ``min_sync_period``, then syncs:
    other nodes' pod CIDRs (:mod:`kprov.cluster.network`);
 5. with ``announce_load_balancer_ips`` on: the LoadBalancer addresses this node qualifies
    for go to the layer-2 speaker (:mod:`.speaker`), which contends for each one's Lease and
-   makes the winner answer ARP for it.
+   makes the winner answer ARP (IPv4) or NDP (IPv6) for it.
 
 With ``network_policy`` on, the NetworkPolicy agent (:mod:`kprov.cluster.netpol.agent`) runs
 beside the loop: it shares the Node informer, the nft writer and the /metrics registry, and
@@ -207,6 +207,19 @@ class ProxyDaemon:
         if self.options.manage_routes or self.options.cni_conf_dir is not None:
             self._sync_network(nodes)
 
+    def _announce(self, speaker: L2Speaker, settings: list[ProxySettings],
+                  ports: list[list[ServicePort]], nodes: list[Obj]) -> None:
+        """Layer-2 announcements of every family this node has an address of (ARP for IPv4,
+        NDP for IPv6): each family's load-balancer addresses from its own service ports."""
+        wanted: dict[str, tuple[str, ...]] = {}
+        node_ip = {4: "", 6: ""}
+        for family_settings_, family_ports in zip(settings, ports, strict=True):
+            if not family_settings_.node_ips:
+                continue
+            node_ip[family_settings_.family] = family_settings_.node_ips[0]
+            wanted.update(announceable(family_ports, nodes, self.options.hostname))
+        speaker.update(wanted, node_ip[4], node_ip[6])
+
     # ---- main loop ----------------------------------------------------------------------
     async def run(self) -> None:
         if self.options.manage_routes:
@@ -245,13 +258,10 @@ class ProxyDaemon:
                     await asyncio.to_thread(self._sync, settings, ports, nodes, check)
                     self.metrics.synced(time.perf_counter() - started)
                     self.health.synced()
-                    # health check ports and layer-2 (ARP) announcements: the primary family's
+                    # health check ports: the primary family's
                     await service_health.update(health_checks(ports[0], self.options.hostname))
-                    ipv4 = next((s for s in settings if s.family == 4), None)
-                    if self.speaker is not None and ipv4 is not None and ipv4.node_ips:
-                        v4_ports = ports[[s.family for s in settings].index(4)]
-                        wanted = announceable(v4_ports, nodes, self.options.hostname)
-                        self.speaker.update(wanted, ipv4.node_ips[0])
+                    if self.speaker is not None:
+                        self._announce(self.speaker, settings, ports, nodes)
                     backoff = 0.5
                 except Exception:
                     log.exception("sync failed; retrying in %.1fs", backoff)

@@ -7,7 +7,10 @@ each one a task contends for the Lease ``kube-system/kprov-l2-<address>`` with t
 algorithm (:class:`~kprov.cluster.client.leader.LeaderElector`, identity = the node name). The
 winner adds the address to its InternalIP's interface (:mod:`.announced_addresses`), sends
 gratuitous ARP (:mod:`.garp`) at once and twice more within 2 s (a frame can be lost), and
-records a ``nodeAssigned`` Event on each Service of the address, worded as MetalLB's.
+records a ``nodeAssigned`` Event on each Service of the address, worded as MetalLB's. An
+IPv6 address goes on the interface of the node's IPv6 InternalIP and is announced by
+unsolicited Neighbour Advertisements (:mod:`.unsolicited_na`) instead; the kernel answers
+the Neighbour Solicitations for it, as it answers ARP for an IPv4 one.
 
 Timings: Lease 3 s, renew deadline 2 s, retry 1 s (:data:`TIMINGS`). A candidate takes an
 address over once it has seen the Lease unchanged for 3 s on its own clock; it looks every
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,6 +43,7 @@ from kprov.cluster.client.rest import ApiClient
 from kprov.cluster.proxy.announced_addresses import AnnouncedAddresses, interface_holding
 from kprov.cluster.proxy.garp import send_announcement
 from kprov.cluster.proxy.l2_candidates import lease_name
+from kprov.cluster.proxy.unsolicited_na import send_advertisement
 
 __all__ = ["L2Speaker", "LeaseTimings", "TIMINGS"]
 
@@ -74,6 +79,7 @@ class L2Speaker:
         self.timings = timings
         self.events = EventRecorder(client, "kprov-proxy", node_name)
         self.node_ip = ""
+        self.node_ipv6 = ""
         self._services: dict[str, tuple[str, ...]] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._retiring: dict[str, asyncio.Task[None]] = {}  # cancelled, still removing the address
@@ -84,9 +90,11 @@ class L2Speaker:
         if left:
             log.info("removed addresses a previous run announced: %s", ", ".join(left))
 
-    def update(self, wanted: dict[str, tuple[str, ...]], node_ip: str) -> None:
-        """Contend for exactly the addresses in ``wanted`` (address -> its Services)."""
+    def update(self, wanted: dict[str, tuple[str, ...]], node_ip: str, node_ipv6: str = "") -> None:
+        """Contend for exactly the addresses in ``wanted`` (address -> its Services); an IPv6
+        address goes on the interface holding ``node_ipv6``, an IPv4 one on ``node_ip``'s."""
         self.node_ip = node_ip
+        self.node_ipv6 = node_ipv6
         self._services = dict(wanted)
         for address in [a for a in self._tasks if a not in wanted]:
             log.info("no longer a candidate for %s", address)
@@ -142,17 +150,20 @@ class L2Speaker:
                 await asyncio.wait_for(elector.release(), t.renew_deadline)
 
     async def _announce(self, address: str) -> None:
-        interface = await asyncio.to_thread(interface_holding, self.node_ip)
+        ipv6 = ipaddress.ip_address(address).version == 6
+        node_ip = self.node_ipv6 if ipv6 else self.node_ip
+        interface = await asyncio.to_thread(interface_holding, node_ip) if node_ip else ""
         if not interface:
-            raise OSError(f"no interface holds the node address {self.node_ip!r}")
+            raise OSError(f"no interface holds the node address {node_ip!r}")
+        send = send_advertisement if ipv6 else send_announcement  # NDP or ARP
         try:
             await asyncio.to_thread(self.addresses.add, address, interface)
             log.info("announcing %s on %s", address, interface)
-            await asyncio.to_thread(send_announcement, interface, address)
+            await asyncio.to_thread(send, interface, address)
             await self._record_assigned(address)
             for delay in GARP_REPEATS:
                 await asyncio.sleep(delay)
-                await asyncio.to_thread(send_announcement, interface, address)
+                await asyncio.to_thread(send, interface, address)
             await asyncio.Event().wait()  # hold until cancelled (lease lost, no longer wanted, stop)
         finally:
             log.info("no longer announcing %s", address)

@@ -112,6 +112,7 @@ class NetworkCluster:
                 "--use-service-account-credentials=true",
                 "--cluster-cidr",
                 "10.244.0.0/16,fd00:10:244::/56" if self.dual_stack else "10.244.0.0/16",
+                *self._pools(),
             ],
         )
         start_detached(
@@ -119,6 +120,13 @@ class NetworkCluster:
             "scheduler",
             [python, "-m", "kprov.cluster.scheduler", "--kubeconfig", conf, "--leader-elect=false"],
         )
+
+    def _pools(self) -> list[str]:
+        """A dual-stack cluster's LoadBalancer pools: the lab inventory's, IPv4 and IPv6."""
+        if not self.dual_stack:
+            return []
+        layout = self.lab.layout
+        return ["--loadbalancer-address-pools", f"{layout.loadbalancer_pool},{layout.loadbalancer_pool6}"]
 
     def prepare_nodes(self) -> None:
         images = self.workdir / "images"

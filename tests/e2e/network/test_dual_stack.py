@@ -4,7 +4,9 @@ the Node's spec.podCIDRs (the controller manager's node IPAM with --cluster-cidr
 Opt-in (KPROV_E2E_DUAL_STACK=1): it brings up its own two-node cluster. Checked: both
 InternalIPs, both pod CIDRs, both pod IPs from the bridge plugin's two ranges, both hostIPs,
 a hostNetwork pod with both node addresses, and IPv6 between pods on different nodes over
-the plain per-family routes."""
+the plain per-family routes; a PreferDualStack Service on both cluster IPs, an IPv6 ipBlock
+policy, and an IPv6 LoadBalancer Service: an address from the lab's IPv6 pool, announced by
+NDP, answering this machine over the lab bridge."""
 
 from __future__ import annotations
 
@@ -13,8 +15,10 @@ import ipaddress
 import json
 import os
 import shutil
+import subprocess
 import tempfile
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -209,3 +213,52 @@ def test_an_ipv6_ip_block_policy_isolates(cluster: NetworkCluster) -> None:
           lambda: _fetch(cluster, "client6", target) == "web6", 30)
     cluster.kubectl("delete", "networkpolicy", "-n", NS, "only-from")
     print(f"IPv6 ipBlock policy checks took {time.monotonic() - t0:.1f}s")
+
+
+def test_an_ipv6_load_balancer_service_answers_from_the_lab_network(
+    cluster: NetworkCluster, lab: Lab
+) -> None:
+    t0 = time.monotonic()
+    _wait("the server pod of the Service test", lambda: _running(cluster, "web6"))
+    service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "lb6", "namespace": NS},
+               "spec": {"type": "LoadBalancer", "ipFamilyPolicy": "SingleStack", "ipFamilies": ["IPv6"],
+                        "selector": {"app": "web6"}, "ports": [{"port": 80, "targetPort": 8080}]}}
+    cluster.kubectl("apply", "-f", "-", stdin=json.dumps(service))
+
+    def ingress() -> list[str]:
+        got = json.loads(cluster.kubectl("get", "service", "-n", NS, "lb6", "-o", "json").stdout)
+        return [e["ip"] for e in (got.get("status", {}).get("loadBalancer") or {}).get("ingress") or []]
+
+    addresses = _wait("an address from the IPv6 pool", ingress, 30)
+    first, last = (ipaddress.IPv6Address(a) for a in lab.layout.loadbalancer_pool6.split("-"))
+    assert len(addresses) == 1 and first <= ipaddress.IPv6Address(addresses[0]) <= last, addresses
+    address = addresses[0]
+    url = f"http://[{address}]/"
+    answers: list[str] = []
+
+    def answered() -> bool:  # from this machine: the host side of the lab bridge
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                answers[:] = [response.read().decode().strip()]
+        except OSError as err:
+            answers[:] = [repr(err)]
+        return answers[:1] == ["web6"]
+
+    try:
+        _wait(f"{url} answering this machine", answered, 30)
+    except AssertionError as err:
+        seen = [cluster.ssh(h, f"ip -6 addr | grep -B2 {address}; journalctl -u kprov-proxy -n 20 --no-pager",
+                            check=False)[1] for h in NODES]
+        raise AssertionError(f"{err}: {answers}\n{seen}") from None
+    # the neighbour entry this machine learnt by NDP is the announcing node's MAC
+    neighbour = subprocess.run(["ip", "-j", "-6", "neigh", "show", address, "dev", lab.layout.bridge],
+                               capture_output=True, text=True, check=True).stdout
+    macs = {entry.get("lladdr") for entry in json.loads(neighbour or "[]")}
+    holders = [h for h in NODES if cluster.ssh(h, f"ip -6 -o addr show | grep -q ' {address}/128'",
+                                                  check=False)[0] == 0]
+    assert len(holders) == 1, holders
+    _, holder_mac, _ = cluster.ssh(holders[0], f"cat /sys/class/net/$(ip -6 -o addr show | "
+                                               f"awk '/ {address}\\/128/ {{print $2}}')/address")
+    assert holder_mac.strip() in macs, (macs, holder_mac)
+    cluster.kubectl("delete", "service", "-n", NS, "lb6")
+    print(f"IPv6 LoadBalancer checks took {time.monotonic() - t0:.1f}s")

@@ -199,3 +199,55 @@ def test_without_pools_the_ready_nodes_addresses_are_used_and_an_event_says_so()
     informers.by_name["services"].store.items["default/a"]["spec"]["type"] = "NodePort"
     asyncio.run(ctl.reconcile("default/a"))
     assert _ingress(informers, "default/a") == []
+
+
+DUAL_POOLS = "10.77.3.240-10.77.3.241,fd77:77:3::200/126"
+
+
+def test_each_family_of_the_service_gets_an_address_from_its_own_pool_primary_first() -> None:
+    ctl, informers, recorder = _controller(DUAL_POOLS)
+    services = informers.by_name["services"].store.items
+    services["default/v6"] = _lb("v6", ipFamilies=["IPv6"])
+    services["default/dual"] = _lb("dual", ipFamilies=["IPv6", "IPv4"])
+    services["default/v4"] = _lb("v4", ipFamilies=["IPv4"])
+    for key in ("default/v6", "default/dual", "default/v4"):
+        asyncio.run(ctl.reconcile(key))
+    assert [e["ip"] for e in _ingress(informers, "default/v6")] == ["fd77:77:3::200"]
+    assert [e["ip"] for e in _ingress(informers, "default/dual")] == ["fd77:77:3::201", "10.77.3.240"]
+    assert [e["ip"] for e in _ingress(informers, "default/v4")] == ["10.77.3.241"]
+    assert recorder.events[1] == ("Normal", "IPAllocated", 'Assigned IP ["fd77:77:3::201" "10.77.3.240"]')
+
+
+def test_no_pool_of_the_services_family_fails_and_a_requested_foreign_family_is_refused() -> None:
+    ctl, informers, recorder = _controller("10.77.3.240-10.77.3.241")
+    services = informers.by_name["services"].store.items
+    services["default/v6"] = _lb("v6", ipFamilies=["IPv6"])
+    asyncio.run(ctl.reconcile("default/v6"))
+    assert _ingress(informers, "default/v6") == []
+    assert recorder.events[-1][:2] == ("Warning", "AllocationFailed")
+    assert "no address pool of the service's IP families (IPv6)" in recorder.events[-1][2]
+    ctl, informers, recorder = _controller(DUAL_POOLS)
+    services = informers.by_name["services"].store.items
+    services["default/a"] = _lb("a", ipFamilies=["IPv4"], loadBalancerIP="fd77:77:3::202")
+    asyncio.run(ctl.reconcile("default/a"))
+    assert "fd77:77:3::202 is not of the service's IP families" in recorder.events[-1][2]
+
+
+def test_a_dual_stack_allocation_is_all_or_none_and_survives_a_restart() -> None:
+    ctl, informers, _ = _controller("10.77.3.240-10.77.3.240,fd77:77:3::200/127")
+    services = informers.by_name["services"].store.items
+    services["default/a"] = _lb("a", ipFamilies=["IPv4"])
+    services["default/b"] = _lb("b", ipFamilies=["IPv4", "IPv6"])
+    asyncio.run(ctl.reconcile("default/a"))
+    asyncio.run(ctl.reconcile("default/b"))  # no IPv4 left: b holds no IPv6 address either
+    assert _ingress(informers, "default/b") == []
+    assert ctl.allocator.holds("default/b") == []
+    services["default/c"] = _lb("c", ipFamilies=["IPv6"])
+    asyncio.run(ctl.reconcile("default/c"))
+    assert [e["ip"] for e in _ingress(informers, "default/c")] == ["fd77:77:3::200"]
+    restarted, again, _ = _controller("10.77.3.240-10.77.3.240,fd77:77:3::200/127")
+    again.by_name["services"].store.items.update(copy.deepcopy(services))
+    restarted.setup()
+    for svc in list(again.by_name["services"].store.items.values()):
+        restarted._seen(svc)
+    assert restarted.allocator.holds("default/c") == ["fd77:77:3::200"]

@@ -59,3 +59,14 @@ def test_loadbalancer_pool_lies_on_the_lab_network_above_every_host() -> None:
     subnet = ipaddress.ip_network(layout.subnet)
     assert first in subnet and last in subnet and first <= last
     assert ipaddress.ip_address(layout.ip("h99")) < first
+
+
+def test_a_dual_stack_lab_adds_an_ipv6_pool_on_the_bridge_prefix_above_every_host() -> None:
+    layout = LabLayout(4)
+    assert len(inventory_data(layout, 5)["all"]["vars"]["loadbalancer_address_pools"]) == 1
+    pools = inventory_data(layout, 5, dual_stack=True)["all"]["vars"]["loadbalancer_address_pools"]
+    assert pools[0] == layout.loadbalancer_pool
+    first, last = (ipaddress.ip_address(a) for a in pools[1].split("-"))
+    prefix = ipaddress.ip_network(f"{layout.gateway6}/64", strict=False)
+    assert first.version == 6 and first in prefix and last in prefix and first <= last
+    assert ipaddress.ip_address(layout.ip6("h99")) < first

@@ -41,8 +41,9 @@ def kernel(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, ...]]:
         return subprocess.CompletedProcess(["ip", *args], 0, "", "")
 
     monkeypatch.setattr(announced_addresses, "_ip", fake_ip)
-    monkeypatch.setattr(speaker, "interface_holding", lambda _ip: "host0")
+    monkeypatch.setattr(speaker, "interface_holding", lambda ip: "host6" if ":" in ip else "host0")
     monkeypatch.setattr(speaker, "send_announcement", lambda dev, ip: calls.append(("garp", dev, ip)))
+    monkeypatch.setattr(speaker, "send_advertisement", lambda dev, ip: calls.append(("na", dev, ip)))
     monkeypatch.setattr(speaker, "GARP_REPEATS", (0.01,))
     return calls
 
@@ -104,3 +105,30 @@ async def test_wanted_again_while_still_letting_go_ends_announced(
     assert kernel[-1][:2] != ("addr", "del"), kernel
     await node.close()
     assert node.addresses.held() == {}
+
+
+async def test_an_ipv6_address_goes_on_the_ipv6_interface_without_dad_and_is_advertised_by_ndp(
+    tmp_path: Path, kernel: list[tuple[str, ...]]
+) -> None:
+    api = EventsApi()
+    node = L2Speaker(api, "h1", tmp_path, lambda _key: WEB, FAST)  # type: ignore[arg-type]
+    v6 = "fd77:77:4::200"
+    node.update({ADDRESS: ("default/web",), v6: ("default/web",)}, "10.77.4.11", "fd77:77:4::11")
+    await _until(lambda: node.addresses.held() == {ADDRESS: "host0", v6: "host6"})
+    await _until(lambda: ("na", "host6", v6) in kernel and ("garp", "host0", ADDRESS) in kernel)
+    assert ("addr", "replace", f"{v6}/128", "dev", "host6", "nodad") in kernel
+    assert ("addr", "replace", f"{ADDRESS}/32", "dev", "host0") in kernel
+    assert not any(call[0] == "garp" and call[2] == v6 for call in kernel)
+    await node.close()
+    assert ("addr", "del", f"{v6}/128", "dev", "host6") in kernel
+
+
+async def test_an_ipv6_address_without_an_ipv6_node_address_is_not_announced(
+    tmp_path: Path, kernel: list[tuple[str, ...]]
+) -> None:
+    api = EventsApi()
+    node = L2Speaker(api, "h1", tmp_path, lambda _key: WEB, FAST)  # type: ignore[arg-type]
+    node.update({"fd77:77:4::200": ("default/web",)}, "10.77.4.11")
+    await asyncio.sleep(0.3)
+    assert node.addresses.held() == {}
+    await node.close()

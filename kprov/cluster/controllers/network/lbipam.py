@@ -13,7 +13,12 @@ have it written to ``status.loadBalancer.ingress[].ip`` with ``ipMode: VIP``.
   protocol/port pair clashes;
 - an exhausted pool or an unusable request leaves the Service pending with a Warning
   ``AllocationFailed`` Event; it is retried when any address is released;
-- a change of type (or class) or a deletion releases the address.
+- a change of type (or class) or a deletion releases the address;
+- address families as MetalLB: one address per family of ``spec.ipFamilies`` that has a
+  pool (a dual-stack Service gets an IPv4 and an IPv6 one, primary first; an IPv6 Service
+  an IPv6 one), each from its own family's pools (:class:`FamilyAllocator`); a requested
+  address must be of one of the Service's families, and with requests only the requested
+  families are given one.
 
 Without any pool, the ingress addresses are the InternalIPs of the ready nodes, as k3s's
 ServiceLB does, and a Normal ``NodeAddressesAssigned`` Event says so.
@@ -36,6 +41,7 @@ from kprov.cluster.controllers.base import Controller, ControllerContext, Obj
 __all__ = [
     "AddressAllocator",
     "AllocationError",
+    "FamilyAllocator",
     "IPS_ANNOTATION",
     "LOADBALANCER_CLASS",
     "LoadBalancerIpamController",
@@ -170,6 +176,68 @@ class AddressAllocator:
         raise AllocationError("no available IPs in the address pools")
 
 
+def _version(ip: str) -> int:
+    try:
+        return ipaddress.ip_address(ip).version
+    except ValueError:
+        return 0
+
+
+def service_families(svc: Obj) -> list[int]:
+    """``spec.ipFamilies`` as versions, primary first (IPv4 when the field is missing)."""
+    listed = (svc.get("spec") or {}).get("ipFamilies") or []
+    return [6 if family == "IPv6" else 4 for family in listed] or [4]
+
+
+@dataclass
+class FamilyAllocator:
+    """One :class:`AddressAllocator` per address family; a Service holds one address of each
+    family it is given."""
+
+    by_family: dict[int, AddressAllocator]
+
+    @classmethod
+    def of(cls, pools: list[tuple[Address, Address]]) -> FamilyAllocator:
+        return cls({v: AddressAllocator([p for p in pools if p[0].version == v]) for v in (4, 6)})
+
+    @property
+    def pools(self) -> list[tuple[Address, Address]]:
+        return [pool for allocator in self.by_family.values() for pool in allocator.pools]
+
+    def in_pool(self, ip: str) -> bool:
+        allocator = self.by_family.get(_version(ip))
+        return allocator is not None and allocator.in_pool(ip)
+
+    def holds(self, service: str) -> list[str]:
+        return [ip for ip in (a.holds(service) for a in self.by_family.values()) if ip]
+
+    def occupy(self, service: str, ip: str, key: str, ports: PortSet) -> None:
+        self.by_family[_version(ip)].occupy(service, ip, key, ports)
+
+    def release(self, service: str) -> bool:
+        return any([allocator.release(service) for allocator in self.by_family.values()])
+
+    def assign(self, service: str, families: list[int], requested: list[str], key: str,
+               ports: PortSet) -> list[str]:
+        """One address per family (primary first); all or none: an error releases them all."""
+        if requested:
+            foreign = [ip for ip in requested if _version(ip) not in families]
+            if foreign:
+                raise AllocationError(f"requested address {foreign[0]} is not of the service's IP families")
+            wanted = [f for f in families if any(_version(ip) == f for ip in requested)]
+        else:
+            wanted = [f for f in families if self.by_family[f].pools]
+            if not wanted:
+                names = ", ".join(f"IPv{f}" for f in families)
+                raise AllocationError(f"no address pool of the service's IP families ({names})")
+        try:
+            return [self.by_family[f].assign(service, [ip for ip in requested if _version(ip) == f],
+                                             key, ports) for f in wanted]
+        except AllocationError:
+            self.release(service)
+            raise
+
+
 def _annotations(svc: Obj) -> dict[str, str]:
     return dict((svc.get("metadata") or {}).get("annotations") or {})
 
@@ -224,7 +292,7 @@ class LoadBalancerIpamController(Controller):
     identity = "service-controller"
 
     def __init__(self, ctx: ControllerContext) -> None:
-        self.allocator = AddressAllocator(parse_pools(ctx.options.loadbalancer_address_pools))
+        self.allocator = FamilyAllocator.of(parse_pools(ctx.options.loadbalancer_address_pools))
         super().__init__(ctx)
 
     def setup(self) -> None:
@@ -239,8 +307,8 @@ class LoadBalancerIpamController(Controller):
         key = object_key(svc)
         if wants_address(svc) and not self.allocator.holds(key):
             held = [ip for ip in _ingress_ips(svc) if self.allocator.in_pool(ip)]
-            if held:  # an earlier allocation (e.g. before a restart) stays with its Service
-                self.allocator.occupy(key, held[0], sharing_key(svc), service_ports(svc))
+            for ip in held:  # an earlier allocation (e.g. before a restart) stays with its Service
+                self.allocator.occupy(key, ip, sharing_key(svc), service_ports(svc))
         self.queue.add(key)
 
     def _gone(self, svc: Obj) -> None:
@@ -288,7 +356,8 @@ class LoadBalancerIpamController(Controller):
                 )
             return None
         try:
-            ip = self.allocator.assign(key, requested_ips(svc), sharing_key(svc), service_ports(svc))
+            ips = self.allocator.assign(key, service_families(svc), requested_ips(svc), sharing_key(svc),
+                                        service_ports(svc))
         except AllocationError as exc:
             if self.allocator.release(key):
                 self._retry_pending()
@@ -297,10 +366,11 @@ class LoadBalancerIpamController(Controller):
             message = f'Failed to allocate IP for "{key}": {exc}'
             await self.ctx.recorder.record(svc, "Warning", "AllocationFailed", message)
             return None
-        if _ingress_ips(svc) != [ip]:
-            await self._write_ingress(svc, [ip])
-            log.info("service %s: load balancer address %s", key, ip)
-            await self.ctx.recorder.record(svc, "Normal", "IPAllocated", f"Assigned IP [\"{ip}\"]")
+        if _ingress_ips(svc) != ips:
+            await self._write_ingress(svc, ips)
+            log.info("service %s: load balancer addresses %s", key, ", ".join(ips))
+            quoted = " ".join(f'"{ip}"' for ip in ips)  # Go's %q of a slice, as MetalLB's Event
+            await self.ctx.recorder.record(svc, "Normal", "IPAllocated", f"Assigned IP [{quoted}]")
         return None
 
     async def _write_ingress(self, svc: Obj, addresses: Iterable[str]) -> None:
