@@ -8,7 +8,9 @@ that is not ``k=v``) the rest is ``_raw_params``, as in Ansible. ``args:`` merge
 
 from __future__ import annotations
 
+import codecs
 import difflib
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -84,6 +86,10 @@ _RAW_PARAM_ACTIONS = frozenset({"include_vars", "include_tasks", "include_role",
                                 "import_role", "add_host", "group_by", "set_fact", "meta"})
 _RAW_OPTIONS = frozenset({"chdir", "creates", "removes", "executable", "stdin", "warn", "stdin_add_newline"})
 _PREFIXES = ("ansible.builtin.", "ansible.legacy.")
+# the escapes ansible-core's parse_kv decodes in a k=v token (\n, \t, \b, \xNN, \uNNNN...):
+# ``regexp='\b(.+)\b'`` in free form is a backspace, ``'\\b'`` a word boundary; a
+# backreference ``\1`` is not one of them
+_ESCAPES = re.compile(r"\\(?:U[0-9a-fA-F]{8}|u[0-9a-fA-F]{4}|x[0-9a-fA-F]{2}|N\{[^}]+\}|[\\'\"abfnrtv])")
 
 
 def normalize_action(name: str) -> str:
@@ -165,7 +171,7 @@ def parse_free_form(text: str, action: str) -> dict[str, Any]:
         templated_key = not raw_module and "{{" in key and key.count("{{") == key.count("}}")
         is_kv = eq and (key.isidentifier() or templated_key)
         if is_kv and (not raw_module or key in _RAW_OPTIONS):
-            args[key] = _unquote(value)
+            args[key] = _unquote(_decode_escapes(value))
         else:
             rest.append((a, b))
     if rest:
@@ -193,6 +199,10 @@ def _kv_split(token: str) -> tuple[str, str, str]:
         elif char == "=" and not depth:
             return token[:i], "=", token[i + 1:]
     return token, "", ""
+
+
+def _decode_escapes(value: str) -> str:
+    return _ESCAPES.sub(lambda found: codecs.decode(found.group(0), "unicode-escape"), value)
 
 
 def _unquote(value: str) -> str:

@@ -74,3 +74,12 @@ def test_args_that_are_one_template_are_variable_params_except_for_raw_param_act
     assert parse_free_form("path={{ p }}", "file") == {"path": "{{ p }}"}
     assert parse_free_form("user_{{ item.0 }}={{ item.1 }}", "set_fact") == {
         "user_{{ item.0 }}": "{{ item.1 }}"}
+
+
+def test_free_form_values_decode_ansible_escapes() -> None:
+    # ansible-core's parse_kv: \b is a backspace, \\b a backslash and b; \1 stays as written
+    args = parse_free_form(r"""path=/f regexp='\b(.+)\b' replace='"\1"' line=a\tb""", "replace")
+    assert args == {"path": "/f", "regexp": "\x08(.+)\x08", "replace": '"\\1"', "line": "a\tb"}
+    assert parse_free_form(r"regexp='\\b(.+)\\b'", "replace")["regexp"] == r"\b(.+)\b"
+    # a command's own words are not k=v: kept as written
+    assert parse_free_form(r"printf 'a\tb' chdir=/tmp", "command")["_raw_params"] == r"printf 'a\tb'"
