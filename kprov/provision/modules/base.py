@@ -207,7 +207,7 @@ class ModuleResult:
             out["skipped"] = True
         if self.msg and "msg" not in self.data:  # debug's msg is a value of its own (a list, ...)
             out["msg"] = self.msg
-        if self.diff:
+        if self.diff and "diff" not in self.data:  # a module's own diff (its JSON answer) stays as it came
             out["diff"] = self.diff
         return out
 
