@@ -206,6 +206,26 @@ def test_blockinfile_rules() -> None:
     assert first == "// BEGIN\nx\n// END\na\nb\n"
 
 
+
+def test_blockinfile_as_ansible_core_edits() -> None:
+    managed = "# BEGIN ANSIBLE MANAGED BLOCK\n{}# END ANSIBLE MANAGED BLOCK\n"
+    # a CRLF block keeps its line endings, replacing the old block in place
+    text, msg = apply_block("unix\n" + managed.format("dos\r\n") + "unix\n", "dos\r\ndos\r\n")
+    assert (text, msg) == ("unix\n" + managed.format("dos\r\ndos\r\n") + "unix\n", "Block inserted")
+    # a new block goes after the LAST matching line; an unmatched pattern means EOF
+    assert apply_block("k\nx\nk\n", "b", insertafter="^k")[0] == "k\nx\nk\n" + managed.format("b\n")
+    assert apply_block("k\nx\nk\nz\n", "b", insertbefore="^k")[0] == "k\nx\n" + managed.format("b\n") + "k\nz\n"
+    assert apply_block("a\n", "b", insertbefore="nomatch")[0] == "a\n" + managed.format("b\n")
+    # (?m): the pattern reads the whole text, several lines at once
+    assert apply_block("a\nb\nc\n", "x", insertafter="(?m)^a\nb$")[0] == "a\nb\n" + managed.format("x\n") + "c\n"
+    # prepend/append a blank line, not where one already is or at the file's ends
+    assert apply_block("a\nc\n", "b", insertafter="^a", prepend_newline=True, append_newline=True)[0] == (
+        "a\n\n" + managed.format("b\n") + "\nc\n")
+    assert apply_block("", "b", prepend_newline=True, append_newline=True)[0] == managed.format("b\n")
+    # a vertical tab is not a line end (bytes' splitlines, not str's)
+    assert apply_block("a\x0bb\n", "x")[0] == "a\x0bb\n" + managed.format("x\n")
+
+
 def test_copy_and_template_fail_on_their_source_before_touching_the_host(tmp_path) -> None:
     fake = FakeConnector()  # scripted with nothing: any command would raise UnscriptedCommand
 
