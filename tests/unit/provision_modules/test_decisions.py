@@ -214,10 +214,12 @@ def test_blockinfile_as_ansible_core_edits() -> None:
     assert (text, msg) == ("unix\n" + managed.format("dos\r\ndos\r\n") + "unix\n", "Block inserted")
     # a new block goes after the LAST matching line; an unmatched pattern means EOF
     assert apply_block("k\nx\nk\n", "b", insertafter="^k")[0] == "k\nx\nk\n" + managed.format("b\n")
-    assert apply_block("k\nx\nk\nz\n", "b", insertbefore="^k")[0] == "k\nx\n" + managed.format("b\n") + "k\nz\n"
+    assert apply_block("k\nx\nk\nz\n", "b", insertbefore="^k")[0] == (
+        "k\nx\n" + managed.format("b\n") + "k\nz\n")
     assert apply_block("a\n", "b", insertbefore="nomatch")[0] == "a\n" + managed.format("b\n")
     # (?m): the pattern reads the whole text, several lines at once
-    assert apply_block("a\nb\nc\n", "x", insertafter="(?m)^a\nb$")[0] == "a\nb\n" + managed.format("x\n") + "c\n"
+    assert apply_block("a\nb\nc\n", "x", insertafter="(?m)^a\nb$")[0] == (
+        "a\nb\n" + managed.format("x\n") + "c\n")
     # prepend/append a blank line, not where one already is or at the file's ends
     assert apply_block("a\nc\n", "b", insertafter="^a", prepend_newline=True, append_newline=True)[0] == (
         "a\n\n" + managed.format("b\n") + "\nc\n")
