@@ -39,6 +39,7 @@ _TABLE: dict[str, tuple[str, tuple[str, ...]]] = {
     "blockinfile": ("files.blockinfile", _BUILTIN),
     "command": ("commands.command", _BUILTIN),
     "shell": ("commands.shell", _BUILTIN),
+    "script": ("commands.script", _BUILTIN),
     "systemd_service": ("services.systemd_service", _BUILTIN),
     "systemd": ("services.systemd_service", _BUILTIN),
     "service": ("services.systemd_service", _BUILTIN),

@@ -288,3 +288,14 @@ def test_command_reports_a_chdir_it_cannot_enter_as_ansible_core() -> None:
     assert failed.msg == ("Unable to change directory before execution: [Errno 2] No such file or "
                           "directory: '/nope'")
     assert plan.chdir_failed("hello\n", "tok") is None
+
+
+def test_script_refuses_async_in_ansible_cores_words() -> None:
+    from kprov.provision.modules.commands.script import MODULE as SCRIPT
+    from kprov.provision.modules.registry import lookup
+
+    refused = lookup("ansible.builtin.script").detach  # type: ignore[attr-defined]
+    assert refused is not None
+    result = refused(ModuleContext(connector=FakeConnector()), {"_raw_params": "/some/script.sh"})
+    assert result.failed and result.msg == "This action (script) does not support async."
+    assert SCRIPT.name == "script"
