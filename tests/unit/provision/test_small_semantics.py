@@ -83,3 +83,14 @@ def test_free_form_values_decode_ansible_escapes() -> None:
     assert parse_free_form(r"regexp='\\b(.+)\\b'", "replace")["regexp"] == r"\b(.+)\b"
     # a command's own words are not k=v: kept as written
     assert parse_free_form(r"printf 'a\tb' chdir=/tmp", "command")["_raw_params"] == r"printf 'a\tb'"
+
+
+def test_free_form_command_lines_join_as_ansible_core_splits_them() -> None:
+    # a lone backslash ends a continued line (outside quotes); newlines elsewhere, and the
+    # block scalar's final one, stay in the command
+    text = 'echo a \\\n"b c" "d\ne" \\\n| cat\necho f\n'
+    assert parse_free_form(text, "shell") == {"_raw_params": 'echo a "b c" "d\ne" | cat\necho f\n'}
+    # a backslash inside quotes is the quoted text's
+    assert parse_free_form("echo 'x \\\ny'\n", "shell") == {"_raw_params": "echo 'x \\\ny'\n"}
+    # a trailing option is no part of the command
+    assert parse_free_form("echo hi chdir=/tmp\n", "shell") == {"_raw_params": "echo hi", "chdir": "/tmp"}

@@ -97,8 +97,9 @@ def test_lineinfile_and_blockinfile(run_local, tmp_path: Path) -> None:
 def test_command_shell_creates_and_check_mode(run_local, tmp_path: Path) -> None:
     marker = tmp_path / "done"
     args = {"_raw_params": f"touch {marker}", "creates": str(marker)}
-    skipped = run_local("command", args, check=True)
-    assert skipped.skipped and not marker.exists()
+    # check mode: creates would let it run, so ansible-core reports the change (not skipped)
+    planned = run_local("command", args, check=True)
+    assert planned.changed and not planned.skipped and not marker.exists()
     ran = run_local("command", args)
     assert ran.changed and ran.data["rc"] == 0 and marker.exists()
     again = run_local("command", args)
