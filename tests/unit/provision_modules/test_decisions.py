@@ -281,7 +281,7 @@ def test_command_reports_a_chdir_it_cannot_enter_as_ansible_core() -> None:
     from kprov.provision.modules.commands.command import CommandPlan
     plan = CommandPlan(shown=["echo"], line="echo", chdir=["cd /nope || exit 1"], chdir_path="/nope")
     script = plan.script("tok", check_mode=False)
-    assert script.startswith("cd /nope 2>/dev/null || {") and "tok:chdir:2" in script
+    assert script.startswith("cd -P /nope 2>/dev/null || {") and "tok:chdir:2" in script
     assert plan.script("tok", check_mode=False, plain_chdir=True).startswith("cd /nope || exit 1")
     failed = plan.chdir_failed("tok:chdir:2\n", "tok")
     assert failed is not None and failed.failed

@@ -178,3 +178,11 @@ def test_unarchive_remote_src(run_local, tmp_path: Path) -> None:
     assert not run_local("unarchive", args).changed
     missing = run_local("unarchive", {**args, "src": str(tmp_path / "none.tar")})
     assert missing.failed and "does not exist" in missing.msg
+
+
+def test_chdir_through_a_symlink_is_the_physical_folder(run_local, tmp_path: Path) -> None:
+    # ansible-core's os.chdir: the shell's $PWD is the resolved folder, not the link's path
+    (tmp_path / "root" / "site").mkdir(parents=True)
+    (tmp_path / "link").symlink_to(tmp_path / "root")
+    shell = run_local("shell", {"_raw_params": 'dirname "$PWD"', "chdir": str(tmp_path / "link" / "site")})
+    assert shell.data["stdout"] == str((tmp_path / "root").resolve())

@@ -117,7 +117,7 @@ def _glob_words(pattern: str) -> str:
 
 
 def _chdir(p: Mapping[str, Any]) -> list[str]:
-    return [f"cd {shlex.quote(p['chdir'])} || exit 1"] if p["chdir"] else []
+    return [f"cd -P {shlex.quote(p['chdir'])} || exit 1"] if p["chdir"] else []
 
 
 def _skip_probe(p: Mapping[str, Any], tests: list[tuple[str, str]]) -> str:
@@ -276,7 +276,7 @@ class CommandPlan:
         chdir = self.chdir
         if self.chdir_path and not plain_chdir:  # a folder it cannot enter: as ansible-core says
             where = shlex.quote(self.chdir_path)
-            chdir = [f"cd {where} 2>/dev/null || {{ if [ -e {where} ]; then echo {token}:chdir:20; "
+            chdir = [f"cd -P {where} 2>/dev/null || {{ if [ -e {where} ]; then echo {token}:chdir:20; "
                      f"else echo {token}:chdir:2; fi; exit 0; }}"]
         return "\n".join([*chdir, *guards, "true" if check_mode else self.line])
 

@@ -122,7 +122,7 @@ class ScriptModule(ModuleBase):
         if plan.executable:
             line = f"{plan.executable} {line}"
         if plan.chdir:
-            line = f"cd {shlex.quote(plan.chdir)} && {line}"
+            line = f"cd -P {shlex.quote(plan.chdir)} && {line}"
         done = ctx.run(f"( {line}\n); rc=$?; rm -rf {folder}; exit $rc")
         data_out = {"rc": done.rc, "stdout": done.stdout, "stderr": done.stderr,
                     "stdout_lines": done.stdout.splitlines(), "stderr_lines": done.stderr.splitlines()}
