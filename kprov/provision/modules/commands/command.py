@@ -136,6 +136,12 @@ class CommandModule(ModuleBase):
         self.name = name
         self.use_shell = use_shell
 
+    def params(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        # command's own option: refused by ansible-core's shell action
+        if self.use_shell and "expand_argument_vars" in args:
+            raise ModuleFailed(f"Unsupported parameters for ({self.name}) module: expand_argument_vars")
+        return super().params(args)
+
     def probes(self, params: Mapping[str, Any], view: TaskView) -> list[str]:
         """``creates``/``removes``' test when given (the command runs live, guarded by it), else
         for a query (``view.query``) the command itself; otherwise nothing: the command acts."""
