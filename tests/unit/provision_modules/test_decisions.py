@@ -83,11 +83,16 @@ def test_systemd_missing_unit_fails_clearly() -> None:
     fake = FakeConnector().on(r"systemctl show", stdout="LoadState=not-found\nActiveState=inactive\n")
     result = get_module("systemd_service").run(ctx(fake), {"name": "nope", "state": "started"})
     assert result.failed and "Could not find the requested service nope" in result.msg
-    # plan (check mode): the package an earlier task installs is not there; starting is the change
-    planned = get_module("systemd_service").run(ctx(fake, check_mode=True),
-                                                {"name": "containerd", "state": "started", "enabled": True})
+    # a check-mode run (kprov plan): the package an earlier task installs is not there;
+    # starting is the change
+    whole = ctx(fake, check_mode=True)
+    whole.check_run = True
+    planned = get_module("systemd_service").run(whole, {"name": "containerd", "state": "started", "enabled": True})
     assert planned.changed and not planned.failed
     assert planned.msg == "would make containerd started and enabled (not on the host yet)"
+    # one task in check mode in a real run: missing fails, as ansible-core's module does
+    one = get_module("systemd_service").run(ctx(fake, check_mode=True), {"name": "nope", "state": "stopped"})
+    assert one.failed and one.msg == "Could not find the requested service nope: host"
 
 
 DPKG = (

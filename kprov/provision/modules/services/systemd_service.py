@@ -141,8 +141,9 @@ class SystemdServiceModule(ModuleBase):
                 return UnitPlan(reads=links_probe)
             status["SysVEnabled"] = observed[links_probe].stdout.strip()
         if status.get("LoadState") == "not-found" and not (p["masked"] and p["state"] is None):
-            # in check mode, the package or unit file an earlier task installs was not installed:
-            # starting it is the change that run would make (else the task fails: ``missing``)
+            # in a check-mode run, the package or unit file an earlier task installs was not
+            # installed: starting it is the change that run would make (else the task fails:
+            # ``missing``)
             wanted = [w for w in (p["state"], "enabled" if p["enabled"] else None) if w]
             return UnitPlan(changed=True, missing=True,
                             msg=f"would make {unit} {' and '.join(wanted) or 'known'} (not on the host yet)",
@@ -206,7 +207,10 @@ class SystemdServiceModule(ModuleBase):
         plan = self.decide(p, observed)
         if plan.reads is not None:
             plan = self.decide(p, {**observed, plan.reads: ctx.probe(plan.reads)})
-        if plan.missing and not ctx.check_mode:
+        # a unit not on the host fails, as ansible-core's module fails, also for a task in check
+        # mode; only in a run that is all check mode (kprov plan) is it the change an earlier
+        # task's install would make
+        if plan.missing and not ctx.check_run:
             raise ModuleFailed(f"Could not find the requested service {unit}: host")
         result = ModuleResult(changed=plan.changed, msg=plan.msg, data=dict(plan.data),
                               diff=list(plan.diff) if ctx.diff else [])
