@@ -87,7 +87,8 @@ def test_systemd_missing_unit_fails_clearly() -> None:
     # starting is the change
     whole = ctx(fake, check_mode=True)
     whole.check_run = True
-    planned = get_module("systemd_service").run(whole, {"name": "containerd", "state": "started", "enabled": True})
+    planned = get_module("systemd_service").run(whole,
+                                                {"name": "containerd", "state": "started", "enabled": True})
     assert planned.changed and not planned.failed
     assert planned.msg == "would make containerd started and enabled (not on the host yet)"
     # one task in check mode in a real run: missing fails, as ansible-core's module does
