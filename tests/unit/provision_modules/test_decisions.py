@@ -21,6 +21,15 @@ def ctx(fake: FakeConnector, **kw) -> ModuleContext:
     return ModuleContext(connector=fake, diff=True, **kw)
 
 
+def test_plan_unit_enables_what_ansible_core_does_not_count_as_enabled() -> None:
+    for state in ("indirect", "enabled-runtime", "alias"):
+        status = {"ActiveState": "inactive", "UnitFileState": state}
+        assert plan_unit(status, state=None, enabled=True, masked=None) == ["enable"], state
+        assert plan_unit(status, state=None, enabled=False, masked=None) == [], state
+    enabled = {"ActiveState": "inactive", "UnitFileState": "enabled"}
+    assert plan_unit(enabled, state=None, enabled=True, masked=None) == []
+
+
 def test_plan_unit() -> None:
     assert plan_unit(
         {"ActiveState": "inactive", "UnitFileState": "disabled"}, state="started", enabled=True, masked=None

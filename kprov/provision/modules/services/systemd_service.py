@@ -44,6 +44,9 @@ SPEC = {
 
 _ENABLED_STATES = {"enabled", "enabled-runtime", "static", "indirect", "generated", "alias", "transient"}
 _NOT_DISABLEABLE = {"static", "indirect", "generated", "transient"}
+# ansible-core counts these as not enabled (asked to enable, it enables: transient, or
+# systemd's own reasons it cannot be sure of); asked to disable, it leaves them
+_ENABLE_ANYWAY = {"enabled-runtime", "indirect", "alias"}
 _ACTIVE_STATES = {"active", "activating", "reloading", "refreshing"}
 
 
@@ -66,7 +69,7 @@ def plan_unit(status: Mapping[str, str], *, state: str | None, enabled: bool | N
         verbs.append("unmask")
         is_masked = False
     if enabled is not None:
-        is_enabled = file_state in _ENABLED_STATES
+        is_enabled = file_state in _ENABLED_STATES and file_state not in _ENABLE_ANYWAY
         if file_state == "generated" and "SysVEnabled" in status:
             # as `systemctl is-enabled` answers through systemd-sysv-install (and Ansible asks)
             is_enabled = status["SysVEnabled"] == "yes"
