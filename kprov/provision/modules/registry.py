@@ -34,6 +34,7 @@ _BUILTIN = ("ansible.builtin", "ansible.legacy")
 _TABLE: dict[str, tuple[str, tuple[str, ...]]] = {
     "template": ("files.template", _BUILTIN),
     "copy": ("files.copy", _BUILTIN),
+    "assemble": ("files.assemble", _BUILTIN),
     "file": ("files.file", _BUILTIN),
     "lineinfile": ("files.lineinfile", _BUILTIN),
     "blockinfile": ("files.blockinfile", _BUILTIN),

@@ -314,3 +314,24 @@ def test_script_refuses_async_in_ansible_cores_words() -> None:
     result = refused(ModuleContext(connector=FakeConnector()), {"_raw_params": "/some/script.sh"})
     assert result.failed and result.msg == "This action (script) does not support async."
     assert SCRIPT.name == "script"
+
+
+def test_assemble_matches_ansible_cores_own_checksums() -> None:
+    # the fragments and sha1s of ansible-core's assemble target (tests/data/ansible-targets)
+    import hashlib
+    from pathlib import Path
+
+    from kprov.provision.modules.files.assemble import assemble
+
+    folder = Path(__file__).resolve().parents[2] / "data" / "ansible-targets" / "targets" / "assemble"
+    folder = folder / "files"
+    fragments = [(path.name, path.read_bytes()) for path in folder.iterdir() if path.is_file()]
+    assert len(fragments) == 5
+
+    def sha1(**kw: str) -> str:
+        return hashlib.sha1(assemble(fragments + [("ßΩ.txt", "π\n".encode())], **kw)).hexdigest()
+
+    assert hashlib.sha1(assemble(fragments)).hexdigest() == "048a1bd1951aa5ccc427eeb4ca19aee45e9c68b3"
+    assert sha1() == "74152e9224f774191bc0bedf460d35de86ad90e6"
+    assert sha1(regexp="^fragment[1-3]$") == "edfe2d7487ef8f5ebc0f1c4dc57ba7b70a7b8e2b"
+    assert sha1(delimiter="#--- delimiter ---#") == "d986cefb82e34e4cf14d33a3cda132ff45aa2980"
