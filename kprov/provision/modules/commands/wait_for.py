@@ -4,7 +4,9 @@ The whole wait is ONE remote shell loop (delay, then poll until ``timeout``), so
 costs one round trip however long it takes. The first 2 s poll every 0.1 s, then every
 ``sleep`` seconds (Ansible's interval, an int): a service that comes up after 1.1 s is seen
 then, not a whole ``sleep`` later (a check only reads, so polling faster changes nothing
-else). A port is probed with bash's /dev/tcp (bash is essential on Debian). Never
+else). A port is probed with bash's /dev/tcp (bash is essential on Debian);
+``search_regex`` in a file with ``grep -P`` (Python's regex syntax, as ansible-core's), then
+the matched file read once for ``match_groups``/``match_groupdict``. Never
 ``changed``. It does not support check mode (ansible-core 2.19's wait_for declares
 ``check_mode: none``): a check-mode run reports it skipped, as Ansible does, instead of
 waiting on a port or file only the real run would bring about (a plan of a new host timed
@@ -19,6 +21,7 @@ poll tests it in the same round trip).
 
 from __future__ import annotations
 
+import re
 import shlex
 import time
 from collections.abc import Mapping
@@ -65,12 +68,26 @@ def _check(p: dict[str, Any]) -> str:
         if p["state"] in ("absent", "stopped"):
             return f"[ ! -e {q} ]"
         if p["search_regex"]:
-            return f"grep -Eq -- {shlex.quote(p['search_regex'])} {q} 2>/dev/null"
+            # Perl-compatible, bytewise: Python's syntax ((?P<name>...), \\w) as ansible-core's re
+            return f"LC_ALL=C grep -aPq -- {shlex.quote(p['search_regex'])} {q} 2>/dev/null"
         return f"[ -e {q} ]"
     probe = port_probe(p["host"], p["port"], p["connect_timeout"])
     if p["state"] in ("stopped", "drained", "absent"):
         return f"! {probe}"
     return probe
+
+
+def _match_groups(ctx: ModuleContext, path: str, regex: str) -> dict[str, Any]:
+    """ansible-core's ``match_groups``/``match_groupdict`` of the match the wait found (the
+    file read once more, the regex applied as Python's, MULTILINE)."""
+    read = ctx.read(f"cat -- {shlex.quote(path)}")
+    try:
+        match = re.search(regex, read.stdout, re.M)
+    except re.error:
+        match = None
+    if match is None:
+        return {}
+    return {"match_groups": list(match.groups()), "match_groupdict": match.groupdict()}
 
 
 @dataclass(frozen=True)
@@ -143,6 +160,8 @@ class WaitForModule(ModuleBase):
         done = ctx.read(plan.script, timeout=plan.read_timeout)
         data = {"elapsed": int(time.monotonic() - started), **plan.data}
         if done.rc == 0:
+            if plan.data.get("search_regex") and plan.data.get("path"):
+                data.update(_match_groups(ctx, plan.data["path"], plan.data["search_regex"]))
             return ModuleResult(data=data)
         raise ModuleFailed(plan.timeout_msg, **data)
 
@@ -155,7 +174,10 @@ class WaitForModule(ModuleBase):
                   if (known := ctx.peek(probe)) is not None}
         plan = self.decide(params, peeked)
         if plan.met:
-            return ModuleResult(data={"elapsed": 0, **plan.data})
+            data = {"elapsed": 0, **plan.data}
+            if params["search_regex"] and params["path"]:
+                data.update(_match_groups(ctx, params["path"], params["search_regex"]))
+            return ModuleResult(data=data)
         return self.act(ctx, plan)
 
 
