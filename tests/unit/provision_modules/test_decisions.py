@@ -28,6 +28,13 @@ def test_plan_unit_enables_what_ansible_core_does_not_count_as_enabled() -> None
         assert plan_unit(status, state=None, enabled=False, masked=None) == [], state
     enabled = {"ActiveState": "inactive", "UnitFileState": "enabled"}
     assert plan_unit(enabled, state=None, enabled=True, masked=None) == []
+    # ansible-core reads `systemctl is-enabled -l`: an indirect unit listed with its installed
+    # links counts as enabled, a bare "indirect" does not
+    indirect = {"ActiveState": "inactive", "UnitFileState": "indirect"}
+    linked = "indirect\n  /etc/systemd/system/sockets.target.wants/dummy.socket\n"
+    assert plan_unit(indirect, state=None, enabled=True, masked=None, is_enabled=linked) == []
+    assert plan_unit(indirect, state=None, enabled=True, masked=None, is_enabled="indirect\n") == ["enable"]
+    assert plan_unit(enabled, state=None, enabled=True, masked=None, is_enabled="disabled\n") == ["enable"]
 
 
 def test_plan_unit() -> None:
