@@ -128,7 +128,8 @@ class WaitForModule(ModuleBase):
         remote polling loop and how its end is reported."""
         p = dict(params)
         if p["port"] is None and not p["path"]:
-            return WaitPlan(sleep=(p["delay"] or p["timeout"]) if p["delay"] + p["timeout"] > 0 else 0,
+            # ansible-core sleeps the delay, then the timeout (a drain of nothing: only the delay)
+            return WaitPlan(sleep=p["delay"] + (p["timeout"] if p["state"] != "drained" else 0),
                             data={"state": p["state"]})
         condition = _check(p)
         data: dict[str, Any] = {"state": p["state"]}
