@@ -52,6 +52,7 @@ SPEC = {
 
 
 _FAST_POLLS = 20  # x 0.1 s
+_ELAPSED = 'echo "elapsed:$(( ($(date +%s%N) - start) / 1000000000 ))";'
 
 
 def port_probe(host: str, port: int, connect_timeout: int) -> str:
@@ -137,10 +138,12 @@ class WaitForModule(ModuleBase):
         known = observed.get(condition)
         if known is not None and known.rc == 0:
             return WaitPlan(met=True, data=data)
+        # timed on the host in nanoseconds from before the delay, as ansible-core's module
+        # times itself: ``elapsed`` is whole seconds of that, not the round trip's
         script = (
-            f"sleep {p['delay']}; end=$(( $(date +%s) + {p['timeout']} )); "
-            f"n=0; while :; do if {condition}; then exit 0; fi; "
-            f"[ $(date +%s) -ge $end ] && exit 3; "
+            f"start=$(date +%s%N); sleep {p['delay']}; end=$(( start + {p['timeout']} * 1000000000 )); "
+            f"n=0; while :; do if {condition}; then {_ELAPSED} exit 0; fi; "
+            f"[ $(date +%s%N) -ge $end ] && {{ {_ELAPSED} exit 3; }}; "
             f"if [ $n -lt {_FAST_POLLS} ] && [ {p['sleep']} -gt 0 ]; then n=$((n + 1)); sleep 0.1; "
             f"else sleep {p['sleep']}; fi; done"
         )
@@ -159,7 +162,8 @@ class WaitForModule(ModuleBase):
                 time.sleep(plan.sleep)
             return ModuleResult(data={"elapsed": int(time.monotonic() - started), **plan.data})
         done = ctx.read(plan.script, timeout=plan.read_timeout)
-        data = {"elapsed": int(time.monotonic() - started), **plan.data}
+        timed = re.search(r"^elapsed:(\d+)$", done.stdout, re.M)
+        data = {"elapsed": int(timed.group(1)) if timed else int(time.monotonic() - started), **plan.data}
         if done.rc == 0:
             if plan.data.get("search_regex") and plan.data.get("path"):
                 data.update(_match_groups(ctx, plan.data["path"], plan.data["search_regex"]))
