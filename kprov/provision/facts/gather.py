@@ -80,7 +80,7 @@ SECTIONS: tuple[tuple[str, str, Parser], ...] = (
     ("python", "for p in python3 python; do command -v $p && $p -V 2>&1 && break; done", parsers.python),
     (
         "service_mgr",
-        "_rd /proc/1/comm; [ -d /run/systemd/system ] && echo run-systemd-system",
+        "_rd /proc/1/comm; [ -d /run/systemd/system ] && echo run-systemd-system && systemctl --version",
         parsers.service_mgr,
     ),
     ("machine_id", "_rd /etc/machine-id", parsers.machine_id),

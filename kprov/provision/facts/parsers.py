@@ -300,6 +300,10 @@ def service_mgr(text: str, facts: dict[str, Any]) -> None:
     comm = lines[0].strip() if lines else ""
     if "run-systemd-system" in lines or comm == "systemd":
         facts["service_mgr"] = "systemd"
+        # ansible-core's systemd fact: `systemctl --version`'s number and its features line
+        after = lines[lines.index("run-systemd-system") + 1:] if "run-systemd-system" in lines else []
+        if len(after) >= 2 and after[0].startswith("systemd ") and after[0].split(" ")[1].isdigit():
+            facts["systemd"] = {"features": after[1], "version": int(after[0].split(" ")[1])}
     else:
         facts["service_mgr"] = {"init": "sysvinit", "openrc-init": "openrc"}.get(comm, comm or "service")
 

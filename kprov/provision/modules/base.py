@@ -134,6 +134,9 @@ class ModuleContext:
     # the task's ``environment:`` (play, role, block and task levels merged): exported for
     # every command the module sends, as Ansible sets it for the module's process
     environment: Mapping[str, str] = field(default_factory=dict)
+    # the whole run is in check mode (``--check``, ``kprov plan``), not only this task: what
+    # earlier tasks would install is not on the host, so a module may plan on it being there
+    check_run: bool = False
     acted: bool = field(default=False, init=False)  # a run/put was sent: probe live from now on
     cache_hit: bool = field(default=False, init=False)  # a probe was answered by the probe cache
 
@@ -207,7 +210,7 @@ class ModuleResult:
             out["skipped"] = True
         if self.msg and "msg" not in self.data:  # debug's msg is a value of its own (a list, ...)
             out["msg"] = self.msg
-        if self.diff:
+        if self.diff and "diff" not in self.data:  # a module's own diff (its JSON answer) stays as it came
             out["diff"] = self.diff
         return out
 

@@ -34,11 +34,13 @@ _BUILTIN = ("ansible.builtin", "ansible.legacy")
 _TABLE: dict[str, tuple[str, tuple[str, ...]]] = {
     "template": ("files.template", _BUILTIN),
     "copy": ("files.copy", _BUILTIN),
+    "assemble": ("files.assemble", _BUILTIN),
     "file": ("files.file", _BUILTIN),
     "lineinfile": ("files.lineinfile", _BUILTIN),
     "blockinfile": ("files.blockinfile", _BUILTIN),
     "command": ("commands.command", _BUILTIN),
     "shell": ("commands.shell", _BUILTIN),
+    "script": ("commands.script", _BUILTIN),
     "systemd_service": ("services.systemd_service", _BUILTIN),
     "systemd": ("services.systemd_service", _BUILTIN),
     "service": ("services.systemd_service", _BUILTIN),

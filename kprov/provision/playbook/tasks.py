@@ -8,7 +8,9 @@ that is not ``k=v``) the rest is ``_raw_params``, as in Ansible. ``args:`` merge
 
 from __future__ import annotations
 
+import codecs
 import difflib
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -84,6 +86,10 @@ _RAW_PARAM_ACTIONS = frozenset({"include_vars", "include_tasks", "include_role",
                                 "import_role", "add_host", "group_by", "set_fact", "meta"})
 _RAW_OPTIONS = frozenset({"chdir", "creates", "removes", "executable", "stdin", "warn", "stdin_add_newline"})
 _PREFIXES = ("ansible.builtin.", "ansible.legacy.")
+# the escapes ansible-core's parse_kv decodes in a k=v token (\n, \t, \b, \xNN, \uNNNN...):
+# ``regexp='\b(.+)\b'`` in free form is a backspace, ``'\\b'`` a word boundary; a
+# backreference ``\1`` is not one of them
+_ESCAPES = re.compile(r"\\(?:U[0-9a-fA-F]{8}|u[0-9a-fA-F]{4}|x[0-9a-fA-F]{2}|N\{[^}]+\}|[\\'\"abfnrtv])")
 
 
 def normalize_action(name: str) -> str:
@@ -165,20 +171,55 @@ def parse_free_form(text: str, action: str) -> dict[str, Any]:
         templated_key = not raw_module and "{{" in key and key.count("{{") == key.count("}}")
         is_kv = eq and (key.isidentifier() or templated_key)
         if is_kv and (not raw_module or key in _RAW_OPTIONS):
-            args[key] = _unquote(value)
+            args[key] = _unquote(_decode_escapes(value))
         else:
             rest.append((a, b))
     if rest:
         if raw_module:
-            args["_raw_params"] = text[rest[0][0] : rest[-1][1]]
+            # the text after the last word stays when that word is the command's (ansible-core
+            # keeps a block scalar's final newline in ``cmd``)
+            end = len(text) if rest[-1] == spans[-1] else rest[-1][1]
+            args["_raw_params"] = text[rest[0][0] : end]
             removed = [(a, b) for a, b in spans if (a, b) not in rest and rest[0][0] < a < rest[-1][1]]
             for a, b in reversed(removed):
                 offset = rest[0][0]
                 raw = args["_raw_params"]
                 args["_raw_params"] = raw[: a - offset] + raw[b - offset :]
+            args["_raw_params"] = _join_continued_lines(args["_raw_params"])
         else:
             args["_raw_params"] = " ".join(text[a:b] for a, b in rest)
     return args
+
+
+def _join_continued_lines(raw: str) -> str:
+    """ansible-core's split_args/join_args on a command's text: a line whose last word is a
+    lone backslash outside quotes continues on the next line (the backslash and the newline
+    become one space); every other newline, and newlines inside quotes, stay."""
+    lines = raw.split("\n")
+    out: list[str] = []
+    quote: str | None = None
+    for number, line in enumerate(lines):
+        words = line.split(" ")
+        for word in words[:-1]:
+            quote = _quote_after(word, quote)
+        continued = words[-1] == "\\" and quote is None and len(words) > 1
+        if not continued:
+            quote = _quote_after(words[-1], quote)
+        out.append(" ".join(words[:-1]) if continued else line)
+        if number < len(lines) - 1:
+            out.append(" " if continued else "\n")
+    return "".join(out)
+
+
+def _quote_after(word: str, quote: str | None) -> str | None:
+    """The open quote after ``word`` (a quote escaped by a backslash in the word is no quote)."""
+    for at, char in enumerate(word):
+        if char in "'\"" and (at == 0 or word[at - 1] != "\\"):
+            if quote is None:
+                quote = char
+            elif char == quote:
+                quote = None
+    return quote
 
 
 def _kv_split(token: str) -> tuple[str, str, str]:
@@ -193,6 +234,10 @@ def _kv_split(token: str) -> tuple[str, str, str]:
         elif char == "=" and not depth:
             return token[:i], "=", token[i + 1:]
     return token, "", ""
+
+
+def _decode_escapes(value: str) -> str:
+    return _ESCAPES.sub(lambda found: codecs.decode(found.group(0), "unicode-escape"), value)
 
 
 def _unquote(value: str) -> str:

@@ -22,9 +22,10 @@ pytestmark = pytest.mark.lab
 
 # fast (a few seconds a side), and each one covers a different part of the engine:
 # changed_when/failed_when result keys, lookups (first_found's search path and term forms,
-# subelements' checks), filters and tests
+# subelements' checks), filters and tests; a module kprov builds as an action does (script:
+# a controller file sent and run, creates/removes, check mode)
 CI_SUBSET = ("changed_when", "failed_when", "lookup_dict", "lookup_env", "lookup_first_found",
-             "lookup_subelements", "test_mathstuff")
+             "lookup_subelements", "test_mathstuff", "script")
 _OPT_IN = os.environ.get("KPROV_ANSIBLE_TARGETS", "")
 
 

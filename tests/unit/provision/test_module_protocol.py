@@ -12,6 +12,7 @@ import typer
 from typer.testing import CliRunner
 
 from kprov.cli import provision as provision_cli
+from kprov.provision.execute.task.report import diff_entries
 from kprov.provision.modules.protocol.answer import parse_answer, to_result
 from kprov.provision.modules.protocol.locate import Locator, ModuleSource, core_package_dir
 from kprov.provision.modules.protocol.pack import module_style, pack_module
@@ -86,6 +87,15 @@ def test_answer_past_junk_and_the_failure_shape() -> None:
     assert broken["module_stdout"] == "oops" and broken["exception"].startswith("Traceback")
     assert to_result({"rc": 2, "_ansible_no_log": False}).failed  # rc without 'failed' fails
     assert "_ansible_no_log" not in to_result({"rc": 0, "_ansible_no_log": False}).data
+
+
+def test_a_modules_own_diff_is_registered_as_it_came_and_still_reported() -> None:
+    # known_hosts' target reads diff.diff.before_header: one dict, as ansible-core registers it
+    own = {"before_header": "/k", "after_header": "/k", "before": "a\n", "after": "a\nb\n"}
+    result = to_result({"changed": True, "diff": own})
+    assert result.as_registered()["diff"] == own
+    assert diff_entries(result.as_registered()) == [own]
+    assert diff_entries({"diff": [own, "junk"]}) == [own]
 
 
 def _app() -> typer.Typer:

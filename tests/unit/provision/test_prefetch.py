@@ -209,7 +209,7 @@ def test_query_commands_and_met_waits_are_read_with_the_other_probes(
         f'shell: "cat {dest}/there; ', 'shell: "')
     failed, _ = run_fake(tmp_path, monkeypatch, site, ["h1"], {"h1": LocalConnector("h1")})  # type: ignore[dict-item]
     assert ("wait", "failed") in statuses(failed, "h1")
-    assert any(c.startswith("sleep 0; end=") for c in _commands(tmp_path))
+    assert any(c.startswith("start=$(date +%s%N); sleep 0; end=") for c in _commands(tmp_path))
 
 
 def test_a_query_after_a_change_runs_live_and_sees_it(tmp_path: Path,

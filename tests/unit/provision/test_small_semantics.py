@@ -76,6 +76,26 @@ def test_args_that_are_one_template_are_variable_params_except_for_raw_param_act
         "user_{{ item.0 }}": "{{ item.1 }}"}
 
 
+def test_free_form_values_decode_ansible_escapes() -> None:
+    # ansible-core's parse_kv: \b is a backspace, \\b a backslash and b; \1 stays as written
+    args = parse_free_form(r"""path=/f regexp='\b(.+)\b' replace='"\1"' line=a\tb""", "replace")
+    assert args == {"path": "/f", "regexp": "\x08(.+)\x08", "replace": '"\\1"', "line": "a\tb"}
+    assert parse_free_form(r"regexp='\\b(.+)\\b'", "replace")["regexp"] == r"\b(.+)\b"
+    # a command's own words are not k=v: kept as written
+    assert parse_free_form(r"printf 'a\tb' chdir=/tmp", "command")["_raw_params"] == r"printf 'a\tb'"
+
+
+def test_free_form_command_lines_join_as_ansible_core_splits_them() -> None:
+    # a lone backslash ends a continued line (outside quotes); newlines elsewhere, and the
+    # block scalar's final one, stay in the command
+    text = 'echo a \\\n"b c" "d\ne" \\\n| cat\necho f\n'
+    assert parse_free_form(text, "shell") == {"_raw_params": 'echo a "b c" "d\ne" | cat\necho f\n'}
+    # a backslash inside quotes is the quoted text's
+    assert parse_free_form("echo 'x \\\ny'\n", "shell") == {"_raw_params": "echo 'x \\\ny'\n"}
+    # a trailing option is no part of the command
+    assert parse_free_form("echo hi chdir=/tmp\n", "shell") == {"_raw_params": "echo hi", "chdir": "/tmp"}
+
+
 def test_debug_above_the_runs_verbosity_is_skipped(tmp_path: Path, monkeypatch: MP) -> None:
     files = {"site.yml": PLAY + (
         "    - debug: var=x verbosity=3\n      register: quiet\n"

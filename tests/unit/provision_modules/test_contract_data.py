@@ -11,7 +11,7 @@ probes (``probes(params, view)``) must be as many as the case's probe outputs, a
   it), and the result's fields named must come out; ``commands`` lists what it sent after
   its probes (files it wrote show as ``put PATH``).
 
-``view`` (check_mode, query), ``diff`` and ``files`` (controller files by kind/name, for
+``view`` (check_mode, query, check_run), ``diff`` and ``files`` (controller files by kind/name, for
 copy, template and unarchive) set the task around the module. Also here: every module under
 kprov/provision/modules has a case file and a decide of its own (its run goes through it), and
 nothing in the engine knows a recording mode.
@@ -115,6 +115,7 @@ def test_case(module_name: str, case: dict[str, Any], tmp_path: Path) -> None:
     ctx = ModuleContext(connector=connector, check_mode=view.check_mode, diff=case.get("diff", False),
                         find_file=view.find_file, render_template=lambda text, settings: text)
     ctx.query = view.query
+    ctx.check_run = given.get("check_run", False)  # the whole run in check mode (kprov plan)
     store = _Store({ctx.probe_key(cmd): result for cmd, result in observed.items()})
     ctx.probes = store
     result = guarded(lambda: module.run(ctx, case["args"]))

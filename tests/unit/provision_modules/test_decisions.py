@@ -21,6 +21,22 @@ def ctx(fake: FakeConnector, **kw) -> ModuleContext:
     return ModuleContext(connector=fake, diff=True, **kw)
 
 
+def test_plan_unit_enables_what_ansible_core_does_not_count_as_enabled() -> None:
+    for state in ("indirect", "enabled-runtime", "alias"):
+        status = {"ActiveState": "inactive", "UnitFileState": state}
+        assert plan_unit(status, state=None, enabled=True, masked=None) == ["enable"], state
+        assert plan_unit(status, state=None, enabled=False, masked=None) == [], state
+    enabled = {"ActiveState": "inactive", "UnitFileState": "enabled"}
+    assert plan_unit(enabled, state=None, enabled=True, masked=None) == []
+    # ansible-core reads `systemctl is-enabled -l`: an indirect unit listed with its installed
+    # links counts as enabled, a bare "indirect" does not
+    indirect = {"ActiveState": "inactive", "UnitFileState": "indirect"}
+    linked = "indirect\n  /etc/systemd/system/sockets.target.wants/dummy.socket\n"
+    assert plan_unit(indirect, state=None, enabled=True, masked=None, is_enabled=linked) == []
+    assert plan_unit(indirect, state=None, enabled=True, masked=None, is_enabled="indirect\n") == ["enable"]
+    assert plan_unit(enabled, state=None, enabled=True, masked=None, is_enabled="disabled\n") == ["enable"]
+
+
 def test_plan_unit() -> None:
     assert plan_unit(
         {"ActiveState": "inactive", "UnitFileState": "disabled"}, state="started", enabled=True, masked=None
@@ -83,11 +99,17 @@ def test_systemd_missing_unit_fails_clearly() -> None:
     fake = FakeConnector().on(r"systemctl show", stdout="LoadState=not-found\nActiveState=inactive\n")
     result = get_module("systemd_service").run(ctx(fake), {"name": "nope", "state": "started"})
     assert result.failed and "Could not find the requested service nope" in result.msg
-    # plan (check mode): the package an earlier task installs is not there; starting is the change
-    planned = get_module("systemd_service").run(ctx(fake, check_mode=True),
+    # a check-mode run (kprov plan): the package an earlier task installs is not there;
+    # starting is the change
+    whole = ctx(fake, check_mode=True)
+    whole.check_run = True
+    planned = get_module("systemd_service").run(whole,
                                                 {"name": "containerd", "state": "started", "enabled": True})
     assert planned.changed and not planned.failed
     assert planned.msg == "would make containerd started and enabled (not on the host yet)"
+    # one task in check mode in a real run: missing fails, as ansible-core's module does
+    one = get_module("systemd_service").run(ctx(fake, check_mode=True), {"name": "nope", "state": "stopped"})
+    assert one.failed and one.msg == "Could not find the requested service nope: host"
 
 
 DPKG = (
@@ -206,6 +228,28 @@ def test_blockinfile_rules() -> None:
     assert first == "// BEGIN\nx\n// END\na\nb\n"
 
 
+
+def test_blockinfile_as_ansible_core_edits() -> None:
+    managed = "# BEGIN ANSIBLE MANAGED BLOCK\n{}# END ANSIBLE MANAGED BLOCK\n"
+    # a CRLF block keeps its line endings, replacing the old block in place
+    text, msg = apply_block("unix\n" + managed.format("dos\r\n") + "unix\n", "dos\r\ndos\r\n")
+    assert (text, msg) == ("unix\n" + managed.format("dos\r\ndos\r\n") + "unix\n", "Block inserted")
+    # a new block goes after the LAST matching line; an unmatched pattern means EOF
+    assert apply_block("k\nx\nk\n", "b", insertafter="^k")[0] == "k\nx\nk\n" + managed.format("b\n")
+    assert apply_block("k\nx\nk\nz\n", "b", insertbefore="^k")[0] == (
+        "k\nx\n" + managed.format("b\n") + "k\nz\n")
+    assert apply_block("a\n", "b", insertbefore="nomatch")[0] == "a\n" + managed.format("b\n")
+    # (?m): the pattern reads the whole text, several lines at once
+    assert apply_block("a\nb\nc\n", "x", insertafter="(?m)^a\nb$")[0] == (
+        "a\nb\n" + managed.format("x\n") + "c\n")
+    # prepend/append a blank line, not where one already is or at the file's ends
+    assert apply_block("a\nc\n", "b", insertafter="^a", prepend_newline=True, append_newline=True)[0] == (
+        "a\n\n" + managed.format("b\n") + "\nc\n")
+    assert apply_block("", "b", prepend_newline=True, append_newline=True)[0] == managed.format("b\n")
+    # a vertical tab is not a line end (bytes' splitlines, not str's)
+    assert apply_block("a\x0bb\n", "x")[0] == "a\x0bb\n" + managed.format("x\n")
+
+
 def test_copy_and_template_fail_on_their_source_before_touching_the_host(tmp_path) -> None:
     fake = FakeConnector()  # scripted with nothing: any command would raise UnscriptedCommand
 
@@ -259,10 +303,42 @@ def test_command_reports_a_chdir_it_cannot_enter_as_ansible_core() -> None:
     from kprov.provision.modules.commands.command import CommandPlan
     plan = CommandPlan(shown=["echo"], line="echo", chdir=["cd /nope || exit 1"], chdir_path="/nope")
     script = plan.script("tok", check_mode=False)
-    assert script.startswith("cd /nope 2>/dev/null || {") and "tok:chdir:2" in script
+    assert script.startswith("cd -P /nope 2>/dev/null || {") and "tok:chdir:2" in script
     assert plan.script("tok", check_mode=False, plain_chdir=True).startswith("cd /nope || exit 1")
     failed = plan.chdir_failed("tok:chdir:2\n", "tok")
     assert failed is not None and failed.failed
     assert failed.msg == ("Unable to change directory before execution: [Errno 2] No such file or "
                           "directory: '/nope'")
     assert plan.chdir_failed("hello\n", "tok") is None
+
+
+def test_script_refuses_async_in_ansible_cores_words() -> None:
+    from kprov.provision.modules.commands.script import MODULE as SCRIPT
+    from kprov.provision.modules.registry import lookup
+
+    refused = lookup("ansible.builtin.script").detach  # type: ignore[attr-defined]
+    assert refused is not None
+    result = refused(ModuleContext(connector=FakeConnector()), {"_raw_params": "/some/script.sh"})
+    assert result.failed and result.msg == "This action (script) does not support async."
+    assert SCRIPT.name == "script"
+
+
+def test_assemble_matches_ansible_cores_own_checksums() -> None:
+    # the fragments and sha1s of ansible-core's assemble target (tests/data/ansible-targets)
+    import hashlib
+    from pathlib import Path
+
+    from kprov.provision.modules.files.assemble import assemble
+
+    folder = Path(__file__).resolve().parents[2] / "data" / "ansible-targets" / "targets" / "assemble"
+    folder = folder / "files"
+    fragments = [(path.name, path.read_bytes()) for path in folder.iterdir() if path.is_file()]
+    assert len(fragments) == 5
+
+    def sha1(**kw: str) -> str:
+        return hashlib.sha1(assemble(fragments + [("ßΩ.txt", "π\n".encode())], **kw)).hexdigest()
+
+    assert hashlib.sha1(assemble(fragments)).hexdigest() == "048a1bd1951aa5ccc427eeb4ca19aee45e9c68b3"
+    assert sha1() == "74152e9224f774191bc0bedf460d35de86ad90e6"
+    assert sha1(regexp="^fragment[1-3]$") == "edfe2d7487ef8f5ebc0f1c4dc57ba7b70a7b8e2b"
+    assert sha1(delimiter="#--- delimiter ---#") == "d986cefb82e34e4cf14d33a3cda132ff45aa2980"

@@ -77,3 +77,16 @@ def test_gather_is_one_round_trip() -> None:
     assert len(fake.commands) == 1
     assert fake.commands[0].cmd == FACTS_SCRIPT
     assert facts["service_mgr"]
+
+
+def test_systemd_fact_as_ansible_core_gathers_it() -> None:
+    from kprov.provision.facts import parsers
+
+    facts: dict[str, object] = {}
+    parsers.service_mgr("systemd\nrun-systemd-system\nsystemd 252 (252.30-1~deb12u2)\n"
+                        "+PAM +AUDIT +SELINUX -APPARMOR\n", facts)
+    assert facts["service_mgr"] == "systemd"
+    assert facts["systemd"] == {"features": "+PAM +AUDIT +SELINUX -APPARMOR", "version": 252}
+    other: dict[str, object] = {}
+    parsers.service_mgr("init\n", other)
+    assert "systemd" not in other

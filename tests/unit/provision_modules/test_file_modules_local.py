@@ -97,8 +97,9 @@ def test_lineinfile_and_blockinfile(run_local, tmp_path: Path) -> None:
 def test_command_shell_creates_and_check_mode(run_local, tmp_path: Path) -> None:
     marker = tmp_path / "done"
     args = {"_raw_params": f"touch {marker}", "creates": str(marker)}
-    skipped = run_local("command", args, check=True)
-    assert skipped.skipped and not marker.exists()
+    # check mode: creates would let it run, so ansible-core reports the change (not skipped)
+    planned = run_local("command", args, check=True)
+    assert planned.changed and not planned.skipped and not marker.exists()
     ran = run_local("command", args)
     assert ran.changed and ran.data["rc"] == 0 and marker.exists()
     again = run_local("command", args)
@@ -177,3 +178,11 @@ def test_unarchive_remote_src(run_local, tmp_path: Path) -> None:
     assert not run_local("unarchive", args).changed
     missing = run_local("unarchive", {**args, "src": str(tmp_path / "none.tar")})
     assert missing.failed and "does not exist" in missing.msg
+
+
+def test_chdir_through_a_symlink_is_the_physical_folder(run_local, tmp_path: Path) -> None:
+    # ansible-core's os.chdir: the shell's $PWD is the resolved folder, not the link's path
+    (tmp_path / "root" / "site").mkdir(parents=True)
+    (tmp_path / "link").symlink_to(tmp_path / "root")
+    shell = run_local("shell", {"_raw_params": 'dirname "$PWD"', "chdir": str(tmp_path / "link" / "site")})
+    assert shell.data["stdout"] == str((tmp_path / "root").resolve())

@@ -16,7 +16,7 @@ from kprov.provision.playbook.model import Task
 from kprov.provision.redact import SECRET_DIFF, is_secret_file, redact_data, redact_text
 from kprov.provision.template_filters import to_bool
 
-__all__ = ["bool_keyword", "inject_facts", "safe_diff", "task_result"]
+__all__ = ["bool_keyword", "diff_entries", "inject_facts", "safe_diff", "task_result"]
 
 
 def bool_keyword(value: Any) -> bool:
@@ -53,12 +53,19 @@ def inject_facts(registered: dict[str, Any], host: HostState) -> None:
     host.facts_changes += 1
 
 
+def diff_entries(registered: dict[str, Any]) -> list[dict[str, Any]]:
+    """A result's diff entries: kprov's modules register a list, a module run by Ansible's
+    protocol its own one dict (as ansible-core registers it)."""
+    own = registered.get("diff") or []
+    return [own] if isinstance(own, dict) else [d for d in own if isinstance(d, dict)]
+
+
 def task_result(task: Task, status: Status, registered: dict[str, Any], seconds: float, *, host: str,
                 play: str, title: str | None = None) -> TaskResult:
     """The task's result on ``host`` as it is reported (``title``: its name templated)."""
-    diffs = list(registered.get("diff") or [])
+    diffs = diff_entries(registered)
     for item in registered.get("results") or []:
-        diffs += item.get("diff") or []
+        diffs += diff_entries(item)
     ignored = ((status == "failed" and bool_keyword(task.ignore_errors))
                or (status == "unreachable" and bool_keyword(task.ignore_unreachable)))
     public = {"censored": "output hidden: no_log is set"} if task.no_log else registered

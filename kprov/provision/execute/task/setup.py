@@ -83,6 +83,7 @@ class TaskSetup:
             file_digest=self.run.file_digest,
             log=log,
             environment=environment or {},
+            check_run=bool(opts.check),
         )
 
     def environment(self, task: Task, scope: VarScope) -> dict[str, str]:

@@ -5,8 +5,9 @@
 round trip as the command: the script prints a per-run random token and stops when the test
 says "skip", so a skipped command costs one round trip too (none when the engine read the
 same test ahead, with the host's other probes: ``ctx.peek``). Always ``changed`` when it runs
-(use changed_when), failed when rc != 0. Check mode runs nothing (unless creates/removes
-would skip it anyway) and reports ``skipped``. With ``async`` the same script runs as a
+(use changed_when), failed when rc != 0. Check mode runs nothing: a command creates/removes
+would skip "would not run"; one without them is ``skipped``, one with them that would run is
+a change (ansible-core's partial check mode). With ``async`` the same script runs as a
 host-side job (``detach``; execute.async_jobs).
 
 A task that declares its command a query (``changed_when: false`` and ``check_mode: false``:
@@ -116,7 +117,7 @@ def _glob_words(pattern: str) -> str:
 
 
 def _chdir(p: Mapping[str, Any]) -> list[str]:
-    return [f"cd {shlex.quote(p['chdir'])} || exit 1"] if p["chdir"] else []
+    return [f"cd -P {shlex.quote(p['chdir'])} || exit 1"] if p["chdir"] else []
 
 
 def _skip_probe(p: Mapping[str, Any], tests: list[tuple[str, str]]) -> str:
@@ -134,6 +135,12 @@ class CommandModule(ModuleBase):
     def __init__(self, name: str, use_shell: bool) -> None:
         self.name = name
         self.use_shell = use_shell
+
+    def params(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        # command's own option: refused by ansible-core's shell action
+        if self.use_shell and "expand_argument_vars" in args:
+            raise ModuleFailed(f"Unsupported parameters for ({self.name}) module: expand_argument_vars")
+        return super().params(args)
 
     def probes(self, params: Mapping[str, Any], view: TaskView) -> list[str]:
         """``creates``/``removes``' test when given (the command runs live, guarded by it), else
@@ -203,7 +210,7 @@ class CommandModule(ModuleBase):
         params = self.params(args)
         plan = self.decide(params, self._peeked(ctx, params))
         if plan.skip is not None:
-            return plan.skipped()
+            return plan.skipped(check_mode=ctx.check_mode)
         return self.act(ctx, plan)
 
     def act(self, ctx: ModuleContext, plan: CommandPlan) -> ModuleResult:
@@ -223,9 +230,13 @@ class CommandModule(ModuleBase):
         if unentered is not None:
             return unentered
         if result.stdout.startswith(f"{token}:"):
-            return plan.skipped(result.stdout.strip().split(":", 1)[1])
+            return plan.skipped(result.stdout.strip().split(":", 1)[1], check_mode=ctx.check_mode)
         if ctx.check_mode:
-            return ModuleResult(skipped=True, msg="Command would have run if not in check mode",
+            # ansible-core: a command with creates/removes that would run is a change, one
+            # without them is skipped (the two are exclusive)
+            guarded = plan.creates is not None or plan.removes is not None
+            return ModuleResult(skipped=not guarded, changed=guarded,
+                                msg="Command would have run if not in check mode",
                                 data={"cmd": plan.shown, "rc": 0, "stdout": "", "stderr": "",
                                       "stdout_lines": [], "stderr_lines": []})
         return plan.finish(result, token, started, time.monotonic() - clock)
@@ -271,7 +282,7 @@ class CommandPlan:
         chdir = self.chdir
         if self.chdir_path and not plain_chdir:  # a folder it cannot enter: as ansible-core says
             where = shlex.quote(self.chdir_path)
-            chdir = [f"cd {where} 2>/dev/null || {{ if [ -e {where} ]; then echo {token}:chdir:20; "
+            chdir = [f"cd -P {where} 2>/dev/null || {{ if [ -e {where} ]; then echo {token}:chdir:20; "
                      f"else echo {token}:chdir:2; fi; exit 0; }}"]
         return "\n".join([*chdir, *guards, "true" if check_mode else self.line])
 
@@ -285,11 +296,11 @@ class CommandPlan:
                             f"[Errno {errno}] {why}: '{self.chdir_path}'",
                             data={"rc": None, "cmd": None, "stdout": "", "stderr": ""})
 
-    def skipped(self, which: str | None = None) -> ModuleResult:
+    def skipped(self, which: str | None = None, *, check_mode: bool = False) -> ModuleResult:
         which = which or self.skip
         target = self.creates if which == "creates" else self.removes
         verb = "exists" if which == "creates" else "does not exist"
-        msg = f"Did not run command since '{target}' {verb}"
+        msg = f"{'Would' if check_mode else 'Did'} not run command since '{target}' {verb}"
         said = f"skipped, since {target} {verb}"  # Ansible's stdout here (msg says it better)
         return ModuleResult(changed=False, msg=msg, data={
             "cmd": self.shown, "rc": 0, "stdout": said, "stderr": "", "stdout_lines": [said],

@@ -4,7 +4,9 @@ The whole wait is ONE remote shell loop (delay, then poll until ``timeout``), so
 costs one round trip however long it takes. The first 2 s poll every 0.1 s, then every
 ``sleep`` seconds (Ansible's interval, an int): a service that comes up after 1.1 s is seen
 then, not a whole ``sleep`` later (a check only reads, so polling faster changes nothing
-else). A port is probed with bash's /dev/tcp (bash is essential on Debian). Never
+else). A port is probed with bash's /dev/tcp (bash is essential on Debian);
+``search_regex`` in a file with ``grep -P`` (Python's regex syntax, as ansible-core's), then
+the matched file read once for ``match_groups``/``match_groupdict``. Never
 ``changed``. It does not support check mode (ansible-core 2.19's wait_for declares
 ``check_mode: none``): a check-mode run reports it skipped, as Ansible does, instead of
 waiting on a port or file only the real run would bring about (a plan of a new host timed
@@ -19,6 +21,7 @@ poll tests it in the same round trip).
 
 from __future__ import annotations
 
+import re
 import shlex
 import time
 from collections.abc import Mapping
@@ -49,6 +52,7 @@ SPEC = {
 
 
 _FAST_POLLS = 20  # x 0.1 s
+_ELAPSED = 'echo "elapsed:$(( ($(date +%s%N) - start) / 1000000000 ))";'
 
 
 def port_probe(host: str, port: int, connect_timeout: int) -> str:
@@ -65,12 +69,26 @@ def _check(p: dict[str, Any]) -> str:
         if p["state"] in ("absent", "stopped"):
             return f"[ ! -e {q} ]"
         if p["search_regex"]:
-            return f"grep -Eq -- {shlex.quote(p['search_regex'])} {q} 2>/dev/null"
+            # Perl-compatible, bytewise: Python's syntax ((?P<name>...), \\w) as ansible-core's re
+            return f"LC_ALL=C grep -aPq -- {shlex.quote(p['search_regex'])} {q} 2>/dev/null"
         return f"[ -e {q} ]"
     probe = port_probe(p["host"], p["port"], p["connect_timeout"])
     if p["state"] in ("stopped", "drained", "absent"):
         return f"! {probe}"
     return probe
+
+
+def _match_groups(ctx: ModuleContext, path: str, regex: str) -> dict[str, Any]:
+    """ansible-core's ``match_groups``/``match_groupdict`` of the match the wait found (the
+    file read once more, the regex applied as Python's, MULTILINE)."""
+    read = ctx.read(f"cat -- {shlex.quote(path)}")
+    try:
+        match = re.search(regex, read.stdout, re.M)
+    except re.error:
+        match = None
+    if match is None:
+        return {}
+    return {"match_groups": list(match.groups()), "match_groupdict": match.groupdict()}
 
 
 @dataclass(frozen=True)
@@ -111,7 +129,8 @@ class WaitForModule(ModuleBase):
         remote polling loop and how its end is reported."""
         p = dict(params)
         if p["port"] is None and not p["path"]:
-            return WaitPlan(sleep=(p["delay"] or p["timeout"]) if p["delay"] + p["timeout"] > 0 else 0,
+            # ansible-core sleeps the delay, then the timeout (a drain of nothing: only the delay)
+            return WaitPlan(sleep=p["delay"] + (p["timeout"] if p["state"] != "drained" else 0),
                             data={"state": p["state"]})
         condition = _check(p)
         data: dict[str, Any] = {"state": p["state"]}
@@ -119,10 +138,12 @@ class WaitForModule(ModuleBase):
         known = observed.get(condition)
         if known is not None and known.rc == 0:
             return WaitPlan(met=True, data=data)
+        # timed on the host in nanoseconds from before the delay, as ansible-core's module
+        # times itself: ``elapsed`` is whole seconds of that, not the round trip's
         script = (
-            f"sleep {p['delay']}; end=$(( $(date +%s) + {p['timeout']} )); "
-            f"n=0; while :; do if {condition}; then exit 0; fi; "
-            f"[ $(date +%s) -ge $end ] && exit 3; "
+            f"start=$(date +%s%N); sleep {p['delay']}; end=$(( start + {p['timeout']} * 1000000000 )); "
+            f"n=0; while :; do if {condition}; then {_ELAPSED} exit 0; fi; "
+            f"[ $(date +%s%N) -ge $end ] && {{ {_ELAPSED} exit 3; }}; "
             f"if [ $n -lt {_FAST_POLLS} ] && [ {p['sleep']} -gt 0 ]; then n=$((n + 1)); sleep 0.1; "
             f"else sleep {p['sleep']}; fi; done"
         )
@@ -141,8 +162,11 @@ class WaitForModule(ModuleBase):
                 time.sleep(plan.sleep)
             return ModuleResult(data={"elapsed": int(time.monotonic() - started), **plan.data})
         done = ctx.read(plan.script, timeout=plan.read_timeout)
-        data = {"elapsed": int(time.monotonic() - started), **plan.data}
+        timed = re.search(r"^elapsed:(\d+)$", done.stdout, re.M)
+        data = {"elapsed": int(timed.group(1)) if timed else int(time.monotonic() - started), **plan.data}
         if done.rc == 0:
+            if plan.data.get("search_regex") and plan.data.get("path"):
+                data.update(_match_groups(ctx, plan.data["path"], plan.data["search_regex"]))
             return ModuleResult(data=data)
         raise ModuleFailed(plan.timeout_msg, **data)
 
@@ -155,7 +179,10 @@ class WaitForModule(ModuleBase):
                   if (known := ctx.peek(probe)) is not None}
         plan = self.decide(params, peeked)
         if plan.met:
-            return ModuleResult(data={"elapsed": 0, **plan.data})
+            data = {"elapsed": 0, **plan.data}
+            if params["search_regex"] and params["path"]:
+                data.update(_match_groups(ctx, params["path"], params["search_regex"]))
+            return ModuleResult(data=data)
         return self.act(ctx, plan)
 
 

@@ -28,6 +28,8 @@ from kprov.provision.modules.files.textedit import (
 
 __all__ = ["MODULE", "BlockInFileModule", "apply_block"]
 
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
+
 SPEC = {
     "path": Arg(required=True, aliases=("dest", "destfile", "name")),
     "state": Arg(default="present", choices=("present", "absent")),
@@ -42,45 +44,70 @@ SPEC = {
 
 def apply_block(text: str, block: str, *, marker: str = "# {mark} ANSIBLE MANAGED BLOCK",
                 marker_begin: str = "BEGIN", marker_end: str = "END", present: bool = True,
-                insertafter: str | None = None, insertbefore: str | None = None) -> tuple[str, str]:
-    begin = marker.replace("{mark}", marker_begin)
-    end = marker.replace("{mark}", marker_end)
-    lines = text.splitlines(keepends=True)
-    wanted = [begin + "\n", *(line + "\n" for line in block.splitlines()), end + "\n"] \
-        if present and block else []
+                insertafter: str | None = None, insertbefore: str | None = None,
+                prepend_newline: bool = False, append_newline: bool = False) -> tuple[str, str]:
+    """The text with the block put in (or taken out) and ansible-core's message ("" when the
+    text is unchanged). As ansible-core: markers are whole ``\\n``-ended lines; the block's
+    own line endings are kept (a ``\\r\\n`` block stays one), only a missing final newline is
+    added; a new block goes after (before) the LAST line ``insertafter`` (``insertbefore``)
+    matches, or where a ``(?m)`` pattern matches the whole text; an unmatched pattern means EOF."""
+    begin = marker.replace("{mark}", marker_begin) + "\n"
+    end = marker.replace("{mark}", marker_end) + "\n"
+    lines = _lines(text)
+    wanted: list[str] = []
+    if present and block:
+        wanted = [begin, *_lines(block if block.endswith("\n") else block + "\n"), end]
     start = stop = None
     for number, line in enumerate(lines):
-        if line.rstrip("\r\n") == begin:
+        if line == begin:
             start = number
-        if line.rstrip("\r\n") == end:
+        if line == end:
             stop = number
     if start is None or stop is None:
-        if not wanted:
-            return text, ""
-        position: int | None = None
-        if insertbefore is not None and insertbefore != "BOF":
-            pattern = re.compile(insertbefore)
-            position = next((n for n in range(len(lines) - 1, -1, -1) if pattern.search(lines[n])), None)
-        elif insertbefore == "BOF":
-            position = 0
-        elif insertafter not in (None, "EOF"):
-            pattern = re.compile(insertafter)
-            hit = next((n for n in range(len(lines) - 1, -1, -1) if pattern.search(lines[n])), None)
-            position = None if hit is None else hit + 1
-        if position is None:
-            position = len(lines)
-        msg = "Block inserted"
+        position = _insert_position(text, lines, insertafter, insertbefore)
     else:
-        first, last = min(start, stop), max(start, stop)
-        if lines[first:last + 1] == wanted:
-            return text, ""
-        del lines[first:last + 1]
-        position = first
-        msg = "Block removed" if not wanted else "Block inserted"
-    if position > 0 and wanted and not lines[position - 1].endswith("\n"):
+        position = min(start, stop)
+        del lines[position:max(start, stop) + 1]
+    if position > 0 and not lines[position - 1].endswith("\n"):
         lines[position - 1] += "\n"
+    if prepend_newline and present and position != 0 and lines[position - 1] != "\n":
+        lines.insert(position, "\n")
+        position += 1
     lines[position:position] = wanted
-    return "".join(lines), msg
+    after_block = position + len(wanted)
+    if append_newline and present and after_block < len(lines) and lines[after_block] != "\n":
+        lines.insert(after_block, "\n")
+    result = "".join(lines)
+    if result == text:
+        return text, ""
+    return result, "Block inserted" if wanted else "Block removed"
+
+
+def _lines(text: str) -> list[str]:
+    """Lines with their ends, split as bytes.splitlines splits (only at \\n, \\r\\n, \\r)."""
+    return _LINE.findall(text)
+
+
+def _insert_position(text: str, lines: list[str], insertafter: str | None, insertbefore: str | None) -> int:
+    if insertafter is None and insertbefore is None:
+        insertafter = "EOF"
+    pattern = insertafter if insertafter not in (None, "EOF") else \
+        insertbefore if insertbefore not in (None, "BOF") else None
+    if pattern is None:
+        return 0 if insertbefore is not None else len(lines)
+    found = re.compile(pattern)
+    hit: int | None = None
+    if found.flags & re.MULTILINE:  # a (?m) pattern reads the whole text
+        match = found.search(text)
+        if match:
+            hit = text.count("\n", 0, match.end() if insertafter else match.start())
+    else:
+        for number, line in enumerate(lines):
+            if found.search(line):
+                hit = number
+    if hit is None:
+        return len(lines)
+    return hit + 1 if insertafter is not None else hit
 
 
 class BlockInFileModule(ModuleBase):
@@ -105,7 +132,8 @@ class BlockInFileModule(ModuleBase):
         def edit(text: str) -> tuple[str, str]:
             return apply_block(text, p["block"], marker=p["marker"], marker_begin=p["marker_begin"],
                                marker_end=p["marker_end"], present=present,
-                               insertafter=p["insertafter"], insertbefore=p["insertbefore"])
+                               insertafter=p["insertafter"], insertbefore=p["insertbefore"],
+                               prepend_newline=p["prepend_newline"], append_newline=p["append_newline"])
 
         (probed,) = observed.values()
         plan = decide_text_edit(self.name, p["path"], probed, edit, create=p["create"], owner=p["owner"],

@@ -2,7 +2,8 @@
 
 Idempotent by sha1 checksum (one probe round trip when nothing changes). ``src`` is found
 with ``ctx.find_file(src, "files")`` (an absolute path as it is); ``remote_src: true`` copies a file that
-is already on the host. Directory sources are not supported (use several tasks or unarchive).
+is already on the host. A controller folder is copied file by file (``src/``: its contents;
+``src``: the folder itself), a remote folder is not supported.
 
 The module contract's steps are placefile's: ``decide`` (pure) takes the destination's probe
 and the content's sha1 and size (of ``content``, or the digest the run took of ``src``) and
@@ -17,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import posixpath
+import shlex
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -108,7 +110,7 @@ class CopyModule(ModuleBase):
         else:
             src = ctx.find_file(p["src"], "files")
             if src.is_dir():
-                raise ModuleFailed(f"copy: src {p['src']} is a directory; directory copies are not supported")
+                return self._copy_folder(ctx, p, src)
             data = self._local_reader(src)
             src_name = src.name
             try:  # hashed once per run (ctx.file_digest); read only to be sent
@@ -124,6 +126,38 @@ class CopyModule(ModuleBase):
                                                      digest=digest))
         if p["src"] is not None:
             result.data["src"] = p["src"]
+        return result
+
+    def _copy_folder(self, ctx: ModuleContext, p: Mapping[str, Any], src: Path) -> ModuleResult:
+        """A controller folder, as ansible-core copies one: ``src/`` puts what it holds into
+        dest, ``src`` the folder itself (dest/NAME); folders are made as needed, each file
+        placed (and decided) as a single file is."""
+        into = p["dest"] if p["src"].endswith("/") else posixpath.join(p["dest"], src.name)
+        files = sorted(path for path in src.rglob("*") if path.is_file())
+        folders = sorted({posixpath.dirname(posixpath.join(into, path.relative_to(src).as_posix()))
+                          for path in files} | {into})
+        made = False
+        result = ModuleResult(data={"dest": p["dest"], "src": p["src"]})
+        for path in files:
+            target = posixpath.join(into, path.relative_to(src).as_posix())
+            one = {**p, "dest": target}
+            digest = ctx.file_digest(path)
+
+            def decide(observed: Mapping[str, CommandResult], digest: tuple[str, int] | None,
+                       one: Mapping[str, Any] = one, name: str = path.name) -> Placement:
+                return self.decide(one, observed, digest, name)
+
+            plan = plan_placement(ctx, target, self._local_reader(path), decide, digest=digest)
+            if plan.changed and not made and not ctx.check_mode:
+                given = p["directory_mode"]
+                mode = "" if given is None else f"-m {given:o} " if isinstance(given, int) else f"-m {given} "
+                done = ctx.run(f"mkdir -p {mode}-- " + " ".join(shlex.quote(folder) for folder in folders))
+                if done.rc != 0:
+                    raise ModuleFailed(f"copy: cannot make {into}: {done.stderr.strip()}")
+                made = True
+            one_result = carry_out(self, ctx, plan)
+            result.changed = result.changed or one_result.changed
+            result.diff += one_result.diff
         return result
 
     # A remote source is read after the destination's probe (see placefile): a no-op costs

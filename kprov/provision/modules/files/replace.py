@@ -72,7 +72,10 @@ class ReplaceModule(ThreeStepModule):
                 return Plan(data={"rc": 0, "_params": dict(params)},
                             msg=f"Pattern for before/after params did not match the given file: {pattern}")
             start, end = window.start("subsection"), window.end("subsection")
-        section, count = re.subn(params["regexp"], params["replace"], text[start:end], flags=re.M)
+        try:
+            section, count = re.subn(params["regexp"], params["replace"], text[start:end], flags=re.M)
+        except re.error as err:  # a bad escape in ``replace`` (``\D``) too, matches or not
+            return Plan(failed=f"Unable to process replace due to error: {err}")
         new = text[:start] + section + text[end:]
         data: dict[str, Any] = {"rc": 0}
         plan = Plan(data=data, msg=f"{count} replacements made" if new != text else "")

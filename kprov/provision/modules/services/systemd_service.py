@@ -44,6 +44,9 @@ SPEC = {
 
 _ENABLED_STATES = {"enabled", "enabled-runtime", "static", "indirect", "generated", "alias", "transient"}
 _NOT_DISABLEABLE = {"static", "indirect", "generated", "transient"}
+# ansible-core counts these as not enabled (asked to enable, it enables: transient, or
+# systemd's own reasons it cannot be sure of); asked to disable, it leaves them
+_ENABLE_ANYWAY = {"enabled-runtime", "indirect", "alias"}
 _ACTIVE_STATES = {"active", "activating", "reloading", "refreshing"}
 
 
@@ -57,7 +60,7 @@ def parse_show(text: str) -> dict[str, str]:
 
 
 def plan_unit(status: Mapping[str, str], *, state: str | None, enabled: bool | None,
-              masked: bool | None) -> list[str]:
+              masked: bool | None, is_enabled: str = "") -> list[str]:
     """The systemctl verbs (in order) that take a unit from ``status`` to what is wanted."""
     verbs: list[str] = []
     file_state = status.get("UnitFileState", "")
@@ -66,13 +69,17 @@ def plan_unit(status: Mapping[str, str], *, state: str | None, enabled: bool | N
         verbs.append("unmask")
         is_masked = False
     if enabled is not None:
-        is_enabled = file_state in _ENABLED_STATES
+        said = is_enabled.rstrip()
+        if said:  # `systemctl is-enabled -l`'s text, as ansible-core reads it
+            now_enabled = said.split("\n", 1)[0] in _ENABLED_STATES and said not in _ENABLE_ANYWAY
+        else:
+            now_enabled = file_state in _ENABLED_STATES and file_state not in _ENABLE_ANYWAY
         if file_state == "generated" and "SysVEnabled" in status:
             # as `systemctl is-enabled` answers through systemd-sysv-install (and Ansible asks)
-            is_enabled = status["SysVEnabled"] == "yes"
-        if enabled and not is_enabled:
+            now_enabled = status["SysVEnabled"] == "yes"
+        if enabled and not now_enabled:
             verbs.append("enable")
-        elif not enabled and is_enabled and file_state not in _NOT_DISABLEABLE:
+        elif not enabled and now_enabled and file_state not in _NOT_DISABLEABLE:
             verbs.append("disable")
     if masked is True and not is_masked:
         verbs.append("mask")
@@ -94,6 +101,13 @@ def _systemctl(p: Mapping[str, Any]) -> str:
 
 def _show(p: Mapping[str, Any]) -> str:
     return f"{_systemctl(p)} show {shlex.quote(p['name'])}"
+
+
+def _is_enabled(p: Mapping[str, Any]) -> str:
+    """What ``systemctl is-enabled -l`` prints, which ansible-core decides enablement from (an
+    indirect unit with installed links is listed with them, and counts as enabled): read only
+    for a unit whose UnitFileState ansible-core may not count as enabled."""
+    return f"{_systemctl(p)} is-enabled -l {shlex.quote(p['name'])} 2>/dev/null || true"
 
 
 @dataclass(frozen=True)
@@ -133,6 +147,11 @@ class SystemdServiceModule(ModuleBase):
         if query.rc != 0:
             raise ModuleFailed(f"systemd_service: {unit}: {query.stderr.strip() or query.stdout.strip()}")
         status = parse_show(query.stdout)
+        is_enabled = ""
+        if status.get("UnitFileState") in _ENABLE_ANYWAY and p["enabled"] is not None:
+            if _is_enabled(p) not in observed:
+                return UnitPlan(reads=_is_enabled(p))
+            is_enabled = observed[_is_enabled(p)].stdout
         if status.get("UnitFileState") == "generated" and p["enabled"] is not None:
             # a SysV script: enabled when it has start links (what systemd-sysv-install answers)
             script = shlex.quote(unit.removesuffix(".service"))
@@ -141,13 +160,15 @@ class SystemdServiceModule(ModuleBase):
                 return UnitPlan(reads=links_probe)
             status["SysVEnabled"] = observed[links_probe].stdout.strip()
         if status.get("LoadState") == "not-found" and not (p["masked"] and p["state"] is None):
-            # in check mode, the package or unit file an earlier task installs was not installed:
-            # starting it is the change that run would make (else the task fails: ``missing``)
+            # in a check-mode run, the package or unit file an earlier task installs was not
+            # installed: starting it is the change that run would make (else the task fails:
+            # ``missing``)
             wanted = [w for w in (p["state"], "enabled" if p["enabled"] else None) if w]
             return UnitPlan(changed=True, missing=True,
                             msg=f"would make {unit} {' and '.join(wanted) or 'known'} (not on the host yet)",
                             data={"name": unit, "status": status})
-        verbs = plan_unit(status, state=p["state"], enabled=p["enabled"], masked=p["masked"])
+        verbs = plan_unit(status, state=p["state"], enabled=p["enabled"], masked=p["masked"],
+                          is_enabled=is_enabled)
         before = {"state": status.get("ActiveState", ""), "enabled": status.get("UnitFileState", "")}
         after = dict(before)
         for verb in verbs:
@@ -206,7 +227,10 @@ class SystemdServiceModule(ModuleBase):
         plan = self.decide(p, observed)
         if plan.reads is not None:
             plan = self.decide(p, {**observed, plan.reads: ctx.probe(plan.reads)})
-        if plan.missing and not ctx.check_mode:
+        # a unit not on the host fails, as ansible-core's module fails, also for a task in check
+        # mode; only in a run that is all check mode (kprov plan) is it the change an earlier
+        # task's install would make
+        if plan.missing and not ctx.check_run:
             raise ModuleFailed(f"Could not find the requested service {unit}: host")
         result = ModuleResult(changed=plan.changed, msg=plan.msg, data=dict(plan.data),
                               diff=list(plan.diff) if ctx.diff else [])
