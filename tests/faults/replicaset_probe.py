@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kprov.cluster.client import AlreadyExists, ApiClient, Gone, load_kubeconfig, resources
+from kprov.cluster.client import ApiClient, Gone, load_kubeconfig, resources
+from tests.faults.background import BackgroundLoops, ensure_namespace
 
 __all__ = ["ReplicaSetProbe", "active"]
 
@@ -72,21 +73,19 @@ class ReplicaSetProbe:
     deletes_failed: int = 0
     relists: int = 0
     pods: dict[str, dict[str, Any]] = field(default_factory=dict)
-    _stop: threading.Event = field(default_factory=threading.Event)
     _churning: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
+    _loops: BackgroundLoops | None = None
 
     def __enter__(self) -> ReplicaSetProbe:
         asyncio.run(self._create())
-        self._thread = threading.Thread(target=lambda: asyncio.run(self._main()), name="fault-replicaset",
-                                        daemon=True)
-        self._thread.start()
+        self._loops = BackgroundLoops(self.kubeconfig, self.timeout_s, "fault-replicaset",
+                                      self._churn_loop, self._watch_loop)
+        self._loops.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(self.timeout_s + self.idle_s + 10)
+        if self._loops is not None:
+            self._loops.stop(self.timeout_s + self.idle_s + 10)
 
     def start_churning(self) -> None:
         """Deletes from now on (once its pods run: before the fault)."""
@@ -117,22 +116,9 @@ class ReplicaSetProbe:
     # --- the loops -----------------------------------------------------------------------
     async def _create(self) -> None:
         async with ApiClient(load_kubeconfig(self.kubeconfig), timeout=10.0) as client:
-            with contextlib.suppress(AlreadyExists):
-                await client.create(resources.NAMESPACES, {"metadata": {"name": self.namespace}})
+            await ensure_namespace(client, self.namespace)
             await client.create(resources.REPLICASETS, _replica_set(self.namespace, self.replicas),
                                 self.namespace)
-
-    async def _main(self) -> None:
-        config = load_kubeconfig(self.kubeconfig)
-        async with ApiClient(config, timeout=self.timeout_s) as churner, \
-                ApiClient(config, timeout=self.timeout_s) as watcher:
-            tasks = [asyncio.create_task(self._churn_loop(churner)),
-                     asyncio.create_task(self._watch_loop(watcher))]
-            while not self._stop.is_set():
-                await asyncio.sleep(0.1)
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
 
     def _observe(self, where: str) -> None:
         count = sum(active(p) for p in self.pods.values())

@@ -28,7 +28,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kprov.cluster.client import AlreadyExists, ApiClient, Gone, load_kubeconfig, resources
+from kprov.cluster.client import ApiClient, Gone, load_kubeconfig, resources
+from tests.faults.background import BackgroundLoops, ensure_namespace
 
 __all__ = ["Ack", "Failure", "WatchLog", "Workload"]
 
@@ -87,17 +88,16 @@ class Workload:
     failures: list[Failure] = field(default_factory=list)
     watch: WatchLog = field(default_factory=WatchLog)
     watch_errors: list[str] = field(default_factory=list)
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
+    _loops: BackgroundLoops | None = None
     _writing: threading.Event = field(default_factory=threading.Event)
 
     # --- driving it ----------------------------------------------------------------------
     def __enter__(self) -> Workload:
         asyncio.run(self._ensure_namespace())
         self._writing.set()
-        self._thread = threading.Thread(target=lambda: asyncio.run(self._main()), name="fault-workload",
-                                        daemon=True)
-        self._thread.start()
+        self._loops = BackgroundLoops(self.kubeconfig, self.timeout_s, "fault-workload",
+                                      self._write_loop, self._watch_loop)
+        self._loops.start()
         deadline = time.monotonic() + 30
         while not self.acks and time.monotonic() < deadline:  # the API answers before any fault
             time.sleep(0.1)
@@ -113,9 +113,8 @@ class Workload:
 
     def __exit__(self, *exc: object) -> None:
         self._writing.clear()
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(self.timeout_s + self.idle_s + 10)
+        if self._loops is not None:
+            self._loops.stop(self.timeout_s + self.idle_s + 10)
 
     def wait_watch_caught_up(self, timeout_s: float) -> bool:
         """Until the watch has seen the highest acknowledged resourceVersion."""
@@ -147,20 +146,7 @@ class Workload:
     # --- the loop ------------------------------------------------------------------------
     async def _ensure_namespace(self) -> None:
         async with ApiClient(load_kubeconfig(self.kubeconfig), timeout=10.0) as client:
-            with contextlib.suppress(AlreadyExists):
-                await client.create(resources.NAMESPACES, {"metadata": {"name": self.namespace}})
-
-    async def _main(self) -> None:
-        config = load_kubeconfig(self.kubeconfig)
-        async with ApiClient(config, timeout=self.timeout_s) as writer, \
-                ApiClient(config, timeout=self.timeout_s) as watcher:
-            tasks = [asyncio.create_task(self._write_loop(writer)),
-                     asyncio.create_task(self._watch_loop(watcher))]
-            while not self._stop.is_set():
-                await asyncio.sleep(0.1)
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await ensure_namespace(client, self.namespace)
 
     async def _write_loop(self, client: ApiClient) -> None:
         pending: set[asyncio.Task[None]] = set()
