@@ -18,6 +18,7 @@ Run as root: ``python tests/bench/bench_pod_startup.py`` (the lab instance is wi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import statistics
@@ -29,7 +30,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from kprov.cluster.client import ApiClient  # noqa: E402
-from kprov.cluster.client.resources import NAMESPACES, PODS  # noqa: E402
+from kprov.cluster.client.errors import AlreadyExists  # noqa: E402
+from kprov.cluster.client.resources import NAMESPACES, PODS, SERVICEACCOUNTS  # noqa: E402
 from kprov.lab import Lab  # noqa: E402
 from tests.e2e.kubelet.cluster import BUSYBOX, HOST, NodeCluster  # noqa: E402
 
@@ -55,10 +57,18 @@ def pod(name: str, namespace: str) -> dict[str, object]:
     }
 
 
+async def default_service_account(client: ApiClient, namespace: str) -> None:
+    """The namespace's ``default`` ServiceAccount, which the API requires of every pod: this
+    bench's control plane runs no controller manager to make it, so the bench does."""
+    with contextlib.suppress(AlreadyExists):
+        await client.create(SERVICEACCOUNTS, {"metadata": {"name": "default"}}, namespace)
+
+
 async def measure(client: ApiClient, namespace: str, burst: bool) -> list[float]:
     """Latencies of PODS_COUNT pods: created one after the other (each once the previous is
     Running), or all at once (``burst``)."""
     await client.create(NAMESPACES, {"metadata": {"name": namespace}})
+    await default_service_account(client, namespace)
     _, rv = await client.list_all(PODS, namespace)
     created: dict[str, float] = {}
     running: dict[str, float] = {}
