@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from kprov.cluster.client import ApiClient  # noqa: E402
 from kprov.cluster.client.errors import AlreadyExists  # noqa: E402
-from kprov.cluster.client.resources import NAMESPACES, PODS, SERVICEACCOUNTS  # noqa: E402
+from kprov.cluster.client.resources import CONFIGMAPS, NAMESPACES, PODS, SERVICEACCOUNTS  # noqa: E402
 from kprov.lab import Lab  # noqa: E402
 from tests.e2e.kubelet.cluster import BUSYBOX, HOST, NodeCluster  # noqa: E402
 
@@ -57,18 +57,24 @@ def pod(name: str, namespace: str) -> dict[str, object]:
     }
 
 
-async def default_service_account(client: ApiClient, namespace: str) -> None:
-    """The namespace's ``default`` ServiceAccount, which the API requires of every pod: this
-    bench's control plane runs no controller manager to make it, so the bench does."""
+async def service_account_prerequisites(client: ApiClient, namespace: str, ca_pem: str) -> None:
+    """What a pod's service-account token volume needs in its namespace: the ``default``
+    ServiceAccount (the API refuses pods without it) and the ``kube-root-ca.crt`` ConfigMap
+    (the kubelet will not start a container whose projected volume lacks it). The controller
+    manager makes both on a cluster; this bench's control plane runs none, so the bench does."""
     with contextlib.suppress(AlreadyExists):
         await client.create(SERVICEACCOUNTS, {"metadata": {"name": "default"}}, namespace)
+    with contextlib.suppress(AlreadyExists):
+        await client.create(
+            CONFIGMAPS, {"metadata": {"name": "kube-root-ca.crt"}, "data": {"ca.crt": ca_pem}}, namespace
+        )
 
 
-async def measure(client: ApiClient, namespace: str, burst: bool) -> list[float]:
+async def measure(client: ApiClient, namespace: str, burst: bool, ca_pem: str) -> list[float]:
     """Latencies of PODS_COUNT pods: created one after the other (each once the previous is
     Running), or all at once (``burst``)."""
     await client.create(NAMESPACES, {"metadata": {"name": namespace}})
-    await default_service_account(client, namespace)
+    await service_account_prerequisites(client, namespace, ca_pem)
     _, rv = await client.list_all(PODS, namespace)
     created: dict[str, float] = {}
     running: dict[str, float] = {}
@@ -100,10 +106,10 @@ async def measure(client: ApiClient, namespace: str, burst: bool) -> list[float]
     return [running[name] - created[name] for name in created]
 
 
-async def measure_both(kubeconfig: Path) -> tuple[list[float], list[float]]:
+async def measure_both(kubeconfig: Path, ca_pem: str) -> tuple[list[float], list[float]]:
     async with ApiClient.from_kubeconfig(kubeconfig, user_agent="bench-pod-startup") as client:
-        paced = await measure(client, "bench-paced", burst=False)
-        burst = await measure(client, "bench-burst", burst=True)
+        paced = await measure(client, "bench-paced", burst=False, ca_pem=ca_pem)
+        burst = await measure(client, "bench-burst", burst=True, ca_pem=ca_pem)
     return paced, burst
 
 
@@ -122,7 +128,9 @@ def main() -> None:
         print(f"control_plane_up_s = {node_started - started:.1f}")
         print(f"node_prepare_s = {kubelet_started - node_started:.1f}")
         print(f"kubelet_to_node_ready_s = {time.monotonic() - kubelet_started:.1f}", flush=True)
-        paced, burst = asyncio.run(measure_both(cluster.admin_kubeconfig))
+        paced, burst = asyncio.run(
+            measure_both(cluster.admin_kubeconfig, (workdir / "pki" / "ca.crt").read_text())
+        )
     finally:
         cluster.close()
         lab.wipe()
