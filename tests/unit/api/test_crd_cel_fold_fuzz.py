@@ -8,7 +8,9 @@ Objects are drawn from each CRD version's schema (seeded, so a failure replays):
 subtree holding rules is filled, other optional fields now and then; values are picked from
 pools of ordinary and edge values (empty, zero, negative, 2**31, 2**63, 2**64-1, 0.5,
 non-ASCII, the enum's members, strings fitting a format or pattern), and each object is also
-mutated (a field dropped, nulled or given another pool value). The test counts how many
+mutated (a field dropped, nulled or given another pool value), the mutation also validated
+as an update of the drawn object (where no transition rule lies below, the fold answers
+updates too). The test counts how many
 objects the fold answered and how many the rules refused, and requires both on every CRD
 family, so it cannot pass without comparing anything.
 """
@@ -163,9 +165,12 @@ class _Draw:
         return value
 
 
-def _causes(node: Node, value: Any) -> list[tuple[str, str, str]]:
+def _causes(node: Node, value: Any, old: Any = None) -> list[tuple[str, str, str]]:
     errors = Errors()
-    validate(node, value, errors)
+    if old is None:
+        validate(node, value, errors)
+    else:
+        validate(node, value, errors, old=old)
     return [(cause.field, cause.reason, cause.message) for cause in errors.causes]
 
 
@@ -183,14 +188,20 @@ def test_the_fold_gives_the_walks_causes_on_random_objects(
             for index in range(OBJECTS_PER_VERSION):
                 obj = draw.value(node)
                 obj.update({"apiVersion": "x/v1", "kind": name.split("/")[0], "metadata": {"name": "n"}})
-                if index % 2:
+                before = None
+                if index % 2:  # also an update: the drawn object changed in one place
+                    before = copy.deepcopy(obj)
+                    default(node, before)
                     obj = draw.mutate(node, obj)
                 default(node, obj)
                 with_fold = _causes(node, copy.deepcopy(obj))
+                updated = _causes(node, copy.deepcopy(obj), copy.deepcopy(before)) if before else []
                 monkeypatch.setattr(structural, "folded_holds", walk_only)
                 walked = _causes(node, copy.deepcopy(obj))
+                updated_walked = _causes(node, copy.deepcopy(obj), copy.deepcopy(before)) if before else []
                 monkeypatch.setattr(structural, "folded_holds", fold_holds)
                 assert with_fold == walked, (name, index, obj)
+                assert updated == updated_walked, (name, index, before, obj)
                 compared += 1
                 answered += folded.holds(node, obj) is True
                 refused += bool(walked) and all(_is_rule_cause(c) for c in walked)

@@ -23,7 +23,12 @@ Runtime cost: every looping rule inside stays within cel-go's per-call limit on 
 would judge when the whole value holds no more entries than the smallest of their bounds
 (:attr:`~kprov.cluster.api.cel.runtime_cost.LoopShape.entries_cap`: a rule's value is part of
 the root's, so it holds no more entries); a larger value goes to the walk, which estimates
-each rule on its own value. Updates go to the walk (transition rules need the old values).
+each rule on its own value.
+
+Updates: a subtree holding no transition rule (none naming ``oldSelf``, none with
+``optionalOldSelf``) runs exactly its create-time rules on the new value, so the same fold
+answers it (:func:`has_transition_rules` tells the walk where); a subtree holding one goes to
+the walk, which pairs old and new values for it and folds the subtrees below that hold none.
 
 Only what the rules read is converted: a node with no rules of its own whose rules all lie
 below one property (a custom object's root, whose rules are all under ``spec``) is answered
@@ -44,10 +49,11 @@ from kprov.cluster.api.cel.environment import CompileError, Program, environment
 from kprov.cluster.api.cel.runtime_cost import entries_over
 from kprov.cluster.api.crd.schema_node import Node
 
-__all__ = ["Folded", "fold", "holds"]
+__all__ = ["Folded", "fold", "has_transition_rules", "holds"]
 
 _MEMO = "folded"
 _DESCENT = "folded-descent"
+_TRANSITIONS = "folded-transitions"
 _UNBOUNDED = -1
 
 
@@ -127,6 +133,19 @@ def fold(node: Node) -> Folded | None:
         memo[_MEMO] = folded
     result = memo[_MEMO]
     return result if isinstance(result, Folded) else None
+
+
+def has_transition_rules(node: Node) -> bool:
+    """Does ``node``'s subtree hold a rule an update runs differently from a create (one
+    naming ``oldSelf``, or with ``optionalOldSelf``)? Kept on the node."""
+    memo = node.memo
+    if _TRANSITIONS not in memo:
+        below = [*node.properties.values(), node.items, node.additional]
+        memo[_TRANSITIONS] = (
+            any(rule.transition or rule.optional_old_self for rule in node.rules)
+            or any(has_transition_rules(c) for c in below if isinstance(c, Node) and c.has_rules)
+        )
+    return memo[_TRANSITIONS] is True
 
 
 def _only_child(node: Node) -> tuple[str, Node] | None:
