@@ -135,3 +135,54 @@ def test_an_httproute_of_four_rules_is_answered_by_the_fold() -> None:
     assert folded.holds(schema, bad) is False
     fields = {field for field, _, _ in _causes(schema, bad)}
     assert fields == {"spec.rules[2].matches[0].path"}
+
+
+def test_a_root_whose_rules_are_all_under_spec_is_answered_on_spec_alone() -> None:
+    properties = {"metadata": {"type": "object"}, **SCHEMA["properties"]}
+    node = compile_schema({"type": "object", "properties": properties})
+    valid = copy.deepcopy(VALUES[1])
+    # a value the runtime cannot convert (beyond uint64), where no rule reads: never converted
+    valid["metadata"] = {"name": "x", "resourceVersion": 2**70}
+    assert folded.holds(node, valid) is True
+    assert folded.holds(node, {"metadata": {}}) is True  # no spec: the walk finds nothing either
+    assert folded.holds(node, {"spec": None}) is True
+    invalid = copy.deepcopy(VALUES[3])
+    invalid["metadata"] = valid["metadata"]
+    assert folded.holds(node, invalid) is False
+    assert [field for field, _, _ in _causes(node, invalid)] == ["spec.name"]
+    # a root with a rule of its own reads the whole value: answered there, in one call
+    schema = {**SCHEMA, "x-kubernetes-validations": [{"rule": "has(self.spec)"}]}
+    assert folded.holds(compile_schema(schema), VALUES[1]) is True
+    assert folded.holds(compile_schema(schema), valid) is False  # converted, refused: to the walk
+
+
+def test_an_update_is_folded_only_where_no_transition_rule_lies_below() -> None:
+    node = compile_schema(SCHEMA)
+    spec = node.properties["spec"]
+    assert folded.has_transition_rules(node) and folded.has_transition_rules(spec)
+    assert not folded.has_transition_rules(spec.properties["items"])
+    old = copy.deepcopy(VALUES[1])
+    bad = copy.deepcopy(old)
+    bad["spec"]["min"] = 0  # the transition rule refuses it; the fold at the root must not answer
+    bad["spec"]["items"][0]["n"] = 0
+    errors = Errors()
+    validate(node, bad, errors, old=old)
+    assert {c.field for c in errors.causes} == {"spec", "spec.items[0]"}
+    errors = Errors()
+    validate(node, copy.deepcopy(old), errors, old=old)
+    assert errors.causes == []
+
+
+@pytest.mark.parametrize("value", VALUES)
+def test_an_updates_causes_are_the_walks(value: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    node = compile_schema(SCHEMA)
+    old = VALUES[1]
+
+    def causes() -> list[tuple[str, str, str]]:
+        errors = Errors()
+        validate(node, copy.deepcopy(value), errors, old=copy.deepcopy(old))
+        return [(c.field, c.reason, c.message) for c in errors.causes]
+
+    with_fold = causes()
+    monkeypatch.setattr(structural, "folded_holds", lambda node, value: False)  # the walk alone
+    assert with_fold == causes()

@@ -95,21 +95,23 @@ def loop_shape(tree: cel.Node) -> LoopShape:
     return LoopShape(size, depth)
 
 
+_CONTAINERS = (dict, list)  # a tuple: isinstance with a union type is ~2x slower on 3.11
+
+
 def entries_over(values: tuple[Any, ...], cap: int) -> bool:
-    """Do ``values`` hold more than ``cap`` entries (list items and map entries, nested)?"""
-    count, stack = 0, list(values)
+    """Do ``values`` hold more than ``cap`` entries (list items and map entries, nested)?
+    (Only containers are stacked: it runs on every create.)"""
+    count = 0
+    stack = [value for value in values if isinstance(value, _CONTAINERS)]
+    push = stack.append
     while stack:
         value = stack.pop()
-        if isinstance(value, dict):
-            count += len(value)
-            stack.extend(value.values())
-        elif isinstance(value, list):
-            count += len(value)
-            stack.extend(value)
-        else:
-            continue
+        count += len(value)
         if count > cap:
             return True
+        for item in value.values() if isinstance(value, dict) else value:
+            if isinstance(item, _CONTAINERS):
+                push(item)
     return False
 
 

@@ -23,7 +23,20 @@ Runtime cost: every looping rule inside stays within cel-go's per-call limit on 
 would judge when the whole value holds no more entries than the smallest of their bounds
 (:attr:`~kprov.cluster.api.cel.runtime_cost.LoopShape.entries_cap`: a rule's value is part of
 the root's, so it holds no more entries); a larger value goes to the walk, which estimates
-each rule on its own value. Updates go to the walk (transition rules need the old values).
+each rule on its own value.
+
+Updates: a subtree holding no transition rule (none naming ``oldSelf``, none with
+``optionalOldSelf``) runs exactly its create-time rules on the new value, so the same fold
+answers it (:func:`has_transition_rules` tells the walk where); a subtree holding one goes to
+the walk, which pairs old and new values for it and folds the subtrees below that hold none.
+
+Only what the rules read is converted: a node with no rules of its own whose rules all lie
+below one property (a custom object's root, whose rules are all under ``spec``) is answered
+by that property's fold on that property's value (:func:`_descent`, kept on the node), so
+the runtime never converts the root's ``metadata``, ``apiVersion`` and ``kind``, and the entry
+bound counts only that value. It is the same answer: the joined root would be
+``[self[?'spec'].orValue(dyn(null))].all(self, self == null || <spec>)``, true for a missing
+or null ``spec`` as the walk finds nothing there.
 """
 
 from __future__ import annotations
@@ -36,9 +49,11 @@ from kprov.cluster.api.cel.environment import CompileError, Program, environment
 from kprov.cluster.api.cel.runtime_cost import entries_over
 from kprov.cluster.api.crd.schema_node import Node
 
-__all__ = ["Folded", "fold", "holds"]
+__all__ = ["Folded", "fold", "has_transition_rules", "holds"]
 
 _MEMO = "folded"
+_DESCENT = "folded-descent"
+_TRANSITIONS = "folded-transitions"
 _UNBOUNDED = -1
 
 
@@ -120,9 +135,55 @@ def fold(node: Node) -> Folded | None:
     return result if isinstance(result, Folded) else None
 
 
+def has_transition_rules(node: Node) -> bool:
+    """Does ``node``'s subtree hold a rule an update runs differently from a create (one
+    naming ``oldSelf``, or with ``optionalOldSelf``)? Kept on the node."""
+    memo = node.memo
+    if _TRANSITIONS not in memo:
+        below = [*node.properties.values(), node.items, node.additional]
+        memo[_TRANSITIONS] = (
+            any(rule.transition or rule.optional_old_self for rule in node.rules)
+            or any(has_transition_rules(c) for c in below if isinstance(c, Node) and c.has_rules)
+        )
+    return memo[_TRANSITIONS] is True
+
+
+def _only_child(node: Node) -> tuple[str, Node] | None:
+    """The one property below which all of ``node``'s rules lie, if there is one and
+    ``node`` has no rules of its own (nor below its items or additional properties)."""
+    if node.rules or (node.items is not None and node.items.has_rules):
+        return None
+    if isinstance(node.additional, Node) and node.additional.has_rules:
+        return None
+    below = [(key, child) for key, child in node.properties.items() if child.has_rules]
+    return below[0] if len(below) == 1 else None
+
+
+def _descent(node: Node) -> tuple[tuple[str, ...], Node]:
+    """The keys from ``node`` down to the node whose fold answers for it, and that node."""
+    memo = node.memo
+    if _DESCENT not in memo:
+        keys: list[str] = []
+        target = node
+        while (step := _only_child(target)) is not None:
+            keys.append(step[0])
+            target = step[1]
+        memo[_DESCENT] = (tuple(keys), target)
+    found = memo[_DESCENT]
+    assert isinstance(found, tuple)
+    return found
+
+
 def holds(node: Node, value: Any) -> bool:
     """Does every rule a create runs in ``node``'s subtree hold on ``value``? False when not,
     and when this cannot tell (the walk then judges, rule by rule)."""
+    keys, node = _descent(node)
+    for key in keys:
+        if not isinstance(value, dict):
+            return False  # not a shape the walk descends: let it judge
+        value = value.get(key)
+        if value is None:
+            return True  # missing or null: the walk runs no rule there
     folded = fold(node)
     if folded is None:
         return False

@@ -25,6 +25,7 @@ from typing import Any
 
 from kprov.cluster.api.crd.cel import RuleError, RuleSet, compile_rules, evaluate_rules, self_type
 from kprov.cluster.api.crd.fast_checks import checker
+from kprov.cluster.api.crd.folded import has_transition_rules
 from kprov.cluster.api.crd.folded import holds as folded_holds
 from kprov.cluster.api.crd.schema_node import NO_DEFAULT, Node, with_predicate
 from kprov.cluster.api.crd.value_formats import format_ok, number_text, type_name, type_ok
@@ -164,8 +165,10 @@ def _root_causes(node: Node, obj: dict[str, Any], errors: Errors) -> None:
 def _rules(node: Node, value: Any, old: Any, has_old: bool, path: str, errors: Errors) -> None:
     if not node.has_rules or value is None:
         return
-    if not has_old and folded_holds(node, value):
-        return  # every rule a create runs below here holds, answered in one runtime call
+    if (not has_old or not has_transition_rules(node)) and folded_holds(node, value):
+        # every rule a create runs below here holds, answered in one runtime call (an update
+        # runs the same rules where none below names oldSelf)
+        return
     if node.rules:
         errors.causes.extend(evaluate_rules(node.rules, value, old, has_old, path))
     if isinstance(value, dict):
