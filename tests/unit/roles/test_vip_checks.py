@@ -102,7 +102,8 @@ def _checker(tmp_path: Path, port: int, peers: list[str]) -> Path:
 
 def _once(program: Path) -> dict[str, str]:
     """One round of the rendered checker: {"serve": "0"|"1", "ready": "0"|"1"}."""
-    proc = subprocess.run([sys.executable, str(program), "--once"], capture_output=True, text=True, timeout=20)
+    proc = subprocess.run([sys.executable, str(program), "--once"], capture_output=True, text=True,
+                          timeout=20)
     assert proc.returncode == 0, proc.stderr
     return dict(pair.split("=") for pair in proc.stdout.split())
 
