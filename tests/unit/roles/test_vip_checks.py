@@ -156,28 +156,50 @@ def _wait_for(path: Path, value: str, within_s: float) -> float:
 
 
 def test_the_running_checker_keeps_the_files_keepalived_tracks(tmp_path: Path) -> None:
-    """The long-running checker: the files say what the rounds find, a failure counts after
-    `fall` rounds (not at once), and stopping it leaves the serve file failing."""
+    """The long-running checker: the files say what the rounds find, a host cut off from its
+    peers counts after `fall` rounds (not at once), and stopping it leaves the serve file failing."""
     port = _free_port()
     program = _checker(tmp_path, port, PEERS)
     serve = tmp_path / "serve"
-    with _listening(["127.0.0.1", *PEERS], port):
-        checker = subprocess.Popen([sys.executable, str(program)], stdout=subprocess.PIPE, text=True)
+    with _listening(["127.0.0.1"], port):
+        with _listening(PEERS, port):
+            checker = subprocess.Popen([sys.executable, str(program)], stdout=subprocess.DEVNULL)
+            try:
+                _wait_for(serve, "0", 10)
+                _wait_for(tmp_path / "ready", "1", 10)
+            except BaseException:
+                checker.kill()
+                raise
         try:
-            _wait_for(serve, "0", 10)
-            _wait_for(tmp_path / "ready", "1", 10)
-        except BaseException:
+            # the peers are gone: the host no longer serves, after two failed rounds
+            took = _wait_for(serve, "1", 10)
+            assert took > 0.9, f"a single failed round changed the state ({took:.2f} s)"
+            checker.terminate()
+            assert checker.wait(timeout=10) == 0
+        finally:
             checker.kill()
-            raise
-    try:
-        # the listeners are gone: the host no longer serves, after two failed rounds
-        took = _wait_for(serve, "1", 10)
-        assert took > 0.9, f"a single failed round changed the state ({took:.2f} s)"
-        checker.terminate()
-        assert checker.wait(timeout=10) == 0
-    finally:
-        checker.kill()
     assert serve.read_text().strip() == "1"
+
+
+def test_its_own_haproxy_refusing_counts_at_once(tmp_path: Path) -> None:
+    """A refused connection to this host's HAProxy (killed, stopped) is no slow round: the
+    state changes without waiting `fall` rounds (here 100)."""
+    port = _free_port()
+    host = _host(port, PEERS) | {"keepalived_serve_file": str(tmp_path / "serve"),
+                                 "keepalived_ready_file": str(tmp_path / "ready"),
+                                 "keepalived_vipcheck_fall": 100}
+    program = tmp_path / "kprov-vipcheck"
+    program.write_text(_render("kprov-vipcheck.py.j2", host))
+    serve = tmp_path / "serve"
+    with _listening(PEERS, port):
+        checker = subprocess.Popen([sys.executable, str(program)], stdout=subprocess.DEVNULL)
+        try:
+            with _listening(["127.0.0.1"], port):
+                _wait_for(serve, "0", 10)
+            _wait_for(serve, "1", 10)
+        finally:
+            checker.kill()
+            checker.wait(timeout=10)
 
 
 def _blocks(config: str, kind: str) -> dict[str, str]:
