@@ -90,7 +90,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--lab", type=int, default=int(os.environ.get("KPROV_TEST_LAB", "8")))
     parser.add_argument("--reuse", type=Path, help="the inventory of a running lab cluster with a VIP")
-    parser.add_argument("--only", nargs="*", default=None, help="scenario names (default: all)")
+    parser.add_argument("--only", nargs="*", default=None, help="scenario names (default: all; none: only --restore-drill)")
     parser.add_argument("--hold", type=float, default=5.0)
     parser.add_argument("--verify", action="store_true", help="run kprov verify while each fault lasts")
     parser.add_argument("--no-replica-set", action="store_true", help="only the ConfigMap writer, no pods")
@@ -102,7 +102,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="kprov-bench-faults-") as tmp:
         inventory = args.reuse or fresh_cluster(args.lab, Path(tmp), 5, vip=True)
         kubeconfig = inventory.parent / "pki" / "kubeconfigs" / "admin.conf"
-        names = [n for n in args.only or list(FAULTS) if n != "node-loss"]
+        names = [n for n in (list(FAULTS) if args.only is None else args.only) if n != "node-loss"]
         results: list[ScenarioResult] = []
         verified: dict[str, VerifyOutcome] = {}
         for name in names:
