@@ -90,7 +90,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--lab", type=int, default=int(os.environ.get("KPROV_TEST_LAB", "8")))
     parser.add_argument("--reuse", type=Path, help="the inventory of a running lab cluster with a VIP")
-    parser.add_argument("--only", nargs="*", default=None, help="scenario names (default: all; none: only --restore-drill)")
+    parser.add_argument("--only", nargs="*", default=None,
+                        help="scenario names (default: all; none: only --restore-drill)")
     parser.add_argument("--hold", type=float, default=5.0)
     parser.add_argument("--verify", action="store_true", help="run kprov verify while each fault lasts")
     parser.add_argument("--no-replica-set", action="store_true", help="only the ConfigMap writer, no pods")
