@@ -12,12 +12,13 @@ is built without (CONFIG_NET_SCH_NETEM unset, no modules), and nftables cannot d
 
 from __future__ import annotations
 
+import re
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from kprov.lab import Lab
 
-__all__ = ["PeerLinkLoss", "peer_loss_rules"]
+__all__ = ["PeerLinkLoss", "dropped_packets", "heal_rules", "peer_loss_rules"]
 
 _TABLE = "kprov_fault_peer_loss"
 ETCD_PEER_PORT = 2380
@@ -29,7 +30,7 @@ def peer_loss_rules(percent: int, port: int = ETCD_PEER_PORT) -> str:
         raise ValueError(f"percent is 0..100, not {percent}")
     # numgen's value is 0..99: "< 100" is refused, and every segment is a plain drop
     share = "" if percent == 100 else f"numgen random mod 100 < {percent} "
-    rules = [f"    tcp {way} {port} {share}drop" for way in ("dport", "sport")] if percent else []
+    rules = [f"    tcp {way} {port} {share}counter drop" for way in ("dport", "sport")] if percent else []
     return "\n".join([
         f"table inet {_TABLE} {{",
         "  chain output { type filter hook output priority -300; policy accept;",
@@ -43,18 +44,19 @@ def heal_rules() -> str:
     return f"table inet {_TABLE} {{}}\ndelete table inet {_TABLE}\n"
 
 
-@dataclass(frozen=True)
+@dataclass
 class PeerLinkLoss:
     hosts: tuple[str, ...]
     percent: int
+    dropped: dict[str, int] = field(default_factory=dict)  # per host, read at the heal
 
     @property
     def name(self) -> str:
         return f"{self.percent}% loss on the etcd peer links of {', '.join(self.hosts)}"
 
-    def _nft(self, lab: Lab, host: str, script: str) -> None:
-        subprocess.run(["ip", "netns", "exec", lab.layout.netns(host), "nft", "-f", "-"], input=script,
-                       text=True, check=True, capture_output=True, timeout=30)
+    def _nft(self, lab: Lab, host: str, script: str, *args: str) -> str:
+        return subprocess.run(["ip", "netns", "exec", lab.layout.netns(host), "nft", *(args or ("-f", "-"))],
+                              input=script, text=True, check=True, capture_output=True, timeout=30).stdout
 
     def inject(self, lab: Lab) -> None:
         for host in self.hosts:
@@ -62,4 +64,11 @@ class PeerLinkLoss:
 
     def heal(self, lab: Lab) -> None:
         for host in self.hosts:
+            listed = self._nft(lab, host, "", "list", "table", "inet", _TABLE)
+            self.dropped[host] = dropped_packets(listed)
             self._nft(lab, host, heal_rules())
+
+
+def dropped_packets(listing: str) -> int:
+    """The packets the rules' counters dropped, from ``nft list table``."""
+    return sum(int(n) for n in re.findall(r"counter packets (\d+)", listing))

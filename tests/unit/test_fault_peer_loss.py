@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.faults.peer_loss import heal_rules, peer_loss_rules
+from tests.faults.peer_loss import dropped_packets, heal_rules, peer_loss_rules
 
 # In the namespace: listeners on the peer port and on another, then a connect to each
 # (1 s timeout); prints which connected.
@@ -61,12 +61,15 @@ def test_only_the_peer_port_loses_segments_and_the_heal_restores_it(netns: str) 
     assert _connected(netns) == {"2380", "2381"}
     _nft(netns, peer_loss_rules(100))
     assert _connected(netns) == {"2381"}
+    listed = subprocess.run(["ip", "netns", "exec", netns, "nft", "list", "table", "inet",
+                             "kprov_fault_peer_loss"], capture_output=True, text=True, check=True).stdout
+    assert dropped_packets(listed) >= 1  # the SYN (its retransmission comes after the probe gave up)
     _nft(netns, heal_rules())
     _nft(netns, heal_rules())  # idempotent
     assert _connected(netns) == {"2380", "2381"}
 
 
 def test_the_share_is_a_percentage() -> None:
-    assert "numgen random mod 100 < 10 drop" in peer_loss_rules(10)
+    assert "numgen random mod 100 < 10 counter drop" in peer_loss_rules(10)
     with pytest.raises(ValueError):
         peer_loss_rules(101)
