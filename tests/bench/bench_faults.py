@@ -42,7 +42,8 @@ healed; the writer goes on 3 s, then the checks of tests/faults/checks.py run. F
                                    ``kprov etcd restore``'s start to the API serving every
                                    object of the snapshot through the VIP (target <= 120);
                                    restore-drill.etcd_restored_s, .nodes_ready_s, .restored,
-                                   .after_snapshot_present (target 0)
+                                   .after_snapshot_present (target 0), .writes_after_restore
+                                   (target 1)
   load_avg_1m                      the machine's load at the end (the machine is shared)
 
 With ``--verify``, ``kprov verify`` runs while each scenario's faults last (it lengthens the
@@ -160,6 +161,7 @@ def main() -> None:
             print(f"restore-drill.nodes_ready_s = {drill.nodes_ready_s:.1f}")
             print(f"restore-drill.restored = {drill.restored}  # of {drill.objects}")
             print(f"restore-drill.after_snapshot_present = {int(drill.after_snapshot_present)}")
+            print(f"restore-drill.writes_after_restore = {int(drill.writes_after_restore)}")
         print(f"faults_scenarios = {len(results)}")
         print(f"faults_acknowledged_writes_lost = {sum(len(r.lost) for r in results)}")
         print(f"faults_watch_gaps = {sum(len(r.gaps) for r in results)}")
