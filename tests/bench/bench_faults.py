@@ -162,6 +162,7 @@ def main() -> None:
             print(f"restore-drill.restored = {drill.restored}  # of {drill.objects}")
             print(f"restore-drill.after_snapshot_present = {int(drill.after_snapshot_present)}")
             print(f"restore-drill.writes_after_restore = {int(drill.writes_after_restore)}")
+            print(f"restore-drill.first_write_s = {drill.first_write_s:.1f}")
         print(f"faults_scenarios = {len(results)}")
         print(f"faults_acknowledged_writes_lost = {sum(len(r.lost) for r in results)}")
         print(f"faults_watch_gaps = {sum(len(r.gaps) for r in results)}")

@@ -9,7 +9,8 @@ stop every API server, restore every etcd member, start the API servers again):
 3. every API server stopped; on every member etcd stopped and its ``member`` directory removed;
 4. ``kprov etcd restore`` from the snapshot, the API servers started;
 5. the API answers through the VIP with every object of the snapshot, and without the one
-   written after it; then a new write through the VIP is acknowledged.
+   written after it; then a new write through the VIP is acknowledged (retried up to 60 s:
+   ``first_write_s`` and the first failure's error are reported).
 
 ``dr_restore_s`` runs from the restore's start to step 5 passing; ``etcd_restored_s`` to the
 restore command's return (the members healthy); ``nodes_ready_s`` after that, until every node
@@ -43,12 +44,19 @@ class DrillResult:
     nodes_ready_s: float
     restored: int
     after_snapshot_present: bool
-    writes_after_restore: bool  # a ConfigMap created through the VIP once restored
+    writes_after_restore: bool  # a ConfigMap created through the VIP once restored (retried 60 s)
+    first_write_s: float = 0.0  # from the reads passing to that write acknowledged
+    write_error: str = ""  # the first failed attempt's error, if any
+
+    def _first_failure(self) -> str:
+        return f" (first failure: {self.write_error})" if self.write_error else ""
 
     def summary(self) -> str:
         return (f"restore drill: {self.restored}/{self.objects} objects back, written-after-snapshot "
                 f"{'present' if self.after_snapshot_present else 'absent'}, a write after it "
-                f"{'acknowledged' if self.writes_after_restore else 'FAILED'}, etcd_restored_s="
+                f"{'acknowledged' if self.writes_after_restore else 'never acknowledged'} after "
+                f"{self.first_write_s:.1f} s{self._first_failure()}, "
+                f"etcd_restored_s="
                 f"{self.etcd_restored_s:.1f} dr_restore_s={self.dr_restore_s:.1f} "
                 f"nodes_ready_s={self.nodes_ready_s:.1f} ({self.snapshot})")
 
@@ -130,11 +138,19 @@ def run_restore_drill(lab: Lab, inventory: Path, kubeconfig: Path, members: tupl
         time.sleep(1)
     nodes_ready_s = time.monotonic() - ready_from
     found = names or set()
-    wrote = subprocess.run([*kubectl, "create", "configmap", "after-restore", "-n", namespace,
-                            "--request-timeout=10s"], capture_output=True, timeout=60,
-                           stdin=subprocess.DEVNULL).returncode == 0
+    write_from, error, wrote = time.monotonic(), "", False
+    while not wrote and time.monotonic() - write_from < 60:
+        write = subprocess.run([*kubectl, "create", "configmap", "after-restore", "-n", namespace,
+                                "--request-timeout=10s"], capture_output=True, text=True, timeout=60,
+                               stdin=subprocess.DEVNULL)
+        wrote = write.returncode == 0 or "AlreadyExists" in write.stderr  # an answer lost, the write made
+        if not wrote:
+            error = error or write.stderr.strip()[-300:]
+            time.sleep(0.5)
+    first_write_s = time.monotonic() - write_from
     subprocess.run([*kubectl, "delete", "namespace", namespace, "--wait=false"], capture_output=True,
                    timeout=60, stdin=subprocess.DEVNULL)
     return DrillResult(objects=objects, snapshot=snapshot.name, etcd_restored_s=etcd_restored_s,
                        dr_restore_s=dr_restore_s, nodes_ready_s=nodes_ready_s, restored=len(expected & found),
-                       after_snapshot_present="after-snapshot" in found, writes_after_restore=wrote)
+                       after_snapshot_present="after-snapshot" in found,
+                       writes_after_restore=wrote, first_write_s=first_write_s, write_error=error)
