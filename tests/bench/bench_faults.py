@@ -2,6 +2,7 @@
 
     python tests/bench/bench_faults.py [--lab N] [--reuse INVENTORY] [--only NAME ...] [--hold S]
                                        [--verify] [--no-replica-set] [--no-node-loss]
+                                       [--restore-drill]
 
 Set-up (not timed): a fresh lab cluster with ``apiserver_vip`` (h1..h3 control plane and
 etcd, h4 and h5 workers), or ``--reuse`` the inventory of a running one. Then, for every
@@ -36,6 +37,13 @@ healed; the writer goes on 3 s, then the checks of tests/faults/checks.py run. F
                                    timeAdded to every replacement Running (target <= 60);
                                    node-loss.not_ready_s, .tainted_s, .total_s (from the
                                    power-off), .rejoined_s, .evicted_gone_s (from power-on)
+  dr_restore_s                     with ``--restore-drill`` (opt-in: it destroys every etcd
+                                   member's data; run last): tests/faults/restore_drill.py, from
+                                   ``kprov etcd restore``'s start to the API serving every
+                                   object of the snapshot through the VIP (target <= 120);
+                                   restore-drill.etcd_restored_s, .nodes_ready_s, .restored,
+                                   .after_snapshot_present (target 0), .writes_after_restore
+                                   (target 1)
   load_avg_1m                      the machine's load at the end (the machine is shared)
 
 With ``--verify``, ``kprov verify`` runs while each scenario's faults last (it lengthens the
@@ -62,6 +70,8 @@ from tests.bench._lab_cluster import fresh_cluster  # noqa: E402
 from tests.faults.disk_full import DiskFull  # noqa: E402
 from tests.faults.injectors import FAULTS, Fault  # noqa: E402
 from tests.faults.node_loss import run_node_loss  # noqa: E402
+from tests.faults.peer_loss import PeerLinkLoss  # noqa: E402
+from tests.faults.restore_drill import run_restore_drill  # noqa: E402
 from tests.faults.scenario import ScenarioResult, etcd_leader_recovery_s, run_scenario  # noqa: E402
 from tests.faults.verify_probe import VerifyOutcome, run_verify  # noqa: E402
 
@@ -82,17 +92,20 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--lab", type=int, default=int(os.environ.get("KPROV_TEST_LAB", "8")))
     parser.add_argument("--reuse", type=Path, help="the inventory of a running lab cluster with a VIP")
-    parser.add_argument("--only", nargs="*", default=None, help="scenario names (default: all)")
+    parser.add_argument("--only", nargs="*", default=None,
+                        help="scenario names (default: all; none: only --restore-drill)")
     parser.add_argument("--hold", type=float, default=5.0)
     parser.add_argument("--verify", action="store_true", help="run kprov verify while each fault lasts")
     parser.add_argument("--no-replica-set", action="store_true", help="only the ConfigMap writer, no pods")
     parser.add_argument("--no-node-loss", action="store_true", help="skip the node-loss scenario")
+    parser.add_argument("--restore-drill", action="store_true",
+                        help="last: destroy every etcd member's data and restore the latest snapshot")
     args = parser.parse_args()
     lab = Lab(args.lab)
     with tempfile.TemporaryDirectory(prefix="kprov-bench-faults-") as tmp:
         inventory = args.reuse or fresh_cluster(args.lab, Path(tmp), 5, vip=True)
         kubeconfig = inventory.parent / "pki" / "kubeconfigs" / "admin.conf"
-        names = [n for n in args.only or list(FAULTS) if n != "node-loss"]
+        names = [n for n in (list(FAULTS) if args.only is None else args.only) if n != "node-loss"]
         results: list[ScenarioResult] = []
         verified: dict[str, VerifyOutcome] = {}
         for name in names:
@@ -117,6 +130,9 @@ def main() -> None:
             for key, value in result.figures.items():
                 print(f"{name}.{key} = {value:.2f}")
             for fault in faults:
+                if isinstance(fault, PeerLinkLoss):
+                    print(f"{name}.peer_segments_dropped = {sum(fault.dropped.values())}"
+                          f"  # {' '.join(f'{h}={n}' for h, n in fault.dropped.items())}")
                 if isinstance(fault, DiskFull):
                     print(f"{name}.disk_full_recovery_s = {fault.recovery_s:.1f}")
                     print(f"#   {fault.host} while full: {fault.state[:300]}")
@@ -137,6 +153,16 @@ def main() -> None:
             for key in ("not_ready_s", "tainted_s", "total_s", "rejoined_s", "evicted_gone_s"):
                 print(f"node-loss.{key} = {getattr(loss, key):.1f}")
             print(f"node-loss.max_active = {loss.max_active}  # of {loss.replicas} replicas")
+        if args.restore_drill:
+            drill = run_restore_drill(lab, inventory, kubeconfig, CONTROL_PLANE, CONTROL_PLANE, Path(tmp))
+            print(f"# {drill.summary()}", flush=True)
+            print(f"dr_restore_s = {drill.dr_restore_s:.1f}")
+            print(f"restore-drill.etcd_restored_s = {drill.etcd_restored_s:.1f}")
+            print(f"restore-drill.nodes_ready_s = {drill.nodes_ready_s:.1f}")
+            print(f"restore-drill.restored = {drill.restored}  # of {drill.objects}")
+            print(f"restore-drill.after_snapshot_present = {int(drill.after_snapshot_present)}")
+            print(f"restore-drill.writes_after_restore = {int(drill.writes_after_restore)}")
+            print(f"restore-drill.first_write_s = {drill.first_write_s:.1f}")
         print(f"faults_scenarios = {len(results)}")
         print(f"faults_acknowledged_writes_lost = {sum(len(r.lost) for r in results)}")
         print(f"faults_watch_gaps = {sum(len(r.gaps) for r in results)}")

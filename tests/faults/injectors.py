@@ -17,6 +17,7 @@
 - :func:`faketime_env`: the same for a process on this machine (``kprov verify`` run with
   the operator's clock off).
 - :class:`PowerOff`: the lab host stopped (orderly poweroff of its systemd) and started.
+- :class:`tests.faults.peer_loss.PeerLinkLoss`: a share of the etcd peer links' segments lost.
 
 ``FAULTS`` maps a scenario name to a builder over the lab and the current cluster (some
 targets, such as the etcd leader, are only known at run time).
@@ -36,6 +37,7 @@ from typing import Protocol
 
 from kprov.lab import Lab
 from tests.faults.disk_full import DiskFull
+from tests.faults.peer_loss import PeerLinkLoss
 
 __all__ = ["FAULTS", "LIBFAKETIME", "ClockStep", "Fault", "Partition", "PowerOff", "UnitKill", "UnitStop",
            "bystander", "etcd_leader", "faketime_env", "partition_rules", "vip_holder"]
@@ -251,6 +253,10 @@ FAULTS: dict[str, Callable[[Lab, ControlPlane, tuple[str, ...]], list[Fault]]] =
     "partition-etcd-leader-host": lambda lab, cp, w: [Partition(etcd_leader(lab, cp))],
     "partition-vip-holder": lambda lab, cp, w: [Partition(vip_holder(lab, cp))],
     "partition-bystander": lambda lab, cp, w: [Partition(bystander(lab, cp))],
+    # every etcd member loses this share of what it sends on the peer port (both directions
+    # of every peer link)
+    "etcd-peer-loss-10": lambda lab, cp, w: [PeerLinkLoss(cp, 10)],
+    "etcd-peer-loss-30": lambda lab, cp, w: [PeerLinkLoss(cp, 30)],
     "partition-control-plane-host-inbound": lambda lab, cp, w: [Partition(cp[2], "in")],
     # the builder moves the follower's data directory onto a loop filesystem of its own first
     # (an etcd restart), so that the scenario's workload sees only the full disk

@@ -77,9 +77,11 @@ def test_reset_removes_keepalived_haproxy_and_the_vip(ha_cluster: HaCluster) -> 
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     for host in (*CONTROL_PLANE, *WORKERS):
         rc, out, err = ha_cluster.lab.ssh(
-            host, "systemctl list-unit-files --no-legend keepalived.service haproxy.service; "
+            host, "systemctl list-unit-files --no-legend keepalived.service haproxy.service "
+                  "kprov-vipcheck.service; "
                   "ls /etc/keepalived/keepalived.conf /etc/haproxy/haproxy.cfg "
                   "/etc/keepalived/kprov-apiserver-ready.sh /etc/keepalived/kprov-vip-serve.sh "
+                  "/etc/keepalived/kprov-vipcheck "
                   "2>/dev/null; true")
         assert rc == 0, err
         assert out.strip() == "", f"{host} keeps: {out}"
