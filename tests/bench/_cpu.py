@@ -2,7 +2,8 @@
 
 ``tree_cpu_seconds(pid)`` sums user + system time of the process and every live descendant
 (an API server's workers, HAProxy's master and workers), so a bench can take it before and
-after a load and divide by the operations.
+after a load and divide by the operations; ``process_cpu_seconds(pid)`` reads one process
+alone (a parent apart from the children it runs: kprov-ingress apart from its HAProxy).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["tree_cpu_seconds"]
+__all__ = ["process_cpu_seconds", "tree_cpu_seconds"]
 
 
 def tree_cpu_seconds(root: int) -> float:
@@ -34,3 +35,12 @@ def tree_cpu_seconds(root: int) -> float:
         total += times.get(pid, 0.0)
         todo.extend(children.get(pid, ()))
     return total
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` alone (not its children); 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

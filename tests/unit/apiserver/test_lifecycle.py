@@ -177,3 +177,24 @@ def test_created_and_updated_objects_take_gos_field_order() -> None:
     updated = prepare_update(info, created, again)
     assert list(updated)[:3] == ["kind", "apiVersion", "metadata"]
     assert list(updated["metadata"]) == ["name", "namespace", "uid", "creationTimestamp", "labels"]
+
+
+def test_go_field_order_is_a_stable_sort_by_gos_metadata_order() -> None:
+    """kind, apiVersion, metadata first, the rest as they came; metadata's fields in
+    ObjectMeta's Go order and fields Go does not know after them, in the order they came:
+    what a stable sort by rank gives, for shuffled inputs with and without unknown fields."""
+    import random
+
+    from kprov.cluster.apiserver.handlers.lifecycle import _META_ORDER, _META_RANK, go_field_order
+
+    chooser = random.Random(77)
+    for trial in range(300):
+        names = chooser.sample(_META_ORDER, chooser.randint(0, len(_META_ORDER)))
+        names += chooser.sample(["zeta", "alpha", "x-extra"], trial % 4)
+        chooser.shuffle(names)
+        meta = {name: f"v-{name}" for name in names}
+        obj = {"spec": {"a": 1}, "metadata": dict(meta), "status": {}, "apiVersion": "v1", "kind": "Pod"}
+        expected = sorted(meta.items(), key=lambda item: _META_RANK.get(item[0], len(_META_ORDER)))
+        got = go_field_order(obj)
+        assert list(got["metadata"].items()) == expected
+        assert list(got) == ["kind", "apiVersion", "metadata", "spec", "status"]

@@ -219,3 +219,33 @@ def test_what_the_metrics_count() -> None:
     assert version_label(LevelVersion("baseline", Version(33))) == "future"
     assert version_label(LevelVersion("baseline", Version(25))) == "v1.25"
     assert version_label(LevelVersion("privileged", Version(25))) == "latest"
+
+
+@pytest.mark.parametrize(
+    "defaults", [Policy(), Policy(enforce=LevelVersion("baseline"), warn=LevelVersion("restricted"))]
+)
+def test_the_policy_memo_answers_as_the_labels_parsed_afresh(defaults: Policy) -> None:
+    """The plugin keeps each label set's parsed policy; every answer, first or remembered, is
+    what policy_to_evaluate gives for the namespace's whole labels, errors included, and a
+    caller's changes to the error list do not reach the next answer."""
+    from kprov.cluster.apiserver.admission.podsecurity.levels import policy_to_evaluate
+
+    label_sets: list[dict[str, str]] = [
+        {},
+        {"kubernetes.io/metadata.name": "a"},
+        {"kubernetes.io/metadata.name": "b", "team": "x"},
+        {P + "enforce": "restricted", "kubernetes.io/metadata.name": "c"},
+        {P + "enforce": "baseline", P + "enforce-version": "v1.25"},
+        {P + "enforce-version": "v1.25", P + "enforce": "baseline"},
+        {P + "enforce": "nonsense", P + "warn-version": "vX", "other": "1"},
+        {P + "audit": "restricted", P + "warn": "privileged"},
+        {"pod-security.kubernetes.io": "no slash", P + "enforce": "privileged"},
+    ]
+    memo = plugin(defaults=defaults)
+    for _ in range(3):
+        for labels in label_sets:
+            expected = policy_to_evaluate(labels, defaults)
+            got = memo.policy(labels)
+            assert got == expected, labels
+            got[1].append("changed by a caller")  # type: ignore[arg-type]
+    assert memo.policy(None) == (defaults, [])

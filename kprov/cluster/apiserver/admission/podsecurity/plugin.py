@@ -12,6 +12,10 @@ and the audit annotations to record.
   enforce level warns with the existing pods that would violate it, grouped by reason
   (``name (and N other pods): reasons``), at most 3000 pods, one per controller first.
 - Exemptions: namespaces and usernames skip everything, runtime classes skip the evaluation.
+
+A namespace's policy is read from its labels once per distinct set of Pod Security labels
+(:meth:`PodSecurity.policy` keeps the parsed policies on the instance, bounded): every pod
+create read them again, though a namespace's pods all share them (docs/decisions/0058).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from kprov.cluster.apiserver.admission.podsecurity.configuration import PodSecur
 from kprov.cluster.apiserver.admission.podsecurity.levels import (
     LABEL_PREFIX,
     PRIVILEGED,
+    LabelError,
     LevelVersion,
     Policy,
     compare_levels,
@@ -46,6 +51,8 @@ IGNORED_POD_SUBRESOURCES = frozenset(
     {"exec", "attach", "binding", "eviction", "log", "portforward", "proxy", "status"}
 )
 MAX_PODS_TO_CHECK = 3000
+_POLICY_MEMO_SIZE = 1024  # distinct Pod Security label sets kept parsed (then all dropped)
+_PRIVILEGED_TEXT = str(LevelVersion(PRIVILEGED))
 
 Obj = Mapping[str, Any]
 
@@ -91,6 +98,9 @@ class PodSecurity:
         self.config = config
         self.evaluator = evaluator or Evaluator()
         self.metrics = PodSecurityMetrics()
+        # the Pod Security labels ((name, value), in the namespace's order) -> the policy and
+        # its label errors: policy_to_evaluate reads no other label
+        self._policies: dict[tuple[tuple[str, str], ...], tuple[Policy, tuple[LabelError, ...]]] = {}
 
     # -- pods and pod controllers --------------------------------------------------------------
     def exemption(self, namespace: str, username: str) -> Decision | None:
@@ -101,7 +111,14 @@ class PodSecurity:
         return None
 
     def policy(self, labels: Mapping[str, str] | None) -> tuple[Policy, list[Any]]:
-        return policy_to_evaluate(labels or {}, self.config.defaults)
+        key = tuple(item for item in labels.items() if item[0].startswith(LABEL_PREFIX)) if labels else ()
+        found = self._policies.get(key)
+        if found is None:
+            if len(self._policies) >= _POLICY_MEMO_SIZE:
+                self._policies.clear()
+            policy, errors = policy_to_evaluate(dict(key), self.config.defaults)
+            found = self._policies[key] = (policy, tuple(errors))
+        return found[0], list(found[1])
 
     def evaluate(
         self,
@@ -119,7 +136,7 @@ class PodSecurity:
         ):
             if enforce:
                 return Decision(
-                    audit_annotations={"enforce-policy": str(LevelVersion(PRIVILEGED))},
+                    audit_annotations={"enforce-policy": _PRIVILEGED_TEXT},
                     evaluations=[("allow", policy.enforce, "enforce")],
                 )
             return Decision()
