@@ -381,9 +381,8 @@ class HostRunner:
         return "ok"
 
     def _record_include(self, task: Task, status: Literal["ok", "skipped"]) -> None:
-        """An include in the results as Ansible reports it: once per file (or role) it loaded
-        for the host, before the included tasks run (not counted ok in the recap, as in
-        ansible-core); skipped once when it loaded none."""
+        """An include in the recap as Ansible counts it: ok once per file (or role) it loaded
+        for the host, before the included tasks run; skipped once when it loaded none."""
         result = TaskResult(host=self.host.name, task=task.title, action=task.action, status=status,
                             origin=task.origin, play=self.pctx.play.name)
         self.run.report.record(result)

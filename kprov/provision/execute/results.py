@@ -36,9 +36,6 @@ class TaskResult:
 
 
 _RESULT_FIELDS = fields(TaskResult)
-# dynamic includes: in the results (Ansible's "included:" line) but never ok in the recap;
-# a skipped or failed include counts as Ansible's does
-_INCLUDES = frozenset({"include_tasks", "include_role"})
 
 
 @dataclass
@@ -52,8 +49,6 @@ class HostStats:
     ignored: int = 0
 
     def count(self, result: TaskResult) -> None:
-        if result.action in _INCLUDES and result.status in ("ok", "changed"):
-            return  # ansible-core's strategy counts no ok for a TaskInclude (the included tasks count)
         if result.status == "changed":
             self.changed += 1
             self.ok += 1

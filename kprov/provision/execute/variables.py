@@ -12,6 +12,7 @@ role defaults (the task's role chain, then the play's other roles).
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -130,6 +131,7 @@ def _magic(run: RunContext, pctx: PlayContext | None, host: HostState, task: Tas
         "ansible_check_mode": run.options.check,
         "ansible_diff_mode": run.options.diff,
         "playbook_dir": str(run.playbook_dir),
+        "ansible_playbook_python": sys.executable,  # the controller's Python, as ansible-core's
         "inventory_dir": run.inventory_dir,
         "inventory_file": run.inventory.sources[0] if run.inventory.sources else "",
         "omit": OMIT,

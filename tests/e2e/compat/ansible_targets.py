@@ -9,11 +9,11 @@ resolve as in ansible-core's tree). ansible-playbook runs it on one lab host and
 other, at the same time; each side's inventory calls its host ``testhost``.
 
 A target passes when the run ends without a failure; ``tasks`` is how many tasks ran on the
-host, read from each side's recap as ok + failed (changed is part of ok, skipped tasks did
-not run). Both recaps count alike, as ansible-core's strategy does: a dynamic include
-(``include_tasks``/``include_role``) is no task of its own (only the tasks it brings count),
-``import_*`` are not tasks at all, gathering facts counts, a rescued failure is taken back
-from failed. So a run that ends early with success shows as fewer tasks than Ansible's.
+host (the recap's ok + failed: changed is part of ok, skipped tasks did not run), so a run
+that ends early with success shows as fewer tasks than Ansible's. Both recaps count alike,
+as ansible-core 2.18's strategy does (measured: tests/unit/provision/test_recap_counts.py):
+a dynamic include is ok once per file it loaded for the host, gathering facts counts, an
+ignored failure is ok, a rescued failure is taken back from failed.
 """
 
 from __future__ import annotations
