@@ -217,7 +217,8 @@ class PlaybookLoader:
         """Run-time expansion of ``include_tasks`` (args already templated)."""
         file = self._include_path(dataclasses.replace(task, args=args), task.scope)
         inner = dataclasses.replace(
-            task.include_scope(), base_dir=file.parent, vars=(*task.scope.vars, dict(task.vars))
+            task.include_scope(), base_dir=file.parent, vars=(*task.scope.vars, dict(task.vars)),
+            include_params=(*task.scope.include_params, dict(task.vars)),
         )
         return self.items(_list(load_yaml_file(file)), inner, str(file))
 

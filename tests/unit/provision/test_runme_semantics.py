@@ -67,3 +67,16 @@ def test_ansible_playbook_python_is_the_controllers(tmp_path: Path, monkeypatch:
                           "  tasks:\n    - set_fact: {py: '{{ ansible_playbook_python }}'}\n")}
     _, runtime = run_fake(tmp_path, monkeypatch, files, ["h1"])
     assert runtime["h1"]["py"] == sys.executable
+
+
+def test_include_params_win_over_set_fact_and_role_params(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = {
+        "site.yml": ("- hosts: all\n  gather_facts: false\n  tasks:\n"
+                     "    - set_fact: {findme: set_fact}\n"
+                     "    - include_tasks: {file: inc.yml}\n      vars: {findme: include_params}\n"),
+        "inc.yml": "- set_fact: {saw: '{{ findme }}'}\n",
+    }
+    report, runtime = run_fake(tmp_path, monkeypatch, files, ["h1"])
+    assert report.ok and runtime["h1"]["saw"] == "include_params"
