@@ -1,6 +1,7 @@
 """The variables a task sees on a host, layered by Ansible's precedence (highest first):
 
-magic vars (inventory_hostname, groups, hostvars, ...) > extra vars (-e) > include params (include_tasks vars, inner first) > role params >
+magic vars (inventory_hostname, groups, hostvars, ...) > extra vars (-e) > include params
+(include_tasks vars, inner first) > role params >
 set_fact / registered (raw) > include_vars > task vars > block / include vars (inner first) > role vars
 (the task's role chain, then the play's other roles) > play vars > facts (``ansible_facts``
 and ``ansible_<fact>``, raw) > inventory vars (group/host precedence, see inventory.model) >

@@ -41,7 +41,8 @@ def connect_host(run: RunContext, host: str) -> bool:
     state = run.hosts[host]
     start = time.monotonic()
     try:
-        conn = LoggedConnector(reach(host, _variables(run, state), host_scope(run, None, state).template), run.log)
+        settings = reach(host, _variables(run, state), host_scope(run, None, state).template)
+        conn = LoggedConnector(settings, run.log)
         conn.connect()
         state.connector = conn
         return True

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from kprov.provision.execute.results import HostStats, TaskResult
+
 from .harness import run_fake
 
 
@@ -36,7 +37,9 @@ def test_other_tasks_count_ok_changed_and_ignored() -> None:
     assert (stats.ok, stats.changed, stats.skipped, stats.ignored, stats.failed) == (3, 2, 1, 1, 0)
 
 
-def test_includes_and_a_handler_include_recap_as_ansible(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_includes_and_a_handler_include_recap_as_ansible(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     files = {
         "site.yml": """
 - hosts: all
