@@ -305,8 +305,8 @@ class PlaybookLoader:
                 )
         return items
 
-    def role_handlers(self, role: Role, scope: Scope) -> list[Task]:
-        handlers_file = role_file(role.path, "handlers")
+    def role_handlers(self, role: Role, scope: Scope, handlers_from: str = "main") -> list[Task]:
+        handlers_file = role_file(role.path, "handlers", handlers_from)
         if handlers_file is None:
             return []
         return self.handlers(

@@ -80,3 +80,18 @@ def test_include_params_win_over_set_fact_and_role_params(
     }
     report, runtime = run_fake(tmp_path, monkeypatch, files, ["h1"])
     assert report.ok and runtime["h1"]["saw"] == "include_params"
+
+
+def test_include_role_handlers_from_names_the_handlers_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = {
+        "site.yml": ("- hosts: all\n  gather_facts: false\n  tasks:\n"
+                     "    - include_role: name=r handlers_from=alternate.yml\n"
+                     "    - meta: flush_handlers\n"),
+        "roles/r/tasks/main.yml": "- {debug: {msg: x}, changed_when: true, notify: h}\n",
+        "roles/r/handlers/main.yml": "- {name: h, set_fact: {which: main}}\n",
+        "roles/r/handlers/alternate.yml": "- {name: h, set_fact: {which: alternate}}\n",
+    }
+    report, runtime = run_fake(tmp_path, monkeypatch, files, ["h1"])
+    assert report.ok and runtime["h1"]["which"] == "alternate"
