@@ -158,9 +158,11 @@ class HostRunner:
             self.run.report.rescued(self.host.name)
             outcome = self.items(block.rescue, {**(extra or {}), **self._failure_vars()})
         if block.always and outcome != "unreachable":
-            was_failed = self.host.failed
+            was_failed, cleared = self.host.failed, self.host.errors_cleared
             self.host.failed = False
             always = self.items(block.always, extra)
+            if self.host.errors_cleared != cleared:  # clear_host_errors in always: the host goes on
+                was_failed, outcome = False, "ok"
             self.host.failed = was_failed or always == "failed"
             outcome = always if always != "ok" else outcome
         return outcome

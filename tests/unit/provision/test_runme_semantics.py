@@ -95,3 +95,24 @@ def test_include_role_handlers_from_names_the_handlers_file(
     }
     report, runtime = run_fake(tmp_path, monkeypatch, files, ["h1"])
     assert report.ok and runtime["h1"]["which"] == "alternate"
+
+
+def test_clear_host_errors_in_always_lets_the_host_go_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = {
+        "site.yml": """
+- hosts: all
+  gather_facts: false
+  tasks:
+    - block:
+        - fail: {msg: in block}
+      rescue:
+        - fail: {msg: in rescue}
+      always:
+        - meta: clear_host_errors
+    - set_fact: {went_on: true}
+""",
+    }
+    _, runtime = run_fake(tmp_path, monkeypatch, files, ["h1"])
+    assert runtime["h1"].get("went_on") is True
