@@ -62,6 +62,7 @@ class HostState:
     probes: ProbeCache = field(default_factory=ProbeCache)  # read-only probe results (execute.probecache)
     unreachable: bool = False
     failed: bool = False
+    errors_cleared: int = 0  # how many ``meta: clear_host_errors`` reached this host
     error: str = ""
     # the plays' ``remote_user``/``connection`` keywords as ansible_user/ansible_connection:
     # beneath the host's own variables, as Ansible ranks them (pipelines.apply sets them)

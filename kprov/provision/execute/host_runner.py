@@ -158,9 +158,11 @@ class HostRunner:
             self.run.report.rescued(self.host.name)
             outcome = self.items(block.rescue, {**(extra or {}), **self._failure_vars()})
         if block.always and outcome != "unreachable":
-            was_failed = self.host.failed
+            was_failed, cleared = self.host.failed, self.host.errors_cleared
             self.host.failed = False
             always = self.items(block.always, extra)
+            if self.host.errors_cleared != cleared:  # clear_host_errors in always: the host goes on
+                was_failed, outcome = False, "ok"
             self.host.failed = was_failed or always == "failed"
             outcome = always if always != "ok" else outcome
         return outcome
@@ -363,8 +365,8 @@ class HostRunner:
                     loaded = loader.include_tasks(task, args)
                 else:
                     loaded = loader.role_items(args, task.include_scope(), None, None, task.origin)
-                    for role_task in loaded:
-                        self._adopt_role_handlers(role_task)
+                    for role_task in loaded:  # handlers_from names the included role's file
+                        self._adopt_role_handlers(role_task, args)
                 included += 1
                 self._record_include(task, "ok")
                 outcome = self.items(loaded, item_extra or extra)
@@ -388,15 +390,17 @@ class HostRunner:
         self.run.report.record(result)
         self.run.observer.task_done(result)
 
-    def _adopt_role_handlers(self, item: Item) -> None:
+    def _adopt_role_handlers(self, item: Item, args: dict[str, Any]) -> None:
         if not isinstance(item, Task) or item.scope.role is None:
             return
         role = item.scope.role
+        own = role.name == str(args.get("name") or args.get("role") or "")
+        handlers_from = str(args.get("handlers_from") or "main") if own else "main"
         handlers = self.pctx.handlers.setdefault(self.host.name, list(self.pctx.play.handlers))
         if any(h.scope.role is role for h in handlers):
             return
         assert self.run.loader is not None
-        handlers += self.run.loader.role_handlers(role, item.scope)
+        handlers += self.run.loader.role_handlers(role, item.scope, handlers_from)
 
     def _fail_include(self, task: Task, msg: str) -> Outcome:
         return self._fail(task.title, task.action, msg, task.origin)

@@ -175,6 +175,8 @@ def _act_for_batch(runner: MetaHost, task: Task, what: str, extra: dict[str, Any
     elif what == "clear_host_errors":
         for name in _play_pattern_hosts(runner):
             state = run.hosts.get(name)
+            if state is not None:  # a host in a block's always, failed underneath, too
+                state.errors_cleared += 1
             if state is not None and not state.alive:
                 state.failed = state.unreachable = False
                 state.error = ""

@@ -1,6 +1,7 @@
 """The variables a task sees on a host, layered by Ansible's precedence (highest first):
 
-magic vars (inventory_hostname, groups, hostvars, ...) > extra vars (-e) > role params >
+magic vars (inventory_hostname, groups, hostvars, ...) > extra vars (-e) > include params
+(include_tasks vars, inner first) > role params >
 set_fact / registered (raw) > include_vars > task vars > block / include vars (inner first) > role vars
 (the task's role chain, then the play's other roles) > play vars > facts (``ansible_facts``
 and ``ansible_<fact>``, raw) > inventory vars (group/host precedence, see inventory.model) >
@@ -12,6 +13,7 @@ role defaults (the task's role chain, then the play's other roles).
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -130,6 +132,7 @@ def _magic(run: RunContext, pctx: PlayContext | None, host: HostState, task: Tas
         "ansible_check_mode": run.options.check,
         "ansible_diff_mode": run.options.diff,
         "playbook_dir": str(run.playbook_dir),
+        "ansible_playbook_python": sys.executable,  # the controller's Python, as ansible-core's
         "inventory_dir": run.inventory_dir,
         "inventory_file": run.inventory.sources[0] if run.inventory.sources else "",
         "omit": OMIT,
@@ -194,6 +197,7 @@ def _layers(run: RunContext, pctx: PlayContext | None, host: HostState, task: Ta
         (run.options.extra_vars, True),
     ]
     if task is not None:
+        layers += [(v, True) for v in reversed(task.scope.include_params)]
         layers.append((dict(task.scope.role_params), True))
     layers.append((host.runtime_vars, False))
     layers.append((host.included_vars, True))

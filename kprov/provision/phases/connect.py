@@ -26,11 +26,14 @@ __all__ = ["ConnectPhase", "DisconnectPhase", "connect_host", "connection_vars"]
 def connection_vars(run: RunContext, host: str) -> dict[str, Any]:
     """The host's connection variables, templated, over the plays' connection keywords."""
     state = run.hosts[host]
-    return rendered_connection_vars(host, _variables(state), host_scope(run, None, state).template)
+    return rendered_connection_vars(host, _variables(run, state), host_scope(run, None, state).template)
 
 
-def _variables(state: HostState) -> dict[str, Any]:
-    return {**state.connection_keywords, **state.inventory_vars}
+def _variables(run: RunContext, state: HostState) -> dict[str, Any]:
+    """The plays' connection keywords under the inventory's variables, under the extra vars
+    (``-e ansible_connection=local`` wins over the inventory, as in ansible-core)."""
+    extra = {k: v for k, v in run.options.extra_vars.items() if k.startswith("ansible_")}
+    return {**state.connection_keywords, **state.inventory_vars, **extra}
 
 
 def connect_host(run: RunContext, host: str) -> bool:
@@ -38,7 +41,8 @@ def connect_host(run: RunContext, host: str) -> bool:
     state = run.hosts[host]
     start = time.monotonic()
     try:
-        conn = LoggedConnector(reach(host, _variables(state), host_scope(run, None, state).template), run.log)
+        settings = reach(host, _variables(run, state), host_scope(run, None, state).template)
+        conn = LoggedConnector(settings, run.log)
         conn.connect()
         state.connector = conn
         return True

@@ -155,8 +155,9 @@ class PlaybookLoader:
             tags=[str(t) for t in _list(data.get("tags"))],
         )
         for vars_file in _list(data.get("vars_files")):
-            loaded = load_yaml_file(path.parent / str(vars_file), self.decrypt) or {}
-            play.vars.update(loaded)
+            loaded = load_yaml_file(path.parent / str(vars_file), self.decrypt)
+            for mapping in vars_file_mappings(loaded):
+                play.vars.update(mapping)
         keywords = tuple((k, data[k]) for k in _INHERITED if k in data)
         scope = Scope(base_dir=path.parent, tags=tuple(play.tags), keywords=keywords).extended(data)
         seen: set[tuple[str, str]] = set()
@@ -216,7 +217,8 @@ class PlaybookLoader:
         """Run-time expansion of ``include_tasks`` (args already templated)."""
         file = self._include_path(dataclasses.replace(task, args=args), task.scope)
         inner = dataclasses.replace(
-            task.include_scope(), base_dir=file.parent, vars=(*task.scope.vars, dict(task.vars))
+            task.include_scope(), base_dir=file.parent, vars=(*task.scope.vars, dict(task.vars)),
+            include_params=(*task.scope.include_params, dict(task.vars)),
         )
         return self.items(_list(load_yaml_file(file)), inner, str(file))
 
@@ -266,7 +268,9 @@ class PlaybookLoader:
             base_dir=role.path / "tasks",
             role=role,
             role_chain=chain,
-            role_params=tuple(params.items()),
+            # a role's params reach its dependencies (and the roles it includes): ansible-core's
+            # get_role_params combines the dependency chain's params under the role's own
+            role_params=tuple({**dict(scope.role_params), **params}.items()),
             when=(*scope.when, *role_when),
             tags=tuple(sorted({*scope.tags, *role_tags})),
             vars=scope.vars,
@@ -276,7 +280,7 @@ class PlaybookLoader:
         )
         items: list[Item] = []
         for dep in role.dependencies:
-            dep_scope = dataclasses.replace(inner, role=None, role_params=(), base_dir=scope.base_dir)
+            dep_scope = dataclasses.replace(inner, role=None, base_dir=scope.base_dir)
             items += self.role_items(dict(dep), dep_scope, play, seen, f"{role.path}/meta")
         tasks_file = role_file(role.path, "tasks", tasks_from)
         if tasks_file is None and tasks_from != "main":
@@ -301,8 +305,8 @@ class PlaybookLoader:
                 )
         return items
 
-    def role_handlers(self, role: Role, scope: Scope) -> list[Task]:
-        handlers_file = role_file(role.path, "handlers")
+    def role_handlers(self, role: Role, scope: Scope, handlers_from: str = "main") -> list[Task]:
+        handlers_file = role_file(role.path, "handlers", handlers_from)
         if handlers_file is None:
             return []
         return self.handlers(
@@ -357,6 +361,19 @@ class PlaybookLoader:
         task.tags = ["always"]
         task.origin = where
         return task
+
+
+def vars_file_mappings(loaded: Any) -> list[dict[str, Any]]:
+    """A ``vars_files`` entry's content as ansible-core's ``preprocess_vars`` takes it: a
+    mapping, or a list of mappings merged in order (an empty file is none)."""
+    if loaded is None:
+        return []
+    data = loaded if isinstance(loaded, list) else [loaded]
+    for item in data:
+        if not isinstance(item, dict):
+            raise PlaybookError("variable files must contain either a dictionary of variables, "
+                                f"or a list of dictionaries. Got: {loaded} ({type(loaded)})")
+    return data
 
 
 def _list(value: Any) -> list[Any]:

@@ -44,6 +44,9 @@ class Scope:
     role: Role | None = None
     role_chain: tuple[Role, ...] = ()  # outer roles first (a dependency's parent, ...)
     role_params: tuple[tuple[str, Any], ...] = ()
+    # the ``vars:`` of the include_tasks around, outermost first: ansible-core's include
+    # params, above set_fact and role params (only extra vars win over them)
+    include_params: tuple[dict[str, Any], ...] = ()
     when: tuple[Any, ...] = ()
     tags: tuple[str, ...] = ()
     vars: tuple[dict[str, Any], ...] = ()

@@ -49,7 +49,12 @@ def test_target_passes_as_under_ansible(sides: tuple[dict[str, Path], Path], tar
 def test_all_targets(sides: tuple[dict[str, Path], Path], capsys: pytest.CaptureFixture[str]) -> None:
     inventory, folder = sides
     names = role_targets() if _OPT_IN == "1" else _OPT_IN.split(",")
-    figures = compare([run_target(name, inventory, folder) for name in names])
+    outcomes = []
+    for name in names:  # one line per target as it ends: a long run read while it goes
+        outcomes.append(run_target(name, inventory, folder))
+        with capsys.disabled():
+            print(compare(outcomes[-1:])["targets"][0], flush=True)
+    figures = compare(outcomes)
     with capsys.disabled():
         print(json.dumps(figures, indent=1))
     assert figures["ansible_targets_passed_ansible"] > 0

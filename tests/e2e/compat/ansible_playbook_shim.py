@@ -1,0 +1,83 @@
+"""``ansible-playbook`` for a runme.sh target run under kprov: the same command line, run by kprov.
+
+ansible-core's script targets (``runme.sh``) call ``ansible-playbook`` by name; the runme
+harness (ansible_runme.py) puts a wrapper of this script first on PATH for kprov's side, so
+every playbook run in the script is ``kprov apply`` with the arguments as given (-i, -e,
+--tags, --skip-tags, -v, --check, --diff, -l pass through unchanged; an option kprov does not
+have fails as kprov's CLI reports it, which is a divergence the results show). What
+ansible-playbook takes from its environment and kprov takes as options is translated:
+``ANSIBLE_ROLES_PATH`` becomes ``--roles-path``; ``-c local`` becomes
+``-e ansible_connection=local``. Several playbooks run one after another, as
+ansible-playbook runs them, stopping at the first that fails.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+_BIN = Path(sys.executable).parent
+# options of ansible-playbook that take a value (so their value is not taken for a playbook)
+_VALUED = frozenset({"-i", "--inventory", "-e", "--extra-vars", "-t", "--tags", "--skip-tags",
+                     "-l", "--limit", "-f", "--forks", "--vault-id", "--vault-password-file",
+                     "--vault-pass-file", "-M", "--module-path", "-u", "--user", "-c",
+                     "--connection", "--start-at-task", "-T", "--timeout"})
+
+
+def split(argv: list[str]) -> tuple[list[str], list[str]]:
+    """(options, playbooks) of an ansible-playbook command line."""
+    options: list[str] = []
+    playbooks: list[str] = []
+    taking = False
+    for arg in argv:
+        if taking:
+            options.append(arg)
+            taking = False
+        elif arg.startswith("-"):
+            options.append(arg)
+            taking = arg in _VALUED
+        else:
+            playbooks.append(arg)
+    return options, playbooks
+
+
+def _translated(options: list[str]) -> list[str]:
+    """``-c/--connection X`` as ``-e ansible_connection=X`` (kprov has no connection option;
+    the scripts pass it only where every host of their inventory is local)."""
+    out: list[str] = []
+    pending = False
+    for arg in options:
+        if pending:
+            out += ["-e", f"ansible_connection={arg}"]
+            pending = False
+        elif arg in ("-c", "--connection"):
+            pending = True
+        elif arg.startswith("--connection="):
+            out += ["-e", f"ansible_connection={arg.partition('=')[2]}"]
+        else:
+            out.append(arg)
+    return out
+
+
+def command(argv: list[str], env: dict[str, str], playbook: str) -> list[str]:
+    options = _translated(split(argv)[0])
+    roles = [f"--roles-path={p}" for p in env.get("ANSIBLE_ROLES_PATH", "").split(":") if p]
+    return [str(_BIN / "kprov"), "apply", *options, *roles, playbook]
+
+
+def main() -> int:
+    argv = sys.argv[1:]
+    _, playbooks = split(argv)
+    if not playbooks:
+        return subprocess.call([str(_BIN / "kprov"), "apply", *argv])
+    for playbook in playbooks:
+        rc = subprocess.call(command(argv, dict(os.environ), playbook))
+        if rc:
+            return rc
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
