@@ -57,6 +57,9 @@ WIDE_SERVICES = (
     "keepalived",
     "ufw",
     "cron",
+    "vsftpd",
+    "tangd.socket",
+    "chrony",
 )
 
 
