@@ -59,6 +59,8 @@ WIDE_SERVICES = (
     "cron",
     "vsftpd",
     "tangd.socket",
+    "tftpd-hpa",
+    "corpus-sleeper",
     "chrony",
 )
 
