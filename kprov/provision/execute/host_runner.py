@@ -18,6 +18,7 @@ up to the first one that cannot be predicted, are read together again.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Literal
 
 from kprov.provision.errors import ProvisionError, UndefinedVariableError
@@ -362,7 +363,13 @@ class HostRunner:
                 if task.action == "include_tasks":
                     loaded = loader.include_tasks(task, args)
                 else:
-                    loaded = loader.role_items(args, task.include_scope(), None, None, task.origin)
+                    # the include_role task's own ``vars`` hold for every task of the role, its
+                    # nested includes too, as an include_tasks' do (ansible-core: the include's
+                    # vars are its block's, which the role's blocks inherit)
+                    role_scope = dataclasses.replace(
+                        task.include_scope(), vars=(*task.scope.vars, dict(task.vars))
+                    )
+                    loaded = loader.role_items(args, role_scope, None, None, task.origin)
                     for role_task in loaded:
                         self._adopt_role_handlers(role_task)
                 included += 1
