@@ -61,6 +61,7 @@ WIDE_SERVICES = (
     "tangd.socket",
     "tftpd-hpa",
     "corpus-sleeper",
+    "named",
     "chrony",
 )
 
