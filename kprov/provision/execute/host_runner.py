@@ -18,6 +18,7 @@ up to the first one that cannot be predicted, are read together again.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from typing import Any, Literal
 
@@ -429,13 +430,27 @@ class HostRunner:
         queue = self.pctx.notified.setdefault(self.host.name, [])
         why = self.pctx.why.setdefault(self.host.name, {})
         reason = notify_reason(task.title, result)
-        for name in task.notify:
+        names = self._notify_names(task)
+        for name in names:
             if name not in queue:
                 queue.append(name)
             if reason not in why.setdefault(name, []):
                 why[name].append(reason)
-        if task.notify:
-            self._mark_pending(list(task.notify))
+        if names:
+            self._mark_pending(names)
+
+    def _notify_names(self, task: Task) -> list[str]:
+        """The task's ``notify`` names, templated as ansible-core's post_validate templates the
+        field (``notify: "Restart {{ service }}"``, linux-system-roles.timesync)."""
+        names: list[str] = []
+        for name in task.notify:
+            if "{{" in name or "{%" in name:
+                where = f"task field 'notify' ({task.origin})"
+                # an error leaves it as written: the flush then names it as not found
+                with contextlib.suppress(ProvisionError):
+                    name = str(self.tasks.scope(task, None).template(name, where))
+            names.append(name)
+        return names
 
     def flush_handlers(self) -> Outcome:
         self._queue_pending()

@@ -61,7 +61,6 @@ WIDE_SERVICES = (
     "tangd.socket",
     "tftpd-hpa",
     "corpus-sleeper",
-    "named",
     "chrony",
 )
 

@@ -66,3 +66,23 @@ def test_validate_runs_as_one_command_without_a_shell() -> None:
     assert validate_command(folded, "/tmp/x") == "/usr/sbin/sshd -t -f /tmp/x"
     # ansible-core splits the string, no shell: ';' is an argument, not a second command
     assert validate_command("visudo -cf %s; true", "/tmp/y") == "visudo -cf '/tmp/y;' true"
+
+
+def test_a_templated_notify_name_reaches_its_handler(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    files = {
+        "site.yml": """
+- hosts: all
+  gather_facts: false
+  vars: {mode: 1}
+  tasks:
+    - name: change
+      debug: {msg: x}
+      changed_when: true
+      notify: "Restart {{ 'chronyd' if mode == 1 else 'timemaster' }}"
+  handlers:
+    - {name: Restart chronyd, debug: {msg: chrony}}
+    - {name: Restart timemaster, debug: {msg: timemaster}}
+""",
+    }
+    report, _ = run_fake(tmp_path, monkeypatch, files, ["h1"])
+    assert [(r.task, r.status) for r in report.results] == [("change", "changed"), ("Restart chronyd", "ok")]
