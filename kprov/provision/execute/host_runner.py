@@ -18,6 +18,8 @@ up to the first one that cannot be predicted, are read together again.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 from typing import Any, Literal
 
 from kprov.provision.errors import ProvisionError, UndefinedVariableError
@@ -364,7 +366,13 @@ class HostRunner:
                 if task.action == "include_tasks":
                     loaded = loader.include_tasks(task, args)
                 else:
-                    loaded = loader.role_items(args, task.include_scope(), None, None, task.origin)
+                    # the include_role task's own ``vars`` hold for every task of the role, its
+                    # nested includes too, as an include_tasks' do (ansible-core: the include's
+                    # vars are its block's, which the role's blocks inherit)
+                    role_scope = dataclasses.replace(
+                        task.include_scope(), vars=(*task.scope.vars, dict(task.vars))
+                    )
+                    loaded = loader.role_items(args, role_scope, None, None, task.origin)
                     for role_task in loaded:  # handlers_from names the included role's file
                         self._adopt_role_handlers(role_task, args)
                 included += 1
@@ -426,13 +434,27 @@ class HostRunner:
         queue = self.pctx.notified.setdefault(self.host.name, [])
         why = self.pctx.why.setdefault(self.host.name, {})
         reason = notify_reason(task.title, result)
-        for name in task.notify:
+        names = self._notify_names(task)
+        for name in names:
             if name not in queue:
                 queue.append(name)
             if reason not in why.setdefault(name, []):
                 why[name].append(reason)
-        if task.notify:
-            self._mark_pending(list(task.notify))
+        if names:
+            self._mark_pending(names)
+
+    def _notify_names(self, task: Task) -> list[str]:
+        """The task's ``notify`` names, templated as ansible-core's post_validate templates the
+        field (``notify: "Restart {{ service }}"``, linux-system-roles.timesync)."""
+        names: list[str] = []
+        for name in task.notify:
+            if "{{" in name or "{%" in name:
+                where = f"task field 'notify' ({task.origin})"
+                # an error leaves it as written: the flush then names it as not found
+                with contextlib.suppress(ProvisionError):
+                    name = str(self.tasks.scope(task, None).template(name, where))
+            names.append(name)
+        return names
 
     def flush_handlers(self) -> Outcome:
         self._queue_pending()

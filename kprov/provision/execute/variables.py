@@ -19,6 +19,7 @@ from typing import Any
 
 from kprov.provision.execute.context import HostState, PlayContext, RunContext
 from kprov.provision.facts.names import fact_variable
+from kprov.provision.modules.protocol.module import ansible_version_info
 from kprov.provision.playbook.model import Play, Role, Task
 from kprov.provision.templates import OMIT, Layer, VarScope
 
@@ -121,6 +122,7 @@ def _magic(run: RunContext, pctx: PlayContext | None, host: HostState, task: Tas
         "group_names": lambda: _group_names(run, host.name),
         "play_hosts": alive,
         "ansible_play_hosts": alive,
+        "ansible_version": ansible_version_info,
     }
     magic: dict[str, Any] = {
         "inventory_hostname": host.name,

@@ -40,6 +40,8 @@ WIDE_PACKAGES = (
     "nfs-kernel-server", "nfs-common", "rpcbind", "keepalived", "procps",
     "locales", "ufw", "iproute2", "cron",
     "logrotate", "libpam-passwdqc", "libpam-modules", "kmod", "auditd", "lm-sensors", "dnsutils",
+    "at", "sysstat", "vsftpd", "chrony", "unattended-upgrades", "python3-pycurl", "tang",
+    "git", "locales-all", "gnupg2", "tftpd-hpa", "psmisc",
 )
 _PORT = 8100
 WIDE_PORT = 8101

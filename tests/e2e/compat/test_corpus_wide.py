@@ -57,6 +57,11 @@ WIDE_SERVICES = (
     "keepalived",
     "ufw",
     "cron",
+    "vsftpd",
+    "tangd.socket",
+    "tftpd-hpa",
+    "corpus-sleeper",
+    "chrony",
 )
 
 

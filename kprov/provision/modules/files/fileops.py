@@ -22,6 +22,7 @@ from kprov.provision.modules.base import ModuleContext, ModuleFailed
 from kprov.provision.redact import SECRET_DIFF, is_secret_file
 
 __all__ = [
+    "validate_command",
     "FileState", "attribute_commands", "backup_command", "content_diff", "file_return", "mode_string",
     "parse_probe", "parse_probe_result", "probe", "probe_script", "resolve_mode", "state_diff", "write_file",
 ]
@@ -212,6 +213,13 @@ def backup_command(path: str) -> str:
     return (f"b={p}.$$.$(date +%Y-%m-%d@%H:%M:%S)~ && cp -p -- {p} \"$b\" && printf 'BACKUP:%s\\n' \"$b\"")
 
 
+def validate_command(validate: str, path: str) -> str:
+    """``validate`` with ``%s`` as ``path``, as ansible-core runs it (``run_command`` on the
+    string: split as shlex splits it, no shell), quoted back for the host's shell; a
+    multi-line ``validate`` (a folded Jinja2 block) is one command, not several."""
+    return shlex.join(shlex.split(validate.replace("%s", path)))
+
+
 def write_file(ctx: ModuleContext, path: str, data: bytes, *, mode: int | None, owner: str | None,
                group: str | None, backup: bool, exists: bool, validate: str | None = None) -> str | None:
     """Atomically replace ``path``; returns the backup file name if one was made."""
@@ -220,7 +228,7 @@ def write_file(ctx: ModuleContext, path: str, data: bytes, *, mode: int | None, 
             raise ModuleFailed(f"validate must contain %s (got {validate!r})")
         probe_path = f"/tmp/.kprov-validate-{secrets.token_hex(6)}"
         ctx.put(data, probe_path, mode=0o600)
-        command = validate.replace("%s", shlex.quote(probe_path))
+        command = validate_command(validate, probe_path)
         checked = ctx.run(f"{command}; rc=$?; rm -f {probe_path}; exit $rc")
         if checked.rc != 0:
             raise ModuleFailed(f"failed to validate: {checked.stderr.strip() or checked.stdout.strip()}",

@@ -17,7 +17,7 @@ from kprov.provision.modules.protocol.answer import parse_answer, to_result
 from kprov.provision.modules.protocol.pack import ModulePack
 from kprov.provision.modules.protocol.remote import interpreter_for, module_command
 
-__all__ = ["ProtocolModule", "internal_args"]
+__all__ = ["ProtocolModule", "ansible_version_info", "internal_args"]
 
 _SELINUX_SPECIAL_FS = ["fuse", "nfs", "vboxsf", "ramfs", "9p", "vfat"]
 ANSIBLE_VERSION_FALLBACK = "2.18.0"
@@ -29,6 +29,15 @@ def _ansible_version() -> str:
     except ImportError:
         return ANSIBLE_VERSION_FALLBACK
     return str(__version__)
+
+
+def ansible_version_info() -> dict[str, Any]:
+    """The ``ansible_version`` variable as ansible-core defines it (``CLI.version_info``): the
+    version string and its numeric parts, of the ansible-core whose modules kprov runs."""
+    full = _ansible_version()
+    numbers = [int(part) if part.isdigit() else 0 for part in full.split(".")[:3]] + [0, 0, 0]
+    return {"string": full, "full": full, "major": numbers[0], "minor": numbers[1],
+            "revision": numbers[2]}
 
 
 def internal_args(name: str, check: bool, diff: bool, no_log: bool, verbosity: int,

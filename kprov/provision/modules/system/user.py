@@ -42,6 +42,12 @@ SPEC = {
     "password_lock": Arg("bool"),
     "local": Arg("bool", default=False),
     "generate_ssh_key": Arg("bool", default=False),
+    # the key's settings: ansible-core's user module reads them only with generate_ssh_key
+    "ssh_key_bits": Arg("int"),
+    "ssh_key_type": Arg(default="rsa"),
+    "ssh_key_file": Arg(),
+    "ssh_key_comment": Arg(),
+    "ssh_key_passphrase": Arg(),
     "skeleton": Arg(),
     "umask": Arg(),
 }
