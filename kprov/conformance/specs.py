@@ -34,7 +34,10 @@ class SpecResult:
     error: str = ""  # the failure's first non-empty line
     where: str = ""  # the failure's source line (file:line)
     detail: tuple[str, ...] = ()  # the rest of the message, then what the spec logged last
-
+    # it ran and skipped itself (Ginkgo's Skip(): state skipped WITH a failure record whose
+    # message is the reason, e.g. "Requires at least 2 nodes (not 1)"; error/where hold it);
+    # a spec the focus left out is "skipped" too, but without that record
+    self_skipped: bool = False
 
     @property
     def serial(self) -> bool:
@@ -43,6 +46,11 @@ class SpecResult:
     @property
     def passed(self) -> bool:
         return self.state == "passed"
+
+    @property
+    def ran(self) -> bool:
+        """Reached by the run: passed, failed in some way, or skipped itself at run time."""
+        return self.self_skipped or self.state not in ("skipped", "pending")
 
 
 def _first_line(text: str) -> str:
@@ -74,6 +82,7 @@ def _spec(report: dict[str, Any]) -> SpecResult:
     failure = report.get("Failure") or {}
     location = report.get("LeafNodeLocation") or {}
     at = failure.get("Location") or {}
+    self_skipped = report.get("State") == "skipped" and bool(failure)
     return SpecResult(
         name=name,
         sig=sig.group(1) if sig else "",
@@ -83,7 +92,9 @@ def _spec(report: dict[str, Any]) -> SpecResult:
         runtime_s=float(report.get("RunTime", 0)) / 1e9,  # Go durations are nanoseconds
         error=_first_line(str(failure.get("Message", ""))),
         where=f"{at['FileName']}:{at.get('LineNumber', 0)}" if at.get("FileName") else "",
-        detail=_detail(failure, str(report.get("CapturedGinkgoWriterOutput", ""))) if failure else (),
+        detail=_detail(failure, str(report.get("CapturedGinkgoWriterOutput", "")))
+        if failure and not self_skipped else (),
+        self_skipped=self_skipped,
     )
 
 

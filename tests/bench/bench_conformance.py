@@ -7,8 +7,9 @@ Brings up lab N (default 9) with 5 fresh hosts and applies the cluster (not time
 ``--inventory`` names a running one; then runs ``kprov conformance`` over every non-serial
 conformance test (``--serial``: all of them) with ../shared/conformance's e2e.test and
 agnhost (KPROV_CONFORMANCE_DIR overrides where), in the suite's own protobuf unless
-``--content-type json``. Prints conformance_passed, conformance_failed, conformance_not_run,
-conformance_total, conformance_pass_ratio and conformance_run_s, and where the report is.
+``--content-type json``. Prints conformance_passed, conformance_failed, conformance_skipped
+(specs that skipped themselves at run time), conformance_not_run, conformance_total,
+conformance_pass_ratio and conformance_run_s, and where the report is.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ def main() -> None:
     summary = json.loads((workdir / "report" / "summary.json").read_text())
     print(f"conformance_passed = {summary['passed']}")
     print(f"conformance_failed = {summary['failed']}")
+    print(f"conformance_skipped = {summary.get('skipped', 0)}")
     print(f"conformance_not_run = {summary['not_run']}")
     print(f"conformance_total = {summary['total']}")
     print(f"conformance_pass_ratio = {summary['pass_ratio']:.3f}")

@@ -262,3 +262,75 @@ def test_an_ipv6_load_balancer_service_answers_from_the_lab_network(
     assert holder_mac.strip() in macs, (macs, holder_mac)
     cluster.kubectl("delete", "service", "-n", NS, "lb6")
     print(f"IPv6 LoadBalancer checks took {time.monotonic() - t0:.1f}s")
+
+
+def test_an_ipv6_load_balancer_address_moves_by_ndp_when_its_node_is_cut_off(
+    cluster: NetworkCluster, lab: Lab
+) -> None:
+    """NDP failover, measured (``lb6_failover_s``): a server pod on each node, an IPv6
+    LoadBalancer Service with externalTrafficPolicy Local (both nodes may announce), then the
+    announcing node's link cut on this machine (its veth down: it can neither renew the
+    address's Lease nor answer Neighbour Solicitations). The time is from the cut until this
+    machine gets the other node's pod's page on the address: the other node takes the Lease,
+    adds the address and sends unsolicited Neighbour Advertisements (Override set), which
+    must replace the cut node's MAC in this machine's neighbour cache."""
+    from kprov.cluster.proxy.l2_candidates import lease_name
+
+    pods = {node: f"ndp6-{node}" for node in NODES}
+    items = []
+    for node, name in pods.items():
+        pod = _server(name, node)
+        pod["metadata"]["labels"] = {"app": "ndp6"}
+        items.append(pod)
+    service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "ndp6", "namespace": NS},
+               "spec": {"type": "LoadBalancer", "ipFamilyPolicy": "SingleStack", "ipFamilies": ["IPv6"],
+                        "externalTrafficPolicy": "Local", "selector": {"app": "ndp6"},
+                        "ports": [{"port": 80, "targetPort": 8080}]}}
+    cluster.kubectl("apply", "-f", "-", stdin=json.dumps({"apiVersion": "v1", "kind": "List",
+                                                           "items": [*items, service]}))
+    cut = ""
+    try:
+        for name in pods.values():
+            _wait(f"pod {name} running", lambda name=name: _running(cluster, name))
+
+        def ingress() -> list[str]:
+            got = json.loads(cluster.kubectl("get", "service", "-n", NS, "ndp6", "-o", "json").stdout)
+            return [e["ip"] for e in (got.get("status", {}).get("loadBalancer") or {}).get("ingress") or []]
+
+        address = _wait("an address from the IPv6 pool", ingress, 30)[0]
+        url = f"http://[{address}]/"
+
+        def page(timeout: float) -> str:
+            try:
+                with urllib.request.urlopen(url, timeout=timeout) as response:
+                    return str(response.read().decode().strip())
+            except OSError:
+                return ""
+
+        def holder() -> str:
+            out = cluster.kubectl("get", "lease", "-n", "kube-system", lease_name(address), "-o",
+                                  "jsonpath={.spec.holderIdentity}", check=False)
+            return out.stdout.strip() if out.returncode == 0 else ""
+
+        _wait(f"{url} answering this machine", lambda: page(2) in pods.values(), 30)
+        cut = _wait("the address's Lease holder", holder, 10)
+        assert cut in NODES, cut
+        other = next(n for n in NODES if n != cut)
+        subprocess.run(["ip", "link", "set", lab.layout.veth(cut), "down"], check=True)
+        started = time.monotonic()
+        _wait(f"{url} answering from {other}'s pod", lambda: page(0.5) == pods[other], 30)
+        failover = time.monotonic() - started
+        print(f"lb6_failover_s = {failover:.2f}")
+        neighbour = subprocess.run(["ip", "-j", "-6", "neigh", "show", address, "dev", lab.layout.bridge],
+                                   capture_output=True, text=True, check=True).stdout
+        macs = {entry.get("lladdr") for entry in json.loads(neighbour or "[]")}
+        _, other_mac, _ = cluster.ssh(other, "cat /sys/class/net/$(ip -6 -o addr show | "
+                                             f"awk '/ {address}\\/128/ {{print $2}}')/address")
+        assert macs == {other_mac.strip()}, (macs, other_mac)  # NDP moved it; the old entry is gone
+        assert holder() == other
+        assert failover <= 5.0, f"issue 55 wants it back within 5 s (as IPv4's), took {failover:.1f} s"
+    finally:
+        if cut:
+            subprocess.run(["ip", "link", "set", lab.layout.veth(cut), "up"], check=False)
+        cluster.kubectl("delete", "service", "-n", NS, "ndp6", "--wait=false", check=False)
+        cluster.kubectl("delete", "pod", "-n", NS, *pods.values(), "--wait=false", check=False)

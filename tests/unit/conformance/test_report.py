@@ -22,7 +22,8 @@ def test_summarize_counts_only_selected_specs_and_names_regressions(tmp_path: Pa
     summary = summarize(selected, results, expected={"a", "b", "d", "not-selected"})
     assert (summary.passed, summary.failed, summary.not_run, summary.total) == (1, 2, 1, 4)
     assert summary.pass_ratio == 0.25
-    assert summary.by_sig == {"sig-apps": {"passed": 0, "failed": 1}, "sig-node": {"passed": 1, "failed": 1}}
+    assert summary.by_sig == {"sig-apps": {"passed": 0, "failed": 1, "skipped": 0},
+                              "sig-node": {"passed": 1, "failed": 1, "skipped": 0}}
     assert summary.regressions == ["b", "d"]
     assert [f["name"] for f in summary.failures] == ["b", "c"]
 
