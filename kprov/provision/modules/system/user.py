@@ -148,6 +148,13 @@ class UserModule(ModuleBase):
         return {}
 
     def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
+        if self.params(args)["generate_ssh_key"]:
+            # kprov makes no key: the task fails rather than report a key that is not there
+            return ModuleResult(
+                failed=True,
+                msg="generate_ssh_key: true is not supported by kprov's user module; "
+                "make the key with a command task (ssh-keygen) or use ansible-playbook for this task",
+            )
         return decide_then_act(self, ctx, args)
 
     @staticmethod
