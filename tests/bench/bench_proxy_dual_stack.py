@@ -62,8 +62,9 @@ def _full_sync(families: tuple[int, ...], objects: list[dict[str, Any]]) -> floa
         for obj in objects:
             (tracker.set_slice if "addressType" in obj else tracker.set_service)(obj)
         settings = [family_settings(p.family, NODE_IPS, CLUSTER_CIDRS, "node0") for p in proxiers]
-        ports = [tracker.service_ports(p.family) for p in proxiers]
-        assert sync_families(proxiers, settings, ports) == ["full"] * len(proxiers)  # as the daemon
+        changes = tracker.take_changes()
+        outcomes = sync_families(proxiers, settings, lambda family: tracker.ports(family, changes))
+        assert outcomes == ["full"] * len(proxiers)  # as the daemon
         elapsed = time.perf_counter() - start
         for proxier in proxiers:
             family, name = proxier.table.split()

@@ -12,19 +12,22 @@ Two renderings, each one atomic transaction (``nft -f`` commits a file as one ba
 
 :class:`NftApplier` runs ``nft -f -`` (optionally under a command prefix such as
 ``ip netns exec NAME``) and remembers the last ruleset it applied, so an unchanged ruleset
-costs nothing.
+costs nothing. :meth:`NftApplier.start` hands the script to nft and returns at once (a
+:class:`PendingApply` to finish), so a caller with several tables (kube-proxy's ``ip`` and
+``ip6``) can compute the next table's rules in Python while nft parses and commits this one.
 """
 
 from __future__ import annotations
 
 import logging
 import subprocess
+import tempfile
 from collections.abc import Sequence
 
 from kprov.cluster.client.metrics import exponential_buckets
 from kprov.cluster.nftables.ruleset import Ruleset, Touched
 
-__all__ = ["NftApplier", "NftError", "SYNC_BUCKETS", "render_delta", "render_full"]
+__all__ = ["NftApplier", "NftError", "PendingApply", "SYNC_BUCKETS", "render_delta", "render_full"]
 
 log = logging.getLogger(__name__)
 # kube-proxy's sync-duration buckets, for any agent that programs a table
@@ -125,6 +128,49 @@ def render_delta(old: Ruleset, new: Ruleset, touched: Touched | None = None, *, 
     return "\n".join(lines) + "\n" if lines else ""
 
 
+class PendingApply:
+    """One ``nft -f`` under way for :meth:`NftApplier.start`; :meth:`finish` waits for it."""
+
+    def __init__(self, applier: NftApplier, ruleset: Ruleset, script: str, kind: str) -> None:
+        self._applier, self._ruleset, self._kind = applier, ruleset, kind
+        self._process: subprocess.Popen[str] | None = None
+        if kind == "unchanged":
+            return
+        # a file, not a pipe, so nft never blocks on it; finish() closes it
+        errors = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115
+        self._process = subprocess.Popen(applier.command, stdin=subprocess.PIPE,
+                                         stdout=subprocess.DEVNULL, stderr=errors, text=True)
+        self._errors = errors
+        assert self._process.stdin is not None
+        try:  # returns once nft has read all but a pipe's worth; it parses and commits on its own
+            self._process.stdin.write(script)
+            self._process.stdin.close()
+        except BrokenPipeError:  # nft exited early: finish() reports its error
+            pass
+
+    def finish(self) -> str:
+        """Wait for nft; "unchanged", "delta" or "full" (a failed delta falls back to a full
+        sync, run here); raises :class:`NftError` when nft refuses the full one."""
+        if self._process is None:
+            return "unchanged"
+        with self._errors:
+            code = self._process.wait()
+            self._errors.seek(0)
+            err = self._errors.read()
+        applier = self._applier
+        if code == 0:
+            applier.applied = self._ruleset
+            return self._kind
+        error = NftError(f"nft -f failed (rc={code}): {err.strip()[:2000]}")
+        if self._kind == "full":
+            raise error
+        log.warning("incremental nft update failed, doing a full sync: %s", error)
+        applier.applied = None
+        applier._run(render_full(self._ruleset, applier.table))
+        applier.applied = self._ruleset
+        return "full"
+
+
 class NftApplier:
     """Applies rulesets with as small a transaction as possible; full sync on any doubt."""
 
@@ -138,25 +184,22 @@ class NftApplier:
         if result.returncode != 0:
             raise NftError(f"nft -f failed (rc={result.returncode}): {result.stderr.strip()[:2000]}")
 
-    def apply(self, ruleset: Ruleset) -> str:
-        """Bring the kernel to ``ruleset``; returns "unchanged", "delta" or "full"."""
+    def start(self, ruleset: Ruleset) -> PendingApply:
+        """Render the transaction bringing the kernel to ``ruleset`` and start nft on it."""
         delta = None
         if self.applied is not None:
             hint = ruleset.touched if ruleset.previous is self.applied else None
             delta = render_delta(self.applied, ruleset, hint, table=self.table)
         if delta == "":
-            return "unchanged"
+            return PendingApply(self, ruleset, "", "unchanged")
         if delta is not None:
-            try:
-                self._run(delta)
-                self.applied = ruleset
-                return "delta"
-            except NftError as exc:
-                log.warning("incremental nft update failed, doing a full sync: %s", exc)
+            return PendingApply(self, ruleset, delta, "delta")
         self.applied = None
-        self._run(render_full(ruleset, self.table))
-        self.applied = ruleset
-        return "full"
+        return PendingApply(self, ruleset, render_full(ruleset, self.table), "full")
+
+    def apply(self, ruleset: Ruleset) -> str:
+        """Bring the kernel to ``ruleset``; returns "unchanged", "delta" or "full"."""
+        return self.start(ruleset).finish()
 
     def forget(self) -> None:
         """Make the next apply a full sync (e.g. after someone else changed the table)."""

@@ -59,7 +59,7 @@ from kprov.cluster.proxy.rules import ProxySettings
 from kprov.cluster.proxy.service_health import ServiceHealthServers, health_checks
 from kprov.cluster.proxy.servicemap import PROXY_SELECTOR, ServicePort
 from kprov.cluster.proxy.speaker import L2Speaker
-from kprov.cluster.proxy.tracker import ServiceTracker
+from kprov.cluster.proxy.tracker import Changes, ServiceTracker
 
 __all__ = ["ProxyDaemon", "ProxyOptions"]
 
@@ -193,19 +193,22 @@ class ProxyDaemon:
                 log.info("route %s", change)
 
     def _sync(
-        self, settings: list[ProxySettings], ports: list[list[ServicePort]], nodes: list[Obj], check: bool
-    ) -> None:
+        self, settings: list[ProxySettings], changes: Changes, nodes: list[Obj], check: bool
+    ) -> list[list[ServicePort]]:
+        """Apply the tracker's changes to every family's table; each family's service ports."""
         for proxier in self.proxiers:
             if check and proxier.applier.applied is not None and not proxier.table_present():
                 log.warning("table %s is gone; recreating it", proxier.table)
                 proxier.applier.forget()
-        outcomes = sync_families(self.proxiers, settings, ports)
+        outcomes = sync_families(self.proxiers, settings, lambda family: self.tracker.ports(family, changes))
+        ports = [proxier.applied_ports for proxier in self.proxiers]
         for proxier, outcome, family_ports in zip(self.proxiers, outcomes, ports, strict=True):
             if outcome != "unchanged":
                 log.info("rules applied to %s (%s): %d service ports",
                          proxier.table, outcome, len(family_ports))
         if self.options.manage_routes or self.options.cni_conf_dir is not None:
             self._sync_network(nodes)
+        return ports
 
     def _announce(self, speaker: L2Speaker, settings: list[ProxySettings],
                   ports: list[list[ServicePort]], nodes: list[Obj]) -> None:
@@ -252,10 +255,10 @@ class ProxyDaemon:
                 await asyncio.sleep(self.options.min_sync_period)
                 nodes = self.nodes.store.items()
                 settings = self._settings(nodes)
-                ports = [self.tracker.service_ports(p.family) for p in self.proxiers]
+                changes = self.tracker.take_changes()  # here: the informers feed the tracker in this thread
                 try:
                     started = time.perf_counter()
-                    await asyncio.to_thread(self._sync, settings, ports, nodes, check)
+                    ports = await asyncio.to_thread(self._sync, settings, changes, nodes, check)
                     self.metrics.synced(time.perf_counter() - started)
                     self.health.synced()
                     # health check ports: the primary family's

@@ -5,19 +5,19 @@ same with data: :func:`families` reads the node's addresses and the cluster CIDR
 lists, primary family first) and says which families this node serves; each
 :class:`FamilyProxier` owns that family's rules compiler, nft writer (its own table) and
 the service ports it last applied, and syncs from the tracker's service ports of its
-family. A node with no IPv6 address and no IPv6 cluster CIDR has one IPv4 proxier, so an
-IPv4-only cluster programs exactly the one table it always did.
+family (:func:`sync_families` pipelines them: one family's nft runs while the next
+one's rules are compiled). A node with no IPv6 address and no IPv6 cluster CIDR has one
+IPv4 proxier, so an IPv4-only cluster programs exactly the one table it always did.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import subprocess
-from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from kprov.cluster.nftables.apply import NftApplier
+from kprov.cluster.nftables.apply import NftApplier, PendingApply
 from kprov.cluster.proxy.conntrack import delete_flows, stale_udp_flows
 from kprov.cluster.proxy.rules import ProxySettings, RulesCompiler, table_name
 from kprov.cluster.proxy.servicemap import ServicePort
@@ -77,15 +77,23 @@ class FamilyProxier:
     def table(self) -> str:
         return table_name(self.family)
 
-    def sync(self, settings: ProxySettings, ports: list[ServicePort]) -> str:
-        """Bring the family's table to these ports; "unchanged", "delta" or "full"."""
+    def start(self, settings: ProxySettings, ports: list[ServicePort]) -> PendingApply:
+        """Compile the family's rules for these ports and start nft on them."""
         if self.compiler is None or self.compiler.settings != settings:
             self.compiler = RulesCompiler(settings)
             self.applier.forget()
-        outcome = self.applier.apply(self.compiler.compute(ports))
+        return self.applier.start(self.compiler.compute(ports))
+
+    def finish(self, pending: PendingApply, ports: list[ServicePort]) -> str:
+        """Wait for :meth:`start`'s nft; "unchanged", "delta" or "full"."""
+        outcome = pending.finish()
         delete_flows(stale_udp_flows(self.applied_ports, ports))
         self.applied_ports = ports
         return outcome
+
+    def sync(self, settings: ProxySettings, ports: list[ServicePort]) -> str:
+        """Bring the family's table to these ports; "unchanged", "delta" or "full"."""
+        return self.finish(self.start(settings, ports), ports)
 
     def table_present(self) -> bool:
         family, name = self.table.split()
@@ -100,13 +108,29 @@ class FamilyProxier:
 
 
 def sync_families(
-    proxiers: Sequence[FamilyProxier], settings: Sequence[ProxySettings], ports: Sequence[list[ServicePort]]
+    proxiers: Sequence[FamilyProxier],
+    settings: Sequence[ProxySettings],
+    ports_of: Callable[[int], list[ServicePort]],
 ) -> list[str]:
-    """Sync every family's table; two families at once (each ``nft -f`` is its own process
-    and the kernel commits each table's transaction on its own), one in this thread."""
-    jobs = list(zip(proxiers, settings, ports, strict=True))
-    if len(jobs) == 1:
-        return [jobs[0][0].sync(jobs[0][1], jobs[0][2])]
-    with ThreadPoolExecutor(max_workers=len(jobs), thread_name_prefix="kprov-proxy-family") as pool:
-        futures = [pool.submit(proxier.sync, s, p) for proxier, s, p in jobs]
-        return [future.result() for future in futures]
+    """Sync every family's table as a pipeline: the primary family's nft parses and commits
+    its table while this thread computes the next family's service ports (``ports_of``) and
+    rules, then all are waited for in order (the first failure is raised once every nft has
+    ended). Each proxier's ``applied_ports`` is then what its table holds. Two tables, two
+    transactions: one ``nft -f`` carrying both was slower (the kernel commits a batch under
+    one lock either way, and one process parses both tables on one core)."""
+    started: list[tuple[FamilyProxier, PendingApply, list[ServicePort]]] = []
+    try:
+        for proxier, family_settings_ in zip(proxiers, settings, strict=True):
+            ports = ports_of(proxier.family)
+            started.append((proxier, proxier.start(family_settings_, ports), ports))
+    finally:
+        outcomes: list[str] = []
+        failure: BaseException | None = None
+        for proxier, pending, ports in started:
+            try:
+                outcomes.append(proxier.finish(pending, ports))
+            except Exception as exc:  # wait for the others before raising
+                failure = failure or exc
+        if failure is not None:
+            raise failure
+    return outcomes

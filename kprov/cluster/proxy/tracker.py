@@ -6,7 +6,9 @@ service (namespace/name; a slice belongs to the service named by its
 recomputes the service ports of dirty services only (through the pure
 :func:`~.servicemap.service_ports`) and returns all of them in a stable order, so a sync
 after one endpoint change costs one service's work plus a merge. A dual-stack node tracks
-the service ports of each of its families (4, 6) from the same objects.
+the service ports of each of its families (4, 6) from the same objects: the sync takes the
+changes once (:meth:`ServiceTracker.take_changes`) and computes each family's ports from
+them when that family's turn comes (:meth:`ServiceTracker.ports`).
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ from typing import Any
 
 from kprov.cluster.proxy.servicemap import SERVICE_NAME_LABEL, ServicePort, service_ports
 
-__all__ = ["ServiceTracker"]
+__all__ = ["Changes", "ServiceTracker"]
 
 Obj = dict[str, Any]
+Changes = dict[str, tuple[Obj | None, tuple[Obj, ...]]]  # service key -> (Service, its slices)
 
 
 def _service_key(namespace: str, name: str) -> str:
@@ -76,16 +79,31 @@ class ServiceTracker:
         """Recompute every service next time (after a failed sync)."""
         self._dirty.update(self._services.keys(), *(ports.keys() for ports in self._ports.values()))
 
+    def take_changes(self) -> Changes:
+        """The services changed since the last call, as they are now (None: deleted), for
+        :meth:`ports`; call it where the objects are fed (the informers' thread)."""
+        changes = {key: (self._services.get(key), tuple(self._slices.get(key, {}).values()))
+                   for key in self._dirty}
+        self._dirty.clear()
+        return changes
+
+    def ports(self, family: int, changes: Changes) -> list[ServicePort]:
+        """Every service port of ``family`` after ``changes`` (recomputed for those services
+        alone). It touches only that family's ports, so a sync can compute one family's
+        while the previous family's nft runs, in another thread than the informers'."""
+        ports = self._ports[family]
+        for key, (svc, slices) in changes.items():
+            if svc is None:
+                ports.pop(key, None)
+            else:
+                ports[key] = tuple(service_ports([svc], slices, family))
+        return [sp for key in sorted(ports) for sp in ports[key]]
+
     def service_ports(self, family: int = 4) -> list[ServicePort]:
         """Every service port of ``family``, recomputing (for every family) only services
         changed since the last call."""
-        for key in self._dirty:
-            svc = self._services.get(key)
-            for version, ports in self._ports.items():
-                if svc is None:
-                    ports.pop(key, None)
-                else:
-                    ports[key] = tuple(service_ports([svc], self._slices.get(key, {}).values(), version))
-        self._dirty.clear()
-        ports = self._ports[family]
-        return [sp for key in sorted(ports) for sp in ports[key]]
+        changes = self.take_changes()
+        for version in self.families:
+            if version != family:
+                self.ports(version, changes)
+        return self.ports(family, changes)

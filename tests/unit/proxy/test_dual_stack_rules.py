@@ -151,8 +151,8 @@ def test_both_families_sync_together_and_a_failure_is_raised() -> None:
     services, slices = _objects()
     proxiers = [isolated(4), isolated(6)]
     ports = [service_ports(services, slices, 4), service_ports(services, slices, 6)]
-    assert sync_families(proxiers, [V4, V6], ports) == ["full", "full"]
+    assert sync_families(proxiers, [V4, V6], {4: ports[0], 6: ports[1]}.__getitem__) == ["full", "full"]
     assert [p.applied_ports for p in proxiers] == ports
     broken = ProxySettings(node_ips=("fd77:77:2::11",), cluster_cidr="fd00:10:244::/999", family=6)
     with pytest.raises(NftError):
-        sync_families([isolated(4), isolated(6)], [V4, broken], ports)
+        sync_families([isolated(4), isolated(6)], [V4, broken], {4: ports[0], 6: ports[1]}.__getitem__)
