@@ -97,3 +97,23 @@ def test_the_pipelined_sync_programs_the_same_rule_sets_byte_for_byte(netns: lis
     piped = _tables(piped_ns)
     assert "fd00:10:244:1::7" in piped and "fd00:10:244:1::2" not in piped
     assert piped == _reference(second_ns, reference)
+
+
+def test_a_refused_delta_falls_back_to_a_full_sync(netns: list[str]) -> None:
+    """Someone deleted the table behind the applier's back: the delta transaction fails in
+    nft and the pending apply redoes the whole table, which then holds the new rules."""
+    services, slices = _objects()
+    ns = _new(netns)
+    proxier = FamilyProxier(6)
+    proxier.applier.command[:0] = ["ip", "netns", "exec", ns]
+    tracker = ServiceTracker((4, 6))
+    for svc in services:
+        tracker.set_service(svc)
+    for eps in slices:
+        tracker.set_slice(eps)
+    assert proxier.sync(V6, tracker.service_ports(6)) == "full"
+    _in(ns, "nft", "delete", "table", "ip6", "kprov")
+    tracker.set_slice(_slice6("web", ["fd00:10:244:1::7"]))
+    assert proxier.sync(V6, tracker.service_ports(6)) == "full"
+    listed = _in(ns, "nft", "list", "table", "ip6", "kprov")
+    assert "fd00:10:244:1::7" in listed and "fd00:10:244:1::2" not in listed
