@@ -145,7 +145,7 @@ def fields_v1_of(info: ResourceInfo, obj: Mapping[str, Any], *, subresource: str
     shape = root_shape(info)
     spec = top.get("spec")
     memo_key = spec_json(spec) if isinstance(shape, str) and isinstance(spec, dict) and spec else None
-    if memo_key is None:
+    if memo_key is None or not isinstance(shape, str):
         return _trie_of(top, shape)
     trie = _rest_trie(shape, {key: value for key, value in top.items() if key != "spec"})
     if spec_trie := _spec_trie(field_shape(shape, "spec")[1], memo_key):
