@@ -108,3 +108,22 @@ def test_the_handler_answers_400_with_upstreams_sentence() -> None:
         "couldn't get version/kind; json parse error: json: cannot unmarshal number into Go struct"
         " field .kind of type string"
     )
+
+
+@pytest.mark.parametrize(
+    ("obj", "message"),
+    [
+        ({"metadata": {"name": "n", "labels": {"a": "x", "b": 5}}},
+         "json: cannot unmarshal number into Go struct field ObjectMeta.metadata.labels of type string"),
+        ({"metadata": {"name": "n", "finalizers": ["a", True]}},
+         "json: cannot unmarshal bool into Go struct field ObjectMeta.metadata.finalizers of type string"),
+        ({"data": {"k": ["v"]}},
+         "json: cannot unmarshal array into Go struct field ConfigMap.data of type string"),
+    ],
+)
+def test_a_string_element_of_another_type_is_refused_among_strings(obj: dict, message: str) -> None:
+    """Strings in a map or list are passed inline; any other value still fails as Go's
+    decoder words it (encoding/json names the map or slice field)."""
+    with pytest.raises(GoTypeError) as caught:
+        check_go_types("core.ConfigMap", obj)
+    assert str(caught.value) == message

@@ -190,3 +190,31 @@ def test_built_in_list_map_keys_key_service_ports_by_port_and_protocol() -> None
     assert set(ports) == {'k:{"port":53,"protocol":"TCP"}', 'k:{"port":53,"protocol":"UDP"}'}
     finalizers = mf.fields_v1_of(PODS, {"metadata": {"finalizers": ["a/b"]}})["f:metadata"]["f:finalizers"]
     assert finalizers == {'v:"a/b"': {}}  # +listType=set
+
+
+def test_a_create_recorded_from_the_memo_is_the_walk_and_its_own_dict() -> None:
+    """Creates whose fields beside the spec match (a controller's pods) share one walk of
+    them: each answer equals the path sets' trie, in the stored order, and is a dict of its
+    own at the top (adding to one create's entry leaves the next create's alone)."""
+    answers = []
+    for name in ("p1", "p2", "p3"):
+        obj = _pod()
+        obj["metadata"]["name"] = name
+        if name == "p3":  # a spec owning nothing: no f:spec of an earlier create's
+            obj["spec"] = {"containers": []}
+        built = mf.fields_v1_of(PODS, obj)
+        expected = mf.to_fields_v1(mf.object_paths(PODS, obj))
+        assert json.dumps(built) == json.dumps(expected)
+        answers.append(built)
+    answers[0]["f:extra"] = {}
+    assert "f:extra" not in mf.fields_v1_of(PODS, _pod())
+    assert answers[1] is not answers[2]
+
+
+def test_a_create_whose_metadata_is_not_json_is_walked() -> None:
+    """A YAML body's timestamp (a datetime) cannot key the memo: the walk answers."""
+    import datetime
+
+    obj = _pod()
+    obj["metadata"]["annotations"] = {"when": datetime.datetime(2024, 1, 1, tzinfo=datetime.UTC)}
+    assert json.dumps(mf.fields_v1_of(PODS, obj)) == json.dumps(mf.to_fields_v1(mf.object_paths(PODS, obj)))

@@ -118,3 +118,21 @@ def test_groups_without_a_user_is_a_bad_request():
         impersonate(ADMIN, CIMultiDict({"Impersonate-Group": "g"}), _allow_all)
     assert err.value.code == 400
     assert str(err.value) == "requested [{Group  g    }] without impersonating a user"
+
+
+def test_only_a_name_that_starts_with_the_prefix_is_impersonation() -> None:
+    """Any case, any position among the headers; a name holding the prefix elsewhere, or a
+    value holding it, is not."""
+    from multidict import CIMultiDict, CIMultiDictProxy
+
+    cases = [
+        ([("Host", "h"), ("impersonate-user", "u")], True),
+        ([("IMPERSONATE-GROUP", "g"), ("Accept", "*/*")], True),
+        ([("Impersonate-", "")], True),
+        ([("X-Impersonate-User", "u"), ("Accept", "impersonate-user")], False),
+        ([("Impersonate", "u"), ("Impersonateuser", "u")], False),
+        ([], False),
+    ]
+    for pairs, expected in cases:
+        assert has_impersonation(dict(pairs)) is expected
+        assert has_impersonation(CIMultiDictProxy(CIMultiDict(pairs))) is expected

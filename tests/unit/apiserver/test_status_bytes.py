@@ -3,6 +3,8 @@ left out, Go's HTML escapes and the json.Encoder's trailing newline."""
 
 from __future__ import annotations
 
+import json
+
 import orjson
 
 from kprov.cluster.api.errors import Cause
@@ -81,3 +83,19 @@ def test_pretty_as_kube_apiservers_is_pretty_print() -> None:
 def test_prettified_is_marshal_indent_without_a_newline() -> None:
     reply = prettified(json_response({"kind": "Status", "metadata": {}, "m": "<"}, 404))
     assert reply.body == b'{\n  "kind": "Status",\n  "metadata": {},\n  "m": "\\u003c"\n}'
+
+
+def test_go_body_escapes_exactly_what_go_escapes_among_other_three_byte_characters() -> None:
+    """U+2028 and U+2029 share their first byte (E2) with the euro sign, the ellipsis and
+    other characters Go writes as they are: only the two separators and <, >, & change."""
+    import random
+
+    pool = ["a", "<", ">", "&", "\u2028", "\u2029", "\u2026", "\u20ac", "\u2027", "\u202a", "é", "\u2800"]
+    rng = random.Random(7)
+    for _ in range(300):
+        text = "".join(rng.choice(pool) for _ in range(rng.randint(0, 12)))
+        expected = json.dumps({"m": text}, ensure_ascii=False, separators=(",", ":"))
+        for char, escaped in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
+                              ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+            expected = expected.replace(char, escaped)
+        assert go_body(orjson.dumps({"m": text})) == expected.encode() + b"\n"

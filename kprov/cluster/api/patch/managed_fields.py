@@ -145,9 +145,9 @@ def fields_v1_of(info: ResourceInfo, obj: Mapping[str, Any], *, subresource: str
     shape = root_shape(info)
     spec = top.get("spec")
     memo_key = spec_json(spec) if isinstance(shape, str) and isinstance(spec, dict) and spec else None
-    if memo_key is None:
+    if memo_key is None or not isinstance(shape, str):
         return _trie_of(top, shape)
-    trie = _trie_of({key: value for key, value in top.items() if key != "spec"}, shape)
+    trie = _rest_trie(shape, {key: value for key, value in top.items() if key != "spec"})
     if spec_trie := _spec_trie(field_shape(shape, "spec")[1], memo_key):
         trie["f:spec"] = spec_trie
     return dict(sorted(trie.items()))
@@ -160,6 +160,29 @@ def _spec_trie(shape: str, spec: bytes) -> dict[str, Any]:
     tests/bench/bench_managed_fields.py measures it, docs/decisions/0007 holds the figure). The trie
     is shared: read-only, as every reader of managedFields treats it."""
     return _trie_of(orjson.loads(spec), shape)
+
+
+_REST_MEMO_MAX_BYTES = 2048
+
+
+def _rest_trie(shape: str, rest: dict[str, Any]) -> dict[str, Any]:
+    """The trie of a built-in object's fields beside its spec (metadata's labels, annotations,
+    owners): a controller's pods share these too, so their creates share one walk (the walk
+    of two labels cost about as much as the whole rest of the recording). A new top-level
+    dict each call (the caller adds the spec's trie); the tries under it are shared and
+    read-only, as the spec's."""
+    try:  # (a YAML timestamp is not JSON: walked, never a key)
+        key = orjson.dumps(rest, option=orjson.OPT_PASSTHROUGH_DATETIME)
+    except TypeError:
+        return _trie_of(rest, shape)
+    if len(key) > _REST_MEMO_MAX_BYTES:
+        return _trie_of(rest, shape)
+    return dict(_rest_trie_of_json(shape, key))
+
+
+@functools.lru_cache(maxsize=256)
+def _rest_trie_of_json(shape: str, rest: bytes) -> dict[str, Any]:
+    return _trie_of(orjson.loads(rest), shape)
 
 
 def _trie_of(value: Mapping[str, Any], shape: Shape) -> dict[str, Any]:

@@ -144,6 +144,8 @@ class _Walk:
                 elif is_struct(element) and not element.startswith("*"):
                     container[key] = {}
                 continue
+            if element == "string" and isinstance(item, str):
+                continue  # (labels, annotations, args: checked here without a call)
             self.value(element, item)
 
     def _struct(self, base: str, value: dict[str, Any], skip: str = "") -> None:

@@ -159,6 +159,7 @@ def element_type(type_name: str) -> str:
 _VERSION_PACKAGES = {("autoscaling", "v2"): "autoscalingv2"}
 
 
+@functools.lru_cache(maxsize=1024)  # (four lookups a write: the body checks, the memo keys)
 def type_for_kind(group: str, kind: str, version: str = "") -> str:
     package = _VERSION_PACKAGES.get((group, version)) or _GROUP_PACKAGES.get(group, group)
     return f"{package}.{kind}"

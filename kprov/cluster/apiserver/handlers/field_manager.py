@@ -11,6 +11,8 @@ takes such a field conflicts with that manager, as against kube-apiserver.
 
 from __future__ import annotations
 
+import functools
+
 from kprov.cluster.api.errors import Cause
 from kprov.cluster.api.validation.field_errors import Errors
 from kprov.cluster.apiserver.request.apirequest import ApiRequest
@@ -70,6 +72,7 @@ def _invalid(options_kind: str, causes: list[Cause]) -> StatusError:
     return error
 
 
+@functools.lru_cache(maxsize=64)  # (a server hears a handful of User-Agents, on every write)
 def from_user_agent(user_agent: str) -> str:
     """The User-Agent's product, as a manager name (``kubectl/v1.32.0 (linux/amd64)`` → ``kubectl``)."""
     manager = ""
