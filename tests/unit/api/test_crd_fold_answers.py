@@ -1,0 +1,109 @@
+"""A folded subtree's answers kept by value (api/crd/fold_answers.py): a value met again is
+not evaluated again, values the runtime tells apart (1, 1.0, true, "1") never share an
+answer, the answers kept are bounded, and values marshal refuses are evaluated every time."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from kprov.cluster.api.cel.environment import Program
+from kprov.cluster.api.crd import fold_answers, folded, structural
+from kprov.cluster.api.crd.fold_answers import Answers, key_of
+from kprov.cluster.api.crd.pruning import default
+from kprov.cluster.api.crd.structural import compile_schema, validate
+from kprov.cluster.api.validation.field_errors import Errors
+from tests.unit.api.test_gateway_api_cel import _httproute_schema, httproute
+
+SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "spec": {
+            "type": "object",
+            "x-kubernetes-preserve-unknown-fields": True,
+            "x-kubernetes-validations": [{"rule": "!has(self.v) || type(self.v) == int"}],
+        }
+    },
+}
+
+
+@pytest.fixture
+def evaluations(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """The values the runtime was asked to evaluate a program on."""
+    seen: list[Any] = []
+    run = Program.holds_unchecked
+
+    def counted(self: Program, values: Any) -> bool:
+        seen.append(values["self"])
+        return run(self, values)
+
+    monkeypatch.setattr(Program, "holds_unchecked", counted)
+    return seen
+
+
+def test_an_equal_value_is_answered_without_evaluating_it_again(evaluations: list[Any]) -> None:
+    schema = _httproute_schema()
+    route = httproute()
+    default(schema, route)
+    assert folded.holds(schema, route) is True
+    assert len(evaluations) == 1
+    again = copy.deepcopy(route)  # another object, the same value (a re-apply, a label changed)
+    again["metadata"]["labels"] = {"app": "web"}
+    assert folded.holds(schema, again) is True
+    assert len(evaluations) == 1
+    bad = copy.deepcopy(route)
+    bad["spec"]["rules"][0]["matches"][0]["path"]["value"] = "/a//b"
+    assert folded.holds(schema, bad) is False  # one leaf apart: evaluated, refused
+    assert len(evaluations) == 2
+    errors = Errors()
+    validate(schema, bad, errors)  # and the walk still words the cause
+    assert any("must not contain '//'" in c.message for c in errors.causes), errors.causes
+
+
+@pytest.mark.parametrize("order", [(1, 1.0, True, "1", None), (None, "1", True, 1.0, 1)])
+def test_values_the_runtime_tells_apart_never_share_an_answer(
+    order: tuple[Any, ...], evaluations: list[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    node = compile_schema(SCHEMA)
+    for _ in range(2):  # the second pass is answered from memory: the same answers
+        for v in order:
+            spec = {"v": v}
+            answer = folded.holds(node, {"spec": spec})
+            assert answer is (type(v) is int), v  # noqa: E721 - bool is not an int to CEL
+            errors = Errors()
+            with monkeypatch.context() as m:
+                m.setattr(structural, "folded_holds", lambda node, value: False)  # the walk alone
+                validate(node, {"spec": spec}, errors)
+            assert bool(errors.causes) is not answer, (v, errors.causes)
+    assert len(evaluations) == len(order)  # each value evaluated once, none answered for another
+
+
+def test_the_answers_kept_are_bounded_least_recently_used_first() -> None:
+    answers = Answers(limit=2)
+    answers.put(b"a", True)
+    answers.put(b"b", False)
+    assert answers.get(b"a") is True  # "a" used: "b" is now the oldest
+    answers.put(b"c", True)
+    assert len(answers) == 2
+    assert answers.get(b"b") is None
+    assert answers.get(b"a") is True and answers.get(b"c") is True
+
+
+class _Text(str):
+    pass
+
+
+def test_values_marshal_refuses_or_too_large_are_evaluated_and_not_kept(evaluations: list[Any]) -> None:
+    assert key_of({"v": [1, "x", None, 2.5, True]}) is not None
+    assert key_of({"v": _Text("x")}) is None  # a subclass: not a plain decoded value
+    assert key_of({"v": object()}) is None
+    assert key_of({"v": "x" * (fold_answers.MAX_KEY_BYTES + 1)}) is None
+    node = compile_schema(SCHEMA)
+    large = {"v": 1, "pad": "x" * (fold_answers.MAX_KEY_BYTES + 1)}
+    assert folded.holds(node, {"spec": large}) is True
+    assert folded.holds(node, {"spec": large}) is True
+    assert len(evaluations) == 2
+    fold = folded.fold(node.properties["spec"])
+    assert fold is not None and len(fold.answers) == 0
