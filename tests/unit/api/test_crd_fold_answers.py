@@ -5,6 +5,8 @@ answer, the answers kept are bounded, and values marshal refuses are evaluated e
 from __future__ import annotations
 
 import copy
+import json
+import sys
 from typing import Any
 
 import pytest
@@ -60,6 +62,30 @@ def test_an_equal_value_is_answered_without_evaluating_it_again(evaluations: lis
     errors = Errors()
     validate(schema, bad, errors)  # and the walk still words the cause
     assert any("must not contain '//'" in c.message for c in errors.causes), errors.causes
+
+
+def test_an_update_leaving_spec_as_it_was_is_answered_from_its_create(evaluations: list[Any]) -> None:
+    schema = _httproute_schema()
+    body = json.dumps(httproute("/shop"))
+    created = json.loads(body)  # each request decodes its own objects
+    default(schema, created)
+    validate(schema, created, Errors())
+    assert len(evaluations) == 1
+    stored, updated = json.loads(json.dumps(created)), copy.deepcopy(created)
+    updated["metadata"]["finalizers"] = ["example.com/cleanup"]
+    errors = Errors()
+    validate(schema, updated, errors, old=stored)
+    assert errors.causes == [] and len(evaluations) == 1
+
+
+def test_equal_values_have_one_key_however_shared_or_interned() -> None:
+    text = "".join(["we", "b"])  # not interned
+    value = {"a": [text, text, {"b": text}], "n": [1, 1.5, True, None]}
+    same = json.loads(json.dumps(value))  # decoded again: other objects, other sharing
+    interned = {"a": [sys.intern("web")] * 2 + [{"b": "web"}], "n": [1, 1.5, True, None]}
+    keys = {key_of(value), key_of(same), key_of(copy.deepcopy(value)), key_of(interned)}
+    assert len(keys) == 1 and None not in keys
+    assert key_of({"n": [1, 1.5, 1, None]}) not in keys  # True is not 1
 
 
 @pytest.mark.parametrize("order", [(1, 1.0, True, "1", None), (None, "1", True, 1.0, 1)])

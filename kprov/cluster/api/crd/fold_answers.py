@@ -11,15 +11,17 @@ can be returned without converting and evaluating it again.
 The key is the value's ``marshal`` serialization: marshal writes only the exact core types a
 decoded JSON or YAML body holds (dict, list, str, int, float, bool, None) and refuses any other
 object (a subclass included), and its bytes rebuild the value they came from, so equal keys
-mean values the runtime converts to the same CEL value (``1``, ``1.0`` and ``true`` all differ;
-a key's refs and interning flags may differ between equal values, which only misses). A value
-marshal refuses, or whose key is over :data:`MAX_KEY_BYTES`, is evaluated and not kept.
+mean values the runtime converts to the same CEL value (``1``, ``1.0`` and ``true`` all differ).
+Format version 2: the later versions write back-references and interning flags that follow
+the objects' sharing and reference counts, so the same value decoded twice, or deep-copied,
+would get other bytes and miss. A value marshal refuses, or whose key is over
+:data:`MAX_KEY_BYTES`, is evaluated and not kept.
 
 Where values repeat: an update that leaves the folded subtree as it was (labels,
 annotations, finalizers or owner references changed, a re-apply of the same manifest by a
 GitOps controller, a status written through the main resource) and creates of objects made
 from one template. Where they do not (every object different) a lookup costs the key (about
-a microsecond for an HTTPRoute's spec) and the answers kept are bounded (:data:`MAX_ANSWERS`,
+two microseconds for an HTTPRoute's spec) and the answers kept are bounded (:data:`MAX_ANSWERS`,
 least recently used dropped first), per folded program: the memory is bounded by the number
 of folded subtrees times ``MAX_ANSWERS * MAX_KEY_BYTES`` at worst.
 """
@@ -35,12 +37,13 @@ __all__ = ["MAX_ANSWERS", "MAX_KEY_BYTES", "Answers", "key_of"]
 
 MAX_ANSWERS = 256
 MAX_KEY_BYTES = 16 * 1024
+_VERSION = 2  # no back-references nor interning flags: equal values, equal bytes
 
 
 def key_of(value: Any) -> bytes | None:
     """The value's key, or None when it cannot be kept (a type marshal refuses, too large)."""
     try:
-        key = marshal.dumps(value)
+        key = marshal.dumps(value, _VERSION)
     except ValueError:  # "unmarshallable object": not a plain decoded value
         return None
     return key if len(key) <= MAX_KEY_BYTES else None
