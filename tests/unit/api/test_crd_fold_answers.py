@@ -106,7 +106,7 @@ def test_values_the_runtime_tells_apart_never_share_an_answer(
     assert len(evaluations) == len(order)  # each value evaluated once, none answered for another
 
 
-def test_the_answers_kept_are_bounded_least_recently_used_first() -> None:
+def test_the_answers_kept_are_bounded_by_count_and_bytes_least_recently_used_first() -> None:
     answers = Answers(limit=2)
     answers.put(b"a", True)
     answers.put(b"b", False)
@@ -115,6 +115,14 @@ def test_the_answers_kept_are_bounded_least_recently_used_first() -> None:
     assert len(answers) == 2
     assert answers.get(b"b") is None
     assert answers.get(b"a") is True and answers.get(b"c") is True
+    by_bytes = Answers(limit=10, budget=5)
+    for key in (b"aa", b"bb", b"c"):
+        by_bytes.put(key, True)
+    by_bytes.put(b"aa", False)  # kept again: counted once
+    assert len(by_bytes) == 3
+    by_bytes.put(b"dd", True)  # 7 bytes: the oldest ("bb") dropped, back to 5
+    assert len(by_bytes) == 3 and by_bytes.get(b"bb") is None
+    assert by_bytes.get(b"c") is True and by_bytes.get(b"aa") is False and by_bytes.get(b"dd") is True
 
 
 class _Text(str):

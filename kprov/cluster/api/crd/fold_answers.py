@@ -21,9 +21,10 @@ Where values repeat: an update that leaves the folded subtree as it was (labels,
 annotations, finalizers or owner references changed, a re-apply of the same manifest by a
 GitOps controller, a status written through the main resource) and creates of objects made
 from one template. Where they do not (every object different) a lookup costs the key (about
-two microseconds for an HTTPRoute's spec) and the answers kept are bounded (:data:`MAX_ANSWERS`,
-least recently used dropped first), per folded program: the memory is bounded by the number
-of folded subtrees times ``MAX_ANSWERS * MAX_KEY_BYTES`` at worst.
+two microseconds for an HTTPRoute's spec). The answers kept are bounded per folded program, by
+count (:data:`MAX_ANSWERS`) and by their keys' bytes (:data:`MAX_BYTES`), least recently used
+dropped first: an HTTPRoute's spec is ~0.9 KB, so ~570 routes' answers are kept, and a burst
+of more distinct values than that between a create and its update misses (LRU order).
 """
 
 from __future__ import annotations
@@ -33,9 +34,10 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
-__all__ = ["MAX_ANSWERS", "MAX_KEY_BYTES", "Answers", "key_of"]
+__all__ = ["MAX_ANSWERS", "MAX_BYTES", "MAX_KEY_BYTES", "Answers", "key_of"]
 
-MAX_ANSWERS = 256
+MAX_ANSWERS = 1024
+MAX_BYTES = 512 * 1024  # the keys' bytes kept per folded program
 MAX_KEY_BYTES = 16 * 1024
 _VERSION = 2  # no back-references nor interning flags: equal values, equal bytes
 
@@ -51,13 +53,16 @@ def key_of(value: Any) -> bytes | None:
 
 class Answers:
     """A bounded map from a value's key to the fold's answer on it (least recently used
-    dropped first). Safe to share between threads."""
+    dropped first, past ``limit`` answers or ``budget`` bytes of keys). Safe to share
+    between threads."""
 
-    __slots__ = ("_answers", "_limit", "_lock")
+    __slots__ = ("_answers", "_budget", "_bytes", "_limit", "_lock")
 
-    def __init__(self, limit: int = MAX_ANSWERS) -> None:
+    def __init__(self, limit: int = MAX_ANSWERS, budget: int = MAX_BYTES) -> None:
         self._answers: OrderedDict[bytes, bool] = OrderedDict()
         self._limit = limit
+        self._budget = budget
+        self._bytes = 0
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -72,7 +77,10 @@ class Answers:
 
     def put(self, key: bytes, answer: bool) -> None:
         with self._lock:
+            if key not in self._answers:
+                self._bytes += len(key)
             self._answers[key] = answer
             self._answers.move_to_end(key)
-            while len(self._answers) > self._limit:
-                self._answers.popitem(last=False)
+            while len(self._answers) > self._limit or self._bytes > self._budget:
+                dropped, _ = self._answers.popitem(last=False)
+                self._bytes -= len(dropped)
