@@ -6,7 +6,9 @@ this value?". That answer is a function of the value alone: the folded program r
 no clock, no randomness and no side effects, Kubernetes' libraries a CRD rule may call
 (lists, regex, URLs, quantity, IP/CIDR, sets, optionals) are pure, and the runtime-cost bound
 checked before the call counts the value's entries. So the answer for a value already judged
-can be returned without converting and evaluating it again.
+can be returned without converting and evaluating it again. Only a true answer is ever acted
+on as "no cause"; a false one (a rule false, an error, the entry bound exceeded) sends the
+value to the walk, which judges rule by rule, so keeping it cannot hide a cause.
 
 The key is the value's ``marshal`` serialization: marshal writes only the exact core types a
 decoded JSON or YAML body holds (dict, list, str, int, float, bool, None) and refuses any other
