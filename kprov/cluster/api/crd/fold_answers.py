@@ -22,11 +22,11 @@ would get other bytes and miss. A value marshal refuses, or whose key is over
 Where values repeat: an update that leaves the folded subtree as it was (labels,
 annotations, finalizers or owner references changed, a re-apply of the same manifest by a
 GitOps controller, a status written through the main resource) and creates of objects made
-from one template. Where they do not (every object different) a lookup costs the key (about
-two microseconds for an HTTPRoute's spec). The answers kept are bounded per folded program, by
-count (:data:`MAX_ANSWERS`) and by their keys' bytes (:data:`MAX_BYTES`), least recently used
-dropped first: an HTTPRoute's spec is ~0.9 KB, so ~570 routes' answers are kept, and a burst
-of more distinct values than that between a create and its update misses (LRU order).
+from one template. Where they do not (every object different) a lookup costs the key, a
+small share of converting the value for the runtime (docs/decisions/0053, round 6). The
+answers kept are bounded per folded program, by count (:data:`MAX_ANSWERS`) and by their
+keys' bytes (:data:`MAX_BYTES`), least recently used dropped first: a burst of more distinct
+values than are kept, between a create and its update, misses (LRU order).
 """
 
 from __future__ import annotations
