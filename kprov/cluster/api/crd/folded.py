@@ -37,16 +37,21 @@ the runtime never converts the root's ``metadata``, ``apiVersion`` and ``kind``,
 bound counts only that value. It is the same answer: the joined root would be
 ``[self[?'spec'].orValue(dyn(null))].all(self, self == null || <spec>)``, true for a missing
 or null ``spec`` as the walk finds nothing there.
+
+A value met again (an update leaving the subtree as it was, objects made from one template)
+is answered from the answers kept by value on the folded program (:mod:`.fold_answers`), not
+converted and evaluated again: the answer is a function of the value alone.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from kprov.cluster.api.cel.environment import CompileError, Program, environment
 from kprov.cluster.api.cel.runtime_cost import entries_over
+from kprov.cluster.api.crd.fold_answers import Answers, key_of
 from kprov.cluster.api.crd.schema_node import Node
 
 __all__ = ["Folded", "fold", "has_transition_rules", "holds"]
@@ -59,11 +64,28 @@ _UNBOUNDED = -1
 
 @dataclass(frozen=True)
 class Folded:
-    """A subtree's joined program and the most entries a value may hold for it to answer
-    (-1: no looping rule inside, any value)."""
+    """A subtree's joined program, the most entries a value may hold for it to answer (-1:
+    no looping rule inside, any value), and its answers on values already judged."""
 
     program: Program
     entries_cap: int
+    answers: Answers = field(default_factory=Answers, compare=False)
+
+    def answer(self, value: Any) -> bool:
+        """Does the program hold on ``value`` within the entry bound? Kept by value
+        (:mod:`.fold_answers`): a pure function of ``value``."""
+        key = key_of(value)
+        if key is not None:
+            known = self.answers.get(key)
+            if known is not None:
+                return known
+        if self.entries_cap != _UNBOUNDED and entries_over((value,), self.entries_cap):
+            answer = False
+        else:
+            answer = self.program.holds_unchecked({"self": value})
+        if key is not None:
+            self.answers.put(key, answer)
+        return answer
 
 
 @dataclass(frozen=True)
@@ -185,8 +207,4 @@ def holds(node: Node, value: Any) -> bool:
         if value is None:
             return True  # missing or null: the walk runs no rule there
     folded = fold(node)
-    if folded is None:
-        return False
-    if folded.entries_cap != _UNBOUNDED and entries_over((value,), folded.entries_cap):
-        return False
-    return folded.program.holds_unchecked({"self": value})
+    return False if folded is None else folded.answer(value)
