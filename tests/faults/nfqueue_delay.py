@@ -15,8 +15,10 @@ from __future__ import annotations
 import argparse
 import heapq
 import select
+import signal
 import socket
 import struct
+import sys
 import time
 
 __all__ = ["DelayQueue"]
@@ -113,6 +115,7 @@ def main() -> None:
     parser.add_argument("--delay-ms", type=float, required=True)
     parser.add_argument("--seconds", type=float, default=None)
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # print the count on the way out
     holder = DelayQueue(args.queue, args.delay_ms)
     try:
         holder.run(args.seconds)
