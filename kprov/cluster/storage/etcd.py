@@ -156,6 +156,7 @@ class EtcdKV:
         self._encoded_txns: dict[aetcd.Client, tuple[Any, Any]] = {}  # client -> (its channel, call)
         self.health = MemberHealth(len(config.servers), config.health)
         self._checks: set[asyncio.Task[None]] = set()  # watchdogs' probes under way
+        self.revision_seen = 0  # the highest store revision any answer's header carried
 
     def _client_for(self, index: int) -> aetcd.Client:
         if self.config.uses_tls:
@@ -284,6 +285,9 @@ class EtcdKV:
         finally:
             watch.stop()
         self.health.answered(index)
+        header = getattr(response, "header", None)
+        if header is not None and header.revision > self.revision_seen:
+            self.revision_seen = int(header.revision)
         return response
 
     async def range(

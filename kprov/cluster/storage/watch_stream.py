@@ -113,12 +113,22 @@ class EtcdWatchStream:
             self.cancel()
 
     async def _next(self, index: int) -> Any:
-        """The stream's next response; raises :class:`_Resume` when the member stopped serving."""
+        """The stream's next response; raises :class:`_Resume` when the member stopped serving,
+        or when the stream stays behind a revision the client's calls have seen (a stream
+        stuck while its member answers other calls: reopening it costs one request)."""
         every = self._kv.config.health.probe_after_s
+        behind = False
         while True:
             if self._read is None:
                 self._read = asyncio.ensure_future(self._call.read())
             done, _ = await asyncio.wait((self._read,), timeout=every)
+            if not done and self._kv.revision_seen >= self._start_revision:
+                if behind:  # a whole period behind with nothing delivered
+                    raise _Resume(f"silent at revision {self._start_revision - 1} while etcd is at "
+                                  f"{self._kv.revision_seen} or later")
+                behind = True
+            elif not done:
+                behind = False
             if done:
                 read, self._read = self._read, None
                 try:

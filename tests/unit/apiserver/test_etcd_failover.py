@@ -216,3 +216,37 @@ async def test_the_watch_resumes_on_the_next_member_after_the_last_revision(monk
     assert seen == [2, 3, 4, 5, 6]  # nothing missed, nothing twice
     assert [c.start for c in calls["b"]] == [5] and stream.resumed == 1
     assert calls["a"][0].cancelled and kv.current == 1
+
+
+async def test_a_stream_stuck_behind_what_the_client_has_seen_is_reopened(monkeypatch: Any) -> None:
+    member = _Member("a")
+    opened: list[_WatchCall] = []
+
+    class Stub:
+        def __init__(self, channel: _Member) -> None:
+            self.member = channel
+
+        def Watch(self, metadata: Any) -> _WatchCall:  # noqa: N802
+            # the first stream is stuck (delivers nothing), the second has the events
+            call = _WatchCall(self.member, [] if not opened else [3, 4], None)
+            opened.append(call)
+            return call
+
+    monkeypatch.setattr(watch_stream.rpc, "WatchStub", Stub)
+    kv = _kv(member, _Member("b"))
+    stream = watch_stream.EtcdWatchStream(kv, b"/registry/", 3)
+    seen: list[int] = []
+
+    async def consume() -> None:
+        async for batch in stream.batches():
+            seen.extend(int(e.kv.mod_revision) for e in batch.events)
+            if seen[-1:] == [4]:
+                return
+
+    consumer = asyncio.ensure_future(consume())
+    await asyncio.sleep(0.3)  # the stuck stream alone: nothing behind, nothing reopened
+    assert len(opened) == 1 and seen == []
+    await kv.range(b"/registry/x")  # the client sees revision 7: the stream is behind
+    await asyncio.wait_for(consumer, 2)
+    assert seen == [3, 4] and [c.start for c in opened] == [3, 3]
+    assert kv.current == 0  # the member itself answers: the client stays on it
