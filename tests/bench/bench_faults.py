@@ -70,6 +70,7 @@ from tests.bench._lab_cluster import fresh_cluster  # noqa: E402
 from tests.faults.disk_full import DiskFull  # noqa: E402
 from tests.faults.injectors import FAULTS, Fault  # noqa: E402
 from tests.faults.node_loss import run_node_loss  # noqa: E402
+from tests.faults.peer_delay import PeerLinkDelay  # noqa: E402
 from tests.faults.peer_loss import PeerLinkLoss  # noqa: E402
 from tests.faults.restore_drill import run_restore_drill  # noqa: E402
 from tests.faults.scenario import ScenarioResult, etcd_leader_recovery_s, run_scenario  # noqa: E402
@@ -130,6 +131,9 @@ def main() -> None:
             for key, value in result.figures.items():
                 print(f"{name}.{key} = {value:.2f}")
             for fault in faults:
+                if isinstance(fault, PeerLinkDelay):
+                    print(f"{name}.peer_segments_delayed = {sum(fault.accepted.values())}"
+                          f"  # {' '.join(f'{h}={n}' for h, n in fault.accepted.items())}")
                 if isinstance(fault, PeerLinkLoss):
                     print(f"{name}.peer_segments_dropped = {sum(fault.dropped.values())}"
                           f"  # {' '.join(f'{h}={n}' for h, n in fault.dropped.items())}")

@@ -17,7 +17,8 @@
 - :func:`faketime_env`: the same for a process on this machine (``kprov verify`` run with
   the operator's clock off).
 - :class:`PowerOff`: the lab host stopped (orderly poweroff of its systemd) and started.
-- :class:`tests.faults.peer_loss.PeerLinkLoss`: a share of the etcd peer links' segments lost.
+- :class:`tests.faults.peer_loss.PeerLinkLoss`: a share of the etcd peer links' segments lost;
+  :class:`tests.faults.peer_delay.PeerLinkDelay`: their segments held N ms (nfnetlink_queue).
 
 ``FAULTS`` maps a scenario name to a builder over the lab and the current cluster (some
 targets, such as the etcd leader, are only known at run time).
@@ -37,6 +38,7 @@ from typing import Protocol
 
 from kprov.lab import Lab
 from tests.faults.disk_full import DiskFull
+from tests.faults.peer_delay import PeerLinkDelay
 from tests.faults.peer_loss import PeerLinkLoss
 
 __all__ = ["FAULTS", "LIBFAKETIME", "ClockStep", "Fault", "Partition", "PowerOff", "UnitKill", "UnitStop",
@@ -257,6 +259,9 @@ FAULTS: dict[str, Callable[[Lab, ControlPlane, tuple[str, ...]], list[Fault]]] =
     # of every peer link)
     "etcd-peer-loss-10": lambda lab, cp, w: [PeerLinkLoss(cp, 10)],
     "etcd-peer-loss-30": lambda lab, cp, w: [PeerLinkLoss(cp, 30)],
+    # every etcd member holds what it sends on the peer port this long (a peer round trip 2x)
+    "etcd-peer-delay-50": lambda lab, cp, w: [PeerLinkDelay(cp, 50)],
+    "etcd-peer-delay-300": lambda lab, cp, w: [PeerLinkDelay(cp, 300)],
     "partition-control-plane-host-inbound": lambda lab, cp, w: [Partition(cp[2], "in")],
     # the builder moves the follower's data directory onto a loop filesystem of its own first
     # (an etcd restart), so that the scenario's workload sees only the full disk

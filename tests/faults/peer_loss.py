@@ -6,8 +6,9 @@ machine as :class:`tests.faults.injectors.Partition` does): with the rule on eve
 direction of every peer link loses that share. Client traffic (2379), the API servers' and
 everything else are untouched, so what is measured is etcd's raft over lossy links.
 
-Latency is not emulated: ``tc netem`` needs the kernel's sch_netem, which this machine's kernel
-is built without (CONFIG_NET_SCH_NETEM unset, no modules), and nftables cannot delay packets.
+Latency: ``tc netem`` needs the kernel's sch_netem, which this machine's kernel is built
+without (CONFIG_NET_SCH_NETEM unset, no modules), and nftables cannot delay packets itself;
+:mod:`tests.faults.peer_delay` queues them to a userspace holder instead.
 """
 
 from __future__ import annotations

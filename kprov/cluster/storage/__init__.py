@@ -22,6 +22,7 @@ from kprov.cluster.storage.errors import (
     RevisionConflictError,
     RevisionExpiredError,
     StorageError,
+    StorageTimeoutError,
     StorageUnavailableError,
 )
 from kprov.cluster.storage.etcd import EtcdConfig, EtcdKV
@@ -44,6 +45,7 @@ __all__ = [
     "RevisionConflictError",
     "RevisionExpiredError",
     "StorageError",
+    "StorageTimeoutError",
     "StorageUnavailableError",
     "Store",
     "StoredObject",

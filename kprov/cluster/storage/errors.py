@@ -13,6 +13,7 @@ __all__ = [
     "RevisionConflictError",
     "RevisionExpiredError",
     "StorageError",
+    "StorageTimeoutError",
     "StorageUnavailableError",
 ]
 
@@ -54,6 +55,11 @@ class RevisionExpiredError(StorageError):
 
 class StorageUnavailableError(StorageError):
     """etcd could not be reached or answered with an error."""
+
+
+class StorageTimeoutError(StorageUnavailableError):
+    """A write was cut short on a member that stopped serving: it may or may not have been
+    applied (kube-apiserver answers such a write with a 504 Timeout, never a success)."""
 
 
 class RequestTooLargeError(StorageError):

@@ -9,6 +9,7 @@ itself and calls aetcd's own gRPC stubs on aetcd's channel. Every gRPC failure b
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Sequence
@@ -22,7 +23,18 @@ import aetcd
 import grpc
 from aetcd import rpc
 
-from kprov.cluster.storage.errors import RequestTooLargeError, RevisionExpiredError, StorageUnavailableError
+from kprov.cluster.storage.errors import (
+    RequestTooLargeError,
+    RevisionExpiredError,
+    StorageTimeoutError,
+    StorageUnavailableError,
+)
+from kprov.cluster.storage.member_health import (
+    REQUIRE_LEADER,
+    HealthPolicy,
+    MemberHealth,
+    MemberStalledError,
+)
 
 __all__ = ["EtcdConfig", "EtcdKV", "RangeResult", "TxnResult", "prefix_end"]
 
@@ -68,6 +80,7 @@ class EtcdConfig:
     certfile: str | None = None
     keyfile: str | None = None
     timeout_s: float = 10.0
+    health: HealthPolicy = HealthPolicy()
 
     def target(self, index: int = 0) -> tuple[str, int]:
         server = self.servers[index]
@@ -124,11 +137,16 @@ class TxnResult:
 class EtcdKV:
     """A connected etcd client: range reads, transactions, and the watch stub.
 
-    It talks to one member at a time, the first of ``servers`` to begin with. When that
-    member is unavailable it moves on to the next (round robin) and retries there what is
-    safe to retry: reads always, writes only when the request never reached the member.
-    A write that may have been applied is reported as unavailable instead, as etcd's own
-    client does, so no transaction is ever applied twice.
+    It talks to one member at a time, the first of ``servers`` to begin with, and moves on to
+    the next (round robin, members that failed lately last) when that member cannot serve: it
+    answers UNAVAILABLE (down, or ``etcdserver: no leader`` -- every call carries etcd's
+    require-leader metadata), or a call waits on it past ``health.probe_after_s`` and the
+    member then fails a short health probe (:mod:`.member_health`; a member cut off from its
+    peers or stopped). What is safe to retry is retried on the next member: reads always,
+    writes only when the member never handled them (no connection, or refused for want of a
+    leader). A write that may have been applied is reported instead (unavailable, or
+    :class:`StorageTimeoutError` when it was cut short), as etcd's own client does, so no
+    transaction is ever applied twice and none is reported written that was not.
     """
 
     def __init__(self, config: EtcdConfig) -> None:
@@ -136,6 +154,9 @@ class EtcdKV:
         self._clients = [self._client_for(i) for i in range(len(config.servers))]
         self._current = 0
         self._encoded_txns: dict[aetcd.Client, tuple[Any, Any]] = {}  # client -> (its channel, call)
+        self.health = MemberHealth(len(config.servers), config.health)
+        self._checks: set[asyncio.Task[None]] = set()  # watchdogs' probes under way
+        self.revision_seen = 0  # the highest store revision any answer's header carried
 
     def _client_for(self, index: int) -> aetcd.Client:
         if self.config.uses_tls:
@@ -149,6 +170,11 @@ class EtcdKV:
         return self._clients[self._current]
 
     @property
+    def current(self) -> int:
+        """The index in ``servers`` of the member in use."""
+        return self._current
+
+    @property
     def server(self) -> str:
         return self.config.servers[self._current]
 
@@ -159,6 +185,8 @@ class EtcdKV:
             raise StorageUnavailableError(f"etcd {self.server}: {exc}") from exc
 
     async def close(self) -> None:
+        for task in list(self._checks):
+            task.cancel()
         for client in self._clients:
             with contextlib.suppress(Exception):
                 await client.close()
@@ -166,6 +194,9 @@ class EtcdKV:
     @property
     def channel(self) -> grpc.aio.Channel:
         return self.client.channel
+
+    def channel_of(self, index: int) -> grpc.aio.Channel:
+        return self._clients[index].channel
 
     def failure(self, exc: grpc.aio.AioRpcError, revision: int = 0, *, size: int = 0) -> Exception:
         """The storage error for ``exc`` (``revision``: of the read; ``size``: of the request)."""
@@ -177,19 +208,30 @@ class EtcdKV:
             return RequestTooLargeError(details, size)
         return StorageUnavailableError(f"etcd {self.server}: {exc.code().name}: {details}")
 
-    async def _move_on(self, failed: aetcd.Client, exc: grpc.aio.AioRpcError) -> bool:
-        """After ``exc`` from ``failed``: use the next member if that one is unavailable.
-        True when there is another member to try."""
-        if exc.code() != grpc.StatusCode.UNAVAILABLE or len(self._clients) == 1:
-            return False
-        if self.client is failed:  # concurrent callers move on once
-            following = (self._current + 1) % len(self._clients)
-            await self._clients[following].connect()  # the member in use always has a channel
-            if self.client is failed:
-                self._current = following
-                failed_server = self.config.servers[self._clients.index(failed)]
-                _log.warning("etcd %s unavailable (%s); using %s", failed_server, exc.details(), self.server)
-        return True
+    async def serves(self, index: int) -> bool:
+        """Whether member ``index`` serves (:meth:`MemberHealth.serves`; free when it answered
+        lately); one that does not is left for the next member."""
+        if await self.health.serves(index, lambda deadline: self._probe(index, deadline)):
+            return True
+        await self.move_on(index, "its health probe failed")
+        return False
+
+    def _probe(self, index: int, deadline: float) -> Any:
+        """kube-apiserver's etcd health check: a linearizable read of one key, requiring a leader."""
+        request = rpc.RangeRequest(key=b"health", count_only=True)
+        return self._clients[index].kvstub.Range(request, timeout=deadline, metadata=REQUIRE_LEADER)
+
+    async def move_on(self, failed: int, why: str) -> None:
+        """Hold member ``failed`` and use the next one, if ``failed`` is still the one in use
+        (concurrent callers move on once)."""
+        self.health.failed(failed)
+        if len(self._clients) == 1 or self._current != failed:
+            return
+        following = self.health.next_member(failed)
+        await self._clients[following].connect()  # the member in use always has a channel
+        if self._current == failed:
+            self._current = following
+            _log.warning("etcd %s: %s; using %s", self.config.servers[failed], why, self.server)
 
     def _encoded_txn(self, client: aetcd.Client) -> Any:
         """``KV/Txn`` on ``client``'s channel taking an already encoded request."""
@@ -208,14 +250,45 @@ class EtcdKV:
         """One KV call with failover (``repeatable``: safe to send twice); ``method`` gives the
         call on a client (``attrgetter("kvstub.Range")``, :meth:`_encoded_txn`)."""
         for attempt in range(len(self._clients)):
-            client = self.client
+            index = self._current
+            last_try = attempt == len(self._clients) - 1
+            client = self._clients[index]
+            call = method(client)(request, timeout=self.config.timeout_s, metadata=REQUIRE_LEADER)
             try:
-                return await method(client)(request, timeout=self.config.timeout_s)
+                return await self._watched(index, call)
             except grpc.aio.AioRpcError as exc:
-                last_try = attempt == len(self._clients) - 1
-                if not await self._move_on(client, exc) or last_try or not (repeatable or _never_sent(exc)):
+                if exc.code() != grpc.StatusCode.UNAVAILABLE:
                     raise
+                await self.move_on(index, f"unavailable ({exc.details()})")
+                if len(self._clients) == 1 or last_try or not (repeatable or _never_handled(exc)):
+                    raise
+            except MemberStalledError as exc:
+                if len(self._clients) == 1 or last_try or not repeatable:
+                    raise StorageTimeoutError(
+                        f"etcd {self.config.servers[index]}: {exc}; the request may or may not have been "
+                        "applied"
+                    ) from exc
         raise AssertionError("unreachable")
+
+    async def _watched(self, index: int, call: Any) -> Any:
+        """Await ``call`` (a gRPC call: awaitable, ``done()``, ``cancel()``) on member ``index``;
+        if it is still outstanding after ``probe_after_s`` and the member fails its health
+        probe, cancel it and raise :class:`MemberStalledError`. Costs one timer when it is not."""
+        watch = _Watchdog(self, index, call)
+        try:
+            response = await call
+        except asyncio.CancelledError:
+            if watch.stalled:
+                why = f"no answer within {watch.waited:.1f}s and its health probe failed"
+                raise MemberStalledError(why) from None
+            raise
+        finally:
+            watch.stop()
+        self.health.answered(index)
+        header = getattr(response, "header", None)
+        if header is not None and header.revision > self.revision_seen:
+            self.revision_seen = int(header.revision)
+        return response
 
     async def range(
         self,
@@ -264,10 +337,53 @@ class EtcdKV:
         return int(response.header.revision)
 
 
-def _never_sent(exc: grpc.aio.AioRpcError) -> bool:
-    """The call failed before reaching the member (no connection), so it was not applied."""
+def _never_handled(exc: grpc.aio.AioRpcError) -> bool:
+    """The call failed before the member handled it, so it was not applied: no connection, or
+    refused by etcd's require-leader check, which runs before the request's handler."""
     details = (exc.details() or "").lower()
-    return any(text in details for text in ("failed to connect", "connection refused", "no connection"))
+    texts = ("failed to connect", "connection refused", "no connection", "etcdserver: no leader")
+    return any(text in details for text in texts)
+
+
+class _Watchdog:
+    """Probes the member of one outstanding call every ``probe_after_s`` until it is done."""
+
+    def __init__(self, kv: EtcdKV, index: int, call: Any) -> None:
+        self._kv = kv
+        self._index = index
+        self._call = call
+        self._loop = asyncio.get_running_loop()
+        self._started = self._loop.time()
+        self.stalled = False
+        self._handle: asyncio.TimerHandle | None = self._loop.call_later(
+            kv.config.health.probe_after_s, self._fire
+        )
+
+    @property
+    def waited(self) -> float:
+        return self._loop.time() - self._started
+
+    def stop(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+    def _fire(self) -> None:
+        if self._handle is None or self._call.done():
+            return
+        task = asyncio.ensure_future(self._check())
+        self._kv._checks.add(task)
+        task.add_done_callback(self._kv._checks.discard)
+
+    async def _check(self) -> None:
+        serves = await self._kv.serves(self._index)
+        if self._handle is None or self._call.done():
+            return
+        if serves:
+            self._handle = self._loop.call_later(self._kv.config.health.probe_after_s, self._fire)
+        else:
+            self.stalled = True
+            self._call.cancel()
 
 
 def _reads_only(request: Any) -> bool:

@@ -64,7 +64,12 @@ from kprov.cluster.apiserver.request.status import (
 )
 from kprov.cluster.apiserver.request.warning import audit_annotations, reset_request
 from kprov.cluster.apiserver.request.wire import AnyRequest
-from kprov.cluster.storage import RequestTooLargeError, RevisionExpiredError, StorageUnavailableError
+from kprov.cluster.storage import (
+    RequestTooLargeError,
+    RevisionExpiredError,
+    StorageTimeoutError,
+    StorageUnavailableError,
+)
 
 __all__ = ["LOCAL_USER", "build_front"]
 
@@ -296,6 +301,8 @@ def _unexpected_error_reply(request: ApiRequest, exc: Exception) -> Any:
         return json_response(status_body(ApiError(str(exc), 410, "Expired")), 410)
     if isinstance(exc, RequestTooLargeError):  # as kube-apiserver: a 500 in etcd's words, never a retry
         return json_response(status_body(unclassified_error(str(exc))), 500)
+    if isinstance(exc, StorageTimeoutError):  # cut short, outcome unknown: kube-apiserver's 504
+        return json_response(status_body(ApiError(f"Timeout: {exc}", 504, "Timeout")), 504)
     if isinstance(exc, StorageUnavailableError):
         return json_response(status_body(unavailable(f"etcd is unavailable: {exc}")), 503)
     _log.error("internal error on %s %s", request.method, request.path, exc_info=exc)
