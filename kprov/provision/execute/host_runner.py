@@ -28,7 +28,8 @@ from kprov.provision.execute.meta import EndedRole, run_meta
 from kprov.provision.execute.outcome import Outcome
 from kprov.provision.execute.pending import clear_command, mark_command
 from kprov.provision.execute.results import TaskResult
-from kprov.provision.execute.task.loops import loop_items
+from kprov.provision.execute.task.loops import item_layers, loop_items
+from kprov.provision.execute.task.report import loop_results
 from kprov.provision.execute.task.runner import TaskRunner
 from kprov.provision.modules.base import ProbeKey
 from kprov.provision.playbook.model import Block, Item, Task
@@ -43,7 +44,7 @@ _UNCHANGED = {"changed": False, "failed": False, "skipped": False}
 def notify_reason(title: str, result: TaskResult) -> str:
     """Why a changed task notified its handlers: its title and the file or unit it changed."""
     data = result.result
-    changed = [data] + [r for r in data.get("results") or [] if isinstance(r, dict) and r.get("changed")]
+    changed = [data] + [r for r in loop_results(data) if r.get("changed")]
     what = []
     for item in changed:
         for key in ("dest", "path"):
@@ -352,10 +353,9 @@ class HostRunner:
                 self.tasks.raise_unless_skipped(task, scope, loop_error)
                 items = []
             included = 0
-            for item in items:
-                item_extra = dict(extra or {})
-                if task.loop is not None:
-                    item_extra[str(task.loop_control.get("loop_var", "item"))] = item
+            # an included loop's items see loop_var, index_var and ansible_loop as a task's do
+            for layer in item_layers(task, scope, items) if task.loop is not None else [{}]:
+                item_extra = dict(extra or {}) | layer
                 item_scope = scope.child(item_extra) if item_extra else scope
                 if not all(item_scope.condition(c, where) for c in task.when):
                     continue

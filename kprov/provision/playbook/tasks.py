@@ -337,8 +337,7 @@ def _build(data: dict[str, Any], action: str, args: dict[str, Any], scope: Scope
     loop = data.get("loop")
     if "with_items" in data or "with_list" in data:
         loop = data.get("with_items", data.get("with_list"))
-        if "with_items" in data:
-            loop = {"__flatten__": loop}
+        loop = {"__flatten__" if "with_items" in data else "__list__": loop}
     elif "with_dict" in data:
         loop = {"__dict2items__": data["with_dict"]}
     else:

@@ -8,9 +8,10 @@ result as ansible-core builds it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from kprov.provision.errors import ProvisionError, UndefinedVariableError
+from kprov.provision.errors import ProvisionError, TemplateError, UndefinedVariableError
 from kprov.provision.execute.results import Status
 from kprov.provision.lookups import run_lookup
 from kprov.provision.playbook.model import Task
@@ -30,7 +31,14 @@ def loop_items(task: Task, scope: VarScope) -> list[Any]:
         return [x for v in value for x in (v if isinstance(v, list) else [v])]
     if isinstance(loop, dict) and "__dict2items__" in loop:
         value = scope.template(loop["__dict2items__"], where)
-        return [{"key": k, "value": v} for k, v in dict(value).items()]
+        if not isinstance(value, Mapping):  # ansible-core's dict lookup's own error
+            raise TemplateError("with_dict expects a dict")
+        return [{"key": k, "value": v} for k, v in value.items()]
+    if isinstance(loop, dict) and "__list__" in loop:
+        value = scope.template(loop["__list__"], where)
+        if not isinstance(value, list):  # ansible-core's list lookup's own error
+            raise TemplateError("with_list expects a list")
+        return list(value)
     if isinstance(loop, dict) and "__lookup__" in loop:
         return _lookup_items(task, scope, str(loop["__lookup__"]), loop["terms"], where)
     value = scope.template(loop, where)
@@ -67,8 +75,9 @@ def _lenient(value: Any, scope: VarScope, where: str) -> Any:
 def item_layers(task: Task, scope: VarScope, items: list[Any]) -> list[dict[str, Any]]:
     """Each loop item's own variables: ``loop_var`` (and ``ansible_loop_var``), ``index_var``,
     and with ``extended`` the ``ansible_loop`` dict."""
-    loop_var = str(task.loop_control.get("loop_var", "item"))
-    index_var = task.loop_control.get("index_var")
+    # loop_var and index_var may be templates (ansible-core templates loop_control)
+    loop_var = str(scope.template(task.loop_control.get("loop_var", "item"), "loop_control.loop_var"))
+    index_var = scope.template(task.loop_control.get("index_var"), "loop_control.index_var")
     extended = to_bool(scope.template(task.loop_control.get("extended", False), "loop_control.extended"))
     all_items = to_bool(scope.template(task.loop_control.get("extended_allitems", True),
                                        "loop_control.extended_allitems"))

@@ -70,6 +70,8 @@ from kprov.provision.templates import OMIT, VarScope
 
 __all__ = ["TaskRunner"]
 
+# with_<lookup> loops (with_dict, with_list are lookups in ansible-core): their errors fail the task
+_WITH_LOOKUPS = frozenset({"__lookup__", "__dict2items__", "__list__"})
 _OWN_FACT_ACTIONS = ("set_fact", "include_vars")  # they set variables themselves
 DEFAULT_POLL_S = 15  # Ansible's default ``poll`` for an ``async`` task
 # A task whose ``when`` is false: Ansible's registered result.
@@ -179,7 +181,7 @@ class TaskRunner:
             self.raise_unless_skipped(task, scope, loop_error)
             return "skipped", dict(_SKIPPED_BY_WHEN)
         except TemplateError as lookup_error:
-            if not (isinstance(task.loop, dict) and "__lookup__" in task.loop):
+            if not (isinstance(task.loop, dict) and task.loop.keys() & _WITH_LOOKUPS):
                 raise
             # ansible-core runs a with_<lookup> plugin itself: its error is the result's msg as is
             return "failed", {"failed": True, "msg": str(lookup_error), "changed": False}
@@ -187,7 +189,7 @@ class TaskRunner:
             return "skipped", {"changed": False, "skipped": True, "skipped_reason": "No items in the list",
                                "results": []}
         item_scopes = self._item_scopes(task, scope, items)
-        loop_var = str(task.loop_control.get("loop_var", "item"))
+        loop_var = str(scope.template(task.loop_control.get("loop_var", "item"), "loop_control.loop_var"))
         self._prefetch_items(task, [s for s in item_scopes if s is not None])
         results: list[dict[str, Any]] = []
         statuses: list[Status] = []
