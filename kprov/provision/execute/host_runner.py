@@ -481,6 +481,7 @@ class HostRunner:
                     continue
                 result = self._throttled(handler)
                 result.why = list(reasons)
+                result.handler = True
                 outcome = self._after(handler, result)
                 if outcome != "ok":
                     return outcome
