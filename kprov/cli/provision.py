@@ -244,6 +244,9 @@ def apply_cmd(
         help="Nodes changed at once (a count or a percentage; default: all): the nodes play's "
         "batch size (kprov_node_serial). Control-plane hosts always go one at a time.",
     ),
+    force_handlers: bool = typer.Option(
+        False, "--force-handlers", help="Run the handlers a host notified even when it failed."
+    ),
     output: str = typer.Option(
         "kprov", "--output",
         help="Console output: kprov (live view, recap table) or ansible (the lines "
@@ -266,6 +269,7 @@ def apply_cmd(
         verbosity=verbose,
         roles_path=list(roles_path or []),
         vault_ids=_vault_ids(vault_id, vault_password_file, ask_vault_pass),
+        force_handlers=force_handlers,
     )
     _run_playbook(
         console,

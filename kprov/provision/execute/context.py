@@ -48,6 +48,9 @@ class RunOptions:
     # where the vault secrets come from, as ``--vault-id`` names them ("label@file", "file",
     # "label@prompt"; --vault-password-file and --ask-vault-pass too): provision.vault
     vault_ids: list[str] = field(default_factory=list)
+    # --force-handlers: a failed host still runs the handlers it notified (a play's
+    # force_handlers keyword overrides it)
+    force_handlers: bool = False
 
 
 @dataclass

@@ -33,6 +33,7 @@ from kprov.provision.execute.task.report import loop_results
 from kprov.provision.execute.task.runner import TaskRunner
 from kprov.provision.modules.base import ProbeKey
 from kprov.provision.playbook.model import Block, Item, Task
+from kprov.provision.template_filters import to_bool
 
 __all__ = ["HostRunner", "notify_reason", "tags_selected"]
 
@@ -79,7 +80,14 @@ class HostRunner:
     def run_play(self) -> Outcome:
         self._report_facts_gathered()
         self._read_play_ahead()
-        return self.items(self.pctx.play.items)
+        outcome = self.items(self.pctx.play.items)
+        if outcome == "failed" and self._force_handlers():
+            self.flush_handlers()  # the host stays failed: only its notified handlers run
+        return outcome
+
+    def _force_handlers(self) -> bool:
+        keyword = self.pctx.play.force_handlers
+        return self.run.options.force_handlers if keyword is None else to_bool(keyword)
 
     def _report_facts_gathered(self) -> None:
         """A play that gathers facts reports them ok for each of its hosts, as Ansible's

@@ -155,6 +155,7 @@ class Play:
     connection: Any = None
     serial: Any = None
     any_errors_fatal: bool = False
+    force_handlers: Any = None  # None: as --force-handlers says
     max_fail_percentage: float | None = None
     gather_facts: bool = True
     check_mode: bool | None = None

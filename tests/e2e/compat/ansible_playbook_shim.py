@@ -73,9 +73,15 @@ def _inventory(options: list[str], env: dict[str, str]) -> list[str]:
     return ["-i", str(empty)]
 
 
+def _from_env(env: dict[str, str]) -> list[str]:
+    """ansible-core's settings the scripts set in the environment, as kprov's options."""
+    force = env.get("ANSIBLE_FORCE_HANDLERS", "").strip().lower() in ("1", "true", "yes", "on")
+    return ["--force-handlers"] if force else []
+
+
 def command(argv: list[str], env: dict[str, str], playbook: str) -> list[str]:
     options = _translated(split(argv)[0])
-    options += _inventory(options, env)
+    options += _inventory(options, env) + _from_env(env)
     roles = [f"--roles-path={p}" for p in env.get("ANSIBLE_ROLES_PATH", "").split(":") if p]
     return [str(_BIN / "kprov"), "apply", "--output=ansible", *options, *roles, playbook]
 
