@@ -244,6 +244,10 @@ def apply_cmd(
         help="Nodes changed at once (a count or a percentage; default: all): the nodes play's "
         "batch size (kprov_node_serial). Control-plane hosts always go one at a time.",
     ),
+    list_tasks: bool = typer.Option(
+        False, "--list-tasks", help="List the tasks that would run; run nothing."
+    ),
+    list_tags: bool = typer.Option(False, "--list-tags", help="List the tags of those tasks; run nothing."),
     force_handlers: bool = typer.Option(
         False, "--force-handlers", help="Run the handlers a host notified even when it failed."
     ),
@@ -271,6 +275,16 @@ def apply_cmd(
         vault_ids=_vault_ids(vault_id, vault_password_file, ask_vault_pass),
         force_handlers=force_handlers,
     )
+    if list_tasks or list_tags:
+        from kprov.provision.pipelines import find_playbook, list_playbook
+
+        try:
+            path = find_playbook(playbook)
+            lines = list_playbook(path, playbook or str(path), options, tags_only=list_tags)
+        except ProvisionError as err:
+            raise _error(console, err) from None
+        print("\n".join(lines))
+        return
     _run_playbook(
         console,
         partial(run_apply, progress=lambda line: console.print(f"[dim]{line}[/dim]")),

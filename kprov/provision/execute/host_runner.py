@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 from kprov.provision.errors import ProvisionError, UndefinedVariableError
 from kprov.provision.execute.context import HostState, PlayContext, RunContext
+from kprov.provision.execute.list_tasks import expand_tags
 from kprov.provision.execute.meta import EndedRole, run_meta
 from kprov.provision.execute.outcome import Outcome
 from kprov.provision.execute.pending import clear_command, mark_command
@@ -84,6 +85,13 @@ class HostRunner:
         if outcome == "failed" and self._force_handlers():
             self.flush_handlers()  # the host stays failed: only its notified handlers run
         return outcome
+
+    def _tags(self, task: Task, extra: dict[str, Any] | None) -> list[str]:
+        """The task's tags, a templated one rendered (``tags: "{{ the_tags }}"``)."""
+        if not any("{{" in t for t in task.tags):
+            return task.tags
+        scope = self.tasks.scope(task, extra)
+        return expand_tags(task.tags, lambda text: scope.template(text, f"task field 'tags' ({task.origin})"))
 
     def _force_handlers(self) -> bool:
         keyword = self.pctx.play.force_handlers
@@ -180,7 +188,7 @@ class HostRunner:
 
     def task(self, task: Task, extra: dict[str, Any] | None) -> Outcome:
         opts = self.run.options
-        if not tags_selected(task.tags, opts.tags, opts.skip_tags):
+        if not tags_selected(self._tags(task, extra), opts.tags, opts.skip_tags):
             return "ok"
         if task.action == "meta":
             return self.meta(task, extra)
