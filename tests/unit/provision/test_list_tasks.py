@@ -57,6 +57,7 @@ def test_tags_split_on_commas_and_templates_expand() -> None:
 
 def test_a_run_selects_by_templated_tags(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     files = {"site.yml": ("- hosts: all\n  gather_facts: false\n  vars: {t: [three]}\n  tasks:\n"
-                          "    - {set_fact: {a: 1}, tags: '{{ t }}'}\n    - {set_fact: {b: 1}, tags: other}\n")}
+                          "    - {set_fact: {a: 1}, tags: '{{ t }}'}\n"
+                          "    - {set_fact: {b: 1}, tags: other}\n")}
     _, runtime = run_fake(tmp_path, monkeypatch, files, ["h1"], tags=frozenset({"three"}))
     assert runtime["h1"].get("a") == 1 and "b" not in runtime["h1"]
