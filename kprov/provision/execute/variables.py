@@ -138,6 +138,9 @@ def _magic(run: RunContext, pctx: PlayContext | None, host: HostState, task: Tas
         "inventory_dir": run.inventory_dir,
         "inventory_file": run.inventory.sources[0] if run.inventory.sources else "",
         "omit": OMIT,
+        # --tags / --skip-tags as given (ansible-core: ['all'] without --tags)
+        "ansible_run_tags": sorted(run.options.tags) or ["all"],
+        "ansible_skip_tags": sorted(run.options.skip_tags),
     }
     if pctx:
         magic["ansible_play_name"] = pctx.play.name

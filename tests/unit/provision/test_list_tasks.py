@@ -61,3 +61,13 @@ def test_a_run_selects_by_templated_tags(tmp_path: Path, monkeypatch: pytest.Mon
                           "    - {set_fact: {b: 1}, tags: other}\n")}
     _, runtime = run_fake(tmp_path, monkeypatch, files, ["h1"], tags=frozenset({"three"}))
     assert runtime["h1"].get("a") == 1 and "b" not in runtime["h1"]
+
+
+@pytest.mark.parametrize(("tags", "expected"), [(frozenset(), ["all"]), (frozenset({"b", "a"}), ["a", "b"])])
+def test_ansible_run_tags_names_the_selection(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                              tags: frozenset[str], expected: list[str]) -> None:
+    files = {"site.yml": ("- hosts: all\n  gather_facts: false\n  tasks:\n"
+                          "    - {set_fact: {run: '{{ ansible_run_tags }}', skip: '{{ ansible_skip_tags }}'},"
+                          " tags: always}\n")}
+    _, runtime = run_fake(tmp_path, monkeypatch, files, ["h1"], tags=tags, skip_tags=frozenset({"z"}))
+    assert runtime["h1"]["run"] == expected and runtime["h1"]["skip"] == ["z"]
