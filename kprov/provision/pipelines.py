@@ -117,14 +117,13 @@ def _playbook_var_layers(base: Path, inv: Any, vault: Vault) -> list[tuple[str, 
 def list_playbook(playbook_path: Path, shown: str, options: RunOptions, *,
                   tags_only: bool = False) -> list[str]:
     """``--list-tasks`` / ``--list-tags``: the playbook's lines, no host reached."""
-    from kprov.provision.execute.host_runner import tags_selected
     from kprov.provision.execute.list_tasks import list_lines
 
     vault = Vault(vault_secrets(options.vault_ids))
     loader = PlaybookLoader(playbook_path.resolve().parent, options.roles_path, decrypt=vault.decrypt)
     playbook = loader.load(playbook_path.resolve())
     return list_lines(playbook, shown, options.extra_vars, options.tags, options.skip_tags,
-                      tags_selected, tags_only=tags_only)
+                      tags_only=tags_only)
 
 
 def _implicit_localhost(run: RunContext, playbook: Playbook) -> None:

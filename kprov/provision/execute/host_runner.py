@@ -24,11 +24,11 @@ from typing import Any, Literal
 
 from kprov.provision.errors import ProvisionError, UndefinedVariableError
 from kprov.provision.execute.context import HostState, PlayContext, RunContext
-from kprov.provision.execute.list_tasks import expand_tags
 from kprov.provision.execute.meta import EndedRole, run_meta
 from kprov.provision.execute.outcome import Outcome
 from kprov.provision.execute.pending import clear_command, mark_command
 from kprov.provision.execute.results import TaskResult
+from kprov.provision.execute.tags import expand_tags, tags_selected
 from kprov.provision.execute.task.loops import item_layers, loop_items
 from kprov.provision.execute.task.report import loop_results
 from kprov.provision.execute.task.runner import TaskRunner
@@ -58,16 +58,6 @@ def notify_reason(title: str, result: TaskResult) -> str:
         what.append(result.msg)  # a task that exists to notify says why in its message
     return f"{title} ({', '.join(what)})" if what else title
 
-
-def tags_selected(task_tags: list[str], only: frozenset[str], skip: frozenset[str]) -> bool:
-    tags = set(task_tags)
-    if "never" in tags and not (tags - {"never"}) & only:
-        return False
-    if skip and (tags & skip or ("tagged" in skip and tags) or ("untagged" in skip and not tags)):
-        return "always" in tags and "always" not in skip
-    if not only or "all" in only or "always" in tags:
-        return True
-    return bool(tags & only) or ("tagged" in only and bool(tags)) or ("untagged" in only and not tags)
 
 
 class HostRunner:

@@ -6,33 +6,21 @@ run). The listing walks the loaded plays without connecting to any host: blocks 
 kprov's implicit ``flush_handlers`` left out (as ansible-core leaves its implicit meta tasks
 out), each task's tags templated against the play's and the extra variables
 (``tags: "{{ the_tags }}"``) and selected by the same rule the run uses
-(``host_runner.tags_selected``). The line layout is ansible-core's cli/playbook.py.
+(``execute.tags``). The line layout is ansible-core's cli/playbook.py.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from kprov.provision.errors import ProvisionError
+from kprov.provision.execute.tags import expand_tags, tags_selected
 from kprov.provision.playbook.model import Block, Item, Play, Playbook, Task
-from kprov.provision.playbook.tasks import tag_list
 from kprov.provision.templates import TemplateEngine
 
-__all__ = ["expand_tags", "list_lines"]
-
-Selected = Callable[[list[str], frozenset[str], frozenset[str]], bool]
+__all__ = ["list_lines"]
 
 
-def expand_tags(tags: list[str], template: Callable[[str], Any]) -> list[str]:
-    """Tags with templated entries rendered (a list or a comma separated string each)."""
-    if not any("{{" in t for t in tags):
-        return tags
-    out: set[str] = set()
-    for tag in tags:
-        value = template(tag) if "{{" in tag else tag
-        out.update(tag_list(value) if not isinstance(value, list) else (str(v) for v in value))
-    return sorted(out)
 
 
 def _tasks(items: list[Item]) -> list[Task]:
@@ -46,7 +34,7 @@ def _tasks(items: list[Item]) -> list[Task]:
 
 
 def _play_tasks(play: Play, extra_vars: dict[str, Any], only: frozenset[str],
-                skip: frozenset[str], selected: Selected) -> list[tuple[str, list[str]]]:
+                skip: frozenset[str]) -> list[tuple[str, list[str]]]:
     scope = TemplateEngine().scope([(extra_vars, True), (play.vars, True)])
 
     def template(text: str) -> Any:
@@ -60,19 +48,19 @@ def _play_tasks(play: Play, extra_vars: dict[str, Any], only: frozenset[str],
         tags = expand_tags(task.tags, template)
         if task.action == "meta" and task.args.get("_raw_params") == "flush_handlers" and not task.name:
             continue  # the implicit flushes between sections
-        if selected(tags, only, skip):
+        if tags_selected(tags, only, skip):
             rows.append((task.title, sorted({*play.tags, *tags})))
     return rows
 
 
 def list_lines(playbook: Playbook, shown_path: str, extra_vars: dict[str, Any], only: frozenset[str],
-               skip: frozenset[str], selected: Selected, *, tags_only: bool = False) -> list[str]:
+               skip: frozenset[str], *, tags_only: bool = False) -> list[str]:
     """The listing's lines: ``playbook: <path>``, then per play its header and its tasks
     (``--list-tasks``) or the tags its selected tasks carry (``--list-tags``)."""
     lines = ["", f"playbook: {shown_path}"]
     for index, play in enumerate(playbook.plays):
         lines += ["", f"  play #{index + 1} ({play.hosts}): {play.name}\tTAGS: [{','.join(play.tags)}]"]
-        rows = _play_tasks(play, extra_vars, only, skip, selected)
+        rows = _play_tasks(play, extra_vars, only, skip)
         if tags_only:
             every = sorted({t for _, tags in rows for t in tags})
             lines.append(f"      TASK TAGS: [{', '.join(every)}]")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from kprov.provision.execute import RunOptions
-from kprov.provision.execute.list_tasks import expand_tags
+from kprov.provision.execute.tags import expand_tags
 from kprov.provision.pipelines import list_playbook
 from kprov.provision.playbook.tasks import tag_list
 
