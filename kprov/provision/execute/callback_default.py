@@ -77,7 +77,7 @@ def dump_result(result: Mapping[str, Any], verbosity: int, indent: int | None = 
 
 def _with_debug_flag(result: TaskResult) -> dict[str, Any]:
     data = dict(result.result)
-    if _is_debug(result.action):  # the debug action always shows its result (Ansible's flag)
+    if _is_debug(result.action) and result.status != "failed":  # the action's own flag
         data["_ansible_verbose_always"] = True
     if result.status in ("failed", "unreachable") and "msg" not in data and result.msg:
         data["msg"] = result.msg
@@ -171,7 +171,7 @@ class AnsibleConsole:
     def __init__(self, write: Callable[[str], None], verbosity: int) -> None:
         self.write, self.verbosity = write, verbosity
         self.lock = threading.Lock()
-        self.last_banner: tuple[str, str, str] | None = None
+        self.last_banner: tuple[str, str, str, str] | None = None
 
     def _emit(self, lines: list[str]) -> None:
         for line in lines:
@@ -202,7 +202,7 @@ class AnsibleConsole:
                 with self.lock:
                     self._emit([f"META: {redact_text(result.msg)}"])
             return
-        key = (task_kind(result), result.play, result.task)
+        key = (task_kind(result), result.play, result.task, result.origin)  # one task's results
         with self.lock:
             if key != self.last_banner:
                 self._emit(banner(f"{key[0]} [{result.task}]"))

@@ -60,6 +60,7 @@ class HostState:
     connector: Connector | None = None
     facts: dict[str, Any] = field(default_factory=dict)  # ansible_facts (un-prefixed keys)
     runtime_vars: dict[str, Any] = field(default_factory=dict)  # set_fact + register
+    registered: set[str] = field(default_factory=set)  # register names: untrusted module data
     included_vars: dict[str, Any] = field(default_factory=dict)  # include_vars (templated when used)
     injected_facts: dict[str, Any] = field(default_factory=dict)  # modules' facts under their own names
     probes: ProbeCache = field(default_factory=ProbeCache)  # read-only probe results (execute.probecache)

@@ -191,7 +191,9 @@ def task_scope(
     layers = _layers(run, pctx, host, task)
     if extra:
         layers.insert(0, (extra, False))
-    return run.engine.scope(layers)
+    scope = run.engine.scope(layers)
+    scope.untrusted = frozenset(host.registered)
+    return scope
 
 
 def _layers(run: RunContext, pctx: PlayContext | None, host: HostState, task: Task | None) -> list[Layer]:

@@ -146,6 +146,7 @@ class TaskRunner:
         if task.register and (status != "unreachable" or result.ignored):
             # the registered copy has no top-level ``invocation`` (the strategy deletes it; the
             # reported result keeps it, with AnsibleModule's no_log masking)
+            self.host.registered.add(task.register)
             self.host.runtime_vars[task.register] = (
                 {k: v for k, v in registered.items() if k != "invocation"} if "invocation" in registered
                 else registered)
