@@ -79,3 +79,22 @@ def test_with_dict_and_with_list_of_the_wrong_type_fail_the_task_with_ansibles_w
     assert [(r.status, r.msg) for r in report.results][:2] == [
         ("failed", "with_dict expects a dict"), ("failed", "with_list expects a list")]
     assert report.results[2].status == "ok"
+
+
+def test_a_loop_label_sees_the_items_own_registered_result(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ansible-core templates ``loop_control.label`` after each item, with the item's result
+    under the ``register`` name; an undefined there fails that item (issue 83619)."""
+    files = {
+        "site.yml": ("- hosts: all\n  gather_facts: false\n  tasks:\n"
+                     "    - debug: {msg: '{{ item }}'}\n      loop: [a, b]\n      register: r\n"
+                     "      loop_control: {label: '{{ r.msg }}'}\n      when: item == 'a'\n"
+                     "      ignore_errors: true\n"),
+    }
+    report, runtime = run_fake(tmp_path, monkeypatch, files, ["h1"])
+    first, second = runtime["h1"]["r"]["results"]
+    assert first["_ansible_item_label"] == "a" and not first.get("failed")
+    assert second["failed"] and "Failed to template loop_control.label" in second["msg"]
+    assert "msg" in second["msg"]  # names what was missing
+    assert report.results[0].status == "failed" and report.results[0].ignored

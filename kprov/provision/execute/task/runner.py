@@ -198,6 +198,7 @@ class TaskRunner:
         reg: dict[str, Any]
         # loop_control.pause: seconds between items (not before the first), as ansible-core waits
         pause = float(scope.template(task.loop_control.get("pause", 0), "loop_control.pause") or 0)
+        layers = item_layers(task, scope, items)
         for index, (item, item_scope) in enumerate(zip(items, item_scopes, strict=True)):
             if pause > 0 and index:
                 time.sleep(pause)
@@ -206,11 +207,26 @@ class TaskRunner:
             else:
                 status, reg = self._once(task, item_scope)
             reg = {**reg, loop_var: item, "ansible_loop_var": loop_var}
+            if "label" in task.loop_control:
+                status, reg = self._label(task, item_scope or scope.child(layers[index]), status, reg)
             results.append(reg)
             statuses.append(status)
             if status == "unreachable":
                 raise HostUnreachable(reg.get("msg", "unreachable"))
         return loop_outcome(statuses, results)
+
+    def _label(self, task: Task, scope: VarScope, status: Status,
+               reg: dict[str, Any]) -> tuple[Status, dict[str, Any]]:
+        """``loop_control.label`` templated after the item ran, the item's own result under
+        the ``register`` name (ansible-core's _run_loop); undefined fails the item."""
+        if task.register:
+            scope = scope.child({task.register: reg})
+        try:
+            return status, {**reg, "_ansible_item_label": scope.template(task.loop_control["label"],
+                                                                          "loop_control.label")}
+        except UndefinedVariableError as err:
+            return "failed", {**reg, "failed": True,
+                              "msg": f"Failed to template loop_control.label: {err.detail or err}"}
 
     def raise_unless_skipped(self, task: Task, scope: VarScope, loop_error: UndefinedVariableError) -> None:
         """A loop whose items are undefined, as ansible-core's TaskExecutor treats it: the
