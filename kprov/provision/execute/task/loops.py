@@ -18,7 +18,7 @@ from kprov.provision.playbook.model import Task
 from kprov.provision.template_filters import to_bool
 from kprov.provision.templates import VarScope
 
-__all__ = ["extended_loop", "item_layers", "loop_items", "loop_outcome"]
+__all__ = ["extended_loop", "item_layers", "labelled", "loop_items", "loop_outcome"]
 
 
 def loop_items(task: Task, scope: VarScope) -> list[Any]:
@@ -91,6 +91,20 @@ def item_layers(task: Task, scope: VarScope, items: list[Any]) -> list[dict[str,
             layer["ansible_index_var"] = str(index_var)
         layers.append(layer)
     return layers
+
+
+def labelled(task: Task, scope: VarScope, status: Status,
+             reg: dict[str, Any]) -> tuple[Status, dict[str, Any]]:
+    """An item's result with ``loop_control.label`` templated after the item ran, the item's
+    own result under the ``register`` name (ansible-core's _run_loop); undefined fails it."""
+    if task.register:
+        scope = scope.child({task.register: reg})
+    try:
+        return status, {**reg, "_ansible_item_label": scope.template(task.loop_control["label"],
+                                                                      "loop_control.label")}
+    except UndefinedVariableError as err:
+        return "failed", {**reg, "failed": True,
+                          "msg": f"Failed to template loop_control.label: {err.detail or err}"}
 
 
 def loop_outcome(statuses: list[Status], results: list[dict[str, Any]]) -> tuple[Status, dict[str, Any]]:

@@ -49,7 +49,7 @@ from kprov.provision.execute.probes.probe_plan import (
 )
 from kprov.provision.execute.results import Status, TaskResult
 from kprov.provision.execute.task.conditions import apply_conditions, attempt_budget
-from kprov.provision.execute.task.loops import item_layers, loop_items, loop_outcome
+from kprov.provision.execute.task.loops import item_layers, labelled, loop_items, loop_outcome
 from kprov.provision.execute.task.module_defaults import defaults_for
 from kprov.provision.execute.task.protocol_fallback import protocol_module
 from kprov.provision.execute.task.report import bool_keyword, inject_facts, task_result
@@ -208,25 +208,12 @@ class TaskRunner:
                 status, reg = self._once(task, item_scope)
             reg = {**reg, loop_var: item, "ansible_loop_var": loop_var}
             if "label" in task.loop_control:
-                status, reg = self._label(task, item_scope or scope.child(layers[index]), status, reg)
+                status, reg = labelled(task, item_scope or scope.child(layers[index]), status, reg)
             results.append(reg)
             statuses.append(status)
             if status == "unreachable":
                 raise HostUnreachable(reg.get("msg", "unreachable"))
         return loop_outcome(statuses, results)
-
-    def _label(self, task: Task, scope: VarScope, status: Status,
-               reg: dict[str, Any]) -> tuple[Status, dict[str, Any]]:
-        """``loop_control.label`` templated after the item ran, the item's own result under
-        the ``register`` name (ansible-core's _run_loop); undefined fails the item."""
-        if task.register:
-            scope = scope.child({task.register: reg})
-        try:
-            return status, {**reg, "_ansible_item_label": scope.template(task.loop_control["label"],
-                                                                          "loop_control.label")}
-        except UndefinedVariableError as err:
-            return "failed", {**reg, "failed": True,
-                              "msg": f"Failed to template loop_control.label: {err.detail or err}"}
 
     def raise_unless_skipped(self, task: Task, scope: VarScope, loop_error: UndefinedVariableError) -> None:
         """A loop whose items are undefined, as ansible-core's TaskExecutor treats it: the
