@@ -120,7 +120,8 @@ def list_playbook(playbook_path: Path, shown: str, options: RunOptions, *,
     from kprov.provision.execute.list_tasks import list_lines
 
     vault = Vault(vault_secrets(options.vault_ids))
-    loader = PlaybookLoader(playbook_path.resolve().parent, options.roles_path, decrypt=vault.decrypt)
+    loader = PlaybookLoader(playbook_path.resolve().parent, options.roles_path, decrypt=vault.decrypt,
+                            extra_vars=options.extra_vars)
     playbook = loader.load(playbook_path.resolve())
     return list_lines(playbook, shown, options.extra_vars, options.tags, options.skip_tags,
                       tags_only=tags_only)
@@ -218,7 +219,8 @@ def apply(
     playbook_path = playbook_path.resolve()
     run = open_run(inventory, options, observer, playbook_path.parent)
     try:
-        loader = PlaybookLoader(playbook_path.parent, options.roles_path, decrypt=run.engine.vault.decrypt)
+        loader = PlaybookLoader(playbook_path.parent, options.roles_path, decrypt=run.engine.vault.decrypt,
+                                extra_vars=options.extra_vars)
         playbook = loader.load(playbook_path)
         run.loader = loader
         _implicit_localhost(run, playbook)

@@ -55,6 +55,9 @@ class Scope:
     # first: unlike the keywords they add up (a later entry's names win), as in Ansible
     environment: tuple[Any, ...] = ()
     module_defaults: tuple[Any, ...] = ()  # the same, for ``module_defaults:``
+    # the play's and the import's vars, for names templated at load (import_role's name,
+    # import_tasks' file), lowest first; never a variable layer of the run
+    static_vars: tuple[dict[str, Any], ...] = ()
 
     def keyword(self, name: str, default: Any = None) -> Any:
         return dict(self.keywords).get(name, default)
