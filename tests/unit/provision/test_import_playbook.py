@@ -44,3 +44,12 @@ def test_static_names_template_with_extra_and_import_vars(tmp_path: Path) -> Non
     plays = loader.load(tmp_path / "site.yml").plays
     msgs = [i.args.get("msg") for p in plays for i in p.items if isinstance(i, Task) and i.action == "debug"]
     assert msgs == ["from t", "b"]
+
+
+def test_a_templated_action_name_loads_and_is_resolved_only_when_run(tmp_path: Path) -> None:
+    """ansible-core templates ``action: {module: "{{ x }}"}`` when the task runs, so a play
+    with one under ``tags: never`` loads (include_import's test_import_role.yml)."""
+    _write(tmp_path, {"site.yml": ("- hosts: all\n  tasks:\n"
+                                   "    - action: {module: '{{ entire_task }}'}\n      tags: [never]\n")})
+    play = PlaybookLoader(tmp_path).load(tmp_path / "site.yml").plays[0]
+    assert [i.action for i in play.items if isinstance(i, Task) and "{{" in i.action] == ["{{ entire_task }}"]
