@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from kprov.provision.playbook.loader import PlaybookLoader
 from kprov.provision.playbook.model import Task
 
@@ -53,3 +55,15 @@ def test_a_templated_action_name_loads_and_is_resolved_only_when_run(tmp_path: P
                                    "    - action: {module: '{{ entire_task }}'}\n      tags: [never]\n")})
     play = PlaybookLoader(tmp_path).load(tmp_path / "site.yml").plays[0]
     assert [i.action for i in play.items if isinstance(i, Task) and "{{" in i.action] == ["{{ entire_task }}"]
+
+
+def test_a_collection_role_is_found_by_its_full_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``namespace.collection.role``: under the playbook's collections/ansible_collections."""
+    monkeypatch.setenv("ANSIBLE_COLLECTIONS_PATH", str(tmp_path / "none"))
+    _write(tmp_path, {
+        "site.yml": "- hosts: all\n  roles: [ns.col.r]\n",
+        "collections/ansible_collections/ns/col/roles/r/tasks/main.yml": "- debug: {msg: from collection}\n",
+    })
+    play = PlaybookLoader(tmp_path, known_modules=None).load(tmp_path / "site.yml").plays[0]
+    assert [i.args.get("msg") for i in play.items if isinstance(i, Task) and i.action == "debug"] == [
+        "from collection"]
