@@ -41,6 +41,7 @@ from kprov.cli.run_output import (
 from kprov.deploy.apply import ApplyOutcome, PreflightSkipError, run_apply, run_plan
 from kprov.provision.errors import ProvisionError
 from kprov.provision.execute import RunOptions, RunReport
+from kprov.provision.execute.callback_default import AnsibleConsole
 from kprov.provision.execute.results import failed_run_document
 from kprov.provision.pipelines import exec_command, host_facts, ping
 from kprov.provision.redact import redact_data, redact_text
@@ -185,11 +186,16 @@ def _run_playbook(
     as_json: bool,
     show_diff: bool,
     skip_preflight: list[str] | None = None,
+    ansible_output: bool = False,
 ) -> None:
-    """apply and plan: run the action (kprov.deploy.apply: its phases), render."""
+    """apply and plan: run the action (kprov.deploy.apply: its phases), render (kprov's live
+    view, or ansible-playbook's console lines: kprov.provision.execute.callback_default)."""
+    ansible = AnsibleConsole(partial(print, flush=True), options.verbosity) \
+        if ansible_output and not as_json else None
     try:
-        with LiveView(console, options.verbosity, enabled=not as_json) as view:
-            outcome = action(list(inventory), playbook, options, view, skip_preflight=_split(skip_preflight))
+        with LiveView(console, options.verbosity, enabled=not as_json and ansible is None) as view:
+            outcome = action(list(inventory), playbook, options, ansible or view,
+                             skip_preflight=_split(skip_preflight))
     except PreflightSkipError as err:
         _json_failure(as_json, err)
         raise typer.BadParameter(str(err), param_hint="--skip-preflight") from None
@@ -207,6 +213,9 @@ def _run_playbook(
     if outcome.would_remove:
         names = ", ".join(outcome.would_remove)
         console.print(f"would drain and remove nodes no longer in the inventory: {names}")
+    if ansible is not None:
+        ansible.recap(outcome.report)
+        raise typer.Exit(EXIT_INTERRUPTED if outcome.report.interrupted else (0 if outcome.report.ok else 2))
     _finish(console, outcome.report, as_json, show_diff, outcome.removed)
 
 
@@ -235,6 +244,18 @@ def apply_cmd(
         help="Nodes changed at once (a count or a percentage; default: all): the nodes play's "
         "batch size (kprov_node_serial). Control-plane hosts always go one at a time.",
     ),
+    list_tasks: bool = typer.Option(
+        False, "--list-tasks", help="List the tasks that would run; run nothing."
+    ),
+    list_tags: bool = typer.Option(False, "--list-tags", help="List the tags of those tasks; run nothing."),
+    force_handlers: bool = typer.Option(
+        False, "--force-handlers", help="Run the handlers a host notified even when it failed."
+    ),
+    output: str = typer.Option(
+        "kprov", "--output",
+        help="Console output: kprov (live view, recap table) or ansible (the lines "
+        "ansible-playbook's default callback prints).",
+    ),
 ) -> None:
     """Apply a playbook to the inventory's hosts (Ansible-compatible roles)."""
     console = Console(stderr=as_json)
@@ -252,7 +273,18 @@ def apply_cmd(
         verbosity=verbose,
         roles_path=list(roles_path or []),
         vault_ids=_vault_ids(vault_id, vault_password_file, ask_vault_pass),
+        force_handlers=force_handlers,
     )
+    if list_tasks or list_tags:
+        from kprov.provision.pipelines import find_playbook, list_playbook
+
+        try:
+            path = find_playbook(playbook)
+            lines = list_playbook(path, playbook or str(path), options, tags_only=list_tags)
+        except ProvisionError as err:
+            raise _error(console, err) from None
+        print("\n".join(lines))
+        return
     _run_playbook(
         console,
         partial(run_apply, progress=lambda line: console.print(f"[dim]{line}[/dim]")),
@@ -262,7 +294,14 @@ def apply_cmd(
         as_json,
         show_diff=diff,
         skip_preflight=skip_preflight,
+        ansible_output=_ansible_output(output),
     )
+
+
+def _ansible_output(output: str) -> bool:
+    if output not in ("kprov", "ansible"):
+        raise typer.BadParameter(f"{output!r}: expected kprov or ansible", param_hint="--output")
+    return output == "ansible"
 
 
 def plan_cmd(

@@ -102,6 +102,9 @@ class LiveView:
                     Text.assemble((f"PLAY [{name}]", "bold"), f" on {', '.join(hosts) or 'no hosts'}")
                 )
 
+    def playbook(self, path: str, plays: int) -> None:
+        return None
+
     def task_start(self, host: str, task: str) -> None:
         with self.lock:
             self.current[host] = task

@@ -253,7 +253,10 @@ def _file(terms: list[Any], variables: Vars, t: Templar, sub: str, kw: Kw) -> li
         if found is None:
             raise TemplateError(f"could not locate file in lookup: {term}")
         text = found.read_text(encoding="utf-8")
-        out.append(text.rstrip("\n") if kw.get("rstrip", True) else text)
+        # ansible-core strips whitespace of either kind: lstrip off by default, rstrip on
+        if to_bool(kw.get("lstrip", False)):
+            text = text.lstrip()
+        out.append(text.rstrip() if to_bool(kw.get("rstrip", True)) else text)
     return out
 
 

@@ -13,6 +13,8 @@ early with its report marked ``interrupted`` (execute.interrupt). ``open_run`` b
 
 from __future__ import annotations
 
+import re
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -112,6 +114,34 @@ def _playbook_var_layers(base: Path, inv: Any, vault: Vault) -> list[tuple[str, 
     return layers
 
 
+def list_playbook(playbook_path: Path, shown: str, options: RunOptions, *,
+                  tags_only: bool = False) -> list[str]:
+    """``--list-tasks`` / ``--list-tags``: the playbook's lines, no host reached."""
+    from kprov.provision.execute.list_tasks import list_lines
+
+    vault = Vault(vault_secrets(options.vault_ids))
+    loader = PlaybookLoader(playbook_path.resolve().parent, options.roles_path, decrypt=vault.decrypt,
+                            extra_vars=options.extra_vars)
+    playbook = loader.load(playbook_path.resolve())
+    return list_lines(playbook, shown, options.extra_vars, options.tags, options.skip_tags,
+                      tags_only=tags_only)
+
+
+def _implicit_localhost(run: RunContext, playbook: Playbook) -> None:
+    """A play naming ``localhost`` that the inventory lacks runs on Ansible's implicit
+    localhost (kprov.provision.inventory.model)."""
+    inv = run.inventory
+    if "localhost" in inv.hosts:
+        return
+    for play in playbook.plays:
+        text = ",".join(play.hosts) if isinstance(play.hosts, list) else str(play.hosts)
+        if "localhost" in (t.strip().lstrip("&") for t in re.split(r"[:,]", text)):
+            inv.add_implicit_localhost(sys.executable)
+            run.hosts["localhost"] = HostState(
+                name="localhost", inventory_vars=inv.host_vars("localhost", run.playbook_var_layers))
+            return
+
+
 def _targets(run: RunContext, pattern: str | None, playbook: Playbook | None = None) -> list[str]:
     if playbook is not None:
         used: set[str] = set()
@@ -189,9 +219,11 @@ def apply(
     playbook_path = playbook_path.resolve()
     run = open_run(inventory, options, observer, playbook_path.parent)
     try:
-        loader = PlaybookLoader(playbook_path.parent, options.roles_path, decrypt=run.engine.vault.decrypt)
+        loader = PlaybookLoader(playbook_path.parent, options.roles_path, decrypt=run.engine.vault.decrypt,
+                                extra_vars=options.extra_vars)
         playbook = loader.load(playbook_path)
         run.loader = loader
+        _implicit_localhost(run, playbook)
         targets = _targets(run, options.limit, playbook)
         if not targets:
             raise InventoryError(

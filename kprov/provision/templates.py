@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import jinja2.meta
 from jinja2.utils import concat
 
 from kprov.provision.collection_plugins import CollectionPlugins, PluginMap
@@ -199,6 +200,9 @@ class VarScope(Mapping[str, Any]):
         self.layers = layers
         self._resolving: list[str] = []
         self._cache: dict[str, Any] = {}
+        # registered module results: ansible-core's unsafe data, never evaluated as an
+        # expression after an inline template put them into a conditional
+        self.untrusted: frozenset[str] = frozenset()
 
     # -- Mapping ---------------------------------------------------------------------------
     def __getitem__(self, key: str) -> Any:
@@ -241,7 +245,9 @@ class VarScope(Mapping[str, Any]):
 
     def child(self, layer: Mapping[str, Any], templated: bool = False) -> VarScope:
         """A scope with one more highest-precedence layer (loop item, registered result)."""
-        return VarScope(self.engine, [(layer, templated), *self.layers])
+        scope = VarScope(self.engine, [(layer, templated), *self.layers])
+        scope.untrusted = self.untrusted
+        return scope
 
     # -- rendering -------------------------------------------------------------------------
     def render(self, source: str, where: str, settings: TemplateSettings = DEFAULT_SETTINGS,
@@ -332,10 +338,21 @@ class VarScope(Mapping[str, Any]):
             return False
         text = str(condition).strip()
         if is_template(text):
-            text = str(self.template(text, where))
+            source, text = text, str(self.template(text, where))
             if text in ("True", "False", "true", "false", "yes", "no"):
                 return to_bool(text)
+            if self.untrusted and self._reads(source) & self.untrusted:
+                raise TemplateError(f"The conditional check '{source}' failed. The error was: "
+                                    "Conditional is marked as unsafe, and cannot be evaluated.")
         return bool(_unwrap(self.evaluate(text, where)))
+
+    def _reads(self, source: str) -> set[str]:
+        """The variables a template reads (its inline expressions put their text in the
+        conditional: ansible-core's unsafe marking follows them)."""
+        try:
+            return set(jinja2.meta.find_undeclared_variables(self.engine.env.parse(source)))
+        except jinja2.TemplateSyntaxError:
+            return set()
 
     def render_file(self, path: Path, where: str | None = None) -> str:
         try:

@@ -48,6 +48,9 @@ class RunOptions:
     # where the vault secrets come from, as ``--vault-id`` names them ("label@file", "file",
     # "label@prompt"; --vault-password-file and --ask-vault-pass too): provision.vault
     vault_ids: list[str] = field(default_factory=list)
+    # --force-handlers: a failed host still runs the handlers it notified (a play's
+    # force_handlers keyword overrides it)
+    force_handlers: bool = False
 
 
 @dataclass
@@ -57,6 +60,7 @@ class HostState:
     connector: Connector | None = None
     facts: dict[str, Any] = field(default_factory=dict)  # ansible_facts (un-prefixed keys)
     runtime_vars: dict[str, Any] = field(default_factory=dict)  # set_fact + register
+    registered: set[str] = field(default_factory=set)  # register names: untrusted module data
     included_vars: dict[str, Any] = field(default_factory=dict)  # include_vars (templated when used)
     injected_facts: dict[str, Any] = field(default_factory=dict)  # modules' facts under their own names
     probes: ProbeCache = field(default_factory=ProbeCache)  # read-only probe results (execute.probecache)

@@ -28,10 +28,13 @@ from kprov.provision.execute.meta import EndedRole, run_meta
 from kprov.provision.execute.outcome import Outcome
 from kprov.provision.execute.pending import clear_command, mark_command
 from kprov.provision.execute.results import TaskResult
-from kprov.provision.execute.task.loops import loop_items
+from kprov.provision.execute.tags import expand_tags, tags_selected
+from kprov.provision.execute.task.loops import item_layers, loop_items
+from kprov.provision.execute.task.report import loop_results
 from kprov.provision.execute.task.runner import TaskRunner
 from kprov.provision.modules.base import ProbeKey
 from kprov.provision.playbook.model import Block, Item, Task
+from kprov.provision.template_filters import to_bool
 
 __all__ = ["HostRunner", "notify_reason", "tags_selected"]
 
@@ -43,7 +46,7 @@ _UNCHANGED = {"changed": False, "failed": False, "skipped": False}
 def notify_reason(title: str, result: TaskResult) -> str:
     """Why a changed task notified its handlers: its title and the file or unit it changed."""
     data = result.result
-    changed = [data] + [r for r in data.get("results") or [] if isinstance(r, dict) and r.get("changed")]
+    changed = [data] + [r for r in loop_results(data) if r.get("changed")]
     what = []
     for item in changed:
         for key in ("dest", "path"):
@@ -55,16 +58,6 @@ def notify_reason(title: str, result: TaskResult) -> str:
         what.append(result.msg)  # a task that exists to notify says why in its message
     return f"{title} ({', '.join(what)})" if what else title
 
-
-def tags_selected(task_tags: list[str], only: frozenset[str], skip: frozenset[str]) -> bool:
-    tags = set(task_tags)
-    if "never" in tags and not (tags - {"never"}) & only:
-        return False
-    if skip and (tags & skip or ("tagged" in skip and tags) or ("untagged" in skip and not tags)):
-        return "always" in tags and "always" not in skip
-    if not only or "all" in only or "always" in tags:
-        return True
-    return bool(tags & only) or ("tagged" in only and bool(tags)) or ("untagged" in only and not tags)
 
 
 class HostRunner:
@@ -78,7 +71,21 @@ class HostRunner:
     def run_play(self) -> Outcome:
         self._report_facts_gathered()
         self._read_play_ahead()
-        return self.items(self.pctx.play.items)
+        outcome = self.items(self.pctx.play.items)
+        if outcome == "failed" and self._force_handlers():
+            self.flush_handlers()  # the host stays failed: only its notified handlers run
+        return outcome
+
+    def _tags(self, task: Task, extra: dict[str, Any] | None) -> list[str]:
+        """The task's tags, a templated one rendered (``tags: "{{ the_tags }}"``)."""
+        if not any("{{" in t for t in task.tags):
+            return task.tags
+        scope = self.tasks.scope(task, extra)
+        return expand_tags(task.tags, lambda text: scope.template(text, f"task field 'tags' ({task.origin})"))
+
+    def _force_handlers(self) -> bool:
+        keyword = self.pctx.play.force_handlers
+        return self.run.options.force_handlers if keyword is None else to_bool(keyword)
 
     def _report_facts_gathered(self) -> None:
         """A play that gathers facts reports them ok for each of its hosts, as Ansible's
@@ -171,7 +178,7 @@ class HostRunner:
 
     def task(self, task: Task, extra: dict[str, Any] | None) -> Outcome:
         opts = self.run.options
-        if not tags_selected(task.tags, opts.tags, opts.skip_tags):
+        if not tags_selected(self._tags(task, extra), opts.tags, opts.skip_tags):
             return "ok"
         if task.action == "meta":
             return self.meta(task, extra)
@@ -352,10 +359,9 @@ class HostRunner:
                 self.tasks.raise_unless_skipped(task, scope, loop_error)
                 items = []
             included = 0
-            for item in items:
-                item_extra = dict(extra or {})
-                if task.loop is not None:
-                    item_extra[str(task.loop_control.get("loop_var", "item"))] = item
+            # an included loop's items see loop_var, index_var and ansible_loop as a task's do
+            for layer in item_layers(task, scope, items) if task.loop is not None else [{}]:
+                item_extra = dict(extra or {}) | layer
                 item_scope = scope.child(item_extra) if item_extra else scope
                 if not all(item_scope.condition(c, where) for c in task.when):
                     continue
@@ -481,6 +487,7 @@ class HostRunner:
                     continue
                 result = self._throttled(handler)
                 result.why = list(reasons)
+                result.handler = True
                 outcome = self._after(handler, result)
                 if outcome != "ok":
                     return outcome

@@ -33,6 +33,7 @@ class TaskResult:
     play: str = ""
     result: dict[str, Any] = field(default_factory=dict)
     why: list[str] = field(default_factory=list)  # a handler: the changes that notified it
+    handler: bool = False  # a handler's result (Ansible's console: RUNNING HANDLER)
 
 
 _RESULT_FIELDS = fields(TaskResult)
@@ -76,6 +77,7 @@ class RunObserver(Protocol):
     def play(self, name: str, hosts: list[str]) -> None: ...
     def task_start(self, host: str, task: str) -> None: ...
     def task_done(self, result: TaskResult) -> None: ...
+    def playbook(self, path: str, plays: int) -> None: ...
 
 
 class NullObserver:
@@ -89,6 +91,9 @@ class NullObserver:
         return None
 
     def task_done(self, result: TaskResult) -> None:
+        return None
+
+    def playbook(self, path: str, plays: int) -> None:
         return None
 
 

@@ -138,6 +138,9 @@ def _magic(run: RunContext, pctx: PlayContext | None, host: HostState, task: Tas
         "inventory_dir": run.inventory_dir,
         "inventory_file": run.inventory.sources[0] if run.inventory.sources else "",
         "omit": OMIT,
+        # --tags / --skip-tags as given (ansible-core: ['all'] without --tags)
+        "ansible_run_tags": sorted(run.options.tags) or ["all"],
+        "ansible_skip_tags": sorted(run.options.skip_tags),
     }
     if pctx:
         magic["ansible_play_name"] = pctx.play.name
@@ -188,7 +191,9 @@ def task_scope(
     layers = _layers(run, pctx, host, task)
     if extra:
         layers.insert(0, (extra, False))
-    return run.engine.scope(layers)
+    scope = run.engine.scope(layers)
+    scope.untrusted = frozenset(host.registered)
+    return scope
 
 
 def _layers(run: RunContext, pctx: PlayContext | None, host: HostState, task: Task | None) -> list[Layer]:

@@ -39,6 +39,13 @@ def load_inventory(*paths: str | Path, decrypt: Callable[[str, str], str] | None
         elif path.is_file():
             _load_file(inv, path)
             var_dir = var_dir_of(path)
+        elif "," in str(raw):  # ansible's host_list source: "host1,host2" (ungrouped hosts)
+            for name in (n.strip() for n in str(raw).split(",")):
+                if name:
+                    inv.host(name)
+            inv.finish()
+            inv.sources.append(str(raw))
+            continue
         else:
             raise InventoryError(f"inventory {path} does not exist")
         inv.finish()

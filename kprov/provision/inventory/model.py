@@ -45,6 +45,7 @@ class Inventory:
     hosts: dict[str, Host] = field(default_factory=dict)
     groups: dict[str, Group] = field(default_factory=dict)
     sources: list[str] = field(default_factory=list)
+    implicit: set[str] = field(default_factory=set)  # the implicit localhost (in no group)
 
     def __post_init__(self) -> None:
         self.group("all")
@@ -73,6 +74,16 @@ class Inventory:
             host.groups.append(group)
         return host
 
+    def add_implicit_localhost(self, python: str) -> None:
+        """Ansible's implicit localhost, for a play naming ``localhost`` the inventory lacks:
+        the local connection with the controller's Python, matched by its name only (not by
+        ``all`` or a wildcard), yet with the ``all`` group's variables."""
+        if "localhost" in self.hosts:
+            return
+        self.hosts["localhost"] = Host("localhost", vars={
+            "ansible_connection": "local", "ansible_python_interpreter": python})
+        self.implicit.add("localhost")
+
     def add_child(self, parent: str, child: str) -> None:
         p, c = self.group(parent), self.group(child)
         if parent != "all" and "all" in c.parents:
@@ -86,6 +97,8 @@ class Inventory:
     def finish(self) -> None:
         """Put hosts with no group but ``all`` into ``ungrouped``, as Ansible does."""
         for host in self.hosts.values():
+            if host.name in self.implicit:
+                continue
             if all(g in ("all", "ungrouped") for g in host.groups):
                 self.add_host("ungrouped", host.name)
             if "all" not in host.groups:
@@ -138,7 +151,7 @@ class Inventory:
             names.update(self.groups[name].hosts)
             todo.extend(self.groups[name].children)
         if group == "all":
-            return list(self.hosts)
+            return [h for h in self.hosts if h not in self.implicit]
         return [h for h in self.hosts if h in names]
 
     def group_map(self) -> dict[str, list[str]]:

@@ -18,18 +18,20 @@ __all__ = ["select_hosts"]
 
 
 def _term_hosts(inv: Inventory, term: str, *, strict: bool) -> set[str]:
+    if term in inv.implicit:  # the implicit localhost: by its name only
+        return {term}
     if term in ("all", "*"):
-        return set(inv.hosts)
+        return set(inv.hosts) - inv.implicit
     if term in inv.groups:
         return set(inv.members(term))
     if term in inv.hosts:
         return {term}
     if term.startswith("~"):
         regex = re.compile(term[1:])
-        names = {h for h in inv.hosts if regex.search(h)}
+        names = {h for h in inv.hosts if regex.search(h)} - inv.implicit
         names |= {h for g in inv.groups if regex.search(g) for h in inv.members(g)}
     elif any(c in term for c in "*?["):
-        names = {h for h in inv.hosts if fnmatch.fnmatchcase(h, term)}
+        names = {h for h in inv.hosts if fnmatch.fnmatchcase(h, term)} - inv.implicit
         names |= {h for g in inv.groups if fnmatch.fnmatchcase(g, term) for h in inv.members(g)}
     else:
         names = set()

@@ -25,6 +25,7 @@ class PlaysPhase:
         return bool(self.playbook.plays) and any(s.alive for s in run.hosts.values())
 
     def run(self, run: RunContext) -> None:
+        run.observer.playbook(str(self.playbook.path), len(self.playbook.plays))
         for play in self.playbook.plays:
             if not PlayRunner(run, play).execute():
                 break

@@ -63,7 +63,10 @@ def _ansible_routed() -> frozenset[str]:
 
 
 def deferrable(name: str) -> bool:
-    """True when Ansible would load a task using ``name`` (so kprov defers the error to run time)."""
+    """True when Ansible would load a task using ``name`` (so kprov defers the error to run time):
+    a core or collection name, or a templated one (ansible-core templates it when the task runs)."""
+    if "{{" in name:
+        return True
     for prefix in _BUILTIN_PREFIXES:
         if name.startswith(prefix):
             return name[len(prefix) :] in ANSIBLE_CORE_MODULES

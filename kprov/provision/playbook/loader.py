@@ -15,15 +15,15 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from kprov.provision.errors import PlaybookError
+from kprov.provision.errors import PlaybookError, ProvisionError
 from kprov.provision.modules.protocol.locate import Locator, collection_roots, default_library_dirs
 from kprov.provision.playbook.argspec import validation_task
 from kprov.provision.playbook.model import EXTENDED_KEYWORDS, Block, Item, Play, Playbook, Role, Scope, Task
-from kprov.provision.playbook.tasks import parse_task
+from kprov.provision.playbook.tasks import parse_task, tag_list
 from kprov.provision.roles.loader import RoleFinder, argument_specs, role_file
 from kprov.provision.yamlfile import load_yaml_file, origin_of
 
@@ -44,6 +44,7 @@ _PLAY_KEYS = frozenset(
         "become_method",
         "serial",
         "any_errors_fatal",
+        "force_handlers",
         "max_fail_percentage",
         "gather_facts",
         "check_mode",
@@ -91,8 +92,10 @@ class PlaybookLoader:
         roles_path: list[Path] | None = None,
         known_modules: frozenset[str] | None = None,
         decrypt: Callable[[str, str], str] | None = None,
+        extra_vars: dict[str, Any] | None = None,
     ) -> None:
         self.playbook_dir = playbook_dir
+        self.extra_vars = dict(extra_vars or {})  # for names templated at load (static imports)
         self.decrypt = decrypt  # vars files ansible-vault encrypted (vault.Vault.decrypt)
         self.roles = RoleFinder(playbook_dir, roles_path, decrypt)
         self.known = known_modules if known_modules is not None else _known_modules()
@@ -112,7 +115,9 @@ class PlaybookLoader:
         return task
 
     # -- playbooks and plays ---------------------------------------------------------------
-    def load(self, path: Path) -> Playbook:
+    def load(self, path: Path, imported: dict[str, Any] | None = None) -> Playbook:
+        """The playbook's plays; ``imported``: an ``import_playbook``'s vars and tags, which
+        its plays take (its vars above their own, as ansible-core's PlaybookInclude sets)."""
         data = load_yaml_file(path)
         if data is None:
             data = []
@@ -124,12 +129,41 @@ class PlaybookLoader:
             if not isinstance(entry, dict):
                 raise PlaybookError(f"{where}: a play must be a mapping")
             if "import_playbook" in entry:
-                book.plays += self.load((path.parent / str(entry["import_playbook"])).resolve()).plays
+                book.plays += self._import_playbook(entry, path, imported or {}, where).plays
             else:
-                book.plays.append(self.load_play(entry, path))
+                book.plays.append(self.load_play(_with_import(entry, imported), path,
+                                                 tuple((imported or {}).get("when") or ())))
         return book
 
-    def load_play(self, data: dict[str, Any], path: Path) -> Play:
+    def _import_playbook(self, entry: dict[str, Any], path: Path, imported: dict[str, Any],
+                         where: str) -> Playbook:
+        own_vars = entry.get("vars") or {}
+        if not isinstance(own_vars, dict):
+            raise PlaybookError(f"{where}: vars must be a mapping")
+        merged: dict[str, Any] = {**(imported.get("vars") or {}), **own_vars}
+        when = [*(imported.get("when") or []), *(w for w in _list(entry.get("when")) if w is not None)]
+        context = {"vars": merged, "tags": [*(imported.get("tags") or []), *tag_list(entry.get("tags"))],
+                   "when": when}
+        name = self.static_text(entry["import_playbook"], [merged], where)
+        target = (path.parent / str(name)).resolve()
+        self.modules.add_library(target.parent / "library")  # an imported playbook's own modules
+        return self.load(target, context)
+
+    def static_text(self, value: Any, layers: Sequence[dict[str, Any]], where: str) -> Any:
+        """A name templated at load (ansible-core templates static imports' names with the
+        play's vars and the extra vars): ``layers`` lowest first, extra vars above them."""
+        if not (isinstance(value, str) and "{{" in value):
+            return value
+        from kprov.provision.templates import TemplateEngine
+
+        scope = TemplateEngine().scope([(self.extra_vars, True), *((v, True) for v in reversed(layers))])
+        try:
+            return scope.template(value, where)
+        except ProvisionError as err:
+            raise PlaybookError(f"{where}: {err}") from None
+
+    def load_play(self, data: dict[str, Any], path: Path, when: tuple[Any, ...] = ()) -> Play:
+        """One play; ``when``: an ``import_playbook``'s conditions, on every task of it."""
         where = origin_of(data, str(path))
         unknown = sorted(set(data) - _PLAY_KEYS)
         if unknown:
@@ -149,6 +183,7 @@ class PlaybookLoader:
             connection=data.get("connection"),
             serial=data.get("serial"),
             any_errors_fatal=bool(data.get("any_errors_fatal", False)),
+            force_handlers=data.get("force_handlers"),
             max_fail_percentage=data.get("max_fail_percentage"),
             gather_facts=bool(data.get("gather_facts", True)),
             check_mode=data.get("check_mode"),
@@ -159,7 +194,8 @@ class PlaybookLoader:
             for mapping in vars_file_mappings(loaded):
                 play.vars.update(mapping)
         keywords = tuple((k, data[k]) for k in _INHERITED if k in data)
-        scope = Scope(base_dir=path.parent, tags=tuple(play.tags), keywords=keywords).extended(data)
+        scope = Scope(base_dir=path.parent, tags=tuple(play.tags), keywords=keywords, when=when,
+                      static_vars=(play.vars,)).extended(data)
         seen: set[tuple[str, str]] = set()
         items: list[Item] = []
         items += self.items(_list(data.get("pre_tasks")), scope, str(path))
@@ -202,6 +238,9 @@ class PlaybookLoader:
                 )
             ]
         task = self._number(parse_task(data, scope, self.known, source, self._resolvable))
+        if task.action in ("import_tasks", "import_role"):  # names templated at load
+            layers = [*scope.static_vars, *scope.vars, task.vars]
+            task.args = {k: self.static_text(v, layers, where) for k, v in task.args.items()}
         if task.action == "import_tasks":
             file = self._include_path(task, scope)
             inner = self._inherit(scope, data, where, include_vars=task.vars)
@@ -393,3 +432,12 @@ def load_playbook(path: str | Path, roles_path: list[Path] | None = None) -> Pla
     if not path.is_file():
         raise PlaybookError(f"playbook {path} does not exist")
     return PlaybookLoader(path.parent.resolve(), roles_path).load(path.resolve())
+
+
+def _with_import(entry: dict[str, Any], imported: dict[str, Any] | None) -> dict[str, Any]:
+    """A play of an imported playbook with the import's vars (above its own) and tags."""
+    if not imported:
+        return entry
+    own = entry.get("vars") or {}
+    return {**entry, "vars": {**own, **imported["vars"]} if isinstance(own, dict) else own,
+            "tags": [*tag_list(entry.get("tags")), *imported["tags"]]}

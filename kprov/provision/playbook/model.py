@@ -55,6 +55,9 @@ class Scope:
     # first: unlike the keywords they add up (a later entry's names win), as in Ansible
     environment: tuple[Any, ...] = ()
     module_defaults: tuple[Any, ...] = ()  # the same, for ``module_defaults:``
+    # the play's and the import's vars, for names templated at load (import_role's name,
+    # import_tasks' file), lowest first; never a variable layer of the run
+    static_vars: tuple[dict[str, Any], ...] = ()
 
     def keyword(self, name: str, default: Any = None) -> Any:
         return dict(self.keywords).get(name, default)
@@ -155,6 +158,7 @@ class Play:
     connection: Any = None
     serial: Any = None
     any_errors_fatal: bool = False
+    force_handlers: Any = None  # None: as --force-handlers says
     max_fail_percentage: float | None = None
     gather_facts: bool = True
     check_mode: bool | None = None

@@ -252,6 +252,13 @@ def _as_list(value: Any) -> list[Any]:
     return list(value) if isinstance(value, list | tuple) else [value]
 
 
+def tag_list(value: Any) -> list[str]:
+    """A ``tags`` keyword as ansible-core loads it: a string is comma separated."""
+    if isinstance(value, str):
+        return [t.strip() for t in value.split(",") if t.strip()]
+    return [str(t) for t in _as_list(value)]
+
+
 def _closest(name: str, known: Iterable[str]) -> str | None:
     pool = sorted(set(known))
     match = difflib.get_close_matches(name, pool, n=1, cutoff=0.6)
@@ -337,8 +344,7 @@ def _build(data: dict[str, Any], action: str, args: dict[str, Any], scope: Scope
     loop = data.get("loop")
     if "with_items" in data or "with_list" in data:
         loop = data.get("with_items", data.get("with_list"))
-        if "with_items" in data:
-            loop = {"__flatten__": loop}
+        loop = {"__flatten__" if "with_items" in data else "__list__": loop}
     elif "with_dict" in data:
         loop = {"__dict2items__": data["with_dict"]}
     else:
@@ -363,7 +369,7 @@ def _build(data: dict[str, Any], action: str, args: dict[str, Any], scope: Scope
         origin=where,
         scope=scope,
         when=[*scope.when, *cond],
-        tags=sorted({*scope.tags, *(str(t) for t in _as_list(data.get("tags")))}),
+        tags=sorted({*scope.tags, *tag_list(data.get("tags"))}),
         loop=loop,
         loop_control=dict(loop_control),
         register=data.get("register"),

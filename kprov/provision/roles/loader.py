@@ -84,6 +84,7 @@ class RoleFinder:
     def __init__(self, playbook_dir: Path, roles_path: list[Path] | None = None,
                  decrypt: Callable[[str, str], str] | None = None) -> None:
         self.search = [playbook_dir / "roles", playbook_dir, *(roles_path or []), repo_roles_dir()]
+        self.playbook_dir = playbook_dir
         self.decrypt = decrypt  # defaults/vars files ansible-vault encrypted
         self._cache: dict[Path, Role] = {}
 
@@ -91,6 +92,12 @@ class RoleFinder:
         candidates = [base / name for base in self.search]
         if "/" in name:
             candidates.insert(0, Path(name))
+        elif name.count(".") == 2:  # namespace.collection.role: the collections' roles/ folders
+            from kprov.provision.modules.protocol.locate import collection_roots
+
+            namespace, collection, short = name.split(".")
+            candidates += [root / namespace / collection / "roles" / short
+                           for root in collection_roots(self.playbook_dir)]
         for path in candidates:
             if path.is_dir() and any(
                 (path / d).is_dir() for d in ("tasks", "handlers", "defaults", "vars", "meta")

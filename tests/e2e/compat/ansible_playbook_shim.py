@@ -7,7 +7,8 @@ every playbook run in the script is ``kprov apply`` with the arguments as given 
 have fails as kprov's CLI reports it, which is a divergence the results show). What
 ansible-playbook takes from its environment and kprov takes as options is translated:
 ``ANSIBLE_ROLES_PATH`` becomes ``--roles-path``; ``-c local`` becomes
-``-e ansible_connection=local``. Several playbooks run one after another, as
+``-e ansible_connection=local``; the console output is ansible-playbook's
+(``--output=ansible``), which the scripts grep. Several playbooks run one after another, as
 ansible-playbook runs them, stopping at the first that fails.
 """
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 _BIN = Path(sys.executable).parent
@@ -61,17 +63,34 @@ def _translated(options: list[str]) -> list[str]:
     return out
 
 
+def _inventory(options: list[str], env: dict[str, str]) -> list[str]:
+    """ansible-playbook without ``-i`` reads /etc/ansible/hosts, absent here: an empty
+    inventory (its plays on ``localhost`` run on the implicit localhost, as Ansible's)."""
+    if any(o in ("-i", "--inventory") or o.startswith(("--inventory=", "-i")) for o in options):
+        return []
+    empty = Path(env.get("OUTPUT_DIR") or tempfile.gettempdir()) / "kprov-empty-inventory"
+    empty.write_text("")
+    return ["-i", str(empty)]
+
+
+def _from_env(env: dict[str, str]) -> list[str]:
+    """ansible-core's settings the scripts set in the environment, as kprov's options."""
+    force = env.get("ANSIBLE_FORCE_HANDLERS", "").strip().lower() in ("1", "true", "yes", "on")
+    return ["--force-handlers"] if force else []
+
+
 def command(argv: list[str], env: dict[str, str], playbook: str) -> list[str]:
     options = _translated(split(argv)[0])
+    options += _inventory(options, env) + _from_env(env)
     roles = [f"--roles-path={p}" for p in env.get("ANSIBLE_ROLES_PATH", "").split(":") if p]
-    return [str(_BIN / "kprov"), "apply", *options, *roles, playbook]
+    return [str(_BIN / "kprov"), "apply", "--output=ansible", *options, *roles, playbook]
 
 
 def main() -> int:
     argv = sys.argv[1:]
     _, playbooks = split(argv)
     if not playbooks:
-        return subprocess.call([str(_BIN / "kprov"), "apply", *argv])
+        return subprocess.call([str(_BIN / "kprov"), "apply", "--output=ansible", *argv])
     for playbook in playbooks:
         rc = subprocess.call(command(argv, dict(os.environ), playbook))
         if rc:

@@ -30,6 +30,19 @@ def test_recaps_of_both_tools_are_summed() -> None:
     assert "conditionals" in runme_targets() and "loops" not in runme_targets()
 
 
+def test_the_shim_runs_kprov_as_ansible_playbook_would_be_run(tmp_path: Path) -> None:
+    from .ansible_playbook_shim import command
+
+    env = {"ANSIBLE_ROLES_PATH": "/r1:/r2", "OUTPUT_DIR": str(tmp_path), "ANSIBLE_FORCE_HANDLERS": "true"}
+    argv = ["-vv", "-c", "local", "--tags", "x", "a.yml", "b.yml"]
+    got = command(argv, env, "a.yml")
+    assert got[1:3] == ["apply", "--output=ansible"] and got[-1] == "a.yml"
+    assert got[3:8] == ["-vv", "-e", "ansible_connection=local", "--tags", "x"]
+    assert ["-i", str(tmp_path / "kprov-empty-inventory")] == got[8:10]  # no -i: an empty one
+    assert "--force-handlers" in got and "--roles-path=/r2" in got
+    assert command(["-i", "inv", "a.yml"], {}, "a.yml").count("-i") == 1  # its own kept alone
+
+
 @pytest.mark.skipif(not _OPT_IN, reason="opt-in: KPROV_ANSIBLE_RUNME=1 (or a comma list)")
 def test_runme_targets(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     names = runme_targets() if _OPT_IN == "1" else _OPT_IN.split(",")

@@ -8,16 +8,17 @@ result as ansible-core builds it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from kprov.provision.errors import ProvisionError, UndefinedVariableError
+from kprov.provision.errors import ProvisionError, TemplateError, UndefinedVariableError
 from kprov.provision.execute.results import Status
 from kprov.provision.lookups import run_lookup
 from kprov.provision.playbook.model import Task
 from kprov.provision.template_filters import to_bool
 from kprov.provision.templates import VarScope
 
-__all__ = ["extended_loop", "item_layers", "loop_items", "loop_outcome"]
+__all__ = ["extended_loop", "item_layers", "labelled", "loop_items", "loop_outcome"]
 
 
 def loop_items(task: Task, scope: VarScope) -> list[Any]:
@@ -30,7 +31,14 @@ def loop_items(task: Task, scope: VarScope) -> list[Any]:
         return [x for v in value for x in (v if isinstance(v, list) else [v])]
     if isinstance(loop, dict) and "__dict2items__" in loop:
         value = scope.template(loop["__dict2items__"], where)
-        return [{"key": k, "value": v} for k, v in dict(value).items()]
+        if not isinstance(value, Mapping):  # ansible-core's dict lookup's own error
+            raise TemplateError("with_dict expects a dict")
+        return [{"key": k, "value": v} for k, v in value.items()]
+    if isinstance(loop, dict) and "__list__" in loop:
+        value = scope.template(loop["__list__"], where)
+        if not isinstance(value, list):  # ansible-core's list lookup's own error
+            raise TemplateError("with_list expects a list")
+        return list(value)
     if isinstance(loop, dict) and "__lookup__" in loop:
         return _lookup_items(task, scope, str(loop["__lookup__"]), loop["terms"], where)
     value = scope.template(loop, where)
@@ -67,8 +75,9 @@ def _lenient(value: Any, scope: VarScope, where: str) -> Any:
 def item_layers(task: Task, scope: VarScope, items: list[Any]) -> list[dict[str, Any]]:
     """Each loop item's own variables: ``loop_var`` (and ``ansible_loop_var``), ``index_var``,
     and with ``extended`` the ``ansible_loop`` dict."""
-    loop_var = str(task.loop_control.get("loop_var", "item"))
-    index_var = task.loop_control.get("index_var")
+    # loop_var and index_var may be templates (ansible-core templates loop_control)
+    loop_var = str(scope.template(task.loop_control.get("loop_var", "item"), "loop_control.loop_var"))
+    index_var = scope.template(task.loop_control.get("index_var"), "loop_control.index_var")
     extended = to_bool(scope.template(task.loop_control.get("extended", False), "loop_control.extended"))
     all_items = to_bool(scope.template(task.loop_control.get("extended_allitems", True),
                                        "loop_control.extended_allitems"))
@@ -82,6 +91,20 @@ def item_layers(task: Task, scope: VarScope, items: list[Any]) -> list[dict[str,
             layer["ansible_index_var"] = str(index_var)
         layers.append(layer)
     return layers
+
+
+def labelled(task: Task, scope: VarScope, status: Status,
+             reg: dict[str, Any]) -> tuple[Status, dict[str, Any]]:
+    """An item's result with ``loop_control.label`` templated after the item ran, the item's
+    own result under the ``register`` name (ansible-core's _run_loop); undefined fails it."""
+    if task.register:
+        scope = scope.child({task.register: reg})
+    try:
+        return status, {**reg, "_ansible_item_label": scope.template(task.loop_control["label"],
+                                                                      "loop_control.label")}
+    except UndefinedVariableError as err:
+        return "failed", {**reg, "failed": True,
+                          "msg": f"Failed to template loop_control.label: {err.detail or err}"}
 
 
 def loop_outcome(statuses: list[Status], results: list[dict[str, Any]]) -> tuple[Status, dict[str, Any]]:

@@ -16,7 +16,7 @@ from kprov.provision.playbook.model import Task
 from kprov.provision.redact import SECRET_DIFF, is_secret_file, redact_data, redact_text
 from kprov.provision.template_filters import to_bool
 
-__all__ = ["bool_keyword", "diff_entries", "inject_facts", "safe_diff", "task_result"]
+__all__ = ["bool_keyword", "diff_entries", "inject_facts", "loop_results", "safe_diff", "task_result"]
 
 
 def bool_keyword(value: Any) -> bool:
@@ -38,12 +38,19 @@ def safe_diff(entry: dict[str, Any]) -> dict[str, Any]:
     return {**entry, "before": redact_data(before), "after": redact_data(after)}
 
 
+def loop_results(registered: dict[str, Any]) -> list[dict[str, Any]]:
+    """A looped task's per-item results; ``results`` may be another thing (``debug: var=results``
+    registers the variable under its name, a mapping or a string)."""
+    items = registered.get("results")
+    return [r for r in items if isinstance(r, dict)] if isinstance(items, list) else []
+
+
 def inject_facts(registered: dict[str, Any], host: HostState) -> None:
     """A module's ``ansible_facts`` join the host's facts, each also a variable of its own
     name (``services``, ``packages``), as Ansible injects them."""
     facts = registered.get("ansible_facts")
-    for item in registered.get("results") or []:
-        if isinstance(item, dict) and isinstance(item.get("ansible_facts"), dict):
+    for item in loop_results(registered):
+        if isinstance(item.get("ansible_facts"), dict):
             facts = {**(facts or {}), **item["ansible_facts"]}
     if not isinstance(facts, dict) or not facts:
         return
@@ -64,7 +71,7 @@ def task_result(task: Task, status: Status, registered: dict[str, Any], seconds:
                 play: str, title: str | None = None) -> TaskResult:
     """The task's result on ``host`` as it is reported (``title``: its name templated)."""
     diffs = diff_entries(registered)
-    for item in registered.get("results") or []:
+    for item in loop_results(registered):
         diffs += diff_entries(item)
     ignored = ((status == "failed" and bool_keyword(task.ignore_errors))
                or (status == "unreachable" and bool_keyword(task.ignore_unreachable)))

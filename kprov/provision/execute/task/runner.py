@@ -49,7 +49,7 @@ from kprov.provision.execute.probes.probe_plan import (
 )
 from kprov.provision.execute.results import Status, TaskResult
 from kprov.provision.execute.task.conditions import apply_conditions, attempt_budget
-from kprov.provision.execute.task.loops import item_layers, loop_items, loop_outcome
+from kprov.provision.execute.task.loops import item_layers, labelled, loop_items, loop_outcome
 from kprov.provision.execute.task.module_defaults import defaults_for
 from kprov.provision.execute.task.protocol_fallback import protocol_module
 from kprov.provision.execute.task.report import bool_keyword, inject_facts, task_result
@@ -70,6 +70,8 @@ from kprov.provision.templates import OMIT, VarScope
 
 __all__ = ["TaskRunner"]
 
+# with_<lookup> loops (with_dict, with_list are lookups in ansible-core): their errors fail the task
+_WITH_LOOKUPS = frozenset({"__lookup__", "__dict2items__", "__list__"})
 _OWN_FACT_ACTIONS = ("set_fact", "include_vars")  # they set variables themselves
 DEFAULT_POLL_S = 15  # Ansible's default ``poll`` for an ``async`` task
 # A task whose ``when`` is false: Ansible's registered result.
@@ -144,6 +146,7 @@ class TaskRunner:
         if task.register and (status != "unreachable" or result.ignored):
             # the registered copy has no top-level ``invocation`` (the strategy deletes it; the
             # reported result keeps it, with AnsibleModule's no_log masking)
+            self.host.registered.add(task.register)
             self.host.runtime_vars[task.register] = (
                 {k: v for k, v in registered.items() if k != "invocation"} if "invocation" in registered
                 else registered)
@@ -179,7 +182,7 @@ class TaskRunner:
             self.raise_unless_skipped(task, scope, loop_error)
             return "skipped", dict(_SKIPPED_BY_WHEN)
         except TemplateError as lookup_error:
-            if not (isinstance(task.loop, dict) and "__lookup__" in task.loop):
+            if not (isinstance(task.loop, dict) and task.loop.keys() & _WITH_LOOKUPS):
                 raise
             # ansible-core runs a with_<lookup> plugin itself: its error is the result's msg as is
             return "failed", {"failed": True, "msg": str(lookup_error), "changed": False}
@@ -187,7 +190,7 @@ class TaskRunner:
             return "skipped", {"changed": False, "skipped": True, "skipped_reason": "No items in the list",
                                "results": []}
         item_scopes = self._item_scopes(task, scope, items)
-        loop_var = str(task.loop_control.get("loop_var", "item"))
+        loop_var = str(scope.template(task.loop_control.get("loop_var", "item"), "loop_control.loop_var"))
         self._prefetch_items(task, [s for s in item_scopes if s is not None])
         results: list[dict[str, Any]] = []
         statuses: list[Status] = []
@@ -195,6 +198,7 @@ class TaskRunner:
         reg: dict[str, Any]
         # loop_control.pause: seconds between items (not before the first), as ansible-core waits
         pause = float(scope.template(task.loop_control.get("pause", 0), "loop_control.pause") or 0)
+        layers = item_layers(task, scope, items)
         for index, (item, item_scope) in enumerate(zip(items, item_scopes, strict=True)):
             if pause > 0 and index:
                 time.sleep(pause)
@@ -203,6 +207,8 @@ class TaskRunner:
             else:
                 status, reg = self._once(task, item_scope)
             reg = {**reg, loop_var: item, "ansible_loop_var": loop_var}
+            if "label" in task.loop_control:
+                status, reg = labelled(task, item_scope or scope.child(layers[index]), status, reg)
             results.append(reg)
             statuses.append(status)
             if status == "unreachable":
