@@ -78,7 +78,10 @@ class HostRunner:
     def run_play(self) -> Outcome:
         self._report_facts_gathered()
         self._read_play_ahead()
-        return self.items(self.pctx.play.items)
+        outcome = self.items(self.pctx.play.items)
+        if outcome == "failed" and self.host.failed and not self.run.interrupt.is_set():
+            self._forget_notified()
+        return outcome
 
     def _report_facts_gathered(self) -> None:
         """A play that gathers facts reports them ok for each of its hosts, as Ansible's
@@ -129,6 +132,21 @@ class HostRunner:
             pending.update(new)
         else:
             self.run.log.event(self.host.name, f"cannot record pending handlers: {result.stderr.strip()}")
+
+    def _forget_notified(self) -> None:
+        """A host that failed forgets what this run notified, as ansible-core's strategy drops
+        a failed host's notifications (its handlers do not run, nothing carries them into the
+        next run): this run's markers go; an interrupted run, an unreachable host and an
+        earlier run's markers keep theirs (the crash-safety the markers are for)."""
+        self.pctx.notified.pop(self.host.name, None)
+        self.pctx.why.pop(self.host.name, None)
+        pending = self.host.pending()
+        earlier = set(self.host.facts.get("kprov_pending_handlers") or ())
+        ours = sorted(pending - earlier)
+        if not ours or self.run.options.check or self.host.connector is None or self.host.unreachable:
+            return
+        if self.host.connector.run(clear_command(ours), become=True).rc == 0:
+            pending.difference_update(ours)
 
     def _clear_pending(self, name: str) -> None:
         pending = self.host.pending()

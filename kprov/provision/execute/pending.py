@@ -1,8 +1,10 @@
 """Crash-safe handlers: a notified handler that has not run yet is recorded on the host.
 
-Ansible keeps notifications in memory: a run interrupted (or failed, or lost) between a
-change and its handler forgets the handler, and the rerun, finding nothing to change, never
-restarts the component: it runs stale code or configuration while every report says ok.
+Ansible keeps notifications in memory: a run interrupted (or lost) between a change and
+its handler forgets the handler, and the rerun, finding nothing to change, never restarts
+the component: it runs stale code or configuration while every report says ok. A host that
+failed on a task forgets this run's notifications as ansible-core does (host_runner removes
+their markers again): the rerun runs no handler ansible-playbook would not.
 Here a changed task's notifications are written to the host at once (one command, only on
 change: a no-op run pays nothing), one file per handler name under :data:`PENDING_DIR`
 (content: the name); the facts script reads them back (``kprov_pending_handlers``), a play
