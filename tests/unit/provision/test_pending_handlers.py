@@ -140,7 +140,8 @@ FAILING_SITE = """
 """
 
 
-def test_a_failed_host_forgets_the_handlers_it_notified(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failed_host_forgets_the_handlers_it_notified(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """ansible-core drops a failed host's notifications (its handlers do not run, and nothing
     carries them into the next run): the marker this run wrote is removed again, so a rerun
     does not run a handler ansible-playbook would not; an earlier run's marker stays."""
