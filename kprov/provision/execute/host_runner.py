@@ -26,7 +26,7 @@ from kprov.provision.errors import ProvisionError, UndefinedVariableError
 from kprov.provision.execute.context import HostState, PlayContext, RunContext
 from kprov.provision.execute.meta import EndedRole, run_meta
 from kprov.provision.execute.outcome import Outcome
-from kprov.provision.execute.pending import clear_command, mark_command
+from kprov.provision.execute.pending import clear_command, forget_this_runs_marks, mark_command
 from kprov.provision.execute.results import TaskResult
 from kprov.provision.execute.task.loops import loop_items
 from kprov.provision.execute.task.runner import TaskRunner
@@ -80,7 +80,10 @@ class HostRunner:
         self._read_play_ahead()
         outcome = self.items(self.pctx.play.items)
         if outcome == "failed" and self.host.failed and not self.run.interrupt.is_set():
-            self._forget_notified()
+            # ansible-core drops a failed host's notifications (execute.pending)
+            self.pctx.notified.pop(self.host.name, None)
+            self.pctx.why.pop(self.host.name, None)
+            forget_this_runs_marks(self.host, check=self.run.options.check)
         return outcome
 
     def _report_facts_gathered(self) -> None:
@@ -132,21 +135,6 @@ class HostRunner:
             pending.update(new)
         else:
             self.run.log.event(self.host.name, f"cannot record pending handlers: {result.stderr.strip()}")
-
-    def _forget_notified(self) -> None:
-        """A host that failed forgets what this run notified, as ansible-core's strategy drops
-        a failed host's notifications (its handlers do not run, nothing carries them into the
-        next run): this run's markers go; an interrupted run, an unreachable host and an
-        earlier run's markers keep theirs (the crash-safety the markers are for)."""
-        self.pctx.notified.pop(self.host.name, None)
-        self.pctx.why.pop(self.host.name, None)
-        pending = self.host.pending()
-        earlier = set(self.host.facts.get("kprov_pending_handlers") or ())
-        ours = sorted(pending - earlier)
-        if not ours or self.run.options.check or self.host.connector is None or self.host.unreachable:
-            return
-        if self.host.connector.run(clear_command(ours), become=True).rc == 0:
-            pending.difference_update(ours)
 
     def _clear_pending(self, name: str) -> None:
         pending = self.host.pending()
