@@ -97,3 +97,30 @@ def test_the_passphrase_is_never_in_the_command_text() -> None:
 
     script = keygen_script({"name": "u", "ssh_key_passphrase": "s3cret", "ssh_key_type": "rsa"}, dry=False)
     assert "s3cret" not in script and '-f "$k" -N "$kp"' in script
+
+
+def test_copy_mode_preserve_as_ansible_cores_action(tmp_path: Path) -> None:
+    """``mode: preserve`` keeps the source's mode: for ``content`` that is the 0600 temporary
+    file ansible-core's action writes it to (linux-system-roles.kernel_settings' profile
+    files: ansible-playbook made them 0600 after kprov left 0644), for ``src`` the controller
+    file's own."""
+    from kprov.provision.connect.local import LocalConnector
+    from kprov.provision.modules import ModuleContext, get_module
+
+    copy = get_module("copy")
+    (tmp_path / "profile_mode").write_text("auto\n")
+    (tmp_path / "profile_mode").chmod(0o644)
+    src = tmp_path / "src.conf"
+    src.write_text("x=1\n")
+    src.chmod(0o640)
+
+    def ctx() -> ModuleContext:
+        return ModuleContext(connector=LocalConnector("h"), find_file=lambda name, kind: tmp_path / name)
+
+    args = {"content": "manual\n", "dest": str(tmp_path / "profile_mode"), "mode": "preserve"}
+    made = copy.run(ctx(), args)
+    assert made.changed and oct((tmp_path / "profile_mode").stat().st_mode & 0o777) == "0o600"
+    again = copy.run(ctx(), args)
+    assert not again.changed
+    copied = copy.run(ctx(), {"src": "src.conf", "dest": str(tmp_path / "out.conf"), "mode": "preserve"})
+    assert copied.changed and oct((tmp_path / "out.conf").stat().st_mode & 0o777) == "0o640"
