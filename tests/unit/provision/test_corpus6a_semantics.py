@@ -124,3 +124,18 @@ def test_copy_mode_preserve_as_ansible_cores_action(tmp_path: Path) -> None:
     assert not again.changed
     copied = copy.run(ctx(), {"src": "src.conf", "dest": str(tmp_path / "out.conf"), "mode": "preserve"})
     assert copied.changed and oct((tmp_path / "out.conf").stat().st_mode & 0o777) == "0o640"
+
+
+def test_copy_force_false_leaves_an_existing_file_alone(tmp_path: Path) -> None:
+    """``force: false`` and a file there: ansible-core's copy action returns before any module
+    runs, so neither content nor mode is touched."""
+    from kprov.provision.connect.local import LocalConnector
+    from kprov.provision.modules import ModuleContext, get_module
+
+    dest = tmp_path / "profile_mode"
+    dest.write_text("manual\n")
+    dest.chmod(0o600)
+    args = {"content": "other\n", "dest": str(dest), "mode": "0644", "force": False}
+    result = get_module("copy").run(ModuleContext(connector=LocalConnector("h")), args)
+    assert not result.changed
+    assert dest.read_text() == "manual\n" and oct(dest.stat().st_mode & 0o777) == "0o600"
