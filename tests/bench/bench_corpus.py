@@ -20,10 +20,11 @@ role on a ``#`` line with why, and each host whose recaps differ. The wide corpu
 --only h5`` is a small run that proves the bench works.
 
 Then, on h1 of the hosts left up, one module run through Ansible's module protocol (a role's
-``library/`` module: linux-system-roles.kernel_settings's ``kernel_settings_get_config``, from a
-playbook's ``library/``): a playbook of 1 task and one of 1 + ``--protocol-tasks`` tasks, each
-under ``kprov apply`` and ``ansible-playbook`` (median of 3); the difference over the added
-tasks is the per-task time with start-up, connection and facts cancelled out. Prints
+``library/`` module: ``sr_fingerprint``, which every Linux System Role of the corpus calls,
+from a playbook's ``library/``; it needs nothing but the host's Python): a playbook of 1 task
+and one of 1 + ``--protocol-tasks`` tasks, each under ``kprov apply`` and ``ansible-playbook``
+(median of 3); the difference over the added tasks is the per-task time with start-up,
+connection and facts cancelled out. The corpus figures are printed first. Prints
 ``protocol_module_task_ms`` (kprov), ``ansible_module_task_ms`` (ansible-playbook, the same
 module) and ``protocol_task_ratio`` (kprov / ansible; <= 1 is the issue's bar).
 """
@@ -108,7 +109,8 @@ def _corpus(lab: Lab, name: str, only: list[str], ansible_cold: bool, work: Path
     return figures
 
 
-PROTOCOL_MODULE = ROLES / "linux_system_roles.kernel_settings" / "library" / "kernel_settings_get_config.py"
+PROTOCOL_MODULE = ROLES / "linux_system_roles.kernel_settings" / "library" / "sr_fingerprint.py"
+PROTOCOL_ARGS = "{status: begin, role_name: bench, role_path: /tmp, ansible_play_hosts_all: [h1]}"
 
 
 def _protocol_playbook(work: Path, tasks: int) -> Path:
@@ -116,7 +118,7 @@ def _protocol_playbook(work: Path, tasks: int) -> Path:
     (work / "library").mkdir(parents=True, exist_ok=True)
     shutil.copy(PROTOCOL_MODULE, work / "library" / PROTOCOL_MODULE.name)
     body = "".join(
-        f"    - name: read a config {n}\n      kernel_settings_get_config: {{path: /etc/os-release}}\n"
+        f"    - name: fingerprint {n}\n      sr_fingerprint: {PROTOCOL_ARGS}\n"
         for n in range(tasks)
     )
     playbook = work / f"protocol-{tasks}.yml"
@@ -159,7 +161,7 @@ def _print_corpus(totals: dict[str, float]) -> None:
         print(f"corpus_{key}_s = {totals[key]:.1f}")
     if totals["ansible_cold"]:
         print(f"corpus_cold_speedup = {totals['ansible_cold'] / totals['kprov_cold']:.2f}")
-    print(f"corpus_noop_speedup = {totals['ansible_noop'] / totals['kprov_noop']:.2f}")
+    print(f"corpus_noop_speedup = {totals['ansible_noop'] / totals['kprov_noop']:.2f}", flush=True)
 
 
 def main() -> None:
@@ -183,13 +185,14 @@ def main() -> None:
         for name in names:
             for key, value in _corpus(lab, name, only, not args.no_ansible_cold, Path(tmp)).items():
                 totals[key] = totals.get(key, 0.0) + value
+        if totals:  # printed before the protocol step: its failure must not lose them
+            _print_corpus(totals)
+            print(f"corpus_wall_s = {time.monotonic() - started:.1f}", flush=True)
         if not names:
             _fresh(lab, ["h1"])
             lab.write_inventory(Path(tmp) / "hosts.yml", 1)
         if args.protocol_tasks > 0:  # the last corpus's hosts are still up (h1 among them)
             protocol = _protocol(Path(tmp) / "hosts.yml", Path(tmp) / "protocol", args.protocol_tasks)
-    if totals:
-        _print_corpus(totals)
     if protocol:
         print(f"protocol_module_task_ms = {protocol['kprov']:.1f}")
         print(f"ansible_module_task_ms = {protocol['ansible']:.1f}")
