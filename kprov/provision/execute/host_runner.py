@@ -26,7 +26,7 @@ from kprov.provision.errors import ProvisionError, UndefinedVariableError
 from kprov.provision.execute.context import HostState, PlayContext, RunContext
 from kprov.provision.execute.meta import EndedRole, run_meta
 from kprov.provision.execute.outcome import Outcome
-from kprov.provision.execute.pending import clear_command, mark_command
+from kprov.provision.execute.pending import clear_command, forget_this_runs_marks, mark_command
 from kprov.provision.execute.results import TaskResult
 from kprov.provision.execute.tags import expand_tags, tags_selected
 from kprov.provision.execute.task.loops import item_layers, loop_items
@@ -74,7 +74,13 @@ class HostRunner:
         outcome = self.items(self.pctx.play.items)
         if outcome == "failed" and self._force_handlers():
             self.flush_handlers()  # the host stays failed: only its notified handlers run
+        elif outcome == "failed" and self.host.failed and not self.run.interrupt.is_set():
+            self._forget_notifications()  # as ansible-core drops a failed host's (execute.pending)
         return outcome
+
+    def _forget_notifications(self) -> None:  # a failed host's notifications, this run's marks
+        self.pctx.notified.pop(self.host.name, None), self.pctx.why.pop(self.host.name, None)
+        forget_this_runs_marks(self.host, check=self.run.options.check)
 
     def _tags(self, task: Task, extra: dict[str, Any] | None) -> list[str]:
         """The task's tags, a templated one rendered (``tags: "{{ the_tags }}"``)."""
@@ -88,9 +94,8 @@ class HostRunner:
         return self.run.options.force_handlers if keyword is None else to_bool(keyword)
 
     def _report_facts_gathered(self) -> None:
-        """A play that gathers facts reports them ok for each of its hosts, as Ansible's
-        implicit Gathering Facts task does in every such play (kprov gathers once per run, when
-        a host connects, and reuses them; a host whose gathering failed is not here)."""
+        """Gathered facts reported ok per host in every play that gathers, as Ansible's implicit
+        task (kprov gathers once, on connect; a host whose gathering failed is not here)."""
         if not (self.pctx.play.gather_facts and self.host.facts):
             return
         result = TaskResult(host=self.host.name, task="Gathering Facts", action="gather_facts", status="ok",

@@ -98,7 +98,7 @@ SECTIONS: tuple[tuple[str, str, Parser], ...] = (
     ("facts_d", _FACTS_D_SCRIPT, system.local_facts),
     (
         "virt",
-        "if [ -r /run/systemd/container ]; then _rd /run/systemd/container; else systemd-detect-virt; fi",
+        parsers.VIRT_SCRIPT,
         parsers.virtualization,
     ),
     ("env", "export -p", parsers.environment),

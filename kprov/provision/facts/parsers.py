@@ -332,10 +332,58 @@ def passwd(text: str, facts: dict[str, Any]) -> None:
     facts["_passwd"] = text  # user_gecos (facts.system) is read from it in finish
 
 
+# What ansible-core's facts (module_utils/facts/virtual/linux.py) look at for a container, in
+# its order, one tagged line each; systemd-detect-virt (for a VM) only where no systemd
+# container file says what the host is.
+VIRT_SCRIPT = (
+    "sed 's/^/CG:/' /proc/1/cgroup 2>/dev/null; "
+    "tr '\\000' '\\n' 2>/dev/null < /proc/1/environ | sed 's/^/ENV:/'; "
+    "[ -e /proc/vz ] && [ ! -e /proc/lve ] && echo VZ; "
+    "if [ -r /run/systemd/container ]; then printf 'SC:'; _rd /run/systemd/container; "
+    "else printf 'DV:'; systemd-detect-virt; fi; "
+    "{ [ -e /.dockerenv ] || [ -e /.dockerinit ]; } && echo DOCKERENV; true"
+)
+_CGROUP_KINDS = (
+    (re.compile(r"/docker(/|-[0-9a-f]+\.scope)"), "docker"),
+    (re.compile(r"/lxc/|/machine\.slice/machine-lxc"), "lxc"),
+    (re.compile(r"/system\.slice/containerd\.service"), "containerd"),
+)
+
+
+def _container_kind(lines: list[str]) -> str:
+    """The first container ansible-core's Linux facts find (its checks in its order), or ''."""
+    tagged = [line.partition(":") for line in lines]
+    for tag, _, value in tagged:
+        if tag == "CG":
+            for pattern, kind in _CGROUP_KINDS:
+                if pattern.search(value):
+                    return kind
+    for tag, _, value in tagged:
+        if tag == "ENV":
+            for needle, kind in (("container=lxc", "lxc"), ("container=podman", "podman")):
+                if needle in value:
+                    return kind
+            if re.match(r"container=.", value):
+                return "container"
+    if "VZ" in lines:
+        return "openvz"
+    container = next((value.strip() for tag, _, value in tagged if tag == "SC" and value.strip()), "")
+    if container:
+        return container
+    return "docker" if "DOCKERENV" in lines else ""
+
+
 def virtualization(text: str, facts: dict[str, Any]) -> None:
-    kind = text.strip()
-    facts["virtualization_type"] = kind if kind and kind != "none" else "NA"
-    facts["virtualization_role"] = "guest" if kind and kind != "none" else "NA"
+    """VIRT_SCRIPT's lines: a container as ansible-core names it (an nspawn host whose pid 1
+    is readable says ``container`` from its environment, as Ansible's facts gathered as root
+    do; unreadable, ``/run/systemd/container`` names it), else systemd-detect-virt's VM."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    kind = _container_kind(lines)
+    if not kind:
+        detected = next((line[3:] for line in lines if line.startswith("DV:")), "")
+        kind = "" if detected == "none" else detected
+    facts["virtualization_type"] = kind or "NA"
+    facts["virtualization_role"] = "guest" if kind else "NA"
 
 
 def environment(text: str, facts: dict[str, Any]) -> None:

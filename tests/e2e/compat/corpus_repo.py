@@ -41,7 +41,8 @@ WIDE_PACKAGES = (
     "locales", "ufw", "iproute2", "cron",
     "logrotate", "libpam-passwdqc", "libpam-modules", "kmod", "auditd", "lm-sensors", "dnsutils",
     "at", "sysstat", "vsftpd", "chrony", "unattended-upgrades", "python3-pycurl", "tang",
-    "git", "locales-all", "gnupg2", "tftpd-hpa", "psmisc",
+    "git", "locales-all", "gnupg2", "tftpd-hpa", "psmisc", "tuned", "python3-configobj",
+    "cockpit-system", "cockpit-ws",
 )
 _PORT = 8100
 WIDE_PORT = 8101

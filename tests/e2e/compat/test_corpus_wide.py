@@ -62,6 +62,8 @@ WIDE_SERVICES = (
     "tftpd-hpa",
     "corpus-sleeper",
     "chrony",
+    "tuned",
+    "cockpit.socket",
 )
 
 

@@ -86,20 +86,3 @@ def test_a_templated_notify_name_reaches_its_handler(tmp_path: Path, monkeypatch
     }
     report, _ = run_fake(tmp_path, monkeypatch, files, ["h1"])
     assert [(r.task, r.status) for r in report.results] == [("change", "changed"), ("Restart chronyd", "ok")]
-
-
-def test_user_refuses_to_generate_a_key_it_would_not_make() -> None:
-    """kprov's user module makes no SSH key: asked to, the task fails (before touching the
-    host) instead of reporting a key that is not there."""
-    from kprov.provision.connect.local import LocalConnector
-    from kprov.provision.modules.base import ModuleContext
-    from kprov.provision.modules.system.user import MODULE
-
-    class Untouchable(LocalConnector):
-        def run(self, *args: object, **kwargs: object):  # type: ignore[no-untyped-def,override]
-            raise AssertionError("the host was touched")
-
-    args = {"name": "deploy", "generate_ssh_key": True}
-    result = MODULE.run(ModuleContext(connector=Untouchable("h")), args)
-    assert result.failed
-    assert "generate_ssh_key" in result.msg

@@ -122,3 +122,47 @@ def test_facts_read_the_reasons() -> None:
     facts = parse_facts(text)
     assert facts["kprov_pending_handlers"] == ["other", "restart app"]
     assert facts["kprov_pending_reasons"] == {"restart app": "certificates changed"}
+
+
+FAILING_SITE = """
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: change the config
+      command: change-config
+      changed_when: true
+      notify: restart app
+    - name: break
+      command: break-now
+  handlers:
+    - name: restart app
+      command: restart-app
+"""
+
+
+def test_a_failed_host_forgets_the_handlers_it_notified(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """ansible-core drops a failed host's notifications (its handlers do not run, and nothing
+    carries them into the next run): the marker this run wrote is removed again, so a rerun
+    does not run a handler ansible-playbook would not; an earlier run's marker stays."""
+    monkeypatch.setenv("KPROV_LOG_DIR", str(tmp_path / "logs"))
+    (tmp_path / "hosts.yml").write_text("all:\n  hosts:\n    h1:\n")
+    (tmp_path / "site.yml").write_text(FAILING_SITE)
+    fake = _fake()
+    fake.on(r"^break-now", rc=1, stderr="boom")
+    run = open_run([str(tmp_path / "hosts.yml")], RunOptions(), playbook_dir=tmp_path)
+    loader = PlaybookLoader(tmp_path, known_modules=None)
+    playbook = loader.load(tmp_path / "site.yml")
+    run.loader = loader
+    run.hosts["h1"].connector = LoggedConnector(fake, run.log)
+    run.hosts["h1"].facts = {"kprov_pending_handlers": ["other"], "kprov_pending_reasons": {}}
+    run.report.add_host("h1")
+    try:
+        PlaysPhase(playbook).run(run)
+    finally:
+        run.log.close()
+    commands = [c.cmd for c in fake.commands]
+    assert [c.split()[0] for c in commands] == ["change-config", "mkdir", "break-now", "rm"]
+    assert f"{PENDING_DIR}/restart_app" in commands[3] and "other" not in commands[3]
+    assert not run.report.ok
+    assert run.hosts["h1"].pending() == {"other"}

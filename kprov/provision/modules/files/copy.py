@@ -19,6 +19,7 @@ import hashlib
 import json
 import posixpath
 import shlex
+import stat
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,9 @@ class CopyModule(ModuleBase):
         p = parse_args(self.name, SPEC, args)
         if (p["src"] is None) == (p["content"] is None):
             raise ModuleFailed("copy: give exactly one of 'src' or 'content'")
+        if p["mode"] == "preserve" and p["content"] is not None:
+            # ansible-core's copy action writes content to a mkstemp file (0600) and preserves that
+            p["mode"] = "0600"
         return p
 
     def probes(self, params: Mapping[str, Any], view: TaskView) -> list[str]:
@@ -113,6 +117,8 @@ class CopyModule(ModuleBase):
                 return self._copy_folder(ctx, p, src)
             data = self._local_reader(src)
             src_name = src.name
+            if p["mode"] == "preserve":  # the controller file's mode, as ansible-core's action reads it
+                p["mode"] = f"0{stat.S_IMODE(src.stat().st_mode):03o}"
             try:  # hashed once per run (ctx.file_digest); read only to be sent
                 digest = ctx.file_digest(src)
             except OSError as exc:

@@ -131,7 +131,9 @@ def decide_placement(module: str, state: FileState, checksum: str, size: int,
     dest = state.path
     content_changed = not state.exists or (options.force and state.checksum != checksum)
     wanted_mode = resolve_mode(options.mode, state.mode if state.exists else None, module=module)
-    attr_commands = [] if content_changed else attribute_commands(
+    # force: false on an existing file leaves it alone, attributes too (ansible-core's copy
+    # action returns before it runs any module there)
+    attr_commands = [] if content_changed or not options.force else attribute_commands(
         state, owner=options.owner, group=options.group, mode=wanted_mode)
     changed = content_changed or bool(attr_commands)
     final_mode = wanted_mode if wanted_mode is not None else (state.mode if state.exists else 0o644)

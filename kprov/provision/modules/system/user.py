@@ -17,6 +17,7 @@ from kprov.provision.connect.base import CommandResult
 from kprov.provision.modules.args import Arg
 from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult, TaskView
 from kprov.provision.modules.contract import ModuleBase, decide_then_act
+from kprov.provision.modules.system.user_sshkey import keygen_script, parse_outcome
 
 __all__ = ["MODULE", "UserModule", "UserPlan", "query_script"]
 
@@ -36,13 +37,13 @@ SPEC = {
     "password": Arg(),
     "update_password": Arg(default="always", choices=("always", "on_create")),
     "remove": Arg("bool", default=False),
-    "force": Arg("bool", default=False),
+    "force": Arg("bool", default=False),  # with generate_ssh_key: overwrite an existing key
     "non_unique": Arg("bool", default=False),
     "expires": Arg("float"),
     "password_lock": Arg("bool"),
     "local": Arg("bool", default=False),
     "generate_ssh_key": Arg("bool", default=False),
-    # the key's settings: ansible-core's user module reads them only with generate_ssh_key
+    # the key's settings (modules.system.user_sshkey): read only with generate_ssh_key
     "ssh_key_bits": Arg("int"),
     "ssh_key_type": Arg(default="rsa"),
     "ssh_key_file": Arg(),
@@ -148,14 +149,33 @@ class UserModule(ModuleBase):
         return {}
 
     def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
-        if self.params(args)["generate_ssh_key"]:
-            # kprov makes no key: the task fails rather than report a key that is not there
-            return ModuleResult(
-                failed=True,
-                msg="generate_ssh_key: true is not supported by kprov's user module; "
-                "make the key with a command task (ssh-keygen) or use ansible-playbook for this task",
-            )
-        return decide_then_act(self, ctx, args)
+        result = decide_then_act(self, ctx, args)
+        params = self.params(args)
+        if result.failed or params["state"] != "present" or not params["generate_ssh_key"]:
+            return result
+        return self._ssh_key(ctx, params, result)
+
+    @staticmethod
+    def _ssh_key(ctx: ModuleContext, params: Mapping[str, Any], result: ModuleResult) -> ModuleResult:
+        """generate_ssh_key (modules.system.user_sshkey): read what is there; make the key only
+        when it is missing (or ``force``), outside check mode."""
+        passphrase = params.get("ssh_key_passphrase")
+        stdin = (passphrase or "").encode() + b"\n"
+        done = ctx.read(keygen_script(params, dry=True))
+        outcome = parse_outcome(done.stdout) if done.rc == 0 else None
+        if done.rc == 0 and outcome is not None and outcome.changed and not ctx.check_mode:
+            done = ctx.run(keygen_script(params, dry=False), stdin=stdin)
+            outcome = parse_outcome(done.stdout) if done.rc == 0 else None
+        if done.rc != 0:
+            return ModuleResult(failed=True, msg=done.stderr.strip(),
+                                data={**result.data, "name": params["name"], "rc": done.rc})
+        if outcome is None:  # no such user (check mode, not created yet): no key, as Ansible
+            return result
+        data = {**result.data, **outcome.data}
+        if outcome.warnings:
+            data["warnings"] = [*data.get("warnings", []), *outcome.warnings]
+        return ModuleResult(changed=result.changed or outcome.changed, msg=result.msg, diff=result.diff,
+                            data=data)
 
     @staticmethod
     def _options(p: Mapping[str, Any], current: dict[str, Any] | None) -> list[str]:
