@@ -193,15 +193,20 @@ class Subscription:
         self.after = after_revision
         self._cache = cache
         self._queue: asyncio.Queue[CacheEvent | None] = asyncio.Queue()
+        self._last = after_revision  # the revision of the last event queued
         self.closed = False
 
     def push(self, event: CacheEvent | None) -> None:
         if self.closed or event is not None and event.revision <= self.after:
             return
-        if event is None or self._queue.qsize() > _MAX_PENDING:
+        # A subscriber too far behind is ended, but only between revisions: the writes of one
+        # group commit share a revision, and a client resuming from the last one it got must
+        # have had all of it.
+        if event is None or self._queue.qsize() > _MAX_PENDING and event.revision != self._last:
             self.closed = True
             self._queue.put_nowait(None)
             return
+        self._last = event.revision
         self._queue.put_nowait(event)
 
     async def next(self, timeout: float | None) -> CacheEvent | None:

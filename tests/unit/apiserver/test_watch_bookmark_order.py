@@ -7,6 +7,9 @@ The race is deterministic here: the watcher's bookmark timer and the cache's eve
 in one turn of the event loop (the loop was held up past both, as a busy API server's loop
 is). The queue then holds the event while the handler's wait ends in its timeout.
 
+A subscriber that falls too far behind is ended only between revisions: the writes of one
+group commit share a revision, and its client resumes from the last one it got.
+
 Also: a watch from a resourceVersion the cache has not reached yet (its client came from
 another API server through the VIP) gets only events after that resourceVersion, as
 kube-apiserver's cacheWatcher delivers (no repeats of what the client already had).
@@ -24,8 +27,9 @@ from multidict import CIMultiDict, CIMultiDictProxy, MultiDict, MultiDictProxy
 
 from kprov.cluster.api.resources import REGISTRY, ResourceInfo
 from kprov.cluster.apiserver.handlers.watch import handle_watch
+from kprov.cluster.storage import watch_cache
 from kprov.cluster.storage.keys import scope_prefix
-from kprov.cluster.storage.watch_cache import WatchCache
+from kprov.cluster.storage.watch_cache import CacheEvent, Subscription, WatchCache
 from tests.unit.apiserver.test_watch_cache_reload import _bucket, _Etcd
 from tests.unit.apiserver.watch_events import RawEvent
 
@@ -168,3 +172,18 @@ def test_a_watch_ahead_of_the_cache_gets_only_later_events() -> None:
         return [event.revision for event in sub.drain()]
 
     assert asyncio.run(scenario()) == [4]
+
+
+def test_a_subscriber_too_far_behind_is_ended_between_revisions(monkeypatch: Any) -> None:
+    monkeypatch.setattr(watch_cache, "_MAX_PENDING", 2)
+
+    async def scenario() -> tuple[list[tuple[str, int]], bool]:
+        cache = WatchCache(_Etcd(), _Codec(), _bucket)  # type: ignore[arg-type]
+        sub = Subscription(cache, _PREFIX)
+        for name, revision in (("a", 1), ("b", 2), ("c", 3), ("d", 3), ("e", 3), ("f", 4)):
+            sub.push(CacheEvent("ADDED", f"{_PREFIX}{name}", {"metadata": {"name": name}}, None, revision))
+        return [(e.key.rsplit("/", 1)[-1], e.revision) for e in sub.drain()], sub.closed
+
+    events, closed = asyncio.run(scenario())
+    assert closed
+    assert events == [("a", 1), ("b", 2), ("c", 3), ("d", 3), ("e", 3)]  # all of revision 3, then the end
