@@ -146,7 +146,7 @@ def main() -> None:
                 print(f"{name}.verify_s = {verified[name].duration_s:.1f}")
                 for row in verified[name].failed[:4]:
                     print(f"#   verify: {row['scope']} | {row['name']} | {row['detail'][:160]}")
-            for what in (result.lost[:3], result.gaps[:3], result.out_of_order[:3],
+            for what in (result.lost[:3], result.gap_resumes[:3], result.out_of_order[:3],
                          result.replica_set_over[:3]):
                 if what:
                     print(f"#   e.g. {what}")

@@ -20,7 +20,7 @@ from kprov.cluster.client import ApiClient, load_kubeconfig, resources
 from kprov.lab import Lab
 from tests.faults.workload import Ack, WatchLog
 
-__all__ = ["hashkv", "lost_writes", "wait_nodes_ready", "watch_gaps"]
+__all__ = ["gap_resumes", "hashkv", "lost_writes", "wait_nodes_ready", "watch_gaps"]
 
 ETCDCTL = "/usr/local/bin/kprov-etcdctl --command-timeout=10s"
 
@@ -42,6 +42,20 @@ def watch_gaps(acks: list[Ack], log: WatchLog) -> list[str]:
     """Acknowledged writes the watch never delivered (nor a relist showed)."""
     return [f"{a.name}@{a.resource_version}" for a in acks
             if a.resource_version not in log.seen.get(a.name, set())]
+
+
+def gap_resumes(acks: list[Ack], log: WatchLog) -> list[str]:
+    """For each gap, the first watch that resumed from at or past its resourceVersion and
+    what had set that resourceVersion (an event, a bookmark, a relist): the step that
+    skipped it. A gap no resume passed was lost within one stream."""
+    gaps = {f"{a.name}@{a.resource_version}": a.resource_version for a in acks}
+    out = []
+    for gap in watch_gaps(acks, log):
+        rv = gaps[gap]
+        jump = next(((r, source) for r, source in log.resumes if r >= rv), None)
+        out.append(f"{gap}: resumed from {jump[0]} ({jump[1]})" if jump
+                   else f"{gap}: within one stream (no resume passed it)")
+    return out
 
 
 def hashkv(lab: Lab, members: tuple[str, ...]) -> dict[str, int]:

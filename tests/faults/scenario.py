@@ -20,7 +20,7 @@ from pathlib import Path
 
 from kprov.cluster.client import ApiClient, ApiError, load_kubeconfig, resources
 from kprov.lab import Lab
-from tests.faults.checks import hashkv, lost_writes, wait_nodes_ready, watch_gaps
+from tests.faults.checks import gap_resumes, hashkv, lost_writes, wait_nodes_ready, watch_gaps
 from tests.faults.injectors import Fault
 from tests.faults.replicaset_probe import ReplicaSetProbe
 from tests.faults.workload import Workload
@@ -36,6 +36,7 @@ class ScenarioResult:
     failed_requests: int = 0
     lost: list[str] = field(default_factory=list)
     gaps: list[str] = field(default_factory=list)
+    gap_resumes: list[str] = field(default_factory=list)  # per gap, the resume that passed it
     out_of_order: list[str] = field(default_factory=list)
     relists: int = 0
     shared_revisions: int = 0
@@ -127,6 +128,7 @@ def run_scenario(lab: Lab, kubeconfig: Path, name: str, faults: list[Fault], *,
     result.failed_requests = len(workload.failures)
     result.api_unavailable_s = workload.outage_s(since=injected_at)
     result.gaps = watch_gaps(workload.acks, workload.watch)
+    result.gap_resumes = gap_resumes(workload.acks, workload.watch)
     result.out_of_order = list(workload.watch.out_of_order)
     result.relists = workload.watch.relists
     result.shared_revisions = workload.watch.shared_revisions

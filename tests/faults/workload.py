@@ -65,6 +65,11 @@ class WatchLog:
     # writes in one etcd transaction (kprov/cluster/storage/group_commit.py), so several
     # objects can share a resourceVersion (upstream's never do)
     shared_revisions: int = 0
+    # what set last_rv: "event", "bookmark" or "relist"; and per watch started, the
+    # resourceVersion it resumed from and that source (a gap is explained by the resume
+    # that jumped over it: see tests.faults.checks.gap_resumes)
+    source: str = "relist"
+    resumes: list[tuple[int, str]] = field(default_factory=list)
 
     def record(self, name: str, rv: int, *, ordered: bool = True) -> None:
         if ordered:
@@ -72,9 +77,13 @@ class WatchLog:
                 self.out_of_order.append(f"{name}@{rv} after {self.last_rv}")
             elif rv == self.last_rv:
                 self.shared_revisions += 1
-            self.last_rv = max(self.last_rv, rv)
+            self.advance(rv, "event")
             self.events += 1
         self.seen.setdefault(name, set()).add(rv)
+
+    def advance(self, rv: int, source: str) -> None:
+        if rv > self.last_rv:
+            self.last_rv, self.source = rv, source
 
 
 @dataclass
@@ -186,7 +195,7 @@ class Workload:
             meta = item["metadata"]
             self.watch.record(meta["name"], int(meta["resourceVersion"]), ordered=False)
         self.watch.relists += 1
-        self.watch.last_rv = max(self.watch.last_rv, int(rv))
+        self.watch.advance(int(rv), "relist")
         return int(rv)
 
     async def _watch_loop(self, client: ApiClient) -> None:
@@ -196,6 +205,7 @@ class Workload:
                 if not listed:
                     await self._relist(client)
                     listed = True
+                self.watch.resumes.append((self.watch.last_rv, self.watch.source))
                 stream = client.watch(resources.CONFIGMAPS, self.namespace,
                                       resource_version=str(self.watch.last_rv), timeout_seconds=60)
                 try:
@@ -203,8 +213,7 @@ class Workload:
                         event = await asyncio.wait_for(anext(stream), self.idle_s)
                         meta = event.object.get("metadata") or {}
                         if event.type == "BOOKMARK":
-                            bookmark = int(meta.get("resourceVersion") or 0)
-                            self.watch.last_rv = max(self.watch.last_rv, bookmark)
+                            self.watch.advance(int(meta.get("resourceVersion") or 0), "bookmark")
                         elif event.type in ("ADDED", "MODIFIED", "DELETED"):
                             self.watch.record(str(meta.get("name")), int(meta["resourceVersion"]))
                 finally:

@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from tests.faults.checks import watch_gaps
+from tests.faults.checks import gap_resumes, watch_gaps
 from tests.faults.injectors import faketime_env, partition_rules
 from tests.faults.workload import Ack, Failure, WatchLog, Workload
 
@@ -50,6 +50,21 @@ def test_a_gap_is_an_acknowledged_write_never_seen() -> None:
     assert watch_gaps(acks, log) == ["b@11"]
     log.record("b", 11, ordered=False)  # a relist after a 410 showed it
     assert watch_gaps(acks, log) == []
+
+
+def test_a_gap_names_the_resume_that_passed_it_and_what_set_its_resource_version() -> None:
+    log = WatchLog()
+    log.resumes.append((log.last_rv, log.source))  # the first watch, after the list
+    log.record("a", 10)
+    log.advance(9, "bookmark")  # behind: changes nothing
+    assert (log.last_rv, log.source) == (10, "event")
+    log.advance(13, "bookmark")  # ahead of b@12, which this stream never sent
+    log.resumes.append((log.last_rv, log.source))  # the stream broke: watch again
+    log.record("c", 14)
+    acks = [Ack("a", 10, "x", 0.0, 0.1), Ack("b", 12, "y", 0.1, 0.2), Ack("c", 14, "z", 0.2, 0.3),
+            Ack("d", 15, "w", 0.3, 0.4)]
+    assert gap_resumes(acks, log) == ["b@12: resumed from 13 (bookmark)",
+                                      "d@15: within one stream (no resume passed it)"]
 
 
 def test_the_outage_is_the_longest_run_of_failed_writes() -> None:

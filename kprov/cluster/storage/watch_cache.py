@@ -182,21 +182,31 @@ class CacheEvent:
 
 
 class Subscription:
-    """A client watch: events under ``prefix`` newer than its start revision, in order."""
+    """A client watch: events under ``prefix`` newer than its start revision, in order.
 
-    def __init__(self, cache: WatchCache, prefix: str) -> None:
+    Events at or below the start revision are never delivered, even when they reach the
+    cache after the watch began (its client came from another API server, whose cache was
+    further on): the client has them already, as kube-apiserver's cacheWatcher filters."""
+
+    def __init__(self, cache: WatchCache, prefix: str, after_revision: int = 0) -> None:
         self.prefix = prefix
+        self.after = after_revision
         self._cache = cache
         self._queue: asyncio.Queue[CacheEvent | None] = asyncio.Queue()
+        self._last = after_revision  # the revision of the last event queued
         self.closed = False
 
     def push(self, event: CacheEvent | None) -> None:
-        if self.closed:
+        if self.closed or event is not None and event.revision <= self.after:
             return
-        if event is None or self._queue.qsize() > _MAX_PENDING:
+        # A subscriber too far behind is ended, but only between revisions: the writes of one
+        # group commit share a revision, and a client resuming from the last one it got must
+        # have had all of it.
+        if event is None or self._queue.qsize() > _MAX_PENDING and event.revision != self._last:
             self.closed = True
             self._queue.put_nowait(None)
             return
+        self._last = event.revision
         self._queue.put_nowait(event)
 
     async def next(self, timeout: float | None) -> CacheEvent | None:
@@ -216,6 +226,18 @@ class Subscription:
                 break
             events.append(event)
         return events
+
+    def bookmark(self) -> int | None:
+        """The resourceVersion a BOOKMARK may carry now: the revision up to which the cache's
+        events have all been taken from this queue (so sent, by a handler that writes what
+        it takes before it waits again). None while events are queued -- a wait's timeout
+        can end with one just arrived, and a bookmark past it would let a client that
+        resumes from the bookmark skip it -- and while the cache is still below the
+        revision the watch started from (the client is further on already)."""
+        if self.closed or not self._queue.empty():
+            return None
+        revision = self._cache.events_revision
+        return revision if revision >= self.after else None
 
     def close(self) -> None:
         self.closed = True
@@ -248,6 +270,9 @@ class WatchCache:
         self._ring: deque[CacheEvent] = deque()
         self._oldest = 0  # watching from any revision >= this is answerable
         self.revision = 0
+        # the revision up to which every event has been applied (and handed to subscribers):
+        # ``revision`` less its moves by _unchanged_since, which events may still follow
+        self.events_revision = 0
         self._live_keys = 0  # keys under /registry/ in etcd at self.revision, by the events
         self._subscribers: dict[str, set[Subscription]] = {}
         self._advanced = asyncio.Condition()
@@ -298,6 +323,7 @@ class WatchCache:
         self._ring.clear()
         self._oldest = revision
         self.revision = revision
+        self.events_revision = revision
         # A watch that subscribed while the cache was reloading followed the old history; the
         # events between it and this load are in neither. End it: its client watches again
         # from its last resourceVersion and gets them, or a 410 and relists (never a gap).
@@ -313,6 +339,8 @@ class WatchCache:
                         self._apply(raw)
                     if batch.revision > self.revision:
                         self.revision = batch.revision
+                    if batch.revision > self.events_revision:  # etcd: all events up to it came
+                        self.events_revision = batch.revision
                     async with self._advanced:
                         self._advanced.notify_all()
                     if stop_requested():  # cancelled, the CancelledError lost on the way
@@ -392,6 +420,7 @@ class WatchCache:
         if event.type != "DELETED":
             objects[key] = event._obj
         self.revision = revision
+        self.events_revision = revision
         self._ring.append(event)
         if len(self._ring) > self._capacity:
             self._oldest = self._ring.popleft().revision
@@ -580,7 +609,7 @@ class WatchCache:
         :class:`RevisionExpiredError` when that history is gone."""
         if after_revision < self._oldest:
             raise RevisionExpiredError(after_revision, self._oldest)
-        sub = Subscription(self, prefix)
+        sub = Subscription(self, prefix, after_revision)
         for event in self._ring_after(after_revision):
             if event.key.startswith(prefix):
                 sub.push(event)

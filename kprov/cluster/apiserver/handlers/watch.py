@@ -115,12 +115,12 @@ async def _starting_point(
     return [], since
 
 
-def _bookmark(ctx: ApiContext, info: ResourceInfo) -> dict[str, Any]:
+def _bookmark(info: ResourceInfo, revision: int) -> dict[str, Any]:
     """A BOOKMARK event's object: the kind, with only the revision the watch has reached."""
     return {
         "kind": info.kind,
         "apiVersion": info.api_version,
-        "metadata": {"resourceVersion": str(ctx.cache.revision)},
+        "metadata": {"resourceVersion": str(revision)},
     }
 
 
@@ -191,8 +191,11 @@ async def handle_watch(
             try:
                 event = await sub.next(min(remaining, interval) if bookmarks else remaining)
             except TimeoutError:
-                if bookmarks and deadline - loop.time() > 0:
-                    await response.write(encoder.plain("BOOKMARK", _bookmark(ctx, info)))
+                # not the cache's revision: the wait may have timed out with an event just
+                # queued, and a bookmark past it could make a resuming client skip it
+                revision = sub.bookmark()
+                if bookmarks and revision is not None and deadline - loop.time() > 0:
+                    await response.write(encoder.plain("BOOKMARK", _bookmark(info, revision)))
                 continue
             if event is None:
                 break
