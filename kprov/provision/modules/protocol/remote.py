@@ -24,6 +24,7 @@ import zlib
 from collections.abc import Mapping
 from typing import Any
 
+from kprov.provision.modules.protocol.hostcache import cached_program, full_program, head_digest
 from kprov.provision.modules.protocol.pack import ModulePack
 
 __all__ = ["interpreter_for", "module_command", "payload_head"]
@@ -85,13 +86,16 @@ def interpreter_for(command: str, task_vars: Mapping[str, Any]) -> str:
 
 
 def module_command(
-    pack: ModulePack, args: Mapping[str, Any], task_vars: Mapping[str, Any]
+    pack: ModulePack, args: Mapping[str, Any], task_vars: Mapping[str, Any], *, cached: bool = False
 ) -> tuple[str, bytes]:
     """The command and its standard input that run ``pack`` with ``args`` (internal ``_ansible_``
-    arguments included)."""
+    arguments included). ``cached``: a new-style module's head from the host's cache
+    (hostcache), else the program that sends it (and caches it there)."""
     if pack.style == "new":
         arguments = json.dumps({"ANSIBLE_MODULE_ARGS": dict(args)}, default=str)
-        program = payload_head(pack) + (_TAIL % {"args": arguments, "fqn": pack.source.fqn}).encode()
+        head = payload_head(pack)
+        start = cached_program(pack.head_digest) if cached else full_program(head, pack.head_digest)
+        program = start + (_TAIL % {"args": arguments, "fqn": pack.source.fqn}).encode()
         python = interpreter_for("/usr/bin/python", task_vars)
         return f"{python} -", program
     return "/bin/sh -s", _script(pack, args, task_vars).encode()
@@ -106,6 +110,7 @@ def payload_head(pack: ModulePack) -> bytes:
         files[pack.source.fqn] = (False, pack.text.decode("utf-8", "replace"))
         blob = base64.b64encode(zlib.compress(json.dumps(files).encode(), 6)).decode()
         pack.head = (_HEAD % {"files": blob, "fqn": pack.source.fqn}).encode()
+        pack.head_digest = head_digest(pack.head)
     return pack.head
 
 
