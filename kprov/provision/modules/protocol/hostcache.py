@@ -1,9 +1,10 @@
 """A new-style module's program kept on the host, so a task sends only its arguments.
 
 The program's args-independent head (the packed module_utils and the import hook,
-``remote.payload_head``) is ~100 KB: too big for the connection's persistent shell, so each
-task opened an exec channel for it and the host decompressed it again. Ansible sends its
-AnsiballZ payload on every task as well; kprov instead keeps the head in the remote user's
+``remote.payload_head``) is larger than the connection's persistent shell frames, so each
+task opened an exec channel for it and the host decompressed it again (decision 0055, round
+7). Ansible sends its AnsiballZ payload on every task as well; kprov instead keeps the head
+in the remote user's
 own ``~/.ansible/tmp/kprov-payloads/<sha256>.py`` (ansible-core's default ``remote_tmp``;
 folder 0700, file 0600, the home found from the effective uid, not ``$HOME``, so a ``become``
 never reads or writes another user's folder):
