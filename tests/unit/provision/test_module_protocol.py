@@ -4,7 +4,11 @@ role's own modules over the local connection (the machine's real Python and shel
 from __future__ import annotations
 
 import json
+import os
+import pwd
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,8 +18,10 @@ from typer.testing import CliRunner
 from kprov.cli import provision as provision_cli
 from kprov.provision.execute.task.report import diff_entries
 from kprov.provision.modules.protocol.answer import parse_answer, to_result
+from kprov.provision.modules.protocol.hostcache import is_missing
 from kprov.provision.modules.protocol.locate import Locator, ModuleSource, core_package_dir
 from kprov.provision.modules.protocol.pack import module_style, pack_module
+from kprov.provision.modules.protocol.remote import module_command
 
 ROLES = Path(__file__).parents[2] / "data" / "protocol_roles"
 needs_core = pytest.mark.skipif(core_package_dir() is None, reason="ansible-core is not installed")
@@ -141,3 +147,77 @@ def test_roles_own_modules_converge_over_the_local_connection(
     assert (tmp_path / "out" / "sh.txt").read_text() == "shell\n"
     second = _apply(tmp_path)
     assert second["ok"] and second["stats"]["here"]["changed"] == 0
+
+
+def _program_run(tmp_path: Path, text: str, args: dict) -> tuple[str, subprocess.CompletedProcess[bytes]]:
+    module = tmp_path / "kprov_probe.py"
+    module.write_text(text)
+    pack = pack_module(ModuleSource("kprov_probe", module, "ansible.modules.kprov_probe"), [])
+    command, program = module_command(pack, args, {"ansible_python_interpreter": sys.executable})
+    assert command == f"{sys.executable} -"
+    return program.decode(), subprocess.run([sys.executable, "-"], input=program, capture_output=True,
+                                            timeout=60, check=False)
+
+
+@needs_core
+def test_a_new_style_program_is_built_once_per_pack_and_runs_each_tasks_arguments(tmp_path: Path) -> None:
+    text = ("from ansible.module_utils.basic import AnsibleModule\n"
+            "m = AnsibleModule(argument_spec=dict(word=dict(type='str')))\n"
+            "m.exit_json(changed=False, said=m.params['word'])\n")
+    module = tmp_path / "kprov_probe.py"
+    module.write_text(text)
+    pack = pack_module(ModuleSource("kprov_probe", module, "ansible.modules.kprov_probe"), [])
+    _, first = module_command(pack, {"word": "one"}, {})
+    head = pack.head
+    assert head is not None and repr(head).encode() in first
+    _, second = module_command(pack, {"word": "two"}, {})
+    assert pack.head is head and repr(head).encode() in second and first != second  # the head is reused
+    for word, program in (("one", first), ("two", second)):
+        done = subprocess.run([sys.executable, "-"], input=program, capture_output=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["said"] == word
+    assert b"importlib.abc" not in head  # the hook needs none of importlib.abc's imports
+
+
+@needs_core
+def test_a_new_style_modules_traceback_names_its_own_file_and_line(tmp_path: Path) -> None:
+    text = "import ansible.module_utils.basic\nraise ValueError('kprov boom')\n"
+    _, done = _program_run(tmp_path, text, {})
+    assert done.returncode == 1
+    stderr = done.stderr.decode()
+    assert "ValueError: kprov boom" in stderr
+    assert '"<kprov>/ansible/modules/kprov_probe.py", line 2' in stderr  # module_stderr as ansible-core's
+
+
+@needs_core
+def test_the_host_keeps_the_head_and_a_task_then_sends_only_its_arguments(tmp_path: Path) -> None:
+    module = tmp_path / "kprov_cached_probe.py"
+    module.write_text("from ansible.module_utils.basic import AnsibleModule\n"
+                      f"# {tmp_path}\n"  # a head of its own: no other test's cache file matches
+                      "m = AnsibleModule(argument_spec=dict(word=dict(type='str')))\n"
+                      "m.exit_json(changed=False, said=m.params['word'])\n")
+    pack = pack_module(ModuleSource("kprov_cached_probe", module, "ansible.modules.kprov_cached_probe"), [])
+    cache = Path(pwd.getpwuid(os.geteuid()).pw_dir) / ".ansible" / "tmp" / "kprov-payloads"
+
+    def run(word: str, cached: bool) -> subprocess.CompletedProcess[str]:
+        _, program = module_command(pack, {"word": word}, {}, cached=cached)
+        return subprocess.run([sys.executable, "-"], input=program.decode(), capture_output=True, text=True,
+                              timeout=60)
+
+    try:
+        missing = run("one", cached=True)
+        assert is_missing(missing.returncode, missing.stdout) and missing.stderr == ""
+        full = run("one", cached=False)
+        assert json.loads(full.stdout)["said"] == "one"
+        kept = cache / f"{pack.head_digest}.py"
+        assert kept.read_bytes() == pack.head and kept.stat().st_mode & 0o777 == 0o600
+        _, small = module_command(pack, {"word": "two"}, {}, cached=True)
+        assert len(small) < len(pack.head or b"") // 10  # a task sends its arguments, not the head
+        hit = run("two", cached=True)
+        assert hit.returncode == 0 and json.loads(hit.stdout)["said"] == "two", hit.stderr
+        kept.write_bytes((pack.head or b"") + b"\nraise SystemExit('altered')\n")
+        altered = run("three", cached=True)  # a file whose digest is not its name never runs
+        assert is_missing(altered.returncode, altered.stdout)
+    finally:
+        for stale in cache.glob(f"{pack.head_digest}.py*"):
+            stale.unlink()

@@ -14,6 +14,7 @@ from typing import Any
 
 from kprov.provision.modules.base import ModuleContext, ModuleResult, TaskView
 from kprov.provision.modules.protocol.answer import parse_answer, to_result
+from kprov.provision.modules.protocol.hostcache import is_missing
 from kprov.provision.modules.protocol.pack import ModulePack
 from kprov.provision.modules.protocol.remote import interpreter_for, module_command
 
@@ -84,8 +85,12 @@ class ProtocolModule:
     def run(self, ctx: ModuleContext, args: Mapping[str, Any]) -> ModuleResult:
         full = {**args, **internal_args(self.name, ctx.check_mode, ctx.diff, self.no_log, self.verbosity,
                                          ctx.task_vars)}
-        command, stdin = module_command(self.pack, full, ctx.task_vars)
+        new = self.pack.style == "new"
+        command, stdin = module_command(self.pack, full, ctx.task_vars, cached=new)
         answer = ctx.run(command, stdin=stdin)
+        if new and is_missing(answer.rc, answer.stdout):  # first run of this module on the host
+            command, stdin = module_command(self.pack, full, ctx.task_vars)
+            answer = ctx.run(command, stdin=stdin)
         interpreter = (interpreter_for("/usr/bin/python", ctx.task_vars) if self.pack.style == "new"
                        else interpreter_for(self.pack.shebang, ctx.task_vars))
         data = parse_answer(answer.stdout, answer.stderr, answer.rc, interpreter)

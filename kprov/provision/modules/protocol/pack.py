@@ -54,6 +54,9 @@ class ModulePack:
     shebang: str = ""  # the module's first line without "#!" (non-new styles)
     # python module name -> (is a package, source text): what a new-style module imports
     files: dict[str, tuple[bool, str]] = field(default_factory=dict)
+    # the program's args-independent start, built on first use (remote.payload_head)
+    head: bytes | None = field(default=None, repr=False, compare=False)
+    head_digest: str = field(default="", repr=False, compare=False)  # its SHA-256 (hostcache)
 
 
 def module_style(data: bytes) -> str:

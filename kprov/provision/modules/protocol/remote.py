@@ -24,14 +24,19 @@ import zlib
 from collections.abc import Mapping
 from typing import Any
 
+from kprov.provision.modules.protocol.hostcache import cached_program, full_program, head_digest
 from kprov.provision.modules.protocol.pack import ModulePack
 
-__all__ = ["interpreter_for", "module_command"]
+__all__ = ["interpreter_for", "module_command", "payload_head"]
 
-_BOOTSTRAP = '''import base64, json, runpy, sys, zlib
-import importlib.abc, importlib.util
+# The part of the program that is the same for every run of a module (its files, the import
+# hook): built once per pack (``payload_head``); only the arguments' tail is rendered per task.
+# The hook is a plain finder/loader (no ``importlib.abc``, whose import pulls in
+# ``importlib.resources`` on every module run).
+_HEAD = '''import base64, json, runpy, sys, zlib
+import importlib.util
 FILES = json.loads(zlib.decompress(base64.b64decode(%(files)r)))
-class KprovModuleFiles(importlib.abc.InspectLoader, importlib.abc.MetaPathFinder):
+class KprovModuleFiles:
     def find_spec(self, name, path=None, target=None):
         if name not in FILES:
             return None
@@ -48,9 +53,14 @@ class KprovModuleFiles(importlib.abc.InspectLoader, importlib.abc.MetaPathFinder
         return self._entry(name)[1]
     def get_code(self, name):
         return compile(FILES[name][1], "<kprov>/" + name.replace(".", "/") + ".py", "exec", dont_inherit=True)
+    def create_module(self, spec):
+        return None
+    def exec_module(self, module):
+        exec(self.get_code(module.__spec__.name), module.__dict__)
 sys.meta_path.insert(0, KprovModuleFiles())
 import ansible.module_utils.basic as basic
-basic._ANSIBLE_ARGS = %(args)r.encode("utf-8")
+'''
+_TAIL = '''basic._ANSIBLE_ARGS = %(args)r.encode("utf-8")
 runpy.run_module(%(fqn)r, init_globals=dict(_module_fqn=%(fqn)r, _modlib_path=None),
                  run_name="__main__", alter_sys=True)
 '''
@@ -76,19 +86,32 @@ def interpreter_for(command: str, task_vars: Mapping[str, Any]) -> str:
 
 
 def module_command(
-    pack: ModulePack, args: Mapping[str, Any], task_vars: Mapping[str, Any]
+    pack: ModulePack, args: Mapping[str, Any], task_vars: Mapping[str, Any], *, cached: bool = False
 ) -> tuple[str, bytes]:
     """The command and its standard input that run ``pack`` with ``args`` (internal ``_ansible_``
-    arguments included)."""
+    arguments included). ``cached``: a new-style module's head from the host's cache
+    (hostcache), else the program that sends it (and caches it there)."""
     if pack.style == "new":
+        arguments = json.dumps({"ANSIBLE_MODULE_ARGS": dict(args)}, default=str)
+        head = payload_head(pack)
+        start = cached_program(pack.head_digest) if cached else full_program(head, pack.head_digest)
+        program = start + (_TAIL % {"args": arguments, "fqn": pack.source.fqn}).encode()
+        python = interpreter_for("/usr/bin/python", task_vars)
+        return f"{python} -", program
+    return "/bin/sh -s", _script(pack, args, task_vars).encode()
+
+
+def payload_head(pack: ModulePack) -> bytes:
+    """The args-independent start of a new-style module's program: its files compressed and
+    the import hook. Built once per pack (a pack is built once per module file per run), so
+    a module run many times costs one compression, not one per task."""
+    if pack.head is None:
         files = dict(pack.files)
         files[pack.source.fqn] = (False, pack.text.decode("utf-8", "replace"))
         blob = base64.b64encode(zlib.compress(json.dumps(files).encode(), 6)).decode()
-        arguments = json.dumps({"ANSIBLE_MODULE_ARGS": dict(args)}, default=str)
-        program = _BOOTSTRAP % {"files": blob, "args": arguments, "fqn": pack.source.fqn}
-        python = interpreter_for("/usr/bin/python", task_vars)
-        return f"{python} -", program.encode()
-    return "/bin/sh -s", _script(pack, args, task_vars).encode()
+        pack.head = (_HEAD % {"files": blob, "fqn": pack.source.fqn}).encode()
+        pack.head_digest = head_digest(pack.head)
+    return pack.head
 
 
 def _script(pack: ModulePack, args: Mapping[str, Any], task_vars: Mapping[str, Any]) -> str:
