@@ -13,8 +13,8 @@ the partition's offset (no udev here): a systemd-networkd file matched on the VM
 both static addresses, the hostname, the lab's /etc/hosts and apt source, the lab key for
 root. The node packages (``kprov bundle``'s deb cache the VM stage fills) are unpacked with
 dpkg in a chroot there too, since dpkg under software emulation takes minutes; the roles
-find them installed. The kernel is booted directly (-kernel/-initrd from the box's rootfs),
-which skips SeaBIOS and extlinux under TCG.
+find them installed (and the lab repository's index for the rest). The kernel is booted
+directly (-kernel/-initrd from the box's rootfs), which skips SeaBIOS and extlinux under TCG.
 """
 
 from __future__ import annotations
@@ -150,6 +150,10 @@ class LabWorkerVM:
         _run(["chroot", str(root), "/bin/sh", "-c",
               "DEBIAN_FRONTEND=noninteractive dpkg -i /tmp/kprov-debs/*.deb"], 1800)
         shutil.rmtree(staging)
+        # The lab repository's index, as a lab host's base image has it: the roles' apt
+        # tasks install what the debs above left out (haproxy for the Ingress role) without
+        # updating the cache themselves.
+        _run(["chroot", str(root), "apt-get", "update", "-q"], 600)
 
     def boot(self) -> None:
         """The tap on the lab bridge, then QEMU (TCG: this machine's /dev/kvm runs no stock kernel)."""
