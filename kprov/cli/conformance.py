@@ -48,6 +48,10 @@ def register(app: typer.Typer) -> None:
         ),
         content_type: str = typer.Option("protobuf", "--content-type",
                                          help="The suite's wire format: protobuf (its default) or json."),
+        num_nodes: int = typer.Option(
+            None, "--num-nodes", min=1,
+            help="Upstream's --num-nodes: the node count specs that need N nodes compare with "
+                 "(default: the suite counts the schedulable nodes)."),
     ) -> None:
         """Run the upstream Kubernetes conformance suite offline and write a report."""
         console = Console(highlight=False)
@@ -67,7 +71,7 @@ def register(app: typer.Typer) -> None:
             skip=selection.skip if skip is None else skip, tests_file=tests, expect_file=expect,
             parallel=parallel, timeout_min=timeout, push_images=images, content_type=media,
             mirror_images=suite != "conformance" if mirror_images is None else mirror_images,
-            selection=selection if skip is None else None,
+            selection=selection if skip is None else None, num_nodes=num_nodes,
         )
         try:
             run = run_conformance(opts, say=lambda text: console.print(escape(text)))

@@ -63,6 +63,7 @@ class ConformanceOptions:
     mirror_images: bool = False  # the images in the cluster's mirrors too (imagePullPolicy Always)
     content_type: str = "application/vnd.kubernetes.protobuf"  # the suite's own default
     selection: Suite | None = None  # the named suite whose skip rules the report explains
+    num_nodes: int | None = None  # upstream's --num-nodes (default: the suite counts schedulable nodes)
 
 
 @dataclass
@@ -182,7 +183,7 @@ def _launch(suite: E2ESuite, opts: ConformanceOptions, names: list[str], directo
     directory.mkdir(parents=True, exist_ok=True)
     command = suite.command(kubeconfig=opts.kubeconfig, report_dir=directory, focus=focus_regex(names),
                             kubectl=kubectl, workarounds=workarounds, timeout_min=opts.timeout_min,
-                            content_type=opts.content_type)
+                            content_type=opts.content_type, num_nodes=opts.num_nodes)
     log = (directory / "e2e.log").open("wb")
     try:
         return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)

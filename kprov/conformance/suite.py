@@ -83,7 +83,10 @@ class E2ESuite:
 
     def command(self, *, kubeconfig: Path, report_dir: Path, focus: str, kubectl: str,
                 workarounds: Workarounds, timeout_min: int,
-                content_type: str = "application/json") -> list[str]:
+                content_type: str = "application/json", num_nodes: int | None = None) -> list[str]:
+        """The e2e command line; ``num_nodes`` is upstream's ``--num-nodes`` (the count specs'
+        ``SkipUnlessNodeCountIsAtLeast`` compare with; without it the suite counts the
+        schedulable nodes once at start)."""
         host = current_server(kubeconfig)
         return [
             str(self.binary),
@@ -95,6 +98,7 @@ class E2ESuite:
             "--allowed-not-ready-nodes=0",
             "--system-pods-startup-timeout=1m",
             *workarounds.flags(),
+            *([f"--num-nodes={num_nodes}"] if num_nodes is not None else []),
             f"--report-dir={report_dir}",
             f"--ginkgo.json-report={report_dir / 'report.json'}",
             f"--ginkgo.focus={focus}",

@@ -5,7 +5,8 @@ nspawn lab: /run/systemd/container, or ``systemd-detect-virt --container``) shar
 machine's kernel, where role common only warns, so it gets one passing row saying so.
 One command per host prints everything; ``parse_kernel_report`` turns it into check rows
 (pure, so tests can feed it text). The expected values are role common's defaults, or the
-inventory's ``common_kernel_modules`` / ``common_sysctls`` / ``common_kernel_sysctls`` when set.
+inventory's ``common_kernel_modules`` (plus ``common_extra_kernel_modules``) / ``common_sysctls``
+/ ``common_kernel_sysctls`` when set.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ KERNEL_SYSCTLS: dict[str, str] = {
 def expected_kernel(host_vars: Mapping[str, Any]) -> tuple[list[str], dict[str, str], bool]:
     """(modules, sysctls, swap off?) the host must have, from the inventory or the defaults."""
     modules = [str(m) for m in host_vars.get("common_kernel_modules", MODULES)]
+    modules += [str(m) for m in host_vars.get("common_extra_kernel_modules") or () if str(m) not in modules]
     merged = {**dict(host_vars.get("common_sysctls", NET_SYSCTLS)),
               **dict(host_vars.get("common_kernel_sysctls", KERNEL_SYSCTLS))}
     sysctls = {str(k): str(v) for k, v in merged.items()}

@@ -29,3 +29,14 @@ def test_the_command_passes_the_current_contexts_server_as_host(tmp_path: Path) 
         workarounds=Workarounds(), timeout_min=10)
     assert "--host=https://10.0.0.3:6443" in command
     assert current_server(tmp_path / "missing.conf") == ""
+
+
+def test_num_nodes_is_passed_only_when_given(tmp_path: Path) -> None:
+    suite, kubeconfig = E2ESuite(Path("/bin/e2e.test")), _kubeconfig(tmp_path)
+
+    def command(num_nodes: int | None) -> list[str]:
+        return suite.command(kubeconfig=kubeconfig, report_dir=tmp_path, focus="x", kubectl="kubectl",
+                             workarounds=Workarounds(), timeout_min=10, num_nodes=num_nodes)
+
+    assert not any(arg.startswith("--num-nodes") for arg in command(None))
+    assert "--num-nodes=2" in command(2)

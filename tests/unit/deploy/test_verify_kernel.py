@@ -55,6 +55,15 @@ def test_inventory_overrides_what_is_expected() -> None:
     assert "kernel module br_netfilter loaded" not in rows
 
 
+
+def test_extra_modules_are_expected_beside_the_defaults() -> None:
+    rows = _rows(GOOD, {"common_extra_kernel_modules": ["sctp", "overlay"]})
+    assert rows["kernel module sctp loaded"] == (False, "")
+    assert rows["kernel module overlay loaded"] == (True, "")
+    assert list(rows).count("kernel module overlay loaded") == 1
+    assert _rows(GOOD + "module sctp 1\n", {"common_extra_kernel_modules": ["sctp"]})[
+        "kernel module sctp loaded"] == (True, "")
+
 def test_script_asks_for_every_item_and_detects_containers_first() -> None:
     modules, sysctls, _ = expected_kernel({})
     script = kernel_script(modules, sysctls)

@@ -156,3 +156,36 @@ def test_both_families_sync_together_and_a_failure_is_raised() -> None:
     broken = ProxySettings(node_ips=("fd77:77:2::11",), cluster_cidr="fd00:10:244::/999", family=6)
     with pytest.raises(NftError):
         sync_families([isolated(4), isolated(6)], [V4, broken], {4: ports[0], 6: ports[1]}.__getitem__)
+
+
+def _sctp_objects() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """upstream's Granular Checks' NodePort Service for SCTP (port 95, netexec's 8082), both families."""
+    ports = [{"name": "sctp", "port": 95, "nodePort": 30095, "protocol": "SCTP"}]
+    services = [_dual("sctp", "10.96.0.15", "fd00:10:96::f", ports=ports, type="NodePort")]
+    kw: dict[str, Any] = {"port": 8082, "port_name": "sctp", "protocol": "SCTP"}
+    slices = [endpoint_slice("sctp", ["10.244.3.3"], **kw), _slice6("sctp", ["fd00:10:244:3::3"], **kw)]
+    return services, slices
+
+
+def test_an_sctp_service_gets_sctp_elements_and_dnat_in_both_tables() -> None:
+    services, slices = _sctp_objects()
+    v6 = render_full(compute_ruleset(service_ports(services, slices, 6), V6), table_name(6))
+    v4 = render_full(compute_ruleset(service_ports(services, slices, 4), V4), table_name(4))
+    assert "fd00:10:96::f . sctp . 95 : goto svc-" in v6 and "10.96.0.15 . sctp . 95 : goto svc-" in v4
+    assert "sctp . 30095 : goto ext-" in v6 and "sctp . 30095 : goto ext-" in v4
+    assert "meta l4proto sctp dnat to [fd00:10:244:3::3]:8082" in v6
+    assert "meta l4proto sctp dnat to 10.244.3.3:8082" in v4
+    assert " tcp . 95" not in v6 + v4 and "l4proto tcp dnat" not in v6 + v4
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("nft") or not shutil.which("unshare"),
+                    reason="needs root, nft and unshare for a throwaway network namespace")
+def test_nft_accepts_the_sctp_rules_of_both_families(tmp_path: Path) -> None:
+    services, slices = _sctp_objects()
+    script = tmp_path / "rules.nft"
+    script.write_text(render_full(compute_ruleset(service_ports(services, slices, 4), V4), table_name(4))
+                      + render_full(compute_ruleset(service_ports(services, slices, 6), V6), table_name(6)))
+    proc = subprocess.run(["unshare", "--net", "sh", "-c", f"nft -f {script} && nft list table ip6 kprov"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "fd00:10:96::f . sctp . 95" in proc.stdout
