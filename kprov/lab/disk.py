@@ -1,9 +1,16 @@
 """A host's disk: an overlayfs (shared base below, the host's own upper dir on top).
 
-Identity files are written once, at creation (machine-id, sshd host keys). Files that derive
+Identity files are written once, at creation (machine-id, sshd host keys, and the resolver
+configuration, which a host's roles may change afterwards). Files that derive
 from the instance (hostname, /etc/hosts, apt sources, authorized key, the loop-device unit of
 :mod:`kprov.lab.loopdev`) are rewritten before
 every start, so a host always matches its instance even though the base is shared.
+The lab has no DNS resolver: a host's resolv.conf names its own loopback, where nothing
+listens, so a lookup of a name /etc/hosts does not hold fails at once (a refused query), as
+on a network whose resolver answers "no such name". The base image's copy names the build
+machine's resolver, which lab hosts must never reach; packets to it were dropped, and every
+such lookup waited out its timeouts (glibc: 5 s a try, two tries a family), which daemons
+that look up their own name at start (exim, squid) pay at each restart.
 /var/lib/containerd is a plain directory of the machine's filesystem bound into the host,
 because overlayfs cannot be the upper layer of containerd's own overlay mounts.
 """
@@ -22,6 +29,10 @@ from kprov.lab.system import mount_points, run
 
 __all__ = ["create_disk", "disk_exists", "disk_mounted", "mount_disk", "unmount_disk", "write_instance_files"]
 
+LAB_RESOLV_CONF = (
+    "# kprov lab: no resolver in the lab; loopback refuses at once (names are in /etc/hosts)\n"
+    "nameserver 127.0.0.1\n"
+)
 APT_LAB_CONF = (
     '// kprov lab: the local bundle has no recommended extras\nAPT::Install-Recommends "false";\n'
 )
@@ -54,6 +65,7 @@ def create_disk(layout: LabLayout, host: str) -> None:
         _write(upper / "etc/ssh" / name, private, 0o600)
         _write(upper / "etc/ssh" / f"{name}.pub", public)
     _write(upper / "etc/machine-id", uuid.uuid4().hex + "\n", 0o444)
+    _write(upper / "etc/resolv.conf", LAB_RESOLV_CONF)
 
 
 def mount_disk(layout: LabLayout, host: str) -> None:
