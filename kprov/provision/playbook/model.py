@@ -98,7 +98,7 @@ class Task:
     delegate_to: str | None = None
     delegate_facts: Any = None  # facts the task sets go to the delegate_to host
     ignore_unreachable: Any = None  # an unreachable host is recorded, and stays in the play
-    ignore_errors: bool = False
+    ignore_errors: Any = False  # a bool, or a template a host's run renders (Ansible's isa bool)
     check_mode: bool | None = None
     diff: bool | None = None
     no_log: bool = False

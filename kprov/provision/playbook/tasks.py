@@ -389,7 +389,7 @@ def _build(data: dict[str, Any], action: str, args: dict[str, Any], scope: Scope
         delegate_to=data.get("delegate_to", kw("delegate_to")),
         delegate_facts=data.get("delegate_facts", kw("delegate_facts")),
         ignore_unreachable=data.get("ignore_unreachable", kw("ignore_unreachable")),
-        ignore_errors=bool(data.get("ignore_errors", kw("ignore_errors", False))),
+        ignore_errors=data.get("ignore_errors", kw("ignore_errors", False)),  # templated per host
         check_mode=data.get("check_mode", kw("check_mode")),
         diff=data.get("diff", kw("diff")),
         no_log=bool(data.get("no_log", kw("no_log", False))),

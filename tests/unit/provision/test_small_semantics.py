@@ -104,3 +104,18 @@ def test_debug_above_the_runs_verbosity_is_skipped(tmp_path: Path, monkeypatch: 
     assert report.ok and runtime["h"]["quiet"]["skipped"] is True
     assert runtime["h"]["quiet"]["skipped_reason"] == "Verbosity threshold not met."
     assert runtime["h"]["loud"]["msg"] == "hi"
+
+
+def test_a_templated_ignore_errors_is_rendered_per_host(tmp_path: Path, monkeypatch: MP) -> None:
+    """``ignore_errors: "{{ ansible_check_mode }}"`` (devsec.os_hardening's auditd handler)
+    ignores nothing outside check mode: the host fails and runs nothing after it."""
+    play = "- hosts: all\n  gather_facts: false\n  vars: {tolerate: 'yes'}\n  tasks:\n"
+    files = {"site.yml": play + (
+        "    - fail: msg=kept\n      ignore_errors: \"{{ tolerate }}\"\n"
+        "    - fail: msg=stops\n      ignore_errors: \"{{ ansible_check_mode }}\"\n"
+        "    - set_fact: after=1\n")}
+    report, runtime = run_fake(tmp_path, monkeypatch, files, ["h"])
+    statuses = [(r.task, r.status, r.ignored) for r in report.results if r.host == "h"]
+    assert statuses[0][1:] == ("failed", True)
+    assert statuses[1][1:] == ("failed", False)
+    assert "after" not in runtime["h"] and not report.ok

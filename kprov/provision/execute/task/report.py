@@ -23,6 +23,19 @@ def bool_keyword(value: Any) -> bool:
     return bool(value) if not isinstance(value, str) else to_bool(value)
 
 
+def ignores_errors(task: Task, scope: Any) -> bool:
+    """``ignore_errors`` rendered in a host's ``scope``, as ansible-core post-validates a
+    bool field: ``"{{ ansible_check_mode }}"`` is false outside check mode. A value that
+    cannot be rendered ignores nothing (the task has failed either way)."""
+    value = task.ignore_errors
+    if isinstance(value, str) and ("{{" in value or "{%" in value):
+        try:
+            value = scope.template(value, f"task field 'ignore_errors' ({task.origin})")
+        except Exception:  # noqa: BLE001 - any rendering error: the failure stands
+            return False
+    return bool_keyword(value)
+
+
 def safe_diff(entry: dict[str, Any]) -> dict[str, Any]:
     """A diff entry as it may be shown: a module's content diff of key material already says
     only "content changed (secret)"; any other text is redacted (a template that renders a
@@ -68,12 +81,15 @@ def diff_entries(registered: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def task_result(task: Task, status: Status, registered: dict[str, Any], seconds: float, *, host: str,
-                play: str, title: str | None = None) -> TaskResult:
-    """The task's result on ``host`` as it is reported (``title``: its name templated)."""
+                play: str, title: str | None = None, ignore_errors: bool | None = None) -> TaskResult:
+    """The task's result on ``host`` as it is reported (``title``: its name templated;
+    ``ignore_errors``: the keyword as the host's run rendered it, else the task's own value)."""
     diffs = diff_entries(registered)
     for item in loop_results(registered):
         diffs += diff_entries(item)
-    ignored = ((status == "failed" and bool_keyword(task.ignore_errors))
+    if ignore_errors is None:
+        ignore_errors = bool_keyword(task.ignore_errors)
+    ignored = ((status == "failed" and ignore_errors)
                or (status == "unreachable" and bool_keyword(task.ignore_unreachable)))
     public = {"censored": "output hidden: no_log is set"} if task.no_log else registered
     msg = "" if task.no_log and status != "failed" else redact_text(str(registered.get("msg") or ""))

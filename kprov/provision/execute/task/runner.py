@@ -52,7 +52,7 @@ from kprov.provision.execute.task.conditions import apply_conditions, attempt_bu
 from kprov.provision.execute.task.loops import item_layers, labelled, loop_items, loop_outcome
 from kprov.provision.execute.task.module_defaults import defaults_for
 from kprov.provision.execute.task.protocol_fallback import protocol_module
-from kprov.provision.execute.task.report import bool_keyword, inject_facts, task_result
+from kprov.provision.execute.task.report import bool_keyword, ignores_errors, inject_facts, task_result
 from kprov.provision.execute.task.setup import HostUnreachable, TaskSetup
 from kprov.provision.execute.variables import task_scope
 from kprov.provision.modules.base import (
@@ -138,8 +138,9 @@ class TaskRunner:
                 "failed",
                 {"failed": True, "msg": f"task '{task.title}': {err}", "changed": False},
             )
+        ignored = status == "failed" and ignores_errors(task, self.scope(task, extra))
         result = task_result(task, status, registered, time.monotonic() - start, host=self.host.name,
-                             play=self.pctx.play.name, title=title)
+                             play=self.pctx.play.name, title=title, ignore_errors=ignored)
         own_facts = task.action not in _OWN_FACT_ACTIONS and not _places_facts_per_item(task)
         if status in ("ok", "changed") and own_facts:
             inject_facts(registered, self.host)
