@@ -183,7 +183,9 @@ class _Front:
         else:
             apf_headers: dict[str, str] = {}
             reply = await self.serve_compact(raw, request, ri, apf_headers)
-            if apf_headers and isinstance(reply, web.StreamResponse) and not reply.prepared:
+            if apf_headers and (
+                type(reply) is web.Response or isinstance(reply, web.StreamResponse)  # (an ABC's check: slow)
+            ) and not reply.prepared:
                 reply.headers.update(apf_headers)
         return prettified(reply) if wants_pretty(request) else reply
 
