@@ -167,5 +167,8 @@ class AdmissionChain:
             begun = ended
             if new is not None and new is not attrs.obj:
                 attrs = attrs.with_object(new)
-        whole.admitted.observe(begun - started)
+        took = begun - started
+        stage_admitted = whole.admitted
+        stage_admitted.counts[0 if took <= _FIRST_BOUND else bisect_left(ADMISSION_BUCKETS, took)] += 1
+        stage_admitted.total += took
         return attrs

@@ -345,8 +345,14 @@ class _EventLines:
             self._annotations, self._annotations_end = dict(annotations), end
         received, completed = divmod(received_ns, 1_000_000_000), divmod(completed_ns, 1_000_000_000)
         if received[0] == completed[0] == self._second:  # (the usual case: one format for both)
-            return b"%s%s%s%s%s%06dZ%s%s%06dZ%s" % (
-                head, self.audit_id(), between, _RECEIVED, self._second_text, received[1] // 1000,
+            at = self._random_at  # (audit_id() written out: one call less an event)
+            if at + 32 > len(self._random):
+                self._random, at = os.urandom(self.RANDOM_POOL_BYTES).hex().encode(), 0
+            self._random_at = at + 32
+            h = self._random[at:at + 32]
+            return b"%s%s-%s-4%s-%c%s-%s%s%s%s%06dZ%s%s%06dZ%s" % (
+                head, h[:8], h[8:12], h[13:16], _VARIANT[h[16]], h[17:20], h[20:],
+                between, _RECEIVED, self._second_text, received[1] // 1000,
                 _STAGE_STAMP, self._second_text, completed[1] // 1000, end,
             )
         return b"%s%s%s%s%s%s%s%s" % (
