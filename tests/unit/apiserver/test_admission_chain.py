@@ -199,3 +199,34 @@ def test_metrics_per_plugin_and_stage_with_rejections() -> None:
     assert {s.labels["name"] for s in samples} == {"Ok", "No"}
     rejected = {s.labels["rejected"] for s in samples if s.labels["name"] == "No"}
     assert rejected == {"true"}
+
+
+def test_step_times_land_in_the_buckets_histogram_observe_picks() -> None:
+    """The chain's written-out observation puts each step where Histogram.observe would: a
+    quick step in the first bucket, a slow one (past 5 ms) further up, the sums their times."""
+    from kprov.cluster.apiserver.admission.metrics import ADMISSION_BUCKETS
+    from kprov.cluster.client.metrics import Histogram
+
+    async def quick(ctx: Any, attrs: AdmissionAttributes) -> None:
+        return None
+
+    async def slow(ctx: Any, attrs: AdmissionAttributes) -> None:
+        await asyncio.sleep(0.03)  # past the 0.025 s bound
+
+    metrics = AdmissionMetrics()
+    chain = AdmissionChain(
+        [Plugin("Quick", (Step(Stage.MUTATE, frozenset({"CREATE"}), quick),)),
+         Plugin("Slow", (Step(Stage.MUTATE, frozenset({"CREATE"}), slow),))],
+        metrics=metrics,
+    )
+    asyncio.run(chain.run(SimpleNamespace(), Stage.MUTATE, _attrs()))  # type: ignore[arg-type]
+    for name in ("Quick", "Slow"):
+        got = metrics.plugins[(name, "CREATE", "admit")].admitted
+        expected = Histogram(ADMISSION_BUCKETS)
+        expected.observe(got.total)
+        assert got.counts == expected.counts, name
+    assert metrics.plugins[("Quick", "CREATE", "admit")].admitted.counts[0] == 1
+    assert metrics.plugins[("Slow", "CREATE", "admit")].admitted.counts[0] == 0
+    whole = metrics.steps[("CREATE", "admit")].admitted
+    slow_total = metrics.plugins[("Slow", "CREATE", "admit")].admitted.total
+    assert sum(whole.counts) == 1 and whole.total >= slow_total

@@ -11,6 +11,7 @@ import uuid
 from pathlib import Path
 from types import SimpleNamespace
 
+import orjson
 import pytest
 
 from kprov.cluster.apiserver.front.audit import AuditLog, AuditWriter, _EventLines, load_policy
@@ -290,3 +291,20 @@ def test_lines_from_pieces_stamp_both_times_within_and_across_a_second():
         assert event["requestReceivedTimestamp"] == _rfc3339(received)
         assert event["stageTimestamp"] == _rfc3339(completed)
         assert uuid.UUID(event["auditID"]).version == 4
+
+
+def test_annotations_keep_each_events_own_values_and_order():
+    """The encoded annotations are reused only for equal annotations in the same order: every
+    line ends with its own event's, as orjson writes them."""
+    lines = _EventLines()
+    between = b'","stage":"ResponseComplete","requestURI":"/x","responseStatus":{"metadata":{},"code":201}'
+    now = time.time_ns()
+    cases = [{"a": "1", "b": "2"}, {"b": "2", "a": "1"}, {"a": "1", "b": "2"}, {"a": "1", "b": "3"},
+             {"p": "privileged:latest"}, {"p": "privileged:latest"}, None, {}, {"p": "baseline:latest"}]
+    for given in cases:
+        line = lines.tail_line(b'{"auditID":"', between, now, now, given)
+        if given:
+            assert line.endswith(b',"annotations":' + orjson.dumps(given) + b"}\n")
+            assert list(json.loads(line)["annotations"].items()) == list(given.items())
+        else:
+            assert line.endswith(b'Z"}\n') and b"annotations" not in line

@@ -244,3 +244,110 @@ def test_autoupdate_annotation_and_long_running_bypass() -> None:
     assert not should_update_suggested({"metadata": {"annotations": {key: "maybe"}, "generation": 2}})
     assert bypasses(_ri("create", "pods", "a", sub="exec")) and bypasses(_ri("get", "pods", "a", sub="log"))
     assert not bypasses(_ri("watch", "pods", "a")) and not bypasses(None)
+
+
+def _controller(server_limit: int = 600) -> tuple[Controller, dict[str, Any], list[dict[str, Any]]]:
+    schemas = _with_uids(mandatory_flow_schemas() + suggested_flow_schemas(), "fs")
+    levels = _with_uids(mandatory_priority_levels() + suggested_priority_levels(), "pl")
+    mark = {"n": 0}
+    objects = {"schemas": schemas, "levels": levels}
+
+    def lookup(prefix: str) -> list[dict[str, Any]]:
+        return list(objects["schemas"] if "flowschemas" in prefix else objects["levels"])
+
+    return Controller(lookup, server_limit, changes=lambda prefix: mark["n"]), mark, schemas
+
+
+def test_seated_at_once_counts_as_a_queued_request_does() -> None:
+    """The fast path (a free seat) leaves what the queued path leaves: the headers, one
+    dispatch, a zero wait in the first bucket, the seat held only during the call and the
+    request's ticket (for the debug dumps) while it holds it."""
+    async def scenario() -> None:
+        controller, _, _ = _controller(server_limit=1)  # one seat per limited level
+        alice = UserInfo("alice", (AUTH,))
+        ri = _ri("create", "configmaps", "app")
+        pair = ("global-default", "global-default")
+        gate = asyncio.Event()
+        seen: list[tuple[int, list[Any]]] = []
+
+        async def held() -> str:
+            state = controller.states["global-default"]
+            seen.append((state.executing, list(state.seated)))
+            await gate.wait()
+            return "first"
+
+        async def quick() -> str:
+            return "second"
+
+        first_headers: dict[str, str] = {}
+        second_headers: dict[str, str] = {}
+        serve = controller.serve
+        first = asyncio.ensure_future(serve(alice, ri, "POST", "/p", first_headers, held, _refuse))
+        await asyncio.sleep(0)
+        second = asyncio.ensure_future(serve(alice, ri, "POST", "/p", second_headers, quick, _refuse))
+        await asyncio.sleep(0.01)
+        assert not second.done() and controller.metrics.inqueue[pair] == 1
+        gate.set()
+        assert await first == "first" and await second == "second"
+        assert first_headers == second_headers == {
+            "X-Kubernetes-PF-FlowSchema-UID": "fs-global-default",
+            "X-Kubernetes-PF-PriorityLevel-UID": "pl-global-default",
+        }
+        executing, tickets = seen[0]
+        assert executing == 1 and len(tickets) == 1
+        ticket = tickets[0]
+        assert (ticket.flow_schema, ticket.distinguisher, ticket.user, ticket.verb, ticket.queue) == (
+            "global-default", "alice", "alice", "create", -1)
+        assert ticket.started_ns == ticket.arrived_ns > 0
+        metrics = controller.metrics
+        assert metrics.dispatched[pair] == 2 and metrics.executing[pair] == 0 and metrics.inqueue[pair] == 0
+        waits = metrics.waits[("true", *pair)]
+        assert waits.counts[0] == 1 and sum(waits.counts) == 2 and waits.total > 0
+        state = controller.states["global-default"]
+        assert state.executing == 0 and not state.seated and state.dispatched == 2
+
+    asyncio.run(scenario())
+
+
+def _refuse(retry_after: int) -> str:
+    return f"429 {retry_after}"
+
+
+def test_remembered_routes_follow_the_objects() -> None:
+    """A request shape served before is served from its route until the objects change: a
+    new schema taking alice's creates, and a level whose seats changed, are used at once."""
+    async def scenario() -> None:
+        controller, mark, schemas = _controller()
+        alice = UserInfo("alice", (AUTH,))
+        ri = _ri("create", "configmaps", "app")
+
+        async def call() -> str:
+            return "ok"
+
+        headers: dict[str, str] = {}
+        for _ in range(3):
+            assert await controller.serve(alice, ri, "POST", "/p", headers, call, _refuse) == "ok"
+        assert headers["X-Kubernetes-PF-FlowSchema-UID"] == "fs-global-default"
+        schemas.append({
+            "metadata": {"name": "alice-creates", "uid": "ac"},
+            "spec": {"priorityLevelConfiguration": {"name": "workload-low"}, "matchingPrecedence": 100,
+                     "rules": [{"subjects": [{"kind": "User", "user": {"name": "alice"}}],
+                                "resourceRules": [{"verbs": ["create"], "apiGroups": [""],
+                                                   "resources": ["configmaps"], "namespaces": ["*"]}]}]},
+        })
+        mark["n"] += 1
+        headers = {}
+        assert await controller.serve(alice, ri, "POST", "/p", headers, call, _refuse) == "ok"
+        assert headers == {"X-Kubernetes-PF-FlowSchema-UID": "ac",
+                           "X-Kubernetes-PF-PriorityLevel-UID": "pl-workload-low"}
+        assert controller.metrics.dispatched == {("global-default", "global-default"): 3,
+                                                 ("alice-creates", "workload-low"): 1}
+        assert controller.states["workload-low"].dispatched == 1
+        watch = _ri("watch", "configmaps", "app")
+
+        async def watching() -> int:
+            return controller.states["global-default"].executing
+
+        assert await controller.serve(alice, watch, "GET", "/p", {}, watching, _refuse) == 0  # no seat held
+
+    asyncio.run(scenario())

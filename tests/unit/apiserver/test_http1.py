@@ -259,3 +259,31 @@ async def test_a_closed_connection_is_freed_without_waiting_for_the_collector(fr
         assert gone() is None, gc.get_referrers(gone())
     finally:
         gc.enable()
+
+
+def test_reply_heads_from_remembered_header_lines_are_the_same_bytes() -> None:
+    """A front's encoded header lines give the head reply_head writes without them: the
+    headers the front sets itself left out, CR/LF made spaces, the Content-Type seen (no
+    octet-stream default), in the reply's order; the memo stays bounded."""
+    from multidict import CIMultiDict
+
+    from kprov.cluster.apiserver.request.wire import reply_head
+
+    replies = [
+        CIMultiDict([("Content-Type", "application/json"), ("X-Kubernetes-PF-FlowSchema-UID", "u1"),
+                     ("Content-Length", "12"), ("connection", "x"), ("Warning", 'a\r\nb')]),
+        CIMultiDict([("Warning", "299 - \"x\""), ("Date", "y"), ("transfer-encoding", "chunked")]),
+        CIMultiDict([("content-type", "text/plain"), ("Retry-After", "1")]),
+    ]
+    lines: dict[Any, Any] = {}
+    for _ in range(2):  # the second time from the memo
+        for headers in replies:
+            for length in (0, 12, None):
+                plain = reply_head(201, headers.items(), length, True)
+                assert reply_head(201, headers.items(), length, True, lines=lines) == plain
+    plain = reply_head(200, replies[1].items(), 5, False)
+    assert b"application/octet-stream" in plain and b"\r\nDate: y" not in plain
+    assert reply_head(200, replies[1].items(), 5, False, lines=lines) == plain
+    many = [("X-N", str(i)) for i in range(2000)]
+    reply_head(200, many, 0, True, lines=lines)
+    assert 0 < len(lines) <= 512

@@ -21,7 +21,9 @@ from typing import Any
 from kprov.cluster.apiserver.identity import UserInfo
 from kprov.cluster.apiserver.request.requestinfo import RequestInfo
 
-__all__ = ["Classification", "Classifier", "Level", "Schema", "rule_matches", "compile_schemas"]
+__all__ = [
+    "Classification", "Classifier", "Level", "Schema", "compile_schemas", "request_key", "rule_matches",
+]
 
 _SA_PREFIX = "system:serviceaccount:"
 _MEMO_MAX = 4096  # distinct request shapes remembered (then forgotten at once, and relearnt)
@@ -157,6 +159,14 @@ def rule_matches(
     )
 
 
+def request_key(user: UserInfo, ri: RequestInfo | None, method: str, path: str) -> tuple[Any, ...]:
+    """What rules and distinguishers read of a request, and nothing else: requests with the
+    same key are classified alike."""
+    if ri is not None:
+        return (user.name, user.groups, ri.verb, ri.group, ri.resource, ri.subresource, ri.namespace)
+    return (user.name, user.groups, method, path)
+
+
 class Classifier:
     """Classifies requests against the current objects (given per call, from the watch cache)."""
 
@@ -178,15 +188,16 @@ class Classifier:
     def levels(self) -> Mapping[str, Level]:
         return self._levels
 
+    @property
+    def table(self) -> tuple[tuple[Schema, Level], ...]:
+        """The compiled schemas (a new object whenever the objects changed)."""
+        return self._table
+
     def classify(
         self, user: UserInfo, ri: RequestInfo | None, method: str, path: str
     ) -> Classification | None:
         """None only while the bootstrap objects do not exist yet (then nothing is limited)."""
-        if ri is not None:  # what rules and distinguishers read of a request, and nothing else
-            key: tuple[Any, ...] = (user.name, user.groups, ri.verb, ri.group, ri.resource, ri.subresource,
-                                    ri.namespace)
-        else:
-            key = (user.name, user.groups, method, path)
+        key = request_key(user, ri, method, path)
         try:
             return self._memo[key]
         except KeyError:

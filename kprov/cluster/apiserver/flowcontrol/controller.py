@@ -8,6 +8,14 @@ seats (the nominal limits; borrowing between levels is not done). Long-running r
 other than watches (exec, attach, logs, port-forward, proxy) bypass the filter, as upstream;
 a watch takes a seat only to start. Retry-After is 1 s, doubled (to 32 s at most) while a
 level keeps refusing within the previous delay, as upstream's dropped-requests tracker.
+
+The fast path (a request shape seen before, a free seat, nobody waiting) is one dictionary
+read and a few counter updates: a :class:`_Route` per request shape holds what its
+classification resolves to (the level's live state, the two headers, the metrics' label pair
+and wait histogram, the ticket's distinguisher and verb), and a free seat is taken without a
+coroutine. The routes are forgotten whenever the objects or the levels' states change, so a
+route never outlives what it was made from (upstream keeps the same per-request work cheap:
+one matched schema per request, seats as counters while they are free).
 """
 
 from __future__ import annotations
@@ -15,10 +23,11 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
-from kprov.cluster.apiserver.flowcontrol.classifier import Classification, Classifier, Level
-from kprov.cluster.apiserver.flowcontrol.metrics import FlowcontrolMetrics
+from kprov.cluster.apiserver.flowcontrol.classifier import Classification, Classifier, Level, request_key
+from kprov.cluster.apiserver.flowcontrol.metrics import ZERO_WAIT_BUCKET, FlowcontrolMetrics, WaitHistogram
 from kprov.cluster.apiserver.flowcontrol.queueing import LevelState, Ticket, nominal_seats
 from kprov.cluster.apiserver.identity import UserInfo
 from kprov.cluster.apiserver.request.requestinfo import RequestInfo
@@ -33,6 +42,7 @@ _SCHEMAS = scope_prefix(_GROUP, "flowschemas")
 _LEVELS = scope_prefix(_GROUP, "prioritylevelconfigurations")
 _LONG_RUNNING_SUBRESOURCES = frozenset({"attach", "exec", "proxy", "log", "portforward"})
 _MAX_RETRY_AFTER = 32
+_ROUTES_MAX = 4096  # request shapes remembered (as the classifier's memo)
 TOO_MANY = b"Too many requests, please try again later.\n"
 
 
@@ -60,6 +70,21 @@ class _RetryAfter:
         return self.value
 
 
+@dataclass(eq=False, slots=True)
+class _Route:
+    """A request shape's classification and what serving it touches."""
+
+    classification: Classification
+    state: LevelState
+    pair: tuple[str, str]  # (flow schema, priority level): the metrics' labels
+    schema_uid: str
+    level_uid: str
+    distinguisher: str
+    verb: str  # the ticket's: the request info's verb, or the lower-case method
+    watch: bool  # a watch holds its seat only to start
+    waited: WaitHistogram | None = None  # ("true", *pair)'s, once a request of the pair ran
+
+
 class Controller:
     """One per server process: the classifier, the levels' live state, the counters."""
 
@@ -80,20 +105,54 @@ class Controller:
         self._levels: object = None
         self._retry: dict[str, _RetryAfter] = {}
         self.metrics = FlowcontrolMetrics()
+        self._routes: dict[tuple[Any, ...], _Route] = {}
 
     def classify(
         self, user: UserInfo, ri: RequestInfo | None, method: str, path: str
     ) -> Classification | None:
-        mark = (self._changes(_SCHEMAS), self._changes(_LEVELS)) if self._changes else None
+        self._follow_objects()
+        return self.classifier.classify(user, ri, method, path)
+
+    def _follow_objects(self) -> None:
+        """The classifier and the levels' states brought up to the objects, when they moved."""
+        changes = self._changes
+        mark = (changes(_SCHEMAS), changes(_LEVELS)) if changes else None
         if mark is None or mark != self._seen:
+            table = self.classifier.table
             self.classifier.refresh(self._lookup(_SCHEMAS), self._lookup(_LEVELS))
             self._seen = mark
+            if self.classifier.table is not table:
+                self._routes = {}
             levels = self.classifier.levels
             if levels is not self._levels:
                 self._resize(levels)
-        return self.classifier.classify(user, ri, method, path)
+
+    def _route(self, user: UserInfo, ri: RequestInfo | None, method: str, path: str) -> _Route | None:
+        """The request's route (None: nothing is classified yet, the request is not limited)."""
+        changes = self._changes
+        if changes is None or (changes(_SCHEMAS), changes(_LEVELS)) != self._seen:
+            self._follow_objects()
+        key = request_key(user, ri, method, path)
+        route = self._routes.get(key)
+        if route is not None:
+            return route
+        classification = self.classifier.classify(user, ri, method, path)
+        if classification is None:
+            return None
+        schema, level = classification.schema, classification.level
+        state = self.state(level)  # (before the route is kept: a new state forgets the routes)
+        route = _Route(
+            classification, state, (schema.name, level.name), schema.uid, level.uid,
+            classification.flow.partition("\x00")[2], ri.verb if ri is not None else method.lower(),
+            ri is not None and ri.verb == "watch",
+        )
+        if len(self._routes) >= _ROUTES_MAX:
+            self._routes = {}
+        self._routes[key] = route
+        return route
 
     def _resize(self, levels: Any) -> None:
+        self._routes = {}  # (routes hold the states)
         self._levels = levels
         total = sum(level.shares for level in levels.values())
         states: dict[str, LevelState] = {}
@@ -111,6 +170,7 @@ class Controller:
         found = self.states.get(level.name)
         if found is None or found.level is not level:
             found = self.states[level.name] = LevelState(level, 1)
+            self._routes = {}
         return found
 
     async def acquire(
@@ -170,35 +230,36 @@ class Controller:
         refuse: Callable[[int], Any],
     ) -> Any:
         """Run ``call`` under the request's level; ``refuse(retry_after)`` builds the 429."""
-        classification = self.classify(user, ri, method, path)
-        if classification is None:
+        route = self._route(user, ri, method, path)
+        if route is None:
             return await call()
-        headers_out[FLOW_SCHEMA_HEADER] = classification.schema.uid
-        headers_out[PRIORITY_LEVEL_HEADER] = classification.level.uid
-        schema = classification.schema
-        ticket = Ticket(
-            schema.name,
-            classification.flow.partition("\x00")[2],
-            user.name,
-            ri,
-            ri.verb if ri is not None else method.lower(),
-            path,
-            time.time_ns(),
-        )
-        state = await self.acquire(classification, ticket)
-        if state is None:
-            return refuse(self.retry_after(classification.level.name))
-        key = (schema.name, classification.level.name)
+        headers_out[FLOW_SCHEMA_HEADER] = route.schema_uid
+        headers_out[PRIORITY_LEVEL_HEADER] = route.level_uid
+        pair = route.pair
+        ticket = Ticket(pair[0], route.distinguisher, user.name, ri, route.verb, path, time.time_ns())
+        state = route.state
         metrics = self.metrics
-        metrics.add(metrics.dispatched, key, 1)
-        if ri is not None and ri.verb == "watch":  # a seat only to start
+        if state.try_start(ticket):  # a free seat, nobody waiting: no coroutine, no lookup
+            waited = route.waited
+            if waited is None:
+                waited = route.waited = metrics.wait_histogram(pair, True)
+            waited.counts[ZERO_WAIT_BUCKET] += 1  # (observe(0.0): the sum is unchanged)
+        else:
+            seated = await self.acquire(route.classification, ticket)
+            if seated is None:
+                return refuse(self.retry_after(pair[1]))
+            state = seated
+        dispatched = metrics.dispatched
+        dispatched[pair] = dispatched.get(pair, 0) + 1
+        if route.watch:  # a seat only to start
             state.finish(ticket)
             return await call()
-        metrics.add(metrics.executing, key, 1)
+        executing = metrics.executing
+        executing[pair] = executing.get(pair, 0) + 1
         try:
             return await call()
         finally:
-            metrics.add(metrics.executing, key, -1)
+            executing[pair] -= 1
             state.finish(ticket)
 
     def nominal_seats(self) -> dict[str, int]:

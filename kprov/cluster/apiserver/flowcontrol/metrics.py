@@ -13,14 +13,17 @@ from collections.abc import Callable, Iterator
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-__all__ = ["FlowcontrolMetrics", "WAIT_BUCKETS"]
+__all__ = ["WAIT_BUCKETS", "ZERO_WAIT_BUCKET", "FlowcontrolMetrics", "WaitHistogram"]
 
 WAIT_BUCKETS = (0.0, 0.005, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 15.0, 30.0)
+ZERO_WAIT_BUCKET = bisect.bisect_left(WAIT_BUCKETS, 0.0)  # where a request seated at once is counted
 _PAIR = ["flow_schema", "priority_level"]
 Pair = tuple[str, str]
 
 
-class _Histogram:
+class WaitHistogram:
+    __slots__ = ("counts", "total")
+
     def __init__(self) -> None:
         self.counts = [0] * (len(WAIT_BUCKETS) + 1)
         self.total = 0.0
@@ -36,7 +39,7 @@ class FlowcontrolMetrics:
         self.rejected: dict[tuple[str, str, str], int] = {}
         self.executing: dict[Pair, int] = {}
         self.inqueue: dict[Pair, int] = {}
-        self.waits: dict[tuple[str, str, str], _Histogram] = {}
+        self.waits: dict[tuple[str, str, str], WaitHistogram] = {}
 
     def add(self, table: dict[Pair, int], key: Pair, delta: int) -> None:
         table[key] = table.get(key, 0) + delta
@@ -46,11 +49,15 @@ class FlowcontrolMetrics:
         self.rejected[full] = self.rejected.get(full, 0) + 1
 
     def wait(self, key: Pair, executed: bool, seconds: float) -> None:
+        self.wait_histogram(key, executed).observe(seconds)
+
+    def wait_histogram(self, key: Pair, executed: bool) -> WaitHistogram:
+        """The wait histogram of (``executed``, *``key``), made at its first observation."""
         full = ("true" if executed else "false", *key)
         histogram = self.waits.get(full)
         if histogram is None:
-            histogram = self.waits[full] = _Histogram()
-        histogram.observe(seconds)
+            histogram = self.waits[full] = WaitHistogram()
+        return histogram
 
     def collector(self, seats: Callable[[], dict[str, int]]) -> Collector:
         return _Collector(self, seats)

@@ -141,7 +141,8 @@ class LevelState:
         self.executing -= 1
         if ticket is not None:
             self.seated.pop(ticket, None)
-        self._dispatch()
+        if self.waiting:  # (no call when nobody waits: the usual case)
+            self._dispatch()
 
     def resize(self, seats: int) -> None:
         self.seats = seats

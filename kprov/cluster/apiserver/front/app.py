@@ -149,13 +149,22 @@ class _Front:
             code = getattr(reply, "status", 101)  # (a RawUpgrade: switching protocols)
             return reply
         finally:
-            if self.metrics is not None:
+            metrics, audit = self.metrics, self.audit
+            if metrics is not None:  # (_count, written out: every request passes here)
                 seconds = perf_counter() - start
-                _count(self.metrics, request, ri, code, seconds, None if long_running else kind)
-            if self.audit is not None and received is not None:
-                level = _audit_without_bodies(self.audit, request, ri, received, code)
-                if level is not None:  # (a coroutine only for the levels that log bodies)
-                    await _audit_with_bodies(self.audit, level, raw, request, ri, code, received, reply)
+                if not long_running:
+                    metrics.inflight[kind] -= 1
+                content_type = request.headers.get("Content-Type", "") if method == "PATCH" else ""
+                metrics.observe_request(
+                    method, ri, "dryRun" in request.query_string, code, seconds, content_type
+                )
+            if audit is not None and received is not None:
+                if not audit.wants_bodies:  # (the level and the line are worked out in batches)
+                    audit.note(request, ri, request.user, received, code, audit_annotations())
+                else:
+                    level = _audit_without_bodies(audit, request, ri, received, code)
+                    if level is not None:  # (a coroutine only for the levels that log bodies)
+                        await _audit_with_bodies(audit, level, raw, request, ri, code, received, reply)
 
     def identify(self, request: ApiRequest) -> tuple[ApiRequest, Any]:
         """``request`` with who sent it (authenticated, then impersonated) and no refusal;
@@ -183,7 +192,9 @@ class _Front:
         else:
             apf_headers: dict[str, str] = {}
             reply = await self.serve_compact(raw, request, ri, apf_headers)
-            if apf_headers and isinstance(reply, web.StreamResponse) and not reply.prepared:
+            if apf_headers and (
+                type(reply) is web.Response or isinstance(reply, web.StreamResponse)  # (an ABC's check: slow)
+            ) and not reply.prepared:
                 reply.headers.update(apf_headers)
         return prettified(reply) if wants_pretty(request) else reply
 
@@ -260,22 +271,6 @@ class _Front:
         if isinstance(exc, web.HTTPException):
             raise exc
         return _unexpected_error_reply(request, exc)
-
-
-def _count(
-    metrics: ApiMetrics,
-    request: ApiRequest,
-    ri: RequestInfo | None,
-    code: int,
-    seconds: float,
-    inflight_kind: str | None,
-) -> None:
-    """The request in kube-apiserver's metrics; ``inflight_kind`` is what it held in flight."""
-    if inflight_kind is not None:
-        metrics.inflight[inflight_kind] -= 1
-    method = request.method
-    content_type = request.headers.get("Content-Type", "") if method == "PATCH" else ""
-    metrics.observe_request(method, ri, "dryRun" in request.query_string, code, seconds, content_type)
 
 
 def _audit_without_bodies(

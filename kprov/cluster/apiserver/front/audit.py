@@ -270,17 +270,19 @@ class _EventLines:
 
     def __init__(self) -> None:
         self._middles: dict[tuple[Any, ...], bytes] = {}
-        self._random = b""
+        self._random = b""  # the pool, as hex digits (two a random byte)
         self._random_at = 0
         self._second = -1
         self._second_text = b""
+        self._annotations: dict[str, str] | None = None  # the last annotations encoded, and their end
+        self._annotations_end = _END
 
     def audit_id(self) -> bytes:
         at = self._random_at
-        if at + 16 > len(self._random):
-            self._random, at = os.urandom(self.RANDOM_POOL_BYTES), 0
-        self._random_at = at + 16
-        h = self._random[at:at + 16].hex().encode()
+        if at + 32 > len(self._random):
+            self._random, at = os.urandom(self.RANDOM_POOL_BYTES).hex().encode(), 0
+        self._random_at = at + 32
+        h = self._random[at:at + 32]
         return b"%s-%s-4%s-%c%s-%s" % (h[:8], h[8:12], h[13:16], _VARIANT[h[16]], h[17:20], h[20:])
 
     def stamp(self, ns: int) -> bytes:
@@ -332,11 +334,25 @@ class _EventLines:
                   annotations: dict[str, str] | None = None) -> bytes:
         """A line from its ``head`` (up to the auditID), ``between`` (:meth:`between`), the
         two times and the admission plugins' annotations (the Event's last field)."""
-        end = _END if not annotations else b'","annotations":' + orjson.dumps(annotations) + b"}\n"
+        if not annotations:
+            end = _END
+        elif annotations == self._annotations and (  # (they repeat: Pod Security's) in the same order
+            len(annotations) == 1 or list(annotations) == list(self._annotations)  # type: ignore[arg-type]
+        ):
+            end = self._annotations_end
+        else:
+            end = b'","annotations":' + orjson.dumps(annotations) + b"}\n"
+            self._annotations, self._annotations_end = dict(annotations), end
         received, completed = divmod(received_ns, 1_000_000_000), divmod(completed_ns, 1_000_000_000)
         if received[0] == completed[0] == self._second:  # (the usual case: one format for both)
-            return b"%s%s%s%s%s%06dZ%s%s%06dZ%s" % (
-                head, self.audit_id(), between, _RECEIVED, self._second_text, received[1] // 1000,
+            at = self._random_at  # (audit_id() written out: one call less an event)
+            if at + 32 > len(self._random):
+                self._random, at = os.urandom(self.RANDOM_POOL_BYTES).hex().encode(), 0
+            self._random_at = at + 32
+            h = self._random[at:at + 32]
+            return b"%s%s-%s-4%s-%c%s-%s%s%s%s%06dZ%s%s%06dZ%s" % (
+                head, h[:8], h[8:12], h[13:16], _VARIANT[h[16]], h[17:20], h[20:],
+                between, _RECEIVED, self._second_text, received[1] // 1000,
                 _STAGE_STAMP, self._second_text, completed[1] // 1000, end,
             )
         return b"%s%s%s%s%s%s%s%s" % (
@@ -390,27 +406,36 @@ class AuditLog:
         request info objects (which the events hold, so no identity is reused meanwhile)."""
         out: list[bytes] = []
         levels: dict[tuple[Any, ...], str] = {}
-        middles: dict[tuple[Any, ...], tuple[bytes, bytes]] = {}  # -> head, auditID to timestamps
-        lines, policy_level = self._lines, self.policy.level
+        # (user, request info, verb, peer, agent, path, query, code) -> head and auditID to
+        # timestamps, or None where the level is None: one key and one lookup an event. The
+        # user counts by what the policy and the line read of it (name and groups), not by
+        # identity: each connection authenticates its own UserInfo.
+        middles: dict[tuple[Any, ...], tuple[bytes, bytes] | None] = {}
+        lines, policy_level, tail_line = self._lines, self.policy.level, self._lines.tail_line
         for item in pending:
             if isinstance(item, bytes):
                 out.append(item)
                 continue
             path, query, method, user, peer, agent, ri, code, received_ns, completed_ns, annotations = item
             verb = ri.verb if ri is not None else method.lower()
-            key = (id(user), id(ri), verb, path if ri is None else "")
-            level = levels.get(key)
-            if level is None:
-                level = levels[key] = policy_level(user, verb, ri, path)
-            if level == "None":
-                continue
-            mkey = (id(user), id(ri), verb, peer, agent, level, path, query, code)
-            pieces = middles.get(mkey)
-            if pieces is None:
-                middle = lines.middle(verb, user, peer, agent, ri)
-                uri = f"{path}?{query}" if query else path
-                pieces = middles[mkey] = (_HEADS[level], lines.between(uri, middle, code))
-            out.append(lines.tail_line(pieces[0], pieces[1], received_ns, completed_ns, annotations))
+            who = (user.name, user.groups) if user is not None else None
+            mkey = (who, id(ri), verb, peer, agent, path, query, code)
+            try:
+                pieces = middles[mkey]
+            except KeyError:
+                key = (who, id(ri), verb, path if ri is None else "")
+                level = levels.get(key)
+                if level is None:
+                    level = levels[key] = policy_level(user, verb, ri, path)
+                if level == "None":
+                    pieces = None
+                else:
+                    middle = lines.middle(verb, user, peer, agent, ri)
+                    uri = f"{path}?{query}" if query else path
+                    pieces = (_HEADS[level], lines.between(uri, middle, code))
+                middles[mkey] = pieces
+            if pieces is not None:
+                out.append(tail_line(pieces[0], pieces[1], received_ns, completed_ns, annotations))
         return b"".join(out)
 
     def record(

@@ -43,6 +43,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 
 from kprov.cluster.apiserver.front.heap import HeapTrimmer
 from kprov.cluster.apiserver.request.wire import (
+    HeaderLines,
     RawStream,
     RawUpgrade,
     Request,
@@ -336,7 +337,10 @@ class _Connection(asyncio.Protocol):
             body = b""
         elif not isinstance(body, bytes | bytearray):  # a payload object: not used by the API
             body = bytes(getattr(body, "_value", b"") or b"")
-        head = reply_head(reply.status, reply.headers.items(), len(body), keep_alive, reason=reply.reason)
+        head = reply_head(
+            reply.status, reply.headers.items(), len(body), keep_alive, reason=reply.reason,
+            lines=self._front.header_lines,
+        )
         self.write(head if method == "HEAD" or not body else head + body)
 
     def _resume_reading(self) -> None:
@@ -426,6 +430,7 @@ class HttpFront:
         self.upgrade_server = upgrade_server
         self.loop = asyncio.get_running_loop()
         self.connections: set[_Connection] = set()
+        self.header_lines: HeaderLines = {}  # replies' header lines, encoded once (reply_head)
         self._sweeper = self.loop.create_task(self._close_idle_ones())
 
     def __call__(self) -> _Connection:

@@ -32,7 +32,9 @@ __all__ = [
     "RawStream",
     "RawUpgrade",
     "Request",
+    "HeaderLines",
     "StreamingReply",
+    "header_line",
     "reply_date",
     "reply_head",
 ]
@@ -173,6 +175,22 @@ def reply_date() -> bytes:
     return bytes(_date_cache[1])
 
 
+HeaderLines = dict[tuple[str, str], tuple[bytes, bool]]
+_HEADER_LINES_MAX = 512  # distinct (name, value) pairs a front keeps encoded
+_FRONT_SETS = frozenset({"content-length", "transfer-encoding", "connection", "date"})
+
+
+def header_line(name: str, value: str) -> tuple[bytes, bool]:
+    """One reply header as written (b"" for those the front sets itself), and whether it is
+    the Content-Type."""
+    lowered = name.lower()
+    if lowered in _FRONT_SETS:
+        return b"", False
+    if "\r" in value or "\n" in value:  # a header must not start another one
+        value = value.replace("\r", " ").replace("\n", " ")
+    return f"{name}: {value}\r\n".encode("utf-8", "surrogateescape"), lowered == "content-type"
+
+
 def reply_head(
     status: int,
     headers: Any,
@@ -180,27 +198,34 @@ def reply_head(
     keep_alive: bool,
     chunked: bool = False,
     reason: str = "",
+    lines: HeaderLines | None = None,
 ) -> bytes:
-    lines = [b"HTTP/1.1 %d %b\r\n" % (status, (reason or _reason(status)).encode("latin-1"))]
+    """The reply's head. ``lines``: a front's encoded header lines by (name, value), read and
+    filled here (replies repeat the same few headers: Content-Type, APF's two)."""
+    out = [b"HTTP/1.1 %d %b\r\n" % (status, (reason or _reason(status)).encode("latin-1"))]
     has_type = False
-    for name, value in headers:
-        lowered = name.lower()
-        if lowered in ("content-length", "transfer-encoding", "connection", "date"):
-            continue
-        if lowered == "content-type":
-            has_type = True
-        if "\r" in value or "\n" in value:  # a header must not start another one
-            value = value.replace("\r", " ").replace("\n", " ")
-        lines.append(f"{name}: {value}\r\n".encode("utf-8", "surrogateescape"))
+    for pair in headers:
+        if lines is None:
+            line, is_type = header_line(*pair)
+        else:
+            found = lines.get(pair)
+            if found is None:
+                if len(lines) >= _HEADER_LINES_MAX:
+                    lines.clear()
+                found = lines[pair] = header_line(*pair)
+            line, is_type = found
+        if line:
+            out.append(line)
+            has_type = has_type or is_type
     if not has_type and length:
-        lines.append(b"Content-Type: application/octet-stream\r\n")
+        out.append(b"Content-Type: application/octet-stream\r\n")
     if length is not None:
-        lines.append(b"Content-Length: %d\r\n" % length)
+        out.append(b"Content-Length: %d\r\n" % length)
     if chunked:
-        lines.append(b"Transfer-Encoding: chunked\r\n")
-    lines.append(b"Date: " + reply_date() + b"\r\n")
-    lines.append(b"Connection: keep-alive\r\n\r\n" if keep_alive else b"Connection: close\r\n\r\n")
-    return b"".join(lines)
+        out.append(b"Transfer-Encoding: chunked\r\n")
+    out.append(b"Date: " + reply_date() + b"\r\n")
+    out.append(b"Connection: keep-alive\r\n\r\n" if keep_alive else b"Connection: close\r\n\r\n")
+    return b"".join(out)
 
 
 _REASONS = {status.value: status.phrase for status in HTTPStatus}
