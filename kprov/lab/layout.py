@@ -35,6 +35,8 @@ MAX_HOSTS = 99
 MAX_INDEX = 9
 REPO_PORT = 8000
 IFNAMSIZ = 15
+SUBNET_PREFIX = 24
+SUBNET6_PREFIX = 64
 _HOST_RE = re.compile(r"^h([1-9][0-9]?)$")
 
 
@@ -72,7 +74,7 @@ class LabLayout:
     # --- network -------------------------------------------------------------------------
     @property
     def subnet(self) -> str:
-        return f"10.77.{self.index}.0/24"
+        return f"10.77.{self.index}.0/{SUBNET_PREFIX}"
 
     @property
     def gateway(self) -> str:
@@ -80,7 +82,7 @@ class LabLayout:
 
     @property
     def subnet6(self) -> str:
-        return f"fd77:77:{self.index}::/64"
+        return f"fd77:77:{self.index}::/{SUBNET6_PREFIX}"
 
     @property
     def gateway6(self) -> str:
@@ -140,11 +142,21 @@ class LabLayout:
             raise LabError(f"a lab has 1..{MAX_HOSTS} hosts, not {count}")
         return [f"h{i}" for i in range(1, count + 1)]
 
-    def etc_hosts(self) -> str:
-        """/etc/hosts for every host of this instance: all h1..h99 by name."""
+    def etc_hosts(self, count: int = MAX_HOSTS) -> str:
+        """/etc/hosts for a host of this instance: h1..h<count> by name (every host: all 99)."""
         lines = ["127.0.0.1 localhost", "::1 localhost ip6-localhost ip6-loopback"]
-        lines += [f"{self.ip(h)} {h}" for h in self.host_names(MAX_HOSTS)]
+        lines += [f"{self.ip(h)} {h}" for h in self.host_names(count)]
         return "\n".join(lines) + "\n"
+
+    def network_file(self, host: str, match: str) -> str:
+        """A systemd-networkd ``.network`` giving ``host`` its static lab addresses, both
+        families, with the bridge as gateway: for a host that configures its own link (a VM on
+        the bridge; an nspawn host's addresses are set from outside, in its netns). ``match``
+        is the ``[Match]`` section's body, e.g. ``MACAddress=52:54:00:...``."""
+        return (f"[Match]\n{match}\n\n[Network]\n"
+                f"Address={self.ip(host)}/{SUBNET_PREFIX}\nGateway={self.gateway}\n"
+                f"Address={self.ip6(host)}/{SUBNET6_PREFIX}\nGateway={self.gateway6}\n"
+                "IPv6AcceptRA=no\nLinkLocalAddressing=ipv6\n")
 
     # --- shared paths --------------------------------------------------------------------
     @property

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import yaml
 
+from kprov.bundle.aptrepo import apt_source_line
 from kprov.lab.layout import LabLayout
 from kprov.vm.box import build_box
 from kprov.vm.image import PARTITION_OFFSET
@@ -38,6 +39,7 @@ from kprov.vm.recipe import ROOT_LABEL, BoxRecipe
 
 DEB_CACHE = Path("/var/cache/kprov/vm/debs")
 LAB_KEY = Path("/var/lib/kprov/lab/id_lab")
+VM_HOSTS_NAMED = 20  # the VM's /etc/hosts names h1..h20 (a lab host's names all 99)
 
 
 def _run(argv: list[str], timeout: float = 600) -> str:
@@ -120,15 +122,11 @@ class LabWorkerVM:
         layout = self.layout
         files = {
             "etc/hostname": f"{self.host}\n",
-            "etc/hosts": "127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n"
-                         + "".join(f"{layout.ip(h)} {h}\n" for h in LabLayout.host_names(20)),
-            "etc/apt/sources.list": f"deb [trusted=yes] {layout.repo_url} ./\n",
+            "etc/hosts": layout.etc_hosts(VM_HOSTS_NAMED),
+            "etc/apt/sources.list": apt_source_line(layout.repo_url),
             # Sorts before the box's DHCP file, so it is the one networkd applies to eth0.
-            "etc/systemd/network/10-kprov-lab.network": (
-                f"[Match]\nMACAddress={self.mac}\n\n[Network]\n"
-                f"Address={self.ip}/24\nGateway={layout.gateway}\n"
-                f"Address={self.ip6}/64\nGateway={layout.gateway6}\n"
-                "IPv6AcceptRA=no\nLinkLocalAddressing=ipv6\n"),
+            "etc/systemd/network/10-kprov-lab.network": layout.network_file(
+                self.host, f"MACAddress={self.mac}"),
             "root/.ssh/authorized_keys": LAB_KEY.with_suffix(".pub").read_text(),
         }
         for rel, content in files.items():
@@ -150,9 +148,9 @@ class LabWorkerVM:
         _run(["chroot", str(root), "/bin/sh", "-c",
               "DEBIAN_FRONTEND=noninteractive dpkg -i /tmp/kprov-debs/*.deb"], 1800)
         shutil.rmtree(staging)
-        # The lab repository's index, as a lab host's base image has it: the roles' apt
-        # tasks install what the debs above left out (haproxy for the Ingress role) without
-        # updating the cache themselves.
+        # The lab repository's index, as a lab host has it once up: the roles' apt tasks
+        # would refresh an older one themselves (kprov_apt_cache_valid_time), but under
+        # software emulation the index is quicker to get here than on the booted VM.
         _run(["chroot", str(root), "apt-get", "update", "-q"], 600)
 
     def boot(self) -> None:

@@ -7,6 +7,11 @@ keeps it for that long after the run, so the next run within it connects in a so
 round trip instead of an SSH handshake. The first run that finds no keeper starts one
 (detached: it outlives the run) under a lock file, so many hosts connecting at once start
 one keeper. Errors come back as the same exceptions the direct transport raises.
+
+A keeper runs the code of the kprov that started it, so each installed kprov has its own:
+``keeper-<id>.sock`` (and its lock and log), the id a hash of the package's directory, its
+version and the Python environment (``keeper_name``). Runs from two trees or two installs
+never share a keeper (one would serve the other with its own, maybe older, code and wire).
 """
 
 from __future__ import annotations
@@ -14,12 +19,15 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import fcntl
+import functools
+import hashlib
 import os
 import socket
 import stat
 import subprocess
 import sys
 import time
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +35,8 @@ from kprov.provision.connect.base import CommandResult, CommandTimeoutError, Con
 from kprov.provision.connect.persist_wire import WireClosed, receive, send
 from kprov.provision.connect.settings import ConnectionSettings
 
-__all__ = ["PersistentSSHConnector", "control_dir", "keeper_socket", "stop_keeper"]
+__all__ = ["PersistentSSHConnector", "control_dir", "install_id", "keeper_name", "keeper_path",
+           "keeper_socket", "stop_keeper"]
 
 _START_WAIT_S = 10.0
 _OPEN_ATTEMPTS = 3  # a keeper may be ending just as a run reaches it: start another
@@ -41,6 +50,26 @@ _OS_ERRORS: dict[str, type[OSError]] = {
 def control_dir() -> Path:
     """Where the keeper's socket lives: ``KPROV_CONTROL_PATH_DIR`` or ``~/.kprov/cp``."""
     return Path(os.environ.get("KPROV_CONTROL_PATH_DIR") or Path.home() / ".kprov" / "cp")
+
+
+def install_id(package: Path, release: str, prefix: str) -> str:
+    """The id of one installed kprov: its package directory, version and Python environment."""
+    return hashlib.sha256("\n".join((str(package), release, prefix)).encode()).hexdigest()[:16]
+
+
+@functools.cache
+def keeper_name() -> str:
+    """This kprov's keeper, ``keeper-<id>``: the stem of its socket, lock and log files."""
+    try:
+        release = version("kprov")
+    except PackageNotFoundError:
+        release = "unknown"
+    return f"keeper-{install_id(Path(__file__).resolve().parents[2], release, sys.prefix)}"
+
+
+def keeper_path(directory: Path) -> Path:
+    """The socket of this kprov's keeper in ``directory``."""
+    return directory / f"{keeper_name()}.sock"
 
 
 def _private_dir(path: Path) -> Path:
@@ -65,14 +94,14 @@ def _connect(path: Path) -> socket.socket:
 
 def keeper_socket(directory: Path) -> socket.socket:
     """A connection to the keeper of ``directory``, starting one if none answers."""
-    path = _private_dir(directory) / "keeper.sock"
+    path = keeper_path(_private_dir(directory))
     with contextlib.suppress(FileNotFoundError, ConnectionRefusedError):
         return _connect(path)
-    with open(directory / "keeper.lock", "w") as lock:
+    with open(directory / f"{keeper_name()}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         with contextlib.suppress(FileNotFoundError, ConnectionRefusedError):
             return _connect(path)
-        with open(directory / "keeper.log", "ab") as log:
+        with open(directory / f"{keeper_name()}.log", "ab") as log:
             subprocess.Popen(
                 [sys.executable, "-m", "kprov.provision.connect.persist_daemon", "--socket", str(path)],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log, cwd="/",
@@ -85,13 +114,13 @@ def keeper_socket(directory: Path) -> socket.socket:
             except (FileNotFoundError, ConnectionRefusedError):
                 if time.monotonic() > deadline:
                     raise ConnectionRefusedError(
-                        f"the connection keeper did not start; see {directory}/keeper.log") from None
+                        f"the connection keeper did not start; see {directory}/{keeper_name()}.log") from None
                 time.sleep(0.01)
 
 
 def stop_keeper(directory: Path | None = None) -> bool:
-    """Close every held session and end the keeper (False: none was running)."""
-    path = (directory or control_dir()) / "keeper.sock"
+    """Close every held session and end this kprov's keeper (False: none was running)."""
+    path = keeper_path(directory or control_dir())
     try:
         sock = _connect(path)
     except (FileNotFoundError, ConnectionRefusedError):

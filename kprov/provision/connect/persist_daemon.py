@@ -3,13 +3,14 @@
 OpenSSH's ControlPersist, Ansible's default for its ssh connection, keeps a master
 connection per host for a while after a run, so the next run's commands skip the key
 exchange, authentication, sshd's session set-up and PAM. kprov's transport is paramiko,
-so it keeps its own: one process per operator user (started by the first run that wants
-it, detached from it) holding one :class:`SSHConnector` per distinct connection settings,
-serving runs over a Unix socket. Measured reason: a new connection costs a host CPU (PAM
+so it keeps its own: one process per operator user and installed kprov (started by the
+first run that wants it, detached from it) holding one :class:`SSHConnector` per distinct
+connection settings, serving runs over a Unix socket. Measured reason: a new connection costs a host CPU (PAM
 a good part of it) and the operator its handshake, and a no-op ``kprov apply`` of 50 hosts
 paid that 50 times on 2 shared cores (figures: docs/decisions/0051-figures-live-in-records.md).
 
-- Socket: ``<dir>/keeper.sock``, mode 0600 in a 0700 directory owned by the user; a
+- Socket: ``<dir>/keeper-<id>.sock``, one keeper per installed kprov (``persist.keeper_name``:
+  runs of two trees never share one), mode 0600 in a 0700 directory owned by the user; a
   client whose peer uid differs is refused (SO_PEERCRED). The default directory is
   ``~/.kprov/cp`` (``KPROV_CONTROL_PATH_DIR`` overrides it; Ansible's is ~/.ansible/cp).
 - One client connection is one run's session to one host. ``open`` names the settings

@@ -22,6 +22,7 @@ pytestmark = pytest.mark.lab
 REPO = Path(__file__).resolve().parents[3]
 ROLES = REPO / "tests" / "data" / "protocol_roles"
 OUT = "/root/kprov-protocol-test"
+PAYLOADS = "/root/.ansible/tmp/kprov-payloads"
 
 
 def _apply(inventory: Path, playbook: Path, *extra: str) -> tuple[int, dict]:
@@ -45,12 +46,19 @@ def test_roles_own_modules_converge_on_a_lab_host(
     play = site.read_text().replace("  gather_facts: false\n", "  gather_facts: false\n  become: true\n")
     site.write_text(play)
     lab.ssh("h1", f"rm -rf {OUT}; mkdir -p {OUT}")
+    # the host's cache of module heads: one unused for 8 days goes when this run sends its
+    # module's head (a miss), one unused for 6 days stays (PRUNE_AFTER_S: 7 days)
+    old, recent = "a" * 64 + ".py", "b" * 64 + ".py"
+    lab.ssh("h1", f"mkdir -p -m 700 {PAYLOADS} && cd {PAYLOADS} && touch -d '8 days ago' {old}"
+                  f" && touch -d '6 days ago' {recent}")
     rc, first = _apply(inventory, site)
     assert rc == 0 and first["ok"], [r["result"] for r in first["results"] if r["status"] == "failed"]
     statuses = {r["task"]: r["status"] for r in first["results"] if r["host"] == "h1"}
     assert statuses["py_module : a role's own Python module"] == "changed"
     assert statuses["shell_module : a role's own WANT_JSON shell module"] == "changed"
     assert lab.ssh("h1", f"cat {OUT}/py.txt {OUT}/sh.txt")[1] == "from h1\nshell\n"
+    cached = lab.ssh("h1", f"ls {PAYLOADS}")[1].split()
+    assert old not in cached and recent in cached and len(cached) >= 2, cached  # + this run's head
     rc, second = _apply(inventory, site)
     assert rc == 0 and second["stats"]["h1"]["changed"] == 0
     assert "s3cr3t-t0ken" not in json.dumps(first) + json.dumps(second)

@@ -14,7 +14,14 @@ import pytest
 
 from kprov.provision.connect import CommandResult, CommandTimeoutError, UnreachableError, connector_for
 from kprov.provision.connect.fake import FakeConnector
-from kprov.provision.connect.persist import PersistentSSHConnector, keeper_socket, stop_keeper
+from kprov.provision.connect.persist import (
+    PersistentSSHConnector,
+    install_id,
+    keeper_name,
+    keeper_path,
+    keeper_socket,
+    stop_keeper,
+)
 from kprov.provision.connect.persist_daemon import ConnectionKeeper
 from kprov.provision.connect.persist_wire import WireClosed, receive, send
 from kprov.provision.connect.settings import ConnectionSettings, SettingsError
@@ -119,11 +126,11 @@ def keeper(tmp_path: Path):
         fakes[host] = CountingFake(host, opened)
         return fakes[host]
 
-    server = ConnectionKeeper(directory / "keeper.sock", factory)
+    server = ConnectionKeeper(keeper_path(directory), factory)
     thread = threading.Thread(target=server.serve, daemon=True)
     thread.start()
     deadline = time.monotonic() + 5
-    while not (directory / "keeper.sock").exists() and time.monotonic() < deadline:
+    while not keeper_path(directory).exists() and time.monotonic() < deadline:
         time.sleep(0.01)
     yield directory, opened, fakes, thread
     stop_keeper(directory)
@@ -236,14 +243,54 @@ def test_idle_sessions_close_after_their_persist_time_and_the_keeper_ends(keeper
     thread.join(5)  # reaped within a second or two of the last use, then nothing is left
     assert not thread.is_alive()
     assert fakes["h1"].is_open is False
-    assert not (directory / "keeper.sock").exists()
+    assert not keeper_path(directory).exists()
 
 
 def test_the_socket_is_private_and_a_shared_directory_is_refused(keeper, tmp_path: Path) -> None:
     directory, _, _, _ = keeper
-    assert stat.S_IMODE(os.stat(directory / "keeper.sock").st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(keeper_path(directory)).st_mode) == 0o600
     shared = tmp_path / "shared"
     shared.mkdir(mode=0o755)
     shared.chmod(0o755)
     with pytest.raises(PermissionError, match="mode 0700"):
         keeper_socket(shared)
+
+
+# -- one keeper per installed kprov ----------------------------------------------------------
+def test_each_installed_kprov_has_its_own_keeper() -> None:
+    import importlib.metadata
+    import sys
+
+    import kprov
+
+    here = install_id(Path(kprov.__file__).resolve().parent, importlib.metadata.version("kprov"), sys.prefix)
+    assert keeper_name() == f"keeper-{here}"
+    assert keeper_path(Path("/d")) == Path(f"/d/keeper-{here}.sock")
+    tree = Path("/work/a/kprov")
+    venv = "/work/a/.venv"
+    ids = {install_id(tree, "0.1.0", venv), install_id(Path("/work/b/kprov"), "0.1.0", venv),
+           install_id(tree, "0.2.0", venv), install_id(tree, "0.1.0", "/usr")}
+    assert len(ids) == 4  # another tree, version or environment: another keeper
+    assert install_id(tree, "0.1.0", venv) in ids  # and the same install: the same one
+
+
+def test_a_keeper_of_another_tree_in_the_same_directory_is_never_used(keeper) -> None:
+    directory, opened, _, thread = keeper
+    theirs: list[str] = []
+    other = ConnectionKeeper(directory / "keeper-0123456789abcdef.sock",
+                             lambda host, _s: CountingFake(host, theirs))
+    other_thread = threading.Thread(target=other.serve, daemon=True)
+    other_thread.start()
+    conn = persistent(directory)
+    assert conn.run("echo hi").stdout == "hello\n"
+    conn.close()
+    assert len(opened) == 1 and theirs == []  # the run reached this kprov's keeper only
+    assert stop_keeper(directory)  # stops this kprov's keeper, not the other tree's
+    thread.join(5)
+    assert not thread.is_alive() and other_thread.is_alive()
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.connect(str(directory / "keeper-0123456789abcdef.sock"))
+        send(sock, {"op": "shutdown"})
+        receive(sock)
+    other_thread.join(5)
+    assert not other_thread.is_alive()

@@ -132,13 +132,21 @@ def test_apt_parse_and_plan() -> None:
     assert plan_packages(["containerd"], packages, "absent", purge=True) == ["containerd"]
 
 
-def test_apt_noop_is_one_command_and_install_only_missing() -> None:
-    fake = FakeConnector().on(r"dpkg-query", stdout=DPKG)
-    noop = get_module("ansible.builtin.apt").run(
-        ctx(fake), {"name": ["etcd-server"], "cache_valid_time": 3600, "update_cache": True}
-    )
-    assert not noop.changed and len(fake.commands) == 1
-    assert "apt-get -q -o DPkg::Lock::Timeout=60 update" in fake.command_lines[0]
+def test_apt_noop_reads_only_and_install_only_missing() -> None:
+    # the index younger than cache_valid_time: the packages and the index's age are read (the
+    # look-ahead batches both), nothing updated
+    young = "CACHE:1700000000\nNOW:1700003000\n"
+    fake = FakeConnector().on(r"echo NOW:", stdout=young).on(r"dpkg-query", stdout=DPKG)
+    args = {"name": ["etcd-server"], "cache_valid_time": 3600, "update_cache": True}
+    noop = get_module("ansible.builtin.apt").run(ctx(fake), args)
+    assert not noop.changed and len(fake.commands) == 2
+    assert not any("apt-get" in line for line in fake.command_lines)
+    # older: one more command, the update (then the packages read again with it)
+    old = "CACHE:1700000000\nNOW:1700003601\n"
+    fake = FakeConnector().on(r"echo NOW:", stdout=old).on(r"dpkg-query", stdout=DPKG)
+    noop = get_module("ansible.builtin.apt").run(ctx(fake), args)
+    assert not noop.changed and len(fake.commands) == 3
+    assert "apt-get -q -o DPkg::Lock::Timeout=60 update" in fake.command_lines[-1]
     fake.on(r"apt-get -y -q .* install 'runc'|apt-get -y -q .* install runc", stdout="ok")
     installed = get_module("package").run(ctx(fake), {"name": "etcd-server,runc", "state": "present"})
     assert installed.changed and not installed.failed, installed.msg

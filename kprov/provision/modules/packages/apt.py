@@ -2,11 +2,15 @@
 
 One command per no-op task: (``apt-get update`` when ``update_cache`` and the cache is older
 than ``cache_valid_time``, decided on the host) + one ``dpkg-query`` for every requested
-package (+ ``apt-cache policy`` for ``latest``). The module compares, and one ``apt-get``
-acts on the difference only. ``deb`` installs a .deb already on the host (or downloads a URL
-there). No python3-apt is needed on hosts. With ``async`` the ``apt-get`` runs as a
-host-side job (``detach``; execute.async_jobs). In the module contract's steps: ``decide``
-(pure) gives a frozen ``AptPlan``, ``act`` runs its apt-get command.
+package (+ ``apt-cache policy`` for ``latest``). With a ``cache_valid_time`` the cache's age
+is read ahead beside the packages (``CACHE_AGE_PROBE``), so a host whose index is younger
+sends nothing; an older one is updated first (as ansible-core, a ``cache_valid_time`` alone
+implies ``update_cache``, and the update alone never makes a task that names packages
+changed). The module compares, and one ``apt-get`` acts on the difference only. ``deb``
+installs a .deb already on the host (or downloads a URL there). No python3-apt is needed on
+hosts. With ``async`` the ``apt-get`` runs as a host-side job (``detach``; execute.async_jobs).
+In the module contract's steps: ``decide`` (pure) gives a frozen ``AptPlan``, ``act`` runs
+its apt-get command.
 """
 
 from __future__ import annotations
@@ -24,7 +28,8 @@ from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResu
 from kprov.provision.modules.commands.detached import Detached
 from kprov.provision.modules.contract import ModuleBase, read_declared
 
-__all__ = ["MODULE", "AptModule", "AptPlan", "PackageInfo", "parse_query", "plan_packages"]
+__all__ = ["CACHE_AGE_PROBE", "MODULE", "AptModule", "AptPlan", "PackageInfo", "cache_fresh", "parse_query",
+           "plan_packages", "wants_update"]
 
 SPEC = {
     "name": Arg("list", aliases=("package", "pkg")),
@@ -56,6 +61,31 @@ class PackageInfo:
 
 # what the package probe prints for each package dpkg knows (PKG:<name> <status> <version>)
 PACKAGE_FORMAT = "PKG:${Package}\\t${db:Status-Abbrev}\\t${Version}\\n"
+
+
+# The index's age, read without updating it: ansible-core's cache time (the update-success
+# stamp's mtime, else the lists directory's) and the host's clock.
+CACHE_AGE_PROBE = ("s=/var/lib/apt/periodic/update-success-stamp; [ -e $s ] || s=/var/lib/apt/lists; "
+                   "echo CACHE:$(stat -c %Y $s 2>/dev/null || echo 0); echo NOW:$(date +%s)")
+
+
+def wants_update(p: Mapping[str, Any]) -> bool:
+    """Whether the task refreshes an index older than ``cache_valid_time``: ``update_cache``,
+    or a ``cache_valid_time`` alone (ansible-core: ``p['update_cache'] or p['cache_valid_time']``)."""
+    return bool(p["update_cache"]) or p["cache_valid_time"] > 0
+
+
+def cache_fresh(result: CommandResult, valid_time: int) -> tuple[bool, int]:
+    """From ``CACHE_AGE_PROBE``'s output: whether the index is young enough to keep (ansible-core
+    updates unless cache time + ``valid_time`` >= now) and its cache time. Unreadable: old."""
+    fields = {}
+    for line in result.stdout.splitlines():
+        key, _, value = line.partition(":")
+        fields[key] = value.strip()
+    cache, now = fields.get("CACHE", ""), fields.get("NOW", "")
+    if result.rc != 0 or not cache.isdigit() or not now.isdigit():
+        return False, 0
+    return int(now) - int(cache) <= valid_time, int(cache)
 
 
 def package_query(names: list[str]) -> str:
@@ -182,7 +212,14 @@ class AptModule(ModuleBase):
         if params["deb"]:
             return [] if "://" in params["deb"] else [_deb_probe(params["deb"])]
         specs = [str(s) for s in (params["name"] or [])]
-        if (not specs and not params["update_cache"]) or (params["update_cache"] and not view.check_mode):
+        update = wants_update(params)
+        if not specs and not update:
+            return []
+        if update and not view.check_mode:
+            # with a cache_valid_time the index's age is read ahead beside the packages (a
+            # converged host pays no round trip); without one the update always runs (it acts)
+            if params["cache_valid_time"] > 0 and specs:
+                return [_state_script(params, specs, update=False), CACHE_AGE_PROBE]
             return []
         return [_state_script(params, specs, update=False)]
 
@@ -213,23 +250,29 @@ class AptModule(ModuleBase):
         if p["deb"]:
             deb_name, deb_version = _deb_identity(p["deb"], observed)
             specs = [f"{deb_name}={deb_version}"]
-        if not specs and not p["update_cache"]:
+        if not specs and not wants_update(p):
             for operation in ("autoclean", "autoremove"):  # ansible-core's order; the first exits
                 if p[operation]:
                     return AptPlan(cleanup=operation)
             if p["name"] is not None:  # an empty list names nothing to do: ok, as Ansible's
                 return AptPlan()
             raise ModuleFailed("apt: give 'name', 'deb' or 'update_cache'")
-        query = next((observed[script] for script in (_state_script(p, specs, False),
-                                                      _state_script(p, specs, True)) if script in observed),
-                     None)
+        query, kept_time = observed.get(_state_script(p, specs, True)), None
+        if query is None:
+            query = observed.get(_state_script(p, specs, False))
+            age = observed.get(CACHE_AGE_PROBE)
+            if query is not None and age is not None:  # read ahead: update only an old index
+                fresh, kept_time = cache_fresh(age, p["cache_valid_time"])
+                if not fresh:
+                    return AptPlan(query_specs=specs)
         if query is None:
             return AptPlan(query_specs=specs)
         if query.rc != 0:
             raise ModuleFailed(f"apt: Failed to update apt cache: {query.stderr.strip()}"
                                if query.rc == 100 else f"apt: query failed: {query.stderr.strip()}")
         packages, updated, cache_time = parse_query(query.stdout)
-        data: dict[str, Any] = {"cache_updated": updated, "cache_update_time": cache_time}
+        data: dict[str, Any] = {"cache_updated": updated,
+                                "cache_update_time": cache_time if kept_time is None else kept_time}
         if not specs:
             return AptPlan(changed=updated, data=data)
         todo = plan_packages(specs, packages, state, purge=p["purge"])
@@ -252,7 +295,7 @@ class AptModule(ModuleBase):
         observed = read_declared(self, ctx, p)
         plan = self.decide(p, observed)
         if plan.query_specs is not None:
-            update = bool(p["update_cache"]) and not ctx.check_mode
+            update = wants_update(p) and not ctx.check_mode
             script = _state_script(p, plan.query_specs, update)
             query = ctx.run(script) if update else ctx.probe(script)  # an update acts; a query reads
             plan = self.decide(p, {**observed, script: query})

@@ -19,16 +19,25 @@ never reads or writes another user's folder):
 The module's own output, exit status and errors are those of the plain program: the cached
 program adds nothing to stdout or stderr once the head runs. The cache is written in check
 mode too (it is kprov's own file, as ansible-core's remote temporary folders are).
+
+Pruning rides on the full program, the only thing that makes the cache grow: after writing
+its head it removes the folder's heads (and leftover temporary files) whose mtime is older
+than ``PRUNE_AFTER_S``. A head's mtime is its last use: the cached program touches the file
+each time it runs it, so a head used by this run (or within the bound) is never removed, and
+pruning costs no command of its own (it runs in a process the host starts anyway).
 """
 
 from __future__ import annotations
 
 import hashlib
 
-__all__ = ["MISSING_MARK", "MISSING_RC", "cached_program", "full_program", "head_digest", "is_missing"]
+__all__ = ["MISSING_MARK", "MISSING_RC", "PRUNE_AFTER_S", "cached_program", "full_program", "head_digest",
+           "is_missing"]
 
 MISSING_RC = 121
 MISSING_MARK = "kprov: module payload not cached on this host"
+# a cached head unused this long is removed by the next full program sent to the host
+PRUNE_AFTER_S = 7 * 24 * 3600
 
 _LOCATE = '''import os, pwd, sys
 D = os.path.join(pwd.getpwuid(os.geteuid()).pw_dir, ".ansible", "tmp", "kprov-payloads")
@@ -45,6 +54,10 @@ if hashlib.sha256(HEAD).hexdigest() != %(digest)r:
     sys.stdout.write(%(mark)r)
     sys.stdout.flush()
     os._exit(%(rc)d)
+try:
+    os.utime(P)
+except OSError:
+    pass
 exec(compile(HEAD, "<kprov-head>", "exec", dont_inherit=True))
 '''
 
@@ -56,6 +69,24 @@ try:
     with os.fdopen(fd, "wb") as f:
         f.write(HEAD)
     os.replace(T, P)
+except OSError:
+    pass
+try:
+    import time
+    OLD = time.time() - %(prune_after)d
+    for N in os.listdir(D):
+        H, R = N[:64], N[64:]
+        if len(H) < 64 or H.strip("0123456789abcdef"):
+            continue
+        if not (R == ".py" or (R[:4] == ".py." and R[-4:] == ".tmp")):
+            continue
+        try:
+            F = os.path.join(D, N)
+            S = os.lstat(F)
+            if F != P and S.st_mode & 0o170000 == 0o100000 and S.st_mtime < OLD:
+                os.unlink(F)
+        except OSError:
+            pass
 except OSError:
     pass
 exec(compile(HEAD, "<kprov-head>", "exec", dont_inherit=True))
@@ -73,7 +104,7 @@ def cached_program(digest: str) -> bytes:
 
 def full_program(head: bytes, digest: str) -> bytes:
     """The program that caches the head and runs it (the task's tail follows it)."""
-    return (_FULL % {"digest": digest, "head": head}).encode()
+    return (_FULL % {"digest": digest, "head": head, "prune_after": PRUNE_AFTER_S}).encode()
 
 
 def is_missing(rc: int, stdout: str) -> bool:
