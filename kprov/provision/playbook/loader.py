@@ -75,6 +75,7 @@ _INHERITED = (
     "run_once",
     "diff",
     "throttle",
+    "notify",  # a block's, for the tasks that have none (ansible-core's Notifiable)
 )
 _FLUSH = {"meta": "flush_handlers"}
 

@@ -78,3 +78,47 @@ def test_ansible_play_batch_leaves_failed_hosts_out(tmp_path: Path, monkeypatch:
 """
     report, runtime = run_fake(tmp_path, monkeypatch, {"site.yml": site}, ["h1", "h2"])
     assert runtime["h2"]["batch"] == ["h2"] and runtime["h2"]["play_hosts_now"] == ["h2"]
+
+
+def test_a_blocks_notify_is_its_tasks_unless_they_have_their_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = """
+- hosts: all
+  gather_facts: false
+  tasks:
+    - notify: hello
+      block:
+        - {name: inherits, debug: {msg: a}, changed_when: true}
+        - {name: own, debug: {msg: b}, changed_when: true, notify: other}
+  handlers:
+    - {name: hello, set_fact: {hello: world}}
+    - {name: other, set_fact: {other: ran}}
+"""
+    report, runtime = run_fake(tmp_path, monkeypatch, {"site.yml": site}, ["h1"])
+    assert report.ok and runtime["h1"]["hello"] == "world" and runtime["h1"]["other"] == "ran"
+
+
+def test_failures_clear_host_errors_forgave_stay_in_the_recap_but_the_run_succeeds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """72725.yml: ansible-core's exit code reads its failed hosts, which the meta clears."""
+    site = """
+- hosts: all
+  gather_facts: false
+  tasks:
+    - block:
+        - block:
+            - {name: EXPECTED FAILURE, fail: {}, when: inventory_hostname == 'h1'}
+      always:
+        - block:
+            - meta: clear_host_errors
+    - {name: after, debug: {msg: on}}
+"""
+    report, _ = run_fake(tmp_path, monkeypatch, {"site.yml": site}, ["h1", "h2"])
+    assert report.stats["h1"].failed == 1 and report.ok
+    assert ("after", "ok") in statuses(report, "h1")
+    again = site.replace("    - {name: after, debug: {msg: on}}",
+                         "    - {name: after, fail: {}, when: inventory_hostname == 'h1'}")
+    report, _ = run_fake(tmp_path, monkeypatch, {"site.yml": again}, ["h1", "h2"])
+    assert report.stats["h1"].failed == 2 and not report.ok  # a failure after the clear counts
