@@ -27,11 +27,17 @@ from kprov.provision.execute.context import HostState, PlayContext, RunContext
 from kprov.provision.execute.handler_search import MISSING_HANDLER, definition_order, search
 from kprov.provision.execute.meta import EndedRole, run_meta
 from kprov.provision.execute.outcome import Outcome
-from kprov.provision.execute.pending import clear_pending, forget_failed_host, mark_pending, queue_pending
+from kprov.provision.execute.pending import (
+    clear_pending,
+    forget_failed_host,
+    mark_pending,
+    notify_reason,
+    queue_pending,
+)
 from kprov.provision.execute.results import TaskResult
+from kprov.provision.execute.sync import RUN_ERROR
 from kprov.provision.execute.tags import expand_tags, tags_selected
 from kprov.provision.execute.task.loops import item_layers, loop_items
-from kprov.provision.execute.task.report import loop_results
 from kprov.provision.execute.task.runner import TaskRunner
 from kprov.provision.modules.base import ProbeKey
 from kprov.provision.playbook.model import Block, Item, Task
@@ -42,23 +48,6 @@ __all__ = ["HostRunner", "notify_reason", "tags_selected"]
 _SPECIAL_ACTIONS = ("meta", "include_tasks", "include_role", "import_tasks", "import_role")
 # A registered result as the play-wide look-ahead assumes it: the task reported ok.
 _UNCHANGED = {"changed": False, "failed": False, "skipped": False}
-
-
-def notify_reason(title: str, result: TaskResult) -> str:
-    """Why a changed task notified its handlers: its title and the file or unit it changed."""
-    data = result.result
-    changed = [data] + [r for r in loop_results(data) if r.get("changed")]
-    what = []
-    for item in changed:
-        for key in ("dest", "path"):
-            value = item.get(key)
-            if isinstance(value, str) and value and value not in title and value not in what:
-                what.append(value)
-                break
-    if result.action in ("debug", "ansible.builtin.debug") and result.msg:
-        what.append(result.msg)  # a task that exists to notify says why in its message
-    return f"{title} ({', '.join(what)})" if what else title
-
 
 
 class HostRunner:
@@ -412,9 +401,9 @@ class HostRunner:
         for name in self._notify_names(task):
             if not search(name, self._handlers(), self._handler_name):
                 if self.run.options.error_on_missing_handler:
-                    self.pctx.sync.abort(MISSING_HANDLER.format(name))
+                    self.pctx.sync.abort(RUN_ERROR + MISSING_HANDLER.format(name))
                     return False
-                self.run.log.event(self.host.name, f"[WARNING]: {MISSING_HANDLER.format(name)}")
+                self._warn(MISSING_HANDLER.format(name))
                 continue
             names.append(name)
             if name not in queue:
@@ -449,9 +438,17 @@ class HostRunner:
             return str(self.tasks.scope(handler, None).template(handler.name, where))
         except ProvisionError as err:
             if not handler.listen:
-                self.run.log.event(self.host.name, f"[WARNING]: Handler '{handler.name}' is unusable because "
-                                   f"it has no listen topics and the name could not be templated: {err}")
+                self._warn(f"Handler '{handler.name}' is unusable because it has no listen topics and the "
+                           "name could not be templated (host-specific variables are not supported in handler"
+                           f" names). The error: {err}")
             return None
+
+    def _warn(self, msg: str) -> None:
+        """A warning: in the run log, and on the console of an observer that prints them."""
+        self.run.log.event(self.host.name, f"[WARNING]: {msg}")
+        warning = getattr(self.run.observer, "warning", None)
+        if warning is not None:
+            warning(msg)
 
     def flush_handlers(self) -> Outcome:
         """The notified handlers, in the order they are defined (execute.handler_search)."""

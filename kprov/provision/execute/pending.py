@@ -27,6 +27,7 @@ from kprov.provision.execute.handler_search import search
 
 if TYPE_CHECKING:
     from kprov.provision.execute.context import HostState, PlayContext, RunContext
+    from kprov.provision.execute.results import TaskResult
     from kprov.provision.playbook.model import Task
 
 __all__ = [
@@ -129,3 +130,21 @@ def clear_pending(run: RunContext, host: HostState, name: str) -> None:
         return
     if host.connector.run(clear_command([name]), become=True).rc == 0:
         pending.discard(name)
+
+
+def notify_reason(title: str, result: TaskResult) -> str:
+    """Why a changed task notified its handlers: its title and the file or unit it changed."""
+    from kprov.provision.execute.task.report import loop_results  # facts/ imports this module
+
+    data = result.result
+    changed = [data] + [r for r in loop_results(data) if r.get("changed")]
+    what = []
+    for item in changed:
+        for key in ("dest", "path"):
+            value = item.get(key)
+            if isinstance(value, str) and value and value not in title and value not in what:
+                what.append(value)
+                break
+    if result.action in ("debug", "ansible.builtin.debug") and result.msg:
+        what.append(result.msg)  # a task that exists to notify says why in its message
+    return f"{title} ({', '.join(what)})" if what else title

@@ -27,7 +27,7 @@ from typing import Any
 from kprov.provision.execute.context import PlayContext, RunContext
 from kprov.provision.execute.host_runner import HostRunner
 from kprov.provision.execute.meta import END_BATCH, END_PLAY
-from kprov.provision.execute.sync import BatchSync
+from kprov.provision.execute.sync import RUN_ERROR, BatchSync
 from kprov.provision.inventory.patterns import select_hosts
 from kprov.provision.playbook.model import Play
 
@@ -101,6 +101,9 @@ class PlayRunner:
             if sync.aborted:
                 if sync.abort_reason.startswith(END_BATCH):
                     continue  # ``meta: end_batch``: the next batch starts
+                if sync.abort_reason.startswith(RUN_ERROR):
+                    self.run.report.errors.append(sync.abort_reason.removeprefix(RUN_ERROR))
+                    return False
                 if not sync.abort_reason.startswith(END_PLAY):
                     self.run.report.errors.append(f"play '{self.play.name}' aborted: {sync.abort_reason}")
                     return False

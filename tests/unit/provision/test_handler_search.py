@@ -98,8 +98,8 @@ def test_a_notification_naming_no_handler_ends_the_run_with_ansibles_words(
 """
     report, _ = run_fake(tmp_path, monkeypatch, {"site.yml": site}, ["h1"])
     assert not report.ok and "after" not in [t for t, _ in statuses(report, "h1")]
-    assert any("The requested handler 'nowhere' was not found in either the main handlers list nor in the "
-               "listening handlers list" in e for e in report.errors)
+    assert report.errors == ["The requested handler 'nowhere' was not found in either the main handlers list "
+                             "nor in the listening handlers list"]
     monkeypatch.setenv("ANSIBLE_ERROR_ON_MISSING_HANDLER", "false")  # a warning then
     report, _ = run_fake(tmp_path, monkeypatch, {"site.yml": site}, ["h1"])
     assert report.ok and [t for t, _ in statuses(report, "h1")] == ["t", "after"]
@@ -128,3 +128,26 @@ def test_templated_names_and_a_notify_list_listen_is_not_templated(
     assert report.ok
     assert {"templated_name", "handler5", "handler6"} <= set(runtime["h1"])
     assert "unusable" not in runtime["h1"] and "templated_listener" not in runtime["h1"]
+
+
+def test_an_unusable_handler_name_is_a_warning_on_ansibles_console(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """58841.yml greps the warning; the handler after it still answers its name."""
+    from kprov.provision.execute.callback_default import AnsibleConsole
+
+    lines: list[str] = []
+    site = """
+- hosts: all
+  gather_facts: false
+  tasks:
+    - {debug: {msg: x}, changed_when: true, notify: handler name}
+  handlers:
+    - {name: "handler name with {{ test_var }}", debug: {msg: with var}}
+    - {name: handler name, debug: {msg: handler ran}}
+"""
+    report, _ = run_fake(tmp_path, monkeypatch, {"site.yml": site}, ["h1"],
+                         observer=AnsibleConsole(lines.append, 0))
+    assert report.ok and _messages(report) == ["handler ran"]
+    assert any(line.startswith("[WARNING]: Handler 'handler name with {{ test_var }}' is unusable")
+               for line in lines)
