@@ -151,3 +151,22 @@ def test_an_unusable_handler_name_is_a_warning_on_ansibles_console(
     assert report.ok and _messages(report) == ["handler ran"]
     assert any(line.startswith("[WARNING]: Handler 'handler name with {{ test_var }}' is unusable")
                for line in lines)
+
+
+@pytest.mark.parametrize(("handler", "words"), [
+    ("{name: h, include_role: {name: r}}", "Using 'include_role' as a handler is not supported."),
+    ("{name: h, meta: flush_handlers}", "flush_handlers cannot be used as a handler"),
+    ("{name: h, block: [{debug: {}}, {block: [{debug: {}}]}]}",
+     "Using a block as a handler is not supported."),
+])
+def test_what_ansible_refuses_as_a_handler_is_refused_at_load(
+    tmp_path: Path, handler: str, words: str
+) -> None:
+    from kprov.provision.errors import PlaybookError
+    from kprov.provision.playbook.loader import PlaybookLoader
+
+    (tmp_path / "site.yml").write_text(f"- hosts: all\n  tasks: []\n  handlers:\n    - {handler}\n")
+    with pytest.raises(PlaybookError, match=words.replace(".", r"\.")):
+        PlaybookLoader(tmp_path, known_modules=None).load(tmp_path / "site.yml")
+    (tmp_path / "site.yml").write_text("- hosts: all\n  tasks: []\n  handlers:\n    - block: [{debug: {}}]\n")
+    assert PlaybookLoader(tmp_path, known_modules=None).load(tmp_path / "site.yml").plays  # top-level: a list
