@@ -4,9 +4,10 @@ Walks blocks (``rescue`` runs when a ``block`` task failed, ``always`` runs rega
 expands ``include_tasks``/``include_role`` per host at run time, runs ``meta`` actions,
 applies ``--tags``/``--skip-tags``, records every result, and runs notified handlers at each
 ``flush_handlers`` point (the play inserts one after pre_tasks, after roles+tasks, and
-after post_tasks) once each, in notification order. A failed task stops this host only
-(unless ``ignore_errors``); sync points and ``run_once`` go through :mod:`execute.sync`. An
-interrupt (execute.interrupt) ends the host before its next task or handler. Notified
+after post_tasks) once each, as ansible-core finds and orders them (execute.handler_search).
+A failed task stops this host only (unless ``ignore_errors``); sync points and ``run_once``
+go through :mod:`execute.sync`. An interrupt (execute.interrupt) ends the host before its
+next task or handler. Notified
 handlers are recorded on the host until they ran (execute.pending), so a rerun runs them.
 
 Reading ahead (execute.prefetch): at the play's start the probes of every task of the play
