@@ -7,7 +7,7 @@ except at sync points — ``run_once`` tasks, tasks whose text or template file 
 where it waits until every other host of the batch has finished or reached a sync point.
 ``serial`` batches run one after another. Handlers run per host at each flush point
 (end of pre_tasks, of roles+tasks, of post_tasks, and ``meta: flush_handlers``), each
-notified handler once, in notification order.
+notified handler once, in the order the handlers are defined (execute.handler_search).
 """
 
 from kprov.provision.execute.context import HostState, PlayContext, RunContext, RunOptions

@@ -196,6 +196,11 @@ class AnsibleConsole:
     def task_start(self, host: str, task: str) -> None:
         return None
 
+    def warning(self, msg: str) -> None:
+        """The engine's warnings, as Display.warning words them."""
+        with self.lock:
+            self._emit([f"[WARNING]: {redact_text(msg)}"])
+
     def task_done(self, result: TaskResult) -> None:
         if result.action in ("meta", "ansible.builtin.meta"):  # no banner: the strategy runs them
             if self.verbosity > 1 and result.msg:

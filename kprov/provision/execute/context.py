@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,11 @@ from kprov.provision.templates import TemplateEngine
 __all__ = ["HostState", "PlayContext", "RunContext", "RunOptions"]
 
 
+def _env_flag(name: str, default: bool) -> bool:
+    value = os.environ.get(name, "").strip().lower()
+    return default if not value else value in ("1", "true", "yes", "on", "y", "t")
+
+
 @dataclass
 class RunOptions:
     check: bool = False
@@ -51,6 +57,10 @@ class RunOptions:
     # --force-handlers: a failed host still runs the handlers it notified (a play's
     # force_handlers keyword overrides it)
     force_handlers: bool = False
+    # ansible-core's ERROR_ON_MISSING_HANDLER, from its environment variable as ansible-core
+    # reads it: a notification that names no handler ends the run (off: a warning)
+    error_on_missing_handler: bool = field(
+        default_factory=lambda: _env_flag("ANSIBLE_ERROR_ON_MISSING_HANDLER", True))
 
 
 @dataclass
@@ -65,6 +75,10 @@ class HostState:
     injected_facts: dict[str, Any] = field(default_factory=dict)  # modules' facts under their own names
     probes: ProbeCache = field(default_factory=ProbeCache)  # read-only probe results (execute.probecache)
     unreachable: bool = False
+    # the session did not open and no play gathers facts from the host: it stays in the play,
+    # and the first task that needs the host finds it unreachable (as ansible-core, which
+    # connects when a task first needs the connection: debug, fail, set_fact never do)
+    connect_error: str = ""
     failed: bool = False
     errors_cleared: int = 0  # how many ``meta: clear_host_errors`` reached this host
     error: str = ""

@@ -4,9 +4,10 @@ Walks blocks (``rescue`` runs when a ``block`` task failed, ``always`` runs rega
 expands ``include_tasks``/``include_role`` per host at run time, runs ``meta`` actions,
 applies ``--tags``/``--skip-tags``, records every result, and runs notified handlers at each
 ``flush_handlers`` point (the play inserts one after pre_tasks, after roles+tasks, and
-after post_tasks) once each, in notification order. A failed task stops this host only
-(unless ``ignore_errors``); sync points and ``run_once`` go through :mod:`execute.sync`. An
-interrupt (execute.interrupt) ends the host before its next task or handler. Notified
+after post_tasks) once each, as ansible-core finds and orders them (execute.handler_search).
+A failed task stops this host only (unless ``ignore_errors``); sync points and ``run_once``
+go through :mod:`execute.sync`. An interrupt (execute.interrupt) ends the host before its
+next task or handler. Notified
 handlers are recorded on the host until they ran (execute.pending), so a rerun runs them.
 
 Reading ahead (execute.prefetch): at the play's start the probes of every task of the play
@@ -24,13 +25,20 @@ from typing import Any, Literal
 
 from kprov.provision.errors import ProvisionError, UndefinedVariableError
 from kprov.provision.execute.context import HostState, PlayContext, RunContext
+from kprov.provision.execute.handler_search import MISSING_HANDLER, definition_order, search
 from kprov.provision.execute.meta import EndedRole, run_meta
 from kprov.provision.execute.outcome import Outcome
-from kprov.provision.execute.pending import clear_command, forget_this_runs_marks, mark_command
+from kprov.provision.execute.pending import (
+    clear_pending,
+    forget_failed_host,
+    mark_pending,
+    notify_reason,
+    queue_pending,
+)
 from kprov.provision.execute.results import TaskResult
+from kprov.provision.execute.sync import RUN_ERROR
 from kprov.provision.execute.tags import expand_tags, tags_selected
 from kprov.provision.execute.task.loops import item_layers, loop_items
-from kprov.provision.execute.task.report import loop_results
 from kprov.provision.execute.task.runner import TaskRunner
 from kprov.provision.modules.base import ProbeKey
 from kprov.provision.playbook.model import Block, Item, Task
@@ -41,23 +49,6 @@ __all__ = ["HostRunner", "notify_reason", "tags_selected"]
 _SPECIAL_ACTIONS = ("meta", "include_tasks", "include_role", "import_tasks", "import_role")
 # A registered result as the play-wide look-ahead assumes it: the task reported ok.
 _UNCHANGED = {"changed": False, "failed": False, "skipped": False}
-
-
-def notify_reason(title: str, result: TaskResult) -> str:
-    """Why a changed task notified its handlers: its title and the file or unit it changed."""
-    data = result.result
-    changed = [data] + [r for r in loop_results(data) if r.get("changed")]
-    what = []
-    for item in changed:
-        for key in ("dest", "path"):
-            value = item.get(key)
-            if isinstance(value, str) and value and value not in title and value not in what:
-                what.append(value)
-                break
-    if result.action in ("debug", "ansible.builtin.debug") and result.msg:
-        what.append(result.msg)  # a task that exists to notify says why in its message
-    return f"{title} ({', '.join(what)})" if what else title
-
 
 
 class HostRunner:
@@ -75,12 +66,8 @@ class HostRunner:
         if outcome == "failed" and self._force_handlers():
             self.flush_handlers()  # the host stays failed: only its notified handlers run
         elif outcome == "failed" and self.host.failed and not self.run.interrupt.is_set():
-            self._forget_notifications()  # as ansible-core drops a failed host's (execute.pending)
+            forget_failed_host(self.pctx, self.host, check=self.run.options.check)  # as ansible-core
         return outcome
-
-    def _forget_notifications(self) -> None:  # a failed host's notifications, this run's marks
-        self.pctx.notified.pop(self.host.name, None), self.pctx.why.pop(self.host.name, None)
-        forget_this_runs_marks(self.host, check=self.run.options.check)
 
     def _tags(self, task: Task, extra: dict[str, Any] | None) -> list[str]:
         """The task's tags, a templated one rendered (``tags: "{{ the_tags }}"``)."""
@@ -108,46 +95,10 @@ class HostRunner:
         return self.pctx.handlers.get(self.host.name, self.pctx.play.handlers)
 
     def _queue_pending(self) -> None:
-        """Handlers an earlier run notified but never ran: queued again, once per play, at the
-        first flush that follows a task of the play (where this run's own notifications of
-        them would run: not before the play's tasks had their say), if the play has them."""
-        pending = self.host.pending()
-        if not pending or not self._ran_task or self._queued_pending:
-            return
-        self._queued_pending = True
-        queue = self.pctx.notified.setdefault(self.host.name, [])
-        why = self.pctx.why.setdefault(self.host.name, {})
-        earlier = set(self.host.facts.get("kprov_pending_handlers") or ())  # not this run's marks
-        for name in sorted(pending):
-            if not any(name in (h.name, h.title, *h.listen) for h in self._handlers()):
-                continue
-            reason = self.host.pending_reason(name)
-            if name in earlier and reason not in why.setdefault(name, []):
-                why[name].append(reason)
-            if name not in queue:
-                queue.append(name)
-                self.run.log.event(self.host.name, f"handler '{name}' is pending from an earlier run")
-
-    def _mark_pending(self, names: list[str]) -> None:
-        """Record on the host that these handlers are due (before anything else can go wrong)."""
-        pending = self.host.pending()
-        new = [n for n in names if n not in pending]
-        if not new or self.run.options.check or self.host.connector is None or not self.host.tracks_handlers:
-            return
-        why = self.pctx.why.get(self.host.name, {})
-        reasons = {n: "; ".join(why.get(n, [])) for n in new}
-        result = self.host.connector.run(mark_command(new, reasons), become=True)
-        if result.rc == 0:
-            pending.update(new)
-        else:
-            self.run.log.event(self.host.name, f"cannot record pending handlers: {result.stderr.strip()}")
-
-    def _clear_pending(self, name: str) -> None:
-        pending = self.host.pending()
-        if name not in pending or self.run.options.check or self.host.connector is None:
-            return
-        if self.host.connector.run(clear_command([name]), become=True).rc == 0:
-            pending.discard(name)
+        """An earlier run's pending handlers, once per play, at the first flush after a task."""
+        if self.host.pending() and self._ran_task and not self._queued_pending:
+            self._queued_pending = True
+            queue_pending(self.run, self.pctx, self.host, self._handlers(), self._handler_name)
 
     # -- walking ---------------------------------------------------------------------------
     def items(self, items: list[Item], extra: dict[str, Any] | None = None) -> Outcome:
@@ -231,8 +182,8 @@ class HostRunner:
             self.host.error = result.msg
             self.pctx.sync.failed(self.host.name, fatal=self.pctx.play.any_errors_fatal)
             return "failed"
-        if result.status == "changed":
-            self._notify(task, result)
+        if result.status == "changed" and not self._notify(task, result):
+            return "ended"  # a notification that names no handler ends the run, as ansible-core's
         return "ok"
 
     def _failure_vars(self) -> dict[str, Any]:
@@ -441,60 +392,104 @@ class HostRunner:
         self.pctx.sync.failed(self.host.name, fatal=self.pctx.play.any_errors_fatal)
         return "failed"
 
-    def _notify(self, task: Task, result: TaskResult) -> None:
+    def _notify(self, task: Task, result: TaskResult) -> bool:
+        """Queue the task's notifications; False when one names no handler (ansible-core's
+        error, which ends the run, unless ANSIBLE_ERROR_ON_MISSING_HANDLER is off: a warning)."""
         queue = self.pctx.notified.setdefault(self.host.name, [])
         why = self.pctx.why.setdefault(self.host.name, {})
         reason = notify_reason(task.title, result)
-        names = self._notify_names(task)
-        for name in names:
+        names: list[str] = []
+        for name in self._notify_names(task):
+            if not search(name, self._handlers(), self._handler_name):
+                if self.run.options.error_on_missing_handler:
+                    self.pctx.sync.abort(RUN_ERROR + MISSING_HANDLER.format(name))
+                    return False
+                self._warn(MISSING_HANDLER.format(name))
+                continue
+            names.append(name)
             if name not in queue:
                 queue.append(name)
             if reason not in why.setdefault(name, []):
                 why[name].append(reason)
         if names:
-            self._mark_pending(names)
+            mark_pending(self.run, self.pctx, self.host, names)
+        return True
 
     def _notify_names(self, task: Task) -> list[str]:
         """The task's ``notify`` names, templated as ansible-core's post_validate templates the
-        field (``notify: "Restart {{ service }}"``, linux-system-roles.timesync)."""
+        field (``notify: "Restart {{ service }}"``, linux-system-roles.timesync; a list)."""
         names: list[str] = []
         for name in task.notify:
             if "{{" in name or "{%" in name:
                 where = f"task field 'notify' ({task.origin})"
-                # an error leaves it as written: the flush then names it as not found
+                # an error leaves it as written: it then names no handler
                 with contextlib.suppress(ProvisionError):
-                    name = str(self.tasks.scope(task, None).template(name, where))
+                    rendered = self.tasks.scope(task, None).template(name, where)
+                    names += [str(n) for n in rendered] if isinstance(rendered, list) else [str(rendered)]
+                    continue
             names.append(name)
         return names
 
+    def _handler_name(self, handler: Task) -> str | None:
+        """A handler's name as its notifications name it: templated (None: it does not render)."""
+        if "{{" not in handler.name and "{%" not in handler.name:
+            return handler.name
+        try:
+            where = f"handler name ({handler.origin})"
+            return str(self.tasks.scope(handler, None).template(handler.name, where))
+        except ProvisionError as err:
+            if not handler.listen:
+                self._warn(f"Handler '{handler.name}' is unusable because it has no listen topics and the "
+                           "name could not be templated (host-specific variables are not supported in handler"
+                           f" names). The error: {err}")
+            return None
+
+    def _warn(self, msg: str) -> None:
+        """A warning: in the run log, and on the console of an observer that prints them."""
+        self.run.log.event(self.host.name, f"[WARNING]: {msg}")
+        warning = getattr(self.run.observer, "warning", None)
+        if warning is not None:
+            warning(msg)
+
     def flush_handlers(self) -> Outcome:
+        """The notified handlers, in the order they are defined (execute.handler_search)."""
         self._queue_pending()
-        queue = self.pctx.notified.get(self.host.name) or []
         handlers = self._handlers()
-        done: set[int] = set()
-        while queue:
+        marks: dict[int, tuple[list[str], list[str]]] = {}  # handler uid -> (notifications, why)
+        self._take_notifications(handlers, marks)
+        for handler in definition_order(handlers):
             if self.run.interrupt.is_set():
                 return "ended"  # the handlers stay pending (the host's restart markers say so)
-            name = queue.pop(0)
-            matching = [h for h in handlers if name in (h.name, h.title, *h.listen)]
-            if not matching:
-                msg = f"handler '{name}' was notified but no handler has that name or listen"
-                return self._fail(f"notify {name}", "meta", msg, self.pctx.play.origin)
-            reasons = self.pctx.why.get(self.host.name, {}).pop(name, [])
-            for handler in matching:
-                if handler.uid in done:
-                    continue
-                done.add(handler.uid)
-                if handler.action in ("include_tasks", "include_role"):  # a handler may include tasks
-                    outcome = self.include(handler, None)
-                    if outcome != "ok":
-                        return outcome
-                    continue
-                result = self._throttled(handler)
-                result.why = list(reasons)
-                result.handler = True
-                outcome = self._after(handler, result)
-                if outcome != "ok":
-                    return outcome
-            self._clear_pending(name)
+            if handler.uid not in marks:
+                continue
+            names, reasons = marks.pop(handler.uid)
+            outcome = self._run_handler(handler, reasons)
+            self._take_notifications(handlers, marks)  # a later handler's run in this pass
+            for name in names:
+                if not any(name in other for other, _ in marks.values()):
+                    clear_pending(self.run, self.host, name)
+            if outcome != "ok":
+                return outcome
+        later = [n for names, _ in marks.values() for n in names]  # earlier handlers: next flush
+        self.pctx.notified.setdefault(self.host.name, [])[:0] = list(dict.fromkeys(later))
         return "ok"
+
+    def _take_notifications(self, handlers: list[Task], marks: dict[int, tuple[list[str], list[str]]]
+                            ) -> None:
+        queue = self.pctx.notified.get(self.host.name) or []
+        why = self.pctx.why.get(self.host.name, {})
+        while queue:
+            name = queue.pop(0)
+            reasons = why.pop(name, [])
+            for handler in search(name, handlers, self._handler_name):
+                names, why_here = marks.setdefault(handler.uid, ([], []))
+                names.append(name)
+                why_here += [r for r in reasons if r not in why_here]
+
+    def _run_handler(self, handler: Task, reasons: list[str]) -> Outcome:
+        if handler.action in ("include_tasks", "include_role"):  # a handler may include tasks
+            return self.include(handler, None)
+        result = self._throttled(handler)
+        result.why = list(reasons)
+        result.handler = True
+        return self._after(handler, result)

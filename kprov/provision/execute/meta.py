@@ -177,6 +177,7 @@ def _act_for_batch(runner: MetaHost, task: Task, what: str, extra: dict[str, Any
             state = run.hosts.get(name)
             if state is not None:  # a host in a block's always, failed underneath, too
                 state.errors_cleared += 1
+                run.report.forgive(name)
             if state is not None and not state.alive:
                 state.failed = state.unreachable = False
                 state.error = ""

@@ -20,14 +20,19 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
+from kprov.provision.execute.handler_search import search
+
 if TYPE_CHECKING:
-    from kprov.provision.execute.context import HostState
+    from kprov.provision.execute.context import HostState, PlayContext, RunContext
+    from kprov.provision.execute.results import TaskResult
+    from kprov.provision.playbook.model import Task
 
 __all__ = [
-    "PENDING_DIR", "clear_command", "file_name", "forget_this_runs_marks", "mark_command", "read_command",
+    "PENDING_DIR", "clear_command", "clear_pending", "file_name", "forget_failed_host",
+    "forget_this_runs_marks", "mark_command", "mark_pending", "queue_pending", "read_command",
 ]
 
 PENDING_DIR = "/var/lib/kprov/pending-handlers"
@@ -74,3 +79,72 @@ def forget_this_runs_marks(host: HostState, *, check: bool) -> None:
         return
     if host.connector.run(clear_command(ours), become=True).rc == 0:
         pending.difference_update(ours)
+
+
+def forget_failed_host(pctx: PlayContext, host: HostState, *, check: bool) -> None:
+    """What a host that failed on a task forgets, in one place: the play's notifications of it
+    (which handlers, and why), then the markers this run wrote on it."""
+    pctx.notified.pop(host.name, None)
+    pctx.why.pop(host.name, None)
+    forget_this_runs_marks(host, check=check)
+
+
+def queue_pending(run: RunContext, pctx: PlayContext, host: HostState, handlers: list[Task],
+                  name_of: Callable[[Task], str | None]) -> None:
+    """Handlers an earlier run notified but never ran, queued again (host_runner does it once per
+    play, at the first flush that follows a task of the play: where this run's own
+    notifications of them would run), if the play has a handler they name."""
+    queue = pctx.notified.setdefault(host.name, [])
+    why = pctx.why.setdefault(host.name, {})
+    earlier = set(host.facts.get("kprov_pending_handlers") or ())  # not this run's marks
+    for name in sorted(host.pending()):
+        if not search(name, handlers, name_of):
+            continue
+        reason = host.pending_reason(name)
+        if name in earlier and reason not in why.setdefault(name, []):
+            why[name].append(reason)
+        if name not in queue:
+            queue.append(name)
+            run.log.event(host.name, f"handler '{name}' is pending from an earlier run")
+
+
+def mark_pending(run: RunContext, pctx: PlayContext, host: HostState, names: list[str]) -> None:
+    """Record on the host that these handlers are due (before anything else can go wrong)."""
+    pending = host.pending()
+    new = [n for n in names if n not in pending]
+    if not new or run.options.check or host.connector is None or not host.tracks_handlers:
+        return
+    why = pctx.why.get(host.name, {})
+    reasons = {n: "; ".join(why.get(n, [])) for n in new}
+    result = host.connector.run(mark_command(new, reasons), become=True)
+    if result.rc == 0:
+        pending.update(new)
+    else:
+        run.log.event(host.name, f"cannot record pending handlers: {result.stderr.strip()}")
+
+
+def clear_pending(run: RunContext, host: HostState, name: str) -> None:
+    """A notification whose handlers all ran: its marker goes."""
+    pending = host.pending()
+    if name not in pending or run.options.check or host.connector is None:
+        return
+    if host.connector.run(clear_command([name]), become=True).rc == 0:
+        pending.discard(name)
+
+
+def notify_reason(title: str, result: TaskResult) -> str:
+    """Why a changed task notified its handlers: its title and the file or unit it changed."""
+    from kprov.provision.execute.task.report import loop_results  # facts/ imports this module
+
+    data = result.result
+    changed = [data] + [r for r in loop_results(data) if r.get("changed")]
+    what = []
+    for item in changed:
+        for key in ("dest", "path"):
+            value = item.get(key)
+            if isinstance(value, str) and value and value not in title and value not in what:
+                what.append(value)
+                break
+    if result.action in ("debug", "ansible.builtin.debug") and result.msg:
+        what.append(result.msg)  # a task that exists to notify says why in its message
+    return f"{title} ({', '.join(what)})" if what else title

@@ -14,7 +14,9 @@ operator can set the rolling batch size per run (``-e``).
 A host that ``add_host`` added during the run has no session when a play first targets it:
 the play connects it (with the play's ``remote_user``/``connection`` beneath its own
 variables) and gathers its facts if the play asks for them, all such hosts at once, before
-its first task; one that cannot be reached is left out, unreachable in the recap.
+its first task; one that cannot be reached is left out, unreachable in the recap, unless the
+play gathers no facts: then, as a host the run could not connect at its start, it stays in
+the play until a task needs its session (phases.connect ``defer``).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from typing import Any
 from kprov.provision.execute.context import PlayContext, RunContext
 from kprov.provision.execute.host_runner import HostRunner
 from kprov.provision.execute.meta import END_BATCH, END_PLAY
-from kprov.provision.execute.sync import BatchSync
+from kprov.provision.execute.sync import RUN_ERROR, BatchSync
 from kprov.provision.inventory.patterns import select_hosts
 from kprov.provision.playbook.model import Play
 
@@ -73,7 +75,8 @@ class PlayRunner:
     def execute(self) -> bool:
         """Run the play; False when it was aborted (the playbook stops)."""
         hosts = self.hosts()
-        added = [h for h in hosts if self.run.hosts[h].connector is None]
+        states = self.run.hosts
+        added = [h for h in hosts if states[h].connector is None and not states[h].connect_error]
         if added:
             self._open_added(added)
             hosts = self.hosts()
@@ -98,6 +101,9 @@ class PlayRunner:
             if sync.aborted:
                 if sync.abort_reason.startswith(END_BATCH):
                     continue  # ``meta: end_batch``: the next batch starts
+                if sync.abort_reason.startswith(RUN_ERROR):
+                    self.run.report.errors.append(sync.abort_reason.removeprefix(RUN_ERROR))
+                    return False
                 if not sync.abort_reason.startswith(END_PLAY):
                     self.run.report.errors.append(f"play '{self.play.name}' aborted: {sync.abort_reason}")
                     return False
@@ -124,7 +130,7 @@ class PlayRunner:
                 value = getattr(self.play, keyword)
                 if value is not None and variable not in state.inventory_vars:
                     state.connection_keywords[variable] = value
-            if connect_host(self.run, host) and self.play.gather_facts:
+            if connect_host(self.run, host, defer=not self.play.gather_facts) and self.play.gather_facts:
                 gather_host(self.run, host)
 
         for_each_host(self.run, added, open_host)

@@ -106,6 +106,10 @@ class RunReport:
     log_path: str = ""
     duration_s: float = 0.0
     interrupted: str = ""  # the signal that interrupted the run (execute.interrupt), else ""
+    # (failed, unreachable) counts ``meta: clear_host_errors`` forgave per host: still in the
+    # recap, but the run's outcome is the hosts' (ansible-core's exit code reads its failed and
+    # unreachable hosts, which the meta clears, not the stats)
+    forgiven: dict[str, tuple[int, int]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add_host(self, host: str) -> None:
@@ -125,11 +129,21 @@ class RunReport:
             stats.rescued += 1
             stats.failed = max(0, stats.failed - 1)
 
+    def forgive(self, host: str) -> None:
+        """``clear_host_errors``: the host's failures so far no longer fail the run."""
+        with self._lock:
+            stats = self.stats.get(host, HostStats())
+            self.forgiven[host] = (stats.failed, stats.unreachable)
+
     @property
     def ok(self) -> bool:
         if self.errors or self.interrupted:
             return False
-        return all(s.failed == 0 and s.unreachable == 0 for s in self.stats.values())
+        for host, stats in self.stats.items():
+            failed, unreachable = self.forgiven.get(host, (0, 0))
+            if stats.failed > failed or stats.unreachable > unreachable:
+                return False
+        return True
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -20,7 +20,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["BatchSync"]
+__all__ = ["RUN_ERROR", "BatchSync"]
+
+# an abort reason that is an error of the whole run (the playbook stops), reported as it is
+# worded after this prefix, not as the play's abort (ansible-core raises such errors)
+RUN_ERROR = "run error: "
 
 
 @dataclass

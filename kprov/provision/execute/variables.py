@@ -122,6 +122,8 @@ def _magic(run: RunContext, pctx: PlayContext | None, host: HostState, task: Tas
         "group_names": lambda: _group_names(run, host.name),
         "play_hosts": alive,
         "ansible_play_hosts": alive,
+        # the batch's hosts less the failed and unreachable, as ansible-core's (play._removed_hosts)
+        "ansible_play_batch": lambda: [h for h in pctx.batch if run.hosts[h].alive] if pctx else play_hosts,
         "ansible_version": ansible_version_info,
     }
     magic: dict[str, Any] = {
@@ -130,7 +132,7 @@ def _magic(run: RunContext, pctx: PlayContext | None, host: HostState, task: Tas
         "groups": run.groups,
         "hostvars": HostVarsView(run, pctx),
         "ansible_play_hosts_all": play_hosts,
-        "ansible_play_batch": pctx.batch if pctx else play_hosts,
+
         "ansible_check_mode": run.options.check,
         "ansible_diff_mode": run.options.diff,
         "playbook_dir": str(run.playbook_dir),

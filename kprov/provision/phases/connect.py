@@ -36,8 +36,10 @@ def _variables(run: RunContext, state: HostState) -> dict[str, Any]:
     return {**state.connection_keywords, **state.inventory_vars, **extra}
 
 
-def connect_host(run: RunContext, host: str) -> bool:
-    """Open ``host``'s logged session (True), or record it unreachable/failed (False)."""
+def connect_host(run: RunContext, host: str, *, defer: bool = False) -> bool:
+    """Open ``host``'s logged session (True), or record it unreachable/failed (False).
+    ``defer``: a host that cannot be reached is not unreachable yet, only its first task that
+    needs the session finds it so (HostState.connect_error)."""
     state = run.hosts[host]
     start = time.monotonic()
     try:
@@ -47,6 +49,10 @@ def connect_host(run: RunContext, host: str) -> bool:
         state.connector = conn
         return True
     except ConnectionFailure as err:
+        if defer:
+            state.connect_error = str(err)
+            run.log.event(host, f"not connected ({err}): unreachable at its first task that needs the host")
+            return False
         state.unreachable, state.error = True, str(err)
     except (ValueError, TemplateError) as err:  # bad connection settings: this host fails
         state.failed, state.error = True, f"connection settings: {err}"

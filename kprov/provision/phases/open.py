@@ -66,7 +66,7 @@ class OpenPhase:
     dry_run = run
 
     def _open(self, run: RunContext, host: str) -> None:
-        if not connect_host(run, host):
+        if not connect_host(run, host, defer=host not in self.gather):
             return
         if host in self.gather and run.hosts[host].alive:
             gather_host(run, host)

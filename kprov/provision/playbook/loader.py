@@ -75,6 +75,7 @@ _INHERITED = (
     "run_once",
     "diff",
     "throttle",
+    "notify",  # a block's, for the tasks that have none (ansible-core's Notifiable)
 )
 _FLUSH = {"meta": "flush_handlers"}
 
@@ -262,8 +263,22 @@ class PlaybookLoader:
         return self.items(_list(load_yaml_file(file)), inner, str(file))
 
     def handlers(self, data: list[Any], scope: Scope, source: str) -> list[Task]:
+        """A handlers list, refusing what ansible-core refuses at load: a role include, a flush, a
+        block inside a handler block or from an imported file (a top-level one is a list)."""
+        for entry in (e for e in data if isinstance(e, dict)):
+            where = origin_of(entry, source)
+            action = next((k for k in entry if k.rpartition(".")[2] in ("include_role", "import_role")), None)
+            if action is not None:
+                raise PlaybookError(f"{where}: Using '{action}' as a handler is not supported.")
+            if entry.get("meta") == "flush_handlers":
+                raise PlaybookError(f"{where}: flush_handlers cannot be used as a handler")
         flat: list[Task] = []
         for item in self.items(data, scope, source):
+            inner = [i for part in (item.block, item.rescue, item.always) for i in part] \
+                if isinstance(item, Block) else []
+            if any(isinstance(i, Block) for i in inner) or (
+                    isinstance(item, Block) and not item.origin.startswith(f"{source}:")):
+                raise PlaybookError(f"{item.origin}: Using a block as a handler is not supported.")
             flat += _flatten(item)
         return flat
 

@@ -373,7 +373,7 @@ def _build(data: dict[str, Any], action: str, args: dict[str, Any], scope: Scope
         loop=loop,
         loop_control=dict(loop_control),
         register=data.get("register"),
-        notify=[str(n) for n in _as_list(data.get("notify"))],
+        notify=[str(n) for n in _as_list(data.get("notify", kw("notify")))],
         listen=[str(n) for n in _as_list(data.get("listen"))],
         become=data.get("become", kw("become")),
         become_user=data.get("become_user", kw("become_user")),

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from kprov.provision.connect.fake import FakeConnector
-from kprov.provision.execute import RunOptions, RunReport
+from kprov.provision.execute import RunObserver, RunOptions, RunReport
 from kprov.provision.execute.runlog import LoggedConnector
 from kprov.provision.phases import PlaysPhase
 from kprov.provision.pipelines import open_run
@@ -27,12 +27,13 @@ def run_fake(
     files: dict[str, str],
     hosts: list[str],
     fakes: dict[str, FakeConnector] | None = None,
+    observer: RunObserver | None = None,
     **options: object,
 ) -> tuple[RunReport, dict]:
     monkeypatch.setenv("KPROV_LOG_DIR", str(tmp_path / "logs"))
     files = {"hosts.yml": "all:\n  hosts:\n" + "".join(f"    {h}:\n" for h in hosts), **files}
     write_tree(tmp_path, files)
-    run = open_run([str(tmp_path / "hosts.yml")], RunOptions(**options), playbook_dir=tmp_path)  # type: ignore[arg-type]
+    run = open_run([str(tmp_path / "hosts.yml")], RunOptions(**options), observer, playbook_dir=tmp_path)  # type: ignore[arg-type]
     loader = PlaybookLoader(tmp_path, known_modules=None)
     playbook = loader.load(tmp_path / "site.yml")
     run.loader = loader

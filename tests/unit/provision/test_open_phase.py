@@ -32,7 +32,7 @@ class _Hosts:
         self.all_connected = threading.Event()
         self.lock = threading.Lock()
 
-    def connect(self, run: RunContext, host: str) -> bool:
+    def connect(self, run: RunContext, host: str, defer: bool = False) -> bool:
         if host == "h3":
             run.hosts[host].unreachable = True
         with self.lock:
@@ -76,7 +76,7 @@ def test_a_host_ready_after_the_preparation_goes_on_to_then(run, hosts, monkeypa
     prepared = threading.Event()
     connect = hosts.connect
 
-    def h5_after_preparation(run_: RunContext, host: str) -> bool:
+    def h5_after_preparation(run_: RunContext, host: str, defer: bool = False) -> bool:
         if host == "h5":
             assert prepared.wait(5)
         return connect(run_, host)

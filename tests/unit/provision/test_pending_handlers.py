@@ -166,3 +166,30 @@ def test_a_failed_host_forgets_the_handlers_it_notified(tmp_path: Path,
     assert f"{PENDING_DIR}/restart_app" in commands[3] and "other" not in commands[3]
     assert not run.report.ok
     assert run.hosts["h1"].pending() == {"other"}
+
+
+def test_forget_failed_host_is_the_one_place_a_failed_host_forgets(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The play's notifications of the failed host (which handlers and why) and this run's
+    markers go together; another host's notifications stay."""
+    from kprov.provision.execute.context import HostState, PlayContext
+    from kprov.provision.execute.pending import forget_failed_host
+    from kprov.provision.playbook.model import Play
+
+    fake = _fake()
+    host = HostState(name="h1", inventory_vars={}, facts={"kprov_pending_handlers": ["earlier"]})
+    monkeypatch.setenv("KPROV_LOG_DIR", str(tmp_path / "logs"))
+    (tmp_path / "hosts.yml").write_text("all:\n  hosts:\n    h1:\n")
+    run = open_run([str(tmp_path / "hosts.yml")], RunOptions(), playbook_dir=tmp_path)
+    host.connector = LoggedConnector(fake, run.log)
+    host.pending().add("restart app")
+    play = Play(name="p", hosts="all", origin="site.yml", base_dir=tmp_path)
+    pctx = PlayContext(play=play, hosts=["h1", "h2"], batch=["h1", "h2"], sync=None,
+                       notified={"h1": ["restart app"], "h2": ["restart app"]},
+                       why={"h1": {"restart app": ["t"]}, "h2": {"restart app": ["t"]}})
+    try:
+        forget_failed_host(pctx, host, check=False)
+    finally:
+        run.log.close()
+    assert pctx.notified == {"h2": ["restart app"]} and pctx.why == {"h2": {"restart app": ["t"]}}
+    assert host.pending() == {"earlier"} and fake.commands[-1].cmd.startswith("rm -f")

@@ -128,7 +128,7 @@ class TaskSetup:
                     f"{task.origin}: delegate_to '{target}' is not localhost nor an inventory host"
                 )
         if self.host.connector is None:
-            raise HostUnreachable(f"{self.host.name}: no session")
+            raise HostUnreachable(self.host.connect_error or f"{self.host.name}: no session")
         return self.host.connector, self.host.probes
 
     def _reach(self, target: str, other: HostState | None) -> Connector:

@@ -1,0 +1,79 @@
+"""Which handlers a notification runs, and the order a flush runs them in, as ansible-core's.
+
+ansible-core keeps one handler list per play: the play's own handlers, then each role's in
+the order the roles loaded (an ``include_role``'s when it is included). kprov's loader keeps
+the roles' first; :func:`definition_order` gives ansible-core's. A notification is looked up
+in that list one file at a time from the last file (the strategy's
+``search_handlers_by_notification``): the first handler whose name is the notification -- its
+own name, ``role : name`` or ``namespace.collection.role : name``, a templated name rendered
+first and skipped when it does not render -- and then every handler that listens to it (a
+role's listeners also answer ``role : topic``), one per handler name. So a notification runs
+one of two same-named handlers, but all of its listeners.
+
+A flush runs the notified handlers in :func:`definition_order`, not in the order they were
+notified (the play iterator's handler pass): a handler that notifies a later one runs it in
+the same pass, an earlier one at the next flush.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from kprov.provision.playbook.model import Role, Task
+
+__all__ = ["MISSING_HANDLER", "definition_order", "role_names", "search"]
+
+MISSING_HANDLER = ("The requested handler '{}' was not found in either the main handlers list nor in the "
+                   "listening handlers list")
+
+
+def role_names(role: Role) -> tuple[str, ...]:
+    """A role's names as ansible-core's ``get_name``: its own, and a collection role's FQCN."""
+    parts = role.path.parts
+    if len(parts) >= 5 and parts[-5] == "ansible_collections" and parts[-2] == "roles":
+        return role.name, f"{parts[-4]}.{parts[-3]}.{role.name}"
+    return (role.name,)
+
+
+def definition_order(handlers: list[Task]) -> list[Task]:
+    """The play's own handlers first, then the roles' in the order they loaded."""
+    return [h for h in handlers if h.scope.role is None] + [h for h in handlers if h.scope.role is not None]
+
+
+def _files(ordered: list[Task]) -> list[list[Task]]:
+    """The list cut where the role or the file changes (ansible-core: one block per file)."""
+    files: list[list[Task]] = []
+    last: tuple[int, str] | None = None
+    for handler in ordered:
+        key = (id(handler.scope.role), handler.origin.rpartition(":")[0])
+        if key != last:
+            files.append([])
+            last = key
+        files[-1].append(handler)
+    return files
+
+
+def _prefixed(handler: Task, words: list[str]) -> set[str]:
+    role = handler.scope.role
+    return set(words) | ({f"{r} : {w}" for r in role_names(role) for w in words} if role else set())
+
+
+def search(notification: str, handlers: list[Task], name_of: Callable[[Task], str | None]) -> list[Task]:
+    """The handlers ``notification`` runs. ``name_of``: a handler's name as rendered for this
+    host (None: it does not render, and the handler answers to its listen topics only)."""
+    ordered = [h for file in reversed(_files(definition_order(handlers))) for h in file]
+    found: list[Task] = []
+    for handler in ordered:
+        name = name_of(handler) if handler.name else None
+        if name and notification in _prefixed(handler, [name]):
+            found.append(handler)
+            break
+    seen: set[str] = set()
+    for handler in ordered:
+        if handler.listen and notification in _prefixed(handler, handler.listen):
+            if handler.name and handler.name in seen:
+                continue
+            seen.add(handler.name)
+            if all(h.uid != handler.uid for h in found):
+                found.append(handler)
+    return found

@@ -1,0 +1,172 @@
+"""Which handlers a notification runs and in what order, as ansible-core's (the handlers target:
+test_handlers_listen.yml, order.yml, handler_notify_earlier_handler.yml,
+test_handlers_inexistent_notify.yml, test_templating_in_handlers.yml)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from .harness import run_fake, statuses
+
+_MIXED = """
+- hosts: all
+  gather_facts: false
+  tasks:
+    - {name: t, debug: {msg: x}, changed_when: true, notify: notify_listen}
+  handlers:
+    - {name: notify_listen, debug: {msg: first of the name}}
+    - {name: notify_listen, debug: {msg: second of the name}}
+    - {name: listener a, debug: {msg: a}, listen: notify_listen}
+    - {name: listener b, debug: {msg: b}, listen: notify_listen}
+    - {name: not notified, debug: {msg: no}, listen: other}
+"""
+
+
+def _messages(report, host: str = "h1") -> list[str]:
+    return [r.msg for r in report.results if r.host == host and r.handler]
+
+
+def test_a_name_runs_the_first_handler_of_that_name_and_every_listener(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    report, _ = run_fake(tmp_path, monkeypatch, {"site.yml": _MIXED}, ["h1"])
+    assert report.ok and _messages(report) == ["first of the name", "a", "b"]
+
+
+def test_handlers_run_in_the_order_they_are_defined_not_notified(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = """
+- hosts: all
+  gather_facts: false
+  tasks:
+    - {set_fact: {foo: ''}, changed_when: true, notify: [handler3, handler1, handler2]}
+  handlers:
+    - {name: handler1, set_fact: {foo: "{{ foo ~ 1 }}"}}
+    - {name: handler2, set_fact: {foo: "{{ foo ~ 2 }}"}}
+    - {name: handler3, set_fact: {foo: "{{ foo ~ 3 }}"}}
+"""
+    report, runtime = run_fake(tmp_path, monkeypatch, {"site.yml": site}, ["h1"])
+    assert report.ok and runtime["h1"]["foo"] == "123"
+
+
+def test_a_handler_notifying_an_earlier_one_runs_it_at_the_next_flush(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = """
+- hosts: all
+  gather_facts: false
+  tasks:
+    - {name: t, debug: {msg: x}, changed_when: true, notify: h2}
+    - meta: flush_handlers
+    - {name: between, debug: {msg: between}}
+  handlers:
+    - {name: h1, debug: {msg: h1_ran}}
+    - {name: h2, debug: {msg: h2_ran}, changed_when: true, notify: h1}
+"""
+    report, _ = run_fake(tmp_path, monkeypatch, {"site.yml": site}, ["h1"])
+    assert [t for t, _ in statuses(report, "h1")] == ["t", "h2", "between", "h1"]
+
+
+def test_a_roles_listeners_answer_the_role_prefixed_topic(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = {
+        "site.yml": ("- hosts: all\n  gather_facts: false\n  roles: [r1, ns.col.r2]\n  tasks:\n"
+                     "    - {debug: {msg: x}, changed_when: true,\n"
+                     "       notify: ['r1 : topic', 'ns.col.r2 : topic2']}\n"),
+        "roles/r1/handlers/main.yml": "- {name: in r1, debug: {msg: r1 heard}, listen: topic}\n",
+        "collections/ansible_collections/ns/col/roles/r2/handlers/main.yml":
+            "- {name: in r2, debug: {msg: r2 heard}, listen: topic2}\n",
+    }
+    monkeypatch.setenv("ANSIBLE_COLLECTIONS_PATH", str(tmp_path / "collections"))
+    report, _ = run_fake(tmp_path, monkeypatch, files, ["h1"])
+    assert report.ok and _messages(report) == ["r1 heard", "r2 heard"]
+
+
+def test_a_notification_naming_no_handler_ends_the_run_with_ansibles_words(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = """
+- hosts: all
+  gather_facts: false
+  tasks:
+    - {name: t, debug: {msg: x}, changed_when: true, notify: nowhere}
+    - {name: after, debug: {msg: y}}
+"""
+    report, _ = run_fake(tmp_path, monkeypatch, {"site.yml": site}, ["h1"])
+    assert not report.ok and "after" not in [t for t, _ in statuses(report, "h1")]
+    assert report.errors == ["The requested handler 'nowhere' was not found in either the main handlers list "
+                             "nor in the listening handlers list"]
+    monkeypatch.setenv("ANSIBLE_ERROR_ON_MISSING_HANDLER", "false")  # a warning then
+    report, _ = run_fake(tmp_path, monkeypatch, {"site.yml": site}, ["h1"])
+    assert report.ok and [t for t, _ in statuses(report, "h1")] == ["t", "after"]
+
+
+def test_templated_names_and_a_notify_list_listen_is_not_templated(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = """
+- hosts: all
+  gather_facts: false
+  vars: {handler2: name2, handler4: name4, handler_list: [name5, name6]}
+  tasks:
+    - {command: echo, changed_when: true, notify: ["{{ handler2 }}", "{{ handler_list }}"]}
+  handlers:
+    - {name: "{{ handler2 }}", set_fact: {templated_name: true}}
+    - {name: "with {{ undefined_here }}", set_fact: {unusable: true}}
+    - {name: name5, set_fact: {handler5: true}}
+    - {set_fact: {handler6: true}, listen: name6}
+    - {name: l4, set_fact: {templated_listener: true}, listen: "{{ handler4 }}"}
+"""
+    from kprov.provision.connect.fake import FakeConnector
+
+    fakes = {"h1": FakeConnector(host="h1").on("echo")}
+    report, runtime = run_fake(tmp_path, monkeypatch, {"site.yml": site}, ["h1"], fakes)
+    assert report.ok
+    assert {"templated_name", "handler5", "handler6"} <= set(runtime["h1"])
+    assert "unusable" not in runtime["h1"] and "templated_listener" not in runtime["h1"]
+
+
+def test_an_unusable_handler_name_is_a_warning_on_ansibles_console(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """58841.yml greps the warning; the handler after it still answers its name."""
+    from kprov.provision.execute.callback_default import AnsibleConsole
+
+    lines: list[str] = []
+    site = """
+- hosts: all
+  gather_facts: false
+  tasks:
+    - {debug: {msg: x}, changed_when: true, notify: handler name}
+  handlers:
+    - {name: "handler name with {{ test_var }}", debug: {msg: with var}}
+    - {name: handler name, debug: {msg: handler ran}}
+"""
+    report, _ = run_fake(tmp_path, monkeypatch, {"site.yml": site}, ["h1"],
+                         observer=AnsibleConsole(lines.append, 0))
+    assert report.ok and _messages(report) == ["handler ran"]
+    assert any(line.startswith("[WARNING]: Handler 'handler name with {{ test_var }}' is unusable")
+               for line in lines)
+
+
+@pytest.mark.parametrize(("handler", "words"), [
+    ("{name: h, include_role: {name: r}}", "Using 'include_role' as a handler is not supported."),
+    ("{name: h, meta: flush_handlers}", "flush_handlers cannot be used as a handler"),
+    ("{name: h, block: [{debug: {}}, {block: [{debug: {}}]}]}",
+     "Using a block as a handler is not supported."),
+])
+def test_what_ansible_refuses_as_a_handler_is_refused_at_load(
+    tmp_path: Path, handler: str, words: str
+) -> None:
+    from kprov.provision.errors import PlaybookError
+    from kprov.provision.playbook.loader import PlaybookLoader
+
+    (tmp_path / "site.yml").write_text(f"- hosts: all\n  tasks: []\n  handlers:\n    - {handler}\n")
+    with pytest.raises(PlaybookError, match=words.replace(".", r"\.")):
+        PlaybookLoader(tmp_path, known_modules=None).load(tmp_path / "site.yml")
+    (tmp_path / "site.yml").write_text("- hosts: all\n  tasks: []\n  handlers:\n    - block: [{debug: {}}]\n")
+    assert PlaybookLoader(tmp_path, known_modules=None).load(tmp_path / "site.yml").plays  # top-level: a list
