@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -41,7 +42,7 @@ from kprov.cli.run_output import (
 from kprov.deploy.apply import ApplyOutcome, PreflightSkipError, run_apply, run_plan
 from kprov.provision.errors import ProvisionError
 from kprov.provision.execute import RunOptions, RunReport
-from kprov.provision.execute.callback_default import AnsibleConsole
+from kprov.provision.execute.callback_default import AnsibleConsole, load_error_lines
 from kprov.provision.execute.results import failed_run_document
 from kprov.provision.pipelines import exec_command, host_facts, ping
 from kprov.provision.redact import redact_data, redact_text
@@ -201,6 +202,9 @@ def _run_playbook(
         raise typer.BadParameter(str(err), param_hint="--skip-preflight") from None
     except ProvisionError as err:
         _json_failure(as_json, err)
+        if ansible is not None:  # ansible-playbook's own error form: runme scripts grep it
+            print("\n".join(load_error_lines(str(err))), file=sys.stderr, flush=True)
+            raise typer.Exit(1) from None
         raise _error(console, err) from None
     except Exception as err:
         _json_failure(as_json, err)  # --json prints one document whatever stopped the run

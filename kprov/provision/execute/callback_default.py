@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -158,6 +159,19 @@ def recap_lines(report: RunReport) -> list[str]:
     """PLAY RECAP: one row per host (sorted, as the callback sorts them), then a blank line."""
     rows = [_stat_line(h, report.stats[h]) for h in sorted(report.hosts) if h in report.stats]
     return [*banner("PLAY RECAP"), *rows, ""]
+
+
+_LOCATED = re.compile(r"(?P<file>[^\s:][^:]*):(?P<line>\d+)(?::\d+)?: (?P<msg>.+)", re.S)
+
+
+def load_error_lines(message: str) -> list[str]:
+    """A playbook that cannot be loaded, as ansible-playbook reports it on stderr:
+    ``ERROR! <message>``, then where it is (kprov's ``file:line: `` prefix moved behind)."""
+    located = _LOCATED.fullmatch(message)
+    if located is None:
+        return [f"ERROR! {redact_text(message)}"]
+    text = redact_text(located["msg"])
+    return [f"ERROR! {text}", "", f"The error appears to be in '{located['file']}': line {located['line']}"]
 
 
 def task_kind(result: TaskResult) -> str:

@@ -4,10 +4,18 @@ plugins/callback/default.py and CallbackBase._dump_results)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from kprov.cli import provision as provision_cli
 from kprov.provision.execute.callback_default import (
     AnsibleConsole,
     banner,
     dump_result,
+    load_error_lines,
     recap_lines,
     result_lines,
 )
@@ -85,3 +93,28 @@ def test_console_prints_a_banner_once_per_task_and_handlers_as_running_handler()
     assert "task path: /x/main.yml:4" in text
     assert [line for line in text if line.startswith("ok: ")] == ["ok: [a] => {}", "ok: [b] => {}",
                                                                  "ok: [a] => {}"]
+
+
+def test_a_load_error_reads_as_ansible_playbooks_error() -> None:
+    lines = load_error_lines("/p/site.yml:7: Using 'include_role' as a handler is not supported.")
+    assert lines == ["ERROR! Using 'include_role' as a handler is not supported.", "",
+                     "The error appears to be in '/p/site.yml': line 7"]
+    assert load_error_lines("no playbook given") == ["ERROR! no playbook given"]
+
+
+def test_apply_under_ansible_output_prints_a_load_error_as_ansible_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "hosts.yml").write_text("all:\n  hosts:\n    here:\n      ansible_connection: local\n")
+    (tmp_path / "site.yml").write_text(
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - debug: msg=x\n"
+        "  handlers:\n    - name: h\n      include_role: {name: r}\n")
+    monkeypatch.setenv("KPROV_LOG_DIR", str(tmp_path / "logs"))
+    app = typer.Typer()
+    app.command("apply")(provision_cli.apply_cmd)
+    app.command("noop")(lambda: None)
+    result = CliRunner().invoke(app, ["apply", "--output", "ansible", "-i", str(tmp_path / "hosts.yml"),
+                                      str(tmp_path / "site.yml")], catch_exceptions=False)
+    assert result.exit_code == 1
+    assert "ERROR! Using 'include_role' as a handler is not supported." in result.stderr
+    assert "error:" not in result.stdout + result.stderr
