@@ -23,7 +23,10 @@ Runtime cost: every looping rule inside stays within cel-go's per-call limit on 
 would judge when the whole value holds no more entries than the smallest of their bounds
 (:attr:`~kprov.cluster.api.cel.runtime_cost.LoopShape.entries_cap`: a rule's value is part of
 the root's, so it holds no more entries); a larger value goes to the walk, which estimates
-each rule on its own value.
+each rule on its own value. A looping rule whose schema alone keeps it within the limit (every
+range it loops over declares ``maxItems``/``maxProperties``:
+:func:`~kprov.cluster.api.cel.estimated_cost.declared_cost`) sets no bound, since a value that
+passed the schema cannot exceed it; a fold whose looping rules are all so counts nothing.
 
 Updates: a subtree holding no transition rule (none naming ``oldSelf``, none with
 ``optionalOldSelf``) runs exactly its create-time rules on the new value, so the same fold
