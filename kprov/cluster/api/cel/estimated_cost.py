@@ -38,6 +38,7 @@ __all__ = [
     "STATIC_ESTIMATED_CRD_COST_LIMIT",
     "cardinality_of_child",
     "cost_error_message",
+    "declared_cost",
     "estimated_cost",
     "max_entries",
 ]
@@ -120,6 +121,45 @@ def estimated_cost(rule: str, schema: Schema, cardinality: int | None) -> int | 
     per_call = _cost(tree, {"self": schema, "oldSelf": schema})
     times = cardinality if cardinality is not None else _request_cardinality(schema)
     return per_call * max(times, 1)
+
+
+class _Undeclared(Exception):
+    """A comprehension whose range has no declared bound (``maxItems``/``maxProperties``)."""
+
+
+def declared_cost(rule: str, schema: Schema) -> int | None:
+    """An upper bound of the rule's runtime-cost estimate (:func:`.runtime_cost.runtime_cost`)
+    on *every* value that passed ``schema``, when every comprehension in it ranges over a list
+    or map whose schema declares ``maxItems``/``maxProperties``; None otherwise (or when the
+    rule cannot be read here). It walks the tree as the runtime estimate does, with each
+    range's declared bound (at least 1) in place of the value's count and the loop variable
+    bound to the items' schema: a valid value holds no more entries than declared, a
+    selection reaches a value of the selected schema, and a range the runtime cannot follow
+    (an index, a call) counts 1 there, never more than the bound counted here. A rule of at
+    most :data:`.runtime_cost.PER_CALL_LIMIT` by this bound can never exceed cel-go's
+    per-call limit on a valid object, so its value needs no counting before it runs."""
+    try:
+        tree = cel.parse(rule)
+    except cel.CelSyntaxError:
+        return None
+    try:
+        return tree_cost(tree, {"self": schema}, _declared_comprehension_cost)
+    except _Undeclared:
+        return None
+
+
+def _declared_comprehension_cost(node: cel.Call, env: dict[str, Any]) -> int:
+    assert node.target is not None
+    over = _schema_of(node.target, env)
+    declared = _declared_entries(over) if over else None
+    if declared is None or over is None or over.get("x-kubernetes-preserve-unknown-fields"):
+        raise _Undeclared
+    variable = node.args[0].name if isinstance(node.args[0], cel.Ident) else ""
+    inner = dict(env)
+    if variable:
+        inner[variable] = _entry_schema(over)
+    body = sum(tree_cost(arg, inner, _declared_comprehension_cost) for arg in node.args[1:])
+    return tree_cost(node.target, env, _declared_comprehension_cost) + max(declared, 1) * (1 + body)
 
 
 def cost_error_message(what: str, cost: int, limit: int) -> str:

@@ -23,7 +23,10 @@ Runtime cost: every looping rule inside stays within cel-go's per-call limit on 
 would judge when the whole value holds no more entries than the smallest of their bounds
 (:attr:`~kprov.cluster.api.cel.runtime_cost.LoopShape.entries_cap`: a rule's value is part of
 the root's, so it holds no more entries); a larger value goes to the walk, which estimates
-each rule on its own value.
+each rule on its own value. A looping rule whose schema alone keeps it within the limit (every
+range it loops over declares ``maxItems``/``maxProperties``:
+:func:`~kprov.cluster.api.cel.estimated_cost.declared_cost`) sets no bound, since a value that
+passed the schema cannot exceed it; a fold whose looping rules are all so counts nothing.
 
 Updates: a subtree holding no transition rule (none naming ``oldSelf``, none with
 ``optionalOldSelf``) runs exactly its create-time rules on the new value, so the same fold
@@ -50,7 +53,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kprov.cluster.api.cel.environment import CompileError, Program, environment
-from kprov.cluster.api.cel.runtime_cost import entries_over
+from kprov.cluster.api.cel.estimated_cost import declared_cost
+from kprov.cluster.api.cel.runtime_cost import PER_CALL_LIMIT, entries_over
 from kprov.cluster.api.crd.fold_answers import Answers, key_of
 from kprov.cluster.api.crd.schema_node import Node
 
@@ -100,6 +104,13 @@ def _smaller(a: int, b: int) -> int:
     return a if b == _UNBOUNDED else min(a, b)
 
 
+def _within_limit_by_schema(rule: str, node: Node) -> bool:
+    """Is the looping ``rule`` within cel-go's per-call limit on every value that passed
+    ``node``'s schema, by the declared sizes alone? Then its values need no entry bound."""
+    bound = declared_cost(rule, node.raw)
+    return bound is not None and bound <= PER_CALL_LIMIT
+
+
 def _join(node: Node) -> _Text | None:
     """The subtree's create-time rules as one expression over ``self``; None if it cannot be
     joined."""
@@ -112,7 +123,7 @@ def _join(node: Node) -> _Text | None:
             continue  # run on update only
         parts.append(f"({rule.rule}\n)")  # a newline ends a trailing ``//`` comment
         shape = rule.program.loop_shape
-        if shape is not None:
+        if shape is not None and not _within_limit_by_schema(rule.rule, node):
             cap = _smaller(cap, shape.entries_cap)
     below = [(key, child) for key, child in node.properties.items() if child.has_rules]
     additional = node.additional if isinstance(node.additional, Node) and node.additional.has_rules else None
