@@ -32,7 +32,7 @@ MAX_FUNCTION_LINES = 80
 
 # issue 72's targets, and the ratchet: today's figures, lowered as they improve, never raised
 TARGETS = {"files_over_500_lines": 2, "functions_over_80_lines": 3, "largest_folder_modules": 25}
-RATCHET = {"files_over_500_lines": 2, "functions_over_80_lines": 1, "largest_folder_modules": 25}
+RATCHET = {"files_over_500_lines": 1, "functions_over_80_lines": 1, "largest_folder_modules": 25}
 # modules an issue bounds on their own (lines), relative to the repository
 MODULE_LIMITS = {"kprov/cluster/kubelet/pods/podworker.py": 300}
 

@@ -20,6 +20,8 @@ healed; the writer goes on 3 s, then the checks of tests/faults/checks.py run. F
   <scenario>.api_unavailable_s     the longest run of failed writes: the first failure's start
                                    to the start of the next acknowledged write
   <scenario>.failed_requests, .acknowledged, .relists, .shared_revisions
+  <scenario>.watch_resumes         times the watch resumed after a broken or ended stream, by
+                                   what set its resourceVersion (event, bookmark, relist)
   <scenario>.nodes_ready_s         after the heal, until every node is Ready
   kill-etcd-leader.etcd_leader_loss_recovery_s
                                    from the kill to a leader among the survivors (polled every
@@ -126,6 +128,8 @@ def main() -> None:
             print(f"{name}.failed_requests = {result.failed_requests}")
             print(f"{name}.acknowledged = {result.acknowledged}")
             print(f"{name}.relists = {result.relists}")
+            print(f"{name}.watch_resumes = {sum(result.resumes.values())}"
+                  f"  # from {' '.join(f'{k}={v}' for k, v in sorted(result.resumes.items())) or 'none'}")
             print(f"{name}.shared_revisions = {result.shared_revisions}")
             print(f"{name}.nodes_ready_s = {result.nodes_ready_s:.1f}")
             for key, value in result.figures.items():

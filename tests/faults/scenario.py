@@ -37,6 +37,9 @@ class ScenarioResult:
     lost: list[str] = field(default_factory=list)
     gaps: list[str] = field(default_factory=list)
     gap_resumes: list[str] = field(default_factory=list)  # per gap, the resume that passed it
+    # the watch's resumes after its first (a broken or ended stream), by what set the
+    # resourceVersion it resumed from: event, bookmark, relist
+    resumes: dict[str, int] = field(default_factory=dict)
     out_of_order: list[str] = field(default_factory=list)
     relists: int = 0
     shared_revisions: int = 0
@@ -129,6 +132,8 @@ def run_scenario(lab: Lab, kubeconfig: Path, name: str, faults: list[Fault], *,
     result.api_unavailable_s = workload.outage_s(since=injected_at)
     result.gaps = watch_gaps(workload.acks, workload.watch)
     result.gap_resumes = gap_resumes(workload.acks, workload.watch)
+    for _, source in workload.watch.resumes[1:]:
+        result.resumes[source] = result.resumes.get(source, 0) + 1
     result.out_of_order = list(workload.watch.out_of_order)
     result.relists = workload.watch.relists
     result.shared_revisions = workload.watch.shared_revisions

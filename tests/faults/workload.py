@@ -99,6 +99,7 @@ class Workload:
     watch_errors: list[str] = field(default_factory=list)
     _loops: BackgroundLoops | None = None
     _writing: threading.Event = field(default_factory=threading.Event)
+    _in_flight: int = 0  # writes started and not yet acknowledged or failed
 
     # --- driving it ----------------------------------------------------------------------
     def __enter__(self) -> Workload:
@@ -126,14 +127,21 @@ class Workload:
             self._loops.stop(self.timeout_s + self.idle_s + 10)
 
     def wait_watch_caught_up(self, timeout_s: float) -> bool:
-        """Until the watch has seen the highest acknowledged resourceVersion."""
-        target = max((a.resource_version for a in self.acks), default=0)
+        """Until no write is in flight any more and the watch has seen the highest
+        acknowledged resourceVersion. A write started before :meth:`stop_writing` may still
+        be acknowledged up to its timeout later (a group commit held up by a partition
+        answers them all at once), at a revision the watch must see too."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            if self.watch.last_rv >= target:
+            if self._caught_up():
                 return True
             time.sleep(0.2)
-        return self.watch.last_rv >= target
+        return self._caught_up()
+
+    def _caught_up(self) -> bool:
+        if self._in_flight:
+            return False
+        return self.watch.last_rv >= max((a.resource_version for a in self.acks), default=0)
 
     # --- figures -------------------------------------------------------------------------
     def outage_s(self, since: float = 0.0) -> float:
@@ -177,17 +185,21 @@ class Workload:
         value = secrets.token_hex(8)
         started = time.monotonic()
         body = {"metadata": {"name": name, "namespace": self.namespace}, "data": {"v": value}}
-        try:
-            made = await asyncio.wait_for(client.create(resources.CONFIGMAPS, body, self.namespace),
-                                          self.timeout_s)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - every failed request is a recorded outcome
-            error = f"{type(exc).__name__}: {exc}"[:300]
-            self.failures.append(Failure(name, started, time.monotonic(), error))
-            return
-        rv = int(made["metadata"]["resourceVersion"])
-        self.acks.append(Ack(name, rv, value, started, time.monotonic()))
+        self._in_flight += 1
+        try:  # recorded before it stops counting as in flight (wait_watch_caught_up reads both)
+            try:
+                made = await asyncio.wait_for(client.create(resources.CONFIGMAPS, body, self.namespace),
+                                              self.timeout_s)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - every failed request is a recorded outcome
+                error = f"{type(exc).__name__}: {exc}"[:300]
+                self.failures.append(Failure(name, started, time.monotonic(), error))
+                return
+            rv = int(made["metadata"]["resourceVersion"])
+            self.acks.append(Ack(name, rv, value, started, time.monotonic()))
+        finally:
+            self._in_flight -= 1
 
     async def _relist(self, client: ApiClient) -> int:
         items, rv = await client.list_all(resources.CONFIGMAPS, self.namespace)

@@ -5,8 +5,12 @@ is the longest run of failed writes."""
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import subprocess
+import threading
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -87,3 +91,38 @@ def test_the_faketime_environment_preloads_libfaketime_with_real_monotonic_clock
     proc = subprocess.run(["date", "-u", "+%s"], env=env, capture_output=True, text=True, check=True)
     real = subprocess.run(["date", "-u", "+%s"], capture_output=True, text=True, check=True)
     assert 3590 <= int(real.stdout) - int(proc.stdout) <= 3610
+
+
+def test_caught_up_waits_for_writes_still_in_flight() -> None:
+    """A write started before the writer stopped can be acknowledged seconds later (a group
+    commit held up by a partition answers every queued write at once, at one revision). The
+    watch has caught up only once it has seen that revision too: checked before, the 27
+    writes of one such commit were reported as watch gaps (round 7 of decision 0060)."""
+    sent, release = threading.Event(), threading.Event()
+
+    class _HeldClient:
+        async def create(self, *_: Any) -> dict[str, Any]:
+            sent.set()
+            while not release.is_set():
+                await asyncio.sleep(0.01)
+            return {"metadata": {"resourceVersion": "7"}}
+
+    workload = Workload(Path("unused"), "ns")
+    workload.acks.append(Ack("w-000000", 5, "v", 0.0, 0.0))
+    workload.watch.record("w-000000", 5)
+    client: Any = _HeldClient()
+    writer = threading.Thread(target=asyncio.run, args=(workload._write_one(client, "w-000001"),))
+    writer.start()
+    assert sent.wait(5.0)  # the write is out
+    answered = threading.Timer(0.2, release.set)
+    answered.start()
+    seen = threading.Timer(0.4, lambda: workload.watch.record("w-000001", 7))
+    seen.start()
+    caught_up = workload.wait_watch_caught_up(5.0)
+    seen_then = set(workload.watch.seen)
+    writer.join()
+    answered.join()
+    seen.join()
+    assert caught_up
+    assert [a.resource_version for a in workload.acks] == [5, 7]
+    assert seen_then == {"w-000000", "w-000001"}, "returned before the write in flight was seen"

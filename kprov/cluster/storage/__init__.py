@@ -8,6 +8,7 @@
 - :mod:`.watch_stream` + :mod:`.watch_cache` one etcd watch fanned out to every client watch
 """
 
+from kprov.cluster.storage.cache_events import CacheEvent
 from kprov.cluster.storage.codec import Codec
 from kprov.cluster.storage.encryption import (
     EncryptionConfigError,
@@ -28,7 +29,8 @@ from kprov.cluster.storage.errors import (
 from kprov.cluster.storage.etcd import EtcdConfig, EtcdKV
 from kprov.cluster.storage.keys import REGISTRY_PREFIX, object_key, resource_prefix, scope_prefix
 from kprov.cluster.storage.store import ListPage, Store, StoredObject
-from kprov.cluster.storage.watch_cache import CacheEvent, Subscription, WatchCache
+from kprov.cluster.storage.subscription import Subscription
+from kprov.cluster.storage.watch_cache import WatchCache
 
 __all__ = [
     "REGISTRY_PREFIX",

@@ -6,8 +6,9 @@ R+1. It keeps
 - the current state per resource prefix (so ``list?resourceVersion=0`` needs no etcd read),
 - a ring of recent events (so a watch from resourceVersion N replays what came after N, and
   answers :class:`RevisionExpiredError` -> 410 when N is older than the ring),
-- subscribers, each with a key prefix and a queue; every event is handed to the matching
-  ones synchronously in etcd order, so a subscriber never sees gaps or duplicates.
+- subscribers (:mod:`kprov.cluster.storage.subscription`: a key prefix, a queue, the bookmark
+  rule); every event is handed to the matching ones synchronously in etcd order, so a
+  subscriber never sees gaps or duplicates.
 
 Objects in the cache are shared by all readers and must never be mutated. An event's JSON
 line is encoded once and reused for every subscriber (fan-out to many watchers is cheap).
@@ -21,7 +22,7 @@ before or after the write's reply. A value that cannot be decoded (a key this se
 is logged and left out, as if the event had not come.
 Old events are kept small: once ``hot_events`` newer events have come (live watchers have long
 had it), an event's objects that are no longer the current state are kept as JSON only
-(:class:`_Packed`, decoded again if a watch from an old resourceVersion replays them): a
+(:class:`Packed`, decoded again if a watch from an old resourceVersion replays them): a
 decoded pod takes several times the memory of its JSON, and a full ring of decoded
 superseded pod versions weighed on every API server of a large cluster.
 If the etcd watch breaks, every subscriber is ended (clients re-watch, possibly get 410 and
@@ -48,200 +49,29 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-import orjson
-
 from kprov.cluster.background import stop_requested, stop_tasks
+from kprov.cluster.storage.cache_events import CacheEvent, Item, Undecoded, decoded, encode_json
 from kprov.cluster.storage.codec import Codec
 from kprov.cluster.storage.errors import RevisionExpiredError, StorageError
 from kprov.cluster.storage.etcd import EtcdKV, prefix_end
 from kprov.cluster.storage.keys import REGISTRY_PREFIX
 from kprov.cluster.storage.list_snapshots import ListSnapshots
+from kprov.cluster.storage.subscription import Subscription
 from kprov.cluster.storage.watch_stream import EtcdWatchStream
 
-__all__ = ["CacheEvent", "Subscription", "WatchCache", "encode_json"]
+__all__ = ["WatchCache"]
 
 _log = logging.getLogger(__name__)
 _LOAD_PAGE = 2000
-_MAX_PENDING = 50_000  # a subscriber this far behind is dropped (its client re-watches)
 _MAX_ADOPTED = 10_000  # own writes whose events have not arrived yet
 _MAX_UNDER = 4096  # prefixes whose scopes are remembered
 _EVENTS_FIRST_S = 0.025  # wait_for: how long events alone may bring the cache up to date
 _HOT_EVENTS = 2000  # the newest events keep their decoded objects; older ones are packed
-_LINE_HEAD = len(b'{"type":"') + len(b'","object":')  # a json_line's bytes before its object, less the type
-
-
-def encode_json(obj: Any) -> bytes:
-    """Compact JSON, the form every response uses."""
-    return orjson.dumps(obj)
 
 
 def _parent(key: str) -> str:
     """``/registry/pods/ns/name`` -> ``/registry/pods/ns/``: objects are indexed by scope."""
     return key[: key.rfind("/") + 1]
-
-
-class _Undecoded:
-    """A value as etcd sent it; ``decode()`` gives the object (once: it is kept)."""
-
-    __slots__ = ("codec", "key", "obj", "revision", "value")
-
-    def __init__(self, codec: Codec, key: str, value: bytes, revision: int) -> None:
-        self.codec = codec
-        self.key = key
-        self.value = value
-        self.revision = revision  # the object's resourceVersion
-        self.obj: dict[str, Any] | None = None
-
-    def decode(self) -> dict[str, Any]:
-        if self.obj is None:
-            self.obj = self.codec.decode(self.key, self.value, self.revision)
-        return self.obj
-
-
-class _Packed:
-    """An old event's object as its JSON (never the current state's object): decoded afresh
-    on each read, which only a watch replaying old history does."""
-
-    __slots__ = ("data",)
-
-    def __init__(self, data: bytes | memoryview) -> None:
-        self.data = data
-
-    def decode(self) -> dict[str, Any]:
-        return orjson.loads(self.data)  # type: ignore[no-any-return]
-
-
-_Item = dict[str, Any] | _Undecoded | _Packed  # what the cache holds per key (_Packed: events only)
-
-
-def _decoded(item: _Item) -> dict[str, Any]:
-    cls = item.__class__
-    return item.decode() if cls is _Undecoded or cls is _Packed else item  # type: ignore[union-attr,return-value]
-
-
-class CacheEvent:
-    """One change: ``type`` ADDED | MODIFIED | DELETED, ``obj`` the new state (for DELETED the
-    last state with resourceVersion = the deletion's revision), ``prev`` the state before
-    (for selector transitions). Both are decoded on first use."""
-
-    __slots__ = ("_json", "_obj", "_prev", "key", "revision", "type")
-
-    def __init__(self, type: str, key: str, obj: _Item, prev: _Item | None, revision: int) -> None:
-        self.type = type
-        self.key = key
-        self._obj = obj
-        self._prev = prev
-        self.revision = revision
-        self._json: bytes | None = None
-
-    @property
-    def obj(self) -> dict[str, Any]:
-        return _decoded(self._obj)
-
-    @property
-    def prev(self) -> dict[str, Any] | None:
-        return None if self._prev is None else _decoded(self._prev)
-
-    def decodable(self) -> bool:
-        """Decode now; False (logged) if a value cannot be, and then ``prev`` is dropped or
-        the event must be skipped."""
-        try:
-            self.obj  # noqa: B018 - decodes and keeps
-        except Exception as exc:
-            _log.warning("watch cache: cannot decode %s at %d: %s", self.key, self.revision, exc)
-            return False
-        try:
-            self.prev  # noqa: B018
-        except Exception:
-            self._prev = None
-        return True
-
-    def json_line(self) -> bytes:
-        """``{"type":..,"object":..}\\n``, encoded once for all subscribers."""
-        if self._json is None:
-            self._json = b'{"type":"' + self.type.encode() + b'","object":' + encode_json(self.obj) + b"}\n"
-        return self._json
-
-    def pack(self, current: _Item | None) -> None:
-        """Keep this (old) event's objects small: a decoded object that is not ``current`` (the
-        key's state now) becomes its JSON - the object's part of :meth:`json_line` for ``obj``,
-        no copy - and a decoded etcd value forgets its decoding."""
-        obj = self._obj
-        if obj is not current:
-            if obj.__class__ is dict:
-                line = self.json_line()
-                self._obj = _Packed(memoryview(line)[_LINE_HEAD + len(self.type) : -2])
-            elif obj.__class__ is _Undecoded:
-                obj.obj = None  # type: ignore[union-attr]
-        prev = self._prev
-        if prev is not None and prev is not current:
-            if prev.__class__ is dict:
-                self._prev = _Packed(encode_json(prev))
-            elif prev.__class__ is _Undecoded:
-                prev.obj = None  # type: ignore[union-attr]
-
-
-class Subscription:
-    """A client watch: events under ``prefix`` newer than its start revision, in order.
-
-    Events at or below the start revision are never delivered, even when they reach the
-    cache after the watch began (its client came from another API server, whose cache was
-    further on): the client has them already, as kube-apiserver's cacheWatcher filters."""
-
-    def __init__(self, cache: WatchCache, prefix: str, after_revision: int = 0) -> None:
-        self.prefix = prefix
-        self.after = after_revision
-        self._cache = cache
-        self._queue: asyncio.Queue[CacheEvent | None] = asyncio.Queue()
-        self._last = after_revision  # the revision of the last event queued
-        self.closed = False
-
-    def push(self, event: CacheEvent | None) -> None:
-        if self.closed or event is not None and event.revision <= self.after:
-            return
-        # A subscriber too far behind is ended, but only between revisions: the writes of one
-        # group commit share a revision, and a client resuming from the last one it got must
-        # have had all of it.
-        if event is None or self._queue.qsize() > _MAX_PENDING and event.revision != self._last:
-            self.closed = True
-            self._queue.put_nowait(None)
-            return
-        self._last = event.revision
-        self._queue.put_nowait(event)
-
-    async def next(self, timeout: float | None) -> CacheEvent | None:
-        """The next event; None when the subscription ended; TimeoutError after ``timeout``."""
-        if self.closed and self._queue.empty():
-            return None
-        async with asyncio.timeout(timeout):
-            return await self._queue.get()
-
-    def drain(self) -> list[CacheEvent]:
-        """Events already queued, without waiting."""
-        events: list[CacheEvent] = []
-        while not self._queue.empty():
-            event = self._queue.get_nowait()
-            if event is None:
-                self.closed = True
-                break
-            events.append(event)
-        return events
-
-    def bookmark(self) -> int | None:
-        """The resourceVersion a BOOKMARK may carry now: the revision up to which the cache's
-        events have all been taken from this queue (so sent, by a handler that writes what
-        it takes before it waits again). None while events are queued -- a wait's timeout
-        can end with one just arrived, and a bookmark past it would let a client that
-        resumes from the bookmark skip it -- and while the cache is still below the
-        revision the watch started from (the client is further on already)."""
-        if self.closed or not self._queue.empty():
-            return None
-        revision = self._cache.events_revision
-        return revision if revision >= self.after else None
-
-    def close(self) -> None:
-        self.closed = True
-        self._cache.unsubscribe(self)
 
 
 class WatchCache:
@@ -258,7 +88,7 @@ class WatchCache:
         self._bucket_of = bucket_of
         self._capacity = capacity
         self._hot = max(1, hot_events)
-        self._state: dict[str, dict[str, _Item]] = {}  # scope prefix -> key -> object (never shrinks)
+        self._state: dict[str, dict[str, Item]] = {}  # scope prefix -> key -> object (never shrinks)
         self._scopes_made = 0  # scopes added to _state so far (a new one may fall under a prefix)
         # prefix that is no scope itself -> (_scopes_made then, the scopes under it)
         self._under: dict[str, tuple[int, list[str]]] = {}
@@ -298,7 +128,7 @@ class WatchCache:
         start = REGISTRY_PREFIX.encode()
         end = prefix_end(start)
         revision = 0
-        state: dict[str, dict[str, _Item]] = {}
+        state: dict[str, dict[str, Item]] = {}
         live_keys = 0
         while True:
             page = await self._kv.range(start, end, revision=revision, limit=_LOAD_PAGE)
@@ -306,7 +136,7 @@ class WatchCache:
             live_keys += len(page.kvs)
             for kv in page.kvs:
                 key = kv.key.decode()
-                state.setdefault(_parent(key), {})[key] = _Undecoded(
+                state.setdefault(_parent(key), {})[key] = Undecoded(
                     self._codec, key, kv.value, kv.mod_revision
                 )
             if not page.more or not page.kvs:
@@ -393,10 +223,10 @@ class WatchCache:
             if prev is None:
                 return
             del objects[key]
-            if prev.__class__ is _Undecoded and prev.obj is None:  # type: ignore[union-attr]
-                last: _Item = _Undecoded(self._codec, key, prev.value, revision)  # type: ignore[union-attr]
+            if prev.__class__ is Undecoded and prev.obj is None:  # type: ignore[union-attr]
+                last: Item = Undecoded(self._codec, key, prev.value, revision)  # type: ignore[union-attr]
             else:
-                before = _decoded(prev)
+                before = decoded(prev)
                 last = {
                     **before,
                     "metadata": {**before.get("metadata", {}), "resourceVersion": str(revision)},
@@ -408,11 +238,11 @@ class WatchCache:
             adopted = self._adopted.get(key)
             if adopted is not None and adopted[0] <= revision:  # a later own write stays adopted
                 del self._adopted[key]  # for its own event (two writes before the cache caught up)
-            item: _Item
+            item: Item
             if adopted is not None and adopted[0] == revision:
                 item = adopted[1]
             else:
-                item = _Undecoded(self._codec, key, raw.kv.value, revision)
+                item = Undecoded(self._codec, key, raw.kv.value, revision)
             event = CacheEvent("MODIFIED" if prev is not None else "ADDED", key, item, prev, revision)
         subscribers = self._subscribers.get(bucket)
         if subscribers and not event.decodable():  # they will read it: decode now, or skip it
@@ -438,7 +268,7 @@ class WatchCache:
         if revision <= self.revision:
             objects = self._state.get(_parent(key), {})
             item = objects.get(key)
-            if item.__class__ is _Undecoded and item.revision == revision and item.obj is None:  # type: ignore[union-attr]
+            if item.__class__ is Undecoded and item.revision == revision and item.obj is None:  # type: ignore[union-attr]
                 item.obj = obj  # type: ignore[union-attr]  # events that share it see it too
                 objects[key] = obj
             return
@@ -453,7 +283,7 @@ class WatchCache:
         self._subscribers.clear()
 
     # -- reads -----------------------------------------------------------------------------
-    def _scopes(self, prefix: str) -> list[dict[str, _Item]]:
+    def _scopes(self, prefix: str) -> list[dict[str, Item]]:
         """The scopes under ``prefix``: itself when it is one, else those it prefixes, found by
         a scan of every scope once per scope added (an admission check's namespace with none
         of that resource, such as LimitRanges for every pod create, used to scan them all on
@@ -474,15 +304,15 @@ class WatchCache:
             self._decode_all(objects)
         return scopes
 
-    def _decode_all(self, objects: dict[str, _Item]) -> None:
-        undecoded = [key for key, item in objects.items() if item.__class__ is _Undecoded]
+    def _decode_all(self, objects: dict[str, Item]) -> None:
+        undecoded = [key for key, item in objects.items() if item.__class__ is Undecoded]
         for key in undecoded:
             self._decode_in_place(objects, key)
 
-    def _decode_in_place(self, objects: dict[str, _Item], key: str) -> dict[str, Any] | None:
+    def _decode_in_place(self, objects: dict[str, Item], key: str) -> dict[str, Any] | None:
         item = objects[key]
         try:
-            obj = _decoded(item)
+            obj = decoded(item)
         except Exception as exc:  # left out, as an undecodable event always was
             _log.warning("watch cache: cannot decode %s: %s", key, exc)
             del objects[key]
@@ -509,7 +339,7 @@ class WatchCache:
     def get(self, key: str) -> dict[str, Any] | None:
         objects = self._state.get(_parent(key))
         item = objects.get(key) if objects is not None else None
-        if item is None or item.__class__ is not _Undecoded:
+        if item is None or item.__class__ is not Undecoded:
             return item  # type: ignore[return-value]
         return self._decode_in_place(objects, key)  # type: ignore[arg-type]
 

@@ -27,9 +27,11 @@ from multidict import CIMultiDict, CIMultiDictProxy, MultiDict, MultiDictProxy
 
 from kprov.cluster.api.resources import REGISTRY, ResourceInfo
 from kprov.cluster.apiserver.handlers.watch import handle_watch
-from kprov.cluster.storage import watch_cache
+from kprov.cluster.storage import subscription
+from kprov.cluster.storage.cache_events import CacheEvent
 from kprov.cluster.storage.keys import scope_prefix
-from kprov.cluster.storage.watch_cache import CacheEvent, Subscription, WatchCache
+from kprov.cluster.storage.subscription import Subscription
+from kprov.cluster.storage.watch_cache import WatchCache
 from tests.unit.apiserver.test_watch_cache_reload import _bucket, _Etcd
 from tests.unit.apiserver.watch_events import RawEvent
 
@@ -175,7 +177,7 @@ def test_a_watch_ahead_of_the_cache_gets_only_later_events() -> None:
 
 
 def test_a_subscriber_too_far_behind_is_ended_between_revisions(monkeypatch: Any) -> None:
-    monkeypatch.setattr(watch_cache, "_MAX_PENDING", 2)
+    monkeypatch.setattr(subscription, "_MAX_PENDING", 2)
 
     async def scenario() -> tuple[list[tuple[str, int]], bool]:
         cache = WatchCache(_Etcd(), _Codec(), _bucket)  # type: ignore[arg-type]

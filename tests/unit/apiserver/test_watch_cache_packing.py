@@ -13,7 +13,8 @@ from typing import Any
 
 import orjson
 
-from kprov.cluster.storage.watch_cache import WatchCache, _Packed, _Undecoded
+from kprov.cluster.storage.cache_events import Packed, Undecoded
+from kprov.cluster.storage.watch_cache import WatchCache
 from tests.unit.apiserver.watch_events import KV, RawEvent
 
 
@@ -56,7 +57,7 @@ def test_old_events_are_packed_and_replay_exactly() -> None:
     ring = list(cache._ring)
     light = [e for e in ring[:-5] if _light(e._obj) and (e._prev is None or _light(e._prev))]
     assert len(light) == 30 - 5, "every old event: superseded objects packed or undecoded"
-    assert any(e._obj.__class__ is _Packed for e in ring[:-5])  # the adopted ones
+    assert any(e._obj.__class__ is Packed for e in ring[:-5])  # the adopted ones
     for e in ring[-5:]:
         assert not _light(e._obj)  # hot: decoded
     for key in {x[2] for x in expected}:
@@ -92,4 +93,4 @@ def expected_state(expected: list, key: str) -> dict | None:
 
 def _light(item: Any) -> bool:
     """Holding no decoded object: packed JSON, or an etcd value that forgot its decoding."""
-    return item.__class__ is _Packed or (item.__class__ is _Undecoded and item.obj is None)
+    return item.__class__ is Packed or (item.__class__ is Undecoded and item.obj is None)
