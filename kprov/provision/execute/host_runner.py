@@ -36,7 +36,7 @@ from kprov.provision.execute.pending import (
     queue_pending,
 )
 from kprov.provision.execute.results import TaskResult
-from kprov.provision.execute.sync import RUN_ERROR
+from kprov.provision.execute.sync import READS_OTHER_HOSTS, RUN_ERROR
 from kprov.provision.execute.tags import expand_tags, tags_selected
 from kprov.provision.execute.task.loops import item_layers, loop_items
 from kprov.provision.execute.task.runner import TaskRunner
@@ -276,8 +276,8 @@ class HostRunner:
                 task.run_once
                 or play.any_errors_fatal
                 or play.max_fail_percentage is not None
-                or "hostvars" in text
-                or "hostvars" in self._template_source(task)
+                or READS_OTHER_HOSTS.search(text) is not None
+                or READS_OTHER_HOSTS.search(self._template_source(task)) is not None
             )
             self.pctx.sync_tasks[task.uid] = cached
         return cached

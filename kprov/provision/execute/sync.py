@@ -5,8 +5,11 @@ fast as it can — except at **sync points**, where a host waits until every oth
 of the batch is either finished or also waiting at a sync point (a quiescence barrier, which
 cannot deadlock even when hosts' task lists differ). A task is a sync point when it is
 ``run_once``, when its text (or its template file) mentions ``hostvars`` (so facts set by
-other hosts earlier in the play are there), and for every task of a play with ``any_errors_fatal`` or
-``max_fail_percentage`` (those plays run in lockstep, like Ansible's linear strategy).
+other hosts earlier in the play are there) or the play's live host lists
+(``ansible_play_hosts``, ``ansible_play_batch``, ``play_hosts``: so a host that failed
+earlier in the play is already out of them, as under the linear strategy), and for every
+task of a play with ``any_errors_fatal`` or ``max_fail_percentage`` (those plays run in
+lockstep, like Ansible's linear strategy).
 
 At most ``forks`` hosts run at once; a host waiting at a sync point gives its slot away.
 ``run_once``: of the hosts released together at that task, the first in batch order runs it
@@ -15,12 +18,17 @@ and the others take its result.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["RUN_ERROR", "BatchSync"]
+__all__ = ["READS_OTHER_HOSTS", "RUN_ERROR", "BatchSync"]
+
+# text that reads other hosts' state: a task holding it is a sync point (``hostvars``
+# anywhere, as before; the live host lists as words: ``ansible_play_hosts_all`` never changes)
+READS_OTHER_HOSTS = re.compile(r"hostvars|\b(?:ansible_play_hosts|ansible_play_batch|play_hosts)\b")
 
 # an abort reason that is an error of the whole run (the playbook stops), reported as it is
 # worded after this prefix, not as the play's abort (ansible-core raises such errors)
