@@ -464,12 +464,12 @@ class HostRunner:
                 continue
             names, reasons = marks.pop(handler.uid)
             outcome = self._run_handler(handler, reasons)
+            if outcome != "ok":  # its notifications stay pending (a restart not yet healthy)
+                return outcome
             self._take_notifications(handlers, marks)  # a later handler's run in this pass
             for name in names:
                 if not any(name in other for other, _ in marks.values()):
                     clear_pending(self.run, self.host, name)
-            if outcome != "ok":
-                return outcome
         later = [n for names, _ in marks.values() for n in names]  # earlier handlers: next flush
         self.pctx.notified.setdefault(self.host.name, [])[:0] = list(dict.fromkeys(later))
         return "ok"

@@ -75,6 +75,17 @@ def test_a_rerun_runs_the_handler_an_interrupted_run_left_pending(tmp_path: Path
     assert run.hosts["h1"].pending() == {"other"}  # a handler this play does not have stays
 
 
+def test_a_handler_that_fails_stays_pending(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A restart an earlier run recorded, failing now (its unit not healthy): the record stays,
+    so the next run restarts again; it is not this run's mark, so a failed host keeps it."""
+    fake = FakeConnector(host="h1")
+    fake.on(r"^change-config")
+    fake.on(r"^restart-app", rc=1, stderr="app is not healthy")
+    run, commands = _run(tmp_path, monkeypatch, fake, changed=False, pending=["restart app"])
+    assert [c.split()[0] for c in commands] == ["change-config", "restart-app"]  # no rm
+    assert not run.report.ok and run.hosts["h1"].pending() == {"restart app"}
+
+
 def test_no_change_and_no_record_costs_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _, commands = _run(tmp_path, monkeypatch, _fake(), changed=False, pending=[])
     assert commands == ["change-config"]
