@@ -54,6 +54,7 @@ class MemberView:
     db_size: int = 0
     raft_index: int = 0
     error: str = ""
+    took: str = ""  # the health check's linearizable read, as etcdctl prints it ("1.2ms")
 
     @property
     def name(self) -> str:
@@ -176,7 +177,7 @@ class EtcdCluster:
             views.append(
                 MemberView(
                     info, healthy, info.member_id in leader_ids, st.version if st else "",
-                    st.db_size if st else 0, st.raft_index if st else 0, error,
+                    st.db_size if st else 0, st.raft_index if st else 0, error, hl.took if hl else "",
                 )
             )
         return views

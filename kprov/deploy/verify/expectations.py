@@ -1,6 +1,8 @@
 """What each inventory group must run on its hosts: the table the host checks walk.
 
-Pure data derived from the inventory's groups, so a test can assert it without any host.
+Pure data derived from the inventory's groups (and, with ``apiserver_vip``, the VIP's parts:
+HAProxy on every node, keepalived and its checker on the control-plane hosts), so a test can
+assert it without any host.
 """
 
 from __future__ import annotations
@@ -11,14 +13,16 @@ from typing import TypeVar
 
 _T = TypeVar("_T")
 
-__all__ = ["PORT_UNITS", "HostExpectation", "expectations_for"]
+__all__ = ["NODE_LB_PORT", "PORT_UNITS", "VIP_PORT", "HostExpectation", "VipPorts", "expectations_for"]
 
 PKI = "/etc/kprov/pki"
 # the unit that listens on each expected port: a port not listening is explained by that
 # unit's last words (its journal)
 PORT_UNITS = {2379: "kprov-etcd", 2380: "kprov-etcd", 6443: "kprov-apiserver", 5000: "docker-registry",
               53: "kprov-dns", 9153: "kprov-dns", 4443: "kprov-metrics-server", 10250: "kprov-kubelet",
-              10256: "kprov-proxy"}
+              10256: "kprov-proxy", 6444: "haproxy", 8443: "haproxy"}
+NODE_LB_PORT = 6444  # roles/kprov_defaults: kprov_node_lb_port (HAProxy on every node)
+VIP_PORT = 8443  # roles/kprov_defaults: kprov_apiserver_vip_port (HAProxy behind the VIP)
 
 
 @dataclass
@@ -57,10 +61,19 @@ _CLUSTER_DNS: tuple[list[str], list[int], list[str]] = (
 _NODE = (["containerd", "kprov-kubelet", "kprov-proxy"], [10250, 10256], [f"{PKI}/kubelet.crt"])
 
 
+@dataclass(frozen=True)
+class VipPorts:
+    """With ``apiserver_vip``: where each node's HAProxy listens, and the VIP's port."""
+
+    node_lb: int = NODE_LB_PORT
+    vip: int = VIP_PORT
+
+
 def expectations_for(
-    hosts: Iterable[str], in_group: Callable[[str, str], bool]
+    hosts: Iterable[str], in_group: Callable[[str, str], bool], vip: VipPorts | None = None
 ) -> dict[str, HostExpectation]:
-    """Per host, what it must run: etcd members, control-plane hosts, nodes (control plane + workers)."""
+    """Per host, what it must run: etcd members, control-plane hosts, nodes (control plane + workers);
+    with ``vip`` (the inventory names ``apiserver_vip``) the load balancer and VRRP parts too."""
     result: dict[str, HostExpectation] = {}
     for host in hosts:
         exp = HostExpectation()
@@ -75,5 +88,9 @@ def expectations_for(
             exp.extend(*_NODE)
             exp.served[10250] = f"{PKI}/kubelet.crt"
             exp.kernel = True
+            if vip is not None:
+                exp.extend(["haproxy"], [vip.node_lb], [])
+        if vip is not None and in_group(host, "control_plane"):
+            exp.extend(["keepalived", "kprov-vipcheck"], [vip.vip], [])
         result[host] = exp
     return result

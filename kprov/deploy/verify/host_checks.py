@@ -7,7 +7,10 @@ of check is one command per host (every unit's ``systemctl is-active`` / ``is-en
 exit codes, as testinfra's systemd service module reads them; one socket listing; every
 certificate's bytes), not one per unit or file. Each TLS listener's served certificate is
 compared with the file on disk (a TLS handshake from here: a process that did not restart
-after a rotation serves the old serial), and recorded pending restarts fail the host.
+after a rotation serves the old serial), and recorded pending restarts fail the host. A unit
+systemd restarted after a failure moments ago (:mod:`restart_checks`) and, on an etcd member,
+segments lost on its peer links (:mod:`peer_link_checks`: sampled at the start and the end of
+the host's rows) fail the host too.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import shlex
 import socket
 import ssl
 import tempfile
+import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -31,7 +35,14 @@ from kprov.deploy.verify.diagnose import guard
 from kprov.deploy.verify.disk_checks import etcd_disk_check
 from kprov.deploy.verify.expectations import PORT_UNITS, HostExpectation
 from kprov.deploy.verify.kernel_checks import expected_kernel, kernel_script, parse_kernel_report
+from kprov.deploy.verify.peer_link_checks import (
+    SAMPLE_S,
+    parse_retransmits,
+    peer_link_check,
+    peer_links_command,
+)
 from kprov.deploy.verify.report import Check
+from kprov.deploy.verify.restart_checks import RESTART_WINDOW_S, restart_check
 from kprov.provision.execute.pending import PENDING_DIR
 
 __all__ = [
@@ -149,6 +160,10 @@ def _check_host(name: str, host_vars: Mapping[str, Any], exp: HostExpectation) -
 def _host_rows(name: str, host: Any, host_vars: Mapping[str, Any], exp: HostExpectation) -> list[Check]:
     """The rows of one reachable host (any failure of the host's commands is the caller's one row)."""
     checks: list[Check] = []
+    etcd_member = 2379 in exp.ports
+    if etcd_member:
+        sampled = time.monotonic()
+        before = parse_retransmits(host.run(peer_links_command()).stdout)
     states = _unit_states(host, exp.units) if exp.units else {}
     listening = _listening_ports(host) if exp.ports else set()
     suspects = [u for u in exp.units if not all(states.get(u, (False, False)))]
@@ -159,6 +174,9 @@ def _host_rows(name: str, host: Any, host_vars: Mapping[str, Any], exp: HostExpe
         detail = ", ".join(s for s, ok in (("active", running), ("enabled", enabled)) if not ok)
         checks.append(Check(name, f"unit {unit} active and enabled", running and enabled,
                             f"not {detail}{words.get(unit, '')}" if detail else ""))
+    if exp.units:
+        window = float(host_vars.get("kprov_verify_restart_window_s", RESTART_WINDOW_S))
+        checks.append(restart_check(name, exp.units, lambda command: str(host.run(command).stdout), window))
     for port in exp.ports:
         owner = PORT_UNITS.get(port, "")
         checks.append(Check(name, f"port {port} listening", port in listening,
@@ -183,8 +201,11 @@ def _host_rows(name: str, host: Any, host_vars: Mapping[str, Any], exp: HostExpe
         modules, sysctls, swap_off = expected_kernel(host_vars)
         report = host.run(kernel_script(modules, sysctls)).stdout
         checks += parse_kernel_report(name, report, modules, sysctls, swap_off)
-    if 2379 in exp.ports:  # an etcd member: a full disk under its data directory is named here
+    if etcd_member:  # a full disk under its data directory, and loss on its peer links, are named here
         checks.append(etcd_disk_check(name, host_vars, lambda command: host.run(command).stdout))
+        time.sleep(max(0.0, SAMPLE_S - (time.monotonic() - sampled)))
+        after = parse_retransmits(host.run(peer_links_command()).stdout)
+        checks.append(peer_link_check(name, before, after, time.monotonic() - sampled))
     pending = _pending_handlers(host)
     checks.append(Check(name, "no restart pending", not pending,
                         f"recorded as due and not yet run: {'; '.join(pending)} (an interrupted or "

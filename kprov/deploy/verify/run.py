@@ -1,6 +1,7 @@
 """Run every verify check for an inventory and collect one report.
 
-Rows in order: host checks (parallel, SSH), etcd (quorum and leader), API servers, nodes,
+Rows in order: host checks (parallel, SSH), etcd (quorum, leader, each member's quorum read
+time), the API VIP (one holder that can serve it), API servers, nodes,
 metrics, every node's NetworkPolicy agent synced, every worker's Ingress and every Gateway of
 kprov's class answering from outside, the smoke workload, and config drift (a
 check-mode run of the cluster playbook must report nothing to change, i.e. every file is as
@@ -24,14 +25,15 @@ from kprov.deploy.prepare import SITE_PLAYBOOK, prepare_cluster
 from kprov.deploy.verify.cluster_checks import check_api_servers, check_nodes, smoke_test
 from kprov.deploy.verify.diagnose import aguard, describe_error, guard, quiet_library_logs
 from kprov.deploy.verify.dual_stack_checks import check_dual_stack
-from kprov.deploy.verify.expectations import expectations_for
+from kprov.deploy.verify.etcd_checks import etcd_checks
+from kprov.deploy.verify.expectations import NODE_LB_PORT, VIP_PORT, VipPorts, expectations_for
 from kprov.deploy.verify.gateway_checks import check_gateways
 from kprov.deploy.verify.host_checks import check_hosts, testinfra_host
 from kprov.deploy.verify.ingress_checks import check_ingress
 from kprov.deploy.verify.metrics_checks import check_metrics
 from kprov.deploy.verify.netpol_checks import check_netpol_agents
 from kprov.deploy.verify.report import Check, VerifyReport
-from kprov.etcdops.cluster import EtcdCluster
+from kprov.deploy.verify.vip_checks import check_vip
 from kprov.pki.from_inventory import InventorySources, pki_dir_for
 from kprov.provision.connect.reach import rendered_host_vars
 from kprov.provision.inventory import load_inventory
@@ -42,22 +44,6 @@ __all__ = ["admin_kubeconfig_path", "verify_cluster"]
 
 def admin_kubeconfig_path(inventory: InventorySources) -> Path:
     return pki_dir_for(inventory) / "kubeconfigs" / "admin.conf"
-
-
-def _etcd_checks(inventory: str | Path) -> list[Check]:
-    try:
-        with EtcdCluster(inventory) as cluster:
-            views = cluster.members(cluster.anchor())
-    except Exception as exc:  # noqa: BLE001 - any failure to reach etcd is a failed row
-        return [Check("cluster", "etcd quorum", False, describe_error(exc))]
-    healthy = [v for v in views if v.healthy]
-    leaders = [v.name for v in views if v.is_leader]
-    checks = [Check("cluster", f"etcd member {v.name or v.endpoint} healthy", v.healthy, v.error)
-              for v in views]
-    checks.append(Check("cluster", "etcd quorum", len(healthy) > len(views) // 2,
-                        f"{len(healthy)}/{len(views)} healthy"))
-    checks.append(Check("cluster", "etcd has one leader", len(set(leaders)) == 1, ", ".join(leaders)))
-    return checks
 
 
 def _remote_runner(host_vars: Mapping[str, Mapping[str, Any]]) -> Any:
@@ -124,13 +110,26 @@ def _verify_cluster(inventory: str | Path, smoke: bool, drift: bool) -> VerifyRe
         report.duration_s = time.monotonic() - start
         return report
     members = {g: set(inv.members(g)) for g in ("etcd", "control_plane", "workers")}
-    expectations = expectations_for(inv.hosts, lambda host, group: host in members[group])
+    any_vars: Mapping[str, Any] = next(iter(host_vars.values()), {})
+    vip = str(any_vars.get("apiserver_vip") or "")
+    ports = VipPorts(int(any_vars.get("kprov_node_lb_port", NODE_LB_PORT)),
+                     int(any_vars.get("kprov_apiserver_vip_port", VIP_PORT))) if vip else None
+    expectations = expectations_for(inv.hosts, lambda host, group: host in members[group], ports)
     nodes = [h for h in inv.hosts if h in members["control_plane"] | members["workers"]]
     workers = [h for h in inv.hosts if h in members["workers"]]
+    control_plane = [h for h in inv.hosts if h in members["control_plane"]]
+    etcd_vars = host_vars[next(h for h in inv.hosts if h in members["etcd"])] if members["etcd"] else {}
+
+    def on_hosts_checks() -> list[Check]:
+        rows = guard("cluster", "host checks", lambda: check_hosts(host_vars, expectations))
+        rows += etcd_checks(inventory, etcd_vars)
+        if vip:
+            rows += guard("cluster", f"API VIP {vip}",
+                          lambda: check_vip(vip, control_plane, _remote_runner(host_vars), host_vars))
+        return rows
+
     with ThreadPoolExecutor(max_workers=1) as pool:
-        on_hosts = pool.submit(lambda: guard("cluster", "host checks",
-                                             lambda: check_hosts(host_vars, expectations))
-                               + _etcd_checks(inventory))
+        on_hosts = pool.submit(on_hosts_checks)
         api_checks = asyncio.run(aguard("cluster", "checks through the API",
                                         _api_checks(inventory, nodes, workers, host_vars, smoke)))
         report.checks += on_hosts.result()
