@@ -1,10 +1,14 @@
 """Packet loss on the etcd peer links (issue 76): a fault of the links, not of a host.
 
-Every etcd member's host drops a share of the TCP segments it *sends* to or from the peer port
+Every etcd member's host drops a share of the TCP segments it *receives* to or from the peer port
 (2380) at random (nftables' ``numgen random``, in the host's own network namespace, from this
 machine as :class:`tests.faults.injectors.Partition` does): with the rule on every member, each
-direction of every peer link loses that share. Client traffic (2379), the API servers' and
-everything else are untouched, so what is measured is etcd's raft over lossy links.
+direction of every peer link loses that share. On arrival, not on departure: a segment dropped in
+the sender's own output hook is a local send failure that the sender's TCP quietly tries again
+(nothing counts it lost, nothing waits for a timeout), which is not what a lossy link does; one
+that vanishes after it left is retransmitted on the sender's timers, as on a real network.
+Client traffic (2379), the API servers' and everything else are untouched, so what is measured
+is etcd's raft over lossy links.
 
 Latency: ``tc netem`` needs the kernel's sch_netem, which this machine's kernel is built
 without (CONFIG_NET_SCH_NETEM unset, no modules), and nftables cannot delay packets itself;
@@ -26,7 +30,7 @@ ETCD_PEER_PORT = 2380
 
 
 def peer_loss_rules(percent: int, port: int = ETCD_PEER_PORT) -> str:
-    """The nftables script dropping ``percent`` % of the TCP segments sent to or from ``port``."""
+    """The nftables script dropping ``percent`` % of the TCP segments arriving to or from ``port``."""
     if not 0 <= percent <= 100:
         raise ValueError(f"percent is 0..100, not {percent}")
     # numgen's value is 0..99: "< 100" is refused, and every segment is a plain drop
@@ -34,7 +38,7 @@ def peer_loss_rules(percent: int, port: int = ETCD_PEER_PORT) -> str:
     rules = [f"    tcp {way} {port} {share}counter drop" for way in ("dport", "sport")] if percent else []
     return "\n".join([
         f"table inet {_TABLE} {{",
-        "  chain output { type filter hook output priority -300; policy accept;",
+        "  chain input { type filter hook input priority -300; policy accept;",
         *rules,
         "  }",
         "}", ""])

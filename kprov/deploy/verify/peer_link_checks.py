@@ -6,8 +6,8 @@ segments; on a working network between the members that count barely moves (a ta
 now and then, sent when an ACK is late, counts as one). The host's established connections to or
 from the peer port are read twice (``ss -ti``), at the start and the end of the host's other
 checks (at least ``SAMPLE_S`` apart), and the row fails when the connections present both times
-retransmitted at least ``LOSS_MIN_SEGMENTS`` segments and ``LOSS_SHARE`` of what they sent in
-between (a share the usual retransmission alerts use), naming the peers and how many.
+retransmitted at least ``LOSS_MIN_SEGMENTS`` segments and ``LOSS_SHARE`` of the data segments they
+sent in between (a share the usual retransmission alerts use), naming the peers and how many.
 ``parse_retransmits`` is pure so tests can feed it ``ss`` output.
 """
 
@@ -26,7 +26,7 @@ SAMPLE_S = 2.0
 LOSS_MIN_SEGMENTS = 3
 LOSS_SHARE = 0.02
 _RETRANS = re.compile(r"\bretrans:\d+/(\d+)")
-_SEGS_OUT = re.compile(r"\bsegs_out:(\d+)")
+_SEGS_OUT = re.compile(r"\bdata_segs_out:(\d+)")
 
 
 def peer_links_command(port: int = PEER_PORT) -> str:
@@ -34,7 +34,7 @@ def peer_links_command(port: int = PEER_PORT) -> str:
 
 
 def parse_retransmits(text: str) -> dict[tuple[str, str], tuple[int, int]]:
-    """Per connection (local, remote address:port): (retransmitted segments, segments sent), totals."""
+    """Per connection (local, remote address:port): (retransmitted segments, data segments sent), totals."""
     found: dict[tuple[str, str], tuple[int, int]] = {}
     current: tuple[str, str] | None = None
     for line in text.splitlines():
@@ -76,10 +76,10 @@ def peer_link_check(host: str, before: Totals, after: Totals, elapsed_s: float,
     share = total / sent if sent else 0.0
     if total < LOSS_MIN_SEGMENTS or share < LOSS_SHARE:
         return Check(host, title, True, f"{len(after)} connections on port {port}: {total} of {sent} "
-                                        f"segments retransmitted in {elapsed_s:.1f} s")
+                                        f"data segments retransmitted in {elapsed_s:.1f} s")
     per_peer = ", ".join(f"{peer}: {count}" for peer, count in sorted(lost.items()))
     return Check(host, title, False,
-                 f"{total} of {sent} segments ({share:.0%}) retransmitted on the peer links in "
+                 f"{total} of {sent} data segments ({share:.0%}) retransmitted on the peer links in "
                  f"{elapsed_s:.1f} s "
                  f"({per_peer}): packets between etcd members are being lost (check the network between "
                  f"them, firewalls and rate limits on port {port}); raft slows down, and elections follow "
