@@ -4,7 +4,9 @@ cluster (h1..h3 control plane and etcd, h4 and h5 workers, an API VIP).
 1. One etcd member and one API server (on two other hosts) are killed with SIGKILL under a
    writer through the VIP and a churned ReplicaSet: every acknowledged write is readable with
    its value, the watch saw each of them once and in order, the etcd members' hashkv agree,
-   every node is Ready, the ReplicaSet never had more active pods than its replicas.
+   every node is Ready, the ReplicaSet never had more active pods than its replicas; ``kprov
+   verify`` while it lasts names each killed unit on its host (down, or restarted by systemd
+   moments ago: the kill heals itself within a second).
 2. ``kprov verify`` run with its clock before the certificates' start (libfaketime on the
    verify process: the hosts share this machine's kernel clock, which a test must never
    step): no traceback, a non-zero exit, failed rows that say a clock is behind the
@@ -32,7 +34,7 @@ from cryptography import x509
 
 from tests.e2e.ha.conftest import CONTROL_PLANE, WORKERS, HaCluster
 from tests.faults.disk_full import DiskFull
-from tests.faults.injectors import FAULTS, faketime_env
+from tests.faults.injectors import FAULTS, UnitKill, faketime_env
 from tests.faults.node_loss import UNREACHABLE, run_node_loss
 from tests.faults.scenario import run_scenario
 from tests.faults.verify_probe import VerifyOutcome, run_verify
@@ -48,9 +50,11 @@ DISK_RECOVERY_BOUND_S = 120.0
 def test_acknowledged_writes_survive_kill_9_of_an_etcd_member_and_an_api_server(
         ha_cluster: HaCluster) -> None:
     faults = FAULTS["kill-etcd-and-apiserver"](ha_cluster.lab, CONTROL_PLANE, WORKERS)
+    seen: list[VerifyOutcome] = []
     result = run_scenario(ha_cluster.lab, ha_cluster.admin_kubeconfig, "kill-etcd-and-apiserver", faults,
                           etcd_members=CONTROL_PLANE, nodes=CONTROL_PLANE + WORKERS, hold_s=4.0,
-                          ready_bound_s=NODES_READY_BOUND_S, replica_set=True)
+                          ready_bound_s=NODES_READY_BOUND_S, replica_set=True,
+                          while_faulted=lambda: seen.append(run_verify(ha_cluster.inventory)))
     print(result.summary(), f"(nodes Ready bound {NODES_READY_BOUND_S:.0f}s)")
     assert result.acknowledged > 20  # the writer ran through the fault
     assert result.replica_set and not result.replica_set_over, result.replica_set_over[:5]
@@ -60,6 +64,12 @@ def test_acknowledged_writes_survive_kill_9_of_an_etcd_member_and_an_api_server(
     assert result.hashes_agree, result.hashes
     assert set(result.hashes) == set(CONTROL_PLANE)
     assert not result.gaps, result.gaps[:5]
+    faulted = seen[0]
+    assert not faulted.traceback and faulted.returncode != 0, faulted.output[-4000:]
+    for fault in faults:
+        assert isinstance(fault, UnitKill)
+        assert any(c["scope"] == fault.host and fault.unit in f"{c['name']} {c['detail']}"
+                   for c in faulted.failed), (fault.name, faulted.failed)
 
 
 def test_verify_names_a_clock_behind_the_certificates_and_is_green_once_healed(ha_cluster: HaCluster) -> None:
