@@ -25,6 +25,8 @@ SS_AFTER_LOSS = """\
 0      0      10.77.4.11:36100 10.77.4.13:2380
 \t cubic wscale:7,7 rto:204 rtt:0.2/0.1 ato:40 mss:1448 retrans:0/9 bytes_sent:9 data_segs_out:9
 """
+# a loaded healthy link: retransmissions its peer reports as duplicates (D-SACK) lost nothing
+SS_AFTER_SPURIOUS = SS_BEFORE.replace("retrans:0/3", "retrans:0/13 dsack_dups:10")
 # a healthy link: one tail-loss probe among hundreds of segments
 SS_AFTER_PROBE = SS_BEFORE.replace("retrans:0/3", "retrans:0/4").replace("data_segs_out:1000",
                                                                          "data_segs_out:1300")
@@ -47,11 +49,12 @@ def test_retransmits_that_grew_on_a_connection_seen_twice_fail_the_row_naming_th
     row = peer_link_check("h1", before, after, 2.1)
     assert not row.ok
     # 4 + 2 of 40 + 20 grew; the connection that appeared in between is not counted (history unknown)
-    assert row.detail.startswith("6 of 60 data segments (10%) retransmitted"), row.detail
+    assert row.detail.startswith("6 of 60 data segments (10%) lost and retransmitted"), row.detail
     assert "10.77.4.12: 4, 10.77.4.13: 2" in row.detail
     assert peer_link_check("h1", before, before, 2.0).ok
     probe = peer_link_check("h1", before, parse_retransmits(SS_AFTER_PROBE), 2.0)
     assert probe.ok and "1 of 300 data segments retransmitted" in probe.detail
+    assert peer_link_check("h1", before, parse_retransmits(SS_AFTER_SPURIOUS), 2.0).ok
 
 
 def test_a_unit_restarted_moments_ago_fails_the_host_and_an_old_restart_does_not() -> None:
