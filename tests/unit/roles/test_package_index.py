@@ -130,6 +130,10 @@ def test_an_emptied_lists_directory_counts_as_never_updated(tmp_path: Path) -> N
     assert fresh and cache_time == int(stamp.stat().st_mtime)
     stamp.unlink()
     assert cache_fresh(_sh(probe), 3600) == (True, int(lists.stat().st_mtime))  # the directory's time
+    for index in lists.glob("*_Packages"):
+        index.unlink()
+    (lists / "_opt_kprov_repo_._Packages.lz4").write_bytes(b"")  # a file: source's (the offline bundle)
+    assert cache_fresh(_sh(probe), 3600)[0] is True
 
 
 def test_the_update_runs_for_an_emptied_index_and_not_for_a_young_one(tmp_path: Path) -> None:
