@@ -186,3 +186,18 @@ def test_keywords_that_cannot_be_validated_fail_the_task_as_ansible_core_does(
     for host in ("a", "b"):
         ran = " ".join(str(c) for c in report.results if c.host == host)
         assert "undef-secret" not in ran
+
+
+@pytest.mark.parametrize("verbosity", [0, 2])
+def test_no_log_on_ansible_verbosity_as_linux_system_roles_timesync_writes_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, verbosity: int,
+) -> None:
+    """``ansible_verbosity`` is the -v count (ansible-core's options vars): before it was
+    defined here, rendering that ``no_log`` per host would have failed the task."""
+    files = {"site.yml": "- hosts: all\n  gather_facts: false\n  tasks:\n"
+                         "    - debug: msg=quiet-unless-verbose\n"
+                         "      no_log: \"{{ ansible_verbosity < 2 }}\"\n"}
+    report, _ = run_fake(tmp_path, monkeypatch, files, ["h"], verbosity=verbosity)
+    [row] = report.results
+    assert row.status == "ok"
+    assert row.result.get("msg") == (None if verbosity < 2 else "quiet-unless-verbose")
