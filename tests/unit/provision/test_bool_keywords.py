@@ -1,7 +1,8 @@
 """``no_log`` and ``ignore_errors`` rendered per host when the task runs (execute.task.keywords),
 as ansible-core post-validates them: a templated ``no_log`` true on one host and false on the
 other hides exactly that host's output, in kprov's own output, ``--output ansible`` (-v, so a
-shown result prints its stdout) and ``--json``; a keyword that cannot be validated fails the
+shown result prints its stdout) and ``--json``, and keeps that host's command out of the run log;
+a keyword that cannot be validated fails the
 task (unless ``when`` is false), masked for ``no_log`` and ignored for ``ignore_errors``, as
 ansible-core 2.19.14 does (measured with its ansible-playbook on a two-host local inventory)."""
 
@@ -136,6 +137,11 @@ def test_a_per_host_no_log_hides_only_that_hosts_output(tmp_path: Path, monkeypa
     else:
         assert f'"stdout": "{SECRET}-open"' in text and f'"stdout": "{SHOWN}-hid"' in text
         assert '"censored": "output hidden: no_log is set"' in text
+    [log] = sorted((tmp_path / "logs").glob("run-*.log"))
+    lines = log.read_text().splitlines()  # the run log: hid's no_log command hidden, open's logged
+    assert f"{SECRET}-hid" not in log.read_text() and any(f"echo {SECRET}-open" in line for line in lines)
+    assert any("\thid\trun\t0\t" in line and line.endswith("(hidden: no_log)") for line in lines)
+    assert any(f"echo {SHOWN}-hid" in line for line in lines)
 
 
 UNVALIDATED = """- hosts: all

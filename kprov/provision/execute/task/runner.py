@@ -125,8 +125,9 @@ class TaskRunner:
         self.run.observer.task_start(self.host.name, title)
         flags = render_flags(task, lambda: self.scope(task, extra))  # ignore_errors, no_log
         try:
-            status, registered = (self._execute(task, extra) if flags.error is None else keyword_failure(
-                task, flags.error, lambda: self._when(task, self.scope(task, extra)), _SKIPPED_BY_WHEN))
+            with self.run.log.hiding(flags.no_log):  # a no_log task's commands stay out of the run log
+                status, registered = (self._execute(task, extra) if flags.error is None else keyword_failure(
+                    task, flags.error, lambda: self._when(task, self.scope(task, extra)), _SKIPPED_BY_WHEN))
         except HostUnreachable as err:
             self.host.probes.invalidate()
             if not bool_keyword(task.ignore_unreachable):
