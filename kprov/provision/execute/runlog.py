@@ -4,6 +4,8 @@ Location: ``$KPROV_LOG_DIR`` if set, else ``/var/log/kprov/`` when writable (roo
 ``~/.kprov/logs/``; one file per run, ``run-<UTC time>-<pid>.log``. Lines are tab-separated:
 time, host, kind (run/put/get/event), rc, seconds, become, detail (command text). The file
 is mode 0600 and every detail is redacted (kprov.provision.redact): no key or token in a log.
+While a thread runs a ``no_log`` task (``RunLog.hiding``), its commands and transfers are
+logged without their text, as ansible-core keeps such a task's invocation out of its log.
 
 :class:`LoggedConnector` wraps any Connector: it logs each call and serialises calls with a
 lock (so a task delegated to another host can share that host's session safely).
@@ -11,9 +13,11 @@ lock (so a task delegated to another host can share that host's session safely).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
@@ -48,8 +52,21 @@ class RunLog:
         fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         self._file: IO[str] = os.fdopen(fd, "a", encoding="utf-8")
         self._lock = threading.Lock()
+        self._hidden = threading.local()  # per host thread: inside a no_log task
+
+    @contextlib.contextmanager
+    def hiding(self, on: bool = True) -> Iterator[None]:
+        """While ``on``: this thread's run/put/get lines say ``(hidden: no_log)``, not their text."""
+        before = getattr(self._hidden, "on", False)
+        self._hidden.on = before or on
+        try:
+            yield
+        finally:
+            self._hidden.on = before
 
     def write(self, host: str, kind: str, rc: int | str, seconds: float, become: bool, detail: str) -> None:
+        if kind in ("run", "put", "get") and getattr(self._hidden, "on", False):
+            detail = "(hidden: no_log)"
         now = datetime.now(UTC).strftime("%H:%M:%S.%f")[:-3]
         flat = redact_text(detail).replace("\n", "\\n").replace("\t", " ")
         line = f"{now}\t{host}\t{kind}\t{rc}\t{seconds:.3f}\t{'become' if become else '-'}\t{flat}\n"

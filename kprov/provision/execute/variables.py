@@ -135,6 +135,7 @@ def _magic(run: RunContext, pctx: PlayContext | None, host: HostState, task: Tas
 
         "ansible_check_mode": run.options.check,
         "ansible_diff_mode": run.options.diff,
+        "ansible_verbosity": run.options.verbosity,  # the -v count, as ansible-core's options vars
         "playbook_dir": str(run.playbook_dir),
         "ansible_playbook_python": sys.executable,  # the controller's Python, as ansible-core's
         "inventory_dir": run.inventory_dir,

@@ -101,7 +101,7 @@ class Task:
     ignore_errors: Any = False  # a bool, or a template a host's run renders (Ansible's isa bool)
     check_mode: bool | None = None
     diff: bool | None = None
-    no_log: bool = False
+    no_log: Any = False  # likewise (execute.task.keywords renders both per host)
     throttle: int | None = None  # at most this many hosts run the task at once
     environment: tuple[Any, ...] = ()  # the scope's entries + the task's own
     module_defaults: tuple[Any, ...] = ()  # likewise

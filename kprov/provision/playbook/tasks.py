@@ -392,7 +392,7 @@ def _build(data: dict[str, Any], action: str, args: dict[str, Any], scope: Scope
         ignore_errors=data.get("ignore_errors", kw("ignore_errors", False)),  # templated per host
         check_mode=data.get("check_mode", kw("check_mode")),
         diff=data.get("diff", kw("diff")),
-        no_log=bool(data.get("no_log", kw("no_log", False))),
+        no_log=data.get("no_log", kw("no_log", False)),  # templated per host, as ignore_errors
         throttle=_throttle(data.get("throttle", kw("throttle")), where),
         environment=extended.environment,
         module_defaults=extended.module_defaults,

@@ -1,13 +1,18 @@
 """Helpers for the engine's lab tests and benchmark: reset the sample role set's footprint on a
-host, and a digest of that footprint (files, modes, owners, contents, service, user, sysctl)."""
+host, and a digest of that footprint (files, modes, owners, contents, service, user, sysctl);
+``Apply``, the type of conftest's ``kprov_apply`` fixture."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from kprov.lab import Lab
 
+REPO = Path(__file__).resolve().parents[3]
 SITE = Path(__file__).parent / "site.yml"
+Apply = Callable[..., tuple[int, dict[str, Any]]]  # (inventory, playbook, *options) -> (rc, --json doc)
 
 RESET = (
     "systemctl disable --now kpsample-web >/dev/null 2>&1; "

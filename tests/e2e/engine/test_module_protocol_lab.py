@@ -7,40 +7,27 @@ playbook that does not load is one document."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from kprov.lab import Lab
+from tests.e2e.engine.labstate import REPO, Apply
 
 pytestmark = pytest.mark.lab
-REPO = Path(__file__).resolve().parents[3]
 ROLES = REPO / "tests" / "data" / "protocol_roles"
 OUT = "/root/kprov-protocol-test"
 PAYLOADS = "/root/.ansible/tmp/kprov-payloads"
-
-
-def _apply(inventory: Path, playbook: Path, *extra: str) -> tuple[int, dict]:
-    done = subprocess.run(
-        [sys.executable, "-m", "kprov.cli.main", "apply", "--json", "-i", str(inventory),
-         "-e", f"marker_dir={OUT}", *extra, str(playbook)],
-        capture_output=True, text=True, timeout=300, cwd=REPO, stdin=subprocess.DEVNULL, env=dict(os.environ),
-    )
-    return done.returncode, json.loads(done.stdout)
+MARKER = ("-e", f"marker_dir={OUT}")
 
 
 def test_roles_own_modules_converge_on_a_lab_host(
-    lab_hosts: Callable[[int], Lab], lab_inventory: Callable[[int], Path], tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    lab_hosts: Callable[[int], Lab], lab_inventory: Callable[[int], Path], tmp_path: Path, kprov_apply: Apply,
 ) -> None:
     lab = lab_hosts(1)
     inventory = lab_inventory(1)
-    monkeypatch.setenv("KPROV_LOG_DIR", str(tmp_path / "logs"))
     shutil.copytree(ROLES, tmp_path / "play")
     site = tmp_path / "play" / "site.yml"
     play = site.read_text().replace("  gather_facts: false\n", "  gather_facts: false\n  become: true\n")
@@ -51,7 +38,7 @@ def test_roles_own_modules_converge_on_a_lab_host(
     old, recent = "a" * 64 + ".py", "b" * 64 + ".py"
     lab.ssh("h1", f"mkdir -p -m 700 {PAYLOADS} && cd {PAYLOADS} && touch -d '8 days ago' {old}"
                   f" && touch -d '6 days ago' {recent}")
-    rc, first = _apply(inventory, site)
+    rc, first = kprov_apply(inventory, site, *MARKER)
     assert rc == 0 and first["ok"], [r["result"] for r in first["results"] if r["status"] == "failed"]
     statuses = {r["task"]: r["status"] for r in first["results"] if r["host"] == "h1"}
     assert statuses["py_module : a role's own Python module"] == "changed"
@@ -59,7 +46,7 @@ def test_roles_own_modules_converge_on_a_lab_host(
     assert lab.ssh("h1", f"cat {OUT}/py.txt {OUT}/sh.txt")[1] == "from h1\nshell\n"
     cached = lab.ssh("h1", f"ls {PAYLOADS}")[1].split()
     assert old not in cached and recent in cached and len(cached) >= 2, cached  # + this run's head
-    rc, second = _apply(inventory, site)
+    rc, second = kprov_apply(inventory, site, *MARKER)
     assert rc == 0 and second["stats"]["h1"]["changed"] == 0
     assert "s3cr3t-t0ken" not in json.dumps(first) + json.dumps(second)
     lab.ssh("h1", f"rm -rf {OUT}")
@@ -80,15 +67,13 @@ COLLECTIONS_PLAY = """- hosts: all
 
 
 def test_ansible_core_module_and_collection_lookup_on_a_lab_host(
-    lab_hosts: Callable[[int], Lab], lab_inventory: Callable[[int], Path], tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    lab_hosts: Callable[[int], Lab], lab_inventory: Callable[[int], Path], tmp_path: Path, kprov_apply: Apply,
 ) -> None:
     lab = lab_hosts(1)
-    monkeypatch.setenv("KPROV_LOG_DIR", str(tmp_path / "logs"))
     shutil.copytree(ROLES, tmp_path / "play")
     site = tmp_path / "play" / "collections.yml"
     site.write_text(COLLECTIONS_PLAY)
-    rc, doc = _apply(lab_inventory(1), site)
+    rc, doc = kprov_apply(lab_inventory(1), site, *MARKER)
     assert rc == 0 and doc["ok"], [r["result"] for r in doc["results"] if r["status"] == "failed"]
     [made] = [r["result"] for r in doc["results"] if r["task"].startswith("ansible-core's tempfile")]
     assert made["state"] == "directory" and made["path"].endswith("kprov")
@@ -98,10 +83,10 @@ def test_ansible_core_module_and_collection_lookup_on_a_lab_host(
 
 
 def test_json_on_a_broken_playbook_is_one_document(
-    lab_inventory: Callable[[int], Path], tmp_path: Path
+    lab_inventory: Callable[[int], Path], tmp_path: Path, kprov_apply: Apply,
 ) -> None:
     broken = tmp_path / "broken.yml"
     broken.write_text("- hosts: all\n  tasks:\n    - debug: msg=ok\n    - not_a_module_anywhere: {}\n")
-    rc, doc = _apply(lab_inventory(1), broken)
+    rc, doc = kprov_apply(lab_inventory(1), broken, *MARKER)
     assert rc == 1 and doc["ok"] is False
     assert doc["error"]["file"] == str(broken) and doc["error"]["line"] == 4

@@ -93,7 +93,7 @@ def test_diffs_logs_and_messages_carry_no_key_material(tmp_path: Path, monkeypat
     assert stat.S_IMODE(log.stat().st_mode) == 0o600
     assert "hunter2" not in log.read_text() and "s3cr3t" not in log.read_text()
     if command == "apply":
-        assert "password=********" in log.read_text()  # the command ran and was logged, redacted
+        assert "(hidden: no_log)" in log.read_text()  # the no_log task's command ran, its text not logged
         assert (out / "server.key").read_text() == KEY  # redaction is of output only
         assert "FAILED" in text or "failed" in text
     json_out = _invoke([command, "--json", *args], tmp_path, monkeypatch).output

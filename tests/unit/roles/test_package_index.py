@@ -10,6 +10,8 @@ packages' states, so a no-op apply sends no command for it.
 
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,14 @@ import yaml
 
 from kprov.provision.connect.base import CommandResult
 from kprov.provision.modules.base import TaskView
-from kprov.provision.modules.packages.apt import CACHE_AGE_PROBE, MODULE
+from kprov.provision.modules.packages.apt import (
+    CACHE_AGE_PROBE,
+    MODULE,
+    _query_script,
+    cache_fresh,
+    cache_time_script,
+    parse_query,
+)
 from kprov.provision.templates import TemplateEngine
 
 ROLES = Path(__file__).resolve().parents[3] / "roles"
@@ -94,3 +103,51 @@ def test_an_emptied_index_is_refreshed_before_the_install() -> None:
     empty = MODULE.decide(params, {probes[0]: CommandResult(0, "", ""),
                                    probes[1]: CommandResult(0, "CACHE:1700000000\nNOW:1700086400\n", "")})
     assert empty.query_specs == ["haproxy"] and empty.command == ""
+
+
+def _sh(script: str, path: str | None = None) -> CommandResult:
+    env = {**os.environ, "PATH": f"{path}:{os.environ['PATH']}"} if path else None
+    done = subprocess.run(["sh", "-c", script], capture_output=True, text=True, timeout=30, env=env)
+    return CommandResult(done.returncode, done.stdout, done.stderr)
+
+
+def test_an_emptied_lists_directory_counts_as_never_updated(tmp_path: Path) -> None:
+    """``rm -rf /var/lib/apt/lists/*`` makes the directory's mtime new: ansible-core (and kprov
+    before) took that as a fresh index and skipped the update (ansible/ansible#79206). With no
+    ``*_Packages`` index the cache time is 0, also when the update-success stamp is young; the
+    probe's and the update script's shell run here on temporary folders."""
+    lists, stamp = tmp_path / "lists", tmp_path / "update-success-stamp"
+    lists.mkdir()
+    (lists / "partial").mkdir()  # what `rm -rf lists/*` and apt leave
+    probe = cache_time_script(str(lists), str(stamp)) + "; echo CACHE:$m; echo NOW:$(date +%s)"
+    assert cache_time_script() + "; echo CACHE:$m; echo NOW:$(date +%s)" == CACHE_AGE_PROBE
+    emptied = _sh(probe)
+    assert "CACHE:0\n" in emptied.stdout and cache_fresh(emptied, 3600) == (False, 0)
+    stamp.touch()  # a young stamp does not make an empty index fresh either
+    assert cache_fresh(_sh(probe), 3600)[0] is False
+    (lists / "deb.debian.org_debian_dists_bookworm_main_binary-amd64_Packages").write_text("Package: x\n")
+    fresh, cache_time = cache_fresh(_sh(probe), 3600)
+    assert fresh and cache_time == int(stamp.stat().st_mtime)
+    stamp.unlink()
+    assert cache_fresh(_sh(probe), 3600) == (True, int(lists.stat().st_mtime))  # the directory's time
+    for index in lists.glob("*_Packages"):
+        index.unlink()
+    (lists / "_opt_kprov_repo_._Packages.lz4").write_bytes(b"")  # a file: source's (the offline bundle)
+    assert cache_fresh(_sh(probe), 3600)[0] is True
+
+
+def test_the_update_runs_for_an_emptied_index_and_not_for_a_young_one(tmp_path: Path) -> None:
+    lists, stamp, bin_dir = tmp_path / "lists", tmp_path / "stamp", tmp_path / "bin"
+    lists.mkdir()
+    bin_dir.mkdir()
+    calls = tmp_path / "apt-get.calls"
+    fake = bin_dir / "apt-get"  # records the update and writes an index, as apt-get update does
+    fake.write_text(f"#!/bin/sh\necho \"$*\" >> {calls}\ntouch {lists}/example_Packages\n")
+    fake.chmod(0o755)
+    script = _query_script([], latest=False, update=True, valid_time=3600, lock_timeout=5,
+                           lists=str(lists), stamp=str(stamp))
+    first = _sh(script, str(bin_dir))
+    assert first.rc == 0 and parse_query(first.stdout)[1] is True, first  # updated
+    assert calls.read_text().count("update") == 1
+    second = _sh(script, str(bin_dir))
+    assert parse_query(second.stdout)[1] is False and calls.read_text().count("update") == 1  # young now

@@ -8,18 +8,22 @@ on this machine (with the command that installs it), a binary or PowerShell modu
 from __future__ import annotations
 
 from kprov.provision.execute.context import RunContext
+from kprov.provision.execute.task.keywords import render_flags
 from kprov.provision.modules.base import ModuleResult
 from kprov.provision.modules.protocol.locate import Locator, collection_roots, core_package_dir
 from kprov.provision.modules.protocol.module import ProtocolModule
 from kprov.provision.modules.protocol.pack import ANSIBLE_EXTRA_HINT, PackError, pack_module
 from kprov.provision.playbook.ansible_names import deferrable, missing_module_message
 from kprov.provision.playbook.model import Task
+from kprov.provision.templates import VarScope
 
 __all__ = ["protocol_module"]
 
 
-def protocol_module(run: RunContext, task: Task, unknown: str) -> ProtocolModule | ModuleResult:
-    """``unknown``: the registry's message for a name it does not know."""
+def protocol_module(run: RunContext, task: Task, unknown: str,
+                    scope: VarScope) -> ProtocolModule | ModuleResult:
+    """``unknown``: the registry's message for a name it does not know; ``scope``: the host's
+    (and loop item's) variables, which render the task's ``no_log``."""
     loader = run.loader
     locator = loader.modules if loader is not None else Locator([], collection_roots(run.playbook_dir))
     source = locator.find(task.action)
@@ -45,5 +49,6 @@ def protocol_module(run: RunContext, task: Task, unknown: str) -> ProtocolModule
             pack = run.module_packs.setdefault(key, pack_module(source, locator.roots))
     except (OSError, PackError) as err:
         return ModuleResult(failed=True, msg=str(err))
-    return ProtocolModule(pack, no_log=task.no_log, verbosity=run.options.verbosity)
+    no_log = render_flags(task, lambda: scope, in_loop=False).no_log
+    return ProtocolModule(pack, no_log=no_log, verbosity=run.options.verbosity)
 

@@ -1,7 +1,8 @@
 """What a finished task leaves: its TaskResult (redacted for display) and the facts it set.
 
 ``task_result`` shapes the TaskResult the observers and the recap see: diffs of secrets and
-credentials hidden, ``no_log`` honoured, ``ignore_errors``/``ignore_unreachable`` marked.
+credentials hidden, ``no_log`` honoured, ``ignore_errors``/``ignore_unreachable`` marked (the
+first two as the host's run rendered them: execute.task.keywords).
 ``inject_facts`` puts a module's ``ansible_facts`` into the host's facts, as Ansible does.
 """
 
@@ -9,8 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from kprov.provision.errors import ProvisionError
 from kprov.provision.execute.context import HostState
 from kprov.provision.execute.results import Status, TaskResult
+from kprov.provision.execute.task.keywords import TaskFlags, render_flags
 from kprov.provision.facts.names import fact_key
 from kprov.provision.playbook.model import Task
 from kprov.provision.redact import SECRET_DIFF, is_secret_file, redact_data, redact_text
@@ -23,17 +26,8 @@ def bool_keyword(value: Any) -> bool:
     return bool(value) if not isinstance(value, str) else to_bool(value)
 
 
-def ignores_errors(task: Task, scope: Any) -> bool:
-    """``ignore_errors`` rendered in a host's ``scope``, as ansible-core post-validates a
-    bool field: ``"{{ ansible_check_mode }}"`` is false outside check mode. A value that
-    cannot be rendered ignores nothing (the task has failed either way)."""
-    value = task.ignore_errors
-    if isinstance(value, str) and ("{{" in value or "{%" in value):
-        try:
-            value = scope.template(value, f"task field 'ignore_errors' ({task.origin})")
-        except Exception:  # noqa: BLE001 - any rendering error: the failure stands
-            return False
-    return bool_keyword(value)
+def _no_scope() -> Any:
+    raise ProvisionError("no host scope here: a templated keyword cannot be rendered")
 
 
 def safe_diff(entry: dict[str, Any]) -> dict[str, Any]:
@@ -81,27 +75,29 @@ def diff_entries(registered: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def task_result(task: Task, status: Status, registered: dict[str, Any], seconds: float, *, host: str,
-                play: str, title: str | None = None, ignore_errors: bool | None = None) -> TaskResult:
+                play: str, title: str | None = None, flags: TaskFlags | None = None) -> TaskResult:
     """The task's result on ``host`` as it is reported (``title``: its name templated;
-    ``ignore_errors``: the keyword as the host's run rendered it, else the task's own value)."""
+    ``flags``: ignore_errors and no_log as the host's run rendered them, else as written).
+    A keyword that could not be validated is the message (it names no rendered value)."""
     diffs = diff_entries(registered)
     for item in loop_results(registered):
         diffs += diff_entries(item)
-    if ignore_errors is None:
-        ignore_errors = bool_keyword(task.ignore_errors)
-    ignored = ((status == "failed" and ignore_errors)
+    if flags is None:
+        flags = render_flags(task, _no_scope)
+    no_log = flags.no_log
+    ignored = ((status == "failed" and flags.ignore_errors)
                or (status == "unreachable" and bool_keyword(task.ignore_unreachable)))
-    public = {"censored": "output hidden: no_log is set"} if task.no_log else registered
-    msg = "" if task.no_log and status != "failed" else redact_text(str(registered.get("msg") or ""))
-    if task.no_log and status == "failed":
-        msg = "task failed (output hidden: no_log is set)"
+    public = {"censored": "output hidden: no_log is set"} if no_log else registered
+    msg = "" if no_log and status != "failed" else redact_text(str(registered.get("msg") or ""))
+    if no_log and status == "failed":
+        msg = flags.error or "task failed (output hidden: no_log is set)"
     return TaskResult(
         host=host,
         task=title or task.title,
         action=task.action,
         status=status,
         msg=msg,
-        diff=[] if task.no_log else [safe_diff(d) for d in diffs],
+        diff=[] if no_log else [safe_diff(d) for d in diffs],
         ignored=ignored,
         duration_s=round(seconds, 4),
         origin=task.origin,

@@ -49,10 +49,11 @@ from kprov.provision.execute.probes.probe_plan import (
 )
 from kprov.provision.execute.results import Status, TaskResult
 from kprov.provision.execute.task.conditions import apply_conditions, attempt_budget
+from kprov.provision.execute.task.keywords import keyword_failure, render_flags
 from kprov.provision.execute.task.loops import item_layers, labelled, loop_items, loop_outcome
 from kprov.provision.execute.task.module_defaults import defaults_for
 from kprov.provision.execute.task.protocol_fallback import protocol_module
-from kprov.provision.execute.task.report import bool_keyword, ignores_errors, inject_facts, task_result
+from kprov.provision.execute.task.report import bool_keyword, inject_facts, task_result
 from kprov.provision.execute.task.setup import HostUnreachable, TaskSetup
 from kprov.provision.execute.variables import task_scope
 from kprov.provision.modules.base import (
@@ -122,8 +123,11 @@ class TaskRunner:
         start = time.monotonic()
         title = self.title(task, extra)
         self.run.observer.task_start(self.host.name, title)
+        flags = render_flags(task, lambda: self.scope(task, extra))  # ignore_errors, no_log
         try:
-            status, registered = self._execute(task, extra)
+            with self.run.log.hiding(flags.no_log):  # a no_log task's commands stay out of the run log
+                status, registered = (self._execute(task, extra) if flags.error is None else keyword_failure(
+                    task, flags.error, lambda: self._when(task, self.scope(task, extra)), _SKIPPED_BY_WHEN))
         except HostUnreachable as err:
             self.host.probes.invalidate()
             if not bool_keyword(task.ignore_unreachable):
@@ -138,9 +142,8 @@ class TaskRunner:
                 "failed",
                 {"failed": True, "msg": f"task '{task.title}': {err}", "changed": False},
             )
-        ignored = status == "failed" and ignores_errors(task, self.scope(task, extra))
         result = task_result(task, status, registered, time.monotonic() - start, host=self.host.name,
-                             play=self.pctx.play.name, title=title, ignore_errors=ignored)
+                             play=self.pctx.play.name, title=title, flags=flags)
         own_facts = task.action not in _OWN_FACT_ACTIONS and not _places_facts_per_item(task)
         if status in ("ok", "changed") and own_facts:
             inject_facts(registered, self.host)
@@ -400,7 +403,7 @@ class TaskRunner:
             module = (AsyncStatus(_async_dir(scope), self.run.async_finishers, self.run.planned_jobs)
                       if task.action in ASYNC_STATUS_NAMES else get_module(task.action))
         except UnknownModuleError as err:  # Ansible's module protocol, if the module is found
-            found = protocol_module(self.run, task, str(err))
+            found = protocol_module(self.run, task, str(err), scope)
             if isinstance(found, ModuleResult):
                 return ModuleCall(found, None)
             module = found

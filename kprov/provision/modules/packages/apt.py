@@ -4,9 +4,10 @@ One command per no-op task: (``apt-get update`` when ``update_cache`` and the ca
 than ``cache_valid_time``, decided on the host) + one ``dpkg-query`` for every requested
 package (+ ``apt-cache policy`` for ``latest``). With a ``cache_valid_time`` the cache's age
 is read ahead beside the packages (``CACHE_AGE_PROBE``), so a host whose index is younger
-sends nothing; an older one is updated first (as ansible-core, a ``cache_valid_time`` alone
-implies ``update_cache``, and the update alone never makes a task that names packages
-changed). The module compares, and one ``apt-get`` acts on the difference only. ``deb``
+sends nothing; an older one, or an emptied one (no Packages index: never updated, where
+ansible-core trusts the lists directory's new mtime), is updated first (as ansible-core, a
+``cache_valid_time`` alone implies ``update_cache``, and the update alone never makes a task
+that names packages changed). The module compares, and one ``apt-get`` acts on the difference only. ``deb``
 installs a .deb already on the host (or downloads a URL there). No python3-apt is needed on
 hosts. With ``async`` the ``apt-get`` runs as a host-side job (``detach``; execute.async_jobs).
 In the module contract's steps: ``decide`` (pure) gives a frozen ``AptPlan``, ``act`` runs
@@ -28,8 +29,8 @@ from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResu
 from kprov.provision.modules.commands.detached import Detached
 from kprov.provision.modules.contract import ModuleBase, read_declared
 
-__all__ = ["CACHE_AGE_PROBE", "MODULE", "AptModule", "AptPlan", "PackageInfo", "cache_fresh", "parse_query",
-           "plan_packages", "wants_update"]
+__all__ = ["APT_LISTS", "CACHE_AGE_PROBE", "MODULE", "UPDATE_STAMP", "AptModule", "AptPlan", "PackageInfo",
+           "cache_fresh", "cache_time_script", "parse_query", "plan_packages", "wants_update"]
 
 SPEC = {
     "name": Arg("list", aliases=("package", "pkg")),
@@ -63,10 +64,23 @@ class PackageInfo:
 PACKAGE_FORMAT = "PKG:${Package}\\t${db:Status-Abbrev}\\t${Version}\\n"
 
 
-# The index's age, read without updating it: ansible-core's cache time (the update-success
-# stamp's mtime, else the lists directory's) and the host's clock.
-CACHE_AGE_PROBE = ("s=/var/lib/apt/periodic/update-success-stamp; [ -e $s ] || s=/var/lib/apt/lists; "
-                   "echo CACHE:$(stat -c %Y $s 2>/dev/null || echo 0); echo NOW:$(date +%s)")
+APT_LISTS = "/var/lib/apt/lists"
+UPDATE_STAMP = "/var/lib/apt/periodic/update-success-stamp"
+
+
+def cache_time_script(lists: str = APT_LISTS, stamp: str = UPDATE_STAMP) -> str:
+    """Shell that sets ``m`` to the index's cache time: ansible-core's (the update-success
+    stamp's mtime, else the lists directory's), except that a lists directory holding no
+    ``*_Packages`` index counts as never updated (0). ``rm -rf /var/lib/apt/lists/*`` makes
+    the directory's mtime new, and ansible-core then keeps the empty index as fresh
+    (ansible/ansible#79206), so the install after it fails."""
+    return (f"s={shlex.quote(stamp)}; [ -e $s ] || s={shlex.quote(lists)}; "
+            "m=$(stat -c %Y $s 2>/dev/null || echo 0); "
+            f"ls -d {shlex.quote(lists)}/*_Packages* >/dev/null 2>&1 || m=0")
+
+
+# The index's age, read without updating it (cache_time_script) and the host's clock.
+CACHE_AGE_PROBE = cache_time_script() + "; echo CACHE:$m; echo NOW:$(date +%s)"
 
 
 def wants_update(p: Mapping[str, Any]) -> bool:
@@ -93,13 +107,13 @@ def package_query(names: list[str]) -> str:
     return _query_script(names, latest=False, update=False, valid_time=0, lock_timeout=0)
 
 
-def _query_script(names: list[str], *, latest: bool, update: bool, valid_time: int, lock_timeout: int) -> str:
+def _query_script(names: list[str], *, latest: bool, update: bool, valid_time: int, lock_timeout: int,
+                  lists: str = APT_LISTS, stamp: str = UPDATE_STAMP) -> str:
     quoted = " ".join(shlex.quote(n) for n in names)
     lines = []
     if update:
         lines.append("now=$(date +%s)")
-        lines.append("s=/var/lib/apt/periodic/update-success-stamp; [ -e $s ] || s=/var/lib/apt/lists")
-        lines.append("m=$(stat -c %Y $s 2>/dev/null || echo 0)")
+        lines.append(cache_time_script(lists, stamp))
         lines.append(
             f"if [ {valid_time} -le 0 ] || [ $((now - m)) -gt {valid_time} ]; then "
             f"apt-get -q -o DPkg::Lock::Timeout={lock_timeout} update >/tmp/.kprov-apt-update.log 2>&1 "
