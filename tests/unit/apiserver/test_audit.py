@@ -263,11 +263,30 @@ def test_noted_events_flush_once_enough_wait(tmp_path: Path):
 
 def test_audit_ids_are_distinct_version_4_uuids_across_pool_refills():
     lines = _EventLines()
-    ids = [lines.audit_id().decode() for _ in range(3 * _EventLines.RANDOM_POOL_BYTES // 16 + 5)]
+    ids = [lines.audit_id().decode() for _ in range(3 * _EventLines.PER_POOL + 5)]
     assert len(set(ids)) == len(ids)
     for text in ids[:: 97]:
         parsed = uuid.UUID(text)
         assert str(parsed) == text and parsed.version == 4 and parsed.variant == uuid.RFC_4122
+
+
+def test_audit_ids_in_lines_are_version_4_uuids_with_every_random_digit_free():
+    """The IDs cut from the pools, in whole lines across several refills: each a canonical
+    version-4 UUID, all distinct, and every digit but the version's still takes each value it
+    may (the variant digit 8, 9, a or b; the rest any of 16)."""
+    lines = _EventLines()
+    between = b'","stage":"ResponseComplete","requestURI":"/x","responseStatus":{"metadata":{},"code":201}'
+    now = time.time_ns()
+    lines.stamp(now)  # (the second formatted: the lines take the pools' short way)
+    ids = [json.loads(lines.tail_line(b'{"auditID":"', between, now, now))["auditID"]
+           for _ in range(3 * _EventLines.PER_POOL + 7)]
+    assert len(set(ids)) == len(ids)
+    for text in ids:
+        parsed = uuid.UUID(text)
+        assert str(parsed) == text and parsed.version == 4 and parsed.variant == uuid.RFC_4122
+    digits = [{text.replace("-", "")[i] for text in ids} for i in range(32)]
+    assert digits[12] == {"4"} and digits[16] == set("89ab")
+    assert all(len(seen) == 16 for i, seen in enumerate(digits) if i not in (12, 16))
 
 
 def test_stamps_change_second_and_keep_microseconds():

@@ -38,6 +38,7 @@ from typing import Any
 import orjson
 import yaml
 
+from kprov.cluster.apiserver.front.audit_ids import AuditIds
 from kprov.cluster.apiserver.identity import UserInfo
 from kprov.cluster.apiserver.request.requestinfo import RequestInfo
 
@@ -45,8 +46,6 @@ __all__ = ["LEVELS", "AuditLog", "AuditPolicy", "AuditWriter", "load_policy", "o
 
 LEVELS = ("None", "Metadata", "Request", "RequestResponse")
 _STAGE = "ResponseComplete"
-_VARIANT = {ord(c): ord(v) for c, v in zip("0123456789abcdef", "89ab89ab89ab89ab", strict=True)}
-# (RFC 9562: a hex digit whose top two bits become the variant bits 10; the low two stay random)
 # the fixed pieces of an event line (keys in the order of the audit.k8s.io/v1 Event's fields)
 _HEADS = {
     level: b'{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"%s","auditID":"' % level.encode()
@@ -56,6 +55,9 @@ _AFTER_ID = b'","stage":"' + _STAGE.encode() + b'","requestURI":'
 _RECEIVED = b',"requestReceivedTimestamp":"'
 _STAGE_STAMP = b'","stageTimestamp":"'
 _END = b'"}\n'
+# a line whose two times fall in one second: head, the auditID's three pieces, the middle, the
+# second's text, microseconds, the second's text again, microseconds, the end
+_LINE = b"%s%s%s%s%s" + _RECEIVED + b"%s%06dZ" + _STAGE_STAMP + b"%s%06dZ%s"
 
 
 @dataclass(frozen=True)
@@ -245,7 +247,7 @@ class AuditWriter:
             os.close(self._fd)
 
 
-class _EventLines:
+class _EventLines(AuditIds):
     """Event lines made from cached JSON pieces rather than a dict per request.
 
     Most of an event repeats from request to request (the constant fields, the verb, the
@@ -253,9 +255,8 @@ class _EventLines:
     so those are encoded once and kept as one piece per combination (the cache bounded by
     ``CACHE_SIZE``; cleared when full); only the URI, the auditID, the code and the two
     timestamps are new per request, put in with one bytes ``%`` format.
-    The auditID (a random version-4 UUID, worded as ``str(uuid.uuid4())``) comes from a pool
-    of random bytes refilled 4 KiB at a time: one ``getrandom`` per 256 events rather than one
-    per event, which showed in a busy server's profile. Timestamps (RFC 3339
+    The auditID (a random version-4 UUID, worded as ``str(uuid.uuid4())``) is three slices of
+    the pools of :class:`.audit_ids.AuditIds`. Timestamps (RFC 3339
     with microseconds, as metav1.MicroTime) are made from ``time.time_ns()`` with the date
     and time up to the second formatted once per second. Through a dict and orjson per
     event, the audit log was a large share of the server's time in the profile of a metrics
@@ -266,24 +267,16 @@ class _EventLines:
 
     CACHE_SIZE = 1024
 
-    RANDOM_POOL_BYTES = 4096
-
     def __init__(self) -> None:
+        super().__init__()
         self._middles: dict[tuple[Any, ...], bytes] = {}
-        self._random = b""  # the pool, as hex digits (two a random byte)
-        self._random_at = 0
         self._second = -1
         self._second_text = b""
         self._annotations: dict[str, str] | None = None  # the last annotations encoded, and their end
         self._annotations_end = _END
 
     def audit_id(self) -> bytes:
-        at = self._random_at
-        if at + 32 > len(self._random):
-            self._random, at = os.urandom(self.RANDOM_POOL_BYTES).hex().encode(), 0
-        self._random_at = at + 32
-        h = self._random[at:at + 32]
-        return b"%s-%s-4%s-%c%s-%s" % (h[:8], h[8:12], h[13:16], _VARIANT[h[16]], h[17:20], h[20:])
+        return self.next()
 
     def stamp(self, ns: int) -> bytes:
         """``ns`` (nanoseconds since the epoch) as RFC 3339 in UTC with microseconds."""
@@ -345,15 +338,16 @@ class _EventLines:
             self._annotations, self._annotations_end = dict(annotations), end
         received, completed = divmod(received_ns, 1_000_000_000), divmod(completed_ns, 1_000_000_000)
         if received[0] == completed[0] == self._second:  # (the usual case: one format for both)
-            at = self._random_at  # (audit_id() written out: one call less an event)
-            if at + 32 > len(self._random):
-                self._random, at = os.urandom(self.RANDOM_POOL_BYTES).hex().encode(), 0
-            self._random_at = at + 32
-            h = self._random[at:at + 32]
-            return b"%s%s-%s-4%s-%c%s-%s%s%s%s%06dZ%s%s%06dZ%s" % (
-                head, h[:8], h[8:12], h[13:16], _VARIANT[h[16]], h[17:20], h[20:],
-                between, _RECEIVED, self._second_text, received[1] // 1000,
-                _STAGE_STAMP, self._second_text, completed[1] // 1000, end,
+            at = self._at  # (AuditIds.pieces written out: one call less an event)
+            if at >= self.PER_POOL:
+                self._refill()
+                at = 0
+            self._at = at + 1
+            outer, middle, second = at * 20, at * 15, self._second_text
+            pool = self._outer
+            return _LINE % (
+                head, pool[outer:outer + 8], self._middle[middle:middle + 16], pool[outer + 8:outer + 20],
+                between, second, received[1] // 1000, second, completed[1] // 1000, end,
             )
         return b"%s%s%s%s%s%s%s%s" % (
             head, self.audit_id(), between, _RECEIVED, self.stamp(received_ns), _STAGE_STAMP,
