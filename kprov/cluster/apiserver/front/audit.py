@@ -29,10 +29,10 @@ from __future__ import annotations
 import asyncio
 import datetime
 import os
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from time import gmtime, strftime, time_ns
 from typing import Any
 
 import orjson
@@ -283,7 +283,7 @@ class _EventLines(AuditIds):
         second, rest = divmod(ns, 1_000_000_000)
         if second != self._second:
             self._second = second
-            self._second_text = time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(second)).encode()
+            self._second_text = strftime("%Y-%m-%dT%H:%M:%S.", gmtime(second)).encode()
         return b"%s%06dZ" % (self._second_text, rest // 1000)
 
     def middle(self, verb: str, user: UserInfo | None, peer: str | None, agent: str,
@@ -388,11 +388,18 @@ class AuditLog:
 
     def note(self, request: Any, ri: RequestInfo | None, user: UserInfo | None, received_ns: int,
              code: int, annotations: dict[str, str] | None = None) -> None:
-        """The request's event at whatever level (None or Metadata) the policy gives it."""
-        self.writer.note((
+        """The request's event at whatever level (None or Metadata) the policy gives it
+        (:meth:`AuditWriter.note` written out: every request passes here)."""
+        writer = self.writer
+        pending = writer._pending
+        pending.append((
             request.path, request.query_string, request.method, user, request.remote,
-            request.headers.get("User-Agent", ""), ri, code, received_ns, time.time_ns(), annotations,
+            request.headers.get("User-Agent", ""), ri, code, received_ns, time_ns(), annotations,
         ))
+        if len(pending) >= writer.FLUSH_EVENTS:
+            writer.flush()
+        elif writer._timer is None:
+            writer._flush_later()
 
     def _render(self, pending: list[bytes | tuple[Any, ...]]) -> bytes:
         """The waiting lines, noted events rendered, in order. Within one batch the level
@@ -454,7 +461,7 @@ class AuditLog:
         agent = request.headers.get("User-Agent", "")
         self.writer.write(self._lines.line(
             level, uri, verb, user, request.remote, agent, ri, code,
-            request_object, response_object, received_ns, time.time_ns(), annotations,
+            request_object, response_object, received_ns, time_ns(), annotations,
         ))
 
 
