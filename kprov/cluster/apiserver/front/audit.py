@@ -407,8 +407,9 @@ class AuditLog:
         request info objects (which the events hold, so no identity is reused meanwhile)."""
         out: list[bytes] = []
         levels: dict[tuple[Any, ...], str] = {}
-        # (user, request info, verb, peer, agent, path, query, code) -> head and auditID to
-        # timestamps, or None where the level is None: one key and one lookup an event. The
+        # (user's name, groups, request info, method, peer, agent, path, query, code) -> head
+        # and auditID to timestamps, or None where the level is None: one flat key and one
+        # lookup an event (the verb, from the request info or the method, only on a miss). The
         # user counts by what the policy and the line read of it (name and groups), not by
         # identity: each connection authenticates its own UserInfo.
         middles: dict[tuple[Any, ...], tuple[bytes, bytes] | None] = {}
@@ -418,12 +419,16 @@ class AuditLog:
                 out.append(item)
                 continue
             path, query, method, user, peer, agent, ri, code, received_ns, completed_ns, annotations = item
-            verb = ri.verb if ri is not None else method.lower()
-            who = (user.name, user.groups) if user is not None else None
-            mkey = (who, id(ri), verb, peer, agent, path, query, code)
+            mkey: tuple[Any, ...]
+            if user is not None:
+                mkey = (user.name, user.groups, id(ri), method, peer, agent, path, query, code)
+            else:
+                mkey = (None, None, id(ri), method, peer, agent, path, query, code)
             try:
                 pieces = middles[mkey]
             except KeyError:
+                verb = ri.verb if ri is not None else method.lower()
+                who = (user.name, user.groups) if user is not None else None
                 key = (who, id(ri), verb, path if ri is None else "")
                 level = levels.get(key)
                 if level is None:
