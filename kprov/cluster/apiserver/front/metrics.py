@@ -13,10 +13,11 @@
 
 Why plain dictionaries and a collector rather than prometheus_client's labelled metrics:
 ``Counter.labels(...)`` builds a label dict, validates it and takes a lock on every call
-(a few microseconds each, two or three per request); here a request costs one key tuple,
-one dictionary lookup (the label tuple is built once per method, request info, dry run and
-content type, not on every request), a ``bisect`` and three integer/float additions, and
-prometheus_client only formats the families at scrape time (:class:`_Collector`, a registry
+(a few microseconds each, two or three per request); here a request leaves one tuple,
+counted with the others a batch at a time (:meth:`ApiMetrics.settle_requests`, and at every
+scrape): one dictionary lookup each (the label tuple is built once per method, request info,
+dry run and content type, not on every request), a ``bisect`` and three integer/float
+additions, and prometheus_client only formats the families at scrape time (:class:`_Collector`, a registry
 of the server's own: no module-level state). tests/bench/bench_apiserver.py's metrics
 rounds measure the whole cost side by side (docs/decisions/0008).
 
