@@ -245,6 +245,42 @@ def test_noted_events_take_their_level_and_line_at_the_flush(tmp_path: Path):
         assert event == _reference_event("Metadata", request, ri, user, code, None, None)
 
 
+def test_a_batch_of_like_events_keeps_each_events_own_fields(tmp_path: Path):
+    """Events of one batch that share most of their line (one user authenticated on several
+    connections, one path) each keep what is their own: method, code, query, address,
+    User-Agent; a user whose name is another's keeps its groups."""
+    log = AuditLog(load_policy(METADATA_ONLY), AuditWriter(str(tmp_path / "audit.log")))
+    pods, ver = "/api/v1/namespaces/a/pods", "/version"
+    cases = []
+    for user in (ALICE, UserInfo("alice", ("devs", "system:authenticated")), UserInfo("alice", ("ops",))):
+        for method, path, code, query, remote, agent in [
+            ("POST", pods, 201, "", "10.0.0.7", "kubectl/v1.32.0"),
+            ("POST", pods, 409, "", "10.0.0.7", "kubectl/v1.32.0"),
+            ("POST", pods, 201, "dryRun=All", "10.0.0.7", "kubectl/v1.32.0"),
+            ("POST", pods, 201, "", "10.0.0.8", "kubectl/v1.32.0"),
+            ("POST", pods, 201, "", "10.0.0.7", "client-go"),
+            ("GET", ver, 200, "", "10.0.0.7", "kubectl/v1.32.0"),
+            ("HEAD", ver, 200, "", "10.0.0.7", "kubectl/v1.32.0"),
+        ]:
+            request = SimpleNamespace(path=path, query_string=query, method=method, remote=remote,
+                                      headers={"User-Agent": agent})
+            cases.append((request, parse_request_info(method, path, False), user, code))
+    received = time.time_ns()
+
+    async def scenario() -> None:
+        for request, ri, user, code in cases:
+            log.note(request, ri, user, received, code)
+        log.writer.close()
+
+    asyncio.run(scenario())
+    events = [json.loads(line) for line in (tmp_path / "audit.log").read_text().splitlines()]
+    assert len(events) == len(cases)
+    for event, (request, ri, user, code) in zip(events, cases, strict=True):
+        for field in ("auditID", "requestReceivedTimestamp", "stageTimestamp"):
+            event.pop(field)
+        assert event == _reference_event("Metadata", request, ri, user, code, None, None)
+
+
 def test_noted_events_flush_once_enough_wait(tmp_path: Path):
     log = AuditLog(load_policy(METADATA_ONLY), AuditWriter(str(tmp_path / "audit.log")))
     pods = "/api/v1/namespaces/a/pods"
@@ -263,11 +299,30 @@ def test_noted_events_flush_once_enough_wait(tmp_path: Path):
 
 def test_audit_ids_are_distinct_version_4_uuids_across_pool_refills():
     lines = _EventLines()
-    ids = [lines.audit_id().decode() for _ in range(3 * _EventLines.RANDOM_POOL_BYTES // 16 + 5)]
+    ids = [lines.audit_id().decode() for _ in range(3 * _EventLines.PER_POOL + 5)]
     assert len(set(ids)) == len(ids)
     for text in ids[:: 97]:
         parsed = uuid.UUID(text)
         assert str(parsed) == text and parsed.version == 4 and parsed.variant == uuid.RFC_4122
+
+
+def test_audit_ids_in_lines_are_version_4_uuids_with_every_random_digit_free():
+    """The IDs cut from the pools, in whole lines across several refills: each a canonical
+    version-4 UUID, all distinct, and every digit but the version's still takes each value it
+    may (the variant digit 8, 9, a or b; the rest any of 16)."""
+    lines = _EventLines()
+    between = b'","stage":"ResponseComplete","requestURI":"/x","responseStatus":{"metadata":{},"code":201}'
+    now = time.time_ns()
+    lines.stamp(now)  # (the second formatted: the lines take the pools' short way)
+    ids = [json.loads(lines.tail_line(b'{"auditID":"', between, now, now))["auditID"]
+           for _ in range(3 * _EventLines.PER_POOL + 7)]
+    assert len(set(ids)) == len(ids)
+    for text in ids:
+        parsed = uuid.UUID(text)
+        assert str(parsed) == text and parsed.version == 4 and parsed.variant == uuid.RFC_4122
+    digits = [{text.replace("-", "")[i] for text in ids} for i in range(32)]
+    assert digits[12] == {"4"} and digits[16] == set("89ab")
+    assert all(len(seen) == 16 for i, seen in enumerate(digits) if i not in (12, 16))
 
 
 def test_stamps_change_second_and_keep_microseconds():

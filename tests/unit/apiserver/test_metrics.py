@@ -3,6 +3,7 @@ exposition that prometheus_client's parser reads back with kube-apiserver's name
 
 from __future__ import annotations
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from kprov.cluster.api.resources import REGISTRY
@@ -129,4 +130,32 @@ def test_etcd_calls_are_counted_a_batch_at_a_time_and_at_every_scrape():
     }
     metrics.etcd_request("get", "/registry/namespaces/b", 0.001)
     count = b'etcd_request_duration_seconds_count{operation="get",type="namespaces"} 2.0'
+    assert count in metrics.exposition()
+
+
+def test_requests_are_counted_a_batch_at_a_time_and_at_every_scrape():
+    """What a request leaves waits for the batch (or a scrape) and is then counted into the
+    buckets, sum and codes Histogram.observe and one count per request would give."""
+    from kprov.cluster.apiserver.front.metrics import REQUEST_BATCH, REQUEST_BUCKETS
+    from kprov.cluster.client.metrics import Histogram
+
+    metrics = ApiMetrics(_namer())
+    create = _ri("POST", "/api/v1/namespaces/a/pods")
+    seconds = [0.001 * (i % 97) + 0.0005 * (i % 3) for i in range(REQUEST_BATCH - 1)]
+    for i, took in enumerate(seconds):
+        metrics.observe_request("POST", create, False, 201 if i % 5 else 409, took, "")
+    assert metrics.durations == {} and metrics.codes == {}  # waiting
+    seconds.append(0.005)  # (on the first bound: in its bucket)
+    metrics.observe_request("POST", create, False, 201, 0.005, "")
+    labels = ("POST", "", "", "v1", "pods", "", "namespace", "apiserver")
+    expected = Histogram(REQUEST_BUCKETS)
+    for took in seconds:
+        expected.observe(took)
+    got = metrics.durations[labels]
+    assert got.counts == expected.counts and got.total == pytest.approx(expected.total)
+    refused = (REQUEST_BATCH - 1 + 4) // 5  # (i % 5 == 0 among the first REQUEST_BATCH - 1)
+    assert metrics.codes[labels] == {201: REQUEST_BATCH - refused, 409: refused}
+    metrics.observe_request("GET", None, False, 200, 0.001, "")
+    count = (b'apiserver_request_total{code="200",component="apiserver",dry_run="",group="",resource="",'
+             b'scope="",')
     assert count in metrics.exposition()

@@ -29,15 +29,16 @@ from __future__ import annotations
 import asyncio
 import datetime
 import os
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from time import gmtime, strftime, time_ns
 from typing import Any
 
 import orjson
 import yaml
 
+from kprov.cluster.apiserver.front.audit_ids import AuditIds
 from kprov.cluster.apiserver.identity import UserInfo
 from kprov.cluster.apiserver.request.requestinfo import RequestInfo
 
@@ -45,8 +46,6 @@ __all__ = ["LEVELS", "AuditLog", "AuditPolicy", "AuditWriter", "load_policy", "o
 
 LEVELS = ("None", "Metadata", "Request", "RequestResponse")
 _STAGE = "ResponseComplete"
-_VARIANT = {ord(c): ord(v) for c, v in zip("0123456789abcdef", "89ab89ab89ab89ab", strict=True)}
-# (RFC 9562: a hex digit whose top two bits become the variant bits 10; the low two stay random)
 # the fixed pieces of an event line (keys in the order of the audit.k8s.io/v1 Event's fields)
 _HEADS = {
     level: b'{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"%s","auditID":"' % level.encode()
@@ -56,6 +55,9 @@ _AFTER_ID = b'","stage":"' + _STAGE.encode() + b'","requestURI":'
 _RECEIVED = b',"requestReceivedTimestamp":"'
 _STAGE_STAMP = b'","stageTimestamp":"'
 _END = b'"}\n'
+# a line whose two times fall in one second: head, the auditID's three pieces, the middle, the
+# second's text, microseconds, the second's text again, microseconds, the end
+_LINE = b"%s%s%s%s%s" + _RECEIVED + b"%s%06dZ" + _STAGE_STAMP + b"%s%06dZ%s"
 
 
 @dataclass(frozen=True)
@@ -245,7 +247,7 @@ class AuditWriter:
             os.close(self._fd)
 
 
-class _EventLines:
+class _EventLines(AuditIds):
     """Event lines made from cached JSON pieces rather than a dict per request.
 
     Most of an event repeats from request to request (the constant fields, the verb, the
@@ -253,9 +255,8 @@ class _EventLines:
     so those are encoded once and kept as one piece per combination (the cache bounded by
     ``CACHE_SIZE``; cleared when full); only the URI, the auditID, the code and the two
     timestamps are new per request, put in with one bytes ``%`` format.
-    The auditID (a random version-4 UUID, worded as ``str(uuid.uuid4())``) comes from a pool
-    of random bytes refilled 4 KiB at a time: one ``getrandom`` per 256 events rather than one
-    per event, which showed in a busy server's profile. Timestamps (RFC 3339
+    The auditID (a random version-4 UUID, worded as ``str(uuid.uuid4())``) is three slices of
+    the pools of :class:`.audit_ids.AuditIds`. Timestamps (RFC 3339
     with microseconds, as metav1.MicroTime) are made from ``time.time_ns()`` with the date
     and time up to the second formatted once per second. Through a dict and orjson per
     event, the audit log was a large share of the server's time in the profile of a metrics
@@ -266,31 +267,23 @@ class _EventLines:
 
     CACHE_SIZE = 1024
 
-    RANDOM_POOL_BYTES = 4096
-
     def __init__(self) -> None:
+        super().__init__()
         self._middles: dict[tuple[Any, ...], bytes] = {}
-        self._random = b""  # the pool, as hex digits (two a random byte)
-        self._random_at = 0
         self._second = -1
         self._second_text = b""
         self._annotations: dict[str, str] | None = None  # the last annotations encoded, and their end
         self._annotations_end = _END
 
     def audit_id(self) -> bytes:
-        at = self._random_at
-        if at + 32 > len(self._random):
-            self._random, at = os.urandom(self.RANDOM_POOL_BYTES).hex().encode(), 0
-        self._random_at = at + 32
-        h = self._random[at:at + 32]
-        return b"%s-%s-4%s-%c%s-%s" % (h[:8], h[8:12], h[13:16], _VARIANT[h[16]], h[17:20], h[20:])
+        return self.next()
 
     def stamp(self, ns: int) -> bytes:
         """``ns`` (nanoseconds since the epoch) as RFC 3339 in UTC with microseconds."""
         second, rest = divmod(ns, 1_000_000_000)
         if second != self._second:
             self._second = second
-            self._second_text = time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(second)).encode()
+            self._second_text = strftime("%Y-%m-%dT%H:%M:%S.", gmtime(second)).encode()
         return b"%s%06dZ" % (self._second_text, rest // 1000)
 
     def middle(self, verb: str, user: UserInfo | None, peer: str | None, agent: str,
@@ -345,15 +338,16 @@ class _EventLines:
             self._annotations, self._annotations_end = dict(annotations), end
         received, completed = divmod(received_ns, 1_000_000_000), divmod(completed_ns, 1_000_000_000)
         if received[0] == completed[0] == self._second:  # (the usual case: one format for both)
-            at = self._random_at  # (audit_id() written out: one call less an event)
-            if at + 32 > len(self._random):
-                self._random, at = os.urandom(self.RANDOM_POOL_BYTES).hex().encode(), 0
-            self._random_at = at + 32
-            h = self._random[at:at + 32]
-            return b"%s%s-%s-4%s-%c%s-%s%s%s%s%06dZ%s%s%06dZ%s" % (
-                head, h[:8], h[8:12], h[13:16], _VARIANT[h[16]], h[17:20], h[20:],
-                between, _RECEIVED, self._second_text, received[1] // 1000,
-                _STAGE_STAMP, self._second_text, completed[1] // 1000, end,
+            at = self._at  # (AuditIds.pieces written out: one call less an event)
+            if at >= self.PER_POOL:
+                self._refill()
+                at = 0
+            self._at = at + 1
+            outer, middle, second = at * 20, at * 15, self._second_text
+            pool = self._outer
+            return _LINE % (
+                head, pool[outer:outer + 8], self._middle[middle:middle + 16], pool[outer + 8:outer + 20],
+                between, second, received[1] // 1000, second, completed[1] // 1000, end,
             )
         return b"%s%s%s%s%s%s%s%s" % (
             head, self.audit_id(), between, _RECEIVED, self.stamp(received_ns), _STAGE_STAMP,
@@ -394,11 +388,18 @@ class AuditLog:
 
     def note(self, request: Any, ri: RequestInfo | None, user: UserInfo | None, received_ns: int,
              code: int, annotations: dict[str, str] | None = None) -> None:
-        """The request's event at whatever level (None or Metadata) the policy gives it."""
-        self.writer.note((
+        """The request's event at whatever level (None or Metadata) the policy gives it
+        (:meth:`AuditWriter.note` written out: every request passes here)."""
+        writer = self.writer
+        pending = writer._pending
+        pending.append((
             request.path, request.query_string, request.method, user, request.remote,
-            request.headers.get("User-Agent", ""), ri, code, received_ns, time.time_ns(), annotations,
+            request.headers.get("User-Agent", ""), ri, code, received_ns, time_ns(), annotations,
         ))
+        if len(pending) >= writer.FLUSH_EVENTS:
+            writer.flush()
+        elif writer._timer is None:
+            writer._flush_later()
 
     def _render(self, pending: list[bytes | tuple[Any, ...]]) -> bytes:
         """The waiting lines, noted events rendered, in order. Within one batch the level
@@ -406,8 +407,9 @@ class AuditLog:
         request info objects (which the events hold, so no identity is reused meanwhile)."""
         out: list[bytes] = []
         levels: dict[tuple[Any, ...], str] = {}
-        # (user, request info, verb, peer, agent, path, query, code) -> head and auditID to
-        # timestamps, or None where the level is None: one key and one lookup an event. The
+        # (user's name, groups, request info, method, peer, agent, path, query, code) -> head
+        # and auditID to timestamps, or None where the level is None: one flat key and one
+        # lookup an event (the verb, from the request info or the method, only on a miss). The
         # user counts by what the policy and the line read of it (name and groups), not by
         # identity: each connection authenticates its own UserInfo.
         middles: dict[tuple[Any, ...], tuple[bytes, bytes] | None] = {}
@@ -417,12 +419,16 @@ class AuditLog:
                 out.append(item)
                 continue
             path, query, method, user, peer, agent, ri, code, received_ns, completed_ns, annotations = item
-            verb = ri.verb if ri is not None else method.lower()
-            who = (user.name, user.groups) if user is not None else None
-            mkey = (who, id(ri), verb, peer, agent, path, query, code)
+            mkey: tuple[Any, ...]
+            if user is not None:
+                mkey = (user.name, user.groups, id(ri), method, peer, agent, path, query, code)
+            else:
+                mkey = (None, None, id(ri), method, peer, agent, path, query, code)
             try:
                 pieces = middles[mkey]
             except KeyError:
+                verb = ri.verb if ri is not None else method.lower()
+                who = (user.name, user.groups) if user is not None else None
                 key = (who, id(ri), verb, path if ri is None else "")
                 level = levels.get(key)
                 if level is None:
@@ -460,7 +466,7 @@ class AuditLog:
         agent = request.headers.get("User-Agent", "")
         self.writer.write(self._lines.line(
             level, uri, verb, user, request.remote, agent, ri, code,
-            request_object, response_object, received_ns, time.time_ns(), annotations,
+            request_object, response_object, received_ns, time_ns(), annotations,
         ))
 
 

@@ -13,10 +13,11 @@
 
 Why plain dictionaries and a collector rather than prometheus_client's labelled metrics:
 ``Counter.labels(...)`` builds a label dict, validates it and takes a lock on every call
-(a few microseconds each, two or three per request); here a request costs one key tuple,
-one dictionary lookup (the label tuple is built once per method, request info, dry run and
-content type, not on every request), a ``bisect`` and three integer/float additions, and
-prometheus_client only formats the families at scrape time (:class:`_Collector`, a registry
+(a few microseconds each, two or three per request); here a request leaves one tuple,
+counted with the others a batch at a time (:meth:`ApiMetrics.settle_requests`, and at every
+scrape): one dictionary lookup each (the label tuple is built once per method, request info,
+dry run and content type, not on every request), a ``bisect`` and three integer/float
+additions, and prometheus_client only formats the families at scrape time (:class:`_Collector`, a registry
 of the server's own: no module-level state). tests/bench/bench_apiserver.py's metrics
 rounds measure the whole cost side by side (docs/decisions/0008).
 
@@ -26,6 +27,7 @@ APPLY for a server-side apply PATCH); exec and other connect subresources are CO
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -42,6 +44,7 @@ __all__ = [
     "ETCD_BUCKETS",
     "ENTRY_CACHE_SIZE",
     "ETCD_BATCH",
+    "REQUEST_BATCH",
     "REQUEST_BUCKETS",
     "ApiMetrics",
     "report_verb",
@@ -58,6 +61,7 @@ _MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 ENTRY_CACHE_SIZE = 4096
 ETCD_BATCH = 256
+REQUEST_BATCH = 256
 _REQUEST_LABELS = ("verb", "dry_run", "group", "version", "resource", "subresource", "scope", "component")
 
 
@@ -92,8 +96,10 @@ class ApiMetrics:
         resource_of: Callable[[str], str | None] = lambda key: None,
         scope_sizes: Callable[[], Iterator[tuple[str, int]]] | None = None,
     ) -> None:
+        # complete after settle_requests():
         self.durations: dict[tuple[str, ...], Histogram] = {}  # label tuple (no code)
         self.codes: dict[tuple[str, ...], dict[int, int]] = {}  # label tuple -> code -> count
+        self._requests_pending: list[tuple[Any, ...]] = []
         # (method, request info, dry run, content type) -> its label tuple's histogram and
         # counts: one lookup a request where building the labels cost half of it
         self._entries: dict[tuple[Any, ...], tuple[Histogram, dict[int, int]]] = {}
@@ -113,16 +119,31 @@ class ApiMetrics:
     def observe_request(
         self, method: str, ri: RequestInfo | None, dry_run: bool, code: int, seconds: float, content_type: str
     ) -> None:
-        key = (method, ri, dry_run, content_type)
-        entry = self._entries.get(key)
-        if entry is None:
-            entry = self._entry(method, ri, dry_run, content_type)
-            if len(self._entries) >= ENTRY_CACHE_SIZE:  # (request infos with names: bounded)
-                self._entries.clear()
-            self._entries[key] = entry
-        histogram, codes = entry
-        histogram.observe(seconds)
-        codes[code] = codes.get(code, 0) + 1
+        """Kept as it came and counted ``REQUEST_BATCH`` at a time (or when scraped), as
+        :meth:`etcd_request`: in the request this is a tuple and an append, where finding the
+        label tuple's histogram and counting into it, among the request's own work, cost
+        several times what the same loop costs over a batch."""
+        pending = self._requests_pending
+        pending.append((method, ri, dry_run, content_type, code, seconds))
+        if len(pending) >= REQUEST_BATCH:
+            self.settle_requests()
+
+    def settle_requests(self) -> None:
+        """Count the requests waiting (before anything reads :attr:`durations` or :attr:`codes`)."""
+        pending, self._requests_pending = self._requests_pending, []
+        entries = self._entries
+        for method, ri, dry_run, content_type, code, seconds in pending:
+            key = (method, ri, dry_run, content_type)
+            entry = entries.get(key)
+            if entry is None:
+                entry = self._entry(method, ri, dry_run, content_type)
+                if len(entries) >= ENTRY_CACHE_SIZE:  # (request infos with names: bounded)
+                    entries.clear()
+                entries[key] = entry
+            histogram, codes = entry
+            histogram.counts[bisect_left(REQUEST_BUCKETS, seconds)] += 1  # (Histogram.observe written out)
+            histogram.total += seconds
+            codes[code] = codes.get(code, 0) + 1
 
     def _entry(
         self, method: str, ri: RequestInfo | None, dry_run: bool, content_type: str
@@ -192,6 +213,7 @@ class _Collector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         m = self.metrics
+        m.settle_requests()
         total = CounterMetricFamily(
             "apiserver_request",
             "Counter of apiserver requests broken out for each verb, dry run value, group, version, "
