@@ -108,6 +108,9 @@ class PlayRunner:
                     self.run.report.errors.append(f"play '{self.play.name}' aborted: {sync.abort_reason}")
                     return False
                 return True
+            if any(not self.run.hosts[h].alive for h in sync.forced_hosts):
+                # hosts another host's failure failed have none in the recap: the run fails here
+                self.run.report.errors.append(f"play '{self.play.name}' aborted: {sync.fatal_reason}")
             if all(not self.run.hosts[h].alive for h in batch):
                 left = [h for later in planned[number + 1:] for h in later]
                 if left:
