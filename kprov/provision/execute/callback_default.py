@@ -230,6 +230,24 @@ class AnsibleConsole:
                 self.last_banner = key
             self._emit(result_lines(result, self.verbosity))
 
+    def meta_done(self, result: TaskResult) -> None:
+        """A meta task (or handler): its banner, ``META: <msg>`` at -vv, and a skip's line
+        (``_execute_meta`` sends the task start and, skipped, v2_runner_on_skipped)."""
+        key = (task_kind(result), result.play, result.task, result.origin)
+        with self.lock:
+            if key != self.last_banner:
+                self._emit(banner(f"{key[0]} [{result.task}]"))
+                if self.verbosity > 1 and result.origin:
+                    self._emit([f"task path: {result.origin}"])
+                self.last_banner = key
+            if self.verbosity > 1:
+                self._emit([f"META: {redact_text(result.msg)}"])
+            if result.status == "skipped":
+                line = f"skipping: [{result.host}]"
+                if self.verbosity > 0:
+                    line += f" => {dump_result(result.result, self.verbosity)}"
+                self._emit([line])
+
     def recap(self, report: RunReport) -> None:
         with self.lock:
             self._emit(recap_lines(report))

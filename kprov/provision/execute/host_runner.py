@@ -311,10 +311,10 @@ class HostRunner:
         return cached
 
     # -- meta, includes, handlers ----------------------------------------------------------
-    def meta(self, task: Task, extra: dict[str, Any] | None = None) -> Outcome:
-        """A ``meta`` action, its ``when`` evaluated as Ansible's (execute.meta)."""
+    def meta(self, task: Task, extra: dict[str, Any] | None = None, handler: bool = False) -> Outcome:
+        """A ``meta`` action (a handler's too), its ``when`` evaluated as Ansible's (execute.meta)."""
         try:
-            return run_meta(self, task, extra)
+            return run_meta(self, task, extra, handler)
         except UndefinedVariableError as err:
             msg = str(UndefinedVariableError(err.variable, err.template, task.title))
             return self._fail(task.title, task.action, msg, task.origin)
@@ -487,6 +487,8 @@ class HostRunner:
     def _run_handler(self, handler: Task, reasons: list[str]) -> Outcome:
         if handler.action in ("include_tasks", "include_role"):  # a handler may include tasks
             return self.include(handler, None)
+        if handler.action == "meta":  # run as the strategy runs a meta task (never counted)
+            return self.meta(handler, None, handler=True)
         result = self._throttled(handler)
         result.why = list(reasons)
         result.handler = True

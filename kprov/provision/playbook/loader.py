@@ -414,6 +414,7 @@ class PlaybookLoader:
         task = self._number(parse_task(dict(_FLUSH), dataclasses.replace(scope, when=()), self.known, where))
         task.tags = ["always"]
         task.origin = where
+        task.implicit = True
         return task
 
 

@@ -108,6 +108,7 @@ class Task:
     async_seconds: Any = None  # ``async``: run as a host-side job with this time limit
     poll: Any = None  # ``poll``: seconds between checks of that job (0: do not wait)
     uid: int = 0  # identity for sync points, set by the loader (unique per loader)
+    implicit: bool = False  # the loader's own (the flushes between sections): never printed
 
     def include_scope(self) -> Scope:
         """The scope an include of this task gives what it includes: the task's own
