@@ -37,6 +37,7 @@ COLUMNS = 79  # ansible's Display: max(79, terminal width - 1); 79 when not on a
 _DEBUG_ALLOWED = frozenset({"msg", "exception", "warnings", "deprecations"})
 _DEBUG_HIDDEN = ("changed", "failed", "skipped", "invocation", "skip_reason")
 _DEBUG_ACTIONS = frozenset({"debug", "ansible.builtin.debug", "ansible.legacy.debug"})
+_ASSERT_ACTIONS = frozenset({"assert", "ansible.builtin.assert", "ansible.legacy.assert"})
 _INCLUDES = frozenset({"include_tasks", "include_role", "ansible.builtin.include_tasks",
                        "ansible.builtin.include_role"})
 
@@ -52,8 +53,9 @@ def _is_debug(action: str) -> bool:
 
 
 def _cleaned(result: Mapping[str, Any], action: str) -> dict[str, Any]:
-    """CallbackBase._clean_results: a debug result shows its msg alone (or its var)."""
-    data = dict(result)
+    """TaskResult.clean_copy (``failed``/``skipped`` are the event's, not shown), then
+    CallbackBase._clean_results: a debug result shows its msg alone (or its var)."""
+    data = {k: v for k, v in result.items() if k not in ("failed", "skipped")}
     if _is_debug(action):
         if "msg" in data:
             data = {k: v for k, v in data.items() if k in _DEBUG_ALLOWED or k.startswith("_")}
@@ -79,6 +81,8 @@ def dump_result(result: Mapping[str, Any], verbosity: int, indent: int | None = 
 def _with_debug_flag(result: TaskResult) -> dict[str, Any]:
     data = dict(result.result)
     if _is_debug(result.action) and result.status != "failed":  # the action's own flag
+        data["_ansible_verbose_always"] = True
+    if result.action in _ASSERT_ACTIONS and data.get("msg"):  # assert's unless ``quiet`` (no msg here)
         data["_ansible_verbose_always"] = True
     if result.status in ("failed", "unreachable") and "msg" not in data and result.msg:
         data["msg"] = result.msg
