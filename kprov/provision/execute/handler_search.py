@@ -19,12 +19,17 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kprov.provision.errors import ProvisionError
-from kprov.provision.playbook.model import Role, Task
+from kprov.provision.playbook.model import Item, Role, Task
 
-__all__ = ["MISSING_HANDLER", "definition_order", "handler_name", "notify_names", "role_names", "search"]
+if TYPE_CHECKING:
+    from kprov.provision.execute.context import PlayContext
+    from kprov.provision.playbook.loader import PlaybookLoader
+
+__all__ = ["MISSING_HANDLER", "adopt_role_handlers", "definition_order", "handler_name", "notify_names",
+           "role_names", "search"]
 
 # renders a text in a task's scope for this host: (task, text, where) -> value
 Render = Callable[[Task, str, str], Any]
@@ -113,3 +118,18 @@ def handler_name(handler: Task, render: Render, warn: Callable[[str], None]) -> 
                  "name could not be templated (host-specific variables are not supported in handler"
                  f" names). The error: {err}")
         return None
+
+
+def adopt_role_handlers(pctx: PlayContext, loader: PlaybookLoader, host: str, item: Item,
+                        args: dict[str, Any]) -> None:
+    """An ``include_role``'s handlers join the host's list when its first task comes (its
+    ``handlers_from`` names the included role's file; a dependency's are its main)."""
+    if not isinstance(item, Task) or item.scope.role is None:
+        return
+    role = item.scope.role
+    own = role.name == str(args.get("name") or args.get("role") or "")
+    handlers_from = str(args.get("handlers_from") or "main") if own else "main"
+    handlers = pctx.handlers.setdefault(host, list(pctx.play.handlers))
+    if any(h.scope.role is role for h in handlers):
+        return
+    handlers += loader.role_handlers(role, item.scope, handlers_from)

@@ -22,10 +22,11 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Literal
 
-from kprov.provision.errors import ProvisionError, UndefinedVariableError
+from kprov.provision.errors import ProvisionError, RunParseError, UndefinedVariableError
 from kprov.provision.execute.context import HostState, PlayContext, RunContext
 from kprov.provision.execute.handler_search import (
     MISSING_HANDLER,
+    adopt_role_handlers,
     definition_order,
     handler_name,
     notify_names,
@@ -63,6 +64,7 @@ class HostRunner:
         self._ran_task = self._queued_pending = False
         self._failure: tuple[Task, TaskResult] | None = None  # the last failed task (for rescue)
         self._forced_failure = False  # failed by another host's any_errors_fatal (not rescued in the recap)
+        self._in_handler = False  # running what a handler's include loaded
         self.ended_role: EndedRole | None = None  # a ``meta: end_role`` passes over the rest of it
 
     def run_play(self) -> Outcome:
@@ -207,6 +209,7 @@ class HostRunner:
 
     def _after(self, task: Task, result: TaskResult) -> Outcome:
         self._ran_task = True
+        result.handler = result.handler or self._in_handler
         self.run.report.record(result)
         self.run.observer.task_done(result)
         if result.status == "unreachable" and not result.ignored:
@@ -344,7 +347,7 @@ class HostRunner:
                     for k, v in task.args.items()
                 }
                 if task.action == "include_tasks":
-                    loaded = loader.include_tasks(task, args)
+                    loaded = loader.include_tasks(task, args, as_handlers=self._in_handler)
                 else:
                     # the include_role task's own ``vars`` hold for every task of the role, its
                     # nested includes too, as an include_tasks' do (ansible-core: the include's
@@ -354,7 +357,7 @@ class HostRunner:
                     )
                     loaded = loader.role_items(args, role_scope, None, None, task.origin)
                     for role_task in loaded:  # handlers_from names the included role's file
-                        self._adopt_role_handlers(role_task, args)
+                        adopt_role_handlers(self.pctx, loader, self.host.name, role_task, args)
                 included += 1
                 self._record_include(task, "ok")
                 outcome = self.items(loaded, item_extra or extra)
@@ -362,6 +365,9 @@ class HostRunner:
                     return outcome
             if not included:
                 self._record_include(task, "skipped")
+        except RunParseError as err:  # ansible-core raises it out of the run
+            self.pctx.sync.abort(RUN_ERROR + str(err))
+            return "ended"
         except UndefinedVariableError as err:
             return self._fail_include(
                 task, str(UndefinedVariableError(err.variable, err.template, task.title))
@@ -374,21 +380,9 @@ class HostRunner:
         """An include in the recap as Ansible counts it: ok once per file (or role) it loaded
         for the host, before the included tasks run; skipped once when it loaded none."""
         result = TaskResult(host=self.host.name, task=task.title, action=task.action, status=status,
-                            origin=task.origin, play=self.pctx.play.name)
+                            origin=task.origin, play=self.pctx.play.name, handler=self._in_handler)
         self.run.report.record(result)
         self.run.observer.task_done(result)
-
-    def _adopt_role_handlers(self, item: Item, args: dict[str, Any]) -> None:
-        if not isinstance(item, Task) or item.scope.role is None:
-            return
-        role = item.scope.role
-        own = role.name == str(args.get("name") or args.get("role") or "")
-        handlers_from = str(args.get("handlers_from") or "main") if own else "main"
-        handlers = self.pctx.handlers.setdefault(self.host.name, list(self.pctx.play.handlers))
-        if any(h.scope.role is role for h in handlers):
-            return
-        assert self.run.loader is not None
-        handlers += self.run.loader.role_handlers(role, item.scope, handlers_from)
 
     def _fail_include(self, task: Task, msg: str) -> Outcome:
         return self._fail(task.title, task.action, msg, task.origin)
@@ -485,8 +479,12 @@ class HostRunner:
                 why_here += [r for r in reasons if r not in why_here]
 
     def _run_handler(self, handler: Task, reasons: list[str]) -> Outcome:
-        if handler.action in ("include_tasks", "include_role"):  # a handler may include tasks
-            return self.include(handler, None)
+        if handler.action in ("include_tasks", "include_role"):  # a handler may include tasks,
+            self._in_handler = True  # which are handlers then (RUNNING HANDLER)
+            try:
+                return self.include(handler, None)
+            finally:
+                self._in_handler = False
         if handler.action == "meta":  # run as the strategy runs a meta task (never counted)
             return self.meta(handler, None, handler=True)
         result = self._throttled(handler)

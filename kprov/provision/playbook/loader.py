@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from kprov.provision.errors import PlaybookError, ProvisionError
+from kprov.provision.errors import PlaybookError, ProvisionError, RunParseError
 from kprov.provision.modules.protocol.locate import Locator, collection_roots, default_library_dirs
 from kprov.provision.playbook.argspec import validation_task
 from kprov.provision.playbook.model import EXTENDED_KEYWORDS, Block, Item, Play, Playbook, Role, Scope, Task
@@ -253,14 +253,20 @@ class PlaybookLoader:
             return self.role_items(dict(task.args), inner, None, None, where)
         return [task]
 
-    def include_tasks(self, task: Task, args: dict[str, Any]) -> list[Item]:
-        """Run-time expansion of ``include_tasks`` (args already templated)."""
+    def include_tasks(self, task: Task, args: dict[str, Any], as_handlers: bool = False) -> list[Item]:
+        """Run-time expansion of ``include_tasks`` (args already templated); a handler's
+        include loads its file as handlers (what they refuse ends the run, as ansible-core's)."""
         file = self._include_path(dataclasses.replace(task, args=args), task.scope)
         inner = dataclasses.replace(
             task.include_scope(), base_dir=file.parent, vars=(*task.scope.vars, dict(task.vars)),
             include_params=(*task.scope.include_params, dict(task.vars)),
         )
-        return self.items(_list(load_yaml_file(file)), inner, str(file))
+        if not as_handlers:
+            return self.items(_list(load_yaml_file(file)), inner, str(file))
+        try:
+            return list(self.handlers(_list(load_yaml_file(file)), inner, str(file)))
+        except PlaybookError as err:
+            raise RunParseError(str(err)) from err
 
     def handlers(self, data: list[Any], scope: Scope, source: str) -> list[Task]:
         """A handlers list, refusing what ansible-core refuses at load: a role include, a flush, a

@@ -170,3 +170,33 @@ def test_what_ansible_refuses_as_a_handler_is_refused_at_load(
         PlaybookLoader(tmp_path, known_modules=None).load(tmp_path / "site.yml")
     (tmp_path / "site.yml").write_text("- hosts: all\n  tasks: []\n  handlers:\n    - block: [{debug: {}}]\n")
     assert PlaybookLoader(tmp_path, known_modules=None).load(tmp_path / "site.yml").plays  # top-level: a list
+
+
+def test_a_handlers_include_loads_handlers_refusing_a_nested_block_for_the_whole_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """test_block_as_handler-include.yml: the included file is loaded as handlers (a top-level
+    block is a list of them; a nested one is ansible-core's parser error, ending the run);
+    what it loads runs under RUNNING HANDLER banners."""
+    from kprov.provision.execute.callback_default import AnsibleConsole
+
+    site = """
+- hosts: all
+  gather_facts: false
+  tasks:
+    - {debug: {msg: x}, changed_when: true, notify: handler}
+    - {name: after, debug: {msg: after}}
+  handlers:
+    - {name: handler, include_tasks: handlers.yml}
+"""
+    flat = "- block:\n    - {name: in block, debug: {msg: flat ran}}\n"
+    lines: list[str] = []
+    report, _ = run_fake(tmp_path, monkeypatch, {"site.yml": site, "handlers.yml": flat}, ["h1"],
+                         observer=AnsibleConsole(lines.append, 0))
+    assert report.ok and "flat ran" in _messages(report)
+    assert any(x.startswith("RUNNING HANDLER [in block]") for x in lines)
+    nested = "- block:\n    - {debug: {msg: a}}\n    - block:\n        - {debug: {msg: nested ran}}\n"
+    report, _ = run_fake(tmp_path / "nested", monkeypatch, {"site.yml": site, "handlers.yml": nested}, ["h1"])
+    assert not report.ok and "nested ran" not in _messages(report)
+    assert any("Using a block as a handler is not supported." in e for e in report.errors)
+    assert report.stats["h1"].failed == 0  # the run's error, not the host's failure
