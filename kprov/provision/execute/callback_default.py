@@ -255,5 +255,5 @@ class AnsibleConsole:
     def recap(self, report: RunReport) -> None:
         with self.lock:
             self._emit(recap_lines(report))
-            for error in report.errors:
-                self._emit([f"ERROR! {redact_text(error)}"])
+            for error in report.errors:  # a located one as a load error (``ERROR! <msg>``, where)
+                self._emit(load_error_lines(error))

@@ -196,7 +196,12 @@ def test_a_handlers_include_loads_handlers_refusing_a_nested_block_for_the_whole
     assert report.ok and "flat ran" in _messages(report)
     assert any(x.startswith("RUNNING HANDLER [in block]") for x in lines)
     nested = "- block:\n    - {debug: {msg: a}}\n    - block:\n        - {debug: {msg: nested ran}}\n"
-    report, _ = run_fake(tmp_path / "nested", monkeypatch, {"site.yml": site, "handlers.yml": nested}, ["h1"])
+    lines.clear()
+    report, _ = run_fake(tmp_path / "nested", monkeypatch, {"site.yml": site, "handlers.yml": nested}, ["h1"],
+                         observer=AnsibleConsole(lines.append, 0))
+    console = AnsibleConsole(lines.append, 0)
+    console.recap(report)
+    assert "ERROR! Using a block as a handler is not supported." in lines  # the line the script greps
     assert not report.ok and "nested ran" not in _messages(report)
     assert any("Using a block as a handler is not supported." in e for e in report.errors)
     assert report.stats["h1"].failed == 0  # the run's error, not the host's failure
