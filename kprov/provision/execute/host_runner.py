@@ -487,7 +487,14 @@ class HostRunner:
                 self._in_handler = False
         if handler.action == "meta":  # run as the strategy runs a meta task (never counted)
             return self.meta(handler, None, handler=True)
-        result = self._throttled(handler)
+        if handler.run_once:  # the hosts flushing it meet; the first runs it for all
+            generation, released = self.pctx.sync.wait(self.host.name, handler.uid)
+            ran, result = self.pctx.sync.run_once(self.host.name, handler.uid, generation, released,
+                                                  lambda: self._throttled(handler))
+            if not ran:
+                return self._adopt(handler, result)
+        else:
+            result = self._throttled(handler)
         result.why = list(reasons)
         result.handler = True
         return self._after(handler, result)

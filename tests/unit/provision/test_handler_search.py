@@ -205,3 +205,21 @@ def test_a_handlers_include_loads_handlers_refusing_a_nested_block_for_the_whole
     assert not report.ok and "nested ran" not in _messages(report)
     assert any("Using a block as a handler is not supported." in e for e in report.errors)
     assert report.stats["h1"].failed == 0  # the run's error, not the host's failure
+
+
+def test_a_run_once_handler_runs_once_for_the_hosts_that_flush_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """test_run_once.yml: one result (the first host's), one run."""
+    site = """
+- hosts: all
+  gather_facts: false
+  tasks:
+    - {debug: {msg: x}, changed_when: true, notify: handler}
+  handlers:
+    - {name: handler, run_once: true, debug: {msg: handler ran once}}
+"""
+    hosts = ["h1", "h2", "h3"]
+    report, _ = run_fake(tmp_path, monkeypatch, {"site.yml": site}, hosts)
+    assert [(r.host, r.msg) for r in report.results if r.handler] == [("h1", "handler ran once")]
+    assert [report.stats[h].ok for h in hosts] == [2, 1, 1]
