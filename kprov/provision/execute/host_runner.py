@@ -158,7 +158,7 @@ class HostRunner:
                 return "ended"
             if self._forced():  # met here after another host's fatal failure (an include, a meta)
                 return "failed"
-            if task.run_once:
+            if self.tasks.run_once(task, extra):
                 ran, result = self.pctx.sync.run_once(
                     self.host.name, task.uid, generation, released, lambda: self.tasks.execute(task, extra)
                 )
@@ -487,7 +487,7 @@ class HostRunner:
                 self._in_handler = False
         if handler.action == "meta":  # run as the strategy runs a meta task (never counted)
             return self.meta(handler, None, handler=True)
-        if handler.run_once:  # the hosts flushing it meet; the first runs it for all
+        if self.tasks.run_once(handler, None):  # the hosts flushing it meet; the first runs it for all
             generation, released = self.pctx.sync.wait(self.host.name, handler.uid)
             ran, result = self.pctx.sync.run_once(self.host.name, handler.uid, generation, released,
                                                   lambda: self._throttled(handler))

@@ -94,7 +94,7 @@ class Task:
     retries: Any = None
     delay: Any = None
     vars: dict[str, Any] = field(default_factory=dict)
-    run_once: bool = False
+    run_once: bool | str = False  # a template: the host's run renders it (truthy: a sync point)
     delegate_to: str | None = None
     delegate_facts: Any = None  # facts the task sets go to the delegate_to host
     ignore_unreachable: Any = None  # an unreachable host is recorded, and stays in the play

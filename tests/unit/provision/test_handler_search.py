@@ -223,3 +223,26 @@ def test_a_run_once_handler_runs_once_for_the_hosts_that_flush_it(
     report, _ = run_fake(tmp_path, monkeypatch, {"site.yml": site}, hosts)
     assert [(r.host, r.msg) for r in report.results if r.handler] == [("h1", "handler ran once")]
     assert [report.stats[h].ok for h in hosts] == [2, 1, 1]
+
+
+def test_a_templated_run_once_is_rendered_for_the_host(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """test_handlers_template_run_once.yml: ``run_once: "{{ testvar | default(False) }}"`` is false."""
+    site = """
+- hosts: all
+  gather_facts: false
+  tasks:
+    - {debug: {msg: x}, changed_when: true, notify: handler}
+    - {name: task, debug: {msg: "task {{ inventory_hostname }}"}, run_once: "{{ testvar | default(False) }}"}
+  handlers:
+    - name: handler
+      debug: {msg: "handler {{ inventory_hostname }}"}
+      run_once: "{{ testvar | default(False) }}"
+"""
+    report, _ = run_fake(tmp_path, monkeypatch, {"site.yml": site}, ["h1", "h2"])
+    assert sorted(_messages(report, "h1") + _messages(report, "h2")) == ["handler h1", "handler h2"]
+    assert sorted(r.msg for r in report.results if r.task == "task") == ["task h1", "task h2"]
+    report, _ = run_fake(tmp_path / "once", monkeypatch, {"site.yml": site}, ["h1", "h2"],
+                         extra_vars={"testvar": True})
+    assert [r.msg for r in report.results if r.task == "task"] == ["task h1"]

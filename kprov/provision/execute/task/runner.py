@@ -233,6 +233,17 @@ class TaskRunner:
         item_scopes = [scope.child(layer) for layer in item_layers(task, scope, items)]
         return [item_scope if self._when(task, item_scope) else None for item_scope in item_scopes]
 
+    def run_once(self, task: Task, extra: dict[str, Any] | None) -> bool:
+        """The task's ``run_once``, a templated one rendered for this host (as the linear
+        strategy templates it with the host's variables; one that does not render: false)."""
+        if not isinstance(task.run_once, str):
+            return task.run_once
+        try:
+            value = self.scope(task, extra).template(task.run_once, f"task field 'run_once' ({task.origin})")
+        except ProvisionError:
+            return False
+        return to_bool(value)
+
     def find_file(self, task: Task, name: str, kind: str) -> Path:
         """The controller file a task names (TaskSetup.find_file: role-relative, remembered)."""
         return self.setup.find_file(task, name, kind)
