@@ -32,9 +32,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kprov.provision.errors import ProvisionError
 from kprov.provision.playbook.model import Play, Task
+from kprov.provision.template_filters import to_bool
 
-__all__ = ["READS_OTHER_HOSTS", "RUN_ERROR", "BatchSync", "is_sync_point"]
+__all__ = ["READS_OTHER_HOSTS", "RUN_ERROR", "BatchSync", "is_sync_point", "run_once_here"]
 
 # text that reads other hosts' state: a task holding it is a sync point (``hostvars``
 # anywhere, as before; the live host lists as words: ``ansible_play_hosts_all`` never changes)
@@ -51,6 +53,19 @@ def is_sync_point(task: Task, play: Play, find_file: Callable[[Task, str, str], 
     return bool(task.run_once or play.any_errors_fatal or play.max_fail_percentage is not None
                 or READS_OTHER_HOSTS.search(text) is not None
                 or READS_OTHER_HOSTS.search(_template_source(task, find_file)) is not None)
+
+
+def run_once_here(task: Task, scope: Callable[[], Any]) -> bool:
+    """The task's ``run_once`` for this host: a templated one rendered in its ``scope()`` (as
+    the linear strategy templates it with the host's variables; one that does not render:
+    false)."""
+    if not isinstance(task.run_once, str):
+        return task.run_once
+    try:
+        value = scope().template(task.run_once, f"task field 'run_once' ({task.origin})")
+    except ProvisionError:
+        return False
+    return to_bool(value)
 
 
 def _template_source(task: Task, find_file: Callable[[Task, str, str], Path]) -> str:

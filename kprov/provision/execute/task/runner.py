@@ -48,6 +48,7 @@ from kprov.provision.execute.probes.probe_plan import (
     settle,
 )
 from kprov.provision.execute.results import Status, TaskResult
+from kprov.provision.execute.sync import run_once_here
 from kprov.provision.execute.task.conditions import apply_conditions, attempt_budget
 from kprov.provision.execute.task.loops import item_layers, labelled, loop_items, loop_outcome
 from kprov.provision.execute.task.module_defaults import defaults_for
@@ -234,15 +235,7 @@ class TaskRunner:
         return [item_scope if self._when(task, item_scope) else None for item_scope in item_scopes]
 
     def run_once(self, task: Task, extra: dict[str, Any] | None) -> bool:
-        """The task's ``run_once``, a templated one rendered for this host (as the linear
-        strategy templates it with the host's variables; one that does not render: false)."""
-        if not isinstance(task.run_once, str):
-            return task.run_once
-        try:
-            value = self.scope(task, extra).template(task.run_once, f"task field 'run_once' ({task.origin})")
-        except ProvisionError:
-            return False
-        return to_bool(value)
+        return run_once_here(task, lambda: self.scope(task, extra))  # execute.sync
 
     def find_file(self, task: Task, name: str, kind: str) -> Path:
         """The controller file a task names (TaskSetup.find_file: role-relative, remembered)."""
