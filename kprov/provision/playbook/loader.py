@@ -101,6 +101,9 @@ class PlaybookLoader:
         self.roles = RoleFinder(playbook_dir, roles_path, decrypt)
         self.known = known_modules if known_modules is not None else _known_modules()
         self._uids = itertools.count(1)
+        # the play being loaded: a static import_role in its tasks joins it as a ``roles:``
+        # entry does (its handlers, its vars and defaults for the rest of the play)
+        self._loading: Play | None = None
         self._uid_lock = threading.Lock()
         # where modules kprov lacks are found (modules.protocol): the playbook's library/,
         # each role's as it loads (visible to the whole run, as in ansible-core), collections
@@ -199,6 +202,7 @@ class PlaybookLoader:
                       static_vars=(play.vars,)).extended(data)
         seen: set[tuple[str, str]] = set()
         items: list[Item] = []
+        self._loading = play
         items += self.items(_list(data.get("pre_tasks")), scope, str(path))
         items.append(self._flush(scope, where))
         for ref in _list(data.get("roles")):
@@ -212,6 +216,7 @@ class PlaybookLoader:
         items.append(self._flush(scope, where))
         items += self.items(_list(data.get("post_tasks")), scope, str(path))
         items.append(self._flush(scope, where))
+        self._loading = None
         play.items = items
         play.handlers += self.handlers(_list(data.get("handlers")), scope, str(path))
         return play
@@ -250,7 +255,7 @@ class PlaybookLoader:
             )
         if task.action == "import_role":
             inner = self._inherit(scope, data, where)
-            return self.role_items(dict(task.args), inner, None, None, where)
+            return self.role_items(dict(task.args), inner, self._loading, None, where)
         return [task]
 
     def include_tasks(self, task: Task, args: dict[str, Any], as_handlers: bool = False) -> list[Item]:
