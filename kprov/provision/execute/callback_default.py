@@ -254,6 +254,7 @@ class AnsibleConsole:
 
     def recap(self, report: RunReport) -> None:
         with self.lock:
-            self._emit(recap_lines(report))
+            if not report.raised:  # an error ansible-core raises ends its run before the recap
+                self._emit(recap_lines(report))
             for error in report.errors:  # a located one as a load error (``ERROR! <msg>``, where)
                 self._emit(load_error_lines(error))

@@ -63,7 +63,7 @@ class HostRunner:
         self.tasks = TaskRunner(run, pctx, host)
         self._ran_task = self._queued_pending = False
         self._failure: tuple[Task, TaskResult] | None = None  # the last failed task (for rescue)
-        self._forced_failure = False  # failed by another host's any_errors_fatal (not rescued in the recap)
+        self._rescue_uncounted = False  # forced by another host, or a handler's: a rescue counts none
         self._in_handler = False  # running what a handler's include loaded
         self.ended_role: EndedRole | None = None  # a ``meta: end_role`` passes over the rest of it
 
@@ -130,9 +130,9 @@ class HostRunner:
         outcome = self.items(block.block, extra)
         if outcome == "failed" and block.rescue:
             self.host.failed = False
-            if not self._forced_failure:  # ansible-core counts a rescue of the host's own failure
+            if not self._rescue_uncounted:  # ansible-core counts a rescue of a task's own failure
                 self.run.report.rescued(self.host.name)
-            self._forced_failure = False
+            self._rescue_uncounted = False
             outcome = self.items(block.rescue, {**(extra or {}), **self._failure_vars()})
         if block.always and outcome != "unreachable":
             was_failed, cleared = self.host.failed, self.host.errors_cleared
@@ -187,7 +187,7 @@ class HostRunner:
             return False
         self.host.failed = True
         self.host.error = self.pctx.sync.fatal_reason
-        self._forced_failure = True
+        self._rescue_uncounted = True
         return True
 
     def _throttled(self, task: Task, extra: dict[str, Any] | None = None) -> TaskResult:
@@ -216,7 +216,7 @@ class HostRunner:
             return "unreachable"
         if result.status == "failed" and not result.ignored:
             self._failure = (task, result)
-            self._forced_failure = False
+            self._rescue_uncounted = result.handler
             self.host.failed = True
             self.host.error = result.msg
             self.pctx.sync.failed(self.host.name, fatal=self.pctx.play.any_errors_fatal)

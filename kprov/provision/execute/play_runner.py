@@ -103,6 +103,7 @@ class PlayRunner:
                     continue  # ``meta: end_batch``: the next batch starts
                 if sync.abort_reason.startswith(RUN_ERROR):
                     self.run.report.errors.append(sync.abort_reason.removeprefix(RUN_ERROR))
+                    self.run.report.raised = True
                     return False
                 if not sync.abort_reason.startswith(END_PLAY):
                     self.run.report.errors.append(f"play '{self.play.name}' aborted: {sync.abort_reason}")

@@ -174,9 +174,10 @@ class PlaybookLoader:
             raise PlaybookError(f"{where}: unknown play keyword(s) {unknown}")
         if "hosts" not in data:
             raise PlaybookError(f"{where}: a play needs 'hosts'")
+        hosts = ",".join(map(str, data["hosts"])) if isinstance(data["hosts"], list) else str(data["hosts"])
         play = Play(
-            name=str(data.get("name") or data["hosts"]),
-            hosts=",".join(data["hosts"]) if isinstance(data["hosts"], list) else str(data["hosts"]),
+            name=str(data.get("name") or hosts),  # Play.get_name: the hosts, a list joined by commas
+            hosts=hosts,
             origin=where,
             base_dir=path.parent,
             vars=dict(data.get("vars") or {}),

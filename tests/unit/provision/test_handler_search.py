@@ -246,3 +246,47 @@ def test_a_templated_run_once_is_rendered_for_the_host(
     report, _ = run_fake(tmp_path / "once", monkeypatch, {"site.yml": site}, ["h1", "h2"],
                          extra_vars={"testvar": True})
     assert [r.msg for r in report.results if r.task == "task"] == ["task h1"]
+
+
+def test_a_handler_failure_a_rescue_catches_stays_failed_in_the_recap(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """test_flush_handlers_rescue_always.yml: the rescue runs, but ansible-core counts the
+    handler's failure (failed=1, rescued=0), unlike a task's."""
+    site = """
+- hosts: all
+  gather_facts: false
+  tasks:
+    - block:
+        - {debug: {msg: x}, changed_when: true, notify: sometimes_fail}
+        - meta: flush_handlers
+      rescue:
+        - {name: rescue, debug: {msg: rescue ran}}
+    - {name: after, debug: {msg: after}}
+  handlers:
+    - {name: sometimes_fail, fail: {}, when: inventory_hostname == 'h1'}
+"""
+    report, _ = run_fake(tmp_path, monkeypatch, {"site.yml": site}, ["h1", "h2"])
+    assert [r.host for r in report.results if r.task == "rescue"] == ["h1"]
+    assert sorted(r.host for r in report.results if r.task == "after") == ["h1", "h2"]
+    assert (report.stats["h1"].failed, report.stats["h1"].rescued) == (1, 0)
+
+
+def test_an_error_ansible_raises_prints_no_recap_and_a_listed_play_is_named_by_its_hosts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kprov.provision.execute.callback_default import AnsibleConsole
+
+    site = """
+- hosts: [h1, h2]
+  gather_facts: false
+  tasks:
+    - {debug: {msg: x}, changed_when: true, notify: nowhere}
+"""
+    lines: list[str] = []
+    console = AnsibleConsole(lines.append, 0)
+    report, _ = run_fake(tmp_path, monkeypatch, {"site.yml": site}, ["h1", "h2"], observer=console)
+    console.recap(report)
+    assert any(x.startswith("PLAY [h1,h2] *") for x in lines)
+    assert not any(x.startswith("PLAY RECAP") for x in lines)
+    assert any(x.startswith("ERROR! The requested handler 'nowhere' was not found") for x in lines)
