@@ -216,7 +216,7 @@ class HostRunner:
             return "unreachable"
         if result.status == "failed" and not result.ignored:
             self._failure = (task, result)
-            self._rescue_uncounted = result.handler
+            self._rescue_uncounted = result.handler and not self._force_handlers()  # as measured
             self.host.failed = True
             self.host.error = result.msg
             self.pctx.sync.failed(self.host.name, fatal=self.pctx.play.any_errors_fatal)

@@ -270,6 +270,10 @@ def test_a_handler_failure_a_rescue_catches_stays_failed_in_the_recap(
     assert [r.host for r in report.results if r.task == "rescue"] == ["h1"]
     assert sorted(r.host for r in report.results if r.task == "after") == ["h1", "h2"]
     assert (report.stats["h1"].failed, report.stats["h1"].rescued) == (1, 0)
+    # nested_flush_handlers_failure_force.yml: under force_handlers ansible-core counts it rescued
+    forced = site.replace("gather_facts: false", "gather_facts: false\n  force_handlers: true")
+    report, _ = run_fake(tmp_path / "force", monkeypatch, {"site.yml": forced}, ["h1", "h2"])
+    assert (report.stats["h1"].failed, report.stats["h1"].rescued) == (0, 1)
 
 
 def test_an_error_ansible_raises_prints_no_recap_and_a_listed_play_is_named_by_its_hosts(
