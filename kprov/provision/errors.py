@@ -51,6 +51,11 @@ class PlaybookError(ProvisionError):
     """A playbook, role or task that cannot be understood."""
 
 
+class RunParseError(PlaybookError):
+    """What ansible-core refuses with a parser error while the run loads a file (a handler
+    include's nested block): the whole run ends, not a host."""
+
+
 class TemplateError(ProvisionError):
     """A Jinja2 template or expression that fails to render."""
 

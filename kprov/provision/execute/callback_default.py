@@ -37,6 +37,7 @@ COLUMNS = 79  # ansible's Display: max(79, terminal width - 1); 79 when not on a
 _DEBUG_ALLOWED = frozenset({"msg", "exception", "warnings", "deprecations"})
 _DEBUG_HIDDEN = ("changed", "failed", "skipped", "invocation", "skip_reason")
 _DEBUG_ACTIONS = frozenset({"debug", "ansible.builtin.debug", "ansible.legacy.debug"})
+_ASSERT_ACTIONS = frozenset({"assert", "ansible.builtin.assert", "ansible.legacy.assert"})
 _INCLUDES = frozenset({"include_tasks", "include_role", "ansible.builtin.include_tasks",
                        "ansible.builtin.include_role"})
 
@@ -52,8 +53,9 @@ def _is_debug(action: str) -> bool:
 
 
 def _cleaned(result: Mapping[str, Any], action: str) -> dict[str, Any]:
-    """CallbackBase._clean_results: a debug result shows its msg alone (or its var)."""
-    data = dict(result)
+    """TaskResult.clean_copy (``failed``/``skipped`` are the event's, not shown), then
+    CallbackBase._clean_results: a debug result shows its msg alone (or its var)."""
+    data = {k: v for k, v in result.items() if k not in ("failed", "skipped")}
     if _is_debug(action):
         if "msg" in data:
             data = {k: v for k, v in data.items() if k in _DEBUG_ALLOWED or k.startswith("_")}
@@ -79,6 +81,8 @@ def dump_result(result: Mapping[str, Any], verbosity: int, indent: int | None = 
 def _with_debug_flag(result: TaskResult) -> dict[str, Any]:
     data = dict(result.result)
     if _is_debug(result.action) and result.status != "failed":  # the action's own flag
+        data["_ansible_verbose_always"] = True
+    if result.action in _ASSERT_ACTIONS and data.get("msg"):  # assert's unless ``quiet`` (no msg here)
         data["_ansible_verbose_always"] = True
     if result.status in ("failed", "unreachable") and "msg" not in data and result.msg:
         data["msg"] = result.msg
@@ -230,8 +234,27 @@ class AnsibleConsole:
                 self.last_banner = key
             self._emit(result_lines(result, self.verbosity))
 
+    def meta_done(self, result: TaskResult) -> None:
+        """A meta task (or handler): its banner, ``META: <msg>`` at -vv, and a skip's line
+        (``_execute_meta`` sends the task start and, skipped, v2_runner_on_skipped)."""
+        key = (task_kind(result), result.play, result.task, result.origin)
+        with self.lock:
+            if key != self.last_banner:
+                self._emit(banner(f"{key[0]} [{result.task}]"))
+                if self.verbosity > 1 and result.origin:
+                    self._emit([f"task path: {result.origin}"])
+                self.last_banner = key
+            if self.verbosity > 1:
+                self._emit([f"META: {redact_text(result.msg)}"])
+            if result.status == "skipped":
+                line = f"skipping: [{result.host}]"
+                if self.verbosity > 0:
+                    line += f" => {dump_result(result.result, self.verbosity)}"
+                self._emit([line])
+
     def recap(self, report: RunReport) -> None:
         with self.lock:
-            self._emit(recap_lines(report))
-            for error in report.errors:
-                self._emit([f"ERROR! {redact_text(error)}"])
+            if not report.raised:  # an error ansible-core raises ends its run before the recap
+                self._emit(recap_lines(report))
+            for error in report.errors:  # a located one as a load error (``ERROR! <msg>``, where)
+                self._emit(load_error_lines(error))

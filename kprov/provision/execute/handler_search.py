@@ -17,11 +17,22 @@ the same pass, an earlier one at the next flush.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-from kprov.provision.playbook.model import Role, Task
+from kprov.provision.errors import ProvisionError
+from kprov.provision.playbook.model import Item, Role, Task
 
-__all__ = ["MISSING_HANDLER", "definition_order", "role_names", "search"]
+if TYPE_CHECKING:
+    from kprov.provision.execute.context import PlayContext
+    from kprov.provision.playbook.loader import PlaybookLoader
+
+__all__ = ["MISSING_HANDLER", "adopt_role_handlers", "definition_order", "handler_name", "notify_names",
+           "role_names", "search"]
+
+# renders a text in a task's scope for this host: (task, text, where) -> value
+Render = Callable[[Task, str, str], Any]
 
 MISSING_HANDLER = ("The requested handler '{}' was not found in either the main handlers list nor in the "
                    "listening handlers list")
@@ -77,3 +88,48 @@ def search(notification: str, handlers: list[Task], name_of: Callable[[Task], st
             if all(h.uid != handler.uid for h in found):
                 found.append(handler)
     return found
+
+
+def notify_names(task: Task, render: Render) -> list[str]:
+    """The task's ``notify`` names, templated as ansible-core's post_validate templates the
+    field (``notify: "Restart {{ service }}"``, linux-system-roles.timesync; a list)."""
+    names: list[str] = []
+    for name in task.notify:
+        if "{{" in name or "{%" in name:
+            # an error leaves it as written: it then names no handler
+            with contextlib.suppress(ProvisionError):
+                rendered = render(task, name, f"task field 'notify' ({task.origin})")
+                names += [str(n) for n in rendered] if isinstance(rendered, list) else [str(rendered)]
+                continue
+        names.append(name)
+    return names
+
+
+def handler_name(handler: Task, render: Render, warn: Callable[[str], None]) -> str | None:
+    """A handler's name as its notifications name it: templated (None: it does not render,
+    with ansible-core's warning when it has no listen topics either)."""
+    if "{{" not in handler.name and "{%" not in handler.name:
+        return handler.name
+    try:
+        return str(render(handler, handler.name, f"handler name ({handler.origin})"))
+    except ProvisionError as err:
+        if not handler.listen:
+            warn(f"Handler '{handler.name}' is unusable because it has no listen topics and the "
+                 "name could not be templated (host-specific variables are not supported in handler"
+                 f" names). The error: {err}")
+        return None
+
+
+def adopt_role_handlers(pctx: PlayContext, loader: PlaybookLoader, host: str, item: Item,
+                        args: dict[str, Any]) -> None:
+    """An ``include_role``'s handlers join the host's list when its first task comes (its
+    ``handlers_from`` names the included role's file; a dependency's are its main)."""
+    if not isinstance(item, Task) or item.scope.role is None:
+        return
+    role = item.scope.role
+    own = role.name == str(args.get("name") or args.get("role") or "")
+    handlers_from = str(args.get("handlers_from") or "main") if own else "main"
+    handlers = pctx.handlers.setdefault(host, list(pctx.play.handlers))
+    if any(h.scope.role is role for h in handlers):
+        return
+    handlers += loader.role_handlers(role, item.scope, handlers_from)

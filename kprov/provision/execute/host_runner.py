@@ -19,13 +19,19 @@ up to the first one that cannot be predicted, are read together again.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 from typing import Any, Literal
 
-from kprov.provision.errors import ProvisionError, UndefinedVariableError
+from kprov.provision.errors import ProvisionError, RunParseError, UndefinedVariableError
 from kprov.provision.execute.context import HostState, PlayContext, RunContext
-from kprov.provision.execute.handler_search import MISSING_HANDLER, definition_order, search
+from kprov.provision.execute.handler_search import (
+    MISSING_HANDLER,
+    adopt_role_handlers,
+    definition_order,
+    handler_name,
+    notify_names,
+    search,
+)
 from kprov.provision.execute.meta import EndedRole, run_meta
 from kprov.provision.execute.outcome import Outcome
 from kprov.provision.execute.pending import (
@@ -36,7 +42,7 @@ from kprov.provision.execute.pending import (
     queue_pending,
 )
 from kprov.provision.execute.results import TaskResult
-from kprov.provision.execute.sync import READS_OTHER_HOSTS, RUN_ERROR
+from kprov.provision.execute.sync import RUN_ERROR, is_sync_point
 from kprov.provision.execute.tags import expand_tags, tags_selected
 from kprov.provision.execute.task.loops import item_layers, loop_items
 from kprov.provision.execute.task.runner import TaskRunner
@@ -57,12 +63,16 @@ class HostRunner:
         self.tasks = TaskRunner(run, pctx, host)
         self._ran_task = self._queued_pending = False
         self._failure: tuple[Task, TaskResult] | None = None  # the last failed task (for rescue)
+        self._rescue_uncounted = False  # forced by another host, or a handler's: a rescue counts none
+        self._in_handler = False  # running what a handler's include loaded
         self.ended_role: EndedRole | None = None  # a ``meta: end_role`` passes over the rest of it
 
     def run_play(self) -> Outcome:
         self._report_facts_gathered()
         self._read_play_ahead()
         outcome = self.items(self.pctx.play.items)
+        if outcome == "ok" and self._forced():  # forced after its last task: out of the play
+            outcome = "failed"
         if outcome == "failed" and self._force_handlers():
             self.flush_handlers()  # the host stays failed: only its notified handlers run
         elif outcome == "failed" and self.host.failed and not self.run.interrupt.is_set():
@@ -120,7 +130,9 @@ class HostRunner:
         outcome = self.items(block.block, extra)
         if outcome == "failed" and block.rescue:
             self.host.failed = False
-            self.run.report.rescued(self.host.name)
+            if not self._rescue_uncounted:  # ansible-core counts a rescue of a task's own failure
+                self.run.report.rescued(self.host.name)
+            self._rescue_uncounted = False
             outcome = self.items(block.rescue, {**(extra or {}), **self._failure_vars()})
         if block.always and outcome != "unreachable":
             was_failed, cleared = self.host.failed, self.host.errors_cleared
@@ -144,14 +156,39 @@ class HostRunner:
             generation, released = self.pctx.sync.wait(self.host.name, task.uid)
             if self.pctx.sync.aborted:
                 return "ended"
-            if task.run_once:
+            if self._forced():  # met here after another host's fatal failure (an include, a meta)
+                return "failed"
+            if self.tasks.run_once(task, extra):
                 ran, result = self.pctx.sync.run_once(
                     self.host.name, task.uid, generation, released, lambda: self.tasks.execute(task, extra)
                 )
                 if not ran:
-                    return self._adopt(task, result)
-                return self._after(task, result)
-        return self._after(task, self._throttled(task, extra))
+                    return self._settle(task, self._adopt(task, result))
+                return self._settle(task, self._after(task, result))
+        return self._settle(task, self._after(task, self._throttled(task, extra)))
+
+    def _settle(self, task: Task, outcome: Outcome) -> Outcome:
+        """``any_errors_fatal``: the batch's hosts meet after each task, and when one of them
+        failed it, every other one fails where it stands (execute.sync), as ansible-core's
+        linear strategy marks them failed: the rescue or always of the block around this task
+        runs next, or the host leaves the play."""
+        if not self.pctx.play.any_errors_fatal:
+            return outcome
+        self.pctx.sync.wait(self.host.name, -task.uid)
+        if self.pctx.sync.aborted:
+            return "ended"
+        if outcome == "ok" and self._forced():
+            return "failed"
+        return outcome
+
+    def _forced(self) -> bool:
+        """Whether another host's fatal failure fails this one now (no result of its own)."""
+        if not self.pctx.sync.take_forced(self.host.name):
+            return False
+        self.host.failed = True
+        self.host.error = self.pctx.sync.fatal_reason
+        self._rescue_uncounted = True
+        return True
 
     def _throttled(self, task: Task, extra: dict[str, Any] | None = None) -> TaskResult:
         limit = self.pctx.throttle(task)
@@ -172,12 +209,14 @@ class HostRunner:
 
     def _after(self, task: Task, result: TaskResult) -> Outcome:
         self._ran_task = True
+        result.handler = result.handler or self._in_handler
         self.run.report.record(result)
         self.run.observer.task_done(result)
         if result.status == "unreachable" and not result.ignored:
             return "unreachable"
         if result.status == "failed" and not result.ignored:
             self._failure = (task, result)
+            self._rescue_uncounted = result.handler and not self._force_handlers()  # as measured
             self.host.failed = True
             self.host.error = result.msg
             self.pctx.sync.failed(self.host.name, fatal=self.pctx.play.any_errors_fatal)
@@ -270,33 +309,15 @@ class HostRunner:
     def _needs_sync(self, task: Task) -> bool:
         cached = self.pctx.sync_tasks.get(task.uid)
         if cached is None:
-            play = self.pctx.play
-            text = repr((task.args, task.when, task.loop, task.vars, task.changed_when, task.failed_when))
-            cached = bool(
-                task.run_once
-                or play.any_errors_fatal
-                or play.max_fail_percentage is not None
-                or READS_OTHER_HOSTS.search(text) is not None
-                or READS_OTHER_HOSTS.search(self._template_source(task)) is not None
-            )
+            cached = is_sync_point(task, self.pctx.play, self.tasks.find_file)
             self.pctx.sync_tasks[task.uid] = cached
         return cached
 
-    def _template_source(self, task: Task) -> str:
-        """The text of a template task's source file, when its name is literal (for sync detection)."""
-        src = task.args.get("src")
-        if not task.action.endswith("template") or not isinstance(src, str) or "{{" in src:
-            return ""
-        try:
-            return self.tasks.find_file(task, src, "templates").read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            return ""
-
     # -- meta, includes, handlers ----------------------------------------------------------
-    def meta(self, task: Task, extra: dict[str, Any] | None = None) -> Outcome:
-        """A ``meta`` action, its ``when`` evaluated as Ansible's (execute.meta)."""
+    def meta(self, task: Task, extra: dict[str, Any] | None = None, handler: bool = False) -> Outcome:
+        """A ``meta`` action (a handler's too), its ``when`` evaluated as Ansible's (execute.meta)."""
         try:
-            return run_meta(self, task, extra)
+            return run_meta(self, task, extra, handler)
         except UndefinedVariableError as err:
             msg = str(UndefinedVariableError(err.variable, err.template, task.title))
             return self._fail(task.title, task.action, msg, task.origin)
@@ -326,7 +347,7 @@ class HostRunner:
                     for k, v in task.args.items()
                 }
                 if task.action == "include_tasks":
-                    loaded = loader.include_tasks(task, args)
+                    loaded = loader.include_tasks(task, args, as_handlers=self._in_handler)
                 else:
                     # the include_role task's own ``vars`` hold for every task of the role, its
                     # nested includes too, as an include_tasks' do (ansible-core: the include's
@@ -336,7 +357,7 @@ class HostRunner:
                     )
                     loaded = loader.role_items(args, role_scope, None, None, task.origin)
                     for role_task in loaded:  # handlers_from names the included role's file
-                        self._adopt_role_handlers(role_task, args)
+                        adopt_role_handlers(self.pctx, loader, self.host.name, role_task, args)
                 included += 1
                 self._record_include(task, "ok")
                 outcome = self.items(loaded, item_extra or extra)
@@ -344,6 +365,9 @@ class HostRunner:
                     return outcome
             if not included:
                 self._record_include(task, "skipped")
+        except RunParseError as err:  # ansible-core raises it out of the run
+            self.pctx.sync.abort(RUN_ERROR + str(err))
+            return "ended"
         except UndefinedVariableError as err:
             return self._fail_include(
                 task, str(UndefinedVariableError(err.variable, err.template, task.title))
@@ -356,21 +380,9 @@ class HostRunner:
         """An include in the recap as Ansible counts it: ok once per file (or role) it loaded
         for the host, before the included tasks run; skipped once when it loaded none."""
         result = TaskResult(host=self.host.name, task=task.title, action=task.action, status=status,
-                            origin=task.origin, play=self.pctx.play.name)
+                            origin=task.origin, play=self.pctx.play.name, handler=self._in_handler)
         self.run.report.record(result)
         self.run.observer.task_done(result)
-
-    def _adopt_role_handlers(self, item: Item, args: dict[str, Any]) -> None:
-        if not isinstance(item, Task) or item.scope.role is None:
-            return
-        role = item.scope.role
-        own = role.name == str(args.get("name") or args.get("role") or "")
-        handlers_from = str(args.get("handlers_from") or "main") if own else "main"
-        handlers = self.pctx.handlers.setdefault(self.host.name, list(self.pctx.play.handlers))
-        if any(h.scope.role is role for h in handlers):
-            return
-        assert self.run.loader is not None
-        handlers += self.run.loader.role_handlers(role, item.scope, handlers_from)
 
     def _fail_include(self, task: Task, msg: str) -> Outcome:
         return self._fail(task.title, task.action, msg, task.origin)
@@ -416,33 +428,13 @@ class HostRunner:
         return True
 
     def _notify_names(self, task: Task) -> list[str]:
-        """The task's ``notify`` names, templated as ansible-core's post_validate templates the
-        field (``notify: "Restart {{ service }}"``, linux-system-roles.timesync; a list)."""
-        names: list[str] = []
-        for name in task.notify:
-            if "{{" in name or "{%" in name:
-                where = f"task field 'notify' ({task.origin})"
-                # an error leaves it as written: it then names no handler
-                with contextlib.suppress(ProvisionError):
-                    rendered = self.tasks.scope(task, None).template(name, where)
-                    names += [str(n) for n in rendered] if isinstance(rendered, list) else [str(rendered)]
-                    continue
-            names.append(name)
-        return names
+        return notify_names(task, self._render)
 
     def _handler_name(self, handler: Task) -> str | None:
-        """A handler's name as its notifications name it: templated (None: it does not render)."""
-        if "{{" not in handler.name and "{%" not in handler.name:
-            return handler.name
-        try:
-            where = f"handler name ({handler.origin})"
-            return str(self.tasks.scope(handler, None).template(handler.name, where))
-        except ProvisionError as err:
-            if not handler.listen:
-                self._warn(f"Handler '{handler.name}' is unusable because it has no listen topics and the "
-                           "name could not be templated (host-specific variables are not supported in handler"
-                           f" names). The error: {err}")
-            return None
+        return handler_name(handler, self._render, self._warn)
+
+    def _render(self, task: Task, text: str, where: str) -> Any:
+        return self.tasks.scope(task, None).template(text, where)
 
     def _warn(self, msg: str) -> None:
         """A warning: in the run log, and on the console of an observer that prints them."""
@@ -487,9 +479,22 @@ class HostRunner:
                 why_here += [r for r in reasons if r not in why_here]
 
     def _run_handler(self, handler: Task, reasons: list[str]) -> Outcome:
-        if handler.action in ("include_tasks", "include_role"):  # a handler may include tasks
-            return self.include(handler, None)
-        result = self._throttled(handler)
+        if handler.action in ("include_tasks", "include_role"):  # a handler may include tasks,
+            self._in_handler = True  # which are handlers then (RUNNING HANDLER)
+            try:
+                return self.include(handler, None)
+            finally:
+                self._in_handler = False
+        if handler.action == "meta":  # run as the strategy runs a meta task (never counted)
+            return self.meta(handler, None, handler=True)
+        if self.tasks.run_once(handler, None):  # the hosts flushing it meet; the first runs it for all
+            generation, released = self.pctx.sync.wait(self.host.name, handler.uid)
+            ran, result = self.pctx.sync.run_once(self.host.name, handler.uid, generation, released,
+                                                  lambda: self._throttled(handler))
+            if not ran:
+                return self._adopt(handler, result)
+        else:
+            result = self._throttled(handler)
         result.why = list(reasons)
         result.handler = True
         return self._after(handler, result)

@@ -19,6 +19,11 @@ hosts (``set_fact`` variables stay, as Ansible's non-cacheable facts do);
 ``clear_host_errors`` makes the play's failed or unreachable hosts live again for the plays
 that follow; ``flush_handlers`` runs the notified handlers; ``reset_connection`` starts a new
 session; ``refresh_inventory`` is a no-op (kprov's inventory sources are read once).
+
+A meta handler runs here too. What ansible-playbook prints of a meta task -- its banner,
+``META: <msg>`` at -vv and a false ``when``'s ``skipping:`` line, in ``_execute_meta``'s words
+-- goes to an observer's ``meta_done`` (``--output ansible``), never to the recap; the
+loader's implicit flushes print nothing.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from kprov.provision.errors import ProvisionError
 from kprov.provision.execute.outcome import Outcome
+from kprov.provision.execute.results import TaskResult
 from kprov.provision.inventory.patterns import select_hosts
 from kprov.provision.playbook.model import Block, Item, Role, Task
 
@@ -99,7 +105,7 @@ def _first_task(item: Item) -> Task | None:
     return None
 
 
-def run_meta(runner: MetaHost, task: Task, extra: dict[str, Any] | None) -> Outcome:
+def run_meta(runner: MetaHost, task: Task, extra: dict[str, Any] | None, handler: bool = False) -> Outcome:
     what = meta_action(task)
     if what not in KNOWN:
         raise ProvisionError(f"{task.origin}: invalid meta action requested: {what}")
@@ -107,13 +113,15 @@ def run_meta(runner: MetaHost, task: Task, extra: dict[str, Any] | None) -> Outc
     if what in WITHOUT_WHEN and task.when:
         runner.run.log.event(host, f"[WARNING]: {what} task does not support when conditional")
     if what in BATCH_WIDE:
-        return _batch_wide(runner, task, what, extra)
+        return _batch_wide(runner, task, what, extra, handler)
     if what in WITHOUT_WHEN:
         if what == "reset_connection" and runner.host.connector is not None:
             runner.host.connector.reset()  # later tasks run in a new session, as Ansible's
+        _report(runner, task, handler, _done_msg(runner, task, what))
         return "ok"
     if not _holds(runner, task, extra):
-        return _skipped(runner, what)
+        return _skipped(runner, task, what, handler)
+    _report(runner, task, handler, _done_msg(runner, task, what))
     if what == "flush_handlers":
         return runner.flush_handlers()
     if what == "end_host":
@@ -126,6 +134,49 @@ def run_meta(runner: MetaHost, task: Task, extra: dict[str, Any] | None) -> Outc
     return "ok"
 
 
+def _done_msg(runner: MetaHost, task: Task, what: str) -> str:
+    """The action's ``msg`` as ansible-core's ``_execute_meta`` words it when it acted."""
+    host = runner.host.name
+    role = task.scope.role.name if task.scope.role else ""
+    return {"refresh_inventory": "inventory successfully refreshed",
+            "reset_connection": "reset connection",
+            "flush_handlers": f"triggered running handlers for {host}",
+            "clear_facts": "facts cleared", "clear_host_errors": "cleared host errors",
+            "end_batch": "ending batch", "end_play": "ending play",
+            "end_host": f"ending play for {host}",
+            "end_role": f"ending role {role} for {host}"}.get(what, what)
+
+
+def _skip_result(runner: MetaHost, task: Task, what: str) -> dict[str, Any]:
+    """A false ``when``: ansible-core's skipped result (``msg``, ``skip_reason``)."""
+    host = runner.host.name
+    role = task.scope.role.name if task.scope.role else ""
+    suffix = {"flush_handlers": f", not running handlers for {host}",
+              "clear_facts": f", not clearing facts and fact cache for {host}",
+              "clear_host_errors": f", not clearing host error state for {host}",
+              "end_batch": ", continuing current batch", "end_play": ", continuing play",
+              "end_host": f", continuing execution for {host}",
+              "end_role": f"continuing role {role} for {host}"}.get(what, "")  # sic: no comma
+    msg = what
+    if what == "end_host":
+        msg = f"end_host conditional evaluated to false, continuing execution for {host}"
+    return {"msg": msg, "skip_reason": f"{what} conditional evaluated to False{suffix}"}
+
+
+def _report(runner: MetaHost, task: Task, handler: bool, msg: str,
+            skipped: dict[str, Any] | None = None) -> None:
+    """What ansible-playbook prints of a meta task (its banner, ``META:`` at -vv, a skip's
+    line), through the observer's ``meta_done`` where it has one: never in the recap."""
+    hook = getattr(runner.run.observer, "meta_done", None)
+    if hook is None or task.implicit:
+        return
+    hook(TaskResult(host=runner.host.name, task=task.title, action="meta",
+                    status="skipped" if skipped else "ok",
+                    msg=skipped["skip_reason"] if skipped else msg,
+                    result=skipped or {"msg": msg, "changed": False}, origin=task.origin,
+                    play=runner.pctx.play.name, handler=handler))
+
+
 def _holds(runner: MetaHost, task: Task, extra: dict[str, Any] | None) -> bool:
     if not task.when:
         return True
@@ -134,28 +185,32 @@ def _holds(runner: MetaHost, task: Task, extra: dict[str, Any] | None) -> bool:
     return all(scope.condition(c, where) for c in task.when)
 
 
-def _skipped(runner: MetaHost, what: str) -> Outcome:
+def _skipped(runner: MetaHost, task: Task, what: str, handler: bool) -> Outcome:
     runner.run.log.event(runner.host.name, f"meta: {what} conditional evaluated to False, skipped")
+    _report(runner, task, handler, what, _skip_result(runner, task, what))
     return "ok"
 
 
-def _batch_wide(runner: MetaHost, task: Task, what: str, extra: dict[str, Any] | None) -> Outcome:
+def _batch_wide(runner: MetaHost, task: Task, what: str, extra: dict[str, Any] | None,
+                handler: bool) -> Outcome:
     """Run once for the batch: the hosts meet at the task, the first decides and acts for all."""
     sync = runner.pctx.sync
     generation, released = sync.wait(runner.host.name, task.uid)
     if sync.aborted:
         return "ended"
     _, acted = sync.run_once(runner.host.name, task.uid, generation, released,
-                             lambda: _act_for_batch(runner, task, what, extra))
+                             lambda: _act_for_batch(runner, task, what, extra, handler))
     if not acted:
         return "ok"
     return "ended" if what in ("end_play", "end_batch") else "ok"
 
 
-def _act_for_batch(runner: MetaHost, task: Task, what: str, extra: dict[str, Any] | None) -> bool:
+def _act_for_batch(runner: MetaHost, task: Task, what: str, extra: dict[str, Any] | None,
+                   handler: bool) -> bool:
     if what != "refresh_inventory" and not _holds(runner, task, extra):
-        _skipped(runner, what)
+        _skipped(runner, task, what, handler)
         return False
+    _report(runner, task, handler, _done_msg(runner, task, what))
     run, pctx = runner.run, runner.pctx
     if what == "end_play":
         pctx.sync.abort(f"{END_PLAY} on {runner.host.name}")

@@ -3,10 +3,11 @@
 Hosts that failed or were unreachable earlier in the run are left out (as in Ansible). As in
 ansible-core's PlaybookExecutor, a batch whose hosts all failed ends the play *and the
 playbook* (later batches and plays do not start: with ``serial: 1`` a failed host stops a
-rolling change before the next host is touched); an abort from ``any_errors_fatal`` or
-``max_fail_percentage`` (failed hosts of the batch over the batch's size, exceeded, checked
-after each task) ends both too, ``meta: end_play`` only the play, ``meta: end_batch`` only the
-batch (the next one starts), and an interrupt
+rolling change before the next host is touched); ``any_errors_fatal`` fails the batch's other
+hosts where they stand (execute.sync: their rescues and always run; those it left failed fail
+the run), an abort from ``max_fail_percentage`` (failed hosts of the batch over the batch's
+size, exceeded, checked after each task) ends the play and the playbook, ``meta: end_play``
+only the play, ``meta: end_batch`` only the batch (the next one starts), and an interrupt
 (execute.interrupt) the playbook. ``serial`` and ``max_fail_percentage`` are templated with
 the extra vars and the play's vars (what Ansible's play post-validation sees), so an
 operator can set the rolling batch size per run (``-e``).
@@ -103,11 +104,15 @@ class PlayRunner:
                     continue  # ``meta: end_batch``: the next batch starts
                 if sync.abort_reason.startswith(RUN_ERROR):
                     self.run.report.errors.append(sync.abort_reason.removeprefix(RUN_ERROR))
+                    self.run.report.raised = True
                     return False
                 if not sync.abort_reason.startswith(END_PLAY):
                     self.run.report.errors.append(f"play '{self.play.name}' aborted: {sync.abort_reason}")
                     return False
                 return True
+            if any(not self.run.hosts[h].alive for h in sync.forced_hosts):
+                # hosts another host's failure failed have none in the recap: the run fails here
+                self.run.report.errors.append(f"play '{self.play.name}' aborted: {sync.fatal_reason}")
             if all(not self.run.hosts[h].alive for h in batch):
                 left = [h for later in planned[number + 1:] for h in later]
                 if left:

@@ -106,6 +106,7 @@ class RunReport:
     log_path: str = ""
     duration_s: float = 0.0
     interrupted: str = ""  # the signal that interrupted the run (execute.interrupt), else ""
+    raised: bool = False  # ended on an error ansible-core raises out of the run (no PLAY RECAP)
     # (failed, unreachable) counts ``meta: clear_host_errors`` forgave per host: still in the
     # recap, but the run's outcome is the hosts' (ansible-core's exit code reads its failed and
     # unreachable hosts, which the meta clears, not the stats)

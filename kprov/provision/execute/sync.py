@@ -11,6 +11,13 @@ earlier in the play is already out of them, as under the linear strategy), and f
 task of a play with ``any_errors_fatal`` or ``max_fail_percentage`` (those plays run in
 lockstep, like Ansible's linear strategy).
 
+``any_errors_fatal`` as ansible-core 2.18's linear strategy applies it: after each task the
+hosts meet again (HostRunner settles there); when a host failed that task, every other live
+host of the batch is *forced* to fail where it stands -- into the rescue or always of the
+block around its last task, or out of the play -- without a failure of its own in the recap
+(the strategy marks them failed in its iterator only). A host failing in its own rescue is
+met in the same way, so a rescue that runs on every host fails every host in turn.
+
 At most ``forks`` hosts run at once; a host waiting at a sync point gives its slot away.
 ``run_once``: of the hosts released together at that task, the first in batch order runs it
 and the others take its result.
@@ -22,9 +29,14 @@ import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-__all__ = ["READS_OTHER_HOSTS", "RUN_ERROR", "BatchSync"]
+from kprov.provision.errors import ProvisionError
+from kprov.provision.playbook.model import Play, Task
+from kprov.provision.template_filters import to_bool
+
+__all__ = ["READS_OTHER_HOSTS", "RUN_ERROR", "BatchSync", "is_sync_point", "run_once_here"]
 
 # text that reads other hosts' state: a task holding it is a sync point (``hostvars``
 # anywhere, as before; the live host lists as words: ``ansible_play_hosts_all`` never changes)
@@ -33,6 +45,38 @@ READS_OTHER_HOSTS = re.compile(r"hostvars|\b(?:ansible_play_hosts|ansible_play_b
 # an abort reason that is an error of the whole run (the playbook stops), reported as it is
 # worded after this prefix, not as the play's abort (ansible-core raises such errors)
 RUN_ERROR = "run error: "
+
+
+def is_sync_point(task: Task, play: Play, find_file: Callable[[Task, str, str], Path]) -> bool:
+    """Whether hosts meet at ``task`` (see above). ``find_file``: a template's source file."""
+    text = repr((task.args, task.when, task.loop, task.vars, task.changed_when, task.failed_when))
+    return bool(task.run_once or play.any_errors_fatal or play.max_fail_percentage is not None
+                or READS_OTHER_HOSTS.search(text) is not None
+                or READS_OTHER_HOSTS.search(_template_source(task, find_file)) is not None)
+
+
+def run_once_here(task: Task, scope: Callable[[], Any]) -> bool:
+    """The task's ``run_once`` for this host: a templated one rendered in its ``scope()`` (as
+    the linear strategy templates it with the host's variables; one that does not render:
+    false)."""
+    if not isinstance(task.run_once, str):
+        return task.run_once
+    try:
+        value = scope().template(task.run_once, f"task field 'run_once' ({task.origin})")
+    except ProvisionError:
+        return False
+    return to_bool(value)
+
+
+def _template_source(task: Task, find_file: Callable[[Task, str, str], Path]) -> str:
+    """The text of a template task's source file, when its name is literal."""
+    src = task.args.get("src")
+    if not task.action.endswith("template") or not isinstance(src, str) or "{{" in src:
+        return ""
+    try:
+        return find_file(task, src, "templates").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
 
 
 @dataclass
@@ -54,6 +98,10 @@ class BatchSync:
         self._failed: set[str] = set()
         self.max_fail_percentage = max_fail_percentage
         self.abort_reason = ""
+        self._fatal_round: set[str] = set()  # hosts that failed fatally since the last release
+        self._forced: set[str] = set()  # hosts to fail where they stand (not yet taken)
+        self.forced_hosts: set[str] = set()  # every host forced in this batch
+        self.fatal_reason = ""  # the first fatal failure: ``any_errors_fatal: <host> failed``
 
     # -- thread life -----------------------------------------------------------------------
     def start(self) -> None:
@@ -69,8 +117,17 @@ class BatchSync:
     def failed(self, host: str, fatal: bool) -> None:
         with self._cond:
             self._failed.add(host)
-            if fatal and not self.abort_reason:
-                self.abort_reason = f"any_errors_fatal: {host} failed"
+            if fatal:
+                self._fatal_round.add(host)
+                self.fatal_reason = self.fatal_reason or f"any_errors_fatal: {host} failed"
+
+    def take_forced(self, host: str) -> bool:
+        """Whether another host's fatal failure forces ``host`` to fail (once: it is taken)."""
+        with self._cond:
+            if host not in self._forced:
+                return False
+            self._forced.discard(host)
+            return True
 
     def abort(self, reason: str) -> None:
         with self._cond:
@@ -104,6 +161,11 @@ class BatchSync:
                 by_uid.setdefault(self._waiting[h], []).append(h)
         self._released[self._generation] = by_uid
         self._released.pop(self._generation - 2, None)
+        if self._fatal_round:  # every host waits here: the others of a fatal failure are forced
+            forced = self._live - self._fatal_round
+            self._forced |= forced
+            self.forced_hosts |= forced
+            self._fatal_round.clear()
         if self.max_fail_percentage is not None and self.hosts:
             pct = 100.0 * len(self._failed) / len(self.hosts)
             if pct > float(self.max_fail_percentage) and not self.abort_reason:

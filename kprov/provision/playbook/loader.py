@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from kprov.provision.errors import PlaybookError, ProvisionError
+from kprov.provision.errors import PlaybookError, ProvisionError, RunParseError
 from kprov.provision.modules.protocol.locate import Locator, collection_roots, default_library_dirs
 from kprov.provision.playbook.argspec import validation_task
 from kprov.provision.playbook.model import EXTENDED_KEYWORDS, Block, Item, Play, Playbook, Role, Scope, Task
@@ -101,6 +101,9 @@ class PlaybookLoader:
         self.roles = RoleFinder(playbook_dir, roles_path, decrypt)
         self.known = known_modules if known_modules is not None else _known_modules()
         self._uids = itertools.count(1)
+        # the play being loaded: a static import_role in its tasks joins it as a ``roles:``
+        # entry does (its handlers, its vars and defaults for the rest of the play)
+        self._loading: Play | None = None
         self._uid_lock = threading.Lock()
         # where modules kprov lacks are found (modules.protocol): the playbook's library/,
         # each role's as it loads (visible to the whole run, as in ansible-core), collections
@@ -171,9 +174,10 @@ class PlaybookLoader:
             raise PlaybookError(f"{where}: unknown play keyword(s) {unknown}")
         if "hosts" not in data:
             raise PlaybookError(f"{where}: a play needs 'hosts'")
+        hosts = ",".join(map(str, data["hosts"])) if isinstance(data["hosts"], list) else str(data["hosts"])
         play = Play(
-            name=str(data.get("name") or data["hosts"]),
-            hosts=",".join(data["hosts"]) if isinstance(data["hosts"], list) else str(data["hosts"]),
+            name=str(data.get("name") or hosts),  # Play.get_name: the hosts, a list joined by commas
+            hosts=hosts,
             origin=where,
             base_dir=path.parent,
             vars=dict(data.get("vars") or {}),
@@ -199,6 +203,7 @@ class PlaybookLoader:
                       static_vars=(play.vars,)).extended(data)
         seen: set[tuple[str, str]] = set()
         items: list[Item] = []
+        self._loading = play
         items += self.items(_list(data.get("pre_tasks")), scope, str(path))
         items.append(self._flush(scope, where))
         for ref in _list(data.get("roles")):
@@ -212,6 +217,7 @@ class PlaybookLoader:
         items.append(self._flush(scope, where))
         items += self.items(_list(data.get("post_tasks")), scope, str(path))
         items.append(self._flush(scope, where))
+        self._loading = None
         play.items = items
         play.handlers += self.handlers(_list(data.get("handlers")), scope, str(path))
         return play
@@ -250,17 +256,23 @@ class PlaybookLoader:
             )
         if task.action == "import_role":
             inner = self._inherit(scope, data, where)
-            return self.role_items(dict(task.args), inner, None, None, where)
+            return self.role_items(dict(task.args), inner, self._loading, None, where)
         return [task]
 
-    def include_tasks(self, task: Task, args: dict[str, Any]) -> list[Item]:
-        """Run-time expansion of ``include_tasks`` (args already templated)."""
+    def include_tasks(self, task: Task, args: dict[str, Any], as_handlers: bool = False) -> list[Item]:
+        """Run-time expansion of ``include_tasks`` (args already templated); a handler's
+        include loads its file as handlers (what they refuse ends the run, as ansible-core's)."""
         file = self._include_path(dataclasses.replace(task, args=args), task.scope)
         inner = dataclasses.replace(
             task.include_scope(), base_dir=file.parent, vars=(*task.scope.vars, dict(task.vars)),
             include_params=(*task.scope.include_params, dict(task.vars)),
         )
-        return self.items(_list(load_yaml_file(file)), inner, str(file))
+        if not as_handlers:
+            return self.items(_list(load_yaml_file(file)), inner, str(file))
+        try:
+            return list(self.handlers(_list(load_yaml_file(file)), inner, str(file)))
+        except PlaybookError as err:
+            raise RunParseError(str(err)) from err
 
     def handlers(self, data: list[Any], scope: Scope, source: str) -> list[Task]:
         """A handlers list, refusing what ansible-core refuses at load: a role include, a flush, a
@@ -414,6 +426,7 @@ class PlaybookLoader:
         task = self._number(parse_task(dict(_FLUSH), dataclasses.replace(scope, when=()), self.known, where))
         task.tags = ["always"]
         task.origin = where
+        task.implicit = True
         return task
 
 

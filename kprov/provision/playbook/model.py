@@ -94,7 +94,7 @@ class Task:
     retries: Any = None
     delay: Any = None
     vars: dict[str, Any] = field(default_factory=dict)
-    run_once: bool = False
+    run_once: bool | str = False  # a template: the host's run renders it (truthy: a sync point)
     delegate_to: str | None = None
     delegate_facts: Any = None  # facts the task sets go to the delegate_to host
     ignore_unreachable: Any = None  # an unreachable host is recorded, and stays in the play
@@ -108,6 +108,7 @@ class Task:
     async_seconds: Any = None  # ``async``: run as a host-side job with this time limit
     poll: Any = None  # ``poll``: seconds between checks of that job (0: do not wait)
     uid: int = 0  # identity for sync points, set by the loader (unique per loader)
+    implicit: bool = False  # the loader's own (the flushes between sections): never printed
 
     def include_scope(self) -> Scope:
         """The scope an include of this task gives what it includes: the task's own

@@ -246,6 +246,15 @@ def _unquote(value: str) -> str:
     return value
 
 
+def _run_once(value: Any) -> bool | str:
+    """``run_once`` as a bool, or a template the run renders (``"{{ testvar | default(False) }}"``)."""
+    if isinstance(value, str):
+        if "{{" in value or "{%" in value:
+            return value
+        return value.strip().lower() in ("1", "true", "yes", "on", "y", "t")
+    return bool(value)
+
+
 def _as_list(value: Any) -> list[Any]:
     if value is None:
         return []
@@ -385,7 +394,7 @@ def _build(data: dict[str, Any], action: str, args: dict[str, Any], scope: Scope
         delay=data.get("delay"),
         vars=dict(task_vars),
         # add_host bypasses the host loop in Ansible: it runs once, for the first host
-        run_once=bool(data.get("run_once", kw("run_once", False))) or action == "add_host",
+        run_once=_run_once(data.get("run_once", kw("run_once", False))) or action == "add_host",
         delegate_to=data.get("delegate_to", kw("delegate_to")),
         delegate_facts=data.get("delegate_facts", kw("delegate_facts")),
         ignore_unreachable=data.get("ignore_unreachable", kw("ignore_unreachable")),

@@ -47,8 +47,13 @@ def test_debug_prints_its_msg_alone_indented_at_any_verbosity() -> None:
 
 def test_a_failure_is_fatal_with_its_result_and_ignoring_when_ignored() -> None:
     failed = _result(status="failed", msg="boom", result={"failed": True, "msg": "boom"}, ignored=True)
+    # the callback gets TaskResult.clean_copy: ``failed``/``skipped`` are the event's, not shown
     assert result_lines(failed, 0) == [
-        'fatal: [testhost]: FAILED! => {"changed": false, "failed": true, "msg": "boom"}', "...ignoring"]
+        'fatal: [testhost]: FAILED! => {"changed": false, "msg": "boom"}', "...ignoring"]
+    ok = _result(action="assert", result={"changed": False, "failed": False, "msg": "works"})
+    assert result_lines(ok, 0) == ['ok: [testhost] => {\n    "changed": false,\n    "msg": "works"\n}']
+    quiet = _result(action="assert", result={"changed": False, "failed": False})  # ``quiet``: no msg
+    assert result_lines(quiet, 0) == ["ok: [testhost]"]
     unreachable = _result(status="unreachable", msg="no route", result={})
     assert result_lines(unreachable, 0) == ['fatal: [testhost]: UNREACHABLE! => {"msg": "no route"}']
 

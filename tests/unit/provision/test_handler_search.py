@@ -170,3 +170,127 @@ def test_what_ansible_refuses_as_a_handler_is_refused_at_load(
         PlaybookLoader(tmp_path, known_modules=None).load(tmp_path / "site.yml")
     (tmp_path / "site.yml").write_text("- hosts: all\n  tasks: []\n  handlers:\n    - block: [{debug: {}}]\n")
     assert PlaybookLoader(tmp_path, known_modules=None).load(tmp_path / "site.yml").plays  # top-level: a list
+
+
+def test_a_handlers_include_loads_handlers_refusing_a_nested_block_for_the_whole_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """test_block_as_handler-include.yml: the included file is loaded as handlers (a top-level
+    block is a list of them; a nested one is ansible-core's parser error, ending the run);
+    what it loads runs under RUNNING HANDLER banners."""
+    from kprov.provision.execute.callback_default import AnsibleConsole
+
+    site = """
+- hosts: all
+  gather_facts: false
+  tasks:
+    - {debug: {msg: x}, changed_when: true, notify: handler}
+    - {name: after, debug: {msg: after}}
+  handlers:
+    - {name: handler, include_tasks: handlers.yml}
+"""
+    flat = "- block:\n    - {name: in block, debug: {msg: flat ran}}\n"
+    lines: list[str] = []
+    report, _ = run_fake(tmp_path, monkeypatch, {"site.yml": site, "handlers.yml": flat}, ["h1"],
+                         observer=AnsibleConsole(lines.append, 0))
+    assert report.ok and "flat ran" in _messages(report)
+    assert any(x.startswith("RUNNING HANDLER [in block]") for x in lines)
+    nested = "- block:\n    - {debug: {msg: a}}\n    - block:\n        - {debug: {msg: nested ran}}\n"
+    lines.clear()
+    report, _ = run_fake(tmp_path / "nested", monkeypatch, {"site.yml": site, "handlers.yml": nested}, ["h1"],
+                         observer=AnsibleConsole(lines.append, 0))
+    console = AnsibleConsole(lines.append, 0)
+    console.recap(report)
+    assert "ERROR! Using a block as a handler is not supported." in lines  # the line the script greps
+    assert not report.ok and "nested ran" not in _messages(report)
+    assert any("Using a block as a handler is not supported." in e for e in report.errors)
+    assert report.stats["h1"].failed == 0  # the run's error, not the host's failure
+
+
+def test_a_run_once_handler_runs_once_for_the_hosts_that_flush_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """test_run_once.yml: one result (the first host's), one run."""
+    site = """
+- hosts: all
+  gather_facts: false
+  tasks:
+    - {debug: {msg: x}, changed_when: true, notify: handler}
+  handlers:
+    - {name: handler, run_once: true, debug: {msg: handler ran once}}
+"""
+    hosts = ["h1", "h2", "h3"]
+    report, _ = run_fake(tmp_path, monkeypatch, {"site.yml": site}, hosts)
+    assert [(r.host, r.msg) for r in report.results if r.handler] == [("h1", "handler ran once")]
+    assert [report.stats[h].ok for h in hosts] == [2, 1, 1]
+
+
+def test_a_templated_run_once_is_rendered_for_the_host(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """test_handlers_template_run_once.yml: ``run_once: "{{ testvar | default(False) }}"`` is false."""
+    site = """
+- hosts: all
+  gather_facts: false
+  tasks:
+    - {debug: {msg: x}, changed_when: true, notify: handler}
+    - {name: task, debug: {msg: "task {{ inventory_hostname }}"}, run_once: "{{ testvar | default(False) }}"}
+  handlers:
+    - name: handler
+      debug: {msg: "handler {{ inventory_hostname }}"}
+      run_once: "{{ testvar | default(False) }}"
+"""
+    report, _ = run_fake(tmp_path, monkeypatch, {"site.yml": site}, ["h1", "h2"])
+    assert sorted(_messages(report, "h1") + _messages(report, "h2")) == ["handler h1", "handler h2"]
+    assert sorted(r.msg for r in report.results if r.task == "task") == ["task h1", "task h2"]
+    report, _ = run_fake(tmp_path / "once", monkeypatch, {"site.yml": site}, ["h1", "h2"],
+                         extra_vars={"testvar": True})
+    assert [r.msg for r in report.results if r.task == "task"] == ["task h1"]
+
+
+def test_a_handler_failure_a_rescue_catches_stays_failed_in_the_recap(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """test_flush_handlers_rescue_always.yml: the rescue runs, but ansible-core counts the
+    handler's failure (failed=1, rescued=0), unlike a task's."""
+    site = """
+- hosts: all
+  gather_facts: false
+  tasks:
+    - block:
+        - {debug: {msg: x}, changed_when: true, notify: sometimes_fail}
+        - meta: flush_handlers
+      rescue:
+        - {name: rescue, debug: {msg: rescue ran}}
+    - {name: after, debug: {msg: after}}
+  handlers:
+    - {name: sometimes_fail, fail: {}, when: inventory_hostname == 'h1'}
+"""
+    report, _ = run_fake(tmp_path, monkeypatch, {"site.yml": site}, ["h1", "h2"])
+    assert [r.host for r in report.results if r.task == "rescue"] == ["h1"]
+    assert sorted(r.host for r in report.results if r.task == "after") == ["h1", "h2"]
+    assert (report.stats["h1"].failed, report.stats["h1"].rescued) == (1, 0)
+    # nested_flush_handlers_failure_force.yml: under force_handlers ansible-core counts it rescued
+    forced = site.replace("gather_facts: false", "gather_facts: false\n  force_handlers: true")
+    report, _ = run_fake(tmp_path / "force", monkeypatch, {"site.yml": forced}, ["h1", "h2"])
+    assert (report.stats["h1"].failed, report.stats["h1"].rescued) == (0, 1)
+
+
+def test_an_error_ansible_raises_prints_no_recap_and_a_listed_play_is_named_by_its_hosts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kprov.provision.execute.callback_default import AnsibleConsole
+
+    site = """
+- hosts: [h1, h2]
+  gather_facts: false
+  tasks:
+    - {debug: {msg: x}, changed_when: true, notify: nowhere}
+"""
+    lines: list[str] = []
+    console = AnsibleConsole(lines.append, 0)
+    report, _ = run_fake(tmp_path, monkeypatch, {"site.yml": site}, ["h1", "h2"], observer=console)
+    console.recap(report)
+    assert any(x.startswith("PLAY [h1,h2] *") for x in lines)
+    assert not any(x.startswith("PLAY RECAP") for x in lines)
+    assert any(x.startswith("ERROR! The requested handler 'nowhere' was not found") for x in lines)

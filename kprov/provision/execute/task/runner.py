@@ -48,6 +48,7 @@ from kprov.provision.execute.probes.probe_plan import (
     settle,
 )
 from kprov.provision.execute.results import Status, TaskResult
+from kprov.provision.execute.sync import run_once_here
 from kprov.provision.execute.task.conditions import apply_conditions, attempt_budget
 from kprov.provision.execute.task.keywords import keyword_failure, render_flags
 from kprov.provision.execute.task.loops import item_layers, labelled, loop_items, loop_outcome
@@ -235,6 +236,9 @@ class TaskRunner:
         """Each loop item's scope (None: its ``when`` is false)."""
         item_scopes = [scope.child(layer) for layer in item_layers(task, scope, items)]
         return [item_scope if self._when(task, item_scope) else None for item_scope in item_scopes]
+
+    def run_once(self, task: Task, extra: dict[str, Any] | None) -> bool:
+        return run_once_here(task, lambda: self.scope(task, extra))  # execute.sync
 
     def find_file(self, task: Task, name: str, kind: str) -> Path:
         """The controller file a task names (TaskSetup.find_file: role-relative, remembered)."""
