@@ -12,15 +12,14 @@ import json
 from pathlib import Path
 
 import pytest
-import typer
 from typer.testing import CliRunner
 
-from kprov.cli import provision as provision_cli
 from kprov.provision.errors import ProvisionError
 from kprov.provision.execute.task.keywords import BOOL_KEYWORDS, render_flags, strict_bool
 from kprov.provision.playbook.model import Scope, Task
 from kprov.provision.templates import TemplateEngine, VarScope
 from tests.unit.provision.harness import run_fake
+from tests.unit.provision_app import provision_app
 
 SECRET = "zebra-quartz-42"
 SHOWN = "plain-mango-7"
@@ -98,22 +97,11 @@ def test_without_a_scope_a_template_is_masked() -> None:
     assert render_flags(_task(no_log="{{ hide }}"), failing).no_log
 
 
-def _app() -> typer.Typer:
-    app = typer.Typer()
-
-    @app.callback()
-    def _group() -> None:
-        return None
-
-    provision_cli.register(app)
-    return app
-
-
 def _apply(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *options: str) -> tuple[int, str]:
     monkeypatch.setenv("KPROV_LOG_DIR", str(tmp_path / "logs"))
     (tmp_path / "hosts.yml").write_text(HOSTS)
     (tmp_path / "site.yml").write_text(SITE)
-    result = CliRunner().invoke(_app(), ["apply", *options, "-i", str(tmp_path / "hosts.yml"),
+    result = CliRunner().invoke(provision_app(), ["apply", *options, "-i", str(tmp_path / "hosts.yml"),
                                          str(tmp_path / "site.yml")], catch_exceptions=False)
     return result.exit_code, result.output
 

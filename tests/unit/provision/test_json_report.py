@@ -11,12 +11,11 @@ import re
 from pathlib import Path
 
 import pytest
-import typer
 import yaml
 from typer.testing import CliRunner
 
-from kprov.cli import provision as provision_cli
 from kprov.provision.redact import _CREDENTIAL_NAMES, REDACTED, redact_data
+from tests.unit.provision_app import provision_app
 
 SECRET = "hunter2-s3cr3t"
 
@@ -28,17 +27,6 @@ def _masked_names() -> list[str]:
         optional = re.fullmatch(r"(\w+)\[-_\]\?(\w+)", alternative)
         names += [f"{optional[1]}{sep}{optional[2]}" for sep in ("-", "_", "")] if optional else [alternative]
     return names
-
-
-def _app() -> typer.Typer:
-    app = typer.Typer()
-
-    @app.callback()
-    def _group() -> None:
-        return None
-
-    provision_cli.register(app)
-    return app
 
 
 def _site(out: Path) -> str:
@@ -69,7 +57,7 @@ def test_apply_json_parses_and_shows_no_secret(tmp_path: Path, monkeypatch: pyte
     (tmp_path / "hosts.yml").write_text("all:\n  hosts:\n    here:\n      ansible_connection: local\n")
     (tmp_path / "site.yml").write_text(_site(out))
     monkeypatch.setenv("KPROV_LOG_DIR", str(tmp_path / "logs"))
-    result = CliRunner().invoke(_app(), ["apply", "--json", "-i", str(tmp_path / "hosts.yml"),
+    result = CliRunner().invoke(provision_app(), ["apply", "--json", "-i", str(tmp_path / "hosts.yml"),
                                          str(tmp_path / "site.yml")], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)  # the whole output, one JSON document
@@ -109,7 +97,7 @@ def test_apply_json_on_a_broken_playbook_is_one_document(
     (tmp_path / "hosts.yml").write_text("all:\n  hosts:\n    here:\n      ansible_connection: local\n")
     (tmp_path / "site.yml").write_text(playbook)
     monkeypatch.setenv("KPROV_LOG_DIR", str(tmp_path / "logs"))
-    result = CliRunner().invoke(_app(), ["apply", "--json", "-i", str(tmp_path / "hosts.yml"),
+    result = CliRunner().invoke(provision_app(), ["apply", "--json", "-i", str(tmp_path / "hosts.yml"),
                                          str(tmp_path / "site.yml")], catch_exceptions=False)
     assert result.exit_code == 1
     doc = json.loads(result.stdout)

@@ -12,16 +12,15 @@ import sys
 from pathlib import Path
 
 import pytest
-import typer
 from typer.testing import CliRunner
 
-from kprov.cli import provision as provision_cli
 from kprov.provision.execute.task.report import diff_entries
 from kprov.provision.modules.protocol.answer import parse_answer, to_result
 from kprov.provision.modules.protocol.hostcache import is_missing
 from kprov.provision.modules.protocol.locate import Locator, ModuleSource, core_package_dir
 from kprov.provision.modules.protocol.pack import module_style, pack_module
 from kprov.provision.modules.protocol.remote import module_command
+from tests.unit.provision_app import provision_app
 
 ROLES = Path(__file__).parents[2] / "data" / "protocol_roles"
 needs_core = pytest.mark.skipif(core_package_dir() is None, reason="ansible-core is not installed")
@@ -104,19 +103,8 @@ def test_a_modules_own_diff_is_registered_as_it_came_and_still_reported() -> Non
     assert diff_entries({"diff": [own, "junk"]}) == [own]
 
 
-def _app() -> typer.Typer:
-    app = typer.Typer()
-
-    @app.callback()
-    def _group() -> None:
-        return None
-
-    provision_cli.register(app)
-    return app
-
-
 def _apply(tmp_path: Path, *extra: str) -> dict:
-    result = CliRunner().invoke(_app(), ["apply", "--json", "-i", str(tmp_path / "hosts.yml"),
+    result = CliRunner().invoke(provision_app(), ["apply", "--json", "-i", str(tmp_path / "hosts.yml"),
                                          "-e", f"marker_dir={tmp_path / 'out'}", *extra,
                                          str(tmp_path / "site.yml")], catch_exceptions=False)
     doc = json.loads(result.stdout)

@@ -13,29 +13,17 @@ import stat
 from pathlib import Path
 
 import pytest
-import typer
 from typer.testing import CliRunner
 
-from kprov.cli import provision as provision_cli
 from kprov.provision.execute.interrupt import Interrupt, catching_signals
 from kprov.provision.redact import SECRET_DIFF, is_secret_file, redact_data, redact_text
+from tests.unit.provision_app import provision_app
 
 KEY = (
     "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj\n"
     "-----END PRIVATE KEY-----\n"
 )
 KEY_LINE = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj"
-
-
-def _app() -> typer.Typer:
-    app = typer.Typer()
-
-    @app.callback()
-    def _group() -> None:
-        return None
-
-    provision_cli.register(app)
-    return app
 
 
 def _tree(tmp_path: Path, site: str) -> list[str]:
@@ -52,7 +40,7 @@ def _tree(tmp_path: Path, site: str) -> list[str]:
 
 def _invoke(args: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("KPROV_LOG_DIR", str(tmp_path / "logs"))
-    return CliRunner().invoke(_app(), args, catch_exceptions=False)
+    return CliRunner().invoke(provision_app(), args, catch_exceptions=False)
 
 
 def _log(tmp_path: Path) -> Path:

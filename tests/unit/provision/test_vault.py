@@ -10,11 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
-import typer
 from typer.testing import CliRunner
 
-from kprov.cli import provision as provision_cli
 from kprov.provision.vault import Vault, VaultError, VaultSecret, vault_secrets
+from tests.unit.provision_app import provision_app
 
 ANSIBLE_VAULT = Path(sys.executable).parent / "ansible-vault"
 pytestmark = pytest.mark.skipif(not ANSIBLE_VAULT.exists() and not shutil.which("ansible-vault"),
@@ -47,17 +46,6 @@ def test_decrypts_what_ansible_vault_encrypted_with_ids(tmp_path: Path) -> None:
         Vault().decrypt(plain, "t")
 
 
-def _app() -> typer.Typer:
-    app = typer.Typer()
-
-    @app.callback()
-    def _group() -> None:
-        return None
-
-    provision_cli.register(app)
-    return app
-
-
 def test_a_play_with_vaulted_values_and_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     pw = tmp_path / "pw"
     pw.write_text("run-pass\n")
@@ -79,11 +67,12 @@ def test_a_play_with_vaulted_values_and_files(tmp_path: Path, monkeypatch: pytes
         "        content: \"{{ inline }} {{ from_group }} {{ from_include }}\"\n")
     monkeypatch.setenv("KPROV_LOG_DIR", str(tmp_path / "logs"))
     args = ["apply", "--json", "-i", str(tmp_path / "hosts.yml"), str(tmp_path / "site.yml")]
-    refused = CliRunner().invoke(_app(), args, catch_exceptions=False)
+    refused = CliRunner().invoke(provision_app(), args, catch_exceptions=False)
     error = json.loads(refused.stdout)["error"]
     assert refused.exit_code == 1 and error["file"].endswith("group_vars/all.yml")
     assert "A vault password must be specified" in error["msg"]
-    done = CliRunner().invoke(_app(), [*args, "--vault-password-file", str(pw)], catch_exceptions=False)
+    done = CliRunner().invoke(provision_app(), [*args, "--vault-password-file", str(pw)],
+                              catch_exceptions=False)
     assert done.exit_code == 0, done.output
     assert (out / "all.txt").read_text() == "inline-secret group-secret include-secret"
     assert "run-pass" not in done.output

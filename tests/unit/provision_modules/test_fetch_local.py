@@ -7,21 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
-import typer
 from typer.testing import CliRunner
 
-from kprov.cli import provision as provision_cli
-
-
-def _app() -> typer.Typer:
-    app = typer.Typer()
-
-    @app.callback()
-    def _group() -> None:
-        return None
-
-    provision_cli.register(app)
-    return app
+from tests.unit.provision_app import provision_app
 
 
 def test_fetch_lays_out_files_as_ansible_and_converges(
@@ -40,7 +28,7 @@ def test_fetch_lays_out_files_as_ansible_and_converges(
     monkeypatch.setenv("KPROV_LOG_DIR", str(tmp_path / "logs"))
 
     def apply() -> dict:
-        result = CliRunner().invoke(_app(), ["apply", "--json", "-i", str(tmp_path / "hosts.yml"),
+        result = CliRunner().invoke(provision_app(), ["apply", "--json", "-i", str(tmp_path / "hosts.yml"),
                                              str(tmp_path / "site.yml")], catch_exceptions=False)
         return json.loads(result.stdout)
 
