@@ -225,25 +225,24 @@ class AnsibleConsole:
                 with self.lock:
                     self._emit([f"META: {redact_text(result.msg)}"])
             return
-        key = (task_kind(result), result.play, result.task, result.origin)  # one task's results
         with self.lock:
-            if key != self.last_banner:
-                self._emit(banner(f"{key[0]} [{result.task}]"))
-                if self.verbosity > 1 and result.origin:
-                    self._emit([f"task path: {result.origin}"])
-                self.last_banner = key
+            self._banner_once(result)
             self._emit(result_lines(result, self.verbosity))
+
+    def _banner_once(self, result: TaskResult) -> None:
+        """The task's banner (and its path at -vv) before its first result only; hold the lock."""
+        key = (task_kind(result), result.play, result.task, result.origin)  # one task's results
+        if key != self.last_banner:
+            self._emit(banner(f"{key[0]} [{result.task}]"))
+            if self.verbosity > 1 and result.origin:
+                self._emit([f"task path: {result.origin}"])
+            self.last_banner = key
 
     def meta_done(self, result: TaskResult) -> None:
         """A meta task (or handler): its banner, ``META: <msg>`` at -vv, and a skip's line
         (``_execute_meta`` sends the task start and, skipped, v2_runner_on_skipped)."""
-        key = (task_kind(result), result.play, result.task, result.origin)
         with self.lock:
-            if key != self.last_banner:
-                self._emit(banner(f"{key[0]} [{result.task}]"))
-                if self.verbosity > 1 and result.origin:
-                    self._emit([f"task path: {result.origin}"])
-                self.last_banner = key
+            self._banner_once(result)
             if self.verbosity > 1:
                 self._emit([f"META: {redact_text(result.msg)}"])
             if result.status == "skipped":
