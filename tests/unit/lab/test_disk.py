@@ -1,4 +1,4 @@
-"""A new lab host's resolver configuration: loopback, never the build machine's resolver."""
+"""A lab host's instance files: its resolver (loopback, never the build machine's), its dpkg setting."""
 
 from __future__ import annotations
 
@@ -32,3 +32,17 @@ def test_a_roles_resolver_change_survives_the_next_start(tmp_path: Path) -> None
     layout.key_path.with_name("id_lab.pub").write_text("ssh-ed25519 AAAA lab\n")
     write_instance_files(layout, "h2")
     assert resolv.read_text() == "nameserver 10.77.3.1\n"
+
+
+def test_every_start_tells_dpkg_to_skip_per_file_syncs(tmp_path: Path) -> None:
+    layout = LabLayout(3, root=tmp_path)
+    create_disk(layout, "h2")
+    (layout.upper("h2") / "root/.ssh").mkdir(parents=True)
+    layout.key_path.with_name("id_lab.pub").write_text("ssh-ed25519 AAAA lab\n")
+    setting = layout.upper("h2") / "etc/dpkg/dpkg.cfg.d/90kprov-lab"
+    write_instance_files(layout, "h2")
+    options = [line for line in setting.read_text().splitlines() if line and not line.startswith("#")]
+    assert options == ["force-unsafe-io"]
+    setting.unlink()  # a host made before the setting existed gets it at its next start
+    write_instance_files(layout, "h2")
+    assert setting.exists()
