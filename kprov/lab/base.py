@@ -1,4 +1,8 @@
-"""The shared base image: one debootstrap'ed Debian rootfs, the lower layer of every host.
+"""The shared base image: one Debian rootfs, the lower layer of every host.
+
+Made by mmdebstrap (minbase, merged /usr as debootstrap makes it): it fetches the packages
+with apt, in parallel, where debootstrap fetches them one after another, which is most of a
+fresh machine's first `kprov lab up` (decision 0034 has the figures).
 
 Built once under a file lock (two instances starting at once wait for one build), into a
 temporary directory that is renamed into place only when complete, so a crash never leaves a
@@ -23,6 +27,9 @@ BASE_PACKAGES: tuple[str, ...] = (
     "python3", "ca-certificates", "curl", "kmod", "netbase", "less",
 )
 BASE_READY_MARK = ".kprov-base-ready"
+# mmdebstrap's own hooks: /bin, /lib and /sbin as links into /usr with usr-is-merged, as
+# debootstrap makes a bookworm rootfs (without them apt picks usrmerge, and perl with it)
+MERGED_USR_HOOKS = "/usr/share/mmdebstrap/hooks/merged-usr"
 BASE_SIZE_BYTES = 450 * 2**20
 # units that only make noise (or fail) in a container without consoles or timers that matter
 MASKED_UNITS: tuple[str, ...] = (
@@ -43,8 +50,8 @@ def build_base(base: Path) -> bool:
         tmp = base.with_name(base.name + ".building")
         if tmp.exists():
             shutil.rmtree(tmp)
-        run(["debootstrap", "--variant=minbase", f"--include={','.join(BASE_PACKAGES)}",
-             DEBIAN_SUITE, tmp, DEBIAN_MIRROR], timeout=1800)
+        run(["mmdebstrap", "--variant=minbase", f"--hook-dir={MERGED_USR_HOOKS}",
+             f"--include={','.join(BASE_PACKAGES)}", DEBIAN_SUITE, tmp, DEBIAN_MIRROR], timeout=1800)
         _prepare(tmp)
         if base.exists():
             shutil.rmtree(base)

@@ -20,7 +20,7 @@ HOST_SIZE_BYTES = 64 * 2**20
 
 class StepKind(enum.Enum):
     CLIENT_KEY = "create the shared SSH key"
-    BUILD_BASE = "build the base image (debootstrap)"
+    BUILD_BASE = "build the base image (mmdebstrap)"
     FILL_BUNDLE = "download packages into the local repository"
     BRIDGE = "create the bridge"
     REPO_SERVER = "start the package server"

@@ -33,7 +33,7 @@ __all__ = [
 
 # tool on PATH -> the Debian package that provides it
 REQUIRED_TOOLS: Mapping[str, str] = {
-    "debootstrap": "debootstrap",
+    "mmdebstrap": "mmdebstrap",
     "systemd-nspawn": "systemd-container",
     "iptables": "iptables",
     "apt-ftparchive": "apt-utils",

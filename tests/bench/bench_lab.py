@@ -2,7 +2,7 @@
 
     python tests/bench/bench_lab.py        (root; uses lab instance KPROV_TEST_LAB, default 9)
 
-lab_up_cold_s  from nothing: a separate lab root, so the base image is debootstrapped and
+lab_up_cold_s  from nothing: a separate lab root, so the base image is built (mmdebstrap) and
                the package bundle downloaded within the measurement (the shared caches
                under /var/lib/kprov/lab are neither used nor touched)
 lab_up_warm_s  5 hosts from a wiped instance with base and bundle cached

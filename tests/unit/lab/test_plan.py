@@ -60,4 +60,4 @@ def test_space_needed_counts_base_bundle_and_new_disks() -> None:
 
 def test_steps_describe_themselves() -> None:
     assert str(Step(StepKind.BOOT, "h3")) == "h3: boot the host"
-    assert "debootstrap" in str(Step(StepKind.BUILD_BASE))
+    assert "mmdebstrap" in str(Step(StepKind.BUILD_BASE))
