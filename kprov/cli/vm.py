@@ -24,7 +24,7 @@ _err = Console(stderr=True, soft_wrap=True)
 @app.command()
 def box(
     cache: Path = typer.Option(CACHE_DIR, "--cache", help="Where rootfs and boxes are cached."),
-    mirror: str = typer.Option(DEFAULT_MIRROR, "--mirror", help="Debian mirror for debootstrap."),
+    mirror: str = typer.Option(DEFAULT_MIRROR, "--mirror", help="Debian mirror for the box's rootfs."),
     force: bool = typer.Option(False, "--force", help="Rebuild the box even when the cache has it."),
     add: bool = typer.Option(True, "--add/--no-add",
                              help=f"Register it with Vagrant as {BOX_NAME} (when Vagrant's copy differs)."),

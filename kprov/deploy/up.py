@@ -5,7 +5,7 @@ reported with the phase it happened in. Every phase is idempotent, so running `u
 converges (and on a running cluster changes nothing):
 
 1. the lab's hosts (kprov.lab), while kprov's runtime is built beside them: it needs no host,
-   and on a fresh machine both are minutes of downloads (debootstrap and the lab's packages;
+   and on a fresh machine both are minutes of downloads (the base image and the lab's packages;
    PyPI's wheels), so building it only once the hosts run left the machine idle for most of it;
 2. the apply action on them, the same phases as `kprov apply` (kprov.deploy.apply: preflight,
    resolve, PKI/runtime/images prepared while connecting, the plays, scale-in);

@@ -18,7 +18,8 @@ from pathlib import Path
 
 from kprov.lab.system import file_lock, run
 
-__all__ = ["BASE_PACKAGES", "BASE_READY_MARK", "DEBIAN_MIRROR", "DEBIAN_SUITE", "base_ready", "build_base"]
+__all__ = ["BASE_PACKAGES", "BASE_READY_MARK", "DEBIAN_MIRROR", "DEBIAN_SUITE", "base_ready", "build_base",
+           "rootfs_argv"]
 
 DEBIAN_SUITE = "bookworm"
 DEBIAN_MIRROR = os.environ.get("KPROV_LAB_MIRROR", "http://deb.debian.org/debian")
@@ -38,6 +39,13 @@ MASKED_UNITS: tuple[str, ...] = (
 )
 
 
+def rootfs_argv(suite: str, variant: str, packages: tuple[str, ...], target: Path | str,
+                mirror: str) -> list[str]:
+    """The command that makes a Debian rootfs at ``target`` (the lab's base, a VM box's root)."""
+    return ["mmdebstrap", f"--variant={variant}", f"--hook-dir={MERGED_USR_HOOKS}",
+            f"--include={','.join(packages)}", suite, str(target), mirror]
+
+
 def base_ready(base: Path) -> bool:
     return (base / BASE_READY_MARK).exists()
 
@@ -50,8 +58,7 @@ def build_base(base: Path) -> bool:
         tmp = base.with_name(base.name + ".building")
         if tmp.exists():
             shutil.rmtree(tmp)
-        run(["mmdebstrap", "--variant=minbase", f"--hook-dir={MERGED_USR_HOOKS}",
-             f"--include={','.join(BASE_PACKAGES)}", DEBIAN_SUITE, tmp, DEBIAN_MIRROR], timeout=1800)
+        run(rootfs_argv(DEBIAN_SUITE, "minbase", BASE_PACKAGES, tmp, DEBIAN_MIRROR), timeout=1800)
         _prepare(tmp)
         if base.exists():
             shutil.rmtree(base)

@@ -46,7 +46,7 @@ class BoxResult:
 
 def ensure_rootfs(recipe: BoxRecipe, cache: Path = CACHE_DIR, mirror: str = DEFAULT_MIRROR,
                   progress: Progress = _quiet) -> Path:
-    """The debootstrapped rootfs of ``recipe``, built now unless the cache has it."""
+    """The rootfs of ``recipe``, built now unless the cache has it."""
     target = recipe.rootfs_dir(cache)
     with file_lock(cache / "rootfs.lock"):
         if (target / READY_MARK).exists():
@@ -54,8 +54,8 @@ def ensure_rootfs(recipe: BoxRecipe, cache: Path = CACHE_DIR, mirror: str = DEFA
         tmp = target.with_name(target.name + ".building")
         if tmp.exists():
             shutil.rmtree(tmp)
-        progress(f"debootstrap {recipe.suite} into {tmp} (about 11 minutes on a busy machine)")
-        run(recipe.debootstrap_argv(tmp, mirror), timeout=3600)
+        progress(f"mmdebstrap {recipe.suite} into {tmp} (minutes on a busy machine)")
+        run(recipe.rootfs_argv(tmp, mirror), timeout=3600)
         if target.exists():
             shutil.rmtree(target)
         os.replace(tmp, target)

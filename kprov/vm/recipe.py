@@ -3,9 +3,10 @@
 A box is built in two stages, each cached under its own digest so a change rebuilds only
 what it touches:
 
-- the *rootfs*: ``debootstrap --variant=minbase`` of Debian 12 with ROOTFS_PACKAGES (the
-  slow stage, minutes on a busy 2-core machine). Its digest covers the suite, the variant
-  and the package list — not the mirror, which serves the same packages;
+- the *rootfs*: ``mmdebstrap --variant=minbase`` of Debian 12 with ROOTFS_PACKAGES, as the
+  lab's base is made (kprov.lab.base; the slow stage, minutes on a busy 2-core machine). Its
+  digest covers the builder, the suite, the variant and the package list — not the mirror,
+  which serves the same packages;
 - the *box*: the rootfs plus the guest files below (vagrant user and Vagrant's insecure key,
   networkd DHCP, an empty machine-id, sshd host keys made on first boot, fstab, extlinux),
   made into an ext4 disk, a compressed qcow2 and the libvirt box tar. Its digest covers the
@@ -22,6 +23,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kprov.lab.base import rootfs_argv
+
 __all__ = [
     "BOX_NAME",
     "CACHE_DIR",
@@ -32,6 +35,7 @@ __all__ = [
 ]
 
 CACHE_DIR = Path("/var/cache/kprov/vm")
+ROOTFS_BUILDER = "mmdebstrap"  # in the rootfs digest: another builder makes another rootfs
 # The name `vagrant box add` registers the box under (the Vagrantfile's libvirt box).
 BOX_NAME = "kprov/debian12"
 ROOTFS_PACKAGES: tuple[str, ...] = (
@@ -92,7 +96,8 @@ class BoxRecipe:
 
     # -- cache names --------------------------------------------------------------------
     def rootfs_digest(self) -> str:
-        return _digest({"suite": self.suite, "variant": self.variant, "packages": sorted(self.packages)})
+        return _digest({"builder": ROOTFS_BUILDER, "suite": self.suite, "variant": self.variant,
+                        "packages": sorted(self.packages)})
 
     def box_digest(self) -> str:
         files = [(f.path, f.content, f.mode, f.owner) for f in self.guest_files("KERNEL", "INITRD")]
@@ -110,9 +115,8 @@ class BoxRecipe:
         return cache / f"kprov-debian12-{self.box_digest()[:16]}.box"
 
     # -- what goes into the box ---------------------------------------------------------
-    def debootstrap_argv(self, target: Path, mirror: str) -> list[str]:
-        return ["debootstrap", f"--variant={self.variant}", f"--include={','.join(self.packages)}",
-                self.suite, str(target), mirror]
+    def rootfs_argv(self, target: Path, mirror: str) -> list[str]:
+        return rootfs_argv(self.suite, self.variant, self.packages, target, mirror)
 
     def metadata(self) -> dict[str, object]:
         """The box's metadata.json for vagrant-libvirt (virtual_size in GiB)."""

@@ -6,7 +6,7 @@ accel                  kvm or tcg (QEMU's software emulation: 1 CPU, 1 GiB per V
 vm_memory_mib, vm_cpus what each VM gets (KPROV_VM_MEMORY / KPROV_VM_CPUS, else the
                        Vagrantfile's defaults for the accelerator)
 box_build_s            `kprov vm box`: with --rebuild-box a fresh box from the cached rootfs
-                       (add debootstrap's ~11 min for a box from nothing); without it, the
+                       (add the rootfs build's minutes for a box from nothing); without it, the
                        cache check
 vagrant_up_3_s         `vagrant up` of h1..h3 from nothing (box registered; its volume
                        uploaded within the measurement)

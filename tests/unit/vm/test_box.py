@@ -1,4 +1,4 @@
-"""Box building logic that needs no debootstrap: guest file ownership, Vagrant's box copy."""
+"""Box building logic that needs no rootfs build: guest file ownership, Vagrant's box copy."""
 
 from __future__ import annotations
 
