@@ -23,7 +23,7 @@ import sys
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import typer
 import yaml
@@ -125,6 +125,19 @@ def _split(values: list[str] | None) -> frozenset[str]:
 
 
 
+def _redacted_report(doc: dict[str, Any]) -> dict[str, Any]:
+    """The report with its data redacted and its task and play names as written: labels the
+    playbook's author wrote, which ansible-playbook prints verbatim, and whose ``role : task``
+    form read as a credential where a role's name ends in one (``geerlingguy.htpasswd : Ensure``
+    showed as ``geerlingguy.htpasswd : ******** the packages``)."""
+    redacted = redact_data(doc)
+    for shown, result in zip(redacted.get("results", []), doc.get("results", []), strict=True):
+        for label in ("task", "play"):
+            if label in result:
+                shown[label] = result[label]
+    return cast(dict[str, Any], redacted)
+
+
 def _finish(
     console: Console, report: RunReport, as_json: bool, diff: bool, removed: list[NodeRemoval] | None = None
 ) -> None:
@@ -136,7 +149,7 @@ def _finish(
         # Compact: the C encoder (indent forces the pure-Python one, a tenth of a second for
         # the ~650 KB report of a cluster run).
         # the data is redacted, not the JSON text (a mask over text breaks the JSON: redact)
-        print(json.dumps(redact_data(doc), default=redacted_text, separators=(",", ":")))
+        print(json.dumps(_redacted_report(doc), default=redacted_text, separators=(",", ":")))
     else:
         if diff:
             print_diffs(console, report)

@@ -104,3 +104,19 @@ def test_apply_json_on_a_broken_playbook_is_one_document(
     assert doc["ok"] is False and doc["results"] == []
     assert text in doc["error"]["msg"] and doc["errors"] == [doc["error"]["msg"]]
     assert doc["error"]["file"].endswith("site.yml") and doc["error"]["line"] == line
+
+
+def test_apply_json_shows_task_names_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A role whose name ends in a credential word: ``role : task`` is a label, not ``name: value``."""
+    role = tmp_path / "roles" / "demo.htpasswd" / "tasks"
+    role.mkdir(parents=True)
+    (role / "main.yml").write_text("- name: Ensure the packages are present\n  debug: {msg: 'token=abc'}\n")
+    (tmp_path / "hosts.yml").write_text("all:\n  hosts:\n    here:\n      ansible_connection: local\n")
+    (tmp_path / "site.yml").write_text("- hosts: all\n  gather_facts: false\n  roles: [demo.htpasswd]\n")
+    monkeypatch.setenv("KPROV_LOG_DIR", str(tmp_path / "logs"))
+    result = CliRunner().invoke(provision_app(), ["apply", "--json", "-i", str(tmp_path / "hosts.yml"),
+                                                  str(tmp_path / "site.yml")], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    [shown] = json.loads(result.stdout)["results"]
+    assert shown["task"] == "demo.htpasswd : Ensure the packages are present"
+    assert shown["result"]["msg"] == f"token={REDACTED}"  # the data stays redacted
