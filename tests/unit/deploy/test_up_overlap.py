@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from kprov.deploy import up as up_module
-from kprov.deploy.up import UpOptions
+from kprov.deploy.up import UpOptions, UpResult
 
 
 class _LabThatWatchesTheBuild:
@@ -25,6 +26,26 @@ class _LabThatWatchesTheBuild:
         return []
 
 
+class _Applied:
+    report = type("Report", (), {"ok": False})()
+
+
+def _up(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, lab: _LabThatWatchesTheBuild,
+        build: Callable[[Path], None], calls: list[str]) -> UpResult:
+    """``up`` with the lab, the runtime build and the apply replaced; ``calls`` records the order."""
+
+    def apply(*args: object, **kwargs: object) -> _Applied:
+        calls.append("apply")
+        return _Applied()
+
+    monkeypatch.setattr(up_module, "Lab", lambda index: lab)
+    monkeypatch.setattr(up_module, "build_runtime", build)
+    monkeypatch.setattr(up_module, "lab_inventory", lambda lab, hosts: tmp_path)
+    monkeypatch.setattr(up_module, "run_apply", apply)
+    monkeypatch.setattr(up_module, "admin_kubeconfig_path", lambda inventory: tmp_path / "admin.conf")
+    return up_module.up(UpOptions(lab_index=9, verify=False), lambda message: None)
+
+
 def test_the_runtime_is_built_while_the_lab_comes_up(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     started = threading.Event()
     lab = _LabThatWatchesTheBuild(started)
@@ -34,19 +55,7 @@ def test_the_runtime_is_built_while_the_lab_comes_up(monkeypatch: pytest.MonkeyP
         calls.append("runtime")
         started.set()
 
-    class _Applied:
-        report = type("Report", (), {"ok": False})()
-
-    monkeypatch.setattr(up_module, "Lab", lambda index: lab)
-    monkeypatch.setattr(up_module, "build_runtime", build)
-    monkeypatch.setattr(up_module, "lab_inventory", lambda lab, hosts: tmp_path)
-    def apply(*args: object, **kwargs: object) -> _Applied:
-        calls.append("apply")
-        return _Applied()
-
-    monkeypatch.setattr(up_module, "run_apply", apply)
-    monkeypatch.setattr(up_module, "admin_kubeconfig_path", lambda inventory: tmp_path / "admin.conf")
-    result = up_module.up(UpOptions(lab_index=9, verify=False), lambda message: None)
+    result = _up(monkeypatch, tmp_path, lab, build, calls)
     assert lab.build_seen_during_up, "the lab's hosts came up before kprov's runtime build began"
     assert calls == ["runtime", "apply"]
     assert "lab" in result.timings and "apply" in result.timings
@@ -56,24 +65,11 @@ def test_a_failed_early_build_is_left_to_the_apply_to_report(monkeypatch: pytest
                                                              tmp_path: Path) -> None:
     started = threading.Event()
     lab = _LabThatWatchesTheBuild(started)
+    calls: list[str] = []
 
     def broken(repo_root: Path) -> None:
         started.set()
         raise RuntimeError("pip: no index")
 
-    applied: list[bool] = []
-
-    class _Applied:
-        report = type("Report", (), {"ok": False})()
-
-    monkeypatch.setattr(up_module, "Lab", lambda index: lab)
-    monkeypatch.setattr(up_module, "build_runtime", broken)
-    monkeypatch.setattr(up_module, "lab_inventory", lambda lab, hosts: tmp_path)
-    def apply(*args: object, **kwargs: object) -> _Applied:
-        applied.append(True)
-        return _Applied()
-
-    monkeypatch.setattr(up_module, "run_apply", apply)
-    monkeypatch.setattr(up_module, "admin_kubeconfig_path", lambda inventory: tmp_path / "admin.conf")
-    up_module.up(UpOptions(lab_index=9, verify=False), lambda message: None)
-    assert applied == [True]  # the apply ran (its own preparation builds again and names the error)
+    _up(monkeypatch, tmp_path, lab, broken, calls)
+    assert calls == ["apply"]  # the apply ran (its own preparation builds again and names the error)
