@@ -8,6 +8,13 @@ check-mode run of the cluster playbook must report nothing to change, i.e. every
 rendered). The host and etcd checks run in a thread
 while the API checks run (they share nothing), and the smoke workload is deployed while the
 nodes are being checked (its pods need the time to start anyway): the same checks, overlapped.
+
+Every host is first probed with one bounded TCP connect (:mod:`reach_checks`, all at once,
+beside the first API check); a host that does not answer is its one failed row and every other
+check leaves it out (no SSH to it, no wait for its node, no smoke pod, Ingress or NetworkPolicy
+agent on it, no check-mode run on it), so a powered-off host costs one connect timeout, not
+one per check. The VIP's state is read by each control-plane host's own checks on their SSH
+connection and judged once all are in.
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ import asyncio
 import tempfile
 import time
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +39,9 @@ from kprov.deploy.verify.host_checks import check_hosts, testinfra_host
 from kprov.deploy.verify.ingress_checks import check_ingress
 from kprov.deploy.verify.metrics_checks import check_metrics
 from kprov.deploy.verify.netpol_checks import check_netpol_agents
+from kprov.deploy.verify.reach_checks import unreachable_hosts
 from kprov.deploy.verify.report import Check, VerifyReport
-from kprov.deploy.verify.vip_checks import check_vip
+from kprov.deploy.verify.vip_checks import vip_rows
 from kprov.pki.from_inventory import InventorySources, pki_dir_for
 from kprov.provision.connect.reach import rendered_host_vars
 from kprov.provision.inventory import load_inventory
@@ -55,7 +63,8 @@ def _remote_runner(host_vars: Mapping[str, Mapping[str, Any]]) -> Any:
 
 
 async def _api_checks(inventory: str | Path, nodes: list[str], workers: list[str],
-                      host_vars: Mapping[str, Mapping[str, Any]], smoke: bool) -> list[Check]:
+                      host_vars: Mapping[str, Mapping[str, Any]], smoke: bool,
+                      probed: Future[dict[str, str]]) -> list[Check]:
     try:
         config = load_kubeconfig(admin_kubeconfig_path(inventory))
     except (KubeconfigError, OSError) as exc:
@@ -64,12 +73,15 @@ async def _api_checks(inventory: str | Path, nodes: list[str], workers: list[str
     if not any(c.ok for c in checks):  # nothing below could get an answer: one row, not one per check
         return checks + [Check("cluster", "checks through the API", False,
                                "skipped: no API server is ready (see the rows above)")]
+    down = await asyncio.wrap_future(probed)  # hosts that did not answer: their rows say so
+    answering = [n for n in nodes if n not in down]
+    all_nodes, nodes, workers = nodes, answering, [w for w in workers if w not in down]
     async with ApiClient(config, timeout=10.0) as client:
         ips = {w: str(host_vars[w].get("ansible_host", w)) for w in workers}
         domain = str(next(iter(host_vars.values()), {}).get("kprov_cluster_domain", "cluster.local"))
         smoking = asyncio.create_task(aguard("cluster", "smoke deployment", smoke_test(
             client, workers, ips, _remote_runner(host_vars), domain=domain))) if smoke else None
-        checks += await aguard("cluster", "list nodes", check_nodes(client, nodes))
+        checks += await aguard("cluster", "list nodes", check_nodes(client, all_nodes, unreachable=down))
         checks += await aguard("cluster", "metrics API", check_metrics(config, client, nodes))
         checks += await aguard("cluster", "NetworkPolicy agents", asyncio.to_thread(
             check_netpol_agents, nodes, host_vars, _remote_runner(host_vars)))
@@ -82,12 +94,16 @@ async def _api_checks(inventory: str | Path, nodes: list[str], workers: list[str
     return checks
 
 
-def _drift_check(inventory: str | Path) -> Check:
+def _drift_check(inventory: str | Path, unreachable: Mapping[str, str]) -> Check:
     prepared = prepare_cluster(inventory)
-    report = run_playbook(str(inventory), SITE_PLAYBOOK, extra_vars=prepared.extra_vars, check=True)
+    limit = ":".join(["all", *(f"!{h}" for h in unreachable)]) if unreachable else None
+    report = run_playbook(str(inventory), SITE_PLAYBOOK, extra_vars=prepared.extra_vars, check=True,
+                          limit=limit)
     changed = [f"{r.host}: {r.task}" for r in report.results if r.status == "changed"]
     failed = [f"{r.host}: {r.task}" for r in report.results if r.status in ("failed", "unreachable")]
     detail = "; ".join((changed + failed)[:8])
+    if unreachable:
+        detail += ("; " if detail else "") + f"not checked (unreachable): {', '.join(unreachable)}"
     return Check("cluster", "hosts match the playbook (check mode: 0 changed)",
                  report.ok and not changed, detail)
 
@@ -118,24 +134,28 @@ def _verify_cluster(inventory: str | Path, smoke: bool, drift: bool) -> VerifyRe
     nodes = [h for h in inv.hosts if h in members["control_plane"] | members["workers"]]
     workers = [h for h in inv.hosts if h in members["workers"]]
     control_plane = [h for h in inv.hosts if h in members["control_plane"]]
-    etcd_vars = host_vars[next(h for h in inv.hosts if h in members["etcd"])] if members["etcd"] else {}
 
-    def on_hosts_checks() -> list[Check]:
-        rows = guard("cluster", "host checks", lambda: check_hosts(host_vars, expectations))
-        rows += etcd_checks(inventory, etcd_vars)
+    def on_hosts_checks(probed: Future[dict[str, str]]) -> list[Check]:
+        down = probed.result()
+        outcomes = check_hosts(host_vars, expectations, down, vip)
+        rows = [c for outcome in outcomes.values() for c in outcome.rows]
+        # etcd's checks run on a member: the first that answered the probe
+        member = next((h for h in inv.hosts if h in members["etcd"] and h not in down), None)
+        rows += etcd_checks(inventory, host_vars[member] if member else {})
         if vip:
-            rows += guard("cluster", f"API VIP {vip}",
-                          lambda: check_vip(vip, control_plane, _remote_runner(host_vars), host_vars))
+            rows += guard("cluster", f"API VIP {vip}", lambda: vip_rows(
+                vip, {h: outcomes[h].vip_state for h in control_plane}))
         return rows
 
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        on_hosts = pool.submit(on_hosts_checks)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        probed = pool.submit(unreachable_hosts, host_vars)
+        on_hosts = pool.submit(on_hosts_checks, probed)
         api_checks = asyncio.run(aguard("cluster", "checks through the API",
-                                        _api_checks(inventory, nodes, workers, host_vars, smoke)))
+                                        _api_checks(inventory, nodes, workers, host_vars, smoke, probed)))
         report.checks += on_hosts.result()
     report.checks += api_checks
     if drift:
         report.checks += guard("cluster", "hosts match the playbook (check mode: 0 changed)",
-                               lambda: [_drift_check(inventory)])
+                               lambda: [_drift_check(inventory, probed.result())])
     report.duration_s = time.monotonic() - start
     return report
