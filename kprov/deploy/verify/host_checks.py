@@ -45,7 +45,7 @@ from kprov.deploy.verify.peer_link_checks import (
     peer_link_check,
     peer_links_command,
 )
-from kprov.deploy.verify.reach_checks import ssh_target, testinfra_timeout, unreachable_row
+from kprov.deploy.verify.reach_checks import ssh_target, unreachable_row, whole_seconds
 from kprov.deploy.verify.report import Check
 from kprov.deploy.verify.restart_checks import RESTART_WINDOW_S, restart_check
 from kprov.deploy.verify.vip_checks import VipState, host_vip_state
@@ -76,7 +76,7 @@ def testinfra_host(name: str, host_vars: Mapping[str, Any], ssh_config_dir: Path
     address = host_vars.get("ansible_host", name)
     user = host_vars.get("ansible_user", "root")
     port = host_vars.get("ansible_port", 22)
-    kwargs: dict[str, Any] = {"timeout": testinfra_timeout(ssh_target(name, host_vars))}
+    kwargs: dict[str, Any] = {"timeout": whole_seconds(ssh_target(name, host_vars))}
     key = host_vars.get("ansible_ssh_private_key_file")
     if key:
         kwargs["ssh_identity_file"] = str(Path(str(key)).expanduser())

@@ -28,7 +28,7 @@ from typing import Any
 from kprov.deploy.verify.report import Check
 from kprov.provision.connect.settings import ConnectionSettings, SettingsError
 
-__all__ = ["SshTarget", "probe", "ssh_target", "testinfra_timeout", "unreachable_hosts", "unreachable_row"]
+__all__ = ["SshTarget", "probe", "ssh_target", "whole_seconds", "unreachable_hosts", "unreachable_row"]
 
 Connect = Callable[[tuple[str, int], float], Any]  # socket.create_connection's shape
 # what a connect that got no answer ends in: the bound passed, or the kernel gave up on the
@@ -57,8 +57,8 @@ def ssh_target(host: str, host_vars: Mapping[str, Any]) -> SshTarget:
     return SshTarget(s.address, s.port, max(0.1, s.connect_timeout), direct)
 
 
-def testinfra_timeout(target: SshTarget) -> int:
-    """testinfra's paramiko backend takes whole seconds."""
+def whole_seconds(target: SshTarget) -> int:
+    """The bound for testinfra's paramiko backend, which takes whole seconds."""
     return max(1, math.ceil(target.timeout))
 
 
