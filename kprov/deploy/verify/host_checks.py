@@ -3,9 +3,10 @@
 One testinfra host per inventory host (paramiko backend, the inventory's address, user,
 port and key). Host-key checking follows the inventory (``kprov_host_key_checking``).
 Hosts are checked in parallel, each over one SSH connection; a host that cannot be reached is
-one failed row (one that did not answer the up-front probe, :mod:`reach_checks`, is not even
-tried: its row says so). A control-plane host with ``apiserver_vip`` also reports its VIP state
-on that connection (:mod:`vip_checks` judges the states of all of them together). Each kind
+one failed row, and whether it answered at all is reported as soon as its connect ends, for
+the other checks to leave it out (:mod:`reach_checks`). A control-plane host with
+``apiserver_vip`` also reports its VIP state on that connection (:mod:`vip_checks` judges
+the states of all of them together). Each kind
 of check is one command per host (every unit's ``systemctl is-active`` / ``is-enabled``
 exit codes, as testinfra's systemd service module reads them; one socket listing; every
 certificate's bytes), not one per unit or file. Each TLS listener's served certificate is
@@ -45,7 +46,13 @@ from kprov.deploy.verify.peer_link_checks import (
     peer_link_check,
     peer_links_command,
 )
-from kprov.deploy.verify.reach_checks import ssh_target, unreachable_row, whole_seconds
+from kprov.deploy.verify.reach_checks import (
+    Reachability,
+    no_answer,
+    ssh_target,
+    unreachable_row,
+    whole_seconds,
+)
 from kprov.deploy.verify.report import Check
 from kprov.deploy.verify.restart_checks import RESTART_WINDOW_S, restart_check
 from kprov.deploy.verify.vip_checks import VipState, host_vip_state
@@ -162,14 +169,18 @@ class HostOutcome:
     vip_state: VipState | None = None
 
 
-def _check_host(name: str, host_vars: Mapping[str, Any], exp: HostExpectation, vip: str) -> HostOutcome:
+def _check_host(name: str, host_vars: Mapping[str, Any], exp: HostExpectation, vip: str,
+                reach: Reachability) -> HostOutcome:
     checks: list[Check] = []
     with tempfile.TemporaryDirectory(prefix="kprov-verify-") as tmp:
         try:
             host = testinfra_host(name, host_vars, Path(tmp))
             host.run("true")
         except Exception as exc:  # noqa: BLE001 - an unreachable host is a failed row, not a crash
-            return HostOutcome([Check(name, "reachable over SSH", False, str(exc) or type(exc).__name__)])
+            silent = no_answer(exc, ssh_target(name, host_vars))
+            reach.report(name, silent)
+            return HostOutcome([unreachable_row(name, silent or str(exc) or type(exc).__name__)])
+        reach.report(name, None)
         state = host_vip_state(vip, host_vars, lambda command: str(host.run(command).stdout)) \
             if vip and exp.vrrp else None
         checks += guard(name, "clock agrees with this machine's",
@@ -297,19 +308,20 @@ def served_matches(address: str, port: int, on_disk: bytes | None) -> tuple[bool
 
 
 def check_hosts(host_vars: Mapping[str, Mapping[str, Any]], expectations: Mapping[str, HostExpectation],
-                unreachable: Mapping[str, str] | None = None, vip: str = "") -> dict[str, HostOutcome]:
-    """Every host's checks in parallel, in host order; a host in ``unreachable`` (host -> why)
-    is its one row, not tried. With ``vip`` the control-plane hosts read their VIP state too."""
-    down = unreachable or {}
+                vip: str = "", reach: Reachability | None = None) -> dict[str, HostOutcome]:
+    """Every host's checks in parallel, in host order. Each host's connect outcome goes to
+    ``reach`` as soon as it is known (every host reports, whatever fails); with ``vip`` the
+    control-plane hosts read their VIP state too."""
     names = list(expectations)
+    board = reach if reach is not None else Reachability(names)
 
     def one(n: str) -> HostOutcome:
-        if n in down:
-            return HostOutcome([unreachable_row(n, down[n])])
         try:
-            return _check_host(n, host_vars[n], expectations[n], vip)
+            return _check_host(n, host_vars[n], expectations[n], vip, board)
         except Exception as exc:  # noqa: BLE001 - as guard: the host's one failed row
             return HostOutcome([Check(n, "host checks completed", False, describe_error(exc))])
+        finally:
+            board.report(n, None)  # (a no-op once reported; never left waiting)
 
     with ThreadPoolExecutor(max_workers=max(1, min(16, len(names)))) as pool:
         return dict(zip(names, pool.map(one, names), strict=True))

@@ -1,38 +1,39 @@
-"""Which hosts answer at all: one TCP connect per host to its SSH port, all at once.
+"""Which hosts answer at all, as each host's own SSH connect finds out, shared with every other check.
 
-A powered-off host (or one cut off the network) never answers a connect. Without this probe
+A powered-off host (or one cut off the network) never answers a connect. Checked blindly,
 every check that reaches it waits out its own timeout, one after another: its SSH checks, its
 kubelet's metrics, its NetworkPolicy agent, its Ingress, the smoke pods placed on it, the
 cluster DNS probe from it, the check-mode run (with that run's connect retries): about two
-minutes on a five-host lab. Probed once up front, such a host is one failed row that names it
-and says what to do, and every other check leaves it out.
+minutes on a five-host lab. Instead the host checks' one SSH connect per host (all hosts at
+once) reports to a :class:`Reachability`; the checks that reach hosts wait for every host's
+report and leave out the ones that did not answer, which are one failed row each, naming the
+host and what to do. No extra connection is made (a bare TCP probe would be one more
+connection per host, and one more line in each host's sshd log).
 
 The bound is the host's connect timeout as a run reads it (Ansible's ``timeout``:
 ``ansible_timeout`` / ``ansible_ssh_timeout`` / ``-o ConnectTimeout``, 10 s by default),
-one attempt per verify: a host that answers slowly still answers within it. A refused
-connection is an answer (the host is up and its SSH daemon is not; the SSH row says so); a
-host reached through a jump host, or the local connection, is not probed (nothing here can
-see it directly). ``probe`` takes the connect function so tests can feed it failures.
+one attempt per verify. Only a connect nothing answered makes a host unreachable (the bound
+passed, or the kernel found no neighbour or route); a refused connection, a failed
+handshake or login is an answer: the host is up, and its SSH row says what failed.
 """
 
 from __future__ import annotations
 
 import errno
 import math
-import socket
-from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from collections.abc import Iterable, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
 from kprov.deploy.verify.report import Check
 from kprov.provision.connect.settings import ConnectionSettings, SettingsError
 
-__all__ = ["SshTarget", "probe", "ssh_target", "whole_seconds", "unreachable_hosts", "unreachable_row"]
+__all__ = ["Reachability", "SshTarget", "no_answer", "ssh_target", "unreachable_row", "whole_seconds"]
 
-Connect = Callable[[tuple[str, int], float], Any]  # socket.create_connection's shape
-# what a connect that got no answer ends in: the bound passed, or the kernel gave up on the
-# neighbour (no ARP/NDP answer) or has no route; anything else (refused, reset) is an answer
+# what a connect that got no answer ends in: the kernel gave up on the neighbour (no ARP/NDP
+# answer) or has no route; anything else (refused, reset) is an answer
 _NO_ANSWER = {errno.ETIMEDOUT, errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EHOSTDOWN}
 
 
@@ -43,7 +44,6 @@ class SshTarget:
     address: str
     port: int
     timeout: float
-    direct: bool = True  # False: through a jump host or the local connection (not probed)
 
 
 def ssh_target(host: str, host_vars: Mapping[str, Any]) -> SshTarget:
@@ -53,8 +53,7 @@ def ssh_target(host: str, host_vars: Mapping[str, Any]) -> SshTarget:
         s = ConnectionSettings.from_host_vars(host, host_vars)
     except SettingsError:
         return SshTarget(str(host_vars.get("ansible_host", host)), 22, 10.0)
-    direct = s.jump is None and s.transport != "local"
-    return SshTarget(s.address, s.port, max(0.1, s.connect_timeout), direct)
+    return SshTarget(s.address, s.port, max(0.1, s.connect_timeout))
 
 
 def whole_seconds(target: SshTarget) -> int:
@@ -62,32 +61,23 @@ def whole_seconds(target: SshTarget) -> int:
     return max(1, math.ceil(target.timeout))
 
 
-def probe(target: SshTarget, connect: Connect = socket.create_connection) -> str | None:
-    """None when the host answers a TCP connect within the bound (accepted or refused), else why not."""
-    if not target.direct:
+def _errors(exc: BaseException) -> list[BaseException]:
+    """paramiko's NoValidConnectionsError wraps one error per address tried (``errors``)."""
+    wrapped = getattr(exc, "errors", None)
+    return list(wrapped.values()) if isinstance(wrapped, dict) and wrapped else [exc]
+
+
+def no_answer(exc: BaseException, target: SshTarget) -> str | None:
+    """The row's detail when ``exc`` (from connecting) means nothing answered; None when
+    something did (refused, a handshake or a login that failed)."""
+    errors = _errors(exc)
+    if all(isinstance(e, TimeoutError) for e in errors):
+        why = f"no answer within {target.timeout:g} s"
+    elif all(isinstance(e, OSError) and e.errno in _NO_ANSWER for e in errors):
+        first = errors[0]
+        why = (first.strerror if isinstance(first, OSError) else None) or type(first).__name__
+    else:
         return None
-    try:
-        connect((target.address, target.port), target.timeout).close()
-    except TimeoutError:
-        return f"no answer within {target.timeout:g} s"
-    except OSError as exc:
-        if exc.errno in _NO_ANSWER:
-            return exc.strerror or errno.errorcode.get(exc.errno or 0, type(exc).__name__)
-        return None  # refused, reset, ...: something answered
-    return None
-
-
-def unreachable_hosts(host_vars: Mapping[str, Mapping[str, Any]],
-                      connect: Connect = socket.create_connection) -> dict[str, str]:
-    """Every host probed at once; the ones that did not answer, with the row's detail."""
-    names = list(host_vars)
-    targets = {h: ssh_target(h, host_vars[h]) for h in names}
-    with ThreadPoolExecutor(max_workers=max(1, min(32, len(names)))) as pool:
-        reasons = dict(zip(names, pool.map(lambda h: probe(targets[h], connect), names), strict=True))
-    return {h: _detail(targets[h], why) for h, why in reasons.items() if why is not None}
-
-
-def _detail(target: SshTarget, why: str) -> str:
     return (f"unreachable: {target.address}:{target.port} did not answer a TCP connect ({why}; bound: "
             f"ansible_timeout, {target.timeout:g} s); this host's other checks were skipped. Is it "
             "powered on and on the network? Start it (or restore its link), then rerun kprov verify")
@@ -96,3 +86,29 @@ def _detail(target: SshTarget, why: str) -> str:
 def unreachable_row(host: str, detail: str) -> Check:
     """The host's one row: the row an SSH connect that failed gives, named the same."""
     return Check(host, "reachable over SSH", False, detail)
+
+
+class Reachability:
+    """Every host's connect outcome as its checks report it (the first report of a host
+    counts); :attr:`unreachable` resolves, host -> detail, once every host has reported."""
+
+    def __init__(self, hosts: Iterable[str]) -> None:
+        self._order = list(hosts)
+        self._pending = set(self._order)
+        self._down: dict[str, str] = {}
+        self._lock = threading.Lock()
+        self.unreachable: Future[dict[str, str]] = Future()
+        if not self._pending:
+            self.unreachable.set_result({})
+
+    def report(self, host: str, detail: str | None) -> None:
+        """``detail``: the host did not answer (why, what to do); None: it answered."""
+        with self._lock:
+            if host not in self._pending:
+                return
+            self._pending.discard(host)
+            if detail is not None:
+                self._down[host] = detail
+            finished = not self._pending
+        if finished:
+            self.unreachable.set_result({h: self._down[h] for h in self._order if h in self._down})

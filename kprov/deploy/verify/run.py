@@ -9,12 +9,12 @@ rendered). The host and etcd checks run in a thread
 while the API checks run (they share nothing), and the smoke workload is deployed while the
 nodes are being checked (its pods need the time to start anyway): the same checks, overlapped.
 
-Every host is first probed with one bounded TCP connect (:mod:`reach_checks`, all at once,
-beside the first API check); a host that does not answer is its one failed row and every other
-check leaves it out (no SSH to it, no wait for its node, no smoke pod, Ingress or NetworkPolicy
-agent on it, no check-mode run on it), so a powered-off host costs one connect timeout, not
-one per check. The VIP's state is read by each control-plane host's own checks on their SSH
-connection and judged once all are in.
+The checks that reach hosts through the API side wait until every host's own SSH connect has
+ended (:mod:`reach_checks`; all at once, bounded by the connect timeout); a host that did not
+answer is its one failed row and every other check leaves it out (no wait for its node, no
+smoke pod, Ingress or NetworkPolicy agent on it, no check-mode run on it), so a powered-off
+host costs one connect timeout, not one per check. The VIP's state is read by each
+control-plane host's own checks on their SSH connection and judged once all are in.
 """
 
 from __future__ import annotations
@@ -35,11 +35,11 @@ from kprov.deploy.verify.dual_stack_checks import check_dual_stack
 from kprov.deploy.verify.etcd_checks import etcd_checks
 from kprov.deploy.verify.expectations import NODE_LB_PORT, VIP_PORT, VipPorts, expectations_for
 from kprov.deploy.verify.gateway_checks import check_gateways
-from kprov.deploy.verify.host_checks import check_hosts, testinfra_host
+from kprov.deploy.verify.host_checks import HostOutcome, check_hosts, testinfra_host
 from kprov.deploy.verify.ingress_checks import check_ingress
 from kprov.deploy.verify.metrics_checks import check_metrics
 from kprov.deploy.verify.netpol_checks import check_netpol_agents
-from kprov.deploy.verify.reach_checks import unreachable_hosts
+from kprov.deploy.verify.reach_checks import Reachability
 from kprov.deploy.verify.report import Check, VerifyReport
 from kprov.deploy.verify.vip_checks import vip_rows
 from kprov.pki.from_inventory import InventorySources, pki_dir_for
@@ -64,7 +64,7 @@ def _remote_runner(host_vars: Mapping[str, Mapping[str, Any]]) -> Any:
 
 async def _api_checks(inventory: str | Path, nodes: list[str], workers: list[str],
                       host_vars: Mapping[str, Mapping[str, Any]], smoke: bool,
-                      probed: Future[dict[str, str]]) -> list[Check]:
+                      unreachable: Future[dict[str, str]]) -> list[Check]:
     try:
         config = load_kubeconfig(admin_kubeconfig_path(inventory))
     except (KubeconfigError, OSError) as exc:
@@ -73,7 +73,7 @@ async def _api_checks(inventory: str | Path, nodes: list[str], workers: list[str
     if not any(c.ok for c in checks):  # nothing below could get an answer: one row, not one per check
         return checks + [Check("cluster", "checks through the API", False,
                                "skipped: no API server is ready (see the rows above)")]
-    down = await asyncio.wrap_future(probed)  # hosts that did not answer: their rows say so
+    down = await asyncio.wrap_future(unreachable)  # hosts that did not answer: their rows say so
     answering = [n for n in nodes if n not in down]
     all_nodes, nodes, workers = nodes, answering, [w for w in workers if w not in down]
     async with ApiClient(config, timeout=10.0) as client:
@@ -135,27 +135,36 @@ def _verify_cluster(inventory: str | Path, smoke: bool, drift: bool) -> VerifyRe
     workers = [h for h in inv.hosts if h in members["workers"]]
     control_plane = [h for h in inv.hosts if h in members["control_plane"]]
 
-    def on_hosts_checks(probed: Future[dict[str, str]]) -> list[Check]:
-        down = probed.result()
-        outcomes = check_hosts(host_vars, expectations, down, vip)
-        rows = [c for outcome in outcomes.values() for c in outcome.rows]
-        # etcd's checks run on a member: the first that answered the probe
+    reach = Reachability(expectations)
+
+    def on_hosts_checks() -> list[Check]:
+        outcomes: dict[str, HostOutcome] = {}
+
+        def hosts() -> list[Check]:
+            outcomes.update(check_hosts(host_vars, expectations, vip, reach))
+            return [c for outcome in outcomes.values() for c in outcome.rows]
+        try:
+            rows = guard("cluster", "host checks", hosts)
+        finally:  # the API side waits for every host's report: never leave it waiting
+            for host in expectations:
+                reach.report(host, None)
+        down = reach.unreachable.result()
+        # etcd's checks run on a member: the first that answered
         member = next((h for h in inv.hosts if h in members["etcd"] and h not in down), None)
         rows += etcd_checks(inventory, host_vars[member] if member else {})
         if vip:
             rows += guard("cluster", f"API VIP {vip}", lambda: vip_rows(
-                vip, {h: outcomes[h].vip_state for h in control_plane}))
+                vip, {h: outcomes.get(h, HostOutcome()).vip_state for h in control_plane}))
         return rows
 
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        probed = pool.submit(unreachable_hosts, host_vars)
-        on_hosts = pool.submit(on_hosts_checks, probed)
-        api_checks = asyncio.run(aguard("cluster", "checks through the API",
-                                        _api_checks(inventory, nodes, workers, host_vars, smoke, probed)))
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        on_hosts = pool.submit(on_hosts_checks)
+        api_checks = asyncio.run(aguard("cluster", "checks through the API", _api_checks(
+            inventory, nodes, workers, host_vars, smoke, reach.unreachable)))
         report.checks += on_hosts.result()
     report.checks += api_checks
     if drift:
         report.checks += guard("cluster", "hosts match the playbook (check mode: 0 changed)",
-                               lambda: [_drift_check(inventory, probed.result())])
+                               lambda: [_drift_check(inventory, reach.unreachable.result())])
     report.duration_s = time.monotonic() - start
     return report

@@ -1,6 +1,7 @@
 """verify against hosts that do not answer, and the VIP's state read on each host's own connection:
-the up-front probe (bounded, one attempt, all hosts at once), an unreachable host as its one row
-with nothing else tried on it, and the VIP rows judged from the states the host checks read."""
+each host's one SSH connect (bounded, one attempt, all hosts at once) tells the other checks
+which hosts answered; an unreachable host is its one row; the VIP rows are judged from the
+states the host checks read."""
 
 from __future__ import annotations
 
@@ -11,95 +12,70 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from paramiko.ssh_exception import AuthenticationException, NoValidConnectionsError
 
 from kprov.deploy.verify import host_checks
 from kprov.deploy.verify.expectations import VipPorts, expectations_for
-from kprov.deploy.verify.reach_checks import (
-    SshTarget,
-    probe,
-    ssh_target,
-    unreachable_hosts,
-    unreachable_row,
-    whole_seconds,
-)
+from kprov.deploy.verify.reach_checks import Reachability, SshTarget, no_answer, ssh_target, whole_seconds
 from kprov.deploy.verify.report import Check
 from kprov.deploy.verify.vip_checks import VipState, host_vip_state, vip_rows
 
 VIP = "10.77.4.10"
+TARGET = SshTarget("10.0.0.3", 22, 3.0)
 
 
-class _Sock:
-    def close(self) -> None:
-        pass
-
-
-def _connect_raising(exc: BaseException | None) -> Any:
-    calls: list[tuple[tuple[str, int], float]] = []
-
-    def connect(address: tuple[str, int], timeout: float) -> _Sock:
-        calls.append((address, timeout))
-        if exc is not None:
-            raise exc
-        return _Sock()
-    connect.calls = calls  # type: ignore[attr-defined]
-    return connect
-
-
-def test_the_connect_bound_is_the_hosts_connect_timeout_and_a_single_attempt() -> None:
+def test_the_connect_bound_is_the_hosts_connect_timeout() -> None:
     assert ssh_target("h1", {"ansible_host": "10.0.0.1"}) == SshTarget("10.0.0.1", 22, 10.0)
     assert ssh_target("h1", {"ansible_host": "10.0.0.1", "ansible_port": 2222, "ansible_timeout": 3}) \
         == SshTarget("10.0.0.1", 2222, 3.0)
     assert ssh_target("h1", {"ansible_ssh_common_args": "-o ConnectTimeout=4"}).timeout == 4.0
-    assert not ssh_target("h1", {"ansible_host": "10.0.0.1", "kprov_jump_host": "bastion"}).direct
     assert whole_seconds(SshTarget("a", 22, 2.5)) == 3 and whole_seconds(SshTarget("a", 22, 0.1)) == 1
-    connect = _connect_raising(TimeoutError())
-    why = probe(SshTarget("10.0.0.1", 22, 3.0), connect)
-    assert why == "no answer within 3 s" and connect.calls == [(("10.0.0.1", 22), 3.0)]
 
 
-@pytest.mark.parametrize(("exc", "answered"), [
-    (None, True),
-    (ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused"), True),  # up, no sshd: its SSH row
-    (OSError(errno.EHOSTUNREACH, "No route to host"), False),  # no ARP answer: powered off
-    (OSError(errno.ENETUNREACH, "Network is unreachable"), False),
-    (TimeoutError(), False),
+def _wrapped(exc: OSError) -> NoValidConnectionsError:
+    return NoValidConnectionsError({("10.0.0.3", 22): exc})
+
+
+@pytest.mark.parametrize(("exc", "silent"), [
+    (TimeoutError("timed out"), True),  # paramiko's connect past its timeout
+    (_wrapped(OSError(errno.EHOSTUNREACH, "No route to host")), True),  # no ARP answer: powered off
+    (_wrapped(OSError(errno.ENETUNREACH, "Network is unreachable")), True),
+    (_wrapped(ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused")), False),  # up, no sshd
+    (AuthenticationException("Authentication failed."), False),  # up: its SSH row says so
+    (EOFError(), False),
 ])
-def test_only_a_connect_nothing_answered_makes_a_host_unreachable(exc: BaseException | None,
-                                                                  answered: bool) -> None:
-    assert (probe(SshTarget("10.0.0.1", 22, 1.0), _connect_raising(exc)) is None) == answered
+def test_only_a_connect_nothing_answered_makes_a_host_unreachable(exc: BaseException, silent: bool) -> None:
+    detail = no_answer(exc, TARGET)
+    assert (detail is not None) == silent
+    if detail is not None:
+        assert detail.startswith("unreachable: 10.0.0.3:22 did not answer a TCP connect (")
+        assert "3 s" in detail and "powered on" in detail
 
 
-def test_a_host_behind_a_jump_host_is_not_probed() -> None:
-    connect = _connect_raising(TimeoutError())
-    assert probe(SshTarget("10.0.0.1", 22, 1.0, direct=False), connect) is None and not connect.calls
-
-
-def test_every_host_is_probed_at_once_and_only_the_silent_ones_are_named() -> None:
-    # three connects that each wait for the other two: probed one after another they never meet
-    met = threading.Barrier(3, timeout=5)
-
-    def connect(address: tuple[str, int], timeout: float) -> _Sock:
-        met.wait()
-        if address[0] == "10.0.0.3":
-            raise OSError(errno.EHOSTUNREACH, "No route to host")
-        return _Sock()
-
-    host_vars = {f"h{i}": {"ansible_host": f"10.0.0.{i}", "ansible_timeout": 2} for i in (1, 2, 3)}
-    down = unreachable_hosts(host_vars, connect)
-    assert list(down) == ["h3"]
-    assert down["h3"].startswith("unreachable: 10.0.0.3:22 did not answer a TCP connect (No route to host")
-    assert "2 s" in down["h3"] and "powered on" in down["h3"]
+def test_reachability_resolves_once_every_host_reported_and_the_first_report_counts() -> None:
+    reach = Reachability(["h1", "h2", "h3"])
+    reach.report("h3", "unreachable: ...")
+    reach.report("h1", None)
+    assert not reach.unreachable.done()
+    reach.report("h3", None)  # (the host checks' final report: a no-op)
+    reach.report("h2", None)
+    assert reach.unreachable.result(timeout=0) == {"h3": "unreachable: ..."}
+    assert Reachability([]).unreachable.result(timeout=0) == {}
 
 
 class _FakeHost:
     """A testinfra host that answers the VIP state query with ``vip_out`` and everything else
-    with nothing (the other rows fail; only the connection count and the state matter here)."""
+    with nothing (the other rows fail; only the connections and the state matter here). Its
+    first command connects: ``connect`` runs then (it may raise, as paramiko's connect)."""
 
-    def __init__(self, vip_out: str) -> None:
+    def __init__(self, vip_out: str, connect: Any) -> None:
         self.vip_out = vip_out
+        self.connect = connect
         self.commands: list[str] = []
 
     def run(self, command: str) -> SimpleNamespace:
+        if not self.commands:
+            self.connect()
         self.commands.append(command)
         out = self.vip_out if "ip -o addr show" in command else ""
         return SimpleNamespace(rc=0, stdout=out, stderr="", exit_status=0)
@@ -112,12 +88,21 @@ class _Lab:
     answers: dict[str, str] = field(default_factory=lambda: {
         "h1": "free\n0\n0\n", "h2": "holds\n0\n0\n", "h3": "free\n0\n0\n"})
     opened: dict[str, list[_FakeHost]] = field(default_factory=dict)
+    connect_errors: dict[str, BaseException] = field(default_factory=dict)
+    reach: Reachability = field(default_factory=lambda: Reachability(["h1", "h2", "h3", "h4"]))
+    on_connect: Any = None
 
-    def check(self, down: dict[str, str] | None = None
-              ) -> tuple[dict[str, host_checks.HostOutcome], list[Check]]:
+    def connect(self, name: str) -> None:
+        if self.on_connect is not None:
+            self.on_connect(name)
+        if name in self.connect_errors:
+            raise self.connect_errors[name]
+
+    def check(self) -> tuple[dict[str, host_checks.HostOutcome], list[Check]]:
         hosts = ["h1", "h2", "h3", "h4"]
         exp = expectations_for(hosts, lambda host, group: host in GROUPS[group], VipPorts())
-        outcomes = host_checks.check_hosts({h: {"ansible_host": h} for h in hosts}, exp, down, VIP)
+        outcomes = host_checks.check_hosts({h: {"ansible_host": f"10.0.0.{h[1:]}", "ansible_timeout": 3}
+                                            for h in hosts}, exp, VIP, self.reach)
         return outcomes, vip_rows(VIP, {h: outcomes[h].vip_state for h in ("h1", "h2", "h3")})
 
 
@@ -129,7 +114,7 @@ def lab(monkeypatch: pytest.MonkeyPatch) -> _Lab:
     fake = _Lab()
 
     def testinfra_host(name: str, host_vars: Any, ssh_config_dir: Any) -> _FakeHost:
-        host = _FakeHost(fake.answers.get(name, ""))
+        host = _FakeHost(fake.answers.get(name, ""), lambda: fake.connect(name))
         fake.opened.setdefault(name, []).append(host)
         return host
     monkeypatch.setattr(host_checks, "testinfra_host", testinfra_host)
@@ -167,12 +152,36 @@ def test_an_unparseable_state_counts_as_no_answer_not_as_a_holder(lab: _Lab) -> 
     assert rows[0].ok and rows[0].detail == "held by h2; no answer from h1"
 
 
-def test_an_unreachable_host_is_its_one_row_and_never_connected(lab: _Lab) -> None:
-    detail = "unreachable: 10.77.4.13:22 did not answer a TCP connect (no answer within 10 s; ...)"
-    outcomes, rows = lab.check(down={"h3": detail})
-    assert "h3" not in lab.opened
-    assert outcomes["h3"].rows == [unreachable_row("h3", detail)] and outcomes["h3"].vip_state is None
+def test_an_unreachable_host_is_its_one_row_and_the_others_learn_it(lab: _Lab) -> None:
+    lab.connect_errors["h3"] = TimeoutError("timed out")
+    outcomes, rows = lab.check()
+    assert len(outcomes["h3"].rows) == 1 and outcomes["h3"].vip_state is None
+    row = outcomes["h3"].rows[0]
+    assert (row.scope, row.name, row.ok) == ("h3", "reachable over SSH", False)
+    assert row.detail.startswith(
+        "unreachable: 10.0.0.3:22 did not answer a TCP connect (no answer within 3 s")
+    assert lab.opened["h3"][0].commands == []  # nothing ran on it
+    assert list(lab.reach.unreachable.result(timeout=0)) == ["h3"]
     assert rows[0].ok and rows[0].detail == "held by h2; no answer from h3"
+
+
+def test_a_refused_connect_is_the_hosts_ssh_row_and_not_unreachable(lab: _Lab) -> None:
+    lab.connect_errors["h4"] = _wrapped(ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused"))
+    outcomes, _ = lab.check()
+    assert [r.name for r in outcomes["h4"].rows] == ["reachable over SSH"]
+    assert "unreachable" not in outcomes["h4"].rows[0].detail
+    assert lab.reach.unreachable.result(timeout=0) == {}
+
+
+def test_every_host_connects_at_once(lab: _Lab) -> None:
+    # four connects that each wait for the other three: one after another they never meet
+    met = threading.Barrier(4, timeout=5)
+    lab.on_connect = lambda name: met.wait()
+    lab.connect_errors["h4"] = _wrapped(OSError(errno.EHOSTUNREACH, "No route to host"))
+    outcomes, _ = lab.check()
+    assert not met.broken
+    assert list(lab.reach.unreachable.result(timeout=0)) == ["h4"]
+    assert "(No route to host;" in outcomes["h4"].rows[0].detail
 
 
 def test_a_failing_state_command_is_no_state() -> None:
