@@ -18,12 +18,12 @@ cluster (h1..h3 control plane and etcd, h4 and h5 workers, an API VIP).
    replaced on the other worker within the target, never more than the ReplicaSet's
    replicas active at once; powered on, it rejoins Ready and untainted and its kubelet
    finishes the evicted pods (tests/faults/node_loss.py).
-5. A worker powered off while ``kprov verify`` runs in full (smoke workload and check-mode run
-   included): the host is one failed row naming it unreachable and what to do, no other row
-   reaches for it (address or name; its node's Ready row from the API aside), and the run
-   takes at most one connect timeout (10 s) and a margin longer than a verify of the healthy
-   cluster (before the bound: ~80-140 s, every check that reached the host waiting out its
-   own timeout).
+5. A worker unplugged (its link down: to the controller, a powered-off host) while ``kprov
+   verify`` runs in full (smoke workload and check-mode run included): the host is one failed
+   row naming it unreachable and what to do, no other row reaches for it (address or name; its
+   node's Ready row from the API aside), and the run takes at most one connect timeout (10 s)
+   and a margin longer than a verify of the healthy cluster (before the bound: ~80-140 s,
+   every check that reached the host waiting out its own timeout).
 6. (opt-in, KPROV_E2E_DISK_FULL=1) A full disk under an etcd follower's data directory: no
    acknowledged write lost, verify names the member and the cause, the member catches up.
 """
@@ -38,6 +38,7 @@ import time
 import pytest
 from cryptography import x509
 
+from kprov.lab.network import set_host_link
 from tests.e2e.ha.conftest import CONTROL_PLANE, WORKERS, HaCluster
 from tests.faults.disk_full import DiskFull
 from tests.faults.injectors import FAULTS, UnitKill, faketime_env
@@ -138,17 +139,19 @@ def test_verify_names_every_host_an_hour_behind_and_the_cluster_keeps_serving(ha
           f"{len(faulted.failed)} failing rows, e.g. {clocks[0]['detail'][:200]}")
 
 
-def test_verify_with_a_worker_powered_off_names_it_once_and_costs_one_connect_timeout(
+def test_verify_with_a_worker_unplugged_names_it_once_and_costs_one_connect_timeout(
         ha_cluster: HaCluster) -> None:
+    """The worker's cable pulled (its link down, as ``kprov lab stop`` leaves a powered-off
+    host): to the controller it is a powered-off host, without the shutdown and boot."""
     lost = WORKERS[-1]
     normal = run_verify(ha_cluster.inventory, full=True)
     assert not normal.traceback, normal.output[-4000:]
-    ha_cluster.lab.stop(lost)
+    set_host_link(ha_cluster.lab.layout, lost, up=False)
     try:
         faulted = run_verify(ha_cluster.inventory, full=True)
     finally:
-        ha_cluster.lab.start(lost)
-    print(f"verify healthy {normal.duration_s:.1f}s, with {lost} powered off {faulted.duration_s:.1f}s")
+        set_host_link(ha_cluster.lab.layout, lost, up=True)
+    print(f"verify healthy {normal.duration_s:.1f}s, with {lost} unplugged {faulted.duration_s:.1f}s")
     assert not faulted.traceback and faulted.returncode != 0, faulted.output[-4000:]
     rows = faulted.report["checks"]
     own = [c for c in rows if c["scope"] == lost]
