@@ -1,9 +1,9 @@
 """``kprov verify`` run while a fault lasts: did it name the fault, and did it stay a report?
 
 The real command in a subprocess (``--json --no-smoke --no-drift``: the host, etcd and API
-checks, the parts a fault touches), optionally with its clock moved (``env`` from
-:func:`tests.faults.injectors.faketime_env`). A traceback anywhere in its output is what
-issue 76 forbids; the failed rows are what the operator reads.
+checks, the parts a fault touches; ``full=True`` runs all of it), optionally with its clock
+moved (``env`` from :func:`tests.faults.injectors.faketime_env`). A traceback anywhere in its
+output is what issue 76 forbids; the failed rows are what the operator reads.
 """
 
 from __future__ import annotations
@@ -34,9 +34,11 @@ class VerifyOutcome:
         return any(all(w in f"{c['name']} {c['detail']}" for w in words) for c in self.failed)
 
 
-def run_verify(inventory: Path, env: dict[str, str] | None = None, timeout_s: float = 300) -> VerifyOutcome:
-    argv = [sys.executable, "-m", "kprov.cli.main", "verify", "-i", str(inventory), "--json", "--no-smoke",
-            "--no-drift"]
+def run_verify(inventory: Path, env: dict[str, str] | None = None, timeout_s: float = 300, *,
+               full: bool = False) -> VerifyOutcome:
+    """``full``: the smoke workload and the check-mode run too (every check an operator's verify runs)."""
+    argv = [sys.executable, "-m", "kprov.cli.main", "verify", "-i", str(inventory), "--json",
+            *(() if full else ("--no-smoke", "--no-drift"))]
     start = time.monotonic()
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout_s,
                           env=env if env is not None else dict(os.environ, COLUMNS="200"),

@@ -36,6 +36,8 @@ class HostExpectation:
     served: dict[int, str] = field(default_factory=dict)
     # nodes: the kernel as role common sets it (kprov.deploy.verify.kernel_checks)
     kernel: bool = False
+    # a control-plane host with apiserver_vip: keepalived may hold the VIP here (its state is read)
+    vrrp: bool = False
 
     def extend(self, units: Iterable[str], ports: Iterable[int], certs: Iterable[str]) -> None:
         _add_new(self.units, units)
@@ -92,5 +94,6 @@ def expectations_for(
                 exp.extend(["haproxy"], [vip.node_lb], [])
         if vip is not None and in_group(host, "control_plane"):
             exp.extend(["keepalived", "kprov-vipcheck"], [vip.vip], [])
+            exp.vrrp = True
         result[host] = exp
     return result

@@ -2,7 +2,11 @@
 
 One testinfra host per inventory host (paramiko backend, the inventory's address, user,
 port and key). Host-key checking follows the inventory (``kprov_host_key_checking``).
-Hosts are checked in parallel; a host that cannot be reached is one failed row. Each kind
+Hosts are checked in parallel, each over one SSH connection; a host that cannot be reached is
+one failed row, and whether it answered at all is reported as soon as its connect ends, for
+the other checks to leave it out (:mod:`reach_checks`). A control-plane host with
+``apiserver_vip`` also reports its VIP state on that connection (:mod:`vip_checks` judges
+the states of all of them together). Each kind
 of check is one command per host (every unit's ``systemctl is-active`` / ``is-enabled``
 exit codes, as testinfra's systemd service module reads them; one socket listing; every
 certificate's bytes), not one per unit or file. Each TLS listener's served certificate is
@@ -24,6 +28,7 @@ import tempfile
 import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +36,7 @@ import testinfra
 from cryptography import x509
 
 from kprov.deploy.verify.clock_checks import CLOCK_COMMAND, host_clock_check, not_yet_valid_detail
-from kprov.deploy.verify.diagnose import guard
+from kprov.deploy.verify.diagnose import describe_error, guard
 from kprov.deploy.verify.disk_checks import etcd_disk_check
 from kprov.deploy.verify.expectations import PORT_UNITS, HostExpectation
 from kprov.deploy.verify.kernel_checks import expected_kernel, kernel_script, parse_kernel_report
@@ -41,12 +46,21 @@ from kprov.deploy.verify.peer_link_checks import (
     peer_link_check,
     peer_links_command,
 )
+from kprov.deploy.verify.reach_checks import (
+    Reachability,
+    no_answer,
+    ssh_target,
+    unreachable_row,
+    whole_seconds,
+)
 from kprov.deploy.verify.report import Check
 from kprov.deploy.verify.restart_checks import RESTART_WINDOW_S, restart_check
+from kprov.deploy.verify.vip_checks import VipState, host_vip_state
 from kprov.provision.execute.pending import PENDING_DIR
 
 __all__ = [
     "CERT_MIN_DAYS",
+    "HostOutcome",
     "check_hosts",
     "kubelet_serving_by_csr",
     "served_certificate",
@@ -64,11 +78,12 @@ def _host_key_checking(host_vars: Mapping[str, Any]) -> bool:
 
 
 def testinfra_host(name: str, host_vars: Mapping[str, Any], ssh_config_dir: Path) -> Any:
-    """A testinfra host for an inventory host (paramiko backend)."""
+    """A testinfra host for an inventory host (paramiko backend), its connect bounded by the
+    host's connect timeout (``ansible_timeout``, as a run's)."""
     address = host_vars.get("ansible_host", name)
     user = host_vars.get("ansible_user", "root")
     port = host_vars.get("ansible_port", 22)
-    kwargs: dict[str, Any] = {}
+    kwargs: dict[str, Any] = {"timeout": whole_seconds(ssh_target(name, host_vars))}
     key = host_vars.get("ansible_ssh_private_key_file")
     if key:
         kwargs["ssh_identity_file"] = str(Path(str(key)).expanduser())
@@ -145,18 +160,33 @@ def _cert_check(content: bytes | None, now: dt.datetime) -> tuple[bool, str]:
     return True, f"expires in {days} days"
 
 
-def _check_host(name: str, host_vars: Mapping[str, Any], exp: HostExpectation) -> list[Check]:
+@dataclass(frozen=True)
+class HostOutcome:
+    """One host's rows, and (a control-plane host with a VIP) its VIP state: None when it was
+    not read, the host did not answer, or the answer was not a state."""
+
+    rows: list[Check] = field(default_factory=list)
+    vip_state: VipState | None = None
+
+
+def _check_host(name: str, host_vars: Mapping[str, Any], exp: HostExpectation, vip: str,
+                reach: Reachability) -> HostOutcome:
     checks: list[Check] = []
     with tempfile.TemporaryDirectory(prefix="kprov-verify-") as tmp:
         try:
             host = testinfra_host(name, host_vars, Path(tmp))
             host.run("true")
         except Exception as exc:  # noqa: BLE001 - an unreachable host is a failed row, not a crash
-            return [Check(name, "reachable over SSH", False, str(exc) or type(exc).__name__)]
+            silent = no_answer(exc, ssh_target(name, host_vars))
+            reach.report(name, silent)
+            return HostOutcome([unreachable_row(name, silent or str(exc) or type(exc).__name__)])
+        reach.report(name, None)
+        state = host_vip_state(vip, host_vars, lambda command: str(host.run(command).stdout)) \
+            if vip and exp.vrrp else None
         checks += guard(name, "clock agrees with this machine's",
                         lambda: [host_clock_check(name, lambda: str(host.run(CLOCK_COMMAND).stdout))])
         checks += guard(name, "host checks completed", lambda: _host_rows(name, host, host_vars, exp))
-    return checks
+    return HostOutcome(checks, state)
 
 
 def _host_rows(name: str, host: Any, host_vars: Mapping[str, Any], exp: HostExpectation) -> list[Check]:
@@ -277,11 +307,21 @@ def served_matches(address: str, port: int, on_disk: bytes | None) -> tuple[bool
     return True, f"serial {served:x}"
 
 
-def check_hosts(host_vars: Mapping[str, Mapping[str, Any]],
-                expectations: Mapping[str, HostExpectation]) -> list[Check]:
-    """Run every host's checks in parallel; rows come back in host order."""
+def check_hosts(host_vars: Mapping[str, Mapping[str, Any]], expectations: Mapping[str, HostExpectation],
+                vip: str = "", reach: Reachability | None = None) -> dict[str, HostOutcome]:
+    """Every host's checks in parallel, in host order. Each host's connect outcome goes to
+    ``reach`` as soon as it is known (every host reports, whatever fails); with ``vip`` the
+    control-plane hosts read their VIP state too."""
     names = list(expectations)
+    board = reach if reach is not None else Reachability(names)
+
+    def one(n: str) -> HostOutcome:
+        try:
+            return _check_host(n, host_vars[n], expectations[n], vip, board)
+        except Exception as exc:  # noqa: BLE001 - as guard: the host's one failed row
+            return HostOutcome([Check(n, "host checks completed", False, describe_error(exc))])
+        finally:
+            board.report(n, None)  # (a no-op once reported; never left waiting)
+
     with ThreadPoolExecutor(max_workers=max(1, min(16, len(names)))) as pool:
-        results = pool.map(lambda n: guard(n, "host checks completed",
-                                           lambda: _check_host(n, host_vars[n], expectations[n])), names)
-    return [c for rows in results for c in rows]
+        return dict(zip(names, pool.map(one, names), strict=True))

@@ -6,21 +6,23 @@ VIP's port and it reaches a majority of the control-plane hosts). Nothing else i
 what goes wrong there: a request through the VIP still answers when the address moved to
 another host, and a host whose keepalived died keeps the address it held while a peer takes it
 too (two holders: the clients' ARP caches decide who answers). One command per control-plane
-host (whether it holds the address, the checker's two verdicts); ``parse_vip_state`` is pure
-so tests can feed it text.
+host (whether it holds the address, the checker's two verdicts), run by that host's own checks
+on the SSH connection they already hold (:mod:`host_checks`); ``vip_rows`` judges the states
+once every host's checks are in. Both ``parse_vip_state`` and ``vip_rows`` are pure so tests
+can feed them text and states.
 """
 
 from __future__ import annotations
 
 import shlex
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from kprov.deploy.verify.report import Check
 
-__all__ = ["SERVE_FILE", "READY_FILE", "VipState", "check_vip", "parse_vip_state", "vip_state_command"]
+__all__ = ["READY_FILE", "SERVE_FILE", "VipState", "host_vip_state", "parse_vip_state", "vip_rows",
+           "vip_state_command"]
 
 SERVE_FILE = "/run/kprov-vip-serve"  # roles/keepalived/defaults: keepalived_serve_file
 READY_FILE = "/run/kprov-vip-ready"  # keepalived_ready_file
@@ -56,7 +58,8 @@ def _verdict(value: str, yes: str, no: str) -> str:
 
 
 def vip_rows(vip: str, states: Mapping[str, VipState | None]) -> list[Check]:
-    """The rows from every control-plane host's state (None: the host did not answer)."""
+    """The rows from every control-plane host's state (None: the host did not answer, or its
+    answer was not a state)."""
     holders = [h for h, s in states.items() if s is not None and s.holds]
     silent = [h for h, s in states.items() if s is None]
     unknown = f"; no answer from {', '.join(silent)}" if silent else ""
@@ -86,19 +89,13 @@ def vip_rows(vip: str, states: Mapping[str, VipState | None]) -> list[Check]:
     return rows
 
 
-def check_vip(vip: str, control_plane: Sequence[str], run: Callable[[str, str], tuple[int, str]],
-              host_vars: Mapping[str, Mapping[str, Any]]) -> list[Check]:
-    """One command per control-plane host in parallel; ``run(host, command)`` gives (rc, stdout)."""
-    def state(host: str) -> VipState | None:
-        variables = host_vars.get(host, {})
-        command = vip_state_command(vip, str(variables.get("keepalived_serve_file", SERVE_FILE)),
-                                    str(variables.get("keepalived_ready_file", READY_FILE)))
-        try:
-            _, out = run(host, command)
-        except Exception:  # noqa: BLE001 - an unreachable host is named in the row, not a crash
-            return None
-        return parse_vip_state(out)
-
-    with ThreadPoolExecutor(max_workers=max(1, len(control_plane))) as pool:
-        states = dict(zip(control_plane, pool.map(state, control_plane), strict=True))
-    return vip_rows(vip, states)
+def host_vip_state(vip: str, host_vars: Mapping[str, Any], run: Callable[[str], str]) -> VipState | None:
+    """One control-plane host's state through ``run(command) -> stdout`` on the connection its
+    host checks hold; None when the command fails or its output is not the state."""
+    command = vip_state_command(vip, str(host_vars.get("keepalived_serve_file", SERVE_FILE)),
+                                str(host_vars.get("keepalived_ready_file", READY_FILE)))
+    try:
+        out = run(command)
+    except Exception:  # noqa: BLE001 - a host that stopped answering is named in the row, not a crash
+        return None
+    return parse_vip_state(out)

@@ -18,7 +18,13 @@ cluster (h1..h3 control plane and etcd, h4 and h5 workers, an API VIP).
    replaced on the other worker within the target, never more than the ReplicaSet's
    replicas active at once; powered on, it rejoins Ready and untainted and its kubelet
    finishes the evicted pods (tests/faults/node_loss.py).
-5. (opt-in, KPROV_E2E_DISK_FULL=1) A full disk under an etcd follower's data directory: no
+5. A worker unplugged (its link down: to the controller, a powered-off host) while ``kprov
+   verify`` runs in full (smoke workload and check-mode run included): the host is one failed
+   row naming it unreachable and what to do, no other row reaches for it (address or name; its
+   node's Ready row from the API aside), and the run takes at most one connect timeout (10 s)
+   and a margin longer than a verify of the healthy cluster (before the bound: ~80-140 s,
+   every check that reached the host waiting out its own timeout).
+6. (opt-in, KPROV_E2E_DISK_FULL=1) A full disk under an etcd follower's data directory: no
    acknowledged write lost, verify names the member and the cause, the member catches up.
 """
 
@@ -32,6 +38,7 @@ import time
 import pytest
 from cryptography import x509
 
+from kprov.lab.network import set_host_link
 from tests.e2e.ha.conftest import CONTROL_PLANE, WORKERS, HaCluster
 from tests.faults.disk_full import DiskFull
 from tests.faults.injectors import FAULTS, UnitKill, faketime_env
@@ -44,6 +51,7 @@ HEALED_GREEN_BOUND_S = 60.0
 TOLERATION_S = 30
 RESCHEDULED_TARGET_S = 60.0  # issue 76: node_loss_pods_rescheduled_s with tolerationSeconds 30
 NODE_LOSS_BOUND_S = 120.0
+UNREACHABLE_EXTRA_S = 15.0  # verify with one host powered off, past a healthy verify
 DISK_RECOVERY_BOUND_S = 120.0
 
 
@@ -129,6 +137,36 @@ def test_verify_names_every_host_an_hour_behind_and_the_cluster_keeps_serving(ha
     assert served is not None and served["ok"], served  # the hosts agree: still serving
     print(f"verify with every host 1 h behind: {faulted.duration_s:.1f}s, "
           f"{len(faulted.failed)} failing rows, e.g. {clocks[0]['detail'][:200]}")
+
+
+def test_verify_with_a_worker_unplugged_names_it_once_and_costs_one_connect_timeout(
+        ha_cluster: HaCluster) -> None:
+    """The worker's cable pulled (its link down, as ``kprov lab stop`` leaves a powered-off
+    host): to the controller it is a powered-off host, without the shutdown and boot."""
+    lost = WORKERS[-1]
+    normal = run_verify(ha_cluster.inventory, full=True)
+    assert not normal.traceback, normal.output[-4000:]
+    set_host_link(ha_cluster.lab.layout, lost, up=False)
+    try:
+        faulted = run_verify(ha_cluster.inventory, full=True)
+    finally:
+        set_host_link(ha_cluster.lab.layout, lost, up=True)
+    print(f"verify healthy {normal.duration_s:.1f}s, with {lost} unplugged {faulted.duration_s:.1f}s")
+    assert not faulted.traceback and faulted.returncode != 0, faulted.output[-4000:]
+    rows = faulted.report["checks"]
+    own = [c for c in rows if c["scope"] == lost]
+    assert len(own) == 1 and own[0]["name"] == "reachable over SSH", own
+    found = re.match(r"unreachable: (\S+):22 did not answer", own[0]["detail"])
+    assert found and "powered on" in own[0]["detail"], own
+    reaching = [c for c in rows if c["scope"] != lost and c["name"] != f"node {lost} Ready"
+                and (lost in c["name"] or found.group(1) in c["name"])]
+    assert not reaching, reaching
+    assert faulted.duration_s <= normal.duration_s + UNREACHABLE_EXTRA_S
+    deadline = time.monotonic() + NODES_READY_BOUND_S  # the next test starts from a Ready worker
+    while ha_cluster.kubectl("get", "node", lost, "-o",
+                             "jsonpath={.status.conditions[?(@.type=='Ready')].status}").stdout != "True":
+        assert time.monotonic() < deadline, f"{lost} not Ready again within {NODES_READY_BOUND_S:.0f}s"
+        time.sleep(2)
 
 
 @pytest.mark.skipif(not os.environ.get("KPROV_E2E_DISK_FULL"), reason="opt-in: KPROV_E2E_DISK_FULL=1")
