@@ -51,7 +51,11 @@ HEALED_GREEN_BOUND_S = 60.0
 TOLERATION_S = 30
 RESCHEDULED_TARGET_S = 60.0  # issue 76: node_loss_pods_rescheduled_s with tolerationSeconds 30
 NODE_LOSS_BOUND_S = 120.0
-UNREACHABLE_EXTRA_S = 15.0  # verify with one host powered off, past a healthy verify
+# verify with one host silent, past a healthy verify: one connect timeout (10 s) and the rows
+# after it; any wait on the silent host itself (its smoke pod 120 s, its node 60 s: the
+# 132-141 s this replaced) is far over it. A bound on behaviour, with room for a loaded
+# machine, not a speed figure (tests/bench has those).
+UNREACHABLE_EXTRA_S = 45.0
 DISK_RECOVERY_BOUND_S = 120.0
 
 
@@ -161,7 +165,8 @@ def test_verify_with_a_worker_unplugged_names_it_once_and_costs_one_connect_time
     reaching = [c for c in rows if c["scope"] != lost and c["name"] != f"node {lost} Ready"
                 and (lost in c["name"] or found.group(1) in c["name"])]
     assert not reaching, reaching
-    assert faulted.duration_s <= normal.duration_s + UNREACHABLE_EXTRA_S
+    assert faulted.duration_s <= normal.duration_s + UNREACHABLE_EXTRA_S, (faulted.duration_s,
+                                                                           normal.duration_s)
     deadline = time.monotonic() + NODES_READY_BOUND_S  # the next test starts from a Ready worker
     while ha_cluster.kubectl("get", "node", lost, "-o",
                              "jsonpath={.status.conditions[?(@.type=='Ready')].status}").stdout != "True":
