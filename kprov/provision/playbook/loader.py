@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +84,17 @@ def _known_modules() -> frozenset[str]:
     from kprov.provision.modules.registry import known_module_names
 
     return frozenset(known_module_names())
+
+
+_ROLE_FILE_ARGS = ("tasks_from", "vars_from", "defaults_from", "handlers_from")
+
+
+def _check_role_files(args: Mapping[str, Any], where: str) -> None:
+    """A role include's or import's ``*_from`` must be a string, checked when the task loads
+    (ansible-core's IncludeRole.load, for ``include_role`` too: the play never starts)."""
+    for key in _ROLE_FILE_ARGS:
+        if key in args and not isinstance(args[key], str):
+            raise PlaybookError(f"{where}: Expected a string for {key} but got {type(args[key])} instead")
 
 
 class PlaybookLoader:
@@ -245,6 +256,8 @@ class PlaybookLoader:
                 )
             ]
         task = self._number(parse_task(data, scope, self.known, source, self._resolvable))
+        if task.action in ("include_role", "import_role"):
+            _check_role_files(task.args, where)
         if task.action in ("import_tasks", "import_role"):  # names templated at load
             layers = [*scope.static_vars, *scope.vars, task.vars]
             task.args = {k: self.static_text(v, layers, where) for k, v in task.args.items()}

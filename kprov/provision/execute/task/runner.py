@@ -50,6 +50,7 @@ from kprov.provision.execute.probes.probe_plan import (
 from kprov.provision.execute.results import Status, TaskResult
 from kprov.provision.execute.sync import run_once_here
 from kprov.provision.execute.task.conditions import apply_conditions, attempt_budget
+from kprov.provision.execute.task.delegation import delegated_scope
 from kprov.provision.execute.task.keywords import keyword_failure, render_flags
 from kprov.provision.execute.task.loops import item_layers, labelled, loop_items, loop_outcome
 from kprov.provision.execute.task.module_defaults import defaults_for
@@ -178,6 +179,7 @@ class TaskRunner:
     def _execute(self, task: Task, extra: dict[str, Any] | None) -> tuple[Status, dict[str, Any]]:
         scope = self.scope(task, extra)
         if task.loop is None:
+            scope = self._delegated(task, scope)
             if not self._when(task, scope):
                 return "skipped", dict(_SKIPPED_BY_WHEN)
             return self._once(task, scope)
@@ -234,8 +236,12 @@ class TaskRunner:
 
     def _item_scopes(self, task: Task, scope: VarScope, items: list[Any]) -> list[VarScope | None]:
         """Each loop item's scope (None: its ``when`` is false)."""
-        item_scopes = [scope.child(layer) for layer in item_layers(task, scope, items)]
+        item_scopes = [self._delegated(task, scope.child(layer)) for layer in item_layers(task, scope, items)]
         return [item_scope if self._when(task, item_scope) else None for item_scope in item_scopes]
+
+    def _delegated(self, task: Task, scope: VarScope) -> VarScope:
+        """A run's scope with ``ansible_delegated_vars`` (delegated tasks; execute.task.delegation)."""
+        return delegated_scope(self.run, self.pctx, self.host, task, scope)
 
     def run_once(self, task: Task, extra: dict[str, Any] | None) -> bool:
         return run_once_here(task, lambda: self.scope(task, extra))  # execute.sync
