@@ -44,7 +44,6 @@ from kprov.provision.execute.pending import (
 from kprov.provision.execute.results import TaskResult
 from kprov.provision.execute.sync import RUN_ERROR, is_sync_point
 from kprov.provision.execute.tags import expand_tags, tags_selected
-from kprov.provision.execute.task.loops import item_layers, loop_items
 from kprov.provision.execute.task.runner import TaskRunner
 from kprov.provision.modules.base import ProbeKey
 from kprov.provision.playbook.model import Block, Item, Task
@@ -325,27 +324,18 @@ class HostRunner:
             return self._fail(task.title, task.action, str(err), task.origin)
 
     def include(self, task: Task, extra: dict[str, Any] | None) -> Outcome:
+        """An include_tasks/include_role: per loop item, its ``when`` and arguments (their
+        errors are the include task's own failure, which ``ignore_errors`` may ignore and
+        ``register`` records, as ansible-core's TaskExecutor runs the include), then the file
+        or role loaded and run (a load error fails the host, as the strategy's)."""
         loader = self.run.loader
         assert loader is not None, "a run with plays needs a PlaybookLoader"
-        scope = self.tasks.scope(task, extra)
-        where = f"task field 'when' ({task.origin})"
         try:
-            try:
-                items = loop_items(task, scope) if task.loop is not None else [None]
-            except UndefinedVariableError as loop_error:  # ansible-core's order (TaskRunner._execute)
-                self.tasks.raise_unless_skipped(task, scope, loop_error)
-                items = []
-            included = 0
-            # an included loop's items see loop_var, index_var and ansible_loop as a task's do
-            for layer in item_layers(task, scope, items) if task.loop is not None else [{}]:
-                item_extra = dict(extra or {}) | layer
-                item_scope = scope.child(item_extra) if item_extra else scope
-                if not all(item_scope.condition(c, where) for c in task.when):
-                    continue
-                args = {
-                    k: item_scope.template(v, f"task field '{k}' ({task.origin})")
-                    for k, v in task.args.items()
-                }
+            calls = self.tasks.include_calls(task, extra)
+        except ProvisionError as err:
+            return self._after(task, self.tasks.include_failed(task, err, extra))
+        try:
+            for item_extra, args in calls:
                 if task.action == "include_tasks":
                     loaded = loader.include_tasks(task, args, as_handlers=self._in_handler)
                 else:
@@ -358,12 +348,11 @@ class HostRunner:
                     loaded = loader.role_items(args, role_scope, None, None, task.origin)
                     for role_task in loaded:  # handlers_from names the included role's file
                         adopt_role_handlers(self.pctx, loader, self.host.name, role_task, args)
-                included += 1
                 self._record_include(task, "ok")
                 outcome = self.items(loaded, item_extra or extra)
                 if outcome != "ok":
                     return outcome
-            if not included:
+            if not calls:
                 self._record_include(task, "skipped")
         except RunParseError as err:  # ansible-core raises it out of the run
             self.pctx.sync.abort(RUN_ERROR + str(err))

@@ -73,6 +73,8 @@ from kprov.provision.templates import OMIT, VarScope
 
 __all__ = ["TaskRunner"]
 
+Vars = dict[str, Any]
+
 # with_<lookup> loops (with_dict, with_list are lookups in ansible-core): their errors fail the task
 _WITH_LOOKUPS = frozenset({"__lookup__", "__dict2items__", "__list__"})
 _OWN_FACT_ACTIONS = ("set_fact", "include_vars")  # they set variables themselves
@@ -242,6 +244,42 @@ class TaskRunner:
     def _delegated(self, task: Task, scope: VarScope) -> VarScope:
         """A run's scope with ``ansible_delegated_vars`` (delegated tasks; execute.task.delegation)."""
         return delegated_scope(self.run, self.pctx, self.host, task, scope)
+
+    def include_calls(self, task: Task, extra: dict[str, Any] | None) -> list[tuple[Vars, Vars]]:
+        """An include's runs on this host: (the item's variables, its templated arguments)
+        for each loop item (or the one run) whose ``when`` holds. Raises what evaluating them
+        raises: the include task's own failure (include_failed)."""
+        scope = self.scope(task, extra)
+        where = f"task field 'when' ({task.origin})"
+        try:
+            items = loop_items(task, scope) if task.loop is not None else [None]
+        except UndefinedVariableError as loop_error:  # ansible-core's order (TaskRunner._execute)
+            self.raise_unless_skipped(task, scope, loop_error)
+            items = []
+        calls: list[tuple[Vars, Vars]] = []
+        # an included loop's items see loop_var, index_var and ansible_loop as a task's do
+        for layer in item_layers(task, scope, items) if task.loop is not None else [{}]:
+            item_extra = dict(extra or {}) | layer
+            item_scope = scope.child(item_extra) if item_extra else scope
+            if all(item_scope.condition(c, where) for c in task.when):
+                calls.append((item_extra, {k: item_scope.template(v, f"task field '{k}' ({task.origin})")
+                                           for k, v in task.args.items()}))
+        return calls
+
+    def include_failed(self, task: Task, err: ProvisionError, extra: dict[str, Any] | None) -> TaskResult:
+        """The failed result of an include whose ``when``, loop or arguments could not be
+        evaluated, with its ``ignore_errors`` rendered and registered under ``register``."""
+        if isinstance(err, UndefinedVariableError):
+            msg = str(UndefinedVariableError(err.variable, err.template, task.title))
+        else:
+            msg = f"task '{task.title}': {err}"
+        registered = {"failed": True, "msg": msg, "changed": False}
+        flags = render_flags(task, lambda: self.scope(task, extra))
+        if task.register:
+            self.host.registered.add(task.register)
+            self.host.runtime_vars[task.register] = registered
+        return task_result(task, "failed", registered, 0.0, host=self.host.name, play=self.pctx.play.name,
+                           title=self.title(task, extra), flags=flags)
 
     def run_once(self, task: Task, extra: dict[str, Any] | None) -> bool:
         return run_once_here(task, lambda: self.scope(task, extra))  # execute.sync
