@@ -89,10 +89,16 @@ def _known_modules() -> frozenset[str]:
 _ROLE_FILE_ARGS = ("tasks_from", "vars_from", "defaults_from", "handlers_from")
 
 
-def _check_role_files(args: Mapping[str, Any], where: str) -> None:
-    """A role include's or import's ``*_from`` must be a string, checked when the task loads
-    (ansible-core's IncludeRole.load, for ``include_role`` too: the play never starts)."""
-    for key in _ROLE_FILE_ARGS:
+def _check_include_args(action: str, args: Mapping[str, Any], where: str) -> None:
+    """What ansible-core refuses in an include's or import's arguments when the task loads
+    (TaskInclude.check_options, IncludeRole.load; for the dynamic includes too: the play never
+    starts): ``apply`` other than a mapping or on an import, a role's ``*_from`` not a string."""
+    apply = args.get("apply")
+    if apply and action not in ("include_tasks", "include_role"):
+        raise PlaybookError(f"{where}: Invalid options for {action}: apply")
+    if apply is not None and not isinstance(apply, dict):
+        raise PlaybookError(f"{where}: Expected a dict for apply but got {type(apply)} instead")
+    for key in _ROLE_FILE_ARGS if action in ("include_role", "import_role") else ():
         if key in args and not isinstance(args[key], str):
             raise PlaybookError(f"{where}: Expected a string for {key} but got {type(args[key])} instead")
 
@@ -256,8 +262,8 @@ class PlaybookLoader:
                 )
             ]
         task = self._number(parse_task(data, scope, self.known, source, self._resolvable))
-        if task.action in ("include_role", "import_role"):
-            _check_role_files(task.args, where)
+        if task.action in ("include_tasks", "include_role", "import_tasks", "import_role"):
+            _check_include_args(task.action, task.args, where)
         if task.action in ("import_tasks", "import_role"):  # names templated at load
             layers = [*scope.static_vars, *scope.vars, task.vars]
             task.args = {k: self.static_text(v, layers, where) for k, v in task.args.items()}
@@ -280,6 +286,8 @@ class PlaybookLoader:
             task.include_scope(), base_dir=file.parent, vars=(*task.scope.vars, dict(task.vars)),
             include_params=(*task.scope.include_params, dict(task.vars)),
         )
+        if args.get("apply"):  # a block around the included tasks (TaskInclude.build_parent_block)
+            inner = self._inherit(inner, args["apply"], task.origin)
         if not as_handlers:
             return self.items(_list(load_yaml_file(file)), inner, str(file))
         try:
@@ -324,7 +332,9 @@ class PlaybookLoader:
         ref.pop("defaults_from", None)
         ref.pop("vars_from", None)
         ref.pop("public", None)
-        ref.pop("apply", None)
+        apply = ref.pop("apply", None)
+        if apply:  # include_role's: a block around the role's tasks (the loader refuses it elsewhere)
+            scope = self._inherit(scope, apply, where)
         role_when = _list(ref.pop("when", None))
         role_tags = [str(t) for t in _list(ref.pop("tags", None))]
         params = dict(ref.pop("vars", None) or {})
