@@ -46,7 +46,7 @@ from kprov.provision.execute.sync import RUN_ERROR, is_sync_point
 from kprov.provision.execute.tags import expand_tags, tags_selected
 from kprov.provision.execute.task.runner import TaskRunner
 from kprov.provision.modules.base import ProbeKey
-from kprov.provision.playbook.model import Block, Item, Task
+from kprov.provision.playbook.model import Block, Item, Role, Task
 from kprov.provision.template_filters import to_bool
 
 __all__ = ["HostRunner", "notify_reason", "tags_selected"]
@@ -345,7 +345,10 @@ class HostRunner:
                     role_scope = dataclasses.replace(
                         task.include_scope(), vars=(*task.scope.vars, dict(task.vars))
                     )
-                    loaded = loader.role_items(args, role_scope, None, None, task.origin)
+                    found: list[Role] = []
+                    loaded = loader.role_items(args, role_scope, None, None, task.origin, found)
+                    if to_bool(args.get("public", False)):
+                        self._publish(found[0])
                     for role_task in loaded:  # handlers_from names the included role's file
                         adopt_role_handlers(self.pctx, loader, self.host.name, role_task, args)
                 self._record_include(task, "ok")
@@ -364,6 +367,12 @@ class HostRunner:
         except ProvisionError as err:
             return self._fail_include(task, f"task '{task.title}': {err}")
         return "ok"
+
+    def _publish(self, role: Role) -> None:
+        """An included public role's vars and defaults join the play's, for every host."""
+        with self.pctx.lock:
+            if all(role is not r for r in self.pctx.public_roles):
+                self.pctx.public_roles.append(role)
 
     def _record_include(self, task: Task, status: Literal["ok", "skipped"]) -> None:
         """An include in the recap as Ansible counts it: ok once per file (or role) it loaded

@@ -323,14 +323,15 @@ class PlaybookLoader:
         play: Play | None,
         seen: set[tuple[str, str]] | None,
         where: str,
+        found: list[Role] | None = None,
     ) -> list[Item]:
-        """A role's tasks (dependencies first) as items; its handlers join ``play`` (or scope role)."""
+        """A role's tasks (dependencies first) as items; its handlers join ``play`` (or scope role).
+        ``found`` gets the role (with its ``vars_from``/``defaults_from`` variables)."""
         ref = dict(ref)
         name = str(ref.pop("role", None) or ref.pop("name"))
         tasks_from = str(ref.pop("tasks_from", "main"))
         handlers_from = str(ref.pop("handlers_from", "main"))
-        ref.pop("defaults_from", None)
-        ref.pop("vars_from", None)
+        defaults_from, vars_from = ref.pop("defaults_from", None), ref.pop("vars_from", None)
         ref.pop("public", None)
         apply = ref.pop("apply", None)
         if apply:  # include_role's: a block around the role's tasks (the loader refuses it elsewhere)
@@ -345,7 +346,9 @@ class PlaybookLoader:
                 keywords[key] = ref.pop(key)
         extending = scope.extended({k: ref.pop(k) for k in EXTENDED_KEYWORDS if k in ref})
         params.update(ref)
-        role = self.roles.find(name, where)
+        role = self.roles.find(name, where, vars_from, defaults_from)
+        if found is not None:
+            found.append(role)
         self.modules.add_library(role.path / "library")
         role_key = (str(role.path), repr(sorted(params.items())) + tasks_from)
         if seen is not None:
