@@ -195,6 +195,12 @@ class PlayContext:
     throttles: dict[int, threading.Semaphore] = field(default_factory=dict)  # task uid -> its throttle
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
+    def publish(self, role: Role) -> None:
+        """An included public role's vars and defaults join the play's, for every host."""
+        with self.lock:
+            if all(role is not r for r in self.public_roles):
+                self.public_roles.append(role)
+
     def throttle(self, task: Task) -> threading.Semaphore | None:
         if not task.throttle:
             return None

@@ -42,7 +42,7 @@ from kprov.provision.execute.pending import (
     queue_pending,
 )
 from kprov.provision.execute.results import TaskResult
-from kprov.provision.execute.sync import RUN_ERROR, is_sync_point
+from kprov.provision.execute.sync import RUN_ERROR, is_sync_point, share_once
 from kprov.provision.execute.tags import expand_tags, tags_selected
 from kprov.provision.execute.task.runner import TaskRunner
 from kprov.provision.modules.base import ProbeKey
@@ -150,6 +150,16 @@ class HostRunner:
         if task.action == "meta":
             return self.meta(task, extra)
         if task.action in ("include_tasks", "include_role"):
+            if task.run_once and self._needs_sync(task):
+                generation, released = self.pctx.sync.wait(self.host.name, task.uid)
+                if self.pctx.sync.aborted:
+                    return "ended"
+                if self._forced():
+                    return "failed"
+                if self.tasks.run_once(task, extra):  # the first host includes, the others wait (linear)
+                    ran, outcome = self.pctx.sync.run_once(self.host.name, task.uid, generation, released,
+                                                           lambda: self.include(task, extra), aside=True)
+                    return outcome if ran else "ok"
             return self.include(task, extra)
         if self._needs_sync(task):
             generation, released = self.pctx.sync.wait(self.host.name, task.uid)
@@ -163,6 +173,7 @@ class HostRunner:
                 )
                 if not ran:
                     return self._settle(task, self._adopt(task, result))
+                share_once(task, result.result, self.host.name, [self.run.hosts[h] for h in self.pctx.batch])
                 return self._settle(task, self._after(task, result))
         return self._settle(task, self._after(task, self._throttled(task, extra)))
 
@@ -197,11 +208,8 @@ class HostRunner:
             return self.tasks.execute(task, extra)
 
     def _adopt(self, task: Task, result: TaskResult) -> Outcome:
-        """Take the result of a run_once task that another host ran."""
-        if task.register:
-            self.host.runtime_vars[task.register] = result.result
-        if task.action == "set_fact":
-            self.host.runtime_vars.update(result.result.get("ansible_facts") or {})
+        """Take the result of a run_once task that another host ran (its register and facts
+        are already here: sync.share_once)."""
         if result.status == "changed":
             self._notify(task, result)
         return "ok"
@@ -348,7 +356,7 @@ class HostRunner:
                     found: list[Role] = []
                     loaded = loader.role_items(args, role_scope, None, None, task.origin, found)
                     if to_bool(args.get("public", False)):
-                        self._publish(found[0])
+                        self.pctx.publish(found[0])
                     for role_task in loaded:  # handlers_from names the included role's file
                         adopt_role_handlers(self.pctx, loader, self.host.name, role_task, args)
                 self._record_include(task, "ok")
@@ -367,12 +375,6 @@ class HostRunner:
         except ProvisionError as err:
             return self._fail_include(task, f"task '{task.title}': {err}")
         return "ok"
-
-    def _publish(self, role: Role) -> None:
-        """An included public role's vars and defaults join the play's, for every host."""
-        with self.pctx.lock:
-            if all(role is not r for r in self.pctx.public_roles):
-                self.pctx.public_roles.append(role)
 
     def _record_include(self, task: Task, status: Literal["ok", "skipped"]) -> None:
         """An include in the recap as Ansible counts it: ok once per file (or role) it loaded

@@ -27,16 +27,19 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kprov.provision.errors import ProvisionError
 from kprov.provision.playbook.model import Play, Task
 from kprov.provision.template_filters import to_bool
 
-__all__ = ["READS_OTHER_HOSTS", "RUN_ERROR", "BatchSync", "is_sync_point", "run_once_here"]
+if TYPE_CHECKING:
+    from kprov.provision.execute.context import HostState
+
+__all__ = ["READS_OTHER_HOSTS", "RUN_ERROR", "BatchSync", "is_sync_point", "run_once_here", "share_once"]
 
 # text that reads other hosts' state: a task holding it is a sync point (``hostvars``
 # anywhere, as before; the live host lists as words: ``ansible_play_hosts_all`` never changes)
@@ -66,6 +69,21 @@ def run_once_here(task: Task, scope: Callable[[], Any]) -> bool:
     except ProvisionError:
         return False
     return to_bool(value)
+
+
+def share_once(task: Task, result: Mapping[str, Any], ran: str, hosts: Iterable[HostState]) -> None:
+    """A run_once task's registered result and set_fact facts, given to every host of the play
+    but the unreachable (ansible-core's ``get_task_hosts``): those released with the host that
+    ran it, and those elsewhere in the play too (a run_once task in an include that only the
+    first host loaded). Called by the host that ran it while the others wait (a sync point)."""
+    facts = (result.get("ansible_facts") or {}) if task.action == "set_fact" else {}
+    for state in hosts:
+        if state.name == ran or state.unreachable:
+            continue
+        if task.register:
+            state.registered.add(task.register)
+            state.runtime_vars[task.register] = result
+        state.runtime_vars.update(facts)
 
 
 def _template_source(task: Task, find_file: Callable[[Task, str, str], Path]) -> str:
@@ -177,9 +195,12 @@ class BatchSync:
         self._cond.notify_all()
 
     def run_once(
-        self, host: str, uid: int, generation: int, released: list[str], action: Callable[[], Any]
+        self, host: str, uid: int, generation: int, released: list[str], action: Callable[[], Any],
+        aside: bool = False,
     ) -> tuple[bool, Any]:
-        """Run ``action`` on the first released host; others get its value. Returns (ran_here, value)."""
+        """Run ``action`` on the first released host; others get its value. Returns (ran_here, value).
+        ``aside``: the others leave the batch's barrier while they wait (a run_once include: the
+        first host meets sync points inside it, which must not wait for them)."""
         with self._cond:
             slot = self._once.setdefault((generation, uid), _OnceSlot())
         if host == released[0]:
@@ -191,8 +212,21 @@ class BatchSync:
         # Waiting for the first host must not hold a fork slot: with fewer forks than hosts,
         # the first host may itself be waiting for a slot to run the action.
         self._slots.release()
+        if aside:
+            self._stand(host, aside=True)
         try:
             slot.done.wait()
         finally:
+            if aside:
+                self._stand(host, aside=False)
             self._slots.acquire()
         return False, slot.value
+
+    def _stand(self, host: str, aside: bool) -> None:
+        """Leave the barrier (as a finished host) or come back to it."""
+        with self._cond:
+            if aside:
+                self._live.discard(host)
+                self._maybe_release()
+            else:
+                self._live.add(host)
