@@ -32,7 +32,7 @@ from kprov.provision.execute.handler_search import (
     notify_names,
     search,
 )
-from kprov.provision.execute.meta import EndedRole, run_meta
+from kprov.provision.execute.meta import EndedRole, RoleRuns, run_meta
 from kprov.provision.execute.outcome import Outcome
 from kprov.provision.execute.pending import (
     clear_pending,
@@ -65,6 +65,7 @@ class HostRunner:
         self._rescue_uncounted = False  # forced by another host, or a handler's: a rescue counts none
         self._in_handler = False  # running what a handler's include loaded
         self.ended_role: EndedRole | None = None  # a ``meta: end_role`` passes over the rest of it
+        self.role_runs = RoleRuns()  # role invocations reached and completed (allow_duplicates)
 
     def run_play(self) -> Outcome:
         self._report_facts_gathered()
@@ -144,8 +145,8 @@ class HostRunner:
         return outcome
 
     def task(self, task: Task, extra: dict[str, Any] | None) -> Outcome:
-        opts = self.run.options
-        if not tags_selected(self._tags(task, extra), opts.tags, opts.skip_tags):
+        opts, runs = self.run.options, self.role_runs
+        if not tags_selected(self._tags(task, extra), opts.tags, opts.skip_tags) or runs.passes_over(task):
             return "ok"
         if task.action == "meta":
             return self.meta(task, extra)
@@ -208,8 +209,7 @@ class HostRunner:
             return self.tasks.execute(task, extra)
 
     def _adopt(self, task: Task, result: TaskResult) -> Outcome:
-        """Take the result of a run_once task that another host ran (its register and facts
-        are already here: sync.share_once)."""
+        """Take another host's run_once result (its register and facts: sync.share_once)."""
         if result.status == "changed":
             self._notify(task, result)
         return "ok"

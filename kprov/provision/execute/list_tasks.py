@@ -46,8 +46,9 @@ def _play_tasks(play: Play, extra_vars: dict[str, Any], only: frozenset[str],
     rows = []
     for task in _tasks(play.items):
         tags = expand_tags(task.tags, template)
-        if task.action == "meta" and task.args.get("_raw_params") == "flush_handlers" and not task.name:
-            continue  # the implicit flushes between sections
+        if task.implicit or (task.action == "meta" and task.args.get("_raw_params") == "flush_handlers"
+                             and not task.name):
+            continue  # the implicit flushes between sections, the roles' role_complete
         if tags_selected(tags, only, skip):
             rows.append((task.title, sorted({*play.tags, *tags})))
     return rows

@@ -25,6 +25,7 @@ from kprov.provision.playbook.argspec import validation_task
 from kprov.provision.playbook.model import EXTENDED_KEYWORDS, Block, Item, Play, Playbook, Role, Scope, Task
 from kprov.provision.playbook.tasks import parse_task, tag_list
 from kprov.provision.roles.loader import RoleFinder, argument_specs, role_file
+from kprov.provision.template_filters import to_bool
 from kprov.provision.yamlfile import load_yaml_file, origin_of
 
 __all__ = ["PlaybookLoader", "load_playbook"]
@@ -77,7 +78,6 @@ _INHERITED = (
     "throttle",
     "notify",  # a block's, for the tasks that have none (ansible-core's Notifiable)
 )
-_FLUSH = {"meta": "flush_handlers"}
 
 
 def _known_modules() -> frozenset[str]:
@@ -336,6 +336,9 @@ class PlaybookLoader:
         apply = ref.pop("apply", None)
         if apply:  # include_role's: a block around the role's tasks (the loader refuses it elsewhere)
             scope = self._inherit(scope, apply, where)
+        dynamic = seen is None  # include_role/import_role (ansible-core's from_include)
+        allow = ref.pop("allow_duplicates", True)
+        validate = to_bool(ref.pop("rolespec_validate", True))
         role_when = _list(ref.pop("when", None))
         role_tags = [str(t) for t in _list(ref.pop("tags", None))]
         params = dict(ref.pop("vars", None) or {})
@@ -369,6 +372,9 @@ class PlaybookLoader:
             keywords=tuple(keywords.items()),
             environment=extending.environment,
             module_defaults=extending.module_defaults,
+            role_key=repr((str(role.path), id(role), dynamic, tasks_from, handlers_from,
+                           sorted(params.items()), role_when, role_tags, [dict(v) for v in scope.vars])),
+            allow_duplicates=to_bool(allow) if dynamic else role.allow_duplicates,
         )
         items: list[Item] = []
         for dep in role.dependencies:
@@ -379,12 +385,13 @@ class PlaybookLoader:
             raise PlaybookError(f"{where}: role '{name}' has no tasks/{tasks_from}.yml")
         spec_file, specs = argument_specs(role.path)
         entry_spec = specs.get(tasks_from) if isinstance(specs, dict) else None
-        if spec_file is not None and entry_spec:  # ansible-core's validation task, run first
+        if spec_file is not None and entry_spec and validate:  # ansible-core's validation task, run first
             provided = {k: v for k, v in params.items() if k not in vars_keyword or k in ref}
             task = validation_task(entry_spec, tasks_from, provided, name, str(role.path))
             items += self.items([task], inner, str(spec_file))
         if tasks_file is not None:
             items += self.items(_list(load_yaml_file(tasks_file)), inner, str(tasks_file))
+        items.append(self._implicit_meta("role_complete", inner, where))  # marks the invocation done
         if play is not None:
             if role not in play.roles:
                 play.roles.append(role)
@@ -449,7 +456,12 @@ class PlaybookLoader:
         )
 
     def _flush(self, scope: Scope, where: str) -> Task:
-        task = self._number(parse_task(dict(_FLUSH), dataclasses.replace(scope, when=()), self.known, where))
+        return self._implicit_meta("flush_handlers", scope, where)
+
+    def _implicit_meta(self, action: str, scope: Scope, where: str) -> Task:
+        """A meta task the loader adds (never printed nor counted; tagged always, no ``when``)."""
+        bare = dataclasses.replace(scope, when=())
+        task = self._number(parse_task({"meta": action}, bare, self.known, where))
         task.tags = ["always"]
         task.origin = where
         task.implicit = True

@@ -58,6 +58,12 @@ class Scope:
     # the play's and the import's vars, for names templated at load (import_role's name,
     # import_tasks' file), lowest first; never a variable layer of the run
     static_vars: tuple[dict[str, Any], ...] = ()
+    # the role invocation a task belongs to (ansible-core's Role hash: the role and its files,
+    # params, when, tags, whether an include or import loaded it; "" outside roles) and whether
+    # it may run again on a host where an equal one completed (an include's or import's
+    # ``allow_duplicates``, default true; a play role's meta/main.yml)
+    role_key: str = ""
+    allow_duplicates: bool = True
 
     def keyword(self, name: str, default: Any = None) -> Any:
         return dict(self.keywords).get(name, default)
