@@ -3,8 +3,8 @@
 ansible-core's tags target checks tag selection through ``ansible-playbook --list-tasks``
 output (``<task name>\tTAGS: [a, b]`` per task a run with the same --tags/--skip-tags would
 run). The listing walks the loaded plays without connecting to any host: blocks flattened,
-kprov's implicit ``flush_handlers`` left out (as ansible-core leaves its implicit meta tasks
-out), each task's tags templated against the play's and the extra variables
+kprov's implicit ``flush_handlers`` and ``role_complete`` left out (as ansible-core leaves its
+implicit meta tasks out), each task's tags templated against the play's and the extra variables
 (``tags: "{{ the_tags }}"``) and selected by the same rule the run uses
 (``execute.tags``). The line layout is ansible-core's cli/playbook.py.
 """
