@@ -247,8 +247,9 @@ class TaskRunner:
 
     def include_calls(self, task: Task, extra: dict[str, Any] | None) -> list[tuple[Vars, Vars]]:
         """An include's runs on this host: (the item's variables, its templated arguments)
-        for each loop item (or the one run) whose ``when`` holds. Raises what evaluating them
-        raises: the include task's own failure (include_failed)."""
+        for each loop item (or the one run) whose ``when`` holds (none: a skipped result is
+        registered). Raises what evaluating them raises: the include task's own failure
+        (include_failed)."""
         scope = self.scope(task, extra)
         where = f"task field 'when' ({task.origin})"
         try:
@@ -262,8 +263,14 @@ class TaskRunner:
             item_extra = dict(extra or {}) | layer
             item_scope = scope.child(item_extra) if item_extra else scope
             if all(item_scope.condition(c, where) for c in task.when):
-                calls.append((item_extra, {k: item_scope.template(v, f"task field '{k}' ({task.origin})")
-                                           for k, v in task.args.items()}))
+                args = {k: item_scope.template(v, f"task field '{k}' ({task.origin})")
+                        for k, v in task.args.items()}
+                calls.append((item_extra, {k: v for k, v in args.items() if v != OMIT}))
+        if not calls and task.register:  # skipped: registered as a skipped task's result
+            skipped = dict(_SKIPPED_BY_WHEN)
+            self.host.runtime_vars[task.register] = skipped if not items or items == [None] else {
+                "results": [skipped for _ in items], "skipped": True, "changed": False,
+                "msg": "All items skipped"}
         return calls
 
     def include_failed(self, task: Task, err: ProvisionError, extra: dict[str, Any] | None) -> TaskResult:
