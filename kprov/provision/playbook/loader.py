@@ -289,11 +289,25 @@ class PlaybookLoader:
         if args.get("apply"):  # a block around the included tasks (TaskInclude.build_parent_block)
             inner = self._inherit(inner, args["apply"], task.origin)
         if not as_handlers:
-            return self.items(_list(load_yaml_file(file)), inner, str(file))
+            return self._resolved(self.items(_list(load_yaml_file(file)), inner, str(file)))
         try:
             return list(self.handlers(_list(load_yaml_file(file)), inner, str(file)))
         except PlaybookError as err:
             raise RunParseError(str(err)) from err
+
+    def _resolved(self, items: list[Item]) -> list[Item]:
+        """An included file's tasks, whose collection actions ansible-core resolves as it loads
+        the file: one that no collection has is its parser error, which ends the run (a block's
+        rescue never sees it). kprov defers such names to run time elsewhere."""
+        for item in items:
+            if isinstance(item, Block):
+                self._resolved([*item.block, *item.rescue, *item.always])
+            elif (item.action.count(".") >= 2 and "{{" not in item.action and item.action not in self.known
+                  and not item.action.startswith("ansible.") and not self._resolvable(item.action)):
+                raise RunParseError(f"{item.origin}: couldn't resolve module/action '{item.action}'. "
+                                    "This often indicates a misspelling, missing collection, or "
+                                    "incorrect module path.")
+        return items
 
     def handlers(self, data: list[Any], scope: Scope, source: str) -> list[Task]:
         """A handlers list, refusing what ansible-core refuses at load: a role include, a flush, a
