@@ -23,7 +23,7 @@ from kprov.provision.errors import PlaybookError, ProvisionError, RunParseError
 from kprov.provision.modules.protocol.locate import Locator, collection_roots, default_library_dirs
 from kprov.provision.playbook.argspec import validation_task
 from kprov.provision.playbook.model import EXTENDED_KEYWORDS, Block, Item, Play, Playbook, Role, Scope, Task
-from kprov.provision.playbook.tasks import parse_task, tag_list
+from kprov.provision.playbook.tasks import normalize_action, parse_task, tag_list
 from kprov.provision.roles.loader import RoleFinder, argument_specs, role_file
 from kprov.provision.template_filters import to_bool
 from kprov.provision.yamlfile import load_yaml_file, origin_of
@@ -89,10 +89,13 @@ def _known_modules() -> frozenset[str]:
 _ROLE_FILE_ARGS = ("tasks_from", "vars_from", "defaults_from", "handlers_from")
 
 
-def _check_include_args(action: str, args: Mapping[str, Any], where: str) -> None:
+def _check_include_args(action: str, args: Mapping[str, Any], where: str, written: str) -> None:
     """What ansible-core refuses in an include's or import's arguments when the task loads
     (TaskInclude.check_options, IncludeRole.load; for the dynamic includes too: the play never
-    starts): ``apply`` other than a mapping or on an import, a role's ``*_from`` not a string."""
+    starts): a task file not named (the action as written), ``apply`` other than a mapping or
+    on an import, a role's ``*_from`` not a string."""
+    if action in ("include_tasks", "import_tasks") and not (args.get("_raw_params") or args.get("file")):
+        raise PlaybookError(f"{where}: No file specified for {written}")
     apply = args.get("apply")
     if apply and action not in ("include_tasks", "include_role"):
         raise PlaybookError(f"{where}: Invalid options for {action}: apply")
@@ -263,7 +266,8 @@ class PlaybookLoader:
             ]
         task = self._number(parse_task(data, scope, self.known, source, self._resolvable))
         if task.action in ("include_tasks", "include_role", "import_tasks", "import_role"):
-            _check_include_args(task.action, task.args, where)
+            written = next((k for k in data if normalize_action(k) == task.action), task.action)
+            _check_include_args(task.action, task.args, where, written)
         if task.action in ("import_tasks", "import_role"):  # names templated at load
             layers = [*scope.static_vars, *scope.vars, task.vars]
             task.args = {k: self.static_text(v, layers, where) for k, v in task.args.items()}
@@ -289,7 +293,10 @@ class PlaybookLoader:
         if args.get("apply"):  # a block around the included tasks (TaskInclude.build_parent_block)
             inner = self._inherit(inner, args["apply"], task.origin)
         if not as_handlers:
-            return self._resolved(self.items(_list(load_yaml_file(file)), inner, str(file)))
+            try:
+                return self._resolved(self.items(_list(load_yaml_file(file)), inner, str(file)))
+            except PlaybookError as err:  # the included file's parser error ends the run
+                raise err if isinstance(err, RunParseError) else RunParseError(str(err)) from err
         try:
             return list(self.handlers(_list(load_yaml_file(file)), inner, str(file)))
         except PlaybookError as err:
