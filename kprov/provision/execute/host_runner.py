@@ -45,6 +45,7 @@ from kprov.provision.execute.results import TaskResult
 from kprov.provision.execute.sync import RUN_ERROR, is_sync_point, share_once
 from kprov.provision.execute.tags import expand_tags, tags_selected
 from kprov.provision.execute.task.runner import TaskRunner
+from kprov.provision.execute.variables import host_scope
 from kprov.provision.modules.base import ProbeKey
 from kprov.provision.playbook.model import Block, Item, Role, Task
 from kprov.provision.template_filters import to_bool
@@ -91,12 +92,16 @@ class HostRunner:
         return self.run.options.force_handlers if keyword is None else to_bool(keyword)
 
     def _report_facts_gathered(self) -> None:
-        """Gathered facts reported ok per host in every play that gathers, as Ansible's implicit
-        task (kprov gathers once, on connect; a host whose gathering failed is not here)."""
-        if not (self.pctx.play.gather_facts and self.host.facts):
+        """Gathered facts reported per host in every play that gathers, as Ansible's implicit task
+        (kprov gathers once, on connect; a host whose gathering failed is not here): ok, or
+        skipped where the play's import_playbook ``when`` is false."""
+        play = self.pctx.play
+        if not (play.gather_facts and self.host.facts):
             return
-        result = TaskResult(host=self.host.name, task="Gathering Facts", action="gather_facts", status="ok",
-                            play=self.pctx.play.name)
+        scope = host_scope(self.run, self.pctx, self.host)
+        held = all(scope.condition(c, f"import_playbook when ({play.name})") for c in play.included_when)
+        result = TaskResult(host=self.host.name, task="Gathering Facts", action="gather_facts",
+                            status="ok" if held else "skipped", play=play.name)
         self.run.report.record(result)
         self.run.observer.task_done(result)
 
@@ -350,9 +355,8 @@ class HostRunner:
                     # the include_role task's own ``vars`` hold for every task of the role, its
                     # nested includes too, as an include_tasks' do (ansible-core: the include's
                     # vars are its block's, which the role's blocks inherit)
-                    role_scope = dataclasses.replace(
-                        task.include_scope(), vars=(*task.scope.vars, dict(task.vars))
-                    )
+                    role_scope = dataclasses.replace(task.include_scope(),
+                                                     vars=(*task.scope.vars, dict(task.vars)))
                     found: list[Role] = []
                     loaded = loader.role_items(args, role_scope, None, None, task.origin, found)
                     if to_bool(args.get("public", False)):
@@ -369,9 +373,8 @@ class HostRunner:
             self.pctx.sync.abort(RUN_ERROR + str(err))
             return "ended"
         except UndefinedVariableError as err:
-            return self._fail_include(
-                task, str(UndefinedVariableError(err.variable, err.template, task.title))
-            )
+            named = UndefinedVariableError(err.variable, err.template, task.title)
+            return self._fail_include(task, str(named))
         except ProvisionError as err:
             return self._fail_include(task, f"task '{task.title}': {err}")
         return "ok"
@@ -388,15 +391,8 @@ class HostRunner:
         return self._fail(task.title, task.action, msg, task.origin)
 
     def _fail(self, title: str, action: str, msg: str, origin: str) -> Outcome:
-        result = TaskResult(
-            host=self.host.name,
-            task=title,
-            action=action,
-            status="failed",
-            msg=msg,
-            origin=origin,
-            play=self.pctx.play.name,
-        )
+        result = TaskResult(host=self.host.name, task=title, action=action, status="failed", msg=msg,
+                            origin=origin, play=self.pctx.play.name)
         self.run.report.record(result)
         self.run.observer.task_done(result)
         self.host.failed = True

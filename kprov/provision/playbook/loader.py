@@ -211,6 +211,7 @@ class PlaybookLoader:
             force_handlers=data.get("force_handlers"),
             max_fail_percentage=data.get("max_fail_percentage"),
             gather_facts=bool(data.get("gather_facts", True)),
+            included_when=when,
             check_mode=data.get("check_mode"),
             tags=[str(t) for t in _list(data.get("tags"))],
         )

@@ -168,6 +168,7 @@ class Play:
     force_handlers: Any = None  # None: as --force-handlers says
     max_fail_percentage: float | None = None
     gather_facts: bool = True
+    included_when: tuple[Any, ...] = ()  # an import_playbook's when: also its gathering's (PlayIterator)
     check_mode: bool | None = None
     tags: list[str] = field(default_factory=list)
 
