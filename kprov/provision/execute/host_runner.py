@@ -94,9 +94,10 @@ class HostRunner:
     def _report_facts_gathered(self) -> None:
         """Gathered facts reported per host in every play that gathers, as Ansible's implicit task
         (kprov gathers once, on connect; a host whose gathering failed is not here): ok, or
-        skipped where the play's import_playbook ``when`` is false."""
-        play = self.pctx.play
-        if not (play.gather_facts and self.host.facts):
+        skipped where the play's import_playbook ``when`` is false; tagged ``always`` and the play's tags."""
+        play, opts = self.pctx.play, self.run.options
+        if not (play.gather_facts and self.host.facts and tags_selected(["always", *play.tags], opts.tags,
+                                                                        opts.skip_tags)):
             return
         scope = host_scope(self.run, self.pctx, self.host)
         held = all(scope.condition(c, f"import_playbook when ({play.name})") for c in play.included_when)
