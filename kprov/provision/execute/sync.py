@@ -101,6 +101,7 @@ def _template_source(task: Task, find_file: Callable[[Task, str, str], Path]) ->
 class _OnceSlot:
     done: threading.Event = field(default_factory=threading.Event)
     value: Any = None
+    aside: set[str] = field(default_factory=set)  # hosts out of the barrier until it is done
 
 
 class BatchSync:
@@ -200,33 +201,30 @@ class BatchSync:
     ) -> tuple[bool, Any]:
         """Run ``action`` on the first released host; others get its value. Returns (ran_here, value).
         ``aside``: the others leave the batch's barrier while they wait (a run_once include: the
-        first host meets sync points inside it, which must not wait for them)."""
+        first host meets sync points inside it, which must not wait for them); they are back in
+        it before the first host goes on, so its next sync point waits for them again."""
         with self._cond:
             slot = self._once.setdefault((generation, uid), _OnceSlot())
         if host == released[0]:
             try:
                 slot.value = action()
             finally:
-                slot.done.set()
+                with self._cond:
+                    self._live |= slot.aside
+                    slot.aside.clear()
+                    slot.done.set()
             return True, slot.value
         # Waiting for the first host must not hold a fork slot: with fewer forks than hosts,
         # the first host may itself be waiting for a slot to run the action.
         self._slots.release()
         if aside:
-            self._stand(host, aside=True)
+            with self._cond:
+                if not slot.done.is_set() and host in self._live:
+                    self._live.discard(host)
+                    slot.aside.add(host)
+                    self._maybe_release()
         try:
             slot.done.wait()
         finally:
-            if aside:
-                self._stand(host, aside=False)
             self._slots.acquire()
         return False, slot.value
-
-    def _stand(self, host: str, aside: bool) -> None:
-        """Leave the barrier (as a finished host) or come back to it."""
-        with self._cond:
-            if aside:
-                self._live.discard(host)
-                self._maybe_release()
-            else:
-                self._live.add(host)
