@@ -55,7 +55,7 @@ from kprov.provision.execute.task.keywords import keyword_failure, render_flags
 from kprov.provision.execute.task.loops import item_layers, labelled, loop_items, loop_outcome
 from kprov.provision.execute.task.module_defaults import defaults_for
 from kprov.provision.execute.task.protocol_fallback import protocol_module
-from kprov.provision.execute.task.report import bool_keyword, inject_facts, task_result
+from kprov.provision.execute.task.report import inject_facts, task_result
 from kprov.provision.execute.task.setup import HostUnreachable, TaskSetup
 from kprov.provision.execute.variables import task_scope
 from kprov.provision.modules.base import (
@@ -134,7 +134,7 @@ class TaskRunner:
                     task, flags.error, lambda: self._when(task, self.scope(task, extra)), _SKIPPED_BY_WHEN))
         except HostUnreachable as err:
             self.host.probes.invalidate()
-            if not bool_keyword(task.ignore_unreachable):
+            if not flags.ignore_unreachable:
                 self.host.unreachable = True
                 self.host.error = str(err)
             status, registered = "unreachable", {"unreachable": True, "msg": str(err), "changed": False}
