@@ -151,8 +151,9 @@ class HostRunner:
         return outcome
 
     def task(self, task: Task, extra: dict[str, Any] | None) -> Outcome:
-        opts, runs = self.run.options, self.role_runs
-        if not tags_selected(self._tags(task, extra), opts.tags, opts.skip_tags) or runs.passes_over(task):
+        opts, runs = self.run.options, self.role_runs  # a handler's tasks are never passed over
+        if not tags_selected(self._tags(task, extra), opts.tags, opts.skip_tags) or (
+                not self._in_handler and runs.passes_over(task)):
             return "ok"
         if task.action == "meta":
             return self.meta(task, extra)
