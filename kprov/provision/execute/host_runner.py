@@ -44,6 +44,7 @@ from kprov.provision.execute.pending import (
 from kprov.provision.execute.results import TaskResult
 from kprov.provision.execute.sync import RUN_ERROR, is_sync_point, share_once
 from kprov.provision.execute.tags import expand_tags, tags_selected
+from kprov.provision.execute.task.include_run import include_calls, include_failed
 from kprov.provision.execute.task.runner import TaskRunner
 from kprov.provision.execute.variables import host_scope
 from kprov.provision.modules.base import ProbeKey
@@ -346,9 +347,9 @@ class HostRunner:
         loader = self.run.loader
         assert loader is not None, "a run with plays needs a PlaybookLoader"
         try:
-            calls = self.tasks.include_calls(task, extra)
+            calls = include_calls(self.tasks, task, extra)
         except ProvisionError as err:
-            return self._after(task, self.tasks.include_failed(task, err, extra))
+            return self._after(task, include_failed(self.tasks, task, err, extra))
         try:
             for item_extra, args in calls:
                 if task.action == "include_tasks":

@@ -3,21 +3,19 @@
 Order, as in Ansible: ``when`` (per loop item when there is a loop) -> template the args ->
 run (``until``/``retries``/``delay``; each attempt's ``changed_when`` / ``failed_when``
 before its ``until``, execute.task.conditions; the result is visible under the ``register``
-name, else as ``result``) -> register -> notify. Check mode and
-diff come from the task, else the play, else the command line. Errors of templating, bad
-arguments and module exceptions make the task *failed* with a message naming the task;
-a lost session makes the host *unreachable*.
+name, else as ``result``) -> register -> notify. Check mode and diff come from the task,
+else the play, else the command line. Errors of templating, bad arguments and module
+exceptions make the task *failed* with a message naming the task; a lost session makes the
+host *unreachable*.
 
 Modules read the host through its probe cache (execute.probecache): ``predict`` gives the
 probes a task's module declares (for the look-ahead; execute.probe_plan), ``prefetch`` reads
 them in one round trip, and ``settle`` drops the cache after a task that may have changed the
-host. The loop (execute.task_loops), the module's session and context (execute.task_setup)
-and the reported result (execute.task_report) live beside this module. Tasks
-with ``until`` (each attempt must see the host anew) and delegated tasks read no cache,
-except a query's first attempt (``is_query``: a health poll declared changeless): it may
-be read ahead, and when that result does not meet ``until`` the next attempt asks the host
-at once.
-"""
+host. The loop, the module's session and context, the reported result, a delegated run's
+variables and an include's own run live beside this module. Tasks with ``until`` (each
+attempt must see the host anew) and delegated tasks read no cache, except a query's first
+attempt (``is_query``: a health poll declared changeless): it may be read ahead, and when
+that result does not meet ``until`` the next attempt asks the host at once."""
 
 from __future__ import annotations
 
@@ -51,6 +49,7 @@ from kprov.provision.execute.results import Status, TaskResult
 from kprov.provision.execute.sync import run_once_here
 from kprov.provision.execute.task.conditions import apply_conditions, attempt_budget
 from kprov.provision.execute.task.delegation import delegated_scope
+from kprov.provision.execute.task.include_run import SKIPPED_BY_WHEN
 from kprov.provision.execute.task.keywords import keyword_failure, render_flags
 from kprov.provision.execute.task.loops import item_layers, labelled, loop_items, loop_outcome
 from kprov.provision.execute.task.module_defaults import defaults_for
@@ -73,15 +72,11 @@ from kprov.provision.templates import OMIT, VarScope
 
 __all__ = ["TaskRunner"]
 
-Vars = dict[str, Any]
-
 # with_<lookup> loops (with_dict, with_list are lookups in ansible-core): their errors fail the task
 _WITH_LOOKUPS = frozenset({"__lookup__", "__dict2items__", "__list__"})
 _OWN_FACT_ACTIONS = ("set_fact", "include_vars")  # they set variables themselves
 DEFAULT_POLL_S = 15  # Ansible's default ``poll`` for an ``async`` task
-# A task whose ``when`` is false: Ansible's registered result.
-_SKIPPED_BY_WHEN = MappingProxyType({"changed": False, "skipped": True,
-                                     "skip_reason": "Conditional result was False"})
+_SKIPPED_BY_WHEN = MappingProxyType(SKIPPED_BY_WHEN)  # a task whose ``when`` is false: its registered result
 
 
 def _async_dir(scope: VarScope) -> str:
@@ -181,7 +176,7 @@ class TaskRunner:
     def _execute(self, task: Task, extra: dict[str, Any] | None) -> tuple[Status, dict[str, Any]]:
         scope = self.scope(task, extra)
         if task.loop is None:
-            scope = self._delegated(task, scope)
+            scope = delegated_scope(self.run, self.pctx, self.host, task, scope)
             if not self._when(task, scope):
                 return "skipped", dict(_SKIPPED_BY_WHEN)
             return self._once(task, scope)
@@ -238,55 +233,9 @@ class TaskRunner:
 
     def _item_scopes(self, task: Task, scope: VarScope, items: list[Any]) -> list[VarScope | None]:
         """Each loop item's scope (None: its ``when`` is false)."""
-        item_scopes = [self._delegated(task, scope.child(layer)) for layer in item_layers(task, scope, items)]
-        return [item_scope if self._when(task, item_scope) else None for item_scope in item_scopes]
-
-    def _delegated(self, task: Task, scope: VarScope) -> VarScope:
-        """A run's scope with ``ansible_delegated_vars`` (delegated tasks; execute.task.delegation)."""
-        return delegated_scope(self.run, self.pctx, self.host, task, scope)
-
-    def include_calls(self, task: Task, extra: dict[str, Any] | None) -> list[tuple[Vars, Vars]]:
-        """An include's runs on this host: (the item's variables, its templated arguments)
-        for each loop item (or the one run) whose ``when`` holds (none: a skipped result is
-        registered). Raises what evaluating them raises: the include task's own failure
-        (include_failed)."""
-        scope = self.scope(task, extra)
-        where = f"task field 'when' ({task.origin})"
-        try:
-            items = loop_items(task, scope) if task.loop is not None else [None]
-        except UndefinedVariableError as loop_error:  # ansible-core's order (TaskRunner._execute)
-            self.raise_unless_skipped(task, scope, loop_error)
-            items = []
-        calls: list[tuple[Vars, Vars]] = []
-        # an included loop's items see loop_var, index_var and ansible_loop as a task's do
-        for layer in item_layers(task, scope, items) if task.loop is not None else [{}]:
-            item_extra = dict(extra or {}) | layer
-            item_scope = scope.child(item_extra) if item_extra else scope
-            if all(item_scope.condition(c, where) for c in task.when):
-                args = {k: item_scope.template(v, f"task field '{k}' ({task.origin})")
-                        for k, v in task.args.items()}
-                calls.append((item_extra, {k: v for k, v in args.items() if v != OMIT}))
-        if not calls and task.register:  # skipped: registered as a skipped task's result
-            skipped = dict(_SKIPPED_BY_WHEN)
-            self.host.runtime_vars[task.register] = skipped if not items or items == [None] else {
-                "results": [skipped for _ in items], "skipped": True, "changed": False,
-                "msg": "All items skipped"}
-        return calls
-
-    def include_failed(self, task: Task, err: ProvisionError, extra: dict[str, Any] | None) -> TaskResult:
-        """The failed result of an include whose ``when``, loop or arguments could not be
-        evaluated, with its ``ignore_errors`` rendered and registered under ``register``."""
-        if isinstance(err, UndefinedVariableError):
-            msg = str(UndefinedVariableError(err.variable, err.template, task.title))
-        else:
-            msg = f"task '{task.title}': {err}"
-        registered = {"failed": True, "msg": msg, "changed": False}
-        flags = render_flags(task, lambda: self.scope(task, extra))
-        if task.register:
-            self.host.registered.add(task.register)
-            self.host.runtime_vars[task.register] = registered
-        return task_result(task, "failed", registered, 0.0, host=self.host.name, play=self.pctx.play.name,
-                           title=self.title(task, extra), flags=flags)
+        scopes = [delegated_scope(self.run, self.pctx, self.host, task, scope.child(layer))
+                  for layer in item_layers(task, scope, items)]
+        return [item_scope if self._when(task, item_scope) else None for item_scope in scopes]
 
     def run_once(self, task: Task, extra: dict[str, Any] | None) -> bool:
         return run_once_here(task, lambda: self.scope(task, extra))  # execute.sync
