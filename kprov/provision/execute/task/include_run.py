@@ -17,18 +17,16 @@ from kprov.provision.errors import ProvisionError, UndefinedVariableError
 from kprov.provision.execute.results import TaskResult
 from kprov.provision.execute.task.keywords import render_flags
 from kprov.provision.execute.task.loops import item_layers, loop_items
-from kprov.provision.execute.task.report import task_result
+from kprov.provision.execute.task.report import SKIPPED_BY_WHEN, task_result
 from kprov.provision.playbook.model import Task
 from kprov.provision.templates import OMIT
 
 if TYPE_CHECKING:
     from kprov.provision.execute.task.runner import TaskRunner
 
-__all__ = ["SKIPPED_BY_WHEN", "include_calls", "include_failed"]
+__all__ = ["include_calls", "include_failed"]
 
 Vars = dict[str, Any]
-# Ansible's registered result of a task whose ``when`` is false
-SKIPPED_BY_WHEN = {"changed": False, "skipped": True, "skip_reason": "Conditional result was False"}
 
 
 def include_calls(runner: TaskRunner, task: Task, extra: Vars | None) -> list[tuple[Vars, Vars]]:

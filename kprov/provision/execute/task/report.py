@@ -18,7 +18,10 @@ from kprov.provision.facts.names import fact_key
 from kprov.provision.playbook.model import Task
 from kprov.provision.redact import SECRET_DIFF, is_secret_file, redact_data, redact_text
 
-__all__ = ["diff_entries", "inject_facts", "loop_results", "safe_diff", "task_result"]
+__all__ = ["SKIPPED_BY_WHEN", "diff_entries", "inject_facts", "loop_results", "safe_diff", "task_result"]
+
+# Ansible's registered result of a task whose ``when`` is false
+SKIPPED_BY_WHEN = {"changed": False, "skipped": True, "skip_reason": "Conditional result was False"}
 
 
 def _no_scope() -> Any:

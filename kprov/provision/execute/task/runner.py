@@ -49,12 +49,11 @@ from kprov.provision.execute.results import Status, TaskResult
 from kprov.provision.execute.sync import run_once_here
 from kprov.provision.execute.task.conditions import apply_conditions, attempt_budget
 from kprov.provision.execute.task.delegation import delegated_scope
-from kprov.provision.execute.task.include_run import SKIPPED_BY_WHEN
 from kprov.provision.execute.task.keywords import keyword_failure, render_flags
 from kprov.provision.execute.task.loops import item_layers, labelled, loop_items, loop_outcome
 from kprov.provision.execute.task.module_defaults import defaults_for
 from kprov.provision.execute.task.protocol_fallback import protocol_module
-from kprov.provision.execute.task.report import inject_facts, task_result
+from kprov.provision.execute.task.report import SKIPPED_BY_WHEN, inject_facts, task_result
 from kprov.provision.execute.task.setup import HostUnreachable, TaskSetup
 from kprov.provision.execute.variables import task_scope
 from kprov.provision.modules.base import (
