@@ -18,7 +18,11 @@ Effects: ``end_host`` ends the play for this host; ``end_play`` for every host o
 hosts (``set_fact`` variables stay, as Ansible's non-cacheable facts do);
 ``clear_host_errors`` makes the play's failed or unreachable hosts live again for the plays
 that follow; ``flush_handlers`` runs the notified handlers; ``reset_connection`` starts a new
-session; ``refresh_inventory`` is a no-op (kprov's inventory sources are read once).
+session; ``refresh_inventory`` is a no-op (kprov's inventory sources are read once);
+``role_complete``, which the loader adds after each role invocation (never printed), marks
+the invocation completed on a host that reached one of its tasks (:class:`RoleRuns`: a later
+equal invocation whose ``allow_duplicates`` is false is passed over there; ``end_role``
+stops at it).
 
 A meta handler runs here too. What ansible-playbook prints of a meta task -- its banner,
 ``META: <msg>`` at -vv and a false ``when``'s ``skipping:`` line, in ``_execute_meta``'s words

@@ -20,7 +20,9 @@ met in the same way, so a rescue that runs on every host fails every host in tur
 
 At most ``forks`` hosts run at once; a host waiting at a sync point gives its slot away.
 ``run_once``: of the hosts released together at that task, the first in batch order runs it
-and the others take its result.
+and the others take its result; its ``register`` and set_fact facts reach every host of the
+batch but the unreachable (``share_once``). A run_once include runs on the first host only,
+the others waiting outside the barrier until it is done.
 """
 
 from __future__ import annotations

@@ -2,10 +2,11 @@
 
 magic vars (inventory_hostname, groups, hostvars, ...) > extra vars (-e) > include params
 (include_tasks vars, inner first) > role params >
-set_fact / registered (raw) > include_vars > task vars > block / include vars (inner first) > role vars
-(the task's role chain, then the play's other roles) > play vars > facts (``ansible_facts``
-and ``ansible_<fact>``, raw) > inventory vars (group/host precedence, see inventory.model) >
-role defaults (the task's role chain, then the play's other roles).
+set_fact / registered (raw) > include_vars > task vars > block / include vars (inner first) >
+role vars (the task's role chain, then the roles ``include_role: {public: true}`` added, the
+last first, then the play's other roles) > play vars > facts (``ansible_facts`` and
+``ansible_<fact>``, raw) > inventory vars (group/host precedence, see inventory.model) >
+role defaults (in the role vars' order).
 
 ``hostvars[name]`` is the same stack without task-level layers, seen from that host.
 """
