@@ -15,13 +15,14 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from kprov.provision.errors import PlaybookError, ProvisionError, RunParseError
 from kprov.provision.modules.protocol.locate import Locator, collection_roots, default_library_dirs
 from kprov.provision.playbook.argspec import validation_task
+from kprov.provision.playbook.include_checks import check_include_args, resolved
 from kprov.provision.playbook.model import EXTENDED_KEYWORDS, Block, Item, Play, Playbook, Role, Scope, Task
 from kprov.provision.playbook.tasks import normalize_action, parse_task, tag_list
 from kprov.provision.roles.loader import RoleFinder, argument_specs, role_file
@@ -84,26 +85,6 @@ def _known_modules() -> frozenset[str]:
     from kprov.provision.modules.registry import known_module_names
 
     return frozenset(known_module_names())
-
-
-_ROLE_FILE_ARGS = ("tasks_from", "vars_from", "defaults_from", "handlers_from")
-
-
-def _check_include_args(action: str, args: Mapping[str, Any], where: str, written: str) -> None:
-    """What ansible-core refuses in an include's or import's arguments when the task loads
-    (TaskInclude.check_options, IncludeRole.load; for the dynamic includes too: the play never
-    starts): a task file not named (the action as written), ``apply`` other than a mapping or
-    on an import, a role's ``*_from`` not a string."""
-    if action in ("include_tasks", "import_tasks") and not (args.get("_raw_params") or args.get("file")):
-        raise PlaybookError(f"{where}: No file specified for {written}")
-    apply = args.get("apply")
-    if apply and action not in ("include_tasks", "include_role"):
-        raise PlaybookError(f"{where}: Invalid options for {action}: apply")
-    if apply is not None and not isinstance(apply, dict):
-        raise PlaybookError(f"{where}: Expected a dict for apply but got {type(apply)} instead")
-    for key in _ROLE_FILE_ARGS if action in ("include_role", "import_role") else ():
-        if key in args and not isinstance(args[key], str):
-            raise PlaybookError(f"{where}: Expected a string for {key} but got {type(args[key])} instead")
 
 
 class PlaybookLoader:
@@ -268,7 +249,7 @@ class PlaybookLoader:
         task = self._number(parse_task(data, scope, self.known, source, self._resolvable))
         if task.action in ("include_tasks", "include_role", "import_tasks", "import_role"):
             written = next((k for k in data if normalize_action(k) == task.action), task.action)
-            _check_include_args(task.action, task.args, where, written)
+            check_include_args(task.action, task.args, where, written)
         if task.action in ("import_tasks", "import_role"):  # names templated at load
             layers = [*scope.static_vars, *scope.vars, task.vars]
             task.args = {k: self.static_text(v, layers, where) for k, v in task.args.items()}
@@ -295,27 +276,14 @@ class PlaybookLoader:
             inner = self._inherit(inner, args["apply"], task.origin)
         if not as_handlers:
             try:
-                return self._resolved(self.items(_list(load_yaml_file(file)), inner, str(file)))
+                loaded = self.items(_list(load_yaml_file(file)), inner, str(file))
+                return resolved(loaded, self.known, self._resolvable)
             except PlaybookError as err:  # the included file's parser error ends the run
                 raise err if isinstance(err, RunParseError) else RunParseError(str(err)) from err
         try:
             return list(self.handlers(_list(load_yaml_file(file)), inner, str(file)))
         except PlaybookError as err:
             raise RunParseError(str(err)) from err
-
-    def _resolved(self, items: list[Item]) -> list[Item]:
-        """An included file's tasks, whose collection actions ansible-core resolves as it loads
-        the file: one that no collection has is its parser error, which ends the run (a block's
-        rescue never sees it). kprov defers such names to run time elsewhere."""
-        for item in items:
-            if isinstance(item, Block):
-                self._resolved([*item.block, *item.rescue, *item.always])
-            elif (item.action.count(".") >= 2 and "{{" not in item.action and item.action not in self.known
-                  and not item.action.startswith("ansible.") and not self._resolvable(item.action)):
-                raise RunParseError(f"{item.origin}: couldn't resolve module/action '{item.action}'. "
-                                    "This often indicates a misspelling, missing collection, or "
-                                    "incorrect module path.")
-        return items
 
     def handlers(self, data: list[Any], scope: Scope, source: str) -> list[Task]:
         """A handlers list, refusing what ansible-core refuses at load: a role include, a flush, a
@@ -338,15 +306,9 @@ class PlaybookLoader:
         return flat
 
     # -- roles -----------------------------------------------------------------------------
-    def role_items(
-        self,
-        ref: dict[str, Any],
-        scope: Scope,
-        play: Play | None,
-        seen: set[tuple[str, str]] | None,
-        where: str,
-        found: list[Role] | None = None,
-    ) -> list[Item]:
+    def role_items(self, ref: dict[str, Any], scope: Scope, play: Play | None,
+                   seen: set[tuple[str, str]] | None, where: str,
+                   found: list[Role] | None = None) -> list[Item]:
         """A role's tasks (dependencies first) as items; its handlers join ``play`` (or scope role).
         ``found`` gets the role (with its ``vars_from``/``defaults_from`` variables)."""
         ref = dict(ref)
@@ -415,16 +377,19 @@ class PlaybookLoader:
             items += self.items(_list(load_yaml_file(tasks_file)), inner, str(tasks_file))
         items.append(self._implicit_meta("role_complete", inner, where))  # marks the invocation done
         if play is not None:
-            if role not in play.roles:
-                play.roles.append(role)
-            handlers_file = role_file(role.path, "handlers", handlers_from)
-            if handlers_file is not None and not any(h.scope.role is role for h in play.handlers):
-                # a handlers file's imports resolve from its own folder first
-                handler_scope = dataclasses.replace(inner, when=(), tags=(), base_dir=handlers_file.parent)
-                play.handlers += self.handlers(
-                    _list(load_yaml_file(handlers_file)), handler_scope, str(handlers_file)
-                )
+            self._join_play(play, role, inner, handlers_from)
         return items
+
+    def _join_play(self, play: Play, role: Role, inner: Scope, handlers_from: str) -> None:
+        """A play's role (or static import): its vars and defaults, its handlers (once)."""
+        if role not in play.roles:
+            play.roles.append(role)
+        handlers_file = role_file(role.path, "handlers", handlers_from)
+        if handlers_file is not None and not any(h.scope.role is role for h in play.handlers):
+            # a handlers file's imports resolve from its own folder first
+            handler_scope = dataclasses.replace(inner, when=(), tags=(), base_dir=handlers_file.parent)
+            listed = _list(load_yaml_file(handlers_file))
+            play.handlers += self.handlers(listed, handler_scope, str(handlers_file))
 
     def role_handlers(self, role: Role, scope: Scope, handlers_from: str = "main") -> list[Task]:
         handlers_file = role_file(role.path, "handlers", handlers_from)
