@@ -26,6 +26,7 @@ import os
 import re
 import threading
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from kprov.provision.execute.results import HostStats, RunReport, TaskResult
@@ -170,12 +171,30 @@ _LOCATED = re.compile(r"(?P<file>[^\s:][^:]*):(?P<line>\d+)(?::\d+)?: (?P<msg>.+
 
 def load_error_lines(message: str) -> list[str]:
     """A playbook that cannot be loaded, as ansible-playbook reports it on stderr:
-    ``ERROR! <message>``, then where it is (kprov's ``file:line: `` prefix moved behind)."""
+    ``ERROR! <message>``, then where it is (kprov's ``file:line: `` prefix moved behind) and,
+    when the file can be read, the offending line after the one before it with an arrow at
+    its column, in AnsibleError's words (``_get_extended_error``). kprov's origins name the
+    line of a mapping: its column is where that line's first key starts."""
     located = _LOCATED.fullmatch(message)
     if located is None:
         return [f"ERROR! {redact_text(message)}"]
     text = redact_text(located["msg"])
-    return [f"ERROR! {text}", "", f"The error appears to be in '{located['file']}': line {located['line']}"]
+    where = f"The error appears to be in '{located['file']}': line {located['line']}"
+    try:
+        lines = Path(located["file"]).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return [f"ERROR! {text}", "", where]
+    index = min(int(located["line"]), len(lines)) - 1
+    while index > 0 and not lines[index].strip():  # as ansible-core: back to a line with text
+        index -= 1
+    if index < 0:
+        return [f"ERROR! {text}", "", where]
+    target = lines[index]
+    column = len(target) - len(target.lstrip(" -")) + 1
+    previous = lines[index - 1].rstrip() if index > 0 else ""
+    return [f"ERROR! {text}", "", f"{where}, column {column}, but may",
+            "be elsewhere in the file depending on the exact syntax problem.", "",
+            "The offending line appears to be:", "", previous, target.rstrip(), " " * (column - 1) + "^ here"]
 
 
 def task_kind(result: TaskResult) -> str:

@@ -27,7 +27,7 @@ from kprov.provision.modules.base import ModuleResult, file_digest
 from kprov.provision.modules.commands.detached import Finisher
 from kprov.provision.modules.protocol.pack import ModulePack
 from kprov.provision.playbook.loader import PlaybookLoader
-from kprov.provision.playbook.model import Play, Task
+from kprov.provision.playbook.model import Play, Role, Task
 from kprov.provision.templates import TemplateEngine
 
 __all__ = ["HostState", "PlayContext", "RunContext", "RunOptions"]
@@ -189,8 +189,17 @@ class PlayContext:
     # per host: handler name -> why it was notified (the changed tasks and their files)
     why: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     sync_tasks: dict[int, bool] = field(default_factory=dict)  # task uid -> needs a sync point
+    # roles an ``include_role`` with ``public: true`` loaded: their vars and defaults are the
+    # rest of the play's, every host's (ansible-core appends them to the play's roles)
+    public_roles: list[Role] = field(default_factory=list)
     throttles: dict[int, threading.Semaphore] = field(default_factory=dict)  # task uid -> its throttle
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def publish(self, role: Role) -> None:
+        """An included public role's vars and defaults join the play's, for every host."""
+        with self.lock:
+            if all(role is not r for r in self.public_roles):
+                self.public_roles.append(role)
 
     def throttle(self, task: Task) -> threading.Semaphore | None:
         if not task.throttle:

@@ -32,7 +32,7 @@ from kprov.provision.execute.handler_search import (
     notify_names,
     search,
 )
-from kprov.provision.execute.meta import EndedRole, run_meta
+from kprov.provision.execute.meta import EndedRole, RoleRuns, run_meta
 from kprov.provision.execute.outcome import Outcome
 from kprov.provision.execute.pending import (
     clear_pending,
@@ -42,12 +42,13 @@ from kprov.provision.execute.pending import (
     queue_pending,
 )
 from kprov.provision.execute.results import TaskResult
-from kprov.provision.execute.sync import RUN_ERROR, is_sync_point
+from kprov.provision.execute.sync import RUN_ERROR, is_sync_point, share_once
 from kprov.provision.execute.tags import expand_tags, tags_selected
-from kprov.provision.execute.task.loops import item_layers, loop_items
+from kprov.provision.execute.task.include_run import include_calls, include_failed
 from kprov.provision.execute.task.runner import TaskRunner
+from kprov.provision.execute.variables import host_scope
 from kprov.provision.modules.base import ProbeKey
-from kprov.provision.playbook.model import Block, Item, Task
+from kprov.provision.playbook.model import Block, Item, Role, Task
 from kprov.provision.template_filters import to_bool
 
 __all__ = ["HostRunner", "notify_reason", "tags_selected"]
@@ -66,6 +67,7 @@ class HostRunner:
         self._rescue_uncounted = False  # forced by another host, or a handler's: a rescue counts none
         self._in_handler = False  # running what a handler's include loaded
         self.ended_role: EndedRole | None = None  # a ``meta: end_role`` passes over the rest of it
+        self.role_runs = RoleRuns()  # role invocations reached and completed (allow_duplicates)
 
     def run_play(self) -> Outcome:
         self._report_facts_gathered()
@@ -91,12 +93,17 @@ class HostRunner:
         return self.run.options.force_handlers if keyword is None else to_bool(keyword)
 
     def _report_facts_gathered(self) -> None:
-        """Gathered facts reported ok per host in every play that gathers, as Ansible's implicit
-        task (kprov gathers once, on connect; a host whose gathering failed is not here)."""
-        if not (self.pctx.play.gather_facts and self.host.facts):
+        """Gathered facts reported per host in every play that gathers, as Ansible's implicit task
+        (kprov gathers once, on connect; a host whose gathering failed is not here): ok, or
+        skipped where the play's import_playbook ``when`` is false; tagged ``always`` and the play's tags."""
+        play, opts = self.pctx.play, self.run.options
+        if not (play.gather_facts and self.host.facts and tags_selected(["always", *play.tags], opts.tags,
+                                                                        opts.skip_tags)):
             return
-        result = TaskResult(host=self.host.name, task="Gathering Facts", action="gather_facts", status="ok",
-                            play=self.pctx.play.name)
+        scope = host_scope(self.run, self.pctx, self.host)
+        held = all(scope.condition(c, f"import_playbook when ({play.name})") for c in play.included_when)
+        result = TaskResult(host=self.host.name, task="Gathering Facts", action="gather_facts",
+                            status="ok" if held else "skipped", play=play.name)
         self.run.report.record(result)
         self.run.observer.task_done(result)
 
@@ -145,12 +152,23 @@ class HostRunner:
         return outcome
 
     def task(self, task: Task, extra: dict[str, Any] | None) -> Outcome:
-        opts = self.run.options
-        if not tags_selected(self._tags(task, extra), opts.tags, opts.skip_tags):
+        opts, runs = self.run.options, self.role_runs  # a handler's tasks are never passed over
+        if not tags_selected(self._tags(task, extra), opts.tags, opts.skip_tags) or (
+                not self._in_handler and runs.passes_over(task)):
             return "ok"
         if task.action == "meta":
             return self.meta(task, extra)
         if task.action in ("include_tasks", "include_role"):
+            if task.run_once and self._needs_sync(task):
+                generation, released = self.pctx.sync.wait(self.host.name, task.uid)
+                if self.pctx.sync.aborted:
+                    return "ended"
+                if self._forced():
+                    return "failed"
+                if self.tasks.run_once(task, extra):  # the first host includes, the others wait (linear)
+                    ran, outcome = self.pctx.sync.run_once(self.host.name, task.uid, generation, released,
+                                                           lambda: self.include(task, extra), aside=True)
+                    return outcome if ran else "ok"
             return self.include(task, extra)
         if self._needs_sync(task):
             generation, released = self.pctx.sync.wait(self.host.name, task.uid)
@@ -164,6 +182,7 @@ class HostRunner:
                 )
                 if not ran:
                     return self._settle(task, self._adopt(task, result))
+                share_once(task, result.result, self.host.name, [self.run.hosts[h] for h in self.pctx.batch])
                 return self._settle(task, self._after(task, result))
         return self._settle(task, self._after(task, self._throttled(task, extra)))
 
@@ -198,11 +217,7 @@ class HostRunner:
             return self.tasks.execute(task, extra)
 
     def _adopt(self, task: Task, result: TaskResult) -> Outcome:
-        """Take the result of a run_once task that another host ran."""
-        if task.register:
-            self.host.runtime_vars[task.register] = result.result
-        if task.action == "set_fact":
-            self.host.runtime_vars.update(result.result.get("ansible_facts") or {})
+        """Take another host's run_once result (its register and facts: sync.share_once)."""
         if result.status == "changed":
             self._notify(task, result)
         return "ok"
@@ -325,53 +340,44 @@ class HostRunner:
             return self._fail(task.title, task.action, str(err), task.origin)
 
     def include(self, task: Task, extra: dict[str, Any] | None) -> Outcome:
+        """An include_tasks/include_role: per loop item, its ``when`` and arguments (their
+        errors are the include task's own failure, which ``ignore_errors`` may ignore and
+        ``register`` records, as ansible-core's TaskExecutor runs the include), then the file
+        or role loaded and run (a load error fails the host, as the strategy's)."""
         loader = self.run.loader
         assert loader is not None, "a run with plays needs a PlaybookLoader"
-        scope = self.tasks.scope(task, extra)
-        where = f"task field 'when' ({task.origin})"
         try:
-            try:
-                items = loop_items(task, scope) if task.loop is not None else [None]
-            except UndefinedVariableError as loop_error:  # ansible-core's order (TaskRunner._execute)
-                self.tasks.raise_unless_skipped(task, scope, loop_error)
-                items = []
-            included = 0
-            # an included loop's items see loop_var, index_var and ansible_loop as a task's do
-            for layer in item_layers(task, scope, items) if task.loop is not None else [{}]:
-                item_extra = dict(extra or {}) | layer
-                item_scope = scope.child(item_extra) if item_extra else scope
-                if not all(item_scope.condition(c, where) for c in task.when):
-                    continue
-                args = {
-                    k: item_scope.template(v, f"task field '{k}' ({task.origin})")
-                    for k, v in task.args.items()
-                }
+            calls = include_calls(self.tasks, task, extra)
+        except ProvisionError as err:
+            return self._after(task, include_failed(self.tasks, task, err, extra))
+        try:
+            for item_extra, args in calls:
                 if task.action == "include_tasks":
                     loaded = loader.include_tasks(task, args, as_handlers=self._in_handler)
                 else:
                     # the include_role task's own ``vars`` hold for every task of the role, its
                     # nested includes too, as an include_tasks' do (ansible-core: the include's
                     # vars are its block's, which the role's blocks inherit)
-                    role_scope = dataclasses.replace(
-                        task.include_scope(), vars=(*task.scope.vars, dict(task.vars))
-                    )
-                    loaded = loader.role_items(args, role_scope, None, None, task.origin)
+                    role_scope = dataclasses.replace(task.include_scope(),
+                                                     vars=(*task.scope.vars, dict(task.vars)))
+                    found: list[Role] = []
+                    loaded = loader.role_items(args, role_scope, None, None, task.origin, found)
+                    if to_bool(args.get("public", False)):
+                        self.pctx.publish(found[0])
                     for role_task in loaded:  # handlers_from names the included role's file
                         adopt_role_handlers(self.pctx, loader, self.host.name, role_task, args)
-                included += 1
                 self._record_include(task, "ok")
                 outcome = self.items(loaded, item_extra or extra)
                 if outcome != "ok":
                     return outcome
-            if not included:
+            if not calls:
                 self._record_include(task, "skipped")
         except RunParseError as err:  # ansible-core raises it out of the run
             self.pctx.sync.abort(RUN_ERROR + str(err))
             return "ended"
         except UndefinedVariableError as err:
-            return self._fail_include(
-                task, str(UndefinedVariableError(err.variable, err.template, task.title))
-            )
+            named = UndefinedVariableError(err.variable, err.template, task.title)
+            return self._fail_include(task, str(named))
         except ProvisionError as err:
             return self._fail_include(task, f"task '{task.title}': {err}")
         return "ok"
@@ -388,15 +394,8 @@ class HostRunner:
         return self._fail(task.title, task.action, msg, task.origin)
 
     def _fail(self, title: str, action: str, msg: str, origin: str) -> Outcome:
-        result = TaskResult(
-            host=self.host.name,
-            task=title,
-            action=action,
-            status="failed",
-            msg=msg,
-            origin=origin,
-            play=self.pctx.play.name,
-        )
+        result = TaskResult(host=self.host.name, task=title, action=action, status="failed", msg=msg,
+                            origin=origin, play=self.pctx.play.name)
         self.run.report.record(result)
         self.run.observer.task_done(result)
         self.host.failed = True

@@ -3,8 +3,8 @@
 ansible-core's tags target checks tag selection through ``ansible-playbook --list-tasks``
 output (``<task name>\tTAGS: [a, b]`` per task a run with the same --tags/--skip-tags would
 run). The listing walks the loaded plays without connecting to any host: blocks flattened,
-kprov's implicit ``flush_handlers`` left out (as ansible-core leaves its implicit meta tasks
-out), each task's tags templated against the play's and the extra variables
+kprov's implicit ``flush_handlers`` and ``role_complete`` left out (as ansible-core leaves its
+implicit meta tasks out), each task's tags templated against the play's and the extra variables
 (``tags: "{{ the_tags }}"``) and selected by the same rule the run uses
 (``execute.tags``). The line layout is ansible-core's cli/playbook.py.
 """
@@ -46,8 +46,9 @@ def _play_tasks(play: Play, extra_vars: dict[str, Any], only: frozenset[str],
     rows = []
     for task in _tasks(play.items):
         tags = expand_tags(task.tags, template)
-        if task.action == "meta" and task.args.get("_raw_params") == "flush_handlers" and not task.name:
-            continue  # the implicit flushes between sections
+        if task.implicit or (task.action == "meta" and task.args.get("_raw_params") == "flush_handlers"
+                             and not task.name):
+            continue  # the implicit flushes between sections, the roles' role_complete
         if tags_selected(tags, only, skip):
             rows.append((task.title, sorted({*play.tags, *tags})))
     return rows

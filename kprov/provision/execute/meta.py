@@ -18,7 +18,11 @@ Effects: ``end_host`` ends the play for this host; ``end_play`` for every host o
 hosts (``set_fact`` variables stay, as Ansible's non-cacheable facts do);
 ``clear_host_errors`` makes the play's failed or unreachable hosts live again for the plays
 that follow; ``flush_handlers`` runs the notified handlers; ``reset_connection`` starts a new
-session; ``refresh_inventory`` is a no-op (kprov's inventory sources are read once).
+session; ``refresh_inventory`` is a no-op (kprov's inventory sources are read once);
+``role_complete``, which the loader adds after each role invocation (never printed), marks
+the invocation completed on a host that reached one of its tasks (:class:`RoleRuns`: a later
+equal invocation whose ``allow_duplicates`` is false is passed over there; ``end_role``
+stops at it).
 
 A meta handler runs here too. What ansible-playbook prints of a meta task -- its banner,
 ``META: <msg>`` at -vv and a false ``when``'s ``skipping:`` line, in ``_execute_meta``'s words
@@ -28,7 +32,7 @@ loader's implicit flushes print nothing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from kprov.provision.errors import ProvisionError
@@ -46,7 +50,7 @@ __all__ = ["BATCH_WIDE", "END_BATCH", "END_PLAY", "EndedRole", "meta_action", "r
 WITHOUT_WHEN = ("noop", "refresh_inventory", "reset_connection")
 BATCH_WIDE = ("clear_facts", "clear_host_errors", "end_batch", "end_play", "refresh_inventory")
 KNOWN = (*WITHOUT_WHEN, "flush_handlers", "clear_facts", "clear_host_errors", "end_batch", "end_play",
-         "end_host", "end_role")
+         "end_host", "end_role", "role_complete")
 # the batch's abort reasons these two leave (execute.play_runner tells them from failures)
 END_PLAY = "meta: end_play"
 END_BATCH = "meta: end_batch"
@@ -61,12 +65,39 @@ class MetaHost(Protocol):
     host: HostState
     tasks: TaskRunner
     ended_role: EndedRole | None
+    role_runs: RoleRuns
 
     def flush_handlers(self) -> Outcome: ...
 
 
 def meta_action(task: Task) -> str:
     return str(task.args.get("_raw_params") or task.args.get("action") or "").strip()
+
+
+@dataclass
+class RoleRuns:
+    """A host's role invocations in a play (Scope.role_key): those that reached a task there
+    (ansible-core's ``_had_task_run``) and those that completed there (``_completed``: the
+    loader's implicit ``role_complete`` after their tasks met one that reached a task)."""
+
+    ran: set[str] = field(default_factory=set)
+    done: set[str] = field(default_factory=set)
+
+    def passes_over(self, task: Task) -> bool:
+        """Whether the host passes over ``task``: an equal invocation completed here and the
+        task's own allows no duplicates (the linear strategy's check); else it is reached."""
+        key = task.scope.role_key
+        if not key:
+            return False
+        if key in self.done and not task.scope.allow_duplicates:
+            return True
+        if not task.implicit:
+            self.ran.add(key)
+        return False
+
+    def complete(self, task: Task) -> None:
+        if task.scope.role_key in self.ran:
+            self.done.add(task.scope.role_key)
 
 
 @dataclass(frozen=True)
@@ -90,6 +121,8 @@ class EndedRole:
         task = _first_task(item)
         if task is None:
             return True  # an empty block: nothing to run either way
+        if task.implicit and meta_action(task) == "role_complete":
+            return False  # where ansible-core's end_role stops
         scope = task.scope
         return scope.role is self.role and scope.role_chain == self.chain and scope.role_params == self.params
 
@@ -109,6 +142,10 @@ def run_meta(runner: MetaHost, task: Task, extra: dict[str, Any] | None, handler
     what = meta_action(task)
     if what not in KNOWN:
         raise ProvisionError(f"{task.origin}: invalid meta action requested: {what}")
+    if what == "role_complete":  # the loader's, after a role invocation's tasks (RoleRuns)
+        if task.implicit:
+            runner.role_runs.complete(task)
+        return "ok"
     host = runner.host.name
     if what in WITHOUT_WHEN and task.when:
         runner.run.log.event(host, f"[WARNING]: {what} task does not support when conditional")

@@ -20,23 +20,28 @@ met in the same way, so a rescue that runs on every host fails every host in tur
 
 At most ``forks`` hosts run at once; a host waiting at a sync point gives its slot away.
 ``run_once``: of the hosts released together at that task, the first in batch order runs it
-and the others take its result.
+and the others take its result; its ``register`` and set_fact facts reach every host of the
+batch but the unreachable (``share_once``). A run_once include runs on the first host only,
+the others waiting outside the barrier until it is done.
 """
 
 from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kprov.provision.errors import ProvisionError
 from kprov.provision.playbook.model import Play, Task
 from kprov.provision.template_filters import to_bool
 
-__all__ = ["READS_OTHER_HOSTS", "RUN_ERROR", "BatchSync", "is_sync_point", "run_once_here"]
+if TYPE_CHECKING:
+    from kprov.provision.execute.context import HostState
+
+__all__ = ["READS_OTHER_HOSTS", "RUN_ERROR", "BatchSync", "is_sync_point", "run_once_here", "share_once"]
 
 # text that reads other hosts' state: a task holding it is a sync point (``hostvars``
 # anywhere, as before; the live host lists as words: ``ansible_play_hosts_all`` never changes)
@@ -68,6 +73,21 @@ def run_once_here(task: Task, scope: Callable[[], Any]) -> bool:
     return to_bool(value)
 
 
+def share_once(task: Task, result: Mapping[str, Any], ran: str, hosts: Iterable[HostState]) -> None:
+    """A run_once task's registered result and set_fact facts, given to every host of the play
+    but the unreachable (ansible-core's ``get_task_hosts``): those released with the host that
+    ran it, and those elsewhere in the play too (a run_once task in an include that only the
+    first host loaded). Called by the host that ran it while the others wait (a sync point)."""
+    facts = (result.get("ansible_facts") or {}) if task.action == "set_fact" else {}
+    for state in hosts:
+        if state.name == ran or state.unreachable:
+            continue
+        if task.register:
+            state.registered.add(task.register)
+            state.runtime_vars[task.register] = result
+        state.runtime_vars.update(facts)
+
+
 def _template_source(task: Task, find_file: Callable[[Task, str, str], Path]) -> str:
     """The text of a template task's source file, when its name is literal."""
     src = task.args.get("src")
@@ -83,6 +103,7 @@ def _template_source(task: Task, find_file: Callable[[Task, str, str], Path]) ->
 class _OnceSlot:
     done: threading.Event = field(default_factory=threading.Event)
     value: Any = None
+    aside: set[str] = field(default_factory=set)  # hosts out of the barrier until it is done
 
 
 class BatchSync:
@@ -177,20 +198,33 @@ class BatchSync:
         self._cond.notify_all()
 
     def run_once(
-        self, host: str, uid: int, generation: int, released: list[str], action: Callable[[], Any]
+        self, host: str, uid: int, generation: int, released: list[str], action: Callable[[], Any],
+        aside: bool = False,
     ) -> tuple[bool, Any]:
-        """Run ``action`` on the first released host; others get its value. Returns (ran_here, value)."""
+        """Run ``action`` on the first released host; others get its value. Returns (ran_here, value).
+        ``aside``: the others leave the batch's barrier while they wait (a run_once include: the
+        first host meets sync points inside it, which must not wait for them); they are back in
+        it before the first host goes on, so its next sync point waits for them again."""
         with self._cond:
             slot = self._once.setdefault((generation, uid), _OnceSlot())
         if host == released[0]:
             try:
                 slot.value = action()
             finally:
-                slot.done.set()
+                with self._cond:
+                    self._live |= slot.aside
+                    slot.aside.clear()
+                    slot.done.set()
             return True, slot.value
         # Waiting for the first host must not hold a fork slot: with fewer forks than hosts,
         # the first host may itself be waiting for a slot to run the action.
         self._slots.release()
+        if aside:
+            with self._cond:
+                if not slot.done.is_set() and host in self._live:
+                    self._live.discard(host)
+                    slot.aside.add(host)
+                    self._maybe_release()
         try:
             slot.done.wait()
         finally:

@@ -17,14 +17,19 @@ __all__ = ["expand_tags", "tags_selected"]
 
 
 def tags_selected(task_tags: list[str], only: frozenset[str], skip: frozenset[str]) -> bool:
-    tags = set(task_tags)
-    if "never" in tags and not (tags - {"never"}) & only:
-        return False
-    if skip and (tags & skip or ("tagged" in skip and tags) or ("untagged" in skip and not tags)):
-        return "always" in tags and "always" not in skip
-    if not only or "all" in only or "always" in tags:
-        return True
-    return bool(tags & only) or ("tagged" in only and bool(tags)) or ("untagged" in only and not tags)
+    """Taggable.evaluate_tags: no ``--tags`` is ``all``; an untagged task is tagged
+    ``untagged``; ``always`` runs whatever ``--tags`` say, yet a ``--skip-tags`` it matches
+    skips it (``--skip-tags all`` spares it unless ``always`` is skipped too)."""
+    tags = set(task_tags) or {"untagged"}
+    only = only or frozenset({"all"})
+    tagged = tags != {"untagged"} and "never" not in tags
+    run = ("always" in tags or ("all" in only and "never" not in tags) or not tags.isdisjoint(only)
+           or ("tagged" in only and tagged))
+    if run and skip:
+        if "all" in skip:
+            return "always" in tags and "always" not in skip
+        return tags.isdisjoint(skip) and not ("tagged" in skip and tags != {"untagged"})
+    return run
 
 
 def expand_tags(tags: list[str], template: Callable[[str], Any]) -> list[str]:

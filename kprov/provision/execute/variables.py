@@ -2,10 +2,11 @@
 
 magic vars (inventory_hostname, groups, hostvars, ...) > extra vars (-e) > include params
 (include_tasks vars, inner first) > role params >
-set_fact / registered (raw) > include_vars > task vars > block / include vars (inner first) > role vars
-(the task's role chain, then the play's other roles) > play vars > facts (``ansible_facts``
-and ``ansible_<fact>``, raw) > inventory vars (group/host precedence, see inventory.model) >
-role defaults (the task's role chain, then the play's other roles).
+set_fact / registered (raw) > include_vars > task vars > block / include vars (inner first) >
+role vars (the task's role chain, then the roles ``include_role: {public: true}`` added, the
+last first, then the play's other roles) > play vars > facts (``ansible_facts`` and
+``ansible_<fact>``, raw) > inventory vars (group/host precedence, see inventory.model) >
+role defaults (in the role vars' order).
 
 ``hostvars[name]`` is the same stack without task-level layers, seen from that host.
 """
@@ -20,7 +21,7 @@ from typing import Any
 from kprov.provision.execute.context import HostState, PlayContext, RunContext
 from kprov.provision.facts.names import fact_variable
 from kprov.provision.modules.protocol.module import ansible_version_info
-from kprov.provision.playbook.model import Play, Role, Task
+from kprov.provision.playbook.model import Role, Task
 from kprov.provision.templates import OMIT, Layer, VarScope
 
 __all__ = ["HostVarsView", "VarsView", "connection_variables", "host_scope", "task_scope"]
@@ -169,13 +170,15 @@ def _group_names(run: RunContext, host: str) -> list[str]:
     return sorted(g for g in run.inventory.groups_of(host) if g not in ("all", "ungrouped"))
 
 
-def _role_layers(play: Play | None, chain: tuple[Role, ...]) -> tuple[list[Vars], list[Vars]]:
+def _role_layers(pctx: PlayContext | None, chain: tuple[Role, ...]) -> tuple[list[Vars], list[Vars]]:
     """The roles' vars and defaults, highest first: the task's own role chain (innermost
-    first), then the play's other roles (told apart by identity: comparing Role dataclasses
-    compares their variables)."""
+    first), then the play's other roles, then the public roles its hosts included, the last
+    included first (told apart by identity: comparing Role dataclasses compares their
+    variables)."""
     roles = list(reversed(chain))
-    if play is not None:
-        roles += [r for r in reversed(play.roles) if all(r is not c for c in chain)]
+    if pctx is not None:
+        others = [*reversed(pctx.public_roles), *reversed(pctx.play.roles)]
+        roles += [r for r in others if all(r is not c for c in chain)]
     return [r.vars for r in roles if r.vars], [r.defaults for r in roles if r.defaults]
 
 
@@ -214,7 +217,7 @@ def _layers(run: RunContext, pctx: PlayContext | None, host: HostState, task: Ta
     if task is not None:
         layers.append((task.vars, True))
         layers += [(v, True) for v in reversed(task.scope.vars)]
-    role_vars, role_defaults = _role_layers(play, chain)
+    role_vars, role_defaults = _role_layers(pctx, chain)
     layers += [(v, True) for v in role_vars]
     if play is not None:
         layers.append((play.vars, True))

@@ -22,9 +22,11 @@ from typing import Any
 from kprov.provision.errors import PlaybookError, ProvisionError, RunParseError
 from kprov.provision.modules.protocol.locate import Locator, collection_roots, default_library_dirs
 from kprov.provision.playbook.argspec import validation_task
+from kprov.provision.playbook.include_checks import check_include_args, resolved
 from kprov.provision.playbook.model import EXTENDED_KEYWORDS, Block, Item, Play, Playbook, Role, Scope, Task
-from kprov.provision.playbook.tasks import parse_task, tag_list
+from kprov.provision.playbook.tasks import normalize_action, parse_task, tag_list
 from kprov.provision.roles.loader import RoleFinder, argument_specs, role_file
+from kprov.provision.template_filters import to_bool
 from kprov.provision.yamlfile import load_yaml_file, origin_of
 
 __all__ = ["PlaybookLoader", "load_playbook"]
@@ -77,7 +79,6 @@ _INHERITED = (
     "throttle",
     "notify",  # a block's, for the tasks that have none (ansible-core's Notifiable)
 )
-_FLUSH = {"meta": "flush_handlers"}
 
 
 def _known_modules() -> frozenset[str]:
@@ -191,6 +192,7 @@ class PlaybookLoader:
             force_handlers=data.get("force_handlers"),
             max_fail_percentage=data.get("max_fail_percentage"),
             gather_facts=bool(data.get("gather_facts", True)),
+            included_when=when,
             check_mode=data.get("check_mode"),
             tags=[str(t) for t in _list(data.get("tags"))],
         )
@@ -245,6 +247,9 @@ class PlaybookLoader:
                 )
             ]
         task = self._number(parse_task(data, scope, self.known, source, self._resolvable))
+        if task.action in ("include_tasks", "include_role", "import_tasks", "import_role"):
+            written = next((k for k in data if normalize_action(k) == task.action), task.action)
+            check_include_args(task.action, task.args, where, written)
         if task.action in ("import_tasks", "import_role"):  # names templated at load
             layers = [*scope.static_vars, *scope.vars, task.vars]
             task.args = {k: self.static_text(v, layers, where) for k, v in task.args.items()}
@@ -267,8 +272,14 @@ class PlaybookLoader:
             task.include_scope(), base_dir=file.parent, vars=(*task.scope.vars, dict(task.vars)),
             include_params=(*task.scope.include_params, dict(task.vars)),
         )
+        if args.get("apply"):  # a block around the included tasks (TaskInclude.build_parent_block)
+            inner = self._inherit(inner, args["apply"], task.origin)
         if not as_handlers:
-            return self.items(_list(load_yaml_file(file)), inner, str(file))
+            try:
+                loaded = self.items(_list(load_yaml_file(file)), inner, str(file))
+                return resolved(loaded, self.known, self._resolvable)
+            except PlaybookError as err:  # the included file's parser error ends the run
+                raise err if isinstance(err, RunParseError) else RunParseError(str(err)) from err
         try:
             return list(self.handlers(_list(load_yaml_file(file)), inner, str(file)))
         except PlaybookError as err:
@@ -295,23 +306,23 @@ class PlaybookLoader:
         return flat
 
     # -- roles -----------------------------------------------------------------------------
-    def role_items(
-        self,
-        ref: dict[str, Any],
-        scope: Scope,
-        play: Play | None,
-        seen: set[tuple[str, str]] | None,
-        where: str,
-    ) -> list[Item]:
-        """A role's tasks (dependencies first) as items; its handlers join ``play`` (or scope role)."""
+    def role_items(self, ref: dict[str, Any], scope: Scope, play: Play | None,
+                   seen: set[tuple[str, str]] | None, where: str,
+                   found: list[Role] | None = None) -> list[Item]:
+        """A role's tasks (dependencies first) as items; its handlers join ``play`` (or scope role).
+        ``found`` gets the role (with its ``vars_from``/``defaults_from`` variables)."""
         ref = dict(ref)
         name = str(ref.pop("role", None) or ref.pop("name"))
         tasks_from = str(ref.pop("tasks_from", "main"))
         handlers_from = str(ref.pop("handlers_from", "main"))
-        ref.pop("defaults_from", None)
-        ref.pop("vars_from", None)
+        defaults_from, vars_from = ref.pop("defaults_from", None), ref.pop("vars_from", None)
         ref.pop("public", None)
-        ref.pop("apply", None)
+        apply = ref.pop("apply", None)
+        if apply:  # include_role's: a block around the role's tasks (the loader refuses it elsewhere)
+            scope = self._inherit(scope, apply, where)
+        dynamic = seen is None  # include_role/import_role (ansible-core's from_include)
+        allow = ref.pop("allow_duplicates", True)
+        validate = to_bool(ref.pop("rolespec_validate", True))
         role_when = _list(ref.pop("when", None))
         role_tags = [str(t) for t in _list(ref.pop("tags", None))]
         params = dict(ref.pop("vars", None) or {})
@@ -322,7 +333,9 @@ class PlaybookLoader:
                 keywords[key] = ref.pop(key)
         extending = scope.extended({k: ref.pop(k) for k in EXTENDED_KEYWORDS if k in ref})
         params.update(ref)
-        role = self.roles.find(name, where)
+        role = self.roles.find(name, where, vars_from, defaults_from)
+        if found is not None:
+            found.append(role)
         self.modules.add_library(role.path / "library")
         role_key = (str(role.path), repr(sorted(params.items())) + tasks_from)
         if seen is not None:
@@ -343,6 +356,9 @@ class PlaybookLoader:
             keywords=tuple(keywords.items()),
             environment=extending.environment,
             module_defaults=extending.module_defaults,
+            role_key=repr((str(role.path), id(role), dynamic, tasks_from, handlers_from,
+                           sorted(params.items()), role_when, role_tags, [dict(v) for v in scope.vars])),
+            allow_duplicates=to_bool(allow) if dynamic else role.allow_duplicates,
         )
         items: list[Item] = []
         for dep in role.dependencies:
@@ -353,23 +369,27 @@ class PlaybookLoader:
             raise PlaybookError(f"{where}: role '{name}' has no tasks/{tasks_from}.yml")
         spec_file, specs = argument_specs(role.path)
         entry_spec = specs.get(tasks_from) if isinstance(specs, dict) else None
-        if spec_file is not None and entry_spec:  # ansible-core's validation task, run first
+        if spec_file is not None and entry_spec and validate:  # ansible-core's validation task, run first
             provided = {k: v for k, v in params.items() if k not in vars_keyword or k in ref}
             task = validation_task(entry_spec, tasks_from, provided, name, str(role.path))
             items += self.items([task], inner, str(spec_file))
         if tasks_file is not None:
             items += self.items(_list(load_yaml_file(tasks_file)), inner, str(tasks_file))
+        items.append(self._implicit_meta("role_complete", inner, where))  # marks the invocation done
         if play is not None:
-            if role not in play.roles:
-                play.roles.append(role)
-            handlers_file = role_file(role.path, "handlers", handlers_from)
-            if handlers_file is not None and not any(h.scope.role is role for h in play.handlers):
-                # a handlers file's imports resolve from its own folder first
-                handler_scope = dataclasses.replace(inner, when=(), tags=(), base_dir=handlers_file.parent)
-                play.handlers += self.handlers(
-                    _list(load_yaml_file(handlers_file)), handler_scope, str(handlers_file)
-                )
+            self._join_play(play, role, inner, handlers_from)
         return items
+
+    def _join_play(self, play: Play, role: Role, inner: Scope, handlers_from: str) -> None:
+        """A play's role (or static import): its vars and defaults, its handlers (once)."""
+        if role not in play.roles:
+            play.roles.append(role)
+        handlers_file = role_file(role.path, "handlers", handlers_from)
+        if handlers_file is not None and not any(h.scope.role is role for h in play.handlers):
+            # a handlers file's imports resolve from its own folder first
+            handler_scope = dataclasses.replace(inner, when=(), tags=(), base_dir=handlers_file.parent)
+            listed = _list(load_yaml_file(handlers_file))
+            play.handlers += self.handlers(listed, handler_scope, str(handlers_file))
 
     def role_handlers(self, role: Role, scope: Scope, handlers_from: str = "main") -> list[Task]:
         handlers_file = role_file(role.path, "handlers", handlers_from)
@@ -423,7 +443,12 @@ class PlaybookLoader:
         )
 
     def _flush(self, scope: Scope, where: str) -> Task:
-        task = self._number(parse_task(dict(_FLUSH), dataclasses.replace(scope, when=()), self.known, where))
+        return self._implicit_meta("flush_handlers", scope, where)
+
+    def _implicit_meta(self, action: str, scope: Scope, where: str) -> Task:
+        """A meta task the loader adds (never printed nor counted; tagged always, no ``when``)."""
+        bare = dataclasses.replace(scope, when=())
+        task = self._number(parse_task({"meta": action}, bare, self.known, where))
         task.tags = ["always"]
         task.origin = where
         task.implicit = True

@@ -58,6 +58,12 @@ class Scope:
     # the play's and the import's vars, for names templated at load (import_role's name,
     # import_tasks' file), lowest first; never a variable layer of the run
     static_vars: tuple[dict[str, Any], ...] = ()
+    # the role invocation a task belongs to (ansible-core's Role hash: the role and its files,
+    # params, when, tags, whether an include or import loaded it; "" outside roles) and whether
+    # it may run again on a host where an equal one completed (an include's or import's
+    # ``allow_duplicates``, default true; a play role's meta/main.yml)
+    role_key: str = ""
+    allow_duplicates: bool = True
 
     def keyword(self, name: str, default: Any = None) -> Any:
         return dict(self.keywords).get(name, default)
@@ -162,6 +168,7 @@ class Play:
     force_handlers: Any = None  # None: as --force-handlers says
     max_fail_percentage: float | None = None
     gather_facts: bool = True
+    included_when: tuple[Any, ...] = ()  # an import_playbook's when: also its gathering's (PlayIterator)
     check_mode: bool | None = None
     tags: list[str] = field(default_factory=list)
 

@@ -6,7 +6,8 @@ above the installed ``kprov`` package, when it has one). A name containing ``/``
 be a path. A role has ``tasks/ handlers/ defaults/ vars/ meta/ templates/ files/``; the
 ``main`` file of each may be ``main.yml``, ``main.yaml`` or ``main``.
 
-``defaults/`` and ``vars/`` are read as ansible-core's ``Role._load_role_yaml`` reads them:
+``defaults/`` and ``vars/`` (or the ``vars_from``/``defaults_from`` file named) are read
+as ansible-core's ``Role._load_role_yaml`` reads them:
 the first of ``main.yml``, ``main.yaml``, ``main.json``, ``main`` that exists; when that is a
 folder, every file in it and its sub-folders (sorted by name; hidden ones, backups ``~`` and
 other extensions than ``.yml``/``.yaml``/``.json``/none left out), merged in that order with a
@@ -15,6 +16,7 @@ later file's top-level keys winning.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -40,11 +42,12 @@ def role_file(role_path: Path, kind: str, name: str = "main") -> Path | None:
     return None
 
 
-def role_vars_files(role_path: Path, kind: str) -> list[Path]:
-    """The files of the role's ``defaults``/``vars`` in the order they are merged."""
+def role_vars_files(role_path: Path, kind: str, name: str = "main") -> list[Path]:
+    """The files of the role's ``defaults``/``vars`` in the order they are merged (``name``:
+    a ``vars_from``/``defaults_from`` file instead of main, with or without its extension)."""
     base = role_path / kind
     for ext in _VARS_EXTENSIONS:
-        path = base / f"main{ext}"
+        path = base / f"{name}{ext}"
         if path.is_dir():
             return _folder_vars_files(path)
         if path.is_file():
@@ -87,8 +90,32 @@ class RoleFinder:
         self.playbook_dir = playbook_dir
         self.decrypt = decrypt  # defaults/vars files ansible-vault encrypted
         self._cache: dict[Path, Role] = {}
+        self._variants: dict[tuple[Path, str | None, str | None], Role] = {}
 
-    def find(self, name: str, where: str) -> Role:
+    def find(self, name: str, where: str, vars_from: str | None = None,
+             defaults_from: str | None = None) -> Role:
+        """The role of that name; with ``vars_from``/``defaults_from`` (an include's or
+        import's) a variant whose vars or defaults are that file's instead of main's, as
+        ansible-core's Role.load with from_files (one object per combination)."""
+        role = self._find(name, where)
+        if vars_from is None and defaults_from is None:
+            return role
+        key = (role.path, vars_from, defaults_from)
+        if key not in self._variants:
+            self._variants[key] = dataclasses.replace(
+                role,
+                vars=role.vars if vars_from is None else self._from_file(role, "vars", vars_from, where),
+                defaults=(role.defaults if defaults_from is None
+                          else self._from_file(role, "defaults", defaults_from, where)))
+        return self._variants[key]
+
+    def _from_file(self, role: Role, kind: str, name: str, where: str) -> dict[str, Any]:
+        files = role_vars_files(role.path, kind, name)
+        if not files:
+            raise PlaybookError(f"{where}: Could not find specified file in role: {kind}/{name}")
+        return self._merged(files, self.decrypt)
+
+    def _find(self, name: str, where: str) -> Role:
         candidates = [base / name for base in self.search]
         if "/" in name:
             candidates.insert(0, Path(name))

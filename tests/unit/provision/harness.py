@@ -28,6 +28,7 @@ def run_fake(
     hosts: list[str],
     fakes: dict[str, FakeConnector] | None = None,
     observer: RunObserver | None = None,
+    facts: dict[str, dict] | None = None,
     **options: object,
 ) -> tuple[RunReport, dict]:
     monkeypatch.setenv("KPROV_LOG_DIR", str(tmp_path / "logs"))
@@ -42,6 +43,7 @@ def run_fake(
         fake = fakes.setdefault(host, FakeConnector(host=host))
         run.hosts[host].connector = LoggedConnector(fake, run.log)
         run.report.add_host(host)
+        run.hosts[host].facts = dict((facts or {}).get(host, {}))  # as if gathered on connect
     try:
         PlaysPhase(playbook).run(run)
     finally:

@@ -54,16 +54,17 @@ def test_strict_bool_reads_ansibles_words_and_refuses_the_rest() -> None:
             strict_bool(bad)
 
 
-def test_the_table_holds_both_keywords_with_ansible_cores_fallbacks() -> None:
+def test_the_table_holds_the_keywords_with_ansible_cores_fallbacks() -> None:
     assert {name: (k.on_error, k.in_loop) for name, k in BOOL_KEYWORDS.items()} == {
-        "ignore_errors": (True, False), "no_log": (True, True)}
+        "ignore_errors": (True, False), "no_log": (True, True), "ignore_unreachable": (True, False)}
 
 
 def test_render_flags_per_host_scope_and_without_a_scope_for_plain_values() -> None:
     task = _task(no_log="{{ hide }}", ignore_errors="{{ tolerate | default(false) }}")
-    assert render_flags(task, lambda: _scope(hide=True)).values == {"ignore_errors": False, "no_log": True}
+    assert render_flags(task, lambda: _scope(hide=True)).values == {
+        "ignore_errors": False, "no_log": True, "ignore_unreachable": False}
     assert render_flags(task, lambda: _scope(hide="no", tolerate="yes")).values == {
-        "ignore_errors": True, "no_log": False}
+        "ignore_errors": True, "no_log": False, "ignore_unreachable": False}
 
     def no_scope() -> VarScope:
         raise AssertionError("a plain value needs no scope")

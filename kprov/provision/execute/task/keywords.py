@@ -1,4 +1,5 @@
-"""Boolean task keywords a host's run renders: ``ignore_errors`` and ``no_log``, from one table.
+"""Boolean task keywords a host's run renders: ``ignore_errors``, ``ignore_unreachable`` and
+``no_log``, from one table.
 
 ansible-core keeps such a keyword as written when it loads a task and post-validates it per
 host when the task runs: the template over that host's variables, then a strict boolean. So
@@ -52,6 +53,8 @@ class BoolKeyword:
 BOOL_KEYWORDS: Mapping[str, BoolKeyword] = MappingProxyType({
     "ignore_errors": BoolKeyword("ignore_errors", on_error=True, in_loop=False),
     "no_log": BoolKeyword("no_log", on_error=True, in_loop=True),
+    # as ignore_errors (its unvalidated text is truthy too; not measured against ansible-core)
+    "ignore_unreachable": BoolKeyword("ignore_unreachable", on_error=True, in_loop=False),
 })
 
 
@@ -83,6 +86,10 @@ class TaskFlags:
     @property
     def no_log(self) -> bool:
         return self.values.get("no_log", False)
+
+    @property
+    def ignore_unreachable(self) -> bool:
+        return self.values.get("ignore_unreachable", False)
 
 
 def render_flags(task: Task, scope_of: Callable[[], VarScope], *, in_loop: bool | None = None) -> TaskFlags:

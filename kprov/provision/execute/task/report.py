@@ -17,13 +17,11 @@ from kprov.provision.execute.task.keywords import TaskFlags, render_flags
 from kprov.provision.facts.names import fact_key
 from kprov.provision.playbook.model import Task
 from kprov.provision.redact import SECRET_DIFF, is_secret_file, redact_data, redact_text
-from kprov.provision.template_filters import to_bool
 
-__all__ = ["bool_keyword", "diff_entries", "inject_facts", "loop_results", "safe_diff", "task_result"]
+__all__ = ["SKIPPED_BY_WHEN", "diff_entries", "inject_facts", "loop_results", "safe_diff", "task_result"]
 
-
-def bool_keyword(value: Any) -> bool:
-    return bool(value) if not isinstance(value, str) else to_bool(value)
+# Ansible's registered result of a task whose ``when`` is false
+SKIPPED_BY_WHEN = {"changed": False, "skipped": True, "skip_reason": "Conditional result was False"}
 
 
 def _no_scope() -> Any:
@@ -86,7 +84,7 @@ def task_result(task: Task, status: Status, registered: dict[str, Any], seconds:
         flags = render_flags(task, _no_scope)
     no_log = flags.no_log
     ignored = ((status == "failed" and flags.ignore_errors)
-               or (status == "unreachable" and bool_keyword(task.ignore_unreachable)))
+               or (status == "unreachable" and flags.ignore_unreachable))
     public = {"censored": "output hidden: no_log is set"} if no_log else registered
     msg = "" if no_log and status != "failed" else redact_text(str(registered.get("msg") or ""))
     if no_log and status == "failed":

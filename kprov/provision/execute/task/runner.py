@@ -3,21 +3,19 @@
 Order, as in Ansible: ``when`` (per loop item when there is a loop) -> template the args ->
 run (``until``/``retries``/``delay``; each attempt's ``changed_when`` / ``failed_when``
 before its ``until``, execute.task.conditions; the result is visible under the ``register``
-name, else as ``result``) -> register -> notify. Check mode and
-diff come from the task, else the play, else the command line. Errors of templating, bad
-arguments and module exceptions make the task *failed* with a message naming the task;
-a lost session makes the host *unreachable*.
+name, else as ``result``) -> register -> notify. Check mode and diff come from the task,
+else the play, else the command line. Errors of templating, bad arguments and module
+exceptions make the task *failed* with a message naming the task; a lost session makes the
+host *unreachable*.
 
 Modules read the host through its probe cache (execute.probecache): ``predict`` gives the
 probes a task's module declares (for the look-ahead; execute.probe_plan), ``prefetch`` reads
 them in one round trip, and ``settle`` drops the cache after a task that may have changed the
-host. The loop (execute.task_loops), the module's session and context (execute.task_setup)
-and the reported result (execute.task_report) live beside this module. Tasks
-with ``until`` (each attempt must see the host anew) and delegated tasks read no cache,
-except a query's first attempt (``is_query``: a health poll declared changeless): it may
-be read ahead, and when that result does not meet ``until`` the next attempt asks the host
-at once.
-"""
+host. The loop, the module's session and context, the reported result, a delegated run's
+variables and an include's own run live beside this module. Tasks with ``until`` (each
+attempt must see the host anew) and delegated tasks read no cache, except a query's first
+attempt (``is_query``: a health poll declared changeless): it may be read ahead, and when
+that result does not meet ``until`` the next attempt asks the host at once."""
 
 from __future__ import annotations
 
@@ -50,11 +48,12 @@ from kprov.provision.execute.probes.probe_plan import (
 from kprov.provision.execute.results import Status, TaskResult
 from kprov.provision.execute.sync import run_once_here
 from kprov.provision.execute.task.conditions import apply_conditions, attempt_budget
+from kprov.provision.execute.task.delegation import delegated_scope
 from kprov.provision.execute.task.keywords import keyword_failure, render_flags
 from kprov.provision.execute.task.loops import item_layers, labelled, loop_items, loop_outcome
 from kprov.provision.execute.task.module_defaults import defaults_for
 from kprov.provision.execute.task.protocol_fallback import protocol_module
-from kprov.provision.execute.task.report import bool_keyword, inject_facts, task_result
+from kprov.provision.execute.task.report import SKIPPED_BY_WHEN, inject_facts, task_result
 from kprov.provision.execute.task.setup import HostUnreachable, TaskSetup
 from kprov.provision.execute.variables import task_scope
 from kprov.provision.modules.base import (
@@ -76,9 +75,7 @@ __all__ = ["TaskRunner"]
 _WITH_LOOKUPS = frozenset({"__lookup__", "__dict2items__", "__list__"})
 _OWN_FACT_ACTIONS = ("set_fact", "include_vars")  # they set variables themselves
 DEFAULT_POLL_S = 15  # Ansible's default ``poll`` for an ``async`` task
-# A task whose ``when`` is false: Ansible's registered result.
-_SKIPPED_BY_WHEN = MappingProxyType({"changed": False, "skipped": True,
-                                     "skip_reason": "Conditional result was False"})
+_SKIPPED_BY_WHEN = MappingProxyType(SKIPPED_BY_WHEN)  # a task whose ``when`` is false: its registered result
 
 
 def _async_dir(scope: VarScope) -> str:
@@ -131,7 +128,7 @@ class TaskRunner:
                     task, flags.error, lambda: self._when(task, self.scope(task, extra)), _SKIPPED_BY_WHEN))
         except HostUnreachable as err:
             self.host.probes.invalidate()
-            if not bool_keyword(task.ignore_unreachable):
+            if not flags.ignore_unreachable:
                 self.host.unreachable = True
                 self.host.error = str(err)
             status, registered = "unreachable", {"unreachable": True, "msg": str(err), "changed": False}
@@ -178,6 +175,7 @@ class TaskRunner:
     def _execute(self, task: Task, extra: dict[str, Any] | None) -> tuple[Status, dict[str, Any]]:
         scope = self.scope(task, extra)
         if task.loop is None:
+            scope = delegated_scope(self.run, self.pctx, self.host, task, scope)
             if not self._when(task, scope):
                 return "skipped", dict(_SKIPPED_BY_WHEN)
             return self._once(task, scope)
@@ -234,8 +232,9 @@ class TaskRunner:
 
     def _item_scopes(self, task: Task, scope: VarScope, items: list[Any]) -> list[VarScope | None]:
         """Each loop item's scope (None: its ``when`` is false)."""
-        item_scopes = [scope.child(layer) for layer in item_layers(task, scope, items)]
-        return [item_scope if self._when(task, item_scope) else None for item_scope in item_scopes]
+        scopes = [delegated_scope(self.run, self.pctx, self.host, task, scope.child(layer))
+                  for layer in item_layers(task, scope, items)]
+        return [item_scope if self._when(task, item_scope) else None for item_scope in scopes]
 
     def run_once(self, task: Task, extra: dict[str, Any] | None) -> bool:
         return run_once_here(task, lambda: self.scope(task, extra))  # execute.sync
