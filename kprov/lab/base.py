@@ -43,6 +43,9 @@ def rootfs_argv(suite: str, variant: str, packages: tuple[str, ...], target: Pat
                 mirror: str) -> list[str]:
     """The command that makes a Debian rootfs at ``target`` (the lab's base, a VM box's root)."""
     return ["mmdebstrap", f"--variant={variant}", f"--hook-dir={MERGED_USR_HOOKS}",
+            # keep dpkg's and apt's logs as an installed system has them (mmdebstrap removes
+            # them for reproducible images): a host reset is compared against this root
+            "--skip=cleanup/reproducible",
             f"--include={','.join(packages)}", suite, str(target), mirror]
 
 
