@@ -1,4 +1,5 @@
-"""ansible.builtin.wait_for: wait on the host for a port, a path, or a regex in a file.
+"""ansible.builtin.wait_for: wait on the host for a port, a path, or a regex in a file, or
+for a port's active connections to drain (``tcp_drain``).
 
 The whole wait is ONE remote shell loop (delay, then poll until ``timeout``), so waiting
 costs one round trip however long it takes. The first 2 s poll every 0.1 s, then every
@@ -31,7 +32,9 @@ from typing import Any
 from kprov.provision.connect.base import CommandResult
 from kprov.provision.modules.args import Arg, parse_args
 from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult, TaskView
+from kprov.provision.modules.commands.tcp_drain import DEFAULT_ACTIVE_STATES, drain_probe, unknown_states
 from kprov.provision.modules.contract import ModuleBase
+from kprov.provision.modules.protocol.remote import interpreter_for
 
 __all__ = ["MODULE", "WaitForModule", "WaitPlan", "port_probe"]
 
@@ -46,11 +49,12 @@ SPEC = {
     "connect_timeout": Arg("int", default=5),
     "search_regex": Arg(),
     "exclude_hosts": Arg("list"),
-    "active_connection_states": Arg("list"),
+    "active_connection_states": Arg("list", default=list(DEFAULT_ACTIVE_STATES)),
     "msg": Arg(),
 }
 
 
+_PORT_ONLY = "should only be used for checking a port in the wait_for module"
 _FAST_POLLS = 20  # x 0.1 s
 _ELAPSED = 'echo "elapsed:$(( ($(date +%s%N) - start) / 1000000000 ))";'
 
@@ -72,8 +76,11 @@ def _check(p: dict[str, Any]) -> str:
             # Perl-compatible, bytewise: Python's syntax ((?P<name>...), \\w) as ansible-core's re
             return f"LC_ALL=C grep -aPq -- {shlex.quote(p['search_regex'])} {q} 2>/dev/null"
         return f"[ -e {q} ]"
+    if p["state"] == "drained":
+        return drain_probe(p["_python"], p["host"], p["port"], p["active_connection_states"],
+                           p["exclude_hosts"] or [])
     probe = port_probe(p["host"], p["port"], p["connect_timeout"])
-    if p["state"] in ("stopped", "drained", "absent"):
+    if p["state"] in ("stopped", "absent"):
         return f"! {probe}"
     return probe
 
@@ -89,6 +96,23 @@ def _match_groups(ctx: ModuleContext, path: str, regex: str) -> dict[str, Any]:
     if match is None:
         return {}
     return {"match_groups": list(match.groups()), "match_groupdict": match.groupdict()}
+
+
+def timeout_message(p: Mapping[str, Any]) -> str:
+    """ansible-core's message for a wait that timed out, by what it waited on."""
+    where, regex = f"{p['host']}:{p['port']}", p["search_regex"]
+    if p["path"]:
+        if p["state"] == "absent":
+            return f"Timeout when waiting for {p['path']} to be absent."
+        return (f"Timeout when waiting for search string {regex} in {p['path']}" if regex
+                else f"Timeout when waiting for file {p['path']}")
+    if p["state"] in ("stopped", "absent"):
+        return f"Timeout when waiting for {where} to stop."
+    if p["state"] == "drained":
+        return f"Timeout when waiting for {where} to drain"
+    if regex:
+        return f"Timeout when waiting for search string {regex} in {where}"
+    return f"Timeout when waiting for {where}"
 
 
 @dataclass(frozen=True)
@@ -110,8 +134,15 @@ class WaitForModule(ModuleBase):
 
     def params(self, args: Mapping[str, Any]) -> dict[str, Any]:
         p = parse_args(self.name, SPEC, args)
+        # ansible-core's refusals, before any wait (``elapsed`` 0)
         if p["port"] is not None and p["path"]:
-            raise ModuleFailed("wait_for: port and path are mutually exclusive")
+            raise ModuleFailed("port and path parameter can not both be passed to wait_for", elapsed=0)
+        if p["path"] and p["state"] in ("stopped", "drained"):
+            raise ModuleFailed(f"state={p['state']} {_PORT_ONLY}", elapsed=0)
+        if p["exclude_hosts"] is not None and p["state"] != "drained":
+            raise ModuleFailed("exclude_hosts should only be with state=drained", elapsed=0)
+        if unknown := unknown_states(p["active_connection_states"]):
+            raise ModuleFailed(f"unknown active_connection_state ({unknown[0]}) defined", elapsed=0)
         if p["search_regex"] and not p["path"]:
             raise ModuleFailed("wait_for: search_regex is supported with path only in kprov")
         return p
@@ -119,7 +150,8 @@ class WaitForModule(ModuleBase):
     def probes(self, params: Mapping[str, Any], view: TaskView) -> list[str]:
         """The condition, when a wait without delay may find it met already (answered only
         from the probe cache: ``ctx.peek``); the wait itself runs live."""
-        if view.check_mode or params["delay"] or (params["port"] is None and not params["path"]):
+        if (view.check_mode or params["delay"] or (params["port"] is None and not params["path"])
+                or params["state"] == "drained"):  # (drained: needs the host's interpreter, a task var)
             return []
         return [_check(dict(params))]
 
@@ -147,11 +179,9 @@ class WaitForModule(ModuleBase):
             f"if [ $n -lt {_FAST_POLLS} ] && [ {p['sleep']} -gt 0 ]; then n=$((n + 1)); sleep 0.1; "
             f"else sleep {p['sleep']}; fi; done"
         )
-        what = p["path"] or f"{p['host']}:{p['port']}"
-        verb = "to stop" if p["state"] in ("stopped", "absent", "drained") else "for"
         return WaitPlan(data=data, script=script,
                         read_timeout=p["delay"] + p["timeout"] + p["connect_timeout"] + 30,
-                        timeout_msg=p["msg"] or f"Timeout when waiting {verb} {what}")
+                        timeout_msg=p["msg"] or timeout_message(p))
 
     def act(self, ctx: ModuleContext, plan: WaitPlan) -> ModuleResult:
         """The wait itself: a sleep on the controller, or the polling loop on the host (one
@@ -175,6 +205,8 @@ class WaitForModule(ModuleBase):
             parse_args(self.name, SPEC, args)
             return ModuleResult(skipped=True, msg=f"remote module ({self.name}) does not support check mode")
         params = self.params(args)
+        if params["state"] == "drained":
+            params["_python"] = interpreter_for("/usr/bin/python", ctx.task_vars)
         peeked = {probe: known for probe in self.probes(params, ctx.view())
                   if (known := ctx.peek(probe)) is not None}
         plan = self.decide(params, peeked)

@@ -1,0 +1,86 @@
+"""wait_for's ``state: drained``: a host-side test that no active TCP connection is left on a port.
+
+ansible-core's wait_for drains by counting the host's TCP sockets in /proc/net/tcp and
+/proc/net/tcp6 whose local port is the port, whose state is one of
+``active_connection_states`` (default: every state but LISTEN and the closing ones past
+TIME_WAIT), whose remote address is not one of ``exclude_hosts``, and whose local address is
+one of ``host``'s addresses (or any, when ``host`` is a wildcard address). The wait ends when
+that count is 0: a server may keep listening. (A listener that is still there is not a
+connection: waiting for the port to close instead, as ``stopped`` does, outlasts every
+drain of a live server.)
+
+The test is one short program for the host's Python, run as the condition of wait_for's
+polling loop: names in ``host`` and ``exclude_hosts`` resolve on the host, as the module's
+own resolution does there, and /proc's addresses are compared in /proc's own notation
+(each 32-bit word in the host's byte order). Python rather than awk: IPv6 names and
+literals need the host's resolver and ``inet_pton``.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Sequence
+
+__all__ = ["DEFAULT_ACTIVE_STATES", "STATE_IDS", "drain_probe", "unknown_states"]
+
+# the kernel's TCP state numbers as /proc/net/tcp prints them (include/net/tcp_states.h)
+STATE_IDS = {
+    "ESTABLISHED": "01",
+    "SYN_SENT": "02",
+    "SYN_RECV": "03",
+    "FIN_WAIT1": "04",
+    "FIN_WAIT2": "05",
+    "TIME_WAIT": "06",
+}
+DEFAULT_ACTIVE_STATES = ("ESTABLISHED", "FIN_WAIT1", "FIN_WAIT2", "SYN_RECV", "SYN_SENT", "TIME_WAIT")
+
+# argv: port, host, comma-separated state numbers, then the excluded hosts. Exit 0: drained.
+_PROGRAM = """\
+import socket, sys
+port = "%04X" % int(sys.argv[1])
+states = set(sys.argv[3].split(","))
+def words(family, text):
+    raw = socket.inet_pton(family, text)
+    return "".join("%08X" % int.from_bytes(raw[i:i + 4], sys.byteorder) for i in range(0, len(raw), 4))
+def addresses(name):
+    found = set()
+    for family, _, _, _, where in socket.getaddrinfo(name, 80, 0, 0, socket.SOL_TCP):
+        found.add(words(family, where[0]))
+        if family == socket.AF_INET:
+            found.add(words(socket.AF_INET6, "::ffff:" + where[0]))
+    return found
+local = addresses(sys.argv[2])
+excluded = set().union(*(addresses(name) for name in sys.argv[4:]))
+any_v4, any_v6 = "0" * 8 in local, "0" * 32 in local
+any_mapped = "0000000000000000FFFF000000000000" in local
+active = 0
+for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+    try:
+        rows = open(table).read().splitlines()[1:]
+    except OSError:
+        continue
+    for row in rows:
+        fields = row.split()
+        here, there, state = fields[1].split(":"), fields[2].split(":"), fields[3]
+        if state not in states or here[1] != port or there[0] in excluded:
+            continue
+        address = here[0]
+        if (address in local or (any_v4 if len(address) == 8 else any_v6)
+                or (any_mapped and address.startswith("0000000000000000FFFF0000"))):
+            active += 1
+sys.exit(1 if active else 0)
+"""
+
+
+def unknown_states(states: Sequence[str]) -> list[str]:
+    """The names in ``states`` that are not TCP states wait_for counts."""
+    return [state for state in states if state not in STATE_IDS]
+
+
+def drain_probe(python: str, host: str, port: int, states: Sequence[str],
+                exclude_hosts: Sequence[str]) -> str:
+    """A shell condition, true when no connection counted as active is left on ``port``.
+    ``python`` is the host's interpreter, already quoted for the shell."""
+    ids = ",".join(STATE_IDS[state] for state in states)
+    argv = [str(port), host, ids, *exclude_hosts]
+    return f"{python} -c {shlex.quote(_PROGRAM)} {' '.join(shlex.quote(a) for a in argv)}"

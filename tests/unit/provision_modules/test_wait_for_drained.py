@@ -1,0 +1,113 @@
+"""wait_for ``state: drained`` against this machine's own TCP sockets (a local connection):
+a listener with no connection is drained at once, an established connection holds the
+wait until it times out with ansible-core's message, and ``active_connection_states`` and
+``exclude_hosts`` narrow what counts. Also ansible-core's refusals and timeout messages."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from kprov.provision.execute import RunOptions
+from kprov.provision.modules.commands.wait_for import timeout_message
+from kprov.provision.pipelines import apply
+
+
+@pytest.fixture()
+def listener() -> Iterator[socket.socket]:
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    yield server
+    server.close()
+
+
+def _run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: str) -> tuple[bool, str, float]:
+    monkeypatch.setenv("KPROV_LOG_DIR", str(tmp_path / "logs"))
+    (tmp_path / "hosts.yml").write_text("all:\n  hosts:\n    h1: {ansible_connection: local}\n")
+    (tmp_path / "site.yml").write_text(f"""
+- hosts: h1
+  gather_facts: false
+  tasks:
+    - wait_for: {{{args}}}
+""")
+    started = time.monotonic()
+    run = apply([str(tmp_path / "hosts.yml")], tmp_path / "site.yml", RunOptions())
+    return run.ok, run.results[0].msg or "", time.monotonic() - started
+
+
+def test_a_listener_without_connections_is_drained(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                   listener: socket.socket) -> None:
+    port = listener.getsockname()[1]
+    ok, msg, _ = _run(tmp_path, monkeypatch, f"port: {port}, state: drained, timeout: 20")
+    assert ok, msg
+
+
+def test_an_established_connection_holds_the_drain(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                  listener: socket.socket) -> None:
+    port = listener.getsockname()[1]
+    client = socket.create_connection(("127.0.0.1", port))
+    accepted, _ = listener.accept()
+    try:
+        ok, msg, _ = _run(tmp_path, monkeypatch, f"port: {port}, state: drained, timeout: 1")
+        assert not ok and msg == f"Timeout when waiting for 127.0.0.1:{port} to drain"
+        ok, msg, _ = _run(tmp_path, monkeypatch,
+                          f"port: {port}, state: drained, timeout: 5, exclude_hosts: [127.0.0.1]")
+        assert ok, msg  # the only connection comes from an excluded host
+        ok, msg, _ = _run(tmp_path, monkeypatch,
+                          f"port: {port}, state: drained, timeout: 5, active_connection_states: [SYN_SENT]")
+        assert ok, msg  # ESTABLISHED is not counted when not listed
+        ok, msg, _ = _run(tmp_path, monkeypatch, f"port: {port}, state: drained, timeout: 5, host: 127.0.0.2")
+        assert ok, msg  # the connection's local address is not the host's
+    finally:
+        client.close()
+        accepted.close()
+
+
+def test_time_wait_on_the_port_counts_by_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                 listener: socket.socket) -> None:
+    port = listener.getsockname()[1]
+    client = socket.create_connection(("127.0.0.1", port))
+    accepted, _ = listener.accept()
+    accepted.close()  # the server's side closes first: its socket (local port = port) waits in TIME_WAIT
+    client.close()
+    ok, msg, _ = _run(tmp_path, monkeypatch, f"port: {port}, state: drained, timeout: 1")
+    assert not ok and msg.endswith("to drain")
+    ok, msg, _ = _run(tmp_path, monkeypatch,
+                      f"port: {port}, state: drained, timeout: 5, active_connection_states: [ESTABLISHED]")
+    assert ok, msg
+
+
+_PORT_ONLY = "should only be used for checking a port in the wait_for module"
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    ("port: 22, path: /tmp", "port and path parameter can not both be passed to wait_for"),
+    ("path: /tmp, state: drained", f"state=drained {_PORT_ONLY}"),
+    ("path: /tmp, state: stopped", f"state=stopped {_PORT_ONLY}"),
+    ("port: 22, exclude_hosts: [10.0.0.1]", "exclude_hosts should only be with state=drained"),
+    ("port: 22, state: drained, active_connection_states: [LISTEN]",
+     "unknown active_connection_state (LISTEN) defined"),
+])
+def test_ansible_cores_refusals(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: str,
+                                message: str) -> None:
+    ok, msg, _ = _run(tmp_path, monkeypatch, args)
+    assert not ok and msg == message
+
+
+def test_timeout_messages_as_ansible_core_words_them() -> None:
+    base = {"host": "127.0.0.1", "port": None, "path": None, "search_regex": None, "state": "started"}
+    assert timeout_message({**base, "port": 80}) == "Timeout when waiting for 127.0.0.1:80"
+    assert timeout_message({**base, "port": 80, "search_regex": "OK"}) == \
+        "Timeout when waiting for search string OK in 127.0.0.1:80"
+    assert timeout_message({**base, "port": 80, "state": "stopped"}) == \
+        "Timeout when waiting for 127.0.0.1:80 to stop."
+    assert timeout_message({**base, "path": "/x"}) == "Timeout when waiting for file /x"
+    assert timeout_message({**base, "path": "/x", "search_regex": "a"}) == \
+        "Timeout when waiting for search string a in /x"
+    assert timeout_message({**base, "path": "/x", "state": "absent"}) == \
+        "Timeout when waiting for /x to be absent."
