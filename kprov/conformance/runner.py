@@ -5,8 +5,10 @@
 2. select the specs   — a dry run of the binary with the focus/skip (and a names file);
 3. provide the images — build what the suite needs under its names, import on every host;
 4. run                — the parallel specs in N shards (one e2e process each, exact-name
-   focus), then the ``[Serial]``/``[Disruptive]`` ones in one process;
-5. report             — summary.json, report.md, each shard's JUnit, JSON report and log.
+   focus; dealt round-robin, or by an earlier run's seconds per spec when given), then the
+   ``[Serial]``/``[Disruptive]`` ones in one process;
+5. report             — summary.json, report.md, spec-seconds.json (each spec's run time, for a
+   later run's shards), each shard's JUnit, JSON report and log.
 """
 
 from __future__ import annotations
@@ -28,7 +30,14 @@ from kprov.conformance.images import ImagePlan, image_specs, plan_images
 from kprov.conformance.nnp import compiler
 from kprov.conformance.python_root import host_python
 from kprov.conformance.report import Summary, summarize, write_report
-from kprov.conformance.specs import SpecResult, focus_regex, parse_json_report, shard
+from kprov.conformance.specs import (
+    SpecResult,
+    focus_regex,
+    parse_json_report,
+    shard,
+    shard_by_seconds,
+    spec_seconds,
+)
 from kprov.conformance.suite import CONFORMANCE_FOCUS, E2ESuite, Workarounds
 from kprov.conformance.suites import Suite
 from kprov.images.mirror import load_archives
@@ -64,6 +73,8 @@ class ConformanceOptions:
     content_type: str = "application/vnd.kubernetes.protobuf"  # the suite's own default
     selection: Suite | None = None  # the named suite whose skip rules the report explains
     num_nodes: int | None = None  # upstream's --num-nodes (default: the suite counts schedulable nodes)
+    # each spec's seconds in an earlier run (its report's spec-seconds.json): shards dealt by them
+    spec_seconds: dict[str, float] | None = None
 
 
 @dataclass
@@ -247,7 +258,8 @@ def run_specs(suite: E2ESuite, opts: ConformanceOptions, specs: list[SpecResult]
     grace_s = (opts.timeout_min + 5) * 60
     dirs: list[Path] = []
     began = time.monotonic()
-    shards = shard(parallel, opts.parallel) if parallel else []
+    shards = ((shard_by_seconds(parallel, opts.parallel, opts.spec_seconds) if opts.spec_seconds
+               else shard(parallel, opts.parallel)) if parallel else [])
     serial_dir = opts.report_dir / "serial"
     serial_began: list[float] = []  # when the serial phase started (once it has)
 
@@ -307,6 +319,8 @@ def run_conformance(opts: ConformanceOptions, say: Callable[[str], None] = print
         say(f"left out: {count} ({reason})")
     plan = provide_images(suite, opts, say)
     results = run_specs(suite, opts, specs, kubectl, workarounds, say)
+    opts.report_dir.mkdir(parents=True, exist_ok=True)
+    (opts.report_dir / "spec-seconds.json").write_text(json.dumps(spec_seconds(results), indent=1) + "\n")
     expected = None
     if opts.expect_file is not None:
         expected = {line.strip() for line in opts.expect_file.read_text().splitlines()
