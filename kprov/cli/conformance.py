@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -53,10 +52,7 @@ def register(app: typer.Typer) -> None:
             None, "--num-nodes", min=1,
             help="Upstream's --num-nodes: the node count specs that need N nodes compare with "
                  "(default: the suite counts the schedulable nodes)."),
-        spec_seconds: Path = typer.Option(
-            None, "--spec-seconds",
-            help="An earlier run's spec-seconds.json: shards dealt by each spec's seconds, longest first "
-                 "(default: round-robin)."),
+        spec_seconds: Path = typer.Option(None, "--spec-seconds", help="Deal shards by a spec-seconds.json."),
     ) -> None:
         """Run the upstream Kubernetes conformance suite offline and write a report."""
         console = Console(highlight=False)
@@ -68,14 +64,6 @@ def register(app: typer.Typer) -> None:
         if selection is None:
             console.print(f"[red]error:[/red] --suite must be one of {', '.join(SUITES)}")
             raise typer.Exit(2)
-        seconds = None
-        if spec_seconds is not None:
-            try:
-                seconds = {str(k): float(v) for k, v in json.loads(spec_seconds.read_text()).items()}
-            except (OSError, ValueError, AttributeError) as err:
-                console.print(f"[red]error:[/red] --spec-seconds {escape(str(spec_seconds))}: "
-                              f"{escape(str(err))}")
-                raise typer.Exit(2) from err
         out = report_dir or Path.cwd() / time.strftime("conformance-%Y%m%dT%H%M%S")
         console.print(f"report directory: {out}")
         opts = ConformanceOptions(
@@ -84,7 +72,7 @@ def register(app: typer.Typer) -> None:
             skip=selection.skip if skip is None else skip, tests_file=tests, expect_file=expect,
             parallel=parallel, timeout_min=timeout, push_images=images, content_type=media,
             mirror_images=suite != "conformance" if mirror_images is None else mirror_images,
-            selection=selection if skip is None else None, num_nodes=num_nodes, spec_seconds=seconds,
+            selection=selection if skip is None else None, num_nodes=num_nodes, spec_seconds=spec_seconds,
         )
         try:
             run = run_conformance(opts, say=lambda text: console.print(escape(text)))

@@ -34,6 +34,7 @@ from kprov.conformance.specs import (
     SpecResult,
     focus_regex,
     parse_json_report,
+    read_spec_seconds,
     shard,
     shard_by_seconds,
     spec_seconds,
@@ -73,8 +74,8 @@ class ConformanceOptions:
     content_type: str = "application/vnd.kubernetes.protobuf"  # the suite's own default
     selection: Suite | None = None  # the named suite whose skip rules the report explains
     num_nodes: int | None = None  # upstream's --num-nodes (default: the suite counts schedulable nodes)
-    # each spec's seconds in an earlier run (its report's spec-seconds.json): shards dealt by them
-    spec_seconds: dict[str, float] | None = None
+    # an earlier run's spec-seconds.json (each spec's seconds): the shards are dealt by them
+    spec_seconds: Path | None = None
 
 
 @dataclass
@@ -252,13 +253,14 @@ def progress_line(logs: list[Path], total: int, elapsed_s: float, serial: int = 
 
 
 def run_specs(suite: E2ESuite, opts: ConformanceOptions, specs: list[SpecResult], kubectl: str,
-              workarounds: Workarounds, say: Callable[[str], None]) -> list[SpecResult]:
+              workarounds: Workarounds, say: Callable[[str], None],
+              seconds: dict[str, float] | None = None) -> list[SpecResult]:
     parallel = [s.name for s in specs if not s.serial]
     serial = [s.name for s in specs if s.serial]
     grace_s = (opts.timeout_min + 5) * 60
     dirs: list[Path] = []
     began = time.monotonic()
-    shards = ((shard_by_seconds(parallel, opts.parallel, opts.spec_seconds) if opts.spec_seconds
+    shards = ((shard_by_seconds(parallel, opts.parallel, seconds) if seconds
                else shard(parallel, opts.parallel)) if parallel else [])
     serial_dir = opts.report_dir / "serial"
     serial_began: list[float] = []  # when the serial phase started (once it has)
@@ -308,6 +310,7 @@ def run_conformance(opts: ConformanceOptions, say: Callable[[str], None] = print
                        agnhost=executable(opts.agnhost, binaries) if opts.agnhost else None)
     except (OSError, EOFError) as err:
         raise ConformanceError(f"unpacking the suite's binaries: {err}") from err
+    seconds = read_spec_seconds(opts.spec_seconds) if opts.spec_seconds is not None else None
     suite = E2ESuite(opts.e2e_test)
     workarounds = check_cluster(kubectl, opts.kubeconfig)
     specs, unknown = select_specs(suite, opts)
@@ -318,7 +321,7 @@ def run_conformance(opts: ConformanceOptions, say: Callable[[str], None] = print
     for reason, count in left_out.items():
         say(f"left out: {count} ({reason})")
     plan = provide_images(suite, opts, say)
-    results = run_specs(suite, opts, specs, kubectl, workarounds, say)
+    results = run_specs(suite, opts, specs, kubectl, workarounds, say, seconds)
     opts.report_dir.mkdir(parents=True, exist_ok=True)
     (opts.report_dir / "spec-seconds.json").write_text(json.dumps(spec_seconds(results), indent=1) + "\n")
     expected = None

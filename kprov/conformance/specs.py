@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["SpecResult", "focus_regex", "go_regex_escape", "parse_json_report", "shard", "shard_by_seconds",
-           "spec_seconds"]
+__all__ = ["SpecResult", "focus_regex", "go_regex_escape", "parse_json_report", "read_spec_seconds", "shard",
+           "shard_by_seconds", "spec_seconds"]
 
 _SIG = re.compile(r"\[(sig-[\w-]+)\]")
 _TAGS = re.compile(r"\s*\[[^\]]*\]")
@@ -159,3 +159,14 @@ def spec_seconds(results: list[SpecResult]) -> dict[str, float]:
     :func:`shard_by_seconds` deals a later run by."""
     return {r.name: round(r.runtime_s, 1) for r in sorted(results, key=lambda r: r.name)
             if r.ran and not r.self_skipped}
+
+
+def read_spec_seconds(path: Path) -> dict[str, float]:
+    """A ``spec-seconds.json`` (spec name -> seconds); ValueError naming the file when it is not one."""
+    try:
+        data = json.loads(path.read_text())
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+        return {str(name): float(value) for name, value in data.items()}
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"{path}: not a spec-seconds.json ({err})") from err

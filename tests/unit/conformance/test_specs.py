@@ -10,6 +10,7 @@ from kprov.conformance.specs import (
     focus_regex,
     go_regex_escape,
     parse_json_report,
+    read_spec_seconds,
     shard,
     shard_by_seconds,
     spec_seconds,
@@ -93,3 +94,18 @@ def test_spec_seconds_are_the_run_times_of_specs_that_ran(tmp_path: Path) -> Non
     assert figures[_NODE] == 2.5
     assert all(r.name in figures for r in results if r.ran and not r.self_skipped)
     assert all(r.name not in figures for r in results if not r.ran or r.self_skipped)
+
+
+def test_read_spec_seconds_takes_a_report_s_file_and_names_a_wrong_one(tmp_path: Path) -> None:
+    good = tmp_path / "spec-seconds.json"
+    good.write_text(json.dumps({_NODE: 2.5, "other": 3}))
+    assert read_spec_seconds(good) == {_NODE: 2.5, "other": 3.0}
+    for text in ("[1, 2]", '{"a": "slow"}', "not json"):
+        bad = tmp_path / "bad.json"
+        bad.write_text(text)
+        try:
+            read_spec_seconds(bad)
+        except ValueError as err:
+            assert str(bad) in str(err)
+        else:
+            raise AssertionError(f"{text!r} was read")
