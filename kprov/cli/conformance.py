@@ -52,6 +52,7 @@ def register(app: typer.Typer) -> None:
             None, "--num-nodes", min=1,
             help="Upstream's --num-nodes: the node count specs that need N nodes compare with "
                  "(default: the suite counts the schedulable nodes)."),
+        spec_seconds: Path = typer.Option(None, "--spec-seconds", help="Deal shards by a spec-seconds.json."),
     ) -> None:
         """Run the upstream Kubernetes conformance suite offline and write a report."""
         console = Console(highlight=False)
@@ -71,7 +72,7 @@ def register(app: typer.Typer) -> None:
             skip=selection.skip if skip is None else skip, tests_file=tests, expect_file=expect,
             parallel=parallel, timeout_min=timeout, push_images=images, content_type=media,
             mirror_images=suite != "conformance" if mirror_images is None else mirror_images,
-            selection=selection if skip is None else None, num_nodes=num_nodes,
+            selection=selection if skip is None else None, num_nodes=num_nodes, spec_seconds=spec_seconds,
         )
         try:
             run = run_conformance(opts, say=lambda text: console.print(escape(text)))

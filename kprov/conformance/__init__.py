@@ -19,7 +19,14 @@ report per SIG and per area.
 from kprov.conformance.images import ImagePlan, plan_images
 from kprov.conformance.report import Summary, summarize, write_report
 from kprov.conformance.runner import ConformanceOptions, ConformanceRun, run_conformance
-from kprov.conformance.specs import SpecResult, focus_regex, parse_json_report, shard
+from kprov.conformance.specs import (
+    SpecResult,
+    focus_regex,
+    parse_json_report,
+    shard,
+    shard_by_seconds,
+    spec_seconds,
+)
 from kprov.conformance.suite import E2ESuite
 
 __all__ = [
@@ -34,6 +41,8 @@ __all__ = [
     "plan_images",
     "run_conformance",
     "shard",
+    "shard_by_seconds",
+    "spec_seconds",
     "summarize",
     "write_report",
 ]

@@ -5,8 +5,10 @@
 2. select the specs   — a dry run of the binary with the focus/skip (and a names file);
 3. provide the images — build what the suite needs under its names, import on every host;
 4. run                — the parallel specs in N shards (one e2e process each, exact-name
-   focus), then the ``[Serial]``/``[Disruptive]`` ones in one process;
-5. report             — summary.json, report.md, each shard's JUnit, JSON report and log.
+   focus; dealt round-robin, or by an earlier run's seconds per spec when given), then the
+   ``[Serial]``/``[Disruptive]`` ones in one process;
+5. report             — summary.json, report.md, spec-seconds.json (each spec's run time, for a
+   later run's shards), each shard's JUnit, JSON report and log.
 """
 
 from __future__ import annotations
@@ -28,7 +30,15 @@ from kprov.conformance.images import ImagePlan, image_specs, plan_images
 from kprov.conformance.nnp import compiler
 from kprov.conformance.python_root import host_python
 from kprov.conformance.report import Summary, summarize, write_report
-from kprov.conformance.specs import SpecResult, focus_regex, parse_json_report, shard
+from kprov.conformance.specs import (
+    SpecResult,
+    focus_regex,
+    parse_json_report,
+    read_spec_seconds,
+    shard,
+    shard_by_seconds,
+    spec_seconds,
+)
 from kprov.conformance.suite import CONFORMANCE_FOCUS, E2ESuite, Workarounds
 from kprov.conformance.suites import Suite
 from kprov.images.mirror import load_archives
@@ -64,6 +74,8 @@ class ConformanceOptions:
     content_type: str = "application/vnd.kubernetes.protobuf"  # the suite's own default
     selection: Suite | None = None  # the named suite whose skip rules the report explains
     num_nodes: int | None = None  # upstream's --num-nodes (default: the suite counts schedulable nodes)
+    # an earlier run's spec-seconds.json (each spec's seconds): the shards are dealt by them
+    spec_seconds: Path | None = None
 
 
 @dataclass
@@ -241,13 +253,15 @@ def progress_line(logs: list[Path], total: int, elapsed_s: float, serial: int = 
 
 
 def run_specs(suite: E2ESuite, opts: ConformanceOptions, specs: list[SpecResult], kubectl: str,
-              workarounds: Workarounds, say: Callable[[str], None]) -> list[SpecResult]:
+              workarounds: Workarounds, say: Callable[[str], None],
+              seconds: dict[str, float] | None = None) -> list[SpecResult]:
     parallel = [s.name for s in specs if not s.serial]
     serial = [s.name for s in specs if s.serial]
     grace_s = (opts.timeout_min + 5) * 60
     dirs: list[Path] = []
     began = time.monotonic()
-    shards = shard(parallel, opts.parallel) if parallel else []
+    shards = ((shard_by_seconds(parallel, opts.parallel, seconds) if seconds
+               else shard(parallel, opts.parallel)) if parallel else [])
     serial_dir = opts.report_dir / "serial"
     serial_began: list[float] = []  # when the serial phase started (once it has)
 
@@ -296,6 +310,7 @@ def run_conformance(opts: ConformanceOptions, say: Callable[[str], None] = print
                        agnhost=executable(opts.agnhost, binaries) if opts.agnhost else None)
     except (OSError, EOFError) as err:
         raise ConformanceError(f"unpacking the suite's binaries: {err}") from err
+    seconds = read_spec_seconds(opts.spec_seconds) if opts.spec_seconds is not None else None
     suite = E2ESuite(opts.e2e_test)
     workarounds = check_cluster(kubectl, opts.kubeconfig)
     specs, unknown = select_specs(suite, opts)
@@ -306,7 +321,9 @@ def run_conformance(opts: ConformanceOptions, say: Callable[[str], None] = print
     for reason, count in left_out.items():
         say(f"left out: {count} ({reason})")
     plan = provide_images(suite, opts, say)
-    results = run_specs(suite, opts, specs, kubectl, workarounds, say)
+    results = run_specs(suite, opts, specs, kubectl, workarounds, say, seconds)
+    opts.report_dir.mkdir(parents=True, exist_ok=True)
+    (opts.report_dir / "spec-seconds.json").write_text(json.dumps(spec_seconds(results), indent=1) + "\n")
     expected = None
     if opts.expect_file is not None:
         expected = {line.strip() for line in opts.expect_file.read_text().splitlines()

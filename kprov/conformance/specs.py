@@ -5,6 +5,12 @@ leaf text joined by spaces (after a suite-level prefix) — the string :func:`pa
 calls a spec's ``name``. A shard's focus is an anchored alternation of escaped names, so it
 selects exactly those specs (Go's RE2 rejects Python's ``re.escape`` of a space, hence
 :func:`go_regex_escape`).
+
+Shards: dealt round-robin by default; given each spec's seconds from an earlier run
+(:func:`spec_seconds` of its results, the report's ``spec-seconds.json``),
+:func:`shard_by_seconds` gives the longest spec next to the least loaded shard, so one shard
+holding a few slow specs does not finish long after the others (the run's wall time is its
+slowest shard's).
 """
 
 from __future__ import annotations
@@ -15,7 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["SpecResult", "focus_regex", "go_regex_escape", "parse_json_report", "shard"]
+__all__ = ["SpecResult", "focus_regex", "go_regex_escape", "parse_json_report", "read_spec_seconds", "shard",
+           "shard_by_seconds", "spec_seconds"]
 
 _SIG = re.compile(r"\[(sig-[\w-]+)\]")
 _TAGS = re.compile(r"\s*\[[^\]]*\]")
@@ -126,3 +133,40 @@ def shard(names: list[str], count: int) -> list[list[str]]:
     suite's order tend to be alike in cost, so dealing spreads the slow ones)."""
     count = max(1, min(count, len(names)))
     return [names[i::count] for i in range(count)] if names else []
+
+
+def shard_by_seconds(names: list[str], count: int, seconds: dict[str, float]) -> list[list[str]]:
+    """Deal names into at most ``count`` non-empty shards by their expected seconds: longest
+    first, each to the shard with the fewest seconds so far (a spec with no figure counts as
+    the median of those known). Each shard keeps the names' own order."""
+    count = max(1, min(count, len(names)))
+    if not names:
+        return []
+    known = sorted(seconds[n] for n in names if n in seconds)
+    default = known[len(known) // 2] if known else 1.0
+    order = {name: i for i, name in enumerate(names)}
+    loads = [0.0] * count
+    dealt: list[list[str]] = [[] for _ in range(count)]
+    for name in sorted(names, key=lambda n: (-seconds.get(n, default), order[n])):
+        lightest = min(range(count), key=lambda i: (loads[i], i))
+        loads[lightest] += seconds.get(name, default)
+        dealt[lightest].append(name)
+    return [sorted(names_of, key=order.__getitem__) for names_of in dealt if names_of]
+
+
+def spec_seconds(results: list[SpecResult]) -> dict[str, float]:
+    """Each spec that ran to a verdict and its run time in seconds (rounded to 0.1 s): the figures
+    :func:`shard_by_seconds` deals a later run by."""
+    return {r.name: round(r.runtime_s, 1) for r in sorted(results, key=lambda r: r.name)
+            if r.ran and not r.self_skipped}
+
+
+def read_spec_seconds(path: Path) -> dict[str, float]:
+    """A ``spec-seconds.json`` (spec name -> seconds); ValueError naming the file when it is not one."""
+    try:
+        data = json.loads(path.read_text())
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+        return {str(name): float(value) for name, value in data.items()}
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"{path}: not a spec-seconds.json ({err})") from err

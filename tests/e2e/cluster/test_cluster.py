@@ -4,7 +4,9 @@ One cold apply per package (conftest). Then: verify passes, a second apply chang
 nothing, kubectl works from this machine, the cluster rides out an etcd member, a leader,
 an API server, a worker and a reboot going away, an interrupted apply converges on the
 next run, a worker dropped from the inventory is drained and removed (and rejoins when
-listed again), and reset leaves the hosts clean. Tests run in file order and share the cluster.
+listed again). Tests run in file order and share the cluster. (That reset leaves no kprov unit
+or directory on a 3 + 2 host cluster is tests/e2e/ha/test_api_endpoint.py's reset test, on
+the HA package's cluster of the same shape: one reset of 5 hosts less in CI, decisions 0062.)
 """
 
 from __future__ import annotations
@@ -202,7 +204,8 @@ def test_an_interrupted_apply_converges_on_the_next_run(cluster: Cluster) -> Non
     assert report["ok"], failures(report)
     again = cluster.apply()
     assert again["ok"] and changed_count(again) == 0
-    proc = cluster.kprov("verify", "-i", str(cluster.inventory), "--json", "--no-smoke")
+    # (no drift check: the real run just above changed nothing, which says more than check mode)
+    proc = cluster.kprov("verify", "-i", str(cluster.inventory), "--json", "--no-smoke", "--no-drift")
     assert json.loads(proc.stdout)["ok"], proc.stdout[-3000:]
 
 
@@ -272,16 +275,3 @@ def test_a_worker_left_out_is_drained_and_removed_and_rejoins_when_listed_again(
     assert changed_hosts == {"h5"}, changed_hosts  # joining touches only the new node
     wait_for("h5 Ready again", lambda: _ready(cluster.kubectl_json("get", "node", "h5")), 120)
     cluster.kubectl("delete", "deployment,pdb", "mover", "--wait=false")
-
-
-@pytest.mark.package_teardown
-def test_reset_removes_every_kprov_service_unit_and_directory(cluster: Cluster) -> None:
-    proc = cluster.kprov("reset", "-i", str(cluster.inventory), "--yes")
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
-    for host in ("h1", "h2", "h3", "h4", "h5"):
-        units = cluster.ssh(host, "systemctl list-units --all --plain --no-legend 'kprov-*' | wc -l; "
-                                  "ls /etc/systemd/system | grep -c '^kprov-' || true")
-        assert units.split() == ["0", "0"], f"{host}: {units}"
-        leftovers = cluster.ssh(host, "ls -d /etc/kprov /var/lib/kprov /opt/kprov /etc/cni/net.d "
-                                      "2>/dev/null || true")
-        assert leftovers == "", f"{host}: {leftovers}"

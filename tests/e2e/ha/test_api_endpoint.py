@@ -4,7 +4,8 @@ kubeconfig (the VIP) while (a) an API server setting is changed with ``kprov app
 rolling restart: no request fails) and (c) the host holding the VIP is powered off (another
 host takes the VIP; kubectl works again with the default context). The stopped host is
 started again and the cluster converged; last, ``kprov reset`` removes keepalived and HAProxy
-with the rest."""
+with the rest: no kprov unit or directory on any host (this package's reset stands for the
+cluster package's too: decisions 0062)."""
 
 from __future__ import annotations
 
@@ -85,4 +86,12 @@ def test_reset_removes_keepalived_haproxy_and_the_vip(ha_cluster: HaCluster) -> 
                   "2>/dev/null; true")
         assert rc == 0, err
         assert out.strip() == "", f"{host} keeps: {out}"
+        # and no kprov unit or directory, on control-plane hosts and workers alike
+        rc, out, err = ha_cluster.lab.ssh(
+            host, "systemctl list-units --all --plain --no-legend 'kprov-*' | wc -l; "
+                  "ls /etc/systemd/system | grep -c '^kprov-' || true")
+        assert rc == 0 and out.split() == ["0", "0"], f"{host}: {out} {err}"
+        rc, out, err = ha_cluster.lab.ssh(
+            host, "ls -d /etc/kprov /var/lib/kprov /opt/kprov /etc/cni/net.d 2>/dev/null || true")
+        assert rc == 0 and out.strip() == "", f"{host} keeps: {out} {err}"
     assert ha_cluster.vip_holder() is None

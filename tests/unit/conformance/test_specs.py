@@ -6,7 +6,15 @@ import json
 import re
 from pathlib import Path
 
-from kprov.conformance.specs import focus_regex, go_regex_escape, parse_json_report, shard
+from kprov.conformance.specs import (
+    focus_regex,
+    go_regex_escape,
+    parse_json_report,
+    read_spec_seconds,
+    shard,
+    shard_by_seconds,
+    spec_seconds,
+)
 
 _NODE = "[sig-node] Pods should get a host IP [NodeConformance] [Conformance]"
 
@@ -63,3 +71,41 @@ def test_shard_deals_round_robin_and_never_makes_empty_shards() -> None:
     assert shard(names[:2], 4) == [["t0"], ["t1"]]
     assert shard([], 4) == []
     assert sorted(n for s in shard(names, 0) for n in s) == names
+
+
+def test_shard_by_seconds_gives_the_longest_specs_to_the_least_loaded_shards() -> None:
+    # round-robin would put 60 s and 20 s together (t0, t3): a shard of 80 s beside ones of 12 s
+    seconds = {"t0": 60.0, "t1": 10.0, "t2": 10.0, "t3": 20.0, "t4": 2.0, "t5": 2.0}
+    names = list(seconds)
+    assert max(sum(seconds[n] for n in s) for s in shard(names, 3)) == 80.0
+    dealt = shard_by_seconds(names, 3, seconds)
+    assert dealt == [["t0"], ["t3", "t4"], ["t1", "t2", "t5"]]  # each shard in the names' order
+    assert max(sum(seconds[n] for n in s) for s in dealt) == 60.0
+    # a spec without a figure counts as the median of the known ones; never an empty shard
+    grown = [*names, "new"]
+    assert sorted(n for s in shard_by_seconds(grown, 3, seconds) for n in s) == sorted(grown)
+    assert shard_by_seconds(["a", "b"], 4, {}) == [["a"], ["b"]]
+    assert shard_by_seconds([], 3, seconds) == []
+
+
+def test_spec_seconds_are_the_run_times_of_specs_that_ran(tmp_path: Path) -> None:
+    results = parse_json_report(_report(tmp_path))
+    figures = spec_seconds(results)
+    assert figures[_NODE] == 2.5
+    assert all(r.name in figures for r in results if r.ran and not r.self_skipped)
+    assert all(r.name not in figures for r in results if not r.ran or r.self_skipped)
+
+
+def test_read_spec_seconds_takes_a_report_s_file_and_names_a_wrong_one(tmp_path: Path) -> None:
+    good = tmp_path / "spec-seconds.json"
+    good.write_text(json.dumps({_NODE: 2.5, "other": 3}))
+    assert read_spec_seconds(good) == {_NODE: 2.5, "other": 3.0}
+    for text in ("[1, 2]", '{"a": "slow"}', "not json"):
+        bad = tmp_path / "bad.json"
+        bad.write_text(text)
+        try:
+            read_spec_seconds(bad)
+        except ValueError as err:
+            assert str(bad) in str(err)
+        else:
+            raise AssertionError(f"{text!r} was read")

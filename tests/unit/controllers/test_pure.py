@@ -152,3 +152,23 @@ def test_slice_endpoints_carry_the_hostname_only_under_their_subdomain_service()
     other["spec"].update(hostname="web-1", subdomain="elsewhere")
     (endpoints,) = desired_slices(svc, [named, other]).values()
     assert [e.get("hostname") for e in endpoints] == ["web-0", None]
+
+
+def test_terminal_pods_are_left_out_of_endpoints_and_slices() -> None:
+    """An evicted (Failed) or finished (Succeeded) pod keeps its IP in its status but serves
+    nothing: neither Endpoints nor EndpointSlices list it, whatever its Ready condition said
+    last (the behaviour upstream's "Services should be rejected for evicted pods" checks, left
+    out of CI's conformance subset: docs/decisions/0062)."""
+    svc = {"metadata": {"name": "s", "namespace": "d"},
+           "spec": {"selector": {"app": "a"}, "ports": [{"port": 80}]}}
+    live = _pod("live", "10.0.0.1", True)
+    evicted = _pod("evicted", "10.0.0.2", True)
+    evicted["status"].update(phase="Failed", reason="Evicted")
+    finished = _pod("finished", "10.0.0.3", False)
+    finished["status"]["phase"] = "Succeeded"
+    subsets = build_subsets(svc, [live, evicted, finished])
+    assert [[a["ip"] for a in s.get("addresses", []) + s.get("notReadyAddresses", [])] for s in subsets] \
+        == [["10.0.0.1"]]
+    (endpoints,) = desired_slices(svc, [live, evicted, finished]).values()
+    assert [e["addresses"] for e in endpoints] == [["10.0.0.1"]]
+    assert build_subsets(svc, [evicted, finished]) == [] and desired_slices(svc, [evicted, finished]) == {}
