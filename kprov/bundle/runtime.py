@@ -54,6 +54,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from kprov.bundle.build_error import BuildError
 from kprov.bundle.wheelhouse import DEFAULT_CACHE, build_wheelhouse, cache_lock
 
 __all__ = [
@@ -132,7 +133,7 @@ def _run(cmd: list[str], cwd: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "PIP_TARGET")}
     result = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, env=env)
     if result.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed:\n{result.stderr[-2000:]}")
+        raise BuildError("kprov's runtime", cmd, result.stderr[-2000:])
 
 
 def _build(wheelhouse: Path, digest: str, archive: Path) -> None:
@@ -154,7 +155,8 @@ def _build(wheelhouse: Path, digest: str, archive: Path) -> None:
         scripts = _console_scripts(venv)
         missing = sorted(set(REQUIRED_SCRIPTS) - {s.name for s in scripts})
         if missing:
-            raise RuntimeError(f"the runtime build left out {', '.join(missing)}: pip did not install kprov")
+            raise BuildError("kprov's runtime", [], f"the runtime build left out {', '.join(missing)}: "
+                             "pip did not install kprov")
         _check_imports(venv, site)
         _compile(site)
         (staging / "PYTHON").write_text(python_tag() + "\n")

@@ -21,6 +21,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from kprov.bundle.build_error import BuildError
+
 __all__ = ["DEFAULT_CACHE", "Wheelhouse", "build_wheelhouse", "cache_lock", "source_digest"]
 
 DEFAULT_CACHE = Path("/var/lib/kprov/wheelhouse")
@@ -53,7 +55,7 @@ def _pip(*args: str) -> None:
     cmd = [sys.executable, "-m", "pip", "-q", "--disable-pip-version-check", *args]
     result = subprocess.run(cmd, capture_output=True, text=True)
     if result.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed:\n{result.stderr[-2000:]}")
+        raise BuildError("kprov's wheelhouse", cmd, result.stderr[-2000:])
 
 
 @contextlib.contextmanager
@@ -91,7 +93,7 @@ def _build(repo_root: Path, cache_dir: Path, digest: str, archive: Path) -> None
                 str(repo_root))
         try:
             _pip(*args[:1], "--no-index", *args[1:])
-        except RuntimeError:
+        except BuildError:
             _pip(*args)
         for wheel in staging.glob("*.whl"):
             if not wheel.name.startswith("kprov-") and not (deps / wheel.name).exists():

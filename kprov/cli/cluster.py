@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from kprov.bundle.build_error import BuildError
 from kprov.cli.provision import EXIT_INTERRUPTED
 from kprov.cli.run_output import LiveView, print_preflight, print_recap
 from kprov.deploy.reset import reset_cluster
@@ -101,6 +102,9 @@ def up_cmd(
             skips = tuple(s for v in skip_preflight or [] for s in v.split(","))
             options = UpOptions(lab, hosts, verify, dual_stack=dual_stack, skip_preflight=skips)
             result = up(options, lambda m: console.print(m, highlight=False), view)
+    except BuildError as err:  # pip's whole output is the exception's text: one line instead
+        console.print(f"[red]error:[/red] {err.one_line()}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
     except (LabError, ProvisionError, ValueError) as err:
         console.print(f"[red]error:[/red] {err}")
         raise typer.Exit(1) from None
