@@ -87,3 +87,9 @@ def test_issue_64169_with_dict_keeps_the_text_and_loop_renders_it_when_read(
     assert facts["seen"] == "UNDEF"  # ansible-core's hostvars has no play vars
     # a registered result is data: set_fact copies it unsafe; text a template built is not
     assert isinstance(facts["copied"], UnsafeText) and facts["built"] == "{{ pv }}"
+
+
+def test_unsafe_text_dumps_as_yaml_like_any_string() -> None:
+    scope = _scope(d={UnsafeText("k"): [UnsafeText("v")]})
+    assert scope.template("{{ d | to_yaml }}", "t") == "k: [v]\n"
+    assert scope.template("{{ d | to_nice_yaml }}", "t") == "k:\n- v\n"
