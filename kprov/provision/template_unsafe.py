@@ -22,7 +22,7 @@ from typing import Any
 from kprov.provision.errors import UndefinedVariableError
 from kprov.provision.yamlfile import UnsafeText
 
-__all__ = ["KeySubset", "is_unsafe", "lenient", "wrap_unsafe"]
+__all__ = ["KeySubset", "UnsafeMemo", "is_unsafe", "lenient", "wrap_unsafe"]
 
 
 def is_unsafe(value: Any) -> bool:
@@ -34,6 +34,23 @@ def is_unsafe(value: Any) -> bool:
     if isinstance(value, list | tuple):
         return any(is_unsafe(v) for v in value)
     return False
+
+
+class UnsafeMemo:
+    """:func:`is_unsafe` remembered per list or mapping for the life of one variable scope:
+    a task's templates read ``ansible_facts`` or ``groups`` many times, each read would walk
+    all of it again. Each value is held, so its id is not reused while the memo lives."""
+
+    def __init__(self) -> None:
+        self._seen: dict[int, tuple[Any, bool]] = {}
+
+    def __call__(self, value: Any) -> bool:
+        if not isinstance(value, dict | list):
+            return is_unsafe(value)
+        seen = self._seen.get(id(value))
+        if seen is None:
+            seen = self._seen[id(value)] = (value, is_unsafe(value))
+        return seen[1]
 
 
 def wrap_unsafe(value: Any) -> Any:

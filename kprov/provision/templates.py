@@ -37,7 +37,7 @@ from kprov.provision.lookups import join_lookup, run_lookup
 from kprov.provision.template_filters import ANSIBLE_FILTERS, ANSIBLE_TESTS, to_bool
 from kprov.provision.template_includes import ANSIBLE_MANAGED, IncludeLoader, literal_value, template_vars
 from kprov.provision.template_settings import DEFAULT_SETTINGS, HEADER, TemplateSettings, split_header
-from kprov.provision.template_unsafe import is_unsafe, wrap_unsafe
+from kprov.provision.template_unsafe import UnsafeMemo, wrap_unsafe
 from kprov.provision.vault import Vault
 from kprov.provision.yamlfile import EncryptedValue, UnsafeText
 
@@ -198,12 +198,13 @@ class VarScope(Mapping[str, Any]):
         # expression after an inline template put them into a conditional
         self.untrusted: frozenset[str] = frozenset()
         self._unsafe_reads: list[bool] = []  # per template() under way: read unsafe data?
+        self._unsafe = UnsafeMemo()
 
     # -- Mapping ---------------------------------------------------------------------------
     def __getitem__(self, key: str) -> Any:
         value = self._resolve(key)
-        if self._unsafe_reads and not self._unsafe_reads[-1] and (key in self.untrusted or is_unsafe(value)):
-            self._unsafe_reads[-1] = True  # template_unsafe: the result will be unsafe
+        if (reads := self._unsafe_reads) and not reads[-1] and (key in self.untrusted or self._unsafe(value)):
+            reads[-1] = True  # template_unsafe: the result will be unsafe
         return value
 
     def mark_unsafe(self) -> None:  # the template under way ran a lookup: its result is unsafe

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from kprov.provision.errors import UndefinedVariableError
-from kprov.provision.template_unsafe import KeySubset, is_unsafe, lenient, wrap_unsafe
+from kprov.provision.template_unsafe import KeySubset, UnsafeMemo, is_unsafe, lenient, wrap_unsafe
 from kprov.provision.templates import TemplateEngine
 from kprov.provision.yamlfile import UnsafeText
 
@@ -43,6 +43,8 @@ def test_wrap_and_lenient_and_the_key_subset() -> None:
     wrapped = wrap_unsafe({"k": ["a", 1, ("b",)]})
     assert all(isinstance(s, UnsafeText) for s in (*wrapped, wrapped["k"][0], wrapped["k"][2][0]))
     assert wrapped["k"][1] == 1 and not is_unsafe({"k": ["a"]})
+    memo, plain = UnsafeMemo(), {"k": ["a"]}
+    assert memo(wrapped) and not memo(plain) and not memo(plain) and memo(UnsafeText("x"))
 
     def render(text: str) -> str:
         if "missing" in text:
