@@ -207,8 +207,8 @@ class VarScope(Mapping[str, Any]):
             reads[-1] = True  # template_unsafe: the result will be unsafe
         return value
 
-    def mark_unsafe(self) -> None:  # the template under way ran a lookup: its result is unsafe
-        self._unsafe_reads[-1:] = [True] * len(self._unsafe_reads[-1:])
+    def mark_unsafe(self, unsafe: bool = True) -> None:  # the template under way ran a lookup
+        self._unsafe_reads[-1:] = [unsafe or r for r in self._unsafe_reads[-1:]]
 
     def _resolve(self, key: str) -> Any:
         if key in self._cache:
@@ -484,13 +484,13 @@ def _guarded(context: jinja2.runtime.Context, name: str, terms: tuple[Any, ...],
     scope = context.parent
     if not isinstance(scope, VarScope):
         raise TemplateError(f"lookup('{name}') is only available in task templates")
-    errors = str(kwargs.pop("errors", "strict"))
+    errors, allowed = str(kwargs.pop("errors", "strict")), to_bool(kwargs.pop("allow_unsafe", False))
     if errors not in ("strict", "warn", "ignore"):
         raise TemplateError("'errors' must be one of 'strict', 'warn' or 'ignore', not "
                             f"'{errors}'")  # ansible-core checks it as the lookup starts
     try:
         values = run_lookup(name, list(terms), scope, scope, **kwargs)
-        scope.mark_unsafe()  # ansible-core: a lookup's result is unsafe (allow_unsafe_lookups off)
+        scope.mark_unsafe(not allowed)  # ansible-core: a lookup's result is unsafe unless allow_unsafe
         return values
     except UndefinedVariableError:
         raise  # ansible-core re-raises an undefined variable whatever 'errors' says

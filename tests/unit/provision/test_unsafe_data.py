@@ -36,6 +36,8 @@ def test_a_registered_result_and_a_lookup_make_the_result_unsafe() -> None:
     scope.untrusted = frozenset({"r"})
     assert isinstance(scope.template("{{ r.stdout }}", "t"), UnsafeText)
     assert isinstance(scope.template("{{ lookup('items', ['a']) }}", "t"), UnsafeText)
+    allowed = scope.template("{{ lookup('items', ['a'], allow_unsafe=True) }}", "t")
+    assert allowed == "a" and not isinstance(allowed, UnsafeText)
     assert not isinstance(scope.template("{{ x }}", "t"), UnsafeText)
 
 
