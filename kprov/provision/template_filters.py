@@ -65,9 +65,12 @@ def _to_nice_yaml(value: Any, indent: int = 4, **kw: Any) -> str:
 
 
 def _plain(value: Any) -> Any:
-    """Plain dicts/lists/scalars, so YAML/JSON dumpers accept our mapping views."""
+    """Plain dicts/lists/scalars, so YAML/JSON dumpers accept our mapping views and unsafe
+    text (a str subclass, template_unsafe: the YAML dumper represents exact types only)."""
+    if isinstance(value, str):
+        return str(value)
     if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
+        return {_plain(k): _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set):
         return [_plain(v) for v in value]
     if isinstance(value, Undefined):  # an undefined value inside: say which, not "not serializable"

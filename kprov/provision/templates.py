@@ -37,19 +37,13 @@ from kprov.provision.lookups import join_lookup, run_lookup
 from kprov.provision.template_filters import ANSIBLE_FILTERS, ANSIBLE_TESTS, to_bool
 from kprov.provision.template_includes import ANSIBLE_MANAGED, IncludeLoader, literal_value, template_vars
 from kprov.provision.template_settings import DEFAULT_SETTINGS, HEADER, TemplateSettings, split_header
+from kprov.provision.template_unsafe import UnsafeMemo, wrap_unsafe
 from kprov.provision.vault import Vault
 from kprov.provision.yamlfile import EncryptedValue, UnsafeText
 
 __all__ = [
-    "ANSIBLE_MANAGED",
-    "AnsibleUndefined",
-    "OMIT",
-    "Layer",
-    "TemplateEngine",
-    "VarScope",
-    "escape_backslashes",
-    "is_template",
-    "template_vars",
+    "ANSIBLE_MANAGED", "AnsibleUndefined", "OMIT", "Layer", "TemplateEngine", "VarScope",
+    "escape_backslashes", "is_template", "template_vars",
 ]
 
 OMIT = "__omit_place_holder__kprov__"
@@ -203,9 +197,20 @@ class VarScope(Mapping[str, Any]):
         # registered module results: ansible-core's unsafe data, never evaluated as an
         # expression after an inline template put them into a conditional
         self.untrusted: frozenset[str] = frozenset()
+        self._unsafe_reads: list[bool] = []  # per template() under way: read unsafe data?
+        self._unsafe = UnsafeMemo()
 
     # -- Mapping ---------------------------------------------------------------------------
     def __getitem__(self, key: str) -> Any:
+        value = self._resolve(key)
+        if (reads := self._unsafe_reads) and not reads[-1] and (key in self.untrusted or self._unsafe(value)):
+            reads[-1] = True  # template_unsafe: the result will be unsafe
+        return value
+
+    def mark_unsafe(self, unsafe: bool = True) -> None:  # the template under way ran a lookup
+        self._unsafe_reads[-1:] = [unsafe or r for r in self._unsafe_reads[-1:]]
+
+    def _resolve(self, key: str) -> Any:
         if key in self._cache:
             return self._cache[key]
         found = next(((m, t) for m, t in self.layers if key in m), None)
@@ -303,25 +308,17 @@ class VarScope(Mapping[str, Any]):
         """Render strings inside any structure; a lone ``{{ expr }}`` keeps its native type,
         except a number or None computed by an expression (not a bare ``{{ name }}``), which
         Ansible's (non-native) templating turns into its text ("" for None). String
-        literals inside ``{{ }}`` keep their backslashes (see escape_backslashes)."""
+        literals inside ``{{ }}`` keep their backslashes (see escape_backslashes). A result
+        that read unsafe data is unsafe (template_unsafe)."""
         if isinstance(value, str):
             if not is_template(value):
                 return value
-            source, value = value, escape_backslashes(value, self.engine.env)
-            match = _SINGLE_EXPR.match(value)
-            if match:
-                try:
-                    result = _finalized(_unwrap(self.evaluate(match.group("expr"), where)))
-                except jinja2.UndefinedError as err:
-                    raise _undefined(err, where) from None
-                if result is not None and (isinstance(result, bool) or not isinstance(result, int | float)):
-                    return result  # the common case: no question of a bare variable
-                name = match.group("expr").strip()
-                if name.isidentifier() and name in self:
-                    return result  # a bare variable keeps its value, None included
-                return "" if result is None else str(result)
-            # the escaping re-joins Jinja's tokens, which drops a final newline: restore from the source
-            return literal_value(_restore_newlines(source, self.render(value, where)))
+            self._unsafe_reads.append(False)
+            try:
+                result = self._template_text(value, where)
+            finally:
+                unsafe = self._unsafe_reads.pop()
+            return wrap_unsafe(result) if unsafe else result
         if isinstance(value, EncryptedValue):  # a !vault value: its plain text, never templated
             return self.engine.vault.decrypt(value.envelope, value.origin)
         if isinstance(value, Mapping) and not isinstance(value, VarScope):
@@ -329,6 +326,23 @@ class VarScope(Mapping[str, Any]):
         if isinstance(value, list):
             return [self.template(v, where) for v in value]
         return value
+
+    def _template_text(self, value: str, where: str) -> Any:
+        source, value = value, escape_backslashes(value, self.engine.env)
+        match = _SINGLE_EXPR.match(value)
+        if match:
+            try:
+                result = _finalized(_unwrap(self.evaluate(match.group("expr"), where)))
+            except jinja2.UndefinedError as err:
+                raise _undefined(err, where) from None
+            if result is not None and (isinstance(result, bool) or not isinstance(result, int | float)):
+                return result  # the common case: no question of a bare variable
+            name = match.group("expr").strip()
+            if name.isidentifier() and name in self:
+                return result  # a bare variable keeps its value, None included
+            return "" if result is None else str(result)
+        # the escaping re-joins Jinja's tokens, which drops a final newline: restore from the source
+        return literal_value(_restore_newlines(source, self.render(value, where)))
 
     def condition(self, condition: Any, where: str) -> bool:
         """A ``when``/``failed_when``/``changed_when``/``until``/``that`` entry as a bool."""
@@ -470,12 +484,14 @@ def _guarded(context: jinja2.runtime.Context, name: str, terms: tuple[Any, ...],
     scope = context.parent
     if not isinstance(scope, VarScope):
         raise TemplateError(f"lookup('{name}') is only available in task templates")
-    errors = str(kwargs.pop("errors", "strict"))
+    errors, allowed = str(kwargs.pop("errors", "strict")), to_bool(kwargs.pop("allow_unsafe", False))
     if errors not in ("strict", "warn", "ignore"):
         raise TemplateError("'errors' must be one of 'strict', 'warn' or 'ignore', not "
                             f"'{errors}'")  # ansible-core checks it as the lookup starts
     try:
-        return run_lookup(name, list(terms), scope, scope, **kwargs)
+        values = run_lookup(name, list(terms), scope, scope, **kwargs)
+        scope.mark_unsafe(not allowed)  # ansible-core: a lookup's result is unsafe unless allow_unsafe
+        return values
     except UndefinedVariableError:
         raise  # ansible-core re-raises an undefined variable whatever 'errors' says
     except TemplateError:

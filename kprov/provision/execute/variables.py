@@ -2,13 +2,17 @@
 
 magic vars (inventory_hostname, groups, hostvars, ...) > extra vars (-e) > include params
 (include_tasks vars, inner first) > role params >
-set_fact / registered (raw) > include_vars > task vars > block / include vars (inner first) >
+set_fact (rendered when read, as ansible-core's) / registered (raw) > include_vars > task vars >
+block / include vars (inner first) >
 role vars (the task's role chain, then the roles ``include_role: {public: true}`` added, the
 last first, then the play's other roles) > play vars > facts (``ansible_facts`` and
 ``ansible_<fact>``, raw) > inventory vars (group/host precedence, see inventory.model) >
 role defaults (in the role vars' order).
 
-``hostvars[name]`` is the same stack without task-level layers, seen from that host.
+``hostvars[name]`` is that host's own variables (ansible-core's ``HostVars.raw_get``: no
+play, no role, no task layers: magic, extra, set_fact/registered, include_vars, facts,
+inventory), each rendered in them alone, a template that reads an undefined variable kept
+as written (HostVarsVars' ``fail_on_undefined=False``).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from kprov.provision.execute.context import HostState, PlayContext, RunContext
 from kprov.provision.facts.names import fact_variable
 from kprov.provision.modules.protocol.module import ansible_version_info
 from kprov.provision.playbook.model import Role, Task
+from kprov.provision.template_unsafe import KeySubset, lenient
 from kprov.provision.templates import OMIT, Layer, VarScope
 
 __all__ = ["HostVarsView", "VarsView", "connection_variables", "host_scope", "task_scope"]
@@ -46,6 +51,21 @@ class VarsView(Mapping[str, Any]):
         return key in self.__scope
 
 
+class _HostVars(VarsView):
+    """One host's ``hostvars``: a value is rendered leniently (template_unsafe.lenient)."""
+
+    def __init__(self, scope: VarScope) -> None:
+        super().__init__(scope)
+        self.__scope = scope
+
+    def __getitem__(self, key: str) -> Any:
+        scope = self.__scope
+        found = next(((m, t) for m, t in scope.layers if key in m), None)
+        if found is None or not found[1]:
+            return scope[key]
+        return lenient(found[0][key], lambda text: scope.template(text, f"variable '{key}'"))
+
+
 class HostVarsView(Mapping[str, Any]):
     """``hostvars``: every inventory host's variables, rendered from that host's point of view."""
 
@@ -55,7 +75,8 @@ class HostVarsView(Mapping[str, Any]):
     def __getitem__(self, host: str) -> Any:
         if host not in self.__run.hosts:
             raise KeyError(host)
-        return VarsView(host_scope(self.__run, self.__pctx, self.__run.hosts[host]))
+        return _HostVars(self.__run.engine.scope(_layers(self.__run, self.__pctx, self.__run.hosts[host],
+                                                         None, own=True)))
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.__run.hosts)
@@ -202,8 +223,11 @@ def task_scope(
     return scope
 
 
-def _layers(run: RunContext, pctx: PlayContext | None, host: HostState, task: Task | None) -> list[Layer]:
-    play = pctx.play if pctx else None
+def _layers(run: RunContext, pctx: PlayContext | None, host: HostState, task: Task | None,
+            own: bool = False) -> list[Layer]:
+    """The layers of a task's variables, or (no task) a host's play-level ones, or (``own``)
+    the host's own variables, as ``hostvars`` shows them."""
+    play = pctx.play if pctx and not own else None
     chain = task.scope.role_chain if task else ()
     layers: list[Layer] = [
         (_magic(run, pctx, host, task), False),
@@ -212,12 +236,14 @@ def _layers(run: RunContext, pctx: PlayContext | None, host: HostState, task: Ta
     if task is not None:
         layers += [(v, True) for v in reversed(task.scope.include_params)]
         layers.append((dict(task.scope.role_params), True))
-    layers.append((host.runtime_vars, False))
+    # set_fact values are rendered when read; registered module results are data (raw)
+    layers.append((KeySubset(host.runtime_vars, host.registered, inside=False), True))
+    layers.append((KeySubset(host.runtime_vars, host.registered, inside=True), False))
     layers.append((host.included_vars, True))
     if task is not None:
         layers.append((task.vars, True))
         layers += [(v, True) for v in reversed(task.scope.vars)]
-    role_vars, role_defaults = _role_layers(pctx, chain)
+    role_vars, role_defaults = _role_layers(None if own else pctx, chain)
     layers += [(v, True) for v in role_vars]
     if play is not None:
         layers.append((play.vars, True))

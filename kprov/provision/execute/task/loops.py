@@ -16,13 +16,25 @@ from kprov.provision.execute.results import Status
 from kprov.provision.lookups import run_lookup
 from kprov.provision.playbook.model import Task
 from kprov.provision.template_filters import to_bool
+from kprov.provision.template_unsafe import wrap_unsafe
 from kprov.provision.templates import VarScope
 
 __all__ = ["extended_loop", "item_layers", "labelled", "loop_items", "loop_outcome"]
 
 
 def loop_items(task: Task, scope: VarScope) -> list[Any]:
-    """The task's loop items (``loop``, or ``with_*`` as flatten / dict2items / a lookup)."""
+    """The task's loop items (``loop``, or ``with_*`` as flatten / dict2items / a lookup).
+    A ``with_*`` loop's items are a lookup's results: unsafe data (template_unsafe), as
+    ansible-core's executor wraps them; ``loop:``'s are the template's value."""
+    if isinstance(task.loop, dict) and any(k in task.loop for k in _WITH_KEYS):
+        return list(wrap_unsafe(_with_items(task, scope)))
+    return _with_items(task, scope)
+
+
+_WITH_KEYS = ("__flatten__", "__dict2items__", "__list__", "__lookup__")
+
+
+def _with_items(task: Task, scope: VarScope) -> list[Any]:
     where = f"task field 'loop' ({task.origin})"
     loop = task.loop
     if isinstance(loop, dict) and "__flatten__" in loop:
