@@ -11,9 +11,11 @@ from kprov.bundle import wheelhouse
 from kprov.bundle.build_error import BuildError
 
 
-def test_a_failed_pip_command_is_a_build_error_with_pips_last_line() -> None:
+def test_a_failed_pip_command_is_a_build_error_with_pips_last_line(tmp_path: Path) -> None:
+    # (pip makes its destination before it fails: a folder of the test's own, never one outside it)
     with pytest.raises(BuildError) as caught:
-        wheelhouse._pip("download", "--no-index", "-d", "/nonexistent-kprov", "kprov-no-such-distribution")
+        wheelhouse._pip("download", "--no-index", "-d", str(tmp_path / "wheels"),
+                        "kprov-no-such-distribution")
     err = caught.value
     assert isinstance(err, RuntimeError)  # callers catching the builds' RuntimeError still do
     assert err.step() == "pip download"
