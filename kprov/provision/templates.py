@@ -2,8 +2,8 @@
 
 * :class:`TemplateEngine` owns the environment and a cache of compiled templates; their
   byte-code is also kept on disk across runs (Jinja2's own FileSystemBytecodeCache, keyed
-  by the source and this environment's settings), so a run does not compile again the ~170
-  expressions and templates the last one compiled.
+  by the source and this environment's settings), so a run does not compile again what the
+  last one compiled. The optimizer is off: it folds constants' filters and tests into code.
 * :class:`VarScope` is the variable view a template sees: layers from highest to lowest
   precedence; string values of *templated* layers (inventory, play, role, task vars) are
   rendered on access in the same scope (so ``a: "{{ b }}"`` works, with cycle detection),
@@ -91,7 +91,7 @@ class TemplateEngine:
             keep_trailing_newline=False,
             trim_blocks=True,
             extensions=["jinja2.ext.do", "jinja2.ext.loopcontrols"],
-            autoescape=False,
+            autoescape=False, optimized=False,  # no filter's or test's answer baked into code
             # Ansible's: a None printed by {{ }} is empty text ("a {{ none }}" is "a "), so a
             # template renders the same file under both
             finalize=_none_as_empty,
@@ -119,7 +119,7 @@ class TemplateEngine:
         # What the compiled code depends on besides the source.
         self._settings = repr((jinja2.__version__, self.env.trim_blocks, self.env.lstrip_blocks,
                                self.env.keep_trailing_newline, sorted(self.env.extensions),
-                               "finalize: none as empty"))
+                               "finalize: none as empty", "not optimized"))
 
     def compile(self, source: str, where: str,
                 settings: TemplateSettings = DEFAULT_SETTINGS) -> jinja2.Template:

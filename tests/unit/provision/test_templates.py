@@ -173,6 +173,19 @@ def test_compiled_templates_are_kept_on_disk_for_the_next_run(tmp_path: Path,
         again.scope([({"x": 5}, False)]).render("{{ x * 4 }}!", "t")  # another source compiles
 
 
+def test_a_test_of_constants_is_answered_when_rendered_not_when_compiled(tmp_path: Path) -> None:
+    """Jinja2's optimizer would fold ``'<path>' is exists`` into the compiled code, kept on disk
+    and in memory: a path made after the first render read as missing in every later run."""
+    made = tmp_path / "made-later"
+    test = f"'{made}' is exists"
+    first = TemplateEngine(bytecode_dir=tmp_path / "jinja")
+    assert first.scope([]).evaluate(test, "when") is False
+    made.mkdir()
+    assert first.scope([]).evaluate(test, "when") is True  # the same run, compiled once
+    next_run = TemplateEngine(bytecode_dir=tmp_path / "jinja")
+    assert next_run.scope([]).render("{{ " + test + " }}", "t") == "True"
+
+
 @pytest.mark.parametrize(
     ("expr", "expected"),
     [
