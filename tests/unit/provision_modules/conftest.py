@@ -9,7 +9,9 @@ from typing import Any
 import pytest
 
 from kprov.provision.connect.local import LocalConnector
+from kprov.provision.execute import RunOptions
 from kprov.provision.modules import ModuleContext, ModuleResult, get_module
+from kprov.provision.pipelines import apply
 
 
 @pytest.fixture
@@ -31,3 +33,17 @@ def run_local(tmp_path: Path) -> Callable[..., ModuleResult]:
         return get_module(module).run(ctx, args)
 
     return run
+
+
+@pytest.fixture
+def local_play(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Any]:
+    """``local_play(task, check=False)``: a one-task play (``task`` in YAML flow style) applied
+    to this machine through a local connection; the run's result."""
+    monkeypatch.setenv("KPROV_LOG_DIR", str(tmp_path / "logs"))
+    (tmp_path / "hosts.yml").write_text("all:\n  hosts:\n    h1: {ansible_connection: local}\n")
+
+    def play(task: str, *, check: bool = False) -> Any:
+        (tmp_path / "site.yml").write_text(f"- hosts: h1\n  gather_facts: false\n  tasks:\n    - {task}\n")
+        return apply([str(tmp_path / "hosts.yml")], tmp_path / "site.yml", RunOptions(check=check))
+
+    return play

@@ -4,12 +4,8 @@ check-mode support, instead of waiting on a port only the real run would open.""
 from __future__ import annotations
 
 import socket
-from pathlib import Path
-
-import pytest
-
-from kprov.provision.execute import RunOptions
-from kprov.provision.pipelines import apply
+from collections.abc import Callable
+from typing import Any
 
 
 def _closed_port() -> int:
@@ -18,19 +14,11 @@ def _closed_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_check_mode_skips_the_wait_and_a_real_run_waits(tmp_path: Path,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("KPROV_LOG_DIR", str(tmp_path / "logs"))
-    (tmp_path / "hosts.yml").write_text("all:\n  hosts:\n    h1: {ansible_connection: local}\n")
-    (tmp_path / "site.yml").write_text(f"""
-- hosts: h1
-  gather_facts: false
-  tasks:
-    - wait_for: {{port: {_closed_port()}, host: 127.0.0.1, timeout: 1}}
-""")
-    planned = apply([str(tmp_path / "hosts.yml")], tmp_path / "site.yml", RunOptions(check=True))
+def test_check_mode_skips_the_wait_and_a_real_run_waits(local_play: Callable[..., Any]) -> None:
+    task = f"wait_for: {{port: {_closed_port()}, host: 127.0.0.1, timeout: 1}}"
+    planned = local_play(task, check=True)
     [result] = planned.results
     assert planned.ok and result.status == "skipped"
     assert result.msg == "remote module (wait_for) does not support check mode"
-    real = apply([str(tmp_path / "hosts.yml")], tmp_path / "site.yml", RunOptions())
+    real = local_play(task)
     assert not real.ok and "Timeout when waiting for 127.0.0.1" in real.results[0].msg

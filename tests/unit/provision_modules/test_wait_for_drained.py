@@ -6,15 +6,12 @@ wait until it times out with ansible-core's message, and ``active_connection_sta
 from __future__ import annotations
 
 import socket
-import time
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
-from kprov.provision.execute import RunOptions
 from kprov.provision.modules.commands.wait_for import timeout_message
-from kprov.provision.pipelines import apply
 
 
 @pytest.fixture()
@@ -26,58 +23,49 @@ def listener() -> Iterator[socket.socket]:
     server.close()
 
 
-def _run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: str) -> tuple[bool, str, float]:
-    monkeypatch.setenv("KPROV_LOG_DIR", str(tmp_path / "logs"))
-    (tmp_path / "hosts.yml").write_text("all:\n  hosts:\n    h1: {ansible_connection: local}\n")
-    (tmp_path / "site.yml").write_text(f"""
-- hosts: h1
-  gather_facts: false
-  tasks:
-    - wait_for: {{{args}}}
-""")
-    started = time.monotonic()
-    run = apply([str(tmp_path / "hosts.yml")], tmp_path / "site.yml", RunOptions())
-    return run.ok, run.results[0].msg or "", time.monotonic() - started
+def _run(local_play: Callable[..., Any], args: str) -> tuple[bool, str]:
+    run = local_play(f"wait_for: {{{args}}}")
+    return run.ok, run.results[0].msg or ""
 
 
-def test_a_listener_without_connections_is_drained(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+def test_a_listener_without_connections_is_drained(local_play: Callable[..., Any],
                                                    listener: socket.socket) -> None:
     port = listener.getsockname()[1]
-    ok, msg, _ = _run(tmp_path, monkeypatch, f"port: {port}, state: drained, timeout: 20")
+    ok, msg = _run(local_play, f"port: {port}, state: drained, timeout: 20")
     assert ok, msg
 
 
-def test_an_established_connection_holds_the_drain(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+def test_an_established_connection_holds_the_drain(local_play: Callable[..., Any],
                                                   listener: socket.socket) -> None:
     port = listener.getsockname()[1]
     client = socket.create_connection(("127.0.0.1", port))
     accepted, _ = listener.accept()
     try:
-        ok, msg, _ = _run(tmp_path, monkeypatch, f"port: {port}, state: drained, timeout: 1")
+        ok, msg = _run(local_play, f"port: {port}, state: drained, timeout: 1")
         assert not ok and msg == f"Timeout when waiting for 127.0.0.1:{port} to drain"
-        ok, msg, _ = _run(tmp_path, monkeypatch,
+        ok, msg = _run(local_play,
                           f"port: {port}, state: drained, timeout: 5, exclude_hosts: [127.0.0.1]")
         assert ok, msg  # the only connection comes from an excluded host
-        ok, msg, _ = _run(tmp_path, monkeypatch,
+        ok, msg = _run(local_play,
                           f"port: {port}, state: drained, timeout: 5, active_connection_states: [SYN_SENT]")
         assert ok, msg  # ESTABLISHED is not counted when not listed
-        ok, msg, _ = _run(tmp_path, monkeypatch, f"port: {port}, state: drained, timeout: 5, host: 127.0.0.2")
+        ok, msg = _run(local_play, f"port: {port}, state: drained, timeout: 5, host: 127.0.0.2")
         assert ok, msg  # the connection's local address is not the host's
     finally:
         client.close()
         accepted.close()
 
 
-def test_time_wait_on_the_port_counts_by_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+def test_time_wait_on_the_port_counts_by_default(local_play: Callable[..., Any],
                                                  listener: socket.socket) -> None:
     port = listener.getsockname()[1]
     client = socket.create_connection(("127.0.0.1", port))
     accepted, _ = listener.accept()
     accepted.close()  # the server's side closes first: its socket (local port = port) waits in TIME_WAIT
     client.close()
-    ok, msg, _ = _run(tmp_path, monkeypatch, f"port: {port}, state: drained, timeout: 1")
+    ok, msg = _run(local_play, f"port: {port}, state: drained, timeout: 1")
     assert not ok and msg.endswith("to drain")
-    ok, msg, _ = _run(tmp_path, monkeypatch,
+    ok, msg = _run(local_play,
                       f"port: {port}, state: drained, timeout: 5, active_connection_states: [ESTABLISHED]")
     assert ok, msg
 
@@ -93,9 +81,9 @@ _PORT_ONLY = "should only be used for checking a port in the wait_for module"
     ("port: 22, state: drained, active_connection_states: [LISTEN]",
      "unknown active_connection_state (LISTEN) defined"),
 ])
-def test_ansible_cores_refusals(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: str,
+def test_ansible_cores_refusals(local_play: Callable[..., Any], args: str,
                                 message: str) -> None:
-    ok, msg, _ = _run(tmp_path, monkeypatch, args)
+    ok, msg = _run(local_play, args)
     assert not ok and msg == message
 
 
