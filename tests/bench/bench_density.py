@@ -70,6 +70,9 @@ from tests.integration.controllers.hollow import ensure_namespace, start_compone
 
 NAMESPACE = "density"
 REPLICAS_PER_DEPLOYMENT = 100
+# room for 16,384 nodes' /24s (the default /16 holds 256: the rest would wait for a podCIDR, and
+# the controller manager would spend the run retrying them)
+CLUSTER_CIDR = "10.64.0.0/10"
 MIN_LATENCY_PODS = 500  # upstream's density test: max(500, nodes) latency pods
 LATENCY_QPS = 5.0  # ... created at 5 per second
 PROGRESS_EVERY_S = 60.0  # a progress line on stderr this often
@@ -291,7 +294,8 @@ async def run(
             "scheduler", "--leader-elect=false")
         procs["controller_manager"] = start_component(
             "kprov.cluster.controllers", plane.kubeconfig_for(CONTROLLER_MANAGER_CN, server_index=1),
-            plane_dir, "cm", "--leader-elect=false", "--use-service-account-credentials=true")
+            plane_dir, "cm", "--leader-elect=false", "--use-service-account-credentials=true",
+            f"--cluster-cidr={CLUSTER_CIDR}")
         first = 0
         for i, count in enumerate(split(nodes, min(servers, nodes))):
             admin_i = plane.kubeconfig_for(ADMIN_CN, [MASTERS_GROUP], server_index=i)

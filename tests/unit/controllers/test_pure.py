@@ -123,6 +123,27 @@ def test_cidr_allocator_skips_used_and_reuses_released() -> None:
         CidrAllocator("10.0.0.0/24", 16)
 
 
+def test_cidr_allocator_hands_out_the_lowest_free_range_after_releases_and_occupied_blocks() -> None:
+    alloc = CidrAllocator("10.64.0.0/10", 24)
+    handed = [alloc.allocate() for _ in range(5000)]
+    assert handed[0] == "10.64.0.0/24" and handed[-1] == "10.83.135.0/24"
+    assert len(set(handed)) == 5000
+    alloc.release("10.64.7.0/24")
+    alloc.release("10.64.3.0/24")
+    assert [alloc.allocate(), alloc.allocate(), alloc.allocate()] == [
+        "10.64.3.0/24", "10.64.7.0/24", "10.83.136.0/24"]
+    alloc.occupy("10.83.137.0/24")
+    alloc.occupy("10.83.138.0/23")  # a wider block (an older allocation) covers two ranges
+    alloc.occupy("192.168.0.0/24")  # outside the cluster CIDR: nothing of ours
+    assert alloc.allocate() == "10.83.140.0/24"
+    full = CidrAllocator("10.0.0.0/23", 24)
+    full.occupy("10.0.0.0/23")
+    with pytest.raises(RuntimeError, match="no free /24"):
+        full.allocate()
+    full.release("10.0.1.0/24")
+    assert full.allocate() == "10.0.1.0/24"
+
+
 def test_deletion_rank_prefers_unassigned_then_not_ready_then_newest() -> None:
     unassigned = {"metadata": {"creationTimestamp": "2026-01-01T00:00:00Z"}, "spec": {}, "status": {}}
     not_ready = _pod("nr", "1", False)
