@@ -8,12 +8,12 @@ for load balancers to drain it, in-flight requests finish) and closes the etcd c
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from kprov.cluster import collector
 from kprov.cluster.api.resources import registry_with
 from kprov.cluster.api.runtime_config import enabled_group_versions
 from kprov.cluster.apiserver.admission.chain import AdmissionChain
@@ -45,23 +45,6 @@ from kprov.cluster.storage import Codec, EtcdKV, Store, WatchCache, load_encrypt
 __all__ = ["bucket_function", "run_server", "shut_down", "start_server"]
 
 _log = logging.getLogger(__name__)
-
-# The collector's defaults (a young collection every 700 net allocations) suit short scripts;
-# a server allocates thousands of short-lived objects per request and holds a watch cache of
-# every object, so with them about 7% of its CPU (perf) went to collections finding nothing.
-# Fewer young collections (the request's objects are mostly gone by then) and full ones
-# only every 200 young ones (and, as always, once the old generation grew by a quarter).
-_GC_THRESHOLDS = (50_000, 20, 10)
-
-
-def _tune_gc() -> None:
-    """Collect once, move what start-up allocated (modules, schemas, the loaded cache) out
-    of the collector's sight, and collect less often from then on. Reference cycles are
-    still found; only the cadence changes."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(*_GC_THRESHOLDS)
-
 
 def bucket_function(prefixes: set[str]) -> Callable[[str], str]:
     """key -> its resource prefix (``/registry/apps/deployments/``), for the watch cache."""
@@ -271,7 +254,7 @@ async def run_server(config: ServerConfig) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    _tune_gc()  # after the handlers: a SIGTERM meanwhile must still stop cleanly
+    collector.settle()  # after the handlers: a SIGTERM meanwhile must still stop cleanly
     await stop.wait()
     await shut_down(config, ctx, listeners)
     audit = listeners.filters.audit

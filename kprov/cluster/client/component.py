@@ -24,6 +24,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
+from kprov.cluster import collector
 from kprov.cluster.client.leader import LeaderElectionConfig, LeaderElector, LeadershipLost
 from kprov.cluster.client.leader_metrics import register_component_metrics
 from kprov.cluster.client.rest import ApiClient
@@ -95,6 +96,7 @@ async def _run(
     lean_client: bool = False,
     registry: CollectorRegistry | None = None,
 ) -> int:
+    collector.settle()
     client = ApiClient.from_kubeconfig(args.kubeconfig, user_agent=name, lean=lean_client)
     serving = None
     secure_port = getattr(args, "secure_port", 0)

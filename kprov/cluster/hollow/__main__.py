@@ -20,6 +20,7 @@ import signal
 
 import uvloop
 
+from kprov.cluster import collector
 from kprov.cluster.client import ApiClient
 from kprov.cluster.hollow.fleet import FleetConfig, HollowFleet
 from kprov.cluster.kubelet.node.registration import parse_labels
@@ -54,6 +55,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 async def _run(args: argparse.Namespace) -> None:
+    collector.settle()
     config = FleetConfig(
         count=args.count, prefix=args.prefix, cpus=args.cpus, memory_gib=args.memory_gib,
         labels=parse_labels(args.node_labels), lease_period_s=args.lease_period,

@@ -23,6 +23,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from kprov.cluster import collector
 from kprov.cluster.kubelet.node.registration import KUBELET_PORT, parse_labels, parse_taints
 
 if TYPE_CHECKING:
@@ -117,6 +118,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 async def _run(args: argparse.Namespace) -> None:
+    collector.settle()
     if args.protect_kernel_defaults:
         from kprov.cluster.kubelet.node.kernel_tunables import kernel_problems
 
