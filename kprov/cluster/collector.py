@@ -5,9 +5,9 @@ those) suit short scripts. kprov's servers and controllers allocate thousands of
 short-lived objects a request and hold caches of every object they watch (the API server's
 watch cache, the informers of the scheduler, the controller manager, kubelets and hollow
 nodes), and a cache that grows is rescanned by every older collection on the way: with the
-defaults, decoding a list of pods into a cache took about three times as long as with this
-cadence (docs/decisions/0058 round 12). Collecting less often keeps reference cycles found;
-only when changes. :func:`settle` also moves what start-up allocated (modules, schemas, a
+defaults, decoding a list of pods into a cache cost several times the CPU it costs with this
+cadence (figures: docs/decisions/0011). Collecting less often still finds reference cycles;
+only the cadence changes. :func:`settle` also moves what start-up allocated (modules, schemas, a
 loaded cache) out of the collector's sight for good.
 """
 
