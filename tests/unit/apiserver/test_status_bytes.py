@@ -9,7 +9,13 @@ import orjson
 
 from kprov.cluster.api.errors import Cause
 from kprov.cluster.api.resources import REGISTRY, ResourceInfo
-from kprov.cluster.apiserver.request.negotiation import go_body, json_response, prettified, wants_pretty
+from kprov.cluster.apiserver.request.negotiation import (
+    go_body,
+    go_list_body,
+    json_response,
+    prettified,
+    wants_pretty,
+)
 from kprov.cluster.apiserver.request.status import forbidden, invalid, not_found, status_body, success_status
 
 
@@ -99,3 +105,12 @@ def test_go_body_escapes_exactly_what_go_escapes_among_other_three_byte_characte
                               ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
             expected = expected.replace(char, escaped)
         assert go_body(orjson.dumps({"m": text})) == expected.encode() + b"\n"
+
+
+def test_a_list_spliced_from_encoded_items_is_the_go_body_of_the_whole_list() -> None:
+    head = {"kind": "PodList", "apiVersion": "v1", "metadata": {"resourceVersion": "7"}}
+    items = [{"metadata": {"name": "a", "annotations": {"x": "<b> & \u2028"}}}, {"metadata": {"name": "b"}}]
+    for listed in (items, items[:1], []):
+        whole = go_body(orjson.dumps({**head, "items": listed}))
+        assert go_list_body(orjson.dumps(head), (orjson.dumps(i) for i in listed)) == whole
+    assert go_list_body(orjson.dumps(head), iter([])).endswith(b',"items":[]}\n')

@@ -60,6 +60,7 @@ KEEPALIVE_S = 75.0  # an idle connection is closed after this (aiohttp's default
 _MAX_QUEUED = 8  # requests parsed ahead of the one being answered before reading pauses
 _MAX_HEAD_BYTES = 64 * 1024  # request line + headers
 _SWEEP_S = 10.0
+_JOIN_BELOW = 256 * 1024  # a reply body up to this size goes out in one write with its head
 
 Handler = Callable[[Any], Awaitable[Any]]
 ErrorReply = Callable[[int, str], web.Response]
@@ -260,7 +261,7 @@ class _Connection(asyncio.Protocol):
         )
 
     # -- answering ------------------------------------------------------------------------
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes | bytearray) -> None:
         if not self.closed and self.transport is not None:
             self.transport.write(data)
 
@@ -341,7 +342,13 @@ class _Connection(asyncio.Protocol):
             reply.status, reply.headers.items(), len(body), keep_alive, reason=reply.reason,
             lines=self._front.header_lines,
         )
-        self.write(head if method == "HEAD" or not body else head + body)
+        if method == "HEAD" or not body:
+            self.write(head)
+        elif len(body) > _JOIN_BELOW:  # (a copy of a large list's body costs more than a write)
+            self.write(head)
+            self.write(body)
+        else:
+            self.write(head + body)
 
     def _resume_reading(self) -> None:
         if self._reading_paused and len(self._queue) < _MAX_QUEUED // 2 and self.transport is not None:

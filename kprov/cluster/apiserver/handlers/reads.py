@@ -20,7 +20,7 @@ from kprov.cluster.apiserver.handlers.listing import list_objects, make_matcher
 from kprov.cluster.apiserver.request.apirequest import ApiRequest
 from kprov.cluster.apiserver.request.negotiation import (
     JSON,
-    go_body,
+    go_list_body,
     json_bytes,
     json_response,
     object_response,
@@ -120,8 +120,8 @@ async def handle_list(
         listed = {"kind": info.list_kind, "apiVersion": info.api_version, "metadata": meta}
         return object_response(request, {**listed, "items": result.items})
     head = json_bytes({"kind": info.list_kind, "apiVersion": info.api_version, "metadata": meta})
-    encoded = b",".join(ctx.cache.encoded(_key_of(ctx, info, obj), obj) for obj in result.items)
-    return web.Response(body=go_body(head[:-1] + b',"items":[' + encoded + b"]}"), content_type=JSON)
+    encoded = (ctx.cache.encoded(_key_of(ctx, info, obj), obj) for obj in result.items)
+    return web.Response(body=go_list_body(head, encoded), content_type=JSON)
 
 
 def _key_of(ctx: ApiContext, info: ResourceInfo, obj: dict[str, Any]) -> str:
