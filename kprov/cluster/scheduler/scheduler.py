@@ -271,8 +271,11 @@ class Scheduler:
             log.info("binding %s to %s: %s", info.key, node, exc)
             self.cache.forget(info.key)
             return
-        except ApiError as exc:
-            log.warning("binding %s to %s failed: %s; retrying", info.key, node, exc)
+        except Exception as exc:  # noqa: BLE001 - any failure (an API error, a client timeout on
+            # a busy server, a reset connection) leaves the pod unbound: forget the assumption and
+            # schedule it again, as upstream's binding cycle does; a bind that did land meanwhile
+            # shows as the pod's nodeName, and the retry then finds nothing to do
+            log.warning("binding %s to %s failed: %s; retrying", info.key, node, exc or type(exc).__name__)
             self.cache.forget(info.key)
             self.queue.add_rate_limited(info.key)
             return
