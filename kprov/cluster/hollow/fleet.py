@@ -9,8 +9,12 @@ it Unknown: the real kubelet posts when its computed status differs from the Nod
 "runs" the pods bound to it
 (:mod:`.podlife` decides; one shared pod informer and one work queue keyed by pod serve
 every node). Renewals are spread evenly over the period so 2,000 nodes make a steady 200
-lease writes a second rather than a burst. Requests in flight are bounded by one
-semaphore (``concurrency``), the load a real fleet's many connections would spread out.
+lease writes a second rather than a burst, and as a kubelet's loop a node's next renewal
+(or status post) waits for its last one: a slow API server gets one renewal a node, not a
+growing backlog. Requests in flight are bounded (``concurrency``, the load a real fleet's
+many connections would spread out), heartbeats (Leases, node status) apart from pod work, as
+the kubelet's own heartbeat client keeps them: a pod's status never waits behind thousands
+of renewals.
 Several fleets can share a cluster (one per API server, as behind a load balancer):
 ``first_index`` numbers this fleet's nodes (names and node/pod IPs) after the others'.
 """
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import ipaddress
 import logging
 from collections.abc import Hashable
@@ -71,7 +76,9 @@ class HollowFleet:
         self._ips: dict[str, str] = {}  # pod uid -> IP
         self._free_slots: dict[str, list[int]] = {name: list(range(253, -1, -1)) for name in self.names}
         self._slot_of: dict[str, tuple[str, int]] = {}
-        self._limit = asyncio.Semaphore(config.concurrency)
+        heartbeats = max(1, config.concurrency // 4)
+        self._heartbeat_limit = asyncio.Semaphore(heartbeats)
+        self._limit = asyncio.Semaphore(max(1, config.concurrency - heartbeats))  # pod work
         self._queue = WorkQueue()
         self.pods = Informer(client, resources.PODS, transform=strip_managed_fields)
         self.pods.add_handler(
@@ -116,7 +123,7 @@ class HollowFleet:
         await self._post_status(name)
 
     async def _post_status(self, name: str) -> None:
-        async with self._limit:
+        async with self._heartbeat_limit:
             for _ in range(5):
                 node = self._nodes[name]
                 old = (node.get("status") or {}).get("conditions")
@@ -150,7 +157,7 @@ class HollowFleet:
         task.add_done_callback(posted)
 
     async def _renew(self, name: str) -> None:
-        async with self._limit:
+        async with self._heartbeat_limit:
             body = lease_object(name, name, datetime.now(UTC))
             lease = await renew_lease(self.client, body, self._leases.get(name))
         if lease is None:
@@ -160,12 +167,21 @@ class HollowFleet:
         self.lease_renewals += 1
 
     async def _every(self, period: float, action: Any) -> None:
-        """Call ``action(name)`` for every node once per ``period``, spread evenly over it."""
+        """Call ``action(name)`` for every node once per ``period``, spread evenly over it; a
+        node whose last call has not ended yet is skipped this round."""
         gap = period / max(1, len(self.names))
+        running: set[str] = set()
+
+        def ended(name: str, task: asyncio.Task[None]) -> None:
+            running.discard(name)
+            _log_failure(task)
+
         while True:
             for name in self.names:
-                task = asyncio.create_task(action(name))
-                task.add_done_callback(_log_failure)
+                if name not in running:
+                    running.add(name)
+                    task = asyncio.create_task(action(name))
+                    task.add_done_callback(functools.partial(ended, name))
                 await asyncio.sleep(gap)
 
     # ---- pods ------------------------------------------------------------------------
