@@ -19,7 +19,7 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
-__all__ = ["Buckets", "histogram_quantile", "parse_request_durations", "scrape", "slis"]
+__all__ = ["Buckets", "histogram_quantile", "parse_request_durations", "scrape", "slis", "slowest"]
 
 _FAMILY = "apiserver_request_duration_seconds"
 _MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE", "APPLY"})
@@ -73,12 +73,28 @@ async def scrape(clients: list[Any]) -> Buckets:
     return dict(total)
 
 
-def slis(before: Buckets, after: Buckets) -> dict[str, float]:
-    """The window's p99s in ms: the worst mutating and GET pair, and the cluster-wide pod LIST."""
-    window = {
+def _window(before: Buckets, after: Buckets) -> Buckets:
+    return {
         key: {bound: count - before.get(key, {}).get(bound, 0.0) for bound, count in buckets.items()}
         for key, buckets in after.items()
     }
+
+
+def slowest(before: Buckets, after: Buckets, count: int = 3) -> list[str]:
+    """The pairs with the highest p99 in the window, as ``VERB resource[/sub] (scope): p99 ms
+    over N calls``: which call a missed SLI is."""
+    window = _window(before, after)
+    ranked = sorted(
+        ((histogram_quantile(0.99, b), k, max(b.values())) for k, b in window.items() if max(b.values()) > 0),
+        reverse=True,
+    )
+    return [f"{verb} {res}{'/' + sub if sub else ''} ({scope}): {p99 * 1000:.0f} ms over {calls:.0f} calls"
+            for p99, (verb, res, sub, scope), calls in ranked[:count]]
+
+
+def slis(before: Buckets, after: Buckets) -> dict[str, float]:
+    """The window's p99s in ms: the worst mutating and GET pair, and the cluster-wide pod LIST."""
+    window = _window(before, after)
 
     def p99_ms(keys: list[tuple[str, str, str, str]]) -> float:
         values = [histogram_quantile(0.99, window[k]) for k in keys]

@@ -37,7 +37,8 @@ worst (resource, verb) pair; :mod:`tests.bench._api_sli`) as ``api_*_server_p99_
 timed section), the CPU seconds each part used over the timed section (``cpu_s_<part>``;
 ``cpu_s_others`` is what the rest of the machine used meanwhile: it is shared) and the
 1-minute load average before and after. When a target is missed it also prints
-``targets_missed:`` and ``cpu_went_to:`` (each part's share of the CPU used).
+``targets_missed:``, ``api_slowest_calls:`` (the servers' slowest resource/verb pairs) and
+``cpu_went_to:`` (each part's share of the CPU used).
 
     python tests/bench/bench_density.py [--nodes 2000] [--pods-per-node 30]
         [--etcd-members 3] [--apiservers 2] [--apiserver-workers 1]
@@ -69,7 +70,7 @@ from kprov.cluster.client import ApiClient, resources  # noqa: E402
 from kprov.local import LocalControlPlane  # noqa: E402
 from kprov.local.processes import pid_of  # noqa: E402
 from kprov.pki import ADMIN_CN, CONTROLLER_MANAGER_CN, MASTERS_GROUP, SCHEDULER_CN  # noqa: E402
-from tests.bench._api_sli import scrape, slis  # noqa: E402
+from tests.bench._api_sli import scrape, slis, slowest  # noqa: E402
 from tests.bench._profile import Profiler  # noqa: E402
 from tests.integration.controllers.hollow import ensure_namespace, start_component, stop_component  # noqa: E402
 
@@ -438,7 +439,9 @@ async def run(
             if latency_pods:
                 await until(done["latency"], 900)
             stop.set()
-            server_slis = slis(histograms_before, await scrape(clients))
+            histograms_after = await scrape(clients)
+            server_slis = slis(histograms_before, histograms_after)
+            slowest_calls = slowest(histograms_before, histograms_after)
             lat, used_probe = await asyncio.to_thread(probed.get, True, 120)
             await asyncio.to_thread(prober.join, 30)
             watcher.cancel()
@@ -499,6 +502,7 @@ async def run(
             if missed:
                 spent = sum(cpu.values()) + figures["cpu_s_others"]
                 print(f"targets_missed: {', '.join(missed)}")
+                print(f"api_slowest_calls: {'; '.join(slowest_calls)}")
                 shares = sorted([*cpu.items(), ("others", figures["cpu_s_others"])], key=lambda kv: -kv[1])
                 print("cpu_went_to: " + ", ".join(
                     f"{g} {100 * s / max(spent, 1e-9):.0f}%" for g, s in shares if s > 0))

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from tests.bench._api_sli import histogram_quantile, parse_request_durations, slis
+from tests.bench._api_sli import histogram_quantile, parse_request_durations, slis, slowest
 
 _LABELS = ('component="apiserver",dry_run="",group="",scope="{scope}",subresource="{sub}",'
            'verb="{verb}",version="v1",resource="{res}"')
@@ -52,3 +52,11 @@ def test_window_is_the_difference_of_two_scrapes_and_each_class_takes_its_worst_
     assert figures["api_list_pods_server_p99_ms"] == 29800.0
     assert figures["api_mutating_server_p99_ms"] == 991.0  # the nodes/status PATCH, not the POST
     assert figures["api_get_server_p99_ms"] == 991.0  # pods/log (streaming) left out
+
+
+def test_slowest_names_the_pairs_with_the_highest_p99_first() -> None:
+    after = parse_request_durations(_text(
+        _histogram("POST", "pods", {"0.1": 100, "1": 100, "+Inf": 100}),
+        _histogram("PATCH", "nodes", {"0.1": 0, "1": 10, "+Inf": 10}, scope="resource", sub="status"),
+    ))
+    assert slowest({}, after, 1) == ["PATCH nodes/status (resource): 991 ms over 10 calls"]
