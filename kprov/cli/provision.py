@@ -266,7 +266,8 @@ def apply_cmd(
         None,
         "--max-unavailable",
         help="Nodes changed at once (a count or a percentage; default: all): the nodes play's "
-        "batch size (kprov_node_serial). Control-plane hosts always go one at a time.",
+        "batch size (kprov_node_serial). Running control-plane hosts roll one at a time "
+        "(a fresh cluster's install all at once).",
     ),
     list_tasks: bool = typer.Option(
         False, "--list-tasks", help="List the tasks that would run; run nothing."
