@@ -171,10 +171,11 @@ def _finish(
     raise typer.Exit(0 if report.ok and all(r.ok for r in removed) else 2)
 
 
-def _json_failure(as_json: bool, err: Exception) -> None:
+def _json_failure(as_json: bool, err: Exception, message: str | None = None) -> None:
     """With ``--json``: the document of a run that stopped before its report (stdout)."""
     if as_json:
-        print(json.dumps(failed_run_document(err, redact_text(str(err))), separators=(",", ":")))
+        text = redact_text(str(err) if message is None else message)
+        print(json.dumps(failed_run_document(err, text), separators=(",", ":")))
 
 
 def _error(console: Console, err: Exception) -> typer.Exit:
@@ -220,6 +221,12 @@ def _run_playbook(
             raise typer.Exit(1) from None
         raise _error(console, err) from None
     except Exception as err:
+        from kprov.bundle.build_error import BuildError  # raised by a cluster run's preparation
+
+        if isinstance(err, BuildError):  # pip's whole output is its text: one line, as `kprov up`
+            _json_failure(as_json, err, err.one_line())
+            console.print(f"[red]error:[/red] {err.one_line()}", highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
         _json_failure(as_json, err)  # --json prints one document whatever stopped the run
         if isinstance(err, _cluster_errors()):
             raise _error(console, err) from None
@@ -259,7 +266,8 @@ def apply_cmd(
         None,
         "--max-unavailable",
         help="Nodes changed at once (a count or a percentage; default: all): the nodes play's "
-        "batch size (kprov_node_serial). Control-plane hosts always go one at a time.",
+        "batch size (kprov_node_serial). Running control-plane hosts roll one at a time "
+        "(a fresh cluster's install all at once).",
     ),
     list_tasks: bool = typer.Option(
         False, "--list-tasks", help="List the tasks that would run; run nothing."

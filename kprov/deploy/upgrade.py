@@ -11,7 +11,8 @@ The phases, in order (the first failure stops the rollout and says how to go on)
    backup``), so the way back exists before anything changes;
 4. control plane — the cluster playbook limited to the etcd members and control-plane
    hosts: etcd members restart one at a time (their restart lock), control-plane hosts
-   one at a time (site.yml's serial play, each host ready before the next), their kubelets
+   one at a time (site.yml's rolling play: their API servers run; each host ready before
+   the next), their kubelets
    one at a time; the control plane is new before any worker's kubelet (version skew);
 5. workers — in batches of ``--max-unavailable``: each node cordoned and drained through
    the Eviction API (a PodDisruptionBudget's 429 is retried), the playbook limited to the
