@@ -352,10 +352,12 @@ class VarScope(Mapping[str, Any]):
             return False
         text = str(condition).strip()
         if is_template(text):
-            source, text = text, str(self.template(text, where))
+            source, rendered = text, self.template(text, where)
+            text = str(rendered)
             if text in ("True", "False", "true", "false", "yes", "no"):
                 return to_bool(text)
-            if self.untrusted and self._reads(source) & self.untrusted:
+            # unsafe: it read unsafe text (a module's fact, a lookup) or a registered result
+            if isinstance(rendered, UnsafeText) or (self.untrusted and self._reads(source) & self.untrusted):
                 raise TemplateError(f"The conditional check '{source}' failed. The error was: "
                                     "Conditional is marked as unsafe, and cannot be evaluated.")
         return bool(_unwrap(self.evaluate(text, where)))
