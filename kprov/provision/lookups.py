@@ -1,9 +1,11 @@
 """Ansible's lookup plugins as roles use them: ``lookup()``/``query()`` in templates and ``with_<name>``.
 
 Each lookup takes the list of terms, the task's variables and its keyword options, and
-returns a list, as Ansible's do. ``lookup()`` joins a list of strings with commas (one
-non-string item comes back as itself, several as the list); ``query()``/``q()`` and
-``wantlist=True`` keep the list; a ``with_<name>:`` loop iterates it.
+returns a list, as Ansible's do. The terms are templated first (``template_terms``,
+``listify_terms``: ansible-core's ``listify_lookup_plugin_terms``), a string inside them too.
+``lookup()`` joins a list of strings with commas (one non-string item comes back as itself,
+several as the list); ``query()``/``q()`` and ``wantlist=True`` keep the list; a
+``with_<name>:`` loop iterates it.
 
 Files are searched like Ansible's ``find_file_in_search_path``: for each directory of
 ``ansible_search_path`` (the role chain innermost first, the task file's directory, the
@@ -21,7 +23,7 @@ import re
 import secrets
 import string
 import subprocess
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -31,8 +33,11 @@ from kprov.provision.searchpath import search_file, search_paths
 from kprov.provision.template_filters import to_bool
 from kprov.provision.template_includes import literal_value, lookup_search_path, template_vars
 from kprov.provision.template_settings import DEFAULT_SETTINGS, TemplateSettings
+from kprov.provision.yamlfile import UnsafeText
 
-__all__ = ["LOOKUPS", "join_lookup", "run_lookup", "search_file"]
+__all__ = [
+    "LOOKUPS", "join_lookup", "listify_terms", "run_lookup", "search_file", "strip_text", "template_terms",
+]
 
 
 class Templar(Protocol):
@@ -57,8 +62,41 @@ def _listify(terms: Any) -> list[Any]:
     return [terms]
 
 
+def template_terms(terms: Any, t: Templar, where: str) -> Any:
+    """A lookup's terms templated, as ansible-core's ``listify_lookup_plugin_terms`` does
+    before every lookup runs (``lookup()``/``query()`` and ``with_<lookup>``): each string
+    inside lists and plain mappings rendered once more, so ``lookup('items', '{{ x }}')`` is
+    ``x``'s value. A bare name stays text (no ``convert_bare``); unsafe text is not rendered;
+    other mappings (``hostvars``) are left whole, their values rendered when read."""
+    if isinstance(terms, str):
+        return t.template(terms, where)
+    if isinstance(terms, list | tuple):
+        return [template_terms(term, t, where) for term in terms]
+    if type(terms) is dict:
+        return {k: template_terms(v, t, where) for k, v in terms.items()}
+    return terms
+
+
+def listify_terms(terms: Any, t: Templar, where: str) -> Any:
+    """``listify_lookup_plugin_terms``: a string stripped (unsafe text stays unsafe) and
+    templated, everything templated (template_terms); a string or a non-iterable result
+    becomes a list of one; another iterable (a mapping) is returned as it is."""
+    if isinstance(terms, str):
+        terms = strip_text(terms)
+    terms = template_terms(terms, t, where)
+    if isinstance(terms, str) or not isinstance(terms, Iterable):
+        return [terms]
+    return terms
+
+
+def strip_text(text: str) -> str:
+    """``text.strip()`` keeping unsafe text unsafe (ansible-core's unsafe str methods do)."""
+    return UnsafeText(text.strip()) if isinstance(text, UnsafeText) else text.strip()
+
+
 def _items(terms: list[Any], variables: Vars, t: Templar, sub: str, kw: Kw) -> list[Any]:
-    return [x for term in terms for x in (term if isinstance(term, list) else [term])]
+    """ansible.builtin.items: one level flattened (LookupBase._flatten)."""
+    return [x for term in terms for x in (term if isinstance(term, list | tuple) else [term])]
 
 
 def _list(terms: list[Any], variables: Vars, t: Templar, sub: str, kw: Kw) -> list[Any]:
@@ -76,25 +114,36 @@ def _dict(terms: list[Any], variables: Vars, t: Templar, sub: str, kw: Kw) -> li
 
 def _flattened(terms: list[Any], variables: Vars, t: Templar, sub: str,
                kw: Kw) -> list[Any]:
-    """community.general.flattened: every level flattened; a string naming a variable is that
-    variable; None and the literal 'None'/'' are dropped."""
+    """community.general.flattened (10.x, with ansible-core 2.18): every level flattened; a
+    list of one list stands for that list; a string term is listified once more (stripped and
+    templated: text a template built, ``'{{ x }}'``, becomes its value; a bare variable name
+    stays the name) and flattened when that gives another value; the string 'None' or 'null'
+    ends the list it is in (the rest of that list is dropped); None and '' are items."""
 
-    def flat(value: Any, depth: int = 0) -> list[Any]:
+    def one(term: Any) -> Any:  # _check_list_of_one_list
+        while isinstance(term, list) and len(term) == 1:
+            term = term[0]
+        return term
+
+    def flat(values: list[Any], depth: int) -> list[Any]:
         if depth > 512:
             raise TemplateError("flattened: too deep (a list containing itself?)")
-        if isinstance(value, str):
-            if value in ("", "None"):
-                return []
-            if value in variables and value.isidentifier():
-                return flat(t.template(variables[value], f"lookup flattened '{value}'"), depth + 1)
-            return [value]
-        if value is None:
-            return []
-        if isinstance(value, list | tuple):
-            return [x for v in value for x in flat(v, depth + 1)]
-        return [value]
+        out: list[Any] = []
+        for term in values:
+            term = one(term)
+            if isinstance(term, str) and term in ("None", "null"):
+                break
+            if isinstance(term, str):
+                again = listify_terms(term, t, "lookup flattened")
+                if again != [term]:
+                    term = again
+            if isinstance(term, list):
+                out += flat(term, depth + 1)
+            else:
+                out.append(term)
+        return out
 
-    return flat(terms)
+    return flat(terms, 0)
 
 
 def _subelements(terms: list[Any], variables: Vars, t: Templar, sub: str,

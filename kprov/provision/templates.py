@@ -33,7 +33,7 @@ from jinja2.utils import concat
 
 from kprov.provision.collection_plugins import CollectionPlugins, PluginMap
 from kprov.provision.errors import TemplateError, UndefinedVariableError
-from kprov.provision.lookups import join_lookup, run_lookup
+from kprov.provision.lookups import join_lookup, run_lookup, template_terms
 from kprov.provision.template_filters import ANSIBLE_FILTERS, ANSIBLE_TESTS, to_bool
 from kprov.provision.template_includes import ANSIBLE_MANAGED, IncludeLoader, literal_value, template_vars
 from kprov.provision.template_settings import DEFAULT_SETTINGS, HEADER, TemplateSettings, split_header
@@ -490,8 +490,10 @@ def _guarded(context: jinja2.runtime.Context, name: str, terms: tuple[Any, ...],
     if errors not in ("strict", "warn", "ignore"):
         raise TemplateError("'errors' must be one of 'strict', 'warn' or 'ignore', not "
                             f"'{errors}'")  # ansible-core checks it as the lookup starts
+    # its terms templated again first, whatever ``errors`` says (listify_lookup_plugin_terms)
+    listed = template_terms(list(terms), scope, f"lookup('{name}')")
     try:
-        values = run_lookup(name, list(terms), scope, scope, **kwargs)
+        values = run_lookup(name, listed, scope, scope, **kwargs)
         scope.mark_unsafe(not allowed)  # ansible-core: a lookup's result is unsafe unless allow_unsafe
         return values
     except UndefinedVariableError:
