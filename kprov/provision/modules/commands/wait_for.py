@@ -179,11 +179,13 @@ class WaitForModule(ModuleBase):
             return WaitPlan(met=True, data=data)
         # timed on the host in nanoseconds from before the delay, as ansible-core's module
         # times itself: ``elapsed`` is whole seconds of that, not the round trip's
-        # a drain whose names do not resolve ends the loop at once (tcp_drain.UNRESOLVED)
-        abort = f"[ $c -eq {UNRESOLVED} ] && exit {UNRESOLVED}; " if p["state"] == "drained" else ""
+        test = f"if {condition}; then {_ELAPSED} exit 0; fi; "
+        if p["state"] == "drained":  # names that do not resolve end the loop at once (tcp_drain)
+            test = (f"{condition}; c=$?; if [ $c -eq 0 ]; then {_ELAPSED} exit 0; fi; "
+                    f"[ $c -eq {UNRESOLVED} ] && exit {UNRESOLVED}; ")
         script = (
             f"start=$(date +%s%N); sleep {p['delay']}; end=$(( start + {p['timeout']} * 1000000000 )); "
-            f"n=0; while :; do {condition}; c=$?; if [ $c -eq 0 ]; then {_ELAPSED} exit 0; fi; {abort}"
+            f"n=0; while :; do {test}"
             f"[ $(date +%s%N) -ge $end ] && {{ {_ELAPSED} exit 3; }}; "
             f"if [ $n -lt {_FAST_POLLS} ] && [ {p['sleep']} -gt 0 ]; then n=$((n + 1)); sleep 0.1; "
             f"else sleep {p['sleep']}; fi; done"
