@@ -1,8 +1,8 @@
 """Ansible's lookup plugins as roles use them: ``lookup()``/``query()`` in templates and ``with_<name>``.
 
 Each lookup takes the list of terms, the task's variables and its keyword options, and
-returns a list, as Ansible's do. The terms are templated first (``template_terms``,
-``listify_terms``: ansible-core's ``listify_lookup_plugin_terms``), a string inside them too.
+returns a list, as Ansible's do. The terms are templated first (lookup_terms: ansible-core's
+``listify_lookup_plugin_terms``), a string inside them too.
 ``lookup()`` joins a list of strings with commas (one non-string item comes back as itself,
 several as the list); ``query()``/``q()`` and ``wantlist=True`` keep the list; a
 ``with_<name>:`` loop iterates it.
@@ -23,21 +23,19 @@ import re
 import secrets
 import string
 import subprocess
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
 from kprov.provision.errors import TemplateError, UndefinedVariableError
+from kprov.provision.lookup_terms import flattened
 from kprov.provision.lookups_data import DATA_LOOKUPS
 from kprov.provision.searchpath import search_file, search_paths
 from kprov.provision.template_filters import to_bool
 from kprov.provision.template_includes import literal_value, lookup_search_path, template_vars
 from kprov.provision.template_settings import DEFAULT_SETTINGS, TemplateSettings
-from kprov.provision.yamlfile import UnsafeText
 
-__all__ = [
-    "LOOKUPS", "join_lookup", "listify_terms", "run_lookup", "search_file", "strip_text", "template_terms",
-]
+__all__ = ["LOOKUPS", "join_lookup", "run_lookup", "search_file"]
 
 
 class Templar(Protocol):
@@ -62,38 +60,6 @@ def _listify(terms: Any) -> list[Any]:
     return [terms]
 
 
-def template_terms(terms: Any, t: Templar, where: str) -> Any:
-    """A lookup's terms templated, as ansible-core's ``listify_lookup_plugin_terms`` does
-    before every lookup runs (``lookup()``/``query()`` and ``with_<lookup>``): each string
-    inside lists and plain mappings rendered once more, so ``lookup('items', '{{ x }}')`` is
-    ``x``'s value. A bare name stays text (no ``convert_bare``); unsafe text is not rendered;
-    other mappings (``hostvars``) are left whole, their values rendered when read."""
-    if isinstance(terms, str):
-        return t.template(terms, where)
-    if isinstance(terms, list | tuple):
-        return [template_terms(term, t, where) for term in terms]
-    if type(terms) is dict:
-        return {k: template_terms(v, t, where) for k, v in terms.items()}
-    return terms
-
-
-def listify_terms(terms: Any, t: Templar, where: str) -> Any:
-    """``listify_lookup_plugin_terms``: a string stripped (unsafe text stays unsafe) and
-    templated, everything templated (template_terms); a string or a non-iterable result
-    becomes a list of one; another iterable (a mapping) is returned as it is."""
-    if isinstance(terms, str):
-        terms = strip_text(terms)
-    terms = template_terms(terms, t, where)
-    if isinstance(terms, str) or not isinstance(terms, Iterable):
-        return [terms]
-    return terms
-
-
-def strip_text(text: str) -> str:
-    """``text.strip()`` keeping unsafe text unsafe (ansible-core's unsafe str methods do)."""
-    return UnsafeText(text.strip()) if isinstance(text, UnsafeText) else text.strip()
-
-
 def _items(terms: list[Any], variables: Vars, t: Templar, sub: str, kw: Kw) -> list[Any]:
     """ansible.builtin.items: one level flattened (LookupBase._flatten)."""
     return [x for term in terms for x in (term if isinstance(term, list | tuple) else [term])]
@@ -110,40 +76,6 @@ def _dict(terms: list[Any], variables: Vars, t: Templar, sub: str, kw: Kw) -> li
             raise TemplateError(f"with_dict expects a dict, got {type(term).__name__}")
         out += [{"key": k, "value": v} for k, v in term.items()]
     return out
-
-
-def _flattened(terms: list[Any], variables: Vars, t: Templar, sub: str,
-               kw: Kw) -> list[Any]:
-    """community.general.flattened (10.x, with ansible-core 2.18): every level flattened; a
-    list of one list stands for that list; a string term is listified once more (stripped and
-    templated: text a template built, ``'{{ x }}'``, becomes its value; a bare variable name
-    stays the name) and flattened when that gives another value; the string 'None' or 'null'
-    ends the list it is in (the rest of that list is dropped); None and '' are items."""
-
-    def one(term: Any) -> Any:  # _check_list_of_one_list
-        while isinstance(term, list) and len(term) == 1:
-            term = term[0]
-        return term
-
-    def flat(values: list[Any], depth: int) -> list[Any]:
-        if depth > 512:
-            raise TemplateError("flattened: too deep (a list containing itself?)")
-        out: list[Any] = []
-        for term in values:
-            term = one(term)
-            if isinstance(term, str) and term in ("None", "null"):
-                break
-            if isinstance(term, str):
-                again = listify_terms(term, t, "lookup flattened")
-                if again != [term]:
-                    term = again
-            if isinstance(term, list):
-                out += flat(term, depth + 1)
-            else:
-                out.append(term)
-        return out
-
-    return flat(terms, 0)
 
 
 def _subelements(terms: list[Any], variables: Vars, t: Templar, sub: str,
@@ -478,8 +410,8 @@ LOOKUPS: dict[str, Lookup] = {
     "items": _items,
     "list": _list,
     "dict": _dict,
-    "flattened": _flattened,
-    "community.general.flattened": _flattened,
+    "flattened": flattened,
+    "community.general.flattened": flattened,
     "subelements": _subelements,
     "nested": _nested,
     "together": _together,

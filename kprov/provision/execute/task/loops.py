@@ -15,7 +15,8 @@ from typing import Any
 
 from kprov.provision.errors import ProvisionError, TemplateError, UndefinedVariableError
 from kprov.provision.execute.results import Status
-from kprov.provision.lookups import listify_terms, run_lookup
+from kprov.provision.lookup_terms import listify_terms
+from kprov.provision.lookups import run_lookup
 from kprov.provision.playbook.model import Task
 from kprov.provision.template_filters import to_bool
 from kprov.provision.template_unsafe import wrap_unsafe
