@@ -1,9 +1,11 @@
 """Ansible's lookup plugins as roles use them: ``lookup()``/``query()`` in templates and ``with_<name>``.
 
 Each lookup takes the list of terms, the task's variables and its keyword options, and
-returns a list, as Ansible's do. ``lookup()`` joins a list of strings with commas (one
-non-string item comes back as itself, several as the list); ``query()``/``q()`` and
-``wantlist=True`` keep the list; a ``with_<name>:`` loop iterates it.
+returns a list, as Ansible's do. The terms are templated first (lookup_terms: ansible-core's
+``listify_lookup_plugin_terms``), a string inside them too.
+``lookup()`` joins a list of strings with commas (one non-string item comes back as itself,
+several as the list); ``query()``/``q()`` and ``wantlist=True`` keep the list; a
+``with_<name>:`` loop iterates it.
 
 Files are searched like Ansible's ``find_file_in_search_path``: for each directory of
 ``ansible_search_path`` (the role chain innermost first, the task file's directory, the
@@ -26,6 +28,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from kprov.provision.errors import TemplateError, UndefinedVariableError
+from kprov.provision.lookup_terms import flattened
 from kprov.provision.lookups_data import DATA_LOOKUPS
 from kprov.provision.searchpath import search_file, search_paths
 from kprov.provision.template_filters import to_bool
@@ -58,7 +61,8 @@ def _listify(terms: Any) -> list[Any]:
 
 
 def _items(terms: list[Any], variables: Vars, t: Templar, sub: str, kw: Kw) -> list[Any]:
-    return [x for term in terms for x in (term if isinstance(term, list) else [term])]
+    """ansible.builtin.items: one level flattened (LookupBase._flatten)."""
+    return [x for term in terms for x in (term if isinstance(term, list | tuple) else [term])]
 
 
 def _list(terms: list[Any], variables: Vars, t: Templar, sub: str, kw: Kw) -> list[Any]:
@@ -72,29 +76,6 @@ def _dict(terms: list[Any], variables: Vars, t: Templar, sub: str, kw: Kw) -> li
             raise TemplateError(f"with_dict expects a dict, got {type(term).__name__}")
         out += [{"key": k, "value": v} for k, v in term.items()]
     return out
-
-
-def _flattened(terms: list[Any], variables: Vars, t: Templar, sub: str,
-               kw: Kw) -> list[Any]:
-    """community.general.flattened: every level flattened; a string naming a variable is that
-    variable; None and the literal 'None'/'' are dropped."""
-
-    def flat(value: Any, depth: int = 0) -> list[Any]:
-        if depth > 512:
-            raise TemplateError("flattened: too deep (a list containing itself?)")
-        if isinstance(value, str):
-            if value in ("", "None"):
-                return []
-            if value in variables and value.isidentifier():
-                return flat(t.template(variables[value], f"lookup flattened '{value}'"), depth + 1)
-            return [value]
-        if value is None:
-            return []
-        if isinstance(value, list | tuple):
-            return [x for v in value for x in flat(v, depth + 1)]
-        return [value]
-
-    return flat(terms)
 
 
 def _subelements(terms: list[Any], variables: Vars, t: Templar, sub: str,
@@ -429,8 +410,8 @@ LOOKUPS: dict[str, Lookup] = {
     "items": _items,
     "list": _list,
     "dict": _dict,
-    "flattened": _flattened,
-    "community.general.flattened": _flattened,
+    "flattened": flattened,
+    "community.general.flattened": flattened,
     "subelements": _subelements,
     "nested": _nested,
     "together": _together,

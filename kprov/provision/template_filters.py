@@ -28,6 +28,7 @@ from kprov.provision.template_filters_crypt import password_hash
 from kprov.provision.template_filters_host import HOST_FILTERS
 from kprov.provision.template_filters_math import MATH_FILTERS
 from kprov.provision.template_tests import MORE_TESTS
+from kprov.provision.yamlfile import UnsafeText
 
 __all__ = ["ANSIBLE_FILTERS", "ANSIBLE_TESTS", "to_bool"]
 
@@ -40,6 +41,11 @@ def to_bool(value: Any) -> bool:
     if isinstance(value, int | float):
         return value == 1
     return str(value).strip().lower() in ("yes", "on", "1", "true", "y", "t")
+
+
+def _type_debug(value: Any) -> str:
+    """The value's class name; unsafe text (a fact, a with_* item) is ansible-core's class."""
+    return "AnsibleUnsafeText" if isinstance(value, UnsafeText) else type(value).__name__
 
 
 def _to_yaml(value: Any, indent: int = 2, **kw: Any) -> str:
@@ -361,7 +367,7 @@ ANSIBLE_FILTERS: dict[str, Callable[..., Any]] = {
     "comment": _comment,
     "mandatory": _mandatory,
     "groupby": _groupby,
-    "type_debug": lambda v: type(v).__name__,
+    "type_debug": _type_debug,
     "checksum": lambda v: _hash(v, "sha1"),
     "md5": lambda v: _hash(v, "md5"),
     "sha1": lambda v: _hash(v, "sha1"),

@@ -1,8 +1,11 @@
 """Unsafe data as ansible-core 2.18 tracks it through templates.
 
 Text that is data, never a template, is an :class:`~kprov.provision.yamlfile.UnsafeText`:
-``!unsafe`` values, the items of a ``with_<lookup>`` loop and what ``lookup()``/``query()``
-return (ansible-core's ``wrap_var`` on lookup results, ``allow_unsafe_lookups`` off).
+``!unsafe`` values, the items of a ``with_<lookup>`` loop, what ``lookup()``/``query()``
+return (ansible-core's ``wrap_var`` on lookup results, ``allow_unsafe_lookups`` off), and the
+facts a module returned, the gathered ones too (``wrap_var`` of ``ansible_facts`` for every
+action but set_fact and include_vars; wrapped once, as they are stored: a read of
+``ansible_facts`` then finds unsafe text at its first string, no walk of all facts).
 
 * Propagation: a template that reads an unsafe value (anywhere inside a list or mapping), a
   registered module result, or calls a lookup gives an unsafe result (ansible-core's

@@ -33,6 +33,7 @@ from jinja2.utils import concat
 
 from kprov.provision.collection_plugins import CollectionPlugins, PluginMap
 from kprov.provision.errors import TemplateError, UndefinedVariableError
+from kprov.provision.lookup_terms import template_terms
 from kprov.provision.lookups import join_lookup, run_lookup
 from kprov.provision.template_filters import ANSIBLE_FILTERS, ANSIBLE_TESTS, to_bool
 from kprov.provision.template_includes import ANSIBLE_MANAGED, IncludeLoader, literal_value, template_vars
@@ -194,9 +195,7 @@ class VarScope(Mapping[str, Any]):
         self.layers = layers
         self._resolving: list[str] = []
         self._cache: dict[str, Any] = {}
-        # registered module results: ansible-core's unsafe data, never evaluated as an
-        # expression after an inline template put them into a conditional
-        self.untrusted: frozenset[str] = frozenset()
+        self.untrusted: frozenset[str] = frozenset()  # registered results: unsafe by name
         self._unsafe_reads: list[bool] = []  # per template() under way: read unsafe data?
         self._unsafe = UnsafeMemo()
 
@@ -352,10 +351,10 @@ class VarScope(Mapping[str, Any]):
             return False
         text = str(condition).strip()
         if is_template(text):
-            source, text = text, str(self.template(text, where))
-            if text in ("True", "False", "true", "false", "yes", "no"):
+            source, rendered = text, self.template(text, where)  # unsafe if it read a fact, a lookup
+            if (text := str(rendered)) in ("True", "False", "true", "false", "yes", "no"):
                 return to_bool(text)
-            if self.untrusted and self._reads(source) & self.untrusted:
+            if isinstance(rendered, UnsafeText) or (self.untrusted and self._reads(source) & self.untrusted):
                 raise TemplateError(f"The conditional check '{source}' failed. The error was: "
                                     "Conditional is marked as unsafe, and cannot be evaluated.")
         return bool(_unwrap(self.evaluate(text, where)))
@@ -488,8 +487,9 @@ def _guarded(context: jinja2.runtime.Context, name: str, terms: tuple[Any, ...],
     if errors not in ("strict", "warn", "ignore"):
         raise TemplateError("'errors' must be one of 'strict', 'warn' or 'ignore', not "
                             f"'{errors}'")  # ansible-core checks it as the lookup starts
+    listed = template_terms(list(terms), scope, f"lookup('{name}')")  # whatever ``errors`` says
     try:
-        values = run_lookup(name, list(terms), scope, scope, **kwargs)
+        values = run_lookup(name, listed, scope, scope, **kwargs)
         scope.mark_unsafe(not allowed)  # ansible-core: a lookup's result is unsafe unless allow_unsafe
         return values
     except UndefinedVariableError:

@@ -97,3 +97,8 @@ def test_unsafe_text_dumps_as_yaml_like_any_string() -> None:
     scope = _scope(d={UnsafeText("k"): [UnsafeText("v")]})
     assert scope.template("{{ d | to_yaml }}", "t") == "k: [v]\n"
     assert scope.template("{{ d | to_nice_yaml }}", "t") == "k:\n- v\n"
+
+
+def test_type_debug_names_unsafe_text_as_ansible_core_does() -> None:
+    scope = _scope(u=UnsafeText("a"), s="a")
+    assert scope.template("{{ u | type_debug }} {{ s | type_debug }}", "t") == "AnsibleUnsafeText str"

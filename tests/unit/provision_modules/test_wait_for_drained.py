@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from kprov.provision.modules.commands.ping import CRASH
 from kprov.provision.modules.commands.wait_for import timeout_message
 
 
@@ -99,3 +100,19 @@ def test_timeout_messages_as_ansible_core_words_them() -> None:
         "Timeout when waiting for search string a in /x"
     assert timeout_message({**base, "path": "/x", "state": "absent"}) == \
         "Timeout when waiting for /x to be absent."
+
+
+def test_a_host_that_does_not_resolve_fails_at_once_as_the_module_crashes(
+        local_play: Callable[..., Any]) -> None:
+    """ansible-core 2.18 resolves ``host`` and ``exclude_hosts`` before its loop and raises
+    (gaierror): the action reports the module's crash at once, not a timeout."""
+    for args in ("port: 1, state: drained, timeout: 30, host: no-such-host.invalid",
+                 "port: 1, state: drained, timeout: 30, exclude_hosts: [no-such-host.invalid]"):
+        run = local_play(f"wait_for: {{{args}}}")
+        result = run.results[0]
+        assert not run.ok and result.duration_s < 15, result.duration_s  # it polled 30 s before
+        assert result.msg == CRASH  # ansible-core's words for a module that raised
+        assert result.result["rc"] == 1 and result.result["module_stdout"] == ""
+        assert result.result["module_stderr"].startswith("Traceback")
+        assert "gaierror" in result.result["exception"].splitlines()[-1]
+        assert "elapsed" not in result.result

@@ -1,6 +1,8 @@
 """A task's loop: its items, each item's own variables, and the loop's registered result.
 
 ``loop_items`` evaluates ``loop:`` (or ``with_*``: flatten, dict2items, a lookup) into a list;
+a ``with_*``'s terms are listified first, as ansible-core's executor does (a string stripped,
+everything templated: lookups.listify_terms), so ``with_items`` of a mapping is its keys;
 ``item_layers`` gives each item's variables (``loop_var``, ``index_var``, and ``ansible_loop``
 with ``loop_control.extended``); ``loop_outcome`` folds the items' statuses into the task's
 result as ansible-core builds it.
@@ -8,11 +10,12 @@ result as ansible-core builds it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from kprov.provision.errors import ProvisionError, TemplateError, UndefinedVariableError
 from kprov.provision.execute.results import Status
+from kprov.provision.lookup_terms import listify_terms
 from kprov.provision.lookups import run_lookup
 from kprov.provision.playbook.model import Task
 from kprov.provision.template_filters import to_bool
@@ -37,20 +40,20 @@ _WITH_KEYS = ("__flatten__", "__dict2items__", "__list__", "__lookup__")
 def _with_items(task: Task, scope: VarScope) -> list[Any]:
     where = f"task field 'loop' ({task.origin})"
     loop = task.loop
-    if isinstance(loop, dict) and "__flatten__" in loop:
-        value = scope.template(loop["__flatten__"], where)
-        value = value if isinstance(value, list) else [value]
-        return [x for v in value for x in (v if isinstance(v, list) else [v])]
+    if isinstance(loop, dict) and "__flatten__" in loop:  # with_items: one level flattened
+        terms = listify_terms(loop["__flatten__"], scope, where)
+        return [x for term in terms for x in (term if isinstance(term, list | tuple) else [term])]
     if isinstance(loop, dict) and "__dict2items__" in loop:
-        value = scope.template(loop["__dict2items__"], where)
-        if not isinstance(value, Mapping):  # ansible-core's dict lookup's own error
+        terms = listify_terms(loop["__dict2items__"], scope, where)
+        terms = terms if isinstance(terms, list) else [terms]
+        if not all(isinstance(term, Mapping) for term in terms):  # ansible-core's dict lookup's error
             raise TemplateError("with_dict expects a dict")
-        return [{"key": k, "value": v} for k, v in value.items()]
+        return [{"key": k, "value": v} for term in terms for k, v in term.items()]
     if isinstance(loop, dict) and "__list__" in loop:
-        value = scope.template(loop["__list__"], where)
-        if not isinstance(value, list):  # ansible-core's list lookup's own error
+        terms = listify_terms(loop["__list__"], scope, where)
+        if not isinstance(terms, Sequence):  # ansible-core's list lookup's own error
             raise TemplateError("with_list expects a list")
-        return list(value)
+        return list(terms)
     if isinstance(loop, dict) and "__lookup__" in loop:
         return _lookup_items(task, scope, str(loop["__lookup__"]), loop["terms"], where)
     value = scope.template(loop, where)
@@ -67,7 +70,7 @@ def _lookup_items(task: Task, scope: VarScope, name: str, terms: Any, where: str
     subdir = next((s for s in ("template", "var", "file") if s in task.action), "file") + "s"
     if name.rpartition(".")[2] == "first_found":  # its terms may name undefined variables
         return run_lookup(name, _lenient(terms, scope, where), scope, scope, subdir=subdir)
-    return run_lookup(name, scope.template(terms, where), scope, scope, subdir=subdir)
+    return run_lookup(name, listify_terms(terms, scope, where), scope, scope, subdir=subdir)
 
 
 def _lenient(value: Any, scope: VarScope, where: str) -> Any:

@@ -3,7 +3,8 @@
 ``task_result`` shapes the TaskResult the observers and the recap see: diffs of secrets and
 credentials hidden, ``no_log`` honoured, ``ignore_errors``/``ignore_unreachable`` marked (the
 first two as the host's run rendered them: execute.task.keywords).
-``inject_facts`` puts a module's ``ansible_facts`` into the host's facts, as Ansible does.
+``inject_facts`` puts a module's ``ansible_facts`` into the host's facts, as Ansible does,
+as unsafe data (template_unsafe).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from kprov.provision.execute.task.keywords import TaskFlags, render_flags
 from kprov.provision.facts.names import fact_key
 from kprov.provision.playbook.model import Task
 from kprov.provision.redact import SECRET_DIFF, is_secret_file, redact_data, redact_text
+from kprov.provision.template_unsafe import wrap_unsafe
 
 __all__ = ["SKIPPED_BY_WHEN", "diff_entries", "inject_facts", "loop_results", "safe_diff", "task_result"]
 
@@ -52,7 +54,9 @@ def loop_results(registered: dict[str, Any]) -> list[dict[str, Any]]:
 
 def inject_facts(registered: dict[str, Any], host: HostState) -> None:
     """A module's ``ansible_facts`` join the host's facts, each also a variable of its own
-    name (``services``, ``packages``), as Ansible injects them."""
+    name (``services``, ``packages``), as Ansible injects them: unsafe data, never rendered
+    (ansible-core's executor wraps a module's facts; set_fact's and include_vars' are not
+    module facts and do not come here)."""
     facts = registered.get("ansible_facts")
     for item in loop_results(registered):
         if isinstance(item.get("ansible_facts"), dict):
@@ -60,6 +64,7 @@ def inject_facts(registered: dict[str, Any], host: HostState) -> None:
     if not isinstance(facts, dict) or not facts:
         return
     for key, value in facts.items():
+        value = wrap_unsafe(value)
         host.facts[fact_key(key)] = value
         host.injected_facts[key] = value
     host.facts_changes += 1

@@ -13,7 +13,10 @@ The test is one short program for the host's Python, run as the condition of wai
 polling loop: names in ``host`` and ``exclude_hosts`` resolve on the host, as the module's
 own resolution does there, and /proc's addresses are compared in /proc's own notation
 (each 32-bit word in the host's byte order). Python rather than awk: IPv6 names and
-literals need the host's resolver and ``inet_pton``.
+literals need the host's resolver and ``inet_pton``. A name the host cannot resolve ends the
+wait at once, as ansible-core's module raises then (its ``getaddrinfo`` runs before the
+loop): the program prints the traceback and exits :data:`UNRESOLVED`, which no poll of a
+drain gives, and the caller reports the module's crash.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from __future__ import annotations
 import shlex
 from collections.abc import Sequence
 
-__all__ = ["DEFAULT_ACTIVE_STATES", "STATE_IDS", "drain_probe", "unknown_states"]
+__all__ = ["DEFAULT_ACTIVE_STATES", "STATE_IDS", "UNRESOLVED", "drain_probe", "unknown_states"]
 
 # the kernel's TCP state numbers as /proc/net/tcp prints them (include/net/tcp_states.h)
 STATE_IDS = {
@@ -33,10 +36,12 @@ STATE_IDS = {
     "TIME_WAIT": "06",
 }
 DEFAULT_ACTIVE_STATES = ("ESTABLISHED", "FIN_WAIT1", "FIN_WAIT2", "SYN_RECV", "SYN_SENT", "TIME_WAIT")
+# the program's exit when ``host`` or an excluded host does not resolve (0: drained, 1: not yet)
+UNRESOLVED = 86
 
 # argv: port, host, comma-separated state numbers, then the excluded hosts. Exit 0: drained.
 _PROGRAM = """\
-import socket, sys
+import socket, sys, traceback
 port = "%04X" % int(sys.argv[1])
 states = set(sys.argv[3].split(","))
 def words(family, text):
@@ -49,8 +54,12 @@ def addresses(name):
         if family == socket.AF_INET:
             found.add(words(socket.AF_INET6, "::ffff:" + where[0]))
     return found
-local = addresses(sys.argv[2])
-excluded = set().union(*(addresses(name) for name in sys.argv[4:]))
+try:
+    local = addresses(sys.argv[2])
+    excluded = set().union(*(addresses(name) for name in sys.argv[4:]))
+except Exception:
+    traceback.print_exc()
+    sys.exit(UNRESOLVED)
 any_v4, any_v6 = "0" * 8 in local, "0" * 32 in local
 any_mapped = "0000000000000000FFFF000000000000" in local
 active = 0
@@ -69,7 +78,7 @@ for table in ("/proc/net/tcp", "/proc/net/tcp6"):
                 or (any_mapped and address.startswith("0000000000000000FFFF0000"))):
             active += 1
 sys.exit(1 if active else 0)
-"""
+""".replace("UNRESOLVED", str(UNRESOLVED))
 
 
 def unknown_states(states: Sequence[str]) -> list[str]:

@@ -1,5 +1,6 @@
 """ansible.builtin.wait_for: wait on the host for a port, a path, or a regex in a file, or
-for a port's active connections to drain (``tcp_drain``).
+for a port's active connections to drain (``tcp_drain``; a name there that does not resolve
+fails the task at once with the crash ansible-core's module reports).
 
 The whole wait is ONE remote shell loop (delay, then poll until ``timeout``), so waiting
 costs one round trip however long it takes. The first 2 s poll every 0.1 s, then every
@@ -32,8 +33,14 @@ from typing import Any
 from kprov.provision.connect.base import CommandResult
 from kprov.provision.modules.args import Arg, parse_args
 from kprov.provision.modules.base import ModuleContext, ModuleFailed, ModuleResult, TaskView
-from kprov.provision.modules.commands.tcp_drain import DEFAULT_ACTIVE_STATES, drain_probe, unknown_states
+from kprov.provision.modules.commands.tcp_drain import (
+    DEFAULT_ACTIVE_STATES,
+    UNRESOLVED,
+    drain_probe,
+    unknown_states,
+)
 from kprov.provision.modules.contract import ModuleBase
+from kprov.provision.modules.protocol.answer import parse_answer
 from kprov.provision.modules.protocol.remote import interpreter_for
 
 __all__ = ["MODULE", "WaitForModule", "WaitPlan", "port_probe"]
@@ -172,9 +179,13 @@ class WaitForModule(ModuleBase):
             return WaitPlan(met=True, data=data)
         # timed on the host in nanoseconds from before the delay, as ansible-core's module
         # times itself: ``elapsed`` is whole seconds of that, not the round trip's
+        test = f"if {condition}; then {_ELAPSED} exit 0; fi; "
+        if p["state"] == "drained":  # names that do not resolve end the loop at once (tcp_drain)
+            test = (f"{condition}; c=$?; if [ $c -eq 0 ]; then {_ELAPSED} exit 0; fi; "
+                    f"[ $c -eq {UNRESOLVED} ] && exit {UNRESOLVED}; ")
         script = (
             f"start=$(date +%s%N); sleep {p['delay']}; end=$(( start + {p['timeout']} * 1000000000 )); "
-            f"n=0; while :; do if {condition}; then {_ELAPSED} exit 0; fi; "
+            f"n=0; while :; do {test}"
             f"[ $(date +%s%N) -ge $end ] && {{ {_ELAPSED} exit 3; }}; "
             f"if [ $n -lt {_FAST_POLLS} ] && [ {p['sleep']} -gt 0 ]; then n=$((n + 1)); sleep 0.1; "
             f"else sleep {p['sleep']}; fi; done"
@@ -194,6 +205,10 @@ class WaitForModule(ModuleBase):
         done = ctx.read(plan.script, timeout=plan.read_timeout)
         timed = re.search(r"^elapsed:(\d+)$", done.stdout, re.M)
         data = {"elapsed": int(timed.group(1)) if timed else int(time.monotonic() - started), **plan.data}
+        if done.rc == UNRESOLVED and plan.data.get("state") == "drained":
+            # ansible-core's module raised (getaddrinfo): its crash as the action reads it
+            crash = parse_answer("", done.stderr, 1)
+            raise ModuleFailed(crash.pop("msg"), **{k: v for k, v in crash.items() if k != "failed"})
         if done.rc == 0:
             if plan.data.get("search_regex") and plan.data.get("path"):
                 data.update(_match_groups(ctx, plan.data["path"], plan.data["search_regex"]))
