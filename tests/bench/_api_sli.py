@@ -23,6 +23,8 @@ __all__ = ["Buckets", "histogram_quantile", "parse_request_durations", "scrape",
 
 _FAMILY = "apiserver_request_duration_seconds"
 _MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE", "APPLY"})
+_LONG_RUNNING = frozenset({"WATCH", "WATCHLIST", "CONNECT"})  # not in any SLI
+_STREAMING = frozenset({"log", "exec", "attach", "portforward", "proxy"})
 # (verb, resource, subresource, scope) -> {upper bound: cumulative count}
 Buckets = dict[tuple[str, str, str, str], dict[float, float]]
 
@@ -85,7 +87,8 @@ def slowest(before: Buckets, after: Buckets, count: int = 3) -> list[str]:
     over N calls``: which call a missed SLI is."""
     window = _window(before, after)
     ranked = sorted(
-        ((histogram_quantile(0.99, b), k, max(b.values())) for k, b in window.items() if max(b.values()) > 0),
+        ((histogram_quantile(0.99, b), k, max(b.values())) for k, b in window.items()
+         if max(b.values()) > 0 and k[0] not in _LONG_RUNNING and k[2] not in _STREAMING),
         reverse=True,
     )
     return [f"{verb} {res}{'/' + sub if sub else ''} ({scope}): {p99 * 1000:.0f} ms over {calls:.0f} calls"
@@ -103,7 +106,7 @@ def slis(before: Buckets, after: Buckets) -> dict[str, float]:
 
     return {
         "api_mutating_server_p99_ms": p99_ms([k for k in window if k[0] in _MUTATING]),
-        "api_get_server_p99_ms": p99_ms([k for k in window if k[0] == "GET" and k[2] in ("", "status")]),
+        "api_get_server_p99_ms": p99_ms([k for k in window if k[0] == "GET" and k[2] not in _STREAMING]),
         "api_list_pods_server_p99_ms": p99_ms(
             [k for k in window if k[0] == "LIST" and k[1] == "pods" and k[3] == "cluster"]),
     }

@@ -58,5 +58,6 @@ def test_slowest_names_the_pairs_with_the_highest_p99_first() -> None:
     after = parse_request_durations(_text(
         _histogram("POST", "pods", {"0.1": 100, "1": 100, "+Inf": 100}),
         _histogram("PATCH", "nodes", {"0.1": 0, "1": 10, "+Inf": 10}, scope="resource", sub="status"),
+        _histogram("WATCH", "pods", {"1": 0, "60": 2, "+Inf": 2}, scope="cluster"),  # long-running
     ))
     assert slowest({}, after, 1) == ["PATCH nodes/status (resource): 991 ms over 10 calls"]
