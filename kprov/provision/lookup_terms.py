@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
 from kprov.provision.errors import TemplateError
-from kprov.provision.yamlfile import UnsafeText
+from kprov.provision.yamlfile import SourceDict, UnsafeText
 
 __all__ = ["flattened", "listify_terms", "strip_text", "template_terms"]
 
@@ -34,7 +34,7 @@ def template_terms(terms: Any, t: Templar, where: str) -> Any:
         return t.template(terms, where)
     if isinstance(terms, list | tuple):
         return [template_terms(term, t, where) for term in terms]
-    if type(terms) is dict:
+    if type(terms) is dict or isinstance(terms, SourceDict):  # plain or as the playbook's YAML gave it
         return {k: template_terms(v, t, where) for k, v in terms.items()}
     return terms
 

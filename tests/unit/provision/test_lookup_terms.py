@@ -41,6 +41,9 @@ _LOOPS = {
     "with_items ": ("\"{{ tmpl }}\"", ["{{ pv }}"]),  # rendered once: the item is unsafe data
     "with_items  ": ("['{{ pv }}', x, ['{{ pv }}']]", ["play", "x", "play"]),
     "with_list": ("abc", ["abc"]),
+    # mappings as the playbook's YAML gives them: their templated values rendered (the corpus's
+    # geerlingguy.security writes sshd_config lines from such items)
+    "with_items   ": ("[{line: 'A {{ pv }}'}, {line: b}]", [{"line": "A play"}, {"line": "b"}]),
 }
 
 
