@@ -7,18 +7,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import Counter
-from typing import Any
 
 from kprov.cluster.hollow.fleet import FleetConfig, HollowFleet
 
-
-class _NoClient:
-    def __getattr__(self, name: str) -> Any:
-        raise AssertionError(f"unexpected client call {name}")
+from .no_client import NoClient
 
 
 def test_a_node_whose_last_renewal_has_not_ended_is_skipped_not_queued() -> None:
-    fleet = HollowFleet(_NoClient(), FleetConfig(count=3))  # type: ignore[arg-type]
+    fleet = HollowFleet(NoClient(), FleetConfig(count=3))  # type: ignore[arg-type]
     calls: Counter[str] = Counter()
     stuck = asyncio.Event()
 
@@ -38,6 +34,6 @@ def test_a_node_whose_last_renewal_has_not_ended_is_skipped_not_queued() -> None
 
 
 def test_heartbeats_and_pod_work_have_their_own_slots_within_the_concurrency() -> None:
-    fleet = HollowFleet(_NoClient(), FleetConfig(count=1, concurrency=64))  # type: ignore[arg-type]
+    fleet = HollowFleet(NoClient(), FleetConfig(count=1, concurrency=64))  # type: ignore[arg-type]
     heartbeat, pods = fleet._heartbeat_limit._value, fleet._limit._value
     assert heartbeat >= 1 and pods >= 1 and heartbeat + pods == 64

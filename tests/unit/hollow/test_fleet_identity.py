@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from kprov.cluster.hollow.fleet import FleetConfig, HollowFleet
 
-
-class _NoClient:
-    """The fleet's constructor only keeps its client; nothing here talks to an API server."""
-
-    def __getattr__(self, name: str) -> Any:
-        raise AssertionError(f"unexpected client call {name}")
+from .no_client import NoClient
 
 
 def test_first_index_numbers_names_and_ips_after_another_fleet() -> None:
-    a = HollowFleet(_NoClient(), FleetConfig(count=3))  # type: ignore[arg-type]
-    b = HollowFleet(_NoClient(), FleetConfig(count=3, first_index=3))  # type: ignore[arg-type]
+    a = HollowFleet(NoClient(), FleetConfig(count=3))  # type: ignore[arg-type]
+    b = HollowFleet(NoClient(), FleetConfig(count=3, first_index=3))  # type: ignore[arg-type]
     assert a.names == ["hollow-node-0", "hollow-node-1", "hollow-node-2"]
     assert b.names == ["hollow-node-3", "hollow-node-4", "hollow-node-5"]
     ips = [f.node_ip(n) for f in (a, b) for n in f.names]
