@@ -1,11 +1,15 @@
 """Kubernetes' API call latency SLIs as clusterloader2 measures them: from the API servers' own
-``apiserver_request_duration_seconds`` histograms, not from a client's stopwatch.
+``apiserver_request_sli_duration_seconds`` histograms, not from a client's stopwatch.
 
-Upstream's SLI is the 99th percentile of that histogram per (resource, subresource, verb, scope),
-over the measured window: here the difference of two scrapes of every API server (before and
-after the timed section), summed over the servers, with Prometheus' ``histogram_quantile``
-interpolation. A client's own timing of a cluster-wide LIST also counts its decode of the whole
-reply and its wait for a CPU on a shared machine; the server's histogram is what the SLO judges.
+Upstream's SLI is the 99th percentile of that histogram (the request's duration less its wait
+in priority and fairness's queue and in webhooks) per (resource, subresource, verb, scope),
+over the measured window, events and long-running verbs left out, as clusterloader2's
+APIResponsivenessPrometheus filters them: here the difference of two scrapes of every API
+server (before and after the timed section), summed over the servers, with Prometheus'
+``histogram_quantile`` interpolation. A client's own timing of a cluster-wide LIST also counts
+its decode of the whole reply and its wait for a CPU on a shared machine; the server's
+histogram is what the SLO judges. :func:`slowest` ranks the whole durations
+(``apiserver_request_duration_seconds``, queue waits and events included): where time went.
 
     before = await scrape(clients); ...; after = await scrape(clients)
     slis(before, after)  # {"api_mutating_server_p99_ms": ..., "api_get_server_p99_ms": ..., ...}
@@ -19,20 +23,27 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
-__all__ = ["Buckets", "histogram_quantile", "parse_request_durations", "scrape", "slis", "slowest"]
+__all__ = [
+    "DURATION_FAMILY", "SLI_FAMILY", "Buckets", "histogram_quantile", "parse_request_durations", "scrape",
+    "slis", "slowest",
+]
 
-_FAMILY = "apiserver_request_duration_seconds"
+SLI_FAMILY = "apiserver_request_sli_duration_seconds"
+DURATION_FAMILY = "apiserver_request_duration_seconds"
 _MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE", "APPLY"})
 _LONG_RUNNING = frozenset({"WATCH", "WATCHLIST", "CONNECT"})  # not in any SLI
 _STREAMING = frozenset({"log", "exec", "attach", "portforward", "proxy"})
+_NOT_IN_SLI = frozenset({"events"})  # (clusterloader2: resource!="events")
 # (verb, resource, subresource, scope) -> {upper bound: cumulative count}
 Buckets = dict[tuple[str, str, str, str], dict[float, float]]
+# family name -> its buckets
+Scrape = dict[str, Buckets]
 
 
-def parse_request_durations(text: str) -> Buckets:
+def parse_request_durations(text: str, family_name: str = SLI_FAMILY) -> Buckets:
     found: Buckets = defaultdict(dict)
     for family in text_string_to_metric_families(text):
-        if family.name != _FAMILY:
+        if family.name != family_name:
             continue
         for sample in family.samples:
             if not sample.name.endswith("_bucket"):
@@ -64,15 +75,17 @@ def histogram_quantile(q: float, cumulative: dict[float, float]) -> float:
     return lower
 
 
-async def scrape(clients: list[Any]) -> Buckets:
-    """Every API server's request histograms, summed."""
-    total: Buckets = defaultdict(dict)
+async def scrape(clients: list[Any]) -> Scrape:
+    """Every API server's SLI and whole-duration request histograms, each summed."""
+    totals: dict[str, Buckets] = {SLI_FAMILY: defaultdict(dict), DURATION_FAMILY: defaultdict(dict)}
     for client in clients:
-        text = await client.request("GET", "/metrics")
-        for key, buckets in parse_request_durations(text if isinstance(text, str) else str(text)).items():
-            for bound, count in buckets.items():
-                total[key][bound] = total[key].get(bound, 0.0) + count
-    return dict(total)
+        reply = await client.request("GET", "/metrics")
+        text = reply if isinstance(reply, str) else str(reply)
+        for name, total in totals.items():
+            for key, buckets in parse_request_durations(text, name).items():
+                for bound, count in buckets.items():
+                    total[key][bound] = total[key].get(bound, 0.0) + count
+    return {name: dict(total) for name, total in totals.items()}
 
 
 def _window(before: Buckets, after: Buckets) -> Buckets:
@@ -82,10 +95,10 @@ def _window(before: Buckets, after: Buckets) -> Buckets:
     }
 
 
-def slowest(before: Buckets, after: Buckets, count: int = 3) -> list[str]:
-    """The pairs with the highest p99 in the window, as ``VERB resource[/sub] (scope): p99 ms
-    over N calls``: which call a missed SLI is."""
-    window = _window(before, after)
+def slowest(before: Scrape, after: Scrape, count: int = 3) -> list[str]:
+    """The pairs with the highest whole-duration p99 in the window, as ``VERB resource[/sub]
+    (scope): p99 ms over N calls``: which call a missed SLI is, or where queueing went."""
+    window = _window(before.get(DURATION_FAMILY, {}), after.get(DURATION_FAMILY, {}))
     ranked = sorted(
         ((histogram_quantile(0.99, b), k, max(b.values())) for k, b in window.items()
          if max(b.values()) > 0 and k[0] not in _LONG_RUNNING and k[2] not in _STREAMING),
@@ -95,9 +108,10 @@ def slowest(before: Buckets, after: Buckets, count: int = 3) -> list[str]:
             for p99, (verb, res, sub, scope), calls in ranked[:count]]
 
 
-def slis(before: Buckets, after: Buckets) -> dict[str, float]:
-    """The window's p99s in ms: the worst mutating and GET pair, and the cluster-wide pod LIST."""
-    window = _window(before, after)
+def slis(before: Scrape, after: Scrape) -> dict[str, float]:
+    """The window's SLI p99s in ms: the worst mutating and GET pair, and the cluster-wide pod LIST."""
+    whole_window = _window(before.get(SLI_FAMILY, {}), after.get(SLI_FAMILY, {}))
+    window = {key: buckets for key, buckets in whole_window.items() if key[1] not in _NOT_IN_SLI}
 
     def p99_ms(keys: list[tuple[str, str, str, str]]) -> float:
         values = [histogram_quantile(0.99, window[k]) for k in keys]

@@ -29,15 +29,16 @@ are whole seconds, as upstream's), ``pod_startup_watch_p50_s``/``_p99_s`` (seen 
 Running, sub-second), ``saturation_pod_startup_p50_s``/``_p99_s``, ``latency_pods``,
 ``api_mutating_p99_ms`` and ``api_get_p99_ms`` (SLO <= 1,000), ``api_list_pods_p99_ms`` (SLO
 <= 30,000) as the probe's client times them, the same three as upstream's SLIs are defined
-(clusterloader2: the API servers' ``apiserver_request_duration_seconds`` over the timed section,
-worst (resource, verb) pair; :mod:`tests.bench._api_sli`) as ``api_*_server_p99_ms``,
+(clusterloader2: the API servers' ``apiserver_request_sli_duration_seconds`` over the timed
+section, queue and webhook waits and events left out, worst (resource, verb) pair;
+:mod:`tests.bench._api_sli`) as ``api_*_server_p99_ms``,
 ``apiserver_rss_mib`` (the largest API server, its workers included),
 ``etcd_rss_mib`` (the largest member), ``controller_manager_rss_mib``, ``scheduler_rss_mib``,
 ``hollow_rss_mib`` (all fleets), ``etcd_db_mib``, ``nodes_ready_s`` (registration, before the
 timed section), the CPU seconds each part used over the timed section (``cpu_s_<part>``;
 ``cpu_s_others`` is what the rest of the machine used meanwhile: it is shared) and the
 1-minute load average before and after. When a target is missed it also prints
-``targets_missed:``, ``api_slowest_calls:`` (the servers' slowest resource/verb pairs) and
+``targets_missed:``, ``api_slowest_calls:`` (the servers' slowest resource/verb pairs, whole durations) and
 ``cpu_went_to:`` (each part's share of the CPU used).
 
     python tests/bench/bench_density.py [--nodes 2000] [--pods-per-node 30]

@@ -12,6 +12,7 @@ from tests.integration.apiserver._http import request, ssl_context
 NAMES = {
     "apiserver_request",
     "apiserver_request_duration_seconds",
+    "apiserver_request_sli_duration_seconds",
     "apiserver_current_inflight_requests",
     "apiserver_storage_objects",
     "apiserver_watch_events",
@@ -43,7 +44,12 @@ def test_metrics_count_requests_by_upstream_labels(control_plane, namespace):
         and s.labels["verb"] == "POST" and s.labels["code"] == "201"
     ]
     assert created and created[0].value >= 1
-    assert created[0].labels["scope"] == "namespace" and created[0].labels["component"] == "apiserver"
+    assert created[0].labels["scope"] == "resource" and created[0].labels["component"] == "apiserver"
+    sli = [
+        s for s in families["apiserver_request_sli_duration_seconds"]
+        if s.name.endswith("_count") and s.labels["resource"] == "configmaps" and s.labels["verb"] == "POST"
+    ]
+    assert sli and sli[0].value >= 1 and "dry_run" not in sli[0].labels
     missing = [
         s for s in families["apiserver_request"]
         if s.name == "apiserver_request_total" and s.labels["resource"] == "configmaps"

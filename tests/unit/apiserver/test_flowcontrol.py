@@ -351,3 +351,38 @@ def test_remembered_routes_follow_the_objects() -> None:
         assert await controller.serve(alice, watch, "GET", "/p", {}, watching, _refuse) == 0  # no seat held
 
     asyncio.run(scenario())
+
+
+def test_a_queued_requests_wait_is_counted_outside_its_sli_latency() -> None:
+    """A request that waited for a seat has that wait counted where the front reads it
+    (``waited_outside``) for the SLI histogram; one seated at once counts nothing."""
+    from kprov.cluster.apiserver.request.latency import waited_outside
+
+    async def scenario() -> None:
+        controller, _, _ = _controller(server_limit=1)
+        alice = UserInfo("alice", (AUTH,))
+        ri = _ri("create", "configmaps", "app")
+        gate = asyncio.Event()
+
+        async def held() -> float:
+            await gate.wait()
+            return waited_outside()
+
+        async def quick() -> float:
+            return waited_outside()
+
+        async def request(call: Any) -> float:  # (a task per request, as the front's)
+            before = waited_outside()
+            await controller.serve(alice, ri, "POST", "/p", {}, call, _refuse)
+            return waited_outside() - before
+
+        first = asyncio.ensure_future(request(held))
+        await asyncio.sleep(0)
+        second = asyncio.ensure_future(request(quick))
+        await asyncio.sleep(0.05)
+        gate.set()
+        assert await first == 0.0
+        assert 0.04 <= await second < 5.0
+        assert waited_outside() == 0.0  # (this task's context: the requests' own were apart)
+
+    asyncio.run(scenario())

@@ -57,8 +57,8 @@ def test_exposition_parses_with_upstream_names_and_cumulative_buckets():
         (s.labels["verb"], s.labels["resource"], s.labels["scope"], s.labels["code"]): s.value
         for s in families["apiserver_request"].samples
     }
-    assert totals[("POST", "pods", "namespace", "201")] == 2
-    assert totals[("POST", "pods", "namespace", "409")] == 1
+    assert totals[("POST", "pods", "resource", "201")] == 2  # (upstream's CleanScope: a create is one object)
+    assert totals[("POST", "pods", "resource", "409")] == 1
     assert totals[("GET", "", "", "200")] == 1
     buckets = {
         s.labels["le"]: s.value
@@ -147,7 +147,7 @@ def test_requests_are_counted_a_batch_at_a_time_and_at_every_scrape():
     assert metrics.durations == {} and metrics.codes == {}  # waiting
     seconds.append(0.005)  # (on the first bound: in its bucket)
     metrics.observe_request("POST", create, False, 201, 0.005, "")
-    labels = ("POST", "", "", "v1", "pods", "", "namespace", "apiserver")
+    labels = ("POST", "", "", "v1", "pods", "", "resource", "apiserver")
     expected = Histogram(REQUEST_BUCKETS)
     for took in seconds:
         expected.observe(took)
@@ -159,3 +159,27 @@ def test_requests_are_counted_a_batch_at_a_time_and_at_every_scrape():
     count = (b'apiserver_request_total{code="200",component="apiserver",dry_run="",group="",resource="",'
              b'scope="",')
     assert count in metrics.exposition()
+
+
+def test_the_sli_histogram_leaves_out_queue_and_webhook_waits():
+    """apiserver_request_sli_duration_seconds: the request's duration less what it waited
+    outside the server's own work, upstream's SLI buckets and no dry_run label; the full
+    duration stays in apiserver_request_duration_seconds."""
+    from kprov.cluster.apiserver.front.metrics import SLI_BUCKETS
+
+    metrics = ApiMetrics(_namer())
+    create = _ri("POST", "/api/v1/namespaces/a/pods")
+    metrics.observe_request("POST", create, False, 201, 2.5, "", 2.2)  # 2.2 s of it in a queue
+    metrics.observe_request("POST", create, True, 201, 0.03, "")
+    families = {f.name: f for f in text_string_to_metric_families(metrics.exposition().decode())}
+    sli = [s for s in families["apiserver_request_sli_duration_seconds"].samples if s.name.endswith("_bucket")]
+    assert sli and all("dry_run" not in s.labels for s in sli)
+    assert {s.labels["le"] for s in sli} == {repr(b) for b in SLI_BUCKETS} | {"+Inf"}
+    served = {s.labels["le"]: s.value for s in sli}
+    assert served["0.05"] == 1 and served["0.4"] == 2  # 0.03 and 2.5 - 2.2 = 0.3
+    whole = {s.labels["le"]: s.value for s in families["apiserver_request_duration_seconds"].samples
+             if s.name.endswith("_bucket") and s.labels["dry_run"] == ""}
+    assert whole["2.0"] == 0 and whole["3.0"] == 1  # the full 2.5 s
+    total = [s.value for s in families["apiserver_request_sli_duration_seconds"].samples
+             if s.name.endswith("_sum")]
+    assert total == [pytest.approx(0.33)]

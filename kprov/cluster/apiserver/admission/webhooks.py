@@ -33,6 +33,7 @@ import copy
 import json
 import uuid
 from collections.abc import Mapping
+from time import perf_counter
 from typing import Any
 
 import aiohttp
@@ -44,6 +45,7 @@ from kprov.cluster.apiserver import _lib
 from kprov.cluster.apiserver.admission.webhook_conditions import ConditionError, conditions_admit
 from kprov.cluster.apiserver.attributes import AdmissionAttributes
 from kprov.cluster.apiserver.context import ApiContext
+from kprov.cluster.apiserver.request.latency import count_outside
 from kprov.cluster.apiserver.request.status import ApiError, StatusError, bad_request, internal_error
 from kprov.cluster.apiserver.webhook_client import webhook_endpoint, webhook_ssl_context
 from kprov.cluster.storage import scope_prefix
@@ -261,12 +263,15 @@ async def _run(
             raise internal_error(f'failed calling webhook "{name}": {exc}') from None
         if dry_run and hook.get("sideEffects") not in ("None", "NoneOnDryRun"):
             raise bad_request(f'admission webhook "{name}" does not support dry run')
+        called = perf_counter()
         try:
             response = await _call(ctx, hook, review)
         except _CallError as exc:
+            count_outside(perf_counter() - called)
             if hook.get("failurePolicy", "Fail") == "Ignore":
                 continue
             raise internal_error(f'failed calling webhook "{name}": {exc}') from None
+        count_outside(perf_counter() - called)  # (the user's code: not in the request's SLI latency)
         if not response.get("allowed"):
             raise _denied(name, response)
         patch = response.get("patch")

@@ -30,6 +30,7 @@ from kprov.cluster.apiserver.flowcontrol.classifier import Classification, Class
 from kprov.cluster.apiserver.flowcontrol.metrics import ZERO_WAIT_BUCKET, FlowcontrolMetrics, WaitHistogram
 from kprov.cluster.apiserver.flowcontrol.queueing import LevelState, Ticket, nominal_seats
 from kprov.cluster.apiserver.identity import UserInfo
+from kprov.cluster.apiserver.request.latency import count_outside
 from kprov.cluster.apiserver.request.requestinfo import RequestInfo
 from kprov.cluster.storage.keys import scope_prefix
 
@@ -199,7 +200,9 @@ class Controller:
                 waiter.cancel()
                 state.give_up(waiter)
                 metrics.reject(key, "time-out")
-                metrics.wait(key, False, time.monotonic() - started)
+                waited = time.monotonic() - started
+                metrics.wait(key, False, waited)
+                count_outside(waited)
                 return None
         except asyncio.CancelledError:
             if waiter.done() and not waiter.cancelled():
@@ -210,7 +213,9 @@ class Controller:
             raise
         finally:
             metrics.add(metrics.inqueue, key, -1)
-        metrics.wait(key, True, time.monotonic() - started)
+        waited = time.monotonic() - started
+        metrics.wait(key, True, waited)
+        count_outside(waited)  # (left out of the request's SLI latency)
         return state
 
     def retry_after(self, level: str) -> int:

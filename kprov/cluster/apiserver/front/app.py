@@ -50,6 +50,7 @@ from kprov.cluster.apiserver.front.routes import not_found_body, serve_resource,
 from kprov.cluster.apiserver.handlers.discovery import serve_discovery
 from kprov.cluster.apiserver.identity import UserInfo
 from kprov.cluster.apiserver.request.apirequest import ApiRequest, Connection, decode
+from kprov.cluster.apiserver.request.latency import waited_outside
 from kprov.cluster.apiserver.request.negotiation import json_response, prettified, wants_pretty
 from kprov.cluster.apiserver.request.requestinfo import RequestInfo
 from kprov.cluster.apiserver.request.status import (
@@ -141,6 +142,7 @@ class _Front:
         if not long_running:
             self.metrics.inflight[kind] += 1  # type: ignore[union-attr]
         received = time_ns() if self.audit is not None else None
+        outside_before = waited_outside()
         start = perf_counter()
         code, reply = 500, None
         try:
@@ -156,7 +158,8 @@ class _Front:
                     metrics.inflight[kind] -= 1
                 content_type = request.headers.get("Content-Type", "") if method == "PATCH" else ""
                 metrics.observe_request(
-                    method, ri, "dryRun" in request.query_string, code, seconds, content_type
+                    method, ri, "dryRun" in request.query_string, code, seconds, content_type,
+                    waited_outside() - outside_before,
                 )
             if audit is not None and received is not None:
                 if not audit.wants_bodies:  # (the level and the line are worked out in batches)

@@ -3,6 +3,10 @@
 - ``apiserver_request_total`` {verb, dry_run, group, version, resource, subresource, scope,
   component, code} and ``apiserver_request_duration_seconds`` (same labels but code, upstream's
   buckets): one entry per label tuple, made on the tuple's first request;
+- ``apiserver_request_sli_duration_seconds`` {verb, group, version, resource, subresource, scope,
+  component}: the same duration less the time the request waited in priority and fairness's
+  queue and in admission webhooks (:mod:`kprov.cluster.apiserver.request.latency`), upstream's
+  SLI buckets; what Kubernetes' API call latency SLO (and clusterloader2) judges;
 - ``apiserver_current_inflight_requests`` {request_kind: mutating | readOnly} (watches, as
   upstream's long-running requests, are not counted);
 - ``apiserver_watch_events_total`` {group, version, resource}: events written to watchers;
@@ -46,6 +50,7 @@ __all__ = [
     "ETCD_BATCH",
     "REQUEST_BATCH",
     "REQUEST_BUCKETS",
+    "SLI_BUCKETS",
     "ApiMetrics",
     "report_verb",
     "resource_namer",
@@ -56,6 +61,9 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 REQUEST_BUCKETS = (0.005, 0.025, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 1.0, 1.25, 1.5, 2.0, 3.0, 4.0, 5.0,
                    6.0, 8.0, 10.0, 15.0, 20.0, 30.0, 45.0, 60.0)
 ETCD_BUCKETS = REQUEST_BUCKETS  # (the same list upstream)
+# kube-apiserver's buckets for apiserver_request_sli_duration_seconds
+SLI_BUCKETS = (0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 1.0, 1.25, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 15.0,
+               20.0, 30.0, 45.0, 60.0)
 _CONNECT = frozenset({"exec", "attach", "portforward", "proxy"})
 _MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -83,7 +91,7 @@ def report_verb(method: str, ri: RequestInfo | None, content_type: str = "") -> 
 def _scope(ri: RequestInfo | None) -> str:
     if ri is None:
         return ""
-    if ri.name:
+    if ri.name or ri.verb == "create":  # (upstream's CleanScope: a create names one object)
         return "resource"
     return "namespace" if ri.namespace else "cluster"
 
@@ -98,11 +106,12 @@ class ApiMetrics:
     ) -> None:
         # complete after settle_requests():
         self.durations: dict[tuple[str, ...], Histogram] = {}  # label tuple (no code)
+        self.sli_durations: dict[tuple[str, ...], Histogram] = {}  # label tuple (no code, no dry run)
         self.codes: dict[tuple[str, ...], dict[int, int]] = {}  # label tuple -> code -> count
         self._requests_pending: list[tuple[Any, ...]] = []
-        # (method, request info, dry run, content type) -> its label tuple's histogram and
+        # (method, request info, dry run, content type) -> its label tuple's histograms and
         # counts: one lookup a request where building the labels cost half of it
-        self._entries: dict[tuple[Any, ...], tuple[Histogram, dict[int, int]]] = {}
+        self._entries: dict[tuple[Any, ...], tuple[Histogram, dict[int, int], Histogram]] = {}
         self.inflight = {"mutating": 0, "readOnly": 0}
         self.watch_events: dict[tuple[str, str, str], int] = {}
         self.etcd: dict[tuple[str, str], Histogram] = {}  # complete after settle_etcd()
@@ -117,14 +126,16 @@ class ApiMetrics:
         return "mutating" if method in _MUTATING else "readOnly"
 
     def observe_request(
-        self, method: str, ri: RequestInfo | None, dry_run: bool, code: int, seconds: float, content_type: str
+        self, method: str, ri: RequestInfo | None, dry_run: bool, code: int, seconds: float,
+        content_type: str, outside: float = 0.0,
     ) -> None:
-        """Kept as it came and counted ``REQUEST_BATCH`` at a time (or when scraped), as
+        """``outside``: the seconds of ``seconds`` spent waiting in a queue or a webhook (not in
+        the SLI histogram). Kept as it came and counted ``REQUEST_BATCH`` at a time (or when scraped), as
         :meth:`etcd_request`: in the request this is a tuple and an append, where finding the
         label tuple's histogram and counting into it, among the request's own work, cost
         several times what the same loop costs over a batch."""
         pending = self._requests_pending
-        pending.append((method, ri, dry_run, content_type, code, seconds))
+        pending.append((method, ri, dry_run, content_type, code, seconds, outside))
         if len(pending) >= REQUEST_BATCH:
             self.settle_requests()
 
@@ -132,7 +143,7 @@ class ApiMetrics:
         """Count the requests waiting (before anything reads :attr:`durations` or :attr:`codes`)."""
         pending, self._requests_pending = self._requests_pending, []
         entries = self._entries
-        for method, ri, dry_run, content_type, code, seconds in pending:
+        for method, ri, dry_run, content_type, code, seconds, outside in pending:
             key = (method, ri, dry_run, content_type)
             entry = entries.get(key)
             if entry is None:
@@ -140,14 +151,17 @@ class ApiMetrics:
                 if len(entries) >= ENTRY_CACHE_SIZE:  # (request infos with names: bounded)
                     entries.clear()
                 entries[key] = entry
-            histogram, codes = entry
+            histogram, codes, sli = entry
             histogram.counts[bisect_left(REQUEST_BUCKETS, seconds)] += 1  # (Histogram.observe written out)
             histogram.total += seconds
             codes[code] = codes.get(code, 0) + 1
+            served = seconds - outside
+            sli.counts[bisect_left(SLI_BUCKETS, served)] += 1
+            sli.total += served
 
     def _entry(
         self, method: str, ri: RequestInfo | None, dry_run: bool, content_type: str
-    ) -> tuple[Histogram, dict[int, int]]:
+    ) -> tuple[Histogram, dict[int, int], Histogram]:
         verb = report_verb(method, ri, content_type)
         if ri is None:
             labels: tuple[str, ...] = (verb, "", "", "", "", "", "", "apiserver")
@@ -158,7 +172,11 @@ class ApiMetrics:
         if histogram is None:
             histogram = self.durations[labels] = Histogram(REQUEST_BUCKETS)
         codes = self.codes.setdefault(labels, {})
-        return histogram, codes
+        sli_labels = (labels[0], *labels[2:])  # (upstream's SLI has no dry_run label)
+        sli = self.sli_durations.get(sli_labels)
+        if sli is None:
+            sli = self.sli_durations[sli_labels] = Histogram(SLI_BUCKETS)
+        return histogram, codes, sli
 
     def watch_sent(self, group: str, version: str, resource: str, events: int) -> None:
         key = (group, version, resource)
@@ -233,6 +251,16 @@ class _Collector(Collector):
         for labels, histogram in list(m.durations.items()):
             duration.add_metric(list(labels), histogram.family_buckets(), histogram.total)
         yield duration
+        sli = HistogramMetricFamily(
+            "apiserver_request_sli_duration_seconds",
+            "Response latency distribution (not counting webhook duration and priority & fairness "
+            "queue wait times) in seconds for each verb, group, version, resource, subresource, scope "
+            "and component.",
+            labels=[label for label in _REQUEST_LABELS if label != "dry_run"],
+        )
+        for labels, histogram in list(m.sli_durations.items()):
+            sli.add_metric(list(labels), histogram.family_buckets(), histogram.total)
+        yield sli
         inflight = GaugeMetricFamily(
             "apiserver_current_inflight_requests",
             "Maximal number of currently used inflight request limit of this apiserver per request kind "
