@@ -119,7 +119,7 @@ async def _open_storage(
     store = Store(kv, codec)
     if config.metrics:
         resource_of = resource_namer(bucket_of, lambda: holder[0].registry if holder else registry)
-        metrics = ApiMetrics(resource_of, cache.scope_sizes)
+        metrics = ApiMetrics(resource_of, cache.scope_sizes, cache.consistent_reads)
         store.on_etcd_request = metrics.etcd_request
     store.on_written = cache.adopt
     for attempt in range(60):

@@ -52,6 +52,7 @@ from typing import Any
 from kprov.cluster.background import stop_requested, stop_tasks
 from kprov.cluster.storage.cache_events import CacheEvent, Item, Undecoded, decoded, encode_json
 from kprov.cluster.storage.codec import Codec
+from kprov.cluster.storage.consistent_reads import ConsistentReads
 from kprov.cluster.storage.errors import RevisionExpiredError, StorageError
 from kprov.cluster.storage.etcd import EtcdKV, prefix_end
 from kprov.cluster.storage.keys import REGISTRY_PREFIX
@@ -110,6 +111,7 @@ class WatchCache:
         self._task: asyncio.Task[None] | None = None
         self._stream: EtcdWatchStream | None = None
         self.list_snapshots = ListSnapshots()  # what paginated lists' first pages came from
+        self.consistent_reads = ConsistentReads()  # (metrics: how often a list fell back to etcd)
 
     # -- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
@@ -327,6 +329,10 @@ class WatchCache:
         ``prefix`` is a scope prefix (one namespace, or one resource)."""
         _, objects, revision = self.keyed_snapshot(prefix)
         return objects, revision
+
+    def bucket_of(self, prefix: str) -> str:
+        """The resource bucket a key or scope prefix falls in (metrics name it)."""
+        return self._bucket_of(prefix)
 
     def keyed_snapshot(self, prefix: str) -> tuple[list[str], list[dict[str, Any]], int]:
         """:meth:`snapshot` with the objects' keys (sorted; ``keys[i]`` is ``objects[i]``'s)."""

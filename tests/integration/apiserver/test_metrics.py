@@ -33,6 +33,7 @@ def test_metrics_count_requests_by_upstream_labels(control_plane, namespace):
     )
     assert status == 201
     request(control_plane.server, admin, "GET", f"/api/v1/namespaces/{namespace}/configmaps/absent")
+    request(control_plane.server, admin, "GET", f"/api/v1/namespaces/{namespace}/configmaps")  # consistent
     status, head, text = request(control_plane.server, admin, "GET", "/metrics")
     assert status == 200, text
     assert head["Content-Type"].startswith("text/plain; version=0.0.4")
@@ -56,6 +57,12 @@ def test_metrics_count_requests_by_upstream_labels(control_plane, namespace):
         and s.labels["verb"] == "GET" and s.labels["code"] == "404"
     ]
     assert missing and missing[0].labels["scope"] == "resource"
+    consistent = {
+        (s.labels["success"], s.labels["fallback"]): s.value
+        for s in families["apiserver_watch_cache_consistent_read"]
+        if s.name.endswith("_total") and s.labels["resource"] == "configmaps"
+    }
+    assert consistent.get(("true", "false"), 0) >= 1, consistent  # from the watch cache
     stored = {s.labels["resource"]: s.value for s in families["apiserver_storage_objects"]}
     assert stored["configmaps"] >= 1 and stored["namespaces"] >= 1
     etcd = {s.labels["operation"] for s in families["etcd_request_duration_seconds"]}

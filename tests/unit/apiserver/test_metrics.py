@@ -172,7 +172,8 @@ def test_the_sli_histogram_leaves_out_queue_and_webhook_waits():
     metrics.observe_request("POST", create, False, 201, 2.5, "", 2.2)  # 2.2 s of it in a queue
     metrics.observe_request("POST", create, True, 201, 0.03, "")
     families = {f.name: f for f in text_string_to_metric_families(metrics.exposition().decode())}
-    sli = [s for s in families["apiserver_request_sli_duration_seconds"].samples if s.name.endswith("_bucket")]
+    sli = [s for s in families["apiserver_request_sli_duration_seconds"].samples
+           if s.name.endswith("_bucket")]
     assert sli and all("dry_run" not in s.labels for s in sli)
     assert {s.labels["le"] for s in sli} == {repr(b) for b in SLI_BUCKETS} | {"+Inf"}
     served = {s.labels["le"]: s.value for s in sli}
@@ -183,3 +184,22 @@ def test_the_sli_histogram_leaves_out_queue_and_webhook_waits():
     total = [s.value for s in families["apiserver_request_sli_duration_seconds"].samples
              if s.name.endswith("_sum")]
     assert total == [pytest.approx(0.33)]
+
+
+def test_consistent_reads_are_counted_by_resource_and_whether_they_fell_back_to_etcd():
+    from kprov.cluster.storage.consistent_reads import ConsistentReads
+
+    reads = ConsistentReads()
+    metrics = ApiMetrics(_namer(), consistent_reads=reads)
+    reads.record("/registry/pods/", 0.01, success=True, fallback=False)
+    reads.record("/registry/pods/", 3.2, success=True, fallback=True)
+    reads.record("/registry/pods/", 3.1, success=False, fallback=True)
+    families = {f.name: f for f in text_string_to_metric_families(metrics.exposition().decode())}
+    counted = {(s.labels["resource"], s.labels["success"], s.labels["fallback"]): s.value
+               for s in families["apiserver_watch_cache_consistent_read"].samples}
+    assert counted == {
+        ("pods", "true", "false"): 1, ("pods", "true", "true"): 1, ("pods", "false", "true"): 1,
+    }
+    waited = {s.labels["le"]: s.value for s in families["apiserver_watch_cache_read_wait_seconds"].samples
+              if s.name.endswith("_bucket")}
+    assert waited["0.025"] == 1 and waited["3.0"] == 1 and waited["+Inf"] == 3

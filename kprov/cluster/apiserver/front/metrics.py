@@ -12,6 +12,9 @@
 - ``apiserver_watch_events_total`` {group, version, resource}: events written to watchers;
 - ``apiserver_storage_objects`` {resource}: objects per resource, counted from the watch
   cache at scrape time;
+- ``apiserver_watch_cache_consistent_read_total`` {resource, success, fallback} and
+  ``apiserver_watch_cache_read_wait_seconds`` {resource}: consistent lists, from the watch cache
+  or (fallback) from etcd (:mod:`kprov.cluster.storage.consistent_reads`);
 - ``etcd_request_duration_seconds`` {operation, type}: the store's etcd calls (the store
   reports each to :meth:`ApiMetrics.etcd_request`).
 
@@ -42,6 +45,7 @@ from prometheus_client.registry import Collector
 from kprov.cluster.apiserver.request.requestinfo import RequestInfo
 from kprov.cluster.client.metrics import Histogram
 from kprov.cluster.storage import resource_prefix
+from kprov.cluster.storage.consistent_reads import ConsistentReads
 
 __all__ = [
     "CONTENT_TYPE",
@@ -103,6 +107,7 @@ class ApiMetrics:
         self,
         resource_of: Callable[[str], str | None] = lambda key: None,
         scope_sizes: Callable[[], Iterator[tuple[str, int]]] | None = None,
+        consistent_reads: ConsistentReads | None = None,
     ) -> None:
         # complete after settle_requests():
         self.durations: dict[tuple[str, ...], Histogram] = {}  # label tuple (no code)
@@ -118,6 +123,7 @@ class ApiMetrics:
         self._etcd_pending: list[tuple[str, str, float]] = []
         self.resource_of = resource_of  # an etcd key or scope prefix -> "pods", "deployments.apps"
         self.scope_sizes = scope_sizes
+        self.consistent_reads = consistent_reads
         self._registry = CollectorRegistry(auto_describe=False)
         self._registry.register(_Collector(self))
 
@@ -286,6 +292,8 @@ class _Collector(Collector):
             for resource, count in sorted(m.storage_counts().items()):
                 objects.add_metric([resource], count)
             yield objects
+        if m.consistent_reads is not None:
+            yield from _consistent_read_families(m.consistent_reads, m.resource_of)
         etcd = HistogramMetricFamily(
             "etcd_request_duration_seconds",
             "Etcd request latency in seconds for each operation and object type.",
@@ -295,6 +303,26 @@ class _Collector(Collector):
         for labels, histogram in list(m.etcd.items()):
             etcd.add_metric(list(labels), histogram.family_buckets(), histogram.total)
         yield etcd
+
+
+def _consistent_read_families(
+    reads: ConsistentReads, resource_of: Callable[[str], str | None]
+) -> Iterator[Metric]:
+    total = CounterMetricFamily(
+        "apiserver_watch_cache_consistent_read", "Counter for consistent reads from cache.",
+        labels=["resource", "success", "fallback"],
+    )
+    for (bucket, success, fallback), count in list(reads.counts.items()):
+        resource = resource_of(bucket) or "unknown"
+        total.add_metric([resource, str(success).lower(), str(fallback).lower()], count)
+    yield total
+    waits = HistogramMetricFamily(
+        "apiserver_watch_cache_read_wait_seconds",
+        "Histogram of time spent waiting for a watch cache to become fresh.", labels=["resource"],
+    )
+    for bucket, histogram in list(reads.waits.items()):
+        waits.add_metric([resource_of(bucket) or "unknown"], histogram.family_buckets(), histogram.total)
+    yield waits
 
 
 def resource_namer(bucket_of: Callable[[str], str], registry: Any) -> Callable[[str], str | None]:

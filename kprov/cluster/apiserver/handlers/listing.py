@@ -21,6 +21,7 @@ import bisect
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from time import perf_counter
 from typing import Any
 
 from kprov.cluster.api.kinds import events
@@ -124,9 +125,20 @@ async def list_objects(
             return _page(ctx, prefix, keys, objects, first, revision, matches, limit)
         return await _from_etcd(ctx, prefix, matches, limit, start, revision)
     if resource_version in ("", None):
+        began = perf_counter()
         current = await ctx.store.current_revision()
-        if not await ctx.cache.wait_for(current):
-            return await _from_etcd(ctx, prefix, matches, limit, None, 0)
+        fresh = await ctx.cache.wait_for(current)
+        reads, bucket = ctx.cache.consistent_reads, ctx.cache.bucket_of(prefix)
+        if not fresh:
+            waited = perf_counter() - began
+            try:
+                listed = await _from_etcd(ctx, prefix, matches, limit, None, 0)
+            except Exception:
+                reads.record(bucket, waited, success=False, fallback=True)
+                raise
+            reads.record(bucket, waited, success=True, fallback=True)
+            return listed
+        reads.record(bucket, perf_counter() - began, success=True, fallback=False)
     keys, objects, revision = ctx.cache.keyed_snapshot(prefix)
     if not limit or resource_version == "0":
         return ListResult([o for o in objects if matches(o)], revision)
