@@ -24,12 +24,13 @@ from typing import Any
 from prometheus_client.parser import text_string_to_metric_families
 
 __all__ = [
-    "DURATION_FAMILY", "SLI_FAMILY", "Buckets", "histogram_quantile", "parse_request_durations", "scrape",
-    "slis", "slowest",
+    "CONSISTENT_FAMILY", "DURATION_FAMILY", "SLI_FAMILY", "Buckets", "histogram_quantile", "list_fallbacks",
+    "parse_consistent_reads", "parse_request_durations", "scrape", "slis", "slowest",
 ]
 
 SLI_FAMILY = "apiserver_request_sli_duration_seconds"
 DURATION_FAMILY = "apiserver_request_duration_seconds"
+CONSISTENT_FAMILY = "apiserver_watch_cache_consistent_read"  # (a counter: kept as one +Inf bucket)
 _MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE", "APPLY"})
 _LONG_RUNNING = frozenset({"WATCH", "WATCHLIST", "CONNECT"})  # not in any SLI
 _STREAMING = frozenset({"log", "exec", "attach", "portforward", "proxy"})
@@ -75,14 +76,40 @@ def histogram_quantile(q: float, cumulative: dict[float, float]) -> float:
     return lower
 
 
+def parse_consistent_reads(text: str) -> Buckets:
+    """The consistent-read counter as ``("fallback"|"cache", resource, success, "") -> {inf: n}``."""
+    found: Buckets = {}
+    for family in text_string_to_metric_families(text):
+        if family.name != CONSISTENT_FAMILY:
+            continue
+        for sample in family.samples:
+            if sample.name.endswith("_total"):
+                labels = sample.labels
+                source = "fallback" if labels.get("fallback") == "true" else "cache"
+                found[(source, labels.get("resource", ""), labels.get("success", ""), "")] = {
+                    math.inf: sample.value}
+    return found
+
+
+def list_fallbacks(before: Scrape, after: Scrape, resource: str = "pods") -> int:
+    """Consistent lists of ``resource`` the servers read from etcd in the window (their watch
+    caches were not fresh in time)."""
+    window = _window(before.get(CONSISTENT_FAMILY, {}), after.get(CONSISTENT_FAMILY, {}))
+    return round(sum(max(b.values()) for k, b in window.items() if k[0] == "fallback" and k[1] == resource))
+
+
 async def scrape(clients: list[Any]) -> Scrape:
-    """Every API server's SLI and whole-duration request histograms, each summed."""
-    totals: dict[str, Buckets] = {SLI_FAMILY: defaultdict(dict), DURATION_FAMILY: defaultdict(dict)}
+    """Every API server's SLI and whole-duration request histograms and consistent-read
+    counts, each summed over the servers."""
+    totals: dict[str, Buckets] = {
+        name: defaultdict(dict) for name in (SLI_FAMILY, DURATION_FAMILY, CONSISTENT_FAMILY)}
     for client in clients:
         reply = await client.request("GET", "/metrics")
         text = reply if isinstance(reply, str) else str(reply)
         for name, total in totals.items():
-            for key, buckets in parse_request_durations(text, name).items():
+            parsed = (parse_consistent_reads(text) if name == CONSISTENT_FAMILY
+                      else parse_request_durations(text, name))
+            for key, buckets in parsed.items():
                 for bound, count in buckets.items():
                     total[key][bound] = total[key].get(bound, 0.0) + count
     return {name: dict(total) for name, total in totals.items()}

@@ -31,7 +31,8 @@ Running, sub-second), ``saturation_pod_startup_p50_s``/``_p99_s``, ``latency_pod
 <= 30,000) as the probe's client times them, the same three as upstream's SLIs are defined
 (clusterloader2: the API servers' ``apiserver_request_sli_duration_seconds`` over the timed
 section, queue and webhook waits and events left out, worst (resource, verb) pair;
-:mod:`tests.bench._api_sli`) as ``api_*_server_p99_ms``,
+:mod:`tests.bench._api_sli`) as ``api_*_server_p99_ms``, ``list_pods_etcd_fallbacks`` (consistent
+pod lists the servers read from etcd because their watch cache was not fresh within 3 s),
 ``apiserver_rss_mib`` (the largest API server, its workers included),
 ``etcd_rss_mib`` (the largest member), ``controller_manager_rss_mib``, ``scheduler_rss_mib``,
 ``hollow_rss_mib`` (all fleets), ``etcd_db_mib``, ``nodes_ready_s`` (registration, before the
@@ -71,7 +72,7 @@ from kprov.cluster.client import ApiClient, resources  # noqa: E402
 from kprov.local import LocalControlPlane  # noqa: E402
 from kprov.local.processes import pid_of  # noqa: E402
 from kprov.pki import ADMIN_CN, CONTROLLER_MANAGER_CN, MASTERS_GROUP, SCHEDULER_CN  # noqa: E402
-from tests.bench._api_sli import scrape, slis, slowest  # noqa: E402
+from tests.bench._api_sli import list_fallbacks, scrape, slis, slowest  # noqa: E402
 from tests.bench._profile import Profiler  # noqa: E402
 from tests.integration.controllers.hollow import ensure_namespace, start_component, stop_component  # noqa: E402
 
@@ -442,6 +443,7 @@ async def run(
             stop.set()
             histograms_after = await scrape(clients)
             server_slis = slis(histograms_before, histograms_after)
+            server_slis["list_pods_etcd_fallbacks"] = list_fallbacks(histograms_before, histograms_after)
             slowest_calls = slowest(histograms_before, histograms_after)
             lat, used_probe = await asyncio.to_thread(probed.get, True, 120)
             await asyncio.to_thread(prober.join, 30)

@@ -76,3 +76,18 @@ def test_slowest_names_the_pairs_with_the_highest_whole_duration_p99_first() -> 
         name=name), name)
     after = {DURATION_FAMILY: whole, **_sli(_histogram("PATCH", "leases", {"0.1": 0, "10": 10, "+Inf": 10}))}
     assert slowest({}, after, 1) == ["PATCH nodes/status (resource): 991 ms over 10 calls"]
+
+
+def test_list_fallbacks_count_the_windows_pod_lists_read_from_etcd() -> None:
+    from tests.bench._api_sli import CONSISTENT_FAMILY, list_fallbacks, parse_consistent_reads
+
+    def counter(fallback_pods: int, cache_pods: int, fallback_nodes: int) -> Scrape:
+        name = "apiserver_watch_cache_consistent_read"
+        text = (f"# HELP {name}_total x\n# TYPE {name}_total counter\n"
+                f'{name}_total{{fallback="true",resource="pods",success="true"}} {fallback_pods}\n'
+                f'{name}_total{{fallback="false",resource="pods",success="true"}} {cache_pods}\n'
+                f'{name}_total{{fallback="true",resource="nodes",success="true"}} {fallback_nodes}\n')
+        return {CONSISTENT_FAMILY: parse_consistent_reads(text)}
+
+    assert list_fallbacks(counter(2, 10, 1), counter(7, 40, 9)) == 5
+    assert list_fallbacks({}, counter(3, 1, 0)) == 3
