@@ -122,10 +122,11 @@ def _window(before: Buckets, after: Buckets) -> Buckets:
     }
 
 
-def slowest(before: Scrape, after: Scrape, count: int = 3) -> list[str]:
-    """The pairs with the highest whole-duration p99 in the window, as ``VERB resource[/sub]
-    (scope): p99 ms over N calls``: which call a missed SLI is, or where queueing went."""
-    window = _window(before.get(DURATION_FAMILY, {}), after.get(DURATION_FAMILY, {}))
+def slowest(before: Scrape, after: Scrape, count: int = 3, family: str = DURATION_FAMILY) -> list[str]:
+    """The pairs with the highest p99 in the window (whole durations, or ``family``), as ``VERB
+    resource[/sub] (scope): p99 ms over N calls``: which call a missed SLI is, or where
+    queueing went."""
+    window = _window(before.get(family, {}), after.get(family, {}))
     ranked = sorted(
         ((histogram_quantile(0.99, b), k, max(b.values())) for k, b in window.items()
          if max(b.values()) > 0 and k[0] not in _LONG_RUNNING and k[2] not in _STREAMING),

@@ -39,7 +39,8 @@ pod lists the servers read from etcd because their watch cache was not fresh wit
 timed section), the CPU seconds each part used over the timed section (``cpu_s_<part>``;
 ``cpu_s_others`` is what the rest of the machine used meanwhile: it is shared) and the
 1-minute load average before and after. When a target is missed it also prints
-``targets_missed:``, ``api_slowest_calls:`` (the servers' slowest resource/verb pairs, whole durations) and
+``targets_missed:``, ``api_slowest_calls:`` (the servers' slowest resource/verb pairs, whole durations),
+``api_slowest_sli_calls:`` (the same by the SLI histogram) and
 ``cpu_went_to:`` (each part's share of the CPU used).
 
     python tests/bench/bench_density.py [--nodes 2000] [--pods-per-node 30]
@@ -72,7 +73,7 @@ from kprov.cluster.client import ApiClient, resources  # noqa: E402
 from kprov.local import LocalControlPlane  # noqa: E402
 from kprov.local.processes import pid_of  # noqa: E402
 from kprov.pki import ADMIN_CN, CONTROLLER_MANAGER_CN, MASTERS_GROUP, SCHEDULER_CN  # noqa: E402
-from tests.bench._api_sli import list_fallbacks, scrape, slis, slowest  # noqa: E402
+from tests.bench._api_sli import SLI_FAMILY, list_fallbacks, scrape, slis, slowest  # noqa: E402
 from tests.bench._profile import Profiler  # noqa: E402
 from tests.integration.controllers.hollow import ensure_namespace, start_component, stop_component  # noqa: E402
 
@@ -445,6 +446,7 @@ async def run(
             server_slis = slis(histograms_before, histograms_after)
             server_slis["list_pods_etcd_fallbacks"] = list_fallbacks(histograms_before, histograms_after)
             slowest_calls = slowest(histograms_before, histograms_after)
+            slowest_sli_calls = slowest(histograms_before, histograms_after, family=SLI_FAMILY)
             lat, used_probe = await asyncio.to_thread(probed.get, True, 120)
             await asyncio.to_thread(prober.join, 30)
             watcher.cancel()
@@ -506,6 +508,7 @@ async def run(
                 spent = sum(cpu.values()) + figures["cpu_s_others"]
                 print(f"targets_missed: {', '.join(missed)}")
                 print(f"api_slowest_calls: {'; '.join(slowest_calls)}")
+                print(f"api_slowest_sli_calls: {'; '.join(slowest_sli_calls)}")
                 shares = sorted([*cpu.items(), ("others", figures["cpu_s_others"])], key=lambda kv: -kv[1])
                 print("cpu_went_to: " + ", ".join(
                     f"{g} {100 * s / max(spent, 1e-9):.0f}%" for g, s in shares if s > 0))

@@ -67,6 +67,7 @@ _LOAD_PAGE = 2000
 _MAX_ADOPTED = 10_000  # own writes whose events have not arrived yet
 _MAX_UNDER = 4096  # prefixes whose scopes are remembered
 _EVENTS_FIRST_S = 0.025  # wait_for: how long events alone may bring the cache up to date
+_CHECK_AT_MOST_S = 0.5  # wait_for: the longest gap between asking etcd while events lag
 _HOT_EVENTS = 2000  # the newest events keep their decoded objects; older ones are packed
 
 
@@ -385,9 +386,11 @@ class WatchCache:
         for objects in self._scopes(prefix):
             yield from objects.values()  # type: ignore[misc]  # all decoded by _scopes
 
-    async def wait_for(self, revision: int, timeout: float = 3.0) -> bool:
+    async def wait_for(self, revision: int, timeout: float = 3.0, *, while_advancing_s: float = 0.0) -> bool:
         """Wait until the cache holds etcd's ``/registry/`` as of ``revision``; False after
-        ``timeout`` (the caller then reads etcd itself).
+        ``timeout`` (the caller then reads etcd itself). With ``while_advancing_s``, ``timeout``
+        counts from the cache's last advance instead, up to ``while_advancing_s`` in all: a
+        cache that is behind but moving is waited for; one that stalls is not.
 
         Events usually bring it there within milliseconds: the missing revision is most often
         a write just made. After ``_EVENTS_FIRST_S`` without them the cache asks etcd whether
@@ -397,16 +400,26 @@ class WatchCache:
         if self.revision >= revision:
             return True
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        check_at = loop.time() + _EVENTS_FIRST_S
+        started = loop.time()
+        deadline = started + timeout
+        last_limit = started + max(timeout, while_advancing_s)
+        check_at = started + _EVENTS_FIRST_S
+        check_every = _EVENTS_FIRST_S
+        seen = self.revision
         while self.revision < revision:
             now = loop.time()
+            if self.revision > seen:  # events are arriving: they bring it, no need to ask etcd yet
+                seen = self.revision
+                check_at = max(check_at, now + _EVENTS_FIRST_S)
+                if while_advancing_s:  # moving: the stall clock starts again
+                    deadline = min(now + timeout, last_limit)
             if now >= deadline:
                 return False
             if now >= check_at:
                 if await self._unchanged_since(revision):
                     break
-                check_at = loop.time() + _EVENTS_FIRST_S  # events are on their way
+                check_every = min(check_every * 2, _CHECK_AT_MOST_S)  # events are on their way
+                check_at = loop.time() + check_every
             async with self._advanced:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(max(0.0, min(deadline, check_at) - loop.time())):

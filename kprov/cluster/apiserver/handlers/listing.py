@@ -3,7 +3,12 @@
 - ``resourceVersion=0``: the watch cache as it is (cheapest; may lag other servers slightly).
 - ``resourceVersion`` unset: a consistent read. The current etcd revision R is read (a cheap
   count-only range); the watch cache is waited on until it has reached R and serves the first
-  page from memory. With ``limit``, the continue token records R and the next key, and the
+  page from memory. Upstream reads etcd instead when the cache is not there within 3 s; here
+  a cache that is behind but advancing is waited for (up to ``_LAGGING_CACHE_WAIT_S``), and
+  only one that stops advancing for 3 s sends the list to etcd: on a saturated server the
+  cache lags by seconds while it keeps up, and reading and decoding tens of thousands of
+  objects from etcd costs the server far more than the wait, which made it lag more
+  (docs/decisions/0011, round 3). With ``limit``, the continue token records R and the next key, and the
   snapshot the page came from is kept (:mod:`kprov.cluster.storage.list_snapshots`), so all
   pages form one snapshot.
 - ``continue=<token>``: the next page from the kept snapshot at the token's revision, from
@@ -39,6 +44,7 @@ from kprov.cluster.storage import RevisionExpiredError
 __all__ = ["ListResult", "Matcher", "list_objects", "make_matcher"]
 
 Matcher = Callable[[dict[str, Any]], bool]
+_LAGGING_CACHE_WAIT_S = 20.0  # a consistent list waits this long at most for a cache that advances
 
 
 @dataclass(frozen=True)
@@ -127,7 +133,7 @@ async def list_objects(
     if resource_version in ("", None):
         began = perf_counter()
         current = await ctx.store.current_revision()
-        fresh = await ctx.cache.wait_for(current)
+        fresh = await ctx.cache.wait_for(current, while_advancing_s=_LAGGING_CACHE_WAIT_S)
         reads, bucket = ctx.cache.consistent_reads, ctx.cache.bucket_of(prefix)
         if not fresh:
             waited = perf_counter() - began
