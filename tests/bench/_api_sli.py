@@ -24,13 +24,15 @@ from typing import Any
 from prometheus_client.parser import text_string_to_metric_families
 
 __all__ = [
-    "CONSISTENT_FAMILY", "DURATION_FAMILY", "SLI_FAMILY", "Buckets", "histogram_quantile", "list_fallbacks",
-    "parse_consistent_reads", "parse_request_durations", "scrape", "slis", "slowest",
+    "CACHE_WAIT_FAMILY", "CONSISTENT_FAMILY", "DURATION_FAMILY", "SLI_FAMILY", "Buckets", "cache_wait_p99_ms",
+    "histogram_quantile", "list_fallbacks", "parse_consistent_reads", "parse_request_durations", "scrape",
+    "slis", "slowest",
 ]
 
 SLI_FAMILY = "apiserver_request_sli_duration_seconds"
 DURATION_FAMILY = "apiserver_request_duration_seconds"
 CONSISTENT_FAMILY = "apiserver_watch_cache_consistent_read"  # (a counter: kept as one +Inf bucket)
+CACHE_WAIT_FAMILY = "apiserver_watch_cache_read_wait_seconds"
 _MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE", "APPLY"})
 _LONG_RUNNING = frozenset({"WATCH", "WATCHLIST", "CONNECT"})  # not in any SLI
 _STREAMING = frozenset({"log", "exec", "attach", "portforward", "proxy"})
@@ -98,16 +100,38 @@ def list_fallbacks(before: Scrape, after: Scrape, resource: str = "pods") -> int
     return round(sum(max(b.values()) for k, b in window.items() if k[0] == "fallback" and k[1] == resource))
 
 
+def _parse_cache_waits(text: str) -> Buckets:
+    """The read-wait histogram as ``("WAIT", resource, "", "") -> {bound: cumulative}``."""
+    found: Buckets = defaultdict(dict)
+    for family in text_string_to_metric_families(text):
+        if family.name != CACHE_WAIT_FAMILY:
+            continue
+        for sample in family.samples:
+            if sample.name.endswith("_bucket"):
+                key = ("WAIT", sample.labels.get("resource", ""), "", "")
+                found[key][float(sample.labels["le"])] = sample.value
+    return dict(found)
+
+
+def cache_wait_p99_ms(before: Scrape, after: Scrape, resource: str = "pods") -> float:
+    """p99 of how long consistent lists of ``resource`` waited for the watch cache in the window."""
+    window = _window(before.get(CACHE_WAIT_FAMILY, {}), after.get(CACHE_WAIT_FAMILY, {}))
+    buckets = window.get(("WAIT", resource, "", ""))
+    value = histogram_quantile(0.99, buckets) if buckets else math.nan
+    return math.nan if math.isnan(value) else round(value * 1000, 1)
+
+
 async def scrape(clients: list[Any]) -> Scrape:
     """Every API server's SLI and whole-duration request histograms and consistent-read
     counts, each summed over the servers."""
-    totals: dict[str, Buckets] = {
-        name: defaultdict(dict) for name in (SLI_FAMILY, DURATION_FAMILY, CONSISTENT_FAMILY)}
+    families = (SLI_FAMILY, DURATION_FAMILY, CONSISTENT_FAMILY, CACHE_WAIT_FAMILY)
+    totals: dict[str, Buckets] = {name: defaultdict(dict) for name in families}
     for client in clients:
         reply = await client.request("GET", "/metrics")
         text = reply if isinstance(reply, str) else str(reply)
         for name, total in totals.items():
             parsed = (parse_consistent_reads(text) if name == CONSISTENT_FAMILY
+                      else _parse_cache_waits(text) if name == CACHE_WAIT_FAMILY
                       else parse_request_durations(text, name))
             for key, buckets in parsed.items():
                 for bound, count in buckets.items():

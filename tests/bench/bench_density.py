@@ -32,7 +32,8 @@ Running, sub-second), ``saturation_pod_startup_p50_s``/``_p99_s``, ``latency_pod
 (clusterloader2: the API servers' ``apiserver_request_sli_duration_seconds`` over the timed
 section, queue and webhook waits and events left out, worst (resource, verb) pair;
 :mod:`tests.bench._api_sli`) as ``api_*_server_p99_ms``, ``list_pods_etcd_fallbacks`` (consistent
-pod lists the servers read from etcd because their watch cache was not fresh within 3 s),
+pod lists the servers read from etcd because their watch cache was not fresh in time),
+``list_pods_cache_wait_p99_ms`` (how long consistent pod lists waited for the watch cache),
 ``apiserver_rss_mib`` (the largest API server, its workers included),
 ``etcd_rss_mib`` (the largest member), ``controller_manager_rss_mib``, ``scheduler_rss_mib``,
 ``hollow_rss_mib`` (all fleets), ``etcd_db_mib``, ``nodes_ready_s`` (registration, before the
@@ -73,7 +74,14 @@ from kprov.cluster.client import ApiClient, resources  # noqa: E402
 from kprov.local import LocalControlPlane  # noqa: E402
 from kprov.local.processes import pid_of  # noqa: E402
 from kprov.pki import ADMIN_CN, CONTROLLER_MANAGER_CN, MASTERS_GROUP, SCHEDULER_CN  # noqa: E402
-from tests.bench._api_sli import SLI_FAMILY, list_fallbacks, scrape, slis, slowest  # noqa: E402
+from tests.bench._api_sli import (  # noqa: E402
+    SLI_FAMILY,
+    cache_wait_p99_ms,
+    list_fallbacks,
+    scrape,
+    slis,
+    slowest,
+)
 from tests.bench._profile import Profiler  # noqa: E402
 from tests.integration.controllers.hollow import ensure_namespace, start_component, stop_component  # noqa: E402
 
@@ -444,7 +452,9 @@ async def run(
             stop.set()
             histograms_after = await scrape(clients)
             server_slis = slis(histograms_before, histograms_after)
-            server_slis["list_pods_etcd_fallbacks"] = list_fallbacks(histograms_before, histograms_after)
+            window = (histograms_before, histograms_after)
+            server_slis["list_pods_etcd_fallbacks"] = list_fallbacks(*window)
+            server_slis["list_pods_cache_wait_p99_ms"] = cache_wait_p99_ms(*window)
             slowest_calls = slowest(histograms_before, histograms_after)
             slowest_sli_calls = slowest(histograms_before, histograms_after, family=SLI_FAMILY)
             lat, used_probe = await asyncio.to_thread(probed.get, True, 120)

@@ -4,6 +4,7 @@ leaves them; the slowest calls ranked by the whole durations."""
 
 from __future__ import annotations
 
+import asyncio
 import math
 
 import pytest
@@ -91,3 +92,28 @@ def test_list_fallbacks_count_the_windows_pod_lists_read_from_etcd() -> None:
 
     assert list_fallbacks(counter(2, 10, 1), counter(7, 40, 9)) == 5
     assert list_fallbacks({}, counter(3, 1, 0)) == 3
+
+
+def test_cache_wait_p99_is_read_from_the_windows_read_wait_histogram() -> None:
+    from tests.bench._api_sli import CACHE_WAIT_FAMILY, cache_wait_p99_ms, scrape
+
+    name = CACHE_WAIT_FAMILY
+
+    def text(fast: int, slow: int) -> str:
+        lines = [f"# HELP {name} x", f"# TYPE {name} histogram"]
+        for le, count in (("0.1", fast), ("3.0", fast + slow), ("+Inf", fast + slow)):
+            lines.append(f'{name}_bucket{{resource="pods",le="{le}"}} {count}')
+        lines += [f'{name}_count{{resource="pods"}} {fast + slow}', f'{name}_sum{{resource="pods"}} 1.0']
+        return "\n".join(lines) + "\n"
+
+    class _Client:
+        def __init__(self, body: str) -> None:
+            self.body = body
+
+        async def request(self, method: str, path: str) -> str:
+            return self.body
+
+    before = asyncio.run(scrape([_Client(text(100, 0))]))
+    after = asyncio.run(scrape([_Client(text(100, 10))]))  # the window's 10 waited 0.1-3 s
+    assert cache_wait_p99_ms(before, after) == pytest.approx(2971.0)
+    assert math.isnan(cache_wait_p99_ms(before, after, "nodes"))
