@@ -37,9 +37,11 @@ def _failures(report) -> list[str]:
 @pytest.fixture(scope="module")
 def runs(request: pytest.FixtureRequest, lab_hosts, lab_inventory, tmp_path_factory: pytest.TempPathFactory,
          side_runs: SideRuns):
+    os.environ.setdefault("KPROV_LOG_DIR", str(tmp_path_factory.mktemp("logs")))
+    os.environ["ANSIBLE_ROLES_PATH"] = str(ROLES)  # (for ansible-playbook; kprov is given roles_path)
+    # (the environment is set first: a side run's thread copies it as it starts processes)
     if selected(request, "test_corpus_wide_subset.py"):
         start_beside(side_runs, lab_hosts, lab_inventory, tmp_path_factory)
-    os.environ.setdefault("KPROV_LOG_DIR", str(tmp_path_factory.mktemp("logs")))
     lab = lab_hosts(3)
     inventory = lab_inventory(3)
     try:
@@ -50,7 +52,6 @@ def runs(request: pytest.FixtureRequest, lab_hosts, lab_inventory, tmp_path_fact
             start = time.monotonic()
             noop = run_playbook(inventory, SITE, roles_path=[ROLES])
             noop_s = time.monotonic() - start
-            os.environ["ANSIBLE_ROLES_PATH"] = str(ROLES)
             start = time.monotonic()
             ansible = run_ansible(inventory, SITE, {}, tmp_path_factory.mktemp("ansible"))
             ansible_s = time.monotonic() - start
