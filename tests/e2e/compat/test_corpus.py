@@ -1,6 +1,10 @@
 """The compat corpus (tests/compat/corpus/site.yml: public roles on three lab hosts): kprov
 converges it cold, a second kprov run changes nothing, and ansible-playbook run after kprov
-on the same hosts changes nothing either — kprov left them exactly as Ansible would."""
+on the same hosts changes nothing either — kprov left them exactly as Ansible would.
+
+When test_corpus_wide_subset.py is in the session too, its run (h5) is started first, in a
+thread beside this one (h1..h3): disjoint hosts, so the two take about as long as the longer
+(conftest.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +17,9 @@ import pytest
 from kprov.provision.pipelines import run_playbook
 from tests.integration.compat.twin import run_ansible
 
+from .conftest import SideRuns, selected
 from .corpus_repo import corpus_repo
+from .test_corpus_wide_subset import start_beside
 
 pytestmark = pytest.mark.lab
 HOSTS = ["h1", "h2", "h3"]
@@ -29,8 +35,13 @@ def _failures(report) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def runs(lab_hosts, lab_inventory, tmp_path_factory: pytest.TempPathFactory):
+def runs(request: pytest.FixtureRequest, lab_hosts, lab_inventory, tmp_path_factory: pytest.TempPathFactory,
+         side_runs: SideRuns):
     os.environ.setdefault("KPROV_LOG_DIR", str(tmp_path_factory.mktemp("logs")))
+    os.environ["ANSIBLE_ROLES_PATH"] = str(ROLES)  # (for ansible-playbook; kprov is given roles_path)
+    # (the environment is set first: a side run's thread copies it as it starts processes)
+    if selected(request, "test_corpus_wide_subset.py"):
+        start_beside(side_runs, lab_hosts, lab_inventory, tmp_path_factory)
     lab = lab_hosts(3)
     inventory = lab_inventory(3)
     try:
@@ -41,7 +52,6 @@ def runs(lab_hosts, lab_inventory, tmp_path_factory: pytest.TempPathFactory):
             start = time.monotonic()
             noop = run_playbook(inventory, SITE, roles_path=[ROLES])
             noop_s = time.monotonic() - start
-            os.environ["ANSIBLE_ROLES_PATH"] = str(ROLES)
             start = time.monotonic()
             ansible = run_ansible(inventory, SITE, {}, tmp_path_factory.mktemp("ansible"))
             ansible_s = time.monotonic() - start

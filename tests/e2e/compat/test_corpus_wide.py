@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from kprov.lab import Lab
 from kprov.lab.errors import LabError
 
 from .corpus_judge import corpus_roles, judge, summary
@@ -68,29 +68,31 @@ WIDE_SERVICES = (
 
 
 @pytest.fixture(scope="module")
-def runs(lab_hosts, lab_inventory, tmp_path_factory: pytest.TempPathFactory) -> Iterator[CorpusRuns]:
-    yield from converged(lab_hosts, lab_inventory, tmp_path_factory, _selected())
+def runs(lab_hosts, lab_inventory, tmp_path_factory: pytest.TempPathFactory) -> CorpusRuns:
+    return converged(lab_inventory(len(HOSTS)), lab_hosts(len(HOSTS)), tmp_path_factory.mktemp("corpus"),
+                     _selected())
 
 
 def _selected() -> list[Path]:
     return [p for p in PLAYBOOKS if p.stem in ONLY] if ONLY else PLAYBOOKS
 
 
-def converged(lab_hosts, lab_inventory, tmp_path_factory: pytest.TempPathFactory,
-              playbooks: list[Path]) -> Iterator[CorpusRuns]:
-    """The corpus's ``playbooks`` converged on h1..h5 (the fixture of this module and of the
-    e2e stage's subset); afterwards, what they started is stopped."""
-    lab = lab_hosts(len(HOSTS))
-    inventory = lab_inventory(len(HOSTS))
+def converged(inventory: Path, lab: Lab, work: Path, playbooks: list[Path]) -> CorpusRuns:
+    """The corpus's ``playbooks`` converged on their hosts (each playbook is named after its
+    host) of the lab's 5-host ``inventory`` (the fixture of this module and of the e2e stage's
+    subset); afterwards, what they started is stopped (the tests read the runs' reports only).
+    No pytest fixture is touched here: the subset's run may go in a thread beside the first
+    corpus's (see conftest.py)."""
+    hosts = [p.stem for p in playbooks]
     try:
-        with corpus_repo(lab, HOSTS, WIDE_PACKAGES, name="compat-wide-repo", port=WIDE_PORT):
-            runs = converge(playbooks, inventory, ROLES, tmp_path_factory.mktemp("corpus"))
+        with corpus_repo(lab, hosts, WIDE_PACKAGES, name="compat-wide-repo", port=WIDE_PORT):
+            runs = converge(playbooks, inventory, ROLES, work)
         cold_s, noop_s, ansible_s = runs.seconds
-        print(f"wide corpus: kprov cold {cold_s:.1f}s, kprov no-op {noop_s:.1f}s, "
+        print(f"wide corpus ({', '.join(hosts)}): kprov cold {cold_s:.1f}s, kprov no-op {noop_s:.1f}s, "
               f"ansible after kprov {ansible_s:.1f}s")
-        yield runs
+        return runs
     finally:
-        for host in HOSTS:
+        for host in hosts:
             with contextlib.suppress(LabError):  # a host a role left unreachable is wiped anyway
                 lab.ssh(host, f"for unit in {' '.join(WIDE_SERVICES)}; do systemctl disable --now $unit; "
                               "done 2>/dev/null; iptables -F; ip6tables -F; true")

@@ -5,12 +5,15 @@ ttlSecondsAfterFinished; every pod's tracking finalizer is released once it is c
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import datetime as dt
 import subprocess
 from collections.abc import AsyncIterator
 
 import pytest
 
-from kprov.cluster.client import ApiClient, NotFound, resources
+from kprov.cluster.api.objects import format_time, parse_time
+from kprov.cluster.client import ApiClient, Conflict, NotFound, resources
 from tests.integration.controllers.hollow import ensure_namespace, wait_for
 from tests.integration.controllers.job_kubelet import JobKubelet
 
@@ -249,7 +252,19 @@ async def test_cronjob_creates_jobs_on_schedule(control_plane, admin: ApiClient,
             },
         },
     }
-    await admin.create(resources.CRONJOBS, body)
+    made = await admin.create(resources.CRONJOBS, body)
+    # Its status says it last ran the minute before the one it was made in: that run's
+    # successor is missed, and the controller starts the latest missed run at once (upstream's
+    # mostRecentScheduleTime; no startingDeadlineSeconds) rather than at the next minute. The
+    # Job made when a minute comes round, on the controller's own wake-up, is asserted on a
+    # clock the test moves: tests/unit/controllers/test_cronjob_clock.py.
+    created = parse_time(made["metadata"]["creationTimestamp"])
+    assert created is not None
+    before = created.replace(second=0) - dt.timedelta(minutes=1)
+    # (a Conflict: the controller wrote first, a minute having turned: it made that minute's Job)
+    missed = {**made, "status": {"lastScheduleTime": format_time(before)}}
+    with contextlib.suppress(Conflict):
+        await admin.update_status(resources.CRONJOBS, missed)
 
     async def first_job() -> dict | None:
         items, _ = await admin.list_all(resources.JOBS, NS, label_selector="from=cron")
@@ -258,6 +273,8 @@ async def test_cronjob_creates_jobs_on_schedule(control_plane, admin: ApiClient,
     job = await wait_for(first_job, 75, what="the first scheduled job")
     assert job["metadata"]["ownerReferences"][0]["kind"] == "CronJob"
     stamp = job["metadata"]["annotations"]["batch.kubernetes.io/cronjob-scheduled-timestamp"]
+    scheduled = parse_time(stamp)
+    assert scheduled is not None and scheduled.second == 0 and scheduled > before, stamp
     await _finished(admin, job["metadata"]["name"], "Complete")
 
     async def recorded() -> dict | None:

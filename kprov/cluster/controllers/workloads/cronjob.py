@@ -9,7 +9,9 @@ creation; no earlier than ``startingDeadlineSeconds`` ago) in ``spec.timeZone`` 
 has no Job yet, create ``<name>-<minutes since the epoch>`` after applying the
 concurrencyPolicy (Forbid skips while one runs, Replace deletes the running ones). The key
 is looked at again just after the next scheduled time. Events and their wording are
-upstream's. Cron arithmetic is :mod:`kprov.cluster.api.kinds.cron` (croniter).
+upstream's. Cron arithmetic is :mod:`kprov.cluster.api.kinds.cron` (croniter). "Now" comes
+from the clock the controller is built with (the wall clock unless a test gives its own, as
+upstream's controller has its ``now`` function replaced in its tests).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from kprov.cluster.api.kinds.cron import latest_in, next_after, zone
@@ -25,11 +28,11 @@ from kprov.cluster.client.errors import AlreadyExists, NotFound
 from kprov.cluster.client.informer import EventHandler
 from kprov.cluster.client.resources import CRONJOBS, JOBS
 from kprov.cluster.client.store import object_key
-from kprov.cluster.controllers.base import Controller, Obj
+from kprov.cluster.controllers.base import Controller, ControllerContext, Obj
 from kprov.cluster.controllers.informers import index_by_controller_uid
 from kprov.cluster.controllers.workloads.jobstate import finished_condition
 
-__all__ = ["CronJobController", "job_name", "scheduled_timestamp"]
+__all__ = ["CronJobController", "job_name", "scheduled_timestamp", "wall_clock"]
 
 log = logging.getLogger(__name__)
 
@@ -64,9 +67,17 @@ def _rfc1123z(moment: dt.datetime) -> str:
     return moment.strftime("%a, %d %b %Y %H:%M:%S %z")
 
 
+def wall_clock() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
 class CronJobController(Controller):
     name = "cronjob"
     identity = "cronjob-controller"
+
+    def __init__(self, ctx: ControllerContext, now: Callable[[], dt.datetime] = wall_clock) -> None:
+        self.now = now
+        super().__init__(ctx)
 
     def setup(self) -> None:
         self.cronjobs = self.ctx.informers.get(CRONJOBS)
@@ -86,7 +97,7 @@ class CronJobController(Controller):
         if cached is None or cached["metadata"].get("deletionTimestamp"):
             return None
         cj: Obj = {"apiVersion": "batch/v1", "kind": "CronJob", **cached}
-        now = dt.datetime.now(dt.UTC)
+        now = self.now()
         status: dict[str, Any] = {**(cj.get("status") or {})}
         jobs = [
             j
