@@ -24,7 +24,10 @@ Old events are kept small: once ``hot_events`` newer events have come (live watc
 had it), an event's objects that are no longer the current state are kept as JSON only
 (:class:`Packed`, decoded again if a watch from an old resourceVersion replays them): a
 decoded pod takes several times the memory of its JSON, and a full ring of decoded
-superseded pod versions weighed on every API server of a large cluster.
+superseded pod versions weighed on every API server of a large cluster. An old event whose
+object was current then is packed when the key's next event comes (the cache keeps each
+key's newest event for that), and an event's previous object shares the form of the event
+before it (:mod:`.cache_events`).
 If the etcd watch breaks, every subscriber is ended (clients re-watch, possibly get 410 and
 relist) and the cache reloads; a watch that subscribes during the reload is ended again when
 the load completes (it followed history the load replaces, so it would miss the events
@@ -98,6 +101,7 @@ class WatchCache:
         self._adopted: dict[str, tuple[int, dict[str, Any]]] = {}  # key -> own write (revision, object)
         self._buckets: dict[str, str] = {}  # scope prefix -> its bucket
         self._ring: deque[CacheEvent] = deque()
+        self._latest: dict[str, CacheEvent] = {}  # key -> its newest event in the ring
         self._oldest = 0  # watching from any revision >= this is answerable
         self.revision = 0
         # the revision up to which every event has been applied (and handed to subscribers):
@@ -151,6 +155,7 @@ class WatchCache:
         self._encoded.clear()
         self._adopted.clear()
         self._ring.clear()
+        self._latest.clear()
         self._oldest = revision
         self.revision = revision
         self.events_revision = revision
@@ -252,8 +257,15 @@ class WatchCache:
         self.revision = revision
         self.events_revision = revision
         self._ring.append(event)
+        earlier = self._latest.get(key)
+        if earlier is not None:
+            event.follows(earlier)
+        self._latest[key] = event
         if len(self._ring) > self._capacity:
-            self._oldest = self._ring.popleft().revision
+            dropped = self._ring.popleft()
+            self._oldest = dropped.revision
+            if self._latest.get(dropped.key) is dropped:
+                del self._latest[dropped.key]
         if len(self._ring) > self._hot:
             cooled = self._ring[-self._hot - 1]
             cooled.pack(self._state.get(_parent(cooled.key), {}).get(cooled.key))
