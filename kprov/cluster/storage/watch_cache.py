@@ -53,7 +53,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from kprov.cluster.background import stop_requested, stop_tasks
-from kprov.cluster.storage.cache_events import CacheEvent, Item, Undecoded, decoded, encode_json
+from kprov.cluster.storage.cache_events import CacheEvent, Item, Undecoded, decoded, encode_kept
 from kprov.cluster.storage.codec import Codec
 from kprov.cluster.storage.errors import RevisionExpiredError, StorageError
 from kprov.cluster.storage.etcd import EtcdKV, prefix_end
@@ -361,7 +361,7 @@ class WatchCache:
         memo = self._encoded.get(key)
         if memo is not None and memo[0] is obj:
             return memo[1]
-        data = encode_json(obj)
+        data = encode_kept(obj)  # (kept: exactly its length)
         if self.get(key) is obj:
             self._encoded[key] = (obj, data)
         return data

@@ -150,3 +150,24 @@ def test_a_capacity_drop_forgets_the_key_newest_event() -> None:
         cache._apply(RawEvent(0, KV(key.encode(), orjson.dumps(_obj(f"c{n}", n)), n + 1, 1)))
     assert len(cache._ring) == 4
     assert set(cache._latest) == {e.key for e in cache._ring}
+
+
+def test_kept_encodings_hold_their_length_only() -> None:
+    """orjson's bytes keep the buffer it wrote into (about twice the JSON): what the cache
+    keeps (a list's encoded replies, packed previous objects) must be exactly its length."""
+    import tracemalloc
+
+    cache = WatchCache(None, _JsonCodec(), lambda key: key.split("/")[2])  # type: ignore[arg-type]
+    key = "/registry/configmaps/ns/big"
+    big = {"metadata": {"name": "big", "namespace": "ns"}, "data": {f"k{n}": "v" * 30 for n in range(100)}}
+    cache._apply(RawEvent(0, KV(key.encode(), orjson.dumps(big), 1, 1)))
+    obj = cache.get(key)
+    assert obj is not None
+    tracemalloc.start()
+    try:
+        data = cache.encoded(key, obj)
+        held, _peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert data == orjson.dumps(obj)
+    assert held < 1.2 * len(data), (held, len(data))
