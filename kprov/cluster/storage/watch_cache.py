@@ -20,6 +20,7 @@ decoded: the store hands the object it wrote to :meth:`WatchCache.adopt`, which 
 whether the event came
 before or after the write's reply. A value that cannot be decoded (a key this server lacks)
 is logged and left out, as if the event had not come.
+Objects share their managedFields' tries (:mod:`.shared_tries`: equal values, one copy).
 Old events are kept small: once ``hot_events`` newer events have come (live watchers have long
 had it), an event's objects that are no longer the current state are kept as JSON only
 (:class:`Packed`, decoded again if a watch from an old resourceVersion replays them): a
@@ -59,6 +60,7 @@ from kprov.cluster.storage.errors import RevisionExpiredError, StorageError
 from kprov.cluster.storage.etcd import EtcdKV, prefix_end
 from kprov.cluster.storage.keys import REGISTRY_PREFIX
 from kprov.cluster.storage.list_snapshots import ListSnapshots
+from kprov.cluster.storage.shared_tries import SharedTries, SharingCodec
 from kprov.cluster.storage.subscription import Subscription
 from kprov.cluster.storage.watch_stream import EtcdWatchStream
 
@@ -87,7 +89,8 @@ class WatchCache:
         hot_events: int = _HOT_EVENTS,
     ) -> None:
         self._kv = kv
-        self._codec = codec
+        self._tries = SharedTries()  # one copy of each managedFields trie (see .shared_tries)
+        self._codec: Codec = SharingCodec(codec, self._tries)  # type: ignore[assignment]
         self._bucket_of = bucket_of
         self._capacity = capacity
         self._hot = max(1, hot_events)
@@ -276,7 +279,9 @@ class WatchCache:
     def adopt(self, key: str, revision: int, obj: dict[str, Any]) -> None:
         """``obj`` is what this process just stored under ``key`` at ``revision`` (with that
         resourceVersion, JSON types only, never mutated again): the cache holds it instead of
-        decoding etcd's copy, whether that event was already applied or is still to come."""
+        decoding etcd's copy, whether that event was already applied or is still to come.
+        Its managedFields' tries are replaced by the cache's shared equal ones."""
+        self._tries.share(obj)
         if revision <= self.revision:
             objects = self._state.get(_parent(key), {})
             item = objects.get(key)
