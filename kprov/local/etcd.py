@@ -20,6 +20,10 @@ __all__ = ["ETCD_BINARY", "LocalEtcd", "member_name", "start_etcd", "start_etcd_
 
 ETCD_BINARY = "/usr/bin/etcd"
 QUOTA_BYTES = 4 * 1024**3
+# As the etcd role sets them (roles/etcd/defaults/main.yml): etcd 3.4's own snapshot count,
+# 100,000, keeps that many raft entries in memory (a density run's pod writes, ~4 KB each)
+SNAPSHOT_COUNT = 10_000
+AUTO_COMPACTION_RETENTION = "1"  # hours
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,8 @@ def _argv(
         "--initial-cluster-state", "new",
         "--listen-metrics-urls", "",
         "--quota-backend-bytes", str(QUOTA_BYTES),
+        "--snapshot-count", str(SNAPSHOT_COUNT),
+        "--auto-compaction-retention", AUTO_COMPACTION_RETENTION,
         "--log-level", "warn",
         "--logger", "zap",
     ]

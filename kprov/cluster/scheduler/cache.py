@@ -275,6 +275,24 @@ class SchedulerCache:
             return self._anti_generic
         return self._anti_by_label.setdefault(required, set())
 
+    def refresh(self, key: str, pod: Obj) -> None:
+        """A newer version of a pod already recorded on its node: hold it instead of the one
+        recorded (kube-scheduler's cache updates a pod's info on every update). Without this the
+        cache kept the version it scheduled for the pod's life, beside the informer's current one:
+        two decoded pods per running pod. Its resources and node are as before (a pod's spec
+        does not change them); only changed labels re-index it."""
+        info = self._pods.get(key)
+        if info is None or info.pod is pod:
+            return
+        if info.labels == ((pod.get("metadata") or {}).get("labels") or {}):
+            info.pod = pod
+        else:
+            node_name = self.pod_node[key]
+            assumed = self.assumed.get(key)
+            self.add_pod(PodInfo.of(pod), node_name)
+            if assumed is not None:
+                self.assumed[key] = assumed
+
     def assume(self, info: PodInfo, node_name: str) -> None:
         self.add_pod(info, node_name)
         self.assumed[info.key] = time.monotonic() + self._assume_ttl

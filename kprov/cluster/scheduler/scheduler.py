@@ -135,8 +135,11 @@ class Scheduler:
                 self.cache.remove_pod(key)
             elif key in self.cache.assumed and self.cache.pod_node.get(key) == node:
                 self.cache.confirm(key)
+                self.cache.refresh(key, pod)
             elif self.cache.pod_node.get(key) != node:
                 self.cache.add_pod(PodInfo.of(pod), node)
+            else:
+                self.cache.refresh(key, pod)
             return
         deleting = (pod.get("metadata") or {}).get("deletionTimestamp")
         if self._responsible(pod) and not deleting and key not in self.unschedulable:

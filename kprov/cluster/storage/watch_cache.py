@@ -20,11 +20,15 @@ decoded: the store hands the object it wrote to :meth:`WatchCache.adopt`, which 
 whether the event came
 before or after the write's reply. A value that cannot be decoded (a key this server lacks)
 is logged and left out, as if the event had not come.
+Objects share their managedFields' tries (:mod:`.shared_tries`: equal values, one copy).
 Old events are kept small: once ``hot_events`` newer events have come (live watchers have long
 had it), an event's objects that are no longer the current state are kept as JSON only
 (:class:`Packed`, decoded again if a watch from an old resourceVersion replays them): a
 decoded pod takes several times the memory of its JSON, and a full ring of decoded
-superseded pod versions weighed on every API server of a large cluster.
+superseded pod versions weighed on every API server of a large cluster. An old event whose
+object was current then is packed when the key's next event comes (the cache keeps each
+key's newest event for that), and an event's previous object shares the form of the event
+before it (:mod:`.cache_events`).
 If the etcd watch breaks, every subscriber is ended (clients re-watch, possibly get 410 and
 relist) and the cache reloads; a watch that subscribes during the reload is ended again when
 the load completes (it followed history the load replaces, so it would miss the events
@@ -50,13 +54,14 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from kprov.cluster.background import stop_requested, stop_tasks
-from kprov.cluster.storage.cache_events import CacheEvent, Item, Undecoded, decoded, encode_json
+from kprov.cluster.storage.cache_events import CacheEvent, Item, Undecoded, decoded, encode_kept
 from kprov.cluster.storage.codec import Codec
 from kprov.cluster.storage.consistent_reads import ConsistentReads
 from kprov.cluster.storage.errors import RevisionExpiredError, StorageError
 from kprov.cluster.storage.etcd import EtcdKV, prefix_end
 from kprov.cluster.storage.keys import REGISTRY_PREFIX
 from kprov.cluster.storage.list_snapshots import ListSnapshots
+from kprov.cluster.storage.shared_tries import SharedTries, SharingCodec
 from kprov.cluster.storage.subscription import Subscription
 from kprov.cluster.storage.watch_stream import EtcdWatchStream
 
@@ -86,7 +91,8 @@ class WatchCache:
         hot_events: int = _HOT_EVENTS,
     ) -> None:
         self._kv = kv
-        self._codec = codec
+        self._tries = SharedTries()  # one copy of each managedFields trie (see .shared_tries)
+        self._codec: Codec = SharingCodec(codec, self._tries)  # type: ignore[assignment]
         self._bucket_of = bucket_of
         self._capacity = capacity
         self._hot = max(1, hot_events)
@@ -100,6 +106,7 @@ class WatchCache:
         self._adopted: dict[str, tuple[int, dict[str, Any]]] = {}  # key -> own write (revision, object)
         self._buckets: dict[str, str] = {}  # scope prefix -> its bucket
         self._ring: deque[CacheEvent] = deque()
+        self._latest: dict[str, CacheEvent] = {}  # key -> its newest event in the ring
         self._oldest = 0  # watching from any revision >= this is answerable
         self.revision = 0
         # the revision up to which every event has been applied (and handed to subscribers):
@@ -154,6 +161,7 @@ class WatchCache:
         self._encoded.clear()
         self._adopted.clear()
         self._ring.clear()
+        self._latest.clear()
         self._oldest = revision
         self.revision = revision
         self.events_revision = revision
@@ -255,8 +263,15 @@ class WatchCache:
         self.revision = revision
         self.events_revision = revision
         self._ring.append(event)
+        earlier = self._latest.get(key)
+        if earlier is not None:
+            event.follows(earlier)
+        self._latest[key] = event
         if len(self._ring) > self._capacity:
-            self._oldest = self._ring.popleft().revision
+            dropped = self._ring.popleft()
+            self._oldest = dropped.revision
+            if self._latest.get(dropped.key) is dropped:
+                del self._latest[dropped.key]
         if len(self._ring) > self._hot:
             cooled = self._ring[-self._hot - 1]
             cooled.pack(self._state.get(_parent(cooled.key), {}).get(cooled.key))
@@ -267,7 +282,9 @@ class WatchCache:
     def adopt(self, key: str, revision: int, obj: dict[str, Any]) -> None:
         """``obj`` is what this process just stored under ``key`` at ``revision`` (with that
         resourceVersion, JSON types only, never mutated again): the cache holds it instead of
-        decoding etcd's copy, whether that event was already applied or is still to come."""
+        decoding etcd's copy, whether that event was already applied or is still to come.
+        Its managedFields' tries are replaced by the cache's shared equal ones."""
+        self._tries.share(obj)
         if revision <= self.revision:
             objects = self._state.get(_parent(key), {})
             item = objects.get(key)
@@ -356,7 +373,7 @@ class WatchCache:
         memo = self._encoded.get(key)
         if memo is not None and memo[0] is obj:
             return memo[1]
-        data = encode_json(obj)
+        data = encode_kept(obj)  # (kept: exactly its length)
         if self.get(key) is obj:
             self._encoded[key] = (obj, data)
         return data

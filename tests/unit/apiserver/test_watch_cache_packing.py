@@ -94,3 +94,80 @@ def expected_state(expected: list, key: str) -> dict | None:
 def _light(item: Any) -> bool:
     """Holding no decoded object: packed JSON, or an etcd value that forgot its decoding."""
     return item.__class__ is Packed or (item.__class__ is Undecoded and item.obj is None)
+
+
+def _pod_versions(name: str) -> list[dict[str, Any]]:
+    """A density pod's three writes: created, bound, reported Running."""
+    meta = {"name": name, "namespace": "ns"}
+    return [
+        {"metadata": meta, "spec": {"c": "x" * 40}, "status": {"phase": "Pending"}},
+        {"metadata": meta, "spec": {"c": "x" * 40, "nodeName": "n1"}, "status": {"phase": "Pending"}},
+        {"metadata": meta, "spec": {"c": "x" * 40, "nodeName": "n1"}, "status": {"phase": "Running"}},
+    ]
+
+
+def test_versions_packed_while_current_are_packed_once_superseded() -> None:
+    """Each pod's writes come more than ``hot_events`` apart (as on a density run: all created,
+    then bound, then Running), so every event is old while its object is still the current
+    state. Once the next version comes, the old one must keep JSON only, and the next event's
+    ``prev`` must share that JSON rather than encode it again; replay stays exact."""
+    cache = WatchCache(None, _JsonCodec(), lambda key: key.split("/")[2], hot_events=3)  # type: ignore[arg-type]
+    live = cache.subscribe("/registry/pods/", 0)
+    names = [f"p{n}" for n in range(8)]
+    revision = 0
+    expected = []
+    for step in range(3):
+        for name in names:
+            revision += 1
+            key = f"/registry/pods/ns/{name}"
+            stored = _pod_versions(name)[step]
+            obj = {**stored, "metadata": {**stored["metadata"], "resourceVersion": str(revision)}}
+            cache.adopt(key, revision, obj)  # this server's own write
+            cache._apply(RawEvent(0, KV(key.encode(), orjson.dumps(stored), revision, step + 1)))
+            live.drain()
+            prev = expected_state(expected, key)
+            expected.append((revision, "ADDED" if prev is None else "MODIFIED", key, obj, prev))
+    ring = list(cache._ring)
+    current = {id(cache.get(f"/registry/pods/ns/{name}")) for name in names}
+    old = ring[:-3]
+    decoded_old = {id(e._obj) for e in old if e._obj.__class__ is dict}
+    assert decoded_old <= current, "an old event keeps a superseded version decoded"
+    assert all(_light(e._prev) for e in old if e._prev is not None)
+    shared = [e for e in old if e._prev is not None and e._prev.__class__ is Packed]
+    assert shared and all(
+        any(b._obj is e._prev for b in ring if b.key == e.key and b.revision < e.revision) for e in shared
+    ), "prev shares the earlier event's packed form"
+    replay = cache.subscribe("/registry/pods/", 0).drain()
+    assert [(e.revision, e.type, e.obj, e.prev) for e in replay] == [
+        (r, t, o, p) for r, t, _k, o, p in expected
+    ]
+
+
+def test_a_capacity_drop_forgets_the_key_newest_event() -> None:
+    cache = WatchCache(None, _JsonCodec(), lambda key: key.split("/")[2], capacity=4, hot_events=2)  # type: ignore[arg-type]
+    for n in range(10):
+        key = f"/registry/configmaps/ns/c{n}"
+        cache._apply(RawEvent(0, KV(key.encode(), orjson.dumps(_obj(f"c{n}", n)), n + 1, 1)))
+    assert len(cache._ring) == 4
+    assert set(cache._latest) == {e.key for e in cache._ring}
+
+
+def test_kept_encodings_hold_their_length_only() -> None:
+    """orjson's bytes keep the buffer it wrote into (about twice the JSON): what the cache
+    keeps (a list's encoded replies, packed previous objects) must be exactly its length."""
+    import tracemalloc
+
+    cache = WatchCache(None, _JsonCodec(), lambda key: key.split("/")[2])  # type: ignore[arg-type]
+    key = "/registry/configmaps/ns/big"
+    big = {"metadata": {"name": "big", "namespace": "ns"}, "data": {f"k{n}": "v" * 30 for n in range(100)}}
+    cache._apply(RawEvent(0, KV(key.encode(), orjson.dumps(big), 1, 1)))
+    obj = cache.get(key)
+    assert obj is not None
+    tracemalloc.start()
+    try:
+        data = cache.encoded(key, obj)
+        held, _peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert data == orjson.dumps(obj)
+    assert held < 1.2 * len(data), (held, len(data))
