@@ -8,9 +8,9 @@
   only one that stops advancing for 3 s sends the list to etcd: on a saturated server the
   cache lags by seconds while it keeps up, and reading and decoding tens of thousands of
   objects from etcd costs the server far more than the wait, which made it lag more
-  (docs/decisions/0011, round 4). With ``limit``, the continue token records R and the next key, and the
-  snapshot the page came from is kept (:mod:`kprov.cluster.storage.list_snapshots`), so all
-  pages form one snapshot.
+  (docs/decisions/0011, round 4). With ``limit``, the continue token records R and the next
+  key, and the snapshot the page came from is kept (:mod:`kprov.cluster.storage.list_snapshots`),
+  so all pages form one snapshot.
 - ``continue=<token>``: the next page from the kept snapshot at the token's revision, from
   memory; if this server no longer has it (expired, another server, a restart), from etcd
   at that revision (410 once compacted).
