@@ -168,6 +168,17 @@ def deployment(name: str, replicas: int, group: str = "saturation") -> dict:
     }
 
 
+async def create_saturation(client: ApiClient, pods: int) -> None:
+    """The saturation phase's Deployments: ``pods`` replicas in Deployments of
+    REPLICAS_PER_DEPLOYMENT (the last takes the rest), created one after another."""
+    remaining, index = pods, 0
+    while remaining > 0:
+        replicas = min(REPLICAS_PER_DEPLOYMENT, remaining)
+        await client.create(resources.DEPLOYMENTS, deployment(f"d{index}", replicas))
+        remaining -= replicas
+        index += 1
+
+
 async def probe(clients: list[ApiClient], stop: asyncio.Event, lat: dict[str, list[float]]) -> None:
     """User-facing latencies while the cluster fills: mutating, single GET, cluster-wide LIST,
     taking turns on the API servers (as users behind a load balancer)."""
@@ -424,12 +435,7 @@ async def run(
                     waiting.cancel()
                     raise TimeoutError(f"not done in {timeout:.0f} s")
 
-            remaining, index = total, 0
-            while remaining > 0:
-                replicas = min(REPLICAS_PER_DEPLOYMENT, remaining)
-                await admin.create(resources.DEPLOYMENTS, deployment(f"d{index}", replicas))
-                remaining -= replicas
-                index += 1
+            await create_saturation(admin, total)
             await until(done["saturation"], 3600)
             last = max(running["saturation"].values())
             # upstream's latency phase: in the full cluster, single-replica workloads created

@@ -54,9 +54,8 @@ from kprov.pki import ADMIN_CN, CONTROLLER_MANAGER_CN, MASTERS_GROUP, SCHEDULER_
 from tests.bench.bench_density import (  # noqa: E402
     CLUSTER_CIDR,
     NAMESPACE,
-    REPLICAS_PER_DEPLOYMENT,
     _ready,
-    deployment,
+    create_saturation,
     rss_mib,
 )
 from tests.integration.controllers.hollow import ensure_namespace, start_component, stop_component  # noqa: E402
@@ -109,12 +108,7 @@ async def real_components(
             raise RuntimeError(f"{nodes} hollow nodes not Ready; see {plane_dir}")
         await asyncio.sleep(settle_s)
         before = {k: rss_mib(p) for k, p in pids.items()}
-        remaining, index = pods, 0
-        while remaining > 0:
-            replicas = min(REPLICAS_PER_DEPLOYMENT, remaining)
-            await client.create(resources.DEPLOYMENTS, deployment(f"d{index}", replicas))
-            remaining -= replicas
-            index += 1
+        await create_saturation(client, pods)
         await _wait_running(client, pods, 1800)
         listed, _ = await client.list_all(resources.PODS)  # as density's probe: a cluster-wide LIST
         await asyncio.sleep(settle_s)
