@@ -193,6 +193,10 @@ class PlayContext:
     # rest of the play's, every host's (ansible-core appends them to the play's roles)
     public_roles: list[Role] = field(default_factory=list)
     throttles: dict[int, threading.Semaphore] = field(default_factory=dict)  # task uid -> its throttle
+    # hosts a ``meta`` ended in this play (end_host, end_batch, end_play): out of
+    # ansible_play_hosts and ansible_play_batch for the rest of it (ansible-core's
+    # play._removed_hosts; failed and unreachable hosts are left out by HostState.alive)
+    ended: set[str] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def publish(self, role: Role) -> None:
@@ -200,6 +204,14 @@ class PlayContext:
         with self.lock:
             if all(role is not r for r in self.public_roles):
                 self.public_roles.append(role)
+
+    def end(self, hosts: list[str]) -> None:
+        with self.lock:
+            self.ended.update(hosts)
+
+    def in_play(self, host: str) -> bool:
+        """Whether the host is still in the play: reached, not failed, not ended by a meta."""
+        return host not in self.ended
 
     def throttle(self, task: Task) -> threading.Semaphore | None:
         if not task.throttle:

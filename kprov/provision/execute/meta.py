@@ -163,6 +163,7 @@ def run_meta(runner: MetaHost, task: Task, extra: dict[str, Any] | None, handler
         return runner.flush_handlers()
     if what == "end_host":
         runner.run.log.event(host, f"meta: ending play for {host}")
+        runner.pctx.end([host])
         return "ended"
     # end_role (the loader refuses it outside a role)
     runner.ended_role = EndedRole.of(task)
@@ -250,8 +251,10 @@ def _act_for_batch(runner: MetaHost, task: Task, what: str, extra: dict[str, Any
     _report(runner, task, handler, _done_msg(runner, task, what))
     run, pctx = runner.run, runner.pctx
     if what == "end_play":
+        pctx.end(pctx.batch)
         pctx.sync.abort(f"{END_PLAY} on {runner.host.name}")
     elif what == "end_batch":
+        pctx.end(pctx.batch)
         pctx.sync.abort(f"{END_BATCH} on {runner.host.name}")
     elif what == "clear_facts":
         for name in pctx.hosts:

@@ -86,9 +86,10 @@ class PlayRunner:
             return True
         serial, max_fail = self._templated(self.play.serial), self._templated(self.play.max_fail_percentage)
         planned = batches(hosts, serial)
+        ended: set[str] = set()  # the play's, across its batches (ansible-core's play._removed_hosts)
         for number, batch in enumerate(planned):
             sync = BatchSync(batch, self.run.options.forks, None if max_fail is None else float(max_fail))
-            pctx = PlayContext(play=self.play, hosts=hosts, batch=batch, sync=sync)
+            pctx = PlayContext(play=self.play, hosts=hosts, batch=batch, sync=sync, ended=ended)
             threads = [
                 threading.Thread(target=self._host_thread, args=(pctx, h), name=f"kprov-{h}", daemon=True)
                 for h in batch

@@ -137,15 +137,18 @@ class _MagicVars(dict[str, Any]):
 
 def _magic(run: RunContext, pctx: PlayContext | None, host: HostState, task: Task | None) -> dict[str, Any]:
     play_hosts = pctx.hosts if pctx else list(run.hosts)
-    def alive() -> list[str]:
-        return [h for h in play_hosts if run.hosts[h].alive] if pctx else play_hosts
+    def remaining(hosts: list[str]) -> list[str]:
+        """``hosts`` less the failed, the unreachable and those a meta ended, as ansible-core's
+        (play._removed_hosts)."""
+        if pctx is None:
+            return hosts
+        return [h for h in hosts if run.hosts[h].alive and pctx.in_play(h)]
 
     lazy: dict[str, Callable[[], Any]] = {
         "group_names": lambda: _group_names(run, host.name),
-        "play_hosts": alive,
-        "ansible_play_hosts": alive,
-        # the batch's hosts less the failed and unreachable, as ansible-core's (play._removed_hosts)
-        "ansible_play_batch": lambda: [h for h in pctx.batch if run.hosts[h].alive] if pctx else play_hosts,
+        "play_hosts": lambda: remaining(pctx.batch if pctx else play_hosts),
+        "ansible_play_hosts": lambda: remaining(play_hosts),
+        "ansible_play_batch": lambda: remaining(pctx.batch if pctx else play_hosts),
         "ansible_version": ansible_version_info,
     }
     magic: dict[str, Any] = {

@@ -69,6 +69,26 @@ def test_end_batch_ends_the_batch_and_the_next_one_starts(tmp_path: Path, monkey
     assert _names(report, "b") == ["before", "after"]
 
 
+def test_a_host_end_host_ended_leaves_the_plays_host_lists(tmp_path: Path, monkeypatch: MP) -> None:
+    # ansible-core: end_host puts the host in play._removed_hosts, which the magic vars leave out
+    tasks = ("    - meta: end_host\n      when: inventory_hostname == 'b'\n"
+             "    - set_fact: {batch: '{{ ansible_play_batch }}', hosts: '{{ ansible_play_hosts }}',"
+             " old: '{{ play_hosts }}', every: '{{ ansible_play_hosts_all }}'}\n")
+    report, runtime = run_fake(tmp_path, monkeypatch, _play(tasks), ["a", "b", "c"])
+    assert report.ok
+    assert runtime["a"]["batch"] == ["a", "c"] and runtime["a"]["hosts"] == ["a", "c"]
+    assert runtime["a"]["old"] == ["a", "c"] and runtime["a"]["every"] == ["a", "b", "c"]
+
+
+def test_hosts_of_an_ended_batch_leave_ansible_play_hosts(tmp_path: Path, monkeypatch: MP) -> None:
+    # serial 1: b's batch sees a's ended by end_batch; play_hosts is the batch (ansible-core's alias)
+    tasks = ("    - meta: end_batch\n      when: inventory_hostname == 'a'\n"
+             "    - set_fact: {hosts: '{{ ansible_play_hosts }}', old: '{{ play_hosts }}'}\n")
+    report, runtime = run_fake(tmp_path, monkeypatch, _play(tasks, serial="  serial: 1\n"), ["a", "b"])
+    assert runtime["b"]["hosts"] == ["b"] and runtime["b"]["old"] == ["b"]
+    assert "hosts" not in runtime["a"]
+
+
 def test_end_role_skips_the_rest_of_the_role_only(tmp_path: Path, monkeypatch: MP) -> None:
     files = {
         "roles/r/tasks/main.yml": ("- name: first\n  debug: msg=1\n"
