@@ -200,6 +200,9 @@ class ModuleResult:
     msg: str = ""
     diff: list[dict[str, Any]] = field(default_factory=list)
     data: dict[str, Any] = field(default_factory=dict)
+    # whether ``msg`` is one of the return values: ``debug: var=`` returns the variable alone,
+    # its msg is only kprov's console line
+    msg_returned: bool = True
 
     def as_registered(self) -> dict[str, Any]:
         """The registered-variable form: return values plus changed/failed/msg (and diff)."""
@@ -208,7 +211,8 @@ class ModuleResult:
         out["failed"] = self.failed
         if self.skipped:
             out["skipped"] = True
-        if self.msg and "msg" not in self.data:  # debug's msg is a value of its own (a list, ...)
+        # debug's msg is a value of its own (a list, ...)
+        if self.msg and self.msg_returned and "msg" not in self.data:
             out["msg"] = self.msg
         if self.diff and "diff" not in self.data:  # a module's own diff (its JSON answer) stays as it came
             out["diff"] = self.diff

@@ -296,6 +296,24 @@ def test_debug_var_of_an_undefined_variable_is_ok_as_in_ansible(
     assert shown[2]["d.a"] == 1 and not report.errors
 
 
+def test_debug_var_returns_the_variable_alone_as_ansible_core(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # ansible-core's debug returns {var: value} with no msg: what `register` keeps and what
+    # ansible-playbook prints (`"x": "value"`); kprov returned msg "x: 'value'" beside it
+    site = """
+- hosts: all
+  gather_facts: false
+  vars: {x: value}
+  tasks:
+    - {name: shown, debug: {var: x}, register: shown}
+    - {name: kept, set_fact: {has_msg: "{{ shown.msg is defined }}", kept: "{{ shown.x }}"}}
+"""
+    report, runtime = run_fake(tmp_path, monkeypatch, {"site.yml": site}, ["h1"])
+    assert report.results[0].result == {"x": "value", "changed": False, "failed": False}
+    assert runtime["h1"]["has_msg"] is False and runtime["h1"]["kept"] == "value"
+
+
 def test_group_by_builds_groups_later_plays_and_patterns_see(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

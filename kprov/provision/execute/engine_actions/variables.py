@@ -34,12 +34,12 @@ def _debug(args: Mapping[str, Any], scope: VarScope, runtime: dict[str, Any], wh
         place = f"task field 'var' ({where})"
         if "{{" in name or "{%" in name:  # a template: ansible-core's executor renders it first,
             value = scope.template(name, place)  # and its errors fail the task
-            return ModuleResult(msg=f"{name}: {value!r}", data={name: value})
+            return ModuleResult(msg=f"{name}: {value!r}", data={name: value}, msg_returned=False)
         try:
             value = scope.template(scope.evaluate(name, place), place)
         except UndefinedVariableError:
             value = NOT_DEFINED  # ansible-core's debug says so and the task is ok
-        return ModuleResult(msg=f"{name}: {value!r}", data={name: value})
+        return ModuleResult(msg=f"{name}: {value!r}", data={name: value}, msg_returned=False)
     msg = args.get("msg", "Hello world!")
     return ModuleResult(msg=msg if isinstance(msg, str) else repr(msg), data={"msg": msg})
 
