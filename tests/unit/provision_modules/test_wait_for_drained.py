@@ -6,7 +6,9 @@ wait until it times out with ansible-core's message, and ``active_connection_sta
 from __future__ import annotations
 
 import socket
+import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -69,6 +71,31 @@ def test_time_wait_on_the_port_counts_by_default(local_play: Callable[..., Any],
     ok, msg = _run(local_play,
                       f"port: {port}, state: drained, timeout: 5, active_connection_states: [ESTABLISHED]")
     assert ok, msg
+
+
+def test_names_are_resolved_once_not_at_every_poll(local_play: Callable[..., Any],
+                                                   listener: socket.socket, tmp_path: Path) -> None:
+    """ansible-core resolves ``host`` and ``exclude_hosts`` once, before its loop; the host's
+    interpreter (a wrapper here, logging each call's arguments) meets the names once however
+    many times the drain polls."""
+    calls = tmp_path / "calls"
+    wrapper = tmp_path / "python"
+    wrapper.write_text(f'#!/bin/sh\necho "$*" >> {calls}\nexec {sys.executable} "$@"\n')
+    wrapper.chmod(0o755)
+    port = listener.getsockname()[1]
+    # from 127.0.0.2: not an address of the excluded name (localhost)
+    client = socket.create_connection(("127.0.0.1", port), source_address=("127.0.0.2", 0))
+    accepted, _ = listener.accept()
+    try:
+        run = local_play(f"{{wait_for: {{port: {port}, state: drained, timeout: 2, host: 127.0.0.1,"
+                         f" exclude_hosts: [localhost]}}, vars: {{ansible_python_interpreter: {wrapper}}}}}")
+    finally:
+        client.close()
+        accepted.close()
+    assert not run.ok and run.results[0].msg == f"Timeout when waiting for 127.0.0.1:{port} to drain"
+    lines = calls.read_text().splitlines()
+    assert len(lines) > 3  # it polled
+    assert sum("localhost" in line for line in lines) == 1
 
 
 _PORT_ONLY = "should only be used for checking a port in the wait_for module"

@@ -37,6 +37,7 @@ from kprov.provision.modules.commands.tcp_drain import (
     DEFAULT_ACTIVE_STATES,
     UNRESOLVED,
     drain_probe,
+    drain_resolve,
     unknown_states,
 )
 from kprov.provision.modules.contract import ModuleBase
@@ -83,9 +84,8 @@ def _check(p: dict[str, Any]) -> str:
             # Perl-compatible, bytewise: Python's syntax ((?P<name>...), \\w) as ansible-core's re
             return f"LC_ALL=C grep -aPq -- {shlex.quote(p['search_regex'])} {q} 2>/dev/null"
         return f"[ -e {q} ]"
-    if p["state"] == "drained":
-        return drain_probe(p["_python"], p["host"], p["port"], p["active_connection_states"],
-                           p["exclude_hosts"] or [])
+    if p["state"] == "drained":  # (after drain_resolve, which decide puts before the loop)
+        return drain_probe(p["_python"], p["port"], p["active_connection_states"])
     probe = port_probe(p["host"], p["port"], p["connect_timeout"])
     if p["state"] in ("stopped", "absent"):
         return f"! {probe}"
@@ -180,11 +180,12 @@ class WaitForModule(ModuleBase):
         # timed on the host in nanoseconds from before the delay, as ansible-core's module
         # times itself: ``elapsed`` is whole seconds of that, not the round trip's
         test = f"if {condition}; then {_ELAPSED} exit 0; fi; "
-        if p["state"] == "drained":  # names that do not resolve end the loop at once (tcp_drain)
-            test = (f"{condition}; c=$?; if [ $c -eq 0 ]; then {_ELAPSED} exit 0; fi; "
-                    f"[ $c -eq {UNRESOLVED} ] && exit {UNRESOLVED}; ")
+        resolve = ""
+        if p["state"] == "drained":  # names resolved once; one that does not ends it at once
+            resolve = f"{drain_resolve(p['_python'], p['host'], p['exclude_hosts'] or [])} || exit $?; "
         script = (
-            f"start=$(date +%s%N); sleep {p['delay']}; end=$(( start + {p['timeout']} * 1000000000 )); "
+            f"start=$(date +%s%N); sleep {p['delay']}; {resolve}"
+            f"end=$(( start + {p['timeout']} * 1000000000 )); "
             f"n=0; while :; do {test}"
             f"[ $(date +%s%N) -ge $end ] && {{ {_ELAPSED} exit 3; }}; "
             f"if [ $n -lt {_FAST_POLLS} ] && [ {p['sleep']} -gt 0 ]; then n=$((n + 1)); sleep 0.1; "
