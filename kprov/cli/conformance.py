@@ -52,7 +52,10 @@ def register(app: typer.Typer) -> None:
             None, "--num-nodes", min=1,
             help="Upstream's --num-nodes: the node count specs that need N nodes compare with "
                  "(default: the suite counts the schedulable nodes)."),
-        spec_seconds: Path = typer.Option(None, "--spec-seconds", help="Deal shards by a spec-seconds.json."),
+        spec_seconds: Path = typer.Option(
+            None, "--spec-seconds",
+            help="Deal shards by a spec-seconds.json (an earlier run's report has one; default: "
+                 "the one kprov ships, from a whole conformance run)."),
     ) -> None:
         """Run the upstream Kubernetes conformance suite offline and write a report."""
         console = Console(highlight=False)

@@ -5,8 +5,10 @@
 2. select the specs   — a dry run of the binary with the focus/skip (and a names file);
 3. provide the images — build what the suite needs under its names, import on every host;
 4. run                — the parallel specs in N shards (one e2e process each, exact-name
-   focus; dealt round-robin, or by an earlier run's seconds per spec when given), then the
-   ``[Serial]``/``[Disruptive]`` ones in one process;
+   focus; dealt by each spec's seconds: an earlier run's when given, else those of a whole
+   conformance run on a 5-host lab that ships beside this module, ``spec-seconds.json``;
+   round-robin when neither names a spec), then the ``[Serial]``/``[Disruptive]`` ones in one
+   process;
 5. report             — summary.json, report.md, spec-seconds.json (each spec's run time, for a
    later run's shards), each shard's JUnit, JSON report and log.
 """
@@ -46,9 +48,13 @@ from kprov.images.oci import build_multi_archive
 from kprov.images.push import push_archive
 from kprov.images.targets import targets_from_inventory
 
-__all__ = ["ConformanceError", "ConformanceOptions", "ConformanceRun", "progress_line", "run_conformance"]
+__all__ = ["SHIPPED_SPEC_SECONDS", "ConformanceError", "ConformanceOptions", "ConformanceRun",
+           "progress_line", "run_conformance"]
 
 PROGRESS_EVERY_S = 60.0
+# each conformance spec's seconds in a whole run on a 5-host lab (a report's spec-seconds.json):
+# what shards are dealt by when the run is given none (specs it does not name count as the median)
+SHIPPED_SPEC_SECONDS = Path(__file__).with_name("spec-seconds.json")
 _FAILED_BULLET = re.compile("\u2022 \\[(?:FAILED|PANICKED|TIMEDOUT|INTERRUPTED)\\]")
 
 
@@ -75,6 +81,7 @@ class ConformanceOptions:
     selection: Suite | None = None  # the named suite whose skip rules the report explains
     num_nodes: int | None = None  # upstream's --num-nodes (default: the suite counts schedulable nodes)
     # an earlier run's spec-seconds.json (each spec's seconds): the shards are dealt by them
+    # (None: SHIPPED_SPEC_SECONDS)
     spec_seconds: Path | None = None
 
 
@@ -310,7 +317,7 @@ def run_conformance(opts: ConformanceOptions, say: Callable[[str], None] = print
                        agnhost=executable(opts.agnhost, binaries) if opts.agnhost else None)
     except (OSError, EOFError) as err:
         raise ConformanceError(f"unpacking the suite's binaries: {err}") from err
-    seconds = read_spec_seconds(opts.spec_seconds) if opts.spec_seconds is not None else None
+    seconds = read_spec_seconds(opts.spec_seconds or SHIPPED_SPEC_SECONDS)
     suite = E2ESuite(opts.e2e_test)
     workarounds = check_cluster(kubectl, opts.kubeconfig)
     specs, unknown = select_specs(suite, opts)
