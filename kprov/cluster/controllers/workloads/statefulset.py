@@ -3,14 +3,15 @@
 The ordinals start at ``spec.ordinals.start`` (0 by default): ``<set>-s .. <set>-(s+n-1)``;
 a pod outside that range is surplus (removed highest first), and the partition counts from s.
 With the default OrderedReady policy pod *i* is created only when pods 0..i-1 are
-Running and Ready, and scale-down removes the highest ordinal first, one at a time;
-Parallel creates and deletes without waiting. Each pod gets hostname = its name,
+Running and Ready, and scale-down removes the highest ordinal first, one at a time, and
+halts while a lower surplus pod is unhealthy (:func:`condemned_now`); Parallel creates and
+deletes without waiting. Each pod gets hostname = its name,
 subdomain = spec.serviceName, and the labels ``statefulset.kubernetes.io/pod-name`` and
 ``controller-revision-hash`` (``<set>-<template hash>``). A RollingUpdate replaces pods
 whose revision differs, highest ordinal first, one at a time, down to the partition;
 pods below the partition are (re)made from the current revision's template, which the
 set's ControllerRevisions keep (:mod:`.statefulset_history`).
-Failed pods are deleted and recreated under the same name. Claims from
+Failed and Succeeded pods are deleted and recreated under the same name. Claims from
 volumeClaimTemplates are made before their pod and outlive it (:mod:`.statefulset_claims`).
 Pods are claimed as upstream's ClaimPods does for a StatefulSet: a pod without a controller
 that the selector matches and that is named for this set (``<set>-<ordinal>``) is adopted,
@@ -38,7 +39,7 @@ from kprov.cluster.controllers.workloads.statefulset_claims import (
 )
 from kprov.cluster.controllers.workloads.statefulset_history import History, sync_history
 
-__all__ = ["StatefulSetController", "ordinal_of"]
+__all__ = ["StatefulSetController", "condemned_now", "ordinal_of"]
 
 REVISION_LABEL = "controller-revision-hash"
 POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name"
@@ -58,6 +59,32 @@ def ordinal_of(set_name: str, pod_name: str) -> int | None:
 
 def _running_ready(pod: Obj) -> bool:
     return (pod.get("status") or {}).get("phase") == "Running" and is_ready(pod)
+
+
+def _unavailable(pod: Obj, min_ready_s: int) -> bool:
+    return (bool(pod["metadata"].get("deletionTimestamp")) or not _running_ready(pod)
+            or not is_available(pod, min_ready_s))
+
+
+def condemned_now(pods: dict[int, Obj], wanted: range, ordered: bool, min_ready_s: int) -> list[int]:
+    """The surplus ordinals (outside ``wanted``) to delete in this sync, as upstream's
+    processCondemned. Parallel: every one not yet terminating. OrderedReady: at most the
+    highest, and none while a condemned pod is still terminating, or while the highest is
+    unavailable and another is the first unavailable (lowest ordinal): an unhealthy set's
+    scale-down halts until its pods are healthy again, except for the unhealthy pod itself
+    when it is the only or the lowest one that is."""
+    surplus = sorted((o for o in pods if o not in wanted), reverse=True)
+    if not ordered:
+        return [o for o in surplus if not pods[o]["metadata"].get("deletionTimestamp")]
+    if not surplus:
+        return []
+    highest = pods[surplus[0]]
+    if highest["metadata"].get("deletionTimestamp"):
+        return []
+    first_unavailable = next((o for o in sorted(surplus) if _unavailable(pods[o], min_ready_s)), None)
+    if _unavailable(highest, min_ready_s) and first_unavailable != surplus[0]:
+        return []
+    return [surplus[0]]
 
 
 class StatefulSetController(Controller):
@@ -171,7 +198,8 @@ class StatefulSetController(Controller):
             pod = pods.get(ordinal)
             if (
                 pod is not None
-                and (pod.get("status") or {}).get("phase") == "Failed"
+                # Succeeded too (upstream: an evicted or stopped pod's phase is its exit code's)
+                and (pod.get("status") or {}).get("phase") in ("Failed", "Succeeded")
                 and not pod["metadata"].get("deletionTimestamp")
             ):
                 with contextlib.suppress(NotFound):
@@ -197,16 +225,12 @@ class StatefulSetController(Controller):
                 or not is_available(pod, int(sts["spec"].get("minReadySeconds") or 0))
             ):  # the next ordinal waits for this one to be available (upstream's monotonic)
                 return
-        surplus = sorted((o for o in pods if o not in wanted), reverse=True)
-        for ordinal in surplus:
+        for ordinal in condemned_now(pods, wanted, ordered, int(sts["spec"].get("minReadySeconds") or 0)):
             pod = pods[ordinal]
-            if not pod["metadata"].get("deletionTimestamp"):
-                await condemn_claims(self.client, sts, pod, ordinal, self.claims.store)
-                with contextlib.suppress(NotFound):
-                    await self.client.delete(PODS, pod["metadata"]["name"], ns)
-            if ordered:
-                return
-        if surplus:
+            await condemn_claims(self.client, sts, pod, ordinal, self.claims.store)
+            with contextlib.suppress(NotFound):
+                await self.client.delete(PODS, pod["metadata"]["name"], ns)
+        if any(o not in wanted for o in pods):
             return
         strategy = sts["spec"].get("updateStrategy") or {}
         if strategy.get("type", "RollingUpdate") != "RollingUpdate":
