@@ -17,6 +17,8 @@ from kprov.provision.errors import ProvisionError
 __all__ = ["register"]
 
 _MEDIA_TYPES = {"protobuf": "application/vnd.kubernetes.protobuf", "json": "application/json"}
+_SPEC_SECONDS_HELP = ("Deal shards by a spec-seconds.json (an earlier run's report has one; default: "
+                      "the one kprov ships, from a whole conformance run).")
 
 
 def register(app: typer.Typer) -> None:
@@ -52,10 +54,7 @@ def register(app: typer.Typer) -> None:
             None, "--num-nodes", min=1,
             help="Upstream's --num-nodes: the node count specs that need N nodes compare with "
                  "(default: the suite counts the schedulable nodes)."),
-        spec_seconds: Path = typer.Option(
-            None, "--spec-seconds",
-            help="Deal shards by a spec-seconds.json (an earlier run's report has one; default: "
-                 "the one kprov ships, from a whole conformance run)."),
+        spec_seconds: Path = typer.Option(None, "--spec-seconds", help=_SPEC_SECONDS_HELP),
     ) -> None:
         """Run the upstream Kubernetes conformance suite offline and write a report."""
         console = Console(highlight=False)
