@@ -6,6 +6,12 @@ this module talks to the Watch RPC through aetcd's stub on aetcd's channel direc
 watch cache does not ask for progress on demand: etcd before 3.4.31 / 3.5.13 may answer
 such a request ahead of events still queued; see watch_cache.) When the stream's member stops
 serving, the stream resumes on the next member from the last revision delivered.
+
+Responses are read in the consuming task (the watch cache's), two event-loop turns each;
+a read in a task of its own awaited through ``asyncio.wait`` (for a timeout) took five, and
+on a saturated API server each turn waits for every ready request: the cache's ingestion
+rate. etcd sends a watcher that keeps up one response per revision, so under load that rate
+is the cache's lag (docs/decisions/0011, round 5). Silence is judged by a watchdog timer.
 """
 
 from __future__ import annotations
@@ -55,7 +61,7 @@ class EtcdWatchStream:
         self._prefix = prefix
         self._start_revision = start_revision
         self._call: Any = None
-        self._read: asyncio.Future[Any] | None = None
+        self._reading = False  # a read of the stream is under way (the watchdog may cancel it)
         self.resumed = 0  # times the stream was opened again on another member
 
     async def _open(self, index: int) -> None:
@@ -80,9 +86,6 @@ class EtcdWatchStream:
             raise _Resume(f"not opened on {self._kv.config.servers[index]}") from exc
 
     def cancel(self) -> None:
-        if self._read is not None:
-            self._read.cancel()
-            self._read = None
         if self._call is not None:
             self._call.cancel()
 
@@ -112,55 +115,123 @@ class EtcdWatchStream:
         finally:
             self.cancel()
 
-    async def _next(self, index: int) -> Any:
-        """The stream's next response; raises :class:`_Resume` when the member stopped serving,
-        or when the stream stays behind a revision the client's calls have seen (a stream
-        stuck while its member answers other calls: reopening it costs one request)."""
-        every = self._kv.config.health.probe_after_s
-        behind = False
-        while True:
-            if self._read is None:
-                self._read = asyncio.ensure_future(self._call.read())
-            done, _ = await asyncio.wait((self._read,), timeout=every)
-            if not done and self._kv.revision_seen >= self._start_revision:
-                if behind:  # a whole period behind with nothing delivered
-                    raise _Resume(f"silent at revision {self._start_revision - 1} while etcd is at "
-                                  f"{self._kv.revision_seen} or later")
-                behind = True
-            elif not done:
-                behind = False
-            if done:
-                read, self._read = self._read, None
-                try:
-                    return read.result()
-                except grpc.aio.AioRpcError as exc:
-                    if exc.code() != grpc.StatusCode.UNAVAILABLE:
-                        raise StorageUnavailableError(
-                            f"etcd watch: {exc.code().name}: {exc.details()}"
-                        ) from exc
-                    await self._kv.move_on(index, f"watch unavailable ({exc.details()})")
-                    raise _Resume(f"UNAVAILABLE: {exc.details()}") from exc
-            if self._kv.current != index:
-                raise _Resume(f"the client moved to {self._kv.server}")
-            if not await self._kv.serves(index):  # free while the member answers other calls
-                raise _Resume("its member failed the health probe")
+    async def _next(self, index: int, watchdog: _Watchdog) -> Any:
+        """The stream's next response, read in the consuming task itself: a read in a task
+        of its own, awaited through ``asyncio.wait`` for its timeout, cost three more
+        event-loop turns per response (the task's start, its completion's callback, the
+        wake-up), and on a saturated loop each turn waits for every ready request. Silence
+        is the watchdog's to judge; when it gives the stream up it cancels this read."""
+        self._reading = True
+        try:
+            response = await self._call.read()
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if watchdog.why is None or task is None or task.uncancel() > 0:
+                raise  # a cancellation of the task's own (its owner stops it)
+            raise _Resume(watchdog.why) from None
+        except grpc.aio.AioRpcError as exc:
+            if watchdog.why is not None:
+                raise _Resume(watchdog.why) from exc
+            if exc.code() != grpc.StatusCode.UNAVAILABLE:
+                raise StorageUnavailableError(f"etcd watch: {exc.code().name}: {exc.details()}") from exc
+            await self._kv.move_on(index, f"watch unavailable ({exc.details()})")
+            raise _Resume(f"UNAVAILABLE: {exc.details()}") from exc
+        finally:
+            self._reading = False
+        watchdog.heard()
+        return response
 
     async def _follow(self, index: int) -> AsyncIterator[WatchBatch]:
-        while True:
-            response = await self._next(index)
-            if response is grpc.aio.EOF:
-                raise StorageUnavailableError("etcd watch: stream ended")
-            self._kv.health.answered(index)
-            if response.compact_revision:
-                raise RevisionExpiredError(self._start_revision, int(response.compact_revision))
-            if response.canceled:
-                raise StorageUnavailableError(f"etcd watch canceled: {response.cancel_reason}")
-            if response.created and not response.events:
-                continue
-            if response.events:
-                # A batch's header may be newer than its events; only the events count.
-                batch = WatchBatch(int(response.events[-1].kv.mod_revision), response.events)
-            else:
-                batch = WatchBatch(int(response.header.revision), ())
-            self._start_revision = max(self._start_revision, batch.revision + 1)
-            yield batch
+        watchdog = _Watchdog(self, index)
+        try:
+            while True:
+                if watchdog.why is not None:  # given up while the consumer was away
+                    raise _Resume(watchdog.why)
+                batch = self._batch(index, await self._next(index, watchdog))
+                if batch is not None:
+                    yield batch
+        finally:
+            watchdog.stop()
+
+    def _batch(self, index: int, response: Any) -> WatchBatch | None:
+        """The batch in ``response`` (None for the creation's empty answer)."""
+        if response is grpc.aio.EOF:
+            raise StorageUnavailableError("etcd watch: stream ended")
+        self._kv.health.answered(index)
+        if response.compact_revision:
+            raise RevisionExpiredError(self._start_revision, int(response.compact_revision))
+        if response.canceled:
+            raise StorageUnavailableError(f"etcd watch canceled: {response.cancel_reason}")
+        if response.created and not response.events:
+            return None
+        if response.events:
+            # A batch's header may be newer than its events; only the events count.
+            batch = WatchBatch(int(response.events[-1].kv.mod_revision), response.events)
+        else:
+            batch = WatchBatch(int(response.header.revision), ())
+        self._start_revision = max(self._start_revision, batch.revision + 1)
+        return batch
+
+
+class _Watchdog:
+    """Judges one opened stream's silence every ``probe_after_s`` with one timer (none per
+    response): a period with no response and the client at a revision the stream has not
+    delivered makes it "behind", a second such period gives the stream up (stuck while its
+    member answers other calls); a silent period also gives it up when the client has moved
+    to another member or the member fails its health probe. Giving up cancels the read under
+    way (its task is the consumer's), which the read turns into :class:`_Resume`."""
+
+    def __init__(self, stream: EtcdWatchStream, index: int) -> None:
+        self._stream = stream
+        self._index = index
+        self._task = asyncio.current_task()
+        self._loop = asyncio.get_running_loop()
+        self._every = stream._kv.config.health.probe_after_s
+        self._heard = False  # a response came since the last look
+        self._behind = False
+        self._judging: asyncio.Task[None] | None = None
+        self.why: str | None = None  # why the stream was given up
+        self._handle: asyncio.TimerHandle | None = self._loop.call_later(self._every, self._look)
+
+    def heard(self) -> None:
+        self._heard = True
+
+    def stop(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+        if self._judging is not None:
+            self._judging.cancel()
+
+    def _look(self) -> None:
+        if self._handle is None:
+            return
+        if self._heard:
+            self._heard, self._behind = False, False
+            self._handle = self._loop.call_later(self._every, self._look)
+        else:
+            self._judging = asyncio.ensure_future(self._judge())
+
+    async def _judge(self) -> None:
+        kv, stream = self._stream._kv, self._stream
+        why: str | None = None
+        if kv.revision_seen >= stream._start_revision:
+            if self._behind:  # a whole period behind with nothing delivered
+                why = (f"silent at revision {stream._start_revision - 1} while etcd is at "
+                       f"{kv.revision_seen} or later")
+            self._behind = True
+        else:
+            self._behind = False
+        if why is None and kv.current != self._index:
+            why = f"the client moved to {kv.server}"
+        if why is None and not await kv.serves(self._index):  # free while the member answers
+            why = "its member failed the health probe"
+        if self._handle is None:  # stopped meanwhile
+            return
+        if why is None:
+            self._handle = self._loop.call_later(self._every, self._look)
+            return
+        self.why = why
+        self._handle = None
+        if stream._reading and self._task is not None:
+            self._task.cancel()
