@@ -16,7 +16,9 @@ Here the pod is read from the watch cache first (etcd after any failure, as
 :func:`.writes.guaranteed_update`), and the new pod is made by copying only the dicts the
 binding changes (the pod, its metadata, spec and status, the conditions list): the rest is
 shared with the cache's object, which nobody mutates, where a deep copy of the whole pod
-cost more than anything else of a binding. kprov's admission stages run as they always did
+cost more than anything else of a binding. (The watch cache's adoption shares managedFields
+tries in place: on the shared entries it finds the cache's own tries already, or puts an
+equal one in their place, never another value.) kprov's admission stages run as they always did
 for a binding (UPDATE of the pod, subresource ``binding``); a pod a mutating webhook changed
 is validated as before.
 """
