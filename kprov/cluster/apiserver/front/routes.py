@@ -25,7 +25,7 @@ from kprov.cluster.apiserver.authn import tokens
 from kprov.cluster.apiserver.authn.chain import Authenticator
 from kprov.cluster.apiserver.authz import accessreview
 from kprov.cluster.apiserver.context import ApiContext
-from kprov.cluster.apiserver.handlers import componentstatus, crud, http_proxy, subresources, watch
+from kprov.cluster.apiserver.handlers import binding, componentstatus, crud, http_proxy, subresources, watch
 from kprov.cluster.apiserver.handlers import kubelet_proxy as proxy
 from kprov.cluster.apiserver.request.apirequest import ApiRequest, Connection
 from kprov.cluster.apiserver.request.negotiation import json_response, wants_table
@@ -89,7 +89,7 @@ def _scale(raw: AnyRequest, request: ApiRequest, ctx: ApiContext, info: Resource
 def _binding(
     raw: AnyRequest, request: ApiRequest, ctx: ApiContext, info: ResourceInfo, ri: RequestInfo
 ) -> Any:
-    return subresources.handle_binding(request, ctx, info, ri)
+    return binding.handle_binding(request, ctx, info, ri)
 
 
 def _eviction(
@@ -169,7 +169,7 @@ async def _create_binding(
 ) -> Any:
     pods = ctx.registry.get("", "v1", "pods")
     assert pods is not None
-    return await subresources.handle_binding(request, ctx, pods, ri)
+    return await binding.handle_binding(request, ctx, pods, ri)
 
 
 async def _access_review(

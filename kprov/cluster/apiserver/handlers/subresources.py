@@ -1,6 +1,5 @@
-"""Subresources other than ``status``: ``scale`` (autoscaling/v1 Scale), ``pods/binding`` (the
-scheduler's bind: sets spec.nodeName once, 409 if already bound) and ``pods/eviction``
-(a delete that respects the pod's grace period).
+"""Subresources other than ``status``: ``scale`` (autoscaling/v1 Scale) and ``pods/eviction``
+(a delete that respects the pod's grace period); ``pods/binding`` is :mod:`.binding`.
 """
 
 from __future__ import annotations
@@ -25,9 +24,9 @@ from kprov.cluster.apiserver.request.negotiation import (
     object_response,
 )
 from kprov.cluster.apiserver.request.requestinfo import RequestInfo
-from kprov.cluster.apiserver.request.status import ApiError, bad_request, conflict
+from kprov.cluster.apiserver.request.status import ApiError
 
-__all__ = ["handle_binding", "handle_eviction", "handle_scale"]
+__all__ = ["handle_eviction", "handle_scale"]
 
 
 def _selector_string(obj: dict[str, Any]) -> str:
@@ -136,51 +135,6 @@ async def handle_scale(
         subresource="scale", field_manager=manager,
     )
     return object_response(request, _scale_of(obj, info))
-
-
-async def handle_binding(
-    request: ApiRequest, ctx: ApiContext, info: ResourceInfo, ri: RequestInfo
-) -> web.Response:
-    """POST pods/<name>/binding or POST bindings (the scheduler's bind)."""
-    binding = decode_body(request.body, media_type(request))
-    if not isinstance(binding, dict):
-        raise bad_request("a Binding must be an object")
-    name = ri.name or str((binding.get("metadata") or {}).get("name", ""))
-    node = str((binding.get("target") or {}).get("name", ""))
-    if not node:
-        raise ApiError(f'Binding "{name}" is invalid: target.name: Required value', 422, "Invalid")
-
-    uid = (binding.get("metadata") or {}).get("uid")
-
-    def bind(live: dict[str, Any]) -> dict[str, Any]:
-        live_uid = (live.get("metadata") or {}).get("uid")
-        if uid and uid != live_uid:  # the pod was replaced by one of the same name
-            raise conflict(
-                info, name, f"Precondition failed: UID in precondition: {uid}, UID in object meta: {live_uid}"
-            )
-        if (live.get("metadata") or {}).get("deletionTimestamp"):
-            raise conflict(info, name, "pod is being deleted, cannot be assigned to a host")
-        current = (live.get("spec") or {}).get("nodeName")
-        if current:
-            raise conflict(info, name, f'pod {name} is already assigned to node "{current}"')
-        live.setdefault("spec", {})["nodeName"] = node
-        conditions = [
-            c for c in (live.get("status") or {}).get("conditions") or [] if c.get("type") != "PodScheduled"
-        ]
-        conditions.append({"type": "PodScheduled", "status": "True", "lastTransitionTime": _lib_now()})
-        live.setdefault("status", {})["conditions"] = conditions
-        return live
-
-    await guaranteed_update(ctx, info, ri.namespace, name, bind, subresource="binding",
-                            user=request.requester)
-    created = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
-    return object_response(request, created, status=201)
-
-
-def _lib_now() -> str:
-    from kprov.cluster.api.objects import now_rfc3339
-
-    return now_rfc3339()
 
 
 async def handle_eviction(

@@ -1,0 +1,167 @@
+"""``POST pods/<name>/binding`` and ``POST bindings``: the scheduler's bind, as kube-apiserver's
+BindingREST does it.
+
+Design: upstream's binding checks the Binding (ValidatePodBinding: ``target.kind`` Node or
+empty, ``target.name`` required; the name on the URL must be the Binding's) and then writes
+the pod through the storage layer's guaranteed update, not the pod's update strategy
+(pkg/registry/core/pod/storage, ``setPodHostAndAnnotations``): no defaulting, no pod
+validation, no managedFields entry and no generation bump. Its mutation refuses a pod being
+deleted, one already assigned and one with scheduling gates (409 on ``pods/binding``), sets
+``spec.nodeName``, merges the Binding's annotations and sets the PodScheduled condition as
+``podutil.UpdatePodCondition`` does (in place; ``lastProbeTime`` null; the old
+``lastTransitionTime`` kept when the status was already True). The Binding's uid is a
+precondition (409 on ``pods``).
+
+Here the pod is read from the watch cache first (etcd after any failure, as
+:func:`.writes.guaranteed_update`), and the new pod is made by copying only the dicts the
+binding changes (the pod, its metadata, spec and status, the conditions list): the rest is
+shared with the cache's object, which nobody mutates, where a deep copy of the whole pod
+cost more than anything else of a binding. (The watch cache's adoption shares managedFields
+tries in place: on the shared entries it finds the cache's own tries already, or puts an
+equal one in their place, never another value.) kprov's admission stages run as they always did
+for a binding (UPDATE of the pod, subresource ``binding``); a pod a mutating webhook changed
+is validated as before.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from kprov.cluster.api.objects import now_rfc3339
+from kprov.cluster.api.resources import ResourceInfo
+from kprov.cluster.apiserver import _lib
+from kprov.cluster.apiserver.attributes import AdmissionAttributes, Stage
+from kprov.cluster.apiserver.context import ApiContext
+from kprov.cluster.apiserver.handlers.lifecycle import go_field_order
+from kprov.cluster.apiserver.identity import UserInfo
+from kprov.cluster.apiserver.request.apirequest import ApiRequest
+from kprov.cluster.apiserver.request.negotiation import decode_body, media_type, object_response
+from kprov.cluster.apiserver.request.requestinfo import RequestInfo
+from kprov.cluster.apiserver.request.status import ApiError, StatusError, bad_request, conflict, not_found
+from kprov.cluster.storage import KeyNotFoundError, RevisionConflictError, StoredObject
+
+__all__ = ["bind_pod", "bound_pod", "handle_binding"]
+
+_CREATED = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
+
+
+async def handle_binding(
+    request: ApiRequest, ctx: ApiContext, info: ResourceInfo, ri: RequestInfo
+) -> web.Response:
+    """POST pods/<name>/binding or POST bindings (the scheduler's bind)."""
+    binding = decode_body(request.body, media_type(request))
+    if not isinstance(binding, dict):
+        raise bad_request("a Binding must be an object")
+    meta = binding.get("metadata") or {}
+    name = ri.name or str(meta.get("name", ""))
+    target = binding.get("target") or {}
+    node = str(target.get("name", ""))
+    if not node:
+        raise ApiError(f'Binding "{name}" is invalid: target.name: Required value', 422, "Invalid")
+    annotations = meta.get("annotations") or {}
+    await bind_pod(ctx, info, ri.namespace, name, node, meta.get("uid") or "", annotations, request.requester)
+    return object_response(request, dict(_CREATED), status=201)
+
+
+def _binding_conflict(name: str, why: str) -> ApiError:
+    """409 on ``pods/binding``, as upstream's assignPod names an error of the mutation."""
+    return StatusError(
+        f'Operation cannot be fulfilled on pods/binding "{name}": {why}',
+        409,
+        "Conflict",
+        {"name": name, "group": "", "kind": "pods/binding"},
+    )
+
+
+def bound_pod(
+    info: ResourceInfo, live: dict[str, Any], name: str, node: str, uid: str,
+    annotations: dict[str, Any], now: str,
+) -> dict[str, Any]:
+    """``live`` bound to ``node``: a new pod sharing every subtree the binding leaves alone
+    (``live`` itself is not changed)."""
+    meta = live.get("metadata") or {}
+    live_uid = meta.get("uid")
+    if uid and uid != live_uid:  # the pod was replaced by one of the same name
+        why = f"Precondition failed: UID in precondition: {uid}, UID in object meta: {live_uid}"
+        raise conflict(info, name, why)
+    if meta.get("deletionTimestamp"):
+        raise _binding_conflict(name, f"pod {name} is being deleted, cannot be assigned to a host")
+    spec = live.get("spec") or {}
+    current = spec.get("nodeName")
+    if current:
+        raise _binding_conflict(name, f'pod {name} is already assigned to node "{current}"')
+    if spec.get("schedulingGates"):
+        raise _binding_conflict(name, f"pod {name} has non-empty .spec.schedulingGates")
+    new = dict(live)
+    if annotations:
+        new["metadata"] = {**meta, "annotations": {**(meta.get("annotations") or {}), **annotations}}
+    else:
+        new["metadata"] = dict(meta)
+    new["spec"] = {**spec, "nodeName": node}
+    if annotations and "annotations" not in meta:  # (metadata's fields in Go's order)
+        go_field_order(new)
+    status = live.get("status") or {}
+    new["status"] = {**status, "conditions": _scheduled(status.get("conditions") or [], now)}
+    return new
+
+
+def _scheduled(conditions: list[dict[str, Any]], now: str) -> list[dict[str, Any]]:
+    """The conditions with PodScheduled True (upstream's UpdatePodCondition: in place, the
+    transition time kept when it was True already)."""
+    out = list(conditions)
+    for index, old in enumerate(out):
+        if old.get("type") == "PodScheduled":
+            since = old.get("lastTransitionTime") if old.get("status") == "True" else now
+            out[index] = _condition(since)
+            return out
+    out.append(_condition(now))
+    return out
+
+
+def _condition(since: Any) -> dict[str, Any]:
+    return {"type": "PodScheduled", "status": "True", "lastProbeTime": None, "lastTransitionTime": since}
+
+
+async def bind_pod(
+    ctx: ApiContext, info: ResourceInfo, namespace: str, name: str, node: str, uid: str,
+    annotations: dict[str, Any], user: UserInfo | None,
+) -> dict[str, Any]:
+    """Bind, with the revision check, retried on conflicts; the pod as stored."""
+    key, chain = ctx.key(info, namespace, name), ctx.chain
+    fresh = False  # the first try reads the watch cache; errors are only given after etcd's copy
+    for _ in range(20):
+        current = None if fresh else _cached(ctx, key)
+        if current is None:
+            fresh = True
+            current = await ctx.store.get(key)
+            if current is None:
+                raise not_found(info, name)
+        try:
+            new = bound_pod(info, current.obj, name, node, uid, annotations, now_rfc3339())
+            attrs = AdmissionAttributes(info, "UPDATE", new, current.obj, user, "binding", False)
+            attrs = await chain.run(ctx, Stage.MUTATE, attrs)
+            if attrs.obj is not new:  # a mutating webhook's pod: validated, as every binding was
+                new = attrs.obj
+                _lib.validate(info, new, current.obj, "binding")
+            await chain.run(ctx, Stage.VALIDATE, attrs)
+            await chain.run(ctx, Stage.STORE, attrs)
+        except ApiError:
+            if not fresh:
+                fresh = True
+                continue
+            raise
+        try:
+            return (await ctx.store.update(key, new, current.revision)).obj
+        except RevisionConflictError:
+            fresh = True
+        except KeyNotFoundError:
+            raise not_found(info, name) from None
+    raise conflict(info, name, "too many concurrent writers; try again")
+
+
+def _cached(ctx: ApiContext, key: str) -> StoredObject | None:
+    obj = ctx.cache.get(key)
+    version = (obj or {}).get("metadata", {}).get("resourceVersion")
+    return StoredObject(key, obj, int(version)) if obj is not None and version else None
