@@ -35,12 +35,13 @@ from kprov.cluster.apiserver import _lib
 from kprov.cluster.apiserver.attributes import AdmissionAttributes, Stage
 from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.handlers.lifecycle import go_field_order
+from kprov.cluster.apiserver.handlers.writes import starting_copy
 from kprov.cluster.apiserver.identity import UserInfo
 from kprov.cluster.apiserver.request.apirequest import ApiRequest
 from kprov.cluster.apiserver.request.negotiation import decode_body, media_type, object_response
 from kprov.cluster.apiserver.request.requestinfo import RequestInfo
 from kprov.cluster.apiserver.request.status import ApiError, StatusError, bad_request, conflict, not_found
-from kprov.cluster.storage import KeyNotFoundError, RevisionConflictError, StoredObject
+from kprov.cluster.storage import KeyNotFoundError, RevisionConflictError
 
 __all__ = ["bind_pod", "bound_pod", "handle_binding"]
 
@@ -132,12 +133,7 @@ async def bind_pod(
     key, chain = ctx.key(info, namespace, name), ctx.chain
     fresh = False  # the first try reads the watch cache; errors are only given after etcd's copy
     for _ in range(20):
-        current = None if fresh else _cached(ctx, key)
-        if current is None:
-            fresh = True
-            current = await ctx.store.get(key)
-            if current is None:
-                raise not_found(info, name)
+        current, fresh = await starting_copy(ctx, info, key, name, fresh)
         try:
             new = bound_pod(info, current.obj, name, node, uid, annotations, now_rfc3339())
             attrs = AdmissionAttributes(info, "UPDATE", new, current.obj, user, "binding", False)
@@ -160,8 +156,3 @@ async def bind_pod(
             raise not_found(info, name) from None
     raise conflict(info, name, "too many concurrent writers; try again")
 
-
-def _cached(ctx: ApiContext, key: str) -> StoredObject | None:
-    obj = ctx.cache.get(key)
-    version = (obj or {}).get("metadata", {}).get("resourceVersion")
-    return StoredObject(key, obj, int(version)) if obj is not None and version else None

@@ -104,12 +104,7 @@ async def guaranteed_update(
     # the mutation or validation) is only given after a fresh read from etcd.
     fresh = False
     for _ in range(20):
-        current = None if fresh else _cached(ctx, key)
-        if current is None:
-            fresh = True
-            current = await ctx.store.get(key)
-            if current is None:
-                raise not_found(info, name)
+        current, fresh = await starting_copy(ctx, info, key, name, fresh)
         if pinned_revision is not None and pinned_revision != current.revision:
             if not fresh:
                 fresh = True
@@ -157,6 +152,20 @@ async def guaranteed_update(
         after_write(ctx, info, stored.obj, name)
         return stored.obj
     raise conflict(info, name, "too many concurrent writers; try again")
+
+
+async def starting_copy(
+    ctx: ApiContext, info: ResourceInfo, key: str, name: str, fresh: bool
+) -> tuple[StoredObject, bool]:
+    """The copy a guarded write starts from, and whether it is etcd's: the watch cache's
+    unless ``fresh`` (or the cache has none), else read from etcd, not found only then."""
+    current = None if fresh else _cached(ctx, key)
+    if current is not None:
+        return current, False
+    current = await ctx.store.get(key)
+    if current is None:
+        raise not_found(info, name)
+    return current, True
 
 
 def _cached(ctx: ApiContext, key: str) -> StoredObject | None:
