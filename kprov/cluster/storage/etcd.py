@@ -42,6 +42,7 @@ _log = logging.getLogger(__name__)
 _KV_RANGE = attrgetter("kvstub.Range")  # a client -> its KV call
 _KV_TXN = attrgetter("kvstub.Txn")
 _KV_PUT = attrgetter("kvstub.Put")
+_ELECTION_BACKOFF_S = 0.025  # clientv3's retry interceptor waits 25 ms between retries
 
 # How etcd (3.4, 3.5) refuses a request above --max-request-bytes, before applying anything:
 # etcd itself up to that limit plus gRPC's 512 KiB allowance (INVALID_ARGUMENT), and its gRPC
@@ -221,10 +222,10 @@ class EtcdKV:
         request = rpc.RangeRequest(key=b"health", count_only=True)
         return self._clients[index].kvstub.Range(request, timeout=deadline, metadata=REQUIRE_LEADER)
 
-    async def move_on(self, failed: int, why: str) -> None:
+    async def move_on(self, failed: int, why: str, *, answered: bool = False) -> None:
         """Hold member ``failed`` and use the next one, if ``failed`` is still the one in use
-        (concurrent callers move on once)."""
-        self.health.failed(failed)
+        (concurrent callers move on once); ``answered``: it refused rather than stayed silent."""
+        self.health.failed(failed, answered=answered)
         if len(self._clients) == 1 or self._current != failed:
             return
         following = self.health.next_member(failed)
@@ -259,9 +260,12 @@ class EtcdKV:
             except grpc.aio.AioRpcError as exc:
                 if exc.code() != grpc.StatusCode.UNAVAILABLE:
                     raise
-                await self.move_on(index, f"unavailable ({exc.details()})")
+                refused = _leaderless(exc)
+                await self.move_on(index, f"unavailable ({exc.details()})", answered=refused)
                 if len(self._clients) == 1 or last_try or not (repeatable or _never_handled(exc)):
                     raise
+                if refused:  # an election under way: back off as etcd's client does (25 ms steps)
+                    await asyncio.sleep(_ELECTION_BACKOFF_S * (attempt + 1))
             except MemberStalledError as exc:
                 if len(self._clients) == 1 or last_try or not repeatable:
                     raise StorageTimeoutError(
@@ -335,6 +339,11 @@ class EtcdKV:
         except grpc.aio.AioRpcError as exc:
             raise self.failure(exc, size=len(key) + len(value)) from exc
         return int(response.header.revision)
+
+
+def _leaderless(exc: grpc.aio.AioRpcError) -> bool:
+    """The member refused the call by etcd's require-leader check: alive, but without a leader."""
+    return "etcdserver: no leader" in (exc.details() or "").lower()
 
 
 def _never_handled(exc: grpc.aio.AioRpcError) -> bool:

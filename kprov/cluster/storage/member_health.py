@@ -50,23 +50,36 @@ class MemberHealth:
         self._clock = clock
         self._last_ok = [0.0] * members
         self._held_until = [0.0] * members
+        self._silent_until = [0.0] * members  # held for answering nothing (not for "no leader")
         self._probes: dict[int, asyncio.Task[bool]] = {}
 
     def answered(self, index: int) -> None:
         self._last_ok[index] = self._clock()
 
-    def failed(self, index: int) -> None:
-        self._held_until[index] = self._clock() + self.policy.hold_s
+    def failed(self, index: int, *, answered: bool = False) -> None:
+        """Hold member ``index``; ``answered``: it refused at once (``etcdserver: no leader``)
+        rather than answering nothing, so it is alive and may serve again after an election."""
+        until = self._clock() + self.policy.hold_s
+        self._held_until[index] = until
+        if not answered:
+            self._silent_until[index] = until
 
     def held(self, index: int) -> bool:
         return self._clock() < self._held_until[index]
 
+    def silent(self, index: int) -> bool:
+        """Held for answering nothing (a failed probe, no connection), not for a refusal."""
+        return self._clock() < self._silent_until[index]
+
     def next_member(self, current: int) -> int:
-        """The member after ``current`` (round robin) that is not held; the very next one
-        when every other member is held."""
+        """The member after ``current`` (round robin) that is not held; when every other
+        member is held, the next one that answered its refusal (during an election the live
+        members refuse for want of a leader until one is elected, while a stopped member
+        would cost a whole probe again); the very next one when none did."""
         count = len(self._last_ok)
         order = [(current + step) % count for step in range(1, count)]
-        return next((i for i in order if not self.held(i)), order[0] if order else current)
+        fallback = next((i for i in order if not self.silent(i)), order[0] if order else current)
+        return next((i for i in order if not self.held(i)), fallback)
 
     async def serves(self, index: int, probe: Callable[[float], Awaitable[object]]) -> bool:
         """Whether member ``index`` serves: True at once when it answered within

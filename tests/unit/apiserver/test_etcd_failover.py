@@ -105,6 +105,23 @@ async def test_a_write_refused_for_want_of_a_leader_is_retried_on_the_next_membe
     assert leaderless.probes == 0  # the refusal itself says enough
 
 
+async def test_during_an_election_writes_go_to_the_members_that_refuse_not_back_to_the_silent_one() -> None:
+    """The leader stops: the write on it times out; the live members refuse for want of a
+    leader until one is elected; the stopped leader, held for its failed probe, is not tried
+    again meanwhile (each try on it costs a whole probe)."""
+    stopped, first, second = _Member("a", "stalled"), _Member("b", "no-leader"), _Member("c", "no-leader")
+    kv = _kv(stopped, first, second)
+    with pytest.raises(StorageTimeoutError):
+        await asyncio.wait_for(kv.put(b"/registry/x", b"v"), 2)
+    with pytest.raises(StorageUnavailableError, match="no leader"):
+        await asyncio.wait_for(kv.put(b"/registry/y", b"v"), 2)
+    assert len(stopped.calls) == 1 and stopped.probes == 1
+    assert [len(first.calls), len(second.calls)] == [2, 1]
+    first.mode = "ok"  # elected
+    assert await asyncio.wait_for(kv.put(b"/registry/z", b"v"), 2) == 7
+    assert len(stopped.calls) == 1
+
+
 async def test_a_write_that_may_have_been_applied_is_not_retried() -> None:
     timed_out, healthy = _Member("a"), _Member("b")
 
