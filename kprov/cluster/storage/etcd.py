@@ -36,7 +36,7 @@ from kprov.cluster.storage.member_health import (
     MemberStalledError,
 )
 
-__all__ = ["EtcdConfig", "EtcdKV", "RangeResult", "TxnResult", "prefix_end"]
+__all__ = ["EtcdConfig", "EtcdKV", "RangeResult", "TxnResult", "leaderless", "prefix_end"]
 
 _log = logging.getLogger(__name__)
 _KV_RANGE = attrgetter("kvstub.Range")  # a client -> its KV call
@@ -260,7 +260,7 @@ class EtcdKV:
             except grpc.aio.AioRpcError as exc:
                 if exc.code() != grpc.StatusCode.UNAVAILABLE:
                     raise
-                refused = _leaderless(exc)
+                refused = leaderless(exc)
                 await self.move_on(index, f"unavailable ({exc.details()})", answered=refused)
                 if len(self._clients) == 1 or last_try or not (repeatable or _never_handled(exc)):
                     raise
@@ -341,7 +341,7 @@ class EtcdKV:
         return int(response.header.revision)
 
 
-def _leaderless(exc: grpc.aio.AioRpcError) -> bool:
+def leaderless(exc: grpc.aio.AioRpcError) -> bool:
     """The member refused the call by etcd's require-leader check: alive, but without a leader."""
     return "etcdserver: no leader" in (exc.details() or "").lower()
 

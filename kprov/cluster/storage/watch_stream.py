@@ -26,7 +26,7 @@ import grpc
 from aetcd import rpc
 
 from kprov.cluster.storage.errors import RevisionExpiredError, StorageUnavailableError
-from kprov.cluster.storage.etcd import EtcdKV, prefix_end
+from kprov.cluster.storage.etcd import EtcdKV, leaderless, prefix_end
 from kprov.cluster.storage.member_health import REQUIRE_LEADER
 
 __all__ = ["WatchBatch", "EtcdWatchStream"]
@@ -134,7 +134,8 @@ class EtcdWatchStream:
                 raise _Resume(watchdog.why) from exc
             if exc.code() != grpc.StatusCode.UNAVAILABLE:
                 raise StorageUnavailableError(f"etcd watch: {exc.code().name}: {exc.details()}") from exc
-            await self._kv.move_on(index, f"watch unavailable ({exc.details()})")
+            why = f"watch unavailable ({exc.details()})"
+            await self._kv.move_on(index, why, answered=leaderless(exc))
             raise _Resume(f"UNAVAILABLE: {exc.details()}") from exc
         finally:
             self._reading = False

@@ -235,6 +235,36 @@ async def test_the_watch_resumes_on_the_next_member_after_the_last_revision(monk
     assert calls["a"][0].cancelled and kv.current == 1
 
 
+async def test_a_watch_refused_for_want_of_a_leader_holds_its_member_as_alive(monkeypatch: Any) -> None:
+    """etcd cancels a watch whose member has had no leader for a while; the member answered, so
+    it is held but not counted silent (the stopped one, if any, stays the last resort)."""
+    first, second = _Member("a"), _Member("b")
+
+    class Refusing(_WatchCall):
+        async def read(self) -> Any:
+            if self.member.name == "a":
+                raise _rpc_error(grpc.StatusCode.UNAVAILABLE, "etcdserver: no leader")
+            return await super().read()
+
+    class Stub:
+        def __init__(self, channel: _Member) -> None:
+            self.member = channel
+
+        def Watch(self, metadata: Any) -> _WatchCall:  # noqa: N802
+            return Refusing(self.member, [3], None)
+
+    monkeypatch.setattr(watch_stream.rpc, "WatchStub", Stub)
+    kv = _kv(first, second)
+    stream = watch_stream.EtcdWatchStream(kv, b"/registry/", 3)
+    seen: list[int] = []
+    async for batch in stream.batches():
+        seen.extend(int(e.kv.mod_revision) for e in batch.events)
+        if seen:
+            break
+    assert seen == [3] and kv.current == 1
+    assert kv.health.held(0) and not kv.health.silent(0)
+
+
 async def test_a_stream_stuck_behind_what_the_client_has_seen_is_reopened(monkeypatch: Any) -> None:
     member = _Member("a")
     opened: list[_WatchCall] = []
