@@ -350,8 +350,8 @@ def _never_handled(exc: grpc.aio.AioRpcError) -> bool:
     """The call failed before the member handled it, so it was not applied: no connection, or
     refused by etcd's require-leader check, which runs before the request's handler."""
     details = (exc.details() or "").lower()
-    texts = ("failed to connect", "connection refused", "no connection", "etcdserver: no leader")
-    return any(text in details for text in texts)
+    texts = ("failed to connect", "connection refused", "no connection")
+    return leaderless(exc) or any(text in details for text in texts)
 
 
 class _Watchdog:
