@@ -53,7 +53,9 @@ class AdmissionAttributes:
     user: UserInfo | None
     subresource: str = ""
     dry_run: bool = False
-    target: tuple[str, str] | None = None  # a CONNECT's (namespace, name): its options name none
+    # the (namespace, name) the request's URL names: a CONNECT's (its options name none), a
+    # Binding's (which may leave its namespace out)
+    target: tuple[str, str] | None = None
 
     def with_object(self, obj: Any) -> AdmissionAttributes:
         return replace(self, obj=obj)
@@ -65,6 +67,12 @@ class AdmissionAttributes:
         meta = (self.obj or self.old or {}).get("metadata") or {}
         namespace = str(meta.get("namespace", "")) if self.info.namespaced else ""
         return namespace, str(meta.get("name", ""))
+
+    @property
+    def subresource_object(self) -> bool:
+        """The object is the subresource's own kind, not the resource's: a CONNECT's options
+        (PodAttachOptions, ...) or a created subresource's (a pod's Binding)."""
+        return self.operation == "CONNECT" or (self.operation == "CREATE" and bool(self.subresource))
 
     @property
     def user_info(self) -> dict[str, Any]:

@@ -323,3 +323,41 @@ def test_match_conditions_ask_the_authorizer_for_the_requests_user(
         time.sleep(0.2)
     assert made_by_dave.returncode == 0, made_by_dave.stderr
     kubectl("delete", "validatingwebhookconfiguration", name)
+
+
+def test_a_binding_is_reviewed_as_a_create_of_pods_binding(control_plane, kubectl, namespace, webhook_server):
+    """As upstream: a webhook whose rule names ``pods/binding`` is sent the Binding (kind
+    Binding, resource pods, subResource binding, the pod's name) and can refuse the bind."""
+    base, ca = webhook_server
+    kubectl("label", "namespace", namespace, f"webhook-test={namespace}")
+    name = f"bind-{namespace}"
+    config = _config("ValidatingWebhookConfiguration", name, f"{base}/validate", ca, namespace)
+    config["webhooks"][0]["rules"][0].update(operations=["CREATE"], resources=["pods/binding"])
+    configs = "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations"
+    assert _raw(control_plane, "POST", configs, config)[0] == 201
+    pods = f"/api/v1/namespaces/{namespace}/pods"
+    for pod in ("refused", "bound"):
+        body = {"metadata": {"name": pod}, "spec": {"containers": [{"name": "c", "image": "x"}]}}
+        assert _raw(control_plane, "POST", pods, body)[0] == 201
+    calls = len(_Handler.calls)
+    binding = {"apiVersion": "v1", "kind": "Binding", "target": {"kind": "Node", "name": "node-a"}}
+    status, _, denied = _raw(control_plane, "POST", f"{pods}/refused/binding",
+                             {**binding, "metadata": {"name": "refused", "labels": {"deny": "true"}}})
+    assert status == 403, denied
+    refusal = f'admission webhook "{name}.example.com" denied the request: no denied objects'
+    assert denied["message"] == refusal
+    assert "nodeName" not in _raw(control_plane, "GET", f"{pods}/refused")[2]["spec"]
+    bound = {**binding, "metadata": {"name": "bound"}}
+    status, _, _ = _raw(control_plane, "POST", f"{pods}/bound/binding", bound)
+    assert status == 201
+    assert _raw(control_plane, "GET", f"{pods}/bound")[2]["spec"]["nodeName"] == "node-a"
+    reviews = [c["request"] for c in _Handler.calls[calls:]]
+    assert len(reviews) == 2  # the pods' creates were not sent: the rule names the subresource only
+    request = reviews[-1]
+    assert request["kind"] == {"group": "", "version": "v1", "kind": "Binding"}
+    assert request["resource"] == {"group": "", "version": "v1", "resource": "pods"}
+    assert request["subResource"] == "binding" and request["operation"] == "CREATE"
+    assert (request["name"], request["namespace"]) == ("bound", namespace)
+    assert request["object"]["target"] == {"kind": "Node", "name": "node-a"}
+    assert request["options"]["kind"] == "CreateOptions"
+    kubectl("delete", "validatingwebhookconfiguration", name)

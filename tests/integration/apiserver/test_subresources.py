@@ -84,6 +84,26 @@ def test_binding_sets_node_once(admin, namespace):
     assert status == 409 and "already assigned" in again["message"]
 
 
+def test_a_binding_is_checked_as_upstream_checks_it(admin, namespace):
+    """The URL's name must be the Binding's (400); the target a Node with a name (422)."""
+    pods = f"/api/v1/namespaces/{namespace}/pods"
+    pod = {"metadata": {"name": "b3"}, "spec": {"containers": [{"name": "c", "image": "x"}]}}
+    assert admin("POST", pods, _json(pod))[0] == 201
+    binding = {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "other"}, "target": {"name": "n"}}
+    status, _, refused = admin("POST", f"{pods}/b3/binding", _json(binding))
+    assert (status, refused["reason"]) == (400, "BadRequest")
+    assert refused["message"] == "name in URL does not match name in Binding object"
+    binding = {**binding, "metadata": {"name": "b3"}, "target": {"kind": "Service", "name": ""}}
+    status, _, refused = admin("POST", f"{pods}/b3/binding", _json(binding))
+    assert (status, refused["reason"]) == (422, "Invalid"), refused
+    assert refused["message"] == (
+        'Binding "b3" is invalid: [target.kind: Unsupported value: "Service": supported values: "Node", "", '
+        "target.name: Required value]"
+    )
+    assert [c["field"] for c in refused["details"]["causes"]] == ["target.kind", "target.name"]
+    assert "nodeName" not in admin("GET", f"{pods}/b3")[2]["spec"]
+
+
 def test_binding_for_a_replaced_pod_is_refused(admin, namespace):
     """A Binding carries the uid of the pod the scheduler placed: a pod deleted and made
     again under the same name (another uid) is not bound by it."""
@@ -170,13 +190,30 @@ def test_eviction_respects_grace_and_scale_subresource(admin, namespace):
 
 def test_namespace_deletion_waits_for_finalize(admin, kubectl):
     kubectl("create", "namespace", "doomed")
+    pod = {"metadata": {"name": "late"}, "spec": {"containers": [{"name": "c", "image": "x"}]}}
+    assert admin("POST", "/api/v1/namespaces/doomed/pods", _json(pod))[0] == 201
     kubectl("delete", "namespace", "doomed", "--wait=false")
     ns = admin("GET", "/api/v1/namespaces/doomed")[2]
     assert ns["status"]["phase"] == "Terminating" and ns["metadata"]["deletionTimestamp"]
     status, _, denied = admin(
         "POST", "/api/v1/namespaces/doomed/configmaps", _json({"metadata": {"name": "x"}})
     )
-    assert status == 403 and "because it is being terminated" in denied["message"]
+    terminating = {
+        "reason": "NamespaceTerminating",
+        "message": "namespace doomed is being terminated",
+        "field": "metadata.namespace",
+    }
+    assert status == 403 and denied["reason"] == "Forbidden", denied
+    assert denied["message"] == (
+        'configmaps "x" is forbidden: unable to create new content in namespace doomed '
+        "because it is being terminated"
+    )
+    assert denied["details"] == {"name": "x", "kind": "configmaps", "causes": [terminating]}
+    # a pod left in it is not bound there either (the Binding names no namespace: the URL's)
+    binding = {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "late"}, "target": {"name": "n"}}
+    status, _, denied = admin("POST", "/api/v1/namespaces/doomed/pods/late/binding", _json(binding))
+    assert status == 403 and denied["details"] == {"name": "late", "kind": "pods", "causes": [terminating]}
+    assert denied["message"].startswith('pods "late" is forbidden: unable to create new content')
     ns["spec"]["finalizers"] = []  # what the namespace controller does once the namespace is empty
     assert admin("PUT", "/api/v1/namespaces/doomed/finalize", _json(ns))[0] == 200
     assert admin("GET", "/api/v1/namespaces/doomed")[0] == 404

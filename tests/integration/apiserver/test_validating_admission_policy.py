@@ -1,7 +1,8 @@
 """ValidatingAdmissionPolicy on a real API server, driven by stock kubectl: a policy bound
 with Deny refuses a Deployment of 10 replicas with its message as soon as the binding is
 created; Warn admits it with kubectl's warning; a policy reading a ConfigMap param; a policy
-whose expression does not compile is refused at create; the defaults are upstream's."""
+whose expression does not compile is refused at create; the defaults are upstream's; a policy
+on ``pods/binding`` sees the scheduler's Binding."""
 
 from __future__ import annotations
 
@@ -183,4 +184,45 @@ def test_defaults_and_binding_validation(kubectl: Kubectl) -> None:
     assert "spec.validationActions: Required value: at least one validation action is required" in (
         refused.stderr
     )
+    kubectl("delete", "validatingadmissionpolicy", policy)
+
+
+BINDING_POLICY = """apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata: {{name: {name}}}
+spec:
+  matchConstraints:
+    resourceRules:
+      - apiGroups: [""]
+        apiVersions: [v1]
+        operations: [CREATE]
+        resources: [pods/binding]
+  validations:
+    - expression: "request.kind.kind == 'Binding' && object.target.name != 'quarantined'"
+      message: "no pods on the quarantined node"
+"""
+
+
+def test_a_policy_on_pods_binding_refuses_a_bind(kubectl: Kubectl, admin, namespace: str) -> None:  # type: ignore[no-untyped-def]
+    """As upstream, a bind is a CREATE of ``pods/binding`` whose object is the Binding: a
+    policy matching it refuses the bind with its message (the pod's create is not matched)."""
+    policy, binding = _unique("bind"), _unique("bind-binding")
+    kubectl("apply", "-f", "-", input=BINDING_POLICY.format(name=policy))
+    bound = BINDING.format(name=binding, policy=policy, action="Deny", namespace=namespace)
+    kubectl("apply", "-f", "-", input=bound)
+    pods = f"/api/v1/namespaces/{namespace}/pods"
+    pod = {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "x"}]}}
+    assert admin("POST", pods, json.dumps(pod).encode())[0] == 201
+    body = {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "p"}}
+    body["target"] = {"name": "quarantined"}
+    status, _, refused = admin("POST", f"{pods}/p/binding", json.dumps(body).encode())
+    assert status == 422, refused
+    assert refused["message"] == (
+        f"pods \"p\" is forbidden: ValidatingAdmissionPolicy '{policy}' with binding '{binding}' "
+        "denied request: no pods on the quarantined node"
+    )
+    assert "nodeName" not in admin("GET", f"{pods}/p")[2]["spec"]
+    body["target"] = {"kind": "Node", "name": "node-a"}
+    assert admin("POST", f"{pods}/p/binding", json.dumps(body).encode())[0] == 201
+    kubectl("delete", "validatingadmissionpolicybinding", binding)
     kubectl("delete", "validatingadmissionpolicy", policy)

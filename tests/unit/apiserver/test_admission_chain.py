@@ -138,6 +138,47 @@ def test_the_declared_order_for_a_pod() -> None:
     assert disabled.names(Stage.MUTATE, "CREATE", pods) == ["LimitRanger"]
 
 
+def test_a_binding_is_admitted_as_a_subresource_create() -> None:
+    """pods/binding: the webhooks, the policies and the namespace's lifecycle see the Binding;
+    the plugins that read a pod (LimitRanger, Pod Security, quota, ...) are not asked."""
+    chain = AdmissionChain(plugin_list.default_plugins(_never))
+    pods = REGISTRY.get("", "v1", "pods")
+    assert pods is not None
+    assert chain.names(Stage.MUTATE, "CREATE", pods, "binding") == ["MutatingAdmissionWebhook"]
+    assert chain.names(Stage.VALIDATE, "CREATE", pods, "binding") == [
+        "ValidatingAdmissionPolicy", "ValidatingAdmissionWebhook"
+    ]
+    assert chain.names(Stage.STORE, "CREATE", pods, "binding") == ["NamespaceLifecycle"]
+    # an UPDATE of a subresource (status) keeps the resource's plugins
+    assert "NodeRestriction" in chain.names(Stage.STORE, "UPDATE", pods, "status")
+
+
+def test_a_subresource_create_has_its_own_plan() -> None:
+    seen: list[str] = []
+
+    async def everywhere(ctx: Any, attrs: AdmissionAttributes) -> None:
+        seen.append(f"everywhere {attrs.subresource}")
+
+    async def objects_only(ctx: Any, attrs: AdmissionAttributes) -> None:
+        seen.append(f"objects only {attrs.subresource}")
+
+    chain = AdmissionChain([
+        Plugin("A", (Step(Stage.VALIDATE, frozenset({"CREATE"}), everywhere, subresource_creates=True),)),
+        Plugin("B", (Step(Stage.VALIDATE, frozenset({"CREATE"}), objects_only),)),
+    ])
+    ctx: Any = SimpleNamespace()
+    pods = REGISTRY.get("", "v1", "pods")
+    assert pods is not None
+    pod = AdmissionAttributes(pods, "CREATE", {"metadata": {"name": "p"}}, None, None)
+    binding = AdmissionAttributes(
+        pods, "CREATE", {"kind": "Binding"}, None, None, "binding", target=("ns", "p")
+    )
+    for attrs in (pod, binding, pod, binding):  # each keeps its plan: the first never serves the other
+        asyncio.run(chain.run(ctx, Stage.VALIDATE, attrs))
+    assert seen == ["everywhere ", "objects only ", "everywhere binding"] * 2
+    assert binding.subresource_object and not pod.subresource_object
+
+
 def _attrs(operation: str = "CREATE") -> AdmissionAttributes:
     info = REGISTRY.get("", "v1", "configmaps")
     assert info is not None

@@ -3,8 +3,8 @@
 Each is a step of :mod:`.plugins`' list (which also names the plugin modules: ServiceAccount,
 Priority, RuntimeClass, the default classes, NodeRestriction's create check, quota):
 
-- NamespaceLifecycle: namespaced objects are created only in an existing namespace that is
-  not terminating;
+- NamespaceLifecycle: namespaced objects (and pods' Bindings) are created only in an
+  existing namespace that is not terminating;
 - a new namespace gets the ``kubernetes`` finalizer and phase Active (the namespace
   controller empties a terminating namespace and then finalizes it);
 - CustomResourceDefinitions and custom objects: names not taken (:mod:`.crd`);
@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from kprov.cluster.api.errors import InvalidError
+from kprov.cluster.api.errors import Cause, InvalidError
 from kprov.cluster.api.resources import ResourceInfo
 from kprov.cluster.apiserver.admission import crd as crd_admission
 from kprov.cluster.apiserver.attributes import AdmissionAttributes
@@ -43,7 +43,9 @@ __all__ = [
 ]
 
 
-async def _check_namespace(ctx: ApiContext, info: ResourceInfo, namespace: str) -> None:
+async def _check_namespace(ctx: ApiContext, info: ResourceInfo, namespace: str, name: str) -> None:
+    """The namespace exists and is not terminating; a refusal as upstream's NamespaceLifecycle
+    words it (``name``: the object's, as admission's Forbidden names it)."""
     ns_info = ctx.registry.get("", "v1", "namespaces")
     assert ns_info is not None
     key = ctx.key(ns_info, "", namespace)
@@ -53,13 +55,18 @@ async def _check_namespace(ctx: ApiContext, info: ResourceInfo, namespace: str) 
             f'namespaces "{namespace}" not found', 404, "NotFound", {"name": namespace, "kind": "namespaces"}
         )
     if found.get("metadata", {}).get("deletionTimestamp"):
-        raise StatusError(
-            f"{info.resource} is forbidden: unable to create new content in namespace {namespace} "
+        named = f'{info.group_resource} "{name}"' if name else info.group_resource
+        error = StatusError(
+            f"{named} is forbidden: unable to create new content in namespace {namespace} "
             "because it is being terminated",
             403,
             "Forbidden",
-            {"name": namespace, "kind": "namespaces"},
+            {"name": name, "group": info.group, "kind": info.resource},
         )
+        error.causes = [
+            Cause("metadata.namespace", "NamespaceTerminating", f"namespace {namespace} is being terminated")
+        ]
+        raise error
 
 
 def _csr_requester(csr: dict[str, Any], user: UserInfo | None) -> None:
@@ -107,7 +114,12 @@ async def csr_requester(ctx: ApiContext, attrs: AdmissionAttributes) -> None:
 
 
 async def namespace_lifecycle(ctx: ApiContext, attrs: AdmissionAttributes) -> None:
-    await _check_namespace(ctx, attrs.info, attrs.obj["metadata"]["namespace"])
+    """Namespaced objects (and a pod's Binding) are created only in a namespace that is there
+    and not terminating; the Binding may leave its namespace out: the URL's counts."""
+    namespace, name = attrs.namespace_and_name
+    if not name:  # (a generated name: upstream's refusal names the prefix)
+        name = str(((attrs.obj or {}).get("metadata") or {}).get("generateName") or "")
+    await _check_namespace(ctx, attrs.info, namespace, name)
 
 
 async def namespace_finalizer(ctx: ApiContext, attrs: AdmissionAttributes) -> None:

@@ -22,7 +22,10 @@ The stages are where the handlers stop to admit a write:
 
 What a request pays: the steps that apply to one (stage, operation, resource) are chosen
 once and kept (:class:`_Plan`, found by dictionary reads of strings the request already
-holds, no key built); running them is a loop over a tuple. With metrics on, each step is
+holds, no key built); running them is a loop over a tuple. A CREATE of a subresource (a
+pod's ``binding``) has plans of its own: its object is the subresource's kind (a Binding),
+so only the steps that say they admit such an object (``subresource_creates``) run for it,
+as upstream's plugins that look at a pod ignore a subresource. With metrics on, each step is
 timed (one clock read) into histograms chosen with the plan, as upstream's
 ``apiserver_admission_controller_admission_duration_seconds`` and
 ``apiserver_admission_step_admission_duration_seconds``.
@@ -47,6 +50,8 @@ if TYPE_CHECKING:
 __all__ = ["ALL_OPERATIONS", "AdmissionChain", "Plugin", "Stage", "Step", "any_resource"]
 
 ALL_OPERATIONS = frozenset({"CREATE", "UPDATE", "DELETE", "CONNECT"})
+# the plans' key for a CREATE of a subresource (never an operation's name)
+_SUBRESOURCE_CREATE = "CREATE/subresource"
 _FIRST_BOUND = ADMISSION_BUCKETS[0]  # (the histograms' first bucket: where nearly every step falls)
 
 StepFunction = Callable[["ApiContext", AdmissionAttributes], Awaitable[Any]]
@@ -62,6 +67,9 @@ class Step:
     operations: frozenset[str]
     run: StepFunction  # a mutating step returns the new object (None or the same: unchanged)
     handles: Callable[[ResourceInfo], bool] = any_resource
+    # runs for a CREATE of a subresource too (its object is the subresource's kind, a
+    # Binding): the webhooks, the policies, the namespace's lifecycle
+    subresource_creates: bool = False
 
 
 @dataclass(frozen=True)
@@ -100,23 +108,29 @@ class AdmissionChain:
         self.metrics = metrics
         # stage -> operation -> group -> resource -> plan
         self._plans: dict[Stage, dict[str, dict[str, dict[str, _Plan]]]] = {
-            stage: {op: {} for op in ALL_OPERATIONS} for stage in Stage
+            stage: {op: {} for op in (*ALL_OPERATIONS, _SUBRESOURCE_CREATE)} for stage in Stage
         }
 
-    def names(self, stage: Stage, operation: str, info: ResourceInfo) -> list[str]:
+    def names(self, stage: Stage, operation: str, info: ResourceInfo, subresource: str = "") -> list[str]:
         """The plugins whose steps ``run`` would call, in order (for tests and docs)."""
-        return [p.name for p, _ in self._chosen(stage, operation, info)]
+        return [p.name for p, _ in self._chosen(stage, operation, info, subresource)]
 
-    def _chosen(self, stage: Stage, operation: str, info: ResourceInfo) -> list[tuple[Plugin, Step]]:
+    def _chosen(
+        self, stage: Stage, operation: str, info: ResourceInfo, subresource: str
+    ) -> list[tuple[Plugin, Step]]:
+        subresource_create = bool(subresource) and operation == "CREATE"
         return [
             (plugin, step)
             for plugin in self.plugins
             for step in plugin.steps
-            if step.stage is stage and operation in step.operations and step.handles(info)
+            if step.stage is stage
+            and operation in step.operations
+            and step.handles(info)
+            and (step.subresource_creates or not subresource_create)
         ]
 
-    def _plan(self, stage: Stage, operation: str, info: ResourceInfo) -> _Plan:
-        chosen = self._chosen(stage, operation, info)
+    def _plan(self, stage: Stage, operation: str, info: ResourceInfo, subresource: str) -> _Plan:
+        chosen = self._chosen(stage, operation, info, subresource)
         metrics = self.metrics
         timed: tuple[tuple[StepFunction, Histogram, Histogram], ...] = ()
         stage_timing = None
@@ -128,17 +142,19 @@ class AdmissionChain:
             )
             stage_timing = metrics.step(stage.metric_type, operation)
         plan = _Plan(info, tuple(step.run for _, step in chosen), timed, stage_timing)
-        self._plans[stage][operation].setdefault(info.group, {})[info.resource] = plan
+        key = _SUBRESOURCE_CREATE if subresource and operation == "CREATE" else operation
+        self._plans[stage][key].setdefault(info.group, {})[info.resource] = plan
         return plan
 
     async def run(self, ctx: ApiContext, stage: Stage, attrs: AdmissionAttributes) -> AdmissionAttributes:
         """Run the stage's steps for this write, in order; returns the attributes with the
         object the mutating steps made (a refusal raises the plugin's error)."""
-        info = attrs.info
-        by_group = self._plans[stage][attrs.operation].get(info.group)
+        info, operation = attrs.info, attrs.operation
+        key = _SUBRESOURCE_CREATE if attrs.subresource and operation == "CREATE" else operation
+        by_group = self._plans[stage][key].get(info.group)
         plan = by_group.get(info.resource) if by_group is not None else None
         if plan is None or plan.info is not info:
-            plan = self._plan(stage, attrs.operation, info)
+            plan = self._plan(stage, operation, info, attrs.subresource)
         whole = plan.stage
         if whole is None:
             for step in plan.steps:

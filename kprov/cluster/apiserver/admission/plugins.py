@@ -14,6 +14,11 @@ the order the handlers ran them in before the chain existed:
   status, StorageObjectInUseProtection, DefaultStorageClass, DefaultIngressClass, the
   Service addresses, ResourceQuota.
 
+A CREATE of a subresource (``pods/binding``: its object a Binding) runs only the steps
+marked ``subresource_creates``: the webhooks, ValidatingAdmissionPolicy and
+NamespaceLifecycle, which upstream's chain asks about any request; the plugins that read the
+pod itself (LimitRanger, Pod Security, Priority, quota, ...) skip a subresource, as upstream's do.
+
 ``handles`` is asked once per resource and kept with the chain's plan, so a plugin that
 has nothing to do with a kind costs that kind's requests nothing.
 
@@ -108,7 +113,7 @@ async def _mutating_webhooks(ctx: ApiContext, attrs: AdmissionAttributes) -> Any
     """The webhooks' object, with the fields its kind does not declare dropped as upstream's
     decoding of the patched object drops them (unchanged: as it was)."""
     after = await webhooks.mutate(ctx, attrs)
-    if after is not attrs.obj:
+    if after is not attrs.obj and not attrs.subresource_object:
         _lib.drop_unknown_fields(attrs.info, after)
     return after
 
@@ -148,7 +153,8 @@ def default_plugins(update: Update) -> tuple[Plugin, ...]:
     store, validate = Stage.STORE, Stage.VALIDATE
     return (
         Plugin("LimitRanger", (Step(Stage.MUTATE, _CREATE, _limit_ranges, pods),)),
-        Plugin("MutatingAdmissionWebhook", (Step(Stage.MUTATE, _WRITES, _mutating_webhooks),)),
+        Plugin("MutatingAdmissionWebhook",
+               (Step(Stage.MUTATE, _WRITES, _mutating_webhooks, subresource_creates=True),)),
         Plugin(
             "NodeRestriction",
             (
@@ -162,11 +168,11 @@ def default_plugins(update: Update) -> tuple[Plugin, ...]:
         # the three is switched off by its own name inside (one step, one authorizer)
         Plugin("CertificateRequests", (Step(validate, _WRITES, csr_admission.validate, _csrs),),
                switchable=False),
-        Plugin(vap.PLUGIN_NAME, (Step(validate, ALL_OPERATIONS, vap.validate),)),
+        Plugin(vap.PLUGIN_NAME, (Step(validate, ALL_OPERATIONS, vap.validate, subresource_creates=True),)),
         Plugin(
             "ValidatingAdmissionWebhook",
             (
-                Step(validate, _WRITES_AND_DELETE, webhooks.validate),
+                Step(validate, _WRITES_AND_DELETE, webhooks.validate, subresource_creates=True),
                 Step(validate, _CONNECT, webhooks.connect),
             ),
         ),
@@ -174,7 +180,8 @@ def default_plugins(update: Update) -> tuple[Plugin, ...]:
         Plugin("RBACEscalation", (Step(store, _WRITES, builtin.rbac_escalation,
                                        _is_group("rbac.authorization.k8s.io")),), switchable=False),
         Plugin("CSRRequester", (Step(store, _CREATE, builtin.csr_requester, _csrs),), switchable=False),
-        Plugin("NamespaceLifecycle", (Step(store, _CREATE, builtin.namespace_lifecycle, _namespaced),)),
+        Plugin("NamespaceLifecycle",
+               (Step(store, _CREATE, builtin.namespace_lifecycle, _namespaced, subresource_creates=True),)),
         Plugin(
             "CustomResourceNames",
             (

@@ -155,6 +155,7 @@ def _review(
     dry_run: bool,
     user: Mapping[str, Any],
     target: tuple[str, str],
+    subresource_object: bool,
 ) -> dict[str, Any]:
     namespace, name = target
     kind_name = info.kind
@@ -162,8 +163,10 @@ def _review(
         "apiVersion": "meta.k8s.io/v1",
         "kind": f"{operation.capitalize()}Options",
     }
-    if operation == "CONNECT":  # the object is the subresource's options (PodAttachOptions, ...)
-        kind_name, options = str((obj or {}).get("kind", kind_name)), None
+    if subresource_object:  # a CONNECT's options (PodAttachOptions, ...), a Binding
+        kind_name = str((obj or {}).get("kind", kind_name))
+        if operation == "CONNECT":
+            options = None
     kind = {"group": info.group, "version": info.version, "kind": kind_name}
     resource = {"group": info.group, "version": info.version, "resource": info.resource}
     request: dict[str, Any] = {
@@ -248,12 +251,15 @@ async def _run(
     mutating: bool,
     target: tuple[str, str],
     hooks: list[tuple[str, Mapping[str, Any]]],
+    subresource_object: bool,
 ) -> dict[str, Any] | None:
     current = obj
     for name, hook in hooks:
         if not _applies(ctx, hook, info, operation, subresource, current, old, target[0]):
             continue
-        review = _review(info, operation, subresource, current, old, dry_run, user, target)
+        review = _review(
+            info, operation, subresource, current, old, dry_run, user, target, subresource_object
+        )
         try:
             if not conditions_admit(ctx, hook, current, old, review["request"]):
                 continue
@@ -283,7 +289,7 @@ async def _run(
                 current = apply_json_patch(copy.deepcopy(current), operations)
             except (ValueError, TypeError, ApiError) as exc:
                 raise internal_error(f'failed calling webhook "{name}": invalid patch: {exc}') from None
-            if operation != "CONNECT":  # defaulted (custom objects: pruned too) again, as upstream
+            if not subresource_object:  # defaulted (custom objects: pruned too) again, as upstream
                 _lib.apply_defaults(info, current)
     return current
 
@@ -309,6 +315,7 @@ async def _run_attrs(ctx: ApiContext, prefix: str, attrs: AdmissionAttributes, m
         mutating,
         attrs.namespace_and_name,
         hooks,
+        attrs.subresource_object,
     )
 
 

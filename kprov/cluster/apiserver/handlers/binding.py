@@ -18,9 +18,16 @@ binding changes (the pod, its metadata, spec and status, the conditions list): t
 shared with the cache's object, which nobody mutates, where a deep copy of the whole pod
 cost more than anything else of a binding. (The watch cache's adoption shares managedFields
 tries in place: on the shared entries it finds the cache's own tries already, or puts an
-equal one in their place, never another value.) kprov's admission stages run as they always did
-for a binding (UPDATE of the pod, subresource ``binding``); a pod a mutating webhook changed
-is validated as before.
+equal one in their place, never another value.)
+
+Admission is upstream's for a subresource's create: the chain's stages run once, before the
+pod is read, for a CREATE of ``pods/binding`` whose object is the Binding (its kind
+``Binding``; the name and namespace the URL's), so webhooks and ValidatingAdmissionPolicies
+matching ``pods/binding`` see and may refuse or patch the Binding, and a Binding into a
+terminating namespace is refused by NamespaceLifecycle; the plugins that look at a pod skip
+it (:mod:`..admission.chain`). The name check and ValidatePodBinding run between the
+mutating and validating stages, as upstream's BindingREST sits after the handler's
+mutating admission. ``dryRun`` is not honoured here (a binding is the scheduler's).
 """
 
 from __future__ import annotations
@@ -29,14 +36,13 @@ from typing import Any
 
 from aiohttp import web
 
+from kprov.cluster.api.errors import Cause
 from kprov.cluster.api.objects import now_rfc3339
 from kprov.cluster.api.resources import ResourceInfo
-from kprov.cluster.apiserver import _lib
 from kprov.cluster.apiserver.attributes import AdmissionAttributes, Stage
 from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.handlers.lifecycle import go_field_order
 from kprov.cluster.apiserver.handlers.writes import starting_copy
-from kprov.cluster.apiserver.identity import UserInfo
 from kprov.cluster.apiserver.request.apirequest import ApiRequest
 from kprov.cluster.apiserver.request.negotiation import decode_body, media_type, object_response
 from kprov.cluster.apiserver.request.requestinfo import RequestInfo
@@ -51,19 +57,52 @@ _CREATED = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Suc
 async def handle_binding(
     request: ApiRequest, ctx: ApiContext, info: ResourceInfo, ri: RequestInfo
 ) -> web.Response:
-    """POST pods/<name>/binding or POST bindings (the scheduler's bind)."""
+    """POST pods/<name>/binding or POST bindings (the scheduler's bind): admitted as a CREATE
+    of ``pods/binding`` whose object is the Binding, then the pod bound."""
     binding = decode_body(request.body, media_type(request))
     if not isinstance(binding, dict):
         raise bad_request("a Binding must be an object")
     meta = binding.get("metadata") or {}
-    name = ri.name or str(meta.get("name", ""))
-    target = binding.get("target") or {}
-    node = str(target.get("name", ""))
-    if not node:
-        raise ApiError(f'Binding "{name}" is invalid: target.name: Required value', 422, "Invalid")
+    named = str(meta.get("name", ""))
+    name = ri.name or named
+    chain = ctx.chain
+    attrs = AdmissionAttributes(
+        info, "CREATE", binding, None, request.requester, "binding", target=(ri.namespace, name)
+    )
+    attrs = await chain.run(ctx, Stage.MUTATE, attrs)
+    binding = attrs.obj
+    meta = binding.get("metadata") or {}
+    if ri.name and ri.name != str(meta.get("name", "")):
+        raise bad_request("name in URL does not match name in Binding object")
+    node = _validated_target(name, binding.get("target") or {})
+    await chain.run(ctx, Stage.VALIDATE, attrs)
+    await chain.run(ctx, Stage.STORE, attrs)
     annotations = meta.get("annotations") or {}
-    await bind_pod(ctx, info, ri.namespace, name, node, meta.get("uid") or "", annotations, request.requester)
+    await bind_pod(ctx, info, ri.namespace, name, node, meta.get("uid") or "", annotations)
     return object_response(request, dict(_CREATED), status=201)
+
+
+def _validated_target(name: str, target: dict[str, Any]) -> str:
+    """The node a Binding names (upstream's ValidatePodBinding: a Node or no kind, a name)."""
+    causes = []
+    kind = str(target.get("kind") or "")
+    if kind and kind != "Node":
+        causes.append(Cause("target.kind", "FieldValueNotSupported",
+                            f'Unsupported value: "{kind}": supported values: "Node", ""'))
+    node = str(target.get("name") or "")
+    if not node:
+        causes.append(Cause("target.name", "FieldValueRequired", "Required value"))
+    if causes:
+        joined = ", ".join(str(c) for c in causes)
+        error = StatusError(
+            f'Binding "{name}" is invalid: {"[" + joined + "]" if len(causes) > 1 else joined}',
+            422,
+            "Invalid",
+            {"name": name, "kind": "Binding"},
+        )
+        error.causes = causes
+        raise error
+    return node
 
 
 def _binding_conflict(name: str, why: str) -> ApiError:
@@ -127,22 +166,16 @@ def _condition(since: Any) -> dict[str, Any]:
 
 async def bind_pod(
     ctx: ApiContext, info: ResourceInfo, namespace: str, name: str, node: str, uid: str,
-    annotations: dict[str, Any], user: UserInfo | None,
+    annotations: dict[str, Any],
 ) -> dict[str, Any]:
-    """Bind, with the revision check, retried on conflicts; the pod as stored."""
-    key, chain = ctx.key(info, namespace, name), ctx.chain
+    """Bind (the Binding admitted already), with the revision check, retried on conflicts;
+    the pod as stored."""
+    key = ctx.key(info, namespace, name)
     fresh = False  # the first try reads the watch cache; errors are only given after etcd's copy
     for _ in range(20):
         current, fresh = await starting_copy(ctx, info, key, name, fresh)
         try:
             new = bound_pod(info, current.obj, name, node, uid, annotations, now_rfc3339())
-            attrs = AdmissionAttributes(info, "UPDATE", new, current.obj, user, "binding", False)
-            attrs = await chain.run(ctx, Stage.MUTATE, attrs)
-            if attrs.obj is not new:  # a mutating webhook's pod: validated, as every binding was
-                new = attrs.obj
-                _lib.validate(info, new, current.obj, "binding")
-            await chain.run(ctx, Stage.VALIDATE, attrs)
-            await chain.run(ctx, Stage.STORE, attrs)
         except ApiError:
             if not fresh:
                 fresh = True
@@ -155,4 +188,3 @@ async def bind_pod(
         except KeyNotFoundError:
             raise not_found(info, name) from None
     raise conflict(info, name, "too many concurrent writers; try again")
-

@@ -438,14 +438,15 @@ def _denial(info: ResourceInfo, name: str, message: str, reason: str) -> StatusE
 
 
 def _attributes(attrs: AdmissionAttributes) -> Attributes:
-    """The request as the policies' CEL sees it (a CONNECT's kind is its options object's)."""
+    """The request as the policies' CEL sees it (a CONNECT's kind is its options object's, a
+    binding's the Binding's)."""
     info, obj = attrs.info, attrs.obj
     namespace, name = attrs.namespace_and_name
     return Attributes(
         group=info.group,
         version=info.version,
         resource=info.resource,
-        kind=str((obj or {}).get("kind") or info.kind) if attrs.target is not None else info.kind,
+        kind=str((obj or {}).get("kind") or info.kind) if attrs.subresource_object else info.kind,
         operation=attrs.operation,
         name=name,
         namespace=namespace if info.namespaced else "",
