@@ -129,7 +129,8 @@ class AdmissionChain:
             and (step.subresource_creates or not subresource_create)
         ]
 
-    def _plan(self, stage: Stage, operation: str, info: ResourceInfo, subresource: str) -> _Plan:
+    def _plan(self, stage: Stage, operation: str, info: ResourceInfo, subresource: str, key: str) -> _Plan:
+        """The plan, kept under ``key`` (the operation, or a subresource create's own key)."""
         chosen = self._chosen(stage, operation, info, subresource)
         metrics = self.metrics
         timed: tuple[tuple[StepFunction, Histogram, Histogram], ...] = ()
@@ -142,7 +143,6 @@ class AdmissionChain:
             )
             stage_timing = metrics.step(stage.metric_type, operation)
         plan = _Plan(info, tuple(step.run for _, step in chosen), timed, stage_timing)
-        key = _SUBRESOURCE_CREATE if subresource and operation == "CREATE" else operation
         self._plans[stage][key].setdefault(info.group, {})[info.resource] = plan
         return plan
 
@@ -154,7 +154,7 @@ class AdmissionChain:
         by_group = self._plans[stage][key].get(info.group)
         plan = by_group.get(info.resource) if by_group is not None else None
         if plan is None or plan.info is not info:
-            plan = self._plan(stage, operation, info, attrs.subresource)
+            plan = self._plan(stage, operation, info, attrs.subresource, key)
         whole = plan.stage
         if whole is None:
             for step in plan.steps:

@@ -36,9 +36,9 @@ from typing import Any
 
 from aiohttp import web
 
-from kprov.cluster.api.errors import Cause
 from kprov.cluster.api.objects import now_rfc3339
 from kprov.cluster.api.resources import ResourceInfo
+from kprov.cluster.api.validation.field_errors import Errors
 from kprov.cluster.apiserver.attributes import AdmissionAttributes, Stage
 from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.handlers.lifecycle import go_field_order
@@ -46,7 +46,14 @@ from kprov.cluster.apiserver.handlers.writes import starting_copy
 from kprov.cluster.apiserver.request.apirequest import ApiRequest
 from kprov.cluster.apiserver.request.negotiation import decode_body, media_type, object_response
 from kprov.cluster.apiserver.request.requestinfo import RequestInfo
-from kprov.cluster.apiserver.request.status import ApiError, StatusError, bad_request, conflict, not_found
+from kprov.cluster.apiserver.request.status import (
+    ApiError,
+    StatusError,
+    bad_request,
+    conflict,
+    invalid,
+    not_found,
+)
 from kprov.cluster.storage import KeyNotFoundError, RevisionConflictError
 
 __all__ = ["bind_pod", "bound_pod", "handle_binding"]
@@ -63,8 +70,7 @@ async def handle_binding(
     if not isinstance(binding, dict):
         raise bad_request("a Binding must be an object")
     meta = binding.get("metadata") or {}
-    named = str(meta.get("name", ""))
-    name = ri.name or named
+    name = ri.name or str(meta.get("name", ""))
     chain = ctx.chain
     attrs = AdmissionAttributes(
         info, "CREATE", binding, None, request.requester, "binding", target=(ri.namespace, name)
@@ -74,7 +80,7 @@ async def handle_binding(
     meta = binding.get("metadata") or {}
     if ri.name and ri.name != str(meta.get("name", "")):
         raise bad_request("name in URL does not match name in Binding object")
-    node = _validated_target(name, binding.get("target") or {})
+    node = _validated_target(ctx, name, binding.get("target") or {})
     await chain.run(ctx, Stage.VALIDATE, attrs)
     await chain.run(ctx, Stage.STORE, attrs)
     annotations = meta.get("annotations") or {}
@@ -82,26 +88,19 @@ async def handle_binding(
     return object_response(request, dict(_CREATED), status=201)
 
 
-def _validated_target(name: str, target: dict[str, Any]) -> str:
+def _validated_target(ctx: ApiContext, name: str, target: dict[str, Any]) -> str:
     """The node a Binding names (upstream's ValidatePodBinding: a Node or no kind, a name)."""
-    causes = []
+    errors = Errors()
     kind = str(target.get("kind") or "")
     if kind and kind != "Node":
-        causes.append(Cause("target.kind", "FieldValueNotSupported",
-                            f'Unsupported value: "{kind}": supported values: "Node", ""'))
+        errors.not_supported("target.kind", kind, ("Node", ""))
     node = str(target.get("name") or "")
     if not node:
-        causes.append(Cause("target.name", "FieldValueRequired", "Required value"))
-    if causes:
-        joined = ", ".join(str(c) for c in causes)
-        error = StatusError(
-            f'Binding "{name}" is invalid: {"[" + joined + "]" if len(causes) > 1 else joined}',
-            422,
-            "Invalid",
-            {"name": name, "kind": "Binding"},
-        )
-        error.causes = causes
-        raise error
+        errors.required("target.name")
+    if errors.causes:
+        bindings = ctx.registry.get("", "v1", "bindings")
+        assert bindings is not None
+        raise invalid(bindings, name, errors.causes)
     return node
 
 
