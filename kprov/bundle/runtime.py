@@ -246,3 +246,21 @@ def _check_imports(venv: Path, site: Path, host_modules: tuple[str, ...] = HOST_
                 modules.append(line.split("=", 1)[1].split(":", 1)[0].strip())
     code = "import importlib, sys\nfor m in sys.argv[1:]: importlib.import_module(m)"
     _run([str(venv / "bin" / "python"), "-c", code, *modules], venv)
+
+
+def main(argv: list[str]) -> int:
+    """``python -m kprov.bundle.runtime [REPO]``: build (or find) the runtime for the checkout at
+    REPO (default: the one this module is in), as `bash .ci/setup` does once the virtualenv
+    exists, so a first `kprov up` finds it made."""
+    repo_root = Path(argv[0]) if argv else Path(__file__).resolve().parents[2]
+    try:
+        runtime = build_runtime(repo_root)
+    except (BuildError, OSError) as exc:
+        print(f"kprov setup: kprov's runtime: {exc}", file=sys.stderr, flush=True)
+        return 1
+    print(f"kprov setup: kprov's runtime ready ({runtime.archive.name})", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

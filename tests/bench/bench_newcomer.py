@@ -1,6 +1,6 @@
 """Benchmark: the README's first command as a newcomer runs it, from a clean clone.
 
-    python tests/bench/bench_newcomer.py [--lab N] [--keep]
+    python tests/bench/bench_newcomer.py [--lab N] [--keep] [--cold]
 
 Clones this checkout's HEAD (committed files only, as `git clone` gives them) into a
 scratch folder, then times, in that clone, the two halves of the README's first line:
@@ -12,6 +12,11 @@ scratch folder, then times, in that clone, the two halves of the README's first 
   the warm path, and says so.
 - ``.venv/bin/kprov up --lab N``: 5 lab hosts, the cluster applied, verified. Its own
   per-phase timings (lab, apply, verify) are printed beside it.
+
+``--cold`` first removes what a fresh machine has none of and earlier runs left: the lab's base
+image and package repository, kprov's runtime and wheelhouse, the node images, the built ash
+and pip's download cache (the Debian packages stay installed: their apt step is the same
+either way). It refuses while any lab instance has hosts (they stand on the base image).
 
 Prints ``newcomer_setup_s``, ``newcomer_up_s``, ``newcomer_lab_s``, ``newcomer_apply_s``,
 ``newcomer_verify_s`` and ``newcomer_total_s`` (issue 77 asks <= 180 s in all, ``kprov up``
@@ -69,6 +74,24 @@ def readme_setup_command(readme: Path) -> list[str]:
     return shlex.split(setup)
 
 
+LAB_ROOT = Path("/var/lib/kprov/lab")
+COLD_PATHS = (LAB_ROOT / "base", LAB_ROOT / "repo", LAB_ROOT / "repo-work", Path("/var/lib/kprov/wheelhouse"),
+              Path("/var/lib/kprov/images"), Path("/usr/local/libexec/kprov/busybox-ash"),
+              Path.home() / ".cache" / "pip")
+
+
+def make_cold() -> None:
+    """Remove :data:`COLD_PATHS` (see the module's docstring); refuse while a lab has hosts."""
+    with_hosts = sorted(str(d.parent) for d in LAB_ROOT.glob("*/hosts") if any(d.iterdir()))
+    if with_hosts:
+        raise SystemExit(f"--cold: lab instances still have hosts ({', '.join(with_hosts)}): wipe them first")
+    for path in COLD_PATHS:
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+
+
 def wipe(kprov: str, lab: int, cwd: Path) -> None:
     subprocess.run([kprov, "lab", "--lab", str(lab), "wipe"], cwd=cwd, capture_output=True, check=False)
 
@@ -77,7 +100,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--lab", type=int, default=7)
     parser.add_argument("--keep", action="store_true", help="keep the clone (and its lab) afterwards")
+    parser.add_argument("--cold", action="store_true", help="remove kprov's caches first (see the docstring)")
     args = parser.parse_args()
+    if args.cold:
+        make_cold()
     scratch = Path(tempfile.mkdtemp(prefix="kprov-newcomer-"))
     clone = scratch / "kprov"
     subprocess.run(["git", "clone", "-q", str(REPO), str(clone)], check=True)
