@@ -99,6 +99,13 @@ def drained_away(pod: dict[str, Any]) -> bool:
     return not _owned_by_daemonset(pod) and not _mirror(pod)
 
 
+def _namespace_terminating(error: Any) -> bool:
+    """An eviction refused because the pod's namespace is being deleted (403 with the
+    NamespaceTerminating cause, as kube-apiserver's NamespaceLifecycle answers)."""
+    causes = ((error.status or {}).get("details") or {}).get("causes") or []
+    return error.code == 403 and any(c.get("reason") == "NamespaceTerminating" for c in causes)
+
+
 async def _pods_on(client: ApiClient, node: str) -> list[dict[str, Any]]:
     from kprov.cluster.client import resources
 
@@ -133,6 +140,9 @@ async def drain(client: ApiClient, node: str, timeout_s: float = 90.0) -> list[s
                 await client.request("POST", path, body=body)
             except ApiError as exc:
                 if exc.code == 404:
+                    continue
+                if _namespace_terminating(exc) and meta.get("deletionTimestamp"):
+                    waiting.append(pod)  # its namespace's deletion removes it (as kubectl drain)
                     continue
                 if exc.code != 429:  # 429: a disruption budget says not yet; try again
                     raise

@@ -23,7 +23,7 @@ from typing import Any
 from kprov.cluster.api.resources import ResourceInfo
 from kprov.cluster.apiserver.identity import UserInfo, user_info
 
-__all__ = ["AdmissionAttributes", "Stage"]
+__all__ = ["AdmissionAttributes", "Stage", "object_kind"]
 
 
 class Stage(Enum):
@@ -75,6 +75,14 @@ class AdmissionAttributes:
         return self.operation == "CONNECT" or (self.operation == "CREATE" and bool(self.subresource))
 
     @property
+    def kind(self) -> tuple[str, str, str]:
+        """The admitted object's group, version and kind (:func:`object_kind`)."""
+        if not self.subresource_object:
+            info = self.info
+            return info.group, info.version, info.kind
+        return object_kind(self.info, self.obj)
+
+    @property
     def user_info(self) -> dict[str, Any]:
         """The requester as an AdmissionReview/CEL ``request.userInfo`` shows it ({} for none)."""
         return user_info(self.user) if self.user is not None else {}
@@ -86,3 +94,17 @@ class AdmissionAttributes:
         if user is None or not user.name.startswith("system:node:") or "system:nodes" not in user.groups:
             return ""
         return user.name[len("system:node:") :]
+
+
+def object_kind(info: ResourceInfo, obj: Any) -> tuple[str, str, str]:
+    """A subresource's own object's group, version and kind, as upstream's request ``kind``
+    names it: its ``apiVersion`` and ``kind`` (a pod's Eviction is ``policy/v1``), the
+    resource's where the object leaves them out."""
+    if not isinstance(obj, Mapping):
+        return info.group, info.version, info.kind
+    kind = str(obj.get("kind") or info.kind)
+    api_version = str(obj.get("apiVersion") or "")
+    if not api_version:
+        return info.group, info.version, kind
+    group, _, version = api_version.rpartition("/")
+    return group, version, kind

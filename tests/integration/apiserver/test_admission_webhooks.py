@@ -361,3 +361,42 @@ def test_a_binding_is_reviewed_as_a_create_of_pods_binding(control_plane, kubect
     assert request["object"]["target"] == {"kind": "Node", "name": "node-a"}
     assert request["options"]["kind"] == "CreateOptions"
     kubectl("delete", "validatingwebhookconfiguration", name)
+
+
+def test_an_eviction_is_reviewed_as_a_create_of_pods_eviction(  # type: ignore[no-untyped-def]
+    control_plane, kubectl, namespace, webhook_server
+):
+    """As upstream: a webhook whose rule names ``pods/eviction`` is sent the Eviction (kind
+    policy/v1 Eviction, resource pods, subResource eviction) and can refuse it: the pod stays."""
+    base, ca = webhook_server
+    kubectl("label", "namespace", namespace, f"webhook-test={namespace}")
+    name = f"evict-{namespace}"
+    config = _config("ValidatingWebhookConfiguration", name, f"{base}/validate", ca, namespace)
+    config["webhooks"][0]["rules"][0].update(operations=["CREATE"], resources=["pods/eviction"])
+    configs = "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations"
+    assert _raw(control_plane, "POST", configs, config)[0] == 201
+    pods = f"/api/v1/namespaces/{namespace}/pods"
+    for pod in ("kept", "evicted"):
+        body = {"metadata": {"name": pod}, "spec": {"containers": [{"name": "c", "image": "x"}]}}
+        assert _raw(control_plane, "POST", pods, body)[0] == 201
+    calls = len(_Handler.calls)
+    eviction = {"apiVersion": "policy/v1", "kind": "Eviction"}
+    status, _, denied = _raw(control_plane, "POST", f"{pods}/kept/eviction",
+                             {**eviction, "metadata": {"name": "kept", "labels": {"deny": "true"}}})
+    assert status == 403, denied
+    refusal = f'admission webhook "{name}.example.com" denied the request: no denied objects'
+    assert denied["message"] == refusal
+    assert _raw(control_plane, "GET", f"{pods}/kept")[0] == 200
+    evicted = {**eviction, "metadata": {"name": "evicted"}}
+    status, _, _ = _raw(control_plane, "POST", f"{pods}/evicted/eviction", evicted)
+    assert status == 201
+    assert _raw(control_plane, "GET", f"{pods}/evicted")[0] == 404  # unbound: deleted at once
+    reviews = [c["request"] for c in _Handler.calls[calls:]]
+    assert len(reviews) == 2
+    request = reviews[-1]
+    assert request["kind"] == {"group": "policy", "version": "v1", "kind": "Eviction"}
+    assert request["resource"] == {"group": "", "version": "v1", "resource": "pods"}
+    assert request["subResource"] == "eviction" and request["operation"] == "CREATE"
+    assert (request["name"], request["namespace"]) == ("evicted", namespace)
+    assert request["object"]["metadata"]["name"] == "evicted"
+    kubectl("delete", "validatingwebhookconfiguration", name)

@@ -172,3 +172,27 @@ def test_a_node_creates_only_mirror_pods_of_its_own(kubectl, control_plane, node
     mirror["spec"]["volumes"] = [{"name": "s", "secret": {"secretName": "s1"}}]
     secret = kubectl("create", "-f", "-", input=json.dumps(mirror), kubeconfig=n1, check=False)
     assert 'node "sec-n1" can not create pods that reference secrets' in secret.stderr
+
+
+def test_a_node_evicts_only_pods_bound_to_it(control_plane, nodes_and_secrets):
+    """The Node rules allow a node's pods/eviction, as upstream's node authorizer; NodeRestriction
+    then holds it to pods whose spec.nodeName is the node (403 in upstream's words)."""
+    ns = nodes_and_secrets
+    context = ssl_context(control_plane.node_kubeconfig("sec-n1"), control_plane.ca_file)
+
+    def evict(pod: str) -> tuple[int, dict]:
+        body = {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": pod}}
+        status, _, reply = request(control_plane.server, context, "POST",
+                                   f"/api/v1/namespaces/{ns}/pods/{pod}/eviction", json.dumps(body).encode())
+        return status, reply
+
+    status, refused = evict("p2")
+    assert (status, refused["reason"]) == (403, "Forbidden"), refused
+    assert refused["message"] == (
+        'pods "p2" is forbidden: node sec-n1 can only evict pods with spec.nodeName set to itself'
+    )
+    assert evict("gone")[0] == 404
+    assert evict("p1")[0] == 201
+    admin = ssl_context(control_plane.admin_kubeconfig, control_plane.ca_file)
+    p1 = request(control_plane.server, admin, "GET", f"/api/v1/namespaces/{ns}/pods/p1")[2]
+    assert p1["metadata"].get("deletionTimestamp")  # bound and Pending: deleted as the pod's grace says

@@ -85,7 +85,8 @@ def test_binding_sets_node_once(admin, namespace):
 
 
 def test_a_binding_is_checked_as_upstream_checks_it(admin, namespace):
-    """The URL's name must be the Binding's (400); the target a Node with a name (422)."""
+    """The URL's name must be the Binding's (400); the target a Node with a name (422); dry runs
+    and resourceVersion preconditions as upstream's."""
     pods = f"/api/v1/namespaces/{namespace}/pods"
     pod = {"metadata": {"name": "b3"}, "spec": {"containers": [{"name": "c", "image": "x"}]}}
     assert admin("POST", pods, _json(pod))[0] == 201
@@ -102,6 +103,21 @@ def test_a_binding_is_checked_as_upstream_checks_it(admin, namespace):
     )
     assert [c["field"] for c in refused["details"]["causes"]] == ["target.kind", "target.name"]
     assert "nodeName" not in admin("GET", f"{pods}/b3")[2]["spec"]
+    # a dry run checks and writes nothing; a stale resourceVersion is the storage's precondition
+    revision = admin("GET", f"{pods}/b3")[2]["metadata"]["resourceVersion"]
+    binding = {**binding, "target": {"kind": "Node", "name": "node-a"}}
+    assert admin("POST", f"{pods}/b3/binding?dryRun=All", _json(binding))[0] == 201
+    assert "nodeName" not in admin("GET", f"{pods}/b3")[2]["spec"]
+    stale = {**binding, "metadata": {"name": "b3", "resourceVersion": "1"}}
+    status, _, refused = admin("POST", f"{pods}/b3/binding", _json(stale))
+    assert (status, refused["reason"]) == (409, "Conflict"), refused
+    assert refused["message"] == (
+        'Operation cannot be fulfilled on pods "b3": Precondition failed: '
+        f"ResourceVersion in precondition: 1, ResourceVersion in object meta: {revision}"
+    )
+    current = {**binding, "metadata": {"name": "b3", "resourceVersion": revision}}
+    assert admin("POST", f"{pods}/b3/binding", _json(current))[0] == 201
+    assert admin("GET", f"{pods}/b3")[2]["spec"]["nodeName"] == "node-a"
 
 
 def test_binding_for_a_replaced_pod_is_refused(admin, namespace):
@@ -214,6 +230,73 @@ def test_namespace_deletion_waits_for_finalize(admin, kubectl):
     status, _, denied = admin("POST", "/api/v1/namespaces/doomed/pods/late/binding", _json(binding))
     assert status == 403 and denied["details"] == {"name": "late", "kind": "pods", "causes": [terminating]}
     assert denied["message"].startswith('pods "late" is forbidden: unable to create new content')
+    # nor evicted (kubectl drain reads the cause), as upstream's NamespaceLifecycle refuses it
+    eviction = {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": "late"}}
+    status, _, denied = admin("POST", "/api/v1/namespaces/doomed/pods/late/eviction", _json(eviction))
+    assert status == 403 and denied["details"] == {"name": "late", "kind": "pods", "causes": [terminating]}
+    assert admin("GET", "/api/v1/namespaces/doomed/pods/late")[0] == 200
     ns["spec"]["finalizers"] = []  # what the namespace controller does once the namespace is empty
     assert admin("PUT", "/api/v1/namespaces/doomed/finalize", _json(ns))[0] == 200
     assert admin("GET", "/api/v1/namespaces/doomed")[0] == 404
+
+
+def _running_pod(admin, pods: str, name: str, labels: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    body = {"metadata": {"name": name, "labels": labels},
+            "spec": {"nodeName": "node-a", "containers": [{"name": "c", "image": "x"}]}}
+    assert admin("POST", pods, _json(body))[0] == 201
+    running = {"status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}}
+    status, _, _ = admin("PATCH", f"{pods}/{name}/status", _json(running),
+                         content_type="application/merge-patch+json")
+    assert status == 200
+
+
+def test_an_eviction_is_checked_as_upstream_checks_it(admin, namespace):
+    """The URL's name against the Eviction's (400), dry runs that change nothing, a dry run
+    asked two different ways (500), a budget not yet computed (429 with Retry-After and the
+    DisruptionBudget cause) and a budget with an empty selector (matches nothing)."""
+    pods = f"/api/v1/namespaces/{namespace}/pods"
+    _running_pod(admin, pods, "guarded", {"app": "guarded"})
+
+    def evict(name: str, body_name: str | None = None, query: str = "", **extra):  # type: ignore[no-untyped-def]
+        eviction = {"apiVersion": "policy/v1", "kind": "Eviction",
+                    "metadata": {"name": body_name or name}, **extra}
+        return admin("POST", f"{pods}/{name}/eviction{query}", _json(eviction))
+
+    status, _, mismatch = evict("guarded", body_name="other")
+    assert (status, mismatch["reason"]) == (400, "BadRequest")
+    assert mismatch["message"] == "name in URL does not match name in Eviction object"
+    status, _, both = evict("guarded", query="?dryRun=All", deleteOptions={"dryRun": ["None"]})
+    assert status == 500 and "reason" not in both
+    assert both["message"] == "Non-matching dry-run options in request and content: [All] and [None]"
+    budgets = f"/apis/policy/v1/namespaces/{namespace}/poddisruptionbudgets"
+    empty = {"metadata": {"name": "empty"}, "spec": {"minAvailable": 1, "selector": {}}}
+    assert admin("POST", budgets, _json(empty))[0] == 201
+    assert evict("guarded", query="?dryRun=All")[0] == 201  # the empty selector guards nothing
+    assert "deletionTimestamp" not in admin("GET", f"{pods}/guarded")[2]["metadata"]
+    selector = {"matchLabels": {"app": "guarded"}}
+    guard = {"metadata": {"name": "guard"}, "spec": {"minAvailable": 1, "selector": selector}}
+    assert admin("POST", budgets, _json(guard))[0] == 201
+    status, headers, unprocessed = evict("guarded")  # no controller here: the budget has no status
+    assert (status, unprocessed["reason"]) == (429, "TooManyRequests"), unprocessed
+    assert unprocessed["message"] == "Cannot evict pod as it would violate the pod's disruption budget."
+    assert unprocessed["details"]["causes"] == [
+        {"reason": "DisruptionBudget",
+         "message": "The disruption budget guard is still being processed by the server."}
+    ]
+    assert unprocessed["details"]["retryAfterSeconds"] == 10 and headers["Retry-After"] == "10"
+    live = admin("GET", f"{budgets}/guard")[2]
+    live["status"] = {"observedGeneration": live["metadata"]["generation"], "disruptionsAllowed": 1,
+                      "currentHealthy": 1, "desiredHealthy": 1, "expectedPods": 1}
+    assert admin("PUT", f"{budgets}/guard/status", _json(live))[0] == 200
+    assert evict("guarded", query="?dryRun=All")[0] == 201
+    after_dry_run = admin("GET", f"{budgets}/guard")[2]["status"]
+    assert after_dry_run["disruptionsAllowed"] == 1 and "disruptedPods" not in after_dry_run
+    assert "deletionTimestamp" not in admin("GET", f"{pods}/guarded")[2]["metadata"]
+    assert evict("guarded")[0] == 201
+    taken = admin("GET", f"{budgets}/guard")[2]["status"]
+    assert taken["disruptionsAllowed"] == 0 and set(taken["disruptedPods"]) == {"guarded"}
+    assert [(c["type"], c["status"], c["reason"]) for c in taken["conditions"]] == [
+        ("DisruptionAllowed", "False", "InsufficientPods")
+    ]
+    assert admin("GET", f"{pods}/guarded")[2]["metadata"]["deletionTimestamp"]
+

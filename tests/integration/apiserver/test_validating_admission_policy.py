@@ -226,3 +226,44 @@ def test_a_policy_on_pods_binding_refuses_a_bind(kubectl: Kubectl, admin, namesp
     assert admin("POST", f"{pods}/p/binding", json.dumps(body).encode())[0] == 201
     kubectl("delete", "validatingadmissionpolicybinding", binding)
     kubectl("delete", "validatingadmissionpolicy", policy)
+
+
+EVICTION_POLICY = """apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata: {{name: {name}}}
+spec:
+  matchConstraints:
+    resourceRules:
+      - apiGroups: [""]
+        apiVersions: [v1]
+        operations: [CREATE]
+        resources: [pods/eviction]
+  validations:
+    - expression: "request.kind.group == 'policy' && request.kind.kind == 'Eviction'"
+      message: "not an Eviction of policy/v1"
+    - expression: "request.name != 'pinned'"
+      message: "pinned pods stay"
+"""
+
+
+def test_a_policy_on_pods_eviction_refuses_an_eviction(kubectl: Kubectl, admin, namespace: str) -> None:  # type: ignore[no-untyped-def]
+    """An eviction is a CREATE of ``pods/eviction`` whose object is a policy/v1 Eviction: a
+    policy matching it refuses the eviction with its message, and the pod stays."""
+    policy, binding = _unique("evict"), _unique("evict-binding")
+    kubectl("apply", "-f", "-", input=EVICTION_POLICY.format(name=policy))
+    bound = BINDING.format(name=binding, policy=policy, action="Deny", namespace=namespace)
+    kubectl("apply", "-f", "-", input=bound)
+    pods = f"/api/v1/namespaces/{namespace}/pods"
+    for name in ("pinned", "free"):
+        pod = {"metadata": {"name": name}, "spec": {"containers": [{"name": "c", "image": "x"}]}}
+        assert admin("POST", pods, json.dumps(pod).encode())[0] == 201
+    for name, code in (("pinned", 422), ("free", 201)):
+        body = {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": name}}
+        status, _, reply = admin("POST", f"{pods}/{name}/eviction", json.dumps(body).encode())
+        assert status == code, reply
+        if name == "pinned":
+            assert reply["message"].endswith("denied request: pinned pods stay")
+    assert reply["status"] == "Success"
+    assert admin("GET", f"{pods}/pinned")[0] == 200 and admin("GET", f"{pods}/free")[0] == 404
+    kubectl("delete", "validatingadmissionpolicybinding", binding)
+    kubectl("delete", "validatingadmissionpolicy", policy)

@@ -148,7 +148,10 @@ def test_a_binding_is_admitted_as_a_subresource_create() -> None:
     assert chain.names(Stage.VALIDATE, "CREATE", pods, "binding") == [
         "ValidatingAdmissionPolicy", "ValidatingAdmissionWebhook"
     ]
-    assert chain.names(Stage.STORE, "CREATE", pods, "binding") == ["NamespaceLifecycle"]
+    # NodeRestriction's eviction check is a subresource create's step (it passes a Binding by)
+    for subresource in ("binding", "eviction"):
+        names = chain.names(Stage.STORE, "CREATE", pods, subresource)
+        assert names == ["NodeRestriction", "NamespaceLifecycle"]
     # an UPDATE of a subresource (status) keeps the resource's plugins
     assert "NodeRestriction" in chain.names(Stage.STORE, "UPDATE", pods, "status")
 
@@ -177,6 +180,40 @@ def test_a_subresource_create_has_its_own_plan() -> None:
         asyncio.run(chain.run(ctx, Stage.VALIDATE, attrs))
     assert seen == ["everywhere ", "objects only ", "everywhere binding"] * 2
     assert binding.subresource_object and not pod.subresource_object
+
+
+def test_a_step_for_subresource_creates_only_costs_the_resource_nothing() -> None:
+    seen: list[str] = []
+
+    async def subresources_only(ctx: Any, attrs: AdmissionAttributes) -> None:
+        seen.append(attrs.subresource)
+
+    step = Step(Stage.STORE, frozenset({"CREATE"}), subresources_only, subresource_creates=True,
+                only_subresource_creates=True)
+    chain = AdmissionChain([Plugin("A", (step,))])
+    pods = REGISTRY.get("", "v1", "pods")
+    assert pods is not None
+    pod = AdmissionAttributes(pods, "CREATE", {"metadata": {"name": "p"}}, None, None)
+    eviction = AdmissionAttributes(pods, "CREATE", {"kind": "Eviction"}, None, None, "eviction")
+    for attrs in (pod, eviction, pod):
+        asyncio.run(chain.run(SimpleNamespace(), Stage.STORE, attrs))  # type: ignore[arg-type]
+    assert seen == ["eviction"]
+    assert chain.names(Stage.STORE, "CREATE", pods) == []
+
+
+def test_a_subresource_objects_kind_is_its_own() -> None:
+    """Upstream's request kind: an Eviction is policy/v1 though the resource is core pods."""
+    pods = REGISTRY.get("", "v1", "pods")
+    assert pods is not None
+    eviction = {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": "p"}}
+    evicting = AdmissionAttributes(pods, "CREATE", eviction, None, None, "eviction")
+    assert evicting.kind == ("policy", "v1", "Eviction")
+    binding = {"apiVersion": "v1", "kind": "Binding"}
+    assert AdmissionAttributes(pods, "CREATE", binding, None, None, "binding").kind == ("", "v1", "Binding")
+    connect = AdmissionAttributes(pods, "CONNECT", {"kind": "PodExecOptions"}, None, None, "exec")
+    assert connect.kind == ("", "v1", "PodExecOptions")
+    not_a_subresource = AdmissionAttributes(pods, "CREATE", eviction, None, None)
+    assert not_a_subresource.kind == ("", "v1", "Pod")
 
 
 def _attrs(operation: str = "CREATE") -> AdmissionAttributes:

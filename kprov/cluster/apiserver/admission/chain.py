@@ -70,6 +70,9 @@ class Step:
     # runs for a CREATE of a subresource too (its object is the subresource's kind, a
     # Binding): the webhooks, the policies, the namespace's lifecycle
     subresource_creates: bool = False
+    # runs for a CREATE of a subresource only (NodeRestriction's eviction check): no cost to
+    # the resource's own creates
+    only_subresource_creates: bool = False
 
 
 @dataclass(frozen=True)
@@ -127,6 +130,7 @@ class AdmissionChain:
             and operation in step.operations
             and step.handles(info)
             and (step.subresource_creates or not subresource_create)
+            and (subresource_create or not step.only_subresource_creates)
         ]
 
     def _plan(self, stage: Stage, operation: str, info: ResourceInfo, subresource: str, key: str) -> _Plan:

@@ -1,4 +1,5 @@
-"""NodeRestriction for pod creation: a node creates only mirror pods of its own.
+"""NodeRestriction for pod creation: a node creates only mirror pods of its own, and evicts
+only pods bound to itself.
 
 The node authorizer lets a kubelet (``system:node:<name>``) create pods at all so that it
 can publish mirror pods (what kubeadm's static control-plane pods look like in
@@ -12,6 +13,9 @@ upstream's words; a node that does not exist is the 404 of its lookup.
 
 :func:`mirror_pod_refusal` decides from the pod, the node's name and its uid (unit-tested
 without a server); :func:`admit_pod_create` looks the Node up and raises.
+:func:`admit_eviction` holds a node's ``pods/eviction`` create (which the Node rules allow,
+as upstream's node authorizer does) to pods whose ``spec.nodeName`` is the node: the pod the
+URL names is read, a missing one is its 404.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from kprov.cluster.apiserver.attributes import AdmissionAttributes
 from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.request.status import StatusError
 
-__all__ = ["MIRROR_ANNOTATION", "admit_pod_create", "mirror_pod_refusal"]
+__all__ = ["MIRROR_ANNOTATION", "admit_eviction", "admit_pod_create", "mirror_pod_refusal"]
 
 MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
 _SECRET_REF_SOURCES = ("cephfs", "flexVolume", "iscsi", "rbd", "scaleIO", "storageos")
@@ -159,3 +163,24 @@ async def admit_pod_create(ctx: ApiContext, attrs: AdmissionAttributes) -> None:
         name = str(meta.get("name") or "")
         raise StatusError(f'pods "{name}" is forbidden: {refusal}', 403, "Forbidden",
                           {"name": name, "kind": "pods"})
+
+
+async def admit_eviction(ctx: ApiContext, attrs: AdmissionAttributes) -> None:
+    """Refuse a node's eviction of a pod not bound to it (403); others pass untouched."""
+    node = attrs.node_name
+    if not node or attrs.subresource != "eviction" or attrs.info.resource != "pods":
+        return
+    namespace, name = attrs.namespace_and_name
+    if not name:
+        name = str(((attrs.obj or {}).get("metadata") or {}).get("name") or "")
+    if not name:
+        raise _forbidden("Unknown", "could not determine pod from request data")
+    pod = await ctx.read_through(ctx.key(attrs.info, namespace, name))
+    if pod is None:
+        raise StatusError(f'pods "{name}" not found', 404, "NotFound", {"name": name, "kind": "pods"})
+    if (pod.get("spec") or {}).get("nodeName") != node:
+        raise _forbidden(name, f"node {node} can only evict pods with spec.nodeName set to itself")
+
+
+def _forbidden(name: str, why: str) -> StatusError:
+    return StatusError(f'pods "{name}" is forbidden: {why}', 403, "Forbidden", {"name": name, "kind": "pods"})

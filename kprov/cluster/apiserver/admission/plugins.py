@@ -14,10 +14,12 @@ the order the handlers ran them in before the chain existed:
   status, StorageObjectInUseProtection, DefaultStorageClass, DefaultIngressClass, the
   Service addresses, ResourceQuota.
 
-A CREATE of a subresource (``pods/binding``: its object a Binding) runs only the steps
-marked ``subresource_creates``: the webhooks, ValidatingAdmissionPolicy and
-NamespaceLifecycle, which upstream's chain asks about any request; the plugins that read the
-pod itself (LimitRanger, Pod Security, Priority, quota, ...) skip a subresource, as upstream's do.
+A CREATE of a subresource (``pods/binding``, ``pods/eviction``: its object a Binding, an
+Eviction) runs only the steps marked ``subresource_creates``: the webhooks,
+ValidatingAdmissionPolicy and NamespaceLifecycle, which upstream's chain asks about any
+request, and NodeRestriction's eviction check (a subresource's step only); the plugins that
+read the pod itself (LimitRanger, Pod Security, Priority, quota, ...) skip a subresource, as
+upstream's do.
 
 ``handles`` is asked once per resource and kept with the chain's plan, so a plugin that
 has nothing to do with a kind costs that kind's requests nothing.
@@ -160,6 +162,8 @@ def default_plugins(update: Update) -> tuple[Plugin, ...]:
             (
                 Step(validate, _DELETE, builtin.node_restriction_delete, pods),
                 Step(store, _CREATE, node_restriction.admit_pod_create, pods),
+                Step(store, _CREATE, node_restriction.admit_eviction, pods, subresource_creates=True,
+                     only_subresource_creates=True),
                 Step(store, _UPDATE, builtin.node_restriction_update, pods),
             ),
         ),

@@ -43,7 +43,7 @@ from kprov.cluster.api.resources import ResourceInfo
 from kprov.cluster.api.selectors import selector_admits
 from kprov.cluster.apiserver import _lib
 from kprov.cluster.apiserver.admission.webhook_conditions import ConditionError, conditions_admit
-from kprov.cluster.apiserver.attributes import AdmissionAttributes
+from kprov.cluster.apiserver.attributes import AdmissionAttributes, object_kind
 from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.request.latency import count_outside
 from kprov.cluster.apiserver.request.status import ApiError, StatusError, bad_request, internal_error
@@ -158,16 +158,16 @@ def _review(
     subresource_object: bool,
 ) -> dict[str, Any]:
     namespace, name = target
-    kind_name = info.kind
+    group, version, kind_name = info.group, info.version, info.kind
     options: dict[str, Any] | None = {
         "apiVersion": "meta.k8s.io/v1",
         "kind": f"{operation.capitalize()}Options",
     }
-    if subresource_object:  # a CONNECT's options (PodAttachOptions, ...), a Binding
-        kind_name = str((obj or {}).get("kind", kind_name))
+    if subresource_object:  # a CONNECT's options (PodAttachOptions, ...), a Binding, an Eviction
+        group, version, kind_name = object_kind(info, obj)
         if operation == "CONNECT":
             options = None
-    kind = {"group": info.group, "version": info.version, "kind": kind_name}
+    kind = {"group": group, "version": version, "kind": kind_name}
     resource = {"group": info.group, "version": info.version, "resource": info.resource}
     request: dict[str, Any] = {
         "uid": str(uuid.uuid4()),

@@ -13,7 +13,8 @@ proxies, DNS and every authenticated user their rights. Like upstream's union au
   pods bound to that node only; write only its own Node (and status), its own Lease in
   kube-node-lease, events, and pods/status (and delete) of pods bound to it (or of pods that
   do not exist: the write answers 404 as upstream's, and admission checks the binding of
-  the pod it finds); request tokens (serviceaccounts/token) of the ServiceAccounts its pods
+  the pod it finds), create pods (mirror pods) and pods/eviction (NodeRestriction admits
+  those of its own pods only); request tokens (serviceaccounts/token) of the ServiceAccounts its pods
   run as; get the VolumeAttachments of volumes attached to it; create and read
   CertificateSigningRequests (its certificates' rotation).
 - ``impersonate`` (Impersonate-* headers, see impersonation.py): only as RBAC grants it.
@@ -120,8 +121,8 @@ def _node_allows(node: str, ri: RequestInfo, cache: WatchCache) -> bool:
     if res == "pods":
         if verb in _READ and not sub:
             return True
-        if verb in ("create",) and not sub:
-            return True  # mirror pods
+        if verb == "create" and sub in ("", "eviction"):
+            return True  # mirror pods; evictions (NodeRestriction admits only its own pods')
         if sub in ("status", "") and verb in ("update", "patch", "delete", "get"):
             # A pod that is gone is the handler's 404, as upstream (its Node rules allow these
             # verbs and NodeRestriction admission, which needs the pod, checks the binding).

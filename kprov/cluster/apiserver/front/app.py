@@ -266,7 +266,10 @@ class _Front:
         """The reply to an error raised while answering (an aiohttp HTTPException is raised
         on: aiohttp answers it)."""
         if isinstance(exc, ApiError):
-            return json_response(status_body(exc), exc.code)
+            body = status_body(exc)
+            retry_after = (body.get("details") or {}).get("retryAfterSeconds")
+            headers = {"Retry-After": str(retry_after)} if retry_after else None  # as upstream writes it
+            return json_response(body, exc.code, headers)
         if isinstance(exc, web.HTTPNotFound):
             return not_found_body()
         if isinstance(exc, web.HTTPRequestEntityTooLarge):  # aiohttp's read() past client_max_size

@@ -25,7 +25,15 @@ from kprov.cluster.apiserver.authn import tokens
 from kprov.cluster.apiserver.authn.chain import Authenticator
 from kprov.cluster.apiserver.authz import accessreview
 from kprov.cluster.apiserver.context import ApiContext
-from kprov.cluster.apiserver.handlers import binding, componentstatus, crud, http_proxy, subresources, watch
+from kprov.cluster.apiserver.handlers import (
+    binding,
+    componentstatus,
+    crud,
+    eviction,
+    http_proxy,
+    subresources,
+    watch,
+)
 from kprov.cluster.apiserver.handlers import kubelet_proxy as proxy
 from kprov.cluster.apiserver.request.apirequest import ApiRequest, Connection
 from kprov.cluster.apiserver.request.negotiation import json_response, wants_table
@@ -95,7 +103,7 @@ def _binding(
 def _eviction(
     raw: AnyRequest, request: ApiRequest, ctx: ApiContext, info: ResourceInfo, ri: RequestInfo
 ) -> Any:
-    return subresources.handle_eviction(request, ctx, info, ri)
+    return eviction.handle_eviction(request, ctx, info, ri)
 
 
 def _token(raw: AnyRequest, request: ApiRequest, ctx: ApiContext, info: ResourceInfo, ri: RequestInfo) -> Any:

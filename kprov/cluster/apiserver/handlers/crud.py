@@ -36,14 +36,19 @@ from kprov.cluster.apiserver.request.status import (
     success_status,
 )
 
-__all__ = ["handle_collection", "handle_object", "resource_version_of"]
+__all__ = ["dry_run_values", "handle_collection", "handle_object", "resource_version_of"]
+
+
+def dry_run_values(request: ApiRequest) -> list[str]:
+    """The request's ``dryRun`` values (400 for any but ``All``)."""
+    values: list[str] = request.query.getall("dryRun", [])
+    if any(v not in ("All", "") for v in values):
+        raise bad_request(f"unsupported dryRun value {values[0]!r}: only All")
+    return [v for v in values if v]
 
 
 def _dry_run(request: ApiRequest) -> bool:
-    values = request.query.getall("dryRun", [])
-    if any(v not in ("All", "") for v in values):
-        raise bad_request(f"unsupported dryRun value {values[0]!r}: only All")
-    return "All" in values
+    return "All" in dry_run_values(request)
 
 
 # -- handlers ----------------------------------------------------------------------------------

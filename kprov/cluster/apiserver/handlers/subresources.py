@@ -1,5 +1,5 @@
-"""Subresources other than ``status``: ``scale`` (autoscaling/v1 Scale) and ``pods/eviction``
-(a delete that respects the pod's grace period); ``pods/binding`` is :mod:`.binding`.
+"""Subresources other than ``status``: ``scale`` (autoscaling/v1 Scale); ``pods/binding`` is
+:mod:`.binding`, ``pods/eviction`` :mod:`.eviction`.
 """
 
 from __future__ import annotations
@@ -12,21 +12,19 @@ from kprov.cluster.api.resources import ResourceInfo
 from kprov.cluster.apiserver import _lib
 from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.handlers.crud import resource_version_of
-from kprov.cluster.apiserver.handlers.eviction import evict
 from kprov.cluster.apiserver.handlers.field_manager import field_manager
 from kprov.cluster.apiserver.handlers.reads import get_object
 from kprov.cluster.apiserver.handlers.writes import guaranteed_update
 from kprov.cluster.apiserver.request.apirequest import ApiRequest
 from kprov.cluster.apiserver.request.negotiation import (
     decode_body,
-    json_response,
     media_type,
     object_response,
 )
 from kprov.cluster.apiserver.request.requestinfo import RequestInfo
 from kprov.cluster.apiserver.request.status import ApiError
 
-__all__ = ["handle_eviction", "handle_scale"]
+__all__ = ["handle_scale"]
 
 
 def _selector_string(obj: dict[str, Any]) -> str:
@@ -135,15 +133,3 @@ async def handle_scale(
         subresource="scale", field_manager=manager,
     )
     return object_response(request, _scale_of(obj, info))
-
-
-async def handle_eviction(
-    request: ApiRequest, ctx: ApiContext, info: ResourceInfo, ri: RequestInfo
-) -> web.Response:
-    body = request.body
-    eviction = decode_body(body, media_type(request)) if body.strip() else {}
-    options = eviction if isinstance(eviction, dict) else {}
-    await evict(ctx, info, ri.namespace, ri.name, options, request.requester)
-    return json_response(
-        {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}, status=201
-    )

@@ -393,7 +393,8 @@ def _request_value(variable: str, attrs: Attributes, namespace: Mapping[str, Any
 
 
 def _request(attrs: Attributes) -> dict[str, Any]:
-    gvk = {"group": attrs.group, "version": attrs.version, "kind": attrs.kind}
+    kind_group, kind_version = attrs.kind_group_version or (attrs.group, attrs.version)
+    gvk = {"group": kind_group, "version": kind_version, "kind": attrs.kind}
     gvr = {"group": attrs.group, "version": attrs.version, "resource": attrs.resource}
     return {
         "kind": gvk,
@@ -442,11 +443,13 @@ def _attributes(attrs: AdmissionAttributes) -> Attributes:
     binding's the Binding's)."""
     info, obj = attrs.info, attrs.obj
     namespace, name = attrs.namespace_and_name
+    kind_group, kind_version, kind = attrs.kind
     return Attributes(
         group=info.group,
         version=info.version,
         resource=info.resource,
-        kind=str((obj or {}).get("kind") or info.kind) if attrs.subresource_object else info.kind,
+        kind=kind,
+        kind_group_version=(kind_group, kind_version),
         operation=attrs.operation,
         name=name,
         namespace=namespace if info.namespaced else "",

@@ -43,6 +43,8 @@ class Attributes:
     old: Obj | None = None
     user: Mapping[str, Any] = field(default_factory=dict)
     dry_run: bool = False
+    # the kind's group and version where they are not the resource's (a pod's Eviction)
+    kind_group_version: tuple[str, str] | None = None
 
 
 def rule_matches(rule: Obj, attrs: Attributes) -> bool:
