@@ -93,3 +93,17 @@ def test_refusals_as_upstream(change: dict[str, Any], uid: str, resource: str, t
         _bind(live, uid=uid)
     assert caught.value.code == 409 and caught.value.reason == "Conflict"
     assert str(caught.value.message) == f'Operation cannot be fulfilled on {resource} "p": {text}'
+
+
+def test_a_resource_version_precondition_as_upstreams_storage() -> None:
+    """The Binding's resourceVersion, when given, must be the pod's (checked after the uid)."""
+    assert PODS is not None
+    live = _pod()
+    with pytest.raises(ApiError) as caught:
+        bound_pod(PODS, live, "p", "n1", "", {}, "2026-01-02T00:00:00Z", revision="6")
+    assert caught.value.code == 409 and str(caught.value.message) == (
+        'Operation cannot be fulfilled on pods "p": '
+        "Precondition failed: ResourceVersion in precondition: 6, ResourceVersion in object meta: 7"
+    )
+    bound = bound_pod(PODS, live, "p", "n1", "u1", {}, "2026-01-02T00:00:00Z", revision="7")
+    assert bound["spec"]["nodeName"] == "n1"

@@ -27,7 +27,9 @@ matching ``pods/binding`` see and may refuse or patch the Binding, and a Binding
 terminating namespace is refused by NamespaceLifecycle; the plugins that look at a pod skip
 it (:mod:`..admission.chain`). The name check and ValidatePodBinding run between the
 mutating and validating stages, as upstream's BindingREST sits after the handler's
-mutating admission. ``dryRun`` is not honoured here (a binding is the scheduler's).
+mutating admission. The Binding's ``metadata.uid`` and ``metadata.resourceVersion`` are the
+write's preconditions (409 on ``pods``, as upstream's storage preconditions); ``dryRun=All``
+checks everything and writes nothing.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from kprov.cluster.api.resources import ResourceInfo
 from kprov.cluster.api.validation.field_errors import Errors
 from kprov.cluster.apiserver.attributes import AdmissionAttributes, Stage
 from kprov.cluster.apiserver.context import ApiContext
+from kprov.cluster.apiserver.handlers.crud import dry_run_values
 from kprov.cluster.apiserver.handlers.lifecycle import go_field_order
 from kprov.cluster.apiserver.handlers.writes import starting_copy
 from kprov.cluster.apiserver.request.apirequest import ApiRequest
@@ -72,8 +75,10 @@ async def handle_binding(
     meta = binding.get("metadata") or {}
     name = ri.name or str(meta.get("name", ""))
     chain = ctx.chain
+    dry_run = "All" in dry_run_values(request)
     attrs = AdmissionAttributes(
-        info, "CREATE", binding, None, request.requester, "binding", target=(ri.namespace, name)
+        info, "CREATE", binding, None, request.requester, "binding", dry_run=dry_run,
+        target=(ri.namespace, name),
     )
     attrs = await chain.run(ctx, Stage.MUTATE, attrs)
     binding = attrs.obj
@@ -84,7 +89,8 @@ async def handle_binding(
     await chain.run(ctx, Stage.VALIDATE, attrs)
     await chain.run(ctx, Stage.STORE, attrs)
     annotations = meta.get("annotations") or {}
-    await bind_pod(ctx, info, ri.namespace, name, node, meta.get("uid") or "", annotations)
+    await bind_pod(ctx, info, ri.namespace, name, node, meta.get("uid") or "", annotations,
+                   revision=str(meta.get("resourceVersion") or ""), dry_run=dry_run)
     return object_response(request, dict(_CREATED), status=201)
 
 
@@ -116,14 +122,19 @@ def _binding_conflict(name: str, why: str) -> ApiError:
 
 def bound_pod(
     info: ResourceInfo, live: dict[str, Any], name: str, node: str, uid: str,
-    annotations: dict[str, Any], now: str,
+    annotations: dict[str, Any], now: str, revision: str = "",
 ) -> dict[str, Any]:
     """``live`` bound to ``node``: a new pod sharing every subtree the binding leaves alone
-    (``live`` itself is not changed)."""
+    (``live`` itself is not changed); ``uid`` and ``revision`` (when given) are preconditions."""
     meta = live.get("metadata") or {}
     live_uid = meta.get("uid")
     if uid and uid != live_uid:  # the pod was replaced by one of the same name
         why = f"Precondition failed: UID in precondition: {uid}, UID in object meta: {live_uid}"
+        raise conflict(info, name, why)
+    live_revision = meta.get("resourceVersion")
+    if revision and revision != live_revision:
+        why = (f"Precondition failed: ResourceVersion in precondition: {revision}, "
+               f"ResourceVersion in object meta: {live_revision}")
         raise conflict(info, name, why)
     if meta.get("deletionTimestamp"):
         raise _binding_conflict(name, f"pod {name} is being deleted, cannot be assigned to a host")
@@ -165,21 +176,23 @@ def _condition(since: Any) -> dict[str, Any]:
 
 async def bind_pod(
     ctx: ApiContext, info: ResourceInfo, namespace: str, name: str, node: str, uid: str,
-    annotations: dict[str, Any],
+    annotations: dict[str, Any], *, revision: str = "", dry_run: bool = False,
 ) -> dict[str, Any]:
     """Bind (the Binding admitted already), with the revision check, retried on conflicts;
-    the pod as stored."""
+    the pod as stored (as it would be, on a dry run)."""
     key = ctx.key(info, namespace, name)
     fresh = False  # the first try reads the watch cache; errors are only given after etcd's copy
     for _ in range(20):
         current, fresh = await starting_copy(ctx, info, key, name, fresh)
         try:
-            new = bound_pod(info, current.obj, name, node, uid, annotations, now_rfc3339())
+            new = bound_pod(info, current.obj, name, node, uid, annotations, now_rfc3339(), revision)
         except ApiError:
             if not fresh:
                 fresh = True
                 continue
             raise
+        if dry_run:
+            return new
         try:
             return (await ctx.store.update(key, new, current.revision)).obj
         except RevisionConflictError:
