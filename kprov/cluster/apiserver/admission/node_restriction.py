@@ -25,7 +25,7 @@ from typing import Any
 
 from kprov.cluster.apiserver.attributes import AdmissionAttributes
 from kprov.cluster.apiserver.context import ApiContext
-from kprov.cluster.apiserver.request.status import StatusError
+from kprov.cluster.apiserver.request.status import ApiError, StatusError, refused
 
 __all__ = ["MIRROR_ANNOTATION", "admit_eviction", "admit_pod_create", "mirror_pod_refusal"]
 
@@ -160,9 +160,7 @@ async def admit_pod_create(ctx: ApiContext, attrs: AdmissionAttributes) -> None:
     if refusal is None:
         refusal = _owned_refusal(pod, node, await _node_uid(ctx, node))
     if refusal is not None:
-        name = str(meta.get("name") or "")
-        raise StatusError(f'pods "{name}" is forbidden: {refusal}', 403, "Forbidden",
-                          {"name": name, "kind": "pods"})
+        raise _forbidden(str(meta.get("name") or ""), refusal)
 
 
 async def admit_eviction(ctx: ApiContext, attrs: AdmissionAttributes) -> None:
@@ -182,5 +180,5 @@ async def admit_eviction(ctx: ApiContext, attrs: AdmissionAttributes) -> None:
         raise _forbidden(name, f"node {node} can only evict pods with spec.nodeName set to itself")
 
 
-def _forbidden(name: str, why: str) -> StatusError:
-    return StatusError(f'pods "{name}" is forbidden: {why}', 403, "Forbidden", {"name": name, "kind": "pods"})
+def _forbidden(name: str, why: str) -> ApiError:
+    return refused("", "pods", name, why)

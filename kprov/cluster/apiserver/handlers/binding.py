@@ -44,6 +44,7 @@ from kprov.cluster.api.validation.field_errors import Errors
 from kprov.cluster.apiserver.attributes import AdmissionAttributes, Stage
 from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.handlers.crud import dry_run_values
+from kprov.cluster.apiserver.handlers.field_validation import check_subresource_object
 from kprov.cluster.apiserver.handlers.lifecycle import go_field_order
 from kprov.cluster.apiserver.handlers.writes import starting_copy
 from kprov.cluster.apiserver.request.apirequest import ApiRequest
@@ -69,9 +70,7 @@ async def handle_binding(
 ) -> web.Response:
     """POST pods/<name>/binding or POST bindings (the scheduler's bind): admitted as a CREATE
     of ``pods/binding`` whose object is the Binding, then the pod bound."""
-    binding = decode_body(request.body, media_type(request))
-    if not isinstance(binding, dict):
-        raise bad_request("a Binding must be an object")
+    binding = check_subresource_object("", "v1", "Binding", decode_body(request.body, media_type(request)))
     meta = binding.get("metadata") or {}
     name = ri.name or str(meta.get("name", ""))
     chain = ctx.chain

@@ -37,12 +37,13 @@ from kprov.cluster.apiserver.attributes import AdmissionAttributes, Stage
 from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.handlers.crud import dry_run_values
 from kprov.cluster.apiserver.handlers.deletion import delete_object
+from kprov.cluster.apiserver.handlers.field_validation import check_subresource_object
 from kprov.cluster.apiserver.handlers.writes import guaranteed_update
 from kprov.cluster.apiserver.identity import UserInfo
 from kprov.cluster.apiserver.request.apirequest import ApiRequest
 from kprov.cluster.apiserver.request.negotiation import decode_body, json_response, media_type
 from kprov.cluster.apiserver.request.requestinfo import RequestInfo
-from kprov.cluster.apiserver.request.status import ApiError, StatusError, bad_request, not_found
+from kprov.cluster.apiserver.request.status import ApiError, StatusError, bad_request, not_found, refused
 
 __all__ = ["MAX_DISRUPTED_PODS", "VIOLATION", "evict", "handle_eviction"]
 
@@ -50,7 +51,7 @@ VIOLATION = "Cannot evict pod as it would violate the pod's disruption budget."
 # upstream's MaxDisruptedPodSize: evictions approved but not yet seen by the budget's controller
 MAX_DISRUPTED_PODS = 2000
 _RETRIES = 20  # upstream's EvictionsRetry steps (it sleeps 0.5 s between; a re-read suffices here)
-_EVICTION_VERSIONS = ("policy/v1", "policy/v1beta1")
+_V1BETA1 = "policy/v1beta1"  # accepted as upstream accepts it, admitted as v1
 _SUCCESS = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
 
 
@@ -60,10 +61,9 @@ async def handle_eviction(
     """Admit the Eviction as a CREATE of ``pods/eviction``, then evict."""
     body = request.body
     eviction = decode_body(body, media_type(request)) if body.strip() else {}
-    if not isinstance(eviction, dict):
-        raise bad_request("an Eviction must be an object")
-    if eviction.get("apiVersion") in (None, "", *_EVICTION_VERSIONS):
-        eviction = {**eviction, "apiVersion": "policy/v1", "kind": eviction.get("kind") or "Eviction"}
+    if isinstance(eviction, dict) and eviction.get("apiVersion") == _V1BETA1:
+        eviction = {**eviction, "apiVersion": "policy/v1"}  # (the same shape)
+    eviction = check_subresource_object("policy", "v1", "Eviction", eviction)
     requested = dry_run_values(request)
     chain = ctx.chain
     attrs = AdmissionAttributes(
@@ -86,8 +86,6 @@ def delete_options_of(eviction: dict[str, Any], requested: list[str]) -> dict[st
     """The Eviction's DeleteOptions with the request's ``dryRun`` carried in (upstream's
     propagateDryRun: a different value in each is an error)."""
     options = copy.deepcopy(eviction.get("deleteOptions") or {})
-    if not isinstance(options, dict):
-        raise bad_request("deleteOptions must be an object")
     own = list(options.get("dryRun") or [])
     if not own:
         if requested:
@@ -221,13 +219,8 @@ def _still_processed(name: str) -> str:
     return f"The disruption budget {name} is still being processed by the server."
 
 
-def _budget_forbidden(name: str, why: str) -> StatusError:
-    return StatusError(
-        f'poddisruptionbudget.policy "{name}" is forbidden: {why}',
-        403,
-        "Forbidden",
-        {"name": name, "group": "policy", "kind": "poddisruptionbudget"},
-    )
+def _budget_forbidden(name: str, why: str) -> ApiError:
+    return refused("policy", "poddisruptionbudget", name, why)  # (upstream's singular resource)
 
 
 def _unhealthy_may_go(pdb: dict[str, Any], pod: dict[str, Any]) -> bool:

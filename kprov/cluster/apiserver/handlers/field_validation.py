@@ -31,7 +31,7 @@ import yaml
 from kprov.cluster.api.errors import Cause
 from kprov.cluster.api.resources import ResourceInfo
 from kprov.cluster.api.schema.go_types import GoTypeError, check_go_types
-from kprov.cluster.api.schema.known_fields import root_type
+from kprov.cluster.api.schema.known_fields import root_type, type_for_kind
 from kprov.cluster.apiserver import _lib
 from kprov.cluster.apiserver.request.apirequest import ApiRequest
 from kprov.cluster.apiserver.request.status import ApiError, bad_request, invalid, unclassified_error
@@ -40,6 +40,7 @@ __all__ = [
     "check_apply",
     "check_body",
     "check_patched",
+    "check_subresource_object",
     "check_types",
     "json_duplicates",
     "yaml_duplicates",
@@ -124,13 +125,8 @@ def _kind_and_version(info: ResourceInfo, obj: Mapping[str, Any]) -> tuple[str, 
     return kind, version
 
 
-def check_types(info: ResourceInfo, obj: Any) -> None:
-    """A create or update body decoded as kube-apiserver's typed decoder would: a value of
-    the wrong JSON type is a 400 (``ConfigMap in version "v1" cannot be handled as a
-    ConfigMap: json: cannot unmarshal ...``); a non-string kind or apiVersion fails where
-    upstream first reads them."""
-    if not isinstance(obj, dict):
-        return
+def _check_type_meta(obj: Mapping[str, Any]) -> None:
+    """A non-string kind or apiVersion fails where upstream first reads them."""
     for name in ("apiVersion", "kind"):
         value = obj.get(name)
         if value is not None and not isinstance(value, str):
@@ -139,6 +135,39 @@ def check_types(info: ResourceInfo, obj: Any) -> None:
                 "couldn't get version/kind; json parse error: json: cannot unmarshal "
                 f"{what} into Go struct field .{name} of type string"
             )
+
+
+def check_subresource_object(group: str, version: str, kind: str, obj: Any) -> dict[str, Any]:
+    """A subresource's own body (a pod's Binding, its Eviction) decoded as upstream's typed
+    decoder would: an object whose values have their Go types (400 in encoding/json's words
+    otherwise); ``apiVersion`` and ``kind`` the subresource's, filled in where left out."""
+    if not isinstance(obj, dict):
+        raise bad_request(f"a {kind} must be an object")
+    _check_type_meta(obj)
+    expected = f"{group}/{version}" if group else version
+    api_version, given_kind = obj.get("apiVersion") or expected, obj.get("kind") or kind
+    if api_version != expected:
+        raise bad_request(
+            f"the API version in the data ({api_version}) does not match the expected API version "
+            f"({expected})"
+        )
+    if given_kind != kind:
+        raise bad_request(f"the kind in the data ({given_kind}) does not match the expected kind ({kind})")
+    try:
+        check_go_types(type_for_kind(group, kind, version), obj)
+    except GoTypeError as exc:
+        raise bad_request(f'{kind} in version "{version}" cannot be handled as a {kind}: {exc}') from None
+    return {**obj, "apiVersion": api_version, "kind": kind}
+
+
+def check_types(info: ResourceInfo, obj: Any) -> None:
+    """A create or update body decoded as kube-apiserver's typed decoder would: a value of
+    the wrong JSON type is a 400 (``ConfigMap in version "v1" cannot be handled as a
+    ConfigMap: json: cannot unmarshal ...``); a non-string kind or apiVersion fails where
+    upstream first reads them."""
+    if not isinstance(obj, dict):
+        return
+    _check_type_meta(obj)
     if obj.get("kind") not in (None, "", info.kind):
         return  # a body of another kind: refused by the handler's kind check
     try:

@@ -23,6 +23,7 @@ __all__ = [
     "invalid",
     "method_not_supported",
     "not_found",
+    "refused",
     "status_body",
     "success_status",
     "too_large",
@@ -107,6 +108,14 @@ def forbidden(
     if name:
         details["name"] = name
     return StatusError(message, 403, "Forbidden", details)
+
+
+def refused(group: str, resource: str, name: str, why: str) -> ApiError:
+    """403 for one object, as upstream's NewForbidden(resource, name, err) words it:
+    ``pods "p" is forbidden: <why>`` (``<resource>.<group>`` outside the core group)."""
+    target = f"{resource}.{group}" if group else resource
+    details = {"name": name, "group": group, "kind": resource}
+    return StatusError(f'{target} "{name}" is forbidden: {why}', 403, "Forbidden", details)
 
 
 def unauthorized() -> ApiError:
