@@ -262,6 +262,19 @@ def test_an_eviction_is_checked_as_upstream_checks_it(admin, namespace):
                     "metadata": {"name": body_name or name}, **extra}
         return admin("POST", f"{pods}/{name}/eviction{query}", _json(eviction))
 
+    untyped_body = b"apiVersion: policy/v1\nmetadata: na\n"  # (a truncated YAML's shape)
+    status, _, untyped = admin("POST", f"{pods}/guarded/eviction", untyped_body,
+                               content_type="application/yaml")
+    assert (status, untyped["reason"]) == (400, "BadRequest"), untyped
+    assert untyped["message"] == (
+        'Eviction in version "v1" cannot be handled as a Eviction: json: cannot '
+        "unmarshal string into Go struct field Eviction.metadata of type v1.ObjectMeta"
+    )
+    other_version = _json({"apiVersion": "v1", "kind": "Eviction", "metadata": {"name": "guarded"}})
+    status, _, refused = admin("POST", f"{pods}/guarded/eviction", other_version)
+    assert status == 400 and refused["message"] == (
+        "the API version in the data (v1) does not match the expected API version (policy/v1)"
+    )
     status, _, mismatch = evict("guarded", body_name="other")
     assert (status, mismatch["reason"]) == (400, "BadRequest")
     assert mismatch["message"] == "name in URL does not match name in Eviction object"
