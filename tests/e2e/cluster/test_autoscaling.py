@@ -85,6 +85,7 @@ def _rescales(cluster: Cluster) -> list[str]:
     return [e["message"] for e in events if e["reason"] == "SuccessfulRescale"]
 
 
+@pytest.mark.long
 def test_a_v2_hpa_with_a_behavior_scales_a_busy_deployment_up_and_back_down(
     cluster: Cluster, tmp_path
 ) -> None:

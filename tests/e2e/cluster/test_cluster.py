@@ -175,6 +175,7 @@ class _ReadyCounter(threading.Thread):
                 continue
 
 
+@pytest.mark.long
 def test_a_rebooted_worker_comes_back_ready_with_its_pods(cluster: Cluster, tmp_path) -> None:
     manifest = tmp_path / "dep.json"
     dep = _deployment("rebooter", 1)

@@ -22,7 +22,7 @@ from kprov.pki import read_pair
 
 from .conftest import Cluster, wait_for
 
-pytestmark = pytest.mark.lab
+pytestmark = [pytest.mark.lab, pytest.mark.long]
 HOST = "h5"
 CURRENT = "/var/lib/kprov/kubelet/pki/kubelet-client-current.pem"
 SERVING = "/var/lib/kprov/kubelet/pki/kubelet-server-current.pem"

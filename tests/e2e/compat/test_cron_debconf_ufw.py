@@ -21,7 +21,7 @@ from tests.integration.compat.twin import Recap, run_ansible, run_kprov
 
 from .corpus_repo import WIDE_PACKAGES, WIDE_PORT, corpus_repo
 
-pytestmark = pytest.mark.lab
+pytestmark = [pytest.mark.lab, pytest.mark.long]
 PLAY = Path(__file__).resolve().parents[2] / "compat" / "lab_features" / "cron_debconf_ufw" / "play.yml"
 SIDES = {"kprov": "h1", "ansible": "h2"}
 _INSTALL = "DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends cron ufw locales"

@@ -15,7 +15,7 @@ from tests.integration.compat.twin import run_ansible, run_kprov
 
 from .corpus_repo import corpus_repo
 
-pytestmark = pytest.mark.lab
+pytestmark = [pytest.mark.lab, pytest.mark.long]
 PLAY = Path(__file__).resolve().parents[2] / "compat" / "lab_features" / "mysql" / "play.yml"
 _INSTALL = ("DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "
             "mariadb-server mariadb-client python3-pymysql && systemctl start mariadb")

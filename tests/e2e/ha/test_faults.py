@@ -59,6 +59,7 @@ UNREACHABLE_EXTRA_S = 45.0
 DISK_RECOVERY_BOUND_S = 120.0
 
 
+@pytest.mark.long
 def test_acknowledged_writes_survive_kill_9_of_an_etcd_member_and_an_api_server(
         ha_cluster: HaCluster) -> None:
     faults = FAULTS["kill-etcd-and-apiserver"](ha_cluster.lab, CONTROL_PLANE, WORKERS)
@@ -111,6 +112,7 @@ def test_verify_names_a_clock_behind_the_certificates_and_is_green_once_healed(h
     assert healed.returncode == 0 and healed.report["ok"], healed.failed
 
 
+@pytest.mark.long
 def test_a_worker_powered_off_has_its_pods_evicted_and_replaced_and_rejoins(ha_cluster: HaCluster) -> None:
     began = time.monotonic()
     result = run_node_loss(ha_cluster.lab, ha_cluster.admin_kubeconfig, WORKERS, replicas=2,
@@ -143,6 +145,7 @@ def test_verify_names_every_host_an_hour_behind_and_the_cluster_keeps_serving(ha
           f"{len(faulted.failed)} failing rows, e.g. {clocks[0]['detail'][:200]}")
 
 
+@pytest.mark.long
 def test_verify_with_a_worker_unplugged_names_it_once_and_costs_one_connect_timeout(
         ha_cluster: HaCluster) -> None:
     """The worker's cable pulled (its link down, as ``kprov lab stop`` leaves a powered-off

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import pytest
 import yaml
 
 from kprov.cluster.client.kubeconfig import load_kubeconfig, ssl_context
@@ -140,6 +141,7 @@ def _wait_ready(ha_cluster: HaCluster, replicas: int, timeout_s: float = 240) ->
     raise AssertionError(f"{APP}: ready pods {last}, want {replicas}")
 
 
+@pytest.mark.long
 def test_an_upgrade_keeps_the_api_answering_and_a_budgeted_deployment_available(
         ha_cluster: HaCluster, tmp_path: Path) -> None:
     source = changed_build(tmp_path / "kprov-upgraded")

@@ -22,6 +22,7 @@ VENV_BIN = Path(sys.executable).parent
 pytestmark = pytest.mark.lab
 
 
+@pytest.mark.long
 def test_molecule_scenario_converges_idempotently_and_verifies() -> None:
     if os.geteuid() != 0:
         pytest.skip("lab hosts need root")
