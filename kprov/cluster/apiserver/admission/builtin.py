@@ -29,7 +29,7 @@ from kprov.cluster.apiserver.authz.chain import authorizer_of
 from kprov.cluster.apiserver.authz.escalation import check_escalation
 from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.identity import UserInfo, user_info
-from kprov.cluster.apiserver.request.status import StatusError, already_exists, invalid
+from kprov.cluster.apiserver.request.status import StatusError, already_exists, invalid, refused
 
 __all__ = [
     "crd_names",
@@ -87,12 +87,7 @@ def _node_restriction(attrs: AdmissionAttributes, old: Mapping[str, Any], action
         return
     if (old.get("spec") or {}).get("nodeName") != node:
         name = str((old.get("metadata") or {}).get("name", ""))
-        raise StatusError(
-            f'pods "{name}" is forbidden: node "{node}" can only {action} with spec.nodeName set to itself',
-            403,
-            "Forbidden",
-            {"name": name, "kind": "pods"},
-        )
+        raise refused("", "pods", name, f'node "{node}" can only {action} with spec.nodeName set to itself')
 
 
 async def node_restriction_update(ctx: ApiContext, attrs: AdmissionAttributes) -> None:

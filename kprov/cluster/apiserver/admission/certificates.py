@@ -33,7 +33,7 @@ from kprov.cluster.apiserver.attributes import AdmissionAttributes
 from kprov.cluster.apiserver.authz.chain import authorizer_of
 from kprov.cluster.apiserver.context import ApiContext
 from kprov.cluster.apiserver.request.requestinfo import RequestInfo
-from kprov.cluster.apiserver.request.status import StatusError
+from kprov.cluster.apiserver.request.status import StatusError, refused
 
 __all__ = [
     "APPROVAL_PLUGIN",
@@ -126,12 +126,7 @@ def forbidden(attrs: AdmissionAttributes, why: str) -> StatusError:
     """Admission's 403 for this write, as upstream's admission.NewForbidden words it."""
     _, name = attrs.namespace_and_name
     info = attrs.info
-    return StatusError(
-        f'{info.group_resource} "{name}" is forbidden: {why}',
-        403,
-        "Forbidden",
-        {"name": name, "group": info.group, "kind": info.resource},
-    )
+    return refused(info.group, info.resource, name, why)
 
 
 async def validate(ctx: ApiContext, attrs: AdmissionAttributes) -> None:

@@ -20,7 +20,7 @@ from kprov.cluster.api.objects import parse_quantity
 from kprov.cluster.api.pod_defaults import pod_qos_class
 from kprov.cluster.api.resources import ResourceInfo
 from kprov.cluster.apiserver.context import ApiContext
-from kprov.cluster.apiserver.request.status import StatusError
+from kprov.cluster.apiserver.request.status import refused
 
 __all__ = ["admit", "item_defaults"]
 
@@ -131,9 +131,7 @@ async def admit(ctx: ApiContext, info: ResourceInfo, obj: dict[str, Any]) -> Non
     if errors:
         name = obj["metadata"]["name"]
         text = errors[0] if len(errors) == 1 else "[" + ", ".join(errors) + "]"
-        raise StatusError(
-            f'pods "{name}" is forbidden: {text}', 403, "Forbidden", {"name": name, "kind": "pods"}
-        )
+        raise refused("", "pods", name, text)
     if notes:
         annotations = obj["metadata"].setdefault("annotations", {})
         annotations[ANNOTATION] = "LimitRanger plugin set: " + "; ".join(notes)

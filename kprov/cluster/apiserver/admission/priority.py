@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from kprov.cluster.apiserver.context import ApiContext
-from kprov.cluster.apiserver.request.status import StatusError
+from kprov.cluster.apiserver.request.status import StatusError, refused
 
 __all__ = ["SYSTEM_CLASSES", "admit_pod"]
 
@@ -38,9 +38,7 @@ SYSTEM_CLASSES: tuple[dict[str, Any], ...] = (
 
 
 def _forbidden(name: str, reason: str) -> StatusError:
-    return StatusError(
-        f'pods "{name}" is forbidden: {reason}', 403, "Forbidden", {"name": name, "kind": "pods"}
-    )
+    return refused("", "pods", name, reason)
 
 
 async def admit_pod(ctx: ApiContext, pod: dict[str, Any]) -> None:

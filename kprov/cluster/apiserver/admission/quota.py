@@ -32,7 +32,7 @@ from kprov.cluster.api.kinds.quota import (
 from kprov.cluster.api.resources import ResourceInfo
 from kprov.cluster.apiserver.attributes import AdmissionAttributes
 from kprov.cluster.apiserver.context import ApiContext
-from kprov.cluster.apiserver.request.status import StatusError
+from kprov.cluster.apiserver.request.status import StatusError, refused
 
 __all__ = ["ResourceQuota", "Update"]
 
@@ -40,12 +40,7 @@ Update = Callable[..., Awaitable[dict[str, Any]]]
 
 
 def _forbidden(info: ResourceInfo, name: str, reason: str) -> StatusError:
-    return StatusError(
-        f'{info.group_resource} "{name}" is forbidden: {reason}',
-        403,
-        "Forbidden",
-        {"name": name, "group": info.group, "kind": info.resource},
-    )
+    return refused(info.group, info.resource, name, reason)
 
 
 class ResourceQuota:

@@ -20,7 +20,7 @@ from typing import Any
 
 from kprov.cluster.api.objects import parse_quantity
 from kprov.cluster.apiserver.context import ApiContext
-from kprov.cluster.apiserver.request.status import StatusError
+from kprov.cluster.apiserver.request.status import StatusError, refused
 
 __all__ = ["admit_pod", "merge_tolerations", "same_resources"]
 
@@ -31,9 +31,7 @@ def _forbidden(pod: Obj, reason: str) -> StatusError:
     meta = pod.get("metadata") or {}
     # upstream's admission names a pod by its generateName before the name is generated
     name = str(meta.get("generateName") or meta.get("name") or "Unknown")
-    return StatusError(
-        f'pods "{name}" is forbidden: {reason}', 403, "Forbidden", {"name": name, "kind": "pods"}
-    )
+    return refused("", "pods", name, reason)
 
 
 def _quantities(resources: Obj | None) -> dict[str, Decimal] | None:

@@ -30,7 +30,7 @@ import secrets
 from typing import Any
 
 from kprov.cluster.apiserver.context import ApiContext
-from kprov.cluster.apiserver.request.status import StatusError
+from kprov.cluster.apiserver.request.status import StatusError, refused
 from kprov.cluster.storage import object_key
 
 __all__ = ["PLUGIN_NAME", "TOKEN_MOUNT_PATH", "admit_pod"]
@@ -98,8 +98,7 @@ async def _account(ctx: ApiContext, namespace: str, name: str) -> dict[str, Any]
 def _forbidden(pod: dict[str, Any], message: str) -> StatusError:
     meta = pod.get("metadata") or {}
     name = meta.get("name") or meta.get("generateName") or "Unknown"
-    details = {"name": name, "kind": "pods"}
-    return StatusError(f'pods "{name}" is forbidden: {message}', 403, "Forbidden", details)
+    return refused("", "pods", name, message)
 
 
 async def admit_pod(ctx: ApiContext, pod: dict[str, Any]) -> None:

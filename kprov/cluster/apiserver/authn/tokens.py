@@ -27,7 +27,7 @@ from kprov.cluster.apiserver.identity import UserInfo, user_info
 from kprov.cluster.apiserver.request.apirequest import ApiRequest
 from kprov.cluster.apiserver.request.negotiation import decode_body, json_response, media_type
 from kprov.cluster.apiserver.request.requestinfo import RequestInfo
-from kprov.cluster.apiserver.request.status import ApiError, StatusError, bad_request, not_found
+from kprov.cluster.apiserver.request.status import ApiError, StatusError, bad_request, not_found, refused
 from kprov.cluster.apiserver.satoken import BoundRef, ServiceAccountTokens
 from kprov.cluster.storage import object_key
 
@@ -172,12 +172,7 @@ def _node_restriction(ctx: ApiContext, node: str, ri: RequestInfo, bound: BoundR
     pod = ctx.cache.get(object_key("", "pods", ri.namespace, bound.name)) if bound else None
     on_node = pod is not None and (pod.get("spec") or {}).get("nodeName") == node
     if bound is None or bound.kind != "Pod" or not on_node:
-        raise StatusError(
-            f'serviceaccounts "{ri.name}" is forbidden: node requested token not bound to a pod',
-            403,
-            "Forbidden",
-            {"name": ri.name, "kind": "serviceaccounts"},
-        )
+        raise refused("", "serviceaccounts", ri.name, "node requested token not bound to a pod")
 
 
 def _tokens(ctx: ApiContext) -> ServiceAccountTokens:

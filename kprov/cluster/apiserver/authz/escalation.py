@@ -24,7 +24,7 @@ from kprov.cluster.apiserver.authz.chain import Authorizer
 from kprov.cluster.apiserver.authz.rbac_rules import compile_rules, missing
 from kprov.cluster.apiserver.identity import UserInfo
 from kprov.cluster.apiserver.request.requestinfo import RequestInfo
-from kprov.cluster.apiserver.request.status import StatusError
+from kprov.cluster.apiserver.request.status import StatusError, refused
 
 __all__ = ["check_escalation"]
 
@@ -32,12 +32,7 @@ RBAC_GROUP = "rbac.authorization.k8s.io"
 
 
 def _forbidden(info: ResourceInfo, name: str, why: str) -> StatusError:
-    return StatusError(
-        f'{info.group_resource} "{name}" is forbidden: {why}',
-        403,
-        "Forbidden",
-        {"name": name, "group": info.group, "kind": info.resource},
-    )
+    return refused(info.group, info.resource, name, why)
 
 
 def _go_strings(values: tuple[str, ...]) -> str:

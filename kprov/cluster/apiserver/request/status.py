@@ -110,11 +110,11 @@ def forbidden(
     return StatusError(message, 403, "Forbidden", details)
 
 
-def refused(group: str, resource: str, name: str, why: str) -> ApiError:
+def refused(group: str, resource: str, name: str, why: str) -> StatusError:
     """403 for one object, as upstream's NewForbidden(resource, name, err) words it:
     ``pods "p" is forbidden: <why>`` (``<resource>.<group>`` outside the core group)."""
     target = f"{resource}.{group}" if group else resource
-    details = {"name": name, "group": group, "kind": resource}
+    details = {"name": name, "group": group, "kind": resource} if group else {"name": name, "kind": resource}
     return StatusError(f'{target} "{name}" is forbidden: {why}', 403, "Forbidden", details)
 
 
