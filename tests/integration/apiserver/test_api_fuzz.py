@@ -2,23 +2,41 @@
 session's control plane, none answered with a 5xx, a hang, a dropped connection or a reply
 that is not a Status, and the server still running.
 
-Object fields of the wrong JSON type are left out (cases(wrong_types=False)), though kprov
-refuses them since decision 0038: the stream with them (seed 56) also sends requests that
-change the session's shared control plane (later tests failed after it); the module form
-(``python -m tests.fuzz.api_fuzz``), on a control plane of its own, sends them.
+The module runs on a control plane of its own: the stream deletes collections it finds (every
+ClusterRole among them, so a later test's node identity could no longer ask for a
+SelfSubjectAccessReview), which must not reach the session's shared one. Object fields of the
+wrong JSON type are left out (cases(wrong_types=False)), though kprov refuses them since
+decision 0038; the module form (``python -m tests.fuzz.api_fuzz``) sends them.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
+from kprov.local import LocalControlPlane
 from kprov.local.processes import pid_of
 from tests.fuzz.api_fuzz import FuzzReport, Target, _Connection, _send, run_fuzz
 from tests.fuzz.cases import Case
-from tests.integration.conftest import ControlPlane
+from tests.integration.conftest import ETCD, ControlPlane
 
 REQUESTS = 2000
 SEED = 56
+
+
+@pytest.fixture(scope="module")
+def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
+    """This module's own control plane (the session's is left as the other tests expect it)."""
+    if not os.path.exists(ETCD):
+        pytest.skip("etcd is not installed (Debian package etcd-server)")
+    plane = LocalControlPlane(tmp_path_factory.mktemp("fuzz-control-plane"), start_components=False)
+    try:
+        yield ControlPlane(plane, plane.up())
+    finally:
+        plane.down()
 
 
 def test_hostile_requests_get_4xx_statuses_and_the_server_lives(control_plane: ControlPlane) -> None:
