@@ -79,6 +79,27 @@ def test_the_worst_case_reads_haproxy_semantics() -> None:
     assert worst_connect_s(base) == 8.0
 
 
+def _setting(config: str, pattern: str) -> str:
+    match = re.search(pattern, config, re.M)
+    assert match, (pattern, config)
+    return match.group(1)
+
+
+def test_a_slow_health_answer_keeps_a_live_server_and_a_stopping_one_leaves_in_its_delay() -> None:
+    """HAProxy bounds a check by ``inter`` unless ``timeout check`` is set; with it, a check's
+    connect is bounded by min(timeout connect, inter) and its answer by ``timeout check``."""
+    config = _haproxy_cfg()
+    inter = _seconds(_setting(config, r"\binter\s+(\S+)"))
+    fall = int(_setting(config, r"\bfall\s+(\d+)"))
+    answer = _seconds(_setting(config, r"^\s*timeout check\s+(\S+)"))
+    connect = min(_seconds(_setting(config, r"^\s*timeout connect\s+(\S+)")), inter)
+    assert answer >= 4 * inter  # a loaded server's TLS handshake and /readyz: seconds, not 500 ms
+    assert connect <= inter  # a vanished host is still found by its checks' connect timeouts
+    # a stopping API server answers 503 at once: out after ``fall`` checks, before its port closes
+    delay = _seconds(str(_defaults("apiserver")["apiserver_shutdown_delay"]).split("'")[1])
+    assert fall * inter < delay
+
+
 @pytest.mark.skipif(shutil.which("haproxy") is None, reason="haproxy is not installed")
 def test_the_rendered_haproxy_configuration_is_valid(tmp_path: Path) -> None:
     (tmp_path / "haproxy.cfg").write_text(_haproxy_cfg())
