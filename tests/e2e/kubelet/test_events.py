@@ -12,7 +12,7 @@ import yaml
 from tests.e2e.kubelet.cluster import NodeCluster
 from tests.e2e.kubelet.conftest import apply, pod_manifest
 
-pytestmark = pytest.mark.lab
+pytestmark = [pytest.mark.lab, pytest.mark.long]
 
 WINDOW_S = 60.0
 
