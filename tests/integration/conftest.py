@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,13 +67,20 @@ class ControlPlane:
         return self.kubeconfig_for(KUBE_PROXY_CN)
 
 
-@pytest.fixture(scope="session")
-def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
+@contextmanager
+def running_control_plane(directory: Path) -> Iterator[ControlPlane]:
+    """A local etcd and API server in ``directory``, stopped on leaving (skips without etcd)."""
     if not os.path.exists(ETCD):
         pytest.skip("etcd is not installed (Debian package etcd-server)")
-    plane = LocalControlPlane(tmp_path_factory.mktemp("control-plane"), start_components=False)
+    plane = LocalControlPlane(directory, start_components=False)
     try:
         info = plane.up()
         yield ControlPlane(plane, info)
     finally:
         plane.down()
+
+
+@pytest.fixture(scope="session")
+def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
+    with running_control_plane(tmp_path_factory.mktemp("control-plane")) as plane:
+        yield plane

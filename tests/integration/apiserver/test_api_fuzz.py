@@ -11,17 +11,15 @@ decision 0038; the module form (``python -m tests.fuzz.api_fuzz``) sends them.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from kprov.local import LocalControlPlane
 from kprov.local.processes import pid_of
 from tests.fuzz.api_fuzz import FuzzReport, Target, _Connection, _send, run_fuzz
 from tests.fuzz.cases import Case
-from tests.integration.conftest import ETCD, ControlPlane
+from tests.integration.conftest import ControlPlane, running_control_plane
 
 REQUESTS = 2000
 SEED = 56
@@ -30,13 +28,8 @@ SEED = 56
 @pytest.fixture(scope="module")
 def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
     """This module's own control plane (the session's is left as the other tests expect it)."""
-    if not os.path.exists(ETCD):
-        pytest.skip("etcd is not installed (Debian package etcd-server)")
-    plane = LocalControlPlane(tmp_path_factory.mktemp("fuzz-control-plane"), start_components=False)
-    try:
-        yield ControlPlane(plane, plane.up())
-    finally:
-        plane.down()
+    with running_control_plane(tmp_path_factory.mktemp("fuzz-control-plane")) as plane:
+        yield plane
 
 
 def test_hostile_requests_get_4xx_statuses_and_the_server_lives(control_plane: ControlPlane) -> None:
