@@ -1,5 +1,5 @@
-"""The fuzz harness's short form (tests/fuzz): a few thousand hostile requests against the
-session's control plane, none answered with a 5xx, a hang, a dropped connection or a reply
+"""The fuzz harness's short form (tests/fuzz): a few thousand hostile requests against a
+control plane, none answered with a 5xx, a hang, a dropped connection or a reply
 that is not a Status, and the server still running.
 
 The module runs on a control plane of its own: the stream deletes collections it finds (every
